@@ -1,0 +1,32 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { HttpRequest } from '../http/request.js';
+import type { AfterOptions, AfterTask } from './types.js';
+
+/** The request whose async call tree we are in: set for views, middleware and after-response tasks. */
+export const requestContext = new AsyncLocalStorage<HttpRequest>();
+
+/**
+ * Runs `task` after the current request's response has been sent, from
+ * anywhere in the request's async call tree (like Next.js `after()`).
+ *
+ * Called before the response is finished, the task joins the request's
+ * after-response work. Called later (from a task, or from work the view left
+ * running), it is queued at once with the outcome already known.
+ *
+ * @example
+ * ```ts
+ * async function saveNote(request) {
+ *   const note = await store.save(await request.json());
+ *   after(() => search.index(note), { name: 'index-note' });
+ *   return new JsonResponse(note, { status: 201 });
+ * }
+ * ```
+ */
+export function after(task: AfterTask, options?: AfterOptions): void {
+  const request = requestContext.getStore();
+  if (request === undefined) {
+    throw new Error('after() was called outside a request: call it from a view, a middleware or an after-response task, or use response.after()');
+  }
+  if (typeof task !== 'function') throw new TypeError(`after() takes a function, got ${typeof task}`);
+  request.addAfter({ task, options });
+}

@@ -1,0 +1,33 @@
+import { HttpError, ProgrammingError, STATUS_TEXT } from './errors.js';
+import type { HttpRequest } from './request.js';
+import { HttpResponse, JsonResponse } from './response.js';
+
+/**
+ * The response an error stands for: an `HttpError`'s status, message and
+ * headers, anything else a 500. JSON when the client accepts JSON, else text.
+ * A 500 shows its stack only in debug mode. Every 5xx is logged at error level
+ * with the request id, 4xx at debug level.
+ */
+export function renderError(request: HttpRequest, error: unknown, debug: boolean): HttpResponse {
+  const known = error instanceof HttpError;
+  const status = known ? error.status : 500;
+  let message = known ? error.message : STATUS_TEXT[500]!;
+  if (status >= 500) {
+    request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error));
+  } else {
+    request.log.debug({ status, method: request.method, path: request.path }, message);
+  }
+  if (debug && !known) message = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+
+  const headers = known ? error.headers : undefined;
+  const accept = request.headers.get('accept');
+  if (accept !== null && accept.includes('json')) {
+    return new JsonResponse({ error: { status, message } }, { status, headers });
+  }
+  return new HttpResponse(message, { status, headers });
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof ProgrammingError) return error.message;
+  return `unhandled error: ${error instanceof Error ? error.message : String(error)}`;
+}

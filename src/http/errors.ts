@@ -1,0 +1,124 @@
+/**
+ * HTTP errors: throw one anywhere in the pipeline and the nearest converter
+ * turns it into a response with its status (middleware.md, E1).
+ *
+ * @example
+ * ```ts
+ * if (!note) throw new NotFound(`no note ${request.params.id}`);
+ * ```
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  /** Extra headers for the error response, e.g. `Allow` on a 405. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, message?: string, headers: Record<string, string> = {}) {
+    super(message ?? defaultMessage(status));
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
+    }
+    this.status = status;
+    this.headers = headers;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+function defaultMessage(status: number): string {
+  return STATUS_TEXT[status] ?? `HTTP ${status}`;
+}
+
+/** Reason phrases for the statuses Coda produces itself. */
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export class BadRequest extends HttpError {
+  constructor(message?: string) {
+    super(400, message);
+  }
+}
+
+export class Unauthorized extends HttpError {
+  constructor(message?: string, headers?: Record<string, string>) {
+    super(401, message, headers);
+  }
+}
+
+export class PermissionDenied extends HttpError {
+  constructor(message?: string) {
+    super(403, message);
+  }
+}
+
+export class NotFound extends HttpError {
+  constructor(message?: string) {
+    super(404, message);
+  }
+}
+
+export class MethodNotAllowed extends HttpError {
+  readonly allowed: readonly string[];
+  constructor(allowed: readonly string[], message?: string) {
+    super(405, message, { allow: allowed.join(', ') });
+    this.allowed = allowed;
+  }
+}
+
+export class PayloadTooLarge extends HttpError {
+  constructor(message?: string, headers?: Record<string, string>) {
+    super(413, message, headers);
+  }
+}
+
+export class UnsupportedMediaType extends HttpError {
+  constructor(message?: string) {
+    super(415, message);
+  }
+}
+
+export class ServiceUnavailable extends HttpError {
+  constructor(message?: string, retryAfterSeconds = 1) {
+    super(503, message, { 'retry-after': String(retryAfterSeconds) });
+  }
+}
+
+/**
+ * The client closed the connection before its request body was complete.
+ * Nobody receives this response; it ends the request cleanly.
+ */
+export class ClientDisconnected extends HttpError {
+  constructor(message = 'the client disconnected before its request body was complete') {
+    super(499, message);
+  }
+}
+
+/**
+ * Thrown by a middleware factory at build time to leave itself out of the
+ * chain (Django's `MiddlewareNotUsed`).
+ */
+export class MiddlewareNotUsed extends Error {
+  override get name(): string {
+    return 'MiddlewareNotUsed';
+  }
+}
+
+/**
+ * A mistake in application code that Coda detects at run time, such as a view
+ * that returns something other than a response. Always a 500.
+ */
+export class ProgrammingError extends Error {
+  override get name(): string {
+    return 'ProgrammingError';
+  }
+}

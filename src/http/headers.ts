@@ -1,0 +1,142 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+
+/** What a response's headers may be built from. */
+export type HeadersInit =
+  | Record<string, string | number | readonly string[]>
+  | Iterable<readonly [string, string]>
+  | ResponseHeaders;
+
+/**
+ * A response's headers. Names are case-insensitive; `Set-Cookie` values are kept
+ * apart. Names and values are checked when they are set, so a header injection
+ * (CR or LF in a value) fails in the code that caused it, never on the wire.
+ *
+ * @example
+ * ```ts
+ * response.headers.set('cache-control', 'no-store');
+ * response.headers.append('set-cookie', 'a=1');
+ * response.headers.append('set-cookie', 'b=2');
+ * ```
+ */
+export class ResponseHeaders implements Iterable<[string, string]> {
+  // A null-prototype record, handed to writeHead as it is: no copy per response.
+  #map: Record<string, string | string[]> = Object.create(null);
+
+  constructor(init?: HeadersInit) {
+    if (init === undefined) return;
+    if (init instanceof ResponseHeaders) {
+      for (const [name, value] of init.#rawEntries()) this.#map[name] = Array.isArray(value) ? [...value] : value;
+    } else if (isIterable(init)) {
+      for (const [name, value] of init) this.append(name, value);
+    } else {
+      for (const name of Object.keys(init)) {
+        const value = init[name]!;
+        if (typeof value === 'object') for (const v of value) this.append(name, v);
+        else this.append(name, String(value));
+      }
+    }
+  }
+
+  get(name: string): string | null {
+    const value = this.#map[name.toLowerCase()];
+    if (value === undefined) return null;
+    return typeof value === 'string' ? value : value.join(', ');
+  }
+
+  /** Every `Set-Cookie` value, one per cookie. */
+  getSetCookie(): string[] {
+    const value = this.#map['set-cookie'];
+    if (value === undefined) return [];
+    return typeof value === 'string' ? [value] : [...value];
+  }
+
+  has(name: string): boolean {
+    return this.#map[name.toLowerCase()] !== undefined;
+  }
+
+  set(name: string, value: string): this {
+    this.#map[checkName(name)] = checkValue(name, value);
+    return this;
+  }
+
+  append(name: string, value: string): this {
+    const key = checkName(name);
+    const checked = checkValue(name, value);
+    const existing = this.#map[key];
+    if (existing === undefined) this.#map[key] = checked;
+    else if (typeof existing === 'string') this.#map[key] = [existing, checked];
+    else existing.push(checked);
+    return this;
+  }
+
+  delete(name: string): this {
+    delete this.#map[name.toLowerCase()];
+    return this;
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    for (const [name, value] of this.#rawEntries()) {
+      if (typeof value === 'string') yield [name, value];
+      else if (name === 'set-cookie') for (const v of value) yield [name, v];
+      else yield [name, value.join(', ')];
+    }
+  }
+
+  #rawEntries(): [string, string | string[]][] {
+    return Object.entries(this.#map);
+  }
+
+  /** @internal The record handed to `ServerResponse.writeHead`. */
+  toNodeHeaders(): Record<string, string | string[]> {
+    return this.#map;
+  }
+}
+
+function isIterable(value: object): value is Iterable<readonly [string, string]> {
+  return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
+}
+
+function checkName(name: string): string {
+  if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+  return name.toLowerCase();
+}
+
+function checkValue(name: string, value: string): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`header ${name} must be a string, got ${typeof value}`);
+  }
+  if (FORBIDDEN_IN_VALUE.test(value)) {
+    throw new TypeError(`header ${name} has a CR, LF or NUL character in its value, which would split the response: ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * A request's headers, read-only and case-insensitive, over Node's parsed
+ * record without copying it.
+ */
+export class RequestHeaders {
+  readonly #raw: IncomingHttpHeaders;
+
+  constructor(raw: IncomingHttpHeaders) {
+    this.#raw = raw;
+  }
+
+  get(name: string): string | null {
+    const value = this.#raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return typeof value === 'string' ? value : value.join(', ');
+  }
+
+  has(name: string): boolean {
+    return this.#raw[name.toLowerCase()] !== undefined;
+  }
+
+  /** Node's parsed headers: lower-case names, `set-cookie` as an array. */
+  get raw(): IncomingHttpHeaders {
+    return this.#raw;
+  }
+}

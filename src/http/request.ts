@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { RequestHeaders } from './headers.js';
+import type { AfterWork } from '../after/after-work.js';
+import type { Job } from '../after/job.js';
+import type { AfterEntry } from '../after/types.js';
+import { decodeText, isJsonType, mediaType, parseJson, parseMultipart, parseUrlEncoded, readBody, requireType } from './body.js';
+
+/** A request that did not come over a socket (the in-process test client). */
+export interface RequestSource {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The body stream; null when the request has none. */
+  body: Readable | null;
+}
+
+/** What the app gives each request. */
+export interface RequestOptions {
+  bodyLimit: number;
+  logger: Logger;
+  afterWork: AfterWork;
+}
+
+const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
+
+/**
+ * An HTTP request as views and middleware see it. Everything that costs
+ * something (query, headers wrapper, request id, logger, body) is computed on
+ * first use.
+ *
+ * @example
+ * ```ts
+ * const note = await request.json();
+ * request.log.info({ id: request.params.id }, 'updating note');
+ * ```
+ */
+export class HttpRequest<Params extends Record<string, string> = Record<string, string>> {
+  readonly method: string;
+  /** The request target as sent: path and query string. */
+  readonly url: string;
+  /** The path part of the URL, still percent-encoded. */
+  readonly path: string;
+  /** Route parameters, decoded. Set by routing. */
+  params: Params = {} as Params;
+  /** A place for middleware to leave things for views (the signed-in user, ...). */
+  readonly state: Record<string, unknown> = {};
+  /** When the request entered Coda, on the `performance.now()` clock. */
+  readonly startedAt: number;
+  /** @internal The body size limit; routing may change it per route. */
+  bodyLimit: number;
+  /** @internal The `afterResponse` hooks of the middleware entered, outermost first. */
+  enteredMiddleware: AfterEntry[] | undefined = undefined;
+  /** @internal Tasks from `after()` while the response is not done yet. */
+  afterEntries: AfterEntry[] | undefined = undefined;
+  /** @internal The after-response job, once the response is done. */
+  afterJob: Job | undefined = undefined;
+
+  readonly #headersRecord: IncomingHttpHeaders;
+  readonly #body: Readable | null;
+  readonly #raw: IncomingMessage | undefined;
+  readonly #logger: Logger;
+  readonly #afterWork: AfterWork;
+  #headers: RequestHeaders | undefined;
+  #query: URLSearchParams | undefined;
+  #id: string | undefined;
+  #log: Logger | undefined;
+  #bytes: Promise<Buffer> | undefined;
+
+  constructor(source: IncomingMessage | RequestSource, options: RequestOptions) {
+    if (source instanceof IncomingMessage) {
+      this.#raw = source;
+      this.#body = source;
+    } else {
+      this.#body = source.body;
+    }
+    this.#headersRecord = source.headers;
+    this.method = source.method!;
+    this.url = source.url!;
+    const q = this.url.indexOf('?');
+    this.path = q === -1 ? this.url : this.url.slice(0, q);
+    this.bodyLimit = options.bodyLimit;
+    this.#logger = options.logger;
+    this.#afterWork = options.afterWork;
+    this.startedAt = performance.now();
+  }
+
+  get headers(): RequestHeaders {
+    return (this.#headers ??= new RequestHeaders(this.#headersRecord));
+  }
+
+  get query(): URLSearchParams {
+    if (this.#query === undefined) {
+      const q = this.url.indexOf('?');
+      this.#query = new URLSearchParams(q === -1 ? '' : this.url.slice(q + 1));
+    }
+    return this.#query;
+  }
+
+  /** The client's `X-Request-Id` when it is a sane token, else a new UUID. */
+  get id(): string {
+    if (this.#id === undefined) {
+      const given = this.#headersRecord['x-request-id'];
+      this.#id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    }
+    return this.#id;
+  }
+
+  /** The app's logger, bound to this request's id. */
+  get log(): Logger {
+    return (this.#log ??= this.#logger.child({ requestId: this.id }));
+  }
+
+  /** Node's `IncomingMessage`, when the request came over a socket. */
+  get raw(): IncomingMessage | undefined {
+    return this.#raw;
+  }
+
+  /** The body as bytes. May be called more than once; the body is read once. */
+  bytes(): Promise<Buffer> {
+    return (this.#bytes ??= readBody(this.#body, this.headers, this.bodyLimit));
+  }
+
+  /** The body as text, decoded with the charset of its Content-Type (UTF-8 by default). */
+  async text(): Promise<string> {
+    return decodeText(await this.bytes(), this.headers.get('content-type'));
+  }
+
+  /** The body parsed as JSON: 415 unless the Content-Type is JSON, 400 if it is malformed. */
+  async json<T = unknown>(): Promise<T> {
+    const contentType = this.headers.get('content-type');
+    const type = mediaType(contentType);
+    if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
+    return parseJson(decodeText(await this.bytes(), contentType)) as T;
+  }
+
+  /** The body of a form, urlencoded or multipart, as a `FormData`; 415 for any other type. */
+  async form(): Promise<FormData> {
+    const contentType = this.headers.get('content-type');
+    const type = mediaType(contentType);
+    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType));
+    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers);
+    return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+  }
+
+  /** @internal Where `after()` puts its task. */
+  addAfter(entry: AfterEntry): void {
+    this.#afterWork.add(this, entry);
+  }
+}

@@ -1,0 +1,49 @@
+import { ProgrammingError } from '../http/errors.js';
+import type { HttpRequest } from '../http/request.js';
+import { describe, fromWebResponse, HttpResponse } from '../http/response.js';
+import { isPromise } from './maybe-async.js';
+import type { Handler, MaybePromise } from './types.js';
+
+/** Turns an error into the response it stands for, and logs it. */
+export type ErrorRenderer = (request: HttpRequest, error: unknown) => HttpResponse;
+
+/**
+ * `value` as an `HttpResponse` (a Web `Response` is converted), or a
+ * `ProgrammingError` naming `culprit` and what it returned (middleware.md R6, R7).
+ */
+export function asResponse(value: unknown, culprit: string): HttpResponse {
+  if (value instanceof HttpResponse) return value;
+  if (value instanceof Response) return fromWebResponse(value);
+  throw new ProgrammingError(`${culprit} returned ${describe(value)}, expected a response`);
+}
+
+/**
+ * Django's `convert_exception_to_response`, "the thin film between each layer
+ * of the onion": whatever `inner` throws or rejects with, or returns that is
+ * not a response, the layer outside sees only a response.
+ */
+export function convertErrors(
+  inner: (request: HttpRequest) => MaybePromise<unknown>,
+  culprit: string,
+  render: ErrorRenderer,
+): Handler {
+  return (request) => {
+    let result: unknown;
+    try {
+      result = inner(request);
+      if (!isPromise(result)) return asResponse(result, culprit);
+    } catch (error) {
+      return render(request, error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        try {
+          return asResponse(value, culprit);
+        } catch (error) {
+          return render(request, error);
+        }
+      },
+      (error: unknown) => render(request, error),
+    );
+  };
+}

@@ -1,0 +1,75 @@
+import type { HttpRequest } from '../http/request.js';
+import type { HttpResponse } from '../http/response.js';
+import { asResponse } from './convert.js';
+import { isPromise } from './maybe-async.js';
+import type { MaybePromise, MiddlewareHooks, View } from './types.js';
+
+/** What routing gives the view stage: the view, and how to name it in errors. */
+export interface ResolvedView {
+  view: View;
+  /** "view showNote", for R6 messages. */
+  culprit: string;
+}
+
+/** A middleware's hook, with the name errors give it. */
+export interface BoundHook {
+  hooks: MiddlewareHooks;
+  culprit: string;
+}
+
+/**
+ * The innermost handler (Django's `_get_response`): route, `processView` hooks
+ * in list order, the view, and `processException` hooks, in the order given
+ * (reverse list order), for errors from the view only (middleware.md R3-R6, E3).
+ */
+export function viewStage(
+  resolve: (request: HttpRequest) => ResolvedView,
+  viewHooks: readonly BoundHook[],
+  exceptionHooks: readonly BoundHook[],
+): (request: HttpRequest) => MaybePromise<HttpResponse> {
+  function runViewHooks(request: HttpRequest, resolved: ResolvedView, from: number): MaybePromise<HttpResponse> {
+    for (let i = from; i < viewHooks.length; i++) {
+      const { hooks, culprit } = viewHooks[i]!;
+      const result = hooks.processView!(request, resolved.view as View, request.params);
+      if (isPromise(result)) {
+        return Promise.resolve(result).then((value) =>
+          value === undefined || value === null ? runViewHooks(request, resolved, i + 1) : asResponse(value, culprit));
+      }
+      if (result !== undefined && result !== null) return asResponse(result, culprit);
+    }
+    return callView(request, resolved);
+  }
+
+  function callView(request: HttpRequest, { view, culprit }: ResolvedView): MaybePromise<HttpResponse> {
+    let result: unknown;
+    try {
+      result = view(request);
+    } catch (error) {
+      return runExceptionHooks(request, error, 0);
+    }
+    if (!isPromise(result)) return asResponse(result, culprit);
+    // A bad return value is checked outside the error path: it never reaches processException.
+    return Promise.resolve(result).then(
+      (value) => asResponse(value, culprit),
+      (error: unknown) => runExceptionHooks(request, error, 0),
+    );
+  }
+
+  function runExceptionHooks(request: HttpRequest, error: unknown, from: number): MaybePromise<HttpResponse> {
+    for (let i = from; i < exceptionHooks.length; i++) {
+      const { hooks, culprit } = exceptionHooks[i]!;
+      const result = hooks.processException!(request, error);
+      if (isPromise(result)) {
+        return Promise.resolve(result).then((value) =>
+          value === undefined || value === null ? runExceptionHooks(request, error, i + 1) : asResponse(value, culprit));
+      }
+      if (result !== undefined && result !== null) return asResponse(result, culprit);
+    }
+    throw error;
+  }
+
+  return (request) => {
+    const resolved = resolve(request);
+    return viewHooks.length === 0 ? callView(request, resolved) : runViewHooks(request, resolved, 0);
+  };
+}

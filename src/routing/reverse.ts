@@ -1,0 +1,16 @@
+const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
+
+/**
+ * Builds a URL path from a route pattern: `:name` segments are filled from
+ * `params` (percent-encoded), a trailing `*` with the `'*'` param as it is.
+ */
+export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
+  return pattern.replace(SEGMENT, (match, name: string | undefined) => {
+    const key = name ?? '*';
+    const value = params[key];
+    if (value === undefined) {
+      throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(key)} for ${pattern}`);
+    }
+    return name === undefined ? encodeURI(String(value)) : encodeURIComponent(String(value));
+  });
+}

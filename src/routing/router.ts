@@ -1,0 +1,83 @@
+import FindMyWay from 'find-my-way';
+import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
+import type { View } from '../pipeline/types.js';
+import { fillPath } from './reverse.js';
+import { METHODS, type Method, type Route } from './routes.js';
+
+/** What a successful match gives: the route's view and its decoded params. */
+export interface RouteMatch {
+  view: View;
+  params: Record<string, string>;
+  /** "view showNote", named for error messages. */
+  culprit: string;
+  bodyLimit: number | undefined;
+}
+
+interface Stored {
+  view: View;
+  culprit: string;
+  bodyLimit: number | undefined;
+}
+
+const NO_QUERY = (): Record<string, string> => ({});
+
+/**
+ * The route table, over find-my-way (Fastify's radix-tree router). GET routes
+ * answer HEAD; a miss is a 404, or a 405 with `Allow` when the path exists
+ * for other methods; a path with broken percent-encoding is a 400.
+ */
+export class Router {
+  readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY });
+  readonly #patterns = new Map<string, string>();
+
+  constructor(routes: readonly Route[]) {
+    const stored = routes.map((route) => this.#add(route));
+    // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
+    routes.forEach((route, i) => {
+      if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', route.path)) this.#tree.on('HEAD', route.path, noop, stored[i]);
+    });
+    this.#tree.compile();
+  }
+
+  #add({ methods, path, view, options }: Route): Stored {
+    const stored: Stored = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit };
+    for (const method of methods) this.#tree.on(method, path, noop, stored);
+    if (options.name !== undefined) {
+      if (this.#patterns.has(options.name)) throw new TypeError(`two routes are named ${JSON.stringify(options.name)}`);
+      this.#patterns.set(options.name, path);
+    }
+    return stored;
+  }
+
+  /** The view for `method` and `path`, or the HttpError that says why there is none. */
+  match(method: string, path: string): RouteMatch {
+    if (path.includes('%')) checkEncoding(path);
+    const found = this.#tree.find(method as Method, path);
+    if (found === null) throw this.#miss(method, path);
+    const stored = found.store as Stored;
+    return { view: stored.view, culprit: stored.culprit, bodyLimit: stored.bodyLimit, params: found.params as Record<string, string> };
+  }
+
+  #miss(method: string, path: string): Error {
+    const allowed = METHODS.filter((m) => m !== method && this.#tree.find(m, path) !== null);
+    if (allowed.length > 0) return new MethodNotAllowed(allowed, `method ${method} is not allowed for ${path}; allowed: ${allowed.join(', ')}`);
+    return new NotFound(`no route for ${method} ${path}`);
+  }
+
+  /** The path of the route named `name`, filled with `params`. */
+  reverse(name: string, params: Record<string, string | number> = {}): string {
+    const pattern = this.#patterns.get(name);
+    if (pattern === undefined) throw new TypeError(`reverse(): no route is named ${JSON.stringify(name)}`);
+    return fillPath(name, pattern, params);
+  }
+}
+
+function noop(): void {}
+
+function checkEncoding(path: string): void {
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new BadRequest(`invalid percent-encoding in path ${JSON.stringify(path)}`);
+  }
+}

@@ -1,0 +1,71 @@
+import type { View } from '../pipeline/types.js';
+
+/**
+ * The parameters of a path pattern, as a type: `'/users/:id/notes/:note'`
+ * gives `{ id: string; note: string }`, a trailing `*` gives `{ '*': string }`.
+ */
+export type ParamsOf<Path extends string> = string extends Path
+  ? Record<string, string>
+  : Path extends `${string}:${infer Name}/${infer Rest}`
+    ? { [K in Name]: string } & ParamsOf<`/${Rest}`>
+    : Path extends `${string}:${infer Name}`
+      ? { [K in Name]: string }
+      : Path extends `${string}*`
+        ? { '*': string }
+        : Record<never, string>;
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface RouteOptions {
+  /** Names the route for `app.reverse(name, params)`. */
+  name?: string;
+  /** The request body limit for this route, in bytes (else the app's `bodyLimit`). */
+  bodyLimit?: number;
+}
+
+/** A route: methods, a path pattern and the view that answers. */
+export interface Route {
+  readonly methods: readonly Method[];
+  readonly path: string;
+  readonly view: View;
+  readonly options: RouteOptions;
+}
+
+/**
+ * A route for one or more methods. Paths use `:param` segments and a trailing `*`.
+ *
+ * @example
+ * ```ts
+ * route(['GET', 'POST'], '/notes', notes);
+ * route('GET', '/files/*', (request) => new HttpResponse(request.params['*']));
+ * ```
+ */
+export function route<Path extends string>(
+  methods: Method | readonly Method[],
+  path: Path,
+  view: View<ParamsOf<Path> & Record<string, string>>,
+  options: RouteOptions = {},
+): Route {
+  const list = typeof methods === 'string' ? [methods] : [...methods];
+  for (const method of list) {
+    if (!METHODS.includes(method)) throw new TypeError(`route ${path}: unknown method ${JSON.stringify(method)}, expected one of ${METHODS.join(', ')}`);
+  }
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`route path must start with "/", got ${JSON.stringify(path)}`);
+  if (typeof view !== 'function') throw new TypeError(`route ${path}: the view must be a function, got ${typeof view}`);
+  return { methods: list, path, view: view as View, options };
+}
+
+type Builder = <Path extends string>(path: Path, view: View<ParamsOf<Path> & Record<string, string>>, options?: RouteOptions) => Route;
+
+function builder(method: Method): Builder {
+  return (path, view, options) => route(method, path, view, options);
+}
+
+/** A GET route; it answers HEAD too, without a body. */
+export const get = builder('GET');
+export const post = builder('POST');
+export const put = builder('PUT');
+export const patch = builder('PATCH');
+/** A DELETE route (`delete` is a reserved word). */
+export const del = builder('DELETE');

@@ -1,0 +1,1 @@
+export { createTestClient, TestClient, TestResponse, type TestClientOptions, type TestRequestOptions } from './test-client.js';

@@ -1,0 +1,180 @@
+import { Readable } from 'node:stream';
+import type { App } from '../app/app.js';
+import type { TaskRecord } from '../after/scheduler.js';
+import type { Outcome } from '../after/types.js';
+import type { HttpRequest } from '../http/request.js';
+import { StreamingResponse, type HttpResponse } from '../http/response.js';
+import { serve, type Server } from '../server/serve.js';
+
+export interface TestRequestOptions {
+  headers?: Record<string, string>;
+  /** A raw body. */
+  body?: string | Uint8Array;
+  /** A value sent as JSON, with `Content-Type: application/json`. */
+  json?: unknown;
+}
+
+export interface TestClientOptions {
+  /**
+   * `'in-process'` (default) runs requests through the app without a socket;
+   * `'socket'` starts a real server on a free loopback port and uses `fetch`.
+   */
+  transport?: 'in-process' | 'socket';
+}
+
+/** A response, complete: its body has been read. */
+export class TestResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    readonly body: Buffer,
+  ) {}
+
+  async text(): Promise<string> {
+    return this.body.toString('utf8');
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse(this.body.toString('utf8')) as T;
+  }
+}
+
+/**
+ * A client for tests. Each request resolves as soon as the response is
+ * complete; `settle()` then awaits the after-response tasks, and `tasks` says
+ * how each ended. No test needs to sleep.
+ *
+ * @example
+ * ```ts
+ * const client = createTestClient(app);
+ * const res = await client.post('/notes', { json: { text: 'hi' } });
+ * assert.equal(res.status, 201);
+ * await client.settle();
+ * assert.deepEqual(client.tasks.map((t) => t.state), ['completed']);
+ * ```
+ */
+export class TestClient {
+  readonly #app: App;
+  readonly #transport: 'in-process' | 'socket';
+  #server: Promise<Server> | undefined;
+  readonly #tasks: TaskRecord[] = [];
+  readonly #unobserve: () => void;
+
+  constructor(app: App, options: TestClientOptions = {}) {
+    this.#app = app;
+    this.#transport = options.transport ?? 'in-process';
+    this.#unobserve = app.scheduler.observe((record) => this.#tasks.push(record));
+  }
+
+  /** How every after-response task of this app ended since the client was made, in order. */
+  get tasks(): readonly TaskRecord[] {
+    return this.#tasks;
+  }
+
+  /** The base URL of the real server (socket transport only; starts it). */
+  async url(): Promise<string> {
+    return (await this.#serve()).url;
+  }
+
+  get(path: string, options?: TestRequestOptions): Promise<TestResponse> {
+    return this.request('GET', path, options);
+  }
+  head(path: string, options?: TestRequestOptions): Promise<TestResponse> {
+    return this.request('HEAD', path, options);
+  }
+  post(path: string, options?: TestRequestOptions): Promise<TestResponse> {
+    return this.request('POST', path, options);
+  }
+  put(path: string, options?: TestRequestOptions): Promise<TestResponse> {
+    return this.request('PUT', path, options);
+  }
+  patch(path: string, options?: TestRequestOptions): Promise<TestResponse> {
+    return this.request('PATCH', path, options);
+  }
+  delete(path: string, options?: TestRequestOptions): Promise<TestResponse> {
+    return this.request('DELETE', path, options);
+  }
+
+  async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    let body: Buffer | undefined;
+    if (options.json !== undefined) {
+      body = Buffer.from(JSON.stringify(options.json));
+      headers['content-type'] ??= 'application/json';
+    } else if (options.body !== undefined) {
+      body = Buffer.from(options.body);
+    }
+    if (this.#transport === 'socket') return this.#overSocket(method, path, headers, body);
+    return this.#inProcess(method, path, headers, body);
+  }
+
+  /** Resolves once every response is done and no after-response task is pending or running. */
+  async settle(): Promise<void> {
+    await this.#app.requestsDone();
+    await this.#app.settle();
+  }
+
+  /** Stops the real server, if one was started, and stops recording tasks. */
+  async close(): Promise<void> {
+    this.#unobserve();
+    if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
+  }
+
+  #serve(): Promise<Server> {
+    return (this.#server ??= serve(this.#app, { port: 0, host: '127.0.0.1', handleSignals: false }));
+  }
+
+  async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
+    const { url } = await this.#serve();
+    const response = await fetch(url + path, { method, headers, body });
+    return new TestResponse(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
+  }
+
+  async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
+    if (body !== undefined) headers['content-length'] = String(body.length);
+    const { request, response: pending } = this.#app.dispatch({
+      method,
+      url: path,
+      headers,
+      body: body === undefined ? null : Readable.from([body]),
+    });
+    const response = await pending;
+    const delivered = await deliver(response, request);
+    const outcome: Outcome = {
+      status: response.status,
+      completed: delivered.error === undefined,
+      aborted: false,
+      bytesSent: delivered.bytes.length,
+      startedAt: request.startedAt,
+      finishedAt: performance.now(),
+    };
+    if (delivered.error !== undefined) outcome.error = delivered.error;
+    this.#app.afterWork.finish(request, response, outcome);
+    if (delivered.error !== undefined) throw delivered.error;
+    const webHeaders = new Headers();
+    for (const [name, value] of response.headers) webHeaders.append(name, value);
+    return new TestResponse(response.status, webHeaders, delivered.bytes);
+  }
+}
+
+/** Reads a response's body as a client would, streaming ones to their end. */
+async function deliver(response: HttpResponse, request: HttpRequest): Promise<{ bytes: Buffer; error?: unknown }> {
+  const noBody = request.method === 'HEAD' || response.status === 204 || response.status === 304;
+  if (response instanceof StreamingResponse) {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of response.stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
+    } catch (error) {
+      return { bytes: Buffer.concat(chunks), error };
+    }
+    return { bytes: noBody ? Buffer.alloc(0) : Buffer.concat(chunks) };
+  }
+  if (noBody || response.body === null) return { bytes: Buffer.alloc(0) };
+  return { bytes: Buffer.from(response.body) };
+}
+
+/** A test client for `app`; see `TestClient`. */
+export function createTestClient(app: App, options?: TestClientOptions): TestClient {
+  return new TestClient(app, options);
+}
