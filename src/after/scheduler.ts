@@ -145,7 +145,7 @@ export class AfterScheduler {
 
   /** Resolves once no task is pending or running. */
   settle(): Promise<void> {
-    if (this.#idle()) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -178,7 +178,8 @@ export class AfterScheduler {
     return abandoned;
   }
 
-  #idle(): boolean {
+  /** No task pending or running. */
+  get idle(): boolean {
     return this.#pending === 0 && this.#running.size === 0;
   }
 
@@ -239,7 +240,6 @@ export class AfterScheduler {
       this.#tell(entry, job, 'timedOut', error);
       this.#runJob(job);
     }, ms);
-    timer.unref();
     Promise.resolve(result).then(
       () => {
         if (timedOut) return;
@@ -310,7 +310,7 @@ export class AfterScheduler {
   }
 
   #settleWaiters(): void {
-    if (this.#idleWaiters.length === 0 || !this.#idle()) return;
+    if (this.#idleWaiters.length === 0 || !this.idle) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();

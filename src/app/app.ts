@@ -154,9 +154,16 @@ export class App {
     return this.#scheduler.stats();
   }
 
-  /** Resolves when no after-response task is pending or running. */
-  settle(): Promise<void> {
-    return this.#scheduler.settle();
+  /**
+   * Resolves when no request is in flight and no after-response task is
+   * pending or running: a test that read a response over real HTTP can await
+   * this without racing the server's `'finish'`.
+   */
+  async settle(): Promise<void> {
+    do {
+      await this.requestsDone();
+      await this.#scheduler.settle();
+    } while (this.#inFlight > 0 || !this.#scheduler.idle);
   }
 
   /** @internal */

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from '../../src/index.js';
+import { createTestClient } from '../../src/testing/index.js';
+import { gate, memoryLogger } from './helpers.js';
+
+test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
+  const failures: TaskFailure[] = [];
+  const ran: string[] = [];
+  const app = createApp({
+    after: { onError: (failure) => failures.push(failure) },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(() => { throw new Error('sync boom'); }, { name: 'throws' })
+      .after(async () => { throw new Error('async boom'); }, { name: 'rejects' })
+      .after(() => { ran.push('third'); }, { name: 'third' }))],
+  });
+  const client = createTestClient(app);
+  const res = await client.get('/');
+  assert.equal(res.status, 200);
+  await client.settle();
+  assert.deepEqual(ran, ['third']);
+  assert.deepEqual(failures.map((f) => [f.name, (f.error as Error).message]), [['throws', 'sync boom'], ['rejects', 'async boom']]);
+  assert.deepEqual(client.tasks.map((t) => t.state), ['failed', 'failed', 'completed']);
+  assert.equal(app.afterStats().failed, 2);
+});
+
+test('by default a failed task is one error line: task name, request id, method, path and the error', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, routes: [get('/p', () => new HttpResponse('ok').after(() => { throw new Error('nope'); }, { name: 'webhook' }))] });
+  const client = createTestClient(app);
+  await client.get('/p', { headers: { 'x-request-id': 'abc' } });
+  await client.settle();
+  const line = lines.find((l) => l.task === 'webhook');
+  assert.ok(line, 'expected a log line for the failed task');
+  assert.equal(line.level, 50);
+  assert.equal(line.requestId, 'abc');
+  assert.equal(line.method, 'GET');
+  assert.equal(line.path, '/p');
+  assert.equal((line.err as { message: string }).message, 'nope');
+});
+
+test('an onError that throws is logged; nothing else happens', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    after: { onError: () => { throw new Error('reporter broke'); } },
+    routes: [get('/', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.ok(lines.some((l) => l.msg === 'after.onError threw while reporting a failed task'));
+});
+
+test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {
+  const failures: TaskFailure[] = [];
+  let signal: AbortSignal | undefined;
+  const app = createApp({
+    after: { concurrency: 1, timeoutMs: 20, onError: (f) => failures.push(f) },
+    routes: [
+      get('/hang', () => new HttpResponse('ok').after((ctx) => {
+        signal = ctx.signal;
+        return new Promise(() => {});
+      }, { name: 'hangs' })),
+      get('/next', () => new HttpResponse('ok').after(() => {}, { name: 'next' })),
+    ],
+  });
+  const client = createTestClient(app);
+  await client.get('/hang');
+  await client.get('/next');
+  await client.settle();
+  assert.equal(signal?.aborted, true);
+  assert.ok(signal?.reason instanceof TaskTimeoutError);
+  assert.match(String((signal?.reason as Error).message), /hangs timed out after 20 ms/);
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['hangs', 'timedOut'], ['next', 'completed']]);
+  assert.equal(app.afterStats().timedOut, 1);
+  assert.equal(app.afterStats().running, 0);
+  assert.ok(failures[0]?.error instanceof TaskTimeoutError);
+});
+
+test('a per-task timeoutMs overrides the app default', async () => {
+  const app = createApp({
+    after: { timeoutMs: 60_000 },
+    routes: [get('/', () => new HttpResponse('ok').after(() => new Promise(() => {}), { timeoutMs: 5, name: 'short' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(client.tasks.map((t) => t.state), ['timedOut']);
+});
+
+test('1000 tasks on one response all run, in registration order', async () => {
+  const ran: number[] = [];
+  const app = createApp({
+    routes: [get('/', () => {
+      const response = new HttpResponse('ok');
+      for (let i = 0; i < 1000; i++) response.after(i % 2 ? () => { ran.push(i); } : async () => { ran.push(i); });
+      return response;
+    })],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.equal(ran.length, 1000);
+  assert.deepEqual(ran, [...ran].sort((a, b) => a - b));
+  assert.equal(app.afterStats().completed, 1000);
+});
+
+test('async tasks of one response run one after another; responses run side by side up to `concurrency`', async () => {
+  const first = gate();
+  const events: string[] = [];
+  const app = createApp({
+    after: { concurrency: 2 },
+    routes: [
+      get('/a', () => new HttpResponse('a')
+        .after(async () => { events.push('a1 start'); await first.promise; events.push('a1 end'); })
+        .after(() => { events.push('a2'); })),
+      get('/b', () => new HttpResponse('b').after(() => { events.push('b1'); first.open(); })),
+    ],
+  });
+  const client = createTestClient(app);
+  await client.get('/a');
+  await client.get('/b');
+  await client.settle();
+  assert.deepEqual(events, ['a1 start', 'b1', 'a1 end', 'a2']);
+});
+
+test('scheduler options are checked when the app is built', () => {
+  assert.throws(() => createApp({ after: { concurrency: 0 } }), /after\.concurrency must be a positive number, got 0/);
+  assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be from 0 to below after\.maxPending/);
+  assert.throws(() => createApp({ after: { overflow: 'ignore' as never } }), /after\.overflow must be 'reject' or 'drop'/);
+});

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  after, createApp, get, HttpResponse, signals, type AfterContext, type MiddlewareHooks, type Outcome,
+} from '../../src/index.js';
+import { createTestClient } from '../../src/testing/index.js';
+import { gate, memoryLogger } from './helpers.js';
+
+test('response.after() runs after the response, with the request, the response, the outcome and a signal', async () => {
+  let seen: AfterContext | undefined;
+  let outcome: Outcome | undefined;
+  const app = createApp({
+    routes: [get('/notes/:id', () => new HttpResponse('note').after((ctx) => {
+      seen = ctx;
+      outcome = ctx.outcome;
+    }, { name: 'audit' }))],
+  });
+  const client = createTestClient(app);
+  const res = await client.get('/notes/7');
+  assert.equal(await res.text(), 'note');
+  await client.settle();
+  assert.ok(seen);
+  assert.equal(seen.request.params.id, '7');
+  assert.equal(seen.response.status, 200);
+  assert.ok(seen.signal instanceof AbortSignal && !seen.signal.aborted);
+  assert.equal(outcome?.status, 200);
+  assert.equal(outcome?.completed, true);
+  assert.equal(outcome?.aborted, false);
+  assert.equal(outcome?.bytesSent, 4);
+  assert.ok(outcome!.startedAt <= outcome!.finishedAt);
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['audit', 'completed']]);
+});
+
+test('after() works from deep inside the request and outside a request throws an error that says so', async () => {
+  const ran: string[] = [];
+  async function deepInside(): Promise<void> {
+    await Promise.resolve();
+    after(() => { ran.push('deep'); }, { name: 'deep' });
+  }
+  const app = createApp({
+    routes: [get('/', async () => {
+      await deepInside();
+      return new HttpResponse('ok');
+    })],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(ran, ['deep']);
+  assert.throws(() => after(() => {}), /after\(\) was called outside a request/);
+});
+
+test('after() inside a task queues a task that runs after the ones already queued for that response', async () => {
+  const ran: string[] = [];
+  const app = createApp({
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(() => {
+        ran.push('first');
+        after(() => { ran.push('from-inside'); });
+      })
+      .after(() => { ran.push('second'); }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(ran, ['first', 'second', 'from-inside']);
+});
+
+test('after() called once the response is done runs at once, with the outcome already known', async () => {
+  const late = gate();
+  let lateOutcome: Outcome | undefined;
+  const app = createApp({
+    routes: [get('/', () => {
+      // Work the view leaves running, which registers a task after the response went out.
+      void late.promise.then(() => after(({ outcome }) => { lateOutcome = outcome; }, { name: 'late' }));
+      return new HttpResponse('ok', { status: 201 });
+    })],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.equal(lateOutcome, undefined);
+  late.open();
+  await late.promise;
+  await client.settle();
+  assert.equal(lateOutcome?.status, 201);
+  assert.equal(lateOutcome?.completed, true);
+});
+
+test('afterResponse runs for every middleware entered, in processResponse order', async () => {
+  const calls: string[] = [];
+  const hooks = (name: string, answer = false): MiddlewareHooks => ({
+    name,
+    processRequest: () => (answer ? new HttpResponse(`${name} answered`, { status: 401 }) : undefined),
+    afterResponse: (_request, response, outcome) => { calls.push(`${name}:${response.status}:${outcome.status}`); },
+  });
+  const app = createApp({
+    routes: [get('/', () => new HttpResponse('view'))],
+    middleware: [hooks('a'), { name: 'b', afterResponse: () => { calls.push('b'); } }, hooks('c', true), hooks('d')],
+  });
+  const client = createTestClient(app);
+  const res = await client.get('/');
+  assert.equal(res.status, 401);
+  await client.settle();
+  assert.deepEqual(calls, ['c:401:401', 'b', 'a:401:401']);
+});
+
+test('all four ways end in one scheduler, in a documented order', async () => {
+  const order: string[] = [];
+  const disconnect = signals.requestFinished.connect(() => { order.push('requestFinished'); });
+  try {
+    const app = createApp({
+      routes: [get('/', () => {
+        after(() => { order.push('after()'); });
+        return new HttpResponse('ok').after(() => { order.push('response.after'); });
+      })],
+      middleware: [{ afterResponse: () => { order.push('afterResponse'); } }],
+    });
+    const client = createTestClient(app);
+    await client.get('/');
+    await client.settle();
+    assert.deepEqual(order, ['after()', 'response.after', 'afterResponse', 'requestFinished']);
+    assert.equal(app.afterStats().completed, 4);
+  } finally {
+    disconnect();
+  }
+});
+
+test('signals: receivers see request, response and outcome; a failing receiver is reported and the others still run', async () => {
+  const { logger, lines } = memoryLogger();
+  const started: string[] = [];
+  const finished: number[] = [];
+  const disconnects = [
+    signals.requestStarted.connect(function brokenStart() { throw new Error('start receiver broke'); }),
+    signals.requestStarted.connect(({ request }) => { started.push(request.path); }),
+    signals.requestFinished.connect(function brokenFinish() { throw new Error('finish receiver broke'); }),
+    signals.requestFinished.connect(({ response, outcome }) => { finished.push(response.status, outcome.status); }),
+  ];
+  try {
+    const app = createApp({ routes: [get('/x', () => new HttpResponse('x', { status: 202 }))], logger });
+    const client = createTestClient(app);
+    const res = await client.get('/x');
+    assert.equal(res.status, 202);
+    await client.settle();
+    assert.deepEqual(started, ['/x']);
+    assert.deepEqual(finished, [202, 202]);
+    assert.ok(lines.some((l) => l.msg === 'a requestStarted receiver failed' && l.receiver === 'brokenStart' && typeof l.requestId === 'string'));
+    assert.ok(lines.some((l) => String(l.msg).includes('requestFinished:brokenFinish failed')));
+  } finally {
+    for (const disconnect of disconnects) disconnect();
+  }
+  assert.equal(signals.requestStarted.receivers.length, 0);
+  assert.equal(signals.requestFinished.receivers.length, 0);
+});
+
+test("when: 'success' runs only for a completed 2xx/3xx, 'completed' only when nothing was aborted", async () => {
+  const ran: string[] = [];
+  const view = (status: number) => () => new HttpResponse('r', { status })
+    .after(() => { ran.push(`${status}:always`); })
+    .after(() => { ran.push(`${status}:completed`); }, { when: 'completed' })
+    .after(() => { ran.push(`${status}:success`); }, { when: 'success' });
+  const app = createApp({ routes: [get('/ok', view(200)), get('/bad', view(500))] });
+  const client = createTestClient(app);
+  await client.get('/ok');
+  await client.get('/bad');
+  await client.settle();
+  assert.deepEqual(ran, ['200:always', '200:completed', '200:success', '500:always', '500:completed']);
+  assert.equal(client.tasks.filter((t) => t.state === 'skipped').length, 1);
+  assert.equal(app.afterStats().skipped, 1);
+});
+
+test('tasks run in the request context: the request id is on their log lines', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    routes: [get('/', ({ log }) => new HttpResponse('ok').after(({ request }) => { request.log.info('task says hi'); log.info('view logger too'); }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/', { headers: { 'x-request-id': 'req-42' } });
+  await client.settle();
+  assert.equal(lines.find((l) => l.msg === 'task says hi')?.requestId, 'req-42');
+  assert.equal(lines.find((l) => l.msg === 'view logger too')?.requestId, 'req-42');
+});
+
+test('response.after() and after() refuse what is not a function', () => {
+  assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function, got number 42/);
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after as afterAll, test } from 'node:test';
+import { createApp, get, HttpResponse, serve, StreamingResponse, type Outcome, type Server } from '../../src/index.js';
+import { gate } from './helpers.js';
+
+const servers: Server[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close({ timeoutMs: 100 })));
+});
+
+async function start(app: ReturnType<typeof createApp>): Promise<Server> {
+  const server = await serve(app, { port: 0, handleSignals: false });
+  servers.push(server);
+  return server;
+}
+
+/** A GET whose response the test reads by hand. */
+function open(url: string, agent?: http.Agent): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => http.get(url, { agent }, resolve).on('error', reject));
+}
+
+async function readAll(res: http.IncomingMessage): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of res) bytes += (chunk as Buffer).length;
+  return bytes;
+}
+
+test('with a slow client reading 20 MB, tasks start only after the last byte was handed over', async () => {
+  const size = 20 * 1024 * 1024;
+  let outcome: Outcome | undefined;
+  const app = createApp({
+    routes: [
+      get('/big', () => new HttpResponse(new Uint8Array(size)).after((ctx) => { outcome = ctx.outcome; })),
+      get('/ping', () => new HttpResponse('pong')),
+    ],
+  });
+  const server = await start(app);
+  const res = await open(`${server.url}/big`);
+  res.pause();
+  // A full round trip on another connection: the server's event loop has turned
+  // (any task queued at res.end() would have run), while this client reads nothing.
+  assert.equal(await (await fetch(`${server.url}/ping`)).text(), 'pong');
+  assert.equal(outcome, undefined, 'the task ran before the client had the body');
+  assert.equal(app.afterStats().pending + app.afterStats().running, 0);
+  assert.equal(await readAll(res), size);
+  await app.settle();
+  assert.equal(outcome?.completed, true);
+  assert.equal(outcome?.bytesSent, size);
+});
+
+test('a client that aborts mid-stream: outcome.aborted, "completed" tasks skipped, "always" tasks run, the stream is closed', async () => {
+  const ran: Outcome[] = [];
+  let sourceClosed = false;
+  const firstChunk = gate();
+  const app = createApp({
+    routes: [get('/stream', () => new StreamingResponse((async function* () {
+      try {
+        for (let i = 0; ; i++) {
+          yield Buffer.alloc(64 * 1024, i);
+          firstChunk.open();
+        }
+      } finally {
+        sourceClosed = true;
+      }
+    })())
+      .after(({ outcome }) => { ran.push(outcome); }, { name: 'always' })
+      .after(() => { ran.push({} as Outcome); }, { name: 'only-if-completed', when: 'completed' }))],
+  });
+  const server = await start(app);
+  const res = await open(`${server.url}/stream`);
+  await firstChunk.promise;
+  res.destroy();
+  await app.settle();
+  assert.equal(ran.length, 1);
+  assert.equal(ran[0]!.aborted, true);
+  assert.equal(ran[0]!.completed, false);
+  assert.equal(ran[0]!.status, 200);
+  assert.ok(ran[0]!.bytesSent > 0);
+  assert.equal(app.afterStats().skipped, 1);
+  assert.equal(sourceClosed, true);
+});
+
+test('keep-alive: a long task of request 1 does not delay request 2 on the same socket', async () => {
+  const release = gate();
+  const app = createApp({
+    routes: [
+      get('/slow-task', () => new HttpResponse('one').after(() => release.promise, { name: 'long' })),
+      get('/second', () => new HttpResponse('two')),
+    ],
+  });
+  const server = await start(app);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const first = await open(`${server.url}/slow-task`, agent);
+    const firstPort = first.socket.localPort;
+    await readAll(first);
+    const second = await open(`${server.url}/second`, agent);
+    assert.equal(second.socket.localPort, firstPort, 'expected the same keep-alive socket');
+    assert.equal((await readAll(second)), 3);
+    // The task is still running: request 2 did not wait for it.
+    assert.equal(app.afterStats().running, 1);
+  } finally {
+    release.open();
+    agent.destroy();
+  }
+  await app.settle();
+  assert.equal(app.afterStats().completed, 1);
+});
