@@ -58,8 +58,7 @@ export class AfterWork {
     if (receivers.length > 0) entries = entries === undefined ? receivers.slice() : entries.concat(receivers);
     const job = new Job(request, response, outcome, entries ?? []);
     request.afterJob = job;
-    if (entries === undefined) job.done = true;
-    else this.scheduler.submit(job);
+    this.scheduler.submit(job);
   }
 }
 

@@ -3,14 +3,15 @@ import type { HttpResponse } from '../http/response.js';
 import type { AfterEntry, Outcome } from './types.js';
 
 /**
- * The after-response work of one response: its tasks run one after another,
- * in registration order (tasks registered while it runs join the end).
+ * The after-response work of one response: its tasks start in registration
+ * order; tasks registered later (from a task, or once the response is done)
+ * join the end.
  */
 export class Job {
-  /** The next entry to run. */
+  /** The next entry to start. */
   index = 0;
-  /** Set once the last entry has run; a task added later starts a new job. */
-  done = false;
+  /** In the scheduler's queue: some entry has yet to start. */
+  queued = false;
 
   constructor(
     readonly request: HttpRequest,

@@ -36,7 +36,7 @@ export interface TaskFailure {
 }
 
 export interface SchedulerOptions {
-  /** Jobs (responses' task lists) running at once. Default 64. */
+  /** Tasks running at once (a response's async tasks may overlap when this is above 1). Default 64. */
   concurrency?: number;
   /** Tasks queued before admission control starts. Default 10,000. */
   maxPending?: number;
@@ -82,7 +82,6 @@ export class AfterScheduler {
   readonly #queue = new Queue<Job>();
   readonly #running = new Set<TaskContext>();
   #pending = 0;
-  readonly #activeJobs = new Set<Job>();
   #admitting = true;
   #startScheduled = false;
   #idleWaiters: (() => void)[] = [];
@@ -121,26 +120,31 @@ export class AfterScheduler {
 
   /** Queues a response's tasks. */
   submit(job: Job): void {
+    const count = job.entries.length - job.index;
+    if (count === 0) return;
     if (this.#overflow === 'drop' && this.#pending >= this.#maxPending) {
       this.#drop(job.entries.slice(job.index), job);
-      job.done = true;
+      job.index = job.entries.length;
       return;
     }
-    this.#pending += job.entries.length - job.index;
-    this.#queue.push(job);
-    this.#checkAdmission();
-    this.#scheduleStart();
+    this.#pending += count;
+    this.#enqueue(job);
   }
 
-  /** Adds a task to a job that was already submitted (`after()` from inside a task). */
+  /** Adds a task to a response's job: `after()` from a task, or once the response is done. */
   append(job: Job, entry: AfterEntry): void {
-    if (job.done) {
-      this.submit(new Job(job.request, job.response, job.outcome, [entry]));
-      return;
-    }
     job.entries.push(entry);
     this.#pending++;
+    this.#enqueue(job);
+  }
+
+  #enqueue(job: Job): void {
+    if (!job.queued) {
+      job.queued = true;
+      this.#queue.push(job);
+    }
     this.#checkAdmission();
+    this.#scheduleStart();
   }
 
   /** Resolves once no task is pending or running. */
@@ -169,11 +173,11 @@ export class AfterScheduler {
       abandoned.push({ name: context.name, requestId: context.request.id, state: 'abandoned' });
       context.abort(new Error('shutdown deadline reached'));
     }
-    // The rest of every job, running or queued, will not start.
-    for (const job of [...this.#activeJobs, ...this.#queue.drain()]) {
+    for (const job of this.#queue.drain()) {
       for (const entry of job.entries.slice(job.index)) abandoned.push(this.#record(entry, job, 'abandoned'));
       this.#pending -= job.entries.length - job.index;
       job.index = job.entries.length;
+      job.queued = false;
     }
     return abandoned;
   }
@@ -183,51 +187,54 @@ export class AfterScheduler {
     return this.#pending === 0 && this.#running.size === 0;
   }
 
+  // Tasks start on a later turn of the event loop, never inside the 'finish'
+  // that queued them: Node's own 'finish' work (the next request on a
+  // keep-alive socket) comes first.
   #scheduleStart(): void {
-    if (this.#startScheduled || this.#activeJobs.size >= this.#concurrency) return;
+    if (this.#startScheduled || this.#running.size >= this.#concurrency) return;
     this.#startScheduled = true;
-    setImmediate(this.#startJobs);
+    setImmediate(this.#startTasks);
   }
 
-  readonly #startJobs = (): void => {
+  /** Starts queued tasks, oldest response first and in registration order, while slots are free. */
+  readonly #startTasks = (): void => {
     this.#startScheduled = false;
-    while (this.#activeJobs.size < this.#concurrency) {
-      const job = this.#queue.shift();
+    while (this.#running.size < this.#concurrency) {
+      const job = this.#queue.peek();
       if (job === undefined) break;
-      this.#activeJobs.add(job);
-      requestContext.run(job.request, this.#runJob, job);
-    }
-  };
-
-  /** Runs a job's tasks from `job.index` on: synchronous ones in a loop, an async one then the rest when it settles. */
-  readonly #runJob = (job: Job): void => {
-    while (job.index < job.entries.length) {
       const entry = job.entries[job.index++]!;
+      if (job.index === job.entries.length) {
+        this.#queue.shift();
+        job.queued = false;
+      }
       this.#pending--;
-      if (!shouldRun(entry, job.outcome)) {
-        this.#stats.skipped++;
-        this.#tell(entry, job, 'skipped');
-        continue;
-      }
-      const context = new TaskContext(job, taskName(entry));
-      this.#running.add(context);
-      let result: unknown;
-      try {
-        result = entry.task(context);
-      } catch (error) {
-        this.#fail(context, entry, error);
-        continue;
-      }
-      if (isPromise(result)) {
-        this.#awaitTask(job, entry, context, result);
-        return;
-      }
-      this.#complete(context, entry);
+      requestContext.run(job.request, this.#startTask, job, entry);
     }
-    this.#endJob(job);
+    this.#checkAdmission();
+    this.#settleWaiters();
   };
 
-  #awaitTask(job: Job, entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
+  /** Runs one task in its request's async context; a synchronous one is over when this returns. */
+  readonly #startTask = (job: Job, entry: AfterEntry): void => {
+    if (!shouldRun(entry, job.outcome)) {
+      this.#stats.skipped++;
+      this.#tell(entry, job, 'skipped');
+      return;
+    }
+    const context = new TaskContext(job, taskName(entry));
+    this.#running.add(context);
+    let result: unknown;
+    try {
+      result = entry.task(context);
+    } catch (error) {
+      this.#fail(context, entry, error);
+      return;
+    }
+    if (isPromise(result)) this.#awaitTask(entry, context, result);
+    else this.#complete(context, entry);
+  };
+
+  #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
     const ms = entry.options?.timeoutMs ?? this.#timeoutMs;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -235,25 +242,31 @@ export class AfterScheduler {
       const error = new TaskTimeoutError(context.name, ms);
       context.abort(error);
       this.#stats.timedOut++;
-      this.#running.delete(context);
       this.#report(context, error);
-      this.#tell(entry, job, 'timedOut', error);
-      this.#runJob(job);
+      this.#tell(entry, context.job, 'timedOut', error);
+      this.#freeSlot(context);
     }, ms);
     Promise.resolve(result).then(
       () => {
         if (timedOut) return;
         clearTimeout(timer);
         this.#complete(context, entry);
-        this.#runJob(job);
+        this.#freeSlot(context);
       },
       (error: unknown) => {
         if (timedOut) return;
         clearTimeout(timer);
         this.#fail(context, entry, error);
-        this.#runJob(job);
+        this.#freeSlot(context);
       },
     );
+  }
+
+  /** An async task ended: its slot goes to the next queued task. */
+  #freeSlot(context: TaskContext): void {
+    this.#running.delete(context);
+    if (this.#queue.length > 0) this.#startTasks();
+    else this.#settleWaiters();
   }
 
   #complete(context: TaskContext, entry: AfterEntry): void {
@@ -267,14 +280,6 @@ export class AfterScheduler {
     this.#stats.failed++;
     this.#report(context, error);
     this.#tell(entry, context.job, 'failed', error);
-  }
-
-  #endJob(job: Job): void {
-    job.done = true;
-    this.#activeJobs.delete(job);
-    this.#checkAdmission();
-    if (this.#queue.length > 0) this.#scheduleStart();
-    else this.#settleWaiters();
   }
 
   #report(context: TaskContext, error: unknown): void {
