@@ -171,8 +171,10 @@ export class AfterScheduler {
     const abandoned: TaskRecord[] = [];
     for (const context of this.#running) {
       abandoned.push({ name: context.name, requestId: context.request.id, state: 'abandoned' });
+      clearTimeout(context.timer);
       context.abort(new Error('shutdown deadline reached'));
     }
+    this.#running.clear();
     for (const job of this.#queue.drain()) {
       for (const entry of job.entries.slice(job.index)) abandoned.push(this.#record(entry, job, 'abandoned'));
       this.#pending -= job.entries.length - job.index;
@@ -236,9 +238,7 @@ export class AfterScheduler {
 
   #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
     const ms = entry.options?.timeoutMs ?? this.#timeoutMs;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    context.timer = setTimeout(() => {
       const error = new TaskTimeoutError(context.name, ms);
       context.abort(error);
       this.#stats.timedOut++;
@@ -248,14 +248,14 @@ export class AfterScheduler {
     }, ms);
     Promise.resolve(result).then(
       () => {
-        if (timedOut) return;
-        clearTimeout(timer);
+        if (!this.#running.has(context)) return; // timed out or abandoned already
+        clearTimeout(context.timer);
         this.#complete(context, entry);
         this.#freeSlot(context);
       },
       (error: unknown) => {
-        if (timedOut) return;
-        clearTimeout(timer);
+        if (!this.#running.has(context)) return;
+        clearTimeout(context.timer);
         this.#fail(context, entry, error);
         this.#freeSlot(context);
       },

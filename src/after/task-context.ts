@@ -9,6 +9,8 @@ export class TaskContext implements AfterContext {
   readonly job: Job;
   /** The task's name, for logs and reports. */
   readonly name: string;
+  /** @internal The timeout of an async task. */
+  timer: NodeJS.Timeout | undefined = undefined;
   #controller: AbortController | undefined;
 
   constructor(job: Job, name: string) {
