@@ -24,6 +24,7 @@ export interface RequestOptions {
   afterWork: AfterWork;
 }
 
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
 
 /**
@@ -44,9 +45,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** The path part of the URL, still percent-encoded. */
   readonly path: string;
   /** Route parameters, decoded. Set by routing. */
-  params: Params = {} as Params;
-  /** A place for middleware to leave things for views (the signed-in user, ...). */
-  readonly state: Record<string, unknown> = {};
+  params: Params = NO_PARAMS as Params;
   /** When the request entered Coda, on the `performance.now()` clock. */
   readonly startedAt: number;
   /** @internal The body size limit; routing may change it per route. */
@@ -68,6 +67,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   #id: string | undefined;
   #log: Logger | undefined;
   #bytes: Promise<Buffer> | undefined;
+  #state: Record<string, unknown> | undefined;
 
   constructor(source: IncomingMessage | RequestSource, options: RequestOptions) {
     if (source instanceof IncomingMessage) {
@@ -85,6 +85,11 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.#logger = options.logger;
     this.#afterWork = options.afterWork;
     this.startedAt = performance.now();
+  }
+
+  /** A place for middleware to leave things for views (the signed-in user, ...). */
+  get state(): Record<string, unknown> {
+    return (this.#state ??= {});
   }
 
   get headers(): RequestHeaders {
