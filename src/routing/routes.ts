@@ -64,6 +64,11 @@ export function route<Path extends string>(
   }
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`route path must start with "/", got ${JSON.stringify(path)}`);
   if (typeof view !== 'function') throw new TypeError(`route ${path}: the view must be a function, got ${typeof view}`);
+  const { bodyLimit } = options;
+  // Checked here as the app's own limit is: NaN would silently mean "no limit".
+  if (bodyLimit !== undefined && (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0)) {
+    throw new RangeError(`route ${path}: bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
+  }
   return { methods: list, path, view: view as View, options };
 }
 
