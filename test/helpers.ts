@@ -108,6 +108,13 @@ function dechunk(data: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
+/** A promise and the function that resolves it (Node 20 has no Promise.withResolvers). */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /** A GET request to `server` that must answer 200 with `body`: the server is alive and well. */
 export async function assertServes(server: Server, path: string, body: string): Promise<void> {
   const response = await fetch(server.url + path);

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   createApp, get, HttpResponse, JsonResponse, redirect, route, StreamingResponse, type Server,
 } from '../../src/index.js';
-import { connect, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
+import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
 describe('HttpResponse', () => {
   test('defaults: 200, no body, no content type', () => {
@@ -69,13 +69,6 @@ describe('HttpResponse', () => {
     assert.throws(() => redirect('/x\r\nSet-Cookie: a=1'), { name: 'TypeError', message: /header location/ });
   });
 });
-
-/** A promise and the functions that settle it. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 describe('responses on the wire', () => {
   const { logger, lines } = memoryLogger();
