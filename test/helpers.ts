@@ -5,9 +5,9 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { serve, type App, type Logger, type Server, type ServeOptions } from '../src/index.js';
 
-/** Starts `app` on a free loopback port. Close it in an `after` hook. */
+/** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */
 export function startServer(app: App, options: ServeOptions = {}): Promise<Server> {
-  return serve(app, { ...options, port: 0, handleSignals: false });
+  return serve(app, { port: 0, ...options, handleSignals: false });
 }
 
 /** One log line as pino wrote it. */
