@@ -81,6 +81,16 @@ describe('responses on the wire', () => {
   let bigFinished = deferred<boolean>();
   let leftEarly = deferred<number>();
 
+  // A stream that counts how many chunks were taken from it.
+  let pulled = 0;
+  let countedStatus = 200;
+  async function* counted() {
+    for (let i = 0; i < 100; i++) {
+      pulled++;
+      yield Buffer.alloc(CHUNK, 'c');
+    }
+  }
+
   let server: Server;
   before(async () => {
     const app = createApp({
@@ -115,6 +125,7 @@ describe('responses on the wire', () => {
             leftEarly.resolve(n);
           }
         })())),
+        get('/counted', () => new StreamingResponse(counted(), { status: countedStatus })),
         get('/broken-stream', function brokenStream() {
           return new StreamingResponse((async function* () {
             yield 'partial';
@@ -254,6 +265,28 @@ describe('responses on the wire', () => {
     const response = await rawRequest(server, rawGet('/readable', {}, 'HEAD'));
     assert.equal(response.status, 200);
     assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+  });
+
+  test('HEAD on a streaming GET route does not read the stream (it may never end)', async () => {
+    pulled = 0;
+    countedStatus = 200;
+    const response = await rawRequest(server, rawGet('/counted', {}, 'HEAD'));
+    assert.equal(response.status, 200);
+    assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+    assert.equal(pulled, 0);
+    // GET still streams it all.
+    const get = await rawRequest(server, rawGet('/counted'));
+    assert.equal(get.body.length, 100 * CHUNK);
+    assert.equal(pulled, 100);
+  });
+
+  test('a streaming 204 does not read the stream either', async () => {
+    pulled = 0;
+    countedStatus = 204;
+    const response = await rawRequest(server, rawGet('/counted'));
+    assert.equal(response.status, 204);
+    assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+    assert.equal(pulled, 0);
   });
 
   test('204 and 304 go out without a body or a Content-Length', async () => {
