@@ -25,6 +25,21 @@ export interface RequestOptions {
 }
 
 const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
+
+/**
+ * The path of a request target. HTTP/1.1 servers must accept the absolute form
+ * (`GET http://host/admin HTTP/1.1`) too; its path is what follows the
+ * authority. Left in, it would be routed (the router strips it) while
+ * middleware that checks `path.startsWith('/admin')` would not see it.
+ */
+function targetPath(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (path.charCodeAt(0) === 0x2f /* '/' */) return path;
+  const absolute = ABSOLUTE_FORM.exec(path);
+  return absolute === null ? path : path.slice(absolute[0].length) || '/';
+}
 
 /**
  * An HTTP request as views and middleware see it. Everything that costs
@@ -41,7 +56,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly method: string;
   /** The request target as sent: path and query string. */
   readonly url: string;
-  /** The path part of the URL, still percent-encoded. */
+  /** The path part of the URL, still percent-encoded (without scheme and host when the target was absolute). */
   readonly path: string;
   /** Route parameters, decoded. Set by routing. */
   params: Params = {} as Params;
@@ -79,8 +94,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.#headersRecord = source.headers;
     this.method = source.method!;
     this.url = source.url!;
-    const q = this.url.indexOf('?');
-    this.path = q === -1 ? this.url : this.url.slice(0, q);
+    this.path = targetPath(this.url);
     this.bodyLimit = options.bodyLimit;
     this.#logger = options.logger;
     this.#afterWork = options.afterWork;
