@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createApp, get, JsonResponse, post, route, type Server } from '../../src/index.js';
 import { createTestClient } from '../../src/testing/index.js';
-import { LEVEL, memoryLogger, startServer } from '../helpers.js';
+import { LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -245,6 +245,17 @@ describe('HttpRequest: bodies over a real socket', () => {
     const res = await fetch(`${server.url}/form`, { method: 'POST', body: 'x', headers: { 'content-type': 'multipart/form-data' } });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /^malformed multipart body: /);
+  });
+
+  test('an absolute-form request target: url as sent, path without scheme and host', async () => {
+    const response = await rawRequest(server, rawGet('http://example.com:8080/users/7/notes/1?x=1'));
+    assert.deepEqual(JSON.parse(response.body.toString()), {
+      method: 'GET',
+      url: 'http://example.com:8080/users/7/notes/1?x=1',
+      path: '/users/7/notes/1',
+      query: [['x', '1']],
+      params: { user: '7', note: '1' },
+    });
   });
 
   test('a chunked body (no Content-Length) is read whole', async () => {

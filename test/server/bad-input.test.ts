@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { ClientDisconnected, createApp, get, HttpResponse, JsonResponse, post, type Server } from '../../src/index.js';
+import {
+  ClientDisconnected, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, type MiddlewareHooks, type Server,
+} from '../../src/index.js';
 import { assertServes, connect, deferred, LEVEL, memoryLogger, parseResponse, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const LIMIT = 1000;
@@ -24,10 +26,19 @@ describe('bad input over a real socket', () => {
   let readerFailed = deferred<unknown>();
   let slowEntered = deferred<void>();
   let slowRelease = deferred<void>();
+  // Path-based access control, as many apps write it.
+  const adminGuard: MiddlewareHooks = {
+    name: 'adminGuard',
+    processRequest(request) {
+      if (request.path.startsWith('/admin')) throw new PermissionDenied('admins only');
+    },
+  };
   const app = createApp({
     logger,
     bodyLimit: LIMIT,
+    middleware: [adminGuard],
     routes: [
+      get('/admin/secret', () => new HttpResponse('the secret')),
       post('/notes', async (request) => new JsonResponse({ got: await request.json() }, { status: 201 })),
       get('/notes/:id', (request) => new HttpResponse(`note ${request.params.id}`)),
       post('/echo', async (request) => new HttpResponse(await request.text())),
@@ -141,6 +152,15 @@ describe('bad input over a real socket', () => {
       assert.equal(response.body.toString(), `invalid percent-encoding in path ${JSON.stringify(path)}`);
     }
     assertNoErrorLogged();
+  });
+
+  test('an absolute-form request target cannot slip past path-based middleware', async () => {
+    assert.equal((await rawRequest(server, rawGet('/admin/secret'))).status, 403);
+    for (const target of ['http://localhost/admin/secret', 'HTTP://evil.example:8080/admin/secret?x=1']) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 403, target);
+      assert.equal(response.body.toString(), 'admins only');
+    }
   });
 
   test('an over-long URL gets Node\'s 431', async () => {
