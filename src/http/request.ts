@@ -27,18 +27,26 @@ export interface RequestOptions {
 const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
 
+// A percent-encoded unreserved character: A-Z a-z 0-9 - . _ ~ (RFC 3986 2.3).
+const ENCODED_UNRESERVED = /%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/gi;
+
 /**
- * The path of a request target. HTTP/1.1 servers must accept the absolute form
- * (`GET http://host/admin HTTP/1.1`) too; its path is what follows the
- * authority. Left in, it would be routed (the router strips it) while
- * middleware that checks `path.startsWith('/admin')` would not see it.
+ * The path of a request target, normalised so that middleware comparing it
+ * sees what the router matches (the router decodes before matching):
+ * - the absolute form (`GET http://host/admin HTTP/1.1`, which HTTP/1.1
+ *   servers must accept) loses its scheme and authority;
+ * - encoded unreserved characters are decoded (RFC 3986 6.2.2.2), so
+ *   `/%61dmin` is `/admin`. Everything else, `%2F` included, stays encoded.
  */
 function targetPath(url: string): string {
   const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  if (path.charCodeAt(0) === 0x2f /* '/' */) return path;
-  const absolute = ABSOLUTE_FORM.exec(path);
-  return absolute === null ? path : path.slice(absolute[0].length) || '/';
+  let path = q === -1 ? url : url.slice(0, q);
+  if (path.charCodeAt(0) !== 0x2f /* '/' */) {
+    const absolute = ABSOLUTE_FORM.exec(path);
+    if (absolute !== null) path = path.slice(absolute[0].length) || '/';
+  }
+  if (path.includes('%')) path = path.replace(ENCODED_UNRESERVED, (code) => String.fromCharCode(parseInt(code.slice(1), 16)));
+  return path;
 }
 
 /**
@@ -56,7 +64,11 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly method: string;
   /** The request target as sent: path and query string. */
   readonly url: string;
-  /** The path part of the URL, still percent-encoded (without scheme and host when the target was absolute). */
+  /**
+   * The path part of the URL, still percent-encoded but normalised: without
+   * scheme and host when the target was absolute, and with encoded letters,
+   * digits and `-._~` decoded (`/%61dmin` is `/admin`).
+   */
   readonly path: string;
   /** Route parameters, decoded. Set by routing. */
   params: Params = {} as Params;
