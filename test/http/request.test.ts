@@ -68,6 +68,15 @@ describe('HttpRequest: method, URL, query, params', () => {
     });
   });
 
+  test('the path is normalised: encoded letters, digits and -._~ are decoded, everything else stays encoded', async () => {
+    const res = await client.get('/users/%61nn%2D%7E/notes/%31%2F2%20%25?q=%61');
+    const body = await res.json() as { url: string; path: string; params: Record<string, string>; query: unknown };
+    assert.equal(body.url, '/users/%61nn%2D%7E/notes/%31%2F2%20%25?q=%61');
+    assert.equal(body.path, '/users/ann-~/notes/1%2F2%20%25');
+    assert.deepEqual(body.params, { user: 'ann-~', note: '1/2 %' });
+    assert.deepEqual(body.query, [['q', 'a']]);
+  });
+
   test('no query string gives an empty query', async () => {
     const res = await client.delete('/users/7/notes/1');
     const body = await res.json() as { method: string; path: string; query: unknown[] };

@@ -163,6 +163,14 @@ describe('bad input over a real socket', () => {
     }
   });
 
+  test('percent-encoded letters in the path cannot slip past path-based middleware', async () => {
+    for (const target of ['/%61dmin/secret', '/adm%69n/secret', '/%61%64%6d%69%6e/secret', '/%61dmin/secre%74']) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 403, target);
+      assert.equal(response.body.toString(), 'admins only');
+    }
+  });
+
   test('an over-long URL gets Node\'s 431', async () => {
     const response = await rawRequest(server, rawGet(`/notes/${'a'.repeat(20_000)}`));
     assert.equal(response.status, 431);
