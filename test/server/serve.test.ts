@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, serve, type Server } from '../../src/index.js';
-import { assertServes, memoryLogger, startServer } from '../helpers.js';
+import { createApp, get, HttpResponse, post, serve, type Server } from '../../src/index.js';
+import { assertServes, connect, memoryLogger, startServer } from '../helpers.js';
 
-const app = createApp({ logger: memoryLogger().logger, routes: [get('/ok', () => new HttpResponse('ok'))] });
+/** A small app; each suite gets its own, so requests from one do not show in another's close() report. */
+function makeApp() {
+  return createApp({
+    logger: memoryLogger().logger,
+    routes: [get('/ok', () => new HttpResponse('ok')), post('/echo', async (request) => new HttpResponse(await request.text()))],
+  });
+}
+const app = makeApp();
 
 /** True when `host` can be listened on here (IPv6 may be off in some sandboxes). */
 async function canListen(host: string): Promise<boolean> {
@@ -88,9 +96,44 @@ describe('serve() options', () => {
   });
 });
 
+describe('the timeouts are enforced', () => {
+  const timeouts = { headersTimeoutMs: 200, requestTimeoutMs: 400 };
+  let server: Server;
+  before(async () => {
+    server = await startServer(makeApp(), timeouts);
+  });
+  after(() => server.close({ timeoutMs: 1_000 }));
+
+  /** Sends `data`, then nothing more, and resolves with what the server sent once it closes the connection. */
+  async function stall(data: string): Promise<{ text: string; elapsed: number }> {
+    const socket = await connect(server);
+    const started = performance.now();
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.write(data);
+    await once(socket, 'close');
+    return { text, elapsed: performance.now() - started };
+  }
+
+  test('a client that never finishes its headers gets a 408 within about headersTimeout', { timeout: 5_000 }, async () => {
+    const { text, elapsed } = await stall('GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+    assert.match(text, /^HTTP\/1\.1 408 /);
+    assert.ok(elapsed < timeouts.headersTimeoutMs * 3, `closed after ${Math.round(elapsed)} ms`);
+    await assertServes(server, '/ok', 'ok');
+  });
+
+  test('a client that never sends the body it announced gets a 408 within about requestTimeout', { timeout: 5_000 }, async () => {
+    const { text, elapsed } = await stall('POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc');
+    assert.match(text, /^HTTP\/1\.1 408 /);
+    assert.ok(elapsed < timeouts.requestTimeoutMs * 3, `closed after ${Math.round(elapsed)} ms`);
+    await assertServes(server, '/ok', 'ok');
+  });
+});
+
 describe('server.close()', () => {
   test('stops listening, reports, and is the same promise when called twice', async () => {
-    const server = await startServer(app);
+    const server = await startServer(makeApp());
     await assertServes(server, '/ok', 'ok');
     const first = server.close({ timeoutMs: 1_000 });
     assert.equal(server.close(), first);
