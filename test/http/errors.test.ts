@@ -37,6 +37,18 @@ describe('HttpError and its subclasses', () => {
     assert.deepEqual(new ServiceUnavailable('busy', 5).headers, { 'retry-after': '5' });
   });
 
+  test('headers that could not be sent are refused where the error is made, naming the header', () => {
+    assert.throws(() => new Unauthorized('log in', { 'www-authenticate': 'Bearer\r\nSet-Cookie: a=1' }), { name: 'TypeError', message: /header www-authenticate .*CR, LF or NUL/ });
+    assert.throws(() => new HttpError(400, 'x', { 'bad name': 'v' }), { name: 'TypeError', message: /invalid header name "bad name"/ });
+  });
+
+  test('the headers are a copy: changing the object given later changes nothing', () => {
+    const given: Record<string, string> = { 'www-authenticate': 'Bearer' };
+    const error = new Unauthorized('log in', given);
+    given['www-authenticate'] = 'Bearer\r\nX-Injected: 1';
+    assert.deepEqual(error.headers, { 'www-authenticate': 'Bearer' });
+  });
+
   test('a status outside 400-599 is a RangeError', () => {
     for (const status of [200, 399, 600, 404.5]) {
       assert.throws(() => new HttpError(status), { name: 'RangeError', message: /HttpError status must be an integer from 400 to 599/ });
@@ -65,6 +77,9 @@ describe('error responses', () => {
     get('/crash-async', async () => {
       await null;
       throw new TypeError('async secret');
+    }),
+    get('/bad-error-header', (request) => {
+      throw new Unauthorized('log in first', { 'www-authenticate': `Bearer realm="${request.query.get('realm')}"` });
     }),
     get('/throws-string', () => {
       throw 'a bare string';
@@ -184,6 +199,16 @@ describe('error responses', () => {
       const line = lines.find((l) => l.requestId === 'wire-crash-1' && l.level === LEVEL.error);
       assert.ok(line);
       assert.match(JSON.stringify(line.err), /hunter2/);
+    });
+
+    test('a view building an HttpError with a CRLF header gets a 500, and the server lives on', { timeout: 5_000 }, async () => {
+      const res = await fetch(`${server.url}/bad-error-header?realm=${encodeURIComponent('x"\r\nSet-Cookie: admin=1')}`);
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('set-cookie'), null);
+      assert.equal(await res.text(), 'Internal Server Error');
+      const ok = await fetch(`${server.url}/forbidden`);
+      assert.equal(ok.status, 403);
+      await ok.arrayBuffer();
     });
 
     test('a 500 for a request without X-Request-Id is logged with the id it was given', async () => {
