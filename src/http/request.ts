@@ -36,17 +36,26 @@ const ENCODED_UNRESERVED = /%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/gi;
  * - the absolute form (`GET http://host/admin HTTP/1.1`, which HTTP/1.1
  *   servers must accept) loses its scheme and authority;
  * - encoded unreserved characters are decoded (RFC 3986 6.2.2.2), so
- *   `/%61dmin` is `/admin`. Everything else, `%2F` included, stays encoded.
+ *   `/%61dmin` is `/admin`. Everything else, `%2F` included, stays encoded;
+ * - a fragment (`#...`, which clients should not send) is cut off, as the
+ *   router cuts it off.
  */
 function targetPath(url: string): string {
-  const q = url.indexOf('?');
-  let path = q === -1 ? url : url.slice(0, q);
+  let path = url.slice(0, pathEnd(url));
   if (path.charCodeAt(0) !== 0x2f /* '/' */) {
     const absolute = ABSOLUTE_FORM.exec(path);
     if (absolute !== null) path = path.slice(absolute[0].length) || '/';
   }
   if (path.includes('%')) path = path.replace(ENCODED_UNRESERVED, (code) => String.fromCharCode(parseInt(code.slice(1), 16)));
   return path;
+}
+
+/** Where the path of a request target ends: at `?`, at `#`, or at its end. */
+function pathEnd(url: string): number {
+  const q = url.indexOf('?');
+  const hash = url.indexOf('#');
+  if (hash === -1) return q === -1 ? url.length : q;
+  return q === -1 || hash < q ? hash : q;
 }
 
 /**
@@ -119,8 +128,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   get query(): URLSearchParams {
     if (this.#query === undefined) {
-      const q = this.url.indexOf('?');
-      this.#query = new URLSearchParams(q === -1 ? '' : this.url.slice(q + 1));
+      const start = pathEnd(this.url);
+      const hash = this.url.indexOf('#', start);
+      this.#query = new URLSearchParams(this.url[start] !== '?' ? '' : this.url.slice(start + 1, hash === -1 ? undefined : hash));
     }
     return this.#query;
   }
