@@ -267,6 +267,13 @@ describe('HttpRequest: bodies over a real socket', () => {
     });
   });
 
+  test('a fragment in the request target is not part of the path or the query', async () => {
+    const response = await rawRequest(server, rawGet('/users/7/notes/1?x=1#frag?y=2'));
+    const body = JSON.parse(response.body.toString()) as { path: string; query: unknown };
+    assert.equal(body.path, '/users/7/notes/1');
+    assert.deepEqual(body.query, [['x', '1']]);
+  });
+
   test('a chunked body (no Content-Length) is read whole', async () => {
     const parts = ['{"chunks":', '[1,2,', '3]}'];
     const body = new ReadableStream<Uint8Array>({

@@ -30,7 +30,7 @@ describe('bad input over a real socket', () => {
   const adminGuard: MiddlewareHooks = {
     name: 'adminGuard',
     processRequest(request) {
-      if (request.path.startsWith('/admin')) throw new PermissionDenied('admins only');
+      if (request.path.startsWith('/admin') || request.path === '/private') throw new PermissionDenied('admins only');
     },
   };
   const app = createApp({
@@ -39,6 +39,7 @@ describe('bad input over a real socket', () => {
     middleware: [adminGuard],
     routes: [
       get('/admin/secret', () => new HttpResponse('the secret')),
+      get('/private', () => new HttpResponse('private')),
       post('/notes', async (request) => new JsonResponse({ got: await request.json() }, { status: 201 })),
       get('/notes/:id', (request) => new HttpResponse(`note ${request.params.id}`)),
       post('/echo', async (request) => new HttpResponse(await request.text())),
@@ -168,6 +169,13 @@ describe('bad input over a real socket', () => {
       const response = await rawRequest(server, rawGet(target));
       assert.equal(response.status, 403, target);
       assert.equal(response.body.toString(), 'admins only');
+    }
+  });
+
+  test('a fragment sent in the request target cannot slip past path-based middleware', async () => {
+    for (const target of ['/private#x', '/private#', '/private?a=1#x', '/admin/secret#x']) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 403, target);
     }
   });
 
