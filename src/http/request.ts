@@ -27,8 +27,14 @@ export interface RequestOptions {
 const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
 
+const PERCENT_ENCODED = /%[0-9A-Fa-f]{2}/g;
 // A percent-encoded unreserved character: A-Z a-z 0-9 - . _ ~ (RFC 3986 2.3).
-const ENCODED_UNRESERVED = /%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/gi;
+const ENCODED_UNRESERVED = /^%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)$/i;
+
+/** RFC 3986 6.2.2.1-2: an unreserved character decoded, any other escape in upper case. */
+function normaliseEscape(code: string): string {
+  return ENCODED_UNRESERVED.test(code) ? String.fromCharCode(parseInt(code.slice(1), 16)) : code.toUpperCase();
+}
 
 /**
  * The path of a request target, normalised so that middleware comparing it
@@ -36,7 +42,8 @@ const ENCODED_UNRESERVED = /%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/gi;
  * - the absolute form (`GET http://host/admin HTTP/1.1`, which HTTP/1.1
  *   servers must accept) loses its scheme and authority;
  * - encoded unreserved characters are decoded (RFC 3986 6.2.2.2), so
- *   `/%61dmin` is `/admin`. Everything else, `%2F` included, stays encoded;
+ *   `/%61dmin` is `/admin`. Everything else, `%2F` included, stays encoded,
+ *   with its hex digits in upper case (`%c3%a9` is `%C3%A9`);
  * - a fragment (`#...`, which clients should not send) is cut off, as the
  *   router cuts it off.
  */
@@ -46,7 +53,7 @@ function targetPath(url: string): string {
     const absolute = ABSOLUTE_FORM.exec(path);
     if (absolute !== null) path = path.slice(absolute[0].length) || '/';
   }
-  if (path.includes('%')) path = path.replace(ENCODED_UNRESERVED, (code) => String.fromCharCode(parseInt(code.slice(1), 16)));
+  if (path.includes('%')) path = path.replace(PERCENT_ENCODED, normaliseEscape);
   return path;
 }
 
@@ -75,8 +82,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly url: string;
   /**
    * The path part of the URL, still percent-encoded but normalised: without
-   * scheme and host when the target was absolute, and with encoded letters,
-   * digits and `-._~` decoded (`/%61dmin` is `/admin`).
+   * scheme and host when the target was absolute, with encoded letters,
+   * digits and `-._~` decoded (`/%61dmin` is `/admin`) and other escapes in
+   * upper case (`%c3%a9` is `%C3%A9`).
    */
   readonly path: string;
   /** Route parameters, decoded. Set by routing. */
