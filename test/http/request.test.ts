@@ -68,7 +68,14 @@ describe('HttpRequest: method, URL, query, params', () => {
     });
   });
 
-  test('the path is normalised: encoded letters, digits and -._~ are decoded, everything else stays encoded', async () => {
+  test('the path is normalised: encoded letters, digits and -._~ are decoded, other escapes upper-cased', async () => {
+    const res = await client.get('/users/caf%c3%a9/notes/%2f%7e');
+    const body = await res.json() as { path: string; params: Record<string, string> };
+    assert.equal(body.path, '/users/caf%C3%A9/notes/%2F~');
+    assert.deepEqual(body.params, { user: 'caf\u00e9', note: '/~' });
+  });
+
+  test('the path is normalised: everything but unreserved characters stays encoded', async () => {
     const res = await client.get('/users/%61nn%2D%7E/notes/%31%2F2%20%25?q=%61');
     const body = await res.json() as { url: string; path: string; params: Record<string, string>; query: unknown };
     assert.equal(body.url, '/users/%61nn%2D%7E/notes/%31%2F2%20%25?q=%61');
