@@ -41,6 +41,11 @@ const app = createApp({
     post('/json', async (request) => new JsonResponse({ json: await request.json() })),
     post('/bytes', async (request) => new JsonResponse({ bytes: [...await request.bytes()] })),
     post('/form', async (request) => new JsonResponse(await describeForm(await request.form()))),
+    post('/form-sizes', async (request) => {
+      const sizes: Record<string, number> = {};
+      for (const [name, value] of await request.form()) sizes[name] = typeof value === 'string' ? value.length : value.size;
+      return new JsonResponse(sizes);
+    }, { bodyLimit: 4 * 1024 * 1024 }),
     post('/twice', async (request) => {
       const text = await request.text();
       const json = await request.json();
@@ -230,6 +235,14 @@ describe('HttpRequest: bodies over a real socket', () => {
       upload: [{ name: 'notes.txt', type: 'text/plain', text: 'line 1\nline 2\n' }],
       blob: [{ name: 'raw.bin', type: 'application/octet-stream', text: '\u0001\u0002\u0003' }],
     });
+  });
+
+  test('multipart fields are read whole up to the body limit, not cut at a parser default', async () => {
+    const form = new FormData();
+    form.append('text', 'x'.repeat(1_500_000));
+    form.append('file', new File(['y'.repeat(1_500_000)], 'y.txt'));
+    const res = await fetch(`${server.url}/form-sizes`, { method: 'POST', body: form });
+    assert.deepEqual(await res.json(), { text: 1_500_000, file: 1_500_000 });
   });
 
   test('a multipart body built by hand is read too', async () => {
