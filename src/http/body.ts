@@ -76,7 +76,9 @@ export function parseJson(text: string): unknown {
 export function parseMultipart(bytes: Buffer, headers: RequestHeaders): Promise<FormData> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: headers.raw });
+    // The body's size is already checked. busboy's own limits (a 1 MiB text
+    // field, by default) would cut values short without an error.
+    parser = busboy({ headers: headers.raw, limits: { fieldSize: Infinity } });
   } catch (error) {
     return Promise.reject(new BadRequest(`malformed multipart body: ${(error as Error).message}`));
   }

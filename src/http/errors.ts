@@ -1,3 +1,5 @@
+import { ResponseHeaders } from './headers.js';
+
 /**
  * HTTP errors: throw one anywhere in the pipeline and the nearest converter
  * turns it into a response with its status (middleware.md, E1).
@@ -18,7 +20,10 @@ export class HttpError extends Error {
       throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
     }
     this.status = status;
-    this.headers = headers;
+    // Checked now, like any response header, and copied: a bad value found
+    // later, while the error is being rendered, has no converter left to catch it.
+    new ResponseHeaders(headers);
+    this.headers = Object.freeze({ ...headers });
   }
 
   override get name(): string {

@@ -1,7 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+const SPLITS_RESPONSE = /[\r\n\0]/;
+// What Node's writeHead refuses (field-content: tab, visible ASCII, obs-text).
+// Checked here too, so such a value fails where it is set and not on the wire,
+// where the only way out is to drop the connection without a response.
+const NOT_SENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** What a response's headers may be built from. */
 export type HeadersInit =
@@ -108,8 +112,13 @@ function checkValue(name: string, value: string): string {
   if (typeof value !== 'string') {
     throw new TypeError(`header ${name} must be a string, got ${typeof value}`);
   }
-  if (FORBIDDEN_IN_VALUE.test(value)) {
-    throw new TypeError(`header ${name} has a CR, LF or NUL character in its value, which would split the response: ${JSON.stringify(value)}`);
+  const bad = NOT_SENDABLE.exec(value);
+  if (bad !== null) {
+    if (SPLITS_RESPONSE.test(value)) {
+      throw new TypeError(`header ${name} has a CR, LF or NUL character in its value, which would split the response: ${JSON.stringify(value)}`);
+    }
+    const code = `U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new TypeError(`header ${name} has a character HTTP cannot carry in its value (${code}; only tab, visible ASCII and Latin-1 are allowed): ${JSON.stringify(value)}`);
   }
   return value;
 }

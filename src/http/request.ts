@@ -26,6 +26,45 @@ export interface RequestOptions {
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
+
+const PERCENT_ENCODED = /%[0-9A-Fa-f]{2}/g;
+// A percent-encoded unreserved character: A-Z a-z 0-9 - . _ ~ (RFC 3986 2.3).
+const ENCODED_UNRESERVED = /^%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)$/i;
+
+/** RFC 3986 6.2.2.1-2: an unreserved character decoded, any other escape in upper case. */
+function normaliseEscape(code: string): string {
+  return ENCODED_UNRESERVED.test(code) ? String.fromCharCode(parseInt(code.slice(1), 16)) : code.toUpperCase();
+}
+
+/**
+ * The path of a request target, normalised so that middleware comparing it
+ * sees what the router matches (the router decodes before matching):
+ * - the absolute form (`GET http://host/admin HTTP/1.1`, which HTTP/1.1
+ *   servers must accept) loses its scheme and authority;
+ * - encoded unreserved characters are decoded (RFC 3986 6.2.2.2), so
+ *   `/%61dmin` is `/admin`. Everything else, `%2F` included, stays encoded,
+ *   with its hex digits in upper case (`%c3%a9` is `%C3%A9`);
+ * - a fragment (`#...`, which clients should not send) is cut off, as the
+ *   router cuts it off.
+ */
+function targetPath(url: string): string {
+  let path = url.slice(0, pathEnd(url));
+  if (path.charCodeAt(0) !== 0x2f /* '/' */) {
+    const absolute = ABSOLUTE_FORM.exec(path);
+    if (absolute !== null) path = path.slice(absolute[0].length) || '/';
+  }
+  if (path.includes('%')) path = path.replace(PERCENT_ENCODED, normaliseEscape);
+  return path;
+}
+
+/** Where the path of a request target ends: at `?`, at `#`, or at its end. */
+function pathEnd(url: string): number {
+  const q = url.indexOf('?');
+  const hash = url.indexOf('#');
+  if (hash === -1) return q === -1 ? url.length : q;
+  return q === -1 || hash < q ? hash : q;
+}
 
 /**
  * An HTTP request as views and middleware see it. Everything that costs
@@ -42,7 +81,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly method: string;
   /** The request target as sent: path and query string. */
   readonly url: string;
-  /** The path part of the URL, still percent-encoded. */
+  /**
+   * The path part of the URL, still percent-encoded but normalised: without
+   * scheme and host when the target was absolute, with encoded letters,
+   * digits and `-._~` decoded (`/%61dmin` is `/admin`) and other escapes in
+   * upper case (`%c3%a9` is `%C3%A9`).
+   */
   readonly path: string;
   /** Route parameters, decoded. Set by routing. */
   params: Params = NO_PARAMS as Params;
@@ -79,8 +123,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.#headersRecord = source.headers;
     this.method = source.method!;
     this.url = source.url!;
-    const q = this.url.indexOf('?');
-    this.path = q === -1 ? this.url : this.url.slice(0, q);
+    this.path = targetPath(this.url);
     this.bodyLimit = options.bodyLimit;
     this.#logger = options.logger;
     this.#afterWork = options.afterWork;
@@ -98,8 +141,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   get query(): URLSearchParams {
     if (this.#query === undefined) {
-      const q = this.url.indexOf('?');
-      this.#query = new URLSearchParams(q === -1 ? '' : this.url.slice(q + 1));
+      const start = pathEnd(this.url);
+      const hash = this.url.indexOf('#', start);
+      this.#query = new URLSearchParams(this.url[start] !== '?' ? '' : this.url.slice(start + 1, hash === -1 ? undefined : hash));
     }
     return this.#query;
   }

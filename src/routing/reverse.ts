@@ -2,7 +2,8 @@ const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
 
 /**
  * Builds a URL path from a route pattern: `:name` segments are filled from
- * `params` (percent-encoded), a trailing `*` with the `'*'` param as it is.
+ * `params` (percent-encoded), a trailing `*` with the `'*'` param, its
+ * slashes kept and each segment between them percent-encoded.
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
   return pattern.replace(SEGMENT, (match, name: string | undefined) => {
@@ -11,6 +12,7 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     if (value === undefined) {
       throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(key)} for ${pattern}`);
     }
-    return name === undefined ? encodeURI(String(value)) : encodeURIComponent(String(value));
+    // Not encodeURI: it leaves `?` and `#` alone, which would cut the path short.
+    return name === undefined ? String(value).split('/').map(encodeURIComponent).join('/') : encodeURIComponent(String(value));
   });
 }

@@ -3,16 +3,27 @@ import type { View } from '../pipeline/types.js';
 /**
  * The parameters of a path pattern, as a type: `'/users/:id/notes/:note'`
  * gives `{ id: string; note: string }`, a trailing `*` gives `{ '*': string }`.
+ * A name ends where the router ends it: at `/`, `-`, `.` or `(`
+ * (`'/files/:name.:ext'` gives `name` and `ext`).
  */
 export type ParamsOf<Path extends string> = string extends Path
   ? Record<string, string>
-  : Path extends `${string}:${infer Name}/${infer Rest}`
-    ? { [K in Name]: string } & ParamsOf<`/${Rest}`>
-    : Path extends `${string}:${infer Name}`
-      ? { [K in Name]: string }
-      : Path extends `${string}*`
-        ? { '*': string }
-        : Record<never, string>;
+  : Path extends `${string}:${infer Rest}`
+    ? { [K in ParamName<Rest>]: string } & ParamsOf<Rest>
+    : Path extends `${string}*`
+      ? { '*': string }
+      : Record<never, string>;
+
+/** The param name at the start of `S`: up to the first `/`, `-`, `.` or `(`. */
+type ParamName<S extends string> = S extends `${infer Name}/${string}`
+  ? ParamName<Name>
+  : S extends `${infer Name}-${string}`
+    ? ParamName<Name>
+    : S extends `${infer Name}.${string}`
+      ? ParamName<Name>
+      : S extends `${infer Name}(${string}`
+        ? Name
+        : S;
 
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type Method = (typeof METHODS)[number];
@@ -44,7 +55,7 @@ export interface Route {
 export function route<Path extends string>(
   methods: Method | readonly Method[],
   path: Path,
-  view: View<ParamsOf<Path> & Record<string, string>>,
+  view: View<ParamsOf<Path>>,
   options: RouteOptions = {},
 ): Route {
   const list = typeof methods === 'string' ? [methods] : [...methods];
@@ -53,10 +64,15 @@ export function route<Path extends string>(
   }
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`route path must start with "/", got ${JSON.stringify(path)}`);
   if (typeof view !== 'function') throw new TypeError(`route ${path}: the view must be a function, got ${typeof view}`);
+  const { bodyLimit } = options;
+  // Checked here as the app's own limit is: NaN would silently mean "no limit".
+  if (bodyLimit !== undefined && (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0)) {
+    throw new RangeError(`route ${path}: bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
+  }
   return { methods: list, path, view: view as View, options };
 }
 
-type Builder = <Path extends string>(path: Path, view: View<ParamsOf<Path> & Record<string, string>>, options?: RouteOptions) => Route;
+type Builder = <Path extends string>(path: Path, view: View<ParamsOf<Path>>, options?: RouteOptions) => Route;
 
 function builder(method: Method): Builder {
   return (path, view, options) => route(method, path, view, options);

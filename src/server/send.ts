@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
 
@@ -22,6 +23,13 @@ export function send(res: ServerResponse, response: HttpResponse, request: HttpR
   const headers = response.headers.toNodeHeaders();
   if (response instanceof StreamingResponse) {
     res.writeHead(response.status, headers);
+    if (request.method === 'HEAD' || bodiless(response.status)) {
+      // Node drops the writes without backpressure: pumping would read the
+      // whole stream for nothing, forever if it never ends.
+      res.end();
+      release(response.stream);
+      return;
+    }
     void pump(response.stream, res, request, delivery);
     return;
   }
@@ -56,6 +64,18 @@ async function pump(source: StreamSource, res: ServerResponse, request: HttpRequ
     return;
   }
   if (!res.destroyed) res.end();
+}
+
+/** Lets go of a stream that will not be read: a Readable is destroyed, an iterator's return() runs. */
+function release(source: StreamSource): void {
+  if (source instanceof Readable) {
+    source.destroy();
+    return;
+  }
+  const iterator = source[Symbol.asyncIterator]();
+  if (typeof iterator.return === 'function') {
+    void Promise.resolve(iterator.return()).catch(() => {});
+  }
 }
 
 /** Resolves true on `'drain'`, false if the response closed first. */

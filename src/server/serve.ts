@@ -54,9 +54,11 @@ export interface Server {
  * ```
  */
 export async function serve(app: App, options: ServeOptions = {}): Promise<Server> {
-  const server = createServer(app.handler);
-  server.headersTimeout = options.headersTimeoutMs ?? 10_000;
-  server.requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const server = createServer({ connectionsCheckingInterval: checkingInterval(headersTimeout, requestTimeout) }, app.handler);
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = requestTimeout;
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -77,6 +79,16 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
   };
   if (options.handleSignals ?? true) stopHandlingSignals = handleSignals(app, close, options.shutdownTimeoutMs ?? 10_000);
   return { url, port, server, close };
+}
+
+/**
+ * How often Node looks for connections past headersTimeout or requestTimeout.
+ * Node's default is every 30 s, so a 10 s headersTimeout really allowed up to
+ * 40 s: check every tenth of the shorter timeout instead (25 ms to 1 s).
+ */
+function checkingInterval(headersTimeout: number, requestTimeout: number): number {
+  const shortest = Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0));
+  return Number.isFinite(shortest) ? Math.min(1_000, Math.max(25, Math.floor(shortest / 10))) : 30_000;
 }
 
 async function shutdown(app: App, server: NodeServer, timeoutMs: number): Promise<ShutdownReport> {

@@ -1,0 +1,125 @@
+// Shared helpers for the test suites: a real server on a free port, raw
+// requests over a socket, and a pino logger that writes to memory.
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { serve, type App, type Logger, type Server, type ServeOptions } from '../src/index.js';
+
+/** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */
+export function startServer(app: App, options: ServeOptions = {}): Promise<Server> {
+  return serve(app, { port: 0, ...options, handleSignals: false });
+}
+
+/** One log line as pino wrote it. */
+export type LogLine = Record<string, unknown> & { level: number; msg?: string };
+
+/** A pino logger at debug level whose lines land in `lines`, parsed. */
+export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine);
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+/** pino's numeric levels. */
+export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const;
+
+/** A response as read off the wire by `rawRequest`. */
+export interface RawResponse {
+  status: number;
+  /** Header lines in order, names lower-cased; repeated headers appear repeatedly. */
+  headerList: [string, string][];
+  /** The first value of each header. */
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Everything the server sent. */
+  raw: Buffer;
+}
+
+/** Connects to `server` and resolves once the socket is connected. */
+export async function connect(server: Server): Promise<net.Socket> {
+  const socket = net.connect(server.port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
+/**
+ * Sends `data` as it is over a new connection and reads until the server
+ * closes it (send `Connection: close`, or a request the server answers by
+ * closing). A reset after the response counts as a close.
+ */
+export async function rawRequest(server: Server, data: string | Buffer): Promise<RawResponse> {
+  const socket = await connect(server);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.on('error', (error) => (chunks.length > 0 ? undefined : reject(error)));
+    socket.on('close', () => resolve());
+  });
+  socket.write(data);
+  await closed;
+  return parseResponse(Buffer.concat(chunks));
+}
+
+/** A GET request line and headers, with `Connection: close`, ready for `rawRequest`. */
+export function rawGet(target: string, headers: Record<string, string> = {}, method = 'GET'): string {
+  const lines = [`${method} ${target} HTTP/1.1`, 'Host: localhost', 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/** Parses one HTTP/1.1 response (fixed-length, chunked or read-to-close). */
+export function parseResponse(raw: Buffer): RawResponse {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end === -1) throw new Error(`no complete response head in ${JSON.stringify(raw.toString('latin1'))}`);
+  const [statusLine, ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
+  const match = /^HTTP\/1\.1 (\d{3})/.exec(statusLine!);
+  if (match === null) throw new Error(`bad status line ${JSON.stringify(statusLine)}`);
+  const headerList = lines.map((line): [string, string] => {
+    const colon = line.indexOf(':');
+    return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
+  });
+  const headers: Record<string, string> = {};
+  for (const [name, value] of headerList) headers[name] ??= value;
+  let body = raw.subarray(end + 4);
+  if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
+  else if (headers['content-length'] !== undefined) body = body.subarray(0, Number(headers['content-length']));
+  return { status: Number(match[1]), headerList, headers, body, raw };
+}
+
+function dechunk(data: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = data.indexOf('\r\n', at);
+    if (lineEnd === -1) break;
+    const size = parseInt(data.subarray(at, lineEnd).toString('latin1'), 16);
+    if (!(size > 0)) break;
+    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
+/** A promise and the function that resolves it (Node 20 has no Promise.withResolvers). */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A GET request to `server` that must answer 200 with `body`: the server is alive and well. */
+export async function assertServes(server: Server, path: string, body: string): Promise<void> {
+  const response = await fetch(server.url + path);
+  const text = await response.text();
+  if (response.status !== 200 || text !== body) {
+    throw new Error(`expected 200 ${JSON.stringify(body)} from ${path}, got ${response.status} ${JSON.stringify(text)}`);
+  }
+}

@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import {
+  createApp, get, HttpResponse, JsonResponse, redirect, route, StreamingResponse, type Server,
+} from '../../src/index.js';
+import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
+
+describe('HttpResponse', () => {
+  test('defaults: 200, no body, no content type', () => {
+    const response = new HttpResponse();
+    assert.equal(response.status, 200);
+    assert.equal(response.body, null);
+    assert.equal(response.headers.get('content-type'), null);
+  });
+
+  test('a string body is UTF-8 text, bytes are octet-stream, a given type wins', () => {
+    assert.equal(new HttpResponse('hi').headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(new HttpResponse(new Uint8Array([1])).headers.get('content-type'), 'application/octet-stream');
+    const html = new HttpResponse('<p>', { status: 201, headers: { 'Content-Type': 'text/html' } });
+    assert.equal(html.headers.get('content-type'), 'text/html');
+    assert.equal(html.status, 201);
+  });
+
+  test('a status outside 100-999 or not an integer is a RangeError', () => {
+    for (const status of [99, 1000, 200.5, Number.NaN]) {
+      assert.throws(() => new HttpResponse(null, { status }), { name: 'RangeError', message: /response status must be an integer/ });
+    }
+  });
+
+  test('JsonResponse: the value as JSON, a JSON content type, the given status', () => {
+    const response = new JsonResponse({ id: 7, tags: ['a'] }, { status: 201 });
+    assert.equal(response.body, '{"id":7,"tags":["a"]}');
+    assert.equal(response.status, 201);
+    assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
+    const problem = new JsonResponse({}, { headers: { 'content-type': 'application/problem+json' } });
+    assert.equal(problem.headers.get('content-type'), 'application/problem+json');
+    assert.equal(new JsonResponse(null).body, 'null');
+  });
+
+  test('JsonResponse refuses values JSON cannot encode', () => {
+    assert.throws(() => new JsonResponse(undefined), { name: 'TypeError', message: /JsonResponse cannot encode undefined/ });
+    assert.throws(() => new JsonResponse(() => 1), { name: 'TypeError', message: /JsonResponse cannot encode a function/ });
+  });
+
+  test('StreamingResponse takes an async iterable or a Readable, nothing else', () => {
+    assert.equal(new StreamingResponse(Readable.from(['x'])).headers.get('content-type'), 'application/octet-stream');
+    for (const bad of [null, 'text', ['array'], {}]) {
+      assert.throws(() => new StreamingResponse(bad as never), { name: 'TypeError', message: /StreamingResponse takes an async iterable or a Readable/ });
+    }
+  });
+
+  test('redirect(): 302 by default, the Location, no body', () => {
+    const response = redirect('/notes/7');
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.get('location'), '/notes/7');
+    assert.equal(response.body, null);
+    for (const status of [301, 303, 307, 308]) assert.equal(redirect('/x', status).status, status);
+  });
+
+  test('redirect() with a status that is not a redirect is a RangeError', () => {
+    for (const status of [200, 300, 304, 404]) {
+      assert.throws(() => redirect('/x', status), { name: 'RangeError', message: new RegExp(`redirect status must be one of .*got ${status}`) });
+    }
+  });
+
+  test('redirect() to a location with CRLF is refused', () => {
+    assert.throws(() => redirect('/x\r\nSet-Cookie: a=1'), { name: 'TypeError', message: /header location/ });
+  });
+});
+
+describe('responses on the wire', () => {
+  const { logger, lines } = memoryLogger();
+  // The step-by-step stream: the second chunk is produced only once the client has the first.
+  let firstChunkSeen = deferred();
+  // The big stream, for backpressure.
+  const CHUNK = 64 * 1024;
+  const BIG_CHUNKS = 1024; // 64 MiB in all
+  let produced = 0;
+  let bigFinished = deferred<boolean>();
+  let leftEarly = deferred<number>();
+
+  // A stream that counts how many chunks were taken from it.
+  let pulled = 0;
+  let countedStatus = 200;
+  async function* counted() {
+    for (let i = 0; i < 100; i++) {
+      pulled++;
+      yield Buffer.alloc(CHUNK, 'c');
+    }
+  }
+
+  let server: Server;
+  before(async () => {
+    const app = createApp({
+      logger,
+      routes: [
+        get('/text', () => new HttpResponse('caf\u00e9 \u2603', { headers: { 'x-kind': 'text' } })),
+        get('/steps', () => new StreamingResponse((async function* () {
+          yield 'one;';
+          await firstChunkSeen.promise;
+          yield 'two;';
+          yield Buffer.from('three');
+        })(), { headers: { 'content-type': 'text/plain' } })),
+        get('/readable', () => new StreamingResponse(Readable.from([Buffer.from('from '), Buffer.from('a '), Buffer.from('readable')]))),
+        get('/big', () => new StreamingResponse((async function* () {
+          let completed = false;
+          try {
+            const chunk = Buffer.alloc(CHUNK, 'x');
+            for (let i = 0; i < BIG_CHUNKS; i++) {
+              produced += CHUNK;
+              yield chunk;
+            }
+            completed = true;
+          } finally {
+            bigFinished.resolve(completed);
+          }
+        })())),
+        get('/endless', () => new StreamingResponse((async function* () {
+          let n = 0;
+          try {
+            for (;;) yield Buffer.alloc(CHUNK, n++ % 10);
+          } finally {
+            leftEarly.resolve(n);
+          }
+        })())),
+        get('/counted', () => new StreamingResponse(counted(), { status: countedStatus })),
+        get('/broken-stream', function brokenStream() {
+          return new StreamingResponse((async function* () {
+            yield 'partial';
+            throw new Error('disk on fire');
+          })());
+        }),
+        get('/web', () => {
+          const headers = new Headers({ 'x-web': 'yes', 'content-type': 'text/csv' });
+          headers.append('set-cookie', 'a=1');
+          headers.append('set-cookie', 'b=2');
+          return new Response('a,b\n1,2', { status: 201, headers });
+        }),
+        get('/web-empty', () => new Response(null, { status: 204, headers: { 'x-web': 'empty' } })),
+        get('/redirect', () => redirect('/text', 303)),
+        route('GET', '/no-content', () => new HttpResponse('ignored', { status: 204 })),
+        get('/not-modified', () => new HttpResponse(null, { status: 304, headers: { etag: '"v1"' } })),
+        get('/ok', () => new HttpResponse('ok')),
+      ],
+    });
+    server = await startServer(app);
+  });
+  after(() => server.close({ timeoutMs: 1_000 }));
+
+  test('a string body goes out as UTF-8 with its byte length', async () => {
+    const response = await rawRequest(server, rawGet('/text'));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers['content-length'], String(Buffer.byteLength('caf\u00e9 \u2603')));
+    assert.equal(response.headers['x-kind'], 'text');
+    assert.equal(response.body.toString('utf8'), 'caf\u00e9 \u2603');
+  });
+
+  test('a streaming response from an async generator: chunks arrive while it is still producing', async () => {
+    firstChunkSeen = deferred();
+    const response = await fetch(`${server.url}/steps`);
+    assert.equal(response.headers.get('transfer-encoding'), 'chunked');
+    assert.equal(response.headers.get('content-type'), 'text/plain');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    // The generator is blocked until the client has seen the first chunk.
+    const first = await reader.read();
+    assert.equal(decoder.decode(first.value), 'one;');
+    firstChunkSeen.resolve();
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += decoder.decode(r.value, { stream: true });
+    assert.equal(rest, 'two;three');
+  });
+
+  test('a streaming response from a Readable', async () => {
+    const response = await fetch(`${server.url}/readable`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(await response.text(), 'from a readable');
+  });
+
+  test('backpressure: a large generator is not read far ahead of a client that is not reading', async () => {
+    produced = 0;
+    bigFinished = deferred<boolean>();
+    const socket = await connect(server);
+    socket.write(rawGet('/big'));
+    await once(socket, 'readable');
+    socket.pause();
+    // Give the server every chance to run ahead: full round trips on other connections.
+    for (let i = 0; i < 20; i++) assert.equal(await (await fetch(`${server.url}/ok`)).text(), 'ok');
+    const aheadWhilePaused = produced;
+    // Kernel socket buffers on both ends hold a few MiB; anything near the full body means no backpressure.
+    assert.ok(aheadWhilePaused < 16 * 1024 * 1024, `the generator ran ${aheadWhilePaused} bytes ahead of a paused client`);
+    assert.ok(produced < BIG_CHUNKS * CHUNK);
+
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    await once(socket, 'end');
+    assert.equal(await bigFinished.promise, true);
+    assert.ok(received > BIG_CHUNKS * CHUNK, 'the whole body arrived once the client read');
+    socket.destroy();
+  });
+
+  test('a client that goes away mid-stream stops the generator (its finally runs)', async () => {
+    leftEarly = deferred<number>();
+    const socket = await connect(server);
+    socket.write(rawGet('/endless'));
+    await once(socket, 'data');
+    socket.destroy();
+    const chunks = await leftEarly.promise;
+    assert.ok(chunks > 0);
+  });
+
+  test('a stream that fails mid-way cuts the connection and logs the error with the request id', async () => {
+    const socket = await connect(server);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.write(rawGet('/broken-stream', { 'X-Request-Id': 'broken-1' }));
+    await once(socket, 'close');
+    const raw = Buffer.concat(chunks).toString('latin1');
+    assert.ok(!raw.endsWith('0\r\n\r\n'), 'the response must not look complete');
+    const line = lines.find((l) => l.requestId === 'broken-1' && l.level === LEVEL.error);
+    assert.ok(line, 'the failure is logged with the request id');
+    assert.match(String(line.msg), /streaming response failed/);
+    assert.match(JSON.stringify(line.err), /disk on fire/);
+  });
+
+  test('a view may return a Web-standard Response: status, headers, cookies and body', async () => {
+    const response = await fetch(`${server.url}/web`);
+    assert.equal(response.status, 201);
+    assert.equal(response.headers.get('x-web'), 'yes');
+    assert.equal(response.headers.get('content-type'), 'text/csv');
+    assert.deepEqual(response.headers.getSetCookie(), ['a=1', 'b=2']);
+    assert.equal(await response.text(), 'a,b\n1,2');
+  });
+
+  test('a Web Response without a body', async () => {
+    const response = await rawRequest(server, rawGet('/web-empty'));
+    assert.equal(response.status, 204);
+    assert.equal(response.headers['x-web'], 'empty');
+    assert.equal(response.body.length, 0);
+  });
+
+  test('a redirect on the wire', async () => {
+    const response = await fetch(`${server.url}/redirect`, { redirect: 'manual' });
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.get('location'), '/text');
+    assert.equal(response.headers.get('content-length'), '0');
+    assert.equal(await response.text(), '');
+  });
+
+  test('HEAD on a GET route: the GET headers and Content-Length, no body', async () => {
+    const response = await rawRequest(server, rawGet('/text', {}, 'HEAD'));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers['content-length'], String(Buffer.byteLength('caf\u00e9 \u2603')));
+    assert.equal(response.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(response.headers['x-kind'], 'text');
+    assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+  });
+
+  test('HEAD on a streaming GET route sends no body', async () => {
+    const response = await rawRequest(server, rawGet('/readable', {}, 'HEAD'));
+    assert.equal(response.status, 200);
+    assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+  });
+
+  test('HEAD on a streaming GET route does not read the stream (it may never end)', async () => {
+    pulled = 0;
+    countedStatus = 200;
+    const response = await rawRequest(server, rawGet('/counted', {}, 'HEAD'));
+    assert.equal(response.status, 200);
+    assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+    assert.equal(pulled, 0);
+    // GET still streams it all.
+    const get = await rawRequest(server, rawGet('/counted'));
+    assert.equal(get.body.length, 100 * CHUNK);
+    assert.equal(pulled, 100);
+  });
+
+  test('a streaming 204 does not read the stream either', async () => {
+    pulled = 0;
+    countedStatus = 204;
+    const response = await rawRequest(server, rawGet('/counted'));
+    assert.equal(response.status, 204);
+    assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+    assert.equal(pulled, 0);
+  });
+
+  test('204 and 304 go out without a body or a Content-Length', async () => {
+    for (const path of ['/no-content', '/not-modified']) {
+      const response = await rawRequest(server, rawGet(path));
+      assert.ok(response.status === 204 || response.status === 304);
+      assert.equal(response.headers['content-length'], undefined);
+      assert.equal(response.headers['transfer-encoding'], undefined);
+      assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), `nothing after the head of ${path}`);
+    }
+  });
+});

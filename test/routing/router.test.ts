@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  createApp, del, get, HttpResponse, JsonResponse, patch, post, put, route, type HttpRequest,
+} from '../../src/index.js';
+import { createTestClient } from '../../src/testing/index.js';
+
+const echo = (request: HttpRequest) => new JsonResponse({ method: request.method, params: request.params });
+
+describe('matching', () => {
+  const app = createApp({
+    routes: [
+      get('/users/:id', echo),
+      get('/users/:user/notes/:note', echo),
+      get('/files/*', echo),
+      get('/static/:dir/*', echo),
+      get('/archive/:name.:ext', echo),
+      get('/range/:from-:to', echo),
+      post('/notes', echo),
+      put('/notes/:id', echo),
+      patch('/notes/:id', echo),
+      del('/notes/:id', echo),
+      route(['GET', 'POST'], '/both', echo),
+      get('/', () => new HttpResponse('home')),
+    ],
+  });
+  const client = createTestClient(app);
+
+  test(':param segments, decoded', async () => {
+    assert.deepEqual(await (await client.get('/users/7')).json(), { method: 'GET', params: { id: '7' } });
+    assert.deepEqual(await (await client.get('/users/ann%20lee/notes/n%2F1')).json(), { method: 'GET', params: { user: 'ann lee', note: 'n/1' } });
+    assert.deepEqual(await (await client.get('/users/%C3%A9t%C3%A9')).json(), { method: 'GET', params: { id: '\u00e9t\u00e9' } });
+  });
+
+  test('a trailing * takes the rest of the path', async () => {
+    assert.deepEqual(await (await client.get('/files/a/b/c.txt')).json(), { method: 'GET', params: { '*': 'a/b/c.txt' } });
+    assert.deepEqual(await (await client.get('/files/')).json(), { method: 'GET', params: { '*': '' } });
+    assert.deepEqual(await (await client.get('/static/css/site/main.css')).json(), { method: 'GET', params: { dir: 'css', '*': 'site/main.css' } });
+  });
+
+  test('several params in one segment, split at - and .', async () => {
+    assert.deepEqual(await (await client.get('/archive/notes.tar.gz')).json(), { method: 'GET', params: { name: 'notes.tar', ext: 'gz' } });
+    assert.deepEqual(await (await client.get('/range/1-9')).json(), { method: 'GET', params: { from: '1', to: '9' } });
+  });
+
+  test('the query string is not part of the match', async () => {
+    assert.deepEqual(await (await client.get('/users/7?x=1')).json(), { method: 'GET', params: { id: '7' } });
+  });
+
+  test('every method builder routes its method', async () => {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      const res = await client.request(method, '/notes/3');
+      assert.deepEqual(await res.json(), { method, params: { id: '3' } });
+    }
+    assert.equal((await client.post('/both')).status, 200);
+    assert.equal((await client.get('/both')).status, 200);
+    assert.equal(await (await client.get('/')).text(), 'home');
+  });
+
+  test('no route is a 404 naming the method and path', async () => {
+    const res = await client.get('/nope/nothing');
+    assert.equal(res.status, 404);
+    assert.equal(await res.text(), 'no route for GET /nope/nothing');
+    assert.equal((await client.get('/users')).status, 404);
+    assert.equal((await client.get('/users/7/extra')).status, 404);
+  });
+
+  test('routes are case-sensitive', async () => {
+    assert.equal((await client.get('/USERS/7')).status, 404);
+  });
+
+  test('a path that exists for other methods is a 405 with Allow', async () => {
+    const res = await client.get('/notes');
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+    assert.equal(await res.text(), 'method GET is not allowed for /notes; allowed: POST');
+
+    const onId = await client.post('/notes/3');
+    assert.equal(onId.status, 405);
+    assert.equal(onId.headers.get('allow'), 'PUT, PATCH, DELETE');
+  });
+
+  test('Allow lists HEAD for GET routes', async () => {
+    const res = await client.delete('/users/7');
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD');
+    const both = await client.put('/both');
+    assert.equal(both.headers.get('allow'), 'GET, HEAD, POST');
+  });
+
+  test('GET routes answer HEAD: the view runs, no body is sent', async () => {
+    const res = await client.head('/users/7');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(res.body.length, 0);
+  });
+
+  test('HEAD on a path without a GET route is a 405', async () => {
+    const res = await client.head('/notes');
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+  });
+});
+
+describe('an explicit HEAD route wins over the GET route', () => {
+  const headView = () => new HttpResponse(null, { headers: { 'x-view': 'head' } });
+  const getView = () => new HttpResponse('body', { headers: { 'x-view': 'get' } });
+  for (const [order, routes] of [
+    ['HEAD first', [route('HEAD', '/thing', headView), get('/thing', getView)]],
+    ['GET first', [get('/thing', getView), route('HEAD', '/thing', headView)]],
+  ] as const) {
+    test(order, async () => {
+      const client = createTestClient(createApp({ routes }));
+      assert.equal((await client.head('/thing')).headers.get('x-view'), 'head');
+      assert.equal((await client.get('/thing')).headers.get('x-view'), 'get');
+    });
+  }
+});
+
+describe('named routes and app.reverse()', () => {
+  const app = createApp({
+    routes: [
+      get('/users/:id', echo, { name: 'user' }),
+      get('/users/:user/notes/:note', echo, { name: 'note' }),
+      get('/files/*', echo, { name: 'file' }),
+      get('/about', () => new HttpResponse('about'), { name: 'about' }),
+    ],
+  });
+  const client = createTestClient(app);
+
+  test('fills :params, numbers included', () => {
+    assert.equal(app.reverse('user', { id: 7 }), '/users/7');
+    assert.equal(app.reverse('note', { user: 'ann', note: '3' }), '/users/ann/notes/3');
+    assert.equal(app.reverse('about'), '/about');
+  });
+
+  test('percent-encodes params', () => {
+    assert.equal(app.reverse('user', { id: 'a/b c?d#e%f\u00e9' }), '/users/a%2Fb%20c%3Fd%23e%25f%C3%A9');
+  });
+
+  test('a * param keeps its slashes and encodes the rest of each segment', () => {
+    assert.equal(app.reverse('file', { '*': 'docs/read me.txt' }), '/files/docs/read%20me.txt');
+    assert.equal(app.reverse('file', { '*': 'a?b/c#d/100%' }), '/files/a%3Fb/c%23d/100%25');
+  });
+
+  test('what reverse() builds routes back to the same params', async () => {
+    for (const id of ['plain', 'a b', 'a/b', 'q?x=1', 'hash#frag', '50%', '\u00e9\u2603', '+&=;']) {
+      const res = await client.get(app.reverse('user', { id }));
+      assert.deepEqual(await res.json(), { method: 'GET', params: { id } }, `id ${JSON.stringify(id)}`);
+    }
+    for (const rest of ['a/b/c.txt', 'dir with space/file?.txt', 'x#y/z', '100%/x']) {
+      const res = await client.get(app.reverse('file', { '*': rest }));
+      assert.deepEqual(await res.json(), { method: 'GET', params: { '*': rest } }, `* ${JSON.stringify(rest)}`);
+    }
+  });
+
+  test('a missing param is a clear error', () => {
+    assert.throws(() => app.reverse('note', { user: 'ann' }), {
+      name: 'TypeError',
+      message: `reverse('note') needs the param "note" for /users/:user/notes/:note`,
+    });
+    assert.throws(() => app.reverse('file'), { name: 'TypeError', message: /reverse\('file'\) needs the param "\*"/ });
+  });
+
+  test('an unknown name is a clear error', () => {
+    assert.throws(() => app.reverse('nobody', {}), { name: 'TypeError', message: 'reverse(): no route is named "nobody"' });
+  });
+
+  test('two routes with the same name are rejected at createApp', () => {
+    assert.throws(
+      () => createApp({ routes: [get('/a', echo, { name: 'dup' }), post('/b', echo, { name: 'dup' })] }),
+      { name: 'TypeError', message: 'two routes are named "dup"' },
+    );
+  });
+});
+
+describe('route builders refuse bad input', () => {
+  test('an unknown method', () => {
+    assert.throws(() => route('FETCH' as 'GET', '/x', echo), { name: 'TypeError', message: /route \/x: unknown method "FETCH"/ });
+  });
+  test('a path without a leading slash', () => {
+    assert.throws(() => get('x', echo), { name: 'TypeError', message: 'route path must start with "/", got "x"' });
+  });
+  test('a view that is not a function', () => {
+    assert.throws(() => get('/x', 'view' as never), { name: 'TypeError', message: /route \/x: the view must be a function, got string/ });
+  });
+  test('a bodyLimit that is not a whole number of bytes', () => {
+    for (const bodyLimit of [-1, 1.5, Number.NaN, Infinity]) {
+      assert.throws(() => post('/x', echo, { bodyLimit }), { name: 'RangeError', message: /route \/x: bodyLimit must be a whole number of bytes/ });
+    }
+  });
+});
+
+describe('per-route bodyLimit', () => {
+  const size = async (request: HttpRequest) => new HttpResponse(String((await request.bytes()).length));
+  const app = createApp({
+    bodyLimit: 100,
+    routes: [post('/small', size, { bodyLimit: 10 }), post('/large', size, { bodyLimit: 1_000 }), post('/default', size)],
+  });
+  const client = createTestClient(app);
+
+  test('a route may lower the limit', async () => {
+    assert.equal(await (await client.post('/small', { body: 'x'.repeat(10) })).text(), '10');
+    const res = await client.post('/small', { body: 'x'.repeat(11) });
+    assert.equal(res.status, 413);
+    assert.match(await res.text(), /the limit is 10 bytes/);
+  });
+
+  test('a route may raise the limit', async () => {
+    assert.equal(await (await client.post('/large', { body: 'x'.repeat(500) })).text(), '500');
+    assert.equal((await client.post('/large', { body: 'x'.repeat(1_001) })).status, 413);
+  });
+
+  test('other routes keep the app limit', async () => {
+    assert.equal(await (await client.post('/default', { body: 'x'.repeat(100) })).text(), '100');
+    const res = await client.post('/default', { body: 'x'.repeat(101) });
+    assert.equal(res.status, 413);
+    assert.match(await res.text(), /the limit is 100 bytes/);
+  });
+});
+
+describe('typed params', () => {
+  test('params are typed from the path (checked by npm run typecheck)', () => {
+    // Never called: this function exists for the type checker.
+    function typeChecks(): void {
+      get('/users/:id/notes/:note', (request) => {
+        const id: string = request.params.id;
+        const note: string = request.params.note;
+        // @ts-expect-error: no :nope in the path
+        void request.params.nope;
+        return new HttpResponse(id + note);
+      });
+      get('/files/*', (request) => {
+        const rest: string = request.params['*'];
+        // @ts-expect-error: a * path has no :id
+        void request.params.id;
+        return new HttpResponse(rest);
+      });
+      get('/plain', (request) => {
+        // @ts-expect-error: a path without params has none
+        void request.params.id;
+        return new HttpResponse('');
+      });
+      get('/archive/:name.:ext', (request) => {
+        const both: string = request.params.name + request.params.ext;
+        // @ts-expect-error: the name ends at the dot
+        void request.params['name.:ext'];
+        return new HttpResponse(both);
+      });
+      get('/static/:dir/*', (request) => new HttpResponse(request.params.dir + request.params['*']));
+      get('/range/:from-:to/:page', (request) => new HttpResponse(request.params.from + request.params.to + request.params.page));
+      route(['GET', 'POST'], '/a/:x', (request) => new HttpResponse(request.params.x));
+      // A view typed for every string key still fits any path.
+      const loose = (request: HttpRequest) => new HttpResponse(request.params.anything ?? '');
+      get('/users/:id', loose);
+    }
+    assert.equal(typeof typeChecks, 'function');
+  });
+});

@@ -1,0 +1,248 @@
+// Bad input over a real socket: each is a clear 4xx naming the problem, never
+// a 5xx or a crash, and the server keeps answering normal requests.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, afterEach, before, describe, test } from 'node:test';
+import {
+  ClientDisconnected, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, type MiddlewareHooks, type Server,
+} from '../../src/index.js';
+import { assertServes, connect, deferred, LEVEL, memoryLogger, parseResponse, rawGet, rawRequest, startServer } from '../helpers.js';
+
+const LIMIT = 1000;
+
+/** A POST with the given headers and body, as raw HTTP/1.1. */
+function rawPost(path: string, headers: Record<string, string>, body = ''): string {
+  const lines = [`POST ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return lines.join('\r\n') + '\r\n\r\n' + body;
+}
+
+/** One chunk of a chunked body. */
+const chunk = (data: string): string => `${data.length.toString(16)}\r\n${data}\r\n`;
+
+describe('bad input over a real socket', () => {
+  const { logger, lines } = memoryLogger();
+  let readerEntered = deferred<void>();
+  let readerFailed = deferred<unknown>();
+  let slowEntered = deferred<void>();
+  let slowRelease = deferred<void>();
+  // Path-based access control, as many apps write it.
+  const adminGuard: MiddlewareHooks = {
+    name: 'adminGuard',
+    processRequest(request) {
+      if (request.path.startsWith('/admin') || request.path === '/private') throw new PermissionDenied('admins only');
+    },
+  };
+  const app = createApp({
+    logger,
+    bodyLimit: LIMIT,
+    middleware: [adminGuard],
+    routes: [
+      get('/admin/secret', () => new HttpResponse('the secret')),
+      get('/private', () => new HttpResponse('private')),
+      post('/notes', async (request) => new JsonResponse({ got: await request.json() }, { status: 201 })),
+      get('/notes/:id', (request) => new HttpResponse(`note ${request.params.id}`)),
+      post('/echo', async (request) => new HttpResponse(await request.text())),
+      post('/upload', async (request) => {
+        readerEntered.resolve();
+        try {
+          return new HttpResponse(String((await request.bytes()).length));
+        } catch (error) {
+          readerFailed.resolve(error);
+          throw error;
+        }
+      }),
+      get('/slow', async () => {
+        slowEntered.resolve();
+        await slowRelease.promise;
+        return new HttpResponse('late');
+      }),
+      get('/ok', () => new HttpResponse('ok')),
+    ],
+  });
+
+  let server: Server;
+  before(async () => {
+    server = await startServer(app);
+  });
+  afterEach(async () => {
+    await assertServes(server, '/ok', 'ok');
+  });
+  after(() => server.close({ timeoutMs: 1_000 }));
+
+  /** No line at error level or above was logged for these requests: nothing was treated as a server failure. */
+  function assertNoErrorLogged(): void {
+    const errors = lines.filter((line) => line.level >= LEVEL.error);
+    assert.deepEqual(errors, [], 'bad input must not be logged as a server error');
+  }
+
+  test('a Content-Length over the limit is a 413 at once, without waiting for the body', async () => {
+    // Only the head is sent: the answer must not wait for a body that is not coming.
+    const response = await rawRequest(server, rawPost('/echo', { 'Content-Length': String(LIMIT * 1000), 'Content-Type': 'text/plain' }));
+    assert.equal(response.status, 413);
+    assert.equal(response.headers.connection, 'close');
+    assert.equal(response.body.toString(), `request body too large: Content-Length ${LIMIT * 1000}, the limit is ${LIMIT} bytes`);
+    assertNoErrorLogged();
+  });
+
+  test('a body over the limit, sent whole with its Content-Length, is a 413', async () => {
+    const body = 'x'.repeat(LIMIT + 1);
+    const response = await rawRequest(server, rawPost('/echo', { 'Content-Length': String(body.length), 'Content-Type': 'text/plain' }, body));
+    assert.equal(response.status, 413);
+    assert.match(response.body.toString(), /the limit is 1000 bytes/);
+  });
+
+  test('a body at the limit is fine', async () => {
+    const body = 'x'.repeat(LIMIT);
+    const response = await fetch(`${server.url}/echo`, { method: 'POST', body });
+    assert.equal(response.status, 200);
+    assert.equal((await response.text()).length, LIMIT);
+  });
+
+  test('a chunked body (no Content-Length) over the limit is a 413', async () => {
+    const body = chunk('x'.repeat(600)) + chunk('y'.repeat(600)) + '0\r\n\r\n';
+    const response = await rawRequest(server, rawPost('/echo', { 'Transfer-Encoding': 'chunked', 'Content-Type': 'text/plain' }, body));
+    assert.equal(response.status, 413);
+    assert.equal(response.headers.connection, 'close');
+    assert.equal(response.body.toString(), `request body too large: more than ${LIMIT} bytes, the limit is ${LIMIT} bytes`);
+    assertNoErrorLogged();
+  });
+
+  test('a chunked body that goes on past the limit gets its 413 before it ends', async () => {
+    const socket = await connect(server);
+    const received: Buffer[] = [];
+    socket.on('data', (data: Buffer) => received.push(data));
+    socket.write(rawPost('/echo', { 'Transfer-Encoding': 'chunked', 'Content-Type': 'text/plain' }));
+    socket.write(chunk('x'.repeat(LIMIT)) + chunk('y'.repeat(10)));
+    // No last chunk: the client would go on sending.
+    await once(socket, 'end');
+    socket.destroy();
+    const response = parseResponse(Buffer.concat(received));
+    assert.equal(response.status, 413);
+  });
+
+  test('malformed JSON is a 400 saying so', async () => {
+    const response = await fetch(`${server.url}/notes`, { method: 'POST', body: '{"text": "unfinished', headers: { 'content-type': 'application/json' } });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /^malformed JSON body: /);
+    assertNoErrorLogged();
+  });
+
+  test('json() on a body that is not JSON is a 415 naming the type', async () => {
+    const response = await fetch(`${server.url}/notes`, { method: 'POST', body: 'text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(response.status, 415);
+    assert.equal(await response.text(), 'json() expects Content-Type application/json, got application/x-www-form-urlencoded');
+  });
+
+  test('an unknown method on a known path is a 405 with Allow', async () => {
+    const response = await rawRequest(server, rawGet('/notes/7', {}, 'PROPFIND'));
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.allow, 'GET, HEAD');
+    assert.equal(response.body.toString(), 'method PROPFIND is not allowed for /notes/7; allowed: GET, HEAD');
+  });
+
+  test('a method Node does not know is refused by Node with a 400', async () => {
+    const response = await rawRequest(server, rawGet('/notes/7', {}, 'FROB'));
+    assert.equal(response.status, 400);
+  });
+
+  test('invalid percent-encoding in the path is a 400 naming the path', async () => {
+    for (const path of ['/notes/%zz', '/notes/%E0%A4%A', '/nowhere/%']) {
+      const response = await rawRequest(server, rawGet(path));
+      assert.equal(response.status, 400, path);
+      assert.equal(response.body.toString(), `invalid percent-encoding in path ${JSON.stringify(path)}`);
+    }
+    assertNoErrorLogged();
+  });
+
+  test('an absolute-form request target cannot slip past path-based middleware', async () => {
+    assert.equal((await rawRequest(server, rawGet('/admin/secret'))).status, 403);
+    for (const target of ['http://localhost/admin/secret', 'HTTP://evil.example:8080/admin/secret?x=1']) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 403, target);
+      assert.equal(response.body.toString(), 'admins only');
+    }
+  });
+
+  test('percent-encoded letters in the path cannot slip past path-based middleware', async () => {
+    for (const target of ['/%61dmin/secret', '/adm%69n/secret', '/%61%64%6d%69%6e/secret', '/%61dmin/secre%74']) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 403, target);
+      assert.equal(response.body.toString(), 'admins only');
+    }
+  });
+
+  test('a fragment sent in the request target cannot slip past path-based middleware', async () => {
+    for (const target of ['/private#x', '/private#', '/private?a=1#x', '/admin/secret#x']) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 403, target);
+    }
+  });
+
+  test('an over-long URL gets Node\'s 431', async () => {
+    const response = await rawRequest(server, rawGet(`/notes/${'a'.repeat(20_000)}`));
+    assert.equal(response.status, 431);
+  });
+
+  test('an over-long header block gets Node\'s 431', async () => {
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) headers[`x-filler-${i}`] = 'f'.repeat(200);
+    const response = await rawRequest(server, rawGet('/ok', headers));
+    assert.equal(response.status, 431);
+  });
+
+  test('a malformed Content-Length is refused by Node with a 400', async () => {
+    const response = await rawRequest(server, rawPost('/echo', { 'Content-Length': 'ten' }, 'x'));
+    assert.equal(response.status, 400);
+  });
+
+  test('Content-Length together with chunked encoding is refused by Node with a 400', async () => {
+    const response = await rawRequest(server, rawPost('/echo', { 'Content-Length': '5', 'Transfer-Encoding': 'chunked' }, chunk('hello') + '0\r\n\r\n'));
+    assert.equal(response.status, 400);
+  });
+
+  test('a client that disconnects mid-body: the server survives and the view\'s read fails with ClientDisconnected', { timeout: 5_000 }, async () => {
+    readerEntered = deferred<void>();
+    readerFailed = deferred<unknown>();
+    const socket = await connect(server);
+    socket.write(rawPost('/upload', { 'Transfer-Encoding': 'chunked' }) + chunk('partial'));
+    await readerEntered.promise;
+    socket.destroy();
+    const error = await readerFailed.promise;
+    assert.ok(error instanceof ClientDisconnected, `the view's read fails with ClientDisconnected, not ${String(error)}`);
+    assertNoErrorLogged();
+  });
+
+  // Both fail today: the socket's 'close' comes before the pipeline is done, and
+  // the response is watched for 'close' only once it is, so the request never
+  // ends (server.close() waits for it until its deadline). The fix belongs in
+  // AfterWork.watch (src/after), which this branch does not touch.
+  const needsWatchFix = 'the request never ends: AfterWork.watch misses a close that came before it';
+
+  test('a client that disconnects mid-body leaves no request in flight', { timeout: 2_000, todo: needsWatchFix }, async () => {
+    readerEntered = deferred<void>();
+    readerFailed = deferred<unknown>();
+    const socket = await connect(server);
+    socket.write(rawPost('/upload', { 'Transfer-Encoding': 'chunked' }) + chunk('partial'));
+    await readerEntered.promise;
+    socket.destroy();
+    await readerFailed.promise;
+    // The response for a client that has gone is never sent; the request must still end.
+    await app.requestsDone();
+    assert.equal(app.requestsInFlight, 0);
+  });
+
+  test('a client that leaves before a slow view answers leaves no request in flight', { timeout: 2_000, todo: needsWatchFix }, async () => {
+    slowEntered = deferred<void>();
+    slowRelease = deferred<void>();
+    const closedOnServer = new Promise<void>((resolve) => server.server.once('connection', (s) => s.once('close', () => resolve())));
+    const socket = await connect(server);
+    socket.write(rawGet('/slow'));
+    await slowEntered.promise;
+    socket.destroy();
+    await closedOnServer;
+    slowRelease.resolve();
+    await app.requestsDone();
+    assert.equal(app.requestsInFlight, 0);
+  });
+});
