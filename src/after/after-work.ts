@@ -44,6 +44,8 @@ export class AfterWork {
     (res as WatchedResponse)[kExchange] = exchange;
     res.on('finish', onFinish);
     res.on('close', onClose);
+    // The client may have gone while the view was still working: 'close' has fired already.
+    if (res.closed) done(res, false);
     return exchange;
   }
 

@@ -77,7 +77,13 @@ export class App {
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
     this.#inFlight++;
     const request = new HttpRequest(req, this.#requestOptions);
-    const result = this.#run(request);
+    let result: MaybePromise<HttpResponse>;
+    try {
+      result = this.#run(request);
+    } catch (error) {
+      // Converters catch everything the app throws; this is for Coda's own bugs.
+      result = renderError(request, error, this.debug);
+    }
     if (isPromise(result)) {
       result.then((response) => this.#send(res, request, response), (error: unknown) => this.#send(res, request, renderError(request, error, this.debug)));
     } else {

@@ -10,7 +10,7 @@ export interface Delivery {
 }
 
 /** Statuses that never carry a body (RFC 9110). */
-function bodiless(status: number): boolean {
+export function bodiless(status: number): boolean {
   return status === 204 || status === 304 || status < 200;
 }
 
@@ -67,7 +67,8 @@ async function pump(source: StreamSource, res: ServerResponse, request: HttpRequ
 }
 
 /** Lets go of a stream that will not be read: a Readable is destroyed, an iterator's return() runs. */
-function release(source: StreamSource): void {
+/** Lets a stream source go unread: a Readable is destroyed, an iterator returned. */
+export function release(source: StreamSource): void {
   if (source instanceof Readable) {
     source.destroy();
     return;
