@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp, get, HttpResponse, post } from '../../src/index.js';
+import { createTestClient } from '../../src/testing/index.js';
+import { gate } from '../after/helpers.js';
+
+function appWithGatedTask(release: Promise<void>) {
+  return createApp({
+    routes: [
+      get('/', () => new HttpResponse('ok').after(() => release, { name: 'gated' })),
+      post('/echo', async (request) => new HttpResponse(await request.text(), { headers: { 'x-seen': request.headers.get('x-test') ?? '' } })),
+    ],
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the response comes back while its task still runs; settle() waits for the task`, async () => {
+    const release = gate();
+    const app = appWithGatedTask(release.promise);
+    const client = createTestClient(app, { transport });
+    try {
+      const res = await client.get('/');
+      assert.equal(await res.text(), 'ok');
+      let settled = false;
+      const settling = client.settle().then(() => { settled = true; });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, 'settle() resolved while the task was still running');
+      release.open();
+      await settling;
+      assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['gated', 'completed']]);
+
+      const echoed = await client.post('/echo', { body: 'hello', headers: { 'X-Test': 'yes' } });
+      assert.equal(await echoed.text(), 'hello');
+      assert.equal(echoed.headers.get('x-seen'), 'yes');
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+test('the socket transport serves on a loopback port and close() stops it', async () => {
+  const client = createTestClient(appWithGatedTask(Promise.resolve()), { transport: 'socket' });
+  const url = await client.url();
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  await client.close();
+  await assert.rejects(fetch(url));
+});
