@@ -224,7 +224,6 @@ export class AfterScheduler {
       return;
     }
     const context = new TaskContext(job, taskName(entry));
-    this.#running.add(context);
     let result: unknown;
     try {
       result = entry.task(context);
@@ -232,11 +231,13 @@ export class AfterScheduler {
       this.#fail(context, entry, error);
       return;
     }
+    // Only an async task holds a slot: a synchronous one is over already.
     if (isPromise(result)) this.#awaitTask(entry, context, result);
     else this.#complete(context, entry);
   };
 
   #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
+    this.#running.add(context);
     const ms = entry.options?.timeoutMs ?? this.#timeoutMs;
     context.timer = setTimeout(() => {
       const error = new TaskTimeoutError(context.name, ms);

@@ -60,12 +60,7 @@ export class App {
     this.#requestOptions = { bodyLimit, logger: this.logger, afterWork: this.#afterWork };
     const router = this.#router;
     this.#pipeline = compose(options.middleware ?? [], {
-      resolve(request) {
-        const match = router.match(request.method, request.path);
-        request.params = match.params;
-        if (match.bodyLimit !== undefined) request.bodyLimit = match.bodyLimit;
-        return match;
-      },
+      resolve: (request) => router.resolve(request),
       render: (request, error) => renderError(request, error, this.debug),
       onUnused: (name) => {
         if (this.debug) this.logger.info({ middleware: name }, `MiddlewareNotUsed: ${name} left out of the chain`);

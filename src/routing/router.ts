@@ -1,20 +1,14 @@
 import FindMyWay from 'find-my-way';
 import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
+import type { HttpRequest } from '../http/request.js';
 import type { View } from '../pipeline/types.js';
 import { fillPath } from './reverse.js';
 import { METHODS, type Method, type Route } from './routes.js';
 
-/** What a successful match gives: the route's view and its decoded params. */
-export interface RouteMatch {
+/** What the route table keeps for a route, and hands to the view stage. */
+export interface RouteTarget {
   view: View;
-  params: Record<string, string>;
   /** "view showNote", named for error messages. */
-  culprit: string;
-  bodyLimit: number | undefined;
-}
-
-interface Stored {
-  view: View;
   culprit: string;
   bodyLimit: number | undefined;
 }
@@ -39,8 +33,8 @@ export class Router {
     this.#tree.compile();
   }
 
-  #add({ methods, path, view, options }: Route): Stored {
-    const stored: Stored = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit };
+  #add({ methods, path, view, options }: Route): RouteTarget {
+    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit };
     for (const method of methods) this.#tree.on(method, path, noop, stored);
     if (options.name !== undefined) {
       if (this.#patterns.has(options.name)) throw new TypeError(`two routes are named ${JSON.stringify(options.name)}`);
@@ -49,13 +43,19 @@ export class Router {
     return stored;
   }
 
-  /** The view for `method` and `path`, or the HttpError that says why there is none. */
-  match(method: string, path: string): RouteMatch {
+  /**
+   * The route for a request, its params and body limit set on the request;
+   * or the HttpError that says why there is none.
+   */
+  resolve(request: HttpRequest): RouteTarget {
+    const { method, path } = request;
     if (path.includes('%')) checkEncoding(path);
     const found = this.#tree.find(method as Method, path);
     if (found === null) throw this.#miss(method, path);
-    const stored = found.store as Stored;
-    return { view: stored.view, culprit: stored.culprit, bodyLimit: stored.bodyLimit, params: found.params as Record<string, string> };
+    const target = found.store as RouteTarget;
+    request.params = found.params as Record<string, string>;
+    if (target.bodyLimit !== undefined) request.bodyLimit = target.bodyLimit;
+    return target;
   }
 
   #miss(method: string, path: string): Error {
