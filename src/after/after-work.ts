@@ -7,12 +7,11 @@ import type { AfterScheduler } from './scheduler.js';
 import { signals } from './signals.js';
 import type { AfterEntry, Outcome } from './types.js';
 
-/** One response on a Node socket, watched until `'finish'` or `'close'`. */
+/** One response on a Node socket, watched until its `'close'`. */
 interface Exchange extends Delivery {
   request: HttpRequest;
   response: HttpResponse;
   work: AfterWork;
-  done: boolean;
 }
 
 const kExchange = Symbol('coda.exchange');
@@ -38,14 +37,17 @@ export class AfterWork {
     else this.scheduler.append(job, entry);
   }
 
-  /** Watches a Node response; the listeners are shared, the state rides on the response. */
+  /**
+   * Watches a Node response for its `'close'`, which comes after `'finish'`
+   * when the response completed, or alone when the connection went first.
+   * One shared listener; the state rides on the response.
+   */
   watch(res: ServerResponse, request: HttpRequest, response: HttpResponse): Delivery {
-    const exchange: Exchange = { request, response, work: this, done: false, bytesSent: 0, error: undefined };
+    const exchange: Exchange = { request, response, work: this, bytesSent: 0, error: undefined };
     (res as WatchedResponse)[kExchange] = exchange;
-    res.on('finish', onFinish);
-    res.on('close', onClose);
     // The client may have gone while the view was still working: 'close' has fired already.
-    if (res.closed) done(res, false);
+    if (res.closed) done(res);
+    else res.on('close', onClose);
     return exchange;
   }
 
@@ -69,19 +71,14 @@ function join(a: AfterEntry[] | undefined, b: AfterEntry[] | undefined): AfterEn
   return b === undefined ? a : a.concat(b);
 }
 
-function onFinish(this: ServerResponse): void {
-  done(this, true);
-}
-
 function onClose(this: ServerResponse): void {
-  done(this, false);
+  done(this);
 }
 
-function done(res: ServerResponse, completed: boolean): void {
+function done(res: ServerResponse): void {
   const exchange = (res as WatchedResponse)[kExchange];
-  if (exchange.done) return;
-  exchange.done = true;
   const { request, response } = exchange;
+  const completed = res.writableFinished;
   const outcome: Outcome = {
     status: response.status,
     completed,
