@@ -162,6 +162,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return (this.#log ??= this.#logger.child({ requestId: this.id }));
   }
 
+  /** @internal Whether the app's logger writes `level`: skip building a line nobody reads. */
+  logs(level: 'error' | 'warn' | 'info' | 'debug'): boolean {
+    const logger = this.#logger as Partial<Pick<Logger, 'isLevelEnabled'>>;
+    return typeof logger.isLevelEnabled !== 'function' || logger.isLevelEnabled(level);
+  }
+
   /** Node's `IncomingMessage`, when the request came over a socket. */
   get raw(): IncomingMessage | undefined {
     return this.#raw;
