@@ -1,7 +1,7 @@
 import { MiddlewareNotUsed } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { convertErrors, type ErrorRenderer } from './convert.js';
-import { hooksLayer } from './hooks-layer.js';
+import { hooksGroup, hooksLayer, type HooksLayer } from './hooks-group.js';
 import { viewStage, type BoundHook, type ResolvedView } from './view-stage.js';
 import type { Handler, Middleware, MiddlewareHooks } from './types.js';
 
@@ -22,11 +22,19 @@ export function compose(middleware: readonly Middleware[], options: ComposeOptio
   const viewHooks: BoundHook[] = [];
   const exceptionHooks: BoundHook[] = [];
   let handler = convertErrors(viewStage(options.resolve, viewHooks, exceptionHooks), 'view stage', options.render);
+  // Consecutive hooks middleware, innermost first, waiting to be wrapped as one group.
+  let group: HooksLayer[] = [];
+  const wrapGroup = (): void => {
+    if (group.length === 0) return;
+    handler = hooksGroup(group.reverse(), handler, options.render);
+    group = [];
+  };
 
   for (let i = middleware.length - 1; i >= 0; i--) {
     const entry = middleware[i]!;
     const name = middlewareName(entry, i);
     if (typeof entry === 'function') {
+      wrapGroup();
       let layer: ReturnType<typeof entry>;
       try {
         layer = entry(handler);
@@ -41,11 +49,12 @@ export function compose(middleware: readonly Middleware[], options: ComposeOptio
       handler = convertErrors(layer, `middleware ${name}`, options.render);
     } else if (entry !== null && typeof entry === 'object') {
       collectHooks(entry, name, viewHooks, exceptionHooks);
-      handler = convertErrors(hooksLayer(entry, handler, name), `middleware ${name}`, options.render);
+      group.push(hooksLayer(entry, name));
     } else {
       throw new TypeError(`middleware[${i}] must be a factory function or a hooks object, got ${entry === null ? 'null' : typeof entry}`);
     }
   }
+  wrapGroup();
   return handler;
 }
 

@@ -1,0 +1,107 @@
+import type { AfterEntry } from '../after/types.js';
+import type { HttpRequest } from '../http/request.js';
+import type { HttpResponse } from '../http/response.js';
+import { asResponse, type ErrorRenderer } from './convert.js';
+import { isPromise } from './maybe-async.js';
+import type { Handler, MaybePromise, MiddlewareHooks } from './types.js';
+
+/** One hooks middleware, with what its layer needs precomputed. */
+export interface HooksLayer {
+  hooks: MiddlewareHooks;
+  requestCulprit: string;
+  responseCulprit: string;
+  /** The entry every request that enters this layer queues, if it has `afterResponse`. */
+  afterEntry: AfterEntry | undefined;
+}
+
+export function hooksLayer(hooks: MiddlewareHooks, name: string): HooksLayer {
+  const { afterResponse } = hooks;
+  return {
+    hooks,
+    requestCulprit: `middleware ${name} processRequest`,
+    responseCulprit: `middleware ${name} processResponse`,
+    afterEntry: afterResponse === undefined ? undefined : {
+      task: ({ request, response, outcome }) => afterResponse.call(hooks, request, response, outcome),
+      options: { name: `${name}.afterResponse` },
+    },
+  };
+}
+
+/**
+ * Consecutive hooks middleware (Django's `MiddlewareMixin`) as one loop
+ * instead of nested layers, with the same semantics (middleware.md R2, R7, E2):
+ * layer i runs `processRequest`; a response from it skips the layers inside
+ * and goes out through layer i's own `processResponse`; an error in layer i's
+ * hook is converted at layer i, so layer i's `processResponse` does not see it
+ * and layers i-1 ... 0 see an error response.
+ */
+export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render: ErrorRenderer): Handler {
+  const last = layers.length - 1;
+
+  function inward(request: HttpRequest, from: number): MaybePromise<HttpResponse> {
+    for (let i = from; i <= last; i++) {
+      const { hooks, afterEntry } = layers[i]!;
+      if (afterEntry !== undefined) (request.enteredMiddleware ??= []).push(afterEntry);
+      if (hooks.processRequest === undefined) continue;
+      let early: unknown;
+      try {
+        early = hooks.processRequest(request);
+      } catch (error) {
+        return outward(request, i - 1, render(request, error));
+      }
+      if (isPromise(early)) {
+        return Promise.resolve(early).then(
+          (value) => answered(request, i, value),
+          (error: unknown) => outward(request, i - 1, render(request, error)),
+        );
+      }
+      if (early !== undefined && early !== null) return answered(request, i, early);
+    }
+    const response = inner(request);
+    return isPromise(response) ? response.then((value) => outward(request, last, value)) : outward(request, last, response);
+  }
+
+  /** Layer i's `processRequest` settled with `value`: go on inward, or answer from layer i. */
+  function answered(request: HttpRequest, i: number, value: unknown): MaybePromise<HttpResponse> {
+    if (value === undefined || value === null) return inward(request, i + 1);
+    let response: HttpResponse;
+    try {
+      response = asResponse(value, layers[i]!.requestCulprit);
+    } catch (error) {
+      return outward(request, i - 1, render(request, error));
+    }
+    return outward(request, i, response);
+  }
+
+  /** `processResponse` from layer `from` out to layer 0. */
+  function outward(request: HttpRequest, from: number, response: HttpResponse): MaybePromise<HttpResponse> {
+    for (let j = from; j >= 0; j--) {
+      const { hooks, responseCulprit } = layers[j]!;
+      if (hooks.processResponse === undefined) continue;
+      let replaced: unknown;
+      try {
+        replaced = hooks.processResponse(request, response);
+        if (isPromise(replaced)) {
+          return Promise.resolve(replaced).then(
+            (value) => outward(request, j - 1, checked(request, value, responseCulprit)),
+            (error: unknown) => outward(request, j - 1, render(request, error)),
+          );
+        }
+        response = asResponse(replaced, responseCulprit);
+      } catch (error) {
+        response = render(request, error);
+      }
+    }
+    return response;
+  }
+
+  function checked(request: HttpRequest, value: unknown, culprit: string): HttpResponse {
+    try {
+      return asResponse(value, culprit);
+    } catch (error) {
+      return render(request, error);
+    }
+  }
+
+  return (request) => inward(request, 0);
+}
