@@ -93,6 +93,11 @@ export class ResponseHeaders implements Iterable<[string, string]> {
     return Object.entries(this.#map);
   }
 
+  /** @internal Sets a header Coda itself chose (a constant): no checks. */
+  setTrusted(name: string, value: string): void {
+    this.#map[name] = value;
+  }
+
   /** @internal The record handed to `ServerResponse.writeHead`. */
   toNodeHeaders(): Record<string, string | string[]> {
     return this.#map;
@@ -103,9 +108,17 @@ function isIterable(value: object): value is Iterable<readonly [string, string]>
   return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
 }
 
+// Names seen before, as given -> lower case: apps set the same few names on
+// every response, so each is validated once. Bounded, in case names are built.
+const CHECKED_NAMES = new Map<string, string>();
+
 function checkName(name: string): string {
+  const known = CHECKED_NAMES.get(name);
+  if (known !== undefined) return known;
   if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-  return name.toLowerCase();
+  const key = name.toLowerCase();
+  if (CHECKED_NAMES.size < 1024) CHECKED_NAMES.set(name, key);
+  return key;
 }
 
 function checkValue(name: string, value: string): string {

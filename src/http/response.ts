@@ -31,7 +31,7 @@ export class HttpResponse {
     this.headers = new ResponseHeaders(init?.headers);
     this.body = body;
     const type = this.defaultContentType(body);
-    if (type !== null && !this.headers.has('content-type')) this.headers.set('content-type', type);
+    if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers.setTrusted('content-type', type);
   }
 
   /** The content type set when none is given. Subclasses override it. */
