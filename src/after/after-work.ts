@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
 import type { Delivery } from '../server/send.js';
-import { Job } from './job.js';
+import { Job, NO_ENTRIES } from './job.js';
 import type { AfterScheduler } from './scheduler.js';
 import { signals } from './signals.js';
 import type { AfterEntry, Outcome } from './types.js';
@@ -60,7 +60,7 @@ export class AfterWork {
     const receivers = signals.requestFinished.entries;
     // Copied: tasks added while the job runs must not land in the signal's own list.
     if (receivers.length > 0) entries = entries === undefined ? receivers.slice() : entries.concat(receivers);
-    const job = new Job(request, response, outcome, entries ?? []);
+    const job = new Job(request, response, outcome, entries ?? NO_ENTRIES);
     request.afterJob = job;
     this.scheduler.submit(job);
   }

@@ -17,9 +17,18 @@ export class Job {
     readonly request: HttpRequest,
     readonly response: HttpResponse,
     readonly outcome: Outcome,
-    readonly entries: AfterEntry[],
+    /** Shared and empty (`NO_ENTRIES`) until a task is added to a job that had none. */
+    public entries: readonly AfterEntry[],
   ) {}
+
+  add(entry: AfterEntry): void {
+    if (this.entries === NO_ENTRIES) this.entries = [entry];
+    else (this.entries as AfterEntry[]).push(entry);
+  }
 }
+
+/** The entries of a response with no after-response work: most responses, so no array each. */
+export const NO_ENTRIES: readonly AfterEntry[] = Object.freeze([]);
 
 /** A task's name for logs and reports: its option, else its function's name. */
 export function taskName(entry: AfterEntry): string {

@@ -133,7 +133,7 @@ export class AfterScheduler {
 
   /** Adds a task to a response's job: `after()` from a task, or once the response is done. */
   append(job: Job, entry: AfterEntry): void {
-    job.entries.push(entry);
+    job.add(entry);
     this.#pending++;
     this.#enqueue(job);
   }
@@ -204,26 +204,33 @@ export class AfterScheduler {
     while (this.#running.size < this.#concurrency) {
       const job = this.#queue.peek();
       if (job === undefined) break;
-      const entry = job.entries[job.index++]!;
-      if (job.index === job.entries.length) {
-        this.#queue.shift();
-        job.queued = false;
-      }
-      this.#pending--;
-      requestContext.run(job.request, this.#startTask, job, entry);
+      requestContext.run(job.request, this.#startJobTasks, job);
     }
     this.#checkAdmission();
     this.#settleWaiters();
   };
 
-  /** Runs one task in its request's async context; a synchronous one is over when this returns. */
-  readonly #startTask = (job: Job, entry: AfterEntry): void => {
+  /** Starts a job's next tasks while slots are free, in its request's async context (one `run()` a job). */
+  readonly #startJobTasks = (job: Job): void => {
+    while (job.index < job.entries.length && this.#running.size < this.#concurrency) {
+      const entry = job.entries[job.index++]!;
+      this.#pending--;
+      this.#startTask(job, entry);
+    }
+    if (job.index === job.entries.length) {
+      this.#queue.shift();
+      job.queued = false;
+    }
+  };
+
+  /** Runs one task; a synchronous one is over when this returns. */
+  #startTask(job: Job, entry: AfterEntry): void {
     if (!shouldRun(entry, job.outcome)) {
       this.#stats.skipped++;
       this.#tell(entry, job, 'skipped');
       return;
     }
-    const context = new TaskContext(job, taskName(entry));
+    const context = new TaskContext(job, entry);
     let result: unknown;
     try {
       result = entry.task(context);
@@ -234,7 +241,7 @@ export class AfterScheduler {
     // Only an async task holds a slot: a synchronous one is over already.
     if (isPromise(result)) this.#awaitTask(entry, context, result);
     else this.#complete(context, entry);
-  };
+  }
 
   #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
     this.#running.add(context);
@@ -271,13 +278,11 @@ export class AfterScheduler {
   }
 
   #complete(context: TaskContext, entry: AfterEntry): void {
-    this.#running.delete(context);
     this.#stats.completed++;
     this.#tell(entry, context.job, 'completed');
   }
 
   #fail(context: TaskContext, entry: AfterEntry, error: unknown): void {
-    this.#running.delete(context);
     this.#stats.failed++;
     this.#report(context, error);
     this.#tell(entry, context.job, 'failed', error);

@@ -1,21 +1,25 @@
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
-import type { AfterContext, Outcome } from './types.js';
-import type { Job } from './job.js';
+import { taskName, type Job } from './job.js';
+import type { AfterContext, AfterEntry, Outcome } from './types.js';
 
 /** What one task receives. The AbortController is made only if the task reads `signal` or must be aborted. */
 export class TaskContext implements AfterContext {
   /** @internal */
   readonly job: Job;
-  /** The task's name, for logs and reports. */
-  readonly name: string;
   /** @internal The timeout of an async task. */
   timer: NodeJS.Timeout | undefined = undefined;
+  readonly #entry: AfterEntry;
   #controller: AbortController | undefined;
 
-  constructor(job: Job, name: string) {
+  constructor(job: Job, entry: AfterEntry) {
     this.job = job;
-    this.name = name;
+    this.#entry = entry;
+  }
+
+  /** The task's name, for logs and reports (worked out only when asked for). */
+  get name(): string {
+    return taskName(this.#entry);
   }
 
   get request(): HttpRequest {
