@@ -181,6 +181,7 @@ export class AfterScheduler {
       job.index = job.entries.length;
       job.queued = false;
     }
+    this.#settleWaiters();
     return abandoned;
   }
 
