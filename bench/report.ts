@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SchedulerResult } from './scheduler.js';
 import { FRAMEWORKS, SCENARIOS, type Scenario } from './shared.js';
 
@@ -188,4 +189,9 @@ export function writeReport(benchDir: string): string[] {
   writeFileSync(join(benchDir, 'RESULTS.md'), lines.join('\n'));
   written.push(join(benchDir, 'RESULTS.md'));
   return written;
+}
+
+// `node dist-bench/bench/report.js` (npm run bench:report) rewrites RESULTS.md from the results files.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const file of writeReport(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench'))) process.stdout.write(`wrote ${file}\n`);
 }

@@ -73,9 +73,9 @@ function parseOptions(): Options {
   const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   const major = process.versions.node.split('.')[0];
   return {
-    rounds: numberOption('rounds', 3),
-    duration: numberOption('duration', 5),
-    warmup: numberOption('warmup', 2),
+    rounds: numberOption('rounds', 5),
+    duration: numberOption('duration', 3),
+    warmup: numberOption('warmup', 3),
     connections: numberOption('connections', 50),
     scenarios: listOption('scenarios', SCENARIOS),
     servers: listOption('servers', FRAMEWORKS),
