@@ -85,20 +85,24 @@ export async function runLoad(loader: Loader, options: LoadOptions, cpus: string
     const log = join(dir, 'requests.log');
     const headers = Object.entries(options.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
     const out = await pinned('h2load', ['--h1', '-t', '1', '-c', String(options.connections), '-n', String(options.amount), ...headers, `--log-file=${log}`, options.url]);
-    const finished = /finished in ([\d.]+)(ms|s),/.exec(out);
     const failures = /(\d+) errored, (\d+) timeout/.exec(out);
-    if (finished === null || failures === null) throw new Error(`unexpected h2load output:\n${out}`);
-    const seconds = Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1);
+    if (failures === null) throw new Error(`unexpected h2load output:\n${out}`);
     const latencies = new Latencies();
     const statuses: Record<string, number> = {};
     let requests = 0;
+    let first = Infinity;
+    let last = -Infinity;
+    // Each line: start (µs since the epoch), status, duration (µs). h2load's own total has 10 ms resolution.
     for (const line of readFileSync(log, 'utf8').split('\n')) {
-      const [, status, micros] = line.split('\t');
-      if (status === undefined || micros === undefined) continue;
+      const [start, status, micros] = line.split('\t');
+      if (start === undefined || status === undefined || micros === undefined) continue;
       requests++;
       statuses[status] = (statuses[status] ?? 0) + 1;
       latencies.record(Number(micros) / 1000);
+      first = Math.min(first, Number(start));
+      last = Math.max(last, Number(start) + Number(micros));
     }
+    const seconds = (last - first) / 1e6;
     const errors = Number(failures[1]) + Number(failures[2]);
     return { requests, seconds, rps: requests / seconds, p50: latencies.percentile(0.5), p99: latencies.percentile(0.99), statuses, errors };
   } finally {

@@ -37,6 +37,8 @@ interface Options {
   pin: { server: string; loader: string } | undefined;
   scheduler: boolean;
   out: string;
+  /** Extra node flags for every server, e.g. `--node-flags=--max-semi-space-size=32`. */
+  nodeFlags: string[];
 }
 
 /** `--name=value` on the command line, else BENCH_NAME in the environment. */
@@ -64,7 +66,7 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
 }
 
 function parseOptions(): Options {
-  const known = ['rounds', 'duration', 'warmup', 'connections', 'scenarios', 'servers', 'smoke', 'loader', 'pin', 'scheduler', 'out'];
+  const known = ['rounds', 'duration', 'warmup', 'connections', 'scenarios', 'servers', 'smoke', 'loader', 'pin', 'scheduler', 'out', 'node-flags'];
   for (const arg of process.argv.slice(2)) {
     const name = /^--(?:no-)?([\w-]+)/.exec(arg)?.[1];
     if (name === undefined || !known.includes(name)) throw new Error(`unknown argument ${arg}; known: ${known.map((k) => `--${k}`).join(' ')}`);
@@ -84,6 +86,7 @@ function parseOptions(): Options {
     pin: canPin && option('pin') !== 'false' ? { server: '0', loader: '1' } : undefined,
     scheduler: !smoke && option('scheduler') !== 'false',
     out: option('out') ?? join(benchDir, `results-node${major}.json`),
+    nodeFlags: (option('node-flags') ?? '').split(' ').filter(Boolean),
   };
 }
 
@@ -171,7 +174,7 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
   const servers: Running[] = [];
   try {
     for (const framework of options.servers) {
-      const server = await startServer(framework, scenario, options.pin?.server);
+      const server = await startServer(framework, scenario, options.pin?.server, options.nodeFlags);
       servers.push({ ...server, name: `${framework}/${scenario}`, sent: 0, rate: 0, runs: [], failed: false });
     }
     for (const server of servers) {
