@@ -64,9 +64,12 @@ export function pickLoader(wanted: string | undefined): Loader {
   return found ? 'h2load' : 'autocannon';
 }
 
+/** No load runs longer than this: a server that stops answering fails the run instead of hanging it. */
+const LOAD_LIMIT_MS = 120_000;
+
 function exec(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, timeout: LOAD_LIMIT_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${command} failed: ${error.message}\n${stderr}`));
       else resolve(stdout);
     });
