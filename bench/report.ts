@@ -1,0 +1,197 @@
+/**
+ * bench/RESULTS.md and one SVG bar chart per Node version, from every
+ * bench/results-node*.json, plus bench/profile-notes.md as written by hand.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { SchedulerResult } from './scheduler.js';
+import { FRAMEWORKS, SCENARIOS, type Scenario } from './shared.js';
+
+export interface Summary {
+  /** Median over the rounds. */
+  rps: number;
+  p50: number;
+  p99: number;
+  /** rps over raw node:http's in the same run. */
+  ratio: number | null;
+  rounds: number[];
+  /** Cores used by other processes during each round. */
+  others: (number | null)[];
+}
+
+export interface Results {
+  node: string;
+  date: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; coda: string };
+  options: { rounds: number; duration: number; warmup: number; connections: number; loader: string; pinned: boolean };
+  scenarios: Partial<Record<Scenario, Record<string, Summary>>>;
+  scheduler?: SchedulerResult;
+  problems: string[];
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function machine(): Results['machine'] {
+  let coda = 'unknown';
+  try {
+    coda = execFileSync('git', ['log', '-1', '--format=%h %s', '--', 'src'], { encoding: 'utf8' }).trim().slice(0, 90);
+  } catch { /* not a git checkout */ }
+  return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()}`, coda };
+}
+
+const LABEL: Record<string, string> = { node: 'node:http', fastify: 'Fastify 5', koa: 'Koa 3', express: 'Express 5', hono: 'Hono 4', coda: 'Coda' };
+const COLOR: Record<string, string> = { node: '#888888', fastify: '#1f77b4', koa: '#9467bd', express: '#8c564b', hono: '#ff7f0e', coda: '#2ca02c' };
+
+const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
+const n2 = (v: number): string => v.toFixed(2);
+
+/** A horizontal bar chart of each server's ratio to node:http, one group per scenario. */
+export function chart(results: Results): string {
+  const bar = 16;
+  const left = 110;
+  const width = 560;
+  const scenarios = SCENARIOS.filter((s) => results.scenarios[s] !== undefined);
+  const ratios = scenarios.flatMap((s) => Object.values(results.scenarios[s]!).map((x) => x.ratio ?? 0));
+  const max = Math.max(1.1, ...ratios) * 1.08;
+  const x = (ratio: number): number => left + (ratio / max) * width;
+  const parts: string[] = [];
+  let y = 40;
+  for (const scenario of scenarios) {
+    parts.push(`<text x="10" y="${y + 12}" font-weight="bold">${scenario}</text>`);
+    y += 20;
+    for (const framework of FRAMEWORKS) {
+      const summary = results.scenarios[scenario]![framework];
+      if (summary?.ratio == null) continue;
+      parts.push(
+        `<text x="${left - 6}" y="${y + 12}" text-anchor="end">${LABEL[framework]}</text>`,
+        `<rect x="${left}" y="${y}" width="${(x(summary.ratio) - left).toFixed(1)}" height="${bar - 3}" fill="${COLOR[framework]}"/>`,
+        `<text x="${(x(summary.ratio) + 4).toFixed(1)}" y="${y + 12}">${n2(summary.ratio)}× (${n0(summary.rps)}/s)</text>`,
+      );
+      y += bar;
+    }
+    y += 10;
+  }
+  const one = x(1).toFixed(1);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 120}" height="${y + 10}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">Requests per second relative to raw node:http (Node ${results.node}, median of ${results.options.rounds} rounds)</text>`,
+    `<line x1="${one}" y1="30" x2="${one}" y2="${y}" stroke="#bbbbbb" stroke-dasharray="4 3"/>`,
+    ...parts,
+    `<text x="${one}" y="${y + 8}" text-anchor="middle" font-size="10">1.0</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+function targets(results: Results): string[] {
+  const coda = (s: Scenario): Summary | undefined => results.scenarios[s]?.coda;
+  const rows: [string, string, boolean | undefined][] = [];
+  const hello = coda('hello');
+  if (hello?.ratio != null) rows.push(['hello ≥ 0.95× node:http', `${n2(hello.ratio)}×`, hello.ratio >= 0.95]);
+  const stack = coda('stack');
+  if (stack?.ratio != null) {
+    rows.push(['stack ≥ 0.90× node:http by hand', `${n2(stack.ratio)}×`, stack.ratio >= 0.9]);
+    const peers = Object.entries(results.scenarios.stack!).filter(([name]) => name !== 'coda' && name !== 'node');
+    const best = peers.sort((a, b) => b[1].rps - a[1].rps)[0];
+    if (best !== undefined) rows.push(['stack ahead of every peer', `Coda ${n0(stack.rps)}/s, best peer ${LABEL[best[0]]} ${n0(best[1].rps)}/s`, stack.rps > best[1].rps]);
+  }
+  const io = coda('after-io');
+  if (io !== undefined && stack !== undefined) rows.push(['after-io p99 within 5% of stack p99', `${n2(io.p99)} ms vs ${n2(stack.p99)} ms (${n2(io.p99 / stack.p99)}×)`, io.p99 <= stack.p99 * 1.05]);
+  const sched = results.scheduler;
+  if (sched !== undefined) {
+    rows.push(['scheduler ≥ 1,000,000 tasks/s', `${n0(sched.syncTasksPerSecond)} sync, ${n0(sched.asyncTasksPerSecond)} async`, sched.syncTasksPerSecond >= 1e6]);
+    rows.push(['≤ 300 bytes per pending task (100,000 pending)', `${sched.bytesPerPendingTask} B (${sched.bytesPerPendingTaskWithClosure} B with a closure per task)`, sched.bytesPerPendingTask <= 300]);
+  }
+  return ['| target | measured | |', '| --- | --- | --- |', ...rows.map(([t, m, ok]) => `| ${t} | ${m} | ${ok ? 'met' : 'missed'} |`)];
+}
+
+function section(results: Results, svg: string): string[] {
+  const { machine: m, options: o } = results;
+  const lines = [
+    `## Node ${results.node}`,
+    '',
+    `${results.date.slice(0, 10)}; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Coda at \`${m.coda}\`.`,
+    `Loader ${o.loader}, ${o.connections} connections, ${o.warmup} s warm-up then ${o.rounds} rounds × ${o.duration} s per server; ` +
+      (o.pinned ? 'server pinned to CPU 0, loader to CPU 1.' : 'not pinned.'),
+    '',
+    `![ratios to node:http](${svg})`,
+    '',
+    '### Targets',
+    '',
+    ...targets(results),
+    '',
+  ];
+  for (const scenario of SCENARIOS) {
+    const rows = results.scenarios[scenario];
+    if (rows === undefined) continue;
+    lines.push(`### ${scenario}`, '', '| server | req/s | × node:http | p50 ms | p99 ms | req/s by round | other load (cores) |', '| --- | ---: | ---: | ---: | ---: | --- | --- |');
+    for (const framework of FRAMEWORKS) {
+      const s = rows[framework];
+      if (s === undefined) continue;
+      lines.push(`| ${LABEL[framework]} | ${n0(s.rps)} | ${s.ratio == null ? '' : `${n2(s.ratio)}×`} | ${n2(s.p50)} | ${n2(s.p99)} | ${s.rounds.map(n0).join(', ')} | ${s.others.map((v) => (v === null ? '?' : n2(v))).join(', ')} |`);
+    }
+    lines.push('');
+  }
+  const sched = results.scheduler;
+  if (sched !== undefined) {
+    lines.push(
+      '### Scheduler (no HTTP)',
+      '',
+      `- ${n0(sched.syncTasksPerSecond)} synchronous tasks per second, ${n0(sched.asyncTasksPerSecond)} tasks returning a promise per second.`,
+      `- ${n0(sched.pending)} pending: ${sched.bytesPerPendingTask} bytes of heap per task for the scheduler's own objects (Job, Outcome, entries array, entry, queue slot); ` +
+        `${sched.bytesPerPendingTaskWithClosure} with a closure per task, as \`response.after(() => ...)\` makes; ` +
+        `${n0(sched.bytesPerPendingTaskWithExchange)} when each also holds its own HttpRequest and HttpResponse (no socket).`,
+      '',
+    );
+  }
+  if (results.problems.length > 0) lines.push('### Mismatches', '', ...results.problems.map((p) => `- ${p}`), '');
+  return lines;
+}
+
+const INTRO = `# Benchmark results
+
+Written by \`npm run bench\` (bench/run.ts) from bench/results-node*.json; the
+profile notes at the end are bench/profile-notes.md. How it is measured, and
+how to run it: bench/README.md.
+
+Each server runs in its own process; the load comes from another (h2load if
+installed, else autocannon), always a fixed number of requests sized to the
+wanted duration, so the servers' counters can be checked exactly. Servers are
+loaded in rounds (A B C ... A B C ...); req/s, p50 and p99 are medians over
+the rounds; ratios are to raw node:http in the same run. Before timing every
+server's answers are checked, and after every load its counters (one after
+task per response). "Other load" is the CPU other processes on the machine
+used during each round (a round is run again, twice at most, above 0.25).
+`;
+
+/** Writes RESULTS.md and the charts; returns the files written. */
+export function writeReport(benchDir: string): string[] {
+  const files = readdirSync(benchDir).filter((f) => /^results-node\d+\.json$/.test(f)).sort((a, b) => parseInt(a.slice(12), 10) - parseInt(b.slice(12), 10));
+  const lines = [INTRO];
+  const written: string[] = [];
+  for (const file of files) {
+    const results = JSON.parse(readFileSync(join(benchDir, file), 'utf8')) as Results;
+    const svg = file.replace('.json', '.svg');
+    writeFileSync(join(benchDir, svg), chart(results));
+    written.push(join(benchDir, svg));
+    lines.push(...section(results, svg));
+  }
+  const notes = join(benchDir, 'profile-notes.md');
+  if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trimEnd(), '');
+  writeFileSync(join(benchDir, 'RESULTS.md'), lines.join('\n'));
+  written.push(join(benchDir, 'RESULTS.md'));
+  return written;
+}
+
+// `node dist-bench/bench/report.js` (npm run bench:report) rewrites RESULTS.md from the results files.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const file of writeReport(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench'))) process.stdout.write(`wrote ${file}\n`);
+}
