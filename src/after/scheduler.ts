@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { isPromise } from '../pipeline/maybe-async.js';
 import { untilDeadline } from '../util/deadline.js';
-import { requestContext } from './context.js';
+import { inRequest } from './context.js';
 import { Job, shouldRun, taskName } from './job.js';
 import { Queue } from './queue.js';
 import { TaskContext } from './task-context.js';
@@ -88,7 +88,10 @@ export class AfterScheduler {
   #observers: ((record: TaskRecord) => void)[] = [];
   readonly #stats = { completed: 0, failed: 0, timedOut: 0, shed: 0, skipped: 0 };
 
-  constructor(options: SchedulerOptions, logger: Logger) {
+  readonly #asyncContext: boolean;
+
+  constructor(options: SchedulerOptions, logger: Logger, asyncContext = true) {
+    this.#asyncContext = asyncContext;
     this.#concurrency = positive('after.concurrency', options.concurrency ?? 64);
     this.#maxPending = positive('after.maxPending', options.maxPending ?? 10_000);
     this.#lowWater = options.lowWater ?? Math.floor(this.#maxPending * 0.8);
@@ -205,7 +208,7 @@ export class AfterScheduler {
     while (this.#running.size < this.#concurrency) {
       const job = this.#queue.peek();
       if (job === undefined) break;
-      requestContext.run(job.request, this.#startJobTasks, job);
+      inRequest(job.request, this.#asyncContext, this.#startJobTasks, job);
     }
     this.#checkAdmission();
     this.#settleWaiters();

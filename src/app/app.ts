@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AfterWork } from '../after/after-work.js';
-import { requestContext } from '../after/context.js';
+import { inRequest } from '../after/context.js';
 import { AfterScheduler, type AfterStats, type SchedulerOptions } from '../after/scheduler.js';
 import { sendRequestStarted, signals } from '../after/signals.js';
 import { ServiceUnavailable } from '../http/errors.js';
@@ -27,6 +27,13 @@ export interface AppOptions {
   after?: SchedulerOptions;
   /** A pino logger (or one with the same methods). Default: pino on stdout, see docs. */
   logger?: Logger;
+  /**
+   * Carry the request through its async call tree (AsyncLocalStorage), so that
+   * `after()` works after an `await`. Default true. Off, `after()` works only
+   * in synchronous code of the request (before its first `await`), and each
+   * request costs less: about 2 µs on Node 20, under 1 µs on Node 24.
+   */
+  asyncContext?: boolean;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -43,6 +50,7 @@ export class App {
   readonly #pipeline: Handler;
   readonly #scheduler: AfterScheduler;
   readonly #afterWork: AfterWork;
+  readonly #asyncContext: boolean;
   readonly #requestOptions: { bodyLimit: number; logger: Logger; afterWork: AfterWork };
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
@@ -55,7 +63,8 @@ export class App {
     const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
     this.#router = new Router(options.routes ?? []);
-    this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger);
+    this.#asyncContext = options.asyncContext ?? true;
+    this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
     this.#afterWork = new AfterWork(this.#scheduler, this.#requestDone);
     this.#requestOptions = { bodyLimit, logger: this.logger, afterWork: this.#afterWork };
     const router = this.#router;
@@ -104,7 +113,7 @@ export class App {
       return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
     if (signals.requestStarted.receivers.length > 0) sendRequestStarted(request);
-    return requestContext.run(request, this.#pipeline, request);
+    return inRequest(request, this.#asyncContext, this.#pipeline, request);
   }
 
   #send(res: ServerResponse, request: HttpRequest, response: HttpResponse): void {

@@ -186,3 +186,32 @@ test('tasks run in the request context: the request id is on their log lines', a
 test('response.after() and after() refuse what is not a function', () => {
   assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function, got number 42/);
 });
+
+test('asyncContext: false: after() works before the first await and says why it cannot after one', async () => {
+  const ran: string[] = [];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    asyncContext: false,
+    logger,
+    routes: [
+      get('/sync', () => {
+        after(() => {
+          ran.push('sync');
+          after(() => { ran.push('from the task'); });
+        });
+        return new HttpResponse('ok');
+      }),
+      get('/async', async () => {
+        await Promise.resolve();
+        after(() => { ran.push('never'); });
+        return new HttpResponse('unreachable');
+      }),
+    ],
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/sync')).status, 200);
+  assert.equal((await client.get('/async')).status, 500);
+  await client.settle();
+  assert.deepEqual(ran, ['sync', 'from the task']);
+  assert.match(String((lines.find((l) => l.level === 50)?.err as { message?: string })?.message), /asyncContext: false.*before the first await/);
+});
