@@ -34,6 +34,8 @@ const app = createApp({
   // The default (64 jobs at once) caps 50 ms tasks at 1,280/s: under load the
   // queue would fill and Coda would answer 503. Peers run their tasks unbounded.
   after: { concurrency: 10_000 },
+  // The default is on; CODA_BENCH_ASYNC_CONTEXT=0 measures what AsyncLocalStorage costs.
+  asyncContext: process.env.CODA_BENCH_ASYNC_CONTEXT !== '0',
 });
 
 const server = await serve(app, { port, host: '127.0.0.1', handleSignals: false });
