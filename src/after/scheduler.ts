@@ -36,7 +36,12 @@ export interface TaskFailure {
 }
 
 export interface SchedulerOptions {
-  /** Tasks running at once (a response's async tasks may overlap when this is above 1). Default 64. */
+  /**
+   * Async tasks running at once (a response's async tasks may overlap when this
+   * is above 1). Default 1024. It bounds throughput: with tasks of 50 ms, 1024
+   * slots run at most 20,480 tasks a second; past that the queue grows to
+   * `maxPending` and admission control starts.
+   */
   concurrency?: number;
   /** Tasks queued before admission control starts. Default 10,000. */
   maxPending?: number;
@@ -92,7 +97,7 @@ export class AfterScheduler {
 
   constructor(options: SchedulerOptions, logger: Logger, asyncContext = true) {
     this.#asyncContext = asyncContext;
-    this.#concurrency = positive('after.concurrency', options.concurrency ?? 64);
+    this.#concurrency = positive('after.concurrency', options.concurrency ?? 1024);
     this.#maxPending = positive('after.maxPending', options.maxPending ?? 10_000);
     this.#lowWater = options.lowWater ?? Math.floor(this.#maxPending * 0.8);
     if (this.#lowWater < 0 || this.#lowWater >= this.#maxPending) {
