@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { isPromise } from '../pipeline/maybe-async.js';
 import { untilDeadline } from '../util/deadline.js';
+import { Waiters } from '../util/waiters.js';
 import { inRequest } from './context.js';
 import { Job, shouldRun, taskName } from './job.js';
 import { Queue } from './queue.js';
@@ -89,7 +90,7 @@ export class AfterScheduler {
   #pending = 0;
   #admitting = true;
   #startScheduled = false;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idleWaiters = new Waiters();
   #observers: ((record: TaskRecord) => void)[] = [];
   readonly #stats = { completed: 0, failed: 0, timedOut: 0, shed: 0, skipped: 0 };
 
@@ -157,8 +158,7 @@ export class AfterScheduler {
 
   /** Resolves once no task is pending or running. */
   settle(): Promise<void> {
-    if (this.idle) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#idleWaiters.wait(this.idle);
   }
 
   /** Calls `listener` with every task's end; returns the function that stops it. */
@@ -330,11 +330,9 @@ export class AfterScheduler {
   }
 
   #settleWaiters(): void {
-    if (this.#idleWaiters.length === 0 || !this.idle) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const resolve of waiters) resolve();
+    if (this.idle) this.#idleWaiters.wake();
   }
+
 
   #tell(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): void {
     if (this.#observers.length === 0) return;

@@ -14,6 +14,7 @@ import type { Handler, MaybePromise, Middleware } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
 import { send } from '../server/send.js';
+import { Waiters } from '../util/waiters.js';
 
 export interface AppOptions {
   routes?: readonly Route[];
@@ -53,7 +54,7 @@ export class App {
   readonly #asyncContext: boolean;
   readonly #requestOptions: { bodyLimit: number; logger: Logger; afterWork: AfterWork };
   #inFlight = 0;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idleWaiters = new Waiters();
   /** Set by `server.close()`: responses from now on ask the client to close the connection. */
   closing = false;
 
@@ -129,11 +130,7 @@ export class App {
   }
 
   readonly #requestDone = (): void => {
-    if (--this.#inFlight === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (--this.#inFlight === 0) this.#idleWaiters.wake();
   };
 
   /** Requests received whose response is not done yet. */
@@ -143,8 +140,7 @@ export class App {
 
   /** @internal Resolves when no request is in flight. */
   requestsDone(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#idleWaiters.wait(this.#inFlight === 0);
   }
 
   /**
