@@ -346,6 +346,16 @@ describe('what is not a response is a programming error (R6, R7)', () => {
     assert.equal(errors()[0]?.msg, 'middleware Stamp processResponse returned undefined, expected a response');
   });
 
+  test('an async processResponse resolving to something else: a 500 the outer middleware sees', async () => {
+    const seen: number[] = [];
+    const forgetful: MiddlewareHooks = { name: 'forgetful', processResponse: async () => undefined as never };
+    const outer: MiddlewareHooks = { processResponse: (_request, response) => { seen.push(response.status); return response; } };
+    const { client, errors } = setup([outer, forgetful], [get('/', ok)]);
+    assert.equal((await client.get('/')).status, 500);
+    assert.deepEqual(seen, [500]);
+    assert.equal(errors()[0]?.msg, 'middleware forgetful processResponse returned undefined, expected a response');
+  });
+
   test('a processView or processRequest returning something else: named too', async () => {
     const named: MiddlewareHooks = { name: 'auth', processRequest: () => 'not a response' as never };
     let app = setup([named], [get('/', ok)]);
