@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import type { AfterWork } from '../after/after-work.js';
 import type { Job } from '../after/job.js';
@@ -173,8 +174,18 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return this.#raw;
   }
 
-  /** The body as bytes. May be called more than once; the body is read once. */
+  /**
+   * The body as bytes. May be called more than once; the body is read once.
+   * An after-response task can read it only if the view (or a middleware) did:
+   * once the response is done, Node discards a body nobody read.
+   */
   bytes(): Promise<Buffer> {
+    if (this.#bytes === undefined && this.afterJob !== undefined) {
+      if (this.afterJob.outcome.aborted) return Promise.reject(new ClientDisconnected());
+      return Promise.reject(new ProgrammingError(
+        'the request body was first read after the response was done, when Node has discarded it: read it in the view (or a middleware), and after-response tasks can read it again',
+      ));
+    }
     return (this.#bytes ??= readBody(this.#body, this.headers, this.bodyLimit));
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, get, HttpResponse, signals, type AfterContext, type MiddlewareHooks, type Outcome,
+  after, createApp, get, HttpResponse, post, signals, type AfterContext, type MiddlewareHooks, type Outcome,
 } from '../../src/index.js';
 import { createTestClient } from '../../src/testing/index.js';
 import { gate, memoryLogger } from './helpers.js';
@@ -214,4 +214,25 @@ test('asyncContext: false: after() works before the first await and says why it 
   await client.settle();
   assert.deepEqual(ran, ['sync', 'from the task']);
   assert.match(String((lines.find((l) => l.level === 50)?.err as { message?: string })?.message), /asyncContext: false.*before the first await/);
+});
+
+test('a task can read a body the view read; a body nobody read before the response is a clear error, not empty data', async () => {
+  const read: unknown[] = [];
+  const failures: unknown[] = [];
+  const app = createApp({
+    after: { onError: ({ error }) => failures.push(error) },
+    routes: [
+      post('/read', async (request) => {
+        await request.json();
+        return new HttpResponse('ok').after(async ({ request: r }) => { read.push(await r.json()); });
+      }),
+      post('/unread', () => new HttpResponse('ok').after(async ({ request }) => { read.push(await request.text()); })),
+    ],
+  });
+  const client = createTestClient(app);
+  await client.post('/read', { json: { a: 1 } });
+  await client.post('/unread', { body: 'lost?' });
+  await client.settle();
+  assert.deepEqual(read, [{ a: 1 }]);
+  assert.match(String((failures[0] as Error).message), /request body was first read after the response was done/);
 });
