@@ -62,6 +62,7 @@ export class AfterWork {
     if (receivers.length > 0) entries = entries === undefined ? receivers.slice() : entries.concat(receivers);
     const job = new Job(request, response, outcome, entries ?? NO_ENTRIES);
     request.afterJob = job;
+    request.release();
     this.scheduler.submit(job);
   }
 }

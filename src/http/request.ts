@@ -103,8 +103,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   afterJob: Job | undefined = undefined;
 
   readonly #headersRecord: IncomingHttpHeaders;
-  readonly #body: Readable | null;
-  readonly #raw: IncomingMessage | undefined;
+  #body: Readable | null;
+  #raw: IncomingMessage | undefined;
   readonly #logger: Logger;
   readonly #afterWork: AfterWork;
   #headers: RequestHeaders | undefined;
@@ -169,7 +169,10 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return typeof logger.isLevelEnabled !== 'function' || logger.isLevelEnabled(level);
   }
 
-  /** Node's `IncomingMessage`, when the request came over a socket. */
+  /**
+   * Node's `IncomingMessage`, when the request came over a socket, until the
+   * response is done: pending after-response tasks do not keep it alive.
+   */
   get raw(): IncomingMessage | undefined {
     return this.#raw;
   }
@@ -209,6 +212,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType));
     if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers);
     return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+  }
+
+  /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */
+  release(): void {
+    this.#raw = undefined;
+    this.#body = null;
   }
 
   /** @internal Where `after()` puts its task. */
