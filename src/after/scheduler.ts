@@ -3,6 +3,7 @@ import { isPromise } from '../pipeline/maybe-async.js';
 import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { inRequest } from './context.js';
+import { Deadlines } from './deadlines.js';
 import { Job, shouldRun, taskName } from './job.js';
 import { Queue } from './queue.js';
 import { TaskContext } from './task-context.js';
@@ -86,7 +87,7 @@ export class AfterScheduler {
   readonly #onError: (failure: TaskFailure) => void;
   readonly #logger: Logger;
   readonly #queue = new Queue<Job>();
-  readonly #running = new Set<TaskContext>();
+  readonly #running = new Deadlines((context) => this.#timeOut(context));
   #pending = 0;
   #admitting = true;
   #startScheduled = false;
@@ -177,12 +178,11 @@ export class AfterScheduler {
   async drain(deadline: number): Promise<TaskRecord[]> {
     await untilDeadline(this.settle(), deadline);
     const abandoned: TaskRecord[] = [];
-    for (const context of this.#running) {
+    for (const context of [...this.#running]) {
       abandoned.push({ name: context.name, requestId: context.request.id, state: 'abandoned' });
-      clearTimeout(context.timer);
+      this.#running.remove(context);
       context.abort(new Error('shutdown deadline reached'));
     }
-    this.#running.clear();
     for (const job of this.#queue.drain()) {
       for (const entry of job.entries.slice(job.index)) abandoned.push(this.#record(entry, job, 'abandoned'));
       this.#pending -= job.entries.length - job.index;
@@ -253,35 +253,34 @@ export class AfterScheduler {
   }
 
   #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
-    this.#running.add(context);
-    const ms = entry.options?.timeoutMs ?? this.#timeoutMs;
-    context.timer = setTimeout(() => {
-      const error = new TaskTimeoutError(context.name, ms);
-      context.abort(error);
-      this.#stats.timedOut++;
-      this.#report(context, error);
-      this.#tell(entry, context.job, 'timedOut', error);
-      this.#freeSlot(context);
-    }, ms);
+    this.#running.add(context, entry.options?.timeoutMs ?? this.#timeoutMs);
     Promise.resolve(result).then(
       () => {
         if (!this.#running.has(context)) return; // timed out or abandoned already
-        clearTimeout(context.timer);
         this.#complete(context, entry);
         this.#freeSlot(context);
       },
       (error: unknown) => {
         if (!this.#running.has(context)) return;
-        clearTimeout(context.timer);
         this.#fail(context, entry, error);
         this.#freeSlot(context);
       },
     );
   }
 
+  /** An async task's deadline passed (Deadlines has already let it go): abort it, report it, free its slot. */
+  #timeOut(context: TaskContext): void {
+    const error = new TaskTimeoutError(context.name, context.entry.options?.timeoutMs ?? this.#timeoutMs);
+    context.abort(error);
+    this.#stats.timedOut++;
+    this.#report(context, error);
+    this.#tell(context.entry, context.job, 'timedOut', error);
+    this.#freeSlot(context);
+  }
+
   /** An async task ended: its slot goes to the next queued task. */
   #freeSlot(context: TaskContext): void {
-    this.#running.delete(context);
+    this.#running.remove(context);
     if (this.#queue.length > 0) this.#startTasks();
     else this.#settleWaiters();
   }

@@ -7,19 +7,26 @@ import type { AfterContext, AfterEntry, Outcome } from './types.js';
 export class TaskContext implements AfterContext {
   /** @internal */
   readonly job: Job;
-  /** @internal The timeout of an async task. */
-  timer: NodeJS.Timeout | undefined = undefined;
-  readonly #entry: AfterEntry;
+  /** @internal When an async task times out (`performance.now()` ms). */
+  deadline = 0;
+  /** @internal Set while an async task runs: its place among the running (see deadlines.ts). */
+  lane: object | undefined = undefined;
+  /** @internal */
+  previous: TaskContext | undefined = undefined;
+  /** @internal */
+  next: TaskContext | undefined = undefined;
+  /** @internal */
+  readonly entry: AfterEntry;
   #controller: AbortController | undefined;
 
   constructor(job: Job, entry: AfterEntry) {
     this.job = job;
-    this.#entry = entry;
+    this.entry = entry;
   }
 
   /** The task's name, for logs and reports (worked out only when asked for). */
   get name(): string {
-    return taskName(this.#entry);
+    return taskName(this.entry);
   }
 
   get request(): HttpRequest {

@@ -90,6 +90,22 @@ test('a per-task timeoutMs overrides the app default', async () => {
   assert.deepEqual(client.tasks.map((t) => t.state), ['timedOut']);
 });
 
+test('timeouts of different lengths each fire in their own order; a task that settles in time is not timed out', async () => {
+  const hang = () => new Promise<void>(() => {});
+  const app = createApp({
+    after: { timeoutMs: 40 },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(hang, { name: 'default' })
+      .after(hang, { name: 'short', timeoutMs: 10 })
+      .after(async () => {}, { name: 'quick' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['quick', 'completed'], ['short', 'timedOut'], ['default', 'timedOut']]);
+  assert.equal(app.afterStats().running, 0);
+});
+
 test('1000 tasks on one response all run, in registration order', async () => {
   const ran: number[] = [];
   const app = createApp({
