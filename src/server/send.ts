@@ -67,7 +67,6 @@ async function pump(source: StreamSource, res: ServerResponse, request: HttpRequ
 }
 
 /** Lets go of a stream that will not be read: a Readable is destroyed, an iterator's return() runs. */
-/** Lets a stream source go unread: a Readable is destroyed, an iterator returned. */
 export function release(source: StreamSource): void {
   if (source instanceof Readable) {
     source.destroy();
