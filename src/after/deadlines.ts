@@ -16,10 +16,10 @@ interface Lane {
  */
 export class Deadlines {
   readonly #lanes = new Map<number, Lane>();
-  readonly #onExpire: (context: TaskContext) => void;
+  readonly #onExpire: (context: TaskContext, ms: number) => void;
   #size = 0;
 
-  constructor(onExpire: (context: TaskContext) => void) {
+  constructor(onExpire: (context: TaskContext, ms: number) => void) {
     this.#onExpire = onExpire;
   }
 
@@ -80,7 +80,7 @@ export class Deadlines {
     while (lane.head !== undefined && lane.head.deadline <= now + 1) {
       const context = lane.head;
       this.remove(context);
-      this.#onExpire(context);
+      this.#onExpire(context, lane.ms);
     }
     if (lane.head !== undefined && lane.timer === undefined) {
       lane.timer = setTimeout(this.#expire, Math.max(1, lane.head.deadline - now), lane);

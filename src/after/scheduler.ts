@@ -87,7 +87,7 @@ export class AfterScheduler {
   readonly #onError: (failure: TaskFailure) => void;
   readonly #logger: Logger;
   readonly #queue = new Queue<Job>();
-  readonly #running = new Deadlines((context) => this.#timeOut(context));
+  readonly #running = new Deadlines((context, ms) => this.#timeOut(context, ms));
   #pending = 0;
   #admitting = true;
   #startScheduled = false;
@@ -244,33 +244,33 @@ export class AfterScheduler {
     try {
       result = entry.task(context);
     } catch (error) {
-      this.#fail(context, entry, error);
+      this.#fail(context, error);
       return;
     }
     // Only an async task holds a slot: a synchronous one is over already.
     if (isPromise(result)) this.#awaitTask(entry, context, result);
-    else this.#complete(context, entry);
+    else this.#complete(context);
   }
 
   #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
     this.#running.add(context, entry.options?.timeoutMs ?? this.#timeoutMs);
     Promise.resolve(result).then(
-      () => {
-        if (!this.#running.has(context)) return; // timed out or abandoned already
-        this.#complete(context, entry);
-        this.#freeSlot(context);
-      },
-      (error: unknown) => {
-        if (!this.#running.has(context)) return;
-        this.#fail(context, entry, error);
-        this.#freeSlot(context);
-      },
+      () => this.#settled(context, false, undefined),
+      (error: unknown) => this.#settled(context, true, error),
     );
   }
 
+  /** An async task's promise settled: counted, unless it timed out or was abandoned first. */
+  #settled(context: TaskContext, failed: boolean, error: unknown): void {
+    if (!this.#running.has(context)) return;
+    if (failed) this.#fail(context, error);
+    else this.#complete(context);
+    this.#freeSlot(context);
+  }
+
   /** An async task's deadline passed (Deadlines has already let it go): abort it, report it, free its slot. */
-  #timeOut(context: TaskContext): void {
-    const error = new TaskTimeoutError(context.name, context.entry.options?.timeoutMs ?? this.#timeoutMs);
+  #timeOut(context: TaskContext, ms: number): void {
+    const error = new TaskTimeoutError(context.name, ms);
     context.abort(error);
     this.#stats.timedOut++;
     this.#report(context, error);
@@ -285,15 +285,15 @@ export class AfterScheduler {
     else this.#settleWaiters();
   }
 
-  #complete(context: TaskContext, entry: AfterEntry): void {
+  #complete(context: TaskContext): void {
     this.#stats.completed++;
-    this.#tell(entry, context.job, 'completed');
+    this.#tell(context.entry, context.job, 'completed');
   }
 
-  #fail(context: TaskContext, entry: AfterEntry, error: unknown): void {
+  #fail(context: TaskContext, error: unknown): void {
     this.#stats.failed++;
     this.#report(context, error);
-    this.#tell(entry, context.job, 'failed', error);
+    this.#tell(context.entry, context.job, 'failed', error);
   }
 
   #report(context: TaskContext, error: unknown): void {
@@ -331,7 +331,6 @@ export class AfterScheduler {
   #settleWaiters(): void {
     if (this.idle) this.#idleWaiters.wake();
   }
-
 
   #tell(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): void {
     if (this.#observers.length === 0) return;

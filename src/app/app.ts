@@ -68,9 +68,8 @@ export class App {
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
     this.#afterWork = new AfterWork(this.#scheduler, this.#requestDone);
     this.#requestOptions = { bodyLimit, logger: this.logger, afterWork: this.#afterWork };
-    const router = this.#router;
     this.#pipeline = compose(options.middleware ?? [], {
-      resolve: (request) => router.resolve(request),
+      resolve: (request) => this.#router.resolve(request),
       render: (request, error) => renderError(request, error, this.debug),
       onUnused: (name) => {
         if (this.debug) this.logger.info({ middleware: name }, `MiddlewareNotUsed: ${name} left out of the chain`);
