@@ -108,3 +108,19 @@ test('keep-alive: a long task of request 1 does not delay request 2 on the same 
   await app.settle();
   assert.equal(app.afterStats().completed, 1);
 });
+
+test("once the response is done the request lets go of Node's IncomingMessage", async () => {
+  let inView: unknown;
+  let inTask: unknown = 'not run';
+  const app = createApp({
+    routes: [get('/', (request) => {
+      inView = request.raw;
+      return new HttpResponse('ok').after(({ request: r }) => { inTask = r.raw; });
+    })],
+  });
+  const server = await start(app);
+  await (await fetch(server.url)).text();
+  await app.settle();
+  assert.ok(inView instanceof http.IncomingMessage);
+  assert.equal(inTask, undefined);
+});
