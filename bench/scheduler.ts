@@ -3,17 +3,14 @@
  * dist-bench/bench/scheduler.js [--json]` (or `npm run bench:scheduler`).
  *
  * Each task costs what a response with one `response.after()` task costs
- * the scheduler once the response is done: a Job, its Outcome, its entries
+ * the scheduler once the response is done: its exchange, Outcome, entries
  * array and entry, submitted, started on a later turn, run in the request's
  * async context, counted.
  */
 import { pino } from 'pino';
-import { AfterWork } from '../src/after/after-work.js';
-import { Job } from '../src/after/job.js';
+import { Exchange, type ExchangeHost } from '../src/after/exchange.js';
 import { AfterScheduler } from '../src/after/scheduler.js';
-import type { AfterTask, Outcome } from '../src/after/types.js';
-import { HttpRequest, type RequestOptions } from '../src/http/request.js';
-import { HttpResponse } from '../src/http/response.js';
+import { HttpResponse, type AfterTask, type Outcome } from '../src/http/response.js';
 
 export interface SchedulerResult {
   node: string;
@@ -22,36 +19,50 @@ export interface SchedulerResult {
   /** The same with tasks that return a resolved promise (median of 5 runs of 200,000). */
   asyncTasksPerSecond: number;
   pending: number;
-  /** Heap per pending task: the scheduler's own (Job, Outcome, entries array, entry, queue slot); one task function, one request and response for all. */
+  /** Heap per pending task: its exchange (with its HttpRequest, no socket behind it), Outcome, entries array, entry, queue slot; one task function and one response for all. */
   bytesPerPendingTask: number;
   /** The same with a closure per task, as `response.after(() => ...)` makes. */
   bytesPerPendingTaskWithClosure: number;
-  /** The same, each task also holding its own HttpRequest and HttpResponse (no socket behind them). */
+  /** The same, each task also holding its own HttpResponse. */
   bytesPerPendingTaskWithExchange: number;
 }
 
 const logger = pino({ level: 'silent' });
 const newScheduler = (): AfterScheduler => new AfterScheduler({ maxPending: 10_000_000 }, logger);
 
-function exchange(scheduler: AfterScheduler): { request: HttpRequest; response: HttpResponse } {
-  const options: RequestOptions = { bodyLimit: 0, logger, afterWork: new AfterWork(scheduler, () => {}) };
-  const request = new HttpRequest({ method: 'GET', url: '/users/42', headers: { host: '127.0.0.1' }, body: null }, options);
-  return { request, response: new HttpResponse('{"id":"42"}') };
+function host(scheduler: AfterScheduler): ExchangeHost {
+  return {
+    scheduler,
+    requestOptions: { bodyLimit: 0, logger },
+    finishedReceivers: () => undefined,
+    finished: () => {},
+    lost: () => {},
+  };
 }
 
-function job(request: HttpRequest, response: HttpResponse, task: AfterTask): Job {
+/**
+ * A done exchange with one task, as a response with one `response.after()`
+ * task leaves it: its request, its response (shared unless `own`), its
+ * Outcome, its entries array.
+ */
+function job(exchangeHost: ExchangeHost, response: HttpResponse, task: AfterTask): Exchange {
+  const exchange = new Exchange(exchangeHost, { method: 'GET', url: '/users/42', headers: { host: '127.0.0.1' }, body: null });
+  exchange.response = response;
+  exchange.entries = [{ task, options: undefined, scope: undefined }];
   const now = performance.now();
   const outcome: Outcome = { status: 200, completed: true, aborted: false, bytesSent: 11, startedAt: now, finishedAt: now };
-  return new Job(request, response, outcome, [{ task, options: undefined }]);
+  exchange.outcome = outcome;
+  return exchange;
 }
 
 async function tasksPerSecond(count: number, task: AfterTask, ran: () => number): Promise<number> {
   const scheduler = newScheduler();
-  const { request, response } = exchange(scheduler);
+  const exchangeHost = host(scheduler);
+  const response = new HttpResponse('{"id":"42"}');
   const before = ran();
   const started = performance.now();
-  for (let i = 0; i < count; i++) scheduler.submit(job(request, response, task));
-  await scheduler.settle();
+  for (let i = 0; i < count; i++) scheduler.submit(job(exchangeHost, response, task), 0);
+  await scheduler.whenIdle();
   const seconds = (performance.now() - started) / 1000;
   if (ran() - before !== count) throw new Error(`${ran() - before} tasks ran, ${count} submitted`);
   return count / seconds;
@@ -68,18 +79,19 @@ function heapAfterGc(): number {
 /** Heap per pending task with `count` pending; then lets them run and checks they all did. */
 async function bytesPerPending(count: number, variant: 'shared' | 'closure' | 'exchange'): Promise<number> {
   const scheduler = newScheduler();
-  const shared = exchange(scheduler);
+  const exchangeHost = host(scheduler);
+  const shared = new HttpResponse('{"id":"42"}');
   let ran = 0;
   const task: AfterTask = () => void ran++;
   const before = heapAfterGc();
   for (let i = 0; i < count; i++) {
-    const { request, response } = variant === 'exchange' ? exchange(scheduler) : shared;
-    scheduler.submit(job(request, response, variant === 'shared' ? task : () => void ran++));
+    const response = variant === 'exchange' ? new HttpResponse('{"id":"42"}') : shared;
+    scheduler.submit(job(exchangeHost, response, variant === 'shared' ? task : () => void ran++), 0);
   }
   // Nothing has run yet: jobs start on a later turn of the event loop.
   const bytes = (heapAfterGc() - before) / count;
   if (scheduler.stats().pending !== count) throw new Error(`${scheduler.stats().pending} pending, expected ${count}`);
-  await scheduler.settle();
+  await scheduler.whenIdle();
   if (ran !== count) throw new Error(`${ran} of ${count} pending tasks ran`);
   return bytes;
 }

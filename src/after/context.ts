@@ -1,25 +1,25 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { HttpRequest } from '../http/request.js';
-import type { AfterOptions, AfterTask } from './types.js';
+import { afterEntry, type AfterOptions, type AfterTask } from '../http/response.js';
+import type { Job } from './job.js';
 
-/** The request whose async call tree we are in: set for views, middleware and after-response tasks. */
-const requestContext = new AsyncLocalStorage<HttpRequest>();
+/** The job (the exchange) of the request whose async call tree we are in: set for views, middleware, streamed bodies and tasks. */
+const jobStorage = new AsyncLocalStorage<Job>();
 
-// The request whose code is running synchronously right now. Microtasks and
+// The job whose request's code is running synchronously right now. Microtasks and
 // callbacks never run inside a synchronous call, so this is never stale; it
-// finds the request without AsyncLocalStorage for the common case of after()
+// finds the job without AsyncLocalStorage for the common case of after()
 // called before any await.
-let running: HttpRequest | undefined;
+let running: Job | undefined;
 
 /**
- * Calls `fn(arg)` as code of `request`: synchronously always, and through the
+ * Calls `fn(arg)` as code of `job`'s request: synchronously always, and through the
  * async call tree too when `asyncContext` is on (AsyncLocalStorage).
  */
-export function inRequest<A, R>(request: HttpRequest, asyncContext: boolean, fn: (arg: A) => R, arg: A): R {
+export function inJob<A, R>(job: Job, asyncContext: boolean, fn: (arg: A) => R, arg: A): R {
   const outer = running;
-  running = request;
+  running = job;
   try {
-    return asyncContext ? requestContext.run(request, fn, arg) : fn(arg);
+    return asyncContext ? jobStorage.run(job, fn, arg) : fn(arg);
   } finally {
     running = outer;
   }
@@ -27,11 +27,13 @@ export function inRequest<A, R>(request: HttpRequest, asyncContext: boolean, fn:
 
 /**
  * Runs `task` after the current request's response has been sent, from
- * anywhere in the request's async call tree (like Next.js `after()`).
+ * anywhere in the request's async call tree (like Next.js `after()`): a view,
+ * a middleware, a streamed body, or another task.
  *
- * Called before the response is finished, the task joins the request's
+ * Called before the response is done, the task joins the request's
  * after-response work. Called later (from a task, or from work the view left
- * running), it is queued at once with the outcome already known.
+ * running), it is queued at once with the outcome already known. The task runs
+ * in the async context of this call (AsyncLocalStorage stores included).
  *
  * @example
  * ```ts
@@ -43,13 +45,12 @@ export function inRequest<A, R>(request: HttpRequest, asyncContext: boolean, fn:
  * ```
  */
 export function after(task: AfterTask, options?: AfterOptions): void {
-  const request = running ?? requestContext.getStore();
-  if (request === undefined) {
+  const job = running ?? jobStorage.getStore();
+  if (job === undefined) {
     throw new Error(
-      'after() was called outside a request: call it from a view, a middleware or an after-response task, or use response.after() '
+      'after() was called outside a request: call it from a view, a middleware, a streamed body or an after-response task, or use response.after() '
       + '(with createApp({ asyncContext: false }), after() finds its request only before the first await)',
     );
   }
-  if (typeof task !== 'function') throw new TypeError(`after() takes a function, got ${typeof task}`);
-  request.addAfter({ task, options });
+  job.add(afterEntry('after()', task, options));
 }

@@ -1,10 +1,10 @@
-import type { TaskContext } from './task-context.js';
+import type { RunningTask } from './running-task.js';
 
 /** The running async tasks with one timeout length, oldest first: their deadlines come in order. */
 interface Lane {
   readonly ms: number;
-  head: TaskContext | undefined;
-  tail: TaskContext | undefined;
+  head: RunningTask | undefined;
+  tail: RunningTask | undefined;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -16,10 +16,10 @@ interface Lane {
  */
 export class Deadlines {
   readonly #lanes = new Map<number, Lane>();
-  readonly #onExpire: (context: TaskContext, ms: number) => void;
+  readonly #onExpire: (task: RunningTask, ms: number) => void;
   #size = 0;
 
-  constructor(onExpire: (context: TaskContext, ms: number) => void) {
+  constructor(onExpire: (task: RunningTask, ms: number) => void) {
     this.#onExpire = onExpire;
   }
 
@@ -28,36 +28,36 @@ export class Deadlines {
     return this.#size;
   }
 
-  add(context: TaskContext, ms: number): void {
+  add(task: RunningTask, ms: number): void {
     let lane = this.#lanes.get(ms);
     if (lane === undefined) {
       lane = { ms, head: undefined, tail: undefined, timer: undefined };
       this.#lanes.set(ms, lane);
     }
-    context.deadline = performance.now() + ms;
-    context.lane = lane;
-    context.previous = lane.tail;
-    context.next = undefined;
-    if (lane.tail === undefined) lane.head = context;
-    else lane.tail.next = context;
-    lane.tail = context;
+    task.deadline = performance.now() + ms;
+    task.lane = lane;
+    task.previous = lane.tail;
+    task.next = undefined;
+    if (lane.tail === undefined) lane.head = task;
+    else lane.tail.next = task;
+    lane.tail = task;
     this.#size++;
     lane.timer ??= setTimeout(this.#expire, ms, lane);
   }
 
-  /** Whether `context` is still running (not settled, timed out or abandoned). */
-  has(context: TaskContext): boolean {
-    return context.lane !== undefined;
+  /** Whether `task` is still running (not settled, timed out or abandoned). */
+  has(task: RunningTask): boolean {
+    return task.lane !== undefined;
   }
 
-  remove(context: TaskContext): void {
-    const lane = context.lane as Lane | undefined;
+  remove(task: RunningTask): void {
+    const lane = task.lane as Lane | undefined;
     if (lane === undefined) return;
-    if (context.previous === undefined) lane.head = context.next;
-    else context.previous.next = context.next;
-    if (context.next === undefined) lane.tail = context.previous;
-    else context.next.previous = context.previous;
-    context.lane = context.previous = context.next = undefined;
+    if (task.previous === undefined) lane.head = task.next;
+    else task.previous.next = task.next;
+    if (task.next === undefined) lane.tail = task.previous;
+    else task.next.previous = task.previous;
+    task.lane = task.previous = task.next = undefined;
     this.#size--;
     // An empty lane's timer would only keep the process alive for nothing.
     if (lane.head === undefined && lane.timer !== undefined) {
@@ -67,9 +67,9 @@ export class Deadlines {
   }
 
   /** Every running async task, oldest first within each timeout length. */
-  *[Symbol.iterator](): Iterator<TaskContext> {
+  *[Symbol.iterator](): Iterator<RunningTask> {
     for (const lane of this.#lanes.values()) {
-      for (let context = lane.head; context !== undefined; context = context.next) yield context;
+      for (let task = lane.head; task !== undefined; task = task.next) yield task;
     }
   }
 
@@ -78,9 +78,9 @@ export class Deadlines {
     const now = performance.now();
     // A timer may fire a little early; a millisecond of slack keeps it from re-arming for nothing.
     while (lane.head !== undefined && lane.head.deadline <= now + 1) {
-      const context = lane.head;
-      this.remove(context);
-      this.#onExpire(context, lane.ms);
+      const task = lane.head;
+      this.remove(task);
+      this.#onExpire(task, lane.ms);
     }
     if (lane.head !== undefined && lane.timer === undefined) {
       lane.timer = setTimeout(this.#expire, Math.max(1, lane.head.deadline - now), lane);

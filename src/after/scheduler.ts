@@ -1,16 +1,20 @@
 import type { Logger } from 'pino';
-import { isPromise } from '../pipeline/maybe-async.js';
+import { AfterQueueFull } from '../http/errors.js';
+import type { AfterEntry } from '../http/response.js';
 import { untilDeadline } from '../util/deadline.js';
+import { isPromise } from '../util/is-promise.js';
+import { Queue } from '../util/queue.js';
 import { Waiters } from '../util/waiters.js';
-import { inRequest } from './context.js';
+import { inJob } from './context.js';
 import { Deadlines } from './deadlines.js';
-import { Job, shouldRun, taskName } from './job.js';
-import { Queue } from './queue.js';
-import { TaskContext } from './task-context.js';
-import type { AfterEntry } from './types.js';
+import { shouldRun } from './entries.js';
+import type { Job } from './job.js';
+import { Reporting, TaskTimeoutError, taskRecord, type TaskRecord } from './reporting.js';
+import { RunningTask } from './running-task.js';
+import { schedulerSettings, type SchedulerOptions, type SchedulerSettings } from './scheduler-options.js';
 
 export interface AfterStats {
-  /** Tasks accepted and not started yet. */
+  /** Tasks accepted and not started yet (those registered by requests still in flight included). */
   pending: number;
   /** Tasks running now. */
   running: number;
@@ -23,95 +27,40 @@ export interface AfterStats {
   skipped: number;
 }
 
-/** How one task ended, as told to observers (the test client). */
-export interface TaskRecord {
-  name: string;
-  requestId: string;
-  state: 'completed' | 'failed' | 'timedOut' | 'skipped' | 'abandoned';
-  error?: unknown;
-}
-
-export interface TaskFailure {
-  name: string;
-  error: unknown;
-  context: TaskContext;
-}
-
-export interface SchedulerOptions {
-  /**
-   * Async tasks running at once (a response's async tasks may overlap when this
-   * is above 1). Default 1024. It bounds throughput: with tasks of 50 ms, 1024
-   * slots run at most 20,480 tasks a second; past that the queue grows to
-   * `maxPending` and admission control starts.
-   */
-  concurrency?: number;
-  /** Tasks queued before admission control starts. Default 10,000. */
-  maxPending?: number;
-  /** Admission resumes once pending tasks fall to this. Default 80% of `maxPending`. */
-  lowWater?: number;
-  /** A task still running after this long is aborted. Default 30,000 ms. */
-  timeoutMs?: number;
-  /**
-   * What happens at `maxPending`: `'reject'` (default) answers new requests
-   * with 503 and Retry-After and keeps every accepted task; `'drop'` keeps
-   * admitting requests and drops the new tasks, counted and logged.
-   */
-  overflow?: 'reject' | 'drop';
-  /** Told about every task that throws, rejects or times out. Default: one error log line. */
-  onError?: (failure: TaskFailure) => void;
-}
-
-export class TaskTimeoutError extends Error {
-  constructor(name: string, ms: number) {
-    super(`after-response task ${name} timed out after ${ms} ms`);
-  }
-  override get name(): string {
-    return 'TaskTimeoutError';
-  }
-}
+/** How long one turn of the event loop may spend starting tasks before it lets I/O in. */
+const SLICE_MS = 5;
+/** Reading the clock costs: every 32 task starts is often enough to keep a turn near `SLICE_MS`. */
+const CLOCK_EVERY = 32;
 
 /**
  * The one scheduler behind `response.after()`, `after()`, `afterResponse`
- * hooks and `requestFinished`. Jobs start on a later turn of the event loop
- * (never inside the `'finish'` that submitted them), at most `concurrency` at
- * once; a job runs its tasks in order, each in the request's async context,
- * each isolated: a throw, a rejection or a timeout is reported and the next
- * task runs.
+ * hooks and `requestFinished`. A done job's tasks start on a later turn
+ * of the event loop (never inside the `'finish'` that submitted them), at most
+ * `concurrency` async ones at once, in registration order, each in its async
+ * context, each isolated: a throw, a rejection or a timeout is reported and
+ * the next task runs. A long run of quick tasks yields to I/O every few
+ * milliseconds.
  */
 export class AfterScheduler {
-  readonly #concurrency: number;
-  readonly #maxPending: number;
-  readonly #lowWater: number;
-  readonly #timeoutMs: number;
-  readonly #overflow: 'reject' | 'drop';
-  readonly #onError: (failure: TaskFailure) => void;
-  readonly #logger: Logger;
+  readonly #settings: SchedulerSettings;
+  readonly #asyncContext: boolean;
+  readonly #reporting: Reporting;
   readonly #queue = new Queue<Job>();
-  readonly #running = new Deadlines((context, ms) => this.#timeOut(context, ms));
+  readonly #running = new Deadlines((task, ms) => this.#timeOut(task, ms));
   #pending = 0;
   #admitting = true;
   #startScheduled = false;
+  /** When the current turn's slice of task starts ends (`performance.now()`). */
+  #sliceEnd = 0;
+  /** Task starts left before the clock is read again. */
+  #untilClock = 0;
   readonly #idleWaiters = new Waiters();
-  #observers: ((record: TaskRecord) => void)[] = [];
   readonly #stats = { completed: 0, failed: 0, timedOut: 0, shed: 0, skipped: 0 };
 
-  readonly #asyncContext: boolean;
-
   constructor(options: SchedulerOptions, logger: Logger, asyncContext = true) {
+    this.#settings = schedulerSettings(options);
     this.#asyncContext = asyncContext;
-    this.#concurrency = positive('after.concurrency', options.concurrency ?? 1024);
-    this.#maxPending = positive('after.maxPending', options.maxPending ?? 10_000);
-    this.#lowWater = options.lowWater ?? Math.floor(this.#maxPending * 0.8);
-    if (this.#lowWater < 0 || this.#lowWater >= this.#maxPending) {
-      throw new RangeError(`after.lowWater must be from 0 to below after.maxPending (${this.#maxPending}), got ${this.#lowWater}`);
-    }
-    this.#timeoutMs = positive('after.timeoutMs', options.timeoutMs ?? 30_000);
-    this.#overflow = options.overflow ?? 'reject';
-    if (this.#overflow !== 'reject' && this.#overflow !== 'drop') {
-      throw new TypeError(`after.overflow must be 'reject' or 'drop', got ${JSON.stringify(this.#overflow)}`);
-    }
-    this.#logger = logger;
-    this.#onError = options.onError ?? ((failure) => this.#logFailure(failure));
+    this.#reporting = new Reporting(logger, this.#settings.onError);
   }
 
   /** False while the queue is full under the `'reject'` policy: new requests get 503. */
@@ -128,27 +77,55 @@ export class AfterScheduler {
     this.#stats.shed++;
   }
 
-  /** Queues a response's tasks. */
-  submit(job: Job): void {
-    const count = job.entries.length - job.index;
-    if (count === 0) return;
-    if (this.#overflow === 'drop' && this.#pending >= this.#maxPending) {
-      this.#drop(job.entries.slice(job.index), job);
-      job.index = job.entries.length;
-      return;
+  /** Calls `listener` with every task's end; returns the function that stops it. */
+  observe(listener: (record: TaskRecord) => void): () => void {
+    return this.#reporting.observe(listener);
+  }
+
+  /**
+   * A task registered with `after()`: counted as pending if the queue has
+   * room. A full queue refuses it (`AfterQueueFull`) or, under `'drop'`,
+   * drops it (false).
+   */
+  accept(entry: AfterEntry, job: Job): boolean {
+    if (this.#pending < this.#settings.maxPending) {
+      this.#pending++;
+      this.#checkAdmission();
+      return true;
     }
-    this.#pending += count;
-    this.#enqueue(job);
+    if (this.#settings.overflow === 'reject') throw new AfterQueueFull(this.#settings.maxPending);
+    this.#stats.shed++;
+    this.#reporting.dropped(entry, job, this.#settings.maxPending);
+    return false;
   }
 
-  /** Adds a task to a response's job: `after()` from a task, or once the response is done. */
-  append(job: Job, entry: AfterEntry): void {
-    job.add(entry);
-    this.#pending++;
-    this.#enqueue(job);
+  /** Gives back tasks accepted but never to be queued (their request was given up). */
+  release(count: number): void {
+    this.#pending -= count;
+    this.#checkAdmission();
+    this.#wakeIfIdle();
   }
 
-  #enqueue(job: Job): void {
+  /**
+   * Queues a done job's tasks. The first `accepted` were counted by
+   * `accept()`; the rest (the response's own, the middleware's, the signal's)
+   * are accepted with the response, or dropped at a full queue under `'drop'`.
+   */
+  submit(job: Job, accepted: number): void {
+    const count = job.entries.length;
+    if (count > accepted && this.#settings.overflow === 'drop' && this.#pending >= this.#settings.maxPending) {
+      for (let i = accepted; i < count; i++) {
+        this.#stats.shed++;
+        this.#reporting.dropped(job.entries[i]!, job, this.#settings.maxPending);
+      }
+      job.truncate(accepted);
+    }
+    this.#pending += job.entries.length - accepted;
+    if (job.entries.length > 0) this.enqueue(job);
+  }
+
+  /** A job has a task to start: queue it if it is not queued yet. */
+  enqueue(job: Job): void {
     if (!job.queued) {
       job.queued = true;
       this.#queue.push(job);
@@ -158,38 +135,31 @@ export class AfterScheduler {
   }
 
   /** Resolves once no task is pending or running. */
-  settle(): Promise<void> {
+  whenIdle(): Promise<void> {
     return this.#idleWaiters.wait(this.idle);
-  }
-
-  /** Calls `listener` with every task's end; returns the function that stops it. */
-  observe(listener: (record: TaskRecord) => void): () => void {
-    this.#observers.push(listener);
-    return () => {
-      this.#observers = this.#observers.filter((l) => l !== listener);
-    };
   }
 
   /**
    * Shutdown: waits for the work to finish until `deadline` (a `performance.now()`
    * time), then aborts the running tasks through their signal and gives up the
-   * pending ones. Resolves with what was given up.
+   * queued ones. Resolves with what was given up.
    */
   async drain(deadline: number): Promise<TaskRecord[]> {
-    await untilDeadline(this.settle(), deadline);
+    await untilDeadline(this.whenIdle(), deadline);
     const abandoned: TaskRecord[] = [];
-    for (const context of [...this.#running]) {
-      abandoned.push({ name: context.name, requestId: context.request.id, state: 'abandoned' });
-      this.#running.remove(context);
-      context.abort(new Error('shutdown deadline reached'));
+    for (const task of [...this.#running]) {
+      abandoned.push(taskRecord(task.entry, task.job, 'abandoned'));
+      this.#running.remove(task);
+      task.abort(new Error('shutdown deadline reached'));
     }
     for (const job of this.#queue.drain()) {
-      for (const entry of job.entries.slice(job.index)) abandoned.push(this.#record(entry, job, 'abandoned'));
-      this.#pending -= job.entries.length - job.index;
-      job.index = job.entries.length;
+      const { entries } = job;
+      for (let i = job.index; i < entries.length; i++) abandoned.push(taskRecord(entries[i]!, job, 'abandoned'));
+      this.#pending -= entries.length - job.index;
+      job.index = entries.length;
       job.queued = false;
     }
-    this.#settleWaiters();
+    this.#wakeIfIdle();
     return abandoned;
   }
 
@@ -202,26 +172,39 @@ export class AfterScheduler {
   // that queued them: Node's own 'finish' work (the next request on a
   // keep-alive socket) comes first.
   #scheduleStart(): void {
-    if (this.#startScheduled || this.#running.size >= this.#concurrency) return;
+    if (this.#startScheduled || this.#running.size >= this.#settings.concurrency) return;
     this.#startScheduled = true;
     setImmediate(this.#startTasks);
   }
 
-  /** Starts queued tasks, oldest response first and in registration order, while slots are free. */
+  /** Starts queued tasks, oldest response first and in registration order, while slots are free and the slice lasts. */
   readonly #startTasks = (): void => {
     this.#startScheduled = false;
-    while (this.#running.size < this.#concurrency) {
+    this.#sliceEnd = performance.now() + SLICE_MS;
+    this.#untilClock = CLOCK_EVERY;
+    while (this.#running.size < this.#settings.concurrency) {
       const job = this.#queue.peek();
       if (job === undefined) break;
-      inRequest(job.request, this.#asyncContext, this.#startJobTasks, job);
+      if (!inJob(job, this.#asyncContext, this.#startJobTasks, job)) {
+        this.#scheduleStart();
+        break;
+      }
     }
     this.#checkAdmission();
-    this.#settleWaiters();
+    this.#wakeIfIdle();
   };
 
-  /** Starts a job's next tasks while slots are free, in its request's async context (one `run()` a job). */
-  readonly #startJobTasks = (job: Job): void => {
-    while (job.index < job.entries.length && this.#running.size < this.#concurrency) {
+  /**
+   * Starts a job's next tasks while slots are free, in its request's
+   * async context (one `run()` for the batch). False when the slice is used up.
+   */
+  readonly #startJobTasks = (job: Job): boolean => {
+    // `job.entries` is read afresh: a task that calls after() may give it a new array.
+    while (job.index < job.entries.length && this.#running.size < this.#settings.concurrency) {
+      if (--this.#untilClock === 0) {
+        if (performance.now() >= this.#sliceEnd) return false;
+        this.#untilClock = CLOCK_EVERY;
+      }
       const entry = job.entries[job.index++]!;
       this.#pending--;
       this.#startTask(job, entry);
@@ -230,122 +213,95 @@ export class AfterScheduler {
       this.#queue.shift();
       job.queued = false;
     }
+    return true;
   };
 
   /** Runs one task; a synchronous one is over when this returns. */
   #startTask(job: Job, entry: AfterEntry): void {
-    if (!shouldRun(entry, job.outcome)) {
+    if (!shouldRun(entry, job.outcome!)) {
       this.#stats.skipped++;
-      this.#tell(entry, job, 'skipped');
+      this.#reporting.tell(entry, job, 'skipped');
       return;
     }
-    const context = new TaskContext(job, entry);
-    let result: unknown;
+    const task = new RunningTask(job, entry);
     try {
-      result = entry.task(context);
+      const result = entry.scope === undefined ? entry.task(task) : entry.scope(this.#runScoped, task);
+      // Inside the try: a result whose `then` getter throws is the task's failure, not the process's.
+      if (isPromise(result)) {
+        this.#awaitTask(task, result);
+        return;
+      }
     } catch (error) {
-      this.#fail(context, error);
+      this.#fail(task, error);
       return;
     }
-    // Only an async task holds a slot: a synchronous one is over already.
-    if (isPromise(result)) this.#awaitTask(entry, context, result);
-    else this.#complete(context);
+    this.#complete(task);
   }
 
-  #awaitTask(entry: AfterEntry, context: TaskContext, result: PromiseLike<unknown>): void {
-    this.#running.add(context, entry.options?.timeoutMs ?? this.#timeoutMs);
+  /** A task registered by user code, inside the async context of its registration: the job is set again there. */
+  readonly #runScoped = (task: RunningTask): unknown => inJob(task.job, this.#asyncContext, task.entry.task, task);
+
+  #awaitTask(task: RunningTask, result: PromiseLike<unknown>): void {
+    this.#running.add(task, task.entry.options?.timeoutMs ?? this.#settings.timeoutMs);
     Promise.resolve(result).then(
-      () => this.#settled(context, false, undefined),
-      (error: unknown) => this.#settled(context, true, error),
+      () => this.#taskEnded(task, false, undefined),
+      (error: unknown) => this.#taskEnded(task, true, error),
     );
   }
 
   /** An async task's promise settled: counted, unless it timed out or was abandoned first. */
-  #settled(context: TaskContext, failed: boolean, error: unknown): void {
-    if (!this.#running.has(context)) return;
-    if (failed) this.#fail(context, error);
-    else this.#complete(context);
-    this.#freeSlot(context);
+  #taskEnded(task: RunningTask, failed: boolean, error: unknown): void {
+    if (!this.#running.has(task)) return;
+    if (failed) this.#fail(task, error);
+    else this.#complete(task);
+    this.#freeSlot(task);
   }
 
   /** An async task's deadline passed (Deadlines has already let it go): abort it, report it, free its slot. */
-  #timeOut(context: TaskContext, ms: number): void {
-    const error = new TaskTimeoutError(context.name, ms);
-    context.abort(error);
+  #timeOut(task: RunningTask, ms: number): void {
+    const error = new TaskTimeoutError(task.name, ms);
+    task.abort(error);
     this.#stats.timedOut++;
-    this.#report(context, error);
-    this.#tell(context.entry, context.job, 'timedOut', error);
-    this.#freeSlot(context);
+    this.#reporting.failed(task, error);
+    this.#reporting.tell(task.entry, task.job, 'timedOut', error);
+    this.#freeSlot(task);
   }
 
   /** An async task ended: its slot goes to the next queued task. */
-  #freeSlot(context: TaskContext): void {
-    this.#running.remove(context);
+  #freeSlot(task: RunningTask): void {
+    this.#running.remove(task);
     if (this.#queue.length > 0) this.#startTasks();
-    else this.#settleWaiters();
+    else this.#wakeIfIdle();
   }
 
-  #complete(context: TaskContext): void {
+  #complete(task: RunningTask): void {
     this.#stats.completed++;
-    this.#tell(context.entry, context.job, 'completed');
+    this.#reporting.tell(task.entry, task.job, 'completed');
   }
 
-  #fail(context: TaskContext, error: unknown): void {
+  #fail(task: RunningTask, error: unknown): void {
     this.#stats.failed++;
-    this.#report(context, error);
-    this.#tell(context.entry, context.job, 'failed', error);
-  }
-
-  #report(context: TaskContext, error: unknown): void {
-    try {
-      this.#onError({ name: context.name, error, context });
-    } catch (reportError) {
-      this.#logger.error({ err: reportError }, 'after.onError threw while reporting a failed task');
-    }
-  }
-
-  #logFailure({ name, error, context }: TaskFailure): void {
-    const { request } = context;
-    request.log.error({ err: error, task: name, method: request.method, path: request.path }, `after-response task ${name} failed`);
-  }
-
-  #drop(entries: AfterEntry[], job: Job): void {
-    this.#stats.shed += entries.length;
-    this.#logger.warn(
-      { requestId: job.request.id, tasks: entries.map(taskName) },
-      `after-response queue full (${this.#maxPending} pending): dropped ${entries.length} task(s)`,
-    );
+    this.#reporting.failed(task, error);
+    this.#reporting.tell(task.entry, task.job, 'failed', error);
   }
 
   #checkAdmission(): void {
-    if (this.#overflow !== 'reject') return;
-    if (this.#admitting && this.#pending >= this.#maxPending) {
-      this.#admitting = false;
-      this.#logger.warn({ pending: this.#pending }, 'after-response queue full: refusing new requests with 503');
-    } else if (!this.#admitting && this.#pending <= this.#lowWater) {
-      this.#admitting = true;
-      this.#logger.info({ pending: this.#pending }, 'after-response queue below its low-water mark: admitting requests again');
+    const { maxPending, lowWater, overflow } = this.#settings;
+    if (this.#pending >= maxPending) {
+      if (this.#admitting && overflow === 'reject') {
+        this.#admitting = false;
+        this.#reporting.refusing(this.#pending);
+      }
+    } else if (this.#pending <= lowWater) {
+      if (!this.#admitting) {
+        this.#admitting = true;
+        this.#reporting.admitting(this.#pending);
+      }
+      this.#reporting.drained(this.#pending);
     }
   }
 
-  #settleWaiters(): void {
+  #wakeIfIdle(): void {
     if (this.idle) this.#idleWaiters.wake();
   }
-
-  #tell(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): void {
-    if (this.#observers.length === 0) return;
-    const record = this.#record(entry, job, state, error);
-    for (const observer of this.#observers) observer(record);
-  }
-
-  #record(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): TaskRecord {
-    const record: TaskRecord = { name: taskName(entry), requestId: job.request.id, state };
-    if (error !== undefined) record.error = error;
-    return record;
-  }
-}
-
-function positive(option: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${option} must be a positive number, got ${value}`);
-  return value;
 }

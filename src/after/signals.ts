@@ -1,5 +1,7 @@
 import type { HttpRequest } from '../http/request.js';
-import type { AfterContext, AfterEntry } from './types.js';
+import type { AfterContext, AfterEntry } from '../http/response.js';
+import { kEntries } from '../symbols.js';
+import { ownEntry } from './entries.js';
 
 export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | Promise<void>;
 /** Receives `{ request, response, outcome }` (and the task's `signal`) after each response. */
@@ -12,8 +14,7 @@ export type RequestFinishedReceiver = (event: AfterContext) => void | Promise<vo
 export class Signal<Receiver extends (event: never) => unknown> {
   readonly #name: string;
   #receivers: Receiver[] = [];
-  /** @internal The receivers as after-response entries, rebuilt on connect/disconnect. */
-  entries: AfterEntry[] = [];
+  #entries: AfterEntry[] = [];
 
   constructor(name: string) {
     this.#name = name;
@@ -38,27 +39,54 @@ export class Signal<Receiver extends (event: never) => unknown> {
     return this.#receivers;
   }
 
+  /** @internal The receivers as after-response entries, rebuilt on connect and disconnect. */
+  get [kEntries](): readonly AfterEntry[] {
+    return this.#entries;
+  }
+
   #update(receivers: Receiver[]): void {
     this.#receivers = receivers;
-    this.entries = receivers.map((receiver) => ({
-      task: receiver as unknown as AfterEntry['task'],
-      options: { name: `${this.#name}:${receiver.name || 'receiver'}` },
-    }));
+    this.#entries = receivers.map((receiver) => ownEntry(receiver as unknown as AfterEntry['task'], `${this.#name}:${receiver.name || 'receiver'}`));
   }
 }
 
+/** `requestStarted` and `requestFinished`: each app has its own (`app.signals`), and the process has one set (`signals`). */
+export interface Signals {
+  readonly requestStarted: Signal<RequestStartedReceiver>;
+  /** Runs through the after-response scheduler: isolated, timed, counted like any task. */
+  readonly requestFinished: Signal<RequestFinishedReceiver>;
+}
+
+export function createSignals(): Signals {
+  return {
+    requestStarted: new Signal<RequestStartedReceiver>('requestStarted'),
+    requestFinished: new Signal<RequestFinishedReceiver>('requestFinished'),
+  };
+}
+
 /**
- * Sends `requestStarted`: every receiver is called, one that throws or
- * rejects is logged with the request id and the others still run.
+ * The process-wide signals, as in Django: a receiver connected here fires for
+ * every request of every app in the process (and shows in every test client's
+ * `tasks`). Connect to `app.signals` to hear one app only.
  */
-export function sendRequestStarted(request: HttpRequest): void {
-  for (const receiver of signals.requestStarted.receivers) {
-    try {
-      const result = receiver({ request });
-      if (result instanceof Promise) result.catch((error: unknown) => logReceiverFailure(request, receiver, error));
-    } catch (error) {
-      logReceiverFailure(request, receiver, error);
-    }
+export const signals: Signals = createSignals();
+
+/**
+ * Sends `requestStarted`, the app's receivers first, then the process's: every
+ * receiver is called, one that throws or rejects is logged with the request
+ * id and the others still run.
+ */
+export function sendRequestStarted(request: HttpRequest, own: Signals): void {
+  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request);
+  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request);
+}
+
+function callStarted(receiver: RequestStartedReceiver, request: HttpRequest): void {
+  try {
+    const result = receiver({ request });
+    if (result instanceof Promise) result.catch((error: unknown) => logReceiverFailure(request, receiver, error));
+  } catch (error) {
+    logReceiverFailure(request, receiver, error);
   }
 }
 
@@ -66,9 +94,10 @@ function logReceiverFailure(request: HttpRequest, receiver: RequestStartedReceiv
   request.log.error({ err: error, receiver: receiver.name || 'receiver' }, 'a requestStarted receiver failed');
 }
 
-/** Process-wide signals, as in Django. */
-export const signals = {
-  requestStarted: new Signal<RequestStartedReceiver>('requestStarted'),
-  /** Runs through the after-response scheduler: isolated, timed, counted like any task. */
-  requestFinished: new Signal<RequestFinishedReceiver>('requestFinished'),
-};
+/** The `requestFinished` receivers of an app and of the process, as entries in a new array; undefined when there are none. */
+export function finishedEntries(own: Signals): AfterEntry[] | undefined {
+  const mine = own.requestFinished[kEntries];
+  const everyone = signals.requestFinished[kEntries];
+  if (mine.length === 0 && everyone.length === 0) return undefined;
+  return mine.concat(everyone);
+}

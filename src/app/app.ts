@@ -1,19 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AfterWork } from '../after/after-work.js';
-import { inRequest } from '../after/context.js';
-import { AfterScheduler, type AfterStats, type SchedulerOptions } from '../after/scheduler.js';
-import { sendRequestStarted, signals } from '../after/signals.js';
+import { inJob } from '../after/context.js';
+import { Exchange, type ExchangeHost } from '../after/exchange.js';
+import type { TaskRecord } from '../after/reporting.js';
+import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
+import type { SchedulerOptions } from '../after/scheduler-options.js';
+import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
 import { ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
-import { HttpRequest, type RequestSource } from '../http/request.js';
-import type { HttpResponse } from '../http/response.js';
+import type { RequestOptions, RequestSource } from '../http/request.js';
+import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
-import { isPromise } from '../pipeline/maybe-async.js';
 import type { Handler, MaybePromise, Middleware } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { send } from '../server/send.js';
+import { kAbandon, kClosing, kDispatch, kExchange, kRequestsDone, kScheduler } from '../symbols.js';
+import { send } from '../transport/node/send.js';
+import { watch } from '../transport/node/watch.js';
+import { isPromise } from '../util/is-promise.js';
 import { Waiters } from '../util/waiters.js';
 
 export interface AppOptions {
@@ -47,16 +51,21 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export class App {
   readonly logger: Logger;
   readonly debug: boolean;
+  /**
+   * This app's `requestStarted` and `requestFinished`: receivers connected here
+   * hear this app's requests only (the exported `signals` hear every app's).
+   */
+  readonly signals: Signals = createSignals();
   readonly #router: Router;
   readonly #pipeline: Handler;
   readonly #scheduler: AfterScheduler;
-  readonly #afterWork: AfterWork;
   readonly #asyncContext: boolean;
-  readonly #requestOptions: { bodyLimit: number; logger: Logger; afterWork: AfterWork };
-  #inFlight = 0;
+  readonly #host: ExchangeHost;
+  /** Exchanges whose response is not done yet. */
+  readonly #inFlight = new Set<Exchange>();
   readonly #idleWaiters = new Waiters();
-  /** Set by `server.close()`: responses from now on ask the client to close the connection. */
-  closing = false;
+  /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
+  [kClosing] = false;
 
   constructor(options: AppOptions = {}) {
     this.logger = options.logger ?? defaultLogger();
@@ -66,11 +75,18 @@ export class App {
     this.#router = new Router(options.routes ?? []);
     this.#asyncContext = options.asyncContext ?? true;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
-    this.#afterWork = new AfterWork(this.#scheduler, this.#requestDone);
-    this.#requestOptions = { bodyLimit, logger: this.logger, afterWork: this.#afterWork };
+    const requestOptions: RequestOptions = { bodyLimit, logger: this.logger };
+    this.#host = {
+      scheduler: this.#scheduler,
+      requestOptions,
+      finishedReceivers: () => finishedEntries(this.signals),
+      finished: this.#exchangeFinished,
+      lost: (record) => this.#lost(record),
+    };
     this.#pipeline = compose(options.middleware ?? [], {
       resolve: (request) => this.#router.resolve(request),
       render: (request, error) => renderError(request, error, this.debug),
+      enter: (request, entry) => (request[kExchange] as Exchange).enter(entry),
       onUnused: (name) => {
         if (this.debug) this.logger.info({ middleware: name }, `MiddlewareNotUsed: ${name} left out of the chain`);
       },
@@ -79,67 +95,91 @@ export class App {
 
   /** A `node:http` request listener: `http.createServer(app.handler)`. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    this.#inFlight++;
-    const request = new HttpRequest(req, this.#requestOptions);
+    const exchange = this.#receive(req);
     let result: MaybePromise<HttpResponse>;
     try {
-      result = this.#run(request);
+      result = this.#run(exchange);
     } catch (error) {
       // Converters catch everything the app throws; this is for Coda's own bugs.
-      result = renderError(request, error, this.debug);
+      result = renderError(exchange.request, error, this.debug);
     }
     if (isPromise(result)) {
-      result.then((response) => this.#send(res, request, response), (error: unknown) => this.#send(res, request, renderError(request, error, this.debug)));
+      result.then(
+        (response) => this.#respond(res, exchange, response),
+        (error: unknown) => this.#respond(res, exchange, renderError(exchange.request, error, this.debug)),
+      );
     } else {
-      this.#send(res, request, result);
+      this.#respond(res, exchange, result);
     }
   };
 
-  /** @internal Runs a request through the pipeline, for transports other than a socket. */
-  dispatch(source: RequestSource): { request: HttpRequest; response: MaybePromise<HttpResponse> } {
-    this.#inFlight++;
-    const request = new HttpRequest(source, this.#requestOptions);
-    return { request, response: this.#run(request) };
+  /** @internal Runs a request that did not come over a socket; the caller sends the response and finishes the exchange. */
+  [kDispatch](source: RequestSource): { exchange: Exchange; response: MaybePromise<HttpResponse> } {
+    const exchange = this.#receive(source);
+    return { exchange, response: this.#run(exchange) };
   }
 
-  /** @internal Tells the app a response from `dispatch` is done. */
-  get afterWork(): AfterWork {
-    return this.#afterWork;
+  #receive(source: IncomingMessage | RequestSource): Exchange {
+    const exchange = new Exchange(this.#host, source);
+    this.#inFlight.add(exchange);
+    return exchange;
   }
 
-  #run(request: HttpRequest): MaybePromise<HttpResponse> {
+  #run(exchange: Exchange): MaybePromise<HttpResponse> {
+    const { request } = exchange;
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
+      exchange.refuse();
       return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
-    if (signals.requestStarted.receivers.length > 0) sendRequestStarted(request);
-    return inRequest(request, this.#asyncContext, this.#pipeline, request);
+    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(request, this.signals);
+    return inJob(exchange, this.#asyncContext, this.#pipeline, request);
   }
 
-  #send(res: ServerResponse, request: HttpRequest, response: HttpResponse): void {
-    if (this.closing) res.shouldKeepAlive = false;
-    const delivery = this.#afterWork.watch(res, request, response);
+  #respond(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
+    exchange.response = response;
+    if (this[kClosing]) res.shouldKeepAlive = false;
+    watch(res, exchange);
     try {
-      send(res, response, request, delivery);
+      // A streamed body is produced while it is sent: in the request's async context, so after() works there.
+      if (response instanceof StreamingResponse) inJob(exchange, this.#asyncContext, () => send(res, exchange), undefined);
+      else send(res, exchange);
     } catch (error) {
+      const { request } = exchange;
       request.log.error({ err: error, method: request.method, path: request.path }, 'could not write the response');
-      delivery.error = error;
+      exchange.error = error;
       res.destroy();
     }
   }
 
-  readonly #requestDone = (): void => {
-    if (--this.#inFlight === 0) this.#idleWaiters.wake();
+  readonly #exchangeFinished = (exchange: Exchange): void => {
+    this.#inFlight.delete(exchange);
+    if (this.#inFlight.size === 0) this.#idleWaiters.wake();
   };
+
+  #lost(record: TaskRecord): void {
+    this.logger.warn(record, `after-response task ${record.name} registered after shutdown gave up on its request: not run`);
+  }
 
   /** Requests received whose response is not done yet. */
   get requestsInFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.size;
   }
 
   /** @internal Resolves when no request is in flight. */
-  requestsDone(): Promise<void> {
-    return this.#idleWaiters.wait(this.#inFlight === 0);
+  [kRequestsDone](): Promise<void> {
+    return this.#idleWaiters.wait(this.#inFlight.size === 0);
+  }
+
+  /**
+   * @internal Shutdown's deadline has passed: the requests still in flight give
+   * up the tasks they registered, then the scheduler aborts and gives up the
+   * rest. Resolves with every task given up.
+   */
+  async [kAbandon](deadline: number): Promise<TaskRecord[]> {
+    const given: TaskRecord[] = [];
+    for (const exchange of this.#inFlight) given.push(...exchange.abandon());
+    return given.concat(await this.#scheduler.drain(deadline));
   }
 
   /**
@@ -166,13 +206,13 @@ export class App {
    */
   async settle(): Promise<void> {
     do {
-      await this.requestsDone();
-      await this.#scheduler.settle();
-    } while (this.#inFlight > 0 || !this.#scheduler.idle);
+      await this[kRequestsDone]();
+      await this.#scheduler.whenIdle();
+    } while (this.#inFlight.size > 0 || !this.#scheduler.idle);
   }
 
   /** @internal */
-  get scheduler(): AfterScheduler {
+  get [kScheduler](): AfterScheduler {
     return this.#scheduler;
   }
 }
@@ -192,3 +232,4 @@ export class App {
 export function createApp(options?: AppOptions): App {
   return new App(options);
 }
+

@@ -1,3 +1,4 @@
+import { kLogs } from '../symbols.js';
 import { HttpError, ProgrammingError, STATUS_TEXT } from './errors.js';
 import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
@@ -13,8 +14,8 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
   const status = known ? error.status : 500;
   let message = known ? error.message : STATUS_TEXT[500]!;
   if (status >= 500) {
-    if (request.logs('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error));
-  } else if (request.logs('debug')) {
+    if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error));
+  } else if (request[kLogs]('debug')) {
     request.log.debug({ status, method: request.method, path: request.path }, message);
   }
   if (debug && !known) message = error instanceof Error ? (error.stack ?? String(error)) : String(error);

@@ -99,6 +99,17 @@ export class ServiceUnavailable extends HttpError {
 }
 
 /**
+ * `after()` was called while the after-response queue holds `maxPending`
+ * tasks (under `overflow: 'reject'`). In a view it becomes a 503 with
+ * `Retry-After`; in a task it fails that task, which is reported.
+ */
+export class AfterQueueFull extends ServiceUnavailable {
+  constructor(maxPending: number) {
+    super(`the after-response queue is full (${maxPending} tasks pending); the task was not accepted`);
+  }
+}
+
+/**
  * The client closed the connection before its request body was complete.
  * Nobody receives this response; it ends the request cleanly.
  */

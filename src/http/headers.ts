@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { kNodeHeaders, kSetTrusted } from '../symbols.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SPLITS_RESPONSE = /[\r\n\0]/;
@@ -102,12 +103,12 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   /** @internal Sets a header Coda itself chose (a constant): no checks. */
-  setTrusted(name: string, value: string): void {
+  [kSetTrusted](name: string, value: string): void {
     this.#map[name] = value;
   }
 
   /** @internal The record handed to `ServerResponse.writeHead`. */
-  toNodeHeaders(): Record<string, string | string[]> {
+  [kNodeHeaders](): Record<string, string | string[]> {
     return this.#map;
   }
 }

@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { kBodyLimit, kDone, kExchange, kLogs } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
-import type { AfterWork } from '../after/after-work.js';
-import type { Job } from '../after/job.js';
-import type { AfterEntry } from '../after/types.js';
 import { decodeText, isJsonType, mediaType, parseJson, parseMultipart, parseUrlEncoded, readBody, requireType } from './body.js';
 
 /** A request that did not come over a socket (the in-process test client). */
@@ -22,7 +20,6 @@ export interface RequestSource {
 export interface RequestOptions {
   bodyLimit: number;
   logger: Logger;
-  afterWork: AfterWork;
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
@@ -94,19 +91,16 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** When the request entered Coda, on the `performance.now()` clock. */
   readonly startedAt: number;
   /** @internal The body size limit; routing may change it per route. */
-  bodyLimit: number;
-  /** @internal The `afterResponse` hooks of the middleware entered, outermost first. */
-  enteredMiddleware: AfterEntry[] | undefined = undefined;
-  /** @internal Tasks from `after()` while the response is not done yet. */
-  afterEntries: AfterEntry[] | undefined = undefined;
-  /** @internal The after-response job, once the response is done. */
-  afterJob: Job | undefined = undefined;
+  [kBodyLimit]: number;
+  /** @internal The exchange that owns this request (its life: middleware entered, tasks, outcome). */
+  readonly [kExchange]: unknown;
 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;
   #raw: IncomingMessage | undefined;
   readonly #logger: Logger;
-  readonly #afterWork: AfterWork;
+  /** Set once the response is done: how, for a body read too late. */
+  #done: 'completed' | 'aborted' | undefined;
   #headers: RequestHeaders | undefined;
   #query: URLSearchParams | undefined;
   #id: string | undefined;
@@ -114,7 +108,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   #bytes: Promise<Buffer> | undefined;
   #state: Record<string, unknown> | undefined;
 
-  constructor(source: IncomingMessage | RequestSource, options: RequestOptions) {
+  constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown) {
     if (source instanceof IncomingMessage) {
       this.#raw = source;
       this.#body = source;
@@ -125,9 +119,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.method = source.method!;
     this.url = source.url!;
     this.path = targetPath(this.url);
-    this.bodyLimit = options.bodyLimit;
+    this[kBodyLimit] = options.bodyLimit;
+    this[kExchange] = exchange;
     this.#logger = options.logger;
-    this.#afterWork = options.afterWork;
     this.startedAt = performance.now();
   }
 
@@ -164,7 +158,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   /** @internal Whether the app's logger writes `level`: skip building a line nobody reads. */
-  logs(level: 'error' | 'warn' | 'info' | 'debug'): boolean {
+  [kLogs](level: 'error' | 'warn' | 'info' | 'debug'): boolean {
     const logger = this.#logger as Partial<Pick<Logger, 'isLevelEnabled'>>;
     return typeof logger.isLevelEnabled !== 'function' || logger.isLevelEnabled(level);
   }
@@ -183,13 +177,13 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * once the response is done, Node discards a body nobody read.
    */
   bytes(): Promise<Buffer> {
-    if (this.#bytes === undefined && this.afterJob !== undefined) {
-      if (this.afterJob.outcome.aborted) return Promise.reject(new ClientDisconnected());
+    if (this.#bytes === undefined && this.#done !== undefined) {
+      if (this.#done === 'aborted') return Promise.reject(new ClientDisconnected('the client disconnected before the response, and the request body was never read'));
       return Promise.reject(new ProgrammingError(
         'the request body was first read after the response was done, when Node has discarded it: read it in the view (or a middleware), and after-response tasks can read it again',
       ));
     }
-    return (this.#bytes ??= readBody(this.#body, this.headers, this.bodyLimit));
+    return (this.#bytes ??= readBody(this.#body, this.headers, this[kBodyLimit]));
   }
 
   /** The body as text, decoded with the charset of its Content-Type (UTF-8 by default). */
@@ -215,13 +209,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */
-  release(): void {
+  [kDone](aborted: boolean): void {
+    this.#done = aborted ? 'aborted' : 'completed';
     this.#raw = undefined;
     this.#body = null;
-  }
-
-  /** @internal Where `after()` puts its task. */
-  addAfter(entry: AfterEntry): void {
-    this.#afterWork.add(this, entry);
   }
 }

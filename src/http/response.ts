@@ -1,6 +1,82 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
+import { kAfterEntries, kSetTrusted } from '../symbols.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
-import type { AfterEntry, AfterOptions, AfterTask } from '../after/types.js';
+import { describe } from '../util/describe.js';
+import { checkKeys, checkMs } from '../util/options.js';
+import type { HttpRequest } from './request.js';
+
+/**
+ * What happened to a response on the wire, handed to every after-response task.
+ * Times are milliseconds on the `performance.now()` clock (monotonic, from
+ * `performance.timeOrigin`): subtract them, do not read them as dates.
+ */
+export interface Outcome {
+  /** The status sent (or that was being sent when the connection closed). */
+  status: number;
+  /** Every byte was handed to the operating system (`'finish'`). */
+  completed: boolean;
+  /** The connection closed before the response was complete. */
+  aborted: boolean;
+  /** Set when writing the response failed, e.g. a stream that threw. */
+  error?: unknown;
+  /** Body bytes handed to the transport. */
+  bytesSent: number;
+  /** When the request entered Coda. */
+  startedAt: number;
+  /** When the response finished or the connection closed. */
+  finishedAt: number;
+}
+
+/** What an after-response task receives. */
+export interface AfterContext {
+  request: HttpRequest;
+  response: HttpResponse;
+  outcome: Outcome;
+  /** Fires when the task's timeout passes or shutdown reaches its deadline. */
+  signal: AbortSignal;
+}
+
+export type AfterTask = (context: AfterContext) => void | Promise<void>;
+
+export interface AfterOptions {
+  /** Labels the task in logs, errors, metrics and the shutdown report. */
+  name?: string;
+  /**
+   * `'always'` (default) runs the task whatever happened; `'completed'` skips it
+   * when the client went away first; `'success'` runs it only for a completed
+   * 2xx or 3xx response.
+   */
+  when?: 'always' | 'completed' | 'success';
+  /** Overrides the app's `after.timeoutMs` for this task: a positive number of milliseconds. */
+  timeoutMs?: number;
+}
+
+/** A registered task: its options, and the async context it was registered in (it runs there). */
+export interface AfterEntry {
+  readonly task: AfterTask;
+  readonly options: AfterOptions | undefined;
+  /** Runs a function in the async context of the registration; absent for Coda's own entries (hooks, signals). */
+  readonly scope: (<A, R>(fn: (arg: A) => R, arg: A) => R) | undefined;
+}
+
+const WHEN = ['always', 'completed', 'success'];
+
+/**
+ * A task registered by user code (`after()`, `response.after()`), checked
+ * where it is registered so that a mistake fails in the code that made it.
+ */
+export function afterEntry(where: string, task: AfterTask, options: AfterOptions | undefined): AfterEntry {
+  if (typeof task !== 'function') throw new TypeError(`${where} takes a function, got ${describe(task)}`);
+  if (options !== undefined) {
+    checkKeys(where, options, ['name', 'when', 'timeoutMs']);
+    const { name, when, timeoutMs } = options;
+    if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: name must be a string, got ${describe(name)}`);
+    if (when !== undefined && !WHEN.includes(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
+    if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
+  }
+  return { task, options, scope: AsyncLocalStorage.snapshot() };
+}
 
 export interface ResponseInit {
   status?: number;
@@ -24,14 +100,14 @@ export class HttpResponse {
   readonly headers: ResponseHeaders;
   body: ResponseBody;
   /** @internal Tasks registered with `after()`, in order. Allocated on first use. */
-  afterEntries: AfterEntry[] | undefined = undefined;
+  [kAfterEntries]: AfterEntry[] | undefined = undefined;
 
   constructor(body: ResponseBody = null, init?: ResponseInit) {
     this.status = checkStatus(init?.status ?? 200);
     this.headers = new ResponseHeaders(init?.headers);
     this.body = body;
     const type = this.defaultContentType(body);
-    if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers.setTrusted('content-type', type);
+    if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
   }
 
   /** The content type set when none is given. Subclasses override it. */
@@ -45,8 +121,7 @@ export class HttpResponse {
    * operating system) or the client has gone away. See docs/after-response.md.
    */
   after(task: AfterTask, options?: AfterOptions): this {
-    if (typeof task !== 'function') throw new TypeError(`response.after() takes a function, got ${describe(task)}`);
-    (this.afterEntries ??= []).push({ task, options });
+    (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, options));
     return this;
   }
 }
@@ -133,16 +208,4 @@ function checkStatus(status: number): number {
     throw new RangeError(`response status must be an integer from 100 to 999, got ${status}`);
   }
   return status;
-}
-
-/** A short description of a value for error messages: `undefined`, `a string`, `an object (Foo)`. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
-    return name && name !== 'Object' ? `an instance of ${name}` : 'a plain object';
-  }
-  if (typeof value === 'function') return `a function${value.name ? ` (${value.name})` : ''}`;
-  return `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -1,7 +1,7 @@
 import { MiddlewareNotUsed } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { convertErrors, type ErrorRenderer } from './convert.js';
-import { hooksGroup, hooksLayer, type HooksLayer } from './hooks-group.js';
+import { hooksGroup, hooksLayer, type EnterHook, type HooksLayer } from './hooks-group.js';
 import { viewStage, type BoundHook, type ResolvedView } from './view-stage.js';
 import type { Handler, Middleware, MiddlewareHooks } from './types.js';
 
@@ -9,6 +9,8 @@ export interface ComposeOptions {
   /** Finds the view for a request (and sets its params), or throws an HttpError. */
   resolve: (request: HttpRequest) => ResolvedView;
   render: ErrorRenderer;
+  /** Told when a request enters a middleware that has an `afterResponse` hook. */
+  enter: EnterHook;
   /** Told about each factory that threw `MiddlewareNotUsed`. */
   onUnused: (name: string) => void;
 }
@@ -26,7 +28,7 @@ export function compose(middleware: readonly Middleware[], options: ComposeOptio
   let group: HooksLayer[] = [];
   const wrapGroup = (): void => {
     if (group.length === 0) return;
-    handler = hooksGroup(group.reverse(), handler, options.render);
+    handler = hooksGroup(group.reverse(), handler, options.render, options.enter);
     group = [];
   };
 

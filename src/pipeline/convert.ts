@@ -1,7 +1,8 @@
 import { ProgrammingError } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
-import { describe, fromWebResponse, HttpResponse } from '../http/response.js';
-import { isPromise } from './maybe-async.js';
+import { fromWebResponse, HttpResponse } from '../http/response.js';
+import { describe } from '../util/describe.js';
+import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise } from './types.js';
 
 /** Turns an error into the response it stands for, and logs it. */

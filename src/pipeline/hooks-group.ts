@@ -1,9 +1,11 @@
-import type { AfterEntry } from '../after/types.js';
 import type { HttpRequest } from '../http/request.js';
-import type { HttpResponse } from '../http/response.js';
+import type { AfterEntry, HttpResponse } from '../http/response.js';
 import { asResponse, type ErrorRenderer } from './convert.js';
-import { isPromise } from './maybe-async.js';
+import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise, MiddlewareHooks } from './types.js';
+
+/** Told that a request entered a middleware with an `afterResponse` hook: that hook runs once its response is done. */
+export type EnterHook = (request: HttpRequest, afterEntry: AfterEntry) => void;
 
 /** One hooks middleware, with what its layer needs precomputed. */
 export interface HooksLayer {
@@ -23,6 +25,8 @@ export function hooksLayer(hooks: MiddlewareHooks, name: string): HooksLayer {
     afterEntry: afterResponse === undefined ? undefined : {
       task: ({ request, response, outcome }) => afterResponse.call(hooks, request, response, outcome),
       options: { name: `${name}.afterResponse` },
+      // Runs in the request's own async context, as every hook of the pipeline does.
+      scope: undefined,
     },
   };
 }
@@ -35,13 +39,13 @@ export function hooksLayer(hooks: MiddlewareHooks, name: string): HooksLayer {
  * hook is converted at layer i, so layer i's `processResponse` does not see it
  * and layers i-1 ... 0 see an error response.
  */
-export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render: ErrorRenderer): Handler {
+export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render: ErrorRenderer, enter: EnterHook): Handler {
   const last = layers.length - 1;
 
   function inward(request: HttpRequest, from: number): MaybePromise<HttpResponse> {
     for (let i = from; i <= last; i++) {
       const { hooks, afterEntry } = layers[i]!;
-      if (afterEntry !== undefined) (request.enteredMiddleware ??= []).push(afterEntry);
+      if (afterEntry !== undefined) enter(request, afterEntry);
       if (hooks.processRequest === undefined) continue;
       let early: unknown;
       try {

@@ -1,6 +1,5 @@
-import type { Outcome } from '../after/types.js';
 import type { HttpRequest } from '../http/request.js';
-import type { HttpResponse } from '../http/response.js';
+import type { HttpResponse, Outcome } from '../http/response.js';
 
 /** A value now, or later. Hooks that answer synchronously keep the pipeline synchronous. */
 export type MaybePromise<T> = T | Promise<T>;

@@ -1,7 +1,7 @@
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
 import { asResponse } from './convert.js';
-import { isPromise } from './maybe-async.js';
+import { isPromise } from '../util/is-promise.js';
 import type { MaybePromise, MiddlewareHooks, View } from './types.js';
 
 /** What routing gives the view stage: the view, and how to name it in errors. */

@@ -2,6 +2,7 @@ import FindMyWay from 'find-my-way';
 import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import type { View } from '../pipeline/types.js';
+import { kBodyLimit } from '../symbols.js';
 import { fillPath } from './reverse.js';
 import { METHODS, type Method, type Route } from './routes.js';
 
@@ -54,7 +55,7 @@ export class Router {
     if (found === null) throw this.#miss(method, path);
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
-    if (target.bodyLimit !== undefined) request.bodyLimit = target.bodyLimit;
+    if (target.bodyLimit !== undefined) request[kBodyLimit] = target.bodyLimit;
     return target;
   }
 

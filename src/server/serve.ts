@@ -1,6 +1,7 @@
 import { createServer, type Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
+import { kAbandon, kClosing, kRequestsDone } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 
 export interface ServeOptions {
@@ -71,11 +72,11 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-  let closing: Promise<ShutdownReport> | undefined;
+  let shutdownDone: Promise<ShutdownReport> | undefined;
   let stopHandlingSignals = (): void => {};
   const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
     stopHandlingSignals();
-    return (closing ??= shutdown(app, server, closeOptions.timeoutMs ?? 10_000));
+    return (shutdownDone ??= shutdown(app, server, closeOptions.timeoutMs ?? 10_000));
   };
   if (options.handleSignals ?? true) stopHandlingSignals = handleSignals(app, close, options.shutdownTimeoutMs ?? 10_000);
   return { url, port, server, close };
@@ -94,13 +95,13 @@ function checkingInterval(headersTimeout: number, requestTimeout: number): numbe
 async function shutdown(app: App, server: NodeServer, timeoutMs: number): Promise<ShutdownReport> {
   const deadline = performance.now() + timeoutMs;
   const requestsInFlightAtClose = app.requestsInFlight;
-  app.closing = true;
+  app[kClosing] = true;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  await untilDeadline(app.requestsDone(), deadline);
+  await untilDeadline(app[kRequestsDone](), deadline);
   // A request still running at the deadline loses its connection.
   server.closeAllConnections();
-  const abandoned = await app.scheduler.drain(deadline);
+  const abandoned = await app[kAbandon](deadline);
   await closed;
   const report: ShutdownReport = {
     tasksCompleted: app.afterStats().completed,

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
-import type { TaskRecord } from '../after/scheduler.js';
-import type { Outcome } from '../after/types.js';
-import type { HttpRequest } from '../http/request.js';
+import type { TaskRecord } from '../after/reporting.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
-import { bodiless, release } from '../server/send.js';
 import { serve, type Server } from '../server/serve.js';
+import { kDispatch, kScheduler } from '../symbols.js';
+import { releaseStream, sendsBody } from '../transport/body.js';
+import { outcomeOf } from '../transport/outcome.js';
 
 export interface TestRequestOptions {
   headers?: Record<string, string>;
@@ -64,7 +64,7 @@ export class TestClient {
   constructor(app: App, options: TestClientOptions = {}) {
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
-    this.#unobserve = app.scheduler.observe((record) => this.#tasks.push(record));
+    this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
   }
 
   /** How every after-response task of this app ended since the client was made, in order. */
@@ -133,50 +133,42 @@ export class TestClient {
 
   async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     if (body !== undefined) headers['content-length'] = String(body.length);
-    const { request, response: pending } = this.#app.dispatch({
+    const { exchange, response: pending } = this.#app[kDispatch]({
       method,
       url: path,
       headers,
       body: body === undefined ? null : Readable.from([body]),
     });
     const response = await pending;
-    const delivered = await deliver(response, request);
-    const outcome: Outcome = {
-      status: response.status,
-      completed: delivered.error === undefined,
-      aborted: false,
-      bytesSent: delivered.bytes.length,
-      startedAt: request.startedAt,
-      finishedAt: performance.now(),
-    };
-    if (delivered.error !== undefined) outcome.error = delivered.error;
-    this.#app.afterWork.finish(request, response, outcome);
-    if (delivered.error !== undefined) throw delivered.error;
+    exchange.response = response;
+    const bytes = await deliver(response, sendsBody(method, response.status), (error) => (exchange.error = error));
+    exchange.bytesSent = bytes.length;
+    exchange.finish(outcomeOf(exchange, exchange.error === undefined));
+    if (exchange.error !== undefined) throw exchange.error;
     const webHeaders = new Headers();
     for (const [name, value] of response.headers) webHeaders.append(name, value);
-    return new TestResponse(response.status, webHeaders, delivered.bytes);
+    return new TestResponse(response.status, webHeaders, bytes);
   }
 }
 
-/** Reads a response's body as a client would, streaming ones to their end. */
-async function deliver(response: HttpResponse, request: HttpRequest): Promise<{ bytes: Buffer; error?: unknown }> {
-  const noBody = request.method === 'HEAD' || bodiless(response.status);
+/** Reads a response's body as a client would, streaming ones to their end; a stream that fails is told to `failed`. */
+async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
   if (response instanceof StreamingResponse) {
     // As over a socket: a body that is not sent is not read (it may never end).
-    if (noBody) {
-      release(response.stream);
-      return { bytes: Buffer.alloc(0) };
+    if (!withBody) {
+      releaseStream(response.stream);
+      return Buffer.alloc(0);
     }
     const chunks: Buffer[] = [];
     try {
       for await (const chunk of response.stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
     } catch (error) {
-      return { bytes: Buffer.concat(chunks), error };
+      failed(error);
     }
-    return { bytes: Buffer.concat(chunks) };
+    return Buffer.concat(chunks);
   }
-  if (noBody || response.body === null) return { bytes: Buffer.alloc(0) };
-  return { bytes: Buffer.from(response.body) };
+  if (!withBody || response.body === null) return Buffer.alloc(0);
+  return Buffer.from(response.body);
 }
 
 /** A test client for `app`; see `TestClient`. */

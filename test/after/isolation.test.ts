@@ -151,7 +151,7 @@ for (const [concurrency, expected] of [
 }
 
 test('scheduler options are checked when the app is built', () => {
-  assert.throws(() => createApp({ after: { concurrency: 0 } }), /after\.concurrency must be a positive number, got 0/);
-  assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be from 0 to below after\.maxPending/);
+  assert.throws(() => createApp({ after: { concurrency: 0 } }), /after\.concurrency must be a whole number of at least 1, got number 0/);
+  assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be a whole number from 0 to below after\.maxPending/);
   assert.throws(() => createApp({ after: { overflow: 'ignore' as never } }), /after\.overflow must be 'reject' or 'drop'/);
 });

@@ -48,5 +48,6 @@ test("overflow: 'drop' keeps answering requests and drops the new tasks, counted
   const { completed, shed } = app.afterStats();
   assert.ok(shed > 0, 'expected dropped tasks');
   assert.equal(completed + shed, 6);
-  assert.ok(lines.some((l) => l.level === 40 && String(l.msg).includes('dropped 1 task(s)') && (l.tasks as string[])[0] === 'droppable'));
+  assert.ok(lines.some((l) => l.level === 40 && String(l.msg).includes('dropping new tasks until it drains') && l.task === 'droppable'));
+  assert.ok(lines.some((l) => l.level === 40 && l.dropped === shed && String(l.msg).includes(`${shed} task(s) were dropped while it was full`)));
 });

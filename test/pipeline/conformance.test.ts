@@ -8,6 +8,7 @@ import {
   BadRequest, createApp, get, HttpError, HttpResponse, MiddlewareNotUsed, NotFound, PermissionDenied,
   type Handler, type HttpRequest, type Middleware, type MiddlewareHooks,
 } from '../../src/index.js';
+import { kDispatch } from '../../src/symbols.js';
 import { createTestClient } from '../../src/testing/index.js';
 
 type Action = 'none' | 'pass' | ['respond' | 'replace', number] | ['raise', Kind];
@@ -110,7 +111,7 @@ for (const [mode, wrap] of Object.entries(modes)) {
 
 test('a synchronous pipeline hands back a response, not a promise', () => {
   const { app } = build(cases.find((c) => c.id === 's1-1')!, modes.synchronous);
-  const { response } = app.dispatch({ method: 'GET', url: '/ok', headers: {}, body: null });
+  const { response } = app[kDispatch]({ method: 'GET', url: '/ok', headers: {}, body: null });
   assert.ok(response instanceof HttpResponse, 'expected a plain response from a synchronous pipeline');
   assert.equal((response as HttpResponse).status, 400);
   assert.ok(!(response instanceof HttpError));

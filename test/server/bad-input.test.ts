@@ -222,7 +222,7 @@ describe('bad input over a real socket', () => {
   test('a client that disconnects mid-body leaves no request in flight', { timeout: 2_000 }, async () => {
     await abandonUpload();
     // The response for a client that has gone is never sent; the request must still end.
-    await app.requestsDone();
+    await app.settle();
     assert.equal(app.requestsInFlight, 0);
   });
 
@@ -236,7 +236,7 @@ describe('bad input over a real socket', () => {
     socket.destroy();
     await closedOnServer;
     slowRelease.resolve();
-    await app.requestsDone();
+    await app.settle();
     assert.equal(app.requestsInFlight, 0);
   });
 });

@@ -1,22 +1,27 @@
 import type { HttpRequest } from '../http/request.js';
-import type { HttpResponse } from '../http/response.js';
-import { taskName, type Job } from './job.js';
-import type { AfterContext, AfterEntry, Outcome } from './types.js';
+import type { AfterContext, AfterEntry, HttpResponse, Outcome } from '../http/response.js';
+import { taskName } from './entries.js';
+import type { Job } from './job.js';
 
-/** What one task receives. The AbortController is made only if the task reads `signal` or must be aborted. */
-export class TaskContext implements AfterContext {
+/**
+ * A task while it runs: what the task receives (`AfterContext`) and, for an
+ * async task, its place among the running (see deadlines.ts). One object for
+ * both, so a task costs one allocation. The AbortController is made only if
+ * the task reads `signal` or must be aborted.
+ */
+export class RunningTask implements AfterContext {
   /** @internal */
   readonly job: Job;
-  /** @internal When an async task times out (`performance.now()` ms). */
-  deadline = 0;
-  /** @internal Set while an async task runs: its place among the running (see deadlines.ts). */
-  lane: object | undefined = undefined;
-  /** @internal */
-  previous: TaskContext | undefined = undefined;
-  /** @internal */
-  next: TaskContext | undefined = undefined;
   /** @internal */
   readonly entry: AfterEntry;
+  /** @internal When an async task times out (`performance.now()` ms). */
+  deadline = 0;
+  /** @internal Set while an async task runs: its lane among the running (see deadlines.ts). */
+  lane: object | undefined = undefined;
+  /** @internal */
+  previous: RunningTask | undefined = undefined;
+  /** @internal */
+  next: RunningTask | undefined = undefined;
   #controller: AbortController | undefined;
 
   constructor(job: Job, entry: AfterEntry) {
@@ -34,11 +39,11 @@ export class TaskContext implements AfterContext {
   }
 
   get response(): HttpResponse {
-    return this.job.response;
+    return this.job.response!;
   }
 
   get outcome(): Outcome {
-    return this.job.outcome;
+    return this.job.outcome!;
   }
 
   get signal(): AbortSignal {

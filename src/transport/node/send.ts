@@ -1,36 +1,28 @@
 import type { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import type { HttpRequest } from '../http/request.js';
-import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
-
-/** What the writer learnt while sending, for the request's `Outcome`. */
-export interface Delivery {
-  bytesSent: number;
-  error: unknown;
-}
-
-/** Statuses that never carry a body (RFC 9110). */
-export function bodiless(status: number): boolean {
-  return status === 204 || status === 304 || status < 200;
-}
+import type { Exchange } from '../../after/exchange.js';
+import { StreamingResponse, type StreamSource } from '../../http/response.js';
+import { kNodeHeaders } from '../../symbols.js';
+import { bodiless, releaseStream } from '../body.js';
 
 /**
  * Writes `response` to Node's `ServerResponse`: fixed bodies in one `end()`
  * with a Content-Length, streams chunk by chunk, waiting for `'drain'` when
  * the socket is full (backpressure), stopping when the client goes away.
  */
-export function send(res: ServerResponse, response: HttpResponse, request: HttpRequest, delivery: Delivery): void {
-  const headers = response.headers.toNodeHeaders();
+export function send(res: ServerResponse, exchange: Exchange): void {
+  const { request } = exchange;
+  const response = exchange.response!;
+  const headers = response.headers[kNodeHeaders]();
   if (response instanceof StreamingResponse) {
     res.writeHead(response.status, headers);
     if (request.method === 'HEAD' || bodiless(response.status)) {
       // Node drops the writes without backpressure: pumping would read the
       // whole stream for nothing, forever if it never ends.
       res.end();
-      release(response.stream);
+      releaseStream(response.stream);
       return;
     }
-    void pump(response.stream, res, request, delivery);
+    void pump(response.stream, res, exchange);
     return;
   }
   const body = response.body;
@@ -44,38 +36,27 @@ export function send(res: ServerResponse, response: HttpResponse, request: HttpR
   headers['content-length'] = String(length);
   res.writeHead(response.status, headers);
   res.end(body);
-  delivery.bytesSent = request.method === 'HEAD' ? 0 : length;
+  exchange.bytesSent = request.method === 'HEAD' ? 0 : length;
 }
 
-async function pump(source: StreamSource, res: ServerResponse, request: HttpRequest, delivery: Delivery): Promise<void> {
+async function pump(source: StreamSource, res: ServerResponse, exchange: Exchange): Promise<void> {
   try {
     // Leaving the loop early (client gone) calls the source's return(): a
     // generator's finally blocks run, a Readable is destroyed.
     for await (const chunk of source) {
       if (res.destroyed) break;
       const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      delivery.bytesSent += bytes.length;
+      exchange.bytesSent += bytes.length;
       if (!res.write(bytes) && !(await drained(res))) break;
     }
   } catch (error) {
-    delivery.error = error;
+    exchange.error = error;
+    const { request } = exchange;
     request.log.error({ err: error, method: request.method, path: request.path }, 'streaming response failed mid-way; connection closed');
     res.destroy();
     return;
   }
   if (!res.destroyed) res.end();
-}
-
-/** Lets go of a stream that will not be read: a Readable is destroyed, an iterator's return() runs. */
-export function release(source: StreamSource): void {
-  if (source instanceof Readable) {
-    source.destroy();
-    return;
-  }
-  const iterator = source[Symbol.asyncIterator]();
-  if (typeof iterator.return === 'function') {
-    void Promise.resolve(iterator.return()).catch(() => {});
-  }
 }
 
 /** Resolves true on `'drain'`, false if the response closed first. */

@@ -1,0 +1,28 @@
+import type { AfterEntry, Outcome } from '../http/response.js';
+
+/** The entries of a response with no after-response work: most responses, so no array each. */
+export const NO_ENTRIES: readonly AfterEntry[] = Object.freeze([]);
+
+/** A task's name for logs and reports: its option, else its function's name. */
+export function taskName(entry: AfterEntry): string {
+  return entry.options?.name ?? (entry.task.name || 'anonymous');
+}
+
+/** Whether `when` lets the task run for this outcome. */
+export function shouldRun(entry: AfterEntry, outcome: Outcome): boolean {
+  const when = entry.options?.when;
+  if (when === undefined || when === 'always') return true;
+  if (when === 'completed') return outcome.completed;
+  return outcome.completed && outcome.status >= 200 && outcome.status < 400;
+}
+
+/** An entry for work Coda registers itself (a middleware's `afterResponse`, a signal's receiver): it runs in the request's own context. */
+export function ownEntry(task: AfterEntry['task'], name: string): AfterEntry {
+  return { task, options: { name }, scope: undefined };
+}
+
+/** `a` then `b`: one of them as it is when the other is empty, else a new array. */
+export function join(a: readonly AfterEntry[] | undefined, b: readonly AfterEntry[] | undefined): readonly AfterEntry[] | undefined {
+  if (a === undefined || a.length === 0) return b;
+  return b === undefined || b.length === 0 ? a : a.concat(b);
+}

@@ -1,0 +1,134 @@
+import type { IncomingMessage } from 'node:http';
+import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
+import type { AfterEntry, HttpResponse, Outcome } from '../http/response.js';
+import { kAfterEntries, kDone } from '../symbols.js';
+import { join, NO_ENTRIES } from './entries.js';
+import type { Job } from './job.js';
+import { taskRecord, type TaskRecord } from './reporting.js';
+import type { AfterScheduler } from './scheduler.js';
+
+/** What an exchange needs of its app. */
+export interface ExchangeHost {
+  readonly scheduler: AfterScheduler;
+  readonly requestOptions: RequestOptions;
+  /** The `requestFinished` receivers (the app's, then the process's) as entries, in a fresh array; undefined when none. */
+  finishedReceivers(): AfterEntry[] | undefined;
+  /** Told once, when the exchange's response is done. */
+  finished(exchange: Exchange): void;
+  /** Told about a task registered after shutdown gave up on its request. */
+  lost(record: TaskRecord): void;
+}
+
+const LIVE = 0;
+const DONE = 1;
+/** Refused by admission control: nothing of the app ran, nothing runs after. */
+const REFUSED = 2;
+/** Given up at the shutdown deadline: its tasks are listed, not run. */
+const ABANDONED = 3;
+
+/**
+ * One request's life, owned in one place: the request, the `afterResponse`
+ * hooks of the middleware it entered, the tasks registered for it, its
+ * response, what the transport learnt while sending it, and its outcome. Once
+ * the response is done the exchange is the scheduler's job: its tasks start in
+ * registration order. AsyncLocalStorage carries it through the request's async
+ * call tree, which is how `after()` finds it.
+ */
+export class Exchange implements Job {
+  readonly request: HttpRequest;
+  /** The response being sent, once the pipeline has answered. */
+  response: HttpResponse | undefined = undefined;
+  /** Set when the response is done. */
+  outcome: Outcome | undefined = undefined;
+  /** Body bytes handed to the transport. */
+  bytesSent = 0;
+  /** Why writing the response failed, if it did. */
+  error: unknown = undefined;
+  /**
+   * While the request is handled, the tasks `after()` registered; once the
+   * response is done, every task of the job in start order. Shared and empty
+   * (`NO_ENTRIES`), or borrowed, until a task is added.
+   */
+  entries: readonly AfterEntry[] = NO_ENTRIES;
+  /** The next entry to start. */
+  index = 0;
+  /** In the scheduler's queue: some entry has yet to start. */
+  queued = false;
+  #owned = false;
+  #entered: AfterEntry[] | undefined = undefined;
+  #state = LIVE;
+  readonly #host: ExchangeHost;
+
+  constructor(host: ExchangeHost, source: IncomingMessage | RequestSource) {
+    this.#host = host;
+    this.request = new HttpRequest(source, host.requestOptions, this);
+  }
+
+  /** A hooks middleware with `afterResponse` was entered: its hook runs once the response is done. */
+  enter(entry: AfterEntry): void {
+    (this.#entered ??= []).push(entry);
+  }
+
+  /** `after()`: the task waits for the response, or is queued at once if the response is done. */
+  add(entry: AfterEntry): void {
+    if (this.#state === ABANDONED) {
+      this.#host.lost(taskRecord(entry, this, 'abandoned'));
+      return;
+    }
+    if (!this.#host.scheduler.accept(entry, this)) return;
+    if (!this.#owned) {
+      this.entries = this.entries.slice();
+      this.#owned = true;
+    }
+    (this.entries as AfterEntry[]).push(entry);
+    if (this.#state === DONE) this.#host.scheduler.enqueue(this);
+  }
+
+  /** Refused by admission control: no task of it will run, not even `requestFinished` receivers. */
+  refuse(): void {
+    this.#state = REFUSED;
+  }
+
+  /**
+   * Shutdown gave up on this request while it was still being handled: the
+   * tasks registered so far are listed and given back; later ones are told
+   * to the host as lost.
+   */
+  abandon(): TaskRecord[] {
+    if (this.#state !== LIVE) return [];
+    this.#state = ABANDONED;
+    this.#host.scheduler.release(this.entries.length);
+    const given = join(this.entries, this.#entered) ?? NO_ENTRIES;
+    return given.map((entry) => taskRecord(entry, this, 'abandoned'));
+  }
+
+  /** The response is done (sent, or the client went away): hand its work to the scheduler. */
+  finish(outcome: Outcome): void {
+    const state = this.#state;
+    if (state === DONE) return;
+    this.outcome = outcome;
+    this.#state = state === LIVE ? DONE : state;
+    this.request[kDone](outcome.aborted);
+    this.#host.finished(this);
+    if (state === REFUSED) return;
+    const accepted = this.entries.length;
+    const own = this.response![kAfterEntries];
+    let entries = join(this.entries, own);
+    if (this.#entered !== undefined) entries = join(entries, this.#entered.reverse());
+    entries = join(entries, this.#host.finishedReceivers()) ?? NO_ENTRIES;
+    if (state === ABANDONED) {
+      for (let i = accepted; i < entries.length; i++) this.#host.lost(taskRecord(entries[i]!, this, 'abandoned'));
+      return;
+    }
+    // Every array here is this exchange's own, but the response's list, which a response reused across requests shares.
+    this.#owned = entries !== own && entries !== NO_ENTRIES;
+    this.entries = entries;
+    this.#host.scheduler.submit(this, accepted);
+  }
+
+  /** Keeps the first `count` entries: the rest were dropped at a full queue. */
+  truncate(count: number): void {
+    this.entries = this.entries.slice(0, count);
+    this.#owned = true;
+  }
+}

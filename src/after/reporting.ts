@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import type { AfterContext, AfterEntry } from '../http/response.js';
+import { taskName } from './entries.js';
+import type { Job } from './job.js';
+import type { RunningTask } from './running-task.js';
+
+/** How one task ended, as told to observers (the test client) and in the shutdown report. */
+export interface TaskRecord {
+  name: string;
+  requestId: string;
+  state: 'completed' | 'failed' | 'timedOut' | 'skipped' | 'abandoned';
+  error?: unknown;
+}
+
+/** A task that threw, rejected or timed out, as `after.onError` receives it. */
+export interface TaskFailure {
+  name: string;
+  error: unknown;
+  context: AfterContext;
+}
+
+export class TaskTimeoutError extends Error {
+  constructor(name: string, ms: number) {
+    super(`after-response task ${name} timed out after ${ms} ms`);
+  }
+  override get name(): string {
+    return 'TaskTimeoutError';
+  }
+}
+
+/**
+ * Where the scheduler's news goes: failures to `onError` (default: an error
+ * log line with the task, request id, method and path), every task's end to
+ * the observers, and the overflow episodes to the log.
+ */
+export class Reporting {
+  readonly #logger: Logger;
+  readonly #onError: (failure: TaskFailure) => void;
+  #observers: ((record: TaskRecord) => void)[] = [];
+  /** Tasks dropped since the queue last filled up, under `overflow: 'drop'`. */
+  #dropped = 0;
+
+  constructor(logger: Logger, onError: ((failure: TaskFailure) => void) | undefined) {
+    this.#logger = logger;
+    this.#onError = onError ?? logFailure;
+  }
+
+  /** Calls `listener` with every task's end; returns the function that stops it. */
+  observe(listener: (record: TaskRecord) => void): () => void {
+    this.#observers.push(listener);
+    return () => {
+      this.#observers = this.#observers.filter((l) => l !== listener);
+    };
+  }
+
+  /** Tells the observers how a task ended. */
+  tell(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): void {
+    if (this.#observers.length === 0) return;
+    const record = taskRecord(entry, job, state, error);
+    for (const observer of this.#observers) observer(record);
+  }
+
+  /** A task threw, rejected or timed out. */
+  failed(task: RunningTask, error: unknown): void {
+    try {
+      this.#onError({ name: task.name, error, context: task });
+    } catch (reportError) {
+      this.#logger.error({ err: reportError }, 'after.onError threw while reporting a failed task');
+    }
+  }
+
+  /** A task dropped under `overflow: 'drop'`: the first of an episode is logged, the rest counted until it ends. */
+  dropped(entry: AfterEntry, job: Job, maxPending: number): void {
+    if (this.#dropped++ === 0) {
+      this.#logger.warn(
+        { requestId: job.request.id, task: taskName(entry) },
+        `after-response queue full (${maxPending} pending): dropping new tasks until it drains`,
+      );
+    }
+  }
+
+  refusing(pending: number): void {
+    this.#logger.warn({ pending }, 'after-response queue full: refusing new requests with 503');
+  }
+
+  admitting(pending: number): void {
+    this.#logger.info({ pending }, 'after-response queue below its low-water mark: admitting requests again');
+  }
+
+  /** The queue is below its low-water mark: ends a drop episode. */
+  drained(pending: number): void {
+    if (this.#dropped > 0) {
+      this.#logger.warn({ dropped: this.#dropped, pending }, `after-response queue drained: ${this.#dropped} task(s) were dropped while it was full`);
+      this.#dropped = 0;
+    }
+  }
+}
+
+export function taskRecord(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): TaskRecord {
+  const record: TaskRecord = { name: taskName(entry), requestId: job.request.id, state };
+  if (error !== undefined) record.error = error;
+  return record;
+}
+
+function logFailure({ name, error, context }: TaskFailure): void {
+  const { request } = context;
+  request.log.error({ err: error, task: name, method: request.method, path: request.path }, `after-response task ${name} failed`);
+}

@@ -1,0 +1,67 @@
+import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import type { TaskFailure } from './reporting.js';
+
+export interface SchedulerOptions {
+  /**
+   * Async tasks running at once (a response's async tasks may overlap when this
+   * is above 1). Default 1024. It bounds throughput: with tasks of 50 ms, 1024
+   * slots run at most 20,480 tasks a second; past that the queue grows to
+   * `maxPending` and admission control starts.
+   */
+  concurrency?: number;
+  /**
+   * Tasks accepted and not started yet before admission control starts.
+   * Default 10,000. A response's own tasks are accepted with it; `after()`
+   * past this bound is refused (`'reject'`) or dropped (`'drop'`).
+   */
+  maxPending?: number;
+  /** Admission resumes once pending tasks fall to this. Default 80% of `maxPending`. */
+  lowWater?: number;
+  /** A task still running after this long is aborted. Default 30,000 ms. */
+  timeoutMs?: number;
+  /**
+   * What happens at `maxPending`: `'reject'` (default) answers new requests
+   * with 503 and Retry-After, keeps every accepted task, and makes `after()`
+   * throw a `QueueFull` error; `'drop'` keeps admitting requests and drops the
+   * new tasks, counted and logged.
+   */
+  overflow?: 'reject' | 'drop';
+  /** Told about every task that throws, rejects or times out. Default: one error log line. */
+  onError?: (failure: TaskFailure) => void;
+}
+
+/** The options with their defaults, checked. */
+export interface SchedulerSettings {
+  concurrency: number;
+  maxPending: number;
+  lowWater: number;
+  timeoutMs: number;
+  overflow: 'reject' | 'drop';
+  onError: ((failure: TaskFailure) => void) | undefined;
+}
+
+const KEYS = ['concurrency', 'maxPending', 'lowWater', 'timeoutMs', 'overflow', 'onError'];
+
+export function schedulerSettings(options: SchedulerOptions): SchedulerSettings {
+  checkKeys('createApp() after', options, KEYS);
+  const maxPending = checkCount('after.maxPending', options.maxPending ?? 10_000);
+  const lowWater = options.lowWater ?? Math.floor(maxPending * 0.8);
+  if (typeof lowWater !== 'number' || !Number.isSafeInteger(lowWater) || lowWater < 0 || lowWater >= maxPending) {
+    throw new RangeError(`after.lowWater must be a whole number from 0 to below after.maxPending (${maxPending}), got ${String(lowWater)}`);
+  }
+  const overflow = options.overflow ?? 'reject';
+  if (overflow !== 'reject' && overflow !== 'drop') {
+    throw new TypeError(`after.overflow must be 'reject' or 'drop', got ${JSON.stringify(overflow)}`);
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError(`after.onError must be a function, got ${typeof options.onError}`);
+  }
+  return {
+    concurrency: checkCount('after.concurrency', options.concurrency ?? 1024),
+    maxPending,
+    lowWater,
+    timeoutMs: checkMs('after.timeoutMs', options.timeoutMs ?? 30_000),
+    overflow,
+    onError: options.onError,
+  };
+}

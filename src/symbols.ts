@@ -1,0 +1,33 @@
+/**
+ * Coda's internal protocol, as Fastify's lib/symbols.js: state and methods that
+ * modules share but users must not reach are keyed by these symbols, marked
+ * `@internal` (so they are left out of the published types) and never exported
+ * from the package.
+ */
+
+/** HttpRequest: the body size limit, which routing may change per route. */
+export const kBodyLimit = Symbol('coda.bodyLimit');
+/** HttpRequest: whether the app's logger writes a level (skip building a line nobody reads). */
+export const kLogs = Symbol('coda.logs');
+/** HttpRequest: the exchange that owns it. */
+export const kExchange = Symbol('coda.exchange');
+/** HttpRequest: the response is done; let go of Node's request. */
+export const kDone = Symbol('coda.done');
+/** HttpResponse: the tasks registered with `response.after()`. */
+export const kAfterEntries = Symbol('coda.afterEntries');
+/** ResponseHeaders: the record handed to Node's `writeHead`. */
+export const kNodeHeaders = Symbol('coda.nodeHeaders');
+/** ResponseHeaders: sets a header Coda itself chose, without checks. */
+export const kSetTrusted = Symbol('coda.setTrusted');
+/** App: runs a request that did not come over a socket. */
+export const kDispatch = Symbol('coda.dispatch');
+/** App: its after-response scheduler. */
+export const kScheduler = Symbol('coda.scheduler');
+/** App: resolves when no request is in flight. */
+export const kRequestsDone = Symbol('coda.requestsDone');
+/** App: shutdown past its deadline: gives up what has not run and lists it. */
+export const kAbandon = Symbol('coda.abandon');
+/** Signal: its receivers as after-response entries. */
+export const kEntries = Symbol('coda.entries');
+/** App: set by `server.close()`: responses from now on ask the client to close the connection. */
+export const kClosing = Symbol('coda.closing');

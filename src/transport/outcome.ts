@@ -1,0 +1,16 @@
+import type { Exchange } from '../after/exchange.js';
+import type { Outcome } from '../http/response.js';
+
+/** An exchange's `Outcome`, built the same way by every transport once its response is done. */
+export function outcomeOf(exchange: Exchange, completed: boolean): Outcome {
+  const outcome: Outcome = {
+    status: exchange.response!.status,
+    completed,
+    aborted: !completed,
+    bytesSent: exchange.bytesSent,
+    startedAt: exchange.request.startedAt,
+    finishedAt: performance.now(),
+  };
+  if (exchange.error !== undefined) outcome.error = exchange.error;
+  return outcome;
+}
