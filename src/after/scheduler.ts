@@ -225,7 +225,7 @@ export class AfterScheduler {
     }
     const task = new RunningTask(job, entry);
     try {
-      const result = entry.scope === undefined ? entry.task(task) : entry.scope(this.#runScoped, task);
+      const result = entry.scope === undefined ? entry.task(task) : entry.scope.runInAsyncScope(this.#runScoped, null, task);
       // Inside the try: a result whose `then` getter throws is the task's failure, not the process's.
       if (isPromise(result)) {
         this.#awaitTask(task, result);
