@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   after, createApp, del, get, HttpResponse, JsonResponse, NotFound, BadRequest, post, StreamingResponse,
   type App, type HttpRequest,
-} from '../../src/index.js';
+} from 'coda-http';
 import { Auth, timing } from './middleware.js';
 import { NoteStore } from './store.js';
 import { timeline } from './timeline.js';

@@ -1,5 +1,5 @@
 // `npm start`: the notes service on http://127.0.0.1:3000 (PORT and HOST to change it).
-import { serve } from '../../src/index.js';
+import { serve } from 'coda-http';
 import { notesApp } from './app.js';
 
 const token = process.env.NOTES_TOKEN ?? 'demo-token';

@@ -1,4 +1,4 @@
-import { HttpResponse, JsonResponse, type HttpRequest, type MiddlewareFactory, type MiddlewareHooks } from '../../src/index.js';
+import { HttpResponse, JsonResponse, type HttpRequest, type MiddlewareFactory, type MiddlewareHooks } from 'coda-http';
 import { timeline } from './timeline.js';
 
 /** Adds a Server-Timing header: how long the inner layers took. */

@@ -1,4 +1,4 @@
-import { after, type AfterContext, type HttpRequest, type MiddlewareHooks } from '../../src/index.js';
+import { after, type AfterContext, type HttpRequest, type MiddlewareHooks } from 'coda-http';
 
 /**
  * The demo's console: per request, when the response finished, then each

@@ -22,7 +22,7 @@ interface Case {
   expect: { events: string[]; status: number; body: string | null };
 }
 
-const casesUrl = new URL('../../../shared/conformance/django-middleware/cases.json', import.meta.url);
+const casesUrl = new URL('../fixtures/django-middleware/cases.json', import.meta.url);
 const cases = JSON.parse(readFileSync(casesUrl, 'utf8')) as Case[];
 
 function raise(kind: Kind): never {

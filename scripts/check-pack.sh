@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Packs coda-http as `npm publish` would, installs the tarball into a new project
+# in a temporary folder and uses it there as a consumer would: ESM imports of
+# 'coda-http' and 'coda-http/testing', one request in-process, and a strict
+# type-check against the shipped .d.ts. Exits non-zero on any failure.
+# Run it with the Node it should check on first on PATH (`npm run check-pack`).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/coda-check-pack.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== npm pack (Node $(node --version))"
+mkdir "$tmp/pack"
+(cd "$root" && npm pack --silent --pack-destination "$tmp/pack" >/dev/null)
+tarballs=("$tmp"/pack/*.tgz)
+[ "${#tarballs[@]}" -eq 1 ] || { echo "expected one tarball, got: ${tarballs[*]}" >&2; exit 1; }
+tarball="${tarballs[0]}"
+listing="$(tar -tzf "$tarball")"
+echo "$(basename "$tarball"): $(wc -l <<<"$listing") files"
+
+for file in package/package.json package/README.md package/LICENSE package/dist/index.js package/dist/index.d.ts \
+  package/dist/testing/index.js package/dist/testing/index.d.ts; do
+  grep -qx "$file" <<<"$listing" || { echo "missing from the tarball: $file" >&2; exit 1; }
+done
+if grep -E '^package/(src|test|bench|examples|scripts)/' <<<"$listing"; then
+  echo "the tarball ships files it should not (above)" >&2; exit 1
+fi
+
+echo "== install into a new project"
+app="$tmp/app"
+mkdir "$app"
+echo '{ "name": "coda-pack-check", "private": true, "type": "module" }' > "$app/package.json"
+(cd "$app" && npm install --prefer-offline --no-audit --no-fund --silent "$tarball")
+[ -f "$app/node_modules/coda-http/dist/index.d.ts" ] || { echo "dist/index.d.ts is not in the installed package" >&2; exit 1; }
+
+cat > "$app/check.mjs" <<'EOF'
+import assert from 'node:assert/strict';
+import { createApp, get, HttpResponse } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+
+const app = createApp({ routes: [get('/hello/:name', (request) => new HttpResponse(`hello ${request.params.name}`))] });
+const client = createTestClient(app);
+const res = await client.get('/hello/pack');
+assert.equal(res.status, 200);
+assert.equal(await res.text(), 'hello pack');
+await client.settle();
+console.log('ok: GET /hello/pack answered 200 "hello pack" from the installed package');
+EOF
+(cd "$app" && node check.mjs)
+
+echo "== type-check a consumer against the shipped .d.ts"
+cat > "$app/check.ts" <<'EOF'
+import { createApp, get, HttpResponse, type MiddlewareHooks, type Outcome } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+
+const audit: MiddlewareHooks = { afterResponse: (_request, _response, outcome: Outcome) => void outcome.status };
+const app = createApp({
+  middleware: [audit],
+  routes: [get('/hello/:name', (request) => new HttpResponse(`hello ${request.params.name}`))],
+});
+const res = await createTestClient(app).get('/hello/pack');
+const body: string = await res.text();
+export { body };
+EOF
+cat > "$app/tsconfig.json" <<EOF
+{
+  "compilerOptions": {
+    "target": "ES2023", "module": "NodeNext", "moduleResolution": "NodeNext", "lib": ["ES2023"],
+    "strict": true, "noEmit": true, "skipLibCheck": false,
+    "types": ["node"], "typeRoots": ["$root/node_modules/@types"]
+  },
+  "files": ["check.ts"]
+}
+EOF
+(cd "$app" && node "$root/node_modules/typescript/bin/tsc" -p tsconfig.json)
+echo "ok: check.ts type-checks against coda-http's dist/*.d.ts"
