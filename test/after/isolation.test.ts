@@ -155,3 +155,40 @@ test('scheduler options are checked when the app is built', () => {
   assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be a whole number from 0 to below after\.maxPending/);
   assert.throws(() => createApp({ after: { overflow: 'ignore' as never } }), /after\.overflow must be 'reject' or 'drop'/);
 });
+
+test('a task or receiver whose result has a `then` getter that throws fails that task; the process lives and the others run', async () => {
+  const hostile = (): object => Object.defineProperty({}, 'then', { get() { throw new Error('then getter'); } });
+  const failures: TaskFailure[] = [];
+  const ran: string[] = [];
+  const app = createApp({
+    after: { onError: (failure) => failures.push(failure) },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(hostile as () => void, { name: 'hostile' })
+      .after(() => { ran.push('after-it'); }))],
+  });
+  app.signals.requestFinished.connect(hostile as () => void);
+  const client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  assert.deepEqual(ran, ['after-it']);
+  assert.deepEqual(failures.map((f) => [f.name, (f.error as Error).message]), [['hostile', 'then getter'], ['requestFinished:hostile', 'then getter']]);
+});
+
+test('a per-task timeoutMs that is not a positive finite number of milliseconds is refused where it is registered', async () => {
+  const app = createApp({
+    routes: [get('/:ms', (request) => {
+      const ms = Number(request.params.ms);
+      return new HttpResponse('ok').after(() => {}, { timeoutMs: ms });
+    })],
+  });
+  const client = createTestClient(app);
+  for (const bad of ['Infinity', 'NaN', '0', '-5', String(2 ** 31)]) {
+    const res = await client.get(`/${bad}`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 500, bad);
+  }
+  assert.throws(() => new HttpResponse('ok').after(() => {}, { timeoutMs: Infinity }), /response\.after\(\): timeoutMs must be a positive number of milliseconds, at most 2147483647, got number Infinity/);
+  assert.throws(() => new HttpResponse('ok').after(() => {}, { timeoutMs: Number.NaN }), /got number NaN/);
+  assert.throws(() => new HttpResponse('ok').after(() => {}, { when: 'sometimes' as never }), /when must be 'always', 'completed' or 'success'/);
+  assert.throws(() => new HttpResponse('ok').after(() => {}, { timeout: 5 } as never), /unknown option "timeout"; did you mean "timeoutMs"\?/);
+  assert.equal((await client.get('/5000')).status, 200);
+});

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, serve } from '../../src/index.js';
-import { gate } from './helpers.js';
+import { after, createApp, get, HttpResponse, serve } from '../../src/index.js';
+import { gate, memoryLogger } from './helpers.js';
 
 test('close() runs the pending tasks and reports what ran', async () => {
   const ran: number[] = [];
@@ -118,4 +118,32 @@ test('SIGTERM to a real server under load: no accepted request fails, every task
   assert.equal(ok, exit.handled, 'every request the server accepted was answered');
   assert.equal(shutdown.tasksCompleted + shutdown.tasksAbandoned.length, exit.handled);
   assert.equal(exit.ran, shutdown.tasksCompleted);
+});
+
+test('a request still in its view at the deadline: the tasks it registered are listed as abandoned, and one registered later is logged, never silently gone', async () => {
+  const viewEntered = gate();
+  const releaseView = gate();
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    middleware: [{ name: 'audit', afterResponse() {} }],
+    routes: [get('/slow', async () => {
+      after(() => {}, { name: 'registered-in-view' });
+      viewEntered.open();
+      await releaseView.promise;
+      after(() => {}, { name: 'registered-too-late' });
+      return new HttpResponse('late');
+    })],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const request = http.get(`${server.url}/slow`, { headers: { 'x-request-id': 'r-9' } });
+  request.on('error', () => {});
+  await viewEntered.promise;
+  const report = await server.close({ timeoutMs: 50 });
+  assert.equal(report.requestsInFlightAtClose, 1);
+  assert.deepEqual(report.tasksAbandoned, [{ name: 'registered-in-view', requestId: 'r-9' }, { name: 'audit.afterResponse', requestId: 'r-9' }]);
+  releaseView.open();
+  await app.settle();
+  assert.ok(lines.some((l) => l.name === 'registered-too-late' && l.requestId === 'r-9' && String(l.msg).includes('registered after shutdown gave up on its request')));
+  assert.equal(app.afterStats().pending, 0);
 });

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp, get, HttpResponse, signals } from '../../src/index.js';
+import { createTestClient } from '../../src/testing/index.js';
+
+test("each app has its own signals: a receiver hears its app's requests only, and shows in that app's test client only", async () => {
+  const heard: string[] = [];
+  const a = createApp({ routes: [get('/', () => new HttpResponse('a'))] });
+  const b = createApp({ routes: [get('/', () => new HttpResponse('b'))] });
+  a.signals.requestStarted.connect(({ request }) => { heard.push(`a started ${request.path}`); });
+  a.signals.requestFinished.connect(function auditA({ response }) { heard.push(`a finished ${response.status}`); });
+  const clientA = createTestClient(a);
+  const clientB = createTestClient(b);
+  await clientA.get('/');
+  await clientB.get('/');
+  await clientA.settle();
+  await clientB.settle();
+  assert.deepEqual(heard, ['a started /', 'a finished 200']);
+  assert.deepEqual(clientA.tasks.map((t) => t.name), ['requestFinished:auditA']);
+  assert.deepEqual(clientB.tasks, []);
+});
+
+test('the process-wide signals hear every app, after the app\'s own receivers', async (t) => {
+  const heard: string[] = [];
+  const a = createApp({ routes: [get('/', () => new HttpResponse('a'))] });
+  const b = createApp({ routes: [get('/', () => new HttpResponse('b'))] });
+  a.signals.requestFinished.connect(() => { heard.push('a own'); });
+  const disconnect = signals.requestFinished.connect(({ response }) => { heard.push(`process ${String(response.body)}`); });
+  t.after(disconnect);
+  await createTestClient(a).get('/');
+  await a.settle();
+  await createTestClient(b).get('/');
+  await b.settle();
+  assert.deepEqual(heard, ['a own', 'process a', 'process b']);
+});
