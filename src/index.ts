@@ -2,7 +2,8 @@
  * Coda: a TypeScript HTTP framework with Django's middleware pipeline and
  * work after the response done right.
  */
-export { createApp, App, type AppOptions } from './app/app.js';
+export { createApp, App } from './app/app.js';
+export type { AppOptions } from './app/app-options.js';
 export { serve, type Server, type ServeOptions, type ShutdownReport } from './server/serve.js';
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
 export { HttpRequest, type RequestSource } from './http/request.js';

@@ -3,7 +3,6 @@ import { inJob } from '../after/context.js';
 import { Exchange, type ExchangeHost } from '../after/exchange.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
-import type { SchedulerOptions } from '../after/scheduler-options.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
 import { ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
@@ -11,35 +10,14 @@ import type { RequestOptions, RequestSource } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
-import type { Handler, MaybePromise, Middleware } from '../pipeline/types.js';
+import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import type { Route } from '../routing/routes.js';
 import { kAbandon, kClosing, kDispatch, kExchange, kRequestsDone, kScheduler } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { isPromise } from '../util/is-promise.js';
 import { Waiters } from '../util/waiters.js';
-
-export interface AppOptions {
-  routes?: readonly Route[];
-  /** Outermost first, as in Django's MIDDLEWARE setting. */
-  middleware?: readonly Middleware[];
-  /** Shows stacks in 500 responses and logs left-out middleware. Never in production. */
-  debug?: boolean;
-  /** Request body limit in bytes, for every route without its own. Default 1 MiB. */
-  bodyLimit?: number;
-  /** The after-response scheduler's limits and error reporting. */
-  after?: SchedulerOptions;
-  /** A pino logger (or one with the same methods). Default: pino on stdout, see docs. */
-  logger?: Logger;
-  /**
-   * Carry the request through its async call tree (AsyncLocalStorage), so that
-   * `after()` works after an `await`. Default true. Off, `after()` works only
-   * in synchronous code of the request (before its first `await`), and each
-   * request costs less: about 2 µs on Node 20, under 1 µs on Node 24.
-   */
-  asyncContext?: boolean;
-}
+import { checkAppOptions, type AppOptions } from './app-options.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -68,6 +46,7 @@ export class App {
   [kClosing] = false;
 
   constructor(options: AppOptions = {}) {
+    checkAppOptions(options);
     this.logger = options.logger ?? defaultLogger();
     this.debug = options.debug ?? false;
     const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
@@ -87,8 +66,10 @@ export class App {
       resolve: (request) => this.#router.resolve(request),
       render: (request, error) => renderError(request, error, this.debug),
       enter: (request, entry) => (request[kExchange] as Exchange).enter(entry),
-      onUnused: (name) => {
-        if (this.debug) this.logger.info({ middleware: name }, `MiddlewareNotUsed: ${name} left out of the chain`);
+      onUnused: (name, error) => {
+        // Django logs the exception's message too: it says why the middleware left.
+        const why = error.message === '' ? '' : `: ${error.message}`;
+        if (this.debug) this.logger.info({ middleware: name, reason: error.message }, `MiddlewareNotUsed: ${name} left out of the chain${why}`);
       },
     });
   }

@@ -1,5 +1,6 @@
 import { MiddlewareNotUsed } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
+import { checkMiddleware } from './check-middleware.js';
 import { convertErrors, type ErrorRenderer } from './convert.js';
 import { hooksGroup, hooksLayer, type EnterHook, type HooksLayer } from './hooks-group.js';
 import { viewStage, type BoundHook, type ResolvedView } from './view-stage.js';
@@ -11,8 +12,8 @@ export interface ComposeOptions {
   render: ErrorRenderer;
   /** Told when a request enters a middleware that has an `afterResponse` hook. */
   enter: EnterHook;
-  /** Told about each factory that threw `MiddlewareNotUsed`. */
-  onUnused: (name: string) => void;
+  /** Told about each factory that threw `MiddlewareNotUsed`, with the error it threw. */
+  onUnused: (name: string, error: MiddlewareNotUsed) => void;
 }
 
 /**
@@ -35,6 +36,10 @@ export function compose(middleware: readonly Middleware[], options: ComposeOptio
   for (let i = middleware.length - 1; i >= 0; i--) {
     const entry = middleware[i]!;
     const name = middlewareName(entry, i);
+    if (entry === null || (typeof entry !== 'function' && typeof entry !== 'object')) {
+      throw new TypeError(`middleware[${i}] must be a factory function or a hooks object, got ${entry === null ? 'null' : typeof entry}`);
+    }
+    checkMiddleware(entry, name);
     if (typeof entry === 'function') {
       wrapGroup();
       let layer: ReturnType<typeof entry>;
@@ -42,18 +47,16 @@ export function compose(middleware: readonly Middleware[], options: ComposeOptio
         layer = entry(handler);
       } catch (error) {
         if (!(error instanceof MiddlewareNotUsed)) throw error;
-        options.onUnused(name);
+        options.onUnused(name, error);
         continue;
       }
       if (typeof layer !== 'function') {
         throw new TypeError(`middleware ${name} is a factory but returned ${typeof layer}, expected a handler function`);
       }
       handler = convertErrors(layer, `middleware ${name}`, options.render);
-    } else if (entry !== null && typeof entry === 'object') {
+    } else {
       collectHooks(entry, name, viewHooks, exceptionHooks);
       group.push(hooksLayer(entry, name));
-    } else {
-      throw new TypeError(`middleware[${i}] must be a factory function or a hooks object, got ${entry === null ? 'null' : typeof entry}`);
     }
   }
   wrapGroup();

@@ -3,6 +3,7 @@ import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import type { View } from '../pipeline/types.js';
 import { kBodyLimit } from '../symbols.js';
+import { describe } from '../util/describe.js';
 import { fillPath } from './reverse.js';
 import { METHODS, type Method, type Route } from './routes.js';
 
@@ -26,6 +27,7 @@ export class Router {
   readonly #patterns = new Map<string, string>();
 
   constructor(routes: readonly Route[]) {
+    routes.forEach(checkRoute);
     const stored = routes.map((route) => this.#add(route));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
     routes.forEach((route, i) => {
@@ -74,6 +76,12 @@ export class Router {
 }
 
 function noop(): void {}
+
+/** An entry of `routes` that did not come from `route()`, `get()` and friends would fail deep in the router. */
+function checkRoute(route: Route, index: number): void {
+  const ok = route !== null && typeof route === 'object' && Array.isArray(route.methods) && typeof route.path === 'string' && typeof route.view === 'function';
+  if (!ok) throw new TypeError(`routes[${index}] is not a route, got ${describe(route)}: build routes with get(), post(), put(), patch(), del() or route()`);
+}
 
 function checkEncoding(path: string): void {
   try {

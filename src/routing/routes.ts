@@ -1,4 +1,5 @@
 import type { View } from '../pipeline/types.js';
+import { checkKeys } from '../util/options.js';
 
 /**
  * The parameters of a path pattern, as a type: `'/users/:id/notes/:note'`
@@ -64,6 +65,7 @@ export function route<Path extends string>(
   }
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`route path must start with "/", got ${JSON.stringify(path)}`);
   if (typeof view !== 'function') throw new TypeError(`route ${path}: the view must be a function, got ${typeof view}`);
+  checkKeys(`route ${path}`, options, ['name', 'bodyLimit']);
   const { bodyLimit } = options;
   // Checked here as the app's own limit is: NaN would silently mean "no limit".
   if (bodyLimit !== undefined && (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0)) {

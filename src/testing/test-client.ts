@@ -6,6 +6,7 @@ import { serve, type Server } from '../server/serve.js';
 import { kDispatch, kScheduler } from '../symbols.js';
 import { releaseStream, sendsBody } from '../transport/body.js';
 import { outcomeOf } from '../transport/outcome.js';
+import { checkKeys } from '../util/options.js';
 
 export interface TestRequestOptions {
   headers?: Record<string, string>;
@@ -62,6 +63,7 @@ export class TestClient {
   readonly #unobserve: () => void;
 
   constructor(app: App, options: TestClientOptions = {}) {
+    checkKeys('createTestClient()', options, ['transport']);
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));

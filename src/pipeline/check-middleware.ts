@@ -1,0 +1,47 @@
+import { closest } from '../util/options.js';
+import type { Middleware } from './types.js';
+
+/** The hooks a hooks middleware may have (middleware.md). */
+export const HOOKS = ['processRequest', 'processView', 'processException', 'processResponse', 'afterResponse'] as const;
+
+/**
+ * Refuses middleware that plain JavaScript would let through and that would
+ * then silently do nothing: a class passed instead of an instance, or a hooks
+ * object with a misspelt or Django-spelt hook (`process_request`). A hooks
+ * object with no hook at all is allowed, as Django allows a bare `MiddlewareMixin`.
+ */
+export function checkMiddleware(entry: Middleware, name: string): void {
+  if (typeof entry === 'function') {
+    if (isClass(entry)) {
+      throw new TypeError(`middleware ${name} is a class: pass an instance (new ${entry.name || name}()), or a factory function`);
+    }
+    return;
+  }
+  for (const key of methodNames(entry)) {
+    if ((HOOKS as readonly string[]).includes(key)) continue;
+    if (/^(process|after)/i.test(key)) {
+      const guess = closest(key, HOOKS);
+      throw new TypeError(`middleware ${name} has a method ${JSON.stringify(key)}, which is not a hook${guess === undefined ? `; the hooks are ${HOOKS.join(', ')}` : `; did you mean ${JSON.stringify(guess)}?`}`);
+    }
+  }
+}
+
+/** A `class` (its source says so), or a function whose prototype carries hooks. */
+function isClass(fn: Function): boolean {
+  if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return true;
+  const prototype = (fn as { prototype?: object }).prototype;
+  return prototype !== undefined && Object.getOwnPropertyNames(prototype).some((key) => (HOOKS as readonly string[]).includes(key));
+}
+
+/** The names of an object's methods, its own and its classes' (up to Object.prototype). */
+function methodNames(object: object): string[] {
+  const names: string[] = [];
+  for (let o: object | null = object; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (key === 'constructor') continue;
+      const descriptor = Object.getOwnPropertyDescriptor(o, key);
+      if (descriptor !== undefined && typeof descriptor.value === 'function') names.push(key);
+    }
+  }
+  return names;
+}
