@@ -64,7 +64,7 @@ export class App {
     };
     this.#pipeline = compose(options.middleware ?? [], {
       resolve: (request) => this.#router.resolve(request),
-      render: (request, error) => renderError(request, error, this.debug),
+      render: (request, error, culprit) => renderError(request, error, this.debug, culprit),
       enter: (request, entry) => (request[kExchange] as Exchange).enter(entry),
       onUnused: (name, error) => {
         // Django logs the exception's message too: it says why the middleware left.

@@ -9,12 +9,12 @@ import { HttpResponse, JsonResponse } from './response.js';
  * A 500 shows its stack only in debug mode. Every 5xx is logged at error level
  * with the request id, 4xx at debug level.
  */
-export function renderError(request: HttpRequest, error: unknown, debug: boolean): HttpResponse {
+export function renderError(request: HttpRequest, error: unknown, debug: boolean, culprit?: string): HttpResponse {
   const known = error instanceof HttpError;
   const status = known ? error.status : 500;
   let message = known ? error.message : STATUS_TEXT[500]!;
   if (status >= 500) {
-    if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error));
+    if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error, culprit));
   } else if (request[kLogs]('debug')) {
     request.log.debug({ status, method: request.method, path: request.path }, message);
   }
@@ -28,7 +28,7 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
   return new HttpResponse(message, { status, headers });
 }
 
-function describeFailure(error: unknown): string {
+function describeFailure(error: unknown, culprit: string | undefined): string {
   if (error instanceof ProgrammingError) return error.message;
-  return `unhandled error: ${error instanceof Error ? error.message : String(error)}`;
+  return `unhandled error${culprit === undefined ? '' : ` in ${culprit}`}: ${error instanceof Error ? error.message : String(error)}`;
 }

@@ -24,7 +24,7 @@ export interface ComposeOptions {
 export function compose(middleware: readonly Middleware[], options: ComposeOptions): Handler {
   const viewHooks: BoundHook[] = [];
   const exceptionHooks: BoundHook[] = [];
-  let handler = convertErrors(viewStage(options.resolve, viewHooks, exceptionHooks), 'view stage', options.render);
+  let handler = convertErrors(viewStage(options.resolve, viewHooks, exceptionHooks, options.render), 'view stage', options.render);
   // Consecutive hooks middleware, innermost first, waiting to be wrapped as one group.
   let group: HooksLayer[] = [];
   const wrapGroup = (): void => {

@@ -5,8 +5,8 @@ import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise } from './types.js';
 
-/** Turns an error into the response it stands for, and logs it. */
-export type ErrorRenderer = (request: HttpRequest, error: unknown) => HttpResponse;
+/** Turns an error into the response it stands for, and logs it naming `culprit` ("view showNote"), the code it came from. */
+export type ErrorRenderer = (request: HttpRequest, error: unknown, culprit: string) => HttpResponse;
 
 /**
  * `value` as an `HttpResponse` (a Web `Response` is converted), or a
@@ -34,17 +34,17 @@ export function convertErrors(
       result = inner(request);
       if (!isPromise(result)) return asResponse(result, culprit);
     } catch (error) {
-      return render(request, error);
+      return render(request, error, culprit);
     }
     return Promise.resolve(result).then(
       (value) => {
         try {
           return asResponse(value, culprit);
         } catch (error) {
-          return render(request, error);
+          return render(request, error, culprit);
         }
       },
-      (error: unknown) => render(request, error),
+      (error: unknown) => render(request, error, culprit),
     );
   };
 }

@@ -51,12 +51,12 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
       try {
         early = hooks.processRequest(request);
       } catch (error) {
-        return outward(request, i - 1, render(request, error));
+        return outward(request, i - 1, render(request, error, layers[i]!.requestCulprit));
       }
       if (isPromise(early)) {
         return Promise.resolve(early).then(
           (value) => answered(request, i, value),
-          (error: unknown) => outward(request, i - 1, render(request, error)),
+          (error: unknown) => outward(request, i - 1, render(request, error, layers[i]!.requestCulprit)),
         );
       }
       if (early !== undefined && early !== null) return answered(request, i, early);
@@ -72,7 +72,7 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
     try {
       response = asResponse(value, layers[i]!.requestCulprit);
     } catch (error) {
-      return outward(request, i - 1, render(request, error));
+      return outward(request, i - 1, render(request, error, layers[i]!.requestCulprit));
     }
     return outward(request, i, response);
   }
@@ -88,12 +88,12 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
         if (isPromise(replaced)) {
           return Promise.resolve(replaced).then(
             (value) => outward(request, j - 1, checked(request, value, responseCulprit)),
-            (error: unknown) => outward(request, j - 1, render(request, error)),
+            (error: unknown) => outward(request, j - 1, render(request, error, responseCulprit)),
           );
         }
         response = asResponse(replaced, responseCulprit);
       } catch (error) {
-        response = render(request, error);
+        response = render(request, error, responseCulprit);
       }
     }
     return response;
@@ -103,7 +103,7 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
     try {
       return asResponse(value, culprit);
     } catch (error) {
-      return render(request, error);
+      return render(request, error, culprit);
     }
   }
 

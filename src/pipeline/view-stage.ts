@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
-import { asResponse } from './convert.js';
+import { asResponse, type ErrorRenderer } from './convert.js';
 import { isPromise } from '../util/is-promise.js';
 import type { MaybePromise, MiddlewareHooks, View } from './types.js';
 
@@ -21,11 +21,15 @@ export interface BoundHook {
  * The innermost handler (Django's `_get_response`): route, `processView` hooks
  * in list order, the view, and `processException` hooks, in the order given
  * (reverse list order), for errors from the view only (middleware.md R3-R6, E3).
+ * An error no hook answers becomes its response here, where the view's name
+ * is known for the log (Django re-raises it to the innermost converter: the
+ * same response).
  */
 export function viewStage(
   resolve: (request: HttpRequest) => ResolvedView,
   viewHooks: readonly BoundHook[],
   exceptionHooks: readonly BoundHook[],
+  render: ErrorRenderer,
 ): (request: HttpRequest) => MaybePromise<HttpResponse> {
   function runViewHooks(request: HttpRequest, resolved: ResolvedView, from: number): MaybePromise<HttpResponse> {
     for (let i = from; i < viewHooks.length; i++) {
@@ -45,27 +49,27 @@ export function viewStage(
     try {
       result = view(request);
     } catch (error) {
-      return runExceptionHooks(request, error, 0);
+      return runExceptionHooks(request, error, culprit, 0);
     }
     if (!isPromise(result)) return asResponse(result, culprit);
     // A bad return value is checked outside the error path: it never reaches processException.
     return Promise.resolve(result).then(
       (value) => asResponse(value, culprit),
-      (error: unknown) => runExceptionHooks(request, error, 0),
+      (error: unknown) => runExceptionHooks(request, error, culprit, 0),
     );
   }
 
-  function runExceptionHooks(request: HttpRequest, error: unknown, from: number): MaybePromise<HttpResponse> {
+  function runExceptionHooks(request: HttpRequest, error: unknown, view: string, from: number): MaybePromise<HttpResponse> {
     for (let i = from; i < exceptionHooks.length; i++) {
       const { hooks, culprit } = exceptionHooks[i]!;
       const result = hooks.processException!(request, error);
       if (isPromise(result)) {
         return Promise.resolve(result).then((value) =>
-          value === undefined || value === null ? runExceptionHooks(request, error, i + 1) : asResponse(value, culprit));
+          value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit));
       }
       if (result !== undefined && result !== null) return asResponse(result, culprit);
     }
-    throw error;
+    return render(request, error, view);
   }
 
   return (request) => {

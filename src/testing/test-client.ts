@@ -123,8 +123,18 @@ export class TestClient {
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
   }
 
+  /** `await using client = createTestClient(app)`: closed at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #serve(): Promise<Server> {
-    return (this.#server ??= serve(this.#app, { port: 0, host: '127.0.0.1', handleSignals: false }));
+    return (this.#server ??= serve(this.#app, { port: 0, host: '127.0.0.1', handleSignals: false }).then((server) => {
+      // A test that forgets close() must not hang its process: the server and its connections keep nothing alive.
+      server.server.unref();
+      server.server.on('connection', (socket) => socket.unref());
+      return server;
+    }));
   }
 
   async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { createApp, get, HttpResponse, post } from '../../src/index.js';
 import { createTestClient } from '../../src/testing/index.js';
@@ -44,4 +47,25 @@ test('the socket transport serves on a loopback port and close() stops it', asyn
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   await client.close();
   await assert.rejects(fetch(url));
+});
+
+test('a socket test client that is never closed does not keep the process alive', { timeout: 20_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/forgotten-client.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(output, '200\n');
+  assert.equal(code, 0);
+});
+
+test('`await using` closes the client: its server stops and it records no more tasks', async () => {
+  const app = appWithGatedTask(Promise.resolve());
+  let url: string;
+  {
+    await using client = createTestClient(app, { transport: 'socket' });
+    url = await client.url();
+    assert.equal((await client.get('/')).status, 200);
+    await client.settle();
+  }
+  await assert.rejects(fetch(url), /fetch failed/);
 });
