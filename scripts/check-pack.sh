@@ -61,6 +61,26 @@ const app = createApp({
 const res = await createTestClient(app).get('/hello/pack');
 const body: string = await res.text();
 export { body };
+
+// Internal state is not in the published types: each line must fail to compile.
+const request = {} as import('coda-http').HttpRequest;
+const response = new HttpResponse('x');
+// @ts-expect-error internal
+app.scheduler;
+// @ts-expect-error internal
+app.dispatch;
+// @ts-expect-error internal
+app.closing;
+// @ts-expect-error internal
+app.afterWork;
+// @ts-expect-error internal
+request.afterEntries;
+// @ts-expect-error internal
+request.bodyLimit;
+// @ts-expect-error internal
+request.afterJob;
+// @ts-expect-error internal
+response.afterEntries;
 EOF
 cat > "$app/tsconfig.json" <<EOF
 {
