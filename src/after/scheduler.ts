@@ -180,12 +180,13 @@ export class AfterScheduler {
   /** Starts queued tasks, oldest response first and in registration order, while slots are free and the slice lasts. */
   readonly #startTasks = (): void => {
     this.#startScheduled = false;
-    this.#sliceEnd = performance.now() + SLICE_MS;
+    // The slice's end is set at the first clock reading: most calls start a task or two and read no clock.
+    this.#sliceEnd = -1;
     this.#untilClock = CLOCK_EVERY;
     while (this.#running.size < this.#settings.concurrency) {
       const job = this.#queue.peek();
       if (job === undefined) break;
-      if (!inJob(job, this.#asyncContext, this.#startJobTasks, job)) {
+      if (!this.#startJobTasks(job)) {
         this.#scheduleStart();
         break;
       }
@@ -194,15 +195,14 @@ export class AfterScheduler {
     this.#wakeIfIdle();
   };
 
-  /**
-   * Starts a job's next tasks while slots are free, in its request's
-   * async context (one `run()` for the batch). False when the slice is used up.
-   */
-  readonly #startJobTasks = (job: Job): boolean => {
+  /** Starts a job's next tasks while slots are free. False when the slice is used up. */
+  #startJobTasks(job: Job): boolean {
     // `job.entries` is read afresh: a task that calls after() may give it a new array.
     while (job.index < job.entries.length && this.#running.size < this.#settings.concurrency) {
       if (--this.#untilClock === 0) {
-        if (performance.now() >= this.#sliceEnd) return false;
+        const now = performance.now();
+        if (this.#sliceEnd === -1) this.#sliceEnd = now + SLICE_MS;
+        else if (now >= this.#sliceEnd) return false;
         this.#untilClock = CLOCK_EVERY;
       }
       const entry = job.entries[job.index++]!;
@@ -214,7 +214,7 @@ export class AfterScheduler {
       job.queued = false;
     }
     return true;
-  };
+  }
 
   /** Runs one task; a synchronous one is over when this returns. */
   #startTask(job: Job, entry: AfterEntry): void {
@@ -225,7 +225,9 @@ export class AfterScheduler {
     }
     const task = new RunningTask(job, entry);
     try {
-      const result = entry.scope === undefined ? entry.task(task) : entry.scope.runInAsyncScope(this.#runScoped, null, task);
+      const result = entry.scope === undefined
+        ? inJob(job, this.#asyncContext, entry.task, task)
+        : entry.scope.runInAsyncScope(this.#runScoped, null, task);
       // Inside the try: a result whose `then` getter throws is the task's failure, not the process's.
       if (isPromise(result)) {
         this.#awaitTask(task, result);
@@ -238,7 +240,12 @@ export class AfterScheduler {
     this.#complete(task);
   }
 
-  /** A task registered by user code, inside the async context of its registration: the job is set again there. */
+  /**
+   * A task registered by user code runs in the async context of its
+   * registration, with its job set again there (the registration may have
+   * been outside any request: a response built at start-up). Coda's own tasks
+   * run in the request's context.
+   */
   readonly #runScoped = (task: RunningTask): unknown => inJob(task.job, this.#asyncContext, task.entry.task, task);
 
   #awaitTask(task: RunningTask, result: PromiseLike<unknown>): void {
