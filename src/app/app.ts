@@ -5,6 +5,7 @@ import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import type { SchedulerOptions } from '../after/scheduler-options.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
+import { bodySettings, DEFAULT_BODY_SETTINGS, type BodyOptions } from '../http/body-options.js';
 import { ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { RequestOptions, RequestSource } from '../http/request.js';
@@ -28,6 +29,8 @@ export interface AppOptions {
   debug?: boolean;
   /** Request body limit in bytes, for every route without its own. Default 1 MiB. */
   bodyLimit?: number;
+  /** Limits and safety checks for parsing request bodies: form fields and files, JSON depth and prototype poisoning. */
+  body?: BodyOptions;
   /** The after-response scheduler's limits and error reporting. */
   after?: SchedulerOptions;
   /** A pino logger (or one with the same methods). Default: pino on stdout, see docs. */
@@ -75,7 +78,7 @@ export class App {
     this.#router = new Router(options.routes ?? []);
     this.#asyncContext = options.asyncContext ?? true;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
-    const requestOptions: RequestOptions = { bodyLimit, logger: this.logger };
+    const requestOptions: RequestOptions = { bodyLimit, logger: this.logger, body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body) };
     this.#host = {
       scheduler: this.#scheduler,
       requestOptions,
