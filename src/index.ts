@@ -7,6 +7,7 @@ export type { AppOptions } from './app/app-options.js';
 export { serve, type Server, type ServeOptions, type ShutdownReport } from './server/serve.js';
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
 export { HttpRequest, type RequestSource } from './http/request.js';
+export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
   HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource,
   type Outcome, type AfterContext, type AfterTask, type AfterOptions,

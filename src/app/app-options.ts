@@ -1,4 +1,5 @@
 import type { SchedulerOptions } from '../after/scheduler-options.js';
+import type { BodyOptions } from '../http/body-options.js';
 import type { Logger } from '../log/logger.js';
 import type { Middleware } from '../pipeline/types.js';
 import type { Route } from '../routing/routes.js';
@@ -13,6 +14,8 @@ export interface AppOptions {
   debug?: boolean;
   /** Request body limit in bytes, for every route without its own. Default 1 MiB. */
   bodyLimit?: number;
+  /** Limits and safety checks for parsing request bodies: form fields and files, JSON depth and prototype poisoning. */
+  body?: BodyOptions;
   /** The after-response scheduler's limits and error reporting. */
   after?: SchedulerOptions;
   /** A pino logger (or one with the same methods). Default: pino on stdout, see docs. */
@@ -26,7 +29,7 @@ export interface AppOptions {
   asyncContext?: boolean;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'after', 'logger', 'asyncContext'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'logger', 'asyncContext'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**

@@ -4,6 +4,7 @@ import { Exchange, type ExchangeHost } from '../after/exchange.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
+import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
 import { ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { RequestOptions, RequestSource } from '../http/request.js';
@@ -54,7 +55,7 @@ export class App {
     this.#router = new Router(options.routes ?? []);
     this.#asyncContext = options.asyncContext ?? true;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
-    const requestOptions: RequestOptions = { bodyLimit, logger: this.logger };
+    const requestOptions: RequestOptions = { bodyLimit, logger: this.logger, body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body) };
     this.#host = {
       scheduler: this.#scheduler,
       requestOptions,

@@ -1,6 +1,6 @@
-import { Readable } from 'node:stream';
+import { isUtf8 } from 'node:buffer';
+import type { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
-import busboy from 'busboy';
 import { BadRequest, ClientDisconnected, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
 
@@ -47,60 +47,36 @@ export function mediaType(contentType: string | null): string {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
-/** Decodes a body as text in the charset its Content-Type names (UTF-8 by default). */
+/**
+ * Decodes a body as text in the charset its Content-Type names, UTF-8 when it
+ * names none. Bytes that are not valid in that charset are a 400: text never
+ * reaches the app with replacement characters in it.
+ */
 export function decodeText(bytes: Buffer, contentType: string | null): string {
   const charset = contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
-  if (charset === undefined) return bytes.toString('utf8');
+  if (charset === undefined) {
+    if (!isUtf8(bytes)) throw notValid('UTF-8');
+    return bytes.toString('utf8');
+  }
   let decoder: TextDecoder;
   try {
-    decoder = new TextDecoder(charset);
+    decoder = new TextDecoder(charset, { fatal: true });
   } catch {
     throw new UnsupportedMediaType(`unsupported charset ${JSON.stringify(charset)} in Content-Type`);
   }
-  return decoder.decode(bytes);
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw notValid(decoder.encoding.toUpperCase());
+  }
+}
+
+function notValid(charset: string): BadRequest {
+  return new BadRequest(`request body is not valid ${charset}`);
 }
 
 export function isJsonType(type: string): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
-}
-
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new BadRequest(`malformed JSON body: ${(error as Error).message}`);
-  }
-}
-
-/** Parses a multipart/form-data body (already size-checked) into a `FormData`. */
-export function parseMultipart(bytes: Buffer, headers: RequestHeaders): Promise<FormData> {
-  let parser: busboy.Busboy;
-  try {
-    // The body's size is already checked. busboy's own limits (a 1 MiB text
-    // field, by default) would cut values short without an error.
-    parser = busboy({ headers: headers.raw, limits: { fieldSize: Infinity } });
-  } catch (error) {
-    return Promise.reject(new BadRequest(`malformed multipart body: ${(error as Error).message}`));
-  }
-  const form = new FormData();
-  return new Promise((resolve, reject) => {
-    parser.on('field', (name, value) => form.append(name, value));
-    parser.on('file', (name, stream, info) => {
-      const parts: Buffer[] = [];
-      stream.on('data', (part: Buffer) => parts.push(part));
-      stream.on('end', () => form.append(name, new File(parts, info.filename ?? '', { type: info.mimeType })));
-    });
-    parser.on('close', () => resolve(form));
-    parser.on('error', (error: Error) => reject(new BadRequest(`malformed multipart body: ${error.message}`)));
-    Readable.from([bytes]).pipe(parser);
-  });
-}
-
-/** Parses an application/x-www-form-urlencoded body into a `FormData`. */
-export function parseUrlEncoded(text: string): FormData {
-  const form = new FormData();
-  for (const [name, value] of new URLSearchParams(text)) form.append(name, value);
-  return form;
 }
 
 export function requireType(actual: string, wanted: string, reader: string): never {

@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { kBodyLimit, kDone, kExchange, kLogs } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
-import { decodeText, isJsonType, mediaType, parseJson, parseMultipart, parseUrlEncoded, readBody, requireType } from './body.js';
+import { decodeText, isJsonType, mediaType, readBody, requireType } from './body.js';
+import { DEFAULT_BODY_SETTINGS, type BodySettings } from './body-options.js';
+import { parseMultipart, parseUrlEncoded } from './form-body.js';
+import { parseJson } from './json-body.js';
 
 /** A request that did not come over a socket (the in-process test client). */
 export interface RequestSource {
@@ -20,6 +23,8 @@ export interface RequestSource {
 export interface RequestOptions {
   bodyLimit: number;
   logger: Logger;
+  /** How bodies are parsed, built once per app; the defaults when absent. */
+  body?: BodySettings;
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
@@ -99,6 +104,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   #body: Readable | null;
   #raw: IncomingMessage | undefined;
   readonly #logger: Logger;
+  readonly #parsing: BodySettings;
   /** Set once the response is done: how, for a body read too late. */
   #done: 'completed' | 'aborted' | undefined;
   #headers: RequestHeaders | undefined;
@@ -122,6 +128,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this[kBodyLimit] = options.bodyLimit;
     this[kExchange] = exchange;
     this.#logger = options.logger;
+    this.#parsing = options.body ?? DEFAULT_BODY_SETTINGS;
     this.startedAt = performance.now();
   }
 
@@ -186,25 +193,37 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return (this.#bytes ??= readBody(this.#body, this.headers, this[kBodyLimit]));
   }
 
-  /** The body as text, decoded with the charset of its Content-Type (UTF-8 by default). */
+  /**
+   * The body as text, decoded with the charset of its Content-Type (UTF-8 by
+   * default): 400 when its bytes are not valid in that charset.
+   */
   async text(): Promise<string> {
     return decodeText(await this.bytes(), this.headers.get('content-type'));
   }
 
-  /** The body parsed as JSON: 415 unless the Content-Type is JSON, 400 if it is malformed. */
+  /**
+   * The body parsed as JSON: 415 unless the Content-Type is JSON; 400 if it is
+   * malformed, not valid in its charset, nested deeper than the app's
+   * `body.maxJsonDepth`, or holds a `__proto__` or `constructor.prototype`
+   * key (see `body.onProtoPoisoning`).
+   */
   async json<T = unknown>(): Promise<T> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
-    return parseJson(decodeText(await this.bytes(), contentType)) as T;
+    return parseJson(decodeText(await this.bytes(), contentType), this.#parsing) as T;
   }
 
-  /** The body of a form, urlencoded or multipart, as a `FormData`; 415 for any other type. */
+  /**
+   * The body of a form, urlencoded or multipart, as a `FormData`; 415 for any
+   * other type, 413 past the app's `body.maxFields` or `body.maxFiles`, 400
+   * for a multipart part without a name.
+   */
   async form(): Promise<FormData> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
-    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType));
-    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers);
+    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType), this.#parsing);
+    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers, this.#parsing);
     return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
   }
 

@@ -1,0 +1,356 @@
+// Bad request bodies: prototype poisoning in JSON, bytes that are not valid
+// in the body's charset, multipart parts without a name, too many form fields
+// or files, JSON nested too deep. Each is a clear 4xx naming the problem and
+// the option that changes it, in process and over a real socket, and the
+// server keeps serving.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createApp, get, HttpResponse, JsonResponse, post, type BodyOptions, type Server } from '../../src/index.js';
+import { createTestClient } from '../../src/testing/index.js';
+import { assertServes, startServer } from '../helpers.js';
+
+/** A request body and its headers. */
+interface Body {
+  body: string | Uint8Array;
+  headers: Record<string, string>;
+}
+
+const json = (text: string): Body => ({ body: text, headers: { 'content-type': 'application/json' } });
+const urlencoded = (text: string): Body => ({ body: text, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+/** A FormData as the bytes and Content-Type a browser would send. */
+async function multipart(form: FormData): Promise<Body> {
+  const encoded = new Response(form);
+  return { body: new Uint8Array(await encoded.arrayBuffer()), headers: { 'content-type': encoded.headers.get('content-type')! } };
+}
+
+/** A multipart body built by hand from raw part headers and contents. */
+function rawMultipart(parts: [headers: string, content: string][]): Body {
+  const lines = parts.flatMap(([headers, content]) => ['--b', headers, '', content]);
+  return { body: [...lines, '--b--', ''].join('\r\n'), headers: { 'content-type': 'multipart/form-data; boundary=b' } };
+}
+
+function formWith(fields: number, files = 0): FormData {
+  const form = new FormData();
+  for (let i = 0; i < fields; i++) form.append(`f${i}`, 'v');
+  for (let i = 0; i < files; i++) form.append(`file${i}`, new File(['x'], `${i}.txt`, { type: 'text/plain' }));
+  return form;
+}
+
+const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+
+/** Counts a form's entries, files apart. */
+async function countForm(form: FormData): Promise<{ fields: number; files: number }> {
+  let fields = 0;
+  let files = 0;
+  for (const [, value] of form) if (typeof value === 'string') fields++; else files++;
+  return { fields, files };
+}
+
+function appWith(body?: BodyOptions) {
+  return createApp({
+    ...(body === undefined ? {} : { body }),
+    bodyLimit: 4 * 1024 * 1024,
+    routes: [
+      post('/json', async (request) => {
+        const parsed = await request.json<Record<string, unknown>>();
+        const merged = Object.assign({}, parsed) as Record<string, unknown>;
+        return new JsonResponse({ keys: Object.keys(parsed), poisoned: merged.isAdmin === true, parsed });
+      }),
+      post('/depth', async (request) => new JsonResponse({ ok: (await request.json()) !== undefined })),
+      post('/text', async (request) => new HttpResponse(await request.text())),
+      post('/form', async (request) => new JsonResponse(await countForm(await request.form()))),
+      get('/ok', () => new HttpResponse('ok')),
+    ],
+  });
+}
+
+const app = appWith();
+const client = createTestClient(app);
+
+/** A body Coda must refuse: where it goes, and the answer it gets. */
+interface BadCase {
+  what: string;
+  path: string;
+  body: () => Body | Promise<Body>;
+  status: number;
+  message: RegExp;
+}
+
+const INVALID_UTF8 = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]); // {"a":"\xff\xfe"}
+
+const BAD: BadCase[] = [
+  {
+    what: 'a JSON "__proto__" key',
+    path: '/json',
+    body: () => json('{"a":1,"__proto__":{"isAdmin":true}}'),
+    status: 400,
+    message: /^JSON body has a "__proto__" key \(prototype poisoning\); createApp\(\{ body: \{ onProtoPoisoning \} \}\) /,
+  },
+  {
+    what: 'a "__proto__" key nested deep, spelled with escapes',
+    path: '/json',
+    body: () => json('{"a":[{"b":{"\\u005f_proto__":{"isAdmin":true}}}]}'),
+    status: 400,
+    message: /^JSON body has a "__proto__" key/,
+  },
+  {
+    what: 'a JSON "constructor.prototype" key',
+    path: '/json',
+    body: () => json('{"constructor":{"prototype":{"isAdmin":true}}}'),
+    status: 400,
+    message: /^JSON body has a "constructor\.prototype" key \(prototype poisoning\); createApp\(\{ body: \{ onConstructorPoisoning \} \}\) /,
+  },
+  {
+    what: 'JSON with bytes that are not UTF-8',
+    path: '/json',
+    body: () => ({ body: INVALID_UTF8, headers: { 'content-type': 'application/json' } }),
+    status: 400,
+    message: /^request body is not valid UTF-8$/,
+  },
+  {
+    what: 'text with bytes that are not UTF-8',
+    path: '/text',
+    body: () => ({ body: Buffer.from([0x63, 0x61, 0x66, 0xe9]), headers: { 'content-type': 'text/plain' } }),
+    status: 400,
+    message: /^request body is not valid UTF-8$/,
+  },
+  {
+    what: 'a urlencoded form with bytes that are not UTF-8',
+    path: '/form',
+    body: () => ({ body: Buffer.from([0x61, 0x3d, 0xc3, 0x28]), headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    status: 400,
+    message: /^request body is not valid UTF-8$/,
+  },
+  {
+    what: 'bytes that are not valid in the declared UTF-8',
+    path: '/text',
+    body: () => ({ body: Buffer.from([0x61, 0x80]), headers: { 'content-type': 'text/plain; charset=utf-8' } }),
+    status: 400,
+    message: /^request body is not valid UTF-8$/,
+  },
+  {
+    what: 'bytes that are not valid in another declared charset',
+    path: '/text',
+    body: () => ({ body: Buffer.from([0x61, 0x00, 0x62]), headers: { 'content-type': 'text/plain; charset=utf-16le' } }),
+    status: 400,
+    message: /^request body is not valid UTF-16LE$/,
+  },
+  {
+    what: 'a multipart field without a name',
+    path: '/form',
+    body: () => rawMultipart([['Content-Disposition: form-data; name="a"', '1'], ['Content-Disposition: form-data', '2']]),
+    status: 400,
+    message: /^malformed multipart body: part 2 has no name in its Content-Disposition$/,
+  },
+  {
+    what: 'a multipart file without a name',
+    path: '/form',
+    body: () => rawMultipart([['Content-Disposition: form-data; filename="a.txt"\r\nContent-Type: text/plain', 'x']]),
+    status: 400,
+    message: /^malformed multipart body: part 1 has no name in its Content-Disposition$/,
+  },
+  {
+    what: 'a multipart body that ends inside a file',
+    path: '/form',
+    body: () => ({
+      body: '--b\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\nthe start of a fi',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+    }),
+    status: 400,
+    message: /^malformed multipart body: Unexpected end of (form|file)$/,
+  },
+  {
+    what: 'a urlencoded form with 1,001 fields',
+    path: '/form',
+    body: () => urlencoded(Array.from({ length: 1001 }, (_, i) => `f${i}=v`).join('&')),
+    status: 413,
+    message: /^form has more than 1000 fields; raise createApp\(\{ body: \{ maxFields \} \}\) to allow more$/,
+  },
+  {
+    what: 'a multipart form with 1,001 fields',
+    path: '/form',
+    body: () => multipart(formWith(1001)),
+    status: 413,
+    message: /^form has more than 1000 fields; raise createApp\(\{ body: \{ maxFields \} \}\) to allow more$/,
+  },
+  {
+    what: 'a multipart form with 950 fields and 51 files (fields and files count together)',
+    path: '/form',
+    body: () => multipart(formWith(950, 51)),
+    status: 413,
+    message: /^form has more than 1000 fields; /,
+  },
+  {
+    what: 'a multipart form with 101 files',
+    path: '/form',
+    body: () => multipart(formWith(0, 101)),
+    status: 413,
+    message: /^form has more than 100 files; raise createApp\(\{ body: \{ maxFiles \} \}\) to allow more$/,
+  },
+  {
+    what: 'JSON nested 65 deep',
+    path: '/depth',
+    body: () => json(nested(65)),
+    status: 400,
+    message: /^JSON body nested deeper than 64 levels; raise createApp\(\{ body: \{ maxJsonDepth \} \}\) to allow more$/,
+  },
+  {
+    what: 'JSON nested 65 deep after a string that ends in a backslash',
+    path: '/depth',
+    body: () => json(`["a\\\\",${nested(64)}]`),
+    status: 400,
+    message: /^JSON body nested deeper than 64 levels; /,
+  },
+  {
+    what: 'JSON nested 100,000 deep',
+    path: '/depth',
+    body: () => json(`{"a":${nested(100_000)}}`),
+    status: 400,
+    message: /^JSON body nested deeper than 64 levels; /,
+  },
+];
+
+/** Bodies at the limits, or that look like bad ones and are not: each is read. */
+const GOOD: [what: string, path: string, body: () => Body | Promise<Body>, expected: unknown][] = [
+  ['a "constructor" key without "prototype"', '/json', () => json('{"constructor":{"name":"x"}}'),
+    { keys: ['constructor'], poisoned: false, parsed: { constructor: { name: 'x' } } }],
+  ['"__proto__" inside a string value', '/json', () => json('{"note":"__proto__"}'),
+    { keys: ['note'], poisoned: false, parsed: { note: '__proto__' } }],
+  ['JSON nested 64 deep', '/depth', () => json(nested(64)), { ok: true }],
+  ['brackets and escaped quotes inside JSON strings, which do not nest', '/depth',
+    () => json(JSON.stringify([{ s: `\\"${'['.repeat(100)}`, t: '{'.repeat(100) }])), { ok: true }],
+  ['a urlencoded form with 1,000 fields (empty segments do not count)', '/form',
+    () => urlencoded(`&&${Array.from({ length: 1000 }, (_, i) => `f${i}=v`).join('&')}&&`), { fields: 1000, files: 0 }],
+  ['a multipart form with 900 fields and 100 files', '/form', () => multipart(formWith(900, 100)), { fields: 900, files: 100 }],
+  ['valid UTF-8 text', '/text', () => ({ body: 'caf\u00e9 \u2603', headers: { 'content-type': 'text/plain' } }), 'caf\u00e9 \u2603'],
+];
+
+async function read(body: string | Buffer, type: string | null): Promise<unknown> {
+  return type?.includes('json') ? JSON.parse(body.toString()) : body.toString();
+}
+
+describe('bad request bodies, in process', () => {
+  for (const bad of BAD) {
+    test(`${bad.what}: ${bad.status}`, async () => {
+      const { body, headers } = await bad.body();
+      const res = await client.post(bad.path, { body, headers });
+      assert.equal(res.status, bad.status);
+      assert.match(await res.text(), bad.message);
+    });
+  }
+
+  for (const [what, path, body, expected] of GOOD) {
+    test(`${what}: read`, async () => {
+      const res = await client.post(path, await body());
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(await read(res.body, res.headers.get('content-type')), expected);
+    });
+  }
+
+  test('a 100,000-deep JSON body is refused in linear time', async () => {
+    const { body, headers } = json(nested(100_000));
+    const started = performance.now();
+    const res = await client.post('/depth', { body, headers });
+    assert.equal(res.status, 400);
+    assert.ok(performance.now() - started < 1_000, 'refused quickly');
+  });
+});
+
+describe('bad request bodies, over a real socket', () => {
+  let server: Server;
+  before(async () => {
+    server = await startServer(app);
+  });
+  after(() => server.close({ timeoutMs: 1_000 }));
+
+  for (const bad of BAD) {
+    test(`${bad.what}: ${bad.status}, and the server keeps serving`, async () => {
+      const { body, headers } = await bad.body();
+      const res = await fetch(`${server.url}${bad.path}`, { method: 'POST', body, headers });
+      assert.equal(res.status, bad.status);
+      assert.match(await res.text(), bad.message);
+      await assertServes(server, '/ok', 'ok');
+    });
+  }
+
+  for (const [what, path, body, expected] of GOOD) {
+    test(`${what}: read`, async () => {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST', ...await body() });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await read(await res.text(), res.headers.get('content-type')), expected);
+    });
+  }
+});
+
+describe('body options', () => {
+  const poisoned = '{"a":1,"__proto__":{"isAdmin":true},"constructor":{"prototype":{"isAdmin":true}}}';
+
+  test("'remove' drops the poisoning keys", async () => {
+    const remover = createTestClient(appWith({ onProtoPoisoning: 'remove', onConstructorPoisoning: 'remove' }));
+    const res = await remover.post('/json', json(poisoned));
+    assert.deepEqual(await res.json(), { keys: ['a'], poisoned: false, parsed: { a: 1 } });
+  });
+
+  test("'ignore' keeps them, as JSON.parse does", async () => {
+    const ignorer = createTestClient(appWith({ onProtoPoisoning: 'ignore', onConstructorPoisoning: 'ignore' }));
+    const res = await ignorer.post('/json', json(poisoned));
+    const answer = await res.json() as { keys: string[]; poisoned: boolean };
+    assert.deepEqual(answer.keys, ['a', '__proto__', 'constructor']);
+    assert.equal(answer.poisoned, true);
+  });
+
+  test('each check has its own option', async () => {
+    const protoOnly = createTestClient(appWith({ onConstructorPoisoning: 'ignore' }));
+    let res = await protoOnly.post('/json', json('{"constructor":{"prototype":{}}}'));
+    assert.equal(res.status, 200);
+    res = await protoOnly.post('/json', json(poisoned));
+    assert.match(await res.text(), /"__proto__" key/);
+    const constructorOnly = createTestClient(appWith({ onProtoPoisoning: 'remove' }));
+    res = await constructorOnly.post('/json', json(poisoned));
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /"constructor\.prototype" key/);
+  });
+
+  test('maxFields, maxFiles and maxJsonDepth change the limits', async () => {
+    const strict = createTestClient(appWith({ maxFields: 2, maxFiles: 0, maxJsonDepth: 2 }));
+    let res = await strict.post('/form', urlencoded('a=1&b=2'));
+    assert.deepEqual(await res.json(), { fields: 2, files: 0 });
+    res = await strict.post('/form', urlencoded('a=1&b=2&c=3'));
+    assert.equal(res.status, 413);
+    assert.match(await res.text(), /^form has more than 2 fields; /);
+    res = await strict.post('/form', await multipart(formWith(3)));
+    assert.equal(res.status, 413);
+    res = await strict.post('/form', await multipart(formWith(1, 1)));
+    assert.equal(res.status, 413);
+    assert.match(await res.text(), /^form has more than 0 files; /);
+    res = await strict.post('/depth', json('[[1]]'));
+    assert.equal(res.status, 200);
+    res = await strict.post('/depth', json('[{"a":[]}]'));
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /^JSON body nested deeper than 2 levels; /);
+  });
+
+  test('a deep body is read when maxJsonDepth allows it', async () => {
+    const deep = createTestClient(appWith({ maxJsonDepth: 200_000 }));
+    const res = await deep.post('/depth', json(nested(100_000)));
+    assert.deepEqual(await res.json(), { ok: true });
+  });
+
+  test('createApp refuses bad body options, naming them', () => {
+    assert.throws(() => appWith({ maxField: 10 } as BodyOptions), {
+      name: 'TypeError', message: 'createApp() body: unknown option "maxField"; did you mean "maxFields"?',
+    });
+    assert.throws(() => appWith(null as unknown as BodyOptions), { name: 'TypeError', message: /^createApp\(\) body takes an options object, got null/ });
+    assert.throws(() => appWith({ maxFields: 0 }), { name: 'RangeError', message: /^body\.maxFields must be a whole number of at least 1, got number 0$/ });
+    assert.throws(() => appWith({ maxFiles: -1 }), { name: 'RangeError', message: /^body\.maxFiles must be a whole number of at least 0/ });
+    assert.throws(() => appWith({ maxJsonDepth: 1.5 }), { name: 'RangeError', message: /^body\.maxJsonDepth must be a whole number of at least 1/ });
+    assert.throws(() => appWith({ maxFields: '10' as unknown as number }), { name: 'RangeError', message: /^body\.maxFields must be/ });
+    assert.throws(() => appWith({ onProtoPoisoning: 'drop' as 'remove' }), {
+      name: 'TypeError', message: `body.onProtoPoisoning must be 'error', 'remove' or 'ignore', got string "drop"`,
+    });
+    assert.throws(() => appWith({ onConstructorPoisoning: true as unknown as 'error' }), {
+      name: 'TypeError', message: `body.onConstructorPoisoning must be 'error', 'remove' or 'ignore', got boolean true`,
+    });
+  });
+});
