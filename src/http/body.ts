@@ -27,7 +27,8 @@ export async function readBody(source: Readable | null, headers: RequestHeaders,
     }
   } catch (error) {
     if (error instanceof PayloadTooLarge) throw error;
-    throw new ClientDisconnected();
+    // The body may have arrived whole before the connection went: say only what is known.
+    throw new ClientDisconnected('complete' in source && source.complete === true ? 'the client disconnected while its request body was being read' : undefined);
   }
   // A request whose connection closed mid-body can end its stream without an error.
   if ('complete' in source && source.complete === false) throw new ClientDisconnected();
