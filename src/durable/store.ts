@@ -1,0 +1,193 @@
+import type { Outcome } from '../http/response.js';
+
+/**
+ * Where a durable task is in its life:
+ * - `held`: journaled while its request is handled; waits for the response to be done (owned by one process, under a lease);
+ * - `ready`: may run from `runAt` on (a future `runAt` is "delayed" in stats);
+ * - `running`: claimed by one process, under a lease;
+ * - `completed`, `failed`: ended (failed = every attempt used, or a `NonRetryableError`; kept until retried or discarded).
+ */
+export type TaskState = 'held' | 'ready' | 'running' | 'completed' | 'failed';
+
+/** When a held task runs, judged on its response's recorded outcome (as after-response tasks). */
+export type When = 'always' | 'completed' | 'success';
+
+/** How long to wait before attempt n+1: `delayMs` each time (`fixed`) or `delayMs * 2^(n-1)` (`exponential`), capped, with jitter. */
+export interface Backoff {
+  type: 'fixed' | 'exponential';
+  delayMs: number;
+  /** The longest wait. Default one hour. */
+  maxDelayMs?: number;
+  /** A fraction (0 to 1) of each wait drawn at random, so that retries of many tasks spread out. Default 0.2. */
+  jitter?: number;
+}
+
+/** What a task keeps of the request that caused it: live request objects cannot be journaled. */
+export interface RequestSnapshot {
+  id: string;
+  method: string;
+  path: string;
+  /** The route's pattern, when it was routed. */
+  route?: string;
+}
+
+/** One attempt that failed, as kept on the task. */
+export interface AttemptError {
+  attempt: number;
+  /** The error's name and message (`TimeoutError: task send-welcome timed out after 30000 ms`, `stalled: ...`). */
+  message: string;
+  stack?: string;
+  /** Epoch milliseconds. */
+  startedAt: number | null;
+  finishedAt: number;
+}
+
+/** A task as the store keeps it. Times are epoch milliseconds (the store's clock). */
+export interface StoredTask {
+  id: string;
+  name: string;
+  /** The payload's JSON text, as journaled. */
+  payload: string;
+  state: TaskState;
+  key: string | null;
+  when: When;
+  /** Attempts started so far (the running one included). */
+  attempt: number;
+  maxAttempts: number;
+  backoff: Backoff;
+  timeoutMs: number;
+  runAt: number;
+  /** The process that holds or runs it, while it does. */
+  owner: string | null;
+  /** Until when that process's hold or claim lasts, unless renewed. */
+  leaseUntil: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  request: RequestSnapshot | null;
+  /** The response's outcome once recorded; null when the task was enqueued outside a request or its process died first. */
+  outcome: Outcome | null;
+  /** Trace context (W3C traceparent and friends) carried to whichever process runs it. */
+  trace: Record<string, string> | null;
+  errors: AttemptError[];
+}
+
+/** A task to journal. */
+export interface NewTask {
+  id: string;
+  name: string;
+  payload: string;
+  key: string | null;
+  when: When;
+  maxAttempts: number;
+  backoff: Backoff;
+  timeoutMs: number;
+  /** Held (in a request, until its response is done) or ready at `runAt`. */
+  held: boolean;
+  runAt: number;
+  request: RequestSnapshot | null;
+  trace: Record<string, string> | null;
+}
+
+/** What `add()` did with each task, in order. */
+export interface AddResult {
+  /** The task's id: its own, or the pending task's that has the same key. */
+  id: string;
+  /** A pending task (held, ready or running) already had this key: nothing was added. */
+  duplicate: boolean;
+}
+
+/** A held task's response is done. */
+export interface Release {
+  id: string;
+  /** The recorded outcome. */
+  outcome: Outcome;
+  /** Whether `when` lets it run: if not, the task is removed (skipped). */
+  run: boolean;
+  /** When it may run (its `delayMs` after the response). */
+  runAt: number;
+}
+
+/** Counts of tasks by state, in all and per task name. `delayed` counts ready tasks whose time has not come. */
+export interface StoreStats {
+  held: number;
+  ready: number;
+  delayed: number;
+  running: number;
+  completed: number;
+  failed: number;
+  byName: Record<string, Omit<StoreStats, 'byName'>>;
+}
+
+export interface ListFilter {
+  state?: TaskState;
+  name?: string;
+  /** At most this many, newest first. Default 100. */
+  limit?: number;
+}
+
+/**
+ * A durable task store: one state machine, atomic per call, shared by any
+ * number of processes. Policy (when to retry, what `when` says) is the
+ * runner's; the store keeps tasks and moves them between states, never
+ * losing one. `now` is always passed in, so that tests can drive the clock.
+ * Every store passes the same conformance suite (test/durable/conformance.ts).
+ */
+export interface TaskStore {
+  /** Names the store in logs and errors ("sqlite store var/tasks.db"). */
+  readonly description: string;
+  /** Opens (and creates, or migrates) the store. Called once before use. */
+  open(): Promise<void>;
+  /**
+   * Journals tasks, all or none: a held task is owned by `owner` until
+   * `leaseUntil`; a task whose key a pending task has is not added.
+   */
+  add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]>;
+  /** Ends holds, all or none: each task still held by `owner` becomes ready or is removed. Returns the ids released to run. */
+  release(releases: readonly Release[], owner: string): Promise<string[]>;
+  /**
+   * Claims up to `limit` ready tasks whose time has come (`runAt <= now`),
+   * oldest `runAt` first, among `names`, for `owner` until `leaseUntil`;
+   * `ids` narrows the claim to those tasks. A name's running tasks (across
+   * every process) never exceed its entry in `concurrency`. Each claimed task's
+   * `attempt` grows by one.
+   */
+  claim(request: {
+    owner: string;
+    names: readonly string[];
+    concurrency: Readonly<Record<string, number>>;
+    limit: number;
+    now: number;
+    leaseUntil: number;
+    ids?: readonly string[];
+  }): Promise<StoredTask[]>;
+  /** Renews every hold and claim of `owner` until `leaseUntil`. */
+  heartbeat(owner: string, leaseUntil: number): Promise<void>;
+  /** Running tasks of `owner` completed, all at once. A task no longer owned (its lease was lost) is left alone. */
+  complete(ids: readonly string[], owner: string, now: number): Promise<void>;
+  /** A running task of `owner` failed this attempt: kept with its error, ready again at `retryAt`, or failed for good when `retryAt` is null. */
+  fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void>;
+  /** Shutdown: running tasks of `owner` go back to ready, their attempt not counted. */
+  giveBack(ids: readonly string[], owner: string): Promise<void>;
+  /**
+   * Tasks of a dead process (lease past `now`): held ones become ready
+   * (their outcome unknown: they run whatever their `when`), running ones
+   * count the attempt as failed ("stalled") and follow their retry policy.
+   * Returns how many of each were recovered.
+   */
+  recover(now: number, random: () => number): Promise<{ held: number; running: number }>;
+  /** The earliest `runAt` of a ready task among `names`, or null when there is none. */
+  nextRunAt(names: readonly string[]): Promise<number | null>;
+  /** Names of ready tasks that are not among `names` (no process here knows them). */
+  unknownNames(names: readonly string[]): Promise<string[]>;
+  stats(now: number): Promise<StoreStats>;
+  list(filter: ListFilter): Promise<StoredTask[]>;
+  get(id: string): Promise<StoredTask | null>;
+  /** A failed task runs again: ready now, its attempts counted afresh (its errors kept). False when it is not failed. */
+  retry(id: string, now: number): Promise<boolean>;
+  /** A task that is not running is removed. False when there is none, or it is running. */
+  discard(id: string): Promise<boolean>;
+  /** Removes completed tasks that finished before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+  close(): Promise<void>;
+}
