@@ -19,9 +19,10 @@ export interface TaskFailure {
   context: AfterContext;
 }
 
+/** A task (after-response or durable) ran past its timeout: its signal fired with this. */
 export class TaskTimeoutError extends Error {
   constructor(name: string, ms: number) {
-    super(`after-response task ${name} timed out after ${ms} ms`);
+    super(`task ${name} timed out after ${ms} ms`);
   }
   override get name(): string {
     return 'TaskTimeoutError';

@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { TaskTimeoutError } from '../after/reporting.js';
+import { untilDeadline } from '../util/deadline.js';
+import { Waiters } from '../util/waiters.js';
+import { retryDelay } from './backoff.js';
+import type { AttemptError, StoredTask, TaskStore } from './store.js';
+import { NonRetryableError, type Task, type TaskContext } from './task.js';
+
+/** The runner's time, in epoch milliseconds: the system's, or a test's that `settle()` moves forward. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** How one attempt of a durable task ended, as told to observers (the test client). */
+export interface AttemptRecord {
+  id: string;
+  name: string;
+  requestId: string | null;
+  attempt: number;
+  /** `retrying`: this attempt failed and another is due; `failed`: the task failed for good. */
+  state: 'completed' | 'retrying' | 'failed';
+  error?: unknown;
+}
+
+export interface RunnerSettings {
+  store: TaskStore;
+  definitions: ReadonlyMap<string, Task>;
+  logger: Logger;
+  /** Attempts running at once in this process. */
+  concurrency: number;
+  /** How long a hold or claim lasts without a heartbeat: a dead process's tasks are recovered after this. */
+  leaseMs: number;
+  /** How often to look for tasks made ready by other processes. */
+  pollMs: number;
+  /** How long completed tasks are kept. */
+  retentionMs: number;
+  clock: Clock;
+  random: () => number;
+}
+
+interface Attempt {
+  readonly stored: StoredTask;
+  readonly controller: AbortController;
+}
+
+/**
+ * Runs durable tasks from a store: claims ready ones (its own released tasks
+ * at once, others when polled), runs each attempt with a timeout, records the
+ * end (completions batched per turn), retries by the task's policy, renews its
+ * leases, recovers dead processes' tasks, prunes completed ones, and at
+ * shutdown gives back what it could not finish. One per process and store:
+ * the web process's app has one, and so has each `runWorker()`.
+ */
+export class Runner {
+  readonly owner = randomUUID();
+  readonly #settings: RunnerSettings;
+  readonly #names: string[];
+  readonly #limits: Record<string, number> = {};
+  readonly #running = new Map<string, Attempt>();
+  readonly #idleWaiters = new Waiters();
+  #observers: ((record: AttemptRecord) => void)[] = [];
+  #completed: string[] = [];
+  #claiming = false;
+  #claimAgain = false;
+  #closed = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+  /** Store calls under way (completions, failures): settle waits for them. */
+  #writes = 0;
+  readonly #warnedNames = new Set<string>();
+
+  constructor(settings: RunnerSettings) {
+    this.#settings = settings;
+    this.#names = [...settings.definitions.keys()];
+    for (const [name, definition] of settings.definitions) {
+      if (definition.settings.concurrency !== undefined) this.#limits[name] = definition.settings.concurrency;
+    }
+  }
+
+  /** Starts the timers: heartbeats, recovery, pruning, polling. */
+  start(): void {
+    const { leaseMs, pollMs } = this.#settings;
+    this.#every(leaseMs / 3, () => this.#heartbeat());
+    this.#every(leaseMs / 2, () => this.#recover());
+    this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
+    this.#every(pollMs, () => this.wake());
+    this.wake();
+  }
+
+  /** Calls `listener` with every attempt's end; returns the function that stops it. */
+  observe(listener: (record: AttemptRecord) => void): () => void {
+    this.#observers.push(listener);
+    return () => {
+      this.#observers = this.#observers.filter((l) => l !== listener);
+    };
+  }
+
+  /** Attempts running in this process. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Claims and starts what is ready, now (tasks this process just released, a retry that came due). */
+  wake(ids?: readonly string[]): void {
+    if (this.#closed) return;
+    if (this.#claiming) {
+      this.#claimAgain = true;
+      return;
+    }
+    void this.#claim(ids);
+  }
+
+  async #claim(ids: readonly string[] | undefined): Promise<void> {
+    const { store, concurrency, clock, leaseMs } = this.#settings;
+    this.#claiming = true;
+    try {
+      do {
+        this.#claimAgain = false;
+        while (!this.#closed && this.#running.size < concurrency) {
+          const now = clock.now();
+          const claimed = await store.claim({
+            owner: this.owner, names: this.#names, concurrency: this.#limits, limit: concurrency - this.#running.size,
+            now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
+          });
+          for (const stored of claimed) this.#start(stored);
+          if (ids !== undefined || claimed.length === 0) break;
+        }
+        ids = undefined;
+      } while (this.#claimAgain && !this.#closed);
+    } catch (error) {
+      this.#settings.logger.error({ err: error }, `could not claim durable tasks from the ${store.description}`);
+    } finally {
+      this.#claiming = false;
+      this.#wakeIfIdle();
+    }
+  }
+
+  #start(stored: StoredTask): void {
+    const definition = this.#settings.definitions.get(stored.name)!;
+    const controller = new AbortController();
+    const attempt: Attempt = { stored, controller };
+    this.#running.set(stored.id, attempt);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(stored.payload);
+    } catch (error) {
+      void this.#ended(attempt, new NonRetryableError(`its stored payload no longer parses as JSON: ${(error as Error).message}`), this.#settings.clock.now());
+      return;
+    }
+    const startedAt = this.#settings.clock.now();
+    const log = this.#settings.logger.child({ taskId: stored.id, task: stored.name, ...(stored.request === null ? {} : { requestId: stored.request.id }) });
+    const context: TaskContext = {
+      id: stored.id, name: stored.name, attempt: stored.attempt, signal: controller.signal, log,
+      request: stored.request, outcome: stored.outcome,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, stored.timeoutMs);
+    });
+    // A task that ignores its signal still ends its attempt at the timeout.
+    Promise.race([Promise.resolve().then(() => definition.run(payload, context)), timedOut]).then(
+      () => this.#ended(attempt, undefined, startedAt),
+      (error: unknown) => this.#ended(attempt, error ?? new Error('rejected without a reason'), startedAt),
+    ).finally(() => clearTimeout(timer));
+  }
+
+  async #ended(attempt: Attempt, error: unknown, startedAt: number): Promise<void> {
+    const { stored } = attempt;
+    if (this.#running.get(stored.id) !== attempt) return;
+    this.#running.delete(stored.id);
+    if (error === undefined) {
+      this.#tell(stored, 'completed');
+      this.#completed.push(stored.id);
+      if (this.#completed.length === 1) setImmediate(() => void this.#flushCompleted());
+    } else {
+      await this.#failed(stored, error, startedAt);
+    }
+    this.wake();
+  }
+
+  async #failed(stored: StoredTask, error: unknown, startedAt: number): Promise<void> {
+    const { clock, random, store, logger } = this.#settings;
+    const now = clock.now();
+    const final = error instanceof NonRetryableError || stored.attempt >= stored.maxAttempts;
+    const retryAt = final ? null : now + retryDelay(stored.backoff, stored.attempt, random);
+    const failure: AttemptError = { attempt: stored.attempt, message: describeError(error), startedAt, finishedAt: now };
+    if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
+    this.#tell(stored, final ? 'failed' : 'retrying', error);
+    logger.error(
+      { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
+      final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
+    );
+    await this.#write(() => store.fail(stored.id, this.owner, failure, retryAt));
+    if (retryAt !== null) this.#pollAt(retryAt);
+  }
+
+  async #flushCompleted(): Promise<void> {
+    const ids = this.#completed;
+    this.#completed = [];
+    await this.#write(() => this.#settings.store.complete(ids, this.owner, this.#settings.clock.now()));
+  }
+
+  /** A store write whose failure is logged: the task stays claimed and is recovered when its lease runs out. */
+  async #write(call: () => Promise<void>): Promise<void> {
+    this.#writes++;
+    try {
+      await call();
+    } catch (error) {
+      this.#settings.logger.error({ err: error }, `could not record a durable task's end in the ${this.#settings.store.description}; it will be recovered when its lease runs out`);
+    } finally {
+      this.#writes--;
+      this.#wakeIfIdle();
+    }
+  }
+
+  #tell(stored: StoredTask, state: AttemptRecord['state'], error?: unknown): void {
+    if (this.#observers.length === 0) return;
+    const record: AttemptRecord = { id: stored.id, name: stored.name, requestId: stored.request?.id ?? null, attempt: stored.attempt, state };
+    if (error !== undefined) record.error = error;
+    for (const observer of this.#observers) observer(record);
+  }
+
+  /** Looks again at `time`, when a retry comes due (the regular poll covers what is later than a poll away). */
+  #pollAt(time: number): void {
+    const delay = time - this.#settings.clock.now();
+    if (delay >= this.#settings.pollMs || this.#closed) return;
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => this.wake(), Math.max(0, delay));
+    this.#pollTimer.unref();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const { store, clock, leaseMs, logger } = this.#settings;
+    try {
+      await store.heartbeat(this.owner, clock.now() + leaseMs);
+    } catch (error) {
+      logger.error({ err: error }, `could not renew durable task leases in the ${store.description}`);
+    }
+  }
+
+  async #recover(): Promise<void> {
+    const { store, clock, random, logger } = this.#settings;
+    try {
+      const recovered = await store.recover(clock.now(), random);
+      if (recovered.held + recovered.running > 0) {
+        logger.warn(recovered, `recovered durable tasks of a process that stopped: ${recovered.held} held, ${recovered.running} running`);
+        this.wake();
+      }
+      for (const name of await store.unknownNames(this.#names)) {
+        if (this.#warnedNames.has(name)) continue;
+        this.#warnedNames.add(name);
+        logger.warn({ task: name }, `durable tasks named ${name} wait in the ${store.description}, and this process does not know that task: left there`);
+      }
+    } catch (error) {
+      logger.error({ err: error }, `could not recover durable tasks in the ${store.description}`);
+    }
+  }
+
+  async #prune(): Promise<void> {
+    const { store, clock, retentionMs, logger } = this.#settings;
+    try {
+      await store.prune(clock.now() - retentionMs);
+    } catch (error) {
+      logger.error({ err: error }, `could not prune completed durable tasks in the ${store.description}`);
+    }
+  }
+
+  #every(ms: number, run: () => unknown): void {
+    const timer = setInterval(run, Math.max(1, ms));
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  /** No attempt running, no claim or write under way. */
+  get idle(): boolean {
+    return this.#running.size === 0 && !this.#claiming && this.#writes === 0 && this.#completed.length === 0;
+  }
+
+  whenIdle(): Promise<void> {
+    return this.#idleWaiters.wait(this.idle);
+  }
+
+  #wakeIfIdle(): void {
+    if (this.idle) this.#idleWaiters.wake();
+  }
+
+  /**
+   * Shutdown: stops claiming, lets running attempts finish until `deadline`
+   * (a `performance.now()` time), then aborts the rest through their signal
+   * and gives them back to the store, their attempt not counted. Resolves
+   * with the tasks left in the store that way.
+   */
+  async close(deadline: number): Promise<StoredTask[]> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#pollTimer);
+    await untilDeadline(this.whenIdle(), deadline);
+    const left = [...this.#running.values()];
+    this.#running.clear();
+    for (const { controller } of left) controller.abort(new Error('shutdown deadline reached'));
+    if (left.length > 0) {
+      try {
+        await this.#settings.store.giveBack(left.map(({ stored }) => stored.id), this.owner);
+      } catch (error) {
+        this.#settings.logger.error({ err: error }, `could not give running durable tasks back to the ${this.#settings.store.description}; they will be recovered when their lease runs out`);
+      }
+    }
+    if (this.#completed.length > 0) await this.#flushCompleted();
+    return left.map(({ stored }) => stored);
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
