@@ -37,6 +37,7 @@ function host(scheduler: AfterScheduler): ExchangeHost {
     finishedReceivers: () => undefined,
     finished: () => {},
     lost: () => {},
+    registerTask: () => Promise.reject(new Error('no durable tasks here')),
   };
 }
 

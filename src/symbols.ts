@@ -31,3 +31,11 @@ export const kAbandon = Symbol('coda.abandon');
 export const kEntries = Symbol('coda.entries');
 /** App: set by `server.close()`: responses from now on ask the client to close the connection. */
 export const kClosing = Symbol('coda.closing');
+/** HttpResponse: the durable tasks registered with `response.after(task, payload)`. */
+export const kTaskEntries = Symbol('coda.taskEntries');
+/** App: the response to send, once the exchange's durable tasks are journaled (a 503 if the store could not take them). */
+export const kJournal = Symbol('coda.journal');
+/** App: waits until requests, after-response tasks and durable tasks are done, moving a test clock with `advance`. */
+export const kSettle = Symbol('coda.settle');
+/** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
+export const kCloseTasks = Symbol('coda.closeTasks');

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { afterEntry, type AfterOptions, type AfterTask } from '../http/response.js';
+import { afterEntry, taskEntry, type AfterOptions, type AfterTask, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/response.js';
 import type { Job } from './job.js';
 
 /** The job (the exchange) of the request whose async call tree we are in: set for views, middleware, streamed bodies and tasks. */
@@ -44,7 +44,21 @@ export function inJob<A, R>(job: Job, asyncContext: boolean, fn: (arg: A) => R, 
  * }
  * ```
  */
-export function after(task: AfterTask, options?: AfterOptions): void {
+export function after(task: AfterTask, options?: AfterOptions): void;
+/**
+ * Registers a durable task (see `task()`) for the current request: journaled
+ * before the response's first byte, run once the response is done (by `when`),
+ * retried by the task's policy, recovered after a crash. Resolves once it is
+ * journaled, saying whether its `key` made it a duplicate; the response waits
+ * for it anyway, so awaiting is optional.
+ *
+ * @example
+ * ```ts
+ * after(sendWelcome, { userId: user.id }, { when: 'success', key: `welcome:${user.id}` });
+ * ```
+ */
+export function after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): Promise<TaskRegistration>;
+export function after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): void | Promise<TaskRegistration> {
   const job = running ?? jobStorage.getStore();
   if (job === undefined) {
     throw new Error(
@@ -52,5 +66,12 @@ export function after(task: AfterTask, options?: AfterOptions): void {
       + '(with createApp({ asyncContext: false }), after() finds its request only before the first await)',
     );
   }
-  job.add(afterEntry('after()', task, options));
+  if (typeof task === 'function') {
+    job.add(afterEntry('after()', task, second as AfterOptions | undefined));
+    return;
+  }
+  const registered = job.addTask(taskEntry('after()', task, second, third));
+  // The response fails (503) if the store cannot take it: a caller that does not await must not see an unhandled rejection.
+  registered.catch(() => {});
+  return registered;
 }

@@ -10,7 +10,11 @@ export function taskName(entry: AfterEntry): string {
 
 /** Whether `when` lets the task run for this outcome. */
 export function shouldRun(entry: AfterEntry, outcome: Outcome): boolean {
-  const when = entry.options?.when;
+  return whenAllows(entry.options?.when, outcome);
+}
+
+/** `'always'` (or nothing) runs whatever happened; `'completed'` unless the client went first; `'success'` only for a completed 2xx or 3xx. */
+export function whenAllows(when: 'always' | 'completed' | 'success' | undefined, outcome: Outcome): boolean {
   if (when === undefined || when === 'always') return true;
   if (when === 'completed') return outcome.completed;
   return outcome.completed && outcome.status >= 200 && outcome.status < 400;

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome } from '../http/response.js';
+import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
 import { kAfterEntries, kDone } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
-import type { Job } from './job.js';
+import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
 import type { AfterScheduler } from './scheduler.js';
 
@@ -17,6 +17,8 @@ export interface ExchangeHost {
   finished(exchange: Exchange): void;
   /** Told about a task registered after shutdown gave up on its request. */
   lost(record: TaskRecord): void;
+  /** A durable task registered for this exchange: the app's tasks journal it (held while the exchange is live). */
+  registerTask(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration>;
 }
 
 const LIVE = 0;
@@ -56,6 +58,7 @@ export class Exchange implements Job {
   queued = false;
   #owned = false;
   #entered: AfterEntry[] | undefined = undefined;
+  #holds: Hold[] | undefined = undefined;
   #state = LIVE;
   readonly #host: ExchangeHost;
 
@@ -84,6 +87,28 @@ export class Exchange implements Job {
     if (this.#state === DONE) this.#host.scheduler.enqueue(this);
   }
 
+  /** `after(task, payload)`: a durable task, journaled by the app. */
+  addTask(entry: TaskEntry): Promise<TaskRegistration> {
+    return this.#host.registerTask(this, entry);
+  }
+
+  /** Whether the response is not done yet: a durable task registered now is held until it is. */
+  get live(): boolean {
+    return this.#state === LIVE;
+  }
+
+  /** A durable registration to release with the outcome once the response is done. */
+  hold(hold: Hold): void {
+    (this.#holds ??= []).push(hold);
+  }
+
+  /** Settles once every durable registration so far is journaled: the response's first byte waits for it. Undefined when there is none. */
+  get journaled(): Promise<unknown> | undefined {
+    const holds = this.#holds;
+    if (holds === undefined) return undefined;
+    return holds.length === 1 ? holds[0]!.journaled : Promise.all(holds.map((hold) => hold.journaled));
+  }
+
   /** Refused by admission control: no task of it will run, not even `requestFinished` receivers. */
   refuse(): void {
     this.#state = REFUSED;
@@ -110,6 +135,7 @@ export class Exchange implements Job {
     this.#state = state === LIVE ? DONE : state;
     this.request[kDone](outcome.aborted);
     this.#host.finished(this);
+    if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;
     const accepted = this.entries.length;
     const own = this.response![kAfterEntries];

@@ -1,5 +1,5 @@
 import type { HttpRequest } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome } from '../http/response.js';
+import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
 
 /**
  * A request's after-response work as the scheduler sees it (an `Exchange`
@@ -21,4 +21,16 @@ export interface Job {
   truncate(count: number): void;
   /** `after()`: registers a task for this request. */
   add(entry: AfterEntry): void;
+  /** `after(task, payload)`: registers a durable task for this request. */
+  addTask(entry: TaskEntry): Promise<TaskRegistration>;
+}
+
+/**
+ * A durable registration of a request: journaled before the response's first
+ * byte, released with the outcome once the response is done.
+ */
+export interface Hold {
+  /** Settles once the registration is in the store (rejects if the store could not take it). */
+  readonly journaled: Promise<unknown>;
+  release(outcome: Outcome): void;
 }

@@ -1,4 +1,5 @@
 import type { SchedulerOptions } from '../after/scheduler-options.js';
+import type { TasksOptions } from '../durable/tasks.js';
 import type { BodyOptions } from '../http/body-options.js';
 import type { Logger } from '../log/logger.js';
 import type { Middleware } from '../pipeline/types.js';
@@ -18,6 +19,8 @@ export interface AppOptions {
   body?: BodyOptions;
   /** The after-response scheduler's limits and error reporting. */
   after?: SchedulerOptions;
+  /** Durable tasks: their definitions, the store that journals them, and the runner's settings. */
+  tasks?: TasksOptions;
   /** A pino logger (or one with the same methods). Default: pino on stdout, see docs. */
   logger?: Logger;
   /**
@@ -29,7 +32,7 @@ export interface AppOptions {
   asyncContext?: boolean;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'logger', 'asyncContext'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**

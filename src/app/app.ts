@@ -9,11 +9,13 @@ import { ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { RequestOptions, RequestSource } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
+import type { StoredTask } from '../durable/store.js';
+import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kClosing, kDispatch, kExchange, kRequestsDone, kScheduler } from '../symbols.js';
+import { kAbandon, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { isPromise } from '../util/is-promise.js';
@@ -35,6 +37,8 @@ export class App {
    * hear this app's requests only (the exported `signals` hear every app's).
    */
   readonly signals: Signals = createSignals();
+  /** The app's durable tasks: `enqueue()`, and `stats()`, `list()`, `get()`, `retry()`, `discard()` on the store. */
+  readonly tasks: Tasks;
   readonly #router: Router;
   readonly #pipeline: Handler;
   readonly #scheduler: AfterScheduler;
@@ -55,6 +59,7 @@ export class App {
     this.#router = new Router(options.routes ?? []);
     this.#asyncContext = options.asyncContext ?? true;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
+    this.tasks = new Tasks(options.tasks ?? {}, this.logger);
     const requestOptions: RequestOptions = { bodyLimit, logger: this.logger, body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body) };
     this.#host = {
       scheduler: this.#scheduler,
@@ -62,6 +67,7 @@ export class App {
       finishedReceivers: () => finishedEntries(this.signals),
       finished: this.#exchangeFinished,
       lost: (record) => this.#lost(record),
+      registerTask: (exchange, entry) => this.tasks.register(exchange, entry),
     };
     this.#pipeline = compose(options.middleware ?? [], {
       resolve: (request) => this.#router.resolve(request),
@@ -119,6 +125,33 @@ export class App {
   }
 
   #respond(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
+    const ready = this[kJournal](exchange, response);
+    if (isPromise(ready)) ready.then((answer) => this.#send(res, exchange, answer));
+    else this.#send(res, exchange, ready);
+  }
+
+  /**
+   * @internal The response to send: this one once the exchange's durable
+   * tasks are journaled (its first byte waits for the store), or a 503 that
+   * names the store when the store could not take them.
+   */
+  [kJournal](exchange: Exchange, response: HttpResponse): MaybePromise<HttpResponse> {
+    const { request } = exchange;
+    try {
+      const entries = response[kTaskEntries];
+      if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
+    } catch (error) {
+      response = renderError(request, error, this.debug);
+    }
+    const journaled = exchange.journaled;
+    if (journaled === undefined) return response;
+    return journaled.then(() => response, (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      return renderError(request, new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`), this.debug);
+    });
+  }
+
+  #send(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
     exchange.response = response;
     if (this[kClosing]) res.shouldKeepAlive = false;
     watch(res, exchange);
@@ -186,11 +219,22 @@ export class App {
    * pending or running: a test that read a response over real HTTP can await
    * this without racing the server's `'finish'`.
    */
-  async settle(): Promise<void> {
+  settle(): Promise<void> {
+    return this[kSettle](() => false);
+  }
+
+  /** @internal `settle()`, moving a test's clock to each delayed durable task's time with `advance` (false: it cannot). */
+  async [kSettle](advance: (to: number) => boolean): Promise<void> {
     do {
       await this[kRequestsDone]();
       await this.#scheduler.whenIdle();
-    } while (this.#inFlight.size > 0 || !this.#scheduler.idle);
+      await this.tasks.settle(advance);
+    } while (this.#inFlight.size > 0 || !this.#scheduler.idle || !this.tasks.idle);
+  }
+
+  /** @internal Shutdown of the durable tasks' runner: running attempts finish until `deadline`, the rest go back to the store. */
+  [kCloseTasks](deadline: number): Promise<StoredTask[]> {
+    return this.tasks.close(deadline);
   }
 
   /** @internal */

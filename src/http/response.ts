@@ -1,8 +1,9 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAfterEntries, kSetTrusted } from '../symbols.js';
+import { kAfterEntries, kSetTrusted, kTaskEntries } from '../symbols.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { describe } from '../util/describe.js';
+import { payloadJson } from '../util/json-payload.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { HttpRequest } from './request.js';
 
@@ -62,6 +63,58 @@ export interface AfterEntry {
 
 const WHEN = ['always', 'completed', 'success'];
 
+/** A durable task as a response sees it (`task()` builds one): its name, and the function whose payload type it carries. */
+export interface DurableTask<Payload> {
+  readonly name: string;
+  readonly run: (payload: Payload, context: never) => unknown;
+}
+
+/** How a durable task registered in a request runs. */
+export interface TaskAfterOptions {
+  /** As for after-response tasks, judged on the recorded outcome. Default `'always'`. */
+  when?: 'always' | 'completed' | 'success';
+  /** At most one pending task per key: a second registration with it adds nothing and says `duplicate`. */
+  key?: string;
+  /** Runs this long after the response is done (or, from `app.tasks.enqueue()`, after it is journaled). */
+  delayMs?: number;
+}
+
+/** What a durable registration did, once journaled. */
+export interface TaskRegistration {
+  /** The task's id (the pending task's, for a duplicate key): stable across attempts. */
+  id: string;
+  /** A pending task already had this key: nothing was added. */
+  duplicate: boolean;
+  /** Registered once the response was done, and its `when` did not allow the recorded outcome: nothing was added. */
+  skipped?: boolean;
+}
+
+/** A durable task registered in a request: its payload already checked and turned to JSON. */
+export interface TaskEntry {
+  readonly task: DurableTask<unknown>;
+  readonly payload: string;
+  readonly options: TaskAfterOptions;
+}
+
+/**
+ * A durable task registered by user code, checked where it is registered:
+ * the task, the options, and a payload that must survive JSON.
+ */
+export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined): TaskEntry {
+  if (task === null || typeof task !== 'object' || typeof task.name !== 'string' || typeof task.run !== 'function') {
+    throw new TypeError(`${where} takes a function or a task() and its payload, got ${describe(task)}`);
+  }
+  const checked = options ?? {};
+  checkKeys(`${where} for task '${task.name}'`, checked, ['when', 'key', 'delayMs']);
+  const { when, key, delayMs } = checked;
+  if (when !== undefined && !WHEN.includes(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 500)) {
+    throw new TypeError(`${where}: key must be a string of 1 to 500 characters, got ${describe(key)}`);
+  }
+  if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true });
+  return { task, payload: payloadJson(task.name, where, payload), options: checked };
+}
+
 /**
  * A task registered by user code (`after()`, `response.after()`), checked
  * where it is registered so that a mistake fails in the code that made it.
@@ -103,6 +156,8 @@ export class HttpResponse {
   body: ResponseBody;
   /** @internal Tasks registered with `after()`, in order. Allocated on first use. */
   [kAfterEntries]: AfterEntry[] | undefined = undefined;
+  /** @internal Durable tasks registered with `after()`, in order: the app journals them before the first byte. */
+  [kTaskEntries]: TaskEntry[] | undefined = undefined;
 
   constructor(body: ResponseBody = null, init?: ResponseInit) {
     this.status = checkStatus(init?.status ?? 200);
@@ -122,8 +177,15 @@ export class HttpResponse {
    * Runs `task` after this response has been sent (its last byte handed to the
    * operating system) or the client has gone away. See docs/after-response.md.
    */
-  after(task: AfterTask, options?: AfterOptions): this {
-    (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, options));
+  after(task: AfterTask, options?: AfterOptions): this;
+  /**
+   * Registers a durable task (see `task()`) for this response: journaled
+   * before its first byte, run once it is done, retried, recovered after a crash.
+   */
+  after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
+  after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
+    if (typeof task === 'function') (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
+    else (this[kTaskEntries] ??= []).push(taskEntry('response.after()', task, second, third));
     return this;
   }
 }

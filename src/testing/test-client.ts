@@ -3,7 +3,7 @@ import type { App } from '../app/app.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
-import { kDispatch, kScheduler } from '../symbols.js';
+import { kDispatch, kJournal, kScheduler } from '../symbols.js';
 import { releaseStream, sendsBody } from '../transport/body.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { checkKeys } from '../util/options.js';
@@ -151,7 +151,7 @@ export class TestClient {
       headers,
       body: body === undefined ? null : Readable.from([body]),
     });
-    const response = await pending;
+    const response = await this.#app[kJournal](exchange, await pending);
     exchange.response = response;
     const bytes = await deliver(response, sendsBody(method, response.status), (error) => (exchange.error = error));
     exchange.bytesSent = bytes.length;

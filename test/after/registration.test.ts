@@ -184,7 +184,7 @@ test('tasks run in the request context: the request id is on their log lines', a
 });
 
 test('response.after() and after() refuse what is not a function', () => {
-  assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function, got number 42/);
+  assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function or a task\(\) and its payload, got number 42/);
 });
 
 test('asyncContext: false: after() works before the first await and says why it cannot after one', async () => {

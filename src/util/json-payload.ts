@@ -1,4 +1,4 @@
-import { describe } from '../util/describe.js';
+import { describe } from './describe.js';
 
 /**
  * A payload as the JSON text to journal, refused (TypeError naming the task,

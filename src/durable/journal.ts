@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import type { AddResult, NewTask, Release, TaskStore } from './store.js';
+
+interface PendingAdd {
+  task: NewTask;
+  resolve: (result: AddResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: every task added and every hold released during one turn of
+ * the event loop goes to the store in one call (one transaction), so that
+ * journaling costs little per request. Released tasks are handed to
+ * `onReleased`, which runs them in this process at once.
+ */
+export class Journal {
+  readonly #store: TaskStore;
+  readonly #owner: string;
+  readonly #leaseUntil: () => number;
+  readonly #onReleased: (ids: string[]) => void;
+  readonly #logger: Logger;
+  #adds: PendingAdd[] = [];
+  #releases: Release[] = [];
+  #scheduled = false;
+  #writing = 0;
+
+  constructor(store: TaskStore, owner: string, leaseUntil: () => number, onReleased: (ids: string[]) => void, logger: Logger) {
+    this.#store = store;
+    this.#owner = owner;
+    this.#leaseUntil = leaseUntil;
+    this.#onReleased = onReleased;
+    this.#logger = logger;
+  }
+
+  /** Journals a task with this turn's others; resolves once it is in the store. */
+  add(task: NewTask): Promise<AddResult> {
+    return new Promise((resolve, reject) => {
+      this.#adds.push({ task, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Ends a hold with this turn's others. */
+  release(release: Release): void {
+    this.#releases.push(release);
+    this.#schedule();
+  }
+
+  /** Nothing waits to be written, and no write is under way. */
+  get idle(): boolean {
+    return !this.#scheduled && this.#writing === 0;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    const adds = this.#adds;
+    const releases = this.#releases;
+    this.#adds = [];
+    this.#releases = [];
+    this.#writing++;
+    try {
+      if (adds.length > 0) await this.#writeAdds(adds);
+      if (releases.length > 0) await this.#writeReleases(releases);
+    } finally {
+      this.#writing--;
+    }
+  }
+
+  async #writeAdds(adds: PendingAdd[]): Promise<void> {
+    let results: AddResult[];
+    try {
+      results = await this.#store.add(adds.map(({ task }) => task), this.#owner, this.#leaseUntil());
+    } catch (error) {
+      for (const { reject } of adds) reject(error);
+      return;
+    }
+    adds.forEach(({ resolve }, i) => resolve(results[i]!));
+  }
+
+  async #writeReleases(releases: Release[]): Promise<void> {
+    let ids: string[];
+    try {
+      ids = await this.#store.release(releases, this.#owner);
+    } catch (error) {
+      // The holds stay in the store: when their lease runs out, recovery runs them.
+      this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; they will be recovered when their lease runs out`);
+      return;
+    }
+    if (ids.length > 0) this.#onReleased(ids);
+  }
+}

@@ -1,0 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Exchange } from '../after/exchange.js';
+import { whenAllows } from '../after/entries.js';
+import type { Hold } from '../after/job.js';
+import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import { describe } from '../util/describe.js';
+import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { Journal } from './journal.js';
+import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
+import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskStore } from './store.js';
+import { Task } from './task.js';
+
+export interface TasksOptions {
+  /** Every durable task the app registers or runs; names are unique. */
+  definitions?: readonly Task<never>[];
+  /** Where tasks are journaled. */
+  store?: TaskStore;
+  /** Attempts running at once in this process. Default 16. */
+  concurrency?: number;
+  /** How long a hold or claim lasts without a heartbeat: a dead process's tasks are recovered within about this. Default 15,000 ms. */
+  leaseMs?: number;
+  /** How often to look for tasks made ready elsewhere (retries, other processes' registrations). Default 1,000 ms. */
+  pollMs?: number;
+  /** How long completed tasks are kept before they are pruned. Default one hour. */
+  retentionMs?: number;
+}
+
+/** Counts of durable tasks by state, in all and per task name. */
+export type TaskStats = StoreStats;
+
+const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs'];
+
+/**
+ * `app.tasks`: the app's durable tasks. Registers them (from requests, with
+ * `after(task, payload)` and `response.after(task, payload)`, or outside one
+ * with `enqueue()`), runs them through its runner, and operates on the store.
+ *
+ * @example
+ * ```ts
+ * await app.tasks.enqueue(sendDigest, { day: '2026-11-23' });
+ * const failed = await app.tasks.list({ state: 'failed' });
+ * await app.tasks.retry(failed[0].id);
+ * ```
+ */
+export class Tasks {
+  readonly #definitions = new Map<string, Task>();
+  readonly #logger: Logger;
+  readonly #leaseMs: number;
+  #store: TaskStore | undefined;
+  #clock: Clock = systemClock;
+  #runner: Runner | undefined;
+  #journal: Journal | undefined;
+  #opened: Promise<void> | undefined;
+  readonly #settings: { concurrency: number; pollMs: number; retentionMs: number };
+
+  constructor(options: TasksOptions, logger: Logger) {
+    checkKeys('createApp() tasks', options, KEYS);
+    for (const definition of options.definitions ?? []) {
+      if (!(definition instanceof Task)) throw new TypeError(`createApp() tasks.definitions: expected tasks made by task(), got ${describe(definition)}`);
+      if (this.#definitions.has(definition.name)) throw new TypeError(`createApp() tasks.definitions: two tasks are named '${definition.name}'`);
+      this.#definitions.set(definition.name, definition as Task);
+    }
+    const { store } = options;
+    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.claim !== 'function')) {
+      throw new TypeError(`createApp() tasks.store must be a task store (sqliteStore(), bullmqStore()), got ${describe(store)}`);
+    }
+    this.#store = store;
+    this.#logger = logger;
+    this.#leaseMs = checkMs('tasks.leaseMs', options.leaseMs ?? 15_000);
+    this.#settings = {
+      concurrency: checkCount('tasks.concurrency', options.concurrency ?? 16),
+      pollMs: checkMs('tasks.pollMs', options.pollMs ?? 1_000),
+      retentionMs: checkMs('tasks.retentionMs', options.retentionMs ?? 60 * 60_000),
+    };
+  }
+
+  /** Whether the app has durable tasks at all. */
+  get defined(): boolean {
+    return this.#definitions.size > 0;
+  }
+
+  /**
+   * Journals a task outside a request (Django's `.enqueue()`): durable once this resolves.
+   *
+   * @example
+   * ```ts
+   * const { id } = await app.tasks.enqueue(sendWelcome, { userId }, { delayMs: 60_000 });
+   * ```
+   */
+  async enqueue<Payload>(task: Task<Payload>, payload: Payload, options?: Omit<TaskAfterOptions, 'when'>): Promise<TaskRegistration> {
+    const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options);
+    if (entry.options.when !== undefined) throw new TypeError("app.tasks.enqueue(): 'when' applies to tasks registered in a request only");
+    const result = await this.#add(this.#newTask(entry, null, false));
+    this.#runner!.wake();
+    return result;
+  }
+
+  /** @internal A durable task registered for a request: held until its response is done, or judged at once on the outcome when it is done already. */
+  register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
+    const snapshot: RequestSnapshot = { id: exchange.request.id, method: exchange.request.method, path: exchange.request.path };
+    if (!exchange.live) {
+      if (!whenAllows(entry.options.when, exchange.outcome!)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
+      return this.#add(this.#newTask(entry, snapshot, false)).then((result) => {
+        this.#runner!.wake();
+        return result;
+      });
+    }
+    const added = this.#add(this.#newTask(entry, snapshot, true));
+    const hold: Hold = {
+      journaled: added,
+      release: (outcome) => {
+        added.then(({ id, duplicate }) => {
+          if (duplicate) return;
+          const run = whenAllows(entry.options.when, outcome);
+          this.#journal!.release({ id, outcome, run, runAt: this.#clock.now() + (entry.options.delayMs ?? 0) });
+        }, () => {});
+      },
+    };
+    exchange.hold(hold);
+    return added;
+  }
+
+  #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean): NewTask {
+    const definition = this.#definition(entry.task);
+    const { settings } = definition;
+    return {
+      id: randomUUID(),
+      name: definition.name,
+      payload: entry.payload,
+      key: entry.options.key ?? null,
+      when: entry.options.when ?? 'always',
+      maxAttempts: settings.attempts,
+      backoff: settings.backoff,
+      timeoutMs: settings.timeoutMs,
+      held,
+      runAt: this.#clock.now() + (held ? 0 : entry.options.delayMs ?? 0),
+      request,
+      trace: null,
+    };
+  }
+
+  #definition(task: unknown): Task {
+    const name = (task as { name?: unknown }).name;
+    const definition = typeof name === 'string' ? this.#definitions.get(name) : undefined;
+    if (definition === undefined || definition !== task) {
+      throw new TypeError(`the task '${String(name)}' is not among this app's durable tasks: add it to createApp({ tasks: { definitions: [...] } })`);
+    }
+    return definition;
+  }
+
+  async #add(task: NewTask): Promise<TaskRegistration> {
+    await this.open();
+    const { id, duplicate } = await this.#journal!.add(task);
+    return { id, duplicate };
+  }
+
+  /** @internal Opens the store and starts the runner (at `serve()`, or at first use): a previous process's tasks are recovered. */
+  open(): Promise<void> {
+    return (this.#opened ??= this.#start());
+  }
+
+  async #start(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined) throw new TypeError('createApp() tasks.store is not set: durable tasks need a store, e.g. sqliteStore({ path: "var/tasks.db" })');
+    await store.open();
+    const runner = new Runner({
+      store, definitions: this.#definitions, logger: this.#logger, leaseMs: this.#leaseMs, clock: this.#clock, random: Math.random, ...this.#settings,
+    });
+    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
+    this.#runner = runner;
+    runner.start();
+  }
+
+  /** @internal The test client's: a store of its own and a clock that `settle()` moves, before anything is opened. */
+  useForTests(store: TaskStore, clock: Clock): void {
+    if (this.#opened !== undefined) return;
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  /** Counts by state (held, ready, delayed, running, completed, failed), in all and per task name. */
+  async stats(): Promise<TaskStats> {
+    await this.open();
+    return this.#store!.stats(this.#clock.now());
+  }
+
+  /** Tasks by state and name, newest first (default 100). */
+  async list(filter: ListFilter = {}): Promise<StoredTask[]> {
+    checkKeys('app.tasks.list()', filter, ['state', 'name', 'limit']);
+    await this.open();
+    return this.#store!.list(filter);
+  }
+
+  /** One task with its payload, attempts and errors; null when there is none. */
+  async get(id: string): Promise<StoredTask | null> {
+    await this.open();
+    return this.#store!.get(id);
+  }
+
+  /** A failed task runs again, its attempts counted afresh. False when it is not failed. */
+  async retry(id: string): Promise<boolean> {
+    await this.open();
+    const retried = await this.#store!.retry(id, this.#clock.now());
+    if (retried) this.#runner!.wake();
+    return retried;
+  }
+
+  /** A task that is not running is removed. False when there is none, or it is running. */
+  async discard(id: string): Promise<boolean> {
+    await this.open();
+    return this.#store!.discard(id);
+  }
+
+  /** @internal Calls `listener` with every attempt's end. */
+  observe(listener: (record: AttemptRecord) => void): () => void {
+    let stop: (() => void) | undefined;
+    let stopped = false;
+    void this.open().then(() => {
+      if (!stopped) stop = this.#runner!.observe(listener);
+    }, () => {});
+    return () => {
+      stopped = true;
+      stop?.();
+    };
+  }
+
+  /** @internal Nothing of this process's is being journaled or run. */
+  get idle(): boolean {
+    return this.#runner === undefined || (this.#runner.idle && this.#journal!.idle);
+  }
+
+  /**
+   * @internal Waits until no task of this app is held by this process,
+   * journaled, due or running; with `advance`, moves the test clock to each
+   * delayed task's time (retries, `delayMs`) instead of waiting for it.
+   */
+  async settle(advance: (to: number) => boolean): Promise<void> {
+    if (this.#opened === undefined) return;
+    await this.#opened;
+    const runner = this.#runner!;
+    const store = this.#store!;
+    const names = [...this.#definitions.keys()];
+    for (;;) {
+      await runner.whenIdle();
+      if (!this.#journal!.idle) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const next = await store.nextRunAt(names);
+      if (next === null || !(next <= this.#clock.now() || advance(next))) return;
+      runner.wake();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** @internal Shutdown: the runner stops claiming and gives back what it cannot finish by `deadline`. */
+  async close(deadline: number): Promise<StoredTask[]> {
+    if (this.#opened === undefined) return [];
+    try {
+      await this.#opened;
+    } catch {
+      return [];
+    }
+    const left = await this.#runner!.close(deadline);
+    await this.#store!.close();
+    return left;
+  }
+}
