@@ -27,6 +27,8 @@ export const kScheduler = Symbol('coda.scheduler');
 export const kRequestsDone = Symbol('coda.requestsDone');
 /** App: shutdown past its deadline: gives up what has not run and lists it. */
 export const kAbandon = Symbol('coda.abandon');
+/** App: the process exits now: gives up every task pending or running and lists it. */
+export const kAbandonNow = Symbol('coda.abandonNow');
 /** Signal: its receivers as after-response entries. */
 export const kEntries = Symbol('coda.entries');
 /** App: set by `server.close()`: responses from now on ask the client to close the connection. */

@@ -1,6 +1,8 @@
 // Shared helpers for the test suites: a real server on a free port, raw
 // requests over a socket, and a pino logger that writes to memory.
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { serve, type App, type Logger, type Server, type ServeOptions } from '../src/index.js';
@@ -122,4 +124,43 @@ export async function assertServes(server: Server, path: string, body: string): 
   if (response.status !== 200 || text !== body) {
     throw new Error(`expected 200 ${JSON.stringify(body)} from ${path}, got ${response.status} ${JSON.stringify(text)}`);
   }
+}
+
+/** A line a fixture printed: a log line, or one of the fixture's own events. */
+export type FixtureLine = Record<string, unknown>;
+
+/** A fixture run in a child process (with tsx), its stdout read as JSON lines: the log and the fixture's own events. */
+export interface Fixture {
+  child: ChildProcess;
+  /** Every line so far, parsed. */
+  lines: FixtureLine[];
+  /** The first line, so far or to come, that `matches`. */
+  line(matches: (line: FixtureLine) => boolean): Promise<FixtureLine>;
+  /** The exit code (null if killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Starts `file` (a TypeScript module) in a child process with `args`, logging at info level. */
+export function spawnFixture(file: URL, args: string[] = []): Fixture {
+  const child = spawn(process.execPath, ['--import', 'tsx', file.pathname, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CODA_LOG_LEVEL: 'info' },
+  });
+  const lines: FixtureLine[] = [];
+  const waiting: { matches: (line: FixtureLine) => boolean; resolve: (line: FixtureLine) => void }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    const line = JSON.parse(text) as FixtureLine;
+    lines.push(line);
+    for (const waiter of waiting.filter((w) => w.matches(line))) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.resolve(line);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const line = (matches: (line: FixtureLine) => boolean): Promise<FixtureLine> => {
+    const seen = lines.find(matches);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => waiting.push({ matches, resolve }));
+  };
+  return { child, lines, line, exited };
 }

@@ -146,6 +146,11 @@ export class AfterScheduler {
    */
   async drain(deadline: number): Promise<TaskRecord[]> {
     await untilDeadline(this.whenIdle(), deadline);
+    return this.abandon();
+  }
+
+  /** Aborts the running tasks through their signal and gives up the queued ones, now. Returns what was given up. */
+  abandon(): TaskRecord[] {
     const abandoned: TaskRecord[] = [];
     for (const task of [...this.#running]) {
       abandoned.push(taskRecord(task.entry, task.job, 'abandoned'));

@@ -15,7 +15,7 @@ import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { isPromise } from '../util/is-promise.js';
@@ -192,9 +192,23 @@ export class App {
    * rest. Resolves with every task given up.
    */
   async [kAbandon](deadline: number): Promise<TaskRecord[]> {
+    const given = this.#abandonInFlight();
+    return given.concat(await this.#scheduler.drain(deadline));
+  }
+
+  /**
+   * @internal The process exits now (a second signal): gives up the tasks of
+   * the requests in flight, aborts the running tasks and gives up the queued
+   * ones. Returns every task given up.
+   */
+  [kAbandonNow](): TaskRecord[] {
+    return this.#abandonInFlight().concat(this.#scheduler.abandon());
+  }
+
+  #abandonInFlight(): TaskRecord[] {
     const given: TaskRecord[] = [];
     for (const exchange of this.#inFlight) given.push(...exchange.abandon());
-    return given.concat(await this.#scheduler.drain(deadline));
+    return given;
   }
 
   /**

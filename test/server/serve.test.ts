@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, post, serve, type Server } from '../../src/index.js';
+import { createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from '../../src/index.js';
 import { assertServes, connect, memoryLogger, startServer } from '../helpers.js';
 
 /** A small app; each suite gets its own, so requests from one do not show in another's close() report. */
@@ -13,6 +13,25 @@ function makeApp() {
   });
 }
 const app = makeApp();
+
+/** Sends `data` to `server`, then nothing more, and resolves with what the server sent once it closes the connection. */
+async function stall(server: Server, data: string): Promise<{ text: string; elapsed: number }> {
+  const socket = await connect(server);
+  const started = performance.now();
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.on('error', () => {});
+  socket.write(data);
+  await once(socket, 'close');
+  return { text, elapsed: performance.now() - started };
+}
+
+/** Node's headersTimeout, requestTimeout and keepAliveTimeout of a server started with `options`. */
+async function timeoutsOf(options: ServeOptions): Promise<number[]> {
+  const { server, close } = await startServer(app, options);
+  await close({ timeoutMs: 1_000 });
+  return [server.headersTimeout, server.requestTimeout, server.keepAliveTimeout];
+}
 
 /** True when `host` can be listened on here (IPv6 may be off in some sandboxes). */
 async function canListen(host: string): Promise<boolean> {
@@ -52,14 +71,7 @@ describe('serve() on port 0', () => {
 
 describe('serve() options', () => {
   test('the timeouts are set from the options', async () => {
-    const server = await startServer(app, { headersTimeoutMs: 1_234, requestTimeoutMs: 5_678, keepAliveTimeoutMs: 910 });
-    try {
-      assert.equal(server.server.headersTimeout, 1_234);
-      assert.equal(server.server.requestTimeout, 5_678);
-      assert.equal(server.server.keepAliveTimeout, 910);
-    } finally {
-      await server.close({ timeoutMs: 1_000 });
-    }
+    assert.deepEqual(await timeoutsOf({ headersTimeoutMs: 1_234, requestTimeoutMs: 5_678, keepAliveTimeoutMs: 910 }), [1_234, 5_678, 910]);
   });
 
   test('an IPv6 host is bracketed in the url', async (t) => {
@@ -94,6 +106,82 @@ describe('serve() options', () => {
     await handling.close({ timeoutMs: 1_000 });
     assert.equal(count(), before);
   });
+
+  test('servers that handle signals share one process-wide handler, removed when the last one closes', async () => {
+    const count = () => process.listenerCount('SIGTERM') + process.listenerCount('SIGINT');
+    const before = count();
+    const api = await serve(app, { port: 0 });
+    const metrics = await serve(makeApp(), { port: 0 });
+    assert.equal(count(), before + 2);
+    await api.close({ timeoutMs: 1_000 });
+    assert.equal(count(), before + 2, 'the metrics server still handles signals');
+    await metrics.close({ timeoutMs: 1_000 });
+    assert.equal(count(), before);
+  });
+});
+
+describe('serve() refuses bad options before listening', () => {
+  const refuses = (options: unknown, error: { name: string; message: string | RegExp }) =>
+    assert.rejects(serve(app, options as ServeOptions), error);
+
+  test('an unknown option, naming the closest one', async () => {
+    await refuses({ prot: 0 }, { name: 'TypeError', message: 'serve(): unknown option "prot"; did you mean "port"?' });
+    await refuses({ requestTimeout: 1_000 }, { name: 'TypeError', message: /unknown option "requestTimeout"; did you mean "requestTimeoutMs"\?/ });
+  });
+
+  test('a port that is not a whole number from 0 to 65535', async () => {
+    for (const port of [-1, 65_536, 1.5, NaN, '3000']) {
+      await refuses({ port }, { name: 'RangeError', message: /^serve\(\): port must be a whole number from 0 to 65535, got / });
+    }
+  });
+
+  test('a host that is not a non-empty string, a handleSignals that is not a boolean', async () => {
+    await refuses({ host: '' }, { name: 'TypeError', message: 'serve(): host must be a host name or address, got string ""' });
+    await refuses({ host: 127 }, { name: 'TypeError', message: 'serve(): host must be a host name or address, got number 127' });
+    await refuses({ handleSignals: 'no' }, { name: 'TypeError', message: 'serve(): handleSignals must be true or false, got string "no"' });
+  });
+
+  test('a timeout that is negative, not finite or not a number; shutdownTimeoutMs of 0', async () => {
+    for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'shutdownTimeoutMs']) {
+      for (const value of [-1, Infinity, NaN, '5s']) {
+        await refuses({ [key]: value }, { name: 'RangeError', message: new RegExp(`^serve\\(\\): ${key} must be `) });
+      }
+    }
+    await refuses({ shutdownTimeoutMs: 0 }, { name: 'RangeError', message: /^serve\(\): shutdownTimeoutMs must be a positive number of milliseconds/ });
+  });
+
+  test('a headers timeout longer than the request timeout, naming both', async () => {
+    await refuses(
+      { headersTimeoutMs: 5_000, requestTimeoutMs: 3_000 },
+      { name: 'RangeError', message: 'serve(): headersTimeoutMs (5000) must not be more than requestTimeoutMs (3000)' },
+    );
+    await refuses(
+      { headersTimeoutMs: 40_000 },
+      { name: 'RangeError', message: 'serve(): headersTimeoutMs (40000) must not be more than requestTimeoutMs (30000, the default)' },
+    );
+  });
+});
+
+describe('serve() timeouts of 0 and the headers timeout default', () => {
+  test('0 turns a timeout off, as in Node; with requestTimeoutMs 0 the headers timeout may be anything', async () => {
+    assert.deepEqual(await timeoutsOf({ headersTimeoutMs: 0, requestTimeoutMs: 0, keepAliveTimeoutMs: 0 }), [0, 0, 0]);
+    assert.deepEqual(await timeoutsOf({ headersTimeoutMs: 40_000, requestTimeoutMs: 0 }), [40_000, 0, 5_000]);
+  });
+
+  test('a requestTimeoutMs under 10 s is also the default headers timeout', async () => {
+    assert.deepEqual(await timeoutsOf({ requestTimeoutMs: 3_000 }), [3_000, 3_000, 5_000]);
+  });
+
+  test('headers that never end get a 408 within about requestTimeoutMs when only that is given', { timeout: 5_000 }, async () => {
+    const server = await startServer(makeApp(), { requestTimeoutMs: 300 });
+    try {
+      const { text, elapsed } = await stall(server, 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+      assert.match(text, /^HTTP\/1\.1 408 /);
+      assert.ok(elapsed < 2_000, `closed after ${Math.round(elapsed)} ms`);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
 });
 
 describe('the timeouts are enforced', () => {
@@ -105,27 +193,15 @@ describe('the timeouts are enforced', () => {
   after(() => server.close({ timeoutMs: 1_000 }));
 
   // Node's own check runs every 30 s unless told otherwise: 2 s tells the two apart with room for a slow machine.
-  /** Sends `data`, then nothing more, and resolves with what the server sent once it closes the connection. */
-  async function stall(data: string): Promise<{ text: string; elapsed: number }> {
-    const socket = await connect(server);
-    const started = performance.now();
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-    socket.on('error', () => {});
-    socket.write(data);
-    await once(socket, 'close');
-    return { text, elapsed: performance.now() - started };
-  }
-
   test('a client that never finishes its headers gets a 408 within about headersTimeout', { timeout: 5_000 }, async () => {
-    const { text, elapsed } = await stall('GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+    const { text, elapsed } = await stall(server, 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
     assert.match(text, /^HTTP\/1\.1 408 /);
     assert.ok(elapsed < 2_000, `closed after ${Math.round(elapsed)} ms`);
     await assertServes(server, '/ok', 'ok');
   });
 
   test('a client that never sends the body it announced gets a 408 within about requestTimeout', { timeout: 5_000 }, async () => {
-    const { text, elapsed } = await stall('POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc');
+    const { text, elapsed } = await stall(server, 'POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc');
     assert.match(text, /^HTTP\/1\.1 408 /);
     assert.ok(elapsed < 2_000, `closed after ${Math.round(elapsed)} ms`);
     await assertServes(server, '/ok', 'ok');

@@ -1,0 +1,39 @@
+import type { Server as NodeServer } from 'node:http';
+import type { App } from '../app/app.js';
+import { kAbandon, kClosing } from '../symbols.js';
+import { closeIdleConnections, stopAccepting } from './connections.js';
+
+/** What `close()` reports, and logs. */
+export interface ShutdownReport {
+  /** After-response tasks completed over the server's life, including during the drain. */
+  tasksCompleted: number;
+  /** Tasks that did not run or were aborted at the deadline. */
+  tasksAbandoned: { name: string; requestId: string }[];
+  /** Requests being handled when `close()` was called. */
+  requestsInFlightAtClose: number;
+}
+
+/**
+ * One server's graceful close: stop accepting, answer every request received
+ * (with `Connection: close`), close the idle keep-alive connections, run the
+ * pending after-response tasks, and at the deadline abort the rest. Logs the
+ * report and resolves with it.
+ */
+export async function closeServer(app: App, server: NodeServer, timeoutMs: number): Promise<ShutdownReport> {
+  const deadline = performance.now() + timeoutMs;
+  const requestsInFlightAtClose = app.requestsInFlight;
+  app[kClosing] = true;
+  const closed = stopAccepting(server);
+  await closeIdleConnections(app, server, closed, deadline);
+  // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
+  server.closeAllConnections();
+  const abandoned = await app[kAbandon](deadline);
+  await closed;
+  const report: ShutdownReport = {
+    tasksCompleted: app.afterStats().completed,
+    tasksAbandoned: abandoned.map(({ name, requestId }) => ({ name, requestId })),
+    requestsInFlightAtClose,
+  };
+  app.logger.info(report, `shutdown complete: ${report.tasksAbandoned.length} after-response task(s) abandoned`);
+  return report;
+}

@@ -1,0 +1,76 @@
+import type { Server as NodeServer } from 'node:http';
+import type { App } from '../app/app.js';
+import { kRequestsDone } from '../symbols.js';
+import { untilDeadline } from '../util/deadline.js';
+
+/**
+ * How long a closing server waits for a moment with no new request before it
+ * closes the idle keep-alive connections. A busy client may reuse a
+ * connection after the server has closed it, before it has read the FIN: its
+ * request meets a closed socket and is reset. While the server is closing,
+ * every answer carries `Connection: close`, so clients in the middle of a run
+ * of requests send one more each, are answered, and leave; the quiet moment
+ * comes once they have, and the connections left idle then are not in use.
+ */
+const QUIET_MS = 250;
+
+const noop = (): void => {};
+
+/**
+ * Stops accepting connections; resolves once the last one has closed. Node's
+ * `close()` would also destroy at once every connection that looks idle,
+ * including one whose next request is in its receive buffer, not read yet, or
+ * about to be sent: that client gets a reset instead of an answer. So its idle
+ * sweep is left out here (the rest of Node's close, such as stopping the
+ * timeout checks, is kept) and done by `closeIdleConnections` below.
+ */
+export function stopAccepting(server: NodeServer): Promise<void> {
+  server.closeIdleConnections = noop;
+  try {
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  } finally {
+    Reflect.deleteProperty(server, 'closeIdleConnections');
+  }
+}
+
+/**
+ * Closes the idle keep-alive connections of a closing server, once no request
+ * has come for `QUIET_MS` and the event loop has read what already reached
+ * them (a request found there is answered, with `Connection: close`); again
+ * each time the requests in flight are done, since a response begun before
+ * `close()` leaves its connection open and idle. Returns when a sweep leaves
+ * no request in flight, when no connection is left, or at `deadline`.
+ */
+export async function closeIdleConnections(app: App, server: NodeServer, closed: Promise<void>, deadline: number): Promise<void> {
+  for (;;) {
+    await quiet(server, closed, deadline);
+    await ioPolled();
+    server.closeIdleConnections();
+    if (app.requestsInFlight === 0 || performance.now() >= deadline) return;
+    await untilDeadline(app[kRequestsDone](), deadline);
+  }
+}
+
+/** Resolves once `server` has had no new request for `QUIET_MS`, or has no connection left, or at `deadline`. */
+function quiet(server: NodeServer, closed: Promise<void>, deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(end, Math.max(0, Math.min(QUIET_MS, deadline - performance.now())));
+    };
+    const end = (): void => {
+      clearTimeout(timer);
+      server.off('request', arm);
+      resolve();
+    };
+    server.on('request', arm);
+    arm();
+    void closed.then(end);
+  });
+}
+
+/** Resolves after the event loop has polled for I/O at least once: an immediate queued from an immediate runs a loop turn later. */
+function ioPolled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}

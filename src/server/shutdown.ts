@@ -1,0 +1,145 @@
+import type { App } from '../app/app.js';
+import type { Logger } from '../log/logger.js';
+import { kAbandonNow } from '../symbols.js';
+import { describe } from '../util/describe.js';
+import { untilDeadline } from '../util/deadline.js';
+import type { ShutdownReport } from './close.js';
+
+/** A server that shuts down with the process on SIGTERM or SIGINT. */
+export interface SignalledServer {
+  readonly app: App;
+  readonly url: string;
+  /** Its drain deadline, `shutdownTimeoutMs`. */
+  readonly timeoutMs: number;
+  close(options: { timeoutMs: number }): Promise<ShutdownReport>;
+}
+
+/** One server's part of the process's shutdown report. */
+type ServerOutcome = { url: string } & (ShutdownReport | { error: string });
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** The servers that handle signals and are not closed yet. */
+const servers = new Set<SignalledServer>();
+/** One record per registration, so the same function registered twice is two hooks. */
+const hooks: { hook: () => void | Promise<void> }[] = [];
+/** The servers being closed since the first signal; empty before it. */
+let closing: SignalledServer[] = [];
+
+/**
+ * Runs `hook` when a signal shuts the process down (SIGTERM or SIGINT, with
+ * `serve()`'s `handleSignals`), after every server has drained and before the
+ * process exits: close a database pool, flush a metrics client. Hooks run one
+ * after another, in registration order, each within what is left of the
+ * longest `shutdownTimeoutMs`; one that throws, rejects or overruns is logged,
+ * the next still runs, and the process exits with code 1. Returns the function
+ * that unregisters the hook.
+ *
+ * @example
+ * ```ts
+ * const pool = new Pool();
+ * onShutdown(() => pool.end());
+ * await serve(app, { port: 3000 });
+ * ```
+ */
+export function onShutdown(hook: () => void | Promise<void>): () => void {
+  if (typeof hook !== 'function') throw new TypeError(`onShutdown() takes a function, got ${describe(hook)}`);
+  const record = { hook };
+  hooks.push(record);
+  return () => {
+    const at = hooks.indexOf(record);
+    if (at !== -1) hooks.splice(at, 1);
+  };
+}
+
+/**
+ * Adds `server` to those the process-wide signal handler closes; the handler
+ * is installed with the first one. Returns the function that takes the server
+ * out again (on `close()`), removing the handler with the last one.
+ */
+export function handleSignals(server: SignalledServer): () => void {
+  if (servers.size === 0 && closing.length === 0) listen(onSignal);
+  servers.add(server);
+  return () => {
+    if (servers.delete(server) && servers.size === 0 && closing.length === 0) unlisten(onSignal);
+  };
+}
+
+function listen(handler: (signal: NodeJS.Signals) => void): void {
+  for (const signal of SIGNALS) process.on(signal, handler);
+}
+
+function unlisten(handler: (signal: NodeJS.Signals) => void): void {
+  for (const signal of SIGNALS) process.off(signal, handler);
+}
+
+/** The first signal: close every server at once, then run the hooks, log one report and exit. */
+function onSignal(signal: NodeJS.Signals): void {
+  closing = [...servers];
+  unlisten(onSignal);
+  listen(onSecondSignal);
+  // The first server's app logs what concerns the whole process.
+  const { logger } = closing[0]!.app;
+  logger.info({ signal, servers: closing.map((server) => server.url) }, 'shutting down: draining requests and after-response tasks');
+  shutDown(signal, logger).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+}
+
+/** Resolves with the exit code: 1 if a server's close or a hook failed. */
+async function shutDown(signal: NodeJS.Signals, logger: Logger): Promise<number> {
+  const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
+  const settled = await Promise.allSettled(closing.map((server) => server.close({ timeoutMs: server.timeoutMs })));
+  const outcomes = settled.map((result, i): ServerOutcome => {
+    const { url } = closing[i]!;
+    if (result.status === 'fulfilled') return { url, ...result.value };
+    logger.error({ err: result.reason, url }, `shutdown of the server at ${url} failed`);
+    return { url, error: String(result.reason) };
+  });
+  const hooksRun = await runHooks(deadline, logger);
+  const abandoned = outcomes.reduce((sum, outcome) => sum + ('tasksAbandoned' in outcome ? outcome.tasksAbandoned.length : 0), 0);
+  const serversFailed = outcomes.filter((outcome) => 'error' in outcome).length;
+  logger.info(
+    { signal, servers: outcomes, hooks: hooksRun },
+    `process shutdown complete: ${outcomes.length} server(s) closed (${serversFailed} failed), ${abandoned} after-response task(s) abandoned, ${hooksRun.failed} of ${hooksRun.ran} shutdown hook(s) failed`,
+  );
+  return serversFailed + hooksRun.failed > 0 ? 1 : 0;
+}
+
+/** Runs the hooks in order, each isolated and within `deadline`; resolves with how many ran and how many failed. */
+async function runHooks(deadline: number, logger: Logger): Promise<{ ran: number; failed: number }> {
+  const run = [...hooks];
+  let failed = 0;
+  for (const { hook } of run) {
+    const name = hook.name || 'anonymous';
+    let error: unknown;
+    let threw = false;
+    const ended = new Promise<void>((resolve) => resolve(hook())).catch((e: unknown) => {
+      threw = true;
+      error = e;
+    });
+    const finished = await untilDeadline(ended, deadline);
+    if (threw) logger.error({ err: error, hook: name }, `shutdown hook ${name} failed`);
+    else if (!finished) logger.error({ hook: name }, `shutdown hook ${name} did not finish by the shutdown deadline`);
+    if (threw || !finished) failed++;
+  }
+  return { ran: run.length, failed };
+}
+
+/** A second signal: give up what each app still has to run, list it, and exit at once. */
+function onSecondSignal(signal: NodeJS.Signals): void {
+  const urlsByApp = new Map<App, string[]>();
+  for (const { app, url } of closing) urlsByApp.set(app, [...(urlsByApp.get(app) ?? []), url]);
+  for (const [app, urls] of urlsByApp) {
+    const tasksAbandoned = app[kAbandonNow]().map(({ name, requestId }) => ({ name, requestId }));
+    app.logger.warn(
+      { signal, servers: urls, tasksAbandoned },
+      `second signal: exiting at once; ${tasksAbandoned.length} after-response task(s) abandoned`,
+    );
+  }
+  process.exit(1);
+}

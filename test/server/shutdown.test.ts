@@ -1,0 +1,83 @@
+// The process-wide shutdown: one signal handler for every server that handles
+// signals, then the onShutdown hooks, one report, and an exit code that says
+// how it went. Real child processes with two servers (an API port and a
+// metrics port), as a deployment has.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { onShutdown } from '../../src/index.js';
+import { spawnFixture, type Fixture, type FixtureLine } from '../helpers.js';
+
+const fixture = new URL('./fixtures/two-servers.ts', import.meta.url);
+
+/** Starts the fixture in `mode`, has each server answer one request (ids `api-1`, `metrics-1`), and sends SIGTERM. */
+async function startAndSignal(mode: string): Promise<Fixture> {
+  const run = spawnFixture(fixture, [mode]);
+  const ready = await run.line((l) => l.event === 'ready');
+  for (const name of ['api', 'metrics']) {
+    const response = await fetch(`${String(ready[name])}/work`, { headers: { 'x-request-id': `${name}-1`, connection: 'close' } });
+    assert.equal(await response.text(), 'done');
+  }
+  run.child.kill('SIGTERM');
+  return run;
+}
+
+/** The line the app `name` logged whose message starts with `start`. */
+function logged(lines: FixtureLine[], name: string, start: string): FixtureLine | undefined {
+  return lines.find((l) => l.app === name && String(l.msg).startsWith(start));
+}
+
+test('SIGTERM closes every server, waits for each one\'s tasks, runs the hooks, logs each report and one for the process, exits 0', async () => {
+  const { lines, exited } = await startAndSignal('drain');
+  assert.equal(await exited, 0);
+  for (const name of ['api', 'metrics']) {
+    const report = logged(lines, name, 'shutdown complete');
+    assert.ok(report, `the ${name} server's report is logged`);
+    assert.equal(report.tasksCompleted, 2, `the ${name} server's tasks all ran`);
+    assert.deepEqual(report.tasksAbandoned, []);
+  }
+  // The metrics task outlasts the API server's drain: the hook comes after both drains.
+  assert.deepEqual(lines.find((l) => l.event === 'hook'), { event: 'hook', ran: 4 });
+  assert.equal(lines.find((l) => l.event === 'unregistered hook ran'), undefined);
+  const processReport = lines.find((l) => String(l.msg).startsWith('process shutdown complete'));
+  assert.ok(processReport, 'the process report is logged');
+  assert.deepEqual(processReport.hooks, { ran: 1, failed: 0 });
+  assert.deepEqual((processReport.servers as { tasksCompleted: number }[]).map((s) => s.tasksCompleted), [2, 2]);
+  assert.deepEqual(lines.find((l) => l.event === 'exit'), { event: 'exit', code: 0, ran: 4 });
+  const order = ['api', 'metrics'].map((name) => lines.indexOf(logged(lines, name, 'shutdown complete')!));
+  assert.ok(Math.max(...order) < lines.findIndex((l) => l.event === 'hook'), 'the hook runs once both servers have drained');
+});
+
+test('a hook that throws is logged, the next hook still runs, and the process exits 1', async () => {
+  const { lines, exited } = await startAndSignal('hook-fails');
+  assert.equal(await exited, 1);
+  const failure = lines.find((l) => l.hook === 'closesPool');
+  assert.ok(failure, 'the failing hook is logged');
+  assert.equal(failure.msg, 'shutdown hook closesPool failed');
+  assert.equal((failure.err as { message: string }).message, 'pool already closed');
+  assert.deepEqual(lines.find((l) => l.event === 'hook'), { event: 'hook', ran: 4 });
+  assert.deepEqual(lines.find((l) => String(l.msg).startsWith('process shutdown complete'))?.hooks, { ran: 2, failed: 1 });
+});
+
+test('a second SIGTERM during a hanging drain exits at once and lists, per app, the tasks it abandons', { timeout: 20_000 }, async () => {
+  const { child, lines, line, exited } = await startAndSignal('hang');
+  await line((l) => String(l.msg).startsWith('shutting down'));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 1);
+  for (const name of ['api', 'metrics']) {
+    const report = logged(lines, name, 'second signal');
+    assert.ok(report, `the ${name} app lists what it abandons`);
+    assert.deepEqual(report.tasksAbandoned, [
+      { name: `${name}-work`, requestId: `${name}-1` },
+      { name: `${name}-next`, requestId: `${name}-1` },
+    ]);
+  }
+  assert.equal(lines.find((l) => l.event === 'hook'), undefined, 'no hook runs after a second signal');
+});
+
+test('onShutdown takes a function and returns the function that unregisters it', () => {
+  assert.throws(() => onShutdown('close the pool' as never), { name: 'TypeError', message: 'onShutdown() takes a function, got string "close the pool"' });
+  const off = onShutdown(() => {});
+  assert.equal(typeof off, 'function');
+  off();
+  off();
+});
