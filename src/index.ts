@@ -7,7 +7,7 @@ export { serve, type Server, type ServeOptions, type ShutdownReport } from './se
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
 export { HttpRequest, type RequestSource } from './http/request.js';
 export {
-  HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource,
+  HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,
   type Outcome, type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
 export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/headers.js';
