@@ -10,7 +10,7 @@ export { route, get, post, put, patch, del, type Route, type RouteOptions, type 
 export { HttpRequest, type RequestSource } from './http/request.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
-  HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource,
+  HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,
   type Outcome, type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
 export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/headers.js';

@@ -17,8 +17,14 @@ export const kDone = Symbol('coda.done');
 export const kAfterEntries = Symbol('coda.afterEntries');
 /** ResponseHeaders: the record handed to Node's `writeHead`. */
 export const kNodeHeaders = Symbol('coda.nodeHeaders');
+/** ResponseHeaders: a value beyond ASCII was set (the head is then written apart from a string body, in Latin-1). */
+export const kNonAscii = Symbol('coda.nonAscii');
 /** ResponseHeaders: sets a header Coda itself chose, without checks. */
 export const kSetTrusted = Symbol('coda.setTrusted');
+/** StreamingResponse: the stream if it was opened, else undefined. */
+export const kOpenedStream = Symbol('coda.openedStream');
+/** StreamingResponse: the response ends before its stream; the signal aborts, a Readable is destroyed. */
+export const kAbortStream = Symbol('coda.abortStream');
 /** App: runs a request that did not come over a socket. */
 export const kDispatch = Symbol('coda.dispatch');
 /** App: its after-response scheduler. */

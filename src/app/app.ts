@@ -18,6 +18,7 @@ import { Router } from '../routing/router.js';
 import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
+import { replaceRefused } from '../transport/refused.js';
 import { isPromise } from '../util/is-promise.js';
 import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
@@ -101,10 +102,14 @@ export class App {
     }
   };
 
-  /** @internal Runs a request that did not come over a socket; the caller sends the response and finishes the exchange. */
-  [kDispatch](source: RequestSource): { exchange: Exchange; response: MaybePromise<HttpResponse> } {
+  /**
+   * @internal Runs a request that did not come over a socket; the caller sends
+   * the response (in the request's context: `inJob` with `asyncContext`) and
+   * finishes the exchange.
+   */
+  [kDispatch](source: RequestSource): { exchange: Exchange; response: MaybePromise<HttpResponse>; asyncContext: boolean } {
     const exchange = this.#receive(source);
-    return { exchange, response: this.#run(exchange) };
+    return { exchange, response: this.#run(exchange), asyncContext: this.#asyncContext };
   }
 
   #receive(source: IncomingMessage | RequestSource): Exchange {
@@ -160,6 +165,12 @@ export class App {
       if (response instanceof StreamingResponse) inJob(exchange, this.#asyncContext, () => send(res, exchange), undefined);
       else send(res, exchange);
     } catch (error) {
+      if (!res.headersSent) {
+        // Refused before any byte was written: a 500 instead.
+        replaceRefused(exchange, error, this.debug);
+        send(res, exchange);
+        return;
+      }
       const { request } = exchange;
       request.log.error({ err: error, method: request.method, path: request.path }, 'could not write the response');
       exchange.error = error;

@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { kNodeHeaders, kSetTrusted } from '../symbols.js';
+import { kNodeHeaders, kNonAscii, kSetTrusted } from '../symbols.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SPLITS_RESPONSE = /[\r\n\0]/;
+// Anything but tab and visible ASCII: the common value passes this one test.
+const NOT_ASCII_TEXT = /[^\t\x20-\x7e]/;
 // What Node's writeHead refuses (field-content: tab, visible ASCII, obs-text).
 // Checked here too, so such a value fails where it is set and not on the wire,
 // where the only way out is to drop the connection without a response.
@@ -27,6 +29,11 @@ export type HeadersInit =
  * apart. Names and values are checked when they are set, so a header injection
  * (CR or LF in a value) fails in the code that caused it, never on the wire.
  *
+ * Values are Latin-1, as in Django: each character from U+0000 to U+00FF is one
+ * byte on the wire (`café` ends in the byte 0xE9), whatever the body; a
+ * character above U+00FF is refused with a TypeError where it is set. To carry
+ * other text, encode it yourself, e.g. RFC 8187's `filename*=UTF-8''%E2%98%83`.
+ *
  * @example
  * ```ts
  * response.headers.set('cache-control', 'no-store');
@@ -37,11 +44,13 @@ export type HeadersInit =
 export class ResponseHeaders implements Iterable<[string, string]> {
   // Handed to writeHead as it is: no copy per response.
   #map: Record<string, string | string[]> = new HeaderRecord();
+  #nonAscii = false;
 
   constructor(init?: HeadersInit) {
     if (init === undefined) return;
     if (init instanceof ResponseHeaders) {
       for (const [name, value] of init.#rawEntries()) this.#map[name] = Array.isArray(value) ? [...value] : value;
+      this.#nonAscii = init.#nonAscii;
     } else if (isIterable(init)) {
       for (const [name, value] of init) this.append(name, value);
     } else {
@@ -71,17 +80,19 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   set(name: string, value: string): this {
-    this.#map[checkName(name)] = checkValue(name, value);
+    const key = checkName(name);
+    if (checkValue(name, value)) this.#nonAscii = true;
+    this.#map[key] = value;
     return this;
   }
 
   append(name: string, value: string): this {
     const key = checkName(name);
-    const checked = checkValue(name, value);
+    if (checkValue(name, value)) this.#nonAscii = true;
     const existing = this.#map[key];
-    if (existing === undefined) this.#map[key] = checked;
-    else if (typeof existing === 'string') this.#map[key] = [existing, checked];
-    else existing.push(checked);
+    if (existing === undefined) this.#map[key] = value;
+    else if (typeof existing === 'string') this.#map[key] = [existing, value];
+    else existing.push(value);
     return this;
   }
 
@@ -107,6 +118,11 @@ export class ResponseHeaders implements Iterable<[string, string]> {
     this.#map[name] = value;
   }
 
+  /** @internal Whether a value beyond ASCII was set (kept after a delete: it only costs a copy of the body). */
+  get [kNonAscii](): boolean {
+    return this.#nonAscii;
+  }
+
   /** @internal The record handed to `ServerResponse.writeHead`. */
   [kNodeHeaders](): Record<string, string | string[]> {
     return this.#map;
@@ -130,10 +146,12 @@ function checkName(name: string): string {
   return key;
 }
 
-function checkValue(name: string, value: string): string {
+/** Throws unless `value` can go on the wire; returns whether it has characters beyond ASCII (Latin-1 ones). */
+function checkValue(name: string, value: string): boolean {
   if (typeof value !== 'string') {
     throw new TypeError(`header ${name} must be a string, got ${typeof value}`);
   }
+  if (!NOT_ASCII_TEXT.test(value)) return false;
   const bad = NOT_SENDABLE.exec(value);
   if (bad !== null) {
     if (SPLITS_RESPONSE.test(value)) {
@@ -142,7 +160,7 @@ function checkValue(name: string, value: string): string {
     const code = `U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     throw new TypeError(`header ${name} has a character HTTP cannot carry in its value (${code}; only tab, visible ASCII and Latin-1 are allowed): ${JSON.stringify(value)}`);
   }
-  return value;
+  return true;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAfterEntries, kSetTrusted, kTaskEntries } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kOpenedStream, kSetTrusted, kTaskEntries } from '../symbols.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { describe } from '../util/describe.js';
 import { payloadJson } from '../util/json-payload.js';
@@ -140,9 +140,24 @@ export interface ResponseInit {
 
 export type ResponseBody = string | Uint8Array | null;
 
+/** Whether `value` is a body a fixed response can carry. */
+export function isResponseBody(value: unknown): value is ResponseBody {
+  return typeof value === 'string' || value === null || value instanceof Uint8Array;
+}
+
+/** What is wrong with a body that is not a `ResponseBody`, for error messages. */
+export function wrongBody(value: unknown): string {
+  const json = Array.isArray(value) || (typeof value === 'object' && value !== null && value.constructor === Object);
+  const hint = json ? ' (for JSON, return new JsonResponse(value))' : '';
+  return `a response body must be a string, a Uint8Array or null, got ${describe(value)}${hint}`;
+}
+
 /**
  * A response: a status, headers and a body (a string, bytes or nothing).
  * Strings are sent as UTF-8 `text/plain` unless a content type is given.
+ * Coda frames it: the Content-Length is the body's, and a Transfer-Encoding
+ * set by the app is dropped. A body of another type is a TypeError here and,
+ * set later, a 500 when the response is sent.
  *
  * @example
  * ```ts
@@ -160,6 +175,7 @@ export class HttpResponse {
   [kTaskEntries]: TaskEntry[] | undefined = undefined;
 
   constructor(body: ResponseBody = null, init?: ResponseInit) {
+    if (!isResponseBody(body)) throw new TypeError(`${new.target.name}: ${wrongBody(body)}`);
     this.status = checkStatus(init?.status ?? 200);
     this.headers = new ResponseHeaders(init?.headers);
     this.body = body;
@@ -199,7 +215,8 @@ export class HttpResponse {
  * ```
  */
 export class JsonResponse extends HttpResponse {
-  constructor(value: unknown, init?: ResponseInit) {
+  /** `value`: anything JSON can encode; `undefined` (which it cannot) does not type-check, a function fails at run time. */
+  constructor(value: {} | null, init?: ResponseInit) {
     const body = JSON.stringify(value);
     if (body === undefined) throw new TypeError(`JsonResponse cannot encode ${describe(value)} as JSON`);
     super(body, init);
@@ -212,26 +229,84 @@ export class JsonResponse extends HttpResponse {
 
 export type StreamSource = AsyncIterable<Uint8Array | string> | Readable;
 
+/** Makes a response's stream when sending starts; `signal` aborts if the response ends before the stream does. */
+export type StreamOpener = (signal: AbortSignal) => StreamSource;
+
+function isStreamSource(value: unknown): value is StreamSource {
+  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
+}
+
 /**
  * A response whose body is produced while it is sent, with backpressure: the
  * source is read only as fast as the client takes it. After-response tasks run
  * once the stream has ended (or the client has gone).
  *
+ * The source is an async iterable of strings (sent as UTF-8) or bytes, a
+ * Readable, or a function `(signal) => source` called when sending starts.
+ * The signal (also `response.signal`) aborts when the response ends before the
+ * stream: the client went away, or the body is not sent (HEAD, 204, 304).
+ * Pass it to what the source awaits, so that an idle stream (server-sent
+ * events, long polling) ends at once instead of at its next event. Either way
+ * a Readable is then destroyed, and a generator is returned when it next yields.
+ *
+ * Coda frames the stream: chunked, unless the app declares a Content-Length,
+ * which the stream must then deliver exactly (else the connection is closed
+ * and the mismatch logged). A Transfer-Encoding set by the app is dropped.
+ *
  * @example
  * ```ts
- * async function* lines() { for (const n of notes) yield JSON.stringify(n) + '\n'; }
- * return new StreamingResponse(lines(), { headers: { 'content-type': 'application/x-ndjson' } });
+ * import { once } from 'node:events';
+ *
+ * get('/events', () => new StreamingResponse(async function* (signal) {
+ *   for (;;) {
+ *     const [note] = await once(notes, 'created', { signal }); // rejects, ending the generator, when the client goes
+ *     yield `data: ${JSON.stringify(note)}\n\n`;
+ *   }
+ * }, { headers: { 'content-type': 'text/event-stream' } }));
  * ```
  */
 export class StreamingResponse extends HttpResponse {
-  readonly stream: StreamSource;
+  #stream: StreamSource | undefined;
+  readonly #opener: StreamOpener | undefined;
+  #controller: AbortController | undefined = undefined;
 
-  constructor(source: StreamSource, init?: ResponseInit) {
+  constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
     super(null, init);
-    if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source)) {
-      throw new TypeError(`StreamingResponse takes an async iterable or a Readable, got ${describe(source)}`);
+    if (typeof source === 'function') {
+      this.#opener = source;
+    } else if (isStreamSource(source)) {
+      this.#stream = source;
+    } else {
+      throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
     }
-    this.stream = source;
+  }
+
+  /** The body's source. A function source is called on first read (sending reads it) with `signal`. */
+  get stream(): StreamSource {
+    if (this.#stream === undefined) {
+      const opened = this.#opener!(this.signal);
+      if (!isStreamSource(opened)) {
+        throw new TypeError(`the function given to StreamingResponse returned ${describe(opened)}, expected an async iterable or a Readable`);
+      }
+      this.#stream = opened;
+    }
+    return this.#stream;
+  }
+
+  /** Aborts when the response ends before its stream: the client went away, the body is not sent, or sending it failed. */
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /** @internal The stream if it was opened, else undefined. */
+  get [kOpenedStream](): StreamSource | undefined {
+    return this.#stream;
+  }
+
+  /** @internal The response ends before its stream: the signal aborts, an opened Readable is destroyed (an iterator is its reader's to return). */
+  [kAbortStream](): void {
+    (this.#controller ??= new AbortController()).abort(new DOMException('the response ended before its stream', 'AbortError'));
+    if (this.#stream instanceof Readable) this.#stream.destroy();
   }
 
   protected override defaultContentType(): string {

@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
+import { inJob } from '../after/context.js';
 import type { TaskRecord } from '../after/reporting.js';
-import { StreamingResponse, type HttpResponse } from '../http/response.js';
+import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
-import { kDispatch, kJournal, kScheduler } from '../symbols.js';
-import { releaseStream, sendsBody } from '../transport/body.js';
+import { kAbortStream, kDispatch, kJournal, kScheduler } from '../symbols.js';
+import { chunkBytes, releaseStream, sendsBody, unsendableBody } from '../transport/body.js';
 import { outcomeOf } from '../transport/outcome.js';
+import { replaceRefused } from '../transport/refused.js';
 import { checkKeys } from '../util/options.js';
 
 export interface TestRequestOptions {
@@ -145,42 +147,63 @@ export class TestClient {
 
   async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     if (body !== undefined) headers['content-length'] = String(body.length);
-    const { exchange, response: pending } = this.#app[kDispatch]({
+    const { exchange, response: pending, asyncContext } = this.#app[kDispatch]({
       method,
       url: path,
       headers,
       body: body === undefined ? null : Readable.from([body]),
     });
-    const response = await this.#app[kJournal](exchange, await pending);
-    exchange.response = response;
-    const bytes = await deliver(response, sendsBody(method, response.status), (error) => (exchange.error = error));
+    exchange.response = await this.#app[kJournal](exchange, await pending);
+    let failure: unknown;
+    const failed = (error: unknown): void => {
+      failure = exchange.error = error;
+    };
+    // As over a socket: a streamed body is produced in the request's context (after() works there).
+    const read = (): Promise<Buffer> => deliver(exchange.response!, sendsBody(method, exchange.response!.status), failed);
+    let bytes: Buffer;
+    try {
+      bytes = await inJob(exchange, asyncContext, read, undefined);
+    } catch (error) {
+      // Refused before any byte, as send() refuses: a 500 instead.
+      replaceRefused(exchange, error, this.#app.debug);
+      bytes = await read();
+    }
+    const response = exchange.response;
     exchange.bytesSent = bytes.length;
-    exchange.finish(outcomeOf(exchange, exchange.error === undefined));
-    if (exchange.error !== undefined) throw exchange.error;
+    exchange.finish(outcomeOf(exchange, failure === undefined));
+    if (failure !== undefined) throw failure;
     const webHeaders = new Headers();
     for (const [name, value] of response.headers) webHeaders.append(name, value);
     return new TestResponse(response.status, webHeaders, bytes);
   }
 }
 
-/** Reads a response's body as a client would, streaming ones to their end; a stream that fails is told to `failed`. */
+/**
+ * Reads a response's body as a client would, streaming ones to their end; a
+ * stream that fails mid-way is told to `failed`. Throws, before reading, what
+ * send() would refuse: a body of the wrong type, a stream that cannot be opened.
+ */
 async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
   if (response instanceof StreamingResponse) {
     // As over a socket: a body that is not sent is not read (it may never end).
     if (!withBody) {
-      releaseStream(response.stream);
+      releaseStream(response);
       return Buffer.alloc(0);
     }
-    const chunks: Buffer[] = [];
+    const source = response.stream;
+    const chunks: Uint8Array[] = [];
     try {
-      for await (const chunk of response.stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
+      for await (const chunk of source) chunks.push(chunkBytes(chunk));
     } catch (error) {
+      response[kAbortStream]();
       failed(error);
     }
     return Buffer.concat(chunks);
   }
-  if (!withBody || response.body === null) return Buffer.alloc(0);
-  return Buffer.from(response.body);
+  const body: unknown = response.body;
+  if (!isResponseBody(body)) throw unsendableBody(body);
+  if (!withBody || body === null) return Buffer.alloc(0);
+  return Buffer.from(body);
 }
 
 /** A test client for `app`; see `TestClient`. */

@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream';
-import type { StreamSource } from '../http/response.js';
+import { ProgrammingError } from '../http/errors.js';
+import { wrongBody, type StreamingResponse } from '../http/response.js';
+import { kAbortStream, kOpenedStream } from '../symbols.js';
+import { describe } from '../util/describe.js';
 
 /** Whether a response to `method` with `status` carries a body: not for HEAD, 1xx, 204 or 304 (RFC 9110). */
 export function sendsBody(method: string, status: number): boolean {
@@ -11,14 +14,35 @@ export function bodiless(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
 
-/** Lets go of a stream that will not be read (on): a Readable is destroyed, an iterator's return() runs. */
-export function releaseStream(source: StreamSource): void {
-  if (source instanceof Readable) {
-    source.destroy();
-    return;
-  }
-  const iterator = source[Symbol.asyncIterator]();
-  if (typeof iterator.return === 'function') {
+/** The error for a fixed body that cannot be sent: `response.body` is public, and something set it to this. */
+export function unsendableBody(body: unknown): ProgrammingError {
+  return new ProgrammingError(`cannot send the response: ${wrongBody(body)}`);
+}
+
+/** A streamed chunk as bytes: a string as UTF-8; anything but a string or bytes is a TypeError naming it. */
+export function chunkBytes(chunk: unknown): Uint8Array {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new TypeError(`a StreamingResponse source must yield strings or Uint8Arrays, got ${describe(chunk)}`);
+}
+
+/**
+ * Lets go of a stream that will not be read (on): its signal aborts, a
+ * function source is not called, a Readable is destroyed, an iterator's
+ * return() runs.
+ */
+export function releaseStream(response: StreamingResponse): void {
+  response[kAbortStream]();
+  const source = response[kOpenedStream];
+  if (source !== undefined && !(source instanceof Readable)) returnIterator(source[Symbol.asyncIterator]());
+}
+
+/** Ends an iterator early (a generator's finally blocks run); what its return() throws is its own. */
+export function returnIterator(iterator: AsyncIterator<unknown>): void {
+  if (typeof iterator.return !== 'function') return;
+  try {
     void Promise.resolve(iterator.return()).catch(() => {});
+  } catch {
+    // A return() that throws at once: the iterator is left as it is, as after a rejection.
   }
 }

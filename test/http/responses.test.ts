@@ -40,14 +40,31 @@ describe('HttpResponse', () => {
   });
 
   test('JsonResponse refuses values JSON cannot encode', () => {
+    // @ts-expect-error: undefined is not a JSON value, and the types say so.
     assert.throws(() => new JsonResponse(undefined), { name: 'TypeError', message: /JsonResponse cannot encode undefined/ });
     assert.throws(() => new JsonResponse(() => 1), { name: 'TypeError', message: /JsonResponse cannot encode a function/ });
+  });
+
+  test('types: JsonResponse does not take undefined, HttpResponse does not take an object', () => {
+    // Compiled, never run: each line must be a type error (tsc checks the tests).
+    const typeErrors = (): void => {
+      // @ts-expect-error: undefined has no JSON form.
+      new JsonResponse(undefined);
+      // @ts-expect-error: an object is JsonResponse's.
+      new HttpResponse({ a: 1 });
+      // What compiles.
+      new JsonResponse(null);
+      new JsonResponse({ a: 1 });
+      new JsonResponse([1, 'two']);
+      new HttpResponse(new Uint8Array(1));
+    };
+    assert.equal(typeof typeErrors, 'function');
   });
 
   test('StreamingResponse takes an async iterable or a Readable, nothing else', () => {
     assert.equal(new StreamingResponse(Readable.from(['x'])).headers.get('content-type'), 'application/octet-stream');
     for (const bad of [null, 'text', ['array'], {}]) {
-      assert.throws(() => new StreamingResponse(bad as never), { name: 'TypeError', message: /StreamingResponse takes an async iterable or a Readable/ });
+      assert.throws(() => new StreamingResponse(bad as never), { name: 'TypeError', message: /StreamingResponse takes an async iterable, a Readable or a function returning one/ });
     }
   });
 

@@ -1,70 +1,81 @@
 import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
-import { StreamingResponse, type StreamSource } from '../../http/response.js';
-import { kNodeHeaders } from '../../symbols.js';
-import { bodiless, releaseStream } from '../body.js';
+import { StreamingResponse } from '../../http/response.js';
+import { kNodeHeaders, kNonAscii } from '../../symbols.js';
+import { bodiless, releaseStream, unsendableBody } from '../body.js';
+import { declaredLength, dropTransferEncoding, frameBodiless } from '../framing.js';
+import { pump } from './pump.js';
 
 /**
  * Writes `response` to Node's `ServerResponse`: fixed bodies in one `end()`
- * with a Content-Length, streams chunk by chunk, waiting for `'drain'` when
- * the socket is full (backpressure), stopping when the client goes away.
+ * with their Content-Length, streams chunk by chunk (see pump.ts). Coda owns
+ * the framing headers (see framing.ts). Throws, before writing anything, when
+ * the response cannot be sent as it is (a body of the wrong type, a stream
+ * that cannot be opened or declares a Content-Length that is not one): the
+ * caller answers 500 instead (see refused.ts).
  */
 export function send(res: ServerResponse, exchange: Exchange): void {
-  const { request } = exchange;
   const response = exchange.response!;
-  const headers = response.headers[kNodeHeaders]();
   if (response instanceof StreamingResponse) {
-    res.writeHead(response.status, headers);
-    if (request.method === 'HEAD' || bodiless(response.status)) {
-      // Node drops the writes without backpressure: pumping would read the
-      // whole stream for nothing, forever if it never ends.
-      res.end();
-      releaseStream(response.stream);
-      return;
-    }
-    void pump(response.stream, res, exchange);
+    sendStream(res, exchange, response);
     return;
   }
-  const body = response.body;
-  if (body === null || bodiless(response.status)) {
-    if (!bodiless(response.status)) headers['content-length'] = '0';
-    res.writeHead(response.status, headers);
+  let body = response.body;
+  let length: number;
+  if (typeof body === 'string') {
+    // Node writes a string body in one write with the head, in the body's
+    // encoding (UTF-8): as bytes, the body goes apart and the head in Latin-1.
+    if (response.headers[kNonAscii]) body = Buffer.from(body);
+    length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  } else if (body === null) {
+    length = 0;
+  } else if (body instanceof Uint8Array) {
+    length = body.byteLength;
+  } else {
+    throw unsendableBody(body);
+  }
+  const { status } = response;
+  const headers = response.headers[kNodeHeaders]();
+  dropTransferEncoding(headers);
+  if (bodiless(status)) {
+    frameBodiless(headers, status);
+    res.writeHead(status, headers);
     res.end();
     return;
   }
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  headers['content-length'] = String(length);
-  res.writeHead(response.status, headers);
-  res.end(body);
-  exchange.bytesSent = request.method === 'HEAD' ? 0 : length;
-}
-
-async function pump(source: StreamSource, res: ServerResponse, exchange: Exchange): Promise<void> {
-  try {
-    // Leaving the loop early (client gone) calls the source's return(): a
-    // generator's finally blocks run, a Readable is destroyed.
-    for await (const chunk of source) {
-      if (res.destroyed) break;
-      const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      exchange.bytesSent += bytes.length;
-      if (!res.write(bytes) && !(await drained(res))) break;
-    }
-  } catch (error) {
-    exchange.error = error;
-    const { request } = exchange;
-    request.log.error({ err: error, method: request.method, path: request.path }, 'streaming response failed mid-way; connection closed');
-    res.destroy();
+  if (exchange.request.method === 'HEAD') {
+    // The length a GET would get; an empty HEAD response keeps the one its view declared.
+    if (body !== null || headers['content-length'] === undefined) headers['content-length'] = String(length);
+    res.writeHead(status, headers);
+    res.end();
     return;
   }
-  if (!res.destroyed) res.end();
+  headers['content-length'] = String(length);
+  res.writeHead(status, headers);
+  res.end(body);
+  exchange.bytesSent = length;
 }
 
-/** Resolves true on `'drain'`, false if the response closed first. */
-function drained(res: ServerResponse): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onDrain = (): void => { res.off('close', onClose); resolve(true); };
-    const onClose = (): void => { res.off('drain', onDrain); resolve(false); };
-    res.once('drain', onDrain);
-    res.once('close', onClose);
-  });
+function sendStream(res: ServerResponse, exchange: Exchange, response: StreamingResponse): void {
+  if (res.closed) {
+    // The client went away while the view was working: nothing will read the stream.
+    releaseStream(response);
+    return;
+  }
+  const { status } = response;
+  const headers = response.headers[kNodeHeaders]();
+  dropTransferEncoding(headers);
+  if (exchange.request.method === 'HEAD' || bodiless(status)) {
+    if (bodiless(status)) frameBodiless(headers, status);
+    res.writeHead(status, headers);
+    // Node drops the writes without backpressure: pumping would read the
+    // whole stream for nothing, forever if it never ends.
+    res.end();
+    releaseStream(response);
+    return;
+  }
+  const declared = declaredLength(headers);
+  const source = response.stream;
+  res.writeHead(status, headers);
+  pump(res, exchange, response, source, declared);
 }

@@ -1,0 +1,21 @@
+import type { Exchange } from '../after/exchange.js';
+import { renderError } from '../http/error-response.js';
+import { StreamingResponse, type HttpResponse } from '../http/response.js';
+import { kAfterEntries } from '../symbols.js';
+import { releaseStream } from './body.js';
+
+/**
+ * The transport refused to send the exchange's response before writing any of
+ * it (see send.ts): the 500 that replaces it, logged by `renderError` with what
+ * was wrong. The tasks registered on the refused response run with the 500;
+ * its stream, if any, is released.
+ */
+export function replaceRefused(exchange: Exchange, error: unknown, debug: boolean): HttpResponse {
+  const refused = exchange.response!;
+  if (refused instanceof StreamingResponse) releaseStream(refused);
+  const response = renderError(exchange.request, error, debug);
+  response[kAfterEntries] = refused[kAfterEntries];
+  exchange.response = response;
+  exchange.error = error;
+  return response;
+}

@@ -1,0 +1,125 @@
+// Coda owns a response's framing (Content-Length, Transfer-Encoding): whatever
+// the app set, the next response on a keep-alive connection is intact, and a
+// stream that breaks its declared length costs its connection, never stray bytes.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { createApp, get, HttpResponse, route, StreamingResponse, type Server } from '../../src/index.js';
+import { LEVEL, memoryLogger, startServer } from '../helpers.js';
+import { pipelined, request, responses } from './wire.js';
+
+const { logger, lines } = memoryLogger();
+
+describe('framing headers set by the app', { timeout: 10_000 }, () => {
+  let server: Server;
+  before(async () => {
+    server = await startServer(createApp({
+      logger,
+      routes: [
+        get('/fixed-te', () => new HttpResponse('hello', { headers: { 'transfer-encoding': 'chunked', 'content-length': '5' } })),
+        get('/fixed-wrong-length', () => new HttpResponse('hello', { headers: { 'content-length': '2' } })),
+        get('/empty-wrong-length', () => new HttpResponse(null, { headers: { 'content-length': '20' } })),
+        get('/stream-te', () => new StreamingResponse(Readable.from(['ab', 'cd']), { headers: { 'transfer-encoding': 'gzip' } })),
+        get('/stream-exact', () => new StreamingResponse(Readable.from(['ab', 'cd']), { headers: { 'content-length': '4' } })),
+        get('/stream-more', () => new StreamingResponse(Readable.from(['abc', 'defgh']), { headers: { 'content-length': '5' } })),
+        get('/stream-fewer', () => new StreamingResponse(Readable.from(['abc']), { headers: { 'content-length': '10' } })),
+        get('/stream-bad-length', () => new StreamingResponse(Readable.from(['abc']), { headers: { 'content-length': 'ten' } })),
+        get('/no-content', () => new HttpResponse(null, { status: 204, headers: { 'content-length': '0', 'transfer-encoding': 'chunked' } })),
+        get('/not-modified', () => new HttpResponse(null, { status: 304, headers: { 'content-length': '42', 'transfer-encoding': 'chunked' } })),
+        get('/stream-no-content', () => new StreamingResponse(Readable.from(['x']), { status: 204, headers: { 'content-length': '1' } })),
+        route('HEAD', '/head-declared', () => new HttpResponse(null, { headers: { 'content-length': '1234' } })),
+        get('/head-stream', () => new StreamingResponse(Readable.from(['abc']), { headers: { 'content-length': '3' } })),
+        get('/next', () => new HttpResponse('next one')),
+      ],
+    }));
+  });
+  after(() => server.close({ timeoutMs: 1_000 }));
+
+  /** `path` then `/next` on one connection: both intact, nothing in between or after. */
+  async function thenNext(path: string, method = 'GET'): Promise<ReturnType<typeof responses>['list'][number]> {
+    const raw = await pipelined(server, [request(path, { method }), request('/next', { close: true })]);
+    const { list, rest } = responses(raw, [method, 'GET']);
+    assert.equal(list.length, 2, `two responses expected in ${JSON.stringify(raw.toString('latin1'))}`);
+    assert.equal(rest.length, 0, `stray bytes after the responses: ${JSON.stringify(rest.toString('latin1'))}`);
+    assert.equal(list[1]!.status, 200);
+    assert.equal(list[1]!.body.toString(), 'next one');
+    return list[0]!;
+  }
+
+  test('a fixed body: Coda sets Content-Length and drops the Transfer-Encoding the app set', async () => {
+    const first = await thenNext('/fixed-te');
+    assert.equal(first.headers['transfer-encoding'], undefined);
+    assert.equal(first.headers['content-length'], '5');
+    assert.equal(first.body.toString(), 'hello');
+  });
+
+  test('a fixed body: a wrong Content-Length set by the app is replaced by the true one', async () => {
+    const first = await thenNext('/fixed-wrong-length');
+    assert.deepEqual(first.headerList.filter(([name]) => name === 'content-length'), [['content-length', '5']]);
+    assert.equal(first.body.toString(), 'hello');
+    const empty = await thenNext('/empty-wrong-length');
+    assert.equal(empty.headers['content-length'], '0');
+  });
+
+  test('a stream: the Transfer-Encoding the app set is dropped (Node chunks it)', async () => {
+    const first = await thenNext('/stream-te');
+    assert.equal(first.headers['transfer-encoding'], 'chunked');
+    assert.equal(first.body.toString(), 'abcd');
+  });
+
+  test('a stream that delivers exactly its declared Content-Length keeps it', async () => {
+    const first = await thenNext('/stream-exact');
+    assert.equal(first.headers['content-length'], '4');
+    assert.equal(first.headers['transfer-encoding'], undefined);
+    assert.equal(first.body.toString(), 'abcd');
+  });
+
+  for (const [path, declared, produced, what] of [['/stream-more', 5, 8, 'more'], ['/stream-fewer', 10, 3, 'fewer']] as const) {
+    test(`a stream that delivers ${what} bytes than its Content-Length: logged, and the connection is closed before any stray byte`, async () => {
+      const raw = await pipelined(server, [request(path), request('/next', { close: true })]);
+      const text = raw.toString('latin1');
+      // The connection is destroyed at once: what was written may or may not have gone out.
+      assert.equal(text.indexOf('HTTP/1.1', 1), -1, `the next request was answered on the broken connection: ${JSON.stringify(text)}`);
+      const head = text.indexOf('\r\n\r\n');
+      if (head !== -1) {
+        const body = text.slice(head + 4);
+        assert.ok(body.length < declared, `the body must fall short of the declared length, got ${JSON.stringify(body)}`);
+        assert.ok('abcdefgh'.startsWith(body));
+      }
+      const line = lines.find((l) => l.level === LEVEL.error && l.path === path);
+      assert.ok(line, 'the broken response is logged');
+      assert.equal(line.declared, declared);
+      assert.match(String(line.msg), new RegExp(`GET ${path} declared Content-Length ${declared} but its stream`));
+      assert.match(String(line.msg), what === 'more' ? /more \(at least 8 bytes\)/ : new RegExp(`ended after ${produced} bytes`));
+    });
+  }
+
+  test('a stream with a Content-Length that is not a number: 500 naming it, the connection stays usable', async () => {
+    const first = await thenNext('/stream-bad-length');
+    assert.equal(first.status, 500);
+    const line = lines.find((l) => l.level === LEVEL.error && l.path === '/stream-bad-length');
+    assert.ok(line);
+    assert.match(String(line.msg), /Content-Length "ten" is not a number of bytes/);
+  });
+
+  test('204: no Content-Length, no Transfer-Encoding; 304: the declared Content-Length, no Transfer-Encoding', async () => {
+    const noContent = await thenNext('/no-content');
+    assert.equal(noContent.status, 204);
+    assert.equal(noContent.headers['content-length'], undefined);
+    assert.equal(noContent.headers['transfer-encoding'], undefined);
+    const notModified = await thenNext('/not-modified');
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers['content-length'], '42');
+    assert.equal(notModified.headers['transfer-encoding'], undefined);
+    const streamNoContent = await thenNext('/stream-no-content');
+    assert.equal(streamNoContent.status, 204);
+    assert.equal(streamNoContent.headers['content-length'], undefined);
+  });
+
+  test('HEAD keeps a declared Content-Length, for an empty body and for a stream', async () => {
+    const empty = await thenNext('/head-declared', 'HEAD');
+    assert.equal(empty.headers['content-length'], '1234');
+    const stream = await thenNext('/head-stream', 'HEAD');
+    assert.equal(stream.headers['content-length'], '3');
+  });
+});
