@@ -5,7 +5,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { serve, type App, type Logger, type Server, type ServeOptions } from '../src/index.js';
+import { serve, type App, type Logger, type Server, type ServeOptions } from 'coda-http';
 
 /** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */
 export function startServer(app: App, options: ServeOptions = {}): Promise<Server> {
@@ -142,7 +142,7 @@ export interface Fixture {
 
 /** Starts `file` (a TypeScript module) in a child process with `args`, logging at info level. */
 export function spawnFixture(file: URL, args: string[] = []): Fixture {
-  const child = spawn(process.execPath, ['--import', 'tsx', file.pathname, ...args], {
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', file.pathname, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CODA_LOG_LEVEL: 'info' },
   });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { test } from 'node:test';
-import { after, createApp, get, HttpResponse, type MiddlewareFactory } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { after, createApp, get, HttpResponse, type MiddlewareFactory } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 
 test("a task runs in the async context captured where it was registered: the caller's AsyncLocalStorage stores are there", async () => {
   const trace = new AsyncLocalStorage<string>();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { after, AfterQueueFull, createApp, get, HttpResponse } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { after, AfterQueueFull, createApp, get, HttpResponse } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
 
 test('at maxPending new requests get 503 with Retry-After; nothing accepted is lost; service resumes below the low-water mark', async () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   after, createApp, get, HttpResponse, post, signals, type AfterContext, type MiddlewareHooks, type Outcome,
-} from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+} from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
 
 test('response.after() runs after the response, with the request, the response, the outcome and a signal', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { test } from 'node:test';
-import { after, createApp, get, HttpResponse, serve, type ShutdownReport } from '../../src/index.js';
+import { after, createApp, get, HttpResponse, serve, type ShutdownReport } from 'coda-http';
 import { connect, spawnFixture } from '../helpers.js';
 import { gate, memoryLogger } from './helpers.js';
 

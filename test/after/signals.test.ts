@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, signals } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, HttpResponse, signals } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 
 test("each app has its own signals: a receiver hears its app's requests only, and shows in that app's test client only", async () => {
   const heard: string[] = [];

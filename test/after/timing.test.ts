@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after as afterAll, test } from 'node:test';
-import { createApp, get, HttpResponse, serve, StreamingResponse, type Outcome, type Server } from '../../src/index.js';
+import { createApp, get, HttpResponse, serve, StreamingResponse, type Outcome, type Server } from 'coda-http';
 import { gate } from './helpers.js';
 
 const servers: Server[] = [];

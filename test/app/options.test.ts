@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, HttpResponse } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { memoryLogger } from '../helpers.js';
 
 const ok = get('/', () => new HttpResponse('ok'));
@@ -41,7 +41,7 @@ test("a hooks middleware with Django's or a misspelt hook name is refused with t
 
 test("MiddlewareNotUsed's debug line carries the exception's message, as Django's does", async () => {
   const { logger, lines } = memoryLogger();
-  const { MiddlewareNotUsed } = await import('../../src/index.js');
+  const { MiddlewareNotUsed } = await import('coda-http');
   createApp({ logger, debug: true, middleware: [function sentry() { throw new MiddlewareNotUsed('SENTRY_DSN is not set'); }], routes: [ok] });
   assert.ok(lines.some((l) => l.msg === 'MiddlewareNotUsed: sentry left out of the chain: SENTRY_DSN is not set' && l.reason === 'SENTRY_DSN is not set'));
 });

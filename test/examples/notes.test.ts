@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTestClient } from '../../src/testing/index.js';
+import { createTestClient } from 'coda-http/testing';
 import { notesApp } from '../../examples/notes/app.js';
 
 const auth = { authorization: 'Bearer t0ken' };

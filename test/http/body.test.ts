@@ -5,8 +5,8 @@
 // server keeps serving.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, JsonResponse, post, type BodyOptions, type Server } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, HttpResponse, JsonResponse, post, type BodyOptions, type Server } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { assertServes, startServer } from '../helpers.js';
 
 /** A request body and its headers. */

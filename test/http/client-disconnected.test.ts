@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ClientDisconnected, createApp, HttpResponse, post } from '../../src/index.js';
+import { ClientDisconnected, createApp, HttpResponse, post } from 'coda-http';
 import { connect, deferred, startServer } from '../helpers.js';
 
 test('a client that sent its whole body and left before the response: a task reading the body is told so, not that the body was incomplete', { timeout: 5_000 }, async () => {

@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import {
   BadRequest, createApp, get, HttpError, MethodNotAllowed, NotFound, PayloadTooLarge, PermissionDenied,
   ServiceUnavailable, Unauthorized, UnsupportedMediaType, type Server,
-} from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+} from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger, startServer } from '../helpers.js';
 
 describe('HttpError and its subclasses', () => {

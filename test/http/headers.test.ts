@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, ResponseHeaders, type Server } from '../../src/index.js';
+import { createApp, get, HttpResponse, ResponseHeaders, type Server } from 'coda-http';
 import { memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
 describe('ResponseHeaders', () => {

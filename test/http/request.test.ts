@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, JsonResponse, post, route, type Server } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, JsonResponse, post, route, type Server } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
   createApp, get, HttpResponse, JsonResponse, redirect, route, StreamingResponse, type Server,
-} from '../../src/index.js';
+} from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
 describe('HttpResponse', () => {

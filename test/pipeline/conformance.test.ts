@@ -1,4 +1,4 @@
-// Runs every recorded Django case (../shared/conformance/django-middleware) through
+// Runs every recorded Django case (test/fixtures/django-middleware) through
 // Coda and compares the event log, the status and the body, with hooks that answer
 // synchronously and with hooks that answer through promises.
 import assert from 'node:assert/strict';
@@ -7,9 +7,9 @@ import { describe, test } from 'node:test';
 import {
   BadRequest, createApp, get, HttpError, HttpResponse, MiddlewareNotUsed, NotFound, PermissionDenied,
   type Handler, type HttpRequest, type Middleware, type MiddlewareHooks,
-} from '../../src/index.js';
+} from 'coda-http';
 import { kDispatch } from '../../src/symbols.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createTestClient } from 'coda-http/testing';
 
 type Action = 'none' | 'pass' | ['respond' | 'replace', number] | ['raise', Kind];
 type Kind = 'forbidden' | 'notfound' | 'badrequest' | 'crash';

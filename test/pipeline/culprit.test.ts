@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, JsonResponse, type MiddlewareHooks } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, JsonResponse, type MiddlewareHooks } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { memoryLogger } from '../helpers.js';
 
 test('a runtime error in a view or a hook is logged naming the code it came from', async () => {

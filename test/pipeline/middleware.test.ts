@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import {
   createApp, get, HttpResponse, MiddlewareNotUsed, NotFound, PermissionDenied,
   type Handler, type HttpRequest, type Middleware, type MiddlewareFactory, type MiddlewareHooks, type Route,
-} from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+} from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger } from '../helpers.js';
 
 /** An app over `routes` and `middleware`, a client for it, and its log lines. */

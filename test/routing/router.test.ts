@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   createApp, del, get, HttpResponse, JsonResponse, patch, post, put, route, type HttpRequest,
-} from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+} from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 
 const echo = (request: HttpRequest) => new JsonResponse({ method: request.method, params: request.params });
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
   ClientDisconnected, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, type MiddlewareHooks, type Server,
-} from '../../src/index.js';
+} from 'coda-http';
 import { assertServes, connect, deferred, LEVEL, memoryLogger, parseResponse, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const LIMIT = 1000;

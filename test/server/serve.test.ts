@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from '../../src/index.js';
+import { createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from 'coda-http';
 import { assertServes, connect, memoryLogger, startServer } from '../helpers.js';
 
 /** A small app; each suite gets its own, so requests from one do not show in another's close() report. */

@@ -4,7 +4,7 @@
 // metrics port), as a deployment has.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { onShutdown } from '../../src/index.js';
+import { onShutdown } from 'coda-http';
 import { spawnFixture, type Fixture, type FixtureLine } from '../helpers.js';
 
 const fixture = new URL('./fixtures/two-servers.ts', import.meta.url);

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, post } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, HttpResponse, post } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { gate } from '../after/helpers.js';
 
 function appWithGatedTask(release: Promise<void>) {
@@ -50,7 +50,7 @@ test('the socket transport serves on a loopback port and close() stops it', asyn
 });
 
 test('a socket test client that is never closed does not keep the process alive', { timeout: 20_000 }, async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/forgotten-client.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/forgotten-client.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const [code] = (await once(child, 'exit')) as [number | null];

@@ -4,8 +4,8 @@
 // naming the problem, never an empty reply or a hang.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, StreamingResponse, type Server } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { createApp, get, HttpResponse, StreamingResponse, type Server } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { pipelined } from './wire.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, ResponseHeaders, StreamingResponse, type Server } from '../../src/index.js';
+import { createApp, get, HttpResponse, ResponseHeaders, StreamingResponse, type Server } from 'coda-http';
 import { rawGet, rawRequest, startServer } from '../helpers.js';
 
 describe('non-ASCII header values', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, StreamingResponse, type Outcome, type Server } from '../../src/index.js';
+import { createApp, get, StreamingResponse, type Outcome, type Server } from 'coda-http';
 import { connect, deferred, rawGet, rawRequest, startServer } from '../helpers.js';
 import { untilHead } from './wire.js';
 

@@ -3,8 +3,8 @@
 // been consumed, with the outcome (as Next.js runs after() callbacks).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { after, createApp, get, StreamingResponse, type Outcome } from '../../src/index.js';
-import { createTestClient } from '../../src/testing/index.js';
+import { after, createApp, get, StreamingResponse, type Outcome } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 
 const CHUNK = 1024 * 1024;
 

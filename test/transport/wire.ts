@@ -3,7 +3,7 @@
 // byte between them is seen.
 import { once } from 'node:events';
 import type net from 'node:net';
-import type { Server } from '../../src/index.js';
+import type { Server } from 'coda-http';
 import { connect, parseResponse, type RawResponse } from '../helpers.js';
 
 /** A request line and headers on a keep-alive connection (`close` for the last one). */
