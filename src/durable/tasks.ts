@@ -52,6 +52,7 @@ export class Tasks {
   #runner: Runner | undefined;
   #journal: Journal | undefined;
   #opened: Promise<void> | undefined;
+  #closed: Promise<StoredTask[]> | undefined;
   readonly #settings: { concurrency: number; pollMs: number; retentionMs: number };
 
   constructor(options: TasksOptions, logger: Logger) {
@@ -255,7 +256,11 @@ export class Tasks {
   }
 
   /** @internal Shutdown: the runner stops claiming and gives back what it cannot finish by `deadline`. */
-  async close(deadline: number): Promise<StoredTask[]> {
+  close(deadline: number): Promise<StoredTask[]> {
+    return (this.#closed ??= this.#close(deadline));
+  }
+
+  async #close(deadline: number): Promise<StoredTask[]> {
     if (this.#opened === undefined) return [];
     try {
       await this.#opened;

@@ -1,6 +1,6 @@
 import type { Server as NodeServer } from 'node:http';
 import type { App } from '../app/app.js';
-import { kAbandon, kClosing } from '../symbols.js';
+import { kAbandon, kCloseTasks, kClosing } from '../symbols.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
 
 /** What `close()` reports, and logs. */
@@ -11,6 +11,12 @@ export interface ShutdownReport {
   tasksAbandoned: { name: string; requestId: string }[];
   /** Requests being handled when `close()` was called. */
   requestsInFlightAtClose: number;
+  /**
+   * Durable tasks this process was running at the deadline: aborted and
+   * given back to the store, where another process (or the next start) runs
+   * them. Not lost, so not abandoned.
+   */
+  tasksLeftInStore: { name: string; id: string; requestId: string | null }[];
 }
 
 /**
@@ -27,13 +33,15 @@ export async function closeServer(app: App, server: NodeServer, timeoutMs: numbe
   await closeIdleConnections(app, server, closed, deadline);
   // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
   server.closeAllConnections();
-  const abandoned = await app[kAbandon](deadline);
+  const [abandoned, left] = await Promise.all([app[kAbandon](deadline), app[kCloseTasks](deadline)]);
   await closed;
   const report: ShutdownReport = {
     tasksCompleted: app.afterStats().completed,
     tasksAbandoned: abandoned.map(({ name, requestId }) => ({ name, requestId })),
     requestsInFlightAtClose,
+    tasksLeftInStore: left.map(({ name, id, request }) => ({ name, id, requestId: request?.id ?? null })),
   };
-  app.logger.info(report, `shutdown complete: ${report.tasksAbandoned.length} after-response task(s) abandoned`);
+  const inStore = report.tasksLeftInStore.length === 0 ? '' : `, ${report.tasksLeftInStore.length} durable task(s) left in the store`;
+  app.logger.info(report, `shutdown complete: ${report.tasksAbandoned.length} after-response task(s) abandoned${inStore}`);
   return report;
 }

@@ -41,6 +41,8 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
   server.headersTimeout = headersTimeoutMs;
   server.requestTimeout = requestTimeoutMs;
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  // Durable tasks first: the store opens (a previous process's tasks are recovered) before any request can register one.
+  if (app.tasks.defined) await app.tasks.open();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {

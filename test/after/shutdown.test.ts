@@ -13,7 +13,7 @@ test('close() runs the pending tasks and reports what ran', async () => {
   await Promise.all([1, 2, 3].map(() => fetch(server.url).then((r) => r.text())));
   const report = await server.close({ timeoutMs: 5_000 });
   assert.equal(ran.length, 3);
-  assert.deepEqual(report, { tasksCompleted: 3, tasksAbandoned: [], requestsInFlightAtClose: 0 });
+  assert.deepEqual(report, { tasksCompleted: 3, tasksAbandoned: [], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
 });
 
 test('at the deadline close() aborts running tasks through their signal and lists every abandoned task', async () => {

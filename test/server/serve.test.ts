@@ -214,7 +214,7 @@ describe('server.close()', () => {
     await assertServes(server, '/ok', 'ok');
     const first = server.close({ timeoutMs: 1_000 });
     assert.equal(server.close(), first);
-    assert.deepEqual(await first, { tasksCompleted: 0, tasksAbandoned: [], requestsInFlightAtClose: 0 });
+    assert.deepEqual(await first, { tasksCompleted: 0, tasksAbandoned: [], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
     assert.equal(server.server.listening, false);
     await assert.rejects(fetch(`${server.url}/ok`));
   });
