@@ -26,3 +26,8 @@ export type { AfterStats } from './after/scheduler.js';
 export type { SchedulerOptions } from './after/scheduler-options.js';
 export { TaskTimeoutError, type TaskFailure, type TaskRecord } from './after/reporting.js';
 export type { Logger } from './log/logger.js';
+export { task, Task, NonRetryableError, type TaskOptions, type TaskContext, type TaskFunction } from './durable/task.js';
+export type { TasksOptions, TaskStats, Tasks } from './durable/tasks.js';
+export { runWorker, type WorkerOptions, type Worker } from './durable/worker.js';
+export type { TaskStore, StoredTask, TaskState, Backoff, AttemptError, RequestSnapshot, ListFilter, NewTask, AddResult, Release, StoreStats } from './durable/store.js';
+export type { DurableTask, TaskAfterOptions, TaskRegistration } from './http/response.js';
