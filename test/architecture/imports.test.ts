@@ -16,7 +16,7 @@ const src = fileURLToPath(new URL('../../src/', import.meta.url));
 const LAYERS: Record<string, number> = {
   'util': 0, 'log': 0, 'symbols.ts': 0,
   'http': 1,
-  'after': 2, 'pipeline': 2,
+  'after': 2, 'pipeline': 2, 'durable': 2,
   'routing': 3, 'transport': 3,
   'app': 4,
   'server': 5,
