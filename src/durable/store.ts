@@ -100,7 +100,7 @@ export interface AddResult {
 /** A held task's response is done. */
 export interface Release {
   id: string;
-  /** The recorded outcome. */
+  /** The recorded outcome. Its `error`, if any, is kept as text (`TypeError: message`): an Error's own JSON is `{}`. */
   outcome: Outcome;
   /** Whether `when` lets it run: if not, the task is removed (skipped). */
   run: boolean;
@@ -108,7 +108,7 @@ export interface Release {
   runAt: number;
 }
 
-/** Counts of tasks by state, in all and per task name. `delayed` counts ready tasks whose time has not come. */
+/** Counts of tasks by state, in all and per task name: `ready` counts ready tasks whose time has come, `delayed` those whose time has not. */
 export interface StoreStats {
   held: number;
   ready: number;
@@ -132,6 +132,8 @@ export interface ListFilter {
  * runner's; the store keeps tasks and moves them between states, never
  * losing one. `now` is always passed in, so that tests can drive the clock.
  * Every store passes the same conformance suite (test/durable/conformance.ts).
+ * A call the store cannot carry out now (a read-only or locked file, a full
+ * disk, a closed store) rejects with `StoreUnavailable` and changes nothing.
  */
 export interface TaskStore {
   /** Names the store in logs and errors ("sqlite store var/tasks.db"). */
@@ -140,7 +142,10 @@ export interface TaskStore {
   open(): Promise<void>;
   /**
    * Journals tasks, all or none: a held task is owned by `owner` until
-   * `leaseUntil`; a task whose key a pending task has is not added.
+   * `leaseUntil`; a task whose key a pending task has (or an earlier task of
+   * the same batch) is not added. A batch with a bad task (a field of the
+   * wrong type or range, an id already stored) is refused whole, with an
+   * error that names the task.
    */
   add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]>;
   /** Ends holds, all or none: each task still held by `owner` becomes ready or is removed. Returns the ids released to run. */
@@ -170,10 +175,12 @@ export interface TaskStore {
   /** Shutdown: running tasks of `owner` go back to ready, their attempt not counted. */
   giveBack(ids: readonly string[], owner: string): Promise<void>;
   /**
-   * Tasks of a dead process (lease past `now`): held ones become ready
-   * (their outcome unknown: they run whatever their `when`), running ones
-   * count the attempt as failed ("stalled") and follow their retry policy.
-   * Returns how many of each were recovered.
+   * Tasks of a dead process (`leaseUntil < now`): held ones become ready at
+   * `now` (their outcome unknown, null: they run whatever their `when`);
+   * running ones count the attempt as failed, with an error whose message
+   * starts with "stalled:", and are ready at `now + retryDelay(backoff,
+   * attempt, random)` if attempts remain, else failed. Returns how many of
+   * each were recovered.
    */
   recover(now: number, random: () => number): Promise<{ held: number; running: number }>;
   /** The earliest `runAt` of a ready task among `names`, or null when there is none. */
@@ -183,11 +190,16 @@ export interface TaskStore {
   stats(now: number): Promise<StoreStats>;
   list(filter: ListFilter): Promise<StoredTask[]>;
   get(id: string): Promise<StoredTask | null>;
-  /** A failed task runs again: ready now, its attempts counted afresh (its errors kept). False when it is not failed. */
+  /**
+   * A failed task runs again: ready now, its attempts counted afresh (its
+   * errors kept). False when it is not failed, or when another pending task
+   * has its key (two pending tasks never share a key).
+   */
   retry(id: string, now: number): Promise<boolean>;
   /** A task that is not running is removed. False when there is none, or it is running. */
   discard(id: string): Promise<boolean>;
   /** Removes completed tasks that finished before `before`; returns how many. */
   prune(before: number): Promise<number>;
+  /** Closes the store; closing it again does nothing. */
   close(): Promise<void>;
 }

@@ -1,0 +1,117 @@
+/**
+ * The SQLite task store without HTTP: `node --conditions=coda-source --import
+ * tsx bench/store.ts [--json]` (Node 22.13 or later).
+ *
+ * Each task goes the way a durable task of a request goes: journaled held (in
+ * batches of 100, as one event-loop turn's registrations), released to run,
+ * claimed (100 at a time) and completed (in batches of 100), each step one
+ * transaction, on a file in a fresh temp directory. Tasks per second through
+ * all four steps, the median of 5 runs of 100,000: by the clock, and per
+ * second of this process's CPU time (what the store costs, whatever else the
+ * machine runs). With the default settings (WAL, synchronous NORMAL) and
+ * time-ordered ids; then enqueued rather than held (add ready, claim,
+ * complete: `app.tasks.enqueue()`); then with random UUIDs (each insert lands
+ * on a random page of the id index); then with synchronous FULL.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sqliteStore, type SqliteStoreOptions } from '../src/durable/sqlite-store.js';
+import type { NewTask } from '../src/durable/store.js';
+
+const TASKS = 100_000;
+const BATCH = 100;
+const RUNS = 5;
+const OWNER = 'bench';
+const OUTCOME = { status: 200, completed: true, aborted: false, bytesSent: 11, startedAt: 1520.25, finishedAt: 1523.5 };
+const BACKOFF = { type: 'exponential', delayMs: 1000 } as const;
+
+/** A time-ordered id, as a UUIDv7: 48 bits of milliseconds, then random bits. */
+function timeOrderedId(): string {
+  const ms = Date.now().toString(16).padStart(12, '0');
+  return `${ms.slice(0, 8)}-${ms.slice(8)}-7${randomUUID().slice(15)}`;
+}
+
+interface Scenario {
+  options: Omit<SqliteStoreOptions, 'path'>;
+  newId: () => string;
+  /** Journaled held, then released (a request's task), or ready at once (enqueued). */
+  held: boolean;
+}
+
+interface Rate {
+  tasksPerSecond: number;
+  tasksPerCpuSecond: number;
+}
+
+function batch({ newId, held }: Scenario, first: number, now: number): NewTask[] {
+  return Array.from({ length: BATCH }, (_, i) => ({
+    id: newId(),
+    name: 'send-welcome',
+    payload: `{"userId":"${first + i}"}`,
+    key: null,
+    when: 'always',
+    maxAttempts: 5,
+    backoff: BACKOFF,
+    timeoutMs: 30_000,
+    held,
+    runAt: now,
+    request: { id: `req-${first + i}`, method: 'POST', path: '/users', route: '/users' },
+    trace: null,
+  }));
+}
+
+/** One run of `scenario` on a new file. */
+async function run(scenario: Scenario): Promise<Rate> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-store-bench-'));
+  const store = sqliteStore({ path: path.join(dir, 'tasks.db'), ...scenario.options });
+  try {
+    await store.open();
+    const now = Date.now();
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    for (let first = 0; first < TASKS; first += BATCH) {
+      const tasks = batch(scenario, first, now);
+      await store.add(tasks, OWNER, now + 60_000);
+      if (scenario.held) await store.release(tasks.map(({ id }) => ({ id, outcome: OUTCOME, run: true, runAt: now })), OWNER);
+      const claimed = await store.claim({ owner: OWNER, names: ['send-welcome'], concurrency: {}, limit: BATCH, now, leaseUntil: now + 60_000 });
+      await store.complete(claimed.map(({ id }) => id), OWNER, now);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const { user, system } = process.cpuUsage(cpu);
+    const { completed } = await store.stats(now);
+    if (completed !== TASKS) throw new Error(`expected ${TASKS} completed tasks, found ${completed}`);
+    return { tasksPerSecond: Math.round(TASKS / seconds), tasksPerCpuSecond: Math.round(TASKS / ((user + system) / 1e6)) };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function median(scenario: Scenario): Promise<Rate> {
+  const rates: Rate[] = [];
+  for (let i = 0; i < RUNS; i++) rates.push(await run(scenario));
+  const middle = <K extends keyof Rate>(key: K): number => rates.map((rate) => rate[key]).sort((a, b) => a - b)[Math.floor(RUNS / 2)]!;
+  return { tasksPerSecond: middle('tasksPerSecond'), tasksPerCpuSecond: middle('tasksPerCpuSecond') };
+}
+
+const result = {
+  node: process.version,
+  tasks: TASKS,
+  batch: BATCH,
+  held: await median({ options: {}, newId: timeOrderedId, held: true }),
+  enqueued: await median({ options: {}, newId: timeOrderedId, held: false }),
+  randomIds: await median({ options: {}, newId: randomUUID, held: true }),
+  full: await median({ options: { synchronous: 'FULL' }, newId: timeOrderedId, held: true }),
+};
+if (process.argv.includes('--json')) console.log(JSON.stringify(result));
+else {
+  console.log(`sqlite store, ${TASKS} tasks in batches of ${BATCH} (${result.node}): tasks/s by the clock, and per CPU second`);
+  const line = (label: string, { tasksPerSecond, tasksPerCpuSecond }: Rate): void =>
+    console.log(`  ${label.padEnd(52)} ${String(tasksPerSecond).padStart(7)} ${String(tasksPerCpuSecond).padStart(7)}`);
+  line('held: add, release, claim, complete', result.held);
+  line('enqueued: add, claim, complete', result.enqueued);
+  line('held, random UUIDs as ids', result.randomIds);
+  line('held, synchronous FULL', result.full);
+}

@@ -1,0 +1,23 @@
+/**
+ * The task store cannot be read or written now: its file is read-only, locked
+ * by another process past the busy timeout, corrupt, on a full disk, or the
+ * store is closed. Nothing was changed by the call that failed (each write is
+ * one transaction). The web layer answers 503 with `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * try { await store.add(tasks, owner, leaseUntil); }
+ * catch (error) { if (error instanceof StoreUnavailable) return new Response(null, { status: 503 }); throw error; }
+ * ```
+ */
+export class StoreUnavailable extends Error {
+  readonly code = 'CODA_STORE_UNAVAILABLE';
+
+  constructor(description: string, cause: unknown) {
+    super(`${description} is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+
+  override get name(): string {
+    return 'StoreUnavailable';
+  }
+}

@@ -1,0 +1,74 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { returnArrays, TASK_COLUMNS } from './sqlite-rows.js';
+
+/** A JSON array parameter as a set: one prepared statement serves a list of any length. */
+const LIST = '(SELECT value FROM json_each(?))';
+
+// Each partial index is chosen only by a query that states its condition:
+// `owner IS NOT NULL` (held and running), `finished_at IS NOT NULL` (ended).
+
+/** Every statement the SQLite store runs, prepared once when it opens. */
+export function prepareStatements(db: DatabaseSync) {
+  const sql = (text: string): StatementSync => db.prepare(text);
+  /** Rows as arrays: cheaper than an object per row. */
+  const arrays = (text: string): StatementSync => returnArrays(db.prepare(text));
+  return {
+    begin: sql('BEGIN IMMEDIATE'),
+    commit: sql('COMMIT'),
+    rollback: sql('ROLLBACK'),
+
+    insert: sql(`INSERT INTO coda_tasks (id, name, state, key, run_when, attempt, max_attempts, timeout_ms, run_at, owner,
+      lease_until, created_at, backoff, request, trace, errors, payload) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)`),
+    pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND state IN ('held', 'ready', 'running')`),
+
+    releaseToRun: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?, outcome = ?, owner = NULL, lease_until = NULL
+      WHERE id = ? AND state = 'held' AND owner = ?`),
+    releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id = ? AND state = 'held' AND owner = ?`),
+
+    runningOf: sql(`SELECT count(*) AS n FROM coda_tasks WHERE state = 'running' AND name = ? AND owner IS NOT NULL`),
+    dueOf: arrays(`SELECT seq, name, run_at FROM coda_tasks WHERE state = 'ready' AND name = ? AND run_at <= ? ORDER BY run_at, seq LIMIT ?`),
+    dueAmong: arrays(`SELECT seq, name, run_at FROM coda_tasks WHERE id IN ${LIST} AND state = 'ready' AND run_at <= ?`),
+    claim: arrays(`UPDATE coda_tasks SET state = 'running', owner = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
+      WHERE seq IN ${LIST} RETURNING ${TASK_COLUMNS}`),
+
+    heartbeat: sql(`UPDATE coda_tasks SET lease_until = ? WHERE owner = ? AND state IN ('held', 'running')`),
+    // `+state`, `+owner`: found by id, not by scanning every running task.
+    complete: sql(`UPDATE coda_tasks SET state = 'completed', finished_at = ?, owner = NULL, lease_until = NULL
+      WHERE id IN ${LIST} AND +state = 'running' AND +owner = ?`),
+    // ?1 the error's JSON, ?2 when to retry (NULL: failed for good), ?3 when it failed, ?4 id, ?5 owner.
+    fail: sql(`UPDATE coda_tasks SET errors = json_insert(errors, '$[#]', json(?1)),
+      state = iif(?2 IS NULL, 'failed', 'ready'), run_at = coalesce(?2, run_at), finished_at = iif(?2 IS NULL, ?3, NULL),
+      owner = NULL, lease_until = NULL
+      WHERE id = ?4 AND state = 'running' AND owner = ?5`),
+    giveBack: sql(`UPDATE coda_tasks SET state = 'ready', attempt = attempt - 1, owner = NULL, lease_until = NULL
+      WHERE id IN ${LIST} AND +state = 'running' AND +owner = ?`),
+
+    recoverHeld: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?1, owner = NULL, lease_until = NULL
+      WHERE state = 'held' AND owner IS NOT NULL AND lease_until < ?1`),
+    stalled: sql(`SELECT id, owner, attempt, max_attempts, backoff, started_at, lease_until FROM coda_tasks
+      WHERE state = 'running' AND owner IS NOT NULL AND lease_until < ?`),
+
+    firstRunAt: sql(`SELECT run_at FROM coda_tasks WHERE state = 'ready' AND name = ? ORDER BY run_at LIMIT 1`),
+    readyNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'ready' AND name > ? ORDER BY name LIMIT 1`),
+    stats: sql(`SELECT state, name, count(*) AS n, sum(run_at > ?) AS delayed FROM coda_tasks WHERE state = 'ready' GROUP BY name
+      UNION ALL SELECT state, name, count(*), 0 FROM coda_tasks WHERE state IN ('held', 'running') AND owner IS NOT NULL GROUP BY state, name
+      UNION ALL SELECT state, name, count(*), 0 FROM coda_tasks WHERE state IN ('completed', 'failed') AND finished_at IS NOT NULL
+        GROUP BY state, name`),
+    list: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR name = ?2)
+      ORDER BY seq DESC LIMIT ?3`),
+    get: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE id = ?`),
+
+    // Not while another pending task has its key: two pending tasks never share one.
+    retry: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?, attempt = 0, finished_at = NULL
+      WHERE id = ? AND state = 'failed'
+        AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM coda_tasks AS other WHERE other.key = coda_tasks.key
+          AND other.state IN ('held', 'ready', 'running')))`),
+    discard: sql(`DELETE FROM coda_tasks WHERE id = ? AND state <> 'running'`),
+    // Per name, so that each delete is a range of the ended index.
+    completedNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'completed' AND finished_at IS NOT NULL AND name > ?
+      ORDER BY name LIMIT 1`),
+    prune: sql(`DELETE FROM coda_tasks WHERE state = 'completed' AND name = ? AND finished_at < ?`),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,378 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { describe } from '../util/describe.js';
+import { checkKeys, checkMs } from '../util/options.js';
+import type { Outcome } from '../http/response.js';
+import { retryDelay } from './backoff.js';
+import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkReleases, checkTime } from './checks.js';
+import { StoreUnavailable } from './errors.js';
+import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
+import { ensureSchema } from './sqlite-schema.js';
+import { prepareStatements, type Statements } from './sqlite-statements.js';
+import type {
+  AddResult, AttemptError, Backoff, ListFilter, NewTask, Release, StoredTask, StoreStats, TaskState, TaskStore,
+} from './store.js';
+
+export interface SqliteStoreOptions {
+  /** The database file, created if absent (its directory must exist); `':memory:'` for a store that lives and dies with the process (tests). */
+  path: string;
+  /**
+   * How hard each commit waits for the disk. `NORMAL` (the default): in WAL
+   * mode a commit survives a crash of the process (`kill -9` included), and
+   * the last commits may be lost on a power cut or kernel panic; no fsync per
+   * commit. `FULL`: every commit also survives a power cut, at the cost of an
+   * fsync per commit (on the order of a millisecond on an SSD, far more on a
+   * disk or a network volume).
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a call waits for another process's write lock before it fails with `StoreUnavailable`. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * A durable task store in one SQLite file, on Node's built-in `node:sqlite`
+ * (no native dependency, no server). Several processes on one machine may
+ * share the file: every write is one `BEGIN IMMEDIATE` transaction, so a
+ * claim never gives one task to two processes.
+ *
+ * @example
+ * ```ts
+ * const store = sqliteStore({ path: 'var/tasks.db' });
+ * await store.open();
+ * ```
+ */
+export function sqliteStore(options: SqliteStoreOptions): TaskStore {
+  return new SqliteStore(options);
+}
+
+const SYNCHRONOUS = ['NORMAL', 'FULL'];
+/** `PRAGMA synchronous` answers with a number. */
+const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+
+export class SqliteStore implements TaskStore {
+  readonly description: string;
+  readonly #path: string;
+  readonly #synchronous: 'NORMAL' | 'FULL';
+  readonly #busyTimeoutMs: number;
+  #db: DatabaseSync | undefined;
+  #statements: Statements | undefined;
+
+  constructor(options: SqliteStoreOptions) {
+    checkKeys('sqliteStore()', options, ['path', 'synchronous', 'busyTimeoutMs']);
+    const { path, synchronous = 'NORMAL', busyTimeoutMs = 5000 } = options;
+    if (typeof path !== 'string' || path === '') {
+      throw new TypeError(`sqliteStore(): path must be a file path or ':memory:', got ${describe(path)}`);
+    }
+    if (!SYNCHRONOUS.includes(synchronous)) {
+      throw new TypeError(`sqliteStore(): synchronous must be 'NORMAL' or 'FULL', got ${describe(synchronous)}`);
+    }
+    this.#path = path;
+    this.#synchronous = synchronous;
+    this.#busyTimeoutMs = checkMs('sqliteStore(): busyTimeoutMs', busyTimeoutMs, { zero: true });
+    this.description = `sqlite store ${path}`;
+  }
+
+  async open(): Promise<void> {
+    if (this.#db !== undefined) return;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(this.#path, { enableForeignKeyConstraints: false });
+      // The busy timeout first: the pragmas and schema below may wait for another process's lock.
+      db.exec(`PRAGMA busy_timeout = ${Math.round(this.#busyTimeoutMs)}`);
+      if (this.#path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+      db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
+      ensureSchema(db, this.description);
+      this.#statements = prepareStatements(db);
+      this.#db = db;
+    } catch (error) {
+      db?.close();
+      throw this.#failure(error);
+    }
+  }
+
+  /** The settings in force on this store's connection, as SQLite reports them. */
+  settings(): { journalMode: string; synchronous: string; busyTimeoutMs: number; foreignKeys: boolean; schemaVersion: number } {
+    return this.#read(() => {
+      const pragma = (name: string): unknown => Object.values(this.#db!.prepare(`PRAGMA ${name}`).get()!)[0];
+      return {
+        journalMode: String(pragma('journal_mode')),
+        synchronous: SYNCHRONOUS_NAMES[Number(pragma('synchronous'))]!,
+        busyTimeoutMs: Number(pragma('busy_timeout')),
+        foreignKeys: pragma('foreign_keys') === 1,
+        schemaVersion: Number(pragma('user_version')),
+      };
+    });
+  }
+
+  async add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]> {
+    checkNewTasks(tasks);
+    checkOwner('add()', owner);
+    checkTime('add(): leaseUntil', leaseUntil);
+    if (tasks.length === 0) return [];
+    const createdAt = Date.now();
+    return this.#write((s) => tasks.map((task): AddResult => {
+      if (task.key !== null) {
+        const pending = s.pendingWithKey.get(task.key);
+        if (pending !== undefined) return { id: pending.id as string, duplicate: true };
+      }
+      try {
+        s.insert.run(
+          task.id, task.name, task.held ? 'held' : 'ready', task.key, task.when, task.maxAttempts, task.timeoutMs, task.runAt,
+          task.held ? owner : null, task.held ? leaseUntil : null, createdAt,
+          JSON.stringify(task.backoff), json(task.request), json(task.trace), task.payload,
+        );
+      } catch (error) {
+        // The pending key was looked up just before: the one unique value left is the id.
+        if (isUniqueViolation(error)) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(task.id)} is already stored`, { cause: error });
+        throw error;
+      }
+      return { id: task.id, duplicate: false };
+    }));
+  }
+
+  async release(releases: readonly Release[], owner: string): Promise<string[]> {
+    checkReleases(releases);
+    if (releases.length === 0) return [];
+    return this.#write((s) => {
+      const released: string[] = [];
+      for (const { id, outcome, run, runAt } of releases) {
+        if (!run) s.releaseSkipped.run(id, owner);
+        else if (changed(s.releaseToRun.run(runAt, outcomeJson(outcome), id, owner))) released.push(id);
+      }
+      return released;
+    });
+  }
+
+  async claim(request: Parameters<TaskStore['claim']>[0]): Promise<StoredTask[]> {
+    const { owner, names, concurrency, limit, now, leaseUntil, ids } = request;
+    checkOwner('claim()', owner);
+    checkTime('claim(): now', now);
+    checkTime('claim(): leaseUntil', leaseUntil);
+    checkClaim(limit, concurrency);
+    if (limit === 0 || names.length === 0 || ids?.length === 0) return [];
+    return this.#write((s) => {
+      // How many more of each name may run, counted over every process's running tasks.
+      const room = new Map<string, number>();
+      for (const name of names) {
+        const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : Infinity;
+        room.set(name, cap === Infinity ? cap : cap - Number(s.runningOf.get(name)!.n));
+      }
+      let due: DueRow[];
+      if (ids === undefined) {
+        due = [];
+        for (const [name, left] of room) if (left > 0) due.push(...(rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[]));
+      } else {
+        due = (rowsOf(s.dueAmong.all(JSON.stringify(ids), now)) as DueRow[]).filter((row) => room.has(row[1]));
+      }
+      due.sort((a, b) => a[2] - b[2] || a[0] - b[0]);
+      const chosen: number[] = [];
+      for (const [seq, name] of due) {
+        if (chosen.length === limit) break;
+        const left = room.get(name)!;
+        if (left <= 0) continue;
+        room.set(name, left - 1);
+        chosen.push(seq);
+      }
+      if (chosen.length === 0) return [];
+      const claimed = new Map(rowsOf(s.claim.all(owner, leaseUntil, now, JSON.stringify(chosen))).map((row) => [row[SEQ], row]));
+      return chosen.map((seq) => toTask(claimed.get(seq)!));
+    });
+  }
+
+  async heartbeat(owner: string, leaseUntil: number): Promise<void> {
+    checkTime('heartbeat(): leaseUntil', leaseUntil);
+    this.#write((s) => s.heartbeat.run(leaseUntil, owner));
+  }
+
+  async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
+    if (ids.length === 0) return;
+    this.#write((s) => s.complete.run(now, JSON.stringify(ids), owner));
+  }
+
+  async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
+    checkAttemptError(error);
+    if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
+    this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner));
+  }
+
+  async giveBack(ids: readonly string[], owner: string): Promise<void> {
+    if (ids.length === 0) return;
+    this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
+  }
+
+  async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
+    checkTime('recover(): now', now);
+    return this.#write((s) => {
+      const held = Number(s.recoverHeld.run(now).changes);
+      const stalled = s.stalled.all(now) as unknown as StalledRow[];
+      for (const task of stalled) {
+        const error: AttemptError = {
+          attempt: task.attempt,
+          message: `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`,
+          startedAt: task.started_at,
+          finishedAt: now,
+        };
+        const backoff = JSON.parse(task.backoff) as Backoff;
+        const retryAt = task.attempt < task.max_attempts ? now + retryDelay(backoff, task.attempt, random) : null;
+        s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
+      }
+      return { held, running: stalled.length };
+    });
+  }
+
+  async nextRunAt(names: readonly string[]): Promise<number | null> {
+    return this.#read((s) => {
+      let next: number | null = null;
+      for (const name of names) {
+        const runAt = s.firstRunAt.get(name)?.run_at as number | undefined;
+        if (runAt !== undefined && (next === null || runAt < next)) next = runAt;
+      }
+      return next;
+    });
+  }
+
+  async unknownNames(names: readonly string[]): Promise<string[]> {
+    const known = new Set(names);
+    return this.#read((s) => namesFrom(s.readyNameAfter).filter((name) => !known.has(name)));
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    checkTime('stats(): now', now);
+    return this.#read((s) => {
+      const stats: StoreStats = { ...emptyCounts(), byName: {} };
+      for (const { state, name, n, delayed } of s.stats.all(now) as unknown as StatsRow[]) {
+        const forName = (stats.byName[name] ??= emptyCounts());
+        stats[state] += n - delayed;
+        forName[state] += n - delayed;
+        stats.delayed += delayed;
+        forName.delayed += delayed;
+      }
+      return stats;
+    });
+  }
+
+  async list(filter: ListFilter): Promise<StoredTask[]> {
+    const { state, name, limit } = checkListFilter(filter);
+    return this.#read((s) => rowsOf(s.list.all(state ?? null, name ?? null, limit)).map(toTask));
+  }
+
+  async get(id: string): Promise<StoredTask | null> {
+    return this.#read((s) => {
+      const row = s.get.get(id);
+      return row === undefined ? null : toTask(rowsOf([row])[0]!);
+    });
+  }
+
+  async retry(id: string, now: number): Promise<boolean> {
+    checkTime('retry(): now', now);
+    return this.#write((s) => changed(s.retry.run(now, id)));
+  }
+
+  async discard(id: string): Promise<boolean> {
+    return this.#write((s) => changed(s.discard.run(id)));
+  }
+
+  async prune(before: number): Promise<number> {
+    checkTime('prune(): before', before);
+    return this.#write((s) => {
+      let pruned = 0;
+      for (const name of namesFrom(s.completedNameAfter)) pruned += Number(s.prune.run(name, before).changes);
+      return pruned;
+    });
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    this.#statements = undefined;
+    db?.close();
+  }
+
+  /** One transaction: committed whole, or rolled back whole on any error. */
+  #write<T>(work: (statements: Statements) => T): T {
+    const s = this.#opened();
+    try {
+      s.begin.run();
+    } catch (error) {
+      throw this.#failure(error);
+    }
+    try {
+      const result = work(s);
+      s.commit.run();
+      return result;
+    } catch (error) {
+      try {
+        s.rollback.run();
+      } catch {
+        // SQLite rolled back already (a full disk, an I/O error): nothing is left to undo.
+      }
+      throw this.#failure(error);
+    }
+  }
+
+  #read<T>(work: (statements: Statements) => T): T {
+    const s = this.#opened();
+    try {
+      return work(s);
+    } catch (error) {
+      throw this.#failure(error);
+    }
+  }
+
+  #opened(): Statements {
+    if (this.#statements === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
+    return this.#statements;
+  }
+
+  #failure(error: unknown): unknown {
+    return isUnavailable(error) ? new StoreUnavailable(this.description, error) : error;
+  }
+}
+
+/** A ready task whose time has come: seq, name, run_at. */
+type DueRow = [number, string, number];
+
+interface StalledRow {
+  id: string;
+  owner: string;
+  attempt: number;
+  max_attempts: number;
+  backoff: string;
+  started_at: number | null;
+  lease_until: number;
+}
+
+interface StatsRow {
+  name: string;
+  state: TaskState;
+  n: number;
+  delayed: number;
+}
+
+/**
+ * The distinct names an index holds, in order, from a statement that gives
+ * the first name after its parameter: one index probe per name, however many
+ * tasks each has.
+ */
+function namesFrom(nameAfter: StatementSync): string[] {
+  const names: string[] = [];
+  for (let name = nameAfter.get('')?.name; typeof name === 'string'; name = nameAfter.get(name)?.name) names.push(name);
+  return names;
+}
+
+const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
+
+const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
+
+const changed = (result: { changes: number | bigint }): boolean => Number(result.changes) > 0;
+
+/** An outcome's `error` is kept as its name and message: an Error's own JSON is `{}`. */
+function outcomeJson(outcome: Outcome): string {
+  if (outcome.error === undefined) return JSON.stringify(outcome);
+  const { error } = outcome;
+  return JSON.stringify({ ...outcome, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+}
+
+function checkOwner(where: string, owner: unknown): void {
+  if (typeof owner !== 'string' || owner === '') throw new TypeError(`${where}: owner must be a non-empty string, got ${describe(owner)}`);
+}

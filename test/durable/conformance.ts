@@ -1,0 +1,636 @@
+// The task store conformance suite: every promise of TaskStore
+// (src/durable/store.ts) and of the contract (durable.md, "The promises") that
+// a store keeps, as node:test cases. Each store's test file calls
+// storeConformance() once per way of opening it; every store runs the same
+// cases. The clock is always passed in (`now`, leases): no case sleeps.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test, type TestContext } from 'node:test';
+import type { Outcome } from '../../src/http/response.js';
+import { retryDelay } from '../../src/durable/backoff.js';
+import type { AttemptError, NewTask, StoredTask, TaskStore } from '../../src/durable/store.js';
+
+/** What a store's test file gives the suite, for each case. */
+export interface OpenedStore {
+  /** A new, empty, opened store. */
+  store: TaskStore;
+  /** Another opened instance on the same data (another process would open the same file or server), when the store has one. The suite closes it. */
+  reopen?: () => Promise<TaskStore>;
+  /** Closes `store` (it may be closed already) and removes what `open` made. */
+  close: () => Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+const OWNER = 'process-a';
+const OTHER = 'process-b';
+const LEASE = T0 + 30_000;
+const NAME = 'send-welcome';
+const OUTCOME: Outcome = { status: 201, completed: true, aborted: false, bytesSent: 42, startedAt: 1520.25, finishedAt: 1523.5 };
+const notRandom = (): number => 0.5;
+
+let counter = 0;
+
+/** A ready task due at T0, with a fresh id; `overrides` change any field. */
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  counter += 1;
+  return {
+    id: `task-${counter}`,
+    name: NAME,
+    payload: `{"n":${counter}}`,
+    key: null,
+    when: 'always',
+    maxAttempts: 3,
+    backoff: { type: 'fixed', delayMs: 1000, jitter: 0 },
+    timeoutMs: 30_000,
+    held: false,
+    runAt: T0,
+    request: null,
+    trace: null,
+    ...overrides,
+  };
+}
+
+function attemptError(attempt: number, finishedAt: number): AttemptError {
+  return { attempt, message: `Error: attempt ${attempt} failed`, stack: `Error: attempt ${attempt} failed\n    at work (task.ts:1:1)`, startedAt: finishedAt - 5, finishedAt };
+}
+
+const idsOf = (tasks: readonly { id: string }[]): string[] => tasks.map(({ id }) => id);
+
+type ClaimRequest = Parameters<TaskStore['claim']>[0];
+
+/** Claims for OWNER at T0, all names the suite uses, no limits, unless `request` says otherwise. */
+function claim(store: TaskStore, request: Partial<ClaimRequest> = {}): Promise<StoredTask[]> {
+  return store.claim({ owner: OWNER, names: [NAME, 'other'], concurrency: {}, limit: 100, now: T0, leaseUntil: LEASE, ...request });
+}
+
+/** Adds `task` and brings it to `state`; a failed task has used its every attempt. */
+async function inState(store: TaskStore, state: StoredTask['state'], overrides: Partial<NewTask> = {}): Promise<NewTask> {
+  const task = newTask({ held: state === 'held', ...overrides });
+  await store.add([task], OWNER, LEASE);
+  if (state === 'held' || state === 'ready') return task;
+  assert.equal((await claim(store, { ids: [task.id], now: task.runAt })).length, 1);
+  if (state === 'completed') await store.complete([task.id], OWNER, T0 + 10);
+  if (state === 'failed') await store.fail(task.id, OWNER, attemptError(1, T0 + 10), null);
+  return task;
+}
+
+async function stateOf(store: TaskStore, id: string): Promise<StoredTask['state'] | undefined> {
+  return (await store.get(id))?.state;
+}
+
+/** Asserts the fields `expected` names (and only those) of the stored task `id`; returns the task. */
+async function assertTask(store: TaskStore, id: string, expected: Partial<StoredTask>, message?: string): Promise<StoredTask> {
+  const stored = await store.get(id);
+  assert.ok(stored, `task ${id} is gone`);
+  const actual = Object.fromEntries(Object.keys(expected).map((field) => [field, stored[field as keyof StoredTask]]));
+  assert.deepEqual(actual, expected, message);
+  return stored;
+}
+
+export function storeConformance(label: string, open: () => Promise<OpenedStore>): void {
+  describe(`${label}: TaskStore conformance`, () => {
+    let opened: OpenedStore;
+    let store: TaskStore;
+    const others: TaskStore[] = [];
+
+    beforeEach(async () => {
+      opened = await open();
+      store = opened.store;
+    });
+    afterEach(async () => {
+      for (const other of others.splice(0)) await other.close();
+      await opened.close();
+    });
+
+    /** A second instance on the same data, or null (the case is then skipped: this store has no other instance). */
+    async function reopen(t: TestContext): Promise<TaskStore | null> {
+      if (opened.reopen === undefined) {
+        t.skip('this store has no second instance on the same data');
+        return null;
+      }
+      const other = await opened.reopen();
+      others.push(other);
+      return other;
+    }
+
+    describe('add', () => {
+      test('journals a ready task whole, its payload verbatim', async () => {
+        const task = newTask({
+          payload: '{ "b": 1,\n  "a": "é ☃ \\u0000" }',
+          key: 'welcome:42',
+          when: 'success',
+          backoff: { type: 'exponential', delayMs: 250, maxDelayMs: 10_000, jitter: 0.1 },
+          runAt: T0 + 5,
+          request: { id: 'req-1', method: 'POST', path: '/users', route: '/users' },
+          trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+        });
+        assert.deepEqual(await store.add([task], OWNER, LEASE), [{ id: task.id, duplicate: false }]);
+        const stored = await store.get(task.id);
+        assert.equal(typeof stored?.createdAt, 'number');
+        assert.deepEqual(stored, {
+          id: task.id, name: NAME, payload: task.payload, state: 'ready', key: 'welcome:42', when: 'success',
+          attempt: 0, maxAttempts: 3, backoff: task.backoff, timeoutMs: 30_000, runAt: T0 + 5,
+          owner: null, leaseUntil: null, createdAt: stored!.createdAt, startedAt: null, finishedAt: null,
+          request: task.request, outcome: null, trace: task.trace, errors: [],
+        });
+      });
+
+      test('a held task is owned by the owner until the lease', async () => {
+        const task = newTask({ held: true });
+        await store.add([task], OWNER, LEASE);
+        await assertTask(store, task.id, { state: 'held', owner: OWNER, leaseUntil: LEASE, outcome: null });
+      });
+
+      test('an empty batch adds nothing', async () => {
+        assert.deepEqual(await store.add([], OWNER, LEASE), []);
+        assert.deepEqual(await store.list({}), []);
+      });
+
+      test('all or none: a batch with a bad row adds nothing', async () => {
+        const stored = newTask();
+        await store.add([stored], OWNER, LEASE);
+        const batches: [string, NewTask[], RegExp?][] = [
+          ['maxAttempts 0', [newTask(), newTask({ maxAttempts: 0 })], /maxAttempts/],
+          ['a payload that is not text', [newTask(), newTask({ payload: { n: 1 } as unknown as string })], /payload/],
+          ['an unknown when', [newTask(), newTask({ when: 'sometimes' as NewTask['when'] })], /when/],
+          ['an id already stored', [newTask(), newTask({ id: stored.id })]],
+          ['one id twice', [newTask({ id: 'twice' }), newTask({ id: 'twice' })]],
+        ];
+        for (const [what, batch, message] of batches) {
+          await assert.rejects(store.add(batch, OWNER, LEASE), message ?? Error, what);
+          assert.equal(await store.get(batch[0]!.id), null, `${what}: the good row was added`);
+        }
+        assert.deepEqual(idsOf(await store.list({})), [stored.id]);
+      });
+
+      test('one pending task per key: a second add returns the pending task\'s id, duplicate', async () => {
+        const first = newTask({ key: 'k' });
+        const second = newTask({ key: 'k' });
+        assert.deepEqual(await store.add([first], OWNER, LEASE), [{ id: first.id, duplicate: false }]);
+        assert.deepEqual(await store.add([second], OTHER, LEASE), [{ id: first.id, duplicate: true }]);
+        assert.equal(await store.get(second.id), null);
+      });
+
+      test('a key is taken by a held, ready or running task, also within one batch; results come in order', async () => {
+        const held = await inState(store, 'held', { key: 'held' });
+        const running = await inState(store, 'running', { key: 'running' });
+        const [a, b, c, d] = [newTask({ key: 'held' }), newTask({ key: 'new' }), newTask({ key: 'new' }), newTask({ key: 'running' })];
+        assert.deepEqual(await store.add([a!, b!, c!, d!], OTHER, LEASE), [
+          { id: held.id, duplicate: true },
+          { id: b!.id, duplicate: false },
+          { id: b!.id, duplicate: true },
+          { id: running.id, duplicate: true },
+        ]);
+      });
+
+      test('a key is free again once its task completed or failed', async () => {
+        await inState(store, 'completed', { key: 'done' });
+        await inState(store, 'failed', { key: 'dead' });
+        const again = [newTask({ key: 'done' }), newTask({ key: 'dead' })];
+        assert.deepEqual(await store.add(again, OWNER, LEASE), again.map(({ id }) => ({ id, duplicate: false })));
+      });
+    });
+
+    describe('release', () => {
+      test('run: the held task is ready at runAt with the outcome, no longer owned', async () => {
+        const task = await inState(store, 'held');
+        assert.deepEqual(await store.release([{ id: task.id, outcome: OUTCOME, run: true, runAt: T0 + 500 }], OWNER), [task.id]);
+        await assertTask(store, task.id, { state: 'ready', runAt: T0 + 500, outcome: OUTCOME, owner: null, leaseUntil: null });
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 500 })), [task.id], 'the released task runs with its outcome');
+      });
+
+      test('not run (its `when` says skip): the task is removed', async () => {
+        const [skipped, kept] = [await inState(store, 'held'), await inState(store, 'held')];
+        const released = await store.release([
+          { id: skipped.id, outcome: { ...OUTCOME, status: 500 }, run: false, runAt: T0 },
+          { id: kept.id, outcome: OUTCOME, run: true, runAt: T0 },
+        ], OWNER);
+        assert.deepEqual(released, [kept.id]);
+        assert.equal(await store.get(skipped.id), null);
+        assert.equal(await stateOf(store, kept.id), 'ready');
+      });
+
+      test('an outcome\'s error is kept as its name and message', async () => {
+        const task = await inState(store, 'held');
+        const outcome = { ...OUTCOME, completed: false, error: new TypeError('stream failed') };
+        await store.release([{ id: task.id, outcome, run: true, runAt: T0 }], OWNER);
+        assert.deepEqual((await store.get(task.id))?.outcome, { ...outcome, error: 'TypeError: stream failed' });
+      });
+
+      test('a task held by another owner, or not held, is left alone', async () => {
+        const theirs = newTask({ held: true });
+        await store.add([theirs], OTHER, LEASE);
+        const ready = await inState(store, 'ready');
+        const released = await store.release([
+          { id: theirs.id, outcome: OUTCOME, run: true, runAt: T0 },
+          { id: ready.id, outcome: OUTCOME, run: false, runAt: T0 },
+          { id: 'no-such-task', outcome: OUTCOME, run: true, runAt: T0 },
+        ], OWNER);
+        assert.deepEqual(released, []);
+        await assertTask(store, theirs.id, { state: 'held', owner: OTHER, leaseUntil: LEASE });
+        assert.equal(await stateOf(store, ready.id), 'ready');
+      });
+    });
+
+    describe('claim', () => {
+      test('only ready tasks whose time has come: never a held one (promise 2)', async () => {
+        await inState(store, 'held');
+        await inState(store, 'running');
+        await inState(store, 'completed');
+        await inState(store, 'failed');
+        const later = await inState(store, 'ready', { runAt: T0 + 1000 });
+        const due = await inState(store, 'ready');
+        assert.deepEqual(idsOf(await claim(store)), [due.id]);
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 999 })), []);
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 1000 })), [later.id]);
+      });
+
+      test('oldest runAt first, then the order added, across names', async () => {
+        const a = newTask({ runAt: T0 + 2 });
+        const b = newTask({ runAt: T0 + 1 });
+        const c = newTask({ runAt: T0 + 1 });
+        const d = newTask({ runAt: T0 });
+        const e = newTask({ runAt: T0 + 1, name: 'other' });
+        await store.add([a, b, c], OWNER, LEASE);
+        await store.add([d, e], OWNER, LEASE);
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 10 })), idsOf([d, b, c, e, a]));
+      });
+
+      test('at most `limit`, oldest first; among `names` only', async () => {
+        const tasks = [newTask({ runAt: T0 - 3 }), newTask({ runAt: T0 - 2 }), newTask({ runAt: T0 - 1 })];
+        const unnamed = newTask({ name: 'not-here', runAt: T0 - 10 });
+        await store.add([...tasks, unnamed], OWNER, LEASE);
+        assert.deepEqual(idsOf(await claim(store, { names: [NAME], limit: 2 })), idsOf(tasks.slice(0, 2)));
+        assert.deepEqual(idsOf(await claim(store, { names: [NAME], limit: 2 })), idsOf(tasks.slice(2)));
+        assert.equal(await stateOf(store, unnamed.id), 'ready');
+        assert.deepEqual(await claim(store, { names: [] }), []);
+      });
+
+      test('`ids` narrows the claim to those tasks, still ready, due and among names', async () => {
+        const [a, b, c] = [newTask(), newTask(), newTask()];
+        const later = newTask({ runAt: T0 + 1 });
+        const unnamed = newTask({ name: 'not-here' });
+        await store.add([a, b, c, later, unnamed], OWNER, LEASE);
+        const held = await inState(store, 'held');
+        const claimed = await claim(store, { ids: [c.id, b.id, later.id, unnamed.id, held.id, 'no-such-task'] });
+        assert.deepEqual(idsOf(claimed), [b.id, c.id]);
+        assert.equal(await stateOf(store, a.id), 'ready');
+        assert.deepEqual(await claim(store, { ids: [] }), []);
+      });
+
+      test('a claimed task is running for the owner until the lease, its attempt counted', async () => {
+        const task = await inState(store, 'ready');
+        const [claimed] = await claim(store, { now: T0 + 7 });
+        assert.equal(claimed?.id, task.id);
+        const stored = await assertTask(store, task.id, { state: 'running', owner: OWNER, leaseUntil: LEASE, attempt: 1, startedAt: T0 + 7, payload: task.payload });
+        assert.deepEqual(claimed, stored, 'claim returns the task as stored');
+      });
+
+      test('per-name concurrency counts the running tasks of every owner; a name not listed has no limit (promise 5)', async () => {
+        await store.add([1, 2, 3, 4].map(() => newTask({ name: 'hook' })), OWNER, LEASE);
+        await store.add([1, 2, 3].map(() => newTask()), OWNER, LEASE);
+        const concurrency = { hook: 2 };
+        const first = await claim(store, { names: ['hook', NAME], concurrency });
+        assert.deepEqual(first.map(({ name }) => name).sort(), ['hook', 'hook', NAME, NAME, NAME]);
+        assert.deepEqual(await claim(store, { owner: OTHER, names: ['hook'], concurrency }), [], 'the cap holds for another owner');
+        await store.complete([first.find(({ name }) => name === 'hook')!.id], OWNER, T0);
+        assert.equal((await claim(store, { owner: OTHER, names: ['hook'], concurrency })).length, 1);
+        assert.deepEqual(await claim(store, { names: ['hook'], concurrency: { hook: 0 } }), [], 'a cap of 0 runs none');
+      });
+
+      test('per-name concurrency holds across two instances on the same data', async (t) => {
+        const second = await reopen(t);
+        if (second === null) return;
+        await store.add([1, 2, 3, 4, 5].map(() => newTask({ name: 'hook' })), OWNER, LEASE);
+        const concurrency = { hook: 3 };
+        assert.equal((await claim(store, { names: ['hook'], concurrency, limit: 2 })).length, 2);
+        assert.equal((await claim(second, { owner: OTHER, names: ['hook'], concurrency })).length, 1);
+        assert.equal((await claim(store, { names: ['hook'], concurrency })).length, 0);
+      });
+
+      test('never gives one task to two owners: two instances claiming in a loop at once', async (t) => {
+        const second = opened.reopen === undefined ? store : await reopen(t);
+        if (second === null) return;
+        const tasks = Array.from({ length: 300 }, () => newTask());
+        for (let i = 0; i < tasks.length; i += 100) await store.add(tasks.slice(i, i + 100), OWNER, LEASE);
+        const drain = async (instance: TaskStore, owner: string): Promise<string[]> => {
+          const got: string[] = [];
+          for (let round = 0; round < tasks.length; round++) {
+            const claimed = idsOf(await claim(instance, { owner, limit: 7 }));
+            if (claimed.length === 0) break;
+            got.push(...claimed);
+            await instance.complete(claimed, owner, T0);
+          }
+          return got;
+        };
+        const [mine, theirs] = await Promise.all([drain(store, OWNER), drain(second, OTHER)]);
+        const all = [...mine, ...theirs];
+        assert.equal(new Set(all).size, all.length, 'a task was claimed twice');
+        assert.deepEqual(all.sort(), idsOf(tasks).sort());
+      });
+    });
+
+    describe('leases', () => {
+      test('heartbeat renews every hold and claim of the owner, and only of the owner (promise 3)', async () => {
+        const held = await inState(store, 'held');
+        const running = await inState(store, 'running');
+        const theirs = newTask();
+        await store.add([theirs], OWNER, LEASE);
+        await claim(store, { owner: OTHER, ids: [theirs.id] });
+        const ready = await inState(store, 'ready', { runAt: T0 + 1 });
+        await store.heartbeat(OWNER, LEASE + 60_000);
+        assert.equal((await store.get(held.id))?.leaseUntil, LEASE + 60_000);
+        assert.equal((await store.get(running.id))?.leaseUntil, LEASE + 60_000);
+        assert.equal((await store.get(theirs.id))?.leaseUntil, LEASE);
+        assert.equal((await store.get(ready.id))?.leaseUntil, null);
+        assert.deepEqual(await store.recover(LEASE + 1, notRandom), { held: 0, running: 1 }, 'only the lease not renewed has lapsed');
+        assert.equal(await stateOf(store, held.id), 'held');
+      });
+    });
+
+    describe('complete', () => {
+      test('ends running tasks of the owner, all at once', async () => {
+        const [a, b] = [await inState(store, 'running'), await inState(store, 'running')];
+        await store.complete([a.id, b.id], OWNER, T0 + 50);
+        for (const { id } of [a, b]) await assertTask(store, id, { state: 'completed', finishedAt: T0 + 50, owner: null, leaseUntil: null, attempt: 1 });
+      });
+
+      test('leaves alone a task of another owner, or not running', async () => {
+        const running = await inState(store, 'running');
+        const ready = await inState(store, 'ready', { runAt: T0 + 1 });
+        const held = await inState(store, 'held');
+        await store.complete([running.id], OTHER, T0 + 50);
+        await store.complete([ready.id, held.id, 'no-such-task'], OWNER, T0 + 50);
+        assert.equal(await stateOf(store, running.id), 'running');
+        assert.equal(await stateOf(store, ready.id), 'ready');
+        assert.equal(await stateOf(store, held.id), 'held');
+      });
+
+      test('a task whose lease was lost (recovered elsewhere) is left alone', async () => {
+        const task = await inState(store, 'running');
+        await store.recover(LEASE + 1, notRandom);
+        await store.complete([task.id], OWNER, LEASE + 2);
+        assert.equal((await assertTask(store, task.id, { state: 'ready' })).errors.length, 1);
+      });
+    });
+
+    describe('fail', () => {
+      test('keeps each attempt\'s error: ready again at retryAt, then failed for good with every error (promise 4)', async () => {
+        const task = await inState(store, 'running');
+        const first = attemptError(1, T0 + 20);
+        await store.fail(task.id, OWNER, first, T0 + 5000);
+        await assertTask(store, task.id, { state: 'ready', runAt: T0 + 5000, owner: null, leaseUntil: null, finishedAt: null, errors: [first] });
+        assert.deepEqual(await claim(store, { now: T0 + 4999 }), []);
+        assert.equal((await claim(store, { now: T0 + 5000 }))[0]?.attempt, 2);
+        const second = attemptError(2, T0 + 5100);
+        await store.fail(task.id, OWNER, second, null);
+        await assertTask(store, task.id, { state: 'failed', finishedAt: T0 + 5100, attempt: 2, payload: task.payload, errors: [first, second] });
+        assert.deepEqual(await claim(store, { now: T0 + 10_000 }), [], 'a failed task is not claimed');
+      });
+
+      test('by another owner, or of a task not running, changes nothing', async () => {
+        const running = await inState(store, 'running');
+        const ready = await inState(store, 'ready', { runAt: T0 + 1 });
+        await store.fail(running.id, OTHER, attemptError(1, T0), null);
+        await store.fail(ready.id, OWNER, attemptError(1, T0), null);
+        assert.equal(await stateOf(store, running.id), 'running');
+        assert.deepEqual((await store.get(ready.id))?.errors, []);
+        assert.equal(await stateOf(store, ready.id), 'ready');
+      });
+    });
+
+    describe('giveBack', () => {
+      test('shutdown: running tasks of the owner are ready again, the attempt not counted (promise 6)', async () => {
+        const [a, b] = [await inState(store, 'running'), await inState(store, 'running')];
+        await store.giveBack([a.id], OWNER);
+        await store.giveBack([b.id], OTHER);
+        await assertTask(store, a.id, { state: 'ready', attempt: 0, owner: null, leaseUntil: null });
+        assert.equal(await stateOf(store, b.id), 'running', 'another owner cannot give it back');
+        const [again] = await claim(store, { owner: OTHER });
+        assert.equal(again?.id, a.id);
+        assert.equal(again?.attempt, 1);
+      });
+    });
+
+    describe('recover', () => {
+      test('a held task past its lease is ready now, its outcome unknown (null); a live hold is left alone (promises 2, 3)', async () => {
+        const lapsed = newTask({ held: true, runAt: T0 + 50 });
+        await store.add([lapsed], OWNER, T0 + 100);
+        const live = await inState(store, 'held');
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 1, running: 0 });
+        await assertTask(store, lapsed.id, { state: 'ready', runAt: T0 + 200, outcome: null, owner: null, leaseUntil: null, attempt: 0 });
+        assert.equal(await stateOf(store, live.id), 'held');
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 200 })), [lapsed.id]);
+      });
+
+      test('a running task past its lease counts a stalled attempt and waits its backoff (promises 3, 4)', async () => {
+        const task = newTask({ backoff: { type: 'fixed', delayMs: 1000, jitter: 0 } });
+        await store.add([task], OWNER, LEASE);
+        await claim(store, { leaseUntil: T0 + 100 });
+        const live = await inState(store, 'running');
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 0, running: 1 });
+        const stored = await assertTask(store, task.id, { state: 'ready', runAt: T0 + 1200, attempt: 1, owner: null, leaseUntil: null });
+        assert.equal(stored.errors.length, 1);
+        const { message, ...stall } = stored.errors[0]!;
+        assert.match(message, /^stalled:/);
+        assert.deepEqual(stall, { attempt: 1, startedAt: T0, finishedAt: T0 + 200 });
+        assert.equal(await stateOf(store, live.id), 'running');
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 0, running: 0 }, 'recovered once');
+      });
+
+      test('the stall follows the task\'s backoff: retryDelay(backoff, attempt, random)', async () => {
+        const backoff = { type: 'exponential', delayMs: 1000, jitter: 0.5 } as const;
+        const task = newTask({ backoff, maxAttempts: 5 });
+        await store.add([task], OWNER, LEASE);
+        await claim(store);
+        await store.fail(task.id, OWNER, attemptError(1, T0 + 1), T0 + 2);
+        await claim(store, { now: T0 + 2, leaseUntil: T0 + 100 });
+        const random = (): number => 0.25;
+        await store.recover(T0 + 200, random);
+        const stored = await assertTask(store, task.id, { state: 'ready', runAt: T0 + 200 + retryDelay(backoff, 2, random) });
+        assert.equal(stored.errors.length, 2);
+      });
+
+      test('a stalled task with no attempt left is failed, the stall kept as its error (promise 4)', async () => {
+        const task = newTask({ maxAttempts: 1 });
+        await store.add([task], OWNER, LEASE);
+        await claim(store, { leaseUntil: T0 + 100 });
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 0, running: 1 });
+        const stored = await assertTask(store, task.id, { state: 'failed', finishedAt: T0 + 200, owner: null, leaseUntil: null });
+        assert.match(stored.errors[0]!.message, /^stalled:/);
+        assert.deepEqual(await claim(store, { now: T0 + 100_000 }), []);
+      });
+    });
+
+    describe('queries', () => {
+      test('nextRunAt: the earliest runAt of a ready task among names, or null', async () => {
+        assert.equal(await store.nextRunAt([NAME]), null);
+        await inState(store, 'held', { runAt: T0 - 100 });
+        await inState(store, 'running', { runAt: T0 - 50 });
+        await inState(store, 'ready', { runAt: T0 + 300 });
+        await inState(store, 'ready', { runAt: T0 + 200 });
+        await inState(store, 'ready', { runAt: T0 + 100, name: 'other' });
+        assert.equal(await store.nextRunAt([NAME]), T0 + 200);
+        assert.equal(await store.nextRunAt([NAME, 'other']), T0 + 100);
+        assert.equal(await store.nextRunAt(['nobody']), null);
+        assert.equal(await store.nextRunAt([]), null);
+      });
+
+      test('unknownNames: names of ready tasks (delayed ones too) that are not among names', async () => {
+        await inState(store, 'ready', { name: 'mystery' });
+        await inState(store, 'ready', { name: 'enigma', runAt: T0 + 1000 });
+        await inState(store, 'ready', { name: 'mystery' });
+        await inState(store, 'ready');
+        await inState(store, 'held', { name: 'ghost' });
+        assert.deepEqual((await store.unknownNames([NAME])).sort(), ['enigma', 'mystery']);
+        assert.deepEqual(await store.unknownNames([NAME, 'mystery', 'enigma']), []);
+      });
+
+      test('stats: counts by state, delayed apart from ready, in all and per name (promise 8)', async () => {
+        await inState(store, 'held');
+        await inState(store, 'ready');
+        await inState(store, 'ready', { name: 'other' });
+        await inState(store, 'ready', { name: 'other', runAt: T0 + 1000 });
+        await inState(store, 'running');
+        await inState(store, 'completed', { name: 'other' });
+        await inState(store, 'failed');
+        const zero = { held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 };
+        assert.deepEqual(await store.stats(T0), {
+          held: 1, ready: 2, delayed: 1, running: 1, completed: 1, failed: 1,
+          byName: {
+            [NAME]: { ...zero, held: 1, ready: 1, running: 1, failed: 1 },
+            other: { ...zero, ready: 1, delayed: 1, completed: 1 },
+          },
+        });
+        assert.equal((await store.stats(T0 + 1000)).delayed, 0, 'a delayed task is ready once its time comes');
+        const empty = await open();
+        try {
+          assert.deepEqual(await empty.store.stats(T0), { ...zero, byName: {} });
+        } finally {
+          await empty.close();
+        }
+      });
+
+      test('list: newest first, by state and name, at most limit (default 100)', async () => {
+        const a = await inState(store, 'ready');
+        const b = await inState(store, 'running');
+        const c = await inState(store, 'ready', { name: 'other' });
+        assert.deepEqual(idsOf(await store.list({})), idsOf([c, b, a]));
+        assert.deepEqual(idsOf(await store.list({ state: 'ready' })), idsOf([c, a]));
+        assert.deepEqual(idsOf(await store.list({ name: NAME })), idsOf([b, a]));
+        assert.deepEqual(idsOf(await store.list({ state: 'ready', name: 'other' })), idsOf([c]));
+        assert.deepEqual(idsOf(await store.list({ limit: 2 })), idsOf([c, b]));
+        assert.deepEqual(await store.list({ state: 'failed' }), []);
+        const listed = await store.list({ state: 'running' });
+        assert.deepEqual(listed, [await store.get(b.id)], 'list gives whole tasks');
+        await store.add(Array.from({ length: 100 }, () => newTask()), OWNER, LEASE);
+        assert.equal((await store.list({})).length, 100);
+      });
+
+      test('list refuses a bad filter with a message that names it', async () => {
+        await assert.rejects(store.list({ limit: 0 }), /limit/);
+        await assert.rejects(store.list({ limit: 1.5 }), /limit/);
+        await assert.rejects(store.list({ state: 'done' as StoredTask['state'] }), /state/);
+      });
+
+      test('get: the task, or null for an unknown id', async () => {
+        assert.equal(await store.get('no-such-task'), null);
+        const task = await inState(store, 'ready');
+        assert.equal((await store.get(task.id))?.id, task.id);
+      });
+    });
+
+    describe('operations', () => {
+      test('retry: a failed task is ready now, its attempts counted afresh, its errors kept (promise 8)', async () => {
+        const task = newTask({ maxAttempts: 2 });
+        await store.add([task], OWNER, LEASE);
+        await claim(store);
+        await store.fail(task.id, OWNER, attemptError(1, T0 + 1), T0 + 2);
+        await claim(store, { now: T0 + 2 });
+        await store.fail(task.id, OWNER, attemptError(2, T0 + 3), null);
+        assert.equal(await store.retry(task.id, T0 + 9000), true);
+        await assertTask(store, task.id, { state: 'ready', runAt: T0 + 9000, attempt: 0, finishedAt: null, errors: [attemptError(1, T0 + 1), attemptError(2, T0 + 3)] });
+        assert.equal((await claim(store, { now: T0 + 9000 }))[0]?.attempt, 1);
+      });
+
+      test('retry: false for a task that is not failed, or unknown', async () => {
+        for (const state of ['held', 'ready', 'running', 'completed'] as const) {
+          const task = await inState(store, state);
+          assert.equal(await store.retry(task.id, T0), false, state);
+          assert.equal(await stateOf(store, task.id), state);
+        }
+        assert.equal(await store.retry('no-such-task', T0), false);
+      });
+
+      test('retry: false while another pending task has its key (two pending tasks never share a key)', async () => {
+        const failed = await inState(store, 'failed', { key: 'k' });
+        await inState(store, 'ready', { key: 'k' });
+        assert.equal(await store.retry(failed.id, T0), false);
+        assert.equal(await stateOf(store, failed.id), 'failed');
+      });
+
+      test('discard: removes a task that is not running', async () => {
+        for (const state of ['held', 'ready', 'completed', 'failed'] as const) {
+          const task = await inState(store, state);
+          assert.equal(await store.discard(task.id), true, state);
+          assert.equal(await store.get(task.id), null, state);
+        }
+      });
+
+      test('discard: false for a running task (left running) or an unknown one', async () => {
+        const running = await inState(store, 'running');
+        assert.equal(await store.discard(running.id), false);
+        assert.equal(await stateOf(store, running.id), 'running');
+        assert.equal(await store.discard('no-such-task'), false);
+      });
+
+      test('prune: removes completed tasks that finished before the time, nothing else (promise 5)', async () => {
+        const early = await inState(store, 'running');
+        const late = await inState(store, 'running');
+        await store.complete([early.id], OWNER, T0 + 10);
+        await store.complete([late.id], OWNER, T0 + 20);
+        const failed = await inState(store, 'failed');
+        const ready = await inState(store, 'ready');
+        const held = await inState(store, 'held');
+        assert.equal(await store.prune(T0 + 20), 1);
+        assert.equal(await store.get(early.id), null);
+        for (const { id } of [late, failed, ready, held]) assert.notEqual(await store.get(id), null);
+        assert.equal(await store.prune(T0 + 21), 1);
+        assert.equal(await store.prune(T0 + 1_000_000), 0);
+      });
+    });
+
+    describe('bad input', () => {
+      test('a release without `run`, a bad claim or a bad attempt error is refused by name, and changes nothing', async () => {
+        const held = await inState(store, 'held');
+        const running = await inState(store, 'running');
+        const noRun = { id: held.id, outcome: OUTCOME, runAt: T0 } as unknown as Parameters<TaskStore['release']>[0][number];
+        await assert.rejects(store.release([noRun], OWNER), /run must be a boolean/);
+        assert.equal(await stateOf(store, held.id), 'held', 'a release without run removed the task');
+        await assert.rejects(claim(store, { limit: -1 }), /limit/);
+        await assert.rejects(claim(store, { limit: 1.5 }), /limit/);
+        await assert.rejects(claim(store, { concurrency: { [NAME]: Number.NaN } }), /concurrency\["send-welcome"\]/);
+        await assert.rejects(store.fail(running.id, OWNER, { ...attemptError(1, T0), finishedAt: Number.NaN }, null), /finishedAt/);
+        await assert.rejects(store.fail(running.id, OWNER, attemptError(1, T0), Number.POSITIVE_INFINITY), /retryAt/);
+        await assertTask(store, running.id, { state: 'running', errors: [] });
+        assert.deepEqual(await claim(store, { limit: 0 }), [], 'limit 0 claims nothing');
+      });
+    });
+
+    describe('durability', () => {
+      test('closed and opened again, the store keeps every task as it was (promise 3)', async (t) => {
+        if (opened.reopen === undefined) return t.skip('this store cannot be opened again');
+        for (const state of ['held', 'ready', 'running', 'completed', 'failed'] as const) await inState(store, state, { key: state });
+        await store.release([{ id: (await store.list({ state: 'held' }))[0]!.id, outcome: OUTCOME, run: true, runAt: T0 + 1 }], OWNER);
+        await inState(store, 'held');
+        const tasks = await store.list({});
+        const stats = await store.stats(T0);
+        await store.close();
+        await store.close();
+        const again = await reopen(t);
+        assert.deepEqual(await again!.list({}), tasks);
+        assert.deepEqual(await again!.stats(T0), stats);
+        assert.deepEqual(await again!.add([newTask({ key: 'ready' })], OTHER, LEASE), [{ id: tasks.find(({ key }) => key === 'ready')!.id, duplicate: true }]);
+      });
+    });
+  });
+}

@@ -1,0 +1,252 @@
+// The SQLite store: the conformance suite on a real file and on ':memory:',
+// then what only SQLite has: its settings, its failures as StoreUnavailable,
+// and two OS processes sharing one file.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { StoreUnavailable } from '../../src/durable/errors.js';
+import { isUnavailable } from '../../src/durable/sqlite-failure.js';
+import { SqliteStore, sqliteStore, type SqliteStoreOptions } from '../../src/durable/sqlite-store.js';
+import type { NewTask } from '../../src/durable/store.js';
+import { storeConformance } from './conformance.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'coda-sqlite-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+const newFile = (): string => path.join(dir, `tasks-${++files}.db`);
+
+async function opened(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const store = new SqliteStore(options);
+  await store.open();
+  return store;
+}
+
+function removeDatabase(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+}
+
+storeConformance('sqlite store on a file', async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  return {
+    store,
+    reopen: () => opened({ path: file }),
+    close: async () => {
+      await store.close();
+      removeDatabase(file);
+    },
+  };
+});
+
+// ':memory:' is what the test client runs durable tasks on: the same cases
+// hold there, except those that need a second connection to the same data.
+storeConformance("sqlite store on ':memory:'", async () => {
+  const store = await opened({ path: ':memory:' });
+  return { store, close: () => store.close() };
+});
+
+let ids = 0;
+function task(overrides: Partial<NewTask> = {}): NewTask {
+  ids += 1;
+  return {
+    id: `sqlite-${ids}`, name: 'race', payload: '{}', key: null, when: 'always', maxAttempts: 3,
+    backoff: { type: 'fixed', delayMs: 1000 }, timeoutMs: 30_000, held: false, runAt: 0, request: null, trace: null, ...overrides,
+  };
+}
+
+/** Rejects with StoreUnavailable, its code, a message naming the file, and the SQLite error as its cause. */
+async function rejectsUnavailable(promise: Promise<unknown>, file: string, cause: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof StoreUnavailable, `expected StoreUnavailable, got ${String(error)}`);
+    assert.equal(error.code, 'CODA_STORE_UNAVAILABLE');
+    assert.equal(error.name, 'StoreUnavailable');
+    assert.ok(error.message.startsWith(`sqlite store ${file} is unavailable: `), error.message);
+    assert.match(error.message, cause);
+    assert.ok(error.cause instanceof Error);
+    return true;
+  });
+}
+
+describe('sqlite store settings', () => {
+  test('a file is in WAL mode with synchronous NORMAL, the busy timeout, foreign keys off and the schema version', async () => {
+    const file = newFile();
+    const store = await opened({ path: file });
+    try {
+      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 1 });
+      const other = new DatabaseSync(file);
+      assert.equal(other.prepare('PRAGMA journal_mode').get()!.journal_mode, 'wal', 'WAL is the file\'s mode, for every connection');
+      other.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("synchronous: 'FULL' and busyTimeoutMs are applied", async () => {
+    const store = await opened({ path: newFile(), synchronous: 'FULL', busyTimeoutMs: 250 });
+    try {
+      assert.equal(store.settings().synchronous, 'FULL');
+      assert.equal(store.settings().busyTimeoutMs, 250);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("':memory:' keeps its journal in memory", async () => {
+    const store = await opened({ path: ':memory:' });
+    assert.equal(store.settings().journalMode, 'memory');
+    await store.close();
+  });
+
+  test('options are checked when the store is made, with messages that name the problem', () => {
+    const cases: [unknown, RegExp][] = [
+      [undefined, /sqliteStore\(\) takes an options object, got undefined/],
+      [{ path: 'a.db', busyTimeout: 10 }, /unknown option "busyTimeout"; did you mean "busyTimeoutMs"\?/],
+      [{ path: 'a.db', sync: 'FULL' }, /unknown option "sync"/],
+      [{}, /path must be a file path or ':memory:', got undefined/],
+      [{ path: '' }, /path must be a file path or ':memory:', got string ""/],
+      [{ path: 'a.db', synchronous: 'OFF' }, /synchronous must be 'NORMAL' or 'FULL', got string "OFF"/],
+      [{ path: 'a.db', synchronous: 'full' }, /synchronous must be 'NORMAL' or 'FULL'/],
+      [{ path: 'a.db', busyTimeoutMs: -1 }, /busyTimeoutMs must be zero or more milliseconds/],
+      [{ path: 'a.db', busyTimeoutMs: Number.NaN }, /busyTimeoutMs must be zero or more milliseconds/],
+      [{ path: 'a.db', busyTimeoutMs: '5s' }, /busyTimeoutMs must be zero or more milliseconds, at most \d+, got string "5s"/],
+    ];
+    for (const [options, message] of cases) assert.throws(() => sqliteStore(options as SqliteStoreOptions), message);
+  });
+});
+
+describe('sqlite store failures are StoreUnavailable, and change nothing', () => {
+  test('a read-only file: add() fails naming the path, nothing is added, reads still work', async (t) => {
+    const file = newFile();
+    const writer = await opened({ path: file });
+    await writer.add([task({ id: 'before' })], 'p', 1);
+    await writer.close();
+    const undo = makeReadOnly(t, file);
+    if (undo === null) return;
+    try {
+      const store = await opened({ path: file });
+      try {
+        await rejectsUnavailable(store.add([task({ id: 'after' })], 'p', 1), file, /readonly/);
+        assert.equal(await store.get('after'), null);
+        assert.deepEqual((await store.list({})).map(({ id }) => id), ['before']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      undo();
+    }
+  });
+
+  test('another process holding the write lock past busyTimeoutMs: SQLITE_BUSY, then the store works again', async () => {
+    const file = newFile();
+    const store = await opened({ path: file, busyTimeoutMs: 50 });
+    const other = new DatabaseSync(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      await rejectsUnavailable(store.add([task({ id: 'blocked' })], 'p', 1), file, /locked/);
+      other.exec('ROLLBACK');
+      assert.equal(await store.get('blocked'), null);
+      await store.add([task({ id: 'later' })], 'p', 1);
+      assert.notEqual(await store.get('later'), null);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path', async () => {
+    const garbage = newFile();
+    writeFileSync(garbage, 'this is not a database, just text long enough to fill a header page. '.repeat(20));
+    await rejectsUnavailable(sqliteStore({ path: garbage }).open(), garbage, /not a database/);
+    const nowhere = path.join(dir, 'no-such-dir', 'tasks.db');
+    await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, /unable to open/);
+  });
+
+  test('a file written by a newer schema is refused, not misread', async () => {
+    const file = newFile();
+    const db = new DatabaseSync(file);
+    db.exec('PRAGMA user_version = 99');
+    db.close();
+    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 1`));
+  });
+
+  test('a store not opened, or closed, refuses calls; close() twice is harmless', async () => {
+    const store = sqliteStore({ path: ':memory:' });
+    await rejectsUnavailable(store.get('x'), ':memory:', /not open/);
+    await store.open();
+    await store.close();
+    await store.close();
+    await rejectsUnavailable(store.add([task()], 'p', 1), ':memory:', /not open/);
+  });
+
+  test('SQLite\'s unavailable codes (extended ones too) are told from mistakes in the call', () => {
+    const sqliteError = (errcode: number): Error => Object.assign(new Error('x'), { code: 'ERR_SQLITE_ERROR', errcode });
+    // BUSY, BUSY_SNAPSHOT, LOCKED, READONLY, IOERR_WRITE, CORRUPT, FULL, CANTOPEN, NOTADB.
+    for (const errcode of [5, 517, 6, 8, 778, 11, 13, 14, 26]) assert.equal(isUnavailable(sqliteError(errcode)), true, String(errcode));
+    // CONSTRAINT_UNIQUE, MISUSE, a plain error.
+    for (const error of [sqliteError(2067), sqliteError(21), new TypeError('x'), null]) assert.equal(isUnavailable(error), false);
+  });
+});
+
+test('two OS processes claiming from one file at once claim every task exactly once', { timeout: 60_000 }, async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  const tasks = Array.from({ length: 2000 }, () => task());
+  for (let i = 0; i < tasks.length; i += 100) await store.add(tasks.slice(i, i + 100), 'test', 1);
+  const claimers = [claimer(file, 'process-1'), claimer(file, 'process-2')];
+  await Promise.all(claimers.map(({ ready }) => ready));
+  for (const { child } of claimers) child.stdin!.write('go\n');
+  const [first, second] = await Promise.all(claimers.map(({ claimed }) => claimed));
+  const all = [...first!, ...second!];
+  assert.equal(new Set(all).size, all.length, 'a task was claimed by both processes');
+  assert.deepEqual(all.sort(), tasks.map(({ id }) => id).sort());
+  assert.ok(first!.length > 0 && second!.length > 0, `both processes claimed: ${first!.length} and ${second!.length}`);
+  assert.equal((await store.stats(Date.now())).completed, tasks.length);
+  await store.close();
+});
+
+/** A claimer process on `file`: `ready` once it opened the store, `claimed` the ids it claimed once it exited. */
+function claimer(file: string, owner: string) {
+  const fixture = fileURLToPath(new URL('fixtures/claimer.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture, file, owner], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const ready = lines.next().then(({ value }) => assert.equal(value, 'ready'));
+  const claimed = (async () => {
+    await ready;
+    const { value } = await lines.next();
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, `${owner} exited with ${code}`);
+    return JSON.parse(value as string) as string[];
+  })();
+  return { child, ready, claimed };
+}
+
+/**
+ * Makes `file` read-only and returns the undo. Root writes to a 0444 file
+ * anyway, so as root the file is also made immutable (`chattr +i`); where that
+ * cannot be done, the case is skipped and null returned.
+ */
+function makeReadOnly(t: TestContext, file: string): (() => void) | null {
+  chmodSync(file, 0o444);
+  if (process.getuid?.() !== 0) return () => chmodSync(file, 0o644);
+  try {
+    execFileSync('chattr', ['+i', file], { stdio: 'ignore' });
+  } catch {
+    chmodSync(file, 0o644);
+    t.skip('running as root, and chattr +i is not available here: root writes to a read-only file');
+    return null;
+  }
+  return () => {
+    execFileSync('chattr', ['-i', file]);
+    chmodSync(file, 0o644);
+  };
+}
