@@ -1,14 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  after, createApp, del, get, HttpResponse, JsonResponse, NotFound, BadRequest, post, StreamingResponse,
-  type App, type HttpRequest,
+  after, createApp, del, get, HttpResponse, JsonResponse, NotFound, BadRequest, post, StreamingResponse, task,
+  type App, type HttpRequest, type TaskStore,
 } from 'coda-http';
 import { Auth, timing } from './middleware.js';
 import { NoteStore } from './store.js';
 import { timeline } from './timeline.js';
 
-/** The notes service: JSON views over an in-memory store, with after-response work a real service does. */
-export function notesApp(options: { token: string; webhookDelayMs?: number }): App {
+/**
+ * The notes service: JSON views over an in-memory store, with after-response
+ * work a real service does. The webhook is a durable task: journaled in
+ * `tasks` (a SQLite file in the demo) before the response, retried, and run
+ * after a crash; the cache warm-up and the timeline stay in memory.
+ */
+export function notesApp(options: { token: string; webhookDelayMs?: number; tasks?: TaskStore }): App {
   const store = new NoteStore();
   let stats = { count: 0, longest: 0 };
 
@@ -18,11 +23,11 @@ export function notesApp(options: { token: string; webhookDelayMs?: number }): A
     return id;
   }
 
-  /** Sends the outgoing webhook, off the request path: the client never waits for it. */
-  async function notifyWebhook(request: HttpRequest, event: string, signal: AbortSignal): Promise<void> {
-    await sleep(options.webhookDelayMs ?? 150, undefined, { signal });
-    timeline.task(request, 'webhook', `delivered ${event}`);
-  }
+  /** Sends the outgoing webhook, off the request path: the client never waits for it, and a crash does not lose it. */
+  const webhook = task('webhook', async (payload: { event: string }, ctx) => {
+    await sleep(options.webhookDelayMs ?? 150, undefined, { signal: ctx.signal });
+    timeline.durable(ctx, 'webhook', `delivered ${payload.event} (attempt ${ctx.attempt})`);
+  }, { attempts: 5, backoff: { type: 'exponential', delayMs: 500 } });
 
   /** Recomputes the stats the /stats view serves: a cache warm-up after each write. */
   function warmStatsCache(request: HttpRequest): void {
@@ -33,6 +38,7 @@ export function notesApp(options: { token: string; webhookDelayMs?: number }): A
 
   return createApp({
     middleware: [timeline.middleware, timing, new Auth(options.token)],
+    tasks: { definitions: [webhook], ...(options.tasks === undefined ? {} : { store: options.tasks }) },
     routes: [
       get('/health', () => new JsonResponse({ ok: true })),
       get('/notes', () => new JsonResponse(store.list()), { name: 'notes' }),
@@ -40,7 +46,7 @@ export function notesApp(options: { token: string; webhookDelayMs?: number }): A
         const body = await request.json<{ text?: unknown }>();
         if (typeof body?.text !== 'string' || body.text.trim() === '') throw new BadRequest('a note needs a non-empty "text" string');
         const note = store.add(body.text);
-        after(({ signal }) => notifyWebhook(request, `note.created #${note.id}`, signal), { name: 'webhook', when: 'success' });
+        void after(webhook, { event: `note.created #${note.id}` }, { when: 'success' });
         return new JsonResponse(note, { status: 201, headers: { location: `/notes/${note.id}` } })
           .after(() => warmStatsCache(request), { name: 'cache-warm', when: 'success' });
       }),
@@ -52,7 +58,7 @@ export function notesApp(options: { token: string; webhookDelayMs?: number }): A
       del('/notes/:id', (request) => {
         const id = noteId(request);
         if (!store.delete(id)) throw new NotFound(`no note ${id}`);
-        after(({ signal }) => notifyWebhook(request, `note.deleted #${id}`, signal), { name: 'webhook' });
+        void after(webhook, { event: `note.deleted #${id}` });
         return new HttpResponse(null, { status: 204 }).after(() => warmStatsCache(request), { name: 'cache-warm' });
       }),
       get('/stats', () => new JsonResponse(stats)),

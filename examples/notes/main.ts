@@ -1,9 +1,15 @@
 // `npm start`: the notes service on http://127.0.0.1:3000 (PORT and HOST to change it).
-import { serve } from 'coda-http';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { serve, sqliteStore } from 'coda-http';
 import { notesApp } from './app.js';
 
 const token = process.env.NOTES_TOKEN ?? 'demo-token';
-const app = notesApp({ token });
+// Webhooks are durable tasks journaled in this file: kill the demo while some are pending, start it again, and they run.
+const tasksFile = process.env.NOTES_TASKS_DB ?? 'var/notes-tasks.db';
+mkdirSync(dirname(tasksFile), { recursive: true });
+const tasks = sqliteStore({ path: tasksFile });
+const app = notesApp({ token, tasks, webhookDelayMs: Number(process.env.WEBHOOK_DELAY_MS ?? 150) });
 const server = await serve(app, { port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
 
 console.log(`notes service listening on ${server.url}   (Ctrl-C drains after-response work, then exits)

@@ -19,7 +19,8 @@ export function inJob<A, R>(job: Job, asyncContext: boolean, fn: (arg: A) => R, 
   const outer = running;
   running = job;
   try {
-    return asyncContext ? jobStorage.run(job, fn, arg) : fn(arg);
+    // Already in the job's context (a task registered in its request): no new frame to make.
+    return asyncContext && jobStorage.getStore() !== job ? jobStorage.run(job, fn, arg) : fn(arg);
   } finally {
     running = outer;
   }

@@ -1,18 +1,19 @@
+import { LinkedList } from '../util/linked-list.js';
 import type { RunningTask } from './running-task.js';
 
 /** The running async tasks with one timeout length, oldest first: their deadlines come in order. */
-interface Lane {
-  readonly ms: number;
-  head: RunningTask | undefined;
-  tail: RunningTask | undefined;
-  timer: NodeJS.Timeout | undefined;
+class Lane extends LinkedList<RunningTask> {
+  timer: NodeJS.Timeout | undefined = undefined;
+  constructor(readonly ms: number) {
+    super();
+  }
 }
 
 /**
  * The running async tasks and their timeouts: one timer per timeout length
  * (usually one, the app's), armed for the oldest task, instead of a
- * `setTimeout` per task. Tasks sit in an intrusive doubly linked list, so a
- * task that settles leaves in O(1) and nothing is retained.
+ * `setTimeout` per task. Tasks sit in an intrusive linked list, so a task
+ * that settles leaves in O(1) and nothing is retained.
  */
 export class Deadlines {
   readonly #lanes = new Map<number, Lane>();
@@ -31,16 +32,12 @@ export class Deadlines {
   add(task: RunningTask, ms: number): void {
     let lane = this.#lanes.get(ms);
     if (lane === undefined) {
-      lane = { ms, head: undefined, tail: undefined, timer: undefined };
+      lane = new Lane(ms);
       this.#lanes.set(ms, lane);
     }
     task.deadline = performance.now() + ms;
     task.lane = lane;
-    task.previous = lane.tail;
-    task.next = undefined;
-    if (lane.tail === undefined) lane.head = task;
-    else lane.tail.next = task;
-    lane.tail = task;
+    lane.push(task);
     this.#size++;
     lane.timer ??= setTimeout(this.#expire, ms, lane);
   }
@@ -53,11 +50,8 @@ export class Deadlines {
   remove(task: RunningTask): void {
     const lane = task.lane as Lane | undefined;
     if (lane === undefined) return;
-    if (task.previous === undefined) lane.head = task.next;
-    else task.previous.next = task.next;
-    if (task.next === undefined) lane.tail = task.previous;
-    else task.next.previous = task.previous;
-    task.lane = task.previous = task.next = undefined;
+    lane.remove(task);
+    task.lane = undefined;
     this.#size--;
     // An empty lane's timer would only keep the process alive for nothing.
     if (lane.head === undefined && lane.timer !== undefined) {
@@ -68,9 +62,7 @@ export class Deadlines {
 
   /** Every running async task, oldest first within each timeout length. */
   *[Symbol.iterator](): Iterator<RunningTask> {
-    for (const lane of this.#lanes.values()) {
-      for (let task = lane.head; task !== undefined; task = task.next) yield task;
-    }
+    for (const lane of this.#lanes.values()) yield* lane;
   }
 
   readonly #expire = (lane: Lane): void => {

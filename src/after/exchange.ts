@@ -56,6 +56,10 @@ export class Exchange implements Job {
   index = 0;
   /** In the scheduler's queue: some entry has yet to start. */
   queued = false;
+  /** @internal Links among the app's exchanges in flight. */
+  previous: Exchange | undefined = undefined;
+  /** @internal */
+  next: Exchange | undefined = undefined;
   #owned = false;
   #entered: AfterEntry[] | undefined = undefined;
   #holds: Hold[] | undefined = undefined;
@@ -79,11 +83,12 @@ export class Exchange implements Job {
       return;
     }
     if (!this.#host.scheduler.accept(entry, this)) return;
-    if (!this.#owned) {
-      this.entries = this.entries.slice();
+    if (this.#owned) {
+      (this.entries as AfterEntry[]).push(entry);
+    } else {
+      this.entries = this.entries.concat(entry);
       this.#owned = true;
     }
-    (this.entries as AfterEntry[]).push(entry);
     if (this.#state === DONE) this.#host.scheduler.enqueue(this);
   }
 
@@ -129,8 +134,8 @@ export class Exchange implements Job {
 
   /** The response is done (sent, or the client went away): hand its work to the scheduler. */
   finish(outcome: Outcome): void {
+    if (this.outcome !== undefined) return;
     const state = this.#state;
-    if (state === DONE) return;
     this.outcome = outcome;
     this.#state = state === LIVE ? DONE : state;
     this.request[kDone](outcome.aborted);

@@ -4,12 +4,21 @@ import { taskName } from './entries.js';
 import type { Job } from './job.js';
 import type { RunningTask } from './running-task.js';
 
-/** How one task ended, as told to observers (the test client) and in the shutdown report. */
+/**
+ * How one task ended, as told to observers (the test client) and in the
+ * shutdown report. A durable task tells each attempt (`retrying` when another
+ * is due), with its `id` and `attempt`.
+ */
 export interface TaskRecord {
   name: string;
+  /** The request that registered it; empty for a durable task enqueued outside a request. */
   requestId: string;
-  state: 'completed' | 'failed' | 'timedOut' | 'skipped' | 'abandoned';
+  state: 'completed' | 'failed' | 'timedOut' | 'skipped' | 'abandoned' | 'retrying';
   error?: unknown;
+  /** Durable tasks: the task's id. */
+  id?: string;
+  /** Durable tasks: the attempt that ended (1-based). */
+  attempt?: number;
 }
 
 /** A task that threw, rejected or timed out, as `after.onError` receives it. */

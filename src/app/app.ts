@@ -20,6 +20,7 @@ import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { replaceRefused } from '../transport/refused.js';
 import { isPromise } from '../util/is-promise.js';
+import { LinkedList } from '../util/linked-list.js';
 import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
 
@@ -46,7 +47,7 @@ export class App {
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   /** Exchanges whose response is not done yet. */
-  readonly #inFlight = new Set<Exchange>();
+  readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
   /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
   [kClosing] = false;
@@ -114,7 +115,7 @@ export class App {
 
   #receive(source: IncomingMessage | RequestSource): Exchange {
     const exchange = new Exchange(this.#host, source);
-    this.#inFlight.add(exchange);
+    this.#inFlight.push(exchange);
     return exchange;
   }
 
@@ -179,7 +180,7 @@ export class App {
   }
 
   readonly #exchangeFinished = (exchange: Exchange): void => {
-    this.#inFlight.delete(exchange);
+    this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();
   };
 

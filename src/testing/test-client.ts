@@ -4,7 +4,8 @@ import { inJob } from '../after/context.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
-import { kAbortStream, kDispatch, kJournal, kScheduler } from '../symbols.js';
+import { sqliteStore } from '../durable/sqlite-store.js';
+import { kAbortStream, kCloseTasks, kDispatch, kJournal, kScheduler, kSettle } from '../symbols.js';
 import { chunkBytes, releaseStream, sendsBody, unsendableBody } from '../transport/body.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
@@ -24,6 +25,25 @@ export interface TestClientOptions {
    * `'socket'` starts a real server on a free loopback port and uses `fetch`.
    */
   transport?: 'in-process' | 'socket';
+  /**
+   * Where the app's durable tasks go: `'memory'` (default) is a fresh
+   * in-memory SQLite store (the same code as on a file) with a clock that
+   * `settle()` moves forward to each retry or delay, so tests never wait;
+   * `'app'` keeps the store the app was given.
+   */
+  tasks?: 'memory' | 'app';
+}
+
+/** The test client's clock: still, until `settle()` moves it to the next delayed task's time. */
+class TestClock {
+  #now = Date.now();
+  now(): number {
+    return this.#now;
+  }
+  advanceTo(time: number): boolean {
+    this.#now = Math.max(this.#now, time);
+    return true;
+  }
 }
 
 /** A response, complete: its body has been read. */
@@ -63,15 +83,27 @@ export class TestClient {
   #server: Promise<Server> | undefined;
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
+  readonly #unobserveDurable: () => void;
+  readonly #clock = new TestClock();
 
   constructor(app: App, options: TestClientOptions = {}) {
-    checkKeys('createTestClient()', options, ['transport']);
+    checkKeys('createTestClient()', options, ['transport', 'tasks']);
+    const tasks = options.tasks ?? 'memory';
+    if (tasks !== 'memory' && tasks !== 'app') throw new TypeError(`createTestClient(): tasks must be 'memory' or 'app', got ${JSON.stringify(tasks)}`);
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
+    if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
+    this.#unobserveDurable = app.tasks.defined
+      ? app.tasks.observe(({ id, name, requestId, attempt, state, error }) => {
+        const record: TaskRecord = { name, requestId: requestId ?? '', state, id, attempt };
+        if (error !== undefined) record.error = error;
+        this.#tasks.push(record);
+      })
+      : () => {};
   }
 
-  /** How every after-response task of this app ended since the client was made, in order. */
+  /** How every after-response task and durable attempt of this app ended since the client was made, in order. */
   get tasks(): readonly TaskRecord[] {
     return this.#tasks;
   }
@@ -114,15 +146,22 @@ export class TestClient {
     return this.#inProcess(method, path, headers, body);
   }
 
-  /** Resolves once every response is done and no after-response task is pending or running. */
+  /**
+   * Resolves once every response is done, no after-response task is pending
+   * or running, and no durable task is held, due or running: with the
+   * default in-memory store, the clock moves to each retry's or delay's time
+   * instead of waiting for it.
+   */
   settle(): Promise<void> {
-    return this.#app.settle();
+    return this.#app[kSettle]((time) => this.#clock.advanceTo(time));
   }
 
-  /** Stops the real server, if one was started, and stops recording tasks. */
+  /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. */
   async close(): Promise<void> {
     this.#unobserve();
+    this.#unobserveDurable();
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
+    else await this.#app[kCloseTasks](performance.now() + 1_000);
   }
 
   /** `await using client = createTestClient(app)`: closed at the end of the block. */

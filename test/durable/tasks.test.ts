@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test, type TestContext } from 'node:test';
+import {
+  after, createApp, get, HttpResponse, JsonResponse, NonRetryableError, post, serve, sqliteStore, task, type TaskContext,
+} from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { memoryLogger } from '../helpers.js';
+
+function tempFile(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-durable-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tasks.db');
+}
+
+test('after(task, payload) in a view runs once the response is done, with its id, attempt, request snapshot and outcome', async () => {
+  const seen: { payload: unknown; ctx: TaskContext }[] = [];
+  const welcome = task('welcome', (payload: { userId: string }, ctx) => { seen.push({ payload, ctx }); });
+  const app = createApp({
+    tasks: { definitions: [welcome] },
+    routes: [post('/users/:id', (request) => {
+      after(welcome, { userId: request.params.id });
+      return new JsonResponse({ ok: true }, { status: 201 });
+    })],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.post('/users/7', { headers: { 'x-request-id': 'req-7' } })).status, 201);
+  await client.settle();
+  assert.equal(seen.length, 1);
+  const { payload, ctx } = seen[0]!;
+  assert.deepEqual(payload, { userId: '7' });
+  assert.equal(ctx.name, 'welcome');
+  assert.equal(ctx.attempt, 1);
+  assert.match(ctx.id, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(ctx.request, { id: 'req-7', method: 'POST', path: '/users/7' });
+  assert.equal(ctx.outcome?.status, 201);
+  assert.equal(ctx.outcome?.completed, true);
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state, t.requestId]), [['welcome', 'completed', 'req-7']]);
+  assert.equal((await app.tasks.stats()).completed, 1);
+});
+
+test('a durable task is in the store before the first byte of its response reaches the client', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  const app = createApp({
+    tasks: { definitions: [noted], store: sqliteStore({ path: file }) },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, { n: 1 }))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    const res = await fetch(`${server.url}/notes`, { method: 'POST' });
+    // The head is here: read the file through a connection of our own.
+    const reader = new DatabaseSync(file, { readOnly: true });
+    const row = reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number };
+    reader.close();
+    assert.equal(row.n, 1);
+    assert.equal(await res.text(), 'saved');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock', async () => {
+  let calls = 0;
+  const flaky = task('flaky', () => {
+    calls++;
+    if (calls < 3) throw new Error(`attempt ${calls} broke`);
+  }, { attempts: 5, backoff: { type: 'exponential', delayMs: 60 * 60_000 } });
+  const { logger } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [flaky] }, routes: [get('/', () => new HttpResponse('ok').after(flaky, {}))] });
+  await using client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.equal(calls, 3);
+  assert.deepEqual(client.tasks.map((r) => [r.state, r.attempt]), [['retrying', 1], ['retrying', 2], ['completed', 3]]);
+});
+
+test('NonRetryableError fails at once; the failed task keeps its payload and every error; retry() runs it again, discard() removes it', async () => {
+  let broken = true;
+  const charge = task('charge', (payload: { cents: number }) => {
+    if (broken) throw new NonRetryableError(`card declined for ${payload.cents}`);
+  }, { attempts: 5 });
+  const { logger } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [charge] }, routes: [get('/', () => new HttpResponse('ok').after(charge, { cents: 500 }))] });
+  await using client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  const [failed] = await app.tasks.list({ state: 'failed' });
+  assert.ok(failed);
+  assert.equal(failed.attempt, 1);
+  assert.equal(failed.payload, '{"cents":500}');
+  assert.deepEqual(failed.errors.map((e) => e.message), ['NonRetryableError: card declined for 500']);
+  broken = false;
+  assert.equal(await app.tasks.retry(failed.id), true);
+  await client.settle();
+  assert.equal((await app.tasks.get(failed.id))?.state, 'completed');
+  assert.equal(await app.tasks.retry(failed.id), false, 'only a failed task can be retried');
+  assert.equal(await app.tasks.discard(failed.id), true);
+  assert.equal(await app.tasks.get(failed.id), null);
+});
+
+test("when: 'success' on a 500: the held task is removed once the outcome is known, and never runs", async () => {
+  let ran = 0;
+  const audit = task('audit', () => { ran++; });
+  const app = createApp({
+    tasks: { definitions: [audit] },
+    routes: [get('/boom', () => {
+      after(audit, {}, { when: 'success' });
+      throw new Error('boom');
+    })],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/boom')).status, 500);
+  await client.settle();
+  assert.equal(ran, 0);
+  const stats = await app.tasks.stats();
+  assert.equal(stats.held + stats.ready + stats.running + stats.completed + stats.failed, 0);
+});
+
+test('a key allows one pending task: a second registration adds nothing and says it is a duplicate', async () => {
+  const welcome = task('welcome', () => {});
+  const app = createApp({
+    tasks: { definitions: [welcome] },
+    routes: [post('/users/:id', async (request) => {
+      const registration = await after(welcome, {}, { key: `welcome:${request.params.id}` });
+      return new JsonResponse(registration);
+    })],
+  });
+  await using client = createTestClient(app);
+  const first = await (await client.post('/users/1')).json<{ id: string; duplicate: boolean }>();
+  const second = await (await client.post('/users/1')).json<{ id: string; duplicate: boolean }>();
+  assert.equal(first.duplicate, false);
+  assert.deepEqual(second, { id: first.id, duplicate: true });
+});
+
+test('a payload that does not survive JSON is refused at registration, naming the task and the path', async () => {
+  const welcome = task('welcome', () => {});
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [welcome] },
+    routes: [
+      get('/date', () => { void after(welcome, { at: new Date() }); return new HttpResponse('never'); }),
+      get('/bigint', () => new HttpResponse('never').after(welcome, { n: 1n })),
+      get('/cycle', () => { const a: Record<string, unknown> = {}; a.self = a; void after(welcome, a); return new HttpResponse('never'); }),
+      get('/fn', () => { void after(welcome, { f: () => 1 }); return new HttpResponse('never'); }),
+    ],
+  });
+  await using client = createTestClient(app);
+  for (const route of ['/date', '/bigint', '/cycle', '/fn']) assert.equal((await client.get(route)).status, 500, route);
+  const messages = lines.filter((l) => l.level === 50).map((l) => String(l.msg));
+  assert.match(messages[0]!, /after\(\): the payload of task 'welcome' does not survive JSON: an instance of Date \(it would lose its type\) at \$\.at/);
+  assert.match(messages[1]!, /response\.after\(\): the payload of task 'welcome' does not survive JSON: bigint 1 at \$\.n/);
+  assert.match(messages[2]!, /a cycle at \$\.self/);
+  assert.match(messages[3]!, /a function \(f\) at \$\.f/);
+});
+
+test('task definitions and options are checked: a duplicate name, a task not in the app, bad options', async () => {
+  const one = task('same', () => {});
+  const two = task('same', () => {});
+  assert.throws(() => createApp({ tasks: { definitions: [one, two] } }), /two tasks are named 'same'/);
+  assert.throws(() => task('x', () => {}, { attempts: 0 }), /task\('x'\): attempts must be a whole number of at least 1, got number 0/);
+  assert.throws(() => task('x', () => {}, { backoff: { type: 'linear' as never, delayMs: 1 } }), /backoff\.type must be 'fixed' or 'exponential'/);
+  assert.throws(() => task('x', () => {}, { timeout: 5 } as never), /unknown option "timeout"; did you mean "timeoutMs"\?/);
+  assert.throws(() => task('bad name!', () => {}), /the name must be 1 to 200 letters/);
+  const stranger = task('stranger', () => {});
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [one] },
+    routes: [
+      get('/stranger', () => { void after(stranger, {}); return new HttpResponse('never'); }),
+      get('/delay', () => { void after(one, {}, { delayMs: -1 }); return new HttpResponse('never'); }),
+    ],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/stranger')).status, 500);
+  assert.equal((await client.get('/delay')).status, 500);
+  const messages = lines.filter((l) => l.level === 50).map((l) => String(l.msg));
+  assert.match(messages[0]!, /the task 'stranger' is not among this app's durable tasks: add it to createApp/);
+  assert.match(messages[1]!, /after\(\): delayMs must be zero or more milliseconds/);
+});
+
+test('a store locked past its busy timeout: the request gets 503 with Retry-After naming the store, and no task is half written', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  const app = createApp({
+    tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 50 }) },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const locker = new DatabaseSync(file);
+  try {
+    locker.exec('BEGIN EXCLUSIVE');
+    const res = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    const { error } = (await res.json()) as { error: { message: string } };
+    assert.match(error.message, /durable tasks could not be journaled/);
+    assert.ok(error.message.includes(file), `the message names the store: ${error.message}`);
+    locker.exec('ROLLBACK');
+    const row = locker.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number };
+    assert.equal(row.n, 0);
+    // The store is free again: service resumes by itself.
+    assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
+  } finally {
+    locker.close();
+    await server.close();
+  }
+});
+
+test('app.tasks.enqueue() outside a request: durable once it resolves; delayMs waits, settle() moves the clock', async () => {
+  const ran: number[] = [];
+  const digest = task('digest', (payload: { day: number }) => { ran.push(payload.day); });
+  const app = createApp({ tasks: { definitions: [digest] } });
+  await using client = createTestClient(app);
+  const { id, duplicate } = await app.tasks.enqueue(digest, { day: 23 }, { delayMs: 24 * 60 * 60_000 });
+  assert.equal(duplicate, false);
+  assert.equal((await app.tasks.get(id))?.state, 'ready');
+  assert.equal((await app.tasks.stats()).delayed, 1);
+  await client.settle();
+  assert.deepEqual(ran, [23]);
+});
+
+test('an attempt past its timeout is aborted through its signal and retried', async () => {
+  let calls = 0;
+  let firstSignal: AbortSignal | undefined;
+  const slow = task('slow', (_payload: object, ctx) => {
+    calls++;
+    if (calls === 1) {
+      firstSignal = ctx.signal;
+      return new Promise<void>(() => {});
+    }
+  }, { timeoutMs: 20, backoff: { type: 'fixed', delayMs: 1_000 } });
+  const { logger } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [slow] }, routes: [get('/', () => new HttpResponse('ok').after(slow, {}))] });
+  await using client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.equal(calls, 2);
+  assert.equal(firstSignal?.aborted, true);
+  assert.match(String((firstSignal?.reason as Error).message), /task slow timed out after 20 ms/);
+  assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
+});
+
+test('shutdown: a running durable task is aborted at the deadline and left in the store; the next start runs it, the attempt not counted', async (t) => {
+  const file = tempFile(t);
+  let release: (() => void) | undefined;
+  const attempts: number[] = [];
+  const hangs = task('hangs', (_payload: object, ctx) => {
+    attempts.push(ctx.attempt);
+    if (attempts.length === 1) return new Promise<void>((resolve) => { release = resolve; });
+  });
+  const build = () => createApp({
+    tasks: { definitions: [hangs], store: sqliteStore({ path: file }) },
+    routes: [get('/', () => new HttpResponse('ok').after(hangs, {}))],
+  });
+  const first = build();
+  const server = await serve(first, { port: 0, handleSignals: false });
+  await (await fetch(`${server.url}/`, { headers: { 'x-request-id': 'r-1' } })).text();
+  while (release === undefined) await new Promise((resolve) => setImmediate(resolve));
+  const report = await server.close({ timeoutMs: 50 });
+  assert.deepEqual(report.tasksLeftInStore.map(({ name, requestId }) => [name, requestId]), [['hangs', 'r-1']]);
+  assert.deepEqual(report.tasksAbandoned, []);
+  release!();
+  const second = build();
+  const again = await serve(second, { port: 0, handleSignals: false });
+  await second.settle();
+  await again.close();
+  assert.deepEqual(attempts, [1, 1]);
+});
