@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Exchange } from '../after/exchange.js';
 import { whenAllows } from '../after/entries.js';
@@ -6,6 +5,7 @@ import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { timeOrderedId } from '../util/time-ordered-id.js';
 import { Journal } from './journal.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskStore } from './store.js';
@@ -126,7 +126,7 @@ export class Tasks {
     const definition = this.#definition(entry.task);
     const { settings } = definition;
     return {
-      id: randomUUID(),
+      id: timeOrderedId(this.#clock.now()),
       name: definition.name,
       payload: entry.payload,
       key: entry.options.key ?? null,
