@@ -66,6 +66,8 @@ export class Runner {
   #claiming = false;
   #claimAgain = false;
   #closed = false;
+  /** Whether this process runs tasks, or only journals them (workers run them). */
+  #claims = true;
   #pollTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   /** Store calls under way (completions, failures): settle waits for them. */
@@ -80,12 +82,14 @@ export class Runner {
     }
   }
 
-  /** Starts the timers: heartbeats, recovery, pruning, polling. */
-  start(): void {
+  /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
+  start(claims = true): void {
     const { leaseMs, pollMs } = this.#settings;
     this.#every(leaseMs / 3, () => this.#heartbeat());
     this.#every(leaseMs / 2, () => this.#recover());
     this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
+    this.#claims = claims;
+    if (!claims) return;
     this.#every(pollMs, () => this.wake());
     this.wake();
   }
@@ -105,7 +109,7 @@ export class Runner {
 
   /** Claims and starts what is ready, now (tasks this process just released, a retry that came due). */
   wake(ids?: readonly string[]): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#claims) return;
     if (this.#claiming) {
       this.#claimAgain = true;
       return;

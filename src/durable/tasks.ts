@@ -24,12 +24,17 @@ export interface TasksOptions {
   pollMs?: number;
   /** How long completed tasks are kept before they are pruned. Default one hour. */
   retentionMs?: number;
+  /**
+   * Run tasks in this process (default true). False journals and releases
+   * them here and leaves running them to `runWorker()` processes.
+   */
+  run?: boolean;
 }
 
 /** Counts of durable tasks by state, in all and per task name. */
 export type TaskStats = StoreStats;
 
-const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs'];
+const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs', 'run'];
 
 /**
  * `app.tasks`: the app's durable tasks. Registers them (from requests, with
@@ -47,6 +52,7 @@ export class Tasks {
   readonly #definitions = new Map<string, Task>();
   readonly #logger: Logger;
   readonly #leaseMs: number;
+  readonly #run: boolean;
   #store: TaskStore | undefined;
   #clock: Clock = systemClock;
   #runner: Runner | undefined;
@@ -69,6 +75,8 @@ export class Tasks {
     this.#store = store;
     this.#logger = logger;
     this.#leaseMs = checkMs('tasks.leaseMs', options.leaseMs ?? 15_000);
+    if (options.run !== undefined && typeof options.run !== 'boolean') throw new TypeError(`createApp() tasks.run must be true or false, got ${describe(options.run)}`);
+    this.#run = options.run ?? true;
     this.#settings = {
       concurrency: checkCount('tasks.concurrency', options.concurrency ?? 16),
       pollMs: checkMs('tasks.pollMs', options.pollMs ?? 1_000),
@@ -170,7 +178,8 @@ export class Tasks {
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
     this.#runner = runner;
-    runner.start();
+    // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
+    runner.start(this.#run);
   }
 
   /** @internal The test client's: a store of its own and a clock that `settle()` moves, before anything is opened. */

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createApp, runWorker, sqliteStore, task } from 'coda-http';
+
+const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
+
+test('two runWorker() processes on one store file share the tasks an app enqueues: each runs once; SIGTERM stops them cleanly', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = path.join(dir, 'tasks.db');
+  const total = 200;
+  const ran = new Map<number, string[]>();
+  let allRan: () => void;
+  const done = new Promise<void>((resolve) => { allRan = resolve; });
+  const workers = [0, 1].map(() => {
+    const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture], {
+      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WORKER_DB: db, CODA_LOG_LEVEL: 'silent' },
+    });
+    const ready = new Promise<void>((resolve) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line === 'ready') resolve();
+        const [word, n, pid] = line.split(' ');
+        if (word !== 'ran') return;
+        ran.set(Number(n), [...(ran.get(Number(n)) ?? []), pid!]);
+        if (ran.size === total) allRan();
+      });
+    });
+    return { child, ready };
+  });
+  await Promise.all(workers.map((w) => w.ready));
+
+  // The web process journals; `run: false` leaves running to the workers.
+  const record = task('record', () => { throw new Error('the web process must not run it'); });
+  const app = createApp({ tasks: { definitions: [record], store: sqliteStore({ path: db }), run: false } });
+  for (let n = 0; n < total; n++) await app.tasks.enqueue(record, { n });
+  await done;
+  assert.equal(ran.size, total);
+  assert.deepEqual([...ran.values()].filter((pids) => pids.length > 1), [], 'no task ran twice');
+  const pids = new Set([...ran.values()].map(([pid]) => pid));
+  assert.equal(pids.size, 2, 'both workers took tasks');
+
+  for (const { child } of workers) child.kill('SIGTERM');
+  const codes = await Promise.all(workers.map(({ child }) => once(child, 'exit').then(([code]) => code as number)));
+  assert.deepEqual(codes, [0, 0]);
+  assert.equal((await app.tasks.stats()).completed, total);
+});
+
+test('runWorker() checks its options', async () => {
+  const store = sqliteStore({ path: ':memory:' });
+  await assert.rejects(runWorker({ definitions: [], store, handleSignals: false }), /runWorker\(\): definitions lists no task to run/);
+  await assert.rejects(runWorker({ definitions: [task('a', () => {})], store, concurency: 2 } as never), /unknown option "concurency"; did you mean "concurrency"\?/);
+});
