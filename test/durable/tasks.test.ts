@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import {
   after, createApp, get, HttpResponse, JsonResponse, NonRetryableError, post, serve, sqliteStore, task, type TaskContext,
 } from 'coda-http';
@@ -271,4 +273,43 @@ test('shutdown: a running durable task is aborted at the deadline and left in th
   await second.settle();
   await again.close();
   assert.deepEqual(attempts, [1, 1]);
+});
+
+test('a stored payload that no longer parses fails its task for good, with the reason; a task no process here knows stays in the store, logged once', async (t) => {
+  const file = tempFile(t);
+  const store = sqliteStore({ path: file });
+  await store.open();
+  const base = { key: null, when: 'always' as const, maxAttempts: 3, backoff: { type: 'fixed' as const, delayMs: 1 }, timeoutMs: 1_000, held: false, runAt: 0, request: null, trace: null };
+  await store.add([
+    { ...base, id: 'broken', name: 'known', payload: '{"cut short' },
+    { ...base, id: 'ghost', name: 'unknown-task', payload: '{}' },
+  ], 'setup', 0);
+  await store.close();
+  const known = task('known', () => {});
+  const lines: Record<string, unknown>[] = [];
+  let ghostLogged!: () => void;
+  const sawGhost = new Promise<void>((resolve) => { ghostLogged = resolve; });
+  const logger = pino({ level: 'debug' }, new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        lines.push(line);
+        if (line.task === 'unknown-task') ghostLogged();
+      }
+      done();
+    },
+  }));
+  const app = createApp({ logger, tasks: { definitions: [known], store: sqliteStore({ path: file }), leaseMs: 60 } });
+  await app.tasks.open();
+  await app.settle();
+  const broken = await app.tasks.get('broken');
+  assert.equal(broken?.state, 'failed');
+  assert.match(broken!.errors[0]!.message, /NonRetryableError: its stored payload no longer parses as JSON/);
+  // The recovery pass (every leaseMs / 2) looks for names nobody here knows.
+  await sawGhost;
+  // Absence can only be waited for: several more passes (30 ms apart) must not log it again.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(lines.filter((l) => l.task === 'unknown-task').length, 1, 'logged once');
+  assert.equal((await app.tasks.get('ghost'))?.state, 'ready');
+  await app.tasks.close(performance.now());
 });
