@@ -251,10 +251,14 @@ test('an attempt past its timeout is aborted through its signal and retried', as
 test('shutdown: a running durable task is aborted at the deadline and left in the store; the next start runs it, the attempt not counted', async (t) => {
   const file = tempFile(t);
   let release: (() => void) | undefined;
+  let started!: () => void;
+  const firstStarted = new Promise<void>((resolve) => { started = resolve; });
   const attempts: number[] = [];
   const hangs = task('hangs', (_payload: object, ctx) => {
     attempts.push(ctx.attempt);
-    if (attempts.length === 1) return new Promise<void>((resolve) => { release = resolve; });
+    if (attempts.length > 1) return undefined;
+    started();
+    return new Promise<void>((resolve) => { release = resolve; });
   });
   const build = () => createApp({
     tasks: { definitions: [hangs], store: sqliteStore({ path: file }) },
@@ -263,7 +267,7 @@ test('shutdown: a running durable task is aborted at the deadline and left in th
   const first = build();
   const server = await serve(first, { port: 0, handleSignals: false });
   await (await fetch(`${server.url}/`, { headers: { 'x-request-id': 'r-1' } })).text();
-  while (release === undefined) await new Promise((resolve) => setImmediate(resolve));
+  await firstStarted;
   const report = await server.close({ timeoutMs: 50 });
   assert.deepEqual(report.tasksLeftInStore.map(({ name, requestId }) => [name, requestId]), [['hangs', 'r-1']]);
   assert.deepEqual(report.tasksAbandoned, []);
