@@ -1,4 +1,4 @@
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { Outcome } from '../http/response.js';
@@ -76,7 +76,9 @@ export class SqliteStore implements TaskStore {
     if (this.#db !== undefined) return;
     let db: DatabaseSync | undefined;
     try {
-      db = new DatabaseSync(this.#path, { enableForeignKeyConstraints: false });
+      // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
+      const { DatabaseSync: Database } = await import('node:sqlite');
+      db = new Database(this.#path, { enableForeignKeyConstraints: false });
       // The busy timeout first: the pragmas and schema below may wait for another process's lock.
       db.exec(`PRAGMA busy_timeout = ${Math.round(this.#busyTimeoutMs)}`);
       if (this.#path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');

@@ -309,8 +309,11 @@ test('a stored payload that no longer parses fails its task for good, with the r
   const broken = await app.tasks.get('broken');
   assert.equal(broken?.state, 'failed');
   assert.match(broken!.errors[0]!.message, /NonRetryableError: its stored payload no longer parses as JSON/);
-  // The recovery pass (every leaseMs / 2) looks for names nobody here knows.
-  await sawGhost;
+  // The recovery pass (every leaseMs / 2) looks for names nobody here knows. Its timers are unref'd (the
+  // runner never holds a process open): a bounded timer of the test's own keeps the loop alive meanwhile.
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([sawGhost, new Promise((_, reject) => { bound = setTimeout(() => reject(new Error('no log line for the unknown task within 5 s')), 5_000); })]);
+  clearTimeout(bound);
   // Absence can only be waited for: several more passes (30 ms apart) must not log it again.
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(lines.filter((l) => l.task === 'unknown-task').length, 1, 'logged once');
