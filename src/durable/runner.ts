@@ -170,9 +170,15 @@ export class Runner {
     });
     // A task that ignores its signal still ends its attempt at the timeout.
     Promise.race([Promise.resolve().then(() => definition.run(payload, context)), timedOut]).then(
-      () => this.#ended(attempt, undefined, startedAt),
-      (error: unknown) => this.#ended(attempt, error ?? new Error('rejected without a reason'), startedAt),
-    ).finally(() => clearTimeout(timer));
+      () => {
+        clearTimeout(timer);
+        return this.#ended(attempt, undefined, startedAt);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        return this.#ended(attempt, error ?? new Error('rejected without a reason'), startedAt);
+      },
+    );
   }
 
   async #ended(attempt: Attempt, error: unknown, startedAt: number): Promise<void> {

@@ -109,10 +109,16 @@ export class Tasks {
   register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
     const snapshot: RequestSnapshot = { id: exchange.request.id, method: exchange.request.method, path: exchange.request.path };
     if (!exchange.live) {
-      if (!whenAllows(entry.options.when, exchange.outcome!)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
+      // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
+      const { outcome } = exchange;
+      if (outcome !== undefined && !whenAllows(entry.options.when, outcome)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
       return this.#add(this.#newTask(entry, snapshot, false)).then((result) => {
         this.#runner!.wake();
         return result;
+      }, (error: unknown) => {
+        // Nobody waits on this request's response any more: the log is the only place left to say so.
+        this.#logger.error({ err: error, task: entry.task.name, requestId: snapshot.id }, `durable task ${entry.task.name} registered after its response could not be journaled: not run`);
+        throw error;
       });
     }
     const added = this.#add(this.#newTask(entry, snapshot, true));
@@ -251,6 +257,7 @@ export class Tasks {
     const runner = this.#runner!;
     const store = this.#store!;
     const names = [...this.#definitions.keys()];
+    let previous: number | null = null;
     for (;;) {
       await runner.whenIdle();
       if (!this.#journal!.idle) {
@@ -259,6 +266,9 @@ export class Tasks {
       }
       const next = await store.nextRunAt(names);
       if (next === null || !(next <= this.#clock.now() || advance(next))) return;
+      // The same task due again with nothing running: this process cannot take it (another holds its name's slots).
+      if (next === previous && runner.running === 0) return;
+      previous = next;
       runner.wake();
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -320,3 +320,33 @@ test('a stored payload that no longer parses fails its task for good, with the r
   assert.equal((await app.tasks.get('ghost'))?.state, 'ready');
   await app.tasks.close(performance.now());
 });
+
+test('a durable task registered by a request that shutdown gave up on, once the store is closed: an error log line says it was not run', async (t) => {
+  const file = tempFile(t);
+  let viewEntered!: () => void;
+  const entered = new Promise<void>((resolve) => { viewEntered = resolve; });
+  let releaseView!: () => void;
+  const viewReleased = new Promise<void>((resolve) => { releaseView = resolve; });
+  // Boxed: a promise resolved with a promise would take on its rejection.
+  let registered!: (box: { registration: Promise<unknown> }) => void;
+  const boxed = new Promise<{ registration: Promise<unknown> }>((resolve) => { registered = resolve; });
+  const late = task('late', () => {});
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [late], store: sqliteStore({ path: file }) },
+    routes: [get('/slow', async () => {
+      viewEntered();
+      await viewReleased;
+      registered({ registration: after(late, {}) });
+      return new HttpResponse('too late');
+    })],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  fetch(`${server.url}/slow`, { headers: { 'x-request-id': 'r-late' } }).catch(() => {});
+  await entered;
+  await server.close({ timeoutMs: 30 });
+  releaseView();
+  await assert.rejects((await boxed).registration, /the store is not open/);
+  assert.ok(lines.some((l) => l.level === 50 && l.task === 'late' && l.requestId === 'r-late' && String(l.msg).includes('not run')));
+});
