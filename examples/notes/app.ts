@@ -38,7 +38,8 @@ export function notesApp(options: { token: string; webhookDelayMs?: number; task
 
   return createApp({
     middleware: [timeline.middleware, timing, new Auth(options.token)],
-    tasks: { definitions: [webhook], ...(options.tasks === undefined ? {} : { store: options.tasks }) },
+    // A short lease so that the demo shows a crash recovered within seconds (the default is 15 s).
+    tasks: { definitions: [webhook], leaseMs: 3_000, ...(options.tasks === undefined ? {} : { store: options.tasks }) },
     routes: [
       get('/health', () => new JsonResponse({ ok: true })),
       get('/notes', () => new JsonResponse(store.list()), { name: 'notes' }),

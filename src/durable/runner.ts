@@ -89,6 +89,8 @@ export class Runner {
     this.#every(leaseMs / 2, () => this.#recover());
     this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
     this.#claims = claims;
+    // A previous process's tasks whose lease has run out are taken up at once, not a period later.
+    void this.#recover();
     if (!claims) return;
     this.#every(pollMs, () => this.wake());
     this.wake();
