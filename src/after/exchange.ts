@@ -86,7 +86,7 @@ export class Exchange implements Job {
     if (this.#owned) {
       (this.entries as AfterEntry[]).push(entry);
     } else {
-      this.entries = this.entries.concat(entry);
+      this.entries = this.entries.length === 0 ? [entry] : [...this.entries, entry];
       this.#owned = true;
     }
     if (this.#state === DONE) this.#host.scheduler.enqueue(this);

@@ -62,6 +62,7 @@ export interface AfterEntry {
 }
 
 const WHEN = ['always', 'completed', 'success'];
+const SCOPE_OPTIONS = { requireManualDestroy: true };
 
 /** A durable task as a response sees it (`task()` builds one): its name, and the function whose payload type it carries. */
 export interface DurableTask<Payload> {
@@ -130,7 +131,7 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
   }
   // An AsyncResource is the cheap way to keep an async context (AsyncLocalStorage.snapshot() costs
   // 10x more); nothing else of it is used, so no destroy hook is owed.
-  return { task, options, scope: new AsyncResource('coda.after', { requireManualDestroy: true }) };
+  return { task, options, scope: new AsyncResource('coda.after', SCOPE_OPTIONS) };
 }
 
 export interface ResponseInit {
