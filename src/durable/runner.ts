@@ -180,7 +180,10 @@ export class Runner {
         clearTimeout(timer);
         return this.#ended(attempt, error ?? new Error('rejected without a reason'), startedAt);
       },
-    );
+    ).catch((error: unknown) => {
+      // Recording the end failed (an observer threw): never an unhandled rejection; the lease recovers the task.
+      this.#settings.logger.error({ err: error, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
+    });
   }
 
   async #ended(attempt: Attempt, error: unknown, startedAt: number): Promise<void> {
