@@ -107,7 +107,8 @@ export class Tasks {
 
   /** @internal A durable task registered for a request: held until its response is done, or judged at once on the outcome when it is done already. */
   register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
-    const snapshot: RequestSnapshot = { id: exchange.request.id, method: exchange.request.method, path: exchange.request.path };
+    const { id, method, path, route } = exchange.request;
+    const snapshot: RequestSnapshot = route === undefined ? { id, method, path } : { id, method, path, route };
     if (!exchange.live) {
       // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
       const { outcome } = exchange;

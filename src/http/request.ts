@@ -93,6 +93,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly path: string;
   /** Route parameters, decoded. Set by routing. */
   params: Params = NO_PARAMS as Params;
+  /**
+   * The pattern of the route that matched (`'/users/:id'`), set by routing;
+   * `undefined` before routing or when no route matched. Low-cardinality, so
+   * fit for metric labels and span names.
+   */
+  route: string | undefined = undefined;
   /** When the request entered Coda, on the `performance.now()` clock. */
   readonly startedAt: number;
   /** @internal The body size limit; routing may change it per route. */

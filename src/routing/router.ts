@@ -13,6 +13,8 @@ export interface RouteTarget {
   /** "view showNote", named for error messages. */
   culprit: string;
   bodyLimit: number | undefined;
+  /** The path pattern, for `request.route`. */
+  pattern: string;
 }
 
 const NO_QUERY = (): Record<string, string> => ({});
@@ -37,7 +39,7 @@ export class Router {
   }
 
   #add({ methods, path, view, options }: Route): RouteTarget {
-    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit };
+    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path };
     for (const method of methods) this.#tree.on(method, path, noop, stored);
     if (options.name !== undefined) {
       if (this.#patterns.has(options.name)) throw new TypeError(`two routes are named ${JSON.stringify(options.name)}`);
@@ -57,6 +59,7 @@ export class Router {
     if (found === null) throw this.#miss(method, path);
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
+    request.route = target.pattern;
     if (target.bodyLimit !== undefined) request[kBodyLimit] = target.bodyLimit;
     return target;
   }

@@ -32,6 +32,19 @@ describe('matching', () => {
     assert.deepEqual(await (await client.get('/users/%C3%A9t%C3%A9')).json(), { method: 'GET', params: { id: '\u00e9t\u00e9' } });
   });
 
+  test('request.route is the pattern that matched, undefined when none did', async () => {
+    const seen: (string | undefined)[] = [];
+    const routed = createApp({
+      middleware: [{ processResponse(request, response) { seen.push(request.route); return response; } }],
+      routes: [get('/users/:id/notes/:note', () => new HttpResponse('ok')), get('/files/*', () => new HttpResponse('ok'))],
+    });
+    const routedClient = createTestClient(routed);
+    await routedClient.get('/users/7/notes/n1');
+    await routedClient.get('/files/a/b.txt');
+    await routedClient.get('/nowhere');
+    assert.deepEqual(seen, ['/users/:id/notes/:note', '/files/*', undefined]);
+  });
+
   test('a trailing * takes the rest of the path', async () => {
     assert.deepEqual(await (await client.get('/files/a/b/c.txt')).json(), { method: 'GET', params: { '*': 'a/b/c.txt' } });
     assert.deepEqual(await (await client.get('/files/')).json(), { method: 'GET', params: { '*': '' } });
