@@ -19,6 +19,10 @@ export interface TaskRecord {
   id?: string;
   /** Durable tasks: the attempt that ended (1-based). */
   attempt?: number;
+  /** Milliseconds from the response's end (a durable task: its `runAt`) to the task's start; absent when it never started. */
+  waitMs?: number;
+  /** Milliseconds the task (a durable task: this attempt) ran; absent when it never started. */
+  runMs?: number;
 }
 
 /** A task that threw, rejected or timed out, as `after.onError` receives it. */
@@ -63,10 +67,19 @@ export class Reporting {
     };
   }
 
-  /** Tells the observers how a task ended. */
-  tell(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): void {
+  /** Whether anyone observes task ends (so a task's start time is worth reading the clock for). */
+  get observed(): boolean {
+    return this.#observers.length > 0;
+  }
+
+  /** Tells the observers how a task ended; with its timings when it ran and was observed from its start. */
+  tell(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown, task?: RunningTask): void {
     if (this.#observers.length === 0) return;
     const record = taskRecord(entry, job, state, error);
+    if (task !== undefined && task.startedAt > 0) {
+      record.waitMs = task.startedAt - job.outcome!.finishedAt;
+      record.runMs = performance.now() - task.startedAt;
+    }
     for (const observer of this.#observers) observer(record);
   }
 

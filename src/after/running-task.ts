@@ -14,6 +14,8 @@ export class RunningTask implements AfterContext {
   readonly job: Job;
   /** @internal */
   readonly entry: AfterEntry;
+  /** @internal When it started (`performance.now()` ms), read only while task ends are observed; else 0. */
+  startedAt = 0;
   /** @internal When an async task times out (`performance.now()` ms). */
   deadline = 0;
   /** @internal Set while an async task runs: its lane among the running (see deadlines.ts). */

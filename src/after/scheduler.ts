@@ -229,6 +229,7 @@ export class AfterScheduler {
       return;
     }
     const task = new RunningTask(job, entry);
+    if (this.#reporting.observed) task.startedAt = performance.now();
     try {
       const result = entry.scope === undefined
         ? inJob(job, this.#asyncContext, entry.task, task)
@@ -275,7 +276,7 @@ export class AfterScheduler {
     task.abort(error);
     this.#stats.timedOut++;
     this.#reporting.failed(task, error);
-    this.#reporting.tell(task.entry, task.job, 'timedOut', error);
+    this.#reporting.tell(task.entry, task.job, 'timedOut', error, task);
     this.#freeSlot(task);
   }
 
@@ -288,13 +289,13 @@ export class AfterScheduler {
 
   #complete(task: RunningTask): void {
     this.#stats.completed++;
-    this.#reporting.tell(task.entry, task.job, 'completed');
+    this.#reporting.tell(task.entry, task.job, 'completed', undefined, task);
   }
 
   #fail(task: RunningTask, error: unknown): void {
     this.#stats.failed++;
     this.#reporting.failed(task, error);
-    this.#reporting.tell(task.entry, task.job, 'failed', error);
+    this.#reporting.tell(task.entry, task.job, 'failed', error, task);
   }
 
   #checkAdmission(): void {

@@ -23,6 +23,10 @@ export interface AttemptRecord {
   /** `retrying`: this attempt failed and another is due; `failed`: the task failed for good. */
   state: 'completed' | 'retrying' | 'failed';
   error?: unknown;
+  /** Milliseconds from the task's `runAt` to this attempt's start, on the runner's clock. */
+  waitMs: number;
+  /** Milliseconds this attempt ran, on the runner's clock. */
+  runMs: number;
 }
 
 export interface RunnerSettings {
@@ -191,7 +195,7 @@ export class Runner {
     if (this.#running.get(stored.id) !== attempt) return;
     this.#running.delete(stored.id);
     if (error === undefined) {
-      this.#tell(stored, 'completed');
+      this.#tell(stored, startedAt, 'completed');
       this.#completed.push(stored.id);
       if (this.#completed.length === 1) setImmediate(() => void this.#flushCompleted());
     } else {
@@ -207,7 +211,7 @@ export class Runner {
     const retryAt = final ? null : now + retryDelay(stored.backoff, stored.attempt, random);
     const failure: AttemptError = { attempt: stored.attempt, message: describeError(error), startedAt, finishedAt: now };
     if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
-    this.#tell(stored, final ? 'failed' : 'retrying', error);
+    this.#tell(stored, startedAt, final ? 'failed' : 'retrying', error);
     logger.error(
       { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
       final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
@@ -235,9 +239,13 @@ export class Runner {
     }
   }
 
-  #tell(stored: StoredTask, state: AttemptRecord['state'], error?: unknown): void {
+  #tell(stored: StoredTask, startedAt: number, state: AttemptRecord['state'], error?: unknown): void {
     if (this.#observers.length === 0) return;
-    const record: AttemptRecord = { id: stored.id, name: stored.name, requestId: stored.request?.id ?? null, attempt: stored.attempt, state };
+    const { id, name, request, attempt, runAt } = stored;
+    const record: AttemptRecord = {
+      id, name, requestId: request?.id ?? null, attempt, state,
+      waitMs: Math.max(0, startedAt - runAt), runMs: this.#settings.clock.now() - startedAt,
+    };
     if (error !== undefined) record.error = error;
     for (const observer of this.#observers) observer(record);
   }

@@ -95,8 +95,8 @@ export class TestClient {
     if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
     this.#unobserveDurable = app.tasks.defined
-      ? app.tasks.observe(({ id, name, requestId, attempt, state, error }) => {
-        const record: TaskRecord = { name, requestId: requestId ?? '', state, id, attempt };
+      ? app.tasks.observe(({ id, name, requestId, attempt, state, error, waitMs, runMs }) => {
+        const record: TaskRecord = { name, requestId: requestId ?? '', state, id, attempt, waitMs, runMs };
         if (error !== undefined) record.error = error;
         this.#tasks.push(record);
       })

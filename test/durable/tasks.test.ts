@@ -65,6 +65,26 @@ test('a durable task is in the store before the first byte of its response reach
   }
 });
 
+test('each attempt is told with how long it waited after its runAt and how long it ran, on the runner\'s clock', async (t) => {
+  const slow = task('slow', () => {
+    const until = Date.now() + 3;
+    while (Date.now() < until) { /* the task's work */ }
+  });
+  const app = createApp({
+    tasks: { definitions: [slow], store: sqliteStore({ path: tempFile(t) }) },
+    routes: [get('/', () => new HttpResponse('ok').after(slow, {}))],
+  });
+  await using client = createTestClient(app, { tasks: 'app' });
+  const before = Date.now();
+  await client.get('/');
+  await client.settle();
+  const elapsed = Date.now() - before;
+  const [attempt] = client.tasks;
+  assert.equal(attempt?.state, 'completed');
+  assert.ok(attempt.runMs! >= 3 && attempt.runMs! <= elapsed, `runMs ${attempt.runMs} is not within [3, ${elapsed}]`);
+  assert.ok(attempt.waitMs! >= 0 && attempt.waitMs! <= elapsed, `waitMs ${attempt.waitMs} is not within [0, ${elapsed}]`);
+});
+
 test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock', async () => {
   let calls = 0;
   const flaky = task('flaky', () => {

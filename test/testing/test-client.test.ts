@@ -69,3 +69,24 @@ test('`await using` closes the client: its server stops and it records no more t
   }
   await assert.rejects(fetch(url), /fetch failed/);
 });
+
+/** Runs for at least `ms` of the performance clock, synchronously: a task whose run time is known. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* the task's work */ }
+}
+
+test('client.tasks says how long each task waited after its response and how long it ran', async () => {
+  const app = createApp({
+    routes: [get('/', () => new HttpResponse('ok').after(() => spin(3), { name: 'slow' }))],
+  });
+  await using client = createTestClient(app);
+  const before = performance.now();
+  await client.get('/');
+  await client.settle();
+  const elapsed = performance.now() - before;
+  const [slow] = client.tasks;
+  assert.equal(slow?.state, 'completed');
+  assert.ok(slow.runMs! >= 3 && slow.runMs! <= elapsed, `runMs ${slow.runMs} is not within [3, ${elapsed}]`);
+  assert.ok(slow.waitMs! >= 0 && slow.waitMs! + slow.runMs! <= elapsed, `waitMs ${slow.waitMs} does not fit in ${elapsed} ms`);
+});
