@@ -90,7 +90,25 @@ function parseOptions(): Options {
   };
 }
 
+/** One server of a scenario's lineup; `key` names it in the results. */
+interface Entry {
+  framework: Framework;
+  scenario: Scenario;
+  key: string;
+}
+
+/**
+ * The servers a scenario runs. `durable` is Coda's alone: it runs against
+ * Coda's own `stack` (key `coda-stack`, its baseline) in the same rounds.
+ */
+function lineup(scenario: Scenario, servers: Framework[]): Entry[] {
+  if (scenario !== 'durable') return servers.map((framework) => ({ framework, scenario, key: framework }));
+  if (!servers.includes('coda')) return [];
+  return [{ framework: 'coda', scenario: 'stack', key: 'coda-stack' }, { framework: 'coda', scenario, key: 'coda' }];
+}
+
 interface Running extends Target, ServerProcess {
+  key: string;
   /** Latest throughput, to size the next load to about the wanted duration. */
   rate: number;
   runs: Run[];
@@ -173,9 +191,9 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maxim
 async function benchScenario(scenario: Scenario, options: Options, problems: string[]): Promise<Record<string, Summary>> {
   const servers: Running[] = [];
   try {
-    for (const framework of options.servers) {
-      const server = await startServer(framework, scenario, options.pin?.server, options.nodeFlags);
-      servers.push({ ...server, name: `${framework}/${scenario}`, sent: 0, rate: 0, runs: [], failed: false });
+    for (const { framework, scenario: serverScenario, key } of lineup(scenario, options.servers)) {
+      const server = await startServer(framework, serverScenario, options.pin?.server, options.nodeFlags);
+      servers.push({ ...server, key, name: `${framework}/${serverScenario}`, sent: 0, rate: 0, runs: [], failed: false });
     }
     for (const server of servers) {
       const found = [...(await checkAnswers(server)), ...(await checkCounts(server))];
@@ -186,7 +204,7 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
     }
     if (options.smoke) {
       for (const server of servers.filter((s) => !s.failed)) await verifiedLoad(server, 0, { ...options, connections: 10 }, problems);
-      log(`${scenario}: ${servers.map((s) => `${s.framework} ${s.failed ? 'FAILED' : 'ok'}`).join(', ')}`);
+      log(`${scenario}: ${servers.map((s) => `${s.key} ${s.failed ? 'FAILED' : 'ok'}`).join(', ')}`);
       return {};
     }
     for (const server of servers.filter((s) => !s.failed)) {
@@ -198,19 +216,19 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
         const run = await verifiedLoad(server, options.duration, options, problems);
         server.rate = run.rps;
         server.runs.push(run);
-        log(`${scenario.padEnd(8)} ${server.framework.padEnd(8)} round ${round}/${options.rounds}: ${fmt(run.rps).padStart(7)} req/s  p50 ${fmt(run.p50, 2)} ms  p99 ${fmt(run.p99, 2)} ms${run.others === undefined ? '' : `  (others ${fmt(run.others, 2)} cores)`}`);
+        log(`${scenario.padEnd(8)} ${server.key.padEnd(10)} round ${round}/${options.rounds}: ${fmt(run.rps).padStart(7)} req/s  p50 ${fmt(run.p50, 2)} ms  p99 ${fmt(run.p99, 2)} ms${run.others === undefined ? '' : `  (others ${fmt(run.others, 2)} cores)`}`);
       }
     }
   } finally {
     await Promise.all(servers.map(stopServer));
   }
   const summaries: Record<string, Summary> = {};
-  const base = servers.find((s) => s.framework === 'node' && !s.failed);
+  const base = servers.find((s) => (s.key === 'node' || s.key === 'coda-stack') && !s.failed);
   const baseRps = base === undefined ? undefined : median(base.runs.map((r) => r.rps));
   for (const server of servers) {
     if (server.failed || server.runs.length === 0) continue;
     const rps = median(server.runs.map((r) => r.rps));
-    summaries[server.framework] = {
+    summaries[server.key] = {
       rps,
       p50: median(server.runs.map((r) => r.p50)),
       p99: median(server.runs.map((r) => r.p99)),

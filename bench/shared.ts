@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const SCENARIOS = ['hello', 'stack', 'after-io', 'errors'] as const;
+export const SCENARIOS = ['hello', 'stack', 'after-io', 'errors', 'durable'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const FRAMEWORKS = ['node', 'fastify', 'koa', 'express', 'hono', 'coda'] as const;
@@ -62,8 +62,9 @@ function afterDone(): void {
 }
 
 /**
- * The one after-response task per request: `stack` and `errors` count at
- * once, `after-io` awaits a 50 ms timer first. `undefined` for `hello`.
+ * The one after-response task per request: `stack`, `errors` and `durable`
+ * (Coda's alone: a durable task journaled in SQLite) count at once,
+ * `after-io` awaits a 50 ms timer first. `undefined` for `hello`.
  */
 export function afterTask(scenario: Scenario): (() => void | Promise<void>) | undefined {
   if (scenario === 'hello') return undefined;

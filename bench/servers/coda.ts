@@ -3,19 +3,27 @@
  * processResponse sets one), the first also registering the request's after
  * task with `after()` (so the 500s of `errors`, which never reach the view,
  * get one too), in `errors` a sixth that throws, and Coda's own error
- * rendering. Logging is silenced (pino at level silent), as for every peer.
+ * rendering. In `durable` the after task is a durable task, journaled in a
+ * SQLite file (in a temporary folder, removed at exit) before the response's
+ * first byte and run by this process once the response is done. Logging is
+ * silenced (pino at level silent), as for every peer.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
-import { after, createApp, get, HttpResponse, JsonResponse, serve, type Middleware } from '../../src/index.js';
+import { after, createApp, get, HttpResponse, JsonResponse, serve, sqliteStore, task as durableTask, type Middleware } from '../../src/index.js';
 import { afterTask, HELLO, maybeFail, MISSING, ready, serverArgs, STACK_HEADERS } from '../shared.js';
 
 const { scenario, port } = serverArgs();
 const task = afterTask(scenario);
+const counted = scenario === 'durable' && task !== undefined ? durableTask('count', task) : undefined;
 
 const middleware: Middleware[] = STACK_HEADERS.map((name, i): Middleware => ({
   name,
   processRequest(request) {
-    if (i === 0 && task !== undefined) after(task);
+    if (i === 0 && counted !== undefined) after(counted, {});
+    else if (i === 0 && task !== undefined) after(task);
     request.state[name] = request.headers.get(name) ?? MISSING;
   },
   processResponse(request, response) {
@@ -36,7 +44,15 @@ const app = createApp({
   after: { concurrency: 10_000 },
   // The default is on; CODA_BENCH_ASYNC_CONTEXT=0 measures what AsyncLocalStorage costs.
   asyncContext: process.env.CODA_BENCH_ASYNC_CONTEXT !== '0',
+  ...(counted === undefined ? {} : { tasks: { definitions: [counted], store: sqliteStore({ path: journalFile() }) } }),
 });
+
+/** The durable scenario's store file, in a folder of its own that goes when the process does. */
+function journalFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'coda-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'tasks.db');
+}
 
 const server = await serve(app, { port, host: '127.0.0.1', handleSignals: false });
 await ready('coda', scenario, server.server);
