@@ -177,7 +177,7 @@ Each server runs in its own process; the load comes from another (h2load if
 installed, else autocannon), always a fixed number of requests sized to the
 wanted duration, so the servers' counters can be checked exactly. Servers are
 loaded in rounds (A B C ... A B C ...); req/s, p50 and p99 are medians over
-the rounds; ratios are to raw node:http in the same run (in `durable`, to Coda's own `stack`). Before timing every
+the rounds; ratios are to raw node:http in the same run (in durable, to Coda's own stack). Before timing every
 server's answers are checked, and after every load its counters (one after
 task per response). "Other load" is the CPU other processes on the machine
 used during each round (a round is run again, twice at most, above 0.25).
