@@ -6,6 +6,7 @@ import { sendsBody } from '../body.js';
 import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
+import { kSetTrusted } from '../../symbols.js';
 import { send } from './send.js';
 
 const kAdopted = Symbol('coda.adopted');
@@ -80,14 +81,21 @@ export class AdoptedExchange extends Exchange {
   }
 }
 
-/** The status and the headers the framework set (Node's own framing headers are not among them). */
+/**
+ * The status and the headers the framework set (Node's own framing headers
+ * are not among them). Node checked every name and value when they were set:
+ * they are copied as they are.
+ */
 function sentResponse(res: ServerResponse): HttpResponse {
-  try {
-    return new HttpResponse(null, { status: res.statusCode, headers: res.getHeaders() as Record<string, string | number | string[]> });
-  } catch {
-    // Set by hand and never sent (Node refuses them on the wire): the status alone, if it is one.
-    return new HttpResponse(null, { status: res.statusCode >= 100 && res.statusCode <= 999 ? res.statusCode : 500 });
+  const status = res.statusCode;
+  // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
+  const response = new HttpResponse(null, { status: status >= 100 && status <= 999 ? status : 500 });
+  const headers = res.getHeaders();
+  for (const name in headers) {
+    const value = headers[name]!;
+    response.headers[kSetTrusted](name, typeof value === 'object' ? value.map(String) : String(value));
   }
+  return response;
 }
 
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
