@@ -3,15 +3,17 @@
  * the `stack` scenario (servers/<framework>.ts, the after task counted by the
  * framework's idiomatic hook, by hand) against the same app with Coda's
  * adapter (servers/<framework>-coda.ts, the task registered with `after()`).
- * Rounds are interleaved (hand, adapter, hand, adapter, ...) and the ratio is
- * the median of the per-round ratios, so a noisy neighbour moves both sides
- * of a round alike. Answers and counters are checked before and after every
+ * Rounds are interleaved (hand, adapter, adapter, hand, ...) and each ratio
+ * is the median of the per-round ratios, so a noisy neighbour moves both
+ * sides of a round alike. Two ratios: req/s, and the server's CPU time per
+ * request (read from /proc), which other processes on a shared machine
+ * disturb much less. Answers and counters are checked before and after every
  * load, as in run.ts. Writes bench/adapters-results.md.
  *
  *   npm run bench:adapters -- --rounds=7 --duration=3 --frameworks=express,fastify
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,9 +54,26 @@ const pin = canPin ? { server: '0', loader: '1' } : undefined;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** A load's result, with the server's CPU time per request in µs (undefined without /proc). */
+interface Run extends LoadResult {
+  cpu: number | undefined;
+}
+
 interface Side extends Target, ServerProcess {
   rate: number;
-  runs: LoadResult[];
+  runs: Run[];
+}
+
+const TICK_US = 10_000;
+
+/** User and system CPU time of process `pid` so far, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+function cpuTicks(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
 }
 
 async function start(file: string, name: string): Promise<Side> {
@@ -67,8 +86,9 @@ async function start(file: string, name: string): Promise<Side> {
 }
 
 /** About `seconds` of load at the side's last rate; the statuses and counters checked afterwards. */
-async function load(side: Side, seconds: number): Promise<LoadResult> {
+async function load(side: Side, seconds: number): Promise<Run> {
   const amount = Math.max(connections * 20, Math.round(side.rate * seconds));
+  const before = cpuTicks(side.child.pid);
   const result = await runLoad(loader, { url: `http://127.0.0.1:${side.port}/users/42`, connections: Math.min(connections, amount), amount, headers: stackHeaders('42') }, pin?.loader);
   side.sent += result.requests;
   const problems = await checkCounts(side);
@@ -77,14 +97,24 @@ async function load(side: Side, seconds: number): Promise<LoadResult> {
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
   side.rate = result.rps;
-  return result;
+  const after = cpuTicks(side.child.pid);
+  return { ...result, cpu: before === undefined || after === undefined ? undefined : ((after - before) * TICK_US) / result.requests };
+}
+
+interface Summary {
+  rps: number;
+  p99: number;
+  cpu: number;
 }
 
 interface Row {
   framework: Adapted;
-  hand: { rps: number; p99: number };
-  adapter: { rps: number; p99: number };
+  hand: Summary;
+  adapter: Summary;
+  /** Per round: adapter req/s over hand req/s. */
   ratios: number[];
+  /** Per round: hand CPU per request over adapter CPU per request (above 1: the adapter costs less). */
+  cpuRatios: number[];
 }
 
 async function compare(framework: Adapted): Promise<Row> {
@@ -96,16 +126,21 @@ async function compare(framework: Adapted): Promise<Row> {
       await load(side, warmup);
     }
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       // Alternate which side goes first, so neither always follows the other's garbage.
       const order = round % 2 === 1 ? [hand, adapter] : [adapter, hand];
       for (const side of order) side.runs.push(await load(side, duration));
-      const ratio = adapter.runs.at(-1)!.rps / hand.runs.at(-1)!.rps;
-      ratios.push(ratio);
-      log(`${framework.padEnd(8)} round ${round}/${rounds}: by hand ${fmt(hand.runs.at(-1)!.rps).padStart(7)} req/s, adapter ${fmt(adapter.runs.at(-1)!.rps).padStart(7)} req/s, ${fmt(ratio, 3)}x`);
+      const [byHand, adapted] = [hand.runs.at(-1)!, adapter.runs.at(-1)!];
+      ratios.push(adapted.rps / byHand.rps);
+      cpuRatios.push((byHand.cpu ?? NaN) / (adapted.cpu ?? NaN));
+      log(`${framework.padEnd(8)} round ${round}/${rounds}: by hand ${fmt(byHand.rps).padStart(7)} req/s ${fmt(byHand.cpu ?? NaN, 1)} µs CPU/req, `
+        + `adapter ${fmt(adapted.rps).padStart(7)} req/s ${fmt(adapted.cpu ?? NaN, 1)} µs CPU/req: ${fmt(ratios.at(-1)!, 3)}x req/s, ${fmt(cpuRatios.at(-1)!, 3)}x CPU`);
     }
-    const summary = (side: Side): { rps: number; p99: number } => ({ rps: median(side.runs.map((r) => r.rps)), p99: median(side.runs.map((r) => r.p99)) });
-    return { framework, hand: summary(hand), adapter: summary(adapter), ratios };
+    const summary = (side: Side): Summary => ({
+      rps: median(side.runs.map((r) => r.rps)), p99: median(side.runs.map((r) => r.p99)), cpu: median(side.runs.map((r) => r.cpu ?? NaN)),
+    });
+    return { framework, hand: summary(hand), adapter: summary(adapter), ratios, cpuRatios };
   } finally {
     await Promise.all([stopServer(hand), stopServer(adapter)]);
   }
@@ -139,9 +174,13 @@ const lines = [
   'per-round ratios, so a neighbour\'s burst moves both sides of a round alike; single rounds still',
   'swing by several percent. Target: >= 0.95x.',
   '',
-  '| framework | hook by hand | req/s by hand | req/s with the adapter | ratio (median of rounds) | p99 by hand | p99 with the adapter | per-round ratios |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
-  ...rows.map((row) => `| ${row.framework} | ${HOOKS[row.framework]} | ${fmt(row.hand.rps)} | ${fmt(row.adapter.rps)} | ${fmt(median(row.ratios), 3)}x | ${fmt(row.hand.p99, 2)} ms | ${fmt(row.adapter.p99, 2)} ms | ${row.ratios.map((r) => fmt(r, 3)).join(', ')} |`),
+  'Ratios are the adapter over the hand-written hook: req/s with the adapter / req/s by hand, and CPU per',
+  'request by hand / CPU per request with the adapter (so for both, 1.0 is parity and higher favours the',
+  'adapter). The CPU ratio is the steadier of the two on this machine.',
+  '',
+  '| framework | hook by hand | req/s by hand | req/s with the adapter | **req/s ratio** | CPU/req by hand | CPU/req with the adapter | **CPU ratio** | p99 by hand | p99 with the adapter | per-round req/s ratios | per-round CPU ratios |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ...rows.map((row) => `| ${row.framework} | ${HOOKS[row.framework]} | ${fmt(row.hand.rps)} | ${fmt(row.adapter.rps)} | **${fmt(median(row.ratios), 3)}x** | ${fmt(row.hand.cpu, 1)} µs | ${fmt(row.adapter.cpu, 1)} µs | **${fmt(median(row.cpuRatios), 3)}x** | ${fmt(row.hand.p99, 2)} ms | ${fmt(row.adapter.p99, 2)} ms | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${row.cpuRatios.map((r) => fmt(r, 2)).join(', ')} |`),
   '',
 ];
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'adapters-results.md');

@@ -51,9 +51,9 @@ export interface Adapter {
   attach(server: import('node:http').Server, options?: AttachOptions): AttachedServer;
 }
 
-/** The Coda app an adapter runs on, its options checked (`where` names the adapter in errors). */
-export function adapterApp(where: string, options: AdapterOptions): App {
-  checkKeys(where, options, KEYS);
+/** The Coda app an adapter runs on, its options checked (`where` names the adapter in errors; `own` are the adapter's other options). */
+export function adapterApp(where: string, options: AdapterOptions, own: readonly string[] = []): App {
+  checkKeys(where, options, [...KEYS, ...own]);
   const { after, tasks, logger, debug } = options;
   return createApp({ after, tasks, logger, debug });
 }

@@ -74,12 +74,22 @@ const replyAfter = afterFor('reply.after()', (reply: FastifyReply) => reply.raw)
  * the shutdown report (`fastify.coda.close()` resolves with it). Not
  * encapsulated: register it once, at the root, before the routes.
  */
-const plugin: FastifyPluginCallback<FastifyCodaOptions> = (fastify: FastifyInstance, options, done) => {
+const plugin: FastifyPluginCallback<FastifyCodaOptions> = (fastify, options, done) => {
+  try {
+    install(fastify, options);
+  } catch (error) {
+    // A callback plugin's throw is not caught by Fastify's loader: it would crash the process instead of failing `register()`.
+    done(error as Error);
+    return;
+  }
+  done();
+};
+
+function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   const own: Record<string, unknown> = { ...options };
   for (const key of FASTIFY_KEYS) delete own[key];
-  const { shutdownTimeoutMs, ...adapterOptions } = own as FastifyCodaOptions;
-  let timeoutMs = checkMs('coda-http/fastify: shutdownTimeoutMs', shutdownTimeoutMs ?? 10_000);
-  const app = adapterApp('coda-http/fastify plugin options', adapterOptions);
+  const app = adapterApp('coda-http/fastify plugin options', own, ['shutdownTimeoutMs']);
+  let timeoutMs = checkMs('coda-http/fastify: shutdownTimeoutMs', (own as FastifyCodaOptions).shutdownTimeoutMs ?? 10_000);
   let draining: Promise<ShutdownReport> | undefined;
   const drain = (): Promise<ShutdownReport> => (draining ??= drainApp(app, timeoutMs));
 
@@ -116,8 +126,7 @@ const plugin: FastifyPluginCallback<FastifyCodaOptions> = (fastify: FastifyInsta
   fastify.addHook('onClose', async () => {
     await drain();
   });
-  done();
-};
+}
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.
 Object.assign(plugin, {
