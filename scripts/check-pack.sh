@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs coda-http as `npm publish` would, installs the tarball into a new project
 # in a temporary folder and uses it there as a consumer would: ESM imports of
-# 'coda-http' and 'coda-http/testing', one request in-process, and a strict
+# 'coda-http', 'coda-http/testing' and the four adapters, one request in-process, and a strict
 # type-check against the shipped .d.ts. Exits non-zero on any failure.
 # Run it with the Node it should check on first on PATH (`npm run check-pack`).
 set -euo pipefail
@@ -19,7 +19,9 @@ listing="$(tar -tzf "$tarball")"
 echo "$(basename "$tarball"): $(wc -l <<<"$listing") files"
 
 for file in package/package.json package/README.md package/LICENSE package/dist/index.js package/dist/index.d.ts \
-  package/dist/testing/index.js package/dist/testing/index.d.ts; do
+  package/dist/testing/index.js package/dist/testing/index.d.ts \
+  package/dist/adapters/express.js package/dist/adapters/fastify.js package/dist/adapters/koa.js package/dist/adapters/hono.js \
+  package/dist/adapters/express.d.ts package/dist/adapters/fastify.d.ts package/dist/adapters/koa.d.ts package/dist/adapters/hono.d.ts; do
   grep -qx "$file" <<<"$listing" || { echo "missing from the tarball: $file" >&2; exit 1; }
 done
 if grep -E '^package/(src|test|bench|examples|scripts)/' <<<"$listing"; then
@@ -45,6 +47,14 @@ assert.equal(res.status, 200);
 assert.equal(await res.text(), 'hello pack');
 await client.settle();
 console.log('ok: GET /hello/pack answered 200 "hello pack" from the installed package');
+
+// The adapters resolve and load without their frameworks installed (those are optional peers, used for types only).
+for (const name of ['express', 'fastify', 'koa', 'hono']) {
+  const adapter = await import(`coda-http/${name}`);
+  assert.equal(typeof adapter.coda, 'function', `coda-http/${name} exports coda()`);
+  assert.equal(typeof adapter.after, 'function', `coda-http/${name} exports after()`);
+}
+console.log('ok: coda-http/express, /fastify, /koa and /hono load from the installed package, without their frameworks');
 EOF
 (cd "$app" && node check.mjs)
 

@@ -47,3 +47,5 @@ export const kJournal = Symbol('coda.journal');
 export const kSettle = Symbol('coda.settle');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
+/** App: takes charge of a request another framework answers (the adapters). */
+export const kAdopt = Symbol('coda.adopt');

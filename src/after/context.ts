@@ -67,11 +67,20 @@ export function after(task: AfterTask | DurableTask<unknown>, second?: unknown, 
       + '(with createApp({ asyncContext: false }), after() finds its request only before the first await)',
     );
   }
+  return register(job, 'after()', task, second, third);
+}
+
+/**
+ * Registers a task for `job`'s request as `after()` does: a function in
+ * memory, a `task()` with its payload durably. `where` names the call in
+ * error messages (`'res.after()'`). The adapters' per-response `after` is this.
+ */
+export function register(job: Job, where: string, task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): void | Promise<TaskRegistration> {
   if (typeof task === 'function') {
-    job.add(afterEntry('after()', task, second as AfterOptions | undefined));
+    job.add(afterEntry(where, task, second as AfterOptions | undefined));
     return;
   }
-  const registered = job.addTask(taskEntry('after()', task, second, third));
+  const registered = job.addTask(taskEntry(where, task, second, third));
   // The response fails (503) if the store cannot take it: a caller that does not await must not see an unhandled rejection.
   registered.catch(() => {});
   return registered;

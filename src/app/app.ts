@@ -15,10 +15,11 @@ import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
-import { replaceRefused } from '../transport/refused.js';
+import { AdoptedExchange } from '../transport/node/adopt.js';
+import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { isPromise } from '../util/is-promise.js';
 import { LinkedList } from '../util/linked-list.js';
 import { Waiters } from '../util/waiters.js';
@@ -120,6 +121,15 @@ export class App {
   }
 
   #run(exchange: Exchange): MaybePromise<HttpResponse> {
+    return this.#admit(exchange) ?? inJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
+  }
+
+  /**
+   * Admission control, then `requestStarted`. Returns the 503 to answer when
+   * the after-response queue is full: the exchange is refused (none of its
+   * tasks will run).
+   */
+  #admit(exchange: Exchange): HttpResponse | undefined {
     const { request } = exchange;
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
@@ -127,7 +137,22 @@ export class App {
       return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
     if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(request, this.signals);
-    return inJob(exchange, this.#asyncContext, this.#pipeline, request);
+    return undefined;
+  }
+
+  /**
+   * @internal Takes charge of a request another framework answers (the
+   * adapters in `coda-http/express` and the others): an exchange that watches
+   * the framework's response, for the adapter to run the request in (with
+   * `inJob`); or, when the after-response queue is full, the 503 the adapter
+   * answers instead.
+   */
+  [kAdopt](req: IncomingMessage, res: ServerResponse): AdoptedExchange | HttpResponse {
+    const exchange = new AdoptedExchange(this.#host, req, res, this);
+    this.#inFlight.push(exchange);
+    if (this[kClosing]) res.shouldKeepAlive = false;
+    exchange.watch();
+    return this.#admit(exchange) ?? exchange;
   }
 
   #respond(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
@@ -151,10 +176,7 @@ export class App {
     }
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
-    return journaled.then(() => response, (error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      return renderError(request, new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`), this.debug);
-    });
+    return journaled.then(() => response, (error: unknown) => unjournaled(request, error, this.debug));
   }
 
   #send(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {

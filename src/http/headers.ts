@@ -113,8 +113,8 @@ export class ResponseHeaders implements Iterable<[string, string]> {
     return Object.entries(this.#map);
   }
 
-  /** @internal Sets a header Coda itself chose (a constant): no checks. */
-  [kSetTrusted](name: string, value: string): void {
+  /** @internal Sets a header Coda itself chose (a constant), or one Node has checked already: no checks. */
+  [kSetTrusted](name: string, value: string | string[]): void {
     this.#map[name] = value;
   }
 

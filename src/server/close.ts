@@ -1,6 +1,7 @@
 import type { Server as NodeServer } from 'node:http';
 import type { App } from '../app/app.js';
-import { kAbandon, kCloseTasks, kClosing } from '../symbols.js';
+import { kAbandon, kCloseTasks, kClosing, kRequestsDone } from '../symbols.js';
+import { untilDeadline } from '../util/deadline.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
 
 /** What `close()` reports, and logs. */
@@ -33,8 +34,28 @@ export async function closeServer(app: App, server: NodeServer, timeoutMs: numbe
   await closeIdleConnections(app, server, closed, deadline);
   // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
   server.closeAllConnections();
-  const [abandoned, left] = await Promise.all([app[kAbandon](deadline), app[kCloseTasks](deadline)]);
+  const report = await closeApp(app, deadline, requestsInFlightAtClose);
   await closed;
+  return report;
+}
+
+/**
+ * The app's shutdown when a framework closes its own server (Fastify's
+ * `close()` stops accepting and closes the connections): the requests in
+ * flight finish, then the pending tasks run, until the deadline. Logs the
+ * report and resolves with it.
+ */
+export async function drainApp(app: App, timeoutMs: number): Promise<ShutdownReport> {
+  const deadline = performance.now() + timeoutMs;
+  const requestsInFlightAtClose = app.requestsInFlight;
+  app[kClosing] = true;
+  await untilDeadline(app[kRequestsDone](), deadline);
+  return closeApp(app, deadline, requestsInFlightAtClose);
+}
+
+/** Runs what is left until the deadline, gives up the rest and gives running durable tasks back to the store; logs the report. */
+async function closeApp(app: App, deadline: number, requestsInFlightAtClose: number): Promise<ShutdownReport> {
+  const [abandoned, left] = await Promise.all([app[kAbandon](deadline), app[kCloseTasks](deadline)]);
   const report: ShutdownReport = {
     tasksCompleted: app.afterStats().completed,
     tasksAbandoned: abandoned.map(({ name, requestId }) => ({ name, requestId })),

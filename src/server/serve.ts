@@ -1,9 +1,9 @@
 import { createServer, type Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
-import { closeServer, type ShutdownReport } from './close.js';
+import type { ShutdownReport } from './close.js';
 import { serveSettings, type ServeOptions } from './options.js';
-import { handleSignals } from './shutdown.js';
+import { govern } from './attach.js';
 
 export type { ServeOptions } from './options.js';
 export type { ShutdownReport } from './close.js';
@@ -53,13 +53,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
   const port = (server.address() as AddressInfo).port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
 
-  let shutdownDone: Promise<ShutdownReport> | undefined;
-  let stopHandlingSignals = (): void => {};
-  const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
-    stopHandlingSignals();
-    return (shutdownDone ??= closeServer(app, server, closeOptions.timeoutMs ?? 10_000));
-  };
-  if (settings.handleSignals) stopHandlingSignals = handleSignals({ app, url, timeoutMs: settings.shutdownTimeoutMs, close });
+  const close = govern(app, server, () => url, settings);
   return { url, port, server, close };
 }
 

@@ -1,5 +1,7 @@
 import type { Exchange } from '../after/exchange.js';
 import { renderError } from '../http/error-response.js';
+import { ServiceUnavailable } from '../http/errors.js';
+import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import { kAfterEntries } from '../symbols.js';
 import { releaseStream } from './body.js';
@@ -18,4 +20,10 @@ export function replaceRefused(exchange: Exchange, error: unknown, debug: boolea
   exchange.response = response;
   exchange.error = error;
   return response;
+}
+
+/** The 503 sent instead of a response whose durable tasks the store could not take: it names the store's failure. */
+export function unjournaled(request: HttpRequest, error: unknown, debug: boolean): HttpResponse {
+  const message = error instanceof Error ? error.message : String(error);
+  return renderError(request, new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`), debug);
 }

@@ -20,7 +20,8 @@ const LAYERS: Record<string, number> = {
   'routing': 3, 'transport': 3, 'durable': 3,
   'app': 4,
   'server': 5,
-  'testing': 6,
+  // The framework adapters drive the app and its server's shutdown from another framework's middleware.
+  'testing': 6, 'adapters': 6,
   'index.ts': 7,
 };
 

@@ -1,0 +1,100 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { inJob, register } from '../after/context.js';
+import type { SchedulerOptions } from '../after/scheduler-options.js';
+import { createApp, type App } from '../app/app.js';
+import type { TasksOptions } from '../durable/tasks.js';
+import type { AfterOptions, AfterTask, DurableTask, HttpResponse, TaskAfterOptions, TaskRegistration } from '../http/response.js';
+import type { Logger } from '../log/logger.js';
+import { attach, type AttachedServer, type AttachOptions } from '../server/attach.js';
+import { kAdopt } from '../symbols.js';
+import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
+import { checkKeys } from '../util/options.js';
+
+/** What every adapter takes: Coda's after-response settings for the framework's app. */
+export interface AdapterOptions {
+  /** The scheduler's limits and error reporting: `concurrency`, `maxPending` (503 beyond it), `timeoutMs`, `onError`. */
+  after?: SchedulerOptions;
+  /** Durable tasks: their definitions and the store that journals them. */
+  tasks?: TasksOptions;
+  /** A pino logger (or one with its methods) for task failures and the shutdown report. */
+  logger?: Logger;
+  /** Stacks in the 500s and 503s Coda itself answers. Never in production. */
+  debug?: boolean;
+}
+
+const KEYS = ['after', 'tasks', 'logger', 'debug'];
+
+/**
+ * A per-response registration (`res.after`, `reply.after`, `ctx.after`,
+ * `c.after`): `after()` bound to one request, so it works where the async
+ * context does not reach (an event listener, a callback-style library).
+ */
+export interface AfterFunction {
+  (task: AfterTask, options?: AfterOptions): void;
+  <Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): Promise<TaskRegistration>;
+}
+
+/** What every adapter gives besides its middleware or plugin. */
+export interface Adapter {
+  /**
+   * The Coda app behind the adapter: `afterStats()`, `settle()` (await the
+   * tasks in tests), `tasks` (durable tasks: `enqueue()`, `stats()`, ...)
+   * and `signals`.
+   */
+  readonly app: App;
+  /**
+   * Puts the framework's server under Coda's shutdown: SIGTERM and SIGINT
+   * (unless `handleSignals: false`) and the returned `close()` stop accepting,
+   * let requests in flight finish, run the pending tasks until the deadline
+   * and resolve with the report of what ran and what was abandoned.
+   */
+  attach(server: import('node:http').Server, options?: AttachOptions): AttachedServer;
+}
+
+/** The Coda app an adapter runs on, its options checked (`where` names the adapter in errors; `own` are the adapter's other options). */
+export function adapterApp(where: string, options: AdapterOptions, own: readonly string[] = []): App {
+  checkKeys(where, options, [...KEYS, ...own]);
+  const { after, tasks, logger, debug } = options;
+  return createApp({ after, tasks, logger, debug });
+}
+
+/** The adapter's own methods, for the framework's middleware to carry. */
+export function adapterMethods(app: App): Adapter {
+  return { app, attach: (server, options) => attach(app, server, options) };
+}
+
+/**
+ * Coda takes charge of a request the framework handles. Returns the
+ * exchange to run the rest of the request in (see `within`), the 503 to
+ * answer when the after-response queue is full, or undefined when another
+ * Coda middleware took it already (mounted twice, or in a sub-app).
+ */
+export function adopt(app: App, req: IncomingMessage, res: ServerResponse): AdoptedExchange | HttpResponse | undefined {
+  if (adoptedExchange(res) !== undefined) return undefined;
+  return app[kAdopt](req, res);
+}
+
+/** Calls `next` as code of the request: `after()` finds it anywhere in the async call tree that follows. */
+export function within<R>(exchange: AdoptedExchange, next: () => R): R {
+  return inJob(exchange, true, next, undefined);
+}
+
+/** Runs `next` again in the request's context where the framework lost it (a body read through stream events); as it is elsewhere. */
+export function reenter<R>(res: ServerResponse, next: () => R): R {
+  const exchange = adoptedExchange(res);
+  return exchange === undefined ? next() : within(exchange, next);
+}
+
+/** A per-response `after` for the response `res(owner)` belongs to; `where` names it in errors (`'res.after()'`). */
+export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResponse): (this: Owner, task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions) => void | Promise<TaskRegistration> {
+  return function (this: Owner, task, second, third) {
+    const exchange = adoptedExchange(res(this));
+    if (exchange === undefined) throw new Error(`${where} was called for a request Coda's middleware did not see: mount it before the routes that use it`);
+    return register(exchange, where, task, second, third);
+  };
+}
+
+/** The headers of a response Coda answers itself (a 503), as a record for the framework's own setters. */
+export function headerRecord(response: HttpResponse): Record<string, string> {
+  return Object.fromEntries(response.headers);
+}

@@ -1,0 +1,60 @@
+/**
+ * Coda's after-response work in an Express app: `coda-http/express`.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { after } from 'coda-http';
+ * import { coda } from 'coda-http/express';
+ *
+ * const app = express();
+ * const tasks = coda({ after: { maxPending: 10_000 } });
+ * app.use(tasks);
+ * app.post('/notes', (req, res) => {
+ *   after(() => search.index(req.body), { name: 'index-note' }); // anywhere in the request
+ *   res.after(({ outcome }) => audit.write(outcome));             // on this response
+ *   res.status(201).json(req.body);
+ * });
+ * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
+ * ```
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { HttpResponse } from '../http/response.js';
+import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+
+export * from './exports.js';
+
+declare module 'express-serve-static-core' {
+  interface Response {
+    /** Runs a task after this response was sent (or the client went away); a `task()` with its payload durably. See coda-http/express. */
+    after: AfterFunction;
+  }
+}
+
+/** Coda's Express middleware, with the adapter's `app` and `attach()`. */
+export type ExpressCoda = RequestHandler & Adapter;
+
+const resAfter = afterFor('res.after()', (res: Response) => res);
+
+/**
+ * Express middleware that gives every request after it Coda's after-response
+ * work: `after()` anywhere in the request, `res.after()`, limits (503 with
+ * `Retry-After` at `maxPending`), isolation, timeouts, durable tasks, and a
+ * drained shutdown with a report once the server is `attach()`ed. Mount it
+ * first (`app.use(coda())`), before the routes and body parsers.
+ */
+export function coda(options: AdapterOptions = {}): ExpressCoda {
+  const app = adapterApp('coda-http/express coda()', options);
+  const middleware = (req: Request, res: Response, next: NextFunction): void => {
+    const adopted = adopt(app, req, res);
+    if (adopted === undefined) {
+      next();
+    } else if (adopted instanceof HttpResponse) {
+      res.status(adopted.status).set(headerRecord(adopted)).send(adopted.body);
+    } else {
+      res.after = resAfter as AfterFunction;
+      within(adopted, next);
+    }
+  };
+  return Object.assign(middleware, adapterMethods(app));
+}

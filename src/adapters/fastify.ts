@@ -1,0 +1,138 @@
+/**
+ * Coda's after-response work in a Fastify app, as a Fastify plugin:
+ * `coda-http/fastify`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { after } from 'coda-http';
+ * import { coda } from 'coda-http/fastify';
+ *
+ * const fastify = Fastify();
+ * await fastify.register(coda, { after: { maxPending: 10_000 } });
+ * fastify.post('/notes', async (request, reply) => {
+ *   after(() => search.index(request.body), { name: 'index-note' }); // anywhere in the request
+ *   reply.after(({ outcome }) => audit.write(outcome));               // on this reply
+ *   return reply.code(201).send(request.body);
+ * });
+ * await fastify.listen({ port: 3000 });
+ * const report = await fastify.coda.close(); // fastify.close(), drained, with the report
+ * ```
+ */
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
+import type { App } from '../app/app.js';
+import { HttpResponse } from '../http/response.js';
+import { drainApp, type ShutdownReport } from '../server/close.js';
+import { checkMs } from '../util/options.js';
+import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
+
+export * from './exports.js';
+
+/** The plugin's options: the adapter's, and how long `fastify.close()` lets the tasks drain. */
+export interface FastifyCodaOptions extends AdapterOptions {
+  /** How long `fastify.close()` waits for requests in flight and pending tasks before it aborts the rest. Default 10,000 ms. */
+  shutdownTimeoutMs?: number;
+}
+
+/** `fastify.coda`. */
+export interface FastifyCoda {
+  /**
+   * The Coda app behind the plugin: `afterStats()`, `settle()` (await the
+   * tasks in tests), `tasks` (durable tasks: `enqueue()`, `stats()`, ...)
+   * and `signals`.
+   */
+  readonly app: App;
+  /**
+   * `fastify.close()`, with the drain's deadline (default the plugin's
+   * `shutdownTimeoutMs`), resolving with the shutdown report: tasks run,
+   * tasks abandoned at the deadline (name and request id), durable tasks
+   * left in the store.
+   */
+  close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    coda: FastifyCoda;
+  }
+  interface FastifyReply {
+    /** Runs a task after this reply was sent (or the client went away); a `task()` with its payload durably. See coda-http/fastify. */
+    after: AfterFunction;
+  }
+}
+
+/** What Fastify itself reads from a plugin's options (`register(plugin, { prefix })`). */
+const FASTIFY_KEYS = ['prefix', 'logLevel', 'logSerializers'];
+
+const replyAfter = afterFor('reply.after()', (reply: FastifyReply) => reply.raw);
+
+/**
+ * The Fastify plugin: every request gets Coda's after-response work:
+ * `after()` anywhere in the request, `reply.after()`, limits (503 with
+ * `Retry-After` at `maxPending`), isolation, timeouts, durable tasks (the
+ * store opens on `ready`), and `fastify.close()` drains the tasks and logs
+ * the shutdown report (`fastify.coda.close()` resolves with it). Not
+ * encapsulated: register it once, at the root, before the routes.
+ */
+const plugin: FastifyPluginCallback<FastifyCodaOptions> = (fastify, options, done) => {
+  try {
+    install(fastify, options);
+  } catch (error) {
+    // A callback plugin's throw is not caught by Fastify's loader: it would crash the process instead of failing `register()`.
+    done(error as Error);
+    return;
+  }
+  done();
+};
+
+function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
+  const own: Record<string, unknown> = { ...options };
+  for (const key of FASTIFY_KEYS) delete own[key];
+  const app = adapterApp('coda-http/fastify plugin options', own, ['shutdownTimeoutMs']);
+  let timeoutMs = checkMs('coda-http/fastify: shutdownTimeoutMs', (own as FastifyCodaOptions).shutdownTimeoutMs ?? 10_000);
+  let draining: Promise<ShutdownReport> | undefined;
+  const drain = (): Promise<ShutdownReport> => (draining ??= drainApp(app, timeoutMs));
+
+  fastify.decorate('coda', {
+    app,
+    async close(closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> {
+      if (closeOptions.timeoutMs !== undefined) timeoutMs = checkMs('fastify.coda.close(): timeoutMs', closeOptions.timeoutMs);
+      await fastify.close();
+      return drain();
+    },
+  } satisfies FastifyCoda);
+  fastify.decorateReply('after', replyAfter as AfterFunction);
+
+  fastify.addHook('onRequest', (request, reply, next) => {
+    const adopted = adopt(app, request.raw, reply.raw);
+    if (adopted === undefined) {
+      next();
+    } else if (adopted instanceof HttpResponse) {
+      void reply.code(adopted.status).headers(headerRecord(adopted)).send(adopted.body);
+    } else {
+      within(adopted, next);
+    }
+  });
+  // A request body is read through stream events, which lose the async context: the handler gets it back here.
+  fastify.addHook('preValidation', (_request, reply, next) => reenter(reply.raw, next));
+  fastify.addHook('onReady', async () => {
+    if (app.tasks.defined) await app.tasks.open();
+  });
+  // Before Fastify stops the server: the drain starts at once (requests in flight are counted), and onClose awaits it.
+  fastify.addHook('preClose', (next) => {
+    void drain();
+    next();
+  });
+  fastify.addHook('onClose', async () => {
+    await drain();
+  });
+}
+
+// What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.
+Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'coda-http',
+  [Symbol.for('plugin-meta')]: { name: 'coda-http', fastify: '5.x' },
+});
+
+export { plugin as coda };

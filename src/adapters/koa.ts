@@ -1,0 +1,61 @@
+/**
+ * Coda's after-response work in a Koa app: `coda-http/koa`.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { after } from 'coda-http';
+ * import { coda } from 'coda-http/koa';
+ *
+ * const app = new Koa();
+ * const tasks = coda({ after: { maxPending: 10_000 } });
+ * app.use(tasks);
+ * app.use(async (ctx) => {
+ *   after(() => search.reindex(), { name: 'reindex' }); // anywhere in the request
+ *   ctx.after(({ outcome }) => audit.write(outcome));   // on this request's response
+ *   ctx.body = { ok: true };
+ * });
+ * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
+ * ```
+ */
+import type { Context, Middleware, Next } from 'koa';
+import { HttpResponse } from '../http/response.js';
+import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+
+export * from './exports.js';
+
+declare module 'koa' {
+  interface ExtendableContext {
+    /** Runs a task after this request's response was sent (or the client went away); a `task()` with its payload durably. See coda-http/koa. */
+    after: AfterFunction;
+  }
+}
+
+/** Coda's Koa middleware, with the adapter's `app` and `attach()`. */
+export type KoaCoda = Middleware & Adapter;
+
+const ctxAfter = afterFor('ctx.after()', (ctx: Context) => ctx.res);
+
+/**
+ * Koa middleware that gives every request after it Coda's after-response
+ * work: `after()` anywhere in the request, `ctx.after()`, limits (503 with
+ * `Retry-After` at `maxPending`), isolation, timeouts, durable tasks, and a
+ * drained shutdown with a report once the server is `attach()`ed. Use it
+ * first: `app.use(coda())`.
+ */
+export function coda(options: AdapterOptions = {}): KoaCoda {
+  const app = adapterApp('coda-http/koa coda()', options);
+  const middleware = (ctx: Context, next: Next): unknown => {
+    const adopted = adopt(app, ctx.req, ctx.res);
+    if (adopted === undefined) return next();
+    if (adopted instanceof HttpResponse) {
+      ctx.status = adopted.status;
+      ctx.set(headerRecord(adopted));
+      ctx.body = adopted.body;
+      return undefined;
+    }
+    ctx.after = ctxAfter as AfterFunction;
+    return within(adopted, next);
+  };
+  return Object.assign(middleware, adapterMethods(app));
+}

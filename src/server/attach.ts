@@ -1,0 +1,74 @@
+import type { Server as NodeServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { App } from '../app/app.js';
+import { checkKeys, checkMs } from '../util/options.js';
+import { describe } from '../util/describe.js';
+import { closeServer, type ShutdownReport } from './close.js';
+import { handleSignals } from './shutdown.js';
+
+/** How a server Coda did not start is shut down. */
+export interface AttachOptions {
+  /** SIGTERM and SIGINT close it, with every other Coda server of the process (as `serve()`'s). Default true. */
+  handleSignals?: boolean;
+  /** The drain deadline for signal-triggered shutdown. Default 10,000 ms. */
+  shutdownTimeoutMs?: number;
+}
+
+/** A server under Coda's shutdown. */
+export interface AttachedServer {
+  /** The `node:http` server. */
+  readonly server: NodeServer;
+  /** Graceful shutdown, as `serve()`'s `close()`: resolves with the report. */
+  close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
+}
+
+/** The settings `serve()` and `attach()` share: what shuts a server down. */
+export interface ShutdownSettings {
+  handleSignals: boolean;
+  shutdownTimeoutMs: number;
+}
+
+/**
+ * Puts `server` (listening, or about to) under `app`'s shutdown: `close()`
+ * stops accepting, answers the requests in flight with `Connection: close`,
+ * closes idle keep-alive connections, runs the pending tasks and reports; the
+ * first close wins, later calls get its report. With `handleSignals`, SIGTERM
+ * and SIGINT close it too.
+ */
+export function govern(app: App, server: NodeServer, url: () => string, settings: ShutdownSettings): (options?: { timeoutMs?: number }) => Promise<ShutdownReport> {
+  let shutdownDone: Promise<ShutdownReport> | undefined;
+  let stopHandlingSignals = (): void => {};
+  const close = (options: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
+    stopHandlingSignals();
+    return (shutdownDone ??= closeServer(app, server, options.timeoutMs ?? 10_000));
+  };
+  if (settings.handleSignals) {
+    stopHandlingSignals = handleSignals({ app, get url() { return url(); }, timeoutMs: settings.shutdownTimeoutMs, close });
+  }
+  return close;
+}
+
+/** `http://host:port` of a listening server. */
+export function serverUrl(server: NodeServer): string {
+  const address = server.address() as AddressInfo | string | null;
+  if (address === null) return 'http://(not listening)';
+  if (typeof address === 'string') return address;
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/**
+ * Puts a server another framework started (`app.listen()` in Express or Koa,
+ * `serve()` of @hono/node-server) under `app`'s shutdown; the adapters'
+ * `attach()`. Opens the app's durable task store at once, so that a previous
+ * process's tasks are recovered without waiting for a request.
+ */
+export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
+  checkKeys('attach()', options, ['handleSignals', 'shutdownTimeoutMs']);
+  const handle = options.handleSignals ?? true;
+  if (typeof handle !== 'boolean') throw new TypeError(`attach(): handleSignals must be true or false, got ${describe(handle)}`);
+  const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
+  if (app.tasks.defined) {
+    app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
+  }
+  return { server, close: govern(app, server, () => serverUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
+}

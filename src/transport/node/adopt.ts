@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Exchange, type ExchangeHost } from '../../after/exchange.js';
+import type { Hold } from '../../after/job.js';
+import { HttpResponse } from '../../http/response.js';
+import { sendsBody } from '../body.js';
+import { outcomeOf } from '../outcome.js';
+import { unjournaled } from '../refused.js';
+import { FirstByteGate } from './first-byte-gate.js';
+import { kSetTrusted } from '../../symbols.js';
+import { send } from './send.js';
+
+const kAdopted = Symbol('coda.adopted');
+type Write = ServerResponse['write'];
+type End = ServerResponse['end'];
+type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
+
+/** What the app tells every exchange it adopts. */
+export interface AdoptionSettings {
+  /** Stacks in 500s. */
+  readonly debug: boolean;
+}
+
+/**
+ * The exchange of a request that another framework (Express, Fastify, Koa,
+ * Hono) answers: Coda owns its life as it owns its own requests' (the tasks,
+ * the outcome, the scheduler, the shutdown), but the framework writes the
+ * response. Coda learns what it needs by watching that response: bytes
+ * through `write`/`end`, the end through `'close'` (after `'finish'`, or alone
+ * when the connection went first), and the status and headers then. Durable
+ * tasks registered before the first byte hold the response back until they
+ * are journaled (see first-byte-gate.ts).
+ */
+export class AdoptedExchange extends Exchange {
+  readonly #res: ServerResponse;
+  readonly #settings: AdoptionSettings;
+  #gate: FirstByteGate | undefined = undefined;
+  /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
+  readonly priorWrite: Write;
+  readonly priorEnd: End;
+
+  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, settings: AdoptionSettings) {
+    super(host, req);
+    this.#res = res;
+    this.#settings = settings;
+    this.priorWrite = res.write;
+    this.priorEnd = res.end;
+  }
+
+  /** Starts watching the response: bytes as they are written, the outcome once it is done. */
+  watch(): void {
+    const res = this.#res as AdoptedResponse;
+    res[kAdopted] = this;
+    res.write = countingWrite;
+    res.end = countingEnd;
+    if (res.closed) closed(res);
+    else res.on('close', onClose);
+  }
+
+  /** A durable registration: the response's first byte waits for it, unless that byte is out already. */
+  override hold(hold: Hold): void {
+    super.hold(hold);
+    const res = this.#res;
+    if (this.#gate === undefined) {
+      if (res.headersSent) return;
+      this.#gate = new FirstByteGate(res, (error) => this.#refuse(error));
+    }
+    if (this.#gate.holding) this.#gate.wait(hold.journaled);
+  }
+
+  /** The store could not take the durable tasks: the 503 that names it goes out instead of the framework's answer. */
+  #refuse(error: unknown): void {
+    this.response = unjournaled(this.request, error, this.#settings.debug);
+    send(this.#res, this);
+  }
+
+  /** The response is done: what was sent, as an `HttpResponse` for the tasks (status and headers; the body is gone). */
+  finishWith(res: ServerResponse): void {
+    this.response = sentResponse(res);
+    if (!sendsBody(this.request.method, res.statusCode)) this.bytesSent = 0;
+    this.finish(outcomeOf(this, res.writableFinished));
+  }
+}
+
+/**
+ * The status and the headers the framework set (Node's own framing headers
+ * are not among them). Node checked every name and value when they were set:
+ * they are copied as they are.
+ */
+function sentResponse(res: ServerResponse): HttpResponse {
+  const status = res.statusCode;
+  // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
+  const response = new HttpResponse(null, { status: status >= 100 && status <= 999 ? status : 500 });
+  const headers = res.getHeaders();
+  for (const name in headers) {
+    const value = headers[name]!;
+    response.headers[kSetTrusted](name, typeof value === 'object' ? value.map(String) : String(value));
+  }
+  return response;
+}
+
+/** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
+export function adoptedExchange(res: ServerResponse): AdoptedExchange | undefined {
+  return (res as Partial<AdoptedResponse>)[kAdopted];
+}
+
+function byteLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  return chunk instanceof Uint8Array ? chunk.byteLength : 0;
+}
+
+function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+  const exchange = this[kAdopted];
+  exchange.bytesSent += byteLength(chunk, encoding);
+  return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
+}
+
+function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
+  const exchange = this[kAdopted];
+  if (!this.writableEnded) exchange.bytesSent += byteLength(chunk, encoding);
+  return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
+}
+
+function onClose(this: AdoptedResponse): void {
+  closed(this);
+}
+
+function closed(res: AdoptedResponse): void {
+  res[kAdopted].finishWith(res);
+}

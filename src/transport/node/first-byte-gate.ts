@@ -1,0 +1,98 @@
+import type { ServerResponse } from 'node:http';
+
+/** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
+const METHODS = ['writeHead', 'flushHeaders', 'write', 'end'] as const;
+type Method = (typeof METHODS)[number];
+type Call = { method: Method; args: unknown[] };
+type Methods = Record<Method, (...args: unknown[]) => unknown>;
+
+const HOLDING = 0;
+const OPEN = 1;
+/** The journal failed: what the framework writes from now on is dropped (the refusal went out instead). */
+const DISCARDING = 2;
+
+/**
+ * Holds back the first byte of a response another framework writes until
+ * the durable tasks registered for it are journaled (durable.md, promise 1).
+ * Coda's own pipeline awaits the journal before it sends; a foreign framework
+ * writes when it likes, so its calls to `writeHead`, `flushHeaders`, `write`
+ * and `end` are queued, in order, and replayed once every registration is in
+ * the store. If the store fails, they are dropped and `refuse` answers
+ * instead (a 503 naming the store). Installed only on a response that has
+ * durable tasks: others pay nothing.
+ */
+export class FirstByteGate {
+  readonly #res: ServerResponse;
+  readonly #refuse: (error: unknown) => void;
+  readonly #prior: Methods;
+  readonly #calls: Call[] = [];
+  #pending = 0;
+  #state = HOLDING;
+
+  constructor(res: ServerResponse, refuse: (error: unknown) => void) {
+    this.#res = res;
+    this.#refuse = refuse;
+    const target = res as unknown as Methods;
+    this.#prior = { writeHead: target.writeHead, flushHeaders: target.flushHeaders, write: target.write, end: target.end };
+    this.#install();
+  }
+
+  /** Puts the gate's methods on the response: queued while holding, dropped once discarding. */
+  #install(): void {
+    const res = this.#res;
+    const target = res as unknown as Methods;
+    for (const method of METHODS) {
+      target[method] = (...args: unknown[]): unknown => {
+        if (this.#state === HOLDING) this.#calls.push({ method, args });
+        // write() says the data was taken (into the queue); the others answer as Node's do.
+        return method === 'write' ? true : method === 'flushHeaders' ? undefined : res;
+      };
+    }
+  }
+
+  /** Whether the gate still holds the response back: a later registration must be waited for too. */
+  get holding(): boolean {
+    return this.#state === HOLDING;
+  }
+
+  /** The response waits for `journaled` too. */
+  wait(journaled: Promise<unknown>): void {
+    this.#pending++;
+    journaled.then(
+      () => {
+        if (--this.#pending === 0 && this.#state === HOLDING) this.#open();
+      },
+      (error: unknown) => {
+        if (this.#state === HOLDING) this.#fail(error);
+      },
+    );
+  }
+
+  #restore(): void {
+    Object.assign(this.#res, this.#prior);
+  }
+
+  /** Every registration is journaled: what the framework wrote goes out, in order. */
+  #open(): void {
+    this.#state = OPEN;
+    this.#restore();
+    const target = this.#res as unknown as Methods;
+    // A client gone meanwhile: its 'close' has finished the exchange, and Node would refuse the writes.
+    if (this.#res.destroyed) return;
+    for (const { method, args } of this.#calls) target[method](...args);
+    this.#calls.length = 0;
+  }
+
+  #fail(error: unknown): void {
+    this.#state = DISCARDING;
+    this.#calls.length = 0;
+    this.#restore();
+    if (!this.#res.destroyed) {
+      // What the framework set for its own answer does not describe the refusal.
+      for (const name of this.#res.getHeaderNames()) this.#res.removeHeader(name);
+      this.#refuse(error);
+    }
+    // Writes the framework still makes (a stream it is piping) would be writes after end, emitted as errors.
+    this.#install();
+  }
+}

@@ -1,0 +1,177 @@
+// What each adapter does beyond the shared guarantees (guarantees.ts): its
+// options checked, its per-response registration outside a request, a Coda
+// middleware mounted twice, Hono's executionCtx on Node, Fastify's own close.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { ServerResponse, type Server } from 'node:http';
+import { test } from 'node:test';
+import { serve as honoServe, type HttpBindings } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import Koa from 'koa';
+import { after, type TaskFailure } from 'coda-http';
+import { coda as expressCoda } from 'coda-http/express';
+import { coda as fastifyCoda } from 'coda-http/fastify';
+import { coda as honoCoda } from 'coda-http/hono';
+import { coda as koaCoda } from 'coda-http/koa';
+import { deferred, memoryLogger } from '../helpers.js';
+
+const urlOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+async function listening(server: Server): Promise<string> {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  return urlOf(server);
+}
+
+test('options are checked: an unknown key names the closest one; a bad scheduler option is refused where the adapter is made', async () => {
+  assert.throws(() => expressCoda({ afer: {} } as never), /coda-http\/express coda\(\): unknown option "afer"; did you mean "after"\?/);
+  assert.throws(() => koaCoda({ task: {} } as never), /coda-http\/koa coda\(\): unknown option "task"; did you mean "tasks"\?/);
+  assert.throws(() => honoCoda({ after: { concurency: 2 } } as never), /unknown option "concurency"; did you mean "concurrency"\?/);
+  const fastify = Fastify();
+  await assert.rejects(async () => { await fastify.register(fastifyCoda, { shutdownTimeout: 5 } as never); }, /unknown option "shutdownTimeout"; did you mean "shutdownTimeoutMs"\?/);
+  const tasks = expressCoda();
+  const server = express().listen(0, '127.0.0.1');
+  await listening(server);
+  try {
+    assert.throws(() => tasks.attach(server, { shutdownTimeout: 1 } as never), /attach\(\): unknown option "shutdownTimeout"; did you mean "shutdownTimeoutMs"\?/);
+    assert.throws(() => tasks.attach(server, { handleSignals: 'yes' } as never), /attach\(\): handleSignals must be true or false, got string "yes"/);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test("after() outside a request says where it works; res.after() given a response Coda did not adopt says to mount the middleware first", async () => {
+  const app = express();
+  const failures: unknown[] = [];
+  app.get('/early', (_req, res) => {
+    try {
+      after(() => {});
+    } catch (error) {
+      failures.push(error);
+    }
+    res.send('early');
+  });
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/late', (req, res) => {
+    try {
+      (res.after as (this: unknown, task: () => void) => void).call(new ServerResponse(req), () => {});
+    } catch (error) {
+      failures.push(error);
+    }
+    res.send('late');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  const url = await listening(server);
+  try {
+    assert.equal(await (await fetch(`${url}/early`)).text(), 'early');
+    assert.equal(await (await fetch(`${url}/late`)).text(), 'late');
+    assert.match(String(failures[0]), /after\(\) was called outside a request/);
+    assert.match(String(failures[1]), /res\.after\(\) was called for a request Coda's middleware did not see: mount it before the routes that use it/);
+  } finally {
+    await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 });
+  }
+});
+
+test('mounted twice (an app and a sub-app), the first adapter owns the request and its tasks run once', async () => {
+  const outer = expressCoda();
+  const inner = expressCoda();
+  const ran: string[] = [];
+  const sub = express();
+  sub.use(inner);
+  sub.get('/x', (_req, res) => {
+    after(() => { ran.push('after'); });
+    res.after(() => { ran.push('res.after'); });
+    res.send('x');
+  });
+  const app = express();
+  app.use(outer);
+  app.use('/sub', sub);
+  const server = app.listen(0, '127.0.0.1');
+  const url = await listening(server);
+  const attached = outer.attach(server, { handleSignals: false });
+  assert.equal(await (await fetch(`${url}/sub/x`)).text(), 'x');
+  await outer.app.settle();
+  assert.deepEqual(ran, ['after', 'res.after']);
+  assert.equal(inner.app.afterStats().completed, 0);
+  await attached.close({ timeoutMs: 100 });
+});
+
+test("the task's response is the status and headers the framework sent", async () => {
+  const tasks = koaCoda();
+  const app = new Koa();
+  app.use(tasks);
+  const seen = deferred<{ status: number; type: string | null; custom: string | null }>();
+  app.use((ctx) => {
+    ctx.after(({ response }) => seen.resolve({ status: response.status, type: response.headers.get('content-type'), custom: response.headers.get('x-custom') }));
+    ctx.set('x-custom', 'yes');
+    ctx.status = 202;
+    ctx.body = { ok: true };
+  });
+  const server = app.listen(0, '127.0.0.1');
+  const url = await listening(server);
+  assert.equal((await fetch(url)).status, 202);
+  assert.deepEqual(await seen.promise, { status: 202, type: 'application/json; charset=utf-8', custom: 'yes' });
+  await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 });
+});
+
+test('Hono: c.executionCtx.waitUntil() on Node: awaited after the response, a rejection reported (not unhandled), drained on close', async () => {
+  const failures: TaskFailure[] = [];
+  const tasks = honoCoda({ after: { onError: (failure) => failures.push(failure) } });
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  app.use(tasks);
+  const slow = deferred();
+  let slowDone = false;
+  app.get('/', (c) => {
+    c.executionCtx.waitUntil(Promise.reject(new Error('tracking failed')));
+    c.executionCtx.waitUntil(slow.promise.then(() => { slowDone = true; }));
+    assert.throws(() => c.executionCtx.passThroughOnException(), /no meaning on Node/);
+    return c.text('ok');
+  });
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const url = await listening(server);
+  const attached = tasks.attach(server, { handleSignals: false });
+  assert.equal(await (await fetch(url)).text(), 'ok');
+  const closing = attached.close({ timeoutMs: 5_000 });
+  slow.resolve();
+  const report = await closing;
+  assert.equal(slowDone, true);
+  assert.deepEqual(failures.map((f) => [f.name, (f.error as Error).message]), [['waitUntil', 'tracking failed']]);
+  assert.equal(report.tasksCompleted, 1);
+});
+
+test('Hono without @hono/node-server (no c.env.outgoing): a 500 whose logged error says what is missing', async () => {
+  const app = new Hono();
+  app.use(honoCoda());
+  app.get('/', (c) => c.text('never'));
+  let error: unknown;
+  app.onError((e, c) => {
+    error = e;
+    return c.text('failed', 500);
+  });
+  const res = await app.request('/');
+  assert.equal(res.status, 500);
+  assert.match(String(error), /coda-http\/hono runs on @hono\/node-server/);
+});
+
+test('Fastify: plain fastify.close() drains the tasks and logs the report; the plugin decorates reply.after and fastify.coda', async () => {
+  const { logger, lines } = memoryLogger();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda, { logger });
+  const release = deferred();
+  let ran = false;
+  fastify.get('/', async (_request, reply) => {
+    reply.after(async () => { await release.promise; ran = true; }, { name: 'slow' });
+    return 'ok';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  assert.equal(await (await fetch(urlOf(fastify.server))).text(), 'ok');
+  const closed = fastify.close();
+  release.resolve();
+  await closed;
+  assert.equal(ran, true);
+  const line = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown complete'));
+  assert.equal(line?.tasksCompleted, 1);
+  assert.equal(typeof fastify.coda.app.settle, 'function');
+});

@@ -1,0 +1,284 @@
+// The after-response guarantees, black-box over real sockets, written once
+// and run against every target (Coda itself and each framework with its
+// adapter), as a conformance case file: `guarantees(target)` registers the
+// cases with node:test. The techniques are test/after/'s: a paused reader and
+// a round trip on another connection, a gate the test opens, settle().
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test, type TestContext } from 'node:test';
+import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
+import { deferred, memoryLogger } from '../helpers.js';
+import type { Route, Running, Target, TargetOptions } from './targets.js';
+
+/** Starts `target` for one test and closes it when the test ends (unless the test closed it). */
+async function start(t: TestContext, target: Target, routes: Route[], options?: TargetOptions): Promise<Running> {
+  const running = await target.start(routes, options);
+  let closed: Promise<unknown> | undefined;
+  const close = running.close;
+  running.close = (timeoutMs) => (closed ??= close(timeoutMs)) as ReturnType<typeof close>;
+  t.after(() => running.close(100));
+  return running;
+}
+
+/** A GET whose response the test reads by hand. */
+function open(url: string, agent?: http.Agent, headers?: Record<string, string>): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => http.get(url, { agent, headers }, resolve).on('error', reject));
+}
+
+async function readAll(res: http.IncomingMessage): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of res) bytes += (chunk as Buffer).length;
+  return bytes;
+}
+
+const text = (body: string) => ({ body });
+
+export function guarantees(target: Target): void {
+  test(`${target.name}: after() from deep in the request's async call tree and the per-response registration run after the response, with its outcome`, async (t) => {
+    const seen: { how: string; outcome: Outcome; requestId: string }[] = [];
+    const deep = async (note: unknown): Promise<void> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      after(({ outcome, request }) => { seen.push({ how: `after ${JSON.stringify(note)}`, outcome, requestId: request.id }); }, { name: 'deep' });
+    };
+    const running = await start(t, target, [{
+      method: 'POST',
+      path: '/notes',
+      async handle(onResponse, body) {
+        await deep(body);
+        onResponse(({ outcome, request }) => { seen.push({ how: 'on the response', outcome, requestId: request.id }); });
+        return text('saved');
+      },
+    }]);
+    const res = await fetch(`${running.url}/notes`, {
+      method: 'POST', body: JSON.stringify({ n: 1 }), headers: { 'content-type': 'application/json', 'x-request-id': 'req-1' },
+    });
+    assert.equal(await res.text(), 'saved');
+    await running.app.settle();
+    assert.deepEqual(seen.map(({ how, requestId }) => [how, requestId]), [['after {"n":1}', 'req-1'], ['on the response', 'req-1']]);
+    const { outcome } = seen[0]!;
+    assert.equal(outcome.status, 200);
+    assert.equal(outcome.completed, true);
+    assert.equal(outcome.aborted, false);
+    assert.equal(outcome.bytesSent, 5);
+    assert.ok(outcome.finishedAt >= outcome.startedAt);
+  });
+
+  test(`${target.name}: with a slow client reading 20 MB, tasks start only after the last byte was handed over`, async (t) => {
+    const size = 20 * 1024 * 1024;
+    let outcome: Outcome | undefined;
+    const running = await start(t, target, [
+      { path: '/big', handle: (onResponse) => { onResponse((ctx) => { outcome = ctx.outcome; }); return { body: new Uint8Array(size) }; } },
+      { path: '/ping', handle: () => text('pong') },
+    ]);
+    const res = await open(`${running.url}/big`);
+    res.pause();
+    // A round trip on another connection: the server's loop has turned (a task queued at end() would have run), while this client reads nothing.
+    assert.equal(await (await fetch(`${running.url}/ping`)).text(), 'pong');
+    assert.equal(outcome, undefined, 'the task ran before the client had the body');
+    assert.equal(running.app.afterStats().running, 0);
+    assert.equal(await readAll(res), size);
+    await running.app.settle();
+    const known = outcome as Outcome | undefined;
+    assert.equal(known?.completed, true);
+    assert.equal(known?.bytesSent, size);
+  });
+
+  test(`${target.name}: keep-alive: a long task of request 1 does not delay request 2 on the same socket`, async (t) => {
+    const release = deferred();
+    const running = await start(t, target, [
+      { path: '/slow-task', handle: () => { after(() => release.promise, { name: 'long' }); return text('one'); } },
+      { path: '/second', handle: () => text('two') },
+    ]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await open(`${running.url}/slow-task`, agent);
+      const port = first.socket.localPort;
+      await readAll(first);
+      const second = await open(`${running.url}/second`, agent);
+      assert.equal(second.socket.localPort, port, 'expected the same keep-alive socket');
+      assert.equal(await readAll(second), 3);
+      assert.equal(running.app.afterStats().running, 1, 'request 2 was answered while the task of request 1 ran');
+    } finally {
+      release.resolve();
+      agent.destroy();
+    }
+    await running.app.settle();
+    assert.equal(running.app.afterStats().completed, 1);
+  });
+
+  test(`${target.name}: a task that throws, rejects or hangs is reported and counted; the others run; the server lives`, async (t) => {
+    const failures: TaskFailure[] = [];
+    const ran: string[] = [];
+    let signal: AbortSignal | undefined;
+    const running = await start(t, target, [
+      {
+        path: '/',
+        handle(onResponse) {
+          after(() => { throw new Error('sync boom'); }, { name: 'throws' });
+          after(async () => { throw new Error('async boom'); }, { name: 'rejects' });
+          onResponse((ctx) => { signal = ctx.signal; return new Promise(() => {}); }, { name: 'hangs', timeoutMs: 20 });
+          onResponse(() => { ran.push('last'); }, { name: 'last' });
+          return text('ok');
+        },
+      },
+    ], { after: { onError: (failure) => failures.push(failure) } });
+    const res = await fetch(`${running.url}/`, { headers: { 'x-request-id': 'r-iso' } });
+    assert.equal(await res.text(), 'ok');
+    await running.app.settle();
+    assert.deepEqual(ran, ['last']);
+    assert.deepEqual(failures.map((f) => [f.name, f.context.request.id, (f.error as Error).message]).sort(), [
+      ['hangs', 'r-iso', 'task hangs timed out after 20 ms'],
+      ['rejects', 'r-iso', 'async boom'],
+      ['throws', 'r-iso', 'sync boom'],
+    ]);
+    assert.equal(signal?.aborted, true);
+    const stats = running.app.afterStats();
+    assert.deepEqual([stats.failed, stats.timedOut, stats.completed], [2, 1, 1]);
+    assert.equal(await (await fetch(`${running.url}/`)).text(), 'ok', 'the server still answers');
+  });
+
+  test(`${target.name}: a client that aborts mid-stream: outcome.aborted, 'completed' tasks skipped, 'always' tasks run`, async (t) => {
+    const ran: Outcome[] = [];
+    const firstChunk = deferred();
+    const running = await start(t, target, [{
+      path: '/stream',
+      handle(onResponse) {
+        onResponse(({ outcome }) => { ran.push(outcome); }, { name: 'always' });
+        after(() => { ran.push({} as Outcome); }, { name: 'only-if-completed', when: 'completed' });
+        return {
+          async *stream() {
+            for (let i = 0; i < 10_000; i++) {
+              yield Buffer.alloc(64 * 1024, i);
+              firstChunk.resolve();
+            }
+          },
+        };
+      },
+    }]);
+    const res = await open(`${running.url}/stream`);
+    await firstChunk.promise;
+    res.destroy();
+    await running.app.settle();
+    assert.equal(ran.length, 1);
+    assert.equal(ran[0]!.aborted, true);
+    assert.equal(ran[0]!.completed, false);
+    assert.equal(ran[0]!.status, 200);
+    assert.ok(ran[0]!.bytesSent > 0);
+    assert.equal(running.app.afterStats().skipped, 1);
+  });
+
+  test(`${target.name}: at maxPending new requests get 503 with Retry-After; nothing accepted is lost; service resumes`, async (t) => {
+    const release = deferred();
+    const running = await start(t, target, [
+      { path: '/work', handle: () => { after(() => release.promise, { name: 'queued' }); return text('ok'); } },
+    ], { after: { concurrency: 1, maxPending: 2, lowWater: 0 } });
+    let accepted = 0;
+    let refused: Response | undefined;
+    for (let i = 0; i < 10 && refused === undefined; i++) {
+      const res = await fetch(`${running.url}/work`, { headers: { accept: 'application/json' } });
+      if (res.status === 200) {
+        accepted++;
+        await res.text();
+      } else {
+        refused = res;
+      }
+    }
+    assert.ok(refused !== undefined, 'expected a 503 once the queue was full');
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.match(await refused.text(), /after-response queue is full/);
+    assert.equal(running.app.afterStats().shed, 1);
+    release.resolve();
+    await running.app.settle();
+    assert.equal(running.app.afterStats().completed, accepted);
+    assert.equal((await fetch(`${running.url}/work`)).status, 200);
+    await running.app.settle();
+    assert.equal(running.app.afterStats().completed, accepted + 1);
+  });
+
+  test(`${target.name}: close() runs the pending tasks and reports what ran`, async (t) => {
+    const ran: number[] = [];
+    const running = await start(t, target, [{ path: '/', handle: () => { after(async () => { await null; ran.push(1); }); return text('ok'); } }]);
+    await Promise.all([1, 2, 3].map(() => fetch(running.url).then((r) => r.text())));
+    const report = await running.close(5_000);
+    assert.equal(ran.length, 3);
+    assert.deepEqual(report, { tasksCompleted: 3, tasksAbandoned: [], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
+  });
+
+  test(`${target.name}: at the deadline close() aborts running tasks through their signal and lists every abandoned task`, async (t) => {
+    let signal: AbortSignal | undefined;
+    const running = await start(t, target, [{
+      path: '/',
+      handle(onResponse) {
+        onResponse((ctx) => { signal = ctx.signal; return new Promise(() => {}); }, { name: 'hangs' });
+        onResponse(() => {}, { name: 'behind-it' });
+        return text('ok');
+      },
+    }], { after: { concurrency: 1 }, logger: memoryLogger().logger });
+    await (await fetch(running.url, { headers: { 'x-request-id': 'r-1' } })).text();
+    const report = await running.close(50);
+    assert.equal(signal?.aborted, true);
+    assert.deepEqual(report.tasksAbandoned, [{ name: 'hangs', requestId: 'r-1' }, { name: 'behind-it', requestId: 'r-1' }]);
+    assert.equal(report.tasksCompleted, 0);
+  });
+
+  test(`${target.name}: a durable task is in the store before the first byte of its response reaches the client, and runs after it`, async (t) => {
+    const file = tempFile(t);
+    const ran = deferred<{ payload: unknown; status: number | undefined }>();
+    const noted = task('noted', (payload: { n: number }, ctx) => { ran.resolve({ payload, status: ctx.outcome?.status }); });
+    const running = await start(t, target, [{
+      method: 'POST',
+      path: '/notes',
+      handle(onResponse, body) {
+        void after(noted, body as { n: number });
+        void onResponse(noted, { n: 2 });
+        return text('saved');
+      },
+    }], { tasks: { definitions: [noted], store: sqliteStore({ path: file }) } });
+    const res = await fetch(`${running.url}/notes`, { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json' } });
+    // The head is here: read the file through a connection of our own.
+    const reader = new DatabaseSync(file, { readOnly: true });
+    const row = reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number };
+    reader.close();
+    assert.equal(row.n, 2);
+    assert.equal(await res.text(), 'saved');
+    const first = await ran.promise;
+    assert.equal(first.status, 200);
+    await running.app.settle();
+    assert.equal((await running.app.tasks.stats()).completed, 2);
+  });
+
+  test(`${target.name}: a store that cannot take the durable task: 503 with Retry-After naming the store instead of the response`, async (t) => {
+    const file = tempFile(t);
+    const noted = task('noted', () => {});
+    const running = await start(t, target, [{ method: 'POST', path: '/notes', handle: () => { void after(noted, {}); return text('saved'); } }], {
+      tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 50 }) },
+      logger: memoryLogger().logger,
+    });
+    await running.app.tasks.stats(); // opened: the schema exists before the lock
+    const locker = new DatabaseSync(file);
+    try {
+      locker.exec('BEGIN EXCLUSIVE');
+      const res = await fetch(`${running.url}/notes`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', accept: 'application/json' } });
+      const { error } = (await res.json()) as { error: { message: string } };
+      assert.deepEqual([res.status, res.headers.get('retry-after')], [503, '1']);
+      assert.ok(error.message.startsWith("the request's durable tasks could not be journaled") && error.message.includes(file), `the message names the store: ${error.message}`);
+      locker.exec('ROLLBACK');
+      assert.equal((locker.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, 0);
+      const again = await fetch(`${running.url}/notes`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      assert.equal(await again.text(), 'saved', 'the store is free again: service resumes by itself');
+    } finally {
+      locker.close();
+    }
+  });
+}
+
+function tempFile(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-adapters-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tasks.db');
+}

@@ -1,0 +1,185 @@
+// The five targets of the guarantee suite: Coda itself and each framework
+// with its adapter, each built from the same abstract routes and started on
+// a real socket (127.0.0.1, port 0).
+import type { Server as NodeServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { serve as honoServe, type HttpBindings } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import Koa from 'koa';
+import {
+  createApp, get, HttpResponse, post, serve, StreamingResponse,
+  type AfterTask, type App, type DurableTask, type Logger, type SchedulerOptions, type ShutdownReport, type TaskAfterOptions, type TasksOptions,
+} from 'coda-http';
+import { coda as expressCoda, type Adapter, type AfterFunction } from 'coda-http/express';
+import { coda as fastifyCoda } from 'coda-http/fastify';
+import { coda as honoCoda } from 'coda-http/hono';
+import { coda as koaCoda } from 'coda-http/koa';
+
+/** What a route answers: a fixed body, or a stream read as the client takes it. */
+export type Reply = { body: string | Uint8Array } | { stream: () => AsyncIterable<Uint8Array> };
+
+/** A route, written once for every target. */
+export interface Route {
+  method?: 'GET' | 'POST';
+  path: string;
+  /**
+   * The request's own code: `after()` (from coda-http) works anywhere in it;
+   * `onResponse` is the target's per-response registration (`res.after`,
+   * `reply.after`, `ctx.after`, `c.after`, Coda's `response.after`). `body`
+   * is the parsed JSON body of a POST.
+   */
+  handle(onResponse: AfterFunction, body: unknown): Reply | Promise<Reply>;
+}
+
+export interface TargetOptions {
+  after?: SchedulerOptions;
+  tasks?: TasksOptions;
+  logger?: Logger;
+}
+
+/** A target, started. */
+export interface Running {
+  url: string;
+  /** The Coda app behind it: afterStats(), settle(), tasks. */
+  app: App;
+  /** The framework's close, with Coda's drain: resolves with the shutdown report. */
+  close(timeoutMs: number): Promise<ShutdownReport>;
+}
+
+export interface Target {
+  name: string;
+  start(routes: readonly Route[], options?: TargetOptions): Promise<Running>;
+}
+
+const urlOf = (server: NodeServer): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+/** A server the framework started, once listening, under the adapter's shutdown. */
+async function attached(coda: Adapter, server: NodeServer): Promise<Running> {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  const handle = coda.attach(server, { handleSignals: false });
+  return { url: urlOf(server), app: coda.app, close: (timeoutMs) => handle.close({ timeoutMs }) };
+}
+
+/** Coda's own response for a reply, with the registrations made through `onResponse` put on it. */
+function codaTarget(): Target {
+  return {
+    name: 'coda',
+    async start(routes, options = {}) {
+      const app = createApp({
+        ...options,
+        routes: routes.map((route) => (route.method === 'POST' ? post : get)(route.path, async (request) => {
+          const registrations: [AfterTask | DurableTask<unknown>, unknown, TaskAfterOptions | undefined][] = [];
+          const onResponse = ((task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions) => {
+            registrations.push([task, second, third]);
+          }) as AfterFunction;
+          const reply = await route.handle(onResponse, route.method === 'POST' ? await request.json() : undefined);
+          const response = 'body' in reply ? new HttpResponse(reply.body) : new StreamingResponse(reply.stream());
+          for (const [task, second, third] of registrations) {
+            if (typeof task === 'function') response.after(task, second as undefined);
+            else response.after(task, second, third);
+          }
+          return response;
+        })),
+      });
+      const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+      return { url: server.url, app, close: (timeoutMs) => server.close({ timeoutMs }) };
+    },
+  };
+}
+
+function expressTarget(): Target {
+  return {
+    name: 'express',
+    async start(routes, options = {}) {
+      const app = express();
+      const coda = expressCoda(options);
+      app.use(coda);
+      app.use(express.json());
+      for (const route of routes) {
+        app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res) => {
+          const reply = await route.handle(res.after.bind(res), req.body);
+          if ('body' in reply) res.send(Buffer.from(reply.body));
+          else Readable.from(reply.stream()).pipe(res);
+        });
+      }
+      return attached(coda, app.listen(0, '127.0.0.1'));
+    },
+  };
+}
+
+function fastifyTarget(): Target {
+  return {
+    name: 'fastify',
+    async start(routes, options = {}) {
+      const fastify = Fastify();
+      await fastify.register(fastifyCoda, options);
+      for (const route of routes) {
+        fastify.route({
+          method: route.method ?? 'GET',
+          url: route.path,
+          handler: async (request, reply) => {
+            const answer = await route.handle(reply.after.bind(reply), request.body);
+            return reply.send('body' in answer ? Buffer.from(answer.body) : Readable.from(answer.stream()));
+          },
+        });
+      }
+      await fastify.listen({ port: 0, host: '127.0.0.1' });
+      return { url: urlOf(fastify.server), app: fastify.coda.app, close: (timeoutMs) => fastify.coda.close({ timeoutMs }) };
+    },
+  };
+}
+
+async function readJson(stream: AsyncIterable<Buffer>): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+function koaTarget(): Target {
+  return {
+    name: 'koa',
+    async start(routes, options = {}) {
+      const app = new Koa();
+      app.silent = true;
+      const coda = koaCoda(options);
+      app.use(coda);
+      app.use(async (ctx) => {
+        const route = routes.find((r) => r.path === ctx.path && (r.method ?? 'GET') === ctx.method);
+        if (route === undefined) return;
+        const reply = await route.handle(ctx.after.bind(ctx), route.method === 'POST' ? await readJson(ctx.req) : undefined);
+        ctx.body = 'body' in reply ? Buffer.from(reply.body) : Readable.from(reply.stream());
+      });
+      return attached(coda, app.listen(0, '127.0.0.1'));
+    },
+  };
+}
+
+function honoTarget(): Target {
+  return {
+    name: 'hono',
+    async start(routes, options = {}) {
+      const app = new Hono<{ Bindings: HttpBindings }>();
+      const coda = honoCoda(options);
+      app.use(coda);
+      for (const route of routes) {
+        app.on(route.method ?? 'GET', route.path, async (c) => {
+          const reply = await route.handle(c.after.bind(c), route.method === 'POST' ? await c.req.json() : undefined);
+          if ('body' in reply) return c.body(typeof reply.body === 'string' ? reply.body : new Uint8Array(reply.body));
+          return c.body(ReadableStream.from(reply.stream()) as ReadableStream<Uint8Array>);
+        });
+      }
+      return attached(coda, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as NodeServer);
+    },
+  };
+}
+
+export const targets: Record<string, Target> = {
+  coda: codaTarget(),
+  express: expressTarget(),
+  fastify: fastifyTarget(),
+  koa: koaTarget(),
+  hono: honoTarget(),
+};
