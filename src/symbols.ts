@@ -47,3 +47,5 @@ export const kJournal = Symbol('coda.journal');
 export const kSettle = Symbol('coda.settle');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
+/** HttpResponse: the cookies set with `setCookie()`/`deleteCookie()`, written to its headers when it is sent. */
+export const kCookies = Symbol('coda.cookies');
