@@ -71,11 +71,13 @@ export function resolveClient(peer: Peer, headers: IncomingHttpHeaders, trust: T
 
   const hops = forwardedHops(headers);
   let taken = 0;
-  while (taken < hops.for.length && trust(chain[taken]!, taken)) {
+  while (taken < hops.for.length) {
     const next = address(hops.for[hops.for.length - 1 - taken]);
     if (next === undefined) break;
     chain.push(next);
     taken++;
+    // The client-most entry is taken as it is: only a hop that forwards is asked about.
+    if (taken === hops.for.length || !trust(next, taken)) break;
   }
   const at = (list: readonly (string | undefined)[]): string | undefined => {
     // Proxies that append write one entry per hop: take the client-most trusted one; a proxy that overwrites writes one: take the last.
