@@ -291,7 +291,7 @@ describe('signed cookies', () => {
   });
 
   test('signedCookies.get() checks its options', async () => {
-    const app = createApp({ secret: SECRET, debug: true, routes: [get('/', (request) => new HttpResponse(request.signedCookies.get('a', { maxage: 1 } as { maxAge: number }) ?? ''))] });
+    const app = createApp({ secret: SECRET, debug: true, routes: [get('/', (request) => new HttpResponse(request.signedCookies.get('a', { maxage: 1 } as unknown as { maxAge: number }) ?? ''))] });
     await using client = createTestClient(app);
     assert.match(await (await client.get('/')).text(), /request\.signedCookies\.get\(\): unknown option "maxage"; did you mean "maxAge"\?/);
   });
