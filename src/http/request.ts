@@ -189,7 +189,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * merging.
    */
   get state(): RequestState {
-    return (this.#state ??= {});
+    // Empty until middleware fills it: what RequestState declares is the app's promise.
+    return (this.#state ??= {} as RequestState);
   }
 
   /**

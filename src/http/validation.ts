@@ -18,7 +18,7 @@ export class ValidationError extends BadRequest {
   readonly issues: readonly ValidationIssue[];
 
   constructor(what: string, issues: readonly ValidationIssue[]) {
-    super(`${what} is invalid: ${issues.map(describeIssue).join('; ')}`);
+    super(`invalid ${what}: ${issues.map(describeIssue).join('; ')}`);
     this.issues = issues;
   }
 }
