@@ -7,7 +7,12 @@ export type { AppOptions } from './app/app-options.js';
 export { serve, type Server, type ServeOptions, type ShutdownReport } from './server/serve.js';
 export { onShutdown } from './server/shutdown.js';
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
-export { HttpRequest, type RequestSource } from './http/request.js';
+export { HttpRequest, type RequestSource, type RequestState } from './http/request.js';
+export { RequestCookies, SignedCookies, type CookieOptions, type DeleteCookieOptions, type SignedCookieOptions } from './http/cookies.js';
+export type { Secret } from './http/signing.js';
+export type { TrustProxy } from './http/client-address.js';
+export { ValidationError, type ValidationIssue, type StandardSchemaV1 } from './http/validation.js';
+export { cors, type CorsOptions } from './middleware/cors.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
   HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,

@@ -49,3 +49,5 @@ export const kSettle = Symbol('coda.settle');
 export const kCloseTasks = Symbol('coda.closeTasks');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
+/** HttpResponse: the cookies set with `setCookie()`/`deleteCookie()`, written to its headers when it is sent. */
+export const kCookies = Symbol('coda.cookies');

@@ -1,6 +1,8 @@
 import type { SchedulerOptions } from '../after/scheduler-options.js';
 import type { TasksOptions } from '../durable/tasks.js';
 import type { BodyOptions } from '../http/body-options.js';
+import type { TrustProxy } from '../http/client-address.js';
+import type { Secret } from '../http/signing.js';
 import type { Logger } from '../log/logger.js';
 import type { Middleware } from '../pipeline/types.js';
 import type { Route } from '../routing/routes.js';
@@ -30,9 +32,23 @@ export interface AppOptions {
    * request costs a little less (under 1 µs on Node 24).
    */
   asyncContext?: boolean;
+  /**
+   * Which proxies in front of the app to believe about the client
+   * (`request.ip`, `ips`, `protocol`, `host`): `false` (default: forwarded
+   * headers are ignored), `true` (every hop), a number of hops, a list of
+   * addresses and CIDR ranges (`'loopback'`, `'linklocal'`, `'uniquelocal'`
+   * name the usual ones), or `(address, hop) => boolean`.
+   */
+  trustProxy?: TrustProxy;
+  /**
+   * The secret that signs cookies (`setCookie(..., { signed: true })`,
+   * `request.signedCookies`): a long random string kept out of the code, or
+   * a list to rotate secrets (the first signs, all verify).
+   */
+  secret?: Secret;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'secret'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**

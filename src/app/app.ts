@@ -5,6 +5,9 @@ import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
 import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
+import { compileTrust } from '../http/client-address.js';
+import { setCookieHeaders } from '../http/cookies.js';
+import { signerFor, type Signer } from '../http/signing.js';
 import { ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { RequestOptions, RequestSource } from '../http/request.js';
@@ -15,7 +18,7 @@ import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kCookies, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -47,6 +50,7 @@ export class App {
   readonly #scheduler: AfterScheduler;
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
+  readonly #signer: Signer | undefined;
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
@@ -63,7 +67,14 @@ export class App {
     this.#asyncContext = options.asyncContext ?? true;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
     this.tasks = new Tasks(options.tasks ?? {}, this.logger);
-    const requestOptions: RequestOptions = { bodyLimit, logger: this.logger, body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body) };
+    this.#signer = signerFor(options.secret);
+    const requestOptions: RequestOptions = {
+      bodyLimit,
+      logger: this.logger,
+      body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body),
+      signer: this.#signer,
+      trust: compileTrust(options.trustProxy),
+    };
     this.#host = {
       scheduler: this.#scheduler,
       requestOptions,
@@ -162,13 +173,21 @@ export class App {
   }
 
   /**
-   * @internal The response to send: this one once the exchange's durable
-   * tasks are journaled (its first byte waits for the store), or a 503 that
-   * names the store when the store could not take them.
+   * @internal The response to send: this one, its cookies written (`Secure`
+   * as the request was, signed with the app's secret), once the exchange's
+   * durable tasks are journaled (its first byte waits for the store); or a
+   * 503 that names the store when the store could not take them. Every
+   * transport sends what this returns.
    */
   [kJournal](exchange: Exchange, response: HttpResponse): MaybePromise<HttpResponse> {
     const { request } = exchange;
     try {
+      const cookies = response[kCookies];
+      if (cookies !== undefined) {
+        for (const header of setCookieHeaders(cookies.values(), request.protocol === 'https', this.#signer)) response.headers.append('set-cookie', header);
+        // Written once: a response sent again (a shared constant) does not repeat them.
+        response[kCookies] = undefined;
+      }
       const entries = response[kTaskEntries];
       if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
     } catch (error) {

@@ -29,6 +29,12 @@ export interface RequestSnapshot {
   path: string;
   /** The route's pattern, when it was routed. */
   route?: string;
+  /** The client's address (`request.ip`, trusted proxies considered), when known: for audit tasks. */
+  ip?: string;
+  /** `'http'` or `'https'`, as `request.protocol` says. */
+  protocol?: string;
+  /** The host asked for, as `request.host` says, when valid. */
+  host?: string;
 }
 
 /** One attempt that failed, as kept on the task. */

@@ -3,6 +3,7 @@ import type { Exchange } from '../after/exchange.js';
 import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import type { HttpRequest } from '../http/request.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -107,8 +108,7 @@ export class Tasks {
 
   /** @internal A durable task registered for a request: held until its response is done, or judged at once on the outcome when it is done already. */
   register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
-    const { id, method, path, route } = exchange.request;
-    const snapshot: RequestSnapshot = route === undefined ? { id, method, path } : { id, method, path, route };
+    const snapshot = snapshotOf(exchange.request);
     if (!exchange.live) {
       // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
       const { outcome } = exchange;
@@ -291,4 +291,14 @@ export class Tasks {
     await this.#store!.close();
     return left;
   }
+}
+
+/** What a durable task keeps of its request: what an audit log needs, no live object. */
+function snapshotOf(request: HttpRequest): RequestSnapshot {
+  const { id, method, path, route, ip, protocol, host } = request;
+  const snapshot: RequestSnapshot = { id, method, path, protocol };
+  if (route !== undefined) snapshot.route = route;
+  if (ip !== undefined) snapshot.ip = ip;
+  if (host !== undefined) snapshot.host = host;
+  return snapshot;
 }

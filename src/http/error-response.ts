@@ -2,6 +2,7 @@ import { kLogs } from '../symbols.js';
 import { HttpError, ProgrammingError, STATUS_TEXT } from './errors.js';
 import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
+import { ValidationError } from './validation.js';
 
 /**
  * The response an error stands for: an `HttpError`'s status, message and
@@ -23,7 +24,8 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
   const headers = known ? error.headers : undefined;
   const accept = request.headers.get('accept');
   if (accept !== null && accept.includes('json')) {
-    return new JsonResponse({ error: { status, message } }, { status, headers });
+    const body = error instanceof ValidationError ? { status, message, issues: error.issues } : { status, message };
+    return new JsonResponse({ error: body }, { status, headers });
   }
   return new HttpResponse(message, { status, headers });
 }

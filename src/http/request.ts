@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { kBodyLimit, kDone, kExchange, kLogs } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
@@ -9,6 +10,10 @@ import { decodeText, isJsonType, mediaType, readBody, requireType } from './body
 import { DEFAULT_BODY_SETTINGS, type BodySettings } from './body-options.js';
 import { parseMultipart, parseUrlEncoded } from './form-body.js';
 import { parseJson } from './json-body.js';
+import { RequestCookies, SignedCookies } from './cookies.js';
+import type { Signer } from './signing.js';
+import { resolveClient, type ClientAddress, type Peer, type Trust } from './client-address.js';
+import { entriesObject, validate, type StandardSchemaV1 } from './validation.js';
 
 /** A request that did not come over a socket (the in-process test client). */
 export interface RequestSource {
@@ -17,6 +22,26 @@ export interface RequestSource {
   headers: IncomingHttpHeaders;
   /** The body stream; null when the request has none. */
   body: Readable | null;
+  /** The client's address, if known (the socket's peer for a real connection). */
+  remoteAddress?: string;
+  /** The connection was TLS. Default false. */
+  encrypted?: boolean;
+}
+
+/**
+ * What middleware leaves on `request.state` for views. Declare what your
+ * middleware sets, once, and every view reads it typed:
+ *
+ * @example
+ * ```ts
+ * declare module 'coda-http' {
+ *   interface RequestState { user: User }
+ * }
+ * // in a view: request.state.user.name, no cast
+ * ```
+ */
+export interface RequestState {
+  [key: string]: unknown;
 }
 
 /** What the app gives each request. */
@@ -25,6 +50,10 @@ export interface RequestOptions {
   logger: Logger;
   /** How bodies are parsed, built once per app; the defaults when absent. */
   body?: BodySettings;
+  /** Signs and verifies cookies with the app's `secret`; absent when none is configured. */
+  signer?: Signer;
+  /** Which proxies are believed about the client (the app's `trustProxy`); absent: none. */
+  trust?: Trust;
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
@@ -69,6 +98,12 @@ function pathEnd(url: string): number {
   return q === -1 || hash < q ? hash : q;
 }
 
+function peerOf(raw: IncomingMessage | undefined): Peer {
+  const socket = raw?.socket;
+  if (socket === undefined || socket === null) return { address: undefined, encrypted: false };
+  return { address: socket.remoteAddress, encrypted: (socket as TLSSocket).encrypted === true };
+}
+
 /**
  * An HTTP request as views and middleware see it. Everything that costs
  * something (query, headers wrapper, request id, logger, body) is computed on
@@ -111,6 +146,13 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   #raw: IncomingMessage | undefined;
   readonly #logger: Logger;
   readonly #parsing: BodySettings;
+  readonly #signer: Signer | undefined;
+  readonly #trust: Trust | undefined;
+  /** The connection, kept once Node's request is let go (or given by a request without a socket). */
+  #peer: Peer | undefined;
+  #client: ClientAddress | undefined;
+  #cookies: RequestCookies | undefined;
+  #signedCookies: SignedCookies | undefined;
   /** Set once the response is done: how, for a body read too late. */
   #done: 'completed' | 'aborted' | undefined;
   #headers: RequestHeaders | undefined;
@@ -118,7 +160,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   #id: string | undefined;
   #log: Logger | undefined;
   #bytes: Promise<Buffer> | undefined;
-  #state: Record<string, unknown> | undefined;
+  #state: RequestState | undefined;
 
   constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown) {
     if (source instanceof IncomingMessage) {
@@ -126,6 +168,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
       this.#body = source;
     } else {
       this.#body = source.body;
+      this.#peer = { address: source.remoteAddress, encrypted: source.encrypted ?? false };
     }
     this.#headersRecord = source.headers;
     this.method = source.method!;
@@ -135,18 +178,91 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this[kExchange] = exchange;
     this.#logger = options.logger;
     this.#parsing = options.body ?? DEFAULT_BODY_SETTINGS;
+    this.#signer = options.signer;
+    this.#trust = options.trust;
     this.startedAt = performance.now();
   }
 
-  /** A place for middleware to leave things for views (the signed-in user, ...). */
-  get state(): Record<string, unknown> {
-    return (this.#state ??= {});
+  /**
+   * A place for middleware to leave things for views (the signed-in user,
+   * ...), typed by the `RequestState` interface: extend it with declaration
+   * merging.
+   */
+  get state(): RequestState {
+    // Empty until middleware fills it: what RequestState declares is the app's promise.
+    return (this.#state ??= {} as RequestState);
+  }
+
+  /**
+   * The request's cookies, parsed on first use; read-only. Malformed pairs
+   * are skipped, never an error.
+   *
+   * @example
+   * ```ts
+   * const theme = request.cookies.get('theme') ?? 'light';
+   * ```
+   */
+  get cookies(): RequestCookies {
+    return (this.#cookies ??= new RequestCookies(this.headers.get('cookie') ?? undefined));
+  }
+
+  /**
+   * The request's cookies signed with the app's `secret` (see
+   * `response.setCookie(name, value, { signed: true })`): a value whose
+   * signature is missing or wrong reads as absent.
+   *
+   * @example
+   * ```ts
+   * const userId = request.signedCookies.get('session');
+   * ```
+   */
+  get signedCookies(): SignedCookies {
+    return (this.#signedCookies ??= new SignedCookies(this.cookies, this.#signer));
+  }
+
+  /**
+   * The client's IP address: the socket's peer, or, behind proxies the app's
+   * `trustProxy` trusts, the address they forwarded (`X-Forwarded-For` or
+   * `Forwarded`). Undefined only when the transport knows no address.
+   */
+  get ip(): string | undefined {
+    return this.#clientAddress().ip;
+  }
+
+  /**
+   * The forwarded addresses believed, client first, nearest proxy last (the
+   * socket's peer not included); empty without trusted proxies.
+   */
+  get ips(): string[] {
+    return this.#clientAddress().ips;
+  }
+
+  /** `'https'` when the connection is TLS or a trusted proxy says the client used HTTPS, else `'http'`. */
+  get protocol(): 'http' | 'https' {
+    return this.#clientAddress().protocol;
+  }
+
+  /**
+   * The host the client asked for, with its port if given, lower-case: the
+   * `Host` header (`:authority` in HTTP/2) or what a trusted proxy forwarded.
+   * Undefined when absent or not a host name or address.
+   */
+  get host(): string | undefined {
+    return this.#clientAddress().host;
+  }
+
+  #clientAddress(): ClientAddress {
+    return (this.#client ??= resolveClient(this.#peer ?? peerOf(this.#raw), this.#headersRecord, this.#trust));
   }
 
   get headers(): RequestHeaders {
     return (this.#headers ??= new RequestHeaders(this.#headersRecord));
   }
 
+  /**
+   * The query string's parameters, as URLSearchParams. For typed values, see
+   * `parseQuery(schema)`.
+   */
   get query(): URLSearchParams {
     if (this.#query === undefined) {
       const start = pathEnd(this.url);
@@ -154,6 +270,25 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
       this.#query = new URLSearchParams(this.url[start] !== '?' ? '' : this.url.slice(start + 1, hash === -1 ? undefined : hash));
     }
     return this.#query;
+  }
+
+  /**
+   * The query parameters validated by a Standard Schema (zod, valibot,
+   * arktype, ...): a parameter given once is a string, given twice or more an
+   * array of strings. Its output, typed; a 400 listing the issues if it fails.
+   *
+   * @example
+   * ```ts
+   * const { page } = await request.parseQuery(z.object({ page: z.coerce.number().int().min(1) }));
+   * ```
+   */
+  parseQuery<Schema extends StandardSchemaV1>(schema: Schema): Promise<StandardSchemaV1.InferOutput<Schema>> {
+    return validate(schema, entriesObject(this.query), 'query string');
+  }
+
+  /** The route parameters validated by a Standard Schema: its output, typed; a 400 listing the issues if it fails. */
+  parseParams<Schema extends StandardSchemaV1>(schema: Schema): Promise<StandardSchemaV1.InferOutput<Schema>> {
+    return validate(schema, { ...this.params }, 'path parameters');
   }
 
   /** The client's `X-Request-Id` when it is a sane token, else a new UUID. */
@@ -212,20 +347,43 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * malformed, not valid in its charset, nested deeper than the app's
    * `body.maxJsonDepth`, or holds a `__proto__` or `constructor.prototype`
    * key (see `body.onProtoPoisoning`).
+   *
+   * Given a Standard Schema (zod, valibot, arktype, ...), the body is
+   * validated: its output, typed, or a 400 listing each issue's path and
+   * message.
+   *
+   * @example
+   * ```ts
+   * const note = await request.json(z.object({ text: z.string().min(1) })); // { text: string }
+   * ```
    */
-  async json<T = unknown>(): Promise<T> {
+  json<T = unknown>(): Promise<T>;
+  json<Schema extends StandardSchemaV1>(schema: Schema): Promise<StandardSchemaV1.InferOutput<Schema>>;
+  async json(schema?: StandardSchemaV1): Promise<unknown> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
-    return parseJson(decodeText(await this.bytes(), contentType), this.#parsing) as T;
+    const value = parseJson(decodeText(await this.bytes(), contentType), this.#parsing);
+    return schema === undefined ? value : validate(schema, value, 'request body');
   }
 
   /**
    * The body of a form, urlencoded or multipart, as a `FormData`; 415 for any
    * other type, 413 past the app's `body.maxFields` or `body.maxFiles`, 400
    * for a multipart part without a name.
+   *
+   * Given a Standard Schema, the fields are validated as an object (a field
+   * given once is a string or a File, twice or more an array): its output,
+   * typed, or a 400 listing the issues.
    */
-  async form(): Promise<FormData> {
+  form(): Promise<FormData>;
+  form<Schema extends StandardSchemaV1>(schema: Schema): Promise<StandardSchemaV1.InferOutput<Schema>>;
+  async form(schema?: StandardSchemaV1): Promise<unknown> {
+    const form = await this.#readForm();
+    return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
+  }
+
+  async #readForm(): Promise<FormData> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType), this.#parsing);
@@ -236,6 +394,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */
   [kDone](aborted: boolean): void {
     this.#done = aborted ? 'aborted' : 'completed';
+    // After-response tasks may still ask for the client's address: keep what the socket knew (Node caches it per connection).
+    if (this.#client === undefined) this.#peer ??= peerOf(this.#raw);
     this.#raw = undefined;
     this.#body = null;
   }

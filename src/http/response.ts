@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kOpenedStream, kSetTrusted, kTaskEntries } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kTaskEntries } from '../symbols.js';
+import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { describe } from '../util/describe.js';
 import { payloadJson } from '../util/json-payload.js';
@@ -174,6 +175,8 @@ export class HttpResponse {
   [kAfterEntries]: AfterEntry[] | undefined = undefined;
   /** @internal Durable tasks registered with `after()`, in order: the app journals them before the first byte. */
   [kTaskEntries]: TaskEntry[] | undefined = undefined;
+  /** @internal Cookies set with `setCookie()`/`deleteCookie()`, by name, domain and path: written to the headers when sent. */
+  [kCookies]: Map<string, PendingCookie> | undefined = undefined;
 
   constructor(body: ResponseBody = null, init?: ResponseInit) {
     if (!isResponseBody(body)) throw new TypeError(`${new.target.name}: ${wrongBody(body)}`);
@@ -188,6 +191,42 @@ export class HttpResponse {
   protected defaultContentType(body: ResponseBody): string | null {
     if (body === null) return null;
     return typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+  }
+
+  /**
+   * Sets a cookie, with safe defaults: `HttpOnly`, `SameSite=Lax`, `Path=/`,
+   * and `Secure` when the request came over HTTPS (decided when the response
+   * is sent, proxies included: see `trustProxy`). Setting the same name,
+   * domain and path again replaces it. A name that is not a token, or options
+   * browsers would reject (`sameSite: 'none'` without `secure: true`), are a
+   * TypeError here; the value is percent-encoded where needed.
+   * `signed: true` signs it with the app's `secret`.
+   *
+   * @example
+   * ```ts
+   * response.setCookie('theme', 'dark', { maxAge: 365 * 86_400 });
+   * response.setCookie('session', user.id, { signed: true, maxAge: 14 * 86_400 });
+   * ```
+   */
+  setCookie(name: string, value: string, options?: CookieOptions): this {
+    const cookie = pendingCookie('response.setCookie()', name, value, options);
+    (this[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
+    return this;
+  }
+
+  /**
+   * Tells the browser to drop a cookie: an empty value that expired in 1970.
+   * Give the `domain` and `path` it was set with.
+   *
+   * @example
+   * ```ts
+   * response.deleteCookie('session');
+   * ```
+   */
+  deleteCookie(name: string, options?: DeleteCookieOptions): this {
+    const cookie = expiredCookie('response.deleteCookie()', name, options);
+    (this[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
+    return this;
   }
 
   /**

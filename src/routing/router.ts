@@ -1,6 +1,7 @@
 import FindMyWay from 'find-my-way';
 import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
+import { HttpResponse } from '../http/response.js';
 import type { View } from '../pipeline/types.js';
 import { kBodyLimit } from '../symbols.js';
 import { describe } from '../util/describe.js';
@@ -21,8 +22,10 @@ const NO_QUERY = (): Record<string, string> => ({});
 
 /**
  * The route table, over find-my-way (Fastify's radix-tree router). GET routes
- * answer HEAD; a miss is a 404, or a 405 with `Allow` when the path exists
- * for other methods; a path with broken percent-encoding is a 400.
+ * answer HEAD; OPTIONS on a path with routes answers 204 with `Allow`, unless
+ * the app routes OPTIONS there itself; a miss is a 404, or a 405 with `Allow`
+ * when the path exists for other methods; a path with broken
+ * percent-encoding is a 400.
  */
 export class Router {
   readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY });
@@ -56,7 +59,10 @@ export class Router {
     const { method, path } = request;
     if (path.includes('%')) checkEncoding(path);
     const found = this.#tree.find(method as Method, path);
-    if (found === null) throw this.#miss(method, path);
+    if (found === null) {
+      if (method === 'OPTIONS') return this.#options(request);
+      throw this.#miss(method, path);
+    }
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
     request.route = target.pattern;
@@ -65,9 +71,27 @@ export class Router {
   }
 
   #miss(method: string, path: string): Error {
-    const allowed = METHODS.filter((m) => m !== method && this.#tree.find(m, path) !== null);
+    const allowed = this.#allowed(path);
     if (allowed.length > 0) return new MethodNotAllowed(allowed, `method ${method} is not allowed for ${path}; allowed: ${allowed.join(', ')}`);
     return new NotFound(`no route for ${method} ${path}`);
+  }
+
+  /** The methods a path answers, OPTIONS included when any; empty when it has no route. */
+  #allowed(path: string): Method[] {
+    const allowed = METHODS.filter((m) => this.#tree.find(m, path) !== null);
+    if (allowed.length > 0 && !allowed.includes('OPTIONS')) allowed.push('OPTIONS');
+    return allowed;
+  }
+
+  /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7); a 404 when it has none. */
+  #options(request: HttpRequest): RouteTarget {
+    const allowed = this.#allowed(request.path);
+    if (allowed.length === 0) throw new NotFound(`no route for OPTIONS ${request.path}`);
+    const allow = allowed.join(', ');
+    const some = this.#tree.find(allowed[0]!, request.path)!;
+    request.params = some.params as Record<string, string>;
+    request.route = (some.store as RouteTarget).pattern;
+    return { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: request.route };
   }
 
   /** The path of the route named `name`, filled with `params`. */

@@ -191,6 +191,8 @@ export class TestClient {
       url: path,
       headers,
       body: body === undefined ? null : Readable.from([body]),
+      // As Django's test client: a request from the loopback address.
+      remoteAddress: '127.0.0.1',
     });
     exchange.response = await this.#app[kJournal](exchange, await pending);
     let failure: unknown;

@@ -85,20 +85,20 @@ describe('matching', () => {
   test('a path that exists for other methods is a 405 with Allow', async () => {
     const res = await client.get('/notes');
     assert.equal(res.status, 405);
-    assert.equal(res.headers.get('allow'), 'POST');
-    assert.equal(await res.text(), 'method GET is not allowed for /notes; allowed: POST');
+    assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
+    assert.equal(await res.text(), 'method GET is not allowed for /notes; allowed: POST, OPTIONS');
 
     const onId = await client.post('/notes/3');
     assert.equal(onId.status, 405);
-    assert.equal(onId.headers.get('allow'), 'PUT, PATCH, DELETE');
+    assert.equal(onId.headers.get('allow'), 'PUT, PATCH, DELETE, OPTIONS');
   });
 
   test('Allow lists HEAD for GET routes', async () => {
     const res = await client.delete('/users/7');
     assert.equal(res.status, 405);
-    assert.equal(res.headers.get('allow'), 'GET, HEAD');
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
     const both = await client.put('/both');
-    assert.equal(both.headers.get('allow'), 'GET, HEAD, POST');
+    assert.equal(both.headers.get('allow'), 'GET, HEAD, POST, OPTIONS');
   });
 
   test('GET routes answer HEAD: the view runs, no body is sent', async () => {
@@ -108,10 +108,44 @@ describe('matching', () => {
     assert.equal(res.body.length, 0);
   });
 
+  test('OPTIONS on a path with routes is a 204 with Allow listing its methods, HEAD and OPTIONS included', async () => {
+    const res = await client.request('OPTIONS', '/users/7');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    assert.equal(res.body.length, 0);
+    const onId = await client.request('OPTIONS', '/notes/3');
+    assert.equal(onId.headers.get('allow'), 'PUT, PATCH, DELETE, OPTIONS');
+  });
+
+  test('OPTIONS on a path without routes is a 404', async () => {
+    const res = await client.request('OPTIONS', '/nowhere');
+    assert.equal(res.status, 404);
+    assert.equal(await res.text(), 'no route for OPTIONS /nowhere');
+  });
+
   test('HEAD on a path without a GET route is a 405', async () => {
     const res = await client.head('/notes');
     assert.equal(res.status, 405);
-    assert.equal(res.headers.get('allow'), 'POST');
+    assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
+  });
+});
+
+describe('an explicit OPTIONS route wins over the automatic answer', () => {
+  const app = createApp({ routes: [get('/things', echo), route('OPTIONS', '/things', () => new HttpResponse('mine'))] });
+  const client = createTestClient(app);
+
+  test('the app\'s view answers', async () => {
+    const res = await client.request('OPTIONS', '/things');
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'mine');
+  });
+
+  test('over a real socket, a plain OPTIONS on another route still gets its Allow', async () => {
+    const socketApp = createApp({ routes: [post('/items/:id', echo)] });
+    await using socketClient = createTestClient(socketApp, { transport: 'socket' });
+    const res = await socketClient.request('OPTIONS', '/items/4');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
   });
 });
 

@@ -137,8 +137,8 @@ describe('bad input over a real socket', () => {
   test('an unknown method on a known path is a 405 with Allow', async () => {
     const response = await rawRequest(server, rawGet('/notes/7', {}, 'PROPFIND'));
     assert.equal(response.status, 405);
-    assert.equal(response.headers.allow, 'GET, HEAD');
-    assert.equal(response.body.toString(), 'method PROPFIND is not allowed for /notes/7; allowed: GET, HEAD');
+    assert.equal(response.headers.allow, 'GET, HEAD, OPTIONS');
+    assert.equal(response.body.toString(), 'method PROPFIND is not allowed for /notes/7; allowed: GET, HEAD, OPTIONS');
   });
 
   test('a method Node does not know is refused by Node with a 400', async () => {

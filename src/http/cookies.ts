@@ -1,0 +1,223 @@
+import { parseCookie, stringifySetCookie, type SetCookie } from 'cookie';
+import { describe } from '../util/describe.js';
+import { checkKeys } from '../util/options.js';
+import { ProgrammingError } from './errors.js';
+import type { Signer } from './signing.js';
+
+/**
+ * The cookies a request carries, parsed from its `Cookie` header(s) on first
+ * use. Read-only. A pair without `=` is skipped; a value whose
+ * percent-encoding is broken is kept as sent; when a name comes twice, the
+ * first wins (browsers send the most specific path first).
+ *
+ * @example
+ * ```ts
+ * const theme = request.cookies.get('theme') ?? 'light';
+ * ```
+ */
+export class RequestCookies implements Iterable<[string, string]> {
+  readonly #map = new Map<string, string>();
+
+  constructor(header: string | undefined) {
+    if (header === undefined) return;
+    const parsed = parseCookie(header);
+    for (const name in parsed) {
+      const value = parsed[name];
+      if (value !== undefined) this.#map.set(name, value);
+    }
+  }
+
+  get(name: string): string | undefined {
+    return this.#map.get(name);
+  }
+  has(name: string): boolean {
+    return this.#map.has(name);
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+  keys(): IterableIterator<string> {
+    return this.#map.keys();
+  }
+  entries(): IterableIterator<[string, string]> {
+    return this.#map.entries();
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.#map.entries();
+  }
+}
+
+/** How a signed cookie is read. */
+export interface SignedCookieOptions {
+  /** The purpose the cookie was signed for, as given to `setCookie`: a value signed for another salt reads as absent. */
+  salt?: string;
+  /** Seconds: a value signed longer ago than this reads as absent, whatever the browser kept. */
+  maxAge?: number;
+}
+
+/**
+ * The request's signed cookies: a value reads as absent unless its signature
+ * is good (made with the app's `secret`, for this cookie's name and salt).
+ * A forged, tampered, expired or unsigned value never throws: it is absent.
+ *
+ * @example
+ * ```ts
+ * const userId = request.signedCookies.get('session', { maxAge: 14 * 86_400 });
+ * if (userId === undefined) throw new Unauthorized();
+ * ```
+ */
+export class SignedCookies {
+  readonly #cookies: RequestCookies;
+  readonly #signer: Signer | undefined;
+
+  constructor(cookies: RequestCookies, signer: Signer | undefined) {
+    this.#cookies = cookies;
+    this.#signer = signer;
+  }
+
+  get(name: string, options?: SignedCookieOptions): string | undefined {
+    if (this.#signer === undefined) throw noSecret(`request.signedCookies.get(${JSON.stringify(name)})`);
+    if (options !== undefined) checkKeys('request.signedCookies.get()', options, ['salt', 'maxAge']);
+    const signed = this.#cookies.get(name);
+    if (signed === undefined) return undefined;
+    return this.#signer.verify(signed, saltFor(name, options?.salt), options?.maxAge);
+  }
+}
+
+/** Options of `response.setCookie()`. The defaults are the safe ones. */
+export interface CookieOptions {
+  /** Seconds until the browser drops the cookie; absent: when the browser session ends. */
+  maxAge?: number;
+  /** When the browser drops the cookie (prefer `maxAge`). */
+  expires?: Date;
+  /** Default: the host that set it, subdomains excluded. */
+  domain?: string;
+  /** Default `'/'`. */
+  path?: string;
+  /** Default: true when the request came over HTTPS (as `request.protocol` says, proxies included). */
+  secure?: boolean;
+  /** Default true: page scripts cannot read the cookie. */
+  httpOnly?: boolean;
+  /** Default `'lax'`. `'none'` needs `secure: true`. */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** CHIPS: a cookie kept apart per top-level site; needs `secure: true`. */
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+  /** Sign the value with the app's `secret`; read it with `request.signedCookies.get()`. */
+  signed?: boolean;
+  /** The purpose a signed value is for (with the cookie's name): read it back with the same salt. */
+  salt?: string;
+}
+
+/** Options of `response.deleteCookie()`: the domain and path must be the ones it was set with. */
+export type DeleteCookieOptions = Pick<CookieOptions, 'domain' | 'path' | 'secure' | 'httpOnly' | 'sameSite' | 'partitioned'>;
+
+/** A cookie set on a response, written to its headers when it is sent (see `writeCookies`). */
+export interface PendingCookie {
+  readonly name: string;
+  readonly value: string;
+  readonly options: CookieOptions;
+}
+
+const OPTION_KEYS = ['maxAge', 'expires', 'domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned', 'priority', 'signed', 'salt'];
+const DELETE_KEYS = ['domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned'];
+// RFC 6265 4.1.1: a cookie name is an RFC 7230 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const SAME_SITE = ['lax', 'strict', 'none'];
+const PRIORITY = ['low', 'medium', 'high'];
+const EPOCH = new Date(0);
+
+/**
+ * Checks a cookie where it is set, so that a mistake fails in the code that
+ * made it: a name that is not a token (`;`, `=`, spaces, CR/LF would inject
+ * attributes or headers), a value that is not a string, an unknown or
+ * ill-typed option, a combination browsers reject. The value itself is
+ * percent-encoded where needed, so no value can inject an attribute.
+ */
+export function pendingCookie(where: string, name: string, value: string, options: CookieOptions | undefined, keys = OPTION_KEYS): PendingCookie {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw new TypeError(`${where}: invalid cookie name ${describe(name)}: a name is letters, digits and !#$%&'*+-.^_\`|~ only (no spaces, ';', '=', quotes or control characters)`);
+  }
+  if (typeof value !== 'string') throw new TypeError(`${where}: the value of cookie ${name} must be a string, got ${describe(value)}`);
+  const checked = options ?? {};
+  checkKeys(`${where} for cookie ${name}`, checked, keys);
+  const { maxAge, expires, secure, sameSite, partitioned, priority, salt } = checked;
+  const fail = (problem: string): never => {
+    throw new TypeError(`${where}: cookie ${name}: ${problem}`);
+  };
+  if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 0)) fail(`maxAge must be a whole number of seconds, 0 or more, got ${describe(maxAge)} (to delete a cookie, use deleteCookie())`);
+  if (expires !== undefined && !(expires instanceof Date && !Number.isNaN(expires.getTime()))) fail(`expires must be a valid Date, got ${describe(expires)}`);
+  for (const flag of ['secure', 'httpOnly', 'partitioned', 'signed'] as const) {
+    if (checked[flag] !== undefined && typeof checked[flag] !== 'boolean') fail(`${flag} must be true or false, got ${describe(checked[flag])}`);
+  }
+  if (sameSite !== undefined && !SAME_SITE.includes(sameSite)) fail(`sameSite must be 'lax', 'strict' or 'none', got ${describe(sameSite)}`);
+  if (priority !== undefined && !PRIORITY.includes(priority)) fail(`priority must be 'low', 'medium' or 'high', got ${describe(priority)}`);
+  if (salt !== undefined && typeof salt !== 'string') fail(`salt must be a string, got ${describe(salt)}`);
+  if (sameSite === 'none' && secure !== true) fail("sameSite: 'none' needs secure: true (browsers reject a SameSite=None cookie without Secure)");
+  if (partitioned === true && secure !== true) fail('partitioned: true needs secure: true (browsers reject a Partitioned cookie without Secure)');
+  if ((name.startsWith('__Secure-') || name.startsWith('__Host-')) && secure === false) fail('a __Secure- or __Host- cookie must be Secure: browsers reject it otherwise');
+  if (name.startsWith('__Host-') && (checked.domain !== undefined || (checked.path ?? '/') !== '/')) fail("a __Host- cookie takes no domain and the path '/': browsers reject it otherwise");
+  const cookie: PendingCookie = { name, value, options: checked };
+  // The library checks domain and path (no ';', no control characters) and the date range.
+  try {
+    stringifySetCookie(setCookieOf(cookie, value, true));
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  return cookie;
+}
+
+/** `response.deleteCookie()`: the cookie, empty and expired. */
+export function expiredCookie(where: string, name: string, options: DeleteCookieOptions | undefined): PendingCookie {
+  const cookie = pendingCookie(where, name, '', options, DELETE_KEYS);
+  return { name, value: '', options: { ...cookie.options, maxAge: 0, expires: EPOCH } };
+}
+
+/** The key under which a response keeps a cookie: setting it again (same name, domain, path) replaces it. */
+export function cookieKey(cookie: PendingCookie): string {
+  return `${cookie.name};${cookie.options.domain ?? ''};${cookie.options.path ?? '/'}`;
+}
+
+/**
+ * The `Set-Cookie` values for a response's cookies, decided when it is sent:
+ * `Secure` by default when the request is secure (always for `__Secure-` and
+ * `__Host-` names), signed values signed with the app's secret.
+ */
+export function setCookieHeaders(cookies: Iterable<PendingCookie>, secureRequest: boolean, signer: Signer | undefined): string[] {
+  const headers: string[] = [];
+  for (const cookie of cookies) {
+    let { value } = cookie;
+    if (cookie.options.signed === true) {
+      if (signer === undefined) throw noSecret(`response.setCookie(${JSON.stringify(cookie.name)}, ..., { signed: true })`);
+      value = signer.sign(value, saltFor(cookie.name, cookie.options.salt));
+    }
+    headers.push(stringifySetCookie(setCookieOf(cookie, value, secureRequest)));
+  }
+  return headers;
+}
+
+function setCookieOf({ name, options }: PendingCookie, value: string, secureRequest: boolean): SetCookie {
+  const prefixed = name.startsWith('__Secure-') || name.startsWith('__Host-');
+  return {
+    name,
+    value,
+    maxAge: options.maxAge,
+    expires: options.expires,
+    domain: options.domain,
+    path: options.path ?? '/',
+    secure: options.secure ?? (secureRequest || prefixed),
+    httpOnly: options.httpOnly ?? true,
+    sameSite: options.sameSite ?? 'lax',
+    partitioned: options.partitioned,
+    priority: options.priority,
+  };
+}
+
+/** A signature is bound to the cookie's name, so a value signed for one cookie is no good as another. */
+function saltFor(name: string, salt: string | undefined): string {
+  return `cookie:${name}:${salt ?? ''}`;
+}
+
+function noSecret(what: string): ProgrammingError {
+  return new ProgrammingError(`${what} needs the app's \`secret\` option to sign cookies: createApp({ secret: process.env.CODA_SECRET })`);
+}

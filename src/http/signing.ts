@@ -1,0 +1,62 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { describe } from '../util/describe.js';
+
+/** The app's `secret` option: one secret, or several, the first signing and all verifying (rotation). */
+export type Secret = string | readonly string[];
+
+const SIGNATURE_LENGTH = 43; // base64url of 32 bytes, unpadded
+
+/**
+ * Signs and verifies values as Django's `TimestampSigner` does: an HMAC-SHA256
+ * over the value and the time it was signed, under a key derived from the
+ * secret and a salt per purpose (a cookie's name), compared in constant time.
+ * A signed value reads `value.timestamp.signature`.
+ */
+export class Signer {
+  readonly #secrets: readonly string[];
+
+  constructor(secrets: readonly string[]) {
+    this.#secrets = secrets;
+  }
+
+  /** `value` with its timestamp and signature, for `salt`'s purpose. */
+  sign(value: string, salt: string): string {
+    const stamped = `${value}.${Math.floor(Date.now() / 1000).toString(36)}`;
+    return `${stamped}.${mac(this.#secrets[0]!, salt, stamped)}`;
+  }
+
+  /**
+   * The value `signed` carries if one of the secrets signed it for `salt`,
+   * not more than `maxAge` seconds ago when given; else undefined. Never throws.
+   */
+  verify(signed: string, salt: string, maxAge?: number): string | undefined {
+    const dot = signed.length - SIGNATURE_LENGTH - 1;
+    if (dot < 1 || signed.charCodeAt(dot) !== 0x2e /* '.' */) return undefined;
+    const stamped = signed.slice(0, dot);
+    const given = Buffer.from(signed.slice(dot + 1));
+    if (!this.#secrets.some((secret) => timingSafeEqual(given, Buffer.from(mac(secret, salt, stamped))))) return undefined;
+    const stampDot = stamped.lastIndexOf('.');
+    if (stampDot === -1) return undefined;
+    if (maxAge !== undefined) {
+      const signedAt = parseInt(stamped.slice(stampDot + 1), 36);
+      if (!(Date.now() / 1000 - signedAt <= maxAge)) return undefined;
+    }
+    return stamped.slice(0, stampDot);
+  }
+}
+
+/** HMAC-SHA256 of `value` under a key derived from `secret` and `salt` (Django's `salted_hmac`). */
+function mac(secret: string, salt: string, value: string): string {
+  const key = createHmac('sha256', secret).update(`coda-http.signer:${salt}`).digest();
+  return createHmac('sha256', key).update(value).digest('base64url');
+}
+
+/** Checks the app's `secret` option: undefined (not configured), or non-empty strings. */
+export function signerFor(secret: Secret | undefined): Signer | undefined {
+  if (secret === undefined) return undefined;
+  const list = typeof secret === 'string' ? [secret] : secret;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw new TypeError(`createApp(): secret must be a non-empty string or a non-empty list of them (the first signs, all verify), got ${describe(secret)}`);
+  }
+  return new Signer(list);
+}

@@ -1,0 +1,174 @@
+import type { HttpRequest } from '../http/request.js';
+import { HttpResponse } from '../http/response.js';
+import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
+import { describe } from '../util/describe.js';
+import { checkKeys } from '../util/options.js';
+
+/** Which origins may read responses: a list, `'*'` (any, without credentials), or a function of the `Origin` header. */
+export type CorsOrigins = '*' | readonly string[] | ((origin: string, request: HttpRequest) => MaybePromise<boolean>);
+
+export interface CorsOptions {
+  /** Default `'*'`. List entries are origins as browsers send them: `'https://app.example'`, `'http://localhost:5173'`. */
+  origins?: CorsOrigins;
+  /** Let the browser send cookies and read the response (`Access-Control-Allow-Credentials`). Refused with `'*'`. */
+  credentials?: boolean;
+  /** Methods allowed in a preflight. Default GET, HEAD, PUT, PATCH, POST, DELETE. */
+  methods?: readonly string[];
+  /** Request headers allowed in a preflight. Default: those the browser asks for. */
+  headers?: readonly string[];
+  /** Response headers the page may read beyond the safelisted ones. */
+  exposeHeaders?: readonly string[];
+  /** Seconds a browser may cache a preflight's answer. */
+  maxAge?: number;
+}
+
+const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Cross-origin resource sharing as a middleware (put it first, so that error
+ * responses carry its headers too). A preflight (`OPTIONS` with
+ * `Access-Control-Request-Method`) is answered here with 204; other requests
+ * from an allowed origin get `Access-Control-Allow-Origin` and friends on
+ * their response. Responses that depend on the origin say `Vary: Origin`.
+ * `'*'` with `credentials: true` is refused when the app is configured.
+ *
+ * @example
+ * ```ts
+ * createApp({ middleware: [cors({ origins: ['https://app.example'], credentials: true, maxAge: 600 })], routes });
+ * ```
+ */
+export function cors(options: CorsOptions = {}): MiddlewareHooks {
+  return new Cors(options);
+}
+
+class Cors implements MiddlewareHooks {
+  readonly name = 'cors';
+  readonly #allows: (origin: string, request: HttpRequest) => MaybePromise<boolean>;
+  readonly #any: boolean;
+  readonly #credentials: boolean;
+  readonly #methods: string;
+  readonly #headers: string | undefined;
+  readonly #expose: string | undefined;
+  readonly #maxAge: string | undefined;
+
+  constructor(options: CorsOptions) {
+    checkKeys('cors()', options, ['origins', 'credentials', 'methods', 'headers', 'exposeHeaders', 'maxAge']);
+    const { origins = '*', credentials = false, maxAge } = options;
+    if (typeof credentials !== 'boolean') throw new TypeError(`cors(): credentials must be true or false, got ${describe(credentials)}`);
+    this.#credentials = credentials;
+    this.#any = origins === '*';
+    if (origins === '*') {
+      if (credentials) {
+        throw new TypeError("cors(): origins '*' with credentials: true is refused: browsers reject it, and answering every origin with credentials would let any site read your users' data; list the origins, or pass a function that checks them");
+      }
+      this.#allows = () => true;
+    } else if (typeof origins === 'function') {
+      this.#allows = origins;
+    } else if (Array.isArray(origins)) {
+      const allowed = new Set(origins.map(checkOrigin));
+      this.#allows = (origin) => allowed.has(origin.toLowerCase());
+    } else {
+      throw new TypeError(`cors(): origins must be a list of origins, '*' or a function, got ${describe(origins)}`);
+    }
+    this.#methods = tokens('methods', options.methods ?? DEFAULT_METHODS)!.toUpperCase();
+    this.#headers = tokens('headers', options.headers);
+    this.#expose = tokens('exposeHeaders', options.exposeHeaders);
+    if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 0)) throw new TypeError(`cors(): maxAge must be a whole number of seconds, got ${describe(maxAge)}`);
+    this.#maxAge = maxAge === undefined ? undefined : String(maxAge);
+  }
+
+  processRequest(request: HttpRequest): MaybePromise<HttpResponse | undefined> {
+    if (!isPreflight(request)) return undefined;
+    const response = new HttpResponse(null, { status: 204 });
+    const allowed = this.#allow(request, response);
+    if (allowed === false) return response;
+    if (allowed === true) return this.#preflight(request, response);
+    return allowed.then((yes) => (yes ? this.#preflight(request, response) : response));
+  }
+
+  processResponse(request: HttpRequest, response: HttpResponse): MaybePromise<HttpResponse> {
+    // A preflight was answered above (Django runs the same middleware's processResponse on it).
+    if (isPreflight(request)) return response;
+    const allowed = this.#allow(request, response);
+    if (allowed === false) return response;
+    if (allowed === true) return this.#actual(response);
+    return allowed.then((yes) => (yes ? this.#actual(response) : response));
+  }
+
+  /** Whether the request's origin may read the response; says `Vary: Origin` when the answer depends on it. */
+  #allow(request: HttpRequest, response: HttpResponse): MaybePromise<boolean> {
+    if (!this.#any) addVary(response, 'Origin');
+    const origin = request.headers.get('origin');
+    if (origin === null) return false;
+    const allowed = this.#allows(origin, request);
+    if (allowed instanceof Promise) {
+      return allowed.then((yes) => {
+        if (yes) response.headers.set('access-control-allow-origin', origin);
+        return yes;
+      });
+    }
+    if (allowed) response.headers.set('access-control-allow-origin', this.#any ? '*' : origin);
+    return allowed === true;
+  }
+
+  #actual(response: HttpResponse): HttpResponse {
+    if (this.#credentials) response.headers.set('access-control-allow-credentials', 'true');
+    if (this.#expose !== undefined) response.headers.set('access-control-expose-headers', this.#expose);
+    return response;
+  }
+
+  #preflight(request: HttpRequest, response: HttpResponse): HttpResponse {
+    const { headers } = response;
+    if (this.#credentials) headers.set('access-control-allow-credentials', 'true');
+    headers.set('access-control-allow-methods', this.#methods);
+    if (this.#headers !== undefined) {
+      headers.set('access-control-allow-headers', this.#headers);
+    } else {
+      const asked = request.headers.get('access-control-request-headers');
+      if (asked !== null && asked.split(',').every((name) => TOKEN.test(name.trim()))) headers.set('access-control-allow-headers', asked);
+      addVary(response, 'Access-Control-Request-Headers');
+    }
+    if (this.#maxAge !== undefined) headers.set('access-control-max-age', this.#maxAge);
+    return response;
+  }
+}
+
+function isPreflight(request: HttpRequest): boolean {
+  return request.method === 'OPTIONS' && request.headers.has('access-control-request-method');
+}
+
+/** An origin as a browser sends it, lower-case; a TypeError naming it otherwise (a path or trailing slash never matches). */
+function checkOrigin(origin: unknown, index: number): string {
+  let valid = false;
+  if (typeof origin === 'string') {
+    try {
+      valid = new URL(origin).origin === origin.toLowerCase();
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new TypeError(`cors(): origins[${index}] is not an origin (scheme://host[:port], no path, no trailing slash): ${describe(origin)}`);
+  return (origin as string).toLowerCase();
+}
+
+/** A list of header or method names as one header value; undefined when absent. */
+function tokens(option: string, list: readonly string[] | undefined): string | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && TOKEN.test(name))) {
+    throw new TypeError(`cors(): ${option} must be a list of names (tokens), got ${describe(list)}`);
+  }
+  return list.join(', ');
+}
+
+/** Adds `field` to the response's `Vary`, unless it is there already or `Vary: *`. */
+function addVary(response: HttpResponse, field: string): void {
+  const current = response.headers.get('vary');
+  if (current === null) {
+    response.headers.set('vary', field);
+    return;
+  }
+  const fields = current.toLowerCase().split(',').map((name) => name.trim());
+  if (fields.includes('*') || fields.includes(field.toLowerCase())) return;
+  response.headers.set('vary', `${current}, ${field}`);
+}
