@@ -47,3 +47,5 @@ export const kJournal = Symbol('coda.journal');
 export const kSettle = Symbol('coda.settle');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
+/** HttpRequest: the route it matched, when that route sits in groups with middleware (their onions read what is inside them from it). */
+export const kRouteTarget = Symbol('coda.routeTarget');

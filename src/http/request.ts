@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { kBodyLimit, kDone, kExchange, kLogs } from '../symbols.js';
+import { kBodyLimit, kDone, kExchange, kLogs, kRouteTarget } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, requireType } from './body.js';
@@ -105,6 +105,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   [kBodyLimit]: number;
   /** @internal The exchange that owns this request (its life: middleware entered, tasks, outcome). */
   readonly [kExchange]: unknown;
+  /** @internal The route matched, when it sits in groups with middleware (routing sets it). */
+  [kRouteTarget]: unknown = undefined;
 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;
