@@ -8,6 +8,7 @@ export { serve, type Server, type ServeOptions, type ShutdownReport } from './se
 export { onShutdown } from './server/shutdown.js';
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
 export { include, RouteGroup, type IncludeOptions, type RouteEntry } from './routing/include.js';
+export { staticFiles, type StaticFilesOptions } from './routing/static-files.js';
 export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export { HttpRequest, type RequestSource } from './http/request.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
