@@ -9,6 +9,7 @@ export { onShutdown } from './server/shutdown.js';
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
 export { include, RouteGroup, type IncludeOptions, type RouteEntry } from './routing/include.js';
 export { staticFiles, type StaticFilesOptions } from './routing/static-files.js';
+export { compress, type CompressOptions, type Encoding } from './middleware/compress.js';
 export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export { HttpRequest, type RequestSource } from './http/request.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';

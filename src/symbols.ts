@@ -49,3 +49,5 @@ export const kSettle = Symbol('coda.settle');
 export const kCloseTasks = Symbol('coda.closeTasks');
 /** HttpRequest: the route it matched, when that route sits in groups with middleware (their onions read what is inside them from it). */
 export const kRouteTarget = Symbol('coda.routeTarget');
+/** StreamingResponse: sends its stream through a transform (compression) instead of as it is. */
+export const kTransformStream = Symbol('coda.transformStream');

@@ -17,7 +17,7 @@ const LAYERS: Record<string, number> = {
   'util': 0, 'log': 0, 'symbols.ts': 0,
   'http': 1,
   'after': 2, 'pipeline': 2,
-  'routing': 3, 'transport': 3, 'durable': 3,
+  'routing': 3, 'transport': 3, 'durable': 3, 'middleware': 3,
   'app': 4,
   'server': 5,
   'testing': 6,
