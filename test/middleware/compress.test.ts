@@ -104,6 +104,39 @@ describe('compress()', () => {
     }
   });
 
+  test('a client that goes away mid-stream: the compressed stream and its source are let go (the generator returns)', async () => {
+    const ended = deferred();
+    const endless = createApp({
+      middleware: [compress({ threshold: 0 })],
+      routes: [get('/forever', () => new StreamingResponse((async function* () {
+        try {
+          for (;;) yield `tick ${text}\n`;
+        } finally {
+          ended.resolve();
+        }
+      })(), { headers: { 'content-type': 'text/plain' } }))],
+    });
+    const endlessServer = await startServer(endless);
+    try {
+      await new Promise<void>((resolve) => {
+        const request = http.get(`${endlessServer.url}/forever`, { headers: { 'accept-encoding': 'br' } }, (res) => {
+          assert.equal(res.headers['content-encoding'], 'br');
+          res.once('data', () => {
+            request.destroy();
+            resolve();
+          });
+        });
+        request.on('error', () => {});
+        request.on('close', resolve);
+      });
+      await ended.promise;
+      await endless.settle();
+      assert.equal(endless.requestsInFlight, 0);
+    } finally {
+      await endlessServer.close();
+    }
+  });
+
   test('static files are compressed as streams: no Content-Length, no Accept-Ranges, a weak ETag; a range is sent as it is', async () => {
     const whole = await fetchRaw('/files/page.html', { 'accept-encoding': 'br' });
     assert.equal(whole.headers['content-encoding'], 'br');
