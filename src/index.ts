@@ -13,6 +13,10 @@ export type { Secret } from './http/signing.js';
 export type { TrustProxy } from './http/client-address.js';
 export { ValidationError, type ValidationIssue, type StandardSchemaV1 } from './http/validation.js';
 export { cors, type CorsOptions } from './middleware/cors.js';
+export { include, RouteGroup, type IncludeOptions, type RouteEntry } from './routing/include.js';
+export { staticFiles, type StaticFilesOptions } from './routing/static-files.js';
+export { compress, type CompressOptions, type Encoding } from './middleware/compress.js';
+export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
   HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,

@@ -51,3 +51,7 @@ export const kCloseTasks = Symbol('coda.closeTasks');
 export const kAdopt = Symbol('coda.adopt');
 /** HttpResponse: the cookies set with `setCookie()`/`deleteCookie()`, written to its headers when it is sent. */
 export const kCookies = Symbol('coda.cookies');
+/** HttpRequest: the route it matched, when that route sits in groups with middleware (their onions read what is inside them from it). */
+export const kRouteTarget = Symbol('coda.routeTarget');
+/** StreamingResponse: sends its stream through a transform (compression) instead of as it is. */
+export const kTransformStream = Symbol('coda.transformStream');

@@ -4,13 +4,15 @@ import type { BodyOptions } from '../http/body-options.js';
 import type { TrustProxy } from '../http/client-address.js';
 import type { Secret } from '../http/signing.js';
 import type { Logger } from '../log/logger.js';
+import { checkErrorPages, type ErrorPages } from '../pipeline/error-pages.js';
 import type { Middleware } from '../pipeline/types.js';
-import type { Route } from '../routing/routes.js';
+import type { RouteEntry } from '../routing/include.js';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 
 export interface AppOptions {
-  routes?: readonly Route[];
+  /** Routes (`get()`, `route()`, ...), groups of them (`include()`) and static files (`staticFiles()`). */
+  routes?: readonly RouteEntry[];
   /** Outermost first, as in Django's MIDDLEWARE setting. */
   middleware?: readonly Middleware[];
   /** Shows stacks in 500 responses and logs left-out middleware. Never in production. */
@@ -46,9 +48,21 @@ export interface AppOptions {
    * a list to rotate secrets (the first signs, all verify).
    */
   secret?: Secret;
+  /**
+   * Views for error responses, by status (Django's `handler404` and friends):
+   * `(request, error) => response`, used for routing errors (404, 405, 400)
+   * too. Statuses without a page keep the built-in JSON or text response.
+   */
+  errorPages?: ErrorPages;
+  /**
+   * A request that matches no route, on a path without a trailing slash whose
+   * slash form has routes, is redirected there (Django's APPEND_SLASH): 301
+   * for GET and HEAD, 308 for other methods. Default false.
+   */
+  appendSlash?: boolean;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'secret'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'secret', 'errorPages', 'appendSlash'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**
@@ -61,9 +75,10 @@ export function checkAppOptions(options: AppOptions): void {
   for (const key of ['routes', 'middleware'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) throw new TypeError(`createApp(): ${key} must be an array, got ${describe(options[key])}`);
   }
-  for (const key of ['debug', 'asyncContext'] as const) {
+  for (const key of ['debug', 'asyncContext', 'appendSlash'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`createApp(): ${key} must be true or false, got ${describe(options[key])}`);
   }
+  if (options.errorPages !== undefined) checkErrorPages(options.errorPages);
   const { logger } = options;
   if (logger !== undefined) {
     const missing = LOGGER_METHODS.filter((method) => typeof (logger as unknown as Record<string, unknown> | null)?.[method] !== 'function');

@@ -15,7 +15,8 @@ import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
-import { compose } from '../pipeline/compose.js';
+import { compose, type ComposeOptions } from '../pipeline/compose.js';
+import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
 import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kCookies, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
@@ -63,7 +64,6 @@ export class App {
     this.debug = options.debug ?? false;
     const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
-    this.#router = new Router(options.routes ?? []);
     this.#asyncContext = options.asyncContext ?? true;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
     this.tasks = new Tasks(options.tasks ?? {}, this.logger);
@@ -83,16 +83,23 @@ export class App {
       lost: (record) => this.#lost(record),
       registerTask: (exchange, entry) => this.tasks.register(exchange, entry),
     };
-    this.#pipeline = compose(options.middleware ?? [], {
-      resolve: (request) => this.#router.resolve(request),
-      render: (request, error, culprit) => renderError(request, error, this.debug, culprit),
+    const layers: Omit<ComposeOptions, 'resolve'> = {
+      render: options.errorPages === undefined
+        ? (request, error, culprit) => renderError(request, error, this.debug, culprit)
+        : errorPagesRenderer(options.errorPages, this.debug),
       enter: (request, entry) => (request[kExchange] as Exchange).enter(entry),
       onUnused: (name, error) => {
         // Django logs the exception's message too: it says why the middleware left.
         const why = error.message === '' ? '' : `: ${error.message}`;
         if (this.debug) this.logger.info({ middleware: name, reason: error.message }, `MiddlewareNotUsed: ${name} left out of the chain${why}`);
       },
+    };
+    // A route group's middleware is an onion of its own, built by the same compose(), around its views.
+    this.#router = new Router(options.routes ?? [], {
+      compose: (middleware, resolve) => compose(middleware, { ...layers, resolve }),
+      appendSlash: options.appendSlash ?? false,
     });
+    this.#pipeline = compose(options.middleware ?? [], { ...layers, resolve: (request) => this.#router.resolve(request) });
   }
 
   /** A `node:http` request listener: `http.createServer(app.handler)`. */

@@ -11,16 +11,26 @@ import { ValidationError } from './validation.js';
  * with the request id, 4xx at debug level.
  */
 export function renderError(request: HttpRequest, error: unknown, debug: boolean, culprit?: string): HttpResponse {
-  const known = error instanceof HttpError;
-  const status = known ? error.status : 500;
-  let message = known ? error.message : STATUS_TEXT[500]!;
+  logError(request, error, culprit);
+  return errorResponse(request, error, debug);
+}
+
+/** Logs an error turned into a response: a 5xx at error level, naming `culprit` (the code it came from); a 4xx at debug level. */
+export function logError(request: HttpRequest, error: unknown, culprit?: string): void {
+  const status = statusOf(error);
   if (status >= 500) {
     if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error, culprit));
   } else if (request[kLogs]('debug')) {
-    request.log.debug({ status, method: request.method, path: request.path }, message);
+    request.log.debug({ status, method: request.method, path: request.path }, (error as HttpError).message);
   }
-  if (debug && !known) message = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+}
 
+/** The built-in response for an error, without logging it: see `renderError`. */
+export function errorResponse(request: HttpRequest, error: unknown, debug: boolean): HttpResponse {
+  const known = error instanceof HttpError;
+  const status = statusOf(error);
+  let message = known ? error.message : STATUS_TEXT[500]!;
+  if (debug && !known) message = error instanceof Error ? (error.stack ?? String(error)) : String(error);
   const headers = known ? error.headers : undefined;
   const accept = request.headers.get('accept');
   if (accept !== null && accept.includes('json')) {
@@ -28,6 +38,11 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
     return new JsonResponse({ error: body }, { status, headers });
   }
   return new HttpResponse(message, { status, headers });
+}
+
+/** The status an error stands for: an `HttpError`'s own, else 500. */
+export function statusOf(error: unknown): number {
+  return error instanceof HttpError ? error.status : 500;
 }
 
 function describeFailure(error: unknown, culprit: string | undefined): string {

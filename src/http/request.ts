@@ -3,7 +3,7 @@ import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { kBodyLimit, kDone, kExchange, kLogs } from '../symbols.js';
+import { kBodyLimit, kDone, kExchange, kLogs, kRouteTarget } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, requireType } from './body.js';
@@ -140,6 +140,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   [kBodyLimit]: number;
   /** @internal The exchange that owns this request (its life: middleware entered, tasks, outcome). */
   readonly [kExchange]: unknown;
+  /** @internal The route matched, when it sits in groups with middleware (routing sets it). */
+  [kRouteTarget]: unknown = undefined;
 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;

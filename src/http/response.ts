@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kTaskEntries } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { describe } from '../util/describe.js';
@@ -308,6 +308,7 @@ function isStreamSource(value: unknown): value is StreamSource {
 export class StreamingResponse extends HttpResponse {
   #stream: StreamSource | undefined;
   readonly #opener: StreamOpener | undefined;
+  #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
   #controller: AbortController | undefined = undefined;
 
   constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
@@ -328,9 +329,23 @@ export class StreamingResponse extends HttpResponse {
       if (!isStreamSource(opened)) {
         throw new TypeError(`the function given to StreamingResponse returned ${describe(opened)}, expected an async iterable or a Readable`);
       }
-      this.#stream = opened;
+      this.#stream = this.#transform === undefined ? opened : this.#transform(opened);
     }
     return this.#stream;
+  }
+
+  /**
+   * @internal The body is sent through `transform` (compression): at once if
+   * the stream is open, else when it opens. Aborting destroys what
+   * `transform` returned; it must then let go of its source.
+   */
+  [kTransformStream](transform: (source: StreamSource) => StreamSource): void {
+    if (this.#stream !== undefined) {
+      this.#stream = transform(this.#stream);
+      return;
+    }
+    const before = this.#transform;
+    this.#transform = before === undefined ? transform : (source) => transform(before(source));
   }
 
   /** Aborts when the response ends before its stream: the client went away, the body is not sent, or sending it failed. */

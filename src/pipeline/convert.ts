@@ -6,7 +6,7 @@ import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise } from './types.js';
 
 /** Turns an error into the response it stands for, and logs it naming `culprit` ("view showNote"), the code it came from. */
-export type ErrorRenderer = (request: HttpRequest, error: unknown, culprit: string) => HttpResponse;
+export type ErrorRenderer = (request: HttpRequest, error: unknown, culprit: string) => MaybePromise<HttpResponse>;
 
 /**
  * `value` as an `HttpResponse` (a Web `Response` is converted), or a

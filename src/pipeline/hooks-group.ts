@@ -51,18 +51,22 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
       try {
         early = hooks.processRequest(request);
       } catch (error) {
-        return outward(request, i - 1, render(request, error, layers[i]!.requestCulprit));
+        return outwardFrom(request, i - 1, render(request, error, layers[i]!.requestCulprit));
       }
       if (isPromise(early)) {
         return Promise.resolve(early).then(
           (value) => answered(request, i, value),
-          (error: unknown) => outward(request, i - 1, render(request, error, layers[i]!.requestCulprit)),
+          (error: unknown) => outwardFrom(request, i - 1, render(request, error, layers[i]!.requestCulprit)),
         );
       }
       if (early !== undefined && early !== null) return answered(request, i, early);
     }
-    const response = inner(request);
-    return isPromise(response) ? response.then((value) => outward(request, last, value)) : outward(request, last, response);
+    return outwardFrom(request, last, inner(request));
+  }
+
+  /** `outward`, once `response` is there (an error page may render asynchronously). */
+  function outwardFrom(request: HttpRequest, from: number, response: MaybePromise<HttpResponse>): MaybePromise<HttpResponse> {
+    return isPromise(response) ? response.then((value) => outward(request, from, value)) : outward(request, from, response);
   }
 
   /** Layer i's `processRequest` settled with `value`: go on inward, or answer from layer i. */
@@ -72,7 +76,7 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
     try {
       response = asResponse(value, layers[i]!.requestCulprit);
     } catch (error) {
-      return outward(request, i - 1, render(request, error, layers[i]!.requestCulprit));
+      return outwardFrom(request, i - 1, render(request, error, layers[i]!.requestCulprit));
     }
     return outward(request, i, response);
   }
@@ -87,19 +91,21 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
         replaced = hooks.processResponse(request, response);
         if (isPromise(replaced)) {
           return Promise.resolve(replaced).then(
-            (value) => outward(request, j - 1, checked(request, value, responseCulprit)),
-            (error: unknown) => outward(request, j - 1, render(request, error, responseCulprit)),
+            (value) => outwardFrom(request, j - 1, checked(request, value, responseCulprit)),
+            (error: unknown) => outwardFrom(request, j - 1, render(request, error, responseCulprit)),
           );
         }
         response = asResponse(replaced, responseCulprit);
       } catch (error) {
-        response = render(request, error, responseCulprit);
+        const rendered = render(request, error, responseCulprit);
+        if (isPromise(rendered)) return outwardFrom(request, j - 1, rendered);
+        response = rendered;
       }
     }
     return response;
   }
 
-  function checked(request: HttpRequest, value: unknown, culprit: string): HttpResponse {
+  function checked(request: HttpRequest, value: unknown, culprit: string): MaybePromise<HttpResponse> {
     try {
       return asResponse(value, culprit);
     } catch (error) {

@@ -9,6 +9,8 @@ export interface ResolvedView {
   view: View;
   /** "view showNote", for R6 messages. */
   culprit: string;
+  /** Called instead of `view`: the view inside its route group's middleware (include()). */
+  handler?: (request: HttpRequest) => MaybePromise<HttpResponse>;
 }
 
 /** A middleware's hook, with the name errors give it. */
@@ -44,10 +46,10 @@ export function viewStage(
     return callView(request, resolved);
   }
 
-  function callView(request: HttpRequest, { view, culprit }: ResolvedView): MaybePromise<HttpResponse> {
+  function callView(request: HttpRequest, { view, culprit, handler }: ResolvedView): MaybePromise<HttpResponse> {
     let result: unknown;
     try {
-      result = view(request);
+      result = handler === undefined ? view(request) : handler(request);
     } catch (error) {
       return runExceptionHooks(request, error, culprit, 0);
     }

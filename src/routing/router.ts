@@ -2,11 +2,13 @@ import FindMyWay from 'find-my-way';
 import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
-import type { View } from '../pipeline/types.js';
-import { kBodyLimit } from '../symbols.js';
-import { describe } from '../util/describe.js';
+import type { Handler, Middleware, View } from '../pipeline/types.js';
+import type { ResolvedView } from '../pipeline/view-stage.js';
+import { kBodyLimit, kRouteTarget } from '../symbols.js';
+import { slashRedirect } from './append-slash.js';
+import { flattenRoutes, type FlatRoute, type RouteEntry, type RouteGroup } from './include.js';
 import { fillPath } from './reverse.js';
-import { METHODS, type Method, type Route } from './routes.js';
+import { METHODS, type Method } from './routes.js';
 
 /** What the route table keeps for a route, and hands to the view stage. */
 export interface RouteTarget {
@@ -16,6 +18,17 @@ export interface RouteTarget {
   bodyLimit: number | undefined;
   /** The path pattern, for `request.route`. */
   pattern: string;
+  /** The view inside the middleware of its groups (include()): the outermost group's onion. */
+  handler?: Handler;
+  /** What the onion of the k-th group with middleware calls: the view, or the next group's onion. */
+  levels?: readonly ResolvedView[];
+}
+
+export interface RouterOptions {
+  /** Builds a group's middleware onion (once per group); `resolve` gives what is inside it for a request. */
+  compose?: (middleware: readonly Middleware[], resolve: (request: HttpRequest) => ResolvedView) => Handler;
+  /** A miss on a path without a trailing slash whose slash form has routes redirects there (Django's APPEND_SLASH). */
+  appendSlash?: boolean;
 }
 
 const NO_QUERY = (): Record<string, string> => ({});
@@ -30,23 +43,32 @@ const NO_QUERY = (): Record<string, string> => ({});
 export class Router {
   readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY });
   readonly #patterns = new Map<string, string>();
+  readonly #appendSlash: boolean;
+  readonly #groups = new GroupOnions();
 
-  constructor(routes: readonly Route[]) {
-    routes.forEach(checkRoute);
-    const stored = routes.map((route) => this.#add(route));
+  constructor(entries: readonly RouteEntry[], options: RouterOptions = {}) {
+    this.#appendSlash = options.appendSlash ?? false;
+    const routes = flattenRoutes(entries);
+    const stored = routes.map((route) => this.#add(route, options));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
-    routes.forEach((route, i) => {
-      if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', route.path)) this.#tree.on('HEAD', route.path, noop, stored[i]);
+    routes.forEach(({ route, path }, i) => {
+      if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', path)) this.#tree.on('HEAD', path, noop, stored[i]);
     });
     this.#tree.compile();
   }
 
-  #add({ methods, path, view, options }: Route): RouteTarget {
+  #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
     const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path };
+    const withMiddleware = groups.filter((group) => group.middleware.length > 0);
+    if (withMiddleware.length > 0 && compose !== undefined) {
+      const onions = withMiddleware.map((group, depth) => this.#groups.onion(group, depth, compose));
+      stored.handler = onions[0];
+      stored.levels = onions.map((_, depth) => ({ view, culprit: stored.culprit, handler: onions[depth + 1] }));
+    }
     for (const method of methods) this.#tree.on(method, path, noop, stored);
-    if (options.name !== undefined) {
-      if (this.#patterns.has(options.name)) throw new TypeError(`two routes are named ${JSON.stringify(options.name)}`);
-      this.#patterns.set(options.name, path);
+    if (name !== undefined) {
+      if (this.#patterns.has(name)) throw new TypeError(`two routes are named ${JSON.stringify(name)}: ${this.#patterns.get(name)} and ${path}`);
+      this.#patterns.set(name, path);
     }
     return stored;
   }
@@ -60,13 +82,15 @@ export class Router {
     if (path.includes('%')) checkEncoding(path);
     const found = this.#tree.find(method as Method, path);
     if (found === null) {
-      if (method === 'OPTIONS') return this.#options(request);
+      if (method === 'OPTIONS' && this.#allowed(path).length > 0) return this.#options(request);
+      if (this.#appendSlash && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
       throw this.#miss(method, path);
     }
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
     request.route = target.pattern;
     if (target.bodyLimit !== undefined) request[kBodyLimit] = target.bodyLimit;
+    if (target.levels !== undefined) request[kRouteTarget] = target;
     return target;
   }
 
@@ -76,17 +100,16 @@ export class Router {
     return new NotFound(`no route for ${method} ${path}`);
   }
 
-  /** The methods a path answers, OPTIONS included when any; empty when it has no route. */
+  /** The methods a path answers, OPTIONS included when any; empty when it has no route (Django's `is_valid_path`). */
   #allowed(path: string): Method[] {
     const allowed = METHODS.filter((m) => this.#tree.find(m, path) !== null);
     if (allowed.length > 0 && !allowed.includes('OPTIONS')) allowed.push('OPTIONS');
     return allowed;
   }
 
-  /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7); a 404 when it has none. */
+  /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
   #options(request: HttpRequest): RouteTarget {
     const allowed = this.#allowed(request.path);
-    if (allowed.length === 0) throw new NotFound(`no route for OPTIONS ${request.path}`);
     const allow = allowed.join(', ');
     const some = this.#tree.find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;
@@ -104,10 +127,25 @@ export class Router {
 
 function noop(): void {}
 
-/** An entry of `routes` that did not come from `route()`, `get()` and friends would fail deep in the router. */
-function checkRoute(route: Route, index: number): void {
-  const ok = route !== null && typeof route === 'object' && Array.isArray(route.methods) && typeof route.path === 'string' && typeof route.view === 'function';
-  if (!ok) throw new TypeError(`routes[${index}] is not a route, got ${describe(route)}: build routes with get(), post(), put(), patch(), del() or route()`);
+/**
+ * Each group's middleware onion, built once (a factory is called once per
+ * group, not per route). The onion is shared by the group's routes: what it
+ * calls inside is read from the route the request matched.
+ */
+class GroupOnions {
+  /** Per group, per depth among the groups with middleware (a group included twice may sit at two depths). */
+  readonly #built = new Map<RouteGroup, Map<number, Handler>>();
+
+  onion(group: RouteGroup, depth: number, compose: NonNullable<RouterOptions['compose']>): Handler {
+    let byDepth = this.#built.get(group);
+    if (byDepth === undefined) this.#built.set(group, (byDepth = new Map()));
+    let onion = byDepth.get(depth);
+    if (onion === undefined) {
+      onion = compose(group.middleware, (request) => (request[kRouteTarget] as RouteTarget).levels![depth]!);
+      byDepth.set(depth, onion);
+    }
+    return onion;
+  }
 }
 
 function checkEncoding(path: string): void {

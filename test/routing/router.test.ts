@@ -216,7 +216,7 @@ describe('named routes and app.reverse()', () => {
   test('two routes with the same name are rejected at createApp', () => {
     assert.throws(
       () => createApp({ routes: [get('/a', echo, { name: 'dup' }), post('/b', echo, { name: 'dup' })] }),
-      { name: 'TypeError', message: 'two routes are named "dup"' },
+      { name: 'TypeError', message: 'two routes are named "dup": /a and /b' },
     );
   });
 });

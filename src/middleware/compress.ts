@@ -1,0 +1,169 @@
+import { pipeline, Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { HttpRequest } from '../http/request.js';
+import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
+import type { MiddlewareHooks } from '../pipeline/types.js';
+import { kTransformStream } from '../symbols.js';
+import { describe } from '../util/describe.js';
+import { checkCount, checkKeys } from '../util/options.js';
+
+export type Encoding = 'br' | 'gzip';
+
+export interface CompressOptions {
+  /** Bodies smaller than this many bytes go out as they are: compressing them saves less than it costs. Default 1024. */
+  threshold?: number;
+  /** The encodings offered, the server's preference first (it breaks ties between equal q-values). Default `['br', 'gzip']`. */
+  encodings?: readonly Encoding[];
+  /** gzip's level, 1 (fastest) to 9 (smallest). Default 6. */
+  gzipLevel?: number;
+  /** Brotli's quality, 0 to 11. Default 4: near gzip's speed with smaller output (11 is for files compressed once, ahead of time). */
+  brotliQuality?: number;
+}
+
+/**
+ * Types worth compressing: text and the textual formats (JSON, XML,
+ * JavaScript, SVG, ...). Images, audio, video, archives and fonts are
+ * compressed already, and are left as they are.
+ */
+const COMPRESSIBLE = /^(?:text\/|application\/(?:[\w.+-]*\+)?(?:json|xml|javascript|ecmascript|x-ndjson|wasm|graphql|x-www-form-urlencoded)\b|image\/(?:svg\+xml|x-icon|vnd\.microsoft\.icon|bmp)\b)/i;
+const NO_TRANSFORM = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
+const ACCEPT_TOKEN = /^\s*([^\s;,]+)\s*(?:;\s*q\s*=\s*([^\s;,]*))?/i;
+
+const gzipAsync = promisify(zlib.gzip);
+const brotliAsync = promisify(zlib.brotliCompress);
+
+/**
+ * Compresses response bodies with gzip or Brotli, as the client's
+ * `Accept-Encoding` asks (q-values, `identity` and `*` understood), through
+ * node:zlib: fixed bodies in the thread pool (Content-Length recomputed),
+ * streams chunk by chunk, each chunk flushed so that a server-sent event is
+ * not held back. Left alone: HEAD, 1xx, 204, 304 and 206 responses, bodies
+ * below `threshold`, types compressed already (images, archives, ...), a
+ * response with a Content-Encoding or `Cache-Control: no-transform`. Each
+ * compressible response gets `Vary: Accept-Encoding`; a strong ETag becomes
+ * weak, since the bytes differ. The outcome's `bytesSent` counts the
+ * compressed bytes, those on the wire.
+ *
+ * Put it first in `middleware`, so that it compresses what the others produce.
+ *
+ * @example
+ * ```ts
+ * createApp({ middleware: [compress({ threshold: 1024 }), auth], routes });
+ * ```
+ */
+export function compress(options: CompressOptions = {}): MiddlewareHooks {
+  checkKeys('compress()', options, ['threshold', 'encodings', 'gzipLevel', 'brotliQuality']);
+  const threshold = options.threshold === undefined ? 1024 : checkCount('compress(): threshold', options.threshold, 0);
+  const encodings = checkEncodings(options.encodings ?? ['br', 'gzip']);
+  const gzipLevel = checkLevel('gzipLevel', options.gzipLevel ?? 6, 1, 9);
+  const brotliQuality = checkLevel('brotliQuality', options.brotliQuality ?? 4, 0, 11);
+  const gzipOptions: zlib.ZlibOptions = { level: gzipLevel };
+  const brotliOptions: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: brotliQuality } };
+
+  const compressBytes = (bytes: Uint8Array, encoding: Encoding): Promise<Buffer> =>
+    encoding === 'gzip' ? gzipAsync(bytes, gzipOptions) : brotliAsync(bytes, brotliOptions);
+
+  const compressStream = (source: StreamSource, encoding: Encoding): Readable => {
+    // Every write flushed: a chunk the app yields reaches the client without waiting for the next.
+    const compressor = encoding === 'gzip'
+      ? zlib.createGzip({ ...gzipOptions, flush: zlib.constants.Z_SYNC_FLUSH })
+      : zlib.createBrotliCompress({ ...brotliOptions, flush: zlib.constants.BROTLI_OPERATION_FLUSH });
+    // Destroying the compressor (the client went away) destroys the source, or returns its iterator.
+    return pipeline(source instanceof Readable ? source : Readable.from(source, { objectMode: false }), compressor, () => {});
+  };
+
+  return {
+    name: 'compress',
+    processResponse(request: HttpRequest, response: HttpResponse): HttpResponse | Promise<HttpResponse> {
+      if (!compressible(response)) return response;
+      varyOnEncoding(response);
+      if (request.method === 'HEAD') return response;
+      const encoding = chooseEncoding(request.headers.get('accept-encoding'), encodings);
+      if (encoding === undefined) return response;
+      if (response instanceof StreamingResponse) {
+        const declared = response.headers.get('content-length');
+        if (declared !== null && Number(declared) < threshold) return response;
+        markEncoded(response, encoding);
+        response[kTransformStream]((source) => compressStream(source, encoding));
+        return response;
+      }
+      const { body } = response;
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      if (bytes === null || bytes.byteLength < threshold) return response;
+      return compressBytes(bytes, encoding).then((compressed) => {
+        response.body = compressed;
+        markEncoded(response, encoding);
+        return response;
+      });
+    },
+  };
+}
+
+/** Whether the response is one to compress, whoever asks: see `compress()`. */
+function compressible(response: HttpResponse): boolean {
+  const { status, headers } = response;
+  if (status < 200 || status === 204 || status === 206 || status === 304) return false;
+  if (headers.has('content-encoding') || headers.has('content-range')) return false;
+  const cacheControl = headers.get('cache-control');
+  if (cacheControl !== null && NO_TRANSFORM.test(cacheControl)) return false;
+  const type = headers.get('content-type');
+  return type !== null && COMPRESSIBLE.test(type);
+}
+
+function varyOnEncoding(response: HttpResponse): void {
+  const vary = response.headers.get('vary');
+  if (vary === null) response.headers.set('vary', 'Accept-Encoding');
+  else if (!/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(vary)) response.headers.set('vary', `${vary}, Accept-Encoding`);
+}
+
+/** The headers of a body now encoded: its length and ranges were those of the identity bytes. */
+function markEncoded(response: HttpResponse, encoding: Encoding): void {
+  const { headers } = response;
+  headers.set('content-encoding', encoding);
+  headers.delete('content-length');
+  headers.delete('accept-ranges');
+  const etag = headers.get('etag');
+  if (etag !== null && etag.startsWith('"')) headers.set('etag', `W/${etag}`);
+}
+
+/**
+ * The encoding to use for `accept` (an Accept-Encoding header): among
+ * `offered`, the one with the highest q-value above 0, `*` standing for any
+ * not named; ties go to the first offered. None when the header is absent
+ * (clients that take compression say so) or accepts none of them.
+ */
+export function chooseEncoding(accept: string | null, offered: readonly Encoding[]): Encoding | undefined {
+  if (accept === null || accept.trim() === '') return undefined;
+  const weights = new Map<string, number>();
+  for (const part of accept.split(',')) {
+    const match = ACCEPT_TOKEN.exec(part);
+    if (match === null) continue;
+    const q = match[2] === undefined ? 1 : Number(match[2]);
+    if (Number.isFinite(q)) weights.set(match[1]!.toLowerCase(), Math.min(Math.max(q, 0), 1));
+  }
+  let best: Encoding | undefined;
+  let bestWeight = 0;
+  for (const encoding of offered) {
+    const weight = weights.get(encoding) ?? weights.get('*') ?? 0;
+    if (weight > bestWeight) {
+      best = encoding;
+      bestWeight = weight;
+    }
+  }
+  return best;
+}
+
+function checkEncodings(encodings: unknown): Encoding[] {
+  if (!Array.isArray(encodings) || encodings.length === 0 || encodings.some((e) => e !== 'br' && e !== 'gzip')) {
+    throw new TypeError(`compress(): encodings must be a non-empty list of 'br' and 'gzip', got ${describe(encodings)}`);
+  }
+  return [...new Set(encodings as Encoding[])];
+}
+
+function checkLevel(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`compress(): ${name} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}

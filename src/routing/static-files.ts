@@ -1,0 +1,188 @@
+import { realpathSync, statSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { SendOptions, SendResult } from '@fastify/send';
+import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/errors.js';
+import type { HttpRequest } from '../http/request.js';
+import { redirect, StreamingResponse, type HttpResponse } from '../http/response.js';
+import { describe } from '../util/describe.js';
+import { checkKeys } from '../util/options.js';
+import { withSlash } from './append-slash.js';
+import { route, type Route } from './routes.js';
+
+export interface StaticFilesOptions {
+  /** The folder served. Nothing outside it is ever sent: not through `..`, encoded or not, nor through a symlink. */
+  root: string;
+  /** `Cache-Control: public, max-age=...`, in milliseconds. Default 0. */
+  maxAge?: number;
+  /** Adds `immutable` to `Cache-Control`: for fingerprinted file names, with a long `maxAge`. Default false. */
+  immutable?: boolean;
+  /** The file sent for a directory path ending in `/`, in order of preference; false for none. Default `'index.html'`. */
+  index?: string | readonly string[] | false;
+  /**
+   * Files and folders whose name starts with a dot: `'ignore'` (default)
+   * answers 404 as if they did not exist, `'deny'` answers 403, `'allow'` serves them.
+   */
+  dotfiles?: 'ignore' | 'deny' | 'allow';
+  /** Extensions tried, in order, for a path without one (`['html']` serves `/about` from `about.html`). */
+  extensions?: readonly string[];
+  /** A weak ETag (size and modification time), for conditional requests (304). Default true. */
+  etag?: boolean;
+  /** `Last-Modified`, for conditional requests. Default true. */
+  lastModified?: boolean;
+  /** Range requests (206, 416). Default true. */
+  acceptRanges?: boolean;
+  /** Names the route for `app.reverse(name, { '*': 'css/site.css' })`. */
+  name?: string;
+}
+
+const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 'etag', 'lastModified', 'acceptRanges', 'name'];
+const DOTFILES = ['ignore', 'deny', 'allow'];
+/** The request headers @fastify/send reads. */
+const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
+const ENCODED_SLASH = /%2F|%5C/i;
+
+type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
+let sender: Promise<Send> | undefined;
+
+/**
+ * A GET (and HEAD) route that serves the files under `root` at `prefix`,
+ * through @fastify/send: content types, a weak ETag and Last-Modified with
+ * conditional requests (304, 412), byte ranges (206, 416), a cache policy.
+ * The body streams through Coda's response path, so after-response tasks run
+ * after its last byte and the outcome counts its bytes. Bad paths are
+ * refused: a NUL byte, a backslash or an encoded slash is a 400, `..` a 403;
+ * a symlink that leads out of the root is a 404, as is a missing file, a
+ * dotfile (by default) and a directory without an index.
+ *
+ * @example
+ * ```ts
+ * createApp({ routes: [staticFiles('/assets', { root: './public', maxAge: 86_400_000, immutable: true })] });
+ * ```
+ */
+export function staticFiles(prefix: string, options: StaticFilesOptions): Route {
+  const where = `staticFiles(${JSON.stringify(prefix)})`;
+  if (typeof prefix !== 'string' || !prefix.startsWith('/')) throw new TypeError(`staticFiles() prefix must start with "/", got ${describe(prefix)}`);
+  if (prefix !== '/' && prefix.endsWith('/')) throw new TypeError(`${where}: the prefix must not end with "/"`);
+  checkKeys(where, options, KEYS);
+  const root = checkRoot(where, options.root);
+  const sendOptions = checkSendOptions(where, options, root);
+  const index = sendOptions.index !== false;
+  sender ??= import('@fastify/send').then((module) => module.default as unknown as Send);
+  const pattern = `${prefix === '/' ? '' : prefix}/*`;
+
+  async function serveFile(request: HttpRequest): Promise<HttpResponse> {
+    const file = tail(request);
+    checkPath(request.path, file);
+    if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
+    const send = await sender!;
+    const result = await send(headersOnly(request), `/${file}`, sendOptions);
+    if (result.type === 'file') return new StreamingResponse(result.stream, { status: result.statusCode, headers: result.headers });
+    result.stream.destroy();
+    if (result.type === 'directory') return redirect(withSlash(request), 301);
+    throw refusal(request, result);
+  }
+  Object.defineProperty(serveFile, 'name', { value: `staticFiles(${prefix})` });
+  return route(['GET', 'HEAD'], pattern, serveFile, options.name === undefined ? {} : { name: options.name });
+}
+
+function checkRoot(where: string, root: unknown): string {
+  if (typeof root !== 'string' || root === '') throw new TypeError(`${where}: root must be a folder path, got ${describe(root)}`);
+  let real: string;
+  try {
+    real = realpathSync(root);
+  } catch {
+    throw new TypeError(`${where}: root ${JSON.stringify(root)} does not exist`);
+  }
+  if (!statSync(real).isDirectory()) throw new TypeError(`${where}: root ${JSON.stringify(root)} is not a folder`);
+  return real;
+}
+
+function checkSendOptions(where: string, options: StaticFilesOptions, root: string): SendOptions {
+  const { maxAge = 0, dotfiles = 'ignore', index = 'index.html', extensions = [] } = options;
+  if (typeof maxAge !== 'number' || !Number.isSafeInteger(maxAge) || maxAge < 0) throw new RangeError(`${where}: maxAge must be a whole number of milliseconds, got ${describe(maxAge)}`);
+  if (!DOTFILES.includes(dotfiles)) throw new TypeError(`${where}: dotfiles must be 'ignore', 'deny' or 'allow', got ${describe(dotfiles)}`);
+  const indexes = index === false ? [] : typeof index === 'string' ? [index] : index;
+  if (!Array.isArray(indexes) || indexes.some((name) => typeof name !== 'string' || name === '' || name.includes('/'))) {
+    throw new TypeError(`${where}: index must be a file name, a list of them, or false, got ${describe(index)}`);
+  }
+  if (!Array.isArray(extensions) || extensions.some((ext) => typeof ext !== 'string' || ext === '' || ext.startsWith('.'))) {
+    throw new TypeError(`${where}: extensions must be a list of extensions without their dot (['html']), got ${describe(extensions)}`);
+  }
+  for (const key of ['immutable', 'etag', 'lastModified', 'acceptRanges'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`${where}: ${key} must be true or false, got ${describe(options[key])}`);
+  }
+  return {
+    root,
+    maxAge,
+    immutable: options.immutable ?? false,
+    index: indexes.length === 0 ? false : [...indexes],
+    dotfiles,
+    extensions: [...extensions],
+    etag: options.etag ?? true,
+    lastModified: options.lastModified ?? true,
+    acceptRanges: options.acceptRanges ?? true,
+    // The path is checked before; this checks where it really leads, symlinks followed.
+    onFile: (file) => insideRoot(file, root),
+  };
+}
+
+/** The encoded part of the request's path after the route's prefix: what the trailing `*` matched, undecoded. */
+function tail(request: HttpRequest): string {
+  let slashes = 0;
+  for (const char of request.route!) if (char === '/') slashes++;
+  let at = -1;
+  for (let i = 0; i < slashes; i++) at = request.path.indexOf('/', at + 1);
+  return request.path.slice(at + 1);
+}
+
+/** Refuses what could lead out of the root, or means a different file on another system, before the file system is asked. */
+function checkPath(full: string, file: string): void {
+  const shown = JSON.stringify(full);
+  if (file.includes('\\') || ENCODED_SLASH.test(file)) {
+    throw new BadRequest(`the path ${shown} holds a backslash or an encoded slash, which static files refuse`);
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(file);
+  } catch {
+    throw new BadRequest(`invalid percent-encoding in path ${shown}`);
+  }
+  if (decoded.includes('\0')) throw new BadRequest(`the path ${shown} holds a NUL byte`);
+  if (decoded.split('/').includes('..')) throw new PermissionDenied(`the path ${shown} climbs out of the static root with ".."`);
+}
+
+/** A file reached through a symlink that leads out of the root is as good as missing. */
+async function insideRoot(file: string, root: string): Promise<void> {
+  const real = await realpath(file);
+  if (real !== root && !real.startsWith(root + path.sep)) throw new NotFound(`no file there: it leads out of the static root`);
+}
+
+/** What @fastify/send reads of a request: its method and conditional headers. */
+function headersOnly(request: HttpRequest): Readable {
+  const headers: Record<string, string> = {};
+  for (const name of CONDITIONAL) {
+    const value = request.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return { method: request.method, headers } as unknown as Readable;
+}
+
+/** The HttpError for what @fastify/send refused, with a message that names the path. */
+function refusal(request: HttpRequest, result: SendResult): Error {
+  const shown = request.path;
+  switch (result.statusCode) {
+    case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);
+    case 403: return new PermissionDenied(`${shown} is not served`);
+    case 404: return new NotFound(shown.endsWith('/') ? `no index file in ${shown}` : `no file at ${shown}`);
+    case 412: return new HttpError(412, `${shown} does not match the request's preconditions`);
+    case 416: return new HttpError(416, `range ${request.headers.get('range')} is not satisfiable for ${shown}`, pickRange(result.headers));
+    default: return result.type === 'error' ? result.metadata.error : new Error(`static file ${shown}: status ${result.statusCode}`);
+  }
+}
+
+function pickRange(headers: Record<string, string>): Record<string, string> {
+  const range = headers['Content-Range'];
+  return range === undefined ? {} : { 'content-range': range };
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import zlib from 'node:zlib';
+import {
+  compress, createApp, get, HttpResponse, JsonResponse, staticFiles, StreamingResponse, type Outcome, type Server,
+} from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { deferred, rawGet, rawRequest, startServer } from '../helpers.js';
+
+const text = 'All work and no play makes Jack a dull boy. '.repeat(100);
+const small = 'tiny';
+const png = Buffer.alloc(4096, 7);
+
+describe('compress()', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-compress-'));
+  writeFileSync(path.join(dir, 'page.html'), text);
+  const outcomes = new Map<string, Outcome>();
+  const app = createApp({
+    middleware: [compress(), { afterResponse(request, _response, outcome) { outcomes.set(request.path, outcome); } }],
+    routes: [
+      get('/text', () => new HttpResponse(text)),
+      get('/json', () => new JsonResponse({ text })),
+      get('/small', () => new HttpResponse(small)),
+      get('/png', () => new HttpResponse(png, { headers: { 'content-type': 'image/png' } })),
+      get('/zip', () => new HttpResponse(png, { headers: { 'content-type': 'application/zip' } })),
+      get('/encoded', () => new HttpResponse(zlib.gzipSync(text), { headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' } })),
+      get('/no-transform', () => new HttpResponse(text, { headers: { 'cache-control': 'no-transform' } })),
+      get('/empty', () => new HttpResponse(null, { status: 204, headers: { 'content-type': 'text/plain' } })),
+      get('/tagged', () => new HttpResponse(text, { headers: { etag: '"v1"', vary: 'Cookie' } })),
+      get('/stream', () => new StreamingResponse((async function* () {
+        for (let i = 0; i < 50; i++) yield `line ${i}: ${text.slice(0, 80)}\n`;
+      })(), { headers: { 'content-type': 'text/plain; charset=utf-8' } })),
+      staticFiles('/files', { root: dir }),
+    ],
+  });
+  let server: Server;
+  before(async () => {
+    server = await startServer(app);
+  });
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const fetchRaw = (target: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(server, rawGet(target, headers, method));
+
+  test('gzip and Brotli over the wire: the body decodes to the original, Content-Length is that of the compressed bytes, and so is bytesSent', async () => {
+    for (const [encoding, decode] of [['gzip', zlib.gunzipSync], ['br', zlib.brotliDecompressSync]] as const) {
+      const response = await fetchRaw('/text', { 'accept-encoding': encoding });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-encoding'], encoding);
+      assert.equal(response.headers.vary, 'Accept-Encoding');
+      assert.equal(Number(response.headers['content-length']), response.body.length);
+      assert.ok(response.body.length < text.length / 10);
+      assert.equal(decode(response.body).toString(), text);
+      await app.settle();
+      assert.equal(outcomes.get('/text')!.bytesSent, response.body.length);
+    }
+  });
+
+  test('streams are compressed chunk by chunk (chunked, no Content-Length), and bytesSent counts the bytes on the wire', async () => {
+    const response = await fetchRaw('/stream', { 'accept-encoding': 'gzip' });
+    assert.equal(response.headers['content-encoding'], 'gzip');
+    assert.equal(response.headers['transfer-encoding'], 'chunked');
+    assert.equal(response.headers['content-length'], undefined);
+    const expected = Array.from({ length: 50 }, (_, i) => `line ${i}: ${text.slice(0, 80)}\n`).join('');
+    assert.equal(zlib.gunzipSync(response.body).toString(), expected);
+    await app.settle();
+    assert.equal(outcomes.get('/stream')!.bytesSent, response.body.length);
+  });
+
+  test('each streamed chunk is flushed: the client decodes the first event while the stream still waits', async () => {
+    const release = deferred();
+    const sse = createApp({
+      middleware: [compress({ threshold: 0 })],
+      routes: [get('/events', () => new StreamingResponse((async function* () {
+        yield 'data: first\n\n';
+        await release.promise;
+        yield 'data: second\n\n';
+      })(), { headers: { 'content-type': 'text/event-stream' } }))],
+    });
+    const sseServer = await startServer(sse);
+    try {
+      const received = await new Promise<string[]>((resolve, reject) => {
+        http.get(`${sseServer.url}/events`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+          assert.equal(res.headers['content-encoding'], 'gzip');
+          const events: string[] = [];
+          const gunzip = res.pipe(zlib.createGunzip());
+          gunzip.on('data', (chunk: Buffer) => {
+            events.push(chunk.toString());
+            if (events.length === 1) release.resolve();
+          });
+          gunzip.on('end', () => resolve(events));
+          gunzip.on('error', reject);
+        }).on('error', reject);
+      });
+      assert.deepEqual(received, ['data: first\n\n', 'data: second\n\n']);
+    } finally {
+      await sseServer.close();
+    }
+  });
+
+  test('a client that goes away mid-stream: the compressed stream and its source are let go (the generator returns)', async () => {
+    const ended = deferred();
+    const endless = createApp({
+      middleware: [compress({ threshold: 0 })],
+      routes: [get('/forever', () => new StreamingResponse((async function* () {
+        try {
+          for (;;) yield `tick ${text}\n`;
+        } finally {
+          ended.resolve();
+        }
+      })(), { headers: { 'content-type': 'text/plain' } }))],
+    });
+    const endlessServer = await startServer(endless);
+    try {
+      await new Promise<void>((resolve) => {
+        const request = http.get(`${endlessServer.url}/forever`, { headers: { 'accept-encoding': 'br' } }, (res) => {
+          assert.equal(res.headers['content-encoding'], 'br');
+          res.once('data', () => {
+            request.destroy();
+            resolve();
+          });
+        });
+        request.on('error', () => {});
+        request.on('close', resolve);
+      });
+      await ended.promise;
+      await endless.settle();
+      assert.equal(endless.requestsInFlight, 0);
+    } finally {
+      await endlessServer.close();
+    }
+  });
+
+  test('static files are compressed as streams: no Content-Length, no Accept-Ranges, a weak ETag; a range is sent as it is', async () => {
+    const whole = await fetchRaw('/files/page.html', { 'accept-encoding': 'br' });
+    assert.equal(whole.headers['content-encoding'], 'br');
+    assert.equal(whole.headers['content-length'], undefined);
+    assert.equal(whole.headers['accept-ranges'], undefined);
+    assert.match(whole.headers.etag!, /^W\//);
+    assert.equal(zlib.brotliDecompressSync(whole.body).toString(), text);
+    const part = await fetchRaw('/files/page.html', { 'accept-encoding': 'br', range: 'bytes=0-2' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-encoding'], undefined);
+    assert.equal(part.body.toString(), 'All');
+  });
+
+  test('Accept-Encoding: q-values, identity and * are understood; ties go to the server preference (br, then gzip)', async () => {
+    const client = createTestClient(app);
+    const cases: [string | undefined, string | null][] = [
+      [undefined, null],
+      ['', null],
+      ['identity', null],
+      ['gzip', 'gzip'],
+      ['br', 'br'],
+      ['gzip, br', 'br'],
+      ['gzip;q=1.0, br;q=0.5', 'gzip'],
+      ['br;q=0, gzip', 'gzip'],
+      ['*', 'br'],
+      ['*;q=0.5, br;q=0', 'gzip'],
+      ['gzip;q=0, br;q=0', null],
+      ['*;q=0', null],
+      ['deflate, compress', null],
+      ['GZIP', 'gzip'],
+      ['gzip;q=nope', null],
+    ];
+    for (const [accept, expected] of cases) {
+      const response = await client.get('/json', { headers: accept === undefined ? {} : { 'accept-encoding': accept } });
+      assert.equal(response.headers.get('content-encoding'), expected, `Accept-Encoding: ${accept}`);
+      assert.equal(response.headers.get('vary'), 'Accept-Encoding');
+    }
+  });
+
+  test('left alone: small bodies, compressed types, a set Content-Encoding, no-transform, HEAD, 204 and 304', async () => {
+    const client = createTestClient(app);
+    const gzip = { 'accept-encoding': 'gzip, br' };
+    const tiny = await client.get('/small', { headers: gzip });
+    assert.equal(tiny.headers.get('content-encoding'), null);
+    assert.equal(tiny.headers.get('vary'), 'Accept-Encoding');
+    assert.equal(await tiny.text(), small);
+    for (const target of ['/png', '/zip']) {
+      const response = await client.get(target, { headers: gzip });
+      assert.equal(response.headers.get('content-encoding'), null, target);
+      assert.equal(response.headers.get('vary'), null, target);
+      assert.deepEqual(response.body, png);
+    }
+    const encoded = await client.get('/encoded', { headers: gzip });
+    assert.equal(encoded.headers.get('content-encoding'), 'gzip');
+    assert.equal(zlib.gunzipSync(encoded.body).toString(), text);
+    assert.equal((await client.get('/no-transform', { headers: gzip })).headers.get('content-encoding'), null);
+    const head = await fetchRaw('/text', gzip, 'HEAD');
+    assert.equal(head.headers['content-encoding'], undefined);
+    assert.equal(head.headers['content-length'], String(text.length));
+    const empty = await client.get('/empty', { headers: gzip });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers.get('content-encoding'), null);
+    const { headers } = await fetchRaw('/files/page.html');
+    const notModified = await fetchRaw('/files/page.html', { ...gzip, 'if-none-match': headers.etag! });
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers['content-encoding'], undefined);
+  });
+
+  test('an existing Vary is extended; a strong ETag becomes weak', async () => {
+    const response = await createTestClient(app).get('/tagged', { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(response.headers.get('vary'), 'Cookie, Accept-Encoding');
+    assert.equal(response.headers.get('etag'), 'W/"v1"');
+  });
+
+  test('bad options are refused, naming them', () => {
+    assert.throws(() => compress({ treshold: 10 } as never), /compress\(\): unknown option "treshold"; did you mean "threshold"\?/);
+    assert.throws(() => compress({ threshold: -1 }), /compress\(\): threshold must be a whole number of at least 0, got number -1/);
+    assert.throws(() => compress({ encodings: ['deflate'] as never }), /encodings must be a non-empty list of 'br' and 'gzip', got an instance of Array/);
+    assert.throws(() => compress({ encodings: [] }), /encodings must be a non-empty list/);
+    assert.throws(() => compress({ gzipLevel: 10 }), /gzipLevel must be a whole number from 1 to 9, got number 10/);
+    assert.throws(() => compress({ brotliQuality: 1.5 }), /brotliQuality must be a whole number from 0 to 11, got number 1.5/);
+  });
+});

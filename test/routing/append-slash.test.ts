@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createApp, get, HttpResponse, include, post, route, type Server } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { rawGet, rawRequest, startServer } from '../helpers.js';
+
+const ok = () => new HttpResponse('ok');
+
+describe('appendSlash', () => {
+  const routes = [get('/docs/', ok), post('/forms/', ok), include('/api', [get('/notes/', ok)]), get('/exact', ok)];
+  let server: Server;
+  before(async () => {
+    server = await startServer(createApp({ appendSlash: true, routes }));
+  });
+  after(() => server.close());
+
+  test('a miss whose slash form has a route: 301 to it for GET and HEAD, the query string kept', async () => {
+    for (const method of ['GET', 'HEAD']) {
+      const response = await rawRequest(server, rawGet('/docs?page=2&q=a%20b', {}, method));
+      assert.equal(response.status, 301);
+      assert.equal(response.headers.location, '/docs/?page=2&q=a%20b');
+    }
+    const nested = await rawRequest(server, rawGet('/api/notes'));
+    assert.equal(nested.status, 301);
+    assert.equal(nested.headers.location, '/api/notes/');
+  });
+
+  test('other methods get a 308, which keeps the method and the body', async () => {
+    const response = await fetch(`${server.url}/forms?x=1`, { method: 'POST', body: 'a=1', redirect: 'manual' });
+    assert.equal(response.status, 308);
+    assert.equal(response.headers.get('location'), '/forms/?x=1');
+    const followed = await fetch(`${server.url}/forms`, { method: 'POST', body: 'a=1' });
+    assert.equal(followed.status, 200);
+  });
+
+  test('no redirect when the path has a route, or when its slash form has none', async () => {
+    assert.equal((await rawRequest(server, rawGet('/exact'))).status, 200);
+    const miss = await rawRequest(server, rawGet('/nothing'));
+    assert.equal(miss.status, 404);
+    assert.equal(miss.body.toString(), 'no route for GET /nothing');
+    assert.equal((await rawRequest(server, rawGet('/exact/'))).status, 404);
+  });
+
+  test('a path starting with "//" is redirected to a path on this host, never to another host', async () => {
+    const app = createApp({ appendSlash: true, routes: [route('GET', '//evil.example/', ok)] });
+    const response = await createTestClient(app).get('//evil.example');
+    assert.equal(response.status, 301);
+    assert.equal(response.headers.get('location'), '/%2Fevil.example/');
+  });
+
+  test('off by default: the same miss is a 404', async () => {
+    const response = await createTestClient(createApp({ routes })).get('/docs');
+    assert.equal(response.status, 404);
+    assert.throws(() => createApp({ appendSlash: 'yes' } as never), /appendSlash must be true or false, got string "yes"/);
+  });
+});

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createApp, include, staticFiles, type Outcome, type Server } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { rawGet, rawRequest, startServer } from '../helpers.js';
+
+/** A temporary tree: public/ (the root) beside a secret file and folder that must never be served. */
+function makeTree(): { base: string; root: string; big: Buffer } {
+  const base = mkdtempSync(path.join(tmpdir(), 'coda-static-'));
+  const root = path.join(base, 'public');
+  mkdirSync(path.join(root, 'css'), { recursive: true });
+  mkdirSync(path.join(root, 'docs'));
+  mkdirSync(path.join(root, 'empty'));
+  mkdirSync(path.join(root, '.git'));
+  mkdirSync(path.join(base, 'outside'));
+  writeFileSync(path.join(base, 'secret.txt'), 'top secret');
+  writeFileSync(path.join(base, 'outside', 'secret.txt'), 'top secret');
+  writeFileSync(path.join(root, 'hello.txt'), 'hello, world\n');
+  writeFileSync(path.join(root, 'css', 'site.css'), 'body { color: red }');
+  writeFileSync(path.join(root, 'docs', 'index.html'), '<h1>docs</h1>');
+  writeFileSync(path.join(root, '.env'), 'SECRET=1');
+  writeFileSync(path.join(root, '.git', 'config'), '[core]');
+  const big = Buffer.alloc(1024 * 1024, 'abcdefghij');
+  writeFileSync(path.join(root, 'big.bin'), big);
+  symlinkSync(path.join(base, 'secret.txt'), path.join(root, 'leak.txt'));
+  symlinkSync(path.join(base, 'outside'), path.join(root, 'outdir'));
+  symlinkSync(path.join(root, 'hello.txt'), path.join(root, 'alias.txt'));
+  return { base, root, big };
+}
+
+describe('staticFiles()', () => {
+  const { base, root, big } = makeTree();
+  const outcomes: Outcome[] = [];
+  const app = createApp({
+    middleware: [{ afterResponse(_request, _response, outcome) { outcomes.push(outcome); } }],
+    routes: [
+      staticFiles('/assets', { root, maxAge: 86_400_000, immutable: true }),
+      include('/v1', [staticFiles('/files', { root, dotfiles: 'deny', index: false })]),
+    ],
+  });
+  let server: Server;
+  before(async () => {
+    server = await startServer(app);
+  });
+  after(async () => {
+    await server.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  const get = (target: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(server, rawGet(target, headers, method));
+
+  test('sends a file with its content type, length, validators and cache policy', async () => {
+    const response = await get('/assets/css/site.css');
+    assert.equal(response.status, 200);
+    assert.equal(response.body.toString(), 'body { color: red }');
+    assert.equal(response.headers['content-type'], 'text/css; charset=utf-8');
+    assert.equal(response.headers['content-length'], '19');
+    assert.equal(response.headers['cache-control'], 'public, max-age=86400, immutable');
+    assert.equal(response.headers['accept-ranges'], 'bytes');
+    assert.match(response.headers.etag!, /^W\/"13-[0-9a-f]+"$/);
+    assert.ok(!Number.isNaN(Date.parse(response.headers['last-modified']!)));
+  });
+
+  test('HEAD: the same headers, no body', async () => {
+    const response = await get('/assets/hello.txt', {}, 'HEAD');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers['content-length'], '13');
+    assert.equal(response.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(response.raw.toString('latin1').split('\r\n\r\n')[1], '');
+  });
+
+  test('conditional GET: a matching If-None-Match or a recent If-Modified-Since is a 304 without a body', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const byTag = await get('/assets/hello.txt', { 'if-none-match': headers.etag! });
+    assert.equal(byTag.status, 304);
+    assert.equal(byTag.body.length, 0);
+    assert.equal(byTag.headers.etag, headers.etag);
+    const byDate = await get('/assets/hello.txt', { 'if-modified-since': headers['last-modified']! });
+    assert.equal(byDate.status, 304);
+    const changed = await get('/assets/hello.txt', { 'if-none-match': 'W/"other"' });
+    assert.equal(changed.status, 200);
+    const failed = await get('/assets/hello.txt', { 'if-match': '"other"' });
+    assert.equal(failed.status, 412);
+    assert.equal(failed.body.toString(), '/assets/hello.txt does not match the request\'s preconditions');
+  });
+
+  test('Range: 206 with Content-Range; an unsatisfiable range is a 416 naming it', async () => {
+    const part = await get('/assets/hello.txt', { range: 'bytes=0-4' });
+    assert.equal(part.status, 206);
+    assert.equal(part.body.toString(), 'hello');
+    assert.equal(part.headers['content-range'], 'bytes 0-4/13');
+    const tail = await get('/assets/big.bin', { range: 'bytes=-10' });
+    assert.equal(tail.status, 206);
+    assert.deepEqual(tail.body, big.subarray(big.length - 10));
+    const beyond = await get('/assets/hello.txt', { range: 'bytes=500-600' });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers['content-range'], 'bytes */13');
+    assert.equal(beyond.body.toString(), 'range bytes=500-600 is not satisfiable for /assets/hello.txt');
+  });
+
+  test('streams through the response path: the after-response work sees every byte counted, once the last one is out', async () => {
+    outcomes.length = 0;
+    const response = await fetch(`${server.url}/assets/big.bin`);
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), big);
+    await app.settle();
+    assert.equal(outcomes.length, 1);
+    assert.equal(outcomes[0]!.status, 200);
+    assert.equal(outcomes[0]!.completed, true);
+    assert.equal(outcomes[0]!.bytesSent, big.length);
+  });
+
+  test('directories: index.html for a path ending in "/", a 301 to it (query kept) without the slash, a 404 without an index', async () => {
+    const index = await get('/assets/docs/');
+    assert.equal(index.status, 200);
+    assert.equal(index.body.toString(), '<h1>docs</h1>');
+    const moved = await get('/assets/docs?lang=en');
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.location, '/assets/docs/?lang=en');
+    const empty = await get('/assets/empty/');
+    assert.equal(empty.status, 404);
+    assert.equal(empty.body.toString(), 'no index file in /assets/empty/');
+    const off = await get('/v1/files/docs/');
+    assert.equal(off.status, 404);
+    assert.equal(off.body.toString(), 'no file at /v1/files/docs/: a directory, and index is off');
+    assert.equal((await get('/v1/files/hello.txt')).body.toString(), 'hello, world\n');
+  });
+
+  test('a missing file is a 404; other methods a 405 with Allow', async () => {
+    const missing = await get('/assets/nope.txt');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.toString(), 'no file at /assets/nope.txt');
+    const put = await get('/assets/hello.txt', {}, 'PUT');
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.allow, 'GET, HEAD');
+  });
+
+  describe('bad paths never leave the root', () => {
+    const cases: [string, number, string][] = [
+      ['/assets/../secret.txt', 403, 'the path "/assets/../secret.txt" climbs out of the static root with ".."'],
+      ['/assets/css/../../secret.txt', 403, 'the path "/assets/css/../../secret.txt" climbs out of the static root with ".."'],
+      ['/assets/%2e%2e/secret.txt', 403, 'the path "/assets/../secret.txt" climbs out of the static root with ".."'],
+      ['/assets/%2E%2E/%2E%2E/secret.txt', 403, 'the path "/assets/../../secret.txt" climbs out of the static root with ".."'],
+      ['/assets/..%2fsecret.txt', 400, 'the path "/assets/..%2Fsecret.txt" holds a backslash or an encoded slash, which static files refuse'],
+      ['/assets/css%2Fsite.css', 400, 'the path "/assets/css%2Fsite.css" holds a backslash or an encoded slash, which static files refuse'],
+      ['/assets/..\\secret.txt', 400, 'the path "/assets/..\\\\secret.txt" holds a backslash or an encoded slash, which static files refuse'],
+      ['/assets/..%5csecret.txt', 400, 'the path "/assets/..%5Csecret.txt" holds a backslash or an encoded slash, which static files refuse'],
+      ['/assets/hello.txt%00.png', 400, 'the path "/assets/hello.txt%00.png" holds a NUL byte'],
+      ['/assets/%00', 400, 'the path "/assets/%00" holds a NUL byte'],
+      ['/assets/leak.txt', 404, 'no file there: it leads out of the static root'],
+      ['/assets/outdir/secret.txt', 404, 'no file there: it leads out of the static root'],
+      ['/assets/.env', 404, 'no file at /assets/.env'],
+      ['/assets/.git/config', 404, 'no file at /assets/.git/config'],
+      ['/v1/files/.env', 403, '/v1/files/.env is not served'],
+      ['/assets/%zz', 400, 'invalid percent-encoding in path "/assets/%zz"'],
+    ];
+    for (const [target, status, message] of cases) {
+      test(`${target}: ${status}`, async () => {
+        const response = await get(target);
+        assert.equal(response.status, status);
+        assert.equal(response.body.toString(), message);
+        assert.ok(!response.body.includes('top secret'));
+      });
+    }
+
+    test('a symlink that stays inside the root is served', async () => {
+      assert.equal((await get('/assets/alias.txt')).body.toString(), 'hello, world\n');
+    });
+  });
+
+  test('the in-process test client serves the same files', async () => {
+    const client = createTestClient(createApp({ routes: [staticFiles('/', { root })] }));
+    const response = await client.get('/hello.txt');
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), 'hello, world\n');
+    assert.equal((await client.get('/../secret.txt')).status, 403);
+  });
+
+  test('bad options are refused where the route is made', () => {
+    assert.throws(() => staticFiles('/assets', { root: path.join(base, 'nope') }), /staticFiles\("\/assets"\): root ".*nope" does not exist/);
+    assert.throws(() => staticFiles('/assets', { root: path.join(root, 'hello.txt') }), /root ".*hello.txt" is not a folder/);
+    assert.throws(() => staticFiles('/assets', {} as never), /root must be a folder path, got undefined/);
+    assert.throws(() => staticFiles('assets', { root }), /staticFiles\(\) prefix must start with "\/", got string "assets"/);
+    assert.throws(() => staticFiles('/assets/', { root }), /the prefix must not end with "\/"/);
+    assert.throws(() => staticFiles('/assets', { root, maxage: 5 } as never), /unknown option "maxage"; did you mean "maxAge"\?/);
+    assert.throws(() => staticFiles('/assets', { root, maxAge: -1 }), /maxAge must be a whole number of milliseconds, got number -1/);
+    assert.throws(() => staticFiles('/assets', { root, dotfiles: 'hide' as never }), /dotfiles must be 'ignore', 'deny' or 'allow', got string "hide"/);
+    assert.throws(() => staticFiles('/assets', { root, index: '../x.html' }), /index must be a file name/);
+    assert.throws(() => staticFiles('/assets', { root, extensions: ['.html'] }), /extensions must be a list of extensions without their dot/);
+    assert.throws(() => staticFiles('/assets', { root, etag: 'yes' as never }), /etag must be true or false/);
+  });
+});
