@@ -36,8 +36,8 @@ describe('errorPages', () => {
       assert.equal(await missing.text(), '<h1>nothing at /nowhere</h1>');
       const wrong = await client.get('/notes');
       assert.equal(wrong.status, 405);
-      assert.equal(wrong.headers.get('allow'), 'POST');
-      assert.equal(await wrong.text(), '<h1>not with POST</h1>');
+      assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
+      assert.equal(await wrong.text(), '<h1>not with POST, OPTIONS</h1>');
       const broken = await client.get('/no%zzpe');
       assert.equal(broken.status, 400);
       assert.equal(await broken.text(), '<h1>bad: invalid percent-encoding in path "/no%zzpe"</h1>');
@@ -90,8 +90,8 @@ describe('errorPages', () => {
     assert.deepEqual(await missing.json(), { error: { status: 404, message: 'no route for GET /nowhere' } });
     const wrong = await client.get('/notes');
     assert.equal(wrong.status, 405);
-    assert.equal(wrong.headers.get('allow'), 'POST');
-    assert.equal(await wrong.text(), 'method GET is not allowed for /notes; allowed: POST');
+    assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
+    assert.equal(await wrong.text(), 'method GET is not allowed for /notes; allowed: POST, OPTIONS');
     const boom = await client.get('/boom');
     assert.equal(boom.status, 500);
     assert.equal(await boom.text(), 'Internal Server Error');

@@ -134,7 +134,7 @@ describe('staticFiles()', () => {
     assert.equal(missing.body.toString(), 'no file at /assets/nope.txt');
     const put = await get('/assets/hello.txt', {}, 'PUT');
     assert.equal(put.status, 405);
-    assert.equal(put.headers.allow, 'GET, HEAD');
+    assert.equal(put.headers.allow, 'GET, HEAD, OPTIONS');
   });
 
   describe('bad paths never leave the root', () => {
