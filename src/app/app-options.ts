@@ -2,12 +2,14 @@ import type { SchedulerOptions } from '../after/scheduler-options.js';
 import type { TasksOptions } from '../durable/tasks.js';
 import type { BodyOptions } from '../http/body-options.js';
 import type { Logger } from '../log/logger.js';
+import type { ObserveOptions } from '../observe/observer.js';
 import type { Middleware } from '../pipeline/types.js';
 import type { Route } from '../routing/routes.js';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 
-export interface AppOptions {
+/** Besides these, the observability options: `tracing`, `metrics`, `accessLog`, `requestIdHeader` (docs/observability.md). */
+export interface AppOptions extends ObserveOptions {
   routes?: readonly Route[];
   /** Outermost first, as in Django's MIDDLEWARE setting. */
   middleware?: readonly Middleware[];
@@ -32,7 +34,7 @@ export interface AppOptions {
   asyncContext?: boolean;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'tracing', 'metrics', 'accessLog', 'requestIdHeader'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**

@@ -12,10 +12,11 @@ import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
+import { Observer } from '../observe/observer.js';
 import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { replaceRefused } from '../transport/refused.js';
@@ -46,6 +47,8 @@ export class App {
   readonly #scheduler: AfterScheduler;
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
+  /** Spans, metrics, access log, request id header; undefined when all are off. */
+  readonly #observer: Observer | undefined;
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
@@ -60,8 +63,18 @@ export class App {
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
     this.#router = new Router(options.routes ?? []);
     this.#asyncContext = options.asyncContext ?? true;
-    this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
-    this.tasks = new Tasks(options.tasks ?? {}, this.logger);
+    this.#observer = Observer.create(options, this.logger, {
+      after: () => this.#scheduler.stats(),
+      durable: () => this.tasks.defined ? this.tasks.stats().then(({ held, ready, delayed, running }) => ({ pending: held + ready + delayed, running })) : undefined,
+    }, 'createApp()');
+    const tracing = this.#observer?.tracing;
+    this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext, tracing);
+    this.tasks = new Tasks(options.tasks ?? {}, this.logger, tracing);
+    const metrics = this.#observer?.metrics;
+    if (metrics !== undefined) {
+      this.#scheduler.observe((record) => metrics.task('after', record));
+      this.tasks.observe((record) => metrics.task('durable', record));
+    }
     const requestOptions: RequestOptions = { bodyLimit, logger: this.logger, body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body) };
     this.#host = {
       scheduler: this.#scheduler,
@@ -120,15 +133,22 @@ export class App {
   }
 
   #run(exchange: Exchange): MaybePromise<HttpResponse> {
+    const tracing = this.#observer?.tracing;
+    return tracing === undefined ? this.#admit(exchange) : tracing.runRequest(exchange.request, this.#admit, exchange);
+  }
+
+  /** Refuses the request (503) while the after-response queue is full, else runs it through the pipeline. */
+  readonly #admit = (exchange: Exchange): MaybePromise<HttpResponse> => {
     const { request } = exchange;
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
+      this.#observer?.metrics?.shed();
       exchange.refuse();
       return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
     if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(request, this.signals);
     return inJob(exchange, this.#asyncContext, this.#pipeline, request);
-  }
+  };
 
   #respond(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
     const ready = this[kJournal](exchange, response);
@@ -143,6 +163,8 @@ export class App {
    */
   [kJournal](exchange: Exchange, response: HttpResponse): MaybePromise<HttpResponse> {
     const { request } = exchange;
+    const header = this.#observer?.requestIdHeader;
+    if (header !== undefined) echoRequestId(header, request.id, response);
     try {
       const entries = response[kTaskEntries];
       if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
@@ -153,7 +175,9 @@ export class App {
     if (journaled === undefined) return response;
     return journaled.then(() => response, (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      return renderError(request, new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`), this.debug);
+      const refused = renderError(request, new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`), this.debug);
+      if (header !== undefined) echoRequestId(header, request.id, refused);
+      return refused;
     });
   }
 
@@ -180,6 +204,7 @@ export class App {
   }
 
   readonly #exchangeFinished = (exchange: Exchange): void => {
+    this.#observer?.finished(exchange.request, exchange.outcome!);
     this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();
   };
@@ -267,6 +292,11 @@ export class App {
   get [kScheduler](): AfterScheduler {
     return this.#scheduler;
   }
+}
+
+/** Sets the request id header, unless the app set one itself. `request.id` is a checked token or a UUID: safe to set as is. */
+function echoRequestId(header: string, id: string, response: HttpResponse): void {
+  if (!response.headers.has(header)) response.headers[kSetTrusted](header, id);
 }
 
 /**
