@@ -8,6 +8,7 @@
 import { pino } from 'pino';
 import { after, createApp, get, HttpResponse, JsonResponse, serve, type Middleware } from '../../src/index.js';
 import { afterTask, HELLO, maybeFail, MISSING, ready, serverArgs, STACK_HEADERS } from '../shared.js';
+import { observeOptions } from './observe-options.js';
 
 const { scenario, port } = serverArgs();
 const task = afterTask(scenario);
@@ -36,6 +37,8 @@ const app = createApp({
   after: { concurrency: 10_000 },
   // The default is on; CODA_BENCH_ASYNC_CONTEXT=0 measures what AsyncLocalStorage costs.
   asyncContext: process.env.CODA_BENCH_ASYNC_CONTEXT !== '0',
+  // Tracing, metrics, access log: see observe-options.ts (bench/observe.ts).
+  ...(await observeOptions()),
 });
 
 const server = await serve(app, { port, host: '127.0.0.1', handleSignals: false });
