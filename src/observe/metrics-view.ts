@@ -2,7 +2,7 @@ import { HttpResponse } from '../http/response.js';
 import type { View } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
-import { promClient, type MetricsRegistry } from './metrics.js';
+import { globalRegistry, type MetricsRegistry } from './metrics.js';
 
 /**
  * A view serving a registry's metrics in Prometheus's text format: the
@@ -24,7 +24,7 @@ export function metricsView(options: { registry?: MetricsRegistry } = {}): View 
   if (given !== undefined && (given === null || typeof given.metrics !== 'function')) {
     throw new TypeError(`metricsView(): registry must be a prom-client Registry, got ${describe(given)}`);
   }
-  const registry = given ?? promClient('metricsView()').register;
+  const registry = given ?? globalRegistry('metricsView()');
   return async function metrics() {
     return new HttpResponse(await registry.metrics(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
   };

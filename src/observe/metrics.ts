@@ -118,8 +118,13 @@ async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; 
 const sets = new WeakMap<object, MetricSet>();
 
 /** prom-client, loaded the first time metrics are asked for. */
-export function promClient(where: string): PromClient {
+function promClient(where: string): PromClient {
   return loadPeer<PromClient>('prom-client', where);
+}
+
+/** prom-client's global registry (typed as Coda's, so that Coda's published types do not name prom-client). */
+export function globalRegistry(where: string): MetricsRegistry {
+  return promClient(where).register;
 }
 
 /**
