@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { after, createApp, get, HttpResponse, JsonResponse, serve, sqliteStore, task as durableTask, type Middleware } from '../../src/index.js';
 import { afterTask, HELLO, maybeFail, MISSING, ready, serverArgs, STACK_HEADERS } from '../shared.js';
+import { observeOptions } from './observe-options.js';
 
 const { scenario, port } = serverArgs();
 const task = afterTask(scenario);
@@ -45,6 +46,8 @@ const app = createApp({
   // The default is on; CODA_BENCH_ASYNC_CONTEXT=0 measures what AsyncLocalStorage costs.
   asyncContext: process.env.CODA_BENCH_ASYNC_CONTEXT !== '0',
   ...(counted === undefined ? {} : { tasks: { definitions: [counted], store: sqliteStore({ path: journalFile() }) } }),
+  // Tracing, metrics, access log: see observe-options.ts (bench/observe.ts).
+  ...(await observeOptions()),
 });
 
 /** The durable scenario's store file, in a folder of its own that goes when the process does. */

@@ -2,6 +2,7 @@ import type { HttpRequest } from '../http/request.js';
 import type { AfterContext, AfterEntry, HttpResponse, Outcome } from '../http/response.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
+import type { TaskSpan } from './task-spans.js';
 
 /**
  * A task while it runs: what the task receives (`AfterContext`) and, for an
@@ -16,6 +17,8 @@ export class RunningTask implements AfterContext {
   readonly entry: AfterEntry;
   /** @internal When it started (`performance.now()` ms), read only while task ends are observed; else 0. */
   startedAt = 0;
+  /** @internal Its trace span, when the app traces. */
+  span: TaskSpan | undefined = undefined;
   /** @internal When an async task times out (`performance.now()` ms). */
   deadline = 0;
   /** @internal Set while an async task runs: its lane among the running (see deadlines.ts). */

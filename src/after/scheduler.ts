@@ -11,6 +11,7 @@ import { shouldRun } from './entries.js';
 import type { Job } from './job.js';
 import { Reporting, TaskTimeoutError, taskRecord, type TaskRecord } from './reporting.js';
 import { RunningTask } from './running-task.js';
+import type { TaskTracer } from './task-spans.js';
 import { schedulerSettings, type SchedulerOptions, type SchedulerSettings } from './scheduler-options.js';
 
 export interface AfterStats {
@@ -45,6 +46,8 @@ export class AfterScheduler {
   readonly #settings: SchedulerSettings;
   readonly #asyncContext: boolean;
   readonly #reporting: Reporting;
+  /** Set when the app traces: each task gets a span. */
+  readonly #tracer: TaskTracer | undefined;
   readonly #queue = new Queue<Job>();
   readonly #running = new Deadlines((task, ms) => this.#timeOut(task, ms));
   #pending = 0;
@@ -57,9 +60,10 @@ export class AfterScheduler {
   readonly #idleWaiters = new Waiters();
   readonly #stats = { completed: 0, failed: 0, timedOut: 0, shed: 0, skipped: 0 };
 
-  constructor(options: SchedulerOptions, logger: Logger, asyncContext = true) {
+  constructor(options: SchedulerOptions, logger: Logger, asyncContext = true, tracer?: TaskTracer) {
     this.#settings = schedulerSettings(options);
     this.#asyncContext = asyncContext;
+    this.#tracer = tracer;
     this.#reporting = new Reporting(logger, this.#settings.onError);
   }
 
@@ -156,6 +160,7 @@ export class AfterScheduler {
       abandoned.push(taskRecord(task.entry, task.job, 'abandoned'));
       this.#running.remove(task);
       task.abort(new Error('shutdown deadline reached'));
+      task.span?.end('abandoned');
     }
     for (const job of this.#queue.drain()) {
       const { entries } = job;
@@ -230,9 +235,10 @@ export class AfterScheduler {
     }
     const task = new RunningTask(job, entry);
     if (this.#reporting.observed) task.startedAt = performance.now();
+    if (this.#tracer !== undefined) task.span = this.#tracer.startTask(task.name, job.request);
     try {
       const result = entry.scope === undefined
-        ? inJob(job, this.#asyncContext, entry.task, task)
+        ? inJob(job, this.#asyncContext, task.span === undefined ? entry.task : runInSpan, task)
         : entry.scope.runInAsyncScope(this.#runScoped, null, task);
       // Inside the try: a result whose `then` getter throws is the task's failure, not the process's.
       if (isPromise(result)) {
@@ -252,7 +258,7 @@ export class AfterScheduler {
    * been outside any request: a response built at start-up). Coda's own tasks
    * run in the request's context.
    */
-  readonly #runScoped = (task: RunningTask): unknown => inJob(task.job, this.#asyncContext, task.entry.task, task);
+  readonly #runScoped = (task: RunningTask): unknown => inJob(task.job, this.#asyncContext, task.span === undefined ? task.entry.task : runInSpan, task);
 
   #awaitTask(task: RunningTask, result: PromiseLike<unknown>): void {
     this.#running.add(task, task.entry.options?.timeoutMs ?? this.#settings.timeoutMs);
@@ -275,6 +281,7 @@ export class AfterScheduler {
     const error = new TaskTimeoutError(task.name, ms);
     task.abort(error);
     this.#stats.timedOut++;
+    task.span?.end('timedOut', error);
     this.#reporting.failed(task, error);
     this.#reporting.tell(task.entry, task.job, 'timedOut', error, task);
     this.#freeSlot(task);
@@ -289,11 +296,13 @@ export class AfterScheduler {
 
   #complete(task: RunningTask): void {
     this.#stats.completed++;
+    task.span?.end('completed');
     this.#reporting.tell(task.entry, task.job, 'completed', undefined, task);
   }
 
   #fail(task: RunningTask, error: unknown): void {
     this.#stats.failed++;
+    task.span?.end('failed', error);
     this.#reporting.failed(task, error);
     this.#reporting.tell(task.entry, task.job, 'failed', error, task);
   }
@@ -317,4 +326,9 @@ export class AfterScheduler {
   #wakeIfIdle(): void {
     if (this.idle) this.#idleWaiters.wake();
   }
+}
+
+/** A task run inside its span (innermost, so that the registration's async context, restored around it, does not hide the span). */
+function runInSpan(task: RunningTask): unknown {
+  return task.span!.run(task.entry.task, task);
 }

@@ -5,12 +5,14 @@ import type { TrustProxy } from '../http/client-address.js';
 import type { Secret } from '../http/signing.js';
 import type { Logger } from '../log/logger.js';
 import { checkErrorPages, type ErrorPages } from '../pipeline/error-pages.js';
+import type { ObserveOptions } from '../observe/observer.js';
 import type { Middleware } from '../pipeline/types.js';
 import type { RouteEntry } from '../routing/include.js';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 
-export interface AppOptions {
+/** Besides these, the observability options: `tracing`, `metrics`, `accessLog`, `requestIdHeader` (docs/observability.md). */
+export interface AppOptions extends ObserveOptions {
   /** Routes (`get()`, `route()`, ...), groups of them (`include()`) and static files (`staticFiles()`). */
   routes?: readonly RouteEntry[];
   /** Outermost first, as in Django's MIDDLEWARE setting. */
@@ -62,7 +64,7 @@ export interface AppOptions {
   appendSlash?: boolean;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'secret', 'errorPages', 'appendSlash'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'secret', 'errorPages', 'appendSlash', 'tracing', 'metrics', 'accessLog', 'requestIdHeader'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**

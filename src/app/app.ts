@@ -15,11 +15,12 @@ import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
+import { Observer } from '../observe/observer.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
 import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kCookies, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kCookies, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -52,6 +53,8 @@ export class App {
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   readonly #signer: Signer | undefined;
+  /** Spans, metrics, access log, request id header; undefined when all are off. */
+  readonly #observer: Observer | undefined;
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
@@ -65,8 +68,18 @@ export class App {
     const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
     if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
     this.#asyncContext = options.asyncContext ?? true;
-    this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext);
-    this.tasks = new Tasks(options.tasks ?? {}, this.logger);
+    this.#observer = Observer.create(options, this.logger, {
+      after: () => this.#scheduler.stats(),
+      durable: () => this.tasks.defined ? this.tasks.stats().then(({ held, ready, delayed, running }) => ({ pending: held + ready + delayed, running })) : undefined,
+    }, 'createApp()');
+    const tracing = this.#observer?.tracing;
+    this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext, tracing);
+    this.tasks = new Tasks(options.tasks ?? {}, this.logger, tracing);
+    const metrics = this.#observer?.metrics;
+    if (metrics !== undefined) {
+      this.#scheduler.observe((record) => metrics.task('after', record));
+      this.tasks.observe((record) => metrics.task('durable', record));
+    }
     this.#signer = signerFor(options.secret);
     const requestOptions: RequestOptions = {
       bodyLimit,
@@ -139,8 +152,13 @@ export class App {
   }
 
   #run(exchange: Exchange): MaybePromise<HttpResponse> {
-    return this.#admit(exchange) ?? inJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
+    const tracing = this.#observer?.tracing;
+    return tracing === undefined ? this.#admitAndRun(exchange) : tracing.runRequest(exchange.request, this.#admitAndRun, exchange);
   }
+
+  /** The pipeline, unless admission control refuses the request. */
+  readonly #admitAndRun = (exchange: Exchange): MaybePromise<HttpResponse> =>
+    this.#admit(exchange) ?? inJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
 
   /**
    * Admission control, then `requestStarted`. Returns the 503 to answer when
@@ -151,6 +169,7 @@ export class App {
     const { request } = exchange;
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
+      this.#observer?.metrics?.shed();
       exchange.refuse();
       return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
@@ -188,6 +207,8 @@ export class App {
    */
   [kJournal](exchange: Exchange, response: HttpResponse): MaybePromise<HttpResponse> {
     const { request } = exchange;
+    const header = this.#observer?.requestIdHeader;
+    if (header !== undefined) echoRequestId(header, request.id, response);
     try {
       const cookies = response[kCookies];
       if (cookies !== undefined) {
@@ -202,7 +223,11 @@ export class App {
     }
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
-    return journaled.then(() => response, (error: unknown) => unjournaled(request, error, this.debug));
+    return journaled.then(() => response, (error: unknown) => {
+      const refused = unjournaled(request, error, this.debug);
+      if (header !== undefined) echoRequestId(header, request.id, refused);
+      return refused;
+    });
   }
 
   #send(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
@@ -228,6 +253,7 @@ export class App {
   }
 
   readonly #exchangeFinished = (exchange: Exchange): void => {
+    this.#observer?.finished(exchange.request, exchange.outcome!);
     this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();
   };
@@ -315,6 +341,11 @@ export class App {
   get [kScheduler](): AfterScheduler {
     return this.#scheduler;
   }
+}
+
+/** Sets the request id header, unless the app set one itself. `request.id` is a checked token or a UUID: safe to set as is. */
+function echoRequestId(header: string, id: string, response: HttpResponse): void {
+  if (!response.headers.has(header)) response.headers[kSetTrusted](header, id);
 }
 
 /**

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TaskTimeoutError } from '../after/reporting.js';
+import type { TaskSpan } from '../after/task-spans.js';
 import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { retryDelay } from './backoff.js';
 import type { AttemptError, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task, type TaskContext } from './task.js';
+import type { DurableTracer } from './task-tracer.js';
 
 /** The runner's time, in epoch milliseconds: the system's, or a test's that `settle()` moves forward. */
 export interface Clock {
@@ -43,11 +45,14 @@ export interface RunnerSettings {
   retentionMs: number;
   clock: Clock;
   random: () => number;
+  /** Set when tracing is on: each attempt gets a span. */
+  tracer?: DurableTracer | undefined;
 }
 
 interface Attempt {
   readonly stored: StoredTask;
   readonly controller: AbortController;
+  span: TaskSpan | undefined;
 }
 
 /**
@@ -151,7 +156,7 @@ export class Runner {
   #start(stored: StoredTask): void {
     const definition = this.#settings.definitions.get(stored.name)!;
     const controller = new AbortController();
-    const attempt: Attempt = { stored, controller };
+    const attempt: Attempt = { stored, controller, span: undefined };
     this.#running.set(stored.id, attempt);
     let payload: unknown;
     try {
@@ -174,8 +179,11 @@ export class Runner {
         reject(error);
       }, stored.timeoutMs);
     });
+    const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, context));
+    const { tracer } = this.#settings;
+    if (tracer !== undefined) attempt.span = tracer.startAttempt(stored);
     // A task that ignores its signal still ends its attempt at the timeout.
-    Promise.race([Promise.resolve().then(() => definition.run(payload, context)), timedOut]).then(
+    Promise.race([attempt.span === undefined ? begin() : attempt.span.run(begin, undefined), timedOut]).then(
       () => {
         clearTimeout(timer);
         return this.#ended(attempt, undefined, startedAt);
@@ -195,22 +203,24 @@ export class Runner {
     if (this.#running.get(stored.id) !== attempt) return;
     this.#running.delete(stored.id);
     if (error === undefined) {
+      attempt.span?.end('completed');
       this.#tell(stored, startedAt, 'completed');
       this.#completed.push(stored.id);
       if (this.#completed.length === 1) setImmediate(() => void this.#flushCompleted());
     } else {
-      await this.#failed(stored, error, startedAt);
+      await this.#failed(attempt, error, startedAt);
     }
     this.wake();
   }
 
-  async #failed(stored: StoredTask, error: unknown, startedAt: number): Promise<void> {
+  async #failed({ stored, span }: Attempt, error: unknown, startedAt: number): Promise<void> {
     const { clock, random, store, logger } = this.#settings;
     const now = clock.now();
     const final = error instanceof NonRetryableError || stored.attempt >= stored.maxAttempts;
     const retryAt = final ? null : now + retryDelay(stored.backoff, stored.attempt, random);
     const failure: AttemptError = { attempt: stored.attempt, message: describeError(error), startedAt, finishedAt: now };
     if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
+    span?.end(final ? 'failed' : 'retrying', error);
     this.#tell(stored, startedAt, final ? 'failed' : 'retrying', error);
     logger.error(
       { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
@@ -327,7 +337,10 @@ export class Runner {
     await untilDeadline(this.whenIdle(), deadline);
     const left = [...this.#running.values()];
     this.#running.clear();
-    for (const { controller } of left) controller.abort(new Error('shutdown deadline reached'));
+    for (const { controller, span } of left) {
+      controller.abort(new Error('shutdown deadline reached'));
+      span?.end('abandoned');
+    }
     if (left.length > 0) {
       try {
         await this.#settings.store.giveBack(left.map(({ stored }) => stored.id), this.owner);

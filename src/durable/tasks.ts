@@ -11,6 +11,7 @@ import { Journal } from './journal.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskStore } from './store.js';
 import { Task } from './task.js';
+import type { DurableTracer } from './task-tracer.js';
 
 export interface TasksOptions {
   /** Every durable task the app registers or runs; names are unique. */
@@ -54,15 +55,18 @@ export class Tasks {
   readonly #logger: Logger;
   readonly #leaseMs: number;
   readonly #run: boolean;
+  readonly #tracer: DurableTracer | undefined;
   #store: TaskStore | undefined;
   #clock: Clock = systemClock;
   #runner: Runner | undefined;
   #journal: Journal | undefined;
+  /** Listeners to attempt ends, given to the runner when it starts. */
+  #observers: ((record: AttemptRecord) => void)[] = [];
   #opened: Promise<void> | undefined;
   #closed: Promise<StoredTask[]> | undefined;
   readonly #settings: { concurrency: number; pollMs: number; retentionMs: number };
 
-  constructor(options: TasksOptions, logger: Logger) {
+  constructor(options: TasksOptions, logger: Logger, tracer?: DurableTracer) {
     checkKeys('createApp() tasks', options, KEYS);
     for (const definition of options.definitions ?? []) {
       if (!(definition instanceof Task)) throw new TypeError(`createApp() tasks.definitions: expected tasks made by task(), got ${describe(definition)}`);
@@ -75,6 +79,7 @@ export class Tasks {
     }
     this.#store = store;
     this.#logger = logger;
+    this.#tracer = tracer;
     this.#leaseMs = checkMs('tasks.leaseMs', options.leaseMs ?? 15_000);
     if (options.run !== undefined && typeof options.run !== 'boolean') throw new TypeError(`createApp() tasks.run must be true or false, got ${describe(options.run)}`);
     this.#run = options.run ?? true;
@@ -101,7 +106,7 @@ export class Tasks {
   async enqueue<Payload>(task: Task<Payload>, payload: Payload, options?: Omit<TaskAfterOptions, 'when'>): Promise<TaskRegistration> {
     const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options);
     if (entry.options.when !== undefined) throw new TypeError("app.tasks.enqueue(): 'when' applies to tasks registered in a request only");
-    const result = await this.#add(this.#newTask(entry, null, false));
+    const result = await this.#add(this.#newTask(entry, null, false, this.#tracer?.inject(null) ?? null));
     this.#runner!.wake();
     return result;
   }
@@ -109,11 +114,12 @@ export class Tasks {
   /** @internal A durable task registered for a request: held until its response is done, or judged at once on the outcome when it is done already. */
   register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
     const snapshot = snapshotOf(exchange.request);
+    const trace = this.#tracer?.inject(exchange.request) ?? null;
     if (!exchange.live) {
       // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
       const { outcome } = exchange;
       if (outcome !== undefined && !whenAllows(entry.options.when, outcome)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
-      return this.#add(this.#newTask(entry, snapshot, false)).then((result) => {
+      return this.#add(this.#newTask(entry, snapshot, false, trace)).then((result) => {
         this.#runner!.wake();
         return result;
       }, (error: unknown) => {
@@ -122,7 +128,7 @@ export class Tasks {
         throw error;
       });
     }
-    const added = this.#add(this.#newTask(entry, snapshot, true));
+    const added = this.#add(this.#newTask(entry, snapshot, true, trace));
     const hold: Hold = {
       journaled: added,
       release: (outcome) => {
@@ -137,7 +143,7 @@ export class Tasks {
     return added;
   }
 
-  #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean): NewTask {
+  #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {
     const definition = this.#definition(entry.task);
     const { settings } = definition;
     return {
@@ -152,7 +158,7 @@ export class Tasks {
       held,
       runAt: this.#clock.now() + (held ? 0 : entry.options.delayMs ?? 0),
       request,
-      trace: null,
+      trace,
     };
   }
 
@@ -181,10 +187,13 @@ export class Tasks {
     if (store === undefined) throw new TypeError('createApp() tasks.store is not set: durable tasks need a store, e.g. sqliteStore({ path: "var/tasks.db" })');
     await store.open();
     const runner = new Runner({
-      store, definitions: this.#definitions, logger: this.#logger, leaseMs: this.#leaseMs, clock: this.#clock, random: Math.random, ...this.#settings,
+      store, definitions: this.#definitions, logger: this.#logger, leaseMs: this.#leaseMs, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
     this.#runner = runner;
+    runner.observe((record) => {
+      for (const listener of this.#observers) listener(record);
+    });
     // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
     runner.start(this.#run);
   }
@@ -229,16 +238,11 @@ export class Tasks {
     return this.#store!.discard(id);
   }
 
-  /** @internal Calls `listener` with every attempt's end. */
+  /** @internal Calls `listener` with every attempt's end, from when the runner starts (observing opens nothing). */
   observe(listener: (record: AttemptRecord) => void): () => void {
-    let stop: (() => void) | undefined;
-    let stopped = false;
-    void this.open().then(() => {
-      if (!stopped) stop = this.#runner!.observe(listener);
-    }, () => {});
+    this.#observers.push(listener);
     return () => {
-      stopped = true;
-      stop?.();
+      this.#observers = this.#observers.filter((l) => l !== listener);
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { defaultLogger } from '../log/logger.js';
+import { Tracing, type TracingOptions } from '../observe/tracing.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Runner, systemClock } from './runner.js';
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Close gracefully on SIGTERM and SIGINT, then exit. Default true. */
   handleSignals?: boolean;
+  /** A span per attempt, continuing the trace of the request that registered the task (as `createApp({ tracing })`); needs `@opentelemetry/api`. Default off. */
+  tracing?: boolean | TracingOptions;
 }
 
 export interface Worker {
@@ -28,7 +31,7 @@ export interface Worker {
   close(options?: { timeoutMs?: number }): Promise<StoredTask[]>;
 }
 
-const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs', 'logger', 'handleSignals'];
+const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs', 'logger', 'handleSignals', 'tracing'];
 
 /**
  * Runs durable tasks from a store in this process, beside the web processes
@@ -50,10 +53,14 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   }
   if (definitions.size === 0) throw new TypeError('runWorker(): definitions lists no task to run');
   const logger = options.logger ?? defaultLogger();
-  const { store } = options;
+  const { store, tracing } = options;
+  if (tracing !== undefined && typeof tracing !== 'boolean' && (tracing === null || typeof tracing !== 'object')) {
+    throw new TypeError(`runWorker(): tracing must be true, false or an options object, got ${describe(tracing)}`);
+  }
+  const tracer = tracing === undefined || tracing === false ? undefined : new Tracing(tracing, 'runWorker()');
   await store.open();
   const runner = new Runner({
-    store, definitions, logger, clock: systemClock, random: Math.random,
+    store, definitions, logger, clock: systemClock, random: Math.random, tracer,
     concurrency: checkCount('runWorker(): concurrency', options.concurrency ?? 16),
     leaseMs: checkMs('runWorker(): leaseMs', options.leaseMs ?? 15_000),
     pollMs: checkMs('runWorker(): pollMs', options.pollMs ?? 1_000),

@@ -17,6 +17,8 @@ const LAYERS: Record<string, number> = {
   'util': 0, 'log': 0, 'symbols.ts': 0,
   'http': 1,
   'after': 2, 'pipeline': 2,
+  // Spans, metrics, access log: read requests and tasks (http, after, pipeline); durable and app wire them in.
+  'observe': 2.5,
   'routing': 3, 'transport': 3, 'durable': 3, 'middleware': 3,
   'app': 4,
   'server': 5,

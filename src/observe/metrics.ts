@@ -1,0 +1,193 @@
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { HttpRequest } from '../http/request.js';
+import type { Outcome } from '../http/response.js';
+import { describe } from '../util/describe.js';
+import { checkKeys } from '../util/options.js';
+import { loadPeer } from './peer.js';
+
+type PromClient = typeof import('prom-client');
+
+/**
+ * A prom-client `Registry` (Coda needs only these of its methods; typed
+ * here so that Coda's types do not need prom-client installed).
+ */
+export interface MetricsRegistry {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** `metrics` in `createApp()`: `true`, or where the metrics go. */
+export interface MetricsOptions {
+  /** The prom-client `Registry` to register Coda's metrics in. Default: prom-client's global `register`. */
+  registry?: MetricsRegistry;
+  /** Also collect Node's default metrics (prom-client's `collectDefaultMetrics`), once per registry. Default true. */
+  defaultMetrics?: boolean;
+}
+
+/** What the gauges read from an app when the registry is scraped. */
+export interface MetricsSource {
+  /** The after-response scheduler's counts. */
+  after(): { pending: number; running: number };
+  /** The durable tasks' counts in the store; undefined when the app has none. */
+  durable(): Promise<{ pending: number; running: number }> | undefined;
+}
+
+/** How a task (or a durable attempt) ended, as the metrics count it. */
+export interface TaskEnd {
+  name: string;
+  state: string;
+  waitMs?: number | undefined;
+  runMs?: number | undefined;
+}
+
+/** Where the buckets of the request histogram come from: OpenTelemetry's for `http.server.request.duration`. */
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** Tasks run longer and wait longer than requests: up to five minutes. */
+const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+/** The route label of a request no route matched: not a path, so it cannot meet a pattern. */
+export const UNMATCHED_ROUTE = 'unmatched';
+const KEYS = ['registry', 'defaultMetrics'];
+
+/** Coda's metrics in one registry, shared by every app that uses it (a registry takes each name once). */
+class MetricSet {
+  readonly requestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly tasks: Counter<'kind' | 'task' | 'state'>;
+  readonly taskRun: Histogram<'kind' | 'task'>;
+  readonly taskWait: Histogram<'kind' | 'task'>;
+  readonly shed: Counter;
+  readonly sources = new Set<MetricsSource>();
+  defaultMetrics = false;
+
+  constructor(client: PromClient, registry: Registry) {
+    const registers = [registry];
+    const sources = this.sources;
+    this.requestDuration = new client.Histogram({
+      name: 'http_request_duration_seconds', help: 'Time from a request\'s arrival to its response\'s last byte, by route pattern',
+      labelNames: ['method', 'route', 'status_code'], buckets: REQUEST_BUCKETS, registers,
+    });
+    this.tasks = new client.Counter({
+      name: 'coda_tasks_total', help: 'Tasks ended, by kind (after: after-response, durable: durable attempts), task name and state',
+      labelNames: ['kind', 'task', 'state'], registers,
+    });
+    this.taskRun = new client.Histogram({
+      name: 'coda_task_run_seconds', help: 'How long a task (a durable task: one attempt) ran', labelNames: ['kind', 'task'], buckets: TASK_BUCKETS, registers,
+    });
+    this.taskWait = new client.Histogram({
+      name: 'coda_task_wait_seconds', help: 'How long a task waited to start: from its response\'s end (a durable task: from when it was due)',
+      labelNames: ['kind', 'task'], buckets: TASK_BUCKETS, registers,
+    });
+    this.shed = new client.Counter({ name: 'coda_requests_shed_total', help: 'Requests refused with 503 while the after-response queue was full', registers });
+    const gauges = [
+      ['pending', 'Tasks accepted and not started (durable: held, ready or delayed in the store)'],
+      ['running', 'Tasks running now (durable: in every process on the store)'],
+    ] as const;
+    for (const [count, help] of gauges) {
+      new client.Gauge({
+        name: `coda_tasks_${count}`, help, labelNames: ['kind'], registers,
+        async collect() {
+          const [after, durable] = await totals(sources);
+          this.set({ kind: 'after' }, after[count]);
+          this.set({ kind: 'durable' }, durable[count]);
+        },
+      });
+    }
+  }
+}
+
+/** The counts of every app on a registry, summed. */
+async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; running: number }, { pending: number; running: number }]> {
+  const after = { pending: 0, running: 0 };
+  const durable = { pending: 0, running: 0 };
+  const reads: Promise<void>[] = [];
+  for (const source of sources) {
+    const counts = source.after();
+    after.pending += counts.pending;
+    after.running += counts.running;
+    const stored = source.durable();
+    if (stored !== undefined) {
+      reads.push(stored.then((counts) => {
+        durable.pending += counts.pending;
+        durable.running += counts.running;
+      }));
+    }
+  }
+  await Promise.all(reads);
+  return [after, durable];
+}
+
+const sets = new WeakMap<object, MetricSet>();
+
+/** prom-client, loaded the first time metrics are asked for. */
+function promClient(where: string): PromClient {
+  return loadPeer<PromClient>('prom-client', where);
+}
+
+/** prom-client's global registry (typed as Coda's, so that Coda's published types do not name prom-client). */
+export function globalRegistry(where: string): MetricsRegistry {
+  return promClient(where).register;
+}
+
+/**
+ * One app's metrics, through prom-client (loaded when metrics are turned
+ * on): request durations by route pattern (never the raw path, so the
+ * number of series stays bounded), tasks by name and state, their run and
+ * wait times, the tasks pending and running, and requests shed.
+ */
+export class Metrics {
+  readonly #set: MetricSet;
+  /** Label children by `method route status`: prom-client hashes the labels on every observe otherwise. */
+  readonly #requestSeries = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>();
+
+  constructor(options: true | MetricsOptions, source: MetricsSource, where: string) {
+    const client = promClient(`${where}: metrics`);
+    const settings = options === true ? {} : options;
+    checkMetricsOptions(settings, where);
+    const registry = (settings.registry ?? client.register) as Registry;
+    let set = sets.get(registry);
+    if (set === undefined) {
+      set = new MetricSet(client, registry);
+      sets.set(registry, set);
+    }
+    if ((settings.defaultMetrics ?? true) && !set.defaultMetrics) {
+      set.defaultMetrics = true;
+      // Someone may have collected them on this registry already: a second call would throw.
+      if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) client.collectDefaultMetrics({ register: registry });
+    }
+    set.sources.add(source);
+    this.#set = set;
+  }
+
+  /** A response is done. */
+  request(request: HttpRequest, outcome: Outcome): void {
+    const route = request.route ?? UNMATCHED_ROUTE;
+    const key = `${request.method} ${route} ${outcome.status}`;
+    let series = this.#requestSeries.get(key);
+    if (series === undefined) {
+      series = this.#set.requestDuration.labels(request.method, route, String(outcome.status));
+      this.#requestSeries.set(key, series);
+    }
+    series.observe((outcome.finishedAt - outcome.startedAt) / 1000);
+  }
+
+  /** A task (`kind` after) or a durable attempt (`kind` durable) ended. */
+  task(kind: 'after' | 'durable', end: TaskEnd): void {
+    const set = this.#set;
+    set.tasks.inc({ kind, task: end.name, state: end.state });
+    if (end.runMs !== undefined) set.taskRun.observe({ kind, task: end.name }, end.runMs / 1000);
+    if (end.waitMs !== undefined) set.taskWait.observe({ kind, task: end.name }, end.waitMs / 1000);
+  }
+
+  /** A request was refused with 503: the after-response queue is full. */
+  shed(): void {
+    this.#set.shed.inc();
+  }
+}
+
+function checkMetricsOptions(options: MetricsOptions, where: string): void {
+  checkKeys(`${where} metrics`, options, KEYS);
+  const { registry, defaultMetrics } = options;
+  if (registry !== undefined && (registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')) {
+    throw new TypeError(`${where} metrics.registry must be a prom-client Registry, got ${describe(registry)}`);
+  }
+  if (defaultMetrics !== undefined && typeof defaultMetrics !== 'boolean') throw new TypeError(`${where} metrics.defaultMetrics must be true or false, got ${describe(defaultMetrics)}`);
+}

@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import type { HttpRequest } from '../http/request.js';
+import type { Outcome } from '../http/response.js';
+import { describe } from '../util/describe.js';
+import { logAccess } from './access-log.js';
+import { Metrics, type MetricsOptions, type MetricsSource } from './metrics.js';
+import { Tracing, type TracingOptions } from './tracing.js';
+
+/** The app's observability options (see docs/observability.md). */
+export interface ObserveOptions {
+  /** OpenTelemetry spans for requests and tasks; needs `@opentelemetry/api`. Default off. */
+  tracing?: boolean | TracingOptions | undefined;
+  /** Prometheus metrics, served by `metricsView()`; needs `prom-client`. Default off. */
+  metrics?: boolean | MetricsOptions | undefined;
+  /** One `info` line per request on the app's logger. Default on. */
+  accessLog?: boolean | undefined;
+  /** The response header that echoes the request id (`request.id`); false for none. Default `'x-request-id'`. */
+  requestIdHeader?: string | false | undefined;
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * What an app observes of its requests: their spans, metrics and access log
+ * lines, and the request id header. Made only when one of them is on, so an
+ * app with all of them off pays one `undefined` check per request.
+ */
+export class Observer {
+  readonly tracing: Tracing | undefined;
+  readonly metrics: Metrics | undefined;
+  /** Lower case; undefined when off. */
+  readonly requestIdHeader: string | undefined;
+  /** The logger of the access log; undefined when off. */
+  readonly #accessLog: Logger | undefined;
+
+  private constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
+    const { tracing, metrics, accessLog = true, requestIdHeader = 'x-request-id' } = options;
+    for (const [name, value] of [['tracing', tracing], ['metrics', metrics]] as const) {
+      if (value !== undefined && typeof value !== 'boolean' && (value === null || typeof value !== 'object')) {
+        throw new TypeError(`${where}: ${name} must be true, false or an options object, got ${describe(value)}`);
+      }
+    }
+    if (typeof accessLog !== 'boolean') throw new TypeError(`${where}: accessLog must be true or false, got ${describe(accessLog)}`);
+    if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !HEADER_NAME.test(requestIdHeader))) {
+      throw new TypeError(`${where}: requestIdHeader must be a header name or false, got ${describe(requestIdHeader)}`);
+    }
+    this.tracing = tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
+    this.metrics = metrics === undefined || metrics === false ? undefined : new Metrics(metrics, source, where);
+    this.requestIdHeader = requestIdHeader === false ? undefined : requestIdHeader.toLowerCase();
+    this.#accessLog = accessLog ? logger : undefined;
+  }
+
+  /** The observer for these options, or undefined when everything is off. */
+  static create(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string): Observer | undefined {
+    const observer = new Observer(options, logger, source, where);
+    const off = observer.tracing === undefined && observer.metrics === undefined && observer.requestIdHeader === undefined && observer.#accessLog === undefined;
+    return off ? undefined : observer;
+  }
+
+  /** A response is done: its span ends, its duration is counted, its line is logged. */
+  finished(request: HttpRequest, outcome: Outcome): void {
+    this.tracing?.endRequest(request, outcome);
+    this.metrics?.request(request, outcome);
+    if (this.#accessLog !== undefined) logAccess(this.#accessLog, request, outcome);
+  }
+}

@@ -1,0 +1,20 @@
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Loads an optional peer dependency (`@opentelemetry/api`, `prom-client`)
+ * the first time a feature that needs it is turned on: an app that does not
+ * turn it on never loads it, and one without it installed works as before.
+ * Synchronous (`require`), so that `createApp()` stays synchronous; both
+ * packages ship CommonJS. Throws an error naming the option and the install
+ * command when the package is missing.
+ */
+export function loadPeer<Module>(name: string, wanted: string): Module {
+  try {
+    return require(name) as Module;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new Error(`${wanted} needs the package ${name}, which is not installed: npm install ${name}`, { cause: error });
+  }
+}

@@ -1,0 +1,95 @@
+// The access log (one info line per request, on by default) and the request
+// id echoed in a response header.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp, get, HttpResponse, StreamingResponse, type AppOptions } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
+
+const routes = [
+  get('/users/:id', (request) => new HttpResponse(`user ${request.params.id}`)),
+  get('/own-id', () => new HttpResponse('mine', { headers: { 'x-request-id': 'set-by-the-view' } })),
+  get('/stream', () => new StreamingResponse((async function* () { yield 'a'; yield 'bc'; })())),
+];
+
+function accessLines(lines: LogLine[]): LogLine[] {
+  return lines.filter((line) => line.durationMs !== undefined);
+}
+
+function appWith(options: AppOptions = {}): { client: ReturnType<typeof createTestClient>; lines: LogLine[] } {
+  const { logger, lines } = memoryLogger();
+  return { client: createTestClient(createApp({ routes, logger, ...options })), lines };
+}
+
+test('one info line per request, once its response is done: method, route, path, status, duration, bytes and request id', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ routes, logger });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  try {
+    const res = await fetch(`${server.url}/users/7?x=1`);
+    assert.equal(await res.text(), 'user 7');
+    assert.equal((await fetch(`${server.url}/missing`)).status, 404);
+    await app.settle();
+    const [hit, miss] = accessLines(lines);
+    const id = res.headers.get('x-request-id')!;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual({ ...hit, durationMs: typeof hit!.durationMs, time: undefined, pid: undefined, hostname: undefined }, {
+      level: LEVEL.info, requestId: id, method: 'GET', route: '/users/:id', path: '/users/7', status: 200,
+      durationMs: 'number', bytes: 6, msg: `GET /users/7 200 ${hit!.durationMs} ms`, time: undefined, pid: undefined, hostname: undefined,
+    });
+    assert.ok((hit!.durationMs as number) >= 0);
+    assert.equal(miss!.route, null);
+    assert.equal(miss!.status, 404);
+    assert.equal(accessLines(lines).length, 2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a streamed response is logged with the bytes it sent', async () => {
+  const { client, lines } = appWith();
+  assert.equal(await (await client.get('/stream')).text(), 'abc');
+  await client.settle();
+  assert.deepEqual(accessLines(lines).map((line) => [line.path, line.bytes]), [['/stream', 3]]);
+});
+
+test('the request id: a sane incoming X-Request-Id is kept, logged and echoed; a bad one is replaced; a header the app set wins', async () => {
+  const { client, lines } = appWith();
+  const kept = await client.get('/users/1', { headers: { 'x-request-id': 'edge-42' } });
+  assert.equal(kept.headers.get('x-request-id'), 'edge-42');
+  const replaced = await client.get('/users/2', { headers: { 'x-request-id': 'bad id with spaces' } });
+  assert.match(replaced.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
+  assert.equal((await client.get('/own-id')).headers.get('x-request-id'), 'set-by-the-view');
+  await client.settle();
+  assert.deepEqual(accessLines(lines).map((line) => line.requestId).slice(0, 2), ['edge-42', replaced.headers.get('x-request-id')]);
+});
+
+test('accessLog: false writes no line; requestIdHeader names another header, or false for none', async () => {
+  const quiet = appWith({ accessLog: false, requestIdHeader: 'X-Trace-Id' });
+  const res = await quiet.client.get('/users/1');
+  assert.match(res.headers.get('x-trace-id')!, /^[0-9a-f-]{36}$/);
+  assert.equal(res.headers.get('x-request-id'), null);
+  await quiet.client.settle();
+  assert.deepEqual(accessLines(quiet.lines), []);
+
+  const bare = appWith({ requestIdHeader: false });
+  assert.equal((await bare.client.get('/users/1')).headers.get('x-request-id'), null);
+  await bare.client.settle();
+  assert.equal(accessLines(bare.lines).length, 1);
+});
+
+test('no line is built when the logger does not write info', async () => {
+  const { logger, lines } = memoryLogger();
+  logger.level = 'warn';
+  await using client = createTestClient(createApp({ routes, logger }));
+  await client.get('/users/1');
+  await client.settle();
+  assert.deepEqual(lines, []);
+});
+
+test('bad accessLog and requestIdHeader options are refused, naming the option', () => {
+  assert.throws(() => createApp({ accessLog: 'yes' as never }), /createApp\(\): accessLog must be true or false, got string "yes"/);
+  assert.throws(() => createApp({ requestIdHeader: 'x request id' }), /createApp\(\): requestIdHeader must be a header name or false, got string "x request id"/);
+  assert.throws(() => createApp({ requestIdHeader: true as never }), /requestIdHeader must be a header name or false, got/);
+  assert.throws(() => createApp({ acessLog: false } as never), /unknown option "acessLog"; did you mean "accessLog"\?/);
+});

@@ -1,0 +1,174 @@
+// Prometheus metrics: requests and tasks through a real server, then the
+// metrics view scraped over a socket and its text format parsed.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { Registry } from 'prom-client';
+import { after, createApp, get, HttpResponse, metricsView, post, task, type App, type AppOptions } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { startServer } from '../helpers.js';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus's text format, the samples only (`# HELP` and `# TYPE` lines skipped). */
+function parse(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(match, `not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The value of the one sample with this name and these labels (among others). */
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  assert.ok(found.length <= 1, `${name} ${JSON.stringify(labels)} matches ${found.length} samples`);
+  return found[0]?.value;
+}
+
+async function serveApp(t: TestContext, options: AppOptions): Promise<{ app: App; url: string }> {
+  const app = createApp(options);
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  return { app, url: server.url };
+}
+
+async function scrape(url: string): Promise<{ contentType: string | null; text: string; samples: Sample[] }> {
+  const res = await fetch(`${url}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  return { contentType: res.headers.get('content-type'), text, samples: parse(text) };
+}
+
+test('request durations by method, route pattern and status; tasks by name and state with run and wait times; Node\'s default metrics', async (t) => {
+  const registry = new Registry();
+  const { app, url } = await serveApp(t, {
+    metrics: { registry },
+    routes: [
+      get('/users/:id', (request) => {
+        after(() => {}, { name: 'audit' });
+        if (request.params.id === '13') after(() => { throw new Error('unlucky'); }, { name: 'audit' });
+        return new HttpResponse('user');
+      }),
+      get('/metrics', metricsView({ registry })),
+    ],
+    after: { onError: () => {} },
+  });
+  for (const path of ['/users/7', '/users/8', '/users/13', '/no/such/path']) await (await fetch(`${url}${path}`)).text();
+  await app.settle();
+  const { contentType, text, samples } = await scrape(url);
+  assert.equal(contentType, registry.contentType);
+  const count = (route: string, status: string): number | undefined =>
+    value(samples, 'http_request_duration_seconds_count', { method: 'GET', route, status_code: status });
+  assert.equal(count('/users/:id', '200'), 3);
+  assert.equal(count('unmatched', '404'), 1);
+  assert.ok(!text.includes('/users/7') && !text.includes('/no/such/path'), 'raw paths never become labels');
+  assert.ok(value(samples, 'http_request_duration_seconds_sum', { route: '/users/:id' })! > 0);
+  assert.equal(value(samples, 'http_request_duration_seconds_bucket', { route: '/users/:id', le: '+Inf' }), 3);
+
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: 'audit', state: 'completed' }), 3);
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: 'audit', state: 'failed' }), 1);
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'after', task: 'audit' }), 4);
+  assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'after', task: 'audit' }), 4);
+  assert.equal(value(samples, 'coda_tasks_pending', { kind: 'after' }), 0);
+  assert.equal(value(samples, 'coda_tasks_running', { kind: 'after' }), 0);
+  assert.equal(value(samples, 'coda_requests_shed_total'), 0);
+  assert.ok(value(samples, 'process_cpu_user_seconds_total')! > 0, 'Node\'s default metrics are collected');
+  assert.ok(samples.some((s) => s.name === 'nodejs_heap_size_used_bytes'));
+});
+
+test('tasks pending and running are gauges read at scrape time; requests refused at a full queue are counted as shed', async (t) => {
+  const registry = new Registry();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let started!: () => void;
+  const blockerStarted = new Promise<void>((resolve) => { started = resolve; });
+  const { app, url } = await serveApp(t, {
+    metrics: { registry, defaultMetrics: false },
+    after: { concurrency: 1, maxPending: 1 },
+    routes: [
+      get('/slow', () => {
+        after(async () => {
+          started();
+          await gate;
+        }, { name: 'slow' });
+        return new HttpResponse('ok');
+      }),
+    ],
+  });
+  // Scrapes go to a metrics app on a port of its own: the full queue refuses every request of the app it fills, a scrape too.
+  const metrics = await serveApp(t, { routes: [get('/metrics', metricsView({ registry }))], accessLog: false });
+  assert.equal((await fetch(`${url}/slow`)).status, 200);
+  await blockerStarted;
+  assert.equal((await fetch(`${url}/slow`)).status, 200); // its task waits for the one slot: the queue is full
+  assert.equal((await fetch(`${url}/slow`)).status, 503);
+  const during = (await scrape(metrics.url)).samples;
+  assert.equal(value(during, 'coda_tasks_running', { kind: 'after' }), 1);
+  assert.equal(value(during, 'coda_tasks_pending', { kind: 'after' }), 1);
+  assert.equal(value(during, 'coda_requests_shed_total'), 1);
+  // Refused before routing: no route label but the fixed one.
+  assert.equal(value(during, 'http_request_duration_seconds_count', { route: 'unmatched', status_code: '503' }), 1);
+  assert.equal(value(during, 'process_cpu_user_seconds_total'), undefined, 'defaultMetrics: false');
+  release();
+  await app.settle();
+  const later = (await scrape(metrics.url)).samples;
+  assert.equal(value(later, 'coda_tasks_running', { kind: 'after' }), 0);
+  assert.equal(value(later, 'coda_tasks_total', { kind: 'after', task: 'slow', state: 'completed' }), 2);
+});
+
+test('durable tasks: attempts by name and state (retries apart), their run and wait times, and the store\'s pending and running', async () => {
+  const registry = new Registry();
+  let calls = 0;
+  const flaky = task('flaky', () => {
+    if (++calls === 1) throw new Error('first attempt fails');
+  }, { attempts: 3, backoff: { type: 'fixed', delayMs: 5_000 } });
+  const app = createApp({
+    metrics: { registry, defaultMetrics: false }, tasks: { definitions: [flaky] },
+    routes: [post('/jobs', () => new HttpResponse('queued', { status: 202 }).after(flaky, {})), get('/metrics', metricsView({ registry }))],
+  });
+  await using client = createTestClient(app, { transport: 'socket' });
+  assert.equal((await client.post('/jobs')).status, 202);
+  await client.settle();
+  const samples = parse(await (await client.get('/metrics')).text());
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'durable', task: 'flaky', state: 'retrying' }), 1);
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'durable', task: 'flaky', state: 'completed' }), 1);
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'durable', task: 'flaky' }), 2);
+  // The retry was due 5 s after the first attempt; the test clock moved there at once: it waited no time.
+  assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'durable', task: 'flaky' }), 2);
+  assert.equal(value(samples, 'coda_tasks_pending', { kind: 'durable' }), 0);
+  assert.equal(value(samples, 'coda_tasks_running', { kind: 'durable' }), 0);
+});
+
+test('two apps on one registry share its metrics (each name registered once, default metrics collected once) and add up', async () => {
+  const registry = new Registry();
+  const routes = [get('/', () => new HttpResponse('hi'))];
+  await using first = createTestClient(createApp({ metrics: { registry }, routes }));
+  await using second = createTestClient(createApp({ metrics: { registry }, routes }));
+  await first.get('/');
+  await second.get('/');
+  await first.settle();
+  await second.settle();
+  const samples = parse(await registry.metrics());
+  assert.equal(value(samples, 'http_request_duration_seconds_count', { route: '/', status_code: '200' }), 2);
+  assert.equal(samples.filter((s) => s.name === 'process_cpu_user_seconds_total').length, 1);
+});
+
+test('metrics are off unless asked for; bad metrics options and a registry that is not one are refused, naming the option', () => {
+  const registry = new Registry();
+  createApp({ routes: [get('/', () => new HttpResponse('hi'))] });
+  assert.deepEqual(registry.getMetricsAsArray(), []);
+  assert.throws(() => createApp({ metrics: { registery: registry } as never }), /createApp\(\) metrics: unknown option "registery"; did you mean "registry"\?/);
+  assert.throws(() => createApp({ metrics: { registry: {} as never } }), /createApp\(\) metrics.registry must be a prom-client Registry, got/);
+  assert.throws(() => createApp({ metrics: { registry, defaultMetrics: 'no' as never } }), /metrics.defaultMetrics must be true or false/);
+  assert.throws(() => createApp({ metrics: 1 as never }), /createApp\(\): metrics must be true, false or an options object, got number 1/);
+  assert.throws(() => metricsView({ registry: 5 as never }), /metricsView\(\): registry must be a prom-client Registry, got number 5/);
+  assert.throws(() => metricsView({ registy: registry } as never), /metricsView\(\): unknown option "registy"; did you mean "registry"\?/);
+});

@@ -1,0 +1,246 @@
+// OpenTelemetry tracing: spans recorded by the SDK's in-memory exporter, over
+// real sockets. The context manager and the W3C propagator are the global
+// ones an SDK registers; the tracer provider is passed to each app.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+import { startServer } from '../helpers.js';
+
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const PARENT_ID = 'b7ad6b7169203331';
+const TRACEPARENT = `00-${TRACE_ID}-${PARENT_ID}-01`;
+
+interface Recorder {
+  exporter: InMemorySpanExporter;
+  tracing: { tracerProvider: BasicTracerProvider };
+  /** Resolves with the first span named `name` to end from now on. */
+  ended(name: string): Promise<ReadableSpan>;
+}
+
+/** A tracer provider whose spans land in `exporter`, fresh per test. */
+function recorder(): Recorder {
+  const exporter = new InMemorySpanExporter();
+  const waiting: [string, (span: ReadableSpan) => void][] = [];
+  const notifier: SpanProcessor = {
+    onStart() {},
+    onEnd(span) {
+      for (const [name, resolve] of waiting) if (span.name === name) resolve(span);
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  return {
+    exporter,
+    tracing: { tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), notifier] }) },
+    ended: (name) => new Promise((resolve) => waiting.push([name, resolve])),
+  };
+}
+
+function named(exporter: InMemorySpanExporter, name: string): ReadableSpan[] {
+  return exporter.getFinishedSpans().filter((span) => span.name === name);
+}
+
+function only(exporter: InMemorySpanExporter, name: string): ReadableSpan {
+  const found = named(exporter, name);
+  assert.equal(found.length, 1, `one span named ${name}, got: ${exporter.getFinishedSpans().map((s) => s.name).join(', ')}`);
+  return found[0]!;
+}
+
+async function served(t: TestContext, app: App): Promise<string> {
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  return server.url;
+}
+
+test('a SERVER span per request: named {method} {route}, child of the incoming traceparent, with the stable HTTP attributes', async (t) => {
+  const { exporter, tracing } = recorder();
+  const app = createApp({ tracing, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
+  const url = await served(t, app);
+  const res = await fetch(`${url}/users/7?full=1`, { headers: { traceparent: TRACEPARENT, 'user-agent': 'probe/1.0' } });
+  assert.equal(res.status, 200);
+  await res.text();
+  await app.settle();
+  const span = only(exporter, 'GET /users/:id');
+  assert.equal(span.kind, SpanKind.SERVER);
+  assert.equal(span.spanContext().traceId, TRACE_ID);
+  assert.equal(span.parentSpanContext?.spanId, PARENT_ID);
+  const port = Number(new URL(url).port);
+  assert.deepEqual(span.attributes, {
+    'http.request.method': 'GET',
+    'url.path': '/users/7',
+    'url.scheme': 'http',
+    'network.protocol.version': '1.1',
+    'server.address': '127.0.0.1',
+    'server.port': port,
+    'user_agent.original': 'probe/1.0',
+    'client.address': '127.0.0.1',
+    'http.route': '/users/:id',
+    'http.response.status_code': 200,
+  });
+  assert.equal(span.status.code, SpanStatusCode.UNSET);
+});
+
+test('unrouted requests are named by their method alone; a 5xx sets error.type and the ERROR status, a 4xx does not', async (t) => {
+  const { exporter, tracing } = recorder();
+  const app = createApp({ tracing, routes: [get('/boom', () => { throw new Error('boom'); })] });
+  const url = await served(t, app);
+  assert.equal((await fetch(`${url}/nowhere/42`)).status, 404);
+  assert.equal((await fetch(`${url}/boom`)).status, 500);
+  await app.settle();
+  const missed = only(exporter, 'GET');
+  assert.equal(missed.attributes['http.route'], undefined);
+  assert.equal(missed.attributes['http.response.status_code'], 404);
+  assert.equal(missed.attributes['error.type'], undefined);
+  assert.equal(missed.status.code, SpanStatusCode.UNSET);
+  const failed = only(exporter, 'GET /boom');
+  assert.equal(failed.attributes['error.type'], '500');
+  assert.equal(failed.status.code, SpanStatusCode.ERROR);
+});
+
+test('the request span is active in middleware and the view: what they start is its child', async () => {
+  const { exporter, tracing } = recorder();
+  const seen: (string | undefined)[] = [];
+  const spy: MiddlewareHooks = { processRequest() { seen.push(trace.getActiveSpan()?.spanContext().spanId); } };
+  const app = createApp({
+    tracing, middleware: [spy],
+    routes: [get('/work', async () => {
+      await Promise.resolve();
+      seen.push(trace.getActiveSpan()?.spanContext().spanId);
+      tracing.tracerProvider.getTracer('app').startSpan('query').end();
+      return new HttpResponse('done');
+    })],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/work')).status, 200);
+  await client.settle();
+  const server = only(exporter, 'GET /work');
+  assert.deepEqual(seen, [server.spanContext().spanId, server.spanContext().spanId]);
+  assert.equal(only(exporter, 'query').parentSpanContext?.spanId, server.spanContext().spanId);
+});
+
+test('after() tasks: a CONSUMER span `process {task}` each, child of and linked to the request span, active while the task runs', async () => {
+  const { exporter, tracing } = recorder();
+  let activeInTask: string | undefined;
+  const app = createApp({
+    tracing,
+    routes: [post('/notes', () => {
+      after(() => { activeInTask = trace.getActiveSpan()?.spanContext().spanId; }, { name: 'index-note' });
+      after(async () => { throw new TypeError('webhook down'); }, { name: 'webhook' });
+      return new HttpResponse('saved', { status: 201 });
+    })],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.post('/notes', { headers: { 'x-request-id': 'req-1' } })).status, 201);
+  await client.settle();
+  const request = only(exporter, 'POST /notes').spanContext();
+  const indexed = only(exporter, 'process index-note');
+  assert.equal(indexed.kind, SpanKind.CONSUMER);
+  assert.equal(indexed.spanContext().traceId, request.traceId);
+  assert.equal(indexed.parentSpanContext?.spanId, request.spanId);
+  assert.deepEqual(indexed.links.map((link) => link.context.spanId), [request.spanId]);
+  assert.equal(activeInTask, indexed.spanContext().spanId);
+  assert.deepEqual(indexed.attributes, {
+    'messaging.system': 'coda',
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'process',
+    'messaging.destination.name': 'index-note',
+    'coda.request.id': 'req-1',
+    'coda.task.state': 'completed',
+  });
+  const webhook = only(exporter, 'process webhook');
+  assert.equal(webhook.status.code, SpanStatusCode.ERROR);
+  assert.equal(webhook.status.message, 'webhook down');
+  assert.equal(webhook.attributes['error.type'], 'TypeError');
+  assert.equal(webhook.attributes['coda.task.state'], 'failed');
+  assert.equal(webhook.events[0]?.name, 'exception');
+});
+
+test('durable tasks: the request trace context is journaled, and each attempt (a retry too) continues that trace', async () => {
+  const { exporter, tracing } = recorder();
+  let calls = 0;
+  const flaky = task('flaky', () => {
+    if (++calls === 1) throw new Error('first attempt fails');
+  }, { attempts: 2, backoff: { type: 'fixed', delayMs: 1000 } });
+  const app = createApp({
+    tracing, tasks: { definitions: [flaky] },
+    routes: [post('/jobs', () => new HttpResponse('queued', { status: 202 }).after(flaky, {}))],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.post('/jobs')).status, 202);
+  await client.settle();
+  const request = only(exporter, 'POST /jobs').spanContext();
+  const [stored] = await app.tasks.list({ name: 'flaky' });
+  assert.deepEqual(stored!.trace, { traceparent: `00-${request.traceId}-${request.spanId}-01` });
+  const attempts = named(exporter, 'process flaky');
+  assert.deepEqual(attempts.map((span) => [span.attributes['coda.task.attempt'], span.attributes['coda.task.state']]), [[1, 'retrying'], [2, 'completed']]);
+  for (const span of attempts) {
+    assert.equal(span.kind, SpanKind.CONSUMER);
+    assert.equal(span.spanContext().traceId, request.traceId);
+    assert.equal(span.parentSpanContext?.spanId, request.spanId);
+    assert.deepEqual(span.links.map((link) => link.context.spanId), [request.spanId]);
+    assert.equal(span.attributes['messaging.message.id'], stored!.id);
+  }
+  assert.equal(attempts[0]!.status.code, SpanStatusCode.ERROR);
+});
+
+test('a durable task run by another process (runWorker on the same store) continues the trace of the request that registered it', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-trace-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const web = recorder();
+  const sendWelcome = task('send-welcome', () => {});
+  // The web app journals only; the worker, with its own store connection and tracer, runs.
+  const app = createApp({
+    tracing: web.tracing, tasks: { definitions: [sendWelcome], store: sqliteStore({ path: file }), run: false },
+    routes: [post('/users', () => {
+      void after(sendWelcome, { userId: 'u1' });
+      return new HttpResponse('created', { status: 201 });
+    })],
+  });
+  const url = await served(t, app);
+  assert.equal((await fetch(`${url}/users`, { method: 'POST', headers: { traceparent: TRACEPARENT } })).status, 201);
+  await app.settle();
+  const request = only(web.exporter, 'POST /users').spanContext();
+  assert.equal(request.traceId, TRACE_ID);
+
+  const worker = recorder();
+  const attemptEnded = worker.ended('process send-welcome');
+  const running = await runWorker({ definitions: [sendWelcome], store: sqliteStore({ path: file }), tracing: worker.tracing, handleSignals: false, pollMs: 10 });
+  t.after(() => running.close());
+  await attemptEnded;
+  const attempt = only(worker.exporter, 'process send-welcome');
+  assert.equal(attempt.spanContext().traceId, TRACE_ID);
+  assert.equal(attempt.parentSpanContext?.spanId, request.spanId);
+});
+
+test('tracing is off unless asked for; `tracing: true` takes the global tracer provider; a bad tracing option is refused', async () => {
+  const { exporter, tracing } = recorder();
+  trace.setGlobalTracerProvider(tracing.tracerProvider);
+  const active: (string | undefined)[] = [];
+  const routes = [get('/', () => {
+    active.push(trace.getActiveSpan()?.spanContext().spanId);
+    return new HttpResponse('hi');
+  })];
+  await using plain = createTestClient(createApp({ routes }));
+  assert.equal((await plain.get('/')).status, 200);
+  await plain.settle();
+  assert.deepEqual(active, [undefined]);
+  assert.deepEqual(exporter.getFinishedSpans(), []);
+  await using traced = createTestClient(createApp({ routes, tracing: true }));
+  assert.equal((await traced.get('/')).status, 200);
+  await traced.settle();
+  assert.deepEqual(active, [undefined, only(exporter, 'GET /').spanContext().spanId]);
+  assert.throws(() => createApp({ tracing: 'yes' as never }), /createApp\(\): tracing must be true, false or an options object, got string "yes"/);
+  await assert.rejects(runWorker({ definitions: [task('t', () => {})], store: sqliteStore({ path: ':memory:' }), tracing: 1 as never }), /runWorker\(\): tracing must be true, false or an options object/);
+});
