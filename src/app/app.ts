@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { inJob } from '../after/context.js';
 import { Exchange, type ExchangeHost } from '../after/exchange.js';
 import type { TaskRecord } from '../after/reporting.js';
@@ -16,6 +17,8 @@ import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
 import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { http2Source } from '../transport/node/http2.js';
+import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { replaceRefused } from '../transport/refused.js';
@@ -83,9 +86,18 @@ export class App {
     });
   }
 
-  /** A `node:http` request listener: `http.createServer(app.handler)`. */
-  readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const exchange = this.#receive(req);
+  /**
+   * A Node request listener: `http.createServer(app.handler)`, and, for
+   * HTTP/2, `http2.createSecureServer({ key, cert, allowHTTP1: true }, app.handler)`
+   * (`serve()` does either).
+   */
+  readonly handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    if (req.httpVersionMajor === 2) this.#serveNode(http2Source(req as Http2ServerRequest), res, true);
+    else this.#serveNode(req as IncomingMessage, res, false);
+  };
+
+  #serveNode(source: IncomingMessage | RequestSource, res: NodeResponse, http2: boolean): void {
+    const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
       result = this.#run(exchange);
@@ -95,13 +107,13 @@ export class App {
     }
     if (isPromise(result)) {
       result.then(
-        (response) => this.#respond(res, exchange, response),
-        (error: unknown) => this.#respond(res, exchange, renderError(exchange.request, error, this.debug)),
+        (response) => this.#respond(res, exchange, response, http2),
+        (error: unknown) => this.#respond(res, exchange, renderError(exchange.request, error, this.debug), http2),
       );
     } else {
-      this.#respond(res, exchange, result);
+      this.#respond(res, exchange, result, http2);
     }
-  };
+  }
 
   /**
    * @internal Runs a request that did not come over a socket; the caller sends
@@ -130,10 +142,10 @@ export class App {
     return inJob(exchange, this.#asyncContext, this.#pipeline, request);
   }
 
-  #respond(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
+  #respond(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
     const ready = this[kJournal](exchange, response);
-    if (isPromise(ready)) ready.then((answer) => this.#send(res, exchange, answer));
-    else this.#send(res, exchange, ready);
+    if (isPromise(ready)) ready.then((answer) => this.#send(res, exchange, answer, http2));
+    else this.#send(res, exchange, ready, http2);
   }
 
   /**
@@ -157,19 +169,20 @@ export class App {
     });
   }
 
-  #send(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
+  #send(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
     exchange.response = response;
-    if (this[kClosing]) res.shouldKeepAlive = false;
-    watch(res, exchange);
+    // Closing over HTTP/2 is the session's GOAWAY (server.close()), not a header.
+    if (this[kClosing] && !http2) (res as ServerResponse).shouldKeepAlive = false;
+    watch(res, exchange, http2);
     try {
       // A streamed body is produced while it is sent: in the request's async context, so after() works there.
-      if (response instanceof StreamingResponse) inJob(exchange, this.#asyncContext, () => send(res, exchange), undefined);
-      else send(res, exchange);
+      if (response instanceof StreamingResponse) inJob(exchange, this.#asyncContext, () => send(res, exchange, http2), undefined);
+      else send(res, exchange, http2);
     } catch (error) {
       if (!res.headersSent) {
         // Refused before any byte was written: a 500 instead.
         replaceRefused(exchange, error, this.debug);
-        send(res, exchange);
+        send(res, exchange, http2);
         return;
       }
       const { request } = exchange;

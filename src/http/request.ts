@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { kBodyLimit, kDone, kExchange, kLogs } from '../symbols.js';
@@ -10,13 +11,19 @@ import { DEFAULT_BODY_SETTINGS, type BodySettings } from './body-options.js';
 import { parseMultipart, parseUrlEncoded } from './form-body.js';
 import { parseJson } from './json-body.js';
 
-/** A request that did not come over a socket (the in-process test client). */
+/**
+ * A request as Coda takes it from anything but node:http: an HTTP/2 stream,
+ * a Web `Request` (`app.fetch()`), the in-process test client.
+ */
 export interface RequestSource {
   method: string;
   url: string;
+  /** As node:http gives them: names in lower case, no HTTP/2 pseudo-headers. */
   headers: IncomingHttpHeaders;
   /** The body stream; null when the request has none. */
   body: Readable | null;
+  /** The Node request it came from, when it came over a socket (HTTP/2). */
+  raw?: Http2ServerRequest;
 }
 
 /** What the app gives each request. */
@@ -108,7 +115,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;
-  #raw: IncomingMessage | undefined;
+  #raw: IncomingMessage | Http2ServerRequest | undefined;
   readonly #logger: Logger;
   readonly #parsing: BodySettings;
   /** Set once the response is done: how, for a body read too late. */
@@ -126,6 +133,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
       this.#body = source;
     } else {
       this.#body = source.body;
+      this.#raw = source.raw;
     }
     this.#headersRecord = source.headers;
     this.method = source.method!;
@@ -177,10 +185,11 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   /**
-   * Node's `IncomingMessage`, when the request came over a socket, until the
-   * response is done: pending after-response tasks do not keep it alive.
+   * Node's request (`IncomingMessage`, or `Http2ServerRequest` over HTTP/2),
+   * when the request came over a socket, until the response is done: pending
+   * after-response tasks do not keep it alive.
    */
-  get raw(): IncomingMessage | undefined {
+  get raw(): IncomingMessage | Http2ServerRequest | undefined {
     return this.#raw;
   }
 

@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
 import { ProgrammingError } from '../../http/errors.js';
 import type { StreamingResponse, StreamSource } from '../../http/response.js';
 import { kAbortStream } from '../../symbols.js';
 import { chunkBytes, returnIterator } from '../body.js';
+import type { NodeResponse } from './response.js';
 
 const PUMPING = 0;
 /** Read to its end and handed to Node. */
@@ -13,7 +13,7 @@ const ENDED = 1;
 const STOPPED = 2;
 
 /** Sends `source`, the stream of `response`, as the body of `res` (its head written). */
-export function pump(res: ServerResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number): void {
+export function pump(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number): void {
   new Pump(res, exchange, response, source, declared);
 }
 
@@ -26,7 +26,7 @@ export function pump(res: ServerResponse, exchange: Exchange, response: Streamin
  * on `res`, and one 'drain' listener while the socket is full.
  */
 class Pump {
-  readonly #res: ServerResponse;
+  readonly #res: NodeResponse;
   readonly #exchange: Exchange;
   readonly #response: StreamingResponse;
   readonly #iterator: AsyncIterator<unknown>;
@@ -38,7 +38,7 @@ class Pump {
   /** A next() is in flight. */
   #reading = false;
 
-  constructor(res: ServerResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
+  constructor(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
     this.#res = res;
     this.#exchange = exchange;
     this.#response = response;
