@@ -17,11 +17,14 @@ import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
 import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import { fetchSource } from '../transport/fetch/request.js';
+import { webResponse } from '../transport/fetch/response.js';
 import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { replaceRefused } from '../transport/refused.js';
+import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { LinkedList } from '../util/linked-list.js';
 import { Waiters } from '../util/waiters.js';
@@ -114,6 +117,46 @@ export class App {
       this.#respond(res, exchange, result, http2);
     }
   }
+
+  /**
+   * The Web-standard entry point: a `Request` in, a `Response` out, through
+   * the same middleware, routing and error handling as over a socket. For
+   * runtimes and hosts whose interface is a fetch handler, and for tests
+   * with plain `Request` objects. The request body is streamed from the
+   * Request, under the same limits. The Response is returned once the
+   * request's durable tasks are journaled; its after-response tasks run once
+   * its body has been read to the end (`outcome.completed`) or cancelled,
+   * or the Request's `signal` aborted (`outcome.aborted`): read or cancel
+   * every body, as a socket would.
+   *
+   * @example
+   * ```ts
+   * export default { fetch: app.fetch };          // a fetch-handler host
+   * const response = await app.fetch(new Request('http://localhost/notes/7'));
+   * await response.json();
+   * ```
+   */
+  readonly fetch = async (request: Request): Promise<Response> => {
+    if (!(request instanceof Request)) throw new TypeError(`app.fetch() takes a Request, got ${describe(request)}`);
+    if (request.bodyUsed) throw new TypeError(`app.fetch(): the body of the Request to ${request.method} ${request.url} has been read already`);
+    const exchange = this.#receive(fetchSource(request));
+    let response: HttpResponse;
+    try {
+      response = await this.#run(exchange);
+    } catch (error) {
+      response = renderError(exchange.request, error, this.debug);
+    }
+    exchange.response = await this[kJournal](exchange, response);
+    const build = (): Response => webResponse(exchange, request.signal);
+    try {
+      // A streamed body is produced as it is read: in the request's async context, so after() works there.
+      return exchange.response instanceof StreamingResponse ? inJob(exchange, this.#asyncContext, build, undefined) : build();
+    } catch (error) {
+      // Refused before anything was read: a 500 instead.
+      replaceRefused(exchange, error, this.debug);
+      return build();
+    }
+  };
 
   /**
    * @internal Runs a request that did not come over a socket; the caller sends

@@ -37,6 +37,11 @@ export function frameBodiless(headers: HeaderRecord, status: number): void {
   if (status !== 304 && headers['content-length'] !== undefined) delete headers['content-length'];
 }
 
+/** A HEAD response's Content-Length: the length a GET would get; an empty HEAD response keeps the one its view declared. */
+export function frameHead(headers: HeaderRecord, hasBody: boolean, length: number): void {
+  if (hasBody || headers['content-length'] === undefined) headers['content-length'] = String(length);
+}
+
 /** The Content-Length the app declared on a stream, -1 when none; a ProgrammingError when it is not one number of bytes. */
 export function declaredLength(headers: HeaderRecord): number {
   const value = headers['content-length'];

@@ -2,7 +2,7 @@ import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
 import { bodiless, releaseStream, unsendableBody } from '../body.js';
-import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameBodiless } from '../framing.js';
+import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameBodiless, frameHead } from '../framing.js';
 import { pump } from './pump.js';
 import { isClosed, type NodeResponse } from './response.js';
 
@@ -46,8 +46,7 @@ export function send(res: NodeResponse, exchange: Exchange, http2: boolean): voi
     return;
   }
   if (exchange.request.method === 'HEAD') {
-    // The length a GET would get; an empty HEAD response keeps the one its view declared.
-    if (body !== null || headers['content-length'] === undefined) headers['content-length'] = String(length);
+    frameHead(headers, body !== null, length);
     res.writeHead(status, headers);
     res.end();
     return;
