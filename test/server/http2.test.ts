@@ -218,6 +218,39 @@ describe('HTTP/2: client aborts and shutdown', () => {
     }
   });
 
+  test('a client still sending its body when the response is whole is stopped (RST_STREAM NO_ERROR): the answer arrives whole, the tasks run now', async () => {
+    const outcomes = new Map<string, Outcome>();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      bodyLimit: 1_000,
+      middleware: [{ afterResponse: (request, _response, outcome) => void outcomes.set(request.path, outcome) }],
+      routes: [
+        post('/upload', async (request) => new HttpResponse(String((await request.bytes()).length))),
+        post('/early', () => new HttpResponse('no need, '.repeat(100_000))), // past the flow-control window: the RST waits for all of it
+      ],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    try {
+      for (const [path, status, body] of [['/upload', 413, /the limit is 1000 bytes/], ['/early', 200, /^(no need, ){100000}$/]] as const) {
+        const stream = session.request({ ':method': 'POST', ':path': path });
+        stream.write(Buffer.alloc(5_000)); // and never ends its request
+        const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+        let text = '';
+        for await (const chunk of stream) text += String(chunk);
+        assert.equal(headers[':status'], status);
+        assert.match(text, body);
+        if (!stream.closed) await once(stream, 'close');
+        assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, path);
+      }
+      await app.settle();
+      assert.deepEqual([...outcomes.values()].map((o) => [o.status, o.completed]), [[413, true], [200, true]]);
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
   test('close(): the session gets a GOAWAY, the request in flight is answered whole and its task runs, then the report', async () => {
     const viewEntered = deferred();
     const release = deferred();

@@ -12,7 +12,15 @@ export interface NodeResponse {
   /** node:http only: the connection has closed. */
   readonly closed?: boolean;
   /** node:http2 only: the response's stream. */
-  readonly stream?: { readonly destroyed: boolean; readonly rstCode?: number };
+  readonly stream?: {
+    readonly closed: boolean;
+    readonly destroyed: boolean;
+    readonly rstCode?: number;
+    readonly state: { remoteClose?: number };
+    close(code: number): void;
+    resume(): unknown;
+    once(event: 'finish', listener: () => void): unknown;
+  };
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
   write(chunk: Uint8Array): boolean;
   end(body?: string | Uint8Array | null): unknown;

@@ -1,3 +1,4 @@
+import { constants } from 'node:http2';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
 import { isClosed, isComplete, type NodeResponse } from './response.js';
@@ -16,8 +17,31 @@ type WatchedResponse = NodeResponse & { [kWatched]: Exchange };
 export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): void {
   (res as WatchedResponse)[kWatched] = exchange;
   // The client may have gone while the view was still working: 'close' has fired already.
-  if (isClosed(res, http2)) closed(res, http2);
-  else res.on('close', http2 ? onHttp2Close : onClose);
+  if (isClosed(res, http2)) {
+    closed(res, http2);
+  } else if (http2) {
+    res.on('close', onHttp2Close);
+    // The stream's own 'finish' (node:http2's compatibility response emits its 'finish' only when the stream closes);
+    // a turn later, as Node closes a stream whose request was never read, so its END_STREAM goes first.
+    const stream = res.stream!;
+    stream.once('finish', () => setImmediate(onHttp2Finish, stream));
+  } else {
+    res.on('close', onClose);
+  }
+}
+
+/**
+ * The response is whole, but the client may still be sending its request
+ * (an upload answered early: a 413, a 401): Node would keep the stream open
+ * until the client ends it, and the tasks would wait as long. RFC 9113 8.1
+ * lets the server stop it after a complete response with RST_STREAM
+ * NO_ERROR, which clients must not take as a failure of the response.
+ */
+function onHttp2Finish(stream: NonNullable<NodeResponse['stream']>): void {
+  if (stream.closed || stream.state.remoteClose === 1) return;
+  stream.close(constants.NGHTTP2_NO_ERROR);
+  // What the view left unread of the request would hold the closed stream (and its session) open: discarded, as node:http dumps it.
+  stream.resume();
 }
 
 function onClose(this: NodeResponse): void {
