@@ -10,9 +10,10 @@ type WatchedResponse = NodeResponse & { [kWatched]: Exchange };
  * Watches a Node response for its `'close'`, which comes after `'finish'`
  * when the response completed, or alone when the connection went first; then
  * the exchange is finished with its outcome. One shared listener; the exchange
- * rides on the response. Over HTTP/2 the response is a stream's: `'finish'`
- * once its last DATA frame (END_STREAM) is handed to the session, `'close'`
- * alone when the client reset the stream (RST_STREAM) or the session died.
+ * rides on the response. Over HTTP/2 the response is a stream's: its
+ * `'close'` comes once the stream has ended both ways (the last DATA frame,
+ * END_STREAM, sent), or once the client reset it (RST_STREAM) or the
+ * session died; `isComplete` tells them apart.
  */
 export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): void {
   (res as WatchedResponse)[kWatched] = exchange;
