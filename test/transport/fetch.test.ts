@@ -2,6 +2,7 @@
 // Response objects out, through the same pipeline as over a socket; the
 // after-response work waits for the body to be read or cancelled.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   after, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, sqliteStore, StreamingResponse, task,
@@ -222,6 +223,19 @@ describe('app.fetch: after-response work waits for the body', () => {
     await assert.rejects(reader.read(), /client gone/);
     assert.deepEqual([(await outcome.promise).aborted, (await outcome.promise).completed], [true, false]);
     await closed.promise;
+  });
+
+  test('the Request\'s signal is followed only while the body is being read: no listener is left behind', async () => {
+    const { app } = makeApp([get('/text', () => new HttpResponse('x')), get('/stream', () => new StreamingResponse(chunks(['a', 'b'])))]);
+    for (const [path, done] of [['/text', 'read'], ['/stream', 'read'], ['/stream', 'cancelled']] as const) {
+      const request = new Request(`${BASE}${path}`, { signal: new AbortController().signal });
+      const before = getEventListeners(request.signal, 'abort').length;
+      const response = await app.fetch(request);
+      assert.equal(getEventListeners(request.signal, 'abort').length, before + 1, `${path}: followed while its body is open`);
+      if (done === 'read') await response.text();
+      else await response.body!.cancel();
+      assert.equal(getEventListeners(request.signal, 'abort').length, before, `${path}: let go once ${done}`);
+    }
   });
 
   test('a fixed body never read but cancelled: aborted, nothing counted', async () => {

@@ -26,6 +26,7 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   protected readonly scope = AsyncLocalStorage.snapshot();
   protected state = PUMPING;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #unfollow: (() => void) | undefined;
 
   constructor(exchange: Exchange) {
     this.exchange = exchange;
@@ -42,6 +43,18 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
     this.scope(() => this.stop(undefined));
   }
 
+  /** Aborts the body when `signal` (the Request's: its client went away) aborts, until the body is done. */
+  follow(signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.abort(signal.reason);
+      return;
+    }
+    const onAbort = (): void => this.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    // A host may share one signal among many requests: no listener is left behind.
+    this.#unfollow = () => signal.removeEventListener('abort', onAbort);
+  }
+
   /** The request's client went away: the consumer's reads fail with `reason`. */
   abort(reason: unknown): void {
     if (this.state !== PUMPING) return;
@@ -51,6 +64,7 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
 
   protected end(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.state = DONE;
+    this.#unfollow?.();
     controller.close();
     this.exchange.finish(outcomeOf(this.exchange, true));
   }
@@ -59,6 +73,7 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   protected stop(error: unknown): void {
     if (this.state !== PUMPING) return;
     this.state = DONE;
+    this.#unfollow?.();
     if (error !== undefined) {
       this.exchange.error = error;
       this.#controller.error(error);

@@ -29,8 +29,7 @@ export function webResponse(exchange: Exchange, signal: AbortSignal): Response {
   const source = bodySource(exchange, response, headers);
   const web = new Response(source === undefined ? null : new ReadableStream(source, { highWaterMark: 0 }) as globalThis.ReadableStream, { status, headers: webHeaders(headers) });
   if (source === undefined) exchange.finish(outcomeOf(exchange, !signal.aborted));
-  else if (signal.aborted) source.abort(signal.reason);
-  else signal.addEventListener('abort', () => source.abort(signal.reason), { once: true });
+  else source.follow(signal);
   return web;
 }
 
