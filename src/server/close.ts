@@ -31,6 +31,7 @@ export async function closeServer(app: App, listener: Listener, timeoutMs: numbe
   const requestsInFlightAtClose = app.requestsInFlight;
   app[kClosing] = true;
   const closed = stopAccepting(listener.server);
+  listener.closeSessions();
   await closeIdleConnections(app, listener, closed, deadline);
   // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
   listener.closeAllConnections();

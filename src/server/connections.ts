@@ -22,10 +22,8 @@ const noop = (): void => {};
  * including one whose next request is in its receive buffer, not read yet, or
  * about to be sent: that client gets a reset instead of an answer. So its idle
  * sweep is left out here (the rest of Node's close, such as stopping the
- * timeout checks, is kept) and done by `closeIdleConnections` below. An
- * HTTP/2 server's close also closes each session: a GOAWAY tells its client
- * which streams will still be answered (all those it sent), the session
- * closes once they are, at once when idle.
+ * timeout checks, is kept) and done by `closeIdleConnections` below.
+ * HTTP/2 sessions are closed apart (see `Listener.closeSessions`).
  */
 export function stopAccepting(server: NodeServer): Promise<void> {
   const sweeping = server as { closeIdleConnections(): void };

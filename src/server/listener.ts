@@ -11,6 +11,13 @@ export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
 export interface Listener {
   readonly server: NodeServer;
   readonly scheme: 'http' | 'https';
+  /**
+   * HTTP/2: sends every session a GOAWAY (the streams it names are still
+   * answered; the session closes once they are, at once when idle), and any
+   * session that opens from now on too. Node 24 does it in `server.close()`,
+   * Node 22 does not.
+   */
+  closeSessions(): void;
   /** Closes the HTTP/1.1 connections with no request in progress (HTTP/2 sessions close themselves once idle after their GOAWAY). */
   closeIdleConnections(): void;
   /** Destroys every connection left, HTTP/2 sessions included. */
@@ -40,17 +47,24 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
   if (!settings.http2) {
-    return { server, scheme: tls === undefined ? 'http' : 'https', closeIdleConnections: () => http1.closeIdleConnections(), closeAllConnections: () => http1.closeAllConnections() };
+    return {
+      server,
+      scheme: tls === undefined ? 'http' : 'https',
+      closeSessions: () => {},
+      closeIdleConnections: () => http1.closeIdleConnections(),
+      closeAllConnections: () => http1.closeAllConnections(),
+    };
   }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
-  const sessions = trackSessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
+  const sessions = new Sessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
   return {
     server,
     scheme: 'https',
+    closeSessions: () => sessions.close(),
     closeIdleConnections: () => http1.closeIdleConnections(),
     closeAllConnections: () => {
       HttpServer.prototype.closeAllConnections.call(http1);
-      for (const session of sessions) session.destroy();
+      sessions.destroy();
     },
   };
 }
@@ -60,21 +74,39 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
  * `idleMs` is closed (GOAWAY, then the connection), as node:http closes an
  * idle keep-alive connection; Node itself would keep it forever.
  */
-function trackSessions(server: Http2SecureServer, idleMs: number): Set<ServerHttp2Session> {
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-    if (idleMs === 0) return;
-    let open = 0;
-    session.on('stream', (stream) => {
-      open++;
-      stream.once('close', () => open--);
+class Sessions {
+  readonly #open = new Set<ServerHttp2Session>();
+  #closing = false;
+
+  constructor(server: Http2SecureServer, idleMs: number) {
+    server.on('session', (session) => {
+      this.#open.add(session);
+      session.once('close', () => this.#open.delete(session));
+      // Its TLS handshake was under way when the server began to close.
+      if (this.#closing) session.close();
+      else if (idleMs > 0) closeWhenIdle(session, idleMs);
     });
-    // The timer restarts with every frame; it fires after idleMs of silence.
-    session.setTimeout(idleMs, () => {
-      if (open === 0) session.close();
-    });
+  }
+
+  /** GOAWAY to every session, now and from now on. */
+  close(): void {
+    this.#closing = true;
+    for (const session of this.#open) session.close();
+  }
+
+  destroy(): void {
+    for (const session of this.#open) session.destroy();
+  }
+}
+
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  session.on('stream', (stream) => {
+    open++;
+    stream.once('close', () => open--);
   });
-  return sessions;
+  // The timer restarts with every frame; it fires after idleMs of silence.
+  session.setTimeout(idleMs, () => {
+    if (open === 0) session.close();
+  });
 }
