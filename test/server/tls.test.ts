@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import https from 'node:https';
-import { after, test } from 'node:test';
-import { createApp, get, HttpResponse, post, serve, type ServeOptions } from 'coda-http';
-import { memoryLogger } from '../helpers.js';
+import { test } from 'node:test';
+import { after, createApp, get, HttpResponse, post, serve, type ServeOptions } from 'coda-http';
+import { deferred, memoryLogger } from '../helpers.js';
 import { selfSigned } from './certificate.js';
 
 const { key, cert } = selfSigned();
@@ -36,11 +36,43 @@ function request(url: string, method = 'GET', body?: string): Promise<{ status: 
 
 test('HTTPS: GET and POST over TLS, the url says https', async () => {
   const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert } });
-  after(() => server.close({ timeoutMs: 1_000 }));
-  assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-  assert.deepEqual(await request(`${server.url}/secure`), { status: 200, body: 'encrypted: true' });
-  assert.deepEqual(await request(`${server.url}/echo`, 'POST', 'over tls'), { status: 200, body: 'over tls' });
-  await assert.rejects(fetch(`${server.url.replace('https', 'http')}/secure`), 'a cleartext client is not answered');
+  try {
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.deepEqual(await request(`${server.url}/secure`), { status: 200, body: 'encrypted: true' });
+    assert.deepEqual(await request(`${server.url}/echo`, 'POST', 'over tls'), { status: 200, body: 'over tls' });
+    await assert.rejects(fetch(`${server.url.replace('https', 'http')}/secure`), 'a cleartext client is not answered');
+  } finally {
+    await server.close({ timeoutMs: 1_000 });
+  }
+});
+
+test('HTTPS: close() answers the request in flight (Connection: close), runs its task, then reports', async () => {
+  const entered = deferred();
+  const release = deferred();
+  const slow = createApp({
+    logger: memoryLogger().logger,
+    routes: [get('/slow', async () => {
+      entered.resolve();
+      await release.promise;
+      after(() => {}, { name: 'audit' });
+      return new HttpResponse('drained');
+    })],
+  });
+  const server = await serve(slow, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert } });
+  const answer = new Promise<{ body: string; connection: string | undefined }>((resolve, reject) => {
+    https.get(`${server.url}/slow`, { ca: cert, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ body: text, connection: res.headers.connection }));
+    }).on('error', reject);
+  });
+  await entered.promise;
+  const closing = server.close({ timeoutMs: 5_000 });
+  release.resolve();
+  assert.deepEqual(await answer, { body: 'drained', connection: 'close' });
+  const report = await closing;
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
 });
 
 const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
