@@ -46,7 +46,9 @@ const res = await client.get('/hello/pack');
 assert.equal(res.status, 200);
 assert.equal(await res.text(), 'hello pack');
 await client.settle();
-console.log('ok: GET /hello/pack answered 200 "hello pack" from the installed package');
+const web = await app.fetch(new Request('http://localhost/hello/fetch'));
+assert.equal(await web.text(), 'hello fetch');
+console.log('ok: GET /hello/pack answered 200 "hello pack" from the installed package, and through app.fetch()');
 
 // The adapters resolve and load without their frameworks installed (those are optional peers, used for types only).
 for (const name of ['express', 'fastify', 'koa', 'hono']) {
@@ -60,7 +62,7 @@ EOF
 
 echo "== type-check a consumer against the shipped .d.ts"
 cat > "$app/check.ts" <<'EOF'
-import { createApp, get, HttpResponse, type MiddlewareHooks, type Outcome } from 'coda-http';
+import { createApp, get, HttpResponse, serve, type MiddlewareHooks, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 
 const audit: MiddlewareHooks = { afterResponse: (_request, _response, outcome: Outcome) => void outcome.status };
@@ -70,7 +72,10 @@ const app = createApp({
 });
 const res = await createTestClient(app).get('/hello/pack');
 const body: string = await res.text();
-export { body };
+const web: Response = await app.fetch(new Request('http://localhost/hello/fetch'));
+// Typed, not run: serve() with http2 answers a Server of node:http2's server.
+const secure = (): Promise<import('coda-http').Server<import('node:http2').Http2SecureServer>> => serve(app, { tls: { key: '', cert: '' }, http2: true });
+export { body, secure, web };
 
 // Internal state is not in the published types: each line must fail to compile.
 const request = {} as import('coda-http').HttpRequest;

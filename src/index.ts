@@ -4,7 +4,7 @@
  */
 export { createApp, App } from './app/app.js';
 export type { AppOptions } from './app/app-options.js';
-export { serve, type Server, type ServeOptions, type ShutdownReport } from './server/serve.js';
+export { serve, type NodeServer, type Server, type ServeOptions, type ShutdownReport } from './server/serve.js';
 export { onShutdown } from './server/shutdown.js';
 export { route, get, post, put, patch, del, type Route, type RouteOptions, type ParamsOf, type Method } from './routing/routes.js';
 export { HttpRequest, type RequestSource, type RequestState } from './http/request.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { inJob } from '../after/context.js';
 import { Exchange, type ExchangeHost } from '../after/exchange.js';
 import type { TaskRecord } from '../after/reporting.js';
@@ -21,10 +22,15 @@ import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
 import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kCookies, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { fetchSource } from '../transport/fetch/request.js';
+import { webResponse } from '../transport/fetch/response.js';
+import { AdoptedExchange } from '../transport/node/adopt.js';
+import { http2Source } from '../transport/node/http2.js';
+import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
-import { AdoptedExchange } from '../transport/node/adopt.js';
 import { replaceRefused, unjournaled } from '../transport/refused.js';
+import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { LinkedList } from '../util/linked-list.js';
 import { Waiters } from '../util/waiters.js';
@@ -115,9 +121,18 @@ export class App {
     this.#pipeline = compose(options.middleware ?? [], { ...layers, resolve: (request) => this.#router.resolve(request) });
   }
 
-  /** A `node:http` request listener: `http.createServer(app.handler)`. */
-  readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const exchange = this.#receive(req);
+  /**
+   * A Node request listener: `http.createServer(app.handler)`, and, for
+   * HTTP/2, `http2.createSecureServer({ key, cert, allowHTTP1: true }, app.handler)`
+   * (`serve()` does either).
+   */
+  readonly handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    if (req.httpVersionMajor === 2) this.#serveNode(http2Source(req as Http2ServerRequest), res, true);
+    else this.#serveNode(req as IncomingMessage, res, false);
+  };
+
+  #serveNode(source: IncomingMessage | RequestSource, res: NodeResponse, http2: boolean): void {
+    const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
       result = this.#run(exchange);
@@ -127,11 +142,51 @@ export class App {
     }
     if (isPromise(result)) {
       result.then(
-        (response) => this.#respond(res, exchange, response),
-        (error: unknown) => this.#respond(res, exchange, renderError(exchange.request, error, this.debug)),
+        (response) => this.#respond(res, exchange, response, http2),
+        (error: unknown) => this.#respond(res, exchange, renderError(exchange.request, error, this.debug), http2),
       );
     } else {
-      this.#respond(res, exchange, result);
+      this.#respond(res, exchange, result, http2);
+    }
+  }
+
+  /**
+   * The Web-standard entry point: a `Request` in, a `Response` out, through
+   * the same middleware, routing and error handling as over a socket. For
+   * runtimes and hosts whose interface is a fetch handler, and for tests
+   * with plain `Request` objects. The request body is streamed from the
+   * Request, under the same limits. The Response is returned once the
+   * request's durable tasks are journaled; its after-response tasks run once
+   * its body has been read to the end (`outcome.completed`) or cancelled,
+   * or the Request's `signal` aborted (`outcome.aborted`): read or cancel
+   * every body, as a socket would.
+   *
+   * @example
+   * ```ts
+   * export default { fetch: app.fetch };          // a fetch-handler host
+   * const response = await app.fetch(new Request('http://localhost/notes/7'));
+   * await response.json();
+   * ```
+   */
+  readonly fetch = async (request: Request): Promise<Response> => {
+    if (!(request instanceof Request)) throw new TypeError(`app.fetch() takes a Request, got ${describe(request)}`);
+    if (request.bodyUsed) throw new TypeError(`app.fetch(): the body of the Request to ${request.method} ${request.url} has been read already`);
+    const exchange = this.#receive(fetchSource(request));
+    let response: HttpResponse;
+    try {
+      response = await this.#run(exchange);
+    } catch (error) {
+      response = renderError(exchange.request, error, this.debug);
+    }
+    exchange.response = await this[kJournal](exchange, response);
+    const build = (): Response => webResponse(exchange, request.signal);
+    try {
+      // A streamed body is produced as it is read: in the request's async context, so after() works there.
+      return exchange.response instanceof StreamingResponse ? inJob(exchange, this.#asyncContext, build, undefined) : build();
+    } catch (error) {
+      // Refused before anything was read: a 500 instead.
+      replaceRefused(exchange, error, this.debug);
+      return build();
     }
   };
 
@@ -192,10 +247,10 @@ export class App {
     return this.#admit(exchange) ?? exchange;
   }
 
-  #respond(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
+  #respond(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
     const ready = this[kJournal](exchange, response);
-    if (isPromise(ready)) ready.then((answer) => this.#send(res, exchange, answer));
-    else this.#send(res, exchange, ready);
+    if (isPromise(ready)) ready.then((answer) => this.#send(res, exchange, answer, http2));
+    else this.#send(res, exchange, ready, http2);
   }
 
   /**
@@ -230,19 +285,20 @@ export class App {
     });
   }
 
-  #send(res: ServerResponse, exchange: Exchange, response: HttpResponse): void {
+  #send(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
     exchange.response = response;
-    if (this[kClosing]) res.shouldKeepAlive = false;
-    watch(res, exchange);
+    // Closing over HTTP/2 is the session's GOAWAY (server.close()), not a header.
+    if (this[kClosing] && !http2) (res as ServerResponse).shouldKeepAlive = false;
+    watch(res, exchange, http2);
     try {
       // A streamed body is produced while it is sent: in the request's async context, so after() works there.
-      if (response instanceof StreamingResponse) inJob(exchange, this.#asyncContext, () => send(res, exchange), undefined);
-      else send(res, exchange);
+      if (response instanceof StreamingResponse) inJob(exchange, this.#asyncContext, () => send(res, exchange, http2), undefined);
+      else send(res, exchange, http2);
     } catch (error) {
       if (!res.headersSent) {
         // Refused before any byte was written: a 500 instead.
         replaceRefused(exchange, error, this.debug);
-        send(res, exchange);
+        send(res, exchange, http2);
         return;
       }
       const { request } = exchange;

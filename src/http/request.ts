@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -15,13 +16,19 @@ import type { Signer } from './signing.js';
 import { resolveClient, type ClientAddress, type Peer, type Trust } from './client-address.js';
 import { entriesObject, validate, type StandardSchemaV1 } from './validation.js';
 
-/** A request that did not come over a socket (the in-process test client). */
+/**
+ * A request as Coda takes it from anything but node:http: an HTTP/2 stream,
+ * a Web `Request` (`app.fetch()`), the in-process test client.
+ */
 export interface RequestSource {
   method: string;
   url: string;
+  /** As node:http gives them: names in lower case, no HTTP/2 pseudo-headers. */
   headers: IncomingHttpHeaders;
   /** The body stream; null when the request has none. */
   body: Readable | null;
+  /** The Node request it came from, when it came over a socket (HTTP/2). */
+  raw?: Http2ServerRequest;
   /** The client's address, if known (the socket's peer for a real connection). */
   remoteAddress?: string;
   /** The connection was TLS. Default false. */
@@ -98,7 +105,7 @@ function pathEnd(url: string): number {
   return q === -1 || hash < q ? hash : q;
 }
 
-function peerOf(raw: IncomingMessage | undefined): Peer {
+function peerOf(raw: IncomingMessage | Http2ServerRequest | undefined): Peer {
   const socket = raw?.socket;
   if (socket === undefined || socket === null) return { address: undefined, encrypted: false };
   return { address: socket.remoteAddress, encrypted: (socket as TLSSocket).encrypted === true };
@@ -145,7 +152,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;
-  #raw: IncomingMessage | undefined;
+  #raw: IncomingMessage | Http2ServerRequest | undefined;
   readonly #logger: Logger;
   readonly #parsing: BodySettings;
   readonly #signer: Signer | undefined;
@@ -170,7 +177,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
       this.#body = source;
     } else {
       this.#body = source.body;
-      this.#peer = { address: source.remoteAddress, encrypted: source.encrypted ?? false };
+      this.#raw = source.raw;
+      // Over HTTP/2 the socket tells, as over HTTP/1.1; other sources say it themselves.
+      if (source.raw === undefined) this.#peer = { address: source.remoteAddress, encrypted: source.encrypted ?? false };
     }
     this.#headersRecord = source.headers;
     this.method = source.method!;
@@ -314,10 +323,11 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   /**
-   * Node's `IncomingMessage`, when the request came over a socket, until the
-   * response is done: pending after-response tasks do not keep it alive.
+   * Node's request (`IncomingMessage`, or `Http2ServerRequest` over HTTP/2),
+   * when the request came over a socket, until the response is done: pending
+   * after-response tasks do not keep it alive.
    */
-  get raw(): IncomingMessage | undefined {
+  get raw(): IncomingMessage | Http2ServerRequest | undefined {
     return this.#raw;
   }
 

@@ -4,6 +4,7 @@ import type { App } from '../app/app.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { describe } from '../util/describe.js';
 import { closeServer, type ShutdownReport } from './close.js';
+import { http1Listener, type Listener } from './listener.js';
 import { handleSignals } from './shutdown.js';
 
 /** How a server Coda did not start is shut down. */
@@ -29,18 +30,18 @@ export interface ShutdownSettings {
 }
 
 /**
- * Puts `server` (listening, or about to) under `app`'s shutdown: `close()`
+ * Puts a server (listening, or about to) under `app`'s shutdown: `close()`
  * stops accepting, answers the requests in flight with `Connection: close`,
  * closes idle keep-alive connections, runs the pending tasks and reports; the
  * first close wins, later calls get its report. With `handleSignals`, SIGTERM
  * and SIGINT close it too.
  */
-export function govern(app: App, server: NodeServer, url: () => string, settings: ShutdownSettings): (options?: { timeoutMs?: number }) => Promise<ShutdownReport> {
+export function govern(app: App, listener: Listener, url: () => string, settings: ShutdownSettings): (options?: { timeoutMs?: number }) => Promise<ShutdownReport> {
   let shutdownDone: Promise<ShutdownReport> | undefined;
   let stopHandlingSignals = (): void => {};
   const close = (options: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
     stopHandlingSignals();
-    return (shutdownDone ??= closeServer(app, server, options.timeoutMs ?? 10_000));
+    return (shutdownDone ??= closeServer(app, listener, options.timeoutMs ?? 10_000));
   };
   if (settings.handleSignals) {
     stopHandlingSignals = handleSignals({ app, get url() { return url(); }, timeoutMs: settings.shutdownTimeoutMs, close });
@@ -70,5 +71,5 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   if (app.tasks.defined) {
     app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
   }
-  return { server, close: govern(app, server, () => serverUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
+  return { server, close: govern(app, http1Listener(server, 'http'), () => serverUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
 }

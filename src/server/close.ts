@@ -1,8 +1,8 @@
-import type { Server as NodeServer } from 'node:http';
 import type { App } from '../app/app.js';
 import { kAbandon, kCloseTasks, kClosing, kRequestsDone } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
+import type { Listener } from './listener.js';
 
 /** What `close()` reports, and logs. */
 export interface ShutdownReport {
@@ -22,18 +22,20 @@ export interface ShutdownReport {
 
 /**
  * One server's graceful close: stop accepting, answer every request received
- * (with `Connection: close`), close the idle keep-alive connections, run the
+ * (with `Connection: close`; HTTP/2 sessions get a GOAWAY), close the idle
+ * keep-alive connections, run the
  * pending after-response tasks, and at the deadline abort the rest. Logs the
  * report and resolves with it.
  */
-export async function closeServer(app: App, server: NodeServer, timeoutMs: number): Promise<ShutdownReport> {
+export async function closeServer(app: App, listener: Listener, timeoutMs: number): Promise<ShutdownReport> {
   const deadline = performance.now() + timeoutMs;
   const requestsInFlightAtClose = app.requestsInFlight;
   app[kClosing] = true;
-  const closed = stopAccepting(server);
-  await closeIdleConnections(app, server, closed, deadline);
+  const closed = stopAccepting(listener.server);
+  listener.closeSessions();
+  await closeIdleConnections(app, listener, closed, deadline);
   // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
-  server.closeAllConnections();
+  listener.closeAllConnections();
   const report = await closeApp(app, deadline, requestsInFlightAtClose);
   await closed;
   return report;

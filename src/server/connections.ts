@@ -1,7 +1,7 @@
-import type { Server as NodeServer } from 'node:http';
 import type { App } from '../app/app.js';
 import { kRequestsDone } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
+import type { Listener, NodeServer } from './listener.js';
 
 /**
  * How long a closing server waits for a moment with no new request before it
@@ -23,13 +23,15 @@ const noop = (): void => {};
  * about to be sent: that client gets a reset instead of an answer. So its idle
  * sweep is left out here (the rest of Node's close, such as stopping the
  * timeout checks, is kept) and done by `closeIdleConnections` below.
+ * HTTP/2 sessions are closed apart (see `Listener.closeSessions`).
  */
 export function stopAccepting(server: NodeServer): Promise<void> {
-  server.closeIdleConnections = noop;
+  const sweeping = server as { closeIdleConnections(): void };
+  sweeping.closeIdleConnections = noop;
   try {
     return new Promise<void>((resolve) => server.close(() => resolve()));
   } finally {
-    Reflect.deleteProperty(server, 'closeIdleConnections');
+    Reflect.deleteProperty(sweeping, 'closeIdleConnections');
   }
 }
 
@@ -41,11 +43,11 @@ export function stopAccepting(server: NodeServer): Promise<void> {
  * `close()` leaves its connection open and idle. Returns when a sweep leaves
  * no request in flight, when no connection is left, or at `deadline`.
  */
-export async function closeIdleConnections(app: App, server: NodeServer, closed: Promise<void>, deadline: number): Promise<void> {
+export async function closeIdleConnections(app: App, listener: Listener, closed: Promise<void>, deadline: number): Promise<void> {
   for (;;) {
-    await quiet(server, closed, deadline);
+    await quiet(listener.server, closed, deadline);
     await ioPolled();
-    server.closeIdleConnections();
+    listener.closeIdleConnections();
     if (app.requestsInFlight === 0 || performance.now() >= deadline) return;
     await untilDeadline(app[kRequestsDone](), deadline);
   }

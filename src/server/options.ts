@@ -1,3 +1,4 @@
+import type { TlsOptions } from 'node:tls';
 import { checkKeys, checkMs } from '../util/options.js';
 import { describe } from '../util/describe.js';
 
@@ -21,14 +22,28 @@ export interface ServeOptions {
   headersTimeoutMs?: number;
   /** Time allowed to receive a whole request (Node `requestTimeout`; 0: no limit). Default 30,000 ms. */
   requestTimeoutMs?: number;
-  /** How long an idle keep-alive connection stays open (Node `keepAliveTimeout`; 0: no limit). Default 5,000 ms. */
+  /**
+   * How long an idle keep-alive connection stays open (Node
+   * `keepAliveTimeout`), and an HTTP/2 session with no open stream; 0: no
+   * limit. Default 5,000 ms.
+   */
   keepAliveTimeoutMs?: number;
+  /**
+   * Serve HTTPS: node:tls options, with `key` and `cert` (PEM) or `pfx`;
+   * the rest (`ca`, `passphrase`, `minVersion`, ...) as Node takes them.
+   */
+  tls?: TlsOptions;
+  /**
+   * Serve HTTP/2, with HTTP/1.1 for clients that do not offer it (ALPN);
+   * needs `tls`, as browsers speak HTTP/2 over TLS only. Default false.
+   */
+  http2?: boolean;
 }
 
 /** The options with their defaults, checked. */
-export type ServeSettings = Required<ServeOptions>;
+export type ServeSettings = Required<Omit<ServeOptions, 'tls'>> & { tls: TlsOptions | undefined };
 
-const KEYS = ['port', 'host', 'handleSignals', 'shutdownTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'];
+const KEYS = ['port', 'host', 'handleSignals', 'shutdownTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'tls', 'http2'];
 
 /** Checks `serve()`'s options: unknown keys, types and ranges, and the two request timeouts against each other. */
 export function serveSettings(options: ServeOptions): ServeSettings {
@@ -40,7 +55,16 @@ export function serveSettings(options: ServeOptions): ServeSettings {
     const which = options.requestTimeoutMs === undefined ? ', the default' : '';
     throw new RangeError(`serve(): headersTimeoutMs (${headersTimeoutMs}) must not be more than requestTimeoutMs (${requestTimeoutMs}${which})`);
   }
+  const tls = options.tls === undefined ? undefined : checkTls(options.tls);
+  const http2 = checkBoolean('http2', options.http2 ?? false);
+  if (http2 && tls === undefined) {
+    throw new TypeError(
+      'serve(): http2: true needs tls: { key, cert }. Browsers speak HTTP/2 over TLS only, and a cleartext HTTP/2 server (h2c) would shut out every HTTP/1.1 client',
+    );
+  }
   return {
+    tls,
+    http2,
     port: checkPort(options.port ?? 3000),
     host: checkHost(options.host ?? '127.0.0.1'),
     handleSignals: checkBoolean('handleSignals', options.handleSignals ?? true),
@@ -66,6 +90,17 @@ function checkPort(port: unknown): number {
 function checkHost(host: unknown): string {
   if (typeof host !== 'string' || host === '') throw new TypeError(`serve(): host must be a host name or address, got ${describe(host)}`);
   return host;
+}
+
+/** TLS options name a certificate and its key, as PEM (`key`, `cert`) or PKCS#12 (`pfx`); whether they are valid, Node says at `serve()`. */
+function checkTls(tls: unknown): TlsOptions {
+  if (tls === null || typeof tls !== 'object' || Array.isArray(tls)) throw new TypeError(`serve(): tls must be an object of node:tls options ({ key, cert }), got ${describe(tls)}`);
+  const { key, cert, pfx } = tls as TlsOptions;
+  if (pfx === undefined && (key === undefined || cert === undefined)) {
+    const missing = key === undefined && cert === undefined ? 'key and cert' : key === undefined ? 'key' : 'cert';
+    throw new TypeError(`serve(): tls needs a certificate and its private key: ${missing} missing (PEM strings or Buffers; or pfx)`);
+  }
+  return tls as TlsOptions;
 }
 
 function checkBoolean(what: string, value: unknown): boolean {

@@ -1,18 +1,22 @@
-import { createServer, type Server as NodeServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
 import type { ShutdownReport } from './close.js';
+import { createListener, type NodeServer } from './listener.js';
 import { serveSettings, type ServeOptions } from './options.js';
 import { govern } from './attach.js';
 
 export type { ServeOptions } from './options.js';
 export type { ShutdownReport } from './close.js';
+export type { NodeServer } from './listener.js';
 
-export interface Server {
+/** A running server; `S` is its Node server: node:http's (node:https' with `tls`), or node:http2's with `http2`. */
+export interface Server<S extends NodeServer = HttpServer> {
   readonly url: string;
   readonly port: number;
-  /** The underlying `node:http` server. */
-  readonly server: NodeServer;
+  /** The underlying Node server. */
+  readonly server: S;
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish (their
    * responses carry `Connection: close`; a request already sent on an idle
@@ -23,24 +27,27 @@ export interface Server {
 }
 
 /**
- * Starts an HTTP server for `app`. Unless `handleSignals: false`, SIGTERM and
- * SIGINT close it, with every other such server of the process, then run the
- * `onShutdown` hooks and exit (see docs/after-response.md, Shutdown).
+ * Starts an HTTP server for `app`: HTTPS with `tls`, HTTP/2 (and HTTP/1.1
+ * for clients without it) with `http2`. Unless `handleSignals: false`,
+ * SIGTERM and SIGINT close it, with every other such server of the process,
+ * then run the `onShutdown` hooks and exit (see docs/after-response.md,
+ * Shutdown).
  *
  * @example
  * ```ts
  * const server = await serve(app, { port: 0 });
  * console.log(`listening on ${server.url}`);
  * const report = await server.close({ timeoutMs: 10_000 });
+ *
+ * const secure = await serve(app, { port: 8443, tls: { key: readFileSync('key.pem'), cert: readFileSync('cert.pem') }, http2: true });
  * ```
  */
-export async function serve(app: App, options: ServeOptions = {}): Promise<Server> {
+export function serve(app: App, options: ServeOptions & { http2: true }): Promise<Server<Http2SecureServer>>;
+export function serve(app: App, options?: ServeOptions): Promise<Server>;
+export async function serve(app: App, options: ServeOptions = {}): Promise<Server<NodeServer>> {
   const settings = serveSettings(options);
-  const { headersTimeoutMs, requestTimeoutMs } = settings;
-  const server = createServer({ connectionsCheckingInterval: checkingInterval(headersTimeoutMs, requestTimeoutMs) }, app.handler);
-  server.headersTimeout = headersTimeoutMs;
-  server.requestTimeout = requestTimeoutMs;
-  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  const listener = createListener(app, settings, checkingInterval(settings.headersTimeoutMs, settings.requestTimeoutMs));
+  const { server } = listener;
   // Durable tasks first: the store opens (a previous process's tasks are recovered) before any request can register one.
   if (app.tasks.defined) await app.tasks.open();
   await new Promise<void>((resolve, reject) => {
@@ -51,9 +58,9 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
+  const url = `${listener.scheme}://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
 
-  const close = govern(app, server, () => url, settings);
+  const close = govern(app, listener, () => url, settings);
   return { url, port, server, close };
 }
 

@@ -12,6 +12,22 @@ export function dropTransferEncoding(headers: HeaderRecord): void {
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
 }
 
+/** Connection-specific fields: HTTP/2 forbids them (RFC 9113 8.2.2), Node refuses to send them. */
+const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/**
+ * Drops what HTTP/2 forbids in a response head, as a gateway from HTTP/1.1
+ * does (RFC 9113 8.2.2): the connection-specific fields, whoever set them
+ * (a `Connection: close` that an HTTP/1.1 answer would carry included), and
+ * a TE other than `trailers`. Framing there is the stream's (DATA frames and
+ * END_STREAM), never a header's.
+ */
+export function dropConnectionHeaders(headers: HeaderRecord): void {
+  for (const name of CONNECTION_SPECIFIC) if (headers[name] !== undefined) delete headers[name];
+  const te = headers['te'];
+  if (te !== undefined && te !== 'trailers') delete headers['te'];
+}
+
 /**
  * The framing of a status that never carries a body (RFC 9110 8.6, RFC 9112
  * 6.1): no Content-Length for 1xx and 204; a 304 keeps the one declared (that
@@ -19,6 +35,11 @@ export function dropTransferEncoding(headers: HeaderRecord): void {
  */
 export function frameBodiless(headers: HeaderRecord, status: number): void {
   if (status !== 304 && headers['content-length'] !== undefined) delete headers['content-length'];
+}
+
+/** A HEAD response's Content-Length: the length a GET would get; an empty HEAD response keeps the one its view declared. */
+export function frameHead(headers: HeaderRecord, hasBody: boolean, length: number): void {
+  if (hasBody || headers['content-length'] === undefined) headers['content-length'] = String(length);
 }
 
 /** The Content-Length the app declared on a stream, -1 when none; a ProgrammingError when it is not one number of bytes. */

@@ -70,7 +70,7 @@ export class AdoptedExchange extends Exchange {
   /** The store could not take the durable tasks: the 503 that names it goes out instead of the framework's answer. */
   #refuse(error: unknown): void {
     this.response = unjournaled(this.request, error, this.#settings.debug);
-    send(this.#res, this);
+    send(this.#res, this, false);
   }
 
   /** The response is done: what was sent, as an `HttpResponse` for the tasks (status and headers; the body is gone). */

@@ -1,10 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
-import { ProgrammingError } from '../../http/errors.js';
 import type { StreamingResponse, StreamSource } from '../../http/response.js';
 import { kAbortStream } from '../../symbols.js';
-import { chunkBytes, returnIterator } from '../body.js';
+import { brokenLength, chunkBytes, logStreamFailure, returnIterator } from '../body.js';
+import type { NodeResponse } from './response.js';
 
 const PUMPING = 0;
 /** Read to its end and handed to Node. */
@@ -13,7 +12,7 @@ const ENDED = 1;
 const STOPPED = 2;
 
 /** Sends `source`, the stream of `response`, as the body of `res` (its head written). */
-export function pump(res: ServerResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number): void {
+export function pump(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number): void {
   new Pump(res, exchange, response, source, declared);
 }
 
@@ -26,7 +25,7 @@ export function pump(res: ServerResponse, exchange: Exchange, response: Streamin
  * on `res`, and one 'drain' listener while the socket is full.
  */
 class Pump {
-  readonly #res: ServerResponse;
+  readonly #res: NodeResponse;
   readonly #exchange: Exchange;
   readonly #response: StreamingResponse;
   readonly #iterator: AsyncIterator<unknown>;
@@ -38,7 +37,7 @@ class Pump {
   /** A next() is in flight. */
   #reading = false;
 
-  constructor(res: ServerResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
+  constructor(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
     this.#res = res;
     this.#exchange = exchange;
     this.#response = response;
@@ -115,17 +114,13 @@ class Pump {
 
   /** The source threw, or yielded something that is not bytes: the response cannot be completed. */
   #fail(error: unknown, suspended: boolean): void {
-    const { request } = this.#exchange;
-    request.log.error({ err: error, method: request.method, path: request.path }, 'streaming response failed mid-way; connection closed');
+    logStreamFailure(this.#exchange, error, 'connection closed');
     this.#cut(error, suspended);
   }
 
   /** The stream broke the Content-Length the app declared: cut before any byte past it. */
   #broken(what: string, suspended: boolean): void {
-    const { request } = this.#exchange;
-    const message = `streaming response of ${request.method} ${request.path} declared Content-Length ${this.#declared} but its stream produced ${what}; connection closed`;
-    request.log.error({ method: request.method, path: request.path, declared: this.#declared, sent: this.#exchange.bytesSent }, message);
-    this.#cut(new ProgrammingError(message), suspended);
+    this.#cut(brokenLength(this.#exchange, this.#declared, what, 'connection closed'), suspended);
   }
 
   /** Ends the response unfinished: the connection is destroyed, so nothing of it can be taken for the next response. */

@@ -1,10 +1,10 @@
-import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
-import { StreamingResponse } from '../../http/response.js';
+import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
 import { bodiless, releaseStream, unsendableBody } from '../body.js';
-import { declaredLength, dropTransferEncoding, frameBodiless } from '../framing.js';
+import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameBodiless, frameHead } from '../framing.js';
 import { pump } from './pump.js';
+import { isClosed, type NodeResponse } from './response.js';
 
 /**
  * Writes `response` to Node's `ServerResponse`: fixed bodies in one `end()`
@@ -12,14 +12,17 @@ import { pump } from './pump.js';
  * the framing headers (see framing.ts). Throws, before writing anything, when
  * the response cannot be sent as it is (a body of the wrong type, a stream
  * that cannot be opened or declares a Content-Length that is not one): the
- * caller answers 500 instead (see refused.ts).
+ * caller answers 500 instead (see refused.ts). `http2`: `res` is an HTTP/2
+ * stream's, whose head must hold no connection-specific field.
  */
-export function send(res: ServerResponse, exchange: Exchange): void {
+export function send(res: NodeResponse, exchange: Exchange, http2: boolean): void {
   const response = exchange.response!;
   if (response instanceof StreamingResponse) {
-    sendStream(res, exchange, response);
+    sendStream(res, exchange, response, http2);
     return;
   }
+  // The client reset the HTTP/2 stream while the view worked: nothing can be sent (node:http drops such writes).
+  if (http2 && isClosed(res, true)) return;
   let body = response.body;
   let length: number;
   if (typeof body === 'string') {
@@ -35,8 +38,7 @@ export function send(res: ServerResponse, exchange: Exchange): void {
     throw unsendableBody(body);
   }
   const { status } = response;
-  const headers = response.headers[kNodeHeaders]();
-  dropTransferEncoding(headers);
+  const headers = head(response, http2);
   if (bodiless(status)) {
     frameBodiless(headers, status);
     res.writeHead(status, headers);
@@ -44,8 +46,7 @@ export function send(res: ServerResponse, exchange: Exchange): void {
     return;
   }
   if (exchange.request.method === 'HEAD') {
-    // The length a GET would get; an empty HEAD response keeps the one its view declared.
-    if (body !== null || headers['content-length'] === undefined) headers['content-length'] = String(length);
+    frameHead(headers, body !== null, length);
     res.writeHead(status, headers);
     res.end();
     return;
@@ -56,15 +57,14 @@ export function send(res: ServerResponse, exchange: Exchange): void {
   exchange.bytesSent = length;
 }
 
-function sendStream(res: ServerResponse, exchange: Exchange, response: StreamingResponse): void {
-  if (res.closed) {
+function sendStream(res: NodeResponse, exchange: Exchange, response: StreamingResponse, http2: boolean): void {
+  if (isClosed(res, http2)) {
     // The client went away while the view was working: nothing will read the stream.
     releaseStream(response);
     return;
   }
   const { status } = response;
-  const headers = response.headers[kNodeHeaders]();
-  dropTransferEncoding(headers);
+  const headers = head(response, http2);
   if (exchange.request.method === 'HEAD' || bodiless(status)) {
     if (bodiless(status)) frameBodiless(headers, status);
     res.writeHead(status, headers);
@@ -78,4 +78,12 @@ function sendStream(res: ServerResponse, exchange: Exchange, response: Streaming
   const source = response.stream;
   res.writeHead(status, headers);
   pump(res, exchange, response, source, declared);
+}
+
+/** The header record for `writeHead`, without the framing fields the app may not set on this protocol (see framing.ts). */
+function head(response: HttpResponse, http2: boolean): Record<string, string | string[]> {
+  const headers = response.headers[kNodeHeaders]();
+  if (http2) dropConnectionHeaders(headers);
+  else dropTransferEncoding(headers);
+  return headers;
 }

@@ -1,28 +1,59 @@
-import type { ServerResponse } from 'node:http';
+import { constants } from 'node:http2';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
+import { isClosed, isComplete, type NodeResponse } from './response.js';
 
 const kWatched = Symbol('coda.watched');
-type WatchedResponse = ServerResponse & { [kWatched]: Exchange };
+type WatchedResponse = NodeResponse & { [kWatched]: Exchange };
 
 /**
  * Watches a Node response for its `'close'`, which comes after `'finish'`
  * when the response completed, or alone when the connection went first; then
  * the exchange is finished with its outcome. One shared listener; the exchange
- * rides on the response.
+ * rides on the response. Over HTTP/2 the response is a stream's: its
+ * `'close'` comes once the stream has ended both ways (the last DATA frame,
+ * END_STREAM, sent), or once the client reset it (RST_STREAM) or the
+ * session died; `isComplete` tells them apart.
  */
-export function watch(res: ServerResponse, exchange: Exchange): void {
+export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): void {
   (res as WatchedResponse)[kWatched] = exchange;
   // The client may have gone while the view was still working: 'close' has fired already.
-  if (res.closed) closed(res);
-  else res.on('close', onClose);
+  if (isClosed(res, http2)) {
+    closed(res, http2);
+  } else if (http2) {
+    res.on('close', onHttp2Close);
+    // The stream's own 'finish' (node:http2's compatibility response emits its 'finish' only when the stream closes);
+    // a turn later, as Node closes a stream whose request was never read, so its END_STREAM goes first.
+    const stream = res.stream!;
+    stream.once('finish', () => setImmediate(onHttp2Finish, stream));
+  } else {
+    res.on('close', onClose);
+  }
 }
 
-function onClose(this: ServerResponse): void {
-  closed(this);
+/**
+ * The response is whole, but the client may still be sending its request
+ * (an upload answered early: a 413, a 401): Node would keep the stream open
+ * until the client ends it, and the tasks would wait as long. RFC 9113 8.1
+ * lets the server stop it after a complete response with RST_STREAM
+ * NO_ERROR, which clients must not take as a failure of the response.
+ */
+function onHttp2Finish(stream: NonNullable<NodeResponse['stream']>): void {
+  if (stream.closed || stream.state.remoteClose === 1) return;
+  stream.close(constants.NGHTTP2_NO_ERROR);
+  // What the view left unread of the request would hold the closed stream (and its session) open: discarded, as node:http dumps it.
+  stream.resume();
 }
 
-function closed(res: ServerResponse): void {
+function onClose(this: NodeResponse): void {
+  closed(this, false);
+}
+
+function onHttp2Close(this: NodeResponse): void {
+  closed(this, true);
+}
+
+function closed(res: NodeResponse, http2: boolean): void {
   const exchange = (res as WatchedResponse)[kWatched];
-  exchange.finish(outcomeOf(exchange, res.writableFinished));
+  exchange.finish(outcomeOf(exchange, isComplete(res, http2)));
 }

@@ -1,0 +1,115 @@
+import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
+import type { App } from '../app/app.js';
+import type { ServeSettings } from './options.js';
+
+/** The Node server `serve()` starts: node:http, node:https, or node:http2 with HTTP/1.1 fallback. */
+export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
+
+/** A Node server as shutdown handles it, whatever its protocol. */
+export interface Listener {
+  readonly server: NodeServer;
+  readonly scheme: 'http' | 'https';
+  /**
+   * HTTP/2: sends every session a GOAWAY (the streams it names are still
+   * answered; the session closes once they are, at once when idle), and any
+   * session that opens from now on too. Node 24 does it in `server.close()`,
+   * Node 22 does not.
+   */
+  closeSessions(): void;
+  /** Closes the HTTP/1.1 connections with no request in progress (HTTP/2 sessions close themselves once idle after their GOAWAY). */
+  closeIdleConnections(): void;
+  /** Destroys every connection left, HTTP/2 sessions included. */
+  closeAllConnections(): void;
+}
+
+/**
+ * The server for `settings`: HTTPS when `tls` is given, HTTP/2 (HTTP/1.1 for
+ * clients that do not offer h2) with `http2`. Node's timeouts are set on it;
+ * TLS options Node refuses (a key that is not one, a certificate that does
+ * not match it) are a TypeError that says so.
+ */
+export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
+  const { tls } = settings;
+  let server: NodeServer;
+  try {
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, app.handler);
+    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true }, app.handler);
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, app.handler);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new TypeError(`serve(): the tls options were refused: ${message}`, { cause: error });
+  }
+  // On an HTTP/2 server these apply to its HTTP/1.1 connections.
+  const http1 = server as HttpServer;
+  http1.headersTimeout = settings.headersTimeoutMs;
+  http1.requestTimeout = settings.requestTimeoutMs;
+  http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  if (!settings.http2) return http1Listener(http1, tls === undefined ? 'http' : 'https');
+  (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
+  const sessions = new Sessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
+  return {
+    server,
+    scheme: 'https',
+    closeSessions: () => sessions.close(),
+    closeIdleConnections: () => http1.closeIdleConnections(),
+    closeAllConnections: () => {
+      HttpServer.prototype.closeAllConnections.call(http1);
+      sessions.destroy();
+    },
+  };
+}
+
+/** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */
+export function http1Listener(server: HttpServer | HttpsServer, scheme: 'http' | 'https'): Listener {
+  return {
+    server,
+    scheme,
+    closeSessions: () => {},
+    closeIdleConnections: () => server.closeIdleConnections(),
+    closeAllConnections: () => server.closeAllConnections(),
+  };
+}
+
+/**
+ * The server's open HTTP/2 sessions. A session with no open stream for
+ * `idleMs` is closed (GOAWAY, then the connection), as node:http closes an
+ * idle keep-alive connection; Node itself would keep it forever.
+ */
+class Sessions {
+  readonly #open = new Set<ServerHttp2Session>();
+  #closing = false;
+
+  constructor(server: Http2SecureServer, idleMs: number) {
+    server.on('session', (session) => {
+      this.#open.add(session);
+      session.once('close', () => this.#open.delete(session));
+      // Its TLS handshake was under way when the server began to close.
+      if (this.#closing) session.close();
+      else if (idleMs > 0) closeWhenIdle(session, idleMs);
+    });
+  }
+
+  /** GOAWAY to every session, now and from now on. */
+  close(): void {
+    this.#closing = true;
+    for (const session of this.#open) session.close();
+  }
+
+  destroy(): void {
+    for (const session of this.#open) session.destroy();
+  }
+}
+
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  session.on('stream', (stream) => {
+    open++;
+    stream.once('close', () => open--);
+  });
+  // The timer restarts with every frame; it fires after idleMs of silence.
+  session.setTimeout(idleMs, () => {
+    if (open === 0) session.close();
+  });
+}

@@ -1,0 +1,18 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { RequestSource } from '../../http/request.js';
+
+/**
+ * A Web `Request` as Coda takes every request: its path and query as the
+ * target, its headers as node:http gives them (a Host from the URL when it
+ * has none), its body streamed as it is read, under the app's body limit.
+ */
+export function fetchSource(request: Request): RequestSource {
+  const url = new URL(request.url);
+  const headers: IncomingHttpHeaders = {};
+  for (const [name, value] of request.headers) headers[name] = value;
+  headers.host ??= url.host;
+  const body = request.body === null ? null : Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
+  return { method: request.method, url: url.pathname + url.search, headers, body };
+}

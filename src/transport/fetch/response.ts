@@ -1,0 +1,71 @@
+import { ReadableStream } from 'node:stream/web';
+import type { Exchange } from '../../after/exchange.js';
+import { ProgrammingError } from '../../http/errors.js';
+import { isResponseBody, StreamingResponse, type HttpResponse } from '../../http/response.js';
+import { kNodeHeaders } from '../../symbols.js';
+import { bodiless, releaseStream, sendsBody, unsendableBody } from '../body.js';
+import { declaredLength, dropConnectionHeaders, frameBodiless, frameHead } from '../framing.js';
+import { outcomeOf } from '../outcome.js';
+import { FixedSource, StreamSourceBody } from './body-source.js';
+
+type HeaderRecord = Record<string, string | string[]>;
+
+/**
+ * The exchange's response as a Web `Response`. Coda frames it as on a
+ * socket (its Content-Length for a fixed body, none of the body for HEAD,
+ * 204 or 304) and leaves out the connection-specific headers, which belong
+ * to whatever carries the Response on. The exchange finishes when the body
+ * has been read to its end (completed) or cancelled (aborted), at once when
+ * there is no body; `signal` (the Request's) aborting before then is the
+ * client going away. Throws, before anything is consumed, what a socket
+ * would refuse too (see refused.ts), and a status a Response cannot carry.
+ */
+export function webResponse(exchange: Exchange, signal: AbortSignal): Response {
+  const response = exchange.response!;
+  const { status } = response;
+  if (status < 200 || status > 599) throw new ProgrammingError(`app.fetch() cannot answer with status ${status}: a Web Response carries a status from 200 to 599`);
+  const headers = response.headers[kNodeHeaders]();
+  dropConnectionHeaders(headers);
+  const source = bodySource(exchange, response, headers);
+  const web = new Response(source === undefined ? null : new ReadableStream(source, { highWaterMark: 0 }) as globalThis.ReadableStream, { status, headers: webHeaders(headers) });
+  if (source === undefined) exchange.finish(outcomeOf(exchange, !signal.aborted));
+  else source.follow(signal);
+  return web;
+}
+
+function bodySource(exchange: Exchange, response: HttpResponse, headers: HeaderRecord): FixedSource | StreamSourceBody | undefined {
+  const { status } = response;
+  const withBody = sendsBody(exchange.request.method, status);
+  if (response instanceof StreamingResponse) {
+    if (!withBody) {
+      if (bodiless(status)) frameBodiless(headers, status);
+      releaseStream(response);
+      return undefined;
+    }
+    return new StreamSourceBody(exchange, response, response.stream, declaredLength(headers));
+  }
+  const { body } = response;
+  if (!isResponseBody(body)) throw unsendableBody(body);
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  if (bodiless(status)) {
+    frameBodiless(headers, status);
+    return undefined;
+  }
+  const length = bytes === null ? 0 : bytes.byteLength;
+  if (!withBody) {
+    frameHead(headers, bytes !== null, length);
+    return undefined;
+  }
+  headers['content-length'] = String(length);
+  return bytes === null || length === 0 ? undefined : new FixedSource(exchange, bytes);
+}
+
+function webHeaders(record: HeaderRecord): Headers {
+  const headers = new Headers();
+  for (const name of Object.keys(record)) {
+    const value = record[name]!;
+    if (typeof value === 'string') headers.set(name, value);
+    else for (const each of value) headers.append(name, each);
+  }
+  return headers;
+}

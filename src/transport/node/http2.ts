@@ -1,0 +1,22 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { RequestSource } from '../../http/request.js';
+
+const COLON = 0x3a;
+
+/**
+ * An HTTP/2 request as Coda takes every request, with the headers an
+ * HTTP/1.1 request would have: the pseudo-headers (`:method`, `:path`,
+ * `:scheme`, `:authority`) left out, and `:authority` as `Host` when the
+ * client sent no Host (as RFC 9113 8.3.1 asks of a gateway to HTTP/1.1).
+ * A CONNECT request has no `:path`: its target is the authority, as in
+ * HTTP/1.1's authority form.
+ */
+export function http2Source(req: Http2ServerRequest): RequestSource {
+  const given = req.headers;
+  const headers: IncomingHttpHeaders = {};
+  for (const name of Object.keys(given)) if (name.charCodeAt(0) !== COLON) headers[name] = given[name];
+  const authority = given[':authority'];
+  if (headers.host === undefined && authority !== undefined) headers.host = authority;
+  return { method: req.method, url: req.url ?? authority ?? '', headers, body: req, raw: req };
+}

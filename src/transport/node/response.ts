@@ -1,0 +1,50 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { constants } from 'node:http2';
+
+/**
+ * What Coda uses of Node's response, on either protocol: node:http's
+ * `ServerResponse` and node:http2's compatibility `Http2ServerResponse` both
+ * are one (their overloads make a plain union of the two uncallable).
+ */
+export interface NodeResponse {
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  /** node:http only: the connection has closed. */
+  readonly closed?: boolean;
+  /** node:http2 only: the response's stream. */
+  readonly stream?: {
+    readonly closed: boolean;
+    readonly destroyed: boolean;
+    readonly rstCode?: number;
+    readonly state: { remoteClose?: number };
+    close(code: number): void;
+    resume(): unknown;
+    once(event: 'finish', listener: () => void): unknown;
+  };
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(body?: string | Uint8Array | null): unknown;
+  destroy(): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Whether the response is over: its connection (HTTP/1) or its stream
+ * (HTTP/2) has closed, so its `'close'` has been emitted or is on its way
+ * and will not come again.
+ */
+export function isClosed(res: NodeResponse, http2: boolean): boolean {
+  return http2 ? res.stream!.destroyed : res.closed!;
+}
+
+/**
+ * Whether the whole response was handed to the OS. Over HTTP/2, a stream
+ * the client reset (RST_STREAM) before the end has its writable side ended
+ * by Node too, so `writableFinished` alone would call it complete: the
+ * stream must also have closed without an error code.
+ */
+export function isComplete(res: NodeResponse, http2: boolean): boolean {
+  return http2 ? res.writableFinished && res.stream!.rstCode === constants.NGHTTP2_NO_ERROR : res.writableFinished;
+}

@@ -1,0 +1,333 @@
+// serve(app, { tls, http2: true }): HTTP/2 over TLS with HTTP/1.1 for clients
+// that do not offer h2, over real sockets with node:http2's and node:https'
+// clients and a certificate made at test time.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import https from 'node:https';
+import { after, describe, test } from 'node:test';
+import {
+  after as afterResponse, createApp, get, HttpResponse, JsonResponse, post, serve, StreamingResponse,
+  type App, type HttpRequest, type Outcome, type Server,
+} from 'coda-http';
+import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
+import { deferred, memoryLogger } from '../helpers.js';
+import { selfSigned } from './certificate.js';
+
+const { key, cert } = selfSigned();
+
+function startH2(app: App, options: { keepAliveTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
+  return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true, ...options });
+}
+
+function connectH2(server: { url: string }): ClientHttp2Session {
+  const session = http2.connect(server.url, { ca: cert });
+  session.on('error', () => {});
+  return session;
+}
+
+async function* chunks(...parts: string[]): AsyncGenerator<string> {
+  yield* parts;
+}
+
+interface H2Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request on `session`; resolves once the response's stream has ended. */
+async function h2request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string | Buffer): Promise<H2Response> {
+  const stream = session.request(headers, { endStream: body === undefined });
+  if (body !== undefined) stream.end(body);
+  const [responseHeaders] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return { status: Number(responseHeaders[':status']), headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') };
+}
+
+describe('HTTP/2', () => {
+  const outcomes: { path: string; outcome: Outcome }[] = [];
+  const seen: { headers: Record<string, string | null>; raw: string | undefined; version: string | undefined }[] = [];
+  const app = createApp({
+    logger: memoryLogger().logger,
+    bodyLimit: 64 * 1024,
+    middleware: [{
+      afterResponse(request, _response, outcome) {
+        outcomes.push({ path: request.path, outcome });
+      },
+    }],
+    routes: [
+      get('/hello', (request) => {
+        seen.push({
+          headers: { host: request.headers.get('host'), ':path': request.headers.get(':path'), 'x-test': request.headers.get('x-test') },
+          raw: request.raw?.constructor.name,
+          version: request.raw?.httpVersion,
+        });
+        return new HttpResponse('hello over h2', { headers: { 'content-type': 'text/plain' } });
+      }),
+      post('/echo', async (request) => new JsonResponse({ got: await request.json(), length: (await request.bytes()).length })),
+      post('/size', async (request) => new HttpResponse(String((await request.bytes()).length))),
+      get('/hop-by-hop', () => new HttpResponse('clean', {
+        headers: { connection: 'keep-alive', 'keep-alive': 'timeout=5', upgrade: 'websocket', 'proxy-connection': 'keep-alive', 'transfer-encoding': 'chunked', te: 'gzip', 'x-kept': 'yes' },
+      })),
+      get('/hop-by-hop-stream', () => new StreamingResponse(chunks('a', 'b'), { headers: { connection: 'close', 'keep-alive': 'timeout=5' } })),
+      get('/stream', () => new StreamingResponse(chunks('one,', 'two,', 'three'))),
+    ],
+  });
+  let server: Server<Http2SecureServer>;
+  let session: ClientHttp2Session;
+  after(async () => {
+    session?.close();
+    await server?.close({ timeoutMs: 1_000 });
+  });
+
+  test('GET: the view sees HTTP/1.1-style headers (Host from :authority, no pseudo-headers) and the after-response hook a completed outcome', async () => {
+    server = await startH2(app);
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    session = connectH2(server);
+    const response = await h2request(session, { ':path': '/hello', 'x-test': 'yes' });
+    assert.equal(response.status, 200);
+    assert.equal(response.body, 'hello over h2');
+    assert.equal(response.headers['content-length'], '13');
+    assert.deepEqual(seen.at(-1), { headers: { host: `127.0.0.1:${server.port}`, ':path': null, 'x-test': 'yes' }, raw: 'Http2ServerRequest', version: '2.0' });
+    await app.settle();
+    const { outcome } = outcomes.find((o) => o.path === '/hello')!;
+    assert.equal(outcome.completed, true);
+    assert.equal(outcome.aborted, false);
+    assert.equal(outcome.bytesSent, 13);
+    assert.equal(outcome.status, 200);
+  });
+
+  test('POST: the view reads a JSON body, and a body of many DATA frames whole', async () => {
+    const json = await h2request(session, { ':method': 'POST', ':path': '/echo', 'content-type': 'application/json' }, JSON.stringify({ text: 'hi' }));
+    assert.equal(json.status, 200);
+    assert.deepEqual(JSON.parse(json.body), { got: { text: 'hi' }, length: 13 });
+    const big = Buffer.alloc(60_000, 'x'); // several DATA frames, more than the initial 16 KiB frame size
+    const sized = await h2request(session, { ':method': 'POST', ':path': '/size' }, big);
+    assert.deepEqual([sized.status, sized.body], [200, '60000']);
+  });
+
+  test('a body past bodyLimit is a 413 naming the limit; the session stays usable', async () => {
+    const tooBig = await h2request(session, { ':method': 'POST', ':path': '/size' }, Buffer.alloc(100_000, 'x'));
+    assert.equal(tooBig.status, 413);
+    assert.match(tooBig.body, /request body too large: more than 65536 bytes, the limit is 65536 bytes/);
+    const declared = await h2request(session, { ':method': 'POST', ':path': '/size', 'content-length': '100000' }, Buffer.alloc(100_000, 'x'));
+    assert.equal(declared.status, 413);
+    assert.match(declared.body, /Content-Length 100000/);
+    assert.equal((await h2request(session, { ':path': '/hello' })).status, 200, 'the same session answers the next request');
+  });
+
+  test('connection-specific headers the app set are never sent (RFC 9113 8.2.2): fixed and streamed bodies', async () => {
+    const fixed = await h2request(session, { ':path': '/hop-by-hop' });
+    assert.deepEqual([fixed.status, fixed.body, fixed.headers['x-kept']], [200, 'clean', 'yes']);
+    for (const name of ['connection', 'keep-alive', 'upgrade', 'proxy-connection', 'transfer-encoding', 'te']) assert.equal(fixed.headers[name], undefined, name);
+    const streamed = await h2request(session, { ':path': '/hop-by-hop-stream' });
+    assert.deepEqual([streamed.status, streamed.body, streamed.headers.connection, streamed.headers['keep-alive']], [200, 'ab', undefined, undefined]);
+  });
+
+  test('a streamed body arrives whole; its tasks run after the stream ended, with the bytes counted', async () => {
+    const response = await h2request(session, { ':path': '/stream' });
+    assert.equal(response.body, 'one,two,three');
+    await app.settle();
+    const { outcome } = outcomes.find((o) => o.path === '/stream')!;
+    assert.deepEqual([outcome.completed, outcome.bytesSent], [true, 13]);
+  });
+
+  test('HTTP/1.1 clients (no h2 in ALPN) are served by the same server', async () => {
+    const { status, body, version } = await new Promise<{ status: number; body: string; version: string }>((resolve, reject) => {
+      https.get(`${server.url}/hello`, { ca: cert, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text, version: res.httpVersion }));
+      }).on('error', reject);
+    });
+    assert.deepEqual([status, body, version], [200, 'hello over h2', '1.1']);
+    assert.deepEqual(seen.at(-1), { headers: { host: `127.0.0.1:${server.port}`, ':path': null, 'x-test': null }, raw: 'IncomingMessage', version: '1.1' });
+  });
+});
+
+describe('HTTP/2: client aborts and shutdown', () => {
+  test('a stream the client resets (RST_STREAM) mid-body: the stream stops, and the tasks run with an aborted outcome', async () => {
+    const outcome = deferred<Outcome>();
+    const streamStopped = deferred();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [get('/endless', () => {
+        afterResponse(({ outcome: o }) => outcome.resolve(o));
+        return new StreamingResponse(async function* (signal) {
+          signal.addEventListener('abort', () => streamStopped.resolve());
+          for (let i = 0; ; i++) {
+            yield `chunk ${i}\n`;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        });
+      })],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    try {
+      const stream = session.request({ ':path': '/endless' });
+      const [first] = (await once(stream, 'data')) as [Buffer];
+      assert.match(first.toString(), /^chunk 0/);
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      const o = await outcome.promise;
+      await streamStopped.promise;
+      assert.equal(o.aborted, true);
+      assert.equal(o.completed, false);
+      assert.equal(o.status, 200);
+      assert.ok(o.bytesSent > 0, 'the bytes written before the reset are counted');
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('a stream reset while the view works: the late answer is dropped, nothing fails, the tasks run with an aborted outcome', async () => {
+    const { logger, lines } = memoryLogger();
+    const outcomes: Outcome[] = [];
+    /** A view that answers once the client has reset its stream. */
+    const late = (respond: () => HttpResponse) => async (request: HttpRequest) => {
+      afterResponse(({ outcome }) => void outcomes.push(outcome));
+      await once((request.raw as Http2ServerRequest).stream, 'close');
+      return respond();
+    };
+    const app = createApp({
+      logger,
+      routes: [
+        get('/late', late(() => new HttpResponse('too late'))),
+        get('/late-stream', late(() => new StreamingResponse(chunks('too', 'late')))),
+      ],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    try {
+      for (const path of ['/late', '/late-stream']) {
+        const stream = session.request({ ':path': path });
+        stream.on('error', () => {});
+        while (app.requestsInFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        await app.settle();
+      }
+      assert.deepEqual(outcomes.map((o) => [o.aborted, o.completed]), [[true, false], [true, false]]);
+      assert.deepEqual(lines.filter((l) => l.level >= 50), [], 'nothing logged as an error');
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('a client still sending its body when the response is whole is stopped (RST_STREAM NO_ERROR): the answer arrives whole, the tasks run now', async () => {
+    const outcomes = new Map<string, Outcome>();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      bodyLimit: 1_000,
+      middleware: [{ afterResponse: (request, _response, outcome) => void outcomes.set(request.path, outcome) }],
+      routes: [
+        post('/upload', async (request) => new HttpResponse(String((await request.bytes()).length))),
+        post('/early', () => new HttpResponse('no need, '.repeat(100_000))), // past the flow-control window: the RST waits for all of it
+      ],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    try {
+      for (const [path, status, body] of [['/upload', 413, /the limit is 1000 bytes/], ['/early', 200, /^(no need, ){100000}$/]] as const) {
+        const stream = session.request({ ':method': 'POST', ':path': path });
+        stream.write(Buffer.alloc(5_000)); // and never ends its request
+        const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+        let text = '';
+        for await (const chunk of stream) text += String(chunk);
+        assert.equal(headers[':status'], status);
+        assert.match(text, body);
+        if (!stream.closed) await once(stream, 'close');
+        assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, path);
+      }
+      await app.settle();
+      assert.deepEqual([...outcomes.values()].map((o) => [o.status, o.completed]), [[413, true], [200, true]]);
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('close(): the session gets a GOAWAY, the request in flight is answered whole and its task runs, then the report', async () => {
+    const viewEntered = deferred();
+    const release = deferred();
+    const taskRan = deferred<Outcome>();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [get('/slow', async () => {
+        viewEntered.resolve();
+        await release.promise;
+        afterResponse(({ outcome }) => taskRan.resolve(outcome), { name: 'audit' });
+        return new HttpResponse('finally');
+      })],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    const goaway = once(session, 'goaway');
+    const sessionClosed = once(session, 'close');
+    const answer = h2request(session, { ':path': '/slow' });
+    await viewEntered.promise;
+    const closing = server.close({ timeoutMs: 5_000 });
+    const [code] = (await goaway) as [number];
+    assert.equal(code, http2.constants.NGHTTP2_NO_ERROR);
+    release.resolve();
+    const response = await answer;
+    assert.deepEqual([response.status, response.body], [200, 'finally']);
+    assert.equal(response.headers.connection, undefined, 'no Connection: close on HTTP/2: the GOAWAY said it');
+    const report = await closing;
+    assert.equal((await taskRan.promise).completed, true);
+    assert.equal(report.requestsInFlightAtClose, 1);
+    assert.equal(report.tasksCompleted, 1);
+    assert.deepEqual(report.tasksAbandoned, []);
+    await sessionClosed;
+  });
+
+  test('close(): an idle session is closed at once', async () => {
+    const app = createApp({ logger: memoryLogger().logger, routes: [get('/', () => new HttpResponse('ok'))] });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    assert.equal((await h2request(session, { ':path': '/' })).status, 200);
+    const sessionClosed = once(session, 'close');
+    const report = await server.close({ timeoutMs: 5_000 });
+    await sessionClosed;
+    assert.equal(report.requestsInFlightAtClose, 0);
+  });
+
+  test('close(): at the deadline, a request still running is cut and its session destroyed', async () => {
+    const never = deferred();
+    const app = createApp({ logger: memoryLogger().logger, routes: [get('/hang', () => never.promise.then(() => new HttpResponse('late')))] });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    const stream = session.request({ ':path': '/hang' });
+    stream.on('error', () => {});
+    const streamClosed = once(stream, 'close');
+    while (app.requestsInFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+    const report = await server.close({ timeoutMs: 100 });
+    await streamClosed;
+    assert.equal(report.requestsInFlightAtClose, 1);
+    assert.notEqual(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the stream did not end normally');
+    never.resolve();
+  });
+
+  test('a session with no open stream for keepAliveTimeoutMs is closed; one waiting for its response is not', async () => {
+    const release = deferred();
+    const app = createApp({ logger: memoryLogger().logger, routes: [get('/', () => new HttpResponse('ok')), get('/wait', () => release.promise.then(() => new HttpResponse('waited')))] });
+    const server = await startH2(app, { keepAliveTimeoutMs: 50 });
+    try {
+      const busy = connectH2(server);
+      const waiting = h2request(busy, { ':path': '/wait' });
+      const idle = connectH2(server);
+      assert.equal((await h2request(idle, { ':path': '/' })).status, 200);
+      await once(idle, 'close');
+      assert.equal(busy.closed, false, 'the session with a request in flight stays open');
+      release.resolve();
+      assert.equal((await waiting).body, 'waited');
+      busy.close();
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+});

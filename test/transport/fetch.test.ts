@@ -1,0 +1,300 @@
+// app.fetch(request): the Web-standard entry point. Plain Request objects in,
+// Response objects out, through the same pipeline as over a socket; the
+// after-response work waits for the body to be read or cancelled.
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { describe, test } from 'node:test';
+import {
+  after, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, sqliteStore, StreamingResponse, task,
+  type HttpRequest, type MiddlewareHooks, type Outcome,
+} from 'coda-http';
+import { deferred, memoryLogger, LEVEL } from '../helpers.js';
+
+const BASE = 'http://coda.test';
+
+/** An app whose after-response hook records each request's outcome by path. */
+function makeApp(routes: Parameters<typeof createApp>[0] extends infer O ? O extends { routes?: infer R } ? R : never : never) {
+  const outcomes = new Map<string, Outcome>();
+  const log = memoryLogger();
+  const tag: MiddlewareHooks = {
+    processRequest(request) {
+      request.state.tagged = request.headers.get('x-tag');
+    },
+    processResponse(request, response) {
+      response.headers.set('x-tagged', String(request.state.tagged));
+      return response;
+    },
+    afterResponse(request, _response, outcome) {
+      outcomes.set(request.path, outcome);
+    },
+  };
+  const app = createApp({ logger: log.logger, bodyLimit: 1024, middleware: [tag], routes });
+  return { app, outcomes, lines: log.lines };
+}
+
+async function* chunks(parts: string[], done?: () => void): AsyncGenerator<string> {
+  try {
+    yield* parts;
+  } finally {
+    done?.();
+  }
+}
+
+describe('app.fetch: the pipeline', () => {
+  const { app, outcomes } = makeApp([
+    get('/notes/:id', (request) => new JsonResponse({ id: request.params.id, query: request.query.get('q'), host: request.headers.get('host') })),
+    post('/notes', async (request) => new JsonResponse({ got: await request.json() }, { status: 201 })),
+    get('/forbidden', () => {
+      throw new PermissionDenied('not yours');
+    }),
+    get('/crash', () => {
+      throw new Error('boom');
+    }),
+  ]);
+
+  test('GET: routing, params, query, middleware on the way in and out; Host from the URL', async () => {
+    const response = await app.fetch(new Request(`${BASE}/notes/7?q=x`, { headers: { 'x-tag': 'yes' } }));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-tagged'), 'yes');
+    assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.deepEqual(await response.json(), { id: '7', query: 'x', host: 'coda.test' });
+    await app.settle();
+    assert.deepEqual([outcomes.get('/notes/7')!.completed, outcomes.get('/notes/7')!.status], [true, 200]);
+  });
+
+  test('POST: the body is read from the Request', async () => {
+    const response = await app.fetch(new Request(`${BASE}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"hi"}' }));
+    assert.equal(response.status, 201);
+    assert.deepEqual(await response.json(), { got: { text: 'hi' } });
+  });
+
+  test('errors and routing errors are the same responses as over a socket', async () => {
+    const forbidden = await app.fetch(new Request(`${BASE}/forbidden`, { headers: { accept: 'application/json' } }));
+    assert.equal(forbidden.status, 403);
+    assert.match(await forbidden.text(), /not yours/);
+    const crash = await app.fetch(new Request(`${BASE}/crash`));
+    assert.equal(crash.status, 500);
+    assert.doesNotMatch(await crash.text(), /boom/, 'no detail outside debug mode');
+    const missing = await app.fetch(new Request(`${BASE}/nothing`));
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+    const wrongMethod = await app.fetch(new Request(`${BASE}/notes/7`, { method: 'DELETE' }));
+    assert.deepEqual([wrongMethod.status, wrongMethod.headers.get('allow')], [405, 'GET, HEAD']);
+    await wrongMethod.text();
+  });
+
+  test('HEAD: no body, the Content-Length a GET would get; the tasks run at once', async () => {
+    const response = await app.fetch(new Request(`${BASE}/notes/7`, { method: 'HEAD' }));
+    assert.equal(response.status, 200);
+    assert.equal(response.body, null);
+    assert.equal(response.headers.get('content-length'), String(JSON.stringify({ id: '7', query: null, host: 'coda.test' }).length));
+    await app.settle();
+    assert.deepEqual([outcomes.get('/notes/7')!.completed, outcomes.get('/notes/7')!.bytesSent], [true, 0]);
+  });
+
+  test('app.fetch is bound: a host can call it detached, as `export default { fetch: app.fetch }` does', async () => {
+    const { fetch } = app;
+    const response = await fetch(new Request(`${BASE}/notes/1`));
+    assert.equal(response.status, 200);
+    await response.text();
+  });
+
+  test('what is not a Request, or a Request whose body was read, is a TypeError saying so', async () => {
+    await assert.rejects(app.fetch('/notes/7' as unknown as Request), { name: 'TypeError', message: 'app.fetch() takes a Request, got string "/notes/7"' });
+    const used = new Request(`${BASE}/notes`, { method: 'POST', body: 'x' });
+    await used.text();
+    await assert.rejects(app.fetch(used), { name: 'TypeError', message: `app.fetch(): the body of the Request to POST ${BASE}/notes has been read already` });
+    assert.equal(app.requestsInFlight, 0);
+  });
+});
+
+describe('app.fetch: request bodies', () => {
+  const { app } = makeApp([post('/size', async (request) => new HttpResponse(String((await request.bytes()).length)))]);
+
+  test('a streamed body (no Content-Length) is read whole under the limit', async () => {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new Uint8Array(500));
+        controller.enqueue(new Uint8Array(500));
+        controller.close();
+      },
+    });
+    const response = await app.fetch(new Request(`${BASE}/size`, { method: 'POST', body, duplex: 'half' } as RequestInit));
+    assert.deepEqual([response.status, await response.text()], [200, '1000']);
+  });
+
+  test('past bodyLimit: 413 naming the limit, declared or streamed; the connection-specific header of a 413 is left out', async () => {
+    const declared = await app.fetch(new Request(`${BASE}/size`, { method: 'POST', body: 'x'.repeat(2000), headers: { 'content-length': '2000' } }));
+    assert.equal(declared.status, 413);
+    assert.match(await declared.text(), /request body too large: Content-Length 2000, the limit is 1024 bytes/);
+    assert.equal(declared.headers.get('connection'), null);
+    let pulled = 0;
+    const endless = new ReadableStream({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(512));
+      },
+    });
+    const streamed = await app.fetch(new Request(`${BASE}/size`, { method: 'POST', body: endless, duplex: 'half' } as RequestInit));
+    assert.equal(streamed.status, 413);
+    assert.match(await streamed.text(), /more than 1024 bytes/);
+    assert.ok(pulled < 10, `reading stopped at the limit (${pulled} chunks pulled)`);
+  });
+});
+
+describe('app.fetch: after-response work waits for the body', () => {
+  test('a fixed body: the tasks run once it has been read, with the bytes counted', async () => {
+    const ran = deferred<Outcome>();
+    const { app } = makeApp([get('/text', () => {
+      after(({ outcome }) => ran.resolve(outcome));
+      return new HttpResponse('hello fetch');
+    })]);
+    const response = await app.fetch(new Request(`${BASE}/text`));
+    assert.equal(response.headers.get('content-length'), '11');
+    assert.equal(app.requestsInFlight, 1, 'not done before the body is read');
+    assert.equal(await response.text(), 'hello fetch');
+    const outcome = await ran.promise;
+    assert.deepEqual([outcome.completed, outcome.aborted, outcome.bytesSent], [true, false, 11]);
+  });
+
+  test('a stream: produced as it is read, in the request\'s context (after() works there); the tasks run after its end', async () => {
+    const order: string[] = [];
+    const outcome = deferred<Outcome>();
+    const { app } = makeApp([get('/stream', () => new StreamingResponse(async function* () {
+      order.push('first chunk');
+      yield 'one,';
+      after(({ outcome: o }) => {
+        order.push('task');
+        outcome.resolve(o);
+      });
+      order.push('second chunk');
+      yield 'two';
+    }))]);
+    const response = await app.fetch(new Request(`${BASE}/stream`));
+    assert.deepEqual(order, [], 'nothing read before the consumer asks');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    assert.equal(decoder.decode((await reader.read()).value), 'one,');
+    assert.deepEqual(order, ['first chunk']);
+    assert.equal(decoder.decode((await reader.read()).value), 'two');
+    assert.equal((await reader.read()).done, true);
+    const o = await outcome.promise;
+    assert.deepEqual(order, ['first chunk', 'second chunk', 'task']);
+    assert.deepEqual([o.completed, o.bytesSent], [true, 7]);
+  });
+
+  test('a stream cancelled by its consumer (the client going away): the source is closed, the tasks see an aborted outcome', async () => {
+    const closed = deferred();
+    const outcome = deferred<Outcome>();
+    let signal: AbortSignal | undefined;
+    const { app } = makeApp([get('/endless', () => {
+      after(({ outcome: o }) => outcome.resolve(o));
+      return new StreamingResponse(async function* (s) {
+        signal = s;
+        try {
+          for (;;) yield 'tick\n';
+        } finally {
+          closed.resolve();
+        }
+      });
+    })]);
+    const response = await app.fetch(new Request(`${BASE}/endless`));
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const o = await outcome.promise;
+    await closed.promise;
+    assert.equal(signal?.aborted, true);
+    assert.deepEqual([o.aborted, o.completed, o.bytesSent], [true, false, 5]);
+  });
+
+  test('the Request\'s signal aborting mid-stream: reads fail, the source is closed, the outcome is aborted', async () => {
+    const outcome = deferred<Outcome>();
+    const closed = deferred();
+    const { app } = makeApp([get('/endless', () => {
+      after(({ outcome: o }) => outcome.resolve(o));
+      return new StreamingResponse(chunks(Array.from({ length: 1_000 }, () => 'tick\n'), closed.resolve));
+    })]);
+    const controller = new AbortController();
+    const response = await app.fetch(new Request(`${BASE}/endless`, { signal: controller.signal }));
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort(new Error('client gone'));
+    await assert.rejects(reader.read(), /client gone/);
+    assert.deepEqual([(await outcome.promise).aborted, (await outcome.promise).completed], [true, false]);
+    await closed.promise;
+  });
+
+  test('the Request\'s signal is followed only while the body is being read: no listener is left behind', async () => {
+    const { app } = makeApp([get('/text', () => new HttpResponse('x')), get('/stream', () => new StreamingResponse(chunks(['a', 'b'])))]);
+    for (const [path, done] of [['/text', 'read'], ['/stream', 'read'], ['/stream', 'cancelled']] as const) {
+      const request = new Request(`${BASE}${path}`, { signal: new AbortController().signal });
+      const before = getEventListeners(request.signal, 'abort').length;
+      const response = await app.fetch(request);
+      assert.equal(getEventListeners(request.signal, 'abort').length, before + 1, `${path}: followed while its body is open`);
+      if (done === 'read') await response.text();
+      else await response.body!.cancel();
+      assert.equal(getEventListeners(request.signal, 'abort').length, before, `${path}: let go once ${done}`);
+    }
+  });
+
+  test('a fixed body never read but cancelled: aborted, nothing counted', async () => {
+    const { app, outcomes } = makeApp([get('/text', () => new HttpResponse('unread'))]);
+    const response = await app.fetch(new Request(`${BASE}/text`));
+    await response.body!.cancel();
+    await app.settle();
+    assert.deepEqual([outcomes.get('/text')!.aborted, outcomes.get('/text')!.bytesSent], [true, 0]);
+  });
+
+  test('a stream whose source fails mid-way: the consumer\'s read fails, the error is logged and in the outcome', async () => {
+    const { app, outcomes, lines } = makeApp([get('/fails', () => new StreamingResponse(async function* () {
+      yield 'partial';
+      throw new Error('source broke');
+    }))]);
+    const response = await app.fetch(new Request(`${BASE}/fails`));
+    await assert.rejects(response.text(), /source broke/);
+    await app.settle();
+    const outcome = outcomes.get('/fails')!;
+    assert.deepEqual([outcome.aborted, (outcome.error as Error).message, outcome.bytesSent], [true, 'source broke', 7]);
+    assert.ok(lines.some((l) => l.level === LEVEL.error && l.msg === 'streaming response failed mid-way; the Response body stream errored'));
+  });
+
+  test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {
+    const { app, outcomes } = makeApp([get('/long', () => new StreamingResponse(chunks(['12345', '678']), { headers: { 'content-length': '5' } }))]);
+    const response = await app.fetch(new Request(`${BASE}/long`));
+    await assert.rejects(response.text(), /declared Content-Length 5 but its stream produced more \(at least 8 bytes\)/);
+    await app.settle();
+    assert.equal(outcomes.get('/long')!.bytesSent, 5);
+  });
+
+  test('a status a Web Response cannot carry is a 500 naming it', async () => {
+    const { app, lines } = makeApp([get('/switch', () => new HttpResponse(null, { status: 101 }))]);
+    const response = await app.fetch(new Request(`${BASE}/switch`));
+    assert.equal(response.status, 500);
+    await response.text();
+    assert.ok(lines.some((l) => String(l.msg).includes('app.fetch() cannot answer with status 101')));
+  });
+});
+
+describe('app.fetch: durable tasks', () => {
+  test('a durable task registered in the view is journaled before the Response is returned', async () => {
+    const ran = deferred<string>();
+    const audit = task('audit', async (payload: { id: string }) => ran.resolve(payload.id));
+    const app = createApp({
+      logger: memoryLogger().logger,
+      tasks: { definitions: [audit], store: sqliteStore({ path: ':memory:' }) },
+      routes: [get('/notes/:id', (request: HttpRequest) => {
+        after(audit, { id: request.params.id! });
+        return new HttpResponse('ok');
+      })],
+    });
+    const response = await app.fetch(new Request(`${BASE}/notes/9`));
+    const journaled = await app.tasks.list({ name: 'audit' });
+    assert.equal(journaled.length, 1, 'in the store when the Response is handed over');
+    assert.equal(journaled[0]!.state, 'held', 'held until the body has been read');
+    await response.text();
+    assert.equal(await ran.promise, '9');
+    await app.settle();
+    await app.tasks.close(performance.now() + 1_000);
+  });
+});
