@@ -79,7 +79,7 @@ describe('app.fetch: the pipeline', () => {
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
     const wrongMethod = await app.fetch(new Request(`${BASE}/notes/7`, { method: 'DELETE' }));
-    assert.deepEqual([wrongMethod.status, wrongMethod.headers.get('allow')], [405, 'GET, HEAD']);
+    assert.deepEqual([wrongMethod.status, wrongMethod.headers.get('allow')], [405, 'GET, HEAD, OPTIONS']);
     await wrongMethod.text();
   });
 
