@@ -33,3 +33,5 @@ export type { TaskStore, StoredTask, TaskState, Backoff, AttemptError, RequestSn
 export type { DurableTask, TaskAfterOptions, TaskRegistration } from './http/response.js';
 export { sqliteStore, type SqliteStoreOptions } from './durable/sqlite-store.js';
 export { StoreUnavailable } from './durable/errors.js';
+export { dashboard, type DashboardOptions } from './dashboard/dashboard.js';
+export type { Snapshot as DashboardSnapshot, TaskLine, RecentRequest, FailedTask, TaskEnd } from './dashboard/recorder.js';

@@ -47,3 +47,11 @@ export const kJournal = Symbol('coda.journal');
 export const kSettle = Symbol('coda.settle');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
+/** Route: called with the app when the app is built, for routes that observe their app (the dashboard's). */
+export const kMount = Symbol('coda.mount');
+/** App: aborts when `server.close()` begins, so long-lived responses (the dashboard's event streams) end and do not hold the drain up. */
+export const kClosingSignal = Symbol('coda.closingSignal');
+/** Tasks: the app's durable task definitions, for `coda worker`. */
+export const kDefinitions = Symbol('coda.definitions');
+/** Tasks: the app's task store (undefined when none is set), for `coda tasks` and `coda worker`. */
+export const kStore = Symbol('coda.store');

@@ -15,7 +15,8 @@ import { defaultLogger, type Logger } from '../log/logger.js';
 import { compose } from '../pipeline/compose.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
+import type { Route } from '../routing/routes.js';
+import { kAbandon, kAbandonNow, kCloseTasks, kClosing, kClosingSignal, kDispatch, kExchange, kJournal, kMount, kRequestsDone, kScheduler, kSettle, kTaskEntries } from '../symbols.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
 import { replaceRefused } from '../transport/refused.js';
@@ -25,6 +26,11 @@ import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** @internal A route that observes the app it is mounted in (the dashboard's): called once the app is built. */
+export interface MountableRoute extends Route {
+  readonly [kMount]?: (app: App) => void;
+}
 
 /**
  * An application: routes, the middleware onion built once, and the
@@ -49,8 +55,8 @@ export class App {
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
-  /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
-  [kClosing] = false;
+  #closing = false;
+  readonly #closingController = new AbortController();
 
   constructor(options: AppOptions = {}) {
     checkAppOptions(options);
@@ -81,6 +87,22 @@ export class App {
         if (this.debug) this.logger.info({ middleware: name, reason: error.message }, `MiddlewareNotUsed: ${name} left out of the chain${why}`);
       },
     });
+    for (const route of options.routes ?? []) (route as MountableRoute)[kMount]?.(this);
+  }
+
+  /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
+  get [kClosing](): boolean {
+    return this.#closing;
+  }
+
+  set [kClosing](closing: boolean) {
+    this.#closing = closing;
+    if (closing) this.#closingController.abort();
+  }
+
+  /** @internal Aborts when `server.close()` begins. */
+  get [kClosingSignal](): AbortSignal {
+    return this.#closingController.signal;
   }
 
   /** A `node:http` request listener: `http.createServer(app.handler)`. */

@@ -3,6 +3,7 @@ import type { Exchange } from '../after/exchange.js';
 import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import { kDefinitions, kStore } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -59,6 +60,7 @@ export class Tasks {
   #journal: Journal | undefined;
   #opened: Promise<void> | undefined;
   #closed: Promise<StoredTask[]> | undefined;
+  readonly #observers = new Set<(record: AttemptRecord) => void>();
   readonly #settings: { concurrency: number; pollMs: number; retentionMs: number };
 
   constructor(options: TasksOptions, logger: Logger) {
@@ -185,6 +187,9 @@ export class Tasks {
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
     this.#runner = runner;
+    runner.observe((record) => {
+      for (const observer of this.#observers) observer(record);
+    });
     // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
     runner.start(this.#run);
   }
@@ -229,17 +234,33 @@ export class Tasks {
     return this.#store!.discard(id);
   }
 
-  /** @internal Calls `listener` with every attempt's end. */
+  /**
+   * @internal Calls `listener` with every attempt's end in this process, from
+   * when the store is opened (observing does not open it: the test client may
+   * still swap it).
+   */
   observe(listener: (record: AttemptRecord) => void): () => void {
-    let stop: (() => void) | undefined;
-    let stopped = false;
-    void this.open().then(() => {
-      if (!stopped) stop = this.#runner!.observe(listener);
-    }, () => {});
+    this.#observers.add(listener);
     return () => {
-      stopped = true;
-      stop?.();
+      this.#observers.delete(listener);
     };
+  }
+
+  /** @internal The earliest `runAt` of this app's ready tasks (epoch ms; delayed ones included), or null; null before the store is opened. */
+  async nextReadyAt(): Promise<number | null> {
+    if (this.#opened === undefined) return null;
+    await this.#opened;
+    return this.#store!.nextRunAt([...this.#definitions.keys()]);
+  }
+
+  /** @internal */
+  get [kDefinitions](): Task[] {
+    return [...this.#definitions.values()];
+  }
+
+  /** @internal */
+  get [kStore](): TaskStore | undefined {
+    return this.#store;
   }
 
   /** @internal Nothing of this process's is being journaled or run. */

@@ -19,8 +19,9 @@ const LAYERS: Record<string, number> = {
   'after': 2, 'pipeline': 2,
   'routing': 3, 'transport': 3, 'durable': 3,
   'app': 4,
-  'server': 5,
-  'testing': 6,
+  // The dashboard is routes that observe an app; the command line loads an app and serves it.
+  'server': 5, 'dashboard': 5,
+  'testing': 6, 'cli': 6,
   'index.ts': 7,
 };
 
