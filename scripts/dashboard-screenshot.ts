@@ -40,7 +40,7 @@ try {
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${server.url}/coda`);
-    await page.waitForFunction('document.querySelectorAll(".failed-task").length === 3');
+    await page.locator('.failed-task').nth(2).waitFor();
     await page.screenshot({ path: output, fullPage: true });
     console.log(`saved ${output}`);
   } finally {

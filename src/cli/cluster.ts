@@ -30,6 +30,8 @@ export class Primary {
   readonly #out: Output;
   /** Workers serving or starting; a worker being retired is not among them. */
   readonly #live = new Set<Worker>();
+  /** Workers that have listened: one that exits before is its start's failure, not a death. */
+  readonly #listened = new WeakSet<Worker>();
   #stopping = false;
   #restarting = false;
   #failedStarts = 0;
@@ -57,7 +59,7 @@ export class Primary {
     } catch (error) {
       this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}; stopping`));
       this.#exitCode = 1;
-      this.#stop('SIGTERM');
+      this.#stop('SIGTERM', 'a worker failed to start');
       return;
     }
     this.#out.line(`coda: serving ${module} on ${this.#out.style('cyan', urls[0]!)} with ${workers} workers (primary ${process.pid})`);
@@ -71,6 +73,7 @@ export class Primary {
       worker.on('message', (message: Message) => {
         if (message?.coda !== 'listening') return;
         this.#failedStarts = 0;
+        this.#listened.add(worker);
         this.#out.line(`coda: worker ${worker.process.pid} listening on ${message.url}`);
         resolve(message.url);
       });
@@ -85,7 +88,7 @@ export class Primary {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(this.#exitCode);
       return;
     }
-    if (!wasLive) return;
+    if (!wasLive || !this.#listened.has(worker)) return;
     this.#out.line(this.#out.style('yellow', `coda: worker ${worker.process.pid} died (${describeExit(code, signal)}); starting another`));
     this.#replace();
   }
@@ -97,7 +100,7 @@ export class Primary {
       if (++this.#failedStarts < MAX_FAILED_STARTS) return this.#replace();
       this.#out.line(this.#out.style('red', `coda: ${MAX_FAILED_STARTS} workers in a row failed to start; shutting down`));
       this.#exitCode = 1;
-      this.#stop('SIGTERM');
+      this.#stop('SIGTERM', 'workers fail to start');
     });
   }
 
@@ -125,7 +128,8 @@ export class Primary {
     }
   }
 
-  #stop(signal: NodeJS.Signals): void {
+  /** Graceful shutdown of every worker, on `signal` (or for the reason `why`); the signal itself is passed on when it comes again. */
+  #stop(signal: NodeJS.Signals, why: string = signal): void {
     const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
     if (this.#stopping) {
       // A second signal: the workers exit at once (their own second signal).
@@ -134,7 +138,7 @@ export class Primary {
     }
     this.#stopping = true;
     if (workers.length === 0) process.exit(this.#exitCode);
-    this.#out.line(`coda: ${signal}: shutting down ${workers.length} workers gracefully`);
+    this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
     for (const worker of workers) if (worker.isConnected()) worker.send({ coda: 'shutdown' } satisfies Message);
   }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `coda` command: serve an app, run its durable tasks, operate on them.
+import cluster from 'node:cluster';
 import { AppLoadError } from './load-app.js';
 import { Output } from './output.js';
 import { SERVE_HELP, serveCommand } from './serve-command.js';
@@ -62,5 +63,7 @@ main(process.argv.slice(2), out, err).then(
       err.line(`${err.style('red', 'coda:')} ${error instanceof AppLoadError ? error.message : (error as Error)?.stack ?? String(error)}`);
       process.exitCode = 1;
     }
+    // A cluster worker stays alive while its channel to the primary is open: it exits, so that the primary hears why.
+    if (cluster.isWorker) process.exit();
   },
 );

@@ -151,8 +151,15 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
 
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
-  assert.match(cli.stderr.join('\n'), /SIGTERM: shutting down 2 workers gracefully/);
+  assert.match(cli.stderr.join('\n'), /SIGTERM: shutting down 2 worker\(s\) gracefully/);
   for (const pid of workerPids()) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
+});
+
+test('coda serve --workers: workers that cannot start stop the cluster with exit code 1 and the reason', async () => {
+  const result = await run(['serve', noApp, '--port', '0', '--workers', '2']);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /exports no app/);
+  assert.match(result.stderr, /coda: worker \d+ exited before it listened \(exit code 1\); stopping/);
 });
 
 test('coda tasks stats, list, retry and discard work on the app\'s store, in plain text in a pipe', async (t) => {

@@ -10,9 +10,9 @@ import { launchChromium, missingBrowser } from './chromium.js';
 
 const skip = missingBrowser();
 
-/** Waits until the element at `selector` shows `text` (evaluated in the page, which has a DOM). */
-function textIs(page: Page, selector: string, text: string): Promise<unknown> {
-  return page.waitForFunction(`document.querySelector(${JSON.stringify(selector)})?.textContent === ${JSON.stringify(text)}`);
+/** Waits until the element at `selector` shows exactly `text` (a locator, not a string predicate: the page's CSP forbids eval). */
+function textIs(page: Page, selector: string, text: string): Promise<void> {
+  return page.locator(selector, { hasText: new RegExp(`^${text}$`) }).waitFor();
 }
 
 test('the dashboard in chromium: live counts under traffic, and Retry on a failed task until it completes', { skip, timeout: 60_000 }, async (t) => {
