@@ -21,7 +21,8 @@ echo "$(basename "$tarball"): $(wc -l <<<"$listing") files"
 for file in package/package.json package/README.md package/LICENSE package/dist/index.js package/dist/index.d.ts \
   package/dist/testing/index.js package/dist/testing/index.d.ts \
   package/dist/adapters/express.js package/dist/adapters/fastify.js package/dist/adapters/koa.js package/dist/adapters/hono.js \
-  package/dist/adapters/express.d.ts package/dist/adapters/fastify.d.ts package/dist/adapters/koa.d.ts package/dist/adapters/hono.d.ts; do
+  package/dist/adapters/express.d.ts package/dist/adapters/fastify.d.ts package/dist/adapters/koa.d.ts package/dist/adapters/hono.d.ts \
+  package/dist/cli/main.js package/dist/dashboard/assets/dashboard.html package/dist/dashboard/assets/dashboard.js; do
   grep -qx "$file" <<<"$listing" || { echo "missing from the tarball: $file" >&2; exit 1; }
 done
 if grep -E '^package/(src|test|bench|examples|scripts)/' <<<"$listing"; then
@@ -59,6 +60,27 @@ for (const name of ['express', 'fastify', 'koa', 'hono']) {
 console.log('ok: coda-http/express, /fastify, /koa and /hono load from the installed package, without their frameworks');
 EOF
 (cd "$app" && node check.mjs)
+
+echo "== the coda command from the installed package"
+(cd "$app" && npx --no-install coda --help) | grep -q '^Usage: coda <command>' || { echo "coda --help did not print its usage" >&2; exit 1; }
+cat > "$app/app.mjs" <<'APP'
+import { createApp, dashboard, get, HttpResponse } from 'coda-http';
+export default createApp({ routes: [get('/', () => new HttpResponse('hi')), ...dashboard({ authorize: () => true })] });
+APP
+code=0; (cd "$app" && npx --no-install coda serve app.mjs --bogus 2>/dev/null) || code=$?
+[ "$code" -eq 2 ] || { echo "coda serve --bogus exited $code, expected 2" >&2; exit 1; }
+# The dashboard's page and script are read from the installed package's files.
+cat > "$app/dashboard.mjs" <<'CHECK'
+import assert from 'node:assert/strict';
+import { createTestClient } from 'coda-http/testing';
+const { default: app } = await import('./app.mjs');
+const client = createTestClient(app);
+assert.match(await (await client.get('/coda')).text(), /<title>Coda dashboard<\/title>/);
+assert.match(await (await client.get('/coda/dashboard.js')).text(), /EventSource/);
+await client.settle();
+CHECK
+(cd "$app" && node dashboard.mjs)
+echo "ok: coda --help, a usage error (exit 2) and the dashboard's page and script, from the installed package"
 
 echo "== type-check a consumer against the shipped .d.ts"
 cat > "$app/check.ts" <<'EOF'

@@ -46,3 +46,5 @@ export { metricsView } from './observe/metrics-view.js';
 export type { ObserveOptions } from './observe/observer.js';
 export type { MetricsOptions, MetricsRegistry } from './observe/metrics.js';
 export type { TracingOptions } from './observe/tracing.js';
+export { dashboard, type DashboardOptions } from './dashboard/dashboard.js';
+export type { Snapshot as DashboardSnapshot, TaskLine, RecentRequest, FailedTask, TaskEnd } from './dashboard/recorder.js';

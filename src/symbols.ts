@@ -55,3 +55,11 @@ export const kCookies = Symbol('coda.cookies');
 export const kRouteTarget = Symbol('coda.routeTarget');
 /** StreamingResponse: sends its stream through a transform (compression) instead of as it is. */
 export const kTransformStream = Symbol('coda.transformStream');
+/** Route: called with the app when the app is built, for routes that observe their app (the dashboard's). */
+export const kMount = Symbol('coda.mount');
+/** App: aborts when `server.close()` begins, so long-lived responses (the dashboard's event streams) end and do not hold the drain up. */
+export const kClosingSignal = Symbol('coda.closingSignal');
+/** Tasks: the app's durable task definitions, for `coda worker`. */
+export const kDefinitions = Symbol('coda.definitions');
+/** Tasks: the app's task store (undefined when none is set), for `coda tasks` and `coda worker`. */
+export const kStore = Symbol('coda.store');

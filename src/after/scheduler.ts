@@ -76,6 +76,11 @@ export class AfterScheduler {
     return { pending: this.#pending, running: this.#running.size, ...this.#stats };
   }
 
+  /** When the response of the oldest job waiting to start a task was done (`performance.now()`); undefined when none waits. */
+  get oldestQueuedAt(): number | undefined {
+    return this.#queue.peek()?.outcome?.finishedAt;
+  }
+
   /** Counts a request refused with 503. */
   countShed(): void {
     this.#stats.shed++;

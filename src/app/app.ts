@@ -20,8 +20,10 @@ import { Observer } from '../observe/observer.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
 import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
+import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
-import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kCookies, kDispatch, kExchange, kJournal, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import type { Route } from '../routing/routes.js';
+import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -37,6 +39,11 @@ import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** @internal A route that observes the app it is mounted in (the dashboard's): called once the app is built. */
+export interface MountableRoute extends Route {
+  readonly [kMount]?: (app: App) => void;
+}
 
 /**
  * An application: routes, the middleware onion built once, and the
@@ -64,8 +71,8 @@ export class App {
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
-  /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
-  [kClosing] = false;
+  #closing = false;
+  readonly #closingController = new AbortController();
 
   constructor(options: AppOptions = {}) {
     checkAppOptions(options);
@@ -119,6 +126,22 @@ export class App {
       appendSlash: options.appendSlash ?? false,
     });
     this.#pipeline = compose(options.middleware ?? [], { ...layers, resolve: (request) => this.#router.resolve(request) });
+    for (const { route } of flattenRoutes(options.routes ?? [])) (route as MountableRoute)[kMount]?.(this);
+  }
+
+  /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
+  get [kClosing](): boolean {
+    return this.#closing;
+  }
+
+  set [kClosing](closing: boolean) {
+    this.#closing = closing;
+    if (closing) this.#closingController.abort();
+  }
+
+  /** @internal Aborts when `server.close()` begins. */
+  get [kClosingSignal](): AbortSignal {
+    return this.#closingController.signal;
   }
 
   /**

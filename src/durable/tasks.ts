@@ -4,6 +4,7 @@ import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import type { HttpRequest } from '../http/request.js';
+import { kDefinitions, kStore } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -60,10 +61,10 @@ export class Tasks {
   #clock: Clock = systemClock;
   #runner: Runner | undefined;
   #journal: Journal | undefined;
-  /** Listeners to attempt ends, given to the runner when it starts. */
-  #observers: ((record: AttemptRecord) => void)[] = [];
   #opened: Promise<void> | undefined;
   #closed: Promise<StoredTask[]> | undefined;
+  /** Listeners to attempt ends, told by the runner once it starts. */
+  readonly #observers = new Set<(record: AttemptRecord) => void>();
   readonly #settings: { concurrency: number; pollMs: number; retentionMs: number };
 
   constructor(options: TasksOptions, logger: Logger, tracer?: DurableTracer) {
@@ -192,7 +193,7 @@ export class Tasks {
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
     this.#runner = runner;
     runner.observe((record) => {
-      for (const listener of this.#observers) listener(record);
+      for (const observer of this.#observers) observer(record);
     });
     // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
     runner.start(this.#run);
@@ -238,12 +239,33 @@ export class Tasks {
     return this.#store!.discard(id);
   }
 
-  /** @internal Calls `listener` with every attempt's end, from when the runner starts (observing opens nothing). */
+  /**
+   * @internal Calls `listener` with every attempt's end in this process, from
+   * when the store is opened (observing does not open it: the test client may
+   * still swap it).
+   */
   observe(listener: (record: AttemptRecord) => void): () => void {
-    this.#observers.push(listener);
+    this.#observers.add(listener);
     return () => {
-      this.#observers = this.#observers.filter((l) => l !== listener);
+      this.#observers.delete(listener);
     };
+  }
+
+  /** @internal The earliest `runAt` of this app's ready tasks (epoch ms; delayed ones included), or null; null before the store is opened. */
+  async nextReadyAt(): Promise<number | null> {
+    if (this.#opened === undefined) return null;
+    await this.#opened;
+    return this.#store!.nextRunAt([...this.#definitions.keys()]);
+  }
+
+  /** @internal */
+  get [kDefinitions](): Task[] {
+    return [...this.#definitions.values()];
+  }
+
+  /** @internal */
+  get [kStore](): TaskStore | undefined {
+    return this.#store;
   }
 
   /** @internal Nothing of this process's is being journaled or run. */

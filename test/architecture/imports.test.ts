@@ -21,9 +21,10 @@ const LAYERS: Record<string, number> = {
   'observe': 2.5,
   'routing': 3, 'transport': 3, 'durable': 3, 'middleware': 3,
   'app': 4,
-  'server': 5,
+  // The dashboard is routes that observe an app; the command line loads an app and serves it.
+  'server': 5, 'dashboard': 5,
   // The framework adapters drive the app and its server's shutdown from another framework's middleware.
-  'testing': 6, 'adapters': 6,
+  'testing': 6, 'adapters': 6, 'cli': 6,
   'index.ts': 7,
 };
 

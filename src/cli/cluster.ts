@@ -1,0 +1,167 @@
+import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
+import { serve } from '../server/serve.js';
+import { loadApp } from './load-app.js';
+import type { Output } from './output.js';
+
+/** What a cluster worker tells the primary, and what the primary asks of it. */
+type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' };
+
+/** Replacements that fail to start in a row before the primary gives up. */
+const MAX_FAILED_STARTS = 3;
+
+export interface ClusterSettings {
+  module: string;
+  workers: number;
+  port: number;
+  host: string;
+  shutdownTimeoutMs: number;
+}
+
+/**
+ * The primary of `coda serve --workers N`: forks N processes that share the
+ * port (node:cluster), replaces one that dies, restarts them one at a time on
+ * SIGHUP (the new one listens before the old one drains), and on SIGTERM or
+ * SIGINT asks each to shut down gracefully and exits once all have (code 1 if
+ * one failed). A second signal is passed on, and the workers exit at once.
+ */
+export class Primary {
+  readonly #settings: ClusterSettings;
+  readonly #out: Output;
+  /** Workers serving or starting; a worker being retired is not among them. */
+  readonly #live = new Set<Worker>();
+  /** Workers that have listened: one that exits before is its start's failure, not a death. */
+  readonly #listened = new WeakSet<Worker>();
+  #stopping = false;
+  #restarting = false;
+  #failedStarts = 0;
+  #exitCode = 0;
+
+  constructor(settings: ClusterSettings, out: Output) {
+    this.#settings = settings;
+    this.#out = out;
+  }
+
+  /** Forks the workers and says where they serve once all listen; if one cannot start, says why, stops the others and exits 1. */
+  async start(): Promise<void> {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#stop(signal));
+    process.on('SIGHUP', () => void this.#restart());
+    cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
+    const { workers, module } = this.#settings;
+    let started = 0;
+    this.#out.progress(`starting workers 0/${workers}`);
+    let urls: string[];
+    try {
+      urls = await Promise.all(Array.from({ length: workers }, () => this.#fork().then((url) => {
+        this.#out.progress(`starting workers ${++started}/${workers}`);
+        return url;
+      })));
+    } catch (error) {
+      this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}; stopping`));
+      this.#exitCode = 1;
+      this.#stop('SIGTERM', 'a worker failed to start');
+      return;
+    }
+    this.#out.line(`coda: serving ${module} on ${this.#out.style('cyan', urls[0]!)} with ${workers} workers (primary ${process.pid})`);
+  }
+
+  /** Forks one worker; resolves with its URL once it listens, rejects if it exits first. */
+  #fork(): Promise<string> {
+    const worker = cluster.fork();
+    this.#live.add(worker);
+    return new Promise((resolve, reject) => {
+      worker.on('message', (message: Message) => {
+        if (message?.coda !== 'listening') return;
+        this.#failedStarts = 0;
+        this.#listened.add(worker);
+        this.#out.line(`coda: worker ${worker.process.pid} listening on ${message.url}`);
+        resolve(message.url);
+      });
+      worker.once('exit', (code, signal) => reject(new Error(`worker ${worker.process.pid} exited before it listened (${describeExit(code, signal)})`)));
+    });
+  }
+
+  #exited(worker: Worker, code: number, signal: string | null): void {
+    const wasLive = this.#live.delete(worker);
+    if (this.#stopping) {
+      if (code !== 0) this.#exitCode = 1;
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(this.#exitCode);
+      return;
+    }
+    if (!wasLive || !this.#listened.has(worker)) return;
+    this.#out.line(this.#out.style('yellow', `coda: worker ${worker.process.pid} died (${describeExit(code, signal)}); starting another`));
+    this.#replace();
+  }
+
+  #replace(): void {
+    this.#fork().catch((error: unknown) => {
+      if (this.#stopping) return;
+      this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}`));
+      if (++this.#failedStarts < MAX_FAILED_STARTS) return this.#replace();
+      this.#out.line(this.#out.style('red', `coda: ${MAX_FAILED_STARTS} workers in a row failed to start; shutting down`));
+      this.#exitCode = 1;
+      this.#stop('SIGTERM', 'workers fail to start');
+    });
+  }
+
+  /** SIGHUP: each worker in turn is replaced by a new one, which listens before the old one drains and exits. */
+  async #restart(): Promise<void> {
+    if (this.#restarting || this.#stopping) return;
+    this.#restarting = true;
+    const old = [...this.#live];
+    this.#out.line(`coda: restarting ${old.length} workers`);
+    try {
+      for (const [i, worker] of old.entries()) {
+        this.#out.progress(`restarting workers ${i}/${old.length}`);
+        await this.#fork();
+        if (this.#stopping) return;
+        this.#live.delete(worker);
+        const exited = once(worker, 'exit');
+        worker.send({ coda: 'shutdown' } satisfies Message);
+        await exited;
+      }
+      this.#out.line(this.#out.style('green', `coda: ${old.length} workers restarted`));
+    } catch (error) {
+      this.#out.line(this.#out.style('red', `coda: restart stopped: ${(error as Error).message}`));
+    } finally {
+      this.#restarting = false;
+    }
+  }
+
+  /** Graceful shutdown of every worker, on `signal` (or for the reason `why`); the signal itself is passed on when it comes again. */
+  #stop(signal: NodeJS.Signals, why: string = signal): void {
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    if (this.#stopping) {
+      // A second signal: the workers exit at once (their own second signal).
+      for (const worker of workers) worker.process.kill(signal);
+      return;
+    }
+    this.#stopping = true;
+    if (workers.length === 0) process.exit(this.#exitCode);
+    this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
+    for (const worker of workers) if (worker.isConnected()) worker.send({ coda: 'shutdown' } satisfies Message);
+  }
+}
+
+/**
+ * One worker of the cluster: serves the app on the shared port, tells the
+ * primary, and shuts down gracefully on the primary's word as on a signal
+ * (once: a signal that reached it first, as Ctrl-C reaches the whole process
+ * group, is not doubled into an immediate exit).
+ */
+export async function runClusterWorker(settings: ClusterSettings): Promise<void> {
+  const app = await loadApp(settings.module);
+  const server = await serve(app, { port: settings.port, host: settings.host, shutdownTimeoutMs: settings.shutdownTimeoutMs, handleSignals: true });
+  let signalled = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (signalled = true));
+  process.on('message', (message: Message) => {
+    if (message?.coda !== 'shutdown' || signalled) return;
+    signalled = true;
+    process.kill(process.pid, 'SIGTERM');
+  });
+  process.send!({ coda: 'listening', url: server.url } satisfies Message);
+}
+
+function describeExit(code: number | null, signal: string | null): string {
+  return signal === null ? `exit code ${code}` : `signal ${signal}`;
+}

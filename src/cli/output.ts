@@ -1,0 +1,67 @@
+import { styleText } from 'node:util';
+
+type Style = Parameters<typeof styleText>[0];
+
+/**
+ * What the command line writes: colour and a progress line on a terminal,
+ * plain lines in a pipe or a file. Colour follows the usual conventions:
+ * `NO_COLOR` (any value but empty) turns it off, `FORCE_COLOR` (not `0`) on, `TERM=dumb` off.
+ */
+export class Output {
+  readonly #stream: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly #colour: boolean;
+  #progressShown = false;
+
+  constructor(stream: NodeJS.WritableStream & { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+    this.#stream = stream;
+    const forced = env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '0';
+    this.#colour = (env['NO_COLOR'] ?? '') === '' && (forced || (stream.isTTY === true && env['TERM'] !== 'dumb'));
+  }
+
+  /** Whether this stream is a terminal (progress lines are drawn only there). */
+  get terminal(): boolean {
+    return this.#stream.isTTY === true;
+  }
+
+  style(style: Style, text: string): string {
+    return this.#colour ? styleText(style, text, { validateStream: false }) : text;
+  }
+
+  line(text = ''): void {
+    this.#clearProgress();
+    this.#stream.write(`${text}\n`);
+  }
+
+  /** A progress line redrawn in place on a terminal; nothing in a pipe (the result lines say it all). */
+  progress(text: string): void {
+    if (!this.terminal) return;
+    this.#stream.write(`\r\x1b[2K${this.style('dim', text)}`);
+    this.#progressShown = true;
+  }
+
+  #clearProgress(): void {
+    if (!this.#progressShown) return;
+    this.#stream.write('\r\x1b[2K');
+    this.#progressShown = false;
+  }
+
+  /** Rows as columns aligned with spaces; the first row is the header. */
+  table(rows: string[][], numeric: ReadonlySet<number> = new Set()): void {
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => visibleLength(row[i] ?? ''))));
+    rows.forEach((row, r) => {
+      const cells = row.map((cell, i) => {
+        const pad = ' '.repeat(widths[i]! - visibleLength(cell));
+        return numeric.has(i) ? pad + cell : cell + pad;
+      });
+      const text = cells.join('  ').trimEnd();
+      this.line(r === 0 ? this.style('bold', text) : text);
+    });
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}

@@ -1,0 +1,155 @@
+import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
+import { appTasks } from './app-tasks.js';
+import { loadApp } from './load-app.js';
+import type { Output } from './output.js';
+import { integer, parse, UsageError, type Parsed } from './usage.js';
+
+export const TASKS_HELP = `Usage: coda tasks <action> <module> [options]
+
+Looks at and operates on the durable tasks in the store of the app that
+<module> exports (the app is loaded, not served; its tasks are not run here).
+
+Actions:
+  stats <module>                 counts by state, in all and per task name
+  list <module>                  tasks, newest first
+      --state <state>            held, ready, running, completed or failed
+      --name <task>              tasks of this name only
+      --limit <n>                at most n (default 100)
+  retry <module> <id>...         run failed tasks again, attempts counted afresh
+  discard <module> <id>...       remove tasks that are not running
+      --all-failed               retry or discard every failed task (with --name: of that name)
+
+Options:
+      --json                     print JSON instead of a table
+  -h, --help                     show this help
+
+Exit codes: 0 done, 1 a task could not be retried or discarded (or the store
+failed), 2 bad usage.
+
+Examples:
+  coda tasks list ./app.ts --state failed
+  coda tasks retry ./app.ts --all-failed --name send-welcome`;
+
+const ACTIONS = ['stats', 'list', 'retry', 'discard'] as const;
+type Action = (typeof ACTIONS)[number];
+const STATES: readonly TaskState[] = ['held', 'ready', 'running', 'completed', 'failed'];
+const COUNTS = ['held', 'ready', 'delayed', 'running', 'completed', 'failed'] as const;
+
+const OPTIONS = {
+  state: { type: 'string' },
+  name: { type: 'string' },
+  limit: { type: 'string' },
+  'all-failed': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+/** `coda tasks`: resolves with the exit code. */
+export async function tasksCommand(args: string[], out: Output, progress: Output): Promise<number> {
+  const action = args[0];
+  if (action === undefined || action === '--help' || action === '-h') {
+    out.line(TASKS_HELP);
+    return action === undefined ? 2 : 0;
+  }
+  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; the actions are ${ACTIONS.join(', ')}`);
+  const command = `coda tasks ${action}`;
+  const acting = action === 'retry' || action === 'discard';
+  const parsed = parse(command, args.slice(1), OPTIONS, { min: 1, max: acting ? Infinity : 1 });
+  if (parsed.values['help'] === true) {
+    out.line(TASKS_HELP);
+    return 0;
+  }
+  checkFlags(command, action as Action, parsed);
+  const module = parsed.positionals[0]!;
+  const { store } = appTasks(await loadApp(module), module);
+  await store.open();
+  try {
+    return await run(action as Action, store, parsed, out, progress);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Flags that do not belong to this action, and a retry or discard without ids, are usage errors. */
+function checkFlags(command: string, action: Action, { values, positionals }: Parsed): void {
+  const allowed: Record<Action, string[]> = { stats: ['json'], list: ['state', 'name', 'limit', 'json'], retry: ['all-failed', 'name', 'json'], discard: ['all-failed', 'name', 'json'] };
+  for (const [flag, value] of Object.entries(values)) {
+    if (value !== undefined && flag !== 'help' && !allowed[action].includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
+  }
+  const state = values['state'];
+  if (typeof state === 'string' && !(STATES as string[]).includes(state)) throw new UsageError(command, `--state must be one of ${STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  if (action !== 'retry' && action !== 'discard') return;
+  const all = values['all-failed'] === true;
+  if (all && positionals.length > 1) throw new UsageError(command, `give task ids or --all-failed, not both`);
+  if (!all && positionals.length < 2) throw new UsageError(command, `which tasks? give their ids, or --all-failed`);
+  if (!all && values['name'] !== undefined) throw new UsageError(command, `--name goes with --all-failed`);
+}
+
+async function run(action: Action, store: TaskStore, { values, positionals }: Parsed, out: Output, progress: Output): Promise<number> {
+  const json = values['json'] === true;
+  const name = typeof values['name'] === 'string' ? values['name'] : undefined;
+  if (action === 'stats') {
+    const stats = await store.stats(Date.now());
+    if (json) out.line(JSON.stringify(stats));
+    else printStats(stats, out);
+    return 0;
+  }
+  if (action === 'list') {
+    const state = values['state'] as TaskState | undefined;
+    const limit = integer(`coda tasks list`, 'limit', values['limit'], 100, 1);
+    const tasks = await store.list({ ...(state && { state }), ...(name && { name }), limit });
+    if (json) out.line(JSON.stringify(tasks));
+    else printList(tasks, out);
+    return 0;
+  }
+  const ids = values['all-failed'] === true
+    ? (await store.list({ state: 'failed', ...(name && { name }), limit: Number.MAX_SAFE_INTEGER })).map((task) => task.id)
+    : positionals.slice(1);
+  return act(action, ids, store, json, out, progress);
+}
+
+/** Retries or discards each task, a progress line on a terminal, one line per task it could not act on. */
+async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore, json: boolean, out: Output, progress: Output): Promise<number> {
+  const done: string[] = [];
+  const refused: { id: string; reason: string }[] = [];
+  for (const [i, id] of ids.entries()) {
+    progress.progress(`${action === 'retry' ? 'retrying' : 'discarding'} ${i + 1}/${ids.length}`);
+    const ok = action === 'retry' ? await store.retry(id, Date.now()) : await store.discard(id);
+    if (ok) {
+      done.push(id);
+      continue;
+    }
+    const task = await store.get(id);
+    refused.push({ id, reason: task === null ? 'no such task' : `it is ${task.state}` });
+  }
+  progress.progress('');
+  const verb = action === 'retry' ? 'retried' : 'discarded';
+  if (json) {
+    out.line(JSON.stringify({ [verb]: done, refused }));
+  } else {
+    for (const { id, reason } of refused) out.line(out.style('red', `${id}: not ${verb}: ${reason}`));
+    out.line(`${done.length} task(s) ${verb}${refused.length > 0 ? `, ${refused.length} refused` : ''}`);
+  }
+  return refused.length > 0 ? 1 : 0;
+}
+
+function printStats(stats: Awaited<ReturnType<TaskStore['stats']>>, out: Output): void {
+  const row = (label: string, counts: Record<(typeof COUNTS)[number], number>): string[] =>
+    [label, ...COUNTS.map((state) => (state === 'failed' && counts.failed > 0 ? out.style('red', String(counts.failed)) : String(counts[state])))];
+  const names = Object.keys(stats.byName).sort();
+  out.table([['task', ...COUNTS], ...names.map((name) => row(name, stats.byName[name]!)), row('all', stats)], new Set([1, 2, 3, 4, 5, 6]));
+}
+
+function printList(tasks: StoredTask[], out: Output): void {
+  if (tasks.length === 0) {
+    out.line('no tasks');
+    return;
+  }
+  const colour = { failed: 'red', completed: 'green', running: 'cyan', ready: 'yellow', held: 'dim' } as const;
+  out.table([
+    ['id', 'name', 'state', 'attempts', 'created', 'last error'],
+    ...tasks.map((task) => [
+      task.id, task.name, out.style(colour[task.state], task.state), `${task.attempt}/${task.maxAttempts}`,
+      new Date(task.createdAt).toISOString(), task.errors.at(-1)?.message ?? '',
+    ]),
+  ]);
+}

@@ -1,0 +1,48 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Bad command-line use: the message is printed with a pointer to `--help`, and the exit code is 2. */
+export class UsageError extends Error {
+  /** The command whose `--help` explains (`coda serve`). */
+  readonly command: string;
+
+  constructor(command: string, message: string) {
+    super(`${command}: ${message}`);
+    this.command = command;
+  }
+
+  override get name(): string {
+    return 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed arguments: flag values by name (strings, or true for boolean flags), then the positional arguments. */
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** A command's arguments, parsed strictly: an unknown flag, a missing value or a stray argument is a `UsageError` naming it. `--help` is always known. */
+export function parse(command: string, args: string[], options: Options, positionals: { min: number; max: number }): Parsed {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as Parsed;
+  } catch (error) {
+    throw new UsageError(command, `${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
+  }
+  const count = parsed.positionals.length;
+  if (parsed.values['help'] !== true) {
+    if (count < positionals.min) throw new UsageError(command, 'missing the <module> argument');
+    if (count > positionals.max) throw new UsageError(command, `unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
+  }
+  return parsed;
+}
+
+/** A flag's value as a whole number within `min`..`max`. */
+export function integer(command: string, flag: string, value: string | boolean | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) throw new UsageError(command, `--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -1,0 +1,148 @@
+/** How the event stream behaves. */
+export interface BroadcastSettings {
+  /** How often a fresh snapshot is made while someone listens. */
+  intervalMs: number;
+  /** A comment line is sent after this long without a message, so proxies keep the connection open. */
+  heartbeatMs: number;
+  /** Event streams open at once; more are refused. */
+  maxClients: number;
+}
+
+/**
+ * One listener. It keeps at most one message waiting: a newer snapshot
+ * replaces an unsent one, so a slow client costs one snapshot of memory, and
+ * sees the latest state when it catches up.
+ */
+class Subscriber {
+  #waiting: string | undefined;
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  offer(message: string, replace: boolean): void {
+    if (this.#closed || (!replace && this.#waiting !== undefined)) return;
+    this.#waiting = message;
+    this.#wake?.();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  async *messages(): AsyncGenerator<string> {
+    for (;;) {
+      const message = this.#waiting;
+      if (message !== undefined) {
+        this.#waiting = undefined;
+        yield message;
+      } else if (this.#closed) {
+        return;
+      } else {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+      }
+    }
+  }
+}
+
+/**
+ * Server-sent events to every open stream: one snapshot made per interval
+ * (only while someone listens) and sent when it changed, a heartbeat comment
+ * otherwise now and then. Streams are bounded in number, end when their
+ * client goes away, and all end at once on `closeAll()` (server shutdown).
+ */
+export class Broadcast {
+  readonly #settings: BroadcastSettings;
+  readonly #produce: () => Promise<string>;
+  readonly #onError: (error: unknown) => void;
+  readonly #subscribers = new Set<Subscriber>();
+  #timer: NodeJS.Timeout | undefined;
+  /** The last snapshot's data, and when anything was last sent. */
+  #last: string | undefined;
+  #lastSentAt = 0;
+  #ticking = false;
+  #tickAgain = false;
+  #closed = false;
+
+  constructor(settings: BroadcastSettings, produce: () => Promise<string>, onError: (error: unknown) => void) {
+    this.#settings = settings;
+    this.#produce = produce;
+    this.#onError = onError;
+  }
+
+  /** Streams open now. */
+  get size(): number {
+    return this.#subscribers.size;
+  }
+
+  /** Whether another stream may open: false when `maxClients` are open or the server is closing. */
+  get accepting(): boolean {
+    return !this.#closed && this.#subscribers.size < this.#settings.maxClients;
+  }
+
+  /** A new stream (check `accepting` first); it ends when `signal` aborts. */
+  subscribe(signal: AbortSignal): AsyncGenerator<string> {
+    const subscriber = new Subscriber();
+    this.#subscribers.add(subscriber);
+    const leave = (): void => {
+      subscriber.close();
+      this.#subscribers.delete(subscriber);
+      if (this.#subscribers.size === 0) this.#stopTimer();
+    };
+    signal.addEventListener('abort', leave, { once: true });
+    // The client reconnects after 2 s if the stream drops; the latest snapshot is sent at once.
+    subscriber.offer(`retry: 2000\n\n${this.#last === undefined ? '' : event(this.#last)}`, true);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.refresh(), this.#settings.intervalMs);
+      this.#timer.unref();
+    }
+    this.refresh();
+    return subscriber.messages();
+  }
+
+  /** Makes a snapshot now and sends it if it changed (after a task was retried, say). */
+  refresh(): void {
+    if (this.#ticking) {
+      this.#tickAgain = true;
+      return;
+    }
+    if (this.#subscribers.size === 0) return;
+    this.#ticking = true;
+    this.#produce().then((data) => this.#send(data), this.#onError).finally(() => {
+      this.#ticking = false;
+      if (this.#tickAgain) {
+        this.#tickAgain = false;
+        this.refresh();
+      }
+    });
+  }
+
+  #send(data: string): void {
+    const now = performance.now();
+    if (data !== this.#last) {
+      this.#last = data;
+      this.#lastSentAt = now;
+      for (const subscriber of this.#subscribers) subscriber.offer(event(data), true);
+    } else if (now - this.#lastSentAt >= this.#settings.heartbeatMs) {
+      this.#lastSentAt = now;
+      for (const subscriber of this.#subscribers) subscriber.offer(': heartbeat\n\n', false);
+    }
+  }
+
+  /** Ends every stream and refuses new ones: the server is closing, and an open stream must not hold its drain up. */
+  closeAll(): void {
+    this.#closed = true;
+    for (const subscriber of this.#subscribers) subscriber.close();
+    this.#subscribers.clear();
+    this.#stopTimer();
+  }
+
+  #stopTimer(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function event(data: string): string {
+  return `event: snapshot\ndata: ${data}\n\n`;
+}

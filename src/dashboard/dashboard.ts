@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import type { App, MountableRoute } from '../app/app.js';
+import { NotFound, PermissionDenied, ServiceUnavailable, HttpError } from '../http/errors.js';
+import type { HttpRequest } from '../http/request.js';
+import { HttpResponse, JsonResponse, StreamingResponse } from '../http/response.js';
+import type { View } from '../pipeline/types.js';
+import { get, post, type Route } from '../routing/routes.js';
+import { kClosingSignal, kMount } from '../symbols.js';
+import { describe } from '../util/describe.js';
+import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { Broadcast } from './broadcast.js';
+import { Recorder } from './recorder.js';
+
+export interface DashboardOptions {
+  /** Where the page is served (`/coda`); its event stream, script and actions live below it. Default `/coda`. */
+  path?: string;
+  /**
+   * Decides who may see the dashboard and act on tasks: true lets the request
+   * in, false refuses it with 403 (throw `Unauthorized` for a 401). Required:
+   * the page shows payloads and request paths.
+   */
+  authorize: (request: HttpRequest) => boolean | Promise<boolean>;
+  /** How often the page's figures are refreshed while it is open. Default 1,000 ms. */
+  intervalMs?: number;
+  /** A comment is sent on an idle event stream this often, for proxies. Default 15,000 ms. */
+  heartbeatMs?: number;
+  /** Pages open at once (each holds one event stream); more get 503. Default 10. */
+  maxClients?: number;
+  /** Recent requests kept, with the tasks they caused. Default 50. */
+  recentRequests?: number;
+}
+
+const KEYS = ['path', 'authorize', 'intervalMs', 'heartbeatMs', 'maxClients', 'recentRequests'];
+/** A plain path: no route syntax (`:param`, `*`) and nothing to escape in HTML. */
+const PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+/** The header the page's POSTs carry: a cross-site form cannot set it, and a cross-site script cannot without a CORS preflight the app does not answer. */
+const ACTION_HEADER = 'x-coda-dashboard';
+
+const assets = new URL('./assets/', import.meta.url);
+let page: string | undefined;
+let script: string | undefined;
+
+/**
+ * A live dashboard served by the app itself: requests per second, in flight
+ * and p95 latency, tasks by state with throughput and p95 wait and run per
+ * task, the oldest waiting task, failed durable tasks (payload, attempts,
+ * errors) with Retry and Discard, and the latest requests with the tasks they
+ * caused, all updated over server-sent events. Every route asks `authorize`
+ * first. Nothing is recorded unless these routes are in an app.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({
+ *   routes: [
+ *     ...apiRoutes,
+ *     ...dashboard({ path: '/coda', authorize: (request) => request.headers.get('authorization') === `Bearer ${process.env.ADMIN_TOKEN}` }),
+ *   ],
+ * });
+ * ```
+ */
+export function dashboard(options: DashboardOptions): Route[] {
+  checkKeys('dashboard()', options, KEYS);
+  const { authorize } = options;
+  if (typeof authorize !== 'function') {
+    throw new TypeError(`dashboard(): authorize is required: a function that returns true for requests allowed to see the dashboard, got ${describe(authorize)}`);
+  }
+  const path = options.path ?? '/coda';
+  if (typeof path !== 'string' || !PATH.test(path)) {
+    throw new TypeError(`dashboard(): path must be a plain path such as "/coda" (letters, digits, ".", "_", "~", "-" between slashes, no trailing slash), got ${describe(path)}`);
+  }
+  const recorder = new Recorder(path, checkCount('dashboard(): recentRequests', options.recentRequests ?? 50));
+  let app: App | undefined;
+  const broadcast: Broadcast = new Broadcast(
+    {
+      intervalMs: checkMs('dashboard(): intervalMs', options.intervalMs ?? 1_000),
+      heartbeatMs: checkMs('dashboard(): heartbeatMs', options.heartbeatMs ?? 15_000),
+      maxClients: checkCount('dashboard(): maxClients', options.maxClients ?? 10),
+    },
+    async (): Promise<string> => JSON.stringify(await recorder.snapshot(broadcast.size)),
+    (error) => app?.logger.error({ err: error }, 'dashboard: could not make a snapshot'),
+  );
+
+  const guard = (view: View): View => async (request) => {
+    const allowed: unknown = await authorize(request);
+    if (allowed === false) throw new PermissionDenied('the dashboard is not available to this request (authorize() returned false)');
+    if (allowed !== true) throw new TypeError(`dashboard(): authorize() must return true or false, got ${describe(allowed)}`);
+    return view(request);
+  };
+  const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {
+    checkSameSite(request);
+    if (app === undefined || !app.tasks.defined) throw new NotFound('this app has no durable tasks');
+    const response = await act(app.tasks, request.params['id']!);
+    broadcast.refresh();
+    return response;
+  });
+
+  const routes: MountableRoute[] = [
+    get(path, guard(() => html(pageText(path)))),
+    get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' } }))),
+    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(0), { headers: { 'cache-control': 'no-store' } }))),
+    get(`${path}/events`, guard(() => {
+      if (!broadcast.accepting) {
+        throw new ServiceUnavailable(app?.[kClosingSignal].aborted ? 'the server is shutting down' : 'too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
+      }
+      return new StreamingResponse((signal) => broadcast.subscribe(signal), {
+        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
+      });
+    })),
+    post(`${path}/tasks/:id/retry`, action(async (tasks, id) => {
+      if (await tasks.retry(id)) return new JsonResponse({ id, retried: true });
+      throw await notActionable(tasks, id, 'retried: only a failed task can be');
+    })),
+    post(`${path}/tasks/:id/discard`, action(async (tasks, id) => {
+      if (await tasks.discard(id)) return new JsonResponse({ id, discarded: true });
+      throw await notActionable(tasks, id, 'discarded while it is running');
+    })),
+  ];
+  Object.assign(routes[0]!, {
+    [kMount]: (mounted: App) => {
+      recorder.attach(mounted);
+      app = mounted;
+      mounted[kClosingSignal].addEventListener('abort', () => broadcast.closeAll(), { once: true });
+    },
+  });
+  return routes;
+}
+
+/** Refuses a POST that did not come from the dashboard's own page. */
+function checkSameSite(request: HttpRequest): void {
+  if (request.headers.get(ACTION_HEADER) !== '1') {
+    throw new PermissionDenied(`dashboard actions need the ${ACTION_HEADER}: 1 header (sent by the dashboard's page; a guard against cross-site requests)`);
+  }
+  const site = request.headers.get('sec-fetch-site');
+  if (site !== null && site !== 'same-origin' && site !== 'none') throw new PermissionDenied(`dashboard actions are refused from another site (Sec-Fetch-Site: ${site})`);
+}
+
+/** 404 when there is no such task, else 409 saying why this one cannot be acted on. */
+async function notActionable(tasks: App['tasks'], id: string, why: string): Promise<HttpError> {
+  const task = await tasks.get(id);
+  if (task === null) return new NotFound(`no durable task ${id}`);
+  return new HttpError(409, `task ${id} is ${task.state}: it cannot be ${why}`);
+}
+
+function html(text: string): HttpResponse {
+  return new HttpResponse(text, {
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      // The page runs its own script only, talks to its own origin only, and is never framed.
+      'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      'x-content-type-options': 'nosniff',
+    },
+  });
+}
+
+function pageText(path: string): string {
+  page ??= readFileSync(new URL('dashboard.html', assets), 'utf8');
+  return page.replaceAll('%BASE%', path);
+}
+
+function scriptText(): string {
+  return (script ??= readFileSync(new URL('dashboard.js', assets), 'utf8'));
+}

@@ -1,0 +1,248 @@
+import type { TaskRecord } from '../after/reporting.js';
+import type { RequestFinishedReceiver, RequestStartedReceiver } from '../after/signals.js';
+import type { App } from '../app/app.js';
+import type { AttemptRecord } from '../durable/runner.js';
+import type { StoredTask, StoreStats } from '../durable/store.js';
+import { kScheduler } from '../symbols.js';
+import { WindowedHistogram } from './histogram.js';
+import { Ring } from './ring.js';
+
+/** Requests per second are read over the last 10 s; percentiles and task throughput over the last minute. */
+const RATE_WINDOW_MS = 10_000;
+const WINDOW_MS = 60_000;
+/** Task names tracked one by one; the rest are counted together, so that memory stays bounded. */
+const MAX_TASK_NAMES = 64;
+const OTHER_TASKS = '(other)';
+/** Task ends kept per recent request. */
+const TASKS_PER_REQUEST = 20;
+/** Failed durable tasks shown, and how much of each payload and error. */
+const FAILED_SHOWN = 20;
+const PAYLOAD_CHARS = 2_000;
+const ERRORS_SHOWN = 5;
+/** The recorder's own `requestFinished` receiver, left out of the task figures. */
+const RECEIVER = 'codaDashboard';
+const OWN_TASK = `requestFinished:${RECEIVER}`;
+
+export type TaskKind = 'after' | 'durable';
+
+/** How one task (a durable task: one attempt) ended, as shown under the request that caused it. */
+export interface TaskEnd {
+  name: string;
+  kind: TaskKind;
+  state: TaskRecord['state'];
+  id?: string;
+  attempt?: number;
+  waitMs?: number;
+  runMs?: number;
+  error?: string;
+}
+
+export interface RecentRequest {
+  id: string;
+  method: string;
+  path: string;
+  route: string | null;
+  /** Null while the response is not done. */
+  status: number | null;
+  durationMs: number | null;
+  /** When it came in, epoch ms. */
+  at: number;
+  tasks: TaskEnd[];
+}
+
+export interface TaskLine {
+  name: string;
+  kind: TaskKind;
+  /** Ends by state since the app started. */
+  states: Partial<Record<TaskRecord['state'], number>>;
+  /** Ends per second over the last minute. */
+  perSecond: number;
+  waitP95Ms: number | null;
+  runP95Ms: number | null;
+}
+
+export interface FailedTask {
+  id: string;
+  name: string;
+  attempts: number;
+  maxAttempts: number;
+  /** The payload's JSON text, cut to 2,000 characters. */
+  payload: string;
+  errors: { attempt: number; message: string; at: number }[];
+  finishedAt: number | null;
+  request: { id: string; method: string; path: string } | null;
+}
+
+/** Everything the page shows, at one moment. */
+export interface Snapshot {
+  requests: { total: number; perSecond: number; inFlight: number; p50Ms: number | null; p95Ms: number | null };
+  after: { pending: number; running: number; shed: number; oldestWaitingMs: number | null };
+  /** Null when the app has no durable tasks. */
+  durable: null | (Omit<StoreStats, 'byName'> & { oldestWaitingMs: number | null; error?: string });
+  tasks: TaskLine[];
+  failed: FailedTask[];
+  recent: RecentRequest[];
+}
+
+interface TaskFigures {
+  kind: TaskKind;
+  states: Partial<Record<TaskRecord['state'], number>>;
+  /** Every end (NaN when it never started, so counted without a wait). */
+  waits: WindowedHistogram;
+  runs: WindowedHistogram;
+}
+
+/**
+ * The dashboard's memory of an app: fed by the app's signals and task ends,
+ * bounded whatever the traffic (a ring of recent requests, windowed
+ * histograms, a cap on task names). Exists only when `dashboard()` is mounted.
+ */
+export class Recorder {
+  readonly #prefix: string;
+  readonly #recent: Ring<RecentRequest>;
+  readonly #byId = new Map<string, RecentRequest>();
+  readonly #latency = new WindowedHistogram(1_000, 60);
+  readonly #tasks = new Map<string, TaskFigures>();
+  #total = 0;
+  #app: App | undefined;
+
+  constructor(prefix: string, recent: number) {
+    this.#prefix = prefix;
+    this.#recent = new Ring(recent);
+  }
+
+  /** Starts recording `app`'s requests and tasks. */
+  attach(app: App): void {
+    if (this.#app !== undefined) throw new TypeError('dashboard(): these routes are in another app already; call dashboard() once per app');
+    this.#app = app;
+    const started: RequestStartedReceiver = ({ request }) => {
+      if (this.#own(request.path)) return;
+      const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at: Date.now(), tasks: [] };
+      const evicted = this.#recent.push(row);
+      if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
+      this.#byId.set(row.id, row);
+    };
+    // Named: its tasks are left out of the figures by this name.
+    const codaDashboard: RequestFinishedReceiver = ({ request, outcome }) => {
+      if (this.#own(request.path)) return;
+      const durationMs = outcome.finishedAt - outcome.startedAt;
+      this.#total++;
+      this.#latency.record(durationMs, outcome.finishedAt);
+      const row = this.#byId.get(request.id);
+      if (row === undefined) return;
+      row.status = outcome.status;
+      row.durationMs = durationMs;
+      row.route = request.route ?? null;
+    };
+    app.signals.requestStarted.connect(started);
+    app.signals.requestFinished.connect(codaDashboard);
+    app[kScheduler].observe((record) => {
+      if (record.name !== OWN_TASK) this.#ended('after', record);
+    });
+    app.tasks.observe((record) => this.#ended('durable', record));
+  }
+
+  #own(path: string): boolean {
+    return path === this.#prefix || path.startsWith(`${this.#prefix}/`);
+  }
+
+  #ended(kind: TaskKind, record: TaskRecord | AttemptRecord): void {
+    const figures = this.#figures(record.name, kind);
+    figures.states[record.state] = (figures.states[record.state] ?? 0) + 1;
+    const now = performance.now();
+    figures.waits.record(record.waitMs ?? Number.NaN, now);
+    if (record.runMs !== undefined) figures.runs.record(record.runMs, now);
+    const row = record.requestId === null ? undefined : this.#byId.get(record.requestId);
+    if (row === undefined || row.tasks.length >= TASKS_PER_REQUEST) return;
+    const end: TaskEnd = { name: record.name, kind, state: record.state };
+    if (record.id !== undefined) end.id = record.id;
+    if (record.attempt !== undefined) end.attempt = record.attempt;
+    if (record.waitMs !== undefined) end.waitMs = record.waitMs;
+    if (record.runMs !== undefined) end.runMs = record.runMs;
+    if (record.error !== undefined) end.error = errorText(record.error);
+    row.tasks.push(end);
+  }
+
+  #figures(name: string, kind: TaskKind): TaskFigures {
+    const key = `${kind}:${name}`;
+    let figures = this.#tasks.get(key);
+    if (figures === undefined) {
+      if (this.#tasks.size >= MAX_TASK_NAMES) return this.#figures(OTHER_TASKS, kind);
+      figures = { kind, states: {}, waits: new WindowedHistogram(5_000, 12), runs: new WindowedHistogram(5_000, 12) };
+      this.#tasks.set(key, figures);
+    }
+    return figures;
+  }
+
+  /** What the page shows now; `hidden` requests in flight (the dashboard's own event streams) are left out of the count. */
+  async snapshot(hidden: number): Promise<Snapshot> {
+    const app = this.#app;
+    if (app === undefined) throw new TypeError('dashboard(): the routes are not in an app yet: put them in createApp({ routes })');
+    const now = performance.now();
+    const scheduler = app[kScheduler];
+    const afterStats = app.afterStats();
+    const oldestQueuedAt = scheduler.oldestQueuedAt;
+    const tasks: TaskLine[] = [];
+    for (const [key, figures] of this.#tasks) {
+      tasks.push({
+        name: key.slice(figures.kind.length + 1),
+        kind: figures.kind,
+        states: { ...figures.states },
+        perSecond: figures.waits.rate(now, WINDOW_MS),
+        waitP95Ms: figures.waits.quantile(0.95, now, WINDOW_MS),
+        runP95Ms: figures.runs.quantile(0.95, now, WINDOW_MS),
+      });
+    }
+    const { durable, failed } = app.tasks.defined ? await durableFigures(app) : { durable: null, failed: [] };
+    return {
+      requests: {
+        total: this.#total,
+        perSecond: this.#latency.rate(now, RATE_WINDOW_MS),
+        inFlight: Math.max(0, app.requestsInFlight - hidden),
+        p50Ms: this.#latency.quantile(0.5, now, WINDOW_MS),
+        p95Ms: this.#latency.quantile(0.95, now, WINDOW_MS),
+      },
+      after: {
+        pending: afterStats.pending,
+        running: afterStats.running,
+        shed: afterStats.shed,
+        oldestWaitingMs: oldestQueuedAt === undefined ? null : now - oldestQueuedAt,
+      },
+      durable,
+      tasks,
+      failed,
+      recent: this.#recent.newestFirst().map((row) => ({ ...row, tasks: [...row.tasks] })),
+    };
+  }
+}
+
+/** The store's counts, its oldest ready task's wait and its latest failed tasks; a store that cannot answer is named, not fatal. */
+async function durableFigures(app: App): Promise<{ durable: Snapshot['durable']; failed: FailedTask[] }> {
+  try {
+    const [stats, nextReadyAt, failed] = await Promise.all([app.tasks.stats(), app.tasks.nextReadyAt(), app.tasks.list({ state: 'failed', limit: FAILED_SHOWN })]);
+    const { byName: _, ...counts } = stats;
+    const now = Date.now();
+    const oldestWaitingMs = nextReadyAt !== null && nextReadyAt <= now ? now - nextReadyAt : null;
+    return { durable: { ...counts, oldestWaitingMs }, failed: failed.map(failedTask) };
+  } catch (error) {
+    const none = { held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0, oldestWaitingMs: null };
+    return { durable: { ...none, error: errorText(error) }, failed: [] };
+  }
+}
+
+function failedTask(task: StoredTask): FailedTask {
+  return {
+    id: task.id,
+    name: task.name,
+    attempts: task.attempt,
+    maxAttempts: task.maxAttempts,
+    payload: task.payload.length > PAYLOAD_CHARS ? `${task.payload.slice(0, PAYLOAD_CHARS)}…` : task.payload,
+    errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message, at: finishedAt })),
+    finishedAt: task.finishedAt,
+    request: task.request === null ? null : { id: task.request.id, method: task.request.method, path: task.request.path },
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { serve } from 'coda-http';
+import { charge, makeApp } from './fixtures/app.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
+const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
+
+/** A `coda` process: its output lines, a wait for a line, and its exit. */
+interface Cli {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  /** Resolves with the first stderr line (seen or to come) that matches. */
+  line(pattern: RegExp, from?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function coda(args: string[], env: Record<string, string> = {}): Cli {
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', main, ...args], {
+    env: { ...process.env, CODA_LOG_LEVEL: 'warn', ...env },
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const waiting: { pattern: RegExp; from: number; resolve: (line: string) => void }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => stdout.push(text));
+  createInterface({ input: child.stderr! }).on('line', (text) => {
+    stderr.push(text);
+    for (const waiter of [...waiting]) {
+      if (stderr.length - 1 >= waiter.from && waiter.pattern.test(text)) {
+        waiting.splice(waiting.indexOf(waiter), 1);
+        waiter.resolve(text);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const line = (pattern: RegExp, from = 0): Promise<string> => {
+    const seen = stderr.slice(from).find((text) => pattern.test(text));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => waiting.push({ pattern, from, resolve }));
+  };
+  return { child, stdout, stderr, line, exited };
+}
+
+/** Runs `coda` to its end: exit code and output. */
+async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = coda(args, env);
+  const code = await cli.exited;
+  // The readline interfaces have seen every line once the streams have closed.
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
+}
+
+function tempDb(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tasks.db');
+}
+
+function withoutEnv(name: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (key !== name && value !== undefined) env[key] = value;
+  return env;
+}
+
+test('coda --help and each command\'s --help describe the commands and exit 0', async () => {
+  const top = await run(['--help']);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /Usage: coda <command>/);
+  assert.match(top.stdout, /serve <module>[\s\S]*worker <module>[\s\S]*tasks <action> <module>/);
+  const cases = [[['serve', '--help'], 'coda serve <module>'], [['worker', '-h'], 'coda worker <module>'], [['tasks', '--help'], 'coda tasks <action>'],
+    [['tasks', 'list', '--help'], 'coda tasks <action>'], [['help', 'serve'], 'coda serve <module>']] as const;
+  const results = await Promise.all(cases.map(([args]) => run([...args])));
+  cases.forEach(([args, usage], i) => {
+    assert.equal(results[i]!.code, 0, args.join(' '));
+    assert.ok((results[i]!.stdout + results[i]!.stderr).includes(`Usage: ${usage}`), args.join(' '));
+  });
+});
+
+test('bad usage is a clear message on stderr and exit code 2', async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /Usage: coda <command>/],
+    [['bogus'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
+    [['serve', fixture, '--prot', '80'], /coda serve: Unknown option '--prot'/],
+    [['serve'], /coda serve: missing the <module> argument/],
+    [['serve', fixture, '--port', 'eighty'], /coda serve: --port must be a whole number from 0 to 65535, got "eighty"/],
+    [['serve', fixture, '--workers', '0'], /coda serve: --workers must be a whole number from 1/],
+    [['serve', fixture, 'extra'], /coda serve: unexpected argument "extra"/],
+    [['tasks', 'purge', fixture], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
+    [['tasks', 'retry', fixture], /coda tasks retry: which tasks\? give their ids, or --all-failed/],
+    [['tasks', 'list', fixture, '--all-failed'], /coda tasks list: --all-failed does not apply to list/],
+    [['tasks', 'list', fixture, '--state', 'lost'], /coda tasks list: --state must be one of held, ready, running, completed, failed, got "lost"/],
+    [['help', 'nothing'], /coda help: unknown command "nothing"/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  cases.forEach(([args, message], i) => {
+    assert.equal(results[i]!.code, 2, args.join(' '));
+    assert.match(results[i]!.stderr, message, args.join(' '));
+  });
+});
+
+test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async () => {
+  const missing = await run(['serve', 'no/such/app.ts']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /coda: cannot load no\/such\/app\.ts: Cannot find module/);
+  const none = await run(['serve', noApp]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);
+});
+
+test('coda serve serves the module\'s app on the port given, prints its URL and stops gracefully on SIGTERM', async (t) => {
+  const cli = coda(['serve', fixture, '--port', '0'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const res = await fetch(url!);
+  assert.equal(await res.text(), `hello from ${cli.child.pid}`);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const workerPids = (): number[] => cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
+  assert.equal(workerPids().length, 2);
+  assert.match(await (await fetch(url!)).text(), /^hello from \d+$/);
+
+  const [victim] = workerPids();
+  let mark = cli.stderr.length;
+  process.kill(victim!, 'SIGKILL');
+  await cli.line(new RegExp(`worker ${victim} died \\(signal SIGKILL\\); starting another`), mark);
+  await cli.line(/worker \d+ listening/, mark);
+  assert.equal(workerPids().length, 3);
+
+  mark = cli.stderr.length;
+  cli.child.kill('SIGHUP');
+  await cli.line(/2 workers restarted/, mark);
+  assert.equal(workerPids().length, 5);
+  const served = new Set<string>();
+  for (let i = 0; i < 20; i++) served.add(await (await fetch(url!, { headers: { connection: 'close' } })).text());
+  const live = workerPids().slice(-2).map((pid) => `hello from ${pid}`);
+  assert.ok([...served].every((body) => live.includes(body)), `only the new workers answer: ${[...served].join(', ')}`);
+
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+  assert.match(cli.stderr.join('\n'), /SIGTERM: shutting down 2 worker\(s\) gracefully/);
+  for (const pid of workerPids()) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
+});
+
+test('coda serve --workers: workers that cannot start stop the cluster with exit code 1 and the reason', async () => {
+  const result = await run(['serve', noApp, '--port', '0', '--workers', '2']);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /exports no app/);
+  assert.match(result.stderr, /coda: worker \d+ exited before it listened \(exit code 1\); stopping/);
+});
+
+test('coda tasks stats, list, retry and discard work on the app\'s store, in plain text in a pipe', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const ids: string[] = [];
+  for (const order of [1, 2, 3]) ids.push((await app.tasks.enqueue(charge, { order, fail: true })).id);
+  await app.settle();
+  await server.close();
+  const env = { CODA_TEST_DB: db };
+
+  const stats = await run(['tasks', 'stats', fixture], env);
+  assert.equal(stats.code, 0);
+  assert.match(stats.stdout, /^task +held +ready +delayed +running +completed +failed$/m);
+  assert.match(stats.stdout, /^charge +0 +0 +0 +0 +0 +3$/m);
+  assert.doesNotMatch(stats.stdout, /\x1b\[/, 'no colour in a pipe');
+
+  const listed = await run(['tasks', 'list', fixture, '--state', 'failed', '--json'], env);
+  assert.equal(listed.code, 0);
+  const failed = JSON.parse(listed.stdout) as { id: string; state: string; errors: { message: string }[] }[];
+  assert.deepEqual(failed.map((task) => task.id).sort(), [...ids].sort());
+  assert.equal(failed[0]!.errors[0]!.message, 'NonRetryableError: card declined for order 3');
+
+  const table = await run(['tasks', 'list', fixture], env);
+  assert.match(table.stdout, new RegExp(`^${ids[0]} +charge +failed +1/3 +\\S+ +NonRetryableError: card declined for order 1$`, 'm'));
+
+  const retried = await run(['tasks', 'retry', fixture, ids[0]!, 'no-such-id'], env);
+  assert.equal(retried.code, 1);
+  assert.match(retried.stdout, /^no-such-id: not retried: no such task$/m);
+  assert.match(retried.stdout, /^1 task\(s\) retried, 1 refused$/m);
+  const again = await run(['tasks', 'retry', fixture, ids[0]!], env);
+  assert.equal(again.code, 1);
+  assert.match(again.stdout, new RegExp(`^${ids[0]}: not retried: it is ready$`, 'm'));
+
+  const discarded = await run(['tasks', 'discard', fixture, '--all-failed', '--json'], env);
+  assert.equal(discarded.code, 0);
+  assert.deepEqual((JSON.parse(discarded.stdout) as { discarded: string[] }).discarded.sort(), [ids[1], ids[2]].sort());
+  const after = JSON.parse((await run(['tasks', 'stats', fixture, '--json'], env)).stdout) as { ready: number; failed: number };
+  assert.deepEqual([after.ready, after.failed], [1, 0]);
+});
+
+test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  await server.close();
+  const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.line(/coda: worker running charge from sqlite store/);
+  const charged = new Promise<void>((resolve) => cli.child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('charged order 42') && resolve()));
+  // This process only journals the task: the worker runs it.
+  const producer = makeApp(db, false);
+  const producing = await serve(producer, { port: 0, handleSignals: false });
+  await producer.tasks.enqueue(charge, { order: 42, fail: false });
+  await producing.close();
+  await charged;
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  await app.tasks.enqueue(charge, { order: 1, fail: true });
+  await app.settle();
+  await server.close();
+  const base = { ...withoutEnv('NO_COLOR'), CODA_TEST_DB: db };
+  const forced = await run(['tasks', 'list', fixture], { ...base, FORCE_COLOR: '1' });
+  assert.match(forced.stdout, /\x1b\[31mfailed\x1b\[39m/);
+  const both = await run(['tasks', 'list', fixture], { ...base, FORCE_COLOR: '1', NO_COLOR: '1' });
+  assert.doesNotMatch(both.stdout, /\x1b\[/);
+});

@@ -1,0 +1,84 @@
+// The dashboard end to end in a real browser: the page loads, its counts follow
+// traffic this test sends, and a failed durable task retried from the page
+// completes. Every wait is on the page's content, never on time.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task } from 'coda-http';
+import { startServer } from '../helpers.js';
+import type { Page } from 'playwright-core';
+import { launchChromium, missingBrowser } from './chromium.js';
+
+const skip = missingBrowser();
+
+/** Waits until the element at `selector` shows exactly `text` (a locator, not a string predicate: the page's CSP forbids eval). */
+function textIs(page: Page, selector: string, text: string): Promise<void> {
+  return page.locator(selector, { hasText: new RegExp(`^${text}$`) }).waitFor();
+}
+
+test('the dashboard in chromium: live counts under traffic, and Retry on a failed task until it completes', { skip, timeout: 60_000 }, async (t) => {
+  let failing = true;
+  const charge = task('charge', (payload: { order: number }) => {
+    if (failing) throw new NonRetryableError(`card declined for order ${payload.order}`);
+  });
+  const app = createApp({
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [
+      get('/work', () => {
+        after(() => {}, { name: 'greet' });
+        return new HttpResponse('done');
+      }),
+      post('/orders/:n', (request) => {
+        after(charge, { order: Number(request.params.n) });
+        return new HttpResponse('accepted', { status: 202 });
+      }),
+      ...dashboard({ path: '/ops', authorize: (request) => request.headers.get('authorization') === 'Bearer ops', intervalMs: 50 }),
+    ],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const context = await browser.newContext({ extraHTTPHeaders: { authorization: 'Bearer ops' } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+
+  await page.goto(`${server.url}/ops`);
+  await page.locator('#status.live').waitFor();
+  assert.equal(await page.textContent('#requests-total'), '0');
+
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server.url}/work`)).status, 200);
+  await textIs(page, '#requests-total', '5');
+  await page.locator('#tasks tr[data-task="greet"]').waitFor();
+  assert.equal(await page.textContent('#tasks tr[data-task="greet"] td:nth-child(3)'), '5');
+  assert.equal(await page.locator('#recent tbody tr[data-request]', { hasText: 'GET /work' }).count(), 5);
+  assert.notEqual(await page.textContent('#p95'), '–');
+
+  assert.equal((await fetch(`${server.url}/orders/7`, { method: 'POST' })).status, 202);
+  const card = page.locator('.failed-task');
+  await card.waitFor();
+  assert.equal(await card.locator('pre').textContent(), '{"order":7}');
+  assert.match((await card.locator('ol li').textContent())!, /card declined for order 7/);
+  assert.equal(await page.textContent('#states tr[data-kind="durable"] td:nth-child(6)'), '1');
+
+  failing = false;
+  await card.locator('button[data-action="retry"]').click();
+  await card.waitFor({ state: 'detached' });
+  await textIs(page, '#states tr[data-kind="durable"] td:nth-child(4)', '1');
+  assert.equal(await page.textContent('#states tr[data-kind="durable"] td:nth-child(6)'), '0');
+  await page.locator('#recent .chip.completed', { hasText: 'charge completed #1' }).waitFor();
+  assert.equal(await page.textContent('#action-error'), '');
+  assert.deepEqual(errors, []);
+});
+
+test('the dashboard page is refused to a browser that authorize() does not allow', { skip, timeout: 30_000 }, async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: () => false }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const response = await page.goto(`${server.url}/coda`);
+  assert.equal(response?.status(), 403);
+});

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
+} from 'coda-http';
+import { startServer } from '../helpers.js';
+import { openEvents, snapshotWhere } from './events.js';
+
+const allowAll = (): boolean => true;
+const ACTION = { 'x-coda-dashboard': '1' };
+
+test('dashboard() options are checked: authorize is required, the path is plain, unknown keys and bad numbers are refused', () => {
+  assert.throws(() => dashboard({} as never), /dashboard\(\): authorize is required: a function .* got undefined/);
+  assert.throws(() => dashboard({ path: '/coda' } as never), /authorize is required/);
+  assert.throws(() => dashboard({ authorize: allowAll, autorize: allowAll } as never), /unknown option "autorize"; did you mean "authorize"\?/);
+  for (const path of ['coda', '/coda/', '/users/:id', '/files/*', '/a b', '/<script>']) {
+    assert.throws(() => dashboard({ path, authorize: allowAll }), /dashboard\(\): path must be a plain path/, path);
+  }
+  assert.throws(() => dashboard({ authorize: allowAll, intervalMs: 0 }), /dashboard\(\): intervalMs must be a positive number of milliseconds/);
+  assert.throws(() => dashboard({ authorize: allowAll, maxClients: 1.5 }), /dashboard\(\): maxClients must be a whole number/);
+  assert.throws(() => dashboard({ authorize: allowAll, recentRequests: 0 }), /dashboard\(\): recentRequests must be a whole number of at least 1/);
+});
+
+test('nothing is recorded without the dashboard: its routes connect the receivers, once per app', () => {
+  const plain = createApp({ routes: [get('/', () => new HttpResponse('hi'))] });
+  assert.equal(plain.signals.requestFinished.receivers.length, 0);
+  assert.equal(plain.signals.requestStarted.receivers.length, 0);
+  const routes = dashboard({ authorize: allowAll });
+  const app = createApp({ routes });
+  assert.equal(app.signals.requestFinished.receivers.length, 1);
+  assert.throws(() => createApp({ routes }), /these routes are in another app already; call dashboard\(\) once per app/);
+});
+
+test('every dashboard route asks authorize first: false is a 403, a thrown Unauthorized a 401, anything but a boolean a 500', async (t) => {
+  let answer: unknown = false;
+  const seen: string[] = [];
+  const authorize = (request: HttpRequest): boolean => {
+    seen.push(`${request.method} ${request.path}`);
+    if (answer === 'throw') throw new Unauthorized('log in first');
+    return answer as boolean;
+  };
+  const app = createApp({ routes: dashboard({ path: '/ops', authorize }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const targets: [string, string][] = [['GET', '/ops'], ['GET', '/ops/dashboard.js'], ['GET', '/ops/events'], ['GET', '/ops/snapshot'], ['POST', '/ops/tasks/x/retry'], ['POST', '/ops/tasks/x/discard']];
+  for (const [method, path] of targets) {
+    const res = await fetch(server.url + path, { method, headers: ACTION });
+    assert.equal(res.status, 403, `${method} ${path}`);
+    assert.match(await res.text(), /authorize\(\) returned false/);
+  }
+  assert.deepEqual(seen, targets.map(([method, path]) => `${method} ${path}`));
+  answer = 'throw';
+  assert.equal((await fetch(`${server.url}/ops`)).status, 401);
+  answer = 'yes';
+  assert.equal((await fetch(`${server.url}/ops`)).status, 500);
+});
+
+test('the page is plain HTML with its own script, under a strict Content-Security-Policy', async (t) => {
+  const app = createApp({ routes: dashboard({ path: '/ops/coda', authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const page = await fetch(`${server.url}/ops/coda`);
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.match(page.headers.get('content-security-policy')!, /default-src 'none'; script-src 'self'; connect-src 'self'/);
+  const html = await page.text();
+  assert.match(html, /<body data-base="\/ops\/coda">/);
+  assert.match(html, /<script src="\/ops\/coda\/dashboard.js" defer><\/script>/);
+  const script = await fetch(`${server.url}/ops/coda/dashboard.js`);
+  assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.match(await script.text(), /new EventSource\(`\$\{base\}\/events`\)/);
+});
+
+test('the event stream sends a snapshot that follows traffic: counts, latency, per-task figures and each request with its tasks', async (t) => {
+  const app = createApp({
+    routes: [
+      get('/hello/:name', (request) => {
+        after(() => {}, { name: 'greet' });
+        return new HttpResponse(`hello ${request.params.name}`);
+      }),
+      ...dashboard({ authorize: allowAll, intervalMs: 20 }),
+    ],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  assert.equal(stream.response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const first = await snapshotWhere(stream.events, () => true);
+  assert.equal(first.requests.total, 0);
+  assert.equal(first.requests.inFlight, 0, 'the stream itself is not counted');
+  for (let i = 0; i < 3; i++) assert.equal((await fetch(`${server.url}/hello/${i}`, { headers: { 'x-request-id': `req-${i}` } })).status, 200);
+  const seen = await snapshotWhere(stream.events, (s) => s.requests.total === 3 && s.tasks.find((l) => l.name === 'greet')?.states.completed === 3
+    && s.recent.every((r) => r.tasks.length === 1));
+  assert.ok(seen.requests.perSecond > 0);
+  assert.ok(seen.requests.p95Ms !== null && seen.requests.p95Ms > 0);
+  assert.deepEqual(seen.recent.map((r) => [r.id, r.method, r.path, r.route, r.status]), [
+    ['req-2', 'GET', '/hello/2', '/hello/:name', 200], ['req-1', 'GET', '/hello/1', '/hello/:name', 200], ['req-0', 'GET', '/hello/0', '/hello/:name', 200],
+  ]);
+  assert.deepEqual(seen.recent[0]!.tasks.map((task) => [task.name, task.kind, task.state]), [['greet', 'after', 'completed']]);
+  const greet = seen.tasks.find((l) => l.name === 'greet')!;
+  assert.equal(greet.kind, 'after');
+  assert.ok(greet.perSecond > 0 && greet.runP95Ms !== null && greet.waitP95Ms !== null);
+  assert.equal(seen.tasks.some((l) => l.name.includes('codaDashboard')), false, "the dashboard's own receiver is not a task on the page");
+  assert.equal(seen.durable, null);
+});
+
+test('recent requests are a bounded ring: the oldest go first', async (t) => {
+  const app = createApp({ routes: [get('/n/:n', () => new HttpResponse('ok')), ...dashboard({ authorize: allowAll, recentRequests: 3 })] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  for (let i = 0; i < 5; i++) await (await fetch(`${server.url}/n/${i}`)).text();
+  await app.settle();
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as { requests: { total: number }; recent: { path: string }[] };
+  assert.equal(snapshot.requests.total, 5);
+  assert.deepEqual(snapshot.recent.map((r) => r.path), ['/n/4', '/n/3', '/n/2']);
+});
+
+test('event streams are bounded: past maxClients a 503, and a client that leaves frees its place', async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll, maxClients: 1 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const first = await openEvents(`${server.url}/coda/events`);
+  await snapshotWhere(first.events, () => true);
+  const refused = await fetch(`${server.url}/coda/events`);
+  assert.equal(refused.status, 503);
+  assert.match(await refused.text(), /too many dashboard pages are open \(maxClients\)/);
+  first.close();
+  await app.settle();
+  const second = await openEvents(`${server.url}/coda/events`);
+  t.after(second.close);
+  assert.equal(second.response.status, 200);
+  await snapshotWhere(second.events, () => true);
+});
+
+test('an idle event stream carries heartbeat comments', async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll, intervalMs: 10, heartbeatMs: 30 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  for (;;) {
+    const { value } = await stream.events.next();
+    if (value?.type === 'comment') {
+      assert.equal(value.text, 'heartbeat');
+      break;
+    }
+  }
+});
+
+test('an open event stream does not hold up graceful shutdown: it ends when close() begins', { timeout: 5_000 }, async () => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  const stream = await openEvents(`${server.url}/coda/events`);
+  await snapshotWhere(stream.events, () => true);
+  const report = await server.close({ timeoutMs: 60_000 });
+  assert.equal(report.requestsInFlightAtClose, 1);
+  assert.equal((await stream.events.next()).done, true);
+});
+
+test('failed durable tasks show with payload and errors; Retry and Discard need the action header and act on the store', async (t) => {
+  let failing = true;
+  const charge = task('charge', (payload: { order: number }) => {
+    if (failing) throw new NonRetryableError(`card declined for order ${payload.order}`);
+  });
+  const app = createApp({
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [post('/orders/:n', (request) => {
+      after(charge, { order: Number(request.params.n) });
+      return new HttpResponse('accepted', { status: 202 });
+    }), ...dashboard({ authorize: allowAll, intervalMs: 20 })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  for (const n of [1, 2]) assert.equal((await fetch(`${server.url}/orders/${n}`, { method: 'POST' })).status, 202);
+  const failedSeen = await snapshotWhere(stream.events, (s) => s.failed.length === 2);
+  assert.equal(failedSeen.durable?.failed, 2);
+  const [second, first] = failedSeen.failed;
+  assert.equal(first!.payload, '{"order":1}');
+  assert.equal(first!.name, 'charge');
+  assert.equal(first!.attempts, 1);
+  assert.deepEqual(first!.errors.map((e) => e.message), ['NonRetryableError: card declined for order 1']);
+  assert.equal(first!.request?.path, '/orders/1');
+
+  const bare = await fetch(`${server.url}/coda/tasks/${first!.id}/retry`, { method: 'POST' });
+  assert.equal(bare.status, 403);
+  assert.match(await bare.text(), /need the x-coda-dashboard: 1 header/);
+  const crossSite = await fetch(`${server.url}/coda/tasks/${first!.id}/retry`, { method: 'POST', headers: { ...ACTION, 'sec-fetch-site': 'cross-site' } });
+  assert.equal(crossSite.status, 403);
+
+  failing = false;
+  const retried = await fetch(`${server.url}/coda/tasks/${first!.id}/retry`, { method: 'POST', headers: ACTION });
+  assert.deepEqual(await retried.json(), { id: first!.id, retried: true });
+  const discarded = await fetch(`${server.url}/coda/tasks/${second!.id}/discard`, { method: 'POST', headers: ACTION });
+  assert.deepEqual(await discarded.json(), { id: second!.id, discarded: true });
+  const after_ = await snapshotWhere(stream.events, (s) => s.failed.length === 0 && s.durable?.completed === 1);
+  assert.equal(after_.durable?.failed, 0);
+  assert.equal(after_.tasks.find((l) => l.name === 'charge' && l.kind === 'durable')?.states.completed, 1);
+
+  const again = await fetch(`${server.url}/coda/tasks/${first!.id}/retry`, { method: 'POST', headers: ACTION });
+  assert.equal(again.status, 409);
+  assert.match(await again.text(), /is completed: it cannot be retried/);
+  const missing = await fetch(`${server.url}/coda/tasks/no-such-task/discard`, { method: 'POST', headers: ACTION });
+  assert.equal(missing.status, 404);
+  assert.match(await missing.text(), /no durable task no-such-task/);
+});
+
+test('an app without durable tasks answers the task actions with 404', async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const res = await fetch(`${server.url}/coda/tasks/x/retry`, { method: 'POST', headers: ACTION });
+  assert.equal(res.status, 404);
+  assert.match(await res.text(), /this app has no durable tasks/);
+});
