@@ -18,7 +18,8 @@ const LAYERS: Record<string, number> = {
   'http': 1,
   'after': 2, 'pipeline': 2,
   'routing': 3, 'transport': 3, 'durable': 3,
-  'app': 4,
+  // bullmq: a store (durable's TaskStore on BullMQ), published as coda-http/bullmq; nothing imports it.
+  'app': 4, 'bullmq': 4,
   'server': 5,
   'testing': 6,
   'index.ts': 7,

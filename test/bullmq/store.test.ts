@@ -1,0 +1,76 @@
+// The BullMQ store: the conformance suite against a real redis-server, then
+// what only this store has: its options, Redis down at start.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { bullmqStore } from 'coda-http/bullmq';
+import { StoreUnavailable } from 'coda-http';
+import { storeConformance } from '../durable/conformance.js';
+import { redisMissing, startRedis, type RedisServer } from './redis-server.js';
+
+const missing = redisMissing();
+let redis: RedisServer | undefined;
+let prefixes = 0;
+
+before(async () => {
+  if (missing === undefined) redis = await startRedis();
+});
+after(async () => {
+  await redis?.stop();
+});
+
+const SYSTEM_CLOCK = 'BullMQ times delays, locks and finished jobs by its clients\' Date.now(): a `now` passed to the store cannot move them';
+
+if (missing !== undefined) {
+  test('the BullMQ store against Redis', (t) => t.skip(missing));
+} else {
+  storeConformance('bullmq store', async () => {
+    const prefix = `conformance-${++prefixes}`;
+    const connection = { host: redis!.host, port: redis!.port };
+    const store = bullmqStore({ connection, prefix });
+    await store.open();
+    return {
+      store,
+      reopen: async () => {
+        const other = bullmqStore({ connection, prefix });
+        await other.open();
+        return other;
+      },
+      close: () => store.close(),
+      systemClock: SYSTEM_CLOCK,
+      orderAcrossNames: 'each task name is a BullMQ queue, served first in, first out; BullMQ keeps no order across queues',
+    };
+  });
+}
+
+describe('bullmq store', () => {
+  test('Redis down at start: open() fails with StoreUnavailable naming the address', async () => {
+    const store = bullmqStore({ connection: { host: '127.0.0.1', port: 1 } });
+    await assert.rejects(store.open(), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailable, String(error));
+      assert.match(error.message, /^bullmq store redis:\/\/127\.0\.0\.1:1\/0 \(prefix coda\) is unavailable: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0/);
+      return true;
+    });
+    await store.close();
+  });
+
+  test('options are checked when the store is made, with messages that name the problem', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ conection: {} }, /unknown option "conection"; did you mean "connection"\?/],
+      [{ connection: { hots: 'x' } }, /bullmqStore\(\) connection: unknown option "hots"; did you mean "host"\?/],
+      [{ connection: { port: 70000 } }, /connection.port must be a port number, got number 70000/],
+      [{ connection: { host: '' } }, /connection.host must be a host name/],
+      [{ connection: { db: -1 } }, /connection.db must be a database number/],
+      [{ prefix: 'a:b' }, /prefix must be 1 to 100 letters, digits or _ \. @ \/ - \(no ':'\), got string "a:b"/],
+      [{ keepCompleted: { count: -1 } }, /keepCompleted.count/],
+      [{ keepCompleted: { age: 5 } }, /unknown option "age"; did you mean "ageMs"\?/],
+    ];
+    for (const [options, message] of cases) assert.throws(() => bullmqStore(options as never), message, JSON.stringify(options));
+  });
+
+  test('a store not opened refuses calls with StoreUnavailable; close() twice is harmless', async () => {
+    const store = bullmqStore({ connection: { port: 1 } });
+    await assert.rejects(store.stats(Date.now()), StoreUnavailable);
+    await store.close();
+    await store.close();
+  });
+});
