@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 
 const BINARY = process.env.CODA_REDIS_SERVER ?? 'redis-server';
 
@@ -42,14 +43,36 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a redis-server of its own, ready for connections. */
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * Registers hooks that start a Redis for this test file and stop it after:
+ * `missing` is why the Redis tests skip (undefined when they run), `server()`
+ * the running server.
+ */
+export function useRedis(options: { persistent?: boolean } = {}): { missing: string | undefined; server: () => RedisServer } {
+  const missing = redisMissing();
+  let redis: RedisServer | undefined;
+  before(async () => {
+    if (missing === undefined) redis = await startRedis(options);
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  return { missing, server: () => redis! };
+}
+
+/**
+ * Starts a redis-server of its own, ready for connections. `persistent`:
+ * every write appended to an AOF file and fsynced before Redis answers, so
+ * that a server killed and started again has lost nothing it acknowledged.
+ */
+export async function startRedis({ persistent = false } = {}): Promise<RedisServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     child = spawn(BINARY, [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+      '--appendonly', persistent ? 'yes' : 'no', '--appendfsync', 'always',
       '--maxmemory-policy', 'noeviction', '--protected-mode', 'no',
     ], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });

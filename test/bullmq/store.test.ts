@@ -1,22 +1,14 @@
 // The BullMQ store: the conformance suite against a real redis-server, then
 // what only this store has: its options, Redis down at start.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { bullmqStore } from 'coda-http/bullmq';
 import { StoreUnavailable } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
-import { redisMissing, startRedis, type RedisServer } from './redis-server.js';
+import { useRedis } from './redis-server.js';
 
-const missing = redisMissing();
-let redis: RedisServer | undefined;
+const { missing, server } = useRedis();
 let prefixes = 0;
-
-before(async () => {
-  if (missing === undefined) redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
 
 const SYSTEM_CLOCK = 'BullMQ times delays, locks and finished jobs by its clients\' Date.now(): a `now` passed to the store cannot move them';
 
@@ -25,7 +17,7 @@ if (missing !== undefined) {
 } else {
   storeConformance('bullmq store', async () => {
     const prefix = `conformance-${++prefixes}`;
-    const connection = { host: redis!.host, port: redis!.port };
+    const connection = { host: server().host, port: server().port };
     const store = bullmqStore({ connection, prefix });
     await store.open();
     return {

@@ -4,24 +4,16 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { QueueEvents } from 'bullmq';
 import { after as afterResponse, createApp, HttpResponse, post, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
-import { redisMissing, startRedis, type RedisServer } from './redis-server.js';
+import { useRedis } from './redis-server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
-const missing = redisMissing();
-let redis: RedisServer | undefined;
+const { missing, server } = useRedis();
 let prefixes = 0;
-
-before(async () => {
-  if (missing === undefined) redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
 
 interface WorkerProcess {
   child: ChildProcess;
@@ -33,7 +25,7 @@ interface WorkerProcess {
 function startWorker(prefix: string, env: Record<string, string> = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, REDIS_PORT: String(redis!.port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent', ...env },
+    env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent', ...env },
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const ready = (async () => {
@@ -64,10 +56,10 @@ test('one web process and two runWorker() processes on one Redis: every task of 
       afterResponse(record, { n: Number(request.params.n) });
       return new HttpResponse('accepted', { status: 202 });
     })],
-    tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: redis!.port }, prefix }), run: false },
+    tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false },
   });
-  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
-  t.after(() => server.close());
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close());
 
   const total = 200;
   const ran = new Map<number, string[]>();
@@ -85,7 +77,7 @@ test('one web process and two runWorker() processes on one Redis: every task of 
   }
   // Ten clients at a time, each response a registration awaited before its first byte.
   for (let n = 0; n < total; n += 10) {
-    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => fetch(`${server.url}/work/${n + i}`, { method: 'POST' })));
+    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => fetch(`${web.url}/work/${n + i}`, { method: 'POST' })));
     assert.deepEqual(responses.map(({ status }) => status), Array(10).fill(202));
   }
   await Promise.race([done, ...workers.map(({ child }) => once(child, 'exit').then(() => { throw new Error('a worker exited'); }))]);
@@ -103,9 +95,9 @@ test('a worker killed with SIGKILL mid-task: the job is recovered by another wor
   const prefix = `sigkill-${++prefixes}`;
   // A short lease, so that BullMQ's lock of the killed worker's job runs out quickly.
   const env = { WORKER_LEASE_MS: '600' };
-  const app = createApp({ tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: redis!.port }, prefix }), run: false } });
+  const app = createApp({ tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
   t.after(() => app.tasks.close(performance.now()));
-  const events = new QueueEvents('stall', { connection: { port: redis!.port }, prefix });
+  const events = new QueueEvents('stall', { connection: { port: server().port }, prefix });
   t.after(() => events.close());
   await events.waitUntilReady();
   const failed = new Promise<string>((resolve) => events.on('failed', ({ failedReason }) => resolve(failedReason)));
