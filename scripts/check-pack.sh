@@ -19,7 +19,7 @@ listing="$(tar -tzf "$tarball")"
 echo "$(basename "$tarball"): $(wc -l <<<"$listing") files"
 
 for file in package/package.json package/README.md package/LICENSE package/dist/index.js package/dist/index.d.ts \
-  package/dist/testing/index.js package/dist/testing/index.d.ts; do
+  package/dist/testing/index.js package/dist/testing/index.d.ts package/dist/bullmq/index.js package/dist/bullmq/index.d.ts; do
   grep -qx "$file" <<<"$listing" || { echo "missing from the tarball: $file" >&2; exit 1; }
 done
 if grep -E '^package/(src|test|bench|examples|scripts)/' <<<"$listing"; then
@@ -45,6 +45,12 @@ assert.equal(res.status, 200);
 assert.equal(await res.text(), 'hello pack');
 await client.settle();
 console.log('ok: GET /hello/pack answered 200 "hello pack" from the installed package');
+
+// coda-http/bullmq resolves without its optional peers installed; opening a store says what to install.
+const { bullmqStore } = await import('coda-http/bullmq');
+const store = bullmqStore({ connection: { host: '127.0.0.1', port: 6379 } });
+await assert.rejects(store.open(), /bullmqStore\(\) needs the bullmq and ioredis packages: npm install bullmq ioredis/);
+console.log('ok: coda-http/bullmq imports without bullmq, and open() names the packages to install');
 EOF
 (cd "$app" && node check.mjs)
 
@@ -52,7 +58,10 @@ echo "== type-check a consumer against the shipped .d.ts"
 cat > "$app/check.ts" <<'EOF'
 import { createApp, get, HttpResponse, type MiddlewareHooks, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { bullmqStore, type BullmqStoreOptions } from 'coda-http/bullmq';
 
+const bullmqOptions: BullmqStoreOptions = { connection: { host: 'redis', port: 6379 }, prefix: 'shop', keepCompleted: { count: 100 } };
+export const store = bullmqStore(bullmqOptions);
 const audit: MiddlewareHooks = { afterResponse: (_request, _response, outcome: Outcome) => void outcome.status };
 const app = createApp({
   middleware: [audit],

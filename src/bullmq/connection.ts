@@ -3,18 +3,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 import { StoreUnavailable } from '../durable/errors.js';
-
-/** Where Redis is. */
-export interface RedisConnection {
-  host?: string;
-  port?: number;
-  username?: string;
-  password?: string;
-  /** The logical database. Default 0. */
-  db?: number;
-  /** TLS options (as `tls.connect()` takes them), for a Redis behind TLS. */
-  tls?: Record<string, unknown>;
-}
+import type { RedisConnection } from './options.js';
 
 const KEYS = ['host', 'port', 'username', 'password', 'db', 'tls'];
 

@@ -1,3 +1,3 @@
 // coda-http/bullmq: durable tasks on BullMQ and Redis (docs/bullmq.md).
-export { bullmqStore, type BullmqStoreOptions } from './store.js';
-export type { RedisConnection } from './connection.js';
+export { bullmqStore } from './store.js';
+export type { BullmqStoreOptions, RedisConnection } from './options.js';

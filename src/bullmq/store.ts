@@ -9,22 +9,10 @@ import { StoreUnavailable } from '../durable/errors.js';
 import type {
   AddResult, AttemptError, ListFilter, NewTask, Release, StoredTask, StoreStats, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkConnection, connect, isUnavailable, workerConnection, type RedisConnection } from './connection.js';
+import { checkConnection, connect, isUnavailable, workerConnection } from './connection.js';
+import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
 import { COUNTS, TAKE_FIRST } from './scripts.js';
-
-export interface BullmqStoreOptions {
-  /** Where Redis is. Default `{ host: '127.0.0.1', port: 6379 }`. */
-  connection?: RedisConnection;
-  /** The prefix of every key, as BullMQ's `prefix` (Bull Board needs the same). Default `'coda'`. */
-  prefix?: string;
-  /**
-   * Completed jobs BullMQ keeps, per task name (its `removeOnComplete`): the
-   * newest `count`, none older than `ageMs`. Older ones are removed as jobs
-   * complete, so that Redis's memory stays flat. Default 1,000 and one hour.
-   */
-  keepCompleted?: { count?: number; ageMs?: number };
-}
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -113,7 +101,7 @@ export class BullmqStore implements TaskStore {
   async open(): Promise<void> {
     if (this.#client !== undefined) return;
     // Loaded when a store opens: users of the SQLite store never load BullMQ.
-    this.#bull = await import('bullmq');
+    this.#bull = await loadBullmq();
     this.#client = await connect(this.#connection, this.#address, this.description);
   }
 
@@ -595,6 +583,16 @@ export class BullmqStore implements TaskStore {
       if (isUnavailable(error)) throw new StoreUnavailable(this.description, error);
       throw error;
     }
+  }
+}
+
+/** BullMQ, or an error that says how to install it (it is an optional peer dependency). */
+async function loadBullmq(): Promise<typeof import('bullmq')> {
+  try {
+    return await import('bullmq');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('bullmqStore() needs the bullmq and ioredis packages: npm install bullmq ioredis', { cause: error });
   }
 }
 
