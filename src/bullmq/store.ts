@@ -117,9 +117,12 @@ export class BullmqStore implements TaskStore {
       ids.add(id);
     }
     return this.#call(async () => {
-      const existing = await Promise.all(tasks.map((task) => client.exists(this.#jobKey(task.name, task.id))));
-      const taken = tasks.find((_, i) => existing[i] === 1);
-      if (taken !== undefined) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(taken.id)} is already stored`);
+      // One command for the batch; which id is taken is looked up only when one is.
+      if (await client.exists(...tasks.map((task) => this.#jobKey(task.name, task.id))) > 0) {
+        const existing = await Promise.all(tasks.map((task) => client.exists(this.#jobKey(task.name, task.id))));
+        const taken = tasks.find((_, i) => existing[i] === 1)!;
+        throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(taken.id)} is already stored`);
+      }
       const now = Date.now();
       const byName = new Map<string, NewTask[]>();
       for (const task of tasks) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
@@ -215,15 +218,20 @@ export class BullmqStore implements TaskStore {
         }
       }
       if (claimed.length === 0) return [];
+      // The claim's fields written and the job's hash and log read back in one round trip: the task as stored, running.
       const fields = client.pipeline();
       for (const claim of claimed) {
         const id = claim.job.id!;
         this.#claims.set(id, claim);
         this.#holds.delete(id);
-        fields.hset(this.#jobKey(claim.queue, id), FIELD.owner, owner, FIELD.lease, leaseUntil, FIELD.startedAt, now).srem(this.#heldKey(claim.queue), id);
+        const key = this.#jobKey(claim.queue, id);
+        fields.hset(key, FIELD.owner, owner, FIELD.lease, leaseUntil, FIELD.startedAt, now).srem(this.#heldKey(claim.queue), id)
+          .hgetall(key).lrange(`${key}:logs`, 0, -1);
       }
-      await fields.exec();
-      return (await this.#read(claimed.map(({ job, queue }) => [queue, job.id!]))).filter((task) => task !== null);
+      const replies = (await fields.exec())!;
+      return claimed.map(({ job }, i) => toTask({
+        id: job.id!, hash: replies[i * 4 + 2]![1] as Record<string, string>, logs: replies[i * 4 + 3]![1] as string[], bullState: 'active', held: false,
+      })!);
     });
   }
 
