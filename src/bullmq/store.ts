@@ -288,6 +288,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     const mine = this.#owned(ids, owner);
     if (mine.length === 0) return;
+    for (const { job } of mine) this.#claims.delete(job.id!);
     await this.#call(async () => {
       // The finish time first: BullMQ may remove the job as it completes it (removeOnComplete).
       const fields = client.pipeline();
@@ -331,6 +332,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     const mine = this.#owned(ids, owner);
     if (mine.length === 0) return;
+    for (const { job } of mine) this.#claims.delete(job.id!);
     await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
       if (await ignoreGone(job.moveToWait(token))) await client.hincrby(this.#jobKey(queue, job.id!), 'ats', -1);
     })));

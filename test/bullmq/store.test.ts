@@ -2,6 +2,7 @@
 // what only this store has: its options, Redis down at start.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { bullmqStore } from 'coda-http/bullmq';
 import { StoreUnavailable } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
@@ -57,6 +58,29 @@ describe('bullmq store', () => {
       [{ keepCompleted: { age: 5 } }, /unknown option "age"; did you mean "ageMs"\?/],
     ];
     for (const [options, message] of cases) assert.throws(() => bullmqStore(options as never), message, JSON.stringify(options));
+  });
+
+  test('a completed job removed by keepCompleted stays removed: later heartbeats of its process do not write it back', { skip: missing }, async () => {
+    const store = bullmqStore({ connection: { port: server().port }, prefix: 'removed', keepCompleted: { count: 0 } });
+    await store.open();
+    try {
+      const now = Date.now();
+      const task = {
+        id: 'removed-1', name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+        timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+      } as const;
+      await store.add([task], 'me', now + 10_000);
+      assert.equal((await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 10_000 })).length, 1);
+      await store.complete([task.id], 'me', now);
+      await store.heartbeat('me', now + 20_000);
+      assert.equal(await store.get(task.id), null);
+      const redis = new Redis({ port: server().port });
+      assert.deepEqual(await redis.keys('removed:send:removed-1*'), [], 'no key of the job is left');
+      redis.disconnect();
+      assert.deepEqual(await store.stats(now), { held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0, byName: {} });
+    } finally {
+      await store.close();
+    }
   });
 
   test('a store not opened refuses calls with StoreUnavailable; close() twice is harmless', async () => {
