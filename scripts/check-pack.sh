@@ -22,7 +22,8 @@ for file in package/package.json package/README.md package/LICENSE package/dist/
   package/dist/testing/index.js package/dist/testing/index.d.ts \
   package/dist/adapters/express.js package/dist/adapters/fastify.js package/dist/adapters/koa.js package/dist/adapters/hono.js \
   package/dist/adapters/express.d.ts package/dist/adapters/fastify.d.ts package/dist/adapters/koa.d.ts package/dist/adapters/hono.d.ts \
-  package/dist/cli/main.js package/dist/dashboard/assets/dashboard.html package/dist/dashboard/assets/dashboard.js; do
+  package/dist/cli/main.js package/dist/dashboard/assets/dashboard.html package/dist/dashboard/assets/dashboard.js \
+  package/dist/bullmq/index.js package/dist/bullmq/index.d.ts; do
   grep -qx "$file" <<<"$listing" || { echo "missing from the tarball: $file" >&2; exit 1; }
 done
 if grep -E '^package/(src|test|bench|examples|scripts)/' <<<"$listing"; then
@@ -58,6 +59,12 @@ for (const name of ['express', 'fastify', 'koa', 'hono']) {
   assert.equal(typeof adapter.after, 'function', `coda-http/${name} exports after()`);
 }
 console.log('ok: coda-http/express, /fastify, /koa and /hono load from the installed package, without their frameworks');
+
+// coda-http/bullmq resolves without its optional peers installed; opening a store says what to install.
+const { bullmqStore } = await import('coda-http/bullmq');
+const store = bullmqStore({ connection: { host: '127.0.0.1', port: 6379 } });
+await assert.rejects(store.open(), /bullmqStore\(\) needs the bullmq and ioredis packages: npm install bullmq ioredis/);
+console.log('ok: coda-http/bullmq imports without bullmq, and open() names the packages to install');
 EOF
 (cd "$app" && node check.mjs)
 
@@ -86,7 +93,10 @@ echo "== type-check a consumer against the shipped .d.ts"
 cat > "$app/check.ts" <<'EOF'
 import { createApp, get, HttpResponse, serve, type MiddlewareHooks, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { bullmqStore, type BullmqStoreOptions } from 'coda-http/bullmq';
 
+const bullmqOptions: BullmqStoreOptions = { connection: { host: 'redis', port: 6379 }, prefix: 'shop', keepCompleted: { count: 100 } };
+export const store = bullmqStore(bullmqOptions);
 const audit: MiddlewareHooks = { afterResponse: (_request, _response, outcome: Outcome) => void outcome.status };
 const app = createApp({
   middleware: [audit],

@@ -90,3 +90,8 @@ export function checkClaim(limit: number, concurrency: Readonly<Record<string, n
   if (concurrency === null || typeof concurrency !== 'object') throw new TypeError(`claim(): concurrency must be an object, got ${describe(concurrency)}`);
   for (const [name, cap] of Object.entries(concurrency)) checkCount(`claim(): concurrency[${JSON.stringify(name)}]`, cap, 0);
 }
+
+/** The process a hold or claim belongs to. */
+export function checkOwner(where: string, owner: unknown): void {
+  if (typeof owner !== 'string' || owner === '') throw new TypeError(`${where}: owner must be a non-empty string, got ${describe(owner)}`);
+}

@@ -1,9 +1,9 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
-import type { Outcome } from '../http/response.js';
 import { retryDelay } from './backoff.js';
-import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkReleases, checkTime } from './checks.js';
+import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleases, checkTime } from './checks.js';
+import { outcomeJson } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
@@ -367,14 +367,3 @@ const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, dela
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
 const changed = (result: { changes: number | bigint }): boolean => Number(result.changes) > 0;
-
-/** An outcome's `error` is kept as its name and message: an Error's own JSON is `{}`. */
-function outcomeJson(outcome: Outcome): string {
-  if (outcome.error === undefined) return JSON.stringify(outcome);
-  const { error } = outcome;
-  return JSON.stringify({ ...outcome, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
-}
-
-function checkOwner(where: string, owner: unknown): void {
-  if (typeof owner !== 'string' || owner === '') throw new TypeError(`${where}: owner must be a non-empty string, got ${describe(owner)}`);
-}

@@ -20,7 +20,8 @@ const LAYERS: Record<string, number> = {
   // Spans, metrics, access log: read requests and tasks (http, after, pipeline); durable and app wire them in.
   'observe': 2.5,
   'routing': 3, 'transport': 3, 'durable': 3, 'middleware': 3,
-  'app': 4,
+  // bullmq: a store (durable's TaskStore on BullMQ), published as coda-http/bullmq; nothing imports it.
+  'app': 4, 'bullmq': 4,
   // The dashboard is routes that observe an app; the command line loads an app and serves it.
   'server': 5, 'dashboard': 5,
   // The framework adapters drive the app and its server's shutdown from another framework's middleware.

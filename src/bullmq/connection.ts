@@ -1,0 +1,66 @@
+import type { ConnectionOptions } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
+import { describe } from '../util/describe.js';
+import { checkKeys } from '../util/options.js';
+import { StoreUnavailable } from '../durable/errors.js';
+import type { RedisConnection } from './options.js';
+
+const KEYS = ['host', 'port', 'username', 'password', 'db', 'tls'];
+
+/** The checked connection, with the address errors name (`redis://127.0.0.1:6379/0`). */
+export function checkConnection(connection: unknown): { options: RedisConnection; address: string } {
+  checkKeys('bullmqStore() connection', connection, KEYS);
+  const options = connection as RedisConnection;
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 6379;
+  if (typeof host !== 'string' || host === '') throw new TypeError(`bullmqStore(): connection.host must be a host name, got ${describe(host)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`bullmqStore(): connection.port must be a port number, got ${describe(port)}`);
+  const db = options.db ?? 0;
+  if (!Number.isInteger(db) || db < 0) throw new RangeError(`bullmqStore(): connection.db must be a database number, got ${describe(db)}`);
+  return { options: { ...options, host, port, db }, address: `redis${options.tls ? 's' : ''}://${host}:${port}/${db}` };
+}
+
+/** How long to wait between reconnections: quickly at first, at most a second, forever (service resumes when Redis returns). */
+const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
+
+/**
+ * The store's own connection, for registrations and operations: it fails a
+ * command at once while Redis is away (no offline queue), so that a request
+ * gets its 503 rather than waiting; it reconnects by itself.
+ */
+export async function connect(connection: RedisConnection, address: string, description: string): Promise<Redis> {
+  const { Redis: Client } = await import('ioredis');
+  const client = new Client({
+    ...connection, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000,
+    retryStrategy: reconnectDelay,
+  } satisfies RedisOptions);
+  // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    throw new StoreUnavailable(description, new Error(`cannot reach Redis at ${address}: ${(error as Error).message}`, { cause: error }));
+  }
+  return client;
+}
+
+/** Options for BullMQ's workers' connections: they wait for Redis to return rather than fail (BullMQ requires it). */
+export function workerConnection(connection: RedisConnection): ConnectionOptions {
+  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
+}
+
+/** Redis's replies that mean "not now" rather than "wrong call". */
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/**
+ * A failure of the connection (refused, closed, not writable while
+ * reconnecting) or of the server's state (out of memory, loading, read-only):
+ * the store is unavailable. An error Redis replied to a wrong call is not.
+ */
+export function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'ReplyError') return UNAVAILABLE_REPLY.test(error.message);
+  return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect/i.test(error.message);
+}

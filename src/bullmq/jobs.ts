@@ -1,0 +1,102 @@
+import type { AttemptError, Backoff, NewTask, RequestSnapshot, StoredTask, TaskState, When } from '../durable/store.js';
+
+// How a Coda task lives in a BullMQ job. What never changes is the job's data
+// (so that Bull Board and any BullMQ tool show it); what changes is kept in
+// fields of Coda's own on the job's hash (removed with it), and each failed
+// attempt is a line of the job's log (Bull Board shows it; removed with it).
+
+/** The job's data: the task as registered. */
+export interface JobData {
+  /** The payload's JSON text, verbatim. */
+  payload: string;
+  key: string | null;
+  when: When;
+  timeoutMs: number;
+  backoff: Backoff;
+  request: RequestSnapshot | null;
+  trace: Record<string, string> | null;
+  runAt: number;
+  /** The process that holds it until its response is done (null: ready at once). */
+  holder: string | null;
+  lease: number | null;
+  /** Orders tasks added in the same millisecond (list()). */
+  seq: number;
+}
+
+/** Coda's fields on the job's hash (`coda:...`), each overriding the data's first value. */
+export const FIELD = {
+  owner: 'coda:owner',
+  lease: 'coda:lease',
+  runAt: 'coda:runAt',
+  startedAt: 'coda:startedAt',
+  finishedAt: 'coda:finishedAt',
+  outcome: 'coda:outcome',
+} as const;
+
+/** BullMQ's queue names cannot hold ':', which task names may: '~' stands for it (task names never hold '~'). */
+export const queueName = (taskName: string): string => taskName.replaceAll(':', '~');
+
+export function jobData(task: NewTask, owner: string, leaseUntil: number, seq: number): JobData {
+  return {
+    payload: task.payload, key: task.key, when: task.when, timeoutMs: task.timeoutMs, backoff: task.backoff,
+    request: task.request, trace: task.trace, runAt: task.runAt,
+    holder: task.held ? owner : null, lease: task.held ? leaseUntil : null, seq,
+  };
+}
+
+/** BullMQ's states, as Coda names them; a delayed job is held while its id is in the queue's set of holds. */
+function stateOf(bullState: string, held: boolean): TaskState | null {
+  switch (bullState) {
+    case 'active': return 'running';
+    case 'completed': return 'completed';
+    case 'failed': return 'failed';
+    case 'delayed': return held ? 'held' : 'ready';
+    case 'waiting': case 'wait': case 'prioritized': case 'paused': return 'ready';
+    default: return null;
+  }
+}
+
+/** What one read of a job gave: its hash, its log, its BullMQ state, and whether it is among its queue's holds. */
+export interface JobRead {
+  id: string;
+  hash: Record<string, string>;
+  logs: string[];
+  bullState: string;
+  held: boolean;
+}
+
+const numberOr = (text: string | undefined, fallback: number | null): number | null => (text === undefined ? fallback : Number(text));
+
+/** The task a job stands for, or null when it is gone. */
+export function toTask({ id, hash, logs, bullState, held }: JobRead): StoredTask | null {
+  const state = stateOf(bullState, held);
+  if (state === null || hash.data === undefined) return null;
+  const data = JSON.parse(hash.data) as JobData;
+  const opts = JSON.parse(hash.opts ?? '{}') as { attempts?: number };
+  const made = Number(hash.atm ?? 0);
+  const owned = state === 'held' || state === 'running';
+  const ended = state === 'completed' || state === 'failed';
+  return {
+    id,
+    name: hash.name!,
+    payload: data.payload,
+    state,
+    key: data.key,
+    when: data.when,
+    // BullMQ counts an attempt when it ends (`atm`); a running one is counted here too.
+    attempt: made + (state === 'running' ? 1 : 0),
+    maxAttempts: opts.attempts ?? 1,
+    backoff: data.backoff,
+    timeoutMs: data.timeoutMs,
+    runAt: numberOr(hash[FIELD.runAt], data.runAt)!,
+    owner: !owned ? null : state === 'held' ? data.holder : hash[FIELD.owner] ?? null,
+    leaseUntil: !owned ? null : numberOr(hash[FIELD.lease], state === 'held' ? data.lease : null),
+    createdAt: Number(hash.timestamp),
+    startedAt: numberOr(hash[FIELD.startedAt], null),
+    finishedAt: ended ? numberOr(hash[FIELD.finishedAt], numberOr(hash.finishedOn, null)) : null,
+    request: data.request,
+    outcome: hash[FIELD.outcome] === undefined ? null : JSON.parse(hash[FIELD.outcome]!),
+    trace: data.trace,
+    errors: logs.filter((line) => line.startsWith('{"attempt"')).map((line) => JSON.parse(line) as AttemptError),
+  };
+}

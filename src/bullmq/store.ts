@@ -1,0 +1,624 @@
+import type { Job, MinimalJob, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { describe } from '../util/describe.js';
+import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { retryDelay } from '../durable/backoff.js';
+import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleases, checkTime } from '../durable/checks.js';
+import { outcomeJson } from '../durable/outcome-json.js';
+import { StoreUnavailable } from '../durable/errors.js';
+import type {
+  AddResult, AttemptError, ListFilter, NewTask, Release, StoredTask, StoreStats, TaskState, TaskStore,
+} from '../durable/store.js';
+import { checkConnection, connect, isUnavailable, workerConnection } from './connection.js';
+import type { BullmqStoreOptions, RedisConnection } from './options.js';
+import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
+import { COUNTS, TAKE_FIRST } from './scripts.js';
+
+/**
+ * A durable task store on BullMQ and Redis: one BullMQ queue per task name
+ * (`<prefix>:<name>`), one job per task. Registration adds jobs in one
+ * pipeline per event-loop turn; a held task is a delayed job whose delay is
+ * its hold, so that if its process dies the hold expires and the job runs;
+ * claims, locks, retries with backoff, the failed set, stalled jobs,
+ * deduplication (`key`) and pruning (`removeOnComplete`) are BullMQ's own.
+ * Workers run anywhere: `runWorker({ definitions, store: bullmqStore(...) })`.
+ * See docs/bullmq.md.
+ *
+ * @example
+ * ```ts
+ * import { bullmqStore } from 'coda-http/bullmq';
+ * const store = bullmqStore({ connection: { host: 'redis.internal', port: 6379 }, prefix: 'shop' });
+ * const app = createApp({ routes, tasks: { definitions: [sendWelcome], store, run: false } });
+ * ```
+ */
+export function bullmqStore(options: BullmqStoreOptions = {}): TaskStore {
+  return new BullmqStore(options);
+}
+
+/** A task this process claimed: its job (with the lock's token) and its owner. */
+interface Claim {
+  job: Job;
+  token: string;
+  owner: string;
+  queue: string;
+}
+
+/** A task this process holds: its job and the owner holding it. */
+interface Hold {
+  job: Job;
+  owner: string;
+}
+
+const STATE_TYPES: Record<TaskState, string[]> = {
+  held: ['delayed'],
+  ready: ['waiting', 'prioritized', 'delayed', 'paused'],
+  running: ['active'],
+  completed: ['completed'],
+  failed: ['failed'],
+};
+
+const HOUR = 60 * 60_000;
+
+export class BullmqStore implements TaskStore {
+  readonly description: string;
+  readonly #connection: RedisConnection;
+  readonly #address: string;
+  readonly #prefix: string;
+  readonly #keepCompleted: { count: number; age: number };
+  #bull: typeof import('bullmq') | undefined;
+  #client: Redis | undefined;
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers = new Map<string, Worker>();
+  readonly #caps = new Map<string, number>();
+  readonly #claims = new Map<string, Claim>();
+  readonly #holds = new Map<string, Hold>();
+  /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
+  readonly #retryAts = new Map<string, number>();
+  #tokens = 0;
+  /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
+  #stalled = 0;
+  #seq = 0;
+
+  constructor(options: BullmqStoreOptions) {
+    checkKeys('bullmqStore()', options, ['connection', 'prefix', 'keepCompleted']);
+    const { options: connection, address } = checkConnection(options.connection ?? {});
+    const prefix = options.prefix ?? 'coda';
+    if (typeof prefix !== 'string' || !/^[\w.@/-]{1,100}$/.test(prefix)) {
+      throw new TypeError(`bullmqStore(): prefix must be 1 to 100 letters, digits or _ . @ / - (no ':'), got ${describe(prefix)}`);
+    }
+    const keep = options.keepCompleted ?? {};
+    checkKeys('bullmqStore() keepCompleted', keep, ['count', 'ageMs']);
+    this.#keepCompleted = {
+      count: checkCount('bullmqStore(): keepCompleted.count', keep.count ?? 1000, 0),
+      age: Math.ceil(checkMs('bullmqStore(): keepCompleted.ageMs', keep.ageMs ?? HOUR) / 1000),
+    };
+    this.#connection = connection;
+    this.#address = address;
+    this.#prefix = prefix;
+    this.description = `bullmq store ${address} (prefix ${prefix})`;
+  }
+
+  async open(): Promise<void> {
+    if (this.#client !== undefined) return;
+    // Loaded when a store opens: users of the SQLite store never load BullMQ.
+    this.#bull = await loadBullmq();
+    this.#client = await connect(this.#connection, this.#address, this.description);
+  }
+
+  async add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]> {
+    checkNewTasks(tasks);
+    checkOwner('add()', owner);
+    checkTime('add(): leaseUntil', leaseUntil);
+    if (tasks.length === 0) return [];
+    const client = this.#opened();
+    const ids = new Set<string>();
+    for (const { id } of tasks) {
+      if (ids.has(id)) throw new Error(`${this.description}: add(): the batch has the id ${JSON.stringify(id)} twice`);
+      ids.add(id);
+    }
+    return this.#call(async () => {
+      // One command for the batch; which id is taken is looked up only when one is.
+      if (await client.exists(...tasks.map((task) => this.#jobKey(task.name, task.id))) > 0) {
+        const existing = await Promise.all(tasks.map((task) => client.exists(this.#jobKey(task.name, task.id))));
+        const taken = tasks.find((_, i) => existing[i] === 1)!;
+        throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(taken.id)} is already stored`);
+      }
+      const now = Date.now();
+      const byName = new Map<string, NewTask[]>();
+      for (const task of tasks) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
+      const meta = client.pipeline().sadd(this.#namesKey(), ...byName.keys());
+      for (const task of tasks) if (task.held) meta.sadd(this.#heldKey(task.name), task.id);
+      // One pipeline per task name, all written together: one round trip for the batch.
+      const named = [...byName];
+      const [, ...added] = await Promise.all([
+        meta.exec(),
+        ...named.map(([name, list]) => this.#queue(name).addBulk(list.map((task) => {
+          const at = task.held ? leaseUntil : task.runAt;
+          return {
+            name, data: jobData(task, owner, leaseUntil, this.#nextSeq()),
+            opts: {
+              jobId: task.id, timestamp: now, delay: Math.max(task.held ? 1 : 0, at - now), attempts: task.maxAttempts,
+              backoff: { type: 'coda' }, removeOnComplete: this.#keepCompleted, removeOnFail: false,
+              ...(task.key === null ? {} : { deduplication: { id: task.key } }),
+            },
+          };
+        }))),
+      ]);
+      const jobOf = new Map<string, Job>();
+      named.forEach(([, list], i) => list.forEach((task, j) => jobOf.set(task.id, added[i]![j]!)));
+      return tasks.map((task): AddResult => {
+        const job = jobOf.get(task.id)!;
+        const duplicate = job.id !== task.id;
+        if (task.held && !duplicate) this.#holds.set(task.id, { job, owner });
+        if (task.held && duplicate) void client.srem(this.#heldKey(task.name), task.id).catch(() => {});
+        return { id: job.id!, duplicate };
+      });
+    });
+  }
+
+  async release(releases: readonly Release[], owner: string): Promise<string[]> {
+    checkReleases(releases);
+    if (releases.length === 0) return [];
+    const client = this.#opened();
+    return this.#call(async () => {
+      const done = await Promise.all(releases.map(async ({ id, outcome, run, runAt }) => {
+        const hold = this.#holds.get(id);
+        if (hold === undefined || hold.owner !== owner) return false;
+        this.#holds.delete(id);
+        const { job } = hold;
+        const key = this.#jobKey(job.name, id);
+        if (!run) {
+          await client.srem(this.#heldKey(job.name), id);
+          await ignoreGone(job.remove());
+          return false;
+        }
+        const updated = client.pipeline().hset(key, FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome)).srem(this.#heldKey(job.name), id).exec();
+        const delay = runAt - Date.now();
+        const moved = delay > 0 ? ignoreGone(job.changeDelay(delay)) : ignoreGone(job.promote());
+        const [, ok] = await Promise.all([updated, moved]);
+        return ok;
+      }));
+      return releases.filter((_, i) => done[i]).map(({ id }) => id);
+    });
+  }
+
+  async claim(request: Parameters<TaskStore['claim']>[0]): Promise<StoredTask[]> {
+    const { owner, names, concurrency, limit, now, leaseUntil } = request;
+    checkOwner('claim()', owner);
+    checkTime('claim(): now', now);
+    checkTime('claim(): leaseUntil', leaseUntil);
+    checkClaim(limit, concurrency);
+    if (limit === 0 || names.length === 0 || request.ids?.length === 0) return [];
+    const client = this.#opened();
+    return this.#call(async () => {
+      const claimed: Claim[] = [];
+      for (const name of names) {
+        let room = limit - claimed.length;
+        if (room <= 0) break;
+        const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
+        if (cap === 0) continue;
+        const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
+        if (cap !== undefined && this.#caps.get(name) !== cap) {
+          await this.#queue(name).setGlobalConcurrency(cap);
+          this.#caps.set(name, cap);
+        }
+        // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
+        if (request.ids !== undefined) room = Math.min(room, Number(await client.eval(TAKE_FIRST, 1, `${this.#queueKey(name)}:wait`, ...request.ids)));
+        if (room <= 0) continue;
+        // Every fetch of the turn on one connection: one round trip.
+        const fetched = await Promise.all(Array.from({ length: room }, async () => {
+          const token = `${owner}|${++this.#tokens}`;
+          const job = await worker.getNextJob(token, { block: false });
+          return job === undefined ? undefined : { job, token, owner, queue: name };
+        }));
+        for (const claim of fetched) {
+          if (claim === undefined) continue;
+          if (await this.#stalledBefore(claim, now)) continue;
+          claimed.push(claim);
+        }
+      }
+      if (claimed.length === 0) return [];
+      // The claim's fields written and the job's hash and log read back in one round trip: the task as stored, running.
+      const fields = client.pipeline();
+      for (const claim of claimed) {
+        const id = claim.job.id!;
+        this.#claims.set(id, claim);
+        this.#holds.delete(id);
+        const key = this.#jobKey(claim.queue, id);
+        fields.hset(key, FIELD.owner, owner, FIELD.lease, leaseUntil, FIELD.startedAt, now).srem(this.#heldKey(claim.queue), id)
+          .hgetall(key).lrange(`${key}:logs`, 0, -1);
+      }
+      const replies = (await fields.exec())!;
+      return claimed.map(({ job }, i) => toTask({
+        id: job.id!, hash: replies[i * 4 + 2]![1] as Record<string, string>, logs: replies[i * 4 + 3]![1] as string[], bullState: 'active', held: false,
+      })!);
+    });
+  }
+
+  /**
+   * BullMQ moves a job whose worker died back to waiting without counting an
+   * attempt (bullmq issue #651). Its started attempts (`ats`) then exceed its
+   * ended ones (`atm`) by more than this claim's: that earlier attempt stalled.
+   * It is failed as an attempt, with a "stalled:" error, through BullMQ's
+   * retry and backoff, and not run now. True when the claim was such a stall.
+   */
+  async #stalledBefore(claim: Claim, now: number): Promise<boolean> {
+    const { job, token, queue } = claim;
+    if ((job.attemptsStarted ?? 0) - 1 <= job.attemptsMade) return false;
+    const client = this.#client!;
+    const key = this.#jobKey(queue, job.id!);
+    const [startedAt, owner, lease] = await client.hmget(key, FIELD.startedAt, FIELD.owner, FIELD.lease);
+    const attempt = job.attemptsMade + 1;
+    const error: AttemptError = {
+      attempt,
+      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === null ? '' : `, which ended at ${new Date(Number(lease)).toISOString()}`} (its process died or hung)`,
+      startedAt: startedAt === null ? null : Number(startedAt),
+      finishedAt: now,
+    };
+    const data = job.data as JobData;
+    const final = attempt >= (job.opts.attempts ?? 1);
+    await this.#failJob(claim, error, final ? null : now + retryDelay(data.backoff, attempt, Math.random));
+    // This claim was not an attempt: only the stalled one counts.
+    await client.hincrby(key, 'ats', -1);
+    return true;
+  }
+
+  async heartbeat(owner: string, leaseUntil: number): Promise<void> {
+    checkTime('heartbeat(): leaseUntil', leaseUntil);
+    const client = this.#opened();
+    const duration = leaseUntil - Date.now();
+    await this.#call(async () => {
+      const renewals: Promise<unknown>[] = [];
+      const fields = client.pipeline();
+      for (const [id, hold] of this.#holds) {
+        if (hold.owner !== owner) continue;
+        fields.hset(this.#jobKey(hold.job.name, id), FIELD.lease, leaseUntil);
+        renewals.push(ignoreGone(hold.job.changeDelay(Math.max(1, duration))));
+      }
+      for (const [id, claim] of this.#claims) {
+        if (claim.owner !== owner) continue;
+        fields.hset(this.#jobKey(claim.queue, id), FIELD.lease, leaseUntil);
+        renewals.push(ignoreGone(claim.job.extendLock(claim.token, Math.max(1, duration))));
+      }
+      await Promise.all([fields.exec(), ...renewals]);
+    });
+  }
+
+  async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
+    const client = this.#opened();
+    const mine = this.#owned(ids, owner);
+    if (mine.length === 0) return;
+    for (const { job } of mine) this.#claims.delete(job.id!);
+    await this.#call(async () => {
+      // The finish time first: BullMQ may remove the job as it completes it (removeOnComplete).
+      const fields = client.pipeline();
+      for (const { job, queue } of mine) fields.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, String(now));
+      await Promise.all([fields.exec(), ...mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false)))]);
+    });
+  }
+
+  async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
+    checkAttemptError(error);
+    if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
+    this.#opened();
+    const [claim] = this.#owned([id], owner);
+    if (claim === undefined) return;
+    await this.#call(() => this.#failJob(claim, error, retryAt));
+  }
+
+  /** Keeps the attempt's error in the job's log and lets BullMQ retry it (at `retryAt`) or fail it for good. */
+  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null): Promise<void> {
+    const { job, token, queue } = claim;
+    const id = job.id!;
+    const client = this.#client!;
+    const { attempt, message, stack, startedAt, finishedAt } = error;
+    const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
+    const fields = client.pipeline().rpush(`${this.#jobKey(queue, id)}:logs`, line);
+    if (retryAt === null) fields.hset(this.#jobKey(queue, id), FIELD.finishedAt, error.finishedAt);
+    else fields.hset(this.#jobKey(queue, id), FIELD.runAt, retryAt);
+    await fields.exec();
+    this.#claims.delete(id);
+    const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
+    if (stack !== undefined) failure.stack = stack;
+    if (retryAt !== null) this.#retryAts.set(id, retryAt);
+    try {
+      await ignoreGone(job.moveToFailed(failure, token, false));
+    } finally {
+      this.#retryAts.delete(id);
+    }
+  }
+
+  async giveBack(ids: readonly string[], owner: string): Promise<void> {
+    const client = this.#opened();
+    const mine = this.#owned(ids, owner);
+    if (mine.length === 0) return;
+    for (const { job } of mine) this.#claims.delete(job.id!);
+    await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
+      if (await ignoreGone(job.moveToWait(token))) await client.hincrby(this.#jobKey(queue, job.id!), 'ats', -1);
+    })));
+  }
+
+  /**
+   * Held tasks need no recovery here: a hold is a delayed job, and BullMQ
+   * runs it when its delay (the lease) ends. Running tasks of a dead process
+   * are BullMQ's stalled jobs: moved back to waiting by BullMQ's check, then
+   * counted as a failed attempt when next claimed (see #stalledBefore).
+   * Each worker runs BullMQ's check on its own timer; this reports how many
+   * jobs it moved since the last call.
+   */
+  async recover(now: number, _random: () => number): Promise<{ held: number; running: number }> {
+    checkTime('recover(): now', now);
+    this.#opened();
+    const running = this.#stalled;
+    this.#stalled = 0;
+    return { held: 0, running };
+  }
+
+  async nextRunAt(names: readonly string[]): Promise<number | null> {
+    const client = this.#opened();
+    return this.#call(async () => {
+      let next: number | null = null;
+      for (const name of names) {
+        const q = this.#queueKey(name);
+        const [waiting, delayed, held] = await Promise.all([
+          client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '-1', 'WITHSCORES'), client.smembers(this.#heldKey(name)),
+        ]);
+        const candidates: number[] = [];
+        if (waiting[0] !== undefined) {
+          const task = (await this.#read([[name, waiting[0]]]))[0];
+          if (task) candidates.push(task.runAt);
+        }
+        const holds = new Set(held);
+        for (let i = 0; i < delayed.length; i += 2) {
+          if (holds.has(delayed[i]!)) continue;
+          candidates.push(Math.floor(Number(delayed[i + 1]) / 0x1000));
+          break;
+        }
+        for (const at of candidates) if (next === null || at < next) next = at;
+      }
+      return next;
+    });
+  }
+
+  async unknownNames(names: readonly string[]): Promise<string[]> {
+    const known = new Set(names);
+    const counts = await this.#counts(Date.now());
+    return [...counts].filter(([name, c]) => !known.has(name) && c.ready + c.delayed > 0).map(([name]) => name);
+  }
+
+  async stats(now: number): Promise<StoreStats> {
+    checkTime('stats(): now', now);
+    const stats: StoreStats = { ...emptyCounts(), byName: {} };
+    for (const [name, counts] of await this.#counts(now)) {
+      if (Object.values(counts).every((n) => n === 0)) continue;
+      stats.byName[name] = counts;
+      for (const state of Object.keys(counts) as (keyof typeof counts)[]) stats[state] += counts[state];
+    }
+    return stats;
+  }
+
+  async #counts(now: number): Promise<Map<string, Omit<StoreStats, 'byName'>>> {
+    const client = this.#opened();
+    return this.#call(async () => {
+      const names = (await client.smembers(this.#namesKey())).sort();
+      const rows = await Promise.all(names.map((name) => {
+        const q = this.#queueKey(name);
+        const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
+        return client.eval(COUNTS, 8, ...keys, this.#heldKey(name), (Math.floor(now) + 1) * 0x1000 - 1, `${q}:`) as Promise<number[]>;
+      }));
+      return new Map(names.map((name, i) => {
+        const [ready, delayed, running, completed, failed, held] = rows[i]!;
+        return [name, { held: held!, ready: ready!, delayed: delayed!, running: running!, completed: completed!, failed: failed! }];
+      }));
+    });
+  }
+
+  async list(filter: ListFilter): Promise<StoredTask[]> {
+    const { state, name, limit } = checkListFilter(filter);
+    const client = this.#opened();
+    return this.#call(async () => {
+      const names = name === undefined ? await client.smembers(this.#namesKey()) : [name];
+      const types = state === undefined ? Object.values(STATE_TYPES).flat() : STATE_TYPES[state];
+      const ids = await Promise.all(names.map((n) => this.#queue(n).getRanges([...new Set(types)] as never, 0, -1)));
+      const tasks = await this.#readWithSeq(names.flatMap((n, i) => [...new Set(ids[i])].map((id): [string, string] => [n, id])));
+      return tasks
+        .filter((read) => read !== null && (state === undefined || read.task.state === state))
+        .sort((a, b) => b!.task.createdAt - a!.task.createdAt || b!.seq - a!.seq)
+        .slice(0, limit)
+        .map((read) => read!.task);
+    });
+  }
+
+  async get(id: string): Promise<StoredTask | null> {
+    const client = this.#opened();
+    return this.#call(async () => {
+      const names = await client.smembers(this.#namesKey());
+      const found = await Promise.all(names.map((name) => client.exists(this.#jobKey(name, id))));
+      const name = names.find((_, i) => found[i] === 1);
+      return name === undefined ? null : (await this.#read([[name, id]]))[0] ?? null;
+    });
+  }
+
+  async retry(id: string, now: number): Promise<boolean> {
+    checkTime('retry(): now', now);
+    const client = this.#opened();
+    const task = await this.get(id);
+    if (task === null || task.state !== 'failed') return false;
+    return this.#call(async () => {
+      const queue = this.#queue(task.name);
+      if (task.key !== null) {
+        const pending = await queue.getDeduplicationJobId(task.key);
+        if (pending !== null && pending !== id) return false;
+      }
+      const job = await queue.getJob(id);
+      if (job === undefined) return false;
+      await client.pipeline().hset(this.#jobKey(task.name, id), FIELD.runAt, now).hdel(this.#jobKey(task.name, id), FIELD.finishedAt).exec();
+      return ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+    });
+  }
+
+  async discard(id: string): Promise<boolean> {
+    const client = this.#opened();
+    const task = await this.get(id);
+    if (task === null || task.state === 'running') return false;
+    return this.#call(async () => {
+      const job = await this.#queue(task.name).getJob(id);
+      if (job === undefined) return false;
+      this.#holds.delete(id);
+      await client.srem(this.#heldKey(task.name), id);
+      return ignoreGone(job.remove());
+    });
+  }
+
+  async prune(before: number): Promise<number> {
+    checkTime('prune(): before', before);
+    const client = this.#opened();
+    return this.#call(async () => {
+      const names = await client.smembers(this.#namesKey());
+      const grace = Math.max(0, Date.now() - before);
+      const removed = await Promise.all(names.map((name) => this.#queue(name).clean(grace, 0, 'completed')));
+      return removed.reduce((sum, ids) => sum + ids.length, 0);
+    });
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    this.#client = undefined;
+    const closing = [...this.#workers.values(), ...this.#queues.values()].map((each) => each.close().catch(() => {}));
+    this.#workers.clear();
+    this.#queues.clear();
+    this.#claims.clear();
+    this.#holds.clear();
+    await Promise.all(closing);
+    client.disconnect();
+  }
+
+  /** Tasks read whole: hash, log, state and hold, in one round trip. */
+  async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
+    return (await this.#readWithSeq(where)).map((read) => read?.task ?? null);
+  }
+
+  /** As #read, with each task's place in the order tasks were added (list() sorts by it). */
+  async #readWithSeq(where: readonly (readonly [string, string])[]): Promise<({ task: StoredTask; seq: number } | null)[]> {
+    const client = this.#client!;
+    const reads = client.pipeline();
+    for (const [name, id] of where) {
+      const key = this.#jobKey(name, id);
+      reads.hgetall(key).lrange(`${key}:logs`, 0, -1).sismember(this.#heldKey(name), id);
+    }
+    const [replies, states] = await Promise.all([
+      reads.exec(),
+      Promise.all(where.map(([name, id]) => this.#queue(name).getJobState(id))),
+    ]);
+    return where.map(([, id], i) => {
+      const hash = replies![i * 3]![1] as Record<string, string>;
+      const task = toTask({ id, hash, logs: replies![i * 3 + 1]![1] as string[], bullState: states[i]!, held: replies![i * 3 + 2]![1] === 1 });
+      return task === null ? null : { task, seq: (JSON.parse(hash.data!) as JobData).seq };
+    });
+  }
+
+  #owned(ids: readonly string[], owner: string): Claim[] {
+    return ids.map((id) => this.#claims.get(id)).filter((claim): claim is Claim => claim !== undefined && claim.owner === owner);
+  }
+
+  #queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (queue === undefined) {
+      queue = new this.#bull!.Queue(queueName(name), { connection: this.#client!, prefix: this.#prefix });
+      queue.on('error', () => {});
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async #worker(name: string, lockDuration: number): Promise<Worker> {
+    let worker = this.#workers.get(name);
+    if (worker === undefined) {
+      worker = new this.#bull!.Worker(queueName(name), undefined, {
+        connection: workerConnection(this.#connection), prefix: this.#prefix, autorun: false, lockDuration,
+        stalledInterval: Math.max(1, Math.floor(lockDuration / 2)),
+        // Stalls are counted as attempts when the job is next claimed, not failed by BullMQ's own count.
+        maxStalledCount: Number.MAX_SAFE_INTEGER,
+        settings: { backoffStrategy: (made: number, _type?: string, _error?: Error, job?: MinimalJob) => this.#retryDelay(made, job) },
+      });
+      worker.on('error', () => {});
+      worker.on('stalled', () => void this.#stalled++);
+      this.#workers.set(name, worker);
+      // BullMQ's check for jobs whose worker stopped renewing its lock, on its own timer (manual fetching starts it by hand).
+      void worker.startStalledCheckTimer().catch(() => {});
+    }
+    return worker;
+  }
+
+  /** BullMQ's backoff for a Coda job: the runner's `retryAt`, or else the task's own backoff. */
+  #retryDelay(made: number, job: MinimalJob | undefined): number {
+    const retryAt = job?.id === undefined ? undefined : this.#retryAts.get(job.id);
+    if (retryAt !== undefined) return Math.max(0, retryAt - Date.now());
+    const data = job?.data as JobData | undefined;
+    return data === undefined ? 0 : retryDelay(data.backoff, made, Math.random);
+  }
+
+  #nextSeq(): number {
+    this.#seq = Math.max(this.#seq + 1, Date.now() * 1000);
+    return this.#seq;
+  }
+
+  #queueKey(name: string): string {
+    return `${this.#prefix}:${queueName(name)}`;
+  }
+
+  #jobKey(name: string, id: string): string {
+    return `${this.#queueKey(name)}:${id}`;
+  }
+
+  #heldKey(name: string): string {
+    return `${this.#queueKey(name)}:coda-held`;
+  }
+
+  #namesKey(): string {
+    return `${this.#prefix}:coda-names`;
+  }
+
+  #opened(): Redis {
+    if (this.#client === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
+    return this.#client;
+  }
+
+  /** Runs a call on Redis; a lost or refusing Redis becomes StoreUnavailable. */
+  async #call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isUnavailable(error)) throw new StoreUnavailable(this.description, error);
+      throw error;
+    }
+  }
+}
+
+/** BullMQ, or an error that says how to install it (it is an optional peer dependency). */
+async function loadBullmq(): Promise<typeof import('bullmq')> {
+  try {
+    return await import('bullmq');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('bullmqStore() needs the bullmq and ioredis packages: npm install bullmq ioredis', { cause: error });
+  }
+}
+
+/**
+ * A BullMQ call on a job that is no longer where the call expects it (lock
+ * lost, already promoted, removed): false, as a store call on a task in
+ * another state changes nothing. Connection failures still throw.
+ */
+async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
+  try {
+    await call;
+    return true;
+  } catch (error) {
+    if (isUnavailable(error)) throw error;
+    return false;
+  }
+}
+
+const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });

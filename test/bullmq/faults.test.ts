@@ -1,0 +1,98 @@
+// Faults against a real redis-server: Redis going away under load and coming
+// back, and the web process killed between a registration and the end of its
+// response. (Redis down at start: store.test.ts; a worker killed mid-task:
+// worker.test.ts.)
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { after, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
+import { bullmqStore } from 'coda-http/bullmq';
+import { useRedis } from './redis-server.js';
+import { pino } from 'pino';
+
+// Persistent (AOF, fsync always): a Redis killed and started again has every write it acknowledged.
+const { missing, server } = useRedis({ persistent: true });
+
+test('Redis going away under load: those registrations get 503 with Retry-After, nothing accepted is lost, and service resumes by itself when Redis returns', { timeout: 60_000, skip: missing }, async (t) => {
+  const ran = new Set<number>();
+  let wanted = new Set<number>();
+  let allRan: () => void = () => {};
+  const record = task('record', (payload: { n: number }) => {
+    ran.add(payload.n);
+    if ([...wanted].every((n) => ran.has(n))) allRan();
+  });
+  const app = createApp({
+    routes: [post('/work/:n', (request) => {
+      after(record, { n: Number(request.params.n) });
+      return new HttpResponse('accepted', { status: 202 });
+    })],
+    tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix: 'going-away' }), leaseMs: 1000, pollMs: 50 },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close({ timeoutMs: 1000 }));
+  let next = 0;
+  const accepted = new Set<number>();
+  /** Ten requests at once; returns their statuses, remembering which were accepted. */
+  const burst = async (): Promise<Response[]> => Promise.all(Array.from({ length: 10 }, async () => {
+    const n = next++;
+    const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
+    if (response.status === 202) accepted.add(n);
+    return response;
+  }));
+
+  for (let i = 0; i < 3; i++) assert.deepEqual((await burst()).map(({ status }) => status), Array(10).fill(202));
+  await server().kill();
+  const refused = await burst();
+  assert.deepEqual(refused.map(({ status }) => status), Array(10).fill(503), 'while Redis is away, registrations fail');
+  for (const response of refused) {
+    assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
+    assert.match(await response.text(), /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix going-away\) is unavailable/);
+  }
+
+  await server().start();
+  // The store's connection comes back on its own schedule (it retries every 50 ms, then up to every second), which
+  // no event outside it announces: ask again, a bounded number of times, until a registration is accepted.
+  let resumed = false;
+  for (let attempt = 0; attempt < 100 && !resumed; attempt++) {
+    resumed = (await burst()).some(({ status }) => status === 202);
+    if (!resumed) await delay(50);
+  }
+  assert.ok(resumed, 'service resumed once Redis returned');
+  for (let i = 0; i < 3; i++) assert.deepEqual((await burst()).map(({ status }) => status), Array(10).fill(202));
+
+  wanted = accepted;
+  const done = new Promise<void>((resolve) => { allRan = resolve; });
+  if ([...wanted].every((n) => ran.has(n))) allRan();
+  await done;
+  assert.deepEqual([...accepted].filter((n) => !ran.has(n)), [], 'every accepted task ran');
+  assert.ok(accepted.size >= 60);
+});
+
+test('the web process killed between a registration and the end of its response: the held job still runs, once its hold expires', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'web-killed';
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/web.ts', import.meta.url))], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent' },
+  });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value.split(' ')[1]);
+  const request = fetch(`http://127.0.0.1:${port}/slow/7`).catch((error: unknown) => error);
+  const id = (await lines.next()).value.split(' ')[1];
+
+  type Run = { id: string; n: number; outcome: unknown; attempt: number };
+  let ranWith: (run: Run) => void;
+  const ran = new Promise<Run>((resolve) => { ranWith = resolve; });
+  const record = task('record', (payload: { n: number }, ctx) => ranWith({ id: ctx.id, n: payload.n, outcome: ctx.outcome, attempt: ctx.attempt }));
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  t.after(() => worker.close({ timeoutMs: 1000 }));
+
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  assert.ok((await request) instanceof Error, 'the client never got its response');
+  assert.deepEqual(await ran, { id, n: 7, outcome: null, attempt: 1 }, 'the held task ran, its outcome unknown (null): it runs whatever its when');
+});

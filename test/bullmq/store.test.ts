@@ -1,0 +1,92 @@
+// The BullMQ store: the conformance suite against a real redis-server, then
+// what only this store has: its options, Redis down at start.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { bullmqStore } from 'coda-http/bullmq';
+import { StoreUnavailable } from 'coda-http';
+import { storeConformance } from '../durable/conformance.js';
+import { useRedis } from './redis-server.js';
+
+const { missing, server } = useRedis();
+let prefixes = 0;
+
+const SYSTEM_CLOCK = 'BullMQ times delays, locks and finished jobs by its clients\' Date.now(): a `now` passed to the store cannot move them';
+
+if (missing !== undefined) {
+  test('the BullMQ store against Redis', (t) => t.skip(missing));
+} else {
+  storeConformance('bullmq store', async () => {
+    const prefix = `conformance-${++prefixes}`;
+    const connection = { host: server().host, port: server().port };
+    const store = bullmqStore({ connection, prefix });
+    await store.open();
+    return {
+      store,
+      reopen: async () => {
+        const other = bullmqStore({ connection, prefix });
+        await other.open();
+        return other;
+      },
+      close: () => store.close(),
+      systemClock: SYSTEM_CLOCK,
+      orderAcrossNames: 'each task name is a BullMQ queue, served first in, first out; BullMQ keeps no order across queues',
+    };
+  });
+}
+
+describe('bullmq store', () => {
+  test('Redis down at start: open() fails with StoreUnavailable naming the address', async () => {
+    const store = bullmqStore({ connection: { host: '127.0.0.1', port: 1 } });
+    await assert.rejects(store.open(), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailable, String(error));
+      assert.match(error.message, /^bullmq store redis:\/\/127\.0\.0\.1:1\/0 \(prefix coda\) is unavailable: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0/);
+      return true;
+    });
+    await store.close();
+  });
+
+  test('options are checked when the store is made, with messages that name the problem', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ conection: {} }, /unknown option "conection"; did you mean "connection"\?/],
+      [{ connection: { hots: 'x' } }, /bullmqStore\(\) connection: unknown option "hots"; did you mean "host"\?/],
+      [{ connection: { port: 70000 } }, /connection.port must be a port number, got number 70000/],
+      [{ connection: { host: '' } }, /connection.host must be a host name/],
+      [{ connection: { db: -1 } }, /connection.db must be a database number/],
+      [{ prefix: 'a:b' }, /prefix must be 1 to 100 letters, digits or _ \. @ \/ - \(no ':'\), got string "a:b"/],
+      [{ keepCompleted: { count: -1 } }, /keepCompleted.count/],
+      [{ keepCompleted: { age: 5 } }, /unknown option "age"; did you mean "ageMs"\?/],
+    ];
+    for (const [options, message] of cases) assert.throws(() => bullmqStore(options as never), message, JSON.stringify(options));
+  });
+
+  test('a completed job removed by keepCompleted stays removed: later heartbeats of its process do not write it back', { skip: missing }, async () => {
+    const store = bullmqStore({ connection: { port: server().port }, prefix: 'removed', keepCompleted: { count: 0 } });
+    await store.open();
+    try {
+      const now = Date.now();
+      const task = {
+        id: 'removed-1', name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+        timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+      } as const;
+      await store.add([task], 'me', now + 10_000);
+      assert.equal((await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 10_000 })).length, 1);
+      await store.complete([task.id], 'me', now);
+      await store.heartbeat('me', now + 20_000);
+      assert.equal(await store.get(task.id), null);
+      const redis = new Redis({ port: server().port });
+      assert.deepEqual(await redis.keys('removed:send:removed-1*'), [], 'no key of the job is left');
+      redis.disconnect();
+      assert.deepEqual(await store.stats(now), { held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0, byName: {} });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a store not opened refuses calls with StoreUnavailable; close() twice is harmless', async () => {
+    const store = bullmqStore({ connection: { port: 1 } });
+    await assert.rejects(store.stats(Date.now()), StoreUnavailable);
+    await store.close();
+    await store.close();
+  });
+});

@@ -1,0 +1,136 @@
+// Workers anywhere: runWorker() processes on one Redis beside a web process
+// (this one), and a worker killed with SIGKILL mid-task.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { QueueEvents } from 'bullmq';
+import { after as afterResponse, createApp, HttpResponse, post, serve, task } from 'coda-http';
+import { bullmqStore } from 'coda-http/bullmq';
+import { useRedis } from './redis-server.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
+const { missing, server } = useRedis();
+let prefixes = 0;
+
+interface WorkerProcess {
+  child: ChildProcess;
+  ready: Promise<void>;
+  /** Each line the worker prints after "ready". */
+  lines: AsyncIterableIterator<string>;
+}
+
+function startWorker(prefix: string, env: Record<string, string> = {}): WorkerProcess {
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent', ...env },
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const ready = (async () => {
+    for (let line = await lines.next(); !line.done; line = await lines.next()) if (line.value === 'ready') return;
+    throw new Error('the worker exited before it was ready');
+  })();
+  return { child, ready, lines };
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  return (await exited)[0] as number | null;
+}
+
+const record = task('record', () => { throw new Error('the web process must not run it'); });
+const stall = task('stall', () => { throw new Error('the web process must not run it'); }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 120_000 });
+
+test('one web process and two runWorker() processes on one Redis: every task of every response runs once, and both workers take some', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = `workers-${++prefixes}`;
+  const workers = [startWorker(prefix), startWorker(prefix)];
+  t.after(() => Promise.all(workers.map(({ child }) => stop(child, 'SIGKILL'))));
+  await Promise.all(workers.map((w) => w.ready));
+
+  const app = createApp({
+    routes: [post('/work/:n', (request) => {
+      afterResponse(record, { n: Number(request.params.n) });
+      return new HttpResponse('accepted', { status: 202 });
+    })],
+    tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close());
+
+  const total = 200;
+  const ran = new Map<number, string[]>();
+  let allRan!: () => void;
+  const done = new Promise<void>((resolve) => { allRan = resolve; });
+  for (const { lines } of workers) {
+    void (async () => {
+      for (let line = await lines.next(); !line.done; line = await lines.next()) {
+        const [word, n, pid] = line.value.split(' ');
+        if (word !== 'ran') continue;
+        ran.set(Number(n), [...(ran.get(Number(n)) ?? []), pid!]);
+        if (ran.size === total) allRan();
+      }
+    })();
+  }
+  // Ten clients at a time, each response a registration awaited before its first byte.
+  for (let n = 0; n < total; n += 10) {
+    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => fetch(`${web.url}/work/${n + i}`, { method: 'POST' })));
+    assert.deepEqual(responses.map(({ status }) => status), Array(10).fill(202));
+  }
+  await Promise.race([done, ...workers.map(({ child }) => once(child, 'exit').then(() => { throw new Error('a worker exited'); }))]);
+  assert.equal(ran.size, total);
+  assert.deepEqual([...ran].filter(([, pids]) => pids.length > 1), [], 'no task ran twice');
+  assert.equal(new Set([...ran.values()].map(([pid]) => pid)).size, 2, 'both workers took tasks');
+
+  const codes = await Promise.all(workers.map(({ child }) => stop(child, 'SIGTERM')));
+  assert.deepEqual(codes, [0, 0], 'SIGTERM stops a worker cleanly');
+  const stats = await app.tasks.stats();
+  assert.equal(stats.held + stats.ready + stats.running + stats.failed, 0);
+});
+
+test('a worker killed with SIGKILL mid-task: the job is recovered by another worker, counted as an attempt, and fails for good when the attempts run out', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = `sigkill-${++prefixes}`;
+  // A short lease, so that BullMQ's lock of the killed worker's job runs out quickly.
+  const env = { WORKER_LEASE_MS: '600' };
+  const app = createApp({ tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
+  t.after(() => app.tasks.close(performance.now()));
+  const events = new QueueEvents('stall', { connection: { port: server().port }, prefix });
+  t.after(() => events.close());
+  await events.waitUntilReady();
+  const failed = new Promise<string>((resolve) => events.on('failed', ({ failedReason }) => resolve(failedReason)));
+
+  const { id } = await app.tasks.enqueue(stall, { n: 1 });
+  const started = async (worker: WorkerProcess): Promise<number> => {
+    for (let line = await worker.lines.next(); !line.done; line = await worker.lines.next()) {
+      const [word, , attempt] = line.value.split(' ');
+      if (word === 'started') return Number(attempt);
+    }
+    throw new Error('the worker exited before it started the task');
+  };
+
+  const first = startWorker(prefix, env);
+  assert.equal(await started(first), 1);
+  assert.equal(await stop(first.child, 'SIGKILL'), null);
+
+  const second = startWorker(prefix, env);
+  t.after(() => stop(second.child, 'SIGKILL'));
+  assert.equal(await started(second), 2, 'the stalled attempt counted: the recovered task runs as attempt 2');
+  let task = await app.tasks.get(id);
+  assert.equal(task?.state, 'running');
+  assert.equal(task?.errors.length, 1);
+  assert.match(task!.errors[0]!.message, /^stalled: /);
+  assert.equal(task!.errors[0]!.attempt, 1);
+  assert.equal(await stop(second.child, 'SIGKILL'), null);
+
+  const third = startWorker(prefix, env);
+  t.after(() => stop(third.child, 'SIGKILL'));
+  assert.match(await failed, /^stalled: /, 'the second stall used the last attempt: failed for good');
+  task = await app.tasks.get(id);
+  assert.equal(task?.state, 'failed');
+  assert.deepEqual(task?.errors.map(({ attempt }) => attempt), [1, 2]);
+  assert.equal(task?.attempt, 2);
+  assert.deepEqual((await app.tasks.list({ state: 'failed' })).map(({ id: failedId }) => failedId), [id]);
+});
