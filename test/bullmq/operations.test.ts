@@ -35,7 +35,9 @@ test('stats, list, get, retry and discard through app.tasks; the job carries the
   assert.equal(others.length, 0);
   assert.equal(failed!.name, 'charge');
   assert.equal(failed!.key, 'charge:1');
-  assert.deepEqual({ ...failed!.request, id: 'x' }, { id: 'x', method: 'POST', path: '/charge/1', route: '/charge/:n' });
+  assert.deepEqual({ ...failed!.request, id: 'x' }, {
+    id: 'x', method: 'POST', path: '/charge/1', route: '/charge/:n', ip: '127.0.0.1', protocol: 'http', host: new URL(web.url).host,
+  });
   assert.equal(failed!.outcome?.status, 200);
   assert.deepEqual(failed!.errors.map(({ attempt, message }) => [attempt, message]), [[1, 'NonRetryableError: card 1 declined']]);
   assert.deepEqual(await app.tasks.get(failed!.id), failed);

@@ -35,7 +35,8 @@ test('SIGTERM closes every server, waits for each one\'s tasks, runs the hooks, 
     assert.equal(report.tasksCompleted, 2, `the ${name} server's tasks all ran`);
     assert.deepEqual(report.tasksAbandoned, []);
   }
-  // The metrics task outlasts the API server's drain: the hook comes after both drains.
+  // The metrics task outlasts the API server's drain: the hook saw every task of both servers done.
+  // (Not the order of lines: pino's writes to a full pipe are retried later, so log lines may come late.)
   assert.deepEqual(lines.find((l) => l.event === 'hook'), { event: 'hook', ran: 4 });
   assert.equal(lines.find((l) => l.event === 'unregistered hook ran'), undefined);
   const processReport = lines.find((l) => String(l.msg).startsWith('process shutdown complete'));
@@ -43,8 +44,6 @@ test('SIGTERM closes every server, waits for each one\'s tasks, runs the hooks, 
   assert.deepEqual(processReport.hooks, { ran: 1, failed: 0 });
   assert.deepEqual((processReport.servers as { tasksCompleted: number }[]).map((s) => s.tasksCompleted), [2, 2]);
   assert.deepEqual(lines.find((l) => l.event === 'exit'), { event: 'exit', code: 0, ran: 4 });
-  const order = ['api', 'metrics'].map((name) => lines.indexOf(logged(lines, name, 'shutdown complete')!));
-  assert.ok(Math.max(...order) < lines.findIndex((l) => l.event === 'hook'), 'the hook runs once both servers have drained');
 });
 
 test('a hook that throws is logged, the next hook still runs, and the process exits 1', async () => {
