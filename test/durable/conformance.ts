@@ -4,7 +4,7 @@
 // storeConformance() once per way of opening it; every store runs the same
 // cases. The clock is always passed in (`now`, leases): no case sleeps.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test, type TestContext } from 'node:test';
+import { after, afterEach, beforeEach, describe, test, type TestContext } from 'node:test';
 import type { Outcome } from '../../src/http/response.js';
 import { retryDelay } from '../../src/durable/backoff.js';
 import type { AttemptError, NewTask, StoredTask, TaskStore } from '../../src/durable/store.js';
@@ -103,16 +103,23 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
     let store: TaskStore;
     const others: TaskStore[] = [];
 
+    /** Stores opened and not closed yet: Node 22 runs no afterEach for a case that skips itself, so `after` closes what is left. */
+    const unclosed: OpenedStore[] = [];
+
     beforeEach(async () => {
       opened = await open();
+      unclosed.push(opened);
       store = opened.store;
       T0 = opened.systemClock === undefined ? PASSED_T0 : Date.now();
       LEASE = T0 + 30_000;
     });
-    afterEach(async () => {
+    afterEach(closeAll);
+    after(closeAll);
+
+    async function closeAll(): Promise<void> {
       for (const other of others.splice(0)) await other.close();
-      await opened.close();
-    });
+      for (const each of unclosed.splice(0)) await each.close();
+    }
 
     /** False (and the case skipped) when the store keeps time by the system clock: the case moves time by hand. */
     function passedClock(t: TestContext): boolean {
