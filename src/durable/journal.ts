@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { AddResult, NewTask, Release, TaskStore } from './store.js';
 
+/** How many times a failed release is written (about a minute in all). */
+const RELEASE_ATTEMPTS = 65;
+
 interface PendingAdd {
   task: NewTask;
   resolve: (result: AddResult) => void;
@@ -83,13 +86,21 @@ export class Journal {
     adds.forEach(({ resolve }, i) => resolve(results[i]!));
   }
 
-  async #writeReleases(releases: Release[]): Promise<void> {
+  async #writeReleases(releases: Release[], attempt = 1): Promise<void> {
     let ids: string[];
     try {
       ids = await this.#store.release(releases, this.#owner);
     } catch (error) {
-      // The holds stay in the store: when their lease runs out, recovery runs them.
-      this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; they will be recovered when their lease runs out`);
+      // This process renews its holds while it lives, so a hold left in the store would not run out: write it again
+      // (every second at most, for a minute); past that, recovery runs it once this process has stopped.
+      if (attempt === 1) {
+        this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
+      }
+      if (attempt < RELEASE_ATTEMPTS) {
+        setTimeout(() => void this.#writeReleases(releases, attempt + 1), Math.min(1_000, 50 * 2 ** attempt)).unref();
+      } else {
+        this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once this process has stopped and their lease has run out`);
+      }
       return;
     }
     if (ids.length > 0) this.#onReleased(ids);
