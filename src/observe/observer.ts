@@ -14,7 +14,10 @@ export interface ObserveOptions {
   metrics?: boolean | MetricsOptions | undefined;
   /** One `info` line per request on the app's logger. Default on. */
   accessLog?: boolean | undefined;
-  /** The response header that echoes the request id (`request.id`); false for none. Default `'x-request-id'`. */
+  /**
+   * A response header that echoes the request id (`request.id`), e.g. `'x-request-id'`. Default false:
+   * none, as in Fastify and Express; it costs a UUID and a header on every response.
+   */
   requestIdHeader?: string | false | undefined;
 }
 
@@ -34,7 +37,7 @@ export class Observer {
   readonly #accessLog: Logger | undefined;
 
   private constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
-    const { tracing, metrics, accessLog = true, requestIdHeader = 'x-request-id' } = options;
+    const { tracing, metrics, accessLog = true, requestIdHeader = false } = options;
     for (const [name, value] of [['tracing', tracing], ['metrics', metrics]] as const) {
       if (value !== undefined && typeof value !== 'boolean' && (value === null || typeof value !== 'object')) {
         throw new TypeError(`${where}: ${name} must be true, false or an options object, got ${describe(value)}`);

@@ -1,5 +1,5 @@
 // The access log (one info line per request, on by default) and the request
-// id echoed in a response header.
+// id echoed in a response header (when `requestIdHeader` names one).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp, get, HttpResponse, StreamingResponse, type AppOptions } from 'coda-http';
@@ -23,7 +23,7 @@ function appWith(options: AppOptions = {}): { client: ReturnType<typeof createTe
 
 test('one info line per request, once its response is done: method, route, path, status, duration, bytes and request id', async () => {
   const { logger, lines } = memoryLogger();
-  const app = createApp({ routes, logger });
+  const app = createApp({ routes, logger, requestIdHeader: 'x-request-id' });
   const server = await startServer(app, { host: '127.0.0.1' });
   try {
     const res = await fetch(`${server.url}/users/7?x=1`);
@@ -54,7 +54,7 @@ test('a streamed response is logged with the bytes it sent', async () => {
 });
 
 test('the request id: a sane incoming X-Request-Id is kept, logged and echoed; a bad one is replaced; a header the app set wins', async () => {
-  const { client, lines } = appWith();
+  const { client, lines } = appWith({ requestIdHeader: 'x-request-id' });
   const kept = await client.get('/users/1', { headers: { 'x-request-id': 'edge-42' } });
   assert.equal(kept.headers.get('x-request-id'), 'edge-42');
   const replaced = await client.get('/users/2', { headers: { 'x-request-id': 'bad id with spaces' } });
@@ -72,7 +72,7 @@ test('accessLog: false writes no line; requestIdHeader names another header, or 
   await quiet.client.settle();
   assert.deepEqual(accessLines(quiet.lines), []);
 
-  const bare = appWith({ requestIdHeader: false });
+  const bare = appWith(); // the default: no header
   assert.equal((await bare.client.get('/users/1')).headers.get('x-request-id'), null);
   await bare.client.settle();
   assert.equal(accessLines(bare.lines).length, 1);
