@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import {
-  after, createApp, get, HttpResponse, JsonResponse, NonRetryableError, post, serve, sqliteStore, task, type TaskContext,
+  after, createApp, get, HttpResponse, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, task, type TaskContext,
+  type TaskStore,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { memoryLogger } from '../helpers.js';
@@ -83,6 +84,33 @@ test('each attempt is told with how long it waited after its runAt and how long 
   assert.equal(attempt?.state, 'completed');
   assert.ok(attempt.runMs! >= 3 && attempt.runMs! <= elapsed, `runMs ${attempt.runMs} is not within [3, ${elapsed}]`);
   assert.ok(attempt.waitMs! >= 0 && attempt.waitMs! <= elapsed, `waitMs ${attempt.waitMs} is not within [0, ${elapsed}]`);
+});
+
+test('a release the store refuses is written again: the hold, which this process keeps renewing, does not strand the task', { timeout: 10_000 }, async (t) => {
+  const inner = sqliteStore({ path: tempFile(t) });
+  let refusals = 0;
+  // The store refuses the first release, as a locked file or a dropped Redis connection would.
+  const release: TaskStore['release'] = (...args) => {
+    if (refusals++ === 0) return Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')));
+    return inner.release(...args);
+  };
+  const flaky = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'release') return release;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  let ran: () => void;
+  const running = new Promise<void>((resolve) => { ran = resolve; });
+  const noted = task('noted', () => ran());
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [noted], store: flaky }, routes: [get('/', () => new HttpResponse('ok').after(noted, {}))] });
+  await using client = createTestClient(app, { tasks: 'app' });
+  assert.equal((await client.get('/')).status, 200);
+  await running;
+  assert.equal(refusals, 2);
+  assert.ok(lines.some((line) => String(line.msg).startsWith('could not release held durable tasks')), 'the refusal is logged');
 });
 
 test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock', async () => {
