@@ -55,7 +55,8 @@ export interface Adapter {
 export function adapterApp(where: string, options: AdapterOptions, own: readonly string[] = []): App {
   checkKeys(where, options, [...KEYS, ...own]);
   const { after, tasks, logger, debug } = options;
-  return createApp({ after, tasks, logger, debug });
+  // The framework logs its own requests: Coda's access log would write each one twice.
+  return createApp({ after, tasks, logger, debug, accessLog: false });
 }
 
 /** The adapter's own methods, for the framework's middleware to carry. */

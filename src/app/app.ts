@@ -290,7 +290,7 @@ export class App {
     try {
       const cookies = response[kCookies];
       if (cookies !== undefined) {
-        for (const header of setCookieHeaders(cookies.values(), request.protocol === 'https', this.#signer)) response.headers.append('set-cookie', header);
+        for (const line of setCookieHeaders(cookies.values(), request.protocol === 'https', this.#signer)) response.headers.append('set-cookie', line);
         // Written once: a response sent again (a shared constant) does not repeat them.
         response[kCookies] = undefined;
       }

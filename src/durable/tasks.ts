@@ -114,12 +114,12 @@ export class Tasks {
 
   /** @internal A durable task registered for a request: held until its response is done, or judged at once on the outcome when it is done already. */
   register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
+    // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
+    const { live, outcome } = exchange;
+    if (!live && outcome !== undefined && !whenAllows(entry.options.when, outcome)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
     const snapshot = snapshotOf(exchange.request);
     const trace = this.#tracer?.inject(exchange.request) ?? null;
-    if (!exchange.live) {
-      // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
-      const { outcome } = exchange;
-      if (outcome !== undefined && !whenAllows(entry.options.when, outcome)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
+    if (!live) {
       return this.#add(this.#newTask(entry, snapshot, false, trace)).then((result) => {
         this.#runner!.wake();
         return result;

@@ -2,6 +2,7 @@ import { parseCookie, stringifySetCookie, type SetCookie } from 'cookie';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 import { ProgrammingError } from './errors.js';
+import { TOKEN } from './headers.js';
 import type { Signer } from './signing.js';
 
 /**
@@ -122,7 +123,6 @@ export interface PendingCookie {
 const OPTION_KEYS = ['maxAge', 'expires', 'domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned', 'priority', 'signed', 'salt'];
 const DELETE_KEYS = ['domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned'];
 // RFC 6265 4.1.1: a cookie name is an RFC 7230 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SAME_SITE = ['lax', 'strict', 'none'];
 const PRIORITY = ['low', 'medium', 'high'];
 const EPOCH = new Date(0);

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { kNodeHeaders, kNonAscii, kSetTrusted } from '../symbols.js';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An RFC 9110 token: a header name, a cookie name, a method. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SPLITS_RESPONSE = /[\r\n\0]/;
 // Anything but tab and visible ASCII: the common value passes this one test.
 const NOT_ASCII_TEXT = /[^\t\x20-\x7e]/;

@@ -1,3 +1,4 @@
+import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
 import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
@@ -23,7 +24,6 @@ export interface CorsOptions {
 }
 
 const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Cross-origin resource sharing as a middleware (put it first, so that error

@@ -81,11 +81,20 @@ class MetricSet {
       ['pending', 'Tasks accepted and not started (durable: held, ready or delayed in the store)'],
       ['running', 'Tasks running now (durable: in every process on the store)'],
     ] as const;
+    // One read of the counts (a store query per app) serves both gauges of a scrape.
+    let scrape: ReturnType<typeof totals> | undefined;
+    const counts = (): ReturnType<typeof totals> => {
+      if (scrape === undefined) {
+        scrape = totals(sources);
+        void scrape.finally(() => setImmediate(() => { scrape = undefined; })).catch(() => {});
+      }
+      return scrape;
+    };
     for (const [count, help] of gauges) {
       new client.Gauge({
         name: `coda_tasks_${count}`, help, labelNames: ['kind'], registers,
         async collect() {
-          const [after, durable] = await totals(sources);
+          const [after, durable] = await counts();
           this.set({ kind: 'after' }, after[count]);
           this.set({ kind: 'durable' }, durable[count]);
         },

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
@@ -21,7 +22,6 @@ export interface ObserveOptions {
   requestIdHeader?: string | false | undefined;
 }
 
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * What an app observes of its requests: their spans, metrics and access log
@@ -44,7 +44,7 @@ export class Observer {
       }
     }
     if (typeof accessLog !== 'boolean') throw new TypeError(`${where}: accessLog must be true or false, got ${describe(accessLog)}`);
-    if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !HEADER_NAME.test(requestIdHeader))) {
+    if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !TOKEN.test(requestIdHeader))) {
       throw new TypeError(`${where}: requestIdHeader must be a header name or false, got ${describe(requestIdHeader)}`);
     }
     this.tracing = tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);

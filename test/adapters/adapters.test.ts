@@ -175,3 +175,23 @@ test('Fastify: plain fastify.close() drains the tasks and logs the report; the p
   assert.equal(line?.tasksCompleted, 1);
   assert.equal(typeof fastify.coda.app.settle, 'function');
 });
+
+test('an adapter writes no access log line of its own: the framework logs its requests', async () => {
+  const { logger, lines } = memoryLogger();
+  const tasks = expressCoda({ logger });
+  const app = express();
+  app.use(tasks);
+  app.get('/x', (_req, res) => {
+    after(() => {}, { name: 'noted' });
+    res.send('ok');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  try {
+    assert.equal(await (await fetch(`${await listening(server)}/x`)).text(), 'ok');
+    await tasks.app.settle();
+    assert.equal(tasks.app.afterStats().completed, 1);
+    assert.deepEqual(lines.filter((line) => line.durationMs !== undefined), []);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

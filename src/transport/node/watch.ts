@@ -24,8 +24,7 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     res.on('close', onHttp2Close);
     // The stream's own 'finish' (node:http2's compatibility response emits its 'finish' only when the stream closes);
     // a turn later, as Node closes a stream whose request was never read, so its END_STREAM goes first.
-    const stream = res.stream!;
-    stream.once('finish', () => setImmediate(onHttp2Finish, stream));
+    res.stream!.once('finish', onStreamFinish);
   } else {
     res.on('close', onClose);
   }
@@ -38,6 +37,10 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
  * lets the server stop it after a complete response with RST_STREAM
  * NO_ERROR, which clients must not take as a failure of the response.
  */
+function onStreamFinish(this: NonNullable<NodeResponse['stream']>): void {
+  setImmediate(onHttp2Finish, this);
+}
+
 function onHttp2Finish(stream: NonNullable<NodeResponse['stream']>): void {
   if (stream.closed || stream.state.remoteClose === 1) return;
   stream.close(constants.NGHTTP2_NO_ERROR);
