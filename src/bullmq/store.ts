@@ -164,18 +164,21 @@ export class BullmqStore implements TaskStore {
       const done = await Promise.all(releases.map(async ({ id, outcome, run, runAt }) => {
         const hold = this.#holds.get(id);
         if (hold === undefined || hold.owner !== owner) return false;
-        this.#holds.delete(id);
+        // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
+        // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
         const { job } = hold;
         const key = this.#jobKey(job.name, id);
         if (!run) {
           await client.srem(this.#heldKey(job.name), id);
           await ignoreGone(job.remove());
+          this.#holds.delete(id);
           return false;
         }
         const updated = client.pipeline().hset(key, FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome)).srem(this.#heldKey(job.name), id).exec();
         const delay = runAt - Date.now();
         const moved = delay > 0 ? ignoreGone(job.changeDelay(delay)) : ignoreGone(job.promote());
         const [, ok] = await Promise.all([updated, moved]);
+        this.#holds.delete(id);
         return ok;
       }));
       return releases.filter((_, i) => done[i]).map(({ id }) => id);
@@ -222,13 +225,17 @@ export class BullmqStore implements TaskStore {
       const fields = client.pipeline();
       for (const claim of claimed) {
         const id = claim.job.id!;
-        this.#claims.set(id, claim);
-        this.#holds.delete(id);
         const key = this.#jobKey(claim.queue, id);
         fields.hset(key, FIELD.owner, owner, FIELD.lease, leaseUntil, FIELD.startedAt, now).srem(this.#heldKey(claim.queue), id)
           .hgetall(key).lrange(`${key}:logs`, 0, -1);
       }
       const replies = (await fields.exec())!;
+      // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
+      // forever by this process; its lock runs out and BullMQ's stalled-job handling gives the job back.
+      for (const claim of claimed) {
+        this.#claims.set(claim.job.id!, claim);
+        this.#holds.delete(claim.job.id!);
+      }
       return claimed.map(({ job }, i) => toTask({
         id: job.id!, hash: replies[i * 4 + 2]![1] as Record<string, string>, logs: replies[i * 4 + 3]![1] as string[], bullState: 'active', held: false,
       })!);
