@@ -108,7 +108,9 @@ test('a release the store refuses is written again: the hold, which this process
   const app = createApp({ logger, tasks: { definitions: [noted], store: flaky }, routes: [get('/', () => new HttpResponse('ok').after(noted, {}))] });
   await using client = createTestClient(app, { tasks: 'app' });
   assert.equal((await client.get('/')).status, 200);
-  await running;
+  // The retry's timer does not hold the process open (a server's socket does): here, an interval does, until the task runs.
+  const alive = setInterval(() => {}, 1_000);
+  await running.finally(() => clearInterval(alive));
   assert.equal(refusals, 2);
   assert.ok(lines.some((line) => String(line.msg).startsWith('could not release held durable tasks')), 'the refusal is logged');
 });
