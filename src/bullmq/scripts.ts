@@ -42,3 +42,16 @@ for _, entry in ipairs(found) do
 end
 return #found
 `;
+
+/**
+ * Sets one field on each job hash that still exists: a renewal that crosses
+ * a job's removal (completed and pruned, discarded) must not create a hash
+ * of one field that nothing removes. KEYS the job hashes; ARGV[1] the field,
+ * ARGV[2] its value.
+ */
+export const SET_IF_STORED = `
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, ARGV[1], ARGV[2]) end
+end
+return 0
+`;

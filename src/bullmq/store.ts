@@ -9,10 +9,10 @@ import { StoreUnavailable } from '../durable/errors.js';
 import type {
   AddResult, AttemptError, ListFilter, NewTask, Release, StoredTask, StoreStats, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkConnection, connect, isUnavailable, workerConnection } from './connection.js';
+import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
-import { COUNTS, TAKE_FIRST } from './scripts.js';
+import { COUNTS, SET_IF_STORED, TAKE_FIRST } from './scripts.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -131,7 +131,7 @@ export class BullmqStore implements TaskStore {
       // One pipeline per task name, all written together: one round trip for the batch.
       const named = [...byName];
       const [, ...added] = await Promise.all([
-        meta.exec(),
+        execAll(meta),
         ...named.map(([name, list]) => this.#queue(name).addBulk(list.map((task) => {
           const at = task.held ? leaseUntil : task.runAt;
           return {
@@ -174,7 +174,7 @@ export class BullmqStore implements TaskStore {
           this.#holds.delete(id);
           return false;
         }
-        const updated = client.pipeline().hset(key, FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome)).srem(this.#heldKey(job.name), id).exec();
+        const updated = execAll(client.pipeline().hset(key, FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome)).srem(this.#heldKey(job.name), id));
         const delay = runAt - Date.now();
         const moved = delay > 0 ? ignoreGone(job.changeDelay(delay)) : ignoreGone(job.promote());
         const [, ok] = await Promise.all([updated, moved]);
@@ -229,7 +229,7 @@ export class BullmqStore implements TaskStore {
         fields.hset(key, FIELD.owner, owner, FIELD.lease, leaseUntil, FIELD.startedAt, now).srem(this.#heldKey(claim.queue), id)
           .hgetall(key).lrange(`${key}:logs`, 0, -1);
       }
-      const replies = (await fields.exec())!;
+      const replies = await execAll(fields);
       // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
       // forever by this process; its lock runs out and BullMQ's stalled-job handling gives the job back.
       for (const claim of claimed) {
@@ -237,7 +237,7 @@ export class BullmqStore implements TaskStore {
         this.#holds.delete(claim.job.id!);
       }
       return claimed.map(({ job }, i) => toTask({
-        id: job.id!, hash: replies[i * 4 + 2]![1] as Record<string, string>, logs: replies[i * 4 + 3]![1] as string[], bullState: 'active', held: false,
+        id: job.id!, hash: replies[i * 4 + 2] as Record<string, string>, logs: replies[i * 4 + 3] as string[], bullState: 'active', held: false,
       })!);
     });
   }
@@ -276,18 +276,19 @@ export class BullmqStore implements TaskStore {
     const duration = leaseUntil - Date.now();
     await this.#call(async () => {
       const renewals: Promise<unknown>[] = [];
-      const fields = client.pipeline();
+      const keys: string[] = [];
       for (const [id, hold] of this.#holds) {
         if (hold.owner !== owner) continue;
-        fields.hset(this.#jobKey(hold.job.name, id), FIELD.lease, leaseUntil);
+        keys.push(this.#jobKey(hold.job.name, id));
         renewals.push(ignoreGone(hold.job.changeDelay(Math.max(1, duration))));
       }
       for (const [id, claim] of this.#claims) {
         if (claim.owner !== owner) continue;
-        fields.hset(this.#jobKey(claim.queue, id), FIELD.lease, leaseUntil);
+        keys.push(this.#jobKey(claim.queue, id));
         renewals.push(ignoreGone(claim.job.extendLock(claim.token, Math.max(1, duration))));
       }
-      await Promise.all([fields.exec(), ...renewals]);
+      if (keys.length > 0) renewals.push(client.eval(SET_IF_STORED, keys.length, ...keys, FIELD.lease, leaseUntil));
+      await Promise.all(renewals);
     });
   }
 
@@ -300,7 +301,7 @@ export class BullmqStore implements TaskStore {
       // The finish time first: BullMQ may remove the job as it completes it (removeOnComplete).
       const fields = client.pipeline();
       for (const { job, queue } of mine) fields.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, String(now));
-      await Promise.all([fields.exec(), ...mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false)))]);
+      await Promise.all([execAll(fields), ...mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false)))]);
     });
   }
 
@@ -323,7 +324,7 @@ export class BullmqStore implements TaskStore {
     const fields = client.pipeline().rpush(`${this.#jobKey(queue, id)}:logs`, line);
     if (retryAt === null) fields.hset(this.#jobKey(queue, id), FIELD.finishedAt, error.finishedAt);
     else fields.hset(this.#jobKey(queue, id), FIELD.runAt, retryAt);
-    await fields.exec();
+    await execAll(fields);
     this.#claims.delete(id);
     const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
     if (stack !== undefined) failure.stack = stack;
@@ -459,7 +460,7 @@ export class BullmqStore implements TaskStore {
       }
       const job = await queue.getJob(id);
       if (job === undefined) return false;
-      await client.pipeline().hset(this.#jobKey(task.name, id), FIELD.runAt, now).hdel(this.#jobKey(task.name, id), FIELD.finishedAt).exec();
+      await execAll(client.pipeline().hset(this.#jobKey(task.name, id), FIELD.runAt, now).hdel(this.#jobKey(task.name, id), FIELD.finishedAt));
       return ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
     });
   }
@@ -515,12 +516,12 @@ export class BullmqStore implements TaskStore {
       reads.hgetall(key).lrange(`${key}:logs`, 0, -1).sismember(this.#heldKey(name), id);
     }
     const [replies, states] = await Promise.all([
-      reads.exec(),
+      execAll(reads),
       Promise.all(where.map(([name, id]) => this.#queue(name).getJobState(id))),
     ]);
     return where.map(([, id], i) => {
-      const hash = replies![i * 3]![1] as Record<string, string>;
-      const task = toTask({ id, hash, logs: replies![i * 3 + 1]![1] as string[], bullState: states[i]!, held: replies![i * 3 + 2]![1] === 1 });
+      const hash = replies[i * 3] as Record<string, string>;
+      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, held: replies[i * 3 + 2] === 1 });
       return task === null ? null : { task, seq: (JSON.parse(hash.data!) as JobData).seq };
     });
   }
