@@ -270,22 +270,23 @@ export class BullmqStore implements TaskStore {
     return true;
   }
 
-  async heartbeat(owner: string, leaseUntil: number): Promise<void> {
+  async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
     checkTime('heartbeat(): leaseUntil', leaseUntil);
     const client = this.#opened();
-    const duration = leaseUntil - Date.now();
+    const duration = Math.max(1, leaseUntil - Date.now());
     await this.#call(async () => {
       const renewals: Promise<unknown>[] = [];
       const keys: string[] = [];
-      for (const [id, hold] of this.#holds) {
-        if (hold.owner !== owner) continue;
-        keys.push(this.#jobKey(hold.job.name, id));
-        renewals.push(ignoreGone(hold.job.changeDelay(Math.max(1, duration))));
-      }
-      for (const [id, claim] of this.#claims) {
-        if (claim.owner !== owner) continue;
-        keys.push(this.#jobKey(claim.queue, id));
-        renewals.push(ignoreGone(claim.job.extendLock(claim.token, Math.max(1, duration))));
+      for (const id of ids) {
+        const hold = this.#holds.get(id);
+        const claim = this.#claims.get(id);
+        if (claim?.owner === owner) {
+          keys.push(this.#jobKey(claim.queue, id));
+          renewals.push(ignoreGone(claim.job.extendLock(claim.token, duration)));
+        } else if (hold?.owner === owner) {
+          keys.push(this.#jobKey(hold.job.name, id));
+          renewals.push(ignoreGone(hold.job.changeDelay(duration)));
+        }
       }
       if (keys.length > 0) renewals.push(client.eval(SET_IF_STORED, keys.length, ...keys, FIELD.lease, leaseUntil));
       await Promise.all(renewals);

@@ -14,7 +14,8 @@ interface PendingAdd {
  * Group commit: every task added and every hold released during one turn of
  * the event loop goes to the store in one call (one transaction), so that
  * journaling costs little per request. Released tasks are handed to
- * `onReleased`, which runs them in this process at once.
+ * `onReleased`, which runs them in this process at once. The journal knows
+ * the holds it has not yet released (`holds`): the heartbeat renews them.
  */
 export class Journal {
   readonly #store: TaskStore;
@@ -26,6 +27,7 @@ export class Journal {
   #releases: Release[] = [];
   #scheduled = false;
   #writing = 0;
+  readonly #holds = new Set<string>();
 
   constructor(store: TaskStore, owner: string, leaseUntil: () => number, onReleased: (ids: string[]) => void, logger: Logger) {
     this.#store = store;
@@ -47,6 +49,11 @@ export class Journal {
   release(release: Release): void {
     this.#releases.push(release);
     this.#schedule();
+  }
+
+  /** The ids of the tasks this journal holds: journaled, their release not yet taken by the store. */
+  get holds(): ReadonlySet<string> {
+    return this.#holds;
   }
 
   /** Nothing waits to be written, and no write is under way. */
@@ -83,7 +90,11 @@ export class Journal {
       for (const { reject } of adds) reject(error);
       return;
     }
-    adds.forEach(({ resolve }, i) => resolve(results[i]!));
+    adds.forEach(({ task, resolve }, i) => {
+      const result = results[i]!;
+      if (task.held && !result.duplicate) this.#holds.add(result.id);
+      resolve(result);
+    });
   }
 
   async #writeReleases(releases: Release[], attempt = 1): Promise<void> {
@@ -91,18 +102,20 @@ export class Journal {
     try {
       ids = await this.#store.release(releases, this.#owner);
     } catch (error) {
-      // This process renews its holds while it lives, so a hold left in the store would not run out: write it again
-      // (every second at most, for a minute); past that, recovery runs it once this process has stopped.
+      // Written again (every second at most, for a minute), its hold renewed meanwhile, so that the task runs
+      // with its outcome; past that, the hold is let go: it runs out, and recovery runs the task, its outcome unknown.
       if (attempt === 1) {
         this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
       }
       if (attempt < RELEASE_ATTEMPTS) {
         setTimeout(() => void this.#writeReleases(releases, attempt + 1), Math.min(1_000, 50 * 2 ** attempt)).unref();
       } else {
-        this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once this process has stopped and their lease has run out`);
+        for (const { id } of releases) this.#holds.delete(id);
+        this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
       }
       return;
     }
+    for (const { id } of releases) this.#holds.delete(id);
     if (ids.length > 0) this.#onReleased(ids);
   }
 }

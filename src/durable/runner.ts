@@ -47,6 +47,8 @@ export interface RunnerSettings {
   random: () => number;
   /** Set when tracing is on: each attempt gets a span. */
   tracer?: DurableTracer | undefined;
+  /** The holds this process keeps (the web process's journal): renewed with its running tasks. */
+  holds?: () => Iterable<string>;
 }
 
 interface Attempt {
@@ -272,7 +274,7 @@ export class Runner {
   async #heartbeat(): Promise<void> {
     const { store, clock, leaseMs, logger } = this.#settings;
     try {
-      await store.heartbeat(this.owner, clock.now() + leaseMs);
+      await store.heartbeat(this.owner, clock.now() + leaseMs, [...this.#running.keys(), ...this.#settings.holds?.() ?? []]);
     } catch (error) {
       logger.error({ err: error }, `could not renew durable task leases in the ${store.description}`);
     }

@@ -31,7 +31,7 @@ export function prepareStatements(db: DatabaseSync) {
     claim: arrays(`UPDATE coda_tasks SET state = 'running', owner = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
       WHERE seq IN ${LIST} RETURNING ${TASK_COLUMNS}`),
 
-    heartbeat: sql(`UPDATE coda_tasks SET lease_until = ? WHERE owner = ? AND state IN ('held', 'running')`),
+    heartbeat: sql(`UPDATE coda_tasks SET lease_until = ? WHERE id IN ${LIST} AND +owner = ? AND +state IN ('held', 'running')`),
     // `+state`, `+owner`: found by id, not by scanning every running task.
     complete: sql(`UPDATE coda_tasks SET state = 'completed', finished_at = ?, owner = NULL, lease_until = NULL
       WHERE id IN ${LIST} AND +state = 'running' AND +owner = ?`),

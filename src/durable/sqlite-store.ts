@@ -181,9 +181,10 @@ export class SqliteStore implements TaskStore {
     });
   }
 
-  async heartbeat(owner: string, leaseUntil: number): Promise<void> {
+  async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
     checkTime('heartbeat(): leaseUntil', leaseUntil);
-    this.#write((s) => s.heartbeat.run(leaseUntil, owner));
+    if (ids.length === 0) return;
+    this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
   }
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {

@@ -172,8 +172,13 @@ export interface TaskStore {
     leaseUntil: number;
     ids?: readonly string[];
   }): Promise<StoredTask[]>;
-  /** Renews every hold and claim of `owner` until `leaseUntil`. */
-  heartbeat(owner: string, leaseUntil: number): Promise<void>;
+  /**
+   * Renews the holds and claims of `owner` among `ids` until `leaseUntil`.
+   * Only those the process still keeps: one it let go of (a completion the
+   * store refused) runs out and is recovered, rather than being renewed for
+   * as long as the process lives.
+   */
+  heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void>;
   /** Running tasks of `owner` completed, all at once. A task no longer owned (its lease was lost) is left alone. */
   complete(ids: readonly string[], owner: string, now: number): Promise<void>;
   /** A running task of `owner` failed this attempt: kept with its error, ready again at `retryAt`, or failed for good when `retryAt` is null. */

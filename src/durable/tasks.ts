@@ -189,6 +189,7 @@ export class Tasks {
     await store.open();
     const runner = new Runner({
       store, definitions: this.#definitions, logger: this.#logger, leaseMs: this.#leaseMs, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
+      holds: () => this.#journal!.holds,
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
     this.#runner = runner;

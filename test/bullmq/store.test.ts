@@ -73,7 +73,7 @@ describe('bullmq store', () => {
       await store.add([task], 'me', now + 10_000);
       assert.equal((await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 10_000 })).length, 1);
       await store.complete([task.id], 'me', now);
-      await store.heartbeat('me', now + 20_000);
+      await store.heartbeat('me', now + 20_000, [task.id]);
       assert.equal(await store.get(task.id), null);
       const redis = new Redis({ port: server().port });
       assert.deepEqual(await redis.keys('removed:send:removed-1*'), [], 'no key of the job is left');

@@ -110,9 +110,48 @@ test('a release the store refuses is written again: the hold, which this process
   assert.equal((await client.get('/')).status, 200);
   // The retry's timer does not hold the process open (a server's socket does): here, an interval does, until the task runs.
   const alive = setInterval(() => {}, 1_000);
-  await running.finally(() => clearInterval(alive));
+  t.after(() => clearInterval(alive));
+  await running;
   assert.equal(refusals, 2);
   assert.ok(lines.some((line) => String(line.msg).startsWith('could not release held durable tasks')), 'the refusal is logged');
+});
+
+test('a completion the store refuses is not renewed by the heartbeat: its lease runs out and the task runs again', { timeout: 10_000 }, async (t) => {
+  const inner = sqliteStore({ path: tempFile(t) });
+  let refusals = 0;
+  const complete: TaskStore['complete'] = (...args) => {
+    if (refusals++ === 0) return Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')));
+    return inner.complete(...args);
+  };
+  const flaky = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'complete') return complete;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const attempts: number[] = [];
+  let ranTwice: () => void;
+  const twice = new Promise<void>((resolve) => { ranTwice = resolve; });
+  const noted = task('noted', (_payload, ctx) => {
+    attempts.push(ctx.attempt);
+    if (attempts.length === 2) ranTwice();
+  });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger, tasks: { definitions: [noted], store: flaky, leaseMs: 300, pollMs: 50 },
+    routes: [get('/', () => new HttpResponse('ok').after(noted, {}))],
+  });
+  await using client = createTestClient(app, { tasks: 'app' });
+  assert.equal((await client.get('/')).status, 200);
+  // Nothing else holds the process open while the lease runs out (the runner's timers are unref'd).
+  const alive = setInterval(() => {}, 1_000);
+  t.after(() => clearInterval(alive));
+  await twice;
+  assert.deepEqual(attempts, [1, 2], 'run again by recovery, the lost attempt counted');
+  assert.ok(lines.some((line) => String(line.msg).startsWith("could not record a durable task's end")), 'the refusal is logged');
+  await client.settle();
+  assert.equal((await app.tasks.stats()).completed, 1);
 });
 
 test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock', async () => {
