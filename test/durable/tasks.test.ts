@@ -19,6 +19,22 @@ function tempFile(t: TestContext): string {
   return path.join(dir, 'tasks.db');
 }
 
+/** The store, except that the first call of `method` is refused, as a locked file or a dropped Redis connection would refuse it. */
+function refusingOnce(inner: TaskStore, method: 'release' | 'complete'): { store: TaskStore; calls: () => number } {
+  let calls = 0;
+  const store = new Proxy(inner, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      if (key !== method) return value.bind(target);
+      return (...args: unknown[]) => (calls++ === 0
+        ? Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')))
+        : value.apply(target, args));
+    },
+  });
+  return { store, calls: () => calls };
+}
+
 test('after(task, payload) in a view runs once the response is done, with its id, attempt, request snapshot and outcome', async () => {
   const seen: { payload: unknown; ctx: TaskContext }[] = [];
   const welcome = task('welcome', (payload: { userId: string }, ctx) => { seen.push({ payload, ctx }); });
@@ -87,20 +103,7 @@ test('each attempt is told with how long it waited after its runAt and how long 
 });
 
 test('a release the store refuses is written again: the hold, which this process keeps renewing, does not strand the task', { timeout: 10_000 }, async (t) => {
-  const inner = sqliteStore({ path: tempFile(t) });
-  let refusals = 0;
-  // The store refuses the first release, as a locked file or a dropped Redis connection would.
-  const release: TaskStore['release'] = (...args) => {
-    if (refusals++ === 0) return Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')));
-    return inner.release(...args);
-  };
-  const flaky = new Proxy(inner, {
-    get(target, key) {
-      if (key === 'release') return release;
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  const { store: flaky, calls } = refusingOnce(sqliteStore({ path: tempFile(t) }), 'release');
   let ran: () => void;
   const running = new Promise<void>((resolve) => { ran = resolve; });
   const noted = task('noted', () => ran());
@@ -112,24 +115,12 @@ test('a release the store refuses is written again: the hold, which this process
   const alive = setInterval(() => {}, 1_000);
   t.after(() => clearInterval(alive));
   await running;
-  assert.equal(refusals, 2);
+  assert.equal(calls(), 2);
   assert.ok(lines.some((line) => String(line.msg).startsWith('could not release held durable tasks')), 'the refusal is logged');
 });
 
 test('a completion the store refuses is not renewed by the heartbeat: its lease runs out and the task runs again', { timeout: 10_000 }, async (t) => {
-  const inner = sqliteStore({ path: tempFile(t) });
-  let refusals = 0;
-  const complete: TaskStore['complete'] = (...args) => {
-    if (refusals++ === 0) return Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')));
-    return inner.complete(...args);
-  };
-  const flaky = new Proxy(inner, {
-    get(target, key) {
-      if (key === 'complete') return complete;
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  const { store: flaky } = refusingOnce(sqliteStore({ path: tempFile(t) }), 'complete');
   const attempts: number[] = [];
   let ranTwice: () => void;
   const twice = new Promise<void>((resolve) => { ranTwice = resolve; });
