@@ -145,19 +145,21 @@ test('a completion the store refuses is not renewed by the heartbeat: its lease 
   assert.equal((await app.tasks.stats()).completed, 1);
 });
 
-test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock', async () => {
-  let calls = 0;
-  const flaky = task('flaky', () => {
-    calls++;
-    if (calls < 3) throw new Error(`attempt ${calls} broke`);
-  }, { attempts: 5, backoff: { type: 'exponential', delayMs: 60 * 60_000 } });
-  const { logger } = memoryLogger();
-  const app = createApp({ logger, tasks: { definitions: [flaky] }, routes: [get('/', () => new HttpResponse('ok').after(flaky, {}))] });
-  await using client = createTestClient(app);
-  await client.get('/');
-  await client.settle();
-  assert.equal(calls, 3);
-  assert.deepEqual(client.tasks.map((r) => [r.state, r.attempt]), [['retrying', 1], ['retrying', 2], ['completed', 3]]);
+test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock, and waits for retries due at once', async () => {
+  for (const backoff of [{ type: 'exponential', delayMs: 60 * 60_000 }, { type: 'fixed', delayMs: 0, jitter: 0 }] as const) {
+    let calls = 0;
+    const flaky = task('flaky', () => {
+      calls++;
+      if (calls < 3) throw new Error(`attempt ${calls} broke`);
+    }, { attempts: 5, backoff });
+    const { logger } = memoryLogger();
+    const app = createApp({ logger, tasks: { definitions: [flaky] }, routes: [get('/', () => new HttpResponse('ok').after(flaky, {}))] });
+    await using client = createTestClient(app);
+    await client.get('/');
+    await client.settle();
+    assert.equal(calls, 3, backoff.type);
+    assert.deepEqual(client.tasks.map((r) => [r.state, r.attempt]), [['retrying', 1], ['retrying', 2], ['completed', 3]]);
+  }
 });
 
 test('NonRetryableError fails at once; the failed task keeps its payload and every error; retry() runs it again, discard() removes it', async () => {
