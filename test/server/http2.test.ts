@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import https from 'node:https';
+import tls from 'node:tls';
 import { after, describe, test } from 'node:test';
 import {
   after as afterResponse, createApp, get, HttpResponse, JsonResponse, post, serve, StreamingResponse,
@@ -145,6 +146,18 @@ describe('HTTP/2', () => {
     });
     assert.deepEqual([status, body, version], [200, 'hello over h2', '1.1']);
     assert.deepEqual(seen.at(-1), { headers: { host: `127.0.0.1:${server.port}`, ':path': null, 'x-test': null }, raw: 'IncomingMessage', version: '1.1' });
+  });
+
+  test('CONNECT: over HTTP/2 a request the router answers; over HTTP/1.1 on the same port a 501 saying this is no proxy', async () => {
+    const h2 = await h2request(session, { ':method': 'CONNECT', ':authority': 'evil.example:443' });
+    assert.deepEqual([h2.status, h2.body], [404, 'no route for CONNECT evil.example:443']);
+    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.write('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n[^]*\r\n\r\nCONNECT evil\.example:443 is not supported: this server is not a proxy$/);
   });
 });
 
