@@ -16,22 +16,36 @@ const QUIET_MS = 250;
 
 const noop = (): void => {};
 
+/** The description of the symbol under which node:http keeps its timeout-checking interval (Node 18 and later). */
+const CHECKING_TIMER = 'http.server.connectionsCheckingInterval';
+
 /**
  * Stops accepting connections; resolves once the last one has closed. Node's
  * `close()` would also destroy at once every connection that looks idle,
  * including one whose next request is in its receive buffer, not read yet, or
  * about to be sent: that client gets a reset instead of an answer. So its idle
- * sweep is left out here (the rest of Node's close, such as stopping the
- * timeout checks, is kept) and done by `closeIdleConnections` below.
+ * sweep is left out here and done by `closeIdleConnections` below. It would
+ * also stop the timer that enforces `headersTimeout` and `requestTimeout`: a
+ * client trickling its request body would then hold the drain, unanswered,
+ * until the deadline. That timer is kept running until the last connection
+ * has closed, so such a client still gets its 408 on time.
  * HTTP/2 sessions are closed apart (see `Listener.closeSessions`).
  */
 export function stopAccepting(server: NodeServer): Promise<void> {
   const sweeping = server as { closeIdleConnections(): void };
   sweeping.closeIdleConnections = noop;
+  const timers = server as unknown as Record<symbol, NodeJS.Timeout | undefined>;
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === CHECKING_TIMER);
+  const timer = key === undefined ? undefined : timers[key];
+  if (key !== undefined) timers[key] = undefined;
   try {
-    return new Promise<void>((resolve) => server.close(() => resolve()));
+    return new Promise<void>((resolve) => server.close(() => {
+      clearInterval(timer);
+      resolve();
+    }));
   } finally {
     Reflect.deleteProperty(sweeping, 'closeIdleConnections');
+    if (key !== undefined) timers[key] = timer;
   }
 }
 

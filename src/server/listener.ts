@@ -1,6 +1,7 @@
-import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, Server as HttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
+import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { App } from '../app/app.js';
 import type { ServeSettings } from './options.js';
 
@@ -43,6 +44,11 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   }
   // On an HTTP/2 server these apply to its HTTP/1.1 connections.
   const http1 = server as HttpServer;
+  http1.on('connect', (request: IncomingMessage | Http2ServerRequest, socket: Duplex | Http2ServerResponse) => {
+    // node:http2 emits its CONNECT streams here too, with their response: requests like any other.
+    if (socket instanceof Http2ServerResponse) app.handler(request, socket);
+    else refuseConnect(request as IncomingMessage, socket);
+  });
   http1.headersTimeout = settings.headersTimeoutMs;
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
@@ -59,6 +65,18 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
       sessions.destroy();
     },
   };
+}
+
+/**
+ * An HTTP/1.1 CONNECT asks for a tunnel, which only a proxy gives; Node hands
+ * it to 'connect' listeners, never to the app, and without one closes the
+ * connection unanswered. Coda answers 501, naming the request, and closes it.
+ */
+function refuseConnect(request: IncomingMessage, socket: Duplex): void {
+  const body = `CONNECT ${request.url ?? ''} is not supported: this server is not a proxy`;
+  socket.on('error', () => {});
+  // Destroyed once written: Node no longer tracks this socket, so no timeout or shutdown would close it.
+  socket.end(`HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
 }
 
 /** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */

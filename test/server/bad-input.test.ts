@@ -146,6 +146,13 @@ describe('bad input over a real socket', () => {
     assert.equal(response.status, 400);
   });
 
+  test('CONNECT (this server is no proxy) is a 501 saying so, not a connection closed without an answer', async () => {
+    const response = await rawRequest(server, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+    assert.equal(response.status, 501);
+    assert.equal(response.headers.connection, 'close');
+    assert.equal(response.body.toString(), 'CONNECT evil.example:443 is not supported: this server is not a proxy');
+  });
+
   test('invalid percent-encoding in the path is a 400 naming the path', async () => {
     for (const path of ['/notes/%zz', '/notes/%E0%A4%A', '/nowhere/%']) {
       const response = await rawRequest(server, rawGet(path));

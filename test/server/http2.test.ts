@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import https from 'node:https';
+import tls from 'node:tls';
 import { after, describe, test } from 'node:test';
 import {
   after as afterResponse, createApp, get, HttpResponse, JsonResponse, post, serve, StreamingResponse,
@@ -146,9 +147,80 @@ describe('HTTP/2', () => {
     assert.deepEqual([status, body, version], [200, 'hello over h2', '1.1']);
     assert.deepEqual(seen.at(-1), { headers: { host: `127.0.0.1:${server.port}`, ':path': null, 'x-test': null }, raw: 'IncomingMessage', version: '1.1' });
   });
+
+  test('CONNECT: over HTTP/2 a request the router answers; over HTTP/1.1 on the same port a 501 saying this is no proxy', async () => {
+    const h2 = await h2request(session, { ':method': 'CONNECT', ':authority': 'evil.example:443' });
+    assert.deepEqual([h2.status, h2.body], [404, 'no route for CONNECT evil.example:443']);
+    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.write('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n[^]*\r\n\r\nCONNECT evil\.example:443 is not supported: this server is not a proxy$/);
+  });
 });
 
 describe('HTTP/2: client aborts and shutdown', () => {
+  /** One HTTP/2 frame: length, type, flags, stream id, payload (RFC 9113 4.1). */
+  function frame(type: number, flags: number, id: number, payload = Buffer.alloc(0)): Buffer {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(id, 5);
+    return Buffer.concat([head, payload]);
+  }
+
+  /** Opens a raw HTTP/2 connection, sends the preface and `frames`, and resolves once the server has closed it. */
+  async function rawSession(server: Server<Http2SecureServer>, frames: Buffer[]): Promise<void> {
+    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['h2'] });
+    socket.on('error', () => {});
+    socket.resume();
+    await once(socket, 'secureConnect');
+    socket.end(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0), ...frames]));
+    await once(socket, 'close');
+  }
+
+  test('floods (CVE-2023-44487 rapid resets, SETTINGS): the session is ended, others are served, every reset stream\'s tasks run with an aborted outcome', { timeout: 10_000 }, async () => {
+    const released = deferred();
+    const outcomes: Outcome[] = [];
+    let views = 0;
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [
+        get('/flood', async () => {
+          views++;
+          afterResponse(({ outcome }) => void outcomes.push(outcome));
+          await released.promise;
+          return new HttpResponse('late');
+        }),
+        get('/ok', () => new HttpResponse('ok')),
+      ],
+    });
+    const server = await startH2(app);
+    try {
+      // HEADERS (END_STREAM | END_HEADERS) for GET /flood, then RST_STREAM CANCEL, for 5,000 streams: static-table
+      // :method GET, :scheme https, then :path and :authority as literals without indexing.
+      const block = Buffer.from([0x82, 0x87, 0x04, 6, ...Buffer.from('/flood'), 0x01, 9, ...Buffer.from('localhost')]);
+      const resets: Buffer[] = [];
+      for (let id = 1; id < 10_000; id += 2) resets.push(frame(1, 0x5, id, block), frame(3, 0, id, Buffer.from([0, 0, 0, 8])));
+      await rawSession(server, resets);
+      await rawSession(server, Array.from({ length: 20_000 }, () => frame(4, 0, 0)));
+      const session = connectH2(server);
+      assert.equal((await h2request(session, { ':path': '/ok' })).body, 'ok');
+      session.close();
+      released.resolve();
+      await app.settle();
+      assert.ok(views > 0 && views < 5_000, `Node ended the session before it opened all 5,000 streams (${views} views ran)`);
+      assert.equal(outcomes.length, views, 'each view\'s task ran');
+      assert.ok(outcomes.every((outcome) => outcome.aborted && !outcome.completed), 'each reset stream is an aborted outcome');
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
   test('a stream the client resets (RST_STREAM) mid-body: the stream stops, and the tasks run with an aborted outcome', async () => {
     const outcome = deferred<Outcome>();
     const streamStopped = deferred();

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from 'coda-http';
-import { assertServes, connect, memoryLogger, startServer } from '../helpers.js';
+import { assertServes, connect, deferred, memoryLogger, startServer } from '../helpers.js';
 
 /** A small app; each suite gets its own, so requests from one do not show in another's close() report. */
 function makeApp() {
@@ -217,5 +217,30 @@ describe('server.close()', () => {
     assert.deepEqual(await first, { tasksCompleted: 0, tasksAbandoned: [], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
     assert.equal(server.server.listening, false);
     await assert.rejects(fetch(`${server.url}/ok`));
+  });
+});
+
+describe('the timeouts still apply while the server drains', () => {
+  test('close(): a client trickling its body gets its 408 at requestTimeout, and the drain ends then, not at the deadline', { timeout: 10_000 }, async () => {
+    const reading = deferred<void>();
+    const drainApp = createApp({
+      logger: memoryLogger().logger,
+      routes: [post('/upload', async (request) => {
+        reading.resolve();
+        return new HttpResponse(await request.text());
+      })],
+    });
+    const server = await startServer(drainApp, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    // A request whose view reads a body announced but never sent whole, and a head never finished.
+    const uploading = stall(server, 'POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc');
+    const slowHead = stall(server, 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+    await reading.promise;
+    const started = performance.now();
+    const report = await server.close({ timeoutMs: 5_000 });
+    const closedAfter = performance.now() - started;
+    assert.match((await uploading).text, /^HTTP\/1\.1 408 /);
+    await slowHead;
+    assert.equal(report.requestsInFlightAtClose, 1);
+    assert.ok(closedAfter < 2_500, `drained after ${Math.round(closedAfter)} ms, the deadline was 5,000 ms`);
   });
 });
