@@ -9,7 +9,7 @@ import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
 import { compileTrust } from '../http/client-address.js';
 import { setCookieHeaders } from '../http/cookies.js';
 import { signerFor, type Signer } from '../http/signing.js';
-import { ServiceUnavailable } from '../http/errors.js';
+import { BadRequest, ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { RequestOptions, RequestSource } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
@@ -27,6 +27,7 @@ import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, k
 import { fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
+import { repeatsHost } from '../transport/node/host-header.js';
 import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
@@ -158,7 +159,7 @@ export class App {
     const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
-      result = this.#run(exchange);
+      result = !http2 && repeatsHost((source as IncomingMessage).rawHeaders) ? this.#refuseHost(exchange, res as ServerResponse) : this.#run(exchange);
     } catch (error) {
       // Converters catch everything the app throws; this is for Coda's own bugs.
       result = renderError(exchange.request, error, this.debug);
@@ -171,6 +172,13 @@ export class App {
     } else {
       this.#respond(res, exchange, result, http2);
     }
+  }
+
+  /** Two Host lines: a 400 before any middleware runs, and the connection closed (the next request's framing is suspect too). */
+  #refuseHost(exchange: Exchange, res: ServerResponse): HttpResponse {
+    exchange.refuse();
+    res.shouldKeepAlive = false;
+    return renderError(exchange.request, new BadRequest('the request has more than one Host header'), this.debug);
   }
 
   /**

@@ -153,6 +153,14 @@ describe('bad input over a real socket', () => {
     assert.equal(response.body.toString(), 'CONNECT evil.example:443 is not supported: this server is not a proxy');
   });
 
+  test('two Host headers are a 400 (RFC 9112 3.2) before any middleware, and the connection is closed', async () => {
+    const response = await rawRequest(server, 'GET /private HTTP/1.1\r\nHost: localhost\r\nhost: admin.internal\r\n\r\n');
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.connection, 'close');
+    assert.match(response.body.toString(), /more than one Host header/);
+    assertNoErrorLogged();
+  });
+
   test('invalid percent-encoding in the path is a 400 naming the path', async () => {
     for (const path of ['/notes/%zz', '/notes/%E0%A4%A', '/nowhere/%']) {
       const response = await rawRequest(server, rawGet(path));
