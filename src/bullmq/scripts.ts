@@ -1,3 +1,5 @@
+import { FIELD } from './jobs.js';
+
 /**
  * Counts of one queue's jobs by Coda's states, in one call (Lua runs
  * atomically): KEYS are the queue's wait, prioritized, paused, active,
@@ -54,4 +56,41 @@ for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, ARGV[1], ARGV[2]) end
 end
 return 0
+`;
+
+/**
+ * Before a batch is added (BullMQ's own add returns an existing job's id
+ * rather than failing, so a taken id is looked for first): the index (from
+ * 1) of the first task whose id is already stored, or 0 once what Coda keeps
+ * beside BullMQ's keys is recorded, in the same call: the batch's held tasks
+ * among their queues' holds, its task names among the store's names.
+ * KEYS: the store's set of names, the batch's job hashes, then the set of
+ * holds of each held task. ARGV[1] how many job hashes, ARGV[2] how many
+ * held tasks, then the held tasks' ids, then the batch's task names.
+ */
+export const CHECK_NEW = `
+local jobs, held = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, jobs do
+  if redis.call('EXISTS', KEYS[1 + i]) == 1 then return i end
+end
+for i = 1, held do redis.call('SADD', KEYS[1 + jobs + i], ARGV[2 + i]) end
+redis.call('SADD', KEYS[1], unpack(ARGV, 3 + held))
+return 0
+`;
+
+/**
+ * Claimed jobs' fields written and the jobs read back, in one call: KEYS,
+ * per job, its hash, its log and its queue's set of holds; ARGV[1..3] the
+ * owner, lease and start, then the jobs' ids. Returns, per job, its hash (as
+ * field, value, ...) and its log.
+ */
+export const CLAIMED = `
+local out = {}
+for i = 1, #KEYS, 3 do
+  redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3])
+  redis.call('SREM', KEYS[i + 2], ARGV[3 + (i + 2) / 3])
+  out[#out + 1] = redis.call('HGETALL', KEYS[i])
+  out[#out + 1] = redis.call('LRANGE', KEYS[i + 1], 0, -1)
+end
+return out
 `;
