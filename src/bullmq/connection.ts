@@ -4,6 +4,7 @@ import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import type { RedisConnection } from './options.js';
+import { defineScripts } from './scripts.js';
 
 const KEYS = ['host', 'port', 'username', 'password', 'db', 'tls'];
 
@@ -38,6 +39,7 @@ export async function connect(connection: RedisConnection, address: string, desc
   } satisfies RedisOptions);
   // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
   client.on('error', () => {});
+  defineScripts(client);
   try {
     await client.connect();
     await client.ping();

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { FIELD } from './jobs.js';
 
 /**
@@ -9,7 +10,7 @@ import { FIELD } from './jobs.js';
  * holds whose job is gone is dropped from them. Returns ready, delayed,
  * running, completed, failed, held.
  */
-export const COUNTS = `
+const COUNTS = `
 local ready = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('LLEN', KEYS[3])
 local due = redis.call('ZCOUNT', KEYS[7], '-inf', ARGV[1])
 local later = redis.call('ZCARD', KEYS[7]) - due
@@ -31,7 +32,7 @@ return { ready + due, later, redis.call('LLEN', KEYS[4]), redis.call('ZCARD', KE
  * from its right end), keeping their order: the next fetches take them.
  * KEYS[1] the wait list; ARGV the ids. Returns how many were waiting.
  */
-export const TAKE_FIRST = `
+const TAKE_FIRST = `
 local found = {}
 for _, id in ipairs(ARGV) do
   local at = redis.call('LPOS', KEYS[1], id)
@@ -51,7 +52,7 @@ return #found
  * of one field that nothing removes. KEYS the job hashes; ARGV[1] the field,
  * ARGV[2] its value.
  */
-export const SET_IF_STORED = `
+const SET_IF_STORED = `
 for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, ARGV[1], ARGV[2]) end
 end
@@ -68,7 +69,7 @@ return 0
  * holds of each held task. ARGV[1] how many job hashes, ARGV[2] how many
  * held tasks, then the held tasks' ids, then the batch's task names.
  */
-export const CHECK_NEW = `
+const CHECK_NEW = `
 local jobs, held = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 1, jobs do
   if redis.call('EXISTS', KEYS[1 + i]) == 1 then return i end
@@ -84,7 +85,7 @@ return 0
  * owner, lease and start, then the jobs' ids. Returns, per job, its hash (as
  * field, value, ...) and its log.
  */
-export const CLAIMED = `
+const CLAIMED = `
 local out = {}
 for i = 1, #KEYS, 3 do
   redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3])
@@ -94,3 +95,16 @@ for i = 1, #KEYS, 3 do
 end
 return out
 `;
+
+const SCRIPTS = { checkNew: CHECK_NEW, claimed: CLAIMED, counts: COUNTS, setIfStored: SET_IF_STORED, takeFirst: TAKE_FIRST };
+
+/** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
+export function defineScripts(client: Redis): void {
+  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`coda_${name}`, { lua });
+}
+
+/** Runs one of Coda's scripts (defined by defineScripts) with its keys and arguments. */
+export function runScript(client: Redis, name: keyof typeof SCRIPTS, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  const run = (client as unknown as Record<string, (...rest: (string | number)[]) => Promise<unknown>>)[`coda_${name}`]!;
+  return run.call(client, keys.length, ...keys, ...args);
+}

@@ -12,13 +12,14 @@ import type {
 import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
-import { CHECK_NEW, CLAIMED, COUNTS, SET_IF_STORED, TAKE_FIRST } from './scripts.js';
+import { runScript } from './scripts.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
- * (`<prefix>:<name>`), one job per task. Registration adds jobs in one
- * pipeline per event-loop turn; a held task is a delayed job whose delay is
- * its hold, so that if its process dies the hold expires and the job runs;
+ * (`<prefix>:<name>`), one job per task. Registration adds a turn's jobs
+ * in two round trips (the connections are auto-pipelined); a held task is a
+ * delayed job whose delay is its hold, so that if its process dies the hold
+ * expires and the job runs;
  * claims, locks, retries with backoff, the failed set, stalled jobs,
  * deduplication (`key`) and pruning (`removeOnComplete`) are BullMQ's own.
  * Workers run anywhere: `runWorker({ definitions, store: bullmqStore(...) })`.
@@ -121,10 +122,10 @@ export class BullmqStore implements TaskStore {
       for (const task of tasks) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
       const held = tasks.filter((task) => task.held);
       // One call refuses a taken id and records the holds and names; then one pipeline per task name, all written together.
-      const taken = Number(await client.eval(
-        CHECK_NEW, 1 + tasks.length + held.length,
-        this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id)), ...held.map((task) => this.#heldKey(task.name)),
-        tasks.length, held.length, ...held.map((task) => task.id), ...byName.keys(),
+      const taken = Number(await runScript(
+        client, 'checkNew',
+        [this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id)), ...held.map((task) => this.#heldKey(task.name))],
+        [tasks.length, held.length, ...held.map((task) => task.id), ...byName.keys()],
       ));
       if (taken > 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[taken - 1]!.id)} is already stored`);
       const now = Date.now();
@@ -200,7 +201,7 @@ export class BullmqStore implements TaskStore {
           this.#caps.set(name, cap);
         }
         // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-        if (request.ids !== undefined) room = Math.min(room, Number(await client.eval(TAKE_FIRST, 1, `${this.#queueKey(name)}:wait`, ...request.ids)));
+        if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
         if (room <= 0) continue;
         // Every fetch of the turn on one connection: one round trip.
         const fetched = await Promise.all(Array.from({ length: room }, async () => {
@@ -220,7 +221,7 @@ export class BullmqStore implements TaskStore {
         const key = this.#jobKey(queue, job.id!);
         return [key, `${key}:logs`, this.#heldKey(queue)];
       });
-      const replies = await client.eval(CLAIMED, keys.length, ...keys, owner, leaseUntil, now, ...claimed.map(({ job }) => job.id!)) as string[][];
+      const replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...claimed.map(({ job }) => job.id!)]) as string[][];
       // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
       // forever by this process; its lock runs out and BullMQ's stalled-job handling gives the job back.
       for (const claim of claimed) {
@@ -279,7 +280,7 @@ export class BullmqStore implements TaskStore {
           renewals.push(ignoreGone(hold.job.changeDelay(duration)));
         }
       }
-      if (keys.length > 0) renewals.push(client.eval(SET_IF_STORED, keys.length, ...keys, FIELD.lease, leaseUntil));
+      if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, leaseUntil]));
       await Promise.all(renewals);
     });
   }
@@ -294,7 +295,7 @@ export class BullmqStore implements TaskStore {
       // completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
       const done = await Promise.all(mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false))));
       const keys = mine.filter((_, i) => done[i]).map(({ job, queue }) => this.#jobKey(queue, job.id!));
-      if (keys.length > 0) await client.eval(SET_IF_STORED, keys.length, ...keys, FIELD.finishedAt, now);
+      if (keys.length > 0) await runScript(client, 'setIfStored', keys, [FIELD.finishedAt, now]);
     });
   }
 
@@ -405,7 +406,7 @@ export class BullmqStore implements TaskStore {
       const rows = await Promise.all(names.map((name) => {
         const q = this.#queueKey(name);
         const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
-        return client.eval(COUNTS, 8, ...keys, this.#heldKey(name), (Math.floor(now) + 1) * 0x1000 - 1, `${q}:`) as Promise<number[]>;
+        return runScript(client, 'counts', [...keys, this.#heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1, `${q}:`]) as Promise<number[]>;
       }));
       return new Map(names.map((name, i) => {
         const [ready, delayed, running, completed, failed, held] = rows[i]!;
