@@ -48,14 +48,18 @@ let ran = 0;
 
 /** Socket writes this process sent to Redis (`--count`): each is one round trip's request, a pipeline or a single command. */
 let redisWrites = 0;
+let redisBytes = 0;
 if (process.env.CODA_BENCH_COUNT === '1') {
   const write = Socket.prototype.write;
   Socket.prototype.write = function (this: Socket, ...args: Parameters<typeof write>) {
-    if (this.remotePort === port) redisWrites++;
+    if (this.remotePort === port) {
+      redisWrites++;
+      redisBytes += typeof args[0] === 'string' ? Buffer.byteLength(args[0]) : (args[0] as Uint8Array).byteLength;
+    }
     return write.apply(this, args);
   } as typeof write;
   // Asked (SIGUSR2), prints its counts so far: the parent reads them between phases.
-  process.on('SIGUSR2', () => process.stdout.write(`count ${ran} ${redisWrites}\n`));
+  process.on('SIGUSR2', () => process.stdout.write(`count ${ran} ${redisWrites} ${redisBytes}\n`));
 }
 
 /** A worker that prints how many tasks it ran when told to stop (SIGTERM). */
@@ -161,11 +165,11 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** A child's counts so far: tasks it ran, socket writes it sent to Redis. */
-async function countsOf({ child, line }: Child): Promise<{ ran: number; writes: number }> {
+/** A child's counts so far: tasks it ran, socket writes it sent to Redis and their bytes. */
+async function countsOf({ child, line }: Child): Promise<{ ran: number; writes: number; bytes: number }> {
   child.kill('SIGUSR2');
-  const [, ran, writes] = (await line()).split(' ');
-  return { ran: Number(ran), writes: Number(writes) };
+  const [, ran, writes, bytes] = (await line()).split(' ');
+  return { ran: Number(ran), writes: Number(writes), bytes: Number(bytes) };
 }
 
 /** Redis's counters: commands by type (INFO itself left out), reads processed, its pid. */
@@ -189,14 +193,16 @@ async function count(redis: Redis, loader: ReturnType<typeof pickLoader>, reques
     const url = `http://127.0.0.1:${web.first.split(' ')[1]}/work`;
     const warmup = Math.min(2000, requests);
     await runLoad(loader, { url, connections, amount: warmup, headers: {} }, undefined);
-    const ranAll = async (expected: number): Promise<{ ran: number; writes: number }> => {
+    const ranAll = async (expected: number): Promise<{ ran: number; writes: number; bytes: number }> => {
       for (;;) {
         const counts = await countsOf(worker);
         if (counts.ran >= expected) return counts;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     };
-    const before = { redis: await redisCounts(redis), web: await countsOf(web), worker: await ranAll(warmup) };
+    // The warm-up's tasks all run first: nothing of it is counted.
+    const workerBefore = await ranAll(warmup);
+    const before = { redis: await redisCounts(redis), web: await countsOf(web), worker: workerBefore };
     const cpuBefore = [web.child.pid!, worker.child.pid!, before.redis.pid].map(cpuMs);
     const load = await runLoad(loader, { url, connections, amount: requests, headers: {} }, undefined);
     const accepted = load.statuses['200'] ?? 0;
@@ -220,6 +226,7 @@ async function count(redis: Redis, loader: ReturnType<typeof pickLoader>, reques
       commands,
       redisReadsPerRequest: perRequest(redisAfter.reads - before.redis.reads),
       writesPerRequest: { web: perRequest(webAfter.writes - before.web.writes), worker: perRequest(workerAfter.writes - before.worker.writes) },
+      bytesToRedisPerRequest: { web: Math.round(perRequest(webAfter.bytes - before.web.bytes)), worker: Math.round(perRequest(workerAfter.bytes - before.worker.bytes)) },
       cpuMsPer1000Requests: { web: cpu[0], worker: cpu[1], redis: cpu[2], total: cpu[0]! + cpu[1]! + cpu[2]! },
     };
     await ranBy(worker);
