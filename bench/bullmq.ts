@@ -11,11 +11,20 @@
  *    bursts, run by a worker process, until all have completed.
  * 3. Redis memory (`INFO memory` used_memory) as tasks go through.
  *
- * Usage: npm run bench:bullmq [-- --requests 20000 --tasks 100000]
+ * `--count` measures the `durable` scenario by counting instead (wall-clock
+ * req/s mean little on a shared machine): per request, Redis commands by type
+ * (`INFO commandstats`), reads Redis processed (`total_reads_processed`: the
+ * round trips it received), socket writes each process sent to Redis, and the
+ * CPU time of the web process, the worker and redis-server (/proc/<pid>/stat),
+ * as deltas over `--requests` after a warm-up, every task run.
+ *
+ * Usage: npm run bench:bullmq [-- --requests 20000 --tasks 100000] [--count]
  * Needs redis-server (Debian's package) and h2load or autocannon.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,6 +45,22 @@ const record = task('record', () => {
   ran++;
 });
 let ran = 0;
+
+/** Socket writes this process sent to Redis (`--count`): each is one round trip's request, a pipeline or a single command. */
+let redisWrites = 0;
+let redisBytes = 0;
+if (process.env.CODA_BENCH_COUNT === '1') {
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<typeof write>) {
+    if (this.remotePort === port) {
+      redisWrites++;
+      redisBytes += typeof args[0] === 'string' ? Buffer.byteLength(args[0]) : (args[0] as Uint8Array).byteLength;
+    }
+    return write.apply(this, args);
+  } as typeof write;
+  // Asked (SIGUSR2), prints its counts so far: the parent reads them between phases.
+  process.on('SIGUSR2', () => process.stdout.write(`count ${ran} ${redisWrites} ${redisBytes}\n`));
+}
 
 /** A worker that prints how many tasks it ran when told to stop (SIGTERM). */
 function reportOnSigterm(close: () => Promise<unknown>): void {
@@ -95,23 +120,27 @@ async function bullWorker(): Promise<void> {
 interface Child {
   child: ChildProcess;
   first: string;
+  /** The next line it prints. */
+  line: () => Promise<string>;
 }
 
 async function start(which: string, env: Record<string, string> = {}): Promise<Child> {
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', self, which], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
   });
-  const lines = createInterface({ input: child.stdout! });
-  const [first] = (await once(lines, 'line')) as [string];
-  return { child, first };
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async (): Promise<string> => {
+    const next = await lines.next();
+    if (next.done === true) throw new Error(`${which} exited`);
+    return next.value;
+  };
+  return { child, first: await line(), line };
 }
 
 /** Stops a worker and returns how many tasks it ran. */
-async function ranBy({ child }: Child): Promise<number> {
-  const lines = createInterface({ input: child.stdout! });
+async function ranBy({ child, line }: Child): Promise<number> {
   child.kill('SIGTERM');
-  const [line] = (await once(lines, 'line')) as [string];
-  return Number(line.split(' ')[1]);
+  return Number((await line()).split(' ')[1]);
 }
 
 /** Waits until the queue has nothing waiting, delayed or active (polled: the bench, not a test). */
@@ -129,14 +158,104 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 }
 
+/** CPU milliseconds a process has used so far (user + system, /proc/<pid>/stat). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, fields 14 and 15 of the line, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** A child's counts so far: tasks it ran, socket writes it sent to Redis and their bytes. */
+async function countsOf({ child, line }: Child): Promise<{ ran: number; writes: number; bytes: number }> {
+  child.kill('SIGUSR2');
+  const [, ran, writes, bytes] = (await line()).split(' ');
+  return { ran: Number(ran), writes: Number(writes), bytes: Number(bytes) };
+}
+
+/** Redis's counters: commands by type (INFO itself left out), reads processed, its pid. */
+async function redisCounts(redis: Redis): Promise<{ commands: Map<string, number>; reads: number; pid: number }> {
+  const stats = await redis.info('all');
+  const commands = new Map<string, number>();
+  for (const [, name, calls] of stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) if (name !== 'info') commands.set(name!, Number(calls));
+  return { commands, reads: Number(/total_reads_processed:(\d+)/.exec(stats)![1]), pid: Number(/process_id:(\d+)/.exec(stats)![1]) };
+}
+
+/**
+ * The `durable` scenario counted (`--count`): after a warm-up, `requests`
+ * requests, then until the worker has run every task; what each process and
+ * Redis did meanwhile, per request.
+ */
+async function count(redis: Redis, loader: ReturnType<typeof pickLoader>, requests: number, connections: number): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = {};
+  for (const [framework, webRole, workerRole] of [['coda', 'coda-web', 'coda-worker'], ['fastify', 'fastify-web', 'bull-worker']] as const) {
+    const web = await start(webRole, { CODA_BENCH_COUNT: '1' });
+    const worker = await start(workerRole, { CODA_BENCH_COUNT: '1' });
+    const url = `http://127.0.0.1:${web.first.split(' ')[1]}/work`;
+    const warmup = Math.min(2000, requests);
+    await runLoad(loader, { url, connections, amount: warmup, headers: {} }, undefined);
+    const ranAll = async (expected: number): Promise<{ ran: number; writes: number; bytes: number }> => {
+      for (;;) {
+        const counts = await countsOf(worker);
+        if (counts.ran >= expected) return counts;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    // The warm-up's tasks all run first: nothing of it is counted.
+    const workerBefore = await ranAll(warmup);
+    const before = { redis: await redisCounts(redis), web: await countsOf(web), worker: workerBefore };
+    const cpuBefore = [web.child.pid!, worker.child.pid!, before.redis.pid].map(cpuMs);
+    const load = await runLoad(loader, { url, connections, amount: requests, headers: {} }, undefined);
+    const accepted = load.statuses['200'] ?? 0;
+    if (accepted !== requests) throw new Error(`${framework}: ${accepted} of ${requests} requests accepted`);
+    const workerAfter = await ranAll(warmup + requests);
+    const cpuAfter = [web.child.pid!, worker.child.pid!, before.redis.pid].map(cpuMs);
+    const webAfter = await countsOf(web);
+    const redisAfter = await redisCounts(redis);
+    const perRequest = (n: number): number => Number((n / requests).toFixed(2));
+    const commands: Record<string, number> = {};
+    let total = 0;
+    for (const [name, calls] of redisAfter.commands) {
+      const delta = calls - (before.redis.commands.get(name) ?? 0);
+      total += delta;
+      if (delta > 0) commands[name] = perRequest(delta);
+    }
+    const cpu = cpuAfter.map((ms, i) => Math.round((ms - cpuBefore[i]!) * 1000 / requests));
+    results[framework] = {
+      tasksRun: workerAfter.ran - before.worker.ran,
+      commandsPerRequest: perRequest(total),
+      commands,
+      redisReadsPerRequest: perRequest(redisAfter.reads - before.redis.reads),
+      writesPerRequest: { web: perRequest(webAfter.writes - before.web.writes), worker: perRequest(workerAfter.writes - before.worker.writes) },
+      bytesToRedisPerRequest: { web: Math.round(perRequest(webAfter.bytes - before.web.bytes)), worker: Math.round(perRequest(workerAfter.bytes - before.worker.bytes)) },
+      cpuMsPer1000Requests: { web: cpu[0], worker: cpu[1], redis: cpu[2], total: cpu[0]! + cpu[1]! + cpu[2]! },
+    };
+    await ranBy(worker);
+    web.child.kill('SIGKILL');
+    console.error(framework, JSON.stringify(results[framework]));
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { requests: { type: 'string', default: '20000' }, tasks: { type: 'string', default: '100000' }, connections: { type: 'string', default: '50' } } });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { requests: { type: 'string', default: '20000' }, tasks: { type: 'string', default: '100000' }, connections: { type: 'string', default: '50' }, count: { type: 'boolean', default: false } },
+  });
   const requests = Number(values.requests);
   const tasks = Number(values.tasks);
   const redisServer = await startRedis();
   process.env.REDIS_PORT = String(redisServer.port);
   const redis = new Redis({ port: redisServer.port });
   const loader = pickLoader(process.env.CODA_BENCH_LOADER);
+  if (values.count) {
+    try {
+      console.log(JSON.stringify({ node: process.version, loader, requests, connections: Number(values.connections), ...await count(redis, loader, requests, Number(values.connections)) }, null, 2));
+    } finally {
+      redis.disconnect();
+      await redisServer.stop();
+    }
+    return;
+  }
   const results: Record<string, unknown> = { node: process.version, loader, requests, connections: Number(values.connections) };
   try {
     for (const [framework, web, worker, prefix] of [['coda', 'coda-web', 'coda-worker', 'bench-coda'], ['fastify', 'fastify-web', 'bull-worker', 'bench-fastify']] as const) {

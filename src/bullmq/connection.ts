@@ -4,6 +4,7 @@ import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import type { RedisConnection } from './options.js';
+import { defineScripts } from './scripts.js';
 
 const KEYS = ['host', 'port', 'username', 'password', 'db', 'tls'];
 
@@ -26,16 +27,19 @@ const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
 /**
  * The store's own connection, for registrations and operations: it fails a
  * command at once while Redis is away (no offline queue), so that a request
- * gets its 503 rather than waiting; it reconnects by itself.
+ * gets its 503 rather than waiting; it reconnects by itself. Auto-pipelined:
+ * every command of one turn (Coda's and BullMQ's per-job scripts alike) goes
+ * in one write, each with its own reply or error.
  */
 export async function connect(connection: RedisConnection, address: string, description: string): Promise<Redis> {
   const { Redis: Client } = await import('ioredis');
   const client = new Client({
     ...connection, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000,
-    retryStrategy: reconnectDelay,
+    retryStrategy: reconnectDelay, enableAutoPipelining: true,
   } satisfies RedisOptions);
   // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
   client.on('error', () => {});
+  defineScripts(client);
   try {
     await client.connect();
     await client.ping();
@@ -46,9 +50,13 @@ export async function connect(connection: RedisConnection, address: string, desc
   return client;
 }
 
-/** Options for BullMQ's workers' connections: they wait for Redis to return rather than fail (BullMQ requires it). */
+/**
+ * Options for BullMQ's workers' connections: they wait for Redis to return
+ * rather than fail (BullMQ requires it); auto-pipelined, so that a turn's
+ * fetches (and completions) go in one write. Coda fetches without blocking.
+ */
 export function workerConnection(connection: RedisConnection): ConnectionOptions {
-  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
+  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay, enableAutoPipelining: true };
 }
 
 /** Redis's replies that mean "not now" rather than "wrong call". */

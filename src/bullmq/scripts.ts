@@ -1,3 +1,6 @@
+import type { Redis } from 'ioredis';
+import { FIELD } from './jobs.js';
+
 /**
  * Counts of one queue's jobs by Coda's states, in one call (Lua runs
  * atomically): KEYS are the queue's wait, prioritized, paused, active,
@@ -7,7 +10,7 @@
  * holds whose job is gone is dropped from them. Returns ready, delayed,
  * running, completed, failed, held.
  */
-export const COUNTS = `
+const COUNTS = `
 local ready = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('LLEN', KEYS[3])
 local due = redis.call('ZCOUNT', KEYS[7], '-inf', ARGV[1])
 local later = redis.call('ZCARD', KEYS[7]) - due
@@ -29,7 +32,7 @@ return { ready + due, later, redis.call('LLEN', KEYS[4]), redis.call('ZCARD', KE
  * from its right end), keeping their order: the next fetches take them.
  * KEYS[1] the wait list; ARGV the ids. Returns how many were waiting.
  */
-export const TAKE_FIRST = `
+const TAKE_FIRST = `
 local found = {}
 for _, id in ipairs(ARGV) do
   local at = redis.call('LPOS', KEYS[1], id)
@@ -49,9 +52,59 @@ return #found
  * of one field that nothing removes. KEYS the job hashes; ARGV[1] the field,
  * ARGV[2] its value.
  */
-export const SET_IF_STORED = `
+const SET_IF_STORED = `
 for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, ARGV[1], ARGV[2]) end
 end
 return 0
 `;
+
+/**
+ * Before a batch is added (BullMQ's own add returns an existing job's id
+ * rather than failing, so a taken id is looked for first): the index (from
+ * 1) of the first task whose id is already stored, or 0 once what Coda keeps
+ * beside BullMQ's keys is recorded, in the same call: the batch's held tasks
+ * among their queues' holds, its task names among the store's names.
+ * KEYS: the store's set of names, the batch's job hashes, then the set of
+ * holds of each held task. ARGV[1] how many job hashes, ARGV[2] how many
+ * held tasks, then the held tasks' ids, then the batch's task names.
+ */
+const CHECK_NEW = `
+local jobs, held = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, jobs do
+  if redis.call('EXISTS', KEYS[1 + i]) == 1 then return i end
+end
+for i = 1, held do redis.call('SADD', KEYS[1 + jobs + i], ARGV[2 + i]) end
+redis.call('SADD', KEYS[1], unpack(ARGV, 3 + held))
+return 0
+`;
+
+/**
+ * Claimed jobs' fields written and the jobs read back, in one call: KEYS,
+ * per job, its hash, its log and its queue's set of holds; ARGV[1..3] the
+ * owner, lease and start, then the jobs' ids. Returns, per job, its hash (as
+ * field, value, ...) and its log.
+ */
+const CLAIMED = `
+local out = {}
+for i = 1, #KEYS, 3 do
+  redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3])
+  redis.call('SREM', KEYS[i + 2], ARGV[3 + (i + 2) / 3])
+  out[#out + 1] = redis.call('HGETALL', KEYS[i])
+  out[#out + 1] = redis.call('LRANGE', KEYS[i + 1], 0, -1)
+end
+return out
+`;
+
+const SCRIPTS = { checkNew: CHECK_NEW, claimed: CLAIMED, counts: COUNTS, setIfStored: SET_IF_STORED, takeFirst: TAKE_FIRST };
+
+/** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
+export function defineScripts(client: Redis): void {
+  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`coda_${name}`, { lua });
+}
+
+/** Runs one of Coda's scripts (defined by defineScripts) with its keys and arguments. */
+export function runScript(client: Redis, name: keyof typeof SCRIPTS, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  const run = (client as unknown as Record<string, (...rest: (string | number)[]) => Promise<unknown>>)[`coda_${name}`]!;
+  return run.call(client, keys.length, ...keys, ...args);
+}

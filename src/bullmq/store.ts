@@ -12,13 +12,14 @@ import type {
 import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
-import { COUNTS, SET_IF_STORED, TAKE_FIRST } from './scripts.js';
+import { runScript } from './scripts.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
- * (`<prefix>:<name>`), one job per task. Registration adds jobs in one
- * pipeline per event-loop turn; a held task is a delayed job whose delay is
- * its hold, so that if its process dies the hold expires and the job runs;
+ * (`<prefix>:<name>`), one job per task. Registration adds a turn's jobs
+ * in two round trips (the connections are auto-pipelined); a held task is a
+ * delayed job whose delay is its hold, so that if its process dies the hold
+ * expires and the job runs;
  * claims, locks, retries with backoff, the failed set, stalled jobs,
  * deduplication (`key`) and pruning (`removeOnComplete`) are BullMQ's own.
  * Workers run anywhere: `runWorker({ definitions, store: bullmqStore(...) })`.
@@ -117,33 +118,29 @@ export class BullmqStore implements TaskStore {
       ids.add(id);
     }
     return this.#call(async () => {
-      // One command for the batch; which id is taken is looked up only when one is.
-      if (await client.exists(...tasks.map((task) => this.#jobKey(task.name, task.id))) > 0) {
-        const existing = await Promise.all(tasks.map((task) => client.exists(this.#jobKey(task.name, task.id))));
-        const taken = tasks.find((_, i) => existing[i] === 1)!;
-        throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(taken.id)} is already stored`);
-      }
-      const now = Date.now();
       const byName = new Map<string, NewTask[]>();
       for (const task of tasks) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
-      const meta = client.pipeline().sadd(this.#namesKey(), ...byName.keys());
-      for (const task of tasks) if (task.held) meta.sadd(this.#heldKey(task.name), task.id);
-      // One pipeline per task name, all written together: one round trip for the batch.
+      const held = tasks.filter((task) => task.held);
+      // One call refuses a taken id and records the holds and names; then one pipeline per task name, all written together.
+      const taken = Number(await runScript(
+        client, 'checkNew',
+        [this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id)), ...held.map((task) => this.#heldKey(task.name))],
+        [tasks.length, held.length, ...held.map((task) => task.id), ...byName.keys()],
+      ));
+      if (taken > 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[taken - 1]!.id)} is already stored`);
+      const now = Date.now();
       const named = [...byName];
-      const [, ...added] = await Promise.all([
-        execAll(meta),
-        ...named.map(([name, list]) => this.#queue(name).addBulk(list.map((task) => {
-          const at = task.held ? leaseUntil : task.runAt;
-          return {
-            name, data: jobData(task, owner, leaseUntil, this.#nextSeq()),
-            opts: {
-              jobId: task.id, timestamp: now, delay: Math.max(task.held ? 1 : 0, at - now), attempts: task.maxAttempts,
-              backoff: { type: 'coda' }, removeOnComplete: this.#keepCompleted, removeOnFail: false,
-              ...(task.key === null ? {} : { deduplication: { id: task.key } }),
-            },
-          };
-        }))),
-      ]);
+      const added = await Promise.all(named.map(([name, list]) => this.#queue(name).addBulk(list.map((task) => {
+        const at = task.held ? leaseUntil : task.runAt;
+        return {
+          name, data: jobData(task, owner, leaseUntil, this.#nextSeq()),
+          opts: {
+            jobId: task.id, timestamp: now, delay: Math.max(task.held ? 1 : 0, at - now), attempts: task.maxAttempts,
+            backoff: { type: 'coda' }, removeOnComplete: this.#keepCompleted, removeOnFail: false,
+            ...(task.key === null ? {} : { deduplication: { id: task.key } }),
+          },
+        };
+      }))));
       const jobOf = new Map<string, Job>();
       named.forEach(([, list], i) => list.forEach((task, j) => jobOf.set(task.id, added[i]![j]!)));
       return tasks.map((task): AddResult => {
@@ -161,27 +158,25 @@ export class BullmqStore implements TaskStore {
     if (releases.length === 0) return [];
     const client = this.#opened();
     return this.#call(async () => {
-      const done = await Promise.all(releases.map(async ({ id, outcome, run, runAt }) => {
-        const hold = this.#holds.get(id);
-        if (hold === undefined || hold.owner !== owner) return false;
-        // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
-        // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
-        const { job } = hold;
-        const key = this.#jobKey(job.name, id);
-        if (!run) {
-          await client.srem(this.#heldKey(job.name), id);
-          await ignoreGone(job.remove());
-          this.#holds.delete(id);
-          return false;
-        }
-        const updated = execAll(client.pipeline().hset(key, FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome)).srem(this.#heldKey(job.name), id));
+      // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
+      // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
+      const mine = releases.flatMap((release) => {
+        const hold = this.#holds.get(release.id);
+        return hold === undefined || hold.owner !== owner ? [] : [{ ...release, job: hold.job }];
+      });
+      const heldIds = new Map<string, string[]>();
+      for (const { id, job } of mine) heldIds.set(job.name, [...(heldIds.get(job.name) ?? []), id]);
+      // Every command of the batch is issued in this turn: the connection's auto-pipelining sends them in one write.
+      const unheld = [...heldIds].map(([name, ids]) => client.srem(this.#heldKey(name), ...ids));
+      const done = mine.map(({ id, job, outcome, run, runAt }) => {
+        if (!run) return ignoreGone(job.remove()).then(() => false);
+        const updated = client.hset(this.#jobKey(job.name, id), FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome));
         const delay = runAt - Date.now();
-        const moved = delay > 0 ? ignoreGone(job.changeDelay(delay)) : ignoreGone(job.promote());
-        const [, ok] = await Promise.all([updated, moved]);
-        this.#holds.delete(id);
-        return ok;
-      }));
-      return releases.filter((_, i) => done[i]).map(({ id }) => id);
+        return Promise.all([updated, delay > 0 ? ignoreGone(job.changeDelay(delay)) : ignoreGone(job.promote())]).then(([, ok]) => ok);
+      });
+      const [, released] = await Promise.all([Promise.all(unheld), Promise.all(done)]);
+      for (const { id } of mine) this.#holds.delete(id);
+      return mine.filter((_, i) => released[i]).map(({ id }) => id);
     });
   }
 
@@ -206,7 +201,7 @@ export class BullmqStore implements TaskStore {
           this.#caps.set(name, cap);
         }
         // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-        if (request.ids !== undefined) room = Math.min(room, Number(await client.eval(TAKE_FIRST, 1, `${this.#queueKey(name)}:wait`, ...request.ids)));
+        if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
         if (room <= 0) continue;
         // Every fetch of the turn on one connection: one round trip.
         const fetched = await Promise.all(Array.from({ length: room }, async () => {
@@ -221,15 +216,12 @@ export class BullmqStore implements TaskStore {
         }
       }
       if (claimed.length === 0) return [];
-      // The claim's fields written and the job's hash and log read back in one round trip: the task as stored, running.
-      const fields = client.pipeline();
-      for (const claim of claimed) {
-        const id = claim.job.id!;
-        const key = this.#jobKey(claim.queue, id);
-        fields.hset(key, FIELD.owner, owner, FIELD.lease, leaseUntil, FIELD.startedAt, now).srem(this.#heldKey(claim.queue), id)
-          .hgetall(key).lrange(`${key}:logs`, 0, -1);
-      }
-      const replies = await execAll(fields);
+      // The claims' fields written and the jobs' hashes and logs read back in one call: the tasks as stored, running.
+      const keys = claimed.flatMap(({ job, queue }) => {
+        const key = this.#jobKey(queue, job.id!);
+        return [key, `${key}:logs`, this.#heldKey(queue)];
+      });
+      const replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...claimed.map(({ job }) => job.id!)]) as string[][];
       // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
       // forever by this process; its lock runs out and BullMQ's stalled-job handling gives the job back.
       for (const claim of claimed) {
@@ -237,7 +229,7 @@ export class BullmqStore implements TaskStore {
         this.#holds.delete(claim.job.id!);
       }
       return claimed.map(({ job }, i) => toTask({
-        id: job.id!, hash: replies[i * 4 + 2] as Record<string, string>, logs: replies[i * 4 + 3] as string[], bullState: 'active', held: false,
+        id: job.id!, hash: fromPairs(replies[i * 2]!), logs: replies[i * 2 + 1]!, bullState: 'active', held: false,
       })!);
     });
   }
@@ -288,7 +280,7 @@ export class BullmqStore implements TaskStore {
           renewals.push(ignoreGone(hold.job.changeDelay(duration)));
         }
       }
-      if (keys.length > 0) renewals.push(client.eval(SET_IF_STORED, keys.length, ...keys, FIELD.lease, leaseUntil));
+      if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, leaseUntil]));
       await Promise.all(renewals);
     });
   }
@@ -299,10 +291,11 @@ export class BullmqStore implements TaskStore {
     if (mine.length === 0) return;
     for (const { job } of mine) this.#claims.delete(job.id!);
     await this.#call(async () => {
-      // The finish time first: BullMQ may remove the job as it completes it (removeOnComplete).
-      const fields = client.pipeline();
-      for (const { job, queue } of mine) fields.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, String(now));
-      await Promise.all([execAll(fields), ...mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false)))]);
+      // Completed first, then the finish time written on the jobs still stored: BullMQ may remove a job as it
+      // completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
+      const done = await Promise.all(mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false))));
+      const keys = mine.filter((_, i) => done[i]).map(({ job, queue }) => this.#jobKey(queue, job.id!));
+      if (keys.length > 0) await runScript(client, 'setIfStored', keys, [FIELD.finishedAt, now]);
     });
   }
 
@@ -413,7 +406,7 @@ export class BullmqStore implements TaskStore {
       const rows = await Promise.all(names.map((name) => {
         const q = this.#queueKey(name);
         const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
-        return client.eval(COUNTS, 8, ...keys, this.#heldKey(name), (Math.floor(now) + 1) * 0x1000 - 1, `${q}:`) as Promise<number[]>;
+        return runScript(client, 'counts', [...keys, this.#heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1, `${q}:`]) as Promise<number[]>;
       }));
       return new Map(names.map((name, i) => {
         const [ready, delayed, running, completed, failed, held] = rows[i]!;
@@ -628,6 +621,13 @@ async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
     if (isUnavailable(error)) throw error;
     return false;
   }
+}
+
+/** A hash as Redis gives it to a script (field, value, ...), as an object. */
+function fromPairs(flat: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }
 
 const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
