@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import type { Exchange } from '../after/exchange.js';
 import { ProgrammingError } from '../http/errors.js';
 import { wrongBody, type StreamingResponse } from '../http/response.js';
 import { kAbortStream, kOpenedStream } from '../symbols.js';
@@ -46,22 +45,4 @@ export function returnIterator(iterator: AsyncIterator<unknown>): void {
   } catch {
     // A return() that throws at once: the iterator is left as it is, as after a rejection.
   }
-}
-
-/** A stream's source threw, or yielded what is not bytes, mid-way: logged, naming how the response was `cut`. */
-export function logStreamFailure(exchange: Exchange, error: unknown, cut: string): void {
-  const { request } = exchange;
-  request.log.error({ err: error, method: request.method, path: request.path }, `streaming response failed mid-way; ${cut}`);
-}
-
-/**
- * A stream broke the Content-Length its app declared (`what` it produced
- * instead): logged with both counts, naming how the response was `cut`;
- * returns the error for the outcome.
- */
-export function brokenLength(exchange: Exchange, declared: number, what: string, cut: string): ProgrammingError {
-  const { request } = exchange;
-  const message = `streaming response of ${request.method} ${request.path} declared Content-Length ${declared} but its stream produced ${what}; ${cut}`;
-  request.log.error({ method: request.method, path: request.path, declared, sent: exchange.bytesSent }, message);
-  return new ProgrammingError(message);
 }
