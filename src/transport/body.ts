@@ -4,16 +4,6 @@ import { wrongBody, type StreamingResponse } from '../http/response.js';
 import { kAbortStream, kOpenedStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
 
-/** Whether a response to `method` with `status` carries a body: not for HEAD, 1xx, 204 or 304 (RFC 9110). */
-export function sendsBody(method: string, status: number): boolean {
-  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
-}
-
-/** Whether a status may ever carry a body (HEAD aside): its framing headers say nothing when not. */
-export function bodiless(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
-
 /** The error for a fixed body that cannot be sent: `response.body` is public, and something set it to this. */
 export function unsendableBody(body: unknown): ProgrammingError {
   return new ProgrammingError(`cannot send the response: ${wrongBody(body)}`);
