@@ -35,6 +35,7 @@ import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { LinkedList } from '../util/linked-list.js';
+import { checkAmount } from '../util/options.js';
 import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
 
@@ -78,8 +79,7 @@ export class App {
     checkAppOptions(options);
     this.logger = options.logger ?? defaultLogger();
     this.debug = options.debug ?? false;
-    const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-    if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
+    const bodyLimit = checkAmount('createApp(): bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 'bytes');
     this.#asyncContext = options.asyncContext ?? true;
     this.#observer = Observer.create(options, this.logger, {
       after: () => this.#scheduler.stats(),

@@ -6,7 +6,7 @@ import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration
 import type { HttpRequest } from '../http/request.js';
 import { kDefinitions, kStore } from '../symbols.js';
 import { describe } from '../util/describe.js';
-import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { checkBoolean, checkCount, checkKeys, checkMs } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import { Journal } from './journal.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
@@ -82,8 +82,7 @@ export class Tasks {
     this.#logger = logger;
     this.#tracer = tracer;
     this.#leaseMs = checkMs('tasks.leaseMs', options.leaseMs ?? 15_000);
-    if (options.run !== undefined && typeof options.run !== 'boolean') throw new TypeError(`createApp() tasks.run must be true or false, got ${describe(options.run)}`);
-    this.#run = options.run ?? true;
+    this.#run = checkBoolean('createApp() tasks.run', options.run ?? true);
     this.#settings = {
       concurrency: checkCount('tasks.concurrency', options.concurrency ?? 16),
       pollMs: checkMs('tasks.pollMs', options.pollMs ?? 1_000),

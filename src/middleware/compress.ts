@@ -6,7 +6,7 @@ import { StreamingResponse, type HttpResponse, type StreamSource } from '../http
 import type { MiddlewareHooks } from '../pipeline/types.js';
 import { kTransformStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
-import { checkCount, checkKeys } from '../util/options.js';
+import { checkCount, checkKeys, checkRange } from '../util/options.js';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -56,8 +56,8 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
   checkKeys('compress()', options, ['threshold', 'encodings', 'gzipLevel', 'brotliQuality']);
   const threshold = options.threshold === undefined ? 1024 : checkCount('compress(): threshold', options.threshold, 0);
   const encodings = checkEncodings(options.encodings ?? ['br', 'gzip']);
-  const gzipLevel = checkLevel('gzipLevel', options.gzipLevel ?? 6, 1, 9);
-  const brotliQuality = checkLevel('brotliQuality', options.brotliQuality ?? 4, 0, 11);
+  const gzipLevel = checkRange('compress(): gzipLevel', options.gzipLevel ?? 6, 1, 9);
+  const brotliQuality = checkRange('compress(): brotliQuality', options.brotliQuality ?? 4, 0, 11);
   const gzipOptions: zlib.ZlibOptions = { level: gzipLevel };
   const brotliOptions: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: brotliQuality } };
 
@@ -159,11 +159,4 @@ function checkEncodings(encodings: unknown): Encoding[] {
     throw new TypeError(`compress(): encodings must be a non-empty list of 'br' and 'gzip', got ${describe(encodings)}`);
   }
   return [...new Set(encodings as Encoding[])];
-}
-
-function checkLevel(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`compress(): ${name} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
-  }
-  return value;
 }

@@ -3,6 +3,7 @@ import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
+import { checkBoolean } from '../util/options.js';
 import { logAccess } from './access-log.js';
 import { Metrics, type MetricsOptions, type MetricsSource } from './metrics.js';
 import { Tracing, type TracingOptions } from './tracing.js';
@@ -43,7 +44,7 @@ export class Observer {
         throw new TypeError(`${where}: ${name} must be true, false or an options object, got ${describe(value)}`);
       }
     }
-    if (typeof accessLog !== 'boolean') throw new TypeError(`${where}: accessLog must be true or false, got ${describe(accessLog)}`);
+    checkBoolean(`${where}: accessLog`, accessLog);
     if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !TOKEN.test(requestIdHeader))) {
       throw new TypeError(`${where}: requestIdHeader must be a header name or false, got ${describe(requestIdHeader)}`);
     }

@@ -1,8 +1,7 @@
 import type { Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
-import { checkKeys, checkMs } from '../util/options.js';
-import { describe } from '../util/describe.js';
+import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { closeServer, type ShutdownReport } from './close.js';
 import { http1Listener, type Listener } from './listener.js';
 import { handleSignals } from './shutdown.js';
@@ -65,8 +64,7 @@ export function serverUrl(server: NodeServer): string {
  */
 export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
   checkKeys('attach()', options, ['handleSignals', 'shutdownTimeoutMs']);
-  const handle = options.handleSignals ?? true;
-  if (typeof handle !== 'boolean') throw new TypeError(`attach(): handleSignals must be true or false, got ${describe(handle)}`);
+  const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   if (app.tasks.defined) {
     app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
