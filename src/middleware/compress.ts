@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
+import { addVary } from '../http/vary.js';
 import type { MiddlewareHooks } from '../pipeline/types.js';
 import { kTransformStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
@@ -77,7 +78,7 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
     name: 'compress',
     processResponse(request: HttpRequest, response: HttpResponse): HttpResponse | Promise<HttpResponse> {
       if (!compressible(response)) return response;
-      varyOnEncoding(response);
+      addVary(response, 'Accept-Encoding');
       if (request.method === 'HEAD') return response;
       const encoding = chooseEncoding(request.headers.get('accept-encoding'), encodings);
       if (encoding === undefined) return response;
@@ -109,12 +110,6 @@ function compressible(response: HttpResponse): boolean {
   if (cacheControl !== null && NO_TRANSFORM.test(cacheControl)) return false;
   const type = headers.get('content-type');
   return type !== null && COMPRESSIBLE.test(type);
-}
-
-function varyOnEncoding(response: HttpResponse): void {
-  const vary = response.headers.get('vary');
-  if (vary === null) response.headers.set('vary', 'Accept-Encoding');
-  else if (!/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(vary)) response.headers.set('vary', `${vary}, Accept-Encoding`);
 }
 
 /** The headers of a body now encoded: its length and ranges were those of the identity bytes. */

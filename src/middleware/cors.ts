@@ -1,6 +1,7 @@
 import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
+import { addVary } from '../http/vary.js';
 import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
@@ -157,16 +158,4 @@ function tokens(option: string, list: readonly string[] | undefined): string | u
     throw new TypeError(`cors(): ${option} must be a list of names (tokens), got ${describe(list)}`);
   }
   return list.join(', ');
-}
-
-/** Adds `field` to the response's `Vary`, unless it is there already or `Vary: *`. */
-function addVary(response: HttpResponse, field: string): void {
-  const current = response.headers.get('vary');
-  if (current === null) {
-    response.headers.set('vary', field);
-    return;
-  }
-  const fields = current.toLowerCase().split(',').map((name) => name.trim());
-  if (fields.includes('*') || fields.includes(field.toLowerCase())) return;
-  response.headers.set('vary', `${current}, ${field}`);
 }
