@@ -121,12 +121,13 @@ export class App {
       },
     };
     // A route group's middleware is an onion of its own, built by the same compose(), around its views.
-    this.#router = new Router(options.routes ?? [], {
+    const routes = flattenRoutes(options.routes ?? []);
+    this.#router = new Router(routes, {
       compose: (middleware, resolve) => compose(middleware, { ...layers, resolve }),
       appendSlash: options.appendSlash ?? false,
     });
     this.#pipeline = compose(options.middleware ?? [], { ...layers, resolve: (request) => this.#router.resolve(request) });
-    for (const { route } of flattenRoutes(options.routes ?? [])) (route as MountableRoute)[kMount]?.(this);
+    for (const { route } of routes) (route as MountableRoute)[kMount]?.(this);
   }
 
   /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
