@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { closeServer, type ShutdownReport } from './close.js';
-import { http1Listener, type Listener } from './listener.js';
+import { http1Listener, serverUrl, type Listener } from './listener.js';
 import { handleSignals } from './shutdown.js';
 
 /** How a server Coda did not start is shut down. */
@@ -49,11 +49,11 @@ export function govern(app: App, listener: Listener, url: () => string, settings
 }
 
 /** `http://host:port` of a listening server. */
-export function serverUrl(server: NodeServer): string {
+function attachedUrl(server: NodeServer): string {
   const address = server.address() as AddressInfo | string | null;
   if (address === null) return 'http://(not listening)';
   if (typeof address === 'string') return address;
-  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return serverUrl('http', address.address, address.port);
 }
 
 /**
@@ -69,5 +69,5 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   if (app.tasks.defined) {
     app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
   }
-  return { server, close: govern(app, http1Listener(server, 'http'), () => serverUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
+  return { server, close: govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
 }
