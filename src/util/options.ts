@@ -97,6 +97,13 @@ export function checkAmount(what: string, value: unknown, unit: string): number 
   return value;
 }
 
+/** A switch that may instead be the options of what it turns on: true, false or an options object. */
+export function checkFeature<T extends object>(what: string, value: boolean | T | undefined): void {
+  if (value !== undefined && typeof value !== 'boolean' && (value === null || typeof value !== 'object')) {
+    throw new TypeError(`${what} must be true, false or an options object, got ${describe(value)}`);
+  }
+}
+
 /** A switch: true or false. */
 export function checkBoolean(what: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`${what} must be true or false, got ${describe(value)}`);
