@@ -4,34 +4,19 @@
  * middleware (as in servers/coda.ts) instead of the response's 'finish'.
  */
 import { createServer } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
 import { pino } from 'pino';
 import { after } from '../../src/index.js';
 import { coda } from '../../src/adapters/express.js';
-import { afterTask, listen, maybeFail, MISSING, ready, serverArgs, STACK_HEADERS } from '../shared.js';
+import { afterTask, listen, ready, serverArgs } from '../shared.js';
 import { ADAPTER_OPTIONS } from './adapter-options.js';
+import { expressApp } from './express-app.js';
 
 const { scenario, port } = serverArgs();
 const task = afterTask(scenario);
 if (task === undefined) throw new Error(`express-coda runs the scenarios with an after task, not ${scenario}`);
-const app = express();
-app.use(coda({ ...ADAPTER_OPTIONS, logger: pino({ level: 'silent' }) }));
-STACK_HEADERS.forEach((name, i) => {
-  app.use((req, res, next) => {
-    if (i === 0) after(task);
-    res.setHeader(name, req.get(name) ?? MISSING);
-    next();
-  });
-});
-if (scenario === 'errors') app.use((_req, _res, next) => {
-  maybeFail();
-  next();
-});
-app.get('/users/:id', (req, res) => {
-  res.json({ id: req.params.id });
-});
-app.use((_error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-  res.status(500).type('text').send('Internal Server Error');
+const app = expressApp(scenario, {
+  install: (express) => void express.use(coda({ ...ADAPTER_OPTIONS, logger: pino({ level: 'silent' }) })),
+  first: () => after(task),
 });
 
 const server = createServer(app);

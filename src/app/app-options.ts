@@ -9,7 +9,7 @@ import type { ObserveOptions } from '../observe/observer.js';
 import type { Middleware } from '../pipeline/types.js';
 import type { RouteEntry } from '../routing/include.js';
 import { describe } from '../util/describe.js';
-import { checkKeys } from '../util/options.js';
+import { checkBoolean, checkKeys } from '../util/options.js';
 
 /** Besides these, the observability options: `tracing`, `metrics`, `accessLog`, `requestIdHeader` (docs/observability.md). */
 export interface AppOptions extends ObserveOptions {
@@ -78,7 +78,7 @@ export function checkAppOptions(options: AppOptions): void {
     if (options[key] !== undefined && !Array.isArray(options[key])) throw new TypeError(`createApp(): ${key} must be an array, got ${describe(options[key])}`);
   }
   for (const key of ['debug', 'asyncContext', 'appendSlash'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`createApp(): ${key} must be true or false, got ${describe(options[key])}`);
+    if (options[key] !== undefined) checkBoolean(`createApp(): ${key}`, options[key]);
   }
   if (options.errorPages !== undefined) checkErrorPages(options.errorPages);
   const { logger } = options;

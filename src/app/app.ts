@@ -36,6 +36,7 @@ import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { LinkedList } from '../util/linked-list.js';
+import { checkAmount } from '../util/options.js';
 import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
 
@@ -79,8 +80,7 @@ export class App {
     checkAppOptions(options);
     this.logger = options.logger ?? defaultLogger();
     this.debug = options.debug ?? false;
-    const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-    if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
+    const bodyLimit = checkAmount('createApp(): bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 'bytes');
     this.#asyncContext = options.asyncContext ?? true;
     this.#observer = Observer.create(options, this.logger, {
       after: () => this.#scheduler.stats(),
@@ -122,12 +122,13 @@ export class App {
       },
     };
     // A route group's middleware is an onion of its own, built by the same compose(), around its views.
-    this.#router = new Router(options.routes ?? [], {
+    const routes = flattenRoutes(options.routes ?? []);
+    this.#router = new Router(routes, {
       compose: (middleware, resolve) => compose(middleware, { ...layers, resolve }),
       appendSlash: options.appendSlash ?? false,
     });
     this.#pipeline = compose(options.middleware ?? [], { ...layers, resolve: (request) => this.#router.resolve(request) });
-    for (const { route } of flattenRoutes(options.routes ?? [])) (route as MountableRoute)[kMount]?.(this);
+    for (const { route } of routes) (route as MountableRoute)[kMount]?.(this);
   }
 
   /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */

@@ -287,9 +287,8 @@ export class BullmqStore implements TaskStore {
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
     const client = this.#opened();
-    const mine = this.#owned(ids, owner);
+    const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    for (const { job } of mine) this.#claims.delete(job.id!);
     await this.#call(async () => {
       // Completed first, then the finish time written on the jobs still stored: BullMQ may remove a job as it
       // completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
@@ -332,9 +331,8 @@ export class BullmqStore implements TaskStore {
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
     const client = this.#opened();
-    const mine = this.#owned(ids, owner);
+    const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    for (const { job } of mine) this.#claims.delete(job.id!);
     await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
       if (await ignoreGone(job.moveToWait(token))) await client.hincrby(this.#jobKey(queue, job.id!), 'ats', -1);
     })));
@@ -522,6 +520,13 @@ export class BullmqStore implements TaskStore {
 
   #owned(ids: readonly string[], owner: string): Claim[] {
     return ids.map((id) => this.#claims.get(id)).filter((claim): claim is Claim => claim !== undefined && claim.owner === owner);
+  }
+
+  /** `owner`'s claims among `ids`, let go of before they are written back: the heartbeat no longer renews them. */
+  #untrack(ids: readonly string[], owner: string): Claim[] {
+    const mine = this.#owned(ids, owner);
+    for (const { job } of mine) this.#claims.delete(job.id!);
+    return mine;
   }
 
   #queue(name: string): Queue {

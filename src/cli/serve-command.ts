@@ -35,11 +35,9 @@ const OPTIONS = {
 /** `coda serve`: resolves with an exit code when it is done at once (help), else leaves the server running. */
 export async function serveCommand(args: string[], out: Output): Promise<number | undefined> {
   const command = 'coda serve';
-  const { values, positionals } = parse(command, args, OPTIONS, { min: 1, max: 1 });
-  if (values['help'] === true) {
-    out.line(SERVE_HELP);
-    return 0;
-  }
+  const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: SERVE_HELP, out });
+  if (parsed === undefined) return 0;
+  const { values, positionals } = parsed;
   const host = values['host'];
   const settings: ClusterSettings = {
     module: positionals[0]!,

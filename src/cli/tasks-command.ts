@@ -53,11 +53,8 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
   if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; the actions are ${ACTIONS.join(', ')}`);
   const command = `coda tasks ${action}`;
   const acting = action === 'retry' || action === 'discard';
-  const parsed = parse(command, args.slice(1), OPTIONS, { min: 1, max: acting ? Infinity : 1 });
-  if (parsed.values['help'] === true) {
-    out.line(TASKS_HELP);
-    return 0;
-  }
+  const parsed = parse(command, args.slice(1), OPTIONS, { positionals: { min: 1, max: acting ? Infinity : 1 }, help: TASKS_HELP, out });
+  if (parsed === undefined) return 0;
   checkFlags(command, action as Action, parsed);
   const module = parsed.positionals[0]!;
   const { store } = appTasks(await loadApp(module), module);

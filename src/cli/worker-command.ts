@@ -24,11 +24,9 @@ const OPTIONS = {
 /** `coda worker`: resolves with an exit code when done at once (help), else leaves the worker running. */
 export async function workerCommand(args: string[], out: Output): Promise<number | undefined> {
   const command = 'coda worker';
-  const { values, positionals } = parse(command, args, OPTIONS, { min: 1, max: 1 });
-  if (values['help'] === true) {
-    out.line(WORKER_HELP);
-    return 0;
-  }
+  const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: WORKER_HELP, out });
+  if (parsed === undefined) return 0;
+  const { values, positionals } = parsed;
   const concurrency = integer(command, 'concurrency', values['concurrency'], 16, 1);
   const module = positionals[0]!;
   const app = await loadApp(module);

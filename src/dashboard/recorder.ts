@@ -25,15 +25,9 @@ const OWN_TASK = `requestFinished:${RECEIVER}`;
 
 export type TaskKind = 'after' | 'durable';
 
-/** How one task (a durable task: one attempt) ended, as shown under the request that caused it. */
-export interface TaskEnd {
-  name: string;
+/** How one task (a durable task: one attempt) ended, as shown under the request that caused it: its record, the error as text. */
+export interface TaskEnd extends Pick<TaskRecord, 'name' | 'state' | 'id' | 'attempt' | 'waitMs' | 'runMs'> {
   kind: TaskKind;
-  state: TaskRecord['state'];
-  id?: string;
-  attempt?: number;
-  waitMs?: number;
-  runMs?: number;
   error?: string;
 }
 

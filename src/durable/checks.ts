@@ -1,4 +1,4 @@
-import { checkCount, checkMs } from '../util/options.js';
+import { checkBoolean, checkCount, checkMs } from '../util/options.js';
 import { describe } from '../util/describe.js';
 import type { AttemptError, ListFilter, NewTask, Release, TaskState } from './store.js';
 
@@ -33,7 +33,7 @@ function checkNewTask(task: NewTask, index: number): void {
   if (backoff.jitter !== undefined && !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
     throw new RangeError(`${where}: backoff.jitter must be a fraction from 0 to 1, got ${describe(backoff.jitter)}`);
   }
-  if (typeof task.held !== 'boolean') throw new TypeError(`${where}: held must be a boolean, got ${describe(task.held)}`);
+  checkBoolean(`${where}: held`, task.held);
   checkTime(`${where}: runAt`, task.runAt);
   if (task.request !== null && (typeof task.request !== 'object' || typeof task.request.id !== 'string')) {
     throw new TypeError(`${where}: request must be a request snapshot or null, got ${describe(task.request)}`);
@@ -69,7 +69,7 @@ export function checkReleases(releases: readonly Release[]): void {
   for (const release of releases) {
     const where = `release(): task ${describe(release?.id)}`;
     if (typeof release?.id !== 'string') throw new TypeError(`${where}: id must be a string`);
-    if (typeof release.run !== 'boolean') throw new TypeError(`${where}: run must be a boolean, got ${describe(release.run)}`);
+    checkBoolean(`${where}: run`, release.run);
     if (release.outcome === null || typeof release.outcome !== 'object') throw new TypeError(`${where}: outcome must be an object, got ${describe(release.outcome)}`);
     checkTime(`${where}: runAt`, release.runAt);
   }

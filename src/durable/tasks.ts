@@ -6,27 +6,20 @@ import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration
 import type { HttpRequest } from '../http/request.js';
 import { kDefinitions, kStore } from '../symbols.js';
 import { describe } from '../util/describe.js';
-import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import { Journal } from './journal.js';
+import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskStore } from './store.js';
 import { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
 
-export interface TasksOptions {
+export interface TasksOptions extends RunnerOptions {
   /** Every durable task the app registers or runs; names are unique. */
   definitions?: readonly Task<never>[];
   /** Where tasks are journaled. */
   store?: TaskStore;
-  /** Attempts running at once in this process. Default 16. */
-  concurrency?: number;
-  /** How long a hold or claim lasts without a heartbeat: a dead process's tasks are recovered within about this. Default 15,000 ms. */
-  leaseMs?: number;
-  /** How often to look for tasks made ready elsewhere (retries, other processes' registrations). Default 1,000 ms. */
-  pollMs?: number;
-  /** How long completed tasks are kept before they are pruned. Default one hour. */
-  retentionMs?: number;
   /**
    * Run tasks in this process (default true). False journals and releases
    * them here and leaves running them to `runWorker()` processes.
@@ -37,7 +30,7 @@ export interface TasksOptions {
 /** Counts of durable tasks by state, in all and per task name. */
 export type TaskStats = StoreStats;
 
-const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs', 'run'];
+const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'run'];
 
 /**
  * `app.tasks`: the app's durable tasks. Registers them (from requests, with
@@ -52,9 +45,8 @@ const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'reten
  * ```
  */
 export class Tasks {
-  readonly #definitions = new Map<string, Task>();
+  readonly #definitions: Map<string, Task>;
   readonly #logger: Logger;
-  readonly #leaseMs: number;
   readonly #run: boolean;
   readonly #tracer: DurableTracer | undefined;
   #store: TaskStore | undefined;
@@ -65,15 +57,11 @@ export class Tasks {
   #closed: Promise<StoredTask[]> | undefined;
   /** Listeners to attempt ends, told by the runner once it starts. */
   readonly #observers = new Set<(record: AttemptRecord) => void>();
-  readonly #settings: { concurrency: number; pollMs: number; retentionMs: number };
+  readonly #settings: Required<RunnerOptions>;
 
   constructor(options: TasksOptions, logger: Logger, tracer?: DurableTracer) {
     checkKeys('createApp() tasks', options, KEYS);
-    for (const definition of options.definitions ?? []) {
-      if (!(definition instanceof Task)) throw new TypeError(`createApp() tasks.definitions: expected tasks made by task(), got ${describe(definition)}`);
-      if (this.#definitions.has(definition.name)) throw new TypeError(`createApp() tasks.definitions: two tasks are named '${definition.name}'`);
-      this.#definitions.set(definition.name, definition as Task);
-    }
+    this.#definitions = definitionsByName('createApp() tasks.definitions', options.definitions ?? []);
     const { store } = options;
     if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.claim !== 'function')) {
       throw new TypeError(`createApp() tasks.store must be a task store (sqliteStore(), bullmqStore()), got ${describe(store)}`);
@@ -81,14 +69,8 @@ export class Tasks {
     this.#store = store;
     this.#logger = logger;
     this.#tracer = tracer;
-    this.#leaseMs = checkMs('tasks.leaseMs', options.leaseMs ?? 15_000);
-    if (options.run !== undefined && typeof options.run !== 'boolean') throw new TypeError(`createApp() tasks.run must be true or false, got ${describe(options.run)}`);
-    this.#run = options.run ?? true;
-    this.#settings = {
-      concurrency: checkCount('tasks.concurrency', options.concurrency ?? 16),
-      pollMs: checkMs('tasks.pollMs', options.pollMs ?? 1_000),
-      retentionMs: checkMs('tasks.retentionMs', options.retentionMs ?? 60 * 60_000),
-    };
+    this.#run = checkBoolean('createApp() tasks.run', options.run ?? true);
+    this.#settings = runnerSettings('createApp() tasks.', options);
   }
 
   /** Whether the app has durable tasks at all. */
@@ -188,10 +170,10 @@ export class Tasks {
     if (store === undefined) throw new TypeError('createApp() tasks.store is not set: durable tasks need a store, e.g. sqliteStore({ path: "var/tasks.db" })');
     await store.open();
     const runner = new Runner({
-      store, definitions: this.#definitions, logger: this.#logger, leaseMs: this.#leaseMs, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
+      store, definitions: this.#definitions, logger: this.#logger, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
       holds: () => this.#journal!.holds,
     });
-    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
+    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (ids) => runner.wake(ids), this.#logger);
     this.#runner = runner;
     runner.observe((record) => {
       for (const observer of this.#observers) observer(record);

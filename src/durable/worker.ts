@@ -1,24 +1,16 @@
 import type { Logger } from 'pino';
 import { defaultLogger } from '../log/logger.js';
-import { Tracing, type TracingOptions } from '../observe/tracing.js';
-import { describe } from '../util/describe.js';
-import { checkCount, checkKeys, checkMs } from '../util/options.js';
+import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
+import { checkKeys } from '../util/options.js';
+import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
-import { Task } from './task.js';
+import type { Task } from './task.js';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends RunnerOptions {
   /** The tasks this worker runs; tasks of other names stay in the store for processes that know them. */
   definitions: readonly Task<never>[];
   store: TaskStore;
-  /** Attempts running at once. Default 16. */
-  concurrency?: number;
-  /** As `createApp({ tasks: { leaseMs } })`. Default 15,000 ms. */
-  leaseMs?: number;
-  /** How often to look for ready tasks. Default 1,000 ms. */
-  pollMs?: number;
-  /** How long completed tasks are kept. Default one hour. */
-  retentionMs?: number;
   logger?: Logger;
   /** Close gracefully on SIGTERM and SIGINT, then exit. Default true. */
   handleSignals?: boolean;
@@ -31,7 +23,7 @@ export interface Worker {
   close(options?: { timeoutMs?: number }): Promise<StoredTask[]>;
 }
 
-const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'retentionMs', 'logger', 'handleSignals', 'tracing'];
+const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'tracing'];
 
 /**
  * Runs durable tasks from a store in this process, beside the web processes
@@ -45,26 +37,15 @@ const KEYS = ['definitions', 'store', 'concurrency', 'leaseMs', 'pollMs', 'reten
  */
 export async function runWorker(options: WorkerOptions): Promise<Worker> {
   checkKeys('runWorker()', options, KEYS);
-  const definitions = new Map<string, Task>();
-  for (const definition of options.definitions ?? []) {
-    if (!(definition instanceof Task)) throw new TypeError(`runWorker(): definitions must be tasks made by task(), got ${describe(definition)}`);
-    if (definitions.has(definition.name)) throw new TypeError(`runWorker(): two tasks are named '${definition.name}'`);
-    definitions.set(definition.name, definition as Task);
-  }
+  const definitions = definitionsByName('runWorker(): definitions', options.definitions ?? []);
   if (definitions.size === 0) throw new TypeError('runWorker(): definitions lists no task to run');
   const logger = options.logger ?? defaultLogger();
   const { store, tracing } = options;
-  if (tracing !== undefined && typeof tracing !== 'boolean' && (tracing === null || typeof tracing !== 'object')) {
-    throw new TypeError(`runWorker(): tracing must be true, false or an options object, got ${describe(tracing)}`);
-  }
-  const tracer = tracing === undefined || tracing === false ? undefined : new Tracing(tracing, 'runWorker()');
+  const tracer = tracingFrom(tracing, 'runWorker()');
   await store.open();
   const runner = new Runner({
     store, definitions, logger, clock: systemClock, random: Math.random, tracer,
-    concurrency: checkCount('runWorker(): concurrency', options.concurrency ?? 16),
-    leaseMs: checkMs('runWorker(): leaseMs', options.leaseMs ?? 15_000),
-    pollMs: checkMs('runWorker(): pollMs', options.pollMs ?? 1_000),
-    retentionMs: checkMs('runWorker(): retentionMs', options.retentionMs ?? 60 * 60_000),
+    ...runnerSettings('runWorker(): ', options),
   });
   runner.start();
   // The runner's timers do not hold the process open: a worker must.

@@ -1,6 +1,6 @@
 import { parseCookie, stringifySetCookie, type SetCookie } from 'cookie';
 import { describe } from '../util/describe.js';
-import { checkKeys } from '../util/options.js';
+import { checkBoolean, checkKeys } from '../util/options.js';
 import { ProgrammingError } from './errors.js';
 import { TOKEN } from './headers.js';
 import type { Signer } from './signing.js';
@@ -148,7 +148,7 @@ export function pendingCookie(where: string, name: string, value: string, option
   if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 0)) fail(`maxAge must be a whole number of seconds, 0 or more, got ${describe(maxAge)} (to delete a cookie, use deleteCookie())`);
   if (expires !== undefined && !(expires instanceof Date && !Number.isNaN(expires.getTime()))) fail(`expires must be a valid Date, got ${describe(expires)}`);
   for (const flag of ['secure', 'httpOnly', 'partitioned', 'signed'] as const) {
-    if (checked[flag] !== undefined && typeof checked[flag] !== 'boolean') fail(`${flag} must be true or false, got ${describe(checked[flag])}`);
+    if (checked[flag] !== undefined) checkBoolean(`${where}: cookie ${name}: ${flag}`, checked[flag]);
   }
   if (sameSite !== undefined && !SAME_SITE.includes(sameSite)) fail(`sameSite must be 'lax', 'strict' or 'none', got ${describe(sameSite)}`);
   if (priority !== undefined && !PRIORITY.includes(priority)) fail(`priority must be 'low', 'medium' or 'high', got ${describe(priority)}`);

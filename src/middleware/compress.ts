@@ -3,10 +3,11 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
+import { addVary } from '../http/vary.js';
 import type { MiddlewareHooks } from '../pipeline/types.js';
 import { kTransformStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
-import { checkCount, checkKeys } from '../util/options.js';
+import { checkCount, checkKeys, checkRange } from '../util/options.js';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -56,8 +57,8 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
   checkKeys('compress()', options, ['threshold', 'encodings', 'gzipLevel', 'brotliQuality']);
   const threshold = options.threshold === undefined ? 1024 : checkCount('compress(): threshold', options.threshold, 0);
   const encodings = checkEncodings(options.encodings ?? ['br', 'gzip']);
-  const gzipLevel = checkLevel('gzipLevel', options.gzipLevel ?? 6, 1, 9);
-  const brotliQuality = checkLevel('brotliQuality', options.brotliQuality ?? 4, 0, 11);
+  const gzipLevel = checkRange('compress(): gzipLevel', options.gzipLevel ?? 6, 1, 9);
+  const brotliQuality = checkRange('compress(): brotliQuality', options.brotliQuality ?? 4, 0, 11);
   const gzipOptions: zlib.ZlibOptions = { level: gzipLevel };
   const brotliOptions: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: brotliQuality } };
 
@@ -77,7 +78,7 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
     name: 'compress',
     processResponse(request: HttpRequest, response: HttpResponse): HttpResponse | Promise<HttpResponse> {
       if (!compressible(response)) return response;
-      varyOnEncoding(response);
+      addVary(response, 'Accept-Encoding');
       if (request.method === 'HEAD') return response;
       const encoding = chooseEncoding(request.headers.get('accept-encoding'), encodings);
       if (encoding === undefined) return response;
@@ -109,12 +110,6 @@ function compressible(response: HttpResponse): boolean {
   if (cacheControl !== null && NO_TRANSFORM.test(cacheControl)) return false;
   const type = headers.get('content-type');
   return type !== null && COMPRESSIBLE.test(type);
-}
-
-function varyOnEncoding(response: HttpResponse): void {
-  const vary = response.headers.get('vary');
-  if (vary === null) response.headers.set('vary', 'Accept-Encoding');
-  else if (!/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(vary)) response.headers.set('vary', `${vary}, Accept-Encoding`);
 }
 
 /** The headers of a body now encoded: its length and ranges were those of the identity bytes. */
@@ -159,11 +154,4 @@ function checkEncodings(encodings: unknown): Encoding[] {
     throw new TypeError(`compress(): encodings must be a non-empty list of 'br' and 'gzip', got ${describe(encodings)}`);
   }
   return [...new Set(encodings as Encoding[])];
-}
-
-function checkLevel(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`compress(): ${name} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
-  }
-  return value;
 }

@@ -1,9 +1,10 @@
 import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
+import { addVary } from '../http/vary.js';
 import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
-import { checkKeys } from '../util/options.js';
+import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 
 /** Which origins may read responses: a list, `'*'` (any, without credentials), or a function of the `Origin` header. */
 export type CorsOrigins = '*' | readonly string[] | ((origin: string, request: HttpRequest) => MaybePromise<boolean>);
@@ -55,8 +56,7 @@ class Cors implements MiddlewareHooks {
   constructor(options: CorsOptions) {
     checkKeys('cors()', options, ['origins', 'credentials', 'methods', 'headers', 'exposeHeaders', 'maxAge']);
     const { origins = '*', credentials = false, maxAge } = options;
-    if (typeof credentials !== 'boolean') throw new TypeError(`cors(): credentials must be true or false, got ${describe(credentials)}`);
-    this.#credentials = credentials;
+    this.#credentials = checkBoolean('cors(): credentials', credentials);
     this.#any = origins === '*';
     if (origins === '*') {
       if (credentials) {
@@ -74,8 +74,7 @@ class Cors implements MiddlewareHooks {
     this.#methods = tokens('methods', options.methods ?? DEFAULT_METHODS)!.toUpperCase();
     this.#headers = tokens('headers', options.headers);
     this.#expose = tokens('exposeHeaders', options.exposeHeaders);
-    if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 0)) throw new TypeError(`cors(): maxAge must be a whole number of seconds, got ${describe(maxAge)}`);
-    this.#maxAge = maxAge === undefined ? undefined : String(maxAge);
+    this.#maxAge = maxAge === undefined ? undefined : String(checkAmount('cors(): maxAge', maxAge, 'seconds'));
   }
 
   processRequest(request: HttpRequest): MaybePromise<HttpResponse | undefined> {
@@ -159,16 +158,4 @@ function tokens(option: string, list: readonly string[] | undefined): string | u
     throw new TypeError(`cors(): ${option} must be a list of names (tokens), got ${describe(list)}`);
   }
   return list.join(', ');
-}
-
-/** Adds `field` to the response's `Vary`, unless it is there already or `Vary: *`. */
-function addVary(response: HttpResponse, field: string): void {
-  const current = response.headers.get('vary');
-  if (current === null) {
-    response.headers.set('vary', field);
-    return;
-  }
-  const fields = current.toLowerCase().split(',').map((name) => name.trim());
-  if (fields.includes('*') || fields.includes(field.toLowerCase())) return;
-  response.headers.set('vary', `${current}, ${field}`);
 }

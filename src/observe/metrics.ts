@@ -2,7 +2,7 @@ import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
-import { checkKeys } from '../util/options.js';
+import { checkBoolean, checkKeys } from '../util/options.js';
 import { loadPeer } from './peer.js';
 
 type PromClient = typeof import('prom-client');
@@ -198,5 +198,5 @@ function checkMetricsOptions(options: MetricsOptions, where: string): void {
   if (registry !== undefined && (registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')) {
     throw new TypeError(`${where} metrics.registry must be a prom-client Registry, got ${describe(registry)}`);
   }
-  if (defaultMetrics !== undefined && typeof defaultMetrics !== 'boolean') throw new TypeError(`${where} metrics.defaultMetrics must be true or false, got ${describe(defaultMetrics)}`);
+  if (defaultMetrics !== undefined) checkBoolean(`${where} metrics.defaultMetrics`, defaultMetrics);
 }

@@ -3,9 +3,10 @@ import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
+import { checkBoolean, checkFeature } from '../util/options.js';
 import { logAccess } from './access-log.js';
 import { Metrics, type MetricsOptions, type MetricsSource } from './metrics.js';
-import { Tracing, type TracingOptions } from './tracing.js';
+import { tracingFrom, type Tracing, type TracingOptions } from './tracing.js';
 
 /** The app's observability options (see docs/observability.md). */
 export interface ObserveOptions {
@@ -38,16 +39,12 @@ export class Observer {
 
   private constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
     const { tracing, metrics, accessLog = true, requestIdHeader = false } = options;
-    for (const [name, value] of [['tracing', tracing], ['metrics', metrics]] as const) {
-      if (value !== undefined && typeof value !== 'boolean' && (value === null || typeof value !== 'object')) {
-        throw new TypeError(`${where}: ${name} must be true, false or an options object, got ${describe(value)}`);
-      }
-    }
-    if (typeof accessLog !== 'boolean') throw new TypeError(`${where}: accessLog must be true or false, got ${describe(accessLog)}`);
+    checkFeature(`${where}: metrics`, metrics);
+    checkBoolean(`${where}: accessLog`, accessLog);
     if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !TOKEN.test(requestIdHeader))) {
       throw new TypeError(`${where}: requestIdHeader must be a header name or false, got ${describe(requestIdHeader)}`);
     }
-    this.tracing = tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
+    this.tracing = tracingFrom(tracing, where);
     this.metrics = metrics === undefined || metrics === false ? undefined : new Metrics(metrics, source, where);
     this.requestIdHeader = requestIdHeader === false ? undefined : requestIdHeader.toLowerCase();
     this.#accessLog = accessLog ? logger : undefined;

@@ -2,6 +2,7 @@ import type { Attributes, Context, Link, Span, SpanContext, Tracer } from '@open
 import type { TaskSpan, TaskTracer } from '../after/task-spans.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
+import { checkFeature } from '../util/options.js';
 import { loadPeer } from './peer.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -40,6 +41,12 @@ const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/;
  * and linked to the request's span. Attributes follow the stable HTTP and the
  * messaging semantic conventions.
  */
+/** The tracing a `tracing` option (true, false or options) asks for at `where`; undefined when off. */
+export function tracingFrom(tracing: boolean | TracingOptions | undefined, where: string): Tracing | undefined {
+  checkFeature(`${where}: tracing`, tracing);
+  return tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
+}
+
 export class Tracing implements TaskTracer {
   readonly #api: Api;
   readonly #tracer: Tracer;

@@ -6,7 +6,7 @@ import type { Handler, Middleware, View } from '../pipeline/types.js';
 import type { ResolvedView } from '../pipeline/view-stage.js';
 import { kBodyLimit, kRouteTarget } from '../symbols.js';
 import { slashRedirect } from './append-slash.js';
-import { flattenRoutes, type FlatRoute, type RouteEntry, type RouteGroup } from './include.js';
+import type { FlatRoute, RouteGroup } from './include.js';
 import { fillPath } from './reverse.js';
 import { METHODS, type Method } from './routes.js';
 
@@ -46,9 +46,9 @@ export class Router {
   readonly #appendSlash: boolean;
   readonly #groups = new GroupOnions();
 
-  constructor(entries: readonly RouteEntry[], options: RouterOptions = {}) {
+  /** `routes`: the app's routes and groups, flattened (see include.ts). */
+  constructor(routes: readonly FlatRoute[], options: RouterOptions = {}) {
     this.#appendSlash = options.appendSlash ?? false;
-    const routes = flattenRoutes(entries);
     const stored = routes.map((route) => this.#add(route, options));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
     routes.forEach(({ route, path }, i) => {

@@ -1,5 +1,5 @@
 import type { View } from '../pipeline/types.js';
-import { checkKeys } from '../util/options.js';
+import { checkAmount, checkKeys } from '../util/options.js';
 
 /**
  * The parameters of a path pattern, as a type: `'/users/:id/notes/:note'`
@@ -68,9 +68,7 @@ export function route<Path extends string>(
   checkKeys(`route ${path}`, options, ['name', 'bodyLimit']);
   const { bodyLimit } = options;
   // Checked here as the app's own limit is: NaN would silently mean "no limit".
-  if (bodyLimit !== undefined && (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0)) {
-    throw new RangeError(`route ${path}: bodyLimit must be a whole number of bytes, got ${bodyLimit}`);
-  }
+  if (bodyLimit !== undefined) checkAmount(`route ${path}: bodyLimit`, bodyLimit, 'bytes');
   return { methods: list, path, view: view as View, options };
 }
 

@@ -7,7 +7,7 @@ import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/error
 import type { HttpRequest } from '../http/request.js';
 import { redirect, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { describe } from '../util/describe.js';
-import { checkKeys } from '../util/options.js';
+import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { route, type Route } from './routes.js';
 
@@ -101,7 +101,7 @@ function checkRoot(where: string, root: unknown): string {
 
 function checkSendOptions(where: string, options: StaticFilesOptions, root: string): SendOptions {
   const { maxAge = 0, dotfiles = 'ignore', index = 'index.html', extensions = [] } = options;
-  if (typeof maxAge !== 'number' || !Number.isSafeInteger(maxAge) || maxAge < 0) throw new RangeError(`${where}: maxAge must be a whole number of milliseconds, got ${describe(maxAge)}`);
+  checkAmount(`${where}: maxAge`, maxAge, 'milliseconds');
   if (!DOTFILES.includes(dotfiles)) throw new TypeError(`${where}: dotfiles must be 'ignore', 'deny' or 'allow', got ${describe(dotfiles)}`);
   const indexes = index === false ? [] : typeof index === 'string' ? [index] : index;
   if (!Array.isArray(indexes) || indexes.some((name) => typeof name !== 'string' || name === '' || name.includes('/'))) {
@@ -111,7 +111,7 @@ function checkSendOptions(where: string, options: StaticFilesOptions, root: stri
     throw new TypeError(`${where}: extensions must be a list of extensions without their dot (['html']), got ${describe(extensions)}`);
   }
   for (const key of ['immutable', 'etag', 'lastModified', 'acceptRanges'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`${where}: ${key} must be true or false, got ${describe(options[key])}`);
+    if (options[key] !== undefined) checkBoolean(`${where}: ${key}`, options[key]);
   }
   return {
     root,

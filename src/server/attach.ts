@@ -1,10 +1,9 @@
 import type { Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
-import { checkKeys, checkMs } from '../util/options.js';
-import { describe } from '../util/describe.js';
+import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { closeServer, type ShutdownReport } from './close.js';
-import { http1Listener, type Listener } from './listener.js';
+import { http1Listener, serverUrl, type Listener } from './listener.js';
 import { handleSignals } from './shutdown.js';
 
 /** How a server Coda did not start is shut down. */
@@ -50,11 +49,11 @@ export function govern(app: App, listener: Listener, url: () => string, settings
 }
 
 /** `http://host:port` of a listening server. */
-export function serverUrl(server: NodeServer): string {
+function attachedUrl(server: NodeServer): string {
   const address = server.address() as AddressInfo | string | null;
   if (address === null) return 'http://(not listening)';
   if (typeof address === 'string') return address;
-  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return serverUrl('http', address.address, address.port);
 }
 
 /**
@@ -65,11 +64,10 @@ export function serverUrl(server: NodeServer): string {
  */
 export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
   checkKeys('attach()', options, ['handleSignals', 'shutdownTimeoutMs']);
-  const handle = options.handleSignals ?? true;
-  if (typeof handle !== 'boolean') throw new TypeError(`attach(): handleSignals must be true or false, got ${describe(handle)}`);
+  const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   if (app.tasks.defined) {
     app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
   }
-  return { server, close: govern(app, http1Listener(server, 'http'), () => serverUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
+  return { server, close: govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
 }

@@ -8,6 +8,11 @@ import type { ServeSettings } from './options.js';
 /** The Node server `serve()` starts: node:http, node:https, or node:http2 with HTTP/1.1 fallback. */
 export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
 
+/** `scheme://host:port`, an IPv6 host in brackets. */
+export function serverUrl(scheme: 'http' | 'https', host: string, port: number): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** A Node server as shutdown handles it, whatever its protocol. */
 export interface Listener {
   readonly server: NodeServer;

@@ -1,5 +1,5 @@
 import type { TlsOptions } from 'node:tls';
-import { checkKeys, checkMs } from '../util/options.js';
+import { checkBoolean, checkKeys, checkMs, checkRange } from '../util/options.js';
 import { describe } from '../util/describe.js';
 
 export interface ServeOptions {
@@ -56,7 +56,7 @@ export function serveSettings(options: ServeOptions): ServeSettings {
     throw new RangeError(`serve(): headersTimeoutMs (${headersTimeoutMs}) must not be more than requestTimeoutMs (${requestTimeoutMs}${which})`);
   }
   const tls = options.tls === undefined ? undefined : checkTls(options.tls);
-  const http2 = checkBoolean('http2', options.http2 ?? false);
+  const http2 = checkBoolean('serve(): http2', options.http2 ?? false);
   if (http2 && tls === undefined) {
     throw new TypeError(
       'serve(): http2: true needs tls: { key, cert }. Browsers speak HTTP/2 over TLS only, and a cleartext HTTP/2 server (h2c) would shut out every HTTP/1.1 client',
@@ -65,9 +65,9 @@ export function serveSettings(options: ServeOptions): ServeSettings {
   return {
     tls,
     http2,
-    port: checkPort(options.port ?? 3000),
+    port: checkRange('serve(): port', options.port ?? 3000, 0, 65_535),
     host: checkHost(options.host ?? '127.0.0.1'),
-    handleSignals: checkBoolean('handleSignals', options.handleSignals ?? true),
+    handleSignals: checkBoolean('serve(): handleSignals', options.handleSignals ?? true),
     shutdownTimeoutMs: checkMs('serve(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000),
     headersTimeoutMs,
     requestTimeoutMs,
@@ -78,13 +78,6 @@ export function serveSettings(options: ServeOptions): ServeSettings {
 /** 10 s, but never past a shorter request timeout (0 means none). */
 function defaultHeadersTimeout(requestTimeoutMs: number): number {
   return requestTimeoutMs === 0 ? 10_000 : Math.min(10_000, requestTimeoutMs);
-}
-
-function checkPort(port: unknown): number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new RangeError(`serve(): port must be a whole number from 0 to 65535, got ${describe(port)}`);
-  }
-  return port;
 }
 
 function checkHost(host: unknown): string {
@@ -101,9 +94,4 @@ function checkTls(tls: unknown): TlsOptions {
     throw new TypeError(`serve(): tls needs a certificate and its private key: ${missing} missing (PEM strings or Buffers; or pfx)`);
   }
   return tls as TlsOptions;
-}
-
-function checkBoolean(what: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`serve(): ${what} must be true or false, got ${describe(value)}`);
-  return value;
 }

@@ -3,7 +3,7 @@ import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
 import type { ShutdownReport } from './close.js';
-import { createListener, type NodeServer } from './listener.js';
+import { createListener, serverUrl, type NodeServer } from './listener.js';
 import { serveSettings, type ServeOptions } from './options.js';
 import { govern } from './attach.js';
 
@@ -58,7 +58,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `${listener.scheme}://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
+  const url = serverUrl(listener.scheme, settings.host, port);
 
   const close = govern(app, listener, () => url, settings);
   return { url, port, server, close };

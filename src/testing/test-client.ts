@@ -6,7 +6,8 @@ import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/re
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
 import { kAbortStream, kCloseTasks, kDispatch, kJournal, kScheduler, kSettle } from '../symbols.js';
-import { chunkBytes, releaseStream, sendsBody, unsendableBody } from '../transport/body.js';
+import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
+import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
 import { checkKeys } from '../util/options.js';

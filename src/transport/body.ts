@@ -1,19 +1,8 @@
 import { Readable } from 'node:stream';
-import type { Exchange } from '../after/exchange.js';
 import { ProgrammingError } from '../http/errors.js';
 import { wrongBody, type StreamingResponse } from '../http/response.js';
 import { kAbortStream, kOpenedStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
-
-/** Whether a response to `method` with `status` carries a body: not for HEAD, 1xx, 204 or 304 (RFC 9110). */
-export function sendsBody(method: string, status: number): boolean {
-  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
-}
-
-/** Whether a status may ever carry a body (HEAD aside): its framing headers say nothing when not. */
-export function bodiless(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
 
 /** The error for a fixed body that cannot be sent: `response.body` is public, and something set it to this. */
 export function unsendableBody(body: unknown): ProgrammingError {
@@ -46,22 +35,4 @@ export function returnIterator(iterator: AsyncIterator<unknown>): void {
   } catch {
     // A return() that throws at once: the iterator is left as it is, as after a rejection.
   }
-}
-
-/** A stream's source threw, or yielded what is not bytes, mid-way: logged, naming how the response was `cut`. */
-export function logStreamFailure(exchange: Exchange, error: unknown, cut: string): void {
-  const { request } = exchange;
-  request.log.error({ err: error, method: request.method, path: request.path }, `streaming response failed mid-way; ${cut}`);
-}
-
-/**
- * A stream broke the Content-Length its app declared (`what` it produced
- * instead): logged with both counts, naming how the response was `cut`;
- * returns the error for the outcome.
- */
-export function brokenLength(exchange: Exchange, declared: number, what: string, cut: string): ProgrammingError {
-  const { request } = exchange;
-  const message = `streaming response of ${request.method} ${request.path} declared Content-Length ${declared} but its stream produced ${what}; ${cut}`;
-  request.log.error({ method: request.method, path: request.path, declared, sent: exchange.bytesSent }, message);
-  return new ProgrammingError(message);
 }

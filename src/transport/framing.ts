@@ -1,6 +1,7 @@
 // Coda owns a response's framing: Content-Length and Transfer-Encoding as the
 // app set them could put stray bytes in front of the next response on a
-// keep-alive connection. These work on the header record handed to writeHead.
+// keep-alive connection. These work on the header record handed to writeHead,
+// and decide for every transport whether a body goes out (HEAD, 1xx, 204, 304).
 import { ProgrammingError } from '../http/errors.js';
 
 type HeaderRecord = Record<string, string | string[]>;
@@ -28,18 +29,48 @@ export function dropConnectionHeaders(headers: HeaderRecord): void {
   if (te !== undefined && te !== 'trailers') delete headers['te'];
 }
 
-/**
- * The framing of a status that never carries a body (RFC 9110 8.6, RFC 9112
- * 6.1): no Content-Length for 1xx and 204; a 304 keeps the one declared (that
- * of the 200 it stands for). Call after `dropTransferEncoding`.
- */
-export function frameBodiless(headers: HeaderRecord, status: number): void {
-  if (status !== 304 && headers['content-length'] !== undefined) delete headers['content-length'];
+/** Whether a response to `method` with `status` carries a body: not for HEAD, 1xx, 204 or 304 (RFC 9110). */
+export function sendsBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && !bodiless(status);
 }
 
-/** A HEAD response's Content-Length: the length a GET would get; an empty HEAD response keeps the one its view declared. */
-export function frameHead(headers: HeaderRecord, hasBody: boolean, length: number): void {
-  if (hasBody || headers['content-length'] === undefined) headers['content-length'] = String(length);
+/** Whether a status may ever carry a body (HEAD aside): its framing headers say nothing when not. */
+function bodiless(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+/**
+ * Frames a fixed body of `length` bytes (`hasBody`: not null) and returns
+ * whether it goes out. A status that never carries a body (RFC 9110 8.6, RFC
+ * 9112 6.1) has no Content-Length for 1xx and 204, and a 304 keeps the one
+ * declared (that of the 200 it stands for); a HEAD response gets the length
+ * a GET would get, and an empty one keeps the one its view declared. Call
+ * after the Transfer-Encoding is dropped.
+ */
+export function frameFixed(headers: HeaderRecord, method: string, status: number, hasBody: boolean, length: number): boolean {
+  if (bodiless(status)) {
+    frameBodiless(headers, status);
+    return false;
+  }
+  if (method === 'HEAD') {
+    if (hasBody || headers['content-length'] === undefined) headers['content-length'] = String(length);
+    return false;
+  }
+  headers['content-length'] = String(length);
+  return true;
+}
+
+/** Frames a stream as `frameFixed` does a fixed body, and returns whether it goes out; its Content-Length is the app's (see `declaredLength`). */
+export function frameStream(headers: HeaderRecord, method: string, status: number): boolean {
+  if (bodiless(status)) {
+    frameBodiless(headers, status);
+    return false;
+  }
+  return method !== 'HEAD';
+}
+
+function frameBodiless(headers: HeaderRecord, status: number): void {
+  if (status !== 304 && headers['content-length'] !== undefined) delete headers['content-length'];
 }
 
 /** The Content-Length the app declared on a stream, -1 when none; a ProgrammingError when it is not one number of bytes. */

@@ -80,3 +80,32 @@ export function checkCount(what: string, value: unknown, min = 1): number {
   }
   return value;
 }
+
+/** A whole number from `min` to `max`. */
+export function checkRange(what: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${what} must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** An amount of `unit` (bytes, seconds): a whole number, zero or more. */
+export function checkAmount(what: string, value: unknown, unit: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a whole number of ${unit}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A switch that may instead be the options of what it turns on: true, false or an options object. */
+export function checkFeature<T extends object>(what: string, value: boolean | T | undefined): void {
+  if (value !== undefined && typeof value !== 'boolean' && (value === null || typeof value !== 'object')) {
+    throw new TypeError(`${what} must be true, false or an options object, got ${describe(value)}`);
+  }
+}
+
+/** A switch: true or false. */
+export function checkBoolean(what: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${what} must be true or false, got ${describe(value)}`);
+  return value;
+}

@@ -649,7 +649,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         const held = await inState(store, 'held');
         const running = await inState(store, 'running');
         const noRun = { id: held.id, outcome: OUTCOME, runAt: T0 } as unknown as Parameters<TaskStore['release']>[0][number];
-        await assert.rejects(store.release([noRun], OWNER), /run must be a boolean/);
+        await assert.rejects(store.release([noRun], OWNER), /run must be true or false/);
         assert.equal(await stateOf(store, held.id), 'held', 'a release without run removed the task');
         await assert.rejects(claim(store, { limit: -1 }), /limit/);
         await assert.rejects(claim(store, { limit: 1.5 }), /limit/);

@@ -2,9 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ReadableStreamDefaultController, UnderlyingSource } from 'node:stream/web';
 import type { Exchange } from '../../after/exchange.js';
 import type { StreamingResponse, StreamSource } from '../../http/response.js';
-import { kAbortStream } from '../../symbols.js';
-import { brokenLength, chunkBytes, logStreamFailure, returnIterator } from '../body.js';
 import { outcomeOf } from '../outcome.js';
+import { SourceReader, type ChunkSink } from '../source-reader.js';
 
 const PUMPING = 0;
 const DONE = 1;
@@ -25,7 +24,7 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   /** Calls from the stream's consumer run in the request's async context (after() works there). */
   protected readonly scope = AsyncLocalStorage.snapshot();
   protected state = PUMPING;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  protected controller!: ReadableStreamDefaultController<Uint8Array>;
   #unfollow: (() => void) | undefined;
 
   constructor(exchange: Exchange) {
@@ -33,10 +32,10 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.#controller = controller;
+    this.controller = controller;
   }
 
-  abstract pull(controller: ReadableStreamDefaultController<Uint8Array>): void | Promise<void>;
+  abstract pull(): void | Promise<void>;
 
   /** The consumer does not want the rest. */
   cancel(): void {
@@ -58,14 +57,15 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   /** The request's client went away: the consumer's reads fail with `reason`. */
   abort(reason: unknown): void {
     if (this.state !== PUMPING) return;
-    this.#controller.error(reason);
+    this.controller.error(reason);
     this.scope(() => this.stop(undefined));
   }
 
-  protected end(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  /** The consumer has been handed the last byte. */
+  end(): void {
     this.state = DONE;
     this.#unfollow?.();
-    controller.close();
+    this.controller.close();
     this.exchange.finish(outcomeOf(this.exchange, true));
   }
 
@@ -76,7 +76,7 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
     this.#unfollow?.();
     if (error !== undefined) {
       this.exchange.error = error;
-      this.#controller.error(error);
+      this.controller.error(error);
     }
     this.release();
     this.exchange.finish(outcomeOf(this.exchange, false));
@@ -94,84 +94,41 @@ export class FixedSource extends BodySource {
     this.#bytes = bytes;
   }
 
-  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  pull(): void {
     if (this.state !== PUMPING) return;
-    controller.enqueue(this.#bytes);
+    this.controller.enqueue(this.#bytes);
     this.exchange.bytesSent = this.#bytes.byteLength;
-    this.scope(() => this.end(controller));
+    this.scope(() => this.end());
   }
 }
 
-/**
- * A `StreamingResponse`'s stream, chunk by chunk, as the consumer reads. It
- * keeps a Content-Length the app declared (an error past it or short of it,
- * as on a socket) and lets go of the source when it stops early: the
- * response's signal aborts, a Readable is destroyed, an iterator returned
- * (at once, or when a read in flight yields).
- */
-export class StreamSourceBody extends BodySource {
-  readonly #response: StreamingResponse;
-  readonly #iterator: AsyncIterator<unknown>;
-  readonly #declared: number;
-  #reading = false;
+/** A `StreamingResponse`'s stream, chunk by chunk as the consumer reads (see source-reader.ts). */
+export class StreamSourceBody extends BodySource implements ChunkSink {
+  readonly #reader: SourceReader;
 
   constructor(exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
     super(exchange);
-    this.#response = response;
-    this.#declared = declared;
-    this.#iterator = source[Symbol.asyncIterator]();
+    this.#reader = new SourceReader(exchange, response, source, declared, this, CUT);
   }
 
-  pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    return this.scope(() => this.#read(controller));
+  get stopped(): boolean {
+    return this.state !== PUMPING;
   }
 
-  async #read(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  pull(): Promise<void> | void {
     if (this.state !== PUMPING) return;
-    let result: IteratorResult<unknown>;
-    this.#reading = true;
-    try {
-      result = await this.#iterator.next();
-    } catch (error) {
-      this.#reading = false;
-      // Once stopped, a source ending with an error is expected (e.g. the AbortError of what it awaited).
-      if (this.state === PUMPING) this.#fail(error);
-      return;
-    }
-    this.#reading = false;
-    if (this.state !== PUMPING) {
-      // Stopped while the source was busy: it has yielded once more, now it ends.
-      if (result.done !== true) returnIterator(this.#iterator);
-      return;
-    }
-    if (result.done === true) {
-      if (this.#declared >= 0 && this.exchange.bytesSent !== this.#declared) this.stop(brokenLength(this.exchange, this.#declared, `ended after ${this.exchange.bytesSent} bytes`, CUT));
-      else this.end(controller);
-      return;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = chunkBytes(result.value);
-    } catch (error) {
-      this.#fail(error);
-      return;
-    }
-    const sent = this.exchange.bytesSent + bytes.byteLength;
-    if (this.#declared >= 0 && sent > this.#declared) {
-      this.stop(brokenLength(this.exchange, this.#declared, `more (at least ${sent} bytes)`, CUT));
-      return;
-    }
-    this.exchange.bytesSent = sent;
-    controller.enqueue(bytes);
+    return this.scope(() => this.#reader.read());
   }
 
-  #fail(error: unknown): void {
-    logStreamFailure(this.exchange, error, CUT);
+  write(bytes: Uint8Array): void {
+    this.controller.enqueue(bytes);
+  }
+
+  cut(error: unknown): void {
     this.stop(error);
   }
 
   protected override release(): void {
-    this.#response[kAbortStream]();
-    if (!this.#reading) returnIterator(this.#iterator);
+    this.#reader.release();
   }
 }

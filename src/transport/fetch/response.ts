@@ -3,8 +3,8 @@ import type { Exchange } from '../../after/exchange.js';
 import { ProgrammingError } from '../../http/errors.js';
 import { isResponseBody, StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders } from '../../symbols.js';
-import { bodiless, releaseStream, sendsBody, unsendableBody } from '../body.js';
-import { declaredLength, dropConnectionHeaders, frameBodiless, frameHead } from '../framing.js';
+import { releaseStream, unsendableBody } from '../body.js';
+import { declaredLength, dropConnectionHeaders, frameFixed, frameStream } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { FixedSource, StreamSourceBody } from './body-source.js';
 
@@ -35,10 +35,9 @@ export function webResponse(exchange: Exchange, signal: AbortSignal): Response {
 
 function bodySource(exchange: Exchange, response: HttpResponse, headers: HeaderRecord): FixedSource | StreamSourceBody | undefined {
   const { status } = response;
-  const withBody = sendsBody(exchange.request.method, status);
+  const { method } = exchange.request;
   if (response instanceof StreamingResponse) {
-    if (!withBody) {
-      if (bodiless(status)) frameBodiless(headers, status);
+    if (!frameStream(headers, method, status)) {
       releaseStream(response);
       return undefined;
     }
@@ -47,16 +46,8 @@ function bodySource(exchange: Exchange, response: HttpResponse, headers: HeaderR
   const { body } = response;
   if (!isResponseBody(body)) throw unsendableBody(body);
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  if (bodiless(status)) {
-    frameBodiless(headers, status);
-    return undefined;
-  }
   const length = bytes === null ? 0 : bytes.byteLength;
-  if (!withBody) {
-    frameHead(headers, bytes !== null, length);
-    return undefined;
-  }
-  headers['content-length'] = String(length);
+  if (!frameFixed(headers, method, status, bytes !== null, length)) return undefined;
   return bytes === null || length === 0 ? undefined : new FixedSource(exchange, bytes);
 }
 

@@ -1,8 +1,8 @@
 import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
-import { bodiless, releaseStream, unsendableBody } from '../body.js';
-import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameBodiless, frameHead } from '../framing.js';
+import { releaseStream, unsendableBody } from '../body.js';
+import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameFixed, frameStream } from '../framing.js';
 import { pump } from './pump.js';
 import { isClosed, type NodeResponse } from './response.js';
 
@@ -39,20 +39,12 @@ export function send(res: NodeResponse, exchange: Exchange, http2: boolean): voi
   }
   const { status } = response;
   const headers = head(response, http2);
-  if (bodiless(status)) {
-    frameBodiless(headers, status);
-    res.writeHead(status, headers);
-    res.end();
-    return;
-  }
-  if (exchange.request.method === 'HEAD') {
-    frameHead(headers, body !== null, length);
-    res.writeHead(status, headers);
-    res.end();
-    return;
-  }
-  headers['content-length'] = String(length);
+  const withBody = frameFixed(headers, exchange.request.method, status, body !== null, length);
   res.writeHead(status, headers);
+  if (!withBody) {
+    res.end();
+    return;
+  }
   res.end(body);
   exchange.bytesSent = length;
 }
@@ -65,8 +57,7 @@ function sendStream(res: NodeResponse, exchange: Exchange, response: StreamingRe
   }
   const { status } = response;
   const headers = head(response, http2);
-  if (exchange.request.method === 'HEAD' || bodiless(status)) {
-    if (bodiless(status)) frameBodiless(headers, status);
+  if (!frameStream(headers, exchange.request.method, status)) {
     res.writeHead(status, headers);
     // Node drops the writes without backpressure: pumping would read the
     // whole stream for nothing, forever if it never ends.
