@@ -22,7 +22,6 @@
  * Needs redis-server (Debian's package) and h2load or autocannon.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';

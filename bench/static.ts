@@ -18,7 +18,6 @@ import { startScript, stopServer } from './spawn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVERS = ['coda', 'fastify', 'express'] as const;
-type StaticServer = (typeof SERVERS)[number];
 
 /** Each file, and how its loads run: many small requests, or fewer large ones. */
 const FILES = [

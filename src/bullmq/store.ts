@@ -242,7 +242,7 @@ export class BullmqStore implements TaskStore {
    * retry and backoff, and not run now. True when the claim was such a stall.
    */
   async #stalledBefore(claim: Claim, now: number): Promise<boolean> {
-    const { job, token, queue } = claim;
+    const { job, queue } = claim;
     if ((job.attemptsStarted ?? 0) - 1 <= job.attemptsMade) return false;
     const client = this.#client!;
     const key = this.#jobKey(queue, job.id!);

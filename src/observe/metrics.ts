@@ -1,4 +1,4 @@
-import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
