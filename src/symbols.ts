@@ -53,6 +53,10 @@ export const kAdopt = Symbol('coda.adopt');
 export const kCookies = Symbol('coda.cookies');
 /** HttpRequest: the route it matched, when that route sits in groups with middleware (their onions read what is inside them from it). */
 export const kRouteTarget = Symbol('coda.routeTarget');
+/** HttpRequest: its server span, while tracing records it. */
+export const kSpan = Symbol('coda.span');
+/** App: adds a listener to every request's start and end, as the observer sees them (the dashboard's recorder). */
+export const kListen = Symbol('coda.listen');
 /** StreamingResponse: sends its stream through a transform (compression) instead of as it is. */
 export const kTransformStream = Symbol('coda.transformStream');
 /** Route: called with the app when the app is built, for routes that observe their app (the dashboard's). */

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { serve, type App, type Logger, type Server, type ServeOptions } from 'coda-http';
+import { after, get, HttpResponse, serve, type App, type Logger, type Route, type Server, type ServeOptions } from 'coda-http';
 
 /** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */
 export function startServer(app: App, options: ServeOptions = {}): Promise<Server> {
@@ -115,6 +115,23 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/**
+ * `GET /slow`, whose after-response task `slow` holds its slot until `release()`:
+ * with `after: { concurrency: 1, maxPending: 1 }`, a second request fills the queue.
+ */
+export function slowRoute(): { route: Route; started: Promise<void>; release: () => void } {
+  const gate = deferred();
+  const started = deferred();
+  const route = get('/slow', () => {
+    after(async () => {
+      started.resolve();
+      await gate.promise;
+    }, { name: 'slow' });
+    return new HttpResponse('ok');
+  });
+  return { route, started: started.promise, release: gate.resolve };
 }
 
 /** A GET request to `server` that must answer 200 with `body`: the server is alive and well. */

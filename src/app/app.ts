@@ -16,14 +16,14 @@ import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
-import { Observer } from '../observe/observer.js';
+import { Observer, type RequestListener } from '../observe/observer.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
 import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -68,8 +68,10 @@ export class App {
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   readonly #signer: Signer | undefined;
-  /** Spans, metrics, access log, request id header; undefined when all are off. */
-  readonly #observer: Observer | undefined;
+  /** Spans, metrics, access log, request id header, listeners: always made, used by requests only while `active`. */
+  readonly #observing: Observer;
+  /** `#observing` while it is active, else undefined: what a request checks. */
+  #observer: Observer | undefined;
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
@@ -82,10 +84,11 @@ export class App {
     this.debug = options.debug ?? false;
     const bodyLimit = checkAmount('createApp(): bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 'bytes');
     this.#asyncContext = options.asyncContext ?? true;
-    this.#observer = Observer.create(options, this.logger, {
+    this.#observing = new Observer(options, this.logger, {
       after: () => this.#scheduler.stats(),
       durable: () => this.tasks.defined ? this.tasks.stats().then(({ held, ready, delayed, running }) => ({ pending: held + ready + delayed, running })) : undefined,
     }, 'createApp()');
+    this.#observer = this.#observing.active ? this.#observing : undefined;
     const tracing = this.#observer?.tracing;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext, tracing);
     this.tasks = new Tasks(options.tasks ?? {}, this.logger, tracing);
@@ -139,6 +142,15 @@ export class App {
   set [kClosing](closing: boolean) {
     this.#closing = closing;
     if (closing) this.#closingController.abort();
+  }
+
+  /**
+   * @internal `listener` hears every request's start and end, as metrics and
+   * tracing see them (the dashboard). An app without listeners pays nothing for them.
+   */
+  [kListen](listener: RequestListener): void {
+    this.#observing.listen(listener);
+    this.#observer = this.#observing;
   }
 
   /** @internal Aborts when `server.close()` begins. */
@@ -254,6 +266,7 @@ export class App {
    */
   #admit(exchange: Exchange): HttpResponse | undefined {
     const { request } = exchange;
+    this.#observer?.started(request);
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
       this.#observer?.metrics?.shed();

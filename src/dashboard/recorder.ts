@@ -1,9 +1,8 @@
 import type { TaskRecord } from '../after/reporting.js';
-import type { RequestFinishedReceiver, RequestStartedReceiver } from '../after/signals.js';
 import type { App } from '../app/app.js';
 import type { AttemptRecord } from '../durable/runner.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
-import { kScheduler } from '../symbols.js';
+import { kListen, kScheduler } from '../symbols.js';
 import { WindowedHistogram } from './histogram.js';
 import { Ring } from './ring.js';
 
@@ -19,9 +18,6 @@ const TASKS_PER_REQUEST = 20;
 const FAILED_SHOWN = 20;
 const PAYLOAD_CHARS = 2_000;
 const ERRORS_SHOWN = 5;
-/** The recorder's own `requestFinished` receiver, left out of the task figures. */
-const RECEIVER = 'codaDashboard';
-const OWN_TASK = `requestFinished:${RECEIVER}`;
 
 export type TaskKind = 'after' | 'durable';
 
@@ -87,7 +83,8 @@ interface TaskFigures {
 }
 
 /**
- * The dashboard's memory of an app: fed by the app's signals and task ends,
+ * The dashboard's memory of an app: fed by the app's observer (each request's
+ * start and end) and task ends,
  * bounded whatever the traffic (a ring of recent requests, windowed
  * histograms, a cap on task names). Exists only when `dashboard()` is mounted.
  */
@@ -109,30 +106,28 @@ export class Recorder {
   attach(app: App): void {
     if (this.#app !== undefined) throw new TypeError('dashboard(): these routes are in another app already; call dashboard() once per app');
     this.#app = app;
-    const started: RequestStartedReceiver = ({ request }) => {
-      if (this.#own(request.path)) return;
-      const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at: Date.now(), tasks: [] };
-      const evicted = this.#recent.push(row);
-      if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
-      this.#byId.set(row.id, row);
-    };
-    // Named: its tasks are left out of the figures by this name.
-    const codaDashboard: RequestFinishedReceiver = ({ request, outcome }) => {
-      if (this.#own(request.path)) return;
-      const durationMs = outcome.finishedAt - outcome.startedAt;
-      this.#total++;
-      this.#latency.record(durationMs, outcome.finishedAt);
-      const row = this.#byId.get(request.id);
-      if (row === undefined) return;
-      row.status = outcome.status;
-      row.durationMs = durationMs;
-      row.route = request.route ?? null;
-    };
-    app.signals.requestStarted.connect(started);
-    app.signals.requestFinished.connect(codaDashboard);
-    app[kScheduler].observe((record) => {
-      if (record.name !== OWN_TASK) this.#ended('after', record);
+    // The observer's start and end of each request, as metrics and tracing see them: no signal, no task per request.
+    app[kListen]({
+      started: (request) => {
+        if (this.#own(request.path)) return;
+        const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at: Date.now(), tasks: [] };
+        const evicted = this.#recent.push(row);
+        if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
+        this.#byId.set(row.id, row);
+      },
+      finished: (request, outcome) => {
+        if (this.#own(request.path)) return;
+        const durationMs = outcome.finishedAt - outcome.startedAt;
+        this.#total++;
+        this.#latency.record(durationMs, outcome.finishedAt);
+        const row = this.#byId.get(request.id);
+        if (row === undefined) return;
+        row.status = outcome.status;
+        row.durationMs = durationMs;
+        row.route = request.route ?? null;
+      },
     });
+    app[kScheduler].observe((record) => this.#ended('after', record));
     app.tasks.observe((record) => this.#ended('durable', record));
   }
 

@@ -4,7 +4,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { kBodyLimit, kDone, kExchange, kLogs, kRouteTarget } from '../symbols.js';
+import { kBodyLimit, kDone, kExchange, kLogs, kRouteTarget, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, requireType } from './body.js';
@@ -149,6 +149,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly [kExchange]: unknown;
   /** @internal The route matched, when it sits in groups with middleware (routing sets it). */
   [kRouteTarget]: unknown = undefined;
+  /** @internal Its server span, when tracing records one (a field, not a WeakMap entry: nothing for the collector to track). */
+  [kSpan]: unknown = undefined;
 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;

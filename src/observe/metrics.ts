@@ -126,6 +126,13 @@ async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; 
 
 const sets = new WeakMap<object, MetricSet>();
 
+/** One task's label children: its ends by state, its run and wait times. */
+interface TaskSeries {
+  ends: Map<string, Counter.Internal>;
+  run: Histogram.Internal<'kind' | 'task'>;
+  wait: Histogram.Internal<'kind' | 'task'>;
+}
+
 /** prom-client, loaded the first time metrics are asked for. */
 function promClient(where: string): PromClient {
   return loadPeer<PromClient>('prom-client', where);
@@ -144,8 +151,10 @@ export function globalRegistry(where: string): MetricsRegistry {
  */
 export class Metrics {
   readonly #set: MetricSet;
-  /** Label children by `method route status`: prom-client hashes the labels on every observe otherwise. */
-  readonly #requestSeries = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>();
+  /** Label children by route, method and status, found without building a key: prom-client validates and copies the labels of every `labels()` call. */
+  readonly #requestSeries = new Map<string, Map<string, Map<number, Histogram.Internal<'method' | 'route' | 'status_code'>>>>();
+  /** The children of a task's metrics, by kind and name, and its counter's by state. */
+  readonly #taskSeries = new Map<string, TaskSeries>();
 
   constructor(options: true | MetricsOptions, source: MetricsSource, where: string) {
     const client = promClient(`${where}: metrics`);
@@ -169,21 +178,31 @@ export class Metrics {
   /** A response is done. */
   request(request: HttpRequest, outcome: Outcome): void {
     const route = request.route ?? UNMATCHED_ROUTE;
-    const key = `${request.method} ${route} ${outcome.status}`;
-    let series = this.#requestSeries.get(key);
-    if (series === undefined) {
-      series = this.#set.requestDuration.labels(request.method, route, String(outcome.status));
-      this.#requestSeries.set(key, series);
-    }
+    const { method } = request;
+    const { status } = outcome;
+    let byMethod = this.#requestSeries.get(route);
+    if (byMethod === undefined) this.#requestSeries.set(route, byMethod = new Map());
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, byStatus = new Map());
+    let series = byStatus.get(status);
+    if (series === undefined) byStatus.set(status, series = this.#set.requestDuration.labels(method, route, String(status)));
     series.observe((outcome.finishedAt - outcome.startedAt) / 1000);
   }
 
   /** A task (`kind` after) or a durable attempt (`kind` durable) ended. */
   task(kind: 'after' | 'durable', end: TaskEnd): void {
-    const set = this.#set;
-    set.tasks.inc({ kind, task: end.name, state: end.state });
-    if (end.runMs !== undefined) set.taskRun.observe({ kind, task: end.name }, end.runMs / 1000);
-    if (end.waitMs !== undefined) set.taskWait.observe({ kind, task: end.name }, end.waitMs / 1000);
+    const key = `${kind}:${end.name}`;
+    let series = this.#taskSeries.get(key);
+    if (series === undefined) {
+      const set = this.#set;
+      series = { ends: new Map(), run: set.taskRun.labels(kind, end.name), wait: set.taskWait.labels(kind, end.name) };
+      this.#taskSeries.set(key, series);
+    }
+    let ends = series.ends.get(end.state);
+    if (ends === undefined) series.ends.set(end.state, ends = this.#set.tasks.labels(kind, end.name, end.state));
+    ends.inc();
+    if (end.runMs !== undefined) series.run.observe(end.runMs / 1000);
+    if (end.waitMs !== undefined) series.wait.observe(end.waitMs / 1000);
   }
 
   /** A request was refused with 503: the after-response queue is full. */

@@ -23,11 +23,21 @@ export interface ObserveOptions {
   requestIdHeader?: string | false | undefined;
 }
 
+/**
+ * Hears every request's start (once admission control has decided) and end,
+ * as metrics and tracing do: the dashboard's recorder. Called synchronously:
+ * it must not throw.
+ */
+export interface RequestListener {
+  started(request: HttpRequest): void;
+  finished(request: HttpRequest, outcome: Outcome): void;
+}
 
 /**
  * What an app observes of its requests: their spans, metrics and access log
- * lines, and the request id header. Made only when one of them is on, so an
- * app with all of them off pays one `undefined` check per request.
+ * lines, the request id header, and its listeners (the dashboard). The app
+ * uses it only when one of them is on (`active`), so an app with all of them
+ * off pays one `undefined` check per request.
  */
 export class Observer {
   readonly tracing: Tracing | undefined;
@@ -36,8 +46,10 @@ export class Observer {
   readonly requestIdHeader: string | undefined;
   /** The logger of the access log; undefined when off. */
   readonly #accessLog: Logger | undefined;
+  /** Made by the first `listen()`. */
+  #listeners: RequestListener[] | undefined;
 
-  private constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
+  constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
     const { tracing, metrics, accessLog = true, requestIdHeader = false } = options;
     checkFeature(`${where}: metrics`, metrics);
     checkBoolean(`${where}: accessLog`, accessLog);
@@ -50,17 +62,28 @@ export class Observer {
     this.#accessLog = accessLog ? logger : undefined;
   }
 
-  /** The observer for these options, or undefined when everything is off. */
-  static create(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string): Observer | undefined {
-    const observer = new Observer(options, logger, source, where);
-    const off = observer.tracing === undefined && observer.metrics === undefined && observer.requestIdHeader === undefined && observer.#accessLog === undefined;
-    return off ? undefined : observer;
+  /** Whether anything is on: spans, metrics, access log, request id header or a listener. */
+  get active(): boolean {
+    return this.tracing !== undefined || this.metrics !== undefined || this.requestIdHeader !== undefined || this.#accessLog !== undefined || this.#listeners !== undefined;
   }
 
-  /** A response is done: its span ends, its duration is counted, its line is logged. */
+  /** `listener` hears every request from now on. */
+  listen(listener: RequestListener): void {
+    (this.#listeners ??= []).push(listener);
+  }
+
+  /** A request is admitted, or refused with 503: its listeners hear of it. */
+  started(request: HttpRequest): void {
+    const listeners = this.#listeners;
+    if (listeners !== undefined) for (const listener of listeners) listener.started(request);
+  }
+
+  /** A response is done: its span ends, its duration is counted, its line is logged, its listeners hear of it. */
   finished(request: HttpRequest, outcome: Outcome): void {
     this.tracing?.endRequest(request, outcome);
     this.metrics?.request(request, outcome);
     if (this.#accessLog !== undefined) logAccess(this.#accessLog, request, outcome);
+    const listeners = this.#listeners;
+    if (listeners !== undefined) for (const listener of listeners) listener.finished(request, outcome);
   }
 }

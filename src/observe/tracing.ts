@@ -1,7 +1,8 @@
-import type { Attributes, Context, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanContext, SpanOptions, Tracer } from '@opentelemetry/api';
 import type { TaskSpan, TaskTracer } from '../after/task-spans.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
+import { kSpan } from '../symbols.js';
 import { checkFeature } from '../util/options.js';
 import { loadPeer } from './peer.js';
 
@@ -32,6 +33,14 @@ const TRACER_NAME = 'coda-http';
 /** `[v6::1]:8080`, `example.com:8080`, `example.com`. */
 const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/;
 
+/** A `Host` header as span attributes. */
+interface ParsedHost {
+  header: string;
+  scheme: string;
+  address: string | undefined;
+  port: number;
+}
+
 /**
  * OpenTelemetry tracing, through `@opentelemetry/api` (loaded when tracing
  * is turned on). A SERVER span per request, child of the incoming W3C
@@ -50,7 +59,8 @@ export function tracingFrom(tracing: boolean | TracingOptions | undefined, where
 export class Tracing implements TaskTracer {
   readonly #api: Api;
   readonly #tracer: Tracer;
-  readonly #spans = new WeakMap<HttpRequest, Span>();
+  /** The last `Host` header seen and its attributes: a server answers to few names. */
+  #host: ParsedHost | undefined;
 
   constructor(options: true | TracingOptions, where: string) {
     this.#api = loadPeer<Api>('@opentelemetry/api', `${where}: tracing`);
@@ -61,44 +71,56 @@ export class Tracing implements TaskTracer {
   /** Starts `request`'s server span and calls `fn(arg)` with it active (middleware and view see it, and what they start is its child). */
   runRequest<A, R>(request: HttpRequest, fn: (arg: A) => R, arg: A): R {
     const { context, propagation, trace, SpanKind } = this.#api;
-    const parent = propagation.extract(context.active(), request.headers.raw);
+    const active = context.active();
+    const parent = propagation.extract(active, request.headers.raw);
     const known = KNOWN_METHODS.has(request.method);
-    const span = this.#tracer.startSpan(known ? request.method : 'HTTP', { kind: SpanKind.SERVER, attributes: requestAttributes(request, known) }, parent);
-    this.#spans.set(request, span);
+    // Every attribute known at the start goes in the options: one copy by the SDK, no setAttribute per attribute.
+    const span = this.#tracer.startSpan(known ? request.method : 'HTTP', { kind: SpanKind.SERVER, attributes: this.#requestAttributes(request, known) }, parent);
+    // A span that records nothing and carries no trace (a no-op tracer, nothing incoming) would change nothing for the code inside: no context to enter.
+    if (parent === active && !span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return fn(arg);
+    request[kSpan] = span;
     return context.with(trace.setSpan(parent, span), fn, undefined, arg);
   }
 
   /** The response is done: the route, the status and any error go on the span, which ends. */
   endRequest(request: HttpRequest, outcome: Outcome): void {
-    const span = this.#spans.get(request);
+    const span = request[kSpan] as Span | undefined;
     if (span === undefined) return;
-    const { route } = request;
-    if (route !== undefined) {
-      span.updateName(`${KNOWN_METHODS.has(request.method) ? request.method : 'HTTP'} ${route}`);
-      span.setAttribute('http.route', route);
-    }
-    span.setAttribute('http.response.status_code', outcome.status);
-    // Server spans: a 5xx is an error, a 4xx is the client's (HTTP semantic conventions).
-    let errorType: string | undefined;
-    if (outcome.error !== undefined) errorType = errorName(outcome.error);
-    else if (outcome.aborted) errorType = 'aborted';
-    else if (outcome.status >= 500) errorType = String(outcome.status);
-    if (errorType !== undefined) {
-      span.setAttribute('error.type', errorType);
-      span.setStatus({ code: this.#api.SpanStatusCode.ERROR });
+    // A span sampled out ignores what is set on it: nothing to build.
+    if (span.isRecording()) {
+      const { route } = request;
+      if (route !== undefined) {
+        span.updateName(`${KNOWN_METHODS.has(request.method) ? request.method : 'HTTP'} ${route}`);
+        span.setAttribute('http.route', route);
+      }
+      span.setAttribute('http.response.status_code', outcome.status);
+      // Server spans: a 5xx is an error, a 4xx is the client's (HTTP semantic conventions).
+      let errorType: string | undefined;
+      if (outcome.error !== undefined) errorType = errorName(outcome.error);
+      else if (outcome.aborted) errorType = 'aborted';
+      else if (outcome.status >= 500) errorType = String(outcome.status);
+      if (errorType !== undefined) {
+        span.setAttribute('error.type', errorType);
+        span.setStatus({ code: this.#api.SpanStatusCode.ERROR });
+      }
     }
     span.end();
   }
 
   startTask(name: string, request: HttpRequest): TaskSpan {
-    const parent = this.#spans.get(request)?.spanContext();
-    return this.#startProcess(name, parent, { 'coda.request.id': request.id });
+    const span = request[kSpan] as Span | undefined;
+    const attributes: Attributes = {
+      'messaging.system': 'coda', 'messaging.operation.type': 'process', 'messaging.operation.name': 'process', 'messaging.destination.name': name,
+      'coda.request.id': request.id,
+    };
+    const { trace, ROOT_CONTEXT } = this.#api;
+    return this.#startProcess(name, span?.spanContext(), span === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, span), attributes);
   }
 
   /** The trace context to journal with a durable task registered now: the request's span (or, outside a request, the active one). */
   inject(request: HttpRequest | null): Record<string, string> | null {
     const { context, propagation, trace } = this.#api;
-    const span = request === null ? undefined : this.#spans.get(request);
+    const span = request?.[kSpan] as Span | undefined;
     const active = context.active();
     const carrier: Record<string, string> = {};
     propagation.inject(span === undefined ? active : trace.setSpan(active, span), carrier);
@@ -109,27 +131,52 @@ export class Tracing implements TaskTracer {
   startAttempt(task: AttemptSubject): TaskSpan {
     const { propagation, trace, ROOT_CONTEXT } = this.#api;
     const parent = task.trace === null ? undefined : trace.getSpanContext(propagation.extract(ROOT_CONTEXT, task.trace));
-    const attributes: Attributes = { 'messaging.message.id': task.id, 'coda.task.attempt': task.attempt };
+    const attributes: Attributes = {
+      'messaging.system': 'coda', 'messaging.operation.type': 'process', 'messaging.operation.name': 'process', 'messaging.destination.name': task.name,
+      'messaging.message.id': task.id, 'coda.task.attempt': task.attempt,
+    };
     if (task.request !== null) attributes['coda.request.id'] = task.request.id;
-    return this.#startProcess(task.name, parent, attributes);
+    return this.#startProcess(task.name, parent, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent), attributes);
   }
 
-  /** A messaging "process" span: kind CONSUMER, child of `parent` and linked to it. */
-  #startProcess(name: string, parent: SpanContext | undefined, attributes: Attributes): TaskSpan {
-    const { trace, SpanKind, ROOT_CONTEXT } = this.#api;
-    const links: Link[] = parent === undefined ? [] : [{ context: parent }];
-    const span = this.#tracer.startSpan(`process ${name}`, {
-      kind: SpanKind.CONSUMER,
-      links,
-      attributes: {
-        'messaging.system': 'coda',
-        'messaging.operation.type': 'process',
-        'messaging.operation.name': 'process',
-        'messaging.destination.name': name,
-        ...attributes,
-      },
-    }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
-    return new ProcessSpan(this.#api, span);
+  /** A messaging "process" span: kind CONSUMER, child of `parent` (in `context`) and linked to it. */
+  #startProcess(name: string, parent: SpanContext | undefined, context: Context, attributes: Attributes): TaskSpan {
+    const options: SpanOptions = { kind: this.#api.SpanKind.CONSUMER, attributes };
+    if (parent !== undefined) options.links = [{ context: parent }];
+    return new ProcessSpan(this.#api, this.#tracer.startSpan(`process ${name}`, options, context));
+  }
+
+  /** The request's attributes known at its start (the stable HTTP semantic conventions). */
+  #requestAttributes(request: HttpRequest, known: boolean): Attributes {
+    const raw = request.raw;
+    const scheme = raw !== undefined && (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    const attributes: Attributes = {
+      'http.request.method': known ? request.method : '_OTHER',
+      'url.path': request.path,
+      'url.scheme': scheme,
+      'network.protocol.version': raw === undefined ? '1.1' : raw.httpVersion === '2.0' ? '2' : raw.httpVersion,
+    };
+    if (!known) attributes['http.request.method_original'] = request.method;
+    const host = this.#parseHost(request.headers.get('host') ?? '', scheme);
+    if (host.address !== undefined) {
+      attributes['server.address'] = host.address;
+      attributes['server.port'] = host.port;
+    }
+    const agent = request.headers.get('user-agent');
+    if (agent !== null) attributes['user_agent.original'] = agent;
+    const client = raw?.socket.remoteAddress;
+    if (client !== undefined) attributes['client.address'] = client;
+    return attributes;
+  }
+
+  /** `server.address` and `server.port` of a `Host` header (the port defaults to the scheme's); the last one is kept. */
+  #parseHost(header: string, scheme: string): ParsedHost {
+    const last = this.#host;
+    if (last !== undefined && last.header === header && last.scheme === scheme) return last;
+    const match = HOST.exec(header);
+    const address = match === null || match[1] === '' ? undefined : match[1];
+    const port = match?.[2] === undefined ? (scheme === 'https' ? 443 : 80) : Number(match[2]);
+    return (this.#host = { header, scheme, address, port });
   }
 }
 
@@ -160,28 +207,6 @@ class ProcessSpan implements TaskSpan {
     }
     span.end();
   }
-}
-
-function requestAttributes(request: HttpRequest, known: boolean): Attributes {
-  const raw = request.raw;
-  const scheme = raw !== undefined && (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-  const attributes: Attributes = {
-    'http.request.method': known ? request.method : '_OTHER',
-    'url.path': request.path,
-    'url.scheme': scheme,
-    'network.protocol.version': raw === undefined ? '1.1' : raw.httpVersion === '2.0' ? '2' : raw.httpVersion,
-  };
-  if (!known) attributes['http.request.method_original'] = request.method;
-  const host = HOST.exec(request.headers.get('host') ?? '');
-  if (host !== null && host[1] !== '') {
-    attributes['server.address'] = host[1]!;
-    attributes['server.port'] = host[2] === undefined ? (scheme === 'https' ? 443 : 80) : Number(host[2]);
-  }
-  const agent = request.headers.get('user-agent');
-  if (agent !== null) attributes['user_agent.original'] = agent;
-  const client = raw?.socket.remoteAddress;
-  if (client !== undefined) attributes['client.address'] = client;
-  return attributes;
 }
 
 /** `error.type` of an error: its class's name (`TaskTimeoutError`), else `_OTHER`. */

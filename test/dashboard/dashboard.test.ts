@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import {
   after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
 } from 'coda-http';
-import { startServer } from '../helpers.js';
+import { slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere } from './events.js';
 
 const allowAll = (): boolean => true;
@@ -21,14 +21,46 @@ test('dashboard() options are checked: authorize is required, the path is plain,
   assert.throws(() => dashboard({ authorize: allowAll, recentRequests: 0 }), /dashboard\(\): recentRequests must be a whole number of at least 1/);
 });
 
-test('nothing is recorded without the dashboard: its routes connect the receivers, once per app', () => {
-  const plain = createApp({ routes: [get('/', () => new HttpResponse('hi'))] });
-  assert.equal(plain.signals.requestFinished.receivers.length, 0);
-  assert.equal(plain.signals.requestStarted.receivers.length, 0);
+test('nothing is recorded without the dashboard: its routes listen to the app itself (no signal receiver, no task per request), once per app', async (t) => {
   const routes = dashboard({ authorize: allowAll });
-  const app = createApp({ routes });
-  assert.equal(app.signals.requestFinished.receivers.length, 1);
+  const app = createApp({ routes: [get('/', () => new HttpResponse('hi')), ...routes] });
+  assert.equal(app.signals.requestFinished.receivers.length, 0);
+  assert.equal(app.signals.requestStarted.receivers.length, 0);
+  const server = await startServer(app);
+  t.after(() => server.close());
+  for (let i = 0; i < 3; i++) assert.equal(await (await fetch(`${server.url}/`)).text(), 'hi');
+  await app.settle();
+  const { completed, skipped } = app.afterStats();
+  assert.deepEqual({ completed, skipped }, { completed: 0, skipped: 0 }, 'no after-response task of the dashboard');
   assert.throws(() => createApp({ routes }), /these routes are in another app already; call dashboard\(\) once per app/);
+});
+
+test('the dashboard sees every request with the access log, metrics and tracing off, 503s of a full queue included', async (t) => {
+  const slow = slowRoute();
+  const app = createApp({
+    accessLog: false, metrics: false, tracing: false,
+    after: { concurrency: 1, maxPending: 1 },
+    routes: [get('/users/:id', () => new HttpResponse('user')), slow.route, ...dashboard({ authorize: allowAll })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const send = async (path: string, id: string): Promise<number> => {
+    const response = await fetch(server.url + path, { headers: { 'x-request-id': id } });
+    await response.text();
+    return response.status;
+  };
+  assert.equal(await send('/users/1', 'user-1'), 200);
+  assert.equal(await send('/slow', 'slow-1'), 200);
+  await slow.started;
+  assert.equal(await send('/slow', 'slow-2'), 200); // its task waits for the one slot: the queue is full
+  assert.equal(await send('/users/2', 'shed'), 503);
+  slow.release();
+  await app.settle();
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as { requests: { total: number }; recent: { id: string; route: string | null; status: number }[] };
+  assert.equal(snapshot.requests.total, 4);
+  assert.deepEqual(snapshot.recent.map((r) => [r.id, r.route, r.status]), [
+    ['shed', null, 503], ['slow-2', '/slow', 200], ['slow-1', '/slow', 200], ['user-1', '/users/:id', 200],
+  ]);
 });
 
 test('every dashboard route asks authorize first: false is a 403, a thrown Unauthorized a 401, anything but a boolean a 500', async (t) => {
@@ -101,7 +133,7 @@ test('the event stream sends a snapshot that follows traffic: counts, latency, p
   const greet = seen.tasks.find((l) => l.name === 'greet')!;
   assert.equal(greet.kind, 'after');
   assert.ok(greet.perSecond > 0 && greet.runP95Ms !== null && greet.waitP95Ms !== null);
-  assert.equal(seen.tasks.some((l) => l.name.includes('codaDashboard')), false, "the dashboard's own receiver is not a task on the page");
+  assert.equal(seen.tasks.some((l) => l.name.includes('codaDashboard')), false, "the dashboard runs no task of its own");
   assert.equal(seen.durable, null);
 });
 

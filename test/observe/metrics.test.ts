@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { after, createApp, get, HttpResponse, metricsView, post, task, type App, type AppOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { startServer } from '../helpers.js';
+import { slowRoute, startServer } from '../helpers.js';
 
 interface Sample {
   name: string;
@@ -87,27 +87,16 @@ test('request durations by method, route pattern and status; tasks by name and s
 
 test('tasks pending and running are gauges read at scrape time; requests refused at a full queue are counted as shed', async (t) => {
   const registry = new Registry();
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  let started!: () => void;
-  const blockerStarted = new Promise<void>((resolve) => { started = resolve; });
+  const slow = slowRoute();
   const { app, url } = await serveApp(t, {
     metrics: { registry, defaultMetrics: false },
     after: { concurrency: 1, maxPending: 1 },
-    routes: [
-      get('/slow', () => {
-        after(async () => {
-          started();
-          await gate;
-        }, { name: 'slow' });
-        return new HttpResponse('ok');
-      }),
-    ],
+    routes: [slow.route],
   });
   // Scrapes go to a metrics app on a port of its own: the full queue refuses every request of the app it fills, a scrape too.
   const metrics = await serveApp(t, { routes: [get('/metrics', metricsView({ registry }))], accessLog: false });
   assert.equal((await fetch(`${url}/slow`)).status, 200);
-  await blockerStarted;
+  await slow.started;
   assert.equal((await fetch(`${url}/slow`)).status, 200); // its task waits for the one slot: the queue is full
   assert.equal((await fetch(`${url}/slow`)).status, 503);
   const during = (await scrape(metrics.url)).samples;
@@ -117,7 +106,7 @@ test('tasks pending and running are gauges read at scrape time; requests refused
   // Refused before routing: no route label but the fixed one.
   assert.equal(value(during, 'http_request_duration_seconds_count', { route: 'unmatched', status_code: '503' }), 1);
   assert.equal(value(during, 'process_cpu_user_seconds_total'), undefined, 'defaultMetrics: false');
-  release();
+  slow.release();
   await app.settle();
   const later = (await scrape(metrics.url)).samples;
   assert.equal(value(later, 'coda_tasks_running', { kind: 'after' }), 0);
