@@ -191,7 +191,7 @@ export class Tasks {
       store, definitions: this.#definitions, logger: this.#logger, leaseMs: this.#leaseMs, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
       holds: () => this.#journal!.holds,
     });
-    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (ids) => runner.wake(ids), this.#logger);
+    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#leaseMs, (write) => runner.release(write), this.#logger);
     this.#runner = runner;
     runner.observe((record) => {
       for (const observer of this.#observers) observer(record);
