@@ -3,11 +3,11 @@ import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from '../durable/backoff.js';
-import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleases, checkTime } from '../durable/checks.js';
+import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
 import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import type {
-  AddResult, AttemptError, ListFilter, NewTask, Release, StoredTask, StoreStats, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
 } from '../durable/store.js';
 import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
@@ -153,8 +153,21 @@ export class BullmqStore implements TaskStore {
     });
   }
 
-  async release(releases: readonly Release[], owner: string): Promise<string[]> {
+  /** Releases, then claims by id what `claim` asks for (Redis has no transaction across BullMQ's scripts). */
+  async release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released> {
     checkReleases(releases);
+    checkReleaseClaim(claim);
+    const released = await this.#release(releases, owner);
+    const due = claim === undefined ? [] : released.filter(({ runAt }) => runAt <= claim.now).map(({ id }) => id);
+    if (due.length === 0) return { ready: released.map(({ id }) => id), claimed: [] };
+    // The holds are released already: a claim that fails leaves them ready, for the runner's own claim, rather than failing the release.
+    const claimed = await this.claim({ ...claim!, owner, ids: due }).catch(() => []);
+    const taken = new Set(claimed.map(({ id }) => id));
+    return { ready: released.filter(({ id }) => !taken.has(id)).map(({ id }) => id), claimed };
+  }
+
+  /** The releases of tasks released to run. */
+  async #release(releases: readonly Release[], owner: string): Promise<Release[]> {
     if (releases.length === 0) return [];
     const client = this.#opened();
     return this.#call(async () => {
@@ -176,11 +189,11 @@ export class BullmqStore implements TaskStore {
       });
       const [, released] = await Promise.all([Promise.all(unheld), Promise.all(done)]);
       for (const { id } of mine) this.#holds.delete(id);
-      return mine.filter((_, i) => released[i]).map(({ id }) => id);
+      return mine.filter((_, i) => released[i]);
     });
   }
 
-  async claim(request: Parameters<TaskStore['claim']>[0]): Promise<StoredTask[]> {
+  async claim(request: ClaimRequest): Promise<StoredTask[]> {
     const { owner, names, concurrency, limit, now, leaseUntil } = request;
     checkOwner('claim()', owner);
     checkTime('claim(): now', now);

@@ -1,6 +1,6 @@
 import { checkBoolean, checkCount, checkMs } from '../util/options.js';
 import { describe } from '../util/describe.js';
-import type { AttemptError, ListFilter, NewTask, Release, TaskState } from './store.js';
+import type { AttemptError, ListFilter, NewTask, Release, ReleaseClaim, TaskState } from './store.js';
 
 // What every store checks before it writes, so that a bad row is refused
 // with a message that names it, and the batch it came in adds nothing.
@@ -84,11 +84,21 @@ export function checkAttemptError(error: AttemptError): void {
   checkTime('fail(): error.finishedAt', error.finishedAt);
 }
 
-/** A claim's `limit` (0 claims nothing) and `concurrency` caps. */
-export function checkClaim(limit: number, concurrency: Readonly<Record<string, number>>): void {
-  checkCount('claim(): limit', limit, 0);
-  if (concurrency === null || typeof concurrency !== 'object') throw new TypeError(`claim(): concurrency must be an object, got ${describe(concurrency)}`);
-  for (const [name, cap] of Object.entries(concurrency)) checkCount(`claim(): concurrency[${JSON.stringify(name)}]`, cap, 0);
+/** A claim's `limit` (0 claims nothing) and `concurrency` caps; `where` names the call ("claim()", "release(): claim"). */
+export function checkClaim(limit: number, concurrency: Readonly<Record<string, number>>, where = 'claim()'): void {
+  checkCount(`${where}: limit`, limit, 0);
+  if (concurrency === null || typeof concurrency !== 'object') throw new TypeError(`${where}: concurrency must be an object, got ${describe(concurrency)}`);
+  for (const [name, cap] of Object.entries(concurrency)) checkCount(`${where}: concurrency[${JSON.stringify(name)}]`, cap, 0);
+}
+
+/** The claim a release may carry, checked as `claim()` checks its request. */
+export function checkReleaseClaim(claim: ReleaseClaim | undefined): void {
+  if (claim === undefined) return;
+  if (claim === null || typeof claim !== 'object') throw new TypeError(`release(): claim must be an object or undefined, got ${describe(claim)}`);
+  if (!Array.isArray(claim.names)) throw new TypeError(`release(): claim.names must be an array of task names, got ${describe(claim.names)}`);
+  checkClaim(claim.limit, claim.concurrency, 'release(): claim');
+  checkTime('release(): claim.now', claim.now);
+  checkTime('release(): claim.leaseUntil', claim.leaseUntil);
 }
 
 /** The process a hold or claim belongs to. */

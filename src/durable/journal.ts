@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
-import type { AddResult, NewTask, Release, TaskStore } from './store.js';
+import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 
 /** How many times a failed release is written (about a minute in all). */
 const RELEASE_ATTEMPTS = 65;
+
+/** Writes a release (`write`, given the claim to carry), then runs what it claimed and wakes the runner for what it left ready. */
+export type Releaser = (write: (claim: ReleaseClaim | undefined) => Promise<Released>) => Promise<void>;
 
 interface PendingAdd {
   task: NewTask;
@@ -13,15 +16,16 @@ interface PendingAdd {
 /**
  * Group commit: every task added and every hold released during one turn of
  * the event loop goes to the store in one call (one transaction), so that
- * journaling costs little per request. Released tasks are handed to
- * `onReleased`, which runs them in this process at once. The journal knows
+ * journaling costs little per request. Releases are written through
+ * `release` (the runner's), which adds a claim for the tasks this process
+ * has room to run at once. The journal knows
  * the holds it has not yet released (`holds`): the heartbeat renews them.
  */
 export class Journal {
   readonly #store: TaskStore;
   readonly #owner: string;
   readonly #leaseUntil: () => number;
-  readonly #onReleased: (ids: string[]) => void;
+  readonly #release: Releaser;
   readonly #logger: Logger;
   #adds: PendingAdd[] = [];
   #releases: Release[] = [];
@@ -29,11 +33,11 @@ export class Journal {
   #writing = 0;
   readonly #holds = new Set<string>();
 
-  constructor(store: TaskStore, owner: string, leaseUntil: () => number, onReleased: (ids: string[]) => void, logger: Logger) {
+  constructor(store: TaskStore, owner: string, leaseUntil: () => number, release: Releaser, logger: Logger) {
     this.#store = store;
     this.#owner = owner;
     this.#leaseUntil = leaseUntil;
-    this.#onReleased = onReleased;
+    this.#release = release;
     this.#logger = logger;
   }
 
@@ -98,9 +102,8 @@ export class Journal {
   }
 
   async #writeReleases(releases: Release[], attempt = 1): Promise<void> {
-    let ids: string[];
     try {
-      ids = await this.#store.release(releases, this.#owner);
+      await this.#release((claim) => this.#store.release(releases, this.#owner, claim));
     } catch (error) {
       // Written again (every second at most, for a minute), its hold renewed meanwhile, so that the task runs
       // with its outcome; past that, the hold is let go: it runs out, and recovery runs the task, its outcome unknown.
@@ -116,6 +119,5 @@ export class Journal {
       return;
     }
     for (const { id } of releases) this.#holds.delete(id);
-    if (ids.length > 0) this.#onReleased(ids);
   }
 }

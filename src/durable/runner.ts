@@ -5,7 +5,7 @@ import type { TaskSpan } from '../after/task-spans.js';
 import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { retryDelay } from './backoff.js';
-import type { AttemptError, StoredTask, TaskStore } from './store.js';
+import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task, type TaskContext } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
 
@@ -75,6 +75,8 @@ export class Runner {
   #observers: ((record: AttemptRecord) => void)[] = [];
   #completed: string[] = [];
   #claiming = false;
+  /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
+  #reserved = 0;
   #claimAgain = false;
   #closed = false;
   /** Whether this process runs tasks, or only journals them (workers run them). */
@@ -120,6 +122,35 @@ export class Runner {
     return this.#running.size;
   }
 
+  /**
+   * Writes a release of this process's holds (`write`: the journal's), with a
+   * claim for as many tasks as this runner has room for: those start at once,
+   * without a claim of their own; those left ready are claimed as usual. A
+   * closed runner, or one that runs no tasks, passes no claim. Rejects,
+   * starting nothing, when the write does.
+   */
+  async release(write: (claim: ReleaseClaim | undefined) => Promise<Released>): Promise<void> {
+    const { clock, leaseMs } = this.#settings;
+    const limit = this.#closed || !this.#claims ? 0 : this.#room();
+    const now = clock.now();
+    const claim = limit > 0 ? { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs } : undefined;
+    this.#reserved += Math.max(0, limit);
+    try {
+      const { ready, claimed } = await write(claim).finally(() => {
+        this.#reserved -= Math.max(0, limit);
+      });
+      for (const stored of claimed) this.#start(stored);
+      if (ready.length > 0) this.wake(ready);
+    } finally {
+      this.#wakeIfIdle();
+    }
+  }
+
+  /** Attempts this process may still start: its concurrency, less those running and those claims under way may start. */
+  #room(): number {
+    return this.#settings.concurrency - this.#running.size - this.#reserved;
+  }
+
   /** Claims and starts what is ready, now (tasks this process just released, a retry that came due). */
   wake(ids?: readonly string[]): void {
     if (this.#closed || !this.#claims) return;
@@ -131,16 +162,19 @@ export class Runner {
   }
 
   async #claim(ids: readonly string[] | undefined): Promise<void> {
-    const { store, concurrency, clock, leaseMs } = this.#settings;
+    const { store, clock, leaseMs } = this.#settings;
     this.#claiming = true;
     try {
       do {
         this.#claimAgain = false;
-        while (!this.#closed && this.#running.size < concurrency) {
+        while (!this.#closed && this.#room() > 0) {
           const now = clock.now();
+          const limit = this.#room();
+          this.#reserved += limit;
           const claimed = await store.claim({
-            owner: this.owner, names: this.#names, concurrency: this.#limits, limit: concurrency - this.#running.size,
-            now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
+            owner: this.owner, names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
+          }).finally(() => {
+            this.#reserved -= limit;
           });
           for (const stored of claimed) this.#start(stored);
           if (ids !== undefined || claimed.length === 0) break;
@@ -315,7 +349,7 @@ export class Runner {
 
   /** No attempt running, no claim or write under way. */
   get idle(): boolean {
-    return this.#running.size === 0 && !this.#claiming && this.#writes === 0 && this.#completed.length === 0;
+    return this.#running.size === 0 && !this.#claiming && this.#reserved === 0 && this.#writes === 0 && this.#completed.length === 0;
   }
 
   whenIdle(): Promise<void> {

@@ -4,6 +4,14 @@ import { returnArrays, TASK_COLUMNS } from './sqlite-rows.js';
 /** A JSON array parameter as a set: one prepared statement serves a list of any length. */
 const LIST = '(SELECT value FROM json_each(?))';
 
+/**
+ * Releases as a table, from a JSON array of `[id, runAt, outcome]` (the
+ * outcome as JSON, kept as its text): one statement for a batch. Joined by id
+ * from this side (`+state`, `+owner` in the statements keep SQLite from
+ * scanning the held tasks instead).
+ */
+const RELEASES = `(SELECT value ->> 0 AS r_id, value ->> 1 AS r_run_at, value -> '$[2]' AS r_outcome FROM json_each(?1))`;
+
 // Each partial index is chosen only by a query that states its condition:
 // `owner IS NOT NULL` (held and running), `finished_at IS NOT NULL` (ended).
 
@@ -21,9 +29,16 @@ export function prepareStatements(db: DatabaseSync) {
       lease_until, created_at, backoff, request, trace, errors, payload) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)`),
     pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND state IN ('held', 'ready', 'running')`),
 
-    releaseToRun: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?, outcome = ?, owner = NULL, lease_until = NULL
-      WHERE id = ? AND state = 'held' AND owner = ?`),
-    releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id = ? AND state = 'held' AND owner = ?`),
+    // ?1 the releases (RELEASES), ?2 the owner. `+state`, `+owner`: found by id, one lookup per release.
+    releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
+      FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 RETURNING id`),
+    // Held to running for the same owner, as `claim` sets a claimed task: ?3 the lease, ?4 now, ?5 the names (a JSON array).
+    releaseToRunning: arrays(`UPDATE coda_tasks SET state = 'running', run_at = r_run_at, outcome = r_outcome, owner = ?2,
+      lease_until = ?3, started_at = ?4, attempt = attempt + 1
+      FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 AND name IN (SELECT value FROM json_each(?5))
+      RETURNING ${TASK_COLUMNS}`),
+    releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
+    heldNames: arrays(`SELECT id, name FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
 
     runningOf: sql(`SELECT count(*) AS n FROM coda_tasks WHERE state = 'running' AND name = ? AND owner IS NOT NULL`),
     dueOf: arrays(`SELECT seq, name, run_at FROM coda_tasks WHERE state = 'ready' AND name = ? AND run_at <= ? ORDER BY run_at, seq LIMIT ?`),

@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
-import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleases, checkTime } from './checks.js';
+import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
 import { outcomeJson } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
@@ -10,7 +10,7 @@ import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
-  AddResult, AttemptError, Backoff, ListFilter, NewTask, Release, StoredTask, StoreStats, TaskState, TaskStore,
+  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -132,20 +132,24 @@ export class SqliteStore implements TaskStore {
     }));
   }
 
-  async release(releases: readonly Release[], owner: string): Promise<string[]> {
+  async release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released> {
     checkReleases(releases);
-    if (releases.length === 0) return [];
+    checkReleaseClaim(claim);
+    if (releases.length === 0) return { ready: [], claimed: [] };
     return this.#write((s) => {
-      const released: string[] = [];
-      for (const { id, outcome, run, runAt } of releases) {
-        if (!run) s.releaseSkipped.run(id, owner);
-        else if (changed(s.releaseToRun.run(runAt, outcomeJson(outcome), id, owner))) released.push(id);
-      }
-      return released;
+      const skipped = releases.filter(({ run }) => !run);
+      const toRun = skipped.length === 0 ? releases : releases.filter(({ run }) => run);
+      if (skipped.length > 0) s.releaseSkipped.run(JSON.stringify(skipped.map(({ id }) => id)), owner);
+      const claimed = claim === undefined ? [] : claimReleased(s, toRun, owner, claim);
+      if (claimed.length === toRun.length) return { ready: [], claimed };
+      const taken = new Set(claimed.map(({ id }) => id));
+      const rest = toRun.filter(({ id }) => !taken.has(id));
+      const ready = new Set(rowsOf(s.releaseToRun.all(releaseRows(rest), owner)).map((row) => row[0]));
+      return { ready: rest.filter(({ id }) => ready.has(id)).map(({ id }) => id), claimed };
     });
   }
 
-  async claim(request: Parameters<TaskStore['claim']>[0]): Promise<StoredTask[]> {
+  async claim(request: ClaimRequest): Promise<StoredTask[]> {
     const { owner, names, concurrency, limit, now, leaseUntil, ids } = request;
     checkOwner('claim()', owner);
     checkTime('claim(): now', now);
@@ -153,12 +157,7 @@ export class SqliteStore implements TaskStore {
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || ids?.length === 0) return [];
     return this.#write((s) => {
-      // How many more of each name may run, counted over every process's running tasks.
-      const room = new Map<string, number>();
-      for (const name of names) {
-        const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : Infinity;
-        room.set(name, cap === Infinity ? cap : cap - Number(s.runningOf.get(name)!.n));
-      }
+      const room = roomOf(s, names, concurrency);
       let due: DueRow[];
       if (ids === undefined) {
         due = [];
@@ -170,10 +169,7 @@ export class SqliteStore implements TaskStore {
       const chosen: number[] = [];
       for (const [seq, name] of due) {
         if (chosen.length === limit) break;
-        const left = room.get(name)!;
-        if (left <= 0) continue;
-        room.set(name, left - 1);
-        chosen.push(seq);
+        if (take(room, name)) chosen.push(seq);
       }
       if (chosen.length === 0) return [];
       const claimed = new Map(rowsOf(s.claim.all(owner, leaseUntil, now, JSON.stringify(chosen))).map((row) => [row[SEQ], row]));
@@ -330,6 +326,49 @@ export class SqliteStore implements TaskStore {
   #failure(error: unknown): unknown {
     return isUnavailable(error) ? new StoreUnavailable(this.description, error) : error;
   }
+}
+
+/**
+ * The claim a release carries: its tasks due by `now`, in the order of the
+ * releases, up to `limit`, within each name's room, from held to running in
+ * one statement. Room is counted only when a name has a cap (one SELECT of the
+ * batch's names, one count per capped name); otherwise SQL keeps to `names`.
+ */
+function claimReleased(s: Statements, toRun: readonly Release[], owner: string, claim: ReleaseClaim): StoredTask[] {
+  const { names, concurrency, limit, now, leaseUntil } = claim;
+  let chosen = toRun.filter(({ runAt }) => runAt <= now);
+  if (limit === 0 || names.length === 0 || chosen.length === 0) return [];
+  if (names.some((name) => Object.hasOwn(concurrency, name))) {
+    const room = roomOf(s, names, concurrency);
+    const nameOf = new Map(rowsOf(s.heldNames.all(JSON.stringify(chosen.map(({ id }) => id)), owner)).map(([id, name]) => [id, name as string]));
+    chosen = chosen.filter(({ id }) => nameOf.has(id) && take(room, nameOf.get(id)!));
+  }
+  chosen = chosen.slice(0, limit);
+  if (chosen.length === 0) return [];
+  const rows = new Map(rowsOf(s.releaseToRunning.all(releaseRows(chosen), owner, leaseUntil, now, JSON.stringify(names))).map((row) => [row[1], row]));
+  return chosen.filter(({ id }) => rows.has(id)).map(({ id }) => toTask(rows.get(id)!));
+}
+
+/** How many more of each name may run, counted over every process's running tasks (a name without a cap: Infinity). */
+function roomOf(s: Statements, names: readonly string[], concurrency: Readonly<Record<string, number>>): Map<string, number> {
+  const room = new Map<string, number>();
+  for (const name of names) {
+    room.set(name, Object.hasOwn(concurrency, name) ? concurrency[name]! - Number(s.runningOf.get(name)!.n) : Infinity);
+  }
+  return room;
+}
+
+/** Takes one of `name`'s room; false when it has none left (or is not among the names). */
+function take(room: Map<string, number>, name: string): boolean {
+  const left = room.get(name);
+  if (left === undefined || left <= 0) return false;
+  room.set(name, left - 1);
+  return true;
+}
+
+/** Releases as the JSON array the statements read (RELEASES): `[id, runAt, outcome]`, the outcome's JSON written in place. */
+function releaseRows(releases: readonly Release[]): string {
+  return `[${releases.map(({ id, runAt, outcome }) => `[${JSON.stringify(id)},${JSON.stringify(runAt)},${outcomeJson(outcome)}]`).join(',')}]`;
 }
 
 /** A ready task whose time has come: seq, name, run_at. */

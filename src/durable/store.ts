@@ -114,6 +114,35 @@ export interface Release {
   runAt: number;
 }
 
+/** What `claim()` is asked: ready tasks for `owner`, within `limit` and each name's `concurrency`. */
+export interface ClaimRequest {
+  owner: string;
+  /** The task names the owner runs. */
+  names: readonly string[];
+  /** Per-name caps on running tasks, counted across every process; a name not listed has none. */
+  concurrency: Readonly<Record<string, number>>;
+  /** At most this many (0 claims nothing). */
+  limit: number;
+  now: number;
+  leaseUntil: number;
+  /** Only these tasks. */
+  ids?: readonly string[];
+}
+
+/**
+ * The claim a release may carry (the web process running the tasks it
+ * releases): the owner is the release's, the tasks the released ones.
+ */
+export type ReleaseClaim = Omit<ClaimRequest, 'owner' | 'ids'>;
+
+/** What `release()` did with the tasks it released to run; a skipped task is in neither list. */
+export interface Released {
+  /** Ids of tasks now ready (due later, or past what the claim took): `claim()` takes them as any other. */
+  ready: string[];
+  /** Tasks the release's claim took: running for the owner, as `claim()` returns them, in the order of the releases. */
+  claimed: StoredTask[];
+}
+
 /** Counts of tasks by state, in all and per task name: `ready` counts ready tasks whose time has come, `delayed` those whose time has not. */
 export interface StoreStats {
   held: number;
@@ -154,8 +183,18 @@ export interface TaskStore {
    * error that names the task.
    */
   add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]>;
-  /** Ends holds, all or none: each task still held by `owner` becomes ready or is removed. Returns the ids released to run. */
-  release(releases: readonly Release[], owner: string): Promise<string[]>;
+  /**
+   * Ends holds, all or none: each task still held by `owner` is removed (not
+   * `run`) or released to run, with its outcome, at its `runAt`. With `claim`,
+   * the released tasks due by `claim.now` are claimed at once for `owner`, as
+   * `claim({ owner, ...claim, ids })` would claim them (`attempt` counted,
+   * `startedAt`, lease, per-name `concurrency` across every process), up to
+   * `claim.limit`, in the order of the releases: held to running in the
+   * release's own write, with no ready state between (the web process
+   * running its own tasks). What the claim does not take is ready, as
+   * without it.
+   */
+  release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released>;
   /**
    * Claims up to `limit` ready tasks whose time has come (`runAt <= now`),
    * oldest `runAt` first, among `names`, for `owner` until `leaseUntil`;
@@ -163,15 +202,7 @@ export interface TaskStore {
    * every process) never exceed its entry in `concurrency`. Each claimed task's
    * `attempt` grows by one.
    */
-  claim(request: {
-    owner: string;
-    names: readonly string[];
-    concurrency: Readonly<Record<string, number>>;
-    limit: number;
-    now: number;
-    leaseUntil: number;
-    ids?: readonly string[];
-  }): Promise<StoredTask[]>;
+  claim(request: ClaimRequest): Promise<StoredTask[]>;
   /**
    * Renews the holds and claims of `owner` among `ids` until `leaseUntil`.
    * Only those the process still keeps: one it let go of (a completion the

@@ -173,7 +173,7 @@ export class Tasks {
       store, definitions: this.#definitions, logger: this.#logger, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
       holds: () => this.#journal!.holds,
     });
-    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (ids) => runner.wake(ids), this.#logger);
+    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (write) => runner.release(write), this.#logger);
     this.#runner = runner;
     runner.observe((record) => {
       for (const observer of this.#observers) observer(record);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test, type TestContext } from 'node:test';
 import type { Outcome } from '../../src/http/response.js';
 import { retryDelay } from '../../src/durable/backoff.js';
-import type { AttemptError, NewTask, StoredTask, TaskStore } from '../../src/durable/store.js';
+import type { AttemptError, NewTask, ReleaseClaim, StoredTask, TaskStore } from '../../src/durable/store.js';
 
 /** What a store's test file gives the suite, for each case. */
 export interface OpenedStore {
@@ -71,6 +71,11 @@ type ClaimRequest = Parameters<TaskStore['claim']>[0];
 /** Claims for OWNER at T0, all names the suite uses, no limits, unless `request` says otherwise. */
 function claim(store: TaskStore, request: Partial<ClaimRequest> = {}): Promise<StoredTask[]> {
   return store.claim({ owner: OWNER, names: [NAME, 'other'], concurrency: {}, limit: 100, now: T0, leaseUntil: LEASE, ...request });
+}
+
+/** The claim a release carries for OWNER at T0, all names the suite uses, no limits, unless `overrides` say otherwise. */
+function releaseClaim(overrides: Partial<ReleaseClaim> = {}): ReleaseClaim {
+  return { names: [NAME, 'other'], concurrency: {}, limit: 100, now: T0, leaseUntil: LEASE, ...overrides };
 }
 
 /** Adds `task` and brings it to `state`; a failed task has used its every attempt. */
@@ -221,7 +226,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       test('run: the held task is ready at runAt with the outcome, no longer owned', async (t) => {
         if (!passedClock(t)) return;
         const task = await inState(store, 'held');
-        assert.deepEqual(await store.release([{ id: task.id, outcome: OUTCOME, run: true, runAt: T0 + 500 }], OWNER), [task.id]);
+        assert.deepEqual(await store.release([{ id: task.id, outcome: OUTCOME, run: true, runAt: T0 + 500 }], OWNER), { ready: [task.id], claimed: [] });
         await assertTask(store, task.id, { state: 'ready', runAt: T0 + 500, outcome: OUTCOME, owner: null, leaseUntil: null });
         assert.deepEqual(idsOf(await claim(store, { now: T0 + 500 })), [task.id], 'the released task runs with its outcome');
       });
@@ -232,7 +237,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
           { id: skipped.id, outcome: { ...OUTCOME, status: 500 }, run: false, runAt: T0 },
           { id: kept.id, outcome: OUTCOME, run: true, runAt: T0 },
         ], OWNER);
-        assert.deepEqual(released, [kept.id]);
+        assert.deepEqual(released, { ready: [kept.id], claimed: [] });
         assert.equal(await store.get(skipped.id), null);
         assert.equal(await stateOf(store, kept.id), 'ready');
       });
@@ -253,9 +258,70 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
           { id: ready.id, outcome: OUTCOME, run: false, runAt: T0 },
           { id: 'no-such-task', outcome: OUTCOME, run: true, runAt: T0 },
         ], OWNER);
-        assert.deepEqual(released, []);
+        assert.deepEqual(released, { ready: [], claimed: [] });
         await assertTask(store, theirs.id, { state: 'held', owner: OTHER, leaseUntil: LEASE });
         assert.equal(await stateOf(store, ready.id), 'ready');
+      });
+    });
+
+    describe('release with a claim (the web process running what it releases)', () => {
+      test('a released task due now goes from held to running for the owner, as a claim sets it, its outcome kept', async () => {
+        const task = await inState(store, 'held');
+        const { ready, claimed } = await store.release([{ id: task.id, outcome: OUTCOME, run: true, runAt: T0 }], OWNER, releaseClaim({ now: T0 + 7 }));
+        assert.deepEqual(ready, []);
+        assert.deepEqual(idsOf(claimed), [task.id]);
+        const stored = await assertTask(store, task.id, {
+          state: 'running', owner: OWNER, leaseUntil: LEASE, attempt: 1, startedAt: T0 + 7, runAt: T0, outcome: OUTCOME, payload: task.payload,
+        });
+        assert.deepEqual(claimed[0], stored, 'the claimed task as stored');
+        assert.deepEqual(await claim(store, { now: T0 + 7 }), [], 'nothing is left for a claim');
+      });
+
+      test('what the claim does not take is ready, as without one: due later, past the limit, a name not among names; skipped is removed', async () => {
+        const [first, second, later, unnamed, skipped, theirs] = [
+          newTask({ held: true }), newTask({ held: true }), newTask({ held: true }), newTask({ held: true, name: 'not-here' }), newTask({ held: true }), newTask({ held: true }),
+        ];
+        await store.add([first, second, later, unnamed, skipped], OWNER, LEASE);
+        await store.add([theirs], OTHER, LEASE);
+        const release = (task: NewTask, runAt = T0, run = true) => ({ id: task.id, outcome: OUTCOME, run, runAt });
+        const { ready, claimed } = await store.release(
+          [release(first), release(second), release(later, T0 + 60_000), release(unnamed), release(skipped, T0, false), release(theirs)],
+          OWNER, releaseClaim({ limit: 1 }),
+        );
+        assert.equal(claimed.length, 1, 'one claimed: the limit');
+        const [taken] = idsOf(claimed);
+        const left = taken === first.id ? second : first;
+        assert.ok([first.id, second.id].includes(taken!), 'a due task of a listed name is claimed');
+        assert.deepEqual([...ready].sort(), [left.id, later.id, unnamed.id].sort());
+        await assertTask(store, taken!, { state: 'running', owner: OWNER, attempt: 1 });
+        for (const { id } of [left, later, unnamed]) await assertTask(store, id, { state: 'ready', owner: null, attempt: 0, outcome: OUTCOME });
+        await assertTask(store, later.id, { runAt: T0 + 60_000 });
+        assert.equal(await store.get(skipped.id), null, 'the skipped task is removed');
+        await assertTask(store, theirs.id, { state: 'held', owner: OTHER }, 'another owner\'s hold is left alone');
+        assert.deepEqual(await store.release([release(left)], OWNER, releaseClaim()), { ready: [], claimed: [] }, 'a task no longer held is not claimed');
+      });
+
+      test('per-name concurrency counts the running tasks of every owner: a name at its cap is left ready (promise 5)', async () => {
+        const theirs = newTask({ name: 'hook' });
+        await store.add([theirs], OTHER, LEASE);
+        assert.equal((await claim(store, { owner: OTHER, names: ['hook'] })).length, 1);
+        const held = [newTask({ held: true, name: 'hook' }), newTask({ held: true, name: 'hook' }), newTask({ held: true })];
+        await store.add(held, OWNER, LEASE);
+        const { ready, claimed } = await store.release(
+          held.map(({ id }) => ({ id, outcome: OUTCOME, run: true, runAt: T0 })), OWNER, releaseClaim({ names: ['hook', NAME], concurrency: { hook: 2 } }),
+        );
+        assert.deepEqual(claimed.map(({ name }) => name).sort(), ['hook', NAME]);
+        assert.equal(ready.length, 1);
+        await assertTask(store, ready[0]!, { state: 'ready', name: 'hook' });
+        assert.equal((await store.stats(T0)).byName.hook?.running, 2, 'hook runs twice, its cap');
+      });
+
+      test('limit 0, or no names: nothing is claimed, every task released to run is ready', async () => {
+        const held = [newTask({ held: true }), newTask({ held: true })];
+        await store.add(held, OWNER, LEASE);
+        const [a, b] = held.map(({ id }) => ({ id, outcome: OUTCOME, run: true, runAt: T0 }));
+        assert.deepEqual(await store.release([a!], OWNER, releaseClaim({ limit: 0 })), { ready: [a!.id], claimed: [] });
+        assert.deepEqual(await store.release([b!], OWNER, releaseClaim({ names: [] })), { ready: [b!.id], claimed: [] });
       });
     });
 
@@ -651,6 +717,10 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         const noRun = { id: held.id, outcome: OUTCOME, runAt: T0 } as unknown as Parameters<TaskStore['release']>[0][number];
         await assert.rejects(store.release([noRun], OWNER), /run must be true or false/);
         assert.equal(await stateOf(store, held.id), 'held', 'a release without run removed the task');
+        const release = [{ id: held.id, outcome: OUTCOME, run: true, runAt: T0 }];
+        await assert.rejects(store.release(release, OWNER, releaseClaim({ limit: -1 })), /release\(\): claim: limit/);
+        await assert.rejects(store.release(release, OWNER, releaseClaim({ leaseUntil: Number.NaN })), /release\(\): claim.leaseUntil/);
+        assert.equal(await stateOf(store, held.id), 'held', 'a release with a bad claim released the task');
         await assert.rejects(claim(store, { limit: -1 }), /limit/);
         await assert.rejects(claim(store, { limit: 1.5 }), /limit/);
         await assert.rejects(claim(store, { concurrency: { [NAME]: Number.NaN } }), /concurrency\["send-welcome"\]/);

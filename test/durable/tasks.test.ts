@@ -11,7 +11,8 @@ import {
   type TaskStore,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { memoryLogger } from '../helpers.js';
+import { deferred, memoryLogger } from '../helpers.js';
+import type { Released, StoredTask } from '../../src/durable/store.js';
 
 function tempFile(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-durable-'));
@@ -19,20 +20,46 @@ function tempFile(t: TestContext): string {
   return path.join(dir, 'tasks.db');
 }
 
-/** The store, except that the first call of `method` is refused, as a locked file or a dropped Redis connection would refuse it. */
-function refusingOnce(inner: TaskStore, method: 'release' | 'complete'): { store: TaskStore; calls: () => number } {
-  let calls = 0;
-  const store = new Proxy(inner, {
+type StoreCall = (...args: unknown[]) => Promise<unknown>;
+
+/** The store, its `method` calls made through `around` (given the store's own, bound). */
+function intercepting(inner: TaskStore, method: keyof TaskStore, around: (call: StoreCall, args: unknown[]) => Promise<unknown>): TaskStore {
+  return new Proxy(inner, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key);
       if (typeof value !== 'function') return value;
-      if (key !== method) return value.bind(target);
-      return (...args: unknown[]) => (calls++ === 0
-        ? Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')))
-        : value.apply(target, args));
+      const call = value.bind(target) as StoreCall;
+      return key === method ? (...args: unknown[]) => around(call, args) : call;
     },
   });
+}
+
+/** The store, except that the first call of `method` is refused, as a locked file or a dropped Redis connection would refuse it. */
+function refusingOnce(inner: TaskStore, method: 'release' | 'complete'): { store: TaskStore; calls: () => number } {
+  let calls = 0;
+  const store = intercepting(inner, method, (call, args) => (calls++ === 0
+    ? Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')))
+    : call(...args)));
   return { store, calls: () => calls };
+}
+
+/** The store, telling the ids its `claim()` calls returned, and each `release()` call's result once the store has taken it (`released(n)`, from 0). */
+function watchingClaims(inner: TaskStore): { store: TaskStore; claimed: string[]; released: (n: number) => Promise<Released> } {
+  const claimed: string[] = [];
+  const releases: ReturnType<typeof deferred<Released>>[] = [];
+  const nth = (n: number) => (releases[n] ??= deferred<Released>());
+  let count = 0;
+  const claiming = intercepting(inner, 'claim', async (call, args) => {
+    const tasks = (await call(...args)) as StoredTask[];
+    claimed.push(...tasks.map(({ id }) => id));
+    return tasks;
+  });
+  const store = intercepting(claiming, 'release', async (call, args) => {
+    const result = (await call(...args)) as Released;
+    nth(count++).resolve(result);
+    return result;
+  });
+  return { store, claimed, released: (n) => nth(n).promise };
 }
 
 test('after(task, payload) in a view runs once the response is done, with its id, attempt, request snapshot and outcome', async () => {
@@ -100,6 +127,41 @@ test('each attempt is told with how long it waited after its runAt and how long 
   assert.equal(attempt?.state, 'completed');
   assert.ok(attempt.runMs! >= 3 && attempt.runMs! <= elapsed, `runMs ${attempt.runMs} is not within [3, ${elapsed}]`);
   assert.ok(attempt.waitMs! >= 0 && attempt.waitMs! <= elapsed, `waitMs ${attempt.waitMs} is not within [0, ${elapsed}]`);
+});
+
+test('a task released while the runner has room runs straight from its hold, with no claim; one released without room waits for a claim', async () => {
+  const { store, claimed, released } = watchingClaims(sqliteStore({ path: ':memory:' }));
+  const gate = deferred();
+  const firstRunning = deferred();
+  const ran: number[] = [];
+  const slow = task('slow', async ({ n }: { n: number }) => {
+    ran.push(n);
+    if (n !== 1) return;
+    firstRunning.resolve();
+    await gate.promise;
+  });
+  const app = createApp({
+    tasks: { definitions: [slow], store, concurrency: 1, pollMs: 60_000 },
+    routes: [get('/:n', (request) => new HttpResponse('ok').after(slow, { n: Number(request.params.n) }))],
+  });
+  await using client = createTestClient(app, { tasks: 'app' });
+  await client.get('/1');
+  const first = await released(0);
+  assert.equal(first.claimed.length, 1, 'claimed by its release');
+  assert.deepEqual(first.ready, []);
+  await firstRunning.promise;
+  // The one slot is taken: the second task's release claims nothing, and leaves it ready.
+  await client.get('/2');
+  const second = await released(1);
+  assert.deepEqual(second.claimed, []);
+  assert.equal(second.ready.length, 1);
+  assert.deepEqual(ran, [1]);
+  gate.resolve();
+  await client.settle();
+  assert.deepEqual(ran, [1, 2]);
+  assert.ok(!claimed.includes(first.claimed[0]!.id), 'the first task was never claimed by claim()');
+  assert.ok(claimed.includes(second.ready[0]!), 'the second task was claimed by claim() once the slot was free');
+  assert.deepEqual(client.tasks.map(({ state, attempt }) => [state, attempt]), [['completed', 1], ['completed', 1]]);
 });
 
 test('a release the store refuses is written again: the hold, which this process keeps renewing, does not strand the task', { timeout: 10_000 }, async (t) => {
