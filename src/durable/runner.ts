@@ -22,13 +22,17 @@ export interface AttemptRecord {
   name: string;
   requestId: string | null;
   attempt: number;
-  /** `retrying`: this attempt failed and another is due; `failed`: the task failed for good. */
-  state: 'completed' | 'retrying' | 'failed';
+  /**
+   * `retrying`: this attempt failed and another is due; `failed`: the task
+   * failed for good; `skipped`: its `when` did not match its response's
+   * outcome, so it was removed unrun (attempt 0, no times).
+   */
+  state: 'completed' | 'retrying' | 'failed' | 'skipped';
   error?: unknown;
-  /** Milliseconds from the task's `runAt` to this attempt's start, on the runner's clock. */
-  waitMs: number;
-  /** Milliseconds this attempt ran, on the runner's clock. */
-  runMs: number;
+  /** Milliseconds from the task's `runAt` to this attempt's start, on the runner's clock; absent when skipped. */
+  waitMs?: number;
+  /** Milliseconds this attempt ran, on the runner's clock; absent when skipped. */
+  runMs?: number;
 }
 
 export interface RunnerSettings {

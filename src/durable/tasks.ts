@@ -98,7 +98,10 @@ export class Tasks {
   register(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration> {
     // Its response is done (judge `when` now), or shutdown gave its request up (no outcome: journal it, nothing lost).
     const { live, outcome } = exchange;
-    if (!live && outcome !== undefined && !whenAllows(entry.options.when, outcome)) return Promise.resolve({ id: '', duplicate: false, skipped: true });
+    if (!live && outcome !== undefined && !whenAllows(entry.options.when, outcome)) {
+      this.#skipped('', entry, exchange.request.id);
+      return Promise.resolve({ id: '', duplicate: false, skipped: true });
+    }
     const snapshot = snapshotOf(exchange.request);
     const trace = this.#tracer?.inject(exchange.request) ?? null;
     if (!live) {
@@ -118,12 +121,19 @@ export class Tasks {
         added.then(({ id, duplicate }) => {
           if (duplicate) return;
           const run = whenAllows(entry.options.when, outcome);
+          if (!run) this.#skipped(id, entry, snapshot.id);
           this.#journal!.release({ id, outcome, run, runAt: this.#clock.now() + (entry.options.delayMs ?? 0) });
         }, () => {});
       },
     };
     exchange.hold(hold);
     return added;
+  }
+
+  /** A task whose `when` did not match its outcome: removed unrun, and told (the test client, metrics and the dashboard count it). */
+  #skipped(id: string, entry: TaskEntry, requestId: string): void {
+    const record: AttemptRecord = { id, name: entry.task.name, requestId, attempt: 0, state: 'skipped' };
+    for (const observer of this.#observers) observer(record);
   }
 
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {

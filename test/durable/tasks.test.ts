@@ -264,6 +264,21 @@ test("when: 'success' on a 500: the held task is removed once the outcome is kno
   assert.equal(ran, 0);
   const stats = await app.tasks.stats();
   assert.equal(stats.held + stats.ready + stats.running + stats.completed + stats.failed, 0);
+  // Counted: told as skipped (the test client's records, metrics and the dashboard hear it).
+  assert.deepEqual(client.tasks.filter(({ name }) => name === 'audit').map(({ state, attempt, id }) => [state, attempt, id?.length]), [['skipped', 0, 36]]);
+});
+
+test("when: 'success' judged at once for a task registered after its 500 was sent (from an after-response task): not journaled, told as skipped", async () => {
+  const audit = task('audit', () => assert.fail('must not run'));
+  const app = createApp({
+    tasks: { definitions: [audit] },
+    routes: [get('/late', () => new HttpResponse('no', { status: 500 }).after(() => void after(audit, {}, { when: 'success' })))],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/late')).status, 500);
+  await client.settle();
+  assert.deepEqual(client.tasks.filter(({ name }) => name === 'audit').map(({ state, attempt, id }) => [state, attempt, id]), [['skipped', 0, '']]);
+  assert.equal((await app.tasks.stats()).completed, 0);
 });
 
 test('a key allows one pending task: a second registration adds nothing and says it is a duplicate', async () => {
