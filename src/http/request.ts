@@ -155,10 +155,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly #headersRecord: IncomingHttpHeaders;
   #body: Readable | null;
   #raw: IncomingMessage | Http2ServerRequest | undefined;
-  readonly #logger: Logger;
-  readonly #parsing: BodySettings;
-  readonly #signer: Signer | undefined;
-  readonly #trust: Trust | undefined;
+  /** The app's: its logger, body parsing, signer and trusted proxies (one reference: a pending task keeps every request it saw). */
+  readonly #options: RequestOptions;
   /** The connection, kept once Node's request is let go (or given by a request without a socket). */
   #peer: Peer | undefined;
   #client: ClientAddress | undefined;
@@ -189,11 +187,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.path = targetPath(this.url);
     this[kBodyLimit] = options.bodyLimit;
     this[kExchange] = exchange;
-    this.#logger = options.logger;
-    this.#parsing = options.body ?? DEFAULT_BODY_SETTINGS;
-    this.#signer = options.signer;
-    this.#trust = options.trust;
+    this.#options = options;
     this.startedAt = performance.now();
+  }
+
+  #parsing(): BodySettings {
+    return this.#options.body ?? DEFAULT_BODY_SETTINGS;
   }
 
   /**
@@ -230,7 +229,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * ```
    */
   get signedCookies(): SignedCookies {
-    return (this.#signedCookies ??= new SignedCookies(this.cookies, this.#signer));
+    return (this.#signedCookies ??= new SignedCookies(this.cookies, this.#options.signer));
   }
 
   /**
@@ -265,7 +264,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   #clientAddress(): ClientAddress {
-    return (this.#client ??= resolveClient(this.#peer ?? peerOf(this.#raw), this.#headersRecord, this.#trust));
+    return (this.#client ??= resolveClient(this.#peer ?? peerOf(this.#raw), this.#headersRecord, this.#options.trust));
   }
 
   get headers(): RequestHeaders {
@@ -315,12 +314,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   /** The app's logger, bound to this request's id. */
   get log(): Logger {
-    return (this.#log ??= this.#logger.child({ requestId: this.id }));
+    return (this.#log ??= this.#options.logger.child({ requestId: this.id }));
   }
 
   /** @internal Whether the app's logger writes `level`: skip building a line nobody reads. */
   [kLogs](level: 'error' | 'warn' | 'info' | 'debug'): boolean {
-    const logger = this.#logger as Partial<Pick<Logger, 'isLevelEnabled'>>;
+    const logger = this.#options.logger as Partial<Pick<Logger, 'isLevelEnabled'>>;
     return typeof logger.isLevelEnabled !== 'function' || logger.isLevelEnabled(level);
   }
 
@@ -377,7 +376,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
-    const value = parseJson(decodeText(await this.bytes(), contentType), this.#parsing);
+    const value = parseJson(decodeText(await this.bytes(), contentType), this.#parsing());
     return schema === undefined ? value : validate(schema, value, 'request body');
   }
 
@@ -400,8 +399,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   async #readForm(): Promise<FormData> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
-    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType), this.#parsing);
-    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers, this.#parsing);
+    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType), this.#parsing());
+    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers, this.#parsing());
     return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
   }
 
