@@ -60,10 +60,13 @@ export function compileTrust(value: TrustProxy | undefined): Trust | undefined {
  * back while each hop is trusted; an entry that is not an IP address (garbage,
  * `unknown`, an obfuscated identifier) ends the walk. `X-Forwarded-*` is read
  * when the request has any of them, RFC 7239 `Forwarded` otherwise; a
- * malformed `Forwarded` is ignored whole.
+ * malformed `Forwarded` is ignored whole. The host the client asked for is
+ * the authority of an absolute-form `target` (`GET http://a.example/ HTTP/1.1`,
+ * which RFC 9112 3.2.2 makes win over Host), else the Host header.
  */
-export function resolveClient(peer: Peer, headers: IncomingHttpHeaders, trust: Trust | undefined): ClientAddress {
-  const socketHost = validHost(first(headers.host ?? headers[':authority']));
+export function resolveClient(peer: Peer, headers: IncomingHttpHeaders, trust: Trust | undefined, target = ''): ClientAddress {
+  const authority = ABSOLUTE_AUTHORITY.exec(target);
+  const socketHost = validHost(authority === null ? first(headers.host ?? headers[':authority']) : authority[1]);
   const socketProtocol = peer.encrypted ? 'https' : 'http';
   if (peer.address === undefined) return { ip: undefined, ips: [], protocol: socketProtocol, host: socketHost };
   if (trust === undefined || !trust(peer.address, 0)) return { ip: peer.address, ips: [], protocol: socketProtocol, host: socketHost };
@@ -140,6 +143,9 @@ function address(entry: string | undefined): string | undefined {
   const bare = V4_WITH_PORT.exec(entry)?.[1] ?? V6_BRACKETED.exec(entry)?.[1];
   return bare !== undefined && isIP(bare) !== 0 ? bare : undefined;
 }
+
+/** An absolute-form request target's scheme and authority. */
+const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
 
 // A host name or IPv4 address, or a bracketed IPv6 address, and an optional port.
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;

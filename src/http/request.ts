@@ -264,7 +264,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   #clientAddress(): ClientAddress {
-    return (this.#client ??= resolveClient(this.#peer ?? peerOf(this.#raw), this.#headersRecord, this.#options.trust));
+    return (this.#client ??= resolveClient(this.#peer ?? peerOf(this.#raw), this.#headersRecord, this.#options.trust, this.url));
   }
 
   get headers(): RequestHeaders {

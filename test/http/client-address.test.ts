@@ -19,8 +19,8 @@ function serverTrusting(trustProxy: TrustProxy | undefined) {
     server = await startServer(createApp({ trustProxy, routes: [get('/who', who)] }), { host: '127.0.0.1' });
   });
   afterAll(() => server.close());
-  return async (headers: Record<string, string>, host = 'localhost:8080'): Promise<Who> => {
-    const lines = ['GET /who HTTP/1.1', ...(host === '' ? [] : [`Host: ${host}`]), 'Connection: close', ...Object.entries(headers).map(([n, v]) => `${n}: ${v}`)];
+  return async (headers: Record<string, string>, host = 'localhost:8080', target = '/who'): Promise<Who> => {
+    const lines = [`GET ${target} HTTP/1.1`, ...(host === '' ? [] : [`Host: ${host}`]), 'Connection: close', ...Object.entries(headers).map(([n, v]) => `${n}: ${v}`)];
     const res = await rawRequest(server, lines.join('\r\n') + '\r\n\r\n');
     assert.equal(res.status, 200, res.body.toString());
     return JSON.parse(res.body.toString()) as Who;
@@ -54,6 +54,11 @@ describe('without trustProxy, forwarded headers are ignored', () => {
     assert.equal((await ask({}, 'user@evil.example')).host, null);
     assert.equal((await ask({}, 'API.Example:8443')).host, 'api.example:8443');
     assert.equal((await ask({}, '[::1]:3000')).host, '[::1]:3000');
+  });
+
+  test('an absolute-form target\'s authority is the host, not the Host header (RFC 9112 3.2.2)', async () => {
+    assert.equal((await ask({}, 'localhost:8080', 'http://API.example:8443/who?x=1')).host, 'api.example:8443');
+    assert.equal((await ask({}, 'localhost:8080', 'http://user@evil.example/who')).host, null, 'an authority that is not a host');
   });
 });
 
