@@ -36,7 +36,8 @@ const NO_QUERY = (): Record<string, string> => ({});
 /**
  * The route table, over find-my-way (Fastify's radix-tree router). GET routes
  * answer HEAD; OPTIONS on a path with routes answers 204 with `Allow`, unless
- * the app routes OPTIONS there itself; a miss is a 404, or a 405 with `Allow`
+ * the app routes OPTIONS there itself, and `OPTIONS *` (RFC 9110 9.3.7: the
+ * server as a whole) 204 with every method some route answers; a miss is a 404, or a 405 with `Allow`
  * when the path exists for other methods; a path with broken
  * percent-encoding is a 400.
  */
@@ -45,6 +46,8 @@ export class Router {
   readonly #patterns = new Map<string, string>();
   readonly #appendSlash: boolean;
   readonly #groups = new GroupOnions();
+  /** `OPTIONS *` (the server as a whole): 204 with every method some route answers. */
+  readonly #serverOptions: RouteTarget;
 
   /** `routes`: the app's routes and groups, flattened (see include.ts). */
   constructor(routes: readonly FlatRoute[], options: RouterOptions = {}) {
@@ -55,6 +58,11 @@ export class Router {
       if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', path)) this.#tree.on('HEAD', path, noop, stored[i]);
     });
     this.#tree.compile();
+    const methods = new Set<string>(routes.flatMap(({ route }) => route.methods));
+    if (methods.has('GET')) methods.add('HEAD');
+    methods.add('OPTIONS');
+    const allow = METHODS.filter((method) => methods.has(method)).join(', ');
+    this.#serverOptions = { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: '*' };
   }
 
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
@@ -82,6 +90,7 @@ export class Router {
     if (path.includes('%')) checkEncoding(path);
     const found = this.#tree.find(method as Method, path);
     if (found === null) {
+      if (method === 'OPTIONS' && path === '*') return this.#serverOptions;
       if (method === 'OPTIONS' && this.#allowed(path).length > 0) return this.#options(request);
       if (this.#appendSlash && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
       throw this.#miss(method, path);

@@ -153,6 +153,13 @@ describe('bad input over a real socket', () => {
     assert.equal(response.body.toString(), 'CONNECT evil.example:443 is not supported: this server is not a proxy');
   });
 
+  test('OPTIONS * (the server as a whole, RFC 9110 9.3.7) is a 204 with every method some route answers', async () => {
+    const response = await rawRequest(server, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.allow, 'GET, HEAD, POST, OPTIONS');
+    assert.equal((await rawRequest(server, 'GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).status, 404, 'only OPTIONS takes *');
+  });
+
   test('two Host headers are a 400 (RFC 9112 3.2) before any middleware, and the connection is closed', async () => {
     const response = await rawRequest(server, 'GET /private HTTP/1.1\r\nHost: localhost\r\nhost: admin.internal\r\n\r\n');
     assert.equal(response.status, 400);
