@@ -1,5 +1,6 @@
 // Shared helpers for the test suites: a real server on a free port, raw
 // requests over a socket, and a pino logger that writes to memory.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
@@ -141,6 +142,24 @@ export async function assertServes(server: Server, path: string, body: string): 
   if (response.status !== 200 || text !== body) {
     throw new Error(`expected 200 ${JSON.stringify(body)} from ${path}, got ${response.status} ${JSON.stringify(text)}`);
   }
+}
+
+/** What `assertAnswer` reads of a response: a fetch `Response` or the test client's. */
+interface Answer {
+  status: number;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/**
+ * Asserts a response's status, the headers `expected` names (null: absent)
+ * and, when given, its body text: one line per case in the error and routing
+ * tests, each mismatch naming what differed.
+ */
+export async function assertAnswer(response: Answer, expected: { status: number; headers?: Record<string, string | null>; text?: string }): Promise<void> {
+  assert.equal(response.status, expected.status, 'status');
+  for (const [name, value] of Object.entries(expected.headers ?? {})) assert.equal(response.headers.get(name), value, name);
+  if (expected.text !== undefined) assert.equal(await response.text(), expected.text, 'body');
 }
 
 /** A line a fixture printed: a log line, or one of the fixture's own events. */

@@ -5,7 +5,7 @@ import {
   ServiceUnavailable, Unauthorized, UnsupportedMediaType, type Server,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { LEVEL, memoryLogger, startServer } from '../helpers.js';
+import { assertAnswer, LEVEL, memoryLogger, startServer } from '../helpers.js';
 
 describe('HttpError and its subclasses', () => {
   const cases: [HttpError, number, string][] = [
@@ -89,23 +89,10 @@ describe('error responses', () => {
   const client = createTestClient(app);
 
   test('an HttpError thrown by a view gives its status, message and headers, as text', async () => {
-    const res = await client.get('/forbidden');
-    assert.equal(res.status, 403);
-    assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
-    assert.equal(await res.text(), 'not your note');
-
-    const unauthorized = await client.get('/unauthorized');
-    assert.equal(unauthorized.status, 401);
-    assert.equal(unauthorized.headers.get('www-authenticate'), 'Bearer realm="notes"');
-
-    const busy = await client.get('/busy');
-    assert.equal(busy.status, 503);
-    assert.equal(busy.headers.get('retry-after'), '3');
-    assert.equal(await busy.text(), 'try later');
-
-    const teapot = await client.get('/teapot');
-    assert.equal(teapot.status, 418);
-    assert.equal(await teapot.text(), 'I am a teapot');
+    await assertAnswer(await client.get('/forbidden'), { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, text: 'not your note' });
+    await assertAnswer(await client.get('/unauthorized'), { status: 401, headers: { 'www-authenticate': 'Bearer realm="notes"' } });
+    await assertAnswer(await client.get('/busy'), { status: 503, headers: { 'retry-after': '3' }, text: 'try later' });
+    await assertAnswer(await client.get('/teapot'), { status: 418, text: 'I am a teapot' });
   });
 
   test('JSON when the Accept header asks for JSON', async () => {

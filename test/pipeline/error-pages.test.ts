@@ -4,7 +4,7 @@ import {
   BadRequest, createApp, get, HttpError, HttpResponse, include, JsonResponse, PermissionDenied, post, redirect, type HttpRequest, type MiddlewareHooks,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { LEVEL, memoryLogger } from '../helpers.js';
+import { assertAnswer, LEVEL, memoryLogger } from '../helpers.js';
 
 const html = (text: string) => new HttpResponse(`<h1>${text}</h1>`, { headers: { 'content-type': 'text/html; charset=utf-8' } });
 
@@ -30,17 +30,9 @@ describe('errorPages', () => {
   test('used for routing errors: 404 for no route, 405 (with Allow) for a wrong method, 400 for a broken path', async () => {
     const client = createTestClient(app, { transport: 'socket' });
     try {
-      const missing = await client.get('/nowhere');
-      assert.equal(missing.status, 404);
-      assert.equal(missing.headers.get('content-type'), 'text/html; charset=utf-8');
-      assert.equal(await missing.text(), '<h1>nothing at /nowhere</h1>');
-      const wrong = await client.get('/notes');
-      assert.equal(wrong.status, 405);
-      assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
-      assert.equal(await wrong.text(), '<h1>not with POST, OPTIONS</h1>');
-      const broken = await client.get('/no%zzpe');
-      assert.equal(broken.status, 400);
-      assert.equal(await broken.text(), '<h1>bad: invalid percent-encoding in path "/no%zzpe"</h1>');
+      await assertAnswer(await client.get('/nowhere'), { status: 404, headers: { 'content-type': 'text/html; charset=utf-8' }, text: '<h1>nothing at /nowhere</h1>' });
+      await assertAnswer(await client.get('/notes'), { status: 405, headers: { allow: 'POST, OPTIONS' }, text: '<h1>not with POST, OPTIONS</h1>' });
+      await assertAnswer(await client.get('/no%zzpe'), { status: 400, text: '<h1>bad: invalid percent-encoding in path "/no%zzpe"</h1>' });
     } finally {
       await client.close();
     }
