@@ -65,7 +65,7 @@ export function compileTrust(value: TrustProxy | undefined): Trust | undefined {
  * which RFC 9112 3.2.2 makes win over Host), else the Host header.
  */
 export function resolveClient(peer: Peer, headers: IncomingHttpHeaders, trust: Trust | undefined, target = ''): ClientAddress {
-  const authority = ABSOLUTE_AUTHORITY.exec(target);
+  const authority = ABSOLUTE_FORM.exec(target);
   const socketHost = validHost(authority === null ? first(headers.host ?? headers[':authority']) : authority[1]);
   const socketProtocol = peer.encrypted ? 'https' : 'http';
   if (peer.address === undefined) return { ip: undefined, ips: [], protocol: socketProtocol, host: socketHost };
@@ -144,8 +144,8 @@ function address(entry: string | undefined): string | undefined {
   return bare !== undefined && isIP(bare) !== 0 ? bare : undefined;
 }
 
-/** An absolute-form request target's scheme and authority. */
-const ABSOLUTE_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
+/** An absolute-form request target's scheme and authority (captured): the request's path follows it, its host is it. */
+export const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
 
 // A host name or IPv4 address, or a bracketed IPv6 address, and an optional port.
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;

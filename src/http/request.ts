@@ -13,7 +13,7 @@ import { parseMultipart, parseUrlEncoded } from './form-body.js';
 import { parseJson } from './json-body.js';
 import { RequestCookies, SignedCookies } from './cookies.js';
 import type { Signer } from './signing.js';
-import { resolveClient, type ClientAddress, type Peer, type Trust } from './client-address.js';
+import { ABSOLUTE_FORM, resolveClient, type ClientAddress, type Peer, type Trust } from './client-address.js';
 import { entriesObject, validate, type StandardSchemaV1 } from './validation.js';
 
 /**
@@ -65,7 +65,6 @@ export interface RequestOptions {
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const SANE_REQUEST_ID = /^[\w.:+=/-]{1,200}$/;
-const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
 
 const PERCENT_ENCODED = /%[0-9A-Fa-f]{2}/g;
 // A percent-encoded unreserved character: A-Z a-z 0-9 - . _ ~ (RFC 3986 2.3).
