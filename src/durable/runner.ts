@@ -135,14 +135,19 @@ export class Runner {
    */
   async release(write: (claim: ReleaseClaim | undefined) => Promise<Released>): Promise<void> {
     const { clock, leaseMs } = this.#settings;
-    const limit = this.#closed || !this.#claims ? 0 : this.#room();
+    const limit = this.#closed || !this.#claims ? 0 : Math.max(0, this.#room());
     const now = clock.now();
     const claim = limit > 0 ? { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs } : undefined;
-    this.#reserved += Math.max(0, limit);
+    this.#reserved += limit;
     try {
-      const { ready, claimed } = await write(claim).finally(() => {
-        this.#reserved -= Math.max(0, limit);
-      });
+      let released: Released;
+      try {
+        released = await write(claim);
+      } finally {
+        // Given back in the same turn as the claimed tasks start: no claim in between sees the room twice.
+        this.#reserved -= limit;
+      }
+      const { ready, claimed } = released;
       for (const stored of claimed) this.#start(stored);
       if (ready.length > 0) this.wake(ready);
     } finally {
@@ -175,11 +180,14 @@ export class Runner {
           const now = clock.now();
           const limit = this.#room();
           this.#reserved += limit;
-          const claimed = await store.claim({
-            owner: this.owner, names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
-          }).finally(() => {
+          let claimed: StoredTask[];
+          try {
+            claimed = await store.claim({
+              owner: this.owner, names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
+            });
+          } finally {
             this.#reserved -= limit;
-          });
+          }
           for (const stored of claimed) this.#start(stored);
           if (ids !== undefined || claimed.length === 0) break;
         }
