@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 
@@ -101,22 +102,29 @@ export class Journal {
     });
   }
 
-  async #writeReleases(releases: Release[], attempt = 1): Promise<void> {
-    try {
-      await this.#release((claim) => this.#store.release(releases, this.#owner, claim));
-    } catch (error) {
-      // Written again (every second at most, for a minute), its hold renewed meanwhile, so that the task runs
-      // with its outcome; past that, the hold is let go: it runs out, and recovery runs the task, its outcome unknown.
-      if (attempt === 1) {
-        this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
+  /**
+   * Written again (every second at most, for a minute) while the store
+   * refuses it, its hold renewed meanwhile, so that the task runs with its
+   * outcome; past that, the hold is let go: it runs out, and recovery runs the
+   * task, its outcome unknown. The retries are the flush's: the journal is not
+   * idle (settle() waits) until the release is written or given up.
+   */
+  async #writeReleases(releases: Release[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#release((claim) => this.#store.release(releases, this.#owner, claim));
+        break;
+      } catch (error) {
+        if (attempt === 1) {
+          this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
+        }
+        if (attempt === RELEASE_ATTEMPTS) {
+          this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
+          break;
+        }
+        // Unref'd: a retry does not keep a process alive that has nothing else to do.
+        await delay(Math.min(1_000, 50 * 2 ** attempt), undefined, { ref: false });
       }
-      if (attempt < RELEASE_ATTEMPTS) {
-        setTimeout(() => void this.#writeReleases(releases, attempt + 1), Math.min(1_000, 50 * 2 ** attempt)).unref();
-      } else {
-        for (const { id } of releases) this.#holds.delete(id);
-        this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
-      }
-      return;
     }
     for (const { id } of releases) this.#holds.delete(id);
   }
