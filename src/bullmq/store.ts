@@ -158,16 +158,21 @@ export class BullmqStore implements TaskStore {
     checkReleases(releases);
     checkReleaseClaim(claim);
     const released = await this.#release(releases, owner);
-    const due = claim === undefined ? [] : released.filter(({ runAt }) => runAt <= claim.now).map(({ id }) => id);
+    const due = claim === undefined ? [] : released.filter(({ runAt }) => runAt <= claim.now);
     if (due.length === 0) return { ready: released.map(({ id }) => id), claimed: [] };
-    // The holds are released already: a claim that fails leaves them ready, for the runner's own claim, rather than failing the release.
-    const claimed = await this.claim({ ...claim!, owner, ids: due }).catch(() => []);
+    // Only the due tasks' names: each name claimed from is a BullMQ worker (a connection of its own).
+    const names = new Set(due.map(({ job }) => job.name));
+    // The holds are released already: a claim Redis refuses leaves them ready, for the runner's own claim, rather than failing the release.
+    const claimed = await this.claim({ ...claim!, names: claim!.names.filter((name) => names.has(name)), owner, ids: due.map(({ id }) => id) }).catch((error: unknown) => {
+      if (error instanceof StoreUnavailable) return [];
+      throw error;
+    });
     const taken = new Set(claimed.map(({ id }) => id));
     return { ready: released.filter(({ id }) => !taken.has(id)).map(({ id }) => id), claimed };
   }
 
   /** The releases of tasks released to run. */
-  async #release(releases: readonly Release[], owner: string): Promise<Release[]> {
+  async #release(releases: readonly Release[], owner: string): Promise<(Release & { job: Job })[]> {
     if (releases.length === 0) return [];
     const client = this.#opened();
     return this.#call(async () => {
@@ -178,7 +183,11 @@ export class BullmqStore implements TaskStore {
         return hold === undefined || hold.owner !== owner ? [] : [{ ...release, job: hold.job }];
       });
       const heldIds = new Map<string, string[]>();
-      for (const { id, job } of mine) heldIds.set(job.name, [...(heldIds.get(job.name) ?? []), id]);
+      for (const { id, job } of mine) {
+        const ids = heldIds.get(job.name);
+        if (ids === undefined) heldIds.set(job.name, [id]);
+        else ids.push(id);
+      }
       // Every command of the batch is issued in this turn: the connection's auto-pipelining sends them in one write.
       const unheld = [...heldIds].map(([name, ids]) => client.srem(this.#heldKey(name), ...ids));
       const done = mine.map(({ id, job, outcome, run, runAt }) => {
