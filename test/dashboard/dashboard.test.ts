@@ -103,6 +103,25 @@ test('the page is plain HTML with its own script, under a strict Content-Securit
   assert.match(await script.text(), /new EventSource\(`\$\{base\}\/events`\)/);
 });
 
+test('task names past 64 are counted under one (other) line, and the app keeps answering', async (t) => {
+  const app = createApp({
+    routes: [
+      get('/n/:n', (request) => {
+        after(() => {}, { name: `task-${request.params.n}` });
+        return new HttpResponse('ok');
+      }),
+      ...dashboard({ authorize: allowAll }),
+    ],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  for (let i = 0; i < 70; i++) assert.equal((await fetch(`${server.url}/n/${i}`)).status, 200);
+  await app.settle();
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as { tasks: { name: string; states: { completed?: number } }[] };
+  assert.equal(snapshot.tasks.length, 65);
+  assert.equal(snapshot.tasks.find((line) => line.name === '(other)')?.states.completed, 6);
+});
+
 test('the event stream sends a snapshot that follows traffic: counts, latency, per-task figures and each request with its tasks', async (t) => {
   const app = createApp({
     routes: [
