@@ -82,6 +82,12 @@ export class Runner {
   /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
   #reserved = 0;
   #claimAgain = false;
+  /**
+   * Ready tasks may wait that this runner had no room for: an attempt's end
+   * then claims at once. Without one, what others make ready is found by the
+   * poll (a claim after every end would cost a write transaction per task).
+   */
+  #backlog = true;
   #closed = false;
   /** Whether this process runs tasks, or only journals them (workers run them). */
   #claims = true;
@@ -149,7 +155,10 @@ export class Runner {
       }
       const { ready, claimed } = released;
       for (const stored of claimed) this.#start(stored);
-      if (ready.length > 0) this.wake(ready);
+      if (ready.length > 0) {
+        this.#backlog = true;
+        this.wake(ready);
+      }
     } finally {
       this.#wakeIfIdle();
     }
@@ -189,6 +198,9 @@ export class Runner {
             this.#reserved -= limit;
           }
           for (const stored of claimed) this.#start(stored);
+          // Fewer than the room: nothing else is due, but for names at their own limit (see #ended).
+          if (claimed.length === limit) this.#backlog = true;
+          else if (ids === undefined) this.#backlog = false;
           if (ids !== undefined || claimed.length === 0) break;
         }
         ids = undefined;
@@ -258,7 +270,8 @@ export class Runner {
     } else {
       await this.#failed(attempt, error, startedAt);
     }
-    this.wake();
+    // A retry may be due at once; a name with its own limit may have tasks due that only this end makes room for.
+    if (error !== undefined || this.#backlog || this.#limits[stored.name] !== undefined) this.wake();
   }
 
   async #failed({ stored, span }: Attempt, error: unknown, startedAt: number): Promise<void> {

@@ -164,6 +164,30 @@ test('a task released while the runner has room runs straight from its hold, wit
   assert.deepEqual(client.tasks.map(({ state, attempt }) => [state, attempt]), [['completed', 1], ['completed', 1]]);
 });
 
+test('an attempt that ends with nothing left waiting claims nothing: the tasks a process releases with room cost no claim of their own', async (t) => {
+  let claims = 0;
+  const store = intercepting(sqliteStore({ path: tempFile(t) }), 'claim', (call, args) => {
+    claims++;
+    return call(...args);
+  });
+  let ran = 0;
+  const counted = task('counted', () => { ran++; });
+  const app = createApp({
+    tasks: { definitions: [counted], store, pollMs: 60_000 },
+    routes: [get('/', () => new HttpResponse('ok').after(counted, {}))],
+  });
+  await using client = createTestClient(app, { tasks: 'app' });
+  await client.get('/');
+  await client.settle();
+  const before = claims;
+  for (let i = 0; i < 10; i++) {
+    await client.get('/');
+    await client.settle();
+  }
+  assert.equal(ran, 11);
+  assert.equal(claims, before, 'no claim after an attempt ended with nothing waiting');
+});
+
 test('a release the store refuses is written again: the hold, which this process keeps renewing, does not strand the task', { timeout: 10_000 }, async (t) => {
   const { store: flaky, calls } = refusingOnce(sqliteStore({ path: tempFile(t) }), 'release');
   let ran: () => void;
