@@ -20,6 +20,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sqliteStore, type SqliteStoreOptions } from '../src/durable/sqlite-store.js';
 import type { NewTask } from '../src/durable/store.js';
+import { timeOrderedId as timeOrderedAt } from '../src/util/time-ordered-id.js';
+
+/** Ids as the app makes them (UUIDv7). */
+const timeOrderedId = (): string => timeOrderedAt(Date.now());
 
 const TASKS = 100_000;
 const BATCH = 100;
@@ -27,12 +31,6 @@ const RUNS = 5;
 const OWNER = 'bench';
 const OUTCOME = { status: 200, completed: true, aborted: false, bytesSent: 11, startedAt: 1520.25, finishedAt: 1523.5 };
 const BACKOFF = { type: 'exponential', delayMs: 1000 } as const;
-
-/** A time-ordered id, as a UUIDv7: 48 bits of milliseconds, then random bits. */
-function timeOrderedId(): string {
-  const ms = Date.now().toString(16).padStart(12, '0');
-  return `${ms.slice(0, 8)}-${ms.slice(8)}-7${randomUUID().slice(15)}`;
-}
 
 interface Scenario {
   options: Omit<SqliteStoreOptions, 'path'>;

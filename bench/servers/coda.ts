@@ -45,7 +45,8 @@ const app = createApp({
   after: { concurrency: 10_000 },
   // The default is on; CODA_BENCH_ASYNC_CONTEXT=0 measures what AsyncLocalStorage costs.
   asyncContext: process.env.CODA_BENCH_ASYNC_CONTEXT !== '0',
-  ...(counted === undefined ? {} : { tasks: { definitions: [counted], store: sqliteStore({ path: journalFile() }) } }),
+  // Durable tasks as unbounded as the after tasks above (the default runs 16 at once: the rest of a turn's would wait in the store for a claim).
+  ...(counted === undefined ? {} : { tasks: { definitions: [counted], store: sqliteStore({ path: journalFile() }), concurrency: 10_000 } }),
   // Tracing, metrics, access log: see observe-options.ts (bench/observe.ts).
   ...(await observeOptions()),
 });
