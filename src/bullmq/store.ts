@@ -260,6 +260,7 @@ export class BullmqStore implements TaskStore {
         }
         this.#claims.set(id, claim);
         this.#holds.delete(id);
+        Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
         claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', held: false })!);
       });
       // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
@@ -317,16 +318,15 @@ export class BullmqStore implements TaskStore {
   }
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
-    const client = this.#opened();
+    this.#opened();
     const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    await this.#call(async () => {
-      // Completed first, then the finish time written on the jobs still stored: BullMQ may remove a job as it
-      // completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
-      const done = await Promise.all(mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false))));
-      const keys = mine.filter((_, i) => done[i]).map(({ job, queue }) => this.#jobKey(queue, job.id!));
-      if (keys.length > 0) await runScript(client, 'setIfStored', keys, [FIELD.finishedAt, now]);
-    });
+    await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
+      // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
+      // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
+      const client = await clientOf(this.#workers.get(queue)!);
+      await Promise.all([client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now), ignoreGone(job.moveToCompleted('', token, false))]);
+    })));
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
