@@ -31,6 +31,10 @@ export const FIELD = {
   startedAt: 'coda:startedAt',
   finishedAt: 'coda:finishedAt',
   outcome: 'coda:outcome',
+  /** Attempts Coda started (claims it completed): more than BullMQ's ended ones (`atm`) when one stalled. */
+  started: 'coda:started',
+  /** The lock token of the claim that last started an attempt: a give-back undoes only its own claim. */
+  token: 'coda:token',
 } as const;
 
 /** BullMQ's queue names cannot hold ':', which task names may: '~' stands for it (task names never hold '~'). */

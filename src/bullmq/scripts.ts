@@ -82,21 +82,53 @@ return 0
 /**
  * Claimed jobs' fields written and the jobs read back, in one call: KEYS,
  * per job, its hash, its log and its queue's set of holds; ARGV[1..3] the
- * owner, lease and start, then the jobs' ids. Returns, per job, its hash (as
- * field, value, ...) and its log.
+ * owner, lease and start, then per job its id and its lock's token. A job
+ * whose earlier attempt Coda started never ended (started > BullMQ's `atm`)
+ * stalled: it is left as it is, for the caller to fail that attempt. A job
+ * released (its outcome written) or never held is not among the holds. Returns,
+ * per job, 1 (claimed) or 0 (stalled), its hash as read before the claim's
+ * fields were written (field, value, ...), and its log.
  */
 const CLAIMED = `
 local out = {}
 for i = 1, #KEYS, 3 do
-  redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3])
-  redis.call('SREM', KEYS[i + 2], ARGV[3 + (i + 2) / 3])
-  out[#out + 1] = redis.call('HGETALL', KEYS[i])
+  local at = 4 + (i - 1) / 3 * 2
+  local hash = redis.call('HGETALL', KEYS[i])
+  local started, made, data, released = 0, 0, '', false
+  for f = 1, #hash, 2 do
+    local field = hash[f]
+    if field == '${FIELD.started}' then started = tonumber(hash[f + 1])
+    elseif field == 'atm' then made = tonumber(hash[f + 1])
+    elseif field == 'data' then data = hash[f + 1]
+    elseif field == '${FIELD.outcome}' then released = true end
+  end
+  local claimed = started <= made
+  if claimed then
+    redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3],
+      '${FIELD.started}', made + 1, '${FIELD.token}', ARGV[at + 1])
+    if not released and not string.find(data, '"holder":null', 1, true) then redis.call('SREM', KEYS[i + 2], ARGV[at]) end
+  end
+  out[#out + 1] = claimed and 1 or 0
+  out[#out + 1] = hash
   out[#out + 1] = redis.call('LRANGE', KEYS[i + 1], 0, -1)
 end
 return out
 `;
 
-const SCRIPTS = { checkNew: CHECK_NEW, claimed: CLAIMED, counts: COUNTS, setIfStored: SET_IF_STORED, takeFirst: TAKE_FIRST };
+/**
+ * Undoes a claim's count of a started attempt, if that claim (its lock's
+ * token) is the one that counted it, before its job goes back to waiting:
+ * an attempt given back never ran. KEYS[1] the job's hash; ARGV[1] the token.
+ */
+const UNCLAIM = `
+if redis.call('HGET', KEYS[1], '${FIELD.token}') == ARGV[1] then
+  redis.call('HINCRBY', KEYS[1], '${FIELD.started}', -1)
+  redis.call('HDEL', KEYS[1], '${FIELD.token}')
+end
+return 0
+`;
+
+const SCRIPTS = { checkNew: CHECK_NEW, claimed: CLAIMED, counts: COUNTS, setIfStored: SET_IF_STORED, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
 export function defineScripts(client: Redis): void {

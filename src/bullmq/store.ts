@@ -12,7 +12,7 @@ import type {
 import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
-import { runScript } from './scripts.js';
+import { defineScripts, runScript } from './scripts.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -211,77 +211,87 @@ export class BullmqStore implements TaskStore {
     if (limit === 0 || names.length === 0 || request.ids?.length === 0) return [];
     const client = this.#opened();
     return this.#call(async () => {
-      const claimed: Claim[] = [];
-      for (const name of names) {
-        let room = limit - claimed.length;
-        if (room <= 0) break;
-        const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
-        if (cap === 0) continue;
-        const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
-        if (cap !== undefined && this.#caps.get(name) !== cap) {
-          await this.#queue(name).setGlobalConcurrency(cap);
-          this.#caps.set(name, cap);
+      // Every job this claim moved to active: until Redis has the claim's bookkeeping, a failure gives them back.
+      const fetched: Claim[] = [];
+      let replies: (number | string[])[];
+      try {
+        for (const name of names) {
+          let room = limit - fetched.length;
+          if (room <= 0) break;
+          const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
+          if (cap === 0) continue;
+          const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
+          if (cap !== undefined && this.#caps.get(name) !== cap) {
+            await this.#queue(name).setGlobalConcurrency(cap);
+            this.#caps.set(name, cap);
+          }
+          // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
+          if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
+          if (room <= 0) continue;
+          // Every fetch of the turn on one connection: one round trip.
+          await Promise.all(Array.from({ length: room }, async () => {
+            const token = `${owner}|${++this.#tokens}`;
+            const job = await worker.getNextJob(token, { block: false });
+            if (job !== undefined) fetched.push({ job, token, owner, queue: name });
+          }));
         }
-        // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-        if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
-        if (room <= 0) continue;
-        // Every fetch of the turn on one connection: one round trip.
-        const fetched = await Promise.all(Array.from({ length: room }, async () => {
-          const token = `${owner}|${++this.#tokens}`;
-          const job = await worker.getNextJob(token, { block: false });
-          return job === undefined ? undefined : { job, token, owner, queue: name };
-        }));
-        for (const claim of fetched) {
-          if (claim === undefined) continue;
-          if (await this.#stalledBefore(claim, now)) continue;
-          claimed.push(claim);
-        }
+        if (fetched.length === 0) return [];
+        // The claims' fields written and the jobs' hashes and logs read back in one call: the tasks as stored, running.
+        const keys = fetched.flatMap(({ job, queue }) => {
+          const key = this.#jobKey(queue, job.id!);
+          return [key, `${key}:logs`, this.#heldKey(queue)];
+        });
+        replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...fetched.flatMap(({ job, token }) => [job.id!, token])]) as typeof replies;
+      } catch (error) {
+        // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now).
+        void this.#putBack(fetched).catch(() => {});
+        throw error;
       }
-      if (claimed.length === 0) return [];
-      // The claims' fields written and the jobs' hashes and logs read back in one call: the tasks as stored, running.
-      const keys = claimed.flatMap(({ job, queue }) => {
-        const key = this.#jobKey(queue, job.id!);
-        return [key, `${key}:logs`, this.#heldKey(queue)];
-      });
-      const replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...claimed.map(({ job }) => job.id!)]) as string[][];
       // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
-      // forever by this process; its lock runs out and BullMQ's stalled-job handling gives the job back.
-      for (const claim of claimed) {
-        this.#claims.set(claim.job.id!, claim);
-        this.#holds.delete(claim.job.id!);
-      }
-      return claimed.map(({ job }, i) => toTask({
-        id: job.id!, hash: fromPairs(replies[i * 2]!), logs: replies[i * 2 + 1]!, bullState: 'active', held: false,
-      })!);
+      // forever by this process.
+      const claimed: StoredTask[] = [];
+      const stalled: Promise<void>[] = [];
+      fetched.forEach((claim, i) => {
+        const id = claim.job.id!;
+        const hash = fromPairs(replies[i * 3 + 1] as string[]);
+        if (replies[i * 3] === 0) {
+          stalled.push(this.#failStalled(claim, hash, now));
+          return;
+        }
+        this.#claims.set(id, claim);
+        this.#holds.delete(id);
+        Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
+        claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', held: false })!);
+      });
+      // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
+      await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
+        if (!isUnavailable(error)) throw error;
+      })));
+      return claimed;
     });
   }
 
   /**
    * BullMQ moves a job whose worker died back to waiting without counting an
-   * attempt (bullmq issue #651). Its started attempts (`ats`) then exceed its
-   * ended ones (`atm`) by more than this claim's: that earlier attempt stalled.
-   * It is failed as an attempt, with a "stalled:" error, through BullMQ's
-   * retry and backoff, and not run now. True when the claim was such a stall.
+   * attempt (bullmq issue #651): Coda's count of started attempts then
+   * exceeds BullMQ's ended ones (see the claim's script). That attempt is
+   * failed, with a "stalled:" error, through BullMQ's retry and backoff, and
+   * the job is not run by this claim.
    */
-  async #stalledBefore(claim: Claim, now: number): Promise<boolean> {
-    const { job, queue } = claim;
-    if ((job.attemptsStarted ?? 0) - 1 <= job.attemptsMade) return false;
-    const client = this.#client!;
-    const key = this.#jobKey(queue, job.id!);
-    const [startedAt, owner, lease] = await client.hmget(key, FIELD.startedAt, FIELD.owner, FIELD.lease);
+  async #failStalled(claim: Claim, hash: Record<string, string>, now: number): Promise<void> {
+    const { job } = claim;
+    const owner = hash[FIELD.owner];
+    const lease = hash[FIELD.lease];
     const attempt = job.attemptsMade + 1;
     const error: AttemptError = {
       attempt,
-      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === null ? '' : `, which ended at ${new Date(Number(lease)).toISOString()}`} (its process died or hung)`,
-      startedAt: startedAt === null ? null : Number(startedAt),
+      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease)).toISOString()}`} (its process died or hung)`,
+      startedAt: hash[FIELD.startedAt] === undefined ? null : Number(hash[FIELD.startedAt]),
       finishedAt: now,
     };
     const data = job.data as JobData;
     const final = attempt >= (job.opts.attempts ?? 1);
     await this.#failJob(claim, error, final ? null : now + retryDelay(data.backoff, attempt, Math.random));
-    // This claim was not an attempt: only the stalled one counts.
-    await client.hincrby(key, 'ats', -1);
-    return true;
   }
 
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
@@ -308,16 +318,15 @@ export class BullmqStore implements TaskStore {
   }
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
-    const client = this.#opened();
+    this.#opened();
     const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    await this.#call(async () => {
-      // Completed first, then the finish time written on the jobs still stored: BullMQ may remove a job as it
-      // completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
-      const done = await Promise.all(mine.map(({ job, token }) => ignoreGone(job.moveToCompleted('', token, false))));
-      const keys = mine.filter((_, i) => done[i]).map(({ job, queue }) => this.#jobKey(queue, job.id!));
-      if (keys.length > 0) await runScript(client, 'setIfStored', keys, [FIELD.finishedAt, now]);
-    });
+    await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
+      // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
+      // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
+      const client = await clientOf(this.#workers.get(queue)!);
+      await Promise.all([client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now), ignoreGone(job.moveToCompleted('', token, false))]);
+    })));
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
@@ -352,19 +361,30 @@ export class BullmqStore implements TaskStore {
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
-    const client = this.#opened();
+    this.#opened();
     const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
-      if (await ignoreGone(job.moveToWait(token))) await client.hincrby(this.#jobKey(queue, job.id!), 'ats', -1);
-    })));
+    await this.#call(() => this.#putBack(mine));
+  }
+
+  /**
+   * Claims' jobs back to waiting, on their workers' connections, each
+   * claim's count of a started attempt undone first (in order on the same
+   * connection): an attempt given back never ran. A job whose lock ran out
+   * meanwhile was BullMQ's stalled job, and its count is still undone.
+   */
+  async #putBack(claims: readonly Claim[]): Promise<void> {
+    await Promise.all(claims.map(async ({ job, token, queue }) => {
+      const client = await clientOf(this.#workers.get(queue)!);
+      await Promise.all([runScript(client, 'unclaim', [this.#jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
+    }));
   }
 
   /**
    * Held tasks need no recovery here: a hold is a delayed job, and BullMQ
    * runs it when its delay (the lease) ends. Running tasks of a dead process
    * are BullMQ's stalled jobs: moved back to waiting by BullMQ's check, then
-   * counted as a failed attempt when next claimed (see #stalledBefore).
+   * counted as a failed attempt when next claimed (see #failStalled).
    * Each worker runs BullMQ's check on its own timer; this reports how many
    * jobs it moved since the last call.
    */
@@ -474,7 +494,8 @@ export class BullmqStore implements TaskStore {
       }
       const job = await queue.getJob(id);
       if (job === undefined) return false;
-      await execAll(client.pipeline().hset(this.#jobKey(task.name, id), FIELD.runAt, now).hdel(this.#jobKey(task.name, id), FIELD.finishedAt));
+      const key = this.#jobKey(task.name, id);
+      await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
       return ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
     });
   }
@@ -573,6 +594,8 @@ export class BullmqStore implements TaskStore {
       });
       worker.on('error', () => {});
       worker.on('stalled', () => void this.#stalled++);
+      // Coda's scripts on the worker's connection too: a give-back runs there (see #putBack).
+      void clientOf(worker).then(defineScripts, () => {});
       this.#workers.set(name, worker);
       // BullMQ's check for jobs whose worker stopped renewing its lock, on its own timer (manual fetching starts it by hand).
       void worker.startStalledCheckTimer().catch(() => {});
@@ -649,6 +672,9 @@ async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
     return false;
   }
 }
+
+/** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */
+const clientOf = (worker: Worker): Promise<Redis> => worker.backend.client as unknown as Promise<Redis>;
 
 /** A hash as Redis gives it to a script (field, value, ...), as an object. */
 function fromPairs(flat: readonly string[]): Record<string, string> {

@@ -1,0 +1,126 @@
+// The store's connection to Redis cut between two steps of one store call,
+// against a real redis-server: a TCP relay between the store and Redis drops
+// the connection that sends a chosen command, before Redis gets it. What the
+// call had done so far must not charge a task an attempt it never ran.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, Socket, type Server } from 'node:net';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { QueueEvents } from 'bullmq';
+import { StoreUnavailable, type TaskStore } from 'coda-http';
+import { bullmqStore } from 'coda-http/bullmq';
+import { useRedis } from './redis-server.js';
+
+const { missing, server } = useRedis();
+
+interface Relay {
+  port: number;
+  /**
+   * Drops the next write holding `marker` (or, `replyLost`, passes it on and drops Redis's reply), with its
+   * connection, and refuses new connections until told to stop, as a Redis gone away (else ioredis sends the
+   * command again on a new connection). Other connections live on.
+   */
+  cutOn(marker: string, options?: { replyLost?: boolean }): { stop: () => void };
+  close(): Promise<void>;
+}
+
+async function relay(port: number): Promise<Relay> {
+  let marker: string | undefined;
+  let replyLost = false;
+  const sockets = new Set<Socket>();
+  const relayServer: Server = createServer((client) => {
+    const upstream = new Socket().connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    let cutting = false;
+    const cut = (): void => {
+      // Not listening: a reconnection is refused (one that connects resets ioredis's count of retries).
+      relayServer.close();
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      if (cutting) cut();
+      else client.write(chunk);
+    });
+    client.on('data', (chunk: Buffer) => {
+      if (marker !== undefined && chunk.includes(marker)) {
+        marker = undefined;
+        if (!replyLost) return cut();
+        cutting = true;
+      }
+      upstream.write(chunk);
+    });
+  });
+  relayServer.listen(0, '127.0.0.1');
+  await once(relayServer, 'listening');
+  const listening = (relayServer.address() as { port: number }).port;
+  return {
+    port: listening,
+    cutOn: (cut, options = {}) => {
+      marker = cut;
+      replyLost = options.replyLost ?? false;
+      return { stop: () => void relayServer.listen(listening, '127.0.0.1') };
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      if (relayServer.listening) await new Promise((closed) => relayServer.close(closed));
+    },
+  };
+}
+
+const task = (id: string) => ({
+  id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+  timeoutMs: 1000, held: false, runAt: Date.now(), request: null, trace: null,
+} as const);
+
+/** A claim of one task, asked again (a bounded number of times) while the store's connection comes back on its own schedule. */
+async function claimOnce(store: TaskStore, leaseMs: number): Promise<Awaited<ReturnType<TaskStore['claim']>>> {
+  for (let attempt = 0; ; attempt++) {
+    const now = Date.now();
+    try {
+      return await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + leaseMs });
+    } catch (error) {
+      if (!(error instanceof StoreUnavailable) || attempt === 100) throw error;
+      await delay(20);
+    }
+  }
+}
+
+for (const replyLost of [false, true]) {
+  test(`a claim cut after its jobs were fetched, ${replyLost ? 'its bookkeeping done but its reply lost' : 'before its bookkeeping'}: the jobs are given back at once, no attempt charged (attempts: 1 still runs)`, { timeout: 30_000, skip: missing }, async (t) => {
+    const cutter = await relay(server().port);
+    t.after(() => cutter.close());
+    const prefix = `cut-claim-${replyLost}`;
+    const store = bullmqStore({ connection: { port: cutter.port }, prefix });
+    await store.open();
+    t.after(() => store.close());
+    const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
+    t.after(() => events.close());
+    await events.waitUntilReady();
+
+    const now = Date.now();
+    await store.add([task('cut-1')], 'me', now + 10_000);
+    const waiting = new Promise<void>((resolve) => events.on('waiting', ({ jobId, prev }) => {
+      if (jobId === 'cut-1' && prev === 'active') resolve();
+    }));
+    // The claim's bookkeeping names the queue's set of holds: that write (or its reply) is the one dropped, after the job was fetched.
+    const cut = cutter.cutOn(':coda-held', { replyLost });
+    // A short lease: a job left active (not given back) is soon BullMQ's stalled job, and then charged a stalled attempt.
+    await assert.rejects(store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 1000 }), StoreUnavailable);
+    cut.stop();
+    await waiting;
+
+    const [claimed, ...more] = await claimOnce(store, 10_000);
+    assert.equal(more.length, 0);
+    assert.equal(claimed?.id, 'cut-1', `the task was not claimed: ${JSON.stringify(await store.get('cut-1'))}`);
+    assert.equal(claimed.attempt, 1, 'the cut claim was not an attempt');
+    assert.deepEqual(claimed.errors, [], 'nor a stall');
+    await store.complete(['cut-1'], 'me', Date.now());
+    assert.equal((await store.get('cut-1'))?.state, 'completed');
+  });
+}
