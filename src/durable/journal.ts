@@ -1,9 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
-
-/** How many times a failed release is written (about a minute in all). */
-const RELEASE_ATTEMPTS = 65;
+import { writeWithRetries } from './write-retries.js';
 
 /** Writes a release (`write`, given the claim to carry), then runs what it claimed and wakes the runner for what it left ready. */
 export type Releaser = (write: (claim: ReleaseClaim | undefined) => Promise<Released>) => Promise<void>;
@@ -110,21 +107,12 @@ export class Journal {
    * idle (settle() waits) until the release is written or given up.
    */
   async #writeReleases(releases: Release[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#release((claim) => this.#store.release(releases, this.#owner, claim));
-        break;
-      } catch (error) {
-        if (attempt === 1) {
-          this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
-        }
-        if (attempt === RELEASE_ATTEMPTS) {
-          this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
-          break;
-        }
-        // Unref'd: a retry does not keep a process alive that has nothing else to do.
-        await delay(Math.min(1_000, 50 * 2 ** attempt), undefined, { ref: false });
-      }
+    const written = await writeWithRetries(
+      () => this.#release((claim) => this.#store.release(releases, this.#owner, claim)),
+      (error) => this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`),
+    );
+    if (!written) {
+      this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
     }
     for (const { id } of releases) this.#holds.delete(id);
   }

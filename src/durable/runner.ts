@@ -7,6 +7,10 @@ import { Waiters } from '../util/waiters.js';
 import { retryDelay } from './backoff.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task, type TaskContext } from './task.js';
+import { writeWithRetries, WRITE_RETRIES } from './write-retries.js';
+
+/** At shutdown, past its deadline: one try, no waiting for the store to come back. */
+const ONCE = { attempts: 1, delayMs: () => 0 };
 import type { DurableTracer } from './task-tracer.js';
 
 /** The runner's time, in epoch milliseconds: the system's, or a test's that `settle()` moves forward. */
@@ -95,6 +99,8 @@ export class Runner {
   readonly #timers: NodeJS.Timeout[] = [];
   /** Store calls under way (completions, failures): settle waits for them. */
   #writes = 0;
+  /** Tasks whose attempt ended, its end not yet recorded: the heartbeat renews their leases while the write is tried again. */
+  readonly #unrecorded = new Set<string>();
   readonly #warnedNames = new Set<string>();
 
   constructor(settings: RunnerSettings) {
@@ -287,24 +293,34 @@ export class Runner {
       { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
       final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
     );
-    await this.#write(() => store.fail(stored.id, this.owner, failure, retryAt));
+    await this.#record([stored.id], () => store.fail(stored.id, this.owner, failure, retryAt));
     if (retryAt !== null) this.#pollAt(retryAt);
   }
 
   async #flushCompleted(): Promise<void> {
     const ids = this.#completed;
     this.#completed = [];
-    await this.#write(() => this.#settings.store.complete(ids, this.owner, this.#settings.clock.now()));
+    await this.#record(ids, () => this.#settings.store.complete(ids, this.owner, this.#settings.clock.now()));
   }
 
-  /** A store write whose failure is logged: the task stays claimed and is recovered when its lease runs out. */
-  async #write(call: () => Promise<void>): Promise<void> {
+  /**
+   * Records attempts' ends, written again while the store refuses (a locked
+   * file, a Redis blip), their leases renewed meanwhile: a task that
+   * succeeded is not run again for a refused write. Given up (after about a
+   * minute; at once once the runner is closed), the tasks are recovered when
+   * their lease runs out, their attempt counted.
+   */
+  async #record(ids: readonly string[], write: () => Promise<void>): Promise<void> {
+    const { store, logger } = this.#settings;
     this.#writes++;
+    for (const id of ids) this.#unrecorded.add(id);
     try {
-      await call();
-    } catch (error) {
-      this.#settings.logger.error({ err: error }, `could not record a durable task's end in the ${this.#settings.store.description}; it will be recovered when its lease runs out`);
+      const written = await writeWithRetries(write, (error) => {
+        logger.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
+      }, this.#closed ? ONCE : WRITE_RETRIES);
+      if (!written) logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
+      for (const id of ids) this.#unrecorded.delete(id);
       this.#writes--;
       this.#wakeIfIdle();
     }
@@ -333,7 +349,7 @@ export class Runner {
   async #heartbeat(): Promise<void> {
     const { store, clock, leaseMs, logger } = this.#settings;
     try {
-      await store.heartbeat(this.owner, clock.now() + leaseMs, [...this.#running.keys(), ...this.#settings.holds?.() ?? []]);
+      await store.heartbeat(this.owner, clock.now() + leaseMs, [...this.#running.keys(), ...this.#unrecorded, ...this.#settings.holds?.() ?? []]);
     } catch (error) {
       logger.error({ err: error }, `could not renew durable task leases in the ${store.description}`);
     }

@@ -34,13 +34,17 @@ function intercepting(inner: TaskStore, method: keyof TaskStore, around: (call: 
   });
 }
 
-/** The store, except that the first call of `method` is refused, as a locked file or a dropped Redis connection would refuse it. */
-function refusingOnce(inner: TaskStore, method: 'release' | 'complete'): { store: TaskStore; calls: () => number } {
+/** The store, except that the first `times` calls of `method` are refused, as a locked file or a dropped Redis connection would refuse them. */
+function refusing(inner: TaskStore, method: 'release' | 'complete', times = 1): { store: TaskStore; calls: () => number; written: Promise<void> } {
   let calls = 0;
-  const store = intercepting(inner, method, (call, args) => (calls++ === 0
-    ? Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')))
-    : call(...args)));
-  return { store, calls: () => calls };
+  const written = deferred();
+  const store = intercepting(inner, method, async (call, args) => {
+    if (calls++ < times) throw new StoreUnavailable(inner.description, new Error('database is locked'));
+    const result = await call(...args);
+    written.resolve();
+    return result;
+  });
+  return { store, calls: () => calls, written: written.promise };
 }
 
 /** The store, telling the ids its `claim()` calls returned, and each `release()` call's result once the store has taken it (`released(n)`, from 0). */
@@ -189,7 +193,7 @@ test('an attempt that ends with nothing left waiting claims nothing: the tasks a
 });
 
 test('a release the store refuses is written again: the hold, which this process keeps renewing, does not strand the task', { timeout: 10_000 }, async (t) => {
-  const { store: flaky, calls } = refusingOnce(sqliteStore({ path: tempFile(t) }), 'release');
+  const { store: flaky, calls } = refusing(sqliteStore({ path: tempFile(t) }), 'release');
   let ran: () => void;
   const running = new Promise<void>((resolve) => { ran = resolve; });
   const noted = task('noted', () => ran());
@@ -205,15 +209,11 @@ test('a release the store refuses is written again: the hold, which this process
   assert.ok(lines.some((line) => String(line.msg).startsWith('could not release held durable tasks')), 'the refusal is logged');
 });
 
-test('a completion the store refuses is not renewed by the heartbeat: its lease runs out and the task runs again', { timeout: 10_000 }, async (t) => {
-  const { store: flaky } = refusingOnce(sqliteStore({ path: tempFile(t) }), 'complete');
+test('a completion the store refuses is written again, its lease renewed meanwhile: the task that succeeded does not run again', { timeout: 10_000 }, async (t) => {
+  // Refused three times: the retries (after 100, 200 and 400 ms) outlast the 300 ms lease, which only the heartbeat keeps.
+  const { store: flaky, calls, written } = refusing(sqliteStore({ path: tempFile(t) }), 'complete', 3);
   const attempts: number[] = [];
-  let ranTwice: () => void;
-  const twice = new Promise<void>((resolve) => { ranTwice = resolve; });
-  const noted = task('noted', (_payload, ctx) => {
-    attempts.push(ctx.attempt);
-    if (attempts.length === 2) ranTwice();
-  });
+  const noted = task('noted', (_payload, ctx) => { attempts.push(ctx.attempt); });
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger, tasks: { definitions: [noted], store: flaky, leaseMs: 300, pollMs: 50 },
@@ -221,14 +221,17 @@ test('a completion the store refuses is not renewed by the heartbeat: its lease 
   });
   await using client = createTestClient(app, { tasks: 'app' });
   assert.equal((await client.get('/')).status, 200);
-  // Nothing else holds the process open while the lease runs out (the runner's timers are unref'd).
+  // The retries' timers are unref'd: an interval holds the process open until the completion is written.
   const alive = setInterval(() => {}, 1_000);
   t.after(() => clearInterval(alive));
-  await twice;
-  assert.deepEqual(attempts, [1, 2], 'run again by recovery, the lost attempt counted');
-  assert.ok(lines.some((line) => String(line.msg).startsWith("could not record a durable task's end")), 'the refusal is logged');
+  await written;
   await client.settle();
-  assert.equal((await app.tasks.stats()).completed, 1);
+  assert.equal(calls(), 4);
+  assert.deepEqual(attempts, [1], 'run once: its lease never ran out');
+  assert.ok(lines.some((line) => String(line.msg).startsWith('could not record the end of durable task attempts')), 'the refusal is logged');
+  const stats = await app.tasks.stats();
+  assert.equal(stats.completed, 1);
+  assert.equal(stats.running, 0);
 });
 
 test('a failing task is retried by its backoff, without the test sleeping: settle() moves the clock, and waits for retries due at once', async () => {
