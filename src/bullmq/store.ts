@@ -42,6 +42,8 @@ interface Claim {
   token: string;
   owner: string;
   queue: string;
+  /** The failed attempt's error is in the job's log: a failure written again does not log it twice. */
+  logged?: boolean;
 }
 
 /** A task this process holds: its job and the owner holding it. */
@@ -319,13 +321,15 @@ export class BullmqStore implements TaskStore {
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
     this.#opened();
-    const mine = this.#untrack(ids, owner);
+    // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
+    const mine = this.#owned(ids, owner);
     if (mine.length === 0) return;
     await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
       // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
       // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
       const client = await clientOf(this.#workers.get(queue)!);
       await Promise.all([client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now), ignoreGone(job.moveToCompleted('', token, false))]);
+      this.#claims.delete(job.id!);
     })));
   }
 
@@ -344,12 +348,14 @@ export class BullmqStore implements TaskStore {
     const id = job.id!;
     const client = this.#client!;
     const { attempt, message, stack, startedAt, finishedAt } = error;
-    const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-    const fields = client.pipeline().rpush(`${this.#jobKey(queue, id)}:logs`, line);
-    if (retryAt === null) fields.hset(this.#jobKey(queue, id), FIELD.finishedAt, error.finishedAt);
-    else fields.hset(this.#jobKey(queue, id), FIELD.runAt, retryAt);
-    await execAll(fields);
-    this.#claims.delete(id);
+    if (claim.logged !== true) {
+      const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
+      const fields = client.pipeline().rpush(`${this.#jobKey(queue, id)}:logs`, line);
+      if (retryAt === null) fields.hset(this.#jobKey(queue, id), FIELD.finishedAt, error.finishedAt);
+      else fields.hset(this.#jobKey(queue, id), FIELD.runAt, retryAt);
+      await execAll(fields);
+      claim.logged = true;
+    }
     const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
     if (stack !== undefined) failure.stack = stack;
     if (retryAt !== null) this.#retryAts.set(id, retryAt);
@@ -358,6 +364,8 @@ export class BullmqStore implements TaskStore {
     } finally {
       this.#retryAts.delete(id);
     }
+    // Kept until written, as a completion is.
+    this.#claims.delete(id);
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
