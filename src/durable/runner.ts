@@ -57,6 +57,8 @@ export interface RunnerSettings {
   tracer?: DurableTracer | undefined;
   /** The holds this process keeps (the web process's journal): renewed with its running tasks. */
   holds?: () => Iterable<string>;
+  /** Told every attempt's end (the app's `tasks.observe()` listeners); none, and no record is made. */
+  observers?: ReadonlySet<(record: AttemptRecord) => void>;
 }
 
 interface Attempt {
@@ -80,7 +82,6 @@ export class Runner {
   readonly #limits: Record<string, number> = {};
   readonly #running = new Map<string, Attempt>();
   readonly #idleWaiters = new Waiters();
-  #observers: ((record: AttemptRecord) => void)[] = [];
   #completed: string[] = [];
   #claiming = false;
   /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
@@ -123,14 +124,6 @@ export class Runner {
     if (!claims) return;
     this.#every(pollMs, () => this.wake());
     this.wake();
-  }
-
-  /** Calls `listener` with every attempt's end; returns the function that stops it. */
-  observe(listener: (record: AttemptRecord) => void): () => void {
-    this.#observers.push(listener);
-    return () => {
-      this.#observers = this.#observers.filter((l) => l !== listener);
-    };
   }
 
   /** Attempts running in this process. */
@@ -327,14 +320,15 @@ export class Runner {
   }
 
   #tell(stored: StoredTask, startedAt: number, state: AttemptRecord['state'], error?: unknown): void {
-    if (this.#observers.length === 0) return;
+    const { observers } = this.#settings;
+    if (observers === undefined || observers.size === 0) return;
     const { id, name, request, attempt, runAt } = stored;
     const record: AttemptRecord = {
       id, name, requestId: request?.id ?? null, attempt, state,
       waitMs: Math.max(0, startedAt - runAt), runMs: this.#settings.clock.now() - startedAt,
     };
     if (error !== undefined) record.error = error;
-    for (const observer of this.#observers) observer(record);
+    for (const observer of observers) observer(record);
   }
 
   /** Looks again at `time`, when a retry comes due (the regular poll covers what is later than a poll away). */

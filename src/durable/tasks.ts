@@ -181,13 +181,10 @@ export class Tasks {
     await store.open();
     const runner = new Runner({
       store, definitions: this.#definitions, logger: this.#logger, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
-      holds: () => this.#journal!.holds,
+      holds: () => this.#journal!.holds, observers: this.#observers,
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (write) => runner.release(write), this.#logger);
     this.#runner = runner;
-    runner.observe((record) => {
-      for (const observer of this.#observers) observer(record);
-    });
     // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
     runner.start(this.#run);
   }
