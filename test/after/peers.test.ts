@@ -3,16 +3,18 @@
 // BackgroundTasks (tests/test_background.py), Fastify's onResponse
 // (test/hooks.test.js) and Laravel's terminable middleware.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { after as afterAll, before, describe, test } from 'node:test';
 import {
   after, createApp, get, HttpResponse, NotFound, post, redirect, StreamingResponse, type App, type MiddlewareHooks, type Outcome, type Server,
 } from 'coda-http';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { connect, deferred, rawGet, rawRequest, startServer } from '../helpers.js';
 
 describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
   const seen: Record<string, Outcome[]> = {};
   const log: string[] = [];
+  const viewStarted = deferred();
   function record(key: string) {
     return ({ outcome }: { outcome: Outcome }) => { (seen[key] ??= []).push(outcome); };
   }
@@ -23,6 +25,7 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
   let app: App;
   before(async () => {
     app = createApp({
+      after: { onError: () => {} },
       middleware: [terminable, (next) => (request) => {
         // Next.js "after() in middleware": registered on the way in, before the view.
         if (request.path === '/mw/factory') after(record('factory'));
@@ -59,9 +62,25 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
           const response = new StreamingResponse(Readable.from(['a', 'b', 'c']));
           return response.after(({ outcome }) => { (seen.stream ??= []).push(outcome); });
         }),
+        // Fastify's onRequestAbort: the client leaves while the view works.
+        get('/slow', async (request) => {
+          after(record('left'));
+          after(record('left-completed'), { when: 'completed' });
+          viewStarted.resolve();
+          // Answers only once the client is gone.
+          await once(request.raw!.socket, 'close');
+          return new HttpResponse('too late');
+        }),
+        // Starlette's test_multiple_tasks (and, unlike Starlette, a failing task does not stop the next).
+        get('/many', () => new HttpResponse('ok')
+          .after(() => { log.push('task 1'); })
+          .after(() => { throw new Error('task 2 fails'); })
+          .after(async () => { await Promise.resolve(); log.push('task 3'); })),
         post('/echo', async (request) => new HttpResponse(await request.text()).after(record('echo')), { bodyLimit: 2 }),
       ],
     });
+    // Django's request_finished for a streaming response: sent once the stream was consumed.
+    app.signals.requestFinished.connect(({ request, outcome }) => { if (request.path === '/stream') (seen['finished stream'] ??= []).push(outcome); });
     app.signals.requestFinished.connect(({ request, outcome }) => { (seen[`finished:${request.method} ${request.path}`] ??= []).push(outcome); });
     server = await startServer(app);
   });
@@ -139,5 +158,31 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
     assert.equal(seen['finished:GET /echo']?.[0]?.status, 405);
     assert.equal(seen['finished:POST /echo']?.[0]?.status, 413);
     assert.equal(seen['echo'], undefined);
+  });
+
+  test('a client that leaves while the view works: its tasks run with aborted, when: completed ones are skipped', async () => {
+    const socket = await connect(server);
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await viewStarted.promise;
+    socket.destroy();
+    await settled();
+    assert.equal(seen.left?.[0]?.aborted, true);
+    assert.equal(seen.left?.[0]?.completed, false);
+    assert.equal(seen['left-completed'], undefined);
+  });
+
+  test('several tasks run in order; one that fails does not stop the next (Starlette stops there)', async () => {
+    await (await fetch(server.url + '/many')).text();
+    await settled();
+    assert.deepEqual(log.filter((line) => line.startsWith('task')), ['task 1', 'task 3']);
+    assert.equal(app.afterStats().failed, 1);
+  });
+
+  test('requestFinished for a streaming response comes once the stream was consumed (Django request_finished)', async () => {
+    seen['finished stream'] = [];
+    assert.equal(await (await fetch(server.url + '/stream')).text(), 'abc');
+    await settled();
+    assert.equal(seen['finished stream'][0]?.bytesSent, 3);
+    assert.equal(seen['finished stream'][0]?.completed, true);
   });
 });
