@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
 import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
-import { kAfterEntries, kDone } from '../symbols.js';
+import { kAfterEntries, kDone, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
@@ -22,6 +22,7 @@ export interface ExchangeHost {
 }
 
 const NO_RESPONSES: readonly HttpResponse[] = [];
+const NO_TASKS: readonly TaskEntry[] = [];
 const LIVE = 0;
 const DONE = 1;
 /** Refused by admission control: nothing of the app ran, nothing runs after. */
@@ -171,6 +172,17 @@ export class Exchange implements Job {
     this.#owned = entries !== own && entries !== NO_ENTRIES;
     this.entries = entries;
     this.#host.scheduler.submit(this, accepted);
+  }
+
+  /** The durable tasks of responses given some and then replaced by `response`: journaled with its own. */
+  replacedTaskEntries(response: HttpResponse): readonly TaskEntry[] {
+    if (this.#given === undefined) return NO_TASKS;
+    const replaced: TaskEntry[] = [];
+    for (const given of this.#given) {
+      const entries = given[kTaskEntries];
+      if (given !== response && entries !== undefined) replaced.push(...entries);
+    }
+    return replaced;
   }
 
   /** The tasks of responses given some and then replaced, in a new array; undefined when none was. */

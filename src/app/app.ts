@@ -318,6 +318,8 @@ export class App {
       }
       const entries = response[kTaskEntries];
       if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
+      // Those of a response a middleware replaced too (see Exchange.keep).
+      for (const entry of exchange.replacedTaskEntries(response)) void exchange.addTask(entry).catch(() => {});
     } catch (error) {
       response = renderError(request, error, this.debug);
     }

@@ -241,12 +241,10 @@ export class HttpResponse {
    */
   after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
-    if (typeof task === 'function') {
-      (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
-      // The request's exchange (after/exchange.ts) keeps it: a middleware replacing it does not drop its tasks.
-      (currentRequest() as { keep(response: HttpResponse): void } | undefined)?.keep(this);
-    }
+    if (typeof task === 'function') (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
     else (this[kTaskEntries] ??= []).push(taskEntry('response.after()', task, second, third));
+    // The request's exchange (after/exchange.ts) keeps it: a middleware replacing it does not drop its tasks.
+    (currentRequest() as { keep(response: HttpResponse): void } | undefined)?.keep(this);
     return this;
   }
 }

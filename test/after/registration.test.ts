@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, get, HttpResponse, post, signals, type AfterContext, type MiddlewareHooks, type Outcome,
+  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareHooks, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
@@ -261,4 +261,18 @@ test('tasks on a response a middleware replaces still run, before those of the r
   assert.equal((await client.get('/broken')).status, 500);
   await client.settle();
   assert.deepEqual(ran, ['view sees 200', 'wrapper', 'broken sees 500']);
+});
+
+test('a durable task on a response a middleware replaces is journaled and runs all the same', async () => {
+  const seen: unknown[] = [];
+  const welcome = task('welcome', (payload: { userId: string }, ctx) => { seen.push([payload, ctx.outcome?.status]); });
+  const app = createApp({
+    tasks: { definitions: [welcome] },
+    middleware: [{ processResponse: (_request, response) => new JsonResponse({ wrapped: response.status }, { status: 202 }) }],
+    routes: [post('/users/:id', (request) => new JsonResponse({ ok: true }, { status: 201 }).after(welcome, { userId: request.params.id }))],
+  });
+  await using client = createTestClient(app);
+  assert.deepEqual(await (await client.post('/users/7')).json(), { wrapped: 201 });
+  await client.settle();
+  assert.deepEqual(seen, [[{ userId: '7' }, 202]]);
 });
