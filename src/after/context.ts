@@ -1,29 +1,13 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEntry, taskEntry, type AfterOptions, type AfterTask, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/response.js';
+import { currentRequest } from '../util/current-request.js';
 import type { Job } from './job.js';
 
-/** The job (the exchange) of the request whose async call tree we are in: set for views, middleware, streamed bodies and tasks. */
-const jobStorage = new AsyncLocalStorage<Job>();
+// `inJob(job, asyncContext, fn, arg)` calls `fn(arg)` as code of `job`'s request (see util/current-request.ts).
+export { inRequest as inJob } from '../util/current-request.js';
 
-// The job whose request's code is running synchronously right now. Microtasks and
-// callbacks never run inside a synchronous call, so this is never stale; it
-// finds the job without AsyncLocalStorage for the common case of after()
-// called before any await.
-let running: Job | undefined;
-
-/**
- * Calls `fn(arg)` as code of `job`'s request: synchronously always, and through the
- * async call tree too when `asyncContext` is on (AsyncLocalStorage).
- */
-export function inJob<A, R>(job: Job, asyncContext: boolean, fn: (arg: A) => R, arg: A): R {
-  const outer = running;
-  running = job;
-  try {
-    // Already in the job's context (a task registered in its request): no new frame to make.
-    return asyncContext && jobStorage.getStore() !== job ? jobStorage.run(job, fn, arg) : fn(arg);
-  } finally {
-    running = outer;
-  }
+/** The job of the request whose code is running, if any: only jobs are ever set (by `inJob`). */
+function currentJob(): Job | undefined {
+  return currentRequest() as Job | undefined;
 }
 
 /**
@@ -60,7 +44,7 @@ export function after(task: AfterTask, options?: AfterOptions): void;
  */
 export function after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): Promise<TaskRegistration>;
 export function after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): void | Promise<TaskRegistration> {
-  const job = running ?? jobStorage.getStore();
+  const job = currentJob();
   if (job === undefined) {
     throw new Error(
       'after() was called outside a request: call it from a view, a middleware, a streamed body or an after-response task, or use response.after() '

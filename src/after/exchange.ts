@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
 import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
-import { kAfterEntries, kDone } from '../symbols.js';
+import { kAfterEntries, kDone, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
@@ -21,6 +21,8 @@ export interface ExchangeHost {
   registerTask(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration>;
 }
 
+const NO_RESPONSES: readonly HttpResponse[] = [];
+const NO_TASKS: readonly TaskEntry[] = [];
 const LIVE = 0;
 const DONE = 1;
 /** Refused by admission control: nothing of the app ran, nothing runs after. */
@@ -63,6 +65,8 @@ export class Exchange implements Job {
   #owned = false;
   #entered: AfterEntry[] | undefined = undefined;
   #holds: Hold[] | undefined = undefined;
+  /** Responses `response.after()` gave tasks while the request was handled (see `keep`). */
+  #given: HttpResponse[] | undefined = undefined;
   #state = LIVE;
   readonly #host: ExchangeHost;
 
@@ -95,6 +99,18 @@ export class Exchange implements Job {
   /** `after(task, payload)`: a durable task, journaled by the app. */
   addTask(entry: TaskEntry): Promise<TaskRegistration> {
     return this.#host.registerTask(this, entry);
+  }
+
+  /**
+   * `response.after()` gave `response` a task: should a middleware replace
+   * that response (a `processResponse` returning a new one, an error in a
+   * hook turned into its response), its tasks still run, before those of
+   * the response sent. A registered task is never silently dropped.
+   */
+  keep(response: HttpResponse): void {
+    if (this.#state !== LIVE) return;
+    const given = (this.#given ??= []);
+    if (!given.includes(response)) given.push(response);
   }
 
   /** Whether the response is not done yet: a durable task registered now is held until it is. */
@@ -144,7 +160,8 @@ export class Exchange implements Job {
     if (state === REFUSED) return;
     const accepted = this.entries.length;
     const own = this.response![kAfterEntries];
-    let entries = join(this.entries, own);
+    let entries = join(this.entries, this.#replaced(own));
+    entries = join(entries, own);
     if (this.#entered !== undefined) entries = join(entries, this.#entered.reverse());
     entries = join(entries, this.#host.finishedReceivers()) ?? NO_ENTRIES;
     if (state === ABANDONED) {
@@ -155,6 +172,28 @@ export class Exchange implements Job {
     this.#owned = entries !== own && entries !== NO_ENTRIES;
     this.entries = entries;
     this.#host.scheduler.submit(this, accepted);
+  }
+
+  /** The durable tasks of responses given some and then replaced by `response`: journaled with its own. */
+  replacedTaskEntries(response: HttpResponse): readonly TaskEntry[] {
+    if (this.#given === undefined) return NO_TASKS;
+    const replaced: TaskEntry[] = [];
+    for (const given of this.#given) {
+      const entries = given[kTaskEntries];
+      if (given !== response && entries !== undefined) replaced.push(...entries);
+    }
+    return replaced;
+  }
+
+  /** The tasks of responses given some and then replaced, in a new array; undefined when none was. */
+  #replaced(own: readonly AfterEntry[] | undefined): AfterEntry[] | undefined {
+    let replaced: AfterEntry[] | undefined;
+    for (const response of this.#given ?? NO_RESPONSES) {
+      const entries = response[kAfterEntries];
+      // A response refused by the transport hands its list to the 500 sent instead (see refused.ts).
+      if (response !== this.response && entries !== undefined && entries !== own) (replaced ??= []).push(...entries);
+    }
+    return replaced;
   }
 
   /** Keeps the first `count` entries: the rest were dropped at a full queue. */

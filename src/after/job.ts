@@ -23,6 +23,8 @@ export interface Job {
   add(entry: AfterEntry): void;
   /** `after(task, payload)`: registers a durable task for this request. */
   addTask(entry: TaskEntry): Promise<TaskRegistration>;
+  /** `response.after()` gave `response` a task in this request: it runs even if a middleware replaces the response. */
+  keep(response: HttpResponse): void;
 }
 
 /**

@@ -318,6 +318,8 @@ export class App {
       }
       const entries = response[kTaskEntries];
       if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
+      // Those of a response a middleware replaced too (see Exchange.keep).
+      for (const entry of exchange.replacedTaskEntries(response)) void exchange.addTask(entry).catch(() => {});
     } catch (error) {
       response = renderError(request, error, this.debug);
     }
@@ -330,10 +332,22 @@ export class App {
     });
   }
 
+  /**
+   * No other request is in flight on this request's connection. Node drops the
+   * pipelined requests behind a `Connection: close` response unanswered (their
+   * views ran): those get it on the last one, or the idle sweep closes the
+   * connection once they are answered (server/connections.ts).
+   */
+  #aloneOnConnection(exchange: Exchange): boolean {
+    const socket = exchange.request.raw?.socket;
+    for (const other of this.#inFlight) if (other !== exchange && other.request.raw?.socket === socket) return false;
+    return true;
+  }
+
   #send(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
     exchange.response = response;
     // Closing over HTTP/2 is the session's GOAWAY (server.close()), not a header.
-    if (this[kClosing] && !http2) (res as ServerResponse).shouldKeepAlive = false;
+    if (this[kClosing] && !http2 && this.#aloneOnConnection(exchange)) (res as ServerResponse).shouldKeepAlive = false;
     watch(res, exchange, http2);
     try {
       // A streamed body is produced while it is sent: in the request's async context, so after() works there.

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
+import { currentRequest } from '../util/current-request.js';
 import { describe } from '../util/describe.js';
 import { payloadJson } from '../util/json-payload.js';
 import { checkKeys, checkMs } from '../util/options.js';
@@ -242,6 +243,8 @@ export class HttpResponse {
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
     if (typeof task === 'function') (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
     else (this[kTaskEntries] ??= []).push(taskEntry('response.after()', task, second, third));
+    // The request's exchange (after/exchange.ts) keeps it: a middleware replacing it does not drop its tasks.
+    (currentRequest() as { keep(response: HttpResponse): void } | undefined)?.keep(this);
     return this;
   }
 }

@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { App } from '../app/app.js';
+import { continueWhenRead } from './continue.js';
 import type { ServeSettings } from './options.js';
 
 /** The Node server `serve()` starts: node:http, node:https, or node:http2 with HTTP/1.1 fallback. */
@@ -57,7 +58,10 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.headersTimeout = settings.headersTimeoutMs;
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
-  if (!settings.http2) return http1Listener(http1, tls === undefined ? 'http' : 'https');
+  if (!settings.http2) {
+    http1.on('checkContinue', continueWhenRead(app));
+    return http1Listener(http1, tls === undefined ? 'http' : 'https');
+  }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
   const sessions = new Sessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
   return {

@@ -12,10 +12,10 @@ import { releaseStream } from './body.js';
  * was wrong. The tasks registered on the refused response run with the 500;
  * its stream, if any, is released.
  */
-export function replaceRefused(exchange: Exchange, error: unknown, debug: boolean): HttpResponse {
+export function replaceRefused(exchange: Exchange, error: unknown, debug: boolean, culprit?: string): HttpResponse {
   const refused = exchange.response!;
   if (refused instanceof StreamingResponse) releaseStream(refused);
-  const response = renderError(exchange.request, error, debug);
+  const response = renderError(exchange.request, error, debug, culprit);
   response[kAfterEntries] = refused[kAfterEntries];
   exchange.response = response;
   exchange.error = error;

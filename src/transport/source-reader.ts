@@ -14,6 +14,12 @@ export interface ChunkSink {
   end(): void;
   /** Ends the response unfinished with `error` (already logged); the sink lets go of the source (`release()`). */
   cut(error: unknown): void;
+  /**
+   * The source failed before its first byte: answers with the error's own
+   * response (logged) instead, and lets go of the source; false when the
+   * response is committed already (its head is out), and it must be cut.
+   */
+  answer(error: unknown): boolean;
 }
 
 /**
@@ -98,6 +104,7 @@ export class SourceReader {
 
   /** The source threw, or yielded something that is not bytes: the response cannot be completed. */
   #fail(error: unknown): void {
+    if (this.#sink.answer(error)) return;
     const { request } = this.#exchange;
     request.log.error({ err: error, method: request.method, path: request.path }, `streaming response failed mid-way; ${this.#cut}`);
     this.#sink.cut(error);
@@ -107,8 +114,10 @@ export class SourceReader {
   #broken(what: string): void {
     const exchange = this.#exchange;
     const { request } = exchange;
-    const message = `streaming response of ${request.method} ${request.path} declared Content-Length ${this.#declared} but its stream produced ${what}; ${this.#cut}`;
-    request.log.error({ method: request.method, path: request.path, declared: this.#declared, sent: exchange.bytesSent }, message);
-    this.#sink.cut(new ProgrammingError(message));
+    const message = `streaming response of ${request.method} ${request.path} declared Content-Length ${this.#declared} but its stream produced ${what}`;
+    if (this.#sink.answer(new ProgrammingError(message))) return;
+    const error = new ProgrammingError(`${message}; ${this.#cut}`);
+    request.log.error({ method: request.method, path: request.path, declared: this.#declared, sent: exchange.bytesSent }, error.message);
+    this.#sink.cut(error);
   }
 }

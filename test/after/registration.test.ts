@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, get, HttpResponse, post, signals, type AfterContext, type MiddlewareHooks, type Outcome,
+  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareHooks, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
@@ -235,4 +235,44 @@ test('a task can read a body the view read; a body nobody read before the respon
   await client.settle();
   assert.deepEqual(read, [{ a: 1 }]);
   assert.match(String((failures[0] as Error).message), /request body was first read after the response was done/);
+});
+
+test('tasks on a response a middleware replaces still run, before those of the response sent', async () => {
+  const ran: string[] = [];
+  const app = createApp({
+    middleware: [
+      // A factory that sends a response of its own, and a hook that throws: both drop the view's response.
+      (next) => async (request) => {
+        const response = await next(request);
+        return request.path === '/wrapped' ? new HttpResponse(`wrapped ${response.status}`).after(() => { ran.push('wrapper'); }) : response;
+      },
+      { processResponse(request, response) {
+        if (request.path === '/broken') throw new Error('hook failed');
+        return response;
+      } },
+    ],
+    routes: [
+      get('/wrapped', () => new HttpResponse('view', { status: 201 }).after(({ response }) => { ran.push(`view sees ${response.status}`); })),
+      get('/broken', () => new HttpResponse('view').after(({ outcome }) => { ran.push(`broken sees ${outcome.status}`); })),
+    ],
+  });
+  const client = createTestClient(app);
+  assert.equal(await (await client.get('/wrapped')).text(), 'wrapped 201');
+  assert.equal((await client.get('/broken')).status, 500);
+  await client.settle();
+  assert.deepEqual(ran, ['view sees 200', 'wrapper', 'broken sees 500']);
+});
+
+test('a durable task on a response a middleware replaces is journaled and runs all the same', async () => {
+  const seen: unknown[] = [];
+  const welcome = task('welcome', (payload: { userId: string }, ctx) => { seen.push([payload, ctx.outcome?.status]); });
+  const app = createApp({
+    tasks: { definitions: [welcome] },
+    middleware: [{ processResponse: (_request, response) => new JsonResponse({ wrapped: response.status }, { status: 202 }) }],
+    routes: [post('/users/:id', (request) => new JsonResponse({ ok: true }, { status: 201 }).after(welcome, { userId: request.params.id }))],
+  });
+  await using client = createTestClient(app);
+  assert.deepEqual(await (await client.post('/users/7')).json(), { wrapped: 201 });
+  await client.settle();
+  assert.deepEqual(seen, [[{ userId: '7' }, 202]]);
 });

@@ -128,6 +128,11 @@ export class StreamSourceBody extends BodySource implements ChunkSink {
     this.stop(error);
   }
 
+  /** The Response, status and headers, was handed over when the view answered: too late for another. */
+  answer(): boolean {
+    return false;
+  }
+
   protected override release(): void {
     this.#reader.release();
   }

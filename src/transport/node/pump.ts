@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
 import type { StreamingResponse, StreamSource } from '../../http/response.js';
 import { SourceReader, type ChunkSink } from '../source-reader.js';
@@ -10,9 +11,19 @@ const ENDED = 1;
 /** Stopped before its end: the client went away, the source failed, or it broke its Content-Length. */
 const STOPPED = 2;
 
-/** Sends `source`, the stream of `response`, as the body of `res` (its head written). */
-export function pump(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number): void {
-  new Pump(res, exchange, response, source, declared);
+/** The head of a streamed response, written with its first byte (or its end). */
+export interface StreamHead {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+}
+
+/**
+ * Sends `source`, the stream of `response`, as the body of `res` under
+ * `head`; `refuse(error)` answers instead when the source fails before its
+ * first byte, while nothing is on the wire.
+ */
+export function pump(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number, head: StreamHead, refuse: (error: unknown) => void): void {
+  new Pump(res, exchange, response, source, declared, head, refuse);
 }
 
 /**
@@ -29,10 +40,19 @@ class Pump implements ChunkSink {
   /** Node emits 'drain' and 'close' outside the request's async context: the stream resumes inside it (after() works there). */
   readonly #scope = AsyncLocalStorage.snapshot();
   #state = PUMPING;
+  /**
+   * Until the first byte: a source that fails before it gets the error's own
+   * response (Fastify answers a stream that fails at once, a file not found,
+   * say, the same way); node:http2 would send the head at `writeHead`.
+   */
+  #head: StreamHead | undefined;
+  readonly #refuse: (error: unknown) => void;
 
-  constructor(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
+  constructor(res: NodeResponse, exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number, head: StreamHead, refuse: (error: unknown) => void) {
     this.#res = res;
     this.#exchange = exchange;
+    this.#head = head;
+    this.#refuse = refuse;
     this.#reader = new SourceReader(exchange, response, source, declared, this, 'connection closed');
     res.once('close', this.#onClose);
     void this.#reader.read();
@@ -43,13 +63,31 @@ class Pump implements ChunkSink {
   }
 
   write(bytes: Uint8Array): void {
+    this.#writeHead();
     if (this.#res.write(bytes)) void this.#reader.read();
     else this.#res.once('drain', this.#onDrain);
   }
 
   end(): void {
     this.#state = ENDED;
+    this.#writeHead();
     this.#res.end();
+  }
+
+  answer(error: unknown): boolean {
+    if (this.#head === undefined) return false;
+    this.#head = undefined;
+    this.#state = STOPPED;
+    this.#reader.release();
+    this.#refuse(error);
+    return true;
+  }
+
+  #writeHead(): void {
+    const head = this.#head;
+    if (head === undefined) return;
+    this.#head = undefined;
+    this.#res.writeHead(head.status, head.headers);
   }
 
   /** Ends the response unfinished: the connection is destroyed, so nothing of it can be taken for the next response. */

@@ -3,6 +3,7 @@ import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
 import { releaseStream, unsendableBody } from '../body.js';
 import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameFixed, frameStream } from '../framing.js';
+import { replaceRefused } from '../refused.js';
 import { pump } from './pump.js';
 import { isClosed, type NodeResponse } from './response.js';
 
@@ -67,8 +68,11 @@ function sendStream(res: NodeResponse, exchange: Exchange, response: StreamingRe
   }
   const declared = declaredLength(headers);
   const source = response.stream;
-  res.writeHead(status, headers);
-  pump(res, exchange, response, source, declared);
+  pump(res, exchange, response, source, declared, { status, headers }, (error) => {
+    // No stack in the body: the transport does not know the app's debug mode, and the log line has it.
+    replaceRefused(exchange, error, false, 'the streaming response\'s source');
+    send(res, exchange, http2);
+  });
 }
 
 /** The header record for `writeHead`, without the framing fields the app may not set on this protocol (see framing.ts). */

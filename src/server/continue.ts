@@ -1,0 +1,31 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { App } from '../app/app.js';
+import { kClosing } from '../symbols.js';
+
+/**
+ * Answers `Expect: 100-continue` as Go's net/http does, instead of Node's
+ * 100 Continue at once: the 100 goes out when the app first reads the body,
+ * so a request refused without reading it (a Content-Length past
+ * `bodyLimit`, a 401, a 404) gets its final status and the client never
+ * sends the body it announced. Such a response closes the connection: the
+ * client may still send that body (late, or without waiting for the 100), and
+ * it must not be read as the next request.
+ */
+export function continueWhenRead(app: App): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const keepAlive = res.shouldKeepAlive;
+    res.shouldKeepAlive = false;
+    const read = req._read;
+    // The first read of the body, by whatever reads it (a body reader, busboy, `request.raw`).
+    req._read = function (this: IncomingMessage, size: number): void {
+      req._read = read;
+      if (!res.headersSent) {
+        // A server closing sends every response with `Connection: close` (see close.ts).
+        res.shouldKeepAlive = keepAlive && !app[kClosing];
+        res.writeContinue();
+      }
+      read.call(this, size);
+    };
+    app.handler(req, res);
+  };
+}

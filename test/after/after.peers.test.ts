@@ -1,0 +1,188 @@
+// After-response cases ported from peers' own suites, run over real sockets:
+// Next.js after() (test/e2e/app-dir/next-after-app*), Starlette's
+// BackgroundTasks (tests/test_background.py), Fastify's onResponse
+// (test/hooks.test.js) and Laravel's terminable middleware.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { after as afterAll, before, describe, test } from 'node:test';
+import {
+  after, createApp, get, HttpResponse, NotFound, post, redirect, StreamingResponse, type App, type MiddlewareHooks, type Outcome, type Server,
+} from 'coda-http';
+import { connect, deferred, rawGet, rawRequest, startServer } from '../helpers.js';
+
+describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
+  const seen: Record<string, Outcome[]> = {};
+  const log: string[] = [];
+  const viewStarted = deferred();
+  function record(key: string) {
+    return ({ outcome }: { outcome: Outcome }) => { (seen[key] ??= []).push(outcome); };
+  }
+  const terminable: MiddlewareHooks = {
+    afterResponse(request, _response, outcome) { if (request.path.startsWith('/mw')) (seen[`mw:${request.path}`] ??= []).push(outcome); },
+  };
+  let server: Server;
+  let app: App;
+  before(async () => {
+    app = createApp({
+      after: { onError: () => {} },
+      middleware: [terminable, (next) => (request) => {
+        // Next.js "after() in middleware": registered on the way in, before the view.
+        if (request.path === '/mw/factory') after(record('factory'));
+        return next(request);
+      }, {
+        processRequest(request) {
+          if (request.path === '/mw/short') {
+            after(record('short'));
+            return redirect('/elsewhere');
+          }
+        },
+      }],
+      routes: [
+        // Next.js: "runs after() callbacks even if the page calls notFound()" / throws.
+        get('/throws-not-found', () => { after(record('not-found')); throw new NotFound('gone'); }),
+        get('/throws', () => { after(record('throws')); throw new Error('boom'); }),
+        get('/redirects', () => { after(record('redirect')); return redirect('/target', 307); }),
+        get('/mw/factory', () => new HttpResponse('ok')),
+        // Next.js nested after(): after() after an await inside a task.
+        get('/nested', () => {
+          after(async () => {
+            log.push('outer');
+            await Promise.resolve();
+            after(() => { log.push('inner'); });
+          });
+          return new HttpResponse('ok');
+        }),
+        // Fastify onResponse for HEAD, 204 and 304.
+        get('/head', () => new HttpResponse('0123456789').after(record('head'))),
+        get('/no-content', () => new HttpResponse(null, { status: 204 }).after(record('204'))),
+        get('/not-modified', () => new HttpResponse('stale', { status: 304 }).after(record('304'))),
+        // Starlette: a background task on a streaming response runs after the stream.
+        get('/stream', () => {
+          const response = new StreamingResponse(Readable.from(['a', 'b', 'c']));
+          return response.after(({ outcome }) => { (seen.stream ??= []).push(outcome); });
+        }),
+        // Fastify's onRequestAbort: the client leaves while the view works.
+        get('/slow', async (request) => {
+          after(record('left'));
+          after(record('left-completed'), { when: 'completed' });
+          viewStarted.resolve();
+          // Answers only once the client is gone.
+          await once(request.raw!.socket, 'close');
+          return new HttpResponse('too late');
+        }),
+        // Starlette's test_multiple_tasks (and, unlike Starlette, a failing task does not stop the next).
+        get('/many', () => new HttpResponse('ok')
+          .after(() => { log.push('task 1'); })
+          .after(() => { throw new Error('task 2 fails'); })
+          .after(async () => { await Promise.resolve(); log.push('task 3'); })),
+        post('/echo', async (request) => new HttpResponse(await request.text()).after(record('echo')), { bodyLimit: 2 }),
+      ],
+    });
+    // Django's request_finished for a streaming response: sent once the stream was consumed.
+    app.signals.requestFinished.connect(({ request, outcome }) => { if (request.path === '/stream') (seen['finished stream'] ??= []).push(outcome); });
+    app.signals.requestFinished.connect(({ request, outcome }) => { (seen[`finished:${request.method} ${request.path}`] ??= []).push(outcome); });
+    server = await startServer(app);
+  });
+  afterAll(() => server.close({ timeoutMs: 1_000 }));
+
+  const settled = (): Promise<void> => app.settle();
+
+  test('a view that registers after() then throws NotFound or crashes: the task still runs, with the error status', async () => {
+    assert.equal((await fetch(server.url + '/throws-not-found')).status, 404);
+    assert.equal((await fetch(server.url + '/throws')).status, 500);
+    await settled();
+    assert.equal(seen['not-found']?.[0]?.status, 404);
+    assert.equal(seen['throws']?.[0]?.status, 500);
+  });
+
+  test('after() in middleware: from a factory on the way in, and from a processRequest that answers with a redirect', async () => {
+    assert.equal((await fetch(server.url + '/mw/factory')).status, 200);
+    assert.equal((await fetch(server.url + '/mw/short', { redirect: 'manual' })).status, 302);
+    await settled();
+    assert.equal(seen['factory']?.[0]?.status, 200);
+    assert.equal(seen['short']?.[0]?.status, 302);
+    // Laravel: terminate() runs for the middleware that let the request through and for the one that answered.
+    assert.equal(seen['mw:/mw/short']?.[0]?.status, 302);
+    assert.equal(seen['mw:/mw/factory']?.[0]?.completed, true);
+  });
+
+  test('after() from a view that redirects runs, with the redirect status', async () => {
+    const response = await fetch(server.url + '/redirects', { redirect: 'manual' });
+    assert.equal(response.status, 307);
+    assert.equal(response.headers.get('location'), '/target');
+    await settled();
+    assert.equal(seen['redirect']?.[0]?.status, 307);
+  });
+
+  test('after() inside a task, after an await, runs too (nested after)', async () => {
+    await (await fetch(server.url + '/nested')).text();
+    await settled();
+    assert.deepEqual(log, ['outer', 'inner']);
+  });
+
+  test('HEAD, 204 and 304: tasks run with a completed outcome and no body bytes', async () => {
+    const head = await rawRequest(server, rawGet('/head', {}, 'HEAD'));
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '10');
+    assert.equal(head.body.length, 0);
+    const noContent = await rawRequest(server, rawGet('/no-content'));
+    assert.equal(noContent.status, 204);
+    assert.equal(noContent.headers['content-length'], undefined);
+    const notModified = await rawRequest(server, rawGet('/not-modified'));
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.body.length, 0);
+    await settled();
+    for (const key of ['head', '204', '304']) {
+      const outcome = seen[key]?.[0];
+      assert.equal(outcome?.completed, true, key);
+      assert.equal(outcome?.aborted, false, key);
+      assert.equal(outcome?.bytesSent, 0, key);
+    }
+  });
+
+  test('a streaming response: its task runs after the stream ended, with every byte counted', async () => {
+    assert.equal(await (await fetch(server.url + '/stream')).text(), 'abc');
+    await settled();
+    assert.equal(seen.stream?.[0]?.completed, true);
+    assert.equal(seen.stream?.[0]?.bytesSent, 3);
+  });
+
+  test('requestFinished (Fastify onResponse) fires for routing errors and for bodies refused before the view', async () => {
+    assert.equal((await fetch(server.url + '/nowhere')).status, 404);
+    assert.equal((await fetch(server.url + '/echo')).status, 405);
+    const tooLarge = await rawRequest(server, 'POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc');
+    assert.equal(tooLarge.status, 413);
+    await settled();
+    assert.equal(seen['finished:GET /nowhere']?.[0]?.status, 404);
+    assert.equal(seen['finished:GET /echo']?.[0]?.status, 405);
+    assert.equal(seen['finished:POST /echo']?.[0]?.status, 413);
+    assert.equal(seen['echo'], undefined);
+  });
+
+  test('a client that leaves while the view works: its tasks run with aborted, when: completed ones are skipped', async () => {
+    const socket = await connect(server);
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await viewStarted.promise;
+    socket.destroy();
+    await settled();
+    assert.equal(seen.left?.[0]?.aborted, true);
+    assert.equal(seen.left?.[0]?.completed, false);
+    assert.equal(seen['left-completed'], undefined);
+  });
+
+  test('several tasks run in order; one that fails does not stop the next (Starlette stops there)', async () => {
+    await (await fetch(server.url + '/many')).text();
+    await settled();
+    assert.deepEqual(log.filter((line) => line.startsWith('task')), ['task 1', 'task 3']);
+    assert.equal(app.afterStats().failed, 1);
+  });
+
+  test('requestFinished for a streaming response comes once the stream was consumed (Django request_finished)', async () => {
+    seen['finished stream'] = [];
+    assert.equal(await (await fetch(server.url + '/stream')).text(), 'abc');
+    await settled();
+    assert.equal(seen['finished stream'][0]?.bytesSent, 3);
+    assert.equal(seen['finished stream'][0]?.completed, true);
+  });
+});
