@@ -374,8 +374,15 @@ export class StreamingResponse extends HttpResponse {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+/** The schemes a redirect may name (Django's `allowed_schemes`): `javascript:`, `data:` and the like run in the browser that follows them. */
+const SAFE_SCHEMES = new Set(['http', 'https', 'ftp']);
+/** A URL's scheme as a browser reads it: leading spaces and control characters skipped, tabs and newlines anywhere ignored. */
+const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
+
 /**
- * A redirect to `location`.
+ * A redirect to `location`: a path, or an absolute URL whose scheme is
+ * http, https or ftp (as Django refuses others: a `javascript:` location
+ * made of user input runs script in the browser that follows it).
  *
  * @example
  * ```ts
@@ -385,6 +392,10 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export function redirect(location: string, status = 302): HttpResponse {
   if (!REDIRECT_STATUSES.has(status)) {
     throw new RangeError(`redirect status must be one of 301, 302, 303, 307, 308, got ${status}`);
+  }
+  const scheme = SCHEME.exec(location.replace(/[\t\n\r]/g, ''))?.[1]?.toLowerCase();
+  if (scheme !== undefined && !SAFE_SCHEMES.has(scheme)) {
+    throw new TypeError(`redirect(): unsafe redirect to a URL with the scheme '${scheme}:' (only http, https and ftp, or a path)`);
   }
   return new HttpResponse(null, { status, headers: { location } });
 }

@@ -76,6 +76,15 @@ describe('HttpResponse', () => {
     for (const status of [301, 303, 307, 308]) assert.equal(redirect('/x', status).status, status);
   });
 
+  test('redirect() refuses a URL whose scheme is not http, https or ftp, however a browser would still read it (Django DisallowedRedirect)', () => {
+    for (const location of ['javascript:alert(1)', 'JavaScript:alert(1)', ' \x01javascript:alert(1)', 'java\tscript:alert(1)', 'jav\nascript:x', 'data:text/html,<script>x</script>', 'vbscript:x']) {
+      assert.throws(() => redirect(location), { name: 'TypeError', message: /unsafe redirect to a URL with the scheme '(javascript|data|vbscript):'/ }, JSON.stringify(location));
+    }
+    for (const location of ['/notes/7', 'https://example.com/a', 'HTTP://example.com', 'ftp://files.example/x', '//example.com/x', '?page=2', 'notes/7', '/a:b']) {
+      assert.equal(redirect(location).headers.get('location'), location);
+    }
+  });
+
   test('redirect() with a status that is not a redirect is a RangeError', () => {
     for (const status of [200, 300, 304, 404]) {
       assert.throws(() => redirect('/x', status), { name: 'RangeError', message: new RegExp(`redirect status must be one of .*got ${status}`) });
