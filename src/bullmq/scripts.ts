@@ -102,16 +102,19 @@ return out
  * queue's holds is taken off them, then its task either enters BullMQ as
  * BullMQ's own add would put it (waiting, or delayed until runAt; Coda's
  * fields written beside it; BullMQ's marker set once per queue, so that
- * workers look) or, not run, is removed with its key. A hold no longer there
- * (released, recovered or discarded already) is left alone. Events are not
- * written: BullMQ's tools read states from its lists.
+ * workers look) or, not run, is removed with its key. `how` is 'skip', 'run',
+ * or 'front' (run, and if due now, at the front of the line: the next fetch
+ * takes it). A hold no longer there (released, recovered or discarded
+ * already) is left alone. Returns false, or where the task went: 'wait',
+ * 'front' or 'delayed'. Events are not written: BullMQ's tools read states
+ * from its lists.
  */
 const END_HOLDS = `
 local queues = {}
-local function endHold(queue, id, run, runAt, outcome, key, now)
+local function endHold(queue, id, how, runAt, outcome, key, now)
   if redis.call('ZREM', queue .. '${HELD}', id) == 0 then return false end
   local job = queue .. id
-  if not run then
+  if how == 'skip' then
     redis.call('DEL', job, job .. ':logs')
     if key ~= '' and redis.call('GET', queue .. 'de:' .. key) == id then redis.call('DEL', queue .. 'de:' .. key) end
     return false
@@ -128,20 +131,21 @@ local function endHold(queue, id, run, runAt, outcome, key, now)
   local at = tonumber(runAt)
   if at <= now then
     redis.call('HSET', job, unpack(fields))
-    redis.call('LPUSH', queue .. 'wait', id)
+    -- BullMQ fetches from the list's right end.
+    redis.call(how == 'front' and 'RPUSH' or 'LPUSH', queue .. 'wait', id)
     marks.ready = true
-  else
-    fields[#fields + 1] = 'delay'
-    fields[#fields + 1] = at - now
-    redis.call('HSET', job, unpack(fields))
-    -- BullMQ's delayed score: the time, then the order added within its millisecond.
-    local score = at * 0x1000
-    local last = redis.call('ZREVRANGEBYSCORE', queue .. 'delayed', score + 0xfff, score, 'WITHSCORES', 'LIMIT', 0, 1)
-    if last[2] then score = math.min(tonumber(last[2]) + 1, score + 0xfff) end
-    redis.call('ZADD', queue .. 'delayed', score, id)
-    marks.delayed = true
+    return how == 'front' and 'front' or 'wait'
   end
-  return true
+  fields[#fields + 1] = 'delay'
+  fields[#fields + 1] = at - now
+  redis.call('HSET', job, unpack(fields))
+  -- BullMQ's delayed score: the time, then the order added within its millisecond.
+  local score = at * 0x1000
+  local last = redis.call('ZREVRANGEBYSCORE', queue .. 'delayed', score + 0xfff, score, 'WITHSCORES', 'LIMIT', 0, 1)
+  if last[2] then score = math.min(tonumber(last[2]) + 1, score + 0xfff) end
+  redis.call('ZADD', queue .. 'delayed', score, id)
+  marks.delayed = true
+  return 'delayed'
 end
 local function mark()
   for queue, marks in pairs(queues) do
@@ -161,16 +165,19 @@ end
 
 /**
  * A batch of releases in one call (see END_HOLDS). ARGV[1] the time now, then
- * per release its queue's key prefix, id, run ('1' or '0'), runAt, outcome
- * (JSON) and key ('' for none). Returns the ids released to run.
+ * per release its queue's key prefix, id, how ('skip', 'run' or 'front'),
+ * runAt, outcome (JSON) and key ('' for none). Returns the ids released to
+ * run, and those of them at the front of their lines.
  */
 const RELEASE = `${END_HOLDS}
-local now, out = tonumber(ARGV[1]), {}
+local now, released, front = tonumber(ARGV[1]), {}, {}
 for at = 2, #ARGV, 6 do
-  if endHold(ARGV[at], ARGV[at + 1], ARGV[at + 2] == '1', ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], now) then out[#out + 1] = ARGV[at + 1] end
+  local went = endHold(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], now)
+  if went then released[#released + 1] = ARGV[at + 1] end
+  if went == 'front' then front[#front + 1] = ARGV[at + 1] end
 end
 mark()
-return out
+return { released, front }
 `;
 
 /**
@@ -185,7 +192,7 @@ local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local recovered = 0
 for _, id in ipairs(lapsed) do
-  if endHold(ARGV[2], id, true, ARGV[1], '', '', now) then recovered = recovered + 1 end
+  if endHold(ARGV[2], id, 'run', ARGV[1], '', '', now) then recovered = recovered + 1 end
 end
 mark()
 return recovered

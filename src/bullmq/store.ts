@@ -167,48 +167,65 @@ export class BullmqStore implements TaskStore {
   }
 
   /** Releases, then claims by id what `claim` asks for (Redis has no transaction across BullMQ's scripts). */
+  /**
+   * Releases, the due tasks the claim asks for put at the front of their lines in the same script; then claims that
+   * many of each name (Redis has no transaction across BullMQ's scripts).
+   */
   async release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released> {
     checkReleases(releases);
     checkReleaseClaim(claim);
-    const released = await this.#release(releases, owner);
-    const due = claim === undefined ? [] : released.filter(({ runAt }) => runAt <= claim.now);
-    if (due.length === 0) return { ready: released.map(({ id }) => id), claimed: [] };
-    // Only the due tasks' names: each name claimed from is a BullMQ worker (a connection of its own).
-    const names = new Set(due.map(({ name }) => name));
+    const { released, front } = await this.#release(releases, owner, claim);
+    if (front.length === 0) return { ready: released, claimed: [] };
+    // Only the front tasks' names: each name claimed from is a BullMQ worker (a connection of its own).
+    const fronts = new Map<string, number>();
+    for (const { name } of front) fronts.set(name, (fronts.get(name) ?? 0) + 1);
     // The holds are released already: a claim Redis refuses leaves them ready, for the runner's own claim, rather than failing the release.
-    const claimed = await this.claim({ ...claim!, names: claim!.names.filter((name) => names.has(name)), owner, ids: due.map(({ id }) => id) }).catch((error: unknown) => {
+    const claimed = await this.#claim({ ...claim!, names: claim!.names.filter((name) => fronts.has(name)), owner }, fronts).catch((error: unknown) => {
       if (error instanceof StoreUnavailable) return [];
       throw error;
     });
     const taken = new Set(claimed.map(({ id }) => id));
-    return { ready: released.filter(({ id }) => !taken.has(id)).map(({ id }) => id), claimed };
+    return { ready: released.filter((id) => !taken.has(id)), claimed };
   }
 
-  /** The releases of tasks released to run, with their names. */
-  async #release(releases: readonly Release[], owner: string): Promise<(Release & { name: string })[]> {
-    if (releases.length === 0) return [];
+  /**
+   * Ends `owner`'s holds among the releases in one script: the ids released to run, and those put at the front
+   * of their lines for `claim` (due by its `now`, of its names, at most its limit, in the order of the releases).
+   */
+  async #release(releases: readonly Release[], owner: string, claim: ReleaseClaim | undefined): Promise<{ released: string[]; front: { id: string; name: string }[] }> {
     const client = this.#opened();
-    return this.#call(async () => {
-      // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
-      // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
-      const mine = releases.flatMap((release) => {
-        const hold = this.#holds.get(release.id);
-        return hold === undefined || hold.owner !== owner ? [] : [{ ...release, ...hold }];
-      });
-      if (mine.length === 0) return [];
-      const released = new Set(await this.#endHolds(client, mine.map(({ id, name, key, run, runAt, outcome }) => ({ id, name, key, run, runAt, outcome: outcomeJson(outcome) }))));
-      for (const { id } of mine) this.#holds.delete(id);
-      return mine.filter(({ id }) => released.has(id));
+    // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
+    // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
+    const mine = releases.flatMap((release) => {
+      const hold = this.#holds.get(release.id);
+      return hold === undefined || hold.owner !== owner ? [] : [{ ...release, ...hold }];
     });
+    if (mine.length === 0) return { released: [], front: [] };
+    const wanted = claim === undefined ? [] : mine.filter(({ run, runAt, name }) => run && runAt <= claim.now && claim.names.includes(name)).slice(0, claim.limit);
+    const fronts = new Set(wanted);
+    // BullMQ takes the last pushed first: the front ones pushed last to first, so that the first release is taken first.
+    const ordered = [...mine.filter((release) => !fronts.has(release)), ...[...wanted].reverse()];
+    const [released, front] = await this.#call(() => this.#endHolds(client, ordered.map((release) => ({
+      ...release, how: !release.run ? 'skip' : fronts.has(release) ? 'front' : 'run', outcome: outcomeJson(release.outcome),
+    }))));
+    for (const { id } of mine) this.#holds.delete(id);
+    const ran = new Set(released);
+    const names = new Map(mine.map(({ id, name }) => [id, name]));
+    return { released: mine.filter(({ id }) => ran.has(id)).map(({ id }) => id), front: front.map((id) => ({ id, name: names.get(id)! })) };
   }
 
-  /** Holds ended in one script (see its comment): released to run, or removed. Returns the ids released to run. */
-  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; run: boolean; runAt: number; outcome: string }[]): Promise<string[]> {
-    const args = holds.flatMap(({ id, name, key, run, runAt, outcome }) => [`${this.#queueKey(name)}:`, id, run ? 1 : 0, runAt, outcome, key ?? '']);
-    return await runScript(client, 'release', [], [Date.now(), ...args]) as string[];
+  /** Holds ended in one script (see its comment). Returns the ids released to run, and those at the front of their lines. */
+  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[]): Promise<[string[], string[]]> {
+    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, id, how, runAt, outcome, key ?? '']);
+    return await runScript(client, 'release', [], [Date.now(), ...args]) as [string[], string[]];
   }
 
-  async claim(request: ClaimRequest): Promise<StoredTask[]> {
+  claim(request: ClaimRequest): Promise<StoredTask[]> {
+    return this.#claim(request);
+  }
+
+  /** A claim; `fronts` (a release's claim) says how many tasks of each name its release put at the front of their lines. */
+  async #claim(request: ClaimRequest, fronts?: ReadonlyMap<string, number>): Promise<StoredTask[]> {
     const { owner, names, concurrency, limit, now, leaseUntil } = request;
     checkOwner('claim()', owner);
     checkTime('claim(): now', now);
@@ -232,7 +249,8 @@ export class BullmqStore implements TaskStore {
             this.#caps.set(name, cap);
           }
           // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-          if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
+          if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
+          else if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
           if (room <= 0) continue;
           // Every fetch of the turn on one connection: one round trip.
           await Promise.all(Array.from({ length: room }, async () => {
@@ -525,7 +543,7 @@ export class BullmqStore implements TaskStore {
     return this.#call(async () => {
       this.#holds.delete(id);
       if (task.state === 'held') {
-        await this.#endHolds(client, [{ id, name: task.name, key: task.key, run: false, runAt: task.runAt, outcome: '' }]);
+        await this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]);
         return true;
       }
       const job = await this.#queue(task.name).getJob(id);
