@@ -17,9 +17,10 @@ import { defineScripts, runScript } from './scripts.js';
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
  * (`<prefix>:<name>`), one job per task. Registration adds a turn's jobs
- * in two round trips (the connections are auto-pipelined); a held task is a
- * delayed job whose delay is its hold, so that if its process dies the hold
- * expires and the job runs;
+ * in one or two round trips (the connections are auto-pipelined); a held task
+ * is its job's hash among its queue's holds (scored by its lease), in none of
+ * BullMQ's lists until its release, or, if its process dies, until a sweep
+ * (`recover()`) finds its lease run out and moves it into BullMQ;
  * claims, locks, retries with backoff, the failed set, stalled jobs,
  * deduplication (`key`) and pruning (`removeOnComplete`) are BullMQ's own.
  * Workers run anywhere: `runWorker({ definitions, store: bullmqStore(...) })`.
