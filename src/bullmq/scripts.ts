@@ -74,7 +74,7 @@ for at = 3, 2 + held * 7, 7 do
     local dedup = queue .. 'de:' .. key
     if not redis.call('SET', dedup, id, 'NX') then
       pending = redis.call('GET', dedup)
-      if redis.call('EXISTS', queue .. pending) == 0 then
+      if not pending or redis.call('EXISTS', queue .. pending) == 0 then
         pending = false
         redis.call('SET', dedup, id)
       end
