@@ -142,13 +142,13 @@ async function ranBy({ child, line }: Child): Promise<number> {
   return Number((await line()).split(' ')[1]);
 }
 
-/** Waits until the queue has nothing waiting, delayed or active (polled: the bench, not a test). */
+/** Waits until the queue has nothing held (Coda's holds), waiting, delayed or active (polled: the bench, not a test). */
 async function drained(redis: Redis, prefix: string, name: string): Promise<void> {
   for (;;) {
-    const [wait, delayed, active] = await Promise.all([
-      redis.llen(`${prefix}:${name}:wait`), redis.zcard(`${prefix}:${name}:delayed`), redis.llen(`${prefix}:${name}:active`),
+    const [held, wait, delayed, active] = await Promise.all([
+      redis.zcard(`${prefix}:${name}:coda-holds`), redis.llen(`${prefix}:${name}:wait`), redis.zcard(`${prefix}:${name}:delayed`), redis.llen(`${prefix}:${name}:active`),
     ]);
-    if (wait + delayed + active === 0) return;
+    if (held + wait + delayed + active === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

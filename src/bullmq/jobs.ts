@@ -18,7 +18,6 @@ export interface JobData {
   runAt: number;
   /** The process that holds it until its response is done (null: ready at once). */
   holder: string | null;
-  lease: number | null;
   /** Orders tasks added in the same millisecond (list()). */
   seq: number;
 }
@@ -37,43 +36,67 @@ export const FIELD = {
   token: 'coda:token',
 } as const;
 
+/** The suffix of a queue's holds (a sorted set of held tasks' ids, scored by their leases): a queue's key, then `:coda-holds`. */
+export const HELD = 'coda-holds';
+
 /** BullMQ's queue names cannot hold ':', which task names may: '~' stands for it (task names never hold '~'). */
 export const queueName = (taskName: string): string => taskName.replaceAll(':', '~');
 
-export function jobData(task: NewTask, owner: string, leaseUntil: number, seq: number): JobData {
+export function jobData(task: NewTask, owner: string, seq: number): JobData {
   return {
     payload: task.payload, key: task.key, when: task.when, timeoutMs: task.timeoutMs, backoff: task.backoff,
     request: task.request, trace: task.trace, runAt: task.runAt,
-    holder: task.held ? owner : null, lease: task.held ? leaseUntil : null, seq,
+    holder: task.held ? owner : null, seq,
   };
 }
 
-/** BullMQ's states, as Coda names them; a delayed job is held while its id is in the queue's set of holds. */
+/** Completed jobs BullMQ keeps (its `removeOnComplete`): the newest `count`, none older than `age` seconds. */
+export interface KeepCompleted {
+  count: number;
+  age: number;
+}
+
+/** A task's BullMQ job options, as `addBulk` takes them; `delay` from `timestamp`. */
+export function jobOptions(task: NewTask, timestamp: number, delay: number, keepCompleted: KeepCompleted) {
+  return {
+    jobId: task.id, timestamp, delay, attempts: task.maxAttempts, backoff: { type: 'coda' }, removeOnComplete: keepCompleted, removeOnFail: false,
+    ...(task.key === null ? {} : { deduplication: { id: task.key } }),
+  };
+}
+
+/** The options of a held task's job as BullMQ stores them on the job's hash (its short names: `deduplication` is `de`). */
+export function storedOptions(task: NewTask, timestamp: number, keepCompleted: KeepCompleted): string {
+  const { deduplication, ...opts } = jobOptions(task, timestamp, 0, keepCompleted);
+  return JSON.stringify(deduplication === undefined ? opts : { ...opts, de: deduplication });
+}
+
+/** BullMQ's states, as Coda names them; a job among its queue's holds is held (it is in none of BullMQ's lists). */
 function stateOf(bullState: string, held: boolean): TaskState | null {
+  if (held) return 'held';
   switch (bullState) {
     case 'active': return 'running';
     case 'completed': return 'completed';
     case 'failed': return 'failed';
-    case 'delayed': return held ? 'held' : 'ready';
+    case 'delayed':
     case 'waiting': case 'wait': case 'prioritized': case 'paused': return 'ready';
     default: return null;
   }
 }
 
-/** What one read of a job gave: its hash, its log, its BullMQ state, and whether it is among its queue's holds. */
+/** What one read of a job gave: its hash, its log, its BullMQ state, and its lease among its queue's holds (null: not held). */
 export interface JobRead {
   id: string;
   hash: Record<string, string>;
   logs: string[];
   bullState: string;
-  held: boolean;
+  heldUntil: number | null;
 }
 
 const numberOr = (text: string | undefined, fallback: number | null): number | null => (text === undefined ? fallback : Number(text));
 
 /** The task a job stands for, or null when it is gone. */
-export function toTask({ id, hash, logs, bullState, held }: JobRead): StoredTask | null {
-  const state = stateOf(bullState, held);
+export function toTask({ id, hash, logs, bullState, heldUntil }: JobRead): StoredTask | null {
+  const state = stateOf(bullState, heldUntil !== null);
   if (state === null || hash.data === undefined) return null;
   const data = JSON.parse(hash.data) as JobData;
   const opts = JSON.parse(hash.opts ?? '{}') as { attempts?: number };
@@ -94,7 +117,7 @@ export function toTask({ id, hash, logs, bullState, held }: JobRead): StoredTask
     timeoutMs: data.timeoutMs,
     runAt: numberOr(hash[FIELD.runAt], data.runAt)!,
     owner: !owned ? null : state === 'held' ? data.holder : hash[FIELD.owner] ?? null,
-    leaseUntil: !owned ? null : numberOr(hash[FIELD.lease], state === 'held' ? data.lease : null),
+    leaseUntil: !owned ? null : state === 'held' ? heldUntil : numberOr(hash[FIELD.lease], null),
     createdAt: Number(hash.timestamp),
     startedAt: numberOr(hash[FIELD.startedAt], null),
     finishedAt: ended ? numberOr(hash[FIELD.finishedAt], numberOr(hash.finishedOn, null)) : null,

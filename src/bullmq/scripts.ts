@@ -1,30 +1,17 @@
 import type { Redis } from 'ioredis';
-import { FIELD } from './jobs.js';
+import { FIELD, HELD } from './jobs.js';
 
 /**
  * Counts of one queue's jobs by Coda's states, in one call (Lua runs
  * atomically): KEYS are the queue's wait, prioritized, paused, active,
- * completed, failed and delayed keys and its set of holds; ARGV[1] the
- * delayed set's highest score that is due now, ARGV[2] the queue's key
- * prefix. A held job is a delayed job among the holds; an id left among the
- * holds whose job is gone is dropped from them. Returns ready, delayed,
- * running, completed, failed, held.
+ * completed, failed and delayed keys and its holds; ARGV[1] the delayed
+ * set's highest score that is due now. Returns ready, delayed, running,
+ * completed, failed, held.
  */
 const COUNTS = `
-local ready = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('LLEN', KEYS[3])
 local due = redis.call('ZCOUNT', KEYS[7], '-inf', ARGV[1])
-local later = redis.call('ZCARD', KEYS[7]) - due
-local held = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
-  local score = redis.call('ZSCORE', KEYS[7], id)
-  if score then
-    held = held + 1
-    if tonumber(score) <= tonumber(ARGV[1]) then due = due - 1 else later = later - 1 end
-  elseif redis.call('EXISTS', ARGV[2] .. id) == 0 then
-    redis.call('SREM', KEYS[8], id)
-  end
-end
-return { ready + due, later, redis.call('LLEN', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]), held }
+local ready = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('LLEN', KEYS[3]) + due
+return { ready, redis.call('ZCARD', KEYS[7]) - due, redis.call('LLEN', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]), redis.call('ZCARD', KEYS[8]) }
 `;
 
 /**
@@ -60,53 +47,180 @@ return 0
 `;
 
 /**
- * Before a batch is added (BullMQ's own add returns an existing job's id
- * rather than failing, so a taken id is looked for first): the index (from
- * 1) of the first task whose id is already stored, or 0 once what Coda keeps
- * beside BullMQ's keys is recorded, in the same call: the batch's held tasks
- * among their queues' holds, its task names among the store's names.
- * KEYS: the store's set of names, the batch's job hashes, then the set of
- * holds of each held task. ARGV[1] how many job hashes, ARGV[2] how many
- * held tasks, then the held tasks' ids, then the batch's task names.
+ * Registration, in one call: refuses a batch with an id already stored, then
+ * writes its held tasks, each a job hash as BullMQ writes one (so that BullMQ
+ * reads, completes and removes it as its own) in none of BullMQ's lists, its
+ * id among its queue's holds scored by its lease: no worker can fetch it
+ * until it is released or recovered. A held task's `key` is taken as BullMQ's
+ * deduplication takes it (the same key, holding the id; a key whose job is
+ * gone is stale and taken over), so that BullMQ's own adds see it.
+ * KEYS: the store's set of names, then every task's job hash. ARGV[1] the
+ * lease, ARGV[2] how many held tasks, then per held task its queue's key
+ * prefix, id, job name, data, opts, timestamp and key ('' for none), then the
+ * batch's task names. Returns the index (from 1) of the first task whose id is
+ * taken (nothing written), or 0 and, per held task, its id or the id of the
+ * pending task that has its key.
  */
-const CHECK_NEW = `
-local jobs, held = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 1, jobs do
-  if redis.call('EXISTS', KEYS[1 + i]) == 1 then return i end
+const ADD = `
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return { i - 1 } end
 end
-for i = 1, held do redis.call('SADD', KEYS[1 + jobs + i], ARGV[2 + i]) end
-redis.call('SADD', KEYS[1], unpack(ARGV, 3 + held))
-return 0
+local out = { 0 }
+local held = tonumber(ARGV[2])
+for at = 3, 2 + held * 7, 7 do
+  local queue, id, key = ARGV[at], ARGV[at + 1], ARGV[at + 6]
+  local pending = false
+  if key ~= '' then
+    local dedup = queue .. 'de:' .. key
+    if not redis.call('SET', dedup, id, 'NX') then
+      pending = redis.call('GET', dedup)
+      if not pending or redis.call('EXISTS', queue .. pending) == 0 then
+        pending = false
+        redis.call('SET', dedup, id)
+      end
+    end
+  end
+  if pending then
+    out[#out + 1] = pending
+  else
+    local fields = { 'name', ARGV[at + 2], 'data', ARGV[at + 3], 'opts', ARGV[at + 4], 'timestamp', ARGV[at + 5], 'delay', 0, 'priority', 0 }
+    if key ~= '' then
+      fields[#fields + 1] = 'deid'
+      fields[#fields + 1] = key
+    end
+    redis.call('HSET', queue .. id, unpack(fields))
+    redis.call('ZADD', queue .. '${HELD}', ARGV[1], id)
+    out[#out + 1] = id
+  end
+end
+redis.call('SADD', KEYS[1], unpack(ARGV, 3 + held * 7))
+return out
+`;
+
+/**
+ * Ends holds (shared by the release and the sweep): a hold still among its
+ * queue's holds is taken off them, then its task either enters BullMQ as
+ * BullMQ's own add would put it (waiting, or delayed until runAt; Coda's
+ * fields written beside it; BullMQ's marker set once per queue, so that
+ * workers look) or, not run, is removed with its key. `how` is 'skip', 'run',
+ * or 'front' (run, and if due now, at the front of the line: the next fetch
+ * takes it). A hold no longer there (released, recovered or discarded
+ * already) is left alone. Returns false, or where the task went: 'wait',
+ * 'front' or 'delayed'. Events are not written: BullMQ's tools read states
+ * from its lists.
+ */
+const END_HOLDS = `
+local queues = {}
+local function endHold(queue, id, how, runAt, outcome, key, now)
+  if redis.call('ZREM', queue .. '${HELD}', id) == 0 then return false end
+  local job = queue .. id
+  if how == 'skip' then
+    redis.call('DEL', job, job .. ':logs')
+    if key ~= '' and redis.call('GET', queue .. 'de:' .. key) == id then redis.call('DEL', queue .. 'de:' .. key) end
+    return false
+  end
+  -- A job removed behind Coda's back (by a BullMQ tool) is not brought back as a hash of Coda's fields alone.
+  if redis.call('EXISTS', job) == 0 then return false end
+  local marks = queues[queue] or {}
+  queues[queue] = marks
+  local fields = { '${FIELD.runAt}', runAt }
+  if outcome ~= '' then
+    fields[3] = '${FIELD.outcome}'
+    fields[4] = outcome
+  end
+  local at = tonumber(runAt)
+  if at <= now then
+    redis.call('HSET', job, unpack(fields))
+    -- BullMQ fetches from the list's right end.
+    redis.call(how == 'front' and 'RPUSH' or 'LPUSH', queue .. 'wait', id)
+    marks.ready = true
+    return how == 'front' and 'front' or 'wait'
+  end
+  fields[#fields + 1] = 'delay'
+  fields[#fields + 1] = at - now
+  redis.call('HSET', job, unpack(fields))
+  -- BullMQ's delayed score: the time, then the order added within its millisecond.
+  local score = at * 0x1000
+  local last = redis.call('ZREVRANGEBYSCORE', queue .. 'delayed', score + 0xfff, score, 'WITHSCORES', 'LIMIT', 0, 1)
+  if last[2] then score = math.min(tonumber(last[2]) + 1, score + 0xfff) end
+  redis.call('ZADD', queue .. 'delayed', score, id)
+  marks.delayed = true
+  return 'delayed'
+end
+local function mark()
+  for queue, marks in pairs(queues) do
+    if marks.ready then
+      local meta = redis.call('HMGET', queue .. 'meta', 'paused', 'concurrency')
+      if not meta[1] and not (meta[2] and redis.call('LLEN', queue .. 'active') >= tonumber(meta[2])) then
+        redis.call('ZADD', queue .. 'marker', 0, '0')
+      end
+    end
+    if marks.delayed then
+      local first = redis.call('ZRANGE', queue .. 'delayed', 0, 0, 'WITHSCORES')
+      redis.call('ZADD', queue .. 'marker', math.floor(tonumber(first[2]) / 0x1000), '1')
+    end
+  end
+end
+`;
+
+/**
+ * A batch of releases in one call (see END_HOLDS). ARGV[1] the time now, then
+ * per release its queue's key prefix, id, how ('skip', 'run' or 'front'),
+ * runAt, outcome (JSON) and key ('' for none). Returns the ids released to
+ * run, and those of them at the front of their lines.
+ */
+const RELEASE = `${END_HOLDS}
+local now, released, front = tonumber(ARGV[1]), {}, {}
+for at = 2, #ARGV, 6 do
+  local went = endHold(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], now)
+  if went then released[#released + 1] = ARGV[at + 1] end
+  if went == 'front' then front[#front + 1] = ARGV[at + 1] end
+end
+mark()
+return { released, front }
+`;
+
+/**
+ * Recovers a queue's holds whose lease ran out (their process died): ready
+ * now, their outcome unknown. Found and moved in one call, so that two
+ * processes sweeping at once recover each hold once. KEYS[1] the holds;
+ * ARGV[1] the time now, ARGV[2] the queue's key prefix, ARGV[3] at most how
+ * many. Returns how many were recovered.
+ */
+const SWEEP = `${END_HOLDS}
+local now = tonumber(ARGV[1])
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local recovered = 0
+for _, id in ipairs(lapsed) do
+  if endHold(ARGV[2], id, 'run', ARGV[1], '', '', now) then recovered = recovered + 1 end
+end
+mark()
+return recovered
 `;
 
 /**
  * Claimed jobs' fields written and the jobs read back, in one call: KEYS,
- * per job, its hash, its log and its queue's set of holds; ARGV[1..3] the
- * owner, lease and start, then per job its id and its lock's token. A job
- * whose earlier attempt Coda started never ended (started > BullMQ's `atm`)
- * stalled: it is left as it is, for the caller to fail that attempt. A job
- * released (its outcome written) or never held is not among the holds. Returns,
- * per job, 1 (claimed) or 0 (stalled), its hash as read before the claim's
- * fields were written (field, value, ...), and its log.
+ * per job, its hash and its log; ARGV[1..3] the owner, lease and start, then
+ * per job its lock's token. A job whose earlier attempt Coda started never
+ * ended (started > BullMQ's `atm`) stalled: it is left as it is, for the
+ * caller to fail that attempt. Returns, per job, 1 (claimed) or 0 (stalled),
+ * its hash as read before the claim's fields were written (field, value,
+ * ...), and its log.
  */
 const CLAIMED = `
 local out = {}
-for i = 1, #KEYS, 3 do
-  local at = 4 + (i - 1) / 3 * 2
+for i = 1, #KEYS, 2 do
   local hash = redis.call('HGETALL', KEYS[i])
-  local started, made, data, released = 0, 0, '', false
+  local started, made = 0, 0
   for f = 1, #hash, 2 do
     local field = hash[f]
     if field == '${FIELD.started}' then started = tonumber(hash[f + 1])
-    elseif field == 'atm' then made = tonumber(hash[f + 1])
-    elseif field == 'data' then data = hash[f + 1]
-    elseif field == '${FIELD.outcome}' then released = true end
+    elseif field == 'atm' then made = tonumber(hash[f + 1]) end
   end
   local claimed = started <= made
   if claimed then
     redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3],
-      '${FIELD.started}', made + 1, '${FIELD.token}', ARGV[at + 1])
-    if not released and not string.find(data, '"holder":null', 1, true) then redis.call('SREM', KEYS[i + 2], ARGV[at]) end
+      '${FIELD.started}', made + 1, '${FIELD.token}', ARGV[4 + (i - 1) / 2])
   end
   out[#out + 1] = claimed and 1 or 0
   out[#out + 1] = hash
@@ -128,7 +242,7 @@ end
 return 0
 `;
 
-const SCRIPTS = { checkNew: CHECK_NEW, claimed: CLAIMED, counts: COUNTS, setIfStored: SET_IF_STORED, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
+const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
 export function defineScripts(client: Redis): void {

@@ -11,15 +11,16 @@ import type {
 } from '../durable/store.js';
 import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FIELD, jobData, queueName, toTask, type JobData } from './jobs.js';
+import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
  * (`<prefix>:<name>`), one job per task. Registration adds a turn's jobs
- * in two round trips (the connections are auto-pipelined); a held task is a
- * delayed job whose delay is its hold, so that if its process dies the hold
- * expires and the job runs;
+ * in one or two round trips (the connections are auto-pipelined); a held task
+ * is its job's hash among its queue's holds (scored by its lease), in none of
+ * BullMQ's lists until its release, or, if its process dies, until a sweep
+ * (`recover()`) finds its lease run out and moves it into BullMQ;
  * claims, locks, retries with backoff, the failed set, stalled jobs,
  * deduplication (`key`) and pruning (`removeOnComplete`) are BullMQ's own.
  * Workers run anywhere: `runWorker({ definitions, store: bullmqStore(...) })`.
@@ -46,14 +47,16 @@ interface Claim {
   logged?: boolean;
 }
 
-/** A task this process holds: its job and the owner holding it. */
+/** A task this process holds: its name, its key and the owner holding it. */
 interface Hold {
-  job: Job;
+  name: string;
+  key: string | null;
   owner: string;
 }
 
+/** BullMQ's lists each state is read from (held tasks are in none: they are their queue's holds). */
 const STATE_TYPES: Record<TaskState, string[]> = {
-  held: ['delayed'],
+  held: [],
   ready: ['waiting', 'prioritized', 'delayed', 'paused'],
   running: ['active'],
   completed: ['completed'],
@@ -61,13 +64,15 @@ const STATE_TYPES: Record<TaskState, string[]> = {
 };
 
 const HOUR = 60 * 60_000;
+/** At most this many lapsed holds per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
+const SWEEP_BATCH = 1000;
 
 export class BullmqStore implements TaskStore {
   readonly description: string;
   readonly #connection: RedisConnection;
   readonly #address: string;
   readonly #prefix: string;
-  readonly #keepCompleted: { count: number; age: number };
+  readonly #keepCompleted: KeepCompleted;
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
   readonly #queues = new Map<string, Queue>();
@@ -120,91 +125,108 @@ export class BullmqStore implements TaskStore {
       ids.add(id);
     }
     return this.#call(async () => {
-      const byName = new Map<string, NewTask[]>();
-      for (const task of tasks) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
-      const held = tasks.filter((task) => task.held);
-      // One call refuses a taken id and records the holds and names; then one pipeline per task name, all written together.
-      const taken = Number(await runScript(
-        client, 'checkNew',
-        [this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id)), ...held.map((task) => this.#heldKey(task.name))],
-        [tasks.length, held.length, ...held.map((task) => task.id), ...byName.keys()],
-      ));
-      if (taken > 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[taken - 1]!.id)} is already stored`);
       const now = Date.now();
-      const named = [...byName];
-      const added = await Promise.all(named.map(([name, list]) => this.#queue(name).addBulk(list.map((task) => {
-        const at = task.held ? leaseUntil : task.runAt;
-        return {
-          name, data: jobData(task, owner, leaseUntil, this.#nextSeq()),
-          opts: {
-            jobId: task.id, timestamp: now, delay: Math.max(task.held ? 1 : 0, at - now), attempts: task.maxAttempts,
-            backoff: { type: 'coda' }, removeOnComplete: this.#keepCompleted, removeOnFail: false,
-            ...(task.key === null ? {} : { deduplication: { id: task.key } }),
-          },
-        };
-      }))));
-      const jobOf = new Map<string, Job>();
-      named.forEach(([, list], i) => list.forEach((task, j) => jobOf.set(task.id, added[i]![j]!)));
+      // Within the batch the first task with a name's key takes it: the later ones are its duplicates, sent nowhere.
+      const firstOfKey = new Map<string, NewTask>();
+      const sameKeyAs = new Map<NewTask, NewTask>();
+      for (const task of tasks) {
+        if (task.key === null) continue;
+        const key = `${task.name}\0${task.key}`;
+        const first = firstOfKey.get(key);
+        if (first === undefined) firstOfKey.set(key, task);
+        else sameKeyAs.set(task, first);
+      }
+      const sent = tasks.filter((task) => !sameKeyAs.has(task));
+      const held = sent.filter((task) => task.held);
+      const ready = sent.filter((task) => !task.held);
+      // One script refuses a taken id and writes the held tasks and the names; the ready ones are BullMQ's addBulk, one
+      // transaction per task name: all in one write (auto-pipelined), the script first.
+      const names = new Set(tasks.map((task) => task.name));
+      const adding = runScript(
+        client, 'add', [this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
+        [leaseUntil, held.length, ...held.flatMap((task) => [
+          `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
+          storedOptions(task, now, this.#keepCompleted), now, task.key ?? '',
+        ]), ...names],
+      ) as Promise<(number | string)[]>;
+      const [taken, ...heldIds] = await adding;
+      if (taken !== 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
+      const byName = new Map<string, NewTask[]>();
+      for (const task of ready) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
+      const added = await Promise.all([...byName].map(([name, list]) => this.#queue(name).addBulk(list.map((task) => ({
+        name, data: jobData(task, owner, this.#nextSeq()), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted),
+      })))));
+      const idOf = new Map<NewTask, string>();
+      held.forEach((task, i) => idOf.set(task, String(heldIds[i])));
+      [...byName.values()].forEach((list, i) => list.forEach((task, j) => idOf.set(task, added[i]![j]!.id!)));
       return tasks.map((task): AddResult => {
-        const job = jobOf.get(task.id)!;
-        const duplicate = job.id !== task.id;
-        if (task.held && !duplicate) this.#holds.set(task.id, { job, owner });
-        if (task.held && duplicate) void client.srem(this.#heldKey(task.name), task.id).catch(() => {});
-        return { id: job.id!, duplicate };
+        const id = idOf.get(sameKeyAs.get(task) ?? task)!;
+        if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
+        return { id, duplicate: id !== task.id };
       });
     });
   }
 
   /** Releases, then claims by id what `claim` asks for (Redis has no transaction across BullMQ's scripts). */
+  /**
+   * Releases, the due tasks the claim asks for put at the front of their lines in the same script; then claims that
+   * many of each name (Redis has no transaction across BullMQ's scripts).
+   */
   async release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released> {
     checkReleases(releases);
     checkReleaseClaim(claim);
-    const released = await this.#release(releases, owner);
-    const due = claim === undefined ? [] : released.filter(({ runAt }) => runAt <= claim.now);
-    if (due.length === 0) return { ready: released.map(({ id }) => id), claimed: [] };
-    // Only the due tasks' names: each name claimed from is a BullMQ worker (a connection of its own).
-    const names = new Set(due.map(({ job }) => job.name));
+    const { released, front } = await this.#release(releases, owner, claim);
+    if (front.length === 0) return { ready: released, claimed: [] };
+    // Only the front tasks' names: each name claimed from is a BullMQ worker (a connection of its own).
+    const fronts = new Map<string, number>();
+    for (const { name } of front) fronts.set(name, (fronts.get(name) ?? 0) + 1);
     // The holds are released already: a claim Redis refuses leaves them ready, for the runner's own claim, rather than failing the release.
-    const claimed = await this.claim({ ...claim!, names: claim!.names.filter((name) => names.has(name)), owner, ids: due.map(({ id }) => id) }).catch((error: unknown) => {
+    const claimed = await this.#claim({ ...claim!, names: claim!.names.filter((name) => fronts.has(name)), owner }, fronts).catch((error: unknown) => {
       if (error instanceof StoreUnavailable) return [];
       throw error;
     });
     const taken = new Set(claimed.map(({ id }) => id));
-    return { ready: released.filter(({ id }) => !taken.has(id)).map(({ id }) => id), claimed };
+    return { ready: released.filter((id) => !taken.has(id)), claimed };
   }
 
-  /** The releases of tasks released to run. */
-  async #release(releases: readonly Release[], owner: string): Promise<(Release & { job: Job })[]> {
-    if (releases.length === 0) return [];
+  /**
+   * Ends `owner`'s holds among the releases in one script: the ids released to run, and those put at the front
+   * of their lines for `claim` (due by its `now`, of its names, at most its limit, in the order of the releases).
+   */
+  async #release(releases: readonly Release[], owner: string, claim: ReleaseClaim | undefined): Promise<{ released: string[]; front: { id: string; name: string }[] }> {
     const client = this.#opened();
-    return this.#call(async () => {
-      // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
-      // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
-      const mine = releases.flatMap((release) => {
-        const hold = this.#holds.get(release.id);
-        return hold === undefined || hold.owner !== owner ? [] : [{ ...release, job: hold.job }];
-      });
-      const heldIds = new Map<string, string[]>();
-      for (const { id, job } of mine) {
-        const ids = heldIds.get(job.name);
-        if (ids === undefined) heldIds.set(job.name, [id]);
-        else ids.push(id);
-      }
-      // Every command of the batch is issued in this turn: the connection's auto-pipelining sends them in one write.
-      const unheld = [...heldIds].map(([name, ids]) => client.srem(this.#heldKey(name), ...ids));
-      const done = mine.map(({ id, job, outcome, run, runAt }) => {
-        if (!run) return ignoreGone(job.remove()).then(() => false);
-        const updated = client.hset(this.#jobKey(job.name, id), FIELD.runAt, runAt, FIELD.outcome, outcomeJson(outcome));
-        const delay = runAt - Date.now();
-        return Promise.all([updated, delay > 0 ? ignoreGone(job.changeDelay(delay)) : ignoreGone(job.promote())]).then(([, ok]) => ok);
-      });
-      const [, released] = await Promise.all([Promise.all(unheld), Promise.all(done)]);
-      for (const { id } of mine) this.#holds.delete(id);
-      return mine.filter((_, i) => released[i]);
+    // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
+    // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
+    const mine = releases.flatMap((release) => {
+      const hold = this.#holds.get(release.id);
+      return hold === undefined || hold.owner !== owner ? [] : [{ ...release, ...hold }];
     });
+    if (mine.length === 0) return { released: [], front: [] };
+    const wanted = claim === undefined ? [] : mine.filter(({ run, runAt, name }) => run && runAt <= claim.now && claim.names.includes(name)).slice(0, claim.limit);
+    const fronts = new Set(wanted);
+    // BullMQ takes the last pushed first: the front ones pushed last to first, so that the first release is taken first.
+    const ordered = [...mine.filter((release) => !fronts.has(release)), ...[...wanted].reverse()];
+    const [released, front] = await this.#call(() => this.#endHolds(client, ordered.map((release) => ({
+      ...release, how: !release.run ? 'skip' : fronts.has(release) ? 'front' : 'run', outcome: outcomeJson(release.outcome),
+    }))));
+    for (const { id } of mine) this.#holds.delete(id);
+    const ran = new Set(released);
+    const names = new Map(mine.map(({ id, name }) => [id, name]));
+    return { released: mine.filter(({ id }) => ran.has(id)).map(({ id }) => id), front: front.map((id) => ({ id, name: names.get(id)! })) };
   }
 
-  async claim(request: ClaimRequest): Promise<StoredTask[]> {
+  /** Holds ended in one script (see its comment). Returns the ids released to run, and those at the front of their lines. */
+  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[]): Promise<[string[], string[]]> {
+    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, id, how, runAt, outcome, key ?? '']);
+    return await runScript(client, 'release', [], [Date.now(), ...args]) as [string[], string[]];
+  }
+
+  claim(request: ClaimRequest): Promise<StoredTask[]> {
+    return this.#claim(request);
+  }
+
+  /** A claim; `fronts` (a release's claim) says how many tasks of each name its release put at the front of their lines. */
+  async #claim(request: ClaimRequest, fronts?: ReadonlyMap<string, number>): Promise<StoredTask[]> {
     const { owner, names, concurrency, limit, now, leaseUntil } = request;
     checkOwner('claim()', owner);
     checkTime('claim(): now', now);
@@ -228,7 +250,8 @@ export class BullmqStore implements TaskStore {
             this.#caps.set(name, cap);
           }
           // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-          if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
+          if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
+          else if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
           if (room <= 0) continue;
           // Every fetch of the turn on one connection: one round trip.
           await Promise.all(Array.from({ length: room }, async () => {
@@ -241,9 +264,9 @@ export class BullmqStore implements TaskStore {
         // The claims' fields written and the jobs' hashes and logs read back in one call: the tasks as stored, running.
         const keys = fetched.flatMap(({ job, queue }) => {
           const key = this.#jobKey(queue, job.id!);
-          return [key, `${key}:logs`, this.#heldKey(queue)];
+          return [key, `${key}:logs`];
         });
-        replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...fetched.flatMap(({ job, token }) => [job.id!, token])]) as typeof replies;
+        replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...fetched.map(({ token }) => token)]) as typeof replies;
       } catch (error) {
         // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now).
         void this.#putBack(fetched).catch(() => {});
@@ -263,7 +286,7 @@ export class BullmqStore implements TaskStore {
         this.#claims.set(id, claim);
         this.#holds.delete(id);
         Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
-        claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', held: false })!);
+        claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
       });
       // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
       await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
@@ -303,6 +326,7 @@ export class BullmqStore implements TaskStore {
     await this.#call(async () => {
       const renewals: Promise<unknown>[] = [];
       const keys: string[] = [];
+      const holds = new Map<string, (string | number)[]>();
       for (const id of ids) {
         const hold = this.#holds.get(id);
         const claim = this.#claims.get(id);
@@ -310,11 +334,14 @@ export class BullmqStore implements TaskStore {
           keys.push(this.#jobKey(claim.queue, id));
           renewals.push(ignoreGone(claim.job.extendLock(claim.token, duration)));
         } else if (hold?.owner === owner) {
-          keys.push(this.#jobKey(hold.job.name, id));
-          renewals.push(ignoreGone(hold.job.changeDelay(duration)));
+          const pairs = holds.get(hold.name);
+          if (pairs === undefined) holds.set(hold.name, [leaseUntil, id]);
+          else pairs.push(leaseUntil, id);
         }
       }
       if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, leaseUntil]));
+      // A hold's lease is its score among the holds: one ZADD per name, XX so that a hold recovered or released meanwhile stays gone.
+      for (const [name, pairs] of holds) renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs));
       await Promise.all(renewals);
     });
   }
@@ -389,19 +416,25 @@ export class BullmqStore implements TaskStore {
   }
 
   /**
-   * Held tasks need no recovery here: a hold is a delayed job, and BullMQ
-   * runs it when its delay (the lease) ends. Running tasks of a dead process
-   * are BullMQ's stalled jobs: moved back to waiting by BullMQ's check, then
-   * counted as a failed attempt when next claimed (see #failStalled).
-   * Each worker runs BullMQ's check on its own timer; this reports how many
-   * jobs it moved since the last call.
+   * Holds whose lease ran out (their process died) are swept into BullMQ,
+   * ready now with their outcome unknown, one script per task name (each hold
+   * recovered once, however many processes sweep). Running tasks of a dead
+   * process are BullMQ's stalled jobs: moved back to waiting by BullMQ's
+   * check, then counted as a failed attempt when next claimed (see
+   * #failStalled). Each worker runs BullMQ's check on its own timer; this
+   * reports how many jobs it moved since the last call.
    */
   async recover(now: number, _random: () => number): Promise<{ held: number; running: number }> {
     checkTime('recover(): now', now);
-    this.#opened();
+    const client = this.#opened();
+    const held = await this.#call(async () => {
+      const names = await client.smembers(this.#namesKey());
+      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH])));
+      return swept.reduce((sum: number, n) => sum + Number(n), 0);
+    });
     const running = this.#stalled;
     this.#stalled = 0;
-    return { held: 0, running };
+    return { held, running };
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
@@ -410,20 +443,13 @@ export class BullmqStore implements TaskStore {
       let next: number | null = null;
       for (const name of names) {
         const q = this.#queueKey(name);
-        const [waiting, delayed, held] = await Promise.all([
-          client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '-1', 'WITHSCORES'), client.smembers(this.#heldKey(name)),
-        ]);
+        const [waiting, delayed] = await Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]);
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
           const task = (await this.#read([[name, waiting[0]]]))[0];
           if (task) candidates.push(task.runAt);
         }
-        const holds = new Set(held);
-        for (let i = 0; i < delayed.length; i += 2) {
-          if (holds.has(delayed[i]!)) continue;
-          candidates.push(Math.floor(Number(delayed[i + 1]) / 0x1000));
-          break;
-        }
+        if (delayed[1] !== undefined) candidates.push(Math.floor(Number(delayed[1]) / 0x1000));
         for (const at of candidates) if (next === null || at < next) next = at;
       }
       return next;
@@ -454,7 +480,7 @@ export class BullmqStore implements TaskStore {
       const rows = await Promise.all(names.map((name) => {
         const q = this.#queueKey(name);
         const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
-        return runScript(client, 'counts', [...keys, this.#heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1, `${q}:`]) as Promise<number[]>;
+        return runScript(client, 'counts', [...keys, this.#heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1]) as Promise<number[]>;
       }));
       return new Map(names.map((name, i) => {
         const [ready, delayed, running, completed, failed, held] = rows[i]!;
@@ -468,8 +494,11 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     return this.#call(async () => {
       const names = name === undefined ? await client.smembers(this.#namesKey()) : [name];
-      const types = state === undefined ? Object.values(STATE_TYPES).flat() : STATE_TYPES[state];
-      const ids = await Promise.all(names.map((n) => this.#queue(n).getRanges([...new Set(types)] as never, 0, -1)));
+      const types = [...new Set(state === undefined ? Object.values(STATE_TYPES).flat() : STATE_TYPES[state])];
+      const ids = await Promise.all(names.map(async (n) => [
+        ...types.length === 0 ? [] : await this.#queue(n).getRanges(types as never, 0, -1),
+        ...state === undefined || state === 'held' ? await client.zrange(this.#heldKey(n), '0', '-1') : [],
+      ]));
       const tasks = await this.#readWithSeq(names.flatMap((n, i) => [...new Set(ids[i])].map((id): [string, string] => [n, id])));
       return tasks
         .filter((read) => read !== null && (state === undefined || read.task.state === state))
@@ -513,11 +542,13 @@ export class BullmqStore implements TaskStore {
     const task = await this.get(id);
     if (task === null || task.state === 'running') return false;
     return this.#call(async () => {
-      const job = await this.#queue(task.name).getJob(id);
-      if (job === undefined) return false;
       this.#holds.delete(id);
-      await client.srem(this.#heldKey(task.name), id);
-      return ignoreGone(job.remove());
+      if (task.state === 'held') {
+        await this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]);
+        return true;
+      }
+      const job = await this.#queue(task.name).getJob(id);
+      return job !== undefined && ignoreGone(job.remove());
     });
   }
 
@@ -556,7 +587,7 @@ export class BullmqStore implements TaskStore {
     const reads = client.pipeline();
     for (const [name, id] of where) {
       const key = this.#jobKey(name, id);
-      reads.hgetall(key).lrange(`${key}:logs`, 0, -1).sismember(this.#heldKey(name), id);
+      reads.hgetall(key).lrange(`${key}:logs`, 0, -1).zscore(this.#heldKey(name), id);
     }
     const [replies, states] = await Promise.all([
       execAll(reads),
@@ -564,7 +595,8 @@ export class BullmqStore implements TaskStore {
     ]);
     return where.map(([, id], i) => {
       const hash = replies[i * 3] as Record<string, string>;
-      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, held: replies[i * 3 + 2] === 1 });
+      const lease = replies[i * 3 + 2] as string | null;
+      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) });
       return task === null ? null : { task, seq: (JSON.parse(hash.data!) as JobData).seq };
     });
   }
@@ -633,7 +665,7 @@ export class BullmqStore implements TaskStore {
   }
 
   #heldKey(name: string): string {
-    return `${this.#queueKey(name)}:coda-held`;
+    return `${this.#queueKey(name)}:${HELD}`;
   }
 
   #namesKey(): string {

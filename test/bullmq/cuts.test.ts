@@ -108,8 +108,8 @@ for (const replyLost of [false, true]) {
     const waiting = new Promise<void>((resolve) => events.on('waiting', ({ jobId, prev }) => {
       if (jobId === 'cut-1' && prev === 'active') resolve();
     }));
-    // The claim's bookkeeping names the queue's set of holds: that write (or its reply) is the one dropped, after the job was fetched.
-    const cut = cutter.cutOn(':coda-held', { replyLost });
+    // The claim's bookkeeping names the job's log: that write (or its reply) is the one dropped, after the job was fetched.
+    const cut = cutter.cutOn(':cut-1:logs', { replyLost });
     // A short lease: a job left active (not given back) is soon BullMQ's stalled job, and then charged a stalled attempt.
     await assert.rejects(store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 1000 }), StoreUnavailable);
     cut.stop();
