@@ -6,7 +6,8 @@
  *   with the OpenTelemetry SDK and prom-client loaded in the process, as an app
  *   that uses them for other things would, but Coda's tracing and metrics off;
  * - `on`: as `off`, with Coda's tracing (every span sampled, batched, dropped by
- *   the exporter) and metrics on.
+ *   the exporter) and metrics on;
+ * - `tracing`, `metrics`: as `on`, with only one of them (to split its cost).
  */
 import type { AppOptions } from '../../src/index.js';
 
@@ -14,7 +15,7 @@ export async function observeOptions(): Promise<AppOptions> {
   const mode = process.env.CODA_BENCH_OBSERVE;
   if (mode === undefined) return {};
   if (mode === 'none') return { accessLog: false, requestIdHeader: false };
-  if (mode !== 'off' && mode !== 'on') throw new Error(`CODA_BENCH_OBSERVE must be none, off or on, got ${mode}`);
+  if (!['off', 'on', 'tracing', 'metrics'].includes(mode)) throw new Error(`CODA_BENCH_OBSERVE must be none, off, on, tracing or metrics, got ${mode}`);
   const { context, propagation, trace } = await import('@opentelemetry/api');
   const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
   const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
@@ -24,5 +25,5 @@ export async function observeOptions(): Promise<AppOptions> {
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }));
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  return mode === 'on' ? { tracing: true, metrics: true } : {};
+  return mode === 'off' ? {} : { tracing: mode !== 'metrics', metrics: mode !== 'tracing' };
 }

@@ -1,9 +1,10 @@
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Metric, Registry } from 'prom-client';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { loadPeer } from './peer.js';
+import { ScrapedHistogram, type HistogramSeries } from './scraped-histogram.js';
 
 type PromClient = typeof import('prom-client');
 
@@ -48,33 +49,59 @@ const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
 export const UNMATCHED_ROUTE = 'unmatched';
 const KEYS = ['registry', 'defaultMetrics'];
 
-/** Coda's metrics in one registry, shared by every app that uses it (a registry takes each name once). */
+/** A counter's series kept as a plain number, added to prom-client's counter when the registry is scraped. */
+interface CounterSeries {
+  readonly labels: Record<string, string>;
+  value: number;
+  /** How much of `value` prom-client's counter has been given. */
+  given: number;
+}
+
+/**
+ * Coda's metrics in one registry, shared by every app that uses it (a
+ * registry takes each name once). Requests and tasks count into plain
+ * numbers (ScrapedHistogram, CounterSeries) that become prom-client samples
+ * only when the registry is scraped: a request does no prom-client work.
+ */
 class MetricSet {
-  readonly requestDuration: Histogram<'method' | 'route' | 'status_code'>;
-  readonly tasks: Counter<'kind' | 'task' | 'state'>;
-  readonly taskRun: Histogram<'kind' | 'task'>;
-  readonly taskWait: Histogram<'kind' | 'task'>;
+  readonly requestDuration: ScrapedHistogram;
+  readonly taskRun: ScrapedHistogram;
+  readonly taskWait: ScrapedHistogram;
   readonly shed: Counter;
   readonly sources = new Set<MetricsSource>();
+  /** `coda_tasks_total`'s series, by kind, task and state joined. */
+  readonly #taskEnds = new Map<string, CounterSeries>();
   defaultMetrics = false;
 
   constructor(client: PromClient, registry: Registry) {
     const registers = [registry];
     const sources = this.sources;
-    this.requestDuration = new client.Histogram({
+    const histogram = (config: ConstructorParameters<typeof ScrapedHistogram>[0]): ScrapedHistogram => {
+      const metric = new ScrapedHistogram(config);
+      registry.registerMetric(metric as unknown as Metric);
+      return metric;
+    };
+    this.requestDuration = histogram({
       name: 'http_request_duration_seconds', help: 'Time from a request\'s arrival to its response\'s last byte, by route pattern',
-      labelNames: ['method', 'route', 'status_code'], buckets: REQUEST_BUCKETS, registers,
+      labelNames: ['method', 'route', 'status_code'], buckets: REQUEST_BUCKETS,
     });
-    this.tasks = new client.Counter({
+    const taskEnds = this.#taskEnds;
+    new client.Counter({
       name: 'coda_tasks_total', help: 'Tasks ended, by kind (after: after-response, durable: durable attempts), task name and state',
       labelNames: ['kind', 'task', 'state'], registers,
+      collect() {
+        for (const series of taskEnds.values()) {
+          if (series.value > series.given) this.inc(series.labels, series.value - series.given);
+          series.given = series.value;
+        }
+      },
     });
-    this.taskRun = new client.Histogram({
-      name: 'coda_task_run_seconds', help: 'How long a task (a durable task: one attempt) ran', labelNames: ['kind', 'task'], buckets: TASK_BUCKETS, registers,
+    this.taskRun = histogram({
+      name: 'coda_task_run_seconds', help: 'How long a task (a durable task: one attempt) ran', labelNames: ['kind', 'task'], buckets: TASK_BUCKETS,
     });
-    this.taskWait = new client.Histogram({
+    this.taskWait = histogram({
       name: 'coda_task_wait_seconds', help: 'How long a task waited to start: from its response\'s end (a durable task: from when it was due)',
-      labelNames: ['kind', 'task'], buckets: TASK_BUCKETS, registers,
+      labelNames: ['kind', 'task'], buckets: TASK_BUCKETS,
     });
     this.shed = new client.Counter({ name: 'coda_requests_shed_total', help: 'Requests refused with 503 while the after-response queue was full', registers });
     const gauges = [
@@ -101,6 +128,14 @@ class MetricSet {
       });
     }
   }
+
+  /** The `coda_tasks_total` series of a task's kind, name and state. */
+  taskEnds(kind: string, task: string, state: string): CounterSeries {
+    const key = `${kind}\0${task}\0${state}`;
+    let series = this.#taskEnds.get(key);
+    if (series === undefined) this.#taskEnds.set(key, series = { labels: { kind, task, state }, value: 0, given: 0 });
+    return series;
+  }
 }
 
 /** The counts of every app on a registry, summed. */
@@ -126,11 +161,11 @@ async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; 
 
 const sets = new WeakMap<object, MetricSet>();
 
-/** One task's label children: its ends by state, its run and wait times. */
+/** One task's series: its ends by state, its run and wait times. */
 interface TaskSeries {
-  ends: Map<string, Counter.Internal>;
-  run: Histogram.Internal<'kind' | 'task'>;
-  wait: Histogram.Internal<'kind' | 'task'>;
+  ends: Map<string, CounterSeries>;
+  run: HistogramSeries;
+  wait: HistogramSeries;
 }
 
 /** prom-client, loaded the first time metrics are asked for. */
@@ -151,9 +186,9 @@ export function globalRegistry(where: string): MetricsRegistry {
  */
 export class Metrics {
   readonly #set: MetricSet;
-  /** Label children by route, method and status, found without building a key: prom-client validates and copies the labels of every `labels()` call. */
-  readonly #requestSeries = new Map<string, Map<string, Map<number, Histogram.Internal<'method' | 'route' | 'status_code'>>>>();
-  /** The children of a task's metrics, by kind and name, and its counter's by state. */
+  /** Request duration series by route, method and status, found without building a key. */
+  readonly #requestSeries = new Map<string, Map<string, Map<number, HistogramSeries>>>();
+  /** The series of a task's metrics, by kind and name, and its counter's by state. */
   readonly #taskSeries = new Map<string, TaskSeries>();
 
   constructor(options: true | MetricsOptions, source: MetricsSource, where: string) {
@@ -185,7 +220,7 @@ export class Metrics {
     let byStatus = byMethod.get(method);
     if (byStatus === undefined) byMethod.set(method, byStatus = new Map());
     let series = byStatus.get(status);
-    if (series === undefined) byStatus.set(status, series = this.#set.requestDuration.labels(method, route, String(status)));
+    if (series === undefined) byStatus.set(status, series = this.#set.requestDuration.series(method, route, String(status)));
     series.observe((outcome.finishedAt - outcome.startedAt) / 1000);
   }
 
@@ -195,12 +230,12 @@ export class Metrics {
     let series = this.#taskSeries.get(key);
     if (series === undefined) {
       const set = this.#set;
-      series = { ends: new Map(), run: set.taskRun.labels(kind, end.name), wait: set.taskWait.labels(kind, end.name) };
+      series = { ends: new Map(), run: set.taskRun.series(kind, end.name), wait: set.taskWait.series(kind, end.name) };
       this.#taskSeries.set(key, series);
     }
     let ends = series.ends.get(end.state);
-    if (ends === undefined) series.ends.set(end.state, ends = this.#set.tasks.labels(kind, end.name, end.state));
-    ends.inc();
+    if (ends === undefined) series.ends.set(end.state, ends = this.#set.taskEnds(kind, end.name, end.state));
+    ends.value++;
     if (end.runMs !== undefined) series.run.observe(end.runMs / 1000);
     if (end.waitMs !== undefined) series.wait.observe(end.waitMs / 1000);
   }

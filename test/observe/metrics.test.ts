@@ -2,9 +2,10 @@
 // metrics view scraped over a socket and its text format parsed.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Registry } from 'prom-client';
+import { Histogram, Registry, type Metric } from 'prom-client';
 import { after, createApp, get, HttpResponse, metricsView, post, task, type App, type AppOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { ScrapedHistogram } from '../../src/observe/scraped-histogram.js';
 import { slowRoute, startServer } from '../helpers.js';
 
 interface Sample {
@@ -160,4 +161,80 @@ test('metrics are off unless asked for; bad metrics options and a registry that 
   assert.throws(() => createApp({ metrics: 1 as never }), /createApp\(\): metrics must be true, false or an options object, got number 1/);
   assert.throws(() => metricsView({ registry: 5 as never }), /metricsView\(\): registry must be a prom-client Registry, got number 5/);
   assert.throws(() => metricsView({ registy: registry } as never), /metricsView\(\): unknown option "registy"; did you mean "registry"\?/);
+});
+
+test('Coda\'s histograms scrape as prom-client\'s own: the same text and JSON for the same observations, before and after a reset', async () => {
+  const config = { name: 'h_seconds', help: 'a histogram', labelNames: ['method', 'route'], buckets: [0.005, 0.1, 1, 2.5] };
+  const ours = new Registry();
+  const theirs = new Registry();
+  const scraped = new ScrapedHistogram(config);
+  ours.registerMetric(scraped as unknown as Metric);
+  const reference = new Histogram({ ...config, registers: [theirs] });
+  // Values on bucket bounds, between them, above the last, and a route that needs escaping.
+  const observations: [string, string, number][] = [
+    ['GET', '/a', 0.005], ['GET', '/a', 0.0051], ['POST', '/b "quoted"\\n', 3], ['GET', '/a', 0.1], ['GET', '/c', 1e-9], ['POST', '/b "quoted"\\n', 0.3],
+  ];
+  const observeAll = (): void => {
+    for (const [method, route, value] of observations) {
+      scraped.series(method, route).observe(value);
+      reference.observe({ method, route }, value);
+    }
+  };
+  observeAll();
+  assert.equal(await ours.metrics(), await theirs.metrics());
+  assert.deepEqual(await ours.getMetricsAsJSON(), await theirs.getMetricsAsJSON());
+  ours.resetMetrics();
+  theirs.resetMetrics();
+  assert.equal(await ours.metrics(), await theirs.metrics());
+  observations.reverse();
+  observeAll();
+  assert.equal(await ours.metrics(), await theirs.metrics());
+});
+
+test('after N known requests and tasks, the scrape counts each of them once, in buckets that add up to the sum\'s count', async (t) => {
+  const registry = new Registry();
+  const { app, url } = await serveApp(t, {
+    metrics: { registry, defaultMetrics: false },
+    routes: [
+      get('/items/:id', (request) => {
+        after(() => {}, { name: 'index' });
+        return new HttpResponse('item', { status: request.params.id === 'gone' ? 410 : 200 });
+      }),
+      post('/items', () => new HttpResponse('made', { status: 201 })),
+      get('/metrics', metricsView({ registry })),
+    ],
+  });
+  for (let i = 0; i < 7; i++) await (await fetch(`${url}/items/${i}`)).text();
+  for (let i = 0; i < 3; i++) await (await fetch(`${url}/items/gone`)).text();
+  for (let i = 0; i < 2; i++) await (await fetch(`${url}/items`, { method: 'POST' })).text();
+  await app.settle();
+  const { samples } = await scrape(url);
+  const series = (labels: Record<string, string>): { count: number; buckets: Sample[] } => {
+    const buckets = samples.filter((s) => s.name === 'http_request_duration_seconds_bucket' && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    return { count: value(samples, 'http_request_duration_seconds_count', labels)!, buckets };
+  };
+  for (const [labels, count] of [
+    [{ method: 'GET', route: '/items/:id', status_code: '200' }, 7],
+    [{ method: 'GET', route: '/items/:id', status_code: '410' }, 3],
+    [{ method: 'POST', route: '/items', status_code: '201' }, 2],
+  ] as const) {
+    const found = series(labels);
+    assert.equal(found.count, count, JSON.stringify(labels));
+    assert.deepEqual(found.buckets.map((s) => s.labels.le), ['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '0.25', '0.5', '0.75', '1', '2.5', '5', '7.5', '10', '+Inf']);
+    const values = found.buckets.map((s) => s.value);
+    assert.deepEqual(values, [...values].sort((a, b) => a - b), 'buckets are cumulative');
+    assert.equal(values.at(-1), count);
+    assert.ok(value(samples, 'http_request_duration_seconds_sum', labels)! > 0);
+  }
+  assert.equal(samples.filter((s) => s.name === 'http_request_duration_seconds_count').length, 3, 'one series per route, method and status: the scrape itself is counted when it ends');
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: 'index', state: 'completed' }), 10);
+  assert.equal(value(samples, 'coda_task_run_seconds_bucket', { kind: 'after', task: 'index', le: '+Inf' }), 10);
+  assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'after', task: 'index' }), 10);
+  // A second scrape adds what happened since, no more: counters are handed over once.
+  await (await fetch(`${url}/items/1`)).text();
+  await app.settle();
+  const again = (await scrape(url)).samples;
+  assert.equal(value(again, 'coda_tasks_total', { kind: 'after', task: 'index', state: 'completed' }), 11);
+  assert.equal(value(again, 'http_request_duration_seconds_count', { method: 'GET', route: '/items/:id', status_code: '200' }), 8);
+  assert.equal(value(again, 'http_request_duration_seconds_count', { method: 'GET', route: '/metrics', status_code: '200' }), 1);
 });
