@@ -62,6 +62,7 @@ function stringEnd(text: string, start: number): number {
  * which it was.
  */
 function refusal(text: string, settings: BodySettings, error: Error): BadRequest {
+  if (text.trim() === '') return new BadRequest('empty JSON body: the Content-Type is JSON but the body has nothing to parse');
   if (!parses(text, 'ignore', 'ignore')) return new BadRequest(`malformed JSON body: ${error.message}`);
   const [key, option] = settings.json.protoAction === 'error' && !parses(text, 'error', 'ignore')
     ? ['__proto__', 'onProtoPoisoning']

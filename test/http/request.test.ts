@@ -178,6 +178,11 @@ describe('HttpRequest: body readers', () => {
     res = await client.post('/json', { body: '{"a":', headers: { 'content-type': 'application/json' } });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /^malformed JSON body: /);
+    for (const body of ['', ' \r\n']) {
+      res = await client.post('/json', { body, headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, 400);
+      assert.equal(await res.text(), 'empty JSON body: the Content-Type is JSON but the body has nothing to parse');
+    }
   });
 
   test('bytes() gives the body as it came, binary included', async () => {
