@@ -192,10 +192,6 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.startedAt = performance.now();
   }
 
-  #parsing(): BodySettings {
-    return this.#options.body ?? DEFAULT_BODY_SETTINGS;
-  }
-
   /**
    * A place for middleware to leave things for views (the signed-in user,
    * ...), typed by the `RequestState` interface: extend it with declaration
@@ -239,7 +235,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * `Forwarded`). Undefined only when the transport knows no address.
    */
   get ip(): string | undefined {
-    return this.#clientAddress().ip;
+    return HttpRequest.#clientAddress(this).ip;
   }
 
   /**
@@ -247,12 +243,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * socket's peer not included); empty without trusted proxies.
    */
   get ips(): string[] {
-    return this.#clientAddress().ips;
+    return HttpRequest.#clientAddress(this).ips;
   }
 
   /** `'https'` when the connection is TLS or a trusted proxy says the client used HTTPS, else `'http'`. */
   get protocol(): 'http' | 'https' {
-    return this.#clientAddress().protocol;
+    return HttpRequest.#clientAddress(this).protocol;
   }
 
   /**
@@ -261,23 +257,24 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * Undefined when absent or not a host name or address.
    */
   get host(): string | undefined {
-    return this.#clientAddress().host;
+    return HttpRequest.#clientAddress(this).host;
   }
 
-  #clientAddress(): ClientAddress {
-    if (this.#client === undefined) {
-      this.#keepPeer();
-      this.#client = resolveClient({ address: this.#address, encrypted: this.#encrypted }, this.#headersRecord, this.#options.trust, this.url);
+  // Static, as every private method here: an instance method would cost each request a brand field.
+  static #clientAddress(request: HttpRequest): ClientAddress {
+    if (request.#client === undefined) {
+      HttpRequest.#keepPeer(request);
+      request.#client = resolveClient({ address: request.#address, encrypted: request.#encrypted }, request.#headersRecord, request.#options.trust, request.url);
     }
-    return this.#client;
+    return request.#client;
   }
 
   /** Copies the socket's address and TLS flag (Node caches them per connection) while Node's request is at hand. */
-  #keepPeer(): void {
-    const socket = rawOf(this.#body)?.socket;
+  static #keepPeer(request: HttpRequest): void {
+    const socket = rawOf(request.#body)?.socket;
     if (socket === undefined || socket === null) return;
-    this.#address = socket.remoteAddress;
-    this.#encrypted = (socket as TLSSocket).encrypted === true;
+    request.#address = socket.remoteAddress;
+    request.#encrypted = (socket as TLSSocket).encrypted === true;
   }
 
   get headers(): RequestHeaders {
@@ -389,7 +386,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
-    const value = parseJson(decodeText(await this.bytes(), contentType), this.#parsing());
+    const value = parseJson(decodeText(await this.bytes(), contentType), this.#options.body ?? DEFAULT_BODY_SETTINGS);
     return schema === undefined ? value : validate(schema, value, 'request body');
   }
 
@@ -405,23 +402,21 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   form(): Promise<FormData>;
   form<Schema extends StandardSchemaV1>(schema: Schema): Promise<StandardSchemaV1.InferOutput<Schema>>;
   async form(schema?: StandardSchemaV1): Promise<unknown> {
-    const form = await this.#readForm();
-    return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
-  }
-
-  async #readForm(): Promise<FormData> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
-    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType), this.#parsing());
-    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers, this.#parsing());
-    return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+    const parsing = this.#options.body ?? DEFAULT_BODY_SETTINGS;
+    let form: FormData;
+    if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(decodeText(await this.bytes(), contentType), parsing);
+    else if (type === 'multipart/form-data') form = await parseMultipart(await this.bytes(), this.headers, parsing);
+    else return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+    return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
   }
 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */
   [kDone](aborted: boolean): void {
     this.#done = aborted ? 'aborted' : 'completed';
     // After-response tasks may still ask for the client's address: keep what the socket knew (Node caches it per connection).
-    if (this.#client === undefined) this.#keepPeer();
+    if (this.#client === undefined) HttpRequest.#keepPeer(this);
     this.#body = null;
   }
 }
