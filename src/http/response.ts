@@ -130,28 +130,9 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
     if (when !== undefined && !WHEN.includes(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }
-  return new ScopedEntry(task, options);
-}
-
-/**
- * An entry that is its own scope: an AsyncResource is the cheap way to keep
- * an async context (AsyncLocalStorage.snapshot() costs 10x more), and one
- * object a task instead of an entry and its resource (32 bytes less a pending
- * task). Nothing else of the resource is used, so no destroy hook is owed.
- */
-class ScopedEntry extends AsyncResource implements AfterEntry {
-  readonly task: AfterTask;
-  readonly options: AfterOptions | undefined;
-
-  constructor(task: AfterTask, options: AfterOptions | undefined) {
-    super('coda.after', SCOPE_OPTIONS);
-    this.task = task;
-    this.options = options;
-  }
-
-  get scope(): AsyncResource {
-    return this;
-  }
+  // An AsyncResource is the cheap way to keep an async context (AsyncLocalStorage.snapshot() costs
+  // 10x more); nothing else of it is used, so no destroy hook is owed.
+  return { task, options, scope: new AsyncResource('coda.after', SCOPE_OPTIONS) };
 }
 
 export interface ResponseInit {
