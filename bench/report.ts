@@ -157,9 +157,10 @@ function section(results: Results, svg: string): string[] {
       '### Scheduler (no HTTP)',
       '',
       `- ${n0(sched.syncTasksPerSecond)} synchronous tasks per second, ${n0(sched.asyncTasksPerSecond)} tasks returning a promise per second.`,
-      `- ${n0(sched.pending)} pending: ${sched.bytesPerPendingTask} bytes of heap per task for the scheduler's own objects (Job, Outcome, entries array, entry, queue slot); ` +
-        `${sched.bytesPerPendingTaskWithClosure} with a closure per task, as \`response.after(() => ...)\` makes; ` +
-        `${n0(sched.bytesPerPendingTaskWithExchange)} when each also holds its own HttpRequest and HttpResponse (no socket).`,
+      `- ${n0(sched.pending)} pending: ${sched.bytesPerPendingTask} bytes of heap per task, each a request whose view called \`after()\` once: its exchange and HttpRequest (no socket), ` +
+        `the task's entry with the request's async context it keeps, Outcome, entries array, queue slot; ` +
+        `${sched.bytesPerPendingTaskWithClosure} with a closure per task, as \`after(() => ...)\` makes; ` +
+        `${n0(sched.bytesPerPendingTaskWithExchange)} when each also holds its own HttpResponse.`,
       '',
     );
   }

@@ -2,15 +2,18 @@
  * The after-response scheduler without HTTP: `node --expose-gc
  * dist-bench/bench/scheduler.js [--json]` (or `npm run bench:scheduler`).
  *
- * Each task costs what a response with one `response.after()` task costs
- * the scheduler once the response is done: its exchange, Outcome, entries
- * array and entry, submitted, started on a later turn, run in the request's
- * async context, counted.
+ * Each task costs what a request whose view calls `after()` once costs the
+ * scheduler: its exchange and request, the task registered in the request's
+ * async context (as the pipeline runs the view) with that context kept for
+ * it, the response finished with the transports' Outcome, submitted, started
+ * on a later turn, run, counted.
  */
 import { pino } from 'pino';
+import { after, inJob } from '../src/after/context.js';
 import { Exchange, type ExchangeHost } from '../src/after/exchange.js';
 import { AfterScheduler } from '../src/after/scheduler.js';
-import { HttpResponse, type AfterTask, type Outcome } from '../src/http/response.js';
+import { HttpResponse, type AfterTask } from '../src/http/response.js';
+import { outcomeOf } from '../src/transport/outcome.js';
 
 export interface SchedulerResult {
   node: string;
@@ -19,7 +22,7 @@ export interface SchedulerResult {
   /** The same with tasks that return a resolved promise (median of 5 runs of 200,000). */
   asyncTasksPerSecond: number;
   pending: number;
-  /** Heap per pending task: its exchange (with its HttpRequest, no socket behind it), Outcome, entries array, entry, queue slot; one task function and one response for all. */
+  /** Heap per pending task: its exchange (with its HttpRequest, no socket behind it), Outcome, entries array, entry with its async context, queue slot; one task function and one response for all. */
   bytesPerPendingTask: number;
   /** The same with a closure per task, as `response.after(() => ...)` makes. */
   bytesPerPendingTaskWithClosure: number;
@@ -41,18 +44,20 @@ function host(scheduler: AfterScheduler): ExchangeHost {
   };
 }
 
+/** `after(task)` as a view calls it. */
+const register = (task: AfterTask): void => after(task);
+
 /**
- * A done exchange with one task, as a response with one `response.after()`
- * task leaves it: its request, its response (shared unless `own`), its
- * Outcome, its entries array.
+ * A done exchange with one task, as a request whose view called `after()`
+ * leaves it: its request, its response (shared unless `own`), the task
+ * registered in the request's async context, its Outcome.
  */
 function job(exchangeHost: ExchangeHost, response: HttpResponse, task: AfterTask): Exchange {
   const exchange = new Exchange(exchangeHost, { method: 'GET', url: '/users/42', headers: { host: '127.0.0.1' }, body: null });
+  inJob(exchange, true, register, task);
   exchange.response = response;
-  exchange.entries = [{ task, options: undefined, scope: undefined }];
-  const now = performance.now();
-  const outcome: Outcome = { status: 200, completed: true, aborted: false, bytesSent: 11, startedAt: now, finishedAt: now };
-  exchange.outcome = outcome;
+  exchange.bytesSent = 11;
+  exchange.finish(outcomeOf(exchange, true));
   return exchange;
 }
 
@@ -62,7 +67,7 @@ async function tasksPerSecond(count: number, task: AfterTask, ran: () => number)
   const response = new HttpResponse('{"id":"42"}');
   const before = ran();
   const started = performance.now();
-  for (let i = 0; i < count; i++) scheduler.submit(job(exchangeHost, response, task), 0);
+  for (let i = 0; i < count; i++) job(exchangeHost, response, task);
   await scheduler.whenIdle();
   const seconds = (performance.now() - started) / 1000;
   if (ran() - before !== count) throw new Error(`${ran() - before} tasks ran, ${count} submitted`);
@@ -87,7 +92,7 @@ async function bytesPerPending(count: number, variant: 'shared' | 'closure' | 'e
   const before = heapAfterGc();
   for (let i = 0; i < count; i++) {
     const response = variant === 'exchange' ? new HttpResponse('{"id":"42"}') : shared;
-    scheduler.submit(job(exchangeHost, response, variant === 'shared' ? task : () => void ran++), 0);
+    job(exchangeHost, response, variant === 'shared' ? task : () => void ran++);
   }
   // Nothing has run yet: jobs start on a later turn of the event loop.
   const bytes = (heapAfterGc() - before) / count;

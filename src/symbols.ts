@@ -5,8 +5,6 @@
  * from the package.
  */
 
-/** HttpRequest: the body size limit, which routing may change per route. */
-export const kBodyLimit = Symbol('coda.bodyLimit');
 /** HttpRequest: whether the app's logger writes a level (skip building a line nobody reads). */
 export const kLogs = Symbol('coda.logs');
 /** HttpRequest: the exchange that owns it. */
@@ -51,7 +49,7 @@ export const kCloseTasks = Symbol('coda.closeTasks');
 export const kAdopt = Symbol('coda.adopt');
 /** HttpResponse: the cookies set with `setCookie()`/`deleteCookie()`, written to its headers when it is sent. */
 export const kCookies = Symbol('coda.cookies');
-/** HttpRequest: the route it matched, when that route sits in groups with middleware (their onions read what is inside them from it). */
+/** HttpRequest: the route it matched: its body limit, and, in groups with middleware, what their onions call (they read it from here). */
 export const kRouteTarget = Symbol('coda.routeTarget');
 /** HttpRequest: its server span, while tracing records it. */
 export const kSpan = Symbol('coda.span');
@@ -67,3 +65,5 @@ export const kClosingSignal = Symbol('coda.closingSignal');
 export const kDefinitions = Symbol('coda.definitions');
 /** Tasks: the app's task store (undefined when none is set), for `coda tasks` and `coda worker`. */
 export const kStore = Symbol('coda.store');
+/** A request's cookies as signed with the app's secret (`request.signedCookies`), made once. */
+export const kSigned = Symbol('coda.signed');

@@ -62,7 +62,6 @@ export class Exchange implements Job {
   previous: Exchange | undefined = undefined;
   /** @internal */
   next: Exchange | undefined = undefined;
-  #owned = false;
   #entered: AfterEntry[] | undefined = undefined;
   #holds: Hold[] | undefined = undefined;
   /** Responses `response.after()` gave tasks while the request was handled (see `keep`). */
@@ -87,12 +86,8 @@ export class Exchange implements Job {
       return;
     }
     if (!this.#host.scheduler.accept(entry, this)) return;
-    if (this.#owned) {
-      (this.entries as AfterEntry[]).push(entry);
-    } else {
-      this.entries = this.entries.length === 0 ? [entry] : [...this.entries, entry];
-      this.#owned = true;
-    }
+    if (ownsEntries(this)) (this.entries as AfterEntry[]).push(entry);
+    else this.entries = this.entries.length === 0 ? [entry] : [...this.entries, entry];
     if (this.#state === DONE) this.#host.scheduler.enqueue(this);
   }
 
@@ -168,8 +163,6 @@ export class Exchange implements Job {
       for (let i = accepted; i < entries.length; i++) this.#host.lost(taskRecord(entries[i]!, this, 'abandoned'));
       return;
     }
-    // Every array here is this exchange's own, but the response's list, which a response reused across requests shares.
-    this.#owned = entries !== own && entries !== NO_ENTRIES;
     this.entries = entries;
     this.#host.scheduler.submit(this, accepted);
   }
@@ -199,6 +192,15 @@ export class Exchange implements Job {
   /** Keeps the first `count` entries: the rest were dropped at a full queue. */
   truncate(count: number): void {
     this.entries = this.entries.slice(0, count);
-    this.#owned = true;
   }
+}
+
+/**
+ * Whether `exchange.entries` is the exchange's own array, to push to. Every
+ * array it gets is, but the shared empty one and the response's list, which a
+ * response reused across requests shares. (A function, not a private method:
+ * that would cost each exchange a brand field, as much as a flag.)
+ */
+function ownsEntries(exchange: Exchange): boolean {
+  return exchange.entries !== NO_ENTRIES && exchange.entries !== exchange.response?.[kAfterEntries];
 }

@@ -1,4 +1,5 @@
 import { parseCookie, stringifySetCookie, type SetCookie } from 'cookie';
+import { kSigned } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { ProgrammingError } from './errors.js';
@@ -18,6 +19,8 @@ import type { Signer } from './signing.js';
  */
 export class RequestCookies implements Iterable<[string, string]> {
   readonly #map = new Map<string, string>();
+  /** The signed view of these cookies, made on first use (kept here: a request has no field for it). */
+  #signed: SignedCookies | undefined;
 
   constructor(header: string | undefined) {
     if (header === undefined) return;
@@ -34,6 +37,11 @@ export class RequestCookies implements Iterable<[string, string]> {
   has(name: string): boolean {
     return this.#map.has(name);
   }
+  /** @internal These cookies as signed with `signer` (`request.signedCookies`), one view per request. */
+  [kSigned](signer: Signer | undefined): SignedCookies {
+    return (this.#signed ??= new SignedCookies(this, signer));
+  }
+
   get size(): number {
     return this.#map.size;
   }

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { kBodyLimit, kDone, kExchange, kLogs, kRouteTarget, kSpan } from '../symbols.js';
+import { kDone, kExchange, kLogs, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, requireType } from './body.js';
 import { DEFAULT_BODY_SETTINGS, type BodySettings } from './body-options.js';
 import { parseMultipart, parseUrlEncoded } from './form-body.js';
 import { parseJson } from './json-body.js';
-import { RequestCookies, SignedCookies } from './cookies.js';
+import { RequestCookies, type SignedCookies } from './cookies.js';
 import type { Signer } from './signing.js';
-import { ABSOLUTE_FORM, resolveClient, type ClientAddress, type Peer, type Trust } from './client-address.js';
+import { ABSOLUTE_FORM, resolveClient, type ClientAddress, type Trust } from './client-address.js';
 import { entriesObject, validate, type StandardSchemaV1 } from './validation.js';
 
 /**
@@ -104,10 +104,9 @@ function pathEnd(url: string): number {
   return q === -1 || hash < q ? hash : q;
 }
 
-function peerOf(raw: IncomingMessage | Http2ServerRequest | undefined): Peer {
-  const socket = raw?.socket;
-  if (socket === undefined || socket === null) return { address: undefined, encrypted: false };
-  return { address: socket.remoteAddress, encrypted: (socket as TLSSocket).encrypted === true };
+/** Node's request when the body is one (a request over a socket: its body is its own stream), else undefined. */
+function rawOf(body: Readable | null): IncomingMessage | Http2ServerRequest | undefined {
+  return body instanceof IncomingMessage || body instanceof Http2ServerRequest ? body : undefined;
 }
 
 /**
@@ -142,25 +141,27 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   route: string | undefined = undefined;
   /** When the request entered Coda, on the `performance.now()` clock. */
   readonly startedAt: number;
-  /** @internal The body size limit; routing may change it per route. */
-  [kBodyLimit]: number;
   /** @internal The exchange that owns this request (its life: middleware entered, tasks, outcome). */
   readonly [kExchange]: unknown;
-  /** @internal The route matched, when it sits in groups with middleware (routing sets it). */
-  [kRouteTarget]: unknown = undefined;
+  /** @internal The route matched (routing sets it): its body limit, when it has one, overrides the app's. */
+  [kRouteTarget]: { readonly bodyLimit: number | undefined } | undefined = undefined;
   /** @internal Its server span, when tracing records one (a field, not a WeakMap entry: nothing for the collector to track). */
   [kSpan]: unknown = undefined;
 
   readonly #headersRecord: IncomingHttpHeaders;
+  /** The body stream: Node's request itself when the request came over a socket (see `raw`). */
   #body: Readable | null;
-  #raw: IncomingMessage | Http2ServerRequest | undefined;
   /** The app's: its logger, body parsing, signer and trusted proxies (one reference: a pending task keeps every request it saw). */
   readonly #options: RequestOptions;
-  /** The connection, kept once Node's request is let go (or given by a request without a socket). */
-  #peer: Peer | undefined;
+  /**
+   * The connection's address and whether it is TLS, kept once Node's request
+   * is let go (or given by a request without a socket); two fields rather than
+   * a Peer object each request.
+   */
+  #address: string | undefined = undefined;
+  #encrypted = false;
   #client: ClientAddress | undefined;
   #cookies: RequestCookies | undefined;
-  #signedCookies: SignedCookies | undefined;
   /** Set once the response is done: how, for a body read too late. */
   #done: 'completed' | 'aborted' | undefined;
   #headers: RequestHeaders | undefined;
@@ -172,26 +173,23 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown) {
     if (source instanceof IncomingMessage) {
-      this.#raw = source;
       this.#body = source;
     } else {
+      // A source with `raw` (HTTP/2) has it as its body.
       this.#body = source.body;
-      this.#raw = source.raw;
       // Over HTTP/2 the socket tells, as over HTTP/1.1; other sources say it themselves.
-      if (source.raw === undefined) this.#peer = { address: source.remoteAddress, encrypted: source.encrypted ?? false };
+      if (source.raw === undefined) {
+        this.#address = source.remoteAddress;
+        this.#encrypted = source.encrypted ?? false;
+      }
     }
     this.#headersRecord = source.headers;
     this.method = source.method!;
     this.url = source.url!;
     this.path = targetPath(this.url);
-    this[kBodyLimit] = options.bodyLimit;
     this[kExchange] = exchange;
     this.#options = options;
     this.startedAt = performance.now();
-  }
-
-  #parsing(): BodySettings {
-    return this.#options.body ?? DEFAULT_BODY_SETTINGS;
   }
 
   /**
@@ -228,7 +226,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * ```
    */
   get signedCookies(): SignedCookies {
-    return (this.#signedCookies ??= new SignedCookies(this.cookies, this.#options.signer));
+    return this.cookies[kSigned](this.#options.signer);
   }
 
   /**
@@ -237,7 +235,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * `Forwarded`). Undefined only when the transport knows no address.
    */
   get ip(): string | undefined {
-    return this.#clientAddress().ip;
+    return HttpRequest.#clientAddress(this).ip;
   }
 
   /**
@@ -245,12 +243,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * socket's peer not included); empty without trusted proxies.
    */
   get ips(): string[] {
-    return this.#clientAddress().ips;
+    return HttpRequest.#clientAddress(this).ips;
   }
 
   /** `'https'` when the connection is TLS or a trusted proxy says the client used HTTPS, else `'http'`. */
   get protocol(): 'http' | 'https' {
-    return this.#clientAddress().protocol;
+    return HttpRequest.#clientAddress(this).protocol;
   }
 
   /**
@@ -259,11 +257,24 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * Undefined when absent or not a host name or address.
    */
   get host(): string | undefined {
-    return this.#clientAddress().host;
+    return HttpRequest.#clientAddress(this).host;
   }
 
-  #clientAddress(): ClientAddress {
-    return (this.#client ??= resolveClient(this.#peer ?? peerOf(this.#raw), this.#headersRecord, this.#options.trust, this.url));
+  // Static, as every private method here: an instance method would cost each request a brand field.
+  static #clientAddress(request: HttpRequest): ClientAddress {
+    if (request.#client === undefined) {
+      HttpRequest.#keepPeer(request);
+      request.#client = resolveClient({ address: request.#address, encrypted: request.#encrypted }, request.#headersRecord, request.#options.trust, request.url);
+    }
+    return request.#client;
+  }
+
+  /** Copies the socket's address and TLS flag (Node caches them per connection) while Node's request is at hand. */
+  static #keepPeer(request: HttpRequest): void {
+    const socket = rawOf(request.#body)?.socket;
+    if (socket === undefined || socket === null) return;
+    request.#address = socket.remoteAddress;
+    request.#encrypted = (socket as TLSSocket).encrypted === true;
   }
 
   get headers(): RequestHeaders {
@@ -328,7 +339,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * after-response tasks do not keep it alive.
    */
   get raw(): IncomingMessage | Http2ServerRequest | undefined {
-    return this.#raw;
+    return rawOf(this.#body);
   }
 
   /**
@@ -343,7 +354,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
         'the request body was first read after the response was done, when Node has discarded it: read it in the view (or a middleware), and after-response tasks can read it again',
       ));
     }
-    return (this.#bytes ??= readBody(this.#body, this.headers, this[kBodyLimit]));
+    return (this.#bytes ??= readBody(this.#body, this.headers, this[kRouteTarget]?.bodyLimit ?? this.#options.bodyLimit));
   }
 
   /**
@@ -375,7 +386,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
-    const value = parseJson(decodeText(await this.bytes(), contentType), this.#parsing());
+    const value = parseJson(decodeText(await this.bytes(), contentType), this.#options.body ?? DEFAULT_BODY_SETTINGS);
     return schema === undefined ? value : validate(schema, value, 'request body');
   }
 
@@ -391,24 +402,21 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   form(): Promise<FormData>;
   form<Schema extends StandardSchemaV1>(schema: Schema): Promise<StandardSchemaV1.InferOutput<Schema>>;
   async form(schema?: StandardSchemaV1): Promise<unknown> {
-    const form = await this.#readForm();
-    return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
-  }
-
-  async #readForm(): Promise<FormData> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
-    if (type === 'application/x-www-form-urlencoded') return parseUrlEncoded(decodeText(await this.bytes(), contentType), this.#parsing());
-    if (type === 'multipart/form-data') return parseMultipart(await this.bytes(), this.headers, this.#parsing());
-    return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+    const parsing = this.#options.body ?? DEFAULT_BODY_SETTINGS;
+    let form: FormData;
+    if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(decodeText(await this.bytes(), contentType), parsing);
+    else if (type === 'multipart/form-data') form = await parseMultipart(await this.bytes(), this.headers, parsing);
+    else return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+    return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
   }
 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */
   [kDone](aborted: boolean): void {
     this.#done = aborted ? 'aborted' : 'completed';
     // After-response tasks may still ask for the client's address: keep what the socket knew (Node caches it per connection).
-    if (this.#client === undefined) this.#peer ??= peerOf(this.#raw);
-    this.#raw = undefined;
+    if (this.#client === undefined) HttpRequest.#keepPeer(this);
     this.#body = null;
   }
 }

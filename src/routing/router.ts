@@ -4,7 +4,7 @@ import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
 import type { Handler, Middleware, View } from '../pipeline/types.js';
 import type { ResolvedView } from '../pipeline/view-stage.js';
-import { kBodyLimit, kRouteTarget } from '../symbols.js';
+import { kRouteTarget } from '../symbols.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
 import { fillPath } from './reverse.js';
@@ -82,7 +82,7 @@ export class Router {
   }
 
   /**
-   * The route for a request, its params and body limit set on the request;
+   * The route for a request, set on the request with its params (its body limit with it);
    * or the HttpError that says why there is none.
    */
   resolve(request: HttpRequest): RouteTarget {
@@ -98,8 +98,7 @@ export class Router {
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
     request.route = target.pattern;
-    if (target.bodyLimit !== undefined) request[kBodyLimit] = target.bodyLimit;
-    if (target.levels !== undefined) request[kRouteTarget] = target;
+    request[kRouteTarget] = target;
     return target;
   }
 
