@@ -170,6 +170,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   #log: Logger | undefined;
   #bytes: Promise<Buffer> | undefined;
   #state: RequestState | undefined;
+  /** Made when `signal` is first read: its controller, and how it stops watching the connection. */
+  #abort: { controller: AbortController; stop: () => void } | undefined;
 
   constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown) {
     if (source instanceof IncomingMessage) {
@@ -322,6 +324,42 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return this.#id;
   }
 
+  /**
+   * Aborted when the client goes away before its response is complete (the
+   * reason a DOMException named AbortError), as Fastify's `onRequestAbort`
+   * tells: hand it to `fetch()` or a query, and work whose answer nobody
+   * will receive stops. Never aborted once the response is complete.
+   *
+   * @example
+   * ```ts
+   * get('/report', async (request) => new JsonResponse(await buildReport({ signal: request.signal })));
+   * ```
+   */
+  get signal(): AbortSignal {
+    return (this.#abort ??= this.#watchClient()).controller.signal;
+  }
+
+  /**
+   * Nothing watches the connection while the view works (a listener per
+   * request costs every request): the first read of `signal` does, until the
+   * response is done.
+   */
+  #watchClient(): { controller: AbortController; stop: () => void } {
+    const controller = new AbortController();
+    const raw = rawOf(this.#body);
+    if (this.#done === 'aborted') controller.abort(clientGone());
+    if (this.#done !== undefined || raw === undefined) return { controller, stop: () => {} };
+    const connection = raw instanceof Http2ServerRequest ? raw.stream : raw.socket;
+    // A connection that closes with its response complete ('Connection: close') is not a client that left:
+    // the response's own 'close', which says which, comes first or within the turn.
+    const onClose = (): void => void setImmediate(() => {
+      if (this.#done !== 'completed') controller.abort(clientGone());
+    });
+    if (connection.destroyed) onClose();
+    else connection.once('close', onClose);
+    return { controller, stop: () => connection.off('close', onClose) };
+  }
+
   /** The app's logger, bound to this request's id. */
   get log(): Logger {
     return (this.#log ??= this.#options.logger.child({ requestId: this.id }));
@@ -415,8 +453,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */
   [kDone](aborted: boolean): void {
     this.#done = aborted ? 'aborted' : 'completed';
+    if (aborted) this.#abort?.controller.abort(clientGone());
+    this.#abort?.stop();
     // After-response tasks may still ask for the client's address: keep what the socket knew (Node caches it per connection).
     if (this.#client === undefined) HttpRequest.#keepPeer(this);
     this.#body = null;
   }
 }
+
+const clientGone = (): DOMException => new DOMException('the client closed the connection before its response was complete', 'AbortError');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, JsonResponse, post, route, type Server } from 'coda-http';
+import { after as afterResponse, createApp, get, HttpResponse, JsonResponse, post, route, type Server } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
+import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -313,4 +314,63 @@ describe('HttpRequest: bodies over a real socket', () => {
     } as RequestInit);
     assert.deepEqual(await res.json(), { json: { chunks: [1, 2, 3] } });
   });
+});
+
+test('request.signal aborts when the client leaves before its response is complete (an AbortError), is aborted already when read later, and never aborts once the response is complete', async () => {
+  const viewStarted = deferred();
+  const lateStarted = deferred();
+  const reason = deferred<unknown>();
+  const readLate = deferred<boolean>();
+  let completed: AbortSignal | undefined;
+  const app = createApp({
+    logger: memoryLogger().logger,
+    routes: [
+      get('/slow', async (request) => {
+        const { signal } = request;
+        viewStarted.resolve();
+        await once(signal, 'abort');
+        reason.resolve(signal.reason);
+        return new HttpResponse('too late');
+      }),
+      get('/late', async (request) => {
+        afterResponse(({ request: left }) => readLate.resolve(left.signal.aborted));
+        const closed = once(request.raw!.socket, 'close');
+        lateStarted.resolve();
+        await closed;
+        return new HttpResponse('too late');
+      }),
+      get('/quick', (request) => {
+        completed = request.signal;
+        return new HttpResponse('ok');
+      }),
+    ],
+  });
+  const server = await startServer(app);
+  try {
+    const socket = await connect(server);
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await viewStarted.promise;
+    socket.destroy();
+    const gone = await reason.promise;
+    assert.ok(gone instanceof DOMException);
+    assert.equal(gone.name, 'AbortError');
+    assert.equal(gone.message, 'the client closed the connection before its response was complete');
+
+    const late = await connect(server);
+    late.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    await lateStarted.promise;
+    late.destroy();
+    assert.equal(await readLate.promise, true, 'read after the client left: aborted already');
+
+    assert.equal((await fetch(`${server.url}/quick`)).status, 200);
+    await app.settle();
+    assert.equal(completed?.aborted, false);
+    // The connection closing right after a complete response is not a client that left.
+    assert.equal((await rawRequest(server, 'GET /quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+    await app.settle();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(completed?.aborted, false, 'after Connection: close');
+  } finally {
+    await server.close({ timeoutMs: 1_000 });
+  }
 });
