@@ -27,6 +27,9 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     res.stream!.once('finish', onStreamFinish);
   } else {
     res.on('close', onClose);
+    // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
+    // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
+    if ((res as { socket?: unknown }).socket == null) exchange.request.raw?.socket.once('close', () => closed(res, false));
   }
 }
 
