@@ -7,10 +7,7 @@ import { Waiters } from '../util/waiters.js';
 import { retryDelay } from './backoff.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task, type TaskContext } from './task.js';
-import { writeWithRetries, WRITE_RETRIES } from './write-retries.js';
-
-/** At shutdown, past its deadline: one try, no waiting for the store to come back. */
-const ONCE = { attempts: 1, delayMs: () => 0 };
+import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
 import type { DurableTracer } from './task-tracer.js';
 
 /** The runner's time, in epoch milliseconds: the system's, or a test's that `settle()` moves forward. */
@@ -310,7 +307,7 @@ export class Runner {
     try {
       const written = await writeWithRetries(write, (error) => {
         logger.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
-      }, this.#closed ? ONCE : WRITE_RETRIES);
+      }, this.#closed ? ONE_TRY : WRITE_RETRIES);
       if (!written) logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
       for (const id of ids) this.#unrecorded.delete(id);

@@ -11,6 +11,9 @@ export interface RetryPolicy {
 /** About a minute in all, every second at most: long enough for a store to come back from a blip, short of a lease's worth of doubt. */
 export const WRITE_RETRIES: RetryPolicy = { attempts: 65, delayMs: (attempt) => Math.min(1_000, 50 * 2 ** attempt) };
 
+/** One try, no waiting for the store to come back (a runner shutting down). */
+export const ONE_TRY: RetryPolicy = { attempts: 1, delayMs: () => 0 };
+
 /**
  * Calls `write` until it resolves or the policy's attempts are spent; `refused`
  * hears the first refusal. Resolves with whether it was written. The waits are

@@ -1,4 +1,5 @@
 import { constants } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
 import { isClosed, isComplete, type NodeResponse } from './response.js';
@@ -29,8 +30,26 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     res.on('close', onClose);
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
-    if ((res as { socket?: unknown }).socket == null) exchange.request.raw?.socket.once('close', () => closed(res, false));
+    const socket = exchange.request.raw?.socket;
+    if ((res as { socket?: unknown }).socket == null && socket !== undefined) queueBehind(res, socket);
   }
+}
+
+/** Per connection, its responses queued behind another: one 'close' listener a connection, however many are queued. */
+const queuedOn = new WeakMap<Socket, Set<NodeResponse>>();
+
+function queueBehind(res: NodeResponse, socket: Socket): void {
+  let queued = queuedOn.get(socket);
+  if (queued === undefined) {
+    queuedOn.set(socket, (queued = new Set()));
+    socket.once('close', () => {
+      for (const each of queued!) closed(each, false);
+      queuedOn.delete(socket);
+    });
+  }
+  queued.add(res);
+  // Answered in time: let go of it, so that a long keep-alive connection keeps none.
+  res.once('close', () => queued!.delete(res));
 }
 
 /**
