@@ -336,24 +336,24 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * ```
    */
   get signal(): AbortSignal {
-    return (this.#abort ??= this.#watchClient()).controller.signal;
+    return (this.#abort ??= HttpRequest.#watchClient(this)).controller.signal;
   }
 
   /**
    * Nothing watches the connection while the view works (a listener per
    * request costs every request): the first read of `signal` does, until the
-   * response is done.
+   * response is done. Static, as the other private methods here.
    */
-  #watchClient(): { controller: AbortController; stop: () => void } {
+  static #watchClient(request: HttpRequest): { controller: AbortController; stop: () => void } {
     const controller = new AbortController();
-    const raw = rawOf(this.#body);
-    if (this.#done === 'aborted') controller.abort(clientGone());
-    if (this.#done !== undefined || raw === undefined) return { controller, stop: () => {} };
+    const raw = rawOf(request.#body);
+    if (request.#done === 'aborted') controller.abort(clientGone());
+    if (request.#done !== undefined || raw === undefined) return { controller, stop: () => {} };
     const connection = raw instanceof Http2ServerRequest ? raw.stream : raw.socket;
     // A connection that closes with its response complete ('Connection: close') is not a client that left:
     // the response's own 'close', which says which, comes first or within the turn.
     const onClose = (): void => void setImmediate(() => {
-      if (this.#done !== 'completed') controller.abort(clientGone());
+      if (request.#done !== 'completed') controller.abort(clientGone());
     });
     if (connection.destroyed) onClose();
     else connection.once('close', onClose);
