@@ -34,6 +34,8 @@ test('two runWorker() processes on one store file share the tasks an app enqueue
     });
     return { child, ready };
   });
+  // A failed assertion below must not leave the workers running (the test file would never end).
+  t.after(() => { for (const { child } of workers) if (child.exitCode === null) child.kill('SIGKILL'); });
   await Promise.all(workers.map((w) => w.ready));
 
   // The web process journals; `run: false` leaves running to the workers.
