@@ -266,8 +266,9 @@ export class Runner {
     } else {
       await this.#failed(attempt, error, startedAt);
     }
+    // A worker (no journal of its own) is there to drain the shared queue: it claims after every end, as its peers do.
     // A retry may be due at once; a name with its own limit may have tasks due that only this end makes room for.
-    if (error !== undefined || this.#backlog || this.#limits[stored.name] !== undefined) this.wake();
+    if (this.#settings.holds === undefined || error !== undefined || this.#backlog || this.#limits[stored.name] !== undefined) this.wake();
   }
 
   async #failed({ stored, span }: Attempt, error: unknown, startedAt: number): Promise<void> {
