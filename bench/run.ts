@@ -118,6 +118,8 @@ interface Running extends Target, ServerProcess {
 interface Run extends LoadResult {
   /** CPU used by other processes on the machine during the run, in cores. */
   others: number | undefined;
+  /** CPU the server process used per request during the run, in µs. */
+  cpuUs: number | undefined;
 }
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -155,7 +157,10 @@ async function load(server: Running, amount: number, options: Options): Promise<
     const others = before && after
       ? Math.max(0, (after.machine - before.machine) - (after.server - before.server) - (after.self - before.self)) / TICKS_PER_SECOND / seconds
       : undefined;
-    const run = { ...result, others };
+    const cpuUs = before && after && result.requests > 0
+      ? ((after.server - before.server) / TICKS_PER_SECOND) * 1e6 / result.requests
+      : undefined;
+    const run = { ...result, others, cpuUs };
     if (best === undefined || (others ?? 0) < (best.others ?? 0)) best = run;
     if (options.smoke || others === undefined || others <= NOISY) break;
     log(`  (other processes used ${others.toFixed(2)} cores during that run: running it again)`);
@@ -225,19 +230,29 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
   const summaries: Record<string, Summary> = {};
   const base = servers.find((s) => (s.key === 'node' || s.key === 'coda-stack') && !s.failed);
   const baseRps = base === undefined ? undefined : median(base.runs.map((r) => r.rps));
+  const baseCpu = base === undefined ? undefined : cpuPerRequest(base.runs);
   for (const server of servers) {
     if (server.failed || server.runs.length === 0) continue;
     const rps = median(server.runs.map((r) => r.rps));
+    const cpuUs = cpuPerRequest(server.runs);
     summaries[server.key] = {
       rps,
       p50: median(server.runs.map((r) => r.p50)),
       p99: median(server.runs.map((r) => r.p99)),
       ratio: baseRps === undefined ? null : rps / baseRps,
+      cpuUs,
+      cpuRatio: baseCpu == null || cpuUs == null ? null : baseCpu / cpuUs,
       rounds: server.runs.map((r) => Math.round(r.rps)),
       others: server.runs.map((r) => (r.others === undefined ? null : Math.round(r.others * 100) / 100)),
     };
   }
   return summaries;
+}
+
+/** The median over the rounds of the server's CPU per request, if /proc told it for every round. */
+function cpuPerRequest(runs: Run[]): number | null {
+  const values = runs.map((r) => r.cpuUs);
+  return values.every((v) => v !== undefined) ? median(values as number[]) : null;
 }
 
 function runScheduler(): SchedulerResult {
