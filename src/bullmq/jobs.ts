@@ -34,6 +34,8 @@ export const FIELD = {
   started: 'coda:started',
   /** The lock token of the claim that last started an attempt: a give-back undoes only its own claim. */
   token: 'coda:token',
+  /** The registration call that wrote a held task: the same call sent again (its reply lost) finds its own tasks. */
+  added: 'coda:added',
 } as const;
 
 /** The suffix of a queue's holds (a sorted set of held tasks' ids, scored by their leases): a queue's key, then `:coda-holds`. */

@@ -47,7 +47,9 @@ return 0
 `;
 
 /**
- * Registration, in one call: refuses a batch with an id already stored, then
+ * Registration, in one call: refuses a batch with an id already stored (but
+ * by this same call: a call whose reply was lost is sent again by ioredis on
+ * its new connection, and must answer as the first did), then
  * writes its held tasks, each a job hash as BullMQ writes one (so that BullMQ
  * reads, completes and removes it as its own) in none of BullMQ's lists, its
  * id among its queue's holds scored by its lease: no worker can fetch it
@@ -55,22 +57,29 @@ return 0
  * deduplication takes it (the same key, holding the id; a key whose job is
  * gone is stale and taken over), so that BullMQ's own adds see it.
  * KEYS: the store's set of names, then every task's job hash. ARGV[1] the
- * lease, ARGV[2] how many held tasks, then per held task its queue's key
- * prefix, id, job name, data, opts, timestamp and key ('' for none), then the
- * batch's task names. Returns the index (from 1) of the first task whose id is
+ * lease, ARGV[2] how many held tasks, ARGV[3] the call's own token, then per
+ * held task its queue's key prefix, id, job name, data, opts, timestamp and
+ * key ('' for none), then the batch's task names. Returns the index (from 1) of the first task whose id is
  * taken (nothing written), or 0 and, per held task, its id or the id of the
  * pending task that has its key.
  */
 const ADD = `
+local call, mine = ARGV[3], {}
 for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return { i - 1 } end
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    if redis.call('HGET', KEYS[i], '${FIELD.added}') ~= call then return { i - 1 } end
+    mine[KEYS[i]] = true
+  end
 end
 local out = { 0 }
 local held = tonumber(ARGV[2])
-for at = 3, 2 + held * 7, 7 do
+for at = 4, 3 + held * 7, 7 do
   local queue, id, key = ARGV[at], ARGV[at + 1], ARGV[at + 6]
   local pending = false
-  if key ~= '' then
+  if mine[queue .. id] then
+    -- Written by this call's first sending: its answer again (a key it took is its own).
+    pending = id
+  elseif key ~= '' then
     local dedup = queue .. 'de:' .. key
     if not redis.call('SET', dedup, id, 'NX') then
       pending = redis.call('GET', dedup)
@@ -83,7 +92,7 @@ for at = 3, 2 + held * 7, 7 do
   if pending then
     out[#out + 1] = pending
   else
-    local fields = { 'name', ARGV[at + 2], 'data', ARGV[at + 3], 'opts', ARGV[at + 4], 'timestamp', ARGV[at + 5], 'delay', 0, 'priority', 0 }
+    local fields = { 'name', ARGV[at + 2], 'data', ARGV[at + 3], 'opts', ARGV[at + 4], 'timestamp', ARGV[at + 5], 'delay', 0, 'priority', 0, '${FIELD.added}', call }
     if key ~= '' then
       fields[#fields + 1] = 'deid'
       fields[#fields + 1] = key
@@ -93,7 +102,7 @@ for at = 3, 2 + held * 7, 7 do
     out[#out + 1] = id
   end
 end
-redis.call('SADD', KEYS[1], unpack(ARGV, 3 + held * 7))
+redis.call('SADD', KEYS[1], unpack(ARGV, 4 + held * 7))
 return out
 `;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Job, MinimalJob, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
@@ -144,7 +145,7 @@ export class BullmqStore implements TaskStore {
       const names = new Set(tasks.map((task) => task.name));
       const adding = runScript(
         client, 'add', [this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
-        [leaseUntil, held.length, ...held.flatMap((task) => [
+        [leaseUntil, held.length, randomUUID(), ...held.flatMap((task) => [
           `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
           storedOptions(task, now, this.#keepCompleted), now, task.key ?? '',
         ]), ...names],

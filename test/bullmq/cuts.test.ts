@@ -19,15 +19,16 @@ interface Relay {
   /**
    * Drops the next write holding `marker` (or, `replyLost`, passes it on and drops Redis's reply), with its
    * connection, and refuses new connections until told to stop, as a Redis gone away (else ioredis sends the
-   * command again on a new connection). Other connections live on.
+   * command again on a new connection: `resent` lets it, as a network blip would). Other connections live on.
    */
-  cutOn(marker: string, options?: { replyLost?: boolean }): { stop: () => void };
+  cutOn(marker: string, options?: { replyLost?: boolean; resent?: boolean }): { stop: () => void };
   close(): Promise<void>;
 }
 
 async function relay(port: number): Promise<Relay> {
   let marker: string | undefined;
   let replyLost = false;
+  let resent = false;
   const sockets = new Set<Socket>();
   const relayServer: Server = createServer((client) => {
     const upstream = new Socket().connect(port, '127.0.0.1');
@@ -39,7 +40,7 @@ async function relay(port: number): Promise<Relay> {
     let cutting = false;
     const cut = (): void => {
       // Not listening: a reconnection is refused (one that connects resets ioredis's count of retries).
-      relayServer.close();
+      if (!resent) relayServer.close();
       client.destroy();
       upstream.destroy();
     };
@@ -64,6 +65,7 @@ async function relay(port: number): Promise<Relay> {
     cutOn: (cut, options = {}) => {
       marker = cut;
       replyLost = options.replyLost ?? false;
+      resent = options.resent ?? false;
       return { stop: () => void relayServer.listen(listening, '127.0.0.1') };
     },
     close: async () => {
@@ -124,3 +126,21 @@ for (const replyLost of [false, true]) {
     assert.equal((await store.get('cut-1'))?.state, 'completed');
   });
 }
+
+test('a registration whose reply was lost, sent again by ioredis on its new connection, answers as the first sending did: its held tasks stored once, not refused as ids already taken', { timeout: 30_000, skip: missing }, async (t) => {
+  const cutter = await relay(server().port);
+  t.after(() => cutter.close());
+  const store = bullmqStore({ connection: { port: cutter.port }, prefix: 'cut-add' });
+  await store.open();
+  t.after(() => store.close());
+  const now = Date.now();
+  const held = { ...task('resent-1'), held: true, key: 'k-resent' };
+  // The registration's script names the held task's job hash: Redis runs it, its reply is dropped, ioredis sends it again.
+  cutter.cutOn(':send:resent-1', { replyLost: true, resent: true });
+  assert.deepEqual(await store.add([held, task('resent-2')], 'me', now + 10_000), [{ id: 'resent-1', duplicate: false }, { id: 'resent-2', duplicate: false }]);
+  assert.equal((await store.get('resent-1'))?.state, 'held');
+  assert.equal((await store.get('resent-2'))?.state, 'ready');
+  assert.equal((await store.stats(Date.now())).held, 1);
+  // Another call with the same id is still refused.
+  await assert.rejects(store.add([{ ...task('resent-1'), held: true }], 'me', now + 10_000), /already stored/);
+});
