@@ -212,7 +212,8 @@ return recovered
  * per job, its hash and its log; ARGV[1..3] the owner, lease and start, then
  * per job its lock's token. A job whose earlier attempt Coda started never
  * ended (started > BullMQ's `atm`) stalled: it is left as it is, for the
- * caller to fail that attempt. Returns, per job, 1 (claimed) or 0 (stalled),
+ * caller to fail that attempt; unless this claim's own token is on it: this
+ * same call was sent again. Returns, per job, 1 (claimed) or 0 (stalled),
  * its hash as read before the claim's fields were written (field, value,
  * ...), and its log.
  */
@@ -220,16 +221,19 @@ const CLAIMED = `
 local out = {}
 for i = 1, #KEYS, 2 do
   local hash = redis.call('HGETALL', KEYS[i])
-  local started, made = 0, 0
+  local token = ARGV[4 + (i - 1) / 2]
+  local started, made, again = 0, 0, false
   for f = 1, #hash, 2 do
     local field = hash[f]
     if field == '${FIELD.started}' then started = tonumber(hash[f + 1])
-    elseif field == 'atm' then made = tonumber(hash[f + 1]) end
+    elseif field == 'atm' then made = tonumber(hash[f + 1])
+    elseif field == '${FIELD.token}' then again = hash[f + 1] == token end
   end
-  local claimed = started <= made
-  if claimed then
+  -- This claim sent again (its reply lost, ioredis's resend): counted already, not a stall.
+  local claimed = again or started <= made
+  if claimed and not again then
     redis.call('HSET', KEYS[i], '${FIELD.owner}', ARGV[1], '${FIELD.lease}', ARGV[2], '${FIELD.startedAt}', ARGV[3],
-      '${FIELD.started}', made + 1, '${FIELD.token}', ARGV[4 + (i - 1) / 2])
+      '${FIELD.started}', made + 1, '${FIELD.token}', token)
   end
   out[#out + 1] = claimed and 1 or 0
   out[#out + 1] = hash

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { QueueEvents } from 'bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
@@ -127,12 +127,18 @@ for (const replyLost of [false, true]) {
   });
 }
 
-test('a registration whose reply was lost, sent again by ioredis on its new connection, answers as the first sending did: its held tasks stored once, not refused as ids already taken', { timeout: 30_000, skip: missing }, async (t) => {
+/** A store whose connection goes through a relay, both closed when the test ends. */
+async function storeBehindRelay(t: TestContext, prefix: string): Promise<{ cutter: Relay; store: TaskStore }> {
   const cutter = await relay(server().port);
   t.after(() => cutter.close());
-  const store = bullmqStore({ connection: { port: cutter.port }, prefix: 'cut-add' });
+  const store = bullmqStore({ connection: { port: cutter.port }, prefix });
   await store.open();
   t.after(() => store.close());
+  return { cutter, store };
+}
+
+test('a registration whose reply was lost, sent again by ioredis on its new connection, answers as the first sending did: its held tasks stored once, not refused as ids already taken', { timeout: 30_000, skip: missing }, async (t) => {
+  const { cutter, store } = await storeBehindRelay(t, 'cut-add');
   const now = Date.now();
   const held = { ...task('resent-1'), held: true, key: 'k-resent' };
   // The registration's script names the held task's job hash: Redis runs it, its reply is dropped, ioredis sends it again.
@@ -143,4 +149,21 @@ test('a registration whose reply was lost, sent again by ioredis on its new conn
   assert.equal((await store.stats(Date.now())).held, 1);
   // Another call with the same id is still refused.
   await assert.rejects(store.add([{ ...task('resent-1'), held: true }], 'me', now + 10_000), /already stored/);
+});
+
+test('a claim whose reply was lost, sent again by ioredis on its new connection, is the same claim: its attempt counted once, not failed as a stall (attempts: 1 still runs)', { timeout: 30_000, skip: missing }, async (t) => {
+  const { cutter, store } = await storeBehindRelay(t, 'cut-claim-resent');
+  const now = Date.now();
+  await store.add([task('again-1')], 'me', now + 10_000);
+  // The claim's bookkeeping names the job's log: Redis runs it, its reply is dropped, ioredis sends it again.
+  cutter.cutOn(':again-1:logs', { replyLost: true, resent: true });
+  const [claimed, ...more] = await claimOnce(store, 10_000);
+  assert.equal(more.length, 0);
+  assert.equal(claimed?.id, 'again-1', `the task was not claimed: ${JSON.stringify(await store.get('again-1'))}`);
+  assert.equal(claimed.attempt, 1);
+  assert.deepEqual(claimed.errors, []);
+  await store.complete(['again-1'], 'me', Date.now());
+  const done = await store.get('again-1');
+  assert.equal(done?.state, 'completed');
+  assert.deepEqual(done.errors, [], 'no stalled attempt recorded');
 });
