@@ -8,6 +8,19 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { after, get, HttpResponse, serve, type App, type Logger, type Route, type Server, type ServeOptions } from 'coda-http';
 
+/** Whether a server can listen on `host` here (no IPv6 on some machines). */
+export async function canListen(host: string): Promise<boolean> {
+  const probe = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, host, resolve));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.close();
+  }
+}
+
 /** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */
 export function startServer(app: App, options: ServeOptions = {}): Promise<Server> {
   return serve(app, { port: 0, ...options, handleSignals: false });

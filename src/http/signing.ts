@@ -34,6 +34,8 @@ export class Signer {
     if (dot < 1 || signed.charCodeAt(dot) !== 0x2e /* '.' */) return undefined;
     const stamped = signed.slice(0, dot);
     const given = Buffer.from(signed.slice(dot + 1));
+    // 43 characters may be more bytes (non-ASCII), and timingSafeEqual throws on unequal lengths.
+    if (given.length !== SIGNATURE_LENGTH) return undefined;
     if (!this.#secrets.some((secret) => timingSafeEqual(given, Buffer.from(mac(secret, salt, stamped))))) return undefined;
     const stampDot = stamped.lastIndexOf('.');
     if (stampDot === -1) return undefined;

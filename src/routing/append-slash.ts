@@ -19,7 +19,10 @@ export function withSlash(request: HttpRequest): string {
   const q = url.indexOf('?');
   const hash = url.indexOf('#');
   const query = q === -1 || (hash !== -1 && hash < q) ? '' : url.slice(q, hash === -1 ? undefined : hash);
-  // '//evil.example' would be read as another host by the client (Django's escape_leading_slashes).
-  const path = request.path.startsWith('//') ? `/%2F${request.path.slice(2)}` : request.path;
+  // Browsers read a backslash as a slash, so '/\evil.example' and '//evil.example' would be
+  // another host: backslashes are encoded (as Django's escape_uri_path does), and a leading
+  // '//' escaped (Django's escape_leading_slashes). Both still name the same route.
+  const encoded = request.path.includes('\\') ? request.path.replaceAll('\\', '%5C') : request.path;
+  const path = encoded.startsWith('//') ? `/%2F${encoded.slice(2)}` : encoded;
   return `${path}/${query}`;
 }

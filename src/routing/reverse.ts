@@ -3,10 +3,11 @@ const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
 /**
  * Builds a URL path from a route pattern: `:name` segments are filled from
  * `params` (percent-encoded), a trailing `*` with the `'*'` param, its
- * slashes kept and each segment between them percent-encoded.
+ * slashes kept and each segment between them percent-encoded. A path that
+ * would start with `//` starts with `/%2F`: never a protocol-relative URL.
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
-  return pattern.replace(SEGMENT, (match, name: string | undefined) => {
+  const path = pattern.replace(SEGMENT, (match, name: string | undefined) => {
     const key = name ?? '*';
     const value = params[key];
     if (value === undefined) {
@@ -15,4 +16,6 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     // Not encodeURI: it leaves `?` and `#` alone, which would cut the path short.
     return name === undefined ? String(value).split('/').map(encodeURIComponent).join('/') : encodeURIComponent(String(value));
   });
+  // '//example.com' is another host to a browser (Django's escape_leading_slashes).
+  return path.startsWith('//') ? `/%2F${path.slice(2)}` : path;
 }

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
 import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
-import { redirect, StreamingResponse, type HttpResponse } from '../http/response.js';
+import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
@@ -78,8 +78,10 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
     const send = await sender!;
     const result = await send(headersOnly(request), `/${file}`, sendOptions);
-    if (result.type === 'file') return new StreamingResponse(result.stream, { status: result.statusCode, headers: result.headers });
+    if (result.type === 'file' && result.statusCode !== 304) return new StreamingResponse(result.stream, { status: result.statusCode, headers: result.headers });
     result.stream.destroy();
+    // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
+    if (result.statusCode === 304) return new HttpResponse(null, { status: 304, headers: result.headers });
     if (result.type === 'directory') return redirect(withSlash(request), 301);
     throw refusal(request, result);
   }
@@ -137,7 +139,12 @@ function tail(request: HttpRequest): string {
   return request.path.slice(at + 1);
 }
 
-/** Refuses what could lead out of the root, or means a different file on another system, before the file system is asked. */
+/**
+ * Refuses what could lead out of the root, or means a different file on
+ * another system, before the file system is asked. `..` is refused anywhere
+ * in the path, a prefix's params included: `/app/../deep/x` means `/deep/x`
+ * to a client or a proxy, not a file under `/app`.
+ */
 function checkPath(full: string, file: string): void {
   const shown = JSON.stringify(full);
   if (file.includes('\\') || ENCODED_SLASH.test(file)) {
@@ -150,7 +157,8 @@ function checkPath(full: string, file: string): void {
     throw new BadRequest(`invalid percent-encoding in path ${shown}`);
   }
   if (decoded.includes('\0')) throw new BadRequest(`the path ${shown} holds a NUL byte`);
-  if (decoded.split('/').includes('..')) throw new PermissionDenied(`the path ${shown} climbs out of the static root with ".."`);
+  // The path has its encoded dots decoded already (request.path).
+  if (full.split('/').includes('..')) throw new PermissionDenied(`the path ${shown} climbs out of the static root with ".."`);
 }
 
 /** A file reached through a symlink that leads out of the root is as good as missing. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from 'coda-http';
-import { assertServes, connect, deferred, memoryLogger, startServer } from '../helpers.js';
+import { assertServes, canListen, connect, deferred, memoryLogger, startServer } from '../helpers.js';
 
 /** A small app; each suite gets its own, so requests from one do not show in another's close() report. */
 function makeApp() {
@@ -34,18 +34,6 @@ async function timeoutsOf(options: ServeOptions): Promise<number[]> {
 }
 
 /** True when `host` can be listened on here (IPv6 may be off in some sandboxes). */
-async function canListen(host: string): Promise<boolean> {
-  const probe = net.createServer();
-  try {
-    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, host, resolve));
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.close();
-  }
-}
-
 describe('serve() on port 0', () => {
   let server: Server;
   before(async () => {

@@ -7,6 +7,8 @@ import type { RequestSource } from '../../http/request.js';
  * A Web `Request` as Coda takes every request: its path and query as the
  * target, its headers as node:http gives them (a Host from the URL when it
  * has none), its body streamed as it is read, under the app's body limit.
+ * An https URL is a TLS connection: where a fetch handler is the interface,
+ * the host that terminated TLS writes the scheme (so cookies are Secure).
  */
 export function fetchSource(request: Request): RequestSource {
   const url = new URL(request.url);
@@ -14,5 +16,5 @@ export function fetchSource(request: Request): RequestSource {
   for (const [name, value] of request.headers) headers[name] = value;
   headers.host ??= url.host;
   const body = request.body === null ? null : Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
-  return { method: request.method, url: url.pathname + url.search, headers, body };
+  return { method: request.method, url: url.pathname + url.search, headers, body, encrypted: url.protocol === 'https:' };
 }
