@@ -5,6 +5,8 @@ const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
  * `params` (percent-encoded), a trailing `*` with the `'*'` param, its
  * slashes kept and each segment between them percent-encoded. A path that
  * would start with `//` starts with `/%2F`: never a protocol-relative URL.
+ * A param with a segment `.` or `..` is a TypeError: a browser collapses
+ * such a segment, encoded or not (`%2E`), and the link would lead elsewhere.
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
   const path = pattern.replace(SEGMENT, (match, name: string | undefined) => {
@@ -13,8 +15,12 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     if (value === undefined) {
       throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(key)} for ${pattern}`);
     }
+    const segments = name === undefined ? String(value).split('/') : [String(value)];
+    if (segments.some((segment) => segment === '.' || segment === '..')) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(key)} has a segment '.' or '..' (${JSON.stringify(value)}), which a browser would collapse into another path`);
+    }
     // Not encodeURI: it leaves `?` and `#` alone, which would cut the path short.
-    return name === undefined ? String(value).split('/').map(encodeURIComponent).join('/') : encodeURIComponent(String(value));
+    return segments.map(encodeURIComponent).join('/');
   });
   // '//example.com' is another host to a browser (Django's escape_leading_slashes).
   return path.startsWith('//') ? `/%2F${path.slice(2)}` : path;

@@ -186,14 +186,22 @@ describe('named routes and app.reverse()', () => {
   });
 
   test('what reverse() builds routes back to the same params', async () => {
-    for (const id of ['plain', 'a b', 'a/b', 'q?x=1', 'hash#frag', '50%', '\u00e9\u2603', '+&=;']) {
+    for (const id of ['plain', 'a b', 'a/b', 'q?x=1', 'hash#frag', '50%', '\u00e9\u2603', '+&=;', '...', '.x']) {
       const res = await client.get(app.reverse('user', { id }));
       assert.deepEqual(await res.json(), { method: 'GET', params: { id } }, `id ${JSON.stringify(id)}`);
     }
-    for (const rest of ['a/b/c.txt', 'dir with space/file?.txt', 'x#y/z', '100%/x']) {
+    for (const rest of ['a/b/c.txt', 'dir with space/file?.txt', 'x#y/z', '100%/x', 'a/.../b']) {
       const res = await client.get(app.reverse('file', { '*': rest }));
       assert.deepEqual(await res.json(), { method: 'GET', params: { '*': rest } }, `* ${JSON.stringify(rest)}`);
     }
+  });
+
+  test("a param with a segment '.' or '..' is a clear error: a browser would collapse it (encoded too) and the link lead elsewhere", () => {
+    assert.equal(new URL('/users/%2E', 'http://host').pathname, '/users/');
+    assert.equal(new URL('/users/%2E%2E', 'http://host').pathname, '/');
+    assert.throws(() => app.reverse('user', { id: '..' }), { name: 'TypeError', message: `reverse('user'): the param "id" has a segment '.' or '..' (".."), which a browser would collapse into another path` });
+    assert.throws(() => app.reverse('user', { id: '.' }), { name: 'TypeError', message: /the param "id" has a segment/ });
+    for (const rest of ['a/../b', '..', './x', 'a/.']) assert.throws(() => app.reverse('file', { '*': rest }), { name: 'TypeError', message: /the param "\*" has a segment/ });
   });
 
   test('a missing param is a clear error', () => {
