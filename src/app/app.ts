@@ -223,12 +223,12 @@ export class App {
       response = renderError(exchange.request, error, this.debug);
     }
     exchange.response = await this[kJournal](exchange, response);
-    const build = (): Response => webResponse(exchange, request.signal);
+    const build = (): Promise<Response> => webResponse(exchange, request.signal);
     try {
       // A streamed body is produced as it is read: in the request's async context, so after() works there.
-      return exchange.response instanceof StreamingResponse ? inJob(exchange, this.#asyncContext, build, undefined) : build();
+      return await (exchange.response instanceof StreamingResponse ? inJob(exchange, this.#asyncContext, build, undefined) : build());
     } catch (error) {
-      // Refused before anything was read: a 500 instead.
+      // Refused, or a stream failed, before anything was read: the error's own response instead.
       replaceRefused(exchange, error, this.debug);
       return build();
     }

@@ -157,7 +157,7 @@ describe('app.fetch: after-response work waits for the body', () => {
     assert.deepEqual([outcome.completed, outcome.aborted, outcome.bytesSent], [true, false, 11]);
   });
 
-  test('a stream: produced as it is read, in the request\'s context (after() works there); the tasks run after its end', async () => {
+  test('a stream: its first chunk read before the Response (as a socket\'s head waits for it), the rest as it is read, in the request\'s context (after() works there); the tasks run after its end', async () => {
     const order: string[] = [];
     const outcome = deferred<Outcome>();
     const { app } = makeApp([get('/stream', () => new StreamingResponse(async function* () {
@@ -171,7 +171,7 @@ describe('app.fetch: after-response work waits for the body', () => {
       yield 'two';
     }))]);
     const response = await app.fetch(new Request(`${BASE}/stream`));
-    assert.deepEqual(order, [], 'nothing read before the consumer asks');
+    assert.deepEqual(order, ['first chunk'], 'the first chunk, and nothing more, before the consumer asks');
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
     assert.equal(decoder.decode((await reader.read()).value), 'one,');
@@ -257,6 +257,65 @@ describe('app.fetch: after-response work waits for the body', () => {
     const outcome = outcomes.get('/fails')!;
     assert.deepEqual([outcome.aborted, (outcome.error as Error).message, outcome.bytesSent], [true, 'source broke', 7]);
     assert.ok(lines.some((l) => l.level === LEVEL.error && l.msg === 'streaming response failed mid-way; the Response body stream errored'));
+  });
+
+  test('a stream that fails before its first chunk: the error\'s own response instead (a 500, an HttpError\'s status), logged; the source let go, the tasks see it', async () => {
+    const closed = deferred();
+    const { app, outcomes, lines } = makeApp([
+      get('/broken', () => new StreamingResponse(async function* () {
+        throw new Error('no file');
+      })),
+      get('/denied', () => new StreamingResponse(async function* () {
+        try {
+          await Promise.resolve();
+          throw new PermissionDenied('not yours either');
+        } finally {
+          closed.resolve();
+        }
+      })),
+      get('/empty', () => new StreamingResponse(chunks([]))),
+    ]);
+    const broken = await app.fetch(new Request(`${BASE}/broken`));
+    assert.equal(broken.status, 500);
+    assert.match(await broken.text(), /Internal Server Error/);
+    const denied = await app.fetch(new Request(`${BASE}/denied`));
+    assert.equal(denied.status, 403);
+    await denied.text();
+    await closed.promise;
+    const empty = await app.fetch(new Request(`${BASE}/empty`));
+    assert.deepEqual([empty.status, await empty.text()], [200, '']);
+    await app.settle();
+    assert.equal((outcomes.get('/broken')!.error as Error).message, 'no file');
+    assert.deepEqual([outcomes.get('/broken')!.status, outcomes.get('/broken')!.completed], [500, true]);
+    assert.equal(outcomes.get('/denied')!.status, 403);
+    assert.equal(outcomes.get('/empty')!.completed, true);
+    assert.ok(lines.some((l) => l.level === LEVEL.error && (l.err as { message?: string } | undefined)?.message === 'no file'), 'the failure is logged');
+  });
+
+  test('the Request\'s signal aborting while the first chunk is awaited: the source is let go, the Response\'s body fails, the outcome is aborted', { timeout: 10_000 }, async () => {
+    const closed = deferred();
+    const started = deferred();
+    const outcome = deferred<Outcome>();
+    const { app } = makeApp([get('/idle', () => {
+      after(({ outcome: o }) => outcome.resolve(o));
+      return new StreamingResponse(async function* (signal) {
+        try {
+          started.resolve();
+          await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+          yield 'never';
+        } finally {
+          closed.resolve();
+        }
+      });
+    })]);
+    const controller = new AbortController();
+    const fetching = app.fetch(new Request(`${BASE}/idle`, { signal: controller.signal }));
+    await started.promise;
+    controller.abort(new Error('client gone'));
+    const response = await fetching;
+    await assert.rejects(response.text(), /client gone/);
+    await closed.promise;
+    assert.deepEqual([(await outcome.promise).aborted, (await outcome.promise).completed], [true, false]);
   });
 
   test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {

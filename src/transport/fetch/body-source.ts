@@ -24,7 +24,10 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   /** Calls from the stream's consumer run in the request's async context (after() works there). */
   protected readonly scope = AsyncLocalStorage.snapshot();
   protected state = PUMPING;
-  protected controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Given when the Response's stream is made; a streamed body reads its first chunk before that (see `prime()`). */
+  protected controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** Why the body stopped before its stream was made: the stream fails with it from the start. */
+  #stoppedBy: unknown;
   #unfollow: (() => void) | undefined;
 
   constructor(exchange: Exchange) {
@@ -33,6 +36,7 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.controller = controller;
+    if (this.state !== PUMPING) controller.error(this.#stoppedBy);
   }
 
   abstract pull(): void | Promise<void>;
@@ -54,18 +58,24 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
     this.#unfollow = () => signal.removeEventListener('abort', onAbort);
   }
 
+  /** Stops following the request's signal. */
+  protected unfollow(): void {
+    this.#unfollow?.();
+  }
+
   /** The request's client went away: the consumer's reads fail with `reason`. */
   abort(reason: unknown): void {
     if (this.state !== PUMPING) return;
-    this.controller.error(reason);
+    this.#stoppedBy = reason;
+    this.controller?.error(reason);
     this.scope(() => this.stop(undefined));
   }
 
   /** The consumer has been handed the last byte. */
   end(): void {
     this.state = DONE;
-    this.#unfollow?.();
-    this.controller.close();
+    this.unfollow();
+    this.controller!.close();
     this.exchange.finish(outcomeOf(this.exchange, true));
   }
 
@@ -73,10 +83,11 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
   protected stop(error: unknown): void {
     if (this.state !== PUMPING) return;
     this.state = DONE;
-    this.#unfollow?.();
+    this.unfollow();
     if (error !== undefined) {
       this.exchange.error = error;
-      this.controller.error(error);
+      this.#stoppedBy = error;
+      this.controller?.error(error);
     }
     this.release();
     this.exchange.finish(outcomeOf(this.exchange, false));
@@ -96,15 +107,25 @@ export class FixedSource extends BodySource {
 
   pull(): void {
     if (this.state !== PUMPING) return;
-    this.controller.enqueue(this.#bytes);
+    this.controller!.enqueue(this.#bytes);
     this.exchange.bytesSent = this.#bytes.byteLength;
     this.scope(() => this.end());
   }
 }
 
-/** A `StreamingResponse`'s stream, chunk by chunk as the consumer reads (see source-reader.ts). */
+/**
+ * A `StreamingResponse`'s stream, chunk by chunk as the consumer reads (see
+ * source-reader.ts). Its first chunk is read before the Response is made, as
+ * a socket's head waits for the first byte: a source that fails before it
+ * gets the error's own response instead.
+ */
 export class StreamSourceBody extends BodySource implements ChunkSink {
   readonly #reader: SourceReader;
+  /** While the first chunk is awaited (`prime()`): settles once it came, the source ended, or the body stopped. */
+  #priming: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  /** What the source gave before the Response was made: its first chunk, or its end. */
+  #first: Uint8Array | undefined;
+  #endedFirst = false;
 
   constructor(exchange: Exchange, response: StreamingResponse, source: StreamSource, declared: number) {
     super(exchange);
@@ -115,22 +136,69 @@ export class StreamSourceBody extends BodySource implements ChunkSink {
     return this.state !== PUMPING;
   }
 
+  /**
+   * Reads up to the first chunk (or the end). Rejects with the source's error
+   * if it fails first, the source let go: the caller answers with that
+   * error's own response. Resolves too when the body stopped meanwhile (the
+   * client went away): the Response's stream then fails at once.
+   */
+  prime(): Promise<void> {
+    const primed = new Promise<void>((resolve, reject) => {
+      this.#priming = { resolve, reject };
+    });
+    void this.scope(() => this.#reader.read());
+    return primed;
+  }
+
   pull(): Promise<void> | void {
     if (this.state !== PUMPING) return;
+    if (this.#first !== undefined) {
+      this.controller!.enqueue(this.#first);
+      this.#first = undefined;
+      return;
+    }
+    if (this.#endedFirst) return this.scope(() => this.end());
     return this.scope(() => this.#reader.read());
   }
 
   write(bytes: Uint8Array): void {
-    this.controller.enqueue(bytes);
+    if (this.#primed()) this.#first = bytes;
+    else this.controller!.enqueue(bytes);
+  }
+
+  override end(): void {
+    if (this.#primed()) this.#endedFirst = true;
+    else super.end();
   }
 
   cut(error: unknown): void {
     this.stop(error);
   }
 
-  /** The Response, status and headers, was handed over when the view answered: too late for another. */
-  answer(): boolean {
-    return false;
+  /** Before the first chunk, the error is the caller's to answer; after it, the Response has been handed over. */
+  answer(error: unknown): boolean {
+    const priming = this.#priming;
+    if (priming === undefined) return false;
+    this.#priming = undefined;
+    this.state = DONE;
+    this.unfollow();
+    this.release();
+    priming.reject(error);
+    return true;
+  }
+
+  protected override stop(error: unknown): void {
+    super.stop(error);
+    this.#primed();
+  }
+
+  /** Ends the priming, if under way: true when it was. */
+  #primed(): boolean {
+    const priming = this.#priming;
+    if (priming === undefined) return false;
+    this.#priming = undefined;
+    priming.resolve();
+    return true;
   }
 
   protected override release(): void {

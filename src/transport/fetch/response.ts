@@ -17,19 +17,23 @@ type HeaderRecord = Record<string, string | string[]>;
  * to whatever carries the Response on. The exchange finishes when the body
  * has been read to its end (completed) or cancelled (aborted), at once when
  * there is no body; `signal` (the Request's) aborting before then is the
- * client going away. Throws, before anything is consumed, what a socket
- * would refuse too (see refused.ts), and a status a Response cannot carry.
+ * client going away. A stream's first chunk is read first, as a socket's
+ * head waits for it. Rejects, before anything is consumed, with what a
+ * socket would refuse too (see refused.ts), a status a Response cannot
+ * carry, and the error of a stream that fails before its first chunk.
  */
-export function webResponse(exchange: Exchange, signal: AbortSignal): Response {
+export async function webResponse(exchange: Exchange, signal: AbortSignal): Promise<Response> {
   const response = exchange.response!;
   const { status } = response;
   if (status < 200 || status > 599) throw new ProgrammingError(`app.fetch() cannot answer with status ${status}: a Web Response carries a status from 200 to 599`);
   const headers = response.headers[kNodeHeaders]();
   dropConnectionHeaders(headers);
   const source = bodySource(exchange, response, headers);
+  if (source !== undefined) source.follow(signal);
+  // A stream's first chunk before the Response: a source failing first rejects here, for its own response instead.
+  if (source instanceof StreamSourceBody) await source.prime();
   const web = new Response(source === undefined ? null : new ReadableStream(source, { highWaterMark: 0 }) as globalThis.ReadableStream, { status, headers: webHeaders(headers) });
   if (source === undefined) exchange.finish(outcomeOf(exchange, !signal.aborted));
-  else source.follow(signal);
   return web;
 }
 
