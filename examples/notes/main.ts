@@ -12,7 +12,7 @@ const tasks = sqliteStore({ path: tasksFile });
 const app = notesApp({ token, tasks, webhookDelayMs: Number(process.env.WEBHOOK_DELAY_MS ?? 150) });
 const server = await serve(app, { port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
 
-console.log(`notes service listening on ${server.url}   (Ctrl-C drains after-response work, then exits)
+console.log(`notes service listening on ${server.url}, pid ${process.pid}   (Ctrl-C drains after-response work, then exits)
 
 try:
   curl ${server.url}/health

@@ -97,7 +97,8 @@ export function dashboard(options: DashboardOptions): Route[] {
   const routes: MountableRoute[] = [
     get(path, guard(() => html(pageText(path)))),
     get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' } }))),
-    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(0), { headers: { 'cache-control': 'no-store' } }))),
+    // The open event streams and this request are the dashboard's own: not counted in flight.
+    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store' } }))),
     get(`${path}/events`, guard(() => {
       if (!broadcast.accepting) {
         throw new ServiceUnavailable(app?.[kClosingSignal].aborted ? 'the server is shutting down' : 'too many dashboard pages are open (maxClients); close one or raise maxClients', 5);

@@ -164,7 +164,7 @@ export class Recorder {
     return figures;
   }
 
-  /** What the page shows now; `hidden` requests in flight (the dashboard's own event streams) are left out of the count. */
+  /** What the page shows now; `hidden` requests in flight (the dashboard's own: its event streams, a snapshot request) are left out of the count. */
   async snapshot(hidden: number): Promise<Snapshot> {
     const app = this.#app;
     if (app === undefined) throw new TypeError('dashboard(): the routes are not in an app yet: put them in createApp({ routes })');

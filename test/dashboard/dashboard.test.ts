@@ -140,6 +140,8 @@ test('the event stream sends a snapshot that follows traffic: counts, latency, p
   const first = await snapshotWhere(stream.events, () => true);
   assert.equal(first.requests.total, 0);
   assert.equal(first.requests.inFlight, 0, 'the stream itself is not counted');
+  const polled = await (await fetch(`${server.url}/coda/snapshot`)).json() as { requests: { inFlight: number } };
+  assert.equal(polled.requests.inFlight, 0, 'neither the snapshot request nor the open stream is counted');
   for (let i = 0; i < 3; i++) assert.equal((await fetch(`${server.url}/hello/${i}`, { headers: { 'x-request-id': `req-${i}` } })).status, 200);
   const seen = await snapshotWhere(stream.events, (s) => s.requests.total === 3 && s.tasks.find((l) => l.name === 'greet')?.states.completed === 3
     && s.recent.every((r) => r.tasks.length === 1));
