@@ -164,7 +164,8 @@ export class App {
    * (`serve()` does either).
    */
   readonly handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
-    if (req.httpVersionMajor === 2) this.#serveNode(http2Source(req as Http2ServerRequest), res, true);
+    // By the request's kind, not its version: an HTTP/1 request line may claim HTTP/2.0.
+    if (req.httpVersionMajor === 2 && 'stream' in req) this.#serveNode(http2Source(req), res, true);
     else this.#serveNode(req as IncomingMessage, res, false);
   };
 

@@ -24,17 +24,21 @@ export function checkConnection(connection: unknown): { options: RedisConnection
 /** How long to wait between reconnections: quickly at first, at most a second, forever (service resumes when Redis returns). */
 const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
 
+/** How long a command of the store's own connection waits for Redis's reply: a Redis that stops answering (paused, frozen, a dead link) gives 503s, not requests that hang until it answers. */
+const COMMAND_TIMEOUT_MS = 3_000;
+
 /**
  * The store's own connection, for registrations and operations: it fails a
- * command at once while Redis is away (no offline queue), so that a request
- * gets its 503 rather than waiting; it reconnects by itself. Auto-pipelined:
+ * command at once while Redis is away (no offline queue), and after
+ * COMMAND_TIMEOUT_MS while Redis does not answer, so that a request gets its
+ * 503 rather than waiting; it reconnects by itself. Auto-pipelined:
  * every command of one turn (Coda's and BullMQ's per-job scripts alike) goes
  * in one write, each with its own reply or error.
  */
 export async function connect(connection: RedisConnection, address: string, description: string): Promise<Redis> {
   const { Redis: Client } = await import('ioredis');
   const client = new Client({
-    ...connection, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000,
+    ...connection, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: COMMAND_TIMEOUT_MS,
     retryStrategy: reconnectDelay, enableAutoPipelining: true,
   } satisfies RedisOptions);
   // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
@@ -70,7 +74,7 @@ const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|NOREPLICAS|CLU
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'ReplyError') return UNAVAILABLE_REPLY.test(error.message);
-  return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect/i.test(error.message);
+  return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect|Command timed out/i.test(error.message);
 }
 
 /**

@@ -6,6 +6,7 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { fileIdentity, sqlString } from './sqlite-file.js';
 import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
@@ -56,6 +57,9 @@ export class SqliteStore implements TaskStore {
   readonly #busyTimeoutMs: number;
   #db: DatabaseSync | undefined;
   #statements: Statements | undefined;
+  /** The file the connection has open (undefined for `:memory:`): `add()` checks that the path still names it. */
+  #file: string | undefined;
+  #Database: typeof DatabaseSync | undefined;
 
   constructor(options: SqliteStoreOptions) {
     checkKeys('sqliteStore()', options, ['path', 'synchronous', 'busyTimeoutMs']);
@@ -74,10 +78,14 @@ export class SqliteStore implements TaskStore {
 
   async open(): Promise<void> {
     if (this.#db !== undefined) return;
+    // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
+    this.#Database ??= (await import('node:sqlite')).DatabaseSync;
+    this.#connect(this.#Database);
+  }
+
+  #connect(Database: typeof DatabaseSync): void {
     let db: DatabaseSync | undefined;
     try {
-      // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
-      const { DatabaseSync: Database } = await import('node:sqlite');
       db = new Database(this.#path, { enableForeignKeyConstraints: false });
       // The busy timeout first: the pragmas and schema below may wait for another process's lock.
       db.exec(`PRAGMA busy_timeout = ${Math.round(this.#busyTimeoutMs)}`);
@@ -86,6 +94,7 @@ export class SqliteStore implements TaskStore {
       ensureSchema(db, this.description);
       this.#statements = prepareStatements(db);
       this.#db = db;
+      this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
     } catch (error) {
       db?.close();
       throw this.#failure(error);
@@ -111,6 +120,7 @@ export class SqliteStore implements TaskStore {
     checkOwner('add()', owner);
     checkTime('add(): leaseUntil', leaseUntil);
     if (tasks.length === 0) return [];
+    this.#checkFile();
     const createdAt = Date.now();
     return this.#write((s) => tasks.map((task): AddResult => {
       if (task.key !== null) {
@@ -285,6 +295,29 @@ export class SqliteStore implements TaskStore {
     this.#db = undefined;
     this.#statements = undefined;
     db?.close();
+  }
+
+  /**
+   * A file removed under an open connection (its folder deleted, say) still
+   * takes writes, into an inode no process will open again: tasks added there
+   * would be lost at the next restart although their requests were answered.
+   * So `add()` refuses them, until the path can take a copy of everything the
+   * connection holds (`VACUUM INTO`, pending tasks included) and the store
+   * goes on in that copy.
+   */
+  #checkFile(): void {
+    if (this.#file === undefined || fileIdentity(this.#path) === this.#file) return;
+    const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
+    if (fileIdentity(this.#path) !== undefined) throw new StoreUnavailable(this.description, new Error(moved));
+    const db = this.#db!;
+    try {
+      db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
+    } catch (error) {
+      throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
+    }
+    this.#db = this.#statements = undefined;
+    db.close();
+    this.#connect(this.#Database!);
   }
 
   /** One transaction: committed whole, or rolled back whole on any error. */

@@ -1,6 +1,6 @@
 // Faults against a real redis-server: Redis going away under load and coming
 // back, and the web process killed between a registration and the end of its
-// response. (Redis down at start: store.test.ts; a worker killed mid-task:
+// response, and a Redis that stops answering. (Redis down at start: store.test.ts; a worker killed mid-task:
 // worker.test.ts.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { useRedis } from './redis-server.js';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 
 // Persistent (AOF, fsync always): a Redis killed and started again has every write it acknowledged.
@@ -101,4 +102,31 @@ test('the web process killed between a registration and the end of its response:
   await once(child, 'exit');
   assert.ok((await request) instanceof Error, 'the client never got its response');
   assert.deepEqual(await ran, { id, n: 7, outcome: null, attempt: 1 }, 'the held task ran, its outcome unknown (null): it runs whatever its when');
+});
+
+test('a Redis that stops answering (CLIENT PAUSE): a registration gets 503 with Retry-After within the store\'s command timeout, not once Redis answers again', { timeout: 60_000, skip: missing }, async (t) => {
+  const record = task('record', () => {});
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    routes: [post('/work', () => new HttpResponse('accepted', { status: 202 }).after(record, {}))],
+    tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix: 'paused' }) },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  const admin = new Redis({ port: server().port });
+  t.after(async () => {
+    await admin.client('UNPAUSE');
+    admin.disconnect();
+    await web.close({ timeoutMs: 1000 });
+  });
+  assert.equal((await fetch(`${web.url}/work`, { method: 'POST' })).status, 202);
+
+  const PAUSE_MS = 12_000;
+  await admin.client('PAUSE', PAUSE_MS, 'ALL');
+  const started = performance.now();
+  const refused = await fetch(`${web.url}/work`, { method: 'POST' });
+  const waited = performance.now() - started;
+  assert.equal(refused.status, 503);
+  assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+  assert.match(await refused.text(), /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix paused\) is unavailable: Command timed out/);
+  assert.ok(waited < PAUSE_MS - 2_000, `answered after ${Math.round(waited)} ms, long before Redis answered again`);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -396,6 +396,43 @@ test('a store locked past its busy timeout: the request gets 503 with Retry-Afte
     assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
   } finally {
     locker.close();
+    await server.close();
+  }
+});
+
+test('the store\'s folder removed while serving: registrations get 503 naming it, not a 200 for a task written where no restart finds it; once the folder is back, the store is copied back with every task it held and service resumes', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  const { logger } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [noted], store: sqliteStore({ path: file }) },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    // Accepted before the folder goes, and not run yet: it must not be lost.
+    const { id: waiting } = await app.tasks.enqueue(noted, {}, { delayMs: 60 * 60_000 });
+    rmSync(path.dirname(file), { recursive: true });
+    const refused = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    const { error } = (await refused.json()) as { error: { message: string } };
+    assert.match(error.message, /was removed or replaced since the store opened it, and cannot be copied back yet/);
+    assert.ok(error.message.includes(file), `the message names the file: ${error.message}`);
+
+    mkdirSync(path.dirname(file));
+    assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
+    await app.settle();
+    const reader = new DatabaseSync(file);
+    try {
+      const rows = reader.prepare('SELECT id, state FROM coda_tasks ORDER BY rowid').all() as { id: string; state: string }[];
+      assert.deepEqual(rows.map((row) => row.state), ['ready', 'completed'], 'the waiting task and the new one, in the file at the path');
+      assert.equal(rows[0]!.id, waiting);
+    } finally {
+      reader.close();
+    }
+  } finally {
     await server.close();
   }
 });

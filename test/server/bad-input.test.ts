@@ -146,6 +146,14 @@ describe('bad input over a real socket', () => {
     assert.equal(response.status, 400);
   });
 
+  test('a request line claiming HTTP/2.0 on an HTTP/1 connection is served as HTTP/1.1, not a crash', async () => {
+    // Node's parser takes version 2.0 on a plain connection; Coda once took the version for the protocol and crashed the process.
+    const response = await rawRequest(server, 'GET /notes/7 HTTP/2.0\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    assert.equal(response.status, 200);
+    assert.equal(response.body.toString(), 'note 7');
+    assertNoErrorLogged();
+  });
+
   test('CONNECT (this server is no proxy) is a 501 saying so, not a connection closed without an answer', async () => {
     const response = await rawRequest(server, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
     assert.equal(response.status, 501);
