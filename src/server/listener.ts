@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { App } from '../app/app.js';
+import { answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import type { ServeSettings } from './options.js';
 
@@ -55,6 +56,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     if (socket instanceof Http2ServerResponse) app.handler(request, socket);
     else refuseConnect(request as IncomingMessage, socket);
   });
+  http1.on('clientError', answerClientError);
   http1.headersTimeout = settings.headersTimeoutMs;
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;

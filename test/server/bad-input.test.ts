@@ -209,26 +209,39 @@ describe('bad input over a real socket', () => {
     }
   });
 
-  test('an over-long URL gets Node\'s 431', async () => {
+  const TOO_LARGE = 'the request line and headers are larger than the server accepts\n';
+
+  test('an over-long URL gets a 431 saying so (Node\'s parser refuses it; Coda words the answer)', async () => {
     const response = await rawRequest(server, rawGet(`/notes/${'a'.repeat(20_000)}`));
     assert.equal(response.status, 431);
+    assert.equal(response.headers.connection, 'close');
+    assert.equal(response.body.toString(), TOO_LARGE);
   });
 
-  test('an over-long header block gets Node\'s 431', async () => {
+  test('an over-long header block gets a 431 saying so', async () => {
     const headers: Record<string, string> = {};
     for (let i = 0; i < 100; i++) headers[`x-filler-${i}`] = 'f'.repeat(200);
     const response = await rawRequest(server, rawGet('/ok', headers));
     assert.equal(response.status, 431);
+    assert.equal(response.body.toString(), TOO_LARGE);
   });
 
-  test('a malformed Content-Length is refused by Node with a 400', async () => {
-    const response = await rawRequest(server, rawPost('/echo', { 'Content-Length': 'ten' }, 'x'));
-    assert.equal(response.status, 400);
-  });
-
-  test('Content-Length together with chunked encoding is refused by Node with a 400', async () => {
-    const response = await rawRequest(server, rawPost('/echo', { 'Content-Length': '5', 'Transfer-Encoding': 'chunked' }, chunk('hello') + '0\r\n\r\n'));
-    assert.equal(response.status, 400);
+  test('what Node\'s parser refuses is a 400 naming the problem in its body (Node sends none), the connection closed', async () => {
+    const cases: [string, RegExp][] = [
+      [rawPost('/echo', { 'Content-Length': 'ten' }, 'x'), /^the request is malformed: Invalid character in Content-Length\n$/],
+      [rawPost('/echo', { 'Content-Length': '5', 'Transfer-Encoding': 'chunked' }, chunk('hello') + '0\r\n\r\n'), /^the request is malformed: .*Content-Length.*\n$/i],
+      ['GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\u0001b\r\n\r\n', /^the request is malformed: Invalid header value char\n$/],
+      ['GET /ok HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n', /^the request is malformed: Invalid header token\n$/],
+      [rawPost('/echo', { 'Transfer-Encoding': 'chunked' }, 'zz\r\nhello\r\n0\r\n\r\n'), /^the request is malformed: Invalid character in chunk size\n$/],
+    ];
+    for (const [raw, body] of cases) {
+      const response = await rawRequest(server, raw);
+      assert.equal(response.status, 400, JSON.stringify(raw));
+      assert.equal(response.headers.connection, 'close');
+      assert.equal(response.headers['content-type'], 'text/plain; charset=utf-8');
+      assert.match(response.body.toString(), body, JSON.stringify(raw));
+    }
+    assertNoErrorLogged();
   });
 
   /** Starts a chunked upload, lets the view begin reading it, then hangs up. */

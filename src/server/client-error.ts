@@ -1,0 +1,40 @@
+import type { Duplex } from 'node:stream';
+
+/** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
+interface ClientError extends Error {
+  code?: string;
+  /** llhttp's own words for what was wrong: "Invalid header value char". */
+  reason?: string;
+}
+
+/** Status and words for the errors that are not a plain 400 ("the request is malformed: …"). */
+const ANSWERS: Record<string, [status: number, text: string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'the request line and headers are larger than the server accepts'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'the chunk extensions are larger than the server accepts'],
+};
+
+/**
+ * Answers a request Node's parser refused before Coda saw it (malformed,
+ * too large, too slow), as Node would (400, 431 or 408, then the connection
+ * closed) but with a body that names the problem: Node sends none. A
+ * connection already answering a request, or no longer writable, is only
+ * closed; a reset needs no answer.
+ */
+export function answerClientError(error: ClientError, socket: Duplex): void {
+  const inProgress = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const known = error.code === undefined ? undefined : ANSWERS[error.code];
+  const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
+  const body = `${text}\n`;
+  socket.on('error', () => {});
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' };
