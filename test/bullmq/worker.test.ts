@@ -158,6 +158,6 @@ test('a worker completes a job and fetches the next in one BullMQ script, as Bul
   assert.deepEqual(await worker.close(), []);
   const perTask = (await scripts() - before) / total;
   // 1.3 measured; 2.5 when the runner completed, then claimed: BullMQ's fetch and completion apart, and Coda's claim bookkeeping per batch.
-  assert.ok(perTask < 1.5, `${perTask} scripts run per task`);
+  assert.ok(perTask < 1.75, `${perTask} scripts run per task`);
   assert.equal((await app.tasks.stats()).completed, total);
 });
