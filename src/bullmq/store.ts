@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, MinimalJob, Queue, Worker } from 'bullmq';
+import type { Job, JobJson, MinimalJob, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
@@ -234,67 +234,88 @@ export class BullmqStore implements TaskStore {
     checkTime('claim(): leaseUntil', leaseUntil);
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || request.ids?.length === 0) return [];
-    const client = this.#opened();
-    return this.#call(async () => {
-      // Every job this claim moved to active: until Redis has the claim's bookkeeping, a failure gives them back.
-      const fetched: Claim[] = [];
-      let replies: (number | string[])[];
-      try {
-        for (const name of names) {
-          let room = limit - fetched.length;
-          if (room <= 0) break;
-          const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
-          if (cap === 0) continue;
-          const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
-          if (cap !== undefined && this.#caps.get(name) !== cap) {
-            await this.#queue(name).setGlobalConcurrency(cap);
-            this.#caps.set(name, cap);
-          }
-          // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-          if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
-          else if (request.ids !== undefined) room = Math.min(room, Number(await runScript(client, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
-          if (room <= 0) continue;
-          // Every fetch of the turn on one connection: one round trip.
-          await Promise.all(Array.from({ length: room }, async () => {
-            const token = `${owner}|${++this.#tokens}`;
-            const job = await worker.getNextJob(token, { block: false });
-            if (job !== undefined) fetched.push({ job, token, owner, queue: name });
-          }));
-        }
-        if (fetched.length === 0) return [];
-        // The claims' fields written and the jobs' hashes and logs read back in one call: the tasks as stored, running.
-        const keys = fetched.flatMap(({ job, queue }) => {
-          const key = this.#jobKey(queue, job.id!);
-          return [key, `${key}:logs`];
-        });
-        replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...fetched.map(({ token }) => token)]) as typeof replies;
-      } catch (error) {
-        // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now).
-        void this.#putBack(fetched).catch(() => {});
-        throw error;
-      }
-      // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
-      // forever by this process.
-      const claimed: StoredTask[] = [];
-      const stalled: Promise<void>[] = [];
-      fetched.forEach((claim, i) => {
-        const id = claim.job.id!;
-        const hash = fromPairs(replies[i * 3 + 1] as string[]);
-        if (replies[i * 3] === 0) {
-          stalled.push(this.#failStalled(claim, hash, now));
-          return;
-        }
-        this.#claims.set(id, claim);
-        this.#holds.delete(id);
-        Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
-        claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
+    this.#opened();
+    return this.#call(() => this.#take(owner, leaseUntil, now, (fetched) => this.#fetch(request, fetched, fronts)));
+  }
+
+  /**
+   * Fetches up to the request's limit (less what `fetched` holds already) of its names' waiting jobs into `fetched`:
+   * every fetch of the turn on one connection, one round trip.
+   */
+  async #fetch(request: Omit<ClaimRequest, 'now'>, fetched: Claim[], fronts?: ReadonlyMap<string, number>): Promise<void> {
+    const { owner, names, concurrency, limit, leaseUntil } = request;
+    for (const name of names) {
+      let room = limit - fetched.length;
+      if (room <= 0) break;
+      const worker = await this.#fetcher(name, concurrency, leaseUntil);
+      if (worker === undefined) continue;
+      // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
+      if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
+      else if (request.ids !== undefined) room = Math.min(room, Number(await runScript(this.#client!, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
+      if (room <= 0) continue;
+      await Promise.all(Array.from({ length: room }, async () => {
+        const token = `${owner}|${++this.#tokens}`;
+        const job = await worker.getNextJob(token, { block: false });
+        if (job !== undefined) fetched.push({ job, token, owner, queue: name });
+      }));
+    }
+  }
+
+  /** The worker that fetches a name's jobs, its queue's cap set as `concurrency` says; none when the cap is 0. */
+  async #fetcher(name: string, concurrency: Readonly<Record<string, number>>, leaseUntil: number): Promise<Worker | undefined> {
+    const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
+    if (cap === 0) return undefined;
+    const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
+    if (cap !== undefined && this.#caps.get(name) !== cap) {
+      await this.#queue(name).setGlobalConcurrency(cap);
+      this.#caps.set(name, cap);
+    }
+    return worker;
+  }
+
+  /**
+   * The jobs `fetch` moves to active (into the list it is given) claimed for `owner`: the claims' fields written and
+   * the jobs' hashes and logs read back in one call, the tasks as stored, running. Until Redis has that bookkeeping,
+   * a failure gives every fetched job back.
+   */
+  async #take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Claim[]) => Promise<void>): Promise<StoredTask[]> {
+    const client = this.#client!;
+    const fetched: Claim[] = [];
+    let replies: (number | string[])[];
+    try {
+      await fetch(fetched);
+      if (fetched.length === 0) return [];
+      const keys = fetched.flatMap(({ job, queue }) => {
+        const key = this.#jobKey(queue, job.id!);
+        return [key, `${key}:logs`];
       });
-      // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
-      await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
-        if (!isUnavailable(error)) throw error;
-      })));
-      return claimed;
+      replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...fetched.map(({ token }) => token)]) as typeof replies;
+    } catch (error) {
+      // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now).
+      void this.#putBack(fetched).catch(() => {});
+      throw error;
+    }
+    // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
+    // forever by this process.
+    const claimed: StoredTask[] = [];
+    const stalled: Promise<void>[] = [];
+    fetched.forEach((claim, i) => {
+      const id = claim.job.id!;
+      const hash = fromPairs(replies[i * 3 + 1] as string[]);
+      if (replies[i * 3] === 0) {
+        stalled.push(this.#failStalled(claim, hash, now));
+        return;
+      }
+      this.#claims.set(id, claim);
+      this.#holds.delete(id);
+      Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
+      claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
     });
+    // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
+    await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
+      if (!isUnavailable(error)) throw error;
+    })));
+    return claimed;
   }
 
   /**
@@ -352,13 +373,58 @@ export class BullmqStore implements TaskStore {
     // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
     const mine = this.#owned(ids, owner);
     if (mine.length === 0) return;
-    await this.#call(() => Promise.all(mine.map(async ({ job, token, queue }) => {
-      // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
-      // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
-      const client = await clientOf(this.#workers.get(queue)!);
-      await Promise.all([client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now), ignoreGone(job.moveToCompleted('', token, false))]);
-      this.#claims.delete(job.id!);
-    })));
+    await this.#call(() => Promise.all(mine.map((claim) => this.#completeJob(claim, now, false))));
+  }
+
+  /**
+   * Completes as complete() does, each job's script fetching its queue's next waiting job while the claim has room
+   * (as BullMQ's own worker does: one script per task, where a completion and a claim would be two); the rest of
+   * the room is claimed as claim() would claim it.
+   */
+  async completeAndClaim(ids: readonly string[], owner: string, now: number, claim: ReleaseClaim): Promise<StoredTask[]> {
+    checkOwner('complete()', owner);
+    checkTime('complete(): now', now);
+    checkReleaseClaim(claim, 'complete(): claim');
+    this.#opened();
+    const mine = this.#owned(ids, owner);
+    const { names, concurrency, limit, leaseUntil } = claim;
+    return this.#call(() => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+      let room = limit;
+      const fetching = mine.map((each) => {
+        const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
+        if (fetch) room--;
+        return fetch;
+      });
+      const empty = new Set<string>();
+      const ended = await Promise.allSettled(mine.map(async (each, i) => {
+        if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
+        const next = await this.#completeJob(each, now, fetching[i]!);
+        if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
+        else if (fetching[i]) empty.add(each.queue);
+      }));
+      const failed = ended.find((end) => end.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      // The room completions did not fill, claimed from the names where they did not find the line empty.
+      if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
+    }));
+  }
+
+  /**
+   * Completes a claim's job and, with `fetchNext`, fetches its queue's next waiting job in the same script, locked by
+   * the same token; returns that job, if any.
+   */
+  async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined> {
+    // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
+    // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
+    const worker = this.#workers.get(queue)!;
+    const client = await clientOf(worker);
+    const [, next] = await Promise.all([
+      client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now),
+      orGone(job.moveToCompleted('', token, fetchNext)),
+    ]);
+    this.#claims.delete(job.id!);
+    const [data, id] = (next ?? []) as [JobJson?, string?];
+    return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
@@ -705,12 +771,16 @@ async function loadBullmq(): Promise<typeof import('bullmq')> {
  * another state changes nothing. Connection failures still throw.
  */
 async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
+  return (await orGone(call.then(() => true))) ?? false;
+}
+
+/** As ignoreGone, with the call's result, or undefined when the job was gone. */
+async function orGone<T>(call: Promise<T>): Promise<T | undefined> {
   try {
-    await call;
-    return true;
+    return await call;
   } catch (error) {
     if (isUnavailable(error)) throw error;
-    return false;
+    return undefined;
   }
 }
 

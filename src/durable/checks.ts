@@ -91,14 +91,14 @@ export function checkClaim(limit: number, concurrency: Readonly<Record<string, n
   for (const [name, cap] of Object.entries(concurrency)) checkCount(`${where}: concurrency[${JSON.stringify(name)}]`, cap, 0);
 }
 
-/** The claim a release may carry, checked as `claim()` checks its request. */
-export function checkReleaseClaim(claim: ReleaseClaim | undefined): void {
+/** The claim a release (or a completion) may carry, checked as `claim()` checks its request; `where` names it ("release(): claim"). */
+export function checkReleaseClaim(claim: ReleaseClaim | undefined, where = 'release(): claim'): void {
   if (claim === undefined) return;
-  if (claim === null || typeof claim !== 'object') throw new TypeError(`release(): claim must be an object or undefined, got ${describe(claim)}`);
-  if (!Array.isArray(claim.names)) throw new TypeError(`release(): claim.names must be an array of task names, got ${describe(claim.names)}`);
-  checkClaim(claim.limit, claim.concurrency, 'release(): claim');
-  checkTime('release(): claim.now', claim.now);
-  checkTime('release(): claim.leaseUntil', claim.leaseUntil);
+  if (claim === null || typeof claim !== 'object') throw new TypeError(`${where} must be an object or undefined, got ${describe(claim)}`);
+  if (!Array.isArray(claim.names)) throw new TypeError(`${where}.names must be an array of task names, got ${describe(claim.names)}`);
+  checkClaim(claim.limit, claim.concurrency, where);
+  checkTime(`${where}.now`, claim.now);
+  checkTime(`${where}.leaseUntil`, claim.leaseUntil);
 }
 
 /** The process a hold or claim belongs to. */

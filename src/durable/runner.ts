@@ -84,6 +84,8 @@ export class Runner {
   /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
   #reserved = 0;
   #claimAgain = false;
+  /** An attempt's end asked for a claim that the next completion's write carries (see #ended). */
+  #claimOnFlush = false;
   /**
    * Ready tasks may wait that this runner had no room for: an attempt's end
    * then claims at once. Without one, what others make ready is found by the
@@ -268,7 +270,11 @@ export class Runner {
     }
     // A worker (no journal of its own) is there to drain the shared queue: it claims after every end, as its peers do.
     // A retry may be due at once; a name with its own limit may have tasks due that only this end makes room for.
-    if (this.#settings.holds === undefined || error !== undefined || this.#backlog || this.#limits[stored.name] !== undefined) this.wake();
+    if (this.#settings.holds === undefined || error !== undefined || this.#backlog || this.#limits[stored.name] !== undefined) {
+      // A store that claims as it completes takes that claim with the completion's write.
+      if (error === undefined && this.#settings.store.completeAndClaim !== undefined) this.#claimOnFlush = true;
+      else this.wake();
+    }
   }
 
   async #failed({ stored, span }: Attempt, error: unknown, startedAt: number): Promise<void> {
@@ -291,7 +297,32 @@ export class Runner {
   async #flushCompleted(): Promise<void> {
     const ids = this.#completed;
     this.#completed = [];
-    await this.#record(ids, () => this.#settings.store.complete(ids, this.owner, this.#settings.clock.now()));
+    const { store, clock, leaseMs } = this.#settings;
+    const claims = this.#claimOnFlush;
+    this.#claimOnFlush = false;
+    // The first try claims the room this runner has (reserved as a claim's is); a retry only completes, then claims apart.
+    let limit = claims && !this.#closed && this.#claims ? Math.max(0, this.#room()) : undefined;
+    if (limit !== undefined) this.#reserved += limit;
+    await this.#record(ids, async () => {
+      const now = clock.now();
+      if (limit === undefined) return store.complete(ids, this.owner, now);
+      const claim = { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs };
+      let claimed: StoredTask[];
+      try {
+        claimed = await store.completeAndClaim!(ids, this.owner, now, claim);
+      } catch (error) {
+        // Nothing claimed: a claim of its own takes the room.
+        this.#reserved -= claim.limit;
+        limit = undefined;
+        this.wake();
+        throw error;
+      }
+      // Given back in the same turn as the claimed tasks start, as a claim's room is.
+      this.#reserved -= claim.limit;
+      limit = undefined;
+      for (const stored of claimed) this.#start(stored);
+      if (claim.limit > 0) this.#backlog = claimed.length === claim.limit;
+    });
   }
 
   /**

@@ -212,6 +212,16 @@ export interface TaskStore {
   heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void>;
   /** Running tasks of `owner` completed, all at once. A task no longer owned (its lease was lost) is left alone. */
   complete(ids: readonly string[], owner: string, now: number): Promise<void>;
+  /**
+   * Optional: `complete()`, and in the same call a claim for `owner`, as
+   * `claim({ owner, ...claim })` would claim (the room the completions made,
+   * taken without a call of its own: BullMQ fetches the next job in the
+   * script that completes one). Rejects, claiming nothing, when the claim
+   * fails; the completions may have been written (writing them again with
+   * `complete()` changes nothing). A store without it is completed, then
+   * claimed.
+   */
+  completeAndClaim?(ids: readonly string[], owner: string, now: number, claim: ReleaseClaim): Promise<StoredTask[]>;
   /** A running task of `owner` failed this attempt: kept with its error, ready again at `retryAt`, or failed for good when `retryAt` is null. */
   fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void>;
   /** Shutdown: running tasks of `owner` go back to ready, their attempt not counted. */

@@ -478,6 +478,57 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       });
     });
 
+    describe('complete with a claim (optional: completeAndClaim)', () => {
+      /** The store's completeAndClaim, or null (the case is then skipped: the runner completes, then claims). */
+      function combined(t: TestContext): NonNullable<TaskStore['completeAndClaim']> | null {
+        if (store.completeAndClaim !== undefined) return store.completeAndClaim.bind(store);
+        t.skip('this store has no completeAndClaim');
+        return null;
+      }
+
+      test('completes the owner\'s running tasks and claims ready ones in the same call, as claim() sets them, oldest first', async (t) => {
+        const completeAndClaim = combined(t);
+        if (completeAndClaim === null) return;
+        const [a, b] = [await inState(store, 'running'), await inState(store, 'running')];
+        const [c, d, e] = [await inState(store, 'ready'), await inState(store, 'ready'), await inState(store, 'ready')];
+        const claimed = await completeAndClaim([a.id, b.id], OWNER, T0 + 50, releaseClaim({ limit: 3, now: T0 + 60 }));
+        for (const { id } of [a, b]) await assertTask(store, id, { state: 'completed', finishedAt: T0 + 50, owner: null, leaseUntil: null, attempt: 1 });
+        assert.deepEqual(idsOf(claimed), [c.id, d.id, e.id], 'the room of both completions and one more, oldest first');
+        for (const task of claimed) assert.deepEqual(task, await assertTask(store, task.id, { state: 'running', owner: OWNER, leaseUntil: LEASE, attempt: 1, startedAt: T0 + 60 }), 'the claimed task as stored');
+        assert.deepEqual(await claim(store, { now: T0 + 60 }), [], 'nothing is left for a claim');
+      });
+
+      test('claims at most `limit`, within per-name concurrency across owners (promise 5); limit 0 only completes', async (t) => {
+        const completeAndClaim = combined(t);
+        if (completeAndClaim === null) return;
+        const theirs = newTask({ name: 'hook' });
+        await store.add([theirs], OTHER, LEASE);
+        assert.equal((await claim(store, { owner: OTHER, names: ['hook'] })).length, 1);
+        const mine = newTask({ name: 'hook' });
+        await store.add([mine], OWNER, LEASE);
+        assert.equal((await claim(store, { names: ['hook'] })).length, 1);
+        const done = await inState(store, 'running');
+        const [hook1, hook2, plain] = [newTask({ name: 'hook' }), newTask({ name: 'hook' }), newTask()];
+        await store.add([hook1, hook2, plain], OWNER, LEASE);
+        assert.deepEqual(await completeAndClaim([done.id], OWNER, T0 + 50, releaseClaim({ limit: 0 })), [], 'limit 0 claims nothing');
+        await assertTask(store, done.id, { state: 'completed' });
+        const claimed = await completeAndClaim([mine.id, theirs.id], OWNER, T0 + 50, releaseClaim({ names: ['hook', NAME], concurrency: { hook: 2 }, limit: 3 }));
+        await assertTask(store, mine.id, { state: 'completed' });
+        await assertTask(store, theirs.id, { state: 'running', owner: OTHER }, 'another owner\'s task is left alone');
+        assert.deepEqual(idsOf(claimed).sort(), [hook1.id, plain.id].sort(), 'one hook task (theirs and it make its cap) and the other name\'s');
+        await assertTask(store, hook2.id, { state: 'ready' });
+      });
+
+      test('a bad claim is refused by name, and completes nothing', async (t) => {
+        const completeAndClaim = combined(t);
+        if (completeAndClaim === null) return;
+        const running = await inState(store, 'running');
+        await assert.rejects(completeAndClaim([running.id], OWNER, T0, releaseClaim({ limit: -1 })), /complete\(\): claim: limit/);
+        await assert.rejects(completeAndClaim([running.id], OWNER, T0, releaseClaim({ leaseUntil: Number.NaN })), /complete\(\): claim.leaseUntil/);
+        assert.equal(await stateOf(store, running.id), 'running');
+      });
+    });
+
     describe('fail', () => {
       test('keeps each attempt\'s error: ready again at retryAt, then failed for good with every error (promise 4)', async (t) => {
         if (!passedClock(t)) return;
