@@ -253,11 +253,14 @@ export class BullmqStore implements TaskStore {
       if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
       else if (request.ids !== undefined) room = Math.min(room, Number(await runScript(this.#client!, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
       if (room <= 0) continue;
-      await Promise.all(Array.from({ length: room }, async () => {
+      const fetchOne = async (): Promise<boolean> => {
         const token = `${owner}|${++this.#tokens}`;
         const job = await worker.getNextJob(token, { block: false });
         if (job !== undefined) fetched.push({ job, token, owner, queue: name });
-      }));
+        return job !== undefined;
+      };
+      // One fetch first: an empty line (an idle worker's every poll) costs one script, not one per free slot.
+      if (await fetchOne() && room > 1) await Promise.all(Array.from({ length: room - 1 }, fetchOne));
     }
   }
 

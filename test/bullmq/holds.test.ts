@@ -4,7 +4,7 @@
 // Against a real redis-server, several store instances on one prefix as
 // several processes would be; time is passed in (`now`), never slept.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import type { NewTask, TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
@@ -113,14 +113,19 @@ test('a held task\'s key is BullMQ\'s: a ready task with it is a duplicate; free
   ]);
 });
 
-test('a hold costs few Redis commands: added, renewed, released and claimed in batches of 100, about 20 per task, the commands of BullMQ\'s and Coda\'s scripts counted', { skip: missing }, async (t) => {
-  const [web] = await stores(t, 1);
+/** Redis's count of commands run so far (those inside scripts included), on a connection of the test's own. */
+function commandCounter(t: TestContext): () => Promise<number> {
   const redis = new Redis({ port: server().port });
   t.after(() => redis.disconnect());
-  const commands = async (): Promise<number> => {
+  return async () => {
     const stats = await redis.info('commandstats');
     return [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].filter(([, name]) => name !== 'info').reduce((sum, [, , calls]) => sum + Number(calls), 0);
   };
+}
+
+test('a hold costs few Redis commands: added, renewed, released and claimed in batches of 100, about 20 per task, the commands of BullMQ\'s and Coda\'s scripts counted', { skip: missing }, async (t) => {
+  const [web] = await stores(t, 1);
+  const commands = commandCounter(t);
   // Warmed up: the store's queue, its worker and its scripts exist before counting.
   const now = Date.now();
   await web!.add([held('warm')], 'web', now + 30_000);
@@ -134,4 +139,27 @@ test('a hold costs few Redis commands: added, renewed, released and claimed in b
   assert.equal(claimed.length, tasks.length);
   // 20.1 measured; a held task as a delayed BullMQ job (its delay changed by the heartbeat, promoted by the release) cost 51.
   assert.ok(perTask <= 21, `${perTask} commands per held task (added, renewed, released and claimed)`);
+});
+
+test('a claim of an empty line costs one fetch per name, not one per free slot (an idle worker polls every pollMs)', { skip: missing }, async (t) => {
+  const [worker] = await stores(t, 1);
+  const commands = commandCounter(t);
+  const claim = (limit: number) => {
+    const now = Date.now();
+    return worker!.claim({ owner: 'idle', names: ['send', 'mail'], concurrency: {}, limit, now, leaseUntil: now + 30_000 });
+  };
+  // Warmed up: the queues' workers and the scripts exist before counting.
+  assert.deepEqual(await claim(16), []);
+  const before = await commands();
+  assert.deepEqual(await claim(16), []);
+  const idle = await commands() - before;
+  const one = await commands();
+  assert.deepEqual(await claim(1), []);
+  const perFetch = await commands() - one;
+  // 16 free slots once cost 16 fetches per name.
+  assert.equal(idle, perFetch, `an idle claim of 16 ran ${idle} commands, one of 1 ran ${perFetch}`);
+  // Work waiting is still all fetched at once.
+  const now = Date.now();
+  await worker!.add(Array.from({ length: 5 }, (_, i) => held(`wait-${i}`, { held: false })), 'web', now + 30_000);
+  assert.equal((await claim(16)).length, 5);
 });
