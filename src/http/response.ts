@@ -241,10 +241,15 @@ export class HttpResponse {
    */
   after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
+    const exchange = currentRequest() as { readonly live: boolean; keep(response: HttpResponse): void } | undefined;
+    // In a task or an afterResponse hook: the request's tasks were taken already, this one would never run.
+    if (exchange?.live === false) {
+      throw new TypeError('response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
+    }
     if (typeof task === 'function') (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
     else (this[kTaskEntries] ??= []).push(taskEntry('response.after()', task, second, third));
     // The request's exchange (after/exchange.ts) keeps it: a middleware replacing it does not drop its tasks.
-    (currentRequest() as { keep(response: HttpResponse): void } | undefined)?.keep(this);
+    exchange?.keep(this);
     return this;
   }
 }

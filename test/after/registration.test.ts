@@ -66,6 +66,39 @@ test('after() inside a task queues a task that runs after the ones already queue
   assert.deepEqual(ran, ['first', 'second', 'from-inside']);
 });
 
+test('response.after() once the response is sent (in a task, in an afterResponse hook) is a TypeError saying so, not a task that never runs', async () => {
+  const errors: unknown[] = [];
+  const ran: string[] = [];
+  const lateRegistration = (where: string, response: HttpResponse): void => {
+    try {
+      response.after(() => { ran.push(where); });
+    } catch (error) {
+      errors.push(error);
+    }
+  };
+  const hook: MiddlewareHooks = {
+    afterResponse(_request, response) {
+      lateRegistration('hook', response);
+    },
+  };
+  const app = createApp({
+    middleware: [hook],
+    routes: [get('/', () => {
+      const response = new HttpResponse('ok');
+      return response.after(() => lateRegistration('task', response));
+    })],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(ran, []);
+  assert.equal(errors.length, 2);
+  for (const error of errors) {
+    assert.ok(error instanceof TypeError);
+    assert.equal(error.message, 'response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
+  }
+});
+
 test('after() called once the response is done runs at once, with the outcome already known', async () => {
   const late = gate();
   let lateOutcome: Outcome | undefined;
