@@ -19,6 +19,8 @@ export const kNodeHeaders = Symbol('coda.nodeHeaders');
 export const kNonAscii = Symbol('coda.nonAscii');
 /** ResponseHeaders: sets a header Coda itself chose, without checks. */
 export const kSetTrusted = Symbol('coda.setTrusted');
+/** ResponseHeaders: stands for the headers a Node response sent (copied only if read). */
+export const kSentHeaders = Symbol('coda.sentHeaders');
 /** StreamingResponse: the stream if it was opened, else undefined. */
 export const kOpenedStream = Symbol('coda.openedStream');
 /** StreamingResponse: the response ends before its stream; the signal aborts, a Readable is destroyed. */

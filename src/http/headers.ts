@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { kNodeHeaders, kNonAscii, kSetTrusted } from '../symbols.js';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { kNodeHeaders, kNonAscii, kSentHeaders, kSetTrusted } from '../symbols.js';
 
 /** An RFC 9110 token: a header name, a cookie name, a method. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -46,6 +46,8 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   // Handed to writeHead as it is: no copy per response.
   #map: Record<string, string | string[]> = new HeaderRecord();
   #nonAscii = false;
+  /** Node's record of the headers a response sent, until first read (see `kSentHeaders`). */
+  #sent: OutgoingHttpHeaders | undefined = undefined;
 
   constructor(init?: HeadersInit) {
     if (init === undefined) return;
@@ -64,41 +66,42 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   get(name: string): string | null {
-    const value = this.#map[name.toLowerCase()];
+    const value = this.#record()[name.toLowerCase()];
     if (value === undefined) return null;
     return typeof value === 'string' ? value : value.join(', ');
   }
 
   /** Every `Set-Cookie` value, one per cookie. */
   getSetCookie(): string[] {
-    const value = this.#map['set-cookie'];
+    const value = this.#record()['set-cookie'];
     if (value === undefined) return [];
     return typeof value === 'string' ? [value] : [...value];
   }
 
   has(name: string): boolean {
-    return this.#map[name.toLowerCase()] !== undefined;
+    return this.#record()[name.toLowerCase()] !== undefined;
   }
 
   set(name: string, value: string): this {
     const key = checkName(name);
     if (checkValue(name, value)) this.#nonAscii = true;
-    this.#map[key] = value;
+    this.#record()[key] = value;
     return this;
   }
 
   append(name: string, value: string): this {
     const key = checkName(name);
     if (checkValue(name, value)) this.#nonAscii = true;
-    const existing = this.#map[key];
-    if (existing === undefined) this.#map[key] = value;
-    else if (typeof existing === 'string') this.#map[key] = [existing, value];
+    const map = this.#record();
+    const existing = map[key];
+    if (existing === undefined) map[key] = value;
+    else if (typeof existing === 'string') map[key] = [existing, value];
     else existing.push(value);
     return this;
   }
 
   delete(name: string): this {
-    delete this.#map[name.toLowerCase()];
+    delete this.#record()[name.toLowerCase()];
     return this;
   }
 
@@ -111,12 +114,12 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   #rawEntries(): [string, string | string[]][] {
-    return Object.entries(this.#map);
+    return Object.entries(this.#record());
   }
 
   /** @internal Sets a header Coda itself chose (a constant), or one Node has checked already: no checks. */
   [kSetTrusted](name: string, value: string | string[]): void {
-    this.#map[name] = value;
+    this.#record()[name] = value;
   }
 
   /** @internal Whether a value beyond ASCII was set (kept after a delete: it only costs a copy of the body). */
@@ -124,9 +127,30 @@ export class ResponseHeaders implements Iterable<[string, string]> {
     return this.#nonAscii;
   }
 
+  /**
+   * @internal Stands for the headers another framework sent (Node's
+   * `getHeaders()` record, checked by Node when they were set): copied in only
+   * when something reads them, which most responses' tasks never do.
+   */
+  [kSentHeaders](record: OutgoingHttpHeaders): void {
+    this.#sent = record;
+  }
+
+  #record(): Record<string, string | string[]> {
+    const sent = this.#sent;
+    if (sent !== undefined) {
+      this.#sent = undefined;
+      for (const name in sent) {
+        const value = sent[name]!;
+        this.#map[name] = typeof value === 'object' ? value.map(String) : String(value);
+      }
+    }
+    return this.#map;
+  }
+
   /** @internal The record handed to `ServerResponse.writeHead`. */
   [kNodeHeaders](): Record<string, string | string[]> {
-    return this.#map;
+    return this.#record();
   }
 }
 

@@ -6,7 +6,7 @@ import { sendsBody } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
-import { kSetTrusted } from '../../symbols.js';
+import { kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
 
 const kAdopted = Symbol('coda.adopted');
@@ -84,17 +84,13 @@ export class AdoptedExchange extends Exchange {
 /**
  * The status and the headers the framework set (Node's own framing headers
  * are not among them). Node checked every name and value when they were set:
- * they are copied as they are.
+ * its record is taken as it is, and copied only if a task reads the headers.
  */
 function sentResponse(res: ServerResponse): HttpResponse {
   const status = res.statusCode;
   // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
   const response = new HttpResponse(null, { status: status >= 100 && status <= 999 ? status : 500 });
-  const headers = res.getHeaders();
-  for (const name in headers) {
-    const value = headers[name]!;
-    response.headers[kSetTrusted](name, typeof value === 'object' ? value.map(String) : String(value));
-  }
+  response.headers[kSentHeaders](res.getHeaders());
   return response;
 }
 
