@@ -32,13 +32,11 @@ export function prepareStatements(db: DatabaseSync) {
     // ?1 the releases (RELEASES), ?2 the owner. `+state`, `+owner`: found by id, one lookup per release.
     releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
       FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 RETURNING id`),
-    // Held to running for the same owner, as `claim` sets a claimed task: ?3 the lease, ?4 now, ?5 the names (a JSON array).
-    releaseToRunning: arrays(`UPDATE coda_tasks SET state = 'running', run_at = r_run_at, outcome = r_outcome, owner = ?2,
-      lease_until = ?3, started_at = ?4, attempt = attempt + 1
-      FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 AND name IN (SELECT value FROM json_each(?5))
-      RETURNING ${TASK_COLUMNS}`),
+    // A held task the release claims: its row read first (?1 the ids, ?2 the owner), then updated by rowid, as `claim` sets it.
+    heldOf: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
+    heldToRunning: sql(`UPDATE coda_tasks SET state = 'running', run_at = ?, outcome = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
+      WHERE seq = ?`),
     releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
-    heldNames: arrays(`SELECT id, name FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
 
     runningOf: sql(`SELECT count(*) AS n FROM coda_tasks WHERE state = 'running' AND name = ? AND owner IS NOT NULL`),
     dueOf: arrays(`SELECT seq, name, run_at FROM coda_tasks WHERE state = 'ready' AND name = ? AND run_at <= ? ORDER BY run_at, seq LIMIT ?`),
