@@ -1,7 +1,23 @@
 import type { DatabaseSync } from 'node:sqlite';
 
 /** The schema this code writes, kept in `PRAGMA user_version`: a later version migrates from here. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Held and running tasks (they have an owner): recovery, running tasks per
+ * name, stats. Keyed by name alone, which never changes: a release from held
+ * to running (state, lease) leaves it untouched, so a task costs it one entry
+ * added and one removed on its way, not four writes. Version 1 keyed it by
+ * (state, name, owner, lease_until); the tasks it serves are few (those in
+ * flight), so recovery scans them all.
+ */
+const OWNED_INDEX = `-- Held and running tasks, by name.
+CREATE INDEX coda_tasks_owned ON coda_tasks (name) WHERE owner IS NOT NULL;`;
+
+/** What takes a file from each version to the next, by the version it is at. */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  1: `DROP INDEX coda_tasks_lease;\n${OWNED_INDEX}\nPRAGMA user_version = 2;`,
+};
 
 /**
  * One row per task; `seq` (the rowid) is the order tasks were added in. Small
@@ -42,24 +58,26 @@ CREATE TABLE coda_tasks (
 CREATE UNIQUE INDEX coda_tasks_pending_key ON coda_tasks (key) WHERE key IS NOT NULL AND state IN ('held', 'ready', 'running');
 -- Claims: ready tasks by name, oldest run_at first, then seq (the rowid, last in every index).
 CREATE INDEX coda_tasks_claim ON coda_tasks (name, run_at) WHERE state = 'ready';
--- Leases and owners (held and running tasks): recovery, heartbeats, running tasks per name.
-CREATE INDEX coda_tasks_lease ON coda_tasks (state, name, owner, lease_until) WHERE owner IS NOT NULL;
+${OWNED_INDEX}
 -- Ended tasks: pruning by finish time per name, and their counts.
 CREATE INDEX coda_tasks_ended ON coda_tasks (state, name, finished_at) WHERE finished_at IS NOT NULL;
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
 /**
- * Creates the schema in an empty database, in one transaction (another
- * process opening the same new file waits, then finds it made); a database
- * already at this version is only read, so a read-only file opens. Refuses a
- * file written by a newer version of this code.
+ * Creates the schema in an empty database, or migrates an older one, in one
+ * transaction (another process opening the same file waits, then finds it
+ * done); a database already at this version is only read, so a read-only
+ * file opens (an older read-only file cannot be migrated, and is refused).
+ * Refuses a file written by a newer version of this code.
  */
 export function ensureSchema(db: DatabaseSync, description: string): void {
   if (schemaVersion(db, description) === SCHEMA_VERSION) return;
   db.exec('BEGIN IMMEDIATE');
   try {
-    if (schemaVersion(db, description) === 0) db.exec(SCHEMA);
+    const version = schemaVersion(db, description);
+    if (version === 0) db.exec(SCHEMA);
+    else for (let from = version; from < SCHEMA_VERSION; from++) db.exec(MIGRATIONS[from]!);
     db.exec('COMMIT');
   } catch (error) {
     db.exec('ROLLBACK');

@@ -80,7 +80,7 @@ describe('sqlite store settings', () => {
     const file = newFile();
     const store = await opened({ path: file });
     try {
-      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 1 });
+      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 2 });
       const other = new DatabaseSync(file);
       assert.equal(other.prepare('PRAGMA journal_mode').get()!.journal_mode, 'wal', 'WAL is the file\'s mode, for every connection');
       other.close();
@@ -174,7 +174,32 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     const db = new DatabaseSync(file);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 1`));
+    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 2`));
+  });
+
+  test('a file at schema version 1 is migrated when it opens: the owned tasks\' index by name replaces the lease index, every task kept', async () => {
+    const file = newFile();
+    const made = await opened({ path: file });
+    await made.add([task({ id: 'v1-held', held: true })], 'dead', 10);
+    await made.add([task({ id: 'v1-ready' })], 'dead', 10);
+    await made.close();
+    // Version 1's index, as it wrote it.
+    const db = new DatabaseSync(file);
+    db.exec(`DROP INDEX coda_tasks_owned;
+      CREATE INDEX coda_tasks_lease ON coda_tasks (state, name, owner, lease_until) WHERE owner IS NOT NULL;
+      PRAGMA user_version = 1;`);
+    db.close();
+    const store = await opened({ path: file });
+    try {
+      assert.equal(store.settings().schemaVersion, 2);
+      const indexes = new DatabaseSync(file).prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'coda_tasks_%' ORDER BY name").all();
+      assert.deepEqual(indexes.map(({ name }) => name), ['coda_tasks_claim', 'coda_tasks_ended', 'coda_tasks_owned', 'coda_tasks_pending_key']);
+      assert.deepEqual(await store.recover(20, () => 0.5), { held: 1, running: 0 });
+      const claimed = await store.claim({ owner: 'next', names: ['race'], concurrency: {}, limit: 10, now: 20, leaseUntil: 100 });
+      assert.deepEqual(claimed.map(({ id }) => id).sort(), ['v1-held', 'v1-ready']);
+    } finally {
+      await store.close();
+    }
   });
 
   test('a store not opened, or closed, refuses calls; close() twice is harmless', async () => {
