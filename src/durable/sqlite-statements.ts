@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { returnArrays, TASK_COLUMNS } from './sqlite-rows.js';
+import { PENDING } from './sqlite-schema.js';
 
 /** A JSON array parameter as a set: one prepared statement serves a list of any length. */
 const LIST = '(SELECT value FROM json_each(?))';
@@ -27,7 +28,7 @@ export function prepareStatements(db: DatabaseSync) {
 
     insert: sql(`INSERT INTO coda_tasks (id, name, state, key, run_when, attempt, max_attempts, timeout_ms, run_at, owner,
       lease_until, created_at, backoff, request, trace, errors, payload) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)`),
-    pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND state IN ('held', 'ready', 'running')`),
+    pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND ${PENDING}`),
 
     // ?1 the releases (RELEASES), ?2 the owner. `+state`, `+owner`: found by id, one lookup per release.
     releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
@@ -75,7 +76,7 @@ export function prepareStatements(db: DatabaseSync) {
     retry: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?, attempt = 0, finished_at = NULL
       WHERE id = ? AND state = 'failed'
         AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM coda_tasks AS other WHERE other.key = coda_tasks.key
-          AND other.state IN ('held', 'ready', 'running')))`),
+          AND ${PENDING.replaceAll('state', 'other.state')}))`),
     discard: sql(`DELETE FROM coda_tasks WHERE id = ? AND state <> 'running'`),
     // Per name, so that each delete is a range of the ended index.
     completedNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'completed' AND finished_at IS NOT NULL AND name > ?
