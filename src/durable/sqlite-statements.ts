@@ -34,7 +34,9 @@ export function prepareStatements(db: DatabaseSync) {
     releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
       FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 RETURNING id`),
     // A held task the release claims: its row read first (?1 the ids, ?2 the owner), then updated by rowid, as `claim` sets it.
-    heldOf: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
+    // A join from the list's side, not `id IN (list)`: no temporary table for the list (a row per id listed twice; the caller keeps one).
+    heldOf: arrays(`SELECT ${TASK_COLUMNS} FROM (SELECT value AS listed_id FROM json_each(?1)) CROSS JOIN coda_tasks ON id = listed_id
+      WHERE +state = 'held' AND +owner = ?2`),
     heldToRunning: sql(`UPDATE coda_tasks SET state = 'running', run_at = ?, outcome = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
       WHERE seq = ?`),
     releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
