@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { returnArrays, TASK_COLUMNS } from './sqlite-rows.js';
+import { PENDING } from './sqlite-schema.js';
 
 /** A JSON array parameter as a set: one prepared statement serves a list of any length. */
 const LIST = '(SELECT value FROM json_each(?))';
@@ -27,18 +28,18 @@ export function prepareStatements(db: DatabaseSync) {
 
     insert: sql(`INSERT INTO coda_tasks (id, name, state, key, run_when, attempt, max_attempts, timeout_ms, run_at, owner,
       lease_until, created_at, backoff, request, trace, errors, payload) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)`),
-    pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND state IN ('held', 'ready', 'running')`),
+    pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND ${PENDING}`),
 
     // ?1 the releases (RELEASES), ?2 the owner. `+state`, `+owner`: found by id, one lookup per release.
     releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
       FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 RETURNING id`),
-    // Held to running for the same owner, as `claim` sets a claimed task: ?3 the lease, ?4 now, ?5 the names (a JSON array).
-    releaseToRunning: arrays(`UPDATE coda_tasks SET state = 'running', run_at = r_run_at, outcome = r_outcome, owner = ?2,
-      lease_until = ?3, started_at = ?4, attempt = attempt + 1
-      FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 AND name IN (SELECT value FROM json_each(?5))
-      RETURNING ${TASK_COLUMNS}`),
+    // A held task the release claims: its row read first (?1 the ids, ?2 the owner), then updated by rowid, as `claim` sets it.
+    // A join from the list's side, not `id IN (list)`: no temporary table for the list (a row per id listed twice; the caller keeps one).
+    heldOf: arrays(`SELECT ${TASK_COLUMNS} FROM (SELECT value AS listed_id FROM json_each(?1)) CROSS JOIN coda_tasks ON id = listed_id
+      WHERE +state = 'held' AND +owner = ?2`),
+    heldToRunning: sql(`UPDATE coda_tasks SET state = 'running', run_at = ?, outcome = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
+      WHERE seq = ?`),
     releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
-    heldNames: arrays(`SELECT id, name FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
 
     runningOf: sql(`SELECT count(*) AS n FROM coda_tasks WHERE state = 'running' AND name = ? AND owner IS NOT NULL`),
     dueOf: arrays(`SELECT seq, name, run_at FROM coda_tasks WHERE state = 'ready' AND name = ? AND run_at <= ? ORDER BY run_at, seq LIMIT ?`),
@@ -77,7 +78,7 @@ export function prepareStatements(db: DatabaseSync) {
     retry: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?, attempt = 0, finished_at = NULL
       WHERE id = ? AND state = 'failed'
         AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM coda_tasks AS other WHERE other.key = coda_tasks.key
-          AND other.state IN ('held', 'ready', 'running')))`),
+          AND ${PENDING.replaceAll('state', 'other.state')}))`),
     discard: sql(`DELETE FROM coda_tasks WHERE id = ? AND state <> 'running'`),
     // Per name, so that each delete is a range of the ended index.
     completedNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'completed' AND finished_at IS NOT NULL AND name > ?

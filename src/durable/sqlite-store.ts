@@ -7,7 +7,7 @@ import { outcomeJson } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, sqlString } from './sqlite-file.js';
-import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
+import { ID, NAME, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
@@ -363,23 +363,36 @@ export class SqliteStore implements TaskStore {
 
 /**
  * The claim a release carries: its tasks due by `now`, in the order of the
- * releases, up to `limit`, within each name's room, from held to running in
- * one statement. Room is counted only when a name has a cap (one SELECT of the
- * batch's names, one count per capped name); otherwise SQL keeps to `names`.
+ * releases, up to `limit`, within each name's room, from held to running.
+ * The held rows are read in one statement, then each chosen one is updated by
+ * its rowid with its own parameters: a batch statement reading each release's
+ * outcome out of JSON cost more than a statement per task (bench/durable-results.md).
+ * A task is returned as the claim sets it, from its row and what this write set.
  */
 function claimReleased(s: Statements, toRun: readonly Release[], owner: string, claim: ReleaseClaim): StoredTask[] {
   const { names, concurrency, limit, now, leaseUntil } = claim;
-  let chosen = toRun.filter(({ runAt }) => runAt <= now);
-  if (limit === 0 || names.length === 0 || chosen.length === 0) return [];
-  if (names.some((name) => Object.hasOwn(concurrency, name))) {
-    const room = roomOf(s, names, concurrency);
-    const nameOf = new Map(rowsOf(s.heldNames.all(JSON.stringify(chosen.map(({ id }) => id)), owner)).map(([id, name]) => [id, name as string]));
-    chosen = chosen.filter(({ id }) => nameOf.has(id) && take(room, nameOf.get(id)!));
+  const due = toRun.filter(({ runAt }) => runAt <= now);
+  if (limit === 0 || names.length === 0 || due.length === 0) return [];
+  const held = new Map(rowsOf(s.heldOf.all(JSON.stringify(due.map(({ id }) => id)), owner)).map((row) => [row[ID], row]));
+  const room = roomOf(s, names, concurrency);
+  const claimed: StoredTask[] = [];
+  for (const { id, runAt, outcome } of due) {
+    if (claimed.length === limit) break;
+    const row = held.get(id);
+    if (row === undefined || !take(room, row[NAME] as string)) continue;
+    held.delete(id);
+    const text = outcomeJson(outcome);
+    s.heldToRunning.run(runAt, text, leaseUntil, now, row[SEQ]!);
+    const task = toTask(row);
+    task.state = 'running';
+    task.attempt += 1;
+    task.runAt = runAt;
+    task.outcome = JSON.parse(text);
+    task.leaseUntil = leaseUntil;
+    task.startedAt = now;
+    claimed.push(task);
   }
-  chosen = chosen.slice(0, limit);
-  if (chosen.length === 0) return [];
-  const rows = new Map(rowsOf(s.releaseToRunning.all(releaseRows(chosen), owner, leaseUntil, now, JSON.stringify(names))).map((row) => [row[1], row]));
-  return chosen.filter(({ id }) => rows.has(id)).map(({ id }) => toTask(rows.get(id)!));
+  return claimed;
 }
 
 /** How many more of each name may run, counted over every process's running tasks (a name without a cap: Infinity). */

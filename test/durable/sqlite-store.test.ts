@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -80,7 +80,7 @@ describe('sqlite store settings', () => {
     const file = newFile();
     const store = await opened({ path: file });
     try {
-      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 1 });
+      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 2 });
       const other = new DatabaseSync(file);
       assert.equal(other.prepare('PRAGMA journal_mode').get()!.journal_mode, 'wal', 'WAL is the file\'s mode, for every connection');
       other.close();
@@ -174,7 +174,58 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     const db = new DatabaseSync(file);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 1`));
+    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 2`));
+  });
+
+  test('a file at schema version 1 is migrated when it opens: CHECKs without IN lists, the in-flight index by name, every task kept as it was', async () => {
+    const file = newFile();
+    const db = new DatabaseSync(file);
+    db.exec(readFileSync(new URL('fixtures/sqlite-schema-v1.sql', import.meta.url), 'utf8'));
+    db.exec(`INSERT INTO coda_tasks (id, name, state, key, run_when, attempt, max_attempts, timeout_ms, run_at, owner, lease_until,
+        created_at, backoff, request, trace, outcome, errors, payload) VALUES
+      ('v1-held', 'race', 'held', 'k1', 'always', 0, 3, 30000, 0, 'dead', 10, 1, '{"type":"fixed","delayMs":1000}', NULL, NULL, NULL, '[]', '{"a":1}'),
+      ('v1-ready', 'race', 'ready', NULL, 'success', 1, 3, 30000, 5, NULL, NULL, 2, '{"type":"fixed","delayMs":1000}',
+        '{"id":"r1","method":"POST","path":"/x"}', NULL, '{"status":500}', '[{"attempt":1,"message":"boom","startedAt":3,"finishedAt":4}]', '{"b":2}')`);
+    db.close();
+    const store = await opened({ path: file });
+    try {
+      assert.equal(store.settings().schemaVersion, 2);
+      const schema = new DatabaseSync(file).prepare("SELECT name, sql FROM sqlite_master WHERE name LIKE 'coda_tasks%' ORDER BY name").all();
+      assert.deepEqual(schema.map(({ name }) => name), ['coda_tasks', 'coda_tasks_claim', 'coda_tasks_ended', 'coda_tasks_owned', 'coda_tasks_pending_key']);
+      assert.ok(schema.every(({ sql }) => !/ IN \(/.test(String(sql))), 'no IN list left in the schema');
+      const ready = await store.get('v1-ready');
+      assert.deepEqual({ ...ready, backoff: undefined }, {
+        id: 'v1-ready', name: 'race', payload: '{"b":2}', state: 'ready', key: null, when: 'success', attempt: 1, maxAttempts: 3, backoff: undefined,
+        timeoutMs: 30_000, runAt: 5, owner: null, leaseUntil: null, createdAt: 2, startedAt: null, finishedAt: null,
+        request: { id: 'r1', method: 'POST', path: '/x' }, outcome: { status: 500 }, trace: null,
+        errors: [{ attempt: 1, message: 'boom', startedAt: 3, finishedAt: 4 }],
+      });
+      // The pending key still holds, and the dead process's hold is recovered.
+      assert.deepEqual(await store.add([task({ key: 'k1' })], 'p', 100), [{ id: 'v1-held', duplicate: true }]);
+      assert.deepEqual(await store.recover(20, () => 0.5), { held: 1, running: 0 });
+      const claimed = await store.claim({ owner: 'next', names: ['race'], concurrency: {}, limit: 10, now: 20, leaseUntil: 100 });
+      assert.deepEqual(claimed.map(({ id }) => id).sort(), ['v1-held', 'v1-ready']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('writing a task row builds no temporary table: no IN list in a CHECK or a partial index\'s condition (SQLite makes one per row for a list of three or more)', async () => {
+    const file = newFile();
+    await (await opened({ path: file })).close();
+    const db = new DatabaseSync(file);
+    try {
+      for (const write of [
+        `INSERT INTO coda_tasks (id, name, state, key, run_when, attempt, max_attempts, timeout_ms, run_at, owner, lease_until, created_at, backoff, errors, payload)
+          VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '[]', ?)`,
+        "UPDATE coda_tasks SET state = ?, key = ?, owner = ?, lease_until = ?, finished_at = ? WHERE seq = ?",
+      ]) {
+        const opcodes = db.prepare(`EXPLAIN ${write}`).all().map(({ opcode }) => opcode);
+        assert.ok(!opcodes.includes('OpenEphemeral'), write);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   test('a store not opened, or closed, refuses calls; close() twice is harmless', async () => {
