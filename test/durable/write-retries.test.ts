@@ -4,12 +4,26 @@ import { writeWithRetries, WRITE_RETRIES } from '../../src/durable/write-retries
 
 const quick = { attempts: 3, delayMs: () => 1 };
 
+/**
+ * The retries' waits are unref'd (they keep no process alive): the test holds
+ * the event loop open itself while it awaits them, or Node 22's runner may
+ * find the loop empty and end the test as still pending.
+ */
+async function held<T>(promise: Promise<T>): Promise<T> {
+  const alive = setInterval(() => {}, 1_000);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(alive);
+  }
+}
+
 test('a refused write is tried again until written; the first refusal is told once', async () => {
   let calls = 0;
   const refusals: unknown[] = [];
-  const written = await writeWithRetries(async () => {
+  const written = await held(writeWithRetries(async () => {
     if (++calls < 3) throw new Error(`refused ${calls}`);
-  }, (error) => refusals.push(error), quick);
+  }, (error) => refusals.push(error), quick));
   assert.equal(written, true);
   assert.equal(calls, 3);
   assert.deepEqual(refusals.map((error) => (error as Error).message), ['refused 1']);
@@ -17,10 +31,10 @@ test('a refused write is tried again until written; the first refusal is told on
 
 test('a write refused past its attempts is given up: false, after exactly that many tries', async () => {
   let calls = 0;
-  const written = await writeWithRetries(async () => {
+  const written = await held(writeWithRetries(async () => {
     calls++;
     throw new Error('refused');
-  }, () => {}, quick);
+  }, () => {}, quick));
   assert.equal(written, false);
   assert.equal(calls, 3);
 });
