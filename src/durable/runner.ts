@@ -307,19 +307,16 @@ export class Runner {
       const now = clock.now();
       if (limit === undefined) return store.complete(ids, this.owner, now);
       const claim = { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs };
-      let claimed: StoredTask[];
+      let claimed: StoredTask[] | undefined;
       try {
         claimed = await store.completeAndClaim!(ids, this.owner, now, claim);
-      } catch (error) {
-        // Nothing claimed: a claim of its own takes the room.
+      } finally {
+        // Given back in the same turn as the claimed tasks start, as a claim's room is.
         this.#reserved -= claim.limit;
         limit = undefined;
-        this.wake();
-        throw error;
+        // Nothing claimed (the call failed): a claim of its own takes the room.
+        if (claimed === undefined) this.wake();
       }
-      // Given back in the same turn as the claimed tasks start, as a claim's room is.
-      this.#reserved -= claim.limit;
-      limit = undefined;
       for (const stored of claimed) this.#start(stored);
       if (claim.limit > 0) this.#backlog = claimed.length === claim.limit;
     });

@@ -306,9 +306,11 @@ export class SqliteStore implements TaskStore {
    * goes on in that copy.
    */
   #checkFile(): void {
-    if (this.#file === undefined || fileIdentity(this.#path) === this.#file) return;
+    if (this.#file === undefined) return;
+    const now = fileIdentity(this.#path);
+    if (now === this.#file) return;
     const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-    if (fileIdentity(this.#path) !== undefined) throw new StoreUnavailable(this.description, new Error(moved));
+    if (now !== undefined) throw new StoreUnavailable(this.description, new Error(moved));
     const db = this.#db!;
     try {
       db.exec(`VACUUM INTO ${sqlString(this.#path)}`);

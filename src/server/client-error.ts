@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
@@ -29,12 +30,19 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
   }
   const known = error.code === undefined ? undefined : ANSWERS[error.code];
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
-  const body = `${text}\n`;
+  answerAndClose(socket, status, `${text}\n`);
+}
+
+/**
+ * Writes a whole plain-text response on a socket no request of the app owns
+ * (Node's parser refused it, or it asked for a tunnel), then closes it:
+ * destroyed once written, as Node no longer tracks the socket and no
+ * timeout or shutdown would close it.
+ */
+export function answerAndClose(socket: Duplex, status: number, body: string): void {
   socket.on('error', () => {});
   socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     () => socket.destroy(),
   );
 }
-
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' };

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { App } from '../app/app.js';
-import { answerClientError } from './client-error.js';
+import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import type { ServeSettings } from './options.js';
 
@@ -84,10 +84,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
  * connection unanswered. Coda answers 501, naming the request, and closes it.
  */
 function refuseConnect(request: IncomingMessage, socket: Duplex): void {
-  const body = `CONNECT ${request.url ?? ''} is not supported: this server is not a proxy`;
-  socket.on('error', () => {});
-  // Destroyed once written: Node no longer tracks this socket, so no timeout or shutdown would close it.
-  socket.end(`HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+  answerAndClose(socket, 501, `CONNECT ${request.url ?? ''} is not supported: this server is not a proxy`);
 }
 
 /** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */

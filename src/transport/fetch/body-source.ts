@@ -8,6 +8,12 @@ import { SourceReader, type ChunkSink } from '../source-reader.js';
 const PUMPING = 0;
 const DONE = 1;
 
+/** The first chunk awaited before the Response is made (see `StreamSourceBody.prime()`). */
+interface Priming {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /** How a Web Response's body tells the consumer's end of it that the source failed. */
 const CUT = 'the Response body stream errored';
 
@@ -122,7 +128,7 @@ export class FixedSource extends BodySource {
 export class StreamSourceBody extends BodySource implements ChunkSink {
   readonly #reader: SourceReader;
   /** While the first chunk is awaited (`prime()`): settles once it came, the source ended, or the body stopped. */
-  #priming: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  #priming: Priming | undefined;
   /** What the source gave before the Response was made: its first chunk, or its end. */
   #first: Uint8Array | undefined;
   #endedFirst = false;
@@ -177,9 +183,8 @@ export class StreamSourceBody extends BodySource implements ChunkSink {
 
   /** Before the first chunk, the error is the caller's to answer; after it, the Response has been handed over. */
   answer(error: unknown): boolean {
-    const priming = this.#priming;
+    const priming = this.#takePriming();
     if (priming === undefined) return false;
-    this.#priming = undefined;
     this.state = DONE;
     this.unfollow();
     this.release();
@@ -194,11 +199,15 @@ export class StreamSourceBody extends BodySource implements ChunkSink {
 
   /** Ends the priming, if under way: true when it was. */
   #primed(): boolean {
+    const priming = this.#takePriming();
+    priming?.resolve();
+    return priming !== undefined;
+  }
+
+  #takePriming(): Priming | undefined {
     const priming = this.#priming;
-    if (priming === undefined) return false;
     this.#priming = undefined;
-    priming.resolve();
-    return true;
+    return priming;
   }
 
   protected override release(): void {
