@@ -200,13 +200,14 @@ export class RequestHeaders {
   }
 
   get(name: string): string | null {
-    const value = this.#raw[name.toLowerCase()];
+    // Node's names are in lower case, as callers mostly write them: only a miss needs lowering.
+    const value = this.#raw[name] ?? this.#raw[name.toLowerCase()];
     if (value === undefined) return null;
     return typeof value === 'string' ? value : value.join(', ');
   }
 
   has(name: string): boolean {
-    return this.#raw[name.toLowerCase()] !== undefined;
+    return (this.#raw[name] ?? this.#raw[name.toLowerCase()]) !== undefined;
   }
 
   /** Node's parsed headers: lower-case names, `set-cookie` as an array. */

@@ -23,8 +23,8 @@ export function inRequest<A, R>(current: object, asyncContext: boolean, fn: (arg
   const outer = running;
   running = current;
   try {
-    // Already in the request's context (a task registered in its request): no new frame to make.
-    return asyncContext && storage.getStore() !== current ? storage.run(current, fn, arg) : fn(arg);
+    // run() itself makes no new frame when already in the request's context (a task registered in its request).
+    return asyncContext ? storage.run(current, fn, arg) : fn(arg);
   } finally {
     running = outer;
   }
