@@ -255,7 +255,22 @@ end
 return 0
 `;
 
-const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
+/**
+ * A failed attempt's error line on its job's log and one field on its hash,
+ * only while the job's lock is still this claim's (its token): a job another
+ * worker took after a stall, or removed, is left as it is. KEYS[1] the job's
+ * hash, KEYS[2] its log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the
+ * line, ARGV[3] the field, ARGV[4] its value. Returns 1, or 0 when the lock
+ * was lost.
+ */
+const LOG_FAILURE = `
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+return 1
+`;
+
+const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, logFailure: LOG_FAILURE, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
 export function defineScripts(client: Redis): void {

@@ -417,14 +417,12 @@ export class BullmqStore implements TaskStore {
    * the same token; returns that job, if any.
    */
   async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined> {
-    // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
-    // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
+    // The finish time is written by BullMQ's own completion script (its fields to update), once it has checked the
+    // lock: a job whose lock was lost (another worker took it after a stall, or removed it) is left as it is.
     const worker = this.#workers.get(queue)!;
-    const client = await clientOf(worker);
-    const [, next] = await Promise.all([
-      client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now),
-      orGone(job.moveToCompleted('', token, fetchNext)),
-    ]);
+    const backend = worker.backend as unknown as FinishingBackend;
+    const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
+    const next = await orGone(backend.moveToFinished(job.id!, args));
     this.#claims.delete(job.id!);
     const [data, id] = (next ?? []) as [JobJson?, string?];
     return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
@@ -447,10 +445,13 @@ export class BullmqStore implements TaskStore {
     const { attempt, message, stack, startedAt, finishedAt } = error;
     if (claim.logged !== true) {
       const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-      const fields = client.pipeline().rpush(`${this.#jobKey(queue, id)}:logs`, line);
-      if (retryAt === null) fields.hset(this.#jobKey(queue, id), FIELD.finishedAt, error.finishedAt);
-      else fields.hset(this.#jobKey(queue, id), FIELD.runAt, retryAt);
-      await execAll(fields);
+      const key = this.#jobKey(queue, id);
+      const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
+      // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
+      if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field]) === 0) {
+        this.#claims.delete(id);
+        return;
+      }
       claim.logged = true;
     }
     const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
@@ -785,6 +786,15 @@ async function orGone<T>(call: Promise<T>): Promise<T | undefined> {
     if (isUnavailable(error)) throw error;
     return undefined;
   }
+}
+
+/**
+ * BullMQ's completion as its Job.moveToCompleted runs it, with the fields to update that its moveToFailed alone
+ * passes (written by the script after it checks the lock): moveToFinishedArgs is protected in BullMQ's types.
+ */
+interface FinishingBackend {
+  moveToFinishedArgs(job: Job, value: string, property: 'returnvalue', keep: unknown, target: 'completed', token: string, timestamp: number, fetchNext: boolean, fields: Record<string, number>): unknown[];
+  moveToFinished(id: string, args: unknown[]): Promise<unknown>;
 }
 
 /** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */
