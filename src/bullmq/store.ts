@@ -218,7 +218,7 @@ export class BullmqStore implements TaskStore {
 
   /** Holds ended in one script (see its comment). Returns the ids released to run, and those at the front of their lines. */
   async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[]): Promise<[string[], string[]]> {
-    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, id, how, runAt, outcome, key ?? '']);
+    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
     return await runScript(client, 'release', [], [Date.now(), ...args]) as [string[], string[]];
   }
 
@@ -500,7 +500,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     const held = await this.#call(async () => {
       const names = await client.smembers(this.#namesKey());
-      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH])));
+      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name])));
       return swept.reduce((sum: number, n) => sum + Number(n), 0);
     });
     const running = this.#stalled;

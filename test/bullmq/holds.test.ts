@@ -113,6 +113,36 @@ test('a held task\'s key is BullMQ\'s: a ready task with it is a duplicate; free
   ]);
 });
 
+test('a hold released or recovered emits BullMQ\'s events as BullMQ\'s own add does (added, then waiting or delayed), when it becomes visible to workers; a skipped one none', { skip: missing }, async (t) => {
+  const [web, other] = await stores(t, 2);
+  const redis = new Redis({ port: server().port });
+  t.after(() => redis.disconnect());
+  const events = `holds-${prefixes}:send:events`;
+  /** The queue's events about one job, its id written <id> (and a delay's time <at>) so that two jobs compare. */
+  const eventsOf = async (id: string): Promise<string[][]> => (await redis.xrange(events, '-', '+'))
+    .map(([, fields]) => fields)
+    .filter((fields) => fields[fields.indexOf('jobId') + 1] === id)
+    .map((fields) => fields.map((value, i) => (value === id ? '<id>' : fields[i - 1] === 'delay' ? '<at>' : value)));
+  const now = Date.now();
+  // BullMQ's own add (a ready task, addBulk), due now and later: what a listener sees for a job.
+  await other!.add([held('ready-now', { held: false }), held('ready-later', { held: false, runAt: now + 60_000 })], 'other', now + 30_000);
+  await web!.add([held('h-now'), held('h-later'), held('h-skip'), held('h-lapsed')], 'web', now + 30_000);
+  assert.deepEqual(await eventsOf('h-now'), [], 'a hold is not visible to workers, nor announced');
+  await web!.release([
+    { id: 'h-now', outcome: OUTCOME, run: true, runAt: now },
+    { id: 'h-later', outcome: OUTCOME, run: true, runAt: now + 60_000 },
+    { id: 'h-skip', outcome: OUTCOME, run: false, runAt: now },
+  ], 'web');
+  const waiting = await eventsOf('ready-now');
+  assert.deepEqual(waiting, [['event', 'added', 'jobId', '<id>', 'name', 'send'], ['event', 'waiting', 'jobId', '<id>']]);
+  assert.deepEqual(await eventsOf('h-now'), waiting);
+  assert.deepEqual(await eventsOf('h-later'), await eventsOf('ready-later'));
+  assert.equal((await redis.xrange(events, '-', '+')).find(([, fields]) => fields.includes('h-later') && fields.includes('delayed'))?.[1].at(-1), String(now + 60_000), 'delayed until its runAt');
+  assert.deepEqual(await eventsOf('h-skip'), [], 'skipped: never in BullMQ');
+  assert.deepEqual(await other!.recover(now + 30_001, Math.random), { held: 1, running: 0 });
+  assert.deepEqual(await eventsOf('h-lapsed'), waiting, 'recovered from a dead process: as added now');
+});
+
 /** Redis's count of commands run so far (those inside scripts included), on a connection of the test's own. */
 function commandCounter(t: TestContext): () => Promise<number> {
   const redis = new Redis({ port: server().port });
