@@ -73,7 +73,9 @@ end
  * until it is released or recovered. A held task's `key` is taken as BullMQ's
  * deduplication takes it (the same key, holding the id; a key whose job is
  * gone is stale and taken over), so that BullMQ's own adds see it.
- * KEYS: the store's set of names, then every task's job hash. ARGV[1] the
+ * A call undone already (see UNDO: it failed, and its undoing reached Redis
+ * first) writes nothing and returns { -1 }.
+ * KEYS: the store's set of names, the call's undo mark, then every task's job hash. ARGV[1] the
  * lease, ARGV[2] how many held tasks, ARGV[3] the call's own token, then per
  * held task its queue's key prefix, id, job name, data, opts, timestamp and
  * key ('' for none), then the batch's task names. Returns the index (from 1) of the first task whose id is
@@ -82,9 +84,10 @@ end
  */
 const ADD = `${IN_CHUNKS}
 local call, mine, holds = ARGV[3], {}, {}
-for i = 2, #KEYS do
+if redis.call('EXISTS', KEYS[2]) == 1 then return { -1 } end
+for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    if redis.call('HGET', KEYS[i], '${FIELD.added}') ~= call then return { i - 1 } end
+    if redis.call('HGET', KEYS[i], '${FIELD.added}') ~= call then return { i - 2 } end
     mine[KEYS[i]] = true
   end
 end
@@ -322,7 +325,43 @@ redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 return 1
 `;
 
-const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, logFailure: LOG_FAILURE, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
+/**
+ * Undoes registrations that failed after they may have reached Redis (a
+ * command timed out, a connection lost with it in flight): Redis may run
+ * them later. Each call's undo mark is set first (an ADD that arrives after
+ * it writes nothing), then its held tasks still held under its token are
+ * removed with their keys, and its ready tasks (BullMQ's addBulk, sent on the
+ * same connection before this) removed if still waiting or delayed. ARGV[1]
+ * how long a mark is kept (seconds), then per call its undo mark, token and
+ * count, then per task its queue's key prefix, id, key ('' for none) and
+ * kind ('held' or 'ready'). Returns how many tasks were removed.
+ */
+const UNDO = `
+local removed, at = 0, 2
+while at <= #ARGV do
+  local mark, token, count = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  redis.call('SET', mark, 1, 'EX', ARGV[1])
+  for i = at + 3, at + count * 4, 4 do
+    local queue, id, key, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local job = queue .. id
+    local gone
+    if kind == 'held' then
+      gone = redis.call('HGET', job, '${FIELD.added}') == token and redis.call('ZREM', queue .. '${HELD}', id) == 1
+    else
+      gone = redis.call('LREM', queue .. 'wait', 1, id) == 1 or redis.call('ZREM', queue .. 'delayed', id) == 1
+    end
+    if gone then
+      redis.call('DEL', job, job .. ':logs')
+      if key ~= '' and redis.call('GET', queue .. 'de:' .. key) == id then redis.call('DEL', queue .. 'de:' .. key) end
+      removed = removed + 1
+    end
+  end
+  at = at + 3 + count * 4
+end
+return removed
+`;
+
+const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, logFailure: LOG_FAILURE, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
 export function defineScripts(client: Redis): void {
