@@ -97,6 +97,10 @@ test('a live hold is never started by another process: not claimed, not swept be
   const stats = await worker!.stats(Date.now());
   assert.deepEqual([stats.held, stats.running, stats.delayed], [0, 1, 1]);
   assert.deepEqual(await worker!.recover(now + 100_000, Math.random), { held: 0, running: 0 }, 'nothing left to sweep');
+  // Holds are per task name, not per process: once released or recovered, nothing of them is left behind (no key per process or deploy).
+  const redis = new Redis({ port: server().port });
+  t.after(() => redis.disconnect());
+  assert.deepEqual(await redis.keys(`holds-${prefixes}:*coda-hold*`), []);
 });
 
 test('a held task\'s key is BullMQ\'s: a ready task with it is a duplicate; free again once the hold is skipped or discarded', { skip: missing }, async (t) => {
