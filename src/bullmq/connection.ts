@@ -25,7 +25,7 @@ export function checkConnection(connection: unknown): { options: RedisConnection
 const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
 
 /** How long a command of the store's own connection waits for Redis's reply: a Redis that stops answering (paused, frozen, a dead link) gives 503s, not requests that hang until it answers. */
-const COMMAND_TIMEOUT_MS = 3_000;
+export const COMMAND_TIMEOUT_MS = 3_000;
 
 /**
  * The store's own connection, for registrations and operations: it fails a
@@ -57,10 +57,13 @@ export async function connect(connection: RedisConnection, address: string, desc
 /**
  * Options for BullMQ's workers' connections: they wait for Redis to return
  * rather than fail (BullMQ requires it); auto-pipelined, so that a turn's
- * fetches (and completions) go in one write. Coda fetches without blocking.
+ * fetches (and completions) go in one write. Coda fetches without blocking,
+ * so a command that Redis does not answer fails after COMMAND_TIMEOUT_MS as
+ * on the store's own connection: a completion or give-back to a frozen Redis
+ * does not hang the runner (or its shutdown) until Redis answers.
  */
 export function workerConnection(connection: RedisConnection): ConnectionOptions {
-  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay, enableAutoPipelining: true };
+  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay, enableAutoPipelining: true, commandTimeout: COMMAND_TIMEOUT_MS };
 }
 
 /** Redis's replies that mean "not now" rather than "wrong call". */

@@ -47,6 +47,23 @@ return 0
 `;
 
 /**
+ * Runs a command of many members on one key in chunks (Lua's unpack has a
+ * limit) and returns its replies, concatenated.
+ */
+const IN_CHUNKS = `
+local function inChunks(command, key, items)
+  local out = {}
+  for from = 1, #items, 1000 do
+    local reply = redis.call(command, key, unpack(items, from, math.min(from + 999, #items)))
+    if type(reply) == 'table' then
+      for _, each in ipairs(reply) do out[#out + 1] = each end
+    end
+  end
+  return out
+end
+`;
+
+/**
  * Registration, in one call: refuses a batch with an id already stored (but
  * by this same call: a call whose reply was lost is sent again by ioredis on
  * its new connection, and must answer as the first did), then
@@ -56,18 +73,21 @@ return 0
  * until it is released or recovered. A held task's `key` is taken as BullMQ's
  * deduplication takes it (the same key, holding the id; a key whose job is
  * gone is stale and taken over), so that BullMQ's own adds see it.
- * KEYS: the store's set of names, then every task's job hash. ARGV[1] the
+ * A call undone already (see UNDO: it failed, and its undoing reached Redis
+ * first) writes nothing and returns { -1 }.
+ * KEYS: the store's set of names, the call's undo mark, then every task's job hash. ARGV[1] the
  * lease, ARGV[2] how many held tasks, ARGV[3] the call's own token, then per
  * held task its queue's key prefix, id, job name, data, opts, timestamp and
  * key ('' for none), then the batch's task names. Returns the index (from 1) of the first task whose id is
  * taken (nothing written), or 0 and, per held task, its id or the id of the
  * pending task that has its key.
  */
-const ADD = `
-local call, mine = ARGV[3], {}
-for i = 2, #KEYS do
+const ADD = `${IN_CHUNKS}
+local call, mine, holds = ARGV[3], {}, {}
+if redis.call('EXISTS', KEYS[2]) == 1 then return { -1 } end
+for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    if redis.call('HGET', KEYS[i], '${FIELD.added}') ~= call then return { i - 1 } end
+    if redis.call('HGET', KEYS[i], '${FIELD.added}') ~= call then return { i - 2 } end
     mine[KEYS[i]] = true
   end
 end
@@ -98,30 +118,56 @@ for at = 4, 3 + held * 7, 7 do
       fields[#fields + 1] = key
     end
     redis.call('HSET', queue .. id, unpack(fields))
-    redis.call('ZADD', queue .. '${HELD}', ARGV[1], id)
+    local scored = holds[queue] or {}
+    holds[queue] = scored
+    scored[#scored + 1] = ARGV[1]
+    scored[#scored + 1] = id
     out[#out + 1] = id
   end
 end
+-- One ZADD per queue, whatever the number of holds.
+for queue, scored in pairs(holds) do inChunks('ZADD', queue .. '${HELD}', scored) end
 redis.call('SADD', KEYS[1], unpack(ARGV, 4 + held * 7))
 return out
 `;
 
 /**
- * Ends holds (shared by the release and the sweep): a hold still among its
- * queue's holds is taken off them, then its task either enters BullMQ as
- * BullMQ's own add would put it (waiting, or delayed until runAt; Coda's
- * fields written beside it; BullMQ's marker set once per queue, so that
- * workers look) or, not run, is removed with its key. `how` is 'skip', 'run',
- * or 'front' (run, and if due now, at the front of the line: the next fetch
- * takes it). A hold no longer there (released, recovered or discarded
- * already) is left alone. Returns false, or where the task went: 'wait',
- * 'front' or 'delayed'. Events are not written: BullMQ's tools read states
- * from its lists.
+ * Ends holds (shared by the release and the sweep): holds still among their
+ * queue's holds are taken off them (one ZMSCORE and one ZREM per queue), then
+ * each task either enters BullMQ as BullMQ's own add would put it (waiting,
+ * or delayed until runAt; Coda's fields written beside it; BullMQ's events
+ * `added`, then `waiting` or `delayed`, written as its add writes them, for
+ * QueueEvents listeners and dashboards; BullMQ's marker set once per queue,
+ * so that workers look) or, not run, is removed with its key. `how` is
+ * 'skip', 'run', or 'front' (run, and if due now, at the front of the line:
+ * the next fetch takes it). A hold no longer there (released, recovered or
+ * discarded already) is left alone.
  */
-const END_HOLDS = `
+const END_HOLDS = `${IN_CHUNKS}
 local queues = {}
-local function endHold(queue, id, how, runAt, outcome, key, now)
-  if redis.call('ZREM', queue .. '${HELD}', id) == 0 then return false end
+-- Takes the given ids off a queue's holds; returns those that were there (as a set).
+local function takeHolds(queue, ids)
+  local scores, held, taken = inChunks('ZMSCORE', queue .. '${HELD}', ids), {}, {}
+  for i, id in ipairs(ids) do
+    if scores[i] then
+      held[id] = true
+      taken[#taken + 1] = id
+    end
+  end
+  if #taken > 0 then inChunks('ZREM', queue .. '${HELD}', taken) end
+  return held
+end
+-- The queue's state for its marker and events, read once per script.
+local function queueOf(queue)
+  local found = queues[queue]
+  if found then return found end
+  local meta = redis.call('HMGET', queue .. 'meta', 'paused', 'concurrency', 'opts.maxLenEvents')
+  found = { paused = meta[1], concurrency = meta[2], maxEvents = meta[3] or 10000 }
+  queues[queue] = found
+  return found
+end
+-- Ends one hold taken off its queue's holds. Returns false, or where the task went: 'wait', 'front' or 'delayed'.
+local function endHold(queue, name, id, how, runAt, outcome, key, now)
   local job = queue .. id
   if how == 'skip' then
     redis.call('DEL', job, job .. ':logs')
@@ -130,18 +176,20 @@ local function endHold(queue, id, how, runAt, outcome, key, now)
   end
   -- A job removed behind Coda's back (by a BullMQ tool) is not brought back as a hash of Coda's fields alone.
   if redis.call('EXISTS', job) == 0 then return false end
-  local marks = queues[queue] or {}
-  queues[queue] = marks
+  local marks = queueOf(queue)
+  local events = queue .. 'events'
   local fields = { '${FIELD.runAt}', runAt }
   if outcome ~= '' then
     fields[3] = '${FIELD.outcome}'
     fields[4] = outcome
   end
+  redis.call('XADD', events, '*', 'event', 'added', 'jobId', id, 'name', name)
   local at = tonumber(runAt)
   if at <= now then
     redis.call('HSET', job, unpack(fields))
     -- BullMQ fetches from the list's right end.
     redis.call(how == 'front' and 'RPUSH' or 'LPUSH', queue .. 'wait', id)
+    redis.call('XADD', events, 'MAXLEN', '~', marks.maxEvents, '*', 'event', 'waiting', 'jobId', id)
     marks.ready = true
     return how == 'front' and 'front' or 'wait'
   end
@@ -153,16 +201,14 @@ local function endHold(queue, id, how, runAt, outcome, key, now)
   local last = redis.call('ZREVRANGEBYSCORE', queue .. 'delayed', score + 0xfff, score, 'WITHSCORES', 'LIMIT', 0, 1)
   if last[2] then score = math.min(tonumber(last[2]) + 1, score + 0xfff) end
   redis.call('ZADD', queue .. 'delayed', score, id)
+  redis.call('XADD', events, 'MAXLEN', '~', marks.maxEvents, '*', 'event', 'delayed', 'jobId', id, 'delay', at)
   marks.delayed = true
   return 'delayed'
 end
 local function mark()
   for queue, marks in pairs(queues) do
-    if marks.ready then
-      local meta = redis.call('HMGET', queue .. 'meta', 'paused', 'concurrency')
-      if not meta[1] and not (meta[2] and redis.call('LLEN', queue .. 'active') >= tonumber(meta[2])) then
-        redis.call('ZADD', queue .. 'marker', 0, '0')
-      end
+    if marks.ready and not marks.paused and not (marks.concurrency and redis.call('LLEN', queue .. 'active') >= tonumber(marks.concurrency)) then
+      redis.call('ZADD', queue .. 'marker', 0, '0')
     end
     if marks.delayed then
       local first = redis.call('ZRANGE', queue .. 'delayed', 0, 0, 'WITHSCORES')
@@ -174,16 +220,24 @@ end
 
 /**
  * A batch of releases in one call (see END_HOLDS). ARGV[1] the time now, then
- * per release its queue's key prefix, id, how ('skip', 'run' or 'front'),
- * runAt, outcome (JSON) and key ('' for none). Returns the ids released to
+ * per release its queue's key prefix, task name, id, how ('skip', 'run' or
+ * 'front'), runAt, outcome (JSON) and key ('' for none). Returns the ids released to
  * run, and those of them at the front of their lines.
  */
 const RELEASE = `${END_HOLDS}
-local now, released, front = tonumber(ARGV[1]), {}, {}
-for at = 2, #ARGV, 6 do
-  local went = endHold(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], now)
-  if went then released[#released + 1] = ARGV[at + 1] end
-  if went == 'front' then front[#front + 1] = ARGV[at + 1] end
+local now, released, front, byQueue = tonumber(ARGV[1]), {}, {}, {}
+for at = 2, #ARGV, 7 do
+  local ids = byQueue[ARGV[at]] or {}
+  byQueue[ARGV[at]] = ids
+  ids[#ids + 1] = ARGV[at + 2]
+end
+for queue, ids in pairs(byQueue) do byQueue[queue] = takeHolds(queue, ids) end
+-- In the releases' order: it is the order of the lines.
+for at = 2, #ARGV, 7 do
+  local id = ARGV[at + 2]
+  local went = byQueue[ARGV[at]][id] and endHold(ARGV[at], ARGV[at + 1], id, ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], now)
+  if went then released[#released + 1] = id end
+  if went == 'front' then front[#front + 1] = id end
 end
 mark()
 return { released, front }
@@ -194,14 +248,15 @@ return { released, front }
  * now, their outcome unknown. Found and moved in one call, so that two
  * processes sweeping at once recover each hold once. KEYS[1] the holds;
  * ARGV[1] the time now, ARGV[2] the queue's key prefix, ARGV[3] at most how
- * many. Returns how many were recovered.
+ * many, ARGV[4] the task name. Returns how many were recovered.
  */
 const SWEEP = `${END_HOLDS}
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local recovered = 0
+if #lapsed > 0 then inChunks('ZREM', KEYS[1], lapsed) end
 for _, id in ipairs(lapsed) do
-  if endHold(ARGV[2], id, 'run', ARGV[1], '', '', now) then recovered = recovered + 1 end
+  if endHold(ARGV[2], ARGV[4], id, 'run', ARGV[1], '', '', now) then recovered = recovered + 1 end
 end
 mark()
 return recovered
@@ -255,7 +310,58 @@ end
 return 0
 `;
 
-const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM };
+/**
+ * A failed attempt's error line on its job's log and one field on its hash,
+ * only while the job's lock is still this claim's (its token): a job another
+ * worker took after a stall, or removed, is left as it is. KEYS[1] the job's
+ * hash, KEYS[2] its log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the
+ * line, ARGV[3] the field, ARGV[4] its value. Returns 1, or 0 when the lock
+ * was lost.
+ */
+const LOG_FAILURE = `
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+return 1
+`;
+
+/**
+ * Undoes registrations that failed after they may have reached Redis (a
+ * command timed out, a connection lost with it in flight): Redis may run
+ * them later. Each call's undo mark is set first (an ADD that arrives after
+ * it writes nothing), then its held tasks still held under its token are
+ * removed with their keys, and its ready tasks (BullMQ's addBulk, sent on the
+ * same connection before this) removed if still waiting or delayed. ARGV[1]
+ * how long a mark is kept (seconds), then per call its undo mark, token and
+ * count, then per task its queue's key prefix, id, key ('' for none) and
+ * kind ('held' or 'ready'). Returns how many tasks were removed.
+ */
+const UNDO = `
+local removed, at = 0, 2
+while at <= #ARGV do
+  local mark, token, count = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  redis.call('SET', mark, 1, 'EX', ARGV[1])
+  for i = at + 3, at + count * 4, 4 do
+    local queue, id, key, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local job = queue .. id
+    local gone
+    if kind == 'held' then
+      gone = redis.call('HGET', job, '${FIELD.added}') == token and redis.call('ZREM', queue .. '${HELD}', id) == 1
+    else
+      gone = redis.call('LREM', queue .. 'wait', 1, id) == 1 or redis.call('ZREM', queue .. 'delayed', id) == 1
+    end
+    if gone then
+      redis.call('DEL', job, job .. ':logs')
+      if key ~= '' and redis.call('GET', queue .. 'de:' .. key) == id then redis.call('DEL', queue .. 'de:' .. key) end
+      removed = removed + 1
+    end
+  end
+  at = at + 3 + count * 4
+end
+return removed
+`;
+
+const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, logFailure: LOG_FAILURE, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
 export function defineScripts(client: Redis): void {

@@ -7,13 +7,15 @@ import { retryDelay } from '../durable/backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
 import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
+import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkConnection, connect, execAll, isUnavailable, workerConnection } from './connection.js';
+import { checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
+import { Undos } from './undo.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -65,6 +67,8 @@ const STATE_TYPES: Record<TaskState, string[]> = {
 };
 
 const HOUR = 60 * 60_000;
+/** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
+const NEVER_SENT = /Stream isn't writeable/;
 /** At most this many lapsed holds per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
 const SWEEP_BATCH = 1000;
 
@@ -76,6 +80,7 @@ export class BullmqStore implements TaskStore {
   readonly #keepCompleted: KeepCompleted;
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
+  #undos: Undos | undefined;
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Map<string, Worker>();
   readonly #caps = new Map<string, number>();
@@ -112,6 +117,7 @@ export class BullmqStore implements TaskStore {
     // Loaded when a store opens: users of the SQLite store never load BullMQ.
     this.#bull = await loadBullmq();
     this.#client = await connect(this.#connection, this.#address, this.description);
+    this.#undos = new Undos(this.#client, this.#prefix);
   }
 
   async add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]> {
@@ -125,6 +131,7 @@ export class BullmqStore implements TaskStore {
       if (ids.has(id)) throw new Error(`${this.description}: add(): the batch has the id ${JSON.stringify(id)} twice`);
       ids.add(id);
     }
+    const token = randomUUID();
     return this.#call(async () => {
       const now = Date.now();
       // Within the batch the first task with a name's key takes it: the later ones are its duplicates, sent nowhere.
@@ -144,19 +151,19 @@ export class BullmqStore implements TaskStore {
       // transaction per task name: all in one write (auto-pipelined), the script first.
       const names = new Set(tasks.map((task) => task.name));
       const adding = runScript(
-        client, 'add', [this.#namesKey(), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
-        [leaseUntil, held.length, randomUUID(), ...held.flatMap((task) => [
+        client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
+        [leaseUntil, held.length, token, ...held.flatMap((task) => [
           `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
           storedOptions(task, now, this.#keepCompleted), now, task.key ?? '',
         ]), ...names],
       ) as Promise<(number | string)[]>;
-      const [taken, ...heldIds] = await adding;
+      const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
       if (taken !== 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
       const byName = new Map<string, NewTask[]>();
       for (const task of ready) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
-      const added = await Promise.all([...byName].map(([name, list]) => this.#queue(name).addBulk(list.map((task) => ({
+      const added = await this.#undoneIfLost(token, held, ready, Promise.all([...byName].map(([name, list]) => this.#queue(name).addBulk(list.map((task) => ({
         name, data: jobData(task, owner, this.#nextSeq()), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted),
-      })))));
+      }))))));
       const idOf = new Map<NewTask, string>();
       held.forEach((task, i) => idOf.set(task, String(heldIds[i])));
       [...byName.values()].forEach((list, i) => list.forEach((task, j) => idOf.set(task, added[i]![j]!.id!)));
@@ -168,7 +175,21 @@ export class BullmqStore implements TaskStore {
     });
   }
 
-  /** Releases, then claims by id what `claim` asks for (Redis has no transaction across BullMQ's scripts). */
+  /**
+   * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
+   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not.
+   */
+  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (error) {
+      if (isUnavailable(error) && !NEVER_SENT.test((error as Error).message)) {
+        this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
+      }
+      throw error;
+    }
+  }
+
   /**
    * Releases, the due tasks the claim asks for put at the front of their lines in the same script; then claims that
    * many of each name (Redis has no transaction across BullMQ's scripts).
@@ -218,7 +239,7 @@ export class BullmqStore implements TaskStore {
 
   /** Holds ended in one script (see its comment). Returns the ids released to run, and those at the front of their lines. */
   async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[]): Promise<[string[], string[]]> {
-    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, id, how, runAt, outcome, key ?? '']);
+    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
     return await runScript(client, 'release', [], [Date.now(), ...args]) as [string[], string[]];
   }
 
@@ -417,14 +438,12 @@ export class BullmqStore implements TaskStore {
    * the same token; returns that job, if any.
    */
   async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined> {
-    // The finish time written first, on the connection that then completes the job (in that order): BullMQ may remove
-    // the job as it completes it (removeOnComplete), and a field written after that would leave a hash nothing removes.
+    // The finish time is written by BullMQ's own completion script (its fields to update), once it has checked the
+    // lock: a job whose lock was lost (another worker took it after a stall, or removed it) is left as it is.
     const worker = this.#workers.get(queue)!;
-    const client = await clientOf(worker);
-    const [, next] = await Promise.all([
-      client.hset(this.#jobKey(queue, job.id!), FIELD.finishedAt, now),
-      orGone(job.moveToCompleted('', token, fetchNext)),
-    ]);
+    const backend = worker.backend as unknown as FinishingBackend;
+    const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
+    const next = await orGone(backend.moveToFinished(job.id!, args));
     this.#claims.delete(job.id!);
     const [data, id] = (next ?? []) as [JobJson?, string?];
     return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
@@ -447,10 +466,13 @@ export class BullmqStore implements TaskStore {
     const { attempt, message, stack, startedAt, finishedAt } = error;
     if (claim.logged !== true) {
       const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-      const fields = client.pipeline().rpush(`${this.#jobKey(queue, id)}:logs`, line);
-      if (retryAt === null) fields.hset(this.#jobKey(queue, id), FIELD.finishedAt, error.finishedAt);
-      else fields.hset(this.#jobKey(queue, id), FIELD.runAt, retryAt);
-      await execAll(fields);
+      const key = this.#jobKey(queue, id);
+      const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
+      // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
+      if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field]) === 0) {
+        this.#claims.delete(id);
+        return;
+      }
       claim.logged = true;
     }
     const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
@@ -499,7 +521,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     const held = await this.#call(async () => {
       const names = await client.smembers(this.#namesKey());
-      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH])));
+      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name])));
       return swept.reduce((sum: number, n) => sum + Number(n), 0);
     });
     const running = this.#stalled;
@@ -633,17 +655,31 @@ export class BullmqStore implements TaskStore {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Sends the registrations left to undo (see Undos), closes BullMQ's workers and queues, then the connection, by
+   * `deadline` (a `performance.now()` time; by default one command timeout from now). A Redis that has not answered
+   * by then (frozen, a dead link) is given up: the connections are cut, and the StoreUnavailable thrown says what
+   * was left undone.
+   */
+  async close(deadline = performance.now() + COMMAND_TIMEOUT_MS): Promise<void> {
     const client = this.#client;
     if (client === undefined) return;
     this.#client = undefined;
-    const closing = [...this.#workers.values(), ...this.#queues.values()].map((each) => each.close().catch(() => {}));
+    const bull = [...this.#workers.values(), ...this.#queues.values()];
     this.#workers.clear();
     this.#queues.clear();
     this.#claims.clear();
     this.#holds.clear();
-    await Promise.all(closing);
+    const undone = await this.#undos!.close(deadline);
+    const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
+    if (!closed) for (const each of bull) void each.disconnect().catch(() => {});
+    if (closed && undone.length === 0) return;
+    const gaveUp = [
+      ...undone.length === 0 ? [] : [`${undone.length} failed registration(s) to undo (their held tasks run when their holds expire, as a dead process's do)`],
+      ...closed ? [] : [`closing ${bull.length} BullMQ worker(s) and queue(s) (their connections cut)`],
+    ];
+    throw new StoreUnavailable(this.description, new Error(`Redis did not answer by the close's deadline: gave up ${gaveUp.join(' and ')}`));
   }
 
   /** Tasks read whole: hash, log, state and hold, in one round trip. */
@@ -785,6 +821,15 @@ async function orGone<T>(call: Promise<T>): Promise<T | undefined> {
     if (isUnavailable(error)) throw error;
     return undefined;
   }
+}
+
+/**
+ * BullMQ's completion as its Job.moveToCompleted runs it, with the fields to update that its moveToFailed alone
+ * passes (written by the script after it checks the lock): moveToFinishedArgs is protected in BullMQ's types.
+ */
+interface FinishingBackend {
+  moveToFinishedArgs(job: Job, value: string, property: 'returnvalue', keep: unknown, target: 'completed', token: string, timestamp: number, fetchNext: boolean, fields: Record<string, number>): unknown[];
+  moveToFinished(id: string, args: unknown[]): Promise<unknown>;
 }
 
 /** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */

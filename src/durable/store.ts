@@ -252,6 +252,10 @@ export interface TaskStore {
   discard(id: string): Promise<boolean>;
   /** Removes completed tasks that finished before `before`; returns how many. */
   prune(before: number): Promise<number>;
-  /** Closes the store; closing it again does nothing. */
-  close(): Promise<void>;
+  /**
+   * Closes the store; closing it again does nothing. By `deadline` (a
+   * `performance.now()` time), if given: what the store could not finish by
+   * then is given up, and the StoreUnavailable it rejects with says what.
+   */
+  close(deadline?: number): Promise<void>;
 }

@@ -304,7 +304,7 @@ export class Tasks {
       return [];
     }
     const left = await this.#runner!.close(deadline);
-    await this.#store!.close();
+    await this.#store!.close(deadline).catch((error: unknown) => this.#logger.error({ err: error }, `the ${this.#store!.description} did not close cleanly`));
     return left;
   }
 }

@@ -52,8 +52,9 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const alive = setInterval(() => {}, 1 << 30);
   let closing: Promise<StoredTask[]> | undefined;
   const close = ({ timeoutMs = 10_000 } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
-    const left = await runner.close(performance.now() + timeoutMs);
-    await store.close();
+    const deadline = performance.now() + timeoutMs;
+    const left = await runner.close(deadline);
+    await store.close(deadline).catch((error: unknown) => logger.error({ err: error }, `the ${store.description} did not close cleanly`));
     clearInterval(alive);
     logger.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);
     return left;

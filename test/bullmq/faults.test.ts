@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { after, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
+import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailable, task, type NewTask } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { useRedis } from './redis-server.js';
 import { Redis } from 'ioredis';
@@ -129,4 +129,52 @@ test('a Redis that stops answering (CLIENT PAUSE): a registration gets 503 with 
   assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   assert.match(await refused.text(), /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix paused\) is unavailable: Command timed out/);
   assert.ok(waited < PAUSE_MS - 2_000, `answered after ${Math.round(waited)} ms, long before Redis answered again`);
+});
+
+/** A held task as a request registers it (Redis tests of the store itself). */
+const heldTask = (id: string, key: string | null = null): NewTask => ({
+  id, name: 'record', payload: '{}', key, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+  timeoutMs: 1000, held: true, runAt: Date.now(), request: null, trace: null,
+});
+
+test('a registration that timed out on a frozen Redis (SIGSTOP) and ran when Redis woke is undone: its task never runs, its key is free', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-add';
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const other = bullmqStore({ connection: { port: server().port }, prefix });
+  await Promise.all([store.open(), other.open()]);
+  t.after(() => other.close());
+  const admin = new Redis({ port: server().port });
+  t.after(() => admin.disconnect());
+  const now = Date.now();
+  server().freeze();
+  t.after(() => server().thaw());
+  // Its 503: the request is told the task was not journaled.
+  await assert.rejects(store.add([heldTask('frozen-1', 'user-1')], 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable && /Command timed out/.test(error.message));
+  server().thaw();
+  // Redis runs the registration that waited in its socket, then its undo; close() sends what is left to undo first.
+  await store.close();
+  assert.deepEqual(await admin.keys(`${prefix}:record:frozen-1*`), [], 'no job hash, no log');
+  assert.equal(await admin.exists(`${prefix}:record:coda-holds`, `${prefix}:record:de:user-1`), 0, 'no hold, no key');
+  assert.deepEqual(await other.recover(now + 60_000, Math.random), { held: 0, running: 0 }, 'nothing for a sweep to run');
+  assert.deepEqual(await other.add([heldTask('frozen-2', 'user-1')], 'web', now + 30_000), [{ id: 'frozen-2', duplicate: false }]);
+});
+
+test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections cut, and its error says what it gave up', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-close';
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  const now = Date.now();
+  await store.add([{ ...heldTask('running-1'), held: false }], 'worker', now + 30_000);
+  assert.equal((await store.claim({ owner: 'worker', names: ['record'], concurrency: {}, limit: 1, now, leaseUntil: now + 30_000 })).length, 1);
+  server().freeze();
+  t.after(() => server().thaw());
+  await assert.rejects(store.add([heldTask('frozen-3')], 'web', now + 30_000), StoreUnavailable);
+  const started = performance.now();
+  await assert.rejects(store.close(started + 500), (error: unknown) => {
+    assert.ok(error instanceof StoreUnavailable);
+    assert.match(error.message, /Redis did not answer by the close's deadline: gave up 1 failed registration\(s\) to undo .* and closing 2 BullMQ worker\(s\) and queue\(s\)/);
+    return true;
+  });
+  const took = performance.now() - started;
+  assert.ok(took < 1000, `close took ${Math.round(took)} ms for a deadline 500 ms away`);
 });

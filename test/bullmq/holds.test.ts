@@ -97,6 +97,10 @@ test('a live hold is never started by another process: not claimed, not swept be
   const stats = await worker!.stats(Date.now());
   assert.deepEqual([stats.held, stats.running, stats.delayed], [0, 1, 1]);
   assert.deepEqual(await worker!.recover(now + 100_000, Math.random), { held: 0, running: 0 }, 'nothing left to sweep');
+  // Holds are per task name, not per process: once released or recovered, nothing of them is left behind (no key per process or deploy).
+  const redis = new Redis({ port: server().port });
+  t.after(() => redis.disconnect());
+  assert.deepEqual(await redis.keys(`holds-${prefixes}:*coda-hold*`), []);
 });
 
 test('a held task\'s key is BullMQ\'s: a ready task with it is a duplicate; free again once the hold is skipped or discarded', { skip: missing }, async (t) => {
@@ -111,6 +115,36 @@ test('a held task\'s key is BullMQ\'s: a ready task with it is a duplicate; free
   assert.deepEqual(await other!.add([held('k-5', { key: 'user-1', held: false }), held('k-6', { key: 'user-2' })], 'other', now + 30_000), [
     { id: 'k-5', duplicate: false }, { id: 'k-6', duplicate: false },
   ]);
+});
+
+test('a hold released or recovered emits BullMQ\'s events as BullMQ\'s own add does (added, then waiting or delayed), when it becomes visible to workers; a skipped one none', { skip: missing }, async (t) => {
+  const [web, other] = await stores(t, 2);
+  const redis = new Redis({ port: server().port });
+  t.after(() => redis.disconnect());
+  const events = `holds-${prefixes}:send:events`;
+  /** The queue's events about one job, its id written <id> (and a delay's time <at>) so that two jobs compare. */
+  const eventsOf = async (id: string): Promise<string[][]> => (await redis.xrange(events, '-', '+'))
+    .map(([, fields]) => fields)
+    .filter((fields) => fields[fields.indexOf('jobId') + 1] === id)
+    .map((fields) => fields.map((value, i) => (value === id ? '<id>' : fields[i - 1] === 'delay' ? '<at>' : value)));
+  const now = Date.now();
+  // BullMQ's own add (a ready task, addBulk), due now and later: what a listener sees for a job.
+  await other!.add([held('ready-now', { held: false }), held('ready-later', { held: false, runAt: now + 60_000 })], 'other', now + 30_000);
+  await web!.add([held('h-now'), held('h-later'), held('h-skip'), held('h-lapsed')], 'web', now + 30_000);
+  assert.deepEqual(await eventsOf('h-now'), [], 'a hold is not visible to workers, nor announced');
+  await web!.release([
+    { id: 'h-now', outcome: OUTCOME, run: true, runAt: now },
+    { id: 'h-later', outcome: OUTCOME, run: true, runAt: now + 60_000 },
+    { id: 'h-skip', outcome: OUTCOME, run: false, runAt: now },
+  ], 'web');
+  const waiting = await eventsOf('ready-now');
+  assert.deepEqual(waiting, [['event', 'added', 'jobId', '<id>', 'name', 'send'], ['event', 'waiting', 'jobId', '<id>']]);
+  assert.deepEqual(await eventsOf('h-now'), waiting);
+  assert.deepEqual(await eventsOf('h-later'), await eventsOf('ready-later'));
+  assert.equal((await redis.xrange(events, '-', '+')).find(([, fields]) => fields.includes('h-later') && fields.includes('delayed'))?.[1].at(-1), String(now + 60_000), 'delayed until its runAt');
+  assert.deepEqual(await eventsOf('h-skip'), [], 'skipped: never in BullMQ');
+  assert.deepEqual(await other!.recover(now + 30_001, Math.random), { held: 1, running: 0 });
+  assert.deepEqual(await eventsOf('h-lapsed'), waiting, 'recovered from a dead process: as added now');
 });
 
 /** Redis's count of commands run so far (those inside scripts included), on a connection of the test's own. */

@@ -29,6 +29,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered, commands wait in its sockets. */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT): it then runs what waited. */
+  thaw(): void;
   /** Stops it and removes its directory. */
   stop(): Promise<void>;
 }
@@ -95,6 +99,8 @@ export async function startRedis({ persistent = false } = {}): Promise<RedisServ
     port,
     kill,
     start,
+    freeze: () => void child!.kill('SIGSTOP'),
+    thaw: () => void child!.kill('SIGCONT'),
     stop: async () => {
       await kill();
       rmSync(dir, { recursive: true, force: true });

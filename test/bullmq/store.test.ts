@@ -84,6 +84,31 @@ describe('bullmq store', () => {
     }
   });
 
+  test('a completion or failure after the job\'s lock was lost writes nothing on the job: not on one another worker holds, not a stray hash of one whose owner removed it', { skip: missing }, async (t) => {
+    const store = bullmqStore({ connection: { port: server().port }, prefix: 'lock-lost' });
+    await store.open();
+    t.after(() => store.close());
+    const redis = new Redis({ port: server().port });
+    t.after(() => redis.disconnect());
+    const now = Date.now();
+    const ready = (id: string) => ({
+      id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    } as const);
+    await store.add([ready('taken'), ready('gone'), ready('failing')], 'me', now + 10_000);
+    assert.equal((await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 3, now, leaseUntil: now + 10_000 })).length, 3);
+    // After a stall another worker took 'taken' (its lock is that worker's now); 'gone' was then completed and pruned by its new owner.
+    await redis.mset('lock-lost:send:taken:lock', 'another-worker', 'lock-lost:send:failing:lock', 'another-worker');
+    await redis.multi().del('lock-lost:send:gone', 'lock-lost:send:gone:lock').lrem('lock-lost:send:active', 0, 'gone').exec();
+    await store.complete(['taken', 'gone'], 'me', now + 5);
+    assert.equal(await redis.hget('lock-lost:send:taken', 'coda:finishedAt'), null, 'no finish time on a job another worker runs');
+    await store.fail('failing', 'me', { attempt: 1, message: 'boom', startedAt: now, finishedAt: now + 5 }, null);
+    assert.deepEqual(await redis.hmget('lock-lost:send:failing', 'coda:finishedAt', 'failedReason'), [null, null], 'a failure neither');
+    assert.equal(await redis.llen('lock-lost:send:failing:logs'), 0, 'nor its error line');
+    assert.deepEqual((await redis.lrange('lock-lost:send:active', 0, -1)).sort(), ['failing', 'taken'], 'both still running, on the other worker');
+    assert.deepEqual(await redis.keys('lock-lost:send:gone*'), [], 'no hash written back for a job removed meanwhile');
+  });
+
   test('a pipeline with a failed command is a failed write: ioredis resolves it, execAll throws the first error', { skip: missing }, async () => {
     // Found under a Redis outage: a claim whose fields were never written was taken as done, and its job's lock renewed forever.
     const redis = new Redis({ port: server().port });

@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import { untilDeadline } from '../util/deadline.js';
+import { runScript } from './scripts.js';
+
+/** How long an undo mark stays: longer than any registration can wait in a socket or ioredis's resend. */
+const MARK_SECONDS = 24 * 60 * 60;
+/** Waits between attempts to undo while Redis is away: quickly at first, at most a second. */
+const firstWaitMs = 50;
+const maxWaitMs = 1000;
+
+/** One task of a registration to undo: its queue's key prefix, id, key and kind. */
+export interface UndoTask {
+  queue: string;
+  id: string;
+  key: string | null;
+  held: boolean;
+}
+
+/**
+ * Registrations that failed after they may have reached Redis (a command
+ * timed out: Redis may be frozen and run it when it wakes; a connection lost
+ * with it in flight, which ioredis may send again): the request was told the
+ * task was not journaled, so it must not run. Each is undone by its call's
+ * token (the undo script), sent until Redis takes it, all pending in one
+ * call. Its mark makes a registration that reaches Redis after its undo write
+ * nothing.
+ */
+export class Undos {
+  readonly #client: Redis;
+  readonly #markPrefix: string;
+  readonly #pending = new Map<string, UndoTask[]>();
+  #running: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(client: Redis, prefix: string) {
+    this.#client = client;
+    this.#markPrefix = `${prefix}:coda-undone:`;
+  }
+
+  /** The key that marks a registration call as undone. */
+  markOf(token: string): string {
+    return this.#markPrefix + token;
+  }
+
+  /** Undoes the registration call `token` (its tasks as given), now and until Redis takes it. */
+  add(token: string, tasks: readonly UndoTask[]): void {
+    if (this.#closed) return;
+    this.#pending.set(token, [...tasks]);
+    this.#running ??= this.#run();
+  }
+
+  /** Waits until `deadline` (a performance.now() time) for the undos pending; returns the tokens of those given up. */
+  async close(deadline: number): Promise<string[]> {
+    if (this.#running !== undefined) await untilDeadline(this.#running, deadline);
+    this.#closed = true;
+    const left = [...this.#pending.keys()];
+    this.#pending.clear();
+    return left;
+  }
+
+  async #run(): Promise<void> {
+    let wait = firstWaitMs;
+    while (this.#pending.size > 0 && !this.#closed) {
+      const sent = [...this.#pending];
+      try {
+        await runScript(this.#client, 'undo', [], [MARK_SECONDS, ...sent.flatMap(([token, tasks]) => [
+          this.markOf(token), token, tasks.length, ...tasks.flatMap(({ queue, id, key, held }) => [queue, id, key ?? '', held ? 'held' : 'ready']),
+        ])]);
+        for (const [token] of sent) this.#pending.delete(token);
+        wait = firstWaitMs;
+      } catch {
+        // Redis away or not answering: sent again (the undo is idempotent); close() reports what it never took.
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        wait = Math.min(wait * 2, maxWaitMs);
+      }
+    }
+    // Set here, not in a finally: an add() from now on starts a new run.
+    this.#running = undefined;
+  }
+}
