@@ -438,17 +438,28 @@ export class Runner {
       controller.abort(new Error('shutdown deadline reached'));
       span?.end('abandoned');
     }
+    // A store that stops answering must not hold shutdown past its deadline by more than a short grace.
+    const grace = performance.now() + STORE_GRACE_MS;
     if (left.length > 0) {
+      const { store, logger } = this.#settings;
+      const lost = 'they will be recovered when their lease runs out';
+      const given = store.giveBack(left.map(({ stored }) => stored.id), this.owner);
+      given.catch(() => {});
       try {
-        await this.#settings.store.giveBack(left.map(({ stored }) => stored.id), this.owner);
+        if (!(await untilDeadline(given, grace))) {
+          logger.error({ tasks: left.length }, `the ${store.description} did not take running durable tasks back within ${STORE_GRACE_MS} ms of the deadline; ${lost}`);
+        }
       } catch (error) {
-        this.#settings.logger.error({ err: error }, `could not give running durable tasks back to the ${this.#settings.store.description}; they will be recovered when their lease runs out`);
+        logger.error({ err: error }, `could not give running durable tasks back to the ${store.description}; ${lost}`);
       }
     }
-    if (this.#completed.length > 0) await this.#flushCompleted();
+    if (this.#completed.length > 0) await untilDeadline(this.#flushCompleted(), grace);
     return left.map(({ stored }) => stored);
   }
 }
+
+/** How long after its deadline shutdown waits for the store to take back what it aborted and what completed. */
+const STORE_GRACE_MS = 1000;
 
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

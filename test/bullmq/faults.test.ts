@@ -178,3 +178,29 @@ test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections 
   const took = performance.now() - started;
   assert.ok(took < 1000, `close took ${Math.round(took)} ms for a deadline 500 ms away`);
 });
+
+test('a worker closed on a frozen Redis (SIGSTOP) with a task still running returns within its deadline and a short grace, not after the store\'s command timeouts', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-worker';
+  let startedWith: () => void;
+  const started = new Promise<void>((resolve) => { startedWith = resolve; });
+  // Runs until shutdown aborts it: the worker must give it back to a store that no longer answers.
+  const record = task('record', (_payload: unknown, ctx) => new Promise<void>((_resolve, reject) => {
+    ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+    startedWith();
+  }));
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const producer = bullmqStore({ connection: { port: server().port }, prefix });
+  await producer.open();
+  t.after(() => producer.close());
+  await producer.add([{ ...heldTask('frozen-running'), held: false }], 'web', Date.now() + 30_000);
+  await started;
+  server().freeze();
+  t.after(() => server().thaw());
+  const closing = performance.now();
+  const left = await worker.close({ timeoutMs: 300 });
+  const took = performance.now() - closing;
+  assert.deepEqual(left.map(({ id }) => id), ['frozen-running'], 'the running task is reported as left in the store');
+  // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
+  assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
