@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
   createApp, del, get, HttpResponse, JsonResponse, patch, post, put, route, type HttpRequest,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { assertAnswer } from '../helpers.js';
+import { assertAnswer, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const echo = (request: HttpRequest) => new JsonResponse({ method: request.method, params: request.params });
 
@@ -122,6 +122,28 @@ describe('matching', () => {
     const res = await client.head('/notes');
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
+  });
+});
+
+describe('control characters in the path (over a real socket)', async () => {
+  const seen: Record<string, string>[] = [];
+  const app = createApp({ routes: [get('/users/:id', (request) => (seen.push({ ...request.params }), new HttpResponse('ok'))), get('/files/*', () => new HttpResponse('ok'))] });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  after(() => server.close());
+
+  test('an encoded C0 control or DEL is a 400 naming it; the view never sees it decoded', async () => {
+    for (const [target, code] of [['/users/a%00b', '%00'], ['/users/%0a', '%0A'], ['/users/x%0D%0Ay', '%0D'], ['/users/%1f', '%1F'], ['/users/%7F', '%7F'], ['/files/a/b%00.png', '%00'], ['/nowhere/%00', '%00']]) {
+      const response = await rawRequest(server, rawGet(target!));
+      assert.equal(response.status, 400, target);
+      assert.equal(response.body.toString(), `the path ${JSON.stringify(target!.replace(/%../g, (c) => c.toUpperCase()))} holds a control character (${code}), which no path may`);
+    }
+    assert.deepEqual(seen, []);
+  });
+
+  test('other escapes still reach the view decoded', async () => {
+    seen.length = 0;
+    assert.equal((await rawRequest(server, rawGet('/users/a%20b%C3%A9%2F%25'))).status, 200);
+    assert.deepEqual(seen, [{ id: 'a b\u00e9/%' }]);
   });
 });
 
