@@ -75,13 +75,22 @@ test('coda --help and each command\'s --help describe the commands and exit 0', 
   assert.equal(top.code, 0);
   assert.match(top.stdout, /Usage: coda <command>/);
   assert.match(top.stdout, /serve <module>[\s\S]*worker <module>[\s\S]*tasks <action> <module>/);
-  const cases = [[['serve', '--help'], 'coda serve <module>'], [['worker', '-h'], 'coda worker <module>'], [['tasks', '--help'], 'coda tasks <action>'],
-    [['tasks', 'list', '--help'], 'coda tasks <action>'], [['help', 'serve'], 'coda serve <module>']] as const;
+  // Each command and each tasks action prints its own usage (the first line) on stdout, and no other's.
+  const cases = [
+    [['serve', '--help'], 'coda serve <module>'], [['worker', '-h'], 'coda worker <module>'], [['tasks', '--help'], 'coda tasks <action> <module>'],
+    [['tasks', 'stats', '--help'], 'coda tasks stats <module>'], [['tasks', 'list', '-h'], 'coda tasks list <module>'],
+    [['tasks', 'retry', '--help'], 'coda tasks retry <module> <id>...'], [['tasks', 'discard', fixture, '--help'], 'coda tasks discard <module> <id>...'],
+    [['help', 'serve'], 'coda serve <module>'], [['help', 'worker'], 'coda worker <module>'], [['help', 'tasks'], 'coda tasks <action> <module>'],
+  ] as const;
   const results = await Promise.all(cases.map(([args]) => run([...args])));
   cases.forEach(([args, usage], i) => {
     assert.equal(results[i]!.code, 0, args.join(' '));
-    assert.ok((results[i]!.stdout + results[i]!.stderr).includes(`Usage: ${usage}`), args.join(' '));
+    assert.equal(results[i]!.stdout.split('\n')[0], `Usage: ${usage} [options]`, args.join(' '));
   });
+  const listHelp = results[4]!.stdout;
+  assert.match(listHelp, /--state <state>/);
+  assert.doesNotMatch(listHelp, /--all-failed/, 'list --help shows only the flags list takes');
+  assert.doesNotMatch(results[3]!.stdout, /--state|--limit|--all-failed/, 'stats --help shows only the flags stats takes');
 });
 
 test('bad usage is a clear message on stderr and exit code 2', async () => {
