@@ -79,6 +79,22 @@ describe('matching', () => {
     assert.equal((await client.get('/users/7/extra')).status, 404);
   });
 
+  test('a miss\'s 404 or 405 is built without a stack (capturing one was most of a 404\'s cost), and Error.stackTraceLimit is left as it was', async () => {
+    const errors: unknown[] = [];
+    const paged = createApp({
+      routes: [post('/notes', echo)],
+      errorPages: { 404: (_request, error) => (errors.push(error), new HttpResponse('gone', { status: 404 })), 405: (_request, error) => (errors.push(error), new HttpResponse('no', { status: 405 })) },
+    });
+    const pagedClient = createTestClient(paged);
+    const limit = Error.stackTraceLimit;
+    assert.equal((await pagedClient.get('/nowhere')).status, 404);
+    assert.equal((await pagedClient.get('/notes')).status, 405);
+    assert.equal(Error.stackTraceLimit, limit);
+    assert.equal(errors.length, 2);
+    for (const error of errors) assert.doesNotMatch((error as Error).stack!, /\n\s+at /, (error as Error).message);
+    assert.match(new Error('elsewhere').stack!, /\n\s+at /, 'other errors keep their stacks');
+  });
+
   test('routes are case-sensitive', async () => {
     assert.equal((await client.get('/USERS/7')).status, 404);
   });
