@@ -30,6 +30,8 @@ export class Primary {
   readonly #out: Output;
   /** Workers serving or starting; a worker being retired is not among them. */
   readonly #live = new Set<Worker>();
+  /** Every worker forked and not yet exited, retiring ones included. Not `cluster.workers`: a worker leaves that only once its channel has closed too, which may come after its 'exit'. */
+  readonly #running = new Set<Worker>();
   /** Workers that have listened: one that exits before is its start's failure, not a death. */
   readonly #listened = new WeakSet<Worker>();
   #stopping = false;
@@ -69,6 +71,7 @@ export class Primary {
   #fork(): Promise<string> {
     const worker = cluster.fork();
     this.#live.add(worker);
+    this.#running.add(worker);
     return new Promise((resolve, reject) => {
       worker.on('message', (message: Message) => {
         if (message?.coda !== 'listening') return;
@@ -83,9 +86,10 @@ export class Primary {
 
   #exited(worker: Worker, code: number, signal: string | null): void {
     const wasLive = this.#live.delete(worker);
+    this.#running.delete(worker);
     if (this.#stopping) {
       if (code !== 0) this.#exitCode = 1;
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(this.#exitCode);
+      if (this.#running.size === 0) process.exit(this.#exitCode);
       return;
     }
     if (!wasLive || !this.#listened.has(worker)) return;
@@ -130,7 +134,7 @@ export class Primary {
 
   /** Graceful shutdown of every worker, on `signal` (or for the reason `why`); the signal itself is passed on when it comes again. */
   #stop(signal: NodeJS.Signals, why: string = signal): void {
-    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    const workers = [...this.#running];
     if (this.#stopping) {
       // A second signal: the workers exit at once (their own second signal).
       for (const worker of workers) worker.process.kill(signal);

@@ -38,9 +38,9 @@ async function main(argv: string[], out: Output, err: Output): Promise<number | 
       return 0;
     }
     case 'serve':
-      return serveCommand(args, err);
+      return serveCommand(args, out, err);
     case 'worker':
-      return workerCommand(args, err);
+      return workerCommand(args, out, err);
     case 'tasks':
       return tasksCommand(args, out, err);
     default:

@@ -32,8 +32,8 @@ const OPTIONS = {
   'shutdown-timeout': { type: 'string' },
 } as const;
 
-/** `coda serve`: resolves with an exit code when it is done at once (help), else leaves the server running. */
-export async function serveCommand(args: string[], out: Output): Promise<number | undefined> {
+/** `coda serve`: help on `out`; else leaves the server running, saying so on `progress`. */
+export async function serveCommand(args: string[], out: Output, progress: Output): Promise<number | undefined> {
   const command = 'coda serve';
   const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: SERVE_HELP, out });
   if (parsed === undefined) return 0;
@@ -49,11 +49,11 @@ export async function serveCommand(args: string[], out: Output): Promise<number 
   if (cluster.isWorker) {
     await runClusterWorker(settings);
   } else if (settings.workers > 0) {
-    await new Primary(settings, out).start();
+    await new Primary(settings, progress).start();
   } else {
     const app = await loadApp(settings.module);
     const server = await serve(app, { port: settings.port, host: settings.host, shutdownTimeoutMs: settings.shutdownTimeoutMs, handleSignals: true });
-    out.line(`coda: serving ${settings.module} on ${out.style('cyan', server.url)} (pid ${process.pid}; Ctrl-C or SIGTERM stops it gracefully)`);
+    progress.line(`coda: serving ${settings.module} on ${progress.style('cyan', server.url)} (pid ${process.pid}; Ctrl-C or SIGTERM stops it gracefully)`);
   }
   return undefined;
 }

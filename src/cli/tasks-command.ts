@@ -4,34 +4,78 @@ import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 import { integer, parse, UsageError, type Parsed } from './usage.js';
 
+const ACTIONS = ['stats', 'list', 'retry', 'discard'] as const;
+type Action = (typeof ACTIONS)[number];
+
+// Each flag's help line, shared by the general help and each action's (in this order).
+const FLAG_LINES = {
+  state: '      --state <state>            held, ready, running, completed or failed',
+  name: '      --name <task>              tasks of this name only',
+  limit: '      --limit <n>                at most n (default 100)',
+  'all-failed': '      --all-failed               every failed task (with --name: of that name)',
+  json: '      --json                     print JSON instead of a table',
+  help: '  -h, --help                     show this help',
+} as const;
+type Flag = keyof typeof FLAG_LINES;
+
+const ACTION_USAGE: Record<Action, { synopsis: string; what: string; about: string; flags: Flag[]; example: string }> = {
+  stats: {
+    synopsis: 'stats <module>', what: 'counts by state, in all and per task name', flags: ['json'], example: 'stats ./app.ts --json',
+    about: 'Counts the durable tasks in the store of the app that <module> exports, by\nstate: in all and per task name.',
+  },
+  list: {
+    synopsis: 'list <module>', what: 'tasks, newest first', flags: ['state', 'name', 'limit', 'json'], example: 'list ./app.ts --state failed',
+    about: 'Lists the durable tasks in the store of the app that <module> exports,\nnewest first.',
+  },
+  retry: {
+    synopsis: 'retry <module> <id>...', what: 'run failed tasks again, attempts counted afresh', flags: ['all-failed', 'name', 'json'], example: 'retry ./app.ts --all-failed --name send-welcome',
+    about: 'Runs failed durable tasks again, their attempts counted afresh: the tasks\nwith these ids, or every failed one, in the store of the app that <module>\nexports. A worker or a web process of the app runs them.',
+  },
+  discard: {
+    synopsis: 'discard <module> <id>...', what: 'remove tasks that are not running', flags: ['all-failed', 'name', 'json'], example: 'discard ./app.ts --all-failed',
+    about: 'Removes durable tasks that are not running from the store of the app that\n<module> exports: the tasks with these ids, or every failed one.',
+  },
+};
+
+const EXIT_CODES = `Exit codes: 0 done, 1 a task could not be retried or discarded (or the store
+failed), 2 bad usage.`;
+
 export const TASKS_HELP = `Usage: coda tasks <action> <module> [options]
 
 Looks at and operates on the durable tasks in the store of the app that
 <module> exports (the app is loaded, not served; its tasks are not run here).
 
 Actions:
-  stats <module>                 counts by state, in all and per task name
-  list <module>                  tasks, newest first
-      --state <state>            held, ready, running, completed or failed
-      --name <task>              tasks of this name only
-      --limit <n>                at most n (default 100)
-  retry <module> <id>...         run failed tasks again, attempts counted afresh
-  discard <module> <id>...       remove tasks that are not running
-      --all-failed               retry or discard every failed task (with --name: of that name)
+${ACTIONS.map((action) => `  ${ACTION_USAGE[action].synopsis.padEnd(31)}${ACTION_USAGE[action].what}`).join('\n')}
 
 Options:
-      --json                     print JSON instead of a table
-  -h, --help                     show this help
+${Object.values(FLAG_LINES).join('\n')}
 
-Exit codes: 0 done, 1 a task could not be retried or discarded (or the store
-failed), 2 bad usage.
+Run coda tasks <action> --help for an action's own options.
+
+${EXIT_CODES}
 
 Examples:
-  coda tasks list ./app.ts --state failed
-  coda tasks retry ./app.ts --all-failed --name send-welcome`;
+  coda tasks ${ACTION_USAGE.list.example}
+  coda tasks ${ACTION_USAGE.retry.example}`;
 
-const ACTIONS = ['stats', 'list', 'retry', 'discard'] as const;
-type Action = (typeof ACTIONS)[number];
+/** What `coda tasks <action> --help` prints: that action's usage and flags only. */
+function actionHelp(action: Action): string {
+  const { synopsis, about, flags, example } = ACTION_USAGE[action];
+  const acting = action === 'retry' || action === 'discard';
+  return `Usage: coda tasks ${synopsis} [options]
+
+${about}
+
+Options:
+${[...flags, 'help' as const].map((flag) => FLAG_LINES[flag]).join('\n')}
+
+${acting ? EXIT_CODES : 'Exit codes: 0 done, 1 the store failed, 2 bad usage.'}
+
+Example:
+  coda tasks ${example}`;
+}
+
 const STATES: readonly TaskState[] = ['held', 'ready', 'running', 'completed', 'failed'];
 const COUNTS = ['held', 'ready', 'delayed', 'running', 'completed', 'failed'] as const;
 
@@ -53,7 +97,7 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
   if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; the actions are ${ACTIONS.join(', ')}`);
   const command = `coda tasks ${action}`;
   const acting = action === 'retry' || action === 'discard';
-  const parsed = parse(command, args.slice(1), OPTIONS, { positionals: { min: 1, max: acting ? Infinity : 1 }, help: TASKS_HELP, out });
+  const parsed = parse(command, args.slice(1), OPTIONS, { positionals: { min: 1, max: acting ? Infinity : 1 }, help: actionHelp(action as Action), out });
   if (parsed === undefined) return 0;
   checkFlags(command, action as Action, parsed);
   const module = parsed.positionals[0]!;
@@ -68,9 +112,9 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
 
 /** Flags that do not belong to this action, and a retry or discard without ids, are usage errors. */
 function checkFlags(command: string, action: Action, { values, positionals }: Parsed): void {
-  const allowed: Record<Action, string[]> = { stats: ['json'], list: ['state', 'name', 'limit', 'json'], retry: ['all-failed', 'name', 'json'], discard: ['all-failed', 'name', 'json'] };
+  const allowed: readonly string[] = ACTION_USAGE[action].flags;
   for (const [flag, value] of Object.entries(values)) {
-    if (value !== undefined && flag !== 'help' && !allowed[action].includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
+    if (value !== undefined && flag !== 'help' && !allowed.includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
   }
   const state = values['state'];
   if (typeof state === 'string' && !(STATES as string[]).includes(state)) throw new UsageError(command, `--state must be one of ${STATES.join(', ')}, got ${JSON.stringify(state)}`);

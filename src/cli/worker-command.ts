@@ -21,8 +21,8 @@ const OPTIONS = {
   concurrency: { type: 'string', short: 'c' },
 } as const;
 
-/** `coda worker`: resolves with an exit code when done at once (help), else leaves the worker running. */
-export async function workerCommand(args: string[], out: Output): Promise<number | undefined> {
+/** `coda worker`: help on `out`; else leaves the worker running, saying so on `progress`. */
+export async function workerCommand(args: string[], out: Output, progress: Output): Promise<number | undefined> {
   const command = 'coda worker';
   const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: WORKER_HELP, out });
   if (parsed === undefined) return 0;
@@ -33,6 +33,6 @@ export async function workerCommand(args: string[], out: Output): Promise<number
   const { definitions, store } = appTasks(app, module);
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
   await runWorker({ definitions, store, concurrency, logger: app.logger });
-  out.line(`coda: worker running ${definitions.map((d) => d.name).join(', ')} from ${store.description} (pid ${process.pid})`);
+  progress.line(`coda: worker running ${definitions.map((d) => d.name).join(', ')} from ${store.description} (pid ${process.pid})`);
   return undefined;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { OutageLog } from '../log/outage-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { writeWithRetries } from './write-retries.js';
 
@@ -30,6 +31,8 @@ export class Journal {
   #scheduled = false;
   #writing = 0;
   readonly #holds = new Set<string>();
+  /** A store that refuses adds is logged once, then summed up (each refused request is logged at debug only). */
+  readonly #refusals: OutageLog;
 
   constructor(store: TaskStore, owner: string, leaseUntil: () => number, release: Releaser, logger: Logger) {
     this.#store = store;
@@ -37,6 +40,7 @@ export class Journal {
     this.#leaseUntil = leaseUntil;
     this.#release = release;
     this.#logger = logger;
+    this.#refusals = new OutageLog(logger, `durable tasks for the ${store.description}`);
   }
 
   /** Journals a task with this turn's others; resolves once it is in the store. */
@@ -89,9 +93,11 @@ export class Journal {
     try {
       results = await this.#store.add(adds.map(({ task }) => task), this.#owner, this.#leaseUntil());
     } catch (error) {
+      this.#refusals.failed(error, adds.length);
       for (const { reject } of adds) reject(error);
       return;
     }
+    this.#refusals.succeeded();
     adds.forEach(({ task, resolve }, i) => {
       const result = results[i]!;
       if (task.held && !result.duplicate) this.#holds.add(result.id);

@@ -15,10 +15,14 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
   return errorResponse(request, error, debug);
 }
 
-/** Logs an error turned into a response: a 5xx at error level, naming `culprit` (the code it came from); a 4xx at debug level. */
-export function logError(request: HttpRequest, error: unknown, culprit?: string): void {
+/**
+ * Logs an error turned into a response: a 5xx at error level, naming `culprit`
+ * (the code it came from); a 4xx at debug level, and a 5xx that is `reported`
+ * elsewhere already (a store's outage: see OutageLog).
+ */
+export function logError(request: HttpRequest, error: unknown, culprit?: string, reported = false): void {
   const status = statusOf(error);
-  if (status >= 500) {
+  if (status >= 500 && !reported) {
     if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error, culprit));
   } else if (request[kLogs]('debug')) {
     request.log.debug({ status, method: request.method, path: request.path }, (error as HttpError).message);

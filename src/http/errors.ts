@@ -14,7 +14,7 @@ export class HttpError extends Error {
   /** Extra headers for the error response, e.g. `Allow` on a 405. */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, message?: string, headers: Record<string, string> = {}) {
+  constructor(status: number, message?: string, headers: Record<string, string> = NO_HEADERS) {
     super(message ?? defaultMessage(status));
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
@@ -22,14 +22,17 @@ export class HttpError extends Error {
     this.status = status;
     // Checked now, like any response header, and copied: a bad value found
     // later, while the error is being rendered, has no converter left to catch it.
-    new ResponseHeaders(headers);
-    this.headers = Object.freeze({ ...headers });
+    if (headers !== NO_HEADERS) new ResponseHeaders(headers);
+    this.headers = headers === NO_HEADERS ? NO_HEADERS : Object.freeze({ ...headers });
   }
 
   override get name(): string {
     return this.constructor.name;
   }
 }
+
+/** Most errors carry no headers: they share this one frozen record, unchecked. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 function defaultMessage(status: number): string {
   return STATUS_TEXT[status] ?? `HTTP ${status}`;

@@ -143,20 +143,14 @@ function tail(request: HttpRequest): string {
  * Refuses what could lead out of the root, or means a different file on
  * another system, before the file system is asked. `..` is refused anywhere
  * in the path, a prefix's params included: `/app/../deep/x` means `/deep/x`
- * to a client or a proxy, not a file under `/app`.
+ * to a client or a proxy, not a file under `/app`. Broken percent-encoding
+ * and an encoded NUL never get here: the router refuses them.
  */
 function checkPath(full: string, file: string): void {
   const shown = JSON.stringify(full);
   if (file.includes('\\') || ENCODED_SLASH.test(file)) {
     throw new BadRequest(`the path ${shown} holds a backslash or an encoded slash, which static files refuse`);
   }
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(file);
-  } catch {
-    throw new BadRequest(`invalid percent-encoding in path ${shown}`);
-  }
-  if (decoded.includes('\0')) throw new BadRequest(`the path ${shown} holds a NUL byte`);
   // The path has its encoded dots decoded already (request.path).
   if (full.split('/').includes('..')) throw new PermissionDenied(`the path ${shown} climbs out of the static root with ".."`);
 }

@@ -1,5 +1,5 @@
 import type { Exchange } from '../after/exchange.js';
-import { renderError } from '../http/error-response.js';
+import { errorResponse, logError, renderError } from '../http/error-response.js';
 import { ServiceUnavailable } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
@@ -22,8 +22,14 @@ export function replaceRefused(exchange: Exchange, error: unknown, debug: boolea
   return response;
 }
 
-/** The 503 sent instead of a response whose durable tasks the store could not take: it names the store's failure. */
+/**
+ * The 503 sent instead of a response whose durable tasks the store could not
+ * take: it names the store's failure. Logged at debug level: the journal logs
+ * the store's outage once, then sums it up, rather than a line per request.
+ */
 export function unjournaled(request: HttpRequest, error: unknown, debug: boolean): HttpResponse {
   const message = error instanceof Error ? error.message : String(error);
-  return renderError(request, new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`), debug);
+  const refusal = new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`);
+  logError(request, refusal, undefined, true);
+  return errorResponse(request, refusal, debug);
 }

@@ -18,7 +18,7 @@ interface Cli {
   child: ChildProcess;
   stdout: string[];
   stderr: string[];
-  /** Resolves with the first stderr line (seen or to come) that matches. */
+  /** Resolves with the first stderr line (seen or to come) that matches; rejects, with what it said, if the process exits first. */
   line(pattern: RegExp, from?: number): Promise<string>;
   exited: Promise<number | null>;
 }
@@ -29,7 +29,7 @@ function coda(args: string[], env: Record<string, string> = {}): Cli {
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const waiting: { pattern: RegExp; from: number; resolve: (line: string) => void }[] = [];
+  const waiting: { pattern: RegExp; from: number; resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (text) => stdout.push(text));
   createInterface({ input: child.stderr! }).on('line', (text) => {
     stderr.push(text);
@@ -40,11 +40,15 @@ function coda(args: string[], env: Record<string, string> = {}): Cli {
       }
     }
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': every line the process wrote has been read then.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    for (const waiter of waiting.splice(0)) waiter.reject(new Error(`coda exited (code ${code}) before writing a line matching ${waiter.pattern}; it said:\n${stderr.join('\n')}`));
+    resolve(code);
+  }));
   const line = (pattern: RegExp, from = 0): Promise<string> => {
     const seen = stderr.slice(from).find((text) => pattern.test(text));
     if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => waiting.push({ pattern, from, resolve }));
+    return new Promise((resolve, reject) => waiting.push({ pattern, from, resolve, reject }));
   };
   return { child, stdout, stderr, line, exited };
 }
@@ -53,8 +57,6 @@ function coda(args: string[], env: Record<string, string> = {}): Cli {
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const cli = coda(args, env);
   const code = await cli.exited;
-  // The readline interfaces have seen every line once the streams have closed.
-  await new Promise((resolve) => setImmediate(resolve));
   return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
 }
 
@@ -75,13 +77,22 @@ test('coda --help and each command\'s --help describe the commands and exit 0', 
   assert.equal(top.code, 0);
   assert.match(top.stdout, /Usage: coda <command>/);
   assert.match(top.stdout, /serve <module>[\s\S]*worker <module>[\s\S]*tasks <action> <module>/);
-  const cases = [[['serve', '--help'], 'coda serve <module>'], [['worker', '-h'], 'coda worker <module>'], [['tasks', '--help'], 'coda tasks <action>'],
-    [['tasks', 'list', '--help'], 'coda tasks <action>'], [['help', 'serve'], 'coda serve <module>']] as const;
+  // Each command and each tasks action prints its own usage (the first line) on stdout, and no other's.
+  const cases = [
+    [['serve', '--help'], 'coda serve <module>'], [['worker', '-h'], 'coda worker <module>'], [['tasks', '--help'], 'coda tasks <action> <module>'],
+    [['tasks', 'stats', '--help'], 'coda tasks stats <module>'], [['tasks', 'list', '-h'], 'coda tasks list <module>'],
+    [['tasks', 'retry', '--help'], 'coda tasks retry <module> <id>...'], [['tasks', 'discard', fixture, '--help'], 'coda tasks discard <module> <id>...'],
+    [['help', 'serve'], 'coda serve <module>'], [['help', 'worker'], 'coda worker <module>'], [['help', 'tasks'], 'coda tasks <action> <module>'],
+  ] as const;
   const results = await Promise.all(cases.map(([args]) => run([...args])));
   cases.forEach(([args, usage], i) => {
     assert.equal(results[i]!.code, 0, args.join(' '));
-    assert.ok((results[i]!.stdout + results[i]!.stderr).includes(`Usage: ${usage}`), args.join(' '));
+    assert.equal(results[i]!.stdout.split('\n')[0], `Usage: ${usage} [options]`, args.join(' '));
   });
+  const listHelp = results[4]!.stdout;
+  assert.match(listHelp, /--state <state>/);
+  assert.doesNotMatch(listHelp, /--all-failed/, 'list --help shows only the flags list takes');
+  assert.doesNotMatch(results[3]!.stdout, /--state|--limit|--all-failed/, 'stats --help shows only the flags stats takes');
 });
 
 test('bad usage is a clear message on stderr and exit code 2', async () => {
@@ -136,7 +147,9 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
   const workerPids = (): number[] => cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
   assert.equal(workerPids().length, 2);
-  assert.match(await (await fetch(url!)).text(), /^hello from \d+$/);
+  // Every request on a connection of its own: none is kept in fetch's pool to a worker that is then killed or retired.
+  const get = async (): Promise<string> => (await fetch(url!, { headers: { connection: 'close' } })).text();
+  assert.match(await get(), /^hello from \d+$/);
 
   const [victim] = workerPids();
   let mark = cli.stderr.length;
@@ -150,7 +163,7 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   await cli.line(/2 workers restarted/, mark);
   assert.equal(workerPids().length, 5);
   const served = new Set<string>();
-  for (let i = 0; i < 20; i++) served.add(await (await fetch(url!, { headers: { connection: 'close' } })).text());
+  for (let i = 0; i < 20; i++) served.add(await get());
   const live = workerPids().slice(-2).map((pid) => `hello from ${pid}`);
   assert.ok([...served].every((body) => live.includes(body)), `only the new workers answer: ${[...served].join(', ')}`);
 

@@ -58,6 +58,25 @@ describe('request.cookies', () => {
       await server.close();
     }
   });
+
+  // Two Cookie fields (HTTP/2 clients send cookie crumbs, RFC 9113 8.2.3) are one list joined with "; " (RFC 6265 5.4), never ", ".
+  test('two Cookie header lines over a real socket: both cookies (node:http joins them with "; ")', async () => {
+    const server = await startServer(app, { host: '127.0.0.1' });
+    try {
+      const res = await rawRequest(server, 'GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2; c=3\r\nConnection: close\r\n\r\n');
+      assert.deepEqual(JSON.parse(res.body.toString()), { a: '1', b: '2', c: '3' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('app.fetch of a Request with two Cookie headers appended: both cookies (the Request\'s Headers join them with "; ")', async () => {
+    const headers = new Headers();
+    headers.append('cookie', 'a=1');
+    headers.append('Cookie', 'b=2');
+    const res = await app.fetch(new Request('http://localhost/', { headers }));
+    assert.deepEqual(await res.json(), { a: '1', b: '2' });
+  });
 });
 
 function cookieApp(options: CookieOptions | undefined, extra: { secret?: string | string[]; trustProxy?: boolean } = {}) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
   createApp, del, get, HttpResponse, JsonResponse, patch, post, put, route, type HttpRequest,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { assertAnswer } from '../helpers.js';
+import { assertAnswer, rawGet, rawRequest, startServer } from '../helpers.js';
 
 const echo = (request: HttpRequest) => new JsonResponse({ method: request.method, params: request.params });
 
@@ -79,6 +79,22 @@ describe('matching', () => {
     assert.equal((await client.get('/users/7/extra')).status, 404);
   });
 
+  test('a miss\'s 404 or 405 is built without a stack (capturing one was most of a 404\'s cost), and Error.stackTraceLimit is left as it was', async () => {
+    const errors: unknown[] = [];
+    const paged = createApp({
+      routes: [post('/notes', echo)],
+      errorPages: { 404: (_request, error) => (errors.push(error), new HttpResponse('gone', { status: 404 })), 405: (_request, error) => (errors.push(error), new HttpResponse('no', { status: 405 })) },
+    });
+    const pagedClient = createTestClient(paged);
+    const limit = Error.stackTraceLimit;
+    assert.equal((await pagedClient.get('/nowhere')).status, 404);
+    assert.equal((await pagedClient.get('/notes')).status, 405);
+    assert.equal(Error.stackTraceLimit, limit);
+    assert.equal(errors.length, 2);
+    for (const error of errors) assert.doesNotMatch((error as Error).stack!, /\n\s+at /, (error as Error).message);
+    assert.match(new Error('elsewhere').stack!, /\n\s+at /, 'other errors keep their stacks');
+  });
+
   test('routes are case-sensitive', async () => {
     assert.equal((await client.get('/USERS/7')).status, 404);
   });
@@ -122,6 +138,28 @@ describe('matching', () => {
     const res = await client.head('/notes');
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
+  });
+});
+
+describe('control characters in the path (over a real socket)', async () => {
+  const seen: Record<string, string>[] = [];
+  const app = createApp({ routes: [get('/users/:id', (request) => (seen.push({ ...request.params }), new HttpResponse('ok'))), get('/files/*', () => new HttpResponse('ok'))] });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  after(() => server.close());
+
+  test('an encoded C0 control or DEL is a 400 naming it; the view never sees it decoded', async () => {
+    for (const [target, code] of [['/users/a%00b', '%00'], ['/users/%0a', '%0A'], ['/users/x%0D%0Ay', '%0D'], ['/users/%1f', '%1F'], ['/users/%7F', '%7F'], ['/files/a/b%00.png', '%00'], ['/nowhere/%00', '%00']]) {
+      const response = await rawRequest(server, rawGet(target!));
+      assert.equal(response.status, 400, target);
+      assert.equal(response.body.toString(), `the path ${JSON.stringify(target!.replace(/%../g, (c) => c.toUpperCase()))} holds a control character (${code}), which no path may`);
+    }
+    assert.deepEqual(seen, []);
+  });
+
+  test('other escapes still reach the view decoded', async () => {
+    seen.length = 0;
+    assert.equal((await rawRequest(server, rawGet('/users/a%20b%C3%A9%2F%25'))).status, 200);
+    assert.deepEqual(seen, [{ id: 'a b\u00e9/%' }]);
   });
 });
 

@@ -1,0 +1,81 @@
+// A task store that refuses writes is logged as one outage, not a line per
+// refused request: the first failure, at most one summary per interval, and
+// one line when it takes tasks again.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { createApp, HttpResponse, post, serve, sqliteStore, task } from 'coda-http';
+import { LEVEL, memoryLogger } from '../helpers.js';
+import { OutageLog } from '../../src/log/outage-log.js';
+
+test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const noted = task('noted', () => {});
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 20 }) },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))],
+  });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  // Another connection holds the write lock past the busy timeout: the file cannot be written.
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 503);
+
+  const errors = lines.filter((line) => line.level >= LEVEL.error);
+  assert.equal(errors.length, 1, `one error line for five refusals: ${errors.map((line) => line.msg).join(' | ')}`);
+  assert.match(errors[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assert.equal(lines.filter((line) => line.level === LEVEL.debug && /could not be journaled/.test(String(line.msg))).length, 5, 'each refused request at debug level');
+
+  locker.exec('ROLLBACK');
+  assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
+  const recovered = lines.filter((line) => line.level === LEVEL.warn);
+  assert.equal(recovered.length, 1);
+  assert.match(recovered[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} accepted again after \\d+\\.\\d s: 5 refused in all, 4 of them since the last line$`));
+  assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
+});
+
+test('OutageLog: the first failure, then at most one summary per interval, then the recovery; a new outage starts afresh', () => {
+  const { logger, lines } = memoryLogger();
+  let now = 1000;
+  const log = new OutageLog(logger, 'writes to X', () => now, 10_000);
+  const texts = (): string[] => lines.map((line) => `${line.level} ${line.msg}`);
+  log.succeeded();
+  assert.deepEqual(texts(), [], 'no outage, nothing to say');
+
+  log.failed(new Error('down'), 2);
+  now += 4000;
+  log.failed(new Error('down'));
+  now += 5999;
+  log.failed(new Error('down'), 3);
+  assert.equal(lines.length, 1, 'within the interval: counted, not logged');
+  now += 1;
+  log.failed(new Error('still down'));
+  now += 9999;
+  log.failed(new Error('still down'));
+  now += 2000;
+  log.succeeded();
+  log.succeeded();
+  assert.deepEqual(texts(), [
+    '50 writes to X refused: down; further refusals are counted, one line per 10 s at most',
+    '50 writes to X still refused: 5 more in the last 10.0 s (still down)',
+    '40 writes to X accepted again after 22.0 s: 8 refused in all, 1 of them since the last line',
+  ]);
+  assert.equal(lines[0]!['refused'], 2);
+  assert.equal(lines[1]!['refused'], 5);
+
+  log.failed('gone');
+  log.succeeded();
+  assert.deepEqual(texts().slice(3), [
+    '50 writes to X refused: gone; further refusals are counted, one line per 10 s at most',
+    '40 writes to X accepted again after 0.0 s: 1 refused in all',
+  ]);
+});
