@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
+import { writeWithRetries, WRITE_RETRIES, type RetryPolicy } from '../durable/write-retries.js';
 import { untilDeadline } from '../util/deadline.js';
 import { runScript } from './scripts.js';
 
 /** How long an undo mark stays: longer than any registration can wait in a socket or ioredis's resend. */
 const MARK_SECONDS = 24 * 60 * 60;
-/** Waits between attempts to undo while Redis is away: quickly at first, at most a second. */
-const firstWaitMs = 50;
-const maxWaitMs = 1000;
+/** Undos are sent until Redis takes them (or the store closes), as often as a refused store write is. */
+const UNTIL_TAKEN: RetryPolicy = { attempts: Infinity, delayMs: WRITE_RETRIES.delayMs };
 
 /** One task of a registration to undo: its queue's key prefix, id, key and kind. */
 export interface UndoTask {
@@ -59,22 +59,19 @@ export class Undos {
   }
 
   async #run(): Promise<void> {
-    let wait = firstWaitMs;
-    while (this.#pending.size > 0 && !this.#closed) {
-      const sent = [...this.#pending];
-      try {
-        await runScript(this.#client, 'undo', [], [MARK_SECONDS, ...sent.flatMap(([token, tasks]) => [
-          this.markOf(token), token, tasks.length, ...tasks.flatMap(({ queue, id, key, held }) => [queue, id, key ?? '', held ? 'held' : 'ready']),
-        ])]);
-        for (const [token] of sent) this.#pending.delete(token);
-        wait = firstWaitMs;
-      } catch {
-        // Redis away or not answering: sent again (the undo is idempotent); close() reports what it never took.
-        await new Promise((resolve) => setTimeout(resolve, wait).unref());
-        wait = Math.min(wait * 2, maxWaitMs);
-      }
-    }
+    // Redis away or not answering: sent again (the undo is idempotent); close() reports what it never took.
+    while (this.#pending.size > 0 && !this.#closed) await writeWithRetries(() => this.#send(), () => {}, UNTIL_TAKEN);
     // Set here, not in a finally: an add() from now on starts a new run.
     this.#running = undefined;
+  }
+
+  /** One call for every undo pending (none once closed). */
+  async #send(): Promise<void> {
+    if (this.#closed) return;
+    const sent = [...this.#pending];
+    await runScript(this.#client, 'undo', [], [MARK_SECONDS, ...sent.flatMap(([token, tasks]) => [
+      this.markOf(token), token, tasks.length, ...tasks.flatMap(({ queue, id, key, held }) => [queue, id, key ?? '', held ? 'held' : 'ready']),
+    ])]);
+    for (const [token] of sent) this.#pending.delete(token);
   }
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from '../util/describe.js';
+
 /**
  * The task store cannot be read or written now: its file is read-only, locked
  * by another process past the busy timeout, corrupt, on a full disk, or the
@@ -14,7 +16,7 @@ export class StoreUnavailable extends Error {
   readonly code = 'CODA_STORE_UNAVAILABLE';
 
   constructor(description: string, cause: unknown) {
-    super(`${description} is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`${description} is unavailable: ${errorMessage(cause)}`, { cause });
   }
 
   override get name(): string {

@@ -443,10 +443,9 @@ export class Runner {
     if (left.length > 0) {
       const { store, logger } = this.#settings;
       const lost = 'they will be recovered when their lease runs out';
-      const given = store.giveBack(left.map(({ stored }) => stored.id), this.owner);
-      given.catch(() => {});
       try {
-        if (!(await untilDeadline(given, grace))) {
+        // untilDeadline handles a rejection that comes after the grace, too.
+        if (!(await untilDeadline(store.giveBack(left.map(({ stored }) => stored.id), this.owner), grace))) {
           logger.error({ tasks: left.length }, `the ${store.description} did not take running durable tasks back within ${STORE_GRACE_MS} ms of the deadline; ${lost}`);
         }
       } catch (error) {

@@ -3,6 +3,7 @@ import { HttpError, ProgrammingError, STATUS_TEXT } from './errors.js';
 import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
 import { ValidationError } from './validation.js';
+import { errorMessage } from '../util/describe.js';
 
 /**
  * The response an error stands for: an `HttpError`'s status, message and
@@ -51,5 +52,5 @@ export function statusOf(error: unknown): number {
 
 function describeFailure(error: unknown, culprit: string | undefined): string {
   if (error instanceof ProgrammingError) return error.message;
-  return `unhandled error${culprit === undefined ? '' : ` in ${culprit}`}: ${error instanceof Error ? error.message : String(error)}`;
+  return `unhandled error${culprit === undefined ? '' : ` in ${culprit}`}: ${errorMessage(error)}`;
 }

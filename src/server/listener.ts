@@ -6,6 +6,7 @@ import type { App } from '../app/app.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import type { ServeSettings } from './options.js';
+import { errorMessage } from '../util/describe.js';
 
 /** The Node server `serve()` starts: node:http, node:https, or node:http2 with HTTP/1.1 fallback. */
 export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
@@ -46,8 +47,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true }, app.handler);
     else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, app.handler);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new TypeError(`serve(): the tls options were refused: ${message}`, { cause: error });
+    throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }
   // On an HTTP/2 server these apply to its HTTP/1.1 connections.
   const http1 = server as HttpServer;

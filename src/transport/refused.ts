@@ -4,6 +4,7 @@ import { ServiceUnavailable } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import { kAfterEntries } from '../symbols.js';
+import { errorMessage } from '../util/describe.js';
 import { releaseStream } from './body.js';
 
 /**
@@ -28,8 +29,7 @@ export function replaceRefused(exchange: Exchange, error: unknown, debug: boolea
  * the store's outage once, then sums it up, rather than a line per request.
  */
 export function unjournaled(request: HttpRequest, error: unknown, debug: boolean): HttpResponse {
-  const message = error instanceof Error ? error.message : String(error);
-  const refusal = new ServiceUnavailable(`the request's durable tasks could not be journaled: ${message}`);
+  const refusal = new ServiceUnavailable(`the request's durable tasks could not be journaled: ${errorMessage(error)}`);
   logError(request, refusal, undefined, true);
   return errorResponse(request, refusal, debug);
 }

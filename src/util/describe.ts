@@ -1,3 +1,8 @@
+/** An error's message, or the thrown value as a string when it is not an Error. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** A short description of a value for error messages: `undefined`, `a plain object`, `an instance of Foo`, `number NaN`. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
