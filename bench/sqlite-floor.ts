@@ -4,7 +4,7 @@
  * bench/sqlite-floor.ts` (Node 22.13 or later).
  *
  * On the store's own schema and statements, in a file (WAL, synchronous
- * NORMAL), each task is inserted held, moved to running by its rowid and
+ * NORMAL), each task is inserted held, moved to running by its id and
  * completed, in batches as one event-loop turn's tasks are: each step its own
  * transaction (as the store writes them today), then the three steps of a
  * batch in one transaction. Prints this process's CPU µs per task (user and
@@ -34,8 +34,8 @@ function run(batch: number, oneTransaction: boolean): { user: number; system: nu
     work();
     if (!oneTransaction) s.commit.run();
   };
-  let added: Row[] = [];
-  let released: Row[] = [];
+  let added: string[] = [];
+  let released: string[] = [];
   const started = process.cpuUsage();
   for (let n = 0; n < TASKS; n += batch) {
     // One turn: this batch journaled, the last one's responses done (released), the one before completed.
@@ -46,10 +46,10 @@ function run(batch: number, oneTransaction: boolean): { user: number; system: nu
     added = [];
     step(() => insertBatch(s, batch, now, added));
     step(() => {
-      for (const { seq } of releasing) s.heldToRunning.run(now, '{"status":200}', now + 30_000, now, seq);
+      for (const id of releasing) s.heldToRunning.run(now, '{"status":200}', now + 30_000, now, id, 'me');
     });
     step(() => {
-      if (completing.length > 0) s.complete.run(now, JSON.stringify(completing.map(({ id }) => id)), 'me');
+      if (completing.length > 0) s.complete.run(now, JSON.stringify(completing), 'me');
     });
     released = releasing;
     if (oneTransaction) s.commit.run();
@@ -60,13 +60,11 @@ function run(batch: number, oneTransaction: boolean): { user: number; system: nu
   return { user: used.user / TASKS, system: used.system / TASKS };
 }
 
-type Row = { seq: number; id: string };
-
-function insertBatch(s: Statements, batch: number, now: number, into: Row[]): void {
+function insertBatch(s: Statements, batch: number, now: number, into: string[]): void {
   for (let i = 0; i < batch; i++) {
     const id = timeOrderedId(now);
-    const result = s.insert.run(id, 'count', 'held', null, 'always', 3, 30_000, now, 'me', now + 30_000, now, '{"type":"fixed","delayMs":0}', null, null, '{}');
-    into.push({ seq: Number(result.lastInsertRowid), id });
+    s.insert.run(id, 'count', 'held', null, 'always', 3, 30_000, now, 'me', now + 30_000, now, '{"type":"fixed","delayMs":0}', null, null, '{}');
+    into.push(id);
   }
 }
 

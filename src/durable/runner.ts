@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TaskTimeoutError } from '../after/reporting.js';
-import type { TaskSpan } from '../after/task-spans.js';
 import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
+import { Attempt } from './attempt.js';
 import { retryDelay } from './backoff.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
-import { NonRetryableError, type Task, type TaskContext } from './task.js';
+import { NonRetryableError, type Task } from './task.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
 import type { DurableTracer } from './task-tracer.js';
 
@@ -56,12 +56,6 @@ export interface RunnerSettings {
   holds?: () => Iterable<string>;
   /** Told every attempt's end (the app's `tasks.observe()` listeners); none, and no record is made. */
   observers?: ReadonlySet<(record: AttemptRecord) => void>;
-}
-
-interface Attempt {
-  readonly stored: StoredTask;
-  readonly controller: AbortController;
-  span: TaskSpan | undefined;
 }
 
 /**
@@ -213,8 +207,7 @@ export class Runner {
 
   #start(stored: StoredTask): void {
     const definition = this.#settings.definitions.get(stored.name)!;
-    const controller = new AbortController();
-    const attempt: Attempt = { stored, controller, span: undefined };
+    const attempt = new Attempt(stored, this.#settings.logger);
     this.#running.set(stored.id, attempt);
     let payload: unknown;
     try {
@@ -224,36 +217,31 @@ export class Runner {
       return;
     }
     const startedAt = this.#settings.clock.now();
-    const log = this.#settings.logger.child({ taskId: stored.id, task: stored.name, ...(stored.request === null ? {} : { requestId: stored.request.id }) });
-    const context: TaskContext = {
-      id: stored.id, name: stored.name, attempt: stored.attempt, signal: controller.signal, log,
-      request: stored.request, outcome: stored.outcome,
+    const end = (error: unknown): void => {
+      this.#ended(attempt, error, startedAt).catch((failure: unknown) => {
+        // Recording the end failed (an observer threw): never an unhandled rejection; the lease recovers the task.
+        this.#settings.logger.error({ err: failure, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
+      });
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
-        controller.abort(error);
-        reject(error);
-      }, stored.timeoutMs);
-    });
-    const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, context));
+    // A task that ignores its signal still ends its attempt at the timeout (#ended takes the first end only).
+    const timer = setTimeout(() => {
+      const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
+      attempt.abort(error);
+      end(error);
+    }, stored.timeoutMs);
+    const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, attempt));
     const { tracer } = this.#settings;
     if (tracer !== undefined) attempt.span = tracer.startAttempt(stored);
-    // A task that ignores its signal still ends its attempt at the timeout.
-    Promise.race([attempt.span === undefined ? begin() : attempt.span.run(begin, undefined), timedOut]).then(
+    (attempt.span === undefined ? begin() : attempt.span.run(begin, undefined)).then(
       () => {
         clearTimeout(timer);
-        return this.#ended(attempt, undefined, startedAt);
+        end(undefined);
       },
       (error: unknown) => {
         clearTimeout(timer);
-        return this.#ended(attempt, error ?? new Error('rejected without a reason'), startedAt);
+        end(error ?? new Error('rejected without a reason'));
       },
-    ).catch((error: unknown) => {
-      // Recording the end failed (an observer threw): never an unhandled rejection; the lease recovers the task.
-      this.#settings.logger.error({ err: error, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
-    });
+    );
   }
 
   async #ended(attempt: Attempt, error: unknown, startedAt: number): Promise<void> {
@@ -434,9 +422,9 @@ export class Runner {
     await untilDeadline(this.whenIdle(), deadline);
     const left = [...this.#running.values()];
     this.#running.clear();
-    for (const { controller, span } of left) {
-      controller.abort(new Error('shutdown deadline reached'));
-      span?.end('abandoned');
+    for (const attempt of left) {
+      attempt.abort(new Error('shutdown deadline reached'));
+      attempt.span?.end('abandoned');
     }
     // A store that stops answering must not hold shutdown past its deadline by more than a short grace.
     const grace = performance.now() + STORE_GRACE_MS;

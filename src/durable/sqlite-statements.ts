@@ -33,12 +33,9 @@ export function prepareStatements(db: DatabaseSync) {
     // ?1 the releases (RELEASES), ?2 the owner. `+state`, `+owner`: found by id, one lookup per release.
     releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
       FROM ${RELEASES} WHERE id = r_id AND +state = 'held' AND +owner = ?2 RETURNING id`),
-    // A held task the release claims: its row read first (?1 the ids, ?2 the owner), then updated by rowid, as `claim` sets it.
-    // A join from the list's side, not `id IN (list)`: no temporary table for the list (a row per id listed twice; the caller keeps one).
-    heldOf: arrays(`SELECT ${TASK_COLUMNS} FROM (SELECT value AS listed_id FROM json_each(?1)) CROSS JOIN coda_tasks ON id = listed_id
-      WHERE +state = 'held' AND +owner = ?2`),
+    // A held task the release claims (this process added it, and knows it: see SqliteStore's #held), found by id.
     heldToRunning: sql(`UPDATE coda_tasks SET state = 'running', run_at = ?, outcome = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
-      WHERE seq = ?`),
+      WHERE id = ? AND +state = 'held' AND +owner = ?`),
     releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
 
     runningOf: sql(`SELECT count(*) AS n FROM coda_tasks WHERE state = 'running' AND name = ? AND owner IS NOT NULL`),

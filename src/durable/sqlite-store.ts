@@ -3,11 +3,11 @@ import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
-import { outcomeJson } from './outcome-json.js';
+import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, sqlString } from './sqlite-file.js';
-import { ID, NAME, rowsOf, SEQ, toTask } from './sqlite-rows.js';
+import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
@@ -60,6 +60,14 @@ export class SqliteStore implements TaskStore {
   /** The file the connection has open (undefined for `:memory:`): `add()` checks that the path still names it. */
   #file: string | undefined;
   #Database: typeof DatabaseSync | undefined;
+  /**
+   * The held tasks this store added and has not yet seen released, as added:
+   * a release that claims them builds each running task from here rather
+   * than reading its row back. Only ever a shortcut: a task missing from it
+   * (a release written again after a failed try) is released to ready, and
+   * claimed as any other.
+   */
+  readonly #held = new Map<string, HeldTask>();
 
   constructor(options: SqliteStoreOptions) {
     checkKeys('sqliteStore()', options, ['path', 'synchronous', 'busyTimeoutMs']);
@@ -122,7 +130,7 @@ export class SqliteStore implements TaskStore {
     if (tasks.length === 0) return [];
     this.#checkFile();
     const createdAt = Date.now();
-    return this.#write((s) => tasks.map((task): AddResult => {
+    const results = this.#write((s) => tasks.map((task): AddResult => {
       if (task.key !== null) {
         const pending = s.pendingWithKey.get(task.key);
         if (pending !== undefined) return { id: pending.id as string, duplicate: true };
@@ -140,17 +148,29 @@ export class SqliteStore implements TaskStore {
       }
       return { id: task.id, duplicate: false };
     }));
+    // Known once committed; the bound keeps a process whose releases never come (a store shared by tests) from growing it.
+    if (this.#held.size + tasks.length > MAX_HELD) this.#held.clear();
+    results.forEach(({ duplicate }, i) => {
+      const task = tasks[i]!;
+      if (task.held && !duplicate) this.#held.set(task.id, { task, owner, createdAt });
+    });
+    return results;
   }
 
   async release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released> {
     checkReleases(releases);
     checkReleaseClaim(claim);
     if (releases.length === 0) return { ready: [], claimed: [] };
+    const held: (HeldTask | undefined)[] = [];
+    for (const { id } of releases) {
+      held.push(this.#held.get(id));
+      this.#held.delete(id);
+    }
     return this.#write((s) => {
       const skipped = releases.filter(({ run }) => !run);
       const toRun = skipped.length === 0 ? releases : releases.filter(({ run }) => run);
       if (skipped.length > 0) s.releaseSkipped.run(JSON.stringify(skipped.map(({ id }) => id)), owner);
-      const claimed = claim === undefined ? [] : claimReleased(s, toRun, owner, claim);
+      const claimed = claim === undefined ? [] : claimReleased(s, releases, held, owner, claim);
       if (claimed.length === toRun.length) return { ready: [], claimed };
       const taken = new Set(claimed.map(({ id }) => id));
       const rest = toRun.filter(({ id }) => !taken.has(id));
@@ -294,6 +314,7 @@ export class SqliteStore implements TaskStore {
     const db = this.#db;
     this.#db = undefined;
     this.#statements = undefined;
+    this.#held.clear();
     db?.close();
   }
 
@@ -364,36 +385,31 @@ export class SqliteStore implements TaskStore {
 }
 
 /**
- * The claim a release carries: its tasks due by `now`, in the order of the
- * releases, up to `limit`, within each name's room, from held to running.
- * The held rows are read in one statement, then each chosen one is updated by
- * its rowid with its own parameters: a batch statement reading each release's
- * outcome out of JSON cost more than a statement per task (bench/durable-results.md).
- * A task is returned as the claim sets it, from its row and what this write set.
+ * The claim a release carries: its tasks due by `now` that this store added
+ * (`held`, by the releases' positions), in the order of the releases, up to
+ * `limit`, within each name's room, from held to running. Each is updated by
+ * id with its own parameters (a batch statement reading each release's
+ * outcome out of JSON cost more: bench/durable-results.md) and returned as
+ * the claim sets it, built from the task as added: no row is read back.
  */
-function claimReleased(s: Statements, toRun: readonly Release[], owner: string, claim: ReleaseClaim): StoredTask[] {
+function claimReleased(s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string, claim: ReleaseClaim): StoredTask[] {
   const { names, concurrency, limit, now, leaseUntil } = claim;
-  const due = toRun.filter(({ runAt }) => runAt <= now);
-  if (limit === 0 || names.length === 0 || due.length === 0) return [];
-  const held = new Map(rowsOf(s.heldOf.all(JSON.stringify(due.map(({ id }) => id)), owner)).map((row) => [row[ID], row]));
+  if (limit === 0 || names.length === 0) return [];
   const room = roomOf(s, names, concurrency);
   const claimed: StoredTask[] = [];
-  for (const { id, runAt, outcome } of due) {
-    if (claimed.length === limit) break;
-    const row = held.get(id);
-    if (row === undefined || !take(room, row[NAME] as string)) continue;
-    held.delete(id);
-    const text = outcomeJson(outcome);
-    s.heldToRunning.run(runAt, text, leaseUntil, now, row[SEQ]!);
-    const task = toTask(row);
-    task.state = 'running';
-    task.attempt += 1;
-    task.runAt = runAt;
-    task.outcome = JSON.parse(text);
-    task.leaseUntil = leaseUntil;
-    task.startedAt = now;
-    claimed.push(task);
-  }
+  releases.forEach(({ id, run, runAt, outcome }, i) => {
+    const known = held[i];
+    if (!run || runAt > now || claimed.length === limit || known === undefined || known.owner !== owner || !take(room, known.task.name)) return;
+    const kept = storedOutcome(outcome);
+    // Not updated (recovered by another process since): not claimed, and the release leaves it alone too.
+    if (!changed(s.heldToRunning.run(runAt, JSON.stringify(kept), leaseUntil, now, id, owner))) return;
+    const { task, createdAt } = known;
+    claimed.push({
+      id, name: task.name, payload: task.payload, state: 'running', key: task.key, when: task.when, attempt: 1, maxAttempts: task.maxAttempts,
+      backoff: { ...task.backoff }, timeoutMs: task.timeoutMs, runAt, owner, leaseUntil, createdAt, startedAt: now, finishedAt: null,
+      request: task.request, outcome: kept, trace: task.trace, errors: [],
+    });
+  });
   return claimed;
 }
 
@@ -418,6 +434,16 @@ function take(room: Map<string, number>, name: string): boolean {
 function releaseRows(releases: readonly Release[]): string {
   return `[${releases.map(({ id, runAt, outcome }) => `[${JSON.stringify(id)},${JSON.stringify(runAt)},${outcomeJson(outcome)}]`).join(',')}]`;
 }
+
+/** A held task as this store added it, and to whom. */
+interface HeldTask {
+  task: NewTask;
+  owner: string;
+  createdAt: number;
+}
+
+/** At most this many held tasks are known (#held): far more than any process holds at once. */
+const MAX_HELD = 100_000;
 
 /** A ready task whose time has come: seq, name, run_at. */
 type DueRow = [number, string, number];
