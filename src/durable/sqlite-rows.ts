@@ -37,6 +37,15 @@ function backoffOf(text: string): Backoff {
   return { ...backoff };
 }
 
+/** Tasks of one definition share its backoff object: its JSON is written once. */
+const backoffTexts = new WeakMap<Backoff, string>();
+
+export function backoffText(backoff: Backoff): string {
+  let text = backoffTexts.get(backoff);
+  if (text === undefined) backoffTexts.set(backoff, (text = JSON.stringify(backoff)));
+  return text;
+}
+
 const parsed = (text: SQLOutputValue | undefined) => (text === null ? null : JSON.parse(text as string));
 
 export function toTask(row: TaskRow): StoredTask {

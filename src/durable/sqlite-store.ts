@@ -7,7 +7,7 @@ import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, sqlString } from './sqlite-file.js';
-import { rowsOf, SEQ, toTask } from './sqlite-rows.js';
+import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
@@ -139,7 +139,7 @@ export class SqliteStore implements TaskStore {
         s.insert.run(
           task.id, task.name, task.held ? 'held' : 'ready', task.key, task.when, task.maxAttempts, task.timeoutMs, task.runAt,
           task.held ? owner : null, task.held ? leaseUntil : null, createdAt,
-          JSON.stringify(task.backoff), json(task.request), json(task.trace), task.payload,
+          backoffText(task.backoff), json(task.request), json(task.trace), task.payload,
         );
       } catch (error) {
         // The pending key was looked up just before: the one unique value left is the id.
