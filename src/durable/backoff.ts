@@ -13,7 +13,8 @@ const HOUR = 60 * 60_000;
  * ```
  */
 export function retryDelay(backoff: Backoff, attempt: number, random: () => number): number {
-  const base = backoff.type === 'fixed' ? backoff.delayMs : backoff.delayMs * 2 ** Math.max(0, attempt - 1);
+  // 2^1024 is Infinity, and 0 x Infinity is NaN: the exponent stops where the cap has long been reached.
+  const base = backoff.type === 'fixed' ? backoff.delayMs : backoff.delayMs * 2 ** Math.min(Math.max(0, attempt - 1), 1_000);
   const capped = Math.min(base, backoff.maxDelayMs ?? HOUR);
   const jitter = backoff.jitter ?? 0.2;
   return Math.round(capped * (1 - jitter + jitter * random()));

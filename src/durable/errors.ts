@@ -1,4 +1,4 @@
-import { errorMessage } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 
 /**
  * The task store cannot be read or written now: its file is read-only, locked
@@ -21,5 +21,19 @@ export class StoreUnavailable extends Error {
 
   override get name(): string {
     return 'StoreUnavailable';
+  }
+}
+
+/**
+ * How an attempt's error is kept: an Error's name and message, any other
+ * thrown value as text; one that cannot be made text (an object without a
+ * prototype) described, so that the failure is still recorded.
+ */
+export function attemptErrorMessage(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  try {
+    return String(error);
+  } catch {
+    return describe(error);
   }
 }

@@ -211,12 +211,14 @@ export class Tasks {
 
   /** One task with its payload, attempts and errors; null when there is none. */
   async get(id: string): Promise<StoredTask | null> {
+    checkId('app.tasks.get()', id);
     await this.open();
     return this.#store!.get(id);
   }
 
   /** A failed task runs again, its attempts counted afresh. False when it is not failed. */
   async retry(id: string): Promise<boolean> {
+    checkId('app.tasks.retry()', id);
     await this.open();
     const retried = await this.#store!.retry(id, this.#clock.now());
     if (retried) this.#runner!.wake();
@@ -225,6 +227,7 @@ export class Tasks {
 
   /** A task that is not running is removed. False when there is none, or it is running. */
   async discard(id: string): Promise<boolean> {
+    checkId('app.tasks.discard()', id);
     await this.open();
     return this.#store!.discard(id);
   }
@@ -307,6 +310,11 @@ export class Tasks {
     await this.#store!.close(deadline).catch((error: unknown) => this.#logger.error({ err: error }, `the ${this.#store!.description} did not close cleanly`));
     return left;
   }
+}
+
+/** A task id from plain JavaScript: anything but a string would reach the store as a binding error, or match nothing silently. */
+function checkId(where: string, id: unknown): void {
+  if (typeof id !== 'string') throw new TypeError(`${where} takes a task id (a string), got ${describe(id)}`);
 }
 
 /** What a durable task keeps of its request: what an audit log needs, no live object. */

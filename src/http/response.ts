@@ -99,6 +99,8 @@ export interface TaskEntry {
   readonly options: TaskAfterOptions;
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
  * A durable task registered by user code, checked where it is registered:
  * the task, the options, and a payload that must survive JSON.
@@ -114,6 +116,8 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 500)) {
     throw new TypeError(`${where}: key must be a string of 1 to 500 characters, got ${describe(key)}`);
   }
+  // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
+  if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);
   if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true });
   return { task, payload: payloadJson(task.name, where, payload), options: checked };
 }

@@ -4,12 +4,13 @@ import { describe } from './describe.js';
  * A payload as the JSON text to journal, refused (TypeError naming the task,
  * where it was registered, and the path in the payload) unless it survives a
  * JSON round trip unchanged: functions, symbols, BigInt, NaN and Infinity,
- * `undefined` outside an object property, cycles, and class instances (a Date
- * would come back a string, a Map an empty object) are refused at
- * registration, in the request, not found broken when the task runs.
+ * `undefined` outside an object property (an array's holes too), cycles,
+ * class instances (a Date would come back a string, a Map an empty object)
+ * and nesting deeper than `MAX_DEPTH` levels are refused at registration, in
+ * the request, not found broken when the task runs.
  */
 export function payloadJson(task: string, where: string, payload: unknown): string {
-  check(payload, '$', new Set(), (path, what) => {
+  check(payload, '$', 0, new Set(), (path, what) => {
     throw new TypeError(`${where}: the payload of task '${task}' does not survive JSON: ${what} at ${path}`);
   });
   return JSON.stringify(payload);
@@ -17,7 +18,10 @@ export function payloadJson(task: string, where: string, payload: unknown): stri
 
 type Refuse = (path: string, what: string) => never;
 
-function check(value: unknown, path: string, seen: Set<object>, refuse: Refuse): void {
+/** Deeper than this, the check (and JSON.stringify past a few thousand) would overflow the stack: refused with a message instead. */
+const MAX_DEPTH = 1_000;
+
+function check(value: unknown, path: string, depth: number, seen: Set<object>, refuse: Refuse): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -33,12 +37,16 @@ function check(value: unknown, path: string, seen: Set<object>, refuse: Refuse):
   if (value === null) return;
   const object = value as object;
   if (seen.has(object)) refuse(path, 'a cycle');
+  // Its path is a thousand steps long: its start says where.
+  if (depth === MAX_DEPTH) refuse(`${path.slice(0, 40)}...`, `nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(object)) {
     seen.add(object);
-    object.forEach((item, i) => {
+    // A loop, not forEach: forEach skips an array's holes, which JSON turns into null.
+    for (let i = 0; i < object.length; i++) {
+      const item: unknown = object[i];
       if (item === undefined) refuse(`${path}[${i}]`, 'undefined (it would become null)');
-      check(item, `${path}[${i}]`, seen, refuse);
-    });
+      check(item, `${path}[${i}]`, depth + 1, seen, refuse);
+    }
   } else {
     const prototype = Object.getPrototypeOf(object) as object | null;
     if (prototype !== Object.prototype && prototype !== null) refuse(path, `${describe(object)} (it would lose its type)`);
@@ -46,7 +54,7 @@ function check(value: unknown, path: string, seen: Set<object>, refuse: Refuse):
     for (const key of Object.keys(object)) {
       const item = (object as Record<string, unknown>)[key];
       // An undefined property is left out by JSON, as it is read back: the same object to its reader.
-      if (item !== undefined) check(item, `${path}.${key}`, seen, refuse);
+      if (item !== undefined) check(item, `${path}.${key}`, depth + 1, seen, refuse);
     }
   }
   seen.delete(object);
