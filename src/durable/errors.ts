@@ -1,4 +1,5 @@
-import { describe, errorMessage } from '../util/describe.js';
+import { inspect } from 'node:util';
+import { errorMessage } from '../util/describe.js';
 
 /**
  * The task store cannot be read or written now: its file is read-only, locked
@@ -25,15 +26,13 @@ export class StoreUnavailable extends Error {
 }
 
 /**
- * How an attempt's error is kept: an Error's name and message, any other
- * thrown value as text; one that cannot be made text (an object without a
- * prototype) described, so that the failure is still recorded.
+ * How an attempt's error is kept: an Error's name and message, a string as
+ * it is, any other thrown value inspected (`{ code: 42 }`, not `[object
+ * Object]`; an object without a prototype too), so that the failure says
+ * what was thrown.
  */
 export function attemptErrorMessage(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
-  try {
-    return String(error);
-  } catch {
-    return describe(error);
-  }
+  if (typeof error === 'string') return error;
+  return inspect(error, { depth: 3, breakLength: Infinity, maxStringLength: 1000, maxArrayLength: 20 });
 }

@@ -240,7 +240,7 @@ export class Runner {
       },
       (error: unknown) => {
         clearTimeout(timer);
-        end(error ?? new Error('rejected without a reason'));
+        end(error ?? new Error(`rejected with ${String(error)}`));
       },
     );
   }

@@ -104,8 +104,8 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
       kept[kind] = [stored?.state, stored?.errors[0]?.message];
     }
     assert.deepEqual(kept, {
-      string: ['failed', 'plain string'], null: ['failed', 'Error: rejected without a reason'], number: ['failed', '7'],
-      object: ['failed', '[object Object]'], 'null prototype': ['failed', 'a plain object'],
+      string: ['failed', 'plain string'], null: ['failed', 'Error: rejected with null'], number: ['failed', '7'],
+      object: ['failed', '{ code: 42 }'], 'null prototype': ['failed', '[Object: null prototype] {}'],
     });
   });
 

@@ -409,8 +409,8 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
       messages[kind] = stored.errors[0]?.message;
     }
     assert.deepEqual(messages, {
-      string: 'plain string', null: 'Error: rejected without a reason', undefined: 'Error: rejected without a reason', number: '7',
-      symbol: 'Symbol(s)', object: '[object Object]', 'null prototype': 'a plain object',
+      string: 'plain string', null: 'Error: rejected with null', undefined: 'Error: rejected with undefined', number: '7',
+      symbol: 'Symbol(s)', object: '{ code: 42 }', 'null prototype': '[Object: null prototype] {}',
     });
     assert.equal(client.tasks.filter(({ state }) => state === 'failed').length, 7);
   });
