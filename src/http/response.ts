@@ -78,7 +78,11 @@ export interface TaskAfterOptions {
   when?: 'always' | 'completed' | 'success';
   /** At most one pending task per key: a second registration with it adds nothing and says `duplicate`. */
   key?: string;
-  /** Runs this long after the response is done (or, from `app.tasks.enqueue()`, after it is journaled). */
+  /**
+   * Runs this long after the response is done (or, from `app.tasks.enqueue()`,
+   * after it is journaled): at most a year (366 days). The store keeps the
+   * time; no timer waits it out.
+   */
   delayMs?: number;
 }
 
@@ -101,6 +105,9 @@ export interface TaskEntry {
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/** A durable task's longest delay: a year, 366 days (BullMQ keeps a job's time in a sorted-set score, exact to 2^53 / 4096 ms). */
+const MAX_DELAY_MS = 366 * 24 * 60 * 60_000;
+
 /**
  * A durable task registered by user code, checked where it is registered:
  * the task, the options, and a payload that must survive JSON.
@@ -118,7 +125,7 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   }
   // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
   if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);
-  if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true });
+  if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true, max: MAX_DELAY_MS });
   return { task, payload: payloadJson(task.name, where, payload), options: checked };
 }
 

@@ -64,11 +64,15 @@ function editDistance(a: string, b: string): number {
 /** Node's timers take at most 2^31 - 1 ms; a longer one fires after 1 ms, with a warning. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A duration in milliseconds: finite, above zero (or zero when `zero` allows it) and within what Node's timers take. */
-export function checkMs(what: string, ms: unknown, { zero = false } = {}): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (ms === 0 && !zero) || ms > MAX_TIMER_MS) {
+/**
+ * A duration in milliseconds: finite, above zero (or zero when `zero` allows
+ * it) and at most `max`: by default what Node's timers take, for a duration
+ * that one will wait out.
+ */
+export function checkMs(what: string, ms: unknown, { zero = false, max = MAX_TIMER_MS } = {}): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (ms === 0 && !zero) || ms > max) {
     const range = zero ? 'zero or more' : 'a positive number of';
-    throw new RangeError(`${what} must be ${range} milliseconds, at most ${MAX_TIMER_MS}, got ${describe(ms)}`);
+    throw new RangeError(`${what} must be ${range} milliseconds, at most ${max}, got ${describe(ms)}`);
   }
   return ms;
 }

@@ -40,6 +40,21 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
     assert.deepEqual(seen, payloads);
   });
 
+  test("BullMQ 'should process a delayed job only after delayed time', graphile/worker's run_at: a task a year out (longer than a timer takes) waits in the store, counted as delayed, its time kept; one due now runs", async (t) => {
+    const ran: number[] = [];
+    const job = task('job', (payload: { n: number }) => { ran.push(payload.n); });
+    const { app, settled } = onRedis(t, [job]);
+    const year = 366 * 24 * 60 * 60_000;
+    const later = await app.tasks.enqueue(job, { n: 1 }, { delayMs: year });
+    await app.tasks.enqueue(job, { n: 0 });
+    await settled();
+    assert.deepEqual(ran, [0]);
+    const { state, runAt, createdAt } = (await app.tasks.get(later.id))!;
+    assert.equal(state, 'ready');
+    assert.ok(Math.abs(runAt - createdAt - year) <= 1_000, `runs a year on: ${runAt - createdAt} ms`);
+    assert.equal((await app.tasks.stats()).delayed, 1);
+  });
+
   test("BullMQ deduplication 'waits until job is finished before removing deduplication key', graphile/worker 'schedules a new job if existing is completed': an odd name and odd keys, matched exactly, free once the task completed or failed", async (t) => {
     const ran: string[] = [];
     const odd = task('billing.v2:send@eu/welcome-1_x', (payload: { k: string; fail?: boolean }) => {

@@ -308,6 +308,9 @@ describe('retry() and discard(), as graphile/worker, BullMQ and Laravel operate 
   });
 });
 
+/** The longest delay: 366 days. */
+const YEAR = 366 * 24 * 60 * 60_000;
+
 describe('delays, as graphile/worker schedules run_at and BullMQ delays jobs', { timeout: 20_000 }, () => {
   test("graphile/worker 'supports future-scheduled jobs': a delayed task waits (counted as delayed), then runs; delayMs 0 runs at once; the longest delay is accepted", async (t) => {
     const ran: number[] = [];
@@ -315,9 +318,12 @@ describe('delays, as graphile/worker schedules run_at and BullMQ delays jobs', {
     const { app, client } = onFile(t, [job]);
     await app.tasks.enqueue(job, { n: 0 }, { delayMs: 0 });
     await app.tasks.enqueue(job, { n: 1 }, { delayMs: 3_000 });
-    await app.tasks.enqueue(job, { n: 2 }, { delayMs: 2 ** 31 - 1 });
+    // A year: longer than any timer takes (2^31 - 1 ms, 24.8 days), kept as a time in the store.
+    const { id } = await app.tasks.enqueue(job, { n: 2 }, { delayMs: YEAR });
     await client.settle();
     assert.deepEqual(ran, [0], 'only the task due now ran');
+    const { runAt, createdAt } = (await app.tasks.get(id))!;
+    assert.ok(runAt - createdAt >= YEAR - 1_000 && runAt - createdAt <= YEAR + 1_000, `runs a year on: ${runAt - createdAt} ms`);
     const stats = await app.tasks.stats();
     assert.deepEqual([stats.delayed, stats.completed], [2, 1]);
   });
@@ -326,7 +332,7 @@ describe('delays, as graphile/worker schedules run_at and BullMQ delays jobs', {
     const ran: number[] = [];
     const job = task('job', (payload: { n: number }) => { ran.push(payload.n); });
     const { app, client } = onTestClock(t, [job]);
-    await app.tasks.enqueue(job, { n: 2 }, { delayMs: 2 ** 31 - 1 });
+    await app.tasks.enqueue(job, { n: 2 }, { delayMs: YEAR });
     await app.tasks.enqueue(job, { n: 1 }, { delayMs: 3_000 });
     await client.settle();
     assert.deepEqual(ran, [1, 2], 'in the order of their times');
@@ -335,8 +341,8 @@ describe('delays, as graphile/worker schedules run_at and BullMQ delays jobs', {
   test('a negative, NaN, infinite, non-numeric or too long delayMs is refused naming the option', async (t) => {
     const job = task('job', () => {});
     const { app } = onTestClock(t, [job]);
-    for (const delayMs of [-1, NaN, Infinity, 2 ** 31, '5', null]) {
-      await assert.rejects(app.tasks.enqueue(job, {}, { delayMs: delayMs as never }), /app\.tasks\.enqueue\(\): delayMs must be zero or more milliseconds, at most 2147483647/);
+    for (const delayMs of [-1, NaN, Infinity, YEAR + 1, '5', null]) {
+      await assert.rejects(app.tasks.enqueue(job, {}, { delayMs: delayMs as never }), /app\.tasks\.enqueue\(\): delayMs must be zero or more milliseconds, at most 31622400000/);
     }
   });
 });
