@@ -242,11 +242,14 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.equal(await stateOf(store, kept.id), 'ready');
       });
 
-      test('an outcome\'s error is kept as its name and message', async () => {
-        const task = await inState(store, 'held');
+      test('an outcome\'s error is kept as its name and message, by a release with a claim too', async () => {
+        const [task, claimedTask] = [await inState(store, 'held'), await inState(store, 'held')];
         const outcome = { ...OUTCOME, completed: false, error: new TypeError('stream failed') };
         await store.release([{ id: task.id, outcome, run: true, runAt: T0 }], OWNER);
         assert.deepEqual((await store.get(task.id))?.outcome, { ...outcome, error: 'TypeError: stream failed' });
+        const { claimed } = await store.release([{ id: claimedTask.id, outcome, run: true, runAt: T0 }], OWNER, releaseClaim({ now: T0 + 7 }));
+        assert.deepEqual(claimed.map((stored) => stored.outcome), [{ ...outcome, error: 'TypeError: stream failed' }]);
+        assert.deepEqual((await store.get(claimedTask.id))?.outcome, claimed[0]?.outcome);
       });
 
       test('a task held by another owner, or not held, is left alone', async () => {
@@ -266,7 +269,11 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
 
     describe('release with a claim (the web process running what it releases)', () => {
       test('a released task due now goes from held to running for the owner, as a claim sets it, its outcome kept', async () => {
-        const task = await inState(store, 'held');
+        // Every field set, so that the claimed task is seen to carry each as stored.
+        const task = await inState(store, 'held', {
+          key: 'claimed:1', when: 'success', request: { id: 'req-1', method: 'POST', path: '/notes', route: '/notes', ip: '203.0.113.7', protocol: 'https', host: 'a.example' },
+          trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+        });
         const { ready, claimed } = await store.release([{ id: task.id, outcome: OUTCOME, run: true, runAt: T0 }], OWNER, releaseClaim({ now: T0 + 7 }));
         assert.deepEqual(ready, []);
         assert.deepEqual(idsOf(claimed), [task.id]);

@@ -161,6 +161,31 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     }
   });
 
+  test('a release refused (the file locked) and written again: its tasks are released ready, with their outcome, and a claim runs them; none is lost or claimed twice', async () => {
+    const file = newFile();
+    const store = await opened({ path: file, busyTimeoutMs: 50 });
+    const other = new DatabaseSync(file);
+    const outcome = { status: 201, completed: true, aborted: false, bytesSent: 2, startedAt: 1, finishedAt: 2 };
+    const claim = { names: ['race'], concurrency: {}, limit: 10, now: 100, leaseUntil: 1_000 };
+    try {
+      await store.add([task({ id: 'held-1', held: true }), task({ id: 'held-2', held: true })], 'p', 1_000);
+      const releases = ['held-1', 'held-2'].map((id) => ({ id, outcome, run: true, runAt: 50 }));
+      other.exec('BEGIN IMMEDIATE');
+      await rejectsUnavailable(store.release(releases, 'p', claim), file, /locked/);
+      other.exec('ROLLBACK');
+      // Written again, the release no longer claims what it first could (it reads no row back): it leaves the tasks ready.
+      assert.deepEqual(await store.release(releases, 'p', claim), { ready: ['held-1', 'held-2'], claimed: [] });
+      const claimed = await store.claim({ ...claim, owner: 'p' });
+      assert.deepEqual(claimed.map(({ id, state, attempt, outcome: kept }) => [id, state, attempt, kept]), [
+        ['held-1', 'running', 1, outcome], ['held-2', 'running', 1, outcome],
+      ]);
+      assert.deepEqual(await store.claim({ ...claim, owner: 'q' }), []);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
   test('a file that is not a database, or in a directory that does not exist: open() fails naming the path', async () => {
     const garbage = newFile();
     writeFileSync(garbage, 'this is not a database, just text long enough to fill a header page. '.repeat(20));
