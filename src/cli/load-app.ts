@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App } from '../app/app.js';
@@ -20,7 +21,12 @@ const TYPESCRIPT = /\.[cm]?ts$/;
  * (`NODE_OPTIONS='--import tsx'`).
  */
 export async function loadApp(file: string): Promise<App> {
-  const url = pathToFileURL(path.resolve(file)).href;
+  const absolute = path.resolve(file);
+  // The commonest mistake, said plainly: Node's own message names the loader's file, and the TypeScript hint would mislead.
+  const stats = statSync(absolute, { throwIfNoEntry: false });
+  if (stats === undefined) throw new AppLoadError(`cannot load ${file}: no such file (${absolute})`);
+  if (stats.isDirectory()) throw new AppLoadError(`cannot load ${file}: it is a directory; give the module that exports the app (e.g. ${path.join(file, 'app.ts')})`);
+  const url = pathToFileURL(absolute).href;
   let module: Record<string, unknown>;
   try {
     module = (await import(url)) as Record<string, unknown>;

@@ -3,6 +3,7 @@ import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
+import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
 import { ScrapedHistogram, type HistogramSeries } from './scraped-histogram.js';
 
@@ -48,6 +49,11 @@ const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
 /** The route label of a request no route matched: not a path, so it cannot meet a pattern. */
 export const UNMATCHED_ROUTE = 'unmatched';
 const KEYS = ['registry', 'defaultMetrics'];
+/** Every name Coda registers. */
+const NAMES = [
+  'http_request_duration_seconds', 'coda_tasks_total', 'coda_task_run_seconds', 'coda_task_wait_seconds',
+  'coda_requests_shed_total', 'coda_tasks_pending', 'coda_tasks_running',
+];
 
 /** A counter's series kept as a plain number, added to prom-client's counter when the registry is scraped. */
 interface CounterSeries {
@@ -197,7 +203,9 @@ export class Metrics {
     checkMetricsOptions(settings, where);
     const registry = (settings.registry ?? client.register) as Registry;
     let set = sets.get(registry);
-    if (set === undefined) {
+    // A registry cleared since (`registry.clear()`, as test suites do between tests) no longer holds them: they are registered anew.
+    if (set === undefined || registry.getSingleMetric(set.requestDuration.name) !== (set.requestDuration as unknown)) {
+      checkFree(registry, where);
       set = new MetricSet(client, registry);
       sets.set(registry, set);
     }
@@ -213,7 +221,7 @@ export class Metrics {
   /** A response is done. */
   request(request: HttpRequest, outcome: Outcome): void {
     const route = request.route ?? UNMATCHED_ROUTE;
-    const { method } = request;
+    const method = knownMethod(request.method);
     const { status } = outcome;
     let byMethod = this.#requestSeries.get(route);
     if (byMethod === undefined) this.#requestSeries.set(route, byMethod = new Map());
@@ -243,6 +251,14 @@ export class Metrics {
   /** A request was refused with 503: the after-response queue is full. */
   shed(): void {
     this.#set.shed.inc();
+  }
+}
+
+/** Refuses a registry holding a metric of one of Coda's names that is not Coda's (before any is registered: nothing half done). */
+function checkFree(registry: Registry, where: string): void {
+  const taken = NAMES.filter((name) => registry.getSingleMetric(name) !== undefined);
+  if (taken.length > 0) {
+    throw new Error(`${where}: metrics: the registry already has a metric named ${taken.join(', ')} that is not Coda's; remove it, or give Coda a registry of its own: metrics: { registry: new Registry() }, served by metricsView({ registry })`);
   }
 }
 

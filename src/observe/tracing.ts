@@ -4,6 +4,7 @@ import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { kSpan } from '../symbols.js';
 import { checkFeature } from '../util/options.js';
+import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
 
 type Api = typeof import('@opentelemetry/api');
@@ -27,13 +28,11 @@ export interface AttemptSubject {
   request: { id: string } | null;
 }
 
-/** The methods HTTP semantic conventions name; any other is `_OTHER` (bounded span names). */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 const TRACER_NAME = 'coda-http';
 /** `[v6::1]:8080`, `example.com:8080`, `example.com`. */
 const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/;
 
-/** A `Host` header as span attributes. */
+/** The host a request asked for (`request.host`) as span attributes. */
 interface ParsedHost {
   header: string;
   scheme: string;
@@ -59,7 +58,7 @@ export function tracingFrom(tracing: boolean | TracingOptions | undefined, where
 export class Tracing implements TaskTracer {
   readonly #api: Api;
   readonly #tracer: Tracer;
-  /** The last `Host` header seen and its attributes: a server answers to few names. */
+  /** The last host seen and its attributes. */
   #host: ParsedHost | undefined;
 
   constructor(options: true | TracingOptions, where: string) {
@@ -73,9 +72,9 @@ export class Tracing implements TaskTracer {
     const { context, propagation, trace, SpanKind } = this.#api;
     const active = context.active();
     const parent = propagation.extract(active, request.headers.raw);
-    const known = KNOWN_METHODS.has(request.method);
+    const method = knownMethod(request.method);
     // Every attribute known at the start goes in the options: one copy by the SDK, no setAttribute per attribute.
-    const span = this.#tracer.startSpan(known ? request.method : 'HTTP', { kind: SpanKind.SERVER, attributes: this.#requestAttributes(request, known) }, parent);
+    const span = this.#tracer.startSpan(spanMethod(method), { kind: SpanKind.SERVER, attributes: this.#requestAttributes(request, method) }, parent);
     // A span that records nothing and carries no trace (a no-op tracer, nothing incoming) would change nothing for the code inside: no context to enter.
     if (parent === active && !span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return fn(arg);
     request[kSpan] = span;
@@ -90,7 +89,7 @@ export class Tracing implements TaskTracer {
     if (span.isRecording()) {
       const { route } = request;
       if (route !== undefined) {
-        span.updateName(`${KNOWN_METHODS.has(request.method) ? request.method : 'HTTP'} ${route}`);
+        span.updateName(`${spanMethod(knownMethod(request.method))} ${route}`);
         span.setAttribute('http.route', route);
       }
       span.setAttribute('http.response.status_code', outcome.status);
@@ -146,30 +145,35 @@ export class Tracing implements TaskTracer {
     return new ProcessSpan(this.#api, this.#tracer.startSpan(`process ${name}`, options, context));
   }
 
-  /** The request's attributes known at its start (the stable HTTP semantic conventions). */
-  #requestAttributes(request: HttpRequest, known: boolean): Attributes {
+  /**
+   * The request's attributes known at its start (the stable HTTP semantic
+   * conventions). Scheme, host and client are the request's own
+   * (`request.protocol`, `host`, `ip`): what a trusted proxy forwarded, and
+   * for `app.fetch` the Web Request's URL.
+   */
+  #requestAttributes(request: HttpRequest, method: string): Attributes {
     const raw = request.raw;
-    const scheme = raw !== undefined && (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    const scheme = request.protocol;
     const attributes: Attributes = {
-      'http.request.method': known ? request.method : '_OTHER',
+      'http.request.method': method,
       'url.path': request.path,
       'url.scheme': scheme,
       'network.protocol.version': raw === undefined ? '1.1' : raw.httpVersion === '2.0' ? '2' : raw.httpVersion,
     };
-    if (!known) attributes['http.request.method_original'] = request.method;
-    const host = this.#parseHost(request.headers.get('host') ?? '', scheme);
+    if (method !== request.method) attributes['http.request.method_original'] = request.method;
+    const host = this.#parseHost(request.host ?? '', scheme);
     if (host.address !== undefined) {
       attributes['server.address'] = host.address;
       attributes['server.port'] = host.port;
     }
     const agent = request.headers.get('user-agent');
     if (agent !== null) attributes['user_agent.original'] = agent;
-    const client = raw?.socket.remoteAddress;
+    const client = request.ip;
     if (client !== undefined) attributes['client.address'] = client;
     return attributes;
   }
 
-  /** `server.address` and `server.port` of a `Host` header (the port defaults to the scheme's); the last one is kept. */
+  /** `server.address` and `server.port` of a request's host (the port defaults to the scheme's); the last one is kept: a server answers to few names. */
   #parseHost(header: string, scheme: string): ParsedHost {
     const last = this.#host;
     if (last !== undefined && last.header === header && last.scheme === scheme) return last;
@@ -207,6 +211,11 @@ class ProcessSpan implements TaskSpan {
     }
     span.end();
   }
+}
+
+/** A span name's method: `HTTP` for one the conventions do not know. */
+function spanMethod(method: string): string {
+  return method === '_OTHER' ? 'HTTP' : method;
 }
 
 /** `error.type` of an error: its class's name (`TaskTimeoutError`), else `_OTHER`. */

@@ -118,9 +118,13 @@ test('bad usage is a clear message on stderr and exit code 2', async () => {
 });
 
 test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async () => {
+  // A missing file or a directory is said plainly, without Node's loader internals or the TypeScript hint (as `node no/such/app.js` names the file).
   const missing = await run(['serve', 'no/such/app.ts']);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /coda: cannot load no\/such\/app\.ts: Cannot find module/);
+  assert.equal(missing.stderr, `coda: cannot load no/such/app.ts: no such file (${path.resolve('no/such/app.ts')})`);
+  const directory = await run(['tasks', 'stats', path.dirname(fixture)]);
+  assert.equal(directory.code, 1);
+  assert.match(directory.stderr, /^coda: cannot load .*fixtures: it is a directory; give the module that exports the app \(e\.g\. .*fixtures\/app\.ts\)$/);
   const none = await run(['serve', noApp]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);

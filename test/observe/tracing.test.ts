@@ -6,56 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { startServer } from '../helpers.js';
-
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+import { named, only, recorder } from './spans.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const PARENT_ID = 'b7ad6b7169203331';
 const TRACEPARENT = `00-${TRACE_ID}-${PARENT_ID}-01`;
-
-interface Recorder {
-  exporter: InMemorySpanExporter;
-  tracing: { tracerProvider: BasicTracerProvider };
-  /** Resolves with the first span named `name` to end from now on. */
-  ended(name: string): Promise<ReadableSpan>;
-}
-
-/** A tracer provider whose spans land in `exporter`, fresh per test. */
-function recorder(): Recorder {
-  const exporter = new InMemorySpanExporter();
-  const waiting: [string, (span: ReadableSpan) => void][] = [];
-  const notifier: SpanProcessor = {
-    onStart() {},
-    onEnd(span) {
-      for (const [name, resolve] of waiting) if (span.name === name) resolve(span);
-    },
-    forceFlush: async () => {},
-    shutdown: async () => {},
-  };
-  return {
-    exporter,
-    tracing: { tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), notifier] }) },
-    ended: (name) => new Promise((resolve) => waiting.push([name, resolve])),
-  };
-}
-
-function named(exporter: InMemorySpanExporter, name: string): ReadableSpan[] {
-  return exporter.getFinishedSpans().filter((span) => span.name === name);
-}
-
-function only(exporter: InMemorySpanExporter, name: string): ReadableSpan {
-  const found = named(exporter, name);
-  assert.equal(found.length, 1, `one span named ${name}, got: ${exporter.getFinishedSpans().map((s) => s.name).join(', ')}`);
-  return found[0]!;
-}
 
 async function served(t: TestContext, app: App): Promise<string> {
   const server = await startServer(app, { host: '127.0.0.1' });

@@ -1,0 +1,185 @@
+// Framework conventions the adapters must keep, ported from the frameworks'
+// own suites with the real frameworks: fastify-plugin (test/test.js: the
+// plugin's metadata, "should check fastify dependency graph - plugin /
+// decorate / decorateReply"), Fastify's inject() and hook error tests
+// (test/inject.test.js, test/hooks.test.js "onClose" order), Express (an app
+// mounted under a path, next(err) and error-handling middleware, test/app.router.js
+// and test/app.use.js), and Koa (ctx.respond = false and ctx.throw after an
+// await, test/application/respond.test.js, test/context/throw.test.js).
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { test, type TestContext } from 'node:test';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
+import Koa from 'koa';
+import { after, type Outcome } from 'coda-http';
+import { coda as expressCoda } from 'coda-http/express';
+import { coda as fastifyCoda } from 'coda-http/fastify';
+import { coda as koaCoda } from 'coda-http/koa';
+
+/**
+ * What fastify-plugin's `fp(fn, meta)` does (fastify-plugin is not a
+ * dependency of this package): skip-override, so the plugin's decorators and
+ * hooks belong to the instance it is registered on, and the metadata Fastify
+ * reads for `hasPlugin()` and `dependencies`.
+ */
+function fp(fn: FastifyPluginAsync, meta: { name: string; dependencies?: string[]; decorators?: object }): FastifyPluginAsync {
+  return Object.assign(fn, {
+    [Symbol.for('skip-override')]: true,
+    [Symbol.for('fastify.display-name')]: meta.name,
+    [Symbol.for('plugin-meta')]: { fastify: '5.x', ...meta },
+  });
+}
+
+/** A task that notes its label and its response's status once it runs. */
+function noting(seen: string[]) {
+  return (label: string) => ({ outcome }: { outcome: Outcome }) => { seen.push(`${label} ${outcome.status}`); };
+}
+
+async function listening(t: TestContext, server: Server): Promise<string> {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function statuses(url: string, paths: string[]): Promise<[number, string][]> {
+  const answers: [number, string][] = [];
+  for (const path of paths) {
+    const response = await fetch(`${url}${path}`);
+    answers.push([response.status, await response.text()]);
+  }
+  return answers;
+}
+
+test("fastify-plugin 'should set display-name to meta name', 'should check fastify dependency graph': registered through a wrapping plugin it reaches the root, and plugins may depend on it by name", { timeout: 10_000 }, async () => {
+  const fastify = Fastify();
+  await fastify.register(fp(async (instance) => { await instance.register(fastifyCoda); }, { name: 'setup' }));
+  await fastify.register(fp(async () => {}, { name: 'needs-coda', dependencies: ['coda-http'], decorators: { fastify: ['coda'], reply: ['after'] } }));
+  await fastify.ready();
+  assert.equal(fastify.hasPlugin('coda-http'), true);
+  assert.equal(fastify.hasDecorator('coda'), true);
+  assert.equal(fastify.hasReplyDecorator('after'), true);
+  await fastify.close();
+  const without = Fastify();
+  void without.register(fp(async () => {}, { name: 'needs-coda', dependencies: ['coda-http'] }));
+  await assert.rejects(async () => { await without.ready(); }, { message: "The dependency 'coda-http' of plugin 'needs-coda' is not registered" });
+});
+
+test('fastify.inject(): after() and reply.after() run with the outcome; a handler that throws and a hook that throws are 500s, their tasks still run', { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda, { after: { onError: () => {} } });
+  fastify.addHook('onRequest', async (request) => {
+    if (request.url === '/hook') {
+      after(note('hook'));
+      throw new Error('hook failed');
+    }
+  });
+  fastify.get('/', async (_request, reply) => {
+    after(note('after'));
+    reply.after(note('reply.after'));
+    return { ok: true };
+  });
+  fastify.get('/throws', async () => {
+    after(note('throws'));
+    await Promise.resolve();
+    throw new Error('boom');
+  });
+  const answers = [];
+  for (const url of ['/', '/throws', '/hook']) answers.push((await fastify.inject(url)).statusCode);
+  assert.deepEqual(answers, [200, 500, 500]);
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen, ['after 200', 'reply.after 200', 'throws 500', 'hook 500']);
+  await fastify.close();
+});
+
+test("Fastify's onClose order: a plugin registered before Coda (a database) closes only after the tasks drained", { timeout: 10_000 }, async () => {
+  const events: string[] = [];
+  const fastify = Fastify();
+  let open = true;
+  await fastify.register(fp(async (instance) => {
+    instance.addHook('onClose', async () => {
+      open = false;
+      events.push('db closed');
+    });
+  }, { name: 'db' }));
+  await fastify.register(fastifyCoda);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  fastify.get('/', async () => {
+    after(async () => {
+      await released;
+      events.push(open ? 'audit written' : 'audit written to a closed db');
+    }, { name: 'audit' });
+    return 'ok';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  assert.equal(await response.text(), 'ok');
+  const closing = fastify.coda.close();
+  release();
+  assert.equal((await closing).tasksCompleted, 1);
+  assert.deepEqual(events, ['audit written', 'db closed']);
+});
+
+test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const api = express();
+  const tasks = expressCoda({ after: { onError: () => {} } });
+  api.use(tasks);
+  api.get('/users/:id', (req, res) => {
+    after(note(`${req.baseUrl} ${req.params.id}`));
+    res.send('user');
+  });
+  api.get('/next-err', (_req, _res, next) => {
+    after(note('next(err)'));
+    next(new Error('nope'));
+  });
+  api.get('/async-throw', async () => {
+    after(note('async throw'));
+    await Promise.resolve();
+    throw new Error('async nope');
+  });
+  api.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+    res.after(note(`handler: ${error.message}`));
+    res.status(502).send('handled');
+  });
+  const parent = express();
+  parent.use('/api', api);
+  const url = await listening(t, parent.listen(0, '127.0.0.1'));
+  assert.deepEqual(await statuses(url, ['/api/users/7', '/api/next-err', '/api/async-throw']), [[200, 'user'], [502, 'handled'], [502, 'handled']]);
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
+});
+
+test("Koa: ctx.respond = false (the response written by hand) and ctx.throw after an await: tasks see the status sent; code after await next() can register too", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const app = new Koa();
+  app.silent = true;
+  const tasks = koaCoda({ after: { onError: () => {} } });
+  app.use(tasks);
+  app.use(async (_ctx, next) => {
+    await next();
+    after(note('upstream'));
+  });
+  app.use(async (ctx) => {
+    if (ctx.path === '/raw') {
+      ctx.respond = false;
+      ctx.res.statusCode = 201;
+      ctx.res.end('raw');
+      ctx.after(note('raw'));
+      return;
+    }
+    after(note('before the throw'));
+    await new Promise((resolve) => setImmediate(resolve));
+    ctx.throw(409, 'conflict');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  assert.deepEqual(await statuses(url, ['/raw', '/conflict']), [[201, 'raw'], [409, 'conflict']]);
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['raw 201', 'upstream 201', 'before the throw 409']);
+});

@@ -1,0 +1,115 @@
+// Metrics cases ported from prom-client's own suite (test/registerTest.js,
+// test/histogramTest.js, test/clusterTest.js) and from how test suites use
+// it (a `register.clear()` between tests), with the real prom-client and the
+// metrics view over real sockets. Each test names its source.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { AggregatorRegistry, Counter, register, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { after, createApp, get, HttpResponse, metricsView, type App } from 'coda-http';
+import { startServer } from '../helpers.js';
+
+/** An app counting into `registry`, with `GET /users/:id` (one `audit` task each, under a hostile name) and its metrics view; listening. */
+async function served(t: TestContext, registry: Registry): Promise<{ app: App; url: string }> {
+  const app = createApp({
+    accessLog: false, metrics: { registry, defaultMetrics: false },
+    routes: [
+      get('/users/:id', () => {
+        after(() => {}, { name: 'say "hi"\n\\ now' });
+        return new HttpResponse('user');
+      }),
+      get('/metrics', metricsView({ registry })),
+    ],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  return { app, url: server.url };
+}
+
+async function scrape(url: string): Promise<{ contentType: string | null; lines: string[] }> {
+  const response = await fetch(`${url}/metrics`);
+  assert.equal(response.status, 200);
+  return { contentType: response.headers.get('content-type'), lines: (await response.text()).split('\n') };
+}
+
+const requests = async (url: string, ...paths: string[]) => {
+  for (const path of paths) await (await fetch(`${url}${path}`)).text();
+};
+
+test("registerTest 'should escape \" in label values', backslash and newline: a task name with all three scrapes as one valid line", async (t) => {
+  const registry = new Registry();
+  const { app, url } = await served(t, registry);
+  await requests(url, '/users/7');
+  await app.settle();
+  const { contentType, lines } = await scrape(url);
+  assert.equal(contentType, 'text/plain; version=0.0.4; charset=utf-8');
+  assert.ok(lines.includes('coda_tasks_total{kind="after",task="say \\"hi\\"\\n\\\\ now",state="completed"} 1'), lines.join('\n'));
+  assert.ok(lines.includes('coda_task_run_seconds_count{kind="after",task="say \\"hi\\"\\n\\\\ now"} 1'));
+});
+
+test('a route with a parameter, 404s under it and invented methods: labels are the pattern, unmatched and _OTHER, never what the client sent', async (t) => {
+  const registry = new Registry();
+  const { app, url } = await served(t, registry);
+  await requests(url, '/users/7', '/users/8', '/users/7/secret-token', '/nothing/here');
+  await (await app.fetch(new Request('http://localhost/users/9', { method: 'INVENTED' }))).text();
+  await (await app.fetch(new Request('http://localhost/users/9', { method: 'ANOTHER-ONE' }))).text();
+  await app.settle();
+  const counts = (await scrape(url)).lines.filter((line) => line.startsWith('http_request_duration_seconds_count'));
+  assert.deepEqual(counts.sort(), [
+    'http_request_duration_seconds_count{method="GET",route="/users/:id",status_code="200"} 2',
+    'http_request_duration_seconds_count{method="GET",route="unmatched",status_code="404"} 2',
+    'http_request_duration_seconds_count{method="_OTHER",route="unmatched",status_code="405"} 2',
+  ]);
+});
+
+test("registerTest 'Registry with default labels' and the OpenMetrics content type: Coda's metrics take the registry's labels, counters end in _total, # EOF", async (t) => {
+  // prom-client's types leave out the constructor's content type.
+  const registry = new (Registry as new (contentType: string) => Registry)(Registry.OPENMETRICS_CONTENT_TYPE);
+  registry.setDefaultLabels({ service: 'api' });
+  const { app, url } = await served(t, registry);
+  await requests(url, '/users/7');
+  await app.settle();
+  const { contentType, lines } = await scrape(url);
+  assert.equal(contentType, 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+  assert.ok(lines.includes('http_request_duration_seconds_count{service="api",method="GET",route="/users/:id",status_code="200"} 1'), lines.join('\n'));
+  assert.ok(lines.includes('coda_requests_shed_total{service="api"} 0'));
+  assert.equal(lines.at(-2), '# EOF');
+  const json = await registry.getMetricsAsJSON();
+  const count = json.find((metric) => metric.name === 'http_request_duration_seconds')!.values.find((v) => (v as { metricName?: string }).metricName === 'http_request_duration_seconds_count');
+  assert.deepEqual(count?.labels, { method: 'GET', route: '/users/:id', status_code: '200', service: 'api' });
+});
+
+test("clusterTest 'AggregatorRegistry.aggregate() defaults to summation, preserves histogram bins': two workers' metrics add up", async (t) => {
+  const workers = [new Registry(), new Registry()];
+  const jsons: MetricObjectWithValues<MetricValue<string>>[][] = [];
+  for (const [i, registry] of workers.entries()) {
+    const { app, url } = await served(t, registry);
+    await requests(url, ...Array.from({ length: i + 1 }, () => '/users/7'));
+    await app.settle();
+    jsons.push(await registry.getMetricsAsJSON());
+  }
+  const lines = (await AggregatorRegistry.aggregate(jsons).metrics()).split('\n');
+  assert.ok(lines.includes('http_request_duration_seconds_count{method="GET",route="/users/:id",status_code="200"} 3'), lines.join('\n'));
+  assert.ok(lines.includes('http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/users/:id",status_code="200"} 3'));
+  assert.ok(lines.includes('coda_tasks_total{kind="after",task="say \\"hi\\"\\n\\\\ now",state="completed"} 3'));
+});
+
+test("prom-client's suites clear the global registry between tests: an app made after register.clear() registers its metrics again, Node's defaults too", async () => {
+  const routes = [get('/users/:id', () => new HttpResponse('user'))];
+  createApp({ accessLog: false, metrics: true, routes });
+  createApp({ accessLog: false, metrics: true, routes });
+  register.clear();
+  const app = createApp({ accessLog: false, metrics: true, routes });
+  await (await app.fetch(new Request('http://localhost/users/7'))).text();
+  await app.settle();
+  const text = await register.metrics();
+  assert.match(text, /^http_request_duration_seconds_count\{method="GET",route="\/users\/:id",status_code="200"\} 1$/m);
+  assert.match(text, /^process_cpu_user_seconds_total /m);
+  register.clear();
+});
+
+test("registerTest 'should throw on more than one metric' of a name: a registry holding a metric of Coda's name that is not Coda's is refused, naming it and the way out", () => {
+  const registry = new Registry();
+  new Counter({ name: 'coda_tasks_total', help: 'mine', registers: [registry] });
+  assert.throws(() => createApp({ metrics: { registry } }), /^Error: createApp\(\): metrics: the registry already has a metric named coda_tasks_total that is not Coda's; .*metrics: \{ registry: new Registry\(\) \}/);
+  assert.equal(registry.getSingleMetric('http_request_duration_seconds'), undefined, 'nothing half registered');
+});

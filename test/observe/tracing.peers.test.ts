@@ -1,0 +1,177 @@
+// Tracing cases ported from OpenTelemetry JS's own suites, with the SDK's
+// in-memory exporter over real sockets: instrumentation-http
+// (test/functionals/http-enable.test.ts, utils.test.ts) and the W3C trace
+// context propagator (packages/opentelemetry-core/test/common/trace/
+// W3CTraceContextPropagator.test.ts). Each test names its source.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { createApp, get, HttpResponse, StreamingResponse, type App, type Server } from 'coda-http';
+import { connect, deferred, rawGet, rawRequest, startServer } from '../helpers.js';
+import { only, recorder } from './spans.js';
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const PARENT_ID = 'b7ad6b7169203331';
+
+describe('server spans, as OpenTelemetry JS tests them', { timeout: 10_000 }, () => {
+  const { exporter, tracing, ended } = recorder();
+  const release = deferred();
+  /** The trace id the view saw active, by request id. */
+  const seen = new Map<string, string | undefined>();
+  let app: App;
+  let server: Server;
+  before(async () => {
+    app = createApp({
+      tracing,
+      routes: [
+        get('/users/:id', (request) => {
+          seen.set(request.id, trace.getActiveSpan()?.spanContext().traceId);
+          return new HttpResponse('user');
+        }),
+        get('/hang', () => new StreamingResponse((async function* () {
+          yield 'first';
+          await release.promise;
+        })())),
+      ],
+    });
+    server = await startServer(app, { host: '127.0.0.1' });
+  });
+  after(async () => {
+    release.resolve();
+    await server.close();
+  });
+  const ask = async (target: string, headers: Record<string, string> = {}, method = 'GET') => {
+    exporter.reset();
+    seen.clear();
+    const response = await rawRequest(server, rawGet(target, headers, method));
+    await app.settle();
+    const [span, ...more] = exporter.getFinishedSpans();
+    assert.equal(more.length, 0, `one span for ${method} ${target}`);
+    return { status: response.status, span: span! };
+  };
+
+  test("W3CTraceContextPropagator 'should gracefully handle an invalid traceparent header': each is ignored, the request gets a trace of its own", async () => {
+    const invalid = {
+      tooShort: '00-ffffffffffffffffffffffffffffffff',
+      versionNotHex: '0x-ffffffffffffffffffffffffffffffff-ffffffffffffffff-00',
+      traceIdAllZeros: `00-00000000000000000000000000000000-${PARENT_ID}-01`,
+      traceIdNotHex: `00-fffffffffffffffffffffffffffffffx-${PARENT_ID}-01`,
+      spanIdAllZeros: `00-${TRACE_ID}-0000000000000000-01`,
+      futureVersionFF: `ff-${TRACE_ID}-${PARENT_ID}-01`,
+      version00ExtraFields: `00-${TRACE_ID}-${PARENT_ID}-01-extra`,
+      upperCase: `00-${TRACE_ID.toUpperCase()}-${PARENT_ID.toUpperCase()}-01`,
+      notATraceparent: 'invalid!',
+      twoJoined: `00-${TRACE_ID}-${PARENT_ID}-01, 00-${TRACE_ID}-${PARENT_ID}-01`,
+    };
+    for (const [name, traceparent] of Object.entries(invalid)) {
+      const { status, span } = await ask('/users/7', { traceparent, tracestate: 'vendor=x' });
+      assert.equal(status, 200, name);
+      assert.equal(span.name, 'GET /users/:id', name);
+      assert.equal(span.parentSpanContext, undefined, `${name}: no parent`);
+      assert.notEqual(span.spanContext().traceId, TRACE_ID, name);
+    }
+  });
+
+  test("W3CTraceContextPropagator 'using a future version (and future fields)': the trace is continued, and active in the view", async () => {
+    for (const traceparent of [`cc-${TRACE_ID}-${PARENT_ID}-01`, `cc-${TRACE_ID}-${PARENT_ID}-01-what-the-future-will-be-like`]) {
+      const { span } = await ask('/users/7', { traceparent });
+      assert.equal(span.spanContext().traceId, TRACE_ID);
+      assert.equal(span.parentSpanContext?.spanId, PARENT_ID);
+      assert.deepEqual([...seen.values()], [TRACE_ID]);
+    }
+  });
+
+  test("an incoming parent that was not sampled (flags 00): no span is recorded, and the view still runs in the caller's trace", async () => {
+    exporter.reset();
+    seen.clear();
+    const response = await rawRequest(server, rawGet('/users/7', { traceparent: `00-${TRACE_ID}-${PARENT_ID}-00` }));
+    assert.equal(response.status, 200);
+    await app.settle();
+    assert.deepEqual(exporter.getFinishedSpans(), []);
+    assert.deepEqual([...seen.values()], [TRACE_ID]);
+  });
+
+  test("instrumentation-http 'should accept QUERY as a known HTTP req method'; an unknown method is _OTHER with http.request.method_original, named HTTP", async () => {
+    const query = await ask('/users/7', {}, 'QUERY');
+    assert.equal(query.span.attributes['http.request.method'], 'QUERY');
+    assert.equal(query.span.attributes['http.request.method_original'], undefined);
+    assert.equal(query.span.name, 'QUERY');
+    const purge = await ask('/users/7', {}, 'PURGE');
+    assert.equal(purge.status, 405);
+    assert.equal(purge.span.name, 'HTTP');
+    assert.equal(purge.span.attributes['http.request.method'], '_OTHER');
+    assert.equal(purge.span.attributes['http.request.method_original'], 'PURGE');
+    const app = createApp({ tracing, routes: [get('/users/:id', () => new HttpResponse('user'))] });
+    exporter.reset();
+    await (await app.fetch(new Request('http://localhost/users/7', { method: 'INVENTED' }))).text();
+    await app.settle();
+    assert.equal(only(exporter, 'HTTP').attributes['http.request.method_original'], 'INVENTED');
+  });
+
+  test('a path no route matched, under a route with a parameter, never names the span: cardinality stays that of the routes', async () => {
+    for (const [target, method, status] of [['/users/7/extra', 'GET', 404], ['/users/7', 'POST', 405], ['/users', 'GET', 404]] as const) {
+      const { span, status: got } = await ask(target, {}, method);
+      assert.equal(got, status);
+      assert.equal(span.name, method);
+      assert.equal(span.attributes['http.route'], undefined);
+      assert.equal(span.attributes['url.path'], target);
+    }
+  });
+
+  test("instrumentation-http 'should not throw with cyrillic characters in the request path': url.path as sent, percent-encoded", async () => {
+    const { status, span } = await ask('/users/%D0%BF%D1%80%D0%B8%D0%B2%D0%B5%D1%82?lang=ru');
+    assert.equal(status, 200);
+    assert.equal(span.name, 'GET /users/:id');
+    assert.equal(span.attributes['url.path'], '/users/%D0%BF%D1%80%D0%B8%D0%B2%D0%B5%D1%82');
+  });
+
+  test("instrumentation-http 'should have 2 ended span when client prematurely close': the server span ends once, error.type aborted", async () => {
+    exporter.reset();
+    const spanEnded = ended('GET /hang');
+    const socket = await connect(server);
+    socket.write(rawGet('/hang'));
+    await once(socket, 'data');
+    socket.destroy();
+    const span = await spanEnded;
+    assert.equal(span.kind, SpanKind.SERVER);
+    assert.equal(span.attributes['error.type'], 'aborted');
+    assert.equal(span.status.code, SpanStatusCode.ERROR);
+    await app.settle();
+    assert.equal(exporter.getFinishedSpans().length, 1);
+  });
+});
+
+/** Who asked, and for what: the attributes a proxy may forward. */
+const where = (attributes: Attributes) => ({
+  client: attributes['client.address'], scheme: attributes['url.scheme'], host: attributes['server.address'], port: attributes['server.port'],
+});
+
+describe('client.address, url.scheme and server.address, as instrumentation-http reads them', { timeout: 10_000 }, () => {
+  const forwarded = { forwarded: 'for="[2001:db8:cafe::17]:4711";proto=https;host=api.example' };
+  const spanOf = async (trustProxy: boolean) => {
+    const { exporter, tracing } = recorder();
+    const app = createApp({ tracing, trustProxy, routes: [get('/users/:id', () => new HttpResponse('user'))] });
+    const server = await startServer(app, { host: '127.0.0.1' });
+    after(() => server.close());
+    assert.equal((await rawRequest(server, rawGet('/users/7', forwarded))).status, 200);
+    await app.settle();
+    return where(only(exporter, 'GET /users/:id').attributes);
+  };
+
+  test("utils.test.ts 'handles IPv6 addresses containing brackets in forwarded header': from a proxy the app trusts, the client, scheme and host it forwarded", async () => {
+    assert.deepEqual(await spanOf(true), { client: '2001:db8:cafe::17', scheme: 'https', host: 'api.example', port: 443 });
+  });
+
+  test('from a proxy the app does not trust (the default), forwarded headers are ignored: instrumentation-http would believe any client', async () => {
+    assert.deepEqual(await spanOf(false), { client: '127.0.0.1', scheme: 'http', host: 'localhost', port: 80 });
+  });
+
+  test("app.fetch: the Web Request's URL gives url.scheme and server.address (the port the scheme's)", async () => {
+    const { exporter, tracing } = recorder();
+    const app = createApp({ tracing, routes: [get('/users/:id', () => new HttpResponse('user'))] });
+    await (await app.fetch(new Request('https://api.example/users/7'))).text();
+    await app.settle();
+    assert.deepEqual(where(only(exporter, 'GET /users/:id').attributes), { client: undefined, scheme: 'https', host: 'api.example', port: 443 });
+  });
+});
