@@ -108,6 +108,11 @@ export class Exchange implements Job {
     if (!given.includes(response)) given.push(response);
   }
 
+  /** The response sent: `response`, set before the response was done. */
+  sent(): HttpResponse {
+    return this.response!;
+  }
+
   /** Whether the response is not done yet: a durable task registered now is held until it is. */
   get live(): boolean {
     return this.#state === LIVE;
@@ -154,7 +159,8 @@ export class Exchange implements Job {
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;
     const accepted = this.entries.length;
-    const own = this.response![kAfterEntries];
+    // No response for an exchange another framework answered: it is made only if a task reads it (see adopt.ts).
+    const own = this.response?.[kAfterEntries];
     let entries = join(this.entries, this.#replaced(own));
     entries = join(entries, own);
     if (this.#entered !== undefined) entries = join(entries, this.#entered.reverse());

@@ -11,6 +11,8 @@ export interface Job {
   readonly request: HttpRequest;
   readonly response: HttpResponse | undefined;
   readonly outcome: Outcome | undefined;
+  /** The response sent, as its tasks see it: once the response is done. */
+  sent(): HttpResponse;
   /** Every task of the job, in start order. */
   readonly entries: readonly AfterEntry[];
   /** The next entry to start. */

@@ -44,7 +44,7 @@ export class RunningTask implements AfterContext {
   }
 
   get response(): HttpResponse {
-    return this.job.response!;
+    return this.job.sent();
   }
 
   get outcome(): Outcome {

@@ -2,9 +2,9 @@ import type { Exchange } from '../after/exchange.js';
 import type { Outcome } from '../http/response.js';
 
 /** An exchange's `Outcome`, built the same way by every transport once its response is done. */
-export function outcomeOf(exchange: Exchange, completed: boolean): Outcome {
+export function outcomeOf(exchange: Exchange, completed: boolean, status = exchange.response!.status): Outcome {
   const outcome: Outcome = {
-    status: exchange.response!.status,
+    status,
     completed,
     aborted: !completed,
     bytesSent: exchange.bytesSent,

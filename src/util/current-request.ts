@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 
 /**
  * What the code running now belongs to: the exchange of the request whose
@@ -23,11 +23,22 @@ export function inRequest<A, R>(current: object, asyncContext: boolean, fn: (arg
   const outer = running;
   running = current;
   try {
-    // run() itself makes no new frame when already in the request's context (a task registered in its request).
-    return asyncContext ? storage.run(current, fn, arg) : fn(arg);
+    // Already in the request's context (a task registered in its request): no new frame.
+    if (!asyncContext || storage.getStore() === current) return fn(arg);
+    // Not storage.run(): it leaves by entering the outer store anew, a second copy of the context;
+    // an AsyncResource's scope puts the outer context itself back (a third of run()'s instructions).
+    return new AsyncResource('coda.request', SCOPE_OPTIONS).runInAsyncScope(enter<A, R>, null, current, fn, arg);
   } finally {
     running = outer;
   }
+}
+
+// Nothing is owed at its end: no destroy hook to register for each request.
+const SCOPE_OPTIONS = { requireManualDestroy: true };
+
+function enter<A, R>(current: object, fn: (arg: A) => R, arg: A): R {
+  storage.enterWith(current);
+  return fn(arg);
 }
 
 /** What `inRequest` set for the code running now, if anything. */

@@ -73,25 +73,29 @@ export class AdoptedExchange extends Exchange {
     send(this.#res, this, false);
   }
 
-  /** The response is done: what was sent, as an `HttpResponse` for the tasks (status and headers; the body is gone). */
+  /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
   finishWith(res: ServerResponse): void {
-    this.response = sentResponse(res);
-    if (!sendsBody(this.request.method, res.statusCode)) this.bytesSent = 0;
-    this.finish(outcomeOf(this, res.writableFinished));
+    const status = res.statusCode;
+    // The 503 Coda sent in the framework's stead (see #refuse) is told from Node's record like any other.
+    this.response = undefined;
+    if (!sendsBody(this.request.method, status)) this.bytesSent = 0;
+    // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
+    this.finish(outcomeOf(this, res.writableFinished, status >= 100 && status <= 999 ? status : 500));
   }
-}
 
-/**
- * The status and the headers the framework set (Node's own framing headers
- * are not among them). Node checked every name and value when they were set:
- * its record is taken as it is, and copied only if a task reads the headers.
- */
-function sentResponse(res: ServerResponse): HttpResponse {
-  const status = res.statusCode;
-  // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
-  const response = new HttpResponse(null, { status: status >= 100 && status <= 999 ? status : 500 });
-  response.headers[kSentHeaders](res.getHeaders());
-  return response;
+  /**
+   * What was sent, as an `HttpResponse`: the status and the headers the
+   * framework set (Node's own framing headers are not among them). Node
+   * checked every name and value when they were set, and refuses changes once
+   * they are sent: its record is taken as it is, when a task first asks.
+   */
+  override sent(): HttpResponse {
+    if (this.response === undefined) {
+      this.response = new HttpResponse(null, { status: this.outcome!.status });
+      this.response.headers[kSentHeaders](this.#res.getHeaders());
+    }
+    return this.response;
+  }
 }
 
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
