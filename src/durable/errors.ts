@@ -26,12 +26,12 @@ export class StoreUnavailable extends Error {
 }
 
 /**
- * How an attempt's error is kept: an Error's name and message, a string as
- * it is, any other thrown value inspected (`{ code: 42 }`, not `[object
- * Object]`; an object without a prototype too), so that the failure says
- * what was thrown.
+ * How a thrown value is kept as text (an attempt's error, a response's
+ * outcome): an Error's name and message, a string as it is, any other value
+ * inspected (`{ code: 42 }`, not `[object Object]`; an object without a
+ * prototype too, which `String()` throws on), so that it says what was thrown.
  */
-export function attemptErrorMessage(error: unknown): string {
+export function thrownMessage(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   if (typeof error === 'string') return error;
   return inspect(error, { depth: 3, breakLength: Infinity, maxStringLength: 1000, maxArrayLength: 20 });

@@ -1,10 +1,9 @@
 import type { Outcome } from '../http/response.js';
+import { thrownMessage } from './errors.js';
 
-/** An outcome as a store keeps it, a copy: its `error` as its name and message (an Error's own JSON is `{}`). */
+/** An outcome as a store keeps it, a copy: its `error` as text (an Error's own JSON is `{}`). */
 export function storedOutcome(outcome: Outcome): Outcome {
-  if (outcome.error === undefined) return { ...outcome };
-  const { error } = outcome;
-  return { ...outcome, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  return outcome.error === undefined ? { ...outcome } : { ...outcome, error: thrownMessage(outcome.error) };
 }
 
 /** An outcome as the JSON a store keeps. */

@@ -5,7 +5,7 @@ import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { Attempt } from './attempt.js';
 import { retryDelay } from './backoff.js';
-import { attemptErrorMessage } from './errors.js';
+import { thrownMessage } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
@@ -271,7 +271,7 @@ export class Runner {
     const now = clock.now();
     const final = error instanceof NonRetryableError || stored.attempt >= stored.maxAttempts;
     const retryAt = final ? null : now + retryDelay(stored.backoff, stored.attempt, random);
-    const failure: AttemptError = { attempt: stored.attempt, message: attemptErrorMessage(error), startedAt, finishedAt: now };
+    const failure: AttemptError = { attempt: stored.attempt, message: thrownMessage(error), startedAt, finishedAt: now };
     if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
     span?.end(final ? 'failed' : 'retrying', error);
     this.#tell(stored, startedAt, final ? 'failed' : 'retrying', error);

@@ -9,8 +9,6 @@ export const TASK_COLUMNS = [
 
 export type TaskRow = SQLOutputValue[];
 export const SEQ = 0;
-export const ID = 1;
-export const NAME = 2;
 
 /**
  * Rows as arrays where `node:sqlite` can (Node 24; 22 returns objects, whose

@@ -252,6 +252,16 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual((await store.get(claimedTask.id))?.outcome, claimed[0]?.outcome);
       });
 
+      test('an outcome\'s error that is not an Error is kept as what it is, one without a prototype too (String() throws on it)', async () => {
+        const [plain, bare] = [await inState(store, 'held'), await inState(store, 'held')];
+        await store.release([
+          { id: plain.id, outcome: { ...OUTCOME, error: { code: 42 } }, run: true, runAt: T0 },
+          { id: bare.id, outcome: { ...OUTCOME, error: Object.create(null) }, run: true, runAt: T0 },
+        ], OWNER);
+        assert.equal((await store.get(plain.id))?.outcome?.error, '{ code: 42 }');
+        assert.equal((await store.get(bare.id))?.outcome?.error, '[Object: null prototype] {}');
+      });
+
       test('a task held by another owner, or not held, is left alone', async () => {
         const theirs = newTask({ held: true });
         await store.add([theirs], OTHER, LEASE);
