@@ -92,6 +92,28 @@ test('after(task, payload) in a view runs once the response is done, with its id
   assert.equal((await app.tasks.stats()).completed, 1);
 });
 
+test('ctx.log is the app\'s logger bound to the task\'s id and name, and the request id when a request caused it', async () => {
+  const { logger, lines } = memoryLogger();
+  const logged = task('logged', (payload: { n: number }, ctx) => {
+    assert.equal(ctx.log, ctx.log, 'made once an attempt');
+    ctx.log.info({ n: payload.n }, 'hello from a task');
+  });
+  const app = createApp({
+    logger,
+    tasks: { definitions: [logged] },
+    routes: [post('/', () => new HttpResponse('ok').after(logged, { n: 1 }))],
+  });
+  await using client = createTestClient(app);
+  await client.post('/', { headers: { 'x-request-id': 'req-9' } });
+  const { id: enqueued } = await app.tasks.enqueue(logged, { n: 2 });
+  await client.settle();
+  const said = lines.filter(({ msg }) => msg === 'hello from a task').map(({ taskId, task: name, requestId, n }) => ({ taskId, name, requestId, n }));
+  assert.equal(said.length, 2);
+  const [fromRequest, outside] = said[0]!.n === 1 ? said : [said[1]!, said[0]!];
+  assert.deepEqual({ ...fromRequest, taskId: typeof fromRequest!.taskId }, { taskId: 'string', name: 'logged', requestId: 'req-9', n: 1 });
+  assert.deepEqual(outside, { taskId: enqueued, name: 'logged', requestId: undefined, n: 2 });
+});
+
 test('a durable task is in the store before the first byte of its response reaches the client', async (t) => {
   const file = tempFile(t);
   const noted = task('noted', () => {});
