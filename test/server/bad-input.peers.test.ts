@@ -4,9 +4,9 @@
 // Node refuses these itself; Coda words the answer (Node's has no body) and
 // the server keeps answering.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, post, type Server } from 'coda-http';
-import { assertServes, LEVEL, memoryLogger, rawRequest, startServer } from '../helpers.js';
+import { describe, test } from 'node:test';
+import { createApp, get, HttpResponse, post } from 'coda-http';
+import { memoryLogger, rawRequest, serveForBadInput } from '../helpers.js';
 import { pipelined, responses } from '../transport/wire.js';
 
 /** A raw request: the request line, then each header line, then the body. */
@@ -32,20 +32,12 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
       }),
     ],
   });
-  let server: Server;
-  before(async () => {
-    server = await startServer(app);
-  });
-  afterEach(async () => {
-    await assertServes(server, '/ok', 'ok');
-    assert.deepEqual(lines.filter((line) => line.level >= LEVEL.error), [], 'bad input is never logged as a server error');
-  });
-  after(() => server.close({ timeoutMs: 1_000 }));
+  const served = serveForBadInput(app, lines);
 
   /** Each request in `cases` is refused with `status` and a body naming the problem, the connection closed. */
   async function assertRefused(cases: [raw: string, status: number, body: RegExp][]): Promise<void> {
     for (const [request, status, body] of cases) {
-      const response = await rawRequest(server, request);
+      const response = await rawRequest(served.server, request);
       assert.equal(response.status, status, JSON.stringify(request));
       assert.equal(response.headers.connection, 'close', JSON.stringify(request));
       assert.match(response.body.toString(), body, JSON.stringify(request));
@@ -59,7 +51,7 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
       [raw('GET /ok HTTP/1.1', ['Connection: close']), 400, /no Host header/],
     ]);
     assert.equal(views, before);
-    const old = await rawRequest(server, raw('GET /ok HTTP/1.0', []));
+    const old = await rawRequest(served.server, raw('GET /ok HTTP/1.0', []));
     assert.equal(old.status, 200);
     assert.equal(old.body.toString(), 'ok');
   });
@@ -105,14 +97,14 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
       [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], 'ffffffffffffffffff\r\nhi\r\n0\r\n\r\n'), 400, /Chunk size overflow/],
     ]);
     // A short extension is allowed (RFC 9112 7.1.1) and ignored.
-    const response = await rawRequest(server, raw('POST /echo HTTP/1.1', ['Host: localhost', 'Connection: close', 'Transfer-Encoding: chunked'], '2;name="v"\r\nhi\r\n0\r\n\r\n'));
+    const response = await rawRequest(served.server, raw('POST /echo HTTP/1.1', ['Host: localhost', 'Connection: close', 'Transfer-Encoding: chunked'], '2;name="v"\r\nhi\r\n0\r\n\r\n'));
     assert.equal(response.body.toString(), 'hi');
   });
 
   test("Fastify's 'default clientError replies with bad request on reused keep-alive connection': the answer owed goes first, then the 400", async () => {
     // The request ahead answered at once, and one whose view awaits: either way its answer is not replaced by the refusal.
     for (const first of ['/ok', '/later']) {
-      const wire = await pipelined(server, [raw(`GET ${first} HTTP/1.1`, ['Host: localhost']), 'GET /ok HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n']);
+      const wire = await pipelined(served.server, [raw(`GET ${first} HTTP/1.1`, ['Host: localhost']), 'GET /ok HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n']);
       const { list, rest } = responses(wire);
       assert.deepEqual(list.map((response) => response.status), [200, 400], wire.toString('latin1'));
       assert.equal(list[0]!.body.toString(), first === '/ok' ? 'ok' : 'later');
