@@ -27,7 +27,7 @@ import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, k
 import { fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
-import { repeatsHost } from '../transport/node/host-header.js';
+import { hostProblem } from '../transport/node/host-header.js';
 import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
@@ -173,7 +173,8 @@ export class App {
     const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
-      result = !http2 && repeatsHost((source as IncomingMessage).rawHeaders) ? this.#refuseHost(exchange, res as ServerResponse) : this.#run(exchange);
+      const badHost = http2 ? undefined : hostProblem(source as IncomingMessage);
+      result = badHost === undefined ? this.#run(exchange) : this.#refuseHost(exchange, res as ServerResponse, badHost);
     } catch (error) {
       // Converters catch everything the app throws; this is for Coda's own bugs.
       result = renderError(exchange.request, error, this.debug);
@@ -188,11 +189,11 @@ export class App {
     }
   }
 
-  /** Two Host lines: a 400 before any middleware runs, and the connection closed (the next request's framing is suspect too). */
-  #refuseHost(exchange: Exchange, res: ServerResponse): HttpResponse {
+  /** No Host line, or two: a 400 before any middleware runs, and the connection closed (the next request's framing is suspect too). */
+  #refuseHost(exchange: Exchange, res: ServerResponse, problem: string): HttpResponse {
     exchange.refuse();
     res.shouldKeepAlive = false;
-    return renderError(exchange.request, new BadRequest('the request has more than one Host header'), this.debug);
+    return renderError(exchange.request, new BadRequest(problem), this.debug);
   }
 
   /**
