@@ -6,6 +6,7 @@ import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
 import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
+import { compileAllowedHosts, disallowedHost, type HostCheck } from '../http/allowed-hosts.js';
 import { compileTrust } from '../http/client-address.js';
 import { setCookieHeaders } from '../http/cookies.js';
 import { signerFor, type Signer } from '../http/signing.js';
@@ -68,6 +69,7 @@ export class App {
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   readonly #signer: Signer | undefined;
+  readonly #allowedHosts: HostCheck | undefined;
   /** Spans, metrics, access log, request id header, listeners: always made, used by requests only while `active`. */
   readonly #observing: Observer;
   /** `#observing` while it is active, else undefined: what a request checks. */
@@ -98,6 +100,7 @@ export class App {
       this.tasks.observe((record) => metrics.task('durable', record));
     }
     this.#signer = signerFor(options.secret);
+    this.#allowedHosts = compileAllowedHosts(options.allowedHosts);
     const requestOptions: RequestOptions = {
       bodyLimit,
       logger: this.logger,
@@ -262,13 +265,18 @@ export class App {
     this.#admit(exchange) ?? inJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
 
   /**
-   * Admission control, then `requestStarted`. Returns the 503 to answer when
-   * the after-response queue is full: the exchange is refused (none of its
-   * tasks will run).
+   * The host check (`allowedHosts`), admission control, then
+   * `requestStarted`. Returns the 400 to answer for a host the app does not
+   * serve, or the 503 when the after-response queue is full: the exchange is
+   * refused (none of its tasks will run).
    */
   #admit(exchange: Exchange): HttpResponse | undefined {
     const { request } = exchange;
     this.#observer?.started(request);
+    if (this.#allowedHosts !== undefined && !this.#allowedHosts(request.host)) {
+      exchange.refuse();
+      return renderError(request, new BadRequest(disallowedHost(request.host, request.headers.get('host'))), this.debug);
+    }
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
       this.#observer?.metrics?.shed();
