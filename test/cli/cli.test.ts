@@ -95,6 +95,17 @@ test('coda --help and each command\'s --help describe the commands and exit 0', 
   assert.doesNotMatch(results[3]!.stdout, /--state|--limit|--all-failed/, 'stats --help shows only the flags stats takes');
 });
 
+test('coda help <command> [<action>] prints what coda <command> [<action>] --help prints', async () => {
+  const forms = [[], ['serve'], ['worker'], ['tasks'], ['tasks', 'stats'], ['tasks', 'list'], ['tasks', 'retry'], ['tasks', 'discard']];
+  const [helps, flags] = await Promise.all([
+    Promise.all(forms.map((form) => run(['help', ...form]))),
+    Promise.all(forms.map((form) => run([...form, '--help']))),
+  ]);
+  forms.forEach((form, i) => {
+    assert.deepEqual([helps[i]!.code, helps[i]!.stdout], [0, flags[i]!.stdout], `coda help ${form.join(' ')}`);
+  });
+});
+
 test('bad usage is a clear message on stderr and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [[], /Usage: coda <command>/],
@@ -109,6 +120,10 @@ test('bad usage is a clear message on stderr and exit code 2', async () => {
     [['tasks', 'list', fixture, '--all-failed'], /coda tasks list: --all-failed does not apply to list/],
     [['tasks', 'list', fixture, '--state', 'lost'], /coda tasks list: --state must be one of held, ready, running, completed, failed, got "lost"/],
     [['help', 'nothing'], /coda help: unknown command "nothing"/],
+    [['help', 'constructor'], /coda help: unknown command "constructor"/],
+    [['help', 'tasks', 'purge'], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
+    [['help', 'serve', 'stats'], /coda serve: unknown subcommand "stats": coda serve has none/],
+    [['help', 'tasks', 'list', 'more'], /coda help: unexpected argument "more"/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   cases.forEach(([args, message], i) => {
