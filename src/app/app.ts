@@ -24,8 +24,8 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
-import { fetchSource } from '../transport/fetch/request.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
 import { hostProblem } from '../transport/node/host-header.js';
@@ -227,8 +227,18 @@ export class App {
     } catch (error) {
       response = renderError(exchange.request, error, this.debug);
     }
+    return this[kAnswerFetch](exchange, response, request.signal);
+  };
+
+  /**
+   * @internal The Web Response for `response`, once the exchange's durable
+   * tasks are journaled: the exchange finishes when it is delivered (see
+   * transport/fetch/response.ts); `signal` aborting first is the client
+   * going away.
+   */
+  async [kAnswerFetch](exchange: Exchange, response: HttpResponse, signal: AbortSignal): Promise<Response> {
     exchange.response = await this[kJournal](exchange, response);
-    const build = (): Promise<Response> => webResponse(exchange, request.signal);
+    const build = (): Promise<Response> => webResponse(exchange, signal);
     try {
       // A streamed body is produced as it is read: in the request's async context, so after() works there.
       return await (exchange.response instanceof StreamingResponse ? inJob(exchange, this.#asyncContext, build, undefined) : build());
@@ -237,7 +247,7 @@ export class App {
       replaceRefused(exchange, error, this.debug);
       return build();
     }
-  };
+  }
 
   /**
    * @internal Runs a request that did not come over a socket; the caller sends
@@ -300,6 +310,20 @@ export class App {
     if (this[kClosing]) res.shouldKeepAlive = false;
     exchange.watch();
     return this.#admit(exchange) ?? exchange;
+  }
+
+  /**
+   * @internal Takes charge of a Web Request another framework answers with no
+   * Node response to watch (Hono on a fetch runtime, or its `app.request()`):
+   * the framework reads the body; `kAnswerFetch` delivers its answer. The
+   * exchange's response is set already (a 503) when the after-response queue
+   * is full: the framework is not to run.
+   */
+  [kAdoptFetch](request: Request): Exchange {
+    const exchange = this.#receive(fetchHead(request));
+    const refused = this.#admit(exchange);
+    if (refused !== undefined) exchange.response = refused;
+    return exchange;
   }
 
   #respond(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
