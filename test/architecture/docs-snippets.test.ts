@@ -1,8 +1,9 @@
-// Every ```ts snippet in README.md and docs/*.md type-checks against the
+// Every ```ts snippet in README.md and docs/ type-checks against the
 // public API: a rename or a changed option that the docs still show fails
 // here. Snippets are fragments, so names they use without defining are given:
 // a public export of coda-http is imported, a few names the docs use for a
-// request's objects get their real type, anything else (the reader's `store`,
+// request's objects get their real type (the framework's own in the adapters'
+// pages), anything else (the reader's `store`,
 // `mailer`) is `any`. Modules not installed here (bull-board) are skipped.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +24,17 @@ const TYPED_GIVENS: Record<string, string> = {
   routes: "import('coda-http').RouteEntry[]",
 };
 
+/** In the adapters' pages `app` is the framework's, and some names are the framework's own: given as such, first. */
+const DOC_GIVENS: Record<string, Record<string, string>> = {
+  'docs/adapters/express.md': { app: "declare const app: import('express').Express;", express: "import express from 'express';" },
+  'docs/adapters/fastify.md': { fastify: "declare const fastify: import('fastify').FastifyInstance;" },
+  'docs/adapters/hono.md': { app: "declare const app: import('hono').Hono;", serve: "import { serve } from '@hono/node-server';" },
+  'docs/adapters/koa.md': { app: "declare const app: import('koa');" },
+};
+
 interface Snippet {
+  /** The page it is on. */
+  doc: string;
   source: string;
   /** Virtual file, inside the package so that `coda-http` resolves to itself. */
   file: string;
@@ -31,7 +42,8 @@ interface Snippet {
 }
 
 function snippets(): Snippet[] {
-  const sources = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const docs = readdirSync(path.join(root, 'docs'), { recursive: true }).map(String).filter((f) => f.endsWith('.md')).sort();
+  const sources = ['README.md', ...docs.map((f) => `docs/${f.split(path.sep).join('/')}`)];
   const found: Snippet[] = [];
   for (const source of sources) {
     const lines = readFileSync(path.join(root, source), 'utf8').split('\n');
@@ -40,7 +52,7 @@ function snippets(): Snippet[] {
       if (start < 0 && line.trim() === '```ts') start = i;
       else if (start >= 0 && line.trim() === '```') {
         const file = path.join(root, 'test', '.snippets', `${source.replace(/\W/g, '_')}_${start + 1}.ts`);
-        found.push({ source: `${source}:${start + 1}`, file, code: lines.slice(start + 1, i).join('\n') });
+        found.push({ doc: source, source: `${source}:${start + 1}`, file, code: lines.slice(start + 1, i).join('\n') });
         start = -1;
       }
     });
@@ -56,6 +68,8 @@ const options: ts.CompilerOptions = {
   lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
   types: ['node'],
   strict: true,
+  // A fragment's callbacks get their parameters' types from names it was given as any.
+  noImplicitAny: false,
   skipLibCheck: true,
   noEmit: true,
 };
@@ -89,11 +103,13 @@ function missingNames(diagnostics: readonly ts.Diagnostic[]): Set<string> {
 }
 
 /** A module's text with the names it lacks given, and `export {}` so that it is a module (top-level await). */
-function withGivens(code: string, missing: Set<string>, exported: Set<string>): string {
-  const imports = [...missing].filter((name) => exported.has(name));
-  const declared = [...missing].filter((name) => !exported.has(name))
+function withGivens({ code, doc }: Snippet, missing: Set<string>, exported: Set<string>): string {
+  const own = DOC_GIVENS[doc] ?? {};
+  const names = [...missing];
+  const imports = names.filter((name) => own[name] === undefined && exported.has(name));
+  const declared = names.filter((name) => own[name] === undefined && !exported.has(name))
     .map((name) => `declare const ${name}: ${TYPED_GIVENS[name] ?? 'any'}; type ${name} = any;`);
-  const prelude = [imports.length > 0 ? `import { ${imports.join(', ')} } from 'coda-http';` : '', ...declared, 'export {};'];
+  const prelude = [...names.flatMap((name) => own[name] ?? []), imports.length > 0 ? `import { ${imports.join(', ')} } from 'coda-http';` : '', ...declared, 'export {};'];
   // One line, so that diagnostics' line numbers stay the snippet's own (plus one).
   return `${prelude.join(' ')}\n${code}`;
 }
@@ -108,7 +124,7 @@ test('every ts snippet in README.md and docs/ type-checks against the public API
   assert.ok(index, 'src/index.ts is part of the program');
   const exported = new Set(checker.getExportsOfModule(checker.getSymbolAtLocation(index)!).map((s) => s.name));
 
-  const second = new Map(all.map((s) => [s.file, withGivens(s.code, missingNames(diagnosticsOf(program, s.file)), exported)]));
+  const second = new Map(all.map((s) => [s.file, withGivens(s, missingNames(diagnosticsOf(program, s.file)), exported)]));
   const checked = check(second, program);
   const problems: string[] = [];
   for (const snippet of all) {
