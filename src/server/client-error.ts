@@ -30,7 +30,8 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
     owed.once('finish', () => answerClientError(error, socket));
     return;
   }
-  if (error.code === 'ECONNRESET' || !socket.writable || owed?.headersSent === true) {
+  // A response already sent whole is no longer owed (Node 22 keeps it on the socket a little longer than 24).
+  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished)) {
     socket.destroy();
     return;
   }
