@@ -266,15 +266,15 @@ export class App {
    * tasks will run).
    */
   #admit(exchange: Exchange): HttpResponse | undefined {
-    const { request } = exchange;
-    this.#observer?.started(request);
+    // `exchange.request` read only where used: an adopted exchange makes it on first read.
+    this.#observer?.started(exchange.request);
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
       this.#observer?.metrics?.shed();
       exchange.refuse();
-      return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
+      return renderError(exchange.request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
-    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(request, this.signals);
+    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(exchange.request, this.signals);
     return undefined;
   }
 

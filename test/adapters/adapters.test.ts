@@ -3,7 +3,7 @@
 // middleware mounted twice, Hono's executionCtx on Node, Fastify's own close.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { ServerResponse, type Server } from 'node:http';
+import { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
@@ -114,6 +114,43 @@ test("the task's response is the status and headers the framework sent", async (
   assert.equal((await fetch(url)).status, 202);
   assert.deepEqual(await seen.promise, { status: 202, type: 'application/json; charset=utf-8', custom: 'yes' });
   await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 });
+});
+
+test("a task's request is the request as it came (method and URL before a mounted router rewrote them, the client's address after its connection closed), made only when read", async () => {
+  const tasks = expressCoda();
+  const app = express();
+  app.use(tasks);
+  const closed = deferred();
+  const seen: unknown[] = [];
+  const api = express.Router();
+  api.post('/x', (req, res) => {
+    req.method = 'GET'; // as method-override middleware does
+    req.socket.once('close', () => closed.resolve());
+    res.after(async ({ request, outcome }) => {
+      await closed.promise;
+      seen.push({ method: request.method, url: request.url, path: request.path, query: request.query.get('q'), header: request.headers.get('x-test'), ip: request.ip, sameStart: request.startedAt === outcome.startedAt });
+    });
+    res.send(req.url);
+  });
+  app.use('/api', api);
+  const server = app.listen(0, '127.0.0.1');
+  await listening(server);
+  const attached = tasks.attach(server, { handleSignals: false });
+  try {
+    // Connection: close: the server ends the connection with the response, before the task reads the request.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/api/x?q=1', headers: { 'x-test': 'yes' }, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
+      });
+      req.on('error', reject).end();
+    });
+    assert.equal(body, '/x?q=1', 'the router rewrote req.url');
+    await tasks.app.settle();
+    assert.deepEqual(seen, [{ method: 'POST', url: '/api/x?q=1', path: '/api/x', query: '1', header: 'yes', ip: '127.0.0.1', sameStart: true }]);
+  } finally {
+    await attached.close({ timeoutMs: 100 });
+  }
 });
 
 test('Hono: c.executionCtx.waitUntil() on Node: awaited after the response, a rejection reported (not unhandled), drained on close', async () => {
