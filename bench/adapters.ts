@@ -8,17 +8,16 @@
  * sides of a round alike. Two ratios: req/s, and the server's CPU time per
  * request (read from /proc), which other processes on a shared machine
  * disturb much less. Answers and counters are checked before and after every
- * load, as in run.ts. Writes bench/adapters-results.md.
+ * load, as in run.ts. Writes its part of bench/RESULTS.md (parts.ts).
  *
  *   npm run bench:adapters -- --rounds=7 --duration=3 --frameworks=express,fastify
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { checkAnswers, checkCounts, stackHeaders, type Target } from './check.js';
 import { pickLoader, runLoad, type LoadResult } from './load.js';
+import { writePart } from './parts.js';
 import { median } from './report.js';
 import type { Framework } from './shared.js';
 import { startServer, stopServer, type ServerProcess } from './spawn.js';
@@ -158,32 +157,28 @@ const rows: Row[] = [];
 for (const framework of frameworks) rows.push(await compare(framework));
 
 const command = `npm run bench:adapters -- --rounds=${rounds} --duration=${duration} --warmup=${warmup} --connections=${connections} --frameworks=${frameworks.join(',')}`;
-const lines = [
-  '# Adapters against their frameworks',
-  '',
-  `\`${command}\` on Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, loader ${loader}, ${pin ? 'server and loader pinned to one core each' : 'not pinned'}.`,
-  '',
-  'The `stack` scenario (bench/README.md): five middlewares, one route, one after-response task per request',
-  'that increments a counter. "By hand" is bench/servers/<framework>.ts, counting with the framework\'s own',
-  'hook; "adapter" is bench/servers/<framework>-coda.ts, the same app with Coda\'s adapter mounted first and',
-  'the task registered with `after()` from the first middleware, so each request also gets an exchange,',
-  'its outcome, the scheduler\'s isolation and limits, and the drain on shutdown.',
-  '',
-  '**The machine is noisy**: two shared cores, with other helpers running builds, tests and benchmarks',
-  'beside this one. Rounds are interleaved (the order alternates) and the ratio is the median of the',
-  'per-round ratios, so a neighbour\'s burst moves both sides of a round alike; single rounds still',
-  'swing by several percent. Target: >= 0.95x.',
-  '',
-  'Ratios are the adapter over the hand-written hook: req/s with the adapter / req/s by hand, and CPU per',
-  'request by hand / CPU per request with the adapter (so for both, 1.0 is parity and higher favours the',
-  'adapter). The CPU ratio is the steadier of the two on this machine.',
-  '',
+const table = [
   '| framework | hook by hand | req/s by hand | req/s with the adapter | **req/s ratio** | CPU/req by hand | CPU/req with the adapter | **CPU ratio** | p99 by hand | p99 with the adapter | per-round req/s ratios | per-round CPU ratios |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ...rows.map((row) => `| ${row.framework} | ${HOOKS[row.framework]} | ${fmt(row.hand.rps)} | ${fmt(row.adapter.rps)} | **${fmt(median(row.ratios), 3)}x** | ${fmt(row.hand.cpu, 1)} µs | ${fmt(row.adapter.cpu, 1)} µs | **${fmt(median(row.cpuRatios), 3)}x** | ${fmt(row.hand.p99, 2)} ms | ${fmt(row.adapter.p99, 2)} ms | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${row.cpuRatios.map((r) => fmt(r, 2)).join(', ')} |`),
-  '',
 ];
-const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'adapters-results.md');
-writeFileSync(out, lines.join('\n'));
-log(lines.slice(-rows.length - 3).join('\n'));
-log(`written to ${out}`);
+const file = writePart('adapters', {
+  title: 'Adapters against their frameworks',
+  command,
+  targets: rows.map((row) => [
+    `${row.framework} with the adapter ≥ 0.95× by hand`,
+    `${fmt(median(row.ratios), 2)}× (${fmt(median(row.cpuRatios), 2)}× by CPU per request)`,
+    median(row.ratios) >= 0.95,
+  ]),
+  lines: [
+    `Loader ${loader}, ${pin ? 'server and loader pinned to one core each' : 'not pinned'}. The \`stack\` scenario: five middlewares, one route, one`,
+    'after-response task per request. "By hand" is bench/servers/<framework>.ts, counting with the framework\'s own hook;',
+    '"adapter" is bench/servers/<framework>-coda.ts, the same app with Coda\'s adapter mounted first and the task',
+    'registered with `after()`. Rounds are interleaved (the order alternates); each ratio is the median of the',
+    'per-round ratios (adapter over by hand for req/s, by hand over adapter for CPU per request: 1.0 is parity).',
+    '',
+    ...table,
+  ],
+});
+log(table.join('\n'));
+log(`wrote ${file}; \`npm run bench:report\` puts it in bench/RESULTS.md`);

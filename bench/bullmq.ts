@@ -32,6 +32,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { after, createApp, get, HttpResponse, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { writePart } from './parts.js';
 import { pickLoader, runLoad } from './load.js';
 import { startRedis } from '../test/bullmq/redis-server.js';
 
@@ -302,6 +303,45 @@ async function main(): Promise<void> {
     await redisServer.stop();
   }
   console.log(JSON.stringify(results, null, 2));
+  console.log(`wrote ${writeBullmqPart(results as unknown as BullmqResults)}`);
+}
+
+interface LoadSide { rps: number; p50: number; p99: number; tasksExpected: number; tasksRun: number }
+interface BullmqResults {
+  loader: string;
+  requests: number;
+  connections: number;
+  coda: LoadSide;
+  fastify: LoadSide;
+  ratio: number;
+  withoutHttp: { tasks: number; tasksPerSecond: number };
+  usedMemory: { tasks: number; bytes: number }[];
+}
+
+function writeBullmqPart(results: BullmqResults): string {
+  const row = (label: string, side: LoadSide): string =>
+    `| ${label} | ${side.rps.toLocaleString('en-US')} | ${side.p50.toFixed(2)} | ${side.p99.toFixed(2)} | ${side.tasksRun.toLocaleString('en-US')} / ${side.tasksExpected.toLocaleString('en-US')} |`;
+  const memory = results.usedMemory.at(-1)!;
+  return writePart('bullmq', {
+    title: 'Durable tasks on BullMQ',
+    command: `npm run bench:bullmq -- --requests ${results.requests} --connections ${results.connections}`,
+    targets: [
+      ['Coda ≥ 1.5× Fastify doing the same by hand, every task run', `${results.ratio.toFixed(2)}× (${results.coda.rps.toLocaleString('en-US')} against ${results.fastify.rps.toLocaleString('en-US')} req/s)`, results.ratio >= 1.5],
+      ['without HTTP, enqueued and run by a worker process', `${results.withoutHttp.tasksPerSecond.toLocaleString('en-US')} tasks/s`, undefined],
+    ],
+    lines: [
+      `Loader ${results.loader}, ${results.connections} connections, ${results.requests.toLocaleString('en-US')} requests after 2,000 of warm-up; a real redis-server,`,
+      'the web process and a worker process each on their own (not pinned: four processes share the machine).',
+      'Coda: `after(task)` in the view, journaled on BullMQ before the response; Fastify: `await queue.add()` in the handler, a BullMQ worker.',
+      '',
+      '| server | req/s | p50 ms | p99 ms | tasks run / registered |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      row('Coda, bullmqStore', results.coda),
+      row('Fastify, BullMQ by hand', results.fastify),
+      '',
+      `Without HTTP: ${results.withoutHttp.tasks.toLocaleString('en-US')} tasks, ${results.withoutHttp.tasksPerSecond.toLocaleString('en-US')} per second; Redis used ${(memory.bytes / 2 ** 20).toFixed(1)} MB with them kept.`,
+    ],
+  });
 }
 
 const roles: Record<string, () => Promise<void>> = { 'coda-web': codaWeb, 'coda-worker': codaWorker, 'fastify-web': fastifyWeb, 'bull-worker': bullWorker };

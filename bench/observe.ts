@@ -8,9 +8,10 @@
  *
  *   npm run bench:observe -- --rounds=7 --requests=40000
  */
-import { writeFileSync } from 'node:fs';
 import { pickLoader, runLoad, type LoadResult } from './load.js';
 import { stackHeaders } from './check.js';
+import { writePart } from './parts.js';
+import { median } from './report.js';
 import { startServer, stopServer, type ServerProcess } from './spawn.js';
 
 interface Variant {
@@ -37,14 +38,7 @@ const rounds = option('rounds', 5);
 const requests = option('requests', 30_000);
 const connections = option('connections', 50);
 const pinned = !process.argv.includes('--no-pin');
-const out = process.argv.find((arg) => arg.startsWith('--out='))?.split('=')[1];
 const loader = pickLoader(process.env.BENCH_LOADER);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 async function load(server: ServerProcess, amount: number): Promise<LoadResult> {
   const result = await runLoad(loader, {
@@ -70,20 +64,28 @@ try {
   }
   const medians = rps.map(median);
   const [node, none, off, on] = medians as [number, number, number, number];
-  const lines = [
-    `Node ${process.version}, loader ${loader}, ${connections} connections, ${requests} requests per load, ${rounds} interleaved rounds, ${pinned ? 'server on CPU 0, loader on CPU 1' : 'not pinned'}`,
-    '',
+  const table = [
     '| server | median req/s | rounds (req/s) |',
     '| --- | ---: | --- |',
     ...VARIANTS.map((variant, i) => `| ${variant.label} | ${Math.round(medians[i]!)} | ${rps[i]!.map(Math.round).join(', ')} |`),
-    '',
-    `- tracing + metrics on / node:http: ${(on / node).toFixed(2)}x (target >= 0.85x)`,
-    `- installed but off / observability none: ${(off / none).toFixed(2)}x (target >= 0.97x)`,
-    `- tracing + metrics on / installed but off: ${(on / off).toFixed(2)}x`,
-    `- observability none / node:http: ${(none / node).toFixed(2)}x`,
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  if (out !== undefined) writeFileSync(out, `${lines.join('\n')}\n`);
+  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+  const file = writePart('observe', {
+    title: 'Observability',
+    command: `npm run bench:observe -- --rounds=${rounds} --requests=${requests} --connections=${connections}${pinned ? '' : ' --no-pin'}`,
+    targets: [
+      ['tracing + metrics on ≥ 0.85× node:http', ratio(on, node), on / node >= 0.85],
+      ['installed but off ≥ 0.97× Coda without them', ratio(off, none), off / none >= 0.97],
+    ],
+    lines: [
+      `Loader ${loader}, ${connections} connections, ${requests} requests per load, ${rounds} interleaved rounds, ${pinned ? 'server on CPU 0, loader on CPU 1' : 'not pinned'}.`,
+      'The `stack` scenario; the variants are servers/observe-options.ts (tracing: every span sampled, batched, dropped by the exporter).',
+      `Also: tracing + metrics on / installed but off ${ratio(on, off)}; observability none / node:http ${ratio(none, node)}.`,
+      '',
+      ...table,
+    ],
+  });
+  process.stdout.write(`${table.join('\n')}\n\nwrote ${file}\n`);
 } finally {
   await Promise.all(servers.map(stopServer));
 }

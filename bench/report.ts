@@ -1,12 +1,12 @@
 /**
  * bench/RESULTS.md and one SVG bar chart per Node version, from every
- * bench/results-node*.json, plus bench/profile-notes.md as written by hand.
+ * bench/results-node*.json, then the other benchmarks' parts (parts.ts), plus
+ * bench/profile-notes.md as written by hand.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readParts, type Machine, type TargetRow, type WrittenPart } from './parts.js';
 import type { SchedulerResult } from './scheduler.js';
 import { FRAMEWORKS, SCENARIOS, type Scenario } from './shared.js';
 
@@ -33,7 +33,7 @@ export interface Summary {
 export interface Results {
   node: string;
   date: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; os: string; coda: string };
+  machine: Machine;
   options: { rounds: number; duration: number; warmup: number; connections: number; loader: string; pinned: boolean };
   scenarios: Partial<Record<Scenario, Record<string, Summary>>>;
   scheduler?: SchedulerResult;
@@ -44,14 +44,6 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-export function machine(): Results['machine'] {
-  let coda = 'unknown';
-  try {
-    coda = execFileSync('git', ['log', '-1', '--format=%h %s', '--', 'src'], { encoding: 'utf8' }).trim().slice(0, 90);
-  } catch { /* not a git checkout */ }
-  return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()}`, coda };
 }
 
 const LABEL: Record<string, string> = { node: 'node:http', 'coda-stack': 'Coda, stack', fastify: 'Fastify 5', koa: 'Koa 3', express: 'Express 5', hono: 'Hono 4', coda: 'Coda' };
@@ -109,7 +101,7 @@ const byCpu = (s: Summary): string => (s.cpuRatio == null ? '' : ` (${n2(s.cpuRa
 
 function targets(results: Results): string[] {
   const coda = (s: Scenario): Summary | undefined => results.scenarios[s]?.coda;
-  const rows: [string, string, boolean | undefined][] = [];
+  const rows: TargetRow[] = [];
   const hello = coda('hello');
   if (hello?.ratio != null) rows.push(['hello ≥ 0.97× node:http', `${n2(hello.ratio)}×${byCpu(hello)}`, hello.ratio >= 0.97]);
   const stack = coda('stack');
@@ -132,7 +124,38 @@ function targets(results: Results): string[] {
     rows.push(['scheduler ≥ 1,000,000 tasks/s', `${n0(sched.syncTasksPerSecond)} sync, ${n0(sched.asyncTasksPerSecond)} async`, sched.syncTasksPerSecond >= 1e6]);
     rows.push(['≤ 300 bytes per pending task (100,000 pending)', `${sched.bytesPerPendingTask} B (${sched.bytesPerPendingTaskWithClosure} B with a closure per task)`, sched.bytesPerPendingTask <= 300]);
   }
-  return ['| target | measured | |', '| --- | --- | --- |', ...rows.map(([t, m, ok]) => `| ${t} | ${m} | ${ok ? 'met' : 'missed'} |`)];
+  return targetTable(rows);
+}
+
+function targetTable(rows: TargetRow[]): string[] {
+  const verdict = (met: boolean | undefined): string => (met === undefined ? '' : met ? 'met' : 'missed');
+  return ['| target | measured | |', '| --- | --- | --- |', ...rows.map(([t, m, met]) => `| ${t} | ${m} | ${verdict(met)} |`)];
+}
+
+/** The other benchmarks' parts: their targets in one table, then each part as its benchmark wrote it. */
+function partSections(parts: WrittenPart[]): string[] {
+  if (parts.length === 0) return [];
+  const lines = [
+    '## The other benchmarks',
+    '',
+    'Each written by its own command (bench/README.md), on its own day: a part is only as recent as its date.',
+    '',
+    '### Targets',
+    '',
+    ...targetTable(parts.flatMap((part) => part.targets.map(([t, m, met]): TargetRow => [`${part.title}: ${t}`, m, met]))),
+    '',
+  ];
+  for (const part of parts) {
+    lines.push(
+      `### ${part.title}`,
+      '',
+      `\`${part.command}\` on Node ${part.node}, ${part.date.slice(0, 10)}; ${part.machine.cpu}, ${part.machine.cores} cores; Coda at \`${part.machine.coda}\`.`,
+      '',
+      ...part.lines,
+      '',
+    );
+  }
+  return lines;
 }
 
 function section(results: Results, svg: string): string[] {
@@ -181,8 +204,9 @@ function section(results: Results, svg: string): string[] {
 
 const INTRO = `# Benchmark results
 
-Written by \`npm run bench\` (bench/run.ts) from bench/results-node*.json; the
-profile notes at the end are bench/profile-notes.md. How it is measured, and
+Written by \`npm run bench\` (bench/run.ts) from bench/results-node*.json, then
+the other benchmarks' parts (bench/results-<name>.json, each written by its own
+command); the profile notes at the end are bench/profile-notes.md. How it is measured, and
 how to run it: bench/README.md.
 
 Each server runs in its own process; the load comes from another (h2load if
@@ -211,6 +235,7 @@ export function writeReport(benchDir: string): string[] {
     written.push(join(benchDir, svg));
     lines.push(...section(results, svg));
   }
+  lines.push(...partSections(readParts(benchDir)));
   const notes = join(benchDir, 'profile-notes.md');
   if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trimEnd(), '');
   writeFileSync(join(benchDir, 'RESULTS.md'), lines.join('\n'));

@@ -7,13 +7,15 @@
  *
  *   npm run bench:static -- [--rounds=5] [--no-pin] [--loader=autocannon] [--smoke]
  *
- * Writes bench/static-results.md (not with --smoke, which checks the answers only).
+ * Writes its part of bench/RESULTS.md (parts.ts; not with --smoke, which checks the answers only).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pickLoader, runLoad, type LoadResult } from './load.js';
+import { writePart, type TargetRow } from './parts.js';
+import { median } from './report.js';
 import { startScript, stopServer } from './spawn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -83,47 +85,39 @@ try {
   if (smoke) {
     process.stdout.write('static smoke: every server answered every request with the right file\n');
   } else {
-    const table = report(results);
-    process.stdout.write(table);
-    writeFileSync(join(here, '..', '..', 'bench', 'static-results.md'), table);
+    const { lines, targets } = report(results);
+    const file = writePart('static', { title: 'Static files', command: `npm run bench:static -- --rounds=${rounds}${pin === undefined ? ' --no-pin' : ''}`, targets, lines });
+    process.stdout.write(`${lines.join('\n')}\n\nwrote ${file}\n`);
   }
 } finally {
   await Promise.all(servers.map(stopServer));
   rmSync(root, { recursive: true, force: true });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function report(results: Map<string, LoadResult[]>): string {
+/** The table, and Coda's ratio to each peer per file (the issue sets no figure to reach: no verdict). */
+function report(results: Map<string, LoadResult[]>): { lines: string[]; targets: TargetRow[] } {
   const lines = [
-    '# Static files: Coda, Fastify (@fastify/static), Express (express.static)',
-    '',
-    `Command: \`npm run bench:static -- --rounds=${rounds}${pin === undefined ? ' --no-pin' : ''}\` on Node ${process.versions.node}, loader ${loader},`,
-    `${new Date().toISOString().slice(0, 10)}. ${pin === undefined ? 'Not pinned.' : 'Server on CPU 0, loader on CPU 1 (taskset).'}`,
-    '',
-    'The machine has 2 cores and is shared with other work running at the same time: figures',
-    'move by 10-20% between runs. Rounds are interleaved (each server once per round, the order',
-    'rotating) and every figure is the median over the rounds; compare the ratios, measured in the',
-    'same run, rather than the absolute numbers.',
-    '',
+    `Loader ${loader}. ${pin === undefined ? 'Not pinned.' : 'Server on CPU 0, loader on CPU 1 (taskset).'} Coda's staticFiles(), Fastify's @fastify/static`,
+    'and Express\'s express.static, each in its own process; rounds interleaved (each server once per round, the',
+    'order rotating), every figure the median over the rounds.',
     `Each load: the 1 KB file ${FILES[0].amount.toLocaleString('en')} requests over ${FILES[0].connections} keep-alive connections; the 1 MB file ${FILES[1].amount.toLocaleString('en')} requests over ${FILES[1].connections}.`,
     '',
     '| file | server | req/s | MB/s | p50 ms | p99 ms | Coda ÷ server |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
+  const targets: TargetRow[] = [];
   for (const file of FILES) {
     const coda = median(results.get(`coda ${file.name}`)!.map((r) => r.rps));
+    const ratios: string[] = [];
     for (const name of SERVERS) {
       const runs = results.get(`${name} ${file.name}`)!;
       const rps = median(runs.map((r) => r.rps));
       const mbs = (rps * file.size) / 1024 / 1024;
-      const ratio = name === 'coda' ? '' : `${(coda / rps).toFixed(2)}x`;
+      const ratio = name === 'coda' ? '' : `${(coda / rps).toFixed(2)}×`;
+      if (name !== 'coda') ratios.push(`${ratio} ${name}`);
       lines.push(`| ${file.name} | ${name} | ${Math.round(rps).toLocaleString('en')} | ${mbs.toFixed(1)} | ${median(runs.map((r) => r.p50)).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${ratio} |`);
     }
+    targets.push([`${file.name}, Coda's req/s over each peer's`, ratios.join(', '), undefined]);
   }
-  return `${lines.join('\n')}\n`;
+  return { lines, targets };
 }

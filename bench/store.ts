@@ -1,6 +1,7 @@
 /**
  * The SQLite task store without HTTP: `node --conditions=coda-source --import
- * tsx bench/store.ts [--json]` (Node 22.13 or later).
+ * tsx bench/store.ts [--json]` (Node 22.13 or later), or `npm run bench:store`;
+ * writes its part of bench/RESULTS.md (parts.ts).
  *
  * Each task goes the way a durable task of a request goes in the web process
  * that runs it: journaled held (in batches of 100, as one event-loop turn's
@@ -21,6 +22,7 @@ import path from 'node:path';
 import { sqliteStore, type SqliteStoreOptions } from '../src/durable/sqlite-store.js';
 import type { NewTask } from '../src/durable/store.js';
 import { timeOrderedId as timeOrderedAt } from '../src/util/time-ordered-id.js';
+import { writePart } from './parts.js';
 
 /** Ids as the app makes them (UUIDv7). */
 const timeOrderedId = (): string => timeOrderedAt(Date.now());
@@ -106,13 +108,30 @@ const result = {
   randomIds: await median({ options: {}, newId: randomUUID, held: true }),
   full: await median({ options: { synchronous: 'FULL' }, newId: timeOrderedId, held: true }),
 };
+const rows: [string, Rate][] = [
+  ['held: add, release claiming, complete', result.held],
+  ['enqueued: add, claim, complete', result.enqueued],
+  ['held, random UUIDs as ids', result.randomIds],
+  ['held, synchronous FULL', result.full],
+];
+const file = writePart('store', {
+  title: 'SQLite task store without HTTP',
+  command: 'npm run bench:store',
+  targets: [['≥ 50,000 tasks/s journaled, run and completed', `${result.held.tasksPerSecond.toLocaleString('en-US')} tasks/s held, ${result.enqueued.tasksPerSecond.toLocaleString('en-US')} enqueued`, result.held.tasksPerSecond >= 50_000]],
+  lines: [
+    `${TASKS.toLocaleString('en-US')} tasks in batches of ${BATCH}, each step one transaction on a file in a fresh temp directory; the median of ${RUNS} runs;`,
+    'by the clock, and per second of the process\'s CPU time (bench/store.ts says how each variant goes).',
+    '',
+    '| variant | tasks/s | tasks per CPU second |',
+    '| --- | ---: | ---: |',
+    ...rows.map(([label, rate]) => `| ${label} | ${rate.tasksPerSecond.toLocaleString('en-US')} | ${rate.tasksPerCpuSecond.toLocaleString('en-US')} |`),
+  ],
+});
 if (process.argv.includes('--json')) console.log(JSON.stringify(result));
 else {
   console.log(`sqlite store, ${TASKS} tasks in batches of ${BATCH} (${result.node}): tasks/s by the clock, and per CPU second`);
-  const line = (label: string, { tasksPerSecond, tasksPerCpuSecond }: Rate): void =>
+  for (const [label, { tasksPerSecond, tasksPerCpuSecond }] of rows) {
     console.log(`  ${label.padEnd(52)} ${String(tasksPerSecond).padStart(7)} ${String(tasksPerCpuSecond).padStart(7)}`);
-  line('held: add, release claiming, complete', result.held);
-  line('enqueued: add, claim, complete', result.enqueued);
-  line('held, random UUIDs as ids', result.randomIds);
-  line('held, synchronous FULL', result.full);
+  }
+  console.log(`wrote ${file}`);
 }

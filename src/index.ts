@@ -42,7 +42,7 @@ export type { TaskStore, StoredTask, TaskState, Backoff, AttemptError, RequestSn
 export type { DurableTask, TaskAfterOptions, TaskRegistration } from './http/response.js';
 export { sqliteStore, type SqliteStoreOptions } from './durable/sqlite-store.js';
 export { StoreUnavailable } from './durable/errors.js';
-export { metricsView } from './observe/metrics-view.js';
+export { metricsView, type MetricsViewOptions } from './observe/metrics-view.js';
 export type { ObserveOptions } from './observe/observer.js';
 export type { MetricsOptions, MetricsRegistry } from './observe/metrics.js';
 export type { TracingOptions } from './observe/tracing.js';

@@ -51,6 +51,10 @@ export const kSettle = Symbol('coda.settle');
 export const kCloseTasks = Symbol('coda.closeTasks');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
+/** App: takes charge of a Web Request another framework answers with no Node response to watch (Hono's `app.request()`, fetch runtimes). */
+export const kAdoptFetch = Symbol('coda.adoptFetch');
+/** App: the Web Response that carries an exchange's response, finishing the exchange once it is delivered (`app.fetch`'s, and kAdoptFetch's). */
+export const kAnswerFetch = Symbol('coda.answerFetch');
 /** HttpResponse: the cookies set with `setCookie()`/`deleteCookie()`, written to its headers when it is sent. */
 export const kCookies = Symbol('coda.cookies');
 /** HttpRequest: the route it matched: its body limit, and, in groups with middleware, what their onions call (they read it from here). */

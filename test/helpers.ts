@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { after as afterAll, afterEach, before } from 'node:test';
 import { pino } from 'pino';
 import { after, get, HttpResponse, serve, type App, type Logger, type Route, type Server, type ServeOptions } from 'coda-http';
 
@@ -212,4 +213,23 @@ export function spawnFixture(file: URL, args: string[] = []): Fixture {
     return new Promise((resolve) => waiting.push({ matches, resolve }));
   };
   return { child, lines, line, exited };
+}
+
+/**
+ * A server for `app` for the tests of one describe block that send it bad
+ * input: started before them, closed after them, and after each one checked
+ * to still answer GET /ok with 'ok' and, given the app's log `lines`, to have
+ * logged nothing at error level.
+ */
+export function serveForBadInput(app: App, lines?: LogLine[]): { readonly server: Server } {
+  let server: Server | undefined;
+  before(async () => {
+    server = await startServer(app);
+  });
+  afterEach(async () => {
+    await assertServes(server!, '/ok', 'ok');
+    if (lines !== undefined) assert.deepEqual(lines.filter((line) => line.level >= LEVEL.error), [], 'bad input is never logged as a server error');
+  });
+  afterAll(() => server?.close({ timeoutMs: 1_000 }));
+  return { get server() { return server!; } };
 }

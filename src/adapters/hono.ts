@@ -1,6 +1,8 @@
 /**
- * Coda's after-response work in a Hono app on @hono/node-server:
- * `coda-http/hono`. Gives Hono's `c.executionCtx.waitUntil()` on Node too.
+ * Coda's after-response work in a Hono app: `coda-http/hono`. On
+ * @hono/node-server it watches the Node response; without one (`app.request()`
+ * in tests, another runtime) it delivers the Web Response as `app.fetch` does.
+ * Gives Hono's `c.executionCtx.waitUntil()` on Node too.
  *
  * @example
  * ```ts
@@ -22,11 +24,17 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, ExecutionContext, MiddlewareHandler } from 'hono';
+import type { Context, ExecutionContext, MiddlewareHandler, Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { register } from '../after/context.js';
-import { HttpResponse } from '../http/response.js';
+import { inJob, register } from '../after/context.js';
+import type { Exchange } from '../after/exchange.js';
+import type { App } from '../app/app.js';
+import { renderError } from '../http/error-response.js';
+import { HttpResponse, StreamingResponse, type AfterTask, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/response.js';
+import { drainApp, type ShutdownReport } from '../server/close.js';
+import { kAdoptFetch, kAnswerFetch } from '../symbols.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
+import { checkMs } from '../util/options.js';
 import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
@@ -38,21 +46,35 @@ declare module 'hono' {
   }
 }
 
-/** Coda's Hono middleware, with the adapter's `app` and `attach()`. */
-export type HonoCoda = MiddlewareHandler & Adapter;
+/** Coda's Hono middleware, with the adapter's `app`, `attach()` and `close()`. */
+export type HonoCoda = MiddlewareHandler & Adapter & {
+  /**
+   * Shutdown without a Node server to attach (`app.request()` in tests,
+   * another runtime): the requests in flight finish, then the pending tasks
+   * run, until the deadline (default 10,000 ms). Logs the report and resolves
+   * with it.
+   */
+  close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
+};
 
 /** What @hono/node-server puts in `c.env`. */
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
 
+/** The exchange of a request with no Node response (see `answerFetch`), on its Context. */
+const kFetchExchange = Symbol('coda.hono.exchange');
+type FetchContext = Context & { [kFetchExchange]?: Exchange };
+
+/** The Node response of a request on @hono/node-server (the middleware checked that there is one). */
 function outgoing(c: Context): ServerResponse {
-  const res = (c.env as NodeBindings)?.outgoing;
-  if (res === undefined) {
-    throw new Error('coda-http/hono runs on @hono/node-server, which puts the Node request and response in c.env (incoming, outgoing); this request has none');
-  }
-  return res;
+  return (c.env as NodeBindings)!.outgoing!;
 }
 
 const cAfter = afterFor('c.after()', outgoing);
+
+/** `c.after()` of a request with no Node response. */
+function fetchAfter(this: FetchContext, task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): void | Promise<TaskRegistration> {
+  return register(this[kFetchExchange]!, 'c.after()', task, second, third);
+}
 
 /**
  * `c.executionCtx` on Node, as on Workers: `waitUntil(promise)` keeps the
@@ -61,7 +83,14 @@ const cAfter = afterFor('c.after()', outgoing);
  * on shutdown, abandoned at the deadline with a report). Made on first use.
  */
 function executionContext(this: Context): ExecutionContext {
-  const exchange = adoptedExchange(outgoing(this))!;
+  return defineExecutionContext(this, adoptedExchange(outgoing(this))!);
+}
+
+function fetchExecutionContext(this: FetchContext): ExecutionContext {
+  return defineExecutionContext(this, this[kFetchExchange]!);
+}
+
+function defineExecutionContext(c: Context, exchange: Exchange): ExecutionContext {
   const context: ExecutionContext = {
     waitUntil(promise: Promise<unknown>): void {
       // Handled now: a rejection before the response is done must not be an unhandled one.
@@ -76,22 +105,23 @@ function executionContext(this: Context): ExecutionContext {
     },
     props: {},
   };
-  Object.defineProperty(this, 'executionCtx', { value: context, configurable: true });
+  Object.defineProperty(c, 'executionCtx', { value: context, configurable: true });
   return context;
 }
 
 /**
- * Hono middleware (on @hono/node-server) that gives every request after it
+ * Hono middleware that gives every request after it
  * Coda's after-response work: `after()` anywhere in the request, `c.after()`,
  * `c.executionCtx.waitUntil()`, limits (503 with `Retry-After` at
  * `maxPending`), isolation, timeouts, durable tasks, and a drained shutdown
- * with a report once the server is `attach()`ed. Use it first:
- * `app.use(coda())`.
+ * with a report once the server is `attach()`ed (or at `close()` without
+ * one). Use it first: `app.use(coda())`.
  */
 export function coda(options: AdapterOptions = {}): HonoCoda {
   const app = adapterApp('coda-http/hono coda()', options);
   const middleware: MiddlewareHandler = async (c, next) => {
-    const res = outgoing(c);
+    const res = (c.env as NodeBindings)?.outgoing;
+    if (res === undefined) return answerFetch(app, c, next);
     const adopted = adopt(app, (c.env as NodeBindings)!.incoming!, res);
     if (adopted instanceof HttpResponse) {
       return c.body(adopted.body as string, adopted.status as ContentfulStatusCode, headerRecord(adopted));
@@ -106,5 +136,53 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
     await within(adopted, next);
     return undefined;
   };
-  return Object.assign(middleware, adapterMethods(app));
+  const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> =>
+    drainApp(app, checkMs('coda-http/hono close(): timeoutMs', closeOptions.timeoutMs ?? 10_000));
+  return Object.assign(middleware, adapterMethods(app), { close });
+}
+
+/**
+ * A request with no Node response to watch (`app.request()`, Hono on another
+ * runtime): Coda delivers the Response Hono made as `app.fetch` delivers its
+ * own (App[kAnswerFetch]): the exchange is done once that Response's body has
+ * been read to its end (completed) or cancelled (aborted), or at once when it
+ * has none.
+ */
+async function answerFetch(app: App, c: FetchContext, next: Next): Promise<undefined> {
+  if (c[kFetchExchange] !== undefined) {
+    // Mounted twice, or in a sub-app: the first one has the request.
+    await next();
+    return undefined;
+  }
+  const request = c.req.raw;
+  const exchange = app[kAdoptFetch](request);
+  c[kFetchExchange] = exchange;
+  // Set already when admission refused the request (a 503): the app does not run.
+  let response = exchange.response;
+  if (response === undefined) {
+    c.after = fetchAfter as AfterFunction;
+    Object.defineProperty(c, 'executionCtx', { get: fetchExecutionContext, configurable: true });
+    try {
+      await inJob(exchange, true, next, undefined);
+      response = codaResponse(c.res);
+    } catch (error) {
+      // What Hono's onError does not take (a thrown non-Error), or onError's own failure: a 500, as app.fetch answers it.
+      response = renderError(exchange.request, error, app.debug);
+    }
+  }
+  const delivered = await app[kAnswerFetch](exchange, response, request.signal);
+  // Hono merges the Response it had into a new one it is given: this one has its headers already, less the connection-specific ones.
+  c.res = undefined;
+  c.res = delivered;
+  return undefined;
+}
+
+/** Hono's Response as Coda's: its status and headers, its body (if any) a stream read as the consumer reads the one delivered. */
+function codaResponse(web: Response): HttpResponse {
+  const init = { status: web.status, headers: web.headers };
+  if (web.body === null) return new HttpResponse(null, init);
+  const response = new StreamingResponse(web.body, init);
+  // Coda types a stream without a type application/octet-stream; Hono's goes out as it was made.
+  if (!web.headers.has('content-type')) response.headers.delete('content-type');
+  return response;
 }

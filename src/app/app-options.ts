@@ -45,6 +45,14 @@ export interface AppOptions extends ObserveOptions {
    */
   trustProxy?: TrustProxy;
   /**
+   * The hosts this app serves (Django's ALLOWED_HOSTS): `'example.com'`
+   * exactly, `'.example.com'` for it and its subdomains, `'*'` for any. A
+   * request for another host, or with no valid Host, is answered 400 before
+   * any middleware runs, so that a forged Host never reaches links, redirects
+   * or caches built from `request.host`. Ports are ignored. Default: any host.
+   */
+  allowedHosts?: string[];
+  /**
    * The secret that signs cookies (`setCookie(..., { signed: true })`,
    * `request.signedCookies`): a long random string kept out of the code, or
    * a list to rotate secrets (the first signs, all verify).
@@ -64,7 +72,7 @@ export interface AppOptions extends ObserveOptions {
   appendSlash?: boolean;
 }
 
-const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'secret', 'errorPages', 'appendSlash', 'tracing', 'metrics', 'accessLog', 'requestIdHeader'];
+const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'allowedHosts', 'secret', 'errorPages', 'appendSlash', 'tracing', 'metrics', 'accessLog', 'requestIdHeader'];
 const LOGGER_METHODS = ['error', 'warn', 'info', 'debug', 'child'];
 
 /**

@@ -6,6 +6,7 @@ import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
 import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
+import { compileAllowedHosts, disallowedHost, type HostCheck } from '../http/allowed-hosts.js';
 import { compileTrust } from '../http/client-address.js';
 import { setCookieHeaders } from '../http/cookies.js';
 import { signerFor, type Signer } from '../http/signing.js';
@@ -23,11 +24,11 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
-import { fetchSource } from '../transport/fetch/request.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
-import { repeatsHost } from '../transport/node/host-header.js';
+import { hostProblem } from '../transport/node/host-header.js';
 import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
@@ -68,6 +69,7 @@ export class App {
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   readonly #signer: Signer | undefined;
+  readonly #allowedHosts: HostCheck | undefined;
   /** Spans, metrics, access log, request id header, listeners: always made, used by requests only while `active`. */
   readonly #observing: Observer;
   /** `#observing` while it is active, else undefined: what a request checks. */
@@ -98,6 +100,7 @@ export class App {
       this.tasks.observe((record) => metrics.task('durable', record));
     }
     this.#signer = signerFor(options.secret);
+    this.#allowedHosts = compileAllowedHosts(options.allowedHosts);
     const requestOptions: RequestOptions = {
       bodyLimit,
       logger: this.logger,
@@ -173,7 +176,8 @@ export class App {
     const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
-      result = !http2 && repeatsHost((source as IncomingMessage).rawHeaders) ? this.#refuseHost(exchange, res as ServerResponse) : this.#run(exchange);
+      const badHost = http2 ? undefined : hostProblem(source as IncomingMessage);
+      result = badHost === undefined ? this.#run(exchange) : this.#refuseHost(exchange, res as ServerResponse, badHost);
     } catch (error) {
       // Converters catch everything the app throws; this is for Coda's own bugs.
       result = renderError(exchange.request, error, this.debug);
@@ -188,11 +192,11 @@ export class App {
     }
   }
 
-  /** Two Host lines: a 400 before any middleware runs, and the connection closed (the next request's framing is suspect too). */
-  #refuseHost(exchange: Exchange, res: ServerResponse): HttpResponse {
+  /** No Host line, or two: a 400 before any middleware runs, and the connection closed (the next request's framing is suspect too). */
+  #refuseHost(exchange: Exchange, res: ServerResponse, problem: string): HttpResponse {
     exchange.refuse();
     res.shouldKeepAlive = false;
-    return renderError(exchange.request, new BadRequest('the request has more than one Host header'), this.debug);
+    return renderError(exchange.request, new BadRequest(problem), this.debug);
   }
 
   /**
@@ -223,8 +227,18 @@ export class App {
     } catch (error) {
       response = renderError(exchange.request, error, this.debug);
     }
+    return this[kAnswerFetch](exchange, response, request.signal);
+  };
+
+  /**
+   * @internal The Web Response for `response`, once the exchange's durable
+   * tasks are journaled: the exchange finishes when it is delivered (see
+   * transport/fetch/response.ts); `signal` aborting first is the client
+   * going away.
+   */
+  async [kAnswerFetch](exchange: Exchange, response: HttpResponse, signal: AbortSignal): Promise<Response> {
     exchange.response = await this[kJournal](exchange, response);
-    const build = (): Promise<Response> => webResponse(exchange, request.signal);
+    const build = (): Promise<Response> => webResponse(exchange, signal);
     try {
       // A streamed body is produced as it is read: in the request's async context, so after() works there.
       return await (exchange.response instanceof StreamingResponse ? inJob(exchange, this.#asyncContext, build, undefined) : build());
@@ -233,7 +247,7 @@ export class App {
       replaceRefused(exchange, error, this.debug);
       return build();
     }
-  };
+  }
 
   /**
    * @internal Runs a request that did not come over a socket; the caller sends
@@ -261,13 +275,19 @@ export class App {
     this.#admit(exchange) ?? inJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
 
   /**
-   * Admission control, then `requestStarted`. Returns the 503 to answer when
-   * the after-response queue is full: the exchange is refused (none of its
-   * tasks will run).
+   * The host check (`allowedHosts`), admission control, then
+   * `requestStarted`. Returns the 400 to answer for a host the app does not
+   * serve, or the 503 when the after-response queue is full: the exchange is
+   * refused (none of its tasks will run).
    */
   #admit(exchange: Exchange): HttpResponse | undefined {
     // `exchange.request` read only where used: an adopted exchange makes it on first read.
     this.#observer?.started(exchange.request);
+    if (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host)) {
+      const { request } = exchange;
+      exchange.refuse();
+      return renderError(request, new BadRequest(disallowedHost(request.host, request.headers.get('host'))), this.debug);
+    }
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
       this.#observer?.metrics?.shed();
@@ -291,6 +311,20 @@ export class App {
     if (this[kClosing]) res.shouldKeepAlive = false;
     exchange.watch();
     return this.#admit(exchange) ?? exchange;
+  }
+
+  /**
+   * @internal Takes charge of a Web Request another framework answers with no
+   * Node response to watch (Hono on a fetch runtime, or its `app.request()`):
+   * the framework reads the body; `kAnswerFetch` delivers its answer. The
+   * exchange's response is set already (a 503) when the after-response queue
+   * is full: the framework is not to run.
+   */
+  [kAdoptFetch](request: Request): Exchange {
+    const exchange = this.#receive(fetchHead(request));
+    const refused = this.#admit(exchange);
+    if (refused !== undefined) exchange.response = refused;
+    return exchange;
   }
 
   #respond(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {

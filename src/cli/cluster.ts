@@ -1,11 +1,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import { ClusterMetrics } from '../observe/cluster-gather.js';
+import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
 import { serve } from '../server/serve.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 
-/** What a cluster worker tells the primary, and what the primary asks of it. */
-type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' };
+/** What a cluster worker tells the primary, and what the primary asks of it (and about metrics: see cluster-scrape.ts). */
+type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' } | MetricsMessage;
 
 /** Replacements that fail to start in a row before the primary gives up. */
 const MAX_FAILED_STARTS = 3;
@@ -24,6 +26,8 @@ export interface ClusterSettings {
  * SIGHUP (the new one listens before the old one drains), and on SIGTERM or
  * SIGINT asks each to shut down gracefully and exits once all have (code 1 if
  * one failed). A second signal is passed on, and the workers exit at once.
+ * A metrics scrape that reaches one worker is answered with every serving
+ * worker's metrics, summed (cluster-gather.ts).
  */
 export class Primary {
   readonly #settings: ClusterSettings;
@@ -38,10 +42,13 @@ export class Primary {
   #restarting = false;
   #failedStarts = 0;
   #exitCode = 0;
+  readonly #metrics: ClusterMetrics;
 
   constructor(settings: ClusterSettings, out: Output) {
     this.#settings = settings;
     this.#out = out;
+    const serving = (): Worker[] => [...this.#live].filter((worker) => this.#listened.has(worker));
+    this.#metrics = new ClusterMetrics(serving, (line) => out.line(out.style('yellow', line)));
   }
 
   /** Forks the workers and says where they serve once all listen; if one cannot start, says why, stops the others and exits 1. */
@@ -49,6 +56,7 @@ export class Primary {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#stop(signal));
     process.on('SIGHUP', () => void this.#restart());
     cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
+    cluster.on('message', (worker, message: Message) => this.#metrics.handle(worker, message as MetricsMessage));
     const { workers, module } = this.#settings;
     let started = 0;
     this.#out.progress(`starting workers 0/${workers}`);
@@ -154,6 +162,7 @@ export class Primary {
  * group, is not doubled into an immediate exit).
  */
 export async function runClusterWorker(settings: ClusterSettings): Promise<void> {
+  joinClusterMetrics();
   const app = await loadApp(settings.module);
   const server = await serve(app, { port: settings.port, host: settings.host, shutdownTimeoutMs: settings.shutdownTimeoutMs, handleSignals: true });
   let signalled = false;

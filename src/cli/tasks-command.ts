@@ -94,20 +94,31 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
     out.line(TASKS_HELP);
     return action === undefined ? 2 : 0;
   }
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; the actions are ${ACTIONS.join(', ')}`);
+  checkAction(action);
   const command = `coda tasks ${action}`;
   const acting = action === 'retry' || action === 'discard';
-  const parsed = parse(command, args.slice(1), OPTIONS, { positionals: { min: 1, max: acting ? Infinity : 1 }, help: actionHelp(action as Action), out });
+  const parsed = parse(command, args.slice(1), OPTIONS, { positionals: { min: 1, max: acting ? Infinity : 1 }, help: actionHelp(action), out });
   if (parsed === undefined) return 0;
-  checkFlags(command, action as Action, parsed);
+  checkFlags(command, action, parsed);
   const module = parsed.positionals[0]!;
   const { store } = appTasks(await loadApp(module), module);
   await store.open();
   try {
-    return await run(action as Action, store, parsed, out, progress);
+    return await run(action, store, parsed, out, progress);
   } finally {
     await store.close();
   }
+}
+
+/** What `coda tasks [<action>] --help` prints (for `coda help tasks [<action>]`); a UsageError naming an action that is none. */
+export function tasksHelp(action: string | undefined): string {
+  if (action === undefined) return TASKS_HELP;
+  checkAction(action);
+  return actionHelp(action);
+}
+
+function checkAction(action: string): asserts action is Action {
+  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; the actions are ${ACTIONS.join(', ')}`);
 }
 
 /** Flags that do not belong to this action, and a retry or discard without ids, are usage errors. */

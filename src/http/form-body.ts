@@ -12,7 +12,8 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
   } catch (error) {
     return Promise.reject(malformed((error as Error).message));
   }
-  const form = new FormData();
+  // In the body's order: a file is whole only at its stream's end, after the fields that follow it may have come.
+  const entries: [name: string, value: () => string | File][] = [];
   let parts = 0;
   return new Promise((resolve, reject) => {
     /** Whether the part has a name; a part without one fails the whole form. */
@@ -22,7 +23,7 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       return name !== undefined;
     };
     parser.on('field', (name: string | undefined, value) => {
-      if (named(name)) form.append(name, value);
+      if (named(name)) entries.push([name, () => value]);
     });
     parser.on('file', (name: string | undefined, stream, info) => {
       // A body that ends inside a file fails the file stream too.
@@ -30,13 +31,18 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       if (!named(name)) return void stream.resume();
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => form.append(name, new File(chunks, info.filename ?? '', { type: info.mimeType })));
+      entries.push([name, () => new File(chunks, info.filename ?? '', { type: info.mimeType })]);
     });
     // The first rejection answers; busboy still reads the rest of the body
     // (already in memory), skipping the parts past its limits.
     parser.on('partsLimit', () => reject(tooManyFields(settings.maxFields)));
     parser.on('filesLimit', () => reject(tooMany(settings.maxFiles, 'files', 'maxFiles')));
-    parser.on('close', () => resolve(form));
+    // busboy closes once every file stream has ended.
+    parser.on('close', () => {
+      const form = new FormData();
+      for (const [name, value] of entries) form.append(name, value());
+      resolve(form);
+    });
     parser.on('error', (error: Error) => reject(malformed(error.message)));
     Readable.from([bytes]).pipe(parser);
   });

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
@@ -18,13 +18,19 @@ const ANSWERS: Record<string, [status: number, text: string]> = {
 /**
  * Answers a request Node's parser refused before Coda saw it (malformed,
  * too large, too slow), as Node would (400, 431 or 408, then the connection
- * closed) but with a body that names the problem: Node sends none. A
- * connection already answering a request, or no longer writable, is only
- * closed; a reset needs no answer.
+ * closed) but with a body that names the problem: Node sends none. When the
+ * refused request was pipelined behind one still being answered, that answer
+ * goes out first: written now, the refusal would be read as its answer. A
+ * connection already answering the refused request itself, or no longer
+ * writable, is only closed; a reset needs no answer.
  */
 export function answerClientError(error: ClientError, socket: Duplex): void {
-  const inProgress = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent === true) {
+  const owed = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (owed?.req.complete === true && !owed.writableFinished) {
+    owed.once('finish', () => answerClientError(error, socket));
+    return;
+  }
+  if (error.code === 'ECONNRESET' || !socket.writable || owed?.headersSent === true) {
     socket.destroy();
     return;
   }

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, Server as HttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, Server as HttpServer, ServerResponse, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -57,6 +57,9 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     else refuseConnect(request as IncomingMessage, socket);
   });
   http1.on('clientError', answerClientError);
+  http1.on('checkExpectation', refuseExpectation);
+  // The app refuses a request without Host itself, saying so (Node's 400 has no body).
+  (http1 as { requireHostHeader?: boolean }).requireHostHeader = false;
   http1.headersTimeout = settings.headersTimeoutMs;
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
@@ -85,6 +88,20 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
  */
 function refuseConnect(request: IncomingMessage, socket: Duplex): void {
   answerAndClose(socket, 501, `CONNECT ${request.url ?? ''} is not supported: this server is not a proxy`);
+}
+
+/**
+ * An `Expect` other than 100-continue (RFC 9110 10.1.1: 417). Node answers
+ * it before the app sees the request, with an empty body; Coda names the
+ * expectation. The connection is closed: the client may send its body
+ * anyway, and it must not be read as the next request.
+ */
+function refuseExpectation(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void {
+  const body = `Expect: ${request.headers.expect ?? ''} is not supported: the only expectation this server meets is 100-continue\n`;
+  if (response instanceof ServerResponse) response.shouldKeepAlive = false;
+  response.statusCode = 417;
+  response.setHeader('content-type', 'text/plain; charset=utf-8');
+  response.end(body);
 }
 
 /** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */

@@ -178,20 +178,6 @@ test('Hono: c.executionCtx.waitUntil() on Node: awaited after the response, a re
   assert.equal(report.tasksCompleted, 1);
 });
 
-test('Hono without @hono/node-server (no c.env.outgoing): a 500 whose logged error says what is missing', async () => {
-  const app = new Hono();
-  app.use(honoCoda());
-  app.get('/', (c) => c.text('never'));
-  let error: unknown;
-  app.onError((e, c) => {
-    error = e;
-    return c.text('failed', 500);
-  });
-  const res = await app.request('/');
-  assert.equal(res.status, 500);
-  assert.match(String(error), /coda-http\/hono runs on @hono\/node-server/);
-});
-
 test('Fastify: plain fastify.close() drains the tasks and logs the report; the plugin decorates reply.after and fastify.coda', async () => {
   const { logger, lines } = memoryLogger();
   const fastify = Fastify();

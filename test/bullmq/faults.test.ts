@@ -4,6 +4,7 @@
 // worker.test.ts.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -11,6 +12,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailable, task, type NewTask } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
+import { Undos } from '../../src/bullmq/undo.js';
 import { useRedis } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -157,6 +160,30 @@ test('a registration that timed out on a frozen Redis (SIGSTOP) and ran when Red
   assert.equal(await admin.exists(`${prefix}:record:coda-holds`, `${prefix}:record:de:user-1`), 0, 'no hold, no key');
   assert.deepEqual(await other.recover(now + 60_000, Math.random), { held: 0, running: 0 }, 'nothing for a sweep to run');
   assert.deepEqual(await other.add([heldTask('frozen-2', 'user-1')], 'web', now + 30_000), [{ id: 'frozen-2', duplicate: false }]);
+});
+
+test('a registration that reaches Redis only after its undo (a frozen Redis waking, ioredis resending it) writes nothing: no job, no key, nothing held', { skip: missing }, async (t) => {
+  const prefix = 'undone-first';
+  const queue = `${prefix}:record:`;
+  const client = new Redis({ port: server().port });
+  t.after(() => client.disconnect());
+  defineScripts(client);
+  const undos = new Undos(client, prefix);
+  const token = randomUUID();
+  undos.add(token, [{ queue, id: 'late-1', key: 'user-1', held: true }]);
+  assert.deepEqual(await undos.close(performance.now() + 10_000), [], 'the undo taken');
+  // The registration as the store sends it (scripts.ts, ADD): the store's keys, then one held task, then its name.
+  const now = Date.now();
+  const reply = await runScript(client, 'add', [`${prefix}:coda-names`, undos.markOf(token), `${queue}late-1`], [
+    now + 30_000, 1, token, queue, 'late-1', 'record', '{}', '{}', now, 'user-1', 'record',
+  ]);
+  assert.deepEqual(reply, [-1], 'told it was undone');
+  assert.deepEqual(await client.keys(`${prefix}:*`), [undos.markOf(token)], 'no job hash, no hold, no key, no name: the undo mark alone');
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  assert.deepEqual(await store.recover(now + 60_000, Math.random), { held: 0, running: 0 }, 'nothing for a sweep to run');
+  assert.deepEqual(await store.add([heldTask('late-2', 'user-1')], 'web', now + 30_000), [{ id: 'late-2', duplicate: false }], 'the key is free');
 });
 
 test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections cut, and its error says what it gave up', { timeout: 60_000, skip: missing }, async (t) => {

@@ -12,6 +12,7 @@ import { charge, makeApp } from './fixtures/app.js';
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
+const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
 
 /** A `coda` process: its output lines, a wait for a line, and its exit. */
 interface Cli {
@@ -95,6 +96,17 @@ test('coda --help and each command\'s --help describe the commands and exit 0', 
   assert.doesNotMatch(results[3]!.stdout, /--state|--limit|--all-failed/, 'stats --help shows only the flags stats takes');
 });
 
+test('coda help <command> [<action>] prints what coda <command> [<action>] --help prints', async () => {
+  const forms = [[], ['serve'], ['worker'], ['tasks'], ['tasks', 'stats'], ['tasks', 'list'], ['tasks', 'retry'], ['tasks', 'discard']];
+  const [helps, flags] = await Promise.all([
+    Promise.all(forms.map((form) => run(['help', ...form]))),
+    Promise.all(forms.map((form) => run([...form, '--help']))),
+  ]);
+  forms.forEach((form, i) => {
+    assert.deepEqual([helps[i]!.code, helps[i]!.stdout], [0, flags[i]!.stdout], `coda help ${form.join(' ')}`);
+  });
+});
+
 test('bad usage is a clear message on stderr and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [[], /Usage: coda <command>/],
@@ -109,6 +121,10 @@ test('bad usage is a clear message on stderr and exit code 2', async () => {
     [['tasks', 'list', fixture, '--all-failed'], /coda tasks list: --all-failed does not apply to list/],
     [['tasks', 'list', fixture, '--state', 'lost'], /coda tasks list: --state must be one of held, ready, running, completed, failed, got "lost"/],
     [['help', 'nothing'], /coda help: unknown command "nothing"/],
+    [['help', 'constructor'], /coda help: unknown command "constructor"/],
+    [['help', 'tasks', 'purge'], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
+    [['help', 'serve', 'stats'], /coda serve: unknown subcommand "stats": coda serve has none/],
+    [['help', 'tasks', 'list', 'more'], /coda help: unexpected argument "more"/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   cases.forEach(([args, message], i) => {
@@ -176,6 +192,75 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   assert.match(cli.stderr.join('\n'), /SIGTERM: shutting down 2 worker\(s\) gracefully/);
   for (const pid of workerPids()) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
   done = true;
+});
+
+test('coda serve --workers 2: a metrics scrape sums every worker\'s counts, the store\'s gauges counted once, and names a worker that does not answer', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', metricsFixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  // Each request on a connection of its own, so that the cluster hands them out in turn.
+  const get = async (path: string): Promise<string> => (await fetch(`${url}${path}`, { headers: { connection: 'close' } })).text();
+  const served = new Map<string, number>();
+  for (let i = 0; i < 50 && (served.size < 2 || i < 10); i++) {
+    const pid = await get('/pid');
+    served.set(pid, (served.get(pid) ?? 0) + 1);
+  }
+  assert.equal(served.size, 2, 'both workers served /pid');
+  const sent = [...served.values()].reduce((a, b) => a + b);
+  await get('/later');
+  const sample = (text: string, series: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  const count = 'http_request_duration_seconds_count{method="GET",route="/pid",status_code="200"}';
+
+  const whole = await get('/metrics');
+  assert.equal(sample(whole, count), sent, `every /pid request of both workers (${[...served].join(', ')}) in one scrape`);
+  assert.equal(sample(whole, 'coda_tasks_pending{kind="durable"}'), 1, 'the store\'s pending task once, not once per worker');
+  assert.match(whole, new RegExp(`^# coda: the metrics of workers (${[...served.keys()].join('|')}), (${[...served.keys()].join('|')}) \\(coda serve --workers\\), summed$`, 'm'));
+
+  const stuck = await get('/stick');
+  const mark = cli.stderr.length;
+  const partial = await get('/metrics');
+  assert.match(partial, new RegExp(`^# coda: worker ${stuck} did not answer within 500 ms: its metrics are left out of this scrape$`, 'm'));
+  const other = [...served].find(([pid]) => pid !== stuck)!;
+  assert.equal(sample(partial, count), other[1], `only worker ${other[0]}'s requests`);
+  await cli.line(new RegExp(`coda: metrics: worker ${stuck} did not answer within 500 ms`), mark);
+
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('coda serve --workers: when the primary cannot sum the metrics, or does not answer, a worker answers a scrape with its own, saying so', { timeout: 60_000 }, async (t) => {
+  // Workers accept their connections themselves: a scrape reaches one while the primary is stopped.
+  const cli = coda(['serve', metricsFixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t), NODE_CLUSTER_SCHED_POLICY: 'none' });
+  t.after(() => {
+    cli.child.kill('SIGCONT');
+    cli.child.kill('SIGKILL');
+  });
+  const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const get = async (path: string): Promise<Response> => fetch(`${url}${path}`, { headers: { connection: 'close' } });
+  const unsummable = await (await get('/unsummable')).text();
+  let scrape = await get('/metrics');
+  let text = await scrape.text();
+  assert.equal(scrape.status, 200);
+  const [, answering] = /^# coda: the primary could not sum the workers' metrics \('bogus' is not a defined aggregator\.\): the metrics of worker (\d+) only$/m.exec(text) ?? [];
+  assert.ok(answering !== undefined, text);
+  assert.match(text, /^fixture_collect 0$/m);
+  assert.equal(text.includes('fixture_unsummable'), answering === unsummable, 'the answering worker\'s own registry');
+
+  cli.child.kill('SIGSTOP');
+  try {
+    scrape = await get('/metrics');
+    text = await scrape.text();
+  } finally {
+    cli.child.kill('SIGCONT');
+  }
+  assert.equal(scrape.status, 200);
+  assert.match(text, /^# coda: the primary did not answer within 1500 ms: the metrics of worker \d+ only$/m);
+  assert.match(text, /^fixture_collect 0$/m);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
 });
 
 test('coda serve --workers: workers that cannot start stop the cluster with exit code 1 and the reason', async () => {

@@ -161,6 +161,7 @@ test('metrics are off unless asked for; bad metrics options and a registry that 
   assert.throws(() => createApp({ metrics: 1 as never }), /createApp\(\): metrics must be true, false or an options object, got number 1/);
   assert.throws(() => metricsView({ registry: 5 as never }), /metricsView\(\): registry must be a prom-client Registry, got number 5/);
   assert.throws(() => metricsView({ registy: registry } as never), /metricsView\(\): unknown option "registy"; did you mean "registry"\?/);
+  assert.throws(() => metricsView({ registry, clusterTimeoutMs: 0 }), /metricsView\(\): clusterTimeoutMs must be a positive number of milliseconds, at most \d+, got number 0/);
 });
 
 test('Coda\'s histograms scrape as prom-client\'s own: the same text and JSON for the same observations, before and after a reset', async () => {

@@ -14,6 +14,7 @@ import {
 import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
 import { deferred, memoryLogger } from '../helpers.js';
 import { selfSigned } from './certificate.js';
+import { frame, rawSession } from './h2-frames.js';
 
 const { key, cert } = selfSigned();
 
@@ -162,26 +163,6 @@ describe('HTTP/2', () => {
 });
 
 describe('HTTP/2: client aborts and shutdown', () => {
-  /** One HTTP/2 frame: length, type, flags, stream id, payload (RFC 9113 4.1). */
-  function frame(type: number, flags: number, id: number, payload = Buffer.alloc(0)): Buffer {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(id, 5);
-    return Buffer.concat([head, payload]);
-  }
-
-  /** Opens a raw HTTP/2 connection, sends the preface and `frames`, and resolves once the server has closed it. */
-  async function rawSession(server: Server<Http2SecureServer>, frames: Buffer[]): Promise<void> {
-    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['h2'] });
-    socket.on('error', () => {});
-    socket.resume();
-    await once(socket, 'secureConnect');
-    socket.end(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0), ...frames]));
-    await once(socket, 'close');
-  }
-
   test('floods (CVE-2023-44487 rapid resets, SETTINGS): the session is ended, others are served, every reset stream\'s tasks run with an aborted outcome', { timeout: 10_000 }, async () => {
     const released = deferred();
     const outcomes: Outcome[] = [];
@@ -205,8 +186,8 @@ describe('HTTP/2: client aborts and shutdown', () => {
       const block = Buffer.from([0x82, 0x87, 0x04, 6, ...Buffer.from('/flood'), 0x01, 9, ...Buffer.from('localhost')]);
       const resets: Buffer[] = [];
       for (let id = 1; id < 10_000; id += 2) resets.push(frame(1, 0x5, id, block), frame(3, 0, id, Buffer.from([0, 0, 0, 8])));
-      await rawSession(server, resets);
-      await rawSession(server, Array.from({ length: 20_000 }, () => frame(4, 0, 0)));
+      await rawSession(server.port, cert, resets);
+      await rawSession(server.port, cert, Array.from({ length: 20_000 }, () => frame(4, 0, 0)));
       const session = connectH2(server);
       assert.equal((await h2request(session, { ':path': '/ok' })).body, 'ok');
       session.close();

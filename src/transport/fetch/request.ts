@@ -11,10 +11,16 @@ import type { RequestSource } from '../../http/request.js';
  * the host that terminated TLS writes the scheme (so cookies are Secure).
  */
 export function fetchSource(request: Request): RequestSource {
+  const source = fetchHead(request);
+  if (request.body !== null) source.body = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
+  return source;
+}
+
+/** The same without the body, for a request whose body another framework reads (reading it here would lock the stream). */
+export function fetchHead(request: Request): RequestSource {
   const url = new URL(request.url);
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of request.headers) headers[name] = value;
   headers.host ??= url.host;
-  const body = request.body === null ? null : Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
-  return { method: request.method, url: url.pathname + url.search, headers, body, encrypted: url.protocol === 'https:' };
+  return { method: request.method, url: url.pathname + url.search, headers, body: null, encrypted: url.protocol === 'https:' };
 }

@@ -1,0 +1,92 @@
+import type { Worker } from 'node:cluster';
+import type { CollectedMetrics, MetricsMessage, Scraped } from './cluster-scrape.js';
+import { loadPeer } from './peer.js';
+
+type PromClient = typeof import('prom-client');
+
+/** Gauges of the store, which every worker reads alike (durable tasks pending and running in all processes): one worker's, not their sum. */
+const STORE_WIDE = new Set(['coda_tasks_pending', 'coda_tasks_running']);
+
+/**
+ * The primary's side of metrics under `coda serve --workers`: a scrape that
+ * reached one worker is answered with every worker's metrics, summed by
+ * prom-client's `AggregatorRegistry`. A worker that does not answer within
+ * the view's `clusterTimeoutMs` is left out, and the scrape says so.
+ */
+export class ClusterMetrics {
+  /** The workers serving now. */
+  readonly #workers: () => Iterable<Worker>;
+  /** Where the primary says what a scrape left out. */
+  readonly #warn: (line: string) => void;
+  /** Collects under way, by id. */
+  readonly #collects = new Map<number, (message: MetricsMessage & { coda: 'metrics-collected' }) => void>();
+  #nextId = 0;
+
+  constructor(workers: () => Iterable<Worker>, warn: (line: string) => void) {
+    this.#workers = workers;
+    this.#warn = warn;
+  }
+
+  /** A worker's message (any: those about metrics are handled). */
+  handle(worker: Worker, message: MetricsMessage): void {
+    if (message?.coda === 'metrics-collected') this.#collects.get(message.id)?.(message);
+    else if (message?.coda === 'metrics-scrape') void this.#scrape(worker, message);
+  }
+
+  async #scrape(asker: Worker, { id, registry, timeoutMs }: MetricsMessage & { coda: 'metrics-scrape' }): Promise<void> {
+    let answer: MetricsMessage;
+    try {
+      answer = { coda: 'metrics-scraped', id, ...await this.#gather(registry, timeoutMs) };
+    } catch (error) {
+      // The worker answers with its own metrics then, saying why.
+      answer = { coda: 'metrics-scraped', id, error: (error as Error)?.message ?? String(error) };
+    }
+    if (asker.isConnected()) asker.send(answer);
+  }
+
+  async #gather(registry: number, timeoutMs: number): Promise<Scraped> {
+    const workers = [...this.#workers()];
+    const results = await Promise.all(workers.map((worker) => this.#collect(worker, registry, timeoutMs)));
+    const collected: CollectedMetrics[] = [];
+    const pids: number[] = [];
+    const notes: string[] = [];
+    results.forEach((result, i) => {
+      const pid = workers[i]!.process.pid!;
+      if (typeof result !== 'string') {
+        collected.push(collected.length === 0 ? result : withoutStoreWide(result));
+        pids.push(pid);
+        return;
+      }
+      const note = `worker ${pid} ${result}: its metrics are left out of this scrape`;
+      this.#warn(`coda: metrics: ${note}`);
+      notes.push(`# coda: ${note}\n`);
+    });
+    const client = loadPeer<PromClient>('prom-client', 'metricsView() under coda serve --workers');
+    const sum = client.AggregatorRegistry.aggregate(collected);
+    const head = `# coda: the metrics of workers ${pids.join(', ')} (coda serve --workers), summed\n`;
+    return { text: head + notes.join('') + await sum.metrics(), contentType: sum.contentType };
+  }
+
+  /** One worker's metrics, or why there are none. */
+  #collect(worker: Worker, registry: number, timeoutMs: number): Promise<CollectedMetrics | string> {
+    if (!worker.isConnected()) return Promise.resolve('is not connected');
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#collects.delete(id);
+        resolve(`did not answer within ${timeoutMs} ms`);
+      }, timeoutMs);
+      this.#collects.set(id, (message) => {
+        clearTimeout(timer);
+        this.#collects.delete(id);
+        resolve(message.metrics ?? `could not collect them (${message.error})`);
+      });
+      worker.send({ coda: 'metrics-collect', id, registry } satisfies MetricsMessage);
+    });
+  }
+}
+
+/** A worker's metrics without the store's gauges' durable series, which another worker's stand for. */
+function withoutStoreWide(metrics: CollectedMetrics): CollectedMetrics {
+  return metrics.map((metric) => STORE_WIDE.has(metric.name) ? { ...metric, values: metric.values.filter((value) => value.labels['kind'] !== 'durable') } : metric);
+}

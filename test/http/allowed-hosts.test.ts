@@ -1,0 +1,116 @@
+// `allowedHosts` (Django's ALLOWED_HOSTS, its host validation cases in
+// tests/requests_tests): over a real socket, since the Host line is the point.
+import assert from 'node:assert/strict';
+import { after as afterAll, before, describe, test } from 'node:test';
+import { after, createApp, get, HttpResponse, type Middleware, type Server, type TrustProxy } from 'coda-http';
+import { rawRequest, startServer } from '../helpers.js';
+
+interface Seen {
+  middleware: number;
+  tasks: number;
+}
+
+/** A server with these allowedHosts; `ask` sends one request with the given Host line (none for `null`, HTTP/1.0 then). */
+function serving(allowedHosts: string[], trustProxy?: TrustProxy) {
+  let server: Server;
+  const seen: Seen = { middleware: 0, tasks: 0 };
+  const counting: Middleware = { processRequest: () => void seen.middleware++ };
+  before(async () => {
+    const app = createApp({
+      allowedHosts,
+      trustProxy,
+      middleware: [counting],
+      routes: [get('/', (request) => {
+        after(() => void seen.tasks++);
+        return new HttpResponse(`served ${request.host}`);
+      })],
+    });
+    server = await startServer(app, { host: '127.0.0.1' });
+  });
+  afterAll(() => server.close());
+  const ask = async (host: string | null, headers: Record<string, string> = {}) => {
+    const version = host === null ? 'HTTP/1.0' : 'HTTP/1.1';
+    const lines = [`GET / ${version}`, ...(host === null ? [] : [`Host: ${host}`]), 'Connection: close', ...Object.entries(headers).map(([n, v]) => `${n}: ${v}`)];
+    const res = await rawRequest(server, `${lines.join('\r\n')}\r\n\r\n`);
+    return { status: res.status, body: res.body.toString() };
+  };
+  return { ask, seen };
+}
+
+describe('allowedHosts: exact names', () => {
+  const { ask, seen } = serving(['example.com', '[::1]', '12.34.56.78']);
+
+  test('an allowed host is served whatever its case, port or trailing dot', async () => {
+    for (const host of ['example.com', 'EXAMPLE.com', 'example.com:8000', 'example.com.', '[::1]:3000', '12.34.56.78']) {
+      const { status, body } = await ask(host);
+      assert.equal(status, 200, `${host}: ${body}`);
+    }
+  });
+
+  test('another host is a 400 naming it, before any middleware, and no task of it runs', async () => {
+    const before = { ...seen };
+    for (const host of ['evil.com', 'sub.example.com', 'example.com.evil.com', 'anything.example.com:8000', '[::2]']) {
+      const { status, body } = await ask(host);
+      assert.equal(status, 400, host);
+      assert.match(body, /is not one this app serves \(createApp's allowedHosts\)/);
+      assert.ok(body.includes(JSON.stringify(host.toLowerCase())), body);
+    }
+    assert.deepEqual(seen, before);
+  });
+
+  test('no Host, or one that is not a host name: a 400 that says which', async () => {
+    const missing = await ask(null);
+    assert.equal(missing.status, 400);
+    assert.match(missing.body, /names no host/);
+    for (const host of ['example.com@evil.com', 'exa mple.com', 'example.com/path']) {
+      const { status, body } = await ask(host);
+      assert.equal(status, 400, host);
+      assert.match(body, /is not a valid host name/, host);
+    }
+  });
+});
+
+describe('allowedHosts: a leading dot takes the domain and its subdomains', () => {
+  const { ask } = serving(['.example.com']);
+
+  test('example.com and any depth of subdomain; not a name that merely ends alike', async () => {
+    for (const host of ['example.com', 'www.example.com', 'a.b.example.com:443']) assert.equal((await ask(host)).status, 200, host);
+    for (const host of ['evilexample.com', 'example.com.evil', 'example.co']) assert.equal((await ask(host)).status, 400, host);
+  });
+});
+
+describe("allowedHosts: '*' takes any valid host", () => {
+  const { ask } = serving(['*']);
+
+  test('any host name is served; a malformed one is still a 400', async () => {
+    assert.equal((await ask('whatever.test')).status, 200);
+    assert.equal((await ask('exa mple.com')).status, 400);
+  });
+});
+
+describe('allowedHosts behind a trusted proxy checks the forwarded host', () => {
+  const { ask } = serving(['public.example'], ['loopback']);
+
+  test('X-Forwarded-Host from a trusted proxy is the host checked', async () => {
+    assert.equal((await ask('internal:8080', { 'x-forwarded-host': 'public.example' })).status, 200);
+    const refused = await ask('public.example', { 'x-forwarded-host': 'evil.example' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body, /"evil\.example"/);
+  });
+});
+
+test('createApp refuses allowedHosts it cannot use, saying what to write', () => {
+  const cases: [unknown, RegExp][] = [
+    ['example.com', /allowedHosts must be a list of host names, got/],
+    [[], /allowedHosts is empty, so no request could be served; leave it out to serve any host/],
+    [[42], /allowedHosts holds number 42; each entry is a host name, '\.domain' or '\*'/],
+    [['https://example.com'], /entry "https:\/\/example\.com" is not a host name: .*did you mean "example\.com"\?/],
+    [['example.com:8000'], /entry "example\.com:8000" is not a host name: .*did you mean "example\.com"\?/],
+    [['*.example.com'], /entry "\*\.example\.com" is not a host name: .*did you mean "\.example\.com"\? A leading dot/],
+    [['exa mple.com'], /entry "exa mple\.com" is not a host name/],
+  ];
+  for (const [allowedHosts, message] of cases) {
+    assert.throws(() => createApp({ allowedHosts: allowedHosts as string[] }), message, JSON.stringify(allowedHosts));
+  }
+  assert.throws(() => createApp({ allowedHost: ['example.com'] } as never), /allowedHosts/);
+});

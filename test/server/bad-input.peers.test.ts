@@ -1,0 +1,115 @@
+// Hostile HTTP/1.1 heads ported from Node's own test/parallel (the parser's
+// request-smuggling and malformed-request cases) and Fastify's
+// test/request-error.test.js, over real sockets. Each test names its source.
+// Node refuses these itself; Coda words the answer (Node's has no body) and
+// the server keeps answering.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createApp, get, HttpResponse, post } from 'coda-http';
+import { memoryLogger, rawRequest, serveForBadInput } from '../helpers.js';
+import { pipelined, responses } from '../transport/wire.js';
+
+/** A raw request: the request line, then each header line, then the body. */
+const raw = (requestLine: string, headers: string[], body = ''): string => [requestLine, ...headers].join('\r\n') + '\r\n\r\n' + body;
+
+describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
+  const { logger, lines } = memoryLogger();
+  let views = 0;
+  const app = createApp({
+    logger,
+    routes: [
+      get('/ok', () => {
+        views++;
+        return new HttpResponse('ok');
+      }),
+      get('/later', async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return new HttpResponse('later');
+      }),
+      post('/echo', async (request) => {
+        views++;
+        return new HttpResponse(await request.text());
+      }),
+    ],
+  });
+  const served = serveForBadInput(app, lines);
+
+  /** Each request in `cases` is refused with `status` and a body naming the problem, the connection closed. */
+  async function assertRefused(cases: [raw: string, status: number, body: RegExp][]): Promise<void> {
+    for (const [request, status, body] of cases) {
+      const response = await rawRequest(served.server, request);
+      assert.equal(response.status, status, JSON.stringify(request));
+      assert.equal(response.headers.connection, 'close', JSON.stringify(request));
+      assert.match(response.body.toString(), body, JSON.stringify(request));
+    }
+  }
+
+  test("Node's requireHostHeader: an HTTP/1.1 request without Host is a 400 that says so (Node's has no body), before any view; HTTP/1.0 needs none", async () => {
+    const before = views;
+    await assertRefused([
+      [raw('GET /ok HTTP/1.1', []), 400, /^the request has no Host header, which HTTP\/1\.1 requires$/],
+      [raw('GET /ok HTTP/1.1', ['Connection: close']), 400, /no Host header/],
+    ]);
+    assert.equal(views, before);
+    const old = await rawRequest(served.server, raw('GET /ok HTTP/1.0', []));
+    assert.equal(old.status, 200);
+    assert.equal(old.body.toString(), 'ok');
+  });
+
+  test("Node's checkExpectation (test-http-expect-continue): an Expect other than 100-continue is a 417 naming it (Node's has no body)", async () => {
+    await assertRefused([
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Expect: 200-ok', 'Content-Length: 2'], 'hi'), 417, /^Expect: 200-ok is not supported: the only expectation this server meets is 100-continue\n$/],
+      [raw('GET /ok HTTP/1.1', ['Host: localhost', 'Expect: bogus']), 417, /^Expect: bogus is not supported/],
+    ]);
+  });
+
+  test("Node's test-http-transfer-encoding-smuggling and test-http-request-smuggling-content-length: framing that two parsers could read apart is a 400", async () => {
+    await assertRefused([
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked, identity'], '2\r\nhi\r\n0\r\n\r\n'), 400, /^the request is malformed: Invalid `Transfer-Encoding` header value\n$/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'], '2\r\nhi\r\n0\r\n\r\n'), 400, /Transfer-Encoding/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: xchunked'], '2\r\nhi\r\n0\r\n\r\n'), 400, /invalid `Transfer-Encoding`/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding : chunked'], '2\r\nhi\r\n0\r\n\r\n'), 400, /Invalid header field char/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Content-Length: 2', 'Content-Length: 3'], 'hi!'), 400, /Duplicate Content-Length/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Content-Length: 2, 2'], 'hi'), 400, /Invalid character in Content-Length/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Content-Length: +2'], 'hi'), 400, /Invalid character in Content-Length/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Content-Length: 99999999999999999999999'], 'hi'), 400, /Content-Length overflow/],
+      // A Content-Length in the trailers must not reframe the body.
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2\r\nhi\r\n0\r\nContent-Length: 50\r\n\r\n'), 400, /Content-Length can't be present with Transfer-Encoding/],
+    ]);
+  });
+
+  test("Node's test-http-malformed-request and llhttp's strict mode: obs-fold, bare LF and bare CR are a 400 naming the fault", async () => {
+    await assertRefused([
+      [raw('GET /ok HTTP/1.1', ['Host: localhost', 'X-Folded: a', ' b']), 400, /^the request is malformed: Unexpected whitespace after header value\n$/],
+      ['GET /ok HTTP/1.1\nHost: localhost\n\n', 400, /Expected CRLF after version/],
+      ['GET /ok HTTP/1.1\rHost: localhost\r\n\r\n', 400, /Expected CRLF after version/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2\nhi\n0\n\n'), 400, /Missing expected CR after chunk size/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2\r\nhiXX0\r\n\r\n'), 400, /Expected LF after chunk data/],
+      [raw('get /ok HTTP/1.1', ['Host: localhost']), 400, /Invalid method encountered/],
+      [raw('GET /ok HTTP/1.2', ['Host: localhost']), 400, /Invalid HTTP version/],
+      [raw('GET /ok HTTP/1.1', ['Host: localhost', ': empty name']), 400, /Invalid header token/],
+    ]);
+  });
+
+  test("Node's test-http-chunk-extensions-limit and chunk-size overflow: a 413 and a 400, each naming the fault", async () => {
+    await assertRefused([
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], `2;${'a'.repeat(20_000)}\r\nhi\r\n0\r\n\r\n`), 413, /^the chunk extensions are larger than the server accepts\n$/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], 'ffffffffffffffffff\r\nhi\r\n0\r\n\r\n'), 400, /Chunk size overflow/],
+    ]);
+    // A short extension is allowed (RFC 9112 7.1.1) and ignored.
+    const response = await rawRequest(served.server, raw('POST /echo HTTP/1.1', ['Host: localhost', 'Connection: close', 'Transfer-Encoding: chunked'], '2;name="v"\r\nhi\r\n0\r\n\r\n'));
+    assert.equal(response.body.toString(), 'hi');
+  });
+
+  test("Fastify's 'default clientError replies with bad request on reused keep-alive connection': the answer owed goes first, then the 400", async () => {
+    // The request ahead answered at once, and one whose view awaits: either way its answer is not replaced by the refusal.
+    for (const first of ['/ok', '/later']) {
+      const wire = await pipelined(served.server, [raw(`GET ${first} HTTP/1.1`, ['Host: localhost']), 'GET /ok HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n']);
+      const { list, rest } = responses(wire);
+      assert.deepEqual(list.map((response) => response.status), [200, 400], wire.toString('latin1'));
+      assert.equal(list[0]!.body.toString(), first === '/ok' ? 'ok' : 'later');
+      assert.match(list[1]!.body.toString(), /^the request is malformed: Invalid header token\n$/);
+      assert.equal(rest.length, 0);
+    }
+  });
+});

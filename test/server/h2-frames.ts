@@ -1,0 +1,47 @@
+// Raw HTTP/2 for the tests that send what no client library would: frames
+// built by hand (RFC 9113 4.1) over a TLS connection that offers only h2, and
+// the frames the server sends back, read off the wire.
+import { once } from 'node:events';
+import tls from 'node:tls';
+
+/** One HTTP/2 frame: length, type, flags, stream id, payload. */
+export function frame(type: number, flags: number, id: number, payload: Buffer | number[] = []): Buffer {
+  const body = Buffer.from(payload);
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(body.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, body]);
+}
+
+/** A frame the server sent. */
+export interface Frame {
+  type: number;
+  flags: number;
+  id: number;
+  payload: Buffer;
+}
+
+/**
+ * Opens a raw HTTP/2 connection to 127.0.0.1:`port`, sends the preface, an
+ * empty SETTINGS and `frames` (then a FIN), and resolves with the frames the
+ * server sent once it has closed the connection.
+ */
+export async function rawSession(port: number, ca: string, frames: Buffer[]): Promise<Frame[]> {
+  const socket = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost', ALPNProtocols: ['h2'] });
+  socket.on('error', () => {});
+  const received: Buffer[] = [];
+  socket.on('data', (data: Buffer) => received.push(data));
+  await once(socket, 'secureConnect');
+  socket.end(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0), ...frames]));
+  await once(socket, 'close');
+  const wire = Buffer.concat(received);
+  const found: Frame[] = [];
+  for (let at = 0; at + 9 <= wire.length;) {
+    const length = wire.readUIntBE(at, 3);
+    found.push({ type: wire[at + 3]!, flags: wire[at + 4]!, id: wire.readUInt32BE(at + 5) & 0x7fffffff, payload: wire.subarray(at + 9, at + 9 + length) });
+    at += 9 + length;
+  }
+  return found;
+}
