@@ -178,6 +178,43 @@ test('Hono: c.executionCtx.waitUntil() on Node: awaited after the response, a re
   assert.equal(report.tasksCompleted, 1);
 });
 
+test("Hono: Coda's c.after and c.executionCtx serve the requests it adopted only: a Hono app without Coda keeps Hono's own error, and its c.after says to mount Coda", async () => {
+  const tasks = honoCoda();
+  const withCoda = new Hono<{ Bindings: HttpBindings }>();
+  withCoda.use(tasks);
+  const ran: string[] = [];
+  withCoda.get('/', (c) => {
+    c.after(() => { ran.push('c.after'); });
+    c.executionCtx.waitUntil(Promise.resolve().then(() => { ran.push('waitUntil'); }));
+    return c.text('coda');
+  });
+  const plain = new Hono<{ Bindings: HttpBindings }>();
+  const errors: string[] = [];
+  plain.get('/', (c) => {
+    for (const use of [() => c.executionCtx, () => c.after(() => {})]) {
+      try {
+        use();
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+    return c.text('plain');
+  });
+  const codaServer = honoServe({ fetch: withCoda.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const plainServer = honoServe({ fetch: plain.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const attached = tasks.attach(codaServer, { handleSignals: false });
+  try {
+    assert.equal(await (await fetch(await listening(codaServer))).text(), 'coda');
+    await tasks.app.settle();
+    assert.deepEqual(ran.sort(), ['c.after', 'waitUntil']);
+    assert.equal(await (await fetch(await listening(plainServer))).text(), 'plain');
+    assert.deepEqual(errors, ['This context has no ExecutionContext', "c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it"]);
+  } finally {
+    await attached.close({ timeoutMs: 100 });
+    await new Promise((resolve) => plainServer.close(resolve));
+  }
+});
+
 test('Fastify: plain fastify.close() drains the tasks and logs the report; the plugin decorates reply.after and fastify.coda', async () => {
   const { logger, lines } = memoryLogger();
   const fastify = Fastify();
