@@ -86,10 +86,11 @@ export function reenter<R>(res: ServerResponse, next: () => R): R {
   return exchange === undefined ? next() : within(exchange, next);
 }
 
-/** A per-response `after` for the response `res(owner)` belongs to; `where` names it in errors (`'res.after()'`). */
-export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResponse): (this: Owner, task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions) => void | Promise<TaskRegistration> {
+/** A per-response `after` for the response `res(owner)` belongs to (if it has one); `where` names it in errors (`'res.after()'`). */
+export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResponse | undefined): (this: Owner, task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions) => void | Promise<TaskRegistration> {
   return function (this: Owner, task, second, third) {
-    const exchange = adoptedExchange(res(this));
+    const response = res(this);
+    const exchange = response === undefined ? undefined : adoptedExchange(response);
     if (exchange === undefined) throw new Error(`${where} was called for a request Coda's middleware did not see: mount it before the routes that use it`);
     return register(exchange, where, task, second, third);
   };

@@ -64,9 +64,9 @@ type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse } | 
 const kFetchExchange = Symbol('coda.hono.exchange');
 type FetchContext = Context & { [kFetchExchange]?: Exchange };
 
-/** The Node response of a request on @hono/node-server (the middleware checked that there is one). */
-function outgoing(c: Context): ServerResponse {
-  return (c.env as NodeBindings)!.outgoing!;
+/** The Node response of a request on @hono/node-server; undefined elsewhere. */
+function outgoing(c: Context): ServerResponse | undefined {
+  return (c.env as NodeBindings)?.outgoing;
 }
 
 const cAfter = afterFor('c.after()', outgoing);
@@ -76,16 +76,45 @@ function fetchAfter(this: FetchContext, task: AfterTask | DurableTask<unknown>, 
   return register(this[kFetchExchange]!, 'c.after()', task, second, third);
 }
 
+const kReady = Symbol('coda.hono.context');
+type ReadyContext = Context & { [kReady]?: true };
+
+/**
+ * Gives Hono's Context class, once, `c.after` and a `c.executionCtx` that
+ * is Coda's (see `defineExecutionContext`) for the requests Coda adopted on
+ * @hono/node-server and Hono's own for any other. On the class, not on each
+ * Context: a property defined on an object turns it into a dictionary, which
+ * costs the request that and every later read of `c`.
+ */
+function prepare(proto: ReadyContext): void {
+  const honos = getterOf(proto, 'executionCtx');
+  Object.defineProperty(proto, 'executionCtx', {
+    get(this: Context): ExecutionContext {
+      const res = outgoing(this);
+      const exchange = res === undefined ? undefined : adoptedExchange(res);
+      return exchange === undefined ? honos.call(this) as ExecutionContext : defineExecutionContext(this, exchange);
+    },
+    configurable: true,
+  });
+  Object.defineProperty(proto, 'after', { value: cAfter, configurable: true, writable: true });
+  Object.defineProperty(proto, kReady, { value: true });
+}
+
+/** The getter of `name` on `proto` or its prototypes. */
+function getterOf(proto: object, name: string): () => unknown {
+  for (let at: object | null = proto; at !== null; at = Object.getPrototypeOf(at)) {
+    const get = Object.getOwnPropertyDescriptor(at, name)?.get;
+    if (get !== undefined) return get;
+  }
+  throw new Error(`coda-http/hono: this Hono's Context has no ${name} getter (this adapter knows Hono 4's)`);
+}
+
 /**
  * `c.executionCtx` on Node, as on Workers: `waitUntil(promise)` keeps the
  * promise's work under Coda's care (awaited after the response, its
  * rejection reported to `onError` instead of crashing the process, drained
  * on shutdown, abandoned at the deadline with a report). Made on first use.
  */
-function executionContext(this: Context): ExecutionContext {
-  return defineExecutionContext(this, adoptedExchange(outgoing(this))!);
-}
-
 function fetchExecutionContext(this: FetchContext): ExecutionContext {
   return defineExecutionContext(this, this[kFetchExchange]!);
 }
@@ -130,9 +159,7 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
       await next();
       return undefined;
     }
-    c.after = cAfter as AfterFunction;
-    // Hono has no executionCtx on Node (its getter throws): this one shadows it for this request.
-    Object.defineProperty(c, 'executionCtx', { get: executionContext, configurable: true });
+    if ((c as ReadyContext)[kReady] !== true) prepare(Object.getPrototypeOf(c) as ReadyContext);
     await within(adopted, next);
     return undefined;
   };

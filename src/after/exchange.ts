@@ -39,7 +39,6 @@ const ABANDONED = 3;
  * call tree, which is how `after()` finds it.
  */
 export class Exchange implements Job {
-  readonly request: HttpRequest;
   /** The response being sent, once the pipeline has answered. */
   response: HttpResponse | undefined = undefined;
   /** Set when the response is done. */
@@ -68,10 +67,26 @@ export class Exchange implements Job {
   #given: HttpResponse[] | undefined = undefined;
   #state = LIVE;
   readonly #host: ExchangeHost;
+  #request: HttpRequest | undefined;
 
-  constructor(host: ExchangeHost, source: IncomingMessage | RequestSource) {
+  /** `source` null: the request is made on first read, by `lateRequest` (see AdoptedExchange). */
+  constructor(host: ExchangeHost, source: IncomingMessage | RequestSource | null) {
     this.#host = host;
-    this.request = new HttpRequest(source, host.requestOptions, this);
+    this.#request = source === null ? undefined : new HttpRequest(source, host.requestOptions, this);
+  }
+
+  get request(): HttpRequest {
+    return (this.#request ??= this.lateRequest(this.#host.requestOptions));
+  }
+
+  /** When the request entered Coda, on the `performance.now()` clock. */
+  get startedAt(): number {
+    return this.request.startedAt;
+  }
+
+  /** The request of an exchange made without one: a subclass that makes its request late says how. */
+  protected lateRequest(_options: RequestOptions): HttpRequest {
+    throw new Error('this exchange was made without its request and cannot make one');
   }
 
   /** A hooks middleware with `afterResponse` was entered: its hook runs once the response is done. */
@@ -154,7 +169,8 @@ export class Exchange implements Job {
     const state = this.#state;
     this.outcome = outcome;
     this.#state = state === LIVE ? DONE : state;
-    this.request[kDone](outcome.aborted);
+    // A request made later is told then (see lateRequest).
+    this.#request?.[kDone](outcome.aborted);
     this.#host.finished(this);
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;

@@ -281,9 +281,10 @@ export class App {
    * refused (none of its tasks will run).
    */
   #admit(exchange: Exchange): HttpResponse | undefined {
-    const { request } = exchange;
-    this.#observer?.started(request);
-    if (this.#allowedHosts !== undefined && !this.#allowedHosts(request.host)) {
+    // `exchange.request` read only where used: an adopted exchange makes it on first read.
+    this.#observer?.started(exchange.request);
+    if (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host)) {
+      const { request } = exchange;
       exchange.refuse();
       return renderError(request, new BadRequest(disallowedHost(request.host, request.headers.get('host'))), this.debug);
     }
@@ -291,9 +292,9 @@ export class App {
       this.#scheduler.countShed();
       this.#observer?.metrics?.shed();
       exchange.refuse();
-      return renderError(request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
+      return renderError(exchange.request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
-    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(request, this.signals);
+    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(exchange.request, this.signals);
     return undefined;
   }
 

@@ -105,10 +105,10 @@ function pathEnd(url: string): number {
   return q === -1 || hash < q ? hash : q;
 }
 
-type Peer = { readonly address: string | undefined; readonly encrypted: boolean };
+export type Peer = { readonly address: string | undefined; readonly encrypted: boolean };
 
 /** The socket's peer, read once per connection (Node's getters cost a native call's worth each time): its requests share it. */
-function peerOf(socket: Socket & { [kPeer]?: Peer }): Peer {
+export function peerOf(socket: Socket & { [kPeer]?: Peer }): Peer {
   return (socket[kPeer] ??= { address: socket.remoteAddress, encrypted: (socket as TLSSocket).encrypted === true });
 }
 
@@ -181,7 +181,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** Made when `signal` is first read: its controller, and how it stops watching the connection. */
   #abort: { controller: AbortController; stop: () => void } | undefined;
 
-  constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown) {
+  constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown, startedAt = performance.now()) {
     if (source instanceof IncomingMessage) {
       this.#body = source;
     } else {
@@ -199,7 +199,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.path = targetPath(this.url);
     this[kExchange] = exchange;
     this.#options = options;
-    this.startedAt = performance.now();
+    this.startedAt = startedAt;
   }
 
   /**

@@ -8,7 +8,7 @@ export function outcomeOf(exchange: Exchange, completed: boolean, status = excha
     completed,
     aborted: !completed,
     bytesSent: exchange.bytesSent,
-    startedAt: exchange.request.startedAt,
+    startedAt: exchange.startedAt,
     finishedAt: performance.now(),
   };
   if (exchange.error !== undefined) outcome.error = exchange.error;

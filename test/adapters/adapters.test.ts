@@ -3,7 +3,7 @@
 // middleware mounted twice, Hono's executionCtx on Node, Fastify's own close.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { ServerResponse, type Server } from 'node:http';
+import { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
@@ -116,6 +116,43 @@ test("the task's response is the status and headers the framework sent", async (
   await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 });
 });
 
+test("a task's request is the request as it came (method and URL before a mounted router rewrote them, the client's address after its connection closed), made only when read", async () => {
+  const tasks = expressCoda();
+  const app = express();
+  app.use(tasks);
+  const closed = deferred();
+  const seen: unknown[] = [];
+  const api = express.Router();
+  api.post('/x', (req, res) => {
+    req.method = 'GET'; // as method-override middleware does
+    req.socket.once('close', () => closed.resolve());
+    res.after(async ({ request, outcome }) => {
+      await closed.promise;
+      seen.push({ method: request.method, url: request.url, path: request.path, query: request.query.get('q'), header: request.headers.get('x-test'), ip: request.ip, sameStart: request.startedAt === outcome.startedAt });
+    });
+    res.send(req.url);
+  });
+  app.use('/api', api);
+  const server = app.listen(0, '127.0.0.1');
+  await listening(server);
+  const attached = tasks.attach(server, { handleSignals: false });
+  try {
+    // Connection: close: the server ends the connection with the response, before the task reads the request.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/api/x?q=1', headers: { 'x-test': 'yes' }, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
+      });
+      req.on('error', reject).end();
+    });
+    assert.equal(body, '/x?q=1', 'the router rewrote req.url');
+    await tasks.app.settle();
+    assert.deepEqual(seen, [{ method: 'POST', url: '/api/x?q=1', path: '/api/x', query: '1', header: 'yes', ip: '127.0.0.1', sameStart: true }]);
+  } finally {
+    await attached.close({ timeoutMs: 100 });
+  }
+});
+
 test('Hono: c.executionCtx.waitUntil() on Node: awaited after the response, a rejection reported (not unhandled), drained on close', async () => {
   const failures: TaskFailure[] = [];
   const tasks = honoCoda({ after: { onError: (failure) => failures.push(failure) } });
@@ -139,6 +176,43 @@ test('Hono: c.executionCtx.waitUntil() on Node: awaited after the response, a re
   assert.equal(slowDone, true);
   assert.deepEqual(failures.map((f) => [f.name, (f.error as Error).message]), [['waitUntil', 'tracking failed']]);
   assert.equal(report.tasksCompleted, 1);
+});
+
+test("Hono: Coda's c.after and c.executionCtx serve the requests it adopted only: a Hono app without Coda keeps Hono's own error, and its c.after says to mount Coda", async () => {
+  const tasks = honoCoda();
+  const withCoda = new Hono<{ Bindings: HttpBindings }>();
+  withCoda.use(tasks);
+  const ran: string[] = [];
+  withCoda.get('/', (c) => {
+    c.after(() => { ran.push('c.after'); });
+    c.executionCtx.waitUntil(Promise.resolve().then(() => { ran.push('waitUntil'); }));
+    return c.text('coda');
+  });
+  const plain = new Hono<{ Bindings: HttpBindings }>();
+  const errors: string[] = [];
+  plain.get('/', (c) => {
+    for (const use of [() => c.executionCtx, () => c.after(() => {})]) {
+      try {
+        use();
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+    return c.text('plain');
+  });
+  const codaServer = honoServe({ fetch: withCoda.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const plainServer = honoServe({ fetch: plain.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const attached = tasks.attach(codaServer, { handleSignals: false });
+  try {
+    assert.equal(await (await fetch(await listening(codaServer))).text(), 'coda');
+    await tasks.app.settle();
+    assert.deepEqual(ran.sort(), ['c.after', 'waitUntil']);
+    assert.equal(await (await fetch(await listening(plainServer))).text(), 'plain');
+    assert.deepEqual(errors, ['This context has no ExecutionContext', "c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it"]);
+  } finally {
+    await attached.close({ timeoutMs: 100 });
+    await new Promise((resolve) => plainServer.close(resolve));
+  }
 });
 
 test('Fastify: plain fastify.close() drains the tasks and logs the report; the plugin decorates reply.after and fastify.coda', async () => {

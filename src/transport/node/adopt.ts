@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange, type ExchangeHost } from '../../after/exchange.js';
 import type { Hold } from '../../after/job.js';
+import { HttpRequest, peerOf, type Peer, type RequestOptions } from '../../http/request.js';
 import { HttpResponse } from '../../http/response.js';
 import { sendsBody } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
-import { kSentHeaders } from '../../symbols.js';
+import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
 
 const kAdopted = Symbol('coda.adopted');
@@ -31,19 +32,46 @@ export interface AdoptionSettings {
  * are journaled (see first-byte-gate.ts).
  */
 export class AdoptedExchange extends Exchange {
+  readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #settings: AdoptionSettings;
+  /** The request line as it came, for the `HttpRequest` made on first read: a mounted Express router rewrites `req.url` meanwhile. */
+  readonly #method: string;
+  readonly #url: string;
+  readonly #startedAt = performance.now();
+  /** The connection's peer, kept when the response is done: the socket may be gone when a task first reads `request.ip`. */
+  #peer: Peer | undefined = undefined;
   #gate: FirstByteGate | undefined = undefined;
   /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
   readonly priorWrite: Write;
   readonly priorEnd: End;
 
   constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, settings: AdoptionSettings) {
-    super(host, req);
+    super(host, null);
+    this.#req = req;
+    this.#method = req.method!;
+    this.#url = req.url!;
     this.#res = res;
     this.#settings = settings;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
+  }
+
+  override get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  /**
+   * The request as Coda's middleware, tasks and logs see it, made when one
+   * first reads it: most requests another framework answers never need it.
+   */
+  protected override lateRequest(options: RequestOptions): HttpRequest {
+    const req = this.#req;
+    const outcome = this.outcome;
+    const source = { method: this.#method, url: this.#url, headers: req.headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
+    const request = new HttpRequest(source, options, this, this.#startedAt);
+    if (outcome !== undefined) request[kDone](outcome.aborted);
+    return request;
   }
 
   /** Starts watching the response: bytes as they are written, the outcome once it is done. */
@@ -78,7 +106,10 @@ export class AdoptedExchange extends Exchange {
     const status = res.statusCode;
     // The 503 Coda sent in the framework's stead (see #refuse) is told from Node's record like any other.
     this.response = undefined;
-    if (!sendsBody(this.request.method, status)) this.bytesSent = 0;
+    const socket = this.#req.socket as IncomingMessage['socket'] | null;
+    // A request made by hand (a test's IncomingMessage) has no socket.
+    if (socket !== null) this.#peer = peerOf(socket);
+    if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     this.finish(outcomeOf(this, res.writableFinished, status >= 100 && status <= 999 ? status : 500));
   }
