@@ -167,7 +167,7 @@ const file = writePart('adapters', {
   command,
   targets: rows.map((row) => [
     `${row.framework} with the adapter ≥ 0.95× by hand`,
-    `${fmt(median(row.ratios), 2)}× (${fmt(median(row.cpuRatios), 2)}× by CPU per request)`,
+    `${fmt(median(row.ratios), 3)}× (${fmt(median(row.cpuRatios), 3)}× by CPU per request)`,
     median(row.ratios) >= 0.95,
   ]),
   lines: [
