@@ -149,7 +149,7 @@ function defineExecutionContext(c: Context, exchange: Exchange): ExecutionContex
 export function coda(options: AdapterOptions = {}): HonoCoda {
   const app = adapterApp('coda-http/hono coda()', options);
   const middleware: MiddlewareHandler = async (c, next) => {
-    const res = (c.env as NodeBindings)?.outgoing;
+    const res = outgoing(c);
     if (res === undefined) return answerFetch(app, c, next);
     const adopted = adopt(app, (c.env as NodeBindings)!.incoming!, res);
     if (adopted instanceof HttpResponse) {
