@@ -327,7 +327,7 @@ function writeBullmqPart(results: BullmqResults): string {
     command: `npm run bench:bullmq -- --requests ${results.requests} --connections ${results.connections}`,
     targets: [
       ['Coda ≥ 1.5× Fastify doing the same by hand, every task run', `${results.ratio.toFixed(2)}× (${results.coda.rps.toLocaleString('en-US')} against ${results.fastify.rps.toLocaleString('en-US')} req/s)`, results.ratio >= 1.5],
-      ['without HTTP, enqueued and run by a worker process', `${results.withoutHttp.tasksPerSecond.toLocaleString('en-US')} tasks/s`, undefined],
+      ['without HTTP, enqueued and run by a worker process', `${results.withoutHttp.tasksPerSecond.toLocaleString('en-US')} tasks/s`, null],
     ],
     lines: [
       `Loader ${results.loader}, ${results.connections} connections, ${results.requests.toLocaleString('en-US')} requests after 2,000 of warm-up; a real redis-server,`,

@@ -28,7 +28,8 @@ export function machine(): Machine {
 }
 
 /** A target as an issue states it, what was measured, and whether it is met (undefined: nothing to decide). */
-export type TargetRow = [target: string, measured: string, met: boolean | undefined];
+/** `met` is null for a figure the issues ask to see measured, with no target to meet (JSON keeps null, not undefined). */
+export type TargetRow = [target: string, measured: string, met: boolean | null];
 
 export interface Part {
   /** The section's title in RESULTS.md. */

@@ -128,7 +128,7 @@ function targets(results: Results): string[] {
 }
 
 function targetTable(rows: TargetRow[]): string[] {
-  const verdict = (met: boolean | undefined): string => (met === undefined ? '' : met ? 'met' : 'missed');
+  const verdict = (met: boolean | null): string => (met === null ? '' : met ? 'met' : 'missed');
   return ['| target | measured | |', '| --- | --- | --- |', ...rows.map(([t, m, met]) => `| ${t} | ${m} | ${verdict(met)} |`)];
 }
 

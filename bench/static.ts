@@ -117,7 +117,7 @@ function report(results: Map<string, LoadResult[]>): { lines: string[]; targets:
       if (name !== 'coda') ratios.push(`${ratio} ${name}`);
       lines.push(`| ${file.name} | ${name} | ${Math.round(rps).toLocaleString('en')} | ${mbs.toFixed(1)} | ${median(runs.map((r) => r.p50)).toFixed(2)} | ${median(runs.map((r) => r.p99)).toFixed(2)} | ${ratio} |`);
     }
-    targets.push([`${file.name}, Coda's req/s over each peer's`, ratios.join(', '), undefined]);
+    targets.push([`${file.name}, Coda's req/s over each peer's`, ratios.join(', '), null]);
   }
   return { lines, targets };
 }
