@@ -10,7 +10,7 @@ import { handleSignals } from './shutdown.js';
 export interface AttachOptions {
   /** SIGTERM and SIGINT close it, with every other Coda server of the process (as `serve()`'s). Default true. */
   handleSignals?: boolean;
-  /** The drain deadline for signal-triggered shutdown. Default 10,000 ms. */
+  /** The drain deadline for signal-triggered shutdown and for the server's own `close()`. Default 10,000 ms. */
   shutdownTimeoutMs?: number;
 }
 
@@ -59,7 +59,7 @@ function attachedUrl(server: NodeServer): string {
 /**
  * Puts a server another framework started (`app.listen()` in Express or Koa,
  * `serve()` of @hono/node-server) under `app`'s shutdown; the adapters'
- * `attach()`. Opens the app's durable task store at once, so that a previous
+ * `attach()`. The server's own `close()` drains too (see `drainOnServerClose`). Opens the app's durable task store at once, so that a previous
  * process's tasks are recovered without waiting for a request.
  */
 export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
@@ -69,5 +69,25 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   if (app.tasks.defined) {
     app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
   }
-  return { server, close: govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs }) };
+  const close = govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs });
+  drainOnServerClose(server, close, shutdownTimeoutMs);
+  return { server, close };
+}
+
+/**
+ * Makes the attached server's own `close(callback)`, what an Express, Koa or
+ * @hono/node-server user calls, Coda's drain: the requests in flight answered,
+ * the pending tasks run until `timeoutMs`, the report logged; the callback
+ * called once all that is done, as Node calls it once the server has closed.
+ * Set on the server object: the drain calls Node's own, on its prototype.
+ */
+function drainOnServerClose(server: NodeServer, close: (options?: { timeoutMs?: number }) => Promise<ShutdownReport>, timeoutMs: number): void {
+  Object.defineProperty(server, 'close', {
+    configurable: true,
+    writable: true,
+    value(callback?: (error?: Error) => void): NodeServer {
+      close({ timeoutMs }).then(() => callback?.(), (error: unknown) => callback?.(error as Error));
+      return server;
+    },
+  });
 }

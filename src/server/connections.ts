@@ -39,7 +39,9 @@ export function stopAccepting(server: NodeServer): Promise<void> {
   const timer = key === undefined ? undefined : timers[key];
   if (key !== undefined) timers[key] = undefined;
   try {
-    return new Promise<void>((resolve) => server.close(() => {
+    // Node's own close, past any set on the object itself (attach() makes that one the drain, which calls this).
+    const nodeClose = (Object.getPrototypeOf(server) as { close(this: NodeServer, callback: () => void): unknown }).close;
+    return new Promise<void>((resolve) => nodeClose.call(server, () => {
       clearInterval(timer);
       resolve();
     }));

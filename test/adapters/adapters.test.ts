@@ -236,6 +236,62 @@ test('Fastify: plain fastify.close() drains the tasks and logs the report; the p
   assert.equal(typeof fastify.coda.app.settle, 'function');
 });
 
+/** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
+const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [
+  {
+    name: 'Express',
+    start(task, logger) {
+      const tasks = expressCoda({ logger });
+      const app = express();
+      app.use(tasks);
+      app.get('/', (_req, res) => { after(task, { name: 'slow' }); res.send('ok'); });
+      return tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false }).server;
+    },
+  },
+  {
+    name: 'Koa',
+    start(task, logger) {
+      const tasks = koaCoda({ logger });
+      const app = new Koa();
+      app.use(tasks);
+      app.use((ctx) => { after(task, { name: 'slow' }); ctx.body = 'ok'; });
+      return tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false }).server;
+    },
+  },
+  {
+    name: 'Hono',
+    start(task, logger) {
+      const tasks = honoCoda({ logger });
+      const app = new Hono();
+      app.use(tasks);
+      app.get('/', (c) => { after(task, { name: 'slow' }); return c.text('ok'); });
+      return tasks.attach(honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server, { handleSignals: false }).server;
+    },
+  },
+];
+
+for (const target of ownCloseTargets) {
+  test(`${target.name}: the server's own server.close() drains: its callback comes after the pending task ran, and the report is logged`, async () => {
+    const { logger, lines } = memoryLogger();
+    const release = deferred();
+    let closedFirst: boolean | undefined;
+    let closed = false;
+    const server = target.start(async () => {
+      await release.promise;
+      closedFirst = closed;
+    }, logger);
+    assert.equal(await (await fetch(await listening(server))).text(), 'ok');
+    const done = new Promise<Error | undefined>((resolve) => server.close(resolve));
+    void done.then(() => { closed = true; });
+    release.resolve();
+    assert.equal(await done, undefined);
+    assert.equal(closedFirst, false, 'the task ran before close() called back');
+    assert.equal(server.listening, false);
+    const line = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown complete'));
+    assert.equal(line?.tasksCompleted, 1);
+  });
+}
+
 test('an adapter writes no access log line of its own: the framework logs its requests', async () => {
   const { logger, lines } = memoryLogger();
   const tasks = expressCoda({ logger });
