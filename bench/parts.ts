@@ -27,8 +27,7 @@ export function machine(): Machine {
   return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()}`, coda };
 }
 
-/** A target as an issue states it, what was measured, and whether it is met (undefined: nothing to decide). */
-/** `met` is null for a figure the issues ask to see measured, with no target to meet (JSON keeps null, not undefined). */
+/** A target as an issue states it, what was measured, and whether it is met (null: a figure asked for, nothing to decide; JSON keeps null, not undefined). */
 export type TargetRow = [target: string, measured: string, met: boolean | null];
 
 export interface Part {
