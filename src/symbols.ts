@@ -73,5 +73,7 @@ export const kClosingSignal = Symbol('coda.closingSignal');
 export const kDefinitions = Symbol('coda.definitions');
 /** Tasks: the app's task store (undefined when none is set), for `coda tasks` and `coda worker`. */
 export const kStore = Symbol('coda.store');
+/** Tasks: the app's runner settings (`createApp({ tasks: { leaseMs, pollMs, … } })`), for `coda worker`. */
+export const kRunnerSettings = Symbol('coda.runnerSettings');
 /** A request's cookies as signed with the app's secret (`request.signedCookies`), made once. */
 export const kSigned = Symbol('coda.signed');

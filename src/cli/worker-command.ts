@@ -8,10 +8,12 @@ export const WORKER_HELP = `Usage: coda worker <module> [options]
 
 Runs the durable tasks of the app that <module> exports, from the app's task
 store, beside the web processes that register them, until SIGTERM or SIGINT
-(running attempts get 10 s to finish; the rest go back to the store).
+(running attempts get 10 s to finish; the rest go back to the store), with
+the app's runner settings (createApp({ tasks: { leaseMs, pollMs, ... } })).
 
 Options:
-  -c, --concurrency <n>  attempts running at once (default 16)
+  -c, --concurrency <n>  attempts running at once (default: the app's
+                         tasks.concurrency, 16 unless it sets one)
   -h, --help             show this help
 
 Example:
@@ -27,12 +29,14 @@ export async function workerCommand(args: string[], out: Output, progress: Outpu
   const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: WORKER_HELP, out });
   if (parsed === undefined) return 0;
   const { values, positionals } = parsed;
-  const concurrency = integer(command, 'concurrency', values['concurrency'], 16, 1);
+  // Checked before the app loads; NaN when not given: the app's.
+  const concurrency = integer(command, 'concurrency', values['concurrency'], Number.NaN, 1);
   const module = positionals[0]!;
   const app = await loadApp(module);
-  const { definitions, store } = appTasks(app, module);
+  const { definitions, store, settings } = appTasks(app, module);
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
-  await runWorker({ definitions, store, concurrency, logger: app.logger });
+  // The app's lease, poll and retention: a worker recovering the web processes' tasks (and they its) on another lease would misjudge them.
+  await runWorker({ definitions, store, logger: app.logger, ...settings, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency });
   progress.line(`coda: worker running ${definitions.map((d) => d.name).join(', ')} from ${store.description} (pid ${process.pid})`);
   return undefined;
 }

@@ -4,7 +4,7 @@ import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import type { HttpRequest } from '../http/request.js';
-import { kDefinitions, kStore } from '../symbols.js';
+import { kDefinitions, kRunnerSettings, kStore } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -259,6 +259,11 @@ export class Tasks {
   /** @internal */
   get [kStore](): TaskStore | undefined {
     return this.#store;
+  }
+
+  /** @internal */
+  get [kRunnerSettings](): Required<RunnerOptions> {
+    return { ...this.#settings };
   }
 
   /** @internal Nothing of this process's is being journaled or run. */

@@ -1,58 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from 'coda-http';
+import { coda } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
-const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
-
-/** A `coda` process: its output lines, a wait for a line, and its exit. */
-interface Cli {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  /** Resolves with the first stderr line (seen or to come) that matches; rejects, with what it said, if the process exits first. */
-  line(pattern: RegExp, from?: number): Promise<string>;
-  exited: Promise<number | null>;
-}
-
-function coda(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', main, ...args], {
-    env: { ...process.env, CODA_LOG_LEVEL: 'warn', ...env },
-  });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const waiting: { pattern: RegExp; from: number; resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => stdout.push(text));
-  createInterface({ input: child.stderr! }).on('line', (text) => {
-    stderr.push(text);
-    for (const waiter of [...waiting]) {
-      if (stderr.length - 1 >= waiter.from && waiter.pattern.test(text)) {
-        waiting.splice(waiting.indexOf(waiter), 1);
-        waiter.resolve(text);
-      }
-    }
-  });
-  // 'close', not 'exit': every line the process wrote has been read then.
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
-    for (const waiter of waiting.splice(0)) waiter.reject(new Error(`coda exited (code ${code}) before writing a line matching ${waiter.pattern}; it said:\n${stderr.join('\n')}`));
-    resolve(code);
-  }));
-  const line = (pattern: RegExp, from = 0): Promise<string> => {
-    const seen = stderr.slice(from).find((text) => pattern.test(text));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => waiting.push({ pattern, from, resolve, reject }));
-  };
-  return { child, stdout, stderr, line, exited };
-}
 
 /** Runs `coda` to its end: exit code and output. */
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -34,12 +34,38 @@ export async function rawSession(port: number, ca: string, frames: Buffer[]): Pr
   const received: Buffer[] = [];
   socket.on('data', (data: Buffer) => received.push(data));
   await once(socket, 'secureConnect');
-  socket.end(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0), ...frames]));
+  socket.end(Buffer.concat([PREFACE, frame(4, 0, 0), ...frames]));
   await once(socket, 'close');
-  const wire = Buffer.concat(received);
+  return parseFrames(Buffer.concat(received));
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/**
+ * As `rawSession`, but the connection stays open until the frames the server
+ * sent satisfy `done` (or it closes), then is destroyed: for the tests that
+ * read the answer to a stream and then the next one's on the same session.
+ */
+export async function rawExchange(port: number, ca: string, frames: Buffer[], done: (received: Frame[]) => boolean): Promise<Frame[]> {
+  const socket = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost', ALPNProtocols: ['h2'] });
+  socket.on('error', () => {});
+  const received: Buffer[] = [];
+  socket.on('data', (data: Buffer) => {
+    received.push(data);
+    if (done(parseFrames(Buffer.concat(received)))) socket.destroy();
+  });
+  await once(socket, 'secureConnect');
+  socket.write(Buffer.concat([PREFACE, frame(4, 0, 0), ...frames]));
+  await new Promise((resolve) => socket.once('close', resolve));
+  return parseFrames(Buffer.concat(received));
+}
+
+/** The whole frames in `wire` (a frame still arriving is left out). */
+function parseFrames(wire: Buffer): Frame[] {
   const found: Frame[] = [];
   for (let at = 0; at + 9 <= wire.length;) {
     const length = wire.readUIntBE(at, 3);
+    if (at + 9 + length > wire.length) break;
     found.push({ type: wire[at + 3]!, flags: wire[at + 4]!, id: wire.readUInt32BE(at + 5) & 0x7fffffff, payload: wire.subarray(at + 9, at + 9 + length) });
     at += 9 + length;
   }

@@ -1,0 +1,113 @@
+// `coda serve` told to stop (SIGTERM) while keep-alive clients load it, as
+// one process and as a cluster of two: in-flight requests are answered (with
+// Connection: close), new connections refused, every answered request's
+// after() task runs and its durable task runs or stays in the store (the
+// next process on the file runs it), the shutdown report is printed, exit 0.
+// Fastify's close semantics (test/close.test.js) are what a client sees.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { coda, type Cli } from './coda.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/drain-app.ts', import.meta.url));
+
+function tempDb(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-drain-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tasks.db');
+}
+
+type Answer = { status: number; body: string; connection: string | undefined } | { error: string };
+
+function request(url: string, agent: http.Agent, method: string, target: string): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = http.request(`${url}${target}`, { method, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body, connection: res.headers.connection }));
+      res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: `response ${error.code ?? error.message}` }));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: `${error.code ?? error.message}${req.reusedSocket ? ' reused' : ' new'}` })).end();
+  });
+}
+
+/** The `n`s of the `lines` that read `<word> n`. */
+function numbers(lines: string[], word: string): Set<number> {
+  return new Set(lines.flatMap((line) => (line.startsWith(`${word} `) ? [Number(line.slice(word.length + 1))] : [])));
+}
+
+for (const [label, args, processes] of [['one process', [], 1], ['--workers 2', ['--workers', '2'], 2]] as const) {
+  test(`coda serve (${label}) SIGTERMed under keep-alive load: every answered request's tasks run or stay in the store, the request in flight is answered with Connection: close, exit 0 with the report`, { timeout: 60_000 }, async (t) => {
+    const db = tempDb(t);
+    const cli = coda(['serve', fixture, '--port', '0', ...args], { CODA_TEST_DB: db, CODA_LOG_LEVEL: 'info' });
+    t.after(() => cli.child.kill('SIGKILL'));
+    const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 17 });
+    t.after(() => agent.destroy());
+
+    // A request held in its view until the process is told to stop: in flight during the drain.
+    const held = request(url!, agent, 'GET', '/hold');
+    await cli.outLine(/^holding$/);
+    // Sixteen connections send back to back; SIGTERM once 300 are answered. A connection stops once refused.
+    const answered = new Set<number>();
+    const failures: string[] = [];
+    const dropped = new Set<number>();
+    let next = 0;
+    let signalled = false;
+    const client = async (): Promise<void> => {
+      for (;;) {
+        const n = next++;
+        const answer = await request(url!, agent, 'POST', `/work/${n}`);
+        if ('error' in answer) {
+          // A new connection the kernel (or, in a cluster, the primary) had accepted for a listener that then closed is reset unread.
+          if (answer.error === 'ECONNRESET new') dropped.add(n);
+          else if (answer.error !== 'ECONNREFUSED new') failures.push(`${n}: ${answer.error}`);
+          return;
+        }
+        if (answer.status === 200 && answer.body === `done ${n}`) answered.add(n);
+        else failures.push(`${n}: ${answer.status} ${answer.body}`);
+        if (!signalled && answered.size >= 300) {
+          signalled = true;
+          cli.child.kill('SIGTERM');
+        }
+      }
+    };
+    const clients = Promise.all(Array.from({ length: 16 }, client));
+    const hold = await held;
+    assert.deepEqual(hold, { status: 200, body: 'drained', connection: 'close' }, 'the request in flight is answered, and told the connection closes');
+    await clients;
+    assert.equal(await cli.exited, 0);
+    assert.deepEqual(failures, [], `${failures.length} requests failed (${answered.size} answered, ${dropped.size} dropped unread with their new connection): none on a connection in use is reset or cut`);
+    assert.deepEqual(await request(url!, new http.Agent(), 'POST', '/work/-1'), { error: 'ECONNREFUSED new' }, 'a new connection is refused');
+
+    const ranAfter = numbers(cli.stdout, 'after');
+    assert.deepEqual([...answered].filter((n) => !ranAfter.has(n)), [], 'every answered request\'s after() task ran');
+    assert.deepEqual([...dropped].filter((n) => ranAfter.has(n)), [], 'a request on a connection reset at the close never reached the app');
+    const reports = cli.stdout.filter((line) => line.includes('"msg":"shutdown complete'));
+    assert.equal(reports.length, processes, `a shutdown report per process:\n${reports.join('\n')}`);
+    for (const report of reports) assert.deepEqual((JSON.parse(report) as { tasksAbandoned: unknown[] }).tasksAbandoned, []);
+
+    // Durable: each ran, or is in the store for the next process on the file.
+    const ranDurable = numbers(cli.stdout, 'durable');
+    const file = new DatabaseSync(db, { readOnly: true });
+    const waiting = new Set((file.prepare("SELECT payload FROM coda_tasks WHERE state IN ('held', 'ready')").all() as { payload: string }[]).map((row) => (JSON.parse(row.payload) as { n: number }).n));
+    file.close();
+    assert.deepEqual([...answered].filter((n) => !ranDurable.has(n) && !waiting.has(n)), [], 'every answered request\'s durable task ran or is in the store');
+    if (waiting.size > 0) await runLeftOvers(t, db, waiting);
+  });
+}
+
+/** A `coda worker` on the same file runs the durable tasks the stopped server left in the store. */
+async function runLeftOvers(t: TestContext, db: string, waiting: Set<number>): Promise<void> {
+  const worker: Cli = coda(['worker', fixture], { CODA_TEST_DB: db });
+  t.after(() => worker.child.kill('SIGKILL'));
+  for (const n of waiting) await worker.outLine(new RegExp(`^durable ${n}$`));
+  worker.child.kill('SIGTERM');
+  assert.equal(await worker.exited, 0);
+}

@@ -1,0 +1,95 @@
+// `coda worker` processes SIGKILLed mid-task on the SQLite store (the web
+// process killed is test/durable/crash.test.ts): the task is taken up by
+// another worker once the dead one's lease runs out, the lost attempt counts,
+// and a task that kills its worker every time ends failed after its attempts.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { coda, type Cli } from './coda.js';
+import { crunch, makeApp } from './fixtures/crash-app.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/crash-app.ts', import.meta.url));
+
+function tempDb(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-crash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tasks.db');
+}
+
+/** A `coda worker` on `db`, killed after the test if still running; resolves once it runs. */
+async function worker(t: TestContext, db: string): Promise<Cli> {
+  const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.line(/coda: worker running crunch from sqlite store/);
+  return cli;
+}
+
+/** Journals a crunch task on `db` from this process (which runs none) and gives its id. */
+async function enqueue(db: string, payload: { job: number; finishOn: number }): Promise<string> {
+  const app = makeApp(db, false);
+  await app.tasks.open();
+  const { id } = await app.tasks.enqueue(crunch, payload);
+  await app.tasks.close(performance.now() + 1_000);
+  return id;
+}
+
+async function kill(cli: Cli): Promise<void> {
+  cli.child.kill('SIGKILL');
+  assert.equal(await cli.exited, null, 'killed by the signal');
+}
+
+/** The task's row, read from the file. */
+function row(db: string, id: string): { state: string; attempt: number; lease: number; errors: { attempt: number; message: string }[] } {
+  const file = new DatabaseSync(db, { readOnly: true });
+  try {
+    const found = file.prepare('SELECT state, attempt, lease_until - started_at AS lease, errors FROM coda_tasks WHERE id = ?').get(id) as { state: string; attempt: number; lease: number; errors: string };
+    return { ...found, errors: JSON.parse(found.errors) as { attempt: number; message: string }[] };
+  } finally {
+    file.close();
+  }
+}
+
+const STALLED = /^stalled: .* stopped renewing its lease, which ended at .* \(its process died or hung\)$/;
+
+test('a worker SIGKILLed mid-task: another worker takes the task up once the lease (the app\'s leaseMs) runs out, as its next attempt', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  const first = await worker(t, db);
+  const id = await enqueue(db, { job: 1, finishOn: 2 });
+  await first.outLine(/^started job 1 attempt 1$/);
+  // The worker claimed it for the app's leaseMs (600), not a default of its own (15 s): the web processes and it judge a lease alike.
+  const claimed = row(db, id);
+  assert.equal(claimed.state, 'running');
+  assert.ok(claimed.lease > 0 && claimed.lease <= 1_000, `a lease of the app's 600 ms, got ${claimed.lease} ms`);
+  await kill(first);
+  const second = await worker(t, db);
+  await second.outLine(/^started job 1 attempt 2$/);
+  await second.outLine(/^finished job 1$/);
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+  const task = row(db, id);
+  assert.deepEqual([task.state, task.attempt, task.errors.length, task.errors[0]?.attempt], ['completed', 2, 1, 1]);
+  assert.match(task.errors[0]!.message, STALLED);
+});
+
+test('a poison task that kills its worker on every attempt ends failed after its attempts, not retried forever', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  const id = await enqueue(db, { job: 2, finishOn: 0 });
+  for (const attempt of [1, 2]) {
+    const victim = await worker(t, db);
+    await victim.outLine(new RegExp(`^started job 2 attempt ${attempt}$`));
+    await kill(victim);
+  }
+  // A worker finds the last attempt's lease run out: failed, with nothing left to try.
+  const survivor = await worker(t, db);
+  await survivor.outLine(/recovered durable tasks of a process that stopped: 0 held, 1 running/);
+  survivor.child.kill('SIGTERM');
+  assert.equal(await survivor.exited, 0);
+  assert.equal(survivor.stdout.filter((line) => line.startsWith('started job 2')).length, 0, 'no third attempt');
+  const task = row(db, id);
+  assert.deepEqual([task.state, task.attempt, task.errors.map((e) => e.attempt)], ['failed', 2, [1, 2]]);
+  for (const error of task.errors) assert.match(error.message, STALLED);
+});
