@@ -135,6 +135,45 @@ test('a durable task is in the store before the first byte of its response reach
   }
 });
 
+test('group commit: the registrations of requests handled in one turn reach the SQLite store in one add() (one transaction); a later turn\'s in another (promise 1)', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  const batches: number[] = [];
+  const store = intercepting(sqliteStore({ path: file }), 'add', (call, args) => {
+    batches.push((args[0] as unknown[]).length);
+    return call(...args);
+  });
+  // Five requests wait at one gate, opened by the last to arrive: all five then register in the same turn.
+  const N = 5;
+  const gate = deferred();
+  let arrived = 0;
+  const app = createApp({
+    tasks: { definitions: [noted], store },
+    routes: [
+      post('/together', async () => {
+        if (++arrived === N) gate.resolve();
+        await gate.promise;
+        after(noted, { together: true });
+        return new HttpResponse('saved');
+      }),
+      post('/alone', () => new HttpResponse('saved').after(noted, { together: false })),
+    ],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    const responses = await Promise.all(Array.from({ length: N }, () => fetch(`${server.url}/together`, { method: 'POST' })));
+    assert.deepEqual(responses.map(({ status }) => status), Array(N).fill(200));
+    assert.deepEqual(batches, [N], 'one add() for the turn\'s five registrations');
+    assert.equal((await fetch(`${server.url}/alone`, { method: 'POST' })).status, 200);
+    assert.deepEqual(batches, [N, 1], 'a later turn\'s registration in an add() of its own');
+    const reader = new DatabaseSync(file, { readOnly: true });
+    t.after(() => reader.close());
+    assert.equal((reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number }).n, N + 1);
+  } finally {
+    await server.close();
+  }
+});
+
 test('each attempt is told with how long it waited after its runAt and how long it ran, on the runner\'s clock', async (t) => {
   const slow = task('slow', () => {
     const until = Date.now() + 3;
