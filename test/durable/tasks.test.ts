@@ -12,6 +12,7 @@ import {
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
+import { makeReadOnly } from './read-only.js';
 import type { Released, StoredTask } from '../../src/durable/store.js';
 
 function tempFile(t: TestContext): string {
@@ -459,6 +460,37 @@ test('a store locked past its busy timeout: the request gets 503 with Retry-Afte
     locker.close();
     await server.close();
   }
+});
+
+test('a store whose file has become read-only: the request gets 503 with Retry-After naming the store, and no task is half written', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  // A file journaled by an earlier run, then made read-only (a volume remounted, permissions changed by a deploy).
+  const earlier = sqliteStore({ path: file });
+  await earlier.open();
+  await earlier.close();
+  const undo = makeReadOnly(t, file);
+  if (undo === null) return;
+  const app = createApp({
+    tasks: { definitions: [noted], store: sqliteStore({ path: file }) },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}).after(noted, { second: true }))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    const res = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    const { error } = (await res.json()) as { error: { message: string } };
+    assert.match(error.message, /durable tasks could not be journaled/);
+    assert.ok(error.message.includes(`sqlite store ${file}`), `the message names the store: ${error.message}`);
+    assert.match(error.message, /readonly/);
+  } finally {
+    await server.close();
+    undo();
+  }
+  const reader = new DatabaseSync(file, { readOnly: true });
+  t.after(() => reader.close());
+  assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, 0, 'neither task written');
 });
 
 test('the store\'s folder removed while serving: registrations get 503 naming it, not a 200 for a task written where no restart finds it; once the folder is back, the store is copied back with every task it held and service resumes', async (t) => {
