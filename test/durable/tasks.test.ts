@@ -386,24 +386,24 @@ test('a key allows one pending task: a second registration adds nothing and says
   assert.deepEqual(second, { id: first.id, duplicate: true });
 });
 
-test('a payload that does not survive JSON is refused at registration, naming the task and the path', async () => {
+test('a payload that does not survive JSON is refused at registration, naming the task, the route and the path', async () => {
   const welcome = task('welcome', () => {});
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
     tasks: { definitions: [welcome] },
     routes: [
-      get('/date', () => { void after(welcome, { at: new Date() }); return new HttpResponse('never'); }),
+      get('/date/:day', () => { void after(welcome, { at: new Date() }); return new HttpResponse('never'); }),
       get('/bigint', () => new HttpResponse('never').after(welcome, { n: 1n })),
       get('/cycle', () => { const a: Record<string, unknown> = {}; a.self = a; void after(welcome, a); return new HttpResponse('never'); }),
       get('/fn', () => { void after(welcome, { f: () => 1 }); return new HttpResponse('never'); }),
     ],
   });
   await using client = createTestClient(app);
-  for (const route of ['/date', '/bigint', '/cycle', '/fn']) assert.equal((await client.get(route)).status, 500, route);
+  for (const route of ['/date/monday', '/bigint', '/cycle', '/fn']) assert.equal((await client.get(route)).status, 500, route);
   const messages = lines.filter((l) => l.level === 50).map((l) => String(l.msg));
-  assert.match(messages[0]!, /after\(\): the payload of task 'welcome' does not survive JSON: an instance of Date \(it would lose its type\) at \$\.at/);
-  assert.match(messages[1]!, /response\.after\(\): the payload of task 'welcome' does not survive JSON: bigint 1 at \$\.n/);
+  assert.match(messages[0]!, /after\(\): the payload of task 'welcome' \(route GET \/date\/:day\) does not survive JSON: an instance of Date \(it would lose its type\) at \$\.at/);
+  assert.match(messages[1]!, /response\.after\(\): the payload of task 'welcome' \(route GET \/bigint\) does not survive JSON: bigint 1 at \$\.n/);
   assert.match(messages[2]!, /a cycle at \$\.self/);
   assert.match(messages[3]!, /a function \(f\) at \$\.f/);
 });
