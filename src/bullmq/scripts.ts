@@ -361,7 +361,99 @@ end
 return removed
 `;
 
-const SCRIPTS = { add: ADD, claimed: CLAIMED, counts: COUNTS, logFailure: LOG_FAILURE, release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO };
+/**
+ * Promotes a queue's delayed jobs due by a time ahead of the clients' clock
+ * (a clock a test moves by hand: BullMQ's own fetch promotes by Date.now()),
+ * as BullMQ's promotion does: oldest first to the wait list's far end
+ * (LPUSH: BullMQ takes from the right), a `waiting` event each, the marker
+ * set so that workers look. KEYS[1] the delayed set, KEYS[2] the wait list,
+ * KEYS[3] the paused list, KEYS[4] the queue's meta, KEYS[5] its marker,
+ * KEYS[6] its events; ARGV[1] the time, ARGV[2] the queue's key prefix.
+ * Returns how many were promoted (at most 1000, as BullMQ's).
+ */
+const PROMOTE = `
+local jobs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', (tonumber(ARGV[1]) + 1) * 0x1000 - 1, 'LIMIT', 0, 1000)
+if #jobs == 0 then return 0 end
+local paused = redis.call('HEXISTS', KEYS[4], 'paused') == 1
+redis.call('ZREM', KEYS[1], unpack(jobs))
+for _, id in ipairs(jobs) do
+  redis.call('LPUSH', paused and KEYS[3] or KEYS[2], id)
+  redis.call('XADD', KEYS[6], '*', 'event', 'waiting', 'jobId', id, 'prev', 'delayed')
+  redis.call('HSET', ARGV[2] .. id, 'delay', 0)
+end
+if not paused then redis.call('ZADD', KEYS[5], 0, '0') end
+return #jobs
+`;
+
+/**
+ * Finds a queue's running jobs whose Coda lease ran out by the time given
+ * (their process died or hung) and takes their locks over, so that BullMQ's
+ * own failure script (which checks the lock) lets the caller fail the
+ * stalled attempt. Only a job whose current attempt Coda counted (started >
+ * BullMQ's atm) under the lock that holds it now (or none: it expired): a
+ * job just fetched, whose claim has not written its lease yet, is not taken.
+ * KEYS[1] the active list; ARGV[1] the time, ARGV[2] the queue's key prefix,
+ * ARGV[3] the new lock's token, ARGV[4] its duration (ms). Returns per job its
+ * id and its hash (field, value, ...).
+ */
+const LAPSED = `
+local now, out = tonumber(ARGV[1]), {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local job = ARGV[2] .. id
+  local f = redis.call('HMGET', job, '${FIELD.lease}', '${FIELD.started}', 'atm', '${FIELD.token}')
+  local lease, started, made = tonumber(f[1]), tonumber(f[2]) or 0, tonumber(f[3]) or 0
+  if lease and lease < now and started > made then
+    local lock = redis.call('GET', job .. ':lock')
+    if not lock or lock == f[4] then
+      redis.call('SET', job .. ':lock', ARGV[3], 'PX', ARGV[4])
+      out[#out + 1] = id
+      out[#out + 1] = redis.call('HGETALL', job)
+    end
+  end
+end
+return out
+`;
+
+/**
+ * A retried job's delayed score set to the time the runner asked for: BullMQ
+ * adds the delay to a Date.now() of its own, read a moment after the delay
+ * was computed. Its order within the millisecond is kept. KEYS[1] the
+ * delayed set; ARGV[1] the id, ARGV[2] the time.
+ */
+const PIN_DELAY = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score then redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[2]) * 0x1000 + tonumber(score) % 0x1000, ARGV[1]) end
+return 0
+`;
+
+/**
+ * Removes a queue's completed jobs that finished (by Coda's time, else
+ * BullMQ's) before a time, with their logs, as BullMQ's clean does (a
+ * `cleaned` event). KEYS[1] the completed set, KEYS[2] the events; ARGV[1]
+ * the time, ARGV[2] the queue's key prefix. Returns how many.
+ */
+const PRUNE = `
+local before, removed = tonumber(ARGV[1]), {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local job = ARGV[2] .. id
+  local f = redis.call('HMGET', job, '${FIELD.finishedAt}', 'finishedOn')
+  local at = tonumber(f[1] or f[2])
+  if at and at < before then
+    redis.call('DEL', job, job .. ':logs')
+    removed[#removed + 1] = id
+  end
+end
+if #removed > 0 then
+  for from = 1, #removed, 1000 do redis.call('ZREM', KEYS[1], unpack(removed, from, math.min(from + 999, #removed))) end
+  redis.call('XADD', KEYS[2], '*', 'event', 'cleaned', 'count', #removed)
+end
+return #removed
+`;
+
+const SCRIPTS = {
+  add: ADD, claimed: CLAIMED, counts: COUNTS, lapsed: LAPSED, logFailure: LOG_FAILURE, pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE,
+  release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
+};
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
 export function defineScripts(client: Redis): void {

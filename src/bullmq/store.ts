@@ -71,6 +71,8 @@ const HOUR = 60 * 60_000;
 const NEVER_SENT = /Stream isn't writeable/;
 /** At most this many lapsed holds per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
 const SWEEP_BATCH = 1000;
+/** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
+const RECOVERY_LOCK_MS = 30_000;
 
 export class BullmqStore implements TaskStore {
   readonly description: string;
@@ -228,9 +230,11 @@ export class BullmqStore implements TaskStore {
     const fronts = new Set(wanted);
     // BullMQ takes the last pushed first: the front ones pushed last to first, so that the first release is taken first.
     const ordered = [...mine.filter((release) => !fronts.has(release)), ...[...wanted].reverse()];
+    // Due by the claim's time when it is ahead of this clock (a clock a test moves), else by this one.
+    const now = Math.max(Date.now(), claim?.now ?? 0);
     const [released, front] = await this.#call(() => this.#endHolds(client, ordered.map((release) => ({
       ...release, how: !release.run ? 'skip' : fronts.has(release) ? 'front' : 'run', outcome: outcomeJson(release.outcome),
-    }))));
+    })), now));
     for (const { id } of mine) this.#holds.delete(id);
     const ran = new Set(released);
     const names = new Map(mine.map(({ id, name }) => [id, name]));
@@ -238,9 +242,9 @@ export class BullmqStore implements TaskStore {
   }
 
   /** Holds ended in one script (see its comment). Returns the ids released to run, and those at the front of their lines. */
-  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[]): Promise<[string[], string[]]> {
+  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[], now = Date.now()): Promise<[string[], string[]]> {
     const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
-    return await runScript(client, 'release', [], [Date.now(), ...args]) as [string[], string[]];
+    return await runScript(client, 'release', [], [now, ...args]) as [string[], string[]];
   }
 
   claim(request: ClaimRequest): Promise<StoredTask[]> {
@@ -256,7 +260,25 @@ export class BullmqStore implements TaskStore {
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || request.ids?.length === 0) return [];
     this.#opened();
-    return this.#call(() => this.#take(owner, leaseUntil, now, (fetched) => this.#fetch(request, fetched, fronts)));
+    return this.#call(async () => {
+      await this.#promote(names, now);
+      // A release's claim keeps the releases' order; any other, oldest first across names (each name's line is).
+      return this.#take(owner, leaseUntil, now, (fetched) => this.#fetch(request, fetched, fronts), fronts === undefined);
+    });
+  }
+
+  /**
+   * A claim's time ahead of this process's clock (a clock a test moves by hand) is honoured: the names' delayed jobs
+   * due by it are promoted first, as BullMQ's fetch promotes those due by Date.now(). At or behind it (the runner's
+   * every claim), BullMQ's own promotion does it, and this costs nothing.
+   */
+  async #promote(names: readonly string[], now: number): Promise<void> {
+    if (now <= Date.now()) return;
+    const client = this.#client!;
+    await Promise.all(names.map((name) => {
+      const q = this.#queueKey(name);
+      return runScript(client, 'promote', ['delayed', 'wait', 'paused', 'meta', 'marker', 'events'].map((suffix) => `${q}:${suffix}`), [now, `${q}:`]);
+    }));
   }
 
   /**
@@ -300,9 +322,10 @@ export class BullmqStore implements TaskStore {
   /**
    * The jobs `fetch` moves to active (into the list it is given) claimed for `owner`: the claims' fields written and
    * the jobs' hashes and logs read back in one call, the tasks as stored, running. Until Redis has that bookkeeping,
-   * a failure gives every fetched job back.
+   * a failure gives every fetched job back. `oldestFirst`: the tasks in the order a claim takes them across names
+   * (runAt, then the order added), as each name's line already is.
    */
-  async #take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Claim[]) => Promise<void>): Promise<StoredTask[]> {
+  async #take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Claim[]) => Promise<void>, oldestFirst: boolean): Promise<StoredTask[]> {
     const client = this.#client!;
     const fetched: Claim[] = [];
     let replies: (number | string[])[];
@@ -322,6 +345,7 @@ export class BullmqStore implements TaskStore {
     // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
     // forever by this process.
     const claimed: StoredTask[] = [];
+    const seqs = new Map<string, number>();
     const stalled: Promise<void>[] = [];
     fetched.forEach((claim, i) => {
       const id = claim.job.id!;
@@ -334,7 +358,9 @@ export class BullmqStore implements TaskStore {
       this.#holds.delete(id);
       Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
       claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
+      seqs.set(id, (claim.job.data as JobData).seq);
     });
+    if (oldestFirst) claimed.sort((a, b) => a.runAt - b.runAt || seqs.get(a.id)! - seqs.get(b.id)!);
     // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
     await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
       if (!isUnavailable(error)) throw error;
@@ -349,7 +375,7 @@ export class BullmqStore implements TaskStore {
    * failed, with a "stalled:" error, through BullMQ's retry and backoff, and
    * the job is not run by this claim.
    */
-  async #failStalled(claim: Claim, hash: Record<string, string>, now: number): Promise<void> {
+  async #failStalled(claim: Claim, hash: Record<string, string>, now: number, random: () => number = Math.random): Promise<void> {
     const { job } = claim;
     const owner = hash[FIELD.owner];
     const lease = hash[FIELD.lease];
@@ -362,7 +388,7 @@ export class BullmqStore implements TaskStore {
     };
     const data = job.data as JobData;
     const final = attempt >= (job.opts.attempts ?? 1);
-    await this.#failJob(claim, error, final ? null : now + retryDelay(data.backoff, attempt, Math.random));
+    await this.#failJob(claim, error, final ? null : now + retryDelay(data.backoff, attempt, random));
   }
 
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
@@ -412,7 +438,8 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     const mine = this.#owned(ids, owner);
     const { names, concurrency, limit, leaseUntil } = claim;
-    return this.#call(() => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+    return this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+      await this.#promote(names, claim.now);
       let room = limit;
       const fetching = mine.map((each) => {
         const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
@@ -430,7 +457,7 @@ export class BullmqStore implements TaskStore {
       if (failed !== undefined) throw failed.reason;
       // The room completions did not fill, claimed from the names where they did not find the line empty.
       if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
-    }));
+    }, true));
   }
 
   /**
@@ -478,11 +505,13 @@ export class BullmqStore implements TaskStore {
     const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
     if (stack !== undefined) failure.stack = stack;
     if (retryAt !== null) this.#retryAts.set(id, retryAt);
+    const delayed = retryAt !== null && retryAt > Date.now();
     try {
       await ignoreGone(job.moveToFailed(failure, token, false));
     } finally {
       this.#retryAts.delete(id);
     }
+    if (delayed) await runScript(client, 'pinDelay', [`${this.#queueKey(queue)}:delayed`], [id, retryAt]);
     // Kept until written, as a completion is.
     this.#claims.delete(id);
   }
@@ -516,17 +545,37 @@ export class BullmqStore implements TaskStore {
    * #failStalled). Each worker runs BullMQ's check on its own timer; this
    * reports how many jobs it moved since the last call.
    */
-  async recover(now: number, _random: () => number): Promise<{ held: number; running: number }> {
+  async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
     checkTime('recover(): now', now);
     const client = this.#opened();
-    const held = await this.#call(async () => {
+    const [held, lapsed] = await this.#call(async () => {
       const names = await client.smembers(this.#namesKey());
       const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name])));
-      return swept.reduce((sum: number, n) => sum + Number(n), 0);
+      const failed = await Promise.all(names.map((name) => this.#failLapsed(name, now, random)));
+      return [swept.reduce((sum: number, n) => sum + Number(n), 0), failed.reduce((sum, n) => sum + n, 0)];
     });
-    const running = this.#stalled;
+    const running = lapsed + this.#stalled;
     this.#stalled = 0;
     return { held, running };
+  }
+
+  /**
+   * A name's running jobs whose lease ran out by `now` (the store's time, which BullMQ's lock expiry, timed by Redis,
+   * does not follow): their locks taken over, their attempts failed as stalled, by their backoff. Returns how many.
+   */
+  async #failLapsed(name: string, now: number, random: () => number): Promise<number> {
+    const token = `recover|${randomUUID()}`;
+    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS]) as (string | string[])[];
+    if (found.length === 0) return 0;
+    const worker = this.#workers.get(name) ?? await this.#worker(name, RECOVERY_LOCK_MS);
+    let failed = 0;
+    for (let i = 0; i < found.length; i += 2) {
+      const job = await this.#bull!.Job.fromId(worker as never, found[i] as string);
+      if (job === undefined) continue;
+      await this.#failStalled({ job, token, owner: 'recover', queue: name }, fromPairs(found[i + 1] as string[]), now, random);
+      failed++;
+    }
+    return failed;
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
@@ -649,9 +698,12 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     return this.#call(async () => {
       const names = await client.smembers(this.#namesKey());
-      const grace = Math.max(0, Date.now() - before);
-      const removed = await Promise.all(names.map((name) => this.#queue(name).clean(grace, 0, 'completed')));
-      return removed.reduce((sum, ids) => sum + ids.length, 0);
+      // By Coda's finish time (the `now` complete() was given), not BullMQ's (its clients' Date.now()).
+      const removed = await Promise.all(names.map((name) => {
+        const q = this.#queueKey(name);
+        return runScript(client, 'prune', [`${q}:completed`, `${q}:events`], [before, `${q}:`]);
+      }));
+      return removed.reduce((sum: number, n) => sum + Number(n), 0);
     });
   }
 

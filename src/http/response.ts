@@ -126,7 +126,13 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
   if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);
   if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true, max: MAX_DELAY_MS });
-  return { task, payload: payloadJson(task.name, where, payload), options: checked };
+  return { task, payload: payloadJson(task.name, where, payload, routeNow), options: checked };
+}
+
+/** The method and route pattern of the request whose code runs now, for a refusal's message; none outside a request or before routing. */
+function routeNow(): string | undefined {
+  const request = (currentRequest() as { readonly request?: { readonly method: string; readonly route: string | undefined } } | undefined)?.request;
+  return request?.route === undefined ? undefined : `${request.method} ${request.route}`;
 }
 
 /**

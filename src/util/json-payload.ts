@@ -2,16 +2,19 @@ import { describe } from './describe.js';
 
 /**
  * A payload as the JSON text to journal, refused (TypeError naming the task,
- * where it was registered, and the path in the payload) unless it survives a
+ * where it was registered, the route (`route()`, when it gives one) and the
+ * path in the payload) unless it survives a
  * JSON round trip unchanged: functions, symbols, BigInt, NaN and Infinity,
  * `undefined` outside an object property (an array's holes too), cycles,
  * class instances (a Date would come back a string, a Map an empty object)
  * and nesting deeper than `MAX_DEPTH` levels are refused at registration, in
  * the request, not found broken when the task runs.
  */
-export function payloadJson(task: string, where: string, payload: unknown): string {
+export function payloadJson(task: string, where: string, payload: unknown, route?: () => string | undefined): string {
   check(payload, '$', 0, new Set(), (path, what) => {
-    throw new TypeError(`${where}: the payload of task '${task}' does not survive JSON: ${what} at ${path}`);
+    // The route is looked up only here: a refusal is rare, a registration is not.
+    const at = route?.();
+    throw new TypeError(`${where}: the payload of task '${task}'${at === undefined ? '' : ` (route ${at})`} does not survive JSON: ${what} at ${path}`);
   });
   return JSON.stringify(payload);
 }

@@ -12,7 +12,7 @@ import { useRedis } from './redis-server.js';
 const { missing, server } = useRedis();
 let prefixes = 0;
 
-const SYSTEM_CLOCK = 'BullMQ times delays, locks and finished jobs by its clients\' Date.now(): a `now` passed to the store cannot move them';
+const CLOCK_AHEAD = 'BullMQ promotes delayed jobs by its clients\' Date.now(): the store honours a passed time ahead of it, never one behind';
 
 if (missing !== undefined) {
   test('the BullMQ store against Redis', (t) => t.skip(missing));
@@ -30,8 +30,7 @@ if (missing !== undefined) {
         return other;
       },
       close: () => store.close(),
-      systemClock: SYSTEM_CLOCK,
-      orderAcrossNames: 'each task name is a BullMQ queue, served first in, first out; BullMQ keeps no order across queues',
+      clockAhead: CLOCK_AHEAD,
     };
   });
 }

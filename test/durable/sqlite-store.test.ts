@@ -2,20 +2,21 @@
 // then what only SQLite has: its settings, its failures as StoreUnavailable,
 // and two OS processes sharing one file.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, test, type TestContext } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailable } from '../../src/durable/errors.js';
 import { isUnavailable } from '../../src/durable/sqlite-failure.js';
 import { SqliteStore, sqliteStore, type SqliteStoreOptions } from '../../src/durable/sqlite-store.js';
 import type { NewTask } from '../../src/durable/store.js';
 import { storeConformance } from './conformance.js';
+import { makeReadOnly } from './read-only.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'coda-sqlite-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -304,25 +305,4 @@ function claimer(file: string, owner: string) {
     return JSON.parse(value as string) as string[];
   })();
   return { child, ready, claimed };
-}
-
-/**
- * Makes `file` read-only and returns the undo. Root writes to a 0444 file
- * anyway, so as root the file is also made immutable (`chattr +i`); where that
- * cannot be done, the case is skipped and null returned.
- */
-function makeReadOnly(t: TestContext, file: string): (() => void) | null {
-  chmodSync(file, 0o444);
-  if (process.getuid?.() !== 0) return () => chmodSync(file, 0o644);
-  try {
-    execFileSync('chattr', ['+i', file], { stdio: 'ignore' });
-  } catch {
-    chmodSync(file, 0o644);
-    t.skip('running as root, and chattr +i is not available here: root writes to a read-only file');
-    return null;
-  }
-  return () => {
-    execFileSync('chattr', ['-i', file]);
-    chmodSync(file, 0o644);
-  };
 }

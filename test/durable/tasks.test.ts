@@ -12,6 +12,7 @@ import {
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
+import { makeReadOnly } from './read-only.js';
 import type { Released, StoredTask } from '../../src/durable/store.js';
 
 function tempFile(t: TestContext): string {
@@ -130,6 +131,45 @@ test('a durable task is in the store before the first byte of its response reach
     reader.close();
     assert.equal(row.n, 1);
     assert.equal(await res.text(), 'saved');
+  } finally {
+    await server.close();
+  }
+});
+
+test('group commit: the registrations of requests handled in one turn reach the SQLite store in one add() (one transaction); a later turn\'s in another (promise 1)', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  const batches: number[] = [];
+  const store = intercepting(sqliteStore({ path: file }), 'add', (call, args) => {
+    batches.push((args[0] as unknown[]).length);
+    return call(...args);
+  });
+  // Five requests wait at one gate, opened by the last to arrive: all five then register in the same turn.
+  const N = 5;
+  const gate = deferred();
+  let arrived = 0;
+  const app = createApp({
+    tasks: { definitions: [noted], store },
+    routes: [
+      post('/together', async () => {
+        if (++arrived === N) gate.resolve();
+        await gate.promise;
+        after(noted, { together: true });
+        return new HttpResponse('saved');
+      }),
+      post('/alone', () => new HttpResponse('saved').after(noted, { together: false })),
+    ],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    const responses = await Promise.all(Array.from({ length: N }, () => fetch(`${server.url}/together`, { method: 'POST' })));
+    assert.deepEqual(responses.map(({ status }) => status), Array(N).fill(200));
+    assert.deepEqual(batches, [N], 'one add() for the turn\'s five registrations');
+    assert.equal((await fetch(`${server.url}/alone`, { method: 'POST' })).status, 200);
+    assert.deepEqual(batches, [N, 1], 'a later turn\'s registration in an add() of its own');
+    const reader = new DatabaseSync(file, { readOnly: true });
+    t.after(() => reader.close());
+    assert.equal((reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number }).n, N + 1);
   } finally {
     await server.close();
   }
@@ -346,24 +386,24 @@ test('a key allows one pending task: a second registration adds nothing and says
   assert.deepEqual(second, { id: first.id, duplicate: true });
 });
 
-test('a payload that does not survive JSON is refused at registration, naming the task and the path', async () => {
+test('a payload that does not survive JSON is refused at registration, naming the task, the route and the path', async () => {
   const welcome = task('welcome', () => {});
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
     tasks: { definitions: [welcome] },
     routes: [
-      get('/date', () => { void after(welcome, { at: new Date() }); return new HttpResponse('never'); }),
+      get('/date/:day', () => { void after(welcome, { at: new Date() }); return new HttpResponse('never'); }),
       get('/bigint', () => new HttpResponse('never').after(welcome, { n: 1n })),
       get('/cycle', () => { const a: Record<string, unknown> = {}; a.self = a; void after(welcome, a); return new HttpResponse('never'); }),
       get('/fn', () => { void after(welcome, { f: () => 1 }); return new HttpResponse('never'); }),
     ],
   });
   await using client = createTestClient(app);
-  for (const route of ['/date', '/bigint', '/cycle', '/fn']) assert.equal((await client.get(route)).status, 500, route);
+  for (const route of ['/date/monday', '/bigint', '/cycle', '/fn']) assert.equal((await client.get(route)).status, 500, route);
   const messages = lines.filter((l) => l.level === 50).map((l) => String(l.msg));
-  assert.match(messages[0]!, /after\(\): the payload of task 'welcome' does not survive JSON: an instance of Date \(it would lose its type\) at \$\.at/);
-  assert.match(messages[1]!, /response\.after\(\): the payload of task 'welcome' does not survive JSON: bigint 1 at \$\.n/);
+  assert.match(messages[0]!, /after\(\): the payload of task 'welcome' \(route GET \/date\/:day\) does not survive JSON: an instance of Date \(it would lose its type\) at \$\.at/);
+  assert.match(messages[1]!, /response\.after\(\): the payload of task 'welcome' \(route GET \/bigint\) does not survive JSON: bigint 1 at \$\.n/);
   assert.match(messages[2]!, /a cycle at \$\.self/);
   assert.match(messages[3]!, /a function \(f\) at \$\.f/);
 });
@@ -420,6 +460,37 @@ test('a store locked past its busy timeout: the request gets 503 with Retry-Afte
     locker.close();
     await server.close();
   }
+});
+
+test('a store whose file has become read-only: the request gets 503 with Retry-After naming the store, and no task is half written', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  // A file journaled by an earlier run, then made read-only (a volume remounted, permissions changed by a deploy).
+  const earlier = sqliteStore({ path: file });
+  await earlier.open();
+  await earlier.close();
+  const undo = makeReadOnly(t, file);
+  if (undo === null) return;
+  const app = createApp({
+    tasks: { definitions: [noted], store: sqliteStore({ path: file }) },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}).after(noted, { second: true }))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    const res = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    const { error } = (await res.json()) as { error: { message: string } };
+    assert.match(error.message, /durable tasks could not be journaled/);
+    assert.ok(error.message.includes(`sqlite store ${file}`), `the message names the store: ${error.message}`);
+    assert.match(error.message, /readonly/);
+  } finally {
+    await server.close();
+    undo();
+  }
+  const reader = new DatabaseSync(file, { readOnly: true });
+  t.after(() => reader.close());
+  assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, 0, 'neither task written');
 });
 
 test('the store\'s folder removed while serving: registrations get 503 naming it, not a 200 for a task written where no restart finds it; once the folder is back, the store is copied back with every task it held and service resumes', async (t) => {
