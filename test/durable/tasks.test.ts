@@ -666,3 +666,35 @@ test('a durable task registered by a request that shutdown gave up on, once the 
   await assert.rejects((await boxed).registration, /the store is not open/);
   assert.ok(lines.some((l) => l.level === 50 && l.task === 'late' && l.requestId === 'r-late' && String(l.msg).includes('not run')));
 });
+
+test('retention: the runner prunes a completed task once retentionMs has passed, through the app, and keeps a failed one', { timeout: 10_000 }, async (t) => {
+  const done = task('done', () => {});
+  const broken = task('broken', () => { throw new NonRetryableError('no'); });
+  const file = tempFile(t);
+  const gone = deferred();
+  let prunes = 0;
+  // The event awaited: a prune after which the store holds the failed task and nothing else (the other ran, completed, and went).
+  const store: TaskStore = intercepting(sqliteStore({ path: file }), 'prune', async (call, args) => {
+    const result = await call(...args);
+    prunes++;
+    const { byName: _, ...states } = await store.stats(Date.now());
+    if (Object.entries(states).every(([state, n]) => n === (state === 'failed' ? 1 : 0))) gone.resolve();
+    return result;
+  });
+  const app = createApp({
+    tasks: { definitions: [done, broken], store, retentionMs: 40 },
+    routes: [post('/', () => new HttpResponse('saved').after(done, {}).after(broken, {}))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    assert.equal((await fetch(server.url, { method: 'POST' })).status, 200);
+    await gone.promise;
+    assert.ok(prunes >= 1);
+    const reader = new DatabaseSync(file, { readOnly: true });
+    t.after(() => reader.close());
+    const rows = reader.prepare('SELECT name, state FROM coda_tasks ORDER BY name').all() as { name: string; state: string }[];
+    assert.deepEqual(rows.map(({ name, state }) => `${name} ${state}`), ['broken failed'], 'the completed task pruned, the failed one kept');
+  } finally {
+    await server.close();
+  }
+});
