@@ -22,17 +22,17 @@ export interface CrashRunResult {
 
 const fixture = fileURLToPath(new URL('./fixtures/crash-server.ts', import.meta.url));
 
-interface Child {
+export interface CrashServer {
   process: ChildProcess;
   port: number;
   exited: Promise<void>;
 }
 
 /** Starts the crash server; resolves once it listens. Every "ran n" line it prints is counted in `ran`. */
-async function start(db: string, ran: Map<number, number>, onRan: () => void): Promise<Child> {
+export async function startCrashServer(db: string, ran: Map<number, number>, onRan: () => void, env: Record<string, string> = {}): Promise<CrashServer> {
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CRASH_DB: db, CODA_LOG_LEVEL: 'silent' },
+    env: { ...process.env, CRASH_DB: db, CODA_LOG_LEVEL: 'silent', ...env },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
@@ -62,7 +62,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
   const onRan = (): void => waiting?.();
   let next = 0;
   for (let kill = 0; kill <= options.kills; kill++) {
-    const child = await start(options.db, ran, onRan);
+    const child = await startCrashServer(options.db, ran, onRan);
     if (kill === options.kills) {
       // The last life: no load, just recovery. Wait for every received task to have run.
       const deadline = Date.now() + 20_000;

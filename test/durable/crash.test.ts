@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { crashRun } from './crash-run.js';
+import { crashRun, startCrashServer, type CrashServer } from './crash-run.js';
 
 test('SIGKILL under load, three times: every task of every response received runs at least once', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-crash-'));
@@ -21,4 +21,29 @@ test('SIGKILL under load, three times: every task of every response received run
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a held task whose outcome was never recorded (killed after its response, before its release) runs when recovered, though its when is 'success'", { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-crash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = path.join(dir, 'tasks.db');
+  const ran = new Map<number, number>();
+  let ranNow = (): void => {};
+  const start = async (env?: Record<string, string>): Promise<CrashServer> => {
+    const server = await startCrashServer(db, ran, () => ranNow(), env);
+    // Killed however the test ends, a timeout included: a live child would keep the test process running.
+    t.after(() => { server.process.kill('SIGKILL'); });
+    return server;
+  };
+  const first = await start({ CRASH_HOLD_RELEASES: '1' });
+  const res = await fetch(`http://127.0.0.1:${first.port}/work/7`, { method: 'POST' });
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'ok');
+  first.process.kill('SIGKILL');
+  await first.exited;
+  assert.equal(ran.size, 0, 'the release was never written: the task could not run in the first life');
+  const recovered = new Promise<void>((resolve) => { ranNow = () => { if (ran.has(7)) resolve(); }; });
+  await start();
+  await recovered;
+  assert.deepEqual([...ran], [[7, 1]]);
 });
