@@ -29,6 +29,8 @@ export interface RequestSnapshot {
   path: string;
   /** The route's pattern, when it was routed. */
   route?: string;
+  /** The route's name (`get(path, view, { name })`), when it has one. */
+  routeName?: string;
   /** The client's address (`request.ip`, trusted proxies considered), when known: for audit tasks. */
   ip?: string;
   /** `'http'` or `'https'`, as `request.protocol` says. */

@@ -4,7 +4,7 @@ import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import type { HttpRequest } from '../http/request.js';
-import { kDefinitions, kRunnerSettings, kStore } from '../symbols.js';
+import { kDefinitions, kRouteTarget, kRunnerSettings, kStore } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -327,6 +327,8 @@ function snapshotOf(request: HttpRequest): RequestSnapshot {
   const { id, method, path, route, ip, protocol, host } = request;
   const snapshot: RequestSnapshot = { id, method, path, protocol };
   if (route !== undefined) snapshot.route = route;
+  const routeName = request[kRouteTarget]?.name;
+  if (routeName !== undefined) snapshot.routeName = routeName;
   if (ip !== undefined) snapshot.ip = ip;
   if (host !== undefined) snapshot.host = host;
   return snapshot;

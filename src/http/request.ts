@@ -151,8 +151,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   readonly startedAt: number;
   /** @internal The exchange that owns this request (its life: middleware entered, tasks, outcome). */
   readonly [kExchange]: unknown;
-  /** @internal The route matched (routing sets it): its body limit, when it has one, overrides the app's. */
-  [kRouteTarget]: { readonly bodyLimit: number | undefined } | undefined = undefined;
+  /** @internal The route matched (routing sets it): its body limit, when it has one, overrides the app's; its name. */
+  [kRouteTarget]: { readonly bodyLimit: number | undefined; readonly name?: string | undefined } | undefined = undefined;
   /** @internal Its server span, when tracing records one (a field, not a WeakMap entry: nothing for the collector to track). */
   [kSpan]: unknown = undefined;
 

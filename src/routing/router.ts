@@ -18,6 +18,8 @@ export interface RouteTarget {
   bodyLimit: number | undefined;
   /** The path pattern, for `request.route`. */
   pattern: string;
+  /** The route's name (`RouteOptions.name`), for the snapshot a durable task keeps of its request. */
+  name?: string | undefined;
   /** The view inside the middleware of its groups (include()): the outermost group's onion. */
   handler?: Handler;
   /** What the onion of the k-th group with middleware calls: the view, or the next group's onion. */
@@ -66,7 +68,7 @@ export class Router {
   }
 
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
-    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path };
+    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name: options.name };
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
     if (withMiddleware.length > 0 && compose !== undefined) {
       const onions = withMiddleware.map((group, depth) => this.#groups.onion(group, depth, compose));

@@ -93,6 +93,20 @@ test('after(task, payload) in a view runs once the response is done, with its id
   assert.equal((await app.tasks.stats()).completed, 1);
 });
 
+test("a task's request snapshot names its route when the route has a name, through the store and back", async () => {
+  const seen: TaskContext[] = [];
+  const audit = task('audit', (_payload: object, ctx) => { seen.push(ctx); });
+  const app = createApp({
+    tasks: { definitions: [audit] },
+    routes: [post('/notes/:id/share', () => new HttpResponse('shared').after(audit, {}), { name: 'share-note' })],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.post('/notes/3/share')).status, 200);
+  await client.settle();
+  assert.equal(seen[0]?.request?.route, '/notes/:id/share');
+  assert.equal(seen[0]?.request?.routeName, 'share-note');
+});
+
 test('ctx.log is the app\'s logger bound to the task\'s id and name, and the request id when a request caused it', async () => {
   const { logger, lines } = memoryLogger();
   const logged = task('logged', (payload: { n: number }, ctx) => {
