@@ -14,7 +14,8 @@ export function hostProblem(request: IncomingMessage): string | undefined {
   let seen = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    // Clients write it 'Host' (or 'host'): lower-casing every four-letter name is the dear part of this scan.
+    if (name !== 'Host' && name !== 'host' && (name.length !== 4 || name.toLowerCase() !== 'host')) continue;
     if (seen) return 'the request has more than one Host header';
     seen = true;
   }
