@@ -97,12 +97,17 @@ function targetPath(url: string): string {
   return path;
 }
 
-/** Where the path of a request target ends: at `?`, at `#`, or at its end. */
+/**
+ * Where the path of a request target ends: at `?`, at `#`, or at its end.
+ * One scan that stops at the first of them (two `indexOf` calls cost more
+ * for the short paths most requests have).
+ */
 function pathEnd(url: string): number {
-  const q = url.indexOf('?');
-  const hash = url.indexOf('#');
-  if (hash === -1) return q === -1 ? url.length : q;
-  return q === -1 || hash < q ? hash : q;
+  for (let i = 0; i < url.length; i++) {
+    const code = url.charCodeAt(i);
+    if (code === 0x3f /* '?' */ || code === 0x23 /* '#' */) return i;
+  }
+  return url.length;
 }
 
 export type Peer = { readonly address: string | undefined; readonly encrypted: boolean };

@@ -298,6 +298,10 @@ describe('HttpRequest: bodies over a real socket', () => {
     const body = JSON.parse(response.body.toString()) as { path: string; query: unknown };
     assert.equal(body.path, '/users/7/notes/1');
     assert.deepEqual(body.query, [['x', '1']]);
+    // A fragment before any '?': what follows it is neither path nor query.
+    const early = JSON.parse((await rawRequest(server, rawGet('/users/7/notes/1#frag?y=2'))).body.toString()) as { path: string; query: unknown };
+    assert.equal(early.path, '/users/7/notes/1');
+    assert.deepEqual(early.query, []);
   });
 
   test('a chunked body (no Content-Length) is read whole', async () => {

@@ -176,6 +176,15 @@ describe('bad input over a real socket', () => {
     assertNoErrorLogged();
   });
 
+  test('two Host headers in any letter case are a 400 too', async () => {
+    for (const [first, second] of [['HOST', 'host'], ['Host', 'hOsT'], ['hosT', 'HOST']]) {
+      const response = await rawRequest(server, `GET /private HTTP/1.1\r\n${first}: localhost\r\n${second}: admin.internal\r\n\r\n`);
+      assert.equal(response.status, 400, `${first}, ${second}`);
+      assert.match(response.body.toString(), /more than one Host header/);
+    }
+    assertNoErrorLogged();
+  });
+
   test('invalid percent-encoding in the path is a 400 naming the path', async () => {
     for (const path of ['/notes/%zz', '/notes/%E0%A4%A', '/nowhere/%']) {
       const response = await rawRequest(server, rawGet(path));

@@ -13,12 +13,24 @@ export function hostProblem(request: IncomingMessage): string | undefined {
   const { rawHeaders } = request;
   let seen = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (!isHost(rawHeaders[i]!)) continue;
     if (seen) return 'the request has more than one Host header';
     seen = true;
   }
   if (seen || (request.httpVersionMajor === 1 && request.httpVersionMinor === 0) || request.httpVersionMajor === 0) return undefined;
   // Versions after 1.1 on an HTTP/1 connection are served as HTTP/1.1, so they need a Host too.
   return 'the request has no Host header, which HTTP/1.1 requires';
+}
+
+/**
+ * Whether a header name is Host, in any letter case, by character codes
+ * (`code | 0x20` is a letter's lower-case code only for that letter in either
+ * case): lower-casing or comparing every name would cost a builtin call each.
+ */
+function isHost(name: string): boolean {
+  return name.length === 4
+    && (name.charCodeAt(0) | 0x20) === 0x68
+    && (name.charCodeAt(1) | 0x20) === 0x6f
+    && (name.charCodeAt(2) | 0x20) === 0x73
+    && (name.charCodeAt(3) | 0x20) === 0x74;
 }

@@ -4,9 +4,6 @@ import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
 import { isClosed, isComplete, type NodeResponse } from './response.js';
 
-const kWatched = Symbol('coda.watched');
-type WatchedResponse = NodeResponse & { [kWatched]: Exchange };
-
 /**
  * Watches a Node response for its `'close'`, which comes after `'finish'`
  * when the response completed, or alone when the connection went first; then
@@ -17,37 +14,36 @@ type WatchedResponse = NodeResponse & { [kWatched]: Exchange };
  * session died; `isComplete` tells them apart.
  */
 export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): void {
-  (res as WatchedResponse)[kWatched] = exchange;
   // The client may have gone while the view was still working: 'close' has fired already.
   if (isClosed(res, http2)) {
-    closed(res, http2);
+    closed(res, exchange, http2);
   } else if (http2) {
-    res.on('close', onHttp2Close);
+    res.on('close', () => closed(res, exchange, true));
     // The stream's own 'finish' (node:http2's compatibility response emits its 'finish' only when the stream closes);
     // a turn later, as Node closes a stream whose request was never read, so its END_STREAM goes first.
     res.stream!.once('finish', onStreamFinish);
   } else {
-    res.on('close', onClose);
+    res.on('close', () => closed(res, exchange, false));
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
     const socket = exchange.request.raw?.socket;
-    if ((res as { socket?: unknown }).socket == null && socket !== undefined) queueBehind(res, socket);
+    if ((res as { socket?: unknown }).socket == null && socket !== undefined) queueBehind(res, exchange, socket);
   }
 }
 
 /** Per connection, its responses queued behind another: one 'close' listener a connection, however many are queued. */
-const queuedOn = new WeakMap<Socket, Set<NodeResponse>>();
+const queuedOn = new WeakMap<Socket, Map<NodeResponse, Exchange>>();
 
-function queueBehind(res: NodeResponse, socket: Socket): void {
+function queueBehind(res: NodeResponse, exchange: Exchange, socket: Socket): void {
   let queued = queuedOn.get(socket);
   if (queued === undefined) {
-    queuedOn.set(socket, (queued = new Set()));
+    queuedOn.set(socket, (queued = new Map()));
     socket.once('close', () => {
-      for (const each of queued!) closed(each, false);
+      for (const [each, itsExchange] of queued!) closed(each, itsExchange, false);
       queuedOn.delete(socket);
     });
   }
-  queued.add(res);
+  queued.set(res, exchange);
   // Answered in time: let go of it, so that a long keep-alive connection keeps none.
   res.once('close', () => queued!.delete(res));
 }
@@ -70,15 +66,6 @@ function onHttp2Finish(stream: NonNullable<NodeResponse['stream']>): void {
   stream.resume();
 }
 
-function onClose(this: NodeResponse): void {
-  closed(this, false);
-}
-
-function onHttp2Close(this: NodeResponse): void {
-  closed(this, true);
-}
-
-function closed(res: NodeResponse, http2: boolean): void {
-  const exchange = (res as WatchedResponse)[kWatched];
+function closed(res: NodeResponse, exchange: Exchange, http2: boolean): void {
   exchange.finish(outcomeOf(exchange, isComplete(res, http2)));
 }
