@@ -33,7 +33,7 @@ import { pino } from 'pino';
 import { after, createApp, get, HttpResponse, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { writePart } from './parts.js';
-import { pickLoader, runLoad } from './load.js';
+import { pickLoader, runLoad, type Loader, type LoadResult } from './load.js';
 import { startRedis } from '../test/bullmq/redis-server.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -185,7 +185,7 @@ async function redisCounts(redis: Redis): Promise<{ commands: Map<string, number
  * requests, then until the worker has run every task; what each process and
  * Redis did meanwhile, per request.
  */
-async function count(redis: Redis, loader: ReturnType<typeof pickLoader>, requests: number, connections: number): Promise<Record<string, unknown>> {
+async function count(redis: Redis, loader: Loader, requests: number, connections: number): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = {};
   for (const [framework, webRole, workerRole] of [['coda', 'coda-web', 'coda-worker'], ['fastify', 'fastify-web', 'bull-worker']] as const) {
     const web = await start(webRole, { CODA_BENCH_COUNT: '1' });
@@ -256,65 +256,86 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const results: Record<string, unknown> = { node: process.version, loader, requests, connections: Number(values.connections) };
+  const connections = Number(values.connections);
+  let results: BullmqResults;
   try {
-    for (const [framework, web, worker, prefix] of [['coda', 'coda-web', 'coda-worker', 'bench-coda'], ['fastify', 'fastify-web', 'bull-worker', 'bench-fastify']] as const) {
-      const server = await start(web);
-      const workerProcess = await start(worker);
-      const url = `http://127.0.0.1:${server.first.split(' ')[1]}/work`;
-      await runLoad(loader, { url, connections: Number(values.connections), amount: Math.min(2000, requests), headers: {} }, undefined);
-      const load = await runLoad(loader, { url, connections: Number(values.connections), amount: requests, headers: {} }, undefined);
-      await drained(redis, prefix, 'record');
-      const accepted = load.statuses['200'] ?? 0;
-      const total = accepted + Math.min(2000, requests);
-      const taskRuns = await ranBy(workerProcess);
-      server.child.kill('SIGKILL');
-      results[framework] = { rps: Math.round(load.rps), p50: load.p50, p99: load.p99, statuses: load.statuses, errors: load.errors, tasksExpected: total, tasksRun: taskRuns };
-      if (taskRuns !== total) throw new Error(`${framework}: ${total} tasks registered by 2xx responses, ${taskRuns} ran`);
-      console.error(framework, results[framework]);
-    }
-    const coda = results.coda as { rps: number };
-    const fastify = results.fastify as { rps: number };
-    results.ratio = Number((coda.rps / fastify.rps).toFixed(2));
-
-    // Without HTTP: enqueue in bursts of 1,000 (one pipeline per turn), a worker process runs them.
-    await redis.flushall();
-    const before = await usedMemory(redis);
-    const workerProcess = await start('coda-worker', { PREFIX: 'bench-tasks' });
-    const app = createApp({ tasks: { definitions: [record], store: bullmqStore({ connection: { port: redisServer.port }, prefix: 'bench-tasks' }), run: false }, logger: pino({ level: 'silent' }) });
-    const memory: [number, number][] = [[0, before]];
-    const started = performance.now();
-    for (let sent = 0; sent < tasks;) {
-      const burst = Math.min(1000, tasks - sent);
-      await Promise.all(Array.from({ length: burst }, (_, i) => app.tasks.enqueue(record, { n: sent + i })));
-      sent += burst;
-      if (sent % Math.max(1000, Math.floor(tasks / 10)) === 0) memory.push([sent, await usedMemory(redis)]);
-    }
-    await drained(redis, 'bench-tasks', 'record');
-    const seconds = (performance.now() - started) / 1000;
-    const tasksRun = await ranBy(workerProcess);
-    if (tasksRun !== tasks) throw new Error(`without HTTP: ${tasks} enqueued, ${tasksRun} ran`);
-    memory.push([tasks, await usedMemory(redis)]);
-    results.withoutHttp = { tasks, seconds: Number(seconds.toFixed(2)), tasksPerSecond: Math.round(tasks / seconds), tasksRun };
-    results.usedMemory = memory.map(([after, bytes]) => ({ tasks: after, bytes }));
-    await app.tasks.close(performance.now());
+    const coda = await loadSide(redis, loader, 'coda', requests, connections);
+    const fastify = await loadSide(redis, loader, 'fastify', requests, connections);
+    const ratio = Number((coda.rps / fastify.rps).toFixed(2));
+    results = { node: process.version, loader, requests, connections, coda, fastify, ratio, ...await withoutHttp(redis, redisServer.port, tasks) };
   } finally {
     redis.disconnect();
     await redisServer.stop();
   }
   console.log(JSON.stringify(results, null, 2));
-  console.log(`wrote ${writeBullmqPart(results as unknown as BullmqResults)}`);
+  console.log(`wrote ${writeBullmqPart(results)}`);
 }
 
-interface LoadSide { rps: number; p50: number; p99: number; tasksExpected: number; tasksRun: number }
+const SIDES = {
+  coda: { web: 'coda-web', worker: 'coda-worker', prefix: 'bench-coda' },
+  fastify: { web: 'fastify-web', worker: 'bull-worker', prefix: 'bench-fastify' },
+} as const;
+
+/** One framework's web and worker processes under load: after 2,000 requests of warm-up, `requests`; every task must run. */
+async function loadSide(redis: Redis, loader: Loader, framework: keyof typeof SIDES, requests: number, connections: number): Promise<LoadSide> {
+  const { web, worker, prefix } = SIDES[framework];
+  const server = await start(web);
+  const workerProcess = await start(worker);
+  const url = `http://127.0.0.1:${server.first.split(' ')[1]}/work`;
+  await runLoad(loader, { url, connections, amount: Math.min(2000, requests), headers: {} }, undefined);
+  const load = await runLoad(loader, { url, connections, amount: requests, headers: {} }, undefined);
+  await drained(redis, prefix, 'record');
+  const accepted = load.statuses['200'] ?? 0;
+  const total = accepted + Math.min(2000, requests);
+  const taskRuns = await ranBy(workerProcess);
+  server.child.kill('SIGKILL');
+  const side = { rps: Math.round(load.rps), p50: load.p50, p99: load.p99, statuses: load.statuses, errors: load.errors, tasksExpected: total, tasksRun: taskRuns };
+  if (taskRuns !== total) throw new Error(`${framework}: ${total} tasks registered by 2xx responses, ${taskRuns} ran`);
+  console.error(framework, side);
+  return side;
+}
+
+/** Without HTTP: `tasks` enqueued in bursts of 1,000 (one pipeline per turn), a worker process runs them; Redis's memory along the way. */
+async function withoutHttp(redis: Redis, port: number, tasks: number): Promise<Pick<BullmqResults, 'withoutHttp' | 'usedMemory'>> {
+  await redis.flushall();
+  const before = await usedMemory(redis);
+  const workerProcess = await start('coda-worker', { PREFIX: 'bench-tasks' });
+  const app = createApp({ tasks: { definitions: [record], store: bullmqStore({ connection: { port }, prefix: 'bench-tasks' }), run: false }, logger: pino({ level: 'silent' }) });
+  const memory: [number, number][] = [[0, before]];
+  const started = performance.now();
+  for (let sent = 0; sent < tasks;) {
+    const burst = Math.min(1000, tasks - sent);
+    await Promise.all(Array.from({ length: burst }, (_, i) => app.tasks.enqueue(record, { n: sent + i })));
+    sent += burst;
+    if (sent % Math.max(1000, Math.floor(tasks / 10)) === 0) memory.push([sent, await usedMemory(redis)]);
+  }
+  await drained(redis, 'bench-tasks', 'record');
+  const seconds = (performance.now() - started) / 1000;
+  const tasksRun = await ranBy(workerProcess);
+  if (tasksRun !== tasks) throw new Error(`without HTTP: ${tasks} enqueued, ${tasksRun} ran`);
+  memory.push([tasks, await usedMemory(redis)]);
+  await app.tasks.close(performance.now());
+  return {
+    withoutHttp: { tasks, seconds: Number(seconds.toFixed(2)), tasksPerSecond: Math.round(tasks / seconds), tasksRun },
+    usedMemory: memory.map(([after, bytes]) => ({ tasks: after, bytes })),
+  };
+}
+
+interface LoadSide extends Pick<LoadResult, 'p50' | 'p99' | 'statuses' | 'errors'> {
+  rps: number;
+  tasksExpected: number;
+  tasksRun: number;
+}
+
 interface BullmqResults {
-  loader: string;
+  node: string;
+  loader: Loader;
   requests: number;
   connections: number;
   coda: LoadSide;
   fastify: LoadSide;
   ratio: number;
-  withoutHttp: { tasks: number; tasksPerSecond: number };
+  withoutHttp: { tasks: number; seconds: number; tasksPerSecond: number; tasksRun: number };
   usedMemory: { tasks: number; bytes: number }[];
 }
 

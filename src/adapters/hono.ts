@@ -1,8 +1,10 @@
 /**
  * Coda's after-response work in a Hono app: `coda-http/hono`. On
  * @hono/node-server it watches the Node response; without one (`app.request()`
- * in tests, another runtime) it delivers the Web Response as `app.fetch` does.
- * Gives Hono's `c.executionCtx.waitUntil()` on Node too.
+ * in tests, another runtime) it delivers the Web Response as `app.fetch` does,
+ * and tells a runtime that gave Hono its ExecutionContext (Workers) to wait
+ * for each request's after-response work. Gives Hono's
+ * `c.executionCtx.waitUntil()` on Node too.
  *
  * @example
  * ```ts
@@ -32,7 +34,7 @@ import type { App } from '../app/app.js';
 import { renderError } from '../http/error-response.js';
 import { HttpResponse, StreamingResponse, type AfterTask, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
-import { kAdoptFetch, kAnswerFetch } from '../symbols.js';
+import { kAdoptFetch, kAnswerFetch, kScheduler } from '../symbols.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
@@ -62,7 +64,9 @@ type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse } | 
 
 /** The exchange of a request with no Node response (see `answerFetch`), on its Context. */
 const kFetchExchange = Symbol('coda.hono.exchange');
-type FetchContext = Context & { [kFetchExchange]?: Exchange };
+/** The runtime's own ExecutionContext of such a request (Workers'), when it gave Hono one. */
+const kRuntime = Symbol('coda.hono.runtime');
+type FetchContext = Context & { [kFetchExchange]?: Exchange; [kRuntime]?: ExecutionContext };
 
 /** The Node response of a request on @hono/node-server; undefined elsewhere. */
 function outgoing(c: Context): ServerResponse | undefined {
@@ -116,10 +120,11 @@ function getterOf(proto: object, name: string): () => unknown {
  * on shutdown, abandoned at the deadline with a report). Made on first use.
  */
 function fetchExecutionContext(this: FetchContext): ExecutionContext {
-  return defineExecutionContext(this, this[kFetchExchange]!);
+  return defineExecutionContext(this, this[kFetchExchange]!, this[kRuntime]);
 }
 
-function defineExecutionContext(c: Context, exchange: Exchange): ExecutionContext {
+/** Coda's `c.executionCtx`; on a runtime that gave Hono its own, `passThroughOnException()` and `props` are the runtime's. */
+function defineExecutionContext(c: Context, exchange: Exchange, runtime?: ExecutionContext): ExecutionContext {
   const context: ExecutionContext = {
     waitUntil(promise: Promise<unknown>): void {
       // Handled now: a rejection before the response is done must not be an unhandled one.
@@ -130,9 +135,11 @@ function defineExecutionContext(c: Context, exchange: Exchange): ExecutionContex
       }, { name: 'waitUntil' });
     },
     passThroughOnException(): void {
-      throw new Error('c.executionCtx.passThroughOnException() has no meaning on Node: there is no origin to pass the request through to');
+      if (runtime === undefined) throw new Error('c.executionCtx.passThroughOnException() has no meaning on Node: there is no origin to pass the request through to');
+      runtime.passThroughOnException();
     },
-    props: {},
+    props: runtime === undefined ? {} : runtime.props,
+    exports: runtime?.exports,
   };
   Object.defineProperty(c, 'executionCtx', { value: context, configurable: true });
   return context;
@@ -187,6 +194,12 @@ async function answerFetch(app: App, c: FetchContext, next: Next): Promise<undef
   // Set already when admission refused the request (a 503): the app does not run.
   let response = exchange.response;
   if (response === undefined) {
+    const runtime = runtimeContext(c);
+    if (runtime !== undefined) {
+      c[kRuntime] = runtime;
+      // The runtime may freeze or end the isolate once the response is out: it waits for this request's after-response work.
+      runtime.waitUntil(app[kScheduler].whenDone(exchange));
+    }
     c.after = fetchAfter as AfterFunction;
     Object.defineProperty(c, 'executionCtx', { get: fetchExecutionContext, configurable: true });
     try {
@@ -202,6 +215,18 @@ async function answerFetch(app: App, c: FetchContext, next: Next): Promise<undef
   c.res = undefined;
   c.res = delivered;
   return undefined;
+}
+
+/**
+ * The ExecutionContext the runtime gave `app.fetch(request, env, ctx)` (Workers'), read before Coda's replaces it;
+ * undefined when there is none (Node, Bun, Deno, `app.request()`): Hono's getter then throws.
+ */
+function runtimeContext(c: Context): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Hono's Response as Coda's: its status and headers, its body (if any) a stream read as the consumer reads the one delivered. */

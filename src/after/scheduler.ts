@@ -58,6 +58,8 @@ export class AfterScheduler {
   /** Task starts left before the clock is read again. */
   #untilClock = 0;
   readonly #idleWaiters = new Waiters();
+  /** Jobs whose end is awaited (see whenDone): how many of their async tasks run, and the waker. Mostly empty. */
+  readonly #watched = new Map<Job, { running: number; done: () => void }>();
   readonly #stats = { completed: 0, failed: 0, timedOut: 0, shed: 0, skipped: 0 };
 
   constructor(options: SchedulerOptions, logger: Logger, asyncContext = true, tracer?: TaskTracer) {
@@ -131,6 +133,7 @@ export class AfterScheduler {
     }
     this.#pending += job.entries.length - accepted;
     if (job.entries.length > 0) this.enqueue(job);
+    else this.#endIfDone(job);
   }
 
   /** A job has a task to start: queue it if it is not queued yet. */
@@ -146,6 +149,17 @@ export class AfterScheduler {
   /** Resolves once no task is pending or running. */
   whenIdle(): Promise<void> {
     return this.#idleWaiters.wait(this.idle);
+  }
+
+  /**
+   * Resolves once `job`'s response is done and each of its tasks has ended
+   * (run, failed, timed out, skipped or dropped), or once the scheduler gave
+   * its work up (abandon()). Asked before the response is done (its tasks are
+   * counted from their start), once per job; a job refused by admission
+   * control never ends here.
+   */
+  whenDone(job: Job): Promise<void> {
+    return new Promise((done) => this.#watched.set(job, { running: 0, done }));
   }
 
   /**
@@ -174,6 +188,9 @@ export class AfterScheduler {
       job.index = entries.length;
       job.queued = false;
     }
+    // Nothing of theirs runs any more: what was not run is in the records returned.
+    for (const { done } of this.#watched.values()) done();
+    this.#watched.clear();
     this.#wakeIfIdle();
     return abandoned;
   }
@@ -227,6 +244,7 @@ export class AfterScheduler {
     if (job.index === job.entries.length) {
       this.#queue.shift();
       job.queued = false;
+      this.#endIfDone(job);
     }
     return true;
   }
@@ -267,6 +285,10 @@ export class AfterScheduler {
 
   #awaitTask(task: RunningTask, result: PromiseLike<unknown>): void {
     this.#running.add(task, task.entry.options?.timeoutMs ?? this.#settings.timeoutMs);
+    if (this.#watched.size !== 0) {
+      const watch = this.#watched.get(task.job);
+      if (watch !== undefined) watch.running++;
+    }
     Promise.resolve(result).then(
       () => this.#taskEnded(task, false, undefined),
       (error: unknown) => this.#taskEnded(task, true, error),
@@ -295,6 +317,11 @@ export class AfterScheduler {
   /** An async task ended: its slot goes to the next queued task. */
   #freeSlot(task: RunningTask): void {
     this.#running.remove(task);
+    if (this.#watched.size !== 0) {
+      const watch = this.#watched.get(task.job);
+      if (watch !== undefined) watch.running--;
+      this.#endIfDone(task.job);
+    }
     if (this.#queue.length > 0) this.#startTasks();
     else this.#wakeIfIdle();
   }
@@ -310,6 +337,15 @@ export class AfterScheduler {
     task.span?.end('failed', error);
     this.#reporting.failed(task, error);
     this.#reporting.tell(task.entry, task.job, 'failed', error, task);
+  }
+
+  /** Tells whoever awaits `job`'s end (see whenDone) once its response is done and every task of it has ended. */
+  #endIfDone(job: Job): void {
+    if (this.#watched.size === 0) return;
+    const watch = this.#watched.get(job);
+    if (watch === undefined || watch.running > 0 || job.outcome === undefined || job.index < job.entries.length) return;
+    this.#watched.delete(job);
+    watch.done();
   }
 
   #checkAdmission(): void {

@@ -160,6 +160,8 @@ export class BullmqStore implements TaskStore {
         ]), ...names],
       ) as Promise<(number | string)[]>;
       const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
+      // This call's undo reached Redis before it (see Undos): nothing was written, and the ready tasks are not sent.
+      if (taken === -1) throw new StoreUnavailable(this.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));
       if (taken !== 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
       const byName = new Map<string, NewTask[]>();
       for (const task of ready) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);

@@ -32,12 +32,10 @@ const OPTIONS = {
   'shutdown-timeout': { type: 'string' },
 } as const;
 
-/** `coda serve`: help on `out`; else leaves the server running, saying so on `progress`. */
-export async function serveCommand(args: string[], out: Output, progress: Output): Promise<number | undefined> {
+/** `coda serve`: leaves the server running, saying so on `progress`. */
+export async function serveCommand(args: string[], progress: Output): Promise<undefined> {
   const command = 'coda serve';
-  const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: SERVE_HELP, out });
-  if (parsed === undefined) return 0;
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(command, args, OPTIONS, { min: 1, max: 1 });
   const host = values['host'];
   const settings: ClusterSettings = {
     module: positionals[0]!,

@@ -90,15 +90,14 @@ const OPTIONS = {
 /** `coda tasks`: resolves with the exit code. */
 export async function tasksCommand(args: string[], out: Output, progress: Output): Promise<number> {
   const action = args[0];
-  if (action === undefined || action === '--help' || action === '-h') {
+  if (action === undefined) {
     out.line(TASKS_HELP);
-    return action === undefined ? 2 : 0;
+    return 2;
   }
   checkAction(action);
   const command = `coda tasks ${action}`;
   const acting = action === 'retry' || action === 'discard';
-  const parsed = parse(command, args.slice(1), OPTIONS, { positionals: { min: 1, max: acting ? Infinity : 1 }, help: actionHelp(action), out });
-  if (parsed === undefined) return 0;
+  const parsed = parse(command, args.slice(1), OPTIONS, { min: 1, max: acting ? Infinity : 1 });
   checkFlags(command, action, parsed);
   const module = parsed.positionals[0]!;
   const { store } = appTasks(await loadApp(module), module);

@@ -1,5 +1,4 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Output } from './output.js';
 
 /** Bad command-line use: the message is printed with a pointer to `--help`, and the exit code is 2. */
 export class UsageError extends Error {
@@ -24,28 +23,17 @@ export interface Parsed {
   positionals: string[];
 }
 
-/** What a command takes besides its flags: how many positional arguments, and the help that `--help` prints on `out`. */
-export interface Usage {
-  positionals: { min: number; max: number };
-  help: string;
-  out: Output;
-}
-
 /**
  * A command's arguments, parsed strictly: an unknown flag, a missing value or
- * a stray argument is a `UsageError` naming it. `--help` is always known: the
- * help is printed and the result is undefined (the command is done, exit 0).
+ * a stray argument is a `UsageError` naming it. (`--help` never comes here:
+ * the command line asks for help before any command runs, see help.ts.)
  */
-export function parse(command: string, args: string[], options: Options, { positionals, help, out }: Usage): Parsed | undefined {
+export function parse(command: string, args: string[], options: Options, positionals: { min: number; max: number }): Parsed {
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as Parsed;
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as Parsed;
   } catch (error) {
     throw new UsageError(command, `${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
-  }
-  if (parsed.values['help'] === true) {
-    out.line(help);
-    return undefined;
   }
   const count = parsed.positionals.length;
   if (count < positionals.min) throw new UsageError(command, 'missing the <module> argument');

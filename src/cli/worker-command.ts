@@ -23,12 +23,10 @@ const OPTIONS = {
   concurrency: { type: 'string', short: 'c' },
 } as const;
 
-/** `coda worker`: help on `out`; else leaves the worker running, saying so on `progress`. */
-export async function workerCommand(args: string[], out: Output, progress: Output): Promise<number | undefined> {
+/** `coda worker`: leaves the worker running, saying so on `progress`. */
+export async function workerCommand(args: string[], progress: Output): Promise<undefined> {
   const command = 'coda worker';
-  const parsed = parse(command, args, OPTIONS, { positionals: { min: 1, max: 1 }, help: WORKER_HELP, out });
-  if (parsed === undefined) return 0;
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(command, args, OPTIONS, { min: 1, max: 1 });
   // Checked before the app loads; NaN when not given: the app's.
   const concurrency = integer(command, 'concurrency', values['concurrency'], Number.NaN, 1);
   const module = positionals[0]!;

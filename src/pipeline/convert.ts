@@ -18,6 +18,15 @@ export function asResponse(value: unknown, culprit: string): HttpResponse {
   throw new ProgrammingError(`${culprit} returned ${describe(value)}, expected a response`);
 }
 
+/** `value` as an `HttpResponse`, or, when it is none, the error response that says so (rendered naming `culprit`). */
+export function responseOr(request: HttpRequest, value: unknown, culprit: string, render: ErrorRenderer): MaybePromise<HttpResponse> {
+  try {
+    return asResponse(value, culprit);
+  } catch (error) {
+    return render(request, error, culprit);
+  }
+}
+
 /**
  * Django's `convert_exception_to_response`, "the thin film between each layer
  * of the onion": whatever `inner` throws or rejects with, or returns that is
@@ -37,13 +46,7 @@ export function convertErrors(
       return render(request, error, culprit);
     }
     return Promise.resolve(result).then(
-      (value) => {
-        try {
-          return asResponse(value, culprit);
-        } catch (error) {
-          return render(request, error, culprit);
-        }
-      },
+      (value) => responseOr(request, value, culprit, render),
       (error: unknown) => render(request, error, culprit),
     );
   };

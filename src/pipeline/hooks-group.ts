@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js';
 import type { AfterEntry, HttpResponse } from '../http/response.js';
-import { asResponse, type ErrorRenderer } from './convert.js';
+import { asResponse, responseOr, type ErrorRenderer } from './convert.js';
 import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise, MiddlewareHooks } from './types.js';
 
@@ -91,7 +91,7 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
         replaced = hooks.processResponse(request, response);
         if (isPromise(replaced)) {
           return Promise.resolve(replaced).then(
-            (value) => outwardFrom(request, j - 1, checked(request, value, responseCulprit)),
+            (value) => outwardFrom(request, j - 1, responseOr(request, value, responseCulprit, render)),
             (error: unknown) => outwardFrom(request, j - 1, render(request, error, responseCulprit)),
           );
         }
@@ -103,14 +103,6 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
       }
     }
     return response;
-  }
-
-  function checked(request: HttpRequest, value: unknown, culprit: string): MaybePromise<HttpResponse> {
-    try {
-      return asResponse(value, culprit);
-    } catch (error) {
-      return render(request, error, culprit);
-    }
   }
 
   return (request) => inward(request, 0);

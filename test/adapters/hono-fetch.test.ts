@@ -4,7 +4,7 @@
 // cancelled, or at once when there is none.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Hono } from 'hono';
+import { Hono, type ExecutionContext } from 'hono';
 import { stream } from 'hono/streaming';
 import { after, type Outcome } from 'coda-http';
 import { coda } from 'coda-http/hono';
@@ -162,4 +162,96 @@ test('mounted twice (an app and a sub-app), the first adapter owns the request a
   await tasks.app.settle();
   assert.deepEqual(ran, ['after', 'c.after']);
   assert.equal(inner.app.afterStats().completed, 0);
+});
+
+/**
+ * The ExecutionContext a fetch runtime gives `app.fetch(request, env, ctx)`, made by hand: the runtime itself
+ * (workerd, which freezes the isolate once the response is out and its waitUntil promises have settled) is not
+ * available here. It records what it is given, and when each promise settles.
+ */
+function runtimeContext(): { ctx: ExecutionContext; given: { settled: boolean; promise: Promise<unknown> }[]; passedThrough: number } {
+  const runtime = {
+    given: [] as { settled: boolean; promise: Promise<unknown> }[],
+    passedThrough: 0,
+    ctx: {
+      waitUntil(promise: Promise<unknown>): void {
+        const entry = { settled: false, promise };
+        void promise.then(() => { entry.settled = true; });
+        runtime.given.push(entry);
+      },
+      passThroughOnException(): void {
+        runtime.passedThrough++;
+      },
+      props: { tenant: 'a' },
+    },
+  };
+  return runtime;
+}
+
+test("on a runtime that gives Hono its ExecutionContext (Workers' app.fetch(request, env, ctx)), each request hands the runtime's waitUntil one promise, settled only once that request's after-response work has run", async () => {
+  const { app } = honoApp();
+  const runtime = runtimeContext();
+  const started = deferred();
+  const release = deferred();
+  const tracked = deferred();
+  const ran: string[] = [];
+  app.get('/', (c) => {
+    c.after(async () => {
+      started.resolve();
+      await release.promise;
+      ran.push('c.after');
+    });
+    after(() => { ran.push('after'); });
+    c.executionCtx.waitUntil(tracked.promise.then(() => { ran.push('waitUntil'); }));
+    // The runtime's own, through Coda's c.executionCtx.
+    c.executionCtx.passThroughOnException();
+    assert.deepEqual(c.executionCtx.props, { tenant: 'a' });
+    return c.text('hello');
+  });
+  app.get('/nothing-after', (c) => c.text('plain'));
+  const res = await app.fetch(new Request('http://localhost/'), {}, runtime.ctx);
+  assert.equal(runtime.given.length, 1, 'one waitUntil for the request, given while it was handled');
+  assert.equal(runtime.passedThrough, 1);
+  assert.equal(await res.text(), 'hello');
+  await started.promise;
+  tracked.resolve();
+  // A turn of the event loop for anything that would settle it early (the other tasks end meanwhile).
+  await new Promise((turn) => setImmediate(turn));
+  assert.equal(runtime.given[0]!.settled, false, 'not settled while a task of the request still runs');
+  release.resolve();
+  await runtime.given[0]!.promise;
+  assert.deepEqual(ran.sort(), ['after', 'c.after', 'waitUntil'], 'settled after every task of the request ran');
+
+  // A request with no after-response work: its promise settles once its body has been read (its response done).
+  const plain = await app.fetch(new Request('http://localhost/nothing-after'), {}, runtime.ctx);
+  assert.equal(runtime.given.length, 2);
+  await new Promise((turn) => setImmediate(turn));
+  assert.equal(runtime.given[1]!.settled, false, 'not settled before the response is done');
+  assert.equal(await plain.text(), 'plain');
+  await runtime.given[1]!.promise;
+});
+
+test("on such a runtime, work that never ends is still reported: a task timed out, or given up by close(), settles the runtime's promise", async () => {
+  const { app, tasks } = honoApp({ after: { timeoutMs: 20 } });
+  const runtime = runtimeContext();
+  const started = deferred();
+  app.get('/times-out', (c) => {
+    c.after(() => new Promise(() => {}));
+    return c.body(null, 204);
+  });
+  app.get('/given-up', (c) => {
+    c.after(() => {
+      started.resolve();
+      return new Promise(() => {});
+    }, { timeoutMs: 60_000 });
+    return c.body(null, 204);
+  });
+  await app.fetch(new Request('http://localhost/times-out'), {}, runtime.ctx);
+  await runtime.given[0]!.promise;
+  assert.equal(tasks.app.afterStats().timedOut, 1);
+  await app.fetch(new Request('http://localhost/given-up'), {}, runtime.ctx);
+  await started.promise;
+  const report = await tasks.close({ timeoutMs: 10 });
+  assert.equal(report.tasksAbandoned.length, 1);
+  await runtime.given[1]!.promise;
 });

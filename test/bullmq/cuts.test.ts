@@ -1,7 +1,8 @@
 // The store's connection to Redis cut between two steps of one store call,
 // against a real redis-server: a TCP relay between the store and Redis drops
 // the connection that sends a chosen command, before Redis gets it. What the
-// call had done so far must not charge a task an attempt it never ran.
+// call had done so far must not charge a task an attempt it never ran. It
+// also holds a write back while another connection's command goes first.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
@@ -10,6 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { QueueEvents } from 'bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { Redis } from 'ioredis';
+import { defineScripts } from '../../src/bullmq/scripts.js';
+import { Undos } from '../../src/bullmq/undo.js';
 import { useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -22,6 +26,8 @@ interface Relay {
    * command again on a new connection: `resent` lets it, as a network blip would). Other connections live on.
    */
   cutOn(marker: string, options?: { replyLost?: boolean; resent?: boolean }): { stop: () => void };
+  /** Passes the next write holding `marker` on only once `first(write)` is done: what `first` sends reaches Redis before it. */
+  holdOn(marker: string, first: (write: Buffer) => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ async function relay(port: number): Promise<Relay> {
   let marker: string | undefined;
   let replyLost = false;
   let resent = false;
+  let hold: { marker: string; first: (write: Buffer) => Promise<void> } | undefined;
   const sockets = new Set<Socket>();
   const relayServer: Server = createServer((client) => {
     const upstream = new Socket().connect(port, '127.0.0.1');
@@ -49,6 +56,17 @@ async function relay(port: number): Promise<Relay> {
       else client.write(chunk);
     });
     client.on('data', (chunk: Buffer) => {
+      if (hold !== undefined && chunk.includes(hold.marker)) {
+        const { first } = hold;
+        hold = undefined;
+        // Whatever this connection writes meanwhile waits too, to keep its order.
+        client.pause();
+        void first(chunk).then(() => {
+          upstream.write(chunk);
+          client.resume();
+        });
+        return;
+      }
       if (marker !== undefined && chunk.includes(marker)) {
         marker = undefined;
         if (!replyLost) return cut();
@@ -67,6 +85,9 @@ async function relay(port: number): Promise<Relay> {
       replyLost = options.replyLost ?? false;
       resent = options.resent ?? false;
       return { stop: () => void relayServer.listen(listening, '127.0.0.1') };
+    },
+    holdOn: (held, first) => {
+      hold = { marker: held, first };
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();
@@ -166,4 +187,30 @@ test('a claim whose reply was lost, sent again by ioredis on its new connection,
   const done = await store.get('again-1');
   assert.equal(done?.state, 'completed');
   assert.deepEqual(done.errors, [], 'no stalled attempt recorded');
+});
+
+test('a registration that reaches Redis only after its own undo fails as the store unavailable (the request\'s 503), saying so, and stores nothing', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = 'cut-undone-first';
+  const { cutter, store } = await storeBehindRelay(t, prefix);
+  const direct = new Redis({ port: server().port });
+  t.after(() => direct.disconnect());
+  defineScripts(direct);
+  const undos = new Undos(direct, prefix);
+  const now = Date.now();
+  const held = { ...task('undone-1'), held: true, key: 'k-undone' };
+  // The registration's script names its undo mark: its undo (by the token the mark holds) is sent first, on another connection.
+  cutter.holdOn(`${prefix}:coda-undone:`, async (write) => {
+    const token = /coda-undone:([0-9a-f-]{36})/.exec(write.toString('latin1'))![1]!;
+    undos.add(token, [{ queue: `${prefix}:send:`, id: 'undone-1', key: 'k-undone', held: true }]);
+    assert.deepEqual(await undos.close(performance.now() + 10_000), [], 'the undo taken');
+  });
+  await assert.rejects(store.add([held, task('undone-2')], 'me', now + 10_000), (error: unknown) => {
+    assert.ok(error instanceof StoreUnavailable, `not StoreUnavailable: ${String(error)}`);
+    assert.match(error.message, /add\(\): the registration reached Redis after its undo .*nothing was stored/);
+    return true;
+  });
+  assert.equal(await store.get('undone-1'), null, 'the held task not stored');
+  assert.equal(await store.get('undone-2'), null, 'nor the ready one (not sent)');
+  // The key is free: the same tasks registered again are stored.
+  assert.deepEqual(await store.add([held, task('undone-2')], 'me', now + 10_000), [{ id: 'undone-1', duplicate: false }, { id: 'undone-2', duplicate: false }]);
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from 'coda-http';
+import { askedHelp } from '../../src/cli/help.js';
 import { coda } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
@@ -42,6 +43,9 @@ test('coda --help and each command\'s --help describe the commands and exit 0', 
     [['tasks', 'stats', '--help'], 'coda tasks stats <module>'], [['tasks', 'list', '-h'], 'coda tasks list <module>'],
     [['tasks', 'retry', '--help'], 'coda tasks retry <module> <id>...'], [['tasks', 'discard', fixture, '--help'], 'coda tasks discard <module> <id>...'],
     [['help', 'serve'], 'coda serve <module>'], [['help', 'worker'], 'coda worker <module>'], [['help', 'tasks'], 'coda tasks <action> <module>'],
+    // --help anywhere (the test 'every spelling …' below has them all): after `help`, before the command, before the action, beside a wrong flag.
+    [['help', 'tasks', '--help'], 'coda tasks <action> <module>'], [['--help', 'tasks', 'list'], 'coda tasks list <module>'],
+    [['tasks', '--help', 'retry'], 'coda tasks retry <module> <id>...'], [['serve', '--bogus', '-h'], 'coda serve <module>'],
   ] as const;
   const results = await Promise.all(cases.map(([args]) => run([...args])));
   cases.forEach(([args, usage], i) => {
@@ -65,6 +69,37 @@ test('coda help <command> [<action>] prints what coda <command> [<action>] --hel
   });
 });
 
+test('every spelling of a request for help asks for the same help as coda help <topic>, and a wrong word is an error naming it', () => {
+  const topics = [[], ['help'], ['serve'], ['worker'], ['tasks'], ['tasks', 'stats'], ['tasks', 'list'], ['tasks', 'retry'], ['tasks', 'discard']];
+  for (const topic of topics) {
+    const help = askedHelp(['help', ...topic]);
+    if (topic.length > 0 && topic[0] !== 'help') assert.match(help!, new RegExp(`^Usage: coda ${topic.join(' ')} <`), `coda help ${topic.join(' ')}`);
+    const [command, action] = topic;
+    const spellings = [
+      ['help', ...topic, '--help'], ['help', '-h', ...topic], ['--help', ...topic], ['-h', ...topic], ['help', ...topic, '-h', '--help'],
+      ...command === undefined || command === 'help' ? [] : [
+        [...topic, '--help'], [...topic, '-h'], [command, '--help', ...action === undefined ? [] : [action]],
+        // The command's own arguments, right or wrong, do not matter once help is asked for.
+        [...topic, ...command === 'tasks' && action === undefined ? [] : [fixture], '--json', '--bogus', '--port', '80', '--help'],
+      ],
+    ];
+    for (const spelling of spellings) assert.equal(askedHelp(spelling), help, `coda ${spelling.join(' ')}`);
+  }
+  // No help asked: a help flag after `--` is an argument (a task's id).
+  for (const args of [[], ['serve', fixture], ['tasks', 'retry', fixture, '--', '-h', '--help']]) assert.equal(askedHelp(args), undefined, `coda ${args.join(' ')}`);
+  const wrong: [string[], string][] = [
+    [['--help', 'bogus'], 'coda: unknown command "bogus"; the commands are serve, worker, tasks'],
+    [['bogus', fixture, '-h'], 'coda: unknown command "bogus"; the commands are serve, worker, tasks'],
+    [['help', '--help', 'bogus'], 'coda help: unknown command "bogus"; the commands are serve, worker, tasks'],
+    [['tasks', '--help', 'purge'], 'coda tasks: unknown action "purge"; the actions are stats, list, retry, discard'],
+    [['tasks', 'purge', fixture, '--help'], 'coda tasks: unknown action "purge"; the actions are stats, list, retry, discard'],
+    [['-h', 'worker', 'run'], 'coda worker: unknown subcommand "run": coda worker has none'],
+    [['help', 'help', 'me'], 'coda help: unknown subcommand "me": coda help has none'],
+    [['-h', 'tasks', 'list', 'more'], 'coda: unexpected argument "more"'],
+  ];
+  for (const [args, message] of wrong) assert.throws(() => askedHelp(args), { name: 'UsageError', message }, `coda ${args.join(' ')}`);
+});
+
 test('bad usage is a clear message on stderr and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [[], /Usage: coda <command>/],
@@ -83,6 +118,10 @@ test('bad usage is a clear message on stderr and exit code 2', async () => {
     [['help', 'tasks', 'purge'], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
     [['help', 'serve', 'stats'], /coda serve: unknown subcommand "stats": coda serve has none/],
     [['help', 'tasks', 'list', 'more'], /coda help: unexpected argument "more"/],
+    [['help', 'tasks', 'list', 'more', '--help'], /coda help: unexpected argument "more"/],
+    [['--help', 'bogus'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
+    [['bogus', '--help'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
+    [['tasks', '-h', 'purge'], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   cases.forEach(([args, message], i) => {
