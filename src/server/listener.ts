@@ -6,6 +6,7 @@ import type { App } from '../app/app.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, limitHeaderList } from './header-list.js';
+import { limitPipelining } from './pipelining.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
 
@@ -42,12 +43,13 @@ export interface Listener {
  */
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
   const { tls } = settings;
-  const http2Handler = limitHeaderList(app.handler);
+  const handler = limitPipelining(app.handler);
+  const http2Handler = limitHeaderList(handler);
   let server: NodeServer;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, app.handler);
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, handler);
     else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: HEADER_LIST_SETTINGS }, http2Handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, app.handler);
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, handler);
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }
