@@ -1,5 +1,6 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { HEADER_COUNT_LIMIT } from './header-list.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
 interface ClientError extends Error {
@@ -10,7 +11,8 @@ interface ClientError extends Error {
 
 /** Status and words for the errors that are not a plain 400 ("the request is malformed: …"). */
 const ANSWERS: Record<string, [status: number, text: string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'the request line and headers are larger than the server accepts'],
+  // Node 24's parser says the same of a head past maxHeaderSize and of one with too many fields.
+  HPE_HEADER_OVERFLOW: [431, `the request line and headers are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'the chunk extensions are larger than the server accepts'],
 };

@@ -16,20 +16,41 @@ export const HEADER_LIST_LIMIT = maxHeaderSize;
 /** The HTTP/2 settings that advertise the limit; Node resets a stream past it (ENHANCE_YOUR_CALM) once the client has acknowledged them. */
 export const HEADER_LIST_SETTINGS = { maxHeaderListSize: HEADER_LIST_LIMIT };
 
+/**
+ * The most header fields an HTTP/1.1 request may have: Node's own default.
+ * Node 24's parser refuses a head with more fields than the server keeps
+ * (`maxHeadersCount`; its 431, see client-error.ts); earlier Nodes keep the
+ * first ones and drop the rest without a word, so the app would see a request
+ * other than the one sent. The server keeps one more than the limit, so that
+ * `limitHeaderList` can tell a request past it whatever the Node.
+ */
+export const HEADER_COUNT_LIMIT = 1_000;
+
 const TOO_LARGE = `the header list is larger than the server accepts: more than ${HEADER_LIST_LIMIT} bytes (RFC 9113's count: each field's name and value plus 32)\n`;
+const TOO_MANY = `the request has too many header fields: more than ${HEADER_COUNT_LIMIT} header fields, the most the server accepts\n`;
 
 /**
- * `handler`, but an HTTP/2 request whose header list is past the limit is
- * answered 431 before the app sees it, as Node's parser answers an HTTP/1.1
- * head past it: a client that sent it before acknowledging the SETTINGS (or
- * never does) would otherwise be served whatever its size.
+ * `handler`, but a request past the header limits is answered 431 before the
+ * app sees it: an HTTP/2 header list past the size, as Node's parser answers
+ * an HTTP/1.1 head past it (a client that sent it before acknowledging the
+ * SETTINGS, or never does, would otherwise be served whatever its size), and
+ * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields.
  */
 export function limitHeaderList(handler: Handler): Handler {
   return (request, response) => {
-    if (request instanceof Http2ServerRequest && headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) refuse(response as Http2ServerResponse);
-    else handler(request, response);
+    if (request instanceof Http2ServerRequest) {
+      if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) refuse(response as Http2ServerResponse);
+      else handler(request, response);
+    } else if (request.rawHeaders.length > HEADER_COUNT_LIMIT * 2) {
+      refuseHttp1(response as ServerResponse);
+    } else {
+      handler(request, response);
+    }
   };
 }
+
+/** What node:http keeps of a request's fields (`maxHeadersCount`): one past the limit, so that a request past it shows. */
+export const HEADERS_KEPT = HEADER_COUNT_LIMIT + 1;
 
 function headerListSize(rawHeaders: string[]): number {
   let size = 0;
@@ -46,4 +67,11 @@ function refuse(response: Http2ServerResponse): void {
   response.end(TOO_LARGE, () => setImmediate(() => {
     if (!stream.closed && stream.state.remoteClose !== 1) stream.close(constants.NGHTTP2_NO_ERROR);
   }));
+}
+
+/** The 431; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
+function refuseHttp1(response: ServerResponse): void {
+  response.shouldKeepAlive = false;
+  response.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(TOO_MANY) });
+  response.end(TOO_MANY);
 }

@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream';
 import type { App } from '../app/app.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
-import { HEADER_LIST_SETTINGS, limitHeaderList } from './header-list.js';
+import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList } from './header-list.js';
+import { limitPipelining } from './pipelining.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
 
@@ -42,12 +43,12 @@ export interface Listener {
  */
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
   const { tls } = settings;
-  const http2Handler = limitHeaderList(app.handler);
+  const handler = limitHeaderList(limitPipelining(app.handler));
   let server: NodeServer;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, app.handler);
-    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: HEADER_LIST_SETTINGS }, http2Handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, app.handler);
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, handler);
+    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: HEADER_LIST_SETTINGS }, handler);
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, handler);
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }
@@ -55,7 +56,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   const http1 = server as HttpServer;
   http1.on('connect', (request: IncomingMessage | Http2ServerRequest, socket: Duplex | Http2ServerResponse) => {
     // node:http2 emits its CONNECT streams here too, with their response: requests like any other.
-    if (socket instanceof Http2ServerResponse) http2Handler(request, socket);
+    if (socket instanceof Http2ServerResponse) handler(request, socket);
     else refuseConnect(request as IncomingMessage, socket);
   });
   http1.on('clientError', answerClientError);
@@ -65,6 +66,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.headersTimeout = settings.headersTimeoutMs;
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  http1.maxHeadersCount = HEADERS_KEPT;
   if (!settings.http2) {
     http1.on('checkContinue', continueWhenRead(app));
     return http1Listener(http1, tls === undefined ? 'http' : 'https');

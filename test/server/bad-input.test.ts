@@ -218,7 +218,7 @@ describe('bad input over a real socket', () => {
     }
   });
 
-  const TOO_LARGE = 'the request line and headers are larger than the server accepts\n';
+  const TOO_LARGE = 'the request line and headers are larger than the server accepts: more than 16384 bytes, or more than 1000 header fields\n';
 
   test('an over-long URL gets a 431 saying so (Node\'s parser refuses it; Coda words the answer)', async () => {
     const response = await rawRequest(server, rawGet(`/notes/${'a'.repeat(20_000)}`));

@@ -1,0 +1,79 @@
+// Redis restarted without persistence (no AOF, no RDB: SIGKILLed and started
+// again on the same port, its data gone) while a web process registers tasks
+// and a worker runs them. Neither crashes; registrations made while Redis is
+// away get 503; once it is back they are accepted again by themselves, and the
+// worker runs them: what was journaled before the restart is what a Redis
+// without persistence loses (docs/bullmq.md, "Persistence").
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
+import { bullmqStore } from 'coda-http/bullmq';
+import { pino } from 'pino';
+import { useRedis } from './redis-server.js';
+
+// Not persistent: a restart empties it.
+const { missing, server } = useRedis();
+
+test('Redis restarted with its data gone under load: neither the web process nor the worker crashes, registrations resume by themselves, and the worker runs them', { timeout: 60_000, skip: missing }, async (t) => {
+  const ran = new Set<number>();
+  const waiting = new Map<number, () => void>();
+  const record = task('record', (payload: { n: number }) => {
+    ran.add(payload.n);
+    waiting.get(payload.n)?.();
+  });
+  const prefix = 'restarted';
+  const logger = pino({ level: 'silent' });
+  const app = createApp({
+    logger,
+    routes: [post('/work/:n', (request) => {
+      after(record, { n: Number(request.params.n) });
+      return new HttpResponse('accepted', { status: 202 });
+    })],
+    // The web process journals (and runs some itself); the worker runs the rest.
+    tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix }), leaseMs: 1000, pollMs: 50 },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close({ timeoutMs: 1000 }));
+  const worker = await runWorker({ definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix }), pollMs: 50, leaseMs: 1000, handleSignals: false, logger });
+  t.after(() => worker.close({ timeoutMs: 1000 }));
+
+  let next = 0;
+  /** Ten requests at once; the numbers of those accepted, once each has run. */
+  const burst = async (): Promise<{ statuses: number[]; accepted: number[] }> => {
+    const results = await Promise.all(Array.from({ length: 10 }, async () => {
+      const n = next++;
+      const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
+      await response.text();
+      return { n, status: response.status };
+    }));
+    return { statuses: results.map((r) => r.status), accepted: results.filter((r) => r.status === 202).map((r) => r.n) };
+  };
+  /** Resolves once every task of `numbers` has run, or fails naming those that did not within the bound. */
+  const allRun = async (numbers: number[]): Promise<void> => {
+    const pending = numbers.filter((n) => !ran.has(n)).map((n) => new Promise<void>((resolve) => waiting.set(n, resolve)));
+    await Promise.race([Promise.all(pending), delay(20_000, undefined, { ref: false })]);
+    assert.deepEqual(numbers.filter((n) => !ran.has(n)), [], 'every accepted task ran');
+  };
+
+  const before = await burst();
+  assert.deepEqual(before.statuses, Array(10).fill(202));
+  await allRun(before.accepted);
+
+  await server().kill();
+  const away = await burst();
+  assert.deepEqual(away.statuses, Array(10).fill(503), 'while Redis is away, registrations are refused');
+  await server().start();
+
+  // The store's connection comes back on its own schedule (retries every 50 ms, then up to every second):
+  // ask again, a bounded number of times, until a registration is accepted.
+  let resumed: number[] = [];
+  for (let attempt = 0; attempt < 100 && resumed.length === 0; attempt++) {
+    resumed = (await burst()).accepted;
+    if (resumed.length === 0) await delay(50);
+  }
+  assert.ok(resumed.length > 0, 'registrations resumed once Redis returned, empty');
+  const after2 = await burst();
+  assert.deepEqual(after2.statuses, Array(10).fill(202));
+  await allRun([...resumed, ...after2.accepted]);
+});
