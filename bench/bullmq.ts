@@ -367,6 +367,11 @@ interface BullmqResults {
   usedMemory: { tasks: number; bytes: number }[];
 }
 
+/** A markdown table: the first column a label, the others figures (right-aligned). */
+function table(columns: string[], rows: string[]): string[] {
+  return [`| ${columns.join(' | ')} |`, `| --- |${' ---: |'.repeat(columns.length - 1)}`, ...rows];
+}
+
 function tasksRow(label: string, side: TasksSide): string {
   const { perTask } = side;
   const memory = side.usedMemory.at(-1)!;
@@ -388,19 +393,15 @@ function writeBullmqPart(results: BullmqResults): string {
       'the web process and a worker process each on their own (not pinned: four processes share the machine).',
       'Coda: `after(task)` in the view, journaled on BullMQ before the response; Fastify: `await queue.add()` in the handler, a BullMQ worker.',
       '',
-      '| server | req/s | p50 ms | p99 ms | tasks run / registered |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      row('Coda, bullmqStore', results.coda),
-      row('Fastify, BullMQ by hand', results.fastify),
-      '',
+      ...table(['server', 'req/s', 'p50 ms', 'p99 ms', 'tasks run / registered'], [row('Coda, bullmqStore', results.coda), row('Fastify, BullMQ by hand', results.fastify)]),
       '',
       `Without HTTP, ${results.withoutHttp.tasks.toLocaleString('en-US')} tasks enqueued in bursts of 1,000 and run by a worker process (concurrency 16), each side on an emptied Redis;`,
       'memory is Redis\'s used_memory once every task has run, completed jobs pruned to the newest 1,000; CPU from /proc, per task.',
       '',
-      '| side | tasks/s | seconds | Redis commands / task | worker CPU µs / task | redis-server CPU µs / task | enqueuing CPU µs / task | Redis used_memory after |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      tasksRow('Coda: app.tasks.enqueue(), runWorker()', results.withoutHttp),
-      tasksRow('BullMQ alone: Queue.addBulk(), a Worker', results.bullmqAlone),
+      ...table(
+        ['side', 'tasks/s', 'seconds', 'Redis commands / task', 'worker CPU µs / task', 'redis-server CPU µs / task', 'enqueuing CPU µs / task', 'Redis used_memory after'],
+        [tasksRow('Coda: app.tasks.enqueue(), runWorker()', results.withoutHttp), tasksRow('BullMQ alone: Queue.addBulk(), a Worker', results.bullmqAlone)],
+      ),
     ],
   });
 }
