@@ -18,6 +18,10 @@
  * CPU time of the web process, the worker and redis-server (/proc/<pid>/stat),
  * as deltas over `--requests` after a warm-up, every task run.
  *
+ * 2 and 3 run for Coda and for BullMQ alone (`Queue.addBulk()`, a `Worker`),
+ * with Redis commands and CPU per task. `--tasks 1000000` is the issue's
+ * million: about six minutes on the 2-core machine (bench/bullmq-results.md).
+ *
  * Usage: npm run bench:bullmq [-- --requests 20000 --tasks 100000] [--count]
  * Needs redis-server (Debian's package) and h2load or autocannon.
  */
@@ -33,7 +37,7 @@ import { pino } from 'pino';
 import { after, createApp, get, HttpResponse, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { writePart } from './parts.js';
-import { pickLoader, runLoad, type Loader, type LoadResult } from './load.js';
+import { pickLoader, runLoad } from './load.js';
 import { startRedis } from '../test/bullmq/redis-server.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -185,7 +189,7 @@ async function redisCounts(redis: Redis): Promise<{ commands: Map<string, number
  * requests, then until the worker has run every task; what each process and
  * Redis did meanwhile, per request.
  */
-async function count(redis: Redis, loader: Loader, requests: number, connections: number): Promise<Record<string, unknown>> {
+async function count(redis: Redis, loader: ReturnType<typeof pickLoader>, requests: number, connections: number): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = {};
   for (const [framework, webRole, workerRole] of [['coda', 'coda-web', 'coda-worker'], ['fastify', 'fastify-web', 'bull-worker']] as const) {
     const web = await start(webRole, { CODA_BENCH_COUNT: '1' });
@@ -236,6 +240,67 @@ async function count(redis: Redis, loader: Loader, requests: number, connections
   return results;
 }
 
+interface TasksSide {
+  tasks: number;
+  seconds: number;
+  tasksPerSecond: number;
+  tasksRun: number;
+  /** Per task: Redis commands (scripts' own included), and CPU µs of the worker, redis-server and this process (the enqueuing side). */
+  perTask: { commands: number; workerCpuUs: number; redisCpuUs: number; enqueueCpuUs: number };
+  /** Redis's used_memory as the tasks went in, and once every one had run (completed jobs pruned as configured: the newest 1,000 kept). */
+  usedMemory: { tasks: number; bytes: number }[];
+}
+
+/**
+ * `tasks` tasks without HTTP, enqueued in bursts of 1,000 and run by a worker
+ * process: Coda's (`app.tasks.enqueue()`, `runWorker()`, `bullmqStore()`), or
+ * BullMQ alone (`Queue.addBulk()`, a `Worker`, the same completed jobs kept).
+ */
+async function throughRedis(redis: Redis, port: number, tasks: number, side: 'coda' | 'bullmq'): Promise<TasksSide> {
+  await redis.flushall();
+  const prefix = side === 'coda' ? 'bench-tasks' : 'bench-fastify';
+  const memory: [number, number][] = [[0, await usedMemory(redis)]];
+  const worker = await start(side === 'coda' ? 'coda-worker' : 'bull-worker', { PREFIX: prefix });
+  const app = side === 'coda'
+    ? createApp({ tasks: { definitions: [record], store: bullmqStore({ connection: { port }, prefix }), run: false }, logger: pino({ level: 'silent' }) })
+    : undefined;
+  const queue = side === 'bullmq' ? new Queue('record', { connection: { port }, prefix, defaultJobOptions: { removeOnComplete: { count: 1000 }, attempts: 3 } }) : undefined;
+  const before = await redisCounts(redis);
+  const cpuBefore = [worker.child.pid!, before.pid].map(cpuMs);
+  const ownBefore = process.cpuUsage();
+  const started = performance.now();
+  for (let sent = 0; sent < tasks;) {
+    const burst = Math.min(1000, tasks - sent);
+    if (app !== undefined) await Promise.all(Array.from({ length: burst }, (_, i) => app.tasks.enqueue(record, { n: sent + i })));
+    else await queue!.addBulk(Array.from({ length: burst }, (_, i) => ({ name: 'record', data: { n: sent + i } })));
+    sent += burst;
+    if (sent % Math.max(1000, Math.floor(tasks / 10)) === 0) memory.push([sent, await usedMemory(redis)]);
+  }
+  await drained(redis, prefix, 'record');
+  const seconds = (performance.now() - started) / 1000;
+  const own = process.cpuUsage(ownBefore);
+  const cpuAfter = [worker.child.pid!, before.pid].map(cpuMs);
+  const after = await redisCounts(redis);
+  const tasksRun = await ranBy(worker);
+  if (tasksRun !== tasks) throw new Error(`${side} without HTTP: ${tasks} enqueued, ${tasksRun} ran`);
+  memory.push([tasks, await usedMemory(redis)]);
+  await app?.tasks.close(performance.now());
+  await queue?.close();
+  let commands = 0;
+  for (const [name, calls] of after.commands) commands += calls - (before.commands.get(name) ?? 0);
+  const perTaskUs = (ms: number): number => Math.round((ms * 1000) / tasks);
+  const result: TasksSide = {
+    tasks, seconds: Number(seconds.toFixed(2)), tasksPerSecond: Math.round(tasks / seconds), tasksRun,
+    perTask: {
+      commands: Number((commands / tasks).toFixed(2)),
+      workerCpuUs: perTaskUs(cpuAfter[0]! - cpuBefore[0]!), redisCpuUs: perTaskUs(cpuAfter[1]! - cpuBefore[1]!), enqueueCpuUs: perTaskUs((own.user + own.system) / 1000),
+    },
+    usedMemory: memory.map(([n, bytes]) => ({ tasks: n, bytes })),
+  };
+  console.error(`${side} without HTTP`, JSON.stringify(result));
+  return result;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -256,96 +321,69 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const connections = Number(values.connections);
-  let results: BullmqResults;
+  const results: Record<string, unknown> = { node: process.version, loader, requests, connections: Number(values.connections) };
   try {
-    const coda = await loadSide(redis, loader, 'coda', requests, connections);
-    const fastify = await loadSide(redis, loader, 'fastify', requests, connections);
-    const ratio = Number((coda.rps / fastify.rps).toFixed(2));
-    results = { node: process.version, loader, requests, connections, coda, fastify, ratio, ...await withoutHttp(redis, redisServer.port, tasks) };
+    for (const [framework, web, worker, prefix] of [['coda', 'coda-web', 'coda-worker', 'bench-coda'], ['fastify', 'fastify-web', 'bull-worker', 'bench-fastify']] as const) {
+      const server = await start(web);
+      const workerProcess = await start(worker);
+      const url = `http://127.0.0.1:${server.first.split(' ')[1]}/work`;
+      await runLoad(loader, { url, connections: Number(values.connections), amount: Math.min(2000, requests), headers: {} }, undefined);
+      const load = await runLoad(loader, { url, connections: Number(values.connections), amount: requests, headers: {} }, undefined);
+      await drained(redis, prefix, 'record');
+      const accepted = load.statuses['200'] ?? 0;
+      const total = accepted + Math.min(2000, requests);
+      const taskRuns = await ranBy(workerProcess);
+      server.child.kill('SIGKILL');
+      results[framework] = { rps: Math.round(load.rps), p50: load.p50, p99: load.p99, statuses: load.statuses, errors: load.errors, tasksExpected: total, tasksRun: taskRuns };
+      if (taskRuns !== total) throw new Error(`${framework}: ${total} tasks registered by 2xx responses, ${taskRuns} ran`);
+      console.error(framework, results[framework]);
+    }
+    const coda = results.coda as { rps: number };
+    const fastify = results.fastify as { rps: number };
+    results.ratio = Number((coda.rps / fastify.rps).toFixed(2));
+
+    // Without HTTP, Coda then BullMQ alone, each on an emptied Redis.
+    results.withoutHttp = await throughRedis(redis, redisServer.port, tasks, 'coda');
+    results.usedMemory = (results.withoutHttp as TasksSide).usedMemory;
+    results.bullmqAlone = await throughRedis(redis, redisServer.port, tasks, 'bullmq');
   } finally {
     redis.disconnect();
     await redisServer.stop();
   }
   console.log(JSON.stringify(results, null, 2));
-  console.log(`wrote ${writeBullmqPart(results)}`);
+  console.log(`wrote ${writeBullmqPart(results as unknown as BullmqResults)}`);
 }
 
-const SIDES = {
-  coda: { web: 'coda-web', worker: 'coda-worker', prefix: 'bench-coda' },
-  fastify: { web: 'fastify-web', worker: 'bull-worker', prefix: 'bench-fastify' },
-} as const;
-
-/** One framework's web and worker processes under load: after 2,000 requests of warm-up, `requests`; every task must run. */
-async function loadSide(redis: Redis, loader: Loader, framework: keyof typeof SIDES, requests: number, connections: number): Promise<LoadSide> {
-  const { web, worker, prefix } = SIDES[framework];
-  const server = await start(web);
-  const workerProcess = await start(worker);
-  const url = `http://127.0.0.1:${server.first.split(' ')[1]}/work`;
-  await runLoad(loader, { url, connections, amount: Math.min(2000, requests), headers: {} }, undefined);
-  const load = await runLoad(loader, { url, connections, amount: requests, headers: {} }, undefined);
-  await drained(redis, prefix, 'record');
-  const accepted = load.statuses['200'] ?? 0;
-  const total = accepted + Math.min(2000, requests);
-  const taskRuns = await ranBy(workerProcess);
-  server.child.kill('SIGKILL');
-  const side = { rps: Math.round(load.rps), p50: load.p50, p99: load.p99, statuses: load.statuses, errors: load.errors, tasksExpected: total, tasksRun: taskRuns };
-  if (taskRuns !== total) throw new Error(`${framework}: ${total} tasks registered by 2xx responses, ${taskRuns} ran`);
-  console.error(framework, side);
-  return side;
-}
-
-/** Without HTTP: `tasks` enqueued in bursts of 1,000 (one pipeline per turn), a worker process runs them; Redis's memory along the way. */
-async function withoutHttp(redis: Redis, port: number, tasks: number): Promise<Pick<BullmqResults, 'withoutHttp' | 'usedMemory'>> {
-  await redis.flushall();
-  const before = await usedMemory(redis);
-  const workerProcess = await start('coda-worker', { PREFIX: 'bench-tasks' });
-  const app = createApp({ tasks: { definitions: [record], store: bullmqStore({ connection: { port }, prefix: 'bench-tasks' }), run: false }, logger: pino({ level: 'silent' }) });
-  const memory: [number, number][] = [[0, before]];
-  const started = performance.now();
-  for (let sent = 0; sent < tasks;) {
-    const burst = Math.min(1000, tasks - sent);
-    await Promise.all(Array.from({ length: burst }, (_, i) => app.tasks.enqueue(record, { n: sent + i })));
-    sent += burst;
-    if (sent % Math.max(1000, Math.floor(tasks / 10)) === 0) memory.push([sent, await usedMemory(redis)]);
-  }
-  await drained(redis, 'bench-tasks', 'record');
-  const seconds = (performance.now() - started) / 1000;
-  const tasksRun = await ranBy(workerProcess);
-  if (tasksRun !== tasks) throw new Error(`without HTTP: ${tasks} enqueued, ${tasksRun} ran`);
-  memory.push([tasks, await usedMemory(redis)]);
-  await app.tasks.close(performance.now());
-  return {
-    withoutHttp: { tasks, seconds: Number(seconds.toFixed(2)), tasksPerSecond: Math.round(tasks / seconds), tasksRun },
-    usedMemory: memory.map(([after, bytes]) => ({ tasks: after, bytes })),
-  };
-}
-
-interface LoadSide extends Pick<LoadResult, 'p50' | 'p99' | 'statuses' | 'errors'> {
-  rps: number;
-  tasksExpected: number;
-  tasksRun: number;
-}
-
+interface LoadSide { rps: number; p50: number; p99: number; tasksExpected: number; tasksRun: number }
 interface BullmqResults {
-  node: string;
-  loader: Loader;
+  loader: string;
   requests: number;
   connections: number;
   coda: LoadSide;
   fastify: LoadSide;
   ratio: number;
-  withoutHttp: { tasks: number; seconds: number; tasksPerSecond: number; tasksRun: number };
+  withoutHttp: TasksSide;
+  bullmqAlone: TasksSide;
   usedMemory: { tasks: number; bytes: number }[];
+}
+
+/** A markdown table: the first column a label, the others figures (right-aligned). */
+function table(columns: string[], rows: string[]): string[] {
+  return [`| ${columns.join(' | ')} |`, `| --- |${' ---: |'.repeat(columns.length - 1)}`, ...rows];
+}
+
+function tasksRow(label: string, side: TasksSide): string {
+  const { perTask } = side;
+  const memory = side.usedMemory.at(-1)!;
+  return `| ${label} | ${side.tasksPerSecond.toLocaleString('en-US')} | ${side.seconds} | ${perTask.commands} | ${perTask.workerCpuUs} | ${perTask.redisCpuUs} | ${perTask.enqueueCpuUs} | ${(memory.bytes / 2 ** 20).toFixed(1)} MB |`;
 }
 
 function writeBullmqPart(results: BullmqResults): string {
   const row = (label: string, side: LoadSide): string =>
     `| ${label} | ${side.rps.toLocaleString('en-US')} | ${side.p50.toFixed(2)} | ${side.p99.toFixed(2)} | ${side.tasksRun.toLocaleString('en-US')} / ${side.tasksExpected.toLocaleString('en-US')} |`;
-  const memory = results.usedMemory.at(-1)!;
   return writePart('bullmq', {
     title: 'Durable tasks on BullMQ',
-    command: `npm run bench:bullmq -- --requests ${results.requests} --connections ${results.connections}`,
+    command: `npm run bench:bullmq -- --requests ${results.requests} --connections ${results.connections} --tasks ${results.withoutHttp.tasks}`,
     targets: [
       ['Coda ≥ 1.5× Fastify doing the same by hand, every task run', `${results.ratio.toFixed(2)}× (${results.coda.rps.toLocaleString('en-US')} against ${results.fastify.rps.toLocaleString('en-US')} req/s)`, results.ratio >= 1.5],
       ['without HTTP, enqueued and run by a worker process', `${results.withoutHttp.tasksPerSecond.toLocaleString('en-US')} tasks/s`, null],
@@ -355,12 +393,15 @@ function writeBullmqPart(results: BullmqResults): string {
       'the web process and a worker process each on their own (not pinned: four processes share the machine).',
       'Coda: `after(task)` in the view, journaled on BullMQ before the response; Fastify: `await queue.add()` in the handler, a BullMQ worker.',
       '',
-      '| server | req/s | p50 ms | p99 ms | tasks run / registered |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      row('Coda, bullmqStore', results.coda),
-      row('Fastify, BullMQ by hand', results.fastify),
+      ...table(['server', 'req/s', 'p50 ms', 'p99 ms', 'tasks run / registered'], [row('Coda, bullmqStore', results.coda), row('Fastify, BullMQ by hand', results.fastify)]),
       '',
-      `Without HTTP: ${results.withoutHttp.tasks.toLocaleString('en-US')} tasks, ${results.withoutHttp.tasksPerSecond.toLocaleString('en-US')} per second; Redis used ${(memory.bytes / 2 ** 20).toFixed(1)} MB with them kept.`,
+      `Without HTTP, ${results.withoutHttp.tasks.toLocaleString('en-US')} tasks enqueued in bursts of 1,000 and run by a worker process (concurrency 16), each side on an emptied Redis;`,
+      'memory is Redis\'s used_memory once every task has run, completed jobs pruned to the newest 1,000; CPU from /proc, per task.',
+      '',
+      ...table(
+        ['side', 'tasks/s', 'seconds', 'Redis commands / task', 'worker CPU µs / task', 'redis-server CPU µs / task', 'enqueuing CPU µs / task', 'Redis used_memory after'],
+        [tasksRow('Coda: app.tasks.enqueue(), runWorker()', results.withoutHttp), tasksRow('BullMQ alone: Queue.addBulk(), a Worker', results.bullmqAlone)],
+      ),
     ],
   });
 }

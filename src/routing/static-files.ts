@@ -1,6 +1,4 @@
 import { realpathSync, statSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
 import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/errors.js';
@@ -9,6 +7,7 @@ import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
+import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
 import { route, type Route } from './routes.js';
 
 export interface StaticFilesOptions {
@@ -50,8 +49,10 @@ let sender: Promise<Send> | undefined;
  * A GET (and HEAD) route that serves the files under `root` at `prefix`,
  * through @fastify/send: content types, a weak ETag and Last-Modified with
  * conditional requests (304, 412), byte ranges (206, 416), a cache policy.
- * The body streams through Coda's response path, so after-response tasks run
- * after its last byte and the outcome counts its bytes. Bad paths are
+ * The route opens the file itself (file-body.ts): up to 64 KiB it is sent
+ * whole with its head, larger it streams through Coda's response path; either
+ * way after-response tasks run after its last byte and the outcome counts its
+ * bytes. Bad paths are
  * refused: a NUL byte, a backslash or an encoded slash is a 400, `..` a 403;
  * a symlink that leads out of the root is a 404, as is a missing file, a
  * dotfile (by default) and a directory without an index.
@@ -78,12 +79,21 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
     const send = await sender!;
     const result = await send(headersOnly(request), `/${file}`, sendOptions);
-    if (result.type === 'file' && result.statusCode !== 304) return new StreamingResponse(result.stream, { status: result.statusCode, headers: result.headers });
+    // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
     result.stream.destroy();
-    // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
-    if (result.statusCode === 304) return new HttpResponse(null, { status: 304, headers: result.headers });
     if (result.type === 'directory') return redirect(withSlash(request), 301);
-    throw refusal(request, result);
+    if (result.type !== 'file') throw refusal(request, result);
+    const fd = await openInside(result.metadata.path, root, request.path);
+    const { statusCode: status, headers } = result;
+    // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
+    if (status === 304 || request.method === 'HEAD') {
+      closeFile(fd);
+      return new HttpResponse(null, { status, headers });
+    }
+    const length = Number(headers['Content-Length']);
+    const start = status === 206 ? rangeStart(headers) : 0;
+    if (length <= WHOLE) return new HttpResponse(await readWhole(fd, start, length, result.metadata.path), { status, headers });
+    return new StreamingResponse(fileChunks(fd, start, length), { status, headers });
   }
   Object.defineProperty(serveFile, 'name', { value: `staticFiles(${prefix})` });
   return route(['GET', 'HEAD'], pattern, serveFile, options.name === undefined ? {} : { name: options.name });
@@ -125,8 +135,6 @@ function checkSendOptions(where: string, options: StaticFilesOptions, root: stri
     etag: options.etag ?? true,
     lastModified: options.lastModified ?? true,
     acceptRanges: options.acceptRanges ?? true,
-    // The path is checked before; this checks where it really leads, symlinks followed.
-    onFile: (file) => insideRoot(file, root),
   };
 }
 
@@ -155,20 +163,24 @@ function checkPath(full: string, file: string): void {
   if (full.split('/').includes('..')) throw new PermissionDenied(`the path ${shown} climbs out of the static root with ".."`);
 }
 
-/** A file reached through a symlink that leads out of the root is as good as missing. */
-async function insideRoot(file: string, root: string): Promise<void> {
-  const real = await realpath(file);
-  if (real !== root && !real.startsWith(root + path.sep)) throw new NotFound(`no file there: it leads out of the static root`);
-}
-
-/** What @fastify/send reads of a request: its method and conditional headers. */
+/**
+ * What @fastify/send reads of a request: its conditional headers, and HEAD
+ * for its method, so that it answers with the headers only and opens
+ * nothing: the route reads the file (file-body.ts).
+ */
 function headersOnly(request: HttpRequest): Readable {
   const headers: Record<string, string> = {};
   for (const name of CONDITIONAL) {
     const value = request.headers.get(name);
     if (value !== null) headers[name] = value;
   }
-  return { method: request.method, headers } as unknown as Readable;
+  return { method: 'HEAD', headers } as unknown as Readable;
+}
+
+/** Where a 206's range starts, from the Content-Range @fastify/send wrote (`bytes <start>-<end>/<size>`). */
+function rangeStart(headers: Record<string, string>): number {
+  const range = headers['Content-Range']!;
+  return Number(range.slice(range.indexOf(' ') + 1, range.indexOf('-')));
 }
 
 /** The HttpError for what @fastify/send refused, with a message that names the path. */

@@ -18,6 +18,8 @@ const png = Buffer.alloc(4096, 7);
 describe('compress()', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-compress-'));
   writeFileSync(path.join(dir, 'page.html'), text);
+  // Past 64 KiB, staticFiles() streams a file; below, it sends it whole.
+  writeFileSync(path.join(dir, 'book.html'), text.repeat(20));
   const outcomes = new Map<string, Outcome>();
   const app = createApp({
     middleware: [compress(), { afterResponse(request, _response, outcome) { outcomes.set(request.path, outcome); } }],
@@ -137,13 +139,19 @@ describe('compress()', () => {
     }
   });
 
-  test('static files are compressed as streams: no Content-Length, no Accept-Ranges, a weak ETag; a range is sent as it is', async () => {
+  test('static files are compressed, a small one whole and a large one as a stream: no Accept-Ranges, a weak ETag; a range is sent as it is', async () => {
     const whole = await fetchRaw('/files/page.html', { 'accept-encoding': 'br' });
     assert.equal(whole.headers['content-encoding'], 'br');
-    assert.equal(whole.headers['content-length'], undefined);
+    assert.equal(whole.headers['content-length'], String(whole.body.length));
     assert.equal(whole.headers['accept-ranges'], undefined);
     assert.match(whole.headers.etag!, /^W\//);
     assert.equal(zlib.brotliDecompressSync(whole.body).toString(), text);
+    const streamed = await fetchRaw('/files/book.html', { 'accept-encoding': 'br' });
+    assert.equal(streamed.headers['content-encoding'], 'br');
+    assert.equal(streamed.headers['content-length'], undefined);
+    assert.equal(streamed.headers['accept-ranges'], undefined);
+    assert.match(streamed.headers.etag!, /^W\//);
+    assert.equal(zlib.brotliDecompressSync(streamed.body).toString(), text.repeat(20));
     const part = await fetchRaw('/files/page.html', { 'accept-encoding': 'br', range: 'bytes=0-2' });
     assert.equal(part.status, 206);
     assert.equal(part.headers['content-encoding'], undefined);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -29,6 +30,20 @@ function makeTree(): { base: string; root: string; big: Buffer } {
   symlinkSync(path.join(base, 'outside'), path.join(root, 'outdir'));
   symlinkSync(path.join(root, 'hello.txt'), path.join(root, 'alias.txt'));
   return { base, root, big };
+}
+
+/** The files under `folder` this process has open (Linux: /proc/self/fd). */
+function openUnder(folder: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(folder)) open.push(target);
+    } catch {
+      // Closed since the folder was listed.
+    }
+  }
+  return open;
 }
 
 describe('staticFiles()', () => {
@@ -112,6 +127,34 @@ describe('staticFiles()', () => {
     assert.equal(outcomes[0]!.bytesSent, big.length);
   });
 
+  test('a range past 64 KiB streams from its start; one within it is read whole from its start', async () => {
+    const middle = await get('/assets/big.bin', { range: 'bytes=100001-300000' });
+    assert.equal(middle.status, 206);
+    assert.equal(middle.headers['content-range'], `bytes 100001-300000/${big.length}`);
+    assert.deepEqual(middle.body, big.subarray(100_001, 300_001));
+    const small = await get('/assets/big.bin', { range: 'bytes=70000-70009' });
+    assert.deepEqual(small.body, big.subarray(70_000, 70_010));
+  });
+
+  test('every file opened is closed: sent, streamed, HEAD, 304, a range, refused as leading out, and a client gone mid-stream', { skip: process.platform !== 'linux' }, async () => {
+    const { etag } = (await get('/assets/hello.txt')).headers;
+    await get('/assets/big.bin');
+    await get('/assets/big.bin', {}, 'HEAD');
+    await get('/assets/hello.txt', { 'if-none-match': etag! });
+    await get('/assets/big.bin', { range: 'bytes=1-200000' });
+    await get('/assets/leak.txt');
+    // A client that reads the head and one chunk of the 1 MB file, then goes away.
+    await new Promise<void>((resolve) => {
+      const request = http.get(`${server.url}/assets/big.bin`, (response) => response.once('data', () => request.destroy()));
+      request.on('close', resolve);
+      request.on('error', () => {});
+    });
+    await app.settle();
+    // Closing is not awaited by the route: a bounded number of turns for it to finish.
+    for (let turn = 0; turn < 1000 && openUnder(base).length > 0; turn++) await new Promise(setImmediate);
+    assert.deepEqual(openUnder(base), []);
+  });
+
   test('directories: index.html for a path ending in "/", a 301 to it (query kept) without the slash, a 404 without an index', async () => {
     const index = await get('/assets/docs/');
     assert.equal(index.status, 200);
@@ -167,6 +210,17 @@ describe('staticFiles()', () => {
 
     test('a symlink that stays inside the root is served', async () => {
       assert.equal((await get('/assets/alias.txt')).body.toString(), 'hello, world\n');
+    });
+
+    test('a symlink swapped to lead out after it was served is refused: nothing of the first answer is kept', async () => {
+      const link = path.join(root, 'swapped.txt');
+      symlinkSync(path.join(root, 'hello.txt'), link);
+      assert.equal((await get('/assets/swapped.txt')).body.toString(), 'hello, world\n');
+      unlinkSync(link);
+      symlinkSync(path.join(base, 'secret.txt'), link);
+      const response = await get('/assets/swapped.txt');
+      assert.equal(response.status, 404);
+      assert.equal(response.body.toString(), 'no file there: it leads out of the static root');
     });
   });
 

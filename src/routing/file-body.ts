@@ -1,0 +1,148 @@
+import { close, open, read, readlinkSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { NotFound } from '../http/errors.js';
+
+/** Files (or ranges) up to this size are read whole and sent with their head in one write. */
+export const WHOLE = 64 * 1024;
+
+/**
+ * Larger ones stream in chunks of this size, one read at a time: half the
+ * reads and writes of a 64 KiB stream, and no more held per response than a
+ * Readable's 64 KiB chunk and the 64 KiB it reads ahead.
+ */
+const CHUNK = 128 * 1024;
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** Linux names an open file's real path in /proc/self/fd; without it (another system, a sandbox) the path is resolved instead. */
+let fdLinks = process.platform === 'linux';
+
+/**
+ * Opens `file` for reading (`shown`: the request's path, for a 404), and checks where the open file really is: a file
+ * reached through a symlink that leads out of `root` (a real path) is as good
+ * as missing. The check is of the descriptor the bytes are then read from, so
+ * a symlink swapped after it cannot lead elsewhere.
+ */
+export async function openInside(file: string, root: string, shown: string): Promise<number> {
+  let fd: number;
+  try {
+    fd = await new Promise<number>((resolve, reject) => open(file, 'r', (error, opened) => (error === null ? resolve(opened) : reject(error))));
+  } catch (error) {
+    // Removed since @fastify/send saw it.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFound(`no file at ${shown}`);
+    throw error;
+  }
+  let real: string;
+  try {
+    real = await realPathOf(fd, file);
+  } catch (error) {
+    closeFile(fd);
+    throw error;
+  }
+  if (real !== root && !real.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) {
+    closeFile(fd);
+    throw new NotFound('no file there: it leads out of the static root');
+  }
+  return fd;
+}
+
+async function realPathOf(fd: number, file: string): Promise<string> {
+  if (fdLinks) {
+    try {
+      // A link in procfs: read from memory, no disk, so not worth a trip to the thread pool.
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      fdLinks = false;
+    }
+  }
+  return realpath(file);
+}
+
+/** Closes a descriptor the route is done with; nothing waits on it, and a failed close leaves nothing to do. */
+export function closeFile(fd: number): void {
+  close(fd, () => {});
+}
+
+function readAt(fd: number, bytes: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, bytes, at, length, position, (error, count) => (error === null ? resolve(count) : reject(error))));
+}
+
+/** The `length` bytes of `fd` from `start`, read whole; the descriptor is closed after. `file` names it in the error. */
+export async function readWhole(fd: number, start: number, length: number, file: string): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(length);
+  try {
+    for (let got = 0; got < length;) {
+      const count = await readAt(fd, bytes, got, length - got, start + got);
+      // The bytes past `got` were never written: they must not be sent.
+      if (count === 0) throw new Error(`static file ${file} shrank while it was read: ${got} of the ${length} bytes it had`);
+      got += count;
+    }
+  } finally {
+    closeFile(fd);
+  }
+  return bytes;
+}
+
+/**
+ * The `length` bytes of `fd` from `start` as an async iterable of chunks,
+ * each read when the response asks for it. The descriptor is closed after
+ * the last byte, on a failed read, or when the response stops early
+ * (`return()`), never while a read is in flight (its number could be reused
+ * by then). A file that shrank ends early: the response's Content-Length
+ * then cuts it.
+ */
+export function fileChunks(fd: number, start: number, length: number): AsyncIterableIterator<Uint8Array> {
+  return new FileChunks(fd, start, start + length);
+}
+
+class FileChunks implements AsyncIterableIterator<Uint8Array> {
+  readonly #fd: number;
+  #position: number;
+  readonly #end: number;
+  #reading = false;
+  #open = true;
+  /** return() came during a read: the read closes the descriptor once it is back. */
+  #returned = false;
+
+  constructor(fd: number, start: number, end: number) {
+    this.#fd = fd;
+    this.#position = start;
+    this.#end = end;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    if (!this.#open || this.#returned) return DONE;
+    const bytes = Buffer.allocUnsafe(Math.min(CHUNK, this.#end - this.#position));
+    let count: number;
+    this.#reading = true;
+    try {
+      count = await readAt(this.#fd, bytes, 0, bytes.length, this.#position);
+    } catch (error) {
+      this.#close();
+      throw error;
+    } finally {
+      this.#reading = false;
+    }
+    this.#position += count;
+    if (count === 0 || this.#position >= this.#end || this.#returned) this.#close();
+    if (count === 0) return DONE;
+    return { done: false, value: count === bytes.length ? bytes : bytes.subarray(0, count) };
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    this.#returned = true;
+    if (!this.#reading) this.#close();
+    return DONE;
+  }
+
+  #close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    closeFile(this.#fd);
+  }
+}
