@@ -18,6 +18,12 @@ export function isUnavailable(error: unknown): boolean {
   return UNAVAILABLE.has(primaryCode(error)!);
 }
 
+/** Another connection holds the lock this one needs (BUSY or LOCKED). */
+export function isBusy(error: unknown): boolean {
+  const code = primaryCode(error);
+  return code === 5 || code === 6;
+}
+
 /** A UNIQUE index refused a row. */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { errcode?: unknown } | null)?.errcode === UNIQUE;

@@ -1,11 +1,12 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
-import { isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { isBusy, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
@@ -88,7 +89,18 @@ export class SqliteStore implements TaskStore {
     if (this.#db !== undefined) return;
     // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
     this.#Database ??= (await import('node:sqlite')).DatabaseSync;
-    this.#connect(this.#Database);
+    // Processes opening one file at once (a cluster's workers starting) race for WAL mode and the schema, and SQLite
+    // may answer BUSY there without waiting on its busy handler: opening is tried again, until the busy timeout.
+    const until = performance.now() + this.#busyTimeoutMs;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      try {
+        this.#connect(this.#Database);
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreUnavailable && isBusy(error.cause)) || performance.now() + wait > until) throw error;
+        await delay(wait);
+      }
+    }
   }
 
   #connect(Database: typeof DatabaseSync): void {
