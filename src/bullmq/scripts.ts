@@ -392,13 +392,16 @@ return #jobs
  * stalled attempt. Only a job whose current attempt Coda counted (started >
  * BullMQ's atm) under the lock that holds it now (or none: it expired): a
  * job just fetched, whose claim has not written its lease yet, is not taken.
+ * Looks at the ARGV[5] oldest running jobs only (the list's tail: BullMQ
+ * pushes a fetched job at its head), so that the script stays short on a
+ * long list; the next recovery looks again.
  * KEYS[1] the active list; ARGV[1] the time, ARGV[2] the queue's key prefix,
- * ARGV[3] the new lock's token, ARGV[4] its duration (ms). Returns per job its
- * id and its hash (field, value, ...).
+ * ARGV[3] the new lock's token, ARGV[4] its duration (ms), ARGV[5] how many
+ * to look at. Returns per job its id and its hash (field, value, ...).
  */
 const LAPSED = `
 local now, out = tonumber(ARGV[1]), {}
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], -tonumber(ARGV[5]), -1)) do
   local job = ARGV[2] .. id
   local f = redis.call('HMGET', job, '${FIELD.lease}', '${FIELD.started}', 'atm', '${FIELD.token}')
   local lease, started, made = tonumber(f[1]), tonumber(f[2]) or 0, tonumber(f[3]) or 0

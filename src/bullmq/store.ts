@@ -69,7 +69,7 @@ const STATE_TYPES: Record<TaskState, string[]> = {
 const HOUR = 60 * 60_000;
 /** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
 const NEVER_SENT = /Stream isn't writeable/;
-/** At most this many lapsed holds per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
+/** At most this many lapsed holds (and running jobs looked at) per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
 const SWEEP_BATCH = 1000;
 /** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
 const RECOVERY_LOCK_MS = 30_000;
@@ -567,7 +567,7 @@ export class BullmqStore implements TaskStore {
    */
   async #failLapsed(name: string, now: number, random: () => number): Promise<number> {
     const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS]) as (string | string[])[];
+    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
     const worker = this.#workers.get(name) ?? await this.#worker(name, RECOVERY_LOCK_MS);
     let failed = 0;
