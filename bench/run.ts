@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { checkAnswers, checkCounts, stackHeaders, type Target } from './check.js';
 import { pickLoader, runLoad, type LoadResult, type Loader } from './load.js';
 import { machine } from './parts.js';
-import { median, writeReport, type Results, type Summary } from './report.js';
+import { median, pairedRatio, writeReport, type Results, type Summary } from './report.js';
 import type { SchedulerResult } from './scheduler.js';
 import { ERROR_EVERY, FRAMEWORKS, SCENARIOS, type Framework, type Scenario } from './shared.js';
 import { startServer, stopServer, type ServerProcess } from './spawn.js';
@@ -76,8 +76,8 @@ function parseOptions(): Options {
   const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   const major = process.versions.node.split('.')[0];
   return {
-    rounds: numberOption('rounds', 5),
-    duration: numberOption('duration', 3),
+    rounds: numberOption('rounds', 10),
+    duration: numberOption('duration', 2),
     warmup: numberOption('warmup', 3),
     connections: numberOption('connections', 50),
     scenarios: listOption('scenarios', SCENARIOS),
@@ -218,7 +218,8 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
       server.rate = (await verifiedLoad(server, options.warmup, options, problems)).rps;
     }
     for (let round = 1; round <= options.rounds; round++) {
-      for (const server of servers.filter((s) => !s.failed)) {
+      // A fresh order each round: no server always follows the same one, so a drift within a round favours none.
+      for (const server of shuffled(servers.filter((s) => !s.failed))) {
         const run = await verifiedLoad(server, options.duration, options, problems);
         server.rate = run.rps;
         server.runs.push(run);
@@ -230,19 +231,17 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
   }
   const summaries: Record<string, Summary> = {};
   const base = servers.find((s) => (s.key === 'node' || s.key === 'coda-stack') && !s.failed);
-  const baseRps = base === undefined ? undefined : median(base.runs.map((r) => r.rps));
-  const baseCpu = base === undefined ? undefined : cpuPerRequest(base.runs);
+  const baseCpu = base === undefined ? null : cpuByRound(base.runs);
   for (const server of servers) {
     if (server.failed || server.runs.length === 0) continue;
-    const rps = median(server.runs.map((r) => r.rps));
-    const cpuUs = cpuPerRequest(server.runs);
+    const cpu = cpuByRound(server.runs);
     summaries[server.key] = {
-      rps,
+      rps: median(server.runs.map((r) => r.rps)),
       p50: median(server.runs.map((r) => r.p50)),
       p99: median(server.runs.map((r) => r.p99)),
-      ratio: baseRps === undefined ? null : rps / baseRps,
-      cpuUs,
-      cpuRatio: baseCpu == null || cpuUs == null ? null : baseCpu / cpuUs,
+      ratio: base === undefined ? null : pairedRatio(server.runs.map((r) => r.rps), base.runs.map((r) => r.rps)),
+      cpuUs: cpu === null ? null : median(cpu),
+      cpuRatio: baseCpu === null || cpu === null ? null : pairedRatio(baseCpu, cpu),
       rounds: server.runs.map((r) => Math.round(r.rps)),
       others: server.runs.map((r) => (r.others === undefined ? null : Math.round(r.others * 100) / 100)),
     };
@@ -250,10 +249,20 @@ async function benchScenario(scenario: Scenario, options: Options, problems: str
   return summaries;
 }
 
-/** The median over the rounds of the server's CPU per request, if /proc told it for every round. */
-function cpuPerRequest(runs: Run[]): number | null {
+/** The server's CPU per request in each round, if /proc told it for every round. */
+function cpuByRound(runs: Run[]): number[] | null {
   const values = runs.map((r) => r.cpuUs);
-  return values.every((v) => v !== undefined) ? median(values as number[]) : null;
+  return values.every((v) => v !== undefined) ? (values as number[]) : null;
+}
+
+/** `items` in a random order (Fisher-Yates). */
+function shuffled<T>(items: T[]): T[] {
+  const order = [...items];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
 }
 
 function runScheduler(): SchedulerResult {
