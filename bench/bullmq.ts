@@ -321,7 +321,8 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const results: Record<string, unknown> = { node: process.version, loader, requests, connections: Number(values.connections) };
+  const sides: Partial<Record<'coda' | 'fastify', LoadSide>> = {};
+  let results: BullmqResults;
   try {
     for (const [framework, web, worker, prefix] of [['coda', 'coda-web', 'coda-worker', 'bench-coda'], ['fastify', 'fastify-web', 'bull-worker', 'bench-fastify']] as const) {
       const server = await start(web);
@@ -334,28 +335,30 @@ async function main(): Promise<void> {
       const total = accepted + Math.min(2000, requests);
       const taskRuns = await ranBy(workerProcess);
       server.child.kill('SIGKILL');
-      results[framework] = { rps: Math.round(load.rps), p50: load.p50, p99: load.p99, statuses: load.statuses, errors: load.errors, tasksExpected: total, tasksRun: taskRuns };
+      sides[framework] = { rps: Math.round(load.rps), p50: load.p50, p99: load.p99, statuses: load.statuses, errors: load.errors, tasksExpected: total, tasksRun: taskRuns };
       if (taskRuns !== total) throw new Error(`${framework}: ${total} tasks registered by 2xx responses, ${taskRuns} ran`);
-      console.error(framework, results[framework]);
+      console.error(framework, sides[framework]);
     }
-    const coda = results.coda as { rps: number };
-    const fastify = results.fastify as { rps: number };
-    results.ratio = Number((coda.rps / fastify.rps).toFixed(2));
-
+    const coda = sides.coda!;
+    const fastify = sides.fastify!;
     // Without HTTP, Coda then BullMQ alone, each on an emptied Redis.
-    results.withoutHttp = await throughRedis(redis, redisServer.port, tasks, 'coda');
-    results.usedMemory = (results.withoutHttp as TasksSide).usedMemory;
-    results.bullmqAlone = await throughRedis(redis, redisServer.port, tasks, 'bullmq');
+    const withoutHttp = await throughRedis(redis, redisServer.port, tasks, 'coda');
+    const bullmqAlone = await throughRedis(redis, redisServer.port, tasks, 'bullmq');
+    results = {
+      node: process.version, loader, requests, connections: Number(values.connections), coda, fastify,
+      ratio: Number((coda.rps / fastify.rps).toFixed(2)), withoutHttp, bullmqAlone, usedMemory: withoutHttp.usedMemory,
+    };
   } finally {
     redis.disconnect();
     await redisServer.stop();
   }
   console.log(JSON.stringify(results, null, 2));
-  console.log(`wrote ${writeBullmqPart(results as unknown as BullmqResults)}`);
+  console.log(`wrote ${writeBullmqPart(results)}`);
 }
 
-interface LoadSide { rps: number; p50: number; p99: number; tasksExpected: number; tasksRun: number }
+interface LoadSide { rps: number; p50: number; p99: number; statuses: Record<string, number>; errors: number; tasksExpected: number; tasksRun: number }
 interface BullmqResults {
+  node: string;
   loader: string;
   requests: number;
   connections: number;

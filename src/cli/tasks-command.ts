@@ -91,7 +91,8 @@ const OPTIONS = {
 export async function tasksCommand(args: string[], out: Output, progress: Output): Promise<number> {
   const action = args[0];
   if (action === undefined) {
-    out.line(TASKS_HELP);
+    // A usage error, as a bare `coda` is: the help goes to stderr, leaving stdout (often piped to a JSON reader) empty.
+    progress.line(TASKS_HELP);
     return 2;
   }
   checkAction(action);

@@ -4,6 +4,7 @@ import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { closeServer, type ShutdownReport } from './close.js';
 import { http1Listener, serverUrl, type Listener } from './listener.js';
+import { holdPipelined } from './pipelining.js';
 import { handleSignals } from './shutdown.js';
 
 /** How a server Coda did not start is shut down. */
@@ -59,7 +60,9 @@ function attachedUrl(server: NodeServer): string {
 /**
  * Puts a server another framework started (`app.listen()` in Express or Koa,
  * `serve()` of @hono/node-server) under `app`'s shutdown; the adapters'
- * `attach()`. The server's own `close()` drains too (see `drainOnServerClose`). Opens the app's durable task store at once, so that a previous
+ * `attach()`. The server's own `close()` drains too (see `drainOnServerClose`),
+ * and its connections get `serve()`'s limit on pipelined requests (see
+ * pipelining.ts). Opens the app's durable task store at once, so that a previous
  * process's tasks are recovered without waiting for a request.
  */
 export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
@@ -71,6 +74,8 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   }
   const close = govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs });
   drainOnServerClose(server, close, shutdownTimeoutMs);
+  // As on serve()'s servers: a connection's pipelined requests start no faster than they are answered.
+  server.prependListener('request', holdPipelined);
   return { server, close };
 }
 

@@ -23,9 +23,18 @@ const kQueued = Symbol('coda.queued');
  */
 export function limitPipelining<Req, Res>(handler: (request: Req, response: Res) => void): (request: Req, response: Res) => void {
   return (request, response) => {
-    if ((response as { socket?: unknown }).socket === null && response instanceof ServerResponse) queue((request as IncomingMessage).socket as PipelinedSocket, response);
+    holdPipelined(request, response);
     handler(request, response);
   };
+}
+
+/**
+ * The limit as a `'request'` listener of its own, for a server whose requests
+ * another framework answers (`attach()`): put first, it pauses the connection
+ * before that framework's listener starts the request.
+ */
+export function holdPipelined(request: unknown, response: unknown): void {
+  if ((response as { socket?: unknown }).socket === null && response instanceof ServerResponse) queue((request as IncomingMessage).socket as PipelinedSocket, response);
 }
 
 function queue(socket: PipelinedSocket, response: ServerResponse): void {

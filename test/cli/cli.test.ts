@@ -100,9 +100,10 @@ test('every spelling of a request for help asks for the same help as coda help <
   for (const [args, message] of wrong) assert.throws(() => askedHelp(args), { name: 'UsageError', message }, `coda ${args.join(' ')}`);
 });
 
-test('bad usage is a clear message on stderr and exit code 2', async () => {
+test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [[], /Usage: coda <command>/],
+    [['tasks'], /coda tasks <action> <module>/],
     [['bogus'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
     [['serve', fixture, '--prot', '80'], /coda serve: Unknown option '--prot'/],
     [['serve'], /coda serve: missing the <module> argument/],
@@ -127,6 +128,7 @@ test('bad usage is a clear message on stderr and exit code 2', async () => {
   cases.forEach(([args, message], i) => {
     assert.equal(results[i]!.code, 2, args.join(' '));
     assert.match(results[i]!.stderr, message, args.join(' '));
+    assert.equal(results[i]!.stdout, '', args.join(' '));
   });
 });
 
