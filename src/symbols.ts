@@ -51,6 +51,8 @@ export const kSettle = Symbol('coda.settle');
 export const kCloseTasks = Symbol('coda.closeTasks');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
+/** App: the request listener for HTTP/1.x requests only (see server/listener.ts). */
+export const kServeHttp1 = Symbol('coda.serveHttp1');
 /** App: takes charge of a Web Request another framework answers with no Node response to watch (Hono's `app.request()`, fetch runtimes). */
 export const kAdoptFetch = Symbol('coda.adoptFetch');
 /** App: the Web Response that carries an exchange's response, finishing the exchange once it is delivered (`app.fetch`'s, and kAdoptFetch's). */

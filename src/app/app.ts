@@ -24,7 +24,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kServeHttp1, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -171,6 +171,9 @@ export class App {
     if (req.httpVersionMajor === 2 && 'stream' in req) this.#serveNode(http2Source(req), res, true);
     else this.#serveNode(req as IncomingMessage, res, false);
   };
+
+  /** @internal `handler` for a server whose requests are all HTTP/1.x (serve()'s, but with HTTP/2). */
+  readonly [kServeHttp1] = (req: IncomingMessage, res: ServerResponse): void => this.#serveNode(req, res, false);
 
   #serveNode(source: IncomingMessage | RequestSource, res: NodeResponse, http2: boolean): void {
     const exchange = this.#receive(source);

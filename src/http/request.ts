@@ -4,7 +4,7 @@ import { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from 'pino';
+import { logsAt, type Logger } from '../log/logger.js';
 import { kDone, kExchange, kLogs, kPeer, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
@@ -381,8 +381,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   /** @internal Whether the app's logger writes `level`: skip building a line nobody reads. */
   [kLogs](level: 'error' | 'warn' | 'info' | 'debug'): boolean {
-    const logger = this.#options.logger as Partial<Pick<Logger, 'isLevelEnabled'>>;
-    return typeof logger.isLevelEnabled !== 'function' || logger.isLevelEnabled(level);
+    return logsAt(this.#options.logger, level);
   }
 
   /**

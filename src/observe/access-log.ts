@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import { logsAt, type Logger } from '../log/logger.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 
@@ -9,7 +9,7 @@ import type { Outcome } from '../http/response.js';
  * client went first). Nothing is built when the logger does not write `info`.
  */
 export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome): void {
-  if (typeof logger.isLevelEnabled === 'function' && !logger.isLevelEnabled('info')) return;
+  if (!logsAt(logger, 'info')) return;
   const durationMs = Math.round((outcome.finishedAt - outcome.startedAt) * 100) / 100;
   const line: Record<string, unknown> = {
     requestId: request.id, method: request.method, route: request.route ?? null, path: request.path,

@@ -41,7 +41,7 @@ export function limitHeaderList(handler: Handler): Handler {
     if (request instanceof Http2ServerRequest) {
       if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) refuse(response as Http2ServerResponse);
       else handler(request, response);
-    } else if (request.rawHeaders.length > HEADER_COUNT_LIMIT * 2) {
+    } else if (tooManyFields(request)) {
       refuseHttp1(response as ServerResponse);
     } else {
       handler(request, response);
@@ -70,7 +70,13 @@ function refuse(response: Http2ServerResponse): void {
 }
 
 /** The 431; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
-function refuseHttp1(response: ServerResponse): void {
+/** Whether an HTTP/1.1 request has more than `HEADER_COUNT_LIMIT` fields (node:http kept one more, so that it shows). */
+export function tooManyFields(request: IncomingMessage): boolean {
+  return request.rawHeaders.length > HEADER_COUNT_LIMIT * 2;
+}
+
+/** The 431 for `tooManyFields`; the connection is closed. */
+export function refuseHttp1(response: ServerResponse): void {
   response.shouldKeepAlive = false;
   response.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(TOO_MANY) });
   response.end(TOO_MANY);

@@ -5,8 +5,9 @@ import type { Duplex } from 'node:stream';
 import type { App } from '../app/app.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
-import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList } from './header-list.js';
-import { limitPipelining } from './pipelining.js';
+import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
+import { holdPipelined, limitPipelining } from './pipelining.js';
+import { kServeHttp1 } from '../symbols.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
 
@@ -43,12 +44,13 @@ export interface Listener {
  */
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
   const { tls } = settings;
+  // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
   const handler = limitHeaderList(limitPipelining(app.handler));
   let server: NodeServer;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, handler);
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app));
     else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: HEADER_LIST_SETTINGS }, handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, handler);
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }
@@ -82,6 +84,24 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
       HttpServer.prototype.closeAllConnections.call(http1);
       sessions.destroy();
     },
+  };
+}
+
+/**
+ * The request listener of a server whose requests are all HTTP/1.x: the
+ * header-field limit, the pipelining limit and the app, in one call a
+ * request (`limitHeaderList(limitPipelining(app.handler))` is three, and
+ * asks of each request whether it is HTTP/2's).
+ */
+function http1Handler(app: App): (request: IncomingMessage, response: ServerResponse) => void {
+  const serve = app[kServeHttp1];
+  return (request, response) => {
+    if (tooManyFields(request)) {
+      refuseHttp1(response);
+      return;
+    }
+    holdPipelined(request, response);
+    serve(request, response);
   };
 }
 
