@@ -22,7 +22,7 @@ export const HEADER_LIST_SETTINGS = { maxHeaderListSize: HEADER_LIST_LIMIT };
  * (`maxHeadersCount`; its 431, see client-error.ts); earlier Nodes keep the
  * first ones and drop the rest without a word, so the app would see a request
  * other than the one sent. The server keeps one more than the limit, so that
- * `limitHeaderList` can tell a request past it whatever the Node.
+ * `tooManyFields` can tell a request past it whatever the Node.
  */
 export const HEADER_COUNT_LIMIT = 1_000;
 
@@ -69,13 +69,12 @@ function refuse(response: Http2ServerResponse): void {
   }));
 }
 
-/** The 431; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
 /** Whether an HTTP/1.1 request has more than `HEADER_COUNT_LIMIT` fields (node:http kept one more, so that it shows). */
 export function tooManyFields(request: IncomingMessage): boolean {
   return request.rawHeaders.length > HEADER_COUNT_LIMIT * 2;
 }
 
-/** The 431 for `tooManyFields`; the connection is closed. */
+/** The 431 for `tooManyFields`; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
 export function refuseHttp1(response: ServerResponse): void {
   response.shouldKeepAlive = false;
   response.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(TOO_MANY) });
