@@ -93,3 +93,15 @@ test('bad accessLog and requestIdHeader options are refused, naming the option',
   assert.throws(() => createApp({ requestIdHeader: true as never }), /requestIdHeader must be a header name or false, got/);
   assert.throws(() => createApp({ acessLog: false } as never), /unknown option "acessLog"; did you mean "accessLog"\?/);
 });
+
+test('the access log follows its logger\'s level as it changes: no line while the level drops info, lines again once it does not', async () => {
+  const { logger, lines } = memoryLogger();
+  const client = createTestClient(createApp({ routes, logger }));
+  await client.get('/users/1');
+  logger.level = 'warn';
+  await client.get('/users/2');
+  logger.level = 'info';
+  await client.get('/users/3');
+  await client.settle();
+  assert.deepEqual(accessLines(lines).map((line) => line.path), ['/users/1', '/users/3']);
+});
