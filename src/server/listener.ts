@@ -7,6 +7,7 @@ import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
+import { closeStalledSends } from './stalled-sends.js';
 import { kServeHttp1 } from '../symbols.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
@@ -69,6 +70,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.requestTimeout = settings.requestTimeoutMs;
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
   http1.maxHeadersCount = HEADERS_KEPT;
+  closeStalledSends(server, tls !== undefined, settings.sendTimeoutMs, app.logger);
   if (!settings.http2) {
     http1.on('checkContinue', continueWhenRead(app));
     return http1Listener(http1, tls === undefined ? 'http' : 'https');

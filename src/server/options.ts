@@ -29,6 +29,13 @@ export interface ServeOptions {
    */
   keepAliveTimeoutMs?: number;
   /**
+   * How long a client may take none of its response before its connection is
+   * closed (HTTP/1.x; nginx's `send_timeout`): the exchange ends aborted and
+   * its tasks run. Only output waiting for the client counts, never a view
+   * at work or a quiet stream; 0: no limit. Default 60,000 ms.
+   */
+  sendTimeoutMs?: number;
+  /**
    * Serve HTTPS: node:tls options, with `key` and `cert` (PEM) or `pfx`;
    * the rest (`ca`, `passphrase`, `minVersion`, ...) as Node takes them.
    */
@@ -43,7 +50,7 @@ export interface ServeOptions {
 /** The options with their defaults, checked. */
 export type ServeSettings = Required<Omit<ServeOptions, 'tls'>> & { tls: TlsOptions | undefined };
 
-const KEYS = ['port', 'host', 'handleSignals', 'shutdownTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'tls', 'http2'];
+const KEYS = ['port', 'host', 'handleSignals', 'shutdownTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'sendTimeoutMs', 'tls', 'http2'];
 
 /** Checks `serve()`'s options: unknown keys, types and ranges, and the two request timeouts against each other. */
 export function serveSettings(options: ServeOptions): ServeSettings {
@@ -72,6 +79,7 @@ export function serveSettings(options: ServeOptions): ServeSettings {
     headersTimeoutMs,
     requestTimeoutMs,
     keepAliveTimeoutMs: checkMs('serve(): keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5_000, { zero: true }),
+    sendTimeoutMs: checkMs('serve(): sendTimeoutMs', options.sendTimeoutMs ?? 60_000, { zero: true }),
   };
 }
 

@@ -130,7 +130,7 @@ describe('serve() refuses bad options before listening', () => {
   });
 
   test('a timeout that is negative, not finite or not a number; shutdownTimeoutMs of 0', async () => {
-    for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'shutdownTimeoutMs']) {
+    for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'sendTimeoutMs', 'shutdownTimeoutMs']) {
       for (const value of [-1, Infinity, NaN, '5s']) {
         await refuses({ [key]: value }, { name: 'RangeError', message: new RegExp(`^serve\\(\\): ${key} must be `) });
       }

@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
+import type { Logger } from '../log/logger.js';
+
+/**
+ * Node's socket internals read here. `writeQueueSize` is the libuv handle's
+ * live count of bytes the kernel has not taken yet: it falls as the client
+ * reads, even in the middle of one large write, which `writableLength` (the
+ * stream's) does not show. A TLS socket's encrypted bytes queue on the TCP
+ * socket under it (`_parent`).
+ */
+interface NodeSocket extends Socket {
+  _handle?: { writeQueueSize?: unknown } | null;
+  _parent?: NodeSocket | null;
+  _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null;
+}
+
+/** What a connection's output looked like at the last sweep, and since when it has not moved. */
+interface Pending {
+  queued: number;
+  buffered: number;
+  since: number;
+}
+
+/**
+ * Closes an HTTP/1.x connection whose client has taken none of its response
+ * for `timeoutMs`, as nginx's `send_timeout` does: without it, a client that
+ * stops reading (a paused socket, a slow-read attack) holds its connection,
+ * the answers buffered for it and its requests' after() tasks until it
+ * leaves, which may be never. Only output waiting for the client counts: a
+ * view still working, or a stream with nothing to send (server-sent events
+ * between events), is not stalled. The response's `'close'` then finishes its
+ * exchange with `outcome.aborted`, and its tasks run. Checked by a sweep
+ * (every quarter of the timeout, at most each second): nothing is added to a
+ * request's path. A socket whose queue Node does not show is left alone,
+ * never judged on a guess.
+ */
+export function closeStalledSends(server: NetServer, encrypted: boolean, timeoutMs: number, logger: Logger): void {
+  if (timeoutMs === 0) return;
+  const watched = new Map<NodeSocket, Pending | undefined>();
+  const watch = (socket: NodeSocket): void => {
+    // An HTTP/2 session's socket belongs to node:http2, which flow-controls its streams itself.
+    if ((socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2') return;
+    watched.set(socket, undefined);
+    socket.once('close', () => watched.delete(socket));
+  };
+  // Over TLS the socket HTTP writes to is the TLS one, known once the handshake is done.
+  server.on(encrypted ? 'secureConnection' : 'connection', watch);
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [socket, last] of watched) {
+      const next = pendingOutput(socket, last, now);
+      if (next !== undefined && now - next.since >= timeoutMs) close(socket, timeoutMs, logger);
+      else watched.set(socket, next);
+    }
+  }, Math.min(1_000, Math.max(25, Math.floor(timeoutMs / 4))));
+  sweep.unref();
+  server.once('close', () => clearInterval(sweep));
+}
+
+/** The socket's output waiting for the client, carrying `since` over while none of it has moved; undefined when none waits (or Node does not say). */
+function pendingOutput(socket: NodeSocket, last: Pending | undefined, now: number): Pending | undefined {
+  const buffered = socket.writableLength;
+  const queued = (socket._parent ?? socket)._handle?.writeQueueSize;
+  if (buffered === 0 || typeof queued !== 'number' || socket.destroyed) return undefined;
+  // The client took bytes: the kernel's queue shrank, or a write completed.
+  const moved = last === undefined || queued < last.queued || buffered < last.buffered;
+  return { queued, buffered, since: moved ? now : last.since };
+}
+
+function close(socket: NodeSocket, timeoutMs: number, logger: Logger): void {
+  const request = socket._httpMessage?.req;
+  logger.warn(
+    { method: request?.method, url: request?.url, remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength, sendTimeoutMs: timeoutMs },
+    `connection closed: its client took none of the response for ${timeoutMs} ms (serve()'s sendTimeoutMs)`,
+  );
+  socket.destroy();
+}

@@ -1,0 +1,140 @@
+// serve()'s sendTimeoutMs: a client that takes none of its response for that
+// long loses its connection (the exchange ends aborted, its task runs, a
+// warning names the request); a client that reads slowly but steadily, one
+// large write taking many times the timeout, is never cut; nor is a stream
+// with nothing to send. Real sockets: the kernel's buffers are the point.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after as afterAll, before, test } from 'node:test';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { after, createApp, get, HttpResponse, StreamingResponse, type App, type Outcome, type Server } from 'coda-http';
+import { connect, LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
+import { request } from '../transport/wire.js';
+import { selfSigned } from './certificate.js';
+
+const TIMEOUT_MS = 300;
+// Past what the kernel buffers on both sides of a loopback connection.
+const BIG = 32 * 1024 * 1024;
+
+let server: Server;
+let app: App;
+let lines: LogLine[];
+const outcomes = new Map<string, Outcome>();
+const taskRan = new Map<string, () => void>();
+let releaseStream: () => void = () => {};
+
+/** Resolves with the outcome of the request to `path`, once its after() task has run. */
+function outcomeOf(path: string): Promise<Outcome> {
+  return new Promise((resolve) => taskRan.set(path, () => resolve(outcomes.get(path)!)));
+}
+
+before(async () => {
+  const log = memoryLogger();
+  lines = log.lines;
+  const body = Buffer.alloc(BIG, 0x61);
+  app = createApp({
+    logger: log.logger,
+    routes: [
+      get('/big/:name', (request) => {
+        after(({ outcome }) => {
+          outcomes.set(request.path, outcome);
+          taskRan.get(request.path)?.();
+        });
+        return new HttpResponse(body);
+      }),
+      get('/quiet', () => new StreamingResponse((async function* () {
+        yield 'first\n';
+        await new Promise<void>((resolve) => { releaseStream = resolve; });
+        yield 'second\n';
+      })())),
+    ],
+  });
+  server = await startServer(app, { sendTimeoutMs: TIMEOUT_MS });
+});
+afterAll(() => server.close({ timeoutMs: 1_000 }));
+
+/** Asks `target` for a 32 MB answer on a connection whose client reads nothing, and checks what the server did about it. */
+async function readNothing(target: Server, path: string, open: () => Promise<Duplex>): Promise<void> {
+  const client = await open();
+  client.on('error', () => {});
+  client.pause();
+  const ran = outcomeOf(path);
+  const sentAt = performance.now();
+  client.write(request(path));
+  const closed = new Promise((resolve) => client.once('close', resolve));
+  const outcome = await ran;
+  assert.ok(performance.now() - sentAt >= TIMEOUT_MS, 'not before the timeout');
+  assert.equal(outcome.aborted, true);
+  assert.equal(outcome.completed, false);
+  // A paused socket learns of the close only when it reads again.
+  client.resume();
+  await closed;
+  const warning = lines.find((line) => line.url === path);
+  assert.ok(warning !== undefined, 'a warning names the request');
+  assert.equal(warning.level, LEVEL.warn);
+  assert.equal(warning.method, 'GET');
+  assert.equal(warning.sendTimeoutMs, TIMEOUT_MS);
+  assert.ok((warning.pendingBytes as number) > 0);
+  assert.match(warning.msg!, /took none of the response for 300 ms/);
+  assert.equal(target.server.listening, true);
+}
+
+test('a client that reads nothing of a 32 MB answer loses its connection after sendTimeoutMs; the exchange is aborted, its task runs, a warning names it', { timeout: 10_000 }, async () => {
+  await readNothing(server, '/big/paused', () => connect(server));
+});
+
+test('the same over TLS, and over HTTP/1.1 on the HTTP/2 port', { timeout: 20_000 }, async () => {
+  const { key, cert } = selfSigned();
+  for (const http2 of [false, true]) {
+    const secure = await startServer(app, { tls: { key, cert }, http2, sendTimeoutMs: TIMEOUT_MS });
+    try {
+      await readNothing(secure, `/big/tls-${http2 ? 'h2-port' : 'https'}`, () => new Promise((resolve, reject) => {
+        const socket = tlsConnect({ port: secure.port, host: '127.0.0.1', ca: cert, ALPNProtocols: ['http/1.1'] }, () => resolve(socket));
+        socket.once('error', reject);
+      }));
+    } finally {
+      await secure.close({ timeoutMs: 1_000 });
+    }
+  }
+});
+
+test('a client that reads slowly but steadily gets every byte, though the one write of its answer takes many times sendTimeoutMs', { timeout: 30_000 }, async () => {
+  const client = await connect(server);
+  const ran = outcomeOf('/big/steady');
+  const startedAt = performance.now();
+  client.write(request('/big/steady', { close: true }));
+  let received = 0;
+  // 64 KiB at a time, a pause after each: about ten times slower than the server writes, never still for long.
+  for await (const chunk of client as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    client.pause();
+    await sleep(2);
+    client.resume();
+  }
+  const outcome = await ran;
+  assert.ok(performance.now() - startedAt > 2 * TIMEOUT_MS, 'the answer took longer than the timeout to read');
+  assert.ok(received > BIG, `got ${received} bytes`);
+  assert.equal(outcome.completed, true);
+  assert.equal(outcome.aborted, false);
+  assert.equal(outcome.bytesSent, BIG);
+  assert.equal(lines.filter((line) => line.url === '/big/steady').length, 0, 'no warning');
+});
+
+test('a stream with nothing to send for longer than sendTimeoutMs is not cut', { timeout: 10_000 }, async () => {
+  const client = await connect(server);
+  client.write(request('/quiet', { close: true }));
+  let text = '';
+  client.setEncoding('utf8');
+  const ended = new Promise<void>((resolve) => client.once('end', resolve));
+  await new Promise<void>((resolve) => client.on('data', (chunk: string) => {
+    text += chunk;
+    if (text.includes('first')) resolve();
+  }));
+  // Quiet for three times the timeout, nothing waiting for the client.
+  await sleep(3 * TIMEOUT_MS);
+  releaseStream();
+  await ended;
+  assert.match(text, /first\n[\s\S]*second\n/);
+  assert.equal(lines.filter((line) => line.url === '/quiet').length, 0, 'no warning');
+});
