@@ -32,8 +32,9 @@ interface Pending {
  * between events), is not stalled. The response's `'close'` then finishes its
  * exchange with `outcome.aborted`, and its tasks run. Checked by a sweep
  * (every quarter of the timeout, at most each second): nothing is added to a
- * request's path. A socket whose queue Node does not show is left alone,
- * never judged on a guess.
+ * request's path; a sweep that comes late, the process itself held up,
+ * starts every count again. A socket whose queue Node does not show is left
+ * alone, never judged on a guess.
  */
 export function closeStalledSends(server: NetServer, encrypted: boolean, timeoutMs: number, logger: Logger): void {
   if (timeoutMs === 0) return;
@@ -46,14 +47,19 @@ export function closeStalledSends(server: NetServer, encrypted: boolean, timeout
   };
   // Over TLS the socket HTTP writes to is the TLS one, known once the handshake is done.
   server.on(encrypted ? 'secureConnection' : 'connection', watch);
+  const everyMs = Math.min(1_000, Math.max(25, Math.floor(timeoutMs / 4)));
+  let sweptAt = performance.now();
   const sweep = setInterval(() => {
     const now = performance.now();
+    // A late sweep means this process was held up (a long task, the machine): its clients could not be served meanwhile.
+    const late = now - sweptAt > 2 * everyMs;
+    sweptAt = now;
     for (const [socket, last] of watched) {
-      const next = pendingOutput(socket, last, now);
+      const next = pendingOutput(socket, late ? undefined : last, now);
       if (next !== undefined && now - next.since >= timeoutMs) close(socket, timeoutMs, logger);
       else watched.set(socket, next);
     }
-  }, Math.min(1_000, Math.max(25, Math.floor(timeoutMs / 4))));
+  }, everyMs);
   sweep.unref();
   server.once('close', () => clearInterval(sweep));
 }

@@ -43,6 +43,11 @@ before(async () => {
         });
         return new HttpResponse(body);
       }),
+      get('/block', () => {
+        const until = performance.now() + 3 * TIMEOUT_MS;
+        while (performance.now() < until);
+        return new HttpResponse('held up');
+      }),
       get('/quiet', () => new StreamingResponse((async function* () {
         yield 'first\n';
         await new Promise<void>((resolve) => { releaseStream = resolve; });
@@ -99,19 +104,25 @@ test('the same over TLS, and over HTTP/1.1 on the HTTP/2 port', { timeout: 20_00
   }
 });
 
+/** Reads a connection 64 KiB at a time, pausing after each (about ten times slower than the server writes), until it ends; `onChunk` after each. */
+async function readSteadily(client: Duplex, onChunk: (received: number) => void = () => {}): Promise<number> {
+  let received = 0;
+  for await (const chunk of client as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    onChunk(received);
+    client.pause();
+    await sleep(2);
+    client.resume();
+  }
+  return received;
+}
+
 test('a client that reads slowly but steadily gets every byte, though the one write of its answer takes many times sendTimeoutMs', { timeout: 30_000 }, async () => {
   const client = await connect(server);
   const ran = outcomeOf('/big/steady');
   const startedAt = performance.now();
   client.write(request('/big/steady', { close: true }));
-  let received = 0;
-  // 64 KiB at a time, a pause after each: about ten times slower than the server writes, never still for long.
-  for await (const chunk of client as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    client.pause();
-    await sleep(2);
-    client.resume();
-  }
+  const received = await readSteadily(client);
   const outcome = await ran;
   assert.ok(performance.now() - startedAt > 2 * TIMEOUT_MS, 'the answer took longer than the timeout to read');
   assert.ok(received > BIG, `got ${received} bytes`);
@@ -119,6 +130,22 @@ test('a client that reads slowly but steadily gets every byte, though the one wr
   assert.equal(outcome.aborted, false);
   assert.equal(outcome.bytesSent, BIG);
   assert.equal(lines.filter((line) => line.url === '/big/steady').length, 0, 'no warning');
+});
+
+test('the server held up for three times sendTimeoutMs (a view that blocks the event loop) does not cut a client that was reading', { timeout: 30_000 }, async () => {
+  const client = await connect(server);
+  const ran = outcomeOf('/big/held-up');
+  client.write(request('/big/held-up', { close: true }));
+  let blocked: Promise<unknown> | undefined;
+  const received = await readSteadily(client, (sofar) => {
+    // Once the answer is under way, another request's view holds the loop; nothing is read or written meanwhile.
+    if (sofar > BIG / 4 && blocked === undefined) blocked = fetch(`${server.url}/block`);
+  });
+  assert.equal((await (await blocked!) as Response).status, 200);
+  const outcome = await ran;
+  assert.ok(received > BIG, `got ${received} bytes`);
+  assert.equal(outcome.completed, true);
+  assert.equal(lines.filter((line) => line.url === '/big/held-up').length, 0, 'no warning');
 });
 
 test('a stream with nothing to send for longer than sendTimeoutMs is not cut', { timeout: 10_000 }, async () => {
