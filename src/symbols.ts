@@ -53,6 +53,8 @@ export const kCloseTasks = Symbol('coda.closeTasks');
 export const kAdopt = Symbol('coda.adopt');
 /** App: the request listener for HTTP/1.x requests only (see server/listener.ts). */
 export const kServeHttp1 = Symbol('coda.serveHttp1');
+/** Set on a Node response whose connection the server closed for a stalled send: never complete, whatever Node says (Node 22 emits its 'finish' as the socket is destroyed). */
+export const kCutOff = Symbol('coda.cutOff');
 /** App: takes charge of a Web Request another framework answers with no Node response to watch (Hono's `app.request()`, fetch runtimes). */
 export const kAdoptFetch = Symbol('coda.adoptFetch');
 /** App: the Web Response that carries an exchange's response, finishing the exchange once it is delivered (`app.fetch`'s, and kAdoptFetch's). */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
+import { kCutOff } from '../symbols.js';
 
 /**
  * Node's socket internals read here. `writeQueueSize` is the libuv handle's
@@ -12,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 interface NodeSocket extends Socket {
   _handle?: { writeQueueSize?: unknown } | null;
   _parent?: NodeSocket | null;
-  _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null;
+  _httpMessage?: (ServerResponse & { req?: IncomingMessage; [kCutOff]?: true }) | null;
 }
 
 /** What a connection's output looked like at the last sweep, and since when it has not moved. */
@@ -75,7 +76,9 @@ function pendingOutput(socket: NodeSocket, last: Pending | undefined, now: numbe
 }
 
 function close(socket: NodeSocket, timeoutMs: number, logger: Logger): void {
-  const request = socket._httpMessage?.req;
+  const response = socket._httpMessage;
+  if (response != null) response[kCutOff] = true;
+  const request = response?.req;
   logger.warn(
     { method: request?.method, url: request?.url, remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength, sendTimeoutMs: timeoutMs },
     `connection closed: its client took none of the response for ${timeoutMs} ms (serve()'s sendTimeoutMs)`,

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { constants } from 'node:http2';
+import { kCutOff } from '../../symbols.js';
 
 /**
  * What Coda uses of Node's response, on either protocol: node:http's
@@ -9,6 +10,8 @@ import { constants } from 'node:http2';
 export interface NodeResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
+  /** Set by the server when it closed the connection on a client that stopped reading (see server/stalled-sends.ts). */
+  [kCutOff]?: true;
   /** node:http only: the connection has closed. */
   readonly closed?: boolean;
   /** node:http2 only: the response's stream. */
@@ -43,8 +46,9 @@ export function isClosed(res: NodeResponse, http2: boolean): boolean {
  * Whether the whole response was handed to the OS. Over HTTP/2, a stream
  * the client reset (RST_STREAM) before the end has its writable side ended
  * by Node too, so `writableFinished` alone would call it complete: the
- * stream must also have closed without an error code.
+ * stream must also have closed without an error code. A response whose
+ * connection the server cut for a stalled send is not complete either.
  */
 export function isComplete(res: NodeResponse, http2: boolean): boolean {
-  return http2 ? res.writableFinished && res.stream!.rstCode === constants.NGHTTP2_NO_ERROR : res.writableFinished;
+  return http2 ? res.writableFinished && res.stream!.rstCode === constants.NGHTTP2_NO_ERROR : res.writableFinished && res[kCutOff] === undefined;
 }
