@@ -20,13 +20,13 @@ const BIG = 32 * 1024 * 1024;
 let server: Server;
 let app: App;
 let lines: LogLine[];
-const outcomes = new Map<string, Outcome>();
-const taskRan = new Map<string, () => void>();
+/** Per request path, what its after() task hands its outcome to. */
+const taskRan = new Map<string, (outcome: Outcome) => void>();
 let releaseStream: () => void = () => {};
 
 /** Resolves with the outcome of the request to `path`, once its after() task has run. */
 function outcomeOf(path: string): Promise<Outcome> {
-  return new Promise((resolve) => taskRan.set(path, () => resolve(outcomes.get(path)!)));
+  return new Promise((resolve) => taskRan.set(path, resolve));
 }
 
 before(async () => {
@@ -37,10 +37,7 @@ before(async () => {
     logger: log.logger,
     routes: [
       get('/big/:name', (request) => {
-        after(({ outcome }) => {
-          outcomes.set(request.path, outcome);
-          taskRan.get(request.path)?.();
-        });
+        after(({ outcome }) => taskRan.get(request.path)?.(outcome));
         return new HttpResponse(body);
       }),
       get('/block', () => {
