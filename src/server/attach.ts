@@ -1,11 +1,13 @@
 import type { Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { closeServer, type ShutdownReport } from './close.js';
 import { http1Listener, serverUrl, type Listener } from './listener.js';
 import { holdPipelined } from './pipelining.js';
 import { handleSignals } from './shutdown.js';
+import { closeStalledSends } from './stalled-sends.js';
 
 /** How a server Coda did not start is shut down. */
 export interface AttachOptions {
@@ -13,6 +15,12 @@ export interface AttachOptions {
   handleSignals?: boolean;
   /** The drain deadline for signal-triggered shutdown and for the server's own `close()`. Default 10,000 ms. */
   shutdownTimeoutMs?: number;
+  /**
+   * As `serve()`'s: a connection whose client takes none of its response for
+   * this long is closed (its exchange ends aborted, its tasks run); 0: no
+   * limit. Default 60,000 ms. Connections open before `attach()` are not watched.
+   */
+  sendTimeoutMs?: number;
 }
 
 /** A server under Coda's shutdown. */
@@ -62,13 +70,15 @@ function attachedUrl(server: NodeServer): string {
  * `serve()` of @hono/node-server) under `app`'s shutdown; the adapters'
  * `attach()`. The server's own `close()` drains too (see `drainOnServerClose`),
  * and its connections get `serve()`'s limit on pipelined requests (see
- * pipelining.ts). Opens the app's durable task store at once, so that a previous
- * process's tasks are recovered without waiting for a request.
+ * pipelining.ts) and its send timeout (see stalled-sends.ts). Opens the
+ * app's durable task store at once, so that a previous process's tasks are
+ * recovered without waiting for a request.
  */
 export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
-  checkKeys('attach()', options, ['handleSignals', 'shutdownTimeoutMs']);
+  checkKeys('attach()', options, ['handleSignals', 'shutdownTimeoutMs', 'sendTimeoutMs']);
   const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
+  const sendTimeoutMs = checkMs('attach(): sendTimeoutMs', options.sendTimeoutMs ?? 60_000, { zero: true });
   if (app.tasks.defined) {
     app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
   }
@@ -76,6 +86,7 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   drainOnServerClose(server, close, shutdownTimeoutMs);
   // As on serve()'s servers: a connection's pipelined requests start no faster than they are answered.
   server.prependListener('request', holdPipelined);
+  closeStalledSends(server, server instanceof TlsServer, sendTimeoutMs, app.logger);
   return { server, close };
 }
 

@@ -36,6 +36,9 @@ test('options are checked: an unknown key names the closest one; a bad scheduler
   try {
     assert.throws(() => tasks.attach(server, { shutdownTimeout: 1 } as never), /attach\(\): unknown option "shutdownTimeout"; did you mean "shutdownTimeoutMs"\?/);
     assert.throws(() => tasks.attach(server, { handleSignals: 'yes' } as never), /attach\(\): handleSignals must be true or false, got string "yes"/);
+    for (const value of [-1, Infinity, NaN, '60s']) {
+      assert.throws(() => tasks.attach(server, { sendTimeoutMs: value } as never), { name: 'RangeError', message: /^attach\(\): sendTimeoutMs must be / });
+    }
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }

@@ -1,14 +1,19 @@
-// serve()'s sendTimeoutMs: a client that takes none of its response for that
+// serve()'s sendTimeoutMs (attach()'s too): a client that takes none of its response for that
 // long loses its connection (the exchange ends aborted, its task runs, a
 // warning names the request); a client that reads slowly but steadily, one
 // large write taking many times the timeout, is never cut; nor is a stream
 // with nothing to send. Real sockets: the kernel's buffers are the point.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after as afterAll, before, test } from 'node:test';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
+import express from 'express';
 import { after, createApp, get, HttpResponse, StreamingResponse, type App, type Outcome, type Server } from 'coda-http';
+import { coda as expressCoda } from 'coda-http/express';
+import type { Logger } from 'pino';
 import { connect, LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
 import { request } from '../transport/wire.js';
 import { selfSigned } from './certificate.js';
@@ -19,6 +24,7 @@ const BIG = 32 * 1024 * 1024;
 
 let server: Server;
 let app: App;
+let logger: Logger;
 let lines: LogLine[];
 /** Per request path, what its after() task hands its outcome to. */
 const taskRan = new Map<string, (outcome: Outcome) => void>();
@@ -32,9 +38,9 @@ function outcomeOf(path: string): Promise<Outcome> {
 before(async () => {
   const log = memoryLogger();
   lines = log.lines;
-  const body = Buffer.alloc(BIG, 0x61);
+  logger = log.logger;
   app = createApp({
-    logger: log.logger,
+    logger,
     routes: [
       get('/big/:name', (request) => {
         after(({ outcome }) => taskRan.get(request.path)?.(outcome));
@@ -56,8 +62,10 @@ before(async () => {
 });
 afterAll(() => server.close({ timeoutMs: 1_000 }));
 
+const body = Buffer.alloc(BIG, 0x61);
+
 /** Asks `target` for a 32 MB answer on a connection whose client reads nothing, and checks what the server did about it. */
-async function readNothing(target: Server, path: string, open: () => Promise<Duplex>): Promise<void> {
+async function readNothing(target: { readonly server: { readonly listening: boolean } }, path: string, open: () => Promise<Duplex>): Promise<void> {
   const client = await open();
   client.on('error', () => {});
   client.pause();
@@ -98,6 +106,28 @@ test('the same over TLS, and over HTTP/1.1 on the HTTP/2 port', { timeout: 20_00
     } finally {
       await secure.close({ timeoutMs: 1_000 });
     }
+  }
+});
+
+test('attach(): the same on a server Express started', { timeout: 10_000 }, async () => {
+  const tasks = expressCoda({ logger });
+  const web = express();
+  web.use(tasks);
+  web.get('/big/express', (req, res) => {
+    res.after(({ outcome }) => taskRan.get(req.path)?.(outcome));
+    res.send(body);
+  });
+  const started = web.listen(0, '127.0.0.1');
+  const attached = tasks.attach(started, { handleSignals: false, sendTimeoutMs: TIMEOUT_MS });
+  await once(started, 'listening');
+  try {
+    await readNothing(attached, '/big/express', async () => {
+      const socket = netConnect((started.address() as AddressInfo).port, '127.0.0.1');
+      await once(socket, 'connect');
+      return socket;
+    });
+  } finally {
+    await attached.close({ timeoutMs: 1_000 });
   }
 });
 
