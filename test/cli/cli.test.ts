@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,9 @@ import { charge, makeApp } from './fixtures/app.js';
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** util-linux's `script`, which runs a command on a pseudo-terminal; Debian always has it. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
 /** Runs `coda` to its end: exit code and output. */
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -340,4 +344,38 @@ test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORC
   assert.match(forced.stdout, /\x1b\[31mfailed\x1b\[39m/);
   const both = await run(['tasks', 'list', fixture], { ...base, FORCE_COLOR: '1', NO_COLOR: '1' });
   assert.doesNotMatch(both.stdout, /\x1b\[/);
+});
+
+/** Runs `coda` on a pseudo-terminal (util-linux `script`): what the terminal got, both streams, and the exit code. */
+async function runOnTerminal(args: string[], env: Record<string, string>): Promise<{ code: number | null; screen: string }> {
+  const quote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, '--conditions=coda-source', '--import', 'tsx', main, ...args].map(quote).join(' ');
+  // -e: script exits with the command's code; the typescript file goes nowhere.
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...env, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let screen = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => { screen += text; });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, screen };
+}
+
+test('on a real terminal: colour without FORCE_COLOR, and a progress line redrawn in place and cleared before the results', { skip: hasScript ? false : 'no util-linux script here' }, async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const ids: string[] = [];
+  for (const order of [1, 2]) ids.push((await app.tasks.enqueue(charge, { order, fail: true })).id);
+  await app.settle();
+  await server.close();
+  const env = { ...withoutEnv('NO_COLOR'), CODA_TEST_DB: db, CODA_LOG_LEVEL: 'warn' };
+  delete env['FORCE_COLOR'];
+  const listed = await runOnTerminal(['tasks', 'list', fixture], env);
+  assert.equal(listed.code, 0, listed.screen);
+  assert.match(listed.screen, /\x1b\[31mfailed\x1b\[39m/, 'a failed state in red');
+  const retried = await runOnTerminal(['tasks', 'retry', fixture, ...ids], env);
+  assert.equal(retried.code, 0, retried.screen);
+  // Each step redraws the line (carriage return, erase line) dimmed; the line is erased before the results.
+  assert.match(retried.screen, /\r\x1b\[2K\x1b\[2mretrying 1\/2\x1b\[22m\r\x1b\[2K\x1b\[2mretrying 2\/2\x1b\[22m/);
+  const results = retried.screen.slice(retried.screen.lastIndexOf('retrying 2/2'));
+  assert.match(results, /\r\x1b\[2K[\s\S]*2 task\(s\) retried/);
+  assert.doesNotMatch(results.slice(results.indexOf('retried')), /retrying/, 'no progress after the results');
 });
