@@ -222,10 +222,12 @@ end
  * A batch of releases in one call (see END_HOLDS). ARGV[1] the time now, then
  * per release its queue's key prefix, task name, id, how ('skip', 'run' or
  * 'front'), runAt, outcome (JSON) and key ('' for none). Returns the ids released to
- * run, and those of them at the front of their lines.
+ * run, those of them at the front of their lines, and those to run whose job
+ * is gone from Redis (lost: Redis restarted without its data, or a tool
+ * removed it); a hold gone with its job still there was recovered, and runs.
  */
 const RELEASE = `${END_HOLDS}
-local now, released, front, byQueue = tonumber(ARGV[1]), {}, {}, {}
+local now, released, front, lost, byQueue = tonumber(ARGV[1]), {}, {}, {}, {}
 for at = 2, #ARGV, 7 do
   local ids = byQueue[ARGV[at]] or {}
   byQueue[ARGV[at]] = ids
@@ -236,11 +238,12 @@ for queue, ids in pairs(byQueue) do byQueue[queue] = takeHolds(queue, ids) end
 for at = 2, #ARGV, 7 do
   local id = ARGV[at + 2]
   local went = byQueue[ARGV[at]][id] and endHold(ARGV[at], ARGV[at + 1], id, ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], now)
-  if went then released[#released + 1] = id end
+  if went then released[#released + 1] = id
+  elseif ARGV[at + 3] ~= 'skip' and redis.call('EXISTS', ARGV[at] .. id) == 0 then lost[#lost + 1] = id end
   if went == 'front' then front[#front + 1] = id end
 end
 mark()
-return { released, front }
+return { released, front, lost }
 `;
 
 /**

@@ -201,8 +201,9 @@ export class BullmqStore implements TaskStore {
   async release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released> {
     checkReleases(releases);
     checkReleaseClaim(claim);
-    const { released, front } = await this.#release(releases, owner, claim);
-    if (front.length === 0) return { ready: released, claimed: [] };
+    const { released, front, lost } = await this.#release(releases, owner, claim);
+    const gone = lost.length === 0 ? {} : { lost };
+    if (front.length === 0) return { ready: released, claimed: [], ...gone };
     // Only the front tasks' names: each name claimed from is a BullMQ worker (a connection of its own).
     const fronts = new Map<string, number>();
     for (const { name } of front) fronts.set(name, (fronts.get(name) ?? 0) + 1);
@@ -212,14 +213,14 @@ export class BullmqStore implements TaskStore {
       throw error;
     });
     const taken = new Set(claimed.map(({ id }) => id));
-    return { ready: released.filter((id) => !taken.has(id)), claimed };
+    return { ready: released.filter((id) => !taken.has(id)), claimed, ...gone };
   }
 
   /**
    * Ends `owner`'s holds among the releases in one script: the ids released to run, and those put at the front
    * of their lines for `claim` (due by its `now`, of its names, at most its limit, in the order of the releases).
    */
-  async #release(releases: readonly Release[], owner: string, claim: ReleaseClaim | undefined): Promise<{ released: string[]; front: { id: string; name: string }[] }> {
+  async #release(releases: readonly Release[], owner: string, claim: ReleaseClaim | undefined): Promise<{ released: string[]; front: { id: string; name: string }[]; lost: string[] }> {
     const client = this.#opened();
     // The hold stays this process's (renewed by its heartbeat) until Redis has taken the release: a release
     // that fails is written again (the journal's retry), never left to run out with its outcome unknown.
@@ -227,26 +228,26 @@ export class BullmqStore implements TaskStore {
       const hold = this.#holds.get(release.id);
       return hold === undefined || hold.owner !== owner ? [] : [{ ...release, ...hold }];
     });
-    if (mine.length === 0) return { released: [], front: [] };
+    if (mine.length === 0) return { released: [], front: [], lost: [] };
     const wanted = claim === undefined ? [] : mine.filter(({ run, runAt, name }) => run && runAt <= claim.now && claim.names.includes(name)).slice(0, claim.limit);
     const fronts = new Set(wanted);
     // BullMQ takes the last pushed first: the front ones pushed last to first, so that the first release is taken first.
     const ordered = [...mine.filter((release) => !fronts.has(release)), ...[...wanted].reverse()];
     // Due by the claim's time when it is ahead of this clock (a clock a test moves), else by this one.
     const now = Math.max(Date.now(), claim?.now ?? 0);
-    const [released, front] = await this.#call(() => this.#endHolds(client, ordered.map((release) => ({
+    const [released, front, lost] = await this.#call(() => this.#endHolds(client, ordered.map((release) => ({
       ...release, how: !release.run ? 'skip' : fronts.has(release) ? 'front' : 'run', outcome: outcomeJson(release.outcome),
     })), now));
     for (const { id } of mine) this.#holds.delete(id);
     const ran = new Set(released);
     const names = new Map(mine.map(({ id, name }) => [id, name]));
-    return { released: mine.filter(({ id }) => ran.has(id)).map(({ id }) => id), front: front.map((id) => ({ id, name: names.get(id)! })) };
+    return { released: mine.filter(({ id }) => ran.has(id)).map(({ id }) => id), front: front.map((id) => ({ id, name: names.get(id)! })), lost };
   }
 
-  /** Holds ended in one script (see its comment). Returns the ids released to run, and those at the front of their lines. */
-  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[], now = Date.now()): Promise<[string[], string[]]> {
+  /** Holds ended in one script (see its comment). Returns the ids released to run, those at the front of their lines, and those lost. */
+  async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[], now = Date.now()): Promise<[string[], string[], string[]]> {
     const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
-    return await runScript(client, 'release', [], [now, ...args]) as [string[], string[]];
+    return await runScript(client, 'release', [], [now, ...args]) as [string[], string[], string[]];
   }
 
   claim(request: ClaimRequest): Promise<StoredTask[]> {

@@ -146,7 +146,10 @@ export class Runner {
         // Given back in the same turn as the claimed tasks start: no claim in between sees the room twice.
         this.#reserved -= limit;
       }
-      const { ready, claimed } = released;
+      const { ready, claimed, lost } = released;
+      if (lost !== undefined) {
+        this.#settings.logger.error({ taskIds: lost }, `${lost.length} held durable task(s) were gone from the ${this.#settings.store.description} when their response was done (the store lost its data, or a tool removed them): they will not run`);
+      }
       for (const stored of claimed) this.#start(stored);
       if (ready.length > 0) {
         this.#backlog = true;

@@ -143,6 +143,11 @@ export interface Released {
   ready: string[];
   /** Tasks the release's claim took: running for the owner, as `claim()` returns them, in the order of the releases. */
   claimed: StoredTask[];
+  /**
+   * Ids of held tasks to run that the store no longer had at all (a Redis
+   * restarted without its data): they will not run. Absent when none.
+   */
+  lost?: string[];
 }
 
 /** Counts of tasks by state, in all and per task name: `ready` counts ready tasks whose time has come, `delayed` those whose time has not. */

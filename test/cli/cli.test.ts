@@ -366,7 +366,7 @@ test('on a real terminal: colour without FORCE_COLOR, and a progress line redraw
   for (const order of [1, 2]) ids.push((await app.tasks.enqueue(charge, { order, fail: true })).id);
   await app.settle();
   await server.close();
-  const env = { ...withoutEnv('NO_COLOR'), CODA_TEST_DB: db, CODA_LOG_LEVEL: 'warn' };
+  const env: Record<string, string> = { ...withoutEnv('NO_COLOR'), CODA_TEST_DB: db, CODA_LOG_LEVEL: 'warn' };
   delete env['FORCE_COLOR'];
   const listed = await runOnTerminal(['tasks', 'list', fixture], env);
   assert.equal(listed.code, 0, listed.screen);
