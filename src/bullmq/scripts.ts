@@ -15,6 +15,31 @@ return { ready, redis.call('ZCARD', KEYS[7]) - due, redis.call('LLEN', KEYS[4]),
 `;
 
 /**
+ * The next jobs of each queue's line, as a claim across names plans its
+ * share by age: ARGV[1] at most how many per queue, then each queue's key
+ * prefix. Returns, per queue, the runAt and the order added (`seq`) of its
+ * next jobs, in the order BullMQ fetches them (from the wait list's right
+ * end). Both are read from the job's data as jobData() writes it (runAt
+ * then holder, seq last: string values are escaped there, so the pattern
+ * meets no payload), a runAt on the hash overriding.
+ */
+const HEADS = `
+local out = {}
+for at = 2, #ARGV do
+  local queue, heads = ARGV[at], {}
+  local ids = redis.call('LRANGE', queue .. 'wait', -tonumber(ARGV[1]), -1)
+  for i = #ids, 1, -1 do
+    local f = redis.call('HMGET', queue .. ids[i], '${FIELD.runAt}', 'data')
+    local data = f[2] or ''
+    heads[#heads + 1] = tonumber(f[1]) or tonumber(string.match(data, ',"runAt":([-%d.e+]+),"holder":')) or 0
+    heads[#heads + 1] = tonumber(string.match(data, ',"seq":([-%d.e+]+)}$')) or 0
+  end
+  out[#out + 1] = heads
+end
+return out
+`;
+
+/**
  * Moves the given waiting jobs to the front of the wait list (BullMQ takes
  * from its right end), keeping their order: the next fetches take them.
  * KEYS[1] the wait list; ARGV the ids. Returns how many were waiting.
@@ -457,7 +482,7 @@ return #removed
 `;
 
 const SCRIPTS = {
-  add: ADD, claimed: CLAIMED, counts: COUNTS, lapsed: LAPSED, logFailure: LOG_FAILURE, pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE,
+  add: ADD, claimed: CLAIMED, counts: COUNTS, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE,
   release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
 };
 

@@ -290,9 +290,13 @@ export class BullmqStore implements TaskStore {
    */
   async #fetch(request: Omit<ClaimRequest, 'now'>, fetched: Claim[], fronts?: ReadonlyMap<string, number>): Promise<void> {
     const { owner, names, concurrency, limit, leaseUntil } = request;
+    // Across names, each gets its share of the limit by age; a release's claim or one for given ids says what it wants instead.
+    const shares = names.length > 1 && fronts === undefined && request.ids === undefined ? await this.#shares(names, limit) : undefined;
     for (const name of names) {
       let room = limit - fetched.length;
       if (room <= 0) break;
+      if (shares !== undefined) room = Math.min(room, shares.get(name) ?? 0);
+      if (room <= 0) continue;
       const worker = await this.#fetcher(name, concurrency, leaseUntil);
       if (worker === undefined) continue;
       // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
@@ -308,6 +312,34 @@ export class BullmqStore implements TaskStore {
       // One fetch first: an empty line (an idle worker's every poll) costs one script, not one per free slot.
       if (await fetchOne() && room > 1) await Promise.all(Array.from({ length: room - 1 }, fetchOne));
     }
+  }
+
+  /**
+   * How many of `limit` each name's line gets when more is waiting than the
+   * limit takes: the oldest first across the lines (runAt, then the order
+   * added), so that a name with a backlog does not starve the others, as
+   * filling the limit name by name would. Undefined when everything waiting
+   * fits: each name then fetches what it has (its delayed jobs come due
+   * included, which BullMQ's fetch promotes).
+   */
+  async #shares(names: readonly string[], limit: number): Promise<Map<string, number> | undefined> {
+    const heads = await runScript(this.#client!, 'heads', [], [limit, ...names.map((name) => `${this.#queueKey(name)}:`)]) as number[][];
+    if (heads.reduce((sum, line) => sum + line.length / 2, 0) <= limit) return undefined;
+    const shares = new Map<string, number>();
+    const next = names.map(() => 0);
+    for (let taken = 0; taken < limit; taken++) {
+      let oldest = -1;
+      heads.forEach((line, i) => {
+        const at = next[i]! * 2;
+        if (at >= line.length) return;
+        const best = oldest === -1 ? undefined : heads[oldest]!;
+        const bestAt = oldest === -1 ? 0 : next[oldest]! * 2;
+        if (best === undefined || line[at]! < best[bestAt]! || (line[at] === best[bestAt] && line[at + 1]! < best[bestAt + 1]!)) oldest = i;
+      });
+      next[oldest]!++;
+      shares.set(names[oldest]!, (shares.get(names[oldest]!) ?? 0) + 1);
+    }
+    return shares;
   }
 
   /** The worker that fetches a name's jobs, its queue's cap set as `concurrency` says; none when the cap is 0. */

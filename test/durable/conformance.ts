@@ -367,6 +367,15 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual(await claim(store, { names: [] }), []);
       });
 
+      test('under a limit smaller than what is due, oldest first across names: a name with a backlog does not starve another', async () => {
+        const backlog = [newTask({ runAt: T0 - 5 }), newTask({ runAt: T0 - 3 }), newTask({ runAt: T0 - 1 })];
+        const others = [newTask({ runAt: T0 - 4, name: 'other' }), newTask({ runAt: T0 - 2, name: 'other' })];
+        await store.add([...backlog, ...others], OWNER, LEASE);
+        assert.deepEqual(idsOf(await claim(store, { limit: 2 })), idsOf([backlog[0]!, others[0]!]));
+        assert.deepEqual(idsOf(await claim(store, { limit: 2 })), idsOf([backlog[1]!, others[1]!]));
+        assert.deepEqual(idsOf(await claim(store, { limit: 2 })), idsOf([backlog[2]!]));
+      });
+
       test('`ids` narrows the claim to those tasks, still ready, due and among names', async () => {
         const [a, b, c] = [newTask(), newTask(), newTask()];
         const later = newTask({ runAt: T0 + 1 });
