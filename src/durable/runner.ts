@@ -92,6 +92,8 @@ export class Runner {
   #claims = true;
   #pollTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
+  /** The heartbeat's timer, among `#timers`: the last stopped by `close()`. */
+  #beat: NodeJS.Timeout | undefined;
   /** Store calls under way (completions, failures): settle waits for them. */
   #writes = 0;
   /** Tasks whose attempt ended, its end not yet recorded: the heartbeat renews their leases while the write is tried again. */
@@ -109,7 +111,7 @@ export class Runner {
   /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
   start(claims = true): void {
     const { leaseMs, pollMs } = this.#settings;
-    this.#every(leaseMs / 3, () => this.#heartbeat());
+    this.#beat = this.#every(leaseMs / 3, () => this.#heartbeat());
     this.#every(leaseMs / 2, () => this.#recover());
     this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
     this.#claims = claims;
@@ -394,10 +396,11 @@ export class Runner {
     }
   }
 
-  #every(ms: number, run: () => unknown): void {
+  #every(ms: number, run: () => unknown): NodeJS.Timeout {
     const timer = setInterval(run, Math.max(1, ms));
     timer.unref();
     this.#timers.push(timer);
+    return timer;
   }
 
   /** No attempt running, no claim or write under way. */
@@ -421,9 +424,11 @@ export class Runner {
    */
   async close(deadline: number): Promise<StoredTask[]> {
     this.#closed = true;
-    for (const timer of this.#timers) clearInterval(timer);
+    // The heartbeat goes on while attempts finish: a process shutting down is not a dead one, whose tasks others take over.
+    for (const timer of this.#timers) if (timer !== this.#beat) clearInterval(timer);
     clearTimeout(this.#pollTimer);
     await untilDeadline(this.whenIdle(), deadline);
+    clearInterval(this.#beat);
     const left = [...this.#running.values()];
     this.#running.clear();
     for (const attempt of left) {

@@ -59,3 +59,39 @@ test('runWorker() checks its options', async () => {
   await assert.rejects(runWorker({ definitions: [], store, handleSignals: false }), /runWorker\(\): definitions lists no task to run/);
   await assert.rejects(runWorker({ definitions: [task('a', () => {})], store, concurency: 2 } as never), /unknown option "concurency"; did you mean "concurrency"\?/);
 });
+
+test('a worker shutting down keeps renewing the lease of the attempt it lets finish: no other process takes the task over meanwhile', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = path.join(dir, 'tasks.db');
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  let finish!: () => void;
+  const finishing = new Promise<void>((resolve) => { finish = resolve; });
+  const attempts: number[] = [];
+  const slow = task('slow', async (_payload: object, { attempt }) => {
+    attempts.push(attempt);
+    started();
+    await finishing;
+  });
+  const leaseMs = 300;
+  const worker = await runWorker({ definitions: [slow], store: sqliteStore({ path: db }), leaseMs, pollMs: 20, handleSignals: false });
+  const app = createApp({ tasks: { definitions: [slow], store: sqliteStore({ path: db }), run: false } });
+  const { id } = await app.tasks.enqueue(slow, {});
+  await running;
+  const closed = worker.close({ timeoutMs: 10_000 });
+  // Renewed while the worker closes (the heartbeat runs every third of the lease), more than once: past what the lease alone would cover.
+  const leaseAtClose = (await app.tasks.get(id))!.leaseUntil!;
+  let lease = leaseAtClose;
+  for (let i = 0; i < 200 && lease < leaseAtClose + 2 * leaseMs; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    lease = (await app.tasks.get(id))!.leaseUntil!;
+  }
+  assert.ok(lease >= leaseAtClose + 2 * leaseMs, `the lease was renewed during shutdown (from ${leaseAtClose} to ${lease})`);
+  finish();
+  assert.deepEqual(await closed, []);
+  const stored = await app.tasks.get(id);
+  assert.equal(stored!.state, 'completed');
+  assert.deepEqual(attempts, [1]);
+  assert.deepEqual(stored!.errors, []);
+});
