@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AfterContext, AfterEntry } from '../http/response.js';
+import { isPromise } from '../util/is-promise.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
 import type { RunningTask } from './running-task.js';
@@ -49,12 +50,12 @@ export class TaskTimeoutError extends Error {
  */
 export class Reporting {
   readonly #logger: Logger;
-  readonly #onError: (failure: TaskFailure) => void;
+  readonly #onError: (failure: TaskFailure) => unknown;
   #observers: ((record: TaskRecord) => void)[] = [];
   /** Tasks dropped since the queue last filled up, under `overflow: 'drop'`. */
   #dropped = 0;
 
-  constructor(logger: Logger, onError: ((failure: TaskFailure) => void) | undefined) {
+  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined) {
     this.#logger = logger;
     this.#onError = onError ?? logFailure;
   }
@@ -86,9 +87,11 @@ export class Reporting {
   /** A task threw, rejected or timed out. */
   failed(task: RunningTask, error: unknown): void {
     try {
-      this.#onError({ name: task.name, error, context: task });
+      const reported = this.#onError({ name: task.name, error, context: task });
+      // An async reporter (an error tracker over HTTP) that rejects is logged too, never left unhandled.
+      if (isPromise(reported)) reported.then(undefined, (reportError: unknown) => this.#logger.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task'));
     } catch (reportError) {
-      this.#logger.error({ err: reportError }, 'after.onError threw while reporting a failed task');
+      this.#logger.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
     }
   }
 

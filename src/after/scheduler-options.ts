@@ -26,8 +26,8 @@ export interface SchedulerOptions {
    * new tasks, counted and logged.
    */
   overflow?: 'reject' | 'drop';
-  /** Told about every task that throws, rejects or times out. Default: one error log line. */
-  onError?: (failure: TaskFailure) => void;
+  /** Told about every task that throws, rejects or times out (an async reporter's rejection is logged). Default: one error log line. */
+  onError?: (failure: TaskFailure) => unknown;
 }
 
 /** The options with their defaults, checked. */
@@ -37,7 +37,7 @@ export interface SchedulerSettings {
   lowWater: number;
   timeoutMs: number;
   overflow: 'reject' | 'drop';
-  onError: ((failure: TaskFailure) => void) | undefined;
+  onError: ((failure: TaskFailure) => unknown) | undefined;
 }
 
 const KEYS = ['concurrency', 'maxPending', 'lowWater', 'timeoutMs', 'overflow', 'onError'];

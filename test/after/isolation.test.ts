@@ -53,6 +53,33 @@ test('an onError that throws is logged; nothing else happens', async () => {
   assert.ok(lines.some((l) => l.msg === 'after.onError threw while reporting a failed task'));
 });
 
+test('an async onError that rejects is logged, naming the task; the process lives (no unhandled rejection)', async () => {
+  const { logger, lines } = memoryLogger();
+  let reported!: () => void;
+  const reporting = new Promise<void>((resolve) => { reported = resolve; });
+  const app = createApp({
+    logger,
+    after: {
+      onError: async () => {
+        reported();
+        await Promise.resolve();
+        throw new Error('error tracker unreachable');
+      },
+    },
+    routes: [get('/', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'audit' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  await reporting;
+  // The rejection is handled a few microtasks after the reporter was called.
+  await new Promise((resolve) => setImmediate(resolve));
+  const line = lines.find((l) => l.msg === 'after.onError rejected while reporting a failed task');
+  assert.ok(line, 'the rejection is logged');
+  assert.equal(line.task, 'audit');
+  assert.equal((line.err as { message: string }).message, 'error tracker unreachable');
+});
+
 test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {
   const failures: TaskFailure[] = [];
   let signal: AbortSignal | undefined;
