@@ -8,7 +8,8 @@ import type { RequestHeaders } from './headers.js';
 export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings: BodySettings): Promise<FormData> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: headers.raw, limits: settings.multipart });
+    // Names and filenames as browsers and fetch's FormData send them: UTF-8 (busboy's default is Latin-1), as Django and Starlette read them.
+    parser = busboy({ headers: headers.raw, limits: settings.multipart, defParamCharset: 'utf8' });
   } catch (error) {
     return Promise.reject(malformed((error as Error).message));
   }

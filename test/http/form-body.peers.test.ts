@@ -83,6 +83,13 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(JSON.parse(answer.text), [['f', { filename: '€ rates.txt', type: 'text/plain', text: 'x' }], ['latin', '\u00c3\u00a9']]);
   });
 
+  test("Django's and Starlette's UTF-8 names: a field name and a filename sent as UTF-8 (as browsers and FormData send them) are read as UTF-8", async () => {
+    const body = field('név', 'café') + part('Content-Disposition: form-data; name="cv"; filename="résumé.pdf"\r\nContent-Type: application/pdf', 'hello') + END;
+    const answer = await send(body);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(JSON.parse(answer.text), [['név', 'café'], ['cv', { filename: 'résumé.pdf', type: 'application/pdf', text: 'hello' }]]);
+  });
+
   test("busboy's boundary-like content, preamble and epilogue, a quoted and a 70-character boundary: read as sent", async () => {
     const long = 'b'.repeat(70);
     const cases: [string, string | undefined, unknown][] = [
