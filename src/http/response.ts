@@ -404,7 +404,8 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
 /**
  * A redirect to `location`: a path, or an absolute URL whose scheme is
  * http, https or ftp (as Django refuses others: a `javascript:` location
- * made of user input runs script in the browser that follows it).
+ * made of user input runs script in the browser that follows it). Non-ASCII
+ * characters are percent-encoded as UTF-8 (`/café` goes out as `/caf%C3%A9`).
  *
  * @example
  * ```ts
@@ -419,8 +420,19 @@ export function redirect(location: string, status = 302): HttpResponse {
   if (scheme !== undefined && !SAFE_SCHEMES.has(scheme)) {
     throw new TypeError(`redirect(): unsafe redirect to a URL with the scheme '${scheme}:' (only http, https and ftp, or a path)`);
   }
-  return new HttpResponse(null, { status, headers: { location } });
+  return new HttpResponse(null, { status, headers: { location: asciiLocation(location) } });
 }
+
+/** A location's non-ASCII characters percent-encoded as UTF-8 (RFC 3987's IRI to URI, as Django's iri_to_uri): a header value is ASCII. */
+function asciiLocation(location: string): string {
+  try {
+    return location.replace(NON_ASCII, encodeURIComponent);
+  } catch {
+    throw new TypeError(`redirect(): the location ${JSON.stringify(location)} is not well-formed Unicode (a lone surrogate)`);
+  }
+}
+
+const NON_ASCII = /[^\x00-\x7f]+/g;
 
 /** Turns a Web-standard `Response` (accepted from views) into an `HttpResponse`. */
 export function fromWebResponse(web: Response): HttpResponse {

@@ -85,6 +85,13 @@ describe('HttpResponse', () => {
     }
   });
 
+  test("redirect() percent-encodes a location's non-ASCII characters as UTF-8 (Django's iri_to_uri), leaving the rest as given; a lone surrogate is a TypeError", () => {
+    assert.equal(redirect('/café').headers.get('location'), '/caf%C3%A9');
+    assert.equal(redirect('/日本?q=ü#π').headers.get('location'), '/%E6%97%A5%E6%9C%AC?q=%C3%BC#%CF%80');
+    assert.equal(redirect('https://example.com/a%20b?x=1&y=/').headers.get('location'), 'https://example.com/a%20b?x=1&y=/');
+    assert.throws(() => redirect('/\ud800'), { name: 'TypeError', message: /redirect\(\): the location .* is not well-formed Unicode/ });
+  });
+
   test('redirect() with a status that is not a redirect is a RangeError', () => {
     for (const status of [200, 300, 304, 404]) {
       assert.throws(() => redirect('/x', status), { name: 'RangeError', message: new RegExp(`redirect status must be one of .*got ${status}`) });
