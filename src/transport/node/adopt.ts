@@ -9,6 +9,7 @@ import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
 import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
+import { closeWithConnection } from './watch.js';
 
 const kAdopted = Symbol('coda.adopted');
 type Write = ServerResponse['write'];
@@ -80,8 +81,13 @@ export class AdoptedExchange extends Exchange {
     res[kAdopted] = this;
     res.write = countingWrite;
     res.end = countingEnd;
-    if (res.closed) closed(res);
-    else res.on('close', onClose);
+    if (res.closed) {
+      closed(res);
+      return;
+    }
+    res.on('close', onClose);
+    // Finishing twice does nothing: the first of the two closes counts.
+    closeWithConnection(res, this.#req.socket, () => closed(res));
   }
 
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */

@@ -27,23 +27,31 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
     const socket = exchange.request.raw?.socket;
-    if ((res as { socket?: unknown }).socket == null && socket !== undefined) queueBehind(res, exchange, socket);
+    if (socket != null) closeWithConnection(res, socket, () => closed(res, exchange, false));
   }
 }
 
-/** Per connection, its responses queued behind another: one 'close' listener a connection, however many are queued. */
-const queuedOn = new WeakMap<Socket, Map<NodeResponse, Exchange>>();
+/** Per connection, its responses queued behind another, each with what to call if the connection goes first: one 'close' listener a connection, however many are queued. */
+const queuedOn = new WeakMap<Socket, Map<NodeResponse, () => void>>();
 
-function queueBehind(res: NodeResponse, exchange: Exchange, socket: Socket): void {
+/**
+ * An HTTP/1 response still queued behind another on its connection (a
+ * pipelined request's: it has no socket yet) gets no 'close' on Node 22
+ * when the connection dies first: `onClose` is called when the connection
+ * closes, unless the response closed by then. Nothing for a response that
+ * has its socket.
+ */
+export function closeWithConnection(res: NodeResponse, socket: Socket, onClose: () => void): void {
+  if ((res as { socket?: unknown }).socket != null) return;
   let queued = queuedOn.get(socket);
   if (queued === undefined) {
     queuedOn.set(socket, (queued = new Map()));
     socket.once('close', () => {
-      for (const [each, itsExchange] of queued!) closed(each, itsExchange, false);
+      for (const each of queued!.values()) each();
       queuedOn.delete(socket);
     });
   }
-  queued.set(res, exchange);
+  queued.set(res, onClose);
   // Answered in time: let go of it, so that a long keep-alive connection keeps none.
   res.once('close', () => queued!.delete(res));
 }
