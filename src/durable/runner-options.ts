@@ -16,13 +16,17 @@ export interface RunnerOptions {
 
 export const RUNNER_KEYS = ['concurrency', 'leaseMs', 'pollMs', 'retentionMs'];
 
+/** The longest retention: ten years. */
+const MAX_RETENTION_MS = 10 * 366 * 24 * 60 * 60_000;
+
 /** `RunnerOptions` checked, with their defaults; `prefix` names them in errors (`runWorker(): `). */
 export function runnerSettings(prefix: string, options: RunnerOptions): Required<RunnerOptions> {
   return {
     concurrency: checkCount(`${prefix}concurrency`, options.concurrency ?? 16),
     leaseMs: checkMs(`${prefix}leaseMs`, options.leaseMs ?? 15_000),
     pollMs: checkMs(`${prefix}pollMs`, options.pollMs ?? 1_000),
-    retentionMs: checkMs(`${prefix}retentionMs`, options.retentionMs ?? 60 * 60_000),
+    // An age compared with finished times, not a timer (pruning runs every minute at most): years are fine.
+    retentionMs: checkMs(`${prefix}retentionMs`, options.retentionMs ?? 60 * 60_000, { max: MAX_RETENTION_MS }),
   };
 }
 
