@@ -54,8 +54,6 @@ export class Tasks {
   #runner: Runner | undefined;
   #journal: Journal | undefined;
   #opened: Promise<void> | undefined;
-  /** Set by open(): the store opened and, unless `run: false`, tasks run in this process. */
-  #serving: Promise<void> | undefined;
   #closed: Promise<StoredTask[]> | undefined;
   /** Listeners to attempt ends, told by the runner once it starts. */
   readonly #observers = new Set<(record: AttemptRecord) => void>();
@@ -91,7 +89,7 @@ export class Tasks {
   async enqueue<Payload>(task: Task<Payload>, payload: Payload, options?: Omit<TaskAfterOptions, 'when'>): Promise<TaskRegistration> {
     const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options);
     if (entry.options.when !== undefined) throw new TypeError("app.tasks.enqueue(): 'when' applies to tasks registered in a request only");
-    const result = await this.#add(this.#newTask(entry, null, false, this.#tracer?.inject(null) ?? null), false);
+    const result = await this.#add(this.#newTask(entry, null, false, this.#tracer?.inject(null) ?? null));
     this.#runner!.wake();
     return result;
   }
@@ -107,7 +105,7 @@ export class Tasks {
     const snapshot = snapshotOf(exchange.request);
     const trace = this.#tracer?.inject(exchange.request) ?? null;
     if (!live) {
-      return this.#add(this.#newTask(entry, snapshot, false, trace), true).then((result) => {
+      return this.#add(this.#newTask(entry, snapshot, false, trace)).then((result) => {
         this.#runner!.wake();
         return result;
       }, (error: unknown) => {
@@ -116,7 +114,7 @@ export class Tasks {
         throw error;
       });
     }
-    const added = this.#add(this.#newTask(entry, snapshot, true, trace), true);
+    const added = this.#add(this.#newTask(entry, snapshot, true, trace));
     const hold: Hold = {
       journaled: added,
       release: (outcome) => {
@@ -166,29 +164,14 @@ export class Tasks {
     return definition;
   }
 
-  /** Journals `task`; `serving`: registered by a request, so this process runs tasks from now on (see open()). */
-  async #add(task: NewTask, serving: boolean): Promise<TaskRegistration> {
-    await (serving ? this.open() : this.#openStore());
+  async #add(task: NewTask): Promise<TaskRegistration> {
+    await this.open();
     const { id, duplicate } = await this.#journal!.add(task);
     return { id, duplicate };
   }
 
-  /**
-   * @internal This process serves the app (`serve()`, `attach()`, the Fastify
-   * plugin, a request registering a task, `settle()`): the store is opened,
-   * a previous process's tasks are recovered, and, unless `run: false`, tasks
-   * run here. A script that only enqueues or inspects (stats, list, get,
-   * retry, discard) opens the store alone: it never runs a task it would
-   * leave half done when it exits.
-   */
+  /** @internal Opens the store and starts the runner (at `serve()`, or at first use): a previous process's tasks are recovered. */
   open(): Promise<void> {
-    return (this.#serving ??= this.#openStore().then(() => {
-      if (this.#run) this.#runner!.claimTasks();
-    }));
-  }
-
-  /** Opens the store, with a runner that renews this process's holds and recovers dead processes' tasks but claims none. */
-  #openStore(): Promise<void> {
     return (this.#opened ??= this.#start());
   }
 
@@ -202,8 +185,8 @@ export class Tasks {
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (write) => runner.release(write), this.#logger);
     this.#runner = runner;
-    // Claiming waits for open(): until then the runner renews this process's holds and recovers dead ones' only.
-    runner.start(false);
+    // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
+    runner.start(this.#run);
   }
 
   /** @internal The test client's: a store of its own and a clock that `settle()` moves, before anything is opened. */
@@ -215,28 +198,28 @@ export class Tasks {
 
   /** Counts by state (held, ready, delayed, running, completed, failed), in all and per task name. */
   async stats(): Promise<TaskStats> {
-    await this.#openStore();
+    await this.open();
     return this.#store!.stats(this.#clock.now());
   }
 
   /** Tasks by state and name, newest first (default 100). */
   async list(filter: ListFilter = {}): Promise<StoredTask[]> {
     checkKeys('app.tasks.list()', filter, ['state', 'name', 'limit']);
-    await this.#openStore();
+    await this.open();
     return this.#store!.list(filter);
   }
 
   /** One task with its payload, attempts and errors; null when there is none. */
   async get(id: string): Promise<StoredTask | null> {
     checkId('app.tasks.get()', id);
-    await this.#openStore();
+    await this.open();
     return this.#store!.get(id);
   }
 
   /** A failed task runs again, its attempts counted afresh. False when it is not failed. */
   async retry(id: string): Promise<boolean> {
     checkId('app.tasks.retry()', id);
-    await this.#openStore();
+    await this.open();
     const retried = await this.#store!.retry(id, this.#clock.now());
     if (retried) this.#runner!.wake();
     return retried;
@@ -245,7 +228,7 @@ export class Tasks {
   /** A task that is not running is removed. False when there is none, or it is running. */
   async discard(id: string): Promise<boolean> {
     checkId('app.tasks.discard()', id);
-    await this.#openStore();
+    await this.open();
     return this.#store!.discard(id);
   }
 
@@ -295,8 +278,7 @@ export class Tasks {
    */
   async settle(advance: (to: number) => boolean): Promise<void> {
     if (this.#opened === undefined) return;
-    // Settling runs what is due: in this process, which serves from now on.
-    await this.open();
+    await this.#opened;
     const runner = this.#runner!;
     const store = this.#store!;
     const names = [...this.#definitions.keys()];

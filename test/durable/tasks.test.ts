@@ -715,19 +715,3 @@ test('retention: the runner prunes a completed task once retentionMs has passed,
     await server.close();
   }
 });
-
-test('a script that only enqueues or inspects (a cron job, a management command) runs no task: it would leave it half done at exit; a process that serves or settles does', async (t) => {
-  const file = tempFile(t);
-  let ran = 0;
-  const report = task('nightly-report', () => { ran++; });
-  const script = createApp({ tasks: { definitions: [report], store: sqliteStore({ path: file }) } });
-  const { id } = await script.tasks.enqueue(report, {});
-  assert.equal((await script.tasks.get(id))?.state, 'ready', 'not claimed by the enqueuing process');
-  assert.equal((await script.tasks.stats()).running, 0);
-  assert.equal((await script.tasks.list({ state: 'ready' })).length, 1);
-  assert.equal(ran, 0);
-  // The same app, now settled as a test or a server would: the task runs here.
-  await script.settle();
-  assert.equal(ran, 1);
-  assert.equal((await script.tasks.get(id))?.state, 'completed');
-});
