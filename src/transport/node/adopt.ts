@@ -9,6 +9,7 @@ import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
 import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
+import { isComplete, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 
 const kAdopted = Symbol('coda.adopted');
@@ -117,7 +118,8 @@ export class AdoptedExchange extends Exchange {
     if (socket !== null) this.#peer = peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
-    this.finish(outcomeOf(this, res.writableFinished, status >= 100 && status <= 999 ? status : 500));
+    // isComplete: a response whose connection the server cut for a stalled send is not complete, though Node 22 says it finished.
+    this.finish(outcomeOf(this, isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
   }
 
   /**
