@@ -326,17 +326,16 @@ export class BullmqStore implements TaskStore {
     const heads = await runScript(this.#client!, 'heads', [], [limit, ...names.map((name) => `${this.#queueKey(name)}:`)]) as number[][];
     if (heads.reduce((sum, line) => sum + line.length / 2, 0) <= limit) return undefined;
     const shares = new Map<string, number>();
+    // Per line, the index of its next head's runAt (its order added follows it).
     const next = names.map(() => 0);
+    const before = (i: number, j: number): boolean => {
+      const [a, x, b, y] = [heads[i]!, next[i]!, heads[j]!, next[j]!];
+      return a[x]! < b[y]! || (a[x] === b[y] && a[x + 1]! < b[y + 1]!);
+    };
     for (let taken = 0; taken < limit; taken++) {
       let oldest = -1;
-      heads.forEach((line, i) => {
-        const at = next[i]! * 2;
-        if (at >= line.length) return;
-        const best = oldest === -1 ? undefined : heads[oldest]!;
-        const bestAt = oldest === -1 ? 0 : next[oldest]! * 2;
-        if (best === undefined || line[at]! < best[bestAt]! || (line[at] === best[bestAt] && line[at + 1]! < best[bestAt + 1]!)) oldest = i;
-      });
-      next[oldest]!++;
+      for (let i = 0; i < heads.length; i++) if (next[i]! < heads[i]!.length && (oldest === -1 || before(i, oldest))) oldest = i;
+      next[oldest]! += 2;
       shares.set(names[oldest]!, (shares.get(names[oldest]!) ?? 0) + 1);
     }
     return shares;

@@ -88,7 +88,7 @@ export class AdoptedExchange extends Exchange {
     }
     res.on('close', onClose);
     // Finishing twice does nothing: the first of the two closes counts.
-    closeWithConnection(res, this.#req.socket, () => closed(res));
+    closeWithConnection(res, this.#req.socket, closed, undefined);
   }
 
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */

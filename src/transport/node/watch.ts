@@ -27,7 +27,7 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
     const socket = exchange.request.raw?.socket;
-    if (socket != null) closeWithConnection(res, socket, () => closed(res, exchange, false));
+    if (socket != null) closeWithConnection(res, socket, closedHttp1, exchange);
   }
 }
 
@@ -37,11 +37,12 @@ const queuedOn = new WeakMap<Socket, Map<NodeResponse, () => void>>();
 /**
  * An HTTP/1 response still queued behind another on its connection (a
  * pipelined request's: it has no socket yet) gets no 'close' on Node 22
- * when the connection dies first: `onClose` is called when the connection
- * closes, unless the response closed by then. Nothing for a response that
- * has its socket.
+ * when the connection dies first: `onClose(res, arg)` is called when the
+ * connection closes, unless the response closed by then. Nothing for a
+ * response that has its socket (nothing is allocated for it either: this is
+ * on every response's path).
  */
-export function closeWithConnection(res: NodeResponse, socket: Socket, onClose: () => void): void {
+export function closeWithConnection<A, R extends NodeResponse>(res: R, socket: Socket, onClose: (res: R, arg: A) => void, arg: A): void {
   if ((res as { socket?: unknown }).socket != null) return;
   let queued = queuedOn.get(socket);
   if (queued === undefined) {
@@ -51,7 +52,7 @@ export function closeWithConnection(res: NodeResponse, socket: Socket, onClose: 
       queuedOn.delete(socket);
     });
   }
-  queued.set(res, onClose);
+  queued.set(res, () => onClose(res, arg));
   // Answered in time: let go of it, so that a long keep-alive connection keeps none.
   res.once('close', () => queued!.delete(res));
 }
@@ -72,6 +73,10 @@ function onHttp2Finish(stream: NonNullable<NodeResponse['stream']>): void {
   stream.close(constants.NGHTTP2_NO_ERROR);
   // What the view left unread of the request would hold the closed stream (and its session) open: discarded, as node:http dumps it.
   stream.resume();
+}
+
+function closedHttp1(res: NodeResponse, exchange: Exchange): void {
+  closed(res, exchange, false);
 }
 
 function closed(res: NodeResponse, exchange: Exchange, http2: boolean): void {
