@@ -265,6 +265,8 @@ export class App {
   #receive(source: IncomingMessage | RequestSource): Exchange {
     const exchange = new Exchange(this.#host, source);
     this.#inFlight.push(exchange);
+    // A process that answers requests runs tasks (app.fetch() and Hono's too, which call neither serve() nor attach()).
+    this.tasks.runHere();
     return exchange;
   }
 
@@ -311,6 +313,7 @@ export class App {
   [kAdopt](req: IncomingMessage, res: ServerResponse): AdoptedExchange | HttpResponse {
     const exchange = new AdoptedExchange(this.#host, req, res, this);
     this.#inFlight.push(exchange);
+    this.tasks.runHere();
     if (this[kClosing]) res.shouldKeepAlive = false;
     exchange.watch();
     return this.#admit(exchange) ?? exchange;

@@ -89,7 +89,7 @@ export class Runner {
   #backlog = true;
   #closed = false;
   /** Whether this process runs tasks, or only journals them (workers run them). */
-  #claims = true;
+  #claims = false;
   #pollTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   /** The heartbeat's timer, among `#timers`: the last stopped by `close()`. */
@@ -110,15 +110,20 @@ export class Runner {
 
   /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
   start(claims = true): void {
-    const { leaseMs, pollMs } = this.#settings;
+    const { leaseMs } = this.#settings;
     this.#beat = this.#every(leaseMs / 3, () => this.#heartbeat());
     this.#every(leaseMs / 2, () => this.#recover());
     this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
-    this.#claims = claims;
     // A previous process's tasks whose lease has run out are taken up at once, not a period later.
     void this.#recover();
-    if (!claims) return;
-    this.#every(pollMs, () => this.wake());
+    if (claims) this.claimTasks();
+  }
+
+  /** From now on this process runs tasks: it polls the store and claims what is due (once; not after close). */
+  claimTasks(): void {
+    if (this.#claims || this.#closed) return;
+    this.#claims = true;
+    this.#every(this.#settings.pollMs, () => this.wake());
     this.wake();
   }
 

@@ -54,6 +54,8 @@ export class Tasks {
   #runner: Runner | undefined;
   #journal: Journal | undefined;
   #opened: Promise<void> | undefined;
+  /** Whether this process serves the app (see runHere()): only then does it run tasks. */
+  #servesHere = false;
   #closed: Promise<StoredTask[]> | undefined;
   /** Listeners to attempt ends, told by the runner once it starts. */
   readonly #observers = new Set<(record: AttemptRecord) => void>();
@@ -164,14 +166,35 @@ export class Tasks {
     return definition;
   }
 
+  /** Journals `task`: the store is opened for it, but running tasks waits for runHere(). */
   async #add(task: NewTask): Promise<TaskRegistration> {
-    await this.open();
+    await this.#openStore();
     const { id, duplicate } = await this.#journal!.add(task);
     return { id, duplicate };
   }
 
-  /** @internal Opens the store and starts the runner (at `serve()`, or at first use): a previous process's tasks are recovered. */
+  /**
+   * @internal This process serves the app (`attach()`, a request through an
+   * adapter or `app.fetch()`, a test client): the store is opened (a failure logged) and,
+   * unless `run: false`, tasks run here. A script that only enqueues or
+   * inspects (stats, list, get, retry, discard) runs none: it would leave
+   * them half done when it exits.
+   */
+  runHere(): void {
+    if (this.#servesHere) return;
+    this.#servesHere = true;
+    if (this.defined) this.open().catch((error: unknown) => this.#logger.error({ err: error }, 'could not open the durable task store'));
+  }
+
+  /** @internal As runHere(), for `serve()` and the Fastify plugin, which report a store that cannot open themselves. */
   open(): Promise<void> {
+    this.#servesHere = true;
+    if (this.#run) this.#runner?.claimTasks();
+    return this.#openStore();
+  }
+
+  /** Opens the store, with a runner that renews this process's holds and recovers dead processes' tasks; it claims once runHere() says so. */
+  #openStore(): Promise<void> {
     return (this.#opened ??= this.#start());
   }
 
@@ -185,8 +208,8 @@ export class Tasks {
     });
     this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (write) => runner.release(write), this.#logger);
     this.#runner = runner;
-    // Not running tasks here, the runner still renews this process's holds and recovers dead ones'; it claims nothing.
-    runner.start(this.#run);
+    // Until runHere(), the runner renews this process's holds and recovers dead ones' only.
+    runner.start(this.#servesHere && this.#run);
   }
 
   /** @internal The test client's: a store of its own and a clock that `settle()` moves, before anything is opened. */
@@ -198,28 +221,28 @@ export class Tasks {
 
   /** Counts by state (held, ready, delayed, running, completed, failed), in all and per task name. */
   async stats(): Promise<TaskStats> {
-    await this.open();
+    await this.#openStore();
     return this.#store!.stats(this.#clock.now());
   }
 
   /** Tasks by state and name, newest first (default 100). */
   async list(filter: ListFilter = {}): Promise<StoredTask[]> {
     checkKeys('app.tasks.list()', filter, ['state', 'name', 'limit']);
-    await this.open();
+    await this.#openStore();
     return this.#store!.list(filter);
   }
 
   /** One task with its payload, attempts and errors; null when there is none. */
   async get(id: string): Promise<StoredTask | null> {
     checkId('app.tasks.get()', id);
-    await this.open();
+    await this.#openStore();
     return this.#store!.get(id);
   }
 
   /** A failed task runs again, its attempts counted afresh. False when it is not failed. */
   async retry(id: string): Promise<boolean> {
     checkId('app.tasks.retry()', id);
-    await this.open();
+    await this.#openStore();
     const retried = await this.#store!.retry(id, this.#clock.now());
     if (retried) this.#runner!.wake();
     return retried;
@@ -228,7 +251,7 @@ export class Tasks {
   /** A task that is not running is removed. False when there is none, or it is running. */
   async discard(id: string): Promise<boolean> {
     checkId('app.tasks.discard()', id);
-    await this.open();
+    await this.#openStore();
     return this.#store!.discard(id);
   }
 
@@ -278,6 +301,8 @@ export class Tasks {
    */
   async settle(advance: (to: number) => boolean): Promise<void> {
     if (this.#opened === undefined) return;
+    // Settling runs what is due: in this process, which serves from now on.
+    this.runHere();
     await this.#opened;
     const runner = this.#runner!;
     const store = this.#store!;

@@ -79,9 +79,7 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   const sendTimeoutMs = checkMs('attach(): sendTimeoutMs', options.sendTimeoutMs ?? 60_000, { zero: true });
-  if (app.tasks.defined) {
-    app.tasks.open().catch((error: unknown) => app.logger.error({ err: error }, 'could not open the durable task store'));
-  }
+  app.tasks.runHere();
   const close = govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs });
   drainOnServerClose(server, close, shutdownTimeoutMs);
   // As on serve()'s servers: a connection's pipelined requests start no faster than they are answered.

@@ -94,6 +94,8 @@ export class TestClient {
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
     if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
+    // A test serves the app: its tasks run here, enqueued ones included.
+    app.tasks.runHere();
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
     this.#unobserveDurable = app.tasks.defined
       ? app.tasks.observe(({ id, name, requestId, attempt, state, error, waitMs, runMs }) => {

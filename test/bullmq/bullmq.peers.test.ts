@@ -9,17 +9,19 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { createApp, NonRetryableError, task, type Task, type TaskContext } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
 import { useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
 let prefixes = 0;
 
-/** An app on the BullMQ store, a prefix of its own, running its tasks in this process. */
+/** An app on the BullMQ store, a prefix of its own, served by a test client: its tasks run in this process. */
 function onRedis(t: TestContext, definitions: Task<never>[]) {
   const store = bullmqStore({ connection: { port: server().port }, prefix: `peers-${++prefixes}` });
   const app = createApp({ logger: memoryLogger().logger, tasks: { definitions, store } });
-  t.after(() => app.tasks.close(performance.now() + 1_000));
+  const client = createTestClient(app, { tasks: 'app' });
+  t.after(() => client.close());
   return { app, settled: () => app.settle() };
 }
 

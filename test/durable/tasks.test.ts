@@ -715,3 +715,48 @@ test('retention: the runner prunes a completed task once retentionMs has passed,
     await server.close();
   }
 });
+
+test('a script that only enqueues or inspects (a cron job, a management command) runs no task: it would leave it half done at exit; a process that serves, through app.fetch() or a test client, or settles does', async (t) => {
+  const file = tempFile(t);
+  let ran = 0;
+  const report = task('nightly-report', () => { ran++; });
+  const definitions = [report];
+  /** A new app on the file, as a new process would open it; `routes` answers app.fetch(). */
+  const open = () => {
+    const app = createApp({ routes: [get('/', () => new HttpResponse('ok'))], tasks: { definitions, store: sqliteStore({ path: file }) } });
+    t.after(() => app.tasks.close(performance.now() + 1_000));
+    return app;
+  };
+  const completed = (app: ReturnType<typeof open>) => new Promise<void>((resolve) => app.tasks.observe(({ state }) => { if (state === 'completed') resolve(); }));
+  const script = open();
+  const { id } = await script.tasks.enqueue(report, {});
+  assert.equal((await script.tasks.get(id))?.state, 'ready', 'not claimed by the enqueuing process');
+  assert.equal((await script.tasks.stats()).running, 0);
+  assert.equal((await script.tasks.list({ state: 'ready' })).length, 1);
+  assert.equal(ran, 0);
+
+  // A process serving through app.fetch() (no serve(), no attach()) runs what a script enqueued, though its request registers nothing.
+  const fetched = open();
+  const ranByFetched = completed(fetched);
+  assert.equal((await fetched.fetch(new Request('http://localhost/'))).status, 200);
+  await ranByFetched;
+  assert.equal(ran, 1);
+  await fetched.tasks.close(performance.now() + 1_000);
+
+  // A test client serves its app from the moment it is made.
+  const tested = open();
+  const ranByClient = completed(tested);
+  const client = createTestClient(tested, { tasks: 'app' });
+  t.after(() => client.close());
+  await open().tasks.enqueue(report, {});
+  await ranByClient;
+  assert.equal(ran, 2);
+  await client.close();
+
+  // A script settled as a test would: what is due runs in it.
+  const settled = open();
+  const { id: last } = await settled.tasks.enqueue(report, {});
+  await settled.settle();
+  assert.equal(ran, 3);
+  assert.equal((await settled.tasks.get(last))?.state, 'completed');
+});
