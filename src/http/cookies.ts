@@ -10,7 +10,9 @@ import type { Signer } from './signing.js';
  * The cookies a request carries, parsed from its `Cookie` header(s) on first
  * use. Read-only. A pair without `=` is skipped; a value whose
  * percent-encoding is broken is kept as sent; when a name comes twice, the
- * first wins (browsers send the most specific path first).
+ * first wins (browsers send the most specific path first). Raw non-ASCII
+ * bytes (a value set by `document.cookie = 'name=José'`) are read as UTF-8,
+ * as Django reads them; bytes that are not UTF-8 are kept as Latin-1.
  *
  * @example
  * ```ts
@@ -24,7 +26,7 @@ export class RequestCookies implements Iterable<[string, string]> {
 
   constructor(header: string | undefined) {
     if (header === undefined) return;
-    const parsed = parseCookie(header);
+    const parsed = parseCookie(NON_ASCII.test(header) ? asUtf8(header) : header);
     for (const name in parsed) {
       const value = parsed[name];
       if (value !== undefined) this.#map.set(name, value);
@@ -53,6 +55,20 @@ export class RequestCookies implements Iterable<[string, string]> {
   }
   [Symbol.iterator](): IterableIterator<[string, string]> {
     return this.#map.entries();
+  }
+}
+
+/** A header's bytes above 0x7f (node:http and fetch give header bytes as Latin-1 characters). */
+const NON_ASCII = /[\x80-\xff]/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The header's Latin-1 characters read as the UTF-8 bytes a browser sent; as it is when they are not UTF-8 (or not bytes at all). */
+function asUtf8(header: string): string {
+  if (/[^\x00-\xff]/.test(header)) return header;
+  try {
+    return utf8.decode(Buffer.from(header, 'latin1'));
+  } catch {
+    return header;
   }
 }
 

@@ -37,6 +37,21 @@ describe('request.cookies', () => {
     assert.equal('novalue' in cookies, false);
   });
 
+  test('raw UTF-8 bytes in a value (document.cookie = "name=José 日本") are read as UTF-8, as Django does; bytes that are not UTF-8 are kept as Latin-1', async () => {
+    const server = await startServer(app, { host: '127.0.0.1' });
+    try {
+      const head = (cookie: Buffer) => Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nCookie: '), cookie, Buffer.from('\r\nConnection: close\r\n\r\n')]);
+      const utf8 = await rawRequest(server, head(Buffer.from('name=José 日本; plain=x')));
+      assert.deepEqual(JSON.parse(utf8.body.toString()), { name: 'José 日本', plain: 'x' });
+      const latin1 = await rawRequest(server, head(Buffer.from('name=Jos\xe9', 'latin1')));
+      assert.deepEqual(JSON.parse(latin1.body.toString()), { name: 'José' });
+    } finally {
+      await server.close();
+    }
+    // A test client's header is a string already: as it is.
+    assert.deepEqual(await (await client.get('/', { headers: { cookie: 'name=日本' } })).json(), { name: '日本' });
+  });
+
   test('a name sent twice keeps the first (the most specific path)', async () => {
     assert.deepEqual(await (await client.get('/one/id', { headers: { cookie: 'id=first; id=second' } })).json(), { value: 'first' });
   });
