@@ -51,13 +51,14 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 /**
  * Decodes a body as text in the charset its Content-Type names, UTF-8 when it
  * names none. Bytes that are not valid in that charset are a 400: text never
- * reaches the app with replacement characters in it.
+ * reaches the app with replacement characters in it. A leading byte order
+ * mark is dropped, as TextDecoder drops it, whether the charset is named or not.
  */
 export function decodeText(bytes: Buffer, contentType: string | null): string {
   const charset = contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
   if (charset === undefined) {
     if (!isUtf8(bytes)) throw notValid('UTF-8');
-    return bytes.toString('utf8');
+    return bytes.toString('utf8', startsWithBom(bytes) ? 3 : 0);
   }
   let decoder: TextDecoder;
   try {
@@ -70,6 +71,11 @@ export function decodeText(bytes: Buffer, contentType: string | null): string {
   } catch {
     throw notValid(decoder.encoding.toUpperCase());
   }
+}
+
+/** Whether the bytes start with UTF-8's byte order mark, EF BB BF. */
+function startsWithBom(bytes: Buffer): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }
 
 function notValid(charset: string): BadRequest {

@@ -37,6 +37,9 @@ function formWith(fields: number, files = 0): FormData {
   return form;
 }
 
+/** The text's UTF-8 bytes after a byte order mark (EF BB BF). */
+const withBom = (text: string): Buffer => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]);
+
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 
 /** Counts a form's entries, files apart. */
@@ -60,6 +63,7 @@ function appWith(body?: BodyOptions) {
       post('/depth', async (request) => new JsonResponse({ ok: (await request.json()) !== undefined })),
       post('/text', async (request) => new HttpResponse(await request.text())),
       post('/form', async (request) => new JsonResponse(await countForm(await request.form()))),
+      post('/entries', async (request) => new JsonResponse([...await request.form()])),
       get('/ok', () => new HttpResponse('ok')),
     ],
   });
@@ -224,6 +228,14 @@ const GOOD: [what: string, path: string, body: () => Body | Promise<Body>, expec
     () => urlencoded(`&&${Array.from({ length: 1000 }, (_, i) => `f${i}=v`).join('&')}&&`), { fields: 1000, files: 0 }],
   ['a multipart form with 900 fields and 100 files', '/form', () => multipart(formWith(900, 100)), { fields: 900, files: 100 }],
   ['valid UTF-8 text', '/text', () => ({ body: 'caf\u00e9 \u2603', headers: { 'content-type': 'text/plain' } }), 'caf\u00e9 \u2603'],
+  ['text after a UTF-8 byte order mark, no charset named (the mark dropped, as TextDecoder drops it)', '/text',
+    () => ({ body: withBom('caf\u00e9'), headers: { 'content-type': 'text/plain' } }), 'caf\u00e9'],
+  ['text after a UTF-8 byte order mark, charset=utf-8 (the mark dropped)', '/text',
+    () => ({ body: withBom('caf\u00e9'), headers: { 'content-type': 'text/plain; charset=utf-8' } }), 'caf\u00e9'],
+  ['JSON after a UTF-8 byte order mark, no charset named', '/json', () => ({ body: withBom('{"a":1}'), headers: { 'content-type': 'application/json' } }),
+    { keys: ['a'], poisoned: false, parsed: { a: 1 } }],
+  ['a urlencoded form after a UTF-8 byte order mark (its first name without it)', '/entries',
+    () => ({ body: withBom('a=1'), headers: { 'content-type': 'application/x-www-form-urlencoded' } }), [['a', '1']]],
 ];
 
 async function read(body: string | Buffer, type: string | null): Promise<unknown> {
@@ -278,7 +290,8 @@ describe('bad request bodies, over a real socket', () => {
     test(`${what}: read`, async () => {
       const res = await fetch(`${server.url}${path}`, { method: 'POST', ...await body() });
       assert.equal(res.status, 200);
-      assert.deepEqual(await read(await res.text(), res.headers.get('content-type')), expected);
+      // Bytes, not res.text(): fetch would drop a byte order mark the server let through.
+      assert.deepEqual(await read(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type')), expected);
     });
   }
 });
