@@ -48,6 +48,16 @@ export function mediaType(contentType: string | null): string {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
+/** The charset parameter of a Content-Type header, as written; undefined when it has none. */
+export function charsetOf(contentType: string | null): string | undefined {
+  return contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
+}
+
+/** The 415 for a charset a reader cannot decode; `readable` says which it can, when it is not any TextDecoder knows. */
+export function unsupportedCharset(charset: string, readable = ''): UnsupportedMediaType {
+  return new UnsupportedMediaType(`unsupported charset ${JSON.stringify(charset)} in Content-Type${readable}`);
+}
+
 /**
  * Decodes a body as text in the charset its Content-Type names, UTF-8 when it
  * names none. Bytes that are not valid in that charset are a 400: text never
@@ -55,7 +65,7 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
  * mark is dropped, as TextDecoder drops it, whether the charset is named or not.
  */
 export function decodeText(bytes: Buffer, contentType: string | null): string {
-  const charset = contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
+  const charset = charsetOf(contentType);
   if (charset === undefined) {
     if (!isUtf8(bytes)) throw notValid('UTF-8');
     return bytes.toString('utf8', startsWithBom(bytes) ? 3 : 0);
@@ -64,7 +74,7 @@ export function decodeText(bytes: Buffer, contentType: string | null): string {
   try {
     decoder = new TextDecoder(charset, { fatal: true });
   } catch {
-    throw new UnsupportedMediaType(`unsupported charset ${JSON.stringify(charset)} in Content-Type`);
+    throw unsupportedCharset(charset);
   }
   try {
     return decoder.decode(bytes);

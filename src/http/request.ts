@@ -444,7 +444,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /**
    * The body of a form, urlencoded or multipart, as a `FormData`; 415 for any
    * other type, 413 past the app's `body.maxFields` or `body.maxFiles`, 400
-   * for a multipart part without a name.
+   * for a multipart part without a name. A urlencoded body is read in UTF-8
+   * (400 for escapes that are not valid UTF-8, naming the field) or, when its
+   * charset says so, ISO-8859-1; another charset is a 415.
    *
    * Given a Standard Schema, the fields are validated as an object (a field
    * given once is a string or a File, twice or more an array): its output,
@@ -457,7 +459,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     const type = mediaType(contentType);
     const parsing = this.#options.body ?? DEFAULT_BODY_SETTINGS;
     let form: FormData;
-    if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(decodeText(await this.bytes(), contentType), parsing);
+    if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(await this.bytes(), contentType, parsing);
     else if (type === 'multipart/form-data') form = await parseMultipart(await this.bytes(), this.headers, parsing);
     else return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
     return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
