@@ -39,6 +39,23 @@ function tooLarge(limit: number, what: string): PayloadTooLarge {
   return new PayloadTooLarge(`request body too large: ${what}, the limit is ${limit} bytes`, { connection: 'close' });
 }
 
+/**
+ * Refuses a body sent with a content coding (`Content-Encoding: gzip`, ...)
+ * to `reader`: Coda does not decode request bodies, and compressed bytes read
+ * as text failed as "not valid UTF-8". A 415 with `Accept-Encoding: identity`,
+ * which RFC 9110 15.5.16 asks for. `identity` is no coding.
+ */
+export function refuseEncoded(headers: RequestHeaders, reader: string): void {
+  const sent = headers.get('content-encoding');
+  if (sent === null || sent.split(',').every((coding) => IDENTITY.test(coding))) return;
+  throw new UnsupportedMediaType(
+    `request body has Content-Encoding ${JSON.stringify(sent)}, which ${reader} does not decode: send it unencoded, or read request.bytes() (the bytes as sent) and decode them`,
+    { 'accept-encoding': 'identity' },
+  );
+}
+
+const IDENTITY = /^\s*(?:identity)?\s*$/i;
+
 /** The media type of a Content-Type header, lower-case, without parameters. */
 export function mediaType(contentType: string | null): string {
   if (contentType === null) return '';

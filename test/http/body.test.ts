@@ -5,6 +5,7 @@
 // server keeps serving.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { brotliCompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { createApp, get, HttpResponse, JsonResponse, post, type BodyOptions, type Server } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { assertServes, startServer } from '../helpers.js';
@@ -64,6 +65,7 @@ function appWith(body?: BodyOptions) {
       post('/text', async (request) => new HttpResponse(await request.text())),
       post('/form', async (request) => new JsonResponse(await countForm(await request.form()))),
       post('/entries', async (request) => new JsonResponse([...await request.form()])),
+      post('/bytes', async (request) => new HttpResponse(await request.bytes(), { headers: { 'content-type': 'application/octet-stream' } })),
       get('/ok', () => new HttpResponse('ok')),
     ],
   });
@@ -160,6 +162,37 @@ const BAD: BadCase[] = [
     body: () => ({ body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=klingon' } }),
     status: 415,
     message: /^unsupported charset "klingon" in Content-Type: form\(\) reads urlencoded bodies in UTF-8 or ISO-8859-1 only$/,
+  },
+  {
+    what: 'gzipped text',
+    path: '/text',
+    body: () => ({ body: gzipSync('caf\u00e9'), headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' } }),
+    status: 415,
+    message: /^request body has Content-Encoding "gzip", which text\(\) does not decode: send it unencoded, or read request\.bytes\(\) \(the bytes as sent\) and decode them$/,
+  },
+  {
+    what: 'Brotli JSON',
+    path: '/json',
+    body: () => ({ body: brotliCompressSync('{"a":1}'), headers: { 'content-type': 'application/json', 'content-encoding': 'br' } }),
+    status: 415,
+    message: /^request body has Content-Encoding "br", which json\(\) does not decode/,
+  },
+  {
+    what: 'a gzipped urlencoded form, its coding after identity',
+    path: '/form',
+    body: () => ({ body: gzipSync('a=1'), headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity, gzip' } }),
+    status: 415,
+    message: /^request body has Content-Encoding "identity, gzip", which form\(\) does not decode/,
+  },
+  {
+    what: 'a gzipped multipart form',
+    path: '/form',
+    body: async () => {
+      const { body, headers } = await multipart(formWith(2));
+      return { body: gzipSync(body), headers: { ...headers, 'content-encoding': 'gzip' } };
+    },
+    status: 415,
+    message: /^request body has Content-Encoding "gzip", which form\(\) does not decode/,
   },
   {
     what: 'bytes that are not valid in the declared UTF-8',
@@ -275,6 +308,8 @@ const GOOD: [what: string, path: string, body: () => Body | Promise<Body>, expec
   ['a urlencoded form in latin1', '/entries',
     () => ({ body: 'caf%E9=%FF', headers: { 'content-type': 'application/x-www-form-urlencoded; charset="latin1"' } }),
     [['caf\u00e9', '\u00ff']]],
+  ['text with Content-Encoding: identity (no coding)', '/text',
+    () => ({ body: 'caf\u00e9', headers: { 'content-type': 'text/plain', 'content-encoding': 'Identity' } }), 'caf\u00e9'],
   ['text after a UTF-8 byte order mark, no charset named (the mark dropped, as TextDecoder drops it)', '/text',
     () => ({ body: withBom('caf\u00e9'), headers: { 'content-type': 'text/plain' } }), 'caf\u00e9'],
   ['text after a UTF-8 byte order mark, charset=utf-8 (the mark dropped)', '/text',
@@ -341,6 +376,23 @@ describe('bad request bodies, over a real socket', () => {
       assert.deepEqual(await read(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type')), expected);
     });
   }
+});
+
+describe('a request body with a Content-Encoding', () => {
+  const gzipped = gzipSync(JSON.stringify({ a: 'caf\u00e9' }));
+  const headers = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+
+  test("json()'s 415 says, with Accept-Encoding, which coding Coda reads: identity (RFC 9110 15.5.16)", async () => {
+    const res = await client.post('/json', { body: gzipped, headers });
+    assert.equal(res.status, 415);
+    assert.equal(res.headers.get('accept-encoding'), 'identity');
+  });
+
+  test('bytes() gives the bytes as sent, for the app to decode', async () => {
+    const res = await client.post('/bytes', { body: gzipped, headers });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(gunzipSync(res.body).toString()), { a: 'caf\u00e9' });
+  });
 });
 
 describe('body options', () => {
