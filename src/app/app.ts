@@ -291,7 +291,7 @@ export class App {
     if (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host)) {
       const { request } = exchange;
       exchange.refuse();
-      return renderError(request, new BadRequest(disallowedHost(request.host, request.headers.get('host'))), this.debug);
+      return renderError(request, new BadRequest(disallowedHost(request.host, request.headers.get('host'), request.url)), this.debug);
     }
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();

@@ -1,4 +1,5 @@
 import { describe } from '../util/describe.js';
+import { ABSOLUTE_FORM } from './client-address.js';
 
 /** Whether a request's host (`request.host`: lower-case, port included, undefined when absent or malformed) is one the app serves. */
 export type HostCheck = (host: string | undefined) => boolean;
@@ -58,9 +59,18 @@ function hint(pattern: string): string {
   }
 }
 
-/** Why a request was refused for its host: the host it asked for (`request.host`), or the Host line it sent when that is no host. */
-export function disallowedHost(host: string | undefined, sent: string | null): string {
+/**
+ * Why a request was refused for its host: the host it asked for
+ * (`request.host`); else what it sent that is no host: the authority of an
+ * absolute-form `target` (which wins over the Host line, RFC 9112 3.2.2), or
+ * the Host line.
+ */
+export function disallowedHost(host: string | undefined, sent: string | null, target: string): string {
   if (host !== undefined) return `the host ${JSON.stringify(host)} is not one this app serves (createApp's allowedHosts)`;
+  const authority = ABSOLUTE_FORM.exec(target)?.[1];
+  if (authority !== undefined) {
+    return `the host ${JSON.stringify(authority)} of the request target ${JSON.stringify(target)} is not a valid host name${authority.includes('@') ? ' (user information is refused: RFC 9110 4.2.4)' : ''}, and this app serves only its allowedHosts`;
+  }
   if (sent === null) return 'the request names no host, and this app serves only its allowedHosts';
   return `the Host ${JSON.stringify(sent)} is not a valid host name, and this app serves only its allowedHosts`;
 }

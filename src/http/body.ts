@@ -39,6 +39,23 @@ function tooLarge(limit: number, what: string): PayloadTooLarge {
   return new PayloadTooLarge(`request body too large: ${what}, the limit is ${limit} bytes`, { connection: 'close' });
 }
 
+/**
+ * Refuses a body sent with a content coding (`Content-Encoding: gzip`, ...)
+ * to `reader`: Coda does not decode request bodies, and compressed bytes read
+ * as text failed as "not valid UTF-8". A 415 with `Accept-Encoding: identity`,
+ * which RFC 9110 15.5.16 asks for. `identity` is no coding.
+ */
+export function refuseEncoded(headers: RequestHeaders, reader: string): void {
+  const sent = headers.get('content-encoding');
+  if (sent === null || sent.split(',').every((coding) => IDENTITY.test(coding))) return;
+  throw new UnsupportedMediaType(
+    `request body has Content-Encoding ${JSON.stringify(sent)}, which ${reader} does not decode: send it unencoded, or read request.bytes() (the bytes as sent) and decode them`,
+    { 'accept-encoding': 'identity' },
+  );
+}
+
+const IDENTITY = /^\s*(?:identity)?\s*$/i;
+
 /** The media type of a Content-Type header, lower-case, without parameters. */
 export function mediaType(contentType: string | null): string {
   if (contentType === null) return '';
@@ -48,28 +65,44 @@ export function mediaType(contentType: string | null): string {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
+/** The charset parameter of a Content-Type header, as written; undefined when it has none. */
+export function charsetOf(contentType: string | null): string | undefined {
+  return contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
+}
+
+/** The 415 for a charset a reader cannot decode; `readable` says which it can, when it is not any TextDecoder knows. */
+export function unsupportedCharset(charset: string, readable = ''): UnsupportedMediaType {
+  return new UnsupportedMediaType(`unsupported charset ${JSON.stringify(charset)} in Content-Type${readable}`);
+}
+
 /**
  * Decodes a body as text in the charset its Content-Type names, UTF-8 when it
  * names none. Bytes that are not valid in that charset are a 400: text never
- * reaches the app with replacement characters in it.
+ * reaches the app with replacement characters in it. A leading byte order
+ * mark is dropped, as TextDecoder drops it, whether the charset is named or not.
  */
 export function decodeText(bytes: Buffer, contentType: string | null): string {
-  const charset = contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
+  const charset = charsetOf(contentType);
   if (charset === undefined) {
     if (!isUtf8(bytes)) throw notValid('UTF-8');
-    return bytes.toString('utf8');
+    return bytes.toString('utf8', startsWithBom(bytes) ? 3 : 0);
   }
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(charset, { fatal: true });
   } catch {
-    throw new UnsupportedMediaType(`unsupported charset ${JSON.stringify(charset)} in Content-Type`);
+    throw unsupportedCharset(charset);
   }
   try {
     return decoder.decode(bytes);
   } catch {
     throw notValid(decoder.encoding.toUpperCase());
   }
+}
+
+/** Whether the bytes start with UTF-8's byte order mark, EF BB BF. */
+function startsWithBom(bytes: Buffer): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }
 
 function notValid(charset: string): BadRequest {

@@ -90,8 +90,8 @@ export class PayloadTooLarge extends HttpError {
 }
 
 export class UnsupportedMediaType extends HttpError {
-  constructor(message?: string) {
-    super(415, message);
+  constructor(message?: string, headers?: Record<string, string>) {
+    super(415, message, headers);
   }
 }
 

@@ -8,7 +8,7 @@ import { logsAt, type Logger } from '../log/logger.js';
 import { kDone, kExchange, kLogs, kPeer, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
-import { decodeText, isJsonType, mediaType, readBody, requireType } from './body.js';
+import { decodeText, isJsonType, mediaType, readBody, refuseEncoded, requireType } from './body.js';
 import { DEFAULT_BODY_SETTINGS, type BodySettings } from './body-options.js';
 import { parseMultipart, parseUrlEncoded } from './form-body.js';
 import { parseJson } from './json-body.js';
@@ -394,7 +394,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   }
 
   /**
-   * The body as bytes. May be called more than once; the body is read once.
+   * The body as bytes, as sent: a body with a `Content-Encoding` (gzip, ...)
+   * is not decoded, here or anywhere (`text()`, `json()` and `form()` refuse
+   * it with a 415). May be called more than once; the body is read once.
    * An after-response task can read it only if the view (or a middleware) did:
    * once the response is done, Node discards a body nobody read.
    */
@@ -410,17 +412,24 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   /**
    * The body as text, decoded with the charset of its Content-Type (UTF-8 by
-   * default): 400 when its bytes are not valid in that charset.
+   * default): 400 when its bytes are not valid in that charset, 415 when it
+   * was sent with a `Content-Encoding`.
    */
   async text(): Promise<string> {
-    return decodeText(await this.bytes(), this.headers.get('content-type'));
+    return decodeText(await HttpRequest.#unencodedBytes(this, 'text()'), this.headers.get('content-type'));
+  }
+
+  /** The body's bytes for a reader that decodes them: a 415 when they were sent with a content coding. */
+  static #unencodedBytes(request: HttpRequest, reader: string): Promise<Buffer> {
+    refuseEncoded(request.headers, reader);
+    return request.bytes();
   }
 
   /**
-   * The body parsed as JSON: 415 unless the Content-Type is JSON; 400 if it is
-   * malformed, not valid in its charset, nested deeper than the app's
-   * `body.maxJsonDepth`, or holds a `__proto__` or `constructor.prototype`
-   * key (see `body.onProtoPoisoning`).
+   * The body parsed as JSON: 415 unless the Content-Type is JSON, or when the
+   * body has a `Content-Encoding`; 400 if it is malformed, not valid in its
+   * charset, nested deeper than the app's `body.maxJsonDepth`, or holds a
+   * `__proto__` or `constructor.prototype` key (see `body.onProtoPoisoning`).
    *
    * Given a Standard Schema (zod, valibot, arktype, ...), the body is
    * validated: its output, typed, or a 400 listing each issue's path and
@@ -437,14 +446,17 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
     if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
-    const value = parseJson(decodeText(await this.bytes(), contentType), this.#options.body ?? DEFAULT_BODY_SETTINGS);
+    const value = parseJson(decodeText(await HttpRequest.#unencodedBytes(this, 'json()'), contentType), this.#options.body ?? DEFAULT_BODY_SETTINGS);
     return schema === undefined ? value : validate(schema, value, 'request body');
   }
 
   /**
    * The body of a form, urlencoded or multipart, as a `FormData`; 415 for any
-   * other type, 413 past the app's `body.maxFields` or `body.maxFiles`, 400
-   * for a multipart part without a name.
+   * other type or a body with a `Content-Encoding`, 413 past the app's
+   * `body.maxFields` or `body.maxFiles`, 400 for a multipart part without a
+   * name. A urlencoded body is read in UTF-8
+   * (400 for escapes that are not valid UTF-8, naming the field) or, when its
+   * charset says so, ISO-8859-1; another charset is a 415.
    *
    * Given a Standard Schema, the fields are validated as an object (a field
    * given once is a string or a File, twice or more an array): its output,
@@ -457,8 +469,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     const type = mediaType(contentType);
     const parsing = this.#options.body ?? DEFAULT_BODY_SETTINGS;
     let form: FormData;
-    if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(decodeText(await this.bytes(), contentType), parsing);
-    else if (type === 'multipart/form-data') form = await parseMultipart(await this.bytes(), this.headers, parsing);
+    if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(await HttpRequest.#unencodedBytes(this, 'form()'), contentType, parsing);
+    else if (type === 'multipart/form-data') form = await parseMultipart(await HttpRequest.#unencodedBytes(this, 'form()'), this.headers, parsing);
     else return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
     return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
   }

@@ -42,7 +42,8 @@ const brotliAsync = promisify(zlib.brotliCompress);
  * not held back. Left alone: HEAD, 1xx, 204, 304 and 206 responses, bodies
  * below `threshold`, types compressed already (images, archives, ...), a
  * response with a Content-Encoding or `Cache-Control: no-transform`. Each
- * compressible response gets `Vary: Accept-Encoding`; a strong ETag becomes
+ * response that would be compressed as a 200 gets `Vary: Accept-Encoding`
+ * (its 304 and 206 too, and a 304 without a Content-Type); a strong ETag becomes
  * weak, since the bytes differ. The outcome's `bytesSent` counts the
  * compressed bytes, those on the wire.
  *
@@ -77,9 +78,9 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
   return {
     name: 'compress',
     processResponse(request: HttpRequest, response: HttpResponse): HttpResponse | Promise<HttpResponse> {
-      if (!compressible(response)) return response;
+      if (!variesByEncoding(response)) return response;
       addVary(response, 'Accept-Encoding');
-      if (request.method === 'HEAD') return response;
+      if (!hasWholeBody(response) || request.method === 'HEAD') return response;
       const encoding = chooseEncoding(request.headers.get('accept-encoding'), encodings);
       if (encoding === undefined) return response;
       if (response instanceof StreamingResponse) {
@@ -101,15 +102,27 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
   };
 }
 
-/** Whether the response is one to compress, whoever asks: see `compress()`. */
-function compressible(response: HttpResponse): boolean {
+/**
+ * Whether the response would be compressed as a 200 for a client that asks:
+ * then it varies by Accept-Encoding, whether or not this one is compressed.
+ * A 304 counts too, since it must carry the 200's Vary (RFC 9110 15.4.5),
+ * even without a Content-Type (staticFiles() leaves it off, and a 304 need
+ * not repeat it): an extra Vary only splits a cache's entries, a missing one
+ * serves a client the wrong variant. So does a 206, a range of the identity
+ * bytes.
+ */
+function variesByEncoding(response: HttpResponse): boolean {
   const { status, headers } = response;
-  if (status < 200 || status === 204 || status === 206 || status === 304) return false;
-  if (headers.has('content-encoding') || headers.has('content-range')) return false;
+  if (status < 200 || status === 204 || headers.has('content-encoding')) return false;
   const cacheControl = headers.get('cache-control');
   if (cacheControl !== null && NO_TRANSFORM.test(cacheControl)) return false;
   const type = headers.get('content-type');
-  return type !== null && COMPRESSIBLE.test(type);
+  return type === null ? status === 304 : COMPRESSIBLE.test(type);
+}
+
+/** Whether the response carries its whole representation, to compress: not a 304 (no body), nor a range of it. */
+function hasWholeBody({ status, headers }: HttpResponse): boolean {
+  return status !== 206 && status !== 304 && !headers.has('content-range');
 }
 
 /** The headers of a body now encoded: its length and ranges were those of the identity bytes. */

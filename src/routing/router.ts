@@ -75,7 +75,12 @@ export class Router {
       stored.handler = onions[0];
       stored.levels = onions.map((_, depth) => ({ view, culprit: stored.culprit, handler: onions[depth + 1] }));
     }
-    for (const method of methods) this.#tree.on(method, path, noop, stored);
+    for (const method of methods) {
+      // find-my-way's own error names neither route, and shows the path with its params cut (`/a/:`).
+      const taken = this.#tree.findRoute(method, path);
+      if (taken !== null) throw new TypeError(`two routes answer ${method} ${path}: ${describeRoute(taken.store as RouteTarget)} and ${describeRoute(stored)}; remove one, or change its method or path`);
+      this.#tree.on(method, path, noop, stored);
+    }
     if (name !== undefined) {
       if (this.#patterns.has(name)) throw new TypeError(`two routes are named ${JSON.stringify(name)}: ${this.#patterns.get(name)} and ${path}`);
       this.#patterns.set(name, path);
@@ -147,6 +152,11 @@ export class Router {
 }
 
 function noop(): void {}
+
+/** A route in an error message: its view, its name and its pattern (which may be written with other param names). */
+function describeRoute({ culprit, name, pattern }: RouteTarget): string {
+  return `${culprit}${name === undefined ? '' : ` (named ${JSON.stringify(name)})`} at ${pattern}`;
+}
 
 /**
  * Each group's middleware onion, built once (a factory is called once per

@@ -10,7 +10,7 @@ interface Seen {
   tasks: number;
 }
 
-/** A server with these allowedHosts; `ask` sends one request with the given Host line (none for `null`, HTTP/1.0 then). */
+/** A server with these allowedHosts; `ask` sends one request for `target` with the given Host line (none for `null`, HTTP/1.0 then). */
 function serving(allowedHosts: string[], trustProxy?: TrustProxy) {
   let server: Server;
   const seen: Seen = { middleware: 0, tasks: 0 };
@@ -28,9 +28,9 @@ function serving(allowedHosts: string[], trustProxy?: TrustProxy) {
     server = await startServer(app, { host: '127.0.0.1' });
   });
   afterAll(() => server.close());
-  const ask = async (host: string | null, headers: Record<string, string> = {}) => {
+  const ask = async (host: string | null, headers: Record<string, string> = {}, target = '/') => {
     const version = host === null ? 'HTTP/1.0' : 'HTTP/1.1';
-    const lines = [`GET / ${version}`, ...(host === null ? [] : [`Host: ${host}`]), 'Connection: close', ...Object.entries(headers).map(([n, v]) => `${n}: ${v}`)];
+    const lines = [`GET ${target} ${version}`, ...(host === null ? [] : [`Host: ${host}`]), 'Connection: close', ...Object.entries(headers).map(([n, v]) => `${n}: ${v}`)];
     const res = await rawRequest(server, `${lines.join('\r\n')}\r\n\r\n`);
     return { status: res.status, body: res.body.toString() };
   };
@@ -67,6 +67,18 @@ describe('allowedHosts: exact names', () => {
       assert.equal(status, 400, host);
       assert.match(body, /is not a valid host name/, host);
     }
+  });
+
+  test("an absolute-form target's host is the one checked, and a 400 for it names it, not the Host line", async () => {
+    assert.equal((await ask('evil.com', {}, 'http://example.com/')).status, 200);
+    const other = await ask('example.com', {}, 'http://evil.example/');
+    assert.equal(other.status, 400);
+    assert.match(other.body, /^the host "evil\.example" is not one this app serves/);
+    const withUser = await ask('example.com', {}, 'http://user@evil.example/');
+    assert.equal(withUser.status, 400);
+    assert.equal(withUser.body, 'the host "user@evil.example" of the request target "http://user@evil.example/" is not a valid host name (user information is refused: RFC 9110 4.2.4), and this app serves only its allowedHosts');
+    const spaced = await ask('example.com', {}, 'http://exa%20mple.com/');
+    assert.match(spaced.body, /^the host "exa%20mple\.com" of the request target "http:\/\/exa%20mple\.com\/" is not a valid host name, and/);
   });
 });
 

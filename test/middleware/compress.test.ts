@@ -33,6 +33,7 @@ describe('compress()', () => {
       get('/no-transform', () => new HttpResponse(text, { headers: { 'cache-control': 'no-transform' } })),
       get('/empty', () => new HttpResponse(null, { status: 204, headers: { 'content-type': 'text/plain' } })),
       get('/tagged', () => new HttpResponse(text, { headers: { etag: '"v1"', vary: 'Cookie' } })),
+      get('/png-not-modified', () => new HttpResponse(null, { status: 304, headers: { 'content-type': 'image/png' } })),
       get('/stream', () => new StreamingResponse((async function* () {
         for (let i = 0; i < 50; i++) yield `line ${i}: ${text.slice(0, 80)}\n`;
       })(), { headers: { 'content-type': 'text/plain; charset=utf-8' } })),
@@ -211,6 +212,24 @@ describe('compress()', () => {
     const notModified = await fetchRaw('/files/page.html', { ...gzip, 'if-none-match': headers.etag! });
     assert.equal(notModified.status, 304);
     assert.equal(notModified.headers['content-encoding'], undefined);
+  });
+
+  test('a 304 and a 206 of a compressible response carry Vary: Accept-Encoding, as its 200 does (a 304 without a Content-Type too); not those of an image', async () => {
+    const { headers } = await fetchRaw('/files/page.html', { 'accept-encoding': 'gzip' });
+    assert.equal(headers.vary, 'Accept-Encoding');
+    for (const accept of [{}, { 'accept-encoding': 'gzip' }] as Record<string, string>[]) {
+      const notModified = await fetchRaw('/files/page.html', { ...accept, 'if-none-match': headers.etag! });
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.headers['content-type'], undefined);
+      assert.equal(notModified.headers.vary, 'Accept-Encoding');
+      const part = await fetchRaw('/files/page.html', { ...accept, range: 'bytes=0-2' });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers.vary, 'Accept-Encoding');
+      assert.equal(part.headers['content-encoding'], undefined);
+    }
+    const image = await fetchRaw('/png-not-modified', { 'accept-encoding': 'gzip' });
+    assert.equal(image.status, 304);
+    assert.equal(image.headers.vary, undefined);
   });
 
   test('an existing Vary is extended; a strong ETag becomes weak', async () => {

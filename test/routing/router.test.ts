@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import {
-  createApp, del, get, HttpResponse, JsonResponse, patch, post, put, route, type HttpRequest,
+  createApp, del, get, HttpResponse, include, JsonResponse, patch, post, put, route, type HttpRequest,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { assertAnswer, rawGet, rawRequest, startServer } from '../helpers.js';
@@ -259,6 +259,31 @@ describe('named routes and app.reverse()', () => {
       () => createApp({ routes: [get('/a', echo, { name: 'dup' }), post('/b', echo, { name: 'dup' })] }),
       { name: 'TypeError', message: 'two routes are named "dup": /a and /b' },
     );
+  });
+});
+
+describe('duplicate routes', () => {
+  const showNote = (request: HttpRequest) => new HttpResponse(`note ${request.params.id}`);
+  const editNote = (request: HttpRequest) => new HttpResponse(`edit ${request.params.id}`);
+
+  test('the same method and path twice is a TypeError at createApp naming both routes, written with other param names too', () => {
+    assert.throws(
+      () => createApp({ routes: [get('/notes/:id', showNote, { name: 'note' }), route(['POST', 'GET'], '/notes/:note', editNote)] }),
+      { name: 'TypeError', message: 'two routes answer GET /notes/:note: view showNote (named "note") at /notes/:id and view editNote at /notes/:note; remove one, or change its method or path' },
+    );
+  });
+
+  test('a group whose route repeats one outside it (include()) names the whole path', () => {
+    assert.throws(
+      () => createApp({ routes: [get('/api/notes', showNote), include('/api', [get('/notes', editNote, { name: 'notes' })])] }),
+      { name: 'TypeError', message: 'two routes answer GET /api/notes: view showNote at /api/notes and view editNote (named "notes") at /api/notes; remove one, or change its method or path' },
+    );
+  });
+
+  test('the same path for other methods is no duplicate', async () => {
+    const client = createTestClient(createApp({ routes: [get('/notes/:id', showNote), post('/notes/:id', editNote)] }));
+    assert.equal(await (await client.get('/notes/1')).text(), 'note 1');
+    assert.equal(await (await client.post('/notes/1')).text(), 'edit 1');
   });
 });
 
