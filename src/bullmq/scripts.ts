@@ -15,15 +15,26 @@ return { ready, redis.call('ZCARD', KEYS[7]) - due, redis.call('LLEN', KEYS[4]),
 `;
 
 /**
+ * A job's runAt as jobData() writes it in the job's data, as text (runAt
+ * then holder: string values are escaped there, so the pattern meets no
+ * payload), or nil.
+ */
+const RUN_AT_OF_DATA = `
+local function runAtOfData(data)
+  return string.match(data or '', ',"runAt":([-%d.e+]+),"holder":')
+end
+`;
+
+/**
  * The next jobs of each queue's line, as a claim across names plans its
  * share by age: ARGV[1] at most how many per queue, then each queue's key
  * prefix. Returns, per queue, the runAt and the order added (`seq`) of its
  * next jobs, in the order BullMQ fetches them (from the wait list's right
- * end). Both are read from the job's data as jobData() writes it (runAt
- * then holder, seq last: string values are escaped there, so the pattern
- * meets no payload), a runAt on the hash overriding.
+ * end). Both are read from the job's data as jobData() writes it (seq last:
+ * string values are escaped there, so the pattern meets no payload), a
+ * runAt on the hash overriding.
  */
-const HEADS = `
+const HEADS = `${RUN_AT_OF_DATA}
 local out = {}
 for at = 2, #ARGV do
   local queue, heads = ARGV[at], {}
@@ -31,7 +42,7 @@ for at = 2, #ARGV do
   for i = #ids, 1, -1 do
     local f = redis.call('HMGET', queue .. ids[i], '${FIELD.runAt}', 'data')
     local data = f[2] or ''
-    heads[#heads + 1] = tonumber(f[1]) or tonumber(string.match(data, ',"runAt":([-%d.e+]+),"holder":')) or 0
+    heads[#heads + 1] = tonumber(f[1]) or tonumber(runAtOfData(data)) or 0
     heads[#heads + 1] = tonumber(string.match(data, ',"seq":([-%d.e+]+)}$')) or 0
   end
   out[#out + 1] = heads
@@ -273,18 +284,21 @@ return { released, front, lost }
 
 /**
  * Recovers a queue's holds whose lease ran out (their process died): ready
- * now, their outcome unknown. Found and moved in one call, so that two
+ * at their registration's runAt (its `delayMs` kept) or now, whichever is
+ * later, their outcome unknown. Found and moved in one call, so that two
  * processes sweeping at once recover each hold once. KEYS[1] the holds;
  * ARGV[1] the time now, ARGV[2] the queue's key prefix, ARGV[3] at most how
  * many, ARGV[4] the task name. Returns how many were recovered.
  */
-const SWEEP = `${END_HOLDS}
+const SWEEP = `${END_HOLDS}${RUN_AT_OF_DATA}
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local recovered = 0
 if #lapsed > 0 then inChunks('ZREM', KEYS[1], lapsed) end
 for _, id in ipairs(lapsed) do
-  if endHold(ARGV[2], ARGV[4], id, 'run', ARGV[1], '', '', now) then recovered = recovered + 1 end
+  local registered = runAtOfData(redis.call('HGET', ARGV[2] .. id, 'data'))
+  local runAt = registered and tonumber(registered) > now and registered or ARGV[1]
+  if endHold(ARGV[2], ARGV[4], id, 'run', runAt, '', '', now) then recovered = recovered + 1 end
 end
 mark()
 return recovered

@@ -572,7 +572,8 @@ export class BullmqStore implements TaskStore {
 
   /**
    * Holds whose lease ran out (their process died) are swept into BullMQ,
-   * ready now with their outcome unknown, one script per task name (each hold
+   * ready now (or at the runAt they were added with, their delay kept) with
+   * their outcome unknown, one script per task name (each hold
    * recovered once, however many processes sweep). Running tasks of a dead
    * process are BullMQ's stalled jobs: moved back to waiting by BullMQ's
    * check, then counted as a failed attempt when next claimed (see

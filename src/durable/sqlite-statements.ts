@@ -56,7 +56,8 @@ export function prepareStatements(db: DatabaseSync) {
     giveBack: sql(`UPDATE coda_tasks SET state = 'ready', attempt = attempt - 1, owner = NULL, lease_until = NULL
       WHERE id IN ${LIST} AND +state = 'running' AND +owner = ?`),
 
-    recoverHeld: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?1, owner = NULL, lease_until = NULL
+    // Ready at its registration's run_at (its delayMs kept) or now, whichever is later.
+    recoverHeld: sql(`UPDATE coda_tasks SET state = 'ready', run_at = max(run_at, ?1), owner = NULL, lease_until = NULL
       WHERE state = 'held' AND owner IS NOT NULL AND lease_until < ?1`),
     stalled: sql(`SELECT id, owner, attempt, max_attempts, backoff, started_at, lease_until FROM coda_tasks
       WHERE state = 'running' AND owner IS NOT NULL AND lease_until < ?`),

@@ -92,6 +92,11 @@ export interface NewTask {
   timeoutMs: number;
   /** Held (in a request, until its response is done) or ready at `runAt`. */
   held: boolean;
+  /**
+   * When it may run. A held task's release sets its time anew; until then
+   * this is the earliest a recovery lets it run (its registration's
+   * `delayMs` kept, should its process die before the release).
+   */
   runAt: number;
   request: RequestSnapshot | null;
   trace: Record<string, string> | null;
@@ -235,7 +240,8 @@ export interface TaskStore {
   giveBack(ids: readonly string[], owner: string): Promise<void>;
   /**
    * Tasks of a dead process (`leaseUntil < now`): held ones become ready at
-   * `now` (their outcome unknown, null: they run whatever their `when`);
+   * their `runAt` as added, or `now` if that is later (their outcome
+   * unknown, null: they run whatever their `when`);
    * running ones count the attempt as failed, with an error whose message
    * starts with "stalled:", and are ready at `now + retryDelay(backoff,
    * attempt, random)` if attempts remain, else failed. Returns how many of

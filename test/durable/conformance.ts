@@ -590,6 +590,16 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual(idsOf(await claim(store, { now: T0 + 200 })), [lapsed.id]);
       });
 
+      test('a held task past its lease keeps its registration\'s delay: ready at the runAt it was added with when that is later than now (promise 3)', async () => {
+        // Registered with delayMs 60 s; its process died during the request, long before the delay was up.
+        const delayed = newTask({ held: true, runAt: T0 + 60_000 });
+        await store.add([delayed], OWNER, T0 + 100);
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 1, running: 0 });
+        await assertTask(store, delayed.id, { state: 'ready', runAt: T0 + 60_000, outcome: null, owner: null, leaseUntil: null, attempt: 0 });
+        assert.deepEqual(await claim(store, { now: T0 + 200 }), [], 'not run before its delay');
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 60_000 })), [delayed.id]);
+      });
+
       test('a running task past its lease counts a stalled attempt and waits its backoff (promises 3, 4)', async () => {
         const task = newTask({ backoff: { type: 'fixed', delayMs: 1000, jitter: 0 } });
         await store.add([task], OWNER, LEASE);

@@ -384,6 +384,29 @@ test("when: 'success' judged at once for a task registered after its 500 was sen
   assert.equal((await app.tasks.stats()).completed, 0);
 });
 
+test('a held task keeps its delayMs in the store from its registration: a recovery (its process killed during the request) runs it no sooner', async () => {
+  const later = task('later', () => {});
+  const registered = deferred<string>();
+  const finish = deferred();
+  const app = createApp({
+    tasks: { definitions: [later] },
+    routes: [post('/later', async () => {
+      registered.resolve((await after(later, {}, { delayMs: 60_000 })).id);
+      await finish.promise;
+      return new HttpResponse('ok');
+    })],
+  });
+  // The test client's clock stands still from its start, no sooner than this.
+  const before = Date.now();
+  await using client = createTestClient(app);
+  const response = client.post('/later');
+  const held = (await app.tasks.get(await registered.promise))!;
+  assert.equal(held.state, 'held');
+  assert.ok(held.runAt >= before + 60_000, `a held task's runAt is its registration's time and delay, got ${held.runAt - before} ms after the start`);
+  finish.resolve();
+  assert.equal((await response).status, 200);
+});
+
 test('a key allows one pending task: a second registration adds nothing and says it is a duplicate', async () => {
   const welcome = task('welcome', () => {});
   const app = createApp({
