@@ -5,6 +5,7 @@ import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from '../durable/backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
+import { keepsKey } from '../durable/key-rule.js';
 import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
@@ -136,15 +137,15 @@ export class BullmqStore implements TaskStore {
     const token = randomUUID();
     return this.#call(async () => {
       const now = Date.now();
-      // Within the batch the first task with a name's key takes it: the later ones are its duplicates, sent nowhere.
+      // Within the batch the first task that keeps a name's key takes it: the later ones are its duplicates, sent nowhere.
       const firstOfKey = new Map<string, NewTask>();
       const sameKeyAs = new Map<NewTask, NewTask>();
       for (const task of tasks) {
         if (task.key === null) continue;
         const key = `${task.name}\0${task.key}`;
         const first = firstOfKey.get(key);
-        if (first === undefined) firstOfKey.set(key, task);
-        else sameKeyAs.set(task, first);
+        if (first !== undefined) sameKeyAs.set(task, first);
+        else if (keepsKey(task)) firstOfKey.set(key, task);
       }
       const sent = tasks.filter((task) => !sameKeyAs.has(task));
       const held = sent.filter((task) => task.held);
@@ -156,7 +157,7 @@ export class BullmqStore implements TaskStore {
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
         [leaseUntil, held.length, token, ...held.flatMap((task) => [
           `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
-          storedOptions(task, now, this.#keepCompleted), now, task.key ?? '',
+          storedOptions(task, now, this.#keepCompleted), now, task.key ?? '', keepsKey(task) ? 1 : 0,
         ]), ...names],
       ) as Promise<(number | string)[]>;
       const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);

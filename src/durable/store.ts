@@ -106,7 +106,7 @@ export interface NewTask {
 export interface AddResult {
   /** The task's id: its own, or the pending task's that has the same key. */
   id: string;
-  /** A pending task (held, ready or running) already had this key: nothing was added. */
+  /** A pending task that keeps its key (ready, running, or held with `when` 'always': see keepsKey()) already had this key: nothing was added. */
   duplicate: boolean;
 }
 
@@ -189,8 +189,8 @@ export interface TaskStore {
   open(): Promise<void>;
   /**
    * Journals tasks, all or none: a held task is owned by `owner` until
-   * `leaseUntil`; a task whose key a pending task has (or an earlier task of
-   * the same batch) is not added. A batch with a bad task (a field of the
+   * `leaseUntil`; a task whose key a pending task keeps (or an earlier task
+   * of the same batch: see keepsKey()) is not added. A batch with a bad task (a field of the
    * wrong type or range, an id already stored) is refused whole, with an
    * error that names the task.
    */
@@ -204,7 +204,9 @@ export interface TaskStore {
    * `claim.limit`, in the order of the releases: held to running in the
    * release's own write, with no ready state between (the web process
    * running its own tasks). What the claim does not take is ready, as
-   * without it.
+   * without it. A hold that kept no key (keepsKey()) released to run while
+   * another pending task keeps its key is removed (that task's run covers
+   * it), and is in no list of the result.
    */
   release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released>;
   /**
@@ -241,7 +243,8 @@ export interface TaskStore {
   /**
    * Tasks of a dead process (`leaseUntil < now`): held ones become ready at
    * their `runAt` as added, or `now` if that is later (their outcome
-   * unknown, null: they run whatever their `when`);
+   * unknown, null: they run whatever their `when`; one that kept no key is
+   * removed, as a release to run would remove it);
    * running ones count the attempt as failed, with an error whose message
    * starts with "stalled:", and are ready at `now + retryDelay(backoff,
    * attempt, random)` if attempts remain, else failed. Returns how many of
@@ -258,7 +261,7 @@ export interface TaskStore {
   /**
    * A failed task runs again: ready now, its attempts counted afresh (its
    * errors kept). False when it is not failed, or when another pending task
-   * has its key (two pending tasks never share a key).
+   * keeps its key (two pending tasks sure to run never share a key).
    */
   retry(id: string, now: number): Promise<boolean>;
   /** A task that is not running is removed. False when there is none, or it is running. */

@@ -423,6 +423,31 @@ test('a key allows one pending task: a second registration adds nothing and says
   assert.deepEqual(second, { id: first.id, duplicate: true });
 });
 
+test("a key held by a request's task whose when then skips it (when: 'success', a 500): a registration made meanwhile is not absorbed, and runs", async () => {
+  const ran: string[] = [];
+  const welcome = task('welcome', (payload: { from: string }) => { ran.push(payload.from); });
+  const registered = deferred();
+  const fail = deferred();
+  const app = createApp({
+    tasks: { definitions: [welcome] },
+    routes: [post('/signup', async () => {
+      await after(welcome, { from: 'request' }, { when: 'success', key: 'welcome:1' });
+      registered.resolve();
+      await fail.promise;
+      return new HttpResponse('failed', { status: 500 });
+    })],
+  });
+  await using client = createTestClient(app);
+  const response = client.post('/signup');
+  await registered.promise;
+  const meanwhile = await app.tasks.enqueue(welcome, { from: 'enqueue' }, { key: 'welcome:1' });
+  assert.equal(meanwhile.duplicate, false, 'a hold its when may skip does not absorb it');
+  fail.resolve();
+  assert.equal((await response).status, 500);
+  await client.settle();
+  assert.deepEqual(ran, ['enqueue']);
+});
+
 test('a payload that does not survive JSON is refused at registration, naming the task, the route and the path', async () => {
   const welcome = task('welcome', () => {});
   const { logger, lines } = memoryLogger();
