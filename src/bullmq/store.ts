@@ -714,6 +714,17 @@ export class BullmqStore implements TaskStore {
     });
   }
 
+  async keyHolder(name: string, key: string): Promise<string | null> {
+    this.#opened();
+    return this.#call(async () => {
+      // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
+      const id = await this.#queue(name).getDeduplicationJobId(key);
+      if (id === null) return null;
+      const state = (await this.#read([[name, id]]))[0]?.state;
+      return state === 'held' || state === 'ready' || state === 'running' ? id : null;
+    });
+  }
+
   async discard(id: string): Promise<boolean> {
     const client = this.#opened();
     const task = await this.get(id);

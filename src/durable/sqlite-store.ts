@@ -313,6 +313,11 @@ export class SqliteStore implements TaskStore {
     return this.#write((s) => changed(s.retry.run(now, id)));
   }
 
+  async keyHolder(_name: string, key: string): Promise<string | null> {
+    // A key is unique across names here.
+    return this.#read((s) => (s.keyHolder.get(key)?.id as string | undefined) ?? null);
+  }
+
   async discard(id: string): Promise<boolean> {
     return this.#write((s) => changed(s.discard.run(id)));
   }

@@ -264,6 +264,12 @@ export interface TaskStore {
    * keeps its key (two pending tasks sure to run never share a key).
    */
   retry(id: string, now: number): Promise<boolean>;
+  /**
+   * The id of the pending task that keeps `key` (see keepsKey()) among the
+   * tasks named `name`, or null: what stands in the way of a retry (a key is
+   * unique across names on some stores, per name on others).
+   */
+  keyHolder(name: string, key: string): Promise<string | null>;
   /** A task that is not running is removed. False when there is none, or it is running. */
   discard(id: string): Promise<boolean>;
   /** Removes completed tasks that finished before `before`; returns how many. */

@@ -313,6 +313,24 @@ test('coda tasks stats, list, retry and discard work on the app\'s store, in pla
   assert.deepEqual([after.ready, after.failed], [1, 0]);
 });
 
+test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const { id: failed } = await app.tasks.enqueue(charge, { order: 1, fail: true }, { key: 'order:1' });
+  await app.settle();
+  assert.equal((await app.tasks.get(failed))?.state, 'failed');
+  await server.close();
+  // A process that only journals (run: false): the task stays ready, keeping the key.
+  const producer = makeApp(db, false);
+  const producing = await serve(producer, { port: 0, handleSignals: false });
+  const { id: pending } = await producer.tasks.enqueue(charge, { order: 1, fail: false }, { key: 'order:1' });
+  await producing.close();
+  const retried = await run(['tasks', 'retry', fixture, failed], { CODA_TEST_DB: db });
+  assert.equal(retried.code, 1);
+  assert.match(retried.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(ready\\) keeps its key "order:1": retry it once that one has ended, or discard that one$`, 'm'));
+});
+
 test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {
   const db = tempDb(t);
   const app = makeApp(db);

@@ -797,9 +797,22 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
 
       test('retry: false while another pending task has its key (two pending tasks never share a key)', async () => {
         const failed = await inState(store, 'failed', { key: 'k' });
-        await inState(store, 'ready', { key: 'k' });
+        const pending = await inState(store, 'ready', { key: 'k' });
         assert.equal(await store.retry(failed.id, T0), false);
         assert.equal(await stateOf(store, failed.id), 'failed');
+        assert.equal(await store.keyHolder(NAME, 'k'), pending.id, 'keyHolder names what stands in the way');
+      });
+
+      test('keyHolder: the pending task that keeps the key, or null (none, one that ended, a hold whose when may skip it)', async () => {
+        const [ready, running, held] = [
+          await inState(store, 'ready', { key: 'r' }), await inState(store, 'running', { key: 'u' }), await inState(store, 'held', { key: 'h' }),
+        ];
+        await inState(store, 'completed', { key: 'done' });
+        await inState(store, 'held', { key: 'maybe', when: 'success' });
+        assert.deepEqual(
+          await Promise.all(['r', 'u', 'h', 'done', 'maybe', 'none'].map((key) => store.keyHolder(NAME, key))),
+          [ready.id, running.id, held.id, null, null, null],
+        );
       });
 
       test('discard: removes a task that is not running', async () => {
