@@ -8,7 +8,7 @@ import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
 import { isBusy, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
-import { fileIdentity, sqlString } from './sqlite-file.js';
+import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
@@ -118,6 +118,8 @@ export class SqliteStore implements TaskStore {
       this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
     } catch (error) {
       db?.close();
+      const folder = db === undefined ? missingFolder(this.#path) : undefined;
+      if (folder !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${folder}`, { cause: error }));
       throw this.#failure(error);
     }
   }

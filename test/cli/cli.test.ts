@@ -331,6 +331,13 @@ test('coda tasks retry of a failed task whose key another pending task keeps nam
   assert.match(retried.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(ready\\) keeps its key "order:1": retry it once that one has ended, or discard that one$`, 'm'));
 });
 
+test('a store in a folder that does not exist: coda worker says so in one line naming the folder, no stack, exit 1', async (t) => {
+  const folder = path.join(path.dirname(tempDb(t)), 'no-such-folder');
+  const failed = await run(['worker', fixture], { CODA_TEST_DB: path.join(folder, 'tasks.db') });
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stderr, `coda: sqlite store ${path.join(folder, 'tasks.db')} is unavailable: cannot open ${path.join(folder, 'tasks.db')}: its folder ${folder} does not exist (the store creates its file, not the folder)`);
+});
+
 test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {
   const db = tempDb(t);
   const app = makeApp(db);

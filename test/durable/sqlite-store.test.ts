@@ -187,12 +187,12 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     }
   });
 
-  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path', async () => {
+  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path (and the missing folder)', async () => {
     const garbage = newFile();
     writeFileSync(garbage, 'this is not a database, just text long enough to fill a header page. '.repeat(20));
     await rejectsUnavailable(sqliteStore({ path: garbage }).open(), garbage, /not a database/);
     const nowhere = path.join(dir, 'no-such-dir', 'tasks.db');
-    await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, /unable to open/);
+    await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, new RegExp(`cannot open ${nowhere}: its folder ${path.dirname(nowhere)} does not exist`));
   });
 
   test('a file written by a newer schema is refused, not misread', async () => {
