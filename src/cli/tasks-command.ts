@@ -101,7 +101,7 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
   const parsed = parse(command, args.slice(1), OPTIONS, { min: 1, max: acting ? Infinity : 1 });
   checkFlags(command, action, parsed);
   const module = parsed.positionals[0]!;
-  const { store } = appTasks(await loadApp(module), module);
+  const { store } = appTasks(await loadApp(module), module, 'inspect');
   await store.open();
   try {
     return await run(action, store, parsed, out, progress);

@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setTimeout as delay } from 'node:timers/promises';
+import { kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
@@ -122,6 +123,11 @@ export class SqliteStore implements TaskStore {
       if (folder !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${folder}`, { cause: error }));
       throw this.#failure(error);
     }
+  }
+
+  /** @internal The file (or `':memory:'`): `coda tasks` and `coda worker` check that other processes can share it. */
+  get [kStorePath](): string {
+    return this.#path;
   }
 
   /** The settings in force on this store's connection, as SQLite reports them. */
