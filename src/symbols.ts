@@ -79,5 +79,7 @@ export const kDefinitions = Symbol('coda.definitions');
 export const kStore = Symbol('coda.store');
 /** Tasks: the app's runner settings (`createApp({ tasks: { leaseMs, pollMs, … } })`), for `coda worker`. */
 export const kRunnerSettings = Symbol('coda.runnerSettings');
+/** A SQLite task store's path (`':memory:'` too), for `coda tasks` and `coda worker`, which share the store with other processes. */
+export const kStorePath = Symbol('coda.storePath');
 /** A request's cookies as signed with the app's secret (`request.signedCookies`), made once. */
 export const kSigned = Symbol('coda.signed');

@@ -15,15 +15,26 @@ return { ready, redis.call('ZCARD', KEYS[7]) - due, redis.call('LLEN', KEYS[4]),
 `;
 
 /**
+ * A job's runAt as jobData() writes it in the job's data, as text (runAt
+ * then holder: string values are escaped there, so the pattern meets no
+ * payload), or nil.
+ */
+const RUN_AT_OF_DATA = `
+local function runAtOfData(data)
+  return string.match(data or '', ',"runAt":([-%d.e+]+),"holder":')
+end
+`;
+
+/**
  * The next jobs of each queue's line, as a claim across names plans its
  * share by age: ARGV[1] at most how many per queue, then each queue's key
  * prefix. Returns, per queue, the runAt and the order added (`seq`) of its
  * next jobs, in the order BullMQ fetches them (from the wait list's right
- * end). Both are read from the job's data as jobData() writes it (runAt
- * then holder, seq last: string values are escaped there, so the pattern
- * meets no payload), a runAt on the hash overriding.
+ * end). Both are read from the job's data as jobData() writes it (seq last:
+ * string values are escaped there, so the pattern meets no payload), a
+ * runAt on the hash overriding.
  */
-const HEADS = `
+const HEADS = `${RUN_AT_OF_DATA}
 local out = {}
 for at = 2, #ARGV do
   local queue, heads = ARGV[at], {}
@@ -31,7 +42,7 @@ for at = 2, #ARGV do
   for i = #ids, 1, -1 do
     local f = redis.call('HMGET', queue .. ids[i], '${FIELD.runAt}', 'data')
     local data = f[2] or ''
-    heads[#heads + 1] = tonumber(f[1]) or tonumber(string.match(data, ',"runAt":([-%d.e+]+),"holder":')) or 0
+    heads[#heads + 1] = tonumber(f[1]) or tonumber(runAtOfData(data)) or 0
     heads[#heads + 1] = tonumber(string.match(data, ',"seq":([-%d.e+]+)}$')) or 0
   end
   out[#out + 1] = heads
@@ -97,13 +108,17 @@ end
  * id among its queue's holds scored by its lease: no worker can fetch it
  * until it is released or recovered. A held task's `key` is taken as BullMQ's
  * deduplication takes it (the same key, holding the id; a key whose job is
- * gone is stale and taken over), so that BullMQ's own adds see it.
+ * gone is stale and taken over), so that BullMQ's own adds see it; by a held
+ * task that keeps its key only (keepsKey(): its `when` is 'always'): one
+ * whose `when` may skip it is a duplicate of a pending task that keeps the
+ * key, and otherwise takes the key only once it runs (see endHold).
  * A call undone already (see UNDO: it failed, and its undoing reached Redis
  * first) writes nothing and returns { -1 }.
  * KEYS: the store's set of names, the call's undo mark, then every task's job hash. ARGV[1] the
  * lease, ARGV[2] how many held tasks, ARGV[3] the call's own token, then per
- * held task its queue's key prefix, id, job name, data, opts, timestamp and
- * key ('' for none), then the batch's task names. Returns the index (from 1) of the first task whose id is
+ * held task its queue's key prefix, id, job name, data, opts, timestamp, key
+ * ('' for none) and whether it keeps its key ('1' or '0'), then the batch's
+ * task names. Returns the index (from 1) of the first task whose id is
  * taken (nothing written), or 0 and, per held task, its id or the id of the
  * pending task that has its key.
  */
@@ -118,7 +133,7 @@ for i = 3, #KEYS do
 end
 local out = { 0 }
 local held = tonumber(ARGV[2])
-for at = 4, 3 + held * 7, 7 do
+for at = 4, 3 + held * 8, 8 do
   local queue, id, key = ARGV[at], ARGV[at + 1], ARGV[at + 6]
   local pending = false
   if mine[queue .. id] then
@@ -126,13 +141,9 @@ for at = 4, 3 + held * 7, 7 do
     pending = id
   elseif key ~= '' then
     local dedup = queue .. 'de:' .. key
-    if not redis.call('SET', dedup, id, 'NX') then
-      pending = redis.call('GET', dedup)
-      if not pending or redis.call('EXISTS', queue .. pending) == 0 then
-        pending = false
-        redis.call('SET', dedup, id)
-      end
-    end
+    pending = redis.call('GET', dedup)
+    if pending and redis.call('EXISTS', queue .. pending) == 0 then pending = false end
+    if not pending and ARGV[at + 7] == '1' then redis.call('SET', dedup, id) end
   end
   if pending then
     out[#out + 1] = pending
@@ -152,7 +163,7 @@ for at = 4, 3 + held * 7, 7 do
 end
 -- One ZADD per queue, whatever the number of holds.
 for queue, scored in pairs(holds) do inChunks('ZADD', queue .. '${HELD}', scored) end
-redis.call('SADD', KEYS[1], unpack(ARGV, 4 + held * 7))
+redis.call('SADD', KEYS[1], unpack(ARGV, 4 + held * 8))
 return out
 `;
 
@@ -191,7 +202,8 @@ local function queueOf(queue)
   queues[queue] = found
   return found
 end
--- Ends one hold taken off its queue's holds. Returns false, or where the task went: 'wait', 'front' or 'delayed'.
+-- Ends one hold taken off its queue's holds. Returns false, or where the task went: 'wait', 'front', 'delayed', or
+-- 'covered' (removed: it kept no key, and another pending task keeps it; run, it takes its key).
 local function endHold(queue, name, id, how, runAt, outcome, key, now)
   local job = queue .. id
   if how == 'skip' then
@@ -201,6 +213,16 @@ local function endHold(queue, name, id, how, runAt, outcome, key, now)
   end
   -- A job removed behind Coda's back (by a BullMQ tool) is not brought back as a hash of Coda's fields alone.
   if redis.call('EXISTS', job) == 0 then return false end
+  if key ~= '' then
+    local dedup = queue .. 'de:' .. key
+    local keeper = redis.call('GET', dedup)
+    if keeper and keeper ~= id and redis.call('EXISTS', queue .. keeper) == 1 then
+      -- A hold that kept no key (its when could skip it), whose key another pending task keeps: that one's run covers it.
+      redis.call('DEL', job, job .. ':logs')
+      return 'covered'
+    end
+    if keeper ~= id then redis.call('SET', dedup, id) end
+  end
   local marks = queueOf(queue)
   local events = queue .. 'events'
   local fields = { '${FIELD.runAt}', runAt }
@@ -263,7 +285,8 @@ for queue, ids in pairs(byQueue) do byQueue[queue] = takeHolds(queue, ids) end
 for at = 2, #ARGV, 7 do
   local id = ARGV[at + 2]
   local went = byQueue[ARGV[at]][id] and endHold(ARGV[at], ARGV[at + 1], id, ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], now)
-  if went then released[#released + 1] = id
+  if went == 'covered' then went = false
+  elseif went then released[#released + 1] = id
   elseif ARGV[at + 3] ~= 'skip' and redis.call('EXISTS', ARGV[at] .. id) == 0 then lost[#lost + 1] = id end
   if went == 'front' then front[#front + 1] = id end
 end
@@ -273,18 +296,23 @@ return { released, front, lost }
 
 /**
  * Recovers a queue's holds whose lease ran out (their process died): ready
- * now, their outcome unknown. Found and moved in one call, so that two
+ * at their registration's runAt (its `delayMs` kept) or now, whichever is
+ * later, their outcome unknown. Found and moved in one call, so that two
  * processes sweeping at once recover each hold once. KEYS[1] the holds;
  * ARGV[1] the time now, ARGV[2] the queue's key prefix, ARGV[3] at most how
  * many, ARGV[4] the task name. Returns how many were recovered.
  */
-const SWEEP = `${END_HOLDS}
+const SWEEP = `${END_HOLDS}${RUN_AT_OF_DATA}
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local recovered = 0
 if #lapsed > 0 then inChunks('ZREM', KEYS[1], lapsed) end
 for _, id in ipairs(lapsed) do
-  if endHold(ARGV[2], ARGV[4], id, 'run', ARGV[1], '', '', now) then recovered = recovered + 1 end
+  local job = redis.call('HMGET', ARGV[2] .. id, 'data', 'deid')
+  local registered = runAtOfData(job[1])
+  local runAt = registered and tonumber(registered) > now and registered or ARGV[1]
+  local went = endHold(ARGV[2], ARGV[4], id, 'run', runAt, '', job[2] or '', now)
+  if went and went ~= 'covered' then recovered = recovered + 1 end
 end
 mark()
 return recovered

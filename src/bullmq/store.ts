@@ -5,6 +5,7 @@ import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from '../durable/backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
+import { keepsKey } from '../durable/key-rule.js';
 import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
@@ -136,15 +137,15 @@ export class BullmqStore implements TaskStore {
     const token = randomUUID();
     return this.#call(async () => {
       const now = Date.now();
-      // Within the batch the first task with a name's key takes it: the later ones are its duplicates, sent nowhere.
+      // Within the batch the first task that keeps a name's key takes it: the later ones are its duplicates, sent nowhere.
       const firstOfKey = new Map<string, NewTask>();
       const sameKeyAs = new Map<NewTask, NewTask>();
       for (const task of tasks) {
         if (task.key === null) continue;
         const key = `${task.name}\0${task.key}`;
         const first = firstOfKey.get(key);
-        if (first === undefined) firstOfKey.set(key, task);
-        else sameKeyAs.set(task, first);
+        if (first !== undefined) sameKeyAs.set(task, first);
+        else if (keepsKey(task)) firstOfKey.set(key, task);
       }
       const sent = tasks.filter((task) => !sameKeyAs.has(task));
       const held = sent.filter((task) => task.held);
@@ -156,7 +157,7 @@ export class BullmqStore implements TaskStore {
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
         [leaseUntil, held.length, token, ...held.flatMap((task) => [
           `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
-          storedOptions(task, now, this.#keepCompleted), now, task.key ?? '',
+          storedOptions(task, now, this.#keepCompleted), now, task.key ?? '', keepsKey(task) ? 1 : 0,
         ]), ...names],
       ) as Promise<(number | string)[]>;
       const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
@@ -572,7 +573,8 @@ export class BullmqStore implements TaskStore {
 
   /**
    * Holds whose lease ran out (their process died) are swept into BullMQ,
-   * ready now with their outcome unknown, one script per task name (each hold
+   * ready now (or at the runAt they were added with, their delay kept) with
+   * their outcome unknown, one script per task name (each hold
    * recovered once, however many processes sweep). Running tasks of a dead
    * process are BullMQ's stalled jobs: moved back to waiting by BullMQ's
    * check, then counted as a failed attempt when next claimed (see
@@ -709,6 +711,17 @@ export class BullmqStore implements TaskStore {
       const key = this.#jobKey(task.name, id);
       await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
       return ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+    });
+  }
+
+  async keyHolder(name: string, key: string): Promise<string | null> {
+    this.#opened();
+    return this.#call(async () => {
+      // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
+      const id = await this.#queue(name).getDeduplicationJobId(key);
+      if (id === null) return null;
+      const state = (await this.#read([[name, id]]))[0]?.state;
+      return state === 'held' || state === 'ready' || state === 'running' ? id : null;
     });
   }
 

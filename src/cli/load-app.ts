@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { App } from '../app/app.js';
 import { describe } from '../util/describe.js';
 
-/** The module could not be loaded, or does not export an app: the message says what to do. */
+/** The module could not be loaded, or does not export an app, or its app's task store cannot serve the command: the message says what to do. */
 export class AppLoadError extends Error {
   override get name(): string {
     return 'AppLoadError';

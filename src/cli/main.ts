@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `coda` command: serve an app, run its durable tasks, operate on them.
 import cluster from 'node:cluster';
+import { StoreUnavailable } from '../durable/errors.js';
 import { askedHelp, HELP, unknownCommand } from './help.js';
 import { AppLoadError } from './load-app.js';
 import { Output } from './output.js';
@@ -44,7 +45,9 @@ main(process.argv.slice(2), out, err).then(
       err.line(`Run ${error.command} --help for usage.`);
       process.exitCode = 2;
     } else {
-      err.line(`${err.style('red', 'coda:')} ${error instanceof AppLoadError ? error.message : (error as Error)?.stack ?? String(error)}`);
+      // The user's to fix (the module, the app's store): one line that says what; anything else, with its stack.
+      const plain = error instanceof AppLoadError || error instanceof StoreUnavailable;
+      err.line(`${err.style('red', 'coda:')} ${plain ? error.message : (error as Error)?.stack ?? String(error)}`);
       process.exitCode = 1;
     }
     // A cluster worker stays alive while its channel to the primary is open: it exits, so that the primary hears why.

@@ -101,7 +101,7 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
   const parsed = parse(command, args.slice(1), OPTIONS, { min: 1, max: acting ? Infinity : 1 });
   checkFlags(command, action, parsed);
   const module = parsed.positionals[0]!;
-  const { store } = appTasks(await loadApp(module), module);
+  const { store } = appTasks(await loadApp(module), module, 'inspect');
   await store.open();
   try {
     return await run(action, store, parsed, out, progress);
@@ -170,8 +170,7 @@ async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore,
       done.push(id);
       continue;
     }
-    const task = await store.get(id);
-    refused.push({ id, reason: task === null ? 'no such task' : `it is ${task.state}` });
+    refused.push({ id, reason: await refusal(action, id, store) });
   }
   progress.progress('');
   const verb = action === 'retry' ? 'retried' : 'discarded';
@@ -182,6 +181,18 @@ async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore,
     out.line(`${done.length} task(s) ${verb}${refused.length > 0 ? `, ${refused.length} refused` : ''}`);
   }
   return refused.length > 0 ? 1 : 0;
+}
+
+/** Why a task was not retried or discarded: gone, in a state that forbids it, or (a failed task not retried) another pending task keeps its key. */
+async function refusal(action: 'retry' | 'discard', id: string, store: TaskStore): Promise<string> {
+  const task = await store.get(id);
+  if (task === null) return 'no such task';
+  if (action === 'retry' && task.state === 'failed' && task.key !== null) {
+    const holder = await store.keyHolder(task.name, task.key);
+    const state = holder === null ? undefined : (await store.get(holder))?.state;
+    if (state !== undefined) return `task ${holder} (${state}) keeps its key ${JSON.stringify(task.key)}: retry it once that one has ended, or discard that one`;
+  }
+  return `it is ${task.state}`;
 }
 
 function printStats(stats: Awaited<ReturnType<TaskStore['stats']>>, out: Output): void {

@@ -31,7 +31,7 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   const concurrency = integer(command, 'concurrency', values['concurrency'], Number.NaN, 1);
   const module = positionals[0]!;
   const app = await loadApp(module);
-  const { definitions, store, settings } = appTasks(app, module);
+  const { definitions, store, settings } = appTasks(app, module, 'run');
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
   // The app's lease, poll and retention: a worker recovering the web processes' tasks (and they its) on another lease would misjudge them.
   await runWorker({ definitions, store, logger: app.logger, ...settings, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency });

@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Which file `path` names now (its device and inode), or undefined when nothing is there. */
 export function fileIdentity(path: string): string | undefined {
@@ -9,4 +10,14 @@ export function fileIdentity(path: string): string | undefined {
 /** A path as an SQL string literal. */
 export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Why SQLite could not open `path`, when it is that its folder is missing
+ * (SQLite says only "unable to open database file", naming neither); else
+ * undefined.
+ */
+export function missingFolder(path: string): string | undefined {
+  const folder = dirname(path);
+  return existsSync(folder) ? undefined : `its folder ${folder} does not exist (the store creates its file, not the folder)`;
 }

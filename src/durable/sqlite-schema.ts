@@ -1,18 +1,18 @@
 import type { DatabaseSync } from 'node:sqlite';
 
 /** The schema this code writes, kept in `PRAGMA user_version`: a later version migrates from here. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
- * A pending task (held, ready or running), as the pending key's index and the
- * queries that use it spell it: the same expression, so that SQLite sees the
- * index serves them. Comparisons joined by OR, not `IN (...)`: SQLite builds
- * a temporary table for an IN list of more than two values each time it
- * evaluates one, and a CHECK or a partial index's condition is evaluated for
- * every row written (version 1 spent about a third of a task's instructions
- * there).
+ * A pending task that keeps its key (see keepsKey()): ready, running, or held
+ * with `when` 'always'. As the key's index and the queries that use it spell
+ * it: the same expression, so that SQLite sees the index serves them.
+ * Comparisons joined by OR, not `IN (...)`: SQLite builds a temporary table
+ * for an IN list of more than two values each time it evaluates one, and a
+ * CHECK or a partial index's condition is evaluated for every row written
+ * (version 1 spent about a third of a task's instructions there).
  */
-export const PENDING = "(state = 'held' OR state = 'ready' OR state = 'running')";
+export const KEEPS_KEY = "(state = 'ready' OR state = 'running' OR (state = 'held' AND run_when = 'always'))";
 
 /**
  * One row per task; `seq` (the rowid) is the order tasks were added in. Small
@@ -48,6 +48,9 @@ CREATE TABLE ${name} (
   CHECK ((finished_at IS NOT NULL) = (state = 'completed' OR state = 'failed'))
 );`;
 
+/** At most one pending task that keeps its key per key, whichever process adds it. */
+const KEY_INDEX = `CREATE UNIQUE INDEX coda_tasks_pending_key ON coda_tasks (key) WHERE key IS NOT NULL AND ${KEEPS_KEY};`;
+
 /**
  * The indexes are partial: each holds only the tasks it serves, so that a
  * task costs few index writes on its way through and the ended tasks kept for
@@ -58,8 +61,7 @@ CREATE TABLE ${name} (
  * scans them all.
  */
 const INDEXES = `
--- At most one pending task per key, whichever process adds it.
-CREATE UNIQUE INDEX coda_tasks_pending_key ON coda_tasks (key) WHERE key IS NOT NULL AND ${PENDING};
+${KEY_INDEX}
 -- Claims: ready tasks by name, oldest run_at first, then seq (the rowid, last in every index).
 CREATE INDEX coda_tasks_claim ON coda_tasks (name, run_at) WHERE state = 'ready';
 -- Held and running tasks: recovery, running tasks per name, stats.
@@ -75,6 +77,8 @@ const SCHEMA = `${table('coda_tasks')}\n${INDEXES}`;
  * What takes a file from each version to the next, by the version it is at.
  * 1 to 2: the table rebuilt with the CHECKs above (SQLite cannot change a
  * CHECK in place), its rows copied as they are, and the indexes made anew.
+ * 2 to 3: the key's index no longer holds a held task that its `when` may
+ * skip (version 2's held every pending task).
  */
 const MIGRATIONS: Readonly<Record<number, string>> = {
   1: `${table('coda_tasks_v2')}
@@ -82,6 +86,9 @@ INSERT INTO coda_tasks_v2 SELECT * FROM coda_tasks;
 DROP TABLE coda_tasks;
 ALTER TABLE coda_tasks_v2 RENAME TO coda_tasks;
 ${INDEXES}`,
+  2: `DROP INDEX coda_tasks_pending_key;
+${KEY_INDEX}
+PRAGMA user_version = 3;`,
 };
 
 /**

@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { returnArrays, TASK_COLUMNS } from './sqlite-rows.js';
-import { PENDING } from './sqlite-schema.js';
+import { KEEPS_KEY } from './sqlite-schema.js';
 
 /** A JSON array parameter as a set: one prepared statement serves a list of any length. */
 const LIST = '(SELECT value FROM json_each(?))';
@@ -12,6 +12,16 @@ const LIST = '(SELECT value FROM json_each(?))';
  * scanning the held tasks instead).
  */
 const RELEASES = `(SELECT value ->> 0 AS r_id, value ->> 1 AS r_run_at, value -> '$[2]' AS r_outcome FROM json_each(?1))`;
+
+/**
+ * A held task `t` that keeps no key (keepsKey()), whose key another pending
+ * task keeps, or one of `earlier` (a condition on `o`) added before it: when
+ * they are run together, the first added keeps the key. (`+o.seq`: `o` is
+ * found through `earlier`'s index, not by scanning every older row.)
+ */
+const COVERED = (earlier: string): string => `t.key IS NOT NULL AND t.run_when <> 'always'
+  AND (EXISTS (SELECT 1 FROM coda_tasks WHERE key = t.key AND ${KEEPS_KEY})
+    OR EXISTS (SELECT 1 FROM coda_tasks AS o WHERE ${earlier} AND o.key = t.key AND +o.seq < t.seq))`;
 
 // Each partial index is chosen only by a query that states its condition:
 // `owner IS NOT NULL` (held and running), `finished_at IS NOT NULL` (ended).
@@ -28,7 +38,7 @@ export function prepareStatements(db: DatabaseSync) {
 
     insert: sql(`INSERT INTO coda_tasks (id, name, state, key, run_when, attempt, max_attempts, timeout_ms, run_at, owner,
       lease_until, created_at, backoff, request, trace, errors, payload) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)`),
-    pendingWithKey: sql(`SELECT id FROM coda_tasks WHERE key = ? AND ${PENDING}`),
+    keyHolder: sql(`SELECT id FROM coda_tasks WHERE key = ? AND ${KEEPS_KEY}`),
 
     // ?1 the releases (RELEASES), ?2 the owner. `+state`, `+owner`: found by id, one lookup per release.
     releaseToRun: arrays(`UPDATE coda_tasks SET state = 'ready', run_at = r_run_at, outcome = r_outcome, owner = NULL, lease_until = NULL
@@ -37,6 +47,10 @@ export function prepareStatements(db: DatabaseSync) {
     heldToRunning: sql(`UPDATE coda_tasks SET state = 'running', run_at = ?, outcome = ?, lease_until = ?, started_at = ?, attempt = attempt + 1
       WHERE id = ? AND +state = 'held' AND +owner = ?`),
     releaseSkipped: sql(`DELETE FROM coda_tasks WHERE id IN ${LIST} AND +state = 'held' AND +owner = ?`),
+    // ?1 the ids of holds released to run, ?2 the owner: those that keep no key (keepsKey()) whose key another pending task
+    // keeps, or an earlier of them (its run covers theirs), removed.
+    releaseCovered: arrays(`DELETE FROM coda_tasks AS t WHERE id IN (SELECT value FROM json_each(?1)) AND +state = 'held' AND +owner = ?2
+      AND ${COVERED('o.id IN (SELECT value FROM json_each(?1)) AND o.state = \'held\' AND o.owner = ?2')} RETURNING id`),
 
     runningOf: sql(`SELECT count(*) AS n FROM coda_tasks WHERE state = 'running' AND name = ? AND owner IS NOT NULL`),
     dueOf: arrays(`SELECT seq, name, run_at FROM coda_tasks WHERE state = 'ready' AND name = ? AND run_at <= ? ORDER BY run_at, seq LIMIT ?`),
@@ -56,7 +70,11 @@ export function prepareStatements(db: DatabaseSync) {
     giveBack: sql(`UPDATE coda_tasks SET state = 'ready', attempt = attempt - 1, owner = NULL, lease_until = NULL
       WHERE id IN ${LIST} AND +state = 'running' AND +owner = ?`),
 
-    recoverHeld: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?1, owner = NULL, lease_until = NULL
+    // Ready at its registration's run_at (its delayMs kept) or now, whichever is later.
+    // ?1 now: the lapsed holds that keep no key whose key is kept, or an earlier lapsed one's (see releaseCovered), removed.
+    recoverCovered: sql(`DELETE FROM coda_tasks AS t WHERE state = 'held' AND owner IS NOT NULL AND lease_until < ?1
+      AND ${COVERED('o.state = \'held\' AND o.owner IS NOT NULL AND o.lease_until < ?1')}`),
+    recoverHeld: sql(`UPDATE coda_tasks SET state = 'ready', run_at = max(run_at, ?1), owner = NULL, lease_until = NULL
       WHERE state = 'held' AND owner IS NOT NULL AND lease_until < ?1`),
     stalled: sql(`SELECT id, owner, attempt, max_attempts, backoff, started_at, lease_until FROM coda_tasks
       WHERE state = 'running' AND owner IS NOT NULL AND lease_until < ?`),
@@ -72,10 +90,8 @@ export function prepareStatements(db: DatabaseSync) {
     get: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE id = ?`),
 
     // Not while another pending task has its key: two pending tasks never share one.
-    retry: sql(`UPDATE coda_tasks SET state = 'ready', run_at = ?, attempt = 0, finished_at = NULL
-      WHERE id = ? AND state = 'failed'
-        AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM coda_tasks AS other WHERE other.key = coda_tasks.key
-          AND ${PENDING.replaceAll('state', 'other.state')}))`),
+    retry: sql(`UPDATE coda_tasks AS t SET state = 'ready', run_at = ?, attempt = 0, finished_at = NULL
+      WHERE id = ? AND state = 'failed' AND (key IS NULL OR NOT EXISTS (SELECT 1 FROM coda_tasks WHERE key = t.key AND ${KEEPS_KEY}))`),
     discard: sql(`DELETE FROM coda_tasks WHERE id = ? AND state <> 'running'`),
     // Per name, so that each delete is a range of the ended index.
     completedNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'completed' AND finished_at IS NOT NULL AND name > ?

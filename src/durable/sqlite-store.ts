@@ -1,13 +1,15 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setTimeout as delay } from 'node:timers/promises';
+import { kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
+import { keepsKey } from './key-rule.js';
 import { isBusy, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
-import { fileIdentity, sqlString } from './sqlite-file.js';
+import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
@@ -117,8 +119,15 @@ export class SqliteStore implements TaskStore {
       this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
     } catch (error) {
       db?.close();
+      const folder = db === undefined ? missingFolder(this.#path) : undefined;
+      if (folder !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${folder}`, { cause: error }));
       throw this.#failure(error);
     }
+  }
+
+  /** @internal The file (or `':memory:'`): `coda tasks` and `coda worker` check that other processes can share it. */
+  get [kStorePath](): string {
+    return this.#path;
   }
 
   /** The settings in force on this store's connection, as SQLite reports them. */
@@ -144,7 +153,7 @@ export class SqliteStore implements TaskStore {
     const createdAt = Date.now();
     const results = this.#write((s) => tasks.map((task): AddResult => {
       if (task.key !== null) {
-        const pending = s.pendingWithKey.get(task.key);
+        const pending = s.keyHolder.get(task.key);
         if (pending !== undefined) return { id: pending.id as string, duplicate: true };
       }
       try {
@@ -180,9 +189,11 @@ export class SqliteStore implements TaskStore {
     }
     return this.#write((s) => {
       const skipped = releases.filter(({ run }) => !run);
-      const toRun = skipped.length === 0 ? releases : releases.filter(({ run }) => run);
+      let toRun = skipped.length === 0 ? releases : releases.filter(({ run }) => run);
       if (skipped.length > 0) s.releaseSkipped.run(JSON.stringify(skipped.map(({ id }) => id)), owner);
-      const claimed = claim === undefined ? [] : claimReleased(s, releases, held, owner, claim);
+      const covered = releaseCovered(s, releases, held, owner);
+      if (covered !== undefined) toRun = toRun.filter(({ id }) => !covered.has(id));
+      const claimed = claim === undefined ? [] : claimReleased(s, releases, held, owner, claim, covered);
       if (claimed.length === toRun.length) return { ready: [], claimed };
       const taken = new Set(claimed.map(({ id }) => id));
       const rest = toRun.filter(({ id }) => !taken.has(id));
@@ -244,6 +255,7 @@ export class SqliteStore implements TaskStore {
   async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
     checkTime('recover(): now', now);
     return this.#write((s) => {
+      s.recoverCovered.run(now);
       const held = Number(s.recoverHeld.run(now).changes);
       const stalled = s.stalled.all(now) as unknown as StalledRow[];
       for (const task of stalled) {
@@ -307,6 +319,11 @@ export class SqliteStore implements TaskStore {
   async retry(id: string, now: number): Promise<boolean> {
     checkTime('retry(): now', now);
     return this.#write((s) => changed(s.retry.run(now, id)));
+  }
+
+  async keyHolder(_name: string, key: string): Promise<string | null> {
+    // A key is unique across names here.
+    return this.#read((s) => (s.keyHolder.get(key)?.id as string | undefined) ?? null);
   }
 
   async discard(id: string): Promise<boolean> {
@@ -397,6 +414,24 @@ export class SqliteStore implements TaskStore {
 }
 
 /**
+ * Removes the holds released to run that keep no key (keepsKey()) and whose
+ * key another pending task keeps by now, or an earlier of them (its run
+ * covers theirs). Only holds that may be covered are looked at: those with a
+ * key that keep none, and those this store does not know (a release written
+ * again). Returns their ids, or undefined when none was removed.
+ */
+function releaseCovered(s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string): ReadonlySet<string> | undefined {
+  const uncertain: string[] = [];
+  releases.forEach(({ id, run }, i) => {
+    const known = held[i];
+    if (run && (known === undefined || (known.task.key !== null && !keepsKey(known.task)))) uncertain.push(id);
+  });
+  if (uncertain.length === 0) return undefined;
+  const covered = rowsOf(s.releaseCovered.all(JSON.stringify(uncertain), owner)).map((row) => row[0] as string);
+  return covered.length === 0 ? undefined : new Set(covered);
+}
+
+/**
  * The claim a release carries: its tasks due by `now` that this store added
  * (`held`, by the releases' positions), in the order of the releases, up to
  * `limit`, within each name's room, from held to running. Each is updated by
@@ -404,14 +439,16 @@ export class SqliteStore implements TaskStore {
  * outcome out of JSON cost more: bench/durable-results.md) and returned as
  * the claim sets it, built from the task as added: no row is read back.
  */
-function claimReleased(s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string, claim: ReleaseClaim): StoredTask[] {
+function claimReleased(
+  s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string, claim: ReleaseClaim, covered: ReadonlySet<string> | undefined,
+): StoredTask[] {
   const { names, concurrency, limit, now, leaseUntil } = claim;
   if (limit === 0 || names.length === 0) return [];
   const room = roomOf(s, names, concurrency);
   const claimed: StoredTask[] = [];
   releases.forEach(({ id, run, runAt, outcome }, i) => {
     const known = held[i];
-    if (!run || runAt > now || claimed.length === limit || known === undefined || known.owner !== owner || !take(room, known.task.name)) return;
+    if (!run || runAt > now || claimed.length === limit || known === undefined || known.owner !== owner || covered?.has(id) || !take(room, known.task.name)) return;
     const kept = storedOutcome(outcome);
     // Not updated (recovered by another process since): not claimed, and the release leaves it alone too.
     if (!changed(s.heldToRunning.run(runAt, JSON.stringify(kept), leaseUntil, now, id, owner))) return;

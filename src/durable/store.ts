@@ -92,6 +92,11 @@ export interface NewTask {
   timeoutMs: number;
   /** Held (in a request, until its response is done) or ready at `runAt`. */
   held: boolean;
+  /**
+   * When it may run. A held task's release sets its time anew; until then
+   * this is the earliest a recovery lets it run (its registration's
+   * `delayMs` kept, should its process die before the release).
+   */
   runAt: number;
   request: RequestSnapshot | null;
   trace: Record<string, string> | null;
@@ -101,7 +106,7 @@ export interface NewTask {
 export interface AddResult {
   /** The task's id: its own, or the pending task's that has the same key. */
   id: string;
-  /** A pending task (held, ready or running) already had this key: nothing was added. */
+  /** A pending task that keeps its key (ready, running, or held with `when` 'always': see keepsKey()) already had this key: nothing was added. */
   duplicate: boolean;
 }
 
@@ -184,8 +189,8 @@ export interface TaskStore {
   open(): Promise<void>;
   /**
    * Journals tasks, all or none: a held task is owned by `owner` until
-   * `leaseUntil`; a task whose key a pending task has (or an earlier task of
-   * the same batch) is not added. A batch with a bad task (a field of the
+   * `leaseUntil`; a task whose key a pending task keeps (or an earlier task
+   * of the same batch: see keepsKey()) is not added. A batch with a bad task (a field of the
    * wrong type or range, an id already stored) is refused whole, with an
    * error that names the task.
    */
@@ -199,7 +204,9 @@ export interface TaskStore {
    * `claim.limit`, in the order of the releases: held to running in the
    * release's own write, with no ready state between (the web process
    * running its own tasks). What the claim does not take is ready, as
-   * without it.
+   * without it. A hold that kept no key (keepsKey()) released to run while
+   * another pending task keeps its key is removed (that task's run covers
+   * it), and is in no list of the result.
    */
   release(releases: readonly Release[], owner: string, claim?: ReleaseClaim): Promise<Released>;
   /**
@@ -235,7 +242,9 @@ export interface TaskStore {
   giveBack(ids: readonly string[], owner: string): Promise<void>;
   /**
    * Tasks of a dead process (`leaseUntil < now`): held ones become ready at
-   * `now` (their outcome unknown, null: they run whatever their `when`);
+   * their `runAt` as added, or `now` if that is later (their outcome
+   * unknown, null: they run whatever their `when`; one that kept no key is
+   * removed, as a release to run would remove it);
    * running ones count the attempt as failed, with an error whose message
    * starts with "stalled:", and are ready at `now + retryDelay(backoff,
    * attempt, random)` if attempts remain, else failed. Returns how many of
@@ -252,9 +261,15 @@ export interface TaskStore {
   /**
    * A failed task runs again: ready now, its attempts counted afresh (its
    * errors kept). False when it is not failed, or when another pending task
-   * has its key (two pending tasks never share a key).
+   * keeps its key (two pending tasks sure to run never share a key).
    */
   retry(id: string, now: number): Promise<boolean>;
+  /**
+   * The id of the pending task that keeps `key` (see keepsKey()) among the
+   * tasks named `name`, or null: what stands in the way of a retry (a key is
+   * unique across names on some stores, per name on others).
+   */
+  keyHolder(name: string, key: string): Promise<string | null>;
   /** A task that is not running is removed. False when there is none, or it is running. */
   discard(id: string): Promise<boolean>;
   /** Removes completed tasks that finished before `before`; returns how many. */

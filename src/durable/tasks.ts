@@ -151,7 +151,8 @@ export class Tasks {
       backoff: settings.backoff,
       timeoutMs: settings.timeoutMs,
       held,
-      runAt: this.#clock.now() + (held ? 0 : entry.options.delayMs ?? 0),
+      // A held task's too: its release sets the time from the response's end, but a recovery (its process died first) keeps this one.
+      runAt: this.#clock.now() + (entry.options.delayMs ?? 0),
       request,
       trace,
     };

@@ -5,10 +5,13 @@ import { describe } from './describe.js';
  * where it was registered, the route (`route()`, when it gives one) and the
  * path in the payload) unless it survives a
  * JSON round trip unchanged: functions, symbols, BigInt, NaN and Infinity,
- * `undefined` outside an object property (an array's holes too), cycles,
- * class instances (a Date would come back a string, a Map an empty object)
- * and nesting deeper than `MAX_DEPTH` levels are refused at registration, in
- * the request, not found broken when the task runs.
+ * `undefined` outside an object property (an array's holes too), an
+ * array's named properties (JSON keeps its items only), cycles, class
+ * instances (a Date would come back a string, a Map an empty object) and
+ * nesting deeper than `MAX_DEPTH` levels are refused at registration, in the
+ * request, not found broken when the task runs. -0 is taken, and comes back
+ * 0, as JSON has it: refusing every computed -0 would be hostile, and no
+ * comparison but Object.is tells them apart.
  */
 export function payloadJson(task: string, where: string, payload: unknown, route?: () => string | undefined): string {
   check(payload, '$', 0, new Set(), (path, what) => {
@@ -50,6 +53,9 @@ function check(value: unknown, path: string, depth: number, seen: Set<object>, r
       if (item === undefined) refuse(`${path}[${i}]`, 'undefined (it would become null)');
       check(item, `${path}[${i}]`, depth + 1, seen, refuse);
     }
+    // With no holes (refused above), any key past the indexes is a named property, which JSON drops.
+    const named = Object.keys(object)[object.length];
+    if (named !== undefined) refuse(`${path}.${named}`, 'a named property of an array (JSON keeps its items only)');
   } else {
     const prototype = Object.getPrototypeOf(object) as object | null;
     if (prototype !== Object.prototype && prototype !== null) refuse(path, `${describe(object)} (it would lose its type)`);

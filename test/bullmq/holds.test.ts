@@ -104,10 +104,10 @@ test('a live hold is never started by another process: not claimed, not swept be
   assert.deepEqual(await redis.keys(`holds-${prefixes}:*coda-hold*`), []);
 });
 
-test('a held task\'s key is BullMQ\'s: a ready task with it is a duplicate; free again once the hold is skipped or discarded', { skip: missing }, async (t) => {
+test('a held task\'s key (when: \'always\', which keeps it) is BullMQ\'s: a ready task with it is a duplicate; free again once the hold is skipped or discarded', { skip: missing }, async (t) => {
   const [web, other] = await stores(t, 2);
   const now = Date.now();
-  await web!.add([held('k-1', { key: 'user-1' }), held('k-2', { key: 'user-2' })], 'web', now + 30_000);
+  await web!.add([held('k-1', { key: 'user-1', when: 'always' }), held('k-2', { key: 'user-2', when: 'always' })], 'web', now + 30_000);
   assert.deepEqual(await other!.add([held('k-3', { key: 'user-1', held: false }), held('k-4', { key: 'user-2' })], 'other', now + 30_000), [
     { id: 'k-1', duplicate: true }, { id: 'k-2', duplicate: true },
   ]);

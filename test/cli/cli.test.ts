@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -311,6 +311,56 @@ test('coda tasks stats, list, retry and discard work on the app\'s store, in pla
   assert.deepEqual((JSON.parse(discarded.stdout) as { discarded: string[] }).discarded.sort(), [ids[1], ids[2]].sort());
   const after = JSON.parse((await run(['tasks', 'stats', fixture, '--json'], env)).stdout) as { ready: number; failed: number };
   assert.deepEqual([after.ready, after.failed], [1, 0]);
+});
+
+test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const { id: failed } = await app.tasks.enqueue(charge, { order: 1, fail: true }, { key: 'order:1' });
+  await app.settle();
+  assert.equal((await app.tasks.get(failed))?.state, 'failed');
+  await server.close();
+  // A process that only journals (run: false): the task stays ready, keeping the key.
+  const producer = makeApp(db, false);
+  const producing = await serve(producer, { port: 0, handleSignals: false });
+  const { id: pending } = await producer.tasks.enqueue(charge, { order: 1, fail: false }, { key: 'order:1' });
+  await producing.close();
+  const retried = await run(['tasks', 'retry', fixture, failed], { CODA_TEST_DB: db });
+  assert.equal(retried.code, 1);
+  assert.match(retried.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(ready\\) keeps its key "order:1": retry it once that one has ended, or discard that one$`, 'm'));
+});
+
+test('coda worker and coda tasks refuse an in-memory store (no other process shares it), and coda tasks a path with no database, creating none: one line, exit 1', async (t) => {
+  for (const args of [['worker', fixture], ['tasks', 'stats', fixture]]) {
+    const cli = coda(args, { CODA_TEST_DB: ':memory:' });
+    t.after(() => cli.child.kill('SIGKILL'));
+    // A worker that starts (what it did) is told apart from one that refuses, without waiting for a timeout.
+    const started = cli.line(/coda: worker running/).then(() => true, () => false);
+    assert.equal(await Promise.race([started, cli.exited.then(() => false)]), false, `${args.join(' ')} started`);
+    assert.equal(await cli.exited, 1, args.join(' '));
+    assert.match(cli.stderr.join('\n'), /^coda: the app of .*app\.ts keeps its tasks in an in-memory SQLite store \(':memory:'\), which no other process shares: .*; give sqliteStore\(\) a file path$/);
+  }
+  const typo = path.join(path.dirname(tempDb(t)), 'taks.db');
+  const listed = await run(['tasks', 'list', fixture], { CODA_TEST_DB: typo });
+  assert.equal(listed.code, 1);
+  assert.equal(listed.stdout, '', 'not "no tasks"');
+  assert.match(listed.stderr, new RegExp(`^coda: the app of .*app\\.ts keeps its tasks in ${typo}, where there is no database .*: check the path; coda tasks creates none`));
+  assert.equal(existsSync(typo), false, 'no database created');
+  // A worker may start before the web process: it creates the file.
+  const worker = coda(['worker', fixture], { CODA_TEST_DB: typo });
+  t.after(() => worker.child.kill('SIGKILL'));
+  await worker.line(/coda: worker running charge/);
+  assert.equal(existsSync(typo), true);
+  worker.child.kill('SIGTERM');
+  assert.equal(await worker.exited, 0);
+});
+
+test('a store in a folder that does not exist: coda worker says so in one line naming the folder, no stack, exit 1', async (t) => {
+  const folder = path.join(path.dirname(tempDb(t)), 'no-such-folder');
+  const failed = await run(['worker', fixture], { CODA_TEST_DB: path.join(folder, 'tasks.db') });
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stderr, `coda: sqlite store ${path.join(folder, 'tasks.db')} is unavailable: cannot open ${path.join(folder, 'tasks.db')}: its folder ${folder} does not exist (the store creates its file, not the folder)`);
 });
 
 test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {

@@ -214,6 +214,62 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       });
     });
 
+    describe('a key and a hold whose `when` may skip it (no registration lost)', () => {
+      const skip = (task: NewTask) => ({ id: task.id, outcome: { ...OUTCOME, status: 500 }, run: false, runAt: T0 });
+      const run = (task: NewTask) => ({ id: task.id, outcome: OUTCOME, run: true, runAt: T0 });
+
+      test('such a hold keeps no key: a registration meanwhile is journaled too, and runs when the hold is skipped', async () => {
+        const hold = await inState(store, 'held', { key: 'k', when: 'success' });
+        const [another, ready] = [newTask({ key: 'k', held: true, when: 'completed' }), newTask({ key: 'k' })];
+        assert.deepEqual(await store.add([another, ready], OTHER, LEASE), [{ id: another.id, duplicate: false }, { id: ready.id, duplicate: false }]);
+        assert.deepEqual(await store.add([newTask({ key: 'k' })], OTHER, LEASE), [{ id: ready.id, duplicate: true }], 'the ready one keeps the key');
+        await store.release([skip(hold)], OWNER);
+        assert.equal(await store.get(hold.id), null);
+        assert.deepEqual(idsOf(await claim(store)), [ready.id], 'the registration made meanwhile runs');
+      });
+
+      test('a pending task that keeps the key (ready, running, held with when always) takes such a registration as its duplicate', async () => {
+        const keeper = await inState(store, 'held', { key: 'k', when: 'always' });
+        const later = newTask({ key: 'k', held: true, when: 'success' });
+        assert.deepEqual(await store.add([later], OTHER, LEASE), [{ id: keeper.id, duplicate: true }]);
+        // Within one batch too: a ready task, then such a hold.
+        const [ready, hold] = [newTask({ key: 'b' }), newTask({ key: 'b', held: true, when: 'success' })];
+        assert.deepEqual(await store.add([ready, hold], OWNER, LEASE), [{ id: ready.id, duplicate: false }, { id: ready.id, duplicate: true }]);
+      });
+
+      test('such a hold run while another pending task keeps its key is removed (that one runs for both); run alone, it takes the key', async () => {
+        const [covered, alone] = [await inState(store, 'held', { key: 'k', when: 'success' }), await inState(store, 'held', { key: 'solo', when: 'success' })];
+        const keeper = newTask({ key: 'k' });
+        await store.add([keeper], OTHER, LEASE);
+        assert.deepEqual(await store.release([run(covered), run(alone)], OWNER), { ready: [alone.id], claimed: [] });
+        assert.equal(await store.get(covered.id), null, 'covered by the pending task that keeps the key');
+        assert.deepEqual(await store.add([newTask({ key: 'solo' })], OTHER, LEASE), [{ id: alone.id, duplicate: true }], 'released to run, it keeps its key');
+        assert.deepEqual(idsOf(await claim(store)).sort(), [keeper.id, alone.id].sort());
+      });
+
+      test('such holds of one key released to run together, with a claim: one runs, the others are removed; none is claimed twice', async () => {
+        const holds = [newTask({ held: true, key: 'k', when: 'success' }), newTask({ held: true, key: 'k', when: 'completed' }), newTask({ held: true, key: 'k', when: 'success' })];
+        await store.add(holds, OWNER, LEASE);
+        const { ready, claimed } = await store.release(holds.map(run), OWNER, releaseClaim({ limit: 1 }));
+        assert.equal(ready.length + claimed.length, 1, `one runs, got ${JSON.stringify({ ready, claimed: idsOf(claimed) })}`);
+        const survivors = (await Promise.all(holds.map(({ id }) => store.get(id)))).filter((task) => task !== null);
+        assert.deepEqual(idsOf(survivors), [...ready, ...idsOf(claimed)]);
+      });
+
+      test('such holds of a dead process are recovered alike: removed when another task keeps the key, else one of them runs and keeps it', async () => {
+        const keeper = newTask({ key: 'kept' });
+        await store.add([keeper], OTHER, LEASE);
+        const lapsed = [newTask({ held: true, key: 'kept', when: 'success' }), newTask({ held: true, key: 'free', when: 'success' }), newTask({ held: true, key: 'free', when: 'completed' })];
+        await store.add(lapsed, OWNER, T0 + 100);
+        const { held } = await store.recover(T0 + 200, notRandom);
+        assert.equal(held, 1);
+        assert.equal(await store.get(lapsed[0]!.id), null, 'covered by the task that keeps its key');
+        const ready = (await store.list({ state: 'ready' })).filter(({ key }) => key === 'free');
+        assert.equal(ready.length, 1, 'one of the two holds of the free key runs');
+        assert.deepEqual(await store.add([newTask({ key: 'free' })], OTHER, LEASE), [{ id: ready[0]!.id, duplicate: true }]);
+      });
+    });
+
     describe('release', () => {
       test('run: the held task is ready at runAt with the outcome, no longer owned', async () => {
         const task = await inState(store, 'held');
@@ -590,6 +646,16 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual(idsOf(await claim(store, { now: T0 + 200 })), [lapsed.id]);
       });
 
+      test('a held task past its lease keeps its registration\'s delay: ready at the runAt it was added with when that is later than now (promise 3)', async () => {
+        // Registered with delayMs 60 s; its process died during the request, long before the delay was up.
+        const delayed = newTask({ held: true, runAt: T0 + 60_000 });
+        await store.add([delayed], OWNER, T0 + 100);
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 1, running: 0 });
+        await assertTask(store, delayed.id, { state: 'ready', runAt: T0 + 60_000, outcome: null, owner: null, leaseUntil: null, attempt: 0 });
+        assert.deepEqual(await claim(store, { now: T0 + 200 }), [], 'not run before its delay');
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 60_000 })), [delayed.id]);
+      });
+
       test('a running task past its lease counts a stalled attempt and waits its backoff (promises 3, 4)', async () => {
         const task = newTask({ backoff: { type: 'fixed', delayMs: 1000, jitter: 0 } });
         await store.add([task], OWNER, LEASE);
@@ -731,9 +797,22 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
 
       test('retry: false while another pending task has its key (two pending tasks never share a key)', async () => {
         const failed = await inState(store, 'failed', { key: 'k' });
-        await inState(store, 'ready', { key: 'k' });
+        const pending = await inState(store, 'ready', { key: 'k' });
         assert.equal(await store.retry(failed.id, T0), false);
         assert.equal(await stateOf(store, failed.id), 'failed');
+        assert.equal(await store.keyHolder(NAME, 'k'), pending.id, 'keyHolder names what stands in the way');
+      });
+
+      test('keyHolder: the pending task that keeps the key, or null (none, one that ended, a hold whose when may skip it)', async () => {
+        const [ready, running, held] = [
+          await inState(store, 'ready', { key: 'r' }), await inState(store, 'running', { key: 'u' }), await inState(store, 'held', { key: 'h' }),
+        ];
+        await inState(store, 'completed', { key: 'done' });
+        await inState(store, 'held', { key: 'maybe', when: 'success' });
+        assert.deepEqual(
+          await Promise.all(['r', 'u', 'h', 'done', 'maybe', 'none'].map((key) => store.keyHolder(NAME, key))),
+          [ready.id, running.id, held.id, null, null, null],
+        );
       });
 
       test('discard: removes a task that is not running', async () => {

@@ -64,6 +64,16 @@ describe('payloads, as BullMQ and graphile/worker test them', { timeout: 20_000 
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype polluted by a payload');
   });
 
+  test('-0 is taken and comes back 0, as JSON has it (refusing every computed -0 would be hostile)', async (t) => {
+    const seen: unknown[] = [];
+    const echo = task('echo', (payload: unknown) => { seen.push(payload); });
+    const { app, client } = onTestClock(t, [echo]);
+    await app.tasks.enqueue(echo, { zero: -0, list: [-0] } as never);
+    await client.settle();
+    assert.ok(Object.is((seen[0] as { zero: number }).zero, 0));
+    assert.deepEqual(seen, [{ zero: 0, list: [0] }]);
+  });
+
   test("BullMQ job.test 'should set default size limit ...' (Coda sets none): a 5 MB payload is journaled, read back and run whole", async (t) => {
     let received = '';
     const big = task('big', (payload: { blob: string }) => { received = payload.blob; });
@@ -94,6 +104,9 @@ describe('payloads, as BullMQ and graphile/worker test them', { timeout: 20_000 
       [{ nan: NaN }, /the number NaN at \$\.nan/],
       [{ inf: [-Infinity] }, /the number -Infinity at \$\.inf\[0\]/],
       [new (class Point { x = 1; })(), /an instance of Point/],
+      // JSON keeps an array's items only: a named property would be dropped silently.
+      [{ list: Object.assign([1, 2], { total: 2 }) }, /a named property of an array \(JSON keeps its items only\) at \$\.list\.total/],
+      [Object.assign([], { note: 'x' }), /a named property of an array .* at \$\.note/],
     ];
     for (const [payload, message] of refused) {
       await assert.rejects(app.tasks.enqueue(welcome, payload as never), (error: Error) => {

@@ -81,7 +81,7 @@ describe('sqlite store settings', () => {
     const file = newFile();
     const store = await opened({ path: file });
     try {
-      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 2 });
+      assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000, foreignKeys: false, schemaVersion: 3 });
       const other = new DatabaseSync(file);
       assert.equal(other.prepare('PRAGMA journal_mode').get()!.journal_mode, 'wal', 'WAL is the file\'s mode, for every connection');
       other.close();
@@ -187,12 +187,12 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     }
   });
 
-  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path', async () => {
+  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path (and the missing folder)', async () => {
     const garbage = newFile();
     writeFileSync(garbage, 'this is not a database, just text long enough to fill a header page. '.repeat(20));
     await rejectsUnavailable(sqliteStore({ path: garbage }).open(), garbage, /not a database/);
     const nowhere = path.join(dir, 'no-such-dir', 'tasks.db');
-    await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, /unable to open/);
+    await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, new RegExp(`cannot open ${nowhere}: its folder ${path.dirname(nowhere)} does not exist`));
   });
 
   test('a file written by a newer schema is refused, not misread', async () => {
@@ -200,7 +200,7 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     const db = new DatabaseSync(file);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 2`));
+    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 3`));
   });
 
   test('a file at schema version 1 is migrated when it opens: CHECKs without IN lists, the in-flight index by name, every task kept as it was', async () => {
@@ -215,7 +215,7 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     db.close();
     const store = await opened({ path: file });
     try {
-      assert.equal(store.settings().schemaVersion, 2);
+      assert.equal(store.settings().schemaVersion, 3);
       const schema = new DatabaseSync(file).prepare("SELECT name, sql FROM sqlite_master WHERE name LIKE 'coda_tasks%' ORDER BY name").all();
       assert.deepEqual(schema.map(({ name }) => name), ['coda_tasks', 'coda_tasks_claim', 'coda_tasks_ended', 'coda_tasks_owned', 'coda_tasks_pending_key']);
       assert.ok(schema.every(({ sql }) => !/ IN \(/.test(String(sql))), 'no IN list left in the schema');
@@ -231,6 +231,25 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
       assert.deepEqual(await store.recover(20, () => 0.5), { held: 1, running: 0 });
       const claimed = await store.claim({ owner: 'next', names: ['race'], concurrency: {}, limit: 10, now: 20, leaseUntil: 100 });
       assert.deepEqual(claimed.map(({ id }) => id).sort(), ['v1-held', 'v1-ready']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a file at schema version 2 is migrated when it opens: the key\'s index no longer holds a held task whose when may skip it', async () => {
+    const file = newFile();
+    await (await opened({ path: file })).close();
+    const db = new DatabaseSync(file);
+    // Version 2's index, which held every pending task's key.
+    db.exec(`DROP INDEX coda_tasks_pending_key;
+      CREATE UNIQUE INDEX coda_tasks_pending_key ON coda_tasks (key) WHERE key IS NOT NULL AND (state = 'held' OR state = 'ready' OR state = 'running');
+      PRAGMA user_version = 2;`);
+    db.close();
+    const store = await opened({ path: file });
+    try {
+      assert.equal(store.settings().schemaVersion, 3);
+      await store.add([task({ id: 'hold', held: true, key: 'k', when: 'success' })], 'p', 100);
+      assert.deepEqual(await store.add([task({ id: 'meanwhile', key: 'k' })], 'q', 100), [{ id: 'meanwhile', duplicate: false }]);
     } finally {
       await store.close();
     }

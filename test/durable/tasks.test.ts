@@ -384,6 +384,29 @@ test("when: 'success' judged at once for a task registered after its 500 was sen
   assert.equal((await app.tasks.stats()).completed, 0);
 });
 
+test('a held task keeps its delayMs in the store from its registration: a recovery (its process killed during the request) runs it no sooner', async () => {
+  const later = task('later', () => {});
+  const registered = deferred<string>();
+  const finish = deferred();
+  const app = createApp({
+    tasks: { definitions: [later] },
+    routes: [post('/later', async () => {
+      registered.resolve((await after(later, {}, { delayMs: 60_000 })).id);
+      await finish.promise;
+      return new HttpResponse('ok');
+    })],
+  });
+  // The test client's clock stands still from its start, no sooner than this.
+  const before = Date.now();
+  await using client = createTestClient(app);
+  const response = client.post('/later');
+  const held = (await app.tasks.get(await registered.promise))!;
+  assert.equal(held.state, 'held');
+  assert.ok(held.runAt >= before + 60_000, `a held task's runAt is its registration's time and delay, got ${held.runAt - before} ms after the start`);
+  finish.resolve();
+  assert.equal((await response).status, 200);
+});
+
 test('a key allows one pending task: a second registration adds nothing and says it is a duplicate', async () => {
   const welcome = task('welcome', () => {});
   const app = createApp({
@@ -398,6 +421,31 @@ test('a key allows one pending task: a second registration adds nothing and says
   const second = await (await client.post('/users/1')).json<{ id: string; duplicate: boolean }>();
   assert.equal(first.duplicate, false);
   assert.deepEqual(second, { id: first.id, duplicate: true });
+});
+
+test("a key held by a request's task whose when then skips it (when: 'success', a 500): a registration made meanwhile is not absorbed, and runs", async () => {
+  const ran: string[] = [];
+  const welcome = task('welcome', (payload: { from: string }) => { ran.push(payload.from); });
+  const registered = deferred();
+  const fail = deferred();
+  const app = createApp({
+    tasks: { definitions: [welcome] },
+    routes: [post('/signup', async () => {
+      await after(welcome, { from: 'request' }, { when: 'success', key: 'welcome:1' });
+      registered.resolve();
+      await fail.promise;
+      return new HttpResponse('failed', { status: 500 });
+    })],
+  });
+  await using client = createTestClient(app);
+  const response = client.post('/signup');
+  await registered.promise;
+  const meanwhile = await app.tasks.enqueue(welcome, { from: 'enqueue' }, { key: 'welcome:1' });
+  assert.equal(meanwhile.duplicate, false, 'a hold its when may skip does not absorb it');
+  fail.resolve();
+  assert.equal((await response).status, 500);
+  await client.settle();
+  assert.deepEqual(ran, ['enqueue']);
 });
 
 test('a payload that does not survive JSON is refused at registration, naming the task, the route and the path', async () => {
