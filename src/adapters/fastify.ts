@@ -19,10 +19,12 @@
  * const report = await fastify.coda.close(); // fastify.close(), drained, with the report
  * ```
  */
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
+import { adoptedExchange } from '../transport/node/adopt.js';
+import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
 
@@ -113,6 +115,9 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
       within(adopted, next);
     }
   });
+  fastify.addHook('onRoute', (route) => {
+    route.handler = answering(route.handler);
+  });
   // A request body is read through stream events, which lose the async context: the handler gets it back here.
   fastify.addHook('preValidation', (_request, reply, next) => reenter(reply.raw, next));
   fastify.addHook('onReady', async () => {
@@ -126,6 +131,20 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   fastify.addHook('onClose', async () => {
     await drain();
   });
+}
+
+/**
+ * The route's handler, its promise (an async handler's) given to Coda: Fastify
+ * sends nothing for one that resolves with no payload once its client has
+ * left, and a streamed payload none of its bytes, so that promise settling
+ * is what says the handler has answered (see AdoptedExchange.answered).
+ */
+function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const result = handler.call(this, request, reply);
+    if (isPromise(result)) adoptedExchange(reply.raw)?.handling(result);
+    return result;
+  } as RouteHandlerMethod;
 }
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.

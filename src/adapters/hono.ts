@@ -167,7 +167,10 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
       return undefined;
     }
     if ((c as ReadyContext)[kReady] !== true) prepare(Object.getPrototypeOf(c) as ReadyContext);
-    await within(adopted, next);
+    const rest = within(adopted, next);
+    // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
+    adopted.handling(rest);
+    await rest;
     return undefined;
   };
   const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> =>

@@ -55,7 +55,10 @@ export function coda(options: AdapterOptions = {}): KoaCoda {
       return undefined;
     }
     ctx.after = ctxAfter as AfterFunction;
-    return within(adopted, next);
+    const rest = within(adopted, next);
+    // With `ctx.respond = false` Koa may write nothing to a client that left: the rest of the request settling is its answer.
+    adopted.handling(rest);
+    return rest;
   };
   return Object.assign(middleware, adapterMethods(app));
 }

@@ -7,7 +7,7 @@
 // and test/app.use.js), and Koa (ctx.respond = false and ctx.throw after an
 // await, test/application/respond.test.js, test/context/throw.test.js).
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -17,6 +17,7 @@ import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as koaCoda } from 'coda-http/koa';
+import { deferred } from '../helpers.js';
 
 /**
  * What fastify-plugin's `fp(fn, meta)` does (fastify-plugin is not a
@@ -182,4 +183,28 @@ test("Koa: ctx.respond = false (the response written by hand) and ctx.throw afte
   assert.deepEqual(await statuses(url, ['/raw', '/conflict']), [[201, 'raw'], [409, 'conflict']]);
   await tasks.app.settle();
   assert.deepEqual(seen, ['raw 201', 'upstream 201', 'before the throw 409']);
+});
+
+test('Koa: ctx.respond = false and a client that left first: Koa writes nothing, so the request is done once the middleware has settled; what it registered runs before the shutdown report', { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const handling = deferred();
+  const app = new Koa();
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    const gone = new Promise((resolve) => ctx.res.once('close', resolve));
+    handling.resolve();
+    await gone;
+    after(() => { seen.push('registered after the client left'); }, { name: 'late' });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  const url = new URL(await listening(t, server));
+  const client = net.connect(Number(url.port), url.hostname);
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  const report = await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 2_000 });
+  assert.deepEqual([seen, report.tasksAbandoned], [['registered after the client left'], []]);
 });

@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
-import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
+import { once } from 'node:events';
+import { after, sqliteStore, task, type App, type Outcome, type TaskFailure } from 'coda-http';
+import { kClosingSignal } from '../../src/symbols.js';
 import { deferred, memoryLogger } from '../helpers.js';
-import type { Route, Running, Target, TargetOptions } from './targets.js';
+import type { Reply, Route, Running, Target, TargetOptions } from './targets.js';
 
 /** Starts `target` for one test and closes it when the test ends (unless the test closed it). */
 async function start(t: TestContext, target: Target, routes: Route[], options?: TargetOptions): Promise<Running> {
@@ -37,6 +39,41 @@ async function readAll(res: http.IncomingMessage): Promise<number> {
 }
 
 const text = (body: string) => ({ body });
+
+/**
+ * Starts `target` with a route whose handler calls `first()`, then waits until
+ * the server has seen its client (request id `r-left`) leave, then answers
+ * with `rest()`. Resolves once the handler is in `rest()`.
+ */
+async function leftWhileHandled(t: TestContext, target: Target, first: () => void, rest: () => Promise<Reply>, options?: TargetOptions): Promise<Running> {
+  const handling = deferred();
+  const seen = deferred();
+  const running = await start(t, target, [{
+    path: '/left',
+    async handle(_onResponse, _body, left) {
+      const gone = left();
+      first();
+      handling.resolve();
+      await gone;
+      seen.resolve();
+      return rest();
+    },
+  }], options);
+  const { hostname, port } = new URL(running.url);
+  const client = net.connect(Number(port), hostname);
+  client.on('error', () => {});
+  client.write('GET /left HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: r-left\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  await seen.promise;
+  return running;
+}
+
+/** Resolves once `app`'s shutdown has begun (a framework's close() reaches Coda's a few turns later). */
+async function closingBegun(app: App): Promise<void> {
+  const signal = app[kClosingSignal];
+  if (!signal.aborted) await once(signal, 'abort');
+}
 
 export function guarantees(target: Target): void {
   test(`${target.name}: after() from deep in the request's async call tree and the per-response registration run after the response, with its outcome`, async (t) => {
@@ -201,6 +238,35 @@ export function guarantees(target: Target): void {
     await running.app.settle();
     assert.deepEqual([...outcomes.keys()].sort(), ['fast1', 'fast2', 'slow']);
     assert.equal(running.app.requestsInFlight, 0);
+  });
+
+  test(`${target.name}: a client that leaves before the handler answers: the request stays in flight until it has; close() waits for it and runs what it registered`, async (t) => {
+    const outcomes: [string, Outcome][] = [];
+    const release = deferred();
+    const running = await leftWhileHandled(t, target, () => {
+      after(({ outcome }) => { outcomes.push(['before', outcome]); }, { name: 'before' });
+    }, async () => {
+      await release.promise;
+      after(({ outcome }) => { outcomes.push(['after', outcome]); }, { name: 'after' });
+      // A stream: a framework may write none of it to a client that left (nothing then says the handler answered but its return).
+      return { async *stream() { yield Buffer.from('nobody reads this'); } };
+    });
+    assert.equal(running.app.requestsInFlight, 1, 'the request is in flight while its handler runs');
+    assert.equal(outcomes.length, 0, 'no task ran before the handler answered');
+    const closing = running.close(5_000);
+    await closingBegun(running.app);
+    release.resolve();
+    const report = await closing;
+    assert.deepEqual(outcomes.map(([name, outcome]) => [name, outcome.aborted]), [['before', true], ['after', true]]);
+    assert.deepEqual([report.tasksCompleted, report.tasksAbandoned, report.requestsInFlightAtClose], [2, [], 1]);
+  });
+
+  test(`${target.name}: a handler that never answers after its client left: close() gives up on it at the deadline and lists its tasks`, async (t) => {
+    const running = await leftWhileHandled(t, target, () => {
+      after(() => {}, { name: 'never-run' });
+    }, () => new Promise<never>(() => {}), { logger: memoryLogger().logger });
+    const report = await running.close(100);
+    assert.deepEqual([report.tasksAbandoned, report.requestsInFlightAtClose], [[{ name: 'never-run', requestId: 'r-left' }], 1]);
   });
 
   test(`${target.name}: at maxPending new requests get 503 with Retry-After; nothing accepted is lost; service resumes`, async (t) => {

@@ -44,6 +44,12 @@ export class AdoptedExchange extends Exchange {
   /** The connection's peer, kept when the response is done: the socket may be gone when a task first reads `request.ip`. */
   #peer: Peer | undefined = undefined;
   #gate: FirstByteGate | undefined = undefined;
+  /** The framework's handler has answered: it wrote or ended the response, or its promise settled (see `answered`). */
+  #answered = false;
+  /** The client left before the handler answered: the exchange ends once it does, as Coda's own ends when its view returns. */
+  #left = false;
+  /** The framework's promise for the rest of the request, when it gives one (see `handling`). */
+  #handling: PromiseLike<unknown> | undefined = undefined;
   /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
   readonly priorWrite: Write;
   readonly priorEnd: End;
@@ -97,7 +103,7 @@ export class AdoptedExchange extends Exchange {
     const res = this.#res;
     if (this.#gate === undefined) {
       if (res.headersSent) return;
-      this.#gate = new FirstByteGate(res, (error) => this.#refuse(error));
+      this.#gate = new FirstByteGate(res, (error) => this.#refuse(error), () => this.answered());
     }
     if (this.#gate.holding) this.#gate.wait(hold.journaled);
   }
@@ -106,6 +112,40 @@ export class AdoptedExchange extends Exchange {
   #refuse(error: unknown): void {
     this.response = unjournaled(this.request, error, this.#settings.debug);
     send(this.#res, this, false);
+  }
+
+  /**
+   * The framework's handler has answered (a write or end of the response,
+   * or, for a framework whose middleware awaits the rest of the request, that
+   * promise settled). The exchange of a client that left before this is
+   * finished now: until then its handler was running, and what it registers
+   * runs after it (or is listed by a shutdown that cannot wait for it).
+   */
+  answered(): void {
+    if (this.#answered) return;
+    this.#answered = true;
+    if (this.#left) this.finishWith(this.#res);
+  }
+
+  /**
+   * The framework's promise for the rest of the request (Koa's and Hono's
+   * middleware, a Fastify handler's): its settling is the handler's answer
+   * too, for a framework that writes nothing to a client that left. Watched
+   * only once the client has left: nothing on a request's path.
+   */
+  handling(promise: PromiseLike<unknown>): void {
+    this.#handling = promise;
+  }
+
+  /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
+  closed(): void {
+    const res = this.#res;
+    if (this.#answered || res.headersSent || res.writableEnded) {
+      this.finishWith(res);
+      return;
+    }
+    this.#left = true;
+    this.#handling?.then(() => this.answered(), () => this.answered());
   }
 
   /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
@@ -150,12 +190,14 @@ function byteLength(chunk: unknown, encoding: unknown): number {
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
   exchange.bytesSent += byteLength(chunk, encoding);
+  exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
 
 function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
   const exchange = this[kAdopted];
   if (!this.writableEnded) exchange.bytesSent += byteLength(chunk, encoding);
+  exchange.answered();
   return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
 }
 
@@ -164,5 +206,5 @@ function onClose(this: AdoptedResponse): void {
 }
 
 function closed(res: AdoptedResponse): void {
-  res[kAdopted].finishWith(res);
+  res[kAdopted].closed();
 }
