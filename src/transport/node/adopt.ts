@@ -97,6 +97,37 @@ export class AdoptedExchange extends Exchange {
     closeWithConnection(res, this.#req.socket, closed, undefined);
   }
 
+  /**
+   * Shutdown has begun: the response asks its client to close the connection
+   * (`Connection: close`), unless a request behind it on that connection is
+   * still to be answered as its head goes out (Node would drop that one
+   * unanswered, though its handler ran). The framework writes the head when
+   * it likes; node:http reads `shouldKeepAlive` then. `inFlight`: the app's
+   * exchanges in flight.
+   */
+  closeConnection(inFlight: Iterable<Exchange>): void {
+    const res = this.#res;
+    if (res.headersSent) return;
+    let keepAlive = res.shouldKeepAlive;
+    Object.defineProperty(res, 'shouldKeepAlive', {
+      configurable: true,
+      enumerable: true,
+      get: () => keepAlive && !this.#lastOnConnection(inFlight),
+      set: (value: boolean) => {
+        keepAlive = value;
+      },
+    });
+  }
+
+  /** No other request on this connection waits for its answer (one ended already goes out before this one). */
+  #lastOnConnection(inFlight: Iterable<Exchange>): boolean {
+    const socket = this.#req.socket;
+    for (const other of inFlight) {
+      if (other !== this && other instanceof AdoptedExchange && other.#req.socket === socket && !other.#res.writableEnded) return false;
+    }
+    return true;
+  }
+
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */
   override hold(hold: Hold): void {
     super.hold(hold);
