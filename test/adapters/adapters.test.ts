@@ -2,7 +2,7 @@
 // options checked, its per-response registration outside a request, a Coda
 // middleware mounted twice, Hono's executionCtx on Node, Fastify's own close.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
@@ -313,4 +313,41 @@ test('an adapter writes no access log line of its own: the framework logs its re
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('Express not attached: pipelined responses still queued behind another when their connection dies are finished with it (Node 22 emits no close for them): every task runs, nothing stays in flight', { timeout: 10_000 }, async (t) => {
+  const outcomes = new Map<string, boolean>();
+  const handling = deferred();
+  const slowRan = deferred();
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/:name', (req, res) => {
+    const name = req.params.name!;
+    after(({ outcome }) => {
+      outcomes.set(name, outcome.aborted);
+      if (name === 'slow') slowRan.resolve();
+    });
+    if (name !== 'slow') {
+      res.send('ok');
+      return;
+    }
+    // The slow one answers once its connection is gone: the two behind it, answered already, are still queued (no socket) then.
+    res.once('close', () => res.send('too late'));
+    handling.resolve();
+  });
+  // Not attached: no pipelining hold, so Node hands the three requests to Express at once.
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = new URL(await listening(server));
+  const client = net.connect(Number(port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write(['slow', 'fast1', 'fast2'].map((name) => `GET /${name} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join(''));
+  await handling.promise;
+  assert.equal(tasks.app.requestsInFlight, 3, 'the two behind the slow one were handled while it worked');
+  client.destroy();
+  await slowRan.promise;
+  assert.equal(tasks.app.requestsInFlight, 0, 'the queued responses finished with their connection');
+  await tasks.app.settle();
+  assert.deepEqual([...outcomes.keys()].sort(), ['fast1', 'fast2', 'slow']);
 });
