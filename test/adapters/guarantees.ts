@@ -210,6 +210,32 @@ export function guarantees(target: Target): void {
     assert.equal(running.app.afterStats().skipped, 1);
   });
 
+  test(`${target.name}: a response whose stream fails mid-way: outcome.error is the stream's failure, not a client that left`, async (t) => {
+    const failure = new Error('the source broke');
+    const breaks = deferred();
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      path: '/broken',
+      handle(onResponse) {
+        onResponse(({ outcome }) => { seen.resolve(outcome); });
+        return {
+          async *stream() {
+            yield Buffer.from('partial');
+            await breaks.promise;
+            throw failure;
+          },
+        };
+      },
+    }], { logger: memoryLogger().logger });
+    const res = await open(`${running.url}/broken`);
+    await once(res, 'data');
+    breaks.resolve();
+    await assert.rejects(readAll(res), 'the response is cut short');
+    const outcome = await seen.promise;
+    // Fastify logs its stream's failure itself and destroys the response without it: Coda cannot tell it from a client that left.
+    assert.deepEqual([outcome.aborted, outcome.error], [true, target.name === 'fastify' ? undefined : failure]);
+  });
+
   test(`${target.name}: pipelined requests whose client leaves while the first is handled: every task runs and the app settles`, async (t) => {
     const outcomes = new Map<string, Outcome>();
     const handling = deferred();

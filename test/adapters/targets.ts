@@ -3,7 +3,7 @@
 // a real socket (127.0.0.1, port 0).
 import type { Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
@@ -107,7 +107,7 @@ function expressTarget(): Target {
         app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res) => {
           const reply = await route.handle(res.after.bind(res), req.body, closeOf(res));
           if ('body' in reply) res.send(Buffer.from(reply.body));
-          else Readable.from(reply.stream()).pipe(res);
+          else pipeline(Readable.from(reply.stream()), res, () => {});
         });
       }
       return attached(coda, app.listen(0, '127.0.0.1'));
