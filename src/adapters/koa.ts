@@ -20,7 +20,8 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
-import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, reenter, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adoptedExchange } from '../transport/node/adopt.js';
+import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -43,13 +44,22 @@ type ReadyContext = Context & { [kReady]?: true };
  * Gives the app's context prototype, once, an `onerror` that runs in the
  * request's async context: Koa calls it from a promise callback of its own,
  * outside the request's code, and it emits the app's `'error'` event, whose
- * listeners are code of the request (`after()` works there).
+ * listeners are code of the request (`after()` works there). A streamed body
+ * cut short by the 503 Coda sent because the store refused the durable tasks
+ * is reported as that refusal, its cause, not as Node's premature close.
  */
 function prepare(proto: ReadyContext): void {
   const onerror = proto.onerror;
   Object.defineProperty(proto, 'onerror', {
     value(this: Context, error: Error): void {
-      reenter(this.res, () => onerror.call(this, error));
+      const exchange = adoptedExchange(this.res);
+      if (exchange === undefined) {
+        onerror.call(this, error);
+        return;
+      }
+      const { refusal } = exchange;
+      const cause = refusal !== undefined && (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : error;
+      within(exchange, () => onerror.call(this, cause));
     },
     configurable: true,
     writable: true,

@@ -2,6 +2,12 @@
 // options checked, its per-response registration outside a request, a Coda
 // middleware mounted twice, Hono's executionCtx on Node, Fastify's own close.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Readable } from 'node:stream';
 import net, { type AddressInfo } from 'node:net';
 import { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import { test } from 'node:test';
@@ -10,7 +16,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { after, type TaskFailure } from 'coda-http';
+import { after, sqliteStore, task, type TaskFailure } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
@@ -350,4 +356,39 @@ test('Express not attached: pipelined responses still queued behind another when
   assert.equal(tasks.app.requestsInFlight, 0, 'the queued responses finished with their connection');
   await tasks.app.settle();
   assert.deepEqual([...outcomes.keys()].sort(), ['fast1', 'fast2', 'slow']);
+});
+
+test("Koa: a streamed body cut short by the 503 Coda sends when the store refuses the durable task: the app's 'error' listener sees the store's refusal, not a premature close", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-koa-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const noted = task('noted', () => {});
+  const more = deferred();
+  const app = new Koa();
+  const tasks = koaCoda({ tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 50 }) }, logger: memoryLogger().logger });
+  app.use(tasks);
+  app.use((ctx) => {
+    void after(noted, {});
+    // Still streaming when the refusal goes out: Koa's pipeline sees its response end first.
+    ctx.body = Readable.from((async function* () {
+      yield Buffer.from('partial');
+      await more.promise;
+      yield Buffer.from('rest');
+    })());
+  });
+  const reported = once(app, 'error') as Promise<[Error]>;
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const url = await listening(server);
+  await tasks.app.tasks.stats(); // opened: the schema exists before the lock
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  const res = await fetch(url);
+  assert.equal(res.status, 503);
+  await res.text();
+  more.resolve();
+  const [error] = await reported;
+  assert.deepEqual([error.name, error.message.includes(file)], ['StoreUnavailable', true], error.message);
+  locker.exec('ROLLBACK');
 });

@@ -48,6 +48,8 @@ export class AdoptedExchange extends Exchange {
   #answered = false;
   /** The client left before the handler answered: the exchange ends once it does, as Coda's own ends when its view returns. */
   #left = false;
+  /** The store's failure, when it could not take the durable tasks and the 503 went out instead (see `refusal`). */
+  #refusal: unknown = undefined;
   /** The framework's promise for the rest of the request, when it gives one (see `handling`). */
   #handling: PromiseLike<unknown> | undefined = undefined;
   /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
@@ -139,8 +141,18 @@ export class AdoptedExchange extends Exchange {
     if (this.#gate.holding) this.#gate.wait(hold.journaled);
   }
 
+  /**
+   * Why the framework's answer was replaced by a 503: the store's failure to
+   * take the durable tasks; undefined while it was not. A stream the
+   * framework was writing is cut by that 503: its error is this one's consequence.
+   */
+  get refusal(): unknown {
+    return this.#refusal;
+  }
+
   /** The store could not take the durable tasks: the 503 that names it goes out instead of the framework's answer. */
   #refuse(error: unknown): void {
+    this.#refusal = error;
     this.response = unjournaled(this.request, error, this.#settings.debug);
     send(this.#res, this, false);
   }
