@@ -26,7 +26,7 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, ExecutionContext, MiddlewareHandler, Next } from 'hono';
+import { Context, type ExecutionContext, type MiddlewareHandler, type Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { inJob, register } from '../after/context.js';
 import type { Exchange } from '../after/exchange.js';
@@ -104,6 +104,11 @@ function prepare(proto: ReadyContext): void {
   Object.defineProperty(proto, kReady, { value: true });
 }
 
+/** `prepare(proto)`, once; per request too, for the Context of a Hono other than the one this module imports (a second copy). */
+function ready(proto: ReadyContext): void {
+  if (proto[kReady] !== true) prepare(proto);
+}
+
 /** The getter of `name` on `proto` or its prototypes. */
 function getterOf(proto: object, name: string): () => unknown {
   for (let at: object | null = proto; at !== null; at = Object.getPrototypeOf(at)) {
@@ -155,6 +160,8 @@ function defineExecutionContext(c: Context, exchange: Exchange, runtime?: Execut
  */
 export function coda(options: AdapterOptions = {}): HonoCoda {
   const app = adapterApp('coda-http/hono coda()', options);
+  // Now, not at the first request: on a route the middleware does not cover, c.after says so from the start.
+  ready(Context.prototype as ReadyContext);
   const middleware: MiddlewareHandler = async (c, next) => {
     const res = outgoing(c);
     if (res === undefined) return answerFetch(app, c, next);
@@ -166,7 +173,7 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
       await next();
       return undefined;
     }
-    if ((c as ReadyContext)[kReady] !== true) prepare(Object.getPrototypeOf(c) as ReadyContext);
+    ready(Object.getPrototypeOf(c) as ReadyContext);
     const rest = within(adopted, next);
     // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
     adopted.handling(rest);
