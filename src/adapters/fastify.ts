@@ -93,6 +93,10 @@ const plugin: FastifyPluginCallback<FastifyCodaOptions> = (fastify, options, don
 };
 
 function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
+  // Fastify's own decorator check sees this instance only: one encapsulated in another that has Coda would get a second app, its hooks run twice.
+  if (fastify.hasDecorator('coda')) {
+    throw new Error('coda-http/fastify is registered already, on this instance or one it is encapsulated in: register it once, at the root (a second one would run every request through a second Coda app)');
+  }
   const own: Record<string, unknown> = { ...options };
   for (const key of FASTIFY_KEYS) delete own[key];
   const app = adapterApp('coda-http/fastify plugin options', own, ['shutdownTimeoutMs']);

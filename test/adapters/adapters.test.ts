@@ -245,6 +245,19 @@ test('Fastify: plain fastify.close() drains the tasks and logs the report; the p
   assert.equal(typeof fastify.coda.app.settle, 'function');
 });
 
+test('Fastify: the plugin registered twice, at the root or again in an encapsulated context, is refused saying so (in a child it ran a second Coda app, every hook twice)', async () => {
+  const refused = /coda-http\/fastify is registered already, on this instance or one it is encapsulated in: register it once, at the root/;
+  for (const again of [
+    (fastify: ReturnType<typeof Fastify>) => fastify.register(fastifyCoda),
+    (fastify: ReturnType<typeof Fastify>) => fastify.register(async (child: ReturnType<typeof Fastify>) => { await child.register(fastifyCoda); }),
+  ]) {
+    const fastify = Fastify();
+    await fastify.register(fastifyCoda);
+    await assert.rejects(async () => { await again(fastify); }, refused);
+    await fastify.close().catch(() => {});
+  }
+});
+
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [
   {
