@@ -92,16 +92,24 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
  * Makes the attached server's own `close(callback)`, what an Express, Koa or
  * @hono/node-server user calls, Coda's drain: the requests in flight answered,
  * the pending tasks run until `timeoutMs`, the report logged; the callback
- * called once all that is done, as Node calls it once the server has closed.
- * Set on the server object: the drain calls Node's own, on its prototype.
+ * called once all that is done, as Node calls it once the server has closed,
+ * with Node's ERR_SERVER_NOT_RUNNING when the server was not listening (closed
+ * already, or closing). Set on the server object: the drain calls Node's own,
+ * on its prototype.
  */
 function drainOnServerClose(server: NodeServer, close: (options?: { timeoutMs?: number }) => Promise<ShutdownReport>, timeoutMs: number): void {
   Object.defineProperty(server, 'close', {
     configurable: true,
     writable: true,
     value(callback?: (error?: Error) => void): NodeServer {
-      close({ timeoutMs }).then(() => callback?.(), (error: unknown) => callback?.(error as Error));
+      const running = server.listening;
+      close({ timeoutMs }).then(() => callback?.(running ? undefined : notRunning()), (error: unknown) => callback?.(error as Error));
       return server;
     },
   });
+}
+
+/** Node's error for closing a server that is not listening (its own is not exported). */
+function notRunning(): Error {
+  return Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
 }

@@ -293,7 +293,7 @@ const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: 
 ];
 
 for (const target of ownCloseTargets) {
-  test(`${target.name}: the server's own server.close() drains: its callback comes after the pending task ran, and the report is logged`, async () => {
+  test(`${target.name}: the server's own server.close() drains: its callback comes after the pending task ran, and the report is logged; a second close() calls back with ERR_SERVER_NOT_RUNNING, as Node's`, async () => {
     const { logger, lines } = memoryLogger();
     const release = deferred();
     let closedFirst: boolean | undefined;
@@ -311,6 +311,8 @@ for (const target of ownCloseTargets) {
     assert.equal(server.listening, false);
     const line = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown complete'));
     assert.equal(line?.tasksCompleted, 1);
+    const again = await new Promise<Error | undefined>((resolve) => server.close(resolve));
+    assert.deepEqual([(again as NodeJS.ErrnoException | undefined)?.code, again?.message], ['ERR_SERVER_NOT_RUNNING', 'Server is not running.']);
   });
 }
 
