@@ -23,7 +23,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
-import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
+import { adoptedExchange, closingServer, type AdoptedExchange } from '../transport/node/adopt.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
@@ -102,7 +102,14 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   const app = adapterApp('coda-http/fastify plugin options', own, ['shutdownTimeoutMs']);
   let timeoutMs = checkMs('coda-http/fastify: shutdownTimeoutMs', (own as FastifyCodaOptions).shutdownTimeoutMs ?? 10_000);
   let draining: Promise<ShutdownReport> | undefined;
-  const drain = (): Promise<ShutdownReport> => (draining ??= drainApp(app, timeoutMs));
+  const drain = (): Promise<ShutdownReport> => {
+    if (draining === undefined) {
+      // Fastify's replies in flight ask for their connection's close from now on (see AdoptedExchange.closeConnection).
+      closingServer(fastify.server);
+      draining = drainApp(app, timeoutMs);
+    }
+    return draining;
+  };
 
   fastify.decorate('coda', {
     app,

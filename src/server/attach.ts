@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
+import { closingServer } from '../transport/node/adopt.js';
 import { closeServer, type ShutdownReport } from './close.js';
 import { http1Listener, serverUrl, type Listener } from './listener.js';
 import { holdPipelined } from './pipelining.js';
@@ -49,7 +50,12 @@ export function govern(app: App, listener: Listener, url: () => string, settings
   let stopHandlingSignals = (): void => {};
   const close = (options: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
     stopHandlingSignals();
-    return (shutdownDone ??= closeServer(app, listener, options.timeoutMs ?? 10_000));
+    if (shutdownDone === undefined) {
+      // Before closeServer tells the app: the responses another framework writes on this server's connections ask for their close.
+      closingServer(listener.server);
+      shutdownDone = closeServer(app, listener, options.timeoutMs ?? 10_000);
+    }
+    return shutdownDone;
   };
   if (settings.handleSignals) {
     stopHandlingSignals = handleSignals({ app, get url() { return url(); }, timeoutMs: settings.shutdownTimeoutMs, close });

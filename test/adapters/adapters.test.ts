@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import net, { type AddressInfo } from 'node:net';
-import { request as httpRequest, ServerResponse, type Server } from 'node:http';
+import http, { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
@@ -256,6 +256,39 @@ test('Fastify: the plugin registered twice, at the root or again in an encapsula
     await assert.rejects(async () => { await again(fastify); }, refused);
     await fastify.close().catch(() => {});
   }
+});
+
+test('one adapter attached to two servers: closing one leaves the other keeping its connections alive, a request in flight there included', async (t) => {
+  const handling = deferred();
+  const release = deferred();
+  const tasks = expressCoda({ logger: memoryLogger().logger });
+  const app = express();
+  app.use(tasks);
+  app.get('/slow', async (_req, res) => {
+    handling.resolve();
+    await release.promise;
+    res.send('slow');
+  });
+  app.get('/', (_req, res) => { res.send('ok'); });
+  const closing = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  const staying = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  t.after(() => staying.close({ timeoutMs: 100 }));
+  const url = await listening(staying.server);
+  await listening(closing.server);
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const get = (path: string): Promise<http.IncomingMessage> => new Promise((resolve, reject) => http.get(`${url}${path}`, { agent }, resolve).on('error', reject));
+  const inFlight = get('/slow');
+  await handling.promise;
+  const closed = closing.close({ timeoutMs: 1_000 });
+  release.resolve();
+  const slow = await inFlight;
+  slow.resume();
+  assert.equal(slow.headers.connection, 'keep-alive');
+  await closed;
+  const later = await get('/');
+  later.resume();
+  assert.equal(later.headers.connection, 'keep-alive', 'a request after the other server closed');
 });
 
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */

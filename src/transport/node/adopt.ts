@@ -13,6 +13,14 @@ import { isComplete, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 
 const kAdopted = Symbol('coda.adopted');
+
+/** Servers whose shutdown has begun: the responses adopted on their connections ask for the connection's close (see closeConnection). */
+const closingServers = new WeakSet<object>();
+
+/** `server`'s shutdown has begun (attach()'s close, fastify.close()): not another server the same app answers on. */
+export function closingServer(server: object): void {
+  closingServers.add(server);
+}
 type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
 type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
@@ -48,6 +56,8 @@ export class AdoptedExchange extends Exchange {
   #answered = false;
   /** The client left before the handler answered: the exchange ends once it does, as Coda's own ends when its view returns. */
   #left = false;
+  /** Its response asks for the connection's close (see closeConnection). */
+  #closingConnection = false;
   /** The store's failure, when it could not take the durable tasks and the 503 went out instead (see `refusal`). */
   #refusal: unknown = undefined;
   /** The framework's promise for the rest of the request, when it gives one (see `handling`). */
@@ -100,7 +110,8 @@ export class AdoptedExchange extends Exchange {
   }
 
   /**
-   * Shutdown has begun: the response asks its client to close the connection
+   * Shutdown of its connection's server has begun (see `closingServer`): the
+   * response asks its client to close the connection
    * (`Connection: close`), unless a request behind it on that connection is
    * still to be answered as its head goes out (Node would drop that one
    * unanswered, though its handler ran). The framework writes the head when
@@ -109,7 +120,10 @@ export class AdoptedExchange extends Exchange {
    */
   closeConnection(inFlight: Iterable<Exchange>): void {
     const res = this.#res;
-    if (res.headersSent) return;
+    // The connection's server (a net socket's): the app may answer on others, still open.
+    const server = (this.#req.socket as { server?: object } | null)?.server;
+    if (this.#closingConnection || res.headersSent || (server !== undefined && !closingServers.has(server))) return;
+    this.#closingConnection = true;
     let keepAlive = res.shouldKeepAlive;
     Object.defineProperty(res, 'shouldKeepAlive', {
       configurable: true,
