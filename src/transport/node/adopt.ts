@@ -215,10 +215,11 @@ export class AdoptedExchange extends Exchange {
     if (socket !== null) this.#peer = peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
-    this.error ??= res.errored ?? undefined;
+    const errored = res.errored ?? undefined;
+    this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
-    // isComplete: a response whose connection the server cut for a stalled send is not complete, though Node 22 says it finished.
-    this.finish(outcomeOf(this, isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
+    // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
+    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
   }
 
   /**
