@@ -291,6 +291,27 @@ test('one adapter attached to two servers: closing one leaves the other keeping 
   assert.equal(later.headers.connection, 'keep-alive', 'a request after the other server closed');
 });
 
+test('Express: a handler that destroys its response once its client has left (as a stream\'s error handler does) has answered: its request is done, its tasks run before the shutdown report', { timeout: 10_000 }, async () => {
+  const seen: boolean[] = [];
+  const handling = deferred();
+  const tasks = expressCoda();
+  const app = express();
+  app.use(tasks);
+  app.get('/', (_req, res) => {
+    after(({ outcome }) => { seen.push(outcome.aborted); }, { name: 'noted' });
+    res.once('close', () => res.destroy());
+    handling.resolve();
+  });
+  const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  const client = net.connect(Number(new URL(await listening(attached.server)).port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  const report = await attached.close({ timeoutMs: 2_000 });
+  assert.deepEqual([seen, report.tasksAbandoned], [[true], []]);
+});
+
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [
   {

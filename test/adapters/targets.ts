@@ -3,7 +3,7 @@
 // a real socket (127.0.0.1, port 0).
 import type { Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
@@ -107,7 +107,13 @@ function expressTarget(): Target {
         app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res) => {
           const reply = await route.handle(res.after.bind(res), req.body, closeOf(res));
           if ('body' in reply) res.send(Buffer.from(reply.body));
-          else pipeline(Readable.from(reply.stream()), res, () => {});
+          else {
+            // pipe(), its failure destroying the response: pipeline() to a response whose client left writes nothing to it on Node 22,
+            // which leaves Express nothing to say the handler answered (see docs/adapters/README.md).
+            const source = Readable.from(reply.stream());
+            source.on('error', (error) => res.destroy(error));
+            source.pipe(res);
+          }
         });
       }
       return attached(coda, app.listen(0, '127.0.0.1'));

@@ -203,6 +203,13 @@ export class AdoptedExchange extends Exchange {
     }
     this.#left = true;
     this.#handling?.then(() => this.answered(), () => this.answered());
+    // Destroying the response is an answer too (a stream's error handler does that): watched from now on only.
+    const destroy = res.destroy;
+    res.destroy = (error?: Error): ServerResponse => {
+      res.destroy = destroy;
+      this.answered();
+      return res.destroy(error);
+    };
   }
 
   /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
