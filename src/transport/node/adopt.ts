@@ -13,6 +13,9 @@ import { isComplete, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 
 const kAdopted = Symbol('coda.adopted');
+type Write = ServerResponse['write'];
+type End = ServerResponse['end'];
+type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
 
 /** Servers whose shutdown has begun: the responses adopted on their connections ask for the connection's close (see closeConnection). */
 const closingServers = new WeakSet<object>();
@@ -21,9 +24,6 @@ const closingServers = new WeakSet<object>();
 export function closingServer(server: object): void {
   closingServers.add(server);
 }
-type Write = ServerResponse['write'];
-type End = ServerResponse['end'];
-type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
 
 /** What the app tells every exchange it adopts. */
 export interface AdoptionSettings {
