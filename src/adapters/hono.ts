@@ -26,7 +26,7 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Context, type ExecutionContext, type MiddlewareHandler, type Next } from 'hono';
+import type { Context, ExecutionContext, MiddlewareHandler, Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { inJob, register } from '../after/context.js';
 import type { Exchange } from '../after/exchange.js';
@@ -104,7 +104,7 @@ function prepare(proto: ReadyContext): void {
   Object.defineProperty(proto, kReady, { value: true });
 }
 
-/** `prepare(proto)`, once; per request too, for the Context of a Hono other than the one this module imports (a second copy). */
+/** `prepare(proto)`, once; per request too, for the Context of a Hono other than the one this module loads (a second copy). */
 function ready(proto: ReadyContext): void {
   if (proto[kReady] !== true) prepare(proto);
 }
@@ -160,8 +160,9 @@ function defineExecutionContext(c: Context, exchange: Exchange, runtime?: Execut
  */
 export function coda(options: AdapterOptions = {}): HonoCoda {
   const app = adapterApp('coda-http/hono coda()', options);
-  // Now, not at the first request: on a route the middleware does not cover, c.after says so from the start.
-  ready(Context.prototype as ReadyContext);
+  // Now, not at the first request through the middleware: on a route it does not cover, c.after says so from the start.
+  // Loaded, not imported: the adapter loads without Hono installed (a peer it needs for its types only).
+  import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
   const middleware: MiddlewareHandler = async (c, next) => {
     const res = outgoing(c);
     if (res === undefined) return answerFetch(app, c, next);

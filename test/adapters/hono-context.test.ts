@@ -18,6 +18,8 @@ test("Hono: c.after on a route Coda's middleware does not cover, before any requ
     return c.text('early');
   });
   app.use(honoCoda());
+  // coda() loads Hono's Context to prepare it: the same module, loaded here too, is ready once this resolves.
+  await import('hono');
   assert.equal(await (await app.request('/early')).text(), 'early');
   assert.equal(errors.length, 1);
   assert.equal((errors[0] as Error).message, "c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it");
