@@ -19,10 +19,12 @@
  * const report = await fastify.coda.close(); // fastify.close(), drained, with the report
  * ```
  */
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
+import { adoptedExchange, closingServer, type AdoptedExchange } from '../transport/node/adopt.js';
+import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
 
@@ -66,6 +68,11 @@ const FASTIFY_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
 const replyAfter = afterFor('reply.after()', (reply: FastifyReply) => reply.raw);
 
+/** On a Fastify request, the exchange Coda adopted for it: how an `onRequestAbort` hook, which gets the request only, finds it. */
+const kExchange = Symbol('coda.fastify.exchange');
+type AdoptingRequest = FastifyRequest & { [kExchange]: AdoptedExchange | null };
+type AbortHook = (this: FastifyInstance, request: FastifyRequest, done: (error?: Error) => void) => unknown;
+
 /**
  * The Fastify plugin: every request gets Coda's after-response work:
  * `after()` anywhere in the request, `reply.after()`, limits (503 with
@@ -86,12 +93,23 @@ const plugin: FastifyPluginCallback<FastifyCodaOptions> = (fastify, options, don
 };
 
 function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
+  // Fastify's own decorator check sees this instance only: one encapsulated in another that has Coda would get a second app, its hooks run twice.
+  if (fastify.hasDecorator('coda')) {
+    throw new Error('coda-http/fastify is registered already, on this instance or one it is encapsulated in: register it once, at the root (a second one would run every request through a second Coda app)');
+  }
   const own: Record<string, unknown> = { ...options };
   for (const key of FASTIFY_KEYS) delete own[key];
   const app = adapterApp('coda-http/fastify plugin options', own, ['shutdownTimeoutMs']);
   let timeoutMs = checkMs('coda-http/fastify: shutdownTimeoutMs', (own as FastifyCodaOptions).shutdownTimeoutMs ?? 10_000);
   let draining: Promise<ShutdownReport> | undefined;
-  const drain = (): Promise<ShutdownReport> => (draining ??= drainApp(app, timeoutMs));
+  const drain = (): Promise<ShutdownReport> => {
+    if (draining === undefined) {
+      // Fastify's replies in flight ask for their connection's close from now on (see AdoptedExchange.closeConnection).
+      closingServer(fastify.server);
+      draining = drainApp(app, timeoutMs);
+    }
+    return draining;
+  };
 
   fastify.decorate('coda', {
     app,
@@ -102,6 +120,8 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     },
   } satisfies FastifyCoda);
   fastify.decorateReply('after', replyAfter as AfterFunction);
+  fastify.decorateRequest(kExchange as unknown as string, null);
+  inRequestOnAbort(fastify);
 
   fastify.addHook('onRequest', (request, reply, next) => {
     const adopted = adopt(app, request.raw, reply.raw);
@@ -110,8 +130,14 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     } else if (adopted instanceof HttpResponse) {
       void reply.code(adopted.status).headers(headerRecord(adopted)).send(adopted.body);
     } else {
+      (request as AdoptingRequest)[kExchange] = adopted;
       within(adopted, next);
     }
+  });
+  fastify.addHook('onRoute', (route) => {
+    route.handler = answering(route.handler);
+    const { onRequestAbort } = route;
+    if (onRequestAbort !== undefined) route.onRequestAbort = Array.isArray(onRequestAbort) ? onRequestAbort.map(inRequest) : inRequest(onRequestAbort);
   });
   // A request body is read through stream events, which lose the async context: the handler gets it back here.
   fastify.addHook('preValidation', (_request, reply, next) => reenter(reply.raw, next));
@@ -126,6 +152,44 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   fastify.addHook('onClose', async () => {
     await drain();
   });
+}
+
+/**
+ * Fastify runs `onRequestAbort` hooks from the request's `'close'` event,
+ * outside its async context, though they are code of the request: those
+ * added from now on (`addHook`, on this instance and the ones it encapsulates)
+ * get it back, so `after()` works there. Route options' own are wrapped as
+ * the route is added (see install).
+ */
+function inRequestOnAbort(fastify: FastifyInstance): void {
+  const addHook = fastify.addHook as (this: FastifyInstance, name: string, hook: unknown) => FastifyInstance;
+  fastify.addHook = function (this: FastifyInstance, name: string, hook: unknown): FastifyInstance {
+    return addHook.call(this, name, name === 'onRequestAbort' ? inRequest(hook as AbortHook) : hook);
+  } as FastifyInstance['addHook'];
+}
+
+/** `hook` run as code of its request (see inRequestOnAbort); one Fastify refuses (an async hook that takes a callback) is left for it to refuse. */
+function inRequest<Hook>(hook: Hook): Hook {
+  if (typeof hook !== 'function' || (hook.constructor.name === 'AsyncFunction' && hook.length !== 1)) return hook;
+  const run = hook as unknown as AbortHook;
+  return function (this: FastifyInstance, request: FastifyRequest, done: (error?: Error) => void): unknown {
+    const exchange = (request as AdoptingRequest)[kExchange];
+    return exchange === null ? run.call(this, request, done) : within(exchange, () => run.call(this, request, done));
+  } as Hook;
+}
+
+/**
+ * The route's handler, its promise (an async handler's) given to Coda: Fastify
+ * sends nothing for one that resolves with no payload once its client has
+ * left, and a streamed payload none of its bytes, so that promise settling
+ * is what says the handler has answered (see AdoptedExchange.answered).
+ */
+function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const result = handler.call(this, request, reply);
+    if (isPromise(result)) adoptedExchange(reply.raw)?.handling(result);
+    return result;
+  } as RouteHandlerMethod;
 }
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.

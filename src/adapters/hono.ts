@@ -104,6 +104,11 @@ function prepare(proto: ReadyContext): void {
   Object.defineProperty(proto, kReady, { value: true });
 }
 
+/** `prepare(proto)`, once; per request too, for the Context of a Hono other than the one this module loads (a second copy). */
+function ready(proto: ReadyContext): void {
+  if (proto[kReady] !== true) prepare(proto);
+}
+
 /** The getter of `name` on `proto` or its prototypes. */
 function getterOf(proto: object, name: string): () => unknown {
   for (let at: object | null = proto; at !== null; at = Object.getPrototypeOf(at)) {
@@ -155,6 +160,9 @@ function defineExecutionContext(c: Context, exchange: Exchange, runtime?: Execut
  */
 export function coda(options: AdapterOptions = {}): HonoCoda {
   const app = adapterApp('coda-http/hono coda()', options);
+  // Now, not at the first request through the middleware: on a route it does not cover, c.after says so from the start.
+  // Loaded, not imported: the adapter loads without Hono installed (a peer it needs for its types only).
+  import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
   const middleware: MiddlewareHandler = async (c, next) => {
     const res = outgoing(c);
     if (res === undefined) return answerFetch(app, c, next);
@@ -166,8 +174,11 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
       await next();
       return undefined;
     }
-    if ((c as ReadyContext)[kReady] !== true) prepare(Object.getPrototypeOf(c) as ReadyContext);
-    await within(adopted, next);
+    ready(Object.getPrototypeOf(c) as ReadyContext);
+    const rest = within(adopted, next);
+    // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
+    adopted.handling(rest);
+    await rest;
     return undefined;
   };
   const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> =>

@@ -20,6 +20,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
+import { adoptedExchange } from '../transport/node/adopt.js';
 import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
@@ -35,6 +36,36 @@ declare module 'koa' {
 export type KoaCoda = Middleware & Adapter;
 
 const ctxAfter = afterFor('ctx.after()', (ctx: Context) => ctx.res);
+
+const kReady = Symbol('coda.koa.context');
+type ReadyContext = Context & { [kReady]?: true };
+
+/**
+ * Gives the app's context prototype, once, an `onerror` that runs in the
+ * request's async context: Koa calls it from a promise callback of its own,
+ * outside the request's code, and it emits the app's `'error'` event, whose
+ * listeners are code of the request (`after()` works there). A streamed body
+ * cut short by the 503 Coda sent because the store refused the durable tasks
+ * is reported as that refusal, its cause, not as Node's premature close.
+ */
+function prepare(proto: ReadyContext): void {
+  const onerror = proto.onerror;
+  Object.defineProperty(proto, 'onerror', {
+    value(this: Context, error: Error): void {
+      const exchange = adoptedExchange(this.res);
+      if (exchange === undefined) {
+        onerror.call(this, error);
+        return;
+      }
+      const { refusal } = exchange;
+      const cause = refusal !== undefined && (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : error;
+      within(exchange, () => onerror.call(this, cause));
+    },
+    configurable: true,
+    writable: true,
+  });
+  Object.defineProperty(proto, kReady, { value: true });
+}
 
 /**
  * Koa middleware that gives every request after it Coda's after-response
@@ -55,7 +86,11 @@ export function coda(options: AdapterOptions = {}): KoaCoda {
       return undefined;
     }
     ctx.after = ctxAfter as AfterFunction;
-    return within(adopted, next);
+    if ((ctx as ReadyContext)[kReady] !== true) prepare(Object.getPrototypeOf(ctx) as ReadyContext);
+    const rest = within(adopted, next);
+    // With `ctx.respond = false` Koa may write nothing to a client that left: the rest of the request settling is its answer.
+    adopted.handling(rest);
+    return rest;
   };
   return Object.assign(middleware, adapterMethods(app));
 }

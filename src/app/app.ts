@@ -144,7 +144,10 @@ export class App {
 
   set [kClosing](closing: boolean) {
     this.#closing = closing;
-    if (closing) this.#closingController.abort();
+    if (!closing) return;
+    this.#closingController.abort();
+    // Another framework writes a response's head when it likes: each one in flight asks for its connection's close then.
+    for (const exchange of this.#inFlight) if (exchange instanceof AdoptedExchange) exchange.closeConnection(this.#inFlight);
   }
 
   /**
@@ -314,7 +317,7 @@ export class App {
     const exchange = new AdoptedExchange(this.#host, req, res, this);
     this.#inFlight.push(exchange);
     this.tasks.runHere();
-    if (this[kClosing]) res.shouldKeepAlive = false;
+    if (this[kClosing]) exchange.closeConnection(this.#inFlight);
     exchange.watch();
     return this.#admit(exchange) ?? exchange;
   }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
+import { closingServer } from '../transport/node/adopt.js';
 import { closeServer, type ShutdownReport } from './close.js';
 import { http1Listener, serverUrl, type Listener } from './listener.js';
 import { holdPipelined } from './pipelining.js';
@@ -49,7 +50,12 @@ export function govern(app: App, listener: Listener, url: () => string, settings
   let stopHandlingSignals = (): void => {};
   const close = (options: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
     stopHandlingSignals();
-    return (shutdownDone ??= closeServer(app, listener, options.timeoutMs ?? 10_000));
+    if (shutdownDone === undefined) {
+      // Before closeServer tells the app: the responses another framework writes on this server's connections ask for their close.
+      closingServer(listener.server);
+      shutdownDone = closeServer(app, listener, options.timeoutMs ?? 10_000);
+    }
+    return shutdownDone;
   };
   if (settings.handleSignals) {
     stopHandlingSignals = handleSignals({ app, get url() { return url(); }, timeoutMs: settings.shutdownTimeoutMs, close });
@@ -92,16 +98,24 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
  * Makes the attached server's own `close(callback)`, what an Express, Koa or
  * @hono/node-server user calls, Coda's drain: the requests in flight answered,
  * the pending tasks run until `timeoutMs`, the report logged; the callback
- * called once all that is done, as Node calls it once the server has closed.
- * Set on the server object: the drain calls Node's own, on its prototype.
+ * called once all that is done, as Node calls it once the server has closed,
+ * with Node's ERR_SERVER_NOT_RUNNING when the server was not listening (closed
+ * already, or closing). Set on the server object: the drain calls Node's own,
+ * on its prototype.
  */
 function drainOnServerClose(server: NodeServer, close: (options?: { timeoutMs?: number }) => Promise<ShutdownReport>, timeoutMs: number): void {
   Object.defineProperty(server, 'close', {
     configurable: true,
     writable: true,
     value(callback?: (error?: Error) => void): NodeServer {
-      close({ timeoutMs }).then(() => callback?.(), (error: unknown) => callback?.(error as Error));
+      const running = server.listening;
+      close({ timeoutMs }).then(() => callback?.(running ? undefined : notRunning()), (error: unknown) => callback?.(error as Error));
       return server;
     },
   });
+}
+
+/** Node's error for closing a server that is not listening (its own is not exported). */
+function notRunning(): Error {
+  return Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
 }

@@ -5,9 +5,11 @@
 // (test/inject.test.js, test/hooks.test.js "onClose" order), Express (an app
 // mounted under a path, next(err) and error-handling middleware, test/app.router.js
 // and test/app.use.js), and Koa (ctx.respond = false and ctx.throw after an
-// await, test/application/respond.test.js, test/context/throw.test.js).
+// await, test/application/respond.test.js, test/context/throw.test.js); and
+// code of the request that the frameworks run outside its async context:
+// Koa's 'error' listeners, Fastify's onRequestAbort hooks.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -17,6 +19,7 @@ import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as koaCoda } from 'coda-http/koa';
+import { deferred } from '../helpers.js';
 
 /**
  * What fastify-plugin's `fp(fn, meta)` does (fastify-plugin is not a
@@ -182,4 +185,83 @@ test("Koa: ctx.respond = false (the response written by hand) and ctx.throw afte
   assert.deepEqual(await statuses(url, ['/raw', '/conflict']), [[201, 'raw'], [409, 'conflict']]);
   await tasks.app.settle();
   assert.deepEqual(seen, ['raw 201', 'upstream 201', 'before the throw 409']);
+});
+
+test('Koa: ctx.respond = false and a client that left first: Koa writes nothing, so the request is done once the middleware has settled; what it registered runs before the shutdown report', { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const handling = deferred();
+  const app = new Koa();
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    const gone = new Promise((resolve) => ctx.res.once('close', resolve));
+    handling.resolve();
+    await gone;
+    after(() => { seen.push('registered after the client left'); }, { name: 'late' });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  const url = new URL(await listening(t, server));
+  const client = net.connect(Number(url.port), url.hostname);
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  const report = await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 2_000 });
+  assert.deepEqual([seen, report.tasksAbandoned], [['registered after the client left'], []]);
+});
+
+test("Koa: the app's 'error' listener is code of the request: after() there registers a task, which runs with the error's response", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const app = new Koa();
+  app.on('error', (error: Error) => {
+    try {
+      after(({ outcome }) => { seen.push(`${error.message} ${outcome.status}`); }, { name: 'report-error' });
+    } catch (thrown) {
+      seen.push(`after() threw: ${(thrown as Error).message}`);
+    }
+  });
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    throw new Error('boom');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  assert.deepEqual(await statuses(url, ['/']), [[500, 'Internal Server Error']]);
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['boom 500']);
+});
+
+test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const hooksRan = deferred();
+  const handling = deferred();
+  const register = (where: string): void => {
+    try {
+      after(({ outcome }) => { seen.push(`${where}: aborted ${outcome.aborted}`); }, { name: where });
+    } catch (error) {
+      seen.push(`${where}: after() threw: ${(error as Error).message}`);
+    }
+    // Fastify runs the instance's hooks, then the route's.
+    if (where === 'route') hooksRan.resolve();
+  };
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.addHook('onRequestAbort', async (_request) => { register('instance'); });
+  fastify.get('/slow', { onRequestAbort: (_request, done) => { register('route'); done(); } }, async () => {
+    handling.resolve();
+    await hooksRan.promise;
+    return 'nobody reads this';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  await hooksRan.promise;
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
 });

@@ -2,15 +2,21 @@
 // options checked, its per-response registration outside a request, a Coda
 // middleware mounted twice, Hono's executionCtx on Node, Fastify's own close.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { request as httpRequest, ServerResponse, type Server } from 'node:http';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Readable } from 'node:stream';
+import net, { type AddressInfo } from 'node:net';
+import http, { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { after, type TaskFailure } from 'coda-http';
+import { after, sqliteStore, task, type TaskFailure } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
@@ -239,6 +245,73 @@ test('Fastify: plain fastify.close() drains the tasks and logs the report; the p
   assert.equal(typeof fastify.coda.app.settle, 'function');
 });
 
+test('Fastify: the plugin registered twice, at the root or again in an encapsulated context, is refused saying so (in a child it ran a second Coda app, every hook twice)', async () => {
+  const refused = /coda-http\/fastify is registered already, on this instance or one it is encapsulated in: register it once, at the root/;
+  for (const again of [
+    (fastify: ReturnType<typeof Fastify>) => fastify.register(fastifyCoda),
+    (fastify: ReturnType<typeof Fastify>) => fastify.register(async (child: ReturnType<typeof Fastify>) => { await child.register(fastifyCoda); }),
+  ]) {
+    const fastify = Fastify();
+    await fastify.register(fastifyCoda);
+    await assert.rejects(async () => { await again(fastify); }, refused);
+    await fastify.close().catch(() => {});
+  }
+});
+
+test('one adapter attached to two servers: closing one leaves the other keeping its connections alive, a request in flight there included', async (t) => {
+  const handling = deferred();
+  const release = deferred();
+  const tasks = expressCoda({ logger: memoryLogger().logger });
+  const app = express();
+  app.use(tasks);
+  app.get('/slow', async (_req, res) => {
+    handling.resolve();
+    await release.promise;
+    res.send('slow');
+  });
+  app.get('/', (_req, res) => { res.send('ok'); });
+  const closing = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  const staying = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  t.after(() => staying.close({ timeoutMs: 100 }));
+  const url = await listening(staying.server);
+  await listening(closing.server);
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const get = (path: string): Promise<http.IncomingMessage> => new Promise((resolve, reject) => http.get(`${url}${path}`, { agent }, resolve).on('error', reject));
+  const inFlight = get('/slow');
+  await handling.promise;
+  const closed = closing.close({ timeoutMs: 1_000 });
+  release.resolve();
+  const slow = await inFlight;
+  slow.resume();
+  assert.equal(slow.headers.connection, 'keep-alive');
+  await closed;
+  const later = await get('/');
+  later.resume();
+  assert.equal(later.headers.connection, 'keep-alive', 'a request after the other server closed');
+});
+
+test('Express: a handler that destroys its response once its client has left (as a stream\'s error handler does) has answered: its request is done, its tasks run before the shutdown report', { timeout: 10_000 }, async () => {
+  const seen: boolean[] = [];
+  const handling = deferred();
+  const tasks = expressCoda();
+  const app = express();
+  app.use(tasks);
+  app.get('/', (_req, res) => {
+    after(({ outcome }) => { seen.push(outcome.aborted); }, { name: 'noted' });
+    res.once('close', () => res.destroy());
+    handling.resolve();
+  });
+  const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  const client = net.connect(Number(new URL(await listening(attached.server)).port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  const report = await attached.close({ timeoutMs: 2_000 });
+  assert.deepEqual([seen, report.tasksAbandoned], [[true], []]);
+});
+
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [
   {
@@ -274,7 +347,7 @@ const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: 
 ];
 
 for (const target of ownCloseTargets) {
-  test(`${target.name}: the server's own server.close() drains: its callback comes after the pending task ran, and the report is logged`, async () => {
+  test(`${target.name}: the server's own server.close() drains: its callback comes after the pending task ran, and the report is logged; a second close() calls back with ERR_SERVER_NOT_RUNNING, as Node's`, async () => {
     const { logger, lines } = memoryLogger();
     const release = deferred();
     let closedFirst: boolean | undefined;
@@ -292,6 +365,8 @@ for (const target of ownCloseTargets) {
     assert.equal(server.listening, false);
     const line = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown complete'));
     assert.equal(line?.tasksCompleted, 1);
+    const again = await new Promise<Error | undefined>((resolve) => server.close(resolve));
+    assert.deepEqual([(again as NodeJS.ErrnoException | undefined)?.code, again?.message], ['ERR_SERVER_NOT_RUNNING', 'Server is not running.']);
   });
 }
 
@@ -313,4 +388,76 @@ test('an adapter writes no access log line of its own: the framework logs its re
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('Express not attached: pipelined responses still queued behind another when their connection dies are finished with it (Node 22 emits no close for them): every task runs, nothing stays in flight', { timeout: 10_000 }, async (t) => {
+  const outcomes = new Map<string, boolean>();
+  const handling = deferred();
+  const slowRan = deferred();
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/:name', (req, res) => {
+    const name = req.params.name!;
+    after(({ outcome }) => {
+      outcomes.set(name, outcome.aborted);
+      if (name === 'slow') slowRan.resolve();
+    });
+    if (name !== 'slow') {
+      res.send('ok');
+      return;
+    }
+    // The slow one answers once its connection is gone: the two behind it, answered already, are still queued (no socket) then.
+    res.once('close', () => res.send('too late'));
+    handling.resolve();
+  });
+  // Not attached: no pipelining hold, so Node hands the three requests to Express at once.
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = new URL(await listening(server));
+  const client = net.connect(Number(port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write(['slow', 'fast1', 'fast2'].map((name) => `GET /${name} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join(''));
+  await handling.promise;
+  assert.equal(tasks.app.requestsInFlight, 3, 'the two behind the slow one were handled while it worked');
+  client.destroy();
+  await slowRan.promise;
+  assert.equal(tasks.app.requestsInFlight, 0, 'the queued responses finished with their connection');
+  await tasks.app.settle();
+  assert.deepEqual([...outcomes.keys()].sort(), ['fast1', 'fast2', 'slow']);
+});
+
+test("Koa: a streamed body cut short by the 503 Coda sends when the store refuses the durable task: the app's 'error' listener sees the store's refusal, not a premature close", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-koa-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const noted = task('noted', () => {});
+  const more = deferred();
+  const app = new Koa();
+  const tasks = koaCoda({ tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 50 }) }, logger: memoryLogger().logger });
+  app.use(tasks);
+  app.use((ctx) => {
+    void after(noted, {});
+    // Still streaming when the refusal goes out: Koa's pipeline sees its response end first.
+    ctx.body = Readable.from((async function* () {
+      yield Buffer.from('partial');
+      await more.promise;
+      yield Buffer.from('rest');
+    })());
+  });
+  const reported = once(app, 'error') as Promise<[Error]>;
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const url = await listening(server);
+  await tasks.app.tasks.stats(); // opened: the schema exists before the lock
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  const res = await fetch(url);
+  assert.equal(res.status, 503);
+  await res.text();
+  more.resolve();
+  const [error] = await reported;
+  assert.deepEqual([error.name, error.message.includes(file)], ['StoreUnavailable', true], error.message);
+  locker.exec('ROLLBACK');
 });

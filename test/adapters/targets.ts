@@ -29,9 +29,10 @@ export interface Route {
    * The request's own code: `after()` (from coda-http) works anywhere in it;
    * `onResponse` is the target's per-response registration (`res.after`,
    * `reply.after`, `ctx.after`, `c.after`, Coda's `response.after`). `body`
-   * is the parsed JSON body of a POST.
+   * is the parsed JSON body of a POST. `left()` resolves once the server
+   * has seen the client leave before the response was complete.
    */
-  handle(onResponse: AfterFunction, body: unknown): Reply | Promise<Reply>;
+  handle(onResponse: AfterFunction, body: unknown, left: () => Promise<void>): Reply | Promise<Reply>;
 }
 
 export interface TargetOptions {
@@ -54,6 +55,9 @@ export interface Target {
   start(routes: readonly Route[], options?: TargetOptions): Promise<Running>;
 }
 
+/** Resolves once `res` (Node's response) has closed: what the server sees of a client that left. */
+const closeOf = (res: { once(event: 'close', listener: () => void): unknown }) => (): Promise<void> => new Promise((resolve) => res.once('close', resolve));
+
 const urlOf = (server: NodeServer): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 /** A server the framework started, once listening, under the adapter's shutdown. */
@@ -75,7 +79,8 @@ function codaTarget(): Target {
           const onResponse = ((task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions) => {
             registrations.push([task, second, third]);
           }) as AfterFunction;
-          const reply = await route.handle(onResponse, route.method === 'POST' ? await request.json() : undefined);
+          const left = (): Promise<void> => new Promise((resolve) => request.signal.addEventListener('abort', () => resolve()));
+          const reply = await route.handle(onResponse, route.method === 'POST' ? await request.json() : undefined, left);
           const response = 'body' in reply ? new HttpResponse(reply.body) : new StreamingResponse(reply.stream());
           for (const [task, second, third] of registrations) {
             if (typeof task === 'function') response.after(task, second as undefined);
@@ -100,9 +105,15 @@ function expressTarget(): Target {
       app.use(express.json());
       for (const route of routes) {
         app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res) => {
-          const reply = await route.handle(res.after.bind(res), req.body);
+          const reply = await route.handle(res.after.bind(res), req.body, closeOf(res));
           if ('body' in reply) res.send(Buffer.from(reply.body));
-          else Readable.from(reply.stream()).pipe(res);
+          else {
+            // pipe(), its failure destroying the response: pipeline() to a response whose client left writes nothing to it on Node 22,
+            // which leaves Express nothing to say the handler answered (see docs/adapters/README.md).
+            const source = Readable.from(reply.stream());
+            source.on('error', (error) => res.destroy(error));
+            source.pipe(res);
+          }
         });
       }
       return attached(coda, app.listen(0, '127.0.0.1'));
@@ -121,7 +132,7 @@ function fastifyTarget(): Target {
           method: route.method ?? 'GET',
           url: route.path,
           handler: async (request, reply) => {
-            const answer = await route.handle(reply.after.bind(reply), request.body);
+            const answer = await route.handle(reply.after.bind(reply), request.body, closeOf(reply.raw));
             return reply.send('body' in answer ? Buffer.from(answer.body) : Readable.from(answer.stream()));
           },
         });
@@ -149,7 +160,7 @@ function koaTarget(): Target {
       app.use(async (ctx) => {
         const route = routes.find((r) => r.path === ctx.path && (r.method ?? 'GET') === ctx.method);
         if (route === undefined) return;
-        const reply = await route.handle(ctx.after.bind(ctx), route.method === 'POST' ? await readJson(ctx.req) : undefined);
+        const reply = await route.handle(ctx.after.bind(ctx), route.method === 'POST' ? await readJson(ctx.req) : undefined, closeOf(ctx.res));
         ctx.body = 'body' in reply ? Buffer.from(reply.body) : Readable.from(reply.stream());
       });
       return attached(coda, app.listen(0, '127.0.0.1'));
@@ -166,7 +177,7 @@ function honoTarget(): Target {
       app.use(coda);
       for (const route of routes) {
         app.on(route.method ?? 'GET', route.path, async (c) => {
-          const reply = await route.handle(c.after.bind(c), route.method === 'POST' ? await c.req.json() : undefined);
+          const reply = await route.handle(c.after.bind(c), route.method === 'POST' ? await c.req.json() : undefined, closeOf(c.env.outgoing));
           if ('body' in reply) return c.body(typeof reply.body === 'string' ? reply.body : new Uint8Array(reply.body));
           return c.body(ReadableStream.from(reply.stream()) as ReadableStream<Uint8Array>);
         });

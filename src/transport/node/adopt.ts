@@ -17,6 +17,14 @@ type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
 type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
 
+/** Servers whose shutdown has begun: the responses adopted on their connections ask for the connection's close (see closeConnection). */
+const closingServers = new WeakSet<object>();
+
+/** `server`'s shutdown has begun (attach()'s close, fastify.close()): not another server the same app answers on. */
+export function closingServer(server: object): void {
+  closingServers.add(server);
+}
+
 /** What the app tells every exchange it adopts. */
 export interface AdoptionSettings {
   /** Stacks in 500s. */
@@ -44,6 +52,16 @@ export class AdoptedExchange extends Exchange {
   /** The connection's peer, kept when the response is done: the socket may be gone when a task first reads `request.ip`. */
   #peer: Peer | undefined = undefined;
   #gate: FirstByteGate | undefined = undefined;
+  /** The framework's handler has answered: it wrote or ended the response, or its promise settled (see `answered`). */
+  #answered = false;
+  /** The client left before the handler answered: the exchange ends once it does, as Coda's own ends when its view returns. */
+  #left = false;
+  /** Its response asks for the connection's close (see closeConnection). */
+  #closingConnection = false;
+  /** The store's failure, when it could not take the durable tasks and the 503 went out instead (see `refusal`). */
+  #refusal: unknown = undefined;
+  /** The framework's promise for the rest of the request, when it gives one (see `handling`). */
+  #handling: PromiseLike<unknown> | undefined = undefined;
   /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
   readonly priorWrite: Write;
   readonly priorEnd: End;
@@ -91,21 +109,107 @@ export class AdoptedExchange extends Exchange {
     closeWithConnection(res, this.#req.socket, closed, undefined);
   }
 
+  /**
+   * Shutdown of its connection's server has begun (see `closingServer`): the
+   * response asks its client to close the connection
+   * (`Connection: close`), unless a request behind it on that connection is
+   * still to be answered as its head goes out (Node would drop that one
+   * unanswered, though its handler ran). The framework writes the head when
+   * it likes; node:http reads `shouldKeepAlive` then. `inFlight`: the app's
+   * exchanges in flight.
+   */
+  closeConnection(inFlight: Iterable<Exchange>): void {
+    const res = this.#res;
+    // The connection's server (a net socket's): the app may answer on others, still open.
+    const server = (this.#req.socket as { server?: object } | null)?.server;
+    if (this.#closingConnection || res.headersSent || (server !== undefined && !closingServers.has(server))) return;
+    this.#closingConnection = true;
+    let keepAlive = res.shouldKeepAlive;
+    Object.defineProperty(res, 'shouldKeepAlive', {
+      configurable: true,
+      enumerable: true,
+      get: () => keepAlive && !this.#lastOnConnection(inFlight),
+      set: (value: boolean) => {
+        keepAlive = value;
+      },
+    });
+  }
+
+  /** No other request on this connection waits for its answer (one ended already goes out before this one). */
+  #lastOnConnection(inFlight: Iterable<Exchange>): boolean {
+    const socket = this.#req.socket;
+    for (const other of inFlight) {
+      if (other !== this && other instanceof AdoptedExchange && other.#req.socket === socket && !other.#res.writableEnded) return false;
+    }
+    return true;
+  }
+
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */
   override hold(hold: Hold): void {
     super.hold(hold);
     const res = this.#res;
     if (this.#gate === undefined) {
       if (res.headersSent) return;
-      this.#gate = new FirstByteGate(res, (error) => this.#refuse(error));
+      this.#gate = new FirstByteGate(res, (error) => this.#refuse(error), () => this.answered());
     }
     if (this.#gate.holding) this.#gate.wait(hold.journaled);
   }
 
+  /**
+   * Why the framework's answer was replaced by a 503: the store's failure to
+   * take the durable tasks; undefined while it was not. A stream the
+   * framework was writing is cut by that 503: its error is this one's consequence.
+   */
+  get refusal(): unknown {
+    return this.#refusal;
+  }
+
   /** The store could not take the durable tasks: the 503 that names it goes out instead of the framework's answer. */
   #refuse(error: unknown): void {
+    this.#refusal = error;
     this.response = unjournaled(this.request, error, this.#settings.debug);
     send(this.#res, this, false);
+  }
+
+  /**
+   * The framework's handler has answered (a write or end of the response,
+   * or, for a framework whose middleware awaits the rest of the request, that
+   * promise settled). The exchange of a client that left before this is
+   * finished now: until then its handler was running, and what it registers
+   * runs after it (or is listed by a shutdown that cannot wait for it).
+   */
+  answered(): void {
+    if (this.#answered) return;
+    this.#answered = true;
+    if (this.#left) this.finishWith(this.#res);
+  }
+
+  /**
+   * The framework's promise for the rest of the request (Koa's and Hono's
+   * middleware, a Fastify handler's): its settling is the handler's answer
+   * too, for a framework that writes nothing to a client that left. Watched
+   * only once the client has left: nothing on a request's path.
+   */
+  handling(promise: PromiseLike<unknown>): void {
+    this.#handling = promise;
+  }
+
+  /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
+  closed(): void {
+    const res = this.#res;
+    if (this.#answered || res.headersSent || res.writableEnded) {
+      this.finishWith(res);
+      return;
+    }
+    this.#left = true;
+    this.#handling?.then(() => this.answered(), () => this.answered());
+    // Destroying the response is an answer too (a stream's error handler does that): watched from now on only.
+    const destroy = res.destroy;
+    res.destroy = (error?: Error): ServerResponse => {
+      res.destroy = destroy;
+      this.answered();
+      return res.destroy(error);
+    };
   }
 
   /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
@@ -117,9 +221,12 @@ export class AdoptedExchange extends Exchange {
     // A request made by hand (a test's IncomingMessage) has no socket.
     if (socket !== null) this.#peer = peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
+    // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
+    const errored = res.errored ?? undefined;
+    this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
-    // isComplete: a response whose connection the server cut for a stalled send is not complete, though Node 22 says it finished.
-    this.finish(outcomeOf(this, isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
+    // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
+    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
   }
 
   /**
@@ -150,12 +257,14 @@ function byteLength(chunk: unknown, encoding: unknown): number {
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
   exchange.bytesSent += byteLength(chunk, encoding);
+  exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
 
 function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
   const exchange = this[kAdopted];
   if (!this.writableEnded) exchange.bytesSent += byteLength(chunk, encoding);
+  exchange.answered();
   return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
 }
 
@@ -164,5 +273,5 @@ function onClose(this: AdoptedResponse): void {
 }
 
 function closed(res: AdoptedResponse): void {
-  res[kAdopted].finishWith(res);
+  res[kAdopted].closed();
 }

@@ -24,14 +24,17 @@ const DISCARDING = 2;
 export class FirstByteGate {
   readonly #res: ServerResponse;
   readonly #refuse: (error: unknown) => void;
+  readonly #answered: () => void;
   readonly #prior: Methods;
   readonly #calls: Call[] = [];
   #pending = 0;
   #state = HOLDING;
 
-  constructor(res: ServerResponse, refuse: (error: unknown) => void) {
+  /** `answered`: told of each call the framework makes, held or dropped (its handler has answered: see AdoptedExchange). */
+  constructor(res: ServerResponse, refuse: (error: unknown) => void, answered: () => void) {
     this.#res = res;
     this.#refuse = refuse;
+    this.#answered = answered;
     const target = res as unknown as Methods;
     this.#prior = { writeHead: target.writeHead, flushHeaders: target.flushHeaders, write: target.write, end: target.end };
     this.#install();
@@ -44,6 +47,7 @@ export class FirstByteGate {
     for (const method of METHODS) {
       target[method] = (...args: unknown[]): unknown => {
         if (this.#state === HOLDING) this.#calls.push({ method, args });
+        this.#answered();
         // write() says the data was taken (into the queue); the others answer as Node's do.
         return method === 'write' ? true : method === 'flushHeaders' ? undefined : res;
       };
@@ -77,7 +81,7 @@ export class FirstByteGate {
     this.#state = OPEN;
     this.#restore();
     const target = this.#res as unknown as Methods;
-    // A client gone meanwhile: its 'close' has finished the exchange, and Node would refuse the writes.
+    // A client gone meanwhile: the exchange is finished (the calls held told it the handler answered), and Node would refuse the writes.
     if (this.#res.destroyed) return;
     for (const { method, args } of this.#calls) target[method](...args);
     this.#calls.length = 0;
