@@ -1,5 +1,6 @@
 import type { Counter, Metric, Registry } from 'prom-client';
 import type { HttpRequest } from '../http/request.js';
+import type { Logger } from '../log/logger.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
@@ -74,7 +75,8 @@ class MetricSet {
   readonly taskRun: ScrapedHistogram;
   readonly taskWait: ScrapedHistogram;
   readonly shed: Counter;
-  readonly sources = new Set<MetricsSource>();
+  /** The apps whose counts the gauges read, with the logger that hears when their store cannot answer. */
+  readonly sources = new Map<MetricsSource, Logger>();
   /** `coda_tasks_total`'s series, by kind, task and state joined. */
   readonly #taskEnds = new Map<string, CounterSeries>();
   defaultMetrics = false;
@@ -128,8 +130,10 @@ class MetricSet {
         name: `coda_tasks_${count}`, help, labelNames: ['kind'], registers,
         async collect() {
           const [after, durable] = await counts();
+          // Set anew each scrape: a durable count the store could not give this time is left out, not shown stale.
+          this.reset();
           this.set({ kind: 'after' }, after[count]);
-          this.set({ kind: 'durable' }, durable[count]);
+          if (durable !== undefined) this.set({ kind: 'durable' }, durable[count]);
         },
       });
     }
@@ -144,12 +148,23 @@ class MetricSet {
   }
 }
 
-/** The counts of every app on a registry, summed. */
-async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; running: number }, { pending: number; running: number }]> {
+interface Counts {
+  pending: number;
+  running: number;
+}
+
+/**
+ * The counts of every app on a registry, summed; the durable ones undefined
+ * when a store could not answer (a partial sum would be wrong). That failure
+ * is logged, and leaves the rest of the scrape standing: request and task
+ * metrics matter most while the store is down.
+ */
+async function totals(sources: Map<MetricsSource, Logger>): Promise<[Counts, Counts | undefined]> {
   const after = { pending: 0, running: 0 };
   const durable = { pending: 0, running: 0 };
+  let answered = true;
   const reads: Promise<void>[] = [];
-  for (const source of sources) {
+  for (const [source, logger] of sources) {
     const counts = source.after();
     after.pending += counts.pending;
     after.running += counts.running;
@@ -158,11 +173,14 @@ async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; 
       reads.push(stored.then((counts) => {
         durable.pending += counts.pending;
         durable.running += counts.running;
+      }, (error: unknown) => {
+        answered = false;
+        logger.warn({ err: error }, 'metrics: the task store did not answer: coda_tasks_pending and coda_tasks_running leave kind="durable" out of this scrape');
       }));
     }
   }
   await Promise.all(reads);
-  return [after, durable];
+  return [after, answered ? durable : undefined];
 }
 
 const sets = new WeakMap<object, MetricSet>();
@@ -197,7 +215,7 @@ export class Metrics {
   /** The series of a task's metrics, by kind and name, and its counter's by state. */
   readonly #taskSeries = new Map<string, TaskSeries>();
 
-  constructor(options: true | MetricsOptions, source: MetricsSource, where: string) {
+  constructor(options: true | MetricsOptions, source: MetricsSource, logger: Logger, where: string) {
     const client = promClient(`${where}: metrics`);
     const settings = options === true ? {} : options;
     checkMetricsOptions(settings, where);
@@ -214,7 +232,7 @@ export class Metrics {
       // Someone may have collected them on this registry already: a second call would throw.
       if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) client.collectDefaultMetrics({ register: registry });
     }
-    set.sources.add(source);
+    set.sources.set(source, logger);
     this.#set = set;
   }
 
