@@ -14,10 +14,11 @@ const MAX_TASK_NAMES = 64;
 const OTHER_TASKS = '(other)';
 /** Task ends kept per recent request. */
 const TASKS_PER_REQUEST = 20;
-/** Failed durable tasks shown, and how much of each payload and error. */
+/** Failed durable tasks shown, and how many of each one's errors. */
 const FAILED_SHOWN = 20;
-const PAYLOAD_CHARS = 2_000;
 const ERRORS_SHOWN = 5;
+/** How much of a payload or an error message is kept and shown: a message may carry a whole upstream response. */
+const TEXT_CHARS = 2_000;
 
 export type TaskKind = 'after' | 'durable';
 
@@ -56,7 +57,7 @@ export interface FailedTask {
   name: string;
   attempts: number;
   maxAttempts: number;
-  /** The payload's JSON text, cut to 2,000 characters. */
+  /** The payload's JSON text, cut to 2,000 characters (as is each error's message). */
   payload: string;
   errors: { attempt: number; message: string; at: number }[];
   finishedAt: number | null;
@@ -226,13 +227,18 @@ function failedTask(task: StoredTask): FailedTask {
     name: task.name,
     attempts: task.attempt,
     maxAttempts: task.maxAttempts,
-    payload: task.payload.length > PAYLOAD_CHARS ? `${task.payload.slice(0, PAYLOAD_CHARS)}…` : task.payload,
-    errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message, at: finishedAt })),
+    payload: cut(task.payload),
+    errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message: cut(message), at: finishedAt })),
     finishedAt: task.finishedAt,
     request: task.request === null ? null : { id: task.request.id, method: task.request.method, path: task.request.path },
   };
 }
 
+/** An error as the page shows it, cut: the recent requests keep up to 20 task ends each. */
 function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return cut(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}
+
+function cut(text: string): string {
+  return text.length > TEXT_CHARS ? `${text.slice(0, TEXT_CHARS)}…` : text;
 }

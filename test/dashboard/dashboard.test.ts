@@ -4,7 +4,7 @@ import {
   after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
 } from 'coda-http';
 import { slowRoute, startServer } from '../helpers.js';
-import { openEvents, snapshotWhere } from './events.js';
+import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
 const allowAll = (): boolean => true;
 const ACTION = { 'x-coda-dashboard': '1' };
@@ -167,6 +167,32 @@ test('recent requests are a bounded ring: the oldest go first', async (t) => {
   const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as { requests: { total: number }; recent: { path: string }[] };
   assert.equal(snapshot.requests.total, 5);
   assert.deepEqual(snapshot.recent.map((r) => r.path), ['/n/4', '/n/3', '/n/2']);
+});
+
+test('error messages are cut to 2,000 characters, as payloads are: a task failing with a megabyte of text costs the dashboard 2 KB a time', async (t) => {
+  const huge = `upstream said: ${'<html>'.repeat(200_000)}`;
+  const upstream = task('upstream', () => {
+    throw new NonRetryableError(huge);
+  });
+  const app = createApp({
+    tasks: { definitions: [upstream], store: sqliteStore({ path: ':memory:' }) },
+    routes: [post('/sync', () => {
+      after(function fetchUpstream() { throw new Error(huge); });
+      after(upstream, {});
+      return new HttpResponse('accepted', { status: 202 });
+    }), ...dashboard({ authorize: allowAll })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  assert.equal((await fetch(`${server.url}/sync`, { method: 'POST' })).status, 202);
+  await app.settle();
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  const errors = [...snapshot.recent[0]!.tasks.map((end) => end.error), ...snapshot.failed[0]!.errors.map((error) => error.message)];
+  assert.equal(errors.length, 3, 'the after task, the durable attempt under its request, the failed task');
+  for (const error of errors) {
+    assert.match(error!, /^(Error|NonRetryableError): upstream said: <html>/);
+    assert.equal(error!.length, 2_001, 'cut, with an ellipsis');
+  }
 });
 
 test('event streams are bounded: past maxClients a 503, and a client that leaves frees its place', async (t) => {
