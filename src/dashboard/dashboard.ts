@@ -84,6 +84,7 @@ export function dashboard(options: DashboardOptions): Route[] {
     const allowed: unknown = await authorize(request);
     if (allowed === false) throw new PermissionDenied('the dashboard is not available to this request (authorize() returned false)');
     if (allowed !== true) throw new TypeError(`dashboard(): authorize() must return true or false, got ${describe(allowed)}`);
+    recorder.admit(request);
     return view(request);
   };
   const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {

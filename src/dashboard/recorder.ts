@@ -1,6 +1,7 @@
 import type { TaskRecord } from '../after/reporting.js';
 import type { App } from '../app/app.js';
 import type { AttemptRecord } from '../durable/runner.js';
+import type { HttpRequest } from '../http/request.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
 import { kListen, kScheduler } from '../symbols.js';
 import { WindowedHistogram } from './histogram.js';
@@ -95,6 +96,7 @@ export class Recorder {
   readonly #byId = new Map<string, RecentRequest>();
   readonly #latency = new WindowedHistogram(1_000, 60);
   readonly #tasks = new Map<string, TaskFigures>();
+  readonly #admitted = new WeakSet<HttpRequest>();
   #total = 0;
   #app: App | undefined;
 
@@ -109,16 +111,16 @@ export class Recorder {
     this.#app = app;
     // The observer's start and end of each request, as metrics and tracing see them: no signal, no task per request.
     app[kListen]({
+      // A request under the dashboard's path is decided at its end: left out if authorize() let it in, else shown (a probe of the dashboard).
       started: (request) => {
-        if (this.#own(request.path)) return;
-        const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at: Date.now(), tasks: [] };
-        const evicted = this.#recent.push(row);
-        if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
-        this.#byId.set(row.id, row);
+        if (!this.#under(request.path)) this.#add(request, Date.now());
       },
       finished: (request, outcome) => {
-        if (this.#own(request.path)) return;
         const durationMs = outcome.finishedAt - outcome.startedAt;
+        if (this.#under(request.path)) {
+          if (this.#admitted.has(request)) return;
+          this.#add(request, Date.now() - durationMs);
+        }
         this.#total++;
         this.#latency.record(durationMs, outcome.finishedAt);
         const row = this.#byId.get(request.id);
@@ -132,8 +134,20 @@ export class Recorder {
     app.tasks.observe((record) => this.#ended('durable', record));
   }
 
-  #own(path: string): boolean {
+  /** `request` is one of the dashboard's own, let in by `authorize()`: it is left out of the figures. */
+  admit(request: HttpRequest): void {
+    this.#admitted.add(request);
+  }
+
+  #under(path: string): boolean {
     return path === this.#prefix || path.startsWith(`${this.#prefix}/`);
+  }
+
+  #add(request: HttpRequest, at: number): void {
+    const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at, tasks: [] };
+    const evicted = this.#recent.push(row);
+    if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
+    this.#byId.set(row.id, row);
   }
 
   #ended(kind: TaskKind, record: TaskRecord | AttemptRecord): void {

@@ -158,6 +158,29 @@ test('the event stream sends a snapshot that follows traffic: counts, latency, p
   assert.equal(seen.durable, null);
 });
 
+test('only the dashboard\'s own requests that authorize let in are left out: a request refused, or under its path and none of its routes, is shown and counted', async (t) => {
+  const authorize = (request: HttpRequest): boolean => request.headers.get('authorization') === 'Bearer admin';
+  const app = createApp({ routes: [get('/users/:id', () => new HttpResponse('user')), ...dashboard({ authorize })] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const admin = { authorization: 'Bearer admin' };
+  const send = async (path: string, headers: Record<string, string> = {}): Promise<number> => {
+    const response = await fetch(server.url + path, { headers });
+    await response.text();
+    return response.status;
+  };
+  assert.equal(await send('/users/1'), 200);
+  assert.equal(await send('/coda/snapshot', { authorization: 'Bearer guess' }), 403);
+  assert.equal(await send('/coda/wp-login.php'), 404);
+  assert.equal(await send('/coda', admin), 200);
+  assert.equal(await send('/coda/dashboard.js', admin), 200);
+  const response = await fetch(`${server.url}/coda/snapshot`, { headers: admin });
+  const snapshot = await response.json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => [r.path, r.status]), [['/coda/wp-login.php', 404], ['/coda/snapshot', 403], ['/users/1', 200]]);
+  assert.equal(snapshot.requests.total, 3);
+  assert.ok(snapshot.recent.every((r) => r.durationMs !== null && r.at <= Date.now()));
+});
+
 test('recent requests are a bounded ring: the oldest go first', async (t) => {
   const app = createApp({ routes: [get('/n/:n', () => new HttpResponse('ok')), ...dashboard({ authorize: allowAll, recentRequests: 3 })] });
   const server = await startServer(app);
