@@ -164,6 +164,30 @@ test('a task store that cannot answer leaves the durable gauges out of the scrap
   assert.equal(value((await scrape(url)).samples, 'coda_tasks_running', { kind: 'durable' }), 0);
 });
 
+test('task names past 256 are counted under task="(other)", logged once: a name made from request data cannot grow the series without bound', async () => {
+  const registry = new Registry();
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger, accessLog: false, metrics: { registry, defaultMetrics: false },
+    routes: [get('/sync/:n', (request) => {
+      after(() => {}, { name: `sync-${request.params.n}` });
+      return new HttpResponse('ok');
+    })],
+  });
+  await using client = createTestClient(app);
+  for (let n = 0; n < 300; n++) assert.equal((await client.get(`/sync/${n}`)).status, 200);
+  await client.settle();
+  const samples = parse(await registry.metrics());
+  const names = new Set(samples.filter((s) => s.name === 'coda_tasks_total').map((s) => s.labels.task));
+  assert.equal(names.size, 257);
+  assert.ok(names.has('sync-255') && !names.has('sync-256'));
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: '(other)', state: 'completed' }), 44);
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'after', task: '(other)' }), 44);
+  const warned = lines.filter((line) => line.level === LEVEL.warn);
+  assert.equal(warned.length, 1);
+  assert.match(String(warned[0]!.msg), /more than 256 task names: the tasks of every new name are counted under task="\(other\)"/);
+});
+
 test('two apps on one registry share its metrics (each name registered once, default metrics collected once) and add up', async () => {
   const registry = new Registry();
   const routes = [get('/', () => new HttpResponse('hi'))];
