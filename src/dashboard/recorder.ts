@@ -93,7 +93,10 @@ interface TaskFigures {
 export class Recorder {
   readonly #prefix: string;
   readonly #recent: Ring<RecentRequest>;
+  /** The rows by request id, for the tasks a request caused (their records name it by id); the latest row of an id a client sent twice. */
   readonly #byId = new Map<string, RecentRequest>();
+  /** The rows by request: the id is the client's X-Request-Id when it sends one, and two requests may carry the same. */
+  readonly #rows = new WeakMap<HttpRequest, RecentRequest>();
   readonly #latency = new WindowedHistogram(1_000, 60);
   readonly #tasks = new Map<string, TaskFigures>();
   readonly #admitted = new WeakSet<HttpRequest>();
@@ -123,7 +126,7 @@ export class Recorder {
         }
         this.#total++;
         this.#latency.record(durationMs, outcome.finishedAt);
-        const row = this.#byId.get(request.id);
+        const row = this.#rows.get(request);
         if (row === undefined) return;
         row.status = outcome.status;
         row.durationMs = durationMs;
@@ -148,6 +151,7 @@ export class Recorder {
     const evicted = this.#recent.push(row);
     if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
     this.#byId.set(row.id, row);
+    this.#rows.set(request, row);
   }
 
   #ended(kind: TaskKind, record: TaskRecord | AttemptRecord): void {

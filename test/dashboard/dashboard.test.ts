@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import {
   after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
 } from 'coda-http';
-import { slowRoute, startServer } from '../helpers.js';
+import { deferred, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
 const allowAll = (): boolean => true;
@@ -179,6 +179,32 @@ test('only the dashboard\'s own requests that authorize let in are left out: a r
   assert.deepEqual(snapshot.recent.map((r) => [r.path, r.status]), [['/coda/wp-login.php', 404], ['/coda/snapshot', 403], ['/users/1', 200]]);
   assert.equal(snapshot.requests.total, 3);
   assert.ok(snapshot.recent.every((r) => r.durationMs !== null && r.at <= Date.now()));
+});
+
+test('two requests with the same X-Request-Id each get their own status and duration in the recent requests', async (t) => {
+  const gate = deferred();
+  const waiting = deferred();
+  const app = createApp({
+    routes: [
+      get('/wait', async () => {
+        waiting.resolve();
+        await gate.promise;
+        return new HttpResponse('late', { status: 202 });
+      }),
+      get('/now', () => new HttpResponse('now')),
+      ...dashboard({ authorize: allowAll }),
+    ],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const headers = { 'x-request-id': 'retry-7' };
+  const slow = fetch(`${server.url}/wait`, { headers });
+  await waiting.promise;
+  assert.equal((await fetch(`${server.url}/now`, { headers })).status, 200);
+  gate.resolve();
+  assert.equal((await slow).status, 202);
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => [r.id, r.path, r.status, r.route]), [['retry-7', '/now', 200, '/now'], ['retry-7', '/wait', 202, '/wait']]);
 });
 
 test('recent requests are a bounded ring: the oldest go first', async (t) => {
