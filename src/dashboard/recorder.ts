@@ -91,7 +91,8 @@ interface TaskFigures {
  * histograms, a cap on task names). Exists only when `dashboard()` is mounted.
  */
 export class Recorder {
-  readonly #prefix: string;
+  /** The dashboard's path, as mounted. */
+  #prefix = '';
   readonly #recent: Ring<RecentRequest>;
   /** The rows by request id, for the tasks a request caused (their records name it by id); the latest row of an id a client sent twice. */
   readonly #byId = new Map<string, RecentRequest>();
@@ -103,15 +104,15 @@ export class Recorder {
   #total = 0;
   #app: App | undefined;
 
-  constructor(prefix: string, recent: number) {
-    this.#prefix = prefix;
+  constructor(recent: number) {
     this.#recent = new Ring(recent);
   }
 
-  /** Starts recording `app`'s requests and tasks. */
-  attach(app: App): void {
+  /** Starts recording `app`'s requests and tasks; the dashboard's own are under `prefix`. */
+  attach(app: App, prefix: string): void {
     if (this.#app !== undefined) throw new TypeError('dashboard(): these routes are in another app already; call dashboard() once per app');
     this.#app = app;
+    this.#prefix = prefix;
     // The observer's start and end of each request, as metrics and tracing see them: no signal, no task per request.
     app[kListen]({
       // A request under the dashboard's path is decided at its end: left out if authorize() let it in, else shown (a probe of the dashboard).

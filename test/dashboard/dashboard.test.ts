@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
+  after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
 } from 'coda-http';
 import { deferred, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
@@ -101,6 +101,21 @@ test('the page is plain HTML with its own script, under a strict Content-Securit
   const script = await fetch(`${server.url}/ops/coda/dashboard.js`);
   assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
   assert.match(await script.text(), /new EventSource\(`\$\{base\}\/events`\)/);
+});
+
+test('in an include(): the page names its script and stream under the prefix, its own requests there are left out, and a prefix with a parameter is refused', async (t) => {
+  const app = createApp({ routes: [get('/users/:id', () => new HttpResponse('user')), include('/admin', dashboard({ authorize: allowAll }))] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const html = await (await fetch(`${server.url}/admin/coda`)).text();
+  assert.match(html, /<body data-base="\/admin\/coda">/);
+  assert.match(html, /<script src="\/admin\/coda\/dashboard.js" defer><\/script>/);
+  assert.equal((await fetch(`${server.url}/admin/coda/dashboard.js`)).status, 200);
+  assert.equal((await fetch(`${server.url}/users/1`)).status, 200);
+  const snapshot = await (await fetch(`${server.url}/admin/coda/snapshot`)).json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => r.path), ['/users/1']);
+  assert.throws(() => createApp({ routes: [include('/t/:tenant', dashboard({ authorize: allowAll }))] }),
+    /dashboard\(\): its routes are mounted at "\/t\/:tenant\/coda" \(an include\(\) prefix in front of "\/coda"\): the whole path must be plain too/);
 });
 
 test('task names past 64 are counted under one (other) line, and the app keeps answering', async (t) => {
