@@ -43,9 +43,9 @@ import { checkAppOptions, type AppOptions } from './app-options.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-/** @internal A route that observes the app it is mounted in (the dashboard's): called once the app is built. */
+/** @internal A route that observes the app it is mounted in (the dashboard's): called once the app is built, with its whole path (an include() prefix in front). */
 export interface MountableRoute extends Route {
-  readonly [kMount]?: (app: App) => void;
+  readonly [kMount]?: (app: App, path: string) => void;
 }
 
 /**
@@ -134,7 +134,7 @@ export class App {
       appendSlash: options.appendSlash ?? false,
     });
     this.#pipeline = compose(options.middleware ?? [], { ...layers, resolve: (request) => this.#router.resolve(request) });
-    for (const { route } of routes) (route as MountableRoute)[kMount]?.(this);
+    for (const { route, path } of routes) (route as MountableRoute)[kMount]?.(this, path);
   }
 
   /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */

@@ -12,7 +12,7 @@ import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
 
 export interface DashboardOptions {
-  /** Where the page is served (`/coda`); its event stream, script and actions live below it. Default `/coda`. */
+  /** Where the page is served (`/coda`), behind the prefix of an include() it is in; its event stream, script and actions live below it. Default `/coda`. */
   path?: string;
   /**
    * Decides who may see the dashboard and act on tasks: true lets the request
@@ -68,8 +68,10 @@ export function dashboard(options: DashboardOptions): Route[] {
   if (typeof path !== 'string' || !PATH.test(path)) {
     throw new TypeError(`dashboard(): path must be a plain path such as "/coda" (letters, digits, ".", "_", "~", "-" between slashes, no trailing slash), got ${describe(path)}`);
   }
-  const recorder = new Recorder(path, checkCount('dashboard(): recentRequests', options.recentRequests ?? 50));
+  const recorder = new Recorder(checkCount('dashboard(): recentRequests', options.recentRequests ?? 50));
   let app: App | undefined;
+  /** Where the page is served: `path`, behind the prefix of any include() the routes are in. */
+  let base = path;
   const broadcast: Broadcast = new Broadcast(
     {
       intervalMs: checkMs('dashboard(): intervalMs', options.intervalMs ?? 1_000),
@@ -84,6 +86,7 @@ export function dashboard(options: DashboardOptions): Route[] {
     const allowed: unknown = await authorize(request);
     if (allowed === false) throw new PermissionDenied('the dashboard is not available to this request (authorize() returned false)');
     if (allowed !== true) throw new TypeError(`dashboard(): authorize() must return true or false, got ${describe(allowed)}`);
+    recorder.admit(request);
     return view(request);
   };
   const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {
@@ -95,7 +98,7 @@ export function dashboard(options: DashboardOptions): Route[] {
   });
 
   const routes: MountableRoute[] = [
-    get(path, guard(() => html(pageText(path)))),
+    get(path, guard(() => html(pageText(base)))),
     get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' } }))),
     // The open event streams and this request are the dashboard's own: not counted in flight.
     get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store' } }))),
@@ -117,8 +120,13 @@ export function dashboard(options: DashboardOptions): Route[] {
     })),
   ];
   Object.assign(routes[0]!, {
-    [kMount]: (mounted: App) => {
-      recorder.attach(mounted);
+    [kMount]: (mounted: App, mountedAt: string) => {
+      // The page names its script, stream and actions by this path, in HTML: plain, as `path` is.
+      if (!PATH.test(mountedAt)) {
+        throw new TypeError(`dashboard(): its routes are mounted at ${JSON.stringify(mountedAt)} (an include() prefix in front of "${path}"): the whole path must be plain too (letters, digits, ".", "_", "~", "-" between slashes; no parameters)`);
+      }
+      recorder.attach(mounted, mountedAt);
+      base = mountedAt;
       app = mounted;
       mounted[kClosingSignal].addEventListener('abort', () => broadcast.closeAll(), { once: true });
     },

@@ -1,6 +1,7 @@
 import type { TaskRecord } from '../after/reporting.js';
 import type { App } from '../app/app.js';
 import type { AttemptRecord } from '../durable/runner.js';
+import type { HttpRequest } from '../http/request.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
 import { kListen, kScheduler } from '../symbols.js';
 import { WindowedHistogram } from './histogram.js';
@@ -14,10 +15,11 @@ const MAX_TASK_NAMES = 64;
 const OTHER_TASKS = '(other)';
 /** Task ends kept per recent request. */
 const TASKS_PER_REQUEST = 20;
-/** Failed durable tasks shown, and how much of each payload and error. */
+/** Failed durable tasks shown, and how many of each one's errors. */
 const FAILED_SHOWN = 20;
-const PAYLOAD_CHARS = 2_000;
 const ERRORS_SHOWN = 5;
+/** How much of a payload or an error message is kept and shown: a message may carry a whole upstream response. */
+const TEXT_CHARS = 2_000;
 
 export type TaskKind = 'after' | 'durable';
 
@@ -56,7 +58,7 @@ export interface FailedTask {
   name: string;
   attempts: number;
   maxAttempts: number;
-  /** The payload's JSON text, cut to 2,000 characters. */
+  /** The payload's JSON text, cut to 2,000 characters (as is each error's message). */
   payload: string;
   errors: { attempt: number; message: string; at: number }[];
   finishedAt: number | null;
@@ -89,38 +91,43 @@ interface TaskFigures {
  * histograms, a cap on task names). Exists only when `dashboard()` is mounted.
  */
 export class Recorder {
-  readonly #prefix: string;
+  /** The dashboard's path, as mounted. */
+  #prefix = '';
   readonly #recent: Ring<RecentRequest>;
+  /** The rows by request id, for the tasks a request caused (their records name it by id); the latest row of an id a client sent twice. */
   readonly #byId = new Map<string, RecentRequest>();
+  /** The rows by request: the id is the client's X-Request-Id when it sends one, and two requests may carry the same. */
+  readonly #rows = new WeakMap<HttpRequest, RecentRequest>();
   readonly #latency = new WindowedHistogram(1_000, 60);
   readonly #tasks = new Map<string, TaskFigures>();
+  readonly #admitted = new WeakSet<HttpRequest>();
   #total = 0;
   #app: App | undefined;
 
-  constructor(prefix: string, recent: number) {
-    this.#prefix = prefix;
+  constructor(recent: number) {
     this.#recent = new Ring(recent);
   }
 
-  /** Starts recording `app`'s requests and tasks. */
-  attach(app: App): void {
+  /** Starts recording `app`'s requests and tasks; the dashboard's own are under `prefix`. */
+  attach(app: App, prefix: string): void {
     if (this.#app !== undefined) throw new TypeError('dashboard(): these routes are in another app already; call dashboard() once per app');
     this.#app = app;
+    this.#prefix = prefix;
     // The observer's start and end of each request, as metrics and tracing see them: no signal, no task per request.
     app[kListen]({
+      // A request under the dashboard's path is decided at its end: left out if authorize() let it in, else shown (a probe of the dashboard).
       started: (request) => {
-        if (this.#own(request.path)) return;
-        const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at: Date.now(), tasks: [] };
-        const evicted = this.#recent.push(row);
-        if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
-        this.#byId.set(row.id, row);
+        if (!this.#under(request.path)) this.#add(request, Date.now());
       },
       finished: (request, outcome) => {
-        if (this.#own(request.path)) return;
         const durationMs = outcome.finishedAt - outcome.startedAt;
+        if (this.#under(request.path)) {
+          if (this.#admitted.has(request)) return;
+          this.#add(request, Date.now() - durationMs);
+        }
         this.#total++;
         this.#latency.record(durationMs, outcome.finishedAt);
-        const row = this.#byId.get(request.id);
+        const row = this.#rows.get(request);
         if (row === undefined) return;
         row.status = outcome.status;
         row.durationMs = durationMs;
@@ -131,8 +138,21 @@ export class Recorder {
     app.tasks.observe((record) => this.#ended('durable', record));
   }
 
-  #own(path: string): boolean {
+  /** `request` is one of the dashboard's own, let in by `authorize()`: it is left out of the figures. */
+  admit(request: HttpRequest): void {
+    this.#admitted.add(request);
+  }
+
+  #under(path: string): boolean {
     return path === this.#prefix || path.startsWith(`${this.#prefix}/`);
+  }
+
+  #add(request: HttpRequest, at: number): void {
+    const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at, tasks: [] };
+    const evicted = this.#recent.push(row);
+    if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
+    this.#byId.set(row.id, row);
+    this.#rows.set(request, row);
   }
 
   #ended(kind: TaskKind, record: TaskRecord | AttemptRecord): void {
@@ -226,13 +246,18 @@ function failedTask(task: StoredTask): FailedTask {
     name: task.name,
     attempts: task.attempt,
     maxAttempts: task.maxAttempts,
-    payload: task.payload.length > PAYLOAD_CHARS ? `${task.payload.slice(0, PAYLOAD_CHARS)}…` : task.payload,
-    errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message, at: finishedAt })),
+    payload: cut(task.payload),
+    errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message: cut(message), at: finishedAt })),
     finishedAt: task.finishedAt,
     request: task.request === null ? null : { id: task.request.id, method: task.request.method, path: task.request.path },
   };
 }
 
+/** An error as the page shows it, cut: the recent requests keep up to 20 task ends each. */
 function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return cut(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}
+
+function cut(text: string): string {
+  return text.length > TEXT_CHARS ? `${text.slice(0, TEXT_CHARS)}…` : text;
 }

@@ -1,5 +1,6 @@
 import type { Counter, Metric, Registry } from 'prom-client';
 import type { HttpRequest } from '../http/request.js';
+import type { Logger } from '../log/logger.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
@@ -46,6 +47,13 @@ export interface TaskEnd {
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 /** Tasks run longer and wait longer than requests: up to five minutes. */
 const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+/**
+ * Task names an app gives series of their own. A name is any string
+ * (`after(fn, { name })`): one made from request data would grow the series,
+ * in this process and in Prometheus, without bound.
+ */
+const MAX_TASK_NAMES = 256;
+const OTHER_TASKS = '(other)';
 /** The route label of a request no route matched: not a path, so it cannot meet a pattern. */
 export const UNMATCHED_ROUTE = 'unmatched';
 const KEYS = ['registry', 'defaultMetrics'];
@@ -74,7 +82,8 @@ class MetricSet {
   readonly taskRun: ScrapedHistogram;
   readonly taskWait: ScrapedHistogram;
   readonly shed: Counter;
-  readonly sources = new Set<MetricsSource>();
+  /** The apps whose counts the gauges read, with the logger that hears when their store cannot answer. */
+  readonly sources = new Map<MetricsSource, Logger>();
   /** `coda_tasks_total`'s series, by kind, task and state joined. */
   readonly #taskEnds = new Map<string, CounterSeries>();
   defaultMetrics = false;
@@ -128,8 +137,10 @@ class MetricSet {
         name: `coda_tasks_${count}`, help, labelNames: ['kind'], registers,
         async collect() {
           const [after, durable] = await counts();
+          // Set anew each scrape: a durable count the store could not give this time is left out, not shown stale.
+          this.reset();
           this.set({ kind: 'after' }, after[count]);
-          this.set({ kind: 'durable' }, durable[count]);
+          if (durable !== undefined) this.set({ kind: 'durable' }, durable[count]);
         },
       });
     }
@@ -144,12 +155,23 @@ class MetricSet {
   }
 }
 
-/** The counts of every app on a registry, summed. */
-async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; running: number }, { pending: number; running: number }]> {
+interface Counts {
+  pending: number;
+  running: number;
+}
+
+/**
+ * The counts of every app on a registry, summed; the durable ones undefined
+ * when a store could not answer (a partial sum would be wrong). That failure
+ * is logged, and leaves the rest of the scrape standing: request and task
+ * metrics matter most while the store is down.
+ */
+async function totals(sources: Map<MetricsSource, Logger>): Promise<[Counts, Counts | undefined]> {
   const after = { pending: 0, running: 0 };
   const durable = { pending: 0, running: 0 };
+  let answered = true;
   const reads: Promise<void>[] = [];
-  for (const source of sources) {
+  for (const [source, logger] of sources) {
     const counts = source.after();
     after.pending += counts.pending;
     after.running += counts.running;
@@ -158,17 +180,22 @@ async function totals(sources: Set<MetricsSource>): Promise<[{ pending: number; 
       reads.push(stored.then((counts) => {
         durable.pending += counts.pending;
         durable.running += counts.running;
+      }, (error: unknown) => {
+        answered = false;
+        logger.warn({ err: error }, 'metrics: the task store did not answer: coda_tasks_pending and coda_tasks_running leave kind="durable" out of this scrape');
       }));
     }
   }
   await Promise.all(reads);
-  return [after, durable];
+  return [after, answered ? durable : undefined];
 }
 
 const sets = new WeakMap<object, MetricSet>();
 
 /** One task's series: its ends by state, its run and wait times. */
 interface TaskSeries {
+  /** Its label: the task's name, or `(other)`. */
+  name: string;
   ends: Map<string, CounterSeries>;
   run: HistogramSeries;
   wait: HistogramSeries;
@@ -196,8 +223,9 @@ export class Metrics {
   readonly #requestSeries = new Map<string, Map<string, Map<number, HistogramSeries>>>();
   /** The series of a task's metrics, by kind and name, and its counter's by state. */
   readonly #taskSeries = new Map<string, TaskSeries>();
+  readonly #logger: Logger;
 
-  constructor(options: true | MetricsOptions, source: MetricsSource, where: string) {
+  constructor(options: true | MetricsOptions, source: MetricsSource, logger: Logger, where: string) {
     const client = promClient(`${where}: metrics`);
     const settings = options === true ? {} : options;
     checkMetricsOptions(settings, where);
@@ -214,8 +242,9 @@ export class Metrics {
       // Someone may have collected them on this registry already: a second call would throw.
       if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) client.collectDefaultMetrics({ register: registry });
     }
-    set.sources.add(source);
+    set.sources.set(source, logger);
     this.#set = set;
+    this.#logger = logger;
   }
 
   /** A response is done. */
@@ -234,18 +263,27 @@ export class Metrics {
 
   /** A task (`kind` after) or a durable attempt (`kind` durable) ended. */
   task(kind: 'after' | 'durable', end: TaskEnd): void {
-    const key = `${kind}:${end.name}`;
-    let series = this.#taskSeries.get(key);
-    if (series === undefined) {
-      const set = this.#set;
-      series = { ends: new Map(), run: set.taskRun.series(kind, end.name), wait: set.taskWait.series(kind, end.name) };
-      this.#taskSeries.set(key, series);
-    }
+    const series = this.#taskSeries.get(`${kind}:${end.name}`) ?? this.#newTask(kind, end.name);
     let ends = series.ends.get(end.state);
-    if (ends === undefined) series.ends.set(end.state, ends = this.#set.taskEnds(kind, end.name, end.state));
+    if (ends === undefined) series.ends.set(end.state, ends = this.#set.taskEnds(kind, series.name, end.state));
     ends.value++;
     if (end.runMs !== undefined) series.run.observe(end.runMs / 1000);
     if (end.waitMs !== undefined) series.wait.observe(end.waitMs / 1000);
+  }
+
+  /** The series of a task name not seen yet: its own, or past `MAX_TASK_NAMES` the `(other)` ones (which take the cap's place if need be). */
+  #newTask(kind: 'after' | 'durable', given: string): TaskSeries {
+    let name = given;
+    if (this.#taskSeries.size >= MAX_TASK_NAMES && name !== OTHER_TASKS) {
+      const other = this.#taskSeries.get(`${kind}:${OTHER_TASKS}`);
+      if (other !== undefined) return other;
+      this.#logger.warn({ task: given }, `metrics: more than ${MAX_TASK_NAMES} task names: the tasks of every new name are counted under task="${OTHER_TASKS}" (is a name made from request data?)`);
+      name = OTHER_TASKS;
+    }
+    const set = this.#set;
+    const series: TaskSeries = { name, ends: new Map(), run: set.taskRun.series(kind, name), wait: set.taskWait.series(kind, name) };
+    this.#taskSeries.set(`${kind}:${name}`, series);
+    return series;
   }
 
   /** A request was refused with 503: the after-response queue is full. */

@@ -14,7 +14,8 @@ export function loadPeer<Module>(name: string, wanted: string): Module {
   try {
     return require(name) as Module;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    // The package itself missing; not one of its own dependencies (same code), which would be named as not installed when it is.
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !(error as Error).message.startsWith(`Cannot find module '${name}'`)) throw error;
     throw new Error(`${wanted} needs the package ${name}, which is not installed: npm install ${name}`, { cause: error });
   }
 }

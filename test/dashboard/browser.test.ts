@@ -7,6 +7,7 @@ import { after, createApp, dashboard, get, HttpResponse, NonRetryableError, post
 import { startServer } from '../helpers.js';
 import type { Page } from 'playwright-core';
 import { launchChromium, missingBrowser } from './chromium.js';
+import { openEvents } from './events.js';
 
 const skip = missingBrowser();
 
@@ -70,6 +71,22 @@ test('the dashboard in chromium: live counts under traffic, and Retry on a faile
   await page.locator('#recent .chip.completed', { hasText: 'charge completed #1' }).waitFor();
   assert.equal(await page.textContent('#action-error'), '');
   assert.deepEqual(errors, []);
+});
+
+test('a page refused an event stream (503: maxClients pages open) says so and tries again until it is live', { skip, timeout: 60_000 }, async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: () => true, maxClients: 1 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const other = await openEvents(`${server.url}/coda/events`);
+  t.after(other.close);
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/coda`);
+  // EventSource gives up after a 503 for good: the page said "reconnecting…" and stayed dead.
+  await page.locator('#status.down', { hasText: /^disconnected: trying again in 5 s$/ }).waitFor();
+  other.close();
+  await page.locator('#status.live').waitFor({ timeout: 20_000 });
 });
 
 test('the dashboard page is refused to a browser that authorize() does not allow', { skip, timeout: 30_000 }, async (t) => {

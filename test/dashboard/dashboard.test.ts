@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
+  after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
 } from 'coda-http';
-import { slowRoute, startServer } from '../helpers.js';
-import { openEvents, snapshotWhere } from './events.js';
+import { deferred, slowRoute, startServer } from '../helpers.js';
+import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
 const allowAll = (): boolean => true;
 const ACTION = { 'x-coda-dashboard': '1' };
@@ -103,6 +103,21 @@ test('the page is plain HTML with its own script, under a strict Content-Securit
   assert.match(await script.text(), /new EventSource\(`\$\{base\}\/events`\)/);
 });
 
+test('in an include(): the page names its script and stream under the prefix, its own requests there are left out, and a prefix with a parameter is refused', async (t) => {
+  const app = createApp({ routes: [get('/users/:id', () => new HttpResponse('user')), include('/admin', dashboard({ authorize: allowAll }))] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const html = await (await fetch(`${server.url}/admin/coda`)).text();
+  assert.match(html, /<body data-base="\/admin\/coda">/);
+  assert.match(html, /<script src="\/admin\/coda\/dashboard.js" defer><\/script>/);
+  assert.equal((await fetch(`${server.url}/admin/coda/dashboard.js`)).status, 200);
+  assert.equal((await fetch(`${server.url}/users/1`)).status, 200);
+  const snapshot = await (await fetch(`${server.url}/admin/coda/snapshot`)).json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => r.path), ['/users/1']);
+  assert.throws(() => createApp({ routes: [include('/t/:tenant', dashboard({ authorize: allowAll }))] }),
+    /dashboard\(\): its routes are mounted at "\/t\/:tenant\/coda" \(an include\(\) prefix in front of "\/coda"\): the whole path must be plain too/);
+});
+
 test('task names past 64 are counted under one (other) line, and the app keeps answering', async (t) => {
   const app = createApp({
     routes: [
@@ -158,6 +173,55 @@ test('the event stream sends a snapshot that follows traffic: counts, latency, p
   assert.equal(seen.durable, null);
 });
 
+test('only the dashboard\'s own requests that authorize let in are left out: a request refused, or under its path and none of its routes, is shown and counted', async (t) => {
+  const authorize = (request: HttpRequest): boolean => request.headers.get('authorization') === 'Bearer admin';
+  const app = createApp({ routes: [get('/users/:id', () => new HttpResponse('user')), ...dashboard({ authorize })] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const admin = { authorization: 'Bearer admin' };
+  const send = async (path: string, headers: Record<string, string> = {}): Promise<number> => {
+    const response = await fetch(server.url + path, { headers });
+    await response.text();
+    return response.status;
+  };
+  assert.equal(await send('/users/1'), 200);
+  assert.equal(await send('/coda/snapshot', { authorization: 'Bearer guess' }), 403);
+  assert.equal(await send('/coda/wp-login.php'), 404);
+  assert.equal(await send('/coda', admin), 200);
+  assert.equal(await send('/coda/dashboard.js', admin), 200);
+  const response = await fetch(`${server.url}/coda/snapshot`, { headers: admin });
+  const snapshot = await response.json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => [r.path, r.status]), [['/coda/wp-login.php', 404], ['/coda/snapshot', 403], ['/users/1', 200]]);
+  assert.equal(snapshot.requests.total, 3);
+  assert.ok(snapshot.recent.every((r) => r.durationMs !== null && r.at <= Date.now()));
+});
+
+test('two requests with the same X-Request-Id each get their own status and duration in the recent requests', async (t) => {
+  const gate = deferred();
+  const waiting = deferred();
+  const app = createApp({
+    routes: [
+      get('/wait', async () => {
+        waiting.resolve();
+        await gate.promise;
+        return new HttpResponse('late', { status: 202 });
+      }),
+      get('/now', () => new HttpResponse('now')),
+      ...dashboard({ authorize: allowAll }),
+    ],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const headers = { 'x-request-id': 'retry-7' };
+  const slow = fetch(`${server.url}/wait`, { headers });
+  await waiting.promise;
+  assert.equal((await fetch(`${server.url}/now`, { headers })).status, 200);
+  gate.resolve();
+  assert.equal((await slow).status, 202);
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => [r.id, r.path, r.status, r.route]), [['retry-7', '/now', 200, '/now'], ['retry-7', '/wait', 202, '/wait']]);
+});
+
 test('recent requests are a bounded ring: the oldest go first', async (t) => {
   const app = createApp({ routes: [get('/n/:n', () => new HttpResponse('ok')), ...dashboard({ authorize: allowAll, recentRequests: 3 })] });
   const server = await startServer(app);
@@ -167,6 +231,32 @@ test('recent requests are a bounded ring: the oldest go first', async (t) => {
   const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as { requests: { total: number }; recent: { path: string }[] };
   assert.equal(snapshot.requests.total, 5);
   assert.deepEqual(snapshot.recent.map((r) => r.path), ['/n/4', '/n/3', '/n/2']);
+});
+
+test('error messages are cut to 2,000 characters, as payloads are: a task failing with a megabyte of text costs the dashboard 2 KB a time', async (t) => {
+  const huge = `upstream said: ${'<html>'.repeat(200_000)}`;
+  const upstream = task('upstream', () => {
+    throw new NonRetryableError(huge);
+  });
+  const app = createApp({
+    tasks: { definitions: [upstream], store: sqliteStore({ path: ':memory:' }) },
+    routes: [post('/sync', () => {
+      after(function fetchUpstream() { throw new Error(huge); });
+      after(upstream, {});
+      return new HttpResponse('accepted', { status: 202 });
+    }), ...dashboard({ authorize: allowAll })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  assert.equal((await fetch(`${server.url}/sync`, { method: 'POST' })).status, 202);
+  await app.settle();
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  const errors = [...snapshot.recent[0]!.tasks.map((end) => end.error), ...snapshot.failed[0]!.errors.map((error) => error.message)];
+  assert.equal(errors.length, 3, 'the after task, the durable attempt under its request, the failed task');
+  for (const error of errors) {
+    assert.match(error!, /^(Error|NonRetryableError): upstream said: <html>/);
+    assert.equal(error!.length, 2_001, 'cut, with an ellipsis');
+  }
 });
 
 test('event streams are bounded: past maxClients a 503, and a client that leaves frees its place', async (t) => {

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Histogram, Registry, type Metric } from 'prom-client';
-import { after, createApp, get, HttpResponse, metricsView, post, task, type App, type AppOptions } from 'coda-http';
+import { after, createApp, get, HttpResponse, metricsView, post, sqliteStore, StoreUnavailable, task, type App, type AppOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { ScrapedHistogram } from '../../src/observe/scraped-histogram.js';
-import { slowRoute, startServer } from '../helpers.js';
+import { LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
 
 interface Sample {
   name: string;
@@ -135,6 +135,57 @@ test('durable tasks: attempts by name and state (retries apart), their run and w
   assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'durable', task: 'flaky' }), 2);
   assert.equal(value(samples, 'coda_tasks_pending', { kind: 'durable' }), 0);
   assert.equal(value(samples, 'coda_tasks_running', { kind: 'durable' }), 0);
+});
+
+test('a task store that cannot answer leaves the durable gauges out of the scrape, logged: the rest of it is served, with the store back so are they', async (t) => {
+  const registry = new Registry();
+  const store = sqliteStore({ path: ':memory:' });
+  const stats = store.stats.bind(store);
+  let down = false;
+  store.stats = (now) => (down ? Promise.reject(new StoreUnavailable('the SQLite store', new Error('database is locked'))) : stats(now));
+  const { logger, lines } = memoryLogger();
+  const { url } = await serveApp(t, {
+    logger, metrics: { registry, defaultMetrics: false }, tasks: { definitions: [task('noop', () => {})], store },
+    routes: [get('/users/:id', () => new HttpResponse('user')), get('/metrics', metricsView({ registry }))],
+  });
+  assert.equal((await fetch(`${url}/users/7`)).status, 200);
+  assert.equal(value((await scrape(url)).samples, 'coda_tasks_pending', { kind: 'durable' }), 0);
+  down = true;
+  // The scrape answers 200 (scrape() checks it): before, the whole of it was a 500.
+  const during = (await scrape(url)).samples;
+  assert.equal(value(during, 'http_request_duration_seconds_count', { method: 'GET', route: '/users/:id', status_code: '200' }), 1);
+  assert.equal(value(during, 'coda_tasks_pending', { kind: 'after' }), 0);
+  assert.equal(value(during, 'coda_tasks_pending', { kind: 'durable' }), undefined, 'no stale count');
+  assert.equal(value(during, 'coda_tasks_running', { kind: 'durable' }), undefined);
+  const warned = lines.filter((line) => line.level === LEVEL.warn && /task store did not answer/.test(String(line.msg)));
+  assert.equal(warned.length, 1, 'one line per scrape');
+  assert.match(JSON.stringify(warned[0]!.err), /database is locked/);
+  down = false;
+  assert.equal(value((await scrape(url)).samples, 'coda_tasks_running', { kind: 'durable' }), 0);
+});
+
+test('task names past 256 are counted under task="(other)", logged once: a name made from request data cannot grow the series without bound', async () => {
+  const registry = new Registry();
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger, accessLog: false, metrics: { registry, defaultMetrics: false },
+    routes: [get('/sync/:n', (request) => {
+      after(() => {}, { name: `sync-${request.params.n}` });
+      return new HttpResponse('ok');
+    })],
+  });
+  await using client = createTestClient(app);
+  for (let n = 0; n < 300; n++) assert.equal((await client.get(`/sync/${n}`)).status, 200);
+  await client.settle();
+  const samples = parse(await registry.metrics());
+  const names = new Set(samples.filter((s) => s.name === 'coda_tasks_total').map((s) => s.labels.task));
+  assert.equal(names.size, 257);
+  assert.ok(names.has('sync-255') && !names.has('sync-256'));
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: '(other)', state: 'completed' }), 44);
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'after', task: '(other)' }), 44);
+  const warned = lines.filter((line) => line.level === LEVEL.warn);
+  assert.equal(warned.length, 1);
+  assert.match(String(warned[0]!.msg), /more than 256 task names: the tasks of every new name are counted under task="\(other\)"/);
 });
 
 test('two apps on one registry share its metrics (each name registered once, default metrics collected once) and add up', async () => {

@@ -123,13 +123,28 @@ function draw(snapshot) {
   drawRecent(snapshot);
 }
 
-const events = new EventSource(`${base}/events`);
-events.addEventListener('snapshot', (event) => {
-  draw(JSON.parse(event.data));
-  status.textContent = 'live';
-  status.className = 'live';
-});
-events.addEventListener('error', () => {
-  status.textContent = 'reconnecting…';
-  status.className = 'down';
-});
+// EventSource reconnects by itself when a stream drops, but not after an
+// answer other than 200 (a 503 while maxClients pages are open or the server
+// shuts down, a 403): it closes for good, so the page tries again itself, as
+// often as the 503's Retry-After says.
+const RETRY_MS = 5000;
+
+function connect() {
+  const events = new EventSource(`${base}/events`);
+  events.addEventListener('snapshot', (event) => {
+    draw(JSON.parse(event.data));
+    status.textContent = 'live';
+    status.className = 'live';
+  });
+  events.addEventListener('error', () => {
+    status.className = 'down';
+    if (events.readyState !== EventSource.CLOSED) {
+      status.textContent = 'reconnecting…';
+      return;
+    }
+    status.textContent = `disconnected: trying again in ${RETRY_MS / 1000} s`;
+    setTimeout(connect, RETRY_MS);
+  });
+}
+
+connect();
