@@ -9,11 +9,14 @@ interface ClientError extends Error {
   reason?: string;
 }
 
+/** The words of a 408: the request (head or body) took longer than the server allows. */
+export const TIMED_OUT = 'the request did not arrive in time';
+
 /** Status and words for the errors that are not a plain 400 ("the request is malformed: …"). */
 const ANSWERS: Record<string, [status: number, text: string]> = {
   // Node 24's parser says the same of a head past maxHeaderSize and of one with too many fields.
   HPE_HEADER_OVERFLOW: [431, `the request line and headers are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, TIMED_OUT],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'the chunk extensions are larger than the server accepts'],
 };
 

@@ -7,6 +7,7 @@ import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
+import { limitRequestTime } from './request-timeout.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { kServeHttp1 } from '../symbols.js';
 import type { ServeSettings } from './options.js';
@@ -46,7 +47,8 @@ export interface Listener {
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
   const { tls } = settings;
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
-  const handler = limitHeaderList(limitPipelining(app.handler));
+  // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
+  const handler = limitRequestTime(limitHeaderList(limitPipelining(app.handler)), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
     if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app));

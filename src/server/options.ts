@@ -20,7 +20,7 @@ export interface ServeOptions {
    * more than `requestTimeoutMs`.
    */
   headersTimeoutMs?: number;
-  /** Time allowed to receive a whole request (Node `requestTimeout`; 0: no limit). Default 30,000 ms. */
+  /** Time allowed to receive a whole request (Node `requestTimeout`; over HTTP/2, a stream's request body); 0: no limit. Default 30,000 ms. */
   requestTimeoutMs?: number;
   /**
    * How long an idle keep-alive connection stays open (Node

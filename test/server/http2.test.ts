@@ -18,7 +18,7 @@ import { frame, rawSession } from './h2-frames.js';
 
 const { key, cert } = selfSigned();
 
-function startH2(app: App, options: { keepAliveTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
+function startH2(app: App, options: { keepAliveTimeoutMs?: number; requestTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
   return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true, ...options });
 }
 
@@ -298,6 +298,60 @@ describe('HTTP/2: client aborts and shutdown', () => {
       }
       await app.settle();
       assert.deepEqual([...outcomes.values()].map((o) => [o.status, o.completed]), [[413, true], [200, true]]);
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('requestTimeoutMs: a body that has not all arrived in time is a 408 and its stream closed, on every such stream; the view reading it sees a client gone, its tasks run aborted; a body in time is served however long its view takes', async () => {
+    const outcomes = new Map<string, Outcome>();
+    const readErrors: string[] = [];
+    const timedOut = deferred();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      middleware: [{ afterResponse: (request, _response, outcome) => void outcomes.set(request.headers.get('x-n')!, outcome) }],
+      routes: [
+        post('/upload', async (request) => {
+          try {
+            return new HttpResponse(await request.text());
+          } catch (error) {
+            readErrors.push((error as Error).message);
+            throw error;
+          }
+        }),
+        // Its body is whole at once; it answers only after the slow ones were refused, past the timeout.
+        post('/slow-view', async (request) => {
+          const text = await request.text();
+          await timedOut.promise;
+          return new HttpResponse(text);
+        }),
+      ],
+    });
+    const server = await startH2(app, { requestTimeoutMs: 300 });
+    const session = connectH2(server);
+    try {
+      const inTime = h2request(session, { ':method': 'POST', ':path': '/slow-view', 'x-n': 'in-time' }, 'whole');
+      const slow = Array.from({ length: 5 }, async (_, n) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/upload', 'x-n': String(n) });
+        stream.on('error', () => {});
+        stream.write('the start of a body that never ends');
+        const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+        let text = '';
+        for await (const chunk of stream) text += String(chunk);
+        return { status: headers[':status'], text };
+      });
+      const refused = await Promise.all(slow);
+      timedOut.resolve();
+      assert.deepEqual(refused, Array.from({ length: 5 }, () => ({ status: 408, text: 'the request did not arrive in time\n' })));
+      const served = await inTime;
+      assert.equal(served.status, 200);
+      assert.equal(served.body, 'whole');
+      await app.settle();
+      assert.deepEqual(readErrors.length, 5);
+      for (let n = 0; n < 5; n++) assert.deepEqual([outcomes.get(String(n))?.aborted, outcomes.get(String(n))?.completed], [true, false], `stream ${n}`);
+      assert.deepEqual([outcomes.get('in-time')?.status, outcomes.get('in-time')?.completed], [200, true]);
+      assert.equal(app.requestsInFlight, 0);
     } finally {
       session.close();
       await server.close({ timeoutMs: 1_000 });
