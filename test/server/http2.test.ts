@@ -18,7 +18,7 @@ import { frame, rawSession } from './h2-frames.js';
 
 const { key, cert } = selfSigned();
 
-function startH2(app: App, options: { keepAliveTimeoutMs?: number; requestTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
+function startH2(app: App, options: { keepAliveTimeoutMs?: number; requestTimeoutMs?: number; sendTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
   return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true, ...options });
 }
 
@@ -353,6 +353,52 @@ describe('HTTP/2: client aborts and shutdown', () => {
       assert.deepEqual([outcomes.get('in-time')?.status, outcomes.get('in-time')?.completed], [200, true]);
       assert.equal(app.requestsInFlight, 0);
     } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('sendTimeoutMs: a stream whose client gives it no window is reset (CANCEL) once none of its output has moved for the timeout, fixed or streamed, with a warning naming it; its tasks run aborted; a quiet stream is not cut', async () => {
+    const { logger, lines } = memoryLogger();
+    const outcomes = new Map<string, Outcome>();
+    const stalledCut = deferred();
+    const app = createApp({
+      logger,
+      middleware: [{ afterResponse: (request, _response, outcome) => void outcomes.set(request.path, outcome) }],
+      routes: [
+        get('/big', () => new HttpResponse(Buffer.alloc(1024 * 1024))),
+        get('/stream', () => new StreamingResponse(async function* (signal) {
+          while (!signal.aborted) yield Buffer.alloc(64 * 1024);
+        })),
+        // Nothing to send while the others stall: never cut.
+        get('/quiet', () => new StreamingResponse(async function* () {
+          yield 'a';
+          await stalledCut.promise;
+          yield 'b';
+        })),
+      ],
+    });
+    const server = await startH2(app, { sendTimeoutMs: 300 });
+    const session = connectH2(server);
+    const stalled = http2.connect(server.url, { ca: cert, settings: { initialWindowSize: 0 } });
+    stalled.on('error', () => {});
+    try {
+      const quiet = h2request(session, { ':path': '/quiet' });
+      const resets = await Promise.all(['/big', '/stream'].map(async (path) => {
+        const stream = stalled.request({ ':path': path });
+        stream.on('error', () => {});
+        await once(stream, 'close');
+        return stream.rstCode;
+      }));
+      stalledCut.resolve();
+      assert.deepEqual(resets, [http2.constants.NGHTTP2_CANCEL, http2.constants.NGHTTP2_CANCEL]);
+      assert.deepEqual(await quiet.then((r) => [r.status, r.body]), [200, 'ab']);
+      await app.settle();
+      assert.deepEqual(['/big', '/stream', '/quiet'].map((path) => outcomes.get(path)?.completed), [false, false, true]);
+      const warned = lines.filter((l) => String(l.msg).includes("took none of the response for 300 ms (serve()'s sendTimeoutMs)")).map((l) => l.url);
+      assert.deepEqual(warned.sort(), ['/big', '/stream']);
+    } finally {
+      stalled.destroy();
       session.close();
       await server.close({ timeoutMs: 1_000 });
     }
