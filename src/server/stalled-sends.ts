@@ -99,8 +99,9 @@ function pendingOutput(socket: NodeSocket, last: Pending | undefined, now: numbe
  * the frames (counted down here, as a queue that shrinks).
  */
 function pendingStreamOutput(stream: ServerHttp2Stream, last: Pending | undefined, now: number): Pending | undefined {
-  const written = stream.session?.socket.bytesWritten;
-  if (stream.closed || typeof written !== 'number') return undefined;
+  if (stream.closed) return undefined;
+  const written = stream.session?.socket?.bytesWritten;
+  if (typeof written !== 'number') return undefined;
   return pending(stream.writableLength, -written, last, now);
 }
 
@@ -119,7 +120,7 @@ function pending(buffered: number, queued: number, last: Pending | undefined, no
  */
 function cutStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, timeoutMs: number, logger: Logger): void {
   logger.warn(
-    { method: headers[':method'], url: headers[':path'], remoteAddress: stream.session?.socket.remoteAddress, pendingBytes: stream.writableLength, sendTimeoutMs: timeoutMs },
+    { method: headers[':method'], url: headers[':path'], remoteAddress: stream.session?.socket?.remoteAddress, pendingBytes: stream.writableLength, sendTimeoutMs: timeoutMs },
     `HTTP/2 stream reset: its client took none of the response for ${timeoutMs} ms (serve()'s sendTimeoutMs)`,
   );
   stream.close(constants.NGHTTP2_CANCEL);
