@@ -21,6 +21,16 @@ export function serverUrl(scheme: 'http' | 'https', host: string, port: number):
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/**
+ * The most streams one HTTP/2 session may have open at once (its SETTINGS;
+ * RFC 9113 5.1.2 asks for no fewer than 100; nginx allows 128, Go 250).
+ * Node's default is 2^32-1: one connection could start thousands of views at
+ * once (5,000 measured), where an HTTP/1.1 connection starts one at a time
+ * (see pipelining.ts). nghttp2 refuses a stream past it (REFUSED_STREAM, which
+ * a client retries) even before the client has acknowledged the SETTINGS.
+ */
+export const MAX_CONCURRENT_STREAMS = 100;
+
 /** A Node server as shutdown handles it, whatever its protocol. */
 export interface Listener {
   readonly server: NodeServer;
@@ -52,7 +62,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   let server: NodeServer;
   try {
     if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app));
-    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: HEADER_LIST_SETTINGS }, handler);
+    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
     else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });

@@ -14,7 +14,7 @@ import {
 import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
 import { deferred, memoryLogger } from '../helpers.js';
 import { selfSigned } from './certificate.js';
-import { frame, rawSession } from './h2-frames.js';
+import { frame, rawExchange, rawSession } from './h2-frames.js';
 
 const { key, cert } = selfSigned();
 
@@ -196,6 +196,39 @@ describe('HTTP/2: client aborts and shutdown', () => {
       assert.ok(views > 0 && views < 5_000, `Node ended the session before it opened all 5,000 streams (${views} views ran)`);
       assert.equal(outcomes.length, views, 'each view\'s task ran');
       assert.ok(outcomes.every((outcome) => outcome.aborted && !outcome.completed), 'each reset stream is an aborted outcome');
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('at most 100 streams of a session at once (SETTINGS_MAX_CONCURRENT_STREAMS): the 101st and later are refused (REFUSED_STREAM, which a client retries), even before the client acknowledged the SETTINGS; the 100 are served', async () => {
+    const released = deferred();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [post('/upload', async (request) => {
+        const text = await request.text();
+        await released.promise;
+        return new HttpResponse(text);
+      })],
+    });
+    const server = await startH2(app);
+    try {
+      // 150 POST /upload streams, their bodies never sent: :method POST, :scheme https, :path and :authority as literals.
+      const block = Buffer.from([0x83, 0x87, 0x04, 7, ...Buffer.from('/upload'), 0x01, 9, ...Buffer.from('localhost')]);
+      const opens = Array.from({ length: 150 }, (_, n) => frame(1, 0x4, 2 * n + 1, block));
+      let inFlight = -1;
+      const frames = await rawExchange(server.port, cert, opens, (received) => {
+        if (received.filter((f) => f.type === 3).length < 50) return false;
+        inFlight = app.requestsInFlight;
+        return true;
+      });
+      const resets = frames.filter((f) => f.type === 3);
+      assert.deepEqual(resets.map((f) => f.id), Array.from({ length: 50 }, (_, n) => 2 * (n + 100) + 1));
+      assert.ok(resets.every((f) => f.payload.readUInt32BE(0) === http2.constants.NGHTTP2_REFUSED_STREAM), 'REFUSED_STREAM');
+      assert.equal(inFlight, 100);
+      released.resolve();
+      await app.settle();
       assert.equal(app.requestsInFlight, 0);
     } finally {
       await server.close({ timeoutMs: 1_000 });
