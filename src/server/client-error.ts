@@ -36,13 +36,26 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
     return;
   }
   // A response already sent whole is no longer owed (Node 22 keeps it on the socket a little longer than 24).
-  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished)) {
+  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished) || answered(socket)) {
     socket.destroy();
     return;
   }
   const known = error.code === undefined ? undefined : ANSWERS[error.code];
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
   answerAndClose(socket, status, `${text}\n`);
+}
+
+/**
+ * Whether the request being parsed was answered already: its response went
+ * out whole while its body was still arriving (the view did not read it, so
+ * Node discards the rest). A refusal of it now (the body too slow: 408) would
+ * be a second response to one request, read by the client as the answer to
+ * its next one.
+ */
+function answered(socket: Duplex): boolean {
+  const incoming = (socket as { parser?: { incoming?: { complete: boolean; _dumped?: boolean } | null } | null }).parser?.incoming;
+  // Node dumps what a response leaves unread once it is sent (a request already whole too: it keeps the parser's last).
+  return incoming?.complete === false && incoming._dumped === true;
 }
 
 /**
