@@ -29,7 +29,7 @@ export function serverUrl(scheme: 'http' | 'https', host: string, port: number):
  * (see pipelining.ts). nghttp2 refuses a stream past it (REFUSED_STREAM, which
  * a client retries) even before the client has acknowledged the SETTINGS.
  */
-export const MAX_CONCURRENT_STREAMS = 100;
+const MAX_CONCURRENT_STREAMS = 100;
 
 /** A Node server as shutdown handles it, whatever its protocol. */
 export interface Listener {
