@@ -66,6 +66,8 @@ export class Exchange implements Job {
   /** Responses `response.after()` gave tasks while the request was handled (see `keep`). */
   #given: HttpResponse[] | undefined = undefined;
   #state = LIVE;
+  /** The tasks listed as abandoned when shutdown gave up on the request. */
+  #listed: readonly AfterEntry[] | undefined = undefined;
   readonly #host: ExchangeHost;
   #request: HttpRequest | undefined;
 
@@ -159,7 +161,10 @@ export class Exchange implements Job {
     if (this.#state !== LIVE) return [];
     this.#state = ABANDONED;
     this.#host.scheduler.release(this.entries.length);
-    const given = join(this.entries, this.#entered) ?? NO_ENTRIES;
+    // Those of a response being sent (a stream the deadline cuts) too; a copy, as a response's list may still grow.
+    const own = this.response?.[kAfterEntries];
+    const given = join(join(join(this.entries, this.#replaced(own)), own), this.#entered) ?? NO_ENTRIES;
+    this.#listed = [...given];
     return given.map((entry) => taskRecord(entry, this, 'abandoned'));
   }
 
@@ -180,11 +185,13 @@ export class Exchange implements Job {
     let entries = join(this.entries, this.#replaced(own));
     entries = join(entries, own);
     if (this.#entered !== undefined) entries = join(entries, this.#entered.reverse());
-    entries = join(entries, this.#host.finishedReceivers()) ?? NO_ENTRIES;
     if (state === ABANDONED) {
-      for (let i = accepted; i < entries.length; i++) this.#host.lost(taskRecord(entries[i]!, this, 'abandoned'));
+      // What was listed in the shutdown report is not told again; `requestFinished` receivers are no task of the request's.
+      const listed = this.#listed!;
+      for (const entry of entries ?? NO_ENTRIES) if (!listed.includes(entry)) this.#host.lost(taskRecord(entry, this, 'abandoned'));
       return;
     }
+    entries = join(entries, this.#host.finishedReceivers()) ?? NO_ENTRIES;
     this.entries = entries;
     this.#host.scheduler.submit(this, accepted);
   }

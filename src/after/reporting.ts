@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AfterContext, AfterEntry } from '../http/response.js';
+import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
@@ -130,5 +131,7 @@ export function taskRecord(entry: AfterEntry, job: Job, state: TaskRecord['state
 
 function logFailure({ name, error, context }: TaskFailure): void {
   const { request } = context;
-  request.log.error({ err: error, task: name, method: request.method, path: request.path }, `after-response task ${name} failed`);
+  // pino shows an Error's message and stack; anything else thrown (undefined, a string) is named, or the line would not say what failed.
+  const thrown = error instanceof Error ? '' : `: it threw ${describe(error)}, not an Error`;
+  request.log.error({ err: error, task: name, method: request.method, path: request.path }, `after-response task ${name} failed${thrown}`);
 }

@@ -9,11 +9,14 @@ interface ClientError extends Error {
   reason?: string;
 }
 
+/** The words of a 408: the request (head or body) took longer than the server allows. */
+export const TIMED_OUT = 'the request did not arrive in time';
+
 /** Status and words for the errors that are not a plain 400 ("the request is malformed: …"). */
 const ANSWERS: Record<string, [status: number, text: string]> = {
   // Node 24's parser says the same of a head past maxHeaderSize and of one with too many fields.
   HPE_HEADER_OVERFLOW: [431, `the request line and headers are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, TIMED_OUT],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'the chunk extensions are larger than the server accepts'],
 };
 
@@ -33,13 +36,26 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
     return;
   }
   // A response already sent whole is no longer owed (Node 22 keeps it on the socket a little longer than 24).
-  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished)) {
+  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished) || answered(socket)) {
     socket.destroy();
     return;
   }
   const known = error.code === undefined ? undefined : ANSWERS[error.code];
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
   answerAndClose(socket, status, `${text}\n`);
+}
+
+/**
+ * Whether the request being parsed was answered already: its response went
+ * out whole while its body was still arriving (the view did not read it, so
+ * Node discards the rest). A refusal of it now (the body too slow: 408) would
+ * be a second response to one request, read by the client as the answer to
+ * its next one.
+ */
+function answered(socket: Duplex): boolean {
+  const incoming = (socket as { parser?: { incoming?: { complete: boolean; _dumped?: boolean } | null } | null }).parser?.incoming;
+  // Node dumps what a response leaves unread once it is sent (a request already whole too: it keeps the parser's last).
+  return incoming?.complete === false && incoming._dumped === true;
 }
 
 /**

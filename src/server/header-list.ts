@@ -1,7 +1,9 @@
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
-import { constants, Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { answerAndCloseStream } from './answer-stream.js';
 
-type Handler = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
+/** A request listener for either protocol's requests (an HTTP/2 server's hears HTTP/1.1 ones too). */
+export type Handler = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
 
 /**
  * The most an HTTP/2 request's header list may hold, by RFC 9113's count
@@ -39,7 +41,7 @@ const TOO_MANY = `the request has too many header fields: more than ${HEADER_COU
 export function limitHeaderList(handler: Handler): Handler {
   return (request, response) => {
     if (request instanceof Http2ServerRequest) {
-      if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) refuse(response as Http2ServerResponse);
+      if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) answerAndCloseStream(response as Http2ServerResponse, 431, TOO_LARGE);
       else handler(request, response);
     } else if (tooManyFields(request)) {
       refuseHttp1(response as ServerResponse);
@@ -56,17 +58,6 @@ function headerListSize(rawHeaders: string[]): number {
   let size = 0;
   for (const field of rawHeaders) size += field.length;
   return size + (rawHeaders.length / 2) * 32;
-}
-
-/** The 431, then the stream closed with NO_ERROR (RFC 9113 8.1), so that a client still sending a body does not hold it; what it sends is discarded. */
-function refuse(response: Http2ServerResponse): void {
-  const { stream } = response;
-  stream.resume();
-  response.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(TOO_LARGE) });
-  // On the next turn: 'finish' comes before Node has queued the END_STREAM, which a reset now would cut off.
-  response.end(TOO_LARGE, () => setImmediate(() => {
-    if (!stream.closed && stream.state.remoteClose !== 1) stream.close(constants.NGHTTP2_NO_ERROR);
-  }));
 }
 
 /** Whether an HTTP/1.1 request has more than `HEADER_COUNT_LIMIT` fields (node:http kept one more, so that it shows). */

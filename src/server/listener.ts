@@ -7,6 +7,7 @@ import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
+import { limitRequestTime } from './request-timeout.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { kServeHttp1 } from '../symbols.js';
 import type { ServeSettings } from './options.js';
@@ -19,6 +20,16 @@ export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
 export function serverUrl(scheme: 'http' | 'https', host: string, port: number): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
+
+/**
+ * The most streams one HTTP/2 session may have open at once (its SETTINGS;
+ * RFC 9113 5.1.2 asks for no fewer than 100; nginx allows 128, Go 250).
+ * Node's default is 2^32-1: one connection could start thousands of views at
+ * once (5,000 measured), where an HTTP/1.1 connection starts one at a time
+ * (see pipelining.ts). nghttp2 refuses a stream past it (REFUSED_STREAM, which
+ * a client retries) even before the client has acknowledged the SETTINGS.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
 
 /** A Node server as shutdown handles it, whatever its protocol. */
 export interface Listener {
@@ -46,11 +57,12 @@ export interface Listener {
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
   const { tls } = settings;
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
-  const handler = limitHeaderList(limitPipelining(app.handler));
+  // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
+  const handler = limitRequestTime(limitHeaderList(limitPipelining(app.handler)), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
     if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app));
-    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: HEADER_LIST_SETTINGS }, handler);
+    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
     else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });

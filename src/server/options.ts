@@ -20,7 +20,7 @@ export interface ServeOptions {
    * more than `requestTimeoutMs`.
    */
   headersTimeoutMs?: number;
-  /** Time allowed to receive a whole request (Node `requestTimeout`; 0: no limit). Default 30,000 ms. */
+  /** Time allowed to receive a whole request (Node `requestTimeout`; over HTTP/2, a stream's request body); 0: no limit. Default 30,000 ms. */
   requestTimeoutMs?: number;
   /**
    * How long an idle keep-alive connection stays open (Node
@@ -30,8 +30,8 @@ export interface ServeOptions {
   keepAliveTimeoutMs?: number;
   /**
    * How long a client may take none of its response before its connection is
-   * closed (HTTP/1.x; nginx's `send_timeout`): the exchange ends aborted and
-   * its tasks run. Only output waiting for the client counts, never a view
+   * closed (nginx's `send_timeout`; over HTTP/2, its stream reset): the
+   * exchange ends aborted and its tasks run. Only output waiting for the client counts, never a view
    * at work or a quiet stream; 0: no limit. Default 60,000 ms.
    */
   sendTimeoutMs?: number;

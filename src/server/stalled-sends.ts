@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { kCutOff } from '../symbols.js';
@@ -35,19 +36,26 @@ interface Pending {
  * (every quarter of the timeout, at most each second): nothing is added to a
  * request's path; a sweep that comes late, the process itself held up,
  * starts every count again. A socket whose queue Node does not show is left
- * alone, never judged on a guess.
+ * alone, never judged on a guess. An HTTP/2 stream so stalled is reset (see
+ * cutStream).
  */
 export function closeStalledSends(server: NetServer, encrypted: boolean, timeoutMs: number, logger: Logger): void {
   if (timeoutMs === 0) return;
   const watched = new Map<NodeSocket, Pending | undefined>();
   const watch = (socket: NodeSocket): void => {
-    // An HTTP/2 session's socket belongs to node:http2, which flow-controls its streams itself.
+    // An HTTP/2 session's socket carries streams: each is watched apart (below).
     if ((socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2') return;
     watched.set(socket, undefined);
     socket.once('close', () => watched.delete(socket));
   };
   // Over TLS the socket HTTP writes to is the TLS one, known once the handshake is done.
   server.on(encrypted ? 'secureConnection' : 'connection', watch);
+  // An HTTP/2 server's streams: flow control bounds what one may send, not how long it may wait.
+  const streams = new Map<ServerHttp2Stream, WatchedStream>();
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    streams.set(stream, { headers, last: undefined });
+    stream.once('close', () => streams.delete(stream));
+  });
   const everyMs = Math.min(1_000, Math.max(25, Math.floor(timeoutMs / 4)));
   let sweptAt = performance.now();
   const sweep = setInterval(() => {
@@ -60,19 +68,62 @@ export function closeStalledSends(server: NetServer, encrypted: boolean, timeout
       if (next !== undefined && now - next.since >= timeoutMs) close(socket, timeoutMs, logger);
       else watched.set(socket, next);
     }
+    for (const [stream, watching] of streams) {
+      const next = pendingStreamOutput(stream, late ? undefined : watching.last, now);
+      if (next !== undefined && now - next.since >= timeoutMs) cutStream(stream, watching.headers, timeoutMs, logger);
+      else watching.last = next;
+    }
   }, everyMs);
   sweep.unref();
   server.once('close', () => clearInterval(sweep));
 }
 
+/** An HTTP/2 stream being watched: its request's head, for the warning, and its output at the last sweep. */
+interface WatchedStream {
+  readonly headers: IncomingHttpHeaders;
+  last: Pending | undefined;
+}
+
 /** The socket's output waiting for the client, carrying `since` over while none of it has moved; undefined when none waits (or Node does not say). */
 function pendingOutput(socket: NodeSocket, last: Pending | undefined, now: number): Pending | undefined {
-  const buffered = socket.writableLength;
   const queued = (socket._parent ?? socket)._handle?.writeQueueSize;
-  if (buffered === 0 || typeof queued !== 'number' || socket.destroyed) return undefined;
-  // The client took bytes: the kernel's queue shrank, or a write completed.
+  if (socket.destroyed || typeof queued !== 'number') return undefined;
+  return pending(socket.writableLength, queued, last, now);
+}
+
+/**
+ * An HTTP/2 stream's output waiting for the client, as `pendingOutput`. What
+ * moves it is the session's: node:http2 completes a stream's write only
+ * once all of it was sent, so a slow reader of one large body shows nothing
+ * on the stream until its end, while its session's socket goes on writing
+ * the frames (counted down here, as a queue that shrinks).
+ */
+function pendingStreamOutput(stream: ServerHttp2Stream, last: Pending | undefined, now: number): Pending | undefined {
+  if (stream.closed) return undefined;
+  const written = stream.session?.socket?.bytesWritten;
+  if (typeof written !== 'number') return undefined;
+  return pending(stream.writableLength, -written, last, now);
+}
+
+/** `buffered` bytes wait (none: undefined); the output moved if they, or `queued`, shrank since `last`. */
+function pending(buffered: number, queued: number, last: Pending | undefined, now: number): Pending | undefined {
+  if (buffered === 0) return undefined;
   const moved = last === undefined || queued < last.queued || buffered < last.buffered;
   return { queued, buffered, since: moved ? now : last.since };
+}
+
+/**
+ * An HTTP/2 stream whose client took none of its response for `timeoutMs`
+ * (it gives the stream, or the session, no flow-control window, or reads
+ * nothing of the connection): reset with CANCEL, so that its exchange ends
+ * aborted and its tasks run, and node:http2 lets go of the output it holds.
+ */
+function cutStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, timeoutMs: number, logger: Logger): void {
+  logger.warn(
+    { method: headers[':method'], url: headers[':path'], remoteAddress: stream.session?.socket?.remoteAddress, pendingBytes: stream.writableLength, sendTimeoutMs: timeoutMs },
+    `HTTP/2 stream reset: its client took none of the response for ${timeoutMs} ms (serve()'s sendTimeoutMs)`,
+  );
+  stream.close(constants.NGHTTP2_CANCEL);
 }
 
 function close(socket: NodeSocket, timeoutMs: number, logger: Logger): void {

@@ -40,6 +40,25 @@ test('by default a failed task is one error line: task name, request id, method,
   assert.equal((line.err as { message: string }).message, 'nope');
 });
 
+test('a task that throws or rejects with something that is not an Error: the default line says what it was (undefined left no trace at all)', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    routes: [get('/p', () => new HttpResponse('ok')
+      .after(() => { throw undefined; }, { name: 'undefined' })
+      .after(() => { throw null; }, { name: 'null' })
+      .after(() => Promise.reject('a string'), { name: 'string' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/p');
+  await client.settle();
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => l.msg), [
+    'after-response task undefined failed: it threw undefined, not an Error',
+    'after-response task null failed: it threw null, not an Error',
+    'after-response task string failed: it threw string "a string", not an Error',
+  ]);
+});
+
 test('an onError that throws is logged; nothing else happens', async () => {
   const { logger, lines } = memoryLogger();
   const app = createApp({

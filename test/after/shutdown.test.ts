@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { test } from 'node:test';
-import { after, createApp, get, HttpResponse, serve, type ShutdownReport } from 'coda-http';
+import { after, createApp, get, HttpResponse, serve, StreamingResponse, type ShutdownReport } from 'coda-http';
 import { connect, spawnFixture } from '../helpers.js';
 import { gate, memoryLogger } from './helpers.js';
 
@@ -147,6 +147,37 @@ test('SIGTERM under load from 64 keep-alive connections: every request the serve
   assert.equal(ok, exit.handled, 'every request the server received was answered');
   assert.equal(shutdown.tasksCompleted + shutdown.tasksAbandoned.length, exit.handled);
   assert.equal(exit.ran, shutdown.tasksCompleted);
+});
+
+test('a response still streaming at the deadline: its response.after() task is listed with the rest, and nothing listed or not the request\'s own is logged as registered too late', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    middleware: [{ name: 'audit', afterResponse() {} }],
+    routes: [get('/events', () => {
+      after(() => {}, { name: 'via-after' });
+      // A stream that never ends: the deadline cuts it.
+      return new StreamingResponse(async function* (signal) {
+        yield 'data: 1\n\n';
+        await once(signal, 'abort');
+      }).after(() => {}, { name: 'via-response-after' });
+    })],
+  });
+  app.signals.requestFinished.connect(function metrics() {});
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const socket = await connect(server);
+  socket.on('error', () => {});
+  socket.write('GET /events HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: r-7\r\n\r\n');
+  await once(socket, 'data');
+  const report = await server.close({ timeoutMs: 50 });
+  assert.deepEqual(report.tasksAbandoned, [
+    { name: 'via-after', requestId: 'r-7' },
+    { name: 'via-response-after', requestId: 'r-7' },
+    { name: 'audit.afterResponse', requestId: 'r-7' },
+  ]);
+  await app.settle();
+  assert.deepEqual(lines.filter((l) => String(l.msg).includes('registered after shutdown')), []);
+  assert.equal(app.afterStats().pending, 0);
 });
 
 test('a request still in its view at the deadline: the tasks it registered are listed as abandoned, and one registered later is logged, never silently gone', async () => {

@@ -292,3 +292,34 @@ describe('bad input over a real socket', () => {
     assert.equal(app.requestsInFlight, 0);
   });
 });
+
+test('a request answered before its body arrived, whose body then stops: one response, then the connection closed at requestTimeout, never a 408 after it (it would be read as the answer to the next request); a view reading such a body still gets its 408', { timeout: 5_000 }, async () => {
+  const app = createApp({
+    logger: memoryLogger().logger,
+    routes: [
+      post('/early', () => new HttpResponse('answered without reading')),
+      post('/read', async (request) => new HttpResponse(await request.text())),
+    ],
+  });
+  const server = await startServer(app, { requestTimeoutMs: 300 });
+  try {
+    const received = async (path: string): Promise<string> => {
+      const socket = await connect(server);
+      const chunks: Buffer[] = [];
+      socket.on('data', (data: Buffer) => chunks.push(data));
+      socket.on('error', () => {});
+      // Keep-alive, and the body's first bytes only.
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nthe start`);
+      await once(socket, 'close');
+      return Buffer.concat(chunks).toString('latin1');
+    };
+    const early = await received('/early');
+    assert.equal(early.match(/HTTP\/1\.1 /g)?.length, 1, `one response: ${JSON.stringify(early)}`);
+    assert.match(early, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nanswered without reading$/);
+    assert.match(await received('/read'), /^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\nthe request did not arrive in time\n$/);
+    await app.settle();
+    assert.equal(app.requestsInFlight, 0);
+  } finally {
+    await server.close({ timeoutMs: 1_000 });
+  }
+});

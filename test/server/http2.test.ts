@@ -14,11 +14,11 @@ import {
 import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
 import { deferred, memoryLogger } from '../helpers.js';
 import { selfSigned } from './certificate.js';
-import { frame, rawSession } from './h2-frames.js';
+import { frame, rawExchange, rawSession } from './h2-frames.js';
 
 const { key, cert } = selfSigned();
 
-function startH2(app: App, options: { keepAliveTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
+function startH2(app: App, options: { keepAliveTimeoutMs?: number; requestTimeoutMs?: number; sendTimeoutMs?: number } = {}): Promise<Server<Http2SecureServer>> {
   return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true, ...options });
 }
 
@@ -202,6 +202,39 @@ describe('HTTP/2: client aborts and shutdown', () => {
     }
   });
 
+  test('at most 100 streams of a session at once (SETTINGS_MAX_CONCURRENT_STREAMS): the 101st and later are refused (REFUSED_STREAM, which a client retries), even before the client acknowledged the SETTINGS; the 100 are served', async () => {
+    const released = deferred();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [post('/upload', async (request) => {
+        const text = await request.text();
+        await released.promise;
+        return new HttpResponse(text);
+      })],
+    });
+    const server = await startH2(app);
+    try {
+      // 150 POST /upload streams, their bodies never sent: :method POST, :scheme https, :path and :authority as literals.
+      const block = Buffer.from([0x83, 0x87, 0x04, 7, ...Buffer.from('/upload'), 0x01, 9, ...Buffer.from('localhost')]);
+      const opens = Array.from({ length: 150 }, (_, n) => frame(1, 0x4, 2 * n + 1, block));
+      let inFlight = -1;
+      const frames = await rawExchange(server.port, cert, opens, (received) => {
+        if (received.filter((f) => f.type === 3).length < 50) return false;
+        inFlight = app.requestsInFlight;
+        return true;
+      });
+      const resets = frames.filter((f) => f.type === 3);
+      assert.deepEqual(resets.map((f) => f.id), Array.from({ length: 50 }, (_, n) => 2 * (n + 100) + 1));
+      assert.ok(resets.every((f) => f.payload.readUInt32BE(0) === http2.constants.NGHTTP2_REFUSED_STREAM), 'REFUSED_STREAM');
+      assert.equal(inFlight, 100);
+      released.resolve();
+      await app.settle();
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
   test('a stream the client resets (RST_STREAM) mid-body: the stream stops, and the tasks run with an aborted outcome', async () => {
     const outcome = deferred<Outcome>();
     const streamStopped = deferred();
@@ -299,6 +332,106 @@ describe('HTTP/2: client aborts and shutdown', () => {
       await app.settle();
       assert.deepEqual([...outcomes.values()].map((o) => [o.status, o.completed]), [[413, true], [200, true]]);
     } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('requestTimeoutMs: a body that has not all arrived in time is a 408 and its stream closed, on every such stream; the view reading it sees a client gone, its tasks run aborted; a body in time is served however long its view takes', async () => {
+    const outcomes = new Map<string, Outcome>();
+    const readErrors: string[] = [];
+    const timedOut = deferred();
+    const app = createApp({
+      logger: memoryLogger().logger,
+      middleware: [{ afterResponse: (request, _response, outcome) => void outcomes.set(request.headers.get('x-n')!, outcome) }],
+      routes: [
+        post('/upload', async (request) => {
+          try {
+            return new HttpResponse(await request.text());
+          } catch (error) {
+            readErrors.push((error as Error).message);
+            throw error;
+          }
+        }),
+        // Its body is whole at once; it answers only after the slow ones were refused, past the timeout.
+        post('/slow-view', async (request) => {
+          const text = await request.text();
+          await timedOut.promise;
+          return new HttpResponse(text);
+        }),
+      ],
+    });
+    const server = await startH2(app, { requestTimeoutMs: 300 });
+    const session = connectH2(server);
+    try {
+      const inTime = h2request(session, { ':method': 'POST', ':path': '/slow-view', 'x-n': 'in-time' }, 'whole');
+      const slow = Array.from({ length: 5 }, async (_, n) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/upload', 'x-n': String(n) });
+        stream.on('error', () => {});
+        stream.write('the start of a body that never ends');
+        const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+        let text = '';
+        for await (const chunk of stream) text += String(chunk);
+        return { status: headers[':status'], text };
+      });
+      const refused = await Promise.all(slow);
+      timedOut.resolve();
+      assert.deepEqual(refused, Array.from({ length: 5 }, () => ({ status: 408, text: 'the request did not arrive in time\n' })));
+      const served = await inTime;
+      assert.equal(served.status, 200);
+      assert.equal(served.body, 'whole');
+      await app.settle();
+      assert.deepEqual(readErrors.length, 5);
+      for (let n = 0; n < 5; n++) assert.deepEqual([outcomes.get(String(n))?.aborted, outcomes.get(String(n))?.completed], [true, false], `stream ${n}`);
+      assert.deepEqual([outcomes.get('in-time')?.status, outcomes.get('in-time')?.completed], [200, true]);
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('sendTimeoutMs: a stream whose client gives it no window is reset (CANCEL) once none of its output has moved for the timeout, fixed or streamed, with a warning naming it; its tasks run aborted; a quiet stream is not cut', async () => {
+    const { logger, lines } = memoryLogger();
+    const outcomes = new Map<string, Outcome>();
+    const stalledCut = deferred();
+    const app = createApp({
+      logger,
+      middleware: [{ afterResponse: (request, _response, outcome) => void outcomes.set(request.path, outcome) }],
+      routes: [
+        get('/big', () => new HttpResponse(Buffer.alloc(1024 * 1024))),
+        get('/stream', () => new StreamingResponse(async function* (signal) {
+          while (!signal.aborted) yield Buffer.alloc(64 * 1024);
+        })),
+        // Nothing to send while the others stall: never cut.
+        get('/quiet', () => new StreamingResponse(async function* () {
+          yield 'a';
+          await stalledCut.promise;
+          yield 'b';
+        })),
+      ],
+    });
+    const server = await startH2(app, { sendTimeoutMs: 300 });
+    const session = connectH2(server);
+    const stalled = http2.connect(server.url, { ca: cert, settings: { initialWindowSize: 0 } });
+    stalled.on('error', () => {});
+    try {
+      const quiet = h2request(session, { ':path': '/quiet' });
+      const resets = await Promise.all(['/big', '/stream'].map(async (path) => {
+        const stream = stalled.request({ ':path': path });
+        stream.on('error', () => {});
+        await once(stream, 'close');
+        return stream.rstCode;
+      }));
+      stalledCut.resolve();
+      assert.deepEqual(resets, [http2.constants.NGHTTP2_CANCEL, http2.constants.NGHTTP2_CANCEL]);
+      assert.deepEqual(await quiet.then((r) => [r.status, r.body]), [200, 'ab']);
+      await app.settle();
+      assert.deepEqual(['/big', '/stream', '/quiet'].map((path) => outcomes.get(path)?.completed), [false, false, true]);
+      const warned = lines.filter((l) => String(l.msg).includes("took none of the response for 300 ms (serve()'s sendTimeoutMs)")).map((l) => l.url);
+      assert.deepEqual(warned.sort(), ['/big', '/stream']);
+    } finally {
+      stalled.destroy();
       session.close();
       await server.close({ timeoutMs: 1_000 });
     }

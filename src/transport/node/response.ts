@@ -10,7 +10,11 @@ import { kCutOff } from '../../symbols.js';
 export interface NodeResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
-  /** Set by the server when it closed the connection on a client that stopped reading (see server/stalled-sends.ts). */
+  /**
+   * Set by the server when it ended the response itself: it closed the
+   * connection on a client that stopped reading (see server/stalled-sends.ts),
+   * or answered an HTTP/2 request too slow to arrive (server/request-timeout.ts).
+   */
   [kCutOff]?: true;
   /** node:http only: the connection has closed. */
   readonly closed?: boolean;
@@ -36,10 +40,11 @@ export interface NodeResponse {
 /**
  * Whether the response is over: its connection (HTTP/1) or its stream
  * (HTTP/2) has closed, so its `'close'` has been emitted or is on its way
- * and will not come again.
+ * and will not come again; or, over HTTP/2, the server answered the request
+ * itself and nothing of the app's may be written.
  */
 export function isClosed(res: NodeResponse, http2: boolean): boolean {
-  return http2 ? res.stream!.destroyed : res.closed!;
+  return http2 ? res.stream!.destroyed || res[kCutOff] !== undefined : res.closed!;
 }
 
 /**
@@ -47,8 +52,9 @@ export function isClosed(res: NodeResponse, http2: boolean): boolean {
  * the client reset (RST_STREAM) before the end has its writable side ended
  * by Node too, so `writableFinished` alone would call it complete: the
  * stream must also have closed without an error code. A response whose
- * connection the server cut for a stalled send is not complete either.
+ * connection the server cut for a stalled send, or one the server answered
+ * itself, is not complete either.
  */
 export function isComplete(res: NodeResponse, http2: boolean): boolean {
-  return http2 ? res.writableFinished && res.stream!.rstCode === constants.NGHTTP2_NO_ERROR : res.writableFinished && res[kCutOff] === undefined;
+  return res.writableFinished && res[kCutOff] === undefined && (!http2 || res.stream!.rstCode === constants.NGHTTP2_NO_ERROR);
 }
