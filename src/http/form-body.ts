@@ -54,7 +54,8 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
 // Percent-escapes are content: a BOM among them (%EF%BB%BF) is kept, as WHATWG's "UTF-8 decode without BOM" keeps it.
 const UTF8_ESCAPES = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 // What TextDecoder, and so text(), reads for iso-8859-1 and latin1 (WHATWG maps them to windows-1252); no byte is invalid in it.
-const LATIN1_ESCAPES = new TextDecoder('windows-1252', { fatal: true, ignoreBOM: true });
+// It has no BOM to keep: without ignoreBOM, as Node 22 drops a lone 0xFF with it.
+const LATIN1_ESCAPES = new TextDecoder('windows-1252', { fatal: true });
 const ESCAPE_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
 /** How much of a name or of escapes a 400 shows: a body may hold a megabyte of either. */
 const SHOWN = 36;

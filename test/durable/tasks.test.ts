@@ -791,12 +791,12 @@ test('a script that only enqueues or inspects (a cron job, a management command)
   assert.equal(ran, 1);
   await fetched.tasks.close(performance.now() + 1_000);
 
-  // A test client serves its app from the moment it is made.
+  // A test client serves its app from the moment it is made: what the test enqueues runs (its runner woken, not polled).
   const tested = open();
   const ranByClient = completed(tested);
   const client = createTestClient(tested, { tasks: 'app' });
   t.after(() => client.close());
-  await open().tasks.enqueue(report, {});
+  await tested.tasks.enqueue(report, {});
   await ranByClient;
   assert.equal(ran, 2);
   await client.close();
