@@ -162,8 +162,7 @@ export class Exchange implements Job {
     this.#state = ABANDONED;
     this.#host.scheduler.release(this.entries.length);
     // Those of a response being sent (a stream the deadline cuts) too; a copy, as a response's list may still grow.
-    const own = this.response?.[kAfterEntries];
-    const given = join(join(join(this.entries, this.#replaced(own)), own), this.#entered) ?? NO_ENTRIES;
+    const given = this.#tasksThen(this.#entered) ?? NO_ENTRIES;
     this.#listed = [...given];
     return given.map((entry) => taskRecord(entry, this, 'abandoned'));
   }
@@ -180,11 +179,8 @@ export class Exchange implements Job {
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;
     const accepted = this.entries.length;
-    // No response for an exchange another framework answered: it is made only if a task reads it (see adopt.ts).
-    const own = this.response?.[kAfterEntries];
-    let entries = join(this.entries, this.#replaced(own));
-    entries = join(entries, own);
-    if (this.#entered !== undefined) entries = join(entries, this.#entered.reverse());
+    // The middleware's afterResponse hooks innermost first, as Django's process_response runs.
+    let entries = this.#tasksThen(this.#entered?.reverse());
     if (state === ABANDONED) {
       // What was listed in the shutdown report is not told again; `requestFinished` receivers are no task of the request's.
       const listed = this.#listed!;
@@ -194,6 +190,17 @@ export class Exchange implements Job {
     entries = join(entries, this.#host.finishedReceivers()) ?? NO_ENTRIES;
     this.entries = entries;
     this.#host.scheduler.submit(this, accepted);
+  }
+
+  /**
+   * The request's tasks: its own, those of responses replaced by the one
+   * sent, and the sent response's, then `entered` (afterResponse hooks). No
+   * response for an exchange another framework answered: it is made only if
+   * a task reads it (see adopt.ts).
+   */
+  #tasksThen(entered: readonly AfterEntry[] | undefined): readonly AfterEntry[] | undefined {
+    const own = this.response?.[kAfterEntries];
+    return join(join(join(this.entries, this.#replaced(own)), own), entered);
   }
 
   /** The durable tasks of responses given some and then replaced by `response`: journaled with its own. */
