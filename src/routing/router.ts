@@ -95,9 +95,9 @@ export class Router {
   resolve(request: HttpRequest): RouteTarget {
     const { method, path } = request;
     if (path.includes('%')) checkEscapes(path);
+    if (path === '*') return this.#asterisk(method);
     const found = this.#tree.find(method as Method, path);
     if (found === null) {
-      if (method === 'OPTIONS' && path === '*') return this.#serverOptions;
       if (method === 'OPTIONS' && this.#allowed(path).length > 0) return this.#options(request);
       if (this.#appendSlash && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
       throw this.#miss(method, path);
@@ -107,6 +107,16 @@ export class Router {
     request.route = target.pattern;
     request[kRouteTarget] = target;
     return target;
+  }
+
+  /**
+   * The asterisk-form target, which names the server as a whole, is for
+   * OPTIONS only (RFC 9112 3.2.4); Node's parser takes it with any method,
+   * and find-my-way would match `GET *` to the route for `/`.
+   */
+  #asterisk(method: string): RouteTarget {
+    if (method === 'OPTIONS') return this.#serverOptions;
+    throw new BadRequest(`the request target * (the server as a whole) is for OPTIONS only, not ${method}`);
   }
 
   /**

@@ -165,7 +165,21 @@ describe('bad input over a real socket', () => {
     const response = await rawRequest(server, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     assert.equal(response.status, 204);
     assert.equal(response.headers.allow, 'GET, HEAD, POST, OPTIONS');
-    assert.equal((await rawRequest(server, 'GET * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).status, 404, 'only OPTIONS takes *');
+  });
+
+  test('* with any method but OPTIONS is a 400 naming the method (RFC 9112 3.2.4), not the route for / (find-my-way matched GET * to it)', async () => {
+    const home = await startServer(createApp({ logger: memoryLogger().logger, routes: [get('/', () => new HttpResponse('home')), post('/', () => new HttpResponse('posted'))] }));
+    try {
+      for (const method of ['GET', 'POST', 'HEAD', 'DELETE']) {
+        const response = await rawRequest(home, `${method} * HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        assert.equal(response.status, 400, method);
+        if (method !== 'HEAD') assert.equal(response.body.toString(), `the request target * (the server as a whole) is for OPTIONS only, not ${method}`);
+      }
+      assert.equal((await rawRequest(home, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).status, 204);
+      assert.equal((await rawRequest(home, rawGet('/'))).body.toString(), 'home');
+    } finally {
+      await home.close();
+    }
   });
 
   test('two Host headers are a 400 (RFC 9112 3.2) before any middleware, and the connection is closed', async () => {
