@@ -7,6 +7,7 @@ import { checkBoolean, checkKeys } from '../util/options.js';
 import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
 import { ScrapedHistogram, type HistogramSeries } from './scraped-histogram.js';
+import { recordedStatus } from './recorded-status.js';
 
 type PromClient = typeof import('prom-client');
 
@@ -251,7 +252,7 @@ export class Metrics {
   request(request: HttpRequest, outcome: Outcome): void {
     const route = request.route ?? UNMATCHED_ROUTE;
     const method = knownMethod(request.method);
-    const { status } = outcome;
+    const status = recordedStatus(outcome);
     let byMethod = this.#requestSeries.get(route);
     if (byMethod === undefined) this.#requestSeries.set(route, byMethod = new Map());
     let byStatus = byMethod.get(method);

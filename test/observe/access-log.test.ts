@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { createApp, get, HttpResponse, StreamingResponse, type AppOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
+import { clientLeftRoutes } from './client-left.js';
 
 const routes = [
   get('/users/:id', (request) => new HttpResponse(`user ${request.params.id}`)),
@@ -44,6 +45,20 @@ test('one info line per request, once its response is done: method, route, path,
   } finally {
     await server.close();
   }
+});
+
+test('a client that left before the response\'s head went out is logged with status 499, as nginx logs it, not the status never sent; one that left mid-body with the status sent', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const { routes: leaving, leave } = clientLeftRoutes();
+  const app = createApp({ routes: leaving, logger });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  await leave(server, app);
+  const logged = accessLines(lines).map(({ path, status, aborted, msg }) => ({ path, status, aborted, msg: String(msg).replace(/ [\d.]+ ms/, ' ms') }));
+  assert.deepEqual(logged, [
+    { path: '/left', status: 499, aborted: true, msg: 'GET /left 499 ms (client went away)' },
+    { path: '/streamed', status: 200, aborted: true, msg: 'GET /streamed 200 ms (client went away)' },
+  ]);
 });
 
 test('a streamed response is logged with the bytes it sent', async () => {

@@ -225,7 +225,7 @@ export class AdoptedExchange extends Exchange {
     this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
-    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
+    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500, res.headersSent));
   }
 
   /**

@@ -80,5 +80,6 @@ function closedHttp1(res: NodeResponse, exchange: Exchange): void {
 }
 
 function closed(res: NodeResponse, exchange: Exchange, http2: boolean): void {
-  exchange.finish(outcomeOf(exchange, isComplete(res, http2)));
+  const complete = isComplete(res, http2);
+  exchange.finish(outcomeOf(exchange, complete, undefined, complete || res.headersSent));
 }
