@@ -45,6 +45,8 @@ export const kGovern = Symbol('coda.govern');
 export const kServerClosing = Symbol('coda.serverClosing');
 /** App: a server has closed; how many of the app's servers are left (0: the app drains its tasks). */
 export const kServerClosed = Symbol('coda.serverClosed');
+/** App: a server refused a request before the app saw it: the access log and the metrics record it. */
+export const kRefused = Symbol('coda.refused');
 /** App: the requests in flight on one server's connections. */
 export const kRequestsOn = Symbol('coda.requestsOn');
 /** HttpResponse: the durable tasks registered with `response.after(task, payload)`. */

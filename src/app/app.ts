@@ -18,13 +18,14 @@ import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { Observer, type RequestListener } from '../observe/observer.js';
+import type { Refusal } from '../observe/refusal.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
 import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -177,6 +178,11 @@ export class App {
   [kListen](listener: RequestListener): void {
     this.#observing.listen(listener);
     this.#observer = this.#observing;
+  }
+
+  /** @internal One of the app's servers refused a request before the app saw it (see server/client-error.ts): the access log and the metrics record it. */
+  [kRefused](refusal: Refusal): void {
+    this.#observer?.refused(refusal);
   }
 
   /** @internal Aborts when the last of the app's servers begins to close (see `kServerClosing`). */

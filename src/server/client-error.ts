@@ -1,5 +1,7 @@
 import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Refusal } from '../observe/refusal.js';
 import { HEADER_COUNT_LIMIT } from './header-list.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
@@ -29,10 +31,10 @@ const ANSWERS: Record<string, [status: number, text: string]> = {
  * connection already answering the refused request itself, or no longer
  * writable, is only closed; a reset needs no answer.
  */
-export function answerClientError(error: ClientError, socket: Duplex): void {
+export function answerClientError(error: ClientError, socket: Duplex, refused: (refusal: Refusal) => void): void {
   const owed = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (owed?.req.complete === true && !owed.writableFinished) {
-    owed.once('finish', () => answerClientError(error, socket));
+    owed.once('finish', () => answerClientError(error, socket, refused));
     return;
   }
   // A response already sent whole is no longer owed (Node 22 keeps it on the socket a little longer than 24).
@@ -41,8 +43,16 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
     return;
   }
   const known = error.code === undefined ? undefined : ANSWERS[error.code];
+  // llhttp's reason is its own fixed words, never the bytes it refused.
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
   answerAndClose(socket, status, `${text}\n`);
+  // A request the app was given (its body too slow, or malformed) is recorded with its exchange: not twice.
+  if (!givenToApp(socket)) refused({ status, reason: text, code: error.code, remoteAddress: (socket as Partial<Socket>).remoteAddress });
+}
+
+/** Whether the request being parsed reached the app: its head was parsed, its body was still arriving. */
+function givenToApp(socket: Duplex): boolean {
+  return parsing(socket)?.complete === false;
 }
 
 /**
@@ -53,9 +63,14 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
  * its next one.
  */
 function answered(socket: Duplex): boolean {
-  const incoming = (socket as { parser?: { incoming?: { complete: boolean; _dumped?: boolean } | null } | null }).parser?.incoming;
+  const incoming = parsing(socket);
   // Node dumps what a response leaves unread once it is sent (a request already whole too: it keeps the parser's last).
   return incoming?.complete === false && incoming._dumped === true;
+}
+
+/** The request node:http's parser is on: the last whose head it parsed (whole already, if the refused one is the next). */
+function parsing(socket: Duplex): { complete: boolean; _dumped?: boolean } | null | undefined {
+  return (socket as { parser?: { incoming?: { complete: boolean; _dumped?: boolean } | null } | null }).parser?.incoming;
 }
 
 /**

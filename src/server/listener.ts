@@ -9,7 +9,8 @@ import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooMa
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { closeStalledSends } from './stalled-sends.js';
-import { kServeHttp1 } from '../symbols.js';
+import { kRefused, kServeHttp1 } from '../symbols.js';
+import type { Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
 
@@ -74,7 +75,8 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     if (socket instanceof Http2ServerResponse) handler(request, socket);
     else refuseConnect(request as IncomingMessage, socket);
   });
-  http1.on('clientError', answerClientError);
+  const refused = (refusal: Refusal): void => app[kRefused](refusal);
+  http1.on('clientError', (error: Error, socket: Duplex) => answerClientError(error, socket, refused));
   http1.on('checkExpectation', refuseExpectation);
   // The app refuses a request without Host itself, saying so (Node's 400 has no body).
   (http1 as { requireHostHeader?: boolean }).requireHostHeader = false;
