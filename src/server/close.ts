@@ -77,6 +77,6 @@ async function closeApp(app: App, deadline: number, requestsInFlightAtClose: num
 /** A server closed while `others` of the app's servers are still open (or closing): nothing of the app's is given up; its tasks run on. Logs the report. */
 function leaveApp(app: App, others: number, requestsInFlightAtClose: number): ShutdownReport {
   const report: ShutdownReport = { tasksCompleted: app.afterStats().completed, tasksAbandoned: [], requestsInFlightAtClose, tasksLeftInStore: [] };
-  app.logger.info(report, `server closed: the app still has ${others} other server(s), so its after-response tasks run on`);
+  app.logger.info(report, `server closed: the app's after-response tasks are drained with its last server (${others} other still open or closing)`);
   return report;
 }
