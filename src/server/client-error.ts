@@ -2,6 +2,8 @@ import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Refusal } from '../observe/refusal.js';
+import { kCutOff } from '../symbols.js';
+import type { NodeResponse } from '../transport/node/response.js';
 import { HEADER_COUNT_LIMIT } from './header-list.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
@@ -46,13 +48,13 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
   // llhttp's reason is its own fixed words, never the bytes it refused.
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
   answerAndClose(socket, status, `${text}\n`);
-  // A request the app was given (its body too slow, or malformed) is recorded with its exchange: not twice.
-  if (!givenToApp(socket)) refused({ status, reason: text, code: error.code, remoteAddress: (socket as Partial<Socket>).remoteAddress });
-}
-
-/** Whether the request being parsed reached the app: its head was parsed, its body was still arriving. */
-function givenToApp(socket: Duplex): boolean {
-  return parsing(socket)?.complete === false;
+  const incoming = parsing(socket);
+  // A request the app was given (its body too slow, or malformed) is recorded with its exchange, with this status: not twice.
+  if (incoming?.complete === false) {
+    if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = status;
+  } else {
+    refused({ status, reason: text, code: error.code, remoteAddress: (socket as Partial<Socket>).remoteAddress });
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import {
-  ClientDisconnected, createApp, get, HttpResponse, JsonResponse, metricsView, PermissionDenied, post, type MiddlewareHooks, type Server,
+  after as afterResponse, ClientDisconnected, createApp, get, HttpResponse, JsonResponse, metricsView, PermissionDenied, post, type MiddlewareHooks, type Outcome, type Server,
 } from 'coda-http';
 import { assertServes, connect, deferred, LEVEL, memoryLogger, parseResponse, rawGet, rawRequest, startServer } from '../helpers.js';
 
@@ -347,4 +347,26 @@ test('what Node\'s parser refuses before the app (400, 431, 408) is logged at in
   const refused = [...scraped.matchAll(/^coda_requests_refused_total\{status_code="(\d+)"\} (\d+)$/gm)].map(([, status, count]) => [status, Number(count)]);
   assert.deepEqual(refused.sort(), [['400', 1], ['408', 1], ['431', 1]]);
   assert.doesNotMatch(scraped, /^http_request_duration_seconds_count\{[^}]*status_code="4/m, 'refusals are not requests the app answered');
+});
+
+test('a view reading a body that does not arrive in time: its request is recorded with the 408 the server sent in its stead (access log, tasks\' outcome), not as a client gone before any answer', { timeout: 5_000 }, async (t) => {
+  const { logger, lines } = memoryLogger();
+  const seen = deferred<Outcome>();
+  const app = createApp({
+    logger,
+    routes: [post('/read', async (request) => {
+      afterResponse(({ outcome }) => seen.resolve(outcome));
+      return new HttpResponse(await request.text());
+    })],
+  });
+  const server = await startServer(app, { requestTimeoutMs: 300 });
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const response = await rawRequest(server, 'POST /read HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nthe start');
+  assert.equal(response.status, 408);
+  const { status, headersSent, aborted } = await seen.promise;
+  assert.deepEqual({ status, headersSent, aborted }, { status: 408, headersSent: true, aborted: true });
+  await app.settle();
+  const logged = lines.filter((line) => line.durationMs !== undefined).map((line) => line.status);
+  assert.deepEqual(logged, [408]);
+  assert.equal(lines.filter((line) => String(line.msg).startsWith('request refused')).length, 0, 'recorded once, as the app\'s request');
 });
