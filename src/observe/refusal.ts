@@ -16,6 +16,11 @@ export interface Refusal {
   remoteAddress: string | undefined;
 }
 
+/** The refusal of a request on `connection`; `reason` in the server's words (a trailing newline, a body's, dropped). */
+export function refusalOf(status: number, reason: string, connection: { remoteAddress?: string | undefined } | null | undefined, code?: string): Refusal {
+  return { status, reason: reason.trimEnd(), code, remoteAddress: connection?.remoteAddress };
+}
+
 /** The access log's line for a refusal, at `info` as a request's: `request refused before the app: 400 the request is malformed: …`. */
 export function logRefusal(logger: Logger, { status, reason, code, remoteAddress }: Refusal): void {
   if (!logsAt(logger, 'info')) return;

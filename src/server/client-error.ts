@@ -1,7 +1,7 @@
 import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Refusal } from '../observe/refusal.js';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { HEADER_COUNT_LIMIT } from './header-list.js';
@@ -53,7 +53,7 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
   if (incoming?.complete === false) {
     if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = status;
   } else {
-    refused({ status, reason: text, code: error.code, remoteAddress: (socket as Partial<Socket>).remoteAddress });
+    refused(refusalOf(status, text, socket as Partial<Socket>, error.code));
   }
 }
 
