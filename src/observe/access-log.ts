@@ -6,8 +6,9 @@ import { recordedStatus } from './recorded-status.js';
 /**
  * One line per request at `info`, once its response is done:
  * `GET /notes/7 200 1.42 ms`, with the method, route pattern, path, status,
- * duration, bytes sent and request id as fields (and `aborted` when the
- * client went first; the status 499 when it went before the head was sent). Nothing is built when the logger does not write `info`.
+ * duration, bytes sent, request id and client address as fields (and
+ * `aborted` when the client went first; the status 499 when it went before
+ * the head was sent). Nothing is built when the logger does not write `info`.
  */
 export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome): void {
   if (!logsAt(logger, 'info')) return;
@@ -16,6 +17,8 @@ export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome
   const line: Record<string, unknown> = {
     requestId: request.id, method: request.method, route: request.route ?? null, path: request.path,
     status, durationMs, bytes: outcome.bytesSent,
+    // Every common format names the client (CLF's %h, nginx's $remote_addr, Fastify's remoteAddress): here as request.ip, through trusted proxies only.
+    remoteAddress: request.ip,
   };
   if (outcome.aborted) line.aborted = true;
   logger.info(line, `${request.method} ${request.path} ${status} ${durationMs} ms${outcome.aborted ? ' (client went away)' : ''}`);

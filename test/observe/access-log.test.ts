@@ -22,7 +22,7 @@ function appWith(options: AppOptions = {}): { client: ReturnType<typeof createTe
   return { client: createTestClient(createApp({ routes, logger, ...options })), lines };
 }
 
-test('one info line per request, once its response is done: method, route, path, status, duration, bytes and request id', async () => {
+test('one info line per request, once its response is done: method, route, path, status, duration, bytes, request id and the client\'s address', async () => {
   const { logger, lines } = memoryLogger();
   const app = createApp({ routes, logger, requestIdHeader: 'x-request-id' });
   const server = await startServer(app, { host: '127.0.0.1' });
@@ -36,7 +36,7 @@ test('one info line per request, once its response is done: method, route, path,
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.deepEqual({ ...hit, durationMs: typeof hit!.durationMs, time: undefined, pid: undefined, hostname: undefined }, {
       level: LEVEL.info, requestId: id, method: 'GET', route: '/users/:id', path: '/users/7', status: 200,
-      durationMs: 'number', bytes: 6, msg: `GET /users/7 200 ${hit!.durationMs} ms`, time: undefined, pid: undefined, hostname: undefined,
+      durationMs: 'number', bytes: 6, remoteAddress: '127.0.0.1', msg: `GET /users/7 200 ${hit!.durationMs} ms`, time: undefined, pid: undefined, hostname: undefined,
     });
     assert.ok((hit!.durationMs as number) >= 0);
     assert.equal(miss!.route, null);
