@@ -40,7 +40,7 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
     return;
   }
   // A response already sent whole is no longer owed (Node 22 keeps it on the socket a little longer than 24).
-  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished) || answered(socket)) {
+  if (error.code === 'ECONNRESET' || !socket.writable || beforeHttp(socket) || (owed?.headersSent === true && !owed.writableFinished) || answered(socket)) {
     socket.destroy();
     return;
   }
@@ -55,6 +55,16 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
   } else {
     refused(refusalOf(status, text, socket as Partial<Socket>, error.code));
   }
+}
+
+/**
+ * Whether the error came before node:http took the connection: node:https and
+ * node:http2 report a TLS handshake that failed or timed out here too. No
+ * HTTP answer can go out on such a socket (written, it would wait for a
+ * handshake that never comes, and the connection would stay open for good).
+ */
+function beforeHttp(socket: Duplex): boolean {
+  return (socket as { parser?: unknown }).parser === undefined;
 }
 
 /**

@@ -56,7 +56,7 @@ export interface Listener {
  * not match it) are a TypeError that says so.
  */
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
-  const { tls } = settings;
+  const tls = settings.tls === undefined ? undefined : { ...handshakeLimit(settings.headersTimeoutMs), ...settings.tls };
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
   // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
   const refused = (refusal: Refusal): void => app[kRefused](refusal);
@@ -101,6 +101,17 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
       sessions.destroy();
     },
   };
+}
+
+/**
+ * Node waits 120 s (`handshakeTimeout`) for a TLS handshake, and the header
+ * timeout starts only after it: a client that connects and sends nothing
+ * held its connection twelve times the 10 s the docs promise. The handshake
+ * gets `headersTimeoutMs` too, as Go's server bounds it by its header
+ * timeout; a `handshakeTimeout` in the tls options wins.
+ */
+function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number } {
+  return headersTimeoutMs === 0 ? {} : { handshakeTimeout: headersTimeoutMs };
 }
 
 /**
