@@ -336,6 +336,8 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
   assert.equal((await rawRequest(server, forging)).status, 400);
   assert.equal((await rawRequest(server, rawGet(`/${'a'.repeat(20_000)}`))).status, 431);
   assert.equal((await rawRequest(server, 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ')).status, 408);
+  // A connection that sends nothing (a browser's preconnect, a port probe) gets Node's 408 too, but it is no request: not recorded.
+  assert.equal((await rawRequest(server, '')).status, 408);
   assert.equal((await rawRequest(server, 'CONNECT forged.example:443 HTTP/1.1\r\nHost: forged.example:443\r\n\r\n')).status, 501);
   assert.equal((await rawRequest(server, rawGet('/ok', { expect: 'forged' }))).status, 417);
   const refusals = lines.filter((line) => line.status !== undefined && line.durationMs === undefined);
