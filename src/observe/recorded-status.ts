@@ -1,6 +1,6 @@
 import type { Outcome } from '../http/response.js';
 
-/** nginx's "client closed request": what its logs, and Prometheus exporters fed from them, record for a client gone before the response. */
+/** nginx's "client closed request", which its logs (and Prometheus exporters fed from them) record for a client gone before the response; Coda's `ClientDisconnected` has it too. */
 export const CLIENT_CLOSED_REQUEST = 499;
 
 /**
