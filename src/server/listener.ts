@@ -9,6 +9,8 @@ import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooMa
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { closeStalledSends } from './stalled-sends.js';
+import { acceptedConnections } from './accepted.js';
+import { Server as TlsServer } from 'node:tls';
 import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
@@ -91,6 +93,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
   const sessions = new Sessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
+  const destroyAccepted = acceptedConnections(server);
   return {
     server,
     scheme: 'https',
@@ -99,6 +102,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     closeAllConnections: () => {
       HttpServer.prototype.closeAllConnections.call(http1);
       sessions.destroy();
+      destroyAccepted();
     },
   };
 }
@@ -161,12 +165,17 @@ function refuseExpectation(request: IncomingMessage | Http2ServerRequest, respon
 
 /** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */
 export function http1Listener(server: HttpServer | HttpsServer, scheme: 'http' | 'https'): Listener {
+  // node:http knows a plain connection from its accept; a TLS one only once its handshake is done.
+  const destroyAccepted = server instanceof TlsServer ? acceptedConnections(server) : undefined;
   return {
     server,
     scheme,
     closeSessions: () => {},
     closeIdleConnections: () => server.closeIdleConnections(),
-    closeAllConnections: () => server.closeAllConnections(),
+    closeAllConnections: () => {
+      server.closeAllConnections();
+      destroyAccepted?.();
+    },
   };
 }
 

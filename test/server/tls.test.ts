@@ -66,6 +66,20 @@ test('a connection that never starts its TLS handshake is closed at headersTimeo
   }
 });
 
+test('close() with a connection whose TLS handshake has not begun: it is closed with the silent ones, and close() resolves at once, not when the handshake times out; HTTPS and HTTP/2', { timeout: 10_000 }, async () => {
+  for (const http2 of [false, true]) {
+    const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2 });
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    const started = performance.now();
+    const closed = await Promise.race([server.close({ timeoutMs: 1_000 }).then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, 4_000, false).unref())]);
+    socket.destroy();
+    assert.ok(closed, `http2: ${http2}: close() still pending 4 s later (the handshake timeout is 10 s)`);
+    assert.ok(performance.now() - started < 2_000, `http2: ${http2}: closed after ${Math.round(performance.now() - started)} ms`);
+  }
+});
+
 test('HTTPS: close() answers the request in flight (Connection: close), runs its task, then reports', async () => {
   const entered = deferred();
   const release = deferred();
