@@ -39,8 +39,16 @@ export const kAbandon = Symbol('coda.abandon');
 export const kAbandonNow = Symbol('coda.abandonNow');
 /** Signal: its receivers as after-response entries. */
 export const kEntries = Symbol('coda.entries');
-/** App: set by `server.close()`: responses from now on ask the client to close the connection. */
-export const kClosing = Symbol('coda.closing');
+/** App: `serve()` or `attach()` put a server under the app's shutdown. */
+export const kGovern = Symbol('coda.govern');
+/** App: a server begins to close: responses on its connections from now on ask the client to close them. */
+export const kServerClosing = Symbol('coda.serverClosing');
+/** App: a server has closed; how many of the app's servers are left (0: the app drains its tasks). */
+export const kServerClosed = Symbol('coda.serverClosed');
+/** App: a server refused a request before the app saw it: the access log and the metrics record it. */
+export const kRefused = Symbol('coda.refused');
+/** App: the requests in flight on one server's connections. */
+export const kRequestsOn = Symbol('coda.requestsOn');
 /** HttpResponse: the durable tasks registered with `response.after(task, payload)`. */
 export const kTaskEntries = Symbol('coda.taskEntries');
 /** App: the response to send, once the exchange's durable tasks are journaled (a 503 if the store could not take them). */
@@ -71,7 +79,7 @@ export const kListen = Symbol('coda.listen');
 export const kTransformStream = Symbol('coda.transformStream');
 /** Route: called with the app when the app is built, for routes that observe their app (the dashboard's). */
 export const kMount = Symbol('coda.mount');
-/** App: aborts when `server.close()` begins, so long-lived responses (the dashboard's event streams) end and do not hold the drain up. */
+/** App: aborts when the last of its servers begins to close, so long-lived responses (the dashboard's event streams) end and do not hold the drain up. */
 export const kClosingSignal = Symbol('coda.closingSignal');
 /** Tasks: the app's durable task definitions, for `coda worker`. */
 export const kDefinitions = Symbol('coda.definitions');

@@ -23,7 +23,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
-import { adoptedExchange, closingServer, type AdoptedExchange } from '../transport/node/adopt.js';
+import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
@@ -105,8 +105,7 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   const drain = (): Promise<ShutdownReport> => {
     if (draining === undefined) {
       // Fastify's replies in flight ask for their connection's close from now on (see AdoptedExchange.closeConnection).
-      closingServer(fastify.server);
-      draining = drainApp(app, timeoutMs);
+      draining = drainApp(app, timeoutMs, fastify.server);
     }
     return draining;
   };

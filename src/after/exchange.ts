@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
 import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
 import { kAfterEntries, kDone, kTaskEntries } from '../symbols.js';
@@ -84,6 +85,11 @@ export class Exchange implements Job {
   /** When the request entered Coda, on the `performance.now()` clock. */
   get startedAt(): number {
     return this.request.startedAt;
+  }
+
+  /** The connection the request came on (an HTTP/2 request: its session's); none for `app.fetch` and the test client. */
+  get connection(): Socket | undefined {
+    return this.request.raw?.socket ?? undefined;
   }
 
   /** The request of an exchange made without one: a subclass that makes its request late says how. */

@@ -18,16 +18,18 @@ import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { Observer, type RequestListener } from '../observe/observer.js';
+import type { Refusal } from '../observe/refusal.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
 import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kServeHttp1, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
+import { closingServer, isClosing, onClosingServer, serverOf } from '../transport/node/closing-servers.js';
 import { hostProblem } from '../transport/node/host-header.js';
 import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
@@ -77,6 +79,11 @@ export class App {
   /** Exchanges whose response is not done yet. */
   readonly #inFlight = new LinkedList<Exchange>();
   readonly #idleWaiters = new Waiters();
+  /** Woken as each request ends while a server closes (see `kRequestsDone`). */
+  readonly #finishWaiters = new Waiters();
+  /** The servers `serve()` and `attach()` put under this app's shutdown, until each has closed. */
+  readonly #servers = new Set<object>();
+  /** One of the app's servers has begun to close: its responses may have to ask for their connection's close (see `#send`). */
   #closing = false;
   readonly #closingController = new AbortController();
 
@@ -137,17 +144,31 @@ export class App {
     for (const { route, path } of routes) (route as MountableRoute)[kMount]?.(this, path);
   }
 
-  /** @internal Set by `server.close()`: responses from now on ask the client to close the connection. */
-  get [kClosing](): boolean {
-    return this.#closing;
+  /** @internal `serve()` or `attach()` put `server` under the app's shutdown: the app drains once every such server has closed. */
+  [kGovern](server: object): void {
+    this.#servers.add(server);
   }
 
-  set [kClosing](closing: boolean) {
-    this.#closing = closing;
-    if (!closing) return;
-    this.#closingController.abort();
-    // Another framework writes a response's head when it likes: each one in flight asks for its connection's close then.
+  /**
+   * @internal `server` begins to close (undefined: a framework closing
+   * without one): the responses on its connections ask the client to close
+   * them from now on; those on the app's other servers do not. Once every
+   * server the app was put on has begun to close, the app is closing
+   * (`kClosingSignal`).
+   */
+  [kServerClosing](server: object | undefined): void {
+    if (server !== undefined) closingServer(server);
+    this.#closing = true;
+    // Another framework writes a response's head when it likes: each one in flight on that server asks for its connection's close then.
     for (const exchange of this.#inFlight) if (exchange instanceof AdoptedExchange) exchange.closeConnection(this.#inFlight);
+    for (const open of this.#servers) if (!isClosing(open)) return;
+    this.#closingController.abort();
+  }
+
+  /** @internal `server` has closed its connections: how many of the app's servers are still open or closing (0: the app drains now). */
+  [kServerClosed](server: object): number {
+    this.#servers.delete(server);
+    return this.#servers.size;
   }
 
   /**
@@ -159,7 +180,12 @@ export class App {
     this.#observer = this.#observing;
   }
 
-  /** @internal Aborts when `server.close()` begins. */
+  /** @internal One of the app's servers refused a request before the app saw it (see server/client-error.ts): the access log and the metrics record it. */
+  [kRefused](refusal: Refusal): void {
+    this.#observer?.refused(refusal);
+  }
+
+  /** @internal Aborts when the last of the app's servers begins to close (see `kServerClosing`). */
   get [kClosingSignal](): AbortSignal {
     return this.#closingController.signal;
   }
@@ -317,7 +343,7 @@ export class App {
     const exchange = new AdoptedExchange(this.#host, req, res, this);
     this.#inFlight.push(exchange);
     this.tasks.runHere();
-    if (this[kClosing]) exchange.closeConnection(this.#inFlight);
+    if (this.#closing) exchange.closeConnection(this.#inFlight);
     exchange.watch();
     return this.#admit(exchange) ?? exchange;
   }
@@ -383,15 +409,15 @@ export class App {
    * connection once they are answered (server/connections.ts).
    */
   #aloneOnConnection(exchange: Exchange): boolean {
-    const socket = exchange.request.raw?.socket;
-    for (const other of this.#inFlight) if (other !== exchange && other.request.raw?.socket === socket) return false;
+    const socket = exchange.connection;
+    for (const other of this.#inFlight) if (other !== exchange && other.connection === socket) return false;
     return true;
   }
 
   #send(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
     exchange.response = response;
-    // Closing over HTTP/2 is the session's GOAWAY (server.close()), not a header.
-    if (this[kClosing] && !http2 && this.#aloneOnConnection(exchange)) (res as ServerResponse).shouldKeepAlive = false;
+    // Closing over HTTP/2 is the session's GOAWAY (server.close()), not a header. Only the closing server's connections close.
+    if (this.#closing && !http2 && onClosingServer(exchange.connection) && this.#aloneOnConnection(exchange)) (res as ServerResponse).shouldKeepAlive = false;
     watch(res, exchange, http2);
     try {
       // A streamed body is produced while it is sent: in the request's async context, so after() works there.
@@ -415,6 +441,7 @@ export class App {
     this.#observer?.finished(exchange.request, exchange.outcome!);
     this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();
+    if (this.#closing) this.#finishWaiters.wake();
   };
 
   #lost(record: TaskRecord): void {
@@ -426,9 +453,17 @@ export class App {
     return this.#inFlight.size;
   }
 
-  /** @internal Resolves when no request is in flight. */
-  [kRequestsDone](): Promise<void> {
-    return this.#idleWaiters.wait(this.#inFlight.size === 0);
+  /** @internal Resolves when no request is in flight (on `server`'s connections, when given: a closing server's). */
+  async [kRequestsDone](server?: object): Promise<void> {
+    if (server === undefined) return this.#idleWaiters.wait(this.#inFlight.size === 0);
+    while (this[kRequestsOn](server) > 0) await this.#finishWaiters.wait(false);
+  }
+
+  /** @internal The requests in flight on `server`'s connections. */
+  [kRequestsOn](server: object): number {
+    let count = 0;
+    for (const exchange of this.#inFlight) if (serverOf(exchange.connection) === server) count++;
+    return count;
   }
 
   /**

@@ -15,8 +15,15 @@ import type { HttpRequest } from './request.js';
  * `performance.timeOrigin`): subtract them, do not read them as dates.
  */
 export interface Outcome {
-  /** The status sent (or that was being sent when the connection closed). */
+  /** The status sent (or that was being sent when the connection closed; see `headersSent`). */
   status: number;
+  /**
+   * Whether the response's status line and headers went out (as Node's
+   * `res.headersSent`): false when the client left before they did, so
+   * nothing was sent and `status` is only the one the app chose. Coda sets
+   * it on every outcome it makes; one made by hand without it reads as true.
+   */
+  headersSent?: boolean;
   /** Every byte was handed to the operating system (`'finish'`). */
   completed: boolean;
   /** The connection closed before the response was complete. */

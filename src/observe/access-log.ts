@@ -1,20 +1,25 @@
 import { logsAt, type Logger } from '../log/logger.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
+import { recordedStatus } from './recorded-status.js';
 
 /**
  * One line per request at `info`, once its response is done:
  * `GET /notes/7 200 1.42 ms`, with the method, route pattern, path, status,
- * duration, bytes sent and request id as fields (and `aborted` when the
- * client went first). Nothing is built when the logger does not write `info`.
+ * duration, bytes sent, request id and client address as fields (and
+ * `aborted` when the client went first; the status 499 when it went before
+ * the head was sent). Nothing is built when the logger does not write `info`.
  */
 export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome): void {
   if (!logsAt(logger, 'info')) return;
+  const status = recordedStatus(outcome);
   const durationMs = Math.round((outcome.finishedAt - outcome.startedAt) * 100) / 100;
   const line: Record<string, unknown> = {
     requestId: request.id, method: request.method, route: request.route ?? null, path: request.path,
-    status: outcome.status, durationMs, bytes: outcome.bytesSent,
+    status, durationMs, bytes: outcome.bytesSent,
+    // Every common format names the client (CLF's %h, nginx's $remote_addr, Fastify's remoteAddress): here as request.ip, through trusted proxies only.
+    remoteAddress: request.ip,
   };
   if (outcome.aborted) line.aborted = true;
-  logger.info(line, `${request.method} ${request.path} ${outcome.status} ${durationMs} ms${outcome.aborted ? ' (client went away)' : ''}`);
+  logger.info(line, `${request.method} ${request.path} ${status} ${durationMs} ms${outcome.aborted ? ' (client went away)' : ''}`);
 }

@@ -7,6 +7,7 @@ import { checkBoolean, checkKeys } from '../util/options.js';
 import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
 import { ScrapedHistogram, type HistogramSeries } from './scraped-histogram.js';
+import { recordedStatus } from './recorded-status.js';
 
 type PromClient = typeof import('prom-client');
 
@@ -60,7 +61,7 @@ const KEYS = ['registry', 'defaultMetrics'];
 /** Every name Coda registers. */
 const NAMES = [
   'http_request_duration_seconds', 'coda_tasks_total', 'coda_task_run_seconds', 'coda_task_wait_seconds',
-  'coda_requests_shed_total', 'coda_tasks_pending', 'coda_tasks_running',
+  'coda_requests_shed_total', 'coda_requests_refused_total', 'coda_tasks_pending', 'coda_tasks_running',
 ];
 
 /** A counter's series kept as a plain number, added to prom-client's counter when the registry is scraped. */
@@ -82,6 +83,7 @@ class MetricSet {
   readonly taskRun: ScrapedHistogram;
   readonly taskWait: ScrapedHistogram;
   readonly shed: Counter;
+  readonly refused: Counter;
   /** The apps whose counts the gauges read, with the logger that hears when their store cannot answer. */
   readonly sources = new Map<MetricsSource, Logger>();
   /** `coda_tasks_total`'s series, by kind, task and state joined. */
@@ -119,6 +121,10 @@ class MetricSet {
       labelNames: ['kind', 'task'], buckets: TASK_BUCKETS,
     });
     this.shed = new client.Counter({ name: 'coda_requests_shed_total', help: 'Requests refused with 503 while the after-response queue was full', registers });
+    this.refused = new client.Counter({
+      name: 'coda_requests_refused_total', help: 'Requests the server refused before the app saw them (malformed: 400, too large: 431 or 413, too slow to arrive: 408), by status',
+      labelNames: ['status_code'], registers,
+    });
     const gauges = [
       ['pending', 'Tasks accepted and not started (durable: held, ready or delayed in the store)'],
       ['running', 'Tasks running now (durable: in every process on the store)'],
@@ -251,7 +257,7 @@ export class Metrics {
   request(request: HttpRequest, outcome: Outcome): void {
     const route = request.route ?? UNMATCHED_ROUTE;
     const method = knownMethod(request.method);
-    const { status } = outcome;
+    const status = recordedStatus(outcome);
     let byMethod = this.#requestSeries.get(route);
     if (byMethod === undefined) this.#requestSeries.set(route, byMethod = new Map());
     let byStatus = byMethod.get(method);
@@ -289,6 +295,11 @@ export class Metrics {
   /** A request was refused with 503: the after-response queue is full. */
   shed(): void {
     this.#set.shed.inc();
+  }
+
+  /** The server refused a request before the app saw it (see refusal.ts): rare, so counted in prom-client's counter at once. */
+  refused(status: number): void {
+    this.#set.refused.inc({ status_code: String(status) });
   }
 }
 

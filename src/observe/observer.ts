@@ -6,6 +6,7 @@ import { describe } from '../util/describe.js';
 import { checkBoolean, checkFeature } from '../util/options.js';
 import { logAccess } from './access-log.js';
 import { Metrics, type MetricsOptions, type MetricsSource } from './metrics.js';
+import { logRefusal, type Refusal } from './refusal.js';
 import { tracingFrom, type Tracing, type TracingOptions } from './tracing.js';
 
 /** The app's observability options (see docs/observability.md). */
@@ -76,6 +77,12 @@ export class Observer {
   started(request: HttpRequest): void {
     const listeners = this.#listeners;
     if (listeners !== undefined) for (const listener of listeners) listener.started(request);
+  }
+
+  /** The server refused a request before the app saw it: it is logged and counted, as a request is. */
+  refused(refusal: Refusal): void {
+    this.metrics?.refused(refusal.status);
+    if (this.#accessLog !== undefined) logRefusal(this.#accessLog, refusal);
   }
 
   /** A response is done: its span ends, its duration is counted, its line is logged, its listeners hear of it. */

@@ -92,7 +92,8 @@ export class Tracing implements TaskTracer {
         span.updateName(`${spanMethod(knownMethod(request.method))} ${route}`);
         span.setAttribute('http.route', route);
       }
-      span.setAttribute('http.response.status_code', outcome.status);
+      // None when the client left before the head went out: no status was sent (HTTP semantic conventions: set "if and only if one was sent").
+      if (outcome.headersSent !== false) span.setAttribute('http.response.status_code', outcome.status);
       // Server spans: a 5xx is an error, a 4xx is the client's (HTTP semantic conventions).
       let errorType: string | undefined;
       if (outcome.error !== undefined) errorType = errorName(outcome.error);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
-import { closingServer } from '../transport/node/adopt.js';
+import { kGovern } from '../symbols.js';
 import { closeServer, type ShutdownReport } from './close.js';
 import { http1Listener, serverUrl, type Listener } from './listener.js';
 import { holdPipelined } from './pipelining.js';
@@ -41,21 +41,18 @@ export interface ShutdownSettings {
 /**
  * Puts a server (listening, or about to) under `app`'s shutdown: `close()`
  * stops accepting, answers the requests in flight with `Connection: close`,
- * closes idle keep-alive connections, runs the pending tasks and reports; the
- * first close wins, later calls get its report. With `handleSignals`, SIGTERM
- * and SIGINT close it too.
+ * closes idle keep-alive connections, runs the pending tasks (once the app's
+ * last such server closes: see close.ts) and reports; the first close wins,
+ * later calls get its report. With `handleSignals`, SIGTERM and SIGINT close
+ * it too.
  */
 export function govern(app: App, listener: Listener, url: () => string, settings: ShutdownSettings): (options?: { timeoutMs?: number }) => Promise<ShutdownReport> {
   let shutdownDone: Promise<ShutdownReport> | undefined;
   let stopHandlingSignals = (): void => {};
+  app[kGovern](listener.server);
   const close = (options: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
     stopHandlingSignals();
-    if (shutdownDone === undefined) {
-      // Before closeServer tells the app: the responses another framework writes on this server's connections ask for their close.
-      closingServer(listener.server);
-      shutdownDone = closeServer(app, listener, options.timeoutMs ?? 10_000);
-    }
-    return shutdownDone;
+    return (shutdownDone ??= closeServer(app, listener, options.timeoutMs ?? 10_000));
   };
   if (settings.handleSignals) {
     stopHandlingSignals = handleSignals({ app, get url() { return url(); }, timeoutMs: settings.shutdownTimeoutMs, close });

@@ -1,5 +1,9 @@
 import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
+import { kCutOff } from '../symbols.js';
+import type { NodeResponse } from '../transport/node/response.js';
 import { HEADER_COUNT_LIMIT } from './header-list.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
@@ -29,20 +33,39 @@ const ANSWERS: Record<string, [status: number, text: string]> = {
  * connection already answering the refused request itself, or no longer
  * writable, is only closed; a reset needs no answer.
  */
-export function answerClientError(error: ClientError, socket: Duplex): void {
+export function answerClientError(error: ClientError, socket: Duplex, refused: (refusal: Refusal) => void): void {
   const owed = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (owed?.req.complete === true && !owed.writableFinished) {
-    owed.once('finish', () => answerClientError(error, socket));
+    owed.once('finish', () => answerClientError(error, socket, refused));
     return;
   }
   // A response already sent whole is no longer owed (Node 22 keeps it on the socket a little longer than 24).
-  if (error.code === 'ECONNRESET' || !socket.writable || (owed?.headersSent === true && !owed.writableFinished) || answered(socket)) {
+  if (error.code === 'ECONNRESET' || !socket.writable || beforeHttp(socket) || (owed?.headersSent === true && !owed.writableFinished) || answered(socket)) {
     socket.destroy();
     return;
   }
   const known = error.code === undefined ? undefined : ANSWERS[error.code];
+  // llhttp's reason is its own fixed words, never the bytes it refused.
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
   answerAndClose(socket, status, `${text}\n`);
+  const incoming = parsing(socket);
+  // A request the app was given (its body too slow, or malformed) is recorded with its exchange, with this status: not twice.
+  if (incoming?.complete === false) {
+    if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = status;
+  } else if ((socket as Partial<Socket>).bytesRead !== 0) {
+    // A connection that sent nothing (a browser's preconnect, a port probe) gets its 408 as from Node, but it is no request: not recorded.
+    refused(refusalOf(status, text, socket as Partial<Socket>, error.code));
+  }
+}
+
+/**
+ * Whether the error came before node:http took the connection: node:https and
+ * node:http2 report a TLS handshake that failed or timed out here too. No
+ * HTTP answer can go out on such a socket (written, it would wait for a
+ * handshake that never comes, and the connection would stay open for good).
+ */
+function beforeHttp(socket: Duplex): boolean {
+  return (socket as { parser?: unknown }).parser === undefined;
 }
 
 /**
@@ -53,9 +76,14 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
  * its next one.
  */
 function answered(socket: Duplex): boolean {
-  const incoming = (socket as { parser?: { incoming?: { complete: boolean; _dumped?: boolean } | null } | null }).parser?.incoming;
+  const incoming = parsing(socket);
   // Node dumps what a response leaves unread once it is sent (a request already whole too: it keeps the parser's last).
   return incoming?.complete === false && incoming._dumped === true;
+}
+
+/** The request node:http's parser is on: the last whose head it parsed (whole already, if the refused one is the next). */
+function parsing(socket: Duplex): { complete: boolean; _dumped?: boolean } | null | undefined {
+  return (socket as { parser?: { incoming?: { complete: boolean; _dumped?: boolean } | null } | null }).parser?.incoming;
 }
 
 /**

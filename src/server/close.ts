@@ -1,16 +1,16 @@
 import type { App } from '../app/app.js';
-import { kAbandon, kCloseTasks, kClosing, kRequestsDone } from '../symbols.js';
+import { kAbandon, kCloseTasks, kRequestsDone, kRequestsOn, kServerClosed, kServerClosing } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
 import type { Listener } from './listener.js';
 
 /** What `close()` reports, and logs. */
 export interface ShutdownReport {
-  /** After-response tasks completed over the server's life, including during the drain. */
+  /** After-response tasks completed over the app's life, including during the drain. */
   tasksCompleted: number;
   /** Tasks that did not run or were aborted at the deadline. */
   tasksAbandoned: { name: string; requestId: string }[];
-  /** Requests being handled when `close()` was called. */
+  /** Requests being handled on the server's connections when `close()` was called. */
   requestsInFlightAtClose: number;
   /**
    * Durable tasks this process was running at the deadline: aborted and
@@ -22,21 +22,25 @@ export interface ShutdownReport {
 
 /**
  * One server's graceful close: stop accepting, answer every request received
- * (with `Connection: close`; HTTP/2 sessions get a GOAWAY), close the idle
- * keep-alive connections, run the
- * pending after-response tasks, and at the deadline abort the rest. Logs the
+ * on it (with `Connection: close`; HTTP/2 sessions get a GOAWAY), close the
+ * idle keep-alive connections; then, if it was the last of the app's servers
+ * to close, run the pending after-response tasks and at the deadline abort
+ * the rest. While another of the app's servers is open, the app goes on as
+ * before there: its requests and tasks are that server's to drain. Logs the
  * report and resolves with it.
  */
 export async function closeServer(app: App, listener: Listener, timeoutMs: number): Promise<ShutdownReport> {
   const deadline = performance.now() + timeoutMs;
-  const requestsInFlightAtClose = app.requestsInFlight;
-  app[kClosing] = true;
-  const closed = stopAccepting(listener.server);
+  const { server } = listener;
+  const requestsInFlightAtClose = app[kRequestsOn](server);
+  app[kServerClosing](server);
+  const closed = stopAccepting(server);
   listener.closeSessions();
   await closeIdleConnections(app, listener, closed, deadline);
   // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
   listener.closeAllConnections();
-  const report = await closeApp(app, deadline, requestsInFlightAtClose);
+  const others = app[kServerClosed](server);
+  const report = others === 0 ? await closeApp(app, deadline, requestsInFlightAtClose) : leaveApp(app, others, requestsInFlightAtClose);
   await closed;
   return report;
 }
@@ -45,12 +49,13 @@ export async function closeServer(app: App, listener: Listener, timeoutMs: numbe
  * The app's shutdown when a framework closes its own server (Fastify's
  * `close()` stops accepting and closes the connections): the requests in
  * flight finish, then the pending tasks run, until the deadline. Logs the
- * report and resolves with it.
+ * report and resolves with it. `server`: the framework's, whose responses
+ * ask for their connection's close from now on.
  */
-export async function drainApp(app: App, timeoutMs: number): Promise<ShutdownReport> {
+export async function drainApp(app: App, timeoutMs: number, server?: object): Promise<ShutdownReport> {
   const deadline = performance.now() + timeoutMs;
   const requestsInFlightAtClose = app.requestsInFlight;
-  app[kClosing] = true;
+  app[kServerClosing](server);
   await untilDeadline(app[kRequestsDone](), deadline);
   return closeApp(app, deadline, requestsInFlightAtClose);
 }
@@ -66,5 +71,12 @@ async function closeApp(app: App, deadline: number, requestsInFlightAtClose: num
   };
   const inStore = report.tasksLeftInStore.length === 0 ? '' : `, ${report.tasksLeftInStore.length} durable task(s) left in the store`;
   app.logger.info(report, `shutdown complete: ${report.tasksAbandoned.length} after-response task(s) abandoned${inStore}`);
+  return report;
+}
+
+/** A server closed while `others` of the app's servers are still open (or closing): nothing of the app's is given up; its tasks run on. Logs the report. */
+function leaveApp(app: App, others: number, requestsInFlightAtClose: number): ShutdownReport {
+  const report: ShutdownReport = { tasksCompleted: app.afterStats().completed, tasksAbandoned: [], requestsInFlightAtClose, tasksLeftInStore: [] };
+  app.logger.info(report, `server closed: the app's after-response tasks are drained with its last server (${others} other still open or closing)`);
   return report;
 }

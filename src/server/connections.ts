@@ -1,5 +1,5 @@
 import type { App } from '../app/app.js';
-import { kRequestsDone } from '../symbols.js';
+import { kRequestsDone, kRequestsOn } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import type { Listener, NodeServer } from './listener.js';
 
@@ -55,17 +55,18 @@ export function stopAccepting(server: NodeServer): Promise<void> {
  * Closes the idle keep-alive connections of a closing server, once no request
  * has come for `QUIET_MS` and the event loop has read what already reached
  * them (a request found there is answered, with `Connection: close`); again
- * each time the requests in flight are done, since a response begun before
- * `close()` leaves its connection open and idle. Returns when a sweep leaves
- * no request in flight, when no connection is left, or at `deadline`.
+ * each time the server's requests in flight are done, since a response begun
+ * before `close()` leaves its connection open and idle. Returns when a sweep
+ * leaves none of its requests in flight, when no connection is left, or at
+ * `deadline`. The app's requests on its other servers are theirs.
  */
 export async function closeIdleConnections(app: App, listener: Listener, closed: Promise<void>, deadline: number): Promise<void> {
   for (;;) {
     await quiet(listener.server, closed, deadline);
     await ioPolled();
     listener.closeIdleConnections();
-    if (app.requestsInFlight === 0 || performance.now() >= deadline) return;
-    await untilDeadline(app[kRequestsDone](), deadline);
+    if (app[kRequestsOn](listener.server) === 0 || performance.now() >= deadline) return;
+    await untilDeadline(app[kRequestsDone](listener.server), deadline);
   }
 }
 

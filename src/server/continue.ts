@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app/app.js';
-import { kClosing } from '../symbols.js';
+import { onClosingServer } from '../transport/node/closing-servers.js';
 
 /**
  * Answers `Expect: 100-continue` as Go's net/http does, instead of Node's
@@ -21,7 +21,7 @@ export function continueWhenRead(app: App): (req: IncomingMessage, res: ServerRe
       req._read = read;
       if (!res.headersSent) {
         // A server closing sends every response with `Connection: close` (see close.ts).
-        res.shouldKeepAlive = keepAlive && !app[kClosing];
+        res.shouldKeepAlive = keepAlive && !onClosingServer(req.socket);
         res.writeContinue();
       }
       read.call(this, size);

@@ -1,6 +1,7 @@
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { answerAndCloseStream } from './answer-stream.js';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
 
 /** A request listener for either protocol's requests (an HTTP/2 server's hears HTTP/1.1 ones too). */
 export type Handler = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
@@ -38,13 +39,17 @@ const TOO_MANY = `the request has too many header fields: more than ${HEADER_COU
  * SETTINGS, or never does, would otherwise be served whatever its size), and
  * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields.
  */
-export function limitHeaderList(handler: Handler): Handler {
+export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) => void): Handler {
   return (request, response) => {
     if (request instanceof Http2ServerRequest) {
-      if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) answerAndCloseStream(response as Http2ServerResponse, 431, TOO_LARGE);
-      else handler(request, response);
+      if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) {
+        answerAndCloseStream(response as Http2ServerResponse, 431, TOO_LARGE);
+        refused(refusalOf(431, TOO_LARGE, request.socket));
+      } else {
+        handler(request, response);
+      }
     } else if (tooManyFields(request)) {
-      refuseHttp1(response as ServerResponse);
+      refuseHttp1(request, response as ServerResponse, refused);
     } else {
       handler(request, response);
     }
@@ -65,9 +70,10 @@ export function tooManyFields(request: IncomingMessage): boolean {
   return request.rawHeaders.length > HEADER_COUNT_LIMIT * 2;
 }
 
-/** The 431 for `tooManyFields`; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
-export function refuseHttp1(response: ServerResponse): void {
+/** The 431 for `tooManyFields`, recorded; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
+export function refuseHttp1(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): void {
   response.shouldKeepAlive = false;
   response.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(TOO_MANY) });
   response.end(TOO_MANY);
+  refused(refusalOf(431, TOO_MANY, request.socket));
 }

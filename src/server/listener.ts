@@ -9,7 +9,10 @@ import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooMa
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { closeStalledSends } from './stalled-sends.js';
-import { kServeHttp1 } from '../symbols.js';
+import { acceptedConnections } from './accepted.js';
+import { Server as TlsServer } from 'node:tls';
+import { kRefused, kServeHttp1 } from '../symbols.js';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
 
@@ -55,15 +58,16 @@ export interface Listener {
  * not match it) are a TypeError that says so.
  */
 export function createListener(app: App, settings: ServeSettings, checkingInterval: number): Listener {
-  const { tls } = settings;
+  const tls = settings.tls === undefined ? undefined : { ...handshakeLimit(settings.headersTimeoutMs), ...settings.tls };
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
   // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
-  const handler = limitRequestTime(limitHeaderList(limitPipelining(app.handler)), settings.requestTimeoutMs);
+  const refused = (refusal: Refusal): void => app[kRefused](refusal);
+  const handler = limitRequestTime(limitHeaderList(limitPipelining(app.handler), refused), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app));
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app, refused));
     else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app));
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app, refused));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }
@@ -72,10 +76,10 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.on('connect', (request: IncomingMessage | Http2ServerRequest, socket: Duplex | Http2ServerResponse) => {
     // node:http2 emits its CONNECT streams here too, with their response: requests like any other.
     if (socket instanceof Http2ServerResponse) handler(request, socket);
-    else refuseConnect(request as IncomingMessage, socket);
+    else refuseConnect(request as IncomingMessage, socket, refused);
   });
-  http1.on('clientError', answerClientError);
-  http1.on('checkExpectation', refuseExpectation);
+  http1.on('clientError', (error: Error, socket: Duplex) => answerClientError(error, socket, refused));
+  http1.on('checkExpectation', (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => refuseExpectation(request, response, refused));
   // The app refuses a request without Host itself, saying so (Node's 400 has no body).
   (http1 as { requireHostHeader?: boolean }).requireHostHeader = false;
   http1.headersTimeout = settings.headersTimeoutMs;
@@ -89,6 +93,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
   const sessions = new Sessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
+  const destroyAccepted = acceptedConnections(server);
   return {
     server,
     scheme: 'https',
@@ -97,8 +102,20 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     closeAllConnections: () => {
       HttpServer.prototype.closeAllConnections.call(http1);
       sessions.destroy();
+      destroyAccepted();
     },
   };
+}
+
+/**
+ * Node waits 120 s (`handshakeTimeout`) for a TLS handshake, and the header
+ * timeout starts only after it: a client that connects and sends nothing
+ * held its connection twelve times the 10 s the docs promise. The handshake
+ * gets `headersTimeoutMs` too, as Go's server bounds it by its header
+ * timeout; a `handshakeTimeout` in the tls options wins.
+ */
+function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number } {
+  return headersTimeoutMs === 0 ? {} : { handshakeTimeout: headersTimeoutMs };
 }
 
 /**
@@ -107,11 +124,11 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
  * request (`limitHeaderList(limitPipelining(app.handler))` is three, and
  * asks of each request whether it is HTTP/2's).
  */
-function http1Handler(app: App): (request: IncomingMessage, response: ServerResponse) => void {
+function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
   const serve = app[kServeHttp1];
   return (request, response) => {
     if (tooManyFields(request)) {
-      refuseHttp1(response);
+      refuseHttp1(request, response, refused);
       return;
     }
     holdPipelined(request, response);
@@ -122,34 +139,43 @@ function http1Handler(app: App): (request: IncomingMessage, response: ServerResp
 /**
  * An HTTP/1.1 CONNECT asks for a tunnel, which only a proxy gives; Node hands
  * it to 'connect' listeners, never to the app, and without one closes the
- * connection unanswered. Coda answers 501, naming the request, and closes it.
+ * connection unanswered. Coda answers 501, naming the request, and closes it;
+ * the log line does not name it (the target is the client's bytes).
  */
-function refuseConnect(request: IncomingMessage, socket: Duplex): void {
+function refuseConnect(request: IncomingMessage, socket: Duplex, refused: (refusal: Refusal) => void): void {
   answerAndClose(socket, 501, `CONNECT ${request.url ?? ''} is not supported: this server is not a proxy`);
+  refused(refusalOf(501, 'CONNECT is not supported: this server is not a proxy', request.socket));
 }
 
 /**
  * An `Expect` other than 100-continue (RFC 9110 10.1.1: 417). Node answers
  * it before the app sees the request, with an empty body; Coda names the
- * expectation. The connection is closed: the client may send its body
- * anyway, and it must not be read as the next request.
+ * expectation (not in its log line: it is the client's bytes). The
+ * connection is closed: the client may send its body anyway, and it must not
+ * be read as the next request.
  */
-function refuseExpectation(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void {
+function refuseExpectation(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse, refused: (refusal: Refusal) => void): void {
   const body = `Expect: ${request.headers.expect ?? ''} is not supported: the only expectation this server meets is 100-continue\n`;
   if (response instanceof ServerResponse) response.shouldKeepAlive = false;
   response.statusCode = 417;
   response.setHeader('content-type', 'text/plain; charset=utf-8');
   response.end(body);
+  refused(refusalOf(417, 'an Expect other than 100-continue is not supported', request.socket));
 }
 
 /** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */
 export function http1Listener(server: HttpServer | HttpsServer, scheme: 'http' | 'https'): Listener {
+  // node:http knows a plain connection from its accept; a TLS one only once its handshake is done.
+  const destroyAccepted = server instanceof TlsServer ? acceptedConnections(server) : undefined;
   return {
     server,
     scheme,
     closeSessions: () => {},
     closeIdleConnections: () => server.closeIdleConnections(),
-    closeAllConnections: () => server.closeAllConnections(),
+    closeAllConnections: () => {
+      server.closeAllConnections();
+      destroyAccepted?.();
+    },
   };
 }
 

@@ -43,8 +43,12 @@ function expire(request: Http2ServerRequest, response: Http2ServerResponse): voi
   if (stream.closed || stream._readableState.ended) return;
   // node:http2 ends the request's body when the stream closes, as though it had all arrived: the body readers must see it did not.
   Object.defineProperty(request, 'complete', { value: false });
-  // Not the app's answer: its exchange ends aborted, and what it answers later is not sent (see transport/node/response.ts).
-  (response as NodeResponse)[kCutOff] = true;
-  if (response.headersSent) stream.close(constants.NGHTTP2_CANCEL);
-  else answerAndCloseStream(response, 408, `${TIMED_OUT}\n`);
+  // Not the app's answer: its exchange ends aborted (with the 408, when that went out), and what it answers later is not sent (see transport/node/response.ts).
+  if (response.headersSent) {
+    (response as NodeResponse)[kCutOff] = true;
+    stream.close(constants.NGHTTP2_CANCEL);
+  } else {
+    (response as NodeResponse)[kCutOff] = 408;
+    answerAndCloseStream(response, 408, `${TIMED_OUT}\n`);
+  }
 }

@@ -22,6 +22,8 @@ export interface Server<S extends NodeServer = HttpServer> {
    * responses carry `Connection: close`; a request already sent on an idle
    * keep-alive connection is answered too), close idle keep-alive sockets,
    * run the pending after-response tasks, and at the deadline abort the rest.
+   * The tasks are the app's: while another server of the app is open, they
+   * run on, and this close ends with its own requests.
    */
   close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
 }

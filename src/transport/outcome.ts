@@ -1,10 +1,11 @@
 import type { Exchange } from '../after/exchange.js';
 import type { Outcome } from '../http/response.js';
 
-/** An exchange's `Outcome`, built the same way by every transport once its response is done. */
-export function outcomeOf(exchange: Exchange, completed: boolean, status = exchange.response!.status): Outcome {
+/** An exchange's `Outcome`, built the same way by every transport once its response is done; `headersSent`: whether its head went out (a transport that cannot tell leaves it true). */
+export function outcomeOf(exchange: Exchange, completed: boolean, status = exchange.response!.status, headersSent = true): Outcome {
   const outcome: Outcome = {
     status,
+    headersSent,
     completed,
     aborted: !completed,
     bytesSent: exchange.bytesSent,

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { createApp, get, HttpResponse, StreamingResponse, type AppOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
+import { clientLeftRoutes } from './client-left.js';
 
 const routes = [
   get('/users/:id', (request) => new HttpResponse(`user ${request.params.id}`)),
@@ -21,7 +22,7 @@ function appWith(options: AppOptions = {}): { client: ReturnType<typeof createTe
   return { client: createTestClient(createApp({ routes, logger, ...options })), lines };
 }
 
-test('one info line per request, once its response is done: method, route, path, status, duration, bytes and request id', async () => {
+test('one info line per request, once its response is done: method, route, path, status, duration, bytes, request id and the client\'s address', async () => {
   const { logger, lines } = memoryLogger();
   const app = createApp({ routes, logger, requestIdHeader: 'x-request-id' });
   const server = await startServer(app, { host: '127.0.0.1' });
@@ -35,7 +36,7 @@ test('one info line per request, once its response is done: method, route, path,
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.deepEqual({ ...hit, durationMs: typeof hit!.durationMs, time: undefined, pid: undefined, hostname: undefined }, {
       level: LEVEL.info, requestId: id, method: 'GET', route: '/users/:id', path: '/users/7', status: 200,
-      durationMs: 'number', bytes: 6, msg: `GET /users/7 200 ${hit!.durationMs} ms`, time: undefined, pid: undefined, hostname: undefined,
+      durationMs: 'number', bytes: 6, remoteAddress: '127.0.0.1', msg: `GET /users/7 200 ${hit!.durationMs} ms`, time: undefined, pid: undefined, hostname: undefined,
     });
     assert.ok((hit!.durationMs as number) >= 0);
     assert.equal(miss!.route, null);
@@ -44,6 +45,20 @@ test('one info line per request, once its response is done: method, route, path,
   } finally {
     await server.close();
   }
+});
+
+test('a client that left before the response\'s head went out is logged with status 499, as nginx logs it, not the status never sent; one that left mid-body with the status sent', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const { routes: leaving, leave } = clientLeftRoutes();
+  const app = createApp({ routes: leaving, logger });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  await leave(server, app);
+  const logged = accessLines(lines).map(({ path, status, aborted, msg }) => ({ path, status, aborted, msg: String(msg).replace(/ [\d.]+ ms/, ' ms') }));
+  assert.deepEqual(logged, [
+    { path: '/left', status: 499, aborted: true, msg: 'GET /left 499 ms (client went away)' },
+    { path: '/streamed', status: 200, aborted: true, msg: 'GET /streamed 200 ms (client went away)' },
+  ]);
 });
 
 test('a streamed response is logged with the bytes it sent', async () => {

@@ -7,6 +7,7 @@ import { after, createApp, get, HttpResponse, metricsView, post, sqliteStore, St
 import { createTestClient } from 'coda-http/testing';
 import { ScrapedHistogram } from '../../src/observe/scraped-histogram.js';
 import { LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
+import { clientLeftRoutes } from './client-left.js';
 
 interface Sample {
   name: string;
@@ -84,6 +85,21 @@ test('request durations by method, route pattern and status; tasks by name and s
   assert.equal(value(samples, 'coda_requests_shed_total'), 0);
   assert.ok(value(samples, 'process_cpu_user_seconds_total')! > 0, 'Node\'s default metrics are collected');
   assert.ok(samples.some((s) => s.name === 'nodejs_heap_size_used_bytes'));
+});
+
+test('a request whose client left before the response\'s head went out is counted with status_code="499" (nginx\'s client closed request), not the status never sent; one left mid-body keeps its status', async (t) => {
+  const registry = new Registry();
+  const { routes, leave } = clientLeftRoutes();
+  const app = createApp({ metrics: { registry, defaultMetrics: false }, accessLog: false, routes: [...routes, get('/metrics', metricsView({ registry }))] });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  await leave(server, app);
+  const { samples } = await scrape(server.url);
+  const count = (route: string, status: string) => value(samples, 'http_request_duration_seconds_count', { route, status_code: status });
+  assert.equal(count('/left', '499'), 1);
+  assert.equal(count('/left', '200'), undefined);
+  assert.equal(count('/streamed', '200'), 1);
+  assert.equal(count('/streamed', '499'), undefined);
 });
 
 test('tasks pending and running are gauges read at scrape time; requests refused at a full queue are counted as shed', async (t) => {

@@ -11,6 +11,7 @@ import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sql
 import { createTestClient } from 'coda-http/testing';
 import { startServer } from '../helpers.js';
 import { named, only, recorder } from './spans.js';
+import { clientLeftRoutes } from './client-left.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const PARENT_ID = 'b7ad6b7169203331';
@@ -65,6 +66,22 @@ test('unrouted requests are named by their method alone; a 5xx sets error.type a
   const failed = only(exporter, 'GET /boom');
   assert.equal(failed.attributes['error.type'], '500');
   assert.equal(failed.status.code, SpanStatusCode.ERROR);
+});
+
+test('a request whose client left before the response\'s head went out has no http.response.status_code (none was sent), error.type aborted; one left mid-body keeps the status sent', async (t) => {
+  const { exporter, tracing } = recorder();
+  const { routes, leave } = clientLeftRoutes();
+  const app = createApp({ tracing, accessLog: false, routes });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  await leave(server, app);
+  const left = only(exporter, 'GET /left');
+  assert.equal(left.attributes['http.response.status_code'], undefined);
+  assert.equal(left.attributes['error.type'], 'aborted');
+  assert.equal(left.status.code, SpanStatusCode.ERROR);
+  const streamed = only(exporter, 'GET /streamed');
+  assert.equal(streamed.attributes['http.response.status_code'], 200);
+  assert.equal(streamed.attributes['error.type'], 'aborted');
 });
 
 test('the request span is active in middleware and the view: what they start is its child', async () => {

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import {
-  ClientDisconnected, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, type MiddlewareHooks, type Server,
+  after as afterResponse, ClientDisconnected, createApp, get, HttpResponse, JsonResponse, metricsView, PermissionDenied, post, type MiddlewareHooks, type Outcome, type Server,
 } from 'coda-http';
 import { assertServes, connect, deferred, LEVEL, memoryLogger, parseResponse, rawGet, rawRequest, startServer } from '../helpers.js';
 
@@ -336,4 +337,56 @@ test('a request answered before its body arrived, whose body then stops: one res
   } finally {
     await server.close({ timeoutMs: 1_000 });
   }
+});
+
+test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CONNECT: 501; an unknown Expect: 417) is logged at info, with no byte the client sent in the line, and counted in coda_requests_refused_total by status', { timeout: 5_000 }, async (t) => {
+  const registry = new Registry();
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, metrics: { registry, defaultMetrics: false }, routes: [get('/ok', () => new HttpResponse('ok')), get('/metrics', metricsView({ registry }))] });
+  const server = await startServer(app, { headersTimeoutMs: 200, requestTimeoutMs: 400 });
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  // A header the parser refuses, followed by bytes shaped as a log line of their own.
+  const forging = 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\u0001\n{"level":50,"msg":"forged"}\r\n\r\n';
+  assert.equal((await rawRequest(server, forging)).status, 400);
+  assert.equal((await rawRequest(server, rawGet(`/${'a'.repeat(20_000)}`))).status, 431);
+  assert.equal((await rawRequest(server, 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ')).status, 408);
+  // A connection that sends nothing (a browser's preconnect, a port probe) gets Node's 408 too, but it is no request: not recorded.
+  assert.equal((await rawRequest(server, '')).status, 408);
+  assert.equal((await rawRequest(server, 'CONNECT forged.example:443 HTTP/1.1\r\nHost: forged.example:443\r\n\r\n')).status, 501);
+  assert.equal((await rawRequest(server, rawGet('/ok', { expect: 'forged' }))).status, 417);
+  const refusals = lines.filter((line) => line.status !== undefined && line.durationMs === undefined);
+  assert.deepEqual(refusals.map(({ level, status, code, remoteAddress, msg }) => ({ level, status, code, remoteAddress, msg })), [
+    { level: LEVEL.info, status: 400, code: 'HPE_INVALID_HEADER_TOKEN', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 400 the request is malformed: Invalid header value char' },
+    { level: LEVEL.info, status: 431, code: 'HPE_HEADER_OVERFLOW', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 431 the request line and headers are larger than the server accepts: more than 16384 bytes, or more than 1000 header fields' },
+    { level: LEVEL.info, status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 408 the request did not arrive in time' },
+    { level: LEVEL.info, status: 501, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 501 CONNECT is not supported: this server is not a proxy' },
+    { level: LEVEL.info, status: 417, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 417 an Expect other than 100-continue is not supported' },
+  ]);
+  assert.ok(!JSON.stringify(lines).includes('forged'), 'nothing the client sent is in the log');
+  const scraped = await (await fetch(`${server.url}/metrics`)).text();
+  const refused = [...scraped.matchAll(/^coda_requests_refused_total\{status_code="(\d+)"\} (\d+)$/gm)].map(([, status, count]) => [status, Number(count)]);
+  assert.deepEqual(refused.sort(), [['400', 1], ['408', 1], ['417', 1], ['431', 1], ['501', 1]]);
+  assert.doesNotMatch(scraped, /^http_request_duration_seconds_count\{[^}]*status_code="4/m, 'refusals are not requests the app answered');
+});
+
+test('a view reading a body that does not arrive in time: its request is recorded with the 408 the server sent in its stead (access log, tasks\' outcome), not as a client gone before any answer', { timeout: 5_000 }, async (t) => {
+  const { logger, lines } = memoryLogger();
+  const seen = deferred<Outcome>();
+  const app = createApp({
+    logger,
+    routes: [post('/read', async (request) => {
+      afterResponse(({ outcome }) => seen.resolve(outcome));
+      return new HttpResponse(await request.text());
+    })],
+  });
+  const server = await startServer(app, { requestTimeoutMs: 300 });
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const response = await rawRequest(server, 'POST /read HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nthe start');
+  assert.equal(response.status, 408);
+  const { status, headersSent, aborted } = await seen.promise;
+  assert.deepEqual({ status, headersSent, aborted }, { status: 408, headersSent: true, aborted: true });
+  await app.settle();
+  const logged = lines.filter((line) => line.durationMs !== undefined).map((line) => line.status);
+  assert.deepEqual(logged, [408]);
+  assert.equal(lines.filter((line) => String(line.msg).startsWith('request refused')).length, 0, 'recorded once, as the app\'s request');
 });

@@ -67,8 +67,9 @@ const bothDone = (frames: Frame[]) => [1, 3].every((id) => { const a = answer(fr
 describe('the header list limit (HTTP/2 as HTTP/1.1)', () => {
   let views = 0;
   let server: Server<Http2SecureServer>;
+  const { logger, lines } = memoryLogger();
   before(async () => {
-    const app = createApp({ logger: memoryLogger().logger, routes: [get('/ok', () => (views++, new HttpResponse('ok')))] });
+    const app = createApp({ logger, routes: [get('/ok', () => (views++, new HttpResponse('ok')))] });
     server = await serve(app, { port: 0, handleSignals: false, tls: { key, cert }, http2: true });
   });
   after(() => server.close({ timeoutMs: 1_000 }));
@@ -89,6 +90,9 @@ describe('the header list limit (HTTP/2 as HTTP/1.1)', () => {
       assert.match(refused.body, TOO_LARGE, `${count} headers of ${size} bytes`);
       assert.deepEqual([refused.ended, refused.reset, answer(frames, 3).body, views], [true, undefined, 'ok', 1]);
     }
+    // Logged with the access log, as a refusal of node:http's parser is.
+    const logged = lines.filter((line) => String(line.msg).startsWith('request refused before the app: 431 the header list is larger'));
+    assert.deepEqual(logged.map((line) => [line.status, line.remoteAddress]), [[431, '127.0.0.1'], [431, '127.0.0.1']]);
   });
 
   test('a client still sending its body gets the 431 whole, then the stream is stopped (RST_STREAM NO_ERROR)', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from 'coda-http';
+import { after as afterResponse, createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from 'coda-http';
 import { assertServes, canListen, connect, deferred, memoryLogger, startServer } from '../helpers.js';
 
 /** A small app; each suite gets its own, so requests from one do not show in another's close() report. */
@@ -205,6 +206,69 @@ describe('server.close()', () => {
     assert.deepEqual(await first, { tasksCompleted: 0, tasksAbandoned: [], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
     assert.equal(server.server.listening, false);
     await assert.rejects(fetch(`${server.url}/ok`));
+  });
+});
+
+describe('two servers for one app', () => {
+  test('closing one by hand leaves the other as it was: its responses keep their connections, its requests and tasks are not given up; the app drains when the last one closes', { timeout: 10_000 }, async () => {
+    const viewGate = deferred();
+    const viewStarted = deferred();
+    const taskGate = deferred();
+    const taskStarted = deferred();
+    let taskSignal: AbortSignal | undefined;
+    const { logger, lines } = memoryLogger();
+    const twoApp = createApp({
+      logger,
+      routes: [
+        get('/ok', () => new HttpResponse('ok')),
+        get('/slow', async () => {
+          viewStarted.resolve();
+          await viewGate.promise;
+          return new HttpResponse('slow');
+        }),
+        get('/task', () => {
+          afterResponse(async ({ signal }) => {
+            taskSignal = signal;
+            taskStarted.resolve();
+            await taskGate.promise;
+          }, { name: 'long' });
+          return new HttpResponse('queued');
+        }),
+      ],
+    });
+    const closing = await startServer(twoApp);
+    const staying = await startServer(twoApp);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const get = (path: string): Promise<{ connection: string | undefined; text: string }> => new Promise((resolve, reject) => {
+        http.get(`${staying.url}${path}`, { agent }, (response) => {
+          let text = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ connection: response.headers.connection, text }));
+        }).on('error', reject);
+      });
+      assert.deepEqual(await get('/task'), { connection: 'keep-alive', text: 'queued' });
+      await taskStarted.promise;
+      const inFlight = get('/slow');
+      await viewStarted.promise;
+      // A short deadline: the other server's request and task outlast it.
+      const report = await closing.close({ timeoutMs: 200 });
+      assert.deepEqual(report.tasksAbandoned, []);
+      assert.equal(taskSignal?.aborted, false, 'the task of a request on the other server runs on');
+      viewGate.resolve();
+      assert.deepEqual(await inFlight, { connection: 'keep-alive', text: 'slow' }, 'a request in flight on the other server keeps its connection');
+      assert.deepEqual(await get('/ok'), { connection: 'keep-alive', text: 'ok' }, 'a later request too');
+      taskGate.resolve();
+      await twoApp.settle();
+      assert.equal(twoApp.afterStats().completed, 1);
+      assert.deepEqual(lines.map((line) => line.msg).filter((msg) => /^(server closed|shutdown complete)/.test(String(msg))), ["server closed: the app's after-response tasks are drained with its last server (1 other still open or closing)"]);
+      assert.equal((await staying.close({ timeoutMs: 1_000 })).tasksCompleted, 1);
+      assert.equal(lines.at(-1)?.msg, 'shutdown complete: 0 after-response task(s) abandoned', 'the app drains when its last server closes');
+    } finally {
+      viewGate.resolve();
+      taskGate.resolve();
+      agent.destroy();
+      await staying.close({ timeoutMs: 1_000 });
+    }
   });
 });
 

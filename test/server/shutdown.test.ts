@@ -46,6 +46,17 @@ test('SIGTERM closes every server, waits for each one\'s tasks, runs the hooks, 
   assert.deepEqual(lines.find((l) => l.event === 'exit'), { event: 'exit', code: 0, ran: 4 });
 });
 
+test('SIGTERM with one app on both servers: each server closes, the app drains once, with its last server, and every task of both ran', async () => {
+  const { lines, exited } = await startAndSignal('one-app');
+  assert.equal(await exited, 0);
+  const reports = lines.filter((l) => /^(server closed|shutdown complete)/.test(String(l.msg)));
+  assert.deepEqual(reports.map((l) => String(l.msg).split(':')[0]).sort(), ['server closed', 'shutdown complete']);
+  const drained = reports.find((l) => String(l.msg).startsWith('shutdown complete'))!;
+  assert.equal(drained.tasksCompleted, 4, 'both requests\' two tasks, the slow ones included');
+  assert.deepEqual(drained.tasksAbandoned, []);
+  assert.deepEqual(lines.find((l) => l.event === 'exit'), { event: 'exit', code: 0, ran: 4 });
+});
+
 test('a hook that throws is logged, the next hook still runs, and the process exits 1', async () => {
   const { lines, exited } = await startAndSignal('hook-fails');
   assert.equal(await exited, 1);

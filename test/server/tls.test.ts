@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import https from 'node:https';
+import net from 'node:net';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, post, serve, type ServeOptions } from 'coda-http';
 import { deferred, memoryLogger } from '../helpers.js';
@@ -43,6 +45,38 @@ test('HTTPS: GET and POST over TLS, the url says https', async () => {
     await assert.rejects(fetch(`${server.url.replace('https', 'http')}/secure`), 'a cleartext client is not answered');
   } finally {
     await server.close({ timeoutMs: 1_000 });
+  }
+});
+
+test('a connection that never starts its TLS handshake is closed at headersTimeoutMs (as Go bounds the handshake by its header timeout), not held for Node\'s 120 s; HTTPS and HTTP/2', { timeout: 10_000 }, async () => {
+  for (const http2 of [false, true]) {
+    const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2, headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    try {
+      const socket = net.connect(server.port, '127.0.0.1');
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      const started = performance.now();
+      const closed = await Promise.race([once(socket, 'close').then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, 3_000, false).unref())]);
+      socket.destroy();
+      assert.ok(closed, `http2: ${http2}: still open 3 s later`);
+      assert.ok(performance.now() - started < 2_000, `http2: ${http2}: closed after ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  }
+});
+
+test('close() with a connection whose TLS handshake has not begun: it is closed with the silent ones, and close() resolves at once, not when the handshake times out; HTTPS and HTTP/2', { timeout: 10_000 }, async () => {
+  for (const http2 of [false, true]) {
+    const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2 });
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    const started = performance.now();
+    const closed = await Promise.race([server.close({ timeoutMs: 1_000 }).then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, 4_000, false).unref())]);
+    socket.destroy();
+    assert.ok(closed, `http2: ${http2}: close() still pending 4 s later (the handshake timeout is 10 s)`);
+    assert.ok(performance.now() - started < 2_000, `http2: ${http2}: closed after ${Math.round(performance.now() - started)} ms`);
   }
 });
 

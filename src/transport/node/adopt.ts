@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Exchange, type ExchangeHost } from '../../after/exchange.js';
 import type { Hold } from '../../after/job.js';
 import { HttpRequest, peerOf, type Peer, type RequestOptions } from '../../http/request.js';
@@ -11,19 +12,12 @@ import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
 import { isComplete, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
+import { isClosing, serverOf } from './closing-servers.js';
 
 const kAdopted = Symbol('coda.adopted');
 type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
 type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
-
-/** Servers whose shutdown has begun: the responses adopted on their connections ask for the connection's close (see closeConnection). */
-const closingServers = new WeakSet<object>();
-
-/** `server`'s shutdown has begun (attach()'s close, fastify.close()): not another server the same app answers on. */
-export function closingServer(server: object): void {
-  closingServers.add(server);
-}
 
 /** What the app tells every exchange it adopts. */
 export interface AdoptionSettings {
@@ -81,6 +75,11 @@ export class AdoptedExchange extends Exchange {
     return this.#startedAt;
   }
 
+  /** Its connection, without making the request (see `lateRequest`); none for a request made by hand (a test's IncomingMessage). */
+  override get connection(): Socket | undefined {
+    return this.#req.socket ?? undefined;
+  }
+
   /**
    * The request as Coda's middleware, tasks and logs see it, made when one
    * first reads it: most requests another framework answers never need it.
@@ -110,7 +109,7 @@ export class AdoptedExchange extends Exchange {
   }
 
   /**
-   * Shutdown of its connection's server has begun (see `closingServer`): the
+   * Shutdown of its connection's server has begun (see closing-servers.ts): the
    * response asks its client to close the connection
    * (`Connection: close`), unless a request behind it on that connection is
    * still to be answered as its head goes out (Node would drop that one
@@ -121,8 +120,8 @@ export class AdoptedExchange extends Exchange {
   closeConnection(inFlight: Iterable<Exchange>): void {
     const res = this.#res;
     // The connection's server (a net socket's): the app may answer on others, still open.
-    const server = (this.#req.socket as { server?: object } | null)?.server;
-    if (this.#closingConnection || res.headersSent || (server !== undefined && !closingServers.has(server))) return;
+    const server = serverOf(this.connection);
+    if (this.#closingConnection || res.headersSent || (server !== undefined && !isClosing(server))) return;
     this.#closingConnection = true;
     let keepAlive = res.shouldKeepAlive;
     Object.defineProperty(res, 'shouldKeepAlive', {
@@ -226,7 +225,7 @@ export class AdoptedExchange extends Exchange {
     this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
-    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500));
+    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500, res.headersSent));
   }
 
   /**

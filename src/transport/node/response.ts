@@ -13,9 +13,10 @@ export interface NodeResponse {
   /**
    * Set by the server when it ended the response itself: it closed the
    * connection on a client that stopped reading (see server/stalled-sends.ts),
-   * or answered an HTTP/2 request too slow to arrive (server/request-timeout.ts).
+   * or answered a request too slow to arrive (server/request-timeout.ts,
+   * server/client-error.ts): then the status it answered in the app's stead.
    */
-  [kCutOff]?: true;
+  [kCutOff]?: true | number;
   /** node:http only: the connection has closed. */
   readonly closed?: boolean;
   /** node:http2 only: the response's stream. */

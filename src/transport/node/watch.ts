@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
 import { isClosed, isComplete, type NodeResponse } from './response.js';
+import { kCutOff } from '../../symbols.js';
+import type { Outcome } from '../../http/response.js';
 
 /**
  * Watches a Node response for its `'close'`, which comes after `'finish'`
@@ -80,5 +82,11 @@ function closedHttp1(res: NodeResponse, exchange: Exchange): void {
 }
 
 function closed(res: NodeResponse, exchange: Exchange, http2: boolean): void {
-  exchange.finish(outcomeOf(exchange, isComplete(res, http2)));
+  exchange.finish(isComplete(res, http2) ? outcomeOf(exchange, true) : unfinished(res, exchange));
+}
+
+/** The outcome of a response not sent whole: the client went (before its head, or after), or the server answered in the app's stead (see `kCutOff`). */
+function unfinished(res: NodeResponse, exchange: Exchange): Outcome {
+  const answered = res[kCutOff];
+  return typeof answered === 'number' ? outcomeOf(exchange, false, answered, true) : outcomeOf(exchange, false, undefined, res.headersSent);
 }
