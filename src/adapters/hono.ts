@@ -26,6 +26,8 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { Context, ExecutionContext, MiddlewareHandler, Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { inJob, register } from '../after/context.js';
@@ -104,6 +106,35 @@ function prepare(proto: ReadyContext): void {
   Object.defineProperty(proto, kReady, { value: true });
 }
 
+/**
+ * Prepares the Context class of the Hono this module finds, as `coda()` is
+ * called: at once where it can, so that a request of this very tick (an
+ * `app.request()` right after `app.use(coda())`) on a route the middleware
+ * does not cover finds `c.after` and its clear error, not undefined until an
+ * `import()` resolved. Hono is an ES module, which Node's `require()` loads
+ * synchronously (22.12 and later) as the very instance `import` gives. A
+ * loader that compiles what `require()` loads (tsx) gives a copy of its own
+ * instead, which no Hono app uses: then, and where `require()` cannot load it
+ * at all, Hono's module is prepared once `import()` has it. Without Hono
+ * installed, nothing: the adapter loads without it (a peer it needs for its
+ * types only).
+ */
+function prepareHono(): void {
+  const hono = honoNow();
+  if (hono !== undefined) ready(hono.Context.prototype as ReadyContext);
+  else import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
+}
+
+/** Hono's ES module, loaded now by `require()`; undefined when it cannot be, or came as a loader's copy (not a module namespace). */
+function honoNow(): typeof import('hono') | undefined {
+  try {
+    const loaded: unknown = createRequire(import.meta.url)(fileURLToPath(import.meta.resolve('hono')));
+    return Object.prototype.toString.call(loaded) === '[object Module]' ? loaded as typeof import('hono') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `prepare(proto)`, once; per request too, for the Context of a Hono other than the one this module loads (a second copy). */
 function ready(proto: ReadyContext): void {
   if (proto[kReady] !== true) prepare(proto);
@@ -161,8 +192,7 @@ function defineExecutionContext(c: Context, exchange: Exchange, runtime?: Execut
 export function coda(options: AdapterOptions = {}): HonoCoda {
   const app = adapterApp('coda-http/hono coda()', options);
   // Now, not at the first request through the middleware: on a route it does not cover, c.after says so from the start.
-  // Loaded, not imported: the adapter loads without Hono installed (a peer it needs for its types only).
-  import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
+  prepareHono();
   const middleware: MiddlewareHandler = async (c, next) => {
     const res = outgoing(c);
     if (res === undefined) return answerFetch(app, c, next);

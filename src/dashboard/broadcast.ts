@@ -29,12 +29,21 @@ class Subscriber {
     this.#wake?.();
   }
 
-  async *messages(): AsyncGenerator<string> {
+  /**
+   * The messages, until closed or `allowed` says no: it is asked before each
+   * message but the first (its stream was authorized as it opened), so a
+   * client refused since is sent nothing more, not even a heartbeat.
+   */
+  async *messages(allowed: () => Promise<boolean>): AsyncGenerator<string> {
+    let first = true;
     for (;;) {
-      const message = this.#waiting;
-      if (message !== undefined) {
+      if (this.#waiting !== undefined) {
+        if (!first && !(await allowed())) return;
+        first = false;
+        // The latest: a newer snapshot may have replaced it while `allowed` was asked.
+        const message = this.#waiting;
         this.#waiting = undefined;
-        yield message;
+        if (message !== undefined) yield message;
       } else if (this.#closed) {
         return;
       } else {
@@ -80,11 +89,15 @@ export class Broadcast {
     return !this.#closed && this.#subscribers.size < this.#settings.maxClients;
   }
 
-  /** A new stream (check `accepting` first); it ends when `signal` aborts. */
-  subscribe(signal: AbortSignal): AsyncGenerator<string> {
+  /**
+   * A new stream (check `accepting` first); it ends when `signal` aborts, or
+   * when `allowed`, asked before each message but the first, says no.
+   */
+  subscribe(signal: AbortSignal, allowed: () => Promise<boolean>): AsyncGenerator<string> {
     const subscriber = new Subscriber();
     this.#subscribers.add(subscriber);
     const leave = (): void => {
+      signal.removeEventListener('abort', leave);
       subscriber.close();
       this.#subscribers.delete(subscriber);
       if (this.#subscribers.size === 0) this.#stopTimer();
@@ -97,7 +110,7 @@ export class Broadcast {
       this.#timer.unref();
     }
     this.refresh();
-    return subscriber.messages();
+    return stream(subscriber.messages(allowed), leave);
   }
 
   /** Makes a snapshot now and sends it if it changed (after a task was retried, say). */
@@ -140,6 +153,15 @@ export class Broadcast {
   #stopTimer(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+}
+
+/** The messages, then `leave` however they end: refused, closed, or the client gone (the generator returned). */
+async function* stream(messages: AsyncGenerator<string>, leave: () => void): AsyncGenerator<string> {
+  try {
+    yield* messages;
+  } finally {
+    leave();
   }
 }
 

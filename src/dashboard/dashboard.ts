@@ -17,7 +17,8 @@ export interface DashboardOptions {
   /**
    * Decides who may see the dashboard and act on tasks: true lets the request
    * in, false refuses it with 403 (throw `Unauthorized` for a 401). Required:
-   * the page shows payloads and request paths.
+   * the page shows payloads and request paths. An open event stream asks it
+   * again before each message it sends, and ends once refused.
    */
   authorize: (request: HttpRequest) => boolean | Promise<boolean>;
   /** How often the page's figures are refreshed while it is open. Default 1,000 ms. */
@@ -82,13 +83,21 @@ export function dashboard(options: DashboardOptions): Route[] {
     (error) => app?.logger.error({ err: error }, 'dashboard: could not make a snapshot'),
   );
 
-  const guard = (view: View): View => async (request) => {
+  const checkAllowed = async (request: HttpRequest): Promise<void> => {
     const allowed: unknown = await authorize(request);
     if (allowed === false) throw new PermissionDenied('the dashboard is not available to this request (authorize() returned false)');
     if (allowed !== true) throw new TypeError(`dashboard(): authorize() must return true or false, got ${describe(allowed)}`);
+  };
+  const guard = (view: View): View => async (request) => {
+    await checkAllowed(request);
     recorder.admit(request);
     return view(request);
   };
+  // An open stream asks again before each message it sends: a user logged out or demoted since it opened gets no more.
+  const stillAllowed = (request: HttpRequest) => (): Promise<boolean> => checkAllowed(request).then(() => true, (error: unknown) => {
+    if (!(error instanceof HttpError)) app?.logger.error({ err: error }, 'dashboard: authorize() failed for an open event stream, which is ended');
+    return false;
+  });
   const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {
     checkSameSite(request);
     if (app === undefined || !app.tasks.defined) throw new NotFound('this app has no durable tasks');
@@ -102,11 +111,11 @@ export function dashboard(options: DashboardOptions): Route[] {
     get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' } }))),
     // The open event streams and this request are the dashboard's own: not counted in flight.
     get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store' } }))),
-    get(`${path}/events`, guard(() => {
+    get(`${path}/events`, guard((request) => {
       if (!broadcast.accepting) {
         throw new ServiceUnavailable(app?.[kClosingSignal].aborted ? 'the server is shutting down' : 'too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
       }
-      return new StreamingResponse((signal) => broadcast.subscribe(signal), {
+      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request)), {
         headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
       });
     })),

@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { representationType } from '../http/representation-type.js';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
 import { addVary } from '../http/vary.js';
@@ -43,7 +44,7 @@ const brotliAsync = promisify(zlib.brotliCompress);
  * below `threshold`, types compressed already (images, archives, ...), a
  * response with a Content-Encoding or `Cache-Control: no-transform`. Each
  * response that would be compressed as a 200 gets `Vary: Accept-Encoding`
- * (its 304 and 206 too, and a 304 without a Content-Type); a strong ETag becomes
+ * (its 304 and 206 too: a 304 by the type of its 200); a strong ETag becomes
  * weak, since the bytes differ. The outcome's `bytesSent` counts the
  * compressed bytes, those on the wire.
  *
@@ -105,18 +106,19 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
 /**
  * Whether the response would be compressed as a 200 for a client that asks:
  * then it varies by Accept-Encoding, whether or not this one is compressed.
- * A 304 counts too, since it must carry the 200's Vary (RFC 9110 15.4.5),
- * even without a Content-Type (staticFiles() leaves it off, and a 304 need
- * not repeat it): an extra Vary only splits a cache's entries, a missing one
- * serves a client the wrong variant. So does a 206, a range of the identity
- * bytes.
+ * A 304 counts too, since it must carry the 200's Vary (RFC 9110 15.4.5). It
+ * need not repeat the 200's Content-Type: staticFiles() leaves it off and
+ * keeps it beside the response (representation-type.ts), so an image's 304
+ * gets no Vary; a 304 whose type is not known at all gets one (an extra Vary
+ * only splits a cache's entries, a missing one serves a client the wrong
+ * variant). So does a 206, a range of the identity bytes.
  */
 function variesByEncoding(response: HttpResponse): boolean {
   const { status, headers } = response;
   if (status < 200 || status === 204 || headers.has('content-encoding')) return false;
   const cacheControl = headers.get('cache-control');
   if (cacheControl !== null && NO_TRANSFORM.test(cacheControl)) return false;
-  const type = headers.get('content-type');
+  const type = status === 304 ? representationType(response) : headers.get('content-type');
   return type === null ? status === 304 : COMPRESSIBLE.test(type);
 }
 

@@ -1,9 +1,14 @@
+import type { Registry } from 'prom-client';
 import { HttpResponse } from '../http/response.js';
 import type { View } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
-import { clusterScrape, servedIndex } from './cluster-scrape.js';
-import { globalRegistry, type MetricsRegistry } from './metrics.js';
+import { clusterScrape, servedIndex, type Scraped } from './cluster-scrape.js';
+import type { MetricsRegistry } from './metrics.js';
+import { openMetricsText, wantsOpenMetrics } from './open-metrics.js';
+import { loadPeer } from './peer.js';
+
+type PromClient = typeof import('prom-client');
 
 /** `metricsView()`'s options. */
 export interface MetricsViewOptions {
@@ -18,9 +23,11 @@ export interface MetricsViewOptions {
 }
 
 /**
- * A view serving a registry's metrics in Prometheus's text format: the
- * app's own (`createApp({ metrics: true })`), Node's default metrics, and
- * whatever else the registry holds. Route it where the scraper looks, and
+ * A view serving a registry's metrics: the app's own (`createApp({ metrics:
+ * true })`), Node's default metrics, and whatever else the registry holds.
+ * In Prometheus's text format, or in OpenMetrics when the scraper's Accept
+ * prefers it (Prometheus's does), with `Vary: Accept`; a registry made for
+ * OpenMetrics is always served as such. Route it where the scraper looks, and
  * keep it off the public internet (a middleware, a separate port).
  * prom-client is loaded when the view is made: a missing package fails at
  * start-up, not at the first scrape. Under `coda serve --workers`, a scrape
@@ -38,12 +45,24 @@ export function metricsView(options: MetricsViewOptions = {}): View {
   if (given !== undefined && (given === null || typeof given.metrics !== 'function')) {
     throw new TypeError(`metricsView(): registry must be a prom-client Registry, got ${describe(given)}`);
   }
-  const registry = given ?? globalRegistry('metricsView()');
+  const client = loadPeer<PromClient>('prom-client', 'metricsView()');
+  const registry = given ?? client.register;
   const timeoutMs = checkMs('metricsView(): clusterTimeoutMs', options.clusterTimeoutMs ?? 3_000);
   servedIndex(registry);
-  return async function metrics() {
+  // Only a registry of the text format is negotiated: prom-client cannot write the text format back from one made for OpenMetrics.
+  const negotiates = registry.contentType !== client.Registry.OPENMETRICS_CONTENT_TYPE;
+  return async function metrics(request) {
+    // Under coda serve --workers, the text format: the sum's comment lines (the workers summed, those left out) are not OpenMetrics.
     const cluster = clusterScrape(registry, timeoutMs);
-    const { text, contentType } = cluster === undefined ? { text: await registry.metrics(), contentType: registry.contentType } : await cluster;
-    return new HttpResponse(text, { headers: { 'content-type': contentType, 'cache-control': 'no-store' } });
+    if (cluster !== undefined) return scraped(await cluster);
+    if (!negotiates) return scraped({ text: await registry.metrics(), contentType: registry.contentType });
+    const open = wantsOpenMetrics(request.headers.get('accept'));
+    const response = scraped(open ? await openMetricsText(client, registry as Registry) : { text: await registry.metrics(), contentType: registry.contentType });
+    response.headers.set('vary', 'Accept');
+    return response;
   };
+}
+
+function scraped({ text, contentType }: Scraped): HttpResponse {
+  return new HttpResponse(text, { headers: { 'content-type': contentType, 'cache-control': 'no-store' } });
 }

@@ -212,11 +212,6 @@ function promClient(where: string): PromClient {
   return loadPeer<PromClient>('prom-client', where);
 }
 
-/** prom-client's global registry (typed as Coda's, so that Coda's published types do not name prom-client). */
-export function globalRegistry(where: string): MetricsRegistry {
-  return promClient(where).register;
-}
-
 /**
  * One app's metrics, through prom-client (loaded when metrics are turned
  * on): request durations by route pattern (never the raw path, so the

@@ -60,9 +60,11 @@ export function route<Path extends string>(
   options: RouteOptions = {},
 ): Route {
   const list = typeof methods === 'string' ? [methods] : [...methods];
-  for (const method of list) {
+  list.forEach((method, i) => {
     if (!METHODS.includes(method)) throw new TypeError(`route ${path}: unknown method ${JSON.stringify(method)}, expected one of ${METHODS.join(', ')}`);
-  }
+    // Refused rather than deduplicated, as Fastify refuses it: ['GET', 'GET'] is most likely a typo for another method.
+    if (list.indexOf(method) !== i) throw new TypeError(`route ${path}: the method ${method} is listed twice in ${JSON.stringify(list)}`);
+  });
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`route path must start with "/", got ${JSON.stringify(path)}`);
   if (typeof view !== 'function') throw new TypeError(`route ${path}: the view must be a function, got ${typeof view}`);
   checkKeys(`route ${path}`, options, ['name', 'bodyLimit']);

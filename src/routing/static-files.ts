@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
 import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
+import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
@@ -43,7 +44,9 @@ const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmod
 const ENCODED_SLASH = /%2F|%5C/i;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
-let sender: Promise<Send> | undefined;
+/** @fastify/send, and the content types it gives files (`mime`). */
+interface Sender { send: Send; typeOf: (path: string) => string }
+let sender: Promise<Sender> | undefined;
 
 /**
  * A GET (and HEAD) route that serves the files under `root` at `prefix`,
@@ -70,14 +73,17 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const root = checkRoot(where, options.root);
   const sendOptions = checkSendOptions(where, options, root);
   const index = sendOptions.index !== false;
-  sender ??= import('@fastify/send').then((module) => module.default as unknown as Send);
+  sender ??= import('@fastify/send').then((module) => ({
+    send: module.default as unknown as Send,
+    typeOf: (path) => module.mime.getType(path) ?? 'application/octet-stream',
+  }));
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
   async function serveFile(request: HttpRequest): Promise<HttpResponse> {
     const file = tail(request);
     checkPath(request.path, file);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
-    const send = await sender!;
+    const { send, typeOf } = await sender!;
     const result = await send(headersOnly(request), `/${file}`, sendOptions);
     // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
     result.stream.destroy();
@@ -85,10 +91,12 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (result.type !== 'file') throw refusal(request, result);
     const fd = await openInside(result.metadata.path, root, request.path);
     const { statusCode: status, headers } = result;
-    // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
     if (status === 304 || request.method === 'HEAD') {
       closeFile(fd);
-      return new HttpResponse(null, { status, headers });
+      const bodiless = new HttpResponse(null, { status, headers });
+      // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
+      // The type is kept beside it, for compress() to decide its Vary as for the 200.
+      return status === 304 ? setRepresentationType(bodiless, typeOf(result.metadata.path)) : bodiless;
     }
     const length = Number(headers['Content-Length']);
     const start = status === 206 ? rangeStart(headers) : 0;

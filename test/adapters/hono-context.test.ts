@@ -2,6 +2,8 @@
 // of its own (node --test runs each file in one): here no request has gone
 // through Coda's middleware before, which is what the case is about.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { Hono } from 'hono';
 import { coda as honoCoda } from 'coda-http/hono';
@@ -23,4 +25,17 @@ test("Hono: c.after on a route Coda's middleware does not cover, before any requ
   assert.equal(await (await app.request('/early')).text(), 'early');
   assert.equal(errors.length, 1);
   assert.equal((errors[0] as Error).message, "c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it");
+});
+
+test("Hono: c.after in the very tick coda() was called (before an import() of Hono could resolve) says to mount the middleware (it was a bare TypeError)", async () => {
+  // In a process of its own, with tsx's ESM loader only: tsx's require hook (on here) compiles what require() loads, a copy of Hono no app uses.
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx/esm', new URL('fixtures/hono-tick.mjs', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+  const [code] = await once(child, 'exit') as [number | null];
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(out), { early: "Error: c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it" });
 });

@@ -4,7 +4,7 @@ import {
   after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
 } from 'coda-http';
 import { deferred, slowRoute, startServer } from '../helpers.js';
-import { openEvents, snapshotWhere, type Snapshot } from './events.js';
+import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
 
 const allowAll = (): boolean => true;
 const ACTION = { 'x-coda-dashboard': '1' };
@@ -274,6 +274,40 @@ test('event streams are bounded: past maxClients a 503, and a client that leaves
   t.after(second.close);
   assert.equal(second.response.status, 200);
   await snapshotWhere(second.events, () => true);
+});
+
+test('an open event stream asks authorize again before each message: once it refuses (false, or a thrown Unauthorized), the stream ends with nothing more sent and frees its place', { timeout: 10_000 }, async (t) => {
+  // Each authorize lets in its first two calls (the stream opening, its first snapshot), then refuses: decided where the stream is, so the count is exact.
+  let calls = 0;
+  const refuseThird = (): boolean => ++calls <= 2;
+  const throwThird = (): boolean => {
+    if (++calls > 2) throw new Unauthorized('logged out');
+    return true;
+  };
+  /** Reads a stream to its end, counting the snapshots it sent: it must end on its own. */
+  const snapshotsUntilEnd = async (events: AsyncGenerator<StreamEvent>): Promise<number> => {
+    let sent = 0;
+    for await (const event of events) if (event.type === 'snapshot') sent++;
+    return sent;
+  };
+  for (const [authorize, heartbeatMs] of [[refuseThird, 60_000], [throwThird, 20]] as const) {
+    const app = createApp({ routes: [get('/work', () => new HttpResponse('done')), ...dashboard({ authorize, intervalMs: 10, heartbeatMs, maxClients: 1 })] });
+    const server = await startServer(app);
+    t.after(() => server.close());
+    calls = 0;
+    const stream = await openEvents(`${server.url}/coda/events`);
+    t.after(stream.close);
+    assert.equal(stream.response.status, 200);
+    await snapshotWhere(stream.events, () => true);
+    // The next message is a changed snapshot (traffic) in the first app, a heartbeat of the idle stream in the second.
+    if (heartbeatMs > 1_000) await (await fetch(`${server.url}/work`)).text();
+    assert.equal(await snapshotsUntilEnd(stream.events), 0, authorize.name);
+    assert.equal(calls, 3);
+    calls = 0;
+    const next = await openEvents(`${server.url}/coda/events`);
+    t.after(next.close);
+    assert.equal(next.response.status, 200, 'the ended stream freed its place (maxClients: 1)');
+  }
 });
 
 test('an idle event stream carries heartbeat comments', async (t) => {

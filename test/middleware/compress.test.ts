@@ -18,6 +18,7 @@ const png = Buffer.alloc(4096, 7);
 describe('compress()', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-compress-'));
   writeFileSync(path.join(dir, 'page.html'), text);
+  writeFileSync(path.join(dir, 'photo.png'), png);
   // Past 64 KiB, staticFiles() streams a file; below, it sends it whole.
   writeFileSync(path.join(dir, 'book.html'), text.repeat(20));
   const outcomes = new Map<string, Outcome>();
@@ -230,6 +231,19 @@ describe('compress()', () => {
     const image = await fetchRaw('/png-not-modified', { 'accept-encoding': 'gzip' });
     assert.equal(image.status, 304);
     assert.equal(image.headers.vary, undefined);
+  });
+
+  test("staticFiles()' 304 of an image has no Vary, as its 200 has none; a text file's has its 200's, though neither 304 carries a Content-Type", async () => {
+    const gzip = { 'accept-encoding': 'gzip' };
+    for (const [file, vary] of [['photo.png', undefined], ['page.html', 'Accept-Encoding']] as const) {
+      const whole = await fetchRaw(`/files/${file}`, gzip);
+      assert.equal(whole.status, 200);
+      assert.equal(whole.headers.vary, vary, file);
+      const notModified = await fetchRaw(`/files/${file}`, { ...gzip, 'if-none-match': whole.headers.etag! });
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.headers['content-type'], undefined, file);
+      assert.equal(notModified.headers.vary, vary, file);
+    }
   });
 
   test('an existing Vary is extended; a strong ETag becomes weak', async () => {

@@ -78,6 +78,40 @@ test("registerTest 'Registry with default labels' and the OpenMetrics content ty
   assert.deepEqual(count?.labels, { method: 'GET', route: '/users/:id', status_code: '200', service: 'api' });
 });
 
+/** The Accept header Prometheus 2 sends (scrape/scrape.go, scrapeAcceptHeader), and Prometheus 3's for its default scrape_protocols. */
+const PROMETHEUS_2_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const PROMETHEUS_3_ACCEPT = 'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+
+test("Prometheus's Accept gets OpenMetrics from a registry of the text format (counters as families, # EOF), with Vary: Accept; a browser, curl or no Accept the text format, its counters' names untouched", async (t) => {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'api' });
+  const { app, url } = await served(t, registry);
+  await requests(url, '/users/7');
+  await app.settle();
+  const scrapeWith = async (accept: string | undefined) => {
+    const response = await fetch(`${url}/metrics`, { headers: accept === undefined ? {} : { accept } });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('vary'), 'Accept');
+    return { contentType: response.headers.get('content-type'), lines: (await response.text()).split('\n') };
+  };
+  for (const accept of [PROMETHEUS_2_ACCEPT, PROMETHEUS_3_ACCEPT, 'application/openmetrics-text']) {
+    const { contentType, lines } = await scrapeWith(accept);
+    assert.equal(contentType, 'application/openmetrics-text; version=1.0.0; charset=utf-8', accept);
+    assert.ok(lines.includes('# TYPE coda_tasks counter'), lines.join('\n'));
+    assert.ok(lines.includes('coda_tasks_total{kind="after",task="say \\"hi\\"\\n\\\\ now",state="completed",service="api"} 1'), lines.join('\n'));
+    assert.ok(lines.includes('coda_requests_shed_total{service="api"} 0'));
+    assert.ok(lines.includes('http_request_duration_seconds_count{method="GET",route="/users/:id",status_code="200",service="api"} 1'));
+    assert.equal(lines.at(-2), '# EOF');
+  }
+  for (const accept of [undefined, '*/*', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'text/plain;version=0.0.4', 'application/openmetrics-text;q=0, */*']) {
+    const { contentType, lines } = await scrapeWith(accept);
+    assert.equal(contentType, 'text/plain; version=0.0.4; charset=utf-8', accept);
+    assert.ok(lines.includes('# TYPE coda_tasks_total counter'), lines.join('\n'));
+    assert.ok(lines.includes('coda_tasks_total{kind="after",task="say \\"hi\\"\\n\\\\ now",state="completed",service="api"} 1'), lines.join('\n'));
+    assert.ok(!lines.includes('# EOF'));
+  }
+});
+
 test("clusterTest 'AggregatorRegistry.aggregate() defaults to summation, preserves histogram bins': two workers' metrics add up", async (t) => {
   const workers = [new Registry(), new Registry()];
   const jsons: MetricObjectWithValues<MetricValue<string>>[][] = [];

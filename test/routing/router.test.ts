@@ -280,6 +280,17 @@ describe('duplicate routes', () => {
     );
   });
 
+  test('a route in a namespaced group is named by its whole name (namespace:name)', () => {
+    assert.throws(
+      () => createApp({ routes: [include('/api', [get('/notes', showNote, { name: 'notes' })], { namespace: 'api' }), include('/api', [include('/notes', [get('/', editNote, { name: 'list' })], { namespace: 'v1' })], { namespace: 'old' })] }),
+      { name: 'TypeError', message: 'two routes answer GET /api/notes: view showNote (named "api:notes") at /api/notes and view editNote (named "old:v1:list") at /api/notes; remove one, or change its method or path' },
+    );
+  });
+
+  test("a method listed twice in one route's methods is refused where the route is made, not taken for two routes", () => {
+    assert.throws(() => route(['GET', 'POST', 'GET'], '/notes', showNote), { name: 'TypeError', message: 'route /notes: the method GET is listed twice in ["GET","POST","GET"]' });
+  });
+
   test('the same path for other methods is no duplicate', async () => {
     const client = createTestClient(createApp({ routes: [get('/notes/:id', showNote), post('/notes/:id', editNote)] }));
     assert.equal(await (await client.get('/notes/1')).text(), 'note 1');
