@@ -43,13 +43,21 @@ export async function connect(connection: RedisConnection, address: string, desc
   } satisfies RedisOptions);
   // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
   client.on('error', () => {});
+  // While connecting, the event is the only one to say why (a refused password, no answer): the call rejects with "Connection is closed".
+  let why: Error | undefined;
+  const heard = (error: Error): void => {
+    why = error;
+  };
+  client.on('error', heard);
   defineScripts(client);
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new StoreUnavailable(description, new Error(`cannot reach Redis at ${address}: ${(error as Error).message}`, { cause: error }));
+    throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${(why ?? error as Error).message}`, { cause: why ?? error }));
+  } finally {
+    client.off('error', heard);
   }
   return client;
 }

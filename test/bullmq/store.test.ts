@@ -1,13 +1,15 @@
 // The BullMQ store: the conformance suite against a real redis-server, then
 // what only this store has: its options, Redis down at start.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { bullmqStore } from 'coda-http/bullmq';
+import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
 import { StoreUnavailable } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
 import { execAll } from '../../src/bullmq/connection.js';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
 let prefixes = 0;
@@ -40,10 +42,37 @@ describe('bullmq store', () => {
     const store = bullmqStore({ connection: { host: '127.0.0.1', port: 1 } });
     await assert.rejects(store.open(), (error: unknown) => {
       assert.ok(error instanceof StoreUnavailable, String(error));
-      assert.match(error.message, /^bullmq store redis:\/\/127\.0\.0\.1:1\/0 \(prefix coda\) is unavailable: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0/);
+      assert.match(error.message, /^bullmq store redis:\/\/127\.0\.0\.1:1\/0 \(prefix coda\) is unavailable: cannot connect to Redis at redis:\/\/127\.0\.0\.1:1\/0/);
       return true;
     });
     await store.close();
+  });
+
+  test('open() on a Redis that refuses the password, or wants one, or never answers: StoreUnavailable saying why, not "Connection is closed"', { skip: missing, timeout: 30_000 }, async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const admin = new Redis({ port: redis.port });
+    t.after(() => admin.disconnect());
+    await admin.config('SET', 'requirepass', 'sekret');
+    await admin.auth('sekret');
+    const silent = createServer(() => {}).listen(0, '127.0.0.1');
+    t.after(() => silent.close());
+    await once(silent, 'listening');
+    const address = (port: number, db = 0): string => `bullmq store redis://127\\.0\\.0\\.1:${port}/${db} \\(prefix coda\\) is unavailable: `;
+    const cases: [RedisConnection, RegExp][] = [
+      [{ port: redis.port, password: 'wrong' }, new RegExp(`^${address(redis.port)}cannot connect to Redis at redis://127\\.0\\.0\\.1:${redis.port}/0: WRONGPASS `)],
+      [{ port: redis.port }, new RegExp(`^${address(redis.port)}cannot connect to Redis at .*: NOAUTH `)],
+      [{ port: (silent.address() as AddressInfo).port }, /cannot connect to Redis at .*: Command timed out$/],
+    ];
+    for (const [connection, message] of cases) {
+      const store = bullmqStore({ connection });
+      await assert.rejects(store.open(), (error: unknown) => {
+        assert.ok(error instanceof StoreUnavailable, String(error));
+        assert.match(error.message, message);
+        return true;
+      }, JSON.stringify(connection));
+      await store.close();
+    }
   });
 
   test('options are checked when the store is made, with messages that name the problem', () => {
