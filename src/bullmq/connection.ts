@@ -59,7 +59,24 @@ export async function connect(connection: RedisConnection, address: string, desc
   } finally {
     client.off('error', heard);
   }
+  await checkDatabase(client, connection.db!, address, description);
   return client;
+}
+
+/**
+ * ioredis goes on in database 0 when Redis refuses its SELECT (an index past
+ * the server's `databases`), saying so only in an 'error' event: the tasks
+ * would be written beside whatever else lives there. Selected again here,
+ * where a refusal fails the open.
+ */
+async function checkDatabase(client: Redis, db: number, address: string, description: string): Promise<void> {
+  if (db === 0) return;
+  try {
+    await client.select(db);
+  } catch (error) {
+    client.disconnect();
+    throw new StoreUnavailable(description, new Error(`Redis at ${address} refused connection.db ${db}: ${(error as Error).message} (its databases setting says how many it has)`, { cause: error }));
+  }
 }
 
 /**

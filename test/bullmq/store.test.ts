@@ -48,7 +48,7 @@ describe('bullmq store', () => {
     await store.close();
   });
 
-  test('open() on a Redis that refuses the password, or wants one, or never answers: StoreUnavailable saying why, not "Connection is closed"', { skip: missing, timeout: 30_000 }, async (t) => {
+  test('open() on a Redis that refuses the password, or wants one, or has no such database, or never answers: StoreUnavailable saying why, not "Connection is closed"; nothing written to database 0', { skip: missing, timeout: 30_000 }, async (t) => {
     const redis = await startRedis();
     t.after(() => redis.stop());
     const admin = new Redis({ port: redis.port });
@@ -62,17 +62,23 @@ describe('bullmq store', () => {
     const cases: [RedisConnection, RegExp][] = [
       [{ port: redis.port, password: 'wrong' }, new RegExp(`^${address(redis.port)}cannot connect to Redis at redis://127\\.0\\.0\\.1:${redis.port}/0: WRONGPASS `)],
       [{ port: redis.port }, new RegExp(`^${address(redis.port)}cannot connect to Redis at .*: NOAUTH `)],
+      // Redis has 16 databases unless told otherwise; ioredis, refused its SELECT, went on in database 0.
+      [{ port: redis.port, password: 'sekret', db: 16 }, new RegExp(`^${address(redis.port, 16)}Redis at .* refused connection\\.db 16: ERR DB index is out of range`)],
       [{ port: (silent.address() as AddressInfo).port }, /cannot connect to Redis at .*: Command timed out$/],
     ];
     for (const [connection, message] of cases) {
       const store = bullmqStore({ connection });
-      await assert.rejects(store.open(), (error: unknown) => {
-        assert.ok(error instanceof StoreUnavailable, String(error));
-        assert.match(error.message, message);
-        return true;
-      }, JSON.stringify(connection));
-      await store.close();
+      try {
+        await assert.rejects(store.open(), (error: unknown) => {
+          assert.ok(error instanceof StoreUnavailable, String(error));
+          assert.match(error.message, message);
+          return true;
+        }, JSON.stringify(connection));
+      } finally {
+        await store.close();
+      }
     }
+    assert.equal(await admin.dbsize(), 0, 'nothing in database 0');
   });
 
   test('options are checked when the store is made, with messages that name the problem', () => {
