@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
-import { StoreUnavailable } from 'coda-http';
+import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
 import { execAll } from '../../src/bullmq/connection.js';
 import { startRedis, useRedis } from './redis-server.js';
@@ -141,6 +141,28 @@ describe('bullmq store', () => {
     assert.equal(await redis.llen('lock-lost:send:failing:logs'), 0, 'nor its error line');
     assert.deepEqual((await redis.lrange('lock-lost:send:active', 0, -1)).sort(), ['failing', 'taken'], 'both still running, on the other worker');
     assert.deepEqual(await redis.keys('lock-lost:send:gone*'), [], 'no hash written back for a job removed meanwhile');
+  });
+
+  test('a task that no longer sets a concurrency is no longer capped: the cap an earlier deploy wrote on its queue is removed', { skip: missing }, async (t) => {
+    const open = async (): Promise<TaskStore> => {
+      const store = bullmqStore({ connection: { port: server().port }, prefix: 'cap-removed' });
+      await store.open();
+      t.after(() => store.close());
+      return store;
+    };
+    const claim = (store: TaskStore, concurrency: Record<string, number>) => {
+      const now = Date.now();
+      return store.claim({ owner: 'me', names: ['send'], concurrency, limit: 5, now, leaseUntil: now + 30_000 });
+    };
+    const capped = await open();
+    const now = Date.now();
+    await capped.add(['a', 'b', 'c'].map((id) => ({
+      id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    } as const)), 'me', now + 30_000);
+    assert.equal((await claim(capped, { send: 1 })).length, 1, 'one at a time while the task says so');
+    // The app deployed again, its task without a concurrency of its own.
+    assert.equal((await claim(await open(), {})).length, 2, 'the other two, beside the one running');
   });
 
   test('a pipeline with a failed command is a failed write: ioredis resolves it, execAll throws the first error', { skip: missing }, async () => {
