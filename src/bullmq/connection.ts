@@ -43,15 +43,40 @@ export async function connect(connection: RedisConnection, address: string, desc
   } satisfies RedisOptions);
   // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
   client.on('error', () => {});
+  // While connecting, the event is the only one to say why (a refused password, no answer): the call rejects with "Connection is closed".
+  let why: Error | undefined;
+  const heard = (error: Error): void => {
+    why = error;
+  };
+  client.on('error', heard);
   defineScripts(client);
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new StoreUnavailable(description, new Error(`cannot reach Redis at ${address}: ${(error as Error).message}`, { cause: error }));
+    throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${(why ?? error as Error).message}`, { cause: why ?? error }));
+  } finally {
+    client.off('error', heard);
   }
+  await checkDatabase(client, connection.db!, address, description);
   return client;
+}
+
+/**
+ * ioredis goes on in database 0 when Redis refuses its SELECT (an index past
+ * the server's `databases`), saying so only in an 'error' event: the tasks
+ * would be written beside whatever else lives there. Selected again here,
+ * where a refusal fails the open.
+ */
+async function checkDatabase(client: Redis, db: number, address: string, description: string): Promise<void> {
+  if (db === 0) return;
+  try {
+    await client.select(db);
+  } catch (error) {
+    client.disconnect();
+    throw new StoreUnavailable(description, new Error(`Redis at ${address} refused connection.db ${db}: ${(error as Error).message} (its databases setting says how many it has)`, { cause: error }));
+  }
 }
 
 /**

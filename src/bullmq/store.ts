@@ -86,7 +86,6 @@ export class BullmqStore implements TaskStore {
   #undos: Undos | undefined;
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Map<string, Worker>();
-  readonly #caps = new Map<string, number>();
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
@@ -342,15 +341,20 @@ export class BullmqStore implements TaskStore {
     return shares;
   }
 
-  /** The worker that fetches a name's jobs, its queue's cap set as `concurrency` says; none when the cap is 0. */
+  /**
+   * The worker that fetches a name's jobs; none when the cap is 0. Its queue's cap (BullMQ's global concurrency) is
+   * written as `concurrency` says, or removed when it says none, with every fetch: on the worker's connection, just
+   * ahead of the fetch, in the same write. Written once and remembered, it was gone for good once Redis lost its
+   * data (restarted without persistence), and stayed in Redis after the task stopped setting one.
+   */
   async #fetcher(name: string, concurrency: Readonly<Record<string, number>>, leaseUntil: number): Promise<Worker | undefined> {
     const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
     if (cap === 0) return undefined;
     const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
-    if (cap !== undefined && this.#caps.get(name) !== cap) {
-      await this.#queue(name).setGlobalConcurrency(cap);
-      this.#caps.set(name, cap);
-    }
+    const client = await clientOf(worker);
+    const meta = `${this.#queueKey(name)}:meta`;
+    // Not awaited: the fetch after it on this connection waits for it, and fails too if it does.
+    void (cap === undefined ? client.hdel(meta, 'concurrency') : client.hset(meta, 'concurrency', cap)).catch(() => {});
     return worker;
   }
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TaskTimeoutError } from '../after/reporting.js';
+import { OutageLog } from '../log/outage-log.js';
 import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { Attempt } from './attempt.js';
 import { retryDelay } from './backoff.js';
-import { thrownMessage } from './errors.js';
+import { StoreUnavailable, thrownMessage } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
@@ -99,9 +100,12 @@ export class Runner {
   /** Tasks whose attempt ended, its end not yet recorded: the heartbeat renews their leases while the write is tried again. */
   readonly #unrecorded = new Set<string>();
   readonly #warnedNames = new Set<string>();
+  /** The store refusing this runner's own calls, which come every poll: one outage, logged as one, not a line per call. */
+  readonly #outage: OutageLog;
 
   constructor(settings: RunnerSettings) {
     this.#settings = settings;
+    this.#outage = new OutageLog(settings.logger, `durable task claims, lease renewals, recovery and pruning in the ${settings.store.description}`);
     this.#names = [...settings.definitions.keys()];
     for (const [name, definition] of settings.definitions) {
       if (definition.settings.concurrency !== undefined) this.#limits[name] = definition.settings.concurrency;
@@ -200,6 +204,7 @@ export class Runner {
           } finally {
             this.#reserved -= limit;
           }
+          this.#outage.succeeded();
           for (const stored of claimed) this.#start(stored);
           // Fewer than the room: nothing else is due, but for names at their own limit (see #ended).
           if (claimed.length === limit) this.#backlog = true;
@@ -209,7 +214,7 @@ export class Runner {
         ids = undefined;
       } while (this.#claimAgain && !this.#closed);
     } catch (error) {
-      this.#settings.logger.error({ err: error }, `could not claim durable tasks from the ${store.description}`);
+      this.#refused(error, `could not claim durable tasks from the ${store.description}`);
     } finally {
       this.#claiming = false;
       this.#wakeIfIdle();
@@ -366,11 +371,12 @@ export class Runner {
   }
 
   async #heartbeat(): Promise<void> {
-    const { store, clock, leaseMs, logger } = this.#settings;
+    const { store, clock, leaseMs } = this.#settings;
     try {
       await store.heartbeat(this.owner, clock.now() + leaseMs, [...this.#running.keys(), ...this.#unrecorded, ...this.#settings.holds?.() ?? []]);
+      this.#outage.succeeded();
     } catch (error) {
-      logger.error({ err: error }, `could not renew durable task leases in the ${store.description}`);
+      this.#refused(error, `could not renew durable task leases in the ${store.description}`);
     }
   }
 
@@ -378,6 +384,7 @@ export class Runner {
     const { store, clock, random, logger } = this.#settings;
     try {
       const recovered = await store.recover(clock.now(), random);
+      this.#outage.succeeded();
       if (recovered.held + recovered.running > 0) {
         logger.warn(recovered, `recovered durable tasks of a process that stopped: ${recovered.held} held, ${recovered.running} running`);
         this.wake();
@@ -388,17 +395,24 @@ export class Runner {
         logger.warn({ task: name }, `durable tasks named ${name} wait in the ${store.description}, and this process does not know that task: left there`);
       }
     } catch (error) {
-      logger.error({ err: error }, `could not recover durable tasks in the ${store.description}`);
+      this.#refused(error, `could not recover durable tasks in the ${store.description}`);
     }
   }
 
   async #prune(): Promise<void> {
-    const { store, clock, retentionMs, logger } = this.#settings;
+    const { store, clock, retentionMs } = this.#settings;
     try {
       await store.prune(clock.now() - retentionMs);
+      this.#outage.succeeded();
     } catch (error) {
-      logger.error({ err: error }, `could not prune completed durable tasks in the ${store.description}`);
+      this.#refused(error, `could not prune completed durable tasks in the ${store.description}`);
     }
+  }
+
+  /** A call of this runner's own failed: the store unavailable is an outage's refusal (see #outage); anything else is logged as it is. */
+  #refused(error: unknown, message: string): void {
+    if (error instanceof StoreUnavailable) this.#outage.failed(error);
+    else this.#settings.logger.error({ err: error }, message);
   }
 
   #every(ms: number, run: () => unknown): NodeJS.Timeout {

@@ -1,13 +1,15 @@
 // The BullMQ store: the conformance suite against a real redis-server, then
 // what only this store has: its options, Redis down at start.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { bullmqStore } from 'coda-http/bullmq';
-import { StoreUnavailable } from 'coda-http';
+import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
+import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
 import { execAll } from '../../src/bullmq/connection.js';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
 let prefixes = 0;
@@ -40,10 +42,43 @@ describe('bullmq store', () => {
     const store = bullmqStore({ connection: { host: '127.0.0.1', port: 1 } });
     await assert.rejects(store.open(), (error: unknown) => {
       assert.ok(error instanceof StoreUnavailable, String(error));
-      assert.match(error.message, /^bullmq store redis:\/\/127\.0\.0\.1:1\/0 \(prefix coda\) is unavailable: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0/);
+      assert.match(error.message, /^bullmq store redis:\/\/127\.0\.0\.1:1\/0 \(prefix coda\) is unavailable: cannot connect to Redis at redis:\/\/127\.0\.0\.1:1\/0/);
       return true;
     });
     await store.close();
+  });
+
+  test('open() on a Redis that refuses the password, or wants one, or has no such database, or never answers: StoreUnavailable saying why, not "Connection is closed"; nothing written to database 0', { skip: missing, timeout: 30_000 }, async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const admin = new Redis({ port: redis.port });
+    t.after(() => admin.disconnect());
+    await admin.config('SET', 'requirepass', 'sekret');
+    await admin.auth('sekret');
+    const silent = createServer(() => {}).listen(0, '127.0.0.1');
+    t.after(() => silent.close());
+    await once(silent, 'listening');
+    const address = (port: number, db = 0): string => `bullmq store redis://127\\.0\\.0\\.1:${port}/${db} \\(prefix coda\\) is unavailable: `;
+    const cases: [RedisConnection, RegExp][] = [
+      [{ port: redis.port, password: 'wrong' }, new RegExp(`^${address(redis.port)}cannot connect to Redis at redis://127\\.0\\.0\\.1:${redis.port}/0: WRONGPASS `)],
+      [{ port: redis.port }, new RegExp(`^${address(redis.port)}cannot connect to Redis at .*: NOAUTH `)],
+      // Redis has 16 databases unless told otherwise; ioredis, refused its SELECT, went on in database 0.
+      [{ port: redis.port, password: 'sekret', db: 16 }, new RegExp(`^${address(redis.port, 16)}Redis at .* refused connection\\.db 16: ERR DB index is out of range`)],
+      [{ port: (silent.address() as AddressInfo).port }, /cannot connect to Redis at .*: Command timed out$/],
+    ];
+    for (const [connection, message] of cases) {
+      const store = bullmqStore({ connection });
+      try {
+        await assert.rejects(store.open(), (error: unknown) => {
+          assert.ok(error instanceof StoreUnavailable, String(error));
+          assert.match(error.message, message);
+          return true;
+        }, JSON.stringify(connection));
+      } finally {
+        await store.close();
+      }
+    }
+    assert.equal(await admin.dbsize(), 0, 'nothing in database 0');
   });
 
   test('options are checked when the store is made, with messages that name the problem', () => {
@@ -106,6 +141,28 @@ describe('bullmq store', () => {
     assert.equal(await redis.llen('lock-lost:send:failing:logs'), 0, 'nor its error line');
     assert.deepEqual((await redis.lrange('lock-lost:send:active', 0, -1)).sort(), ['failing', 'taken'], 'both still running, on the other worker');
     assert.deepEqual(await redis.keys('lock-lost:send:gone*'), [], 'no hash written back for a job removed meanwhile');
+  });
+
+  test('a task that no longer sets a concurrency is no longer capped: the cap an earlier deploy wrote on its queue is removed', { skip: missing }, async (t) => {
+    const open = async (): Promise<TaskStore> => {
+      const store = bullmqStore({ connection: { port: server().port }, prefix: 'cap-removed' });
+      await store.open();
+      t.after(() => store.close());
+      return store;
+    };
+    const claim = (store: TaskStore, concurrency: Record<string, number>) => {
+      const now = Date.now();
+      return store.claim({ owner: 'me', names: ['send'], concurrency, limit: 5, now, leaseUntil: now + 30_000 });
+    };
+    const capped = await open();
+    const now = Date.now();
+    await capped.add(['a', 'b', 'c'].map((id) => ({
+      id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    } as const)), 'me', now + 30_000);
+    assert.equal((await claim(capped, { send: 1 })).length, 1, 'one at a time while the task says so');
+    // The app deployed again, its task without a concurrency of its own.
+    assert.equal((await claim(await open(), {})).length, 2, 'the other two, beside the one running');
   });
 
   test('a pipeline with a failed command is a failed write: ioredis resolves it, execAll throws the first error', { skip: missing }, async () => {

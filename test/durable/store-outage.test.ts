@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import { createApp, HttpResponse, post, serve, sqliteStore, task } from 'coda-http';
-import { LEVEL, memoryLogger } from '../helpers.js';
+import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, task, type TaskStore } from 'coda-http';
+import { pino } from 'pino';
+import { deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
 import { OutageLog } from '../../src/log/outage-log.js';
 
 test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
@@ -40,6 +41,58 @@ test('a locked SQLite file: each request gets its 503, the log one error line fo
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
   assert.match(recovered[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} accepted again after \\d+\\.\\d s: 5 refused in all, 4 of them since the last line$`));
+  assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
+});
+
+test('a locked SQLite file under a worker: its claims, refused every poll, are one error line for the outage and one when it ends, not a line per poll', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const store = sqliteStore({ path: file, busyTimeoutMs: 20 });
+  // The worker's claims the store refuses, counted.
+  let refused = 0;
+  const tenRefused = deferred();
+  const claims: TaskStore['claim'] = async (request) => {
+    try {
+      return await store.claim(request);
+    } catch (error) {
+      if (++refused === 10) tenRefused.resolve();
+      throw error;
+    }
+  };
+  const counting = new Proxy(store, {
+    get: (target, name) => {
+      if (name === 'claim') return claims;
+      const value = Reflect.get(target, name, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) as unknown : value;
+    },
+  });
+  const lines: LogLine[] = [];
+  const warned = deferred();
+  const logger = pino({ level: 'debug' }, {
+    write: (text: string) => {
+      lines.push(JSON.parse(text) as LogLine);
+      if (lines.at(-1)!.level === LEVEL.warn) warned.resolve();
+    },
+  });
+  // A lease far longer than the test: what is refused every poll is the claim.
+  const worker = await runWorker({ definitions: [task('noted', () => {})], store: counting, logger, handleSignals: false, pollMs: 5, leaseMs: 600_000 });
+  t.after(() => worker.close({ timeoutMs: 100 }));
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  await tenRefused.promise;
+
+  const errors = lines.filter((line) => line.level >= LEVEL.error);
+  assert.equal(errors.length, 1, `one error line for ten refused claims: ${errors.map((line) => line.msg).join(' | ')}`);
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task claims, lease renewals, recovery and pruning in the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+
+  locker.exec('ROLLBACK');
+  // The next call the store answers ends the outage.
+  await warned.promise;
+  const recovered = lines.filter((line) => line.level === LEVEL.warn);
+  assert.equal(recovered.length, 1);
+  assert.match(recovered[0]!.msg!, /^durable task claims, lease renewals, recovery and pruning in the sqlite store .* accepted again after \d+\.\d s: \d+ refused in all/);
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
