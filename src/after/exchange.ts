@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
-import { kAfterEntries, kDone, kTaskEntries } from '../symbols.js';
+import type { AfterEntry, HttpResponse, Outcome, StreamingResponse, TaskEntry, TaskRegistration } from '../http/response.js';
+import { kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
@@ -65,6 +65,8 @@ export class Exchange implements Job {
   #holds: Hold[] | undefined = undefined;
   /** Responses `response.after()` gave tasks while the request was handled (see `keep`). */
   #given: HttpResponse[] | undefined = undefined;
+  /** Streaming responses made while the request was handled (see `made`). */
+  #streams: StreamingResponse[] | undefined = undefined;
   #state = LIVE;
   /** The tasks listed as abandoned when shutdown gave up on the request. */
   #listed: readonly AfterEntry[] | undefined = undefined;
@@ -123,6 +125,28 @@ export class Exchange implements Job {
     if (this.#state !== LIVE) return;
     const given = (this.#given ??= []);
     if (!given.includes(response)) given.push(response);
+  }
+
+  /**
+   * A `StreamingResponse` was made while the request was handled. Should
+   * another response be sent instead (a middleware replaced it, or an error
+   * came after it), nothing would read its stream: `unsent()` names it, to
+   * be let go (Starlette's discarded response sees a disconnect).
+   */
+  made(response: StreamingResponse): void {
+    if (this.#state === LIVE) (this.#streams ??= []).push(response);
+  }
+
+  /**
+   * The streaming responses made so far that will not be sent, `sent` going
+   * out instead, and whose stream nobody took (code that read it sends it in
+   * a response of its own); each named once. Undefined when there is none.
+   */
+  unsent(sent: HttpResponse): StreamingResponse[] | undefined {
+    const streams = this.#streams;
+    if (streams === undefined) return undefined;
+    this.#streams = undefined;
+    return streams.filter((response) => response !== sent && !response[kStreamTaken]);
   }
 
   /** The response sent: `response`, set before the response was done. */

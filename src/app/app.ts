@@ -33,6 +33,7 @@ import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
+import { releaseStream } from '../transport/body.js';
 import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
@@ -367,9 +368,13 @@ export class App {
     } catch (error) {
       response = renderError(request, error, this.debug);
     }
+    // Streams made for responses that will not be sent are let go now: their sources (a file, an upstream body) would stay open.
+    const unsent = exchange.unsent(response);
+    if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
     return journaled.then(() => response, (error: unknown) => {
+      if (response instanceof StreamingResponse) releaseStream(response);
       const refused = unjournaled(request, error, this.debug);
       if (header !== undefined) echoRequestId(header, request.id, refused);
       return refused;

@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kTaskEntries, kTransformStream } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { currentRequest } from '../util/current-request.js';
@@ -335,6 +335,7 @@ export class StreamingResponse extends HttpResponse {
   readonly #opener: StreamOpener | undefined;
   #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
   #controller: AbortController | undefined = undefined;
+  #taken = false;
 
   constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
     super(null, init);
@@ -345,10 +346,13 @@ export class StreamingResponse extends HttpResponse {
     } else {
       throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
     }
+    // The request's exchange (after/exchange.ts) releases it if another response is sent instead.
+    (currentRequest() as { made(response: StreamingResponse): void } | undefined)?.made(this);
   }
 
   /** The body's source. A function source is called on first read (sending reads it) with `signal`. */
   get stream(): StreamSource {
+    this.#taken = true;
     if (this.#stream === undefined) {
       const opened = this.#opener!(this.signal);
       if (!isStreamSource(opened)) {
@@ -376,6 +380,11 @@ export class StreamingResponse extends HttpResponse {
   /** Aborts when the response ends before its stream: the client went away, the body is not sent, or sending it failed. */
   get signal(): AbortSignal {
     return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /** @internal Whether `stream` was read: whoever read it sends it, or lets it go. */
+  get [kStreamTaken](): boolean {
+    return this.#taken;
   }
 
   /** @internal The stream if it was opened, else undefined. */
