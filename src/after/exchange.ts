@@ -95,7 +95,9 @@ export class Exchange implements Job {
 
   /** A hooks middleware with `afterResponse` was entered: its hook runs once the response is done. */
   enter(entry: AfterEntry): void {
-    (this.#entered ??= []).push(entry);
+    const entered = (this.#entered ??= []);
+    // Entered again (a factory outside it called inward twice, to retry): its hook still runs once, as Laravel's terminate().
+    if (!entered.includes(entry)) entered.push(entry);
   }
 
   /** `after()`: the task waits for the response, or is queued at once if the response is done. */

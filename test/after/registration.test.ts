@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareHooks, type Outcome,
+  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareFactory, type MiddlewareHooks, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
@@ -137,6 +137,28 @@ test('afterResponse runs for every middleware entered, in processResponse order'
   assert.equal(res.status, 401);
   await client.settle();
   assert.deepEqual(calls, ['c:401:401', 'b', 'a:401:401']);
+});
+
+test('afterResponse runs once for a middleware a request entered twice (a factory that retries inward), as Laravel terminates a middleware once', async () => {
+  const calls: string[] = [];
+  let attempts = 0;
+  const retry: MiddlewareFactory = (next) => async (request) => {
+    const response = await next(request);
+    return response.status === 503 ? next(request) : response;
+  };
+  const audit = (name: string): MiddlewareHooks => ({
+    name,
+    processRequest: () => { calls.push(`${name} entered`); },
+    afterResponse: (_request, response) => { calls.push(`${name}:${response.status}`); },
+  });
+  const app = createApp({
+    routes: [get('/', () => new HttpResponse('view', { status: ++attempts === 1 ? 503 : 200 }))],
+    middleware: [retry, audit('a'), audit('b')],
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  assert.deepEqual(calls, ['a entered', 'b entered', 'a entered', 'b entered', 'b:200', 'a:200']);
 });
 
 test('all four ways end in one scheduler, in a documented order', async () => {
