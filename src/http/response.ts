@@ -228,7 +228,7 @@ export class HttpResponse {
    */
   setCookie(name: string, value: string, options?: CookieOptions): this {
     const cookie = pendingCookie('response.setCookie()', name, value, options);
-    (this[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
+    HttpResponse.#addCookie(this, 'response.setCookie()', cookie);
     return this;
   }
 
@@ -243,8 +243,21 @@ export class HttpResponse {
    */
   deleteCookie(name: string, options?: DeleteCookieOptions): this {
     const cookie = expiredCookie('response.deleteCookie()', name, options);
-    (this[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
+    HttpResponse.#addCookie(this, 'response.deleteCookie()', cookie);
     return this;
+  }
+
+  /**
+   * Its request's exchange sends `response` already (its cookies were written
+   * to its head): a cookie set now, in a task, an afterResponse hook or its
+   * own stream, would never reach the client, as Next.js refuses cookies in
+   * after(). Static: an instance method would cost each response a brand field.
+   */
+  static #addCookie(response: HttpResponse, where: string, cookie: PendingCookie): void {
+    if ((currentRequest() as { readonly response: HttpResponse | undefined } | undefined)?.response === response) {
+      throw new TypeError(`${where}: the response is being sent already and a cookie set now would never reach the client; set it before the response is returned`);
+    }
+    (response[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
   }
 
   /**

@@ -121,6 +121,43 @@ test('after() called once the response is done runs at once, with the outcome al
   assert.equal(known?.completed, true);
 });
 
+test("a cookie set on the sent response (in a task, an afterResponse hook) is a TypeError saying so, never silently lost (Next.js: 'does not allow modifying cookies in a callback')", async () => {
+  const failures: string[] = [];
+  const setLate = (where: string, response: HttpResponse): void => {
+    try {
+      response.setCookie('late', where);
+    } catch (error) {
+      failures.push(`${where}: ${(error as Error).message}`);
+    }
+    try {
+      response.deleteCookie('session');
+    } catch (error) {
+      failures.push(`${where}: ${(error as Error).message}`);
+    }
+  };
+  let made: HttpResponse | undefined;
+  const app = createApp({
+    middleware: [{ afterResponse(_request, response) { setLate('hook', response); } }],
+    routes: [get('/', () => new HttpResponse('ok').after(({ response }) => {
+      setLate('task', response);
+      // Another response, made in the task, takes cookies as any does.
+      made = new HttpResponse('elsewhere').setCookie('fresh', '1');
+    }))],
+  });
+  const client = createTestClient(app);
+  const res = await client.get('/');
+  await client.settle();
+  assert.equal(res.headers.get('set-cookie'), null);
+  const refused = 'the response is being sent already and a cookie set now would never reach the client; set it before the response is returned';
+  assert.deepEqual(failures, [
+    `task: response.setCookie(): ${refused}`,
+    `task: response.deleteCookie(): ${refused}`,
+    `hook: response.setCookie(): ${refused}`,
+    `hook: response.deleteCookie(): ${refused}`,
+  ]);
+  assert.ok(made !== undefined);
+});
+
 test('afterResponse runs for every middleware entered, in processResponse order', async () => {
   const calls: string[] = [];
   const hooks = (name: string, answer = false): MiddlewareHooks => ({
