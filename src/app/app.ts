@@ -303,9 +303,14 @@ export class App {
       exchange.refuse();
       return renderError(exchange.request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
-    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(exchange.request, this.signals);
+    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) inJob(exchange, this.#asyncContext, this.#sendStarted, exchange);
     return undefined;
   }
+
+  /** `requestStarted`, run as code of its request: `after()` in a receiver registers work for it. */
+  readonly #sendStarted = (exchange: Exchange): void => {
+    sendRequestStarted(exchange.request, this.signals);
+  };
 
   /**
    * @internal Takes charge of a request another framework answers (the

@@ -246,6 +246,21 @@ test('signals: receivers see request, response and outcome; a failing receiver i
   assert.equal(signals.requestFinished.receivers.length, 0);
 });
 
+test('after() in a requestStarted receiver registers work for that request, before and after an await', async () => {
+  const ran: string[] = [];
+  const app = createApp({ routes: [get('/x', () => new HttpResponse('x', { status: 202 }))] });
+  app.signals.requestStarted.connect(async ({ request }) => {
+    after(({ outcome }) => { ran.push(`${request.path} started-task ${outcome.status}`); });
+    await null;
+    after(({ outcome }) => { ran.push(`${request.path} after an await ${outcome.status}`); });
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/x')).status, 202);
+  await client.settle();
+  assert.deepEqual(ran, ['/x started-task 202', '/x after an await 202']);
+  assert.deepEqual(client.tasks.map((t) => t.state), ['completed', 'completed']);
+});
+
 test("when: 'success' runs only for a completed 2xx/3xx, 'completed' only when nothing was aborted", async () => {
   const ran: string[] = [];
   const view = (status: number) => () => new HttpResponse('r', { status })
