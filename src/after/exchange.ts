@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
 import type { AfterEntry, HttpResponse, Outcome, StreamingResponse, TaskEntry, TaskRegistration } from '../http/response.js';
-import { kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
@@ -133,7 +133,8 @@ export class Exchange implements Job {
    * A `StreamingResponse` was made while the request was handled. Should
    * another response be sent instead (a middleware replaced it, or an error
    * came after it), nothing would read its stream: `unsent()` names it, to
-   * be let go (Starlette's discarded response sees a disconnect).
+   * be let go (Starlette's discarded response sees a disconnect). One whose
+   * stream was taken into the response sent ends with that one (see `finish`).
    */
   made(response: StreamingResponse): void {
     if (this.#state === LIVE) (this.#streams ??= []).push(response);
@@ -142,13 +143,10 @@ export class Exchange implements Job {
   /**
    * The streaming responses made so far that will not be sent, `sent` going
    * out instead, and whose stream nobody took (code that read it sends it in
-   * a response of its own); each named once. Undefined when there is none.
+   * a response of its own). Undefined when none was made.
    */
   unsent(sent: HttpResponse): StreamingResponse[] | undefined {
-    const streams = this.#streams;
-    if (streams === undefined) return undefined;
-    this.#streams = undefined;
-    return streams.filter((response) => response !== sent && !response[kStreamTaken]);
+    return this.#streams?.filter((response) => response !== sent && !response[kStreamTaken]);
   }
 
   /** The response sent: `response`, set before the response was done. */
@@ -202,6 +200,12 @@ export class Exchange implements Job {
     // A request made later is told then (see lateRequest).
     this.#request?.[kDone](outcome.aborted);
     this.#host.finished(this);
+    // The response sent ended unfinished (the client left, its stream failed): so do the streams made for the
+    // request, one a middleware took into it included, whose source may be waiting on an event that never comes.
+    if (this.#streams !== undefined && outcome.aborted) {
+      for (const response of this.#streams) if (response !== this.response) response[kAbortStream]();
+    }
+    this.#streams = undefined;
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;
     const accepted = this.entries.length;

@@ -3,6 +3,7 @@
 // handler and middleware tests (tests/handlers, tests/middleware_exceptions)
 // and Laravel's terminable middleware. Each test names its source.
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after as afterAll, before, describe, test } from 'node:test';
@@ -10,7 +11,8 @@ import {
   createApp, get, HttpResponse, sqliteStore, StoreUnavailable, StreamingResponse, task, type App, type MiddlewareFactory, type MiddlewareHooks,
   type Server, type TaskStore,
 } from 'coda-http';
-import { memoryLogger, startServer } from '../helpers.js';
+import { connect, deferred, memoryLogger, rawGet, startServer } from '../helpers.js';
+import { untilHead } from '../transport/wire.js';
 
 describe('a streaming response that is not sent is let go', { timeout: 10_000 }, () => {
   /** What each view made, by path: its response's signal, and its source when it is a Readable. */
@@ -131,4 +133,45 @@ test('a streaming response whose durable task the store refuses: the 503 goes ou
   } finally {
     await server.close({ timeoutMs: 1_000 });
   }
+});
+
+describe("Starlette's 'multiple middlewares stacked, client disconnected'", { timeout: 10_000 }, () => {
+  const events = new EventEmitter();
+  const finished = deferred();
+  // A middleware that sends the view's stream within a response of its own (each chunk framed).
+  const framing: MiddlewareHooks = {
+    processResponse(_request, response) {
+      if (!(response instanceof StreamingResponse)) return response;
+      const inner = response.stream;
+      return new StreamingResponse(async function* () {
+        for await (const chunk of inner) yield `[${String(chunk)}]`;
+      }());
+    },
+  };
+  let server: Server;
+  before(async () => {
+    server = await startServer(createApp({
+      middleware: [framing],
+      routes: [get('/events', () => new StreamingResponse(async function* (signal) {
+        try {
+          yield 'hello';
+          // Waits with the view's own response's signal: only its aborting ends the wait.
+          for (;;) yield String((await once(events, 'message', { signal }))[0]);
+        } finally {
+          finished.resolve();
+        }
+      }))],
+    }));
+  });
+  afterAll(() => server.close({ timeoutMs: 1_000 }));
+
+  test("a view's idle stream a middleware took into its own ends when the client leaves", async () => {
+    const socket = await connect(server);
+    const { head } = untilHead(socket);
+    socket.write(rawGet('/events'));
+    await head;
+    socket.destroy();
+    await finished.promise;
+    assert.equal(events.listenerCount('message'), 0);
+  });
 });
