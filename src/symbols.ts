@@ -27,6 +27,8 @@ export const kSentHeaders = Symbol('coda.sentHeaders');
 export const kOpenedStream = Symbol('coda.openedStream');
 /** StreamingResponse: the response ends before its stream; the signal aborts, a Readable is destroyed. */
 export const kAbortStream = Symbol('coda.abortStream');
+/** StreamingResponse: whether its `stream` was read (to send it, or by code that sends it in a response of its own). */
+export const kStreamTaken = Symbol('coda.streamTaken');
 /** App: runs a request that did not come over a socket. */
 export const kDispatch = Symbol('coda.dispatch');
 /** App: its after-response scheduler. */

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
-import { kAfterEntries, kDone, kTaskEntries } from '../symbols.js';
+import type { AfterEntry, HttpResponse, Outcome, StreamingResponse, TaskEntry, TaskRegistration } from '../http/response.js';
+import { kAbortStream, kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
@@ -66,6 +66,8 @@ export class Exchange implements Job {
   #holds: Hold[] | undefined = undefined;
   /** Responses `response.after()` gave tasks while the request was handled (see `keep`). */
   #given: HttpResponse[] | undefined = undefined;
+  /** Streaming responses made while the request was handled (see `made`). */
+  #streams: StreamingResponse[] | undefined = undefined;
   #state = LIVE;
   /** The tasks listed as abandoned when shutdown gave up on the request. */
   #listed: readonly AfterEntry[] | undefined = undefined;
@@ -99,7 +101,9 @@ export class Exchange implements Job {
 
   /** A hooks middleware with `afterResponse` was entered: its hook runs once the response is done. */
   enter(entry: AfterEntry): void {
-    (this.#entered ??= []).push(entry);
+    const entered = (this.#entered ??= []);
+    // Entered again (a factory outside it called inward twice, to retry): its hook still runs once, as Laravel's terminate().
+    if (!entered.includes(entry)) entered.push(entry);
   }
 
   /** `after()`: the task waits for the response, or is queued at once if the response is done. */
@@ -129,6 +133,26 @@ export class Exchange implements Job {
     if (this.#state !== LIVE) return;
     const given = (this.#given ??= []);
     if (!given.includes(response)) given.push(response);
+  }
+
+  /**
+   * A `StreamingResponse` was made while the request was handled. Should
+   * another response be sent instead (a middleware replaced it, or an error
+   * came after it), nothing would read its stream: `unsent()` names it, to
+   * be let go (Starlette's discarded response sees a disconnect). One whose
+   * stream was taken into the response sent ends with that one (see `finish`).
+   */
+  made(response: StreamingResponse): void {
+    if (this.#state === LIVE) (this.#streams ??= []).push(response);
+  }
+
+  /**
+   * The streaming responses made so far that will not be sent, `sent` going
+   * out instead, and whose stream nobody took (code that read it sends it in
+   * a response of its own). Undefined when none was made.
+   */
+  unsent(sent: HttpResponse): StreamingResponse[] | undefined {
+    return this.#streams?.filter((response) => response !== sent && !response[kStreamTaken]);
   }
 
   /** The response sent: `response`, set before the response was done. */
@@ -182,6 +206,12 @@ export class Exchange implements Job {
     // A request made later is told then (see lateRequest).
     this.#request?.[kDone](outcome.aborted);
     this.#host.finished(this);
+    // The response sent ended unfinished (the client left, its stream failed): so do the streams made for the
+    // request, one a middleware took into it included, whose source may be waiting on an event that never comes.
+    if (this.#streams !== undefined && outcome.aborted) {
+      for (const response of this.#streams) if (response !== this.response) response[kAbortStream]();
+    }
+    this.#streams = undefined;
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;
     const accepted = this.entries.length;

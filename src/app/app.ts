@@ -35,6 +35,7 @@ import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
+import { releaseStream } from '../transport/body.js';
 import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
@@ -328,9 +329,14 @@ export class App {
       exchange.refuse();
       return renderError(exchange.request, new ServiceUnavailable('the after-response queue is full; retry shortly'), this.debug);
     }
-    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) sendRequestStarted(exchange.request, this.signals);
+    if (this.signals.requestStarted.receivers.length > 0 || signals.requestStarted.receivers.length > 0) inJob(exchange, this.#asyncContext, this.#sendStarted, exchange);
     return undefined;
   }
+
+  /** `requestStarted`, run as code of its request: `after()` in a receiver registers work for it. */
+  readonly #sendStarted = (exchange: Exchange): void => {
+    sendRequestStarted(exchange.request, this.signals);
+  };
 
   /**
    * @internal Takes charge of a request another framework answers (the
@@ -393,9 +399,13 @@ export class App {
     } catch (error) {
       response = renderError(request, error, this.debug);
     }
+    // Streams made for responses that will not be sent are let go now: their sources (a file, an upstream body) would stay open.
+    const unsent = exchange.unsent(response);
+    if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
     return journaled.then(() => response, (error: unknown) => {
+      if (response instanceof StreamingResponse) releaseStream(response);
       const refused = unjournaled(request, error, this.debug);
       if (header !== undefined) echoRequestId(header, request.id, refused);
       return refused;

@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kTaskEntries, kTransformStream } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { currentRequest } from '../util/current-request.js';
@@ -235,7 +235,7 @@ export class HttpResponse {
    */
   setCookie(name: string, value: string, options?: CookieOptions): this {
     const cookie = pendingCookie('response.setCookie()', name, value, options);
-    (this[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
+    HttpResponse.#addCookie(this, 'response.setCookie()', cookie);
     return this;
   }
 
@@ -250,8 +250,21 @@ export class HttpResponse {
    */
   deleteCookie(name: string, options?: DeleteCookieOptions): this {
     const cookie = expiredCookie('response.deleteCookie()', name, options);
-    (this[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
+    HttpResponse.#addCookie(this, 'response.deleteCookie()', cookie);
     return this;
+  }
+
+  /**
+   * Its request's exchange sends `response` already (its cookies were written
+   * to its head): a cookie set now, in a task, an afterResponse hook or its
+   * own stream, would never reach the client, as Next.js refuses cookies in
+   * after(). Static: an instance method would cost each response a brand field.
+   */
+  static #addCookie(response: HttpResponse, where: string, cookie: PendingCookie): void {
+    if ((currentRequest() as { readonly response: HttpResponse | undefined } | undefined)?.response === response) {
+      throw new TypeError(`${where}: the response is being sent already and a cookie set now would never reach the client; set it before the response is returned`);
+    }
+    (response[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
   }
 
   /**
@@ -342,6 +355,7 @@ export class StreamingResponse extends HttpResponse {
   readonly #opener: StreamOpener | undefined;
   #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
   #controller: AbortController | undefined = undefined;
+  #taken = false;
 
   constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
     super(null, init);
@@ -352,10 +366,13 @@ export class StreamingResponse extends HttpResponse {
     } else {
       throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
     }
+    // The request's exchange (after/exchange.ts) releases it if another response is sent instead.
+    (currentRequest() as { made(response: StreamingResponse): void } | undefined)?.made(this);
   }
 
   /** The body's source. A function source is called on first read (sending reads it) with `signal`. */
   get stream(): StreamSource {
+    this.#taken = true;
     if (this.#stream === undefined) {
       const opened = this.#opener!(this.signal);
       if (!isStreamSource(opened)) {
@@ -383,6 +400,11 @@ export class StreamingResponse extends HttpResponse {
   /** Aborts when the response ends before its stream: the client went away, the body is not sent, or sending it failed. */
   get signal(): AbortSignal {
     return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /** @internal Whether `stream` was read: whoever read it sends it, or lets it go. */
+  get [kStreamTaken](): boolean {
+    return this.#taken;
   }
 
   /** @internal The stream if it was opened, else undefined. */

@@ -41,7 +41,8 @@ const brotliAsync = promisify(zlib.brotliCompress);
  * node:zlib: fixed bodies in the thread pool (Content-Length recomputed),
  * streams chunk by chunk, each chunk flushed so that a server-sent event is
  * not held back. Left alone: HEAD, 1xx, 204, 304 and 206 responses, bodies
- * below `threshold`, types compressed already (images, archives, ...), a
+ * below `threshold` or that compression would not shrink, types compressed
+ * already (images, archives, ...), a
  * response with a Content-Encoding or `Cache-Control: no-transform`. Each
  * response that would be compressed as a 200 gets `Vary: Accept-Encoding`
  * (its 304 and 206 too: a 304 by the type of its 200); a strong ETag becomes
@@ -95,6 +96,8 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       if (bytes === null || bytes.byteLength < threshold) return response;
       return compressBytes(bytes, encoding).then((compressed) => {
+        // Bytes that do not shrink (random, encrypted) go out as they are, as Django's GZipMiddleware sends them.
+        if (compressed.byteLength >= bytes.byteLength) return response;
         response.body = compressed;
         markEncoded(response, encoding);
         return response;

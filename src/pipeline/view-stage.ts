@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
 import { asResponse, type ErrorRenderer } from './convert.js';
+import { errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import type { MaybePromise, MiddlewareHooks, View } from './types.js';
 
@@ -36,10 +37,18 @@ export function viewStage(
   function runViewHooks(request: HttpRequest, resolved: ResolvedView, from: number): MaybePromise<HttpResponse> {
     for (let i = from; i < viewHooks.length; i++) {
       const { hooks, culprit } = viewHooks[i]!;
-      const result = hooks.processView!(request, resolved.view as View, request.params);
+      let result: unknown;
+      try {
+        result = hooks.processView!(request, resolved.view as View, request.params);
+      } catch (error) {
+        // Converted here, not at the view stage's converter: the log names the hook.
+        return render(request, error, culprit);
+      }
       if (isPromise(result)) {
-        return Promise.resolve(result).then((value) =>
-          value === undefined || value === null ? runViewHooks(request, resolved, i + 1) : asResponse(value, culprit));
+        return Promise.resolve(result).then(
+          (value) => value === undefined || value === null ? runViewHooks(request, resolved, i + 1) : asResponse(value, culprit),
+          (error: unknown) => render(request, error, culprit),
+        );
       }
       if (result !== undefined && result !== null) return asResponse(result, culprit);
     }
@@ -64,14 +73,31 @@ export function viewStage(
   function runExceptionHooks(request: HttpRequest, error: unknown, view: string, from: number): MaybePromise<HttpResponse> {
     for (let i = from; i < exceptionHooks.length; i++) {
       const { hooks, culprit } = exceptionHooks[i]!;
-      const result = hooks.processException!(request, error);
+      let result: unknown;
+      try {
+        result = hooks.processException!(request, error);
+      } catch (hookError) {
+        return hookFailed(request, hookError, culprit, error, view);
+      }
       if (isPromise(result)) {
-        return Promise.resolve(result).then((value) =>
-          value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit));
+        return Promise.resolve(result).then(
+          (value) => value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit),
+          (hookError: unknown) => hookFailed(request, hookError, culprit, error, view),
+        );
       }
       if (result !== undefined && result !== null) return asResponse(result, culprit);
     }
     return render(request, error, view);
+  }
+
+  /**
+   * A `processException` hook threw: its error's response, logged naming the
+   * hook and the view's error it was handling (else lost from the log); the
+   * view's own error rethrown is the view's.
+   */
+  function hookFailed(request: HttpRequest, hookError: unknown, culprit: string, error: unknown, view: string): MaybePromise<HttpResponse> {
+    if (hookError === error) return render(request, error, view);
+    return render(request, hookError, `${culprit}, handling the error of ${view} (${errorMessage(error)})`);
   }
 
   return (request) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareHooks, type Outcome,
+  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareFactory, type MiddlewareHooks, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
@@ -121,6 +121,43 @@ test('after() called once the response is done runs at once, with the outcome al
   assert.equal(known?.completed, true);
 });
 
+test("a cookie set on the sent response (in a task, an afterResponse hook) is a TypeError saying so, never silently lost (Next.js: 'does not allow modifying cookies in a callback')", async () => {
+  const failures: string[] = [];
+  const setLate = (where: string, response: HttpResponse): void => {
+    try {
+      response.setCookie('late', where);
+    } catch (error) {
+      failures.push(`${where}: ${(error as Error).message}`);
+    }
+    try {
+      response.deleteCookie('session');
+    } catch (error) {
+      failures.push(`${where}: ${(error as Error).message}`);
+    }
+  };
+  let made: HttpResponse | undefined;
+  const app = createApp({
+    middleware: [{ afterResponse(_request, response) { setLate('hook', response); } }],
+    routes: [get('/', () => new HttpResponse('ok').after(({ response }) => {
+      setLate('task', response);
+      // Another response, made in the task, takes cookies as any does.
+      made = new HttpResponse('elsewhere').setCookie('fresh', '1');
+    }))],
+  });
+  const client = createTestClient(app);
+  const res = await client.get('/');
+  await client.settle();
+  assert.equal(res.headers.get('set-cookie'), null);
+  const refused = 'the response is being sent already and a cookie set now would never reach the client; set it before the response is returned';
+  assert.deepEqual(failures, [
+    `task: response.setCookie(): ${refused}`,
+    `task: response.deleteCookie(): ${refused}`,
+    `hook: response.setCookie(): ${refused}`,
+    `hook: response.deleteCookie(): ${refused}`,
+  ]);
+  assert.ok(made !== undefined);
+});
+
 test('afterResponse runs for every middleware entered, in processResponse order', async () => {
   const calls: string[] = [];
   const hooks = (name: string, answer = false): MiddlewareHooks => ({
@@ -137,6 +174,28 @@ test('afterResponse runs for every middleware entered, in processResponse order'
   assert.equal(res.status, 401);
   await client.settle();
   assert.deepEqual(calls, ['c:401:401', 'b', 'a:401:401']);
+});
+
+test('afterResponse runs once for a middleware a request entered twice (a factory that retries inward), as Laravel terminates a middleware once', async () => {
+  const calls: string[] = [];
+  let attempts = 0;
+  const retry: MiddlewareFactory = (next) => async (request) => {
+    const response = await next(request);
+    return response.status === 503 ? next(request) : response;
+  };
+  const audit = (name: string): MiddlewareHooks => ({
+    name,
+    processRequest: () => { calls.push(`${name} entered`); },
+    afterResponse: (_request, response) => { calls.push(`${name}:${response.status}`); },
+  });
+  const app = createApp({
+    routes: [get('/', () => new HttpResponse('view', { status: ++attempts === 1 ? 503 : 200 }))],
+    middleware: [retry, audit('a'), audit('b')],
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  assert.deepEqual(calls, ['a entered', 'b entered', 'a entered', 'b entered', 'b:200', 'a:200']);
 });
 
 test('all four ways end in one scheduler, in a documented order', async () => {
@@ -185,6 +244,21 @@ test('signals: receivers see request, response and outcome; a failing receiver i
   }
   assert.equal(signals.requestStarted.receivers.length, 0);
   assert.equal(signals.requestFinished.receivers.length, 0);
+});
+
+test('after() in a requestStarted receiver registers work for that request, before and after an await', async () => {
+  const ran: string[] = [];
+  const app = createApp({ routes: [get('/x', () => new HttpResponse('x', { status: 202 }))] });
+  app.signals.requestStarted.connect(async ({ request }) => {
+    after(({ outcome }) => { ran.push(`${request.path} started-task ${outcome.status}`); });
+    await null;
+    after(({ outcome }) => { ran.push(`${request.path} after an await ${outcome.status}`); });
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/x')).status, 202);
+  await client.settle();
+  assert.deepEqual(ran, ['/x started-task 202', '/x after an await 202']);
+  assert.deepEqual(client.tasks.map((t) => t.state), ['completed', 'completed']);
 });
 
 test("when: 'success' runs only for a completed 2xx/3xx, 'completed' only when nothing was aborted", async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { deferred, rawGet, rawRequest, startServer } from '../helpers.js';
 const text = 'All work and no play makes Jack a dull boy. '.repeat(100);
 const small = 'tiny';
 const png = Buffer.alloc(4096, 7);
+// Random bytes do not compress: gzip and Brotli output is a little longer.
+const noise = randomBytes(4096);
 
 describe('compress()', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-compress-'));
@@ -28,6 +31,7 @@ describe('compress()', () => {
       get('/text', () => new HttpResponse(text)),
       get('/json', () => new JsonResponse({ text })),
       get('/small', () => new HttpResponse(small)),
+      get('/noise', () => new HttpResponse(noise, { headers: { 'content-type': 'text/plain' } })),
       get('/png', () => new HttpResponse(png, { headers: { 'content-type': 'image/png' } })),
       get('/zip', () => new HttpResponse(png, { headers: { 'content-type': 'application/zip' } })),
       get('/encoded', () => new HttpResponse(zlib.gzipSync(text), { headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' } })),
@@ -213,6 +217,15 @@ describe('compress()', () => {
     const notModified = await fetchRaw('/files/page.html', { ...gzip, 'if-none-match': headers.etag! });
     assert.equal(notModified.status, 304);
     assert.equal(notModified.headers['content-encoding'], undefined);
+  });
+
+  test("a body compression would not shrink goes out as it is, with Vary (Django's test_no_compress_incompressible_response)", async () => {
+    for (const encoding of ['gzip', 'br']) {
+      const response = await fetchRaw('/noise', { 'accept-encoding': encoding });
+      assert.equal(response.headers['content-encoding'], undefined, encoding);
+      assert.equal(response.headers.vary, 'Accept-Encoding', encoding);
+      assert.deepEqual(response.body, noise, encoding);
+    }
   });
 
   test('a 304 and a 206 of a compressible response carry Vary: Accept-Encoding, as its 200 does (a 304 without a Content-Type too); not those of an image', async () => {

@@ -26,3 +26,39 @@ test('a runtime error in a view or a hook is logged naming the code it came from
     'unhandled error in middleware tagger processResponse: tags broke',
   ]);
 });
+
+test('an error in processView or processException is logged naming the hook, and the view error it was handling', async () => {
+  const { logger, lines } = memoryLogger();
+  const guard: MiddlewareHooks = {
+    name: 'guard',
+    processView(request) {
+      if (request.path === '/guarded') throw new TypeError('guard broke');
+      return request.path === '/guarded-async' ? Promise.reject(new TypeError('guard broke later')) : undefined;
+    },
+  };
+  const handler: MiddlewareHooks = {
+    name: 'handler',
+    processException(request, error) {
+      if (request.path === '/rethrown') throw error;
+      throw new TypeError('handler broke');
+    },
+  };
+  const app = createApp({
+    logger,
+    middleware: [guard, handler],
+    routes: [
+      get('/guarded', () => new JsonResponse({})),
+      get('/guarded-async', () => new JsonResponse({})),
+      get('/failing', function saveNote() { throw new RangeError('disk full'); }),
+      get('/rethrown', function saveNote() { throw new RangeError('disk full'); }),
+    ],
+  });
+  const client = createTestClient(app);
+  for (const path of ['/guarded', '/guarded-async', '/failing', '/rethrown']) assert.equal((await client.get(path)).status, 500);
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => l.msg), [
+    'unhandled error in middleware guard processView: guard broke',
+    'unhandled error in middleware guard processView: guard broke later',
+    'unhandled error in middleware handler processException, handling the error of view saveNote (disk full): handler broke',
+    'unhandled error in view saveNote: disk full',
+  ]);
+});

@@ -1,0 +1,177 @@
+// Pipeline cases ported from peers' own suites, run over real sockets:
+// Starlette's BaseHTTPMiddleware (tests/middleware/test_base.py), Django's
+// handler and middleware tests (tests/handlers, tests/middleware_exceptions)
+// and Laravel's terminable middleware. Each test names its source.
+import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { after as afterAll, before, describe, test } from 'node:test';
+import {
+  createApp, get, HttpResponse, sqliteStore, StoreUnavailable, StreamingResponse, task, type App, type MiddlewareFactory, type MiddlewareHooks,
+  type Server, type TaskStore,
+} from 'coda-http';
+import { connect, deferred, memoryLogger, rawGet, startServer } from '../helpers.js';
+import { untilHead } from '../transport/wire.js';
+
+describe('a streaming response that is not sent is let go', { timeout: 10_000 }, () => {
+  /** What each view made, by path: its response's signal, and its source when it is a Readable. */
+  const made = new Map<string, { signal: AbortSignal; source?: Readable }>();
+  function streaming(path: string, source: Readable | (() => AsyncGenerator<string>)): StreamingResponse {
+    const response = new StreamingResponse(source instanceof Readable ? source : source());
+    made.set(path, { signal: response.signal, source: source instanceof Readable ? source : undefined });
+    return response;
+  }
+  async function* words(): AsyncGenerator<string> {
+    yield 'a';
+    yield 'b';
+  }
+
+  // Starlette's test_fully_evaluated_response: a middleware that awaits the inner response and answers its own.
+  const discards: MiddlewareFactory = (next) => async (request) => {
+    const response = await next(request);
+    return request.path === '/discarded' ? new HttpResponse('custom') : response;
+  };
+  // Django's ConditionalGetMiddleware answers 304 in process_response, in place of the view's (file) response.
+  const replaces: MiddlewareHooks = {
+    processResponse(request, response) {
+      if (request.path === '/replaced') return new HttpResponse(null, { status: 304 });
+      if (request.path === '/hook-fails') throw new Error('processResponse broke');
+      // A middleware that takes the view's stream to send it within a response of its own.
+      if (request.path === '/wrapped' && response instanceof StreamingResponse) {
+        const inner = response.stream;
+        return new StreamingResponse(async function* () {
+          for await (const chunk of inner) yield String(chunk).toUpperCase();
+        }());
+      }
+      return response;
+    },
+  };
+
+  let server: Server;
+  let app: App;
+  before(async () => {
+    app = createApp({
+      logger: memoryLogger().logger,
+      middleware: [discards, replaces],
+      routes: [
+        get('/discarded', () => streaming('/discarded', words)),
+        get('/replaced', () => streaming('/replaced', createReadStream(import.meta.filename))),
+        get('/hook-fails', () => streaming('/hook-fails', Readable.from(['x']))),
+        get('/view-fails', async () => {
+          streaming('/view-fails', createReadStream(import.meta.filename));
+          await null;
+          throw new Error('the view failed after making its response');
+        }),
+        get('/wrapped', () => streaming('/wrapped', Readable.from(['a', 'b']))),
+        get('/sent', () => streaming('/sent', Readable.from(['a', 'b']))),
+      ],
+    });
+    server = await startServer(app);
+  });
+  afterAll(() => server.close({ timeoutMs: 1_000 }));
+
+  async function fetchText(path: string): Promise<[number, string]> {
+    const response = await fetch(server.url + path);
+    return [response.status, await response.text()];
+  }
+
+  test("Starlette's 'app receives http.disconnect if discarded': a factory answers its own response; the view's stream's signal aborts", async () => {
+    assert.deepEqual(await fetchText('/discarded'), [200, 'custom']);
+    assert.equal(made.get('/discarded')?.signal.aborted, true);
+  });
+
+  test('processResponse answers 304 in place of a file response (Django ConditionalGetMiddleware): the file is closed', async () => {
+    assert.deepEqual(await fetchText('/replaced'), [304, '']);
+    assert.equal(made.get('/replaced')?.source?.destroyed, true);
+    assert.equal(made.get('/replaced')?.signal.aborted, true);
+  });
+
+  test('a processResponse that throws, and a view that fails after making its response: their streams are let go', async () => {
+    assert.equal((await fetchText('/hook-fails'))[0], 500);
+    assert.equal(made.get('/hook-fails')?.source?.destroyed, true);
+    assert.equal((await fetchText('/view-fails'))[0], 500);
+    assert.equal(made.get('/view-fails')?.source?.destroyed, true);
+  });
+
+  test('a stream a middleware took into a response of its own is sent whole, and one sent as it is is not cut', async () => {
+    assert.deepEqual(await fetchText('/wrapped'), [200, 'AB']);
+    assert.equal(made.get('/wrapped')?.signal.aborted, false);
+    assert.deepEqual(await fetchText('/sent'), [200, 'ab']);
+    assert.equal(made.get('/sent')?.signal.aborted, false);
+  });
+
+  test('app.fetch() lets go of a replaced stream too', async () => {
+    const response = await app.fetch(new Request('http://localhost/replaced'));
+    assert.equal(response.status, 304);
+    await response.text();
+    assert.equal(made.get('/replaced')?.source?.destroyed, true);
+  });
+});
+
+test('a streaming response whose durable task the store refuses: the 503 goes out, and the stream is let go', async () => {
+  const noted = task('noted', () => {});
+  const inner = sqliteStore({ path: ':memory:' });
+  // The store refuses every task, as a locked file or a lost Redis connection would.
+  const store = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'add') return () => Promise.reject(new StoreUnavailable(inner.description, new Error('database is locked')));
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as TaskStore;
+  const source = Readable.from(['never sent']);
+  const app = createApp({
+    logger: memoryLogger().logger,
+    tasks: { definitions: [noted], store },
+    routes: [get('/', () => new StreamingResponse(source).after(noted, {}))],
+  });
+  const server = await startServer(app);
+  try {
+    assert.equal((await fetch(server.url + '/')).status, 503);
+    assert.equal(source.destroyed, true);
+  } finally {
+    await server.close({ timeoutMs: 1_000 });
+  }
+});
+
+describe("Starlette's 'multiple middlewares stacked, client disconnected'", { timeout: 10_000 }, () => {
+  const events = new EventEmitter();
+  const finished = deferred();
+  // A middleware that sends the view's stream within a response of its own (each chunk framed).
+  const framing: MiddlewareHooks = {
+    processResponse(_request, response) {
+      if (!(response instanceof StreamingResponse)) return response;
+      const inner = response.stream;
+      return new StreamingResponse(async function* () {
+        for await (const chunk of inner) yield `[${String(chunk)}]`;
+      }());
+    },
+  };
+  let server: Server;
+  before(async () => {
+    server = await startServer(createApp({
+      middleware: [framing],
+      routes: [get('/events', () => new StreamingResponse(async function* (signal) {
+        try {
+          yield 'hello';
+          // Waits with the view's own response's signal: only its aborting ends the wait.
+          for (;;) yield String((await once(events, 'message', { signal }))[0]);
+        } finally {
+          finished.resolve();
+        }
+      }))],
+    }));
+  });
+  afterAll(() => server.close({ timeoutMs: 1_000 }));
+
+  test("a view's idle stream a middleware took into its own ends when the client leaves", async () => {
+    const socket = await connect(server);
+    const { head } = untilHead(socket);
+    socket.write(rawGet('/events'));
+    await head;
+    socket.destroy();
+    await finished.promise;
+    assert.equal(events.listenerCount('message'), 0);
+  });
+});
