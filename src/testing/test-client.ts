@@ -183,7 +183,8 @@ export class TestClient {
 
   async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     const { url } = await this.#serve();
-    const response = await fetch(url + path, { method, headers, body });
+    // A redirect is the response under test, as in-process: fetch would follow it and return another.
+    const response = await fetch(url + path, { method, headers, body, redirect: 'manual' });
     return new TestResponse(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
   }
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, post } from 'coda-http';
+import { createApp, get, HttpResponse, post, redirect } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate } from '../after/helpers.js';
 
@@ -90,3 +90,14 @@ test('client.tasks says how long each task waited after its response and how lon
   assert.ok(slow.runMs! >= 3 && slow.runMs! <= elapsed, `runMs ${slow.runMs} is not within [3, ${elapsed}]`);
   assert.ok(slow.waitMs! >= 0 && slow.waitMs! + slow.runMs! <= elapsed, `waitMs ${slow.waitMs} does not fit in ${elapsed} ms`);
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a redirect is returned as it is, not followed`, async () => {
+    const app = createApp({ routes: [get('/old', () => redirect('/new')), get('/new', () => new HttpResponse('new'))] });
+    await using client = createTestClient(app, { transport });
+    const res = await client.get('/old');
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), '/new');
+    assert.equal(await res.text(), '');
+  });
+}
