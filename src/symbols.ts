@@ -63,6 +63,8 @@ export const kAnswerFetch = Symbol('coda.answerFetch');
 export const kCookies = Symbol('coda.cookies');
 /** HttpRequest: the route it matched: its body limit, and, in groups with middleware, what their onions call (they read it from here). */
 export const kRouteTarget = Symbol('coda.routeTarget');
+/** HttpRequest: the error last turned into an error response for it (the test client's `res.error`). */
+export const kRenderedError = Symbol('coda.renderedError');
 /** HttpRequest: its server span, while tracing records it. */
 export const kSpan = Symbol('coda.span');
 /** App: adds a listener to every request's start and end, as the observer sees them (the dashboard's recorder). */

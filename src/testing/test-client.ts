@@ -5,7 +5,7 @@ import type { TaskRecord } from '../after/reporting.js';
 import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
-import { kAbortStream, kCloseTasks, kDispatch, kJournal, kScheduler, kSettle } from '../symbols.js';
+import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle } from '../symbols.js';
 import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
 import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
@@ -53,6 +53,13 @@ export class TestResponse {
     readonly status: number,
     readonly headers: Headers,
     readonly body: Buffer,
+    /**
+     * In-process only: the error the app turned into its error response (what
+     * a view or middleware threw, a routing 404), the last if several; the app
+     * logs it too, but its default log is silent under `node --test`.
+     * `assert.ifError(res.error)` throws it, stack and all. Undefined over a socket.
+     */
+    readonly error?: unknown,
   ) {}
 
   async text(): Promise<string> {
@@ -219,7 +226,7 @@ export class TestClient {
     if (failure !== undefined) throw failure;
     const webHeaders = new Headers();
     for (const [name, value] of response.headers) webHeaders.append(name, value);
-    return new TestResponse(response.status, webHeaders, bytes);
+    return new TestResponse(response.status, webHeaders, bytes, exchange.request[kRenderedError]);
   }
 }
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, post, redirect } from 'coda-http';
+import { createApp, get, HttpResponse, NotFound, post, redirect } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate } from '../after/helpers.js';
 
@@ -101,3 +101,23 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.equal(await res.text(), '');
   });
 }
+
+test('in-process: res.error is what the app turned into its error response (the log that has it is silent under node --test)', async () => {
+  const app = createApp({
+    routes: [
+      get('/boom', () => { throw new TypeError('no such column: titel'); }),
+      get('/missing', () => { throw new NotFound('no note 7'); }),
+      get('/fine', () => new HttpResponse('ok')),
+    ],
+  });
+  await using client = createTestClient(app);
+  const boom = await client.get('/boom');
+  assert.equal(boom.status, 500);
+  assert.equal(await boom.text(), 'Internal Server Error', 'the body is what a client gets, no more');
+  assert.ok(boom.error instanceof TypeError);
+  assert.equal(boom.error.message, 'no such column: titel');
+  const missing = await client.get('/missing');
+  assert.ok(missing.error instanceof NotFound);
+  assert.equal((await client.get('/fine')).error, undefined);
+  assert.equal((await client.get('/nowhere')).error instanceof NotFound, true, 'a routing 404 is an error too');
+});
