@@ -11,14 +11,7 @@ import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
 import { checkKeys } from '../util/options.js';
-
-export interface TestRequestOptions {
-  headers?: Record<string, string>;
-  /** A raw body. */
-  body?: string | Uint8Array;
-  /** A value sent as JSON, with `Content-Type: application/json`. */
-  json?: unknown;
-}
+import { requestBody, type TestRequestOptions } from './request-options.js';
 
 export interface TestClientOptions {
   /**
@@ -143,15 +136,13 @@ export class TestClient {
   }
 
   async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+    const where = `client ${method} ${path}`;
+    checkKeys(where, options, ['headers', 'body', 'json', 'form']);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
-    let body: Buffer | undefined;
-    if (options.json !== undefined) {
-      body = Buffer.from(JSON.stringify(options.json));
-      headers['content-type'] ??= 'application/json';
-    } else if (options.body !== undefined) {
-      body = Buffer.from(options.body);
-    }
+    const encoded = await requestBody(where, options);
+    if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
+    const body = encoded?.bytes;
     if (this.#transport === 'socket') return this.#overSocket(method, path, headers, body);
     return this.#inProcess(method, path, headers, body);
   }
