@@ -47,6 +47,8 @@ export const kTaskEntries = Symbol('coda.taskEntries');
 export const kJournal = Symbol('coda.journal');
 /** App: waits until requests, after-response tasks and durable tasks are done, moving a test clock with `advance`. */
 export const kSettle = Symbol('coda.settle');
+/** App: what `settle()` still waits for, one line each (a test's settle() that ran out of time names it). */
+export const kUnfinished = Symbol('coda.unfinished');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
 /** App: takes charge of a request another framework answers (the adapters). */

@@ -5,12 +5,13 @@ import type { TaskRecord } from '../after/reporting.js';
 import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
-import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle } from '../symbols.js';
+import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle, kUnfinished } from '../symbols.js';
 import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
 import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
-import { checkKeys } from '../util/options.js';
+import { untilDeadline } from '../util/deadline.js';
+import { checkKeys, checkMs } from '../util/options.js';
 import { requestBody, type TestRequestOptions } from './request-options.js';
 
 export interface TestClientOptions {
@@ -27,6 +28,13 @@ export interface TestClientOptions {
    */
   tasks?: 'memory' | 'app';
 }
+
+export interface SettleOptions {
+  /** How long `settle()` may wait, in milliseconds (default 10,000): then it rejects, naming what is not done. */
+  timeoutMs?: number;
+}
+
+const SETTLE_TIMEOUT_MS = 10_000;
 
 /** The test client's clock: still, until `settle()` moves it to the next delayed task's time. */
 class TestClock {
@@ -151,10 +159,17 @@ export class TestClient {
    * Resolves once every response is done, no after-response task is pending
    * or running, and no durable task is held, due or running: with the
    * default in-memory store, the clock moves to each retry's or delay's time
-   * instead of waiting for it.
+   * instead of waiting for it. Rejects after `timeoutMs` (default 10 s),
+   * naming what it still waits for: a task that never ends is found long
+   * before its own timeout (`after.timeoutMs`, 30 s by default) or the test
+   * runner's, which would name nothing.
    */
-  settle(): Promise<void> {
-    return this.#app[kSettle]((time) => this.#clock.advanceTo(time));
+  async settle(options: SettleOptions = {}): Promise<void> {
+    checkKeys('client.settle()', options, ['timeoutMs']);
+    const timeoutMs = checkMs('client.settle() timeoutMs', options.timeoutMs ?? SETTLE_TIMEOUT_MS);
+    if (await untilDeadline(this.#app[kSettle]((time) => this.#clock.advanceTo(time)), performance.now() + timeoutMs)) return;
+    const waiting = this.#app[kUnfinished]();
+    throw new Error(`client.settle(): not settled after ${timeoutMs} ms; still waiting for:\n${waiting.map((line) => `  ${line}`).join('\n')}`);
   }
 
   /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. */

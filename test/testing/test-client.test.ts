@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, NotFound, post, redirect } from 'coda-http';
+import { after, createApp, get, HttpResponse, NotFound, post, redirect } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate } from '../after/helpers.js';
 
@@ -120,4 +120,35 @@ test('in-process: res.error is what the app turned into its error response (the 
   assert.ok(missing.error instanceof NotFound);
   assert.equal((await client.get('/fine')).error, undefined);
   assert.equal((await client.get('/nowhere')).error instanceof NotFound, true, 'a routing 404 is an error too');
+});
+
+test('settle({ timeoutMs }) that runs out rejects naming what it still waits for: the tasks running and pending, the requests unanswered', async () => {
+  const release = gate();
+  const app = createApp({
+    after: { concurrency: 1 },
+    routes: [get('/slow', async () => {
+      await release.promise;
+      return new HttpResponse('late');
+    }), get('/hang', () => {
+      after(() => release.promise, { name: 'stuck' });
+      after(() => {}, { name: 'behind' });
+      return new HttpResponse('ok');
+    })],
+  });
+  await using client = createTestClient(app);
+  const res = await client.get('/hang');
+  const slow = client.get('/slow');
+  await assert.rejects(client.settle({ timeoutMs: 50 }), (error: Error) => {
+    assert.equal(error.name, 'Error');
+    assert.match(error.message, /^client\.settle\(\): not settled after 50 ms; still waiting for:\n/);
+    assert.match(error.message, /\n {2}request [\w-]+: GET \/slow, no response yet\n {2}after-response task stuck: running \(request [\w-]+: GET \/hang\)\n {2}after-response task behind: pending \(request [\w-]+: GET \/hang\)$/);
+    return true;
+  });
+  assert.equal(res.status, 200);
+  release.open();
+  assert.equal(await (await slow).text(), 'late');
+  await client.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(client.tasks.map((t) => t.name), ['stuck', 'behind']);
+  await assert.rejects(client.settle({ timeoutMs: 0 }), { name: 'RangeError', message: /^client\.settle\(\) timeoutMs must be a positive number of milliseconds/ });
+  await assert.rejects(client.settle({ timeout: 10 } as never), { name: 'TypeError', message: 'client.settle(): unknown option "timeout"; did you mean "timeoutMs"?' });
 });
