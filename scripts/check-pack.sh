@@ -146,3 +146,7 @@ EOF
 (cd "$app" && node "$root/node_modules/typescript/bin/tsc" -p tsconfig.json)
 echo "ok: check.ts type-checks against coda-http's dist/*.d.ts"
 
+# Members keyed by the internal symbols are @internal: a published type that imports symbols.js shows one to editors.
+leaks="$(cd "$app/node_modules/coda-http/dist" && grep -rl --include='*.d.ts' "from '.*symbols\.js'" . || true)"
+[ -z "$leaks" ] || { echo "published types show internal symbol-keyed members:" $leaks >&2; exit 1; }
+echo "ok: no published type shows a member keyed by an internal symbol"

@@ -142,6 +142,7 @@ export class App {
     return this.#closing;
   }
 
+  /** @internal */
   set [kClosing](closing: boolean) {
     this.#closing = closing;
     if (!closing) return;

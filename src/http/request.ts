@@ -112,7 +112,7 @@ function pathEnd(url: string): number {
 
 export type Peer = { readonly address: string | undefined; readonly encrypted: boolean };
 
-/** The socket's peer, read once per connection (Node's getters cost a native call's worth each time): its requests share it. */
+/** @internal The socket's peer, read once per connection (Node's getters cost a native call's worth each time): its requests share it. */
 export function peerOf(socket: Socket & { [kPeer]?: Peer }): Peer {
   return (socket[kPeer] ??= { address: socket.remoteAddress, encrypted: (socket as TLSSocket).encrypted === true });
 }
