@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import type { TaskRecord } from '../after/reporting.js';
-import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
+import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
 import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle, kUnfinished } from '../symbols.js';
@@ -239,9 +239,11 @@ export class TestClient {
 /**
  * Reads a response's body as a client would, streaming ones to their end; a
  * stream that fails mid-way is told to `failed`. Throws, before reading, what
- * send() would refuse: a body of the wrong type, a stream that cannot be opened.
+ * send() would refuse: a status Node cannot send (set after construction), a
+ * body of the wrong type, a stream that cannot be opened.
  */
 async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
+  checkStatus(response.status);
   if (response instanceof StreamingResponse) {
     // As over a socket: a body that is not sent is not read (it may never end).
     if (!withBody) {

@@ -152,3 +152,20 @@ test('settle({ timeoutMs }) that runs out rejects naming what it still waits for
   await assert.rejects(client.settle({ timeoutMs: 0 }), { name: 'RangeError', message: /^client\.settle\(\) timeoutMs must be a positive number of milliseconds/ });
   await assert.rejects(client.settle({ timeout: 10 } as never), { name: 'TypeError', message: 'client.settle(): unknown option "timeout"; did you mean "timeoutMs"?' });
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a status set after construction that Node cannot send is the 500 a server sends, not given to the test as it is`, async () => {
+    const app = createApp({
+      routes: [get('/', () => {
+        const response = new HttpResponse('made');
+        response.status = 1000;
+        return response;
+      })],
+    });
+    await using client = createTestClient(app, { transport });
+    const res = await client.get('/');
+    assert.equal(res.status, 500);
+    assert.equal(await res.text(), 'Internal Server Error');
+    if (transport === 'in-process') assert.match(String(res.error), /^RangeError: response status must be an integer from 100 to 999, got number 1000$/);
+  });
+}
