@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
@@ -13,11 +15,13 @@ import { replaceRefused } from '../transport/refused.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { requestBody, type TestRequestOptions } from './request-options.js';
+import { sentHeaders } from './sent-headers.js';
 
 export interface TestClientOptions {
   /**
    * `'in-process'` (default) runs requests through the app without a socket;
-   * `'socket'` starts a real server on a free loopback port and uses `fetch`.
+   * `'socket'` starts a real server on a free loopback port and sends each
+   * request with node:http, with the headers given and no others.
    */
   transport?: 'in-process' | 'socket';
   /**
@@ -194,11 +198,20 @@ export class TestClient {
     }));
   }
 
+  /**
+   * node:http, not fetch: fetch adds headers of its own (Accept-Encoding,
+   * User-Agent, Sec-Fetch-Mode...), decodes a compressed body under its
+   * Content-Encoding, and follows redirects; the test gets what was sent.
+   */
   async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     const { url } = await this.#serve();
-    // A redirect is the response under test, as in-process: fetch would follow it and return another.
-    const response = await fetch(url + path, { method, headers, body, redirect: 'manual' });
-    return new TestResponse(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
+    const request = httpRequest(url + path, { method, headers });
+    const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const received = new Headers();
+    for (let i = 0; i < response.rawHeaders.length; i += 2) received.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+    return new TestResponse(response.statusCode!, received, Buffer.concat(chunks));
   }
 
   async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
@@ -227,12 +240,12 @@ export class TestClient {
       bytes = await read();
     }
     const response = exchange.response;
+    // Framed before the tasks start, as a socket frames the head before they can run.
+    const sent = sentHeaders(response, method);
     exchange.bytesSent = bytes.length;
     exchange.finish(outcomeOf(exchange, failure === undefined));
     if (failure !== undefined) throw failure;
-    const webHeaders = new Headers();
-    for (const [name, value] of response.headers) webHeaders.append(name, value);
-    return new TestResponse(response.status, webHeaders, bytes, exchange.request[kRenderedError]);
+    return new TestResponse(response.status, sent, bytes, exchange.request[kRenderedError]);
   }
 }
 

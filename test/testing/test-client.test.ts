@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
-import { after, createApp, get, HttpResponse, NotFound, post, redirect } from 'coda-http';
+import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate } from '../after/helpers.js';
 
@@ -167,5 +168,32 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.equal(res.status, 500);
     assert.equal(await res.text(), 'Internal Server Error');
     if (transport === 'in-process') assert.match(String(res.error), /^RangeError: response status must be an integer from 100 to 999, got number 1000$/);
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the request carries the headers the test gave, no others; the response's are those sent, Content-Length and Content-Encoding included, its body as sent`, async () => {
+    const text = 'compressible '.repeat(400);
+    const app = createApp({
+      middleware: [compress()],
+      routes: [
+        get('/headers', (request) => new JsonResponse(Object.keys(request.headers.raw).filter((name) => !['host', 'connection'].includes(name)))),
+        get('/text', () => new HttpResponse(text)),
+        get('/empty', () => new HttpResponse(null, { status: 204 })),
+      ],
+    });
+    await using client = createTestClient(app, { transport });
+    assert.deepEqual(await (await client.get('/headers', { headers: { 'x-mine': '1' } })).json(), ['x-mine']);
+    const plain = await client.get('/text');
+    assert.equal(plain.headers.get('content-length'), String(text.length));
+    assert.equal(plain.headers.get('content-encoding'), null);
+    const head = await client.head('/text');
+    assert.equal(head.headers.get('content-length'), String(text.length));
+    assert.equal(head.body.length, 0);
+    assert.equal((await client.get('/empty')).headers.get('content-length'), null);
+    const gzipped = await client.get('/text', { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gzipped.headers.get('content-encoding'), 'gzip');
+    assert.equal(gzipped.headers.get('content-length'), String(gzipped.body.length));
+    assert.equal(gunzipSync(gzipped.body).toString(), text);
   });
 }
