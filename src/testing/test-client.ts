@@ -216,6 +216,8 @@ export class TestClient {
 
   async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     if (body !== undefined) headers['content-length'] = String(body.length);
+    // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
+    headers['host'] ??= 'localhost';
     const { exchange, response: pending, asyncContext } = this.#app[kDispatch]({
       method,
       url: path,

@@ -197,3 +197,10 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.equal(gunzipSync(gzipped.body).toString(), text);
   });
 }
+
+test('in-process: a request has a Host, as every HTTP/1.1 request has (localhost); a host the test gives wins', async () => {
+  const app = createApp({ routes: [get('/', (request) => new JsonResponse({ host: request.host, header: request.headers.get('host') }))] });
+  await using client = createTestClient(app);
+  assert.deepEqual(await (await client.get('/')).json(), { host: 'localhost', header: 'localhost' });
+  assert.deepEqual(await (await client.get('/', { headers: { Host: 'app.example' } })).json(), { host: 'app.example', header: 'app.example' });
+});
