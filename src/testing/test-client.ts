@@ -31,6 +31,11 @@ export interface TestClientOptions {
    * `'app'` keeps the store the app was given.
    */
   tasks?: 'memory' | 'app';
+  /**
+   * Headers sent with every request (a `host` an app's `allowedHosts`
+   * accepts, a token); a request's own header of the same name wins.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface SettleOptions {
@@ -93,6 +98,7 @@ export class TestResponse {
 export class TestClient {
   readonly #app: App;
   readonly #transport: 'in-process' | 'socket';
+  readonly #headers: Record<string, string>;
   #server: Promise<Server> | undefined;
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
@@ -100,11 +106,12 @@ export class TestClient {
   readonly #clock = new TestClock();
 
   constructor(app: App, options: TestClientOptions = {}) {
-    checkKeys('createTestClient()', options, ['transport', 'tasks']);
+    checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers']);
     const tasks = options.tasks ?? 'memory';
     if (tasks !== 'memory' && tasks !== 'app') throw new TypeError(`createTestClient(): tasks must be 'memory' or 'app', got ${JSON.stringify(tasks)}`);
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
+    this.#headers = options.headers ?? {};
     if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
     // A test serves the app: its tasks run here, enqueued ones included.
     app.tasks.runHere();
@@ -151,7 +158,7 @@ export class TestClient {
     const where = `client ${method} ${path}`;
     checkKeys(where, options, ['headers', 'body', 'json', 'form']);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    for (const given of [this.#headers, options.headers ?? {}]) for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
     const encoded = await requestBody(where, options);
     if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
     const body = encoded?.bytes;

@@ -204,3 +204,15 @@ test('in-process: a request has a Host, as every HTTP/1.1 request has (localhost
   assert.deepEqual(await (await client.get('/')).json(), { host: 'localhost', header: 'localhost' });
   assert.deepEqual(await (await client.get('/', { headers: { Host: 'app.example' } })).json(), { host: 'app.example', header: 'app.example' });
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the client's headers go with every request; a request's own header of the same name wins`, async () => {
+    const app = createApp({
+      allowedHosts: ['app.example'],
+      routes: [get('/', (request) => new JsonResponse({ host: request.host, authorization: request.headers.get('authorization') }))],
+    });
+    await using client = createTestClient(app, { transport, headers: { Host: 'app.example', authorization: 'Bearer t0ken' } });
+    assert.deepEqual(await (await client.get('/')).json(), { host: 'app.example', authorization: 'Bearer t0ken' });
+    assert.deepEqual(await (await client.get('/', { headers: { Authorization: 'Bearer other' } })).json(), { host: 'app.example', authorization: 'Bearer other' });
+  });
+}
