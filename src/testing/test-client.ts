@@ -13,7 +13,8 @@ import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
 import { untilDeadline } from '../util/deadline.js';
-import { checkKeys, checkMs } from '../util/options.js';
+import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
+import { CookieJar } from './cookie-jar.js';
 import { requestBody, type TestRequestOptions } from './request-options.js';
 import { sentHeaders } from './sent-headers.js';
 
@@ -36,6 +37,12 @@ export interface TestClientOptions {
    * accepts, a token); a request's own header of the same name wins.
    */
   headers?: Record<string, string>;
+  /**
+   * `true` (default): the client keeps the cookies the app sets and sends
+   * them back, by path, until deleted or expired, as a browser does (a
+   * request's own `cookie` header is sent instead); `false` keeps none.
+   */
+  cookies?: boolean;
 }
 
 export interface SettleOptions {
@@ -99,6 +106,7 @@ export class TestClient {
   readonly #app: App;
   readonly #transport: 'in-process' | 'socket';
   readonly #headers: Record<string, string>;
+  readonly #jar: CookieJar | undefined;
   #server: Promise<Server> | undefined;
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
@@ -106,12 +114,13 @@ export class TestClient {
   readonly #clock = new TestClock();
 
   constructor(app: App, options: TestClientOptions = {}) {
-    checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers']);
+    checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers', 'cookies']);
     const tasks = options.tasks ?? 'memory';
     if (tasks !== 'memory' && tasks !== 'app') throw new TypeError(`createTestClient(): tasks must be 'memory' or 'app', got ${JSON.stringify(tasks)}`);
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
     this.#headers = options.headers ?? {};
+    this.#jar = checkBoolean('createTestClient() cookies', options.cookies ?? true) ? new CookieJar() : undefined;
     if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
     // A test serves the app: its tasks run here, enqueued ones included.
     app.tasks.runHere();
@@ -162,8 +171,11 @@ export class TestClient {
     const encoded = await requestBody(where, options);
     if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
     const body = encoded?.bytes;
-    if (this.#transport === 'socket') return this.#overSocket(method, path, headers, body);
-    return this.#inProcess(method, path, headers, body);
+    const kept = this.#jar?.header(path);
+    if (kept !== undefined) headers['cookie'] ??= kept;
+    const response = this.#transport === 'socket' ? await this.#overSocket(method, path, headers, body) : await this.#inProcess(method, path, headers, body);
+    this.#jar?.store(response.headers.getSetCookie(), path);
+    return response;
   }
 
   /**
