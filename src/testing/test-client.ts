@@ -83,8 +83,15 @@ export class TestResponse {
     return this.body.toString('utf8');
   }
 
+  /** The body parsed as JSON; a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
   async json<T = unknown>(): Promise<T> {
-    return JSON.parse(this.body.toString('utf8')) as T;
+    const text = this.body.toString('utf8');
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      const start = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new SyntaxError(`the response body is not JSON (status ${this.status}, content-type ${this.headers.get('content-type') ?? 'none'}): ${JSON.stringify(start)}`, { cause });
+    }
   }
 }
 

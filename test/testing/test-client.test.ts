@@ -216,3 +216,13 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.deepEqual(await (await client.get('/', { headers: { Authorization: 'Bearer other' } })).json(), { host: 'app.example', authorization: 'Bearer other' });
   });
 }
+
+test('res.json() of a body that is not JSON names the status, the content type and the start of the body', async () => {
+  const app = createApp({ routes: [get('/', () => { throw new Error('the view failed'); })] });
+  await using client = createTestClient(app);
+  const res = await client.get('/');
+  await assert.rejects(res.json(), {
+    name: 'SyntaxError',
+    message: 'the response body is not JSON (status 500, content-type text/plain; charset=utf-8): "Internal Server Error"',
+  });
+});
