@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -140,6 +140,20 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     assert.match(results[i]!.stderr, message, args.join(' '));
     assert.equal(results[i]!.stdout, '', args.join(' '));
   });
+});
+
+test('a module that fails as it loads says where: the line of a syntax error, the frames of an error thrown, no Node internals', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'syntax.mjs'), 'export const a = 1;\nconst x = ;\n');
+  writeFileSync(path.join(dir, 'throws.mjs'), 'function setup() {\n  return undefined.x;\n}\nsetup();\n');
+  const syntax = await run(['serve', path.join(dir, 'syntax.mjs')]);
+  assert.equal(syntax.code, 1);
+  assert.match(syntax.stderr, /^coda: cannot load .*syntax\.mjs: Unexpected token ';'\nfile:\/\/.*syntax\.mjs:2\nconst x = ;\n {10}\^/);
+  const thrown = await run(['serve', path.join(dir, 'throws.mjs')]);
+  assert.equal(thrown.code, 1);
+  assert.match(thrown.stderr, /^coda: cannot load .*throws\.mjs: Cannot read properties of undefined \(reading 'x'\)\n {4}at setup \(file:\/\/.*throws\.mjs:2:\d+\)/);
+  assert.doesNotMatch(syntax.stderr + thrown.stderr, /node:internal/);
 });
 
 test('coda --version and -v print the package\'s version on stdout, exit 0', async () => {
