@@ -70,6 +70,10 @@ EOF
 
 echo "== the coda command from the installed package"
 (cd "$app" && npx --no-install coda --help) | grep -q '^Usage: coda <command>' || { echo "coda --help did not print its usage" >&2; exit 1; }
+# The version is read from the package.json two folders above dist/cli.
+expected="coda-http $(node -p "require('$root/package.json').version")"
+actual="$(cd "$app" && npx --no-install coda --version)"
+[ "$actual" = "$expected" ] || { echo "coda --version printed \"$actual\", expected \"$expected\"" >&2; exit 1; }
 cat > "$app/app.mjs" <<'APP'
 import { createApp, dashboard, get, HttpResponse } from 'coda-http';
 export default createApp({ routes: [get('/', () => new HttpResponse('hi')), ...dashboard({ authorize: () => true })] });
@@ -87,7 +91,7 @@ assert.match(await (await client.get('/coda/dashboard.js')).text(), /EventSource
 await client.settle();
 CHECK
 (cd "$app" && node dashboard.mjs)
-echo "ok: coda --help, a usage error (exit 2) and the dashboard's page and script, from the installed package"
+echo "ok: coda --help, --version, a usage error (exit 2) and the dashboard's page and script, from the installed package"
 
 echo "== type-check a consumer against the shipped .d.ts"
 cat > "$app/check.ts" <<'EOF'
@@ -141,3 +145,8 @@ cat > "$app/tsconfig.json" <<EOF
 EOF
 (cd "$app" && node "$root/node_modules/typescript/bin/tsc" -p tsconfig.json)
 echo "ok: check.ts type-checks against coda-http's dist/*.d.ts"
+
+# Members keyed by the internal symbols are @internal: a published type that imports symbols.js shows one to editors.
+leaks="$(cd "$app/node_modules/coda-http/dist" && grep -rl --include='*.d.ts' "from '.*symbols\.js'" . || true)"
+[ -z "$leaks" ] || { echo "published types show internal symbol-keyed members:" $leaks >&2; exit 1; }
+echo "ok: no published type shows a member keyed by an internal symbol"

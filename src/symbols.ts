@@ -57,6 +57,8 @@ export const kTaskEntries = Symbol('coda.taskEntries');
 export const kJournal = Symbol('coda.journal');
 /** App: waits until requests, after-response tasks and durable tasks are done, moving a test clock with `advance`. */
 export const kSettle = Symbol('coda.settle');
+/** App: what `settle()` still waits for, one line each (a test's settle() that ran out of time names it). */
+export const kUnfinished = Symbol('coda.unfinished');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
 /** App: takes charge of a request another framework answers (the adapters). */
@@ -73,6 +75,8 @@ export const kAnswerFetch = Symbol('coda.answerFetch');
 export const kCookies = Symbol('coda.cookies');
 /** HttpRequest: the route it matched: its body limit, and, in groups with middleware, what their onions call (they read it from here). */
 export const kRouteTarget = Symbol('coda.routeTarget');
+/** HttpRequest: the error last turned into an error response for it (the test client's `res.error`). */
+export const kRenderedError = Symbol('coda.renderedError');
 /** HttpRequest: its server span, while tracing records it. */
 export const kSpan = Symbol('coda.span');
 /** App: adds a listener to every request's start and end, as the observer sees them (the dashboard's recorder). */

@@ -36,6 +36,8 @@ export interface TaskFailure {
 
 /** A task (after-response or durable) ran past its timeout: its signal fired with this. */
 export class TaskTimeoutError extends Error {
+  readonly code: string = 'CODA_TASK_TIMEOUT';
+
   constructor(name: string, ms: number) {
     super(`task ${name} timed out after ${ms} ms`);
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { AfterQueueFull } from '../http/errors.js';
+import type { HttpRequest } from '../http/request.js';
 import type { AfterEntry } from '../http/response.js';
 import { untilDeadline } from '../util/deadline.js';
 import { isPromise } from '../util/is-promise.js';
@@ -7,7 +8,7 @@ import { Queue } from '../util/queue.js';
 import { Waiters } from '../util/waiters.js';
 import { inJob } from './context.js';
 import { Deadlines } from './deadlines.js';
-import { shouldRun } from './entries.js';
+import { shouldRun, taskName } from './entries.js';
 import type { Job } from './job.js';
 import { Reporting, TaskTimeoutError, taskRecord, type TaskRecord } from './reporting.js';
 import { RunningTask } from './running-task.js';
@@ -26,6 +27,13 @@ export interface AfterStats {
   shed: number;
   /** Tasks skipped because their `when` did not match the outcome. */
   skipped: number;
+}
+
+/** A task not ended yet, and the request it is for. */
+export interface UnfinishedTask {
+  name: string;
+  state: 'running' | 'pending';
+  request: HttpRequest;
 }
 
 /** How long one turn of the event loop may spend starting tasks before it lets I/O in. */
@@ -193,6 +201,16 @@ export class AfterScheduler {
     this.#watched.clear();
     this.#wakeIfIdle();
     return abandoned;
+  }
+
+  /** The tasks running, then those pending, as they are (a test's `settle()` that ran out of time names them). */
+  unfinished(): UnfinishedTask[] {
+    const tasks: UnfinishedTask[] = [];
+    for (const task of this.#running) tasks.push({ name: task.name, state: 'running', request: task.job.request });
+    for (const job of this.#queue.items()) {
+      for (let i = job.index; i < job.entries.length; i++) tasks.push({ name: taskName(job.entries[i]!), state: 'pending', request: job.request });
+    }
+    return tasks;
   }
 
   /** No task pending or running. */

@@ -12,7 +12,7 @@ import { setCookieHeaders } from '../http/cookies.js';
 import { signerFor, type Signer } from '../http/signing.js';
 import { BadRequest, ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
-import type { RequestOptions, RequestSource } from '../http/request.js';
+import type { HttpRequest, RequestOptions, RequestSource } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
@@ -25,7 +25,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kTaskEntries, kUnfinished } from '../symbols.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -534,6 +534,16 @@ export class App {
       await this.#scheduler.whenIdle();
       await this.tasks.settle(advance);
     } while (this.#inFlight.size > 0 || !this.#scheduler.idle || !this.tasks.idle);
+  }
+
+  /** @internal What `settle()` still waits for, one line each: the requests without their response, the after-response tasks, the durable ones. */
+  [kUnfinished](): string[] {
+    const name = (request: HttpRequest): string => `request ${request.id}: ${request.method} ${request.path}`;
+    const lines: string[] = [];
+    for (const { request } of this.#inFlight) lines.push(`${name(request)}, no response yet`);
+    for (const task of this.#scheduler.unfinished()) lines.push(`after-response task ${task.name}: ${task.state} (${name(task.request)})`);
+    if (!this.tasks.idle) lines.push('durable tasks being journaled or run');
+    return lines;
   }
 
   /** @internal Shutdown of the durable tasks' runner: running attempts finish until `deadline`, the rest go back to the store. */

@@ -1,6 +1,6 @@
 import { SERVE_HELP } from './serve-command.js';
 import { tasksHelp } from './tasks-command.js';
-import { UsageError } from './usage.js';
+import { suggest, UsageError } from './usage.js';
 import { WORKER_HELP } from './worker-command.js';
 
 export const HELP = `Usage: coda <command> [options]
@@ -10,6 +10,7 @@ Commands:
   worker <module>           run the app's durable tasks from its store
   tasks <action> <module>   stats, list, retry or discard durable tasks in the app's store
   help [command [action]]   show help for a command (or a tasks action)
+  --version                 print the version of coda-http
 
 Run coda <command> --help for a command's options.`;
 
@@ -28,7 +29,7 @@ function noSubcommand(command: string, subcommand: string | undefined, help: str
 
 /** The error for a first word that is no command, as `coda <that> --help` and `coda help <that>` give it. */
 export function unknownCommand(command: string, word: string): UsageError {
-  return new UsageError(command, `unknown command ${JSON.stringify(word)}; the commands are serve, worker, tasks`);
+  return new UsageError(command, `unknown command ${JSON.stringify(word)}; ${suggest(word, ['serve', 'worker', 'tasks'], 'commands')}`);
 }
 
 const isHelpFlag = (arg: string | undefined): boolean => arg === '--help' || arg === '-h';

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App } from '../app/app.js';
 import { describe } from '../util/describe.js';
 
@@ -12,6 +13,8 @@ export class AppLoadError extends Error {
 }
 
 const TYPESCRIPT = /\.[cm]?ts$/;
+/** Coda's own folder (src/ or dist/): its frames in a stack are the loader's, not the app's. */
+const CODA = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * Imports the module at `file` (relative to the working directory) and
@@ -31,7 +34,7 @@ export async function loadApp(file: string): Promise<App> {
   try {
     module = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    throw new AppLoadError(`cannot load ${file}: ${(error as Error).message}${TYPESCRIPT.test(file) ? typeScriptHint(error) : ''}`, { cause: error });
+    throw new AppLoadError(`cannot load ${file}: ${(error as Error).message}${whereFrom(error, url)}${TYPESCRIPT.test(file) ? typeScriptHint(error) : ''}`, { cause: error });
   }
   const app = module['default'] ?? module['app'];
   if (app instanceof App) return app;
@@ -40,6 +43,37 @@ export async function loadApp(file: string): Promise<App> {
     ? ' (it looks like one from another copy of coda-http: run the coda command of the project that app imports, e.g. npx coda)'
     : '';
   throw new AppLoadError(`${file}: the exported app is not a Coda App made by createApp(), got ${describe(app)}${copies}`);
+}
+
+/**
+ * Where in the app's code loading `url` failed: the source line and caret of
+ * a syntax error, the stack frames of an error thrown, none of Node's or
+ * coda's own (none at all for Node's own errors, a file it could not find:
+ * their message names the file).
+ */
+function whereFrom(error: unknown, url: string): string {
+  const stack = (error as Error | null)?.stack;
+  if (typeof stack !== 'string') return '';
+  const lines = stack.split('\n');
+  const message = lines.findIndex((line) => line.includes((error as Error).message));
+  let source = message > 0 ? lines.slice(0, message).filter((line) => line.trim() !== '') : [];
+  if (source.length === 0 && error instanceof SyntaxError) source = syntaxErrorSource(url);
+  const nodes = typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('ERR_');
+  const frames = nodes ? [] : lines.filter((line) => /^\s+at /.test(line) && !/\(?node:/.test(line) && !line.includes(CODA)).slice(0, 10);
+  return [...source, ...frames].map((line) => `\n${line}`).join('');
+}
+
+/**
+ * The file, line and caret of a syntax error met parsing `url`'s modules,
+ * which Node keeps from the error and prints only when it is fatal: the
+ * import again in a child process, where it is. Nothing runs there: a
+ * module graph that does not parse is not evaluated.
+ */
+function syntaxErrorSource(url: string): string[] {
+  const child = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '--eval', `await import(${JSON.stringify(url)});`], { encoding: 'utf8', timeout: 10_000 });
+  const lines = (child.stderr ?? '').split('\n');
+  const end = lines.findIndex((line) => line.startsWith('SyntaxError'));
+  return end > 0 ? lines.slice(0, end).filter((line) => line.trim() !== '') : [];
 }
 
 function typeScriptHint(error: unknown): string {

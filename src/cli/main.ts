@@ -8,6 +8,7 @@ import { Output } from './output.js';
 import { serveCommand } from './serve-command.js';
 import { tasksCommand } from './tasks-command.js';
 import { UsageError } from './usage.js';
+import { version } from './version.js';
 import { workerCommand } from './worker-command.js';
 
 /** Runs the command in `argv`; resolves with the exit code, or undefined when it keeps running (a server, a worker). */
@@ -28,6 +29,10 @@ async function main(argv: string[], out: Output, err: Output): Promise<number | 
       return workerCommand(args, err);
     case 'tasks':
       return tasksCommand(args, out, err);
+    case '--version':
+    case '-v':
+      out.line(`coda-http ${version()}`);
+      return 0;
     default:
       throw unknownCommand('coda', command);
   }

@@ -2,7 +2,7 @@ import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
-import { integer, parse, UsageError, type Parsed } from './usage.js';
+import { integer, parse, suggest, UsageError, type Parsed } from './usage.js';
 
 const ACTIONS = ['stats', 'list', 'retry', 'discard'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -118,7 +118,7 @@ export function tasksHelp(action: string | undefined): string {
 }
 
 function checkAction(action: string): asserts action is Action {
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; the actions are ${ACTIONS.join(', ')}`);
+  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; ${suggest(action, ACTIONS, 'actions')}`);
 }
 
 /** Flags that do not belong to this action, and a retry or discard without ids, are usage errors. */

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from '../util/options.js';
 
 /** Bad command-line use: the message is printed with a pointer to `--help`, and the exit code is 2. */
 export class UsageError extends Error {
@@ -33,12 +34,25 @@ export function parse(command: string, args: string[], options: Options, positio
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as Parsed;
   } catch (error) {
-    throw new UsageError(command, `${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
+    throw new UsageError(command, parseError(error as Error & { code?: string }, options));
   }
   const count = parsed.positionals.length;
   if (count < positionals.min) throw new UsageError(command, 'missing the <module> argument');
   if (count > positionals.max) throw new UsageError(command, `unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
   return parsed;
+}
+
+/** What to say after a word that is none of `choices`: the one it is near, else all of them (`the ${kind} are …`). */
+export function suggest(word: string, choices: readonly string[], kind: string): string {
+  const guess = closest(word, choices);
+  return guess === undefined ? `the ${kind} are ${choices.join(', ')}` : `did you mean ${guess}?`;
+}
+
+/** parseArgs's complaint, in the command's words: an unknown flag with the one meant, or the list. */
+function parseError(error: Error & { code?: string }, options: Options): string {
+  const unknown = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^'=]*)/.exec(error.message) : null;
+  if (unknown === null) return error.message.replace(/\. To specify a positional argument.*$/s, '');
+  return `unknown option ${unknown[1]}; ${suggest(unknown[1]!, Object.keys(options).map((name) => `--${name}`), 'options')}`;
 }
 
 /** A flag's value as a whole number within `min`..`max`. */

@@ -14,7 +14,7 @@ import { errorMessage } from '../util/describe.js';
  * ```
  */
 export class StoreUnavailable extends Error {
-  readonly code = 'CODA_STORE_UNAVAILABLE';
+  readonly code: string = 'CODA_STORE_UNAVAILABLE';
 
   constructor(description: string, cause: unknown) {
     super(`${description} is unavailable: ${errorMessage(cause)}`, { cause });

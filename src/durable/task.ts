@@ -117,6 +117,8 @@ export function task<Payload>(name: string, run: TaskFunction<Payload>, options?
  * ```
  */
 export class NonRetryableError extends Error {
+  readonly code: string = 'CODA_NON_RETRYABLE';
+
   override get name(): string {
     return 'NonRetryableError';
   }

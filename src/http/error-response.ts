@@ -1,4 +1,4 @@
-import { kLogs } from '../symbols.js';
+import { kLogs, kRenderedError } from '../symbols.js';
 import { HttpError, ProgrammingError, STATUS_TEXT } from './errors.js';
 import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
@@ -19,9 +19,11 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
 /**
  * Logs an error turned into a response: a 5xx at error level, naming `culprit`
  * (the code it came from); a 4xx at debug level, and a 5xx that is `reported`
- * elsewhere already (a store's outage: see OutageLog).
+ * elsewhere already (a store's outage: see OutageLog). The request keeps
+ * the error for the test client, whose tests run with the log silent.
  */
 export function logError(request: HttpRequest, error: unknown, culprit?: string, reported = false): void {
+  request[kRenderedError] = error;
   const status = statusOf(error);
   if (status >= 500 && !reported) {
     if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error, culprit));

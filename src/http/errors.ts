@@ -13,6 +13,13 @@ export class HttpError extends Error {
   readonly status: number;
   /** Extra headers for the error response, e.g. `Allow` on a 405. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Stable, for checks `instanceof` cannot make (two copies of coda-http, a
+   * log line): each class has its own (`CODA_NOT_FOUND`), an HttpError of
+   * another status this one. An own field, so that loggers print it. The
+   * catalogue: docs/lifecycle.md, "Errors and their codes".
+   */
+  readonly code: string = 'CODA_HTTP_ERROR';
 
   constructor(status: number, message?: string, headers: Record<string, string> = NO_HEADERS) {
     super(message ?? defaultMessage(status));
@@ -52,30 +59,35 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
 };
 
 export class BadRequest extends HttpError {
+  override readonly code: string = 'CODA_BAD_REQUEST';
   constructor(message?: string) {
     super(400, message);
   }
 }
 
 export class Unauthorized extends HttpError {
+  override readonly code: string = 'CODA_UNAUTHORIZED';
   constructor(message?: string, headers?: Record<string, string>) {
     super(401, message, headers);
   }
 }
 
 export class PermissionDenied extends HttpError {
+  override readonly code: string = 'CODA_PERMISSION_DENIED';
   constructor(message?: string) {
     super(403, message);
   }
 }
 
 export class NotFound extends HttpError {
+  override readonly code: string = 'CODA_NOT_FOUND';
   constructor(message?: string) {
     super(404, message);
   }
 }
 
 export class MethodNotAllowed extends HttpError {
+  override readonly code: string = 'CODA_METHOD_NOT_ALLOWED';
   readonly allowed: readonly string[];
   constructor(allowed: readonly string[], message?: string) {
     super(405, message, { allow: allowed.join(', ') });
@@ -84,18 +96,21 @@ export class MethodNotAllowed extends HttpError {
 }
 
 export class PayloadTooLarge extends HttpError {
+  override readonly code: string = 'CODA_PAYLOAD_TOO_LARGE';
   constructor(message?: string, headers?: Record<string, string>) {
     super(413, message, headers);
   }
 }
 
 export class UnsupportedMediaType extends HttpError {
+  override readonly code: string = 'CODA_UNSUPPORTED_MEDIA_TYPE';
   constructor(message?: string, headers?: Record<string, string>) {
     super(415, message, headers);
   }
 }
 
 export class ServiceUnavailable extends HttpError {
+  override readonly code: string = 'CODA_SERVICE_UNAVAILABLE';
   constructor(message?: string, retryAfterSeconds = 1) {
     super(503, message, { 'retry-after': String(retryAfterSeconds) });
   }
@@ -107,6 +122,7 @@ export class ServiceUnavailable extends HttpError {
  * `Retry-After`; in a task it fails that task, which is reported.
  */
 export class AfterQueueFull extends ServiceUnavailable {
+  override readonly code: string = 'CODA_AFTER_QUEUE_FULL';
   constructor(maxPending: number) {
     super(`the after-response queue is full (${maxPending} tasks pending); the task was not accepted`);
   }
@@ -117,6 +133,7 @@ export class AfterQueueFull extends ServiceUnavailable {
  * Nobody receives this response; it ends the request cleanly.
  */
 export class ClientDisconnected extends HttpError {
+  override readonly code: string = 'CODA_CLIENT_DISCONNECTED';
   constructor(message = 'the client disconnected before its request body was complete') {
     super(499, message);
   }
@@ -127,6 +144,8 @@ export class ClientDisconnected extends HttpError {
  * chain (Django's `MiddlewareNotUsed`).
  */
 export class MiddlewareNotUsed extends Error {
+  readonly code: string = 'CODA_MIDDLEWARE_NOT_USED';
+
   override get name(): string {
     return 'MiddlewareNotUsed';
   }
@@ -137,6 +156,8 @@ export class MiddlewareNotUsed extends Error {
  * that returns something other than a response. Always a 500.
  */
 export class ProgrammingError extends Error {
+  readonly code: string = 'CODA_PROGRAMMING_ERROR';
+
   override get name(): string {
     return 'ProgrammingError';
   }

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { logsAt, type Logger } from '../log/logger.js';
-import { kDone, kExchange, kLogs, kPeer, kRouteTarget, kSigned, kSpan } from '../symbols.js';
+import { kDone, kExchange, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, refuseEncoded, requireType } from './body.js';
@@ -112,7 +112,7 @@ function pathEnd(url: string): number {
 
 export type Peer = { readonly address: string | undefined; readonly encrypted: boolean };
 
-/** The socket's peer, read once per connection (Node's getters cost a native call's worth each time): its requests share it. */
+/** @internal The socket's peer, read once per connection (Node's getters cost a native call's worth each time): its requests share it. */
 export function peerOf(socket: Socket & { [kPeer]?: Peer }): Peer {
   return (socket[kPeer] ??= { address: socket.remoteAddress, encrypted: (socket as TLSSocket).encrypted === true });
 }
@@ -160,6 +160,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   [kRouteTarget]: { readonly bodyLimit: number | undefined; readonly name?: string | undefined } | undefined = undefined;
   /** @internal Its server span, when tracing records one (a field, not a WeakMap entry: nothing for the collector to track). */
   [kSpan]: unknown = undefined;
+  /** @internal Set by logError only (declared, not initialized: a request that fails nothing pays nothing for it). */
+  declare [kRenderedError]?: unknown;
 
   readonly #headersRecord: IncomingHttpHeaders;
   /** The body stream: Node's request itself when the request came over a socket (see `raw`). */

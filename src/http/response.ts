@@ -474,9 +474,10 @@ export function fromWebResponse(web: Response): HttpResponse {
   return new StreamingResponse(Readable.fromWeb(web.body as import('node:stream/web').ReadableStream), { status: web.status, headers });
 }
 
-function checkStatus(status: number): number {
+/** A status Node can send: an integer from 100 to 999 (checked at construction; the test client checks it again when sending, as Node does). */
+export function checkStatus(status: number): number {
   if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new RangeError(`response status must be an integer from 100 to 999, got ${status}`);
+    throw new RangeError(`response status must be an integer from 100 to 999, got ${describe(status)}`);
   }
   return status;
 }

@@ -15,6 +15,7 @@ export interface ValidationIssue {
  * path and message (`{ error: { status, message, issues } }` in JSON).
  */
 export class ValidationError extends BadRequest {
+  override readonly code: string = 'CODA_VALIDATION_FAILED';
   readonly issues: readonly ValidationIssue[];
 
   constructor(what: string, issues: readonly ValidationIssue[]) {

@@ -1,1 +1,2 @@
-export { createTestClient, TestClient, TestResponse, type TestClientOptions, type TestRequestOptions } from './test-client.js';
+export { createTestClient, TestClient, TestResponse, type SettleOptions, type TestClientOptions } from './test-client.js';
+export type { TestRequestOptions } from './request-options.js';

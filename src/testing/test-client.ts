@@ -1,29 +1,28 @@
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import type { TaskRecord } from '../after/reporting.js';
-import { isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
+import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
-import { kAbortStream, kCloseTasks, kDispatch, kJournal, kScheduler, kSettle } from '../symbols.js';
+import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle, kUnfinished } from '../symbols.js';
 import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
 import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
-import { checkKeys } from '../util/options.js';
-
-export interface TestRequestOptions {
-  headers?: Record<string, string>;
-  /** A raw body. */
-  body?: string | Uint8Array;
-  /** A value sent as JSON, with `Content-Type: application/json`. */
-  json?: unknown;
-}
+import { untilDeadline } from '../util/deadline.js';
+import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
+import { CookieJar } from './cookie-jar.js';
+import { requestBody, type TestRequestOptions } from './request-options.js';
+import { sentHeaders } from './sent-headers.js';
 
 export interface TestClientOptions {
   /**
    * `'in-process'` (default) runs requests through the app without a socket;
-   * `'socket'` starts a real server on a free loopback port and uses `fetch`.
+   * `'socket'` starts a real server on a free loopback port and sends each
+   * request with node:http, with the headers given and no others.
    */
   transport?: 'in-process' | 'socket';
   /**
@@ -33,7 +32,25 @@ export interface TestClientOptions {
    * `'app'` keeps the store the app was given.
    */
   tasks?: 'memory' | 'app';
+  /**
+   * Headers sent with every request (a `host` an app's `allowedHosts`
+   * accepts, a token); a request's own header of the same name wins.
+   */
+  headers?: Record<string, string>;
+  /**
+   * `true` (default): the client keeps the cookies the app sets and sends
+   * them back, by path, until deleted or expired, as a browser does (a
+   * request's own `cookie` header is sent instead); `false` keeps none.
+   */
+  cookies?: boolean;
 }
+
+export interface SettleOptions {
+  /** How long `settle()` may wait, in milliseconds (default 10,000): then it rejects, naming what is not done. */
+  timeoutMs?: number;
+}
+
+const SETTLE_TIMEOUT_MS = 10_000;
 
 /** The test client's clock: still, until `settle()` moves it to the next delayed task's time. */
 class TestClock {
@@ -53,14 +70,28 @@ export class TestResponse {
     readonly status: number,
     readonly headers: Headers,
     readonly body: Buffer,
+    /**
+     * In-process only: the error the app turned into its error response (what
+     * a view or middleware threw, a routing 404), the last if several; the app
+     * logs it too, but its default log is silent under `node --test`.
+     * `assert.ifError(res.error)` throws it, stack and all. Undefined over a socket.
+     */
+    readonly error?: unknown,
   ) {}
 
   async text(): Promise<string> {
     return this.body.toString('utf8');
   }
 
+  /** The body parsed as JSON; a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
   async json<T = unknown>(): Promise<T> {
-    return JSON.parse(this.body.toString('utf8')) as T;
+    const text = this.body.toString('utf8');
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      const start = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new SyntaxError(`the response body is not JSON (status ${this.status}, content-type ${this.headers.get('content-type') ?? 'none'}): ${JSON.stringify(start)}`, { cause });
+    }
   }
 }
 
@@ -81,6 +112,8 @@ export class TestResponse {
 export class TestClient {
   readonly #app: App;
   readonly #transport: 'in-process' | 'socket';
+  readonly #headers: Record<string, string>;
+  readonly #jar: CookieJar | undefined;
   #server: Promise<Server> | undefined;
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
@@ -88,11 +121,13 @@ export class TestClient {
   readonly #clock = new TestClock();
 
   constructor(app: App, options: TestClientOptions = {}) {
-    checkKeys('createTestClient()', options, ['transport', 'tasks']);
+    checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers', 'cookies']);
     const tasks = options.tasks ?? 'memory';
     if (tasks !== 'memory' && tasks !== 'app') throw new TypeError(`createTestClient(): tasks must be 'memory' or 'app', got ${JSON.stringify(tasks)}`);
     this.#app = app;
     this.#transport = options.transport ?? 'in-process';
+    this.#headers = options.headers ?? {};
+    this.#jar = checkBoolean('createTestClient() cookies', options.cookies ?? true) ? new CookieJar() : undefined;
     if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
     // A test serves the app: its tasks run here, enqueued ones included.
     app.tasks.runHere();
@@ -136,27 +171,35 @@ export class TestClient {
   }
 
   async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+    const where = `client ${method} ${path}`;
+    checkKeys(where, options, ['headers', 'body', 'json', 'form']);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
-    let body: Buffer | undefined;
-    if (options.json !== undefined) {
-      body = Buffer.from(JSON.stringify(options.json));
-      headers['content-type'] ??= 'application/json';
-    } else if (options.body !== undefined) {
-      body = Buffer.from(options.body);
-    }
-    if (this.#transport === 'socket') return this.#overSocket(method, path, headers, body);
-    return this.#inProcess(method, path, headers, body);
+    for (const given of [this.#headers, options.headers ?? {}]) for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+    const encoded = await requestBody(where, options);
+    if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
+    const body = encoded?.bytes;
+    const kept = this.#jar?.header(path);
+    if (kept !== undefined) headers['cookie'] ??= kept;
+    const response = this.#transport === 'socket' ? await this.#overSocket(method, path, headers, body) : await this.#inProcess(method, path, headers, body);
+    this.#jar?.store(response.headers.getSetCookie(), path);
+    return response;
   }
 
   /**
    * Resolves once every response is done, no after-response task is pending
    * or running, and no durable task is held, due or running: with the
    * default in-memory store, the clock moves to each retry's or delay's time
-   * instead of waiting for it.
+   * instead of waiting for it. Rejects after `timeoutMs` (default 10 s),
+   * naming what it still waits for: a task that never ends is found long
+   * before its own timeout (`after.timeoutMs`, 30 s by default) or the test
+   * runner's, which would name nothing.
    */
-  settle(): Promise<void> {
-    return this.#app[kSettle]((time) => this.#clock.advanceTo(time));
+  async settle(options: SettleOptions = {}): Promise<void> {
+    checkKeys('client.settle()', options, ['timeoutMs']);
+    const timeoutMs = checkMs('client.settle() timeoutMs', options.timeoutMs ?? SETTLE_TIMEOUT_MS);
+    if (await untilDeadline(this.#app[kSettle]((time) => this.#clock.advanceTo(time)), performance.now() + timeoutMs)) return;
+    const waiting = this.#app[kUnfinished]();
+    throw new Error(`client.settle(): not settled after ${timeoutMs} ms; still waiting for:\n${waiting.map((line) => `  ${line}`).join('\n')}`);
   }
 
   /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. */
@@ -181,14 +224,26 @@ export class TestClient {
     }));
   }
 
+  /**
+   * node:http, not fetch: fetch adds headers of its own (Accept-Encoding,
+   * User-Agent, Sec-Fetch-Mode...), decodes a compressed body under its
+   * Content-Encoding, and follows redirects; the test gets what was sent.
+   */
   async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     const { url } = await this.#serve();
-    const response = await fetch(url + path, { method, headers, body });
-    return new TestResponse(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
+    const request = httpRequest(url + path, { method, headers });
+    const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const received = new Headers();
+    for (let i = 0; i < response.rawHeaders.length; i += 2) received.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+    return new TestResponse(response.statusCode!, received, Buffer.concat(chunks));
   }
 
   async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
     if (body !== undefined) headers['content-length'] = String(body.length);
+    // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
+    headers['host'] ??= 'localhost';
     const { exchange, response: pending, asyncContext } = this.#app[kDispatch]({
       method,
       url: path,
@@ -213,21 +268,23 @@ export class TestClient {
       bytes = await read();
     }
     const response = exchange.response;
+    // Framed before the tasks start, as a socket frames the head before they can run.
+    const sent = sentHeaders(response, method);
     exchange.bytesSent = bytes.length;
     exchange.finish(outcomeOf(exchange, failure === undefined));
     if (failure !== undefined) throw failure;
-    const webHeaders = new Headers();
-    for (const [name, value] of response.headers) webHeaders.append(name, value);
-    return new TestResponse(response.status, webHeaders, bytes);
+    return new TestResponse(response.status, sent, bytes, exchange.request[kRenderedError]);
   }
 }
 
 /**
  * Reads a response's body as a client would, streaming ones to their end; a
  * stream that fails mid-way is told to `failed`. Throws, before reading, what
- * send() would refuse: a body of the wrong type, a stream that cannot be opened.
+ * send() would refuse: a status Node cannot send (set after construction), a
+ * body of the wrong type, a stream that cannot be opened.
  */
 async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
+  checkStatus(response.status);
   if (response instanceof StreamingResponse) {
     // As over a socket: a body that is not sent is not read (it may never end).
     if (!withBody) {

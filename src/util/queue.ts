@@ -31,9 +31,14 @@ export class Queue<T> {
     return item;
   }
 
+  /** Every item, oldest first, left in place. */
+  items(): T[] {
+    return this.#items.slice(this.#head) as T[];
+  }
+
   /** Removes and returns every item, oldest first. */
   drain(): T[] {
-    const items = this.#items.slice(this.#head) as T[];
+    const items = this.items();
     this.#items = [];
     this.#head = 0;
     return items;

@@ -5,6 +5,8 @@
 // request's objects get their real type (the framework's own in the adapters'
 // pages), anything else (the reader's `store`,
 // `mailer`) is `any`. Modules not installed here (bull-board) are skipped.
+// A snippet that imports from coda-http is one a reader copies whole: it
+// must import every coda-http name it uses.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -124,9 +126,16 @@ test('every ts snippet in README.md and docs/ type-checks against the public API
   assert.ok(index, 'src/index.ts is part of the program');
   const exported = new Set(checker.getExportsOfModule(checker.getSymbolAtLocation(index)!).map((s) => s.name));
 
-  const second = new Map(all.map((s) => [s.file, withGivens(s, missingNames(diagnosticsOf(program, s.file)), exported)]));
-  const checked = check(second, program);
   const problems: string[] = [];
+  const missing = new Map(all.map((s) => [s.file, missingNames(diagnosticsOf(program, s.file))]));
+  for (const snippet of all) {
+    if (!/from 'coda-http[/']/.test(snippet.code)) continue;
+    const own = DOC_GIVENS[snippet.doc] ?? {};
+    const unimported = [...missing.get(snippet.file)!].filter((name) => exported.has(name) && own[name] === undefined);
+    if (unimported.length > 0) problems.push(`${snippet.source}: imports from coda-http but not ${unimported.join(', ')}, which it uses`);
+  }
+  const second = new Map(all.map((s) => [s.file, withGivens(s, missing.get(s.file)!, exported)]));
+  const checked = check(second, program);
   for (const snippet of all) {
     for (const d of diagnosticsOf(checked, snippet.file)) {
       const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');

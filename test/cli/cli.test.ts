@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -109,7 +109,13 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     [[], /Usage: coda <command>/],
     [['tasks'], /coda tasks <action> <module>/],
     [['bogus'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
-    [['serve', fixture, '--prot', '80'], /coda serve: Unknown option '--prot'/],
+    // A near miss is named with what was meant; the rest with every choice.
+    [['serve', fixture, '--prot', '80'], /^coda serve: unknown option --prot; did you mean --port\?$/m],
+    [['worker', fixture, '--concurency', '4'], /^coda worker: unknown option --concurency; did you mean --concurrency\?$/m],
+    [['serve', fixture, '--tls'], /^coda serve: unknown option --tls; the options are --port, --host, --workers, --shutdown-timeout$/m],
+    [['serve', fixture, '-x'], /^coda serve: unknown option -x; the options are --port, --host, --workers, --shutdown-timeout$/m],
+    [['serv', fixture], /^coda: unknown command "serv"; did you mean serve\?$/m],
+    [['tasks', 'lst', fixture], /^coda tasks: unknown action "lst"; did you mean list\?$/m],
     [['serve'], /coda serve: missing the <module> argument/],
     [['serve', fixture, '--port', 'eighty'], /coda serve: --port must be a whole number from 0 to 65535, got "eighty"/],
     [['serve', fixture, '--workers', '0'], /coda serve: --workers must be a whole number from 1/],
@@ -134,6 +140,29 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     assert.match(results[i]!.stderr, message, args.join(' '));
     assert.equal(results[i]!.stdout, '', args.join(' '));
   });
+});
+
+test('a module that fails as it loads says where: the line of a syntax error, the frames of an error thrown, no Node internals', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'syntax.mjs'), 'export const a = 1;\nconst x = ;\n');
+  writeFileSync(path.join(dir, 'throws.mjs'), 'function setup() {\n  return undefined.x;\n}\nsetup();\n');
+  const syntax = await run(['serve', path.join(dir, 'syntax.mjs')]);
+  assert.equal(syntax.code, 1);
+  assert.match(syntax.stderr, /^coda: cannot load .*syntax\.mjs: Unexpected token ';'\nfile:\/\/.*syntax\.mjs:2\nconst x = ;\n {10}\^/);
+  const thrown = await run(['serve', path.join(dir, 'throws.mjs')]);
+  assert.equal(thrown.code, 1);
+  assert.match(thrown.stderr, /^coda: cannot load .*throws\.mjs: Cannot read properties of undefined \(reading 'x'\)\n {4}at setup \(file:\/\/.*throws\.mjs:2:\d+\)/);
+  assert.doesNotMatch(syntax.stderr + thrown.stderr, /node:internal/);
+});
+
+test('coda --version and -v print the package\'s version on stdout, exit 0', async () => {
+  const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v']) {
+    const result = await run([flag]);
+    assert.deepEqual(result, { code: 0, stdout: `coda-http ${version}`, stderr: '' }, flag);
+  }
+  assert.match((await run(['--help'])).stdout, /^ {2}--version +print the version of coda-http$/m);
 });
 
 test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async () => {

@@ -86,7 +86,7 @@ test('after(task, payload) in a view runs once the response is done, with its id
   assert.equal(ctx.name, 'welcome');
   assert.equal(ctx.attempt, 1);
   assert.match(ctx.id, /^[0-9a-f-]{36}$/);
-  assert.deepEqual(ctx.request, { id: 'req-7', method: 'POST', path: '/users/7', route: '/users/:id', ip: '127.0.0.1', protocol: 'http' });
+  assert.deepEqual(ctx.request, { id: 'req-7', method: 'POST', path: '/users/7', route: '/users/:id', ip: '127.0.0.1', protocol: 'http', host: 'localhost' });
   assert.equal(ctx.outcome?.status, 201);
   assert.equal(ctx.outcome?.completed, true);
   assert.deepEqual(client.tasks.map((t) => [t.name, t.state, t.requestId]), [['welcome', 'completed', 'req-7']]);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   BadRequest, createApp, get, HttpError, MethodNotAllowed, NotFound, PayloadTooLarge, PermissionDenied,
@@ -207,4 +208,19 @@ describe('error responses', () => {
       assert.match(String(line?.requestId), /^[0-9a-f-]{36}$/);
     });
   });
+});
+
+test('every error class coda-http exports has a code of its own, the one the catalogue in docs/lifecycle.md lists', async () => {
+  const coda: Record<string, unknown> = await import('coda-http');
+  const errors = Object.entries(coda).filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error);
+  assert.ok(errors.length >= 15, `found ${errors.length} error classes`);
+  const catalogue = readFileSync(new URL('../../docs/lifecycle.md', import.meta.url), 'utf8');
+  const listed = new Map([...catalogue.matchAll(/^\| `(\w+)` \| `(CODA_[A-Z_]+)` \|/gm)].map((row) => [row[1]!, row[2]!]));
+  // The arguments of the classes that need some; a new one's test adds its own.
+  const args: Record<string, unknown[]> = { HttpError: [418], MethodNotAllowed: [['GET']], AfterQueueFull: [1], TaskTimeoutError: ['t', 1], StoreUnavailable: ['the store', new Error('locked')], ValidationError: ['body', []] };
+  const codes = errors.map(([name, value]) => [name, (new (value as new (...a: unknown[]) => { code?: unknown })(...(args[name] ?? []))).code]);
+  assert.deepEqual(new Map(codes as [string, unknown][]), listed);
+  assert.equal(new Set(listed.values()).size, listed.size, 'no two errors share a code');
+  assert.equal(new NotFound('no note 7').code, 'CODA_NOT_FOUND');
+  assert.equal(new HttpError(418).code, 'CODA_HTTP_ERROR', 'an HttpError of a status without a class of its own');
 });

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, post } from 'coda-http';
+import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate } from '../after/helpers.js';
 
@@ -89,4 +90,139 @@ test('client.tasks says how long each task waited after its response and how lon
   assert.equal(slow?.state, 'completed');
   assert.ok(slow.runMs! >= 3 && slow.runMs! <= elapsed, `runMs ${slow.runMs} is not within [3, ${elapsed}]`);
   assert.ok(slow.waitMs! >= 0 && slow.waitMs! + slow.runMs! <= elapsed, `waitMs ${slow.waitMs} does not fit in ${elapsed} ms`);
+});
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a redirect is returned as it is, not followed`, async () => {
+    const app = createApp({ routes: [get('/old', () => redirect('/new')), get('/new', () => new HttpResponse('new'))] });
+    await using client = createTestClient(app, { transport });
+    const res = await client.get('/old');
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), '/new');
+    assert.equal(await res.text(), '');
+  });
+}
+
+test('in-process: res.error is what the app turned into its error response (the log that has it is silent under node --test)', async () => {
+  const app = createApp({
+    routes: [
+      get('/boom', () => { throw new TypeError('no such column: titel'); }),
+      get('/missing', () => { throw new NotFound('no note 7'); }),
+      get('/fine', () => new HttpResponse('ok')),
+    ],
+  });
+  await using client = createTestClient(app);
+  const boom = await client.get('/boom');
+  assert.equal(boom.status, 500);
+  assert.equal(await boom.text(), 'Internal Server Error', 'the body is what a client gets, no more');
+  assert.ok(boom.error instanceof TypeError);
+  assert.equal(boom.error.message, 'no such column: titel');
+  const missing = await client.get('/missing');
+  assert.ok(missing.error instanceof NotFound);
+  assert.equal((await client.get('/fine')).error, undefined);
+  assert.equal((await client.get('/nowhere')).error instanceof NotFound, true, 'a routing 404 is an error too');
+});
+
+test('settle({ timeoutMs }) that runs out rejects naming what it still waits for: the tasks running and pending, the requests unanswered', async () => {
+  const release = gate();
+  const app = createApp({
+    after: { concurrency: 1 },
+    routes: [get('/slow', async () => {
+      await release.promise;
+      return new HttpResponse('late');
+    }), get('/hang', () => {
+      after(() => release.promise, { name: 'stuck' });
+      after(() => {}, { name: 'behind' });
+      return new HttpResponse('ok');
+    })],
+  });
+  await using client = createTestClient(app);
+  const res = await client.get('/hang');
+  const slow = client.get('/slow');
+  await assert.rejects(client.settle({ timeoutMs: 50 }), (error: Error) => {
+    assert.equal(error.name, 'Error');
+    assert.match(error.message, /^client\.settle\(\): not settled after 50 ms; still waiting for:\n/);
+    assert.match(error.message, /\n {2}request [\w-]+: GET \/slow, no response yet\n {2}after-response task stuck: running \(request [\w-]+: GET \/hang\)\n {2}after-response task behind: pending \(request [\w-]+: GET \/hang\)$/);
+    return true;
+  });
+  assert.equal(res.status, 200);
+  release.open();
+  assert.equal(await (await slow).text(), 'late');
+  await client.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(client.tasks.map((t) => t.name), ['stuck', 'behind']);
+  await assert.rejects(client.settle({ timeoutMs: 0 }), { name: 'RangeError', message: /^client\.settle\(\) timeoutMs must be a positive number of milliseconds/ });
+  await assert.rejects(client.settle({ timeout: 10 } as never), { name: 'TypeError', message: 'client.settle(): unknown option "timeout"; did you mean "timeoutMs"?' });
+});
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a status set after construction that Node cannot send is the 500 a server sends, not given to the test as it is`, async () => {
+    const app = createApp({
+      routes: [get('/', () => {
+        const response = new HttpResponse('made');
+        response.status = 1000;
+        return response;
+      })],
+    });
+    await using client = createTestClient(app, { transport });
+    const res = await client.get('/');
+    assert.equal(res.status, 500);
+    assert.equal(await res.text(), 'Internal Server Error');
+    if (transport === 'in-process') assert.match(String(res.error), /^RangeError: response status must be an integer from 100 to 999, got number 1000$/);
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the request carries the headers the test gave, no others; the response's are those sent, Content-Length and Content-Encoding included, its body as sent`, async () => {
+    const text = 'compressible '.repeat(400);
+    const app = createApp({
+      middleware: [compress()],
+      routes: [
+        get('/headers', (request) => new JsonResponse(Object.keys(request.headers.raw).filter((name) => !['host', 'connection'].includes(name)))),
+        get('/text', () => new HttpResponse(text)),
+        get('/empty', () => new HttpResponse(null, { status: 204 })),
+      ],
+    });
+    await using client = createTestClient(app, { transport });
+    assert.deepEqual(await (await client.get('/headers', { headers: { 'x-mine': '1' } })).json(), ['x-mine']);
+    const plain = await client.get('/text');
+    assert.equal(plain.headers.get('content-length'), String(text.length));
+    assert.equal(plain.headers.get('content-encoding'), null);
+    const head = await client.head('/text');
+    assert.equal(head.headers.get('content-length'), String(text.length));
+    assert.equal(head.body.length, 0);
+    assert.equal((await client.get('/empty')).headers.get('content-length'), null);
+    const gzipped = await client.get('/text', { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gzipped.headers.get('content-encoding'), 'gzip');
+    assert.equal(gzipped.headers.get('content-length'), String(gzipped.body.length));
+    assert.equal(gunzipSync(gzipped.body).toString(), text);
+  });
+}
+
+test('in-process: a request has a Host, as every HTTP/1.1 request has (localhost); a host the test gives wins', async () => {
+  const app = createApp({ routes: [get('/', (request) => new JsonResponse({ host: request.host, header: request.headers.get('host') }))] });
+  await using client = createTestClient(app);
+  assert.deepEqual(await (await client.get('/')).json(), { host: 'localhost', header: 'localhost' });
+  assert.deepEqual(await (await client.get('/', { headers: { Host: 'app.example' } })).json(), { host: 'app.example', header: 'app.example' });
+});
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the client's headers go with every request; a request's own header of the same name wins`, async () => {
+    const app = createApp({
+      allowedHosts: ['app.example'],
+      routes: [get('/', (request) => new JsonResponse({ host: request.host, authorization: request.headers.get('authorization') }))],
+    });
+    await using client = createTestClient(app, { transport, headers: { Host: 'app.example', authorization: 'Bearer t0ken' } });
+    assert.deepEqual(await (await client.get('/')).json(), { host: 'app.example', authorization: 'Bearer t0ken' });
+    assert.deepEqual(await (await client.get('/', { headers: { Authorization: 'Bearer other' } })).json(), { host: 'app.example', authorization: 'Bearer other' });
+  });
+}
+
+test('res.json() of a body that is not JSON names the status, the content type and the start of the body', async () => {
+  const app = createApp({ routes: [get('/', () => { throw new Error('the view failed'); })] });
+  await using client = createTestClient(app);
+  const res = await client.get('/');
+  await assert.rejects(res.json(), {
+    name: 'SyntaxError',
+    message: 'the response body is not JSON (status 500, content-type text/plain; charset=utf-8): "Internal Server Error"',
+  });
 });

@@ -55,7 +55,8 @@ function bodySource(exchange: Exchange, response: HttpResponse, headers: HeaderR
   return bytes === null || length === 0 ? undefined : new FixedSource(exchange, bytes);
 }
 
-function webHeaders(record: HeaderRecord): Headers {
+/** A header record (arrays for repeated fields) as Web `Headers`. */
+export function webHeaders(record: HeaderRecord): Headers {
   const headers = new Headers();
   for (const name of Object.keys(record)) {
     const value = record[name]!;

@@ -11,7 +11,7 @@ export interface NodeResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
   /**
-   * Set by the server when it ended the response itself: it closed the
+   * @internal Set by the server when it ended the response itself: it closed the
    * connection on a client that stopped reading (see server/stalled-sends.ts),
    * or answered a request too slow to arrive (server/request-timeout.ts,
    * server/client-error.ts): then the status it answered in the app's stead.

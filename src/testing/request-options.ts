@@ -1,0 +1,30 @@
+/** A test request's options: its headers, and one body at most. */
+export interface TestRequestOptions {
+  headers?: Record<string, string>;
+  /** A raw body. */
+  body?: string | Uint8Array;
+  /** A value sent as JSON, with `Content-Type: application/json`. */
+  json?: unknown;
+  /**
+   * A form: a record or `URLSearchParams` is sent urlencoded, a `FormData`
+   * as `multipart/form-data` (files included), each with its content type.
+   */
+  form?: Record<string, string> | URLSearchParams | FormData;
+}
+
+const BODIES = ['body', 'json', 'form'] as const;
+
+/** A test request's body and the content type it goes with (none for a raw body); undefined without one. `where` names the request in errors. */
+export async function requestBody(where: string, options: TestRequestOptions): Promise<{ bytes: Buffer; type: string | undefined } | undefined> {
+  const given = BODIES.filter((key) => options[key] !== undefined);
+  if (given.length > 1) throw new TypeError(`${where}: give one body (body, json or form), got ${given.join(' and ')}`);
+  const { body, json, form } = options;
+  if (json !== undefined) return { bytes: Buffer.from(JSON.stringify(json)), type: 'application/json' };
+  if (form instanceof FormData) {
+    // The multipart encoding, boundary and all, as fetch would send it.
+    const encoded = new Response(form);
+    return { bytes: Buffer.from(await encoded.arrayBuffer()), type: encoded.headers.get('content-type')! };
+  }
+  if (form !== undefined) return { bytes: Buffer.from(new URLSearchParams(form).toString()), type: 'application/x-www-form-urlencoded' };
+  return body === undefined ? undefined : { bytes: Buffer.from(body), type: undefined };
+}

@@ -1,0 +1,23 @@
+import { StreamingResponse, type HttpResponse, type ResponseBody } from '../http/response.js';
+import { kNodeHeaders } from '../symbols.js';
+import { webHeaders } from '../transport/fetch/response.js';
+import { dropTransferEncoding, frameFixed, frameStream } from '../transport/framing.js';
+
+/**
+ * The headers a client gets with `response` to `method`, framed as a socket
+ * frames them (framing.ts): a fixed body's Content-Length (a HEAD's too),
+ * none for 1xx and 204, no Transfer-Encoding the app set. Call once the body
+ * is known to be sendable.
+ */
+export function sentHeaders(response: HttpResponse, method: string): Headers {
+  const headers = response.headers[kNodeHeaders]();
+  dropTransferEncoding(headers);
+  if (response instanceof StreamingResponse) frameStream(headers, method, response.status);
+  else frameFixed(headers, method, response.status, response.body !== null, byteLength(response.body as ResponseBody));
+  return webHeaders(headers);
+}
+
+function byteLength(body: ResponseBody): number {
+  if (body === null) return 0;
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}

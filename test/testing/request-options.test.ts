@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp, HttpResponse, JsonResponse, post } from 'coda-http';
+import { createTestClient, type TestRequestOptions } from 'coda-http/testing';
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: form sends a urlencoded form (a record or URLSearchParams) or a multipart one (FormData, files included)`, async () => {
+    const app = createApp({
+      routes: [post('/form', async (request) => {
+        const form = await request.form();
+        const file = form.get('avatar');
+        return new JsonResponse({
+          type: request.headers.get('content-type')!.split(';')[0],
+          name: form.get('name'),
+          tags: form.getAll('tag'),
+          file: file instanceof File ? [file.name, await file.text()] : null,
+        });
+      })],
+    });
+    await using client = createTestClient(app, { transport });
+    const record = await client.post('/form', { form: { name: 'ada' } });
+    assert.deepEqual(await record.json(), { type: 'application/x-www-form-urlencoded', name: 'ada', tags: [], file: null });
+    const params = await client.post('/form', { form: new URLSearchParams([['name', 'ada'], ['tag', 'a'], ['tag', 'b']]) });
+    assert.deepEqual(await params.json(), { type: 'application/x-www-form-urlencoded', name: 'ada', tags: ['a', 'b'], file: null });
+    const data = new FormData();
+    data.append('name', 'ada');
+    data.append('avatar', new File(['png bytes'], 'me.png', { type: 'image/png' }));
+    const multipart = await client.post('/form', { form: data });
+    assert.deepEqual(await multipart.json(), { type: 'multipart/form-data', name: 'ada', tags: [], file: ['me.png', 'png bytes'] });
+  });
+}
+
+test('request options are checked: a misspelt one is named with the right one, and two bodies are refused', async () => {
+  await using client = createTestClient(createApp({ routes: [post('/', () => new HttpResponse('ok'))] }));
+  // As plain JavaScript would pass them: TypeScript refuses both at compile time.
+  await assert.rejects(client.post('/', { hedaers: { authorization: 'Bearer t' } } as TestRequestOptions), {
+    name: 'TypeError', message: 'client POST /: unknown option "hedaers"; did you mean "headers"?',
+  });
+  await assert.rejects(client.post('/', { body: 'raw', json: { a: 1 } }), {
+    name: 'TypeError', message: 'client POST /: give one body (body, json or form), got body and json',
+  });
+});
