@@ -4,6 +4,7 @@ import type { AttemptRecord } from '../durable/runner.js';
 import type { HttpRequest } from '../http/request.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
 import { kListen, kScheduler } from '../symbols.js';
+import { recordedStatus } from '../observe/recorded-status.js';
 import { WindowedHistogram } from './histogram.js';
 import { Ring } from './ring.js';
 
@@ -129,7 +130,8 @@ export class Recorder {
         this.#latency.record(durationMs, outcome.finishedAt);
         const row = this.#rows.get(request);
         if (row === undefined) return;
-        row.status = outcome.status;
+        // As the access log and the metrics: 499 for a client gone before the head, whose status was never sent.
+        row.status = recordedStatus(outcome);
         row.durationMs = durationMs;
         row.route = request.route ?? null;
       },

@@ -2,7 +2,8 @@ import { logsAt, type Logger } from '../log/logger.js';
 
 /**
  * A request the server refused before the app saw it (Node's parser refused
- * it, or it did not arrive in time), as the access log and the metrics
+ * it, it did not arrive in time, it was past a header limit, a CONNECT, an
+ * Expect other than 100-continue), as the access log and the metrics
  * record it. Nothing in it is a byte the client sent: its words are the
  * server's and llhttp's own.
  */

@@ -2,15 +2,15 @@ import { createServer as createHttpServer, Server as HttpServer, ServerResponse,
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
+import { acceptedConnections } from './accepted.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { closeStalledSends } from './stalled-sends.js';
-import { acceptedConnections } from './accepted.js';
-import { Server as TlsServer } from 'node:tls';
 import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';

@@ -5,6 +5,7 @@ import {
 } from 'coda-http';
 import { deferred, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
+import { clientLeftRoutes } from '../observe/client-left.js';
 
 const allowAll = (): boolean => true;
 const ACTION = { 'x-coda-dashboard': '1' };
@@ -220,6 +221,16 @@ test('two requests with the same X-Request-Id each get their own status and dura
   assert.equal((await slow).status, 202);
   const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
   assert.deepEqual(snapshot.recent.map((r) => [r.id, r.path, r.status, r.route]), [['retry-7', '/now', 200, '/now'], ['retry-7', '/wait', 202, '/wait']]);
+});
+
+test('a request whose client left before the response\'s head went out shows 499, as the access log and the metrics record it, not the status never sent', async (t) => {
+  const { routes, leave } = clientLeftRoutes();
+  const app = createApp({ accessLog: false, routes: [...routes, ...dashboard({ authorize: allowAll })] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  await leave(server, app);
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  assert.deepEqual(snapshot.recent.map((r) => [r.path, r.status]), [['/streamed', 200], ['/left', 499]]);
 });
 
 test('recent requests are a bounded ring: the oldest go first', async (t) => {
