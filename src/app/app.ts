@@ -24,7 +24,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kServeHttp1, kSetTrusted, kSettle, kTaskEntries } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosing, kClosingSignal, kCookies, kDispatch, kExchange, kJournal, kListen, kMount, kRequestsDone, kScheduler, kServeHttp1, kSetTrusted, kSettle, kShutDown, kTaskEntries } from '../symbols.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -494,6 +494,11 @@ export class App {
   /** @internal Shutdown of the durable tasks' runner: running attempts finish until `deadline`, the rest go back to the store. */
   [kCloseTasks](deadline: number): Promise<StoredTask[]> {
     return this.tasks.close(deadline);
+  }
+
+  /** @internal Its shutdown is complete (closeApp): a registry it shares with other apps no longer asks it for its counts. */
+  [kShutDown](): void {
+    this.#observing.close();
   }
 
   /** @internal */
