@@ -101,9 +101,13 @@ export class Router {
     const found = this.#tree.find(method as Method, path);
     if (found === null) {
       if (method === 'OPTIONS' && path === '*') return this.#serverOptions;
-      if (method === 'OPTIONS' && this.#allowed(path).length > 0) return this.#options(request);
-      if (this.#appendSlash && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
-      throw this.#miss(method, path);
+      const allowed = this.#allowed(path);
+      if (method === 'OPTIONS' && allowed.length > 0) return this.#options(request, allowed);
+      // Only a path no route takes, as Django's is_valid_path: one that answers other methods gets its 405, never a redirect.
+      if (this.#appendSlash && allowed.length === 0 && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) {
+        return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
+      }
+      throw this.#miss(method, path, allowed);
     }
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
@@ -117,8 +121,7 @@ export class Router {
    * always point here, a 4xx is logged without it, and capturing it was most
    * of what a 404 cost beyond a 200 (about 100k instructions of some 110k).
    */
-  #miss(method: string, path: string): Error {
-    const allowed = this.#allowed(path);
+  #miss(method: string, path: string, allowed: readonly Method[]): Error {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
@@ -137,8 +140,7 @@ export class Router {
   }
 
   /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
-  #options(request: HttpRequest): RouteTarget {
-    const allowed = this.#allowed(request.path);
+  #options(request: HttpRequest, allowed: readonly Method[]): RouteTarget {
     const allow = allowed.join(', ');
     const some = this.#tree.find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;
