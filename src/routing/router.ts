@@ -34,6 +34,14 @@ export interface RouterOptions {
 }
 
 const NO_QUERY = (): Record<string, string> => ({});
+/**
+ * The longest param find-my-way matches: what a request line can carry under
+ * Node's default header limit (16 KiB), so that no param of a request that
+ * reached the app is refused for its length alone. Its default (100) sent a
+ * longer one (a JWT, a long slug) to a 404 "no route", where Django and
+ * Express take it; it bounds what a param's regex (`:id(^\\d+)`) reads too.
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 /**
  * The route table, over find-my-way (Fastify's radix-tree router). GET routes
@@ -44,7 +52,7 @@ const NO_QUERY = (): Record<string, string> => ({});
  * percent-encoding, or an encoded control character, is a 400.
  */
 export class Router {
-  readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY });
+  readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY, maxParamLength: MAX_PARAM_LENGTH });
   readonly #patterns = new Map<string, string>();
   readonly #appendSlash: boolean;
   readonly #groups = new GroupOnions();

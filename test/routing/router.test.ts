@@ -33,6 +33,18 @@ describe('matching', () => {
     assert.deepEqual(await (await client.get('/users/%C3%A9t%C3%A9')).json(), { method: 'GET', params: { id: '\u00e9t\u00e9' } });
   });
 
+  test('a param of any length a request line can carry is matched (find-my-way\'s default sent one past 100 characters to a 404): a JWT, a 5,000-character slug', async (t) => {
+    const server = await startServer(createApp({ routes: [get('/verify/:token', (request) => new HttpResponse(request.params.token)), get('/posts/:slug/edit', (request) => new HttpResponse(String(request.params.slug.length)))] }));
+    t.after(() => server.close());
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.${'eyJzdWIiOiIxMjM0NTY3ODkwIn0'.repeat(8)}.${'a'.repeat(43)}`;
+    const verified = await rawRequest(server, rawGet(`/verify/${jwt}`));
+    assert.equal(verified.status, 200);
+    assert.equal(verified.body.toString(), jwt);
+    const slug = await rawRequest(server, rawGet(`/posts/${'x'.repeat(5_000)}/edit`));
+    assert.equal(slug.status, 200);
+    assert.equal(slug.body.toString(), '5000');
+  });
+
   test('request.route is the pattern that matched, undefined when none did', async () => {
     const seen: (string | undefined)[] = [];
     const routed = createApp({
