@@ -314,6 +314,11 @@ describe('route builders refuse bad input', () => {
   test('an unknown method', () => {
     assert.throws(() => route('FETCH' as 'GET', '/x', echo), { name: 'TypeError', message: /route \/x: unknown method "FETCH"/ });
   });
+  test('no method, or methods that are not a list: an empty list made a route that answered nothing (a 404), null a bare TypeError', () => {
+    assert.throws(() => route([], '/x', echo), { name: 'TypeError', message: "route /x: the list of methods is empty; give at least one, e.g. ['GET']" });
+    assert.throws(() => route(null as never, '/x', echo), { name: 'TypeError', message: 'route /x: methods must be a method or a list of them, got null' });
+    assert.throws(() => route(new Set(['GET']) as never, '/x', echo), { name: 'TypeError', message: /route \/x: methods must be a method or a list of them, got an instance of Set/ });
+  });
   test('a path without a leading slash', () => {
     assert.throws(() => get('x', echo), { name: 'TypeError', message: 'route path must start with "/", got "x"' });
   });
