@@ -61,6 +61,8 @@ export const kSettle = Symbol('coda.settle');
 export const kUnfinished = Symbol('coda.unfinished');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
+/** App: its shutdown is complete: it lets go of what it shares with other apps (its gauges in a shared metrics registry). */
+export const kShutDown = Symbol('coda.shutDown');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
 /** App: the request listener for HTTP/1.x requests only (see server/listener.ts). */

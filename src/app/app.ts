@@ -25,7 +25,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -549,6 +549,11 @@ export class App {
   /** @internal Shutdown of the durable tasks' runner: running attempts finish until `deadline`, the rest go back to the store. */
   [kCloseTasks](deadline: number): Promise<StoredTask[]> {
     return this.tasks.close(deadline);
+  }
+
+  /** @internal Its shutdown is complete (closeApp): a registry it shares with other apps no longer asks it for its counts. */
+  [kShutDown](): void {
+    this.#observing.close();
   }
 
   /** @internal */

@@ -43,7 +43,7 @@ class Subscriber {
         // The latest: a newer snapshot may have replaced it while `allowed` was asked.
         const message = this.#waiting;
         this.#waiting = undefined;
-        if (message !== undefined) yield message;
+        yield message;
       } else if (this.#closed) {
         return;
       } else {

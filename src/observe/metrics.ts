@@ -225,6 +225,7 @@ export class Metrics {
   /** The series of a task's metrics, by kind and name, and its counter's by state. */
   readonly #taskSeries = new Map<string, TaskSeries>();
   readonly #logger: Logger;
+  readonly #source: MetricsSource;
 
   constructor(options: true | MetricsOptions, source: MetricsSource, logger: Logger, where: string) {
     const client = promClient(`${where}: metrics`);
@@ -246,6 +247,17 @@ export class Metrics {
     set.sources.set(source, logger);
     this.#set = set;
     this.#logger = logger;
+    this.#source = source;
+  }
+
+  /**
+   * The app is shut down: the gauges no longer read its counts (its store is
+   * closed, and would fail every scrape's durable series), and the registry
+   * no longer holds the app. Its requests and tasks stay counted: counters
+   * never go down.
+   */
+  close(): void {
+    this.#set.sources.delete(this.#source);
   }
 
   /** A response is done. */

@@ -68,6 +68,11 @@ export class Observer {
     return this.tracing !== undefined || this.metrics !== undefined || this.requestIdHeader !== undefined || this.#accessLog !== undefined || this.#listeners !== undefined;
   }
 
+  /** The app is shut down: it lets go of what it shares with other apps (its metrics' gauges). */
+  close(): void {
+    this.metrics?.close();
+  }
+
   /** `listener` hears every request from now on. */
   listen(listener: RequestListener): void {
     (this.#listeners ??= []).push(listener);

@@ -1,4 +1,4 @@
-import { close, open, read, readlinkSync } from 'node:fs';
+import { close, constants, open, read, readlinkSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFound } from '../http/errors.js';
@@ -15,6 +15,14 @@ const CHUNK = 128 * 1024;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
+/**
+ * Read only, and without waiting: a file swapped for a FIFO after it was
+ * found a regular file opens at once (and reads as empty), not when some
+ * writer comes, holding a thread of libuv's pool until then. Regular files
+ * ignore the flag. (Windows has none.)
+ */
+const READ = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
 /** Linux names an open file's real path in /proc/self/fd; without it (another system, a sandbox) the path is resolved instead. */
 let fdLinks = process.platform === 'linux';
 
@@ -27,7 +35,7 @@ let fdLinks = process.platform === 'linux';
 export async function openInside(file: string, root: string, shown: string): Promise<number> {
   let fd: number;
   try {
-    fd = await new Promise<number>((resolve, reject) => open(file, 'r', (error, opened) => (error === null ? resolve(opened) : reject(error))));
+    fd = await new Promise<number>((resolve, reject) => open(file, READ, (error, opened) => (error === null ? resolve(opened) : reject(error))));
   } catch (error) {
     // Removed since @fastify/send saw it.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFound(`no file at ${shown}`);

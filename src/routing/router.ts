@@ -34,6 +34,14 @@ export interface RouterOptions {
 }
 
 const NO_QUERY = (): Record<string, string> => ({});
+/**
+ * The longest param find-my-way matches: what a request line can carry under
+ * Node's default header limit (16 KiB), so that no param of a request that
+ * reached the app is refused for its length alone. Its default (100) sent a
+ * longer one (a JWT, a long slug) to a 404 "no route", where Django and
+ * Express take it; it bounds what a param's regex (`:id(^\\d+)`) reads too.
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 /**
  * The route table, over find-my-way (Fastify's radix-tree router). GET routes
@@ -44,7 +52,7 @@ const NO_QUERY = (): Record<string, string> => ({});
  * percent-encoding, or an encoded control character, is a 400.
  */
 export class Router {
-  readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY });
+  readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY, maxParamLength: MAX_PARAM_LENGTH });
   readonly #patterns = new Map<string, string>();
   readonly #appendSlash: boolean;
   readonly #groups = new GroupOnions();
@@ -101,9 +109,13 @@ export class Router {
     if (path === '*') return this.#asterisk(method);
     const found = this.#tree.find(method as Method, path);
     if (found === null) {
-      if (method === 'OPTIONS' && this.#allowed(path).length > 0) return this.#options(request);
-      if (this.#appendSlash && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
-      throw this.#miss(method, path);
+      const allowed = this.#allowed(path);
+      if (method === 'OPTIONS' && allowed.length > 0) return this.#options(request, allowed);
+      // Only a path no route takes, as Django's is_valid_path: one that answers other methods gets its 405, never a redirect.
+      if (this.#appendSlash && allowed.length === 0 && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) {
+        return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
+      }
+      throw this.#miss(method, path, allowed);
     }
     const target = found.store as RouteTarget;
     request.params = found.params as Record<string, string>;
@@ -127,8 +139,7 @@ export class Router {
    * always point here, a 4xx is logged without it, and capturing it was most
    * of what a 404 cost beyond a 200 (about 100k instructions of some 110k).
    */
-  #miss(method: string, path: string): Error {
-    const allowed = this.#allowed(path);
+  #miss(method: string, path: string, allowed: readonly Method[]): Error {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
@@ -147,8 +158,7 @@ export class Router {
   }
 
   /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
-  #options(request: HttpRequest): RouteTarget {
-    const allowed = this.#allowed(request.path);
+  #options(request: HttpRequest, allowed: readonly Method[]): RouteTarget {
     const allow = allowed.join(', ');
     const some = this.#tree.find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;

@@ -1,4 +1,5 @@
 import type { View } from '../pipeline/types.js';
+import { describe } from '../util/describe.js';
 import { checkAmount, checkKeys } from '../util/options.js';
 
 /**
@@ -59,7 +60,10 @@ export function route<Path extends string>(
   view: View<ParamsOf<Path>>,
   options: RouteOptions = {},
 ): Route {
-  const list = typeof methods === 'string' ? [methods] : [...methods];
+  if (typeof methods !== 'string' && !Array.isArray(methods)) throw new TypeError(`route ${path}: methods must be a method or a list of them, got ${describe(methods)}`);
+  const list: Method[] = typeof methods === 'string' ? [methods] : [...methods];
+  // An empty list made a route that answered nothing, a 404 without a word.
+  if (list.length === 0) throw new TypeError(`route ${path}: the list of methods is empty; give at least one, e.g. ['GET']`);
   list.forEach((method, i) => {
     if (!METHODS.includes(method)) throw new TypeError(`route ${path}: unknown method ${JSON.stringify(method)}, expected one of ${METHODS.join(', ')}`);
     // Refused rather than deduplicated, as Fastify refuses it: ['GET', 'GET'] is most likely a typo for another method.

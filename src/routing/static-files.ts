@@ -89,6 +89,8 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     result.stream.destroy();
     if (result.type === 'directory') return redirect(withSlash(request), 301);
     if (result.type !== 'file') throw refusal(request, result);
+    // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
+    if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${request.path}: not a regular file`);
     const fd = await openInside(result.metadata.path, root, request.path);
     const { statusCode: status, headers } = result;
     if (status === 304 || request.method === 'HEAD') {

@@ -218,6 +218,35 @@ test('two apps on one registry share its metrics (each name registered once, def
   assert.equal(samples.filter((s) => s.name === 'process_cpu_user_seconds_total').length, 1);
 });
 
+test('an app shut down (server.close()) is no longer asked for its counts by the registry it shared: its closed store does not cost the other apps their durable gauges', async (t) => {
+  const registry = new Registry();
+  const { logger, lines } = memoryLogger();
+  const closedStore = sqliteStore({ path: ':memory:' });
+  const stats = closedStore.stats.bind(closedStore);
+  let asked = 0;
+  closedStore.stats = (now) => {
+    asked++;
+    return stats(now);
+  };
+  const closing = createApp({ logger, accessLog: false, metrics: { registry, defaultMetrics: false }, tasks: { definitions: [task('noop', () => {})], store: closedStore } });
+  const closingServer = await startServer(closing, { host: '127.0.0.1' });
+  let closed = false;
+  t.after(() => closed || closingServer.close());
+  const { url } = await serveApp(t, {
+    logger, accessLog: false, metrics: { registry, defaultMetrics: false }, tasks: { definitions: [task('noop', () => {})], store: sqliteStore({ path: ':memory:' }) },
+    routes: [get('/metrics', metricsView({ registry }))],
+  });
+  await scrape(url);
+  assert.equal(asked, 1, 'asked while it served');
+  await closingServer.close();
+  closed = true;
+  const after = (await scrape(url)).samples;
+  assert.equal(asked, 1, 'not asked once shut down');
+  assert.equal(value(after, 'coda_tasks_pending', { kind: 'durable' }), 0);
+  assert.equal(value(after, 'coda_tasks_running', { kind: 'durable' }), 0);
+  assert.deepEqual(lines.filter((line) => line.level >= LEVEL.warn), []);
+});
+
 test('metrics are off unless asked for; bad metrics options and a registry that is not one are refused, naming the option', () => {
   const registry = new Registry();
   createApp({ routes: [get('/', () => new HttpResponse('hi'))] });

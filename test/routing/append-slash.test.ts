@@ -7,7 +7,7 @@ import { rawGet, rawRequest, startServer } from '../helpers.js';
 const ok = () => new HttpResponse('ok');
 
 describe('appendSlash', () => {
-  const routes = [get('/docs/', ok), post('/forms/', ok), include('/api', [get('/notes/', ok)]), get('/exact', ok)];
+  const routes = [get('/docs/', ok), post('/forms/', ok), include('/api', [get('/notes/', ok)]), get('/exact', ok), get('/items', ok), post('/items/', ok), get('/files/*', ok)];
   let server: Server;
   before(async () => {
     server = await startServer(createApp({ appendSlash: true, routes }));
@@ -39,6 +39,15 @@ describe('appendSlash', () => {
     assert.equal(miss.status, 404);
     assert.equal(miss.body.toString(), 'no route for GET /nothing');
     assert.equal((await rawRequest(server, rawGet('/exact/'))).status, 404);
+  });
+
+  test('a path that answers other methods gets its 405, never a redirect (Django redirects only a path no route takes): a POST to a GET route, a wildcard\'s too', async () => {
+    for (const path of ['/items', '/files/report.pdf']) {
+      const response = await rawRequest(server, rawGet(path, { 'content-length': '0' }, 'POST'));
+      assert.equal(response.status, 405, path);
+      assert.equal(response.headers.allow, 'GET, HEAD, OPTIONS', path);
+      assert.equal(response.headers.location, undefined, path);
+    }
   });
 
   test('a path starting with "//" is redirected to a path on this host, never to another host', async () => {

@@ -33,6 +33,18 @@ describe('matching', () => {
     assert.deepEqual(await (await client.get('/users/%C3%A9t%C3%A9')).json(), { method: 'GET', params: { id: '\u00e9t\u00e9' } });
   });
 
+  test('a param of any length a request line can carry is matched (find-my-way\'s default sent one past 100 characters to a 404): a JWT, a 5,000-character slug', async (t) => {
+    const server = await startServer(createApp({ routes: [get('/verify/:token', (request) => new HttpResponse(request.params.token)), get('/posts/:slug/edit', (request) => new HttpResponse(String(request.params.slug.length)))] }));
+    t.after(() => server.close());
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.${'eyJzdWIiOiIxMjM0NTY3ODkwIn0'.repeat(8)}.${'a'.repeat(43)}`;
+    const verified = await rawRequest(server, rawGet(`/verify/${jwt}`));
+    assert.equal(verified.status, 200);
+    assert.equal(verified.body.toString(), jwt);
+    const slug = await rawRequest(server, rawGet(`/posts/${'x'.repeat(5_000)}/edit`));
+    assert.equal(slug.status, 200);
+    assert.equal(slug.body.toString(), '5000');
+  });
+
   test('request.route is the pattern that matched, undefined when none did', async () => {
     const seen: (string | undefined)[] = [];
     const routed = createApp({
@@ -301,6 +313,11 @@ describe('duplicate routes', () => {
 describe('route builders refuse bad input', () => {
   test('an unknown method', () => {
     assert.throws(() => route('FETCH' as 'GET', '/x', echo), { name: 'TypeError', message: /route \/x: unknown method "FETCH"/ });
+  });
+  test('no method, or methods that are not a list: an empty list made a route that answered nothing (a 404), null a bare TypeError', () => {
+    assert.throws(() => route([], '/x', echo), { name: 'TypeError', message: "route /x: the list of methods is empty; give at least one, e.g. ['GET']" });
+    assert.throws(() => route(null as never, '/x', echo), { name: 'TypeError', message: 'route /x: methods must be a method or a list of them, got null' });
+    assert.throws(() => route(new Set(['GET']) as never, '/x', echo), { name: 'TypeError', message: /route \/x: methods must be a method or a list of them, got an instance of Set/ });
   });
   test('a path without a leading slash', () => {
     assert.throws(() => get('x', echo), { name: 'TypeError', message: 'route path must start with "/", got "x"' });

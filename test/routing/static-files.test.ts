@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -153,6 +154,15 @@ describe('staticFiles()', () => {
     // Closing is not awaited by the route: a bounded number of turns for it to finish.
     for (let turn = 0; turn < 1000 && openUnder(base).length > 0; turn++) await new Promise(setImmediate);
     assert.deepEqual(openUnder(base), []);
+  });
+
+  test('a FIFO in the root is a 404 at once, never opened: it held the request, and a thread of libuv\'s pool, until something wrote to it', { skip: process.platform === 'win32', timeout: 10_000 }, async (t) => {
+    const fifo = path.join(root, 'pipe.txt');
+    execFileSync('mkfifo', [fifo]);
+    t.after(() => unlinkSync(fifo));
+    const response = await get('/assets/pipe.txt');
+    assert.equal(response.status, 404);
+    assert.equal(response.body.toString(), 'no file at /assets/pipe.txt: not a regular file');
   });
 
   test('directories: index.html for a path ending in "/", a 301 to it (query kept) without the slash, a 404 without an index', async () => {
