@@ -11,7 +11,8 @@ import {
   createApp, get, HttpResponse, sqliteStore, StoreUnavailable, StreamingResponse, task, type App, type MiddlewareFactory, type MiddlewareHooks,
   type Server, type TaskStore,
 } from 'coda-http';
-import { connect, deferred, memoryLogger, rawGet, startServer } from '../helpers.js';
+import { createTestClient } from 'coda-http/testing';
+import { connect, deferred, LEVEL, memoryLogger, rawGet, startServer } from '../helpers.js';
 import { untilHead } from '../transport/wire.js';
 
 describe('a streaming response that is not sent is let go', { timeout: 10_000 }, () => {
@@ -174,4 +175,24 @@ describe("Starlette's 'multiple middlewares stacked, client disconnected'", { ti
     await finished.promise;
     assert.equal(events.listenerCount('message'), 0);
   });
+});
+
+test("a processResponse that sets a streaming response's body is told so, not ignored while the stream goes out (Django: a streaming response has no content)", async () => {
+  const { logger, lines } = memoryLogger();
+  const redacting: MiddlewareHooks = {
+    name: 'redacting',
+    processResponse(_request, response) {
+      response.body = String(response.body).replaceAll('secret', '******');
+      return response;
+    },
+  };
+  const app = createApp({ logger, middleware: [redacting], routes: [get('/', () => new StreamingResponse(Readable.from(['the secret'])))] });
+  const response = await createTestClient(app).get('/');
+  assert.equal(response.status, 500);
+  assert.doesNotMatch(await response.text(), /secret/);
+  const errors = lines.filter((line) => line.level === LEVEL.error).map((line) => line.msg);
+  assert.deepEqual(errors, [
+    'unhandled error in middleware redacting processResponse: a StreamingResponse sends its stream, not a body: setting its body to string "null" would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place',
+  ]);
+  assert.equal(new StreamingResponse(Readable.from([])).body, null);
 });
