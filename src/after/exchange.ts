@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome, StreamingResponse, TaskEntry, TaskRegistration } from '../http/response.js';
+import { StreamingResponse, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import { kAbortStream, kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
@@ -200,10 +200,12 @@ export class Exchange implements Job {
     // A request made later is told then (see lateRequest).
     this.#request?.[kDone](outcome.aborted);
     this.#host.finished(this);
-    // The response sent ended unfinished (the client left, its stream failed): so do the streams made for the
-    // request, one a middleware took into it included, whose source may be waiting on an event that never comes.
-    if (this.#streams !== undefined && outcome.aborted) {
-      for (const response of this.#streams) if (response !== this.response) response[kAbortStream]();
+    // The response sent ended unfinished (the client left, its stream failed), or its stream was never read (HEAD,
+    // 204, 304): so do the streams made for the request, one a middleware took into it included, whose source
+    // (a file, a wait for an event that may never come) nothing else would let go.
+    const sent = this.response;
+    if (this.#streams !== undefined && (outcome.aborted || (sent instanceof StreamingResponse && !sent[kStreamTaken]))) {
+      for (const response of this.#streams) if (response !== sent) response[kAbortStream]();
     }
     this.#streams = undefined;
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);

@@ -149,19 +149,24 @@ describe("Starlette's 'multiple middlewares stacked, client disconnected'", { ti
       }());
     },
   };
+  let file: Readable | undefined;
   let server: Server;
+  let app: App;
   before(async () => {
-    server = await startServer(createApp({
+    server = await startServer(app = createApp({
       middleware: [framing],
-      routes: [get('/events', () => new StreamingResponse(async function* (signal) {
-        try {
-          yield 'hello';
-          // Waits with the view's own response's signal: only its aborting ends the wait.
-          for (;;) yield String((await once(events, 'message', { signal }))[0]);
-        } finally {
-          finished.resolve();
-        }
-      }))],
+      routes: [
+        get('/file', () => new StreamingResponse(file = createReadStream(import.meta.filename))),
+        get('/events', () => new StreamingResponse(async function* (signal) {
+          try {
+            yield 'hello';
+            // Waits with the view's own response's signal: only its aborting ends the wait.
+            for (;;) yield String((await once(events, 'message', { signal }))[0]);
+          } finally {
+            finished.resolve();
+          }
+        })),
+      ],
     }));
   });
   afterAll(() => server.close({ timeoutMs: 1_000 }));
@@ -174,6 +179,14 @@ describe("Starlette's 'multiple middlewares stacked, client disconnected'", { ti
     socket.destroy();
     await finished.promise;
     assert.equal(events.listenerCount('message'), 0);
+  });
+
+  test('a HEAD, whose body is not sent: the file a middleware took into its own stream is closed all the same', async () => {
+    const response = await fetch(server.url + '/file', { method: 'HEAD' });
+    assert.equal(response.status, 200);
+    // Let go when the exchange is done, which the client may learn of first.
+    await app.settle();
+    assert.equal(file?.destroyed, true);
   });
 });
 
