@@ -1,7 +1,8 @@
-// Pipeline cases ported from peers' own suites, run over real sockets:
-// Starlette's BaseHTTPMiddleware (tests/middleware/test_base.py), Django's
-// handler and middleware tests (tests/handlers, tests/middleware_exceptions)
-// and Laravel's terminable middleware. Each test names its source.
+// Pipeline cases ported from peers' own suites, mostly over real sockets:
+// Starlette's BaseHTTPMiddleware (tests/middleware/test_base.py) and Django's
+// middleware and responses (ConditionalGetMiddleware answering 304 in place of
+// a file response; a streaming response has no content). Each test names its
+// source; what a response not sent owns (its stream) must be let go.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createReadStream } from 'node:fs';
