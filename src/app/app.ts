@@ -373,9 +373,6 @@ export class App {
     } catch (error) {
       response = renderError(request, error, this.debug);
     }
-    // Streams made for responses that will not be sent are let go now: their sources (a file, an upstream body) would stay open.
-    const unsent = exchange.unsent(response);
-    if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
     return journaled.then(() => response, (error: unknown) => {
@@ -422,6 +419,9 @@ export class App {
   }
 
   readonly #exchangeFinished = (exchange: Exchange): void => {
+    // Streams made for responses not sent, that nobody read, are let go: their sources (a file, an upstream body) would stay open.
+    const unsent = exchange.unsent();
+    if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
     this.#observer?.finished(exchange.request, exchange.outcome!);
     this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();

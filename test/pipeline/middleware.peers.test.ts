@@ -39,12 +39,19 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
     processResponse(request, response) {
       if (request.path === '/replaced') return new HttpResponse(null, { status: 304 });
       if (request.path === '/hook-fails') throw new Error('processResponse broke');
-      // A middleware that takes the view's stream to send it within a response of its own.
-      if (request.path === '/wrapped' && response instanceof StreamingResponse) {
+      if (!(response instanceof StreamingResponse)) return response;
+      // A middleware that takes the view's stream to send it within a response of its own: at once,
+      if (request.path === '/wrapped') {
         const inner = response.stream;
         return new StreamingResponse(async function* () {
           for await (const chunk of inner) yield String(chunk).toUpperCase();
         }());
+      }
+      // or only once its own is sent (a function source).
+      if (request.path === '/wrapped-later') {
+        return new StreamingResponse(async function* () {
+          for await (const chunk of response.stream) yield String(chunk).toUpperCase();
+        });
       }
       return response;
     },
@@ -66,6 +73,7 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
           throw new Error('the view failed after making its response');
         }),
         get('/wrapped', () => streaming('/wrapped', Readable.from(['a', 'b']))),
+        get('/wrapped-later', () => streaming('/wrapped-later', Readable.from(['a', 'b']))),
         get('/sent', () => streaming('/sent', Readable.from(['a', 'b']))),
       ],
     });
@@ -73,9 +81,12 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
   });
   afterAll(() => server.close({ timeoutMs: 1_000 }));
 
+  /** The status and body of `GET path`, once its exchange is done (the client may have it first): its streams are let go then. */
   async function fetchText(path: string): Promise<[number, string]> {
     const response = await fetch(server.url + path);
-    return [response.status, await response.text()];
+    const answer: [number, string] = [response.status, await response.text()];
+    await app.settle();
+    return answer;
   }
 
   test("Starlette's 'app receives http.disconnect if discarded': a factory answers its own response; the view's stream's signal aborts", async () => {
@@ -96,9 +107,11 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
     assert.equal(made.get('/view-fails')?.source?.destroyed, true);
   });
 
-  test('a stream a middleware took into a response of its own is sent whole, and one sent as it is is not cut', async () => {
+  test('a stream a middleware took into a response of its own, at once or only as that one is sent, goes out whole; one sent as it is is not cut', async () => {
     assert.deepEqual(await fetchText('/wrapped'), [200, 'AB']);
     assert.equal(made.get('/wrapped')?.signal.aborted, false);
+    assert.deepEqual(await fetchText('/wrapped-later'), [200, 'AB']);
+    assert.equal(made.get('/wrapped-later')?.signal.aborted, false);
     assert.deepEqual(await fetchText('/sent'), [200, 'ab']);
     assert.equal(made.get('/sent')?.signal.aborted, false);
   });
@@ -107,6 +120,7 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
     const response = await app.fetch(new Request('http://localhost/replaced'));
     assert.equal(response.status, 304);
     await response.text();
+    await app.settle();
     assert.equal(made.get('/replaced')?.source?.destroyed, true);
   });
 });
