@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome, StreamingResponse, TaskEntry, TaskRegistration } from '../http/response.js';
+import { StreamingResponse, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import { kAbortStream, kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
@@ -14,7 +14,7 @@ export interface ExchangeHost {
   readonly requestOptions: RequestOptions;
   /** The `requestFinished` receivers (the app's, then the process's) as entries, in a fresh array; undefined when none. */
   finishedReceivers(): AfterEntry[] | undefined;
-  /** Told once, when the exchange's response is done. */
+  /** Told once, when the exchange's response is done: it lets go of the streams made and not sent (`unsent()`). */
   finished(exchange: Exchange): void;
   /** Told about a task registered after shutdown gave up on its request. */
   lost(record: TaskRecord): void;
@@ -138,20 +138,22 @@ export class Exchange implements Job {
   /**
    * A `StreamingResponse` was made while the request was handled. Should
    * another response be sent instead (a middleware replaced it, or an error
-   * came after it), nothing would read its stream: `unsent()` names it, to
-   * be let go (Starlette's discarded response sees a disconnect). One whose
-   * stream was taken into the response sent ends with that one (see `finish`).
+   * came after it), nothing would read its stream: once the response is
+   * done, `unsent()` names it, to be let go (Starlette's discarded response
+   * sees a disconnect). One whose stream was taken into the response sent
+   * (read, maybe only as that one was sent) ends with that one (see `finish`).
    */
   made(response: StreamingResponse): void {
     if (this.#state === LIVE) (this.#streams ??= []).push(response);
   }
 
   /**
-   * The streaming responses made so far that will not be sent, `sent` going
-   * out instead, and whose stream nobody took (code that read it sends it in
-   * a response of its own). Undefined when none was made.
+   * Told to the host when the response is done: the streaming responses made
+   * for the request but not sent, whose stream nobody read. Undefined when
+   * none was made.
    */
-  unsent(sent: HttpResponse): StreamingResponse[] | undefined {
+  unsent(): StreamingResponse[] | undefined {
+    const sent = this.response;
     return this.#streams?.filter((response) => response !== sent && !response[kStreamTaken]);
   }
 
@@ -206,10 +208,12 @@ export class Exchange implements Job {
     // A request made later is told then (see lateRequest).
     this.#request?.[kDone](outcome.aborted);
     this.#host.finished(this);
-    // The response sent ended unfinished (the client left, its stream failed): so do the streams made for the
-    // request, one a middleware took into it included, whose source may be waiting on an event that never comes.
-    if (this.#streams !== undefined && outcome.aborted) {
-      for (const response of this.#streams) if (response !== this.response) response[kAbortStream]();
+    // The response sent ended unfinished (the client left, its stream failed), or its stream was never read (HEAD,
+    // 204, 304): so do the streams a middleware took into it, whose source (a file, a wait for an event that may
+    // never come) nothing else would let go. (Those nobody read were let go by the host, told above.)
+    const sent = this.response;
+    if (this.#streams !== undefined && (outcome.aborted || (sent instanceof StreamingResponse && !sent[kStreamTaken]))) {
+      for (const response of this.#streams) if (response !== sent && response[kStreamTaken]) response[kAbortStream]();
     }
     this.#streams = undefined;
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);

@@ -26,6 +26,7 @@ import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
 import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { releaseStream } from '../transport/body.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -35,7 +36,6 @@ import { http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
-import { releaseStream } from '../transport/body.js';
 import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
@@ -399,9 +399,6 @@ export class App {
     } catch (error) {
       response = renderError(request, error, this.debug);
     }
-    // Streams made for responses that will not be sent are let go now: their sources (a file, an upstream body) would stay open.
-    const unsent = exchange.unsent(response);
-    if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
     return journaled.then(() => response, (error: unknown) => {
@@ -448,6 +445,9 @@ export class App {
   }
 
   readonly #exchangeFinished = (exchange: Exchange): void => {
+    // Streams made for responses not sent, that nobody read, are let go: their sources (a file, an upstream body) would stay open.
+    const unsent = exchange.unsent();
+    if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
     this.#observer?.finished(exchange.request, exchange.outcome!);
     this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();

@@ -351,6 +351,8 @@ function isStreamSource(value: unknown): value is StreamSource {
  * ```
  */
 export class StreamingResponse extends HttpResponse {
+  /** Null: the body is the stream. Setting it is a TypeError, as a body set here would never be sent. */
+  declare body: null;
   #stream: StreamSource | undefined;
   readonly #opener: StreamOpener | undefined;
   #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
@@ -359,6 +361,7 @@ export class StreamingResponse extends HttpResponse {
 
   constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
     super(null, init);
+    Object.defineProperty(this, 'body', STREAM_BODY);
     if (typeof source === 'function') {
       this.#opener = source;
     } else if (isStreamSource(source)) {
@@ -422,6 +425,19 @@ export class StreamingResponse extends HttpResponse {
     return 'application/octet-stream';
   }
 }
+
+/**
+ * A streaming response's `body`: null. A body set there (by a middleware that
+ * rewrites bodies) would be ignored, its stream sent all the same: refused
+ * instead, as Django refuses `content` on a streaming response.
+ */
+const STREAM_BODY: PropertyDescriptor = {
+  get: () => null,
+  set(value: unknown) {
+    throw new TypeError(`a StreamingResponse sends its stream, not a body: setting its body to ${describe(value)} would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place`);
+  },
+  enumerable: true,
+};
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 

@@ -42,12 +42,11 @@ const brotliAsync = promisify(zlib.brotliCompress);
  * streams chunk by chunk, each chunk flushed so that a server-sent event is
  * not held back. Left alone: HEAD, 1xx, 204, 304 and 206 responses, bodies
  * below `threshold` or that compression would not shrink, types compressed
- * already (images, archives, ...), a
- * response with a Content-Encoding or `Cache-Control: no-transform`. Each
- * response that would be compressed as a 200 gets `Vary: Accept-Encoding`
- * (its 304 and 206 too: a 304 by the type of its 200); a strong ETag becomes
- * weak, since the bytes differ. The outcome's `bytesSent` counts the
- * compressed bytes, those on the wire.
+ * already (images, archives, ...), a response with a Content-Encoding or
+ * `Cache-Control: no-transform`. Each response that would be compressed as
+ * a 200 gets `Vary: Accept-Encoding` (its 304 and 206 too: a 304 by the type
+ * of its 200); a strong ETag becomes weak, since the bytes differ. The
+ * outcome's `bytesSent` counts the compressed bytes, those on the wire.
  *
  * Put it first in `middleware`, so that it compresses what the others produce.
  *

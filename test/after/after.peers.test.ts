@@ -1,7 +1,7 @@
 // After-response cases ported from peers' own suites, run over real sockets:
 // Next.js after() (test/e2e/app-dir/next-after-app*), Starlette's
 // BackgroundTasks (tests/test_background.py), Fastify's onResponse
-// (test/hooks.test.js) and Laravel's terminable middleware.
+// (test/hooks.test.js), Laravel's terminable middleware and defer().
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
@@ -23,6 +23,7 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
   };
   let server: Server;
   let app: App;
+  const innerApp = createApp({ routes: [get('/inner', () => { after(record('inner')); return new HttpResponse('inner response'); })] });
   before(async () => {
     app = createApp({
       after: { onError: () => {} },
@@ -77,6 +78,25 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
           .after(() => { throw new Error('task 2 fails'); })
           .after(async () => { await Promise.resolve(); log.push('task 3'); })),
         post('/echo', async (request) => new HttpResponse(await request.text()).after(record('echo')), { bodyLimit: 2 }),
+        // Next.js "runs after() callbacks from a run() callback that streams": after() in a Web stream's pull().
+        get('/web-stream', () => {
+          let pulls = 0;
+          return new Response(new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (pulls === 1) after(record('web-stream'));
+              if (pulls++ < 2) controller.enqueue(new TextEncoder().encode('ab'));
+              else controller.close();
+            },
+          }));
+        }),
+        // Laravel's "deferred callback is not discarded by sync job": a nested request in between keeps its own tasks.
+        get('/nested-request', async () => {
+          after(record('outer before'));
+          const inner = await innerApp.fetch(new Request('http://localhost/inner'));
+          await inner.text();
+          after(record('outer after'));
+          return new HttpResponse('outer');
+        }),
       ],
     });
     // Django's request_finished for a streaming response: sent once the stream was consumed.
@@ -184,5 +204,22 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
     await settled();
     assert.equal(seen['finished stream'][0]?.bytesSent, 3);
     assert.equal(seen['finished stream'][0]?.completed, true);
+  });
+
+  test('after() inside a Web ReadableStream the view returns runs once the stream was read (Next.js)', async () => {
+    assert.equal(await (await fetch(server.url + '/web-stream')).text(), 'abab');
+    await settled();
+    assert.equal(seen['web-stream']?.[0]?.bytesSent, 4);
+    assert.equal(seen['web-stream']?.[0]?.completed, true);
+  });
+
+  test("a nested request between two after() calls: both stay the outer request's, the inner's its own (Laravel's deferred callbacks and a sync job)", async () => {
+    assert.equal(await (await fetch(server.url + '/nested-request')).text(), 'outer');
+    await settled();
+    await innerApp.settle();
+    assert.equal(seen['outer before']?.[0]?.bytesSent, 5);
+    assert.equal(seen['outer after']?.[0]?.bytesSent, 5);
+    assert.equal(seen['inner']?.length, 1);
+    assert.equal(seen['inner']?.[0]?.bytesSent, 14);
   });
 });

@@ -1,7 +1,8 @@
-// Pipeline cases ported from peers' own suites, run over real sockets:
-// Starlette's BaseHTTPMiddleware (tests/middleware/test_base.py), Django's
-// handler and middleware tests (tests/handlers, tests/middleware_exceptions)
-// and Laravel's terminable middleware. Each test names its source.
+// Pipeline cases ported from peers' own suites, mostly over real sockets:
+// Starlette's BaseHTTPMiddleware (tests/middleware/test_base.py) and Django's
+// middleware and responses (ConditionalGetMiddleware answering 304 in place of
+// a file response; a streaming response has no content). Each test names its
+// source; what a response not sent owns (its stream) must be let go.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createReadStream } from 'node:fs';
@@ -11,7 +12,8 @@ import {
   createApp, get, HttpResponse, sqliteStore, StoreUnavailable, StreamingResponse, task, type App, type MiddlewareFactory, type MiddlewareHooks,
   type Server, type TaskStore,
 } from 'coda-http';
-import { connect, deferred, memoryLogger, rawGet, startServer } from '../helpers.js';
+import { createTestClient } from 'coda-http/testing';
+import { connect, deferred, LEVEL, memoryLogger, rawGet, startServer } from '../helpers.js';
 import { untilHead } from '../transport/wire.js';
 
 describe('a streaming response that is not sent is let go', { timeout: 10_000 }, () => {
@@ -37,12 +39,19 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
     processResponse(request, response) {
       if (request.path === '/replaced') return new HttpResponse(null, { status: 304 });
       if (request.path === '/hook-fails') throw new Error('processResponse broke');
-      // A middleware that takes the view's stream to send it within a response of its own.
-      if (request.path === '/wrapped' && response instanceof StreamingResponse) {
+      if (!(response instanceof StreamingResponse)) return response;
+      // A middleware that takes the view's stream to send it within a response of its own: at once,
+      if (request.path === '/wrapped') {
         const inner = response.stream;
         return new StreamingResponse(async function* () {
           for await (const chunk of inner) yield String(chunk).toUpperCase();
         }());
+      }
+      // or only once its own is sent (a function source).
+      if (request.path === '/wrapped-later') {
+        return new StreamingResponse(async function* () {
+          for await (const chunk of response.stream) yield String(chunk).toUpperCase();
+        });
       }
       return response;
     },
@@ -64,6 +73,7 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
           throw new Error('the view failed after making its response');
         }),
         get('/wrapped', () => streaming('/wrapped', Readable.from(['a', 'b']))),
+        get('/wrapped-later', () => streaming('/wrapped-later', Readable.from(['a', 'b']))),
         get('/sent', () => streaming('/sent', Readable.from(['a', 'b']))),
       ],
     });
@@ -71,9 +81,12 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
   });
   afterAll(() => server.close({ timeoutMs: 1_000 }));
 
+  /** The status and body of `GET path`, once its exchange is done (the client may have it first): its streams are let go then. */
   async function fetchText(path: string): Promise<[number, string]> {
     const response = await fetch(server.url + path);
-    return [response.status, await response.text()];
+    const answer: [number, string] = [response.status, await response.text()];
+    await app.settle();
+    return answer;
   }
 
   test("Starlette's 'app receives http.disconnect if discarded': a factory answers its own response; the view's stream's signal aborts", async () => {
@@ -94,9 +107,11 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
     assert.equal(made.get('/view-fails')?.source?.destroyed, true);
   });
 
-  test('a stream a middleware took into a response of its own is sent whole, and one sent as it is is not cut', async () => {
+  test('a stream a middleware took into a response of its own, at once or only as that one is sent, goes out whole; one sent as it is is not cut', async () => {
     assert.deepEqual(await fetchText('/wrapped'), [200, 'AB']);
     assert.equal(made.get('/wrapped')?.signal.aborted, false);
+    assert.deepEqual(await fetchText('/wrapped-later'), [200, 'AB']);
+    assert.equal(made.get('/wrapped-later')?.signal.aborted, false);
     assert.deepEqual(await fetchText('/sent'), [200, 'ab']);
     assert.equal(made.get('/sent')?.signal.aborted, false);
   });
@@ -105,6 +120,7 @@ describe('a streaming response that is not sent is let go', { timeout: 10_000 },
     const response = await app.fetch(new Request('http://localhost/replaced'));
     assert.equal(response.status, 304);
     await response.text();
+    await app.settle();
     assert.equal(made.get('/replaced')?.source?.destroyed, true);
   });
 });
@@ -148,19 +164,24 @@ describe("Starlette's 'multiple middlewares stacked, client disconnected'", { ti
       }());
     },
   };
+  let file: Readable | undefined;
   let server: Server;
+  let app: App;
   before(async () => {
-    server = await startServer(createApp({
+    server = await startServer(app = createApp({
       middleware: [framing],
-      routes: [get('/events', () => new StreamingResponse(async function* (signal) {
-        try {
-          yield 'hello';
-          // Waits with the view's own response's signal: only its aborting ends the wait.
-          for (;;) yield String((await once(events, 'message', { signal }))[0]);
-        } finally {
-          finished.resolve();
-        }
-      }))],
+      routes: [
+        get('/file', () => new StreamingResponse(file = createReadStream(import.meta.filename))),
+        get('/events', () => new StreamingResponse(async function* (signal) {
+          try {
+            yield 'hello';
+            // Waits with the view's own response's signal: only its aborting ends the wait.
+            for (;;) yield String((await once(events, 'message', { signal }))[0]);
+          } finally {
+            finished.resolve();
+          }
+        })),
+      ],
     }));
   });
   afterAll(() => server.close({ timeoutMs: 1_000 }));
@@ -174,4 +195,32 @@ describe("Starlette's 'multiple middlewares stacked, client disconnected'", { ti
     await finished.promise;
     assert.equal(events.listenerCount('message'), 0);
   });
+
+  test('a HEAD, whose body is not sent: the file a middleware took into its own stream is closed all the same', async () => {
+    const response = await fetch(server.url + '/file', { method: 'HEAD' });
+    assert.equal(response.status, 200);
+    // Let go when the exchange is done, which the client may learn of first.
+    await app.settle();
+    assert.equal(file?.destroyed, true);
+  });
+});
+
+test("a processResponse that sets a streaming response's body is told so, not ignored while the stream goes out (Django: a streaming response has no content)", async () => {
+  const { logger, lines } = memoryLogger();
+  const redacting: MiddlewareHooks = {
+    name: 'redacting',
+    processResponse(_request, response) {
+      response.body = String(response.body).replaceAll('secret', '******');
+      return response;
+    },
+  };
+  const app = createApp({ logger, middleware: [redacting], routes: [get('/', () => new StreamingResponse(Readable.from(['the secret'])))] });
+  const response = await createTestClient(app).get('/');
+  assert.equal(response.status, 500);
+  assert.doesNotMatch(await response.text(), /secret/);
+  const errors = lines.filter((line) => line.level === LEVEL.error).map((line) => line.msg);
+  assert.deepEqual(errors, [
+    'unhandled error in middleware redacting processResponse: a StreamingResponse sends its stream, not a body: setting its body to string "null" would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place',
+  ]);
+  assert.equal(new StreamingResponse(Readable.from([])).body, null);
 });
