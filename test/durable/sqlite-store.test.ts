@@ -291,6 +291,40 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
   });
 });
 
+test('a backlog of completed tasks is pruned in batches, each its own transaction: the event loop, and another connection\'s writes, get in between; pending tasks stay', { timeout: 30_000 }, async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  // Another process's connection, which would fail at once on a lock held across the prune.
+  const other = await opened({ path: file, busyTimeoutMs: 0 });
+  try {
+    for (let batch = 0; batch < 5; batch++) {
+      await store.add(Array.from({ length: 1000 }, () => task({ name: 'done' })), 'p', 1);
+      const claimed = await store.claim({ owner: 'w', names: ['done'], concurrency: {}, limit: 1000, now: 1, leaseUntil: 100 });
+      await store.complete(claimed.map(({ id }) => id), 'w', 10);
+    }
+    await store.add([task({ id: 'pending' })], 'p', 1);
+    let settled = false;
+    const pruning = store.prune(20).then((pruned) => {
+      settled = true;
+      return pruned;
+    });
+    // Queued after the prune began: it runs between two of its batches, not once they all are done.
+    const meanwhile = await new Promise<boolean>((resolve, reject) => {
+      setImmediate(() => {
+        const underWay = !settled;
+        other.add([task({ id: 'written-meanwhile' })], 'p', 1).then(() => resolve(underWay), reject);
+      });
+    });
+    assert.equal(meanwhile, true, 'another write got in while the prune was under way');
+    assert.equal(await pruning, 5000);
+    const stats = await store.stats(20);
+    assert.deepEqual([stats.ready, stats.completed], [2, 0], 'the pending task and the one written meanwhile stay');
+  } finally {
+    await other.close();
+    await store.close();
+  }
+});
+
 test('two OS processes claiming from one file at once claim every task exactly once', { timeout: 60_000 }, async () => {
   const file = newFile();
   const store = await opened({ path: file });
