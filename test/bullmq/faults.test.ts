@@ -231,3 +231,28 @@ test('a worker closed on a frozen Redis (SIGSTOP) with a task still running retu
   // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
   assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
 });
+
+test('leases are judged on Redis\'s clock: a process whose clock is a minute behind keeps its hold and its running task from a process with the right time until its lease has run out', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = 'skewed-clock';
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/skewed-clock.ts', import.meta.url))], {
+    env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CLOCK_SKEW_MS: '60000', LEASE_MS: '30000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const said = createInterface({ input: child.stdout! });
+  const lines: string[] = [];
+  said.on('line', (line) => lines.push(line));
+  const [[code]] = await Promise.all([once(child, 'exit'), once(said, 'close')]);
+  assert.equal(code, 0);
+  assert.deepEqual(lines, ['claimed running']);
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  // By this clock its leases ended 30 s ago; by its own (and Redis's), they last 30 s more.
+  assert.deepEqual(await store.recover(Date.now(), Math.random), { held: 0, running: 0 }, 'neither taken from a live process');
+  assert.deepEqual((await store.list({})).map(({ id, state }) => `${id} ${state}`).sort(), ['held held', 'running running']);
+  // Read back on this process's clock: 30 s from now.
+  const held = await store.get('held');
+  assert.ok(Math.abs(held!.leaseUntil! - (Date.now() + 30_000)) < 5_000, `lease read back ${held!.leaseUntil! - Date.now()} ms from now`);
+  // Once the lease has run out, both are recovered.
+  assert.deepEqual(await store.recover(Date.now() + 31_000, Math.random), { held: 1, running: 1 });
+});
