@@ -201,7 +201,7 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     const db = new DatabaseSync(file);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 3`));
+    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`^StoreUnavailable: sqlite store ${file} is unavailable: it has schema version 99; this version of Coda knows up to 3: upgrade Coda$`));
   });
 
   test('another program\'s database, which keeps a version of its own in user_version, is refused as not a Coda task store, not migrated or asked of a newer Coda', async () => {
@@ -210,7 +210,7 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
       const db = new DatabaseSync(file);
       db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); PRAGMA user_version = ${version}`);
       db.close();
-      await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`^Error: sqlite store ${file} is not a Coda task store: its schema version \\(PRAGMA user_version\\) is ${version}, and it has no coda_tasks table: it is another program's database; give sqliteStore\\(\\) a file of its own$`));
+      await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`^StoreUnavailable: sqlite store ${file} is unavailable: it is not a Coda task store: its schema version \\(PRAGMA user_version\\) is ${version}, and it has no coda_tasks table: it is another program's database; give sqliteStore\\(\\) a file of its own$`));
       const after = new DatabaseSync(file, { readOnly: true });
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map(({ name }) => name), ['users'], 'nothing written to it');
       after.close();
