@@ -203,13 +203,15 @@ export class BullmqStore implements TaskStore {
 
   /**
    * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
-   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not.
+   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not,
+   * nor one Redis refused (out of memory, read-only, loading): its reply says it wrote nothing. Undone, every request
+   * refused while Redis was full was kept in memory and sent as an undo, refused too, until Redis had room again.
    */
   async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>): Promise<T> {
     try {
       return await write;
     } catch (error) {
-      if (isUnavailable(error) && !NEVER_SENT.test((error as Error).message)) {
+      if (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message)) {
         this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
       }
       throw error;

@@ -256,3 +256,24 @@ test('leases are judged on Redis\'s clock: a process whose clock is a minute beh
   // Once the lease has run out, both are recovered.
   assert.deepEqual(await store.recover(Date.now() + 31_000, Math.random), { held: 1, running: 1 });
 });
+
+test('a registration Redis refused as out of memory is not undone: Redis answered that it wrote nothing, so there is nothing to undo, now or once it has room', { timeout: 30_000, skip: missing }, async (t) => {
+  const admin = new Redis({ port: server().port });
+  t.after(() => admin.disconnect());
+  const store = bullmqStore({ connection: { port: server().port }, prefix: 'out-of-memory' });
+  await store.open();
+  await admin.config('SET', 'maxmemory', '1');
+  try {
+    const now = Date.now();
+    const held: NewTask = {
+      id: 'refused', name: 'send', payload: '{}', key: null, when: 'success', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: true, runAt: now, request: null, trace: null,
+    };
+    await assert.rejects(store.add([held], 'web', now + 30_000), (error: unknown) => error instanceof StoreUnavailable && /OOM command not allowed/.test(error.message));
+    // An undo pending (Redis full refuses it too) would be given up here, and the close would say so.
+    await store.close(performance.now() + 500);
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+  }
+  assert.deepEqual(await admin.keys('out-of-memory:*'), [], 'no undo mark, nothing else');
+});
