@@ -14,6 +14,8 @@ import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailabl
 import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { Undos } from '../../src/bullmq/undo.js';
+import { BullmqStore } from '../../src/bullmq/store.js';
+import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { useRedis } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -276,4 +278,34 @@ test('a registration Redis refused as out of memory is not undone: Redis answere
     await admin.config('SET', 'maxmemory', '0');
   }
   assert.deepEqual(await admin.keys('out-of-memory:*'), [], 'no undo mark, nothing else');
+});
+
+test('a worker whose Redis has gone away logs the outage once, not a line per sweep: its heartbeat, with nothing to renew, is not taken for Redis being back', { timeout: 30_000, skip: missing }, async () => {
+  let refused = 0;
+  const tenRefused = deferred();
+  // The worker's recovery sweeps that Redis refuses, counted.
+  class Counting extends BullmqStore {
+    override async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
+      try {
+        return await super.recover(now, random);
+      } catch (error) {
+        if (++refused === 10) tenRefused.resolve();
+        throw error;
+      }
+    }
+  }
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({
+    definitions: [task('idle', () => {})], store: new Counting({ connection: { port: server().port }, prefix: 'worker-outage' }), logger, handleSignals: false, leaseMs: 150, pollMs: 50,
+  });
+  await server().kill();
+  try {
+    await tenRefused.promise;
+    const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => line.msg!);
+    assert.equal(said.length, 1, `one line for ten refused sweeps: ${said.join(' | ')}`);
+    assert.match(said[0]!, /^durable task claims, lease renewals, recovery and pruning in the bullmq store .* refused: .* is unavailable: /);
+  } finally {
+    await server().start();
+    await worker.close({ timeoutMs: 1_000 });
+  }
 });
