@@ -300,11 +300,12 @@ return { released, front, lost }
  * later, their outcome unknown. Found and moved in one call, so that two
  * processes sweeping at once recover each hold once. KEYS[1] the holds;
  * ARGV[1] the time now, ARGV[2] the queue's key prefix, ARGV[3] at most how
- * many, ARGV[4] the task name. Returns how many were recovered.
+ * many, ARGV[4] the task name, ARGV[5] the time now on Redis's clock (which
+ * leases are kept on). Returns how many were recovered.
  */
 const SWEEP = `${END_HOLDS}${RUN_AT_OF_DATA}
 local now = tonumber(ARGV[1])
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[5], 'LIMIT', 0, tonumber(ARGV[3]))
 local recovered = 0
 if #lapsed > 0 then inChunks('ZREM', KEYS[1], lapsed) end
 for _, id in ipairs(lapsed) do
@@ -451,7 +452,7 @@ return #jobs
  * Looks at the ARGV[5] oldest running jobs only (the list's tail: BullMQ
  * pushes a fetched job at its head), so that the script stays short on a
  * long list; the next recovery looks again.
- * KEYS[1] the active list; ARGV[1] the time, ARGV[2] the queue's key prefix,
+ * KEYS[1] the active list; ARGV[1] the time (on Redis's clock, as leases are), ARGV[2] the queue's key prefix,
  * ARGV[3] the new lock's token, ARGV[4] its duration (ms), ARGV[5] how many
  * to look at. Returns per job its id and its hash (field, value, ...).
  */

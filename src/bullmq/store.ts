@@ -91,6 +91,13 @@ export class BullmqStore implements TaskStore {
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
   readonly #retryAts = new Map<string, number>();
   #tokens = 0;
+  /**
+   * What to add to this process's time to get Redis's, in whole seconds: leases are kept on Redis's clock, since
+   * one process judges another's lease and machines' clocks differ (a web process's clock behind a worker's by
+   * more than a lease had its holds recovered, and run, before their responses were done). Whole seconds, so
+   * that processes whose clocks agree keep a lease exactly as given. Measured at open and at each recovery.
+   */
+  #skew = 0;
   /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
   #stalled = 0;
   #seq = 0;
@@ -118,8 +125,23 @@ export class BullmqStore implements TaskStore {
     if (this.#client !== undefined) return;
     // Loaded when a store opens: users of the SQLite store never load BullMQ.
     this.#bull = await loadBullmq();
-    this.#client = await connect(this.#connection, this.#address, this.description);
-    this.#undos = new Undos(this.#client, this.#prefix);
+    const client = await connect(this.#connection, this.#address, this.description);
+    try {
+      await this.#call(() => this.#measureSkew(client));
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+    this.#client = client;
+    this.#undos = new Undos(client, this.#prefix);
+  }
+
+  /** Sets #skew from Redis's TIME, against the middle of the round trip. */
+  async #measureSkew(client: Redis): Promise<void> {
+    const before = Date.now();
+    const [seconds, micros] = await client.time();
+    const redisNow = Number(seconds) * 1000 + Number(micros) / 1000;
+    this.#skew = Math.round((redisNow - (before + Date.now()) / 2) / 1000) * 1000;
   }
 
   async add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]> {
@@ -154,7 +176,7 @@ export class BullmqStore implements TaskStore {
       const names = new Set(tasks.map((task) => task.name));
       const adding = runScript(
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
-        [leaseUntil, held.length, token, ...held.flatMap((task) => [
+        [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => [
           `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
           storedOptions(task, now, this.#keepCompleted), now, task.key ?? '', keepsKey(task) ? 1 : 0,
         ]), ...names],
@@ -181,13 +203,15 @@ export class BullmqStore implements TaskStore {
 
   /**
    * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
-   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not.
+   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not,
+   * nor one Redis refused (out of memory, read-only, loading): its reply says it wrote nothing. Undone, every request
+   * refused while Redis was full was kept in memory and sent as an undo, refused too, until Redis had room again.
    */
   async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>): Promise<T> {
     try {
       return await write;
     } catch (error) {
-      if (isUnavailable(error) && !NEVER_SENT.test((error as Error).message)) {
+      if (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message)) {
         this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
       }
       throw error;
@@ -375,7 +399,7 @@ export class BullmqStore implements TaskStore {
         const key = this.#jobKey(queue, job.id!);
         return [key, `${key}:logs`];
       });
-      replies = await runScript(client, 'claimed', keys, [owner, leaseUntil, now, ...fetched.map(({ token }) => token)]) as typeof replies;
+      replies = await runScript(client, 'claimed', keys, [owner, leaseUntil + this.#skew, now, ...fetched.map(({ token }) => token)]) as typeof replies;
     } catch (error) {
       // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now).
       void this.#putBack(fetched).catch(() => {});
@@ -421,7 +445,7 @@ export class BullmqStore implements TaskStore {
     const attempt = job.attemptsMade + 1;
     const error: AttemptError = {
       attempt,
-      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease)).toISOString()}`} (its process died or hung)`,
+      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease) - this.#skew).toISOString()}`} (its process died or hung)`,
       startedAt: hash[FIELD.startedAt] === undefined ? null : Number(hash[FIELD.startedAt]),
       finishedAt: now,
     };
@@ -434,6 +458,7 @@ export class BullmqStore implements TaskStore {
     checkTime('heartbeat(): leaseUntil', leaseUntil);
     const client = this.#opened();
     const duration = Math.max(1, leaseUntil - Date.now());
+    const lease = leaseUntil + this.#skew;
     await this.#call(async () => {
       const renewals: Promise<unknown>[] = [];
       const keys: string[] = [];
@@ -446,11 +471,11 @@ export class BullmqStore implements TaskStore {
           renewals.push(ignoreGone(claim.job.extendLock(claim.token, duration)));
         } else if (hold?.owner === owner) {
           const pairs = holds.get(hold.name);
-          if (pairs === undefined) holds.set(hold.name, [leaseUntil, id]);
-          else pairs.push(leaseUntil, id);
+          if (pairs === undefined) holds.set(hold.name, [lease, id]);
+          else pairs.push(lease, id);
         }
       }
-      if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, leaseUntil]));
+      if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, lease]));
       // A hold's lease is its score among the holds: one ZADD per name, XX so that a hold recovered or released meanwhile stays gone.
       for (const [name, pairs] of holds) renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs));
       await Promise.all(renewals);
@@ -589,8 +614,10 @@ export class BullmqStore implements TaskStore {
     checkTime('recover(): now', now);
     const client = this.#opened();
     const [held, lapsed] = await this.#call(async () => {
+      // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
+      await this.#measureSkew(client);
       const names = await client.smembers(this.#namesKey());
-      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name])));
+      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew])));
       const failed = await Promise.all(names.map((name) => this.#failLapsed(name, now, random)));
       return [swept.reduce((sum: number, n) => sum + Number(n), 0), failed.reduce((sum, n) => sum + n, 0)];
     });
@@ -605,7 +632,7 @@ export class BullmqStore implements TaskStore {
    */
   async #failLapsed(name: string, now: number, random: () => number): Promise<number> {
     const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS, SWEEP_BATCH]) as (string | string[])[];
+    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
     const worker = this.#workers.get(name) ?? await this.#worker(name, RECOVERY_LOCK_MS);
     let failed = 0;
@@ -805,7 +832,9 @@ export class BullmqStore implements TaskStore {
     return where.map(([, id], i) => {
       const hash = replies[i * 3] as Record<string, string>;
       const lease = replies[i * 3 + 2] as string | null;
-      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) });
+      // Leases on this process's clock, as they were given (see #skew).
+      if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
+      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
       return task === null ? null : { task, seq: (JSON.parse(hash.data!) as JobData).seq };
     });
   }

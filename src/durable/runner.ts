@@ -372,8 +372,11 @@ export class Runner {
 
   async #heartbeat(): Promise<void> {
     const { store, clock, leaseMs } = this.#settings;
+    const ids = [...this.#running.keys(), ...this.#unrecorded, ...this.#settings.holds?.() ?? []];
+    // Nothing to renew: no call, which would not reach the store (and so could not tell that it is back).
+    if (ids.length === 0) return;
     try {
-      await store.heartbeat(this.owner, clock.now() + leaseMs, [...this.#running.keys(), ...this.#unrecorded, ...this.#settings.holds?.() ?? []]);
+      await store.heartbeat(this.owner, clock.now() + leaseMs, ids);
       this.#outage.succeeded();
     } catch (error) {
       this.#refused(error, `could not renew durable task leases in the ${store.description}`);

@@ -1,4 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
+import { StoreUnavailable } from './errors.js';
 
 /** The schema this code writes, kept in `PRAGMA user_version`: a later version migrates from here. */
 export const SCHEMA_VERSION = 3;
@@ -114,8 +115,12 @@ export function ensureSchema(db: DatabaseSync, description: string): void {
 
 function schemaVersion(db: DatabaseSync, description: string): number {
   const version = Number(db.prepare('PRAGMA user_version').get()!.user_version);
+  // Another program's database keeps its own version there: taken for Coda's, it failed on a missing table or index, or asked for a newer Coda.
+  if (version !== 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coda_tasks'").get() === undefined) {
+    throw new StoreUnavailable(description, new Error(`it is not a Coda task store: its schema version (PRAGMA user_version) is ${version}, and it has no coda_tasks table: it is another program's database; give sqliteStore() a file of its own`));
+  }
   if (version > SCHEMA_VERSION) {
-    throw new Error(`${description} has schema version ${version}; this version of Coda knows up to ${SCHEMA_VERSION}: upgrade Coda`);
+    throw new StoreUnavailable(description, new Error(`it has schema version ${version}; this version of Coda knows up to ${SCHEMA_VERSION}: upgrade Coda`));
   }
   return version;
 }

@@ -96,7 +96,8 @@ export function prepareStatements(db: DatabaseSync) {
     // Per name, so that each delete is a range of the ended index.
     completedNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'completed' AND finished_at IS NOT NULL AND name > ?
       ORDER BY name LIMIT 1`),
-    prune: sql(`DELETE FROM coda_tasks WHERE state = 'completed' AND name = ? AND finished_at < ?`),
+    // At most ?3 at a time: a batch is a transaction (see prune()).
+    prune: sql(`DELETE FROM coda_tasks WHERE seq IN (SELECT seq FROM coda_tasks WHERE state = 'completed' AND name = ?1 AND finished_at < ?2 LIMIT ?3)`),
   };
 }
 

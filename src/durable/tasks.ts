@@ -8,6 +8,8 @@ import { kDefinitions, kRouteTarget, kRunnerSettings, kStore } from '../symbols.
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
+import { OutageLog } from '../log/outage-log.js';
+import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
@@ -184,7 +186,24 @@ export class Tasks {
   runHere(): void {
     if (this.#servesHere) return;
     this.#servesHere = true;
-    if (this.defined) this.open().catch((error: unknown) => this.#logger.error({ err: error }, 'could not open the durable task store'));
+    if (this.defined) this.#openUntilOpen(new OutageLog(this.#logger, `opening the durable task store (${this.#store?.description ?? 'none set'})`));
+  }
+
+  /**
+   * Opens the store for a process that serves the app, trying again every OPEN_RETRY_MS while it cannot (a Redis
+   * started after the app, a locked file), until the app closes: its tasks run once it opens. Registrations
+   * meanwhile get their 503, and each tries the store again too.
+   */
+  #openUntilOpen(outage: OutageLog): void {
+    this.open().then(() => outage.succeeded(), (error: unknown) => {
+      // A mistake in the app (no store set) is not tried again.
+      if (!(error instanceof StoreUnavailable)) {
+        this.#logger.error({ err: error }, 'could not open the durable task store');
+        return;
+      }
+      outage.failed(error);
+      if (this.#closed === undefined) setTimeout(() => this.#openUntilOpen(outage), OPEN_RETRY_MS).unref();
+    });
   }
 
   /** @internal As runHere(), for `serve()` and the Fastify plugin, which report a store that cannot open themselves. */
@@ -194,9 +213,19 @@ export class Tasks {
     return this.#openStore();
   }
 
-  /** Opens the store, with a runner that renews this process's holds and recovers dead processes' tasks; it claims once runHere() says so. */
+  /**
+   * Opens the store, with a runner that renews this process's holds and recovers dead processes' tasks; it claims
+   * once runHere() says so. A failed open is not kept: the next call tries again (kept, a store unreachable when the
+   * app first opened it refused every registration for good, however soon it came back). None after close().
+   */
   #openStore(): Promise<void> {
-    return (this.#opened ??= this.#start());
+    if (this.#opened === undefined && this.#closed !== undefined) {
+      return Promise.reject(new StoreUnavailable(this.#store?.description ?? 'the durable task store', new Error('the app has shut down')));
+    }
+    return (this.#opened ??= this.#start().catch((error: unknown) => {
+      this.#opened = undefined;
+      throw error;
+    }));
   }
 
   async #start(): Promise<void> {
@@ -359,3 +388,6 @@ function snapshotOf(request: HttpRequest): RequestSnapshot {
   if (host !== undefined) snapshot.host = host;
   return snapshot;
 }
+
+/** How often a process that serves the app tries again to open a store it could not open. */
+const OPEN_RETRY_MS = 1000;

@@ -14,6 +14,8 @@ import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailabl
 import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { Undos } from '../../src/bullmq/undo.js';
+import { BullmqStore } from '../../src/bullmq/store.js';
+import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { useRedis } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -230,4 +232,80 @@ test('a worker closed on a frozen Redis (SIGSTOP) with a task still running retu
   assert.deepEqual(left.map(({ id }) => id), ['frozen-running'], 'the running task is reported as left in the store');
   // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
   assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
+
+test('leases are judged on Redis\'s clock: a process whose clock is a minute behind keeps its hold and its running task from a process with the right time until its lease has run out', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = 'skewed-clock';
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/skewed-clock.ts', import.meta.url))], {
+    env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CLOCK_SKEW_MS: '60000', LEASE_MS: '30000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const said = createInterface({ input: child.stdout! });
+  const lines: string[] = [];
+  said.on('line', (line) => lines.push(line));
+  const [[code]] = await Promise.all([once(child, 'exit'), once(said, 'close')]);
+  assert.equal(code, 0);
+  assert.deepEqual(lines, ['claimed running']);
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  // By this clock its leases ended 30 s ago; by its own (and Redis's), they last 30 s more.
+  assert.deepEqual(await store.recover(Date.now(), Math.random), { held: 0, running: 0 }, 'neither taken from a live process');
+  assert.deepEqual((await store.list({})).map(({ id, state }) => `${id} ${state}`).sort(), ['held held', 'running running']);
+  // Read back on this process's clock: 30 s from now.
+  const held = await store.get('held');
+  assert.ok(Math.abs(held!.leaseUntil! - (Date.now() + 30_000)) < 5_000, `lease read back ${held!.leaseUntil! - Date.now()} ms from now`);
+  // Once the lease has run out, both are recovered.
+  assert.deepEqual(await store.recover(Date.now() + 31_000, Math.random), { held: 1, running: 1 });
+});
+
+test('a registration Redis refused as out of memory is not undone: Redis answered that it wrote nothing, so there is nothing to undo, now or once it has room', { timeout: 30_000, skip: missing }, async (t) => {
+  const admin = new Redis({ port: server().port });
+  t.after(() => admin.disconnect());
+  const store = bullmqStore({ connection: { port: server().port }, prefix: 'out-of-memory' });
+  await store.open();
+  await admin.config('SET', 'maxmemory', '1');
+  try {
+    const now = Date.now();
+    const held: NewTask = {
+      id: 'refused', name: 'send', payload: '{}', key: null, when: 'success', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: true, runAt: now, request: null, trace: null,
+    };
+    await assert.rejects(store.add([held], 'web', now + 30_000), (error: unknown) => error instanceof StoreUnavailable && /OOM command not allowed/.test(error.message));
+    // An undo pending (Redis full refuses it too) would be given up here, and the close would say so.
+    await store.close(performance.now() + 500);
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+  }
+  assert.deepEqual(await admin.keys('out-of-memory:*'), [], 'no undo mark, nothing else');
+});
+
+test('a worker whose Redis has gone away logs the outage once, not a line per sweep: its heartbeat, with nothing to renew, is not taken for Redis being back', { timeout: 30_000, skip: missing }, async () => {
+  let refused = 0;
+  const tenRefused = deferred();
+  // The worker's recovery sweeps that Redis refuses, counted.
+  class Counting extends BullmqStore {
+    override async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
+      try {
+        return await super.recover(now, random);
+      } catch (error) {
+        if (++refused === 10) tenRefused.resolve();
+        throw error;
+      }
+    }
+  }
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({
+    definitions: [task('idle', () => {})], store: new Counting({ connection: { port: server().port }, prefix: 'worker-outage' }), logger, handleSignals: false, leaseMs: 150, pollMs: 50,
+  });
+  await server().kill();
+  try {
+    await tenRefused.promise;
+    const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => line.msg!);
+    assert.equal(said.length, 1, `one line for ten refused sweeps: ${said.join(' | ')}`);
+    assert.match(said[0]!, /^durable task claims, lease renewals, recovery and pruning in the bullmq store .* refused: .* is unavailable: /);
+  } finally {
+    await server().start();
+    await worker.close({ timeoutMs: 1_000 });
+  }
 });

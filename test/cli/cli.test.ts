@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from 'coda-http';
@@ -393,6 +394,23 @@ test('a store in a folder that does not exist: coda worker says so in one line n
   const [line, ...rest] = failed.stderr.split('\n').filter((text) => !/^\(node:\d+\) ExperimentalWarning|^\(Use `node --trace-warnings/.test(text));
   assert.equal(line, `coda: sqlite store ${path.join(folder, 'tasks.db')} is unavailable: cannot open ${path.join(folder, 'tasks.db')}: its folder ${folder} does not exist (the store creates its file, not the folder)`);
   assert.deepEqual(rest, [], 'one line, no stack');
+});
+
+test('a store file written by a newer Coda, or another program\'s database: coda worker says so in one line, no stack, exit 1', async (t) => {
+  const db = tempDb(t);
+  for (const [tables, version, says] of [
+    ['CREATE TABLE coda_tasks (seq INTEGER PRIMARY KEY)', 99, 'it has schema version 99; this version of Coda knows up to 3: upgrade Coda'],
+    ['CREATE TABLE users (id INTEGER PRIMARY KEY)', 7, "it is not a Coda task store: its schema version (PRAGMA user_version) is 7, and it has no coda_tasks table: it is another program's database; give sqliteStore() a file of its own"],
+  ] as const) {
+    rmSync(db, { force: true });
+    const file = new DatabaseSync(db);
+    file.exec(`${tables}; PRAGMA user_version = ${version}`);
+    file.close();
+    const failed = await run(['worker', fixture], { CODA_TEST_DB: db });
+    assert.equal(failed.code, 1);
+    const lines = failed.stderr.split('\n').filter((text) => text !== '' && !/^\(node:\d+\) ExperimentalWarning|^\(Use `node --trace-warnings/.test(text));
+    assert.deepEqual(lines, [`coda: sqlite store ${db} is unavailable: ${says}`], 'one line, no stack');
+  }
 });
 
 test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {

@@ -197,10 +197,24 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
 
   test('a file written by a newer schema is refused, not misread', async () => {
     const file = newFile();
+    await (await opened({ path: file })).close();
     const db = new DatabaseSync(file);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`sqlite store ${file} has schema version 99; this version of Coda knows up to 3`));
+    await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`^StoreUnavailable: sqlite store ${file} is unavailable: it has schema version 99; this version of Coda knows up to 3: upgrade Coda$`));
+  });
+
+  test('another program\'s database, which keeps a version of its own in user_version, is refused as not a Coda task store, not migrated or asked of a newer Coda', async () => {
+    for (const version of [1, 2, 3, 99]) {
+      const file = newFile();
+      const db = new DatabaseSync(file);
+      db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); PRAGMA user_version = ${version}`);
+      db.close();
+      await assert.rejects(sqliteStore({ path: file }).open(), new RegExp(`^StoreUnavailable: sqlite store ${file} is unavailable: it is not a Coda task store: its schema version \\(PRAGMA user_version\\) is ${version}, and it has no coda_tasks table: it is another program's database; give sqliteStore\\(\\) a file of its own$`));
+      const after = new DatabaseSync(file, { readOnly: true });
+      assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map(({ name }) => name), ['users'], 'nothing written to it');
+      after.close();
+    }
   });
 
   test('a file at schema version 1 is migrated when it opens: CHECKs without IN lists, the in-flight index by name, every task kept as it was', async () => {
@@ -289,6 +303,40 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     // CONSTRAINT_UNIQUE, MISUSE, a plain error.
     for (const error of [sqliteError(2067), sqliteError(21), new TypeError('x'), null]) assert.equal(isUnavailable(error), false);
   });
+});
+
+test('a backlog of completed tasks is pruned in batches, each its own transaction: the event loop, and another connection\'s writes, get in between; pending tasks stay', { timeout: 30_000 }, async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  // Another process's connection, which would fail at once on a lock held across the prune.
+  const other = await opened({ path: file, busyTimeoutMs: 0 });
+  try {
+    for (let batch = 0; batch < 5; batch++) {
+      await store.add(Array.from({ length: 1000 }, () => task({ name: 'done' })), 'p', 1);
+      const claimed = await store.claim({ owner: 'w', names: ['done'], concurrency: {}, limit: 1000, now: 1, leaseUntil: 100 });
+      await store.complete(claimed.map(({ id }) => id), 'w', 10);
+    }
+    await store.add([task({ id: 'pending' })], 'p', 1);
+    let settled = false;
+    const pruning = store.prune(20).then((pruned) => {
+      settled = true;
+      return pruned;
+    });
+    // Queued after the prune began: it runs between two of its batches, not once they all are done.
+    const meanwhile = await new Promise<boolean>((resolve, reject) => {
+      setImmediate(() => {
+        const underWay = !settled;
+        other.add([task({ id: 'written-meanwhile' })], 'p', 1).then(() => resolve(underWay), reject);
+      });
+    });
+    assert.equal(meanwhile, true, 'another write got in while the prune was under way');
+    assert.equal(await pruning, 5000);
+    const stats = await store.stats(20);
+    assert.deepEqual([stats.ready, stats.completed], [2, 0], 'the pending task and the one written meanwhile stay');
+  } finally {
+    await other.close();
+    await store.close();
+  }
 });
 
 test('two OS processes claiming from one file at once claim every task exactly once', { timeout: 60_000 }, async () => {

@@ -595,6 +595,47 @@ test('the store\'s folder removed while serving: registrations get 503 naming it
   }
 });
 
+test('a store that cannot be opened when the app starts serving (its folder not there yet, as a Redis started after the app): registrations get 503, then service resumes by itself once it opens, and tasks run, not 503 for good', { timeout: 10_000 }, async (t) => {
+  const file = path.join(path.dirname(tempFile(t)), 'later', 'tasks.db');
+  const ran = new Set<string>();
+  let wanted = { from: '', then: deferred() };
+  const noted = task('noted', ({ from }: { from: string }) => {
+    ran.add(from);
+    if (from === wanted.from) wanted.then.resolve();
+  });
+  const definitions = [noted];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions, store: sqliteStore({ path: file }), pollMs: 10 },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, { from: 'request' })), get('/', () => new HttpResponse('up'))],
+  });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  /** A registering request's status, its body read (the response done, its task released). */
+  const register = async (): Promise<number> => {
+    const response = await app.fetch(new Request('http://app.test/notes', { method: 'POST' }));
+    await response.text();
+    return response.status;
+  };
+  // Served (through app.fetch(), as the adapters serve) before its store can open.
+  assert.equal((await app.fetch(new Request('http://app.test/'))).status, 200);
+  assert.equal(await register(), 503);
+
+  mkdirSync(path.dirname(file));
+  // Another process enqueues; this one, which registers nothing meanwhile, opens the store by itself and runs it.
+  const other = createApp({ tasks: { definitions, store: sqliteStore({ path: file }), run: false } });
+  wanted = { from: 'script', then: deferred() };
+  await other.tasks.enqueue(noted, { from: 'script' });
+  await other.tasks.close(performance.now() + 1_000);
+  await wanted.then.promise;
+  wanted = { from: 'request', then: deferred() };
+  assert.equal(await register(), 200, 'registrations accepted again');
+  await wanted.then.promise;
+  const failures = lines.filter((line) => line.level >= 50);
+  assert.equal(failures.length, 1, 'the outage logged once');
+  assert.match(failures[0]!.msg!, /^opening the durable task store \(sqlite store .*\) refused: sqlite store .* is unavailable: cannot open .*: its folder .* does not exist/);
+});
+
 test('app.tasks.enqueue() outside a request: durable once it resolves; delayMs waits, settle() moves the clock', async () => {
   const ran: number[] = [];
   const digest = task('digest', (payload: { day: number }) => { ran.push(payload.day); });
