@@ -28,3 +28,14 @@ export async function requestBody(where: string, options: TestRequestOptions): P
   if (form !== undefined) return { bytes: Buffer.from(new URLSearchParams(form).toString()), type: 'application/x-www-form-urlencoded' };
   return body === undefined ? undefined : { bytes: Buffer.from(body), type: undefined };
 }
+
+/**
+ * The request target for `path`, as a client sends it: as given (dot
+ * segments and escapes kept: a test of `..` sends `..`), with what no
+ * request line may hold raw (spaces, controls, non-ASCII) percent-encoded as
+ * UTF-8. A path must start with "/": the client sends to its own app only.
+ */
+export function requestTarget(where: string, path: string): string {
+  if (!path.startsWith('/')) throw new TypeError(`${where}: the path must start with "/" (the client sends to its app only), got ${JSON.stringify(path)}`);
+  return path.replace(/[^\x21-\x7e]/gu, (char) => encodeURIComponent(char));
+}

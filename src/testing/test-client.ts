@@ -15,7 +15,7 @@ import { replaceRefused } from '../transport/refused.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
-import { requestBody, type TestRequestOptions } from './request-options.js';
+import { requestBody, requestTarget, type TestRequestOptions } from './request-options.js';
 import { sentHeaders } from './sent-headers.js';
 
 export interface TestClientOptions {
@@ -173,15 +173,16 @@ export class TestClient {
   async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
     const where = `client ${method} ${path}`;
     checkKeys(where, options, ['headers', 'body', 'json', 'form']);
+    const target = requestTarget(where, path);
     const headers: Record<string, string> = {};
     for (const given of [this.#headers, options.headers ?? {}]) for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
     const encoded = await requestBody(where, options);
     if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
     const body = encoded?.bytes;
-    const kept = this.#jar?.header(path);
+    const kept = this.#jar?.header(target);
     if (kept !== undefined) headers['cookie'] ??= kept;
-    const response = this.#transport === 'socket' ? await this.#overSocket(method, path, headers, body) : await this.#inProcess(method, path, headers, body);
-    this.#jar?.store(response.headers.getSetCookie(), path);
+    const response = this.#transport === 'socket' ? await this.#overSocket(method, target, headers, body) : await this.#inProcess(method, target, headers, body);
+    this.#jar?.store(response.headers.getSetCookie(), target);
     return response;
   }
 
@@ -230,8 +231,9 @@ export class TestClient {
    * Content-Encoding, and follows redirects; the test gets what was sent.
    */
   async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
-    const { url } = await this.#serve();
-    const request = httpRequest(url + path, { method, headers });
+    const { hostname, port } = new URL((await this.#serve()).url);
+    // The target as it is: a URL would resolve its dot segments.
+    const request = httpRequest({ hostname, port, path, method, headers });
     const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
     const chunks: Buffer[] = [];
     for await (const chunk of response) chunks.push(chunk as Buffer);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, HttpResponse, JsonResponse, post } from 'coda-http';
+import { createApp, get, HttpResponse, JsonResponse, post } from 'coda-http';
 import { createTestClient, type TestRequestOptions } from 'coda-http/testing';
 
 for (const transport of ['in-process', 'socket'] as const) {
@@ -40,3 +40,15 @@ test('request options are checked: a misspelt one is named with the right one, a
     name: 'TypeError', message: 'client POST /: give one body (body, json or form), got body and json',
   });
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the path is sent as given, dot segments included, with what a client must escape escaped; a path without its leading slash is refused`, async () => {
+    const app = createApp({ routes: [get('/*', (request) => new JsonResponse({ url: request.url }))] });
+    await using client = createTestClient(app, { transport });
+    assert.deepEqual(await (await client.get('/notes/../x y/é?q=é&r=1')).json(), { url: '/notes/../x%20y/%C3%A9?q=%C3%A9&r=1' });
+    assert.deepEqual(await (await client.get('/a%2Fb?x=%20')).json(), { url: '/a%2Fb?x=%20' }, 'escapes given are kept');
+    for (const path of ['notes', 'http://example.com/notes', '']) {
+      await assert.rejects(client.get(path), { name: 'TypeError', message: `client GET ${path}: the path must start with "/" (the client sends to its app only), got ${JSON.stringify(path)}` });
+    }
+  });
+}
