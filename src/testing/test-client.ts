@@ -64,6 +64,9 @@ class TestClock {
   }
 }
 
+/** Each app's test clock: the one its durable tasks run on, which the clients open on it at once share. */
+const CLOCKS = new WeakMap<App, TestClock>();
+
 /** A response, complete: its body has been read. */
 export class TestResponse {
   constructor(
@@ -118,7 +121,7 @@ export class TestClient {
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
   readonly #unobserveDurable: () => void;
-  readonly #clock = new TestClock();
+  readonly #clock: TestClock;
 
   constructor(app: App, options: TestClientOptions = {}) {
     checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers', 'cookies']);
@@ -128,7 +131,11 @@ export class TestClient {
     this.#transport = options.transport ?? 'in-process';
     this.#headers = options.headers ?? {};
     this.#jar = checkBoolean('createTestClient() cookies', options.cookies ?? true) ? new CookieJar() : undefined;
-    if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
+    if (tasks === 'memory' && app.tasks.defined) {
+      const clock = new TestClock();
+      if (app.tasks.useForTests(sqliteStore({ path: ':memory:' }), clock)) CLOCKS.set(app, clock);
+    }
+    this.#clock = CLOCKS.get(app) ?? new TestClock();
     // A test serves the app: its tasks run here, enqueued ones included.
     app.tasks.runHere();
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
