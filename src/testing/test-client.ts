@@ -118,6 +118,7 @@ export class TestClient {
   readonly #headers: Record<string, string>;
   readonly #jar: CookieJar | undefined;
   #server: Promise<Server> | undefined;
+  #closed: Promise<void> | undefined;
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
   readonly #unobserveDurable: () => void;
@@ -155,6 +156,7 @@ export class TestClient {
 
   /** The base URL of the real server (socket transport only; starts it). */
   async url(): Promise<string> {
+    this.#checkOpen('client.url()');
     return (await this.#serve()).url;
   }
 
@@ -179,6 +181,7 @@ export class TestClient {
 
   async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
     const where = `client ${method} ${path}`;
+    this.#checkOpen(where);
     checkKeys(where, options, ['headers', 'body', 'json', 'form']);
     const target = requestTarget(where, path);
     const headers: Record<string, string> = {};
@@ -203,6 +206,7 @@ export class TestClient {
    * runner's, which would name nothing.
    */
   async settle(options: SettleOptions = {}): Promise<void> {
+    this.#checkOpen('client.settle()');
     checkKeys('client.settle()', options, ['timeoutMs']);
     const timeoutMs = checkMs('client.settle() timeoutMs', options.timeoutMs ?? SETTLE_TIMEOUT_MS);
     if (await untilDeadline(this.#app[kSettle]((time) => this.#clock.advanceTo(time)), performance.now() + timeoutMs)) return;
@@ -210,12 +214,21 @@ export class TestClient {
     throw new Error(`client.settle(): not settled after ${timeoutMs} ms; still waiting for:\n${waiting.map((line) => `  ${line}`).join('\n')}`);
   }
 
-  /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. */
-  async close(): Promise<void> {
+  /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. Once: the client takes no more requests. */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     this.#unobserve();
     this.#unobserveDurable();
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
     else await this.#app[kCloseTasks](performance.now() + 1_000);
+  }
+
+  /** Refuses what a closed client cannot do: it records no task, and its server (if any) is gone. */
+  #checkOpen(where: string): void {
+    if (this.#closed !== undefined) throw new Error(`${where}: the client is closed (close(), or the end of its \`await using\` block); make another`);
   }
 
   /** `await using client = createTestClient(app)`: closed at the end of the block. */
