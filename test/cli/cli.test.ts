@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -154,6 +156,21 @@ test('a module that fails as it loads says where: the line of a syntax error, th
   assert.equal(thrown.code, 1);
   assert.match(thrown.stderr, /^coda: cannot load .*throws\.mjs: Cannot read properties of undefined \(reading 'x'\)\n {4}at setup \(file:\/\/.*throws\.mjs:2:\d+\)/);
   assert.doesNotMatch(syntax.stderr + thrown.stderr, /node:internal/);
+});
+
+test('a port in use is one line naming it and what to do, no stack, exit 1; under --workers too', async (t) => {
+  const taken = createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => taken.close());
+  const { port } = taken.address() as AddressInfo;
+  const expected = `coda: cannot listen on 127.0.0.1:${port}: the port is in use (another server, or a coda serve still running); give another with --port, or --port 0 for a free one`;
+  const single = await run(['serve', fixture, '--port', String(port)]);
+  assert.deepEqual([single.code, single.stderr], [1, expected]);
+  const workers = await run(['serve', fixture, '--port', String(port), '--workers', '2']);
+  assert.equal(workers.code, 1);
+  assert.ok(workers.stderr.split('\n').includes(expected), workers.stderr);
+  assert.doesNotMatch(workers.stderr, /^\s+at /m);
 });
 
 test('coda --version and -v print the package\'s version on stdout, exit 0', async () => {
