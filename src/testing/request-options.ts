@@ -39,3 +39,11 @@ export function requestTarget(where: string, path: string): string {
   if (!path.startsWith('/')) throw new TypeError(`${where}: the path must start with "/" (the client sends to its app only), got ${JSON.stringify(path)}`);
   return path.replace(/[^\x21-\x7e]/gu, (char) => encodeURIComponent(char));
 }
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The method as Node's client sends it (upper case: `get` is GET over a socket too); one that is not a token is refused. */
+export function requestMethod(method: string): string {
+  if (typeof method !== 'string' || !TOKEN.test(method)) throw new TypeError(`client.request(): the method must be an HTTP token (GET, POST, PROPFIND...), got ${JSON.stringify(method)}`);
+  return method.toUpperCase();
+}

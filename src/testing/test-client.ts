@@ -15,7 +15,7 @@ import { replaceRefused } from '../transport/refused.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
-import { requestBody, requestTarget, type TestRequestOptions } from './request-options.js';
+import { requestBody, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
 import { sentHeaders } from './sent-headers.js';
 
 export interface TestClientOptions {
@@ -179,7 +179,8 @@ export class TestClient {
     return this.request('DELETE', path, options);
   }
 
-  async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+  async request(verb: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+    const method = requestMethod(verb);
     const where = `client ${method} ${path}`;
     this.#checkOpen(where);
     checkKeys(where, options, ['headers', 'body', 'json', 'form']);

@@ -52,3 +52,12 @@ for (const transport of ['in-process', 'socket'] as const) {
     }
   });
 }
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: client.request() takes a method in any case, as Node's client does, and refuses one that is not a token`, async () => {
+    const app = createApp({ routes: [get('/', (request) => new JsonResponse({ method: request.method }))] });
+    await using client = createTestClient(app, { transport });
+    assert.deepEqual(await (await client.request('get', '/')).json(), { method: 'GET' });
+    await assert.rejects(client.request('G ET', '/'), { name: 'TypeError', message: 'client.request(): the method must be an HTTP token (GET, POST, PROPFIND...), got "G ET"' });
+  });
+}
