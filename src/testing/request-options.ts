@@ -1,3 +1,11 @@
+import { describe } from '../util/describe.js';
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What no request may carry in a header value: controls but tab (a CR or LF would split the head). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Beyond Latin-1: a header's bytes are Latin-1, so these go as their UTF-8 bytes, as a browser sends document.cookie. */
+const WIDE = /[^\x00-\xff]+/gu;
+
 /** A test request's options: its headers, and one body at most. */
 export interface TestRequestOptions {
   headers?: Record<string, string>;
@@ -40,10 +48,27 @@ export function requestTarget(where: string, path: string): string {
   return path.replace(/[^\x21-\x7e]/gu, (char) => encodeURIComponent(char));
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** The method as Node's client sends it (upper case: `get` is GET over a socket too); one that is not a token is refused. */
 export function requestMethod(method: string): string {
   if (typeof method !== 'string' || !TOKEN.test(method)) throw new TypeError(`client.request(): the method must be an HTTP token (GET, POST, PROPFIND...), got ${JSON.stringify(method)}`);
   return method.toUpperCase();
+}
+
+/**
+ * `given`'s headers merged in order (a later name wins), names lower-cased,
+ * values as their bytes arrive (Latin-1, wider characters as UTF-8 bytes:
+ * the same on both transports); one no client could send is refused.
+ */
+export function requestHeaders(where: string, ...given: Record<string, string>[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const record of given) {
+    for (const [name, value] of Object.entries(record)) {
+      if (!TOKEN.test(name)) throw new TypeError(`${where}: header name ${JSON.stringify(name)} is not a token`);
+      if (typeof value !== 'string') throw new TypeError(`${where}: header ${name} must be a string, got ${describe(value)}`);
+      if (CONTROL.test(value)) throw new TypeError(`${where}: header ${name} has a character no request may carry (CR, LF, NUL or another control): ${JSON.stringify(value)}`);
+      headers[name.toLowerCase()] = value.replace(WIDE, (wide) => Buffer.from(wide).toString('latin1'));
+    }
+  }
+  return headers;
 }

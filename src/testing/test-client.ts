@@ -15,7 +15,7 @@ import { replaceRefused } from '../transport/refused.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
-import { requestBody, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
+import { requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
 import { sentHeaders } from './sent-headers.js';
 
 export interface TestClientOptions {
@@ -185,8 +185,7 @@ export class TestClient {
     this.#checkOpen(where);
     checkKeys(where, options, ['headers', 'body', 'json', 'form']);
     const target = requestTarget(where, path);
-    const headers: Record<string, string> = {};
-    for (const given of [this.#headers, options.headers ?? {}]) for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+    const headers = requestHeaders(where, this.#headers, options.headers ?? {});
     const encoded = await requestBody(where, options);
     if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
     const body = encoded?.bytes;
