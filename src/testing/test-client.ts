@@ -126,10 +126,9 @@ export class TestClient {
 
   constructor(app: App, options: TestClientOptions = {}) {
     checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers', 'cookies']);
-    const tasks = options.tasks ?? 'memory';
-    if (tasks !== 'memory' && tasks !== 'app') throw new TypeError(`createTestClient(): tasks must be 'memory' or 'app', got ${JSON.stringify(tasks)}`);
+    const tasks = oneOf('tasks', options.tasks ?? 'memory', ['memory', 'app']);
     this.#app = app;
-    this.#transport = options.transport ?? 'in-process';
+    this.#transport = oneOf('transport', options.transport ?? 'in-process', ['in-process', 'socket']);
     this.#headers = options.headers ?? {};
     this.#jar = checkBoolean('createTestClient() cookies', options.cookies ?? true) ? new CookieJar() : undefined;
     if (tasks === 'memory' && app.tasks.defined) {
@@ -327,6 +326,12 @@ async function deliver(response: HttpResponse, withBody: boolean, failed: (error
   if (!isResponseBody(body)) throw unsendableBody(body);
   if (!withBody || body === null) return Buffer.alloc(0);
   return Buffer.from(body);
+}
+
+/** A client option's value, one of `choices` (plain JavaScript may pass anything). */
+function oneOf<const T extends string>(option: string, value: T, choices: readonly T[]): T {
+  if (!choices.includes(value)) throw new TypeError(`createTestClient(): ${option} must be ${choices.map((choice) => `'${choice}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** A test client for `app`; see `TestClient`. */

@@ -238,3 +238,10 @@ for (const transport of ['in-process', 'socket'] as const) {
     await client.close();
   });
 }
+
+test('createTestClient() options are checked: a transport or tasks it does not know is named with the ones it does', () => {
+  const app = createApp({ routes: [] });
+  assert.throws(() => createTestClient(app, { transport: 'sockets' as never }), { name: 'TypeError', message: `createTestClient(): transport must be 'in-process' or 'socket', got "sockets"` });
+  assert.throws(() => createTestClient(app, { tasks: 'mem' as never }), { name: 'TypeError', message: `createTestClient(): tasks must be 'memory' or 'app', got "mem"` });
+  assert.throws(() => createTestClient(app, { cookie: false } as never), { name: 'TypeError', message: 'createTestClient(): unknown option "cookie"; did you mean "cookies"?' });
+});
