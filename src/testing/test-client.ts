@@ -1,22 +1,15 @@
-import { once } from 'node:events';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
-import { inJob } from '../after/context.js';
 import type { TaskRecord } from '../after/reporting.js';
-import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
-import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle, kUnfinished } from '../symbols.js';
-import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
-import { sendsBody } from '../transport/framing.js';
-import { outcomeOf } from '../transport/outcome.js';
-import { replaceRefused } from '../transport/refused.js';
+import { kCloseTasks, kScheduler, kSettle, kUnfinished } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
+import { inProcess } from './in-process.js';
+import { overSocket } from './over-socket.js';
 import { requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
-import { sentHeaders } from './sent-headers.js';
+import type { TestResponse } from './test-response.js';
 
 export interface TestClientOptions {
   /**
@@ -66,37 +59,6 @@ class TestClock {
 
 /** Each app's test clock: the one its durable tasks run on, which the clients open on it at once share. */
 const CLOCKS = new WeakMap<App, TestClock>();
-
-/** A response, complete: its body has been read. */
-export class TestResponse {
-  constructor(
-    readonly status: number,
-    readonly headers: Headers,
-    readonly body: Buffer,
-    /**
-     * In-process only: the error the app turned into its error response (what
-     * a view or middleware threw, a routing 404), the last if several; the app
-     * logs it too, but its default log is silent under `node --test`.
-     * `assert.ifError(res.error)` throws it, stack and all. Undefined over a socket.
-     */
-    readonly error?: unknown,
-  ) {}
-
-  async text(): Promise<string> {
-    return this.body.toString('utf8');
-  }
-
-  /** The body parsed as JSON; a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
-  async json<T = unknown>(): Promise<T> {
-    const text = this.body.toString('utf8');
-    try {
-      return JSON.parse(text) as T;
-    } catch (cause) {
-      const start = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-      throw new SyntaxError(`the response body is not JSON (status ${this.status}, content-type ${this.headers.get('content-type') ?? 'none'}): ${JSON.stringify(start)}`, { cause });
-    }
-  }
-}
 
 /**
  * A client for tests. Each request resolves as soon as the response is
@@ -190,7 +152,9 @@ export class TestClient {
     const body = encoded?.bytes;
     const kept = this.#jar?.header(target);
     if (kept !== undefined) headers['cookie'] ??= kept;
-    const response = this.#transport === 'socket' ? await this.#overSocket(method, target, headers, body) : await this.#inProcess(method, target, headers, body);
+    const response = this.#transport === 'socket'
+      ? await overSocket((await this.#serve()).url, method, target, headers, body)
+      : await inProcess(this.#app, method, target, headers, body);
     this.#jar?.store(response.headers.getSetCookie(), target);
     return response;
   }
@@ -243,89 +207,6 @@ export class TestClient {
       return server;
     }));
   }
-
-  /**
-   * node:http, not fetch: fetch adds headers of its own (Accept-Encoding,
-   * User-Agent, Sec-Fetch-Mode...), decodes a compressed body under its
-   * Content-Encoding, and follows redirects; the test gets what was sent.
-   */
-  async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
-    const { hostname, port } = new URL((await this.#serve()).url);
-    // The target as it is: a URL would resolve its dot segments.
-    const request = httpRequest({ hostname, port, path, method, headers });
-    const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    const received = new Headers();
-    for (let i = 0; i < response.rawHeaders.length; i += 2) received.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
-    return new TestResponse(response.statusCode!, received, Buffer.concat(chunks));
-  }
-
-  async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
-    if (body !== undefined) headers['content-length'] = String(body.length);
-    // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
-    headers['host'] ??= 'localhost';
-    const { exchange, response: pending, asyncContext } = this.#app[kDispatch]({
-      method,
-      url: path,
-      headers,
-      body: body === undefined ? null : Readable.from([body]),
-      // As Django's test client: a request from the loopback address.
-      remoteAddress: '127.0.0.1',
-    });
-    exchange.response = await this.#app[kJournal](exchange, await pending);
-    let failure: unknown;
-    const failed = (error: unknown): void => {
-      failure = exchange.error = error;
-    };
-    // As over a socket: a streamed body is produced in the request's context (after() works there).
-    const read = (): Promise<Buffer> => deliver(exchange.response!, sendsBody(method, exchange.response!.status), failed);
-    let bytes: Buffer;
-    try {
-      bytes = await inJob(exchange, asyncContext, read, undefined);
-    } catch (error) {
-      // Refused before any byte, as send() refuses: a 500 instead.
-      replaceRefused(exchange, error, this.#app.debug);
-      bytes = await read();
-    }
-    const response = exchange.response;
-    // Framed before the tasks start, as a socket frames the head before they can run.
-    const sent = sentHeaders(response, method);
-    exchange.bytesSent = bytes.length;
-    exchange.finish(outcomeOf(exchange, failure === undefined));
-    if (failure !== undefined) throw failure;
-    return new TestResponse(response.status, sent, bytes, exchange.request[kRenderedError]);
-  }
-}
-
-/**
- * Reads a response's body as a client would, streaming ones to their end; a
- * stream that fails mid-way is told to `failed`. Throws, before reading, what
- * send() would refuse: a status Node cannot send (set after construction), a
- * body of the wrong type, a stream that cannot be opened.
- */
-async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
-  checkStatus(response.status);
-  if (response instanceof StreamingResponse) {
-    // As over a socket: a body that is not sent is not read (it may never end).
-    if (!withBody) {
-      releaseStream(response);
-      return Buffer.alloc(0);
-    }
-    const source = response.stream;
-    const chunks: Uint8Array[] = [];
-    try {
-      for await (const chunk of source) chunks.push(chunkBytes(chunk));
-    } catch (error) {
-      response[kAbortStream]();
-      failed(error);
-    }
-    return Buffer.concat(chunks);
-  }
-  const body: unknown = response.body;
-  if (!isResponseBody(body)) throw unsendableBody(body);
-  if (!withBody || body === null) return Buffer.alloc(0);
-  return Buffer.from(body);
 }
 
 /** A client option's value, one of `choices` (plain JavaScript may pass anything). */
