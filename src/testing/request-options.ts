@@ -18,6 +18,12 @@ export interface TestRequestOptions {
    * as `multipart/form-data` (files included), each with its content type.
    */
   form?: Record<string, string> | URLSearchParams | FormData;
+  /**
+   * How long the complete response may take, in milliseconds (default
+   * 10,000): then the request is rejected, naming it, instead of hanging the
+   * test (over a socket it is aborted; in-process the view runs on).
+   */
+  timeoutMs?: number;
 }
 
 const BODIES = ['body', 'json', 'form'] as const;

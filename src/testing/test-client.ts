@@ -44,6 +44,7 @@ export interface SettleOptions {
 }
 
 const SETTLE_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The test client's clock: still, until `settle()` moves it to the next delayed task's time. */
 class TestClock {
@@ -144,7 +145,8 @@ export class TestClient {
     const method = requestMethod(verb);
     const where = `client ${method} ${path}`;
     this.#checkOpen(where);
-    checkKeys(where, options, ['headers', 'body', 'json', 'form']);
+    checkKeys(where, options, ['headers', 'body', 'json', 'form', 'timeoutMs']);
+    const timeoutMs = checkMs(`${where} timeoutMs`, options.timeoutMs ?? REQUEST_TIMEOUT_MS);
     const target = requestTarget(where, path);
     const headers = requestHeaders(where, this.#headers, options.headers ?? {});
     const encoded = await requestBody(where, options);
@@ -152,9 +154,10 @@ export class TestClient {
     const body = encoded?.bytes;
     const kept = this.#jar?.header(target);
     if (kept !== undefined) headers['cookie'] ??= kept;
-    const response = this.#transport === 'socket'
-      ? await overSocket((await this.#serve()).url, method, target, headers, body)
-      : await inProcess(this.#app, method, target, headers, body);
+    const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
+    const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
+      ? overSocket((await this.#serve()).url, method, target, headers, body, signal)
+      : inProcess(this.#app, method, target, headers, body));
     this.#jar?.store(response.headers.getSetCookie(), target);
     return response;
   }
@@ -206,6 +209,25 @@ export class TestClient {
       server.server.on('connection', (socket) => socket.unref());
       return server;
     }));
+  }
+}
+
+/** `work`'s result, or `late()` once `ms` have passed, its signal then aborted; a failure of `work` after that is no one's. */
+async function timed<T>(ms: number, late: () => Error, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(late());
+    }, ms);
+  });
+  const running = work(controller.signal);
+  running.catch(() => {});
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -74,3 +74,18 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.deepEqual(await (await client.get('/', { headers: { 'x-a': '日本' } })).json(), { a: Buffer.from('日本').toString('latin1') });
   });
 }
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a request not answered within its timeoutMs (default 10 s) is rejected naming it, not left hanging`, async () => {
+    const never = new Promise<never>(() => {});
+    const app = createApp({ routes: [get('/stuck', () => never), get('/quick', () => new HttpResponse('ok'))] });
+    const client = createTestClient(app, { transport });
+    await assert.rejects(client.get('/stuck', { timeoutMs: 50 }), {
+      name: 'Error', message: 'client GET /stuck: no complete response after 50 ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one',
+    });
+    assert.equal((await client.get('/quick', { timeoutMs: 5_000 })).status, 200);
+    await assert.rejects(client.get('/quick', { timeoutMs: -1 }), { name: 'RangeError', message: /^client GET \/quick timeoutMs must be a positive number of milliseconds/ });
+    // The stuck view is still in flight: close() does not wait for it past its own deadline.
+    await client.close();
+  });
+}
