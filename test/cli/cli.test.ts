@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
+import { takenPort } from '../helpers.js';
 import { coda } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
@@ -159,11 +158,7 @@ test('a module that fails as it loads says where: the line of a syntax error, th
 });
 
 test('a port in use is one line naming it and what to do, no stack, exit 1; under --workers too', async (t) => {
-  const taken = createServer();
-  taken.listen(0, '127.0.0.1');
-  await once(taken, 'listening');
-  t.after(() => taken.close());
-  const { port } = taken.address() as AddressInfo;
+  const port = await takenPort(t);
   const expected = `coda: cannot listen on 127.0.0.1:${port}: the port is in use (another server, or a coda serve still running); give another with --port, or --port 0 for a free one`;
   const single = await run(['serve', fixture, '--port', String(port)]);
   assert.deepEqual([single.code, single.stderr], [1, expected]);

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createTestClient } from 'coda-http/testing';
 import { notesApp } from '../../examples/notes/app.js';
+import { takenPort } from '../helpers.js';
 
 const auth = { authorization: 'Bearer t0ken' };
 
@@ -48,11 +48,7 @@ test('the demo: 401 without a token, notes CRUD with one, and its after-response
 });
 
 test('npm start on a port in use says so in one line, with how to pick another, and exits 1', async (t) => {
-  const taken = createServer();
-  taken.listen(0, '127.0.0.1');
-  await once(taken, 'listening');
-  t.after(() => taken.close());
-  const { port } = taken.address() as AddressInfo;
+  const port = await takenPort(t);
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-demo-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('../../examples/notes/main.ts', import.meta.url))], {
