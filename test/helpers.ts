@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { after as afterAll, afterEach, before } from 'node:test';
+import { after as afterAll, afterEach, before, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { after, get, HttpResponse, serve, type App, type Logger, type Route, type Server, type ServeOptions } from 'coda-http';
 
@@ -20,6 +20,14 @@ export async function canListen(host: string): Promise<boolean> {
   } finally {
     probe.close();
   }
+}
+
+/** A loopback port another server holds until the test ends: for what a port in use does. */
+export async function takenPort(t: TestContext): Promise<number> {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  return (taken.address() as net.AddressInfo).port;
 }
 
 /** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */

@@ -10,7 +10,14 @@ const tasksFile = process.env.NOTES_TASKS_DB ?? 'var/notes-tasks.db';
 mkdirSync(dirname(tasksFile), { recursive: true });
 const tasks = sqliteStore({ path: tasksFile });
 const app = notesApp({ token, tasks, webhookDelayMs: Number(process.env.WEBHOOK_DELAY_MS ?? 150) });
-const server = await serve(app, { port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
+const server = await serve(app, { port, host }).catch((error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error;
+  // The first command a newcomer runs: one line on what to do, not a stack.
+  console.error(`the notes demo cannot listen on ${host}:${port}: the port is in use (another server; dev servers often take 3000); start it on another: PORT=${port + 1} npm start`);
+  process.exit(1);
+});
 
 console.log(`notes service listening on ${server.url}, pid ${process.pid}   (Ctrl-C drains after-response work, then exits)
 

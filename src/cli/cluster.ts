@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { ClusterMetrics } from '../observe/cluster-gather.js';
 import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
-import { serve } from '../server/serve.js';
+import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 
@@ -164,7 +164,7 @@ export class Primary {
 export async function runClusterWorker(settings: ClusterSettings): Promise<void> {
   joinClusterMetrics();
   const app = await loadApp(settings.module);
-  const server = await serve(app, { port: settings.port, host: settings.host, shutdownTimeoutMs: settings.shutdownTimeoutMs, handleSignals: true });
+  const server = await listen(app, settings);
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (signalled = true));
   process.on('message', (message: Message) => {

@@ -13,6 +13,8 @@ export class AppLoadError extends Error {
 }
 
 const TYPESCRIPT = /\.[cm]?ts$/;
+/** What Node says of ES module syntax in a file it reads as CommonJS (`"type": "commonjs"`, as `npm init` writes it). */
+const COMMONJS = /^Cannot use import statement outside a module|^Unexpected token 'export'/;
 /** Coda's own folder (src/ or dist/): its frames in a stack are the loader's, not the app's. */
 const CODA = fileURLToPath(new URL('..', import.meta.url));
 
@@ -34,7 +36,7 @@ export async function loadApp(file: string): Promise<App> {
   try {
     module = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    throw new AppLoadError(`cannot load ${file}: ${(error as Error).message}${whereFrom(error, url)}${TYPESCRIPT.test(file) ? typeScriptHint(error) : ''}`, { cause: error });
+    throw new AppLoadError(`cannot load ${file}: ${(error as Error).message}${whereFrom(error, url)}${loadHint(file, error)}`, { cause: error });
   }
   const app = module['default'] ?? module['app'];
   if (app instanceof App) return app;
@@ -74,6 +76,14 @@ function syntaxErrorSource(url: string): string[] {
   const lines = (child.stderr ?? '').split('\n');
   const end = lines.findIndex((line) => line.startsWith('SyntaxError'));
   return end > 0 ? lines.slice(0, end).filter((line) => line.trim() !== '') : [];
+}
+
+/** What to do about a module that would not load: one read as CommonJS, a TypeScript one Node did not strip. */
+export function loadHint(file: string, error: unknown): string {
+  if (COMMONJS.test((error as Error).message)) {
+    return `\n${file} is read as CommonJS, and coda-http is an ES module: set "type": "module" in its package.json (npm pkg set type=module), or name it .mjs (.mts)`;
+  }
+  return TYPESCRIPT.test(file) ? typeScriptHint(error) : '';
 }
 
 function typeScriptHint(error: unknown): string {

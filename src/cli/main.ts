@@ -3,6 +3,7 @@
 import cluster from 'node:cluster';
 import { StoreUnavailable } from '../durable/errors.js';
 import { askedHelp, HELP, unknownCommand } from './help.js';
+import { ListenError } from './listen.js';
 import { AppLoadError } from './load-app.js';
 import { Output } from './output.js';
 import { serveCommand } from './serve-command.js';
@@ -51,7 +52,7 @@ main(process.argv.slice(2), out, err).then(
       process.exitCode = 2;
     } else {
       // The user's to fix (the module, the app's store): one line that says what; anything else, with its stack.
-      const plain = error instanceof AppLoadError || error instanceof StoreUnavailable;
+      const plain = error instanceof AppLoadError || error instanceof StoreUnavailable || error instanceof ListenError;
       err.line(`${err.style('red', 'coda:')} ${plain ? error.message : (error as Error)?.stack ?? String(error)}`);
       process.exitCode = 1;
     }

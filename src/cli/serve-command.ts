@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
-import { serve } from '../server/serve.js';
 import { Primary, runClusterWorker, type ClusterSettings } from './cluster.js';
+import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 import { integer, parse } from './usage.js';
@@ -50,7 +50,7 @@ export async function serveCommand(args: string[], progress: Output): Promise<un
     await new Primary(settings, progress).start();
   } else {
     const app = await loadApp(settings.module);
-    const server = await serve(app, { port: settings.port, host: settings.host, shutdownTimeoutMs: settings.shutdownTimeoutMs, handleSignals: true });
+    const server = await listen(app, settings);
     progress.line(`coda: serving ${settings.module} on ${progress.style('cyan', server.url)} (pid ${process.pid}; Ctrl-C or SIGTERM stops it gracefully)`);
   }
   return undefined;

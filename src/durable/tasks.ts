@@ -242,11 +242,22 @@ export class Tasks {
     runner.start(this.#servesHere && this.#run);
   }
 
-  /** @internal The test client's: a store of its own and a clock that `settle()` moves, before anything is opened. */
-  useForTests(store: TaskStore, clock: Clock): void {
-    if (this.#opened !== undefined) return;
+  /**
+   * @internal The test client's: a store of its own and a clock that
+   * `settle()` moves, before anything is opened, or once the client before
+   * it closed them (an app made once, a client per test: each starts on a
+   * fresh store). False when a store is open: a client still open shares it,
+   * and its clock.
+   */
+  useForTests(store: TaskStore, clock: Clock): boolean {
+    if (this.#closed !== undefined) {
+      this.#opened = this.#closed = this.#runner = this.#journal = undefined;
+      this.#servesHere = false;
+    }
+    if (this.#opened !== undefined) return false;
     this.#store = store;
     this.#clock = clock;
+    return true;
   }
 
   /** Counts by state (held, ready, delayed, running, completed, failed), in all and per task name. */

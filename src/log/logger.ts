@@ -4,10 +4,13 @@ export type { Logger };
 
 /**
  * The default logger: pino, JSON lines on stdout, level from `CODA_LOG_LEVEL`
- * (else `info`), and silent under `node --test` unless `CODA_LOG_LEVEL` is set.
+ * (else `info`), and silent under a test runner (`node --test`, vitest, jest:
+ * an access line per request would bury its report) unless `CODA_LOG_LEVEL`
+ * is set.
  */
 export function defaultLogger(): Logger {
-  const level = process.env.CODA_LOG_LEVEL ?? (process.env.NODE_TEST_CONTEXT ? 'silent' : 'info');
+  const { CODA_LOG_LEVEL, NODE_TEST_CONTEXT, VITEST, JEST_WORKER_ID } = process.env;
+  const level = CODA_LOG_LEVEL ?? (NODE_TEST_CONTEXT || VITEST || JEST_WORKER_ID ? 'silent' : 'info');
   return pino({ level, base: undefined });
 }
 

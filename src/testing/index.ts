@@ -1,2 +1,3 @@
-export { createTestClient, TestClient, TestResponse, type SettleOptions, type TestClientOptions } from './test-client.js';
+export { createTestClient, TestClient, type SettleOptions, type TestClientOptions } from './test-client.js';
+export { TestResponse } from './test-response.js';
 export type { TestRequestOptions } from './request-options.js';

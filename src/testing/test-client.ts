@@ -1,22 +1,15 @@
-import { once } from 'node:events';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
-import { inJob } from '../after/context.js';
 import type { TaskRecord } from '../after/reporting.js';
-import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
-import { kAbortStream, kCloseTasks, kDispatch, kJournal, kRenderedError, kScheduler, kSettle, kUnfinished } from '../symbols.js';
-import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
-import { sendsBody } from '../transport/framing.js';
-import { outcomeOf } from '../transport/outcome.js';
-import { replaceRefused } from '../transport/refused.js';
+import { kCloseTasks, kScheduler, kSettle, kUnfinished } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
-import { requestBody, type TestRequestOptions } from './request-options.js';
-import { sentHeaders } from './sent-headers.js';
+import { inProcess } from './in-process.js';
+import { overSocket } from './over-socket.js';
+import { requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
+import type { TestResponse } from './test-response.js';
 
 export interface TestClientOptions {
   /**
@@ -51,6 +44,7 @@ export interface SettleOptions {
 }
 
 const SETTLE_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The test client's clock: still, until `settle()` moves it to the next delayed task's time. */
 class TestClock {
@@ -64,36 +58,8 @@ class TestClock {
   }
 }
 
-/** A response, complete: its body has been read. */
-export class TestResponse {
-  constructor(
-    readonly status: number,
-    readonly headers: Headers,
-    readonly body: Buffer,
-    /**
-     * In-process only: the error the app turned into its error response (what
-     * a view or middleware threw, a routing 404), the last if several; the app
-     * logs it too, but its default log is silent under `node --test`.
-     * `assert.ifError(res.error)` throws it, stack and all. Undefined over a socket.
-     */
-    readonly error?: unknown,
-  ) {}
-
-  async text(): Promise<string> {
-    return this.body.toString('utf8');
-  }
-
-  /** The body parsed as JSON; a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
-  async json<T = unknown>(): Promise<T> {
-    const text = this.body.toString('utf8');
-    try {
-      return JSON.parse(text) as T;
-    } catch (cause) {
-      const start = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-      throw new SyntaxError(`the response body is not JSON (status ${this.status}, content-type ${this.headers.get('content-type') ?? 'none'}): ${JSON.stringify(start)}`, { cause });
-    }
-  }
-}
+/** Each app's test clock: the one its durable tasks run on, which the clients open on it at once share. */
+const CLOCKS = new WeakMap<App, TestClock>();
 
 /**
  * A client for tests. Each request resolves as soon as the response is
@@ -115,20 +81,24 @@ export class TestClient {
   readonly #headers: Record<string, string>;
   readonly #jar: CookieJar | undefined;
   #server: Promise<Server> | undefined;
+  #closed: Promise<void> | undefined;
   readonly #tasks: TaskRecord[] = [];
   readonly #unobserve: () => void;
   readonly #unobserveDurable: () => void;
-  readonly #clock = new TestClock();
+  readonly #clock: TestClock;
 
   constructor(app: App, options: TestClientOptions = {}) {
     checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers', 'cookies']);
-    const tasks = options.tasks ?? 'memory';
-    if (tasks !== 'memory' && tasks !== 'app') throw new TypeError(`createTestClient(): tasks must be 'memory' or 'app', got ${JSON.stringify(tasks)}`);
+    const tasks = oneOf('tasks', options.tasks ?? 'memory', ['memory', 'app']);
     this.#app = app;
-    this.#transport = options.transport ?? 'in-process';
+    this.#transport = oneOf('transport', options.transport ?? 'in-process', ['in-process', 'socket']);
     this.#headers = options.headers ?? {};
     this.#jar = checkBoolean('createTestClient() cookies', options.cookies ?? true) ? new CookieJar() : undefined;
-    if (tasks === 'memory' && app.tasks.defined) app.tasks.useForTests(sqliteStore({ path: ':memory:' }), this.#clock);
+    if (tasks === 'memory' && app.tasks.defined) {
+      const clock = new TestClock();
+      if (app.tasks.useForTests(sqliteStore({ path: ':memory:' }), clock)) CLOCKS.set(app, clock);
+    }
+    this.#clock = CLOCKS.get(app) ?? new TestClock();
     // A test serves the app: its tasks run here, enqueued ones included.
     app.tasks.runHere();
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
@@ -148,6 +118,7 @@ export class TestClient {
 
   /** The base URL of the real server (socket transport only; starts it). */
   async url(): Promise<string> {
+    this.#checkOpen('client.url()');
     return (await this.#serve()).url;
   }
 
@@ -170,18 +141,24 @@ export class TestClient {
     return this.request('DELETE', path, options);
   }
 
-  async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+  async request(verb: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+    const method = requestMethod(verb);
     const where = `client ${method} ${path}`;
-    checkKeys(where, options, ['headers', 'body', 'json', 'form']);
-    const headers: Record<string, string> = {};
-    for (const given of [this.#headers, options.headers ?? {}]) for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+    this.#checkOpen(where);
+    checkKeys(where, options, ['headers', 'body', 'json', 'form', 'timeoutMs']);
+    const timeoutMs = checkMs(`${where} timeoutMs`, options.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    const target = requestTarget(where, path);
+    const headers = requestHeaders(where, this.#headers, options.headers ?? {});
     const encoded = await requestBody(where, options);
     if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
     const body = encoded?.bytes;
-    const kept = this.#jar?.header(path);
+    const kept = this.#jar?.header(target);
     if (kept !== undefined) headers['cookie'] ??= kept;
-    const response = this.#transport === 'socket' ? await this.#overSocket(method, path, headers, body) : await this.#inProcess(method, path, headers, body);
-    this.#jar?.store(response.headers.getSetCookie(), path);
+    const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
+    const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
+      ? overSocket((await this.#serve()).url, method, target, headers, body, signal)
+      : inProcess(this.#app, method, target, headers, body));
+    this.#jar?.store(response.headers.getSetCookie(), target);
     return response;
   }
 
@@ -195,6 +172,7 @@ export class TestClient {
    * runner's, which would name nothing.
    */
   async settle(options: SettleOptions = {}): Promise<void> {
+    this.#checkOpen('client.settle()');
     checkKeys('client.settle()', options, ['timeoutMs']);
     const timeoutMs = checkMs('client.settle() timeoutMs', options.timeoutMs ?? SETTLE_TIMEOUT_MS);
     if (await untilDeadline(this.#app[kSettle]((time) => this.#clock.advanceTo(time)), performance.now() + timeoutMs)) return;
@@ -202,12 +180,21 @@ export class TestClient {
     throw new Error(`client.settle(): not settled after ${timeoutMs} ms; still waiting for:\n${waiting.map((line) => `  ${line}`).join('\n')}`);
   }
 
-  /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. */
-  async close(): Promise<void> {
+  /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. Once: the client takes no more requests. */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     this.#unobserve();
     this.#unobserveDurable();
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
     else await this.#app[kCloseTasks](performance.now() + 1_000);
+  }
+
+  /** Refuses what a closed client cannot do: it records no task, and its server (if any) is gone. */
+  #checkOpen(where: string): void {
+    if (this.#closed !== undefined) throw new Error(`${where}: the client is closed (close(), or the end of its \`await using\` block); make another`);
   }
 
   /** `await using client = createTestClient(app)`: closed at the end of the block. */
@@ -223,88 +210,31 @@ export class TestClient {
       return server;
     }));
   }
+}
 
-  /**
-   * node:http, not fetch: fetch adds headers of its own (Accept-Encoding,
-   * User-Agent, Sec-Fetch-Mode...), decodes a compressed body under its
-   * Content-Encoding, and follows redirects; the test gets what was sent.
-   */
-  async #overSocket(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
-    const { url } = await this.#serve();
-    const request = httpRequest(url + path, { method, headers });
-    const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    const received = new Headers();
-    for (let i = 0; i < response.rawHeaders.length; i += 2) received.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
-    return new TestResponse(response.statusCode!, received, Buffer.concat(chunks));
-  }
-
-  async #inProcess(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
-    if (body !== undefined) headers['content-length'] = String(body.length);
-    // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
-    headers['host'] ??= 'localhost';
-    const { exchange, response: pending, asyncContext } = this.#app[kDispatch]({
-      method,
-      url: path,
-      headers,
-      body: body === undefined ? null : Readable.from([body]),
-      // As Django's test client: a request from the loopback address.
-      remoteAddress: '127.0.0.1',
-    });
-    exchange.response = await this.#app[kJournal](exchange, await pending);
-    let failure: unknown;
-    const failed = (error: unknown): void => {
-      failure = exchange.error = error;
-    };
-    // As over a socket: a streamed body is produced in the request's context (after() works there).
-    const read = (): Promise<Buffer> => deliver(exchange.response!, sendsBody(method, exchange.response!.status), failed);
-    let bytes: Buffer;
-    try {
-      bytes = await inJob(exchange, asyncContext, read, undefined);
-    } catch (error) {
-      // Refused before any byte, as send() refuses: a 500 instead.
-      replaceRefused(exchange, error, this.#app.debug);
-      bytes = await read();
-    }
-    const response = exchange.response;
-    // Framed before the tasks start, as a socket frames the head before they can run.
-    const sent = sentHeaders(response, method);
-    exchange.bytesSent = bytes.length;
-    exchange.finish(outcomeOf(exchange, failure === undefined));
-    if (failure !== undefined) throw failure;
-    return new TestResponse(response.status, sent, bytes, exchange.request[kRenderedError]);
+/** `work`'s result, or `late()` once `ms` have passed, its signal then aborted; a failure of `work` after that is no one's. */
+async function timed<T>(ms: number, late: () => Error, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(late());
+    }, ms);
+  });
+  const running = work(controller.signal);
+  running.catch(() => {});
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/**
- * Reads a response's body as a client would, streaming ones to their end; a
- * stream that fails mid-way is told to `failed`. Throws, before reading, what
- * send() would refuse: a status Node cannot send (set after construction), a
- * body of the wrong type, a stream that cannot be opened.
- */
-async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
-  checkStatus(response.status);
-  if (response instanceof StreamingResponse) {
-    // As over a socket: a body that is not sent is not read (it may never end).
-    if (!withBody) {
-      releaseStream(response);
-      return Buffer.alloc(0);
-    }
-    const source = response.stream;
-    const chunks: Uint8Array[] = [];
-    try {
-      for await (const chunk of source) chunks.push(chunkBytes(chunk));
-    } catch (error) {
-      response[kAbortStream]();
-      failed(error);
-    }
-    return Buffer.concat(chunks);
-  }
-  const body: unknown = response.body;
-  if (!isResponseBody(body)) throw unsendableBody(body);
-  if (!withBody || body === null) return Buffer.alloc(0);
-  return Buffer.from(body);
+/** A client option's value, one of `choices` (plain JavaScript may pass anything). */
+function oneOf<const T extends string>(option: string, value: T, choices: readonly T[]): T {
+  if (!choices.includes(value)) throw new TypeError(`createTestClient(): ${option} must be ${choices.map((choice) => `'${choice}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** A test client for `app`; see `TestClient`. */

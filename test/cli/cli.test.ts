@@ -8,6 +8,8 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
+import { loadHint } from '../../src/cli/load-app.js';
+import { takenPort } from '../helpers.js';
 import { coda } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
@@ -155,6 +157,26 @@ test('a module that fails as it loads says where: the line of a syntax error, th
   assert.equal(thrown.code, 1);
   assert.match(thrown.stderr, /^coda: cannot load .*throws\.mjs: Cannot read properties of undefined \(reading 'x'\)\n {4}at setup \(file:\/\/.*throws\.mjs:2:\d+\)/);
   assert.doesNotMatch(syntax.stderr + thrown.stderr, /node:internal/);
+});
+
+test('a port in use is one line naming it and what to do, no stack, exit 1; under --workers too', async (t) => {
+  const port = await takenPort(t);
+  const expected = `coda: cannot listen on 127.0.0.1:${port}: the port is in use (another server, or a coda serve still running); give another with --port, or --port 0 for a free one`;
+  const single = await run(['serve', fixture, '--port', String(port)]);
+  assert.deepEqual([single.code, single.stderr], [1, expected]);
+  const workers = await run(['serve', fixture, '--port', String(port), '--workers', '2']);
+  assert.equal(workers.code, 1);
+  assert.ok(workers.stderr.split('\n').includes(expected), workers.stderr);
+  assert.doesNotMatch(workers.stderr, /^\s+at /m);
+});
+
+test('a module read as CommonJS (package.json "type": "commonjs", as npm init writes it) is told to be an ES module, and how', () => {
+  // Node's own messages (tsx, which these tests load coda through, compiles such a module instead: hence no process here).
+  for (const message of ['Cannot use import statement outside a module', "Unexpected token 'export'"]) {
+    assert.equal(loadHint('./app.ts', new SyntaxError(message)), '\n./app.ts is read as CommonJS, and coda-http is an ES module: set "type": "module" in its package.json (npm pkg set type=module), or name it .mjs (.mts)');
+  }
+  assert.match(loadHint('./app.ts', new SyntaxError("Unexpected token ';'")), /^\nTypeScript modules load through Node's type stripping/);
+  assert.equal(loadHint('./app.js', new SyntaxError("Unexpected token ';'")), '');
 });
 
 test('coda --version and -v print the package\'s version on stdout, exit 0', async () => {

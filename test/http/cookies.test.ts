@@ -48,7 +48,7 @@ describe('request.cookies', () => {
     } finally {
       await server.close();
     }
-    // A test client's header is a string already: as it is.
+    // The test client sends a value beyond Latin-1 as its UTF-8 bytes, as a browser does: read the same.
     assert.deepEqual(await (await client.get('/', { headers: { cookie: 'name=日本' } })).json(), { name: '日本' });
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, HttpResponse, JsonResponse, post } from 'coda-http';
+import { createApp, get, HttpResponse, JsonResponse, post } from 'coda-http';
 import { createTestClient, type TestRequestOptions } from 'coda-http/testing';
 
 for (const transport of ['in-process', 'socket'] as const) {
@@ -40,3 +40,52 @@ test('request options are checked: a misspelt one is named with the right one, a
     name: 'TypeError', message: 'client POST /: give one body (body, json or form), got body and json',
   });
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: the path is sent as given, dot segments included, with what a client must escape escaped; a path without its leading slash is refused`, async () => {
+    const app = createApp({ routes: [get('/*', (request) => new JsonResponse({ url: request.url }))] });
+    await using client = createTestClient(app, { transport });
+    assert.deepEqual(await (await client.get('/notes/../x y/é?q=é&r=1')).json(), { url: '/notes/../x%20y/%C3%A9?q=%C3%A9&r=1' });
+    assert.deepEqual(await (await client.get('/a%2Fb?x=%20')).json(), { url: '/a%2Fb?x=%20' }, 'escapes given are kept');
+    for (const path of ['notes', 'http://example.com/notes', '']) {
+      await assert.rejects(client.get(path), { name: 'TypeError', message: `client GET ${path}: the path must start with "/" (the client sends to its app only), got ${JSON.stringify(path)}` });
+    }
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: client.request() takes a method in any case, as Node's client does, and refuses one that is not a token`, async () => {
+    const app = createApp({ routes: [get('/', (request) => new JsonResponse({ method: request.method }))] });
+    await using client = createTestClient(app, { transport });
+    assert.deepEqual(await (await client.request('get', '/')).json(), { method: 'GET' });
+    await assert.rejects(client.request('G ET', '/'), { name: 'TypeError', message: 'client.request(): the method must be an HTTP token (GET, POST, PROPFIND...), got "G ET"' });
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a request header no client could send (a name that is not a token, a CR or LF in a value, a value not a string) is refused naming it; one beyond Latin-1 goes as UTF-8 bytes`, async () => {
+    const app = createApp({ routes: [get('/', (request) => new JsonResponse({ a: request.headers.get('x-a') }))] });
+    await using client = createTestClient(app, { transport });
+    await assert.rejects(client.get('/', { headers: { 'x-a': 'one\r\nx-forged: yes' } }), { name: 'TypeError', message: 'client GET /: header x-a has a character no request may carry (CR, LF, NUL or another control): "one\\r\\nx-forged: yes"' });
+    await assert.rejects(client.get('/', { headers: { 'x a': '1' } }), { name: 'TypeError', message: 'client GET /: header name "x a" is not a token' });
+    await assert.rejects(client.get('/', { headers: { 'x-a': 1 as unknown as string } }), { name: 'TypeError', message: 'client GET /: header x-a must be a string, got number 1' });
+    assert.deepEqual(await (await client.get('/', { headers: { 'x-a': 'café' } })).json(), { a: 'café' });
+    // Beyond Latin-1, the UTF-8 bytes a browser sends, read as a server reads a header's bytes.
+    assert.deepEqual(await (await client.get('/', { headers: { 'x-a': '日本' } })).json(), { a: Buffer.from('日本').toString('latin1') });
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a request not answered within its timeoutMs (default 10 s) is rejected naming it, not left hanging`, async () => {
+    const never = new Promise<never>(() => {});
+    const app = createApp({ routes: [get('/stuck', () => never), get('/quick', () => new HttpResponse('ok'))] });
+    const client = createTestClient(app, { transport });
+    await assert.rejects(client.get('/stuck', { timeoutMs: 50 }), {
+      name: 'Error', message: 'client GET /stuck: no complete response after 50 ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one',
+    });
+    assert.equal((await client.get('/quick', { timeoutMs: 5_000 })).status, 200);
+    await assert.rejects(client.get('/quick', { timeoutMs: -1 }), { name: 'RangeError', message: /^client GET \/quick timeoutMs must be a positive number of milliseconds/ });
+    // The stuck view is still in flight: close() does not wait for it past its own deadline.
+    await client.close();
+  });
+}

@@ -226,3 +226,22 @@ test('res.json() of a body that is not JSON names the status, the content type a
     message: 'the response body is not JSON (status 500, content-type text/plain; charset=utf-8): "Internal Server Error"',
   });
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a request or settle() on a closed client is refused, saying so`, async () => {
+    const client = createTestClient(createApp({ routes: [get('/', () => new HttpResponse('ok'))] }), { transport });
+    assert.equal((await client.get('/')).status, 200);
+    await client.close();
+    const closed = /the client is closed \(close\(\), or the end of its `await using` block\); make another/;
+    await assert.rejects(client.get('/'), { name: 'Error', message: new RegExp(`^client GET /: ${closed.source}$`) });
+    await assert.rejects(client.settle(), { name: 'Error', message: new RegExp(`^client.settle\\(\\): ${closed.source}$`) });
+    await client.close();
+  });
+}
+
+test('createTestClient() options are checked: a transport or tasks it does not know is named with the ones it does', () => {
+  const app = createApp({ routes: [] });
+  assert.throws(() => createTestClient(app, { transport: 'sockets' as never }), { name: 'TypeError', message: `createTestClient(): transport must be 'in-process' or 'socket', got "sockets"` });
+  assert.throws(() => createTestClient(app, { tasks: 'mem' as never }), { name: 'TypeError', message: `createTestClient(): tasks must be 'memory' or 'app', got "mem"` });
+  assert.throws(() => createTestClient(app, { cookie: false } as never), { name: 'TypeError', message: 'createTestClient(): unknown option "cookie"; did you mean "cookies"?' });
+});

@@ -1,0 +1,30 @@
+/** A response, complete: its body has been read. */
+export class TestResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    readonly body: Buffer,
+    /**
+     * In-process only: the error the app turned into its error response (what
+     * a view or middleware threw, a routing 404), the last if several; the app
+     * logs it too, but its default log is silent under `node --test`.
+     * `assert.ifError(res.error)` throws it, stack and all. Undefined over a socket.
+     */
+    readonly error?: unknown,
+  ) {}
+
+  async text(): Promise<string> {
+    return this.body.toString('utf8');
+  }
+
+  /** The body parsed as JSON; a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
+  async json<T = unknown>(): Promise<T> {
+    const text = this.body.toString('utf8');
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      const start = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new SyntaxError(`the response body is not JSON (status ${this.status}, content-type ${this.headers.get('content-type') ?? 'none'}): ${JSON.stringify(start)}`, { cause });
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// One app, many test clients (an app made once at the top of a test file, a
+// client per test): each gets the app's durable tasks working, retries
+// driven by its settle().
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { after, createApp, HttpResponse, post, task } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
+
+function flakyApp() {
+  const calls: number[] = [];
+  // Fails its first attempt for each n; the retry is an hour away, which settle() must not wait for.
+  const flaky = task('flaky', (payload: { n: number }) => {
+    calls.push(payload.n);
+    if (calls.filter((n) => n === payload.n).length === 1) throw new Error(`first attempt of ${payload.n}`);
+  }, { attempts: 2, backoff: { type: 'fixed', delayMs: 60 * 60_000 } });
+  const app = createApp({
+    tasks: { definitions: [flaky] },
+    routes: [post('/:n', (request) => {
+      after(flaky, { n: Number(request.params.n) });
+      return new HttpResponse('ok');
+    })],
+  });
+  return { app, calls };
+}
+
+test('a client made after another was closed has the app\'s durable tasks on a fresh store, its settle() moving their clock', async () => {
+  const { app, calls } = flakyApp();
+  for (const n of [1, 2, 3]) {
+    await using client = createTestClient(app);
+    assert.equal((await client.post(`/${n}`)).status, 200);
+    await client.settle({ timeoutMs: 5_000 });
+    assert.deepEqual(client.tasks.map((t) => [t.name, t.state, t.attempt]), [['flaky', 'retrying', 1], ['flaky', 'completed', 2]], `client ${n}`);
+    assert.equal((await app.tasks.stats()).completed, 1, `client ${n}: its own store`);
+  }
+  assert.deepEqual(calls, [1, 1, 2, 2, 3, 3]);
+});
+
+test('two clients open at once share the app\'s store and its clock: either one\'s settle() runs the retries', async () => {
+  const { app, calls } = flakyApp();
+  await using first = createTestClient(app);
+  await using second = createTestClient(app);
+  await second.post('/7');
+  await second.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(calls, [7, 7]);
+  assert.equal((await app.tasks.stats()).completed, 1);
+  await first.settle({ timeoutMs: 5_000 });
+});
