@@ -27,6 +27,11 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
   return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
 }
 
+/** The lines of `stderr` that are Coda's: Node 22 adds its warning that node:sqlite is experimental, Node's lines, not Coda's. */
+function codaLines(stderr: string): string[] {
+  return stderr.split('\n').filter((text) => text !== '' && !/^\(node:\d+\) ExperimentalWarning|^\(Use `node --trace-warnings/.test(text));
+}
+
 function tempDb(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -163,7 +168,7 @@ test('a port in use is one line naming it and what to do, no stack, exit 1; unde
   const port = await takenPort(t);
   const expected = `coda: cannot listen on 127.0.0.1:${port}: the port is in use (another server, or a coda serve still running); give another with --port, or --port 0 for a free one`;
   const single = await run(['serve', fixture, '--port', String(port)]);
-  assert.deepEqual([single.code, single.stderr], [1, expected]);
+  assert.deepEqual([single.code, codaLines(single.stderr)], [1, [expected]]);
   const workers = await run(['serve', fixture, '--port', String(port), '--workers', '2']);
   assert.equal(workers.code, 1);
   assert.ok(workers.stderr.split('\n').includes(expected), workers.stderr);
@@ -412,8 +417,7 @@ test('a store in a folder that does not exist: coda worker says so in one line n
   const folder = path.join(path.dirname(tempDb(t)), 'no-such-folder');
   const failed = await run(['worker', fixture], { CODA_TEST_DB: path.join(folder, 'tasks.db') });
   assert.equal(failed.code, 1);
-  // Node 22 adds its warning that node:sqlite is experimental after it: Node's lines, not Coda's.
-  const [line, ...rest] = failed.stderr.split('\n').filter((text) => !/^\(node:\d+\) ExperimentalWarning|^\(Use `node --trace-warnings/.test(text));
+  const [line, ...rest] = codaLines(failed.stderr);
   assert.equal(line, `coda: sqlite store ${path.join(folder, 'tasks.db')} is unavailable: cannot open ${path.join(folder, 'tasks.db')}: its folder ${folder} does not exist (the store creates its file, not the folder)`);
   assert.deepEqual(rest, [], 'one line, no stack');
 });
@@ -430,8 +434,7 @@ test('a store file written by a newer Coda, or another program\'s database: coda
     file.close();
     const failed = await run(['worker', fixture], { CODA_TEST_DB: db });
     assert.equal(failed.code, 1);
-    const lines = failed.stderr.split('\n').filter((text) => text !== '' && !/^\(node:\d+\) ExperimentalWarning|^\(Use `node --trace-warnings/.test(text));
-    assert.deepEqual(lines, [`coda: sqlite store ${db} is unavailable: ${says}`], 'one line, no stack');
+    assert.deepEqual(codaLines(failed.stderr), [`coda: sqlite store ${db} is unavailable: ${says}`], 'one line, no stack');
   }
 });
 

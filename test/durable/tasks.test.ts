@@ -622,6 +622,9 @@ test('a store that cannot be opened when the app starts serving (its folder not 
   assert.equal(await register(), 503);
 
   mkdirSync(path.dirname(file));
+  // A serving process's listening socket holds its event loop, which the store's retry timer does not: app.fetch() has none here (Node 22 ends a loop that nothing holds).
+  const serving = setInterval(() => {}, 60_000);
+  t.after(() => clearInterval(serving));
   // Another process enqueues; this one, which registers nothing meanwhile, opens the store by itself and runs it.
   const other = createApp({ tasks: { definitions, store: sqliteStore({ path: file }), run: false } });
   wanted = { from: 'script', then: deferred() };
