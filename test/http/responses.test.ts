@@ -255,6 +255,9 @@ describe('responses on the wire', () => {
     await once(socket, 'close');
     const raw = Buffer.concat(chunks).toString('latin1');
     assert.ok(!raw.endsWith('0\r\n\r\n'), 'the response must not look complete');
+    // What was sent before the failure reaches the client (Node corks a tick's writes: the cut came first, and nothing went).
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(raw, /\r\n\r\n7\r\npartial\r\n$/);
     const line = lines.find((l) => l.requestId === 'broken-1' && l.level === LEVEL.error);
     assert.ok(line, 'the failure is logged with the request id');
     assert.match(String(line.msg), /streaming response failed/);

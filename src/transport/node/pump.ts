@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { OutgoingHttpHeaders } from 'node:http';
+import { ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
 import type { StreamingResponse, StreamSource } from '../../http/response.js';
 import { SourceReader, type ChunkSink } from '../source-reader.js';
@@ -95,7 +95,15 @@ class Pump implements ChunkSink {
     this.#state = STOPPED;
     this.#exchange.error = error;
     this.#reader.release();
-    this.#res.destroy();
+    // node:http corks a tick's writes until the next tick (on the socket; Node 26 on the response, whose destroy()
+    // drops them): what went before the failure (the head, the last chunks) is flushed first, so that the client sees
+    // how far the response got, not an empty reply.
+    const res = this.#res;
+    if (res instanceof ServerResponse) {
+      for (let corked = res.writableCorked; corked > 0; corked--) res.uncork();
+      res.socket?.uncork();
+    }
+    res.destroy();
   }
 
   readonly #onDrain = (): void => {
