@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { ClusterMetrics } from '../observe/cluster-gather.js';
 import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
+import { tellWorker } from '../util/tell-worker.js';
 import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
@@ -129,7 +130,7 @@ export class Primary {
         if (this.#stopping) return;
         this.#live.delete(worker);
         const exited = once(worker, 'exit');
-        worker.send({ coda: 'shutdown' } satisfies Message);
+        tellWorker(worker, { coda: 'shutdown' } satisfies Message);
         await exited;
       }
       this.#out.line(this.#out.style('green', `coda: ${old.length} workers restarted`));
@@ -151,7 +152,7 @@ export class Primary {
     this.#stopping = true;
     if (workers.length === 0) process.exit(this.#exitCode);
     this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
-    for (const worker of workers) if (worker.isConnected()) worker.send({ coda: 'shutdown' } satisfies Message);
+    for (const worker of workers) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
   }
 }
 

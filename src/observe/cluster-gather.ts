@@ -1,6 +1,7 @@
 import type { Worker } from 'node:cluster';
 import type { CollectedMetrics, MetricsMessage, Scraped } from './cluster-scrape.js';
 import { loadPeer } from './peer.js';
+import { tellWorker } from '../util/tell-worker.js';
 
 type PromClient = typeof import('prom-client');
 
@@ -41,7 +42,7 @@ export class ClusterMetrics {
       // The worker answers with its own metrics then, saying why.
       answer = { coda: 'metrics-scraped', id, error: (error as Error)?.message ?? String(error) };
     }
-    if (asker.isConnected()) asker.send(answer);
+    tellWorker(asker, answer);
   }
 
   async #gather(registry: number, timeoutMs: number): Promise<Scraped> {
@@ -69,19 +70,17 @@ export class ClusterMetrics {
 
   /** One worker's metrics, or why there are none. */
   #collect(worker: Worker, registry: number, timeoutMs: number): Promise<CollectedMetrics | string> {
-    if (!worker.isConnected()) return Promise.resolve('is not connected');
     const id = this.#nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#collects.delete(id);
-        resolve(`did not answer within ${timeoutMs} ms`);
-      }, timeoutMs);
-      this.#collects.set(id, (message) => {
+      const done = (result: CollectedMetrics | string): void => {
         clearTimeout(timer);
         this.#collects.delete(id);
-        resolve(message.metrics ?? `could not collect them (${message.error})`);
-      });
-      worker.send({ coda: 'metrics-collect', id, registry } satisfies MetricsMessage);
+        resolve(result);
+      };
+      const timer = setTimeout(() => done(`did not answer within ${timeoutMs} ms`), timeoutMs);
+      this.#collects.set(id, (message) => done(message.metrics ?? `could not collect them (${message.error})`));
+      const asked = tellWorker(worker, { coda: 'metrics-collect', id, registry } satisfies MetricsMessage, (error) => done(`could not be asked (${error.message})`));
+      if (!asked) done('is not connected');
     });
   }
 }
