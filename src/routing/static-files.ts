@@ -9,6 +9,7 @@ import { describe } from '../util/describe.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
+import { ifRangeHolds } from './if-range.js';
 import { route, type Route } from './routes.js';
 
 export interface StaticFilesOptions {
@@ -41,6 +42,7 @@ const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 
 const DOTFILES = ['ignore', 'deny', 'allow'];
 /** The request headers @fastify/send reads. */
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
+const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
 const ENCODED_SLASH = /%2F|%5C/i;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
@@ -84,9 +86,14 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     checkPath(request.path, file);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
     const { send, typeOf } = await sender!;
-    const result = await send(headersOnly(request), `/${file}`, sendOptions);
+    let result = await send(headersOnly(request), `/${file}`, sendOptions);
     // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
     result.stream.destroy();
+    // Its If-Range is laxer than RFC 9110's: when the range came of that alone, the Range is ignored, as for any If-Range that fails.
+    if ((result.statusCode === 206 || result.statusCode === 416) && !ifRangeHolds(request.headers.get('if-range'), result.headers)) {
+      result = await send(headersOnly(request, false), `/${file}`, sendOptions);
+      result.stream.destroy();
+    }
     if (result.type === 'directory') return redirect(withSlash(request), 301);
     if (result.type !== 'file') throw refusal(request, result);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
@@ -174,13 +181,14 @@ function checkPath(full: string, file: string): void {
 }
 
 /**
- * What @fastify/send reads of a request: its conditional headers, and HEAD
- * for its method, so that it answers with the headers only and opens
- * nothing: the route reads the file (file-body.ts).
+ * What @fastify/send reads of a request: its conditional headers (without
+ * its Range when `withRange` is false), and HEAD for its method, so that it
+ * answers with the headers only and opens nothing: the route reads the file
+ * (file-body.ts).
  */
-function headersOnly(request: HttpRequest): Readable {
+function headersOnly(request: HttpRequest, withRange = true): Readable {
   const headers: Record<string, string> = {};
-  for (const name of CONDITIONAL) {
+  for (const name of withRange ? CONDITIONAL : UNRANGED) {
     const value = request.headers.get(name);
     if (value !== null) headers[name] = value;
   }

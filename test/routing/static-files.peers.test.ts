@@ -134,7 +134,8 @@ describe('staticFiles(), as send, serve-static and fastify-static test it', { ti
     const etag = headers.etag!;
     const modified = headers['last-modified']!;
     const cases: [string, number][] = [
-      [etag, 206],
+      // send's own test has 206: its ETags are weak, and RFC 9110 13.1.5 lets no weak tag match.
+      [etag, 200],
       [etag.replace(/"(.)/, '"0$1'), 200],
       [modified, 206],
       [new Date(Date.parse(modified) - 20_000).toUTCString(), 200],
