@@ -3,7 +3,7 @@ import { TextDecoder } from 'node:util';
 import busboy from 'busboy';
 import { charsetOf, decodeText, unsupportedCharset } from './body.js';
 import type { BodySettings } from './body-options.js';
-import { BadRequest, PayloadTooLarge } from './errors.js';
+import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
 
 /** Parses a multipart/form-data body (already size-checked) into a `FormData`, within the form limits. */
@@ -25,8 +25,11 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       if (name === undefined) reject(malformed(`part ${parts} has no name in its Content-Disposition`));
       return name !== undefined;
     };
-    parser.on('field', (name: string | undefined, value) => {
-      if (named(name)) entries.push([name, () => value]);
+    parser.on('field', (name: string | undefined, value: string | undefined) => {
+      if (!named(name)) return;
+      // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
+      if (value === undefined) reject(undecodable(name));
+      else entries.push([name, () => value]);
     });
     parser.on('file', (name: string | undefined, stream, info) => {
       // A body that ends inside a file fails the file stream too.
@@ -124,6 +127,12 @@ function fieldCountPasses(text: string, max: number): boolean {
     start = end + 1;
   }
   return false;
+}
+
+function undecodable(name: string): UnsupportedMediaType {
+  return new UnsupportedMediaType(
+    `form field ${JSON.stringify(cut(name))} has a charset form() does not decode: a multipart field is read in UTF-8 (the default), ISO-8859-1 or UTF-16LE`,
+  );
 }
 
 function malformed(problem: string): BadRequest {

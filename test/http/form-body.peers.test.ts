@@ -83,6 +83,19 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(JSON.parse(answer.text), [['f', { filename: '€ rates.txt', type: 'text/plain', text: 'x' }], ['latin', '\u00c3\u00a9']]);
   });
 
+  test("busboy's part charsets: a field in one busboy does not decode (it gave undefined, which FormData made the text \"undefined\") is a 415 naming the field; UTF-16LE is read", async () => {
+    for (const charset of ['windows-1251', 'Shift_JIS', 'utf-16be']) {
+      const body = field('a', 'x') + part(`Content-Disposition: form-data; name="city"\r\nContent-Type: text/plain; charset=${charset}`, 'Kyiv') + END;
+      assert.deepEqual(await send(body), {
+        status: 415,
+        text: 'form field "city" has a charset form() does not decode: a multipart field is read in UTF-8 (the default), ISO-8859-1 or UTF-16LE',
+      }, charset);
+    }
+    // 'hi' in UTF-16LE: 68 00 69 00.
+    const answer = await send(part('Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=utf-16le', 'h\0i\0') + END);
+    assert.deepEqual(answer, { status: 200, text: '[["a","hi"]]' });
+  });
+
   test("Django's and Starlette's UTF-8 names: a field name and a filename sent as UTF-8 (as browsers and FormData send them) are read as UTF-8", async () => {
     const body = field('név', 'café') + part('Content-Disposition: form-data; name="cv"; filename="résumé.pdf"\r\nContent-Type: application/pdf', 'hello') + END;
     const answer = await send(body);
