@@ -128,15 +128,36 @@ describe('staticFiles()', () => {
       ['/assets/hello.txt', etag, 'bytes=0-4', 200],
       ['/assets/hello.txt', etag.slice(2), 'bytes=0-4', 200],
       ['/assets/hello.txt', later, 'bytes=0-4', 200],
-      // A Range that the failed If-Range voids cannot be unsatisfiable.
+      // A Range that the failed If-Range voids cannot be unsatisfiable; one that holds leaves the 416.
       ['/assets/hello.txt', etag, 'bytes=500-600', 200],
+      ['/assets/hello.txt', modified, 'bytes=500-600', 416],
       ['/unvalidated/hello.txt', modified, 'bytes=0-4', 200],
     ];
     for (const [target, ifRange, range, status] of cases) {
       const response = await get(target, { 'if-range': ifRange, range });
       assert.equal(response.status, status, `${target} If-Range ${ifRange}, ${range}`);
+      if (status === 416) continue;
       assert.equal(response.body.toString(), status === 206 ? 'hello' : 'hello, world\n', ifRange);
       assert.equal(response.headers['content-range'], status === 206 ? 'bytes 0-4/13' : undefined, ifRange);
+    }
+  });
+
+  test('If-Match (RFC 9110 13.1.1) compares strongly: the weak ETag sent matches no tag, written with its W/ or without, so only * holds; a 412 before any 304 or 206', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const etag = headers.etag!;
+    const cases: [ifMatch: string, extra: Record<string, string>, status: number][] = [
+      [etag, {}, 412],
+      [etag.slice(2), {}, 412],
+      [`"other", ${etag}`, {}, 412],
+      [etag, { 'if-none-match': etag }, 412],
+      [etag, { range: 'bytes=0-4' }, 412],
+      ['*', {}, 200],
+      ['*', { range: 'bytes=0-4' }, 206],
+    ];
+    for (const [ifMatch, extra, status] of cases) {
+      const response = await get('/assets/hello.txt', { 'if-match': ifMatch, ...extra });
+      assert.equal(response.status, status, `If-Match ${ifMatch} ${JSON.stringify(extra)}`);
+      if (status === 412) assert.equal(response.body.toString(), '/assets/hello.txt does not match the request\'s preconditions');
     }
   });
 
