@@ -35,6 +35,12 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       // A body that ends inside a file fails the file stream too.
       stream.on('error', (error: Error) => reject(malformed(error.message)));
       if (!named(name)) return void stream.resume();
+      // busboy refuses them as written in a header, but not percent-encoded in filename*= (a NUL fails any fs call, a CR LF splits a log line).
+      const control = info.filename === undefined ? null : CONTROL.exec(info.filename);
+      if (control !== null) {
+        reject(malformed(`part ${parts} has a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}) in its filename`));
+        return void stream.resume();
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       entries.push([name, () => new File(chunks, info.filename ?? '', { type: info.mimeType })]);
@@ -53,6 +59,9 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     Readable.from([bytes]).pipe(parser);
   });
 }
+
+/** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */
+const CONTROL = /[\0-\x08\n-\x1f\x7f]/;
 
 // Percent-escapes are content: a BOM among them (%EF%BB%BF) is kept, as WHATWG's "UTF-8 decode without BOM" keeps it.
 const UTF8_ESCAPES = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

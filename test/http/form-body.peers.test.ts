@@ -63,6 +63,15 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     for (const body of bodies) assert.deepEqual(await send(body), { status: 400, text: 'malformed multipart body: Malformed part header' }, body.slice(0, 80));
   });
 
+  test("Django's sanitize_file_name and busboy's filename*: a control character percent-encoded in filename*= (NUL, CR LF, ESC) is a 400, as it is written raw; a tab is kept, as raw", async () => {
+    for (const [escaped, code] of [['a%00b.txt', '0000'], ['a%0D%0Ab.txt', '000D'], ['%1B%5B31mred.txt', '001B'], ['a%7F.txt', '007F']]) {
+      const body = field('a', 'x') + part(`Content-Disposition: form-data; name="f"; filename*=utf-8''${escaped}`, 'y') + END;
+      assert.deepEqual(await send(body), { status: 400, text: `malformed multipart body: part 2 has a control character (U+${code}) in its filename` }, escaped);
+    }
+    const tab = await send(part(`Content-Disposition: form-data; name="f"; filename*=utf-8''a%09b.txt`, 'y') + END);
+    assert.deepEqual(JSON.parse(tab.text), [['f', { filename: 'a\tb.txt', type: 'text/plain', text: 'y' }]]);
+  });
+
   test("Starlette's 'name must be provided': a part with no name fails the form, naming the part", async () => {
     assert.deepEqual(await send(field('a', 'x') + part('Content-Disposition: form-data', 'y') + END), { status: 400, text: 'malformed multipart body: part 2 has no name in its Content-Disposition' });
   });
