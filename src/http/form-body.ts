@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import busboy from 'busboy';
-import { charsetOf, decodeText, unsupportedCharset } from './body.js';
+import { charsetOf, decodeText, parameterOf, unsupportedCharset } from './body.js';
 import type { BodySettings } from './body-options.js';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
@@ -51,6 +51,9 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('filesLimit', () => reject(tooMany(settings.maxFiles, 'files', 'maxFiles')));
     // busboy closes once every file stream has ended.
     parser.on('close', () => {
+      // busboy found the boundary, read as parameterOf reads it, or it would have thrown.
+      const skipped = partsIn(bytes, parameterOf(headers.get('content-type'), 'boundary')!) - parts;
+      if (skipped > 0) reject(malformed(`${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
       const form = new FormData();
       for (const [name, value] of entries) form.append(name, value());
       resolve(form);
@@ -58,6 +61,30 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('error', (error: Error) => reject(malformed(error.message)));
     Readable.from([bytes]).pipe(parser);
   });
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DASH = 0x2d;
+
+/**
+ * How many parts busboy starts in a body: each delimiter (CRLF `--boundary`)
+ * followed by CRLF before the close delimiter (`--boundary--`), found as it
+ * finds them, the body read as if after a CRLF. It skips a part without a
+ * form-data Content-Disposition, or with one it cannot read (a filename*=
+ * in a charset it does not decode), without a word: only the count tells.
+ */
+function partsIn(bytes: Buffer, boundary: string): number {
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  let parts = 0;
+  let at = bytes.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? -2 : bytes.indexOf(delimiter);
+  // Each turn moves past a delimiter: bounded by the body's length.
+  for (; at !== -1; at = bytes.indexOf(delimiter, at + delimiter.length)) {
+    const next = at + delimiter.length;
+    if (bytes[next] === DASH && bytes[next + 1] === DASH) break;
+    if (bytes[next] === CR && bytes[next + 1] === LF) parts++;
+  }
+  return parts;
 }
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */
