@@ -111,6 +111,8 @@ export class App {
     this.#allowedHosts = compileAllowedHosts(options.allowedHosts);
     const requestOptions: RequestOptions = {
       bodyLimit,
+      // The router is made below; a body is read only once requests come.
+      routeBodyLimit: (method, path) => this.#router.bodyLimitOf(method, path),
       logger: this.logger,
       body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body),
       signer: this.#signer,

@@ -63,11 +63,33 @@ export function mediaType(contentType: string | null): string {
   return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 }
 
-const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+// One parameter from its `;` up to the next `;` outside quotes: its name, then its value quoted or bare.
+const PARAMETER = /;[\t ]*([^;=]*)(?:=[\t ]*(?:"((?:[^"\\]|\\[^])*)"?[^;]*|([^;]*)))?/y;
+const QUOTED_PAIR = /\\([^])/g;
 
-/** The charset parameter of a Content-Type header, as written; undefined when it has none. */
+/**
+ * A parameter of a Content-Type header (`wanted` in lower case), unquoted;
+ * undefined when it has none, or an empty one. Parameters are read in turn,
+ * as WHATWG's MIME type parser (and busboy) read them: a `charset=` inside
+ * another parameter's quoted value (`format="x; charset=utf-16le"`) is no
+ * charset (a search for the text took it for one), and the first one counts.
+ */
+export function parameterOf(contentType: string | null, wanted: string): string | undefined {
+  if (contentType === null) return undefined;
+  // Each turn takes one `;` and what follows it up to the next: bounded by the header's length.
+  for (let at = contentType.indexOf(';'); at !== -1 && at < contentType.length; at = PARAMETER.lastIndex) {
+    PARAMETER.lastIndex = at;
+    const [, name, quoted, bare] = PARAMETER.exec(contentType)!;
+    if (name!.trim().toLowerCase() !== wanted) continue;
+    const value = quoted === undefined ? bare?.trim() : quoted.replace(QUOTED_PAIR, '$1');
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
+/** The charset parameter of a Content-Type header (see parameterOf). */
 export function charsetOf(contentType: string | null): string | undefined {
-  return contentType === null ? undefined : CHARSET.exec(contentType)?.[1];
+  return parameterOf(contentType, 'charset');
 }
 
 /** The 415 for a charset a reader cannot decode; `readable` says which it can, when it is not any TextDecoder knows. */

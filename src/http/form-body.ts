@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import busboy from 'busboy';
-import { charsetOf, decodeText, unsupportedCharset } from './body.js';
+import { charsetOf, decodeText, parameterOf, unsupportedCharset } from './body.js';
 import type { BodySettings } from './body-options.js';
-import { BadRequest, PayloadTooLarge } from './errors.js';
+import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
 
 /** Parses a multipart/form-data body (already size-checked) into a `FormData`, within the form limits. */
@@ -25,13 +25,22 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       if (name === undefined) reject(malformed(`part ${parts} has no name in its Content-Disposition`));
       return name !== undefined;
     };
-    parser.on('field', (name: string | undefined, value) => {
-      if (named(name)) entries.push([name, () => value]);
+    parser.on('field', (name: string | undefined, value: string | undefined) => {
+      if (!named(name)) return;
+      // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
+      if (value === undefined) reject(undecodable(name));
+      else entries.push([name, () => value]);
     });
     parser.on('file', (name: string | undefined, stream, info) => {
       // A body that ends inside a file fails the file stream too.
       stream.on('error', (error: Error) => reject(malformed(error.message)));
       if (!named(name)) return void stream.resume();
+      // busboy refuses them as written in a header, but not percent-encoded in filename*= (a NUL fails any fs call, a CR LF splits a log line).
+      const control = info.filename === undefined ? null : CONTROL.exec(info.filename);
+      if (control !== null) {
+        reject(malformed(`part ${parts} has a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}) in its filename`));
+        return void stream.resume();
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       entries.push([name, () => new File(chunks, info.filename ?? '', { type: info.mimeType })]);
@@ -42,6 +51,9 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('filesLimit', () => reject(tooMany(settings.maxFiles, 'files', 'maxFiles')));
     // busboy closes once every file stream has ended.
     parser.on('close', () => {
+      // busboy found the boundary, read as parameterOf reads it, or it would have thrown.
+      const skipped = partsIn(bytes, parameterOf(headers.get('content-type'), 'boundary')!) - parts;
+      if (skipped > 0) reject(malformed(`${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
       const form = new FormData();
       for (const [name, value] of entries) form.append(name, value());
       resolve(form);
@@ -50,6 +62,33 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     Readable.from([bytes]).pipe(parser);
   });
 }
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DASH = 0x2d;
+
+/**
+ * How many parts busboy starts in a body: each delimiter (CRLF `--boundary`)
+ * followed by CRLF before the close delimiter (`--boundary--`), found as it
+ * finds them, the body read as if after a CRLF. It skips a part without a
+ * form-data Content-Disposition, or with one it cannot read (a filename*=
+ * in a charset it does not decode), without a word: only the count tells.
+ */
+function partsIn(bytes: Buffer, boundary: string): number {
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  let parts = 0;
+  let at = bytes.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? -2 : bytes.indexOf(delimiter);
+  // Each turn moves past a delimiter: bounded by the body's length.
+  for (; at !== -1; at = bytes.indexOf(delimiter, at + delimiter.length)) {
+    const next = at + delimiter.length;
+    if (bytes[next] === DASH && bytes[next + 1] === DASH) break;
+    if (bytes[next] === CR && bytes[next + 1] === LF) parts++;
+  }
+  return parts;
+}
+
+/** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */
+const CONTROL = /[\0-\x08\n-\x1f\x7f]/;
 
 // Percent-escapes are content: a BOM among them (%EF%BB%BF) is kept, as WHATWG's "UTF-8 decode without BOM" keeps it.
 const UTF8_ESCAPES = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -124,6 +163,12 @@ function fieldCountPasses(text: string, max: number): boolean {
     start = end + 1;
   }
   return false;
+}
+
+function undecodable(name: string): UnsupportedMediaType {
+  return new UnsupportedMediaType(
+    `form field ${JSON.stringify(cut(name))} has a charset form() does not decode: a multipart field is read in UTF-8 (the default), ISO-8859-1 or UTF-16LE`,
+  );
 }
 
 function malformed(problem: string): BadRequest {

@@ -55,6 +55,8 @@ export interface RequestState {
 /** What the app gives each request. */
 export interface RequestOptions {
   bodyLimit: number;
+  /** The body limit of the route a method and path reach, if it has one: for a body read before routing (by middleware). */
+  routeBodyLimit?: (method: string, path: string) => number | undefined;
   logger: Logger;
   /** How bodies are parsed, built once per app; the defaults when absent. */
   body?: BodySettings;
@@ -409,7 +411,14 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
         'the request body was first read after the response was done, when Node has discarded it: read it in the view (or a middleware), and after-response tasks can read it again',
       ));
     }
-    return (this.#bytes ??= readBody(this.#body, this.headers, this[kRouteTarget]?.bodyLimit ?? this.#options.bodyLimit));
+    return (this.#bytes ??= readBody(this.#body, this.headers, HttpRequest.#bodyLimit(this)));
+  }
+
+  /** The route's body limit, else the app's; the route's also when a middleware reads the body before routing has found it. */
+  static #bodyLimit(request: HttpRequest): number {
+    const target = request[kRouteTarget];
+    const routeLimit = target === undefined ? request.#options.routeBodyLimit?.(request.method, request.path) : target.bodyLimit;
+    return routeLimit ?? request.#options.bodyLimit;
   }
 
   /**

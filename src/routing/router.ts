@@ -125,6 +125,15 @@ export class Router {
   }
 
   /**
+   * The body limit of the route `method` and `path` reach, found without
+   * resolving them: for a body middleware reads before routing. Undefined
+   * when that route has none, or no route takes them.
+   */
+  bodyLimitOf(method: string, path: string): number | undefined {
+    return (this.#tree.find(method as Method, path)?.store as RouteTarget | undefined)?.bodyLimit;
+  }
+
+  /**
    * The asterisk-form target, which names the server as a whole, is for
    * OPTIONS only (RFC 9112 3.2.4); Node's parser takes it with any method,
    * and find-my-way would match `GET *` to the route for `/`.

@@ -9,6 +9,7 @@ import { describe } from '../util/describe.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
+import { ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
 export interface StaticFilesOptions {
@@ -41,6 +42,7 @@ const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 
 const DOTFILES = ['ignore', 'deny', 'allow'];
 /** The request headers @fastify/send reads. */
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
+const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
 const ENCODED_SLASH = /%2F|%5C/i;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
@@ -84,11 +86,18 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     checkPath(request.path, file);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
     const { send, typeOf } = await sender!;
-    const result = await send(headersOnly(request), `/${file}`, sendOptions);
-    // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
-    result.stream.destroy();
+    const ask = async (withRange: boolean): Promise<SendResult> => {
+      const answer = await send(headersOnly(request, withRange), `/${file}`, sendOptions);
+      // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
+      answer.stream.destroy();
+      return answer;
+    };
+    let result = await ask(true);
+    const ifRange = request.headers.get('if-range');
+    if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
     if (result.type === 'directory') return redirect(withSlash(request), 301);
     if (result.type !== 'file') throw refusal(request, result);
+    if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(request.path);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${request.path}: not a regular file`);
     const fd = await openInside(result.metadata.path, root, request.path);
@@ -174,17 +183,30 @@ function checkPath(full: string, file: string): void {
 }
 
 /**
- * What @fastify/send reads of a request: its conditional headers, and HEAD
- * for its method, so that it answers with the headers only and opens
- * nothing: the route reads the file (file-body.ts).
+ * What @fastify/send reads of a request: its conditional headers (without
+ * its Range when `withRange` is false), and HEAD for its method, so that it
+ * answers with the headers only and opens nothing: the route reads the file
+ * (file-body.ts).
  */
-function headersOnly(request: HttpRequest): Readable {
+function headersOnly(request: HttpRequest, withRange = true): Readable {
   const headers: Record<string, string> = {};
-  for (const name of CONDITIONAL) {
+  for (const name of withRange ? CONDITIONAL : UNRANGED) {
     const value = request.headers.get(name);
     if (value !== null) headers[name] = value;
   }
   return { method: 'HEAD', headers } as unknown as Readable;
+}
+
+/**
+ * @fastify/send's answer to a Range with an If-Range, as RFC 9110 13.1.5 has
+ * it: a 206 or 416 it gave though the If-Range fails (it compares laxly, see
+ * preconditions.ts) is the whole file's answer instead (`unranged`). A 416
+ * carries no validators: the whole file's answer tells whether it holds.
+ */
+async function strictIfRange(ranged: SendResult, ifRange: string, unranged: () => Promise<SendResult>): Promise<SendResult> {
+  if (ranged.statusCode === 206 && ifRangeHolds(ifRange, ranged.headers)) return ranged;
+  const whole = await unranged();
+  return ranged.statusCode === 416 && ifRangeHolds(ifRange, whole.headers) ? ranged : whole;
 }
 
 /** Where a 206's range starts, from the Content-Range @fastify/send wrote (`bytes <start>-<end>/<size>`). */
@@ -200,10 +222,14 @@ function refusal(request: HttpRequest, result: SendResult): Error {
     case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);
     case 403: return new PermissionDenied(`${shown} is not served`);
     case 404: return new NotFound(shown.endsWith('/') ? `no index file in ${shown}` : `no file at ${shown}`);
-    case 412: return new HttpError(412, `${shown} does not match the request's preconditions`);
+    case 412: return preconditionFailed(shown);
     case 416: return new HttpError(416, `range ${request.headers.get('range')} is not satisfiable for ${shown}`, pickRange(result.headers));
     default: return result.type === 'error' ? result.metadata.error : new Error(`static file ${shown}: status ${result.statusCode}`);
   }
+}
+
+function preconditionFailed(shown: string): HttpError {
+  return new HttpError(412, `${shown} does not match the request's preconditions`);
 }
 
 function pickRange(headers: Record<string, string>): Record<string, string> {

@@ -63,8 +63,34 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     for (const body of bodies) assert.deepEqual(await send(body), { status: 400, text: 'malformed multipart body: Malformed part header' }, body.slice(0, 80));
   });
 
+  test("Django's sanitize_file_name and busboy's filename*: a control character percent-encoded in filename*= (NUL, CR LF, ESC) is a 400, as it is written raw; a tab is kept, as raw", async () => {
+    for (const [escaped, code] of [['a%00b.txt', '0000'], ['a%0D%0Ab.txt', '000D'], ['%1B%5B31mred.txt', '001B'], ['a%7F.txt', '007F']]) {
+      const body = field('a', 'x') + part(`Content-Disposition: form-data; name="f"; filename*=utf-8''${escaped}`, 'y') + END;
+      assert.deepEqual(await send(body), { status: 400, text: `malformed multipart body: part 2 has a control character (U+${code}) in its filename` }, escaped);
+    }
+    const tab = await send(part(`Content-Disposition: form-data; name="f"; filename*=utf-8''a%09b.txt`, 'y') + END);
+    assert.deepEqual(JSON.parse(tab.text), [['f', { filename: 'a\tb.txt', type: 'text/plain', text: 'y' }]]);
+  });
+
   test("Starlette's 'name must be provided': a part with no name fails the form, naming the part", async () => {
     assert.deepEqual(await send(field('a', 'x') + part('Content-Disposition: form-data', 'y') + END), { status: 400, text: 'malformed multipart body: part 2 has no name in its Content-Disposition' });
+  });
+
+  test("RFC 7578 4.2, as Starlette holds it: a part with no Content-Disposition, another than form-data, or a filename*= in a charset busboy cannot decode, which busboy skips without a word, fails the form", async () => {
+    const expected = (skipped: number) => ({
+      status: 400,
+      text: `malformed multipart body: ${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`,
+    });
+    const skippedParts = [
+      part('Content-Type: text/plain', 'y'),
+      part('Content-Disposition: attachment; name="b"', 'y'),
+      part(`Content-Disposition: form-data; name="f"; filename*=shift_jis''%82%a0.txt`, 'y'),
+    ];
+    for (const skipped of skippedParts) assert.deepEqual(await send(field('a', 'x') + skipped + END), expected(1), skipped);
+    assert.deepEqual(await send(skippedParts.join('') + field('a', 'x') + END), expected(3));
+    // Delimiters as busboy finds them: a boundary not after a CRLF, a preamble and a delimiter in the epilogue are no parts.
+    const answer = await send(`preamble\r\n${field('a', 'x--B\r\n')}${END}\r\n--B\r\nepilogue`);
+    assert.deepEqual(answer, { status: 200, text: JSON.stringify([['a', 'x--B\r\n']]) });
   });
 
   test("Django's file_uploads test_filename_traversal_upload and busboy's path stripping: a filename's directories are dropped, Unix and Windows", async () => {
@@ -81,6 +107,19 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.equal(answer.status, 200);
     // 'é' went out as UTF-8 (C3 A9); read as ISO-8859-1, as its part says, it is two characters.
     assert.deepEqual(JSON.parse(answer.text), [['f', { filename: '€ rates.txt', type: 'text/plain', text: 'x' }], ['latin', '\u00c3\u00a9']]);
+  });
+
+  test("busboy's part charsets: a field in one busboy does not decode (it gave undefined, which FormData made the text \"undefined\") is a 415 naming the field; UTF-16LE is read", async () => {
+    for (const charset of ['windows-1251', 'Shift_JIS', 'utf-16be']) {
+      const body = field('a', 'x') + part(`Content-Disposition: form-data; name="city"\r\nContent-Type: text/plain; charset=${charset}`, 'Kyiv') + END;
+      assert.deepEqual(await send(body), {
+        status: 415,
+        text: 'form field "city" has a charset form() does not decode: a multipart field is read in UTF-8 (the default), ISO-8859-1 or UTF-16LE',
+      }, charset);
+    }
+    // 'hi' in UTF-16LE: 68 00 69 00.
+    const answer = await send(part('Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=utf-16le', 'h\0i\0') + END);
+    assert.deepEqual(answer, { status: 200, text: '[["a","hi"]]' });
   });
 
   test("Django's and Starlette's UTF-8 names: a field name and a filename sent as UTF-8 (as browsers and FormData send them) are read as UTF-8", async () => {

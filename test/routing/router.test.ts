@@ -358,6 +358,22 @@ describe('per-route bodyLimit', () => {
     assert.equal(res.status, 413);
     assert.match(await res.text(), /the limit is 100 bytes/);
   });
+
+  test("a body a middleware reads before routing (a webhook's signature check) is still under the route's limit: the app's let 11 bytes through to /small and refused 500 to /large", async () => {
+    const early = createApp({
+      bodyLimit: 100,
+      middleware: [{ name: 'readsFirst', async processRequest(request) { await request.bytes(); } }],
+      routes: [post('/small', size, { bodyLimit: 10 }), post('/large', size, { bodyLimit: 1_000 }), post('/default', size)],
+    });
+    const earlyClient = createTestClient(early);
+    const small = await earlyClient.post('/small', { body: 'x'.repeat(11) });
+    assert.equal(small.status, 413);
+    assert.match(await small.text(), /the limit is 10 bytes/);
+    assert.equal(await (await earlyClient.post('/large', { body: 'x'.repeat(500) })).text(), '500');
+    assert.equal((await earlyClient.post('/default', { body: 'x'.repeat(101) })).status, 413);
+    // No route: the app's limit, and then the 404.
+    assert.equal((await earlyClient.post('/nowhere', { body: 'x'.repeat(50) })).status, 404);
+  });
 });
 
 describe('typed params', () => {

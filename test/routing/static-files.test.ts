@@ -55,6 +55,7 @@ describe('staticFiles()', () => {
     routes: [
       staticFiles('/assets', { root, maxAge: 86_400_000, immutable: true }),
       include('/v1', [staticFiles('/files', { root, dotfiles: 'deny', index: false })]),
+      staticFiles('/unvalidated', { root, etag: false, lastModified: false }),
     ],
   });
   let server: Server;
@@ -115,6 +116,49 @@ describe('staticFiles()', () => {
     assert.equal(beyond.status, 416);
     assert.equal(beyond.headers['content-range'], 'bytes */13');
     assert.equal(beyond.body.toString(), 'range bytes=500-600 is not satisfiable for /assets/hello.txt');
+  });
+
+  test('If-Range (RFC 9110 13.1.5): a weak entity-tag never matches, a date only the Last-Modified exactly, and without validators nothing does: the whole file, never a range', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const etag = headers.etag!;
+    const modified = headers['last-modified']!;
+    const later = new Date(Date.parse(modified) + 20_000).toUTCString();
+    const cases: [target: string, ifRange: string, range: string, status: number][] = [
+      ['/assets/hello.txt', modified, 'bytes=0-4', 206],
+      ['/assets/hello.txt', etag, 'bytes=0-4', 200],
+      ['/assets/hello.txt', etag.slice(2), 'bytes=0-4', 200],
+      ['/assets/hello.txt', later, 'bytes=0-4', 200],
+      // A Range that the failed If-Range voids cannot be unsatisfiable; one that holds leaves the 416.
+      ['/assets/hello.txt', etag, 'bytes=500-600', 200],
+      ['/assets/hello.txt', modified, 'bytes=500-600', 416],
+      ['/unvalidated/hello.txt', modified, 'bytes=0-4', 200],
+    ];
+    for (const [target, ifRange, range, status] of cases) {
+      const response = await get(target, { 'if-range': ifRange, range });
+      assert.equal(response.status, status, `${target} If-Range ${ifRange}, ${range}`);
+      if (status === 416) continue;
+      assert.equal(response.body.toString(), status === 206 ? 'hello' : 'hello, world\n', ifRange);
+      assert.equal(response.headers['content-range'], status === 206 ? 'bytes 0-4/13' : undefined, ifRange);
+    }
+  });
+
+  test('If-Match (RFC 9110 13.1.1) compares strongly: the weak ETag sent matches no tag, written with its W/ or without, so only * holds; a 412 before any 304 or 206', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const etag = headers.etag!;
+    const cases: [ifMatch: string, extra: Record<string, string>, status: number][] = [
+      [etag, {}, 412],
+      [etag.slice(2), {}, 412],
+      [`"other", ${etag}`, {}, 412],
+      [etag, { 'if-none-match': etag }, 412],
+      [etag, { range: 'bytes=0-4' }, 412],
+      ['*', {}, 200],
+      ['*', { range: 'bytes=0-4' }, 206],
+    ];
+    for (const [ifMatch, extra, status] of cases) {
+      const response = await get('/assets/hello.txt', { 'if-match': ifMatch, ...extra });
+      assert.equal(response.status, status, `If-Match ${ifMatch} ${JSON.stringify(extra)}`);
+      if (status === 412) assert.equal(response.body.toString(), '/assets/hello.txt does not match the request\'s preconditions');
+    }
   });
 
   test('streams through the response path: the after-response work sees every byte counted, once the last one is out', async () => {
