@@ -438,24 +438,27 @@ test('a store file written by a newer Coda, or another program\'s database: coda
   }
 });
 
-test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {
-  const db = tempDb(t);
-  const app = makeApp(db);
-  const server = await serve(app, { port: 0, handleSignals: false });
-  await server.close();
-  const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
-  t.after(() => cli.child.kill('SIGKILL'));
-  await cli.line(/coda: worker running charge from sqlite store/);
-  const charged = new Promise<void>((resolve) => cli.child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('charged order 42') && resolve()));
-  // This process only journals the task: the worker runs it.
-  const producer = makeApp(db, false);
-  const producing = await serve(producer, { port: 0, handleSignals: false });
-  await producer.tasks.enqueue(charge, { order: 42, fail: false });
-  await producing.close();
-  await charged;
-  cli.child.kill('SIGTERM');
-  assert.equal(await cli.exited, 0);
-});
+// SIGHUP is what a closed terminal sends: graceful as SIGTERM, not the default outright kill.
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`coda worker runs the app's durable tasks from its store and stops gracefully on ${signal}`, async (t) => {
+    const db = tempDb(t);
+    const app = makeApp(db);
+    const server = await serve(app, { port: 0, handleSignals: false });
+    await server.close();
+    const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
+    t.after(() => cli.child.kill('SIGKILL'));
+    await cli.line(/coda: worker running charge from sqlite store/);
+    const charged = new Promise<void>((resolve) => cli.child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('charged order 42') && resolve()));
+    // This process only journals the task: the worker runs it.
+    const producer = makeApp(db, false);
+    const producing = await serve(producer, { port: 0, handleSignals: false });
+    await producer.tasks.enqueue(charge, { order: 42, fail: false });
+    await producing.close();
+    await charged;
+    cli.child.kill(signal);
+    assert.equal(await cli.exited, 0);
+  });
+}
 
 test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
   const db = tempDb(t);
