@@ -50,6 +50,14 @@ describe('HttpError and its subclasses', () => {
     assert.deepEqual(error.headers, { 'www-authenticate': 'Bearer' });
   });
 
+  test('MethodNotAllowed without its allowed methods (from plain JavaScript) is a TypeError saying what it takes', () => {
+    for (const args of [[], ['not here']]) {
+      assert.throws(() => new (MethodNotAllowed as new (...args: unknown[]) => MethodNotAllowed)(...args), {
+        name: 'TypeError', message: /^MethodNotAllowed takes the methods allowed first \(a 405 must carry them in its Allow header\), as in new MethodNotAllowed\(\['GET', 'HEAD'\], message\), got /,
+      });
+    }
+  });
+
   test('a status outside 400-599 is a RangeError', () => {
     for (const status of [200, 399, 600, 404.5]) {
       assert.throws(() => new HttpError(status), { name: 'RangeError', message: /HttpError status must be an integer from 400 to 599/ });
