@@ -206,15 +206,18 @@ test('a module that cannot be loaded, or exports no app, is exit code 1 with the
   assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);
 });
 
-test('coda serve serves the module\'s app on the port given, prints its URL and stops gracefully on SIGTERM', async (t) => {
-  const cli = coda(['serve', fixture, '--port', '0'], { CODA_TEST_DB: tempDb(t) });
-  t.after(() => cli.child.kill('SIGKILL'));
-  const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
-  const res = await fetch(url!);
-  assert.equal(await res.text(), `hello from ${cli.child.pid}`);
-  cli.child.kill('SIGTERM');
-  assert.equal(await cli.exited, 0);
-});
+// SIGHUP is what a closed terminal sends: graceful as SIGTERM, not the default outright kill.
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`coda serve serves the module's app on the port given, prints its URL and stops gracefully on ${signal}`, async (t) => {
+    const cli = coda(['serve', fixture, '--port', '0'], { CODA_TEST_DB: tempDb(t) });
+    t.after(() => cli.child.kill('SIGKILL'));
+    const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+    const res = await fetch(url!);
+    assert.equal(await res.text(), `hello from ${cli.child.pid}`);
+    cli.child.kill(signal);
+    assert.equal(await cli.exited, 0);
+  });
+}
 
 test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
