@@ -167,6 +167,9 @@ export async function runClusterWorker(settings: ClusterSettings): Promise<void>
   const server = await listen(app, settings);
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (signalled = true));
+  // SIGHUP is the primary's (a rolling restart). A closed terminal sends it to the whole process group,
+  // and its default would kill this worker outright, its requests in flight cut: the primary replaces it gracefully.
+  process.on('SIGHUP', () => {});
   process.on('message', (message: Message) => {
     if (message?.coda !== 'shutdown' || signalled) return;
     signalled = true;

@@ -219,7 +219,7 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
+test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP (to the primary, or to every process as a closed terminal sends it) restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   let done = false;
   t.after(() => {
@@ -241,9 +241,12 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   await cli.line(/worker \d+ listening/, mark);
   assert.equal(workerPids().length, 3);
 
+  // SIGHUP as a closed terminal sends it, to the whole process group: the workers leave it to the primary's restart.
   mark = cli.stderr.length;
   cli.child.kill('SIGHUP');
+  for (const pid of workerPids().filter((pid) => pid !== victim)) process.kill(pid, 'SIGHUP');
   await cli.line(/2 workers restarted/, mark);
+  assert.deepEqual(cli.stderr.slice(mark).filter((text) => text.includes('died')), [], 'no worker died of SIGHUP');
   assert.equal(workerPids().length, 5);
   const served = new Set<string>();
   for (let i = 0; i < 20; i++) served.add(await get());
