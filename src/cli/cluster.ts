@@ -40,6 +40,8 @@ export class Primary {
   readonly #listened = new WeakSet<Worker>();
   #stopping = false;
   #restarting = false;
+  /** The worker whose successor the restart is starting. */
+  #replacing: Worker | undefined;
   #failedStarts = 0;
   #exitCode = 0;
   readonly #metrics: ClusterMetrics;
@@ -100,7 +102,8 @@ export class Primary {
       if (this.#running.size === 0) process.exit(this.#exitCode);
       return;
     }
-    if (!wasLive || !this.#listened.has(worker)) return;
+    // A worker the restart is replacing already has its successor on the way.
+    if (!wasLive || !this.#listened.has(worker) || worker === this.#replacing) return;
     this.#out.line(this.#out.style('yellow', `coda: worker ${worker.process.pid} died (${describeExit(code, signal)}); starting another`));
     this.#replace();
   }
@@ -125,9 +128,17 @@ export class Primary {
     try {
       for (const [i, worker] of old.entries()) {
         this.#out.progress(`restarting workers ${i}/${old.length}`);
-        await this.#fork();
+        // One that died since the restart began was replaced when it died (#exited): waiting for its exit would never end.
+        if (!this.#live.has(worker)) continue;
+        this.#replacing = worker;
+        try {
+          await this.#fork();
+        } finally {
+          this.#replacing = undefined;
+        }
         if (this.#stopping) return;
-        this.#live.delete(worker);
+        // It died while its successor started: the successor is its replacement.
+        if (!this.#live.delete(worker)) continue;
         const exited = once(worker, 'exit');
         worker.send({ coda: 'shutdown' } satisfies Message);
         await exited;

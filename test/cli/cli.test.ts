@@ -260,6 +260,24 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   done = true;
 });
 
+test('coda serve --workers 2: a worker that dies during a restart is replaced once, and the restart still ends with 2 workers', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.line(/with 2 workers/);
+  const workerPids = (): number[] => cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
+  const [, second] = workerPids();
+  const mark = cli.stderr.length;
+  cli.child.kill('SIGHUP');
+  await cli.line(/restarting 2 workers/, mark);
+  // The first worker's successor is starting (a process to load): the second dies before its turn.
+  process.kill(second!, 'SIGKILL');
+  await cli.line(/2 workers restarted/, mark);
+  const alive = workerPids().filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+  assert.equal(alive.length, 2, `workers alive after the restart: ${alive.join(', ')}; it said:\n${cli.stderr.slice(mark).join('\n')}`);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
 test('coda serve --workers 2: a metrics scrape sums every worker\'s counts, the store\'s gauges counted once, and names a worker that does not answer', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', metricsFixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   t.after(() => cli.child.kill('SIGKILL'));
