@@ -25,7 +25,7 @@ export class HttpError extends Error {
   constructor(status: number, message?: string, headers: Record<string, string> = NO_HEADERS) {
     super(message ?? defaultMessage(status));
     if (!Number.isInteger(status) || status < 400 || status > 599) {
-      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
+      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${describe(status)}`);
     }
     this.status = status;
     // Checked now, like any response header, and copied: a bad value found
