@@ -41,6 +41,8 @@ export class Primary {
   readonly #listened = new WeakSet<Worker>();
   #stopping = false;
   #restarting = false;
+  /** The worker whose successor the restart is starting. */
+  #replacing: Worker | undefined;
   #failedStarts = 0;
   #exitCode = 0;
   readonly #metrics: ClusterMetrics;
@@ -101,7 +103,8 @@ export class Primary {
       if (this.#running.size === 0) process.exit(this.#exitCode);
       return;
     }
-    if (!wasLive || !this.#listened.has(worker)) return;
+    // A worker the restart is replacing already has its successor on the way.
+    if (!wasLive || !this.#listened.has(worker) || worker === this.#replacing) return;
     this.#out.line(this.#out.style('yellow', `coda: worker ${worker.process.pid} died (${describeExit(code, signal)}); starting another`));
     this.#replace();
   }
@@ -126,9 +129,17 @@ export class Primary {
     try {
       for (const [i, worker] of old.entries()) {
         this.#out.progress(`restarting workers ${i}/${old.length}`);
-        await this.#fork();
+        // One that died since the restart began was replaced when it died (#exited): waiting for its exit would never end.
+        if (!this.#live.has(worker)) continue;
+        this.#replacing = worker;
+        try {
+          await this.#fork();
+        } finally {
+          this.#replacing = undefined;
+        }
         if (this.#stopping) return;
-        this.#live.delete(worker);
+        // It died while its successor started: the successor is its replacement.
+        if (!this.#live.delete(worker)) continue;
         const exited = once(worker, 'exit');
         tellWorker(worker, { coda: 'shutdown' } satisfies Message);
         await exited;
@@ -168,6 +179,9 @@ export async function runClusterWorker(settings: ClusterSettings): Promise<void>
   const server = await listen(app, settings);
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (signalled = true));
+  // SIGHUP is the primary's (a rolling restart). A closed terminal sends it to the whole process group,
+  // and its default would kill this worker outright, its requests in flight cut: the primary replaces it gracefully.
+  process.on('SIGHUP', () => {});
   process.on('message', (message: Message) => {
     if (message?.coda !== 'shutdown' || signalled) return;
     signalled = true;

@@ -8,8 +8,9 @@ import { integer, parse } from './usage.js';
 export const SERVE_HELP = `Usage: coda serve <module> [options]
 
 Serves the app that <module> exports (its default export, or the export
-named \`app\`) until SIGTERM or SIGINT, then shuts down gracefully: requests in
-flight are answered and after-response tasks run, within the shutdown timeout.
+named \`app\`) until SIGTERM or SIGINT (or SIGHUP, a closed terminal's, in one
+process), then shuts down gracefully: requests in flight are answered and
+after-response tasks run, within the shutdown timeout.
 
 Options:
   -p, --port <n>              port to listen on (default: $PORT, else 3000; 0 picks a free one)
@@ -51,6 +52,8 @@ export async function serveCommand(args: string[], progress: Output): Promise<un
   } else {
     const app = await loadApp(settings.module);
     const server = await listen(app, settings);
+    // A closed terminal sends SIGHUP, whose default kills at once (the requests in flight and their tasks with it): drain as on SIGTERM.
+    process.on('SIGHUP', () => process.kill(process.pid, 'SIGTERM'));
     progress.line(`coda: serving ${settings.module} on ${progress.style('cyan', server.url)} (pid ${process.pid}; Ctrl-C or SIGTERM stops it gracefully)`);
   }
   return undefined;

@@ -7,9 +7,9 @@ import { integer, parse } from './usage.js';
 export const WORKER_HELP = `Usage: coda worker <module> [options]
 
 Runs the durable tasks of the app that <module> exports, from the app's task
-store, beside the web processes that register them, until SIGTERM or SIGINT
-(running attempts get 10 s to finish; the rest go back to the store), with
-the app's runner settings (createApp({ tasks: { leaseMs, pollMs, ... } })).
+store, beside the web processes that register them, until SIGTERM, SIGINT or
+SIGHUP (running attempts get 10 s to finish; the rest go back to the store),
+with the app's runner settings (createApp({ tasks: { leaseMs, pollMs, ... } })).
 
 Options:
   -c, --concurrency <n>  attempts running at once (default: the app's

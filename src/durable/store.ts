@@ -29,7 +29,7 @@ export interface RequestSnapshot {
   path: string;
   /** The route's pattern, when it was routed. */
   route?: string;
-  /** The route's name (`get(path, view, { name })`), when it has one. */
+  /** The route's name as `app.reverse()` takes it (`namespace:name` inside include() with a namespace), when it has one. */
   routeName?: string;
   /** The client's address (`request.ip`, trusted proxies considered), when known: for audit tasks. */
   ip?: string;

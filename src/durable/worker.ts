@@ -12,7 +12,7 @@ export interface WorkerOptions extends RunnerOptions {
   definitions: readonly Task<never>[];
   store: TaskStore;
   logger?: Logger;
-  /** Close gracefully on SIGTERM and SIGINT, then exit. Default true. */
+  /** Close gracefully on SIGTERM, SIGINT or SIGHUP (a closed terminal), then exit; a second signal exits at once (code 1). Default true. */
   handleSignals?: boolean;
   /** A span per attempt, continuing the trace of the request that registered the task (as `createApp({ tracing })`); needs `@opentelemetry/api`. Default off. */
   tracing?: boolean | TracingOptions;
@@ -22,6 +22,8 @@ export interface Worker {
   /** Stops claiming, lets running attempts finish until the deadline, gives the rest back to the store; resolves with them. */
   close(options?: { timeoutMs?: number }): Promise<StoredTask[]>;
 }
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'tracing'];
 
@@ -60,13 +62,15 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
     return left;
   })());
   if (options.handleSignals ?? true) {
+    let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) process.exit(1);
+      signalled = true;
       logger.info({ signal }, 'worker shutting down: finishing running tasks');
-      process.once(signal, () => process.exit(1));
       void close().then(() => process.exit(0), () => process.exit(1));
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    // SIGHUP too: a worker started from a terminal that closes would otherwise die outright, its running attempts left to stall.
+    for (const signal of SIGNALS) process.on(signal, onSignal);
   }
   logger.info({ tasks: [...definitions.keys()], store: store.description }, 'worker started');
   return { close };

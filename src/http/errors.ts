@@ -1,3 +1,4 @@
+import { describe } from '../util/describe.js';
 import { ResponseHeaders } from './headers.js';
 
 /**
@@ -24,7 +25,7 @@ export class HttpError extends Error {
   constructor(status: number, message?: string, headers: Record<string, string> = NO_HEADERS) {
     super(message ?? defaultMessage(status));
     if (!Number.isInteger(status) || status < 400 || status > 599) {
-      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${status}`);
+      throw new RangeError(`HttpError status must be an integer from 400 to 599, got ${describe(status)}`);
     }
     this.status = status;
     // Checked now, like any response header, and copied: a bad value found
@@ -90,6 +91,10 @@ export class MethodNotAllowed extends HttpError {
   override readonly code: string = 'CODA_METHOD_NOT_ALLOWED';
   readonly allowed: readonly string[];
   constructor(allowed: readonly string[], message?: string) {
+    // From plain JavaScript, `new MethodNotAllowed()` or a message first failed with "Cannot read properties of undefined (reading 'join')".
+    if (!Array.isArray(allowed)) {
+      throw new TypeError(`MethodNotAllowed takes the methods allowed first (a 405 must carry them in its Allow header), as in new MethodNotAllowed(['GET', 'HEAD'], message), got ${describe(allowed)}`);
+    }
     super(405, message, { allow: allowed.join(', ') });
     this.allowed = allowed;
   }

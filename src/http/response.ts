@@ -4,7 +4,7 @@ import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kStr
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { currentRequest } from '../util/current-request.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 import { payloadJson } from '../util/json-payload.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { HttpRequest } from './request.js';
@@ -302,7 +302,13 @@ export class HttpResponse {
 export class JsonResponse extends HttpResponse {
   /** `value`: anything JSON can encode; `undefined` (which it cannot) does not type-check, a function fails at run time. */
   constructor(value: {} | null, init?: ResponseInit) {
-    const body = JSON.stringify(value);
+    let body: string | undefined;
+    try {
+      body = JSON.stringify(value);
+    } catch (error) {
+      // JSON's own message ("Do not know how to serialize a BigInt") names neither the response nor what to do.
+      throw new TypeError(`JsonResponse cannot encode ${describe(value)} as JSON: ${errorMessage(error)} (convert it first, e.g. a BigInt to a string, or give the object a toJSON())`, { cause: error });
+    }
     if (body === undefined) throw new TypeError(`JsonResponse cannot encode ${describe(value)} as JSON`);
     super(body, init);
   }

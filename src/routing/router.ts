@@ -18,7 +18,7 @@ export interface RouteTarget {
   bodyLimit: number | undefined;
   /** The path pattern, for `request.route`. */
   pattern: string;
-  /** The route's name (`RouteOptions.name`), for the snapshot a durable task keeps of its request. */
+  /** The route's whole name (`namespace:name` inside include()), as app.reverse() takes it: for the snapshot a durable task keeps and error messages. */
   name?: string | undefined;
   /** The view inside the middleware of its groups (include()): the outermost group's onion. */
   handler?: Handler;
@@ -62,9 +62,7 @@ export class Router {
   /** `routes`: the app's routes and groups, flattened (see include.ts). */
   constructor(routes: readonly FlatRoute[], options: RouterOptions = {}) {
     this.#appendSlash = options.appendSlash ?? false;
-    // Each route's whole name (namespace:name), for the duplicate-route error only.
-    const names = new Map<RouteTarget, string>();
-    const stored = routes.map((route) => this.#add(route, options, names));
+    const stored = routes.map((route) => this.#add(route, options));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
     routes.forEach(({ route, path }, i) => {
       if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', path)) this.#tree.on('HEAD', path, noop, stored[i]);
@@ -77,9 +75,8 @@ export class Router {
     this.#serverOptions = { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: '*' };
   }
 
-  #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions, names: Map<RouteTarget, string>): RouteTarget {
-    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name: options.name };
-    if (name !== undefined) names.set(stored, name);
+  #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
+    const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name };
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
     if (withMiddleware.length > 0 && compose !== undefined) {
       const onions = withMiddleware.map((group, depth) => this.#groups.onion(group, depth, compose));
@@ -89,7 +86,7 @@ export class Router {
     for (const method of methods) {
       // find-my-way's own error names neither route, and shows the path with its params cut (`/a/:`).
       const taken = this.#tree.findRoute(method, path);
-      if (taken !== null) throw new TypeError(`two routes answer ${method} ${path}: ${describeRoute(taken.store as RouteTarget, names)} and ${describeRoute(stored, names)}; remove one, or change its method or path`);
+      if (taken !== null) throw new TypeError(`two routes answer ${method} ${path}: ${describeRoute(taken.store as RouteTarget)} and ${describeRoute(stored)}; remove one, or change its method or path`);
       this.#tree.on(method, path, noop, stored);
     }
     if (name !== undefined) {
@@ -186,8 +183,8 @@ export class Router {
 function noop(): void {}
 
 /** A route in an error message: its view, its whole name and its pattern (which may be written with other param names). */
-function describeRoute(target: RouteTarget, names: ReadonlyMap<RouteTarget, string>): string {
-  const name = names.get(target);
+function describeRoute(target: RouteTarget): string {
+  const { name } = target;
   return `${target.culprit}${name === undefined ? '' : ` (named ${JSON.stringify(name)})`} at ${target.pattern}`;
 }
 

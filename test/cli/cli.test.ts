@@ -206,17 +206,20 @@ test('a module that cannot be loaded, or exports no app, is exit code 1 with the
   assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);
 });
 
-test('coda serve serves the module\'s app on the port given, prints its URL and stops gracefully on SIGTERM', async (t) => {
-  const cli = coda(['serve', fixture, '--port', '0'], { CODA_TEST_DB: tempDb(t) });
-  t.after(() => cli.child.kill('SIGKILL'));
-  const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
-  const res = await fetch(url!);
-  assert.equal(await res.text(), `hello from ${cli.child.pid}`);
-  cli.child.kill('SIGTERM');
-  assert.equal(await cli.exited, 0);
-});
+// SIGHUP is what a closed terminal sends: graceful as SIGTERM, not the default outright kill.
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`coda serve serves the module's app on the port given, prints its URL and stops gracefully on ${signal}`, async (t) => {
+    const cli = coda(['serve', fixture, '--port', '0'], { CODA_TEST_DB: tempDb(t) });
+    t.after(() => cli.child.kill('SIGKILL'));
+    const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+    const res = await fetch(url!);
+    assert.equal(await res.text(), `hello from ${cli.child.pid}`);
+    cli.child.kill(signal);
+    assert.equal(await cli.exited, 0);
+  });
+}
 
-test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
+test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP (to the primary, or to every process as a closed terminal sends it) restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   let done = false;
   t.after(() => {
@@ -238,9 +241,12 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   await cli.line(/worker \d+ listening/, mark);
   assert.equal(workerPids().length, 3);
 
+  // SIGHUP as a closed terminal sends it, to the whole process group: the workers leave it to the primary's restart.
   mark = cli.stderr.length;
   cli.child.kill('SIGHUP');
+  for (const pid of workerPids().filter((pid) => pid !== victim)) process.kill(pid, 'SIGHUP');
   await cli.line(/2 workers restarted/, mark);
+  assert.deepEqual(cli.stderr.slice(mark).filter((text) => text.includes('died')), [], 'no worker died of SIGHUP');
   assert.equal(workerPids().length, 5);
   const served = new Set<string>();
   for (let i = 0; i < 20; i++) served.add(await get());
@@ -252,6 +258,24 @@ test('coda serve --workers 2: two processes share the port, a dead one is replac
   assert.match(cli.stderr.join('\n'), /SIGTERM: shutting down 2 worker\(s\) gracefully/);
   for (const pid of workerPids()) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
   done = true;
+});
+
+test('coda serve --workers 2: a worker that dies during a restart is replaced once, and the restart still ends with 2 workers', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.line(/with 2 workers/);
+  const workerPids = (): number[] => cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
+  const [, second] = workerPids();
+  const mark = cli.stderr.length;
+  cli.child.kill('SIGHUP');
+  await cli.line(/restarting 2 workers/, mark);
+  // The first worker's successor is starting (a process to load): the second dies before its turn.
+  process.kill(second!, 'SIGKILL');
+  await cli.line(/2 workers restarted/, mark);
+  const alive = workerPids().filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+  assert.equal(alive.length, 2, `workers alive after the restart: ${alive.join(', ')}; it said:\n${cli.stderr.slice(mark).join('\n')}`);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
 });
 
 test('coda serve --workers 2: a metrics scrape sums every worker\'s counts, the store\'s gauges counted once, and names a worker that does not answer', { timeout: 60_000 }, async (t) => {
@@ -438,24 +462,27 @@ test('a store file written by a newer Coda, or another program\'s database: coda
   }
 });
 
-test('coda worker runs the app\'s durable tasks from its store and stops on SIGTERM', async (t) => {
-  const db = tempDb(t);
-  const app = makeApp(db);
-  const server = await serve(app, { port: 0, handleSignals: false });
-  await server.close();
-  const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
-  t.after(() => cli.child.kill('SIGKILL'));
-  await cli.line(/coda: worker running charge from sqlite store/);
-  const charged = new Promise<void>((resolve) => cli.child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('charged order 42') && resolve()));
-  // This process only journals the task: the worker runs it.
-  const producer = makeApp(db, false);
-  const producing = await serve(producer, { port: 0, handleSignals: false });
-  await producer.tasks.enqueue(charge, { order: 42, fail: false });
-  await producing.close();
-  await charged;
-  cli.child.kill('SIGTERM');
-  assert.equal(await cli.exited, 0);
-});
+// SIGHUP is what a closed terminal sends: graceful as SIGTERM, not the default outright kill.
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`coda worker runs the app's durable tasks from its store and stops gracefully on ${signal}`, async (t) => {
+    const db = tempDb(t);
+    const app = makeApp(db);
+    const server = await serve(app, { port: 0, handleSignals: false });
+    await server.close();
+    const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
+    t.after(() => cli.child.kill('SIGKILL'));
+    await cli.line(/coda: worker running charge from sqlite store/);
+    const charged = new Promise<void>((resolve) => cli.child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('charged order 42') && resolve()));
+    // This process only journals the task: the worker runs it.
+    const producer = makeApp(db, false);
+    const producing = await serve(producer, { port: 0, handleSignals: false });
+    await producer.tasks.enqueue(charge, { order: 42, fail: false });
+    await producing.close();
+    await charged;
+    cli.child.kill(signal);
+    assert.equal(await cli.exited, 0);
+  });
+}
 
 test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
   const db = tempDb(t);

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import {
-  after, createApp, get, HttpResponse, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, task, type TaskContext,
+  after, createApp, get, HttpResponse, include, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, task, type TaskContext,
   type TaskStore,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
@@ -105,6 +105,21 @@ test("a task's request snapshot names its route when the route has a name, throu
   await client.settle();
   assert.equal(seen[0]?.request?.route, '/notes/:id/share');
   assert.equal(seen[0]?.request?.routeName, 'share-note');
+});
+
+test("a task's request snapshot names a route inside include() with its namespace, as app.reverse() takes it", async () => {
+  const seen: TaskContext[] = [];
+  const audit = task('audit', (_payload: object, ctx) => { seen.push(ctx); });
+  const notes = [post('/:id/share', () => new HttpResponse('shared').after(audit, {}), { name: 'share' })];
+  const app = createApp({
+    tasks: { definitions: [audit] },
+    routes: [include('/notes', [include('/v1', notes, { namespace: 'v1' })], { namespace: 'notes' })],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.post('/notes/v1/3/share')).status, 200);
+  await client.settle();
+  assert.equal(seen[0]?.request?.routeName, 'notes:v1:share');
+  assert.equal(app.reverse(seen[0]!.request!.routeName!, { id: 3 }), '/notes/v1/3/share');
 });
 
 test('ctx.log is the app\'s logger bound to the task\'s id and name, and the request id when a request caused it', async () => {

@@ -50,10 +50,20 @@ describe('HttpError and its subclasses', () => {
     assert.deepEqual(error.headers, { 'www-authenticate': 'Bearer' });
   });
 
-  test('a status outside 400-599 is a RangeError', () => {
+  test('MethodNotAllowed without its allowed methods (from plain JavaScript) is a TypeError saying what it takes', () => {
+    for (const args of [[], ['not here']]) {
+      assert.throws(() => new (MethodNotAllowed as new (...args: unknown[]) => MethodNotAllowed)(...args), {
+        name: 'TypeError', message: /^MethodNotAllowed takes the methods allowed first \(a 405 must carry them in its Allow header\), as in new MethodNotAllowed\(\['GET', 'HEAD'\], message\), got /,
+      });
+    }
+  });
+
+  test('a status outside 400-599, or not a number, is a RangeError naming what it got', () => {
     for (const status of [200, 399, 600, 404.5]) {
       assert.throws(() => new HttpError(status), { name: 'RangeError', message: /HttpError status must be an integer from 400 to 599/ });
     }
+    // A status from a string (a header, a query) is named as one: "got 404" alone would read as a bug in Coda.
+    assert.throws(() => new HttpError('404' as unknown as number), { name: 'RangeError', message: /, got string "404"$/ });
   });
 });
 

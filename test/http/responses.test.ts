@@ -43,6 +43,10 @@ describe('HttpResponse', () => {
     // @ts-expect-error: undefined is not a JSON value, and the types say so.
     assert.throws(() => new JsonResponse(undefined), { name: 'TypeError', message: /JsonResponse cannot encode undefined/ });
     assert.throws(() => new JsonResponse(() => 1), { name: 'TypeError', message: /JsonResponse cannot encode a function/ });
+    assert.throws(() => new JsonResponse({ id: 1n }), { name: 'TypeError', message: /^JsonResponse cannot encode a plain object as JSON: Do not know how to serialize a BigInt \(convert it first/ });
+    const cycle: Record<string, unknown> = {};
+    cycle['self'] = cycle;
+    assert.throws(() => new JsonResponse(cycle), { name: 'TypeError', message: /^JsonResponse cannot encode a plain object as JSON: Converting circular structure/ });
   });
 
   test('types: JsonResponse does not take undefined, HttpResponse does not take an object', () => {
