@@ -99,7 +99,8 @@ export class TestClient {
       if (app.tasks.useForTests(sqliteStore({ path: ':memory:' }), clock)) CLOCKS.set(app, clock);
     }
     this.#clock = CLOCKS.get(app) ?? new TestClock();
-    // A test serves the app: its tasks run here, enqueued ones included.
+    // A test serves the app: its tasks run here, enqueued ones included (on the app's store too after a client before closed it).
+    app.tasks.reopen();
     app.tasks.runHere();
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
     this.#unobserveDurable = app.tasks.defined
