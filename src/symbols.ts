@@ -85,8 +85,10 @@ export const kListen = Symbol('coda.listen');
 export const kTransformStream = Symbol('coda.transformStream');
 /** Route: called with the app when the app is built, for routes that observe their app (the dashboard's). */
 export const kMount = Symbol('coda.mount');
-/** App: aborts when the last of its servers begins to close, so long-lived responses (the dashboard's event streams) end and do not hold the drain up; a server put on the app afterwards gets a fresh one. */
+/** App: aborts when the last of its servers begins to close; a server put on the app afterwards gets a fresh one. */
 export const kClosingSignal = Symbol('coda.closingSignal');
+/** App: hears each server begin to close, so long-lived responses on its connections (the dashboard's event streams) end and do not hold its drain up. */
+export const kOnServerClosing = Symbol('coda.onServerClosing');
 /** Tasks: the app's durable task definitions, for `coda worker`. */
 export const kDefinitions = Symbol('coda.definitions');
 /** Tasks: the app's task store (undefined when none is set), for `coda tasks` and `coda worker`. */

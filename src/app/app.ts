@@ -25,7 +25,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream } from '../transport/body.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -88,6 +88,8 @@ export class App {
   #closing = false;
   /** Aborted once every server the app is on has begun to close; a server put on the app afterwards gets a fresh one (see `kGovern`). */
   #closingController = new AbortController();
+  /** Told each time one of the app's servers begins to close (see `kOnServerClosing`). */
+  readonly #closingListeners: ServerClosingListener[] = [];
   /** The app's shutdown (`kShutDown`): under way, or done (it may be served again). */
   #shutdown: 'draining' | 'done' | undefined;
 
@@ -152,8 +154,8 @@ export class App {
    * @internal `serve()` or `attach()` put `server` under the app's shutdown:
    * the app drains once every such server has closed. An app whose servers
    * had all begun to close, or that had shut down, is served again: a fresh
-   * closing signal, its metrics' gauges count it again, its durable store
-   * opens anew. Refused while its shutdown runs.
+   * closing signal (the dashboard streams anew), its metrics' gauges count
+   * it again, its durable store opens anew. Refused while its shutdown runs.
    */
   [kGovern](server: object): void {
     if (this.#shutdown === 'draining') throw new Error('the app is shutting down (its last server is closing): await that close() before serving the app again');
@@ -178,8 +180,14 @@ export class App {
     this.#closing = true;
     // Another framework writes a response's head when it likes: each one in flight on that server asks for its connection's close then.
     for (const exchange of this.#inFlight) if (exchange instanceof AdoptedExchange) exchange.closeConnection(this.#inFlight);
-    for (const open of this.#servers) if (!isClosing(open)) return;
-    this.#closingController.abort();
+    const whole = [...this.#servers].every(isClosing);
+    for (const listener of this.#closingListeners) listener(server, whole);
+    if (whole) this.#closingController.abort();
+  }
+
+  /** @internal `listener` hears each of the app's servers begin to close, for as long as the app lives (it may be served again). */
+  [kOnServerClosing](listener: ServerClosingListener): void {
+    this.#closingListeners.push(listener);
   }
 
   /** @internal `server` has closed its connections: how many of the app's servers are still open or closing (0: the app drains now). */
@@ -589,6 +597,9 @@ export class App {
     return this.#scheduler;
   }
 }
+
+/** One of the app's servers begins to close (undefined: a framework's, unnamed); `whole`: every one of them has (see `kServerClosing`). */
+export type ServerClosingListener = (server: object | undefined, whole: boolean) => void;
 
 /** Sets the request id header, unless the app set one itself. `request.id` is a checked token or a UUID: safe to set as is. */
 function echoRequestId(header: string, id: string, response: HttpResponse): void {
