@@ -161,6 +161,8 @@ export class App {
     if (this.#shutdown === 'draining') throw new Error('the app is shutting down (its last server is closing): await that close() before serving the app again');
     if (this.#shutdown === 'done') {
       this.#shutdown = undefined;
+      // Its servers have all closed: no response asks for its connection's close now.
+      this.#closing = false;
       this.#observing.reopen();
       this.tasks.reopen();
     }
