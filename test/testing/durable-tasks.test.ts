@@ -56,6 +56,18 @@ test('with tasks: \'app\', a client made after another was closed runs the durab
   assert.deepEqual(ran, [1, 2, 3]);
 });
 
+test('two in-process clients open at once: closing one leaves the other the app\'s durable tasks, and the last one closes them', async () => {
+  const { app, calls } = flakyApp();
+  const first = createTestClient(app);
+  const second = createTestClient(app);
+  await second.close();
+  assert.equal((await first.post('/4')).status, 200, 'its durable task is journaled on the store the two share');
+  await first.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(calls, [4, 4]);
+  await first.close();
+  await assert.rejects(app.tasks.stats(), /sqlite store :memory: is unavailable/, 'closed with the last client');
+});
+
 test('two clients open at once share the app\'s store and its clock: either one\'s settle() runs the retries', async () => {
   const { app, calls } = flakyApp();
   await using first = createTestClient(app);
