@@ -342,6 +342,11 @@ export class Tasks {
    */
   async settle(advance: (to: number) => boolean): Promise<void> {
     if (this.#opened === undefined) return;
+    // Shut down, or shutting down: nothing more runs here once its close (which lets what runs finish, until its deadline) is done.
+    if (this.#closed !== undefined) {
+      await this.#closed;
+      return;
+    }
     // Settling runs what is due: in this process, which serves from now on.
     this.runHere();
     await this.#opened;
