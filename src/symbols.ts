@@ -35,8 +35,6 @@ export const kDispatch = Symbol('coda.dispatch');
 export const kScheduler = Symbol('coda.scheduler');
 /** App: resolves when no request is in flight. */
 export const kRequestsDone = Symbol('coda.requestsDone');
-/** App: shutdown past its deadline: gives up what has not run and lists it. */
-export const kAbandon = Symbol('coda.abandon');
 /** App: the process exits now: gives up every task pending or running and lists it. */
 export const kAbandonNow = Symbol('coda.abandonNow');
 /** Signal: its receivers as after-response entries. */
@@ -61,7 +59,7 @@ export const kSettle = Symbol('coda.settle');
 export const kUnfinished = Symbol('coda.unfinished');
 /** App: shutdown of the durable tasks' runner; resolves with the tasks left in the store. */
 export const kCloseTasks = Symbol('coda.closeTasks');
-/** App: its shutdown is complete: it lets go of what it shares with other apps (its gauges in a shared metrics registry). */
+/** App: its shutdown, once its last server closed: the tasks run or given up, then it lets go of what it shares with other apps (its gauges in a shared metrics registry). */
 export const kShutDown = Symbol('coda.shutDown');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
@@ -87,8 +85,10 @@ export const kListen = Symbol('coda.listen');
 export const kTransformStream = Symbol('coda.transformStream');
 /** Route: called with the app when the app is built, for routes that observe their app (the dashboard's). */
 export const kMount = Symbol('coda.mount');
-/** App: aborts when the last of its servers begins to close, so long-lived responses (the dashboard's event streams) end and do not hold the drain up. */
+/** App: aborts when the last of its servers begins to close; a server put on the app afterwards gets a fresh one. */
 export const kClosingSignal = Symbol('coda.closingSignal');
+/** App: hears each server begin to close, so long-lived responses on its connections (the dashboard's event streams) end and do not hold its drain up. */
+export const kOnServerClosing = Symbol('coda.onServerClosing');
 /** Tasks: the app's durable task definitions, for `coda worker`. */
 export const kDefinitions = Symbol('coda.definitions');
 /** Tasks: the app's task store (undefined when none is set), for `coda tasks` and `coda worker`. */

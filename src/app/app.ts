@@ -25,7 +25,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandon, kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream } from '../transport/body.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -86,7 +86,12 @@ export class App {
   readonly #servers = new Set<object>();
   /** One of the app's servers has begun to close: its responses may have to ask for their connection's close (see `#send`). */
   #closing = false;
-  readonly #closingController = new AbortController();
+  /** Aborted once every server the app is on has begun to close; a server put on the app afterwards gets a fresh one (see `kGovern`). */
+  #closingController = new AbortController();
+  /** Told each time one of the app's servers begins to close (see `kOnServerClosing`). */
+  readonly #closingListeners: ServerClosingListener[] = [];
+  /** The app's shutdown (`kShutDown`): under way, or done (it may be served again). */
+  #shutdown: 'draining' | 'done' | undefined;
 
   constructor(options: AppOptions = {}) {
     checkAppOptions(options);
@@ -147,8 +152,23 @@ export class App {
     for (const { route, path } of routes) (route as MountableRoute)[kMount]?.(this, path);
   }
 
-  /** @internal `serve()` or `attach()` put `server` under the app's shutdown: the app drains once every such server has closed. */
+  /**
+   * @internal `serve()` or `attach()` put `server` under the app's shutdown:
+   * the app drains once every such server has closed. An app whose servers
+   * had all begun to close, or that had shut down, is served again: a fresh
+   * closing signal (the dashboard streams anew), its metrics' gauges count
+   * it again, its durable store opens anew. Refused while its shutdown runs.
+   */
   [kGovern](server: object): void {
+    if (this.#shutdown === 'draining') throw new Error('the app is shutting down (its last server is closing): await that close() before serving the app again');
+    if (this.#shutdown === 'done') {
+      this.#shutdown = undefined;
+      // Its servers have all closed: no response asks for its connection's close now.
+      this.#closing = false;
+      this.#observing.reopen();
+      this.tasks.reopen();
+    }
+    if (this.#closingController.signal.aborted) this.#closingController = new AbortController();
     this.#servers.add(server);
   }
 
@@ -164,8 +184,14 @@ export class App {
     this.#closing = true;
     // Another framework writes a response's head when it likes: each one in flight on that server asks for its connection's close then.
     for (const exchange of this.#inFlight) if (exchange instanceof AdoptedExchange) exchange.closeConnection(this.#inFlight);
-    for (const open of this.#servers) if (!isClosing(open)) return;
-    this.#closingController.abort();
+    const whole = [...this.#servers].every(isClosing);
+    for (const listener of this.#closingListeners) listener(server, whole);
+    if (whole) this.#closingController.abort();
+  }
+
+  /** @internal `listener` hears each of the app's servers begin to close, for as long as the app lives (it may be served again). */
+  [kOnServerClosing](listener: ServerClosingListener): void {
+    this.#closingListeners.push(listener);
   }
 
   /** @internal `server` has closed its connections: how many of the app's servers are still open or closing (0: the app drains now). */
@@ -188,7 +214,7 @@ export class App {
     this.#observer?.refused(refusal);
   }
 
-  /** @internal Aborts when the last of the app's servers begins to close (see `kServerClosing`). */
+  /** @internal Aborts when the last of the app's servers begins to close (see `kServerClosing`); read it anew after `kGovern`, which may replace it. */
   get [kClosingSignal](): AbortSignal {
     return this.#closingController.signal;
   }
@@ -479,11 +505,11 @@ export class App {
   }
 
   /**
-   * @internal Shutdown's deadline has passed: the requests still in flight give
+   * Shutdown's deadline has passed: the requests still in flight give
    * up the tasks they registered, then the scheduler aborts and gives up the
    * rest. Resolves with every task given up.
    */
-  async [kAbandon](deadline: number): Promise<TaskRecord[]> {
+  async #abandon(deadline: number): Promise<TaskRecord[]> {
     const given = this.#abandonInFlight();
     return given.concat(await this.#scheduler.drain(deadline));
   }
@@ -553,9 +579,21 @@ export class App {
     return this.tasks.close(deadline);
   }
 
-  /** @internal Its shutdown is complete (closeApp): a registry it shares with other apps no longer asks it for its counts. */
-  [kShutDown](): void {
-    this.#observing.close();
+  /**
+   * @internal The app's shutdown, its last server closed (closeApp): the
+   * tasks left run until `deadline`, then the rest are given up and running
+   * durable tasks given back to the store; a registry it shares with other
+   * apps no longer asks it for its counts. Resolves with the tasks given up
+   * and those left in the store. A server may be put on it again once done.
+   */
+  async [kShutDown](deadline: number): Promise<[TaskRecord[], StoredTask[]]> {
+    this.#shutdown = 'draining';
+    try {
+      return await Promise.all([this.#abandon(deadline), this[kCloseTasks](deadline)]);
+    } finally {
+      this.#observing.close();
+      this.#shutdown = 'done';
+    }
   }
 
   /** @internal */
@@ -563,6 +601,9 @@ export class App {
     return this.#scheduler;
   }
 }
+
+/** One of the app's servers begins to close (undefined: a framework's, unnamed); `whole`: every one of them has (see `kServerClosing`). */
+export type ServerClosingListener = (server: object | undefined, whole: boolean) => void;
 
 /** Sets the request id header, unless the app set one itself. `request.id` is a checked token or a UUID: safe to set as is. */
 function echoRequestId(header: string, id: string, response: HttpResponse): void {

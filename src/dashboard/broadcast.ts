@@ -14,9 +14,15 @@ export interface BroadcastSettings {
  * sees the latest state when it catches up.
  */
 class Subscriber {
+  /** The server whose connection the stream is on (undefined: none, as for app.fetch()). */
+  readonly server: object | undefined;
   #waiting: string | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
+
+  constructor(server: object | undefined) {
+    this.server = server;
+  }
 
   offer(message: string, replace: boolean): void {
     if (this.#closed || (!replace && this.#waiting !== undefined)) return;
@@ -58,7 +64,8 @@ class Subscriber {
  * Server-sent events to every open stream: one snapshot made per interval
  * (only while someone listens) and sent when it changed, a heartbeat comment
  * otherwise now and then. Streams are bounded in number, end when their
- * client goes away, and all end at once on `closeAll()` (server shutdown).
+ * client goes away, and those of a server end at once when it begins to
+ * close (`end()`).
  */
 export class Broadcast {
   readonly #settings: BroadcastSettings;
@@ -71,7 +78,6 @@ export class Broadcast {
   #lastSentAt = 0;
   #ticking = false;
   #tickAgain = false;
-  #closed = false;
 
   constructor(settings: BroadcastSettings, produce: () => Promise<string>, onError: (error: unknown) => void) {
     this.#settings = settings;
@@ -84,17 +90,18 @@ export class Broadcast {
     return this.#subscribers.size;
   }
 
-  /** Whether another stream may open: false when `maxClients` are open or the server is closing. */
+  /** Whether another stream may open: false when `maxClients` are open. */
   get accepting(): boolean {
-    return !this.#closed && this.#subscribers.size < this.#settings.maxClients;
+    return this.#subscribers.size < this.#settings.maxClients;
   }
 
   /**
-   * A new stream (check `accepting` first); it ends when `signal` aborts, or
-   * when `allowed`, asked before each message but the first, says no.
+   * A new stream on `server`'s connection (check `accepting` first); it ends
+   * when `signal` aborts, when `allowed`, asked before each message but the
+   * first, says no, or on `end()`.
    */
-  subscribe(signal: AbortSignal, allowed: () => Promise<boolean>): AsyncGenerator<string> {
-    const subscriber = new Subscriber();
+  subscribe(signal: AbortSignal, allowed: () => Promise<boolean>, server: object | undefined): AsyncGenerator<string> {
+    const subscriber = new Subscriber(server);
     this.#subscribers.add(subscriber);
     const leave = (): void => {
       signal.removeEventListener('abort', leave);
@@ -142,12 +149,14 @@ export class Broadcast {
     }
   }
 
-  /** Ends every stream and refuses new ones: the server is closing, and an open stream must not hold its drain up. */
-  closeAll(): void {
-    this.#closed = true;
-    for (const subscriber of this.#subscribers) subscriber.close();
-    this.#subscribers.clear();
-    this.#stopTimer();
+  /** Ends the streams on `server`'s connections (every stream: `all`): it is closing, and an open stream must not hold its drain up. */
+  end(server: object | undefined, all: boolean): void {
+    for (const subscriber of this.#subscribers) {
+      if (!all && subscriber.server !== server) continue;
+      subscriber.close();
+      this.#subscribers.delete(subscriber);
+    }
+    if (this.#subscribers.size === 0) this.#stopTimer();
   }
 
   #stopTimer(): void {

@@ -59,6 +59,8 @@ export class Tasks {
   /** Whether this process serves the app (see runHere()): only then does it run tasks. */
   #servesHere = false;
   #closed: Promise<StoredTask[]> | undefined;
+  /** `#closed` has resolved: the store may be opened anew (see reopen()). */
+  #closeDone = false;
   /** Listeners to attempt ends, told by the runner once it starts. */
   readonly #observers = new Set<(record: AttemptRecord) => void>();
   readonly #settings: Required<RunnerOptions>;
@@ -206,8 +208,9 @@ export class Tasks {
     });
   }
 
-  /** @internal As runHere(), for `serve()` and the Fastify plugin, which report a store that cannot open themselves. */
+  /** @internal As runHere(), for `serve()` and the Fastify plugin, which report a store that cannot open themselves; after close(), it opens anew (see reopen()). */
   open(): Promise<void> {
+    this.reopen();
     this.#servesHere = true;
     if (this.#run) this.#runner?.claimTasks();
     return this.#openStore();
@@ -220,7 +223,7 @@ export class Tasks {
    */
   #openStore(): Promise<void> {
     if (this.#opened === undefined && this.#closed !== undefined) {
-      return Promise.reject(new StoreUnavailable(this.#store?.description ?? 'the durable task store', new Error('the app has shut down')));
+      return Promise.reject(new StoreUnavailable(this.#store?.description ?? 'the durable task store', new Error(this.#closeDone ? 'the app has shut down' : 'the app is shutting down: await its close() before serving it again')));
     }
     return (this.#opened ??= this.#start().catch((error: unknown) => {
       this.#opened = undefined;
@@ -250,10 +253,7 @@ export class Tasks {
    * and its clock.
    */
   useForTests(store: TaskStore, clock: Clock): boolean {
-    if (this.#closed !== undefined) {
-      this.#opened = this.#closed = this.#runner = this.#journal = undefined;
-      this.#servesHere = false;
-    }
+    this.reopen();
     if (this.#opened !== undefined) return false;
     this.#store = store;
     this.#clock = clock;
@@ -342,6 +342,11 @@ export class Tasks {
    */
   async settle(advance: (to: number) => boolean): Promise<void> {
     if (this.#opened === undefined) return;
+    // Shut down, or shutting down: nothing more runs here once its close (which lets what runs finish, until its deadline) is done.
+    if (this.#closed !== undefined) {
+      await this.#closed;
+      return;
+    }
     // Settling runs what is due: in this process, which serves from now on.
     this.runHere();
     await this.#opened;
@@ -367,7 +372,19 @@ export class Tasks {
 
   /** @internal Shutdown: the runner stops claiming and gives back what it cannot finish by `deadline`. */
   close(deadline: number): Promise<StoredTask[]> {
-    return (this.#closed ??= this.#close(deadline));
+    return (this.#closed ??= this.#close(deadline).finally(() => (this.#closeDone = true)));
+  }
+
+  /**
+   * @internal The app is served again after close() (a server put on it, a
+   * test client made): once that close is done, the store is opened anew by
+   * the next call, and tasks run here again with the next runHere(). While
+   * it is under way, nothing changes (the store is still refused).
+   */
+  reopen(): void {
+    if (!this.#closeDone) return;
+    this.#opened = this.#closed = this.#runner = this.#journal = undefined;
+    this.#servesHere = this.#closeDone = false;
   }
 
   async #close(deadline: number): Promise<StoredTask[]> {

@@ -28,6 +28,13 @@ export interface Outcome {
   completed: boolean;
   /** The connection closed before the response was complete. */
   aborted: boolean;
+  /**
+   * Set when the server ended the request, not the client: why. Its body did
+   * not arrive in time (`status` is then the 408 the server answered in the
+   * app's stead) or was malformed (a 400), or the client took none of the
+   * response for `sendTimeoutMs`.
+   */
+  cutOff?: string;
   /** Set when writing the response failed, e.g. a stream that threw. */
   error?: unknown;
   /** Body bytes handed to the transport. */

@@ -8,7 +8,7 @@ import { recordedStatus } from './recorded-status.js';
  * `GET /notes/7 200 1.42 ms`, with the method, route pattern, path, status,
  * duration, bytes sent, request id and client address as fields (and
  * `aborted` when the client went first; the status 499 when it went before
- * the head was sent). Nothing is built when the logger does not write `info`.
+ * the head was sent; `cutOff` when the server ended it, saying why). Nothing is built when the logger does not write `info`.
  */
 export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome): void {
   if (!logsAt(logger, 'info')) return;
@@ -21,5 +21,12 @@ export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome
     remoteAddress: request.ip,
   };
   if (outcome.aborted) line.aborted = true;
-  logger.info(line, `${request.method} ${request.path} ${status} ${durationMs} ms${outcome.aborted ? ' (client went away)' : ''}`);
+  if (outcome.cutOff !== undefined) line.cutOff = outcome.cutOff;
+  logger.info(line, `${request.method} ${request.path} ${status} ${durationMs} ms${ending(outcome)}`);
+}
+
+/** Who ended a response not sent whole: the server (and why), or the client. */
+function ending(outcome: Outcome): string {
+  if (outcome.cutOff !== undefined) return ` (cut off by the server: ${outcome.cutOff})`;
+  return outcome.aborted ? ' (client went away)' : '';
 }

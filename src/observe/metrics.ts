@@ -260,6 +260,11 @@ export class Metrics {
     this.#set.sources.delete(this.#source);
   }
 
+  /** The app is served again (see close()): the gauges read its counts again. */
+  reopen(): void {
+    this.#set.sources.set(this.#source, this.#logger);
+  }
+
   /** A response is done. */
   request(request: HttpRequest, outcome: Outcome): void {
     const route = request.route ?? UNMATCHED_ROUTE;

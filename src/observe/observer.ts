@@ -73,6 +73,11 @@ export class Observer {
     this.metrics?.close();
   }
 
+  /** The app is served again after its shutdown: its metrics' gauges count it again. */
+  reopen(): void {
+    this.metrics?.reopen();
+  }
+
   /** `listener` hears every request from now on. */
   listen(listener: RequestListener): void {
     (this.#listeners ??= []).push(listener);

@@ -82,8 +82,9 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   const sendTimeoutMs = checkMs('attach(): sendTimeoutMs', options.sendTimeoutMs ?? 60_000, { zero: true });
-  app.tasks.runHere();
   const close = govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs });
+  // After govern(): an app attached again after its shutdown opens its store anew.
+  app.tasks.runHere();
   drainOnServerClose(server, close, shutdownTimeoutMs);
   // As on serve()'s servers: a connection's pipelined requests start no faster than they are answered.
   server.prependListener('request', holdPipelined);

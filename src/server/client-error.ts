@@ -51,7 +51,7 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
   const incoming = parsing(socket);
   // A request the app was given (its body too slow, or malformed) is recorded with its exchange, with this status: not twice.
   if (incoming?.complete === false) {
-    if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = status;
+    if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = { status, reason: text };
   } else if ((socket as Partial<Socket>).bytesRead !== 0) {
     // A connection that sent nothing (a browser's preconnect, a port probe) gets its 408 as from Node, but it is no request: not recorded.
     refused(refusalOf(status, text, socket as Partial<Socket>, error.code));

@@ -1,5 +1,5 @@
 import type { App } from '../app/app.js';
-import { kAbandon, kCloseTasks, kRequestsDone, kRequestsOn, kServerClosed, kServerClosing, kShutDown } from '../symbols.js';
+import { kRequestsDone, kRequestsOn, kServerClosed, kServerClosing, kShutDown } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
 import type { Listener } from './listener.js';
@@ -62,8 +62,7 @@ export async function drainApp(app: App, timeoutMs: number, server?: object): Pr
 
 /** Runs what is left until the deadline, gives up the rest and gives running durable tasks back to the store; logs the report. */
 async function closeApp(app: App, deadline: number, requestsInFlightAtClose: number): Promise<ShutdownReport> {
-  const [abandoned, left] = await Promise.all([app[kAbandon](deadline), app[kCloseTasks](deadline)]);
-  app[kShutDown]();
+  const [abandoned, left] = await app[kShutDown](deadline);
   const report: ShutdownReport = {
     tasksCompleted: app.afterStats().completed,
     tasksAbandoned: abandoned.map(({ name, requestId }) => ({ name, requestId })),

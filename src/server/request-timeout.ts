@@ -45,10 +45,10 @@ function expire(request: Http2ServerRequest, response: Http2ServerResponse): voi
   Object.defineProperty(request, 'complete', { value: false });
   // Not the app's answer: its exchange ends aborted (with the 408, when that went out), and what it answers later is not sent (see transport/node/response.ts).
   if (response.headersSent) {
-    (response as NodeResponse)[kCutOff] = true;
+    (response as NodeResponse)[kCutOff] = { reason: TIMED_OUT };
     stream.close(constants.NGHTTP2_CANCEL);
   } else {
-    (response as NodeResponse)[kCutOff] = 408;
+    (response as NodeResponse)[kCutOff] = { status: 408, reason: TIMED_OUT };
     answerAndCloseStream(response, 408, `${TIMED_OUT}\n`);
   }
 }

@@ -62,7 +62,14 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<Serve
   const port = (server.address() as AddressInfo).port;
   const url = serverUrl(listener.scheme, settings.host, port);
 
-  const close = govern(app, listener, () => url, settings);
+  let close: Server['close'];
+  try {
+    close = govern(app, listener, () => url, settings);
+  } catch (error) {
+    // Refused (the app's shutdown runs): the server is not left listening.
+    server.close();
+    throw error;
+  }
   return { url, port, server, close };
 }
 

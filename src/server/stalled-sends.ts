@@ -3,6 +3,7 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { kCutOff } from '../symbols.js';
+import type { CutOff } from '../transport/node/response.js';
 
 /**
  * Node's socket internals read here. `writeQueueSize` is the libuv handle's
@@ -14,7 +15,7 @@ import { kCutOff } from '../symbols.js';
 interface NodeSocket extends Socket {
   _handle?: { writeQueueSize?: unknown } | null;
   _parent?: NodeSocket | null;
-  _httpMessage?: (ServerResponse & { req?: IncomingMessage; [kCutOff]?: true }) | null;
+  _httpMessage?: (ServerResponse & { req?: IncomingMessage; [kCutOff]?: CutOff }) | null;
 }
 
 /** What a connection's output looked like at the last sweep, and since when it has not moved. */
@@ -128,7 +129,7 @@ function cutStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, time
 
 function close(socket: NodeSocket, timeoutMs: number, logger: Logger): void {
   const response = socket._httpMessage;
-  if (response != null) response[kCutOff] = true;
+  if (response != null) response[kCutOff] = { reason: `its client took none of the response for ${timeoutMs} ms (sendTimeoutMs)` };
   const request = response?.req;
   logger.warn(
     { method: request?.method, url: request?.url, remoteAddress: socket.remoteAddress, pendingBytes: socket.writableLength, sendTimeoutMs: timeoutMs },

@@ -13,9 +13,12 @@ import { TestResponse } from './test-response.js';
 /**
  * A request through `app` without a socket, with the pieces a socket's
  * request goes through (dispatch, journal, framing, outcome): the response as
- * a client gets it, with the error behind an error response.
+ * a client gets it, with the error behind an error response. Its head is
+ * delivered when the view's response is handed to the test; `signal`
+ * aborting before (the request's timeoutMs ran out) is a client gone first,
+ * as over a socket: nothing delivered, the exchange aborted.
  */
-export async function inProcess(app: App, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<TestResponse> {
+export async function inProcess(app: App, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<TestResponse> {
   if (body !== undefined) headers['content-length'] = String(body.length);
   // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
   headers['host'] ??= 'localhost';
@@ -28,6 +31,11 @@ export async function inProcess(app: App, method: string, path: string, headers:
     remoteAddress: '127.0.0.1',
   });
   exchange.response = await app[kJournal](exchange, await pending);
+  if (signal.aborted) {
+    if (exchange.response instanceof StreamingResponse) releaseStream(exchange.response);
+    exchange.finish(outcomeOf(exchange, false, undefined, false));
+    throw signal.reason;
+  }
   let failure: unknown;
   const failed = (error: unknown): void => {
     failure = exchange.error = error;

@@ -60,6 +60,8 @@ class TestClock {
 
 /** Each app's test clock: the one its durable tasks run on, which the clients open on it at once share. */
 const CLOCKS = new WeakMap<App, TestClock>();
+/** Each app's clients not closed yet: they share its durable tasks, which only the last one's close() stops. */
+const OPEN = new WeakMap<App, number>();
 
 /**
  * A client for tests. Each request resolves as soon as the response is
@@ -99,7 +101,9 @@ export class TestClient {
       if (app.tasks.useForTests(sqliteStore({ path: ':memory:' }), clock)) CLOCKS.set(app, clock);
     }
     this.#clock = CLOCKS.get(app) ?? new TestClock();
-    // A test serves the app: its tasks run here, enqueued ones included.
+    OPEN.set(app, (OPEN.get(app) ?? 0) + 1);
+    // A test serves the app: its tasks run here, enqueued ones included (on the app's store too after a client before closed it).
+    app.tasks.reopen();
     app.tasks.runHere();
     this.#unobserve = app[kScheduler].observe((record) => this.#tasks.push(record));
     this.#unobserveDurable = app.tasks.defined
@@ -157,7 +161,7 @@ export class TestClient {
     const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
     const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
       ? overSocket((await this.#serve()).url, method, target, headers, body, signal)
-      : inProcess(this.#app, method, target, headers, body));
+      : inProcess(this.#app, method, target, headers, body, signal));
     this.#jar?.store(response.headers.getSetCookie(), target);
     return response;
   }
@@ -180,7 +184,7 @@ export class TestClient {
     throw new Error(`client.settle(): not settled after ${timeoutMs} ms; still waiting for:\n${waiting.map((line) => `  ${line}`).join('\n')}`);
   }
 
-  /** Stops the real server, if one was started, and the app's durable tasks; stops recording tasks. Once: the client takes no more requests. */
+  /** Stops the real server, if one was started, and the app's durable tasks unless another client of the app is still open; stops recording tasks. Once: the client takes no more requests. */
   close(): Promise<void> {
     return (this.#closed ??= this.#close());
   }
@@ -188,8 +192,11 @@ export class TestClient {
   async #close(): Promise<void> {
     this.#unobserve();
     this.#unobserveDurable();
+    const others = OPEN.get(this.#app)! - 1;
+    OPEN.set(this.#app, others);
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
-    else await this.#app[kCloseTasks](performance.now() + 1_000);
+    // Clients still open on the app use its tasks: the last one stops them.
+    else if (others === 0) await this.#app[kCloseTasks](performance.now() + 1_000);
   }
 
   /** Refuses what a closed client cannot do: it records no task, and its server (if any) is gone. */

@@ -1,7 +1,7 @@
 import type { Exchange } from '../after/exchange.js';
 import type { Outcome } from '../http/response.js';
 
-/** An exchange's `Outcome`, built the same way by every transport once its response is done; `headersSent`: whether its head went out (a transport that cannot tell leaves it true). */
+/** An exchange's `Outcome`, built the same way by every transport once its response is done; `headersSent`: whether its head went out (over a socket, Node's word; for app.fetch(), whether the Response was made before its client left; in-process, whether the view answered before the test stopped waiting). */
 export function outcomeOf(exchange: Exchange, completed: boolean, status = exchange.response!.status, headersSent = true): Outcome {
   const outcome: Outcome = {
     status,

@@ -346,6 +346,38 @@ test('an open event stream does not hold up graceful shutdown: it ends when clos
   assert.equal((await stream.events.next()).done, true);
 });
 
+test('an app served again after its server closed (a server restarted, a socket test client per test) streams its dashboard again', { timeout: 10_000 }, async () => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  for (const round of [1, 2]) {
+    const server = await startServer(app);
+    const stream = await openEvents(`${server.url}/coda/events`);
+    assert.equal(stream.response.status, 200, `round ${round}: ${stream.response.status}`);
+    await snapshotWhere(stream.events, () => true);
+    await server.close({ timeoutMs: 5_000 });
+    assert.equal((await stream.events.next()).done, true);
+  }
+});
+
+test('one app on two servers: closing one ends the event streams on its connections only; a page on the other streams on', { timeout: 10_000 }, async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll, intervalMs: 20 }) });
+  const [closing, staying] = [await startServer(app), await startServer(app)];
+  t.after(() => staying.close());
+  const [onClosing, onStaying] = [await openEvents(`${closing.url}/coda/events`), await openEvents(`${staying.url}/coda/events`)];
+  t.after(onStaying.close);
+  await snapshotWhere(onClosing.events, () => true);
+  await snapshotWhere(onStaying.events, () => true);
+  // Its deadline far off: the stream must not hold the drain up to it (the test's timeout would fail first).
+  const report = await closing.close({ timeoutMs: 60_000 });
+  assert.equal(report.requestsInFlightAtClose, 1);
+  assert.equal((await onClosing.events.next()).done, true);
+  // The other page still gets snapshots: a request on its server shows in the next one.
+  await fetch(`${staying.url}/nothing-here`).then((res) => res.text());
+  await snapshotWhere(onStaying.events, (snapshot) => JSON.stringify(snapshot).includes('/nothing-here'));
+  const again = await openEvents(`${staying.url}/coda/events`);
+  assert.equal(again.response.status, 200);
+  again.close();
+});
+
 test('failed durable tasks show with payload and errors; Retry and Discard need the action header and act on the store', async (t) => {
   let failing = true;
   const charge = task('charge', (payload: { order: number }) => {

@@ -867,3 +867,31 @@ test('a script that only enqueues or inspects (a cron job, a management command)
   assert.equal(ran, 3);
   assert.equal((await settled.tasks.get(last))?.state, 'completed');
 });
+
+test('app.settle() after the app shut down resolves (nothing runs there any more), and during its shutdown waits for the attempt running', async () => {
+  const gate = deferred();
+  const started = deferred();
+  let finished = false;
+  const slow = task('slow', async () => {
+    started.resolve();
+    await gate.promise;
+    finished = true;
+  });
+  const app = createApp({
+    accessLog: false,
+    tasks: { definitions: [slow], store: sqliteStore({ path: ':memory:' }) },
+    routes: [post('/slow', () => {
+      after(slow, {});
+      return new HttpResponse('ok');
+    })],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  assert.equal((await fetch(`${server.url}/slow`, { method: 'POST' })).status, 200);
+  await started.promise;
+  const closed = server.close({ timeoutMs: 5_000 });
+  const settled = app.settle().then(() => finished);
+  gate.resolve();
+  assert.equal(await settled, true);
+  await closed;
+  await app.settle();
+});

@@ -218,16 +218,22 @@ test('two apps on one registry share its metrics (each name registered once, def
   assert.equal(samples.filter((s) => s.name === 'process_cpu_user_seconds_total').length, 1);
 });
 
-test('an app shut down (server.close()) is no longer asked for its counts by the registry it shared: its closed store does not cost the other apps their durable gauges', async (t) => {
-  const registry = new Registry();
-  const { logger, lines } = memoryLogger();
-  const closedStore = sqliteStore({ path: ':memory:' });
-  const stats = closedStore.stats.bind(closedStore);
+/** An in-memory store that counts how often its stats (what the durable gauges read) are asked for. */
+function countedStore(): { store: ReturnType<typeof sqliteStore>; asked: () => number } {
+  const store = sqliteStore({ path: ':memory:' });
+  const stats = store.stats.bind(store);
   let asked = 0;
-  closedStore.stats = (now) => {
+  store.stats = (now) => {
     asked++;
     return stats(now);
   };
+  return { store, asked: () => asked };
+}
+
+test('an app shut down (server.close()) is no longer asked for its counts by the registry it shared: its closed store does not cost the other apps their durable gauges', async (t) => {
+  const registry = new Registry();
+  const { logger, lines } = memoryLogger();
+  const { store: closedStore, asked } = countedStore();
   const closing = createApp({ logger, accessLog: false, metrics: { registry, defaultMetrics: false }, tasks: { definitions: [task('noop', () => {})], store: closedStore } });
   const closingServer = await startServer(closing, { host: '127.0.0.1' });
   let closed = false;
@@ -237,14 +243,28 @@ test('an app shut down (server.close()) is no longer asked for its counts by the
     routes: [get('/metrics', metricsView({ registry }))],
   });
   await scrape(url);
-  assert.equal(asked, 1, 'asked while it served');
+  assert.equal(asked(), 1, 'asked while it served');
   await closingServer.close();
   closed = true;
   const after = (await scrape(url)).samples;
-  assert.equal(asked, 1, 'not asked once shut down');
+  assert.equal(asked(), 1, 'not asked once shut down');
   assert.equal(value(after, 'coda_tasks_pending', { kind: 'durable' }), 0);
   assert.equal(value(after, 'coda_tasks_running', { kind: 'durable' }), 0);
   assert.deepEqual(lines.filter((line) => line.level >= LEVEL.warn), []);
+});
+
+test('an app served again after its shutdown (a server restarted in the same process) is asked for its counts again', async (t) => {
+  const registry = new Registry();
+  const { store, asked } = countedStore();
+  const app = createApp({ accessLog: false, metrics: { registry, defaultMetrics: false }, tasks: { definitions: [task('noop', () => {})], store } });
+  const { url } = await serveApp(t, { accessLog: false, metrics: { registry, defaultMetrics: false }, routes: [get('/metrics', metricsView({ registry }))] });
+  await (await startServer(app, { host: '127.0.0.1' })).close();
+  await scrape(url);
+  assert.equal(asked(), 0, 'not asked once shut down');
+  const again = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => again.close());
+  await scrape(url);
+  assert.equal(asked(), 1, 'asked again once served again');
 });
 
 test('metrics are off unless asked for; bad metrics options and a registry that is not one are refused, naming the option', () => {

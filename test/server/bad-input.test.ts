@@ -369,7 +369,7 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
   assert.doesNotMatch(scraped, /^http_request_duration_seconds_count\{[^}]*status_code="4/m, 'refusals are not requests the app answered');
 });
 
-test('a view reading a body that does not arrive in time: its request is recorded with the 408 the server sent in its stead (access log, tasks\' outcome), not as a client gone before any answer', { timeout: 5_000 }, async (t) => {
+test('a view reading a body that does not arrive in time: its request is recorded with the 408 the server sent in its stead (access log, tasks\' outcome), saying the server cut it off and why, not as a client gone', { timeout: 5_000 }, async (t) => {
   const { logger, lines } = memoryLogger();
   const seen = deferred<Outcome>();
   const app = createApp({
@@ -383,10 +383,13 @@ test('a view reading a body that does not arrive in time: its request is recorde
   t.after(() => server.close({ timeoutMs: 1_000 }));
   const response = await rawRequest(server, 'POST /read HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nthe start');
   assert.equal(response.status, 408);
-  const { status, headersSent, aborted } = await seen.promise;
-  assert.deepEqual({ status, headersSent, aborted }, { status: 408, headersSent: true, aborted: true });
+  const { status, headersSent, aborted, cutOff } = await seen.promise;
+  assert.deepEqual({ status, headersSent, aborted, cutOff }, { status: 408, headersSent: true, aborted: true, cutOff: 'the request did not arrive in time' });
   await app.settle();
-  const logged = lines.filter((line) => line.durationMs !== undefined).map((line) => line.status);
-  assert.deepEqual(logged, [408]);
+  const logged = lines.filter((line) => line.durationMs !== undefined);
+  assert.deepEqual(logged.map((line) => line.status), [408]);
+  // Who ended it: the server, not the client (which did not go away).
+  assert.match(String(logged[0]!.msg), /^POST \/read 408 [\d.]+ ms \(cut off by the server: the request did not arrive in time\)$/);
+  assert.equal(logged[0]!.cutOff, 'the request did not arrive in time');
   assert.equal(lines.filter((line) => String(line.msg).startsWith('request refused')).length, 0, 'recorded once, as the app\'s request');
 });

@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { after as afterResponse, createApp, get, HttpResponse, post, serve, type Server, type ServeOptions } from 'coda-http';
+import { after as afterResponse, createApp, get, HttpResponse, post, serve, sqliteStore, task, type Server, type ServeOptions } from 'coda-http';
+import { attach } from '../../src/server/attach.js';
 import { assertServes, canListen, connect, deferred, memoryLogger, startServer } from '../helpers.js';
 
 /** A small app; each suite gets its own, so requests from one do not show in another's close() report. */
@@ -206,6 +207,57 @@ describe('server.close()', () => {
     assert.deepEqual(await first, { tasksCompleted: 0, tasksAbandoned: [], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
     assert.equal(server.server.listening, false);
     await assert.rejects(fetch(`${server.url}/ok`));
+  });
+});
+
+describe('an app served again after its server closed', () => {
+  test('a server started again in the same process opens the durable store anew and runs the tasks of its requests', async (t) => {
+    const ran: number[] = [];
+    const note = task('note', (payload: { n: number }) => {
+      ran.push(payload.n);
+    });
+    const app = createApp({
+      accessLog: false,
+      tasks: { definitions: [note], store: sqliteStore({ path: ':memory:' }) },
+      routes: [post('/notes/:n', (request) => {
+        afterResponse(note, { n: Number(request.params.n) });
+        return new HttpResponse('noted', { status: 202 });
+      })],
+    });
+    for (const n of [1, 2]) {
+      const server = await startServer(app);
+      t.after(() => server.close());
+      const response = await fetch(`${server.url}/notes/${n}`, { method: 'POST' });
+      assert.equal(response.status, 202, await response.text());
+      await app.settle();
+      await server.close({ timeoutMs: 1_000 });
+    }
+    assert.deepEqual(ran, [1, 2]);
+  });
+
+  test('a server put on the app while its shutdown runs (its last server closed, its store closing) is refused, saying to await that close()', async (t) => {
+    const store = sqliteStore({ path: ':memory:' });
+    const storeClose = store.close.bind(store);
+    const closing = deferred();
+    const gate = deferred();
+    store.close = async () => {
+      closing.resolve();
+      await gate.promise;
+      return storeClose();
+    };
+    const app = createApp({ accessLog: false, tasks: { definitions: [task('noop', () => {})], store }, routes: [get('/ok', () => new HttpResponse('ok'))] });
+    const server = await startServer(app);
+    const closed = server.close({ timeoutMs: 5_000 });
+    await closing.promise;
+    const other = http.createServer(app.handler);
+    assert.throws(() => attach(app, other, { handleSignals: false }), /the app is shutting down \(its last server is closing\): await that close\(\) before serving the app again/);
+    gate.resolve();
+    await closed;
+    const attached = attach(app, other.listen(0, '127.0.0.1'), { handleSignals: false });
+    await once(other, 'listening');
+    t.after(() => attached.close({ timeoutMs: 1_000 }));
+    const { port } = other.address() as net.AddressInfo;
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/ok`)).text(), 'ok');
   });
 });
 

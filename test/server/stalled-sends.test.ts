@@ -77,6 +77,7 @@ async function readNothing(target: { readonly server: { readonly listening: bool
   assert.ok(performance.now() - sentAt >= TIMEOUT_MS, 'not before the timeout');
   assert.equal(outcome.aborted, true);
   assert.equal(outcome.completed, false);
+  assert.equal(outcome.cutOff, 'its client took none of the response for 300 ms (sendTimeoutMs)', 'the server ended it, and says why');
   // A paused socket learns of the close only when it reads again.
   client.resume();
   await closed;

@@ -3,7 +3,7 @@
 // driven by its settle().
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { after, createApp, HttpResponse, post, task } from 'coda-http';
+import { after, createApp, HttpResponse, post, sqliteStore, task } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 
 function flakyApp() {
@@ -33,6 +33,39 @@ test('a client made after another was closed has the app\'s durable tasks on a f
     assert.equal((await app.tasks.stats()).completed, 1, `client ${n}: its own store`);
   }
   assert.deepEqual(calls, [1, 1, 2, 2, 3, 3]);
+});
+
+test('with tasks: \'app\', a client made after another was closed runs the durable tasks on the app\'s store, opened anew', async () => {
+  const ran: number[] = [];
+  const note = task('note', (payload: { n: number }) => {
+    ran.push(payload.n);
+  });
+  const app = createApp({
+    tasks: { definitions: [note], store: sqliteStore({ path: ':memory:' }) },
+    routes: [post('/:n', (request) => {
+      after(note, { n: Number(request.params.n) });
+      return new HttpResponse('ok');
+    })],
+  });
+  for (const transport of ['in-process', 'socket', 'in-process'] as const) {
+    await using client = createTestClient(app, { tasks: 'app', transport });
+    const response = await client.post(`/${ran.length + 1}`);
+    assert.equal(response.status, 200, transport);
+    await client.settle({ timeoutMs: 5_000 });
+  }
+  assert.deepEqual(ran, [1, 2, 3]);
+});
+
+test('two in-process clients open at once: closing one leaves the other the app\'s durable tasks, and the last one closes them', async () => {
+  const { app, calls } = flakyApp();
+  const first = createTestClient(app);
+  const second = createTestClient(app);
+  await second.close();
+  assert.equal((await first.post('/4')).status, 200, 'its durable task is journaled on the store the two share');
+  await first.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(calls, [4, 4]);
+  await first.close();
+  await assert.rejects(app.tasks.stats(), /sqlite store :memory: is unavailable/, 'closed with the last client');
 });
 
 test('two clients open at once share the app\'s store and its clock: either one\'s settle() runs the retries', async () => {

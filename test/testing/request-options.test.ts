@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, JsonResponse, post } from 'coda-http';
+import { after, createApp, get, HttpResponse, JsonResponse, post, type Outcome } from 'coda-http';
 import { createTestClient, type TestRequestOptions } from 'coda-http/testing';
+import { deferred } from '../helpers.js';
 
 for (const transport of ['in-process', 'socket'] as const) {
   test(`${transport}: form sends a urlencoded form (a record or URLSearchParams) or a multipart one (FormData, files included)`, async () => {
@@ -87,5 +89,28 @@ for (const transport of ['in-process', 'socket'] as const) {
     await assert.rejects(client.get('/quick', { timeoutMs: -1 }), { name: 'RangeError', message: /^client GET \/quick timeoutMs must be a positive number of milliseconds/ });
     // The stuck view is still in flight: close() does not wait for it past its own deadline.
     await client.close();
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a request whose timeoutMs ran out before its view answered ends as one whose client left first: aborted, its head not sent`, async () => {
+    const gate = deferred();
+    const outcome = deferred<Outcome>();
+    const app = createApp({
+      routes: [get('/late', async (request) => {
+        after(({ outcome: seen }) => outcome.resolve(seen));
+        const { signal } = request;
+        await gate.promise;
+        // Over a socket, the server learns of the client's leaving from its connection: answered only once it has.
+        if (transport === 'socket' && !signal.aborted) await once(signal, 'abort');
+        return new HttpResponse('late');
+      })],
+    });
+    await using client = createTestClient(app, { transport });
+    await assert.rejects(client.get('/late', { timeoutMs: 50 }), /no complete response after 50 ms/);
+    gate.resolve();
+    const { headersSent, aborted, completed } = await outcome.promise;
+    assert.deepEqual({ headersSent, aborted, completed }, { headersSent: false, aborted: true, completed: false });
+    await client.settle({ timeoutMs: 5_000 });
   });
 }

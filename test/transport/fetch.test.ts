@@ -318,6 +318,34 @@ describe('app.fetch: after-response work waits for the body', () => {
     assert.deepEqual([(await outcome.promise).aborted, (await outcome.promise).completed], [true, false]);
   });
 
+  test('the Request\'s signal aborting while the view works: nothing was delivered, so the outcome says the head was not sent (a 499 in the access log), with a body or without; a Response read whole says it was', async () => {
+    const gate = deferred();
+    const { app, outcomes, lines } = makeApp([
+      get('/text', async () => {
+        await gate.promise;
+        return new HttpResponse('late');
+      }),
+      get('/none', async () => {
+        await gate.promise;
+        return new HttpResponse(null, { status: 204 });
+      }),
+      get('/read', () => new HttpResponse('read')),
+    ]);
+    const controller = new AbortController();
+    const late = ['/text', '/none'].map((path) => app.fetch(new Request(`${BASE}${path}`, { signal: controller.signal })));
+    controller.abort(new Error('client gone'));
+    gate.resolve();
+    // The body of the one that has one failed with the signal's reason: let go of.
+    await Promise.all(late.map(async (fetching) => (await fetching).body?.cancel().catch(() => {})));
+    assert.equal(await (await app.fetch(new Request(`${BASE}/read`))).text(), 'read');
+    await app.settle();
+    const seen = (path: string) => ({ headersSent: outcomes.get(path)!.headersSent, aborted: outcomes.get(path)!.aborted });
+    assert.deepEqual([seen('/text'), seen('/none'), seen('/read')], [
+      { headersSent: false, aborted: true }, { headersSent: false, aborted: true }, { headersSent: true, aborted: false },
+    ]);
+    assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]).sort(), [['/none', 499], ['/read', 200], ['/text', 499]]);
+  });
+
   test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {
     const { app, outcomes } = makeApp([get('/long', () => new StreamingResponse(chunks(['12345', '678']), { headers: { 'content-length': '5' } }))]);
     const response = await app.fetch(new Request(`${BASE}/long`));

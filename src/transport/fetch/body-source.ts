@@ -96,7 +96,8 @@ abstract class BodySource implements UnderlyingSource<Uint8Array> {
       this.controller?.error(error);
     }
     this.release();
-    this.exchange.finish(outcomeOf(this.exchange, false));
+    // The head is delivered once the Response is made (its stream given its controller): before that, the client left first.
+    this.exchange.finish(outcomeOf(this.exchange, false, undefined, this.controller !== undefined));
   }
 
   protected release(): void {}

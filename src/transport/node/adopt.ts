@@ -10,7 +10,7 @@ import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
 import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
-import { isComplete, type NodeResponse } from './response.js';
+import { isComplete, withCutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 
@@ -225,7 +225,8 @@ export class AdoptedExchange extends Exchange {
     this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
-    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500, res.headersSent));
+    // The server may have ended it in the framework's stead (a body too slow: 408; a stalled send).
+    this.finish(withCutOff(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500, res.headersSent), res as NodeResponse));
   }
 
   /**

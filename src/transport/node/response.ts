@@ -1,6 +1,13 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { constants } from 'node:http2';
+import type { Outcome } from '../../http/response.js';
 import { kCutOff } from '../../symbols.js';
+
+/** The server ended a response in the app's stead: why (the outcome's `cutOff`), and the status it answered, if it answered. */
+export interface CutOff {
+  readonly reason: string;
+  readonly status?: number;
+}
 
 /**
  * What Coda uses of Node's response, on either protocol: node:http's
@@ -11,12 +18,13 @@ export interface NodeResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
   /**
-   * @internal Set by the server when it ended the response itself: it closed the
-   * connection on a client that stopped reading (see server/stalled-sends.ts),
-   * or answered a request too slow to arrive (server/request-timeout.ts,
-   * server/client-error.ts): then the status it answered in the app's stead.
+   * @internal Set by the server when it ended the response itself, and why: it
+   * closed the connection on a client that stopped reading (see
+   * server/stalled-sends.ts), or answered a request too slow to arrive or
+   * malformed (server/request-timeout.ts, server/client-error.ts): then with
+   * the status it answered in the app's stead.
    */
-  [kCutOff]?: true | number;
+  [kCutOff]?: CutOff;
   /** node:http only: the connection has closed. */
   readonly closed?: boolean;
   /** node:http2 only: the response's stream. */
@@ -58,4 +66,16 @@ export function isClosed(res: NodeResponse, http2: boolean): boolean {
  */
 export function isComplete(res: NodeResponse, http2: boolean): boolean {
   return res.writableFinished && res[kCutOff] === undefined && (!http2 || res.stream!.rstCode === constants.NGHTTP2_NO_ERROR);
+}
+
+/** `outcome`, as the server ended it if it cut the response off (see `kCutOff`): why, and the status it answered in the app's stead (then sent). */
+export function withCutOff(outcome: Outcome, res: NodeResponse): Outcome {
+  const cut = res[kCutOff];
+  if (cut === undefined) return outcome;
+  outcome.cutOff = cut.reason;
+  if (cut.status !== undefined) {
+    outcome.status = cut.status;
+    outcome.headersSent = true;
+  }
+  return outcome;
 }

@@ -2,8 +2,7 @@ import { constants } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
-import { isClosed, isComplete, type NodeResponse } from './response.js';
-import { kCutOff } from '../../symbols.js';
+import { isClosed, isComplete, withCutOff, type NodeResponse } from './response.js';
 import type { Outcome } from '../../http/response.js';
 
 /**
@@ -87,6 +86,5 @@ function closed(res: NodeResponse, exchange: Exchange, http2: boolean): void {
 
 /** The outcome of a response not sent whole: the client went (before its head, or after), or the server answered in the app's stead (see `kCutOff`). */
 function unfinished(res: NodeResponse, exchange: Exchange): Outcome {
-  const answered = res[kCutOff];
-  return typeof answered === 'number' ? outcomeOf(exchange, false, answered, true) : outcomeOf(exchange, false, undefined, res.headersSent);
+  return withCutOff(outcomeOf(exchange, false, undefined, res.headersSent), res);
 }
