@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
@@ -95,6 +96,30 @@ test('fastify.inject(): after() and reply.after() run with the outcome; a handle
   assert.deepEqual(answers, [200, 500, 500]);
   await fastify.coda.app.settle();
   assert.deepEqual(seen, ['after 200', 'reply.after 200', 'throws 500', 'hook 500']);
+  await fastify.close();
+});
+
+test("fastify.inject() (test/inject.test.js 'should reply with the payload', 'should support stream payload'): the outcome is complete with the bytes of the body, so 'success' tasks run", { timeout: 10_000 }, async () => {
+  const outcomes: Outcome[] = [];
+  const succeeded: string[] = [];
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/:how', async (request, reply) => {
+    const { how } = request.params as { how: string };
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    after(() => { succeeded.push(how); }, { when: 'success' });
+    return how === 'stream' ? reply.send(Readable.from(['a', 'bc'])) : 'body';
+  });
+  // light-my-request ends its response through its own write(): each byte counted once.
+  const bodies = [];
+  for (const url of ['/text', '/stream']) bodies.push((await fastify.inject(url)).body);
+  assert.deepEqual(bodies, ['body', 'abc']);
+  await fastify.coda.app.settle();
+  assert.deepEqual(outcomes.map(({ status, completed, aborted, bytesSent }) => ({ status, completed, aborted, bytesSent })), [
+    { status: 200, completed: true, aborted: false, bytesSent: 4 },
+    { status: 200, completed: true, aborted: false, bytesSent: 3 },
+  ]);
+  assert.deepEqual(succeeded, ['text', 'stream']);
   await fastify.close();
 });
 

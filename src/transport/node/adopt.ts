@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { Exchange, type ExchangeHost } from '../../after/exchange.js';
 import type { Hold } from '../../after/job.js';
 import { HttpRequest, peerOf, type Peer, type RequestOptions } from '../../http/request.js';
@@ -225,7 +225,18 @@ export class AdoptedExchange extends Exchange {
     this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
-    this.finish(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500, res.headersSent));
+    const complete = errored === undefined && (isComplete(res as NodeResponse, false) || (res.writableEnded && !this.#overNetwork()));
+    this.finish(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent));
+  }
+
+  /**
+   * Whether the request came over a connection. One injected in-process
+   * (fastify.inject(), light-my-request: a mock socket, its response writing
+   * to a null stream that calls back a turn after its 'close') has no client
+   * to lose a byte: its response is complete once ended.
+   */
+  #overNetwork(): boolean {
+    return this.#req.socket instanceof Socket;
   }
 
   /**
@@ -253,9 +264,12 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }
 
+/** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
+let ending: AdoptedResponse | undefined;
+
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
-  exchange.bytesSent += byteLength(chunk, encoding);
+  if (ending !== this) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
@@ -264,7 +278,13 @@ function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown,
   const exchange = this[kAdopted];
   if (!this.writableEnded) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
-  return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
+  const outer = ending;
+  ending = this;
+  try {
+    return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
+  } finally {
+    ending = outer;
+  }
 }
 
 function onClose(this: AdoptedResponse): void {
