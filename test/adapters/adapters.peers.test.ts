@@ -9,6 +9,9 @@
 // code of the request that the frameworks run outside its async context:
 // Koa's 'error' listeners, Fastify's onRequestAbort hooks.
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
+import { once } from 'node:events';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
@@ -20,6 +23,7 @@ import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as koaCoda } from 'coda-http/koa';
+import { kClosingSignal } from '../../src/symbols.js';
 import { deferred } from '../helpers.js';
 
 /**
@@ -150,6 +154,41 @@ test("Fastify's onClose order: a plugin registered before Coda (a database) clos
   release();
   assert.equal((await closing).tasksCompleted, 1);
   assert.deepEqual(events, ['audit written', 'db closed']);
+});
+
+test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in the right order with multiple bindings'): a request in flight on the second server 'localhost' binds (::1) is answered with Connection: close once fastify.close() begins, as on the first", { timeout: 10_000 }, async (t) => {
+  // Where localhost is both 127.0.0.1 and ::1 (macOS, most distributions), Fastify listens on each, the second with a server of its own.
+  const lookup = dns.lookup;
+  t.mock.method(dns, 'lookup', (host: string, options: unknown, callback: (...args: unknown[]) => void) => {
+    if (host === 'localhost' && (options as { all?: boolean }).all === true) callback(null, [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
+    else (lookup as (...args: unknown[]) => void)(host, options, callback);
+  });
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  const handling = deferred();
+  const release = deferred();
+  fastify.get('/', async () => {
+    handling.resolve();
+    await release.promise;
+    return 'ok';
+  });
+  await fastify.listen({ port: 0, host: 'localhost' });
+  const addresses = fastify.addresses() as AddressInfo[];
+  assert.deepEqual(addresses.map(({ address }) => address).sort(), ['127.0.0.1', '::1']);
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const answer = new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get({ host: '::1', port: addresses[0]!.port, path: '/', agent }, resolve).on('error', reject);
+  });
+  await handling.promise;
+  const closing = fastify.coda.close();
+  const signal = fastify.coda.app[kClosingSignal];
+  if (!signal.aborted) await once(signal, 'abort');
+  release.resolve();
+  const response = await answer;
+  response.resume();
+  assert.equal(response.headers.connection, 'close');
+  assert.equal((await closing).requestsInFlightAtClose, 1);
 });
 
 test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {
