@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
@@ -189,6 +190,43 @@ test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in
   response.resume();
   assert.equal(response.headers.connection, 'close');
   assert.equal((await closing).requestsInFlightAtClose, 1);
+});
+
+test('Fastify over HTTP/2 (Fastify({ http2: true }), test/http2/closing.test.js): a stream the client cancels before the handler answers is aborted, not completed: its completed-only tasks are skipped (one read whole is completed)', { timeout: 10_000 }, async (t) => {
+  const outcomes: Outcome[] = [];
+  const completed: string[] = [];
+  const handling = deferred();
+  const left = deferred();
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    after(() => { completed.push('ran'); }, { when: 'completed' });
+    reply.raw.once('close', () => left.resolve());
+    handling.resolve();
+    await left.promise;
+    return 'nobody reads this';
+  });
+  fastify.get('/whole', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    return 'read';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const session = http2.connect(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`);
+  t.after(() => session.close());
+  const whole = session.request({ ':path': '/whole' });
+  whole.resume();
+  await once(whole, 'end');
+  await fastify.coda.app.settle();
+  const stream = session.request({ ':path': '/' });
+  stream.on('error', () => {});
+  await handling.promise;
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await left.promise;
+  await fastify.coda.app.settle();
+  assert.deepEqual(outcomes.map(({ completed, aborted }) => ({ completed, aborted })), [{ completed: true, aborted: false }, { completed: false, aborted: true }]);
+  assert.deepEqual(completed, []);
 });
 
 test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {

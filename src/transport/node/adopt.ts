@@ -225,7 +225,8 @@ export class AdoptedExchange extends Exchange {
     this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
-    const complete = errored === undefined && (isComplete(res as NodeResponse, false) || (res.writableEnded && !this.#overNetwork()));
+    // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
+    const complete = errored === undefined && (isComplete(res as NodeResponse, 'stream' in res) || (res.writableEnded && !this.#overNetwork()));
     this.finish(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent));
   }
 
