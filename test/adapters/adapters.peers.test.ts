@@ -229,6 +229,25 @@ test('Fastify over HTTP/2 (Fastify({ http2: true }), test/http2/closing.test.js)
   assert.deepEqual(completed, []);
 });
 
+test("Fastify over HTTP/2: a task's request is the request as an HTTP/1.1 one would be, as on Coda's own server: no pseudo-headers, :authority as Host, the client's address", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<[string | null, boolean, string | undefined, string]>();
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async () => {
+    after(({ request }) => { seen.resolve([request.headers.get('host'), request.headers.has(':path'), request.ip, request.id]); });
+    return 'ok';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const authority = `127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
+  const session = http2.connect(`http://${authority}`);
+  t.after(() => session.close());
+  const stream = session.request({ ':path': '/', 'x-request-id': 'h2-req' });
+  stream.resume();
+  await once(stream, 'end');
+  assert.deepEqual(await seen.promise, [authority, false, '127.0.0.1', 'h2-req']);
+});
+
 test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const note = noting(seen);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { Socket } from 'node:net';
 import { Exchange, type ExchangeHost } from '../../after/exchange.js';
 import type { Hold } from '../../after/job.js';
@@ -8,6 +9,7 @@ import { sendsBody } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
+import { http2Source } from './http2.js';
 import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
 import { isComplete, type NodeResponse } from './response.js';
@@ -69,6 +71,8 @@ export class AdoptedExchange extends Exchange {
     this.#settings = settings;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
+    // An HTTP/2 request's socket (Fastify's http2: true) is a proxy that loses its connection once the stream closes: its peer is read now.
+    if ('stream' in req) this.#peer = peerOf(req.socket);
   }
 
   override get startedAt(): number {
@@ -87,7 +91,9 @@ export class AdoptedExchange extends Exchange {
   protected override lateRequest(options: RequestOptions): HttpRequest {
     const req = this.#req;
     const outcome = this.outcome;
-    const source = { method: this.#method, url: this.#url, headers: req.headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
+    // Over HTTP/2, the headers an HTTP/1.1 request would have, as Coda's own server gives them.
+    const headers = 'stream' in req ? http2Source(req as unknown as Http2ServerRequest).headers : req.headers;
+    const source = { method: this.#method, url: this.#url, headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
     const request = new HttpRequest(source, options, this, this.#startedAt);
     if (outcome !== undefined) request[kDone](outcome.aborted);
     return request;
@@ -218,7 +224,7 @@ export class AdoptedExchange extends Exchange {
     this.response = undefined;
     const socket = this.#req.socket as IncomingMessage['socket'] | null;
     // A request made by hand (a test's IncomingMessage) has no socket.
-    if (socket !== null) this.#peer = peerOf(socket);
+    if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     const errored = res.errored ?? undefined;
