@@ -276,14 +276,15 @@ let ending: AdoptedResponse | undefined;
 
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
-  if (ending !== this) exchange.bytesSent += byteLength(chunk, encoding);
+  // Written to a response whose connection is gone (its handler answering a client that left): Node drops it, nothing is sent.
+  if (ending !== this && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
 
 function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
   const exchange = this[kAdopted];
-  if (!this.writableEnded) exchange.bytesSent += byteLength(chunk, encoding);
+  if (!this.writableEnded && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   const outer = ending;
   ending = this;
