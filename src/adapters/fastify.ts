@@ -24,6 +24,7 @@ import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
 import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
+import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
@@ -102,8 +103,12 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   const app = adapterApp('coda-http/fastify plugin options', own, ['shutdownTimeoutMs']);
   let timeoutMs = checkMs('coda-http/fastify: shutdownTimeoutMs', (own as FastifyCodaOptions).shutdownTimeoutMs ?? 10_000);
   let draining: Promise<ShutdownReport> | undefined;
+  // The servers Fastify listens with besides fastify.server, one per other address its host resolves to ('localhost': 127.0.0.1 and ::1), as their requests come.
+  const secondary = new Set<object>();
   const drain = (): Promise<ShutdownReport> => {
     if (draining === undefined) {
+      // They stop with fastify.server: their replies in flight ask for their connection's close too.
+      for (const server of secondary) closingServer(server);
       // Fastify's replies in flight ask for their connection's close from now on (see AdoptedExchange.closeConnection).
       draining = drainApp(app, timeoutMs, fastify.server);
     }
@@ -130,6 +135,8 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
       void reply.code(adopted.status).headers(headerRecord(adopted)).send(adopted.body);
     } else {
       (request as AdoptingRequest)[kExchange] = adopted;
+      const server = serverOf(request.raw.socket);
+      if (server !== undefined && server !== fastify.server) secondary.add(server);
       within(adopted, next);
     }
   });

@@ -9,8 +9,13 @@
 // code of the request that the frameworks run outside its async context:
 // Koa's 'error' listeners, Fastify's onRequestAbort hooks.
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
+import { once } from 'node:events';
+import http from 'node:http';
+import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
@@ -19,6 +24,7 @@ import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as koaCoda } from 'coda-http/koa';
+import { kClosingSignal } from '../../src/symbols.js';
 import { deferred } from '../helpers.js';
 
 /**
@@ -98,6 +104,30 @@ test('fastify.inject(): after() and reply.after() run with the outcome; a handle
   await fastify.close();
 });
 
+test("fastify.inject() (test/inject.test.js 'should reply with the payload', 'should support stream payload'): the outcome is complete with the bytes of the body, so 'success' tasks run", { timeout: 10_000 }, async () => {
+  const outcomes: Outcome[] = [];
+  const succeeded: string[] = [];
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/:how', async (request, reply) => {
+    const { how } = request.params as { how: string };
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    after(() => { succeeded.push(how); }, { when: 'success' });
+    return how === 'stream' ? reply.send(Readable.from(['a', 'bc'])) : 'body';
+  });
+  // light-my-request ends its response through its own write(): each byte counted once.
+  const bodies = [];
+  for (const url of ['/text', '/stream']) bodies.push((await fastify.inject(url)).body);
+  assert.deepEqual(bodies, ['body', 'abc']);
+  await fastify.coda.app.settle();
+  assert.deepEqual(outcomes.map(({ status, completed, aborted, bytesSent }) => ({ status, completed, aborted, bytesSent })), [
+    { status: 200, completed: true, aborted: false, bytesSent: 4 },
+    { status: 200, completed: true, aborted: false, bytesSent: 3 },
+  ]);
+  assert.deepEqual(succeeded, ['text', 'stream']);
+  await fastify.close();
+});
+
 test("Fastify's onClose order: a plugin registered before Coda (a database) closes only after the tasks drained", { timeout: 10_000 }, async () => {
   const events: string[] = [];
   const fastify = Fastify();
@@ -125,6 +155,97 @@ test("Fastify's onClose order: a plugin registered before Coda (a database) clos
   release();
   assert.equal((await closing).tasksCompleted, 1);
   assert.deepEqual(events, ['audit written', 'db closed']);
+});
+
+test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in the right order with multiple bindings'): a request in flight on the second server 'localhost' binds (::1) is answered with Connection: close once fastify.close() begins, as on the first", { timeout: 10_000 }, async (t) => {
+  // Where localhost is both 127.0.0.1 and ::1 (macOS, most distributions), Fastify listens on each, the second with a server of its own.
+  const lookup = dns.lookup;
+  t.mock.method(dns, 'lookup', (host: string, options: unknown, callback: (...args: unknown[]) => void) => {
+    if (host === 'localhost' && (options as { all?: boolean }).all === true) callback(null, [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
+    else (lookup as (...args: unknown[]) => void)(host, options, callback);
+  });
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  const handling = deferred();
+  const release = deferred();
+  fastify.get('/', async () => {
+    handling.resolve();
+    await release.promise;
+    return 'ok';
+  });
+  await fastify.listen({ port: 0, host: 'localhost' });
+  const addresses = fastify.addresses() as AddressInfo[];
+  assert.deepEqual(addresses.map(({ address }) => address).sort(), ['127.0.0.1', '::1']);
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const answer = new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get({ host: '::1', port: addresses[0]!.port, path: '/', agent }, resolve).on('error', reject);
+  });
+  await handling.promise;
+  const closing = fastify.coda.close();
+  const signal = fastify.coda.app[kClosingSignal];
+  if (!signal.aborted) await once(signal, 'abort');
+  release.resolve();
+  const response = await answer;
+  response.resume();
+  assert.equal(response.headers.connection, 'close');
+  assert.equal((await closing).requestsInFlightAtClose, 1);
+});
+
+test('Fastify over HTTP/2 (Fastify({ http2: true }), test/http2/closing.test.js): a stream the client cancels before the handler answers is aborted, not completed: its completed-only tasks are skipped (one read whole is completed)', { timeout: 10_000 }, async (t) => {
+  const outcomes: Outcome[] = [];
+  const completed: string[] = [];
+  const handling = deferred();
+  const left = deferred();
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    after(() => { completed.push('ran'); }, { when: 'completed' });
+    reply.raw.once('close', () => left.resolve());
+    handling.resolve();
+    await left.promise;
+    return 'nobody reads this';
+  });
+  fastify.get('/whole', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    return 'read';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const session = http2.connect(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`);
+  t.after(() => session.close());
+  const whole = session.request({ ':path': '/whole' });
+  whole.resume();
+  await once(whole, 'end');
+  await fastify.coda.app.settle();
+  const stream = session.request({ ':path': '/' });
+  stream.on('error', () => {});
+  await handling.promise;
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await left.promise;
+  await fastify.coda.app.settle();
+  assert.deepEqual(outcomes.map(({ completed, aborted }) => ({ completed, aborted })), [{ completed: true, aborted: false }, { completed: false, aborted: true }]);
+  assert.deepEqual(completed, []);
+});
+
+test("Fastify over HTTP/2: a task's request is the request as an HTTP/1.1 one would be, as on Coda's own server: no pseudo-headers, :authority as Host, the client's address", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<[string | null, boolean, string | undefined, string]>();
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async () => {
+    after(({ request }) => { seen.resolve([request.headers.get('host'), request.headers.has(':path'), request.ip, request.id]); });
+    return 'ok';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const authority = `127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
+  const session = http2.connect(`http://${authority}`);
+  t.after(() => session.close());
+  const stream = session.request({ ':path': '/', 'x-request-id': 'h2-req' });
+  stream.resume();
+  await once(stream, 'end');
+  assert.deepEqual(await seen.promise, [authority, false, '127.0.0.1', 'h2-req']);
 });
 
 test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Http2ServerRequest } from 'node:http2';
+import { Socket } from 'node:net';
 import { Exchange, type ExchangeHost } from '../../after/exchange.js';
 import type { Hold } from '../../after/job.js';
 import { HttpRequest, peerOf, type Peer, type RequestOptions } from '../../http/request.js';
@@ -8,6 +9,7 @@ import { sendsBody } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
+import { http2Source } from './http2.js';
 import { kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
 import { isComplete, withCutOff, type NodeResponse } from './response.js';
@@ -69,6 +71,8 @@ export class AdoptedExchange extends Exchange {
     this.#settings = settings;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
+    // An HTTP/2 request's socket (Fastify's http2: true) is a proxy that loses its connection once the stream closes: its peer is read now.
+    if ('stream' in req) this.#peer = peerOf(req.socket);
   }
 
   override get startedAt(): number {
@@ -87,7 +91,9 @@ export class AdoptedExchange extends Exchange {
   protected override lateRequest(options: RequestOptions): HttpRequest {
     const req = this.#req;
     const outcome = this.outcome;
-    const source = { method: this.#method, url: this.#url, headers: req.headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
+    // Over HTTP/2, the headers an HTTP/1.1 request would have, as Coda's own server gives them.
+    const headers = 'stream' in req ? http2Source(req as unknown as Http2ServerRequest).headers : req.headers;
+    const source = { method: this.#method, url: this.#url, headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
     const request = new HttpRequest(source, options, this, this.#startedAt);
     if (outcome !== undefined) request[kDone](outcome.aborted);
     return request;
@@ -218,15 +224,27 @@ export class AdoptedExchange extends Exchange {
     this.response = undefined;
     const socket = this.#req.socket as IncomingMessage['socket'] | null;
     // A request made by hand (a test's IncomingMessage) has no socket.
-    if (socket !== null) this.#peer = peerOf(socket);
+    if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     const errored = res.errored ?? undefined;
     this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
+    // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
+    const complete = errored === undefined && (isComplete(res as NodeResponse, 'stream' in res) || (res.writableEnded && !this.#overNetwork()));
     // The server may have ended it in the framework's stead (a body too slow: 408; a stalled send).
-    this.finish(withCutOff(outcomeOf(this, errored === undefined && isComplete(res as NodeResponse, false), status >= 100 && status <= 999 ? status : 500, res.headersSent), res as NodeResponse));
+    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent), res as NodeResponse));
+  }
+
+  /**
+   * Whether the request came over a connection. One injected in-process
+   * (fastify.inject(), light-my-request: a mock socket, its response writing
+   * to a null stream that calls back a turn after its 'close') has no client
+   * to lose a byte: its response is complete once ended.
+   */
+  #overNetwork(): boolean {
+    return this.#req.socket instanceof Socket;
   }
 
   /**
@@ -254,18 +272,28 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }
 
+/** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
+let ending: AdoptedResponse | undefined;
+
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
-  exchange.bytesSent += byteLength(chunk, encoding);
+  // Written to a response whose connection is gone (its handler answering a client that left): Node drops it, nothing is sent.
+  if (ending !== this && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
 
 function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
   const exchange = this[kAdopted];
-  if (!this.writableEnded) exchange.bytesSent += byteLength(chunk, encoding);
+  if (!this.writableEnded && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
-  return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
+  const outer = ending;
+  ending = this;
+  try {
+    return (exchange.priorEnd as (...args: unknown[]) => AdoptedResponse).call(this, chunk, encoding, callback);
+  } finally {
+    ending = outer;
+  }
 }
 
 function onClose(this: AdoptedResponse): void {
