@@ -462,20 +462,21 @@ export class BullmqStore implements TaskStore {
     await this.#call(async () => {
       const renewals: Promise<unknown>[] = [];
       const keys: string[] = [];
+      const claims: string[] = [];
       const holds = new Map<string, (string | number)[]>();
       for (const id of ids) {
         const hold = this.#holds.get(id);
         const claim = this.#claims.get(id);
         if (claim?.owner === owner) {
           keys.push(this.#jobKey(claim.queue, id));
-          renewals.push(ignoreGone(claim.job.extendLock(claim.token, duration)));
+          claims.push(id, claim.token);
         } else if (hold?.owner === owner) {
           const pairs = holds.get(hold.name);
           if (pairs === undefined) holds.set(hold.name, [lease, id]);
           else pairs.push(lease, id);
         }
       }
-      if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, lease]));
+      if (keys.length > 0) renewals.push(runScript(client, 'renew', keys, [lease, duration, ...claims]));
       // A hold's lease is its score among the holds: one ZADD per name, XX so that a hold recovered or released meanwhile stays gone.
       for (const [name, pairs] of holds) renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs));
       await Promise.all(renewals);

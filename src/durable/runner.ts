@@ -95,6 +95,8 @@ export class Runner {
   readonly #timers: NodeJS.Timeout[] = [];
   /** The heartbeat's timer, among `#timers`: the last stopped by `close()`. */
   #beat: NodeJS.Timeout | undefined;
+  /** When the last heartbeat set this process's leases (the runner's clock): recovery renews them first if that is long past. */
+  #renewedAt = 0;
   /** Store calls under way (completions, failures): settle waits for them. */
   #writes = 0;
   /** Tasks whose attempt ended, its end not yet recorded: the heartbeat renews their leases while the write is tried again. */
@@ -114,7 +116,8 @@ export class Runner {
 
   /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
   start(claims = true): void {
-    const { leaseMs } = this.#settings;
+    const { leaseMs, clock } = this.#settings;
+    this.#renewedAt = clock.now();
     this.#beat = this.#every(leaseMs / 3, () => this.#heartbeat());
     this.#every(leaseMs / 2, () => this.#recover());
     this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
@@ -373,6 +376,7 @@ export class Runner {
   async #heartbeat(): Promise<void> {
     const { store, clock, leaseMs } = this.#settings;
     const ids = [...this.#running.keys(), ...this.#unrecorded, ...this.#settings.holds?.() ?? []];
+    this.#renewedAt = clock.now();
     // Nothing to renew: no call, which would not reach the store (and so could not tell that it is back).
     if (ids.length === 0) return;
     try {
@@ -384,7 +388,11 @@ export class Runner {
   }
 
   async #recover(): Promise<void> {
-    const { store, clock, random, logger } = this.#settings;
+    const { store, clock, random, logger, leaseMs } = this.#settings;
+    // A stalled loop (a long synchronous task, a paused process or VM) may run recovery before the overdue heartbeat:
+    // this process's own leases are renewed first, or it would recover its own live tasks (a stall charged to a running
+    // attempt, a hold released with its outcome unknown). What another process took over meanwhile is no longer renewed.
+    if (clock.now() - this.#renewedAt >= leaseMs / 2) await this.#heartbeat();
     try {
       const recovered = await store.recover(clock.now(), random);
       this.#outage.succeeded();
