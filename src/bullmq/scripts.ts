@@ -535,6 +535,8 @@ export function defineScripts(client: Redis): void {
 
 /** Runs one of Coda's scripts (defined by defineScripts) with its keys and arguments. */
 export function runScript(client: Redis, name: keyof typeof SCRIPTS, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  const run = (client as unknown as Record<string, (...rest: (string | number)[]) => Promise<unknown>>)[`coda_${name}`]!;
-  return run.call(client, keys.length, ...keys, ...args);
+  const run = (client as unknown as Record<string, (numberOfKeys: number, keysAndArgs: (string | number)[]) => Promise<unknown>>)[`coda_${name}`]!;
+  // One array, which ioredis flattens into the command: spread as arguments, a batch of some 10,000 tasks (a burst of
+  // enqueues in one turn) passed the engine's limit on a call's arguments, a RangeError that lost the whole batch.
+  return run.call(client, keys.length, [...keys, ...args]);
 }
