@@ -74,6 +74,8 @@ export class Runner {
   readonly #names: string[];
   readonly #limits: Record<string, number> = {};
   readonly #running = new Map<string, Attempt>();
+  /** How each running attempt is ended (its first end only is recorded): failRunning() ends them all. */
+  readonly #ends = new WeakMap<Attempt, (error: unknown) => void>();
   readonly #idleWaiters = new Waiters();
   #completed: string[] = [];
   #claiming = false;
@@ -242,6 +244,7 @@ export class Runner {
         this.#settings.logger.error({ err: failure, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
       });
     };
+    this.#ends.set(attempt, end);
     // A task that ignores its signal still ends its attempt at the timeout (#ended takes the first end only).
     const timer = setTimeout(() => {
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
@@ -444,6 +447,28 @@ export class Runner {
 
   #wakeIfIdle(): void {
     if (this.idle) this.#idleWaiters.wake();
+  }
+
+  /**
+   * The process is dying of `what` (an uncaught exception, an unhandled
+   * rejection), `error`: stops claiming and records
+   * the failure of every attempt it runs now (one try each), naming the
+   * exception, so that each task is retried by its policy, or failed, with
+   * that cause: not found "stalled" a lease later, which hides it. Which
+   * attempt threw cannot be told: each is charged, as each would have been
+   * as stalled.
+   */
+  async failRunning(what: string, error: unknown): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#pollTimer);
+    const died = new Error(`the process died of ${what} while this attempt ran: ${thrownMessage(error)}`, { cause: error });
+    if (error instanceof Error && error.stack !== undefined) died.stack = error.stack;
+    for (const attempt of [...this.#running.values()]) {
+      attempt.abort(died);
+      this.#ends.get(attempt)!(died);
+    }
+    await this.whenIdle();
   }
 
   /**
