@@ -70,14 +70,27 @@ return #found
 `;
 
 /**
- * Sets one field on each job hash that still exists: a renewal that crosses
- * a job's removal (completed and pruned, discarded) must not create a hash
- * of one field that nothing removes. KEYS the job hashes; ARGV[1] the field,
- * ARGV[2] its value.
+ * Renews running jobs' claims: each job hash that still exists gets its lease
+ * (a renewal that crosses a job's removal, completed and pruned or discarded,
+ * must not create a hash of one field that nothing removes), and its BullMQ
+ * lock is extended, or taken again if it ran out (the process was paused, its
+ * loop stalled, for longer than the lock) while the job is still active and
+ * its last claim is this one: no other process took it over meanwhile, so
+ * BullMQ's stalled check must not count it. KEYS the job hashes; ARGV[1] the
+ * lease, ARGV[2] the lock's duration, then each job's id and claim token.
  */
-const SET_IF_STORED = `
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, ARGV[1], ARGV[2]) end
+const RENEW = `
+for i, job in ipairs(KEYS) do
+  local id, token = ARGV[1 + i * 2], ARGV[2 + i * 2]
+  if redis.call('EXISTS', job) == 1 then
+    redis.call('HSET', job, '${FIELD.lease}', ARGV[1])
+    local queue = string.sub(job, 1, #job - #id)
+    local lock = redis.call('GET', job .. ':lock')
+    if lock == token or (not lock and redis.call('HGET', job, '${FIELD.token}') == token and redis.call('LPOS', queue .. 'active', id)) then
+      redis.call('SET', job .. ':lock', token, 'PX', ARGV[2])
+      redis.call('SREM', queue .. 'stalled', id)
+    end
+  end
 end
 return 0
 `;
@@ -512,7 +525,7 @@ return #removed
 
 const SCRIPTS = {
   add: ADD, claimed: CLAIMED, counts: COUNTS, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE,
-  release: RELEASE, setIfStored: SET_IF_STORED, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
+  release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
 };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */
@@ -522,6 +535,8 @@ export function defineScripts(client: Redis): void {
 
 /** Runs one of Coda's scripts (defined by defineScripts) with its keys and arguments. */
 export function runScript(client: Redis, name: keyof typeof SCRIPTS, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  const run = (client as unknown as Record<string, (...rest: (string | number)[]) => Promise<unknown>>)[`coda_${name}`]!;
-  return run.call(client, keys.length, ...keys, ...args);
+  const run = (client as unknown as Record<string, (numberOfKeys: number, keysAndArgs: (string | number)[]) => Promise<unknown>>)[`coda_${name}`]!;
+  // One array, which ioredis flattens into the command: spread as arguments, a batch of some 10,000 tasks (a burst of
+  // enqueues in one turn) passed the engine's limit on a call's arguments, a RangeError that lost the whole batch.
+  return run.call(client, keys.length, [...keys, ...args]);
 }

@@ -16,7 +16,7 @@ import { checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, w
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
-import { Undos } from './undo.js';
+import { MAX_UNDO_TASKS, Undos } from './undo.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -212,7 +212,9 @@ export class BullmqStore implements TaskStore {
       return await write;
     } catch (error) {
       if (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message)) {
-        this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
+        const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
+        // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
+        if (!kept) throw notUndone(error as Error);
       }
       throw error;
     }
@@ -462,20 +464,21 @@ export class BullmqStore implements TaskStore {
     await this.#call(async () => {
       const renewals: Promise<unknown>[] = [];
       const keys: string[] = [];
+      const claims: string[] = [];
       const holds = new Map<string, (string | number)[]>();
       for (const id of ids) {
         const hold = this.#holds.get(id);
         const claim = this.#claims.get(id);
         if (claim?.owner === owner) {
           keys.push(this.#jobKey(claim.queue, id));
-          renewals.push(ignoreGone(claim.job.extendLock(claim.token, duration)));
+          claims.push(id, claim.token);
         } else if (hold?.owner === owner) {
           const pairs = holds.get(hold.name);
           if (pairs === undefined) holds.set(hold.name, [lease, id]);
           else pairs.push(lease, id);
         }
       }
-      if (keys.length > 0) renewals.push(runScript(client, 'setIfStored', keys, [FIELD.lease, lease]));
+      if (keys.length > 0) renewals.push(runScript(client, 'renew', keys, [lease, duration, ...claims]));
       // A hold's lease is its score among the holds: one ZADD per name, XX so that a hold recovered or released meanwhile stays gone.
       for (const [name, pairs] of holds) renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs));
       await Promise.all(renewals);
@@ -924,6 +927,14 @@ export class BullmqStore implements TaskStore {
       throw error;
     }
   }
+}
+
+/** A lost registration's error, saying that it is not undone: too many already wait to be (see Undos). */
+function notUndone(error: Error): Error {
+  const told = new Error(`${error.message}; not undone, as many tasks of failed registrations as are kept (${MAX_UNDO_TASKS}) already wait to be: should Redis still carry it out, its held tasks run once their holds expire, their outcome unknown, and its ready ones at once`, { cause: error });
+  // As it was: still the store's unavailability.
+  told.name = error.name;
+  return told;
 }
 
 /** BullMQ, or an error that says how to install it (it is an optional peer dependency). */

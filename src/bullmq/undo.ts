@@ -5,6 +5,11 @@ import { runScript } from './scripts.js';
 
 /** How long an undo mark stays: longer than any registration can wait in a socket or ioredis's resend. */
 const MARK_SECONDS = 24 * 60 * 60;
+/**
+ * The most tasks kept to undo: a Redis frozen for long under load times out a
+ * registration per request, and each would otherwise be kept until it wakes.
+ */
+export const MAX_UNDO_TASKS = 10_000;
 /** Undos are sent until Redis takes them (or the store closes), as often as a refused store write is. */
 const UNTIL_TAKEN: RetryPolicy = { attempts: Infinity, delayMs: WRITE_RETRIES.delayMs };
 
@@ -29,6 +34,8 @@ export class Undos {
   readonly #client: Redis;
   readonly #markPrefix: string;
   readonly #pending = new Map<string, UndoTask[]>();
+  /** The tasks in `#pending`. */
+  #tasks = 0;
   #running: Promise<void> | undefined;
   #closed = false;
 
@@ -42,11 +49,19 @@ export class Undos {
     return this.#markPrefix + token;
   }
 
-  /** Undoes the registration call `token` (its tasks as given), now and until Redis takes it. */
-  add(token: string, tasks: readonly UndoTask[]): void {
-    if (this.#closed) return;
+  /**
+   * Undoes the registration call `token` (its tasks as given), now and until Redis takes it (once the store is
+   * closed, no more). False when it would make more than MAX_UNDO_TASKS tasks wait to be undone: it is not kept
+   * (should Redis carry the call out, its held tasks run once their holds expire, as a dead process's do, and its
+   * ready ones at once). One registration is kept whatever its size: the bound is on those that pile up behind it.
+   */
+  add(token: string, tasks: readonly UndoTask[]): boolean {
+    if (this.#closed) return true;
+    if (this.#tasks > 0 && this.#tasks + tasks.length > MAX_UNDO_TASKS) return false;
     this.#pending.set(token, [...tasks]);
+    this.#tasks += tasks.length;
     this.#running ??= this.#run();
+    return true;
   }
 
   /** Waits until `deadline` (a performance.now() time) for the undos pending; returns the tokens of those given up. */
@@ -55,6 +70,7 @@ export class Undos {
     this.#closed = true;
     const left = [...this.#pending.keys()];
     this.#pending.clear();
+    this.#tasks = 0;
     return left;
   }
 
@@ -72,6 +88,9 @@ export class Undos {
     await runScript(this.#client, 'undo', [], [MARK_SECONDS, ...sent.flatMap(([token, tasks]) => [
       this.markOf(token), token, tasks.length, ...tasks.flatMap(({ queue, id, key, held }) => [queue, id, key ?? '', held ? 'held' : 'ready']),
     ])]);
-    for (const [token] of sent) this.#pending.delete(token);
+    for (const [token, tasks] of sent) {
+      this.#pending.delete(token);
+      this.#tasks -= tasks.length;
+    }
   }
 }

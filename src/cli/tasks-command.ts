@@ -159,27 +159,38 @@ async function run(action: Action, store: TaskStore, { values, positionals }: Pa
   return act(action, ids, store, json, out, progress);
 }
 
-/** Retries or discards each task, a progress line on a terminal, one line per task it could not act on. */
+/**
+ * Retries or discards each task, a progress line on a terminal, one line per task it could not act on. A store
+ * failure midway stops it: what it did is told all the same (with the tasks it did not get to), then the failure.
+ */
 async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore, json: boolean, out: Output, progress: Output): Promise<number> {
   const done: string[] = [];
   const refused: { id: string; reason: string }[] = [];
-  for (const [i, id] of ids.entries()) {
-    progress.progress(`${action === 'retry' ? 'retrying' : 'discarding'} ${i + 1}/${ids.length}`);
-    const ok = action === 'retry' ? await store.retry(id, Date.now()) : await store.discard(id);
-    if (ok) {
-      done.push(id);
-      continue;
+  let failure: { error: unknown } | undefined;
+  try {
+    for (const [i, id] of ids.entries()) {
+      progress.progress(`${action === 'retry' ? 'retrying' : 'discarding'} ${i + 1}/${ids.length}`);
+      const ok = action === 'retry' ? await store.retry(id, Date.now()) : await store.discard(id);
+      if (ok) {
+        done.push(id);
+        continue;
+      }
+      refused.push({ id, reason: await refusal(action, id, store) });
     }
-    refused.push({ id, reason: await refusal(action, id, store) });
+  } catch (error) {
+    failure = { error };
   }
   progress.progress('');
   const verb = action === 'retry' ? 'retried' : 'discarded';
+  const untried = ids.slice(done.length + refused.length);
   if (json) {
-    out.line(JSON.stringify({ [verb]: done, refused }));
+    out.line(JSON.stringify({ [verb]: done, refused, ...(failure && { untried }) }));
   } else {
     for (const { id, reason } of refused) out.line(out.style('red', `${id}: not ${verb}: ${reason}`));
-    out.line(`${done.length} task(s) ${verb}${refused.length > 0 ? `, ${refused.length} refused` : ''}`);
+    const stopped = failure ? `; stopped by the store's failure (below), ${untried.length} not tried` : '';
+    out.line(`${done.length} task(s) ${verb}${refused.length > 0 ? `, ${refused.length} refused` : ''}${stopped}`);
   }
+  if (failure) throw failure.error;
   return refused.length > 0 ? 1 : 0;
 }
 

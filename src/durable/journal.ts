@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { OutageLog } from '../log/outage-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
+import { Waiters } from '../util/waiters.js';
 import { writeWithRetries } from './write-retries.js';
 
 /** Writes a release (`write`, given the claim to carry), then runs what it claimed and wakes the runner for what it left ready. */
@@ -30,6 +31,7 @@ export class Journal {
   #releases: Release[] = [];
   #scheduled = false;
   #writing = 0;
+  readonly #idleWaiters = new Waiters();
   readonly #holds = new Set<string>();
   /** A store that refuses adds is logged once, then summed up (each refused request is logged at debug only). */
   readonly #refusals: OutageLog;
@@ -67,6 +69,11 @@ export class Journal {
     return !this.#scheduled && this.#writing === 0;
   }
 
+  /** Resolves once nothing waits to be written and no write is under way (shutdown writes what was handed over first). */
+  whenIdle(): Promise<void> {
+    return this.#idleWaiters.wait(this.idle);
+  }
+
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -85,6 +92,7 @@ export class Journal {
       if (releases.length > 0) await this.#writeReleases(releases);
     } finally {
       this.#writing--;
+      if (this.idle) this.#idleWaiters.wake();
     }
   }
 

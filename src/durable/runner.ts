@@ -74,6 +74,8 @@ export class Runner {
   readonly #names: string[];
   readonly #limits: Record<string, number> = {};
   readonly #running = new Map<string, Attempt>();
+  /** How each running attempt is ended (its first end only is recorded): failRunning() ends them all. */
+  readonly #ends = new WeakMap<Attempt, (error: unknown) => void>();
   readonly #idleWaiters = new Waiters();
   #completed: string[] = [];
   #claiming = false;
@@ -95,6 +97,8 @@ export class Runner {
   readonly #timers: NodeJS.Timeout[] = [];
   /** The heartbeat's timer, among `#timers`: the last stopped by `close()`. */
   #beat: NodeJS.Timeout | undefined;
+  /** When the last heartbeat set this process's leases (the runner's clock): recovery renews them first if that is long past. */
+  #renewedAt = 0;
   /** Store calls under way (completions, failures): settle waits for them. */
   #writes = 0;
   /** Tasks whose attempt ended, its end not yet recorded: the heartbeat renews their leases while the write is tried again. */
@@ -114,7 +118,8 @@ export class Runner {
 
   /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
   start(claims = true): void {
-    const { leaseMs } = this.#settings;
+    const { leaseMs, clock } = this.#settings;
+    this.#renewedAt = clock.now();
     this.#beat = this.#every(leaseMs / 3, () => this.#heartbeat());
     this.#every(leaseMs / 2, () => this.#recover());
     this.#every(Math.min(60_000, this.#settings.retentionMs), () => this.#prune());
@@ -239,6 +244,7 @@ export class Runner {
         this.#settings.logger.error({ err: failure, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
       });
     };
+    this.#ends.set(attempt, end);
     // A task that ignores its signal still ends its attempt at the timeout (#ended takes the first end only).
     const timer = setTimeout(() => {
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
@@ -373,6 +379,7 @@ export class Runner {
   async #heartbeat(): Promise<void> {
     const { store, clock, leaseMs } = this.#settings;
     const ids = [...this.#running.keys(), ...this.#unrecorded, ...this.#settings.holds?.() ?? []];
+    this.#renewedAt = clock.now();
     // Nothing to renew: no call, which would not reach the store (and so could not tell that it is back).
     if (ids.length === 0) return;
     try {
@@ -384,7 +391,11 @@ export class Runner {
   }
 
   async #recover(): Promise<void> {
-    const { store, clock, random, logger } = this.#settings;
+    const { store, clock, random, logger, leaseMs } = this.#settings;
+    // A stalled loop (a long synchronous task, a paused process or VM) may run recovery before the overdue heartbeat:
+    // this process's own leases are renewed first, or it would recover its own live tasks (a stall charged to a running
+    // attempt, a hold released with its outcome unknown). What another process took over meanwhile is no longer renewed.
+    if (clock.now() - this.#renewedAt >= leaseMs / 2) await this.#heartbeat();
     try {
       const recovered = await store.recover(clock.now(), random);
       this.#outage.succeeded();
@@ -436,6 +447,28 @@ export class Runner {
 
   #wakeIfIdle(): void {
     if (this.idle) this.#idleWaiters.wake();
+  }
+
+  /**
+   * The process is dying of `what` (an uncaught exception, an unhandled
+   * rejection), `error`: stops claiming and records
+   * the failure of every attempt it runs now (one try each), naming the
+   * exception, so that each task is retried by its policy, or failed, with
+   * that cause: not found "stalled" a lease later, which hides it. Which
+   * attempt threw cannot be told: each is charged, as each would have been
+   * as stalled.
+   */
+  async failRunning(what: string, error: unknown): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#pollTimer);
+    const died = new Error(`the process died of ${what} while this attempt ran: ${thrownMessage(error)}`, { cause: error });
+    if (error instanceof Error && error.stack !== undefined) died.stack = error.stack;
+    for (const attempt of [...this.#running.values()]) {
+      attempt.abort(died);
+      this.#ends.get(attempt)!(died);
+    }
+    await this.whenIdle();
   }
 
   /**

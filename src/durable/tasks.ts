@@ -5,6 +5,7 @@ import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import type { HttpRequest } from '../http/request.js';
 import { kDefinitions, kRouteTarget, kRunnerSettings, kStore } from '../symbols.js';
+import { untilDeadline } from '../util/deadline.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
@@ -394,7 +395,9 @@ export class Tasks {
     } catch {
       return [];
     }
-    const left = await this.#runner!.close(deadline);
+    // The registrations and releases handed to the journal before close are written first (by the deadline): the store
+    // closed under them, they were refused ("not open"), and a released hold was left to expire, its outcome unknown.
+    const [left] = await Promise.all([this.#runner!.close(deadline), untilDeadline(this.#journal!.whenIdle(), deadline)]);
     await this.#store!.close(deadline).catch((error: unknown) => this.#logger.error({ err: error }, `the ${this.#store!.description} did not close cleanly`));
     return left;
   }

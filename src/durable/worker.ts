@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { defaultLogger } from '../log/logger.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
+import { untilDeadline } from '../util/deadline.js';
 import { checkKeys } from '../util/options.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
@@ -12,7 +13,11 @@ export interface WorkerOptions extends RunnerOptions {
   definitions: readonly Task<never>[];
   store: TaskStore;
   logger?: Logger;
-  /** Close gracefully on SIGTERM, SIGINT or SIGHUP (a closed terminal), then exit; a second signal exits at once (code 1). Default true. */
+  /**
+   * Close gracefully on SIGTERM, SIGINT or SIGHUP (a closed terminal), then exit; a second signal exits at once
+   * (code 1). On an uncaught exception or unhandled rejection, record the failure of the attempts running (naming
+   * it), then exit 1. Default true.
+   */
   handleSignals?: boolean;
   /** A span per attempt, continuing the trace of the request that registered the task (as `createApp({ tracing })`); needs `@opentelemetry/api`. Default off. */
   tracing?: boolean | TracingOptions;
@@ -24,6 +29,8 @@ export interface Worker {
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+/** How long a worker dying of an uncaught exception waits for the store to record its running attempts' failure. */
+const FATAL_GRACE_MS = 1000;
 
 const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'tracing'];
 
@@ -71,6 +78,13 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
     };
     // SIGHUP too: a worker started from a terminal that closes would otherwise die outright, its running attempts left to stall.
     for (const signal of SIGNALS) process.on(signal, onSignal);
+    // Node's default would exit at once: the running attempts' tasks were then found stalled a lease later, the cause lost.
+    const fatal = (what: string) => (error: unknown): void => {
+      logger.fatal({ err: error }, `worker dying of ${what}: recording the failure of the ${runner.running} durable task attempt(s) it was running`);
+      void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => process.exit(1));
+    };
+    process.once('uncaughtException', fatal('an uncaught exception'));
+    process.once('unhandledRejection', fatal('an unhandled rejection'));
   }
   logger.info({ tasks: [...definitions.keys()], store: store.description }, 'worker started');
   return { close };

@@ -135,7 +135,9 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   const { when, key, delayMs } = checked;
   if (when !== undefined && !WHEN.includes(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 500)) {
-    throw new TypeError(`${where}: key must be a string of 1 to 500 characters, got ${describe(key)}`);
+    // A long key told by its length: echoed whole, a megabyte's key made a megabyte's error (and log line).
+    const got = typeof key === 'string' && key.length > 500 ? `a string of ${key.length} characters` : describe(key);
+    throw new TypeError(`${where}: key must be a string of 1 to 500 characters, got ${got}`);
   }
   // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
   if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);

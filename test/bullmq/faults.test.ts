@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailable, task, type NewTask } from 'coda-http';
+import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailable, task, type NewTask, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
-import { Undos } from '../../src/bullmq/undo.js';
+import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { useRedis } from './redis-server.js';
@@ -142,17 +142,25 @@ const heldTask = (id: string, key: string | null = null): NewTask => ({
   timeoutMs: 1000, held: true, runAt: Date.now(), request: null, trace: null,
 });
 
-test('a registration that timed out on a frozen Redis (SIGSTOP) and ran when Redis woke is undone: its task never runs, its key is free', { timeout: 60_000, skip: missing }, async (t) => {
-  const prefix = 'frozen-add';
+/** Two stores on `prefix` (the web process's, `store`, and another's), an admin connection, the time, then Redis frozen (SIGSTOP) until the test ends. */
+async function frozenStores(t: TestContext, prefix: string): Promise<{ store: TaskStore; other: TaskStore; admin: Redis; now: number }> {
   const store = bullmqStore({ connection: { port: server().port }, prefix });
   const other = bullmqStore({ connection: { port: server().port }, prefix });
   await Promise.all([store.open(), other.open()]);
+  // Closed by the test; here too should it fail first (the last to run: after Redis is thawed).
+  t.after(() => store.close().catch(() => {}));
   t.after(() => other.close());
   const admin = new Redis({ port: server().port });
   t.after(() => admin.disconnect());
   const now = Date.now();
   server().freeze();
   t.after(() => server().thaw());
+  return { store, other, admin, now };
+}
+
+test('a registration that timed out on a frozen Redis (SIGSTOP) and ran when Redis woke is undone: its task never runs, its key is free', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-add';
+  const { store, other, admin, now } = await frozenStores(t, prefix);
   // Its 503: the request is told the task was not journaled.
   await assert.rejects(store.add([heldTask('frozen-1', 'user-1')], 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable && /Command timed out/.test(error.message));
   server().thaw();
@@ -162,6 +170,21 @@ test('a registration that timed out on a frozen Redis (SIGSTOP) and ran when Red
   assert.equal(await admin.exists(`${prefix}:record:coda-holds`, `${prefix}:record:de:user-1`), 0, 'no hold, no key');
   assert.deepEqual(await other.recover(now + 60_000, Math.random), { held: 0, running: 0 }, 'nothing for a sweep to run');
   assert.deepEqual(await other.add([heldTask('frozen-2', 'user-1')], 'web', now + 30_000), [{ id: 'frozen-2', duplicate: false }]);
+});
+
+test('on a Redis frozen long under load, the registrations kept to undo stop at a bound: one past it is refused saying it is not undone, and its held task runs once its hold expires', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-bound';
+  const { store, other, admin, now } = await frozenStores(t, prefix);
+  // A registration of as many tasks as the bound (one is kept whatever its size), then one more.
+  const many = Array.from({ length: MAX_UNDO_TASKS }, (_, i) => heldTask(`many-${i}`));
+  await assert.rejects(store.add(many, 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable && /Command timed out$/.test(error.message));
+  await assert.rejects(store.add([heldTask('past')], 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable
+    && /Command timed out; not undone, as many tasks of failed registrations as are kept \(10000\) already wait to be: should Redis still carry it out, its held tasks run once their holds expire/.test(error.message));
+  server().thaw();
+  await store.close();
+  assert.equal(await admin.exists(`${prefix}:record:many-0`, `${prefix}:record:many-${MAX_UNDO_TASKS - 1}`), 0, 'the registration within the bound undone');
+  assert.notEqual(await admin.zscore(`${prefix}:record:coda-holds`, 'past'), null, 'the one past it carried out, held');
+  assert.deepEqual(await other.recover(now + 60_000, Math.random), { held: 1, running: 0 }, 'its hold expired: recovered to run');
 });
 
 test('a registration that reaches Redis only after its undo (a frozen Redis waking, ioredis resending it) writes nothing: no job, no key, nothing held', { skip: missing }, async (t) => {

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { after as afterResponse, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { stalledLoop, whenCompleted } from '../durable/stalled-loop.js';
 import { useRedis } from './redis-server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
@@ -160,4 +161,20 @@ test('a worker completes a job and fetches the next in one BullMQ script, as Bul
   // 1.3 measured; 2.5 when the runner completed, then claimed: BullMQ's fetch and completion apart, and Coda's claim bookkeeping per batch.
   assert.ok(perTask < 1.75, `${perTask} scripts run per task`);
   assert.equal((await app.tasks.stats()).completed, total);
+});
+
+test('a loop stalled longer than the lease right after a heartbeat (a long synchronous task, a paused process): recovery renews the process\'s own leases first, and does not charge its live attempt a stall', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = `stalled-loop-${++prefixes}`;
+  const leaseMs = 600;
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const { definition, attempts } = stalledLoop('blocking', store, leaseMs);
+  const app = createApp({ tasks: { definitions: [definition], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
+  t.after(() => app.tasks.close(performance.now() + 5_000));
+  const { id } = await app.tasks.enqueue(definition, {});
+  const worker = await runWorker({ definitions: [definition], store, leaseMs, pollMs: 20, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const stored = await whenCompleted((taskId) => app.tasks.get(taskId), id);
+  await worker.close();
+  assert.equal(stored!.state, 'completed');
+  assert.deepEqual(stored!.errors, []);
+  assert.deepEqual(attempts, [1]);
 });

@@ -14,6 +14,7 @@ import { coda } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
+const failingStoreFixture = fileURLToPath(new URL('./fixtures/failing-store-app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -392,6 +393,26 @@ test('coda tasks stats, list, retry and discard work on the app\'s store, in pla
   assert.deepEqual((JSON.parse(discarded.stdout) as { discarded: string[] }).discarded.sort(), [ids[1], ids[2]].sort());
   const after = JSON.parse((await run(['tasks', 'stats', fixture, '--json'], env)).stdout) as { ready: number; failed: number };
   assert.deepEqual([after.ready, after.failed], [1, 0]);
+});
+
+test('coda tasks retry --all-failed cut short by a store failure tells what it did and what it did not get to, then the failure: exit 1', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  for (const order of [1, 2, 3]) await app.tasks.enqueue(charge, { order, fail: true });
+  await app.settle();
+  await server.close();
+  const env = { CODA_TEST_DB: db, CODA_TEST_RETRIES: '1' };
+  const text = await run(['tasks', 'retry', failingStoreFixture, '--all-failed'], env);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^1 task\(s\) retried; stopped by the store's failure \(below\), 2 not tried$/m);
+  assert.match(text.stderr, /^coda: sqlite store .* is unavailable: database is locked$/m);
+  const json = await run(['tasks', 'retry', failingStoreFixture, '--all-failed', '--json'], env);
+  assert.equal(json.code, 1);
+  const told = JSON.parse(json.stdout) as { retried: string[]; refused: unknown[]; untried: string[] };
+  assert.deepEqual([told.retried.length, told.refused, told.untried.length], [1, [], 1]);
+  const stats = JSON.parse((await run(['tasks', 'stats', fixture, '--json'], { CODA_TEST_DB: db })).stdout) as { ready: number; failed: number };
+  assert.deepEqual([stats.ready, stats.failed], [2, 1]);
 });
 
 test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"', async (t) => {

@@ -29,7 +29,7 @@ async function worker(t: TestContext, db: string): Promise<Cli> {
 }
 
 /** Journals a crunch task on `db` from this process (which runs none) and gives its id. */
-async function enqueue(db: string, payload: { job: number; finishOn: number }): Promise<string> {
+async function enqueue(db: string, payload: { job: number; finishOn: number; blowUp?: boolean }): Promise<string> {
   const app = makeApp(db, false);
   await app.tasks.open();
   const { id } = await app.tasks.enqueue(crunch, payload);
@@ -92,4 +92,20 @@ test('a poison task that kills its worker on every attempt ends failed after its
   const task = row(db, id);
   assert.deepEqual([task.state, task.attempt, task.errors.map((e) => e.attempt)], ['failed', 2, [1, 2]]);
   for (const error of task.errors) assert.match(error.message, STALLED);
+});
+
+test('a task whose uncaught exception kills its worker is recorded as failed with that exception, not found "stalled" a lease later: retried by its policy', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  const id = await enqueue(db, { job: 3, finishOn: 2, blowUp: true });
+  const victim = await worker(t, db);
+  await victim.outLine(/^started job 3 attempt 1$/);
+  assert.equal(await victim.exited, 1, 'the worker exits as Node would, code 1');
+  const failed = row(db, id);
+  assert.deepEqual([failed.state, failed.attempt, failed.errors.map((e) => e.attempt)], ['ready', 1, [1]]);
+  assert.equal(failed.errors[0]!.message, 'Error: the process died of an uncaught exception while this attempt ran: Error: job 3 blew up');
+  const next = await worker(t, db);
+  await next.outLine(/^finished job 3$/);
+  next.child.kill('SIGTERM');
+  assert.equal(await next.exited, 0);
+  assert.equal(row(db, id).state, 'completed');
 });

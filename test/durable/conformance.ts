@@ -158,6 +158,14 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         });
       });
 
+      test('a batch of 20,000 tasks (a burst of enqueues in one turn), held and ready, is journaled whole', async () => {
+        const tasks = Array.from({ length: 20_000 }, (_, i) => newTask({ held: i % 2 === 0, key: `burst:${i}` }));
+        const added = await store.add(tasks, OWNER, LEASE);
+        assert.equal(added.filter(({ duplicate }) => !duplicate).length, tasks.length);
+        const { held, ready } = (await store.stats(T0)).byName[NAME]!;
+        assert.deepEqual({ held, ready }, { held: 10_000, ready: 10_000 });
+      });
+
       test('a held task is owned by the owner until the lease', async () => {
         const task = newTask({ held: true });
         await store.add([task], OWNER, LEASE);

@@ -172,12 +172,14 @@ describe('task names and keys with odd characters', { timeout: 20_000 }, () => {
     assert.equal(duplicate, false);
   });
 
-  test("BullMQ job.test 'when deduplication id option is provided as empty string: throws'; a key over 500 characters, or not a string, is refused naming the option", async (t) => {
+  test("BullMQ job.test 'when deduplication id option is provided as empty string: throws'; a key over 500 characters (told by its length), or not a string, is refused naming the option", async (t) => {
     const welcome = task('welcome', () => {});
     const { app } = onTestClock(t, [welcome]);
     for (const key of ['', 'k'.repeat(501), 42, null]) {
       await assert.rejects(app.tasks.enqueue(welcome, {}, { key: key as never }), /app\.tasks\.enqueue\(\): key must be a string of 1 to 500 characters/);
     }
+    // Told by its length, not echoed: a megabyte's key made a megabyte's error.
+    await assert.rejects(app.tasks.enqueue(welcome, {}, { key: 'k'.repeat(1_000_000) }), { message: 'app.tasks.enqueue(): key must be a string of 1 to 500 characters, got a string of 1000000 characters' });
   });
 });
 

@@ -895,3 +895,18 @@ test('app.settle() after the app shut down resolves (nothing runs there any more
   await closed;
   await app.settle();
 });
+
+test('registrations handed over just before the app closes (a burst of enqueues during shutdown) are journaled, not refused as "the store is not open"', async (t) => {
+  const file = tempFile(t);
+  const burst = task('burst', () => {});
+  const app = createApp({ tasks: { definitions: [burst], store: sqliteStore({ path: file }), run: false } });
+  await app.tasks.open();
+  const enqueued = Array.from({ length: 100 }, (_, n) => app.tasks.enqueue(burst, { n }));
+  await app.tasks.close(performance.now() + 5_000);
+  const settled = await Promise.allSettled(enqueued);
+  assert.deepEqual(settled.filter(({ status }) => status === 'rejected'), []);
+  const after = createApp({ tasks: { definitions: [burst], store: sqliteStore({ path: file }), run: false } });
+  await after.tasks.open();
+  t.after(() => after.tasks.close(performance.now() + 1_000));
+  assert.equal((await after.tasks.stats()).ready, 100);
+});

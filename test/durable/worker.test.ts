@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createApp, runWorker, sqliteStore, task } from 'coda-http';
+import { stalledLoop, whenCompleted } from './stalled-loop.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 
@@ -94,4 +95,21 @@ test('a worker shutting down keeps renewing the lease of the attempt it lets fin
   assert.equal(stored!.state, 'completed');
   assert.deepEqual(attempts, [1]);
   assert.deepEqual(stored!.errors, []);
+});
+
+test('a loop stalled longer than the lease right after a heartbeat (a long synchronous task, a paused process): recovery renews the process\'s own leases first, and does not charge its live attempt a stall', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = path.join(dir, 'tasks.db');
+  const leaseMs = 600;
+  const store = sqliteStore({ path: db });
+  const { definition, attempts } = stalledLoop('blocking', store, leaseMs);
+  const app = createApp({ tasks: { definitions: [definition], store: sqliteStore({ path: db }), run: false } });
+  const { id } = await app.tasks.enqueue(definition, {});
+  const worker = await runWorker({ definitions: [definition], store, leaseMs, pollMs: 20, handleSignals: false });
+  const stored = await whenCompleted((taskId) => app.tasks.get(taskId), id);
+  await worker.close();
+  assert.equal(stored!.state, 'completed');
+  assert.deepEqual(stored!.errors, []);
+  assert.deepEqual(attempts, [1]);
 });
