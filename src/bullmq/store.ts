@@ -618,8 +618,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     const [held, lapsed] = await this.#call(async () => {
       // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
-      await this.#measureSkew(client);
-      const names = await client.smembers(this.#namesKey());
+      const [, names] = await Promise.all([this.#measureSkew(client), client.smembers(this.#namesKey())]);
       const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew])));
       const failed = await Promise.all(names.map((name) => this.#failLapsed(name, now, random)));
       return [swept.reduce((sum: number, n) => sum + Number(n), 0), failed.reduce((sum, n) => sum + n, 0)];

@@ -105,7 +105,8 @@ export function ensureSchema(db: DatabaseSync, description: string): void {
   try {
     const version = schemaVersion(db, description);
     if (version === 0) db.exec(SCHEMA);
-    else for (let from = version; from < SCHEMA_VERSION; from++) db.exec(MIGRATIONS[from]!);
+    // Each migration sets the version it reaches: version 1's builds today's indexes, and so reaches this version at once.
+    else for (let from = version; from < SCHEMA_VERSION; from = schemaVersion(db, description)) db.exec(MIGRATIONS[from]!);
     db.exec('COMMIT');
   } catch (error) {
     db.exec('ROLLBACK');

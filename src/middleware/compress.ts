@@ -120,7 +120,7 @@ function variesByEncoding(response: HttpResponse): boolean {
   if (status < 200 || status === 204 || headers.has('content-encoding')) return false;
   const cacheControl = headers.get('cache-control');
   if (cacheControl !== null && NO_TRANSFORM.test(cacheControl)) return false;
-  const type = status === 304 ? representationType(response) : headers.get('content-type');
+  const type = representationType(response);
   return type === null ? status === 304 : COMPRESSIBLE.test(type);
 }
 

@@ -244,10 +244,10 @@ export class Metrics {
       // Someone may have collected them on this registry already: a second call would throw.
       if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) client.collectDefaultMetrics({ register: registry });
     }
-    set.sources.set(source, logger);
     this.#set = set;
     this.#logger = logger;
     this.#source = source;
+    this.reopen();
   }
 
   /**
@@ -260,7 +260,7 @@ export class Metrics {
     this.#set.sources.delete(this.#source);
   }
 
-  /** The app is served again (see close()): the gauges read its counts again. */
+  /** The gauges read the app's counts: from its start, and again once it is served again (see close()). */
   reopen(): void {
     this.#set.sources.set(this.#source, this.#logger);
   }

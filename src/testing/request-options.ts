@@ -1,6 +1,6 @@
+import { TOKEN } from '../http/headers.js';
 import { describe } from '../util/describe.js';
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** What no request may carry in a header value: controls but tab (a CR or LF would split the head). */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Beyond Latin-1: a header's bytes are Latin-1, so these go as their UTF-8 bytes, as a browser sends document.cookie. */

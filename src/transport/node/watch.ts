@@ -27,7 +27,7 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     res.on('close', () => closed(res, exchange, false));
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
-    const socket = exchange.request.raw?.socket;
+    const socket = exchange.connection;
     if (socket != null) closeWithConnection(res, socket, closedHttp1, exchange);
   }
 }
