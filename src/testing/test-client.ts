@@ -2,7 +2,7 @@ import type { App } from '../app/app.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
-import { kCloseTasks, kScheduler, kSettle, kUnfinished } from '../symbols.js';
+import { kCloseTasks, kGovern, kScheduler, kServerClosed, kSettle, kUnfinished } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
@@ -101,6 +101,8 @@ export class TestClient {
       if (app.tasks.useForTests(sqliteStore({ path: ':memory:' }), clock)) CLOCKS.set(app, clock);
     }
     this.#clock = CLOCKS.get(app) ?? new TestClock();
+    // An in-process client uses the app as a server does: a socket client's server closing meanwhile must not shut the app down under it.
+    if (this.#transport === 'in-process') app[kGovern](this);
     OPEN.set(app, (OPEN.get(app) ?? 0) + 1);
     // A test serves the app: its tasks run here, enqueued ones included (on the app's store too after a client before closed it).
     app.tasks.reopen();
@@ -184,7 +186,11 @@ export class TestClient {
     throw new Error(`client.settle(): not settled after ${timeoutMs} ms; still waiting for:\n${waiting.map((line) => `  ${line}`).join('\n')}`);
   }
 
-  /** Stops the real server, if one was started, and the app's durable tasks unless another client of the app is still open; stops recording tasks. Once: the client takes no more requests. */
+  /**
+   * Stops the real server, if one was started, and the app's durable tasks unless another client of the app is still
+   * open (an open in-process client counts as one of the app's servers); stops recording tasks. Once: the client
+   * takes no more requests.
+   */
   close(): Promise<void> {
     return (this.#closed ??= this.#close());
   }
@@ -194,6 +200,7 @@ export class TestClient {
     this.#unobserveDurable();
     const others = OPEN.get(this.#app)! - 1;
     OPEN.set(this.#app, others);
+    if (this.#transport === 'in-process') this.#app[kServerClosed](this);
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
     // Clients still open on the app use its tasks: the last one stops them.
     else if (others === 0) await this.#app[kCloseTasks](performance.now() + 1_000);

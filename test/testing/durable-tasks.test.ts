@@ -78,3 +78,43 @@ test('two clients open at once share the app\'s store and its clock: either one\
   assert.equal((await app.tasks.stats()).completed, 1);
   await first.settle({ timeoutMs: 5_000 });
 });
+
+test('a socket client closed while an in-process client of the app is open leaves the app to it: its durable tasks journal and run, and the last client closes them', async () => {
+  const { app, calls } = flakyApp();
+  const inProcess = createTestClient(app);
+  const overSocket = createTestClient(app, { transport: 'socket' });
+  assert.equal((await overSocket.post('/5')).status, 200);
+  await overSocket.settle({ timeoutMs: 5_000 });
+  await overSocket.close();
+  assert.equal((await inProcess.post('/6')).status, 200, 'its durable task is journaled: the store is still open');
+  await inProcess.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(calls, [5, 5, 6, 6]);
+  assert.deepEqual(inProcess.tasks.map((t) => t.state), ['retrying', 'completed', 'retrying', 'completed'], 'the app\'s attempts, the socket client\'s request\'s too');
+  await inProcess.close();
+  await assert.rejects(app.tasks.stats(), /sqlite store :memory: is unavailable/, 'closed with the last client');
+});
+
+test('a socket client closed while an in-process request of the same app is in its view: the request\'s after() task runs', async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let entered!: () => void;
+  const inView = new Promise<void>((resolve) => (entered = resolve));
+  const app = createApp({
+    routes: [post('/slow', async () => {
+      entered();
+      await gate;
+      after(() => {}, { name: 'audit' });
+      return new HttpResponse('ok');
+    }), post('/fast', () => new HttpResponse('ok'))],
+  });
+  await using inProcess = createTestClient(app);
+  const overSocket = createTestClient(app, { transport: 'socket' });
+  assert.equal((await overSocket.post('/fast')).status, 200);
+  const slow = inProcess.post('/slow');
+  await inView;
+  await overSocket.close();
+  open();
+  assert.equal((await slow).status, 200);
+  await inProcess.settle({ timeoutMs: 5_000 });
+  assert.deepEqual(inProcess.tasks.map((t) => [t.name, t.state]), [['audit', 'completed']]);
+});
