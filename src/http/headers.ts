@@ -1,5 +1,9 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { kNodeHeaders, kNonAscii, kSentHeaders, kSetTrusted } from '../symbols.js';
+import { refuseOnSent } from './sending.js';
+
+const SET_LATE = 'a header set now would never reach the client; set it before the response is returned';
+const DELETED_LATE = 'a header deleted now would still reach the client; delete it before the response is returned';
 
 /** An RFC 9110 token: a header name, a cookie name, a method. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -32,6 +36,10 @@ export type HeadersInit =
  * byte on the wire (`café` ends in the byte 0xE9), whatever the body; a
  * character above U+00FF is refused with a TypeError where it is set. To carry
  * other text, encode it yourself, e.g. RFC 8187's `filename*=UTF-8''%E2%98%83`.
+ *
+ * Set everything before the response is returned: a change made by its own
+ * request once it is being sent (in an after() task, an afterResponse hook,
+ * its stream) would never reach the client, and is a TypeError saying so.
  *
  * @example
  * ```ts
@@ -86,6 +94,7 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   set(name: string, value: string): this {
+    refuseOnSent(this, 'response.headers.set()', SET_LATE);
     const key = checkName(name);
     if (checkValue(name, value)) this.#nonAscii = true;
     this.#record()[key] = value;
@@ -93,6 +102,7 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   append(name: string, value: string): this {
+    refuseOnSent(this, 'response.headers.append()', SET_LATE);
     const key = checkName(name);
     if (checkValue(name, value)) this.#nonAscii = true;
     const map = this.#record();
@@ -104,6 +114,7 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   delete(name: string): this {
+    refuseOnSent(this, 'response.headers.delete()', DELETED_LATE);
     delete this.#record()[name.toLowerCase()];
     return this;
   }

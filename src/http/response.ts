@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
+import { refuseOnSent } from './sending.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { payloadJson } from '../util/json-payload.js';
@@ -202,7 +203,7 @@ export function wrongBody(value: unknown): string {
  * ```
  */
 export class HttpResponse {
-  status: number;
+  #status: number;
   readonly headers: ResponseHeaders;
   body: ResponseBody;
   /** @internal Tasks registered with `after()`, in order. Allocated on first use. */
@@ -214,11 +215,26 @@ export class HttpResponse {
 
   constructor(body: ResponseBody = null, init?: ResponseInit) {
     if (!isResponseBody(body)) throw new TypeError(`${new.target.name}: ${wrongBody(body)}`);
-    this.status = checkStatus(init?.status ?? 200);
+    this.#status = checkStatus(init?.status ?? 200);
     this.headers = new ResponseHeaders(init?.headers);
     this.body = body;
     const type = this.defaultContentType(body);
     if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
+  }
+
+  /**
+   * The status. Set it before the response is returned: set by its own
+   * request once the response is being sent (in an after() task, an
+   * afterResponse hook, its stream), it would never reach the client, and
+   * is a TypeError saying so.
+   */
+  get status(): number {
+    return this.#status;
+  }
+
+  set status(status: number) {
+    refuseOnSent(this.headers, 'response.status', 'a status set now would never reach the client; set it before the response is returned');
+    this.#status = status;
   }
 
   /** The content type set when none is given. Subclasses override it. */
@@ -270,9 +286,7 @@ export class HttpResponse {
    * after(). Static: an instance method would cost each response a brand field.
    */
   static #addCookie(response: HttpResponse, where: string, cookie: PendingCookie): void {
-    if ((currentRequest() as { readonly response: HttpResponse | undefined } | undefined)?.response === response) {
-      throw new TypeError(`${where}: the response is being sent already and a cookie set now would never reach the client; set it before the response is returned`);
-    }
+    refuseOnSent(response.headers, where, 'a cookie set now would never reach the client; set it before the response is returned');
     (response[kCookies] ??= new Map()).set(cookieKey(cookie), cookie);
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  after, createApp, get, HttpResponse, JsonResponse, post, signals, task, type AfterContext, type MiddlewareFactory, type MiddlewareHooks, type Outcome,
+  after, createApp, get, HttpResponse, JsonResponse, post, signals, StreamingResponse, task, type AfterContext, type MiddlewareFactory, type MiddlewareHooks, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { gate, memoryLogger } from './helpers.js';
@@ -156,6 +156,103 @@ test("a cookie set on the sent response (in a task, an afterResponse hook) is a 
     `hook: response.deleteCookie(): ${refused}`,
   ]);
   assert.ok(made !== undefined);
+});
+
+/** Each late change to `response` (its headers, its status): the TypeError's message, or 'ok' when it was taken. */
+function changeLate(where: string, response: HttpResponse): string[] {
+  const changes: [string, () => unknown][] = [
+    ['set', () => response.headers.set('x-late', where)],
+    ['append', () => response.headers.append('x-late', where)],
+    ['delete', () => response.headers.delete('content-type')],
+    ['status', () => (response.status = 500)],
+  ];
+  return changes.map(([name, change]) => {
+    try {
+      change();
+      return `${where} ${name}: ok`;
+    } catch (error) {
+      assert.ok(error instanceof TypeError);
+      return `${where} ${name}: ${error.message}`;
+    }
+  });
+}
+
+const SET_LATE = 'the response is being sent already and a header set now would never reach the client; set it before the response is returned';
+const DELETED_LATE = 'the response is being sent already and a header deleted now would still reach the client; delete it before the response is returned';
+const STATUS_LATE = 'the response is being sent already and a status set now would never reach the client; set it before the response is returned';
+
+test('a header or status changed on the sent response (in a task, an afterResponse hook, its own stream) is a TypeError saying so, never silently lost', async () => {
+  const failures: string[] = [];
+  const app = createApp({
+    middleware: [{ afterResponse(_request, response) { failures.push(...changeLate('hook', response)); } }],
+    routes: [
+      get('/', () => new HttpResponse('ok').after(({ response }) => { failures.push(...changeLate('task', response)); })),
+      get('/stream', () => {
+        const response: StreamingResponse = new StreamingResponse(async function* () {
+          failures.push(...changeLate('stream', response));
+          yield 'first';
+          failures.push(...changeLate('stream after its head', response));
+        });
+        return response;
+      }),
+    ],
+  });
+  for (const transport of ['in-process', 'socket'] as const) {
+    failures.length = 0;
+    await using client = createTestClient(app, { transport });
+    const res = await client.get('/');
+    await client.settle();
+    assert.equal(res.status, 200, transport);
+    assert.equal(res.headers.get('x-late'), null);
+    const refused = (where: string): string[] => [`${where} set: response.headers.set(): ${SET_LATE}`, `${where} append: response.headers.append(): ${SET_LATE}`, `${where} delete: response.headers.delete(): ${DELETED_LATE}`, `${where} status: response.status: ${STATUS_LATE}`];
+    assert.deepEqual(failures, [...refused('task'), ...refused('hook')], transport);
+    failures.length = 0;
+    const streamed = await client.get('/stream');
+    await client.settle();
+    assert.equal(await streamed.text(), 'first', transport);
+    assert.equal(streamed.headers.get('x-late'), null, transport);
+    assert.deepEqual(failures, [...refused('stream'), ...refused('stream after its head'), ...refused('hook')], transport);
+  }
+});
+
+test('a response shared by many requests (a module-level constant) stays free to change for each request that has not sent it, while another request\'s task is refused its late change', async () => {
+  const OK = new HttpResponse('ok');
+  const taskRuns = gate();
+  const changed = gate<string[]>();
+  let n = 0;
+  const app = createApp({
+    // A security-headers middleware sets its header on whatever response goes out, the shared one included.
+    middleware: [{ processResponse(_request, response) { response.headers.set('x-frame-options', 'DENY'); return response; } }],
+    routes: [
+      get('/first', () => {
+        after(async ({ response }) => {
+          await taskRuns.promise;
+          changed.open(changeLate('first task', response));
+        });
+        return OK;
+      }),
+      get('/next', () => {
+        OK.status = ++n % 2 === 0 ? 200 : 201;
+        return OK;
+      }),
+    ],
+  });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/first')).headers.get('x-frame-options'), 'DENY');
+  // The first request's task waits: the shared response is still the one it sent while the others go out.
+  for (const status of [201, 200, 201]) {
+    const res = await client.get('/next');
+    assert.equal(res.status, status);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+  }
+  taskRuns.open();
+  assert.deepEqual(await changed.promise, [
+    `first task set: response.headers.set(): ${SET_LATE}`,
+    `first task append: response.headers.append(): ${SET_LATE}`,
+    `first task delete: response.headers.delete(): ${DELETED_LATE}`,
+    `first task status: response.status: ${STATUS_LATE}`,
+  ]);
+  await client.settle();
 });
 
 test('afterResponse runs for every middleware entered, in processResponse order', async () => {
