@@ -104,6 +104,25 @@ describe('staticFiles()', () => {
     assert.equal(failed.body.toString(), '/assets/hello.txt does not match the request\'s preconditions');
   });
 
+  test('RFC 9110 13.2.2 precedence: If-Unmodified-Since is ignored when If-Match is present, If-Modified-Since when If-None-Match is', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const lastModified = Date.parse(headers['last-modified']!);
+    const before = new Date(lastModified - 86_400_000).toUTCString();
+    const since = new Date(lastModified + 86_400_000).toUTCString();
+    const cases: [conditions: Record<string, string>, status: number][] = [
+      [{ 'if-unmodified-since': before }, 412],
+      [{ 'if-match': '*', 'if-unmodified-since': before }, 200],
+      [{ 'if-match': '"other"', 'if-unmodified-since': since }, 412],
+      [{ 'if-modified-since': since }, 304],
+      [{ 'if-none-match': 'W/"other"', 'if-modified-since': since }, 200],
+      [{ 'if-none-match': headers.etag!, 'if-modified-since': before }, 304],
+    ];
+    for (const [conditions, status] of cases) {
+      const response = await get('/assets/hello.txt', conditions);
+      assert.equal(response.status, status, JSON.stringify(conditions));
+    }
+  });
+
   test('Range: 206 with Content-Range; an unsatisfiable range is a 416 naming it', async () => {
     const part = await get('/assets/hello.txt', { range: 'bytes=0-4' });
     assert.equal(part.status, 206);
