@@ -45,6 +45,24 @@ describe('matching', () => {
     assert.equal(slug.body.toString(), '5000');
   });
 
+  test('a * param is the rest of the path as the client wrote it, percent-decoded, dot segments kept, as Fastify and Express give it (over a real socket)', async (t) => {
+    const server = await startServer(createApp({ routes: [get('/files/*', (request) => new HttpResponse(request.params['*']))] }));
+    t.after(() => server.close());
+    const cases: [target: string, star: string][] = [
+      ['/files/../../etc/passwd', '../../etc/passwd'],
+      ['/files/%2e%2e/%2E%2E/etc/passwd', '../../etc/passwd'],
+      ['/files/..%2f..%2fetc/passwd', '../../etc/passwd'],
+      ['/files/a/../../b', 'a/../../b'],
+      ['/files/..%5c..%5cb', '..\\..\\b'],
+      ['/files//etc/passwd', '/etc/passwd'],
+    ];
+    for (const [target, star] of cases) {
+      const response = await rawRequest(server, rawGet(target));
+      assert.equal(response.status, 200, target);
+      assert.equal(response.body.toString(), star, target);
+    }
+  });
+
   test('request.route is the pattern that matched, undefined when none did', async () => {
     const seen: (string | undefined)[] = [];
     const routed = createApp({
