@@ -508,17 +508,6 @@ function asciiLocation(location: string): string {
 
 const NON_ASCII = /[^\x00-\x7f]+/g;
 
-/** Turns a Web-standard `Response` (accepted from views) into an `HttpResponse`. */
-export function fromWebResponse(web: Response): HttpResponse {
-  const headers = new ResponseHeaders();
-  web.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') headers.append(name, value);
-  });
-  for (const cookie of web.headers.getSetCookie()) headers.append('set-cookie', cookie);
-  if (web.body === null) return new HttpResponse(null, { status: web.status, headers });
-  return new StreamingResponse(Readable.fromWeb(web.body as import('node:stream/web').ReadableStream), { status: web.status, headers });
-}
-
 /** A status Node can send: an integer from 100 to 999 (checked at construction; the test client checks it again when sending, as Node does). */
 export function checkStatus(status: number): number {
   if (!Number.isInteger(status) || status < 100 || status > 999) {

@@ -1,6 +1,7 @@
 import { ProgrammingError } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
-import { fromWebResponse, HttpResponse } from '../http/response.js';
+import { HttpResponse } from '../http/response.js';
+import { fromWebResponse } from '../http/web-response.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise } from './types.js';

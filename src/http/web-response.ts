@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
+import * as zlib from 'node:zlib';
+import { ResponseHeaders } from './headers.js';
+import { HttpResponse, StreamingResponse } from './response.js';
+
+/** Fields about one connection, not the response (RFC 9110 7.6.1): a proxy drops them, and so does Coda from a Response fetch() got. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+/**
+ * The content codings fetch() (undici) decodes: a body in them comes out
+ * decoded, under the upstream's Content-Encoding and Content-Length still.
+ * zstd where this Node's zlib has it (undici decodes it there).
+ */
+const DECODED = new Set(['gzip', 'x-gzip', 'deflate', 'br', ...('createZstdDecompress' in zlib ? ['zstd'] : [])]);
+
+/**
+ * Turns a Web-standard `Response` (accepted from views) into an
+ * `HttpResponse`: its body, if any, streamed (a Content-Length it carries is
+ * kept, and held to; the Fetch API gives no other: one made from a string
+ * goes out chunked). A Response that `fetch()` got (`type` 'basic' or
+ * 'cors'; the app's own are 'default') is forwarded as a proxy forwards it:
+ * without the upstream connection's fields, and, when fetch() decoded its
+ * body, without the Content-Encoding and Content-Length that described the
+ * encoded bytes (sent as they were, the client would decode a body that is
+ * not encoded, and the length would cut it short).
+ */
+export function fromWebResponse(web: Response): HttpResponse {
+  const dropped = web.type === 'default' ? undefined : fetchedOnly(web);
+  const headers = new ResponseHeaders();
+  web.headers.forEach((value, name) => {
+    if (name !== 'set-cookie' && dropped?.has(name) !== true) headers.append(name, value);
+  });
+  for (const cookie of web.headers.getSetCookie()) headers.append('set-cookie', cookie);
+  if (web.body === null) return new HttpResponse(null, { status: web.status, headers });
+  return new StreamingResponse(Readable.fromWeb(web.body as ReadableStream), { status: web.status, headers });
+}
+
+/** The headers of a fetched Response that were the upstream connection's, or the encoded body's. */
+function fetchedOnly(web: Response): Set<string> {
+  const dropped = new Set(HOP_BY_HOP);
+  // Connection names the other fields of that connection alone.
+  for (const name of (web.headers.get('connection') ?? '').split(',')) dropped.add(name.trim().toLowerCase());
+  const coding = web.headers.get('content-encoding');
+  // undici decodes every coding or, when one is unknown to it, none (the bytes as sent, their length too).
+  if (web.body !== null && coding !== null && coding.split(',').every((each) => DECODED.has(each.trim().toLowerCase()))) {
+    dropped.add('content-encoding');
+    dropped.add('content-length');
+  }
+  return dropped;
+}

@@ -1,0 +1,45 @@
+// A Web Response returned by a view: what it carries goes out, over a real
+// socket, as a client must read it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compress, createApp, get, HttpResponse } from 'coda-http';
+import { rawGet, rawRequest, startServer } from '../helpers.js';
+
+test('a Response with a Content-Length goes out with it, not chunked (HEAD too); one made from a string has none to give (the Fetch API keeps it) and goes out chunked', async (t) => {
+  const server = await startServer(createApp({
+    routes: [
+      get('/declared', () => new Response('hello', { headers: { 'content-length': '5' } })),
+      get('/string', () => new Response('hello')),
+    ],
+  }));
+  t.after(() => server.close());
+  const declared = await rawRequest(server, rawGet('/declared'));
+  assert.equal(declared.headers['content-length'], '5');
+  assert.equal(declared.headers['transfer-encoding'], undefined);
+  assert.equal(declared.body.toString(), 'hello');
+  const head = await rawRequest(server, rawGet('/declared', {}, 'HEAD'));
+  assert.equal(head.headers['content-length'], '5');
+  assert.equal(head.body.length, 0);
+  const string = await rawRequest(server, rawGet('/string'));
+  assert.equal(string.headers['transfer-encoding'], 'chunked');
+  assert.equal(string.body.toString(), 'hello');
+});
+
+test('a Response fetch() got, returned by a view (a proxy): the body fetch() decoded goes out without the upstream\'s Content-Encoding and Content-Length, and without its connection\'s fields', async (t) => {
+  const text = 'hello world '.repeat(500);
+  const upstream = await startServer(createApp({ middleware: [compress()], routes: [get('/text', () => new HttpResponse(text))] }));
+  t.after(() => upstream.close());
+  const server = await startServer(createApp({ routes: [get('/proxy/:coding', (request) => fetch(`${upstream.url}/text`, { headers: { 'accept-encoding': request.params.coding } }))] }));
+  t.after(() => server.close());
+  for (const coding of ['gzip', 'br', 'identity']) {
+    const response = await rawRequest(server, rawGet(`/proxy/${coding}`));
+    assert.equal(response.status, 200, coding);
+    assert.equal(response.body.toString(), text, coding);
+    assert.equal(response.headers['content-encoding'], undefined, coding);
+    assert.equal(response.headers['content-type'], 'text/plain; charset=utf-8', coding);
+    assert.equal(response.headers['vary'], 'Accept-Encoding', coding);
+    // The upstream's keep-alive connection is no field of this one: the client asked for its close.
+    assert.equal(response.headers['connection'], 'close', coding);
+    assert.equal(response.headers['keep-alive'], undefined, coding);
+  }
+});
