@@ -29,6 +29,8 @@ export const kOpenedStream = Symbol('coda.openedStream');
 export const kAbortStream = Symbol('coda.abortStream');
 /** StreamingResponse: whether its `stream` was read (to send it, or by code that sends it in a response of its own). */
 export const kStreamTaken = Symbol('coda.streamTaken');
+/** StreamingResponse: a transport begins to send it; false when one did before (its stream is read once). */
+export const kClaimStream = Symbol('coda.claimStream');
 /** App: runs a request that did not come over a socket. */
 export const kDispatch = Symbol('coda.dispatch');
 /** App: its after-response scheduler. */

@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { refuseOnSent } from './sending.js';
@@ -387,6 +387,7 @@ export class StreamingResponse extends HttpResponse {
   #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
   #controller: AbortController | undefined = undefined;
   #taken = false;
+  #claimed = false;
 
   constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
     super(null, init);
@@ -437,6 +438,17 @@ export class StreamingResponse extends HttpResponse {
   /** @internal Whether `stream` was read: whoever read it sends it, or lets it go. */
   get [kStreamTaken](): boolean {
     return this.#taken;
+  }
+
+  /**
+   * @internal A transport begins to send the response (its stream read, or
+   * let go for a HEAD, 204 or 304): false when one did before, as for a
+   * response shared by requests, whose stream the first left ended.
+   */
+  [kClaimStream](): boolean {
+    if (this.#claimed) return false;
+    this.#claimed = true;
+    return true;
   }
 
   /** @internal The stream if it was opened, else undefined. */

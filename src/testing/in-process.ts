@@ -3,7 +3,7 @@ import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
 import { kAbortStream, kDispatch, kJournal, kRenderedError } from '../symbols.js';
-import { chunkBytes, releaseStream, unsendableBody } from '../transport/body.js';
+import { chunkBytes, claimStream, releaseStream, unsendableBody } from '../transport/body.js';
 import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
@@ -68,6 +68,7 @@ export async function inProcess(app: App, method: string, path: string, headers:
 async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
   checkStatus(response.status);
   if (response instanceof StreamingResponse) {
+    claimStream(response);
     // As over a socket: a body that is not sent is not read (it may never end).
     if (!withBody) {
       releaseStream(response);

@@ -1,12 +1,28 @@
 import { Readable } from 'node:stream';
 import { ProgrammingError } from '../http/errors.js';
 import { wrongBody, type StreamingResponse } from '../http/response.js';
-import { kAbortStream, kOpenedStream } from '../symbols.js';
+import { kAbortStream, kClaimStream, kOpenedStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
 
 /** The error for a fixed body that cannot be sent: `response.body` is public, and something set it to this. */
 export function unsendableBody(body: unknown): ProgrammingError {
   return new ProgrammingError(`cannot send the response: ${wrongBody(body)}`);
+}
+
+/** The refusal of a StreamingResponse sent before: its stream is the other send's, not to be let go with this one. */
+export class SentAlready extends ProgrammingError {}
+
+/**
+ * Claims `response` for sending: a StreamingResponse sent before (one
+ * shared by requests, a module-level constant) has its stream read or let
+ * go already, or being read for another client, and would go out empty, or
+ * cut; a ProgrammingError instead, before anything is written (the
+ * caller's 500).
+ */
+export function claimStream(response: StreamingResponse): void {
+  if (!response[kClaimStream]()) {
+    throw new SentAlready('cannot send the StreamingResponse: it was sent already (returned for another request, or twice), and its stream is read once, as it is sent; make a new StreamingResponse for each request');
+  }
 }
 
 /** A streamed chunk as bytes: a string as UTF-8; anything but a string or bytes is a TypeError naming it. */

@@ -5,17 +5,18 @@ import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import { kAfterEntries } from '../symbols.js';
 import { errorMessage } from '../util/describe.js';
-import { releaseStream } from './body.js';
+import { releaseStream, SentAlready } from './body.js';
 
 /**
  * The transport refused to send the exchange's response before writing any of
  * it (see send.ts): the 500 that replaces it, logged by `renderError` with what
  * was wrong. The tasks registered on the refused response run with the 500;
- * its stream, if any, is released.
+ * its stream, if any, is released (unless it is another send's: a response sent before).
  */
 export function replaceRefused(exchange: Exchange, error: unknown, debug: boolean, culprit?: string): HttpResponse {
   const refused = exchange.response!;
-  if (refused instanceof StreamingResponse) releaseStream(refused);
+  // A stream sent before is the other send's: another client may be reading it still.
+  if (refused instanceof StreamingResponse && !(error instanceof SentAlready)) releaseStream(refused);
   const response = renderError(exchange.request, error, debug, culprit);
   response[kAfterEntries] = refused[kAfterEntries];
   exchange.response = response;

@@ -339,3 +339,34 @@ describe('responses on the wire', () => {
     }
   });
 });
+
+test('a StreamingResponse sent twice (a module-level constant returned by a view) is a 500 naming the mistake, never an empty 200; the send still reading it is left alone', async (t) => {
+  const release = deferred();
+  const held = new StreamingResponse(async function* () {
+    yield 'first ';
+    await release.promise;
+    yield 'last';
+  });
+  const single = new StreamingResponse(async function* () {
+    yield 'once';
+  });
+  const { logger, lines } = memoryLogger();
+  const server = await startServer(createApp({ logger, routes: [get('/held', () => held), get('/once', () => single)] }));
+  t.after(() => server.close());
+  assert.equal((await rawRequest(server, rawGet('/once'))).body.toString(), 'once');
+  const again = await rawRequest(server, rawGet('/once'));
+  assert.equal(again.status, 500);
+  const refused = 'cannot send the StreamingResponse: it was sent already (returned for another request, or twice), and its stream is read once, as it is sent; make a new StreamingResponse for each request';
+  assert.ok(lines.some((line) => line.level === LEVEL.error && line.msg === refused), 'logged, naming the mistake');
+  // One client reads the stream; another request returning it is refused, and the first reads on to its end.
+  const socket = await connect(server);
+  socket.write(rawGet('/held'));
+  const [first] = (await once(socket, 'data')) as [Buffer];
+  assert.match(first.toString(), /first /);
+  assert.equal((await rawRequest(server, rawGet('/held'))).status, 500);
+  const rest: Buffer[] = [first];
+  socket.on('data', (chunk: Buffer) => rest.push(chunk));
+  release.resolve();
+  await once(socket, 'close');
+  assert.match(Buffer.concat(rest).toString(), /first [\s\S]*last/);
+});

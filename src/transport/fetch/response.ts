@@ -3,7 +3,7 @@ import type { Exchange } from '../../after/exchange.js';
 import { ProgrammingError } from '../../http/errors.js';
 import { isResponseBody, StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders } from '../../symbols.js';
-import { releaseStream, unsendableBody } from '../body.js';
+import { claimStream, releaseStream, unsendableBody } from '../body.js';
 import { declaredLength, dropConnectionHeaders, frameFixed, frameStream } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { FixedSource, StreamSourceBody } from './body-source.js';
@@ -42,6 +42,7 @@ function bodySource(exchange: Exchange, response: HttpResponse, headers: HeaderR
   const { status } = response;
   const { method } = exchange.request;
   if (response instanceof StreamingResponse) {
+    claimStream(response);
     if (!frameStream(headers, method, status)) {
       releaseStream(response);
       return undefined;

@@ -1,7 +1,7 @@
 import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
-import { releaseStream, unsendableBody } from '../body.js';
+import { claimStream, releaseStream, unsendableBody } from '../body.js';
 import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameFixed, frameStream } from '../framing.js';
 import { replaceRefused } from '../refused.js';
 import { pump } from './pump.js';
@@ -51,6 +51,7 @@ export function send(res: NodeResponse, exchange: Exchange, http2: boolean): voi
 }
 
 function sendStream(res: NodeResponse, exchange: Exchange, response: StreamingResponse, http2: boolean): void {
+  claimStream(response);
   if (isClosed(res, http2)) {
     // The client went away while the view was working: nothing will read the stream.
     releaseStream(response);
