@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import * as zlib from 'node:zlib';
+import { ProgrammingError } from './errors.js';
 import { ResponseHeaders } from './headers.js';
 import { HttpResponse, StreamingResponse } from './response.js';
 
@@ -26,6 +27,10 @@ const DECODED = new Set(['gzip', 'x-gzip', 'deflate', 'br', ...('createZstdDecom
  * not encoded, and the length would cut it short).
  */
 export function fromWebResponse(web: Response): HttpResponse {
+  // Readable.fromWeb's own words ("ReadableStream is locked") name neither the Response nor the mistake.
+  if (web.bodyUsed || web.body?.locked === true) {
+    throw new ProgrammingError('a Response whose body was read already (or is being read) cannot be sent: its body is read once, as it is sent; make a new Response for each request (a module-level one is sent once), or send response.clone()');
+  }
   const dropped = web.type === 'default' ? undefined : fetchedOnly(web);
   const headers = new ResponseHeaders();
   web.headers.forEach((value, name) => {

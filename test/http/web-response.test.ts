@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compress, createApp, get, HttpResponse } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { rawGet, rawRequest, startServer } from '../helpers.js';
 
 test('a Response with a Content-Length goes out with it, not chunked (HEAD too); one made from a string has none to give (the Fetch API keeps it) and goes out chunked', async (t) => {
@@ -41,5 +42,20 @@ test('a Response fetch() got, returned by a view (a proxy): the body fetch() dec
     // The upstream's keep-alive connection is no field of this one: the client asked for its close.
     assert.equal(response.headers['connection'], 'close', coding);
     assert.equal(response.headers['keep-alive'], undefined, coding);
+  }
+});
+
+test('a Response whose body was read already (a module-level one returned again) is a 500 naming the mistake, not the stream\'s "ReadableStream is locked"', async () => {
+  const once = new Response('web once');
+  const read = new Response('read');
+  await read.text();
+  const app = createApp({ routes: [get('/once', () => once), get('/read', () => read)] });
+  await using client = createTestClient(app);
+  assert.equal(await (await client.get('/once')).text(), 'web once');
+  const refused = /^a Response whose body was read already \(or is being read\) cannot be sent: its body is read once, as it is sent; make a new Response for each request/;
+  for (const path of ['/once', '/read']) {
+    const response = await client.get(path);
+    assert.equal(response.status, 500, path);
+    assert.match((response.error as Error).message, refused, path);
   }
 });
