@@ -196,7 +196,14 @@ function checkValue(name: string, value: string): boolean {
     if (SPLITS_RESPONSE.test(value)) {
       throw new TypeError(`header ${name} has a CR, LF or NUL character in its value, which would split the response: ${JSON.stringify(value)}`);
     }
-    const code = `U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    // The whole code point (an emoji's, not its first surrogate's): the regex reads UTF-16 units.
+    const point = value.codePointAt(bad.index)!;
+    const code = `U+${point.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (point > 0xff) {
+      // Most often a download's name: say how such text is carried.
+      const utf8 = [...Buffer.from(String.fromCodePoint(point))].map((byte) => `%${byte.toString(16).toUpperCase()}`).join('');
+      throw new TypeError(`header ${name} has a character beyond Latin-1 in its value (${code}), which a header cannot carry: percent-encode such text as UTF-8 (${code} is ${utf8}), as RFC 8187 has it, e.g. a download's name as Content-Disposition: attachment; filename*=UTF-8''…: ${JSON.stringify(value)}`);
+    }
     throw new TypeError(`header ${name} has a character HTTP cannot carry in its value (${code}; only tab, visible ASCII and Latin-1 are allowed): ${JSON.stringify(value)}`);
   }
   return true;

@@ -75,6 +75,17 @@ describe('ResponseHeaders', () => {
     assert.equal(headers.get('x-latin1'), 'caf\u00e9');
   });
 
+  test('a character beyond Latin-1 (a download\'s non-ASCII name) is refused saying how to carry it: percent-encoded UTF-8, RFC 8187\'s filename*', () => {
+    const headers = new ResponseHeaders();
+    assert.throws(() => headers.set('Content-Disposition', 'attachment; filename="\u65e5\u672c.pdf"'), {
+      name: 'TypeError',
+      message: `header Content-Disposition has a character beyond Latin-1 in its value (U+65E5), which a header cannot carry: percent-encode such text as UTF-8 (U+65E5 is %E6%97%A5), as RFC 8187 has it, e.g. a download's name as Content-Disposition: attachment; filename*=UTF-8''…: "attachment; filename=\\"\u65e5\u672c.pdf\\""`,
+    });
+    assert.throws(() => headers.set('x-mood', 'emoji \u{1f600}'), { message: /\(U\+1F600\), .* \(U\+1F600 is %F0%9F%98%80\)/ });
+    headers.set('Content-Disposition', `attachment; filename="nihon.pdf"; filename*=UTF-8''${encodeURIComponent('\u65e5\u672c.pdf')}`);
+    assert.equal(headers.get('content-disposition'), 'attachment; filename="nihon.pdf"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC.pdf');
+  });
+
   test('a value that is not a string is rejected', () => {
     assert.throws(() => new ResponseHeaders().set('x-n', 5 as unknown as string), { name: 'TypeError', message: /header x-n must be a string/ });
   });
