@@ -490,8 +490,12 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
 /**
  * A redirect to `location`: a path, or an absolute URL whose scheme is
  * http, https or ftp (as Django refuses others: a `javascript:` location
- * made of user input runs script in the browser that follows it). Non-ASCII
- * characters are percent-encoded as UTF-8 (`/café` goes out as `/caf%C3%A9`).
+ * made of user input runs script in the browser that follows it). What a URI
+ * cannot hold is percent-encoded as Django's iri_to_uri does: non-ASCII
+ * characters as UTF-8 (`/café` goes out as `/caf%C3%A9`), a space, a
+ * backslash (which browsers read as a slash: `/\evil.example` would lead to
+ * another host), quotes, `` <>^`{|} `` and tab; `%` is kept (a location encoded
+ * already stays as it is).
  *
  * @example
  * ```ts
@@ -509,16 +513,21 @@ export function redirect(location: string, status = 302): HttpResponse {
   return new HttpResponse(null, { status, headers: { location: asciiLocation(location) } });
 }
 
-/** A location's non-ASCII characters percent-encoded as UTF-8 (RFC 3987's IRI to URI, as Django's iri_to_uri): a header value is ASCII. */
+/** A location as a URI (RFC 3987's IRI to URI, as Django's iri_to_uri): what a URI cannot hold percent-encoded, as UTF-8. */
 function asciiLocation(location: string): string {
   try {
-    return location.replace(NON_ASCII, encodeURIComponent);
+    return location.replace(NOT_URI, encodeURIComponent);
   } catch {
     throw new TypeError(`redirect(): the location ${JSON.stringify(location)} is not well-formed Unicode (a lone surrogate)`);
   }
 }
 
-const NON_ASCII = /[^\x00-\x7f]+/g;
+/**
+ * Neither a URI character nor one Django's iri_to_uri keeps, nor a control
+ * character but tab: CR, LF and the rest are left for the header's check to
+ * refuse (a location with CRLF is an injection attempt, not a path).
+ */
+const NOT_URI = /[^\x00-\x08\x0a-\x1f\x7fA-Za-z0-9\-._~/#%[\]=:;$&()+,!?*@']+/g;
 
 /** A status Node can send: an integer from 100 to 999 (checked at construction; the test client checks it again when sending, as Node does). */
 export function checkStatus(status: number): number {

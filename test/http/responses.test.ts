@@ -96,6 +96,20 @@ describe('HttpResponse', () => {
     assert.throws(() => redirect('/\ud800'), { name: 'TypeError', message: /redirect\(\): the location .* is not well-formed Unicode/ });
   });
 
+  test("redirect() percent-encodes what a URI cannot hold as Django's iri_to_uri does: a backslash (browsers read /\\evil.example as //evil.example, another host), a space, quotes, <>^`{|} and tab", () => {
+    const cases: [location: string, sent: string][] = [
+      ['/\\evil.example', '/%5Cevil.example'],
+      ['/\\/evil.example', '/%5C/evil.example'],
+      ['/a b', '/a%20b'],
+      ['/x?q="<a>"', '/x?q=%22%3Ca%3E%22'],
+      ['/a^b`{|}', '/a%5Eb%60%7B%7C%7D'],
+      ['/a\tb', '/a%09b'],
+      ["/k/!$&'()*+,;=:@~-._?x=[1]#top", "/k/!$&'()*+,;=:@~-._?x=[1]#top"],
+      ['https://example.com/a b#frag', 'https://example.com/a%20b#frag'],
+    ];
+    for (const [location, sent] of cases) assert.equal(redirect(location).headers.get('location'), sent, JSON.stringify(location));
+  });
+
   test('redirect() with a status that is not a redirect is a RangeError', () => {
     for (const status of [200, 300, 304, 404]) {
       assert.throws(() => redirect('/x', status), { name: 'RangeError', message: new RegExp(`redirect status must be one of .*got ${status}`) });
