@@ -1,7 +1,7 @@
 import { StreamingResponse, type HttpResponse, type ResponseBody } from '../http/response.js';
 import { kNodeHeaders } from '../symbols.js';
 import { webHeaders } from '../transport/fetch/response.js';
-import { dropTransferEncoding, frameFixed, frameStream } from '../transport/framing.js';
+import { dropHttp1Framing, frameFixed, frameStream } from '../transport/framing.js';
 
 /**
  * The headers a client gets with `response` to `method`, framed as a socket
@@ -11,7 +11,7 @@ import { dropTransferEncoding, frameFixed, frameStream } from '../transport/fram
  */
 export function sentHeaders(response: HttpResponse, method: string): Headers {
   const headers = response.headers[kNodeHeaders]();
-  dropTransferEncoding(headers);
+  dropHttp1Framing(headers);
   if (response instanceof StreamingResponse) frameStream(headers, method, response.status);
   else frameFixed(headers, method, response.status, response.body !== null, byteLength(response.body as ResponseBody));
   return webHeaders(headers);

@@ -8,9 +8,21 @@ type HeaderRecord = Record<string, string | string[]>;
 
 const BYTE_COUNT = /^\d{1,15}$/;
 
-/** Drops a Transfer-Encoding the app set: Coda frames the body itself (Node chunks a stream of unknown length). */
-export function dropTransferEncoding(headers: HeaderRecord): void {
+/** Node's own reading of a Connection field that asks for the close (`RE_CONN_CLOSE` in node:_http_outgoing). */
+const CLOSES = /(?:^|\W)close(?:$|\W)/i;
+
+/**
+ * Drops what the app may not set on an HTTP/1.1 head: a Transfer-Encoding
+ * (Coda frames the body itself; Node chunks a stream of unknown length), and
+ * a Connection other than `close`: Node reads any other (`keep-alive`) as
+ * keeping the connection open, over the client's `Connection: close` (which
+ * RFC 9112 9.6 says the server MUST honour) and over a closing server's. A
+ * `close` the app sets is kept: it may ask for its connection's end.
+ */
+export function dropHttp1Framing(headers: HeaderRecord): void {
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
+  const connection = headers['connection'];
+  if (connection !== undefined && (typeof connection !== 'string' || !CLOSES.test(connection))) delete headers['connection'];
 }
 
 /** Connection-specific fields: HTTP/2 forbids them (RFC 9113 8.2.2), Node refuses to send them. */

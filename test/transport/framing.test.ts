@@ -123,3 +123,21 @@ describe('framing headers set by the app', { timeout: 10_000 }, () => {
     assert.equal(stream.headers['content-length'], '3');
   });
 });
+
+test('a Connection the app sets other than close is dropped: the client\'s Connection: close is honoured (RFC 9112 9.6), where Node kept the connection open; an app\'s close is kept', async (t) => {
+  const server = await startServer(createApp({
+    routes: [
+      get('/keep-alive', () => new HttpResponse('kept?', { headers: { connection: 'keep-alive' } })),
+      get('/close', () => new HttpResponse('last', { headers: { connection: 'close' } })),
+      get('/next', () => new HttpResponse('next one')),
+    ],
+  }));
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const asked = responses(await pipelined(server, [request('/keep-alive', { close: true })]));
+  assert.equal(asked.list.length, 1);
+  assert.equal(asked.list[0]!.headers.connection, 'close');
+  assert.equal(asked.list[0]!.body.toString(), 'kept?');
+  // The app's own close ends a keep-alive connection: the request behind it is not answered there.
+  const closed = responses(await pipelined(server, [request('/close'), request('/next', { close: true })]));
+  assert.deepEqual(closed.list.map((response) => [response.headers.connection, response.body.toString()]), [['close', 'last']]);
+});

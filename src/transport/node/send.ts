@@ -2,7 +2,7 @@ import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
 import { claimStream, releaseStream, unsendableBody } from '../body.js';
-import { declaredLength, dropConnectionHeaders, dropTransferEncoding, frameFixed, frameStream } from '../framing.js';
+import { declaredLength, dropConnectionHeaders, dropHttp1Framing, frameFixed, frameStream } from '../framing.js';
 import { replaceRefused } from '../refused.js';
 import { pump } from './pump.js';
 import { isClosed, type NodeResponse } from './response.js';
@@ -80,6 +80,6 @@ function sendStream(res: NodeResponse, exchange: Exchange, response: StreamingRe
 function head(response: HttpResponse, http2: boolean): Record<string, string | string[]> {
   const headers = response.headers[kNodeHeaders]();
   if (http2) dropConnectionHeaders(headers);
-  else dropTransferEncoding(headers);
+  else dropHttp1Framing(headers);
   return headers;
 }
