@@ -6,7 +6,8 @@ import { dropHttp1Framing, frameFixed, frameStream } from '../transport/framing.
 /**
  * The headers a client gets with `response` to `method`, framed as a socket
  * frames them (framing.ts): a fixed body's Content-Length (a HEAD's too),
- * none for 1xx and 204, no Transfer-Encoding the app set. Call once the body
+ * none for 1xx and 204, no Transfer-Encoding the app set; and a Date, as
+ * node:http adds one to every response the app gave none. Call once the body
  * is known to be sendable.
  */
 export function sentHeaders(response: HttpResponse, method: string): Headers {
@@ -14,7 +15,10 @@ export function sentHeaders(response: HttpResponse, method: string): Headers {
   dropHttp1Framing(headers);
   if (response instanceof StreamingResponse) frameStream(headers, method, response.status);
   else frameFixed(headers, method, response.status, response.body !== null, byteLength(response.body as ResponseBody));
-  return webHeaders(headers);
+  const sent = webHeaders(headers);
+  // Node's sendDate: in the client's Headers only, not on the response the tasks see (Node's record has none either).
+  if (!sent.has('date')) sent.set('date', new Date().toUTCString());
+  return sent;
 }
 
 function byteLength(body: ResponseBody): number {

@@ -42,6 +42,27 @@ for (const transport of ['in-process', 'socket'] as const) {
   });
 }
 
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a response has its Date, as Node sends it on every response (HTTP date, the time it was sent); one the app set wins`, async () => {
+    const app = createApp({
+      routes: [
+        get('/', () => new HttpResponse('ok')),
+        get('/none', () => new HttpResponse(null, { status: 204 })),
+        get('/dated', () => new HttpResponse('old', { headers: { date: 'Thu, 01 Jan 1970 00:00:00 GMT' } })),
+      ],
+    });
+    await using client = createTestClient(app, { transport });
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    for (const path of ['/', '/none']) {
+      const date = (await client.get(path)).headers.get('date');
+      assert.match(date ?? 'none', /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/, path);
+      const sent = Date.parse(date!);
+      assert.ok(sent >= before && sent <= Date.now(), `${path}: ${date}`);
+    }
+    assert.equal((await client.get('/dated')).headers.get('date'), 'Thu, 01 Jan 1970 00:00:00 GMT');
+  });
+}
+
 test('the socket transport serves on a loopback port and close() stops it', async () => {
   const client = createTestClient(appWithGatedTask(Promise.resolve()), { transport: 'socket' });
   const url = await client.url();
