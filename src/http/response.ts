@@ -205,7 +205,7 @@ export function wrongBody(value: unknown): string {
 export class HttpResponse {
   #status: number;
   readonly headers: ResponseHeaders;
-  body: ResponseBody;
+  #body: ResponseBody;
   /** @internal Tasks registered with `after()`, in order. Allocated on first use. */
   [kAfterEntries]: AfterEntry[] | undefined = undefined;
   /** @internal Durable tasks registered with `after()`, in order: the app journals them before the first byte. */
@@ -217,7 +217,7 @@ export class HttpResponse {
     if (!isResponseBody(body)) throw new TypeError(`${new.target.name}: ${wrongBody(body)}`);
     this.#status = checkStatus(init?.status ?? 200);
     this.headers = new ResponseHeaders(init?.headers);
-    this.body = body;
+    this.#body = body;
     const type = this.defaultContentType(body);
     if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
   }
@@ -235,6 +235,20 @@ export class HttpResponse {
   set status(status: number) {
     refuseOnSent(this.headers, 'response.status', 'a status set now would never reach the client; set it before the response is returned');
     this.#status = status;
+  }
+
+  /**
+   * The body. A middleware may replace it (one of another type is a 500
+   * naming it when sent). Set by its own request once the response is being
+   * sent, it would never reach the client, and is a TypeError saying so.
+   */
+  get body(): ResponseBody {
+    return this.#body;
+  }
+
+  set body(body: ResponseBody) {
+    refuseOnSent(this.headers, 'response.body', 'a body set now would never reach the client; set it before the response is returned');
+    this.#body = body;
   }
 
   /** The content type set when none is given. Subclasses override it. */
@@ -380,8 +394,6 @@ function isStreamSource(value: unknown): value is StreamSource {
  * ```
  */
 export class StreamingResponse extends HttpResponse {
-  /** Null: the body is the stream. Setting it is a TypeError, as a body set here would never be sent. */
-  declare body: null;
   #stream: StreamSource | undefined;
   readonly #opener: StreamOpener | undefined;
   #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
@@ -391,7 +403,6 @@ export class StreamingResponse extends HttpResponse {
 
   constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
     super(null, init);
-    Object.defineProperty(this, 'body', STREAM_BODY);
     if (typeof source === 'function') {
       this.#opener = source;
     } else if (isStreamSource(source)) {
@@ -401,6 +412,20 @@ export class StreamingResponse extends HttpResponse {
     }
     // The request's exchange (after/exchange.ts) releases it if another response is sent instead.
     (currentRequest() as { made(response: StreamingResponse): void } | undefined)?.made(this);
+  }
+
+  /** Null: the body is the stream. */
+  override get body(): null {
+    return null;
+  }
+
+  /**
+   * A body set here (by a middleware that rewrites bodies) would be ignored,
+   * its stream sent all the same: refused instead, as Django refuses
+   * `content` on a streaming response.
+   */
+  override set body(value: ResponseBody) {
+    throw new TypeError(`a StreamingResponse sends its stream, not a body: setting its body to ${describe(value)} would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place`);
   }
 
   /** The body's source. A function source is called on first read (sending reads it) with `signal`. */
@@ -466,19 +491,6 @@ export class StreamingResponse extends HttpResponse {
     return 'application/octet-stream';
   }
 }
-
-/**
- * A streaming response's `body`: null. A body set there (by a middleware that
- * rewrites bodies) would be ignored, its stream sent all the same: refused
- * instead, as Django refuses `content` on a streaming response.
- */
-const STREAM_BODY: PropertyDescriptor = {
-  get: () => null,
-  set(value: unknown) {
-    throw new TypeError(`a StreamingResponse sends its stream, not a body: setting its body to ${describe(value)} would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place`);
-  },
-  enumerable: true,
-};
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 

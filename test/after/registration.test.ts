@@ -165,6 +165,7 @@ function changeLate(where: string, response: HttpResponse): string[] {
     ['append', () => response.headers.append('x-late', where)],
     ['delete', () => response.headers.delete('content-type')],
     ['status', () => (response.status = 500)],
+    ['body', () => (response.body = 'late')],
   ];
   return changes.map(([name, change]) => {
     try {
@@ -180,8 +181,10 @@ function changeLate(where: string, response: HttpResponse): string[] {
 const SET_LATE = 'the response is being sent already and a header set now would never reach the client; set it before the response is returned';
 const DELETED_LATE = 'the response is being sent already and a header deleted now would still reach the client; delete it before the response is returned';
 const STATUS_LATE = 'the response is being sent already and a status set now would never reach the client; set it before the response is returned';
+const BODY_LATE = 'the response is being sent already and a body set now would never reach the client; set it before the response is returned';
+const STREAM_BODY = 'a StreamingResponse sends its stream, not a body: setting its body to string "late" would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place';
 
-test('a header or status changed on the sent response (in a task, an afterResponse hook, its own stream) is a TypeError saying so, never silently lost', async () => {
+test('a header, status or body changed on the sent response (in a task, an afterResponse hook, its own stream) is a TypeError saying so, never silently lost', async () => {
   const failures: string[] = [];
   const app = createApp({
     middleware: [{ afterResponse(_request, response) { failures.push(...changeLate('hook', response)); } }],
@@ -204,14 +207,17 @@ test('a header or status changed on the sent response (in a task, an afterRespon
     await client.settle();
     assert.equal(res.status, 200, transport);
     assert.equal(res.headers.get('x-late'), null);
-    const refused = (where: string): string[] => [`${where} set: response.headers.set(): ${SET_LATE}`, `${where} append: response.headers.append(): ${SET_LATE}`, `${where} delete: response.headers.delete(): ${DELETED_LATE}`, `${where} status: response.status: ${STATUS_LATE}`];
+    const refused = (where: string, body = `response.body: ${BODY_LATE}`): string[] => [
+      `${where} set: response.headers.set(): ${SET_LATE}`, `${where} append: response.headers.append(): ${SET_LATE}`,
+      `${where} delete: response.headers.delete(): ${DELETED_LATE}`, `${where} status: response.status: ${STATUS_LATE}`, `${where} body: ${body}`,
+    ];
     assert.deepEqual(failures, [...refused('task'), ...refused('hook')], transport);
     failures.length = 0;
     const streamed = await client.get('/stream');
     await client.settle();
     assert.equal(await streamed.text(), 'first', transport);
     assert.equal(streamed.headers.get('x-late'), null, transport);
-    assert.deepEqual(failures, [...refused('stream'), ...refused('stream after its head'), ...refused('hook')], transport);
+    assert.deepEqual(failures, [...refused('stream', STREAM_BODY), ...refused('stream after its head', STREAM_BODY), ...refused('hook', STREAM_BODY)], transport);
   }
 });
 
@@ -251,6 +257,7 @@ test('a response shared by many requests (a module-level constant) stays free to
     `first task append: response.headers.append(): ${SET_LATE}`,
     `first task delete: response.headers.delete(): ${DELETED_LATE}`,
     `first task status: response.status: ${STATUS_LATE}`,
+    `first task body: response.body: ${BODY_LATE}`,
   ]);
   await client.settle();
 });
