@@ -18,6 +18,7 @@
  * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
  * ```
  */
+import type { ServerResponse } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
@@ -46,7 +47,9 @@ type ReadyContext = Context & { [kReady]?: true };
  * outside the request's code, and it emits the app's `'error'` event, whose
  * listeners are code of the request (`after()` works there). A streamed body
  * cut short by the 503 Coda sent because the store refused the durable tasks
- * is reported as that refusal, its cause, not as Node's premature close.
+ * is reported as that refusal, its cause, not as Node's premature close. An
+ * error once the head is out, which Koa can only report, ends the response
+ * (see cutShort).
  */
 function prepare(proto: ReadyContext): void {
   const onerror = proto.onerror;
@@ -59,12 +62,25 @@ function prepare(proto: ReadyContext): void {
       }
       const { refusal } = exchange;
       const cause = refusal !== undefined && (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : error;
+      // The head is out on a live connection: Koa can send no error response, and leaves this one open for good (null: no error, Koa returns).
+      const cut = error != null && this.headerSent && this.writable;
       within(exchange, () => onerror.call(this, cause));
+      if (cut) setImmediate(cutShort, this.res, cause);
     },
     configurable: true,
     writable: true,
   });
   Object.defineProperty(proto, kReady, { value: true });
+}
+
+/**
+ * Ends a response Koa left open after an error with its head out: destroyed
+ * with that error (unless an 'error' listener ended it), so the client sees it
+ * fail, its outcome says why and its tasks run. A turn later: what was written
+ * just before (corked until then) goes out first.
+ */
+function cutShort(res: ServerResponse, error: Error): void {
+  if (!res.destroyed && !res.writableEnded) res.destroy(error);
 }
 
 /**

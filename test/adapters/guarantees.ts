@@ -236,6 +236,27 @@ export function guarantees(target: Target): void {
     assert.deepEqual([outcome.aborted, outcome.error], [true, target.name === 'fastify' ? undefined : failure]);
   });
 
+  test(`${target.name}: an error after the response's head went out (thrown, or given to next()): the response is cut, outcome.error is that error, the tasks run`, {
+    timeout: 10_000,
+    skip: ['express', 'fastify', 'hono'].includes(target.name) && 'not yet',
+  }, async (t) => {
+    const failure = new Error('failed after the head');
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      path: '/late',
+      handle(onResponse) {
+        onResponse(({ outcome }) => { seen.resolve(outcome); });
+        return { partial: 'partial', failure };
+      },
+    }], { logger: memoryLogger().logger });
+    const res = await open(`${running.url}/late`);
+    await assert.rejects(readAll(res), 'the client sees the response fail, not end');
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent, outcome.error], [true, true, 7, failure]);
+    await running.app.settle();
+    assert.equal(running.app.requestsInFlight, 0);
+  });
+
   test(`${target.name}: pipelined requests whose client leaves while the first is handled: every task runs and the app settles`, async (t) => {
     const outcomes = new Map<string, Outcome>();
     const handling = deferred();
