@@ -111,6 +111,8 @@ function expressTarget(): Target {
     name: 'express',
     async start(routes, options = {}) {
       const app = express();
+      // Express's final handler logs the errors given to next() unless in 'test'.
+      app.set('env', 'test');
       const coda = expressCoda(options);
       app.use(coda);
       app.use(express.json());

@@ -199,6 +199,17 @@ export class AdoptedExchange extends Exchange {
     this.#handling = promise;
   }
 
+  /**
+   * The framework's handler (or its stream) failed once the response's head
+   * was out, when no error response can be sent: `error` is why the response
+   * is cut short, for its outcome, as on Coda's own server. Nothing once the
+   * response is whole or its connection gone: then the failure cut nothing.
+   */
+  failed(error: unknown): void {
+    const res = this.#res;
+    if (res.headersSent && !res.writableFinished && !res.destroyed) this.error ??= error;
+  }
+
   /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
   closed(): void {
     const res = this.#res;
