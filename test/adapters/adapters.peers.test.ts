@@ -2,7 +2,8 @@
 // own suites with the real frameworks: fastify-plugin (test/test.js: the
 // plugin's metadata, "should check fastify dependency graph - plugin /
 // decorate / decorateReply"), Fastify's inject() and hook error tests
-// (test/inject.test.js, test/hooks.test.js "onClose" order), Express (an app
+// (test/inject.test.js, test/hooks.test.js "onClose" order), a web stream
+// failing after its head (test/web-api.test.js), Express (an app
 // mounted under a path, next(err) and error-handling middleware, test/app.router.js
 // and test/app.use.js), and Koa (ctx.respond = false and ctx.throw after an
 // await, test/application/respond.test.js, test/context/throw.test.js); and
@@ -126,6 +127,28 @@ test("fastify.inject() (test/inject.test.js 'should reply with the payload', 'sh
   ]);
   assert.deepEqual(succeeded, ['text', 'stream']);
   await fastify.close();
+});
+
+test("Fastify: a web ReadableStream reply that fails once its head is out (test/web-api.test.js 'WebStream error after headers sent should destroy response'): outcome.error is the failure, as for a Node stream", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('the source broke');
+  const seen = deferred<Outcome>();
+  const fastify = Fastify({ logger: false });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', (_request, reply) => {
+    reply.after(({ outcome }) => { seen.resolve(outcome); });
+    let pulled = 0;
+    return reply.send(new ReadableStream({
+      pull(controller) {
+        if (pulled++ === 0) controller.enqueue(Buffer.from('partial'));
+        else controller.error(failure);
+      },
+    }));
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  await assert.rejects(fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`).then((response) => response.text()));
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.bytesSent, outcome.error], [true, 7, failure]);
 });
 
 test("Fastify's onClose order: a plugin registered before Coda (a database) closes only after the tasks drained", { timeout: 10_000 }, async () => {

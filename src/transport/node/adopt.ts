@@ -207,7 +207,9 @@ export class AdoptedExchange extends Exchange {
    */
   failed(error: unknown): void {
     const res = this.#res;
-    if (res.headersSent && !res.writableFinished && !res.destroyed) this.error ??= error;
+    // Over HTTP/2 (Fastify's http2: true) the response has no `destroyed`: its stream's tells.
+    const gone = 'stream' in res ? (res as NodeResponse).stream!.destroyed : res.destroyed;
+    if (res.headersSent && !res.writableFinished && !gone) this.error ??= error;
   }
 
   /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
