@@ -127,6 +127,11 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   fastify.decorateRequest(kExchange as unknown as string, null);
   inRequestOnAbort(fastify);
   noteStreamErrors(fastify);
+  // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response.
+  fastify.addHook('onError', (_request, reply, error, done) => {
+    adoptedExchange(reply.raw)?.failed(error);
+    done();
+  });
 
   fastify.addHook('onRequest', (request, reply, next) => {
     const adopted = adopt(app, request.raw, reply.raw);
