@@ -39,7 +39,7 @@ import { drainApp, type ShutdownReport } from '../server/close.js';
 import { kAdoptFetch, kAnswerFetch, kScheduler } from '../symbols.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -209,6 +209,8 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
     // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
     adopted.handling(rest);
     await rest;
+    // Hono's onError answered an error thrown once the head was out: @hono/node-server cannot write that answer's head and would end the response with the error's text, as if whole.
+    if (c.error !== undefined && res.headersSent) cutShort(res, c.error);
     return undefined;
   };
   const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> =>

@@ -18,11 +18,10 @@
  * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
  * ```
  */
-import type { ServerResponse } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
-import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -49,7 +48,7 @@ type ReadyContext = Context & { [kReady]?: true };
  * cut short by the 503 Coda sent because the store refused the durable tasks
  * is reported as that refusal, its cause, not as Node's premature close. An
  * error once the head is out, which Koa can only report, ends the response
- * (see cutShort).
+ * (see `cutShort`).
  */
 function prepare(proto: ReadyContext): void {
   const onerror = proto.onerror;
@@ -65,22 +64,13 @@ function prepare(proto: ReadyContext): void {
       // The head is out on a live connection: Koa can send no error response, and leaves this one open for good (null: no error, Koa returns).
       const cut = error != null && this.headerSent && this.writable;
       within(exchange, () => onerror.call(this, cause));
+      // A turn later: what was written just before (corked until then) goes out first.
       if (cut) setImmediate(cutShort, this.res, cause);
     },
     configurable: true,
     writable: true,
   });
   Object.defineProperty(proto, kReady, { value: true });
-}
-
-/**
- * Ends a response Koa left open after an error with its head out: destroyed
- * with that error (unless an 'error' listener ended it), so the client sees it
- * fail, its outcome says why and its tasks run. A turn later: what was written
- * just before (corked until then) goes out first.
- */
-function cutShort(res: ServerResponse, error: Error): void {
-  if (!res.destroyed && !res.writableEnded) res.destroy(error);
 }
 
 /**

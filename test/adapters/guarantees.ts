@@ -237,7 +237,6 @@ export function guarantees(target: Target): void {
 
   test(`${target.name}: an error after the response's head went out (thrown, or given to next()): the response is cut, outcome.error is that error, the tasks run`, {
     timeout: 10_000,
-    skip: target.name === 'hono' && 'not yet',
   }, async (t) => {
     const failure = new Error('failed after the head');
     const seen = deferred<Outcome>();
