@@ -206,6 +206,7 @@ export function guarantees(target: Target): void {
     assert.equal(ran[0]!.aborted, true);
     assert.equal(ran[0]!.completed, false);
     assert.equal(ran[0]!.status, 200);
+    assert.equal(ran[0]!.error, undefined, 'a client that left is no failure of the response');
     assert.ok(ran[0]!.bytesSent > 0);
     assert.equal(running.app.afterStats().skipped, 1);
   });
