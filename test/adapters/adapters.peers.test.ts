@@ -5,17 +5,21 @@
 // (test/inject.test.js, test/hooks.test.js "onClose" order), a web stream
 // failing after its head (test/web-api.test.js), Express (an app
 // mounted under a path, next(err) and error-handling middleware, test/app.router.js
-// and test/app.use.js), and Koa (ctx.respond = false and ctx.throw after an
-// await, test/application/respond.test.js, test/context/throw.test.js); and
+// and test/app.use.js; a client aborting res.sendFile(), test/res.sendFile.js),
+// and Koa (ctx.respond = false and ctx.throw after an await,
+// test/application/respond.test.js, test/context/throw.test.js); and
 // code of the request that the frameworks run outside its async context:
 // Koa's 'error' listeners, Fastify's onRequestAbort hooks.
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -51,6 +55,11 @@ async function listening(t: TestContext, server: Server): Promise<string> {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
   t.after(() => new Promise((resolve) => server.close(resolve)));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A GET whose response the test reads by hand. */
+function open(url: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
 }
 
 async function statuses(url: string, paths: string[]): Promise<[number, string][]> {
@@ -300,6 +309,33 @@ test('Express: the adapter in an app mounted under a path; next(err), an async t
   assert.deepEqual(await statuses(url, ['/api/users/7', '/api/next-err', '/api/async-throw']), [[200, 'user'], [502, 'handled'], [502, 'handled']]);
   await tasks.app.settle();
   assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
+});
+
+test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'big.bin');
+  writeFileSync(file, Buffer.alloc(32 * 1024 * 1024));
+  const seen = deferred<Outcome>();
+  const calledBack = deferred<Error | undefined>();
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', (_req, res, next) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.sendFile(file, (error) => {
+      calledBack.resolve(error);
+      if (error) next(error);
+    });
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await open(url);
+  await once(response, 'data');
+  response.destroy();
+  assert.equal((await calledBack.promise)?.message, 'Request aborted');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.error], [true, undefined]);
 });
 
 test("Koa: ctx.respond = false (the response written by hand) and ctx.throw after an await: tasks see the status sent; code after await next() can register too", { timeout: 10_000 }, async (t) => {

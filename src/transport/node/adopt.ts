@@ -207,8 +207,9 @@ export class AdoptedExchange extends Exchange {
    */
   failed(error: unknown): void {
     const res = this.#res;
-    // Over HTTP/2 (Fastify's http2: true) the response has no `destroyed`: its stream's tells.
-    const gone = 'stream' in res ? (res as NodeResponse).stream!.destroyed : res.destroyed;
+    // Over HTTP/2 (Fastify's http2: true) the response has no `destroyed`: its stream's tells. Over HTTP/1 the connection may die
+    // before its response learns it: a socket's 'error' comes first (Express's res.sendFile() then calls back with 'Request aborted').
+    const gone = 'stream' in res ? (res as NodeResponse).stream!.destroyed : res.destroyed || this.#req.socket?.destroyed === true;
     if (res.headersSent && !res.writableFinished && !gone) this.error ??= error;
   }
 
