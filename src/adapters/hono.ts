@@ -25,6 +25,7 @@
  * const { close } = tasks.attach(serve({ fetch: app.fetch, port: 3000 }) as import('node:http').Server);
  * ```
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +124,31 @@ function prepareHono(): void {
   const hono = honoNow();
   if (hono !== undefined) ready(hono.Context.prototype as ReadyContext);
   else import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
+  import('hono/utils/stream').then(({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype), () => {});
+}
+
+const kBound = Symbol('coda.hono.onAbort');
+type StreamingProto = { onAbort(listener: () => void | Promise<void>): void; [kBound]?: true };
+
+/**
+ * Hono's streaming helpers (`stream()`, `streamSSE()`) run a stream's
+ * `onAbort()` listeners when @hono/node-server cancels its body on the
+ * response's `'close'`, outside the request's async context, though they are
+ * code of the request: each now runs in the context it was given in (so
+ * `after()` works there), as Koa's `'error'` listeners do. Once, for the
+ * helpers Hono's ES module uses.
+ */
+function inContextOnAbort(proto: StreamingProto): void {
+  if (proto[kBound] === true) return;
+  const onAbort = proto.onAbort;
+  Object.defineProperty(proto, 'onAbort', {
+    value(this: StreamingProto, listener: () => void | Promise<void>): void {
+      onAbort.call(this, AsyncResource.bind(listener));
+    },
+    configurable: true,
+    writable: true,
+  });
+  Object.defineProperty(proto, kBound, { value: true });
 }
 
 /** Hono's ES module, loaded now by `require()`; undefined when it cannot be, or came as a loader's copy (not a module namespace). */

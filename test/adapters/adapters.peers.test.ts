@@ -9,7 +9,8 @@
 // and Koa (ctx.respond = false and ctx.throw after an await,
 // test/application/respond.test.js, test/context/throw.test.js); and
 // code of the request that the frameworks run outside its async context:
-// Koa's 'error' listeners, Fastify's onRequestAbort hooks.
+// Koa's 'error' listeners, Fastify's onRequestAbort hooks, the onAbort()
+// listeners of Hono's stream() helper (src/helper/streaming/stream.test.ts).
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
@@ -24,10 +25,14 @@ import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
+import { serve as honoServe, type HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
 import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
+import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { kClosingSignal } from '../../src/symbols.js';
 import { deferred } from '../helpers.js';
@@ -411,6 +416,32 @@ test("Koa: the app's 'error' listener is code of the request: after() there regi
   assert.deepEqual(await statuses(url, ['/']), [[500, 'Internal Server Error']]);
   await tasks.app.settle();
   assert.deepEqual(seen, ['boom 500']);
+});
+
+test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const aborted = deferred();
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  app.get('/', (c) => honoStream(c, async (stream) => {
+    stream.onAbort(() => {
+      try {
+        after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-abort' });
+      } catch (error) {
+        seen.push(`after() threw: ${(error as Error).message}`);
+      }
+      aborted.resolve();
+    });
+    for (let i = 0; i < 10_000 && !stream.aborted; i++) await stream.write(new Uint8Array(64 * 1024));
+  }));
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const response = await open(await listening(t, server));
+  await once(response, 'data');
+  response.destroy();
+  await aborted.promise;
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['aborted true']);
 });
 
 test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
