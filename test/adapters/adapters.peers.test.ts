@@ -7,7 +7,8 @@
 // mounted under a path, next(err) and error-handling middleware, test/app.router.js
 // and test/app.use.js; a client aborting res.sendFile(), test/res.sendFile.js),
 // and Koa (ctx.respond = false and ctx.throw after an await,
-// test/application/respond.test.js, test/context/throw.test.js); and
+// test/application/respond.test.js, test/context/throw.test.js; an 'error'
+// listener that ends a response whose head is out, test/context/onerror.test.js); and
 // code of the request that the frameworks run outside its async context:
 // Koa's 'error' listeners, Fastify's onRequestAbort hooks, the onAbort()
 // listeners of Hono's stream() helper (src/helper/streaming/stream.test.ts).
@@ -394,6 +395,29 @@ test('Koa: ctx.respond = false and a client that left first: Koa writes nothing,
   client.destroy();
   const report = await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 2_000 });
   assert.deepEqual([seen, report.tasksAbandoned], [['registered after the client left'], []]);
+});
+
+test("Koa (context/onerror.test.js 'should ignore error after headerSent'): an error once the head is out whose 'error' listener ends the response: it completes, Coda cuts nothing", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const app = new Koa();
+  app.on('error', (error: Error & { headerSent?: boolean }, ctx: Koa.Context) => {
+    assert.deepEqual([error.message, error.headerSent], ['mock error', true]);
+    ctx.res.end();
+  });
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx) => {
+    ctx.after(({ outcome }) => { seen.resolve(outcome); });
+    ctx.status = 200;
+    ctx.set('X-Foo', 'Bar');
+    ctx.flushHeaders();
+    await Promise.reject(new Error('mock error'));
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await fetch(url);
+  assert.deepEqual([response.status, response.headers.get('x-foo'), await response.text()], [200, 'Bar', '']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.completed, outcome.error], [true, undefined]);
 });
 
 test("Koa: the app's 'error' listener is code of the request: after() there registers a task, which runs with the error's response", { timeout: 10_000 }, async (t) => {
