@@ -96,6 +96,19 @@ export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResp
   };
 }
 
+/**
+ * Ends a response its framework leaves open (Koa), or would end as if whole
+ * (@hono/node-server), after an error thrown once its head was out: destroyed
+ * with that error, noted for the outcome first (an HTTP/2 response keeps no
+ * `errored`), so the client sees it fail and the tasks run. Nothing for one
+ * ended or destroyed already (an error listener dealt with it).
+ */
+export function cutShort(res: ServerResponse, error: unknown): void {
+  if (res.destroyed || res.writableEnded) return;
+  adoptedExchange(res)?.failed(error);
+  res.destroy(error as Error);
+}
+
 /** The headers of a response Coda answers itself (a 503), as a record for the framework's own setters. */
 export function headerRecord(response: HttpResponse): Record<string, string> {
   return Object.fromEntries(response.headers);

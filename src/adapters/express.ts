@@ -18,8 +18,9 @@
  * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
  * ```
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import { HttpResponse } from '../http/response.js';
+import { adoptedExchange } from '../transport/node/adopt.js';
 import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
@@ -36,6 +37,28 @@ export type ExpressCoda = RequestHandler & Adapter;
 
 const resAfter = afterFor('res.after()', (res: Response) => res);
 
+/** The Express apps whose chain ends with `noteError`. */
+const noting = new WeakSet<Application>();
+
+/**
+ * An error passed down an app's chain once the response's head is out (a
+ * handler's `next(err)`, or its throw) reaches Express's final handler, which
+ * can send no error response then and destroys the connection without it: the
+ * outcome would say aborted, not why. `noteError` at the end of the chain
+ * notes it first. Added at the app's first request (the middleware learns its
+ * app then); errors handled by the app's own error handlers never reach it.
+ */
+function noteErrors(express: Application): void {
+  if (noting.has(express)) return;
+  noting.add(express);
+  express.use(noteError);
+}
+
+function noteError(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  adoptedExchange(res)?.failed(error);
+  next(error);
+}
+
 /**
  * Express middleware that gives every request after it Coda's after-response
  * work: `after()` anywhere in the request, `res.after()`, limits (503 with
@@ -45,6 +68,8 @@ const resAfter = afterFor('res.after()', (res: Response) => res);
  */
 export function coda(options: AdapterOptions = {}): ExpressCoda {
   const app = adapterApp('coda-http/express coda()', options);
+  // The Express app of the last request: noteErrors() was called for it.
+  let noted: Application | undefined;
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     const adopted = adopt(app, req, res);
     if (adopted === undefined) {
@@ -53,6 +78,7 @@ export function coda(options: AdapterOptions = {}): ExpressCoda {
       res.status(adopted.status).set(headerRecord(adopted)).send(adopted.body);
     } else {
       res.after = resAfter as AfterFunction;
+      if (req.app !== noted) noteErrors(noted = req.app);
       within(adopted, next);
     }
   };

@@ -25,6 +25,7 @@
  * const { close } = tasks.attach(serve({ fetch: app.fetch, port: 3000 }) as import('node:http').Server);
  * ```
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +40,7 @@ import { drainApp, type ShutdownReport } from '../server/close.js';
 import { kAdoptFetch, kAnswerFetch, kScheduler } from '../symbols.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -123,6 +124,31 @@ function prepareHono(): void {
   const hono = honoNow();
   if (hono !== undefined) ready(hono.Context.prototype as ReadyContext);
   else import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
+  import('hono/utils/stream').then(({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype), () => {});
+}
+
+const kBound = Symbol('coda.hono.onAbort');
+type StreamingProto = { onAbort(listener: () => void | Promise<void>): void; [kBound]?: true };
+
+/**
+ * Hono's streaming helpers (`stream()`, `streamSSE()`) run a stream's
+ * `onAbort()` listeners when @hono/node-server cancels its body on the
+ * response's `'close'`, outside the request's async context, though they are
+ * code of the request: each now runs in the context it was given in (so
+ * `after()` works there), as Koa's `'error'` listeners do. Once, for the
+ * helpers Hono's ES module uses.
+ */
+function inContextOnAbort(proto: StreamingProto): void {
+  if (proto[kBound] === true) return;
+  const onAbort = proto.onAbort;
+  Object.defineProperty(proto, 'onAbort', {
+    value(this: StreamingProto, listener: () => void | Promise<void>): void {
+      onAbort.call(this, AsyncResource.bind(listener));
+    },
+    configurable: true,
+    writable: true,
+  });
+  Object.defineProperty(proto, kBound, { value: true });
 }
 
 /** Hono's ES module, loaded now by `require()`; undefined when it cannot be, or came as a loader's copy (not a module namespace). */
@@ -209,6 +235,8 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
     // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
     adopted.handling(rest);
     await rest;
+    // Hono's onError answered an error thrown once the head was out: @hono/node-server cannot write that answer's head and would end the response with the error's text, as if whole.
+    if (c.error !== undefined && res.headersSent) cutShort(res, c.error);
     return undefined;
   };
   const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> =>

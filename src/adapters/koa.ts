@@ -21,7 +21,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
-import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -46,7 +46,9 @@ type ReadyContext = Context & { [kReady]?: true };
  * outside the request's code, and it emits the app's `'error'` event, whose
  * listeners are code of the request (`after()` works there). A streamed body
  * cut short by the 503 Coda sent because the store refused the durable tasks
- * is reported as that refusal, its cause, not as Node's premature close.
+ * is reported as that refusal, its cause, not as Node's premature close. An
+ * error once the head is out, which Koa can only report, ends the response
+ * (see `cutShort`).
  */
 function prepare(proto: ReadyContext): void {
   const onerror = proto.onerror;
@@ -59,7 +61,11 @@ function prepare(proto: ReadyContext): void {
       }
       const { refusal } = exchange;
       const cause = refusal !== undefined && (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : error;
+      // The head is out on a live connection: Koa can send no error response, and leaves this one open for good (null: no error, Koa returns).
+      const cut = error != null && this.headerSent && this.writable;
       within(exchange, () => onerror.call(this, cause));
+      // A turn later: what was written just before (corked until then) goes out first.
+      if (cut) setImmediate(cutShort, this.res, cause);
     },
     configurable: true,
     writable: true,

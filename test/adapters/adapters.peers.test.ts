@@ -2,27 +2,38 @@
 // own suites with the real frameworks: fastify-plugin (test/test.js: the
 // plugin's metadata, "should check fastify dependency graph - plugin /
 // decorate / decorateReply"), Fastify's inject() and hook error tests
-// (test/inject.test.js, test/hooks.test.js "onClose" order), Express (an app
+// (test/inject.test.js, test/hooks.test.js "onClose" order), a web stream
+// failing after its head (test/web-api.test.js), Express (an app
 // mounted under a path, next(err) and error-handling middleware, test/app.router.js
-// and test/app.use.js), and Koa (ctx.respond = false and ctx.throw after an
-// await, test/application/respond.test.js, test/context/throw.test.js); and
+// and test/app.use.js; a client aborting res.sendFile(), test/res.sendFile.js),
+// and Koa (ctx.respond = false and ctx.throw after an await,
+// test/application/respond.test.js, test/context/throw.test.js; an 'error'
+// listener that ends a response whose head is out, test/context/onerror.test.js); and
 // code of the request that the frameworks run outside its async context:
-// Koa's 'error' listeners, Fastify's onRequestAbort hooks.
+// Koa's 'error' listeners, Fastify's onRequestAbort hooks, the onAbort()
+// listeners of Hono's stream() helper (src/helper/streaming/stream.test.ts).
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
+import { serve as honoServe, type HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
 import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
+import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { kClosingSignal } from '../../src/symbols.js';
 import { deferred } from '../helpers.js';
@@ -50,6 +61,11 @@ async function listening(t: TestContext, server: Server): Promise<string> {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
   t.after(() => new Promise((resolve) => server.close(resolve)));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A GET whose response the test reads by hand. */
+function open(url: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
 }
 
 async function statuses(url: string, paths: string[]): Promise<[number, string][]> {
@@ -126,6 +142,28 @@ test("fastify.inject() (test/inject.test.js 'should reply with the payload', 'sh
   ]);
   assert.deepEqual(succeeded, ['text', 'stream']);
   await fastify.close();
+});
+
+test("Fastify: a web ReadableStream reply that fails once its head is out (test/web-api.test.js 'WebStream error after headers sent should destroy response'): outcome.error is the failure, as for a Node stream", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('the source broke');
+  const seen = deferred<Outcome>();
+  const fastify = Fastify({ logger: false });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', (_request, reply) => {
+    reply.after(({ outcome }) => { seen.resolve(outcome); });
+    let pulled = 0;
+    return reply.send(new ReadableStream({
+      pull(controller) {
+        if (pulled++ === 0) controller.enqueue(Buffer.from('partial'));
+        else controller.error(failure);
+      },
+    }));
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  await assert.rejects(fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`).then((response) => response.text()));
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.bytesSent, outcome.error], [true, 7, failure]);
 });
 
 test("Fastify's onClose order: a plugin registered before Coda (a database) closes only after the tasks drained", { timeout: 10_000 }, async () => {
@@ -279,6 +317,33 @@ test('Express: the adapter in an app mounted under a path; next(err), an async t
   assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
 });
 
+test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'big.bin');
+  writeFileSync(file, Buffer.alloc(32 * 1024 * 1024));
+  const seen = deferred<Outcome>();
+  const calledBack = deferred<Error | undefined>();
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', (_req, res, next) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.sendFile(file, (error) => {
+      calledBack.resolve(error);
+      if (error) next(error);
+    });
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await open(url);
+  await once(response, 'data');
+  response.destroy();
+  assert.equal((await calledBack.promise)?.message, 'Request aborted');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.error], [true, undefined]);
+});
+
 test("Koa: ctx.respond = false (the response written by hand) and ctx.throw after an await: tasks see the status sent; code after await next() can register too", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const note = noting(seen);
@@ -332,6 +397,29 @@ test('Koa: ctx.respond = false and a client that left first: Koa writes nothing,
   assert.deepEqual([seen, report.tasksAbandoned], [['registered after the client left'], []]);
 });
 
+test("Koa (context/onerror.test.js 'should ignore error after headerSent'): an error once the head is out whose 'error' listener ends the response: it completes, Coda cuts nothing", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const app = new Koa();
+  app.on('error', (error: Error & { headerSent?: boolean }, ctx: Koa.Context) => {
+    assert.deepEqual([error.message, error.headerSent], ['mock error', true]);
+    ctx.res.end();
+  });
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx) => {
+    ctx.after(({ outcome }) => { seen.resolve(outcome); });
+    ctx.status = 200;
+    ctx.set('X-Foo', 'Bar');
+    ctx.flushHeaders();
+    await Promise.reject(new Error('mock error'));
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await fetch(url);
+  assert.deepEqual([response.status, response.headers.get('x-foo'), await response.text()], [200, 'Bar', '']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.completed, outcome.error], [true, undefined]);
+});
+
 test("Koa: the app's 'error' listener is code of the request: after() there registers a task, which runs with the error's response", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const app = new Koa();
@@ -352,6 +440,32 @@ test("Koa: the app's 'error' listener is code of the request: after() there regi
   assert.deepEqual(await statuses(url, ['/']), [[500, 'Internal Server Error']]);
   await tasks.app.settle();
   assert.deepEqual(seen, ['boom 500']);
+});
+
+test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const aborted = deferred();
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  app.get('/', (c) => honoStream(c, async (stream) => {
+    stream.onAbort(() => {
+      try {
+        after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-abort' });
+      } catch (error) {
+        seen.push(`after() threw: ${(error as Error).message}`);
+      }
+      aborted.resolve();
+    });
+    for (let i = 0; i < 10_000 && !stream.aborted; i++) await stream.write(new Uint8Array(64 * 1024));
+  }));
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const response = await open(await listening(t, server));
+  await once(response, 'data');
+  response.destroy();
+  await aborted.promise;
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['aborted true']);
 });
 
 test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {

@@ -206,6 +206,7 @@ export function guarantees(target: Target): void {
     assert.equal(ran[0]!.aborted, true);
     assert.equal(ran[0]!.completed, false);
     assert.equal(ran[0]!.status, 200);
+    assert.equal(ran[0]!.error, undefined, 'a client that left is no failure of the response');
     assert.ok(ran[0]!.bytesSent > 0);
     assert.equal(running.app.afterStats().skipped, 1);
   });
@@ -232,8 +233,27 @@ export function guarantees(target: Target): void {
     breaks.resolve();
     await assert.rejects(readAll(res), 'the response is cut short');
     const outcome = await seen.promise;
-    // Fastify logs its stream's failure itself and destroys the response without it: Coda cannot tell it from a client that left.
-    assert.deepEqual([outcome.aborted, outcome.error], [true, target.name === 'fastify' ? undefined : failure]);
+    assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
+  });
+
+  test(`${target.name}: an error after the response's head went out (thrown, or given to next()): the response is cut, outcome.error is that error, the tasks run`, {
+    timeout: 10_000,
+  }, async (t) => {
+    const failure = new Error('failed after the head');
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      path: '/late',
+      handle(onResponse) {
+        onResponse(({ outcome }) => { seen.resolve(outcome); });
+        return { partial: 'partial', failure };
+      },
+    }], { logger: memoryLogger().logger });
+    // Fastify destroys the response at once: what was written, still corked, never leaves (the client sees no head).
+    await assert.rejects(open(`${running.url}/late`).then(readAll), 'the client sees the response fail, not end');
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent, outcome.error], [true, true, 7, failure]);
+    await running.app.settle();
+    assert.equal(running.app.requestsInFlight, 0);
   });
 
   test(`${target.name}: pipelined requests whose client leaves while the first is handled: every task runs and the app settles`, async (t) => {

@@ -18,8 +18,13 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 
-/** What a route answers: a fixed body, or a stream read as the client takes it. */
-export type Reply = { body: string | Uint8Array } | { stream: () => AsyncIterable<Uint8Array> };
+/**
+ * What a route answers: a fixed body, a stream read as the client takes it,
+ * or a failure after the head: `partial` written by hand (the head and a
+ * first chunk out), then `failure` thrown (or given to `next()`) through the
+ * framework's own error path.
+ */
+export type Reply = { body: string | Uint8Array } | { stream: () => AsyncIterable<Uint8Array> } | { partial: string; failure: Error };
 
 /** A route, written once for every target. */
 export interface Route {
@@ -81,7 +86,7 @@ function codaTarget(): Target {
           }) as AfterFunction;
           const left = (): Promise<void> => new Promise((resolve) => request.signal.addEventListener('abort', () => resolve()));
           const reply = await route.handle(onResponse, route.method === 'POST' ? await request.json() : undefined, left);
-          const response = 'body' in reply ? new HttpResponse(reply.body) : new StreamingResponse(reply.stream());
+          const response = 'body' in reply ? new HttpResponse(reply.body) : new StreamingResponse('stream' in reply ? reply.stream() : failingAfter(reply));
           for (const [task, second, third] of registrations) {
             if (typeof task === 'function') response.after(task, second as undefined);
             else response.after(task, second, third);
@@ -95,19 +100,30 @@ function codaTarget(): Target {
   };
 }
 
+/** Coda's way to fail after the head: a stream that throws once its first chunk is out. */
+async function* failingAfter({ partial, failure }: { partial: string; failure: Error }): AsyncIterable<Uint8Array> {
+  yield Buffer.from(partial);
+  throw failure;
+}
+
 function expressTarget(): Target {
   return {
     name: 'express',
     async start(routes, options = {}) {
       const app = express();
+      // Express's final handler logs the errors given to next() unless in 'test'.
+      app.set('env', 'test');
       const coda = expressCoda(options);
       app.use(coda);
       app.use(express.json());
       for (const route of routes) {
-        app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res) => {
+        app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res, next) => {
           const reply = await route.handle(res.after.bind(res), req.body, closeOf(res));
           if ('body' in reply) res.send(Buffer.from(reply.body));
-          else {
+          else if ('partial' in reply) {
+            res.write(reply.partial);
+            next(reply.failure);
+          } else {
             // pipe(), its failure destroying the response: pipeline() to a response whose client left writes nothing to it on Node 22,
             // which leaves Express nothing to say the handler answered (see docs/adapters/README.md).
             const source = Readable.from(reply.stream());
@@ -133,6 +149,10 @@ function fastifyTarget(): Target {
           url: route.path,
           handler: async (request, reply) => {
             const answer = await route.handle(reply.after.bind(reply), request.body, closeOf(reply.raw));
+            if ('partial' in answer) {
+              reply.raw.write(answer.partial);
+              throw answer.failure;
+            }
             return reply.send('body' in answer ? Buffer.from(answer.body) : Readable.from(answer.stream()));
           },
         });
@@ -161,6 +181,10 @@ function koaTarget(): Target {
         const route = routes.find((r) => r.path === ctx.path && (r.method ?? 'GET') === ctx.method);
         if (route === undefined) return;
         const reply = await route.handle(ctx.after.bind(ctx), route.method === 'POST' ? await readJson(ctx.req) : undefined, closeOf(ctx.res));
+        if ('partial' in reply) {
+          ctx.res.write(reply.partial);
+          throw reply.failure;
+        }
         ctx.body = 'body' in reply ? Buffer.from(reply.body) : Readable.from(reply.stream());
       });
       return attached(coda, app.listen(0, '127.0.0.1'));
@@ -179,6 +203,10 @@ function honoTarget(): Target {
         app.on(route.method ?? 'GET', route.path, async (c) => {
           const reply = await route.handle(c.after.bind(c), route.method === 'POST' ? await c.req.json() : undefined, closeOf(c.env.outgoing));
           if ('body' in reply) return c.body(typeof reply.body === 'string' ? reply.body : new Uint8Array(reply.body));
+          if ('partial' in reply) {
+            c.env.outgoing.write(reply.partial);
+            throw reply.failure;
+          }
           return c.body(ReadableStream.from(reply.stream()) as ReadableStream<Uint8Array>);
         });
       }

@@ -199,6 +199,20 @@ export class AdoptedExchange extends Exchange {
     this.#handling = promise;
   }
 
+  /**
+   * The framework's handler (or its stream) failed once the response's head
+   * was out, when no error response can be sent: `error` is why the response
+   * is cut short, for its outcome, as on Coda's own server. Nothing once the
+   * response is whole or its connection gone: then the failure cut nothing.
+   */
+  failed(error: unknown): void {
+    const res = this.#res;
+    // Over HTTP/2 (Fastify's http2: true) the response has no `destroyed`: its stream's tells. Over HTTP/1 the connection may die
+    // before its response learns it: a socket's 'error' comes first (Express's res.sendFile() then calls back with 'Request aborted').
+    const gone = 'stream' in res ? (res as NodeResponse).stream!.destroyed : res.destroyed || this.#req.socket?.destroyed === true;
+    if (res.headersSent && !res.writableFinished && !gone) this.error ??= error;
+  }
+
   /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
   closed(): void {
     const res = this.#res;
@@ -228,7 +242,8 @@ export class AdoptedExchange extends Exchange {
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     const errored = res.errored ?? undefined;
-    this.error ??= errored;
+    // Unless its connection had gone first: Koa's pipeline() reports a client that left as a premature close. A failure ends the connection with it.
+    if (errored !== undefined && (!this.#overNetwork() || socket!.errored === errored)) this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
     // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
