@@ -40,7 +40,7 @@ const ACTION_USAGE: Record<Action, { synopsis: string; what: string; about: stri
 const EXIT_CODES = `Exit codes: 0 done, 1 a task could not be retried or discarded (or the store
 failed), 2 bad usage.`;
 
-export const TASKS_HELP = `Usage: coda tasks <action> <module> [options]
+const TASKS_HELP = `Usage: coda tasks <action> <module> [options]
 
 Looks at and operates on the durable tasks in the store of the app that
 <module> exports (the app is loaded, not served; its tasks are not run here).

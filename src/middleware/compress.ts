@@ -145,7 +145,7 @@ function markEncoded(response: HttpResponse, encoding: Encoding): void {
  * not named; ties go to the first offered. None when the header is absent
  * (clients that take compression say so) or accepts none of them.
  */
-export function chooseEncoding(accept: string | null, offered: readonly Encoding[]): Encoding | undefined {
+function chooseEncoding(accept: string | null, offered: readonly Encoding[]): Encoding | undefined {
   if (accept === null || accept.trim() === '') return undefined;
   const weights = new Map<string, number>();
   for (const part of accept.split(',')) {

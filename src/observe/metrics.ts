@@ -56,7 +56,7 @@ const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
 const MAX_TASK_NAMES = 256;
 const OTHER_TASKS = '(other)';
 /** The route label of a request no route matched: not a path, so it cannot meet a pattern. */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 const KEYS = ['registry', 'defaultMetrics'];
 /** Every name Coda registers. */
 const NAMES = [

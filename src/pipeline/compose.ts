@@ -71,7 +71,7 @@ function collectHooks(hooks: MiddlewareHooks, name: string, viewHooks: BoundHook
 }
 
 /** A middleware's name for logs and errors: its `name`, its class, or its place in the list. */
-export function middlewareName(entry: Middleware, index: number): string {
+function middlewareName(entry: Middleware, index: number): string {
   // Checked first: a null or undefined entry (a missing import) must reach compose's clear TypeError.
   if (entry === null || entry === undefined) return `middleware[${index}]`;
   const own = (entry as { name?: unknown }).name;
