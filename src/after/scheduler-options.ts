@@ -22,7 +22,7 @@ export interface SchedulerOptions {
   /**
    * What happens at `maxPending`: `'reject'` (default) answers new requests
    * with 503 and Retry-After, keeps every accepted task, and makes `after()`
-   * throw a `QueueFull` error; `'drop'` keeps admitting requests and drops the
+   * throw `AfterQueueFull`; `'drop'` keeps admitting requests and drops the
    * new tasks, counted and logged.
    */
   overflow?: 'reject' | 'drop';

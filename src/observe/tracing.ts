@@ -40,6 +40,12 @@ interface ParsedHost {
   port: number;
 }
 
+/** The tracing a `tracing` option (true, false or options) asks for at `where`; undefined when off. */
+export function tracingFrom(tracing: boolean | TracingOptions | undefined, where: string): Tracing | undefined {
+  checkFeature(`${where}: tracing`, tracing);
+  return tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
+}
+
 /**
  * OpenTelemetry tracing, through `@opentelemetry/api` (loaded when tracing
  * is turned on). A SERVER span per request, child of the incoming W3C
@@ -49,12 +55,6 @@ interface ParsedHost {
  * and linked to the request's span. Attributes follow the stable HTTP and the
  * messaging semantic conventions.
  */
-/** The tracing a `tracing` option (true, false or options) asks for at `where`; undefined when off. */
-export function tracingFrom(tracing: boolean | TracingOptions | undefined, where: string): Tracing | undefined {
-  checkFeature(`${where}: tracing`, tracing);
-  return tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
-}
-
 export class Tracing implements TaskTracer {
   readonly #api: Api;
   readonly #tracer: Tracer;
