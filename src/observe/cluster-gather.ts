@@ -1,6 +1,7 @@
 import type { Worker } from 'node:cluster';
 import type { CollectedMetrics, MetricsMessage, Scraped } from './cluster-scrape.js';
 import { loadPeer } from './peer.js';
+import { errorMessage } from '../util/describe.js';
 import { tellWorker } from '../util/tell-worker.js';
 
 type PromClient = typeof import('prom-client');
@@ -40,7 +41,7 @@ export class ClusterMetrics {
       answer = { coda: 'metrics-scraped', id, ...await this.#gather(registry, timeoutMs) };
     } catch (error) {
       // The worker answers with its own metrics then, saying why.
-      answer = { coda: 'metrics-scraped', id, error: (error as Error)?.message ?? String(error) };
+      answer = { coda: 'metrics-scraped', id, error: errorMessage(error) };
     }
     tellWorker(asker, answer);
   }

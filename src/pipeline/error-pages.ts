@@ -2,7 +2,7 @@ import { HttpError } from '../http/errors.js';
 import { errorResponse, logError, renderError, statusOf } from '../http/error-response.js';
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { asResponse, type ErrorRenderer } from './convert.js';
 import type { MaybePromise, ViewResult } from './types.js';
@@ -48,8 +48,7 @@ export function errorPagesRenderer(pages: ErrorPages, debug: boolean): ErrorRend
     if (page === undefined) return renderError(request, error, debug, culprit);
     logError(request, error, culprit);
     const fail = (pageError: unknown): HttpResponse => {
-      const why = pageError instanceof Error ? pageError.message : String(pageError);
-      request.log.error({ err: pageError, method: request.method, path: request.path, status }, `error page ${status} failed: ${why}; sent the built-in response`);
+      request.log.error({ err: pageError, method: request.method, path: request.path, status }, `error page ${status} failed: ${errorMessage(pageError)}; sent the built-in response`);
       return errorResponse(request, error, debug);
     };
     const finish = (value: unknown): HttpResponse => {
