@@ -72,7 +72,7 @@ export class Router {
     if (methods.has('GET')) methods.add('HEAD');
     methods.add('OPTIONS');
     const allow = METHODS.filter((method) => methods.has(method)).join(', ');
-    this.#serverOptions = { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: '*' };
+    this.#serverOptions = automaticOptions(allow, '*');
   }
 
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
@@ -165,11 +165,10 @@ export class Router {
 
   /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
   #options(request: HttpRequest, allowed: readonly Method[]): RouteTarget {
-    const allow = allowed.join(', ');
     const some = this.#tree.find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;
     request.route = (some.store as RouteTarget).pattern;
-    return { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: request.route };
+    return automaticOptions(allowed.join(', '), request.route);
   }
 
   /** The path of the route named `name`, filled with `params`. */
@@ -181,6 +180,11 @@ export class Router {
 }
 
 function noop(): void {}
+
+/** The answer to OPTIONS where no route takes it (RFC 9110 9.3.7): 204 with `allow`, the methods `pattern` answers. */
+function automaticOptions(allow: string, pattern: string): RouteTarget {
+  return { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern };
+}
 
 /** A route in an error message: its view, its whole name and its pattern (which may be written with other param names). */
 function describeRoute(target: RouteTarget): string {

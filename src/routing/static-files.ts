@@ -188,7 +188,7 @@ function checkPath(full: string, file: string): void {
  * answers with the headers only and opens nothing: the route reads the file
  * (file-body.ts).
  */
-function headersOnly(request: HttpRequest, withRange = true): Readable {
+function headersOnly(request: HttpRequest, withRange: boolean): Readable {
   const headers: Record<string, string> = {};
   for (const name of withRange ? CONDITIONAL : UNRANGED) {
     const value = request.headers.get(name);
