@@ -1,6 +1,7 @@
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import type { TaskFailure } from './reporting.js';
 
+/** `after` in `createApp()`: how the after-response scheduler runs tasks. */
 export interface SchedulerOptions {
   /**
    * Async tasks running at once (a response's async tasks may overlap when this

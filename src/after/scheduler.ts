@@ -15,6 +15,7 @@ import { RunningTask } from './running-task.js';
 import type { TaskTracer } from './task-spans.js';
 import { schedulerSettings, type SchedulerOptions, type SchedulerSettings } from './scheduler-options.js';
 
+/** `app.afterStats()`: the after-response tasks pending and running now, and how many ended each way so far. */
 export interface AfterStats {
   /** Tasks accepted and not started yet (those registered by requests still in flight included). */
   pending: number;

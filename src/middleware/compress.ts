@@ -10,8 +10,10 @@ import { kTransformStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkRange } from '../util/options.js';
 
+/** A content coding `compress()` can apply: Brotli or gzip. */
 export type Encoding = 'br' | 'gzip';
 
+/** `compress()`'s options. */
 export interface CompressOptions {
   /** Bodies smaller than this many bytes go out as they are: compressing them saves less than it costs. Default 1024. */
   threshold?: number;

@@ -12,6 +12,7 @@ import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body
 import { ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
+/** `staticFiles()`'s options: `root` is required. */
 export interface StaticFilesOptions {
   /** The folder served. Nothing outside it is ever sent: not through `..`, encoded or not, nor through a symlink. */
   root: string;
