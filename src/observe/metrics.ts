@@ -5,11 +5,9 @@ import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { knownMethod } from './methods.js';
-import { loadPeer } from './peer.js';
+import { promClient, type PromClient } from './peer.js';
 import { ScrapedHistogram, type HistogramSeries } from './scraped-histogram.js';
 import { recordedStatus } from './recorded-status.js';
-
-type PromClient = typeof import('prom-client');
 
 /**
  * A prom-client `Registry` (Coda needs only these of its methods; typed
@@ -205,11 +203,6 @@ interface TaskSeries {
   ends: Map<string, CounterSeries>;
   run: HistogramSeries;
   wait: HistogramSeries;
-}
-
-/** prom-client, loaded the first time metrics are asked for. */
-function promClient(where: string): PromClient {
-  return loadPeer<PromClient>('prom-client', where);
 }
 
 /**
