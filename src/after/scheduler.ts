@@ -190,7 +190,7 @@ export class AfterScheduler {
       task.abort(new Error('shutdown deadline reached'));
       task.span?.end('abandoned');
     }
-    for (const job of this.#queue.drain()) {
+    for (const job of this.#queue.takeAll()) {
       const { entries } = job;
       for (let i = job.index; i < entries.length; i++) abandoned.push(taskRecord(entries[i]!, job, 'abandoned'));
       this.#pending -= entries.length - job.index;

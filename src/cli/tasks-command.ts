@@ -175,7 +175,7 @@ async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore,
         done.push(id);
         continue;
       }
-      refused.push({ id, reason: await refusal(action, id, store) });
+      refused.push({ id, reason: await whyRefused(action, id, store) });
     }
   } catch (error) {
     failure = { error };
@@ -195,7 +195,7 @@ async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore,
 }
 
 /** Why a task was not retried or discarded: gone, in a state that forbids it, or (a failed task not retried) another pending task keeps its key. */
-async function refusal(action: 'retry' | 'discard', id: string, store: TaskStore): Promise<string> {
+async function whyRefused(action: 'retry' | 'discard', id: string, store: TaskStore): Promise<string> {
   const task = await store.get(id);
   if (task === null) return 'no such task';
   if (action === 'retry' && task.state === 'failed' && task.key !== null) {
