@@ -43,6 +43,7 @@ export interface SchedulerSettings {
 
 const KEYS = ['concurrency', 'maxPending', 'lowWater', 'timeoutMs', 'overflow', 'onError'];
 
+/** `after`'s options checked (a TypeError or RangeError naming the option), with their defaults. */
 export function schedulerSettings(options: SchedulerOptions): SchedulerSettings {
   checkKeys('createApp() after', options, KEYS);
   const maxPending = checkCount('after.maxPending', options.maxPending ?? 10_000);

@@ -65,6 +65,7 @@ export interface Signals {
   readonly requestFinished: Signal<RequestFinishedReceiver>;
 }
 
+/** A fresh pair of signals, no receiver connected: the process's, and each app's own. */
 export function createSignals(): Signals {
   return {
     requestStarted: new Signal<RequestStartedReceiver>('requestStarted'),

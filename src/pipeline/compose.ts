@@ -6,6 +6,7 @@ import { hooksGroup, hooksLayer, type EnterHook, type HooksLayer } from './hooks
 import { viewStage, type BoundHook, type ResolvedView } from './view-stage.js';
 import type { Handler, Middleware, MiddlewareHooks } from './types.js';
 
+/** What `compose()` needs of the app: routing, its error renderer, and who hears of entered and unused middleware. */
 export interface ComposeOptions {
   /** Finds the view for a request (and sets its params), or throws an HttpError. */
   resolve: (request: HttpRequest) => ResolvedView;

@@ -26,6 +26,7 @@ export interface RouteTarget {
   levels?: readonly ResolvedView[];
 }
 
+/** What the router takes beside the routes: how to build a group's middleware, and whether a miss redirects to the slash form. */
 export interface RouterOptions {
   /** Builds a group's middleware onion (once per group); `resolve` gives what is inside it for a request. */
   compose?: (middleware: readonly Middleware[], resolve: (request: HttpRequest) => ResolvedView) => Handler;

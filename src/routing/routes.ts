@@ -27,6 +27,7 @@ type ParamName<S extends string> = S extends `${infer Name}/${string}`
         ? Name
         : S;
 
+/** The methods a route may answer, in the order `Allow` lists them. */
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 /** A method a route may answer. */
 export type Method = (typeof METHODS)[number];
