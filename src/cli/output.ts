@@ -59,7 +59,7 @@ export class Output {
   }
 }
 
-// eslint-disable-next-line no-control-regex
+/** A colour or style escape (SGR): it takes no column on a terminal. */
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 function visibleLength(text: string): number {
