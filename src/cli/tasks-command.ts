@@ -1,3 +1,4 @@
+import { TASK_STATES } from '../durable/checks.js';
 import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
@@ -76,7 +77,6 @@ Example:
   coda tasks ${example}`;
 }
 
-const STATES: readonly TaskState[] = ['held', 'ready', 'running', 'completed', 'failed'];
 const COUNTS = ['held', 'ready', 'delayed', 'running', 'completed', 'failed'] as const;
 
 const OPTIONS = {
@@ -128,7 +128,7 @@ function checkFlags(command: string, action: Action, { values, positionals }: Pa
     if (value !== undefined && flag !== 'help' && !allowed.includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
   }
   const state = values['state'];
-  if (typeof state === 'string' && !(STATES as string[]).includes(state)) throw new UsageError(command, `--state must be one of ${STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  if (typeof state === 'string' && !(TASK_STATES as readonly string[]).includes(state)) throw new UsageError(command, `--state must be one of ${TASK_STATES.join(', ')}, got ${JSON.stringify(state)}`);
   if (action !== 'retry' && action !== 'discard') return;
   const all = values['all-failed'] === true;
   if (all && positionals.length > 1) throw new UsageError(command, `give task ids or --all-failed, not both`);
