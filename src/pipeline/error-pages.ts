@@ -13,7 +13,14 @@ import type { MaybePromise, ViewResult } from './types.js';
  */
 export type ErrorView<E = unknown> = (request: HttpRequest, error: E) => MaybePromise<ViewResult>;
 
-/** The app's error pages (Django's `handler400`, `handler403`, `handler404`, `handler500`, and 405). */
+/**
+ * The app's error pages (Django's `handler400`, `handler403`, `handler404`, `handler500`, and 405).
+ *
+ * @example
+ * ```ts
+ * createApp({ routes, errorPages: { 404: (request) => new HttpResponse(`nothing at ${request.path}`, { status: 404 }) } });
+ * ```
+ */
 export interface ErrorPages {
   400?: ErrorView<HttpError>;
   403?: ErrorView<HttpError>;
