@@ -29,9 +29,9 @@ export interface RouteTarget {
 /** What the router takes beside the routes: how to build a group's middleware, and whether a miss redirects to the slash form. */
 export interface RouterOptions {
   /** Builds a group's middleware onion (once per group); `resolve` gives what is inside it for a request. */
-  compose?: (middleware: readonly Middleware[], resolve: (request: HttpRequest) => ResolvedView) => Handler;
+  compose: (middleware: readonly Middleware[], resolve: (request: HttpRequest) => ResolvedView) => Handler;
   /** A miss on a path without a trailing slash whose slash form has routes redirects there (Django's APPEND_SLASH). */
-  appendSlash?: boolean;
+  appendSlash: boolean;
 }
 
 const NO_QUERY = (): Record<string, string> => ({});
@@ -61,8 +61,8 @@ export class Router {
   readonly #serverOptions: RouteTarget;
 
   /** `routes`: the app's routes and groups, flattened (see include.ts). */
-  constructor(routes: readonly FlatRoute[], options: RouterOptions = {}) {
-    this.#appendSlash = options.appendSlash ?? false;
+  constructor(routes: readonly FlatRoute[], options: RouterOptions) {
+    this.#appendSlash = options.appendSlash;
     const stored = routes.map((route) => this.#add(route, options));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
     routes.forEach(({ route, path }, i) => {
@@ -79,7 +79,7 @@ export class Router {
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
     const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name };
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
-    if (withMiddleware.length > 0 && compose !== undefined) {
+    if (withMiddleware.length > 0) {
       const onions = withMiddleware.map((group, depth) => this.#groups.onion(group, depth, compose));
       stored.handler = onions[0];
       stored.levels = onions.map((_, depth) => ({ view, culprit: stored.culprit, handler: onions[depth + 1] }));
@@ -202,7 +202,7 @@ class GroupOnions {
   /** Per group, per depth among the groups with middleware (a group included twice may sit at two depths). */
   readonly #built = new Map<RouteGroup, Map<number, Handler>>();
 
-  onion(group: RouteGroup, depth: number, compose: NonNullable<RouterOptions['compose']>): Handler {
+  onion(group: RouteGroup, depth: number, compose: RouterOptions['compose']): Handler {
     let byDepth = this.#built.get(group);
     if (byDepth === undefined) this.#built.set(group, (byDepth = new Map()));
     let onion = byDepth.get(depth);
