@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { TaskRecord } from '../after/reporting.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Logger } from '../log/logger.js';
 import type { Outcome } from '../http/response.js';
@@ -25,14 +26,6 @@ export interface MetricsOptions {
   registry?: MetricsRegistry;
   /** Also collect Node's default metrics (prom-client's `collectDefaultMetrics`), once per registry. Default true. */
   defaultMetrics?: boolean;
-}
-
-/** How a task (or a durable attempt) ended, as the metrics count it. */
-export interface TaskEnd {
-  name: string;
-  state: string;
-  waitMs?: number | undefined;
-  runMs?: number | undefined;
 }
 
 /**
@@ -116,8 +109,8 @@ export class Metrics {
     series.observe((outcome.finishedAt - outcome.startedAt) / 1000);
   }
 
-  /** A task (`kind` after) or a durable attempt (`kind` durable) ended. */
-  task(kind: 'after' | 'durable', end: TaskEnd): void {
+  /** A task (`kind` after) or a durable attempt (`kind` durable) ended: its record (an attempt's has these fields alike). */
+  task(kind: 'after' | 'durable', end: Pick<TaskRecord, 'name' | 'state' | 'waitMs' | 'runMs'>): void {
     const series = this.#taskSeries.get(`${kind}:${end.name}`) ?? this.#newTask(kind, end.name);
     let ends = series.ends.get(end.state);
     if (ends === undefined) series.ends.set(end.state, ends = this.#set.taskEnds(kind, series.name, end.state));
