@@ -223,21 +223,42 @@ export function spawnFixture(file: URL, args: string[] = []): Fixture {
   return { child, lines, line, exited };
 }
 
+/** A server for the tests of one describe block (see `serveForSuite`), and a raw request to it. */
+export interface SuiteServer {
+  readonly server: Server;
+  /** `rawRequest` of `rawGet(target, headers, method)` to the server. */
+  raw(target: string, headers?: Record<string, string>, method?: string): Promise<RawResponse>;
+}
+
 /**
- * A server for `app` for the tests of one describe block that send it bad
- * input: started before them, closed after them, and after each one checked
- * to still answer GET /ok with 'ok' and, given the app's log `lines`, to have
- * logged nothing at error level.
+ * A server for `app` for the tests of one describe block: started before
+ * them, closed after them, then `cleanup` (a fixture folder's removal) run.
  */
-export function serveForBadInput(app: App, lines?: LogLine[]): { readonly server: Server } {
+export function serveForSuite(app: App, cleanup: () => void = () => {}): SuiteServer {
   let server: Server | undefined;
   before(async () => {
     server = await startServer(app);
   });
+  afterAll(async () => {
+    await server?.close({ timeoutMs: 1_000 });
+    cleanup();
+  });
+  return {
+    get server() { return server!; },
+    raw: (target, headers = {}, method = 'GET') => rawRequest(server!, rawGet(target, headers, method)),
+  };
+}
+
+/**
+ * A server for `app` for the tests of one describe block that send it bad
+ * input (see `serveForSuite`), after each one checked to still answer GET /ok
+ * with 'ok' and, given the app's log `lines`, to have logged nothing at error level.
+ */
+export function serveForBadInput(app: App, lines?: LogLine[]): SuiteServer {
+  const served = serveForSuite(app);
   afterEach(async () => {
-    await assertServes(server!, '/ok', 'ok');
+    await assertServes(served.server, '/ok', 'ok');
     if (lines !== undefined) assert.deepEqual(lines.filter((line) => line.level >= LEVEL.error), [], 'bad input is never logged as a server error');
   });
-  afterAll(() => server?.close({ timeoutMs: 1_000 }));
-  return { get server() { return server!; } };
+  return served;
 }

@@ -20,7 +20,7 @@ export function whenAllows(when: 'always' | 'completed' | 'success' | undefined,
   return outcome.completed && outcome.status >= 200 && outcome.status < 400;
 }
 
-/** An entry for work Coda registers itself (a middleware's `afterResponse`, a signal's receiver): it runs in the request's own context. */
+/** An entry for a signal's receiver, work Coda registers itself: it runs in the request's own context. */
 export function ownEntry(task: AfterEntry['task'], name: string): AfterEntry {
   return { task, options: { name }, scope: undefined };
 }

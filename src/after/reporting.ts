@@ -125,6 +125,7 @@ export class Reporting {
   }
 }
 
+/** The record of a task of `job` that ended in `state` (no timings: `tell()` adds them for a task that ran). */
 export function taskRecord(entry: AfterEntry, job: Job, state: TaskRecord['state'], error?: unknown): TaskRecord {
   const record: TaskRecord = { name: taskName(entry), requestId: job.request.id, state };
   if (error !== undefined) record.error = error;

@@ -1,6 +1,7 @@
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import type { TaskFailure } from './reporting.js';
 
+/** `after` in `createApp()`: how the after-response scheduler runs tasks. */
 export interface SchedulerOptions {
   /**
    * Async tasks running at once (a response's async tasks may overlap when this
@@ -22,7 +23,7 @@ export interface SchedulerOptions {
   /**
    * What happens at `maxPending`: `'reject'` (default) answers new requests
    * with 503 and Retry-After, keeps every accepted task, and makes `after()`
-   * throw a `QueueFull` error; `'drop'` keeps admitting requests and drops the
+   * throw `AfterQueueFull`; `'drop'` keeps admitting requests and drops the
    * new tasks, counted and logged.
    */
   overflow?: 'reject' | 'drop';
@@ -42,6 +43,7 @@ export interface SchedulerSettings {
 
 const KEYS = ['concurrency', 'maxPending', 'lowWater', 'timeoutMs', 'overflow', 'onError'];
 
+/** `after`'s options checked (a TypeError or RangeError naming the option), with their defaults. */
 export function schedulerSettings(options: SchedulerOptions): SchedulerSettings {
   checkKeys('createApp() after', options, KEYS);
   const maxPending = checkCount('after.maxPending', options.maxPending ?? 10_000);

@@ -15,6 +15,7 @@ import { RunningTask } from './running-task.js';
 import type { TaskTracer } from './task-spans.js';
 import { schedulerSettings, type SchedulerOptions, type SchedulerSettings } from './scheduler-options.js';
 
+/** `app.afterStats()`: the after-response tasks pending and running now, and how many ended each way so far. */
 export interface AfterStats {
   /** Tasks accepted and not started yet (those registered by requests still in flight included). */
   pending: number;
@@ -189,7 +190,7 @@ export class AfterScheduler {
       task.abort(new Error('shutdown deadline reached'));
       task.span?.end('abandoned');
     }
-    for (const job of this.#queue.drain()) {
+    for (const job of this.#queue.takeAll()) {
       const { entries } = job;
       for (let i = job.index; i < entries.length; i++) abandoned.push(taskRecord(entries[i]!, job, 'abandoned'));
       this.#pending -= entries.length - job.index;

@@ -3,6 +3,7 @@ import type { AfterContext, AfterEntry } from '../http/response.js';
 import { kEntries } from '../symbols.js';
 import { ownEntry } from './entries.js';
 
+/** Receives `{ request }` as each request the app admits starts, before any middleware; one that throws or rejects is logged. */
 export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | Promise<void>;
 /** Receives `{ request, response, outcome }` (and the task's `signal`) after each response. */
 export type RequestFinishedReceiver = (event: AfterContext) => void | Promise<void>;
@@ -10,6 +11,13 @@ export type RequestFinishedReceiver = (event: AfterContext) => void | Promise<vo
 /**
  * A signal with receivers, like Django's `request_started`/`request_finished`.
  * `connect` returns the function that disconnects.
+ *
+ * @example
+ * ```ts
+ * const disconnect = app.signals.requestFinished.connect(({ request, outcome }) => {
+ *   audit.record(request.path, outcome.status);
+ * });
+ * ```
  */
 export class Signal<Receiver extends (event: never) => unknown> {
   readonly #name: string;
@@ -57,6 +65,7 @@ export interface Signals {
   readonly requestFinished: Signal<RequestFinishedReceiver>;
 }
 
+/** A fresh pair of signals, no receiver connected: the process's, and each app's own. */
 export function createSignals(): Signals {
   return {
     requestStarted: new Signal<RequestStartedReceiver>('requestStarted'),

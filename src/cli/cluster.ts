@@ -13,6 +13,7 @@ type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' } | Metri
 /** Replacements that fail to start in a row before the primary gives up. */
 const MAX_FAILED_STARTS = 3;
 
+/** What `coda serve` was asked, as the primary and each worker need it. */
 export interface ClusterSettings {
   module: string;
   workers: number;

@@ -3,6 +3,7 @@ import { tasksHelp } from './tasks-command.js';
 import { suggest, UsageError } from './usage.js';
 import { WORKER_HELP } from './worker-command.js';
 
+/** What `coda --help` (and a bare `coda`) prints. */
 export const HELP = `Usage: coda <command> [options]
 
 Commands:

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App } from '../app/app.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 
 /** The module could not be loaded, or does not export an app, or its app's task store cannot serve the command: the message says what to do. */
 export class AppLoadError extends Error {
@@ -36,7 +36,7 @@ export async function loadApp(file: string): Promise<App> {
   try {
     module = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    throw new AppLoadError(`cannot load ${file}: ${(error as Error).message}${whereFrom(error, url)}${loadHint(file, error)}`, { cause: error });
+    throw new AppLoadError(`cannot load ${file}: ${errorMessage(error)}${whereFrom(error, url)}${loadHint(file, error)}`, { cause: error });
   }
   const app = module['default'] ?? module['app'];
   if (app instanceof App) return app;
@@ -80,7 +80,7 @@ function syntaxErrorSource(url: string): string[] {
 
 /** What to do about a module that would not load: one read as CommonJS, a TypeScript one Node did not strip. */
 export function loadHint(file: string, error: unknown): string {
-  if (COMMONJS.test((error as Error).message)) {
+  if (COMMONJS.test(errorMessage(error))) {
     return `\n${file} is read as CommonJS, and coda-http is an ES module: set "type": "module" in its package.json (npm pkg set type=module), or name it .mjs (.mts)`;
   }
   return TYPESCRIPT.test(file) ? typeScriptHint(error) : '';

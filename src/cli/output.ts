@@ -12,8 +12,9 @@ export class Output {
   readonly #colour: boolean;
   #progressShown = false;
 
-  constructor(stream: NodeJS.WritableStream & { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+  constructor(stream: NodeJS.WritableStream & { isTTY?: boolean }) {
     this.#stream = stream;
+    const { env } = process;
     const forced = env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '0';
     this.#colour = (env['NO_COLOR'] ?? '') === '' && (forced || (stream.isTTY === true && env['TERM'] !== 'dumb'));
   }
@@ -59,7 +60,7 @@ export class Output {
   }
 }
 
-// eslint-disable-next-line no-control-regex
+/** A colour or style escape (SGR): it takes no column on a terminal. */
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 function visibleLength(text: string): number {

@@ -5,6 +5,7 @@ import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 import { integer, parse } from './usage.js';
 
+/** What `coda serve --help` prints. */
 export const SERVE_HELP = `Usage: coda serve <module> [options]
 
 Serves the app that <module> exports (its default export, or the export

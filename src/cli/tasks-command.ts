@@ -1,3 +1,4 @@
+import { TASK_STATES } from '../durable/checks.js';
 import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
@@ -40,7 +41,7 @@ const ACTION_USAGE: Record<Action, { synopsis: string; what: string; about: stri
 const EXIT_CODES = `Exit codes: 0 done, 1 a task could not be retried or discarded (or the store
 failed), 2 bad usage.`;
 
-export const TASKS_HELP = `Usage: coda tasks <action> <module> [options]
+const TASKS_HELP = `Usage: coda tasks <action> <module> [options]
 
 Looks at and operates on the durable tasks in the store of the app that
 <module> exports (the app is loaded, not served; its tasks are not run here).
@@ -76,7 +77,6 @@ Example:
   coda tasks ${example}`;
 }
 
-const STATES: readonly TaskState[] = ['held', 'ready', 'running', 'completed', 'failed'];
 const COUNTS = ['held', 'ready', 'delayed', 'running', 'completed', 'failed'] as const;
 
 const OPTIONS = {
@@ -128,7 +128,7 @@ function checkFlags(command: string, action: Action, { values, positionals }: Pa
     if (value !== undefined && flag !== 'help' && !allowed.includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
   }
   const state = values['state'];
-  if (typeof state === 'string' && !(STATES as string[]).includes(state)) throw new UsageError(command, `--state must be one of ${STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  if (typeof state === 'string' && !(TASK_STATES as readonly string[]).includes(state)) throw new UsageError(command, `--state must be one of ${TASK_STATES.join(', ')}, got ${JSON.stringify(state)}`);
   if (action !== 'retry' && action !== 'discard') return;
   const all = values['all-failed'] === true;
   if (all && positionals.length > 1) throw new UsageError(command, `give task ids or --all-failed, not both`);
@@ -175,7 +175,7 @@ async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore,
         done.push(id);
         continue;
       }
-      refused.push({ id, reason: await refusal(action, id, store) });
+      refused.push({ id, reason: await whyRefused(action, id, store) });
     }
   } catch (error) {
     failure = { error };
@@ -195,7 +195,7 @@ async function act(action: 'retry' | 'discard', ids: string[], store: TaskStore,
 }
 
 /** Why a task was not retried or discarded: gone, in a state that forbids it, or (a failed task not retried) another pending task keeps its key. */
-async function refusal(action: 'retry' | 'discard', id: string, store: TaskStore): Promise<string> {
+async function whyRefused(action: 'retry' | 'discard', id: string, store: TaskStore): Promise<string> {
   const task = await store.get(id);
   if (task === null) return 'no such task';
   if (action === 'retry' && task.state === 'failed' && task.key !== null) {

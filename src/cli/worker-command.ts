@@ -4,6 +4,7 @@ import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 import { integer, parse } from './usage.js';
 
+/** What `coda worker --help` prints. */
 export const WORKER_HELP = `Usage: coda worker <module> [options]
 
 Runs the durable tasks of the app that <module> exports, from the app's task

@@ -13,6 +13,7 @@ import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
 
+/** `dashboard()`'s options: `authorize` is required. */
 export interface DashboardOptions {
   /** Where the page is served (`/coda`), behind the prefix of an include() it is in; its event stream, script and actions live below it. Default `/coda`. */
   path?: string;

@@ -7,7 +7,7 @@ const BUCKETS = 100;
 const LOG_FACTOR = Math.log(FACTOR);
 
 /** A bucket's upper bound, in milliseconds. */
-export function bucketBound(index: number): number {
+function bucketBound(index: number): number {
   return FLOOR_MS * FACTOR ** index;
 }
 

@@ -22,6 +22,7 @@ const ERRORS_SHOWN = 5;
 /** How much of a payload or an error message is kept and shown: a message may carry a whole upstream response. */
 const TEXT_CHARS = 2_000;
 
+/** An after-response task, or a durable task's attempt. */
 export type TaskKind = 'after' | 'durable';
 
 /** How one task (a durable task: one attempt) ended, as shown under the request that caused it: its record, the error as text. */
@@ -30,6 +31,7 @@ export interface TaskEnd extends Pick<TaskRecord, 'name' | 'state' | 'id' | 'att
   error?: string;
 }
 
+/** One of the latest requests, with the tasks it caused. */
 export interface RecentRequest {
   id: string;
   method: string;
@@ -43,6 +45,7 @@ export interface RecentRequest {
   tasks: TaskEnd[];
 }
 
+/** A task name's figures (those past the cap on names: `(other)`'s). */
 export interface TaskLine {
   name: string;
   kind: TaskKind;
@@ -54,6 +57,7 @@ export interface TaskLine {
   runP95Ms: number | null;
 }
 
+/** A durable task that failed for good, for Retry and Discard. */
 export interface FailedTask {
   id: string;
   name: string;

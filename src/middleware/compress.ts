@@ -10,8 +10,10 @@ import { kTransformStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkRange } from '../util/options.js';
 
+/** A content coding `compress()` can apply: Brotli or gzip. */
 export type Encoding = 'br' | 'gzip';
 
+/** `compress()`'s options. */
 export interface CompressOptions {
   /** Bodies smaller than this many bytes go out as they are: compressing them saves less than it costs. Default 1024. */
   threshold?: number;
@@ -145,7 +147,7 @@ function markEncoded(response: HttpResponse, encoding: Encoding): void {
  * not named; ties go to the first offered. None when the header is absent
  * (clients that take compression say so) or accepts none of them.
  */
-export function chooseEncoding(accept: string | null, offered: readonly Encoding[]): Encoding | undefined {
+function chooseEncoding(accept: string | null, offered: readonly Encoding[]): Encoding | undefined {
   if (accept === null || accept.trim() === '') return undefined;
   const weights = new Map<string, number>();
   for (const part of accept.split(',')) {

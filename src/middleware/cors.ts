@@ -9,6 +9,7 @@ import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 /** Which origins may read responses: a list, `'*'` (any, without credentials), or a function of the `Origin` header. */
 export type CorsOrigins = '*' | readonly string[] | ((origin: string, request: HttpRequest) => MaybePromise<boolean>);
 
+/** `cors()`'s options. */
 export interface CorsOptions {
   /** Default `'*'`. List entries are origins as browsers send them: `'https://app.example'`, `'http://localhost:5173'`. */
   origins?: CorsOrigins;

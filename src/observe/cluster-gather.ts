@@ -1,9 +1,8 @@
 import type { Worker } from 'node:cluster';
 import type { CollectedMetrics, MetricsMessage, Scraped } from './cluster-scrape.js';
-import { loadPeer } from './peer.js';
+import { promClient } from './peer.js';
+import { errorMessage } from '../util/describe.js';
 import { tellWorker } from '../util/tell-worker.js';
-
-type PromClient = typeof import('prom-client');
 
 /** Gauges of the store, which every worker reads alike (durable tasks pending and running in all processes): one worker's, not their sum. */
 const STORE_WIDE = new Set(['coda_tasks_pending', 'coda_tasks_running']);
@@ -40,7 +39,7 @@ export class ClusterMetrics {
       answer = { coda: 'metrics-scraped', id, ...await this.#gather(registry, timeoutMs) };
     } catch (error) {
       // The worker answers with its own metrics then, saying why.
-      answer = { coda: 'metrics-scraped', id, error: (error as Error)?.message ?? String(error) };
+      answer = { coda: 'metrics-scraped', id, error: errorMessage(error) };
     }
     tellWorker(asker, answer);
   }
@@ -62,7 +61,7 @@ export class ClusterMetrics {
       this.#warn(`coda: metrics: ${note}`);
       notes.push(`# coda: ${note}\n`);
     });
-    const client = loadPeer<PromClient>('prom-client', 'metricsView() under coda serve --workers');
+    const client = promClient('metricsView() under coda serve --workers');
     const sum = client.AggregatorRegistry.aggregate(collected);
     const head = `# coda: the metrics of workers ${pids.join(', ')} (coda serve --workers), summed\n`;
     return { text: head + notes.join('') + await sum.metrics(), contentType: sum.contentType };

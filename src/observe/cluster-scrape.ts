@@ -1,4 +1,5 @@
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { errorMessage } from '../util/describe.js';
 import type { MetricsRegistry } from './metrics.js';
 
 /** One registry's metrics as `getMetricsAsJSON()` gives them. */
@@ -85,7 +86,7 @@ async function collect(id: number, index: number): Promise<void> {
     if (registry === undefined) throw new Error(`this worker serves no metricsView() number ${index + 1}`);
     answer = { coda: 'metrics-collected', id, metrics: await registry.getMetricsAsJSON() };
   } catch (error) {
-    answer = { coda: 'metrics-collected', id, error: (error as Error)?.message ?? String(error) };
+    answer = { coda: 'metrics-collected', id, error: errorMessage(error) };
   }
   // The primary may be gone (shutting down): nothing waits for this answer then.
   if (process.connected) process.send!(answer, undefined, undefined, () => {});

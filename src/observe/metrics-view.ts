@@ -6,9 +6,7 @@ import { checkKeys, checkMs } from '../util/options.js';
 import { clusterScrape, servedIndex, type Scraped } from './cluster-scrape.js';
 import type { MetricsRegistry } from './metrics.js';
 import { openMetricsText, wantsOpenMetrics } from './open-metrics.js';
-import { loadPeer } from './peer.js';
-
-type PromClient = typeof import('prom-client');
+import { promClient } from './peer.js';
 
 /** `metricsView()`'s options. */
 export interface MetricsViewOptions {
@@ -45,7 +43,7 @@ export function metricsView(options: MetricsViewOptions = {}): View {
   if (given !== undefined && (given === null || typeof given.metrics !== 'function')) {
     throw new TypeError(`metricsView(): registry must be a prom-client Registry, got ${describe(given)}`);
   }
-  const client = loadPeer<PromClient>('prom-client', 'metricsView()');
+  const client = promClient('metricsView()');
   const registry = given ?? client.register;
   const timeoutMs = checkMs('metricsView(): clusterTimeoutMs', options.clusterTimeoutMs ?? 3_000);
   servedIndex(registry);

@@ -1,15 +1,15 @@
-import type { Counter, Metric, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { TaskRecord } from '../after/reporting.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Logger } from '../log/logger.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { knownMethod } from './methods.js';
-import { loadPeer } from './peer.js';
-import { ScrapedHistogram, type HistogramSeries } from './scraped-histogram.js';
+import { metricSet, type CounterSeries, type MetricSet, type MetricsSource } from './metric-set.js';
+import { promClient } from './peer.js';
+import type { HistogramSeries } from './scraped-histogram.js';
 import { recordedStatus } from './recorded-status.js';
-
-type PromClient = typeof import('prom-client');
 
 /**
  * A prom-client `Registry` (Coda needs only these of its methods; typed
@@ -28,26 +28,6 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
-/** What the gauges read from an app when the registry is scraped. */
-export interface MetricsSource {
-  /** The after-response scheduler's counts. */
-  after(): { pending: number; running: number };
-  /** The durable tasks' counts in the store; undefined when the app has none. */
-  durable(): Promise<{ pending: number; running: number }> | undefined;
-}
-
-/** How a task (or a durable attempt) ended, as the metrics count it. */
-export interface TaskEnd {
-  name: string;
-  state: string;
-  waitMs?: number | undefined;
-  runMs?: number | undefined;
-}
-
-/** Where the buckets of the request histogram come from: OpenTelemetry's for `http.server.request.duration`. */
-const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-/** Tasks run longer and wait longer than requests: up to five minutes. */
-const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
 /**
  * Task names an app gives series of their own. A name is any string
  * (`after(fn, { name })`): one made from request data would grow the series,
@@ -56,147 +36,8 @@ const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
 const MAX_TASK_NAMES = 256;
 const OTHER_TASKS = '(other)';
 /** The route label of a request no route matched: not a path, so it cannot meet a pattern. */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 const KEYS = ['registry', 'defaultMetrics'];
-/** Every name Coda registers. */
-const NAMES = [
-  'http_request_duration_seconds', 'coda_tasks_total', 'coda_task_run_seconds', 'coda_task_wait_seconds',
-  'coda_requests_shed_total', 'coda_requests_refused_total', 'coda_tasks_pending', 'coda_tasks_running',
-];
-
-/** A counter's series kept as a plain number, added to prom-client's counter when the registry is scraped. */
-interface CounterSeries {
-  readonly labels: Record<string, string>;
-  value: number;
-  /** How much of `value` prom-client's counter has been given. */
-  given: number;
-}
-
-/**
- * Coda's metrics in one registry, shared by every app that uses it (a
- * registry takes each name once). Requests and tasks count into plain
- * numbers (ScrapedHistogram, CounterSeries) that become prom-client samples
- * only when the registry is scraped: a request does no prom-client work.
- */
-class MetricSet {
-  readonly requestDuration: ScrapedHistogram;
-  readonly taskRun: ScrapedHistogram;
-  readonly taskWait: ScrapedHistogram;
-  readonly shed: Counter;
-  readonly refused: Counter;
-  /** The apps whose counts the gauges read, with the logger that hears when their store cannot answer. */
-  readonly sources = new Map<MetricsSource, Logger>();
-  /** `coda_tasks_total`'s series, by kind, task and state joined. */
-  readonly #taskEnds = new Map<string, CounterSeries>();
-  defaultMetrics = false;
-
-  constructor(client: PromClient, registry: Registry) {
-    const registers = [registry];
-    const sources = this.sources;
-    const histogram = (config: ConstructorParameters<typeof ScrapedHistogram>[0]): ScrapedHistogram => {
-      const metric = new ScrapedHistogram(config);
-      registry.registerMetric(metric as unknown as Metric);
-      return metric;
-    };
-    this.requestDuration = histogram({
-      name: 'http_request_duration_seconds', help: 'Time from a request\'s arrival to its response\'s last byte, by route pattern',
-      labelNames: ['method', 'route', 'status_code'], buckets: REQUEST_BUCKETS,
-    });
-    const taskEnds = this.#taskEnds;
-    new client.Counter({
-      name: 'coda_tasks_total', help: 'Tasks ended, by kind (after: after-response, durable: durable attempts), task name and state',
-      labelNames: ['kind', 'task', 'state'], registers,
-      collect() {
-        for (const series of taskEnds.values()) {
-          if (series.value > series.given) this.inc(series.labels, series.value - series.given);
-          series.given = series.value;
-        }
-      },
-    });
-    this.taskRun = histogram({
-      name: 'coda_task_run_seconds', help: 'How long a task (a durable task: one attempt) ran', labelNames: ['kind', 'task'], buckets: TASK_BUCKETS,
-    });
-    this.taskWait = histogram({
-      name: 'coda_task_wait_seconds', help: 'How long a task waited to start: from its response\'s end (a durable task: from when it was due)',
-      labelNames: ['kind', 'task'], buckets: TASK_BUCKETS,
-    });
-    this.shed = new client.Counter({ name: 'coda_requests_shed_total', help: 'Requests refused with 503 while the after-response queue was full', registers });
-    this.refused = new client.Counter({
-      name: 'coda_requests_refused_total', help: 'Requests the server refused before the app saw them (malformed: 400; too large: 431 or 413; too slow to arrive: 408; CONNECT: 501; an Expect it does not meet: 417), by status',
-      labelNames: ['status_code'], registers,
-    });
-    const gauges = [
-      ['pending', 'Tasks accepted and not started (durable: held, ready or delayed in the store)'],
-      ['running', 'Tasks running now (durable: in every process on the store)'],
-    ] as const;
-    // One read of the counts (a store query per app) serves both gauges of a scrape.
-    let scrape: ReturnType<typeof totals> | undefined;
-    const counts = (): ReturnType<typeof totals> => {
-      if (scrape === undefined) {
-        scrape = totals(sources);
-        void scrape.finally(() => setImmediate(() => { scrape = undefined; })).catch(() => {});
-      }
-      return scrape;
-    };
-    for (const [count, help] of gauges) {
-      new client.Gauge({
-        name: `coda_tasks_${count}`, help, labelNames: ['kind'], registers,
-        async collect() {
-          const [after, durable] = await counts();
-          // Set anew each scrape: a durable count the store could not give this time is left out, not shown stale.
-          this.reset();
-          this.set({ kind: 'after' }, after[count]);
-          if (durable !== undefined) this.set({ kind: 'durable' }, durable[count]);
-        },
-      });
-    }
-  }
-
-  /** The `coda_tasks_total` series of a task's kind, name and state. */
-  taskEnds(kind: string, task: string, state: string): CounterSeries {
-    const key = `${kind}\0${task}\0${state}`;
-    let series = this.#taskEnds.get(key);
-    if (series === undefined) this.#taskEnds.set(key, series = { labels: { kind, task, state }, value: 0, given: 0 });
-    return series;
-  }
-}
-
-interface Counts {
-  pending: number;
-  running: number;
-}
-
-/**
- * The counts of every app on a registry, summed; the durable ones undefined
- * when a store could not answer (a partial sum would be wrong). That failure
- * is logged, and leaves the rest of the scrape standing: request and task
- * metrics matter most while the store is down.
- */
-async function totals(sources: Map<MetricsSource, Logger>): Promise<[Counts, Counts | undefined]> {
-  const after = { pending: 0, running: 0 };
-  const durable = { pending: 0, running: 0 };
-  let answered = true;
-  const reads: Promise<void>[] = [];
-  for (const [source, logger] of sources) {
-    const counts = source.after();
-    after.pending += counts.pending;
-    after.running += counts.running;
-    const stored = source.durable();
-    if (stored !== undefined) {
-      reads.push(stored.then((counts) => {
-        durable.pending += counts.pending;
-        durable.running += counts.running;
-      }, (error: unknown) => {
-        answered = false;
-        logger.warn({ err: error }, 'metrics: the task store did not answer: coda_tasks_pending and coda_tasks_running leave kind="durable" out of this scrape');
-      }));
-    }
-  }
-  await Promise.all(reads);
-  return [after, answered ? durable : undefined];
-}
-
-const sets = new WeakMap<object, MetricSet>();
 
 /** One task's series: its ends by state, its run and wait times. */
 interface TaskSeries {
@@ -205,11 +46,6 @@ interface TaskSeries {
   ends: Map<string, CounterSeries>;
   run: HistogramSeries;
   wait: HistogramSeries;
-}
-
-/** prom-client, loaded the first time metrics are asked for. */
-function promClient(where: string): PromClient {
-  return loadPeer<PromClient>('prom-client', where);
 }
 
 /**
@@ -232,13 +68,7 @@ export class Metrics {
     const settings = options === true ? {} : options;
     checkMetricsOptions(settings, where);
     const registry = (settings.registry ?? client.register) as Registry;
-    let set = sets.get(registry);
-    // A registry cleared since (`registry.clear()`, as test suites do between tests) no longer holds them: they are registered anew.
-    if (set === undefined || registry.getSingleMetric(set.requestDuration.name) !== (set.requestDuration as unknown)) {
-      checkFree(registry, where);
-      set = new MetricSet(client, registry);
-      sets.set(registry, set);
-    }
+    const set = metricSet(client, registry, where);
     if ((settings.defaultMetrics ?? true) && !set.defaultMetrics) {
       set.defaultMetrics = true;
       // Someone may have collected them on this registry already: a second call would throw.
@@ -279,8 +109,8 @@ export class Metrics {
     series.observe((outcome.finishedAt - outcome.startedAt) / 1000);
   }
 
-  /** A task (`kind` after) or a durable attempt (`kind` durable) ended. */
-  task(kind: 'after' | 'durable', end: TaskEnd): void {
+  /** A task (`kind` after) or a durable attempt (`kind` durable) ended: its record (an attempt's has these fields alike). */
+  task(kind: 'after' | 'durable', end: Pick<TaskRecord, 'name' | 'state' | 'waitMs' | 'runMs'>): void {
     const series = this.#taskSeries.get(`${kind}:${end.name}`) ?? this.#newTask(kind, end.name);
     let ends = series.ends.get(end.state);
     if (ends === undefined) series.ends.set(end.state, ends = this.#set.taskEnds(kind, series.name, end.state));
@@ -312,14 +142,6 @@ export class Metrics {
   /** The server refused a request before the app saw it (see refusal.ts): rare, so counted in prom-client's counter at once. */
   refused(status: number): void {
     this.#set.refused.inc({ status_code: String(status) });
-  }
-}
-
-/** Refuses a registry holding a metric of one of Coda's names that is not Coda's (before any is registered: nothing half done). */
-function checkFree(registry: Registry, where: string): void {
-  const taken = NAMES.filter((name) => registry.getSingleMetric(name) !== undefined);
-  if (taken.length > 0) {
-    throw new Error(`${where}: metrics: the registry already has a metric named ${taken.join(', ')} that is not Coda's; remove it, or give Coda a registry of its own: metrics: { registry: new Registry() }, served by metricsView({ registry })`);
   }
 }
 

@@ -1,7 +1,6 @@
 import type { Metric, Registry } from 'prom-client';
 import type { Scraped } from './cluster-scrape.js';
-
-type PromClient = typeof import('prom-client');
+import type { PromClient } from './peer.js';
 
 const OPEN_METRICS = 'application/openmetrics-text';
 const MEDIA_RANGE = /^\s*([^\s;,/]+)\/([^\s;,]+)\s*(.*)$/;

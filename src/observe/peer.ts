@@ -19,3 +19,11 @@ export function loadPeer<Module>(name: string, wanted: string): Module {
     throw new Error(`${wanted} needs the package ${name}, which is not installed: npm install ${name}`, { cause: error });
   }
 }
+
+/** prom-client's module, as `promClient()` gives it. */
+export type PromClient = typeof import('prom-client');
+
+/** prom-client, for `wanted` (the option or view that needs it): see `loadPeer()`. */
+export function promClient(wanted: string): PromClient {
+  return loadPeer<PromClient>('prom-client', wanted);
+}

@@ -1,7 +1,7 @@
 import type { Outcome } from '../http/response.js';
 
 /** nginx's "client closed request", which its logs (and Prometheus exporters fed from them) record for a client gone before the response; Coda's `ClientDisconnected` has it too. */
-export const CLIENT_CLOSED_REQUEST = 499;
+const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * The status the metrics and the access log record for a response: the one

@@ -40,6 +40,12 @@ interface ParsedHost {
   port: number;
 }
 
+/** The tracing a `tracing` option (true, false or options) asks for at `where`; undefined when off. */
+export function tracingFrom(tracing: boolean | TracingOptions | undefined, where: string): Tracing | undefined {
+  checkFeature(`${where}: tracing`, tracing);
+  return tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
+}
+
 /**
  * OpenTelemetry tracing, through `@opentelemetry/api` (loaded when tracing
  * is turned on). A SERVER span per request, child of the incoming W3C
@@ -49,12 +55,6 @@ interface ParsedHost {
  * and linked to the request's span. Attributes follow the stable HTTP and the
  * messaging semantic conventions.
  */
-/** The tracing a `tracing` option (true, false or options) asks for at `where`; undefined when off. */
-export function tracingFrom(tracing: boolean | TracingOptions | undefined, where: string): Tracing | undefined {
-  checkFeature(`${where}: tracing`, tracing);
-  return tracing === undefined || tracing === false ? undefined : new Tracing(tracing, where);
-}
-
 export class Tracing implements TaskTracer {
   readonly #api: Api;
   readonly #tracer: Tracer;
@@ -109,10 +109,8 @@ export class Tracing implements TaskTracer {
 
   startTask(name: string, request: HttpRequest): TaskSpan {
     const span = request[kSpan] as Span | undefined;
-    const attributes: Attributes = {
-      'messaging.system': 'coda', 'messaging.operation.type': 'process', 'messaging.operation.name': 'process', 'messaging.destination.name': name,
-      'coda.request.id': request.id,
-    };
+    const attributes = processAttributes(name);
+    attributes['coda.request.id'] = request.id;
     const { trace, ROOT_CONTEXT } = this.#api;
     return this.#startProcess(name, span?.spanContext(), span === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, span), attributes);
   }
@@ -131,10 +129,9 @@ export class Tracing implements TaskTracer {
   startAttempt(task: AttemptSubject): TaskSpan {
     const { propagation, trace, ROOT_CONTEXT } = this.#api;
     const parent = task.trace === null ? undefined : trace.getSpanContext(propagation.extract(ROOT_CONTEXT, task.trace));
-    const attributes: Attributes = {
-      'messaging.system': 'coda', 'messaging.operation.type': 'process', 'messaging.operation.name': 'process', 'messaging.destination.name': task.name,
-      'messaging.message.id': task.id, 'coda.task.attempt': task.attempt,
-    };
+    const attributes = processAttributes(task.name);
+    attributes['messaging.message.id'] = task.id;
+    attributes['coda.task.attempt'] = task.attempt;
     if (task.request !== null) attributes['coda.request.id'] = task.request.id;
     return this.#startProcess(task.name, parent, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent), attributes);
   }
@@ -212,6 +209,11 @@ class ProcessSpan implements TaskSpan {
     }
     span.end();
   }
+}
+
+/** The messaging attributes of a task's "process" span, every task's and attempt's alike. */
+function processAttributes(task: string): Attributes {
+  return { 'messaging.system': 'coda', 'messaging.operation.type': 'process', 'messaging.operation.name': 'process', 'messaging.destination.name': task };
 }
 
 /** A span name's method: `HTTP` for one the conventions do not know. */

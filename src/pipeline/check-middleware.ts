@@ -2,7 +2,7 @@ import { closest } from '../util/options.js';
 import type { Middleware } from './types.js';
 
 /** The hooks a hooks middleware may have (middleware.md). */
-export const HOOKS = ['processRequest', 'processView', 'processException', 'processResponse', 'afterResponse'] as const;
+const HOOKS = ['processRequest', 'processView', 'processException', 'processResponse', 'afterResponse'] as const;
 
 /**
  * Refuses middleware that plain JavaScript would let through and that would

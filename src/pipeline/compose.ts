@@ -6,6 +6,7 @@ import { hooksGroup, hooksLayer, type EnterHook, type HooksLayer } from './hooks
 import { viewStage, type BoundHook, type ResolvedView } from './view-stage.js';
 import type { Handler, Middleware, MiddlewareHooks } from './types.js';
 
+/** What `compose()` needs of the app: routing, its error renderer, and who hears of entered and unused middleware. */
 export interface ComposeOptions {
   /** Finds the view for a request (and sets its params), or throws an HttpError. */
   resolve: (request: HttpRequest) => ResolvedView;
@@ -71,7 +72,7 @@ function collectHooks(hooks: MiddlewareHooks, name: string, viewHooks: BoundHook
 }
 
 /** A middleware's name for logs and errors: its `name`, its class, or its place in the list. */
-export function middlewareName(entry: Middleware, index: number): string {
+function middlewareName(entry: Middleware, index: number): string {
   // Checked first: a null or undefined entry (a missing import) must reach compose's clear TypeError.
   if (entry === null || entry === undefined) return `middleware[${index}]`;
   const own = (entry as { name?: unknown }).name;

@@ -2,7 +2,7 @@ import { HttpError } from '../http/errors.js';
 import { errorResponse, logError, renderError, statusOf } from '../http/error-response.js';
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { asResponse, type ErrorRenderer } from './convert.js';
 import type { MaybePromise, ViewResult } from './types.js';
@@ -13,7 +13,14 @@ import type { MaybePromise, ViewResult } from './types.js';
  */
 export type ErrorView<E = unknown> = (request: HttpRequest, error: E) => MaybePromise<ViewResult>;
 
-/** The app's error pages (Django's `handler400`, `handler403`, `handler404`, `handler500`, and 405). */
+/**
+ * The app's error pages (Django's `handler400`, `handler403`, `handler404`, `handler500`, and 405).
+ *
+ * @example
+ * ```ts
+ * createApp({ routes, errorPages: { 404: (request) => new HttpResponse(`nothing at ${request.path}`, { status: 404 }) } });
+ * ```
+ */
 export interface ErrorPages {
   400?: ErrorView<HttpError>;
   403?: ErrorView<HttpError>;
@@ -48,8 +55,7 @@ export function errorPagesRenderer(pages: ErrorPages, debug: boolean): ErrorRend
     if (page === undefined) return renderError(request, error, debug, culprit);
     logError(request, error, culprit);
     const fail = (pageError: unknown): HttpResponse => {
-      const why = pageError instanceof Error ? pageError.message : String(pageError);
-      request.log.error({ err: pageError, method: request.method, path: request.path, status }, `error page ${status} failed: ${why}; sent the built-in response`);
+      request.log.error({ err: pageError, method: request.method, path: request.path, status }, `error page ${status} failed: ${errorMessage(pageError)}; sent the built-in response`);
       return errorResponse(request, error, debug);
     };
     const finish = (value: unknown): HttpResponse => {

@@ -16,6 +16,7 @@ export interface HooksLayer {
   afterEntry: AfterEntry | undefined;
 }
 
+/** The layer of the hooks middleware named `name`: what each request needs of it, worked out once. */
 export function hooksLayer(hooks: MiddlewareHooks, name: string): HooksLayer {
   const { afterResponse } = hooks;
   return {

@@ -34,6 +34,16 @@ export type MiddlewareFactory = (getResponse: Handler) => (request: HttpRequest)
 /**
  * Django's `MiddlewareMixin`: an object (a class instance is fine) with some of
  * these hooks. Each may return a value or a promise. See docs/lifecycle.md.
+ *
+ * @example
+ * ```ts
+ * const requireLogin: MiddlewareHooks = {
+ *   name: 'requireLogin',
+ *   processRequest(request) {
+ *     if (!request.cookies.get('session')) return redirect('/login');
+ *   },
+ * };
+ * ```
  */
 export interface MiddlewareHooks {
   /** Names the middleware in logs and error messages (else its class name). */
@@ -45,4 +55,5 @@ export interface MiddlewareHooks {
   afterResponse?(request: HttpRequest, response: HttpResponse, outcome: Outcome): void | Promise<void>;
 }
 
+/** An entry of `middleware` (the app's, or an `include()`'s): a factory, or an object with hooks. */
 export type Middleware = MiddlewareFactory | MiddlewareHooks;

@@ -39,7 +39,7 @@ export function viewStage(
       const { hooks, culprit } = viewHooks[i]!;
       let result: unknown;
       try {
-        result = hooks.processView!(request, resolved.view as View, request.params);
+        result = hooks.processView!(request, resolved.view, request.params);
       } catch (error) {
         // Converted here, not at the view stage's converter: the log names the hook.
         return render(request, error, culprit);

@@ -3,6 +3,7 @@ import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 import type { Route } from './routes.js';
 
+/** `include()`'s options. */
 export interface IncludeOptions {
   /**
    * Middleware for this group's routes only, outermost first. It runs inside

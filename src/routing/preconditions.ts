@@ -24,12 +24,11 @@ export function ifMatchHolds(ifMatch: string | null, headers: Validators): boole
 /**
  * Whether a request's If-Range holds (RFC 9110 13.1.5): an entity-tag that
  * matches the ETag strongly, or a date that is the Last-Modified exactly.
- * Absent, it holds. @fastify/send matched a weak tag, and any date no older
- * than Last-Modified, or any date at all when the route sends none: a range
- * of a representation the client cannot know it has.
+ * @fastify/send matched a weak tag, and any date no older than
+ * Last-Modified, or any date at all when the route sends none: a range of a
+ * representation the client cannot know it has.
  */
-export function ifRangeHolds(ifRange: string | null, headers: Validators): boolean {
-  if (ifRange === null) return true;
+export function ifRangeHolds(ifRange: string, headers: Validators): boolean {
   const validator = ifRange.trim();
   if (validator.startsWith('"') || validator.startsWith('W/')) return strongMatch(validator, headers.ETag);
   const lastModified = headers['Last-Modified'];

@@ -9,7 +9,7 @@ const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
  * such a segment, encoded or not (`%2E`), and the link would lead elsewhere.
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
-  const path = pattern.replace(SEGMENT, (match, name: string | undefined) => {
+  const path = pattern.replace(SEGMENT, (_match, name: string | undefined) => {
     const key = name ?? '*';
     const value = params[key];
     if (value === undefined) {

@@ -26,11 +26,12 @@ export interface RouteTarget {
   levels?: readonly ResolvedView[];
 }
 
+/** What the router takes beside the routes: how to build a group's middleware, and whether a miss redirects to the slash form. */
 export interface RouterOptions {
   /** Builds a group's middleware onion (once per group); `resolve` gives what is inside it for a request. */
-  compose?: (middleware: readonly Middleware[], resolve: (request: HttpRequest) => ResolvedView) => Handler;
+  compose: (middleware: readonly Middleware[], resolve: (request: HttpRequest) => ResolvedView) => Handler;
   /** A miss on a path without a trailing slash whose slash form has routes redirects there (Django's APPEND_SLASH). */
-  appendSlash?: boolean;
+  appendSlash: boolean;
 }
 
 const NO_QUERY = (): Record<string, string> => ({});
@@ -60,8 +61,8 @@ export class Router {
   readonly #serverOptions: RouteTarget;
 
   /** `routes`: the app's routes and groups, flattened (see include.ts). */
-  constructor(routes: readonly FlatRoute[], options: RouterOptions = {}) {
-    this.#appendSlash = options.appendSlash ?? false;
+  constructor(routes: readonly FlatRoute[], options: RouterOptions) {
+    this.#appendSlash = options.appendSlash;
     const stored = routes.map((route) => this.#add(route, options));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
     routes.forEach(({ route, path }, i) => {
@@ -72,13 +73,13 @@ export class Router {
     if (methods.has('GET')) methods.add('HEAD');
     methods.add('OPTIONS');
     const allow = METHODS.filter((method) => methods.has(method)).join(', ');
-    this.#serverOptions = { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: '*' };
+    this.#serverOptions = automaticOptions(allow, '*');
   }
 
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
     const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name };
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
-    if (withMiddleware.length > 0 && compose !== undefined) {
+    if (withMiddleware.length > 0) {
       const onions = withMiddleware.map((group, depth) => this.#groups.onion(group, depth, compose));
       stored.handler = onions[0];
       stored.levels = onions.map((_, depth) => ({ view, culprit: stored.culprit, handler: onions[depth + 1] }));
@@ -165,11 +166,10 @@ export class Router {
 
   /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
   #options(request: HttpRequest, allowed: readonly Method[]): RouteTarget {
-    const allow = allowed.join(', ');
     const some = this.#tree.find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;
     request.route = (some.store as RouteTarget).pattern;
-    return { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern: request.route };
+    return automaticOptions(allowed.join(', '), request.route);
   }
 
   /** The path of the route named `name`, filled with `params`. */
@@ -181,6 +181,11 @@ export class Router {
 }
 
 function noop(): void {}
+
+/** The answer to OPTIONS where no route takes it (RFC 9110 9.3.7): 204 with `allow`, the methods `pattern` answers. */
+function automaticOptions(allow: string, pattern: string): RouteTarget {
+  return { view: () => new HttpResponse(null, { status: 204, headers: { allow } }), culprit: 'automatic OPTIONS', bodyLimit: undefined, pattern };
+}
 
 /** A route in an error message: its view, its whole name and its pattern (which may be written with other param names). */
 function describeRoute(target: RouteTarget): string {
@@ -197,7 +202,7 @@ class GroupOnions {
   /** Per group, per depth among the groups with middleware (a group included twice may sit at two depths). */
   readonly #built = new Map<RouteGroup, Map<number, Handler>>();
 
-  onion(group: RouteGroup, depth: number, compose: NonNullable<RouterOptions['compose']>): Handler {
+  onion(group: RouteGroup, depth: number, compose: RouterOptions['compose']): Handler {
     let byDepth = this.#built.get(group);
     if (byDepth === undefined) this.#built.set(group, (byDepth = new Map()));
     let onion = byDepth.get(depth);

@@ -27,9 +27,12 @@ type ParamName<S extends string> = S extends `${infer Name}/${string}`
         ? Name
         : S;
 
+/** The methods a route may answer, in the order `Allow` lists them. */
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/** A method a route may answer. */
 export type Method = (typeof METHODS)[number];
 
+/** `route()`'s options (and `get()`'s, `post()`'s, ...). */
 export interface RouteOptions {
   /** Names the route for `app.reverse(name, params)`. */
   name?: string;
@@ -84,10 +87,27 @@ function builder(method: Method): Builder {
   return (path, view, options) => route(method, path, view, options);
 }
 
-/** A GET route; it answers HEAD too, without a body. */
+/**
+ * A GET route; it answers HEAD too, without a body.
+ *
+ * @example
+ * ```ts
+ * get('/notes/:id', (request) => new JsonResponse(notes.find(request.params.id)), { name: 'note' });
+ * ```
+ */
 export const get = builder('GET');
+/**
+ * A POST route.
+ *
+ * @example
+ * ```ts
+ * post('/notes', async (request) => new JsonResponse(await notes.create(await request.json()), { status: 201 }));
+ * ```
+ */
 export const post = builder('POST');
+/** A PUT route, as `post()` is written. */
 export const put = builder('PUT');
+/** A PATCH route, as `post()` is written. */
 export const patch = builder('PATCH');
-/** A DELETE route (`delete` is a reserved word). */
+/** A DELETE route (`delete` is a reserved word), as `post()` is written. */
 export const del = builder('DELETE');

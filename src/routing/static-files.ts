@@ -12,6 +12,7 @@ import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body
 import { ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
+/** `staticFiles()`'s options: `root` is required. */
 export interface StaticFilesOptions {
   /** The folder served. Nothing outside it is ever sent: not through `..`, encoded or not, nor through a symlink. */
   root: string;
@@ -96,7 +97,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     const ifRange = request.headers.get('if-range');
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
     if (result.type === 'directory') return redirect(withSlash(request), 301);
-    if (result.type !== 'file') throw refusal(request, result);
+    if (result.type !== 'file') throw sendError(request, result);
     if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(request.path);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${request.path}: not a regular file`);
@@ -191,7 +192,7 @@ function checkPath(full: string, file: string): void {
  * it once the If-Match held. (It ignores an If-Modified-Since beside an
  * If-None-Match itself.)
  */
-function headersOnly(request: HttpRequest, withRange = true): Readable {
+function headersOnly(request: HttpRequest, withRange: boolean): Readable {
   const headers: Record<string, string> = {};
   for (const name of withRange ? CONDITIONAL : UNRANGED) {
     const value = request.headers.get(name);
@@ -220,7 +221,7 @@ function rangeStart(headers: Record<string, string>): number {
 }
 
 /** The HttpError for what @fastify/send refused, with a message that names the path. */
-function refusal(request: HttpRequest, result: SendResult): Error {
+function sendError(request: HttpRequest, result: SendResult): Error {
   const shown = request.path;
   switch (result.statusCode) {
     case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);

@@ -13,10 +13,10 @@ import { describe } from './describe.js';
  * 0, as JSON has it: refusing every computed -0 would be hostile, and no
  * comparison but Object.is tells them apart.
  */
-export function payloadJson(task: string, where: string, payload: unknown, route?: () => string | undefined): string {
+export function payloadJson(task: string, where: string, payload: unknown, route: () => string | undefined): string {
   check(payload, '$', 0, new Set(), (path, what) => {
     // The route is looked up only here: a refusal is rare, a registration is not.
-    const at = route?.();
+    const at = route();
     throw new TypeError(`${where}: the payload of task '${task}'${at === undefined ? '' : ` (route ${at})`} does not survive JSON: ${what} at ${path}`);
   });
   return JSON.stringify(payload);

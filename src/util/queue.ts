@@ -37,7 +37,7 @@ export class Queue<T> {
   }
 
   /** Removes and returns every item, oldest first. */
-  drain(): T[] {
+  takeAll(): T[] {
     const items = this.items();
     this.#items = [];
     this.#head = 0;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { memoryLogger } from './helpers.js';
+import { memoryLogger } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];

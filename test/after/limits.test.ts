@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { after, AfterQueueFull, createApp, get, HttpResponse } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { gate, memoryLogger } from './helpers.js';
+import { deferred, memoryLogger } from '../helpers.js';
 
 test('at maxPending new requests get 503 with Retry-After; nothing accepted is lost; service resumes below the low-water mark', async () => {
-  const release = gate();
+  const release = deferred();
   const app = createApp({
     after: { concurrency: 1, maxPending: 4, lowWater: 1 },
     routes: [get('/work', () => new HttpResponse('ok').after(() => release.promise, { name: 'queued' }))],
@@ -25,7 +25,7 @@ test('at maxPending new requests get 503 with Retry-After; nothing accepted is l
   assert.equal(app.afterStats().pending, 4);
   assert.equal(app.afterStats().shed, 1);
 
-  release.open();
+  release.resolve();
   await client.settle();
   assert.equal(app.afterStats().completed, accepted);
   assert.equal((await client.get('/work')).status, 200);
@@ -34,7 +34,7 @@ test('at maxPending new requests get 503 with Retry-After; nothing accepted is l
 });
 
 test("overflow: 'drop' keeps answering requests and drops the new tasks, counted and logged", async () => {
-  const release = gate();
+  const release = deferred();
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
@@ -43,7 +43,7 @@ test("overflow: 'drop' keeps answering requests and drops the new tasks, counted
   });
   const client = createTestClient(app);
   for (let i = 0; i < 6; i++) assert.equal((await client.get('/work')).status, 200);
-  release.open();
+  release.resolve();
   await client.settle();
   const { completed, shed } = app.afterStats();
   assert.ok(shed > 0, 'expected dropped tasks');
@@ -53,7 +53,7 @@ test("overflow: 'drop' keeps answering requests and drops the new tasks, counted
 });
 
 test('requests refused with 503 queue no requestFinished receivers: the queue does not grow with refusals', async () => {
-  const release = gate();
+  const release = deferred();
   const app = createApp({
     after: { concurrency: 1, maxPending: 2, lowWater: 0 },
     routes: [get('/work', () => new HttpResponse('ok').after(() => release.promise))],
@@ -67,13 +67,13 @@ test('requests refused with 503 queue no requestFinished receivers: the queue do
   for (let i = 0; i < 200; i++) assert.equal((await client.get('/work')).status, 503);
   assert.equal(app.afterStats().pending, pendingWhenFull, 'refused requests must not add tasks');
   assert.equal(app.afterStats().shed, 200);
-  release.open();
+  release.resolve();
   await client.settle();
   assert.equal(heard, app.afterStats().completed - heard, 'only the admitted requests were heard');
 });
 
 test("after() past maxPending under 'reject' throws AfterQueueFull: in a view that is a 503 with Retry-After, in a task it fails that task", async () => {
-  const release = gate();
+  const release = deferred();
   const failures: unknown[] = [];
   const app = createApp({
     after: { concurrency: 1, maxPending: 3, onError: ({ error }) => failures.push(error) },
@@ -92,7 +92,7 @@ test("after() past maxPending under 'reject' throws AfterQueueFull: in a view th
   assert.equal(refused.status, 503);
   assert.equal(refused.headers.get('retry-after'), '1');
   assert.match(((await refused.json()) as { error: { message: string } }).error.message, /after-response queue is full \(3 tasks pending\)/);
-  release.open();
+  release.resolve();
   await client.settle();
   assert.equal(app.afterStats().pending, 0);
 

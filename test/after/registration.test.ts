@@ -4,7 +4,7 @@ import {
   after, createApp, get, HttpResponse, JsonResponse, post, signals, StreamingResponse, task, type AfterContext, type MiddlewareFactory, type MiddlewareHooks, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { gate, memoryLogger } from './helpers.js';
+import { deferred, memoryLogger } from '../helpers.js';
 
 test('response.after() runs after the response, with the request, the response, the outcome and a signal', async () => {
   let seen: AfterContext | undefined;
@@ -100,7 +100,7 @@ test('response.after() once the response is sent (in a task, in an afterResponse
 });
 
 test('after() called once the response is done runs at once, with the outcome already known', async () => {
-  const late = gate();
+  const late = deferred();
   let lateOutcome: Outcome | undefined;
   const app = createApp({
     routes: [get('/', () => {
@@ -113,7 +113,7 @@ test('after() called once the response is done runs at once, with the outcome al
   await client.get('/');
   await client.settle();
   assert.equal(lateOutcome, undefined);
-  late.open();
+  late.resolve();
   await late.promise;
   await client.settle();
   const known = lateOutcome as Outcome | undefined; // assigned by the task, which TypeScript cannot see

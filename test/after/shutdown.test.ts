@@ -3,8 +3,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, serve, StreamingResponse, type ShutdownReport } from 'coda-http';
-import { connect, spawnFixture } from '../helpers.js';
-import { gate, memoryLogger } from './helpers.js';
+import { connect, deferred, memoryLogger, spawnFixture } from '../helpers.js';
 
 test('close() runs the pending tasks and reports what ran', async () => {
   const ran: number[] = [];
@@ -34,11 +33,11 @@ test('at the deadline close() aborts running tasks through their signal and list
 });
 
 test('a request in flight at close() finishes, with Connection: close; idle keep-alive sockets close without waiting for it', async () => {
-  const viewEntered = gate();
-  const releaseView = gate();
+  const viewEntered = deferred();
+  const releaseView = deferred();
   const app = createApp({
     routes: [
-      get('/slow', async () => { viewEntered.open(); await releaseView.promise; return new HttpResponse('finished'); }),
+      get('/slow', async () => { viewEntered.resolve(); await releaseView.promise; return new HttpResponse('finished'); }),
       get('/quick', () => new HttpResponse('quick')),
     ],
   });
@@ -53,7 +52,7 @@ test('a request in flight at close() finishes, with Connection: close; idle keep
   await viewEntered.promise;
   const closing = server.close({ timeoutMs: 5_000 });
   await idleSocketClosed;
-  releaseView.open();
+  releaseView.resolve();
   const res = await slow;
   assert.equal(res.headers.connection, 'close');
   let body = '';
@@ -181,15 +180,15 @@ test('a response still streaming at the deadline: its response.after() task is l
 });
 
 test('a request still in its view at the deadline: the tasks it registered are listed as abandoned, and one registered later is logged, never silently gone', async () => {
-  const viewEntered = gate();
-  const releaseView = gate();
+  const viewEntered = deferred();
+  const releaseView = deferred();
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
     middleware: [{ name: 'audit', afterResponse() {} }],
     routes: [get('/slow', async () => {
       after(() => {}, { name: 'registered-in-view' });
-      viewEntered.open();
+      viewEntered.resolve();
       await releaseView.promise;
       after(() => {}, { name: 'registered-too-late' });
       return new HttpResponse('late');
@@ -202,7 +201,7 @@ test('a request still in its view at the deadline: the tasks it registered are l
   const report = await server.close({ timeoutMs: 50 });
   assert.equal(report.requestsInFlightAtClose, 1);
   assert.deepEqual(report.tasksAbandoned, [{ name: 'registered-in-view', requestId: 'r-9' }, { name: 'audit.afterResponse', requestId: 'r-9' }]);
-  releaseView.open();
+  releaseView.resolve();
   await app.settle();
   assert.ok(lines.some((l) => l.name === 'registered-too-late' && l.requestId === 'r-9' && String(l.msg).includes('registered after shutdown gave up on its request')));
   assert.equal(app.afterStats().pending, 0);

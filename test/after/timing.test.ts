@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after as afterAll, test } from 'node:test';
 import { createApp, get, HttpResponse, serve, StreamingResponse, type Outcome, type Server } from 'coda-http';
-import { gate } from './helpers.js';
+import { deferred } from '../helpers.js';
 
 const servers: Server[] = [];
 afterAll(async () => {
@@ -53,13 +53,13 @@ test('with a slow client reading 20 MB, tasks start only after the last byte was
 test('a client that aborts mid-stream: outcome.aborted, "completed" tasks skipped, "always" tasks run, the stream is closed', async () => {
   const ran: Outcome[] = [];
   let sourceClosed = false;
-  const firstChunk = gate();
+  const firstChunk = deferred();
   const app = createApp({
     routes: [get('/stream', () => new StreamingResponse((async function* () {
       try {
         for (let i = 0; ; i++) {
           yield Buffer.alloc(64 * 1024, i);
-          firstChunk.open();
+          firstChunk.resolve();
         }
       } finally {
         sourceClosed = true;
@@ -83,7 +83,7 @@ test('a client that aborts mid-stream: outcome.aborted, "completed" tasks skippe
 });
 
 test('keep-alive: a long task of request 1 does not delay request 2 on the same socket', async () => {
-  const release = gate();
+  const release = deferred();
   const app = createApp({
     routes: [
       get('/slow-task', () => new HttpResponse('one').after(() => release.promise, { name: 'long' })),
@@ -102,7 +102,7 @@ test('keep-alive: a long task of request 1 does not delay request 2 on the same 
     // The task is still running: request 2 did not wait for it.
     assert.equal(app.afterStats().running, 1);
   } finally {
-    release.open();
+    release.resolve();
     agent.destroy();
   }
   await app.settle();

@@ -4,13 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
-import { loadHint } from '../../src/cli/load-app.js';
+import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
-import { coda } from './coda.js';
+import { coda, tempDb } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
@@ -31,12 +31,6 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
 /** The lines of `stderr` that are Coda's: Node 22 adds its warning that node:sqlite is experimental, Node's lines, not Coda's. */
 function codaLines(stderr: string): string[] {
   return stderr.split('\n').filter((text) => text !== '' && !/^\(node:\d+\) ExperimentalWarning|^\(Use `node --trace-warnings/.test(text));
-}
-
-function tempDb(t: TestContext): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return path.join(dir, 'tasks.db');
 }
 
 function withoutEnv(name: string): Record<string, string> {
@@ -163,6 +157,15 @@ test('a module that fails as it loads says where: the line of a syntax error, th
   assert.equal(thrown.code, 1);
   assert.match(thrown.stderr, /^coda: cannot load .*throws\.mjs: Cannot read properties of undefined \(reading 'x'\)\n {4}at setup \(file:\/\/.*throws\.mjs:2:\d+\)/);
   assert.doesNotMatch(syntax.stderr + thrown.stderr, /node:internal/);
+});
+
+test('a module that throws something other than an Error as it loads (a string) is named by what it threw, not "undefined"', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'throws-string.mjs'), "throw 'DATABASE_URL is not set';\n");
+  await assert.rejects(loadApp(path.join(dir, 'throws-string.mjs')), {
+    name: 'AppLoadError', message: /^cannot load .*throws-string\.mjs: DATABASE_URL is not set$/,
+  });
 });
 
 test('a port in use is one line naming it and what to do, no stack, exit 1; under --workers too', async (t) => {

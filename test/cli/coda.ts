@@ -1,7 +1,11 @@
 // A `coda` command-line process for the tests: its output lines, a wait for
-// a line on either stream, and its exit.
+// a line on either stream, and its exit; and a task database for it to use.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -52,4 +56,11 @@ export function coda(args: string[], env: Record<string, string> = {}): Cli {
     return new Promise((resolve, reject) => waiting.get(lines)!.push({ pattern, from, resolve, reject }));
   };
   return { child, stdout, stderr, line: wait(stderr), outLine: wait(stdout), exited };
+}
+
+/** A path for a SQLite task database in a folder of its own, removed once the test ends. */
+export function tempDb(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'tasks.db');
 }

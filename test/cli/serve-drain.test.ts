@@ -5,22 +5,13 @@
 // next process on the file runs it), the shutdown report is printed, exit 0.
 // Fastify's close semantics (test/close.test.js) are what a client sees.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { coda, type Cli } from './coda.js';
+import { coda, type Cli, tempDb } from './coda.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/drain-app.ts', import.meta.url));
-
-function tempDb(t: TestContext): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'coda-drain-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return path.join(dir, 'tasks.db');
-}
 
 type Answer = { status: number; body: string; connection: string | undefined } | { error: string };
 

@@ -3,22 +3,13 @@
 // another worker once the dead one's lease runs out, the lost attempt counts,
 // and a task that kills its worker every time ends failed after its attempts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { coda, type Cli } from './coda.js';
+import { coda, type Cli, tempDb } from './coda.js';
 import { crunch, makeApp } from './fixtures/crash-app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/crash-app.ts', import.meta.url));
-
-function tempDb(t: TestContext): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-crash-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return path.join(dir, 'tasks.db');
-}
 
 /** A `coda worker` on `db`, killed after the test if still running; resolves once it runs. */
 async function worker(t: TestContext, db: string): Promise<Cli> {

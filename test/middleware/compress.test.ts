@@ -4,13 +4,13 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import {
-  compress, createApp, get, HttpResponse, JsonResponse, staticFiles, StreamingResponse, type Outcome, type Server,
+  compress, createApp, get, HttpResponse, JsonResponse, staticFiles, StreamingResponse, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { deferred, rawGet, rawRequest, startServer } from '../helpers.js';
+import { deferred, serveForSuite, startServer } from '../helpers.js';
 
 const text = 'All work and no play makes Jack a dull boy. '.repeat(100);
 const small = 'tiny';
@@ -45,16 +45,7 @@ describe('compress()', () => {
       staticFiles('/files', { root: dir }),
     ],
   });
-  let server: Server;
-  before(async () => {
-    server = await startServer(app);
-  });
-  after(async () => {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const fetchRaw = (target: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(server, rawGet(target, headers, method));
+  const { raw: fetchRaw } = serveForSuite(app, () => rmSync(dir, { recursive: true, force: true }));
 
   test('gzip and Brotli over the wire: the body decodes to the original, Content-Length is that of the compressed bytes, and so is bytesSent', async () => {
     for (const [encoding, decode] of [['gzip', zlib.gunzipSync], ['br', zlib.brotliDecompressSync]] as const) {

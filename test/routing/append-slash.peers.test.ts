@@ -2,23 +2,19 @@
 // (tests/middleware/tests.py, CommonMiddlewareTest.test_append_slash_*),
 // over a real socket.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, route, type Server } from 'coda-http';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { describe, test } from 'node:test';
+import { createApp, get, HttpResponse, route } from 'coda-http';
+import { rawGet, rawRequest, serveForSuite, startServer } from '../helpers.js';
 
 const ok = () => new HttpResponse('ok');
 
 describe("appendSlash, as Django's CommonMiddleware tests test it", { timeout: 10_000 }, () => {
-  let server: Server;
-  before(async () => {
-    server = await startServer(createApp({
-      appendSlash: true,
-      routes: [get('/slash/', ok), get('/noslash', ok), route('GET', '//evil.com/security/', ok), get('/pages/:slug/', ok)],
-    }));
-  });
-  after(() => server.close());
+  const { raw } = serveForSuite(createApp({
+    appendSlash: true,
+    routes: [get('/slash/', ok), get('/noslash', ok), route('GET', '//evil.com/security/', ok), get('/pages/:slug/', ok)],
+  }));
   const location = async (target: string) => {
-    const response = await rawRequest(server, rawGet(target));
+    const response = await raw(target);
     return { status: response.status, location: response.headers.location };
   };
 

@@ -1,49 +1,45 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createApp, get, HttpResponse, include, post, route, type Server } from 'coda-http';
+import { describe, test } from 'node:test';
+import { createApp, get, HttpResponse, include, post, route } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { serveForSuite } from '../helpers.js';
 
 const ok = () => new HttpResponse('ok');
 
 describe('appendSlash', () => {
   const routes = [get('/docs/', ok), post('/forms/', ok), include('/api', [get('/notes/', ok)]), get('/exact', ok), get('/items', ok), post('/items/', ok), get('/files/*', ok)];
-  let server: Server;
-  before(async () => {
-    server = await startServer(createApp({ appendSlash: true, routes }));
-  });
-  after(() => server.close());
+  const served = serveForSuite(createApp({ appendSlash: true, routes }));
 
   test('a miss whose slash form has a route: 301 to it for GET and HEAD, the query string kept', async () => {
     for (const method of ['GET', 'HEAD']) {
-      const response = await rawRequest(server, rawGet('/docs?page=2&q=a%20b', {}, method));
+      const response = await served.raw('/docs?page=2&q=a%20b', {}, method);
       assert.equal(response.status, 301);
       assert.equal(response.headers.location, '/docs/?page=2&q=a%20b');
     }
-    const nested = await rawRequest(server, rawGet('/api/notes'));
+    const nested = await served.raw('/api/notes');
     assert.equal(nested.status, 301);
     assert.equal(nested.headers.location, '/api/notes/');
   });
 
   test('other methods get a 308, which keeps the method and the body', async () => {
-    const response = await fetch(`${server.url}/forms?x=1`, { method: 'POST', body: 'a=1', redirect: 'manual' });
+    const response = await fetch(`${served.server.url}/forms?x=1`, { method: 'POST', body: 'a=1', redirect: 'manual' });
     assert.equal(response.status, 308);
     assert.equal(response.headers.get('location'), '/forms/?x=1');
-    const followed = await fetch(`${server.url}/forms`, { method: 'POST', body: 'a=1' });
+    const followed = await fetch(`${served.server.url}/forms`, { method: 'POST', body: 'a=1' });
     assert.equal(followed.status, 200);
   });
 
   test('no redirect when the path has a route, or when its slash form has none', async () => {
-    assert.equal((await rawRequest(server, rawGet('/exact'))).status, 200);
-    const miss = await rawRequest(server, rawGet('/nothing'));
+    assert.equal((await served.raw('/exact')).status, 200);
+    const miss = await served.raw('/nothing');
     assert.equal(miss.status, 404);
     assert.equal(miss.body.toString(), 'no route for GET /nothing');
-    assert.equal((await rawRequest(server, rawGet('/exact/'))).status, 404);
+    assert.equal((await served.raw('/exact/')).status, 404);
   });
 
   test('a path that answers other methods gets its 405, never a redirect (Django redirects only a path no route takes): a POST to a GET route, a wildcard\'s too', async () => {
     for (const path of ['/items', '/files/report.pdf']) {
-      const response = await rawRequest(server, rawGet(path, { 'content-length': '0' }, 'POST'));
+      const response = await served.raw(path, { 'content-length': '0' }, 'POST');
       assert.equal(response.status, 405, path);
       assert.equal(response.headers.allow, 'GET, HEAD, OPTIONS', path);
       assert.equal(response.headers.location, undefined, path);

@@ -2,9 +2,9 @@
 // (URLPatternReverse test_data: 'security', 'windows', 'special', the
 // include() prefixes), each reversed path also resolved over a real socket.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createApp, get, include, JsonResponse, type HttpRequest, type Server } from 'coda-http';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { describe, test } from 'node:test';
+import { createApp, get, include, JsonResponse, type HttpRequest } from 'coda-http';
+import { serveForSuite } from '../helpers.js';
 
 const echo = (request: HttpRequest) => new JsonResponse({ route: request.route, params: request.params });
 
@@ -16,12 +16,8 @@ describe("reverse(), as Django's urlpatterns_reverse tests test it", { timeout: 
       include('/included', [get('/special/:chars/', echo, { name: 'special' })], { namespace: 'inc' }),
     ],
   });
-  let server: Server;
-  before(async () => {
-    server = await startServer(app);
-  });
-  after(() => server.close());
-  const resolve = async (path: string) => JSON.parse((await rawRequest(server, rawGet(path))).body.toString()) as { route: string; params: Record<string, string> };
+  const { raw } = serveForSuite(app);
+  const resolve = async (path: string) => JSON.parse((await raw(path)).body.toString()) as { route: string; params: Record<string, string> };
 
   test("'security': a value that starts with a slash never makes a protocol-relative path", async () => {
     const path = app.reverse('security', { '*': '/example.com' });

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createApp, get as getRoute, HttpResponse, staticFiles, type Server } from 'coda-http';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { describe, test } from 'node:test';
+import { createApp, get as getRoute, HttpResponse, staticFiles } from 'coda-http';
+import { serveForSuite } from '../helpers.js';
 
 /** send's and serve-static's fixtures, as far as these cases read them. */
 function makeFixtures(): string {
@@ -40,27 +40,19 @@ function makeFixtures(): string {
 describe('staticFiles(), as send, serve-static and fastify-static test it', { timeout: 10_000 }, () => {
   const base = makeFixtures();
   const root = path.join(base, 'public');
-  let server: Server;
-  before(async () => {
-    server = await startServer(createApp({
-      routes: [
-        // fastify-static's guard: a route that must not be reached around through the static files.
-        getRoute('/deep/*', () => new HttpResponse('Unauthorized', { status: 401 })),
-        staticFiles('/nested', { root: path.join(root, 'name.d') }),
-        staticFiles('/dot', { root: path.join(root, '.mine'), dotfiles: 'deny' }),
-        staticFiles('/deny', { root, dotfiles: 'deny' }),
-        staticFiles('/allow', { root, dotfiles: 'allow' }),
-        staticFiles('/ext', { root, extensions: ['dir', 'html'] }),
-        staticFiles('/app/:version', { root }),
-        staticFiles('/', { root }),
-      ],
-    }));
-  });
-  after(async () => {
-    await server.close();
-    rmSync(base, { recursive: true, force: true });
-  });
-  const get = (target: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(server, rawGet(target, headers, method));
+  const { raw: get } = serveForSuite(createApp({
+    routes: [
+      // fastify-static's guard: a route that must not be reached around through the static files.
+      getRoute('/deep/*', () => new HttpResponse('Unauthorized', { status: 401 })),
+      staticFiles('/nested', { root: path.join(root, 'name.d') }),
+      staticFiles('/dot', { root: path.join(root, '.mine'), dotfiles: 'deny' }),
+      staticFiles('/deny', { root, dotfiles: 'deny' }),
+      staticFiles('/allow', { root, dotfiles: 'allow' }),
+      staticFiles('/ext', { root, extensions: ['dir', 'html'] }),
+      staticFiles('/app/:version', { root }),
+      staticFiles('/', { root }),
+    ],
+  }), () => rmSync(base, { recursive: true, force: true }));
 
   test('send: zero-length files, encoded names, dots inside a name, a name too long for the file system', async () => {
     const empty = await get('/empty.txt');

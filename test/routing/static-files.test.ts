@@ -4,10 +4,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync,
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createApp, include, staticFiles, type Outcome, type Server } from 'coda-http';
+import { describe, test } from 'node:test';
+import { createApp, include, staticFiles, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { serveForSuite } from '../helpers.js';
 
 /** A temporary tree: public/ (the root) beside a secret file and folder that must never be served. */
 function makeTree(): { base: string; root: string; big: Buffer } {
@@ -58,16 +58,8 @@ describe('staticFiles()', () => {
       staticFiles('/unvalidated', { root, etag: false, lastModified: false }),
     ],
   });
-  let server: Server;
-  before(async () => {
-    server = await startServer(app);
-  });
-  after(async () => {
-    await server.close();
-    rmSync(base, { recursive: true, force: true });
-  });
-
-  const get = (target: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(server, rawGet(target, headers, method));
+  const served = serveForSuite(app, () => rmSync(base, { recursive: true, force: true }));
+  const get = served.raw;
 
   test('sends a file with its content type, length, validators and cache policy', async () => {
     const response = await get('/assets/css/site.css');
@@ -182,7 +174,7 @@ describe('staticFiles()', () => {
 
   test('streams through the response path: the after-response work sees every byte counted, once the last one is out', async () => {
     outcomes.length = 0;
-    const response = await fetch(`${server.url}/assets/big.bin`);
+    const response = await fetch(`${served.server.url}/assets/big.bin`);
     assert.deepEqual(Buffer.from(await response.arrayBuffer()), big);
     await app.settle();
     assert.equal(outcomes.length, 1);
@@ -209,7 +201,7 @@ describe('staticFiles()', () => {
     await get('/assets/leak.txt');
     // A client that reads the head and one chunk of the 1 MB file, then goes away.
     await new Promise<void>((resolve) => {
-      const request = http.get(`${server.url}/assets/big.bin`, (response) => response.once('data', () => request.destroy()));
+      const request = http.get(`${served.server.url}/assets/big.bin`, (response) => response.once('data', () => request.destroy()));
       request.on('close', resolve);
       request.on('error', () => {});
     });

@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { gate } from '../after/helpers.js';
+import { deferred } from '../helpers.js';
 
 function appWithGatedTask(release: Promise<void>) {
   return createApp({
@@ -19,7 +19,7 @@ function appWithGatedTask(release: Promise<void>) {
 
 for (const transport of ['in-process', 'socket'] as const) {
   test(`${transport}: the response comes back while its task still runs; settle() waits for the task`, async () => {
-    const release = gate();
+    const release = deferred();
     const app = appWithGatedTask(release.promise);
     const client = createTestClient(app, { transport });
     try {
@@ -29,7 +29,7 @@ for (const transport of ['in-process', 'socket'] as const) {
       const settling = client.settle().then(() => { settled = true; });
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(settled, false, 'settle() resolved while the task was still running');
-      release.open();
+      release.resolve();
       await settling;
       assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['gated', 'completed']]);
 
@@ -145,7 +145,7 @@ test('in-process: res.error is what the app turned into its error response (the 
 });
 
 test('settle({ timeoutMs }) that runs out rejects naming what it still waits for: the tasks running and pending, the requests unanswered', async () => {
-  const release = gate();
+  const release = deferred();
   const app = createApp({
     after: { concurrency: 1 },
     routes: [get('/slow', async () => {
@@ -167,7 +167,7 @@ test('settle({ timeoutMs }) that runs out rejects naming what it still waits for
     return true;
   });
   assert.equal(res.status, 200);
-  release.open();
+  release.resolve();
   assert.equal(await (await slow).text(), 'late');
   await client.settle({ timeoutMs: 5_000 });
   assert.deepEqual(client.tasks.map((t) => t.name), ['stuck', 'behind']);
