@@ -223,8 +223,8 @@ test('a header, status or body changed on the sent response (in a task, an after
 
 test('a response shared by many requests (a module-level constant) stays free to change for each request that has not sent it, while another request\'s task is refused its late change', async () => {
   const OK = new HttpResponse('ok');
-  const taskRuns = gate();
-  const changed = gate<string[]>();
+  const taskRuns = deferred();
+  const changed = deferred<string[]>();
   let n = 0;
   const app = createApp({
     // A security-headers middleware sets its header on whatever response goes out, the shared one included.
@@ -233,7 +233,7 @@ test('a response shared by many requests (a module-level constant) stays free to
       get('/first', () => {
         after(async ({ response }) => {
           await taskRuns.promise;
-          changed.open(changeLate('first task', response));
+          changed.resolve(changeLate('first task', response));
         });
         return OK;
       }),
@@ -251,7 +251,7 @@ test('a response shared by many requests (a module-level constant) stays free to
     assert.equal(res.status, status);
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
   }
-  taskRuns.open();
+  taskRuns.resolve();
   assert.deepEqual(await changed.promise, [
     `first task set: response.headers.set(): ${SET_LATE}`,
     `first task append: response.headers.append(): ${SET_LATE}`,
