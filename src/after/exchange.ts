@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import { StreamingResponse, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import { StreamingResponse, takeAfterEntries, takeTaskEntries, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import { kAbortStream, kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
@@ -221,6 +221,7 @@ export class Exchange implements Job {
     const accepted = this.entries.length;
     // The middleware's afterResponse hooks innermost first, as Django's process_response runs.
     let entries = this.#tasksThen(this.#entered?.reverse());
+    this.#take();
     if (state === ABANDONED) {
       // What was listed in the shutdown report is not told again; `requestFinished` receivers are no task of the request's.
       const listed = this.#listed!;
@@ -243,13 +244,28 @@ export class Exchange implements Job {
     return join(join(join(this.entries, this.#replaced(own)), own), entered);
   }
 
-  /** The durable tasks of responses given some and then replaced by `response`: journaled with its own. */
+  /**
+   * Sending a response takes the tasks requests gave it (see
+   * takeAfterEntries()): a response sent again (a module-level constant
+   * returned by many views) does not run them again, nor does its list grow
+   * with every request.
+   */
+  #take(): void {
+    const sent = this.response;
+    if (sent !== undefined) takeAfterEntries(sent);
+    for (const response of this.#given ?? NO_RESPONSES) takeAfterEntries(response);
+  }
+
+  /** The durable tasks of responses given some and then replaced by `response`, taken from them: journaled with its own. */
   replacedTaskEntries(response: HttpResponse): readonly TaskEntry[] {
     if (this.#given === undefined) return NO_TASKS;
     const replaced: TaskEntry[] = [];
     for (const given of this.#given) {
       const entries = given[kTaskEntries];
-      if (given !== response && entries !== undefined) replaced.push(...entries);
+      if (given !== response && entries !== undefined) {
+        takeTaskEntries(given);
+        replaced.push(...entries);
+      }
     }
     return replaced;
   }

@@ -13,7 +13,7 @@ import { signerFor, type Signer } from '../http/signing.js';
 import { BadRequest, ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { HttpRequest, RequestOptions, RequestSource } from '../http/request.js';
-import { StreamingResponse, type HttpResponse } from '../http/response.js';
+import { StreamingResponse, takeTaskEntries, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
@@ -421,7 +421,11 @@ export class App {
         response[kCookies] = undefined;
       }
       const entries = response[kTaskEntries];
-      if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
+      if (entries !== undefined) {
+        // Taken, as its after() tasks are: a response sent again does not journal a request's twice.
+        takeTaskEntries(response);
+        for (const entry of entries) void exchange.addTask(entry).catch(() => {});
+      }
       // Those of a response a middleware replaced too (see Exchange.keep).
       for (const entry of exchange.replacedTaskEntries(response)) void exchange.addTask(entry).catch(() => {});
     } catch (error) {

@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kClaimStream, kStandingEntries, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { refuseOnSent } from './sending.js';
@@ -210,6 +210,8 @@ export class HttpResponse {
   [kAfterEntries]: AfterEntry[] | undefined = undefined;
   /** @internal Durable tasks registered with `after()`, in order: the app journals them before the first byte. */
   [kTaskEntries]: TaskEntry[] | undefined = undefined;
+  /** @internal The tasks of the two lists above given outside any request: declared, not initialized, as few responses have any. */
+  declare [kStandingEntries]?: { after: AfterEntry[] | undefined; tasks: TaskEntry[] | undefined };
   /** @internal Cookies set with `setCookie()`/`deleteCookie()`, by name, domain and path: written to the headers when sent. */
   [kCookies]: Map<string, PendingCookie> | undefined = undefined;
 
@@ -320,12 +322,36 @@ export class HttpResponse {
     if (exchange?.live === false) {
       throw new TypeError('response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
     }
-    if (typeof task === 'function') (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
-    else (this[kTaskEntries] ??= []).push(taskEntry('response.after()', task, second, third));
+    // Outside any request (a response built once and returned by many views) the task is for every send.
+    const standing = exchange === undefined ? (this[kStandingEntries] ??= { after: undefined, tasks: undefined }) : undefined;
+    if (typeof task === 'function') {
+      const entry = afterEntry('response.after()', task, second as AfterOptions | undefined);
+      (this[kAfterEntries] ??= []).push(entry);
+      if (standing !== undefined) (standing.after ??= []).push(entry);
+    } else {
+      const entry = taskEntry('response.after()', task, second, third);
+      (this[kTaskEntries] ??= []).push(entry);
+      if (standing !== undefined) (standing.tasks ??= []).push(entry);
+    }
     // The request's exchange (after/exchange.ts) keeps it: a middleware replacing it does not drop its tasks.
     exchange?.keep(this);
     return this;
   }
+}
+
+/**
+ * @internal A send took `response`'s after-response tasks: those a request
+ * gave it were that request's and are gone, as Django's `close()` empties
+ * `_resource_closers`; those given outside any request stay, for its next
+ * send (a fresh list, as a request may add to it).
+ */
+export function takeAfterEntries(response: HttpResponse): void {
+  response[kAfterEntries] = response[kStandingEntries]?.after?.slice();
+}
+
+/** @internal The same for `response`'s durable tasks, taken by the send that journals them. */
+export function takeTaskEntries(response: HttpResponse): void {
+  response[kTaskEntries] = response[kStandingEntries]?.tasks?.slice();
 }
 
 /**

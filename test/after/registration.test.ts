@@ -487,3 +487,26 @@ test('a durable task on a response a middleware replaces is journaled and runs a
   await client.settle();
   assert.deepEqual(seen, [[{ userId: '7' }, 202]]);
 });
+
+test("a response shared by many requests (a module-level constant) runs each request's response.after() task once, for that send: sending takes its tasks, as Django's close() empties _resource_closers", async () => {
+  const OK = new HttpResponse('ok');
+  const ran: string[] = [];
+  const noted = task('noted', (payload: { n: string }) => { ran.push(`durable ${payload.n}`); });
+  const app = createApp({
+    tasks: { definitions: [noted] },
+    routes: [
+      get('/plain/:n', (request) => OK.after(() => void ran.push(`plain ${request.params.n}`))),
+      get('/durable/:n', (request) => OK.after(noted, { n: request.params.n })),
+    ],
+  });
+  await using client = createTestClient(app);
+  for (const kind of ['plain', 'durable']) {
+    for (const n of ['1', '2', '3']) {
+      ran.length = 0;
+      assert.equal((await client.get(`/${kind}/${n}`)).status, 200);
+      await client.settle();
+      // Before, the shared response's list grew with every request and each send ran (or journaled) them all again.
+      assert.deepEqual(ran, [`${kind} ${n}`], `${kind}, request ${n}`);
+    }
+  }
+});
