@@ -202,6 +202,84 @@ describe('HTTP/2: client aborts and shutdown', () => {
     }
   });
 
+  test('rapid resets (CVE-2023-44487) start at most 100 views of a session at once: streams past them wait, past 400 waiting the session is ended (GOAWAY ENHANCE_YOUR_CALM), and a waiting stream its client reset never reaches the app', async () => {
+    const released = deferred();
+    const { logger, lines } = memoryLogger();
+    const outcomes: Outcome[] = [];
+    let views = 0;
+    const app = createApp({
+      logger,
+      routes: [get('/flood', async () => {
+        views++;
+        afterResponse(({ outcome }) => void outcomes.push(outcome));
+        await released.promise;
+        return new HttpResponse('late');
+      })],
+    });
+    const server = await startH2(app);
+    try {
+      // HEADERS (END_STREAM | END_HEADERS) for GET /flood, then RST_STREAM CANCEL, for 5,000 streams (Node's own limit ended the session after 1,142).
+      const block = Buffer.from([0x82, 0x87, 0x04, 6, ...Buffer.from('/flood'), 0x01, 9, ...Buffer.from('localhost')]);
+      const resets: Buffer[] = [];
+      for (let id = 1; id < 10_000; id += 2) resets.push(frame(1, 0x5, id, block), frame(3, 0, id, Buffer.from([0, 0, 0, 8])));
+      const frames = await rawSession(server.port, cert, resets);
+      assert.equal(views, 100, 'views started for the session\'s streams');
+      const goaway = frames.find((f) => f.type === 7);
+      assert.equal(goaway?.payload.readUInt32BE(4), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      const warned = lines.filter((l) => l.level === 40 && /^HTTP\/2 session ended \(GOAWAY ENHANCE_YOUR_CALM\): its client reset streams whose views still ran, until 400 more requests waited/.test(String(l.msg)));
+      assert.deepEqual(warned.map((l) => [l.remoteAddress, l.running, l.waiting]), [['127.0.0.1', 100, 400]], 'one warning, naming the client');
+      released.resolve();
+      await app.settle();
+      assert.equal(views, 100, 'the streams that waited, all reset, never reached the app');
+      assert.equal(outcomes.length, 100);
+      assert.ok(outcomes.every((outcome) => outcome.aborted && !outcome.completed));
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('a request past 100 of its session still in the app (their streams reset, their views at work) waits for one to end, then is served', async () => {
+    const released = deferred();
+    const allStarted = deferred();
+    let held = 0;
+    let okStarted = false;
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [
+        get('/hold', async () => {
+          if (++held === 100) allStarted.resolve();
+          await released.promise;
+          return new HttpResponse('late');
+        }),
+        get('/ok', () => {
+          okStarted = true;
+          return new HttpResponse('ok');
+        }),
+      ],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    try {
+      const holds = Array.from({ length: 100 }, () => session.request({ ':path': '/hold' }).on('error', () => {}));
+      await allStarted.promise;
+      for (const stream of holds) stream.close(http2.constants.NGHTTP2_CANCEL);
+      // Node's own listener has handed the stream to the app by the time this one hears it.
+      const arrived = new Promise<boolean>((resolve) => server.server.on('stream', (_stream, headers) => {
+        if (headers[':path'] === '/ok') resolve(okStarted);
+      }));
+      const ok = h2request(session, { ':path': '/ok' });
+      assert.equal(await arrived, false, 'the view has not started while 100 of its session\'s are at work');
+      released.resolve();
+      assert.equal((await ok).body, 'ok');
+      await app.settle();
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
   test('at most 100 streams of a session at once (SETTINGS_MAX_CONCURRENT_STREAMS): the 101st and later are refused (REFUSED_STREAM, which a client retries), even before the client acknowledged the SETTINGS; the 100 are served', async () => {
     const released = deferred();
     const app = createApp({
