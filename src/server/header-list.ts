@@ -1,6 +1,7 @@
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { answerAndCloseStream } from './answer-stream.js';
+import { refuseTransferCoding } from './transfer-coding.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
 /** A request listener for either protocol's requests (an HTTP/2 server's hears HTTP/1.1 ones too). */
@@ -37,7 +38,8 @@ const TOO_MANY = `the request has too many header fields: more than ${HEADER_COU
  * app sees it: an HTTP/2 header list past the size, as Node's parser answers
  * an HTTP/1.1 head past it (a client that sent it before acknowledging the
  * SETTINGS, or never does, would otherwise be served whatever its size), and
- * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields.
+ * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields. (On the
+ * HTTP/2 port, HTTP/1.1 requests get the transfer-coding check here too.)
  */
 export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) => void): Handler {
   return (request, response) => {
@@ -50,7 +52,7 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
       }
     } else if (tooManyFields(request)) {
       refuseHttp1(request, response as ServerResponse, refused);
-    } else {
+    } else if (!refuseTransferCoding(request, response as ServerResponse, refused)) {
       handler(request, response);
     }
   };

@@ -12,6 +12,7 @@ import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
+import { refuseTransferCoding } from './transfer-coding.js';
 import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
@@ -111,9 +112,9 @@ function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number }
 
 /**
  * The request listener of a server whose requests are all HTTP/1.x: the
- * header-field limit, the pipelining limit and the app, in one call a
- * request (`limitHeaderList(limitPipelining(app.handler))` is three, and
- * asks of each request whether it is HTTP/2's).
+ * header-field limit, the transfer-coding check, the pipelining limit and
+ * the app, in one call a request (the wrappers HTTP/2's server has are a
+ * call each, and ask of each request whether it is HTTP/2's).
  */
 function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
   const serve = app[kServeHttp1];
@@ -122,6 +123,7 @@ function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: 
       refuseHttp1(request, response, refused);
       return;
     }
+    if (refuseTransferCoding(request, response, refused)) return;
     holdPipelined(request, response);
     serve(request, response);
   };

@@ -48,6 +48,17 @@ async function h2request(session: ClientHttp2Session, headers: OutgoingHttpHeade
   return { status: Number(responseHeaders[':status']), headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') };
 }
 
+/** Sends `request` as it is over HTTP/1.1 (ALPN without h2) to `server`; resolves with what came back once the server closed the connection. */
+async function http1Exchange(server: { port: number }, request: string): Promise<string> {
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+  socket.on('error', () => {});
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.write(request);
+  await once(socket, 'close');
+  return text;
+}
+
 describe('HTTP/2', () => {
   const outcomes: { path: string; outcome: Outcome }[] = [];
   const seen: { headers: Record<string, string | null>; raw: string | undefined; version: string | undefined }[] = [];
@@ -152,13 +163,13 @@ describe('HTTP/2', () => {
   test('CONNECT: over HTTP/2 a request the router answers; over HTTP/1.1 on the same port a 501 saying this is no proxy', async () => {
     const h2 = await h2request(session, { ':method': 'CONNECT', ':authority': 'evil.example:443' });
     assert.deepEqual([h2.status, h2.body], [404, 'no route for CONNECT evil.example:443']);
-    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
-    socket.on('error', () => {});
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-    socket.write('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
-    await once(socket, 'close');
+    const text = await http1Exchange(server, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
     assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n[^]*\r\n\r\nCONNECT evil\.example:443 is not supported: this server is not a proxy$/);
+  });
+
+  test('over HTTP/1.1 on the same port, a Transfer-Encoding other than chunked alone is a 501 naming it, as on an HTTP/1.1 server', async () => {
+    const text = await http1Exchange(server, 'POST /size HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n[^]*\r\n\r\nthe request's Transfer-Encoding "gzip, chunked" is not supported: this server decodes chunked alone \(RFC 9112 6\.1\)\n$/);
   });
 });
 
