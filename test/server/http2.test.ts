@@ -112,6 +112,17 @@ describe('HTTP/2', () => {
     assert.equal(outcome.status, 200);
   });
 
+  test('a Host other than the :authority is a 400 naming both (RFC 9113 8.3.1: the app took Host, a proxy routing by :authority another host); the same host in other letters is served', async () => {
+    const before = seen.length;
+    const refused = await h2request(session, { ':path': '/hello', ':authority': 'localhost', host: 'admin.internal' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body, 'the request\'s Host "admin.internal" differs from its :authority "localhost" (RFC 9113 8.3.1)');
+    assert.equal(seen.length, before, 'the view did not run');
+    const served = await h2request(session, { ':path': '/hello', ':authority': 'LocalHost', host: 'localhost' });
+    assert.equal(served.status, 200);
+    assert.equal(seen.at(-1)!.headers.host, 'localhost');
+  });
+
   test('POST: the view reads a JSON body, and a body of many DATA frames whole', async () => {
     const json = await h2request(session, { ':method': 'POST', ':path': '/echo', 'content-type': 'application/json' }, JSON.stringify({ text: 'hi' }));
     assert.equal(json.status, 200);
