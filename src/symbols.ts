@@ -71,6 +71,8 @@ export const kAdopt = Symbol('coda.adopt');
 export const kServeHttp1 = Symbol('coda.serveHttp1');
 /** Set on a Node response whose connection the server closed for a stalled send: never complete, whatever Node says (Node 22 emits its 'finish' as the socket is destroyed). */
 export const kCutOff = Symbol('coda.cutOff');
+/** Set by the server on an HTTP/2 stream's Node response: called once the app has answered its request (see server/session-views.ts). */
+export const kAnswered = Symbol('coda.answered');
 /** App: takes charge of a Web Request another framework answers with no Node response to watch (Hono's `app.request()`, fetch runtimes). */
 export const kAdoptFetch = Symbol('coda.adoptFetch');
 /** App: the Web Response that carries an exchange's response, finishing the exchange once it is delivered (`app.fetch`'s, and kAdoptFetch's). */

@@ -32,7 +32,7 @@ import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
 import { closingServer, isClosing, onClosingServer, serverOf } from '../transport/node/closing-servers.js';
 import { hostProblem } from '../transport/node/host-header.js';
-import { http2Source } from '../transport/node/http2.js';
+import { authorityProblem, http2Source } from '../transport/node/http2.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
@@ -237,8 +237,8 @@ export class App {
     const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
-      const badHost = http2 ? undefined : hostProblem(source as IncomingMessage);
-      result = badHost === undefined ? this.#run(exchange) : this.#refuseHost(exchange, res as ServerResponse, badHost);
+      const badHost = http2 ? authorityProblem(source as RequestSource) : hostProblem(source as IncomingMessage);
+      result = badHost === undefined ? this.#run(exchange) : this.#refuseHost(exchange, res, badHost, http2);
     } catch (error) {
       // Converters catch everything the app throws; this is for Coda's own bugs.
       result = renderError(exchange.request, error, this.debug);
@@ -253,10 +253,14 @@ export class App {
     }
   }
 
-  /** No Host line, or two: a 400 before any middleware runs, and the connection closed (the next request's framing is suspect too). */
-  #refuseHost(exchange: Exchange, res: ServerResponse, problem: string): HttpResponse {
+  /**
+   * No Host line, or two; over HTTP/2, a Host other than the :authority: a
+   * 400 before any middleware runs. An HTTP/1.1 connection is closed (the
+   * next request's framing is suspect too); an HTTP/2 stream is its own.
+   */
+  #refuseHost(exchange: Exchange, res: NodeResponse, problem: string, http2: boolean): HttpResponse {
     exchange.refuse();
-    res.shouldKeepAlive = false;
+    if (!http2) (res as ServerResponse).shouldKeepAlive = false;
     return renderError(exchange.request, new BadRequest(problem), this.debug);
   }
 

@@ -1,6 +1,7 @@
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { answerAndCloseStream } from './answer-stream.js';
+import { refuseTransferCoding } from './transfer-coding.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
 /** A request listener for either protocol's requests (an HTTP/2 server's hears HTTP/1.1 ones too). */
@@ -37,7 +38,9 @@ const TOO_MANY = `the request has too many header fields: more than ${HEADER_COU
  * app sees it: an HTTP/2 header list past the size, as Node's parser answers
  * an HTTP/1.1 head past it (a client that sent it before acknowledging the
  * SETTINGS, or never does, would otherwise be served whatever its size), and
- * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields.
+ * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields. An HTTP/2
+ * request's trailers past the size reset its stream (`limitTrailers`). (On
+ * the HTTP/2 port, HTTP/1.1 requests get the transfer-coding check here too.)
  */
 export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) => void): Handler {
   return (request, response) => {
@@ -46,14 +49,26 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
         answerAndCloseStream(response as Http2ServerResponse, 431, TOO_LARGE);
         refused(refusalOf(431, TOO_LARGE, request.socket));
       } else {
+        if (!request.stream.endAfterHeaders) request.stream.once('trailers', limitTrailers);
         handler(request, response);
       }
     } else if (tooManyFields(request)) {
       refuseHttp1(request, response as ServerResponse, refused);
-    } else {
+    } else if (!refuseTransferCoding(request, response as ServerResponse, refused)) {
       handler(request, response);
     }
   };
+}
+
+/**
+ * Trailers past the limit reset their stream (ENHANCE_YOUR_CALM), as Node
+ * resets it once the client has acknowledged the SETTINGS: before that it
+ * took a trailer list of 100 KB, which the view read as a request like any
+ * other (over HTTP/1.1 the trailers count in the head's 16 KiB). The view
+ * reading the body sees a client gone.
+ */
+function limitTrailers(this: ServerHttp2Stream, _trailers: unknown, _flags: number, rawTrailers: string[]): void {
+  if (headerListSize(rawTrailers) > HEADER_LIST_LIMIT) this.close(constants.NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 /** What node:http keeps of a request's fields (`maxHeadersCount`): one past the limit, so that a request past it shows. */

@@ -10,7 +10,9 @@ import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
+import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
+import { refuseTransferCoding } from './transfer-coding.js';
 import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
@@ -23,16 +25,6 @@ export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
 export function serverUrl(scheme: 'http' | 'https', host: string, port: number): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
-
-/**
- * The most streams one HTTP/2 session may have open at once (its SETTINGS;
- * RFC 9113 5.1.2 asks for no fewer than 100; nginx allows 128, Go 250).
- * Node's default is 2^32-1: one connection could start thousands of views at
- * once (5,000 measured), where an HTTP/1.1 connection starts one at a time
- * (see pipelining.ts). nghttp2 refuses a stream past it (REFUSED_STREAM, which
- * a client retries) even before the client has acknowledged the SETTINGS.
- */
-const MAX_CONCURRENT_STREAMS = 100;
 
 /** A Node server as shutdown handles it, whatever its protocol. */
 export interface Listener {
@@ -62,7 +54,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
   // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
   const refused = (refusal: Refusal): void => app[kRefused](refusal);
-  const handler = limitRequestTime(limitHeaderList(limitPipelining(app.handler), refused), settings.requestTimeoutMs);
+  const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app.handler), app.logger), refused), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
     if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app, refused));
@@ -120,9 +112,9 @@ function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number }
 
 /**
  * The request listener of a server whose requests are all HTTP/1.x: the
- * header-field limit, the pipelining limit and the app, in one call a
- * request (`limitHeaderList(limitPipelining(app.handler))` is three, and
- * asks of each request whether it is HTTP/2's).
+ * header-field limit, the transfer-coding check, the pipelining limit and
+ * the app, in one call a request (the wrappers HTTP/2's server has are a
+ * call each, and ask of each request whether it is HTTP/2's).
  */
 function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
   const serve = app[kServeHttp1];
@@ -131,6 +123,7 @@ function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: 
       refuseHttp1(request, response, refused);
       return;
     }
+    if (refuseTransferCoding(request, response, refused)) return;
     holdPipelined(request, response);
     serve(request, response);
   };

@@ -191,6 +191,19 @@ describe('bad input over a real socket', () => {
     assertNoErrorLogged();
   });
 
+  test('a Transfer-Encoding other than chunked alone (a coding before it, or two lines) is a 501 naming it (RFC 9112 6.1), the connection closed: the view never reads the coded bytes as the body', async () => {
+    for (const [sent, named] of [['gzip, chunked', 'gzip, chunked'], ['gzip\r\nTransfer-Encoding: chunked', 'gzip, chunked'], ['x-custom , chunked', 'x-custom , chunked']]) {
+      const response = await rawRequest(server, rawPost('/echo', { 'Transfer-Encoding': sent! }, `${chunk('abc')}0\r\n\r\n`));
+      assert.equal(response.status, 501, sent);
+      assert.equal(response.headers.connection, 'close');
+      assert.equal(response.body.toString(), `the request's Transfer-Encoding ${JSON.stringify(named)} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`);
+    }
+    const chunked = await rawRequest(server, rawPost('/echo', { 'Transfer-Encoding': 'Chunked' }, `${chunk('abc')}0\r\n\r\n`));
+    assert.equal(chunked.status, 200);
+    assert.equal(chunked.body.toString(), 'abc');
+    assertNoErrorLogged();
+  });
+
   test('two Host headers in any letter case are a 400 too', async () => {
     for (const [first, second] of [['HOST', 'host'], ['Host', 'hOsT'], ['hosT', 'HOST']]) {
       const response = await rawRequest(server, `GET /private HTTP/1.1\r\n${first}: localhost\r\n${second}: admin.internal\r\n\r\n`);
@@ -339,7 +352,7 @@ test('a request answered before its body arrived, whose body then stops: one res
   }
 });
 
-test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CONNECT: 501; an unknown Expect: 417) is logged at info, with no byte the client sent in the line, and counted in coda_requests_refused_total by status', { timeout: 5_000 }, async (t) => {
+test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CONNECT: 501; a transfer coding but chunked: 501; an unknown Expect: 417) is logged at info, with no byte the client sent in the line, and counted in coda_requests_refused_total by status', { timeout: 5_000 }, async (t) => {
   const registry = new Registry();
   const { logger, lines } = memoryLogger();
   const app = createApp({ logger, metrics: { registry, defaultMetrics: false }, routes: [get('/ok', () => new HttpResponse('ok')), get('/metrics', metricsView({ registry }))] });
@@ -354,6 +367,7 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
   assert.equal((await rawRequest(server, '')).status, 408);
   assert.equal((await rawRequest(server, 'CONNECT forged.example:443 HTTP/1.1\r\nHost: forged.example:443\r\n\r\n')).status, 501);
   assert.equal((await rawRequest(server, rawGet('/ok', { expect: 'forged' }))).status, 417);
+  assert.equal((await rawRequest(server, rawPost('/ok', { 'transfer-encoding': 'forged, chunked' }, '0\r\n\r\n'))).status, 501);
   const refusals = lines.filter((line) => line.status !== undefined && line.durationMs === undefined);
   assert.deepEqual(refusals.map(({ level, status, code, remoteAddress, msg }) => ({ level, status, code, remoteAddress, msg })), [
     { level: LEVEL.info, status: 400, code: 'HPE_INVALID_HEADER_TOKEN', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 400 the request is malformed: Invalid header value char' },
@@ -361,11 +375,12 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
     { level: LEVEL.info, status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 408 the request did not arrive in time' },
     { level: LEVEL.info, status: 501, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 501 CONNECT is not supported: this server is not a proxy' },
     { level: LEVEL.info, status: 417, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 417 an Expect other than 100-continue is not supported' },
+    { level: LEVEL.info, status: 501, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 501 a Transfer-Encoding other than chunked is not supported' },
   ]);
   assert.ok(!JSON.stringify(lines).includes('forged'), 'nothing the client sent is in the log');
   const scraped = await (await fetch(`${server.url}/metrics`)).text();
   const refused = [...scraped.matchAll(/^coda_requests_refused_total\{status_code="(\d+)"\} (\d+)$/gm)].map(([, status, count]) => [status, Number(count)]);
-  assert.deepEqual(refused.sort(), [['400', 1], ['408', 1], ['417', 1], ['431', 1], ['501', 1]]);
+  assert.deepEqual(refused.sort(), [['400', 1], ['408', 1], ['417', 1], ['431', 1], ['501', 2]]);
   assert.doesNotMatch(scraped, /^http_request_duration_seconds_count\{[^}]*status_code="4/m, 'refusals are not requests the app answered');
 });
 

@@ -34,8 +34,15 @@ function integer(value: number, bits: number, flags = 0): number[] {
  * each (literals without indexing), split into HEADERS and CONTINUATION
  * frames of 16,000 bytes.
  */
-function request(id: number, count: number, size: number, { sending = false } = {}): Buffer[] {
-  const block: number[] = [0x82, 0x87, 0x04, 3, ...Buffer.from('/ok'), 0x01, 9, ...Buffer.from('localhost')];
+function request(id: number, count: number, size: number, { sending = false, path = '/ok' } = {}): Buffer[] {
+  const frames = fieldFrames(id, [0x82, 0x87, 0x04, path.length, ...Buffer.from(path), 0x01, 9, ...Buffer.from('localhost')], count, size, !sending);
+  // A client still sending its body: a DATA frame, and no END_STREAM.
+  return sending ? [...frames, frame(0, 0, id, Buffer.alloc(1_000))] : frames;
+}
+
+/** A header block on stream `id`, `start` then `count` fields of `size` bytes, in HEADERS and CONTINUATION frames of 16,000 bytes; `last`: it ends the stream. */
+function fieldFrames(id: number, start: number[], count: number, size: number, last: boolean): Buffer[] {
+  const block = [...start];
   for (let i = 0; i < count; i++) {
     const name = Buffer.from(`x-filler-${i}`);
     block.push(0x00, ...integer(name.length, 7), ...name, ...integer(size, 7), ...Buffer.alloc(size, 'f'));
@@ -44,10 +51,9 @@ function request(id: number, count: number, size: number, { sending = false } = 
   const frames: Buffer[] = [];
   for (let at = 0; at < bytes.length; at += 16_000) {
     const endHeaders = at + 16_000 >= bytes.length ? 0x4 : 0;
-    frames.push(at === 0 ? frame(1, (sending ? 0 : 0x1) | endHeaders, id, bytes.subarray(at, at + 16_000)) : frame(9, endHeaders, id, bytes.subarray(at, at + 16_000)));
+    frames.push(at === 0 ? frame(1, (last ? 0x1 : 0) | endHeaders, id, bytes.subarray(at, at + 16_000)) : frame(9, endHeaders, id, bytes.subarray(at, at + 16_000)));
   }
-  // A client still sending its body: a DATA frame, and no END_STREAM.
-  return sending ? [...frames, frame(0, 0, id, Buffer.alloc(1_000))] : frames;
+  return frames;
 }
 
 /** What the server sent on stream `id`: the body, and the RST_STREAM code if it reset the stream. */
@@ -69,7 +75,13 @@ describe('the header list limit (HTTP/2 as HTTP/1.1)', () => {
   let server: Server<Http2SecureServer>;
   const { logger, lines } = memoryLogger();
   before(async () => {
-    const app = createApp({ logger, routes: [get('/ok', () => (views++, new HttpResponse('ok')))] });
+    const app = createApp({
+      logger,
+      routes: [
+        get('/ok', () => (views++, new HttpResponse('ok'))),
+        get('/read', async (request) => new HttpResponse(`read ${(await request.bytes()).length} bytes`)),
+      ],
+    });
     server = await serve(app, { port: 0, handleSignals: false, tls: { key, cert }, http2: true });
   });
   after(() => server.close({ timeoutMs: 1_000 }));
@@ -107,6 +119,17 @@ describe('the header list limit (HTTP/2 as HTTP/1.1)', () => {
     const frames = await rawExchange(server.port, cert, [SETTINGS_ACK, ...request(1, 20, 1_000), ...request(3, 0, 0)], bothDone);
     assert.equal(answer(frames, 1).reset, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
     assert.deepEqual([answer(frames, 3).body, views], ['ok', 1]);
+  });
+
+  test('trailers past it reset the stream (ENHANCE_YOUR_CALM), acknowledged or not (before, Node took 100 KB of them), and the view reading the body sees a client gone; within it the body is read', async () => {
+    for (const ack of [[], [SETTINGS_ACK]]) {
+      views = 0;
+      const withTrailers = (count: number): Buffer[] => [...request(1, 0, 0, { sending: true, path: '/read' }), ...fieldFrames(1, [], count, 1_000, true)];
+      let frames = await rawExchange(server.port, cert, [...ack, ...withTrailers(20), ...request(3, 0, 0)], bothDone);
+      assert.deepEqual([answer(frames, 1).reset, answer(frames, 3).body, views], [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 'ok', 1], `acknowledged: ${ack.length > 0}`);
+      frames = await rawExchange(server.port, cert, [...ack, ...withTrailers(14), ...request(3, 0, 0)], bothDone);
+      assert.deepEqual([answer(frames, 1).body, answer(frames, 3).body], ['read 1000 bytes', 'ok']);
+    }
   });
 
   test('a header list within it is served, acknowledged or not', async () => {

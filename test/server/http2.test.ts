@@ -48,6 +48,17 @@ async function h2request(session: ClientHttp2Session, headers: OutgoingHttpHeade
   return { status: Number(responseHeaders[':status']), headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') };
 }
 
+/** Sends `request` as it is over HTTP/1.1 (ALPN without h2) to `server`; resolves with what came back once the server closed the connection. */
+async function http1Exchange(server: { port: number }, request: string): Promise<string> {
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+  socket.on('error', () => {});
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.write(request);
+  await once(socket, 'close');
+  return text;
+}
+
 describe('HTTP/2', () => {
   const outcomes: { path: string; outcome: Outcome }[] = [];
   const seen: { headers: Record<string, string | null>; raw: string | undefined; version: string | undefined }[] = [];
@@ -101,6 +112,17 @@ describe('HTTP/2', () => {
     assert.equal(outcome.status, 200);
   });
 
+  test('a Host other than the :authority is a 400 naming both (RFC 9113 8.3.1: the app took Host, a proxy routing by :authority another host); the same host in other letters is served', async () => {
+    const before = seen.length;
+    const refused = await h2request(session, { ':path': '/hello', ':authority': 'localhost', host: 'admin.internal' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body, 'the request\'s Host "admin.internal" differs from its :authority "localhost" (RFC 9113 8.3.1)');
+    assert.equal(seen.length, before, 'the view did not run');
+    const served = await h2request(session, { ':path': '/hello', ':authority': 'LocalHost', host: 'localhost' });
+    assert.equal(served.status, 200);
+    assert.equal(seen.at(-1)!.headers.host, 'localhost');
+  });
+
   test('POST: the view reads a JSON body, and a body of many DATA frames whole', async () => {
     const json = await h2request(session, { ':method': 'POST', ':path': '/echo', 'content-type': 'application/json' }, JSON.stringify({ text: 'hi' }));
     assert.equal(json.status, 200);
@@ -152,13 +174,13 @@ describe('HTTP/2', () => {
   test('CONNECT: over HTTP/2 a request the router answers; over HTTP/1.1 on the same port a 501 saying this is no proxy', async () => {
     const h2 = await h2request(session, { ':method': 'CONNECT', ':authority': 'evil.example:443' });
     assert.deepEqual([h2.status, h2.body], [404, 'no route for CONNECT evil.example:443']);
-    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
-    socket.on('error', () => {});
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-    socket.write('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
-    await once(socket, 'close');
+    const text = await http1Exchange(server, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
     assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n[^]*\r\n\r\nCONNECT evil\.example:443 is not supported: this server is not a proxy$/);
+  });
+
+  test('over HTTP/1.1 on the same port, a Transfer-Encoding other than chunked alone is a 501 naming it, as on an HTTP/1.1 server', async () => {
+    const text = await http1Exchange(server, 'POST /size HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n[^]*\r\n\r\nthe request's Transfer-Encoding "gzip, chunked" is not supported: this server decodes chunked alone \(RFC 9112 6\.1\)\n$/);
   });
 });
 
@@ -198,6 +220,84 @@ describe('HTTP/2: client aborts and shutdown', () => {
       assert.ok(outcomes.every((outcome) => outcome.aborted && !outcome.completed), 'each reset stream is an aborted outcome');
       assert.equal(app.requestsInFlight, 0);
     } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('rapid resets (CVE-2023-44487) start at most 100 views of a session at once: streams past them wait, past 400 waiting the session is ended (GOAWAY ENHANCE_YOUR_CALM), and a waiting stream its client reset never reaches the app', async () => {
+    const released = deferred();
+    const { logger, lines } = memoryLogger();
+    const outcomes: Outcome[] = [];
+    let views = 0;
+    const app = createApp({
+      logger,
+      routes: [get('/flood', async () => {
+        views++;
+        afterResponse(({ outcome }) => void outcomes.push(outcome));
+        await released.promise;
+        return new HttpResponse('late');
+      })],
+    });
+    const server = await startH2(app);
+    try {
+      // HEADERS (END_STREAM | END_HEADERS) for GET /flood, then RST_STREAM CANCEL, for 5,000 streams (Node's own limit ended the session after 1,142).
+      const block = Buffer.from([0x82, 0x87, 0x04, 6, ...Buffer.from('/flood'), 0x01, 9, ...Buffer.from('localhost')]);
+      const resets: Buffer[] = [];
+      for (let id = 1; id < 10_000; id += 2) resets.push(frame(1, 0x5, id, block), frame(3, 0, id, Buffer.from([0, 0, 0, 8])));
+      const frames = await rawSession(server.port, cert, resets);
+      assert.equal(views, 100, 'views started for the session\'s streams');
+      const goaway = frames.find((f) => f.type === 7);
+      assert.equal(goaway?.payload.readUInt32BE(4), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      const warned = lines.filter((l) => l.level === 40 && /^HTTP\/2 session ended \(GOAWAY ENHANCE_YOUR_CALM\): its client reset streams whose views still ran, until 400 more requests waited/.test(String(l.msg)));
+      assert.deepEqual(warned.map((l) => [l.remoteAddress, l.running, l.waiting]), [['127.0.0.1', 100, 400]], 'one warning, naming the client');
+      released.resolve();
+      await app.settle();
+      assert.equal(views, 100, 'the streams that waited, all reset, never reached the app');
+      assert.equal(outcomes.length, 100);
+      assert.ok(outcomes.every((outcome) => outcome.aborted && !outcome.completed));
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('a request past 100 of its session still in the app (their streams reset, their views at work) waits for one to end, then is served', async () => {
+    const released = deferred();
+    const allStarted = deferred();
+    let held = 0;
+    let okStarted = false;
+    const app = createApp({
+      logger: memoryLogger().logger,
+      routes: [
+        get('/hold', async () => {
+          if (++held === 100) allStarted.resolve();
+          await released.promise;
+          return new HttpResponse('late');
+        }),
+        get('/ok', () => {
+          okStarted = true;
+          return new HttpResponse('ok');
+        }),
+      ],
+    });
+    const server = await startH2(app);
+    const session = connectH2(server);
+    try {
+      const holds = Array.from({ length: 100 }, () => session.request({ ':path': '/hold' }).on('error', () => {}));
+      await allStarted.promise;
+      for (const stream of holds) stream.close(http2.constants.NGHTTP2_CANCEL);
+      // Node's own listener has handed the stream to the app by the time this one hears it.
+      const arrived = new Promise<boolean>((resolve) => server.server.on('stream', (_stream, headers) => {
+        if (headers[':path'] === '/ok') resolve(okStarted);
+      }));
+      const ok = h2request(session, { ':path': '/ok' });
+      assert.equal(await arrived, false, 'the view has not started while 100 of its session\'s are at work');
+      released.resolve();
+      assert.equal((await ok).body, 'ok');
+      await app.settle();
+      assert.equal(app.requestsInFlight, 0);
+    } finally {
+      session.close();
       await server.close({ timeoutMs: 1_000 });
     }
   });

@@ -20,3 +20,18 @@ export function http2Source(req: Http2ServerRequest): RequestSource {
   if (headers.host === undefined && authority !== undefined) headers.host = authority;
   return { method: req.method, url: req.url ?? authority ?? '', headers, body: req, raw: req };
 }
+
+/**
+ * What is wrong with an HTTP/2 request's Host, or undefined when nothing is:
+ * a Host that names another authority than `:authority`. RFC 9113 8.3.1
+ * forbids a server to take the target from Host when `:authority` is there,
+ * and asks it to treat such a request as malformed; Coda took Host, so a
+ * proxy routing by `:authority` and the app (`request.host`, allowedHosts)
+ * each believed a different host, as with two Host lines over HTTP/1.1.
+ */
+export function authorityProblem(source: RequestSource): string | undefined {
+  const authority = source.raw?.headers[':authority'];
+  const host = source.headers.host;
+  if (authority === undefined || host === undefined || host === authority || host.toLowerCase() === authority.toLowerCase()) return undefined;
+  return `the request's Host ${JSON.stringify(host)} differs from its :authority ${JSON.stringify(authority)} (RFC 9113 8.3.1)`;
+}

@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { constants } from 'node:http2';
 import type { Outcome } from '../../http/response.js';
-import { kCutOff } from '../../symbols.js';
+import { kAnswered, kCutOff } from '../../symbols.js';
 
 /** The server ended a response in the app's stead: why (the outcome's `cutOff`), and the status it answered, if it answered. */
 export interface CutOff {
@@ -25,6 +25,8 @@ export interface NodeResponse {
    * the status it answered in the app's stead.
    */
   [kCutOff]?: CutOff;
+  /** @internal HTTP/2: set by the server, called once the app has answered the request, sent or not (see server/session-views.ts). */
+  [kAnswered]?: () => void;
   /** node:http only: the connection has closed. */
   readonly closed?: boolean;
   /** node:http2 only: the response's stream. */

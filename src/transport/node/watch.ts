@@ -2,6 +2,7 @@ import { constants } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
+import { kAnswered } from '../../symbols.js';
 import { isClosed, isComplete, withCutOff, type NodeResponse } from './response.js';
 import type { Outcome } from '../../http/response.js';
 
@@ -15,6 +16,8 @@ import type { Outcome } from '../../http/response.js';
  * session died; `isComplete` tells them apart.
  */
 export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): void {
+  // The stream's request no longer holds a place among its session's (see server/session-views.ts) once its stream closes too.
+  if (http2) res[kAnswered]?.();
   // The client may have gone while the view was still working: 'close' has fired already.
   if (isClosed(res, http2)) {
     closed(res, exchange, http2);

@@ -1,0 +1,28 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
+
+const REASON = 'a Transfer-Encoding other than chunked is not supported';
+/** Codings and then chunked: what Node's parser takes and reads as chunked alone (it refuses a list that does not end in chunked itself). */
+const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
+
+/**
+ * Answers 501, and closes the connection, when an HTTP/1.1 request's
+ * Transfer-Encoding has codings before `chunked`; returns whether it did.
+ * Node's parser refuses (400) a coding list that does not end in `chunked`,
+ * but takes `gzip, chunked` (or two Transfer-Encoding lines) and undoes only
+ * the chunking, so the app read the gzip bytes as the body itself, where a
+ * proxy in front may have read another. RFC 9112 6.1 asks for a 501; Go and
+ * nginx accept `chunked` alone too. The answer names the coding; the log line does
+ * not (it is the client's bytes).
+ */
+export function refuseTransferCoding(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): boolean {
+  const coding = request.headers['transfer-encoding'];
+  if (coding === undefined || !CODED_AND_CHUNKED.test(coding)) return false;
+  const body = `the request's Transfer-Encoding ${JSON.stringify(coding)} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`;
+  // What follows the head is not known to be this body: it must not be read as the next request.
+  response.shouldKeepAlive = false;
+  response.writeHead(501, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
+  refused(refusalOf(501, REASON, request.socket));
+  return true;
+}
