@@ -73,7 +73,7 @@ export function limitSessionViews(handler: Handler, logger: Logger): Handler {
 function watchSession(session: Session): Views {
   const views: Views = { running: 0, ended: false, waiting: new Queue() };
   // Those still waiting are closed with it: let go of them.
-  session.once('close', () => views.waiting.drain());
+  session.once('close', () => views.waiting.takeAll());
   return views;
 }
 
