@@ -197,9 +197,13 @@ export function expiredCookie(where: string, name: string, options: DeleteCookie
   return { name, value: '', options: { ...cookie.options, maxAge: 0, expires: EPOCH } };
 }
 
-/** The key under which a response keeps a cookie: setting it again (same name, domain, path) replaces it. */
+/**
+ * The key under which a response keeps a cookie: setting it again (same name,
+ * domain, path, and partitioned or not) replaces it. A browser keeps a
+ * partitioned cookie (CHIPS) apart from an unpartitioned one of the same name.
+ */
 export function cookieKey(cookie: PendingCookie): string {
-  return `${cookie.name};${cookie.options.domain ?? ''};${cookie.options.path ?? '/'}`;
+  return `${cookie.name};${cookie.options.domain ?? ''};${cookie.options.path ?? '/'};${cookie.options.partitioned === true ? 'p' : ''}`;
 }
 
 /**

@@ -153,6 +153,18 @@ describe('response.setCookie()', () => {
     assert.deepEqual((await client.get('/set')).headers.getSetCookie(), ['a=2; Path=/; HttpOnly; SameSite=Lax', 'a=3; Path=/x; HttpOnly; SameSite=Lax']);
   });
 
+  test('a partitioned cookie (CHIPS) and an unpartitioned one of the same name, domain and path are two cookies, as browsers keep them', async () => {
+    const app = createApp({
+      routes: [get('/set', () => new HttpResponse('ok').setCookie('a', '1', { secure: true }).setCookie('a', '2', { secure: true, partitioned: true }).deleteCookie('a', { secure: true, partitioned: true }))],
+    });
+    await using client = createTestClient(app);
+    const [plain, partitioned, ...rest] = (await client.get('/set')).headers.getSetCookie();
+    assert.equal(plain, 'a=1; Path=/; HttpOnly; Secure; SameSite=Lax');
+    // The deletion replaced the partitioned one only.
+    assert.match(partitioned!, /^a=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; Partitioned; SameSite=Lax$/);
+    assert.deepEqual(rest, []);
+  });
+
   test('__Secure- and __Host- cookies are always Secure', async () => {
     const app = createApp({ routes: [get('/set', () => new HttpResponse('ok').setCookie('__Host-id', '1'))] });
     await using client = createTestClient(app);
