@@ -72,6 +72,8 @@ const HOUR = 60 * 60_000;
 const NEVER_SENT = /Stream isn't writeable/;
 /** At most this many lapsed holds (and running jobs looked at) per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
 const SWEEP_BATCH = 1000;
+/** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
+const RENEW_CHUNK = 10_000;
 /** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
 const RECOVERY_LOCK_MS = 30_000;
 
@@ -479,8 +481,14 @@ export class BullmqStore implements TaskStore {
         }
       }
       if (keys.length > 0) renewals.push(runScript(client, 'renew', keys, [lease, duration, ...claims]));
-      // A hold's lease is its score among the holds: one ZADD per name, XX so that a hold recovered or released meanwhile stays gone.
-      for (const [name, pairs] of holds) renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs));
+      // A hold's lease is its score among the holds: a ZADD per name and chunk, XX so that a hold recovered or released
+      // meanwhile stays gone. In chunks: a name's every pair spread as one call's arguments passed the engine's limit
+      // (a RangeError, the heartbeat lost) at some 62,000 holds.
+      for (const [name, pairs] of holds) {
+        for (let from = 0; from < pairs.length; from += RENEW_CHUNK * 2) {
+          renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs.slice(from, from + RENEW_CHUNK * 2)));
+        }
+      }
       await Promise.all(renewals);
     });
   }

@@ -526,6 +526,14 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         await store.heartbeat(OWNER, LEASE + 90_000, []);
         assert.equal((await store.get(held.id))?.leaseUntil, LEASE + 60_000, 'no ids: nothing renewed');
       });
+
+      test('heartbeat renews 70,000 holds of one name in one call (a BullMQ renewal spread them as one call\'s arguments: a RangeError past some 62,000)', { timeout: 120_000 }, async () => {
+        const tasks = Array.from({ length: 70_000 }, () => newTask({ held: true }));
+        for (let from = 0; from < tasks.length; from += 10_000) await store.add(tasks.slice(from, from + 10_000), OWNER, LEASE);
+        await store.heartbeat(OWNER, LEASE + 60_000, idsOf(tasks));
+        for (const { id } of [tasks[0]!, tasks[35_000]!, tasks.at(-1)!]) assert.equal((await store.get(id))?.leaseUntil, LEASE + 60_000);
+        assert.deepEqual(await store.recover(LEASE + 1, notRandom), { held: 0, running: 0 }, 'every hold renewed');
+      });
     });
 
     describe('complete', () => {
