@@ -215,8 +215,8 @@ export class SqliteStore implements TaskStore {
       const room = roomOf(s, names, concurrency);
       let due: DueRow[];
       if (ids === undefined) {
-        due = [];
-        for (const [name, left] of room) if (left > 0) due.push(...(rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[]));
+        // Concatenated, not pushed as spread arguments: a name's rows past some 125,000 (a runner with that much room) threw a RangeError.
+        due = [...room].flatMap(([name, left]) => (left > 0 ? rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[] : []));
       } else {
         due = (rowsOf(s.dueAmong.all(JSON.stringify(ids), now)) as DueRow[]).filter((row) => room.has(row[1]));
       }

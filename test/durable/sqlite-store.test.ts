@@ -373,3 +373,15 @@ function claimer(file: string, owner: string) {
   })();
   return { child, ready, claimed };
 }
+
+test('a claim of 130,000 due tasks in one call (a runner with that much room) claims them all: their rows were spread as one call\'s arguments, a RangeError past some 125,000', { timeout: 60_000 }, async () => {
+  const store = await opened({ path: ':memory:' });
+  try {
+    const tasks = Array.from({ length: 130_000 }, () => task({ name: 'flood' }));
+    for (let i = 0; i < tasks.length; i += 10_000) await store.add(tasks.slice(i, i + 10_000), 'p', 1);
+    const claimed = await store.claim({ owner: 'w', names: ['flood'], concurrency: {}, limit: 200_000, now: 1, leaseUntil: 100 });
+    assert.equal(claimed.length, tasks.length);
+  } finally {
+    await store.close();
+  }
+});
