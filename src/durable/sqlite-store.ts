@@ -51,6 +51,8 @@ export function sqliteStore(options: SqliteStoreOptions): TaskStore {
 
 /** Completed tasks a prune removes per transaction: a few milliseconds' work. */
 const PRUNE_BATCH = 1000;
+/** The longest wait between two tries of a call another process's lock refuses (SQLite's own handler waits up to 100 ms). */
+const MAX_LOCK_POLL_MS = 25;
 const SYNCHRONOUS = ['NORMAL', 'FULL'];
 /** `PRAGMA synchronous` answers with a number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -93,26 +95,19 @@ export class SqliteStore implements TaskStore {
     if (this.#db !== undefined) return;
     // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
     this.#Database ??= (await import('node:sqlite')).DatabaseSync;
-    // Processes opening one file at once (a cluster's workers starting) race for WAL mode and the schema, and SQLite
-    // may answer BUSY there without waiting on its busy handler: opening is tried again, until the busy timeout.
-    const until = performance.now() + this.#busyTimeoutMs;
-    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-      try {
-        this.#connect(this.#Database);
-        return;
-      } catch (error) {
-        if (!(error instanceof StoreUnavailable && isBusy(error.cause)) || performance.now() + wait > until) throw error;
-        await delay(wait);
-      }
-    }
+    // Processes opening one file at once (a cluster's workers starting) race for WAL mode and the schema: opening is
+    // tried again while another holds the lock, until the busy timeout.
+    const Database = this.#Database;
+    await this.#whenFree(() => this.#connect(Database));
   }
 
   #connect(Database: typeof DatabaseSync): void {
     let db: DatabaseSync | undefined;
     try {
       db = new Database(this.#path, { enableForeignKeyConstraints: false });
-      // The busy timeout first: the pragmas and schema below may wait for another process's lock.
-      db.exec(`PRAGMA busy_timeout = ${Math.round(this.#busyTimeoutMs)}`);
+      // No wait inside SQLite's calls, which would block the event loop: a lock another process holds is waited for by
+      // timers (the open's loop above, #whenFree's), up to busyTimeoutMs.
+      db.exec('PRAGMA busy_timeout = 0');
       if (this.#path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
       db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
       ensureSchema(db, this.description);
@@ -134,12 +129,13 @@ export class SqliteStore implements TaskStore {
 
   /** The settings in force on this store's connection, as SQLite reports them. */
   settings(): { journalMode: string; synchronous: string; busyTimeoutMs: number; foreignKeys: boolean; schemaVersion: number } {
-    return this.#read(() => {
+    return this.#readNow(() => {
       const pragma = (name: string): unknown => Object.values(this.#db!.prepare(`PRAGMA ${name}`).get()!)[0];
       return {
         journalMode: String(pragma('journal_mode')),
         synchronous: SYNCHRONOUS_NAMES[Number(pragma('synchronous'))]!,
-        busyTimeoutMs: Number(pragma('busy_timeout')),
+        // The store's own wait for a lock (SQLite's is 0: see #connect).
+        busyTimeoutMs: this.#busyTimeoutMs,
         foreignKeys: pragma('foreign_keys') === 1,
         schemaVersion: Number(pragma('user_version')),
       };
@@ -153,7 +149,7 @@ export class SqliteStore implements TaskStore {
     if (tasks.length === 0) return [];
     this.#checkFile();
     const createdAt = Date.now();
-    const results = this.#write((s) => tasks.map((task): AddResult => {
+    const results = await this.#write((s) => tasks.map((task): AddResult => {
       if (task.key !== null) {
         const pending = s.keyHolder.get(task.key);
         if (pending !== undefined) return { id: pending.id as string, duplicate: true };
@@ -235,23 +231,23 @@ export class SqliteStore implements TaskStore {
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
     checkTime('heartbeat(): leaseUntil', leaseUntil);
     if (ids.length === 0) return;
-    this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
+    await this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
   }
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
     if (ids.length === 0) return;
-    this.#write((s) => s.complete.run(now, JSON.stringify(ids), owner));
+    await this.#write((s) => s.complete.run(now, JSON.stringify(ids), owner));
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
     checkAttemptError(error);
     if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
-    this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner));
+    await this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner));
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
     if (ids.length === 0) return;
-    this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
+    await this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
   }
 
   async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
@@ -341,9 +337,9 @@ export class SqliteStore implements TaskStore {
   async prune(before: number): Promise<number> {
     checkTime('prune(): before', before);
     let pruned = 0;
-    for (const name of this.#read((s) => namesFrom(s.completedNameAfter))) {
+    for (const name of await this.#read((s) => namesFrom(s.completedNameAfter))) {
       for (;;) {
-        const removed = this.#write((s) => Number(s.prune.run(name, before, PRUNE_BATCH).changes));
+        const removed = await this.#write((s) => Number(s.prune.run(name, before, PRUNE_BATCH).changes));
         pruned += removed;
         if (removed < PRUNE_BATCH) break;
         await setImmediate();
@@ -387,8 +383,36 @@ export class SqliteStore implements TaskStore {
     this.#connect(this.#Database!);
   }
 
-  /** One transaction: committed whole, or rolled back whole on any error. */
-  #write<T>(work: (statements: Statements) => T): T {
+  /** One transaction, once the write lock is free (see #whenFree). */
+  #write<T>(work: (statements: Statements) => T): Promise<T> {
+    return this.#whenFree(() => this.#transaction(work));
+  }
+
+  /** A read, once no lock stops it (in WAL mode readers rarely wait: another process's recovery of the file, say). */
+  #read<T>(work: (statements: Statements) => T): Promise<T> {
+    return this.#whenFree(() => this.#readNow(work));
+  }
+
+  /**
+   * A call tried again, by timers, while another process's lock refuses it (SQLITE_BUSY), up to busyTimeoutMs; then
+   * its StoreUnavailable. SQLite's own busy handler sleeps inside the call: it froze this process's event loop (every
+   * request, every timer) for as long as another process kept the lock, up to the busy timeout.
+   */
+  async #whenFree<T>(call: () => T): Promise<T> {
+    const until = performance.now() + this.#busyTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, MAX_LOCK_POLL_MS)) {
+      try {
+        return call();
+      } catch (error) {
+        // A write refused is rolled back whole: tried again from its start.
+        if (!(error instanceof StoreUnavailable && isBusy(error.cause)) || performance.now() + wait > until) throw error;
+        await delay(wait);
+      }
+    }
+  }
+
+  /** Committed whole, or rolled back whole on any error. */
+  #transaction<T>(work: (statements: Statements) => T): T {
     const s = this.#opened();
     try {
       s.begin.run();
@@ -409,7 +433,7 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  #read<T>(work: (statements: Statements) => T): T {
+  #readNow<T>(work: (statements: Statements) => T): T {
     const s = this.#opened();
     try {
       return work(s);

@@ -162,6 +162,30 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     }
   });
 
+  test('waiting for another process\'s write lock does not block the event loop: timers run while the write waits, and it lands once the lock is let go', { timeout: 30_000 }, async (t) => {
+    const file = newFile();
+    const store = await opened({ path: file, busyTimeoutMs: 10_000 });
+    t.after(() => store.close());
+    const locker = spawn(process.execPath, [fileURLToPath(new URL('fixtures/locker.ts', import.meta.url)), file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => locker.kill('SIGKILL'));
+    const exited = once(locker, 'exit');
+    const lines = createInterface({ input: locker.stdout! })[Symbol.asyncIterator]();
+    assert.equal((await lines.next()).value, 'locked');
+    let settled = false;
+    const adding = store.add([task({ id: 'waited' })], 'p', 1).finally(() => {
+      settled = true;
+    });
+    // A timer due long before the busy timeout: a store that waited synchronously ran it only once the add had failed.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false, 'the timer ran while the add waited for the lock');
+    assert.equal(await store.get('waited'), null, 'reads go on meanwhile');
+    locker.stdin!.write('release\n');
+    await adding;
+    assert.equal((await store.get('waited'))?.state, 'ready');
+    const [code] = await exited;
+    assert.equal(code, 0);
+  });
+
   test('a release refused (the file locked) and written again: its tasks are released ready, with their outcome, and a claim runs them; none is lost or claimed twice', async () => {
     const file = newFile();
     const store = await opened({ path: file, busyTimeoutMs: 50 });

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
   after, createApp, get, HttpResponse, include, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, task, type TaskContext,
@@ -540,6 +544,42 @@ test('a store locked past its busy timeout: the request gets 503 with Retry-Afte
     locker.close();
     await server.close();
   }
+});
+
+test('another process holding the store\'s write lock: other requests are served while a registration waits for it, and that request is answered once the lock is let go, its task run', { timeout: 30_000 }, async (t) => {
+  const file = tempFile(t);
+  const ran = deferred();
+  const noted = task('noted', () => ran.resolve());
+  const adding = deferred();
+  const store = intercepting(sqliteStore({ path: file, busyTimeoutMs: 10_000 }), 'add', (add, args) => {
+    adding.resolve();
+    return add(...args);
+  });
+  const app = createApp({
+    tasks: { definitions: [noted], store },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {})), get('/ping', () => new HttpResponse('pong'))],
+  });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  const locker = spawn(process.execPath, [fileURLToPath(new URL('fixtures/locker.ts', import.meta.url)), file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => locker.kill('SIGKILL'));
+  const exited = once(locker, 'exit');
+  assert.equal((await createInterface({ input: locker.stdout! })[Symbol.asyncIterator]().next()).value, 'locked');
+  let answered = false;
+  const saving = fetch(`${server.url}/notes`, { method: 'POST' }).then((res) => {
+    answered = true;
+    return res;
+  });
+  await adding.promise;
+  // Served while the registration waits: a store waiting in SQLite's busy handler froze every request until its timeout.
+  const ping = await fetch(`${server.url}/ping`);
+  assert.equal(await ping.text(), 'pong');
+  assert.equal(answered, false, 'the registration still waits for the lock');
+  locker.stdin!.write('release\n');
+  const saved = await saving;
+  assert.equal(saved.status, 200);
+  await ran.promise;
+  assert.equal((await exited)[0], 0);
 });
 
 test('a store whose file has become read-only: the request gets 503 with Retry-After naming the store, and no task is half written', async (t) => {
