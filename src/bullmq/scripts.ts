@@ -70,23 +70,27 @@ return #found
 `;
 
 /**
- * Renews running jobs' claims: each job hash that still exists gets its lease
- * (a renewal that crosses a job's removal, completed and pruned or discarded,
- * must not create a hash of one field that nothing removes), and its BullMQ
- * lock is extended, or taken again if it ran out (the process was paused, its
- * loop stalled, for longer than the lock) while the job is still active and
- * its last claim is this one: no other process took it over meanwhile, so
- * BullMQ's stalled check must not count it. KEYS the job hashes; ARGV[1] the
- * lease, ARGV[2] the lock's duration, then each job's id and claim token.
+ * Renews running jobs' claims: each job hash whose lock or last claim is this
+ * claim's gets its lease (a renewal that crosses a job's removal, completed
+ * and pruned or discarded, must not create a hash of one field that nothing
+ * removes; one from a process paused past its lease, whose job another
+ * process has since claimed, must not write over that claim's lease), and its
+ * BullMQ lock is extended, or taken again if it ran out (the process was
+ * paused, its loop stalled, for longer than the lock) while the job is still
+ * active and its last claim is this one: no other process took it over
+ * meanwhile, so BullMQ's stalled check must not count it. KEYS the job
+ * hashes; ARGV[1] the lease, ARGV[2] the lock's duration, then each job's id
+ * and claim token.
  */
 const RENEW = `
 for i, job in ipairs(KEYS) do
   local id, token = ARGV[1 + i * 2], ARGV[2 + i * 2]
-  if redis.call('EXISTS', job) == 1 then
+  local lock = redis.call('GET', job .. ':lock')
+  local last = redis.call('HGET', job, '${FIELD.token}') == token
+  if (lock == token or last) and redis.call('EXISTS', job) == 1 then
     redis.call('HSET', job, '${FIELD.lease}', ARGV[1])
     local queue = string.sub(job, 1, #job - #id)
-    local lock = redis.call('GET', job .. ':lock')
-    if lock == token or (not lock and redis.call('HGET', job, '${FIELD.token}') == token and redis.call('LPOS', queue .. 'active', id)) then
+    if lock == token or (not lock and redis.call('LPOS', queue .. 'active', id)) then
       redis.call('SET', job .. ':lock', token, 'PX', ARGV[2])
       redis.call('SREM', queue .. 'stalled', id)
     end

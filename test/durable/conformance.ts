@@ -562,6 +562,29 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       });
     });
 
+    describe('a paused process (fenced ends)', () => {
+      test('an owner paused past its lease, its task recovered and run by another process: its late heartbeat, completion and failure change nothing of the other\'s claim; the end is recorded once', async (t) => {
+        const second = await reopen(t);
+        if (second === null) return;
+        const task = newTask({ backoff: { type: 'fixed', delayMs: 1000, jitter: 0 } });
+        await store.add([task], OWNER, LEASE);
+        await claim(store, { ids: [task.id] });
+        // The other process finds the lease run out, charges the stall, and claims the retry once it is due.
+        assert.deepEqual(await second.recover(LEASE + 1, notRandom), { held: 0, running: 1 });
+        const retryAt = LEASE + 1001;
+        const theirs = await claim(second, { owner: OTHER, now: retryAt, leaseUntil: retryAt + 30_000 });
+        assert.deepEqual(idsOf(theirs), [task.id]);
+        // The paused owner wakes up: a heartbeat, then its attempt's end, each written as if it still had the task.
+        await store.heartbeat(OWNER, retryAt + 90_000, [task.id]);
+        await store.complete([task.id], OWNER, retryAt + 5);
+        await store.fail(task.id, OWNER, attemptError(1, retryAt + 6), null);
+        await assertTask(second, task.id, { state: 'running', owner: OTHER, leaseUntil: retryAt + 30_000, attempt: 2, finishedAt: null });
+        await second.complete([task.id], OTHER, retryAt + 10);
+        const ended = await assertTask(second, task.id, { state: 'completed', finishedAt: retryAt + 10, owner: null, leaseUntil: null });
+        assert.deepEqual(ended.errors.map(({ attempt, message }) => [attempt, message.split(':')[0]]), [[1, 'stalled']], 'the stall only: no error of the paused owner');
+      });
+    });
+
     describe('complete with a claim (optional: completeAndClaim)', () => {
       /** The store's completeAndClaim, or null (the case is then skipped: the runner completes, then claims). */
       function combined(t: TestContext): NonNullable<TaskStore['completeAndClaim']> | null {
