@@ -728,6 +728,51 @@ test('an attempt past its timeout is aborted through its signal and retried', as
   assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
 });
 
+test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency', async () => {
+  let running = 0;
+  let most = 0;
+  let hang = true;
+  const released = deferred();
+  const stuck = task('stuck', async () => {
+    running++;
+    most = Math.max(most, running);
+    try {
+      // Ignores ctx.signal: its timeout ends the attempt (retried), not the work.
+      if (hang) await released.promise;
+    } finally {
+      running--;
+    }
+  }, { timeoutMs: 20, attempts: 3, backoff: { type: 'fixed', delayMs: 1_000 } });
+  const warned = deferred<string>();
+  const logger = pino({ level: 'warn' }, new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      const { msg } = JSON.parse(chunk.toString()) as { msg: string };
+      if (/did not stop at its timeout/.test(msg)) warned.resolve(msg);
+      callback();
+    },
+  }));
+  const app = createApp({ logger, tasks: { definitions: [stuck], concurrency: 2 }, routes: [get('/', () => new HttpResponse('ok').after(stuck, {}))] });
+  await using client = createTestClient(app);
+  const timedOut = deferred();
+  const unobserve = app.tasks.observe(() => {
+    if (client.tasks.filter((record) => record.state === 'retrying').length === 2) timedOut.resolve();
+  });
+  for (let i = 0; i < 4; i++) assert.equal((await client.get('/')).status, 200);
+  await timedOut.promise;
+  // Both slots are held by attempts still running past their timeout: nothing more starts, retries included.
+  await client.settle();
+  unobserve();
+  assert.deepEqual([running, most], [2, 2]);
+  const { ready, delayed } = await app.tasks.stats();
+  assert.deepEqual({ ready, delayed }, { ready: 2, delayed: 2 }, 'the two tasks never started, and the two retries, wait in the store');
+  assert.match(await warned.promise, /^durable task stuck attempt 1 did not stop at its timeout \(20 ms\): it ignores ctx\.signal, and keeps one of this process's 2 slots until it settles \(2 such now\)$/);
+  hang = false;
+  released.resolve();
+  await client.settle();
+  assert.equal(most, 2, 'never more than tasks.concurrency at once');
+  assert.deepEqual(client.tasks.map((record) => record.state).sort(), ['completed', 'completed', 'completed', 'completed', 'retrying', 'retrying']);
+});
+
 test('shutdown: a running durable task is aborted at the deadline and left in the store; the next start runs it, the attempt not counted', async (t) => {
   const file = tempFile(t);
   let release: (() => void) | undefined;
