@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { kStorePath } from '../symbols.js';
@@ -66,6 +67,8 @@ export class SqliteStore implements TaskStore {
   #statements: Statements | undefined;
   /** The file the connection has open (undefined for `:memory:`): `add()` checks that the path still names it. */
   #file: string | undefined;
+  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkWal). */
+  #wal: string | undefined;
   #Database: typeof DatabaseSync | undefined;
   /**
    * The held tasks this store added and has not yet seen released, as added:
@@ -114,6 +117,7 @@ export class SqliteStore implements TaskStore {
       this.#statements = prepareStatements(db);
       this.#db = db;
       this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
+      this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
     } catch (error) {
       db?.close();
       const folder = db === undefined ? missingFolder(this.#path) : undefined;
@@ -383,6 +387,31 @@ export class SqliteStore implements TaskStore {
     this.#connect(this.#Database!);
   }
 
+  /**
+   * A WAL file removed under an open connection (a cleanup of "temporary" files) still takes its commits, into an
+   * inode no other process sees: a process opening the file then failed with "disk I/O error", and the commits since
+   * the last checkpoint were lost once this one died. So each write first checks that the WAL is still there; if not,
+   * every commit in it is moved into the database file (a checkpoint) and the connection opened anew, with a new WAL.
+   * A WAL another process has made since cannot be joined safely: writes are refused, saying to restart.
+   */
+  #checkWal(): void {
+    if (this.#wal === undefined || this.#db === undefined) return;
+    const now = fileIdentity(`${this.#path}-wal`);
+    // The database file gone too (its folder removed): #checkFile's to handle, at the next registration.
+    if (now === this.#wal || fileIdentity(this.#path) !== this.#file) return;
+    const removed = `its WAL file ${this.#path}-wal was removed while the store had it open`;
+    // An empty one is another process's failed open (it found the shared memory naming frames of the WAL gone).
+    if (now !== undefined && statSync(`${this.#path}-wal`).size > 0) {
+      throw new StoreUnavailable(this.description, new Error(`${removed}, and another process writes a new one since: restart this process`));
+    }
+    const db = this.#db;
+    const [busy] = Object.values(db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!) as number[];
+    if (busy !== 0) throw new StoreUnavailable(this.description, new Error(`${removed}, and its commits cannot be moved into the file while other processes read it: restart every process on the file`));
+    this.#db = this.#statements = undefined;
+    db.close();
+    this.#connect(this.#Database!);
+  }
+
   /** One transaction, once the write lock is free (see #whenFree). */
   #write<T>(work: (statements: Statements) => T): Promise<T> {
     return this.#whenFree(() => this.#transaction(work));
@@ -413,6 +442,7 @@ export class SqliteStore implements TaskStore {
 
   /** Committed whole, or rolled back whole on any error. */
   #transaction<T>(work: (statements: Statements) => T): T {
+    this.#checkWal();
     const s = this.#opened();
     try {
       s.begin.run();

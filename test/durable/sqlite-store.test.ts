@@ -409,3 +409,32 @@ test('a claim of 130,000 due tasks in one call (a runner with that much room) cl
     await store.close();
   }
 });
+
+test('the WAL file removed while the store is open: its next write moves every commit into the file and goes on with a new WAL; another process (or a restart) opens the file and finds every task', async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  try {
+    await store.add([task({ id: 'before' })], 'p', 1);
+    rmSync(`${file}-wal`);
+    // A process starting meanwhile fails to open it (the shared memory names frames of the WAL gone), leaving an empty WAL.
+    await rejectsUnavailable(opened({ path: file }), file, /disk I\/O error/);
+    await store.add([task({ id: 'after' })], 'p', 1);
+    const other = await opened({ path: file });
+    try {
+      assert.deepEqual((await other.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+      await other.add([task({ id: 'from-other' })], 'q', 1);
+      assert.equal((await store.get('from-other'))?.state, 'ready', 'both processes on one WAL again');
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await store.close();
+  }
+  // And once every process is gone, the file alone holds them all.
+  const reader = new DatabaseSync(file, { readOnly: true });
+  try {
+    assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, 3);
+  } finally {
+    reader.close();
+  }
+});
