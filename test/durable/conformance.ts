@@ -166,6 +166,13 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual({ held, ready }, { held: 10_000, ready: 10_000 });
       });
 
+      test('a batch of 100,000 ready tasks of one name (a flood of enqueues in one turn) is journaled whole, in seconds', { timeout: 120_000 }, async () => {
+        const tasks = Array.from({ length: 100_000 }, () => newTask());
+        const added = await store.add(tasks, OWNER, LEASE);
+        assert.deepEqual(added.at(-1), { id: tasks.at(-1)!.id, duplicate: false });
+        assert.equal((await store.stats(T0)).byName[NAME]!.ready, tasks.length);
+      });
+
       test('a held task is owned by the owner until the lease', async () => {
         const task = newTask({ held: true });
         await store.add([task], OWNER, LEASE);
