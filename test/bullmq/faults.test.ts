@@ -16,7 +16,7 @@ import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 
@@ -209,6 +209,26 @@ test('a registration that reaches Redis only after its undo (a frozen Redis waki
   t.after(() => store.close());
   assert.deepEqual(await store.recover(now + 60_000, Math.random), { held: 0, running: 0 }, 'nothing for a sweep to run');
   assert.deepEqual(await store.add([heldTask('late-2', 'user-1')], 'web', now + 30_000), [{ id: 'late-2', duplicate: false }], 'the key is free');
+});
+
+test('the undo of a registration of 100,000 ready tasks still waiting takes Redis moments, not minutes (Redis busy for all its clients meanwhile): each job is found at the head of its list', { timeout: 60_000, skip: missing }, async (t) => {
+  // A Redis of its own, without persistence: before the fix it stayed busy running the undo for many minutes.
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const prefix = 'undo-flood';
+  const store = bullmqStore({ connection: { port: redis.port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const tasks = Array.from({ length: 100_000 }, (_, i) => ({ ...heldTask(`flood-${i}`), held: false }));
+  await store.add(tasks, 'web', Date.now() + 30_000);
+  // The registration as a timed-out one is undone (see Undos): every task, in the order added, and one never written.
+  const client = new Redis({ port: redis.port });
+  t.after(() => client.disconnect());
+  defineScripts(client);
+  const undos = new Undos(client, prefix);
+  undos.add(randomUUID(), [...tasks, heldTask('never-written')].map(({ id, key, held }) => ({ queue: `${prefix}:record:`, id, key, held })));
+  assert.deepEqual(await undos.close(performance.now() + 20_000), [], 'the undo taken within 20 s');
+  assert.deepEqual([await client.llen(`${prefix}:record:wait`), await client.exists(`${prefix}:record:flood-0`, `${prefix}:record:flood-99999`)], [0, 0]);
 });
 
 test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections cut, and its error says what it gave up', { timeout: 60_000, skip: missing }, async (t) => {
