@@ -69,6 +69,8 @@ export class SqliteStore implements TaskStore {
   #file: string | undefined;
   /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkWal). */
   #wal: string | undefined;
+  /** A reconnection (#reconnect) failed: the next call connects again. */
+  #lost = false;
   #Database: typeof DatabaseSync | undefined;
   /**
    * The held tasks this store added and has not yet seen released, as added:
@@ -355,6 +357,7 @@ export class SqliteStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    this.#lost = false;
     const db = this.#db;
     this.#db = undefined;
     this.#statements = undefined;
@@ -371,7 +374,8 @@ export class SqliteStore implements TaskStore {
    * goes on in that copy.
    */
   #checkFile(): void {
-    if (this.#file === undefined) return;
+    // Not connected (a reconnection to try again): #opened's to do.
+    if (this.#file === undefined || this.#db === undefined) return;
     const now = fileIdentity(this.#path);
     if (now === this.#file) return;
     const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
@@ -382,9 +386,7 @@ export class SqliteStore implements TaskStore {
     } catch (error) {
       throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
     }
-    this.#db = this.#statements = undefined;
-    db.close();
-    this.#connect(this.#Database!);
+    this.#reconnect(db);
   }
 
   /**
@@ -407,9 +409,7 @@ export class SqliteStore implements TaskStore {
     const db = this.#db;
     const [busy] = Object.values(db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!) as number[];
     if (busy !== 0) throw new StoreUnavailable(this.description, new Error(`${removed}, and its commits cannot be moved into the file while other processes read it: restart every process on the file`));
-    this.#db = this.#statements = undefined;
-    db.close();
-    this.#connect(this.#Database!);
+    this.#reconnect(db);
   }
 
   /** One transaction, once the write lock is free (see #whenFree). */
@@ -472,7 +472,21 @@ export class SqliteStore implements TaskStore {
     }
   }
 
+  /** Closes `db` and connects anew (#checkFile, #checkWal); should that fail, the next call tries again (#opened). */
+  #reconnect(db: DatabaseSync): void {
+    this.#db = this.#statements = undefined;
+    db.close();
+    this.#lost = true;
+    this.#connect(this.#Database!);
+    this.#lost = false;
+  }
+
   #opened(): Statements {
+    // A reconnection that failed (a lock, a folder not back yet) is tried again: it left the store closed for good.
+    if (this.#lost) {
+      this.#connect(this.#Database!);
+      this.#lost = false;
+    }
     if (this.#statements === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
     return this.#statements;
   }

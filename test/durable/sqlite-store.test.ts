@@ -438,3 +438,23 @@ test('the WAL file removed while the store is open: its next write moves every c
     reader.close();
   }
 });
+
+test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
+  const folder = mkdtempSync(path.join(dir, 'locked-folder-'));
+  const file = path.join(folder, 'tasks.db');
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'before' })], 'p', 1);
+  rmSync(`${file}-wal`);
+  // A folder that takes no new file (root ignores its mode: made immutable instead).
+  const undo = makeReadOnly(t, folder, { folder: true });
+  if (undo === null) return;
+  try {
+    await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /unable to open database file/);
+  } finally {
+    undo();
+  }
+  // It used to say "the store is not open" from here on, until the process restarted.
+  await store.add([task({ id: 'after' })], 'p', 1);
+  assert.deepEqual((await store.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+});
