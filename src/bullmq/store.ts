@@ -197,13 +197,14 @@ export class BullmqStore implements TaskStore {
       }
       const idOf = new Map<NewTask, string>();
       held.forEach((task, i) => idOf.set(task, String(heldIds[i])));
-      // Every name's adds settled first: once something is written (the held tasks, a chunk), a failure undoes the whole
-      // call, whatever it was.
+      // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
+      // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
+      // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
       const adds = Promise.allSettled([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf))).then((settled) => {
         const failed = settled.find((each) => each.status === 'rejected');
         if (failed !== undefined) throw failed.reason;
       });
-      await this.#undoneIfLost(token, held, ready, adds, () => idOf.size > 0);
+      await this.#undoneIfLost(token, held, ready, adds, true);
       return tasks.map((task): AddResult => {
         const id = idOf.get(sameKeyAs.get(task) ?? task)!;
         if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
@@ -214,15 +215,16 @@ export class BullmqStore implements TaskStore {
 
   /**
    * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
-   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not,
-   * nor one Redis refused (out of memory, read-only, loading): its reply says it wrote nothing. Undone, every request
+   * or its connection lost with it in flight; `always`: whatever the failure (a write that is not one transaction).
+   * One that never left (Redis away, the connection not writable) is not, nor one Redis refused (out of memory,
+   * read-only, loading): its reply says it wrote nothing. Undone, every request
    * refused while Redis was full was kept in memory and sent as an undo, refused too, until Redis had room again.
    */
-  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>, partly = (): boolean => false): Promise<T> {
+  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>, always = false): Promise<T> {
     try {
       return await write;
     } catch (error) {
-      if (partly() || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
+      if (always || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
         const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
         // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
         if (!kept) throw notUndone(error as Error);

@@ -323,6 +323,30 @@ test('a registration Redis refused as out of memory is not undone: Redis answere
   assert.deepEqual(await admin.keys('out-of-memory:*'), [], 'no undo mark, nothing else');
 });
 
+test('ready tasks Redis refused as out of memory halfway through their registration (BullMQ adds them one script each, not as one transaction) are undone once it has room: none of them runs', { timeout: 30_000, skip: missing }, async (t) => {
+  const admin = new Redis({ port: server().port });
+  t.after(() => admin.disconnect());
+  const prefix = 'oom-halfway';
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  const now = Date.now();
+  // Room for a few of these, not all: each is some 200 kB.
+  const payload = JSON.stringify({ blob: 'x'.repeat(200_000) });
+  const tasks = Array.from({ length: 20 }, (_, i): NewTask => ({ ...heldTask(`half-${i}`), held: false, payload }));
+  const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+  try {
+    await assert.rejects(store.add(tasks, 'web', now + 30_000), (error: unknown) => error instanceof StoreUnavailable && /OOM command not allowed/.test(error.message));
+    const written = (await admin.lrange(`${prefix}:record:wait`, 0, -1)).length;
+    assert.ok(written > 0 && written < tasks.length, `written halfway: ${written} of ${tasks.length}`);
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+  }
+  // The undo, refused while Redis was full, is taken once it has room (close() waits for it).
+  await store.close();
+  assert.deepEqual(await admin.lrange(`${prefix}:record:wait`, 0, -1), [], 'none of the registration\'s tasks left to run');
+});
+
 test('a worker whose Redis has gone away logs the outage once, not a line per sweep: its heartbeat, with nothing to renew, is not taken for Redis being back', { timeout: 30_000, skip: missing }, async () => {
   let refused = 0;
   const tenRefused = deferred();
