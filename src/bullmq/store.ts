@@ -72,7 +72,7 @@ const HOUR = 60 * 60_000;
 const NEVER_SENT = /Stream isn't writeable/;
 /** At most this many lapsed holds (and running jobs looked at) per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
 const SWEEP_BATCH = 1000;
-/** At most this many ready tasks added by one addBulk (one Redis transaction): some half a second's work for Redis. */
+/** At most this many ready tasks added by one addBulk (a pipeline of one script per job): some half a second's work for Redis. */
 const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
 const RENEW_CHUNK = 10_000;
@@ -236,7 +236,7 @@ export class BullmqStore implements TaskStore {
   /**
    * A name's ready tasks as BullMQ jobs, in addBulk calls of at most READY_CHUNK, one after another, each job's id (a
    * key's pending task's, for a duplicate) into `idOf`. One call for 100,000 tasks (a burst of enqueues in one turn)
-   * was one transaction that kept Redis busy past the command timeout: every task refused.
+   * kept Redis busy past the command timeout of its last scripts: every task refused.
    */
   async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>): Promise<void> {
     for (let from = 0; from < list.length; from += READY_CHUNK) {
