@@ -378,8 +378,8 @@ export class SqliteStore implements TaskStore {
     if (this.#file === undefined || this.#db === undefined) return;
     const now = fileIdentity(this.#path);
     if (now === this.#file) return;
+    if (now !== undefined) this.#checkReplaced();
     const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-    if (now !== undefined) throw new StoreUnavailable(this.description, new Error(moved));
     const db = this.#db!;
     try {
       db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
@@ -387,6 +387,21 @@ export class SqliteStore implements TaskStore {
       throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
     }
     this.#reconnect(db);
+  }
+
+  /**
+   * A file replaced under an open connection (another moved onto its path: a backup restored while the process
+   * runs) still takes writes, into the old file, and its WAL, still at the path, then stood for the new file's
+   * pages: a process opening the path read the old file's pages over the new one (its tasks, or a corrupt file). So
+   * nothing more is written to the old file: every write is refused, saying so, the WAL emptied first (its commits
+   * into the old file), so that the new file opens as it is.
+   */
+  #checkReplaced(): void {
+    if (this.#file === undefined || this.#db === undefined) return;
+    const now = fileIdentity(this.#path);
+    if (now === undefined || now === this.#file) return;
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    throw new StoreUnavailable(this.description, new Error(`its file ${this.#path} was replaced by another since the store opened it: nothing more is written to the one it opened (restart this process to use the new one)`));
   }
 
   /**
@@ -442,6 +457,7 @@ export class SqliteStore implements TaskStore {
 
   /** Committed whole, or rolled back whole on any error. */
   #transaction<T>(work: (statements: Statements) => T): T {
+    this.#checkReplaced();
     this.#checkWal();
     const s = this.#opened();
     try {

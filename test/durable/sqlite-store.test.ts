@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -457,4 +457,25 @@ test('a reconnection that fails (the WAL removed, and its folder refusing a new 
   // It used to say "the store is not open" from here on, until the process restarted.
   await store.add([task({ id: 'after' })], 'p', 1);
   assert.deepEqual((await store.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+});
+
+test('the file replaced by another while the store is open (a backup moved onto its path): writes are refused saying so, and a process opening the path finds the new file as it is, not the old one\'s pages over it', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'old-1' }), task({ id: 'old-2' })], 'p', 1);
+  const backup = newFile();
+  const restored = await opened({ path: backup });
+  await restored.add([task({ id: 'restored' })], 'p', 1);
+  await restored.close();
+  renameSync(backup, file);
+  const replaced = /its file .* was replaced by another since the store opened it: nothing more is written to the one it opened \(restart this process to use the new one\)/;
+  await rejectsUnavailable(store.claim({ owner: 'w', names: ['race'], concurrency: {}, limit: 10, now: 1, leaseUntil: 100 }), file, replaced);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, replaced);
+  const other = await opened({ path: file });
+  try {
+    assert.deepEqual((await other.list({})).map(({ id }) => id), ['restored']);
+  } finally {
+    await other.close();
+  }
 });
