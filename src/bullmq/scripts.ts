@@ -70,23 +70,27 @@ return #found
 `;
 
 /**
- * Renews running jobs' claims: each job hash that still exists gets its lease
- * (a renewal that crosses a job's removal, completed and pruned or discarded,
- * must not create a hash of one field that nothing removes), and its BullMQ
- * lock is extended, or taken again if it ran out (the process was paused, its
- * loop stalled, for longer than the lock) while the job is still active and
- * its last claim is this one: no other process took it over meanwhile, so
- * BullMQ's stalled check must not count it. KEYS the job hashes; ARGV[1] the
- * lease, ARGV[2] the lock's duration, then each job's id and claim token.
+ * Renews running jobs' claims: each job hash whose lock or last claim is this
+ * claim's gets its lease (a renewal that crosses a job's removal, completed
+ * and pruned or discarded, must not create a hash of one field that nothing
+ * removes; one from a process paused past its lease, whose job another
+ * process has since claimed, must not write over that claim's lease), and its
+ * BullMQ lock is extended, or taken again if it ran out (the process was
+ * paused, its loop stalled, for longer than the lock) while the job is still
+ * active and its last claim is this one: no other process took it over
+ * meanwhile, so BullMQ's stalled check must not count it. KEYS the job
+ * hashes; ARGV[1] the lease, ARGV[2] the lock's duration, then each job's id
+ * and claim token.
  */
 const RENEW = `
 for i, job in ipairs(KEYS) do
   local id, token = ARGV[1 + i * 2], ARGV[2 + i * 2]
-  if redis.call('EXISTS', job) == 1 then
+  local lock = redis.call('GET', job .. ':lock')
+  local last = redis.call('HGET', job, '${FIELD.token}') == token
+  if (lock == token or last) and redis.call('EXISTS', job) == 1 then
     redis.call('HSET', job, '${FIELD.lease}', ARGV[1])
     local queue = string.sub(job, 1, #job - #id)
-    local lock = redis.call('GET', job .. ':lock')
-    if lock == token or (not lock and redis.call('HGET', job, '${FIELD.token}') == token and redis.call('LPOS', queue .. 'active', id)) then
+    if lock == token or (not lock and redis.call('LPOS', queue .. 'active', id)) then
       redis.call('SET', job .. ':lock', token, 'PX', ARGV[2])
       redis.call('SREM', queue .. 'stalled', id)
     end
@@ -411,11 +415,16 @@ local removed, at = 0, 2
 while at <= #ARGV do
   local mark, token, count = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   redis.call('SET', mark, 1, 'EX', ARGV[1])
-  for i = at + 3, at + count * 4, 4 do
+  -- Last added first: BullMQ pushes a waiting job at the head of its list, so that each LREM finds its job there (in
+  -- the order added, each scanned past every later one: 100,000 tasks kept Redis busy for minutes).
+  for i = at + count * 4 - 1, at + 3, -4 do
     local queue, id, key, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     local job = queue .. id
     local gone
-    if kind == 'held' then
+    if redis.call('EXISTS', job) == 0 then
+      -- Never written (a later chunk not sent), or gone already.
+      gone = false
+    elseif kind == 'held' then
       gone = redis.call('HGET', job, '${FIELD.added}') == token and redis.call('ZREM', queue .. '${HELD}', id) == 1
     else
       gone = redis.call('LREM', queue .. 'wait', 1, id) == 1 or redis.call('ZREM', queue .. 'delayed', id) == 1

@@ -72,6 +72,10 @@ const HOUR = 60 * 60_000;
 const NEVER_SENT = /Stream isn't writeable/;
 /** At most this many lapsed holds (and running jobs looked at) per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
 const SWEEP_BATCH = 1000;
+/** At most this many ready tasks added by one addBulk (a pipeline of one script per job): some half a second's work for Redis. */
+const READY_CHUNK = 5_000;
+/** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
+const RENEW_CHUNK = 10_000;
 /** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
 const RECOVERY_LOCK_MS = 30_000;
 
@@ -186,13 +190,21 @@ export class BullmqStore implements TaskStore {
       if (taken === -1) throw new StoreUnavailable(this.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));
       if (taken !== 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
       const byName = new Map<string, NewTask[]>();
-      for (const task of ready) byName.set(task.name, [...(byName.get(task.name) ?? []), task]);
-      const added = await this.#undoneIfLost(token, held, ready, Promise.all([...byName].map(([name, list]) => this.#queue(name).addBulk(list.map((task) => ({
-        name, data: jobData(task, owner, this.#nextSeq()), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted),
-      }))))));
+      for (const task of ready) {
+        const list = byName.get(task.name);
+        if (list === undefined) byName.set(task.name, [task]);
+        else list.push(task);
+      }
       const idOf = new Map<NewTask, string>();
       held.forEach((task, i) => idOf.set(task, String(heldIds[i])));
-      [...byName.values()].forEach((list, i) => list.forEach((task, j) => idOf.set(task, added[i]![j]!.id!)));
+      // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
+      // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
+      // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
+      const adds = Promise.allSettled([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf))).then((settled) => {
+        const failed = settled.find((each) => each.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+      });
+      await this.#undoneIfLost(token, held, ready, adds, true);
       return tasks.map((task): AddResult => {
         const id = idOf.get(sameKeyAs.get(task) ?? task)!;
         if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
@@ -203,20 +215,36 @@ export class BullmqStore implements TaskStore {
 
   /**
    * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
-   * or its connection lost with it in flight. One that never left (Redis away, the connection not writable) is not,
-   * nor one Redis refused (out of memory, read-only, loading): its reply says it wrote nothing. Undone, every request
+   * or its connection lost with it in flight; `always`: whatever the failure (a write that is not one transaction).
+   * One that never left (Redis away, the connection not writable) is not, nor one Redis refused (out of memory,
+   * read-only, loading): its reply says it wrote nothing. Undone, every request
    * refused while Redis was full was kept in memory and sent as an undo, refused too, until Redis had room again.
    */
-  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>): Promise<T> {
+  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>, always = false): Promise<T> {
     try {
       return await write;
     } catch (error) {
-      if (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message)) {
+      if (always || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
         const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
         // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
         if (!kept) throw notUndone(error as Error);
       }
       throw error;
+    }
+  }
+
+  /**
+   * A name's ready tasks as BullMQ jobs, in addBulk calls of at most READY_CHUNK, one after another, each job's id (a
+   * key's pending task's, for a duplicate) into `idOf`. One call for 100,000 tasks (a burst of enqueues in one turn)
+   * kept Redis busy past the command timeout of its last scripts: every task refused.
+   */
+  async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>): Promise<void> {
+    for (let from = 0; from < list.length; from += READY_CHUNK) {
+      const chunk = list.slice(from, from + READY_CHUNK);
+      const jobs = await this.#queue(name).addBulk(chunk.map((task) => ({
+        name, data: jobData(task, owner, this.#nextSeq()), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted),
+      })));
+      chunk.forEach((task, i) => idOf.set(task, jobs[i]!.id!));
     }
   }
 
@@ -479,8 +507,14 @@ export class BullmqStore implements TaskStore {
         }
       }
       if (keys.length > 0) renewals.push(runScript(client, 'renew', keys, [lease, duration, ...claims]));
-      // A hold's lease is its score among the holds: one ZADD per name, XX so that a hold recovered or released meanwhile stays gone.
-      for (const [name, pairs] of holds) renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs));
+      // A hold's lease is its score among the holds: a ZADD per name and chunk, XX so that a hold recovered or released
+      // meanwhile stays gone. In chunks: a name's every pair spread as one call's arguments passed the engine's limit
+      // (a RangeError, the heartbeat lost) at some 62,000 holds.
+      for (const [name, pairs] of holds) {
+        for (let from = 0; from < pairs.length; from += RENEW_CHUNK * 2) {
+          renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs.slice(from, from + RENEW_CHUNK * 2)));
+        }
+      }
       await Promise.all(renewals);
     });
   }

@@ -48,7 +48,8 @@ export class Output {
 
   /** Rows as columns aligned with spaces; the first row is the header. */
   table(rows: string[][], numeric: ReadonlySet<number> = new Set()): void {
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => visibleLength(row[i] ?? ''))));
+    // A loop, not Math.max(...): `coda tasks list --limit` past some 125,000 rows passed the engine's limit on arguments.
+    const widths = rows[0]!.map((_, i) => rows.reduce((widest, row) => Math.max(widest, visibleLength(row[i] ?? '')), 0));
     rows.forEach((row, r) => {
       const cells = row.map((cell, i) => {
         const pad = ' '.repeat(widths[i]! - visibleLength(cell));

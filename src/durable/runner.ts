@@ -81,6 +81,12 @@ export class Runner {
   #claiming = false;
   /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
   #reserved = 0;
+  /**
+   * Attempts past their timeout whose task still runs (it ignores its signal): their end is recorded (retried by the
+   * policy), their slot kept until they settle. Freed at the timeout, each retry of a hanging task started another
+   * that never ended, without bound.
+   */
+  #overdue = 0;
   #claimAgain = false;
   /** An attempt's end asked for a claim that the next completion's write carries (see #ended). */
   #claimOnFlush = false;
@@ -178,7 +184,7 @@ export class Runner {
 
   /** Attempts this process may still start: its concurrency, less those running and those claims under way may start. */
   #room(): number {
-    return this.#settings.concurrency - this.#running.size - this.#reserved;
+    return this.#settings.concurrency - this.#running.size - this.#reserved - this.#overdue;
   }
 
   /** Claims and starts what is ready, now (tasks this process just released, a retry that came due). */
@@ -245,24 +251,37 @@ export class Runner {
       });
     };
     this.#ends.set(attempt, end);
-    // A task that ignores its signal still ends its attempt at the timeout (#ended takes the first end only).
+    // A task that ignores its signal still ends its attempt at the timeout (#ended takes the first end only), and keeps
+    // its slot until it settles.
+    let overdue: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
       attempt.abort(error);
+      this.#overdue++;
+      overdue = setTimeout(() => this.#warnOverdue(stored), OVERDUE_WARN_MS).unref();
       end(error);
     }, stored.timeoutMs);
+    const settled = (error: unknown): void => {
+      clearTimeout(timer);
+      end(error);
+      if (overdue === undefined) return;
+      clearTimeout(overdue);
+      this.#overdue--;
+      this.wake();
+    };
     const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, attempt));
     const { tracer } = this.#settings;
     if (tracer !== undefined) attempt.span = tracer.startAttempt(stored);
     (attempt.span === undefined ? begin() : attempt.span.run(begin, undefined)).then(
-      () => {
-        clearTimeout(timer);
-        end(undefined);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        end(error ?? new Error(`rejected with ${String(error)}`));
-      },
+      () => settled(undefined),
+      (error: unknown) => settled(error ?? new Error(`rejected with ${String(error)}`)),
+    );
+  }
+
+  #warnOverdue({ id, name, attempt, timeoutMs, request }: StoredTask): void {
+    this.#settings.logger.warn(
+      { taskId: id, task: name, attempt, requestId: request?.id },
+      `durable task ${name} attempt ${attempt} did not stop at its timeout (${timeoutMs} ms): it ignores ctx.signal, and keeps one of this process's ${this.#settings.concurrency} slots until it settles (${this.#overdue} such now)`,
     );
   }
 
@@ -509,5 +528,7 @@ export class Runner {
   }
 }
 
+/** How long after its timeout an attempt that has not settled is logged as ignoring its signal. */
+const OVERDUE_WARN_MS = 1000;
 /** How long after its deadline shutdown waits for the store to take back what it aborted and what completed. */
 const STORE_GRACE_MS = 1000;

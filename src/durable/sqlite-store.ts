@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { kStorePath } from '../symbols.js';
@@ -51,6 +52,8 @@ export function sqliteStore(options: SqliteStoreOptions): TaskStore {
 
 /** Completed tasks a prune removes per transaction: a few milliseconds' work. */
 const PRUNE_BATCH = 1000;
+/** The longest wait between two tries of a call another process's lock refuses (SQLite's own handler waits up to 100 ms). */
+const MAX_LOCK_POLL_MS = 25;
 const SYNCHRONOUS = ['NORMAL', 'FULL'];
 /** `PRAGMA synchronous` answers with a number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -64,6 +67,10 @@ export class SqliteStore implements TaskStore {
   #statements: Statements | undefined;
   /** The file the connection has open (undefined for `:memory:`): `add()` checks that the path still names it. */
   #file: string | undefined;
+  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkWal). */
+  #wal: string | undefined;
+  /** A reconnection (#reconnect) failed: the next call connects again. */
+  #lost = false;
   #Database: typeof DatabaseSync | undefined;
   /**
    * The held tasks this store added and has not yet seen released, as added:
@@ -93,32 +100,26 @@ export class SqliteStore implements TaskStore {
     if (this.#db !== undefined) return;
     // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
     this.#Database ??= (await import('node:sqlite')).DatabaseSync;
-    // Processes opening one file at once (a cluster's workers starting) race for WAL mode and the schema, and SQLite
-    // may answer BUSY there without waiting on its busy handler: opening is tried again, until the busy timeout.
-    const until = performance.now() + this.#busyTimeoutMs;
-    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-      try {
-        this.#connect(this.#Database);
-        return;
-      } catch (error) {
-        if (!(error instanceof StoreUnavailable && isBusy(error.cause)) || performance.now() + wait > until) throw error;
-        await delay(wait);
-      }
-    }
+    // Processes opening one file at once (a cluster's workers starting) race for WAL mode and the schema: opening is
+    // tried again while another holds the lock, until the busy timeout.
+    const Database = this.#Database;
+    await this.#whenFree(() => this.#connect(Database));
   }
 
   #connect(Database: typeof DatabaseSync): void {
     let db: DatabaseSync | undefined;
     try {
       db = new Database(this.#path, { enableForeignKeyConstraints: false });
-      // The busy timeout first: the pragmas and schema below may wait for another process's lock.
-      db.exec(`PRAGMA busy_timeout = ${Math.round(this.#busyTimeoutMs)}`);
+      // No wait inside SQLite's calls, which would block the event loop: a lock another process holds is waited for by
+      // timers (the open's loop above, #whenFree's), up to busyTimeoutMs.
+      db.exec('PRAGMA busy_timeout = 0');
       if (this.#path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
       db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
       ensureSchema(db, this.description);
       this.#statements = prepareStatements(db);
       this.#db = db;
       this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
+      this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
     } catch (error) {
       db?.close();
       const folder = db === undefined ? missingFolder(this.#path) : undefined;
@@ -134,12 +135,13 @@ export class SqliteStore implements TaskStore {
 
   /** The settings in force on this store's connection, as SQLite reports them. */
   settings(): { journalMode: string; synchronous: string; busyTimeoutMs: number; foreignKeys: boolean; schemaVersion: number } {
-    return this.#read(() => {
+    return this.#readNow(() => {
       const pragma = (name: string): unknown => Object.values(this.#db!.prepare(`PRAGMA ${name}`).get()!)[0];
       return {
         journalMode: String(pragma('journal_mode')),
         synchronous: SYNCHRONOUS_NAMES[Number(pragma('synchronous'))]!,
-        busyTimeoutMs: Number(pragma('busy_timeout')),
+        // The store's own wait for a lock (SQLite's is 0: see #connect).
+        busyTimeoutMs: this.#busyTimeoutMs,
         foreignKeys: pragma('foreign_keys') === 1,
         schemaVersion: Number(pragma('user_version')),
       };
@@ -153,7 +155,7 @@ export class SqliteStore implements TaskStore {
     if (tasks.length === 0) return [];
     this.#checkFile();
     const createdAt = Date.now();
-    const results = this.#write((s) => tasks.map((task): AddResult => {
+    const results = await this.#write((s) => tasks.map((task): AddResult => {
       if (task.key !== null) {
         const pending = s.keyHolder.get(task.key);
         if (pending !== undefined) return { id: pending.id as string, duplicate: true };
@@ -215,8 +217,8 @@ export class SqliteStore implements TaskStore {
       const room = roomOf(s, names, concurrency);
       let due: DueRow[];
       if (ids === undefined) {
-        due = [];
-        for (const [name, left] of room) if (left > 0) due.push(...(rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[]));
+        // Concatenated, not pushed as spread arguments: a name's rows past some 125,000 (a runner with that much room) threw a RangeError.
+        due = [...room].flatMap(([name, left]) => (left > 0 ? rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[] : []));
       } else {
         due = (rowsOf(s.dueAmong.all(JSON.stringify(ids), now)) as DueRow[]).filter((row) => room.has(row[1]));
       }
@@ -235,23 +237,23 @@ export class SqliteStore implements TaskStore {
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
     checkTime('heartbeat(): leaseUntil', leaseUntil);
     if (ids.length === 0) return;
-    this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
+    await this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
   }
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
     if (ids.length === 0) return;
-    this.#write((s) => s.complete.run(now, JSON.stringify(ids), owner));
+    await this.#write((s) => s.complete.run(now, JSON.stringify(ids), owner));
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
     checkAttemptError(error);
     if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
-    this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner));
+    await this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner));
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
     if (ids.length === 0) return;
-    this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
+    await this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
   }
 
   async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
@@ -341,9 +343,9 @@ export class SqliteStore implements TaskStore {
   async prune(before: number): Promise<number> {
     checkTime('prune(): before', before);
     let pruned = 0;
-    for (const name of this.#read((s) => namesFrom(s.completedNameAfter))) {
+    for (const name of await this.#read((s) => namesFrom(s.completedNameAfter))) {
       for (;;) {
-        const removed = this.#write((s) => Number(s.prune.run(name, before, PRUNE_BATCH).changes));
+        const removed = await this.#write((s) => Number(s.prune.run(name, before, PRUNE_BATCH).changes));
         pruned += removed;
         if (removed < PRUNE_BATCH) break;
         await setImmediate();
@@ -355,6 +357,7 @@ export class SqliteStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    this.#lost = false;
     const db = this.#db;
     this.#db = undefined;
     this.#statements = undefined;
@@ -371,24 +374,91 @@ export class SqliteStore implements TaskStore {
    * goes on in that copy.
    */
   #checkFile(): void {
-    if (this.#file === undefined) return;
+    // Not connected (a reconnection to try again): #opened's to do.
+    if (this.#file === undefined || this.#db === undefined) return;
     const now = fileIdentity(this.#path);
     if (now === this.#file) return;
+    if (now !== undefined) this.#checkReplaced();
     const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-    if (now !== undefined) throw new StoreUnavailable(this.description, new Error(moved));
     const db = this.#db!;
     try {
       db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
     } catch (error) {
       throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
     }
-    this.#db = this.#statements = undefined;
-    db.close();
-    this.#connect(this.#Database!);
+    this.#reconnect(db);
   }
 
-  /** One transaction: committed whole, or rolled back whole on any error. */
-  #write<T>(work: (statements: Statements) => T): T {
+  /**
+   * A file replaced under an open connection (another moved onto its path: a backup restored while the process
+   * runs) still takes writes, into the old file, and its WAL, still at the path, then stood for the new file's
+   * pages: a process opening the path read the old file's pages over the new one (its tasks, or a corrupt file). So
+   * nothing more is written to the old file: every write is refused, saying so, the WAL emptied first (its commits
+   * into the old file), so that the new file opens as it is.
+   */
+  #checkReplaced(): void {
+    if (this.#file === undefined || this.#db === undefined) return;
+    const now = fileIdentity(this.#path);
+    if (now === undefined || now === this.#file) return;
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    throw new StoreUnavailable(this.description, new Error(`its file ${this.#path} was replaced by another since the store opened it: nothing more is written to the one it opened (restart this process to use the new one)`));
+  }
+
+  /**
+   * A WAL file removed under an open connection (a cleanup of "temporary" files) still takes its commits, into an
+   * inode no other process sees: a process opening the file then failed with "disk I/O error", and the commits since
+   * the last checkpoint were lost once this one died. So each write first checks that the WAL is still there; if not,
+   * every commit in it is moved into the database file (a checkpoint) and the connection opened anew, with a new WAL.
+   * A WAL another process has made since cannot be joined safely: writes are refused, saying to restart.
+   */
+  #checkWal(): void {
+    if (this.#wal === undefined || this.#db === undefined) return;
+    const now = fileIdentity(`${this.#path}-wal`);
+    // The database file gone too (its folder removed): #checkFile's to handle, at the next registration.
+    if (now === this.#wal || fileIdentity(this.#path) !== this.#file) return;
+    const removed = `its WAL file ${this.#path}-wal was removed while the store had it open`;
+    // An empty one is another process's failed open (it found the shared memory naming frames of the WAL gone).
+    if (now !== undefined && statSync(`${this.#path}-wal`).size > 0) {
+      throw new StoreUnavailable(this.description, new Error(`${removed}, and another process writes a new one since: restart this process`));
+    }
+    const db = this.#db;
+    const [busy] = Object.values(db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!) as number[];
+    if (busy !== 0) throw new StoreUnavailable(this.description, new Error(`${removed}, and its commits cannot be moved into the file while other processes read it: restart every process on the file`));
+    this.#reconnect(db);
+  }
+
+  /** One transaction, once the write lock is free (see #whenFree). */
+  #write<T>(work: (statements: Statements) => T): Promise<T> {
+    return this.#whenFree(() => this.#transaction(work));
+  }
+
+  /** A read, once no lock stops it (in WAL mode readers rarely wait: another process's recovery of the file, say). */
+  #read<T>(work: (statements: Statements) => T): Promise<T> {
+    return this.#whenFree(() => this.#readNow(work));
+  }
+
+  /**
+   * A call tried again, by timers, while another process's lock refuses it (SQLITE_BUSY), up to busyTimeoutMs; then
+   * its StoreUnavailable. SQLite's own busy handler sleeps inside the call: it froze this process's event loop (every
+   * request, every timer) for as long as another process kept the lock, up to the busy timeout.
+   */
+  async #whenFree<T>(call: () => T): Promise<T> {
+    const until = performance.now() + this.#busyTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, MAX_LOCK_POLL_MS)) {
+      try {
+        return call();
+      } catch (error) {
+        // A write refused is rolled back whole: tried again from its start.
+        if (!(error instanceof StoreUnavailable && isBusy(error.cause)) || performance.now() + wait > until) throw error;
+        await delay(wait);
+      }
+    }
+  }
+
+  /** Committed whole, or rolled back whole on any error. */
+  #transaction<T>(work: (statements: Statements) => T): T {
+    this.#checkReplaced();
+    this.#checkWal();
     const s = this.#opened();
     try {
       s.begin.run();
@@ -409,7 +479,7 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  #read<T>(work: (statements: Statements) => T): T {
+  #readNow<T>(work: (statements: Statements) => T): T {
     const s = this.#opened();
     try {
       return work(s);
@@ -418,7 +488,21 @@ export class SqliteStore implements TaskStore {
     }
   }
 
+  /** Closes `db` and connects anew (#checkFile, #checkWal); should that fail, the next call tries again (#opened). */
+  #reconnect(db: DatabaseSync): void {
+    this.#db = this.#statements = undefined;
+    db.close();
+    this.#lost = true;
+    this.#connect(this.#Database!);
+    this.#lost = false;
+  }
+
   #opened(): Statements {
+    // A reconnection that failed (a lock, a folder not back yet) is tried again: it left the store closed for good.
+    if (this.#lost) {
+      this.#connect(this.#Database!);
+      this.#lost = false;
+    }
     if (this.#statements === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
     return this.#statements;
   }

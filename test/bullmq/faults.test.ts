@@ -16,7 +16,7 @@ import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 
@@ -211,6 +211,26 @@ test('a registration that reaches Redis only after its undo (a frozen Redis waki
   assert.deepEqual(await store.add([heldTask('late-2', 'user-1')], 'web', now + 30_000), [{ id: 'late-2', duplicate: false }], 'the key is free');
 });
 
+test('the undo of a registration of 100,000 ready tasks still waiting takes Redis moments, not minutes (Redis busy for all its clients meanwhile): each job is found at the head of its list', { timeout: 60_000, skip: missing }, async (t) => {
+  // A Redis of its own, without persistence: before the fix it stayed busy running the undo for many minutes.
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const prefix = 'undo-flood';
+  const store = bullmqStore({ connection: { port: redis.port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const tasks = Array.from({ length: 100_000 }, (_, i) => ({ ...heldTask(`flood-${i}`), held: false }));
+  await store.add(tasks, 'web', Date.now() + 30_000);
+  // The registration as a timed-out one is undone (see Undos): every task, in the order added, and one never written.
+  const client = new Redis({ port: redis.port });
+  t.after(() => client.disconnect());
+  defineScripts(client);
+  const undos = new Undos(client, prefix);
+  undos.add(randomUUID(), [...tasks, heldTask('never-written')].map(({ id, key, held }) => ({ queue: `${prefix}:record:`, id, key, held })));
+  assert.deepEqual(await undos.close(performance.now() + 20_000), [], 'the undo taken within 20 s');
+  assert.deepEqual([await client.llen(`${prefix}:record:wait`), await client.exists(`${prefix}:record:flood-0`, `${prefix}:record:flood-99999`)], [0, 0]);
+});
+
 test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections cut, and its error says what it gave up', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = 'frozen-close';
   const store = bullmqStore({ connection: { port: server().port }, prefix });
@@ -301,6 +321,30 @@ test('a registration Redis refused as out of memory is not undone: Redis answere
     await admin.config('SET', 'maxmemory', '0');
   }
   assert.deepEqual(await admin.keys('out-of-memory:*'), [], 'no undo mark, nothing else');
+});
+
+test('ready tasks Redis refused as out of memory halfway through their registration (BullMQ adds them one script each, not as one transaction) are undone once it has room: none of them runs', { timeout: 30_000, skip: missing }, async (t) => {
+  const admin = new Redis({ port: server().port });
+  t.after(() => admin.disconnect());
+  const prefix = 'oom-halfway';
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  const now = Date.now();
+  // Room for a few of these, not all: each is some 200 kB.
+  const payload = JSON.stringify({ blob: 'x'.repeat(200_000) });
+  const tasks = Array.from({ length: 20 }, (_, i): NewTask => ({ ...heldTask(`half-${i}`), held: false, payload }));
+  const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+  try {
+    await assert.rejects(store.add(tasks, 'web', now + 30_000), (error: unknown) => error instanceof StoreUnavailable && /OOM command not allowed/.test(error.message));
+    const written = (await admin.lrange(`${prefix}:record:wait`, 0, -1)).length;
+    assert.ok(written > 0 && written < tasks.length, `written halfway: ${written} of ${tasks.length}`);
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+  }
+  // The undo, refused while Redis was full, is taken once it has room (close() waits for it).
+  await store.close();
+  assert.deepEqual(await admin.lrange(`${prefix}:record:wait`, 0, -1), [], 'none of the registration\'s tasks left to run');
 });
 
 test('a worker whose Redis has gone away logs the outage once, not a line per sweep: its heartbeat, with nothing to renew, is not taken for Redis being back', { timeout: 30_000, skip: missing }, async () => {

@@ -166,6 +166,13 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual({ held, ready }, { held: 10_000, ready: 10_000 });
       });
 
+      test('a batch of 100,000 ready tasks of one name (a flood of enqueues in one turn) is journaled whole, in seconds', { timeout: 120_000 }, async () => {
+        const tasks = Array.from({ length: 100_000 }, () => newTask());
+        const added = await store.add(tasks, OWNER, LEASE);
+        assert.deepEqual(added.at(-1), { id: tasks.at(-1)!.id, duplicate: false });
+        assert.equal((await store.stats(T0)).byName[NAME]!.ready, tasks.length);
+      });
+
       test('a held task is owned by the owner until the lease', async () => {
         const task = newTask({ held: true });
         await store.add([task], OWNER, LEASE);
@@ -526,6 +533,14 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         await store.heartbeat(OWNER, LEASE + 90_000, []);
         assert.equal((await store.get(held.id))?.leaseUntil, LEASE + 60_000, 'no ids: nothing renewed');
       });
+
+      test('heartbeat renews 70,000 holds of one name in one call (a BullMQ renewal spread them as one call\'s arguments: a RangeError past some 62,000)', { timeout: 120_000 }, async () => {
+        const tasks = Array.from({ length: 70_000 }, () => newTask({ held: true }));
+        for (let from = 0; from < tasks.length; from += 10_000) await store.add(tasks.slice(from, from + 10_000), OWNER, LEASE);
+        await store.heartbeat(OWNER, LEASE + 60_000, idsOf(tasks));
+        for (const { id } of [tasks[0]!, tasks[35_000]!, tasks.at(-1)!]) assert.equal((await store.get(id))?.leaseUntil, LEASE + 60_000);
+        assert.deepEqual(await store.recover(LEASE + 1, notRandom), { held: 0, running: 0 }, 'every hold renewed');
+      });
     });
 
     describe('complete', () => {
@@ -551,6 +566,29 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         await store.recover(LEASE + 1, notRandom);
         await store.complete([task.id], OWNER, LEASE + 2);
         assert.equal((await assertTask(store, task.id, { state: 'ready' })).errors.length, 1);
+      });
+    });
+
+    describe('a paused process (fenced ends)', () => {
+      test('an owner paused past its lease, its task recovered and run by another process: its late heartbeat, completion and failure change nothing of the other\'s claim; the end is recorded once', async (t) => {
+        const second = await reopen(t);
+        if (second === null) return;
+        const task = newTask({ backoff: { type: 'fixed', delayMs: 1000, jitter: 0 } });
+        await store.add([task], OWNER, LEASE);
+        await claim(store, { ids: [task.id] });
+        // The other process finds the lease run out, charges the stall, and claims the retry once it is due.
+        assert.deepEqual(await second.recover(LEASE + 1, notRandom), { held: 0, running: 1 });
+        const retryAt = LEASE + 1001;
+        const theirs = await claim(second, { owner: OTHER, now: retryAt, leaseUntil: retryAt + 30_000 });
+        assert.deepEqual(idsOf(theirs), [task.id]);
+        // The paused owner wakes up: a heartbeat, then its attempt's end, each written as if it still had the task.
+        await store.heartbeat(OWNER, retryAt + 90_000, [task.id]);
+        await store.complete([task.id], OWNER, retryAt + 5);
+        await store.fail(task.id, OWNER, attemptError(1, retryAt + 6), null);
+        await assertTask(second, task.id, { state: 'running', owner: OTHER, leaseUntil: retryAt + 30_000, attempt: 2, finishedAt: null });
+        await second.complete([task.id], OTHER, retryAt + 10);
+        const ended = await assertTask(second, task.id, { state: 'completed', finishedAt: retryAt + 10, owner: null, leaseUntil: null });
+        assert.deepEqual(ended.errors.map(({ attempt, message }) => [attempt, message.split(':')[0]]), [[1, 'stalled']], 'the stall only: no error of the paused owner');
       });
     });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -160,6 +160,30 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
       other.close();
       await store.close();
     }
+  });
+
+  test('waiting for another process\'s write lock does not block the event loop: timers run while the write waits, and it lands once the lock is let go', { timeout: 30_000 }, async (t) => {
+    const file = newFile();
+    const store = await opened({ path: file, busyTimeoutMs: 10_000 });
+    t.after(() => store.close());
+    const locker = spawn(process.execPath, [fileURLToPath(new URL('fixtures/locker.ts', import.meta.url)), file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => locker.kill('SIGKILL'));
+    const exited = once(locker, 'exit');
+    const lines = createInterface({ input: locker.stdout! })[Symbol.asyncIterator]();
+    assert.equal((await lines.next()).value, 'locked');
+    let settled = false;
+    const adding = store.add([task({ id: 'waited' })], 'p', 1).finally(() => {
+      settled = true;
+    });
+    // A timer due long before the busy timeout: a store that waited synchronously ran it only once the add had failed.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false, 'the timer ran while the add waited for the lock');
+    assert.equal(await store.get('waited'), null, 'reads go on meanwhile');
+    locker.stdin!.write('release\n');
+    await adding;
+    assert.equal((await store.get('waited'))?.state, 'ready');
+    const [code] = await exited;
+    assert.equal(code, 0);
   });
 
   test('a release refused (the file locked) and written again: its tasks are released ready, with their outcome, and a claim runs them; none is lost or claimed twice', async () => {
@@ -373,3 +397,85 @@ function claimer(file: string, owner: string) {
   })();
   return { child, ready, claimed };
 }
+
+test('a claim of 130,000 due tasks in one call (a runner with that much room) claims them all: their rows were spread as one call\'s arguments, a RangeError past some 125,000', { timeout: 60_000 }, async () => {
+  const store = await opened({ path: ':memory:' });
+  try {
+    const tasks = Array.from({ length: 130_000 }, () => task({ name: 'flood' }));
+    for (let i = 0; i < tasks.length; i += 10_000) await store.add(tasks.slice(i, i + 10_000), 'p', 1);
+    const claimed = await store.claim({ owner: 'w', names: ['flood'], concurrency: {}, limit: 200_000, now: 1, leaseUntil: 100 });
+    assert.equal(claimed.length, tasks.length);
+  } finally {
+    await store.close();
+  }
+});
+
+test('the WAL file removed while the store is open: its next write moves every commit into the file and goes on with a new WAL; another process (or a restart) opens the file and finds every task', async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  try {
+    await store.add([task({ id: 'before' })], 'p', 1);
+    rmSync(`${file}-wal`);
+    // A process starting meanwhile fails to open it (the shared memory names frames of the WAL gone), leaving an empty WAL.
+    await rejectsUnavailable(opened({ path: file }), file, /disk I\/O error/);
+    await store.add([task({ id: 'after' })], 'p', 1);
+    const other = await opened({ path: file });
+    try {
+      assert.deepEqual((await other.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+      await other.add([task({ id: 'from-other' })], 'q', 1);
+      assert.equal((await store.get('from-other'))?.state, 'ready', 'both processes on one WAL again');
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await store.close();
+  }
+  // And once every process is gone, the file alone holds them all.
+  const reader = new DatabaseSync(file, { readOnly: true });
+  try {
+    assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, 3);
+  } finally {
+    reader.close();
+  }
+});
+
+test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
+  const folder = mkdtempSync(path.join(dir, 'locked-folder-'));
+  const file = path.join(folder, 'tasks.db');
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'before' })], 'p', 1);
+  rmSync(`${file}-wal`);
+  // A folder that takes no new file (root ignores its mode: made immutable instead).
+  const undo = makeReadOnly(t, folder, { folder: true });
+  if (undo === null) return;
+  try {
+    await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /unable to open database file/);
+  } finally {
+    undo();
+  }
+  // It used to say "the store is not open" from here on, until the process restarted.
+  await store.add([task({ id: 'after' })], 'p', 1);
+  assert.deepEqual((await store.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+});
+
+test('the file replaced by another while the store is open (a backup moved onto its path): writes are refused saying so, and a process opening the path finds the new file as it is, not the old one\'s pages over it', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'old-1' }), task({ id: 'old-2' })], 'p', 1);
+  const backup = newFile();
+  const restored = await opened({ path: backup });
+  await restored.add([task({ id: 'restored' })], 'p', 1);
+  await restored.close();
+  renameSync(backup, file);
+  const replaced = /its file .* was replaced by another since the store opened it: nothing more is written to the one it opened \(restart this process to use the new one\)/;
+  await rejectsUnavailable(store.claim({ owner: 'w', names: ['race'], concurrency: {}, limit: 10, now: 1, leaseUntil: 100 }), file, replaced);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, replaced);
+  const other = await opened({ path: file });
+  try {
+    assert.deepEqual((await other.list({})).map(({ id }) => id), ['restored']);
+  } finally {
+    await other.close();
+  }
+});

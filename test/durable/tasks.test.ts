@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
   after, createApp, get, HttpResponse, include, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, task, type TaskContext,
@@ -542,6 +546,42 @@ test('a store locked past its busy timeout: the request gets 503 with Retry-Afte
   }
 });
 
+test('another process holding the store\'s write lock: other requests are served while a registration waits for it, and that request is answered once the lock is let go, its task run', { timeout: 30_000 }, async (t) => {
+  const file = tempFile(t);
+  const ran = deferred();
+  const noted = task('noted', () => ran.resolve());
+  const adding = deferred();
+  const store = intercepting(sqliteStore({ path: file, busyTimeoutMs: 10_000 }), 'add', (add, args) => {
+    adding.resolve();
+    return add(...args);
+  });
+  const app = createApp({
+    tasks: { definitions: [noted], store },
+    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {})), get('/ping', () => new HttpResponse('pong'))],
+  });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  const locker = spawn(process.execPath, [fileURLToPath(new URL('fixtures/locker.ts', import.meta.url)), file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => locker.kill('SIGKILL'));
+  const exited = once(locker, 'exit');
+  assert.equal((await createInterface({ input: locker.stdout! })[Symbol.asyncIterator]().next()).value, 'locked');
+  let answered = false;
+  const saving = fetch(`${server.url}/notes`, { method: 'POST' }).then((res) => {
+    answered = true;
+    return res;
+  });
+  await adding.promise;
+  // Served while the registration waits: a store waiting in SQLite's busy handler froze every request until its timeout.
+  const ping = await fetch(`${server.url}/ping`);
+  assert.equal(await ping.text(), 'pong');
+  assert.equal(answered, false, 'the registration still waits for the lock');
+  locker.stdin!.write('release\n');
+  const saved = await saving;
+  assert.equal(saved.status, 200);
+  await ran.promise;
+  assert.equal((await exited)[0], 0);
+});
+
 test('a store whose file has become read-only: the request gets 503 with Retry-After naming the store, and no task is half written', async (t) => {
   const file = tempFile(t);
   const noted = task('noted', () => {});
@@ -686,6 +726,51 @@ test('an attempt past its timeout is aborted through its signal and retried', as
   assert.equal(firstSignal?.aborted, true);
   assert.match(String((firstSignal?.reason as Error).message), /task slow timed out after 20 ms/);
   assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
+});
+
+test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency', async () => {
+  let running = 0;
+  let most = 0;
+  let hang = true;
+  const released = deferred();
+  const stuck = task('stuck', async () => {
+    running++;
+    most = Math.max(most, running);
+    try {
+      // Ignores ctx.signal: its timeout ends the attempt (retried), not the work.
+      if (hang) await released.promise;
+    } finally {
+      running--;
+    }
+  }, { timeoutMs: 20, attempts: 3, backoff: { type: 'fixed', delayMs: 1_000 } });
+  const warned = deferred<string>();
+  const logger = pino({ level: 'warn' }, new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      const { msg } = JSON.parse(chunk.toString()) as { msg: string };
+      if (/did not stop at its timeout/.test(msg)) warned.resolve(msg);
+      callback();
+    },
+  }));
+  const app = createApp({ logger, tasks: { definitions: [stuck], concurrency: 2 }, routes: [get('/', () => new HttpResponse('ok').after(stuck, {}))] });
+  await using client = createTestClient(app);
+  const timedOut = deferred();
+  const unobserve = app.tasks.observe(() => {
+    if (client.tasks.filter((record) => record.state === 'retrying').length === 2) timedOut.resolve();
+  });
+  for (let i = 0; i < 4; i++) assert.equal((await client.get('/')).status, 200);
+  await timedOut.promise;
+  // Both slots are held by attempts still running past their timeout: nothing more starts, retries included.
+  await client.settle();
+  unobserve();
+  assert.deepEqual([running, most], [2, 2]);
+  const { ready, delayed } = await app.tasks.stats();
+  assert.deepEqual({ ready, delayed }, { ready: 2, delayed: 2 }, 'the two tasks never started, and the two retries, wait in the store');
+  assert.match(await warned.promise, /^durable task stuck attempt 1 did not stop at its timeout \(20 ms\): it ignores ctx\.signal, and keeps one of this process's 2 slots until it settles \(2 such now\)$/);
+  hang = false;
+  released.resolve();
+  await client.settle();
+  assert.equal(most, 2, 'never more than tasks.concurrency at once');
+  assert.deepEqual(client.tasks.map((record) => record.state).sort(), ['completed', 'completed', 'completed', 'completed', 'retrying', 'retrying']);
 });
 
 test('shutdown: a running durable task is aborted at the deadline and left in the store; the next start runs it, the attempt not counted', async (t) => {

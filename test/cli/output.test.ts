@@ -1,0 +1,31 @@
+// The command line's output: tables aligned whatever their length.
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { Output } from '../../src/cli/output.js';
+
+/** An Output into memory, no colour; `lines()` what it wrote. */
+function captured(): { out: Output; lines: () => string[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return { out: new Output(stream, { NO_COLOR: '1' }), lines: () => chunks.join('').split('\n').slice(0, -1) };
+}
+
+test('a table is aligned by its widest cell; numeric columns to the right', () => {
+  const { out, lines } = captured();
+  out.table([['task', 'failed'], ['send-welcome', '3'], ['all', '12']], new Set([1]));
+  assert.deepEqual(lines(), ['task          failed', 'send-welcome       3', 'all               12']);
+});
+
+test('a table of 130,000 rows (coda tasks list --limit 130000) is written: its widths were a spread past the engine\'s limit on arguments, a RangeError', () => {
+  const { out, lines } = captured();
+  out.table([['id', 'state'], ...Array.from({ length: 130_000 }, (_, i) => [`task-${i}`, 'ready'])]);
+  const written = lines();
+  assert.equal(written.length, 130_001);
+  assert.equal(written.at(-1), 'task-129999  ready');
+});
