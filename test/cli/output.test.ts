@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Output } from '../../src/cli/output.js';
 
-/** An Output into memory, no colour; `lines()` what it wrote. */
+/** An Output into memory; `lines()` what it wrote, without colour (FORCE_COLOR may be set around the tests). */
 function captured(): { out: Output; lines: () => string[] } {
   const chunks: string[] = [];
   const stream = new Writable({
@@ -13,7 +13,7 @@ function captured(): { out: Output; lines: () => string[] } {
       done();
     },
   });
-  return { out: new Output(stream, { NO_COLOR: '1' }), lines: () => chunks.join('').split('\n').slice(0, -1) };
+  return { out: new Output(stream), lines: () => chunks.join('').replace(/\x1b\[[0-9;]*m/g, '').split('\n').slice(0, -1) };
 }
 
 test('a table is aligned by its widest cell; numeric columns to the right', () => {
