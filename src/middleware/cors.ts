@@ -4,6 +4,7 @@ import { HttpResponse } from '../http/response.js';
 import { addVary } from '../http/vary.js';
 import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
+import { isPromise } from '../util/is-promise.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 
 /** Which origins may read responses: a list, `'*'` (any, without credentials), or a function of the `Origin` header. */
@@ -102,8 +103,9 @@ class Cors implements MiddlewareHooks {
     const origin = request.headers.get('origin');
     if (origin === null) return false;
     const allowed = this.#allows(origin, request);
-    if (allowed instanceof Promise) {
-      return allowed.then((yes) => {
+    // Any thenable, as the pipeline accepts; wrapped so the callers chain on a native promise.
+    if (isPromise(allowed)) {
+      return Promise.resolve(allowed).then((yes) => {
         if (yes) response.headers.set('access-control-allow-origin', origin);
         return yes;
       });

@@ -136,6 +136,25 @@ describe('cors() with a function and fixed headers and methods', () => {
   });
 });
 
+describe('cors() with a function returning a thenable that is not a native Promise', () => {
+  const client = corsClient({
+    origins: (origin) => ({ then: (resolve: (yes: boolean) => void) => resolve(origin === APP_ORIGIN) }) as unknown as Promise<boolean>,
+    credentials: true,
+    exposeHeaders: ['X-Total'],
+  });
+
+  test('it is awaited like a promise: credentials and exposed headers come with Allow-Origin, and a preflight is answered', async () => {
+    const res = await client.get('/notes', { headers: { origin: APP_ORIGIN } });
+    assert.equal(res.headers.get('access-control-allow-origin'), APP_ORIGIN);
+    assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
+    assert.equal(res.headers.get('access-control-expose-headers'), 'X-Total');
+    const pre = await client.request('OPTIONS', '/notes', preflight(APP_ORIGIN));
+    assert.equal(pre.headers.get('access-control-allow-methods'), 'GET, HEAD, PUT, PATCH, POST, DELETE');
+    const denied = await client.get('/notes', { headers: { origin: 'https://x.example' } });
+    assert.equal(denied.headers.get('access-control-allow-origin'), null);
+  });
+});
+
 describe('cors() refuses bad configuration', () => {
   const cases: [CorsOptions, RegExp, string?][] = [
     [{ origins: '*', credentials: true }, /^cors\(\): origins '\*' with credentials: true is refused: browsers reject it, and answering every origin with credentials would let any site read your users' data; list the origins, or pass a function that checks them$/],
