@@ -1,10 +1,11 @@
 import type { HttpRequest } from '../http/request.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { kEntries } from '../symbols.js';
+import { isPromise } from '../util/is-promise.js';
 import { ownEntry } from './entries.js';
 
 /** Receives `{ request }` as each request the app admits starts, before any middleware; one that throws or rejects is logged. */
-export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | Promise<void>;
+export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | PromiseLike<void>;
 /** Receives `{ request, response, outcome }` (and the task's `signal`) after each response. */
 export type RequestFinishedReceiver = (event: AfterContext) => void | Promise<void>;
 
@@ -93,7 +94,8 @@ export function sendRequestStarted(request: HttpRequest, own: Signals): void {
 function callStarted(receiver: RequestStartedReceiver, request: HttpRequest): void {
   try {
     const result = receiver({ request });
-    if (result instanceof Promise) result.catch((error: unknown) => logReceiverFailure(request, receiver, error));
+    // Any thenable, as the pipeline accepts: a rejected one is reported like a throw.
+    if (isPromise(result)) result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error));
   } catch (error) {
     logReceiverFailure(request, receiver, error);
   }

@@ -323,6 +323,25 @@ test('all four ways end in one scheduler, in a documented order', async () => {
   }
 });
 
+test('signals: a requestStarted receiver returning a thenable that is not a native Promise and rejects is reported like one that throws', async () => {
+  const { logger, lines } = memoryLogger();
+  const disconnect = signals.requestStarted.connect(function thenableStart() {
+    const rejected = { then: (_resolve: unknown, reject: (error: Error) => void) => reject(new Error('thenable receiver broke')) };
+    return rejected as unknown as PromiseLike<void>;
+  });
+  try {
+    const app = createApp({ routes: [get('/x', () => new HttpResponse('x'))], logger });
+    const client = createTestClient(app);
+    assert.equal((await client.get('/x')).status, 200);
+    await client.settle();
+    const line = lines.find((l) => l.msg === 'a requestStarted receiver failed');
+    assert.equal(line?.receiver, 'thenableStart');
+    assert.match(String((line?.err as { message?: string } | undefined)?.message), /thenable receiver broke/);
+  } finally {
+    disconnect();
+  }
+});
+
 test('signals: receivers see request, response and outcome; a failing receiver is reported and the others still run', async () => {
   const { logger, lines } = memoryLogger();
   const started: string[] = [];
