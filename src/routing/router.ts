@@ -5,6 +5,7 @@ import { HttpResponse } from '../http/response.js';
 import type { Handler, Middleware, View } from '../pipeline/types.js';
 import type { ResolvedView } from '../pipeline/view-stage.js';
 import { kRouteTarget } from '../symbols.js';
+import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
 import { fillPath } from './reverse.js';
@@ -138,7 +139,7 @@ export class Router {
    */
   #asterisk(method: string): RouteTarget {
     if (method === 'OPTIONS') return this.#serverOptions;
-    throw new BadRequest(`the request target * (the server as a whole) is for OPTIONS only, not ${method}`);
+    throw new BadRequest(`the request target * (the server as a whole) is for OPTIONS only, not ${echo(method)}`);
   }
 
   /**
@@ -150,8 +151,8 @@ export class Router {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      if (allowed.length > 0) return new MethodNotAllowed(allowed, `method ${method} is not allowed for ${path}; allowed: ${allowed.join(', ')}`);
-      return new NotFound(`no route for ${method} ${path}`);
+      if (allowed.length > 0) return new MethodNotAllowed(allowed, `method ${echo(method)} is not allowed for ${echo(path)}; allowed: ${allowed.join(', ')}`);
+      return new NotFound(`no route for ${echo(method)} ${echo(path)}`);
     } finally {
       Error.stackTraceLimit = limit;
     }
@@ -227,8 +228,8 @@ function checkEscapes(path: string): void {
   try {
     decodeURIComponent(path);
   } catch {
-    throw new BadRequest(`invalid percent-encoding in path ${JSON.stringify(path)}`);
+    throw new BadRequest(`invalid percent-encoding in path ${JSON.stringify(echo(path))}`);
   }
   const control = ENCODED_CONTROL.exec(path);
-  if (control !== null) throw new BadRequest(`the path ${JSON.stringify(path)} holds a control character (${control[0]}), which no path may`);
+  if (control !== null) throw new BadRequest(`the path ${JSON.stringify(echo(path))} holds a control character (${control[0]}), which no path may`);
 }

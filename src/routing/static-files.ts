@@ -6,6 +6,7 @@ import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
 import { describe } from '../util/describe.js';
+import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
@@ -85,7 +86,8 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   async function serveFile(request: HttpRequest): Promise<HttpResponse> {
     const file = tail(request);
     checkPath(request.path, file);
-    if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${request.path}: a directory, and index is off`);
+    const shown = echo(request.path);
+    if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${shown}: a directory, and index is off`);
     const { send, typeOf } = await sender!;
     const ask = async (withRange: boolean): Promise<SendResult> => {
       const answer = await send(headersOnly(request, withRange), `/${file}`, sendOptions);
@@ -98,10 +100,10 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
     if (result.type === 'directory') return redirect(withSlash(request), 301);
     if (result.type !== 'file') throw sendError(request, result);
-    if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(request.path);
+    if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(shown);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
-    if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${request.path}: not a regular file`);
-    const fd = await openInside(result.metadata.path, root, request.path);
+    if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
+    const fd = await openInside(result.metadata.path, root, shown);
     const { statusCode: status, headers } = result;
     if (status === 304 || request.method === 'HEAD') {
       closeFile(fd);
@@ -175,7 +177,7 @@ function tail(request: HttpRequest): string {
  * and an encoded NUL never get here: the router refuses them.
  */
 function checkPath(full: string, file: string): void {
-  const shown = JSON.stringify(full);
+  const shown = JSON.stringify(echo(full));
   if (file.includes('\\') || ENCODED_SLASH.test(file)) {
     throw new BadRequest(`the path ${shown} holds a backslash or an encoded slash, which static files refuse`);
   }
@@ -222,13 +224,13 @@ function rangeStart(headers: Record<string, string>): number {
 
 /** The HttpError for what @fastify/send refused, with a message that names the path. */
 function sendError(request: HttpRequest, result: SendResult): Error {
-  const shown = request.path;
+  const shown = echo(request.path);
   switch (result.statusCode) {
     case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);
     case 403: return new PermissionDenied(`${shown} is not served`);
     case 404: return new NotFound(shown.endsWith('/') ? `no index file in ${shown}` : `no file at ${shown}`);
     case 412: return preconditionFailed(shown);
-    case 416: return new HttpError(416, `range ${request.headers.get('range')} is not satisfiable for ${shown}`, pickRange(result.headers));
+    case 416: return new HttpError(416, `range ${echo(request.headers.get('range') ?? '')} is not satisfiable for ${shown}`, pickRange(result.headers));
     default: return result.type === 'error' ? result.metadata.error : new Error(`static file ${shown}: status ${result.statusCode}`);
   }
 }

@@ -109,6 +109,13 @@ describe('matching', () => {
     assert.equal((await client.get('/users/7/extra')).status, 404);
   });
 
+  test('a 404 repeats at most 200 characters of the path, with an ellipsis', async () => {
+    const path = `/nope/${'x'.repeat(8000)}`;
+    const res = await client.get(path);
+    assert.equal(res.status, 404);
+    assert.equal(await res.text(), `no route for GET ${path.slice(0, 200)}…`);
+  });
+
   test('a miss\'s 404 or 405 is built without a stack (capturing one was most of a 404\'s cost), and Error.stackTraceLimit is left as it was', async () => {
     const errors: unknown[] = [];
     const paged = createApp({

@@ -129,6 +129,17 @@ describe('staticFiles()', () => {
     assert.equal(beyond.body.toString(), 'range bytes=500-600 is not satisfiable for /assets/hello.txt');
   });
 
+  test('a 416 or 404 repeats at most 200 characters of the Range or path the client sent, with an ellipsis', async () => {
+    const range = `bytes=${Array.from({ length: 400 }, (_, i) => `${500 + i * 10}-${505 + i * 10}`).join(', ')}`;
+    const beyond = await get('/assets/hello.txt', { range });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.body.toString(), `range ${range.slice(0, 200)}… is not satisfiable for /assets/hello.txt`);
+    const path = `/assets/${'x'.repeat(4000)}`;
+    const missing = await get(path);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.toString(), `no file at ${path.slice(0, 200)}…`);
+  });
+
   test('If-Range (RFC 9110 13.1.5): a weak entity-tag never matches, a date only the Last-Modified exactly, and without validators nothing does: the whole file, never a range', async () => {
     const { headers } = await get('/assets/hello.txt');
     const etag = headers.etag!;
