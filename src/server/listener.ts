@@ -54,7 +54,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
   // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
   const refused = (refusal: Refusal): void => app[kRefused](refusal);
-  const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app.handler), app.logger), refused), settings.requestTimeoutMs);
+  const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app.handler), app.logger, refused), refused), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
     if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app, refused));

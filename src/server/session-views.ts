@@ -1,6 +1,7 @@
 import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { Logger } from '../log/logger.js';
-import { kAnswered } from '../symbols.js';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
+import { kAnswered, kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { Queue } from '../util/queue.js';
 import type { Handler } from './header-list.js';
@@ -41,11 +42,13 @@ const kViews = Symbol('coda.sessionViews');
  * holds its place until its stream has closed and the app has answered it;
  * one past the limit waits for a place, in order; a session with more than
  * `MAX_WAITING` waiting is ended (GOAWAY ENHANCE_YOUR_CALM), and a request
- * its client reset while it waited never reaches the app. A client that
+ * its client reset while it waited never reaches the app. One the server
+ * answered while it waited (a body too slow: 408, request-timeout.ts) is
+ * `refused`, as the other requests the app never saw are. A client that
  * resets nothing never waits: nghttp2 holds it to the limit already.
  * HTTP/1.1 requests pass straight through.
  */
-export function limitSessionViews(handler: Handler, logger: Logger): Handler {
+export function limitSessionViews(handler: Handler, logger: Logger, refused: (refusal: Refusal) => void): Handler {
   return (request, response) => {
     if (!(request instanceof Http2ServerRequest)) {
       handler(request, response);
@@ -57,6 +60,9 @@ export function limitSessionViews(handler: Handler, logger: Logger): Handler {
       start(views, handler, request, response as Http2ServerResponse);
     } else if (views.waiting.length < MAX_WAITING) {
       views.waiting.push([request, response as Http2ServerResponse]);
+      // The address read now: once the stream has closed, its request's socket answers nothing.
+      const peer = { remoteAddress: session.socket?.remoteAddress };
+      request.stream.once('close', () => refuseUnstarted(response as NodeResponse, peer, refused));
     } else if (!views.ended) {
       views.ended = true;
       logger.warn(
@@ -89,6 +95,12 @@ function start(views: Views, handler: Handler, request: Http2ServerRequest, resp
   request.stream.once('close', done);
   (response as NodeResponse)[kAnswered] = done;
   handler(request, response);
+}
+
+/** Records a request whose stream closed while it waited, if the server answered it in the app's stead; one that started is the app's to record. */
+function refuseUnstarted(response: NodeResponse, peer: { remoteAddress: string | undefined }, refused: (refusal: Refusal) => void): void {
+  const cut = response[kCutOff];
+  if (response[kAnswered] === undefined && cut?.status !== undefined) refused(refusalOf(cut.status, cut.reason, peer));
 }
 
 /** Starts the requests waiting while there is room, passing over those their client reset meanwhile. */

@@ -12,6 +12,7 @@ import {
   type App, type HttpRequest, type Outcome, type Server,
 } from 'coda-http';
 import type { Http2SecureServer, Http2ServerRequest } from 'node:http2';
+import { Registry } from 'prom-client';
 import { deferred, memoryLogger } from '../helpers.js';
 import { selfSigned } from './certificate.js';
 import { frame, rawExchange, rawSession } from './h2-frames.js';
@@ -296,6 +297,55 @@ describe('HTTP/2: client aborts and shutdown', () => {
       assert.equal((await ok).body, 'ok');
       await app.settle();
       assert.equal(app.requestsInFlight, 0);
+    } finally {
+      session.close();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
+  test('a request waiting behind 100 reset streams whose body does not arrive in time gets its 408, and is logged and counted as a refusal before the app', async () => {
+    const released = deferred();
+    const allStarted = deferred();
+    const { logger, lines } = memoryLogger();
+    const registry = new Registry();
+    let held = 0;
+    let uploads = 0;
+    const app = createApp({
+      logger,
+      metrics: { registry, defaultMetrics: false },
+      routes: [
+        get('/hold', async () => {
+          if (++held === 100) allStarted.resolve();
+          await released.promise;
+          return new HttpResponse('late');
+        }),
+        post('/upload', () => (uploads++, new HttpResponse('read'))),
+      ],
+    });
+    const server = await startH2(app, { requestTimeoutMs: 300 });
+    const session = connectH2(server);
+    try {
+      const holds = Array.from({ length: 100 }, () => session.request({ ':path': '/hold' }).on('error', () => {}));
+      await allStarted.promise;
+      for (const stream of holds) stream.close(http2.constants.NGHTTP2_CANCEL);
+      // Its server stream closed: the server has done with it (Node's own listener heard the stream first).
+      const closed = new Promise((resolve) => server.server.on('stream', (serverStream, headers) => {
+        if (headers[':path'] === '/upload') resolve(once(serverStream, 'close'));
+      }));
+      const stream = session.request({ ':method': 'POST', ':path': '/upload' });
+      stream.on('error', () => {});
+      stream.write('the start of a body that never ends');
+      const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+      assert.equal(headers[':status'], 408);
+      await closed;
+      released.resolve();
+      await app.settle();
+      assert.equal(uploads, 0, 'the app never saw it');
+      const logged = lines.filter((line) => String(line.msg).startsWith('request refused before the app'));
+      assert.deepEqual(logged.map(({ status, remoteAddress, msg }) => ({ status, remoteAddress, msg })), [
+        { status: 408, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 408 the request did not arrive in time' },
+      ]);
+      assert.match(await registry.metrics(), /^coda_requests_refused_total\{status_code="408"\} 1$/m);
     } finally {
       session.close();
       await server.close({ timeoutMs: 1_000 });
