@@ -33,7 +33,8 @@ const DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'];
  * responses carry its headers too). A preflight (`OPTIONS` with
  * `Access-Control-Request-Method`) is answered here with 204; other requests
  * from an allowed origin get `Access-Control-Allow-Origin` and friends on
- * their response. Responses that depend on the origin say `Vary: Origin`.
+ * their response (with `'*'`, every response). Responses that depend on the
+ * origin say `Vary: Origin`.
  * `'*'` with `credentials: true` is refused when the app is configured.
  *
  * @example
@@ -47,8 +48,8 @@ export function cors(options: CorsOptions = {}): MiddlewareHooks {
 
 class Cors implements MiddlewareHooks {
   readonly name = 'cors';
-  readonly #allows: (origin: string, request: HttpRequest) => MaybePromise<boolean>;
-  readonly #any: boolean;
+  /** Undefined with `'*'`: every response is anyone's to read. */
+  readonly #allows: ((origin: string, request: HttpRequest) => MaybePromise<boolean>) | undefined;
   readonly #credentials: boolean;
   readonly #methods: string;
   readonly #headers: string | undefined;
@@ -59,12 +60,11 @@ class Cors implements MiddlewareHooks {
     checkKeys('cors()', options, ['origins', 'credentials', 'methods', 'headers', 'exposeHeaders', 'maxAge']);
     const { origins = '*', credentials = false, maxAge } = options;
     this.#credentials = checkBoolean('cors(): credentials', credentials);
-    this.#any = origins === '*';
     if (origins === '*') {
       if (credentials) {
         throw new TypeError("cors(): origins '*' with credentials: true is refused: browsers reject it, and answering every origin with credentials would let any site read your users' data; list the origins, or pass a function that checks them");
       }
-      this.#allows = () => true;
+      this.#allows = undefined;
     } else if (typeof origins === 'function') {
       this.#allows = origins;
     } else if (Array.isArray(origins)) {
@@ -99,7 +99,12 @@ class Cors implements MiddlewareHooks {
 
   /** Whether the request's origin may read the response; says `Vary: Origin` when the answer depends on it. */
   #allow(request: HttpRequest, response: HttpResponse): MaybePromise<boolean> {
-    if (!this.#any) addVary(response, 'Origin');
+    if (this.#allows === undefined) {
+      // Whether or not it has an Origin: a cache that kept a same-origin answer without it would give it to other origins too.
+      response.headers.set('access-control-allow-origin', '*');
+      return true;
+    }
+    addVary(response, 'Origin');
     const origin = request.headers.get('origin');
     if (origin === null) return false;
     const allowed = this.#allows(origin, request);
@@ -110,7 +115,7 @@ class Cors implements MiddlewareHooks {
         return yes;
       });
     }
-    if (allowed) response.headers.set('access-control-allow-origin', this.#any ? '*' : origin);
+    if (allowed) response.headers.set('access-control-allow-origin', origin);
     return allowed === true;
   }
 

@@ -97,6 +97,13 @@ describe("cors() with '*'", () => {
     assert.equal(res.headers.get('vary'), null);
   });
 
+  test("a request without Origin gets '*' too, so a shared cache that kept it (there is no Vary) hands other origins a response they may read", async () => {
+    const res = await client.get('/notes');
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal(res.headers.get('vary'), null);
+    assert.equal((await client.get('/missing')).headers.get('access-control-allow-origin'), '*');
+  });
+
   test('a preflight is answered; requested headers that are not names are not echoed', async () => {
     const ok = await client.request('OPTIONS', '/notes', preflight('https://anyone.example', 'PUT', 'x-a'));
     assert.equal(ok.headers.get('access-control-allow-origin'), '*');
