@@ -77,7 +77,8 @@ export class Runner {
   /** How each running attempt is ended (its first end only is recorded): failRunning() ends them all. */
   readonly #ends = new WeakMap<Attempt, (error: unknown) => void>();
   readonly #idleWaiters = new Waiters();
-  #completed: string[] = [];
+  /** Attempts that completed, their completion not yet written: told to observers once the store accepts it. */
+  #completed: Ended[] = [];
   #claiming = false;
   /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
   #reserved = 0;
@@ -291,8 +292,7 @@ export class Runner {
     this.#running.delete(stored.id);
     if (error === undefined) {
       attempt.span?.end('completed');
-      this.#tell(stored, startedAt, 'completed');
-      this.#completed.push(stored.id);
+      this.#completed.push({ stored, record: this.#record(stored, startedAt, 'completed') });
       if (this.#completed.length === 1) setImmediate(() => void this.#flushCompleted());
     } else {
       await this.#failed(attempt, error, startedAt);
@@ -314,31 +314,39 @@ export class Runner {
     const failure: AttemptError = { attempt: stored.attempt, message: thrownMessage(error), startedAt, finishedAt: now };
     if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
     span?.end(final ? 'failed' : 'retrying', error);
-    this.#tell(stored, startedAt, final ? 'failed' : 'retrying', error);
+    const record = this.#record(stored, startedAt, final ? 'failed' : 'retrying', error);
     logger.error(
       { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
       final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
     );
-    await this.#record([stored.id], () => store.fail(stored.id, this.owner, failure, retryAt));
+    let accepted = false;
+    await this.#write([stored.id], async () => {
+      accepted = await store.fail(stored.id, this.owner, failure, retryAt);
+    }, () => this.#told('failure', [{ stored, record }], accepted ? [stored.id] : []));
     if (retryAt !== null) this.#pollAt(retryAt);
   }
 
   async #flushCompleted(): Promise<void> {
-    const ids = this.#completed;
+    const ended = this.#completed;
     this.#completed = [];
+    const ids = ended.map(({ stored }) => stored.id);
+    let accepted: readonly string[] = [];
     const { store, clock, leaseMs } = this.#settings;
     const claims = this.#claimOnFlush;
     this.#claimOnFlush = false;
     // The first try claims the room this runner has (reserved as a claim's is); a retry only completes, then claims apart.
     let limit = claims && !this.#closed && this.#claims ? Math.max(0, this.#room()) : undefined;
     if (limit !== undefined) this.#reserved += limit;
-    await this.#record(ids, async () => {
+    await this.#write(ids, async () => {
       const now = clock.now();
-      if (limit === undefined) return store.complete(ids, this.owner, now);
+      if (limit === undefined) {
+        accepted = await store.complete(ids, this.owner, now);
+        return;
+      }
       const claim = { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs };
       let claimed: StoredTask[] | undefined;
       try {
-        claimed = await store.completeAndClaim!(ids, this.owner, now, claim);
+        ({ completed: accepted, claimed } = await store.completeAndClaim!(ids, this.owner, now, claim));
       } finally {
         // Given back in the same turn as the claimed tasks start, as a claim's room is.
         this.#reserved -= claim.limit;
@@ -348,7 +356,7 @@ export class Runner {
       }
       for (const stored of claimed) this.#start(stored);
       if (claim.limit > 0) this.#backlog = claimed.length === claim.limit;
-    });
+    }, () => this.#told('completion', ended, accepted));
   }
 
   /**
@@ -356,17 +364,20 @@ export class Runner {
    * file, a Redis blip), their leases renewed meanwhile: a task that
    * succeeded is not run again for a refused write. Given up (after about a
    * minute; at once once the runner is closed), the tasks are recovered when
-   * their lease runs out, their attempt counted.
+   * their lease runs out, their attempt counted, and `written` is not called:
+   * what ends the store neither accepted nor refused is not told. Written,
+   * `written` tells them before the runner can be idle (settle() sees them).
    */
-  async #record(ids: readonly string[], write: () => Promise<void>): Promise<void> {
+  async #write(ids: readonly string[], write: () => Promise<void>, written: () => void): Promise<void> {
     const { store, logger } = this.#settings;
     this.#writes++;
     for (const id of ids) this.#unrecorded.add(id);
     try {
-      const written = await writeWithRetries(write, (error) => {
+      const done = await writeWithRetries(write, (error) => {
         logger.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
       }, this.#closed ? ONE_TRY : WRITE_RETRIES);
-      if (!written) logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
+      if (done) written();
+      else logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
       for (const id of ids) this.#unrecorded.delete(id);
       this.#writes--;
@@ -374,16 +385,38 @@ export class Runner {
     }
   }
 
-  #tell(stored: StoredTask, startedAt: number, state: AttemptRecord['state'], error?: unknown): void {
-    const { observers } = this.#settings;
-    if (observers === undefined || observers.size === 0) return;
-    const { id, name, request, attempt, runAt } = stored;
+  /**
+   * How an attempt ended, at its end (the times of the end, not of its write): told once the store accepts it. None
+   * when nothing observes.
+   */
+  #record({ id, name, request, attempt, runAt }: StoredTask, startedAt: number, state: AttemptRecord['state'], error?: unknown): AttemptRecord | undefined {
+    if (this.#settings.observers === undefined || this.#settings.observers.size === 0) return undefined;
     const record: AttemptRecord = {
       id, name, requestId: request?.id ?? null, attempt, state,
       waitMs: Math.max(0, startedAt - runAt), runMs: this.#settings.clock.now() - startedAt,
     };
     if (error !== undefined) record.error = error;
-    for (const observer of observers) observer(record);
+    return record;
+  }
+
+  /**
+   * Tells observers the ends the store accepted. An end it refused (fenced: another process claimed the task since
+   * this attempt's lease ran out, as after a pause) is not this process's to report: that process reports its own
+   * end, which would have been counted twice; it is logged instead.
+   */
+  #told(what: 'completion' | 'failure', ended: readonly Ended[], accepted: readonly string[]): void {
+    const { observers, logger, store } = this.#settings;
+    const written = new Set(accepted);
+    for (const { stored, record } of ended) {
+      if (!written.has(stored.id)) {
+        logger.warn(
+          { taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
+          `the ${what} of durable task ${stored.name} attempt ${stored.attempt} was not recorded: the ${store.description} no longer had it running for this process (its lease ran out, and another process may have taken it over)`,
+        );
+        continue;
+      }
+      if (record !== undefined) for (const observer of observers!) observer(record);
+    }
   }
 
   /** Looks again at `time`, when a retry comes due (the regular poll covers what is later than a poll away). */
@@ -526,6 +559,12 @@ export class Runner {
     if (this.#completed.length > 0) await untilDeadline(this.#flushCompleted(), grace);
     return left.map(({ stored }) => stored);
   }
+}
+
+/** An attempt's end waiting for its write, with what observers are told once the store accepts it. */
+interface Ended {
+  stored: StoredTask;
+  record: AttemptRecord | undefined;
 }
 
 /** How long after its timeout an attempt that has not settled is logged as ignoring its signal. */
