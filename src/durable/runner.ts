@@ -87,7 +87,9 @@ export class Runner {
    * policy), their slot kept until they settle. Freed at the timeout, each retry of a hanging task started another
    * that never ended, without bound.
    */
-  #overdue = 0;
+  readonly #overdue = new Set<StoredTask>();
+  /** Told when an attempt past its timeout settles: settle() waits for that while such attempts hold every slot. */
+  readonly #overdueWaiters = new Waiters();
   #claimAgain = false;
   /** An attempt's end asked for a claim that the next completion's write carries (see #ended). */
   #claimOnFlush = false;
@@ -185,7 +187,7 @@ export class Runner {
 
   /** Attempts this process may still start: its concurrency, less those running and those claims under way may start. */
   #room(): number {
-    return this.#settings.concurrency - this.#running.size - this.#reserved - this.#overdue;
+    return this.#settings.concurrency - this.#running.size - this.#reserved - this.#overdue.size;
   }
 
   /** Claims and starts what is ready, now (tasks this process just released, a retry that came due). */
@@ -258,7 +260,7 @@ export class Runner {
     const timer = setTimeout(() => {
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
       attempt.abort(error);
-      this.#overdue++;
+      this.#overdue.add(stored);
       overdue = setTimeout(() => this.#warnOverdue(stored), OVERDUE_WARN_MS).unref();
       end(error);
     }, stored.timeoutMs);
@@ -267,7 +269,8 @@ export class Runner {
       end(error);
       if (overdue === undefined) return;
       clearTimeout(overdue);
-      this.#overdue--;
+      this.#overdue.delete(stored);
+      this.#overdueWaiters.wake();
       this.wake();
     };
     const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, attempt));
@@ -282,7 +285,7 @@ export class Runner {
   #warnOverdue({ id, name, attempt, timeoutMs, request }: StoredTask): void {
     this.#settings.logger.warn(
       { taskId: id, task: name, attempt, requestId: request?.id },
-      `durable task ${name} attempt ${attempt} did not stop at its timeout (${timeoutMs} ms): it ignores ctx.signal, and keeps one of this process's ${this.#settings.concurrency} slots until it settles (${this.#overdue} such now)`,
+      `durable task ${name} attempt ${attempt} did not stop at its timeout (${timeoutMs} ms): it ignores ctx.signal, and keeps one of this process's ${this.#settings.concurrency} slots until it settles (${this.#overdue.size} such now)`,
     );
   }
 
@@ -495,6 +498,20 @@ export class Runner {
 
   whenIdle(): Promise<void> {
     return this.#idleWaiters.wait(this.idle);
+  }
+
+  /**
+   * Attempts past their timeout that still run (they ignore their signal)
+   * when they hold every slot of this process: nothing more starts here until
+   * one settles. Empty while there is room.
+   */
+  get blocking(): readonly StoredTask[] {
+    return this.#room() > 0 ? [] : [...this.#overdue];
+  }
+
+  /** Resolves when an attempt past its timeout settles, its slot free again. */
+  whenOverdueSettles(): Promise<void> {
+    return this.#overdueWaiters.wait(this.#overdue.size === 0);
   }
 
   #wakeIfIdle(): void {
