@@ -1,4 +1,5 @@
 import type { Outcome } from '../http/response.js';
+import type { When } from '../http/when.js';
 
 /**
  * Where a durable task is in its life:
@@ -10,7 +11,7 @@ import type { Outcome } from '../http/response.js';
 export type TaskState = 'held' | 'ready' | 'running' | 'completed' | 'failed';
 
 /** When a held task runs, judged on its response's recorded outcome (as after-response tasks). */
-export type When = 'always' | 'completed' | 'success';
+export type { When };
 
 /** How long to wait before attempt n+1: `delayMs` each time (`fixed`) or `delayMs * 2^(n-1)` (`exponential`), capped, with jitter. */
 export interface Backoff {
