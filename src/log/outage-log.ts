@@ -1,3 +1,4 @@
+import { errorMessage } from '../util/describe.js';
 import type { Logger } from './logger.js';
 
 /** How often, at most, an outage's refusals are summed up in one line. */
@@ -55,7 +56,7 @@ export class OutageLog {
       this.#total = count;
       this.#unreported = this.#flips = 0;
       this.#flapped = false;
-      this.#logger.error({ err: error, refused: count }, `${this.#what} refused: ${messageOf(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
+      this.#logger.error({ err: error, refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
       return;
     }
     if (this.#state !== 'down') {
@@ -67,7 +68,7 @@ export class OutageLog {
     this.#unreported += count;
     if (now - this.#lastLine < this.#intervalMs) return;
     const flips = this.#flips === 0 ? '' : `, accepted and refused again ${this.#flips} times`;
-    this.#logger.error({ err: error, refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${messageOf(error)})`);
+    this.#logger.error({ err: error, refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
     this.#lastLine = now;
     this.#unreported = this.#flips = 0;
   }
@@ -89,10 +90,6 @@ export class OutageLog {
     this.#endedAt = this.#lastLine = now;
     this.#unreported = this.#flips = 0;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function seconds(ms: number): string {
