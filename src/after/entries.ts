@@ -1,4 +1,5 @@
 import type { AfterEntry, Outcome } from '../http/response.js';
+import type { When } from '../http/when.js';
 
 /** The entries of a response with no after-response work: most responses, so no array each. */
 export const NO_ENTRIES: readonly AfterEntry[] = Object.freeze([]);
@@ -14,7 +15,7 @@ export function shouldRun(entry: AfterEntry, outcome: Outcome): boolean {
 }
 
 /** `'always'` (or nothing) runs whatever happened; `'completed'` unless the client went first; `'success'` only for a completed 2xx or 3xx. */
-export function whenAllows(when: 'always' | 'completed' | 'success' | undefined, outcome: Outcome): boolean {
+export function whenAllows(when: When | undefined, outcome: Outcome): boolean {
   if (when === undefined || when === 'always') return true;
   if (when === 'completed') return outcome.completed;
   return outcome.completed && outcome.status >= 200 && outcome.status < 400;

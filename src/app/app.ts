@@ -578,7 +578,7 @@ export class App {
     const lines: string[] = [];
     for (const { request } of this.#inFlight) lines.push(`${name(request)}, no response yet`);
     for (const task of this.#scheduler.unfinished()) lines.push(`after-response task ${task.name}: ${task.state} (${name(task.request)})`);
-    if (!this.tasks.idle) lines.push('durable tasks being journaled or run');
+    lines.push(...this.tasks.unfinished());
     return lines;
   }
 

@@ -10,7 +10,7 @@ import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
 } from '../durable/store.js';
 import { checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
@@ -519,12 +519,13 @@ export class BullmqStore implements TaskStore {
     });
   }
 
-  async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
+  async complete(ids: readonly string[], owner: string, now: number): Promise<string[]> {
     this.#opened();
     // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
     const mine = this.#owned(ids, owner);
-    if (mine.length === 0) return;
-    await this.#call(() => Promise.all(mine.map((claim) => this.#completeJob(claim, now, false))));
+    if (mine.length === 0) return [];
+    const ended = await this.#call(() => Promise.all(mine.map((claim) => this.#completeJob(claim, now, false))));
+    return mine.filter((_, i) => ended[i] !== GONE).map(({ job }) => job.id!);
   }
 
   /**
@@ -532,14 +533,15 @@ export class BullmqStore implements TaskStore {
    * (as BullMQ's own worker does: one script per task, where a completion and a claim would be two); the rest of
    * the room is claimed as claim() would claim it.
    */
-  async completeAndClaim(ids: readonly string[], owner: string, now: number, claim: ReleaseClaim): Promise<StoredTask[]> {
+  async completeAndClaim(ids: readonly string[], owner: string, now: number, claim: ReleaseClaim): Promise<CompletedAndClaimed> {
     checkOwner('complete()', owner);
     checkTime('complete(): now', now);
     checkReleaseClaim(claim, 'complete(): claim');
     this.#opened();
     const mine = this.#owned(ids, owner);
     const { names, concurrency, limit, leaseUntil } = claim;
-    return this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+    const completed: string[] = [];
+    const claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
       await this.#promote(names, claim.now);
       let room = limit;
       const fetching = mine.map((each) => {
@@ -551,6 +553,8 @@ export class BullmqStore implements TaskStore {
       const ended = await Promise.allSettled(mine.map(async (each, i) => {
         if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
         const next = await this.#completeJob(each, now, fetching[i]!);
+        if (next === GONE) return;
+        completed.push(each.job.id!);
         if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
         else if (fetching[i]) empty.add(each.queue);
       }));
@@ -559,13 +563,14 @@ export class BullmqStore implements TaskStore {
       // The room completions did not fill, claimed from the names where they did not find the line empty.
       if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
     }, true));
+    return { completed, claimed };
   }
 
   /**
    * Completes a claim's job and, with `fetchNext`, fetches its queue's next waiting job in the same script, locked by
-   * the same token; returns that job, if any.
+   * the same token; returns that job, if any, or GONE when the job was no longer this claim's (nothing written).
    */
-  async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined> {
+  async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined | typeof GONE> {
     // The finish time is written by BullMQ's own completion script (its fields to update), once it has checked the
     // lock: a job whose lock was lost (another worker took it after a stall, or removed it) is left as it is.
     const worker = this.#workers.get(queue)!;
@@ -573,21 +578,25 @@ export class BullmqStore implements TaskStore {
     const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
     const next = await orGone(backend.moveToFinished(job.id!, args));
     this.#claims.delete(job.id!);
-    const [data, id] = (next ?? []) as [JobJson?, string?];
+    if (next === undefined) return GONE;
+    const [data, id] = next as [JobJson?, string?];
     return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
 
-  async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
+  async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
     checkAttemptError(error);
     if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
     this.#opened();
     const [claim] = this.#owned([id], owner);
-    if (claim === undefined) return;
-    await this.#call(() => this.#failJob(claim, error, retryAt));
+    if (claim === undefined) return false;
+    return this.#call(() => this.#failJob(claim, error, retryAt));
   }
 
-  /** Keeps the attempt's error in the job's log and lets BullMQ retry it (at `retryAt`) or fail it for good. */
-  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null): Promise<void> {
+  /**
+   * Keeps the attempt's error in the job's log and lets BullMQ retry it (at `retryAt`) or fail it for good; false
+   * when the job was no longer this claim's.
+   */
+  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null): Promise<boolean> {
     const { job, token, queue } = claim;
     const id = job.id!;
     const client = this.#client!;
@@ -599,7 +608,7 @@ export class BullmqStore implements TaskStore {
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
       if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field]) === 0) {
         this.#claims.delete(id);
-        return;
+        return false;
       }
       claim.logged = true;
     }
@@ -615,6 +624,7 @@ export class BullmqStore implements TaskStore {
     if (delayed) await runScript(client, 'pinDelay', [`${this.#queueKey(queue)}:delayed`], [id, retryAt]);
     // Kept until written, as a completion is.
     this.#claims.delete(id);
+    return true;
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
@@ -985,6 +995,9 @@ async function loadBullmq(): Promise<typeof import('bullmq')> {
  * lost, already promoted, removed): false, as a store call on a task in
  * another state changes nothing. Connection failures still throw.
  */
+/** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
+const GONE = Symbol('gone');
+
 async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
   return (await orGone(call.then(() => true))) ?? false;
 }

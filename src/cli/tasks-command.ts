@@ -201,7 +201,9 @@ async function whyRefused(action: 'retry' | 'discard', id: string, store: TaskSt
   if (action === 'retry' && task.state === 'failed' && task.key !== null) {
     const holder = await store.keyHolder(task.name, task.key);
     const state = holder === null ? undefined : (await store.get(holder))?.state;
-    if (state !== undefined) return `task ${holder} (${state}) keeps its key ${JSON.stringify(task.key)}: retry it once that one has ended, or discard that one`;
+    // A running task cannot be discarded (discard refuses it): only its end frees the key.
+    const or = state === 'running' ? '' : ', or discard that one';
+    if (state !== undefined) return `task ${holder} (${state}) keeps its key ${JSON.stringify(task.key)}: retry it once that one has ended${or}`;
   }
   return `it is ${task.state}`;
 }

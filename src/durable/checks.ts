@@ -1,12 +1,12 @@
 import { checkBoolean, checkCount, checkMs } from '../util/options.js';
 import { describe } from '../util/describe.js';
+import { isWhen, WHENS } from '../http/when.js';
 import type { AttemptError, ListFilter, NewTask, Release, ReleaseClaim, TaskState } from './store.js';
 
 // What every store checks before it writes, so that a bad row is refused
 // with a message that names it, and the batch it came in adds nothing.
 
 export const TASK_STATES: readonly TaskState[] = ['held', 'ready', 'running', 'completed', 'failed'];
-const WHENS = ['always', 'completed', 'success'];
 
 /** Refuses a batch with a task that no store should keep; names the task and the field. */
 export function checkNewTasks(tasks: readonly NewTask[]): void {
@@ -21,7 +21,7 @@ function checkNewTask(task: NewTask, index: number): void {
   text(where, 'name', task.name);
   if (typeof task.payload !== 'string') throw new TypeError(`${where}: payload must be JSON text, got ${describe(task.payload)}`);
   if (task.key !== null) text(where, 'key', task.key);
-  if (!WHENS.includes(task.when)) throw new TypeError(`${where}: when must be one of ${WHENS.join(', ')}, got ${describe(task.when)}`);
+  if (!isWhen(task.when)) throw new TypeError(`${where}: when must be one of ${WHENS.join(', ')}, got ${describe(task.when)}`);
   checkCount(`${where}: maxAttempts`, task.maxAttempts);
   checkMs(`${where}: timeoutMs`, task.timeoutMs);
   const backoff = task.backoff;

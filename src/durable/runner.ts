@@ -77,7 +77,8 @@ export class Runner {
   /** How each running attempt is ended (its first end only is recorded): failRunning() ends them all. */
   readonly #ends = new WeakMap<Attempt, (error: unknown) => void>();
   readonly #idleWaiters = new Waiters();
-  #completed: string[] = [];
+  /** Attempts that completed, their completion not yet written: told to observers once the store accepts it. */
+  #completed: Ended[] = [];
   #claiming = false;
   /** Attempts that store calls under way (claims, releases that claim) may start: counted against `concurrency`. */
   #reserved = 0;
@@ -86,7 +87,9 @@ export class Runner {
    * policy), their slot kept until they settle. Freed at the timeout, each retry of a hanging task started another
    * that never ended, without bound.
    */
-  #overdue = 0;
+  readonly #overdue = new Set<StoredTask>();
+  /** Told when an attempt past its timeout settles: settle() waits for that while such attempts hold every slot. */
+  readonly #overdueWaiters = new Waiters();
   #claimAgain = false;
   /** An attempt's end asked for a claim that the next completion's write carries (see #ended). */
   #claimOnFlush = false;
@@ -184,7 +187,7 @@ export class Runner {
 
   /** Attempts this process may still start: its concurrency, less those running and those claims under way may start. */
   #room(): number {
-    return this.#settings.concurrency - this.#running.size - this.#reserved - this.#overdue;
+    return this.#settings.concurrency - this.#running.size - this.#reserved - this.#overdue.size;
   }
 
   /** Claims and starts what is ready, now (tasks this process just released, a retry that came due). */
@@ -257,7 +260,7 @@ export class Runner {
     const timer = setTimeout(() => {
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
       attempt.abort(error);
-      this.#overdue++;
+      this.#overdue.add(stored);
       overdue = setTimeout(() => this.#warnOverdue(stored), OVERDUE_WARN_MS).unref();
       end(error);
     }, stored.timeoutMs);
@@ -266,7 +269,8 @@ export class Runner {
       end(error);
       if (overdue === undefined) return;
       clearTimeout(overdue);
-      this.#overdue--;
+      this.#overdue.delete(stored);
+      this.#overdueWaiters.wake();
       this.wake();
     };
     const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, attempt));
@@ -281,7 +285,7 @@ export class Runner {
   #warnOverdue({ id, name, attempt, timeoutMs, request }: StoredTask): void {
     this.#settings.logger.warn(
       { taskId: id, task: name, attempt, requestId: request?.id },
-      `durable task ${name} attempt ${attempt} did not stop at its timeout (${timeoutMs} ms): it ignores ctx.signal, and keeps one of this process's ${this.#settings.concurrency} slots until it settles (${this.#overdue} such now)`,
+      `durable task ${name} attempt ${attempt} did not stop at its timeout (${timeoutMs} ms): it ignores ctx.signal, and keeps one of this process's ${this.#settings.concurrency} slots until it settles (${this.#overdue.size} such now)`,
     );
   }
 
@@ -291,8 +295,7 @@ export class Runner {
     this.#running.delete(stored.id);
     if (error === undefined) {
       attempt.span?.end('completed');
-      this.#tell(stored, startedAt, 'completed');
-      this.#completed.push(stored.id);
+      this.#completed.push({ stored, record: this.#record(stored, startedAt, 'completed') });
       if (this.#completed.length === 1) setImmediate(() => void this.#flushCompleted());
     } else {
       await this.#failed(attempt, error, startedAt);
@@ -314,31 +317,39 @@ export class Runner {
     const failure: AttemptError = { attempt: stored.attempt, message: thrownMessage(error), startedAt, finishedAt: now };
     if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
     span?.end(final ? 'failed' : 'retrying', error);
-    this.#tell(stored, startedAt, final ? 'failed' : 'retrying', error);
+    const record = this.#record(stored, startedAt, final ? 'failed' : 'retrying', error);
     logger.error(
       { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
       final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
     );
-    await this.#record([stored.id], () => store.fail(stored.id, this.owner, failure, retryAt));
+    let accepted = false;
+    await this.#write([stored.id], async () => {
+      accepted = await store.fail(stored.id, this.owner, failure, retryAt);
+    }, () => this.#told('failure', [{ stored, record }], accepted ? [stored.id] : []));
     if (retryAt !== null) this.#pollAt(retryAt);
   }
 
   async #flushCompleted(): Promise<void> {
-    const ids = this.#completed;
+    const ended = this.#completed;
     this.#completed = [];
+    const ids = ended.map(({ stored }) => stored.id);
+    let accepted: readonly string[] = [];
     const { store, clock, leaseMs } = this.#settings;
     const claims = this.#claimOnFlush;
     this.#claimOnFlush = false;
     // The first try claims the room this runner has (reserved as a claim's is); a retry only completes, then claims apart.
     let limit = claims && !this.#closed && this.#claims ? Math.max(0, this.#room()) : undefined;
     if (limit !== undefined) this.#reserved += limit;
-    await this.#record(ids, async () => {
+    await this.#write(ids, async () => {
       const now = clock.now();
-      if (limit === undefined) return store.complete(ids, this.owner, now);
+      if (limit === undefined) {
+        accepted = await store.complete(ids, this.owner, now);
+        return;
+      }
       const claim = { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs };
       let claimed: StoredTask[] | undefined;
       try {
-        claimed = await store.completeAndClaim!(ids, this.owner, now, claim);
+        ({ completed: accepted, claimed } = await store.completeAndClaim!(ids, this.owner, now, claim));
       } finally {
         // Given back in the same turn as the claimed tasks start, as a claim's room is.
         this.#reserved -= claim.limit;
@@ -348,7 +359,7 @@ export class Runner {
       }
       for (const stored of claimed) this.#start(stored);
       if (claim.limit > 0) this.#backlog = claimed.length === claim.limit;
-    });
+    }, () => this.#told('completion', ended, accepted));
   }
 
   /**
@@ -356,17 +367,20 @@ export class Runner {
    * file, a Redis blip), their leases renewed meanwhile: a task that
    * succeeded is not run again for a refused write. Given up (after about a
    * minute; at once once the runner is closed), the tasks are recovered when
-   * their lease runs out, their attempt counted.
+   * their lease runs out, their attempt counted, and `written` is not called:
+   * what ends the store neither accepted nor refused is not told. Written,
+   * `written` tells them before the runner can be idle (settle() sees them).
    */
-  async #record(ids: readonly string[], write: () => Promise<void>): Promise<void> {
+  async #write(ids: readonly string[], write: () => Promise<void>, written: () => void): Promise<void> {
     const { store, logger } = this.#settings;
     this.#writes++;
     for (const id of ids) this.#unrecorded.add(id);
     try {
-      const written = await writeWithRetries(write, (error) => {
+      const done = await writeWithRetries(write, (error) => {
         logger.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
       }, this.#closed ? ONE_TRY : WRITE_RETRIES);
-      if (!written) logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
+      if (done) written();
+      else logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
       for (const id of ids) this.#unrecorded.delete(id);
       this.#writes--;
@@ -374,16 +388,38 @@ export class Runner {
     }
   }
 
-  #tell(stored: StoredTask, startedAt: number, state: AttemptRecord['state'], error?: unknown): void {
-    const { observers } = this.#settings;
-    if (observers === undefined || observers.size === 0) return;
-    const { id, name, request, attempt, runAt } = stored;
+  /**
+   * How an attempt ended, at its end (the times of the end, not of its write): told once the store accepts it. None
+   * when nothing observes.
+   */
+  #record({ id, name, request, attempt, runAt }: StoredTask, startedAt: number, state: AttemptRecord['state'], error?: unknown): AttemptRecord | undefined {
+    if (this.#settings.observers === undefined || this.#settings.observers.size === 0) return undefined;
     const record: AttemptRecord = {
       id, name, requestId: request?.id ?? null, attempt, state,
       waitMs: Math.max(0, startedAt - runAt), runMs: this.#settings.clock.now() - startedAt,
     };
     if (error !== undefined) record.error = error;
-    for (const observer of observers) observer(record);
+    return record;
+  }
+
+  /**
+   * Tells observers the ends the store accepted. An end it refused (fenced: another process claimed the task since
+   * this attempt's lease ran out, as after a pause) is not this process's to report: that process reports its own
+   * end, which would have been counted twice; it is logged instead.
+   */
+  #told(what: 'completion' | 'failure', ended: readonly Ended[], accepted: readonly string[]): void {
+    const { observers, logger, store } = this.#settings;
+    const written = new Set(accepted);
+    for (const { stored, record } of ended) {
+      if (!written.has(stored.id)) {
+        logger.warn(
+          { taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
+          `the ${what} of durable task ${stored.name} attempt ${stored.attempt} was not recorded: the ${store.description} no longer had it running for this process (its lease ran out, and another process may have taken it over)`,
+        );
+        continue;
+      }
+      if (record !== undefined) for (const observer of observers!) observer(record);
+    }
   }
 
   /** Looks again at `time`, when a retry comes due (the regular poll covers what is later than a poll away). */
@@ -464,6 +500,20 @@ export class Runner {
     return this.#idleWaiters.wait(this.idle);
   }
 
+  /**
+   * Attempts past their timeout that still run (they ignore their signal)
+   * when they hold every slot of this process: nothing more starts here until
+   * one settles. Empty while there is room.
+   */
+  get blocking(): readonly StoredTask[] {
+    return this.#room() > 0 ? [] : [...this.#overdue];
+  }
+
+  /** Resolves when an attempt past its timeout settles, its slot free again. */
+  whenOverdueSettles(): Promise<void> {
+    return this.#overdueWaiters.wait(this.#overdue.size === 0);
+  }
+
   #wakeIfIdle(): void {
     if (this.idle) this.#idleWaiters.wake();
   }
@@ -526,6 +576,12 @@ export class Runner {
     if (this.#completed.length > 0) await untilDeadline(this.#flushCompleted(), grace);
     return left.map(({ stored }) => stored);
   }
+}
+
+/** An attempt's end waiting for its write, with what observers are told once the store accepts it. */
+interface Ended {
+  stored: StoredTask;
+  record: AttemptRecord | undefined;
 }
 
 /** How long after its timeout an attempt that has not settled is logged as ignoring its signal. */

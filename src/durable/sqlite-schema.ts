@@ -2,7 +2,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { StoreUnavailable } from './errors.js';
 
 /** The schema this code writes, kept in `PRAGMA user_version`: a later version migrates from here. */
-export const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 3;
 
 /**
  * A pending task that keeps its key (see keepsKey()): ready, running, or held

@@ -61,7 +61,7 @@ export function prepareStatements(db: DatabaseSync) {
     heartbeat: sql(`UPDATE coda_tasks SET lease_until = ? WHERE id IN ${LIST} AND +owner = ? AND +state IN ('held', 'running')`),
     // `+state`, `+owner`: found by id, not by scanning every running task.
     complete: sql(`UPDATE coda_tasks SET state = 'completed', finished_at = ?, owner = NULL, lease_until = NULL
-      WHERE id IN ${LIST} AND +state = 'running' AND +owner = ?`),
+      WHERE id IN ${LIST} AND +state = 'running' AND +owner = ? RETURNING id`),
     // ?1 the error's JSON, ?2 when to retry (NULL: failed for good), ?3 when it failed, ?4 id, ?5 owner.
     fail: sql(`UPDATE coda_tasks SET errors = json_insert(errors, '$[#]', json(?1)),
       state = iif(?2 IS NULL, 'failed', 'ready'), run_at = coalesce(?2, run_at), finished_at = iif(?2 IS NULL, ?3, NULL),

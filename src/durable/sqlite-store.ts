@@ -240,15 +240,15 @@ export class SqliteStore implements TaskStore {
     await this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
   }
 
-  async complete(ids: readonly string[], owner: string, now: number): Promise<void> {
-    if (ids.length === 0) return;
-    await this.#write((s) => s.complete.run(now, JSON.stringify(ids), owner));
+  async complete(ids: readonly string[], owner: string, now: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.#write((s) => (s.complete.all(now, JSON.stringify(ids), owner) as { id: string }[]).map(({ id }) => id));
   }
 
-  async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void> {
+  async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
     checkAttemptError(error);
     if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
-    await this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner));
+    return this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner).changes > 0);
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {

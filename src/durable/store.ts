@@ -1,4 +1,5 @@
 import type { Outcome } from '../http/response.js';
+import type { When } from '../http/when.js';
 
 /**
  * Where a durable task is in its life:
@@ -10,7 +11,7 @@ import type { Outcome } from '../http/response.js';
 export type TaskState = 'held' | 'ready' | 'running' | 'completed' | 'failed';
 
 /** When a held task runs, judged on its response's recorded outcome (as after-response tasks). */
-export type When = 'always' | 'completed' | 'success';
+export type { When };
 
 /** How long to wait before attempt n+1: `delayMs` each time (`fixed`) or `delayMs * 2^(n-1)` (`exponential`), capped, with jitter. */
 export interface Backoff {
@@ -155,6 +156,12 @@ export interface Released {
   lost?: string[];
 }
 
+/** What `completeAndClaim()` did: the ids it completed (as `complete()` resolves with), and the tasks it claimed. */
+export interface CompletedAndClaimed {
+  completed: string[];
+  claimed: StoredTask[];
+}
+
 /** Counts of tasks by state, in all and per task name: `ready` counts ready tasks whose time has come, `delayed` those whose time has not. */
 export interface StoreStats {
   held: number;
@@ -224,8 +231,11 @@ export interface TaskStore {
    * as long as the process lives.
    */
   heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void>;
-  /** Running tasks of `owner` completed, all at once. A task no longer owned (its lease was lost) is left alone. */
-  complete(ids: readonly string[], owner: string, now: number): Promise<void>;
+  /**
+   * Running tasks of `owner` completed, all at once. A task no longer owned (its lease was lost) is left alone.
+   * Resolves with the ids completed: what the store accepted is all that ran to completion as far as it knows.
+   */
+  complete(ids: readonly string[], owner: string, now: number): Promise<string[]>;
   /**
    * Optional: `complete()`, and in the same call a claim for `owner`, as
    * `claim({ owner, ...claim })` would claim (the room the completions made,
@@ -235,9 +245,12 @@ export interface TaskStore {
    * `complete()` changes nothing). A store without it is completed, then
    * claimed.
    */
-  completeAndClaim?(ids: readonly string[], owner: string, now: number, claim: ReleaseClaim): Promise<StoredTask[]>;
-  /** A running task of `owner` failed this attempt: kept with its error, ready again at `retryAt`, or failed for good when `retryAt` is null. */
-  fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<void>;
+  completeAndClaim?(ids: readonly string[], owner: string, now: number, claim: ReleaseClaim): Promise<CompletedAndClaimed>;
+  /**
+   * A running task of `owner` failed this attempt: kept with its error, ready again at `retryAt`, or failed for good
+   * when `retryAt` is null. Resolves with false when the task was no longer `owner`'s, and nothing was written.
+   */
+  fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean>;
   /** Shutdown: running tasks of `owner` go back to ready, their attempt not counted. */
   giveBack(ids: readonly string[], owner: string): Promise<void>;
   /**

@@ -331,6 +331,15 @@ export class Tasks {
     return { ...this.#settings };
   }
 
+  /** @internal What settle() waits for here, one line each (none when idle). */
+  unfinished(): string[] {
+    const lines = this.idle ? [] : ['durable tasks being journaled or run'];
+    for (const { id, name, attempt, timeoutMs } of this.#runner?.blocking ?? []) {
+      lines.push(`durable task ${name} attempt ${attempt} (${id}): past its timeout (${timeoutMs} ms) and still running (it ignores ctx.signal), it holds one of the slots that due tasks wait for`);
+    }
+    return lines;
+  }
+
   /** @internal Nothing of this process's is being journaled or run. */
   get idle(): boolean {
     return this.#runner === undefined || (this.#runner.idle && this.#journal!.idle);
@@ -363,8 +372,14 @@ export class Tasks {
       }
       const next = await store.nextRunAt(names);
       if (next === null || !(next <= this.#clock.now() || advance(next))) return;
-      // The same task due again with nothing running: this process cannot take it (another holds its name's slots).
-      if (next === previous && runner.running === 0) return;
+      if (next === previous && runner.running === 0) {
+        // Every slot held by attempts past their timeout that ignore their signal: what is due waits for them, and so
+        // does settle (the test client's timeout bounds it, naming them). Otherwise another process holds the name's slots.
+        if (runner.blocking.length === 0) return;
+        await runner.whenOverdueSettles();
+        previous = null;
+        continue;
+      }
       previous = next;
       runner.wake();
       await new Promise((resolve) => setImmediate(resolve));

@@ -6,6 +6,7 @@ import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { refuseOnSent } from './sending.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
+import { isWhen, type When } from './when.js';
 import { payloadJson } from '../util/json-payload.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { HttpRequest } from './request.js';
@@ -65,7 +66,7 @@ export interface AfterOptions {
    * when the client went away first; `'success'` runs it only for a completed
    * 2xx or 3xx response.
    */
-  when?: 'always' | 'completed' | 'success';
+  when?: When;
   /** Overrides the app's `after.timeoutMs` for this task: a positive number of milliseconds. */
   timeoutMs?: number;
 }
@@ -78,7 +79,6 @@ export interface AfterEntry {
   readonly scope: AsyncResource | undefined;
 }
 
-const WHEN = ['always', 'completed', 'success'];
 const SCOPE_OPTIONS = { requireManualDestroy: true };
 
 /** A durable task as a response sees it (`task()` builds one): its name, and the function whose payload type it carries. */
@@ -90,7 +90,7 @@ export interface DurableTask<Payload> {
 /** How a durable task registered in a request runs. */
 export interface TaskAfterOptions {
   /** As for after-response tasks, judged on the recorded outcome. Default `'always'`. */
-  when?: 'always' | 'completed' | 'success';
+  when?: When;
   /** At most one pending task per key: a second registration with it adds nothing and says `duplicate`. */
   key?: string;
   /**
@@ -134,7 +134,7 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   const checked = options ?? {};
   checkKeys(`${where} for task '${task.name}'`, checked, ['when', 'key', 'delayMs']);
   const { when, key, delayMs } = checked;
-  if (when !== undefined && !WHEN.includes(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
+  if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 500)) {
     // A long key told by its length: echoed whole, a megabyte's key made a megabyte's error (and log line).
     const got = typeof key === 'string' && key.length > 500 ? `a string of ${key.length} characters` : describe(key);
@@ -162,7 +162,7 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
     checkKeys(where, options, ['name', 'when', 'timeoutMs']);
     const { name, when, timeoutMs } = options;
     if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: name must be a string, got ${describe(name)}`);
-    if (when !== undefined && !WHEN.includes(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
+    if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }
   // An AsyncResource is the cheap way to keep an async context (AsyncLocalStorage.snapshot() costs

@@ -1,3 +1,4 @@
+import { errorMessage } from '../util/describe.js';
 import type { Logger } from './logger.js';
 
 /** How often, at most, an outage's refusals are summed up in one line. */
@@ -10,6 +11,13 @@ const SUMMARY_INTERVAL_MS = 10_000;
  * line, and one line when a call succeeds again. Summaries are written when a
  * refusal comes after the interval, not by a timer: a quiet outage's count
  * goes into the recovery line.
+ *
+ * A store that flaps (Redis out of memory: one call refused, the next taken)
+ * is one outage, not many: a refusal within an interval of the recovery line
+ * takes the outage up again without a new first line; its summaries count
+ * the times calls were accepted and refused again, and its recovery line
+ * waits until it has refused nothing for an interval. Each flip was two
+ * lines, several times a second.
  */
 export class OutageLog {
   readonly #logger: Logger;
@@ -17,11 +25,20 @@ export class OutageLog {
   readonly #what: string;
   readonly #now: () => number;
   readonly #intervalMs: number;
-  /** When the outage began (undefined: none); when the last line was written; refusals since; in all. */
-  #since: number | undefined = undefined;
-  #lastLine = 0;
+  /** `down`: calls refused; `up`: a flapping outage's calls accepted, its recovery line not yet written; `ok`: no outage. */
+  #state: 'ok' | 'down' | 'up' = 'ok';
+  /** When the outage began (kept past its end: a refusal soon after takes it up again); when the last line was written. */
+  #since = 0;
+  #lastLine = Number.NEGATIVE_INFINITY;
+  /** When the last recovery line was written. */
+  #endedAt = Number.NEGATIVE_INFINITY;
+  /** Refusals since the last line; in all. */
   #unreported = 0;
   #total = 0;
+  /** Whether the outage flapped (accepted, then refused again); how many times since the last line; since when calls succeed. */
+  #flapped = false;
+  #flips = 0;
+  #upSince = 0;
 
   constructor(logger: Logger, what: string, now: () => number = performance.now.bind(performance), intervalMs = SUMMARY_INTERVAL_MS) {
     this.#logger = logger;
@@ -33,31 +50,46 @@ export class OutageLog {
   /** `count` calls were refused with `error`. */
   failed(error: unknown, count = 1): void {
     const now = this.#now();
-    this.#total += count;
-    if (this.#since === undefined) {
+    if (this.#state === 'ok' && now - this.#endedAt >= this.#intervalMs) {
+      this.#state = 'down';
       this.#since = this.#lastLine = now;
-      this.#logger.error({ err: error, refused: count }, `${this.#what} refused: ${messageOf(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
+      this.#total = count;
+      this.#unreported = this.#flips = 0;
+      this.#flapped = false;
+      this.#logger.error({ err: error, refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
       return;
     }
+    if (this.#state !== 'down') {
+      this.#state = 'down';
+      this.#flapped = true;
+      this.#flips++;
+    }
+    this.#total += count;
     this.#unreported += count;
     if (now - this.#lastLine < this.#intervalMs) return;
-    this.#logger.error({ err: error, refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s (${messageOf(error)})`);
+    const flips = this.#flips === 0 ? '' : `, accepted and refused again ${this.#flips} times`;
+    this.#logger.error({ err: error, refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
     this.#lastLine = now;
-    this.#unreported = 0;
+    this.#unreported = this.#flips = 0;
   }
 
-  /** A call succeeded: ends the outage, if there is one, in one line. */
+  /** A call succeeded: ends the outage, if there is one, in one line (if it flapped, once it has refused nothing for an interval). */
   succeeded(): void {
-    if (this.#since === undefined) return;
+    if (this.#state === 'ok') return;
+    const now = this.#now();
+    if (this.#state === 'down') this.#upSince = now;
+    // A flapping store is back once it has refused nothing for an interval.
+    if (this.#flapped && now - this.#upSince < this.#intervalMs) {
+      this.#state = 'up';
+      return;
+    }
     const unreported = this.#unreported === 0 ? '' : `, ${this.#unreported} of them since the last line`;
-    this.#logger.warn({ refused: this.#total }, `${this.#what} accepted again after ${seconds(this.#now() - this.#since)} s: ${this.#total} refused in all${unreported}`);
-    this.#since = undefined;
-    this.#unreported = this.#total = 0;
+    const flips = this.#flips === 0 ? '' : `, accepted and refused again ${this.#flips} times since the last line`;
+    this.#logger.warn({ refused: this.#total }, `${this.#what} accepted again after ${seconds(now - this.#since)} s: ${this.#total} refused in all${unreported}${flips}`);
+    this.#state = 'ok';
+    this.#endedAt = this.#lastLine = now;
+    this.#unreported = this.#flips = 0;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function seconds(ms: number): string {

@@ -15,7 +15,7 @@ export type Handler = (request: IncomingMessage | Http2ServerRequest, response: 
  * default is 64 KiB, and it enforces even that only once the client has
  * acknowledged the server's SETTINGS.
  */
-export const HEADER_LIST_LIMIT = maxHeaderSize;
+const HEADER_LIST_LIMIT = maxHeaderSize;
 
 /** The HTTP/2 settings that advertise the limit; Node resets a stream past it (ENHANCE_YOUR_CALM) once the client has acknowledged them. */
 export const HEADER_LIST_SETTINGS = { maxHeaderListSize: HEADER_LIST_LIMIT };

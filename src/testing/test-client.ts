@@ -172,8 +172,9 @@ export class TestClient {
    * Resolves once every response is done, no after-response task is pending
    * or running, and no durable task is held, due or running: with the
    * default in-memory store, the clock moves to each retry's or delay's time
-   * instead of waiting for it. Rejects after `timeoutMs` (default 10 s),
-   * naming what it still waits for: a task that never ends is found long
+   * instead of waiting for it; attempts past their timeout that ignore their
+   * signal are waited for while they hold every slot that due tasks need.
+   * Rejects after `timeoutMs` (default 10 s), naming what it still waits for: a task that never ends is found long
    * before its own timeout (`after.timeoutMs`, 30 s by default) or the test
    * runner's, which would name nothing.
    */

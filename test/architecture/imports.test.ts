@@ -14,7 +14,9 @@ const src = fileURLToPath(new URL('../../src/', import.meta.url));
  * its own folder and from folders of lower layers only.
  */
 const LAYERS: Record<string, number> = {
-  'util': 0, 'log': 0, 'symbols.ts': 0,
+  'util': 0, 'symbols.ts': 0,
+  // Loggers and outage lines: they use util's helpers (errorMessage); everything above logs.
+  'log': 0.5,
   'http': 1,
   'after': 2, 'pipeline': 2,
   // Spans, metrics, access log: read requests and tasks (http, after, pipeline); durable and app wire them in.

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { after as afterResponse, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { assertFencedEndUntold } from '../durable/fenced-end.js';
 import { stalledLoop, whenCompleted } from '../durable/stalled-loop.js';
 import { useRedis } from './redis-server.js';
 
@@ -177,4 +178,9 @@ test('a loop stalled longer than the lease right after a heartbeat (a long synch
   assert.equal(stored!.state, 'completed');
   assert.deepEqual(stored!.errors, []);
   assert.deepEqual(attempts, [1]);
+});
+
+test('a paused process\'s late completion, refused by the store (another process claimed the task since), is not told as completed to tasks.observe (the test client, the metrics): logged as refused', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = `fenced-end-${++prefixes}`;
+  await assertFencedEndUntold(t, bullmqStore({ connection: { port: server().port }, prefix }), bullmqStore({ connection: { port: server().port }, prefix }));
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { serve } from 'coda-http';
+import { serve, sqliteStore } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
@@ -430,7 +430,7 @@ test('coda tasks retry --all-failed cut short by a store failure tells what it d
   assert.deepEqual([stats.ready, stats.failed], [2, 1]);
 });
 
-test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"', async (t) => {
+test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"; a running one is not to be discarded (discard refuses it)', async (t) => {
   const db = tempDb(t);
   const app = makeApp(db);
   const server = await serve(app, { port: 0, handleSignals: false });
@@ -446,6 +446,18 @@ test('coda tasks retry of a failed task whose key another pending task keeps nam
   const retried = await run(['tasks', 'retry', fixture, failed], { CODA_TEST_DB: db });
   assert.equal(retried.code, 1);
   assert.match(retried.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(ready\\) keeps its key "order:1": retry it once that one has ended, or discard that one$`, 'm'));
+  // A worker now runs it: discard refuses a running task, so only its end frees the key (the advice said to discard it).
+  const worker = sqliteStore({ path: db });
+  await worker.open();
+  t.after(() => worker.close());
+  const now = Date.now();
+  assert.deepEqual((await worker.claim({ owner: 'a-worker', names: ['charge'], concurrency: {}, limit: 1, now, leaseUntil: now + 600_000 })).map(({ id }) => id), [pending]);
+  const whileRunning = await run(['tasks', 'retry', fixture, failed], { CODA_TEST_DB: db });
+  assert.equal(whileRunning.code, 1);
+  assert.match(whileRunning.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(running\\) keeps its key "order:1": retry it once that one has ended$`, 'm'));
+  const discarded = await run(['tasks', 'discard', fixture, pending], { CODA_TEST_DB: db });
+  assert.equal(discarded.code, 1);
+  assert.match(discarded.stdout, new RegExp(`^${pending}: not discarded: it is running$`, 'm'));
 });
 
 test('coda worker and coda tasks refuse an in-memory store (no other process shares it), and coda tasks a path with no database, creating none: one line, exit 1', async (t) => {

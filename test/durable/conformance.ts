@@ -546,7 +546,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
     describe('complete', () => {
       test('ends running tasks of the owner, all at once', async () => {
         const [a, b] = [await inState(store, 'running'), await inState(store, 'running')];
-        await store.complete([a.id, b.id], OWNER, T0 + 50);
+        assert.deepEqual((await store.complete([a.id, b.id], OWNER, T0 + 50)).sort(), [a.id, b.id].sort(), 'resolves with what it completed');
         for (const { id } of [a, b]) await assertTask(store, id, { state: 'completed', finishedAt: T0 + 50, owner: null, leaseUntil: null, attempt: 1 });
       });
 
@@ -554,8 +554,8 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         const running = await inState(store, 'running');
         const ready = await inState(store, 'ready', { runAt: T0 + 1 });
         const held = await inState(store, 'held');
-        await store.complete([running.id], OTHER, T0 + 50);
-        await store.complete([ready.id, held.id, 'no-such-task'], OWNER, T0 + 50);
+        assert.deepEqual(await store.complete([running.id], OTHER, T0 + 50), []);
+        assert.deepEqual(await store.complete([ready.id, held.id, 'no-such-task'], OWNER, T0 + 50), [], 'none of them was completed');
         assert.equal(await stateOf(store, running.id), 'running');
         assert.equal(await stateOf(store, ready.id), 'ready');
         assert.equal(await stateOf(store, held.id), 'held');
@@ -583,10 +583,11 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual(idsOf(theirs), [task.id]);
         // The paused owner wakes up: a heartbeat, then its attempt's end, each written as if it still had the task.
         await store.heartbeat(OWNER, retryAt + 90_000, [task.id]);
-        await store.complete([task.id], OWNER, retryAt + 5);
-        await store.fail(task.id, OWNER, attemptError(1, retryAt + 6), null);
+        // Each says it wrote nothing, so that the paused process reports no end of its own (the other reports the task's).
+        assert.deepEqual(await store.complete([task.id], OWNER, retryAt + 5), [], 'the late completion was refused');
+        assert.equal(await store.fail(task.id, OWNER, attemptError(1, retryAt + 6), null), false, 'the late failure was refused');
         await assertTask(second, task.id, { state: 'running', owner: OTHER, leaseUntil: retryAt + 30_000, attempt: 2, finishedAt: null });
-        await second.complete([task.id], OTHER, retryAt + 10);
+        assert.deepEqual(await second.complete([task.id], OTHER, retryAt + 10), [task.id]);
         const ended = await assertTask(second, task.id, { state: 'completed', finishedAt: retryAt + 10, owner: null, leaseUntil: null });
         assert.deepEqual(ended.errors.map(({ attempt, message }) => [attempt, message.split(':')[0]]), [[1, 'stalled']], 'the stall only: no error of the paused owner');
       });
@@ -605,7 +606,8 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         if (completeAndClaim === null) return;
         const [a, b] = [await inState(store, 'running'), await inState(store, 'running')];
         const [c, d, e] = [await inState(store, 'ready'), await inState(store, 'ready'), await inState(store, 'ready')];
-        const claimed = await completeAndClaim([a.id, b.id], OWNER, T0 + 50, releaseClaim({ limit: 3, now: T0 + 60 }));
+        const { completed, claimed } = await completeAndClaim([a.id, b.id], OWNER, T0 + 50, releaseClaim({ limit: 3, now: T0 + 60 }));
+        assert.deepEqual(completed.sort(), [a.id, b.id].sort(), 'both completions were written');
         for (const { id } of [a, b]) await assertTask(store, id, { state: 'completed', finishedAt: T0 + 50, owner: null, leaseUntil: null, attempt: 1 });
         assert.deepEqual(idsOf(claimed), [c.id, d.id, e.id], 'the room of both completions and one more, oldest first');
         for (const task of claimed) assert.deepEqual(task, await assertTask(store, task.id, { state: 'running', owner: OWNER, leaseUntil: LEASE, attempt: 1, startedAt: T0 + 60 }), 'the claimed task as stored');
@@ -624,9 +626,10 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         const done = await inState(store, 'running');
         const [hook1, hook2, plain] = [newTask({ name: 'hook' }), newTask({ name: 'hook' }), newTask()];
         await store.add([hook1, hook2, plain], OWNER, LEASE);
-        assert.deepEqual(await completeAndClaim([done.id], OWNER, T0 + 50, releaseClaim({ limit: 0 })), [], 'limit 0 claims nothing');
+        assert.deepEqual(await completeAndClaim([done.id], OWNER, T0 + 50, releaseClaim({ limit: 0 })), { completed: [done.id], claimed: [] }, 'limit 0 claims nothing');
         await assertTask(store, done.id, { state: 'completed' });
-        const claimed = await completeAndClaim([mine.id, theirs.id], OWNER, T0 + 50, releaseClaim({ names: ['hook', NAME], concurrency: { hook: 2 }, limit: 3 }));
+        const { completed, claimed } = await completeAndClaim([mine.id, theirs.id], OWNER, T0 + 50, releaseClaim({ names: ['hook', NAME], concurrency: { hook: 2 }, limit: 3 }));
+        assert.deepEqual(completed, [mine.id], 'another owner\'s task is not among the completed');
         await assertTask(store, mine.id, { state: 'completed' });
         await assertTask(store, theirs.id, { state: 'running', owner: OTHER }, 'another owner\'s task is left alone');
         assert.deepEqual(idsOf(claimed).sort(), [hook1.id, plain.id].sort(), 'one hook task (theirs and it make its cap) and the other name\'s');
@@ -647,7 +650,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       test('keeps each attempt\'s error: ready again at retryAt, then failed for good with every error (promise 4)', async () => {
         const task = await inState(store, 'running');
         const first = attemptError(1, T0 + 20);
-        await store.fail(task.id, OWNER, first, T0 + 5000);
+        assert.equal(await store.fail(task.id, OWNER, first, T0 + 5000), true);
         await assertTask(store, task.id, { state: 'ready', runAt: T0 + 5000, owner: null, leaseUntil: null, finishedAt: null, errors: [first] });
         assert.deepEqual(await claim(store, { now: T0 + 4999 }), []);
         assert.equal((await claim(store, { now: T0 + 5000 }))[0]?.attempt, 2);
@@ -660,8 +663,8 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       test('by another owner, or of a task not running, changes nothing', async () => {
         const running = await inState(store, 'running');
         const ready = await inState(store, 'ready', { runAt: T0 + 1 });
-        await store.fail(running.id, OTHER, attemptError(1, T0), null);
-        await store.fail(ready.id, OWNER, attemptError(1, T0), null);
+        assert.equal(await store.fail(running.id, OTHER, attemptError(1, T0), null), false);
+        assert.equal(await store.fail(ready.id, OWNER, attemptError(1, T0), null), false);
         assert.equal(await stateOf(store, running.id), 'running');
         assert.deepEqual((await store.get(ready.id))?.errors, []);
         assert.equal(await stateOf(store, ready.id), 'ready');

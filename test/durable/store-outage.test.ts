@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, task, type TaskStore } from 'coda-http';
+import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, StoreUnavailable, task, type TaskStore } from 'coda-http';
 import { pino } from 'pino';
 import { deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
 import { OutageLog } from '../../src/log/outage-log.js';
@@ -96,6 +96,37 @@ test('a locked SQLite file under a worker: its claims, refused every poll, are o
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
+test('a store that refuses every other claim under a worker (Redis out of memory, flapping): one line for the outage and one when it first came back, not two a flip', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const store = sqliteStore({ path: file });
+  await store.open();
+  // Every other claim refused, as a store out of memory refuses a write and takes the next; 40 flips, then it stops.
+  let claims = 0;
+  const flipped = deferred();
+  const flapping: TaskStore['claim'] = async (request) => {
+    if (++claims === 80) flipped.resolve();
+    if (claims <= 80 && claims % 2 === 1) throw new StoreUnavailable(store.description, new Error("OOM command not allowed when used memory > 'maxmemory'"));
+    return store.claim(request);
+  };
+  const wrapped = new Proxy(store, {
+    get: (target, name) => {
+      if (name === 'claim') return flapping;
+      const value = Reflect.get(target, name, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) as unknown : value;
+    },
+  });
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({ definitions: [task('noted', () => {})], store: wrapped, logger, handleSignals: false, pollMs: 5, leaseMs: 600_000 });
+  t.after(() => worker.close({ timeoutMs: 100 }));
+  await flipped.promise;
+  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => line.msg);
+  assert.equal(said.length, 2, `40 flips in well under 10 s: the first refusal and the first return, nothing more: ${said.join(' | ')}`);
+  assert.match(said[0]!, /refused: .*OOM command not allowed/);
+  assert.match(said[1]!, /accepted again after \d+\.\d s: 1 refused in all$/);
+});
+
 test('OutageLog: the first failure, then at most one summary per interval, then the recovery; a new outage starts afresh', () => {
   const { logger, lines } = memoryLogger();
   let now = 1000;
@@ -125,10 +156,41 @@ test('OutageLog: the first failure, then at most one summary per interval, then 
   assert.equal(lines[0]!['refused'], 2);
   assert.equal(lines[1]!['refused'], 5);
 
+  // An interval after the recovery line: a new outage, not the last one taken up again.
+  now += 10_000;
   log.failed('gone');
   log.succeeded();
   assert.deepEqual(texts().slice(3), [
     '50 writes to X refused: gone; further refusals are counted, one line per 10 s at most',
     '40 writes to X accepted again after 0.0 s: 1 refused in all',
   ]);
+});
+
+test('OutageLog: a store that flaps (refused, accepted, refused, several times a second, as Redis out of memory) is one outage: one line per interval at most, counting the flips, where each flip was two lines', () => {
+  const { logger, lines } = memoryLogger();
+  let now = 1000;
+  const log = new OutageLog(logger, 'writes to X', () => now, 10_000);
+  const texts = (): string[] => lines.map((line) => `${line.level} ${line.msg}`);
+  // 25 s of a refusal and an acceptance every 100 ms each.
+  for (let i = 0; i < 125; i++) {
+    log.failed(new Error('OOM'));
+    now += 100;
+    log.succeeded();
+    now += 100;
+  }
+  assert.deepEqual(texts(), [
+    '50 writes to X refused: OOM; further refusals are counted, one line per 10 s at most',
+    '40 writes to X accepted again after 0.1 s: 1 refused in all',
+    '50 writes to X still refused: 51 more in the last 10.1 s, accepted and refused again 51 times (OOM)',
+    '50 writes to X still refused: 50 more in the last 10.0 s, accepted and refused again 50 times (OOM)',
+  ]);
+  // It stops flapping: back once it has refused nothing for an interval, with what it counted since the last line.
+  for (let i = 0; i < 100; i++) {
+    now += 100;
+    log.succeeded();
+  }
+  assert.deepEqual(texts().slice(4), [
+    '40 writes to X accepted again after 34.9 s: 125 refused in all, 23 of them since the last line, accepted and refused again 23 times since the last line',
+  ]);
+  assert.equal(lines.length, 5);
 });

@@ -728,7 +728,7 @@ test('an attempt past its timeout is aborted through its signal and retried', as
   assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
 });
 
-test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency', async () => {
+test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency; settle() waits for such attempts while tasks wait for their slots, naming them past its timeout', async () => {
   let running = 0;
   let most = 0;
   let hang = true;
@@ -759,8 +759,13 @@ test('an attempt that ignores its signal past its timeout keeps its slot until i
   });
   for (let i = 0; i < 4; i++) assert.equal((await client.get('/')).status, 200);
   await timedOut.promise;
-  // Both slots are held by attempts still running past their timeout: nothing more starts, retries included.
-  await client.settle();
+  // Both slots are held by attempts still running past their timeout: nothing more starts, retries included. settle()
+  // waits for them (it returned with tasks waiting), and names them once its timeout is past.
+  await assert.rejects(client.settle({ timeoutMs: 200 }), (error: Error) => {
+    const named = error.message.match(/durable task stuck attempt 1 \([^)]+\): past its timeout \(20 ms\) and still running \(it ignores ctx\.signal\), it holds one of the slots that due tasks wait for/g);
+    assert.equal(named?.length, 2, error.message);
+    return true;
+  });
   unobserve();
   assert.deepEqual([running, most], [2, 2]);
   const { ready, delayed } = await app.tasks.stats();

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createApp, runWorker, sqliteStore, task } from 'coda-http';
+import { assertFencedEndUntold } from './fenced-end.js';
 import { stalledLoop, whenCompleted } from './stalled-loop.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
@@ -112,4 +113,11 @@ test('a loop stalled longer than the lease right after a heartbeat (a long synch
   assert.equal(stored!.state, 'completed');
   assert.deepEqual(stored!.errors, []);
   assert.deepEqual(attempts, [1]);
+});
+
+test('a paused process\'s late completion, refused by the store (another process claimed the task since), is not told as completed to tasks.observe (the test client, the metrics): logged as refused', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = path.join(dir, 'tasks.db');
+  await assertFencedEndUntold(t, sqliteStore({ path: db }), sqliteStore({ path: db }));
 });
