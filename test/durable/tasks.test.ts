@@ -728,7 +728,11 @@ test('an attempt past its timeout is aborted through its signal and retried', as
   assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
 });
 
-test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency; settle() waits for such attempts while tasks wait for their slots, naming them past its timeout', async () => {
+test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency; settle() waits for such attempts while tasks wait for their slots, naming them past its timeout', async (t) => {
+  // The runner's timers (the late warning, the retries' backoff) are unref'd and the in-process client holds no socket:
+  // a serving process's listening socket holds its loop, which Node 22 would otherwise end while the test awaits them.
+  const serving = setInterval(() => {}, 60_000);
+  t.after(() => clearInterval(serving));
   let running = 0;
   let most = 0;
   let hang = true;
