@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { BadRequest, ClientDisconnected, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
+import { echo } from '../util/echo.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -149,7 +150,7 @@ export function charsetOf(contentType: string | null): string | undefined {
 
 /** The 415 for a charset a reader cannot decode; `readable` says which it can, when it is not any TextDecoder knows. */
 export function unsupportedCharset(charset: string, readable = ''): UnsupportedMediaType {
-  return new UnsupportedMediaType(`unsupported charset ${JSON.stringify(charset)} in Content-Type${readable}`);
+  return new UnsupportedMediaType(`unsupported charset ${JSON.stringify(echo(charset))} in Content-Type${readable}`);
 }
 
 /**
