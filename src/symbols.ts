@@ -15,8 +15,6 @@ export const kPeer = Symbol('coda.peer');
 export const kDone = Symbol('coda.done');
 /** HttpResponse: the tasks registered with `response.after()`. */
 export const kAfterEntries = Symbol('coda.afterEntries');
-/** A response's tasks given outside any request (built once, sent by many): every send runs them (see takeTasks()). */
-export const kStandingEntries = Symbol('coda.standingEntries');
 /** ResponseHeaders: the record handed to Node's `writeHead`. */
 export const kNodeHeaders = Symbol('coda.nodeHeaders');
 /** ResponseHeaders: a value beyond ASCII was set (the head is then written apart from a string body, in Latin-1). */

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import { StreamingResponse, takeAfterEntries, takeTaskEntries, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
-import { kAbortStream, kAfterEntries, kDone, kStreamTaken, kTaskEntries } from '../symbols.js';
+import { StreamingResponse, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import { kAbortStream, kAfterEntries, kDone, kStreamTaken } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';
 import { taskRecord, type TaskRecord } from './reporting.js';
@@ -22,7 +22,14 @@ export interface ExchangeHost {
   registerTask(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration>;
 }
 
-const NO_RESPONSES: readonly HttpResponse[] = [];
+/** The tasks a request gave one response (see `give`). */
+interface Given {
+  readonly response: HttpResponse;
+  after: AfterEntry[] | undefined;
+  tasks: TaskEntry[] | undefined;
+}
+
+const NO_GIVEN: readonly Given[] = [];
 const NO_TASKS: readonly TaskEntry[] = [];
 const LIVE = 0;
 const DONE = 1;
@@ -64,8 +71,8 @@ export class Exchange implements Job {
   next: Exchange | undefined = undefined;
   #entered: AfterEntry[] | undefined = undefined;
   #holds: Hold[] | undefined = undefined;
-  /** Responses `response.after()` gave tasks while the request was handled (see `keep`). */
-  #given: HttpResponse[] | undefined = undefined;
+  /** The tasks `response.after()` gave responses while the request was handled, by response (see `give`). */
+  #given: Given[] | undefined = undefined;
   /** Streaming responses made while the request was handled (see `made`). */
   #streams: StreamingResponse[] | undefined = undefined;
   #state = LIVE;
@@ -124,15 +131,29 @@ export class Exchange implements Job {
   }
 
   /**
-   * `response.after()` gave `response` a task: should a middleware replace
-   * that response (a `processResponse` returning a new one, an error in a
-   * hook turned into its response), its tasks still run, before those of
-   * the response sent. A registered task is never silently dropped.
+   * `response.after()` gave `response` a task while the request was handled:
+   * the request's, kept here rather than on the response, which many
+   * requests may share (a module-level constant): each runs its own tasks,
+   * once. Should a middleware replace that response (a `processResponse`
+   * returning a new one, an error in a hook turned into its response), its
+   * tasks still run, before those of the response sent. A registered task is
+   * never silently dropped.
    */
-  keep(response: HttpResponse): void {
-    if (this.#state !== LIVE) return;
+  give(response: HttpResponse, entry: AfterEntry): void {
+    (this.#givenTo(response).after ??= []).push(entry);
+  }
+
+  /** `response.after(task, payload)` while the request was handled: journaled with the response sent (see `givenTasks`). */
+  giveTask(response: HttpResponse, entry: TaskEntry): void {
+    (this.#givenTo(response).tasks ??= []).push(entry);
+  }
+
+  #givenTo(response: HttpResponse): Given {
     const given = (this.#given ??= []);
-    if (!given.includes(response)) given.push(response);
+    for (const record of given) if (record.response === response) return record;
+    const record: Given = { response, after: undefined, tasks: undefined };
+    given.push(record);
+    return record;
   }
 
   /**
@@ -221,7 +242,6 @@ export class Exchange implements Job {
     const accepted = this.entries.length;
     // The middleware's afterResponse hooks innermost first, as Django's process_response runs.
     let entries = this.#tasksThen(this.#entered?.reverse());
-    this.#take();
     if (state === ABANDONED) {
       // What was listed in the shutdown report is not told again; `requestFinished` receivers are no task of the request's.
       const listed = this.#listed!;
@@ -234,51 +254,33 @@ export class Exchange implements Job {
   }
 
   /**
-   * The request's tasks: its own, those of responses replaced by the one
-   * sent, and the sent response's, then `entered` (afterResponse hooks). No
-   * response for an exchange another framework answered: it is made only if
-   * a task reads it (see adopt.ts).
+   * The request's tasks: its own, those given responses replaced by the one
+   * sent, the sent response's (those it was built with, then those the
+   * request gave it), then `entered` (afterResponse hooks). No response for
+   * an exchange another framework answered: it is made only if a task reads
+   * it (see adopt.ts).
    */
   #tasksThen(entered: readonly AfterEntry[] | undefined): readonly AfterEntry[] | undefined {
-    const own = this.response?.[kAfterEntries];
-    return join(join(join(this.entries, this.#replaced(own)), own), entered);
+    const sent = this.response;
+    let replaced: AfterEntry[] | undefined;
+    let own: readonly AfterEntry[] | undefined = sent?.[kAfterEntries];
+    for (const record of this.#given ?? NO_GIVEN) {
+      if (record.response === sent) own = join(own, record.after);
+      else if (record.after !== undefined) (replaced ??= []).push(...record.after);
+    }
+    return join(join(join(this.entries, replaced), own), entered);
   }
 
   /**
-   * Sending a response takes the tasks requests gave it (see
-   * takeAfterEntries()): a response sent again (a module-level constant
-   * returned by many views) does not run them again, nor does its list grow
-   * with every request.
+   * The durable tasks `response.after()` gave while the request was handled
+   * (to `response`, or to responses it replaced): journaled with those
+   * `response` was built with.
    */
-  #take(): void {
-    const sent = this.response;
-    if (sent !== undefined) takeAfterEntries(sent);
-    for (const response of this.#given ?? NO_RESPONSES) takeAfterEntries(response);
-  }
-
-  /** The durable tasks of responses given some and then replaced by `response`, taken from them: journaled with its own. */
-  replacedTaskEntries(response: HttpResponse): readonly TaskEntry[] {
+  givenTasks(): readonly TaskEntry[] {
     if (this.#given === undefined) return NO_TASKS;
-    const replaced: TaskEntry[] = [];
-    for (const given of this.#given) {
-      const entries = given[kTaskEntries];
-      if (given !== response && entries !== undefined) {
-        takeTaskEntries(given);
-        replaced.push(...entries);
-      }
-    }
-    return replaced;
-  }
-
-  /** The tasks of responses given some and then replaced, in a new array; undefined when none was. */
-  #replaced(own: readonly AfterEntry[] | undefined): AfterEntry[] | undefined {
-    let replaced: AfterEntry[] | undefined;
-    for (const response of this.#given ?? NO_RESPONSES) {
-      const entries = response[kAfterEntries];
-      // A response refused by the transport hands its list to the 500 sent instead (see refused.ts).
-      if (response !== this.response && entries !== undefined && entries !== own) (replaced ??= []).push(...entries);
-    }
-    return replaced;
+    const tasks: TaskEntry[] = [];
+    for (const record of this.#given) if (record.tasks !== undefined) tasks.push(...record.tasks);
+    return tasks;
   }
 
   /** Keeps the first `count` entries: the rest were dropped at a full queue. */

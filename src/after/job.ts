@@ -25,8 +25,10 @@ export interface Job {
   add(entry: AfterEntry): void;
   /** `after(task, payload)`: registers a durable task for this request. */
   addTask(entry: TaskEntry): Promise<TaskRegistration>;
-  /** `response.after()` gave `response` a task in this request: it runs even if a middleware replaces the response. */
-  keep(response: HttpResponse): void;
+  /** `response.after()` gave `response` a task in this request: it runs for this request alone, even if a middleware replaces the response. */
+  give(response: HttpResponse, entry: AfterEntry): void;
+  /** The same for a durable task: journaled with the response sent. */
+  giveTask(response: HttpResponse, entry: TaskEntry): void;
 }
 
 /**

@@ -13,7 +13,7 @@ import { signerFor, type Signer } from '../http/signing.js';
 import { BadRequest, ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
 import type { HttpRequest, RequestOptions, RequestSource } from '../http/request.js';
-import { StreamingResponse, takeTaskEntries, type HttpResponse } from '../http/response.js';
+import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
@@ -424,14 +424,10 @@ export class App {
         // Written once: a response sent again (a shared constant) does not repeat them.
         response[kCookies] = undefined;
       }
+      // Those the response was built with (outside any request), then those the request gave it or a response it replaced.
       const entries = response[kTaskEntries];
-      if (entries !== undefined) {
-        // Taken, as its after() tasks are: a response sent again does not journal a request's twice.
-        takeTaskEntries(response);
-        for (const entry of entries) void exchange.addTask(entry).catch(() => {});
-      }
-      // Those of a response a middleware replaced too (see Exchange.keep).
-      for (const entry of exchange.replacedTaskEntries(response)) void exchange.addTask(entry).catch(() => {});
+      if (entries !== undefined) for (const entry of entries) void exchange.addTask(entry).catch(() => {});
+      for (const entry of exchange.givenTasks()) void exchange.addTask(entry).catch(() => {});
     } catch (error) {
       response = renderError(request, error, this.debug);
     }

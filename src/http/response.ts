@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { kAbortStream, kAfterEntries, kClaimStream, kStandingEntries, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
+import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { refuseOnSent } from './sending.js';
@@ -206,12 +206,13 @@ export class HttpResponse {
   #status: number;
   readonly headers: ResponseHeaders;
   #body: ResponseBody;
-  /** @internal Tasks registered with `after()`, in order. Allocated on first use. */
+  /**
+   * @internal Tasks `after()` gave it outside any request (a response built once, sent by many views), in
+   * order: every send runs them. A request's are its exchange's (see Exchange.give). Allocated on first use.
+   */
   [kAfterEntries]: AfterEntry[] | undefined = undefined;
-  /** @internal Durable tasks registered with `after()`, in order: the app journals them before the first byte. */
+  /** @internal Durable tasks given it outside any request, likewise: each send journals them before its first byte. */
   [kTaskEntries]: TaskEntry[] | undefined = undefined;
-  /** @internal The tasks of the two lists above given outside any request: declared, not initialized, as few responses have any. */
-  declare [kStandingEntries]?: { after: AfterEntry[] | undefined; tasks: TaskEntry[] | undefined };
   /** @internal Cookies set with `setCookie()`/`deleteCookie()`, by name, domain and path: written to the headers when sent. */
   [kCookies]: Map<string, PendingCookie> | undefined = undefined;
 
@@ -317,41 +318,24 @@ export class HttpResponse {
    */
   after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
-    const exchange = currentRequest() as { readonly live: boolean; keep(response: HttpResponse): void } | undefined;
+    const exchange = currentRequest() as { readonly live: boolean; give(response: HttpResponse, entry: AfterEntry): void; giveTask(response: HttpResponse, entry: TaskEntry): void } | undefined;
     // In a task or an afterResponse hook: the request's tasks were taken already, this one would never run.
     if (exchange?.live === false) {
       throw new TypeError('response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
     }
-    // Outside any request (a response built once and returned by many views) the task is for every send.
-    const standing = exchange === undefined ? (this[kStandingEntries] ??= { after: undefined, tasks: undefined }) : undefined;
-    if (typeof task === 'function') {
-      const entry = afterEntry('response.after()', task, second as AfterOptions | undefined);
-      (this[kAfterEntries] ??= []).push(entry);
-      if (standing !== undefined) (standing.after ??= []).push(entry);
+    if (exchange === undefined) {
+      // Outside any request (a response built once and returned by many views): a task for every send of it.
+      if (typeof task === 'function') (this[kAfterEntries] ??= []).push(afterEntry('response.after()', task, second as AfterOptions | undefined));
+      else (this[kTaskEntries] ??= []).push(taskEntry('response.after()', task, second, third));
+    } else if (typeof task === 'function') {
+      // The request's, kept by its exchange (after/exchange.ts): a response shared by many requests runs it for this
+      // one alone, and a middleware replacing the response does not drop it.
+      exchange.give(this, afterEntry('response.after()', task, second as AfterOptions | undefined));
     } else {
-      const entry = taskEntry('response.after()', task, second, third);
-      (this[kTaskEntries] ??= []).push(entry);
-      if (standing !== undefined) (standing.tasks ??= []).push(entry);
+      exchange.giveTask(this, taskEntry('response.after()', task, second, third));
     }
-    // The request's exchange (after/exchange.ts) keeps it: a middleware replacing it does not drop its tasks.
-    exchange?.keep(this);
     return this;
   }
-}
-
-/**
- * @internal A send took `response`'s after-response tasks: those a request
- * gave it were that request's and are gone, as Django's `close()` empties
- * `_resource_closers`; those given outside any request stay, for its next
- * send (a fresh list, as a request may add to it).
- */
-export function takeAfterEntries(response: HttpResponse): void {
-  response[kAfterEntries] = response[kStandingEntries]?.after?.slice();
-}
-
-/** @internal The same for `response`'s durable tasks, taken by the send that journals them. */
-export function takeTaskEntries(response: HttpResponse): void {
-  response[kTaskEntries] = response[kStandingEntries]?.tasks?.slice();
 }
 
 /**

@@ -507,7 +507,7 @@ test('a durable task on a response a middleware replaces is journaled and runs a
   assert.deepEqual(seen, [[{ userId: '7' }, 202]]);
 });
 
-test("a response shared by many requests (a module-level constant) runs each request's response.after() task once, for that send: sending takes its tasks, as Django's close() empties _resource_closers", async () => {
+test("a response shared by many requests (a module-level constant) runs each request's response.after() task once, for that request: a request's tasks are its own, not the response's", async () => {
   const OK = new HttpResponse('ok');
   const ran: string[] = [];
   const noted = task('noted', (payload: { n: string }) => { ran.push(`durable ${payload.n}`); });
@@ -524,8 +524,39 @@ test("a response shared by many requests (a module-level constant) runs each req
       ran.length = 0;
       assert.equal((await client.get(`/${kind}/${n}`)).status, 200);
       await client.settle();
-      // Before, the shared response's list grew with every request and each send ran (or journaled) them all again.
+      // Once, the shared response's list grew with every request and each send ran (or journaled) them all again.
       assert.deepEqual(ran, [`${kind} ${n}`], `${kind}, request ${n}`);
     }
   }
+});
+
+test("two requests sharing a response at once: each request's response.after() task runs for that request, after its own response, never for the other's", async () => {
+  const OK = new HttpResponse('ok');
+  const ran: string[] = [];
+  const noted = task('noted-shared', (payload: { n: string }, ctx) => { ran.push(`durable ${payload.n} for ${ctx.request?.path}`); });
+  const registered = deferred();
+  const release = deferred();
+  const app = createApp({
+    tasks: { definitions: [noted] },
+    routes: [
+      get('/slow', async (request) => {
+        OK.after(({ request: seen, outcome }) => void ran.push(`plain for ${seen.path} ${outcome.status}`));
+        OK.after(noted, { n: 'slow' });
+        registered.resolve();
+        await release.promise;
+        return OK;
+      }),
+      get('/quick', () => OK),
+    ],
+  });
+  await using client = createTestClient(app);
+  const slow = client.get('/slow');
+  await registered.promise;
+  // /quick sends the same response while /slow, which gave it its tasks, is still in its view.
+  assert.equal((await client.get('/quick')).status, 200);
+  release.resolve();
+  assert.equal((await slow).status, 200);
+  await client.settle();
+  // Not run for /quick (which sent the response first), nor lost for /slow.
+  assert.deepEqual(ran.sort(), ['durable slow for /slow', 'plain for /slow 200']);
 });
