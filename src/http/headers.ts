@@ -66,12 +66,12 @@ export class ResponseHeaders implements Iterable<[string, string]> {
       for (const [name, value] of init.#rawEntries()) headers.#map[name] = Array.isArray(value) ? [...value] : value;
       headers.#nonAscii = init.#nonAscii;
     } else if (isIterable(init)) {
-      for (const [name, value] of init) headers.append(name, value);
+      for (const [name, value] of init) ResponseHeaders.#add(headers, name, value);
     } else {
       for (const name of Object.keys(init)) {
         const value = init[name]!;
-        if (typeof value === 'object') for (const v of value) headers.append(name, v);
-        else headers.append(name, String(value));
+        if (typeof value === 'object') for (const v of value) ResponseHeaders.#add(headers, name, v);
+        else ResponseHeaders.#add(headers, name, String(value));
       }
     }
   }
@@ -103,14 +103,19 @@ export class ResponseHeaders implements Iterable<[string, string]> {
 
   append(name: string, value: string): this {
     refuseOnSent(this, 'response.headers.append()', SET_LATE);
+    ResponseHeaders.#add(this, name, value);
+    return this;
+  }
+
+  /** `append()` less its check for a response being sent: headers being built (the constructor's) belong to no response yet. */
+  static #add(headers: ResponseHeaders, name: string, value: string): void {
     const key = checkName(name);
-    if (checkValue(name, value)) this.#nonAscii = true;
-    const map = this.#record();
+    if (checkValue(name, value)) headers.#nonAscii = true;
+    const map = headers.#record();
     const existing = map[key];
     if (existing === undefined) map[key] = value;
     else if (typeof existing === 'string') map[key] = [existing, value];
     else existing.push(value);
-    return this;
   }
 
   delete(name: string): this {
