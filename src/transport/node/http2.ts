@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { RequestSource } from '../../http/request.js';
+import { echo } from '../../util/echo.js';
 
 const COLON = 0x3a;
 
@@ -33,5 +34,5 @@ export function authorityProblem(source: RequestSource): string | undefined {
   const authority = source.raw?.headers[':authority'];
   const host = source.headers.host;
   if (authority === undefined || host === undefined || host === authority || host.toLowerCase() === authority.toLowerCase()) return undefined;
-  return `the request's Host ${JSON.stringify(host)} differs from its :authority ${JSON.stringify(authority)} (RFC 9113 8.3.1)`;
+  return `the request's Host ${JSON.stringify(echo(host))} differs from its :authority ${JSON.stringify(echo(authority))} (RFC 9113 8.3.1)`;
 }
