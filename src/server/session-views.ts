@@ -103,10 +103,14 @@ function refuseUnstarted(response: NodeResponse, peer: { remoteAddress: string |
   if (response[kAnswered] === undefined && cut?.status !== undefined) refused(refusalOf(cut.status, cut.reason, peer));
 }
 
-/** Starts the requests waiting while there is room, passing over those their client reset meanwhile. */
+/**
+ * Starts the requests waiting while there is room, passing over those their
+ * client reset meanwhile, and those the server answered in the app's stead
+ * (a 408: its stream closes on a later turn).
+ */
 function startWaiting(views: Views, handler: Handler): void {
   while (views.running < MAX_CONCURRENT_STREAMS && views.waiting.length > 0) {
     const [request, response] = views.waiting.shift()!;
-    if (!request.stream.destroyed) start(views, handler, request, response);
+    if (!request.stream.destroyed && (response as NodeResponse)[kCutOff] === undefined) start(views, handler, request, response);
   }
 }
