@@ -201,10 +201,11 @@ export class TestClient {
     this.#unobserveDurable();
     const others = OPEN.get(this.#app)! - 1;
     OPEN.set(this.#app, others);
-    if (this.#transport === 'in-process') this.#app[kServerClosed](this);
+    // The app's servers left: serve()'s or attach()'s (an in-process client counts as one).
+    const servers = this.#transport === 'in-process' ? this.#app[kServerClosed](this) : 0;
     if (this.#server !== undefined) await (await this.#server).close({ timeoutMs: 1_000 });
-    // Clients still open on the app use its tasks: the last one stops them.
-    else if (others === 0) await this.#app[kCloseTasks](performance.now() + 1_000);
+    // Clients still open on the app, or a server serving it, use its tasks: the last of them stops them.
+    else if (others === 0 && servers === 0) await this.#app[kCloseTasks](performance.now() + 1_000);
   }
 
   /** Refuses what a closed client cannot do: it records no task, and its server (if any) is gone. */

@@ -3,7 +3,10 @@
 // driven by its settle().
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { after, createApp, HttpResponse, post, sqliteStore, task } from 'coda-http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, createApp, HttpResponse, post, serve, sqliteStore, task } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 
 function flakyApp() {
@@ -117,4 +120,23 @@ test('a socket client closed while an in-process request of the same app is in i
   assert.equal((await slow).status, 200);
   await inProcess.settle({ timeoutMs: 5_000 });
   assert.deepEqual(inProcess.tasks.map((t) => [t.name, t.state]), [['audit', 'completed']]);
+});
+
+test('an in-process client closed while serve() serves the same app leaves its durable tasks to the server: its requests still journal theirs', async (t) => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'coda-in-process-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const ran: number[] = [];
+  const noted = task('noted', (payload: { n: number }) => void ran.push(payload.n));
+  // A real file: the server's store, which the client shares (tasks: 'app' is implied by the store given).
+  const app = createApp({ tasks: { definitions: [noted], store: sqliteStore({ path: path.join(folder, 'tasks.db') }) }, routes: [post('/:n', (request) => new HttpResponse('ok').after(noted, { n: Number(request.params.n) }))] });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const client = createTestClient(app);
+  assert.equal((await client.post('/1')).status, 200);
+  await client.close();
+  // Before, the client's close stopped the app's tasks (it was the last client) under the running server: a 503.
+  const response = await fetch(`${server.url}/2`, { method: 'POST' });
+  assert.equal(response.status, 200, await response.text());
+  await app.settle();
+  assert.deepEqual(ran.sort(), [1, 2]);
 });
