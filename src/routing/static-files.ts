@@ -228,7 +228,7 @@ function sendError(request: HttpRequest, result: SendResult): Error {
   switch (result.statusCode) {
     case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);
     case 403: return new PermissionDenied(`${shown} is not served`);
-    case 404: return new NotFound(shown.endsWith('/') ? `no index file in ${shown}` : `no file at ${shown}`);
+    case 404: return new NotFound(request.path.endsWith('/') ? `no index file in ${shown}` : `no file at ${shown}`);
     case 412: return preconditionFailed(shown);
     case 416: return new HttpError(416, `range ${echo(request.headers.get('range') ?? '')} is not satisfiable for ${shown}`, pickRange(result.headers));
     default: return result.type === 'error' ? result.metadata.error : new Error(`static file ${shown}: status ${result.statusCode}`);

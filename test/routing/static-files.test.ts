@@ -241,6 +241,10 @@ describe('staticFiles()', () => {
     const empty = await get('/assets/empty/');
     assert.equal(empty.status, 404);
     assert.equal(empty.body.toString(), 'no index file in /assets/empty/');
+    // A directory path past the 200 characters an error repeats is still named as a directory.
+    const deep = await get(`/assets/${'d'.repeat(250)}/`);
+    assert.equal(deep.status, 404);
+    assert.match(deep.body.toString(), /^no index file in \/assets\/d{192}…$/);
     const off = await get('/v1/files/docs/');
     assert.equal(off.status, 404);
     assert.equal(off.body.toString(), 'no file at /v1/files/docs/: a directory, and index is off');
