@@ -78,7 +78,7 @@ export function coda(options: AdapterOptions = {}): ExpressCoda {
       res.status(adopted.status).set(headerRecord(adopted)).send(adopted.body);
     } else {
       res.after = resAfter as AfterFunction;
-      if (req.app !== noted) noteErrors(noted = req.app);
+      if (req.app !== noted && req.app !== undefined) noteErrors(noted = req.app);
       within(adopted, next);
     }
   };
