@@ -23,6 +23,7 @@ export {
   type Outcome, type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
 export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/headers.js';
+export type { When } from './http/when.js';
 export {
   HttpError, BadRequest, Unauthorized, PermissionDenied, NotFound, MethodNotAllowed,
   PayloadTooLarge, UnsupportedMediaType, ServiceUnavailable, ClientDisconnected,
