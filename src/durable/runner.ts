@@ -258,6 +258,8 @@ export class Runner {
     // its slot until it settles.
     let overdue: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
+      // Ended already, by shutdown or a lost store (failRunning): no slot of this process's is kept for it.
+      if (this.#running.get(stored.id) !== attempt) return;
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
       attempt.abort(error);
       this.#overdue.add(stored);
