@@ -11,9 +11,14 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trail
 /**
  * The content codings fetch() (undici) decodes: a body in them comes out
  * decoded, under the upstream's Content-Encoding and Content-Length still.
- * zstd where this Node's zlib has it (undici decodes it there).
+ * zstd from undici 7 (Node 24 and later) where zlib has it: Node 22's undici
+ * 6 passes a zstd body on encoded, though its zlib has zstd.
  */
-const DECODED = new Set(['gzip', 'x-gzip', 'deflate', 'br', ...('createZstdDecompress' in zlib ? ['zstd'] : [])]);
+const DECODED = new Set(['gzip', 'x-gzip', 'deflate', 'br', ...('createZstdDecompress' in zlib && undiciMajor() >= 7 ? ['zstd'] : [])]);
+
+function undiciMajor(): number {
+  return Number.parseInt(process.versions['undici'] ?? '0', 10);
+}
 
 /**
  * Turns a Web-standard `Response` (accepted from views) into an
