@@ -990,14 +990,14 @@ async function loadBullmq(): Promise<typeof import('bullmq')> {
   }
 }
 
+/** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
+const GONE = Symbol('gone');
+
 /**
  * A BullMQ call on a job that is no longer where the call expects it (lock
  * lost, already promoted, removed): false, as a store call on a task in
  * another state changes nothing. Connection failures still throw.
  */
-/** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
-const GONE = Symbol('gone');
-
 async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
   return (await orGone(call.then(() => true))) ?? false;
 }

@@ -6,9 +6,9 @@ import { dropHttp1Framing, frameFixed, frameStream } from '../transport/framing.
 /**
  * The headers a client gets with `response` to `method`, framed as a socket
  * frames them (framing.ts): a fixed body's Content-Length (a HEAD's too),
- * none for 1xx and 204, no Transfer-Encoding the app set; and a Date, as
- * node:http adds one to every response the app gave none. Call once the body
- * is known to be sendable.
+ * none for 1xx and 204, no Transfer-Encoding the app set nor a Connection
+ * other than close; and a Date, as node:http adds one to every response the
+ * app gave none. Call once the body is known to be sendable.
  */
 export function sentHeaders(response: HttpResponse, method: string): Headers {
   const headers = response.headers[kNodeHeaders]();
