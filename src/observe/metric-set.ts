@@ -2,14 +2,7 @@ import type { Counter, Metric, Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import type { PromClient } from './peer.js';
 import { ScrapedHistogram } from './scraped-histogram.js';
-
-/** What the gauges read from an app when the registry is scraped. */
-export interface MetricsSource {
-  /** The after-response scheduler's counts. */
-  after(): { pending: number; running: number };
-  /** The durable tasks' counts in the store; undefined when the app has none. */
-  durable(): Promise<{ pending: number; running: number }> | undefined;
-}
+import type { MetricsSource } from './metrics-source.js';
 
 /** Where the buckets of the request histogram come from: OpenTelemetry's for `http.server.request.duration`. */
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];

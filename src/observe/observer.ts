@@ -5,7 +5,7 @@ import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkFeature } from '../util/options.js';
 import { logAccess } from './access-log.js';
-import type { MetricsSource } from './metric-set.js';
+import type { MetricsSource } from './metrics-source.js';
 import { Metrics, type MetricsOptions } from './metrics.js';
 import { logRefusal, type Refusal } from './refusal.js';
 import { tracingFrom, type Tracing, type TracingOptions } from './tracing.js';
