@@ -516,7 +516,7 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
  * cannot hold is percent-encoded as Django's iri_to_uri does: non-ASCII
  * characters as UTF-8 (`/café` goes out as `/caf%C3%A9`), a space, a
  * backslash (which browsers read as a slash: `/\evil.example` would lead to
- * another host), quotes, `` <>^`{|} `` and tab; `%` is kept (a location encoded
+ * another host), a double quote, `` <>^`{|} `` and tab; `%` is kept (a location encoded
  * already stays as it is).
  *
  * @example

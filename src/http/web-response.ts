@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import * as zlib from 'node:zlib';
 import { ProgrammingError } from './errors.js';
-import { ResponseHeaders } from './headers.js';
 import { HttpResponse, StreamingResponse } from './response.js';
 
 /** Fields about one connection, not the response (RFC 9110 7.6.1): a proxy drops them, and so does Coda from a Response fetch() got. */
@@ -37,11 +36,12 @@ export function fromWebResponse(web: Response): HttpResponse {
     throw new ProgrammingError('a Response whose body was read already (or is being read) cannot be sent: its body is read once, as it is sent; make a new Response for each request (a module-level one is sent once), or send response.clone()');
   }
   const dropped = web.type === 'default' ? undefined : fetchedOnly(web);
-  const headers = new ResponseHeaders();
+  // Pairs, which the response's constructor checks and fills in one pass (a ResponseHeaders given it is copied).
+  const headers: [string, string][] = [];
   web.headers.forEach((value, name) => {
-    if (name !== 'set-cookie' && dropped?.has(name) !== true) headers.append(name, value);
+    if (name !== 'set-cookie' && dropped?.has(name) !== true) headers.push([name, value]);
   });
-  for (const cookie of web.headers.getSetCookie()) headers.append('set-cookie', cookie);
+  for (const cookie of web.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
   if (web.body === null) return new HttpResponse(null, { status: web.status, headers });
   return new StreamingResponse(Readable.fromWeb(web.body as ReadableStream), { status: web.status, headers });
 }
