@@ -74,7 +74,8 @@ class BodyChunks {
 
   /** The body, whole: the first chunk when it is all, else a copy of the chunks joined. */
   bytes(): Buffer {
-    this.#takeSmall();
+    // The last small chunks as the slab holds them: no slab comes after, and joining copies them anyway.
+    if (this.#used > 0) this.#chunks.push(this.#slab!.subarray(0, this.#used));
     const chunks = this.#chunks;
     return chunks.length === 0 ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size);
   }
