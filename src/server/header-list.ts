@@ -1,6 +1,7 @@
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
 import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { answerAndCloseStream } from './answer-stream.js';
+import { refuseHttp1 } from './refuse-http1.js';
 import { refuseTransferCoding } from './transfer-coding.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
@@ -53,7 +54,7 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
         handler(request, response);
       }
     } else if (tooManyFields(request)) {
-      refuseHttp1(request, response as ServerResponse, refused);
+      refuseTooManyFields(request, response as ServerResponse, refused);
     } else if (!refuseTransferCoding(request, response as ServerResponse, refused)) {
       handler(request, response);
     }
@@ -85,10 +86,7 @@ export function tooManyFields(request: IncomingMessage): boolean {
   return request.rawHeaders.length > HEADER_COUNT_LIMIT * 2;
 }
 
-/** The 431 for `tooManyFields`, recorded; the connection is closed, as Node closes it after its own 431: what follows the head cannot be trusted to be the next request. */
-export function refuseHttp1(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): void {
-  response.shouldKeepAlive = false;
-  response.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(TOO_MANY) });
-  response.end(TOO_MANY);
-  refused(refusalOf(431, TOO_MANY, request.socket));
+/** The 431 for `tooManyFields`, recorded; the connection is closed, as Node closes it after its own 431. */
+export function refuseTooManyFields(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): void {
+  refuseHttp1(request, response, 431, TOO_MANY, TOO_MANY, refused);
 }

@@ -7,7 +7,7 @@ import type { App } from '../app/app.js';
 import { acceptedConnections } from './accepted.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
-import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseHttp1, tooManyFields } from './header-list.js';
+import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyFields, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
@@ -120,7 +120,7 @@ function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: 
   const serve = app[kServeHttp1];
   return (request, response) => {
     if (tooManyFields(request)) {
-      refuseHttp1(request, response, refused);
+      refuseTooManyFields(request, response, refused);
       return;
     }
     if (refuseTransferCoding(request, response, refused)) return;

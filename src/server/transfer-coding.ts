@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { refusalOf, type Refusal } from '../observe/refusal.js';
+import type { Refusal } from '../observe/refusal.js';
+import { refuseHttp1 } from './refuse-http1.js';
 import { echo } from '../util/echo.js';
 
 const REASON = 'a Transfer-Encoding other than chunked is not supported';
@@ -19,11 +20,7 @@ const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
 export function refuseTransferCoding(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): boolean {
   const coding = request.headers['transfer-encoding'];
   if (coding === undefined || !CODED_AND_CHUNKED.test(coding)) return false;
-  const body = `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`;
-  // What follows the head is not known to be this body: it must not be read as the next request.
-  response.shouldKeepAlive = false;
-  response.writeHead(501, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  response.end(body);
-  refused(refusalOf(501, REASON, request.socket));
+  // The connection closed: what follows the head is not known to be this body, and must not be read as the next request.
+  refuseHttp1(request, response, 501, `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`, REASON, refused);
   return true;
 }

@@ -1,0 +1,15 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { refusalOf, type Refusal } from '../observe/refusal.js';
+
+/**
+ * Answers an HTTP/1.1 request the server refuses before the app with
+ * `status` and `body` (plain text), closes its connection (what follows its
+ * head cannot be trusted to be the next request), and records the refusal
+ * with `reason` (the server's words; the body may name the client's bytes).
+ */
+export function refuseHttp1(request: IncomingMessage, response: ServerResponse, status: number, body: string, reason: string, refused: (refusal: Refusal) => void): void {
+  response.shouldKeepAlive = false;
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
+  refused(refusalOf(status, reason, request.socket));
+}
