@@ -328,6 +328,9 @@ test('ready tasks Redis refused as out of memory halfway through their registrat
   t.after(() => admin.disconnect());
   const prefix = 'oom-halfway';
   const store = bullmqStore({ connection: { port: server().port }, prefix });
+  // Closed even when an assertion fails first: its connections would hold the test file's process open.
+  let closed = false;
+  t.after(() => (closed ? undefined : store.close()));
   await store.open();
   const now = Date.now();
   // Room for a few of these, not all: each is some 200 kB.
@@ -335,14 +338,22 @@ test('ready tasks Redis refused as out of memory halfway through their registrat
   const tasks = Array.from({ length: 20 }, (_, i): NewTask => ({ ...heldTask(`half-${i}`), held: false, payload }));
   const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
   await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+  let written: number;
   try {
     await assert.rejects(store.add(tasks, 'web', now + 30_000), (error: unknown) => error instanceof StoreUnavailable && /OOM command not allowed/.test(error.message));
-    const written = (await admin.lrange(`${prefix}:record:wait`, 0, -1)).length;
-    assert.ok(written > 0 && written < tasks.length, `written halfway: ${written} of ${tasks.length}`);
+    written = (await admin.lrange(`${prefix}:record:wait`, 0, -1)).length;
+    assert.ok(written < tasks.length, `written halfway: ${written} of ${tasks.length}`);
   } finally {
     await admin.config('SET', 'maxmemory', '0');
   }
+  // Redis counts the commands it has received and not yet run as memory: when every one has arrived before the
+  // first runs (a quiet machine), the first is refused already, and there is no halfway write to undo this run.
+  if (written === 0) {
+    t.skip('Redis refused the first ready task already (its commands all arrived before it ran the first): no halfway write this run');
+    return;
+  }
   // The undo, refused while Redis was full, is taken once it has room (close() waits for it).
+  closed = true;
   await store.close();
   assert.deepEqual(await admin.lrange(`${prefix}:record:wait`, 0, -1), [], 'none of the registration\'s tasks left to run');
 });
