@@ -21,22 +21,49 @@ let prefixes = 0;
 
 interface WorkerProcess {
   child: ChildProcess;
+  /** Rejects if the worker exits first; awaited only by the tests that need it (a worker killed before it was ready is no failure of theirs). */
   ready: Promise<void>;
-  /** Each line the worker prints after "ready". */
+  /** Each line the worker prints but "ready", in order, whether printed before "ready" or after. */
   lines: AsyncIterableIterator<string>;
 }
 
+/**
+ * One reader of the worker's output: "ready" settles `ready`, every other line
+ * goes to `lines`. (Two readers of one line iterator raced: a "started" line
+ * printed before "ready", the worker claiming as it starts, went to the reader
+ * waiting for "ready", and the test waiting for it hung.)
+ */
 function startWorker(prefix: string, env: Record<string, string> = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent', ...env },
   });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const ready = (async () => {
-    for (let line = await lines.next(); !line.done; line = await lines.next()) if (line.value === 'ready') return;
-    throw new Error('the worker exited before it was ready');
-  })();
-  return { child, ready, lines };
+  const printed: string[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const reader = createInterface({ input: child.stdout! });
+  const ready = new Promise<void>((resolve, reject) => {
+    reader.on('line', (line) => {
+      if (line === 'ready') resolve();
+      else printed.push(line);
+      wake?.();
+    });
+    reader.on('close', () => {
+      ended = true;
+      reject(new Error('the worker exited before it was ready'));
+      wake?.();
+    });
+  });
+  ready.catch(() => {});
+  async function* lines(): AsyncIterableIterator<string> {
+    for (;;) {
+      const line = printed.shift();
+      if (line !== undefined) yield line;
+      else if (ended) return;
+      else await new Promise<void>((woken) => { wake = woken; });
+    }
+  }
+  return { child, ready, lines: lines() };
 }
 
 async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
