@@ -14,7 +14,7 @@ import { closeStalledSends } from './stalled-sends.js';
 export interface AttachOptions {
   /** SIGTERM and SIGINT close it, with every other Coda server of the process (as `serve()`'s). Default true. */
   handleSignals?: boolean;
-  /** The drain deadline for signal-triggered shutdown and for the server's own `close()`. Default 10,000 ms. */
+  /** The drain deadline for signal-triggered shutdown, for the server's own `close()` and for `close()` without a `timeoutMs`. Default 10,000 ms. */
   shutdownTimeoutMs?: number;
   /**
    * As `serve()`'s: a connection whose client takes none of its response for
@@ -28,7 +28,7 @@ export interface AttachOptions {
 export interface AttachedServer {
   /** The `node:http` server. */
   readonly server: NodeServer;
-  /** Graceful shutdown, as `serve()`'s `close()`: resolves with the report. */
+  /** Graceful shutdown, as `serve()`'s `close()` (its deadline `timeoutMs`, by default `shutdownTimeoutMs`): resolves with the report. */
   close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
 }
 
@@ -52,7 +52,8 @@ export function govern(app: App, listener: Listener, url: () => string, settings
   app[kGovern](listener.server);
   const close = (options: { timeoutMs?: number } = {}): Promise<ShutdownReport> => {
     stopHandlingSignals();
-    return (shutdownDone ??= closeServer(app, listener, options.timeoutMs ?? 10_000));
+    // Its drain deadline unless this call names one: a server set up for 30 s is not closed by hand in 10.
+    return (shutdownDone ??= closeServer(app, listener, options.timeoutMs ?? settings.shutdownTimeoutMs));
   };
   if (settings.handleSignals) {
     stopHandlingSignals = handleSignals({ app, get url() { return url(); }, timeoutMs: settings.shutdownTimeoutMs, close });

@@ -12,7 +12,7 @@ export interface ServeOptions {
    * the `onShutdown` hooks, then exit. Default true.
    */
   handleSignals?: boolean;
-  /** The drain deadline for signal-triggered shutdown. Default 10,000 ms. */
+  /** The drain deadline for signal-triggered shutdown and for `close()` without a `timeoutMs`. Default 10,000 ms. */
   shutdownTimeoutMs?: number;
   /**
    * Time allowed to receive a request's headers (Node `headersTimeout`; 0: no

@@ -23,7 +23,8 @@ export interface Server<S extends NodeServer = HttpServer> {
    * keep-alive connection is answered too), close idle keep-alive sockets,
    * run the pending after-response tasks, and at the deadline abort the rest.
    * The tasks are the app's: while another server of the app is open, they
-   * run on, and this close ends with its own requests.
+   * run on, and this close ends with its own requests. The deadline is
+   * `timeoutMs`, by default `serve()`'s `shutdownTimeoutMs` (10 s unless set).
    */
   close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
 }

@@ -32,6 +32,15 @@ test('at the deadline close() aborts running tasks through their signal and list
   assert.equal(report.tasksCompleted, 0);
 });
 
+test('close() without a timeoutMs drains until serve()\'s shutdownTimeoutMs, not a fixed 10 s (attach()\'s close() shares the code)', { timeout: 8_000 }, async () => {
+  // A task that never ends: the drain ends at its deadline. With the fixed 10 s this test timed out.
+  const hangs = (): Promise<void> => new Promise(() => {});
+  const app = createApp({ routes: [get('/', () => new HttpResponse('ok').after(hangs, { name: 'hangs' }))] });
+  const server = await serve(app, { port: 0, handleSignals: false, shutdownTimeoutMs: 100 });
+  await (await fetch(server.url, { headers: { 'x-request-id': 'served' } })).text();
+  assert.deepEqual((await server.close()).tasksAbandoned, [{ name: 'hangs', requestId: 'served' }]);
+});
+
 test('a request in flight at close() finishes, with Connection: close; idle keep-alive sockets close without waiting for it', async () => {
   const viewEntered = deferred();
   const releaseView = deferred();
