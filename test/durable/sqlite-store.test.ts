@@ -4,12 +4,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailable } from '../../src/durable/errors.js';
 import { isUnavailable } from '../../src/durable/sqlite-failure.js';
@@ -457,6 +458,27 @@ test('a reconnection that fails (the WAL removed, and its folder refusing a new 
   // It used to say "the store is not open" from here on, until the process restarted.
   await store.add([task({ id: 'after' })], 'p', 1);
   assert.deepEqual((await store.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+});
+
+test('every write looks at the file and its WAL once each, a registration too: two stats, where a registration took three (the file twice)', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  // The store's node:fs import is a live binding: a mock of fs.statSync synced to it counts the store's stats.
+  const stat = mock.method(fs, 'statSync');
+  syncBuiltinESMExports();
+  t.after(() => {
+    stat.mock.restore();
+    syncBuiltinESMExports();
+  });
+  const statsOf = async (write: () => Promise<unknown>): Promise<string[]> => {
+    stat.mock.resetCalls();
+    await write();
+    return stat.mock.calls.map(({ arguments: [statted] }) => String(statted));
+  };
+  assert.deepEqual(await statsOf(() => store.add([task({ id: 'counted' })], 'p', 1)), [file, `${file}-wal`]);
+  assert.deepEqual(await statsOf(() => store.complete(['counted'], 'p', 2)), [file, `${file}-wal`]);
+  assert.deepEqual(await statsOf(() => store.list({})), [], 'a read looks at neither');
 });
 
 test('the file replaced by another while the store is open (a backup moved onto its path): writes are refused saying so, and a process opening the path finds the new file as it is, not the old one\'s pages over it', async (t) => {
