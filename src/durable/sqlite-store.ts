@@ -408,8 +408,10 @@ export class SqliteStore implements TaskStore {
    * into the old file), so that the new file opens as it is.
    */
   #refuseReplaced(db: DatabaseSync): never {
-    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    throw new StoreUnavailable(this.description, new Error(`its file ${this.#path} was replaced by another since the store opened it: nothing more is written to the one it opened (restart this process to use the new one)`));
+    const replaced = `its file ${this.#path} was replaced by another since the store opened it`;
+    // Not emptied, the WAL would be read over the new file: said, and tried again by the next write.
+    this.#emptyWal(db, replaced, 'its WAL, still at the path, cannot be emptied into the old file while other processes read that file: stop them, then restart this process to use the new one');
+    throw new StoreUnavailable(this.description, new Error(`${replaced}: nothing more is written to the one it opened (restart this process to use the new one)`));
   }
 
   /**
@@ -427,9 +429,23 @@ export class SqliteStore implements TaskStore {
     if (now !== undefined && statSync(`${this.#path}-wal`).size > 0) {
       throw new StoreUnavailable(this.description, new Error(`${removed}, and another process writes a new one since: restart this process`));
     }
-    const [busy] = Object.values(db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!) as number[];
-    if (busy !== 0) throw new StoreUnavailable(this.description, new Error(`${removed}, and its commits cannot be moved into the file while other processes read it: restart every process on the file`));
+    this.#emptyWal(db, removed, 'its commits cannot be moved into the file while other processes read it: restart every process on the file');
     this.#reconnect(db);
+  }
+
+  /**
+   * Moves every commit of the WAL into the file `db` has open and empties it (a TRUNCATE checkpoint), or refuses,
+   * naming `problem`: with `busy` when another process's read or write stops it (SQLite says so only in the
+   * checkpoint's result row, not by an error), with SQLite's error otherwise.
+   */
+  #emptyWal(db: DatabaseSync, problem: string, busy: string): void {
+    let result: Record<string, unknown>;
+    try {
+      result = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!;
+    } catch (error) {
+      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${(error as Error).message}`, { cause: error }));
+    }
+    if (result.busy !== 0) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
   }
 
   /** One transaction, once the write lock is free (see #whenFree); `copyBack` for a registration (see #checkFiles). */

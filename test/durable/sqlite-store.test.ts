@@ -460,6 +460,32 @@ test('a reconnection that fails (the WAL removed, and its folder refusing a new 
   assert.deepEqual((await store.list({})).map(({ id }) => id).sort(), ['after', 'before']);
 });
 
+test('the file replaced while another process reads the old one: the WAL cannot be emptied, and writes are refused saying so (it was taken for emptied); once the reader is done, the next write empties it and the new file opens as it is', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'old' })], 'p', 1);
+  const reader = spawn(process.execPath, [fileURLToPath(new URL('fixtures/locker.ts', import.meta.url)), file, 'read'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => reader.kill('SIGKILL'));
+  const exited = once(reader, 'exit');
+  assert.equal((await createInterface({ input: reader.stdout! })[Symbol.asyncIterator]().next()).value, 'locked');
+  const backup = newFile();
+  const restored = await opened({ path: backup });
+  await restored.add([task({ id: 'restored' })], 'p', 1);
+  await restored.close();
+  renameSync(backup, file);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /was replaced by another since the store opened it, and its WAL, still at the path, cannot be emptied into the old file while other processes read that file: stop them/);
+  reader.stdin!.write('done\n');
+  assert.deepEqual(await exited, [0, null]);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /was replaced by another since the store opened it: nothing more is written to the one it opened/);
+  const other = await opened({ path: file });
+  try {
+    assert.deepEqual((await other.list({})).map(({ id }) => id), ['restored']);
+  } finally {
+    await other.close();
+  }
+});
+
 test('every write looks at the file and its WAL once each, a registration too: two stats, where a registration took three (the file twice)', async (t) => {
   const file = newFile();
   const store = await opened({ path: file });
