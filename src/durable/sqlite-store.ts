@@ -9,7 +9,7 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
-import { isBusy, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
@@ -476,8 +476,13 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  /** Committed whole, or rolled back whole on any error. */
-  #transaction<T>(work: (statements: Statements) => T, copyBack: boolean): T {
+  /**
+   * Committed whole, or rolled back whole on any error. A write that found no room is tried once more after the WAL
+   * is emptied into the file (#emptiedForRoom): SQLite checkpoints only once its WAL holds 1,000 pages, so a WAL
+   * stopped short of that (a file size limit, a full disk) refused every write for good, though its commits fitted
+   * the file, or freed room in it.
+   */
+  #transaction<T>(work: (statements: Statements) => T, copyBack: boolean, triedRoom = false): T {
     this.#checkFiles(copyBack);
     const s = this.#opened();
     try {
@@ -495,7 +500,18 @@ export class SqliteStore implements TaskStore {
       } catch {
         // SQLite rolled back already (a full disk, an I/O error): nothing is left to undo.
       }
+      if (!triedRoom && isOutOfRoom(error) && this.#emptiedForRoom()) return this.#transaction(work, copyBack, true);
       throw this.#failure(error);
+    }
+  }
+
+  /** Whether the WAL (of a file; not `:memory:`'s) was moved into the file and truncated; a checkpoint itself short of room or stopped by a reader is not. */
+  #emptiedForRoom(): boolean {
+    if (this.#wal === undefined) return false;
+    try {
+      return this.#db!.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!.busy === 0;
+    } catch {
+      return false;
     }
   }
 
