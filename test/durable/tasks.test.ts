@@ -400,6 +400,23 @@ test('a failing task is retried by its backoff, without the test sleeping: settl
   }
 });
 
+test('an attempt\'s error is kept to 10,000 characters of its message and of its stack, saying how many more there were: a megabyte\'s message was kept whole for every attempt', async () => {
+  const loud = task('loud', () => {
+    throw new Error(`upstream answered ${'x'.repeat(1_000_000)}`);
+  }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+  const { logger } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [loud] } });
+  await using client = createTestClient(app);
+  await app.tasks.enqueue(loud, {});
+  await client.settle();
+  const [failed] = await app.tasks.list({ state: 'failed' });
+  assert.equal(failed?.errors.length, 2);
+  for (const { message, stack } of failed.errors) {
+    assert.equal(message, `Error: upstream answered ${'x'.repeat(10_000 - 'Error: upstream answered '.length)}… (${1_000_000 + 'Error: upstream answered '.length - 10_000} more characters not kept)`);
+    assert.ok(stack !== undefined && stack.length < 10_100 && stack.endsWith('more characters not kept)'), `a stack of ${stack?.length} characters`);
+  }
+});
+
 test('NonRetryableError fails at once; the failed task keeps its payload and every error; retry() runs it again, discard() removes it', async () => {
   let broken = true;
   const charge = task('charge', (payload: { cents: number }) => {
