@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import fs, { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -438,6 +438,24 @@ test('the WAL file removed while the store is open: its next write moves every c
   } finally {
     reader.close();
   }
+});
+
+test('a WAL grown large while another connection read (its snapshot stopping checkpoints) is cut back to 8 MiB once its commits are in the file: it kept its largest size on disk for good', { timeout: 60_000 }, async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  const reader = new DatabaseSync(file);
+  t.after(() => reader.close());
+  reader.exec('BEGIN');
+  reader.prepare('SELECT count(*) FROM coda_tasks').get();
+  const batch = (): NewTask[] => Array.from({ length: 1000 }, () => task({ payload: JSON.stringify({ s: 'y'.repeat(300) }) }));
+  for (let i = 0; i < 30 && statSync(`${file}-wal`).size <= 12 * 1024 * 1024; i++) await store.add(batch(), 'p', 1);
+  assert.ok(statSync(`${file}-wal`).size > 12 * 1024 * 1024, 'the reader kept the WAL from being checkpointed');
+  reader.exec('COMMIT');
+  // The next commits checkpoint it whole, then start it over.
+  for (let i = 0; i < 3; i++) await store.add(batch(), 'p', 1);
+  const { size } = statSync(`${file}-wal`);
+  assert.ok(size <= 8 * 1024 * 1024, `the WAL is ${size} bytes`);
 });
 
 test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
