@@ -107,11 +107,7 @@ test('a limit on the size of the process\'s files (ulimit -f 1024 KiB) reached b
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-fsize-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'tasks.db');
-  const fixture = fileURLToPath(new URL('fixtures/size-limited.ts', import.meta.url));
-  // Node ignores SIGXFSZ: a write past the limit fails (EFBIG), which SQLite reports as a disk I/O error.
-  const run = spawnSync('bash', ['-c', 'ulimit -f 1024 && exec "$0" "$@"', process.execPath, '--conditions=coda-source', '--import', 'tsx', fixture, file], { encoding: 'utf8', timeout: 50_000 });
-  assert.equal(run.status, 0, run.stderr);
-  const { accepted, refused } = JSON.parse(run.stdout) as { accepted: number; refused: string | null };
+  const { accepted, refused } = underSizeLimit('size-limited.ts', [file]) as { accepted: number; refused: string | null };
   assert.match(String(refused), new RegExp(`^StoreUnavailable: sqlite store ${file} is unavailable: (disk I/O error|database or disk is full)`), 'refused at last, by the limit');
   // Before: 49 tasks accepted, the WAL full at 1 MiB, and about 230 KiB in the file once the store closed.
   const { size } = statSync(file);
@@ -120,3 +116,22 @@ test('a limit on the size of the process\'s files (ulimit -f 1024 KiB) reached b
   t.after(() => reader.close());
   assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, accepted, 'every accepted task is in the file, no refused one');
 });
+
+test('a file replaced while its WAL holds commits the old file has no room for (ulimit -f): the refusal names the replacement and the checkpoint that failed; SQLite\'s bare "disk I/O error" escaped', { timeout: 60_000 }, (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-fsize-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  assert.deepEqual(underSizeLimit('replaced-under-limit.ts', [file, path.join(dir, 'other.db')]), {
+    name: 'StoreUnavailable',
+    message: `sqlite store ${file} is unavailable: its file ${file} was replaced by another since the store opened it, and its WAL cannot be emptied: disk I/O error`,
+  });
+});
+
+/** Runs a fixture script in a process whose files may not grow past 1 MiB (`ulimit -f 1024`); its stdout's JSON. */
+function underSizeLimit(script: string, args: string[]): unknown {
+  const fixture = fileURLToPath(new URL(`fixtures/${script}`, import.meta.url));
+  // Node ignores SIGXFSZ: a write past the limit fails (EFBIG), which SQLite reports as a disk I/O error.
+  const run = spawnSync('bash', ['-c', 'ulimit -f 1024 && exec "$0" "$@"', process.execPath, '--conditions=coda-source', '--import', 'tsx', fixture, ...args], { encoding: 'utf8', timeout: 50_000 });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
