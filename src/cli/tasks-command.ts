@@ -3,6 +3,7 @@ import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
+import { echo } from '../util/echo.js';
 import { integer, parse, suggest, UsageError, type Parsed } from './usage.js';
 
 const ACTIONS = ['stats', 'list', 'retry', 'discard'] as const;
@@ -225,7 +226,20 @@ function printList(tasks: StoredTask[], out: Output): void {
     ['id', 'name', 'state', 'attempts', 'created', 'last error'],
     ...tasks.map((task) => [
       task.id, task.name, out.style(colour[task.state], task.state), `${task.attempt}/${task.maxAttempts}`,
-      new Date(task.createdAt).toISOString(), task.errors.at(-1)?.message ?? '',
+      new Date(task.createdAt).toISOString(), errorCell(task.errors.at(-1)?.message ?? ''),
     ]),
   ]);
+}
+
+/** C0 and C1 control characters and DEL: what a terminal acts on (a new line, an escape sequence) rather than shows. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A task's error as one table cell: its control characters shown escaped, cut to 200 characters (--json has it
+ * whole). An error is anyone's text (an upstream's answer quoted in it): printed raw, its lines broke the table,
+ * and its escape sequences reached the operator's terminal (clearing it, retitling it, faking lines).
+ */
+function errorCell(message: string): string {
+  return echo(message.replace(CONTROL, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }

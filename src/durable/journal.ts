@@ -1,14 +1,18 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { OutageLog } from '../log/outage-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { Waiters } from '../util/waiters.js';
 import { writeWithRetries } from './write-retries.js';
+import { CHUNK_SIZE, chunksByUnit } from './chunks.js';
 
 /** Writes a release (`write`, given the claim to carry), then runs what it claimed and wakes the runner for what it left ready. */
 export type Releaser = (write: (claim: ReleaseClaim | undefined) => Promise<Released>) => Promise<void>;
 
 interface PendingAdd {
   task: NewTask;
+  /** The request that registered it (undefined for an enqueue): its registrations of a turn share one transaction. */
+  unit: object | undefined;
   resolve: (result: AddResult) => void;
   reject: (error: unknown) => void;
 }
@@ -16,7 +20,9 @@ interface PendingAdd {
 /**
  * Group commit: every task added and every hold released during one turn of
  * the event loop goes to the store in one call (one transaction), so that
- * journaling costs little per request. Releases are written through
+ * journaling costs little per request; a flood of registrations (past
+ * CHUNK_SIZE) in several, a turn of the event loop between them, each
+ * request's whole in one. Releases are written through
  * `release` (the runner's), which adds a claim for the tasks this process
  * has room to run at once. The journal knows
  * the holds it has not yet released (`holds`): the heartbeat renews them.
@@ -45,10 +51,10 @@ export class Journal {
     this.#refusals = new OutageLog(logger, `durable tasks for the ${store.description}`);
   }
 
-  /** Journals a task with this turn's others; resolves once it is in the store. */
-  add(task: NewTask): Promise<AddResult> {
+  /** Journals a task with this turn's others (in one transaction with `unit`'s, its request's); resolves once it is in the store. */
+  add(task: NewTask, unit?: object): Promise<AddResult> {
     return new Promise((resolve, reject) => {
-      this.#adds.push({ task, resolve, reject });
+      this.#adds.push({ task, unit, resolve, reject });
       this.#schedule();
     });
   }
@@ -96,7 +102,20 @@ export class Journal {
     }
   }
 
+  /**
+   * A turn's registrations, in one transaction up to CHUNK_SIZE; past that in several, each request's in one, the
+   * event loop let run between them: 100,000 in one transaction held it (every request, every timer) for over a
+   * second on SQLite.
+   */
   async #writeAdds(adds: PendingAdd[]): Promise<void> {
+    if (adds.length <= CHUNK_SIZE) return this.#writeChunk(adds);
+    for (const [i, chunk] of chunksByUnit(adds, CHUNK_SIZE).entries()) {
+      if (i > 0) await nextTurn();
+      await this.#writeChunk(chunk);
+    }
+  }
+
+  async #writeChunk(adds: PendingAdd[]): Promise<void> {
     let results: AddResult[];
     try {
       results = await this.#store.add(adds.map(({ task }) => task), this.#owner, this.#leaseUntil());

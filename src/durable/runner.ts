@@ -6,7 +6,7 @@ import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { Attempt } from './attempt.js';
 import { retryDelay } from './backoff.js';
-import { StoreUnavailable, thrownMessage } from './errors.js';
+import { keptText, StoreUnavailable, thrownMessage } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
@@ -317,7 +317,7 @@ export class Runner {
     const final = error instanceof NonRetryableError || stored.attempt >= stored.maxAttempts;
     const retryAt = final ? null : now + retryDelay(stored.backoff, stored.attempt, random);
     const failure: AttemptError = { attempt: stored.attempt, message: thrownMessage(error), startedAt, finishedAt: now };
-    if (error instanceof Error && error.stack !== undefined) failure.stack = error.stack;
+    if (error instanceof Error && error.stack !== undefined) failure.stack = keptText(error.stack);
     span?.end(final ? 'failed' : 'retrying', error);
     const record = this.#record(stored, startedAt, final ? 'failed' : 'retrying', error);
     logger.error(

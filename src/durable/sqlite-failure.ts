@@ -24,6 +24,12 @@ export function isBusy(error: unknown): boolean {
   return code === 5 || code === 6;
 }
 
+/** A write found no room (FULL), or failed writing (IOERR: a limit on the file's size says EFBIG, which SQLite reports so). */
+export function isOutOfRoom(error: unknown): boolean {
+  const code = primaryCode(error);
+  return code === 13 || code === 10;
+}
+
 /** A UNIQUE index refused a row. */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { errcode?: unknown } | null)?.errcode === UNIQUE;

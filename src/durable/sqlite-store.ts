@@ -9,7 +9,7 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
-import { isBusy, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
@@ -54,6 +54,12 @@ export function sqliteStore(options: SqliteStoreOptions): TaskStore {
 const PRUNE_BATCH = 1000;
 /** The longest wait between two tries of a call another process's lock refuses (SQLite's own handler waits up to 100 ms). */
 const MAX_LOCK_POLL_MS = 25;
+/**
+ * The size the WAL file is cut back to once its commits are in the file: it kept its largest size on disk for good (a
+ * reader's snapshot stopping checkpoints, a transaction of a request's 100,000 tasks). Twice what a WAL holds between
+ * SQLite's checkpoints (1,000 pages): a WAL in steady use is never cut.
+ */
+const WAL_SIZE_LIMIT = 8 * 1024 * 1024;
 const SYNCHRONOUS = ['NORMAL', 'FULL'];
 /** `PRAGMA synchronous` answers with a number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -65,9 +71,9 @@ export class SqliteStore implements TaskStore {
   readonly #busyTimeoutMs: number;
   #db: DatabaseSync | undefined;
   #statements: Statements | undefined;
-  /** The file the connection has open (undefined for `:memory:`): `add()` checks that the path still names it. */
+  /** The file the connection has open (undefined for `:memory:`): every write checks that the path still names it (see #checkFiles). */
   #file: string | undefined;
-  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkWal). */
+  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkFiles). */
   #wal: string | undefined;
   /** A reconnection (#reconnect) failed: the next call connects again. */
   #lost = false;
@@ -113,7 +119,7 @@ export class SqliteStore implements TaskStore {
       // No wait inside SQLite's calls, which would block the event loop: a lock another process holds is waited for by
       // timers (the open's loop above, #whenFree's), up to busyTimeoutMs.
       db.exec('PRAGMA busy_timeout = 0');
-      if (this.#path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+      if (this.#path !== ':memory:') db.exec(`PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
       ensureSchema(db, this.description);
       this.#statements = prepareStatements(db);
@@ -153,7 +159,6 @@ export class SqliteStore implements TaskStore {
     checkOwner('add()', owner);
     checkTime('add(): leaseUntil', leaseUntil);
     if (tasks.length === 0) return [];
-    this.#checkFile();
     const createdAt = Date.now();
     const results = await this.#write((s) => tasks.map((task): AddResult => {
       if (task.key !== null) {
@@ -172,7 +177,7 @@ export class SqliteStore implements TaskStore {
         throw error;
       }
       return { id: task.id, duplicate: false };
-    }));
+    }), true);
     // Known once committed; the bound keeps a process whose releases never come (a store shared by tests) from growing it.
     if (this.#held.size + tasks.length > MAX_HELD) this.#held.clear();
     results.forEach(({ duplicate }, i) => {
@@ -366,6 +371,24 @@ export class SqliteStore implements TaskStore {
   }
 
   /**
+   * The file and its WAL, looked at once (a stat each) before every write: a write into a file or a WAL no other
+   * process sees is lost. The file removed: a registration copies it back first (#copyBack), other writes go on (a
+   * registration comes soon enough, and their tasks are in the connection's copy); replaced: every write is refused
+   * (#refuseReplaced); the WAL removed: #checkWal.
+   */
+  #checkFiles(copyBack: boolean): void {
+    // Not connected (a reconnection to try again): #opened's to do.
+    if (this.#file === undefined || this.#db === undefined) return;
+    const now = fileIdentity(this.#path);
+    if (now === undefined) {
+      if (copyBack) this.#copyBack(this.#db);
+      return;
+    }
+    if (now !== this.#file) this.#refuseReplaced(this.#db);
+    this.#checkWal(this.#db);
+  }
+
+  /**
    * A file removed under an open connection (its folder deleted, say) still
    * takes writes, into an inode no process will open again: tasks added there
    * would be lost at the next restart although their requests were answered.
@@ -373,17 +396,11 @@ export class SqliteStore implements TaskStore {
    * connection holds (`VACUUM INTO`, pending tasks included) and the store
    * goes on in that copy.
    */
-  #checkFile(): void {
-    // Not connected (a reconnection to try again): #opened's to do.
-    if (this.#file === undefined || this.#db === undefined) return;
-    const now = fileIdentity(this.#path);
-    if (now === this.#file) return;
-    if (now !== undefined) this.#checkReplaced();
-    const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-    const db = this.#db!;
+  #copyBack(db: DatabaseSync): void {
     try {
       db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
     } catch (error) {
+      const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
       throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
     }
     this.#reconnect(db);
@@ -396,12 +413,11 @@ export class SqliteStore implements TaskStore {
    * nothing more is written to the old file: every write is refused, saying so, the WAL emptied first (its commits
    * into the old file), so that the new file opens as it is.
    */
-  #checkReplaced(): void {
-    if (this.#file === undefined || this.#db === undefined) return;
-    const now = fileIdentity(this.#path);
-    if (now === undefined || now === this.#file) return;
-    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    throw new StoreUnavailable(this.description, new Error(`its file ${this.#path} was replaced by another since the store opened it: nothing more is written to the one it opened (restart this process to use the new one)`));
+  #refuseReplaced(db: DatabaseSync): never {
+    const replaced = `its file ${this.#path} was replaced by another since the store opened it`;
+    // Not emptied, the WAL would be read over the new file: said, and tried again by the next write.
+    this.#emptyWal(db, replaced, 'its WAL, still at the path, cannot be emptied into the old file while other processes read that file: stop them, then restart this process to use the new one');
+    throw new StoreUnavailable(this.description, new Error(`${replaced}: nothing more is written to the one it opened (restart this process to use the new one)`));
   }
 
   /**
@@ -411,25 +427,36 @@ export class SqliteStore implements TaskStore {
    * every commit in it is moved into the database file (a checkpoint) and the connection opened anew, with a new WAL.
    * A WAL another process has made since cannot be joined safely: writes are refused, saying to restart.
    */
-  #checkWal(): void {
-    if (this.#wal === undefined || this.#db === undefined) return;
+  #checkWal(db: DatabaseSync): void {
     const now = fileIdentity(`${this.#path}-wal`);
-    // The database file gone too (its folder removed): #checkFile's to handle, at the next registration.
-    if (now === this.#wal || fileIdentity(this.#path) !== this.#file) return;
+    if (now === this.#wal) return;
     const removed = `its WAL file ${this.#path}-wal was removed while the store had it open`;
     // An empty one is another process's failed open (it found the shared memory naming frames of the WAL gone).
     if (now !== undefined && statSync(`${this.#path}-wal`).size > 0) {
       throw new StoreUnavailable(this.description, new Error(`${removed}, and another process writes a new one since: restart this process`));
     }
-    const db = this.#db;
-    const [busy] = Object.values(db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!) as number[];
-    if (busy !== 0) throw new StoreUnavailable(this.description, new Error(`${removed}, and its commits cannot be moved into the file while other processes read it: restart every process on the file`));
+    this.#emptyWal(db, removed, 'its commits cannot be moved into the file while other processes read it: restart every process on the file');
     this.#reconnect(db);
   }
 
-  /** One transaction, once the write lock is free (see #whenFree). */
-  #write<T>(work: (statements: Statements) => T): Promise<T> {
-    return this.#whenFree(() => this.#transaction(work));
+  /**
+   * Moves every commit of the WAL into the file `db` has open and empties it (a TRUNCATE checkpoint), or refuses,
+   * naming `problem`: with `busy` when another process's read or write stops it (SQLite says so only in the
+   * checkpoint's result row, not by an error), with SQLite's error otherwise.
+   */
+  #emptyWal(db: DatabaseSync, problem: string, busy: string): void {
+    let result: Record<string, unknown>;
+    try {
+      result = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!;
+    } catch (error) {
+      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${(error as Error).message}`, { cause: error }));
+    }
+    if (result.busy !== 0) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
+  }
+
+  /** One transaction, once the write lock is free (see #whenFree); `copyBack` for a registration (see #checkFiles). */
+  #write<T>(work: (statements: Statements) => T, copyBack = false): Promise<T> {
+    return this.#whenFree(() => this.#transaction(work, copyBack));
   }
 
   /** A read, once no lock stops it (in WAL mode readers rarely wait: another process's recovery of the file, say). */
@@ -455,10 +482,14 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  /** Committed whole, or rolled back whole on any error. */
-  #transaction<T>(work: (statements: Statements) => T): T {
-    this.#checkReplaced();
-    this.#checkWal();
+  /**
+   * Committed whole, or rolled back whole on any error. A write that found no room is tried once more after the WAL
+   * is emptied into the file (#emptiedForRoom): SQLite checkpoints only once its WAL holds 1,000 pages, so a WAL
+   * stopped short of that (a file size limit, a full disk) refused every write for good, though its commits fitted
+   * the file, or freed room in it.
+   */
+  #transaction<T>(work: (statements: Statements) => T, copyBack: boolean, triedRoom = false): T {
+    this.#checkFiles(copyBack);
     const s = this.#opened();
     try {
       s.begin.run();
@@ -475,7 +506,18 @@ export class SqliteStore implements TaskStore {
       } catch {
         // SQLite rolled back already (a full disk, an I/O error): nothing is left to undo.
       }
+      if (!triedRoom && isOutOfRoom(error) && this.#emptiedForRoom()) return this.#transaction(work, copyBack, true);
       throw this.#failure(error);
+    }
+  }
+
+  /** Whether the WAL (of a file; not `:memory:`'s) was moved into the file and truncated; a checkpoint itself short of room or stopped by a reader is not. */
+  #emptiedForRoom(): boolean {
+    if (this.#wal === undefined) return false;
+    try {
+      return this.#db!.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!.busy === 0;
+    } catch {
+      return false;
     }
   }
 
@@ -488,7 +530,7 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  /** Closes `db` and connects anew (#checkFile, #checkWal); should that fail, the next call tries again (#opened). */
+  /** Closes `db` and connects anew (#copyBack, #checkWal); should that fail, the next call tries again (#opened). */
   #reconnect(db: DatabaseSync): void {
     this.#db = this.#statements = undefined;
     db.close();

@@ -112,7 +112,7 @@ export class Tasks {
     const snapshot = snapshotOf(exchange.request);
     const trace = this.#tracer?.inject(exchange.request) ?? null;
     if (!live) {
-      return this.#add(this.#newTask(entry, snapshot, false, trace)).then((result) => {
+      return this.#add(this.#newTask(entry, snapshot, false, trace), exchange).then((result) => {
         this.#runner!.wake();
         return result;
       }, (error: unknown) => {
@@ -121,7 +121,7 @@ export class Tasks {
         throw error;
       });
     }
-    const added = this.#add(this.#newTask(entry, snapshot, true, trace));
+    const added = this.#add(this.#newTask(entry, snapshot, true, trace), exchange);
     const hold: Hold = {
       journaled: added,
       release: (outcome) => {
@@ -172,10 +172,10 @@ export class Tasks {
     return definition;
   }
 
-  /** Journals `task`: the store is opened for it, but running tasks waits for runHere(). */
-  async #add(task: NewTask): Promise<TaskRegistration> {
+  /** Journals `task` (with `request`'s other registrations of the turn): the store is opened for it, but running tasks waits for runHere(). */
+  async #add(task: NewTask, request?: Exchange): Promise<TaskRegistration> {
     await this.#openStore();
-    const { id, duplicate } = await this.#journal!.add(task);
+    const { id, duplicate } = await this.#journal!.add(task, request);
     return { id, duplicate };
   }
 

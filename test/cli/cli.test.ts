@@ -410,6 +410,32 @@ test('coda tasks stats, list, retry and discard work on the app\'s store, in pla
   assert.deepEqual([after.ready, after.failed], [1, 0]);
 });
 
+test('coda tasks list shows a task\'s error as one cell: its control characters escaped (no escape sequence reaches the terminal, no line breaks the table), cut to 200 characters; --json has it whole', async (t) => {
+  const db = tempDb(t);
+  const store = sqliteStore({ path: db });
+  await store.open();
+  const message = `upstream said:\n\x1b]0;owned\x07\x1b[2J${'z'.repeat(300)}`;
+  try {
+    await store.add([{
+      id: 'evil', name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000,
+      held: false, runAt: 0, request: null, trace: null,
+    }], 'p', 1);
+    await store.claim({ owner: 'w', names: ['charge'], concurrency: {}, limit: 1, now: 1, leaseUntil: 10_000 });
+    await store.fail('evil', 'w', { attempt: 1, message, startedAt: 1, finishedAt: 2 }, null);
+  } finally {
+    await store.close();
+  }
+  const table = await run(['tasks', 'list', fixture], { CODA_TEST_DB: db });
+  assert.equal(table.code, 0);
+  assert.doesNotMatch(table.stdout, /[\x00-\x09\x0b-\x1f\x7f]/, 'no control character but the lines\' ends');
+  const rows = table.stdout.split('\n');
+  assert.equal(rows.length, 2, table.stdout);
+  const shown = `upstream said:\\n\\u001b]0;owned\\u0007\\u001b[2J${'z'.repeat(300)}`;
+  assert.ok(rows[1]!.endsWith(`  ${shown.slice(0, 200)}…`), rows[1]);
+  const listed = JSON.parse((await run(['tasks', 'list', fixture, '--json'], { CODA_TEST_DB: db })).stdout) as { errors: { message: string }[] }[];
+  assert.equal(listed[0]!.errors[0]!.message, message);
+});
+
 test('coda tasks retry --all-failed cut short by a store failure tells what it did and what it did not get to, then the failure: exit 1', async (t) => {
   const db = tempDb(t);
   const app = makeApp(db);

@@ -94,6 +94,28 @@ for (const [label, args, processes] of [['one process', [], 1], ['--workers 2', 
   });
 }
 
+for (const [label, args] of [['one process', []], ['--workers 1', ['--workers', '1']]] as const) {
+  test(`coda serve (${label}) --shutdown-timeout: a view still running when SIGTERM comes is given up at the given timeout, not the default 10 s, and the report says it was in flight`, { timeout: 60_000 }, async (t) => {
+    const timeoutMs = 1500;
+    const cli = coda(['serve', fixture, '--port', '0', '--shutdown-timeout', String(timeoutMs), ...args], { CODA_LOG_LEVEL: 'info' });
+    t.after(() => cli.child.kill('SIGKILL'));
+    const [url] = (await cli.line(/coda: serving .* on http:\/\/127\.0\.0\.1:\d+/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+    const agent = new http.Agent();
+    t.after(() => agent.destroy());
+    const stuck = request(url!, agent, 'GET', '/stuck');
+    await cli.outLine(/^stuck$/);
+    const signalled = performance.now();
+    cli.child.kill('SIGTERM');
+    const report = JSON.parse(await cli.outLine(/"msg":"shutdown complete/)) as { requestsInFlightAtClose: number };
+    const tookMs = performance.now() - signalled;
+    // The deadline is the child's, from its SIGTERM, after ours: the wait seen here is at least the timeout (a timer's ms rounding aside).
+    assert.ok(tookMs >= timeoutMs - 20 && tookMs < 10_000, `the report came ${Math.round(tookMs)} ms after SIGTERM: the given ${timeoutMs} ms, not the default 10,000`);
+    assert.equal(report.requestsInFlightAtClose, 1);
+    assert.deepEqual(await stuck, { error: 'ECONNRESET new' }, 'the view never answered: its connection is closed at the deadline');
+    assert.equal(await cli.exited, 0);
+  });
+}
+
 /** A `coda worker` on the same file runs the durable tasks the stopped server left in the store. */
 async function runLeftOvers(t: TestContext, db: string, waiting: Set<number>): Promise<void> {
   const worker: Cli = coda(['worker', fixture], { CODA_TEST_DB: db });

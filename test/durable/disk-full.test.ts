@@ -1,13 +1,15 @@
 // The SQLite store on a disk that fills up: a real small filesystem (tmpfs,
 // mounted for the test; skipped, saying why, where mounting is not allowed),
-// filled by another file until the kernel says ENOSPC, then freed.
+// filled by another file until the kernel says ENOSPC, then freed; and a
+// limit on the size of a process's files (`ulimit -f`).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createApp, HttpResponse, post, serve, sqliteStore, task } from 'coda-http';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 
@@ -100,3 +102,36 @@ test('a full disk under the SQLite store: registrations get 503 with Retry-After
   assert.deepEqual(states.map((row) => ({ ...row })), [{ state: 'completed', n: accepted.size }], 'the accepted tasks completed; of the refused registration, nothing');
   assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
 });
+
+test('a limit on the size of the process\'s files (ulimit -f 1024 KiB) reached by the WAL: the WAL is emptied into the file and the write tried again, so that the store takes what the file has room for; it used to refuse every write for good once the WAL reached the limit (SQLite checkpoints at 1,000 pages, 4 MiB)', { timeout: 60_000 }, (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-fsize-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const { accepted, refused } = underSizeLimit('size-limited.ts', [file]) as { accepted: number; refused: string | null };
+  assert.match(String(refused), new RegExp(`^StoreUnavailable: sqlite store ${file} is unavailable: (disk I/O error|database or disk is full)`), 'refused at last, by the limit');
+  // Before: 49 tasks accepted, the WAL full at 1 MiB, and about 230 KiB in the file once the store closed.
+  const { size } = statSync(file);
+  assert.ok(size > 512 * 1024, `the file took ${size} bytes of the limit's 1 MiB (${accepted} tasks accepted): the WAL's commits were moved into it`);
+  const reader = new DatabaseSync(file, { readOnly: true });
+  t.after(() => reader.close());
+  assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, accepted, 'every accepted task is in the file, no refused one');
+});
+
+test('a file replaced while its WAL holds commits the old file has no room for (ulimit -f): the refusal names the replacement and the checkpoint that failed; SQLite\'s bare "disk I/O error" escaped', { timeout: 60_000 }, (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-fsize-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  assert.deepEqual(underSizeLimit('replaced-under-limit.ts', [file, path.join(dir, 'other.db')]), {
+    name: 'StoreUnavailable',
+    message: `sqlite store ${file} is unavailable: its file ${file} was replaced by another since the store opened it, and its WAL cannot be emptied: disk I/O error`,
+  });
+});
+
+/** Runs a fixture script in a process whose files may not grow past 1 MiB (`ulimit -f 1024`); its stdout's JSON. */
+function underSizeLimit(script: string, args: string[]): unknown {
+  const fixture = fileURLToPath(new URL(`fixtures/${script}`, import.meta.url));
+  // Node ignores SIGXFSZ: a write past the limit fails (EFBIG), which SQLite reports as a disk I/O error.
+  const run = spawnSync('bash', ['-c', 'ulimit -f 1024 && exec "$0" "$@"', process.execPath, '--conditions=coda-source', '--import', 'tsx', fixture, ...args], { encoding: 'utf8', timeout: 50_000 });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}

@@ -4,12 +4,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailable } from '../../src/durable/errors.js';
 import { isUnavailable } from '../../src/durable/sqlite-failure.js';
@@ -439,6 +440,24 @@ test('the WAL file removed while the store is open: its next write moves every c
   }
 });
 
+test('a WAL grown large while another connection read (its snapshot stopping checkpoints) is cut back to 8 MiB once its commits are in the file: it kept its largest size on disk for good', { timeout: 60_000 }, async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  const reader = new DatabaseSync(file);
+  t.after(() => reader.close());
+  reader.exec('BEGIN');
+  reader.prepare('SELECT count(*) FROM coda_tasks').get();
+  const batch = (): NewTask[] => Array.from({ length: 1000 }, () => task({ payload: JSON.stringify({ s: 'y'.repeat(300) }) }));
+  for (let i = 0; i < 30 && statSync(`${file}-wal`).size <= 12 * 1024 * 1024; i++) await store.add(batch(), 'p', 1);
+  assert.ok(statSync(`${file}-wal`).size > 12 * 1024 * 1024, 'the reader kept the WAL from being checkpointed');
+  reader.exec('COMMIT');
+  // The next commits checkpoint it whole, then start it over.
+  for (let i = 0; i < 3; i++) await store.add(batch(), 'p', 1);
+  const { size } = statSync(`${file}-wal`);
+  assert.ok(size <= 8 * 1024 * 1024, `the WAL is ${size} bytes`);
+});
+
 test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
   const folder = mkdtempSync(path.join(dir, 'locked-folder-'));
   const file = path.join(folder, 'tasks.db');
@@ -457,6 +476,53 @@ test('a reconnection that fails (the WAL removed, and its folder refusing a new 
   // It used to say "the store is not open" from here on, until the process restarted.
   await store.add([task({ id: 'after' })], 'p', 1);
   assert.deepEqual((await store.list({})).map(({ id }) => id).sort(), ['after', 'before']);
+});
+
+test('the file replaced while another process reads the old one: the WAL cannot be emptied, and writes are refused saying so (it was taken for emptied); once the reader is done, the next write empties it and the new file opens as it is', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'old' })], 'p', 1);
+  const reader = spawn(process.execPath, [fileURLToPath(new URL('fixtures/locker.ts', import.meta.url)), file, 'read'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => reader.kill('SIGKILL'));
+  const exited = once(reader, 'exit');
+  assert.equal((await createInterface({ input: reader.stdout! })[Symbol.asyncIterator]().next()).value, 'locked');
+  const backup = newFile();
+  const restored = await opened({ path: backup });
+  await restored.add([task({ id: 'restored' })], 'p', 1);
+  await restored.close();
+  renameSync(backup, file);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /was replaced by another since the store opened it, and its WAL, still at the path, cannot be emptied into the old file while other processes read that file: stop them/);
+  reader.stdin!.write('done\n');
+  assert.deepEqual(await exited, [0, null]);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /was replaced by another since the store opened it: nothing more is written to the one it opened/);
+  const other = await opened({ path: file });
+  try {
+    assert.deepEqual((await other.list({})).map(({ id }) => id), ['restored']);
+  } finally {
+    await other.close();
+  }
+});
+
+test('every write looks at the file and its WAL once each, a registration too: two stats, where a registration took three (the file twice)', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  // The store's node:fs import is a live binding: a mock of fs.statSync synced to it counts the store's stats.
+  const stat = mock.method(fs, 'statSync');
+  syncBuiltinESMExports();
+  t.after(() => {
+    stat.mock.restore();
+    syncBuiltinESMExports();
+  });
+  const statsOf = async (write: () => Promise<unknown>): Promise<string[]> => {
+    stat.mock.resetCalls();
+    await write();
+    return stat.mock.calls.map(({ arguments: [statted] }) => String(statted));
+  };
+  assert.deepEqual(await statsOf(() => store.add([task({ id: 'counted' })], 'p', 1)), [file, `${file}-wal`]);
+  assert.deepEqual(await statsOf(() => store.complete(['counted'], 'p', 2)), [file, `${file}-wal`]);
+  assert.deepEqual(await statsOf(() => store.list({})), [], 'a read looks at neither');
 });
 
 test('the file replaced by another while the store is open (a backup moved onto its path): writes are refused saying so, and a process opening the path finds the new file as it is, not the old one\'s pages over it', async (t) => {

@@ -208,6 +208,60 @@ test('group commit: the registrations of requests handled in one turn reach the 
   }
 });
 
+test('a flood of registrations in one turn is written in several add()s (transactions), the event loop turning between them, each request\'s tasks whole in one: one transaction of 100,000 held the loop for over a second', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  // A loop of immediates counts the event loop's turns (bounded: it stops when the test is done, or at a cap).
+  let turns = 0;
+  let counting = true;
+  const count = (): void => {
+    turns++;
+    if (counting && turns < 1_000_000) setImmediate(count);
+  };
+  setImmediate(count);
+  t.after(() => (counting = false));
+  const batches: { turn: number; requests: Map<string, number> }[] = [];
+  const store = intercepting(sqliteStore({ path: file }), 'add', (call, args) => {
+    const requests = new Map<string, number>();
+    for (const { payload } of args[0] as { payload: string }[]) {
+      const { r } = JSON.parse(payload) as { r: string };
+      requests.set(r, (requests.get(r) ?? 0) + 1);
+    }
+    batches.push({ turn: turns, requests });
+    return call(...args);
+  });
+  // Three requests register in one turn (the last to arrive opens the gate): more tasks than one chunk, a request more than one alone.
+  const sizes: Record<string, number> = { a: 1500, b: 600, c: 600 };
+  const gate = deferred();
+  let arrived = 0;
+  const app = createApp({
+    tasks: { definitions: [noted], store, run: false },
+    routes: [
+      post('/flood/:r', async (request) => {
+        if (++arrived === 3) gate.resolve();
+        await gate.promise;
+        for (let i = 0; i < sizes[request.params.r]!; i++) after(noted, { r: request.params.r, i });
+        return new HttpResponse('saved');
+      }),
+    ],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  try {
+    const responses = await Promise.all(Object.keys(sizes).map((r) => fetch(`${server.url}/flood/${r}`, { method: 'POST' })));
+    assert.deepEqual(responses.map(({ status }) => status), [200, 200, 200]);
+    assert.ok(batches.length > 1, `written in ${batches.length} add()`);
+    for (const [r, size] of Object.entries(sizes)) {
+      assert.deepEqual(batches.flatMap(({ requests }) => (requests.has(r) ? [requests.get(r)] : [])), [size], `request ${r}'s ${size} tasks in one add()`);
+    }
+    for (let i = 1; i < batches.length; i++) assert.ok(batches[i]!.turn > batches[i - 1]!.turn, `the event loop turned between add() ${i} and ${i + 1}`);
+  } finally {
+    await server.close();
+  }
+  const reader = new DatabaseSync(file, { readOnly: true });
+  t.after(() => reader.close());
+  assert.equal((reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number }).n, 2700);
+});
+
 test('each attempt is told with how long it waited after its runAt and how long it ran, on the runner\'s clock', async (t) => {
   const slow = task('slow', () => {
     const until = Date.now() + 3;
@@ -343,6 +397,23 @@ test('a failing task is retried by its backoff, without the test sleeping: settl
     await client.settle();
     assert.equal(calls, 3, backoff.type);
     assert.deepEqual(client.tasks.map((r) => [r.state, r.attempt]), [['retrying', 1], ['retrying', 2], ['completed', 3]]);
+  }
+});
+
+test('an attempt\'s error is kept to 10,000 characters of its message and of its stack, saying how many more there were: a megabyte\'s message was kept whole for every attempt', async () => {
+  const loud = task('loud', () => {
+    throw new Error(`upstream answered ${'x'.repeat(1_000_000)}`);
+  }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+  const { logger } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [loud] } });
+  await using client = createTestClient(app);
+  await app.tasks.enqueue(loud, {});
+  await client.settle();
+  const [failed] = await app.tasks.list({ state: 'failed' });
+  assert.equal(failed?.errors.length, 2);
+  for (const { message, stack } of failed.errors) {
+    assert.equal(message, `Error: upstream answered ${'x'.repeat(10_000 - 'Error: upstream answered '.length)}… (${1_000_000 + 'Error: upstream answered '.length - 10_000} more characters not kept)`);
+    assert.ok(stack !== undefined && stack.length < 10_100 && stack.endsWith('more characters not kept)'), `a stack of ${stack?.length} characters`);
   }
 });
 
