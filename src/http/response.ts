@@ -1,8 +1,10 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
+import { bodySummary, type ResponseSummary } from './response-summary.js';
 import { refuseOnSent } from './sending.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
@@ -260,6 +262,30 @@ export class HttpResponse {
     return typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
   }
 
+  /** What a summary shows of the body (see `toJSON()`). Subclasses override it. */
+  protected bodySummary(): string | null {
+    return bodySummary(this.#body);
+  }
+
+  /**
+   * What `JSON.stringify()` writes, as in a log line's `{ response }`: the
+   * status, the headers, the body cut to 200 characters (`[N bytes]` for
+   * bytes), and the names of the cookies set, which become Set-Cookie
+   * headers when it is sent.
+   */
+  toJSON(): ResponseSummary {
+    const summary: ResponseSummary = { status: this.#status, headers: this.headers.toJSON(), body: this.bodySummary() };
+    const cookies = this[kCookies];
+    if (cookies !== undefined && cookies.size > 0) summary.cookies = [...new Set(Array.from(cookies.values(), ({ name }) => name))];
+    return summary;
+  }
+
+  /** What `console.log()` and `util.inspect()` show: the summary `toJSON()` makes, under the class's name (undici's Response shows its status, headers and body likewise). */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    if (depth < 0) return options.stylize(`[${this.constructor.name}]`, 'special');
+    return `${this.constructor.name} ${show(this.toJSON(), { ...options, depth })}`;
+  }
+
   /**
    * Sets a cookie, with safe defaults: `HttpOnly`, `SameSite=Lax`, `Path=/`,
    * and `Secure` when the request came over HTTPS (decided when the response
@@ -484,6 +510,11 @@ export class StreamingResponse extends HttpResponse {
     if (this.#claimed) return false;
     this.#claimed = true;
     return true;
+  }
+
+  /** The stream, unread or read (`stream` was), as a summary shows it: never its content. */
+  protected override bodySummary(): string {
+    return this.#taken ? '[stream, read]' : '[stream, not read]';
   }
 
   /** @internal The stream if it was opened, else undefined. */
