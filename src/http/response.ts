@@ -6,6 +6,7 @@ import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type Delet
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { bodySummary, type ResponseSummary } from './response-summary.js';
 import { refuseOnSent } from './sending.js';
+import { foreignCharset, misnamedText } from './text-charset.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
@@ -225,6 +226,13 @@ export class HttpResponse {
     this.#body = body;
     const type = this.defaultContentType(body);
     if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
+    else if (typeof body === 'string' && init?.headers !== undefined) HttpResponse.#checkText(new.target.name, body, this.headers.get('content-type'));
+  }
+
+  /** Text beyond ASCII under a Content-Type the app gave that names another charset than UTF-8: refused where it is made (see text-charset.ts). */
+  static #checkText(made: string, text: string, contentType: string | null): void {
+    const charset = foreignCharset(contentType);
+    if (charset !== undefined && Buffer.byteLength(text) !== text.length) throw new TypeError(`${made}: ${misnamedText(charset)}`);
   }
 
   /**

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
+import { checkSentText } from '../http/text-charset.js';
 import { kAbortStream, kDispatch, kJournal, kRenderedError } from '../symbols.js';
 import { chunkBytes, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
 import { sendsBody } from '../transport/framing.js';
@@ -86,6 +87,7 @@ async function deliver(response: HttpResponse, withBody: boolean, failed: (error
   }
   const body: unknown = response.body;
   if (!isResponseBody(body)) throw unsendableBody(body);
+  if (typeof body === 'string') checkSentText(response.headers, body, Buffer.byteLength(body));
   if (!withBody || body === null) return Buffer.alloc(0);
   return Buffer.from(body);
 }
