@@ -26,7 +26,7 @@ import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
 import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
-import { releaseStream } from '../transport/body.js';
+import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
@@ -434,7 +434,7 @@ export class App {
     const journaled = exchange.journaled;
     if (journaled === undefined) return response;
     return journaled.then(() => response, (error: unknown) => {
-      if (response instanceof StreamingResponse) releaseStream(response);
+      if (response instanceof StreamingResponse) releaseUnsent(response);
       const refused = unjournaled(request, error, this.debug);
       if (header !== undefined) echoRequestId(header, request.id, refused);
       return refused;

@@ -188,8 +188,12 @@ function notValid(charset: string): BadRequest {
   return new BadRequest(`request body is not valid ${charset}`);
 }
 
+/** JSON's media type, or one with the `+json` suffix (RFC 6839) on a subtype that is one token, as RFC 6838 names them: `application/x/y+json` is none. */
+const JSON_TYPE = /^application\/(?:[!#$%&'*+.^_`|~0-9a-z-]+\+)?json$/;
+
+/** Whether `type` (a media type in lower case, as mediaType() gives it) is JSON. */
 export function isJsonType(type: string): boolean {
-  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+  return type === 'application/json' || JSON_TYPE.test(type);
 }
 
 export function requireType(actual: string, wanted: string, reader: string): never {

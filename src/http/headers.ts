@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { kNodeHeaders, kNonAscii, kSentHeaders, kSetTrusted } from '../symbols.js';
 import { refuseOnSent } from './sending.js';
 
@@ -130,6 +131,19 @@ export class ResponseHeaders implements Iterable<[string, string]> {
       else if (name === 'set-cookie') for (const v of value) yield [name, v];
       else yield [name, value.join(', ')];
     }
+  }
+
+  /** The headers as a plain record (names in lower case, Set-Cookie an array when several): what `JSON.stringify()` writes. */
+  toJSON(): Record<string, string | string[]> {
+    const record: Record<string, string | string[]> = {};
+    for (const [name, value] of this.#rawEntries()) record[name] = typeof value === 'string' ? value : [...value];
+    return record;
+  }
+
+  /** What `console.log()` and `util.inspect()` show: the record `toJSON()` makes, as undici's Headers shows its entries. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    if (depth < 0) return options.stylize('[ResponseHeaders]', 'special');
+    return `ResponseHeaders ${show(this.toJSON(), { ...options, depth })}`;
   }
 
   #rawEntries(): [string, string | string[]][] {

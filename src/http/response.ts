@@ -1,9 +1,12 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
+import { bodySummary, type ResponseSummary } from './response-summary.js';
 import { refuseOnSent } from './sending.js';
+import { foreignCharset, misnamedText } from './text-charset.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
@@ -223,6 +226,13 @@ export class HttpResponse {
     this.#body = body;
     const type = this.defaultContentType(body);
     if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
+    else if (typeof body === 'string' && init?.headers !== undefined) HttpResponse.#checkText(new.target.name, body, this.headers.get('content-type'));
+  }
+
+  /** Text beyond ASCII under a Content-Type the app gave that names another charset than UTF-8: refused where it is made (see text-charset.ts). */
+  static #checkText(made: string, text: string, contentType: string | null): void {
+    const charset = foreignCharset(contentType);
+    if (charset !== undefined && Buffer.byteLength(text) !== text.length) throw new TypeError(`${made}: ${misnamedText(charset)}`);
   }
 
   /**
@@ -258,6 +268,30 @@ export class HttpResponse {
   protected defaultContentType(body: ResponseBody): string | null {
     if (body === null) return null;
     return typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+  }
+
+  /** What a summary shows of the body (see `toJSON()`). Subclasses override it. */
+  protected bodySummary(): string | null {
+    return bodySummary(this.#body);
+  }
+
+  /**
+   * What `JSON.stringify()` writes, as in a log line's `{ response }`: the
+   * status, the headers, the body cut to 200 characters (`[N bytes]` for
+   * bytes), and the names of the cookies set, which become Set-Cookie
+   * headers when it is sent.
+   */
+  toJSON(): ResponseSummary {
+    const summary: ResponseSummary = { status: this.#status, headers: this.headers.toJSON(), body: this.bodySummary() };
+    const cookies = this[kCookies];
+    if (cookies !== undefined && cookies.size > 0) summary.cookies = [...new Set(Array.from(cookies.values(), ({ name }) => name))];
+    return summary;
+  }
+
+  /** What `console.log()` and `util.inspect()` show: the summary `toJSON()` makes, under the class's name (undici's Response shows its status, headers and body likewise). */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    if (depth < 0) return options.stylize(`[${this.constructor.name}]`, 'special');
+    return `${this.constructor.name} ${show(this.toJSON(), { ...options, depth })}`;
   }
 
   /**
@@ -484,6 +518,11 @@ export class StreamingResponse extends HttpResponse {
     if (this.#claimed) return false;
     this.#claimed = true;
     return true;
+  }
+
+  /** The stream, unread or read (`stream` was), as a summary shows it: never its content. */
+  protected override bodySummary(): string {
+    return this.#taken ? '[stream, read]' : '[stream, not read]';
   }
 
   /** @internal The stream if it was opened, else undefined. */

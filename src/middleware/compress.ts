@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { representationType } from '../http/representation-type.js';
 import type { HttpRequest } from '../http/request.js';
 import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
+import { checkSentText } from '../http/text-charset.js';
 import { addVary } from '../http/vary.js';
 import type { MiddlewareHooks } from '../pipeline/types.js';
 import { kTransformStream } from '../symbols.js';
@@ -96,6 +97,8 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
       const { body } = response;
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       if (bytes === null || bytes.byteLength < threshold) return response;
+      // Compressed, the text would go out as bytes, which the transport takes as they are.
+      if (typeof body === 'string') checkSentText(response.headers, body, bytes.byteLength);
       return compressBytes(bytes, encoding).then((compressed) => {
         // Bytes that do not shrink (random, encrypted) go out as they are, as Django's GZipMiddleware sends them.
         if (compressed.byteLength >= bytes.byteLength) return response;

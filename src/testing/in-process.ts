@@ -2,8 +2,9 @@ import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
+import { checkSentText } from '../http/text-charset.js';
 import { kAbortStream, kDispatch, kJournal, kRenderedError } from '../symbols.js';
-import { chunkBytes, claimStream, releaseStream, unsendableBody } from '../transport/body.js';
+import { chunkBytes, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
 import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
@@ -32,7 +33,7 @@ export async function inProcess(app: App, method: string, path: string, headers:
   });
   exchange.response = await app[kJournal](exchange, await pending);
   if (signal.aborted) {
-    if (exchange.response instanceof StreamingResponse) releaseStream(exchange.response);
+    if (exchange.response instanceof StreamingResponse) releaseUnsent(exchange.response);
     exchange.finish(outcomeOf(exchange, false, undefined, false));
     throw signal.reason;
   }
@@ -86,6 +87,7 @@ async function deliver(response: HttpResponse, withBody: boolean, failed: (error
   }
   const body: unknown = response.body;
   if (!isResponseBody(body)) throw unsendableBody(body);
+  if (typeof body === 'string') checkSentText(response.headers, body, Buffer.byteLength(body));
   if (!withBody || body === null) return Buffer.alloc(0);
   return Buffer.from(body);
 }

@@ -43,6 +43,16 @@ export function releaseStream(response: StreamingResponse): void {
   if (source !== undefined && !(source instanceof Readable)) returnIterator(source[Symbol.asyncIterator]());
 }
 
+/**
+ * Lets go of the stream of a response that this send will not send (it is
+ * replaced, or its client left), unless another send claimed it before: a
+ * shared response another client may be reading still. Claimed here, so
+ * that no later send goes out with the stream let go.
+ */
+export function releaseUnsent(response: StreamingResponse): void {
+  if (response[kClaimStream]()) releaseStream(response);
+}
+
 /** Ends an iterator early (a generator's finally blocks run); what its return() throws is its own. */
 export function returnIterator(iterator: AsyncIterator<unknown>): void {
   if (typeof iterator.return !== 'function') return;

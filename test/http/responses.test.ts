@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
-  createApp, get, HttpResponse, JsonResponse, redirect, route, StreamingResponse, type Server,
+  after as afterResponse, createApp, get, HttpResponse, JsonResponse, redirect, route, sqliteStore, StoreUnavailable, StreamingResponse, task, type Server, type TaskStore,
 } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 
@@ -383,4 +383,40 @@ test('a StreamingResponse sent twice (a module-level constant returned by a view
   release.resolve();
   await once(socket, 'close');
   assert.match(Buffer.concat(rest).toString(), /first [\s\S]*last/);
+});
+
+test('a shared StreamingResponse whose durable tasks the store refuses (a 503) is not cut for the request streaming it', async (t) => {
+  const stream = new PassThrough();
+  const shared = new StreamingResponse(stream);
+  const noted = task('noted', () => {});
+  const memory = sqliteStore({ path: ':memory:' });
+  // Every registration refused, as a locked file refuses it.
+  const store = new Proxy(memory, {
+    get: (target, key) => {
+      if (key === 'add') return () => Promise.reject(new StoreUnavailable(memory.description, new Error('database is locked')));
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) as unknown : value;
+    },
+  }) as TaskStore;
+  const server = await startServer(createApp({
+    logger: memoryLogger().logger,
+    tasks: { definitions: [noted], store },
+    routes: [
+      get('/plain', () => shared),
+      get('/noted', () => { void afterResponse(noted, {}); return shared; }),
+    ],
+  }));
+  t.after(() => server.close());
+  const socket = await connect(server);
+  const received: Buffer[] = [];
+  const closed = once(socket, 'close');
+  const started = once(socket, 'data');
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.write(rawGet('/plain'));
+  stream.write('first ');
+  await started;
+  assert.equal((await rawRequest(server, rawGet('/noted'))).status, 503);
+  stream.end('last');
+  await closed;
+  assert.match(Buffer.concat(received).toString(), /first [\s\S]*last\r\n0\r\n\r\n$/, 'the first client reads the stream to its end');
 });

@@ -124,6 +124,34 @@ describe('HTTP/2', () => {
     assert.equal(seen.at(-1)!.headers.host, 'localhost');
   });
 
+  test('a Host and an :authority that differ only by the default port, or an empty one, are the same authority (RFC 9110 4.2.3); another port is not', async () => {
+    for (const [authority, host] of [['localhost', 'localhost:443'], ['localhost:443', 'LOCALHOST'], ['localhost:', 'localhost'], ['[::1]:443', '[::1]']]) {
+      const served = await h2request(session, { ':path': '/hello', ':authority': authority, host });
+      assert.equal(served.status, 200, `${authority} and ${host}`);
+    }
+    for (const [authority, host] of [['localhost', 'localhost:80'], ['localhost', 'localhost:8443'], ['localhost:4430', 'localhost']]) {
+      const refused = await h2request(session, { ':path': '/hello', ':authority': authority, host });
+      assert.equal(refused.status, 400, `${authority} and ${host} over https`);
+      assert.match(refused.body, /differs from its :authority/);
+    }
+  });
+
+  test('h2c (http2.createServer(app.handler)): port 80 is the default, 443 is not', async (t) => {
+    const cleartext = http2.createServer(app.handler);
+    cleartext.listen(0, '127.0.0.1');
+    await once(cleartext, 'listening');
+    const { port } = cleartext.address() as { port: number };
+    const h2c = http2.connect(`http://127.0.0.1:${port}`);
+    t.after(async () => {
+      h2c.close();
+      cleartext.close();
+      await once(cleartext, 'close');
+    });
+    assert.equal((await h2request(h2c, { ':path': '/hello', ':authority': 'a.example', host: 'a.example:80' })).status, 200);
+    assert.equal((await h2request(h2c, { ':path': '/hello', ':authority': 'a.example:80', host: 'a.example' })).status, 200);
+    assert.equal((await h2request(h2c, { ':path': '/hello', ':authority': 'a.example', host: 'a.example:443' })).status, 400);
+  });
+
   test('POST: the view reads a JSON body, and a body of many DATA frames whole', async () => {
     const json = await h2request(session, { ':method': 'POST', ':path': '/echo', 'content-type': 'application/json' }, JSON.stringify({ text: 'hi' }));
     assert.equal(json.status, 200);

@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
-import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect } from 'coda-http';
+import { PassThrough } from 'node:stream';
+import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect, signals, StreamingResponse } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred } from '../helpers.js';
 
@@ -265,4 +266,27 @@ test('createTestClient() options are checked: a transport or tasks it does not k
   assert.throws(() => createTestClient(app, { transport: 'sockets' as never }), { name: 'TypeError', message: `createTestClient(): transport must be 'in-process' or 'socket', got "sockets"` });
   assert.throws(() => createTestClient(app, { tasks: 'mem' as never }), { name: 'TypeError', message: `createTestClient(): tasks must be 'memory' or 'app', got "mem"` });
   assert.throws(() => createTestClient(app, { cookie: false } as never), { name: 'TypeError', message: 'createTestClient(): unknown option "cookie"; did you mean "cookies"?' });
+});
+
+test('in-process: a request that timed out before its view returned a shared StreamingResponse leaves the stream to the request reading it', async () => {
+  const stream = new PassThrough();
+  const opened = deferred();
+  const shared = new StreamingResponse(() => { opened.resolve(); return stream; });
+  const late = deferred();
+  const app = createApp({ routes: [get('/plain', () => shared), get('/late', async () => { await late.promise; return shared; })] });
+  await using client = createTestClient(app);
+  const finished = deferred();
+  const disconnect = signals.requestFinished.connect(({ request }) => { if (request.path === '/late') finished.resolve(); });
+  try {
+    const reading = client.get('/plain');
+    await opened.promise;
+    stream.write('first ');
+    await assert.rejects(client.get('/late', { timeoutMs: 20 }), /no complete response after 20 ms/);
+    late.resolve();
+    await finished.promise;
+    stream.end('last');
+    assert.equal(await (await reading).text(), 'first last');
+  } finally {
+    disconnect();
+  }
 });

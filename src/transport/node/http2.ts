@@ -24,15 +24,33 @@ export function http2Source(req: Http2ServerRequest): RequestSource {
 
 /**
  * What is wrong with an HTTP/2 request's Host, or undefined when nothing is:
- * a Host that names another authority than `:authority`. RFC 9113 8.3.1
+ * a Host that names another authority than `:authority` (letter case, an
+ * empty port and the scheme's default port aside). RFC 9113 8.3.1
  * forbids a server to take the target from Host when `:authority` is there,
  * and asks it to treat such a request as malformed; Coda took Host, so a
  * proxy routing by `:authority` and the app (`request.host`, allowedHosts)
  * each believed a different host, as with two Host lines over HTTP/1.1.
  */
 export function authorityProblem(source: RequestSource): string | undefined {
-  const authority = source.raw?.headers[':authority'];
+  const given = source.raw?.headers;
+  const authority = given?.[':authority'];
   const host = source.headers.host;
-  if (authority === undefined || host === undefined || host === authority || host.toLowerCase() === authority.toLowerCase()) return undefined;
+  if (authority === undefined || host === undefined || host === authority) return undefined;
+  const scheme = given![':scheme'];
+  if (comparable(host, scheme) === comparable(authority, scheme)) return undefined;
   return `the request's Host ${JSON.stringify(echo(host))} differs from its :authority ${JSON.stringify(echo(authority))} (RFC 9113 8.3.1)`;
+}
+
+/** The port a scheme's authority means when it names none. */
+const DEFAULT_PORTS: Partial<Record<string, string>> = { http: ':80', https: ':443' };
+
+/**
+ * An authority as RFC 9110 4.2.3 compares them: in lower case, an empty port
+ * or the scheme's default (`:443` for https, `:80` for http) the same as none.
+ */
+function comparable(authority: string, scheme: string | string[] | undefined): string {
+  const lower = authority.toLowerCase();
+  if (lower.endsWith(':')) return lower.slice(0, -1);
+  const port = typeof scheme === 'string' ? DEFAULT_PORTS[scheme.toLowerCase()] : undefined;
+  return port !== undefined && lower.endsWith(port) ? lower.slice(0, -port.length) : lower;
 }

@@ -1,5 +1,6 @@
 import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
+import { checkSentText } from '../../http/text-charset.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
 import { claimStream, releaseStream, unsendableBody } from '../body.js';
 import { declaredLength, dropConnectionHeaders, dropHttp1Framing, frameFixed, frameStream } from '../framing.js';
@@ -27,10 +28,12 @@ export function send(res: NodeResponse, exchange: Exchange, http2: boolean): voi
   let body = response.body;
   let length: number;
   if (typeof body === 'string') {
+    const text = body;
     // Node writes a string body in one write with the head, in the body's
     // encoding (UTF-8): as bytes, the body goes apart and the head in Latin-1.
     if (response.headers[kNonAscii]) body = Buffer.from(body);
     length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    checkSentText(response.headers, text, length);
   } else if (body === null) {
     length = 0;
   } else if (body instanceof Uint8Array) {
