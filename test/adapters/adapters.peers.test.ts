@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
@@ -442,14 +443,20 @@ test("Koa: the app's 'error' listener is code of the request: after() there regi
   assert.deepEqual(seen, ['boom 500']);
 });
 
-test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+/**
+ * A Hono app (of `HonoApp`) on @hono/node-server whose route streams with
+ * `stream` (Hono's helper) and calls after() from its onAbort() listener; a
+ * client reads a chunk and leaves. Resolves with what the task saw, or what
+ * after() threw.
+ */
+async function afterOnAbort(t: TestContext, HonoApp: typeof Hono, stream: typeof honoStream): Promise<string[]> {
   const seen: string[] = [];
   const aborted = deferred();
-  const app = new Hono<{ Bindings: HttpBindings }>();
+  const app = new HonoApp<{ Bindings: HttpBindings }>();
   const tasks = honoCoda();
   app.use(tasks);
-  app.get('/', (c) => honoStream(c, async (stream) => {
-    stream.onAbort(() => {
+  app.get('/', (c) => stream(c, async (body) => {
+    body.onAbort(() => {
       try {
         after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-abort' });
       } catch (error) {
@@ -457,7 +464,7 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
       }
       aborted.resolve();
     });
-    for (let i = 0; i < 10_000 && !stream.aborted; i++) await stream.write(new Uint8Array(64 * 1024));
+    for (let i = 0; i < 10_000 && !body.aborted; i++) await body.write(new Uint8Array(64 * 1024));
   }));
   const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   const response = await open(await listening(t, server));
@@ -465,7 +472,18 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
   response.destroy();
   await aborted.promise;
   await tasks.app.settle();
-  assert.deepEqual(seen, ['aborted true']);
+  return seen;
+}
+
+test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+  assert.deepEqual(await afterOnAbort(t, Hono, honoStream), ['aborted true']);
+});
+
+test("Hono loaded with require() (its CommonJS build, another StreamingApi than its ES module's): the onAbort() listeners of its stream() helper are code of the request too", { timeout: 10_000 }, async (t) => {
+  const require = createRequire(import.meta.url);
+  const cjs = { hono: require('hono') as typeof import('hono'), streaming: require('hono/streaming') as typeof import('hono/streaming') };
+  assert.notEqual(cjs.hono.Hono, Hono, 'require() gave the ES module: this case tests nothing');
+  assert.deepEqual(await afterOnAbort(t, cjs.hono.Hono, cjs.streaming.stream), ['aborted true']);
 });
 
 test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {

@@ -27,9 +27,10 @@ test("Hono: c.after on a route Coda's middleware does not cover, before any requ
   assert.equal((errors[0] as Error).message, "c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it");
 });
 
-test("Hono: c.after in the very tick coda() was called (before an import() of Hono could resolve) says to mount the middleware (it was a bare TypeError)", async () => {
-  // In a process of its own, with tsx's ESM loader only: tsx's require hook (on here) compiles what require() loads, a copy of Hono no app uses.
-  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx/esm', new URL('fixtures/hono-tick.mjs', import.meta.url).pathname], {
+/** Runs `fixture` (in fixtures/) in a process of its own and resolves with the JSON line it prints. */
+async function printed(fixture: string): Promise<unknown> {
+  // With tsx's ESM loader only: tsx's require hook (on here) compiles what require() loads, a copy of Hono no app uses.
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx/esm', new URL(`fixtures/${fixture}`, import.meta.url).pathname], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
@@ -37,5 +38,13 @@ test("Hono: c.after in the very tick coda() was called (before an import() of Ho
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
   const [code] = await once(child, 'exit') as [number | null];
   assert.equal(code, 0);
-  assert.deepEqual(JSON.parse(out), { early: "Error: c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it" });
+  return JSON.parse(out);
+}
+
+test("Hono: c.after in the very tick coda() was called (before an import() of Hono could resolve) says to mount the middleware (it was a bare TypeError)", async () => {
+  assert.deepEqual(await printed('hono-tick.mjs'), { early: "Error: c.after() was called for a request Coda's middleware did not see: mount it before the routes that use it" });
+});
+
+test("Hono: a stream() helper's onAbort() listener given in the very tick coda() was called (before an import() of Hono could resolve) runs in its request, run from outside it: after() works there (it said 'outside a request')", async () => {
+  assert.deepEqual(await printed('hono-abort-tick.mjs'), ['aborted true']);
 });
