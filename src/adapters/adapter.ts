@@ -100,13 +100,26 @@ export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResp
  * Ends a response its framework leaves open (Koa), or would end as if whole
  * (@hono/node-server), after an error thrown once its head was out: destroyed
  * with that error, noted for the outcome first (an HTTP/2 response keeps no
- * `errored`), so the client sees it fail and the tasks run. Nothing for one
- * ended or destroyed already (an error listener dealt with it).
+ * `errored`), so the client sees it fail and the tasks run; what was written
+ * before goes out first (see `flushWritten`). Nothing for one ended or
+ * destroyed already (an error listener dealt with it).
  */
 export function cutShort(res: ServerResponse, error: unknown): void {
   if (res.destroyed || res.writableEnded) return;
   adoptedExchange(res)?.failed(error);
+  flushWritten(res);
   res.destroy(error as Error);
+}
+
+/**
+ * Hands what was written to `res` to the OS now, before a cut: Node corks a
+ * response's socket for its first writes until the next tick, and destroying
+ * it before then drops them (the client would not even see the head that
+ * went out). Over HTTP/2 there is no cork: nothing to do.
+ */
+export function flushWritten(res: ServerResponse): void {
+  const socket = res.socket;
+  for (let corked = socket?.writableCorked ?? 0; corked > 0; corked--) socket!.uncork();
 }
 
 /** The headers of a response Coda answers itself (a 503), as a record for the framework's own setters. */

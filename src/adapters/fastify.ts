@@ -27,7 +27,7 @@ import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.j
 import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -127,9 +127,12 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   fastify.decorateRequest(kExchange as unknown as string, null);
   inRequestOnAbort(fastify);
   noteStreamErrors(fastify);
-  // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response.
+  // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response,
+  // at once: what was written before goes out first, as the other adapters' cuts let it.
   fastify.addHook('onError', (_request, reply, error, done) => {
-    adoptedExchange(reply.raw)?.failed(error);
+    const res = reply.raw;
+    adoptedExchange(res)?.failed(error);
+    if (res.headersSent) flushWritten(res);
     done();
   });
 

@@ -64,8 +64,7 @@ function prepare(proto: ReadyContext): void {
       // The head is out on a live connection: Koa can send no error response, and leaves this one open for good (null: no error, Koa returns).
       const cut = error != null && this.headerSent && this.writable;
       within(exchange, () => onerror.call(this, cause));
-      // A turn later: what was written just before (corked until then) goes out first.
-      if (cut) setImmediate(cutShort, this.res, cause);
+      if (cut) cutShort(this.res, cause);
     },
     configurable: true,
     writable: true,
