@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { format, types } from 'node:util';
 import { inJob, register } from '../after/context.js';
 import type { SchedulerOptions } from '../after/scheduler-options.js';
 import { createApp, type App } from '../app/app.js';
@@ -106,9 +107,20 @@ export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResp
  */
 export function cutShort(res: ServerResponse, error: unknown): void {
   if (res.destroyed || res.writableEnded) return;
-  adoptedExchange(res)?.failed(error);
+  const cause = thrownError(error);
+  adoptedExchange(res)?.failed(cause);
   flushWritten(res);
-  res.destroy(error as Error);
+  res.destroy(cause);
+}
+
+/**
+ * What was thrown, as an Error: a non-Error (a string, an object) in one that
+ * names it as Koa names it for its `'error'` listeners (`non-error thrown:`
+ * and its JSON), the value its `cause`; an Error (of any realm) as it is.
+ */
+export function thrownError(thrown: unknown): Error {
+  if (thrown instanceof Error || types.isNativeError(thrown)) return thrown;
+  return new Error(format('non-error thrown: %j', thrown), { cause: thrown });
 }
 
 /**

@@ -254,7 +254,13 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
     const rest = within(adopted, next);
     // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
     adopted.handling(rest);
-    await rest;
+    try {
+      await rest;
+    } catch (error) {
+      // What Hono's onError does not take (a thrown non-Error), or onError's own failure: the same once the head is out.
+      if (res.headersSent) cutShort(res, error);
+      throw error;
+    }
     // Hono's onError answered an error thrown once the head was out: @hono/node-server cannot write that answer's head and would end the response with the error's text, as if whole.
     if (c.error !== undefined && res.headersSent) cutShort(res, c.error);
     return undefined;

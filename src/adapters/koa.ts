@@ -21,7 +21,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
-import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, thrownError, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -55,14 +55,16 @@ function prepare(proto: ReadyContext): void {
   Object.defineProperty(proto, 'onerror', {
     value(this: Context, error: Error): void {
       const exchange = adoptedExchange(this.res);
-      if (exchange === undefined) {
+      // null: no error (ctx.onerror may be given as a node-style callback), Koa returns.
+      if (exchange === undefined || error == null) {
         onerror.call(this, error);
         return;
       }
       const { refusal } = exchange;
-      const cause = refusal !== undefined && (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : error;
-      // The head is out on a live connection: Koa can send no error response, and leaves this one open for good (null: no error, Koa returns).
-      const cut = error != null && this.headerSent && this.writable;
+      // A non-Error wrapped as Koa would wrap it: its 'error' listeners and the outcome get the same Error.
+      const cause = refusal !== undefined && (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : thrownError(error);
+      // The head is out on a live connection: Koa can send no error response, and leaves this one open for good.
+      const cut = this.headerSent && this.writable;
       within(exchange, () => onerror.call(this, cause));
       if (cut) cutShort(this.res, cause);
     },

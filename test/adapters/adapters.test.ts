@@ -16,14 +16,20 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { after, sqliteStore, task, type TaskFailure } from 'coda-http';
+import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { deferred, memoryLogger } from '../helpers.js';
+import { targets } from './targets.js';
 
 const urlOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+/** A GET whose response the test reads by hand. */
+function open(url: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
+}
 
 async function listening(server: Server): Promise<string> {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
@@ -461,3 +467,27 @@ test("Koa: a streamed body cut short by the 503 Coda sends when the store refuse
   assert.deepEqual([error.name, error.message.includes(file)], ['StoreUnavailable', true], error.message);
   locker.exec('ROLLBACK');
 });
+
+for (const target of [targets.koa!, targets.hono!]) {
+  test(`${target.name}: a non-Error (a string, an object) thrown once the head is out: the cut carries an Error naming it (Koa's words), what was written arrives, the client sees it fail`, { timeout: 10_000 }, async (t) => {
+    for (const thrown of ['a string', { code: 1 }]) {
+      const seen = deferred<Outcome>();
+      const running = await target.start([{
+        path: '/late',
+        handle(onResponse) {
+          onResponse(({ outcome }) => { seen.resolve(outcome); });
+          return { partial: 'partial', failure: thrown as unknown as Error };
+        },
+      }], { logger: memoryLogger().logger });
+      t.after(() => running.close(100));
+      const received: string[] = [];
+      await assert.rejects(async () => {
+        for await (const chunk of await open(`${running.url}/late`)) received.push(String(chunk));
+      }, 'the client sees the response fail, not end');
+      assert.equal(received.join(''), 'partial');
+      const { error } = await seen.promise;
+      assert.ok(error instanceof Error, `outcome.error is an Error, not ${JSON.stringify(error)}`);
+      assert.deepEqual([error.message, error.cause], [`non-error thrown: ${JSON.stringify(thrown)}`, thrown]);
+    }
+  });
+}
