@@ -491,3 +491,33 @@ for (const target of [targets.koa!, targets.hono!]) {
     }
   });
 }
+
+test("Express: a request without req.app (a bare express.Router() on node:http) after the adapter had seen an app's: answered, its task runs (the error handler went to a WeakSet as undefined: a TypeError)", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const tasks = expressCoda();
+  const route = (where: string) => (_req: express.Request, res: express.Response): void => {
+    after(({ outcome }) => { seen.push(`${where} ${outcome.status}`); });
+    res.end(where);
+  };
+  const app = express();
+  app.use(tasks);
+  app.get('/', route('app'));
+  const router = express.Router();
+  router.use(tasks);
+  router.get('/', route('router'));
+  const servers = [app.listen(0, '127.0.0.1'), http.createServer((req, res) => {
+    router(req as express.Request, res as express.Response, (error?: unknown) => {
+      res.statusCode = error === undefined ? 404 : 500;
+      res.end(String(error ?? 'not found'));
+    });
+  }).listen(0, '127.0.0.1')];
+  t.after(() => Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve)))));
+  const answers = [];
+  for (const server of servers) {
+    const res = await fetch(await listening(server));
+    answers.push(`${res.status} ${await res.text()}`);
+  }
+  assert.deepEqual(answers, ['200 app', '200 router']);
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['app 200', 'router 200']);
+});
