@@ -41,6 +41,15 @@ async function readAll(res: http.IncomingMessage): Promise<number> {
 
 const text = (body: string) => ({ body });
 
+/** A connection to `url` that has sent `data` as it is: for what a client library would not send (a body cut short, pipelined requests). */
+function sent(url: string, data: string): net.Socket {
+  const { hostname, port } = new URL(url);
+  const client = net.connect(Number(port), hostname);
+  client.on('error', () => {});
+  client.write(data);
+  return client;
+}
+
 /**
  * Starts `target` with a route whose handler calls `first()`, then waits until
  * the server has seen its client (request id `r-left`) leave, then answers
@@ -60,10 +69,7 @@ async function leftWhileHandled(t: TestContext, target: Target, first: () => voi
       return rest();
     },
   }], options);
-  const { hostname, port } = new URL(running.url);
-  const client = net.connect(Number(port), hostname);
-  client.on('error', () => {});
-  client.write('GET /left HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: r-left\r\n\r\n');
+  const client = sent(running.url, 'GET /left HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: r-left\r\n\r\n');
   await handling.promise;
   client.destroy();
   await seen.promise;
@@ -211,6 +217,33 @@ export function guarantees(target: Target): void {
     assert.equal(running.app.afterStats().skipped, 1);
   });
 
+  test(`${target.name}: a client that leaves mid-body (its request body cut short): the request ends aborted, before the handler, its tasks run, nothing stays in flight`, { timeout: 10_000 }, async (t) => {
+    const handled: string[] = [];
+    const started = deferred();
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      method: 'POST',
+      path: '/upload',
+      handle() {
+        handled.push('the handler ran');
+        return text('saved');
+      },
+    }], { logger: memoryLogger().logger });
+    // As the request starts, before any body is read: after() there is code of the request.
+    running.app.signals.requestStarted.connect(() => {
+      after(({ outcome }) => { seen.resolve(outcome); }, { name: 'always' });
+      started.resolve();
+    });
+    const client = sent(running.url, 'POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"n":');
+    await started.promise;
+    client.destroy();
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.completed], [true, false]);
+    await running.app.settle();
+    assert.equal(running.app.requestsInFlight, 0);
+    assert.deepEqual(handled, [], 'a body cut short is never handed to the handler');
+  });
+
   test(`${target.name}: a response whose stream fails mid-way: outcome.error is the stream's failure, not a client that left`, async (t) => {
     const failure = new Error('the source broke');
     const breaks = deferred();
@@ -276,10 +309,7 @@ export function guarantees(target: Target): void {
       },
     });
     const running = await start(t, target, ['slow', 'fast1', 'fast2'].map(route));
-    const { hostname, port } = new URL(running.url);
-    const client = net.connect(Number(port), hostname);
-    client.on('error', () => {});
-    client.write(['slow', 'fast1', 'fast2'].map((name) => `GET /${name} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join(''));
+    const client = sent(running.url, ['slow', 'fast1', 'fast2'].map((name) => `GET /${name} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join(''));
     await handling.promise;
     client.destroy();
     await new Promise((resolve) => client.once('close', resolve));
