@@ -112,6 +112,21 @@ export function guarantees(target: Target): void {
     assert.ok(outcome.finishedAt >= outcome.startedAt);
   });
 
+  test(`${target.name}: a HEAD request (a GET route): the head goes out without the body, the tasks run with a complete outcome of no body bytes`, async (t) => {
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      path: '/page',
+      handle(onResponse) {
+        onResponse(({ outcome }) => { seen.resolve(outcome); });
+        return text('the page');
+      },
+    }]);
+    const res = await fetch(`${running.url}/page`, { method: 'HEAD' });
+    assert.deepEqual([res.status, await res.text()], [200, '']);
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.status, outcome.completed, outcome.aborted, outcome.bytesSent], [200, true, false, 0]);
+  });
+
   test(`${target.name}: with a slow client reading 20 MB, tasks start only after the last byte was handed over`, async (t) => {
     const size = 20 * 1024 * 1024;
     let outcome: Outcome | undefined;
