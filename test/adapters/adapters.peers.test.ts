@@ -31,6 +31,7 @@ import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
+import Router from '@koa/router';
 import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
@@ -517,4 +518,82 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
   await hooksRan.promise;
   await fastify.coda.app.settle();
   assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
+});
+
+/** `after()` and the per-response registration from a route of a sub-app or router: each notes `label` and the status once its task runs. */
+function registering(seen: string[], onResponse: (task: (context: { outcome: Outcome }) => void) => void, label: string): void {
+  const note = noting(seen);
+  after(note(`${label} after`));
+  onResponse(note(`${label} per-response`));
+}
+
+test("sub-apps and routers under a prefix (Fastify's register({ prefix }) in an encapsulated plugin, test/register.test.js; Koa's nested @koa/router, test/router.test.js; Hono's route(), src/hono.test.ts 'route()'): after() and the per-response registration work in their routes, each task runs once", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  await fastify.register(async (child) => {
+    child.addHook('onRequest', async () => {});
+    child.get('/item', async (_request, reply) => {
+      registering(seen, reply.after.bind(reply), 'fastify');
+      return 'item';
+    });
+  }, { prefix: '/v1' });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+
+  const koa = new Koa();
+  const koaTasks = koaCoda();
+  koa.use(koaTasks);
+  const api = new Router({ prefix: '/v1' });
+  const items = new Router();
+  items.get('/item', (ctx) => {
+    registering(seen, ctx.after.bind(ctx), 'koa');
+    ctx.body = 'item';
+  });
+  api.use(items.routes());
+  koa.use(api.routes());
+
+  const hono = new Hono<{ Bindings: HttpBindings }>();
+  const honoTasks = honoCoda();
+  hono.use(honoTasks);
+  const v1 = new Hono<{ Bindings: HttpBindings }>();
+  v1.get('/item', (c) => {
+    registering(seen, c.after.bind(c), 'hono');
+    return c.text('item');
+  });
+  hono.route('/v1', v1);
+
+  const urls = [
+    `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`,
+    await listening(t, koa.listen(0, '127.0.0.1')),
+    await listening(t, honoServe({ fetch: hono.fetch, port: 0, hostname: '127.0.0.1' }) as Server),
+  ];
+  for (const url of urls) assert.deepEqual(await statuses(url, ['/v1/item']), [[200, 'item']]);
+  await Promise.all([fastify.coda.app, koaTasks.app, honoTasks.app].map((app) => app.settle()));
+  assert.deepEqual(seen.sort(), ['fastify', 'hono', 'koa'].flatMap((label) => [`${label} after 200`, `${label} per-response 200`]));
+});
+
+test("Hono: a sub-app with an onError of its own (route(), src/hono.test.ts 'onError in sub-app'): an error it throws once the head is out is cut as the app's own, with that error", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const failure = new Error('failed in the sub-app');
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  const sub = new Hono<{ Bindings: HttpBindings }>();
+  sub.onError((_error, c) => c.text('the sub-app answered', 500));
+  sub.get('/late', async (c) => {
+    c.after(({ outcome }) => { seen.resolve(outcome); });
+    c.env.outgoing.write('partial');
+    await Promise.resolve();
+    throw failure;
+  });
+  app.route('/sub', sub);
+  const url = await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
+  const received: string[] = [];
+  await assert.rejects(async () => {
+    for await (const chunk of await open(`${url}/sub/late`)) received.push(String(chunk));
+  }, 'the client sees the response fail, not end as if whole');
+  assert.equal(received.join(''), 'partial');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
 });
