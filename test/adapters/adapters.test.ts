@@ -521,3 +521,27 @@ test("Express: a request without req.app (a bare express.Router() on node:http) 
   await tasks.app.settle();
   assert.deepEqual(seen, ['app 200', 'router 200']);
 });
+
+test('Express: a route added after the first request (the error noting was at the end of the chain then): an error it gives next() once its head is out is outcome.error', { timeout: 10_000 }, async (t) => {
+  const failure = new Error('failed after the head');
+  const seen = deferred<Outcome>();
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/first', (_req, res) => { res.send('first'); });
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+  const url = await listening(server);
+  assert.equal(await (await fetch(`${url}/first`)).text(), 'first');
+  app.get('/late', (_req, res, next) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.write('partial');
+    next(failure);
+  });
+  await assert.rejects(async () => {
+    for await (const _chunk of await open(`${url}/late`)) { /* read to the failure */ }
+  }, 'the client sees the response fail');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
+});
