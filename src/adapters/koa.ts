@@ -37,6 +37,9 @@ export type KoaCoda = Middleware & Adapter;
 
 const ctxAfter = afterFor('ctx.after()', (ctx: Context) => ctx.res);
 
+/** The errors the adapter cut a response with, once Koa's 'error' listeners had them: Koa gives each to ctx.onerror again as that response closes with it (its onFinished(res, ctx.onerror)). */
+const cutWith = new WeakSet<object>();
+
 const kReady = Symbol('coda.koa.context');
 type ReadyContext = Context & { [kReady]?: true };
 
@@ -60,13 +63,18 @@ function prepare(proto: ReadyContext): void {
         onerror.call(this, error);
         return;
       }
+      // Reported already: the response closed with the error the adapter cut it with.
+      if (cutWith.has(error)) return;
       const { refusal } = exchange;
       // A non-Error wrapped as Koa would wrap it: its 'error' listeners and the outcome get the same Error.
       const cause = refusal !== undefined && (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : thrownError(error);
       // The head is out on a live connection: Koa can send no error response, and leaves this one open for good.
       const cut = this.headerSent && this.writable;
       within(exchange, () => onerror.call(this, cause));
-      if (cut) cutShort(this.res, cause);
+      if (cut) {
+        cutWith.add(cause);
+        cutShort(this.res, cause);
+      }
     },
     configurable: true,
     writable: true,

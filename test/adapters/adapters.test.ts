@@ -545,3 +545,26 @@ test('Express: a route added after the first request (the error noting was at th
   const outcome = await seen.promise;
   assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
 });
+
+test("Koa: an error once the head is out reaches the app's 'error' listeners once (Koa reported it again as the response the adapter cut closed with it)", { timeout: 10_000 }, async (t) => {
+  const reported: string[] = [];
+  const seen = deferred<Outcome>();
+  const app = new Koa();
+  app.on('error', (error: Error) => { reported.push(error.message); });
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx) => {
+    ctx.after(({ outcome }) => { seen.resolve(outcome); });
+    ctx.res.write('partial');
+    await Promise.resolve();
+    throw new Error('failed after the head');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+  await assert.rejects(async () => {
+    for await (const _chunk of await open(await listening(server))) { /* read to the failure */ }
+  }, 'the client sees the response fail');
+  // The task starts once the response has closed: Koa's second report came before, as the socket failed.
+  assert.equal(String((await seen.promise).error), 'Error: failed after the head');
+  assert.deepEqual(reported, ['failed after the head']);
+});
