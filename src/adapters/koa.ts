@@ -70,10 +70,14 @@ function prepare(proto: ReadyContext): void {
       const cause = refusal !== undefined && (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : thrownError(error);
       // The head is out on a live connection: Koa can send no error response, and leaves this one open for good.
       const cut = this.headerSent && this.writable;
-      within(exchange, () => onerror.call(this, cause));
-      if (cut) {
-        cutWith.add(cause);
-        cutShort(this.res, cause);
+      try {
+        within(exchange, () => onerror.call(this, cause));
+      } finally {
+        // Also when an 'error' listener threw (Koa lets that out): the response is not left open for it.
+        if (cut) {
+          cutWith.add(cause);
+          cutShort(this.res, cause);
+        }
       }
     },
     configurable: true,

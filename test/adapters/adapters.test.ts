@@ -22,6 +22,7 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { deferred, memoryLogger } from '../helpers.js';
+import { printed } from './run-fixture.js';
 import { targets } from './targets.js';
 
 const urlOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -544,6 +545,12 @@ test('Express: a route added after the first request (the error noting was at th
   }, 'the client sees the response fail');
   const outcome = await seen.promise;
   assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
+});
+
+test("Koa: an error once the head is out whose app 'error' listener throws: the response is cut all the same (it was left open for good), with the error", { timeout: 15_000 }, async () => {
+  assert.deepEqual(await printed('koa-throwing-listener.mjs'), {
+    received: 'partial', failed: true, error: 'Error: failed after the head', rejections: ['the listener failed'],
+  });
 });
 
 test("Koa: an error once the head is out reaches the app's 'error' listeners once (Koa reported it again as the response the adapter cut closed with it)", { timeout: 10_000 }, async (t) => {
