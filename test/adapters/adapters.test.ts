@@ -17,10 +17,10 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
 import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
-import { coda as expressCoda } from 'coda-http/express';
+import { coda as expressCoda, type Adapter, type AfterFunction, type ExpressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
-import { coda as honoCoda } from 'coda-http/hono';
-import { coda as koaCoda } from 'coda-http/koa';
+import { coda as honoCoda, type HonoCoda } from 'coda-http/hono';
+import { coda as koaCoda, type KoaCoda } from 'coda-http/koa';
 import { deferred, memoryLogger } from '../helpers.js';
 import { printed } from './run-fixture.js';
 import { targets } from './targets.js';
@@ -90,29 +90,76 @@ test("after() outside a request says where it works; res.after() given a respons
   }
 });
 
-test('mounted twice (an app and a sub-app), the first adapter owns the request and its tasks run once', async () => {
-  const outer = expressCoda();
-  const inner = expressCoda();
-  const ran: string[] = [];
-  const sub = express();
-  sub.use(inner);
-  sub.get('/x', (_req, res) => {
-    after(() => { ran.push('after'); });
-    res.after(() => { ran.push('res.after'); });
-    res.send('x');
+/** A framework's app with two Coda middlewares on the way to `/sub/x` (`outer` first), whose handler calls `handle(onResponse)` and answers 'x'. */
+interface TwiceMounted {
+  name: string;
+  coda: () => Adapter;
+  start(outer: Adapter, inner: Adapter, handle: (onResponse: AfterFunction) => void): Server;
+}
+
+const twiceMounted: TwiceMounted[] = [
+  {
+    name: 'Express (an app and a sub-app)',
+    coda: expressCoda,
+    start(outer, inner, handle) {
+      const sub = express();
+      sub.use(inner as ExpressCoda);
+      sub.get('/x', (_req, res) => {
+        handle(res.after.bind(res));
+        res.send('x');
+      });
+      const app = express();
+      app.use(outer as ExpressCoda);
+      app.use('/sub', sub);
+      return app.listen(0, '127.0.0.1');
+    },
+  },
+  {
+    name: 'Koa (twice in the chain)',
+    coda: koaCoda,
+    start(outer, inner, handle) {
+      // Koa's use() chains: the second Coda middleware right after the first.
+      return new Koa().use(outer as KoaCoda).use(inner as KoaCoda).use((ctx) => {
+        handle(ctx.after.bind(ctx));
+        ctx.body = 'x';
+      }).listen(0, '127.0.0.1');
+    },
+  },
+  {
+    name: 'Hono (an app and a sub-app of route())',
+    coda: honoCoda,
+    start(outer, inner, handle) {
+      const sub = new Hono();
+      sub.use(inner as HonoCoda);
+      sub.get('/x', (c) => {
+        handle(c.after.bind(c));
+        return c.text('x');
+      });
+      const app = new Hono();
+      app.use(outer as HonoCoda);
+      app.route('/sub', sub);
+      return honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    },
+  },
+];
+
+for (const { name, coda, start } of twiceMounted) {
+  test(`${name}: mounted twice, the first adapter owns the request and its tasks run once`, async () => {
+    const [outer, inner] = [coda(), coda()];
+    const ran: string[] = [];
+    const server = start(outer, inner, (onResponse) => {
+      after(() => { ran.push('after'); });
+      onResponse(() => { ran.push('per-response'); });
+    });
+    const url = await listening(server);
+    const attached = outer.attach(server, { handleSignals: false });
+    assert.equal(await (await fetch(`${url}/sub/x`)).text(), 'x');
+    await outer.app.settle();
+    assert.deepEqual(ran, ['after', 'per-response']);
+    assert.equal(inner.app.afterStats().completed, 0);
+    await attached.close({ timeoutMs: 100 });
   });
-  const app = express();
-  app.use(outer);
-  app.use('/sub', sub);
-  const server = app.listen(0, '127.0.0.1');
-  const url = await listening(server);
-  const attached = outer.attach(server, { handleSignals: false });
-  assert.equal(await (await fetch(`${url}/sub/x`)).text(), 'x');
-  await outer.app.settle();
-  assert.deepEqual(ran, ['after', 'res.after']);
-  assert.equal(inner.app.afterStats().completed, 0);
-  await attached.close({ timeoutMs: 100 });
-});
+}
 
 test("the task's response is the status and headers the framework sent", async () => {
   const tasks = koaCoda();
