@@ -197,6 +197,29 @@ test("Fastify's onClose order: a plugin registered before Coda (a database) clos
   assert.deepEqual(events, ['audit written', 'db closed']);
 });
 
+test("Fastify({ forceCloseConnections: true }) (test/close.test.js 'shutsdown while keep-alive connections are active', forceCloseConnections): fastify.close() destroys the connection of a request in flight; the request ends aborted once its handler answers, its task runs, the report counts it", { timeout: 10_000 }, async () => {
+  const seen = deferred<Outcome>();
+  const handling = deferred();
+  const release = deferred();
+  const fastify = Fastify({ forceCloseConnections: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/slow', async () => {
+    after(({ outcome }) => { seen.resolve(outcome); }, { name: 'audit' });
+    handling.resolve();
+    await release.promise;
+    return 'nobody reads this';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const answered = fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/slow`);
+  await handling.promise;
+  const closing = fastify.coda.close();
+  await assert.rejects(answered, 'Fastify destroyed the connection');
+  release.resolve();
+  const report = await closing;
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
+  assert.deepEqual([(await seen.promise).aborted, (await seen.promise).status], [true, 200]);
+});
+
 test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in the right order with multiple bindings'): a request in flight on the second server 'localhost' binds (::1) is answered with Connection: close once fastify.close() begins, as on the first", { timeout: 10_000 }, async (t) => {
   // Where localhost is both 127.0.0.1 and ::1 (macOS, most distributions), Fastify listens on each, the second with a server of its own.
   const lookup = dns.lookup;
