@@ -120,8 +120,9 @@ function prepare(proto: ReadyContext): void {
  * uses: then, and where `require()` cannot load it at all, Hono's module is
  * prepared once `import()` has it. Hono's CommonJS build (an app made with
  * `require('hono')`) has classes of its own: its StreamingApi is prepared now
- * too (a small module of no dependencies); its Context at the first request
- * Coda takes (see `ready`). Without Hono installed, nothing: the adapter loads
+ * too (a small module of no dependencies); its Context now if the app loaded
+ * it already, else at the first request Coda takes (see `ready`). Without
+ * Hono installed, nothing: the adapter loads
  * without it (a peer it needs for its types only).
  */
 function prepareHono(): void {
@@ -129,6 +130,8 @@ function prepareHono(): void {
   withEsModule<typeof import('hono/utils/stream')>('hono/utils/stream', ({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype));
   const commonJs = commonJsNow<typeof import('hono/utils/stream')>('hono/utils/stream');
   if (commonJs !== undefined) inContextOnAbort(commonJs.StreamingApi.prototype);
+  const commonJsHono = commonJsLoaded<typeof import('hono')>('hono');
+  if (commonJsHono !== undefined) ready(commonJsHono.Context.prototype as ReadyContext);
 }
 
 const kBound = Symbol('coda.hono.onAbort');
@@ -176,6 +179,16 @@ function esModuleNow<Module>(specifier: string): Module | undefined {
 function commonJsNow<Module>(specifier: string): Module | undefined {
   try {
     return createRequire(import.meta.url)(specifier) as Module;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hono's CommonJS build of `specifier` if a user's `require()` loaded it already; undefined otherwise (an app of Hono's ES module does not pay for loading it). */
+function commonJsLoaded<Module>(specifier: string): Module | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    return require.cache[require.resolve(specifier)]?.exports as Module | undefined;
   } catch {
     return undefined;
   }
