@@ -122,8 +122,8 @@ function prepare(proto: ReadyContext): void {
  * `require('hono')`) has classes of its own: its StreamingApi is prepared now
  * too (a small module of no dependencies); its Context now if the app loaded
  * it already, else at the first request Coda takes (see `ready`). Without
- * Hono installed, nothing: the adapter loads
- * without it (a peer it needs for its types only).
+ * Hono installed, nothing: the adapter loads without it (a peer it needs for
+ * its types only).
  */
 function prepareHono(): void {
   withEsModule<typeof import('hono')>('hono', ({ Context }) => ready(Context.prototype as ReadyContext));
