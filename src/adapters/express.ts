@@ -46,16 +46,16 @@ type Chain = { stack?: { handle?: unknown }[] };
  * can send no error response then and destroys the connection without it: the
  * outcome would say aborted, not why. `noteError` at the end of the chain
  * notes it first. Put there at the app's first request (the middleware learns
- * its app then), and moved back to the end at a request that finds the chain
- * grown since (a route added later: an error of a layer after it would not
- * reach it); errors handled by the app's own error handlers never reach it.
+ * its app then), and again at a request that finds the chain grown since (a
+ * route added later: an error of a layer after it would not reach it; the
+ * first to note an error keeps it); errors handled by the app's own error
+ * handlers never reach it.
  */
 function noteErrors(express: Application): void {
   // Express 4's router (made at the first use()) first: its app.router is a getter that throws; Express 5's has no _router.
   const stack = ((express as { _router?: Chain })._router ?? (express as { router?: Chain }).router)?.stack;
   if (stack === undefined || stack[stack.length - 1]?.handle === noteError) return;
-  const at = stack.findIndex((layer) => layer.handle === noteError);
-  if (at !== -1) stack.splice(at, 1);
+  // Appended, the one before left where it is: removing it would shift the layers after it under requests going through them.
   express.use(noteError);
 }
 
