@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { format, types } from 'node:util';
+import { format } from 'node:util';
 import { inJob, register } from '../after/context.js';
 import type { SchedulerOptions } from '../after/scheduler-options.js';
 import { createApp, type App } from '../app/app.js';
@@ -119,7 +119,8 @@ export function cutShort(res: ServerResponse, error: unknown): void {
  * and its JSON), the value its `cause`; an Error (of any realm) as it is.
  */
 export function thrownError(thrown: unknown): Error {
-  if (thrown instanceof Error || types.isNativeError(thrown)) return thrown;
+  // Koa's own test: an Error of another realm is one too (util.types.isNativeError() is deprecated).
+  if (thrown instanceof Error || Object.prototype.toString.call(thrown) === '[object Error]') return thrown as Error;
   return new Error(format('non-error thrown: %j', thrown), { cause: thrown });
 }
 
