@@ -126,8 +126,8 @@ function prepare(proto: ReadyContext): void {
  * its types only).
  */
 function prepareHono(): void {
-  withEsModule<typeof import('hono')>('hono', ({ Context }) => ready(Context.prototype as ReadyContext));
-  withEsModule<typeof import('hono/utils/stream')>('hono/utils/stream', ({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype));
+  withEsModule('hono', () => import('hono'), ({ Context }) => ready(Context.prototype as ReadyContext));
+  withEsModule('hono/utils/stream', () => import('hono/utils/stream'), ({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype));
   const commonJs = commonJsNow<typeof import('hono/utils/stream')>('hono/utils/stream');
   if (commonJs !== undefined) inContextOnAbort(commonJs.StreamingApi.prototype);
   const commonJsHono = commonJsLoaded<typeof import('hono')>('hono');
@@ -158,11 +158,15 @@ function inContextOnAbort(proto: StreamingProto): void {
   Object.defineProperty(proto, kBound, { value: true });
 }
 
-/** Calls `use` with Hono's ES module `specifier`: now where `require()` loads that very instance, else once `import()` has it; never without Hono. */
-function withEsModule<Module>(specifier: string, use: (module: Module) => void): void {
+/**
+ * Calls `use` with Hono's ES module `specifier`: now where `require()` loads
+ * that very instance, else once `load` (its `import()`, written out so that a
+ * bundler follows it) has it; never without Hono.
+ */
+function withEsModule<Module>(specifier: string, load: () => Promise<Module>, use: (module: Module) => void): void {
   const now = esModuleNow<Module>(specifier);
   if (now !== undefined) use(now);
-  else import(specifier).then((module: Module) => use(module), () => {});
+  else load().then(use, () => {});
 }
 
 /** Hono's ES module `specifier`, loaded now by `require()`; undefined when it cannot be, or came as a loader's copy (not a module namespace). */
