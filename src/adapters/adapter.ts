@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { format } from 'node:util';
 import { inJob, register } from '../after/context.js';
 import type { SchedulerOptions } from '../after/scheduler-options.js';
 import { createApp, type App } from '../app/app.js';
@@ -100,13 +101,38 @@ export function afterFor<Owner>(where: string, res: (owner: Owner) => ServerResp
  * Ends a response its framework leaves open (Koa), or would end as if whole
  * (@hono/node-server), after an error thrown once its head was out: destroyed
  * with that error, noted for the outcome first (an HTTP/2 response keeps no
- * `errored`), so the client sees it fail and the tasks run. Nothing for one
- * ended or destroyed already (an error listener dealt with it).
+ * `errored`), so the client sees it fail and the tasks run; what was written
+ * before goes out first (see `flushWritten`). Nothing for one ended or
+ * destroyed already (an error listener dealt with it).
  */
 export function cutShort(res: ServerResponse, error: unknown): void {
   if (res.destroyed || res.writableEnded) return;
-  adoptedExchange(res)?.failed(error);
-  res.destroy(error as Error);
+  const cause = thrownError(error);
+  adoptedExchange(res)?.failed(cause);
+  flushWritten(res);
+  res.destroy(cause);
+}
+
+/**
+ * What was thrown, as an Error: a non-Error (a string, an object) in one that
+ * names it as Koa names it for its `'error'` listeners (`non-error thrown:`
+ * and its JSON), the value its `cause`; an Error (of any realm) as it is.
+ */
+export function thrownError(thrown: unknown): Error {
+  // Koa's own test: an Error of another realm is one too (util.types.isNativeError() is deprecated).
+  if (thrown instanceof Error || Object.prototype.toString.call(thrown) === '[object Error]') return thrown as Error;
+  return new Error(format('non-error thrown: %j', thrown), { cause: thrown });
+}
+
+/**
+ * Hands what was written to `res` to the OS now, before a cut: Node corks a
+ * response's socket for its first writes until the next tick, and destroying
+ * it before then drops them (the client would not even see the head that
+ * went out). Over HTTP/2 there is no cork: nothing to do.
+ */
+export function flushWritten(res: ServerResponse): void {
+  const socket = res.socket;
+  for (let corked = socket?.writableCorked ?? 0; corked > 0; corked--) socket!.uncork();
 }
 
 /** The headers of a response Coda answers itself (a 503), as a record for the framework's own setters. */

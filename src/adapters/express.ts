@@ -37,20 +37,25 @@ export type ExpressCoda = RequestHandler & Adapter;
 
 const resAfter = afterFor('res.after()', (res: Response) => res);
 
-/** The Express apps whose chain ends with `noteError`. */
-const noting = new WeakSet<Application>();
+/** What the adapter reads of an Express app's router: its chain of layers. */
+type Chain = { stack?: { handle?: unknown }[] };
 
 /**
  * An error passed down an app's chain once the response's head is out (a
  * handler's `next(err)`, or its throw) reaches Express's final handler, which
  * can send no error response then and destroys the connection without it: the
  * outcome would say aborted, not why. `noteError` at the end of the chain
- * notes it first. Added at the app's first request (the middleware learns its
- * app then); errors handled by the app's own error handlers never reach it.
+ * notes it first. Put there at the app's first request (the middleware learns
+ * its app then), and again at a request that finds the chain grown since (a
+ * route added later: an error of a layer after it would not reach it; the
+ * first to note an error keeps it); errors handled by the app's own error
+ * handlers never reach it.
  */
 function noteErrors(express: Application): void {
-  if (noting.has(express)) return;
-  noting.add(express);
+  // Express 4's router (made at the first use()) first: its app.router is a getter that throws; Express 5's has no _router.
+  const stack = ((express as { _router?: Chain })._router ?? (express as { router?: Chain }).router)?.stack;
+  if (stack === undefined || stack[stack.length - 1]?.handle === noteError) return;
+  // Appended, the one before left where it is: removing it would shift the layers after it under requests going through them.
   express.use(noteError);
 }
 
@@ -68,8 +73,6 @@ function noteError(error: unknown, _req: Request, res: Response, next: NextFunct
  */
 export function coda(options: AdapterOptions = {}): ExpressCoda {
   const app = adapterApp('coda-http/express coda()', options);
-  // The Express app of the last request: noteErrors() was called for it.
-  let noted: Application | undefined;
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     const adopted = adopt(app, req, res);
     if (adopted === undefined) {
@@ -78,7 +81,8 @@ export function coda(options: AdapterOptions = {}): ExpressCoda {
       res.status(adopted.status).set(headerRecord(adopted)).send(adopted.body);
     } else {
       res.after = resAfter as AfterFunction;
-      if (req.app !== noted && req.app !== undefined) noteErrors(noted = req.app);
+      // A request without an app: a bare express.Router() on node:http.
+      if (req.app !== undefined) noteErrors(req.app);
       within(adopted, next);
     }
   };

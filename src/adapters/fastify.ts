@@ -27,7 +27,8 @@ import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.j
 import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adopt, afterFor, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { noteStreamErrors } from './fastify-stream-errors.js';
 
 export * from './exports.js';
 
@@ -126,10 +127,13 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   fastify.decorateReply('after', replyAfter as AfterFunction);
   fastify.decorateRequest(kExchange as unknown as string, null);
   inRequestOnAbort(fastify);
-  noteStreamErrors(fastify);
-  // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response.
+  noteStreamErrors(fastify, app.logger);
+  // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response,
+  // at once: what was written before goes out first, as the other adapters' cuts let it.
   fastify.addHook('onError', (_request, reply, error, done) => {
-    adoptedExchange(reply.raw)?.failed(error);
+    const res = reply.raw;
+    adoptedExchange(res)?.failed(error);
+    if (res.headersSent) flushWritten(res);
     done();
   });
 
@@ -188,44 +192,6 @@ function inRequest<Hook>(hook: Hook): Hook {
     const exchange = (request as AdoptingRequest)[kExchange];
     return exchange === null ? run.call(this, request, done) : within(exchange, () => run.call(this, request, done));
   } as Hook;
-}
-
-/** What Fastify (5.10 and later) gives its internal log lines to, `LogController`'s `streamError` among them. */
-interface LogController {
-  streamError(error: Error, request: FastifyRequest, reply: FastifyReply, metadata?: unknown): void;
-}
-
-/**
- * A reply's stream (Node's or a web one) that fails once the head is out is
- * reported by Fastify only to its log, through its LogController's
- * `streamError`, just before it destroys the response without the error:
- * the instance's controller is given one that notes the error for the outcome
- * first (the same call reports a client that left, which `failed()` ignores).
- * Nothing on any reply's path but a failing stream's. Fastify before 5.10 has
- * no controller: its outcome says aborted only.
- */
-function noteStreamErrors(fastify: FastifyInstance): void {
-  const key = symbolNamed(fastify, 'fastify.logController');
-  if (key === undefined) return;
-  const instance = fastify as unknown as Record<symbol, LogController>;
-  const controller = instance[key]!;
-  instance[key] = Object.create(controller, {
-    streamError: {
-      value(this: LogController, error: Error, request: FastifyRequest, reply: FastifyReply, metadata?: unknown): void {
-        adoptedExchange(reply.raw)?.failed(error);
-        controller.streamError.call(this, error, request, reply, metadata);
-      },
-    },
-  }) as LogController;
-}
-
-/** The symbol described as `description` among the own keys of `object` or its prototypes. */
-function symbolNamed(object: object, description: string): symbol | undefined {
-  for (let at: object | null = object; at !== null; at = Object.getPrototypeOf(at)) {
-    const found = Object.getOwnPropertySymbols(at).find((symbol) => symbol.description === description);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 /**

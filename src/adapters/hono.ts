@@ -108,23 +108,30 @@ function prepare(proto: ReadyContext): void {
 }
 
 /**
- * Prepares the Context class of the Hono this module finds, as `coda()` is
- * called: at once where it can, so that a request of this very tick (an
- * `app.request()` right after `app.use(coda())`) on a route the middleware
- * does not cover finds `c.after` and its clear error, not undefined until an
- * `import()` resolved. Hono is an ES module, which Node's `require()` loads
- * synchronously (22.12 and later) as the very instance `import` gives. A
- * loader that compiles what `require()` loads (tsx) gives a copy of its own
- * instead, which no Hono app uses: then, and where `require()` cannot load it
- * at all, Hono's module is prepared once `import()` has it. Without Hono
- * installed, nothing: the adapter loads without it (a peer it needs for its
- * types only).
+ * Prepares the Context class of the Hono this module finds, and the
+ * StreamingApi of its streaming helpers, as `coda()` is called: at once where
+ * it can, so that a request of this very tick (an `app.request()` right after
+ * `app.use(coda())`) finds them ready: on a route the middleware does not
+ * cover, `c.after` and its clear error, not undefined until an `import()`
+ * resolved; an `onAbort()` listener given then, run in its request. Hono is
+ * an ES module, which Node's `require()` loads synchronously (22.12 and
+ * later) as the very instance `import` gives. A loader that compiles what
+ * `require()` loads (tsx) gives a copy of its own instead, which no Hono app
+ * uses: then, and where `require()` cannot load it at all, Hono's module is
+ * prepared once `import()` has it. Hono's CommonJS build (an app made with
+ * `require('hono')`) has classes of its own: its StreamingApi is prepared now
+ * too (a small module of no dependencies); its Context now if the app loaded
+ * it already, else at the first request Coda takes (see `ready`). Without
+ * Hono installed, nothing: the adapter loads without it (a peer it needs for
+ * its types only).
  */
 function prepareHono(): void {
-  const hono = honoNow();
-  if (hono !== undefined) ready(hono.Context.prototype as ReadyContext);
-  else import('hono').then(({ Context }) => ready(Context.prototype as ReadyContext), () => {});
-  import('hono/utils/stream').then(({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype), () => {});
+  withEsModule('hono', () => import('hono'), ({ Context }) => ready(Context.prototype as ReadyContext));
+  withEsModule('hono/utils/stream', () => import('hono/utils/stream'), ({ StreamingApi }) => inContextOnAbort(StreamingApi.prototype));
+  const commonJs = commonJsNow<typeof import('hono/utils/stream')>('hono/utils/stream');
+  if (commonJs !== undefined) inContextOnAbort(commonJs.StreamingApi.prototype);
+  const commonJsHono = commonJsLoaded<typeof import('hono')>('hono');
+  if (commonJsHono !== undefined) ready(commonJsHono.Context.prototype as ReadyContext);
 }
 
 const kBound = Symbol('coda.hono.onAbort');
@@ -135,8 +142,8 @@ type StreamingProto = { onAbort(listener: () => void | Promise<void>): void; [kB
  * `onAbort()` listeners when @hono/node-server cancels its body on the
  * response's `'close'`, outside the request's async context, though they are
  * code of the request: each now runs in the context it was given in (so
- * `after()` works there), as Koa's `'error'` listeners do. Once, for the
- * helpers Hono's ES module uses.
+ * `after()` works there), as Koa's `'error'` listeners do. Once per
+ * StreamingApi class (Hono's ES module's, its CommonJS build's).
  */
 function inContextOnAbort(proto: StreamingProto): void {
   if (proto[kBound] === true) return;
@@ -151,11 +158,41 @@ function inContextOnAbort(proto: StreamingProto): void {
   Object.defineProperty(proto, kBound, { value: true });
 }
 
-/** Hono's ES module, loaded now by `require()`; undefined when it cannot be, or came as a loader's copy (not a module namespace). */
-function honoNow(): typeof import('hono') | undefined {
+/**
+ * Calls `use` with Hono's ES module `specifier`: now where `require()` loads
+ * that very instance, else once `load` (its `import()`, written out so that a
+ * bundler follows it) has it; never without Hono.
+ */
+function withEsModule<Module>(specifier: string, load: () => Promise<Module>, use: (module: Module) => void): void {
+  const now = esModuleNow<Module>(specifier);
+  if (now !== undefined) use(now);
+  else load().then(use, () => {});
+}
+
+/** Hono's ES module `specifier`, loaded now by `require()`; undefined when it cannot be, or came as a loader's copy (not a module namespace). */
+function esModuleNow<Module>(specifier: string): Module | undefined {
   try {
-    const loaded: unknown = createRequire(import.meta.url)(fileURLToPath(import.meta.resolve('hono')));
-    return Object.prototype.toString.call(loaded) === '[object Module]' ? loaded as typeof import('hono') : undefined;
+    const loaded: unknown = createRequire(import.meta.url)(fileURLToPath(import.meta.resolve(specifier)));
+    return Object.prototype.toString.call(loaded) === '[object Module]' ? loaded as Module : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hono's CommonJS build of `specifier` (what a user's `require()` gets), loaded now; undefined without it. */
+function commonJsNow<Module>(specifier: string): Module | undefined {
+  try {
+    return createRequire(import.meta.url)(specifier) as Module;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hono's CommonJS build of `specifier` if a user's `require()` loaded it already; undefined otherwise (an app of Hono's ES module does not pay for loading it). */
+function commonJsLoaded<Module>(specifier: string): Module | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    return require.cache[require.resolve(specifier)]?.exports as Module | undefined;
   } catch {
     return undefined;
   }
@@ -234,7 +271,13 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
     const rest = within(adopted, next);
     // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
     adopted.handling(rest);
-    await rest;
+    try {
+      await rest;
+    } catch (error) {
+      // What Hono's onError does not take (a thrown non-Error), or onError's own failure: the same once the head is out.
+      if (res.headersSent) cutShort(res, error);
+      throw error;
+    }
     // Hono's onError answered an error thrown once the head was out: @hono/node-server cannot write that answer's head and would end the response with the error's text, as if whole.
     if (c.error !== undefined && res.headersSent) cutShort(res, c.error);
     return undefined;

@@ -21,7 +21,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
-import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, thrownError, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -36,6 +36,9 @@ declare module 'koa' {
 export type KoaCoda = Middleware & Adapter;
 
 const ctxAfter = afterFor('ctx.after()', (ctx: Context) => ctx.res);
+
+/** The errors the adapter cut a response with, once Koa's 'error' listeners had them: Koa gives each to ctx.onerror again as that response closes with it (its onFinished(res, ctx.onerror)). */
+const cutWith = new WeakSet<object>();
 
 const kReady = Symbol('coda.koa.context');
 type ReadyContext = Context & { [kReady]?: true };
@@ -55,17 +58,27 @@ function prepare(proto: ReadyContext): void {
   Object.defineProperty(proto, 'onerror', {
     value(this: Context, error: Error): void {
       const exchange = adoptedExchange(this.res);
-      if (exchange === undefined) {
+      // null: no error (ctx.onerror may be given as a node-style callback), Koa returns.
+      if (exchange === undefined || error == null) {
         onerror.call(this, error);
         return;
       }
+      // Reported already: the response closed with the error the adapter cut it with.
+      if (cutWith.has(error)) return;
       const { refusal } = exchange;
-      const cause = refusal !== undefined && (error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : error;
-      // The head is out on a live connection: Koa can send no error response, and leaves this one open for good (null: no error, Koa returns).
-      const cut = error != null && this.headerSent && this.writable;
-      within(exchange, () => onerror.call(this, cause));
-      // A turn later: what was written just before (corked until then) goes out first.
-      if (cut) setImmediate(cutShort, this.res, cause);
+      // A non-Error wrapped as Koa would wrap it: its 'error' listeners and the outcome get the same Error.
+      const cause = refusal !== undefined && (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE' ? refusal as Error : thrownError(error);
+      // The head is out on a live connection: Koa can send no error response, and leaves this one open for good.
+      const cut = this.headerSent && this.writable;
+      try {
+        within(exchange, () => onerror.call(this, cause));
+      } finally {
+        // Also when an 'error' listener threw (Koa lets that out): the response is not left open for it.
+        if (cut) {
+          cutWith.add(cause);
+          cutShort(this.res, cause);
+        }
+      }
     },
     configurable: true,
     writable: true,

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
@@ -30,6 +31,7 @@ import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
+import Router from '@koa/router';
 import { after, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
@@ -193,6 +195,29 @@ test("Fastify's onClose order: a plugin registered before Coda (a database) clos
   release();
   assert.equal((await closing).tasksCompleted, 1);
   assert.deepEqual(events, ['audit written', 'db closed']);
+});
+
+test("Fastify({ forceCloseConnections: true }) (test/close.test.js 'shutsdown while keep-alive connections are active', forceCloseConnections): fastify.close() destroys the connection of a request in flight; the request ends aborted once its handler answers, its task runs, the report counts it", { timeout: 10_000 }, async () => {
+  const seen = deferred<Outcome>();
+  const handling = deferred();
+  const release = deferred();
+  const fastify = Fastify({ forceCloseConnections: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/slow', async () => {
+    after(({ outcome }) => { seen.resolve(outcome); }, { name: 'audit' });
+    handling.resolve();
+    await release.promise;
+    return 'nobody reads this';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const answered = fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/slow`);
+  await handling.promise;
+  const closing = fastify.coda.close();
+  await assert.rejects(answered, 'Fastify destroyed the connection');
+  release.resolve();
+  const report = await closing;
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
+  assert.deepEqual([(await seen.promise).aborted, (await seen.promise).status], [true, 200]);
 });
 
 test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in the right order with multiple bindings'): a request in flight on the second server 'localhost' binds (::1) is answered with Connection: close once fastify.close() begins, as on the first", { timeout: 10_000 }, async (t) => {
@@ -442,14 +467,20 @@ test("Koa: the app's 'error' listener is code of the request: after() there regi
   assert.deepEqual(seen, ['boom 500']);
 });
 
-test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+/**
+ * A Hono app (of `HonoApp`) on @hono/node-server whose route streams with
+ * `stream` (Hono's helper) and calls after() from its onAbort() listener; a
+ * client reads a chunk and leaves. Resolves with what the task saw, or what
+ * after() threw.
+ */
+async function afterOnAbort(t: TestContext, HonoApp: typeof Hono, stream: typeof honoStream): Promise<string[]> {
   const seen: string[] = [];
   const aborted = deferred();
-  const app = new Hono<{ Bindings: HttpBindings }>();
+  const app = new HonoApp<{ Bindings: HttpBindings }>();
   const tasks = honoCoda();
   app.use(tasks);
-  app.get('/', (c) => honoStream(c, async (stream) => {
-    stream.onAbort(() => {
+  app.get('/', (c) => stream(c, async (body) => {
+    body.onAbort(() => {
       try {
         after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-abort' });
       } catch (error) {
@@ -457,7 +488,7 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
       }
       aborted.resolve();
     });
-    for (let i = 0; i < 10_000 && !stream.aborted; i++) await stream.write(new Uint8Array(64 * 1024));
+    for (let i = 0; i < 10_000 && !body.aborted; i++) await body.write(new Uint8Array(64 * 1024));
   }));
   const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   const response = await open(await listening(t, server));
@@ -465,7 +496,18 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
   response.destroy();
   await aborted.promise;
   await tasks.app.settle();
-  assert.deepEqual(seen, ['aborted true']);
+  return seen;
+}
+
+test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+  assert.deepEqual(await afterOnAbort(t, Hono, honoStream), ['aborted true']);
+});
+
+test("Hono loaded with require() (its CommonJS build, another StreamingApi than its ES module's): the onAbort() listeners of its stream() helper are code of the request too", { timeout: 10_000 }, async (t) => {
+  const require = createRequire(import.meta.url);
+  const cjs = { hono: require('hono') as typeof import('hono'), streaming: require('hono/streaming') as typeof import('hono/streaming') };
+  assert.notEqual(cjs.hono.Hono, Hono, 'require() gave the ES module: this case tests nothing');
+  assert.deepEqual(await afterOnAbort(t, cjs.hono.Hono, cjs.streaming.stream), ['aborted true']);
 });
 
 test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
@@ -499,4 +541,82 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
   await hooksRan.promise;
   await fastify.coda.app.settle();
   assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
+});
+
+/** `after()` and the per-response registration from a route of a sub-app or router: each notes `label` and the status once its task runs. */
+function registering(seen: string[], onResponse: (task: (context: { outcome: Outcome }) => void) => void, label: string): void {
+  const note = noting(seen);
+  after(note(`${label} after`));
+  onResponse(note(`${label} per-response`));
+}
+
+test("sub-apps and routers under a prefix (Fastify's register({ prefix }) in an encapsulated plugin, test/register.test.js; Koa's nested @koa/router, test/router.test.js; Hono's route(), src/hono.test.ts 'route()'): after() and the per-response registration work in their routes, each task runs once", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  await fastify.register(async (child) => {
+    child.addHook('onRequest', async () => {});
+    child.get('/item', async (_request, reply) => {
+      registering(seen, reply.after.bind(reply), 'fastify');
+      return 'item';
+    });
+  }, { prefix: '/v1' });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+
+  const koa = new Koa();
+  const koaTasks = koaCoda();
+  koa.use(koaTasks);
+  const api = new Router({ prefix: '/v1' });
+  const items = new Router();
+  items.get('/item', (ctx) => {
+    registering(seen, ctx.after.bind(ctx), 'koa');
+    ctx.body = 'item';
+  });
+  api.use(items.routes());
+  koa.use(api.routes());
+
+  const hono = new Hono<{ Bindings: HttpBindings }>();
+  const honoTasks = honoCoda();
+  hono.use(honoTasks);
+  const v1 = new Hono<{ Bindings: HttpBindings }>();
+  v1.get('/item', (c) => {
+    registering(seen, c.after.bind(c), 'hono');
+    return c.text('item');
+  });
+  hono.route('/v1', v1);
+
+  const urls = [
+    `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`,
+    await listening(t, koa.listen(0, '127.0.0.1')),
+    await listening(t, honoServe({ fetch: hono.fetch, port: 0, hostname: '127.0.0.1' }) as Server),
+  ];
+  for (const url of urls) assert.deepEqual(await statuses(url, ['/v1/item']), [[200, 'item']]);
+  await Promise.all([fastify.coda.app, koaTasks.app, honoTasks.app].map((app) => app.settle()));
+  assert.deepEqual(seen.sort(), ['fastify', 'hono', 'koa'].flatMap((label) => [`${label} after 200`, `${label} per-response 200`]));
+});
+
+test("Hono: a sub-app with an onError of its own (route(), src/hono.test.ts 'onError in sub-app'): an error it throws once the head is out is cut as the app's own, with that error", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const failure = new Error('failed in the sub-app');
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  const sub = new Hono<{ Bindings: HttpBindings }>();
+  sub.onError((_error, c) => c.text('the sub-app answered', 500));
+  sub.get('/late', async (c) => {
+    c.after(({ outcome }) => { seen.resolve(outcome); });
+    c.env.outgoing.write('partial');
+    await Promise.resolve();
+    throw failure;
+  });
+  app.route('/sub', sub);
+  const url = await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
+  const received: string[] = [];
+  await assert.rejects(async () => {
+    for await (const chunk of await open(`${url}/sub/late`)) received.push(String(chunk));
+  }, 'the client sees the response fail, not end as if whole');
+  assert.equal(received.join(''), 'partial');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
 });

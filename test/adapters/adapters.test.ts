@@ -16,14 +16,21 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { after, sqliteStore, task, type TaskFailure } from 'coda-http';
-import { coda as expressCoda } from 'coda-http/express';
+import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
+import { coda as expressCoda, type Adapter, type AfterFunction, type ExpressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
-import { coda as honoCoda } from 'coda-http/hono';
-import { coda as koaCoda } from 'coda-http/koa';
+import { coda as honoCoda, type HonoCoda } from 'coda-http/hono';
+import { coda as koaCoda, type KoaCoda } from 'coda-http/koa';
 import { deferred, memoryLogger } from '../helpers.js';
+import { printed } from './run-fixture.js';
+import { targets } from './targets.js';
 
 const urlOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+/** A GET whose response the test reads by hand. */
+function open(url: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
+}
 
 async function listening(server: Server): Promise<string> {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
@@ -83,29 +90,76 @@ test("after() outside a request says where it works; res.after() given a respons
   }
 });
 
-test('mounted twice (an app and a sub-app), the first adapter owns the request and its tasks run once', async () => {
-  const outer = expressCoda();
-  const inner = expressCoda();
-  const ran: string[] = [];
-  const sub = express();
-  sub.use(inner);
-  sub.get('/x', (_req, res) => {
-    after(() => { ran.push('after'); });
-    res.after(() => { ran.push('res.after'); });
-    res.send('x');
+/** A framework's app with two Coda middlewares on the way to `/sub/x` (`outer` first), whose handler calls `handle(onResponse)` and answers 'x'. */
+interface TwiceMounted {
+  name: string;
+  coda: () => Adapter;
+  start(outer: Adapter, inner: Adapter, handle: (onResponse: AfterFunction) => void): Server;
+}
+
+const twiceMounted: TwiceMounted[] = [
+  {
+    name: 'Express (an app and a sub-app)',
+    coda: expressCoda,
+    start(outer, inner, handle) {
+      const sub = express();
+      sub.use(inner as ExpressCoda);
+      sub.get('/x', (_req, res) => {
+        handle(res.after.bind(res));
+        res.send('x');
+      });
+      const app = express();
+      app.use(outer as ExpressCoda);
+      app.use('/sub', sub);
+      return app.listen(0, '127.0.0.1');
+    },
+  },
+  {
+    name: 'Koa (twice in the chain)',
+    coda: koaCoda,
+    start(outer, inner, handle) {
+      // Koa's use() chains: the second Coda middleware right after the first.
+      return new Koa().use(outer as KoaCoda).use(inner as KoaCoda).use((ctx) => {
+        handle(ctx.after.bind(ctx));
+        ctx.body = 'x';
+      }).listen(0, '127.0.0.1');
+    },
+  },
+  {
+    name: 'Hono (an app and a sub-app of route())',
+    coda: honoCoda,
+    start(outer, inner, handle) {
+      const sub = new Hono();
+      sub.use(inner as HonoCoda);
+      sub.get('/x', (c) => {
+        handle(c.after.bind(c));
+        return c.text('x');
+      });
+      const app = new Hono();
+      app.use(outer as HonoCoda);
+      app.route('/sub', sub);
+      return honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    },
+  },
+];
+
+for (const { name, coda, start } of twiceMounted) {
+  test(`${name}: mounted twice, the first adapter owns the request and its tasks run once`, async () => {
+    const [outer, inner] = [coda(), coda()];
+    const ran: string[] = [];
+    const server = start(outer, inner, (onResponse) => {
+      after(() => { ran.push('after'); });
+      onResponse(() => { ran.push('per-response'); });
+    });
+    const url = await listening(server);
+    const attached = outer.attach(server, { handleSignals: false });
+    assert.equal(await (await fetch(`${url}/sub/x`)).text(), 'x');
+    await outer.app.settle();
+    assert.deepEqual(ran, ['after', 'per-response']);
+    assert.equal(inner.app.afterStats().completed, 0);
+    await attached.close({ timeoutMs: 100 });
   });
-  const app = express();
-  app.use(outer);
-  app.use('/sub', sub);
-  const server = app.listen(0, '127.0.0.1');
-  const url = await listening(server);
-  const attached = outer.attach(server, { handleSignals: false });
-  assert.equal(await (await fetch(`${url}/sub/x`)).text(), 'x');
-  await outer.app.settle();
-  assert.deepEqual(ran, ['after', 'res.after']);
-  assert.equal(inner.app.afterStats().completed, 0);
-  await attached.close({ timeoutMs: 100 });
-});
+}
 
 test("the task's response is the status and headers the framework sent", async () => {
   const tasks = koaCoda();
@@ -460,4 +514,111 @@ test("Koa: a streamed body cut short by the 503 Coda sends when the store refuse
   const [error] = await reported;
   assert.deepEqual([error.name, error.message.includes(file)], ['StoreUnavailable', true], error.message);
   locker.exec('ROLLBACK');
+});
+
+for (const target of [targets.koa!, targets.hono!]) {
+  test(`${target.name}: a non-Error (a string, an object) thrown once the head is out: the cut carries an Error naming it (Koa's words), what was written arrives, the client sees it fail`, { timeout: 10_000 }, async (t) => {
+    for (const thrown of ['a string', { code: 1 }]) {
+      const seen = deferred<Outcome>();
+      const running = await target.start([{
+        path: '/late',
+        handle(onResponse) {
+          onResponse(({ outcome }) => { seen.resolve(outcome); });
+          return { partial: 'partial', failure: thrown as unknown as Error };
+        },
+      }], { logger: memoryLogger().logger });
+      t.after(() => running.close(100));
+      const received: string[] = [];
+      await assert.rejects(async () => {
+        for await (const chunk of await open(`${running.url}/late`)) received.push(String(chunk));
+      }, 'the client sees the response fail, not end');
+      assert.equal(received.join(''), 'partial');
+      const { error } = await seen.promise;
+      assert.ok(error instanceof Error, `outcome.error is an Error, not ${JSON.stringify(error)}`);
+      assert.deepEqual([error.message, error.cause], [`non-error thrown: ${JSON.stringify(thrown)}`, thrown]);
+    }
+  });
+}
+
+test("Express: a request without req.app (a bare express.Router() on node:http) after the adapter had seen an app's: answered, its task runs (the error handler went to a WeakSet as undefined: a TypeError)", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const tasks = expressCoda();
+  const route = (where: string) => (_req: express.Request, res: express.Response): void => {
+    after(({ outcome }) => { seen.push(`${where} ${outcome.status}`); });
+    res.end(where);
+  };
+  const app = express();
+  app.use(tasks);
+  app.get('/', route('app'));
+  const router = express.Router();
+  router.use(tasks);
+  router.get('/', route('router'));
+  const servers = [app.listen(0, '127.0.0.1'), http.createServer((req, res) => {
+    router(req as express.Request, res as express.Response, (error?: unknown) => {
+      res.statusCode = error === undefined ? 404 : 500;
+      res.end(String(error ?? 'not found'));
+    });
+  }).listen(0, '127.0.0.1')];
+  t.after(() => Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve)))));
+  const answers = [];
+  for (const server of servers) {
+    const res = await fetch(await listening(server));
+    answers.push(`${res.status} ${await res.text()}`);
+  }
+  assert.deepEqual(answers, ['200 app', '200 router']);
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['app 200', 'router 200']);
+});
+
+test('Express: a route added after the first request (the error noting was at the end of the chain then): an error it gives next() once its head is out is outcome.error', { timeout: 10_000 }, async (t) => {
+  const failure = new Error('failed after the head');
+  const seen = deferred<Outcome>();
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/first', (_req, res) => { res.send('first'); });
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+  const url = await listening(server);
+  assert.equal(await (await fetch(`${url}/first`)).text(), 'first');
+  app.get('/late', (_req, res, next) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.write('partial');
+    next(failure);
+  });
+  await assert.rejects(async () => {
+    for await (const _chunk of await open(`${url}/late`)) { /* read to the failure */ }
+  }, 'the client sees the response fail');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
+});
+
+test("Koa: an error once the head is out whose app 'error' listener throws: the response is cut all the same (it was left open for good), with the error", { timeout: 15_000 }, async () => {
+  assert.deepEqual(await printed('koa-throwing-listener.mjs'), {
+    received: 'partial', failed: true, error: 'Error: failed after the head', rejections: ['the listener failed'],
+  });
+});
+
+test("Koa: an error once the head is out reaches the app's 'error' listeners once (Koa reported it again as the response the adapter cut closed with it)", { timeout: 10_000 }, async (t) => {
+  const reported: string[] = [];
+  const seen = deferred<Outcome>();
+  const app = new Koa();
+  app.on('error', (error: Error) => { reported.push(error.message); });
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx) => {
+    ctx.after(({ outcome }) => { seen.resolve(outcome); });
+    ctx.res.write('partial');
+    await Promise.resolve();
+    throw new Error('failed after the head');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+  await assert.rejects(async () => {
+    for await (const _chunk of await open(await listening(server))) { /* read to the failure */ }
+  }, 'the client sees the response fail');
+  // The task starts once the response has closed: Koa's second report came before, as the socket failed.
+  assert.equal(String((await seen.promise).error), 'Error: failed after the head');
+  assert.deepEqual(reported, ['failed after the head']);
 });

@@ -41,6 +41,15 @@ async function readAll(res: http.IncomingMessage): Promise<number> {
 
 const text = (body: string) => ({ body });
 
+/** A connection to `url` that has sent `data` as it is: for what a client library would not send (a body cut short, pipelined requests). */
+function sent(url: string, data: string): net.Socket {
+  const { hostname, port } = new URL(url);
+  const client = net.connect(Number(port), hostname);
+  client.on('error', () => {});
+  client.write(data);
+  return client;
+}
+
 /**
  * Starts `target` with a route whose handler calls `first()`, then waits until
  * the server has seen its client (request id `r-left`) leave, then answers
@@ -60,10 +69,7 @@ async function leftWhileHandled(t: TestContext, target: Target, first: () => voi
       return rest();
     },
   }], options);
-  const { hostname, port } = new URL(running.url);
-  const client = net.connect(Number(port), hostname);
-  client.on('error', () => {});
-  client.write('GET /left HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: r-left\r\n\r\n');
+  const client = sent(running.url, 'GET /left HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: r-left\r\n\r\n');
   await handling.promise;
   client.destroy();
   await seen.promise;
@@ -104,6 +110,21 @@ export function guarantees(target: Target): void {
     assert.equal(outcome.aborted, false);
     assert.equal(outcome.bytesSent, 5);
     assert.ok(outcome.finishedAt >= outcome.startedAt);
+  });
+
+  test(`${target.name}: a HEAD request (a GET route): the head goes out without the body, the tasks run with a complete outcome of no body bytes`, async (t) => {
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      path: '/page',
+      handle(onResponse) {
+        onResponse(({ outcome }) => { seen.resolve(outcome); });
+        return text('the page');
+      },
+    }]);
+    const res = await fetch(`${running.url}/page`, { method: 'HEAD' });
+    assert.deepEqual([res.status, await res.text()], [200, '']);
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.status, outcome.completed, outcome.aborted, outcome.bytesSent], [200, true, false, 0]);
   });
 
   test(`${target.name}: with a slow client reading 20 MB, tasks start only after the last byte was handed over`, async (t) => {
@@ -211,6 +232,33 @@ export function guarantees(target: Target): void {
     assert.equal(running.app.afterStats().skipped, 1);
   });
 
+  test(`${target.name}: a client that leaves mid-body (its request body cut short): the request ends aborted, before the handler, its tasks run, nothing stays in flight`, { timeout: 10_000 }, async (t) => {
+    const handled: string[] = [];
+    const started = deferred();
+    const seen = deferred<Outcome>();
+    const running = await start(t, target, [{
+      method: 'POST',
+      path: '/upload',
+      handle() {
+        handled.push('the handler ran');
+        return text('saved');
+      },
+    }], { logger: memoryLogger().logger });
+    // As the request starts, before any body is read: after() there is code of the request.
+    running.app.signals.requestStarted.connect(() => {
+      after(({ outcome }) => { seen.resolve(outcome); }, { name: 'always' });
+      started.resolve();
+    });
+    const client = sent(running.url, 'POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"n":');
+    await started.promise;
+    client.destroy();
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.completed], [true, false]);
+    await running.app.settle();
+    assert.equal(running.app.requestsInFlight, 0);
+    assert.deepEqual(handled, [], 'a body cut short is never handed to the handler');
+  });
+
   test(`${target.name}: a response whose stream fails mid-way: outcome.error is the stream's failure, not a client that left`, async (t) => {
     const failure = new Error('the source broke');
     const breaks = deferred();
@@ -236,7 +284,7 @@ export function guarantees(target: Target): void {
     assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
   });
 
-  test(`${target.name}: an error after the response's head went out (thrown, or given to next()): the response is cut, outcome.error is that error, the tasks run`, {
+  test(`${target.name}: an error after the response's head went out (thrown, or given to next()): the response is cut once what was written went out, outcome.error is that error, the tasks run`, {
     timeout: 10_000,
   }, async (t) => {
     const failure = new Error('failed after the head');
@@ -248,8 +296,12 @@ export function guarantees(target: Target): void {
         return { partial: 'partial', failure };
       },
     }], { logger: memoryLogger().logger });
-    // Fastify destroys the response at once: what was written, still corked, never leaves (the client sees no head).
-    await assert.rejects(open(`${running.url}/late`).then(readAll), 'the client sees the response fail, not end');
+    const received: string[] = [];
+    await assert.rejects(async () => {
+      for await (const chunk of await open(`${running.url}/late`)) received.push(String(chunk));
+    }, 'the client sees the response fail, not end');
+    // Written in the tick of the error, corked until the next: destroyed at once (Fastify, Hono), it never left, not even the head.
+    assert.equal(received.join(''), 'partial', 'what was written before the error reaches the client before the cut');
     const outcome = await seen.promise;
     assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent, outcome.error], [true, true, 7, failure]);
     await running.app.settle();
@@ -272,10 +324,7 @@ export function guarantees(target: Target): void {
       },
     });
     const running = await start(t, target, ['slow', 'fast1', 'fast2'].map(route));
-    const { hostname, port } = new URL(running.url);
-    const client = net.connect(Number(port), hostname);
-    client.on('error', () => {});
-    client.write(['slow', 'fast1', 'fast2'].map((name) => `GET /${name} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join(''));
+    const client = sent(running.url, ['slow', 'fast1', 'fast2'].map((name) => `GET /${name} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join(''));
     await handling.promise;
     client.destroy();
     await new Promise((resolve) => client.once('close', resolve));

@@ -178,7 +178,8 @@ function koaTarget(): Target {
       const coda = koaCoda(options);
       app.use(coda);
       app.use(async (ctx) => {
-        const route = routes.find((r) => r.path === ctx.path && (r.method ?? 'GET') === ctx.method);
+        // HEAD is a GET whose body Koa leaves out, as its routers route it.
+        const route = routes.find((r) => r.path === ctx.path && (r.method ?? 'GET') === (ctx.method === 'HEAD' ? 'GET' : ctx.method));
         if (route === undefined) return;
         const reply = await route.handle(ctx.after.bind(ctx), route.method === 'POST' ? await readJson(ctx.req) : undefined, closeOf(ctx.res));
         if ('partial' in reply) {
