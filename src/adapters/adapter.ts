@@ -126,11 +126,14 @@ export function thrownError(thrown: unknown): Error {
 
 /**
  * Hands what was written to `res` to the OS now, before a cut: Node corks a
- * response's socket for its first writes until the next tick, and destroying
- * it before then drops them (the client would not even see the head that
- * went out). Over HTTP/2 there is no cork: nothing to do.
+ * response for its first writes until the next tick, and destroying it before
+ * then drops them (the client would not even see the head that went out).
+ * Node 26 corks the response itself (its chunks wait in the response until
+ * it is uncorked); Node 22 and 24 cork its socket. Over HTTP/2 there is no
+ * cork: nothing to do.
  */
 export function flushWritten(res: ServerResponse): void {
+  for (let corked = res.writableCorked; corked > 0; corked--) res.uncork();
   const socket = res.socket;
   for (let corked = socket?.writableCorked ?? 0; corked > 0; corked--) socket!.uncork();
 }
