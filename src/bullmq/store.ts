@@ -175,8 +175,9 @@ export class BullmqStore implements TaskStore {
       const sent = tasks.filter((task) => !sameKeyAs.has(task));
       const held = sent.filter((task) => task.held);
       const ready = sent.filter((task) => !task.held);
-      // One script refuses a taken id and writes the held tasks and the names; the ready ones are BullMQ's addBulk, one
-      // transaction per task name: all in one write (auto-pipelined), the script first.
+      // One script refuses a taken id and writes the held tasks and the names; the ready ones are BullMQ's addBulk per
+      // task name, a pipeline of one script per job (not a transaction: see the undo below): all in one write
+      // (auto-pipelined), the script first.
       const names = new Set(tasks.map((task) => task.name));
       const adding = runScript(
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
