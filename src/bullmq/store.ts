@@ -92,6 +92,8 @@ export class BullmqStore implements TaskStore {
   readonly #workers = new Map<string, Worker>();
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
+  /** Completions Redis took in a call that failed after them, by id, with their owner: the next call reports them (see #completing). */
+  readonly #unreported = new Map<string, string>();
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
   readonly #retryAts = new Map<string, number>();
   #tokens = 0;
@@ -201,10 +203,7 @@ export class BullmqStore implements TaskStore {
       // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
       // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
       // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
-      const adds = Promise.allSettled([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf))).then((settled) => {
-        const failed = settled.find((each) => each.status === 'rejected');
-        if (failed !== undefined) throw failed.reason;
-      });
+      const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf)));
       await this.#undoneIfLost(token, held, ready, adds, true);
       return tasks.map((task): AddResult => {
         const id = idOf.get(sameKeyAs.get(task) ?? task)!;
@@ -524,9 +523,33 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
     const mine = this.#owned(ids, owner);
-    if (mine.length === 0) return [];
-    const ended = await this.#call(() => Promise.all(mine.map((claim) => this.#completeJob(claim, now, false))));
-    return mine.filter((_, i) => ended[i] !== GONE).map(({ job }) => job.id!);
+    return this.#completing(ids, owner, async (completed) => {
+      if (mine.length === 0) return;
+      await this.#call(async () => settleAll(mine.map(async (claim) => {
+        if (await this.#completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
+      })));
+    });
+  }
+
+  /**
+   * Runs a call that completes `owner`'s tasks among `ids`, `write` pushing each completion Redis took into the list
+   * it is given; resolves with those ids, in the order of `ids`. Reported with them: those of `ids` that an earlier
+   * call completed before it failed (another completion refused, or the claim after them). The runner writes such a
+   * call again, and the completions it had written no longer find their claims: they were told as refused (a
+   * warning that they were not recorded, and no completion counted). Should this call fail too, all of them are
+   * kept for the next.
+   */
+  async #completing(ids: readonly string[], owner: string, write: (completed: string[]) => Promise<void>): Promise<string[]> {
+    const completed = ids.filter((id) => this.#unreported.get(id) === owner);
+    for (const id of completed) this.#unreported.delete(id);
+    try {
+      await write(completed);
+    } catch (error) {
+      for (const id of completed) this.#unreported.set(id, owner);
+      throw error;
+    }
+    const done = new Set(completed);
+    return ids.filter((id) => done.has(id));
   }
 
   /**
@@ -541,29 +564,29 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     const mine = this.#owned(ids, owner);
     const { names, concurrency, limit, leaseUntil } = claim;
-    const completed: string[] = [];
-    const claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
-      await this.#promote(names, claim.now);
-      let room = limit;
-      const fetching = mine.map((each) => {
-        const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
-        if (fetch) room--;
-        return fetch;
-      });
-      const empty = new Set<string>();
-      const ended = await Promise.allSettled(mine.map(async (each, i) => {
-        if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
-        const next = await this.#completeJob(each, now, fetching[i]!);
-        if (next === GONE) return;
-        completed.push(each.job.id!);
-        if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
-        else if (fetching[i]) empty.add(each.queue);
-      }));
-      const failed = ended.find((end) => end.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-      // The room completions did not fill, claimed from the names where they did not find the line empty.
-      if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
-    }, true));
+    let claimed: StoredTask[] = [];
+    const completed = await this.#completing(ids, owner, async (completed) => {
+      claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+        await this.#promote(names, claim.now);
+        let room = limit;
+        const fetching = mine.map((each) => {
+          const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
+          if (fetch) room--;
+          return fetch;
+        });
+        const empty = new Set<string>();
+        await settleAll(mine.map(async (each, i) => {
+          if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
+          const next = await this.#completeJob(each, now, fetching[i]!);
+          if (next === GONE) return;
+          completed.push(each.job.id!);
+          if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
+          else if (fetching[i]) empty.add(each.queue);
+        }));
+        // The room completions did not fill, claimed from the names where they did not find the line empty.
+        if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
+      }, true));
+    });
     return { completed, claimed };
   }
 
@@ -847,6 +870,7 @@ export class BullmqStore implements TaskStore {
     this.#queues.clear();
     this.#claims.clear();
     this.#holds.clear();
+    this.#unreported.clear();
     const undone = await this.#undos!.close(deadline);
     const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
@@ -989,6 +1013,12 @@ async function loadBullmq(): Promise<typeof import('bullmq')> {
     if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error('bullmqStore() needs the bullmq and ioredis packages: npm install bullmq ioredis', { cause: error });
   }
+}
+
+/** Waits for every call, then throws the first failure, if any: what the others wrote is known by then. */
+async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(calls)).find((end) => end.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 /** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
