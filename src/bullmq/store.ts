@@ -10,7 +10,7 @@ import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
 import { checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
@@ -58,14 +58,17 @@ interface Hold {
   owner: string;
 }
 
-/** BullMQ's lists each state is read from (held tasks are in none: they are their queue's holds). */
-const STATE_TYPES: Record<TaskState, string[]> = {
-  held: [],
-  ready: ['waiting', 'prioritized', 'delayed', 'paused'],
+/** The suffixes of a queue's keys each state is listed from: BullMQ's lists and sets, and for held tasks the queue's holds. */
+const STATE_KEYS: Record<TaskState, string[]> = {
+  held: [HELD],
+  ready: ['wait', 'prioritized', 'delayed', 'paused'],
   running: ['active'],
   completed: ['completed'],
   failed: ['failed'],
 };
+
+/** How many of a list's or set's job ids one script of a listing looks at: a script runs alone on Redis, so it stays short. */
+const LIST_STRETCH = 2_000;
 
 const HOUR = 60 * 60_000;
 /** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
@@ -768,21 +771,42 @@ export class BullmqStore implements TaskStore {
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
-    const { state, name, limit } = checkListFilter(filter);
+    return (await this.listPage(filter)).tasks;
+  }
+
+  /**
+   * Each list and set of the states asked, of each name, is looked through a stretch at a time for its newest jobs
+   * after the cursor (only their time, seq and id read: see the script); the page's tasks alone are read whole. It
+   * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
+   */
+  async listPage(filter: ListFilter): Promise<TaskPage> {
+    const { state, name, limit, after } = checkListFilter(filter);
+    const cursor = after === undefined ? ['', '', ''] : parseCursor(after);
     const client = this.#opened();
     return this.#call(async () => {
       const names = name === undefined ? await client.smembers(this.#namesKey()) : [name];
-      const types = [...new Set(state === undefined ? Object.values(STATE_TYPES).flat() : STATE_TYPES[state])];
-      const ids = await Promise.all(names.map(async (n) => [
-        ...types.length === 0 ? [] : await this.#queue(n).getRanges(types as never, 0, -1),
-        ...state === undefined || state === 'held' ? await client.zrange(this.#heldKey(n), '0', '-1') : [],
-      ]));
-      const tasks = await this.#readWithSeq(names.flatMap((n, i) => [...new Set(ids[i])].map((id): [string, string] => [n, id])));
-      return tasks
-        .filter((read) => read !== null && (state === undefined || read.task.state === state))
-        .sort((a, b) => b!.task.createdAt - a!.task.createdAt || b!.seq - a!.seq)
-        .slice(0, limit)
-        .map((read) => read!.task);
+      const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
+      // One more than the page: whether there is a next.
+      const wanted = limit + 1;
+      const newest = new Map<string, PageEntry>();
+      await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
+        const q = this.#queueKey(n);
+        for (let first = 0, full = true; full; first += LIST_STRETCH) {
+          const [more, ...found] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
+          full = more === 1;
+          for (let i = 0; i < found.length; i += 3) newest.set(found[i + 2]!, { name: n, id: found[i + 2]!, at: Number(found[i]), seq: Number(found[i + 1]), cursor: found.slice(i, i + 3).join(':') });
+          // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
+          if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
+        }
+      })));
+      const entries = [...newest.values()].sort(newerFirst);
+      const page = entries.slice(0, limit);
+      const read = await this.#read(page.map(({ name: n, id }) => [n, id]));
+      return {
+        // A task that left the state meanwhile (retried, run, removed) is not listed.
+        tasks: read.filter((task): task is StoredTask => task !== null && (state === undefined || task.state === state)),
+        next: entries.length > limit ? page.at(-1)!.cursor : null,
+      };
     });
   }
 
@@ -885,11 +909,6 @@ export class BullmqStore implements TaskStore {
 
   /** Tasks read whole: hash, log, state and hold, in one round trip. */
   async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
-    return (await this.#readWithSeq(where)).map((read) => read?.task ?? null);
-  }
-
-  /** As #read, with each task's place in the order tasks were added (list() sorts by it). */
-  async #readWithSeq(where: readonly (readonly [string, string])[]): Promise<({ task: StoredTask; seq: number } | null)[]> {
     const client = this.#client!;
     const reads = client.pipeline();
     for (const [name, id] of where) {
@@ -905,8 +924,7 @@ export class BullmqStore implements TaskStore {
       const lease = replies[i * 3 + 2] as string | null;
       // Leases on this process's clock, as they were given (see #skew).
       if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
-      return task === null ? null : { task, seq: (JSON.parse(hash.data!) as JobData).seq };
+      return toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
     });
   }
 
@@ -1060,6 +1078,24 @@ function fromPairs(flat: readonly string[]): Record<string, string> {
   const hash: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
   return hash;
+}
+
+/** A job a listing found: where it is, its place in the order (time added, then seq, then id), and that place as a page's cursor. */
+interface PageEntry {
+  name: string;
+  id: string;
+  at: number;
+  seq: number;
+  cursor: string;
+}
+
+const newerFirst = (a: PageEntry, b: PageEntry): number => b.at - a.at || b.seq - a.seq || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/** A page's cursor as the listing script takes it (time, seq, id), or a TypeError: one this store did not give. */
+function parseCursor(after: string): [string, string, string] {
+  const parts = /^(\d+):(\d+):(.+)$/s.exec(after);
+  if (parts === null) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
+  return [parts[1]!, parts[2]!, parts[3]!];
 }
 
 const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
