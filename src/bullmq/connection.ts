@@ -80,6 +80,21 @@ async function checkDatabase(client: Redis, db: number, address: string, descrip
 }
 
 /**
+ * A Redis Cluster node runs a script only on keys of one hash slot, and
+ * Coda's scripts span a prefix's keys (its task names, each name's queue):
+ * on a cluster, the prefix must hold a hash tag (`{shop}`), which puts every
+ * key of the store in one slot, as BullMQ asks of its own prefix. Without
+ * one, every registration failed with Redis's CROSSSLOT error; it is refused
+ * at open, saying what to do.
+ */
+export async function checkCluster(client: Redis, prefix: string, address: string): Promise<void> {
+  if (!/^cluster_enabled:1/m.test(await client.info('cluster'))) return;
+  // Redis hashes what lies between the first '{' and the first '}' after it, when that is not empty.
+  if (/^[^{]*\{[^}]+\}/.test(prefix)) return;
+  throw new Error(`Redis at ${address} is a cluster node: the store's prefix must hold a hash tag, as '{${prefix}}' does, so that all its keys live in one hash slot (its scripts span them); got ${JSON.stringify(prefix)}`);
+}
+
+/**
  * Options for BullMQ's workers' connections: they wait for Redis to return
  * rather than fail (BullMQ requires it); auto-pipelined, so that a turn's
  * fetches (and completions) go in one write. Coda fetches without blocking,

@@ -12,7 +12,7 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
+import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
@@ -115,8 +115,8 @@ export class BullmqStore implements TaskStore {
     checkKeys('bullmqStore()', options, ['connection', 'prefix', 'keepCompleted']);
     const { options: connection, address } = checkConnection(options.connection ?? {});
     const prefix = options.prefix ?? 'coda';
-    if (typeof prefix !== 'string' || !/^[\w.@/-]{1,100}$/.test(prefix)) {
-      throw new TypeError(`bullmqStore(): prefix must be 1 to 100 letters, digits or _ . @ / - (no ':'), got ${describe(prefix)}`);
+    if (typeof prefix !== 'string' || !/^[\w.@/{}-]{1,100}$/.test(prefix)) {
+      throw new TypeError(`bullmqStore(): prefix must be 1 to 100 letters, digits or _ . @ / - { } (no ':'), got ${describe(prefix)}`);
     }
     const keep = options.keepCompleted ?? {};
     checkKeys('bullmqStore() keepCompleted', keep, ['count', 'ageMs']);
@@ -137,6 +137,7 @@ export class BullmqStore implements TaskStore {
     const client = await connect(this.#connection, this.#address, this.description);
     try {
       await this.#call(() => this.#measureSkew(client));
+      await this.#call(() => checkCluster(client, this.#prefix, this.#address));
     } catch (error) {
       client.disconnect();
       throw error;
