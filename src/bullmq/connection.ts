@@ -88,7 +88,12 @@ async function checkDatabase(client: Redis, db: number, address: string, descrip
  * at open, saying what to do.
  */
 export async function checkCluster(client: Redis, prefix: string, address: string): Promise<void> {
-  if (!/^cluster_enabled:1/m.test(await client.info('cluster'))) return;
+  // A Redis that does not let INFO be run (some managed ones) is not judged: the check is a help, not a need.
+  const info = await client.info('cluster').catch((error: unknown) => {
+    if (isUnavailable(error) || (error as Error).name !== 'ReplyError') throw error;
+    return '';
+  });
+  if (!/^cluster_enabled:1/m.test(info)) return;
   // Redis hashes what lies between the first '{' and the first '}' after it, when that is not empty.
   if (/^[^{]*\{[^}]+\}/.test(prefix)) return;
   throw new Error(`Redis at ${address} is a cluster node: the store's prefix must hold a hash tag, as '{${prefix}}' does, so that all its keys live in one hash slot (its scripts span them); got ${JSON.stringify(prefix)}`);

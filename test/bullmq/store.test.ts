@@ -203,4 +203,16 @@ describe('bullmq store', () => {
     assert.equal((await store.stats(Date.now())).completed, 1);
     assert.deepEqual((await store.list({})).map(({ id, state }) => `${id} ${state}`), ['tagged completed']);
   });
+  test('a Redis that does not let INFO be run (an ACL, as some managed ones have) still opens: the cluster check passes over it', { skip: missing }, async (t) => {
+    const admin = new Redis({ port: server().port });
+    await admin.call('ACL', 'SETUSER', 'no-info', 'on', '>secret', '~*', '&*', '+@all', '-info');
+    t.after(async () => {
+      await admin.call('ACL', 'DELUSER', 'no-info');
+      admin.disconnect();
+    });
+    const store = bullmqStore({ connection: { port: server().port, username: 'no-info', password: 'secret' }, prefix: 'no-info' });
+    await store.open();
+    t.after(() => store.close());
+    assert.equal((await store.stats(Date.now())).ready, 0);
+  });
 });
