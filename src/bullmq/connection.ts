@@ -55,7 +55,12 @@ export async function connect(connection: RedisConnection, address: string, desc
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${(why ?? error as Error).message}`, { cause: why ?? error }));
+    const message = (why ?? error as Error).message;
+    // A TLS client on a plain Redis's port connects, then hears no handshake: ioredis says only that it timed out.
+    const hint = connection.tls !== undefined && /ETIMEDOUT|EPROTO|wrong version number|before secure TLS/i.test(message)
+      ? ' (the TLS handshake did not complete: does Redis serve TLS on that port? its tls-port, not its port)'
+      : '';
+    throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${message}${hint}`, { cause: why ?? error }));
   } finally {
     client.off('error', heard);
   }

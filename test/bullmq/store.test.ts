@@ -48,7 +48,7 @@ describe('bullmq store', () => {
     await store.close();
   });
 
-  test('open() on a Redis that refuses the password, or wants one, or has no such database, or never answers: StoreUnavailable saying why, not "Connection is closed"; nothing written to database 0', { skip: missing, timeout: 30_000 }, async (t) => {
+  test('open() on a Redis that refuses the password, or wants one, or has no such database, or never answers, or is asked for TLS on its plain port: StoreUnavailable saying why, not "Connection is closed"; nothing written to database 0', { skip: missing, timeout: 30_000 }, async (t) => {
     const redis = await startRedis();
     t.after(() => redis.stop());
     const admin = new Redis({ port: redis.port });
@@ -65,6 +65,8 @@ describe('bullmq store', () => {
       // Redis has 16 databases unless told otherwise; ioredis, refused its SELECT, went on in database 0.
       [{ port: redis.port, password: 'sekret', db: 16 }, new RegExp(`^${address(redis.port, 16)}Redis at .* refused connection\\.db 16: ERR DB index is out of range`)],
       [{ port: (silent.address() as AddressInfo).port }, /cannot connect to Redis at .*: Command timed out$/],
+      // It said only "connect ETIMEDOUT": the connection was made, the handshake never answered.
+      [{ port: redis.port, tls: {} }, /cannot connect to Redis at rediss:\/\/.*: connect ETIMEDOUT \(the TLS handshake did not complete: does Redis serve TLS on that port\? its tls-port, not its port\)$/],
     ];
     for (const [connection, message] of cases) {
       const store = bullmqStore({ connection });
