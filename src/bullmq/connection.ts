@@ -55,7 +55,12 @@ export async function connect(connection: RedisConnection, address: string, desc
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${(why ?? error as Error).message}`, { cause: why ?? error }));
+    const message = (why ?? error as Error).message;
+    // A TLS client on a plain Redis's port connects, then hears no handshake: ioredis says only that it timed out.
+    const hint = connection.tls !== undefined && /ETIMEDOUT|EPROTO|wrong version number|before secure TLS/i.test(message)
+      ? ' (the TLS handshake did not complete: does Redis serve TLS on that port? its tls-port, not its port)'
+      : '';
+    throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${message}${hint}`, { cause: why ?? error }));
   } finally {
     client.off('error', heard);
   }
@@ -77,6 +82,26 @@ async function checkDatabase(client: Redis, db: number, address: string, descrip
     client.disconnect();
     throw new StoreUnavailable(description, new Error(`Redis at ${address} refused connection.db ${db}: ${(error as Error).message} (its databases setting says how many it has)`, { cause: error }));
   }
+}
+
+/**
+ * A Redis Cluster node runs a script only on keys of one hash slot, and
+ * Coda's scripts span a prefix's keys (its task names, each name's queue):
+ * on a cluster, the prefix must hold a hash tag (`{shop}`), which puts every
+ * key of the store in one slot, as BullMQ asks of its own prefix. Without
+ * one, every registration failed with Redis's CROSSSLOT error; it is refused
+ * at open, saying what to do.
+ */
+export async function checkCluster(client: Redis, prefix: string, address: string): Promise<void> {
+  // A Redis that does not let INFO be run (some managed ones) is not judged: the check is a help, not a need.
+  const info = await client.info('cluster').catch((error: unknown) => {
+    if (isUnavailable(error) || (error as Error).name !== 'ReplyError') throw error;
+    return '';
+  });
+  if (!/^cluster_enabled:1/m.test(info)) return;
+  // Redis hashes what lies between the first '{' and the first '}' after it, when that is not empty.
+  if (/^[^{]*\{[^}]+\}/.test(prefix)) return;
+  throw new Error(`Redis at ${address} is a cluster node: the store's prefix must hold a hash tag, as '{${prefix}}' does, so that all its keys live in one hash slot (its scripts span them); got ${JSON.stringify(prefix)}`);
 }
 
 /**

@@ -532,9 +532,54 @@ end
 return #removed
 `;
 
+/**
+ * A page of a listing, from one stretch of one of a queue's lists or sorted
+ * sets of job ids (a state's; its holds): the newest jobs in it listed after
+ * a cursor, by the time added (the hash's `timestamp`), then the order added
+ * (`seq`, last in the job's data as jobData() writes it: string values are
+ * escaped there, so the pattern meets no payload), then the id, each as
+ * text. Only those few fields are read: a listing reads whole only the tasks
+ * of its page. KEYS[1] the list or set; ARGV[1] the stretch's first index,
+ * ARGV[2] its length, ARGV[3] the queue's key prefix, ARGV[4..6] the
+ * cursor's time, seq and id ('' for none), ARGV[7] at most how many.
+ * Returns 1 when the stretch was full (more may follow it), else 0, then
+ * time, seq and id of each, newest first.
+ */
+const NEWEST = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+local first, length = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids
+if kind == 'list' then ids = redis.call('LRANGE', KEYS[1], first, first + length - 1)
+elseif kind == 'zset' then ids = redis.call('ZRANGE', KEYS[1], first, first + length - 1)
+else return { 0 } end
+local at0, seq0, id0 = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local function newer(a, b)
+  if a.at ~= b.at then return a.at > b.at end
+  if a.seq ~= b.seq then return a.seq > b.seq end
+  return a.id > b.id
+end
+local cursor = at0 and { at = at0, seq = seq0, id = id0 }
+local found = {}
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', ARGV[3] .. id, 'timestamp', 'data')
+  local seqText = string.match(f[2] or '', ',"seq":(%d+)}$') or '0'
+  local job = { at = tonumber(f[1]), atText = f[1], seq = tonumber(seqText), seqText = seqText, id = id }
+  if job.at and (not cursor or newer(cursor, job)) then found[#found + 1] = job end
+end
+table.sort(found, newer)
+local out = { #ids == length and 1 or 0 }
+for i = 1, math.min(#found, tonumber(ARGV[7])) do
+  local job = found[i]
+  out[#out + 1] = job.atText
+  out[#out + 1] = job.seqText
+  out[#out + 1] = job.id
+end
+return out
+`;
+
 const SCRIPTS = {
-  add: ADD, claimed: CLAIMED, counts: COUNTS, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE,
-  release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
+  add: ADD, claimed: CLAIMED, counts: COUNTS, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, newest: NEWEST, pinDelay: PIN_DELAY, promote: PROMOTE,
+  prune: PRUNE, release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
 };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */

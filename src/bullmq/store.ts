@@ -10,9 +10,9 @@ import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
+import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
@@ -58,14 +58,17 @@ interface Hold {
   owner: string;
 }
 
-/** BullMQ's lists each state is read from (held tasks are in none: they are their queue's holds). */
-const STATE_TYPES: Record<TaskState, string[]> = {
-  held: [],
-  ready: ['waiting', 'prioritized', 'delayed', 'paused'],
+/** The suffixes of a queue's keys each state is listed from: BullMQ's lists and sets, and for held tasks the queue's holds. */
+const STATE_KEYS: Record<TaskState, string[]> = {
+  held: [HELD],
+  ready: ['wait', 'prioritized', 'delayed', 'paused'],
   running: ['active'],
   completed: ['completed'],
   failed: ['failed'],
 };
+
+/** How many of a list's or set's job ids one script of a listing looks at: a script runs alone on Redis, so it stays short. */
+const LIST_STRETCH = 2_000;
 
 const HOUR = 60 * 60_000;
 /** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
@@ -92,6 +95,8 @@ export class BullmqStore implements TaskStore {
   readonly #workers = new Map<string, Worker>();
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
+  /** Completions Redis took in a call that failed after them, by id, with their owner: the next call reports them (see #completing). */
+  readonly #unreported = new Map<string, string>();
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
   readonly #retryAts = new Map<string, number>();
   #tokens = 0;
@@ -110,8 +115,8 @@ export class BullmqStore implements TaskStore {
     checkKeys('bullmqStore()', options, ['connection', 'prefix', 'keepCompleted']);
     const { options: connection, address } = checkConnection(options.connection ?? {});
     const prefix = options.prefix ?? 'coda';
-    if (typeof prefix !== 'string' || !/^[\w.@/-]{1,100}$/.test(prefix)) {
-      throw new TypeError(`bullmqStore(): prefix must be 1 to 100 letters, digits or _ . @ / - (no ':'), got ${describe(prefix)}`);
+    if (typeof prefix !== 'string' || !/^[\w.@/{}-]{1,100}$/.test(prefix)) {
+      throw new TypeError(`bullmqStore(): prefix must be 1 to 100 letters, digits or _ . @ / - { } (no ':'), got ${describe(prefix)}`);
     }
     const keep = options.keepCompleted ?? {};
     checkKeys('bullmqStore() keepCompleted', keep, ['count', 'ageMs']);
@@ -132,6 +137,7 @@ export class BullmqStore implements TaskStore {
     const client = await connect(this.#connection, this.#address, this.description);
     try {
       await this.#call(() => this.#measureSkew(client));
+      await this.#call(() => checkCluster(client, this.#prefix, this.#address));
     } catch (error) {
       client.disconnect();
       throw error;
@@ -175,8 +181,9 @@ export class BullmqStore implements TaskStore {
       const sent = tasks.filter((task) => !sameKeyAs.has(task));
       const held = sent.filter((task) => task.held);
       const ready = sent.filter((task) => !task.held);
-      // One script refuses a taken id and writes the held tasks and the names; the ready ones are BullMQ's addBulk, one
-      // transaction per task name: all in one write (auto-pipelined), the script first.
+      // One script refuses a taken id and writes the held tasks and the names; the ready ones are BullMQ's addBulk per
+      // task name, a pipeline of one script per job (not a transaction: see the undo below): all in one write
+      // (auto-pipelined), the script first.
       const names = new Set(tasks.map((task) => task.name));
       const adding = runScript(
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
@@ -200,10 +207,7 @@ export class BullmqStore implements TaskStore {
       // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
       // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
       // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
-      const adds = Promise.allSettled([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf))).then((settled) => {
-        const failed = settled.find((each) => each.status === 'rejected');
-        if (failed !== undefined) throw failed.reason;
-      });
+      const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf)));
       await this.#undoneIfLost(token, held, ready, adds, true);
       return tasks.map((task): AddResult => {
         const id = idOf.get(sameKeyAs.get(task) ?? task)!;
@@ -523,9 +527,33 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
     const mine = this.#owned(ids, owner);
-    if (mine.length === 0) return [];
-    const ended = await this.#call(() => Promise.all(mine.map((claim) => this.#completeJob(claim, now, false))));
-    return mine.filter((_, i) => ended[i] !== GONE).map(({ job }) => job.id!);
+    return this.#completing(ids, owner, async (completed) => {
+      if (mine.length === 0) return;
+      await this.#call(async () => settleAll(mine.map(async (claim) => {
+        if (await this.#completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
+      })));
+    });
+  }
+
+  /**
+   * Runs a call that completes `owner`'s tasks among `ids`, `write` pushing each completion Redis took into the list
+   * it is given; resolves with those ids, in the order of `ids`. Reported with them: those of `ids` that an earlier
+   * call completed before it failed (another completion refused, or the claim after them). The runner writes such a
+   * call again, and the completions it had written no longer find their claims: they were told as refused (a
+   * warning that they were not recorded, and no completion counted). Should this call fail too, all of them are
+   * kept for the next.
+   */
+  async #completing(ids: readonly string[], owner: string, write: (completed: string[]) => Promise<void>): Promise<string[]> {
+    const completed = ids.filter((id) => this.#unreported.get(id) === owner);
+    for (const id of completed) this.#unreported.delete(id);
+    try {
+      await write(completed);
+    } catch (error) {
+      for (const id of completed) this.#unreported.set(id, owner);
+      throw error;
+    }
+    const done = new Set(completed);
+    return ids.filter((id) => done.has(id));
   }
 
   /**
@@ -540,29 +568,29 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     const mine = this.#owned(ids, owner);
     const { names, concurrency, limit, leaseUntil } = claim;
-    const completed: string[] = [];
-    const claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
-      await this.#promote(names, claim.now);
-      let room = limit;
-      const fetching = mine.map((each) => {
-        const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
-        if (fetch) room--;
-        return fetch;
-      });
-      const empty = new Set<string>();
-      const ended = await Promise.allSettled(mine.map(async (each, i) => {
-        if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
-        const next = await this.#completeJob(each, now, fetching[i]!);
-        if (next === GONE) return;
-        completed.push(each.job.id!);
-        if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
-        else if (fetching[i]) empty.add(each.queue);
-      }));
-      const failed = ended.find((end) => end.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-      // The room completions did not fill, claimed from the names where they did not find the line empty.
-      if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
-    }, true));
+    let claimed: StoredTask[] = [];
+    const completed = await this.#completing(ids, owner, async (completed) => {
+      claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+        await this.#promote(names, claim.now);
+        let room = limit;
+        const fetching = mine.map((each) => {
+          const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
+          if (fetch) room--;
+          return fetch;
+        });
+        const empty = new Set<string>();
+        await settleAll(mine.map(async (each, i) => {
+          if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
+          const next = await this.#completeJob(each, now, fetching[i]!);
+          if (next === GONE) return;
+          completed.push(each.job.id!);
+          if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
+          else if (fetching[i]) empty.add(each.queue);
+        }));
+        // The room completions did not fill, claimed from the names where they did not find the line empty.
+        if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
+      }, true));
+    });
     return { completed, claimed };
   }
 
@@ -744,21 +772,42 @@ export class BullmqStore implements TaskStore {
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
-    const { state, name, limit } = checkListFilter(filter);
+    return (await this.listPage(filter)).tasks;
+  }
+
+  /**
+   * Each list and set of the states asked, of each name, is looked through a stretch at a time for its newest jobs
+   * after the cursor (only their time, seq and id read: see the script); the page's tasks alone are read whole. It
+   * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
+   */
+  async listPage(filter: ListFilter): Promise<TaskPage> {
+    const { state, name, limit, after } = checkListFilter(filter);
+    const cursor = after === undefined ? ['', '', ''] : parseCursor(after);
     const client = this.#opened();
     return this.#call(async () => {
       const names = name === undefined ? await client.smembers(this.#namesKey()) : [name];
-      const types = [...new Set(state === undefined ? Object.values(STATE_TYPES).flat() : STATE_TYPES[state])];
-      const ids = await Promise.all(names.map(async (n) => [
-        ...types.length === 0 ? [] : await this.#queue(n).getRanges(types as never, 0, -1),
-        ...state === undefined || state === 'held' ? await client.zrange(this.#heldKey(n), '0', '-1') : [],
-      ]));
-      const tasks = await this.#readWithSeq(names.flatMap((n, i) => [...new Set(ids[i])].map((id): [string, string] => [n, id])));
-      return tasks
-        .filter((read) => read !== null && (state === undefined || read.task.state === state))
-        .sort((a, b) => b!.task.createdAt - a!.task.createdAt || b!.seq - a!.seq)
-        .slice(0, limit)
-        .map((read) => read!.task);
+      const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
+      // One more than the page: whether there is a next.
+      const wanted = limit + 1;
+      const newest = new Map<string, PageEntry>();
+      await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
+        const q = this.#queueKey(n);
+        for (let first = 0, full = true; full; first += LIST_STRETCH) {
+          const [more, ...found] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
+          full = more === 1;
+          for (let i = 0; i < found.length; i += 3) newest.set(found[i + 2]!, { name: n, id: found[i + 2]!, at: Number(found[i]), seq: Number(found[i + 1]), cursor: found.slice(i, i + 3).join(':') });
+          // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
+          if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
+        }
+      })));
+      const entries = [...newest.values()].sort(newerFirst);
+      const page = entries.slice(0, limit);
+      const read = await this.#read(page.map(({ name: n, id }) => [n, id]));
+      return {
+        // A task that left the state meanwhile (retried, run, removed) is not listed.
+        tasks: read.filter((task): task is StoredTask => task !== null && (state === undefined || task.state === state)),
+        next: entries.length > limit ? page.at(-1)!.cursor : null,
+      };
     });
   }
 
@@ -846,6 +895,7 @@ export class BullmqStore implements TaskStore {
     this.#queues.clear();
     this.#claims.clear();
     this.#holds.clear();
+    this.#unreported.clear();
     const undone = await this.#undos!.close(deadline);
     const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
@@ -860,11 +910,6 @@ export class BullmqStore implements TaskStore {
 
   /** Tasks read whole: hash, log, state and hold, in one round trip. */
   async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
-    return (await this.#readWithSeq(where)).map((read) => read?.task ?? null);
-  }
-
-  /** As #read, with each task's place in the order tasks were added (list() sorts by it). */
-  async #readWithSeq(where: readonly (readonly [string, string])[]): Promise<({ task: StoredTask; seq: number } | null)[]> {
     const client = this.#client!;
     const reads = client.pipeline();
     for (const [name, id] of where) {
@@ -880,8 +925,7 @@ export class BullmqStore implements TaskStore {
       const lease = replies[i * 3 + 2] as string | null;
       // Leases on this process's clock, as they were given (see #skew).
       if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      const task = toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
-      return task === null ? null : { task, seq: (JSON.parse(hash.data!) as JobData).seq };
+      return toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
     });
   }
 
@@ -990,6 +1034,12 @@ async function loadBullmq(): Promise<typeof import('bullmq')> {
   }
 }
 
+/** Waits for every call, then throws the first failure, if any: what the others wrote is known by then. */
+async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(calls)).find((end) => end.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
 /** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
 const GONE = Symbol('gone');
 
@@ -1029,6 +1079,24 @@ function fromPairs(flat: readonly string[]): Record<string, string> {
   const hash: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
   return hash;
+}
+
+/** A job a listing found: where it is, its place in the order (time added, then seq, then id), and that place as a page's cursor. */
+interface PageEntry {
+  name: string;
+  id: string;
+  at: number;
+  seq: number;
+  cursor: string;
+}
+
+const newerFirst = (a: PageEntry, b: PageEntry): number => b.at - a.at || b.seq - a.seq || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/** A page's cursor as the listing script takes it (time, seq, id), or a TypeError: one this store did not give. */
+function parseCursor(after: string): [string, string, string] {
+  const parts = /^(\d+):(\d+):(.+)$/s.exec(after);
+  if (parts === null) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
+  return [parts[1]!, parts[2]!, parts[3]!];
 }
 
 const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });

@@ -60,6 +60,7 @@ export function checkListFilter(filter: ListFilter): Required<Pick<ListFilter, '
     throw new TypeError(`list(): state must be one of ${TASK_STATES.join(', ')}, got ${describe(filter.state)}`);
   }
   if (filter.name !== undefined && typeof filter.name !== 'string') throw new TypeError(`list(): name must be a string, got ${describe(filter.name)}`);
+  if (filter.after !== undefined && (typeof filter.after !== 'string' || filter.after === '')) throw new TypeError(`list(): after must be a page's next cursor, got ${describe(filter.after)}`);
   return { ...filter, limit: filter.limit === undefined ? 100 : checkCount('list(): limit', filter.limit) };
 }
 

@@ -85,8 +85,9 @@ export function prepareStatements(db: DatabaseSync) {
       UNION ALL SELECT state, name, count(*), 0 FROM coda_tasks WHERE state IN ('held', 'running') AND owner IS NOT NULL GROUP BY state, name
       UNION ALL SELECT state, name, count(*), 0 FROM coda_tasks WHERE state IN ('completed', 'failed') AND finished_at IS NOT NULL
         GROUP BY state, name`),
+    // ?3: a page's cursor, the seq of the last task of the page before.
     list: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR name = ?2)
-      ORDER BY seq DESC LIMIT ?3`),
+      AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4`),
     get: arrays(`SELECT ${TASK_COLUMNS} FROM coda_tasks WHERE id = ?`),
 
     // Not while another pending task has its key: two pending tasks never share one.

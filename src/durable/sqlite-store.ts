@@ -15,7 +15,7 @@ import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
-  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskState, TaskStore,
+  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -314,8 +314,19 @@ export class SqliteStore implements TaskStore {
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
-    const { state, name, limit } = checkListFilter(filter);
-    return this.#read((s) => rowsOf(s.list.all(state ?? null, name ?? null, limit)).map(toTask));
+    return (await this.listPage(filter)).tasks;
+  }
+
+  /** A page ends at its last task's seq (the order added): the next lists those added before it. */
+  async listPage(filter: ListFilter): Promise<TaskPage> {
+    const { state, name, limit, after } = checkListFilter(filter);
+    if (after !== undefined && !/^[1-9]\d{0,15}$/.test(after)) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
+    return this.#read((s) => {
+      // One more than the page: whether there is a next.
+      const rows = rowsOf(s.list.all(state ?? null, name ?? null, after === undefined ? null : Number(after), limit + 1));
+      const page = rows.slice(0, limit);
+      return { tasks: page.map(toTask), next: rows.length > limit ? String(page.at(-1)![SEQ]) : null };
+    });
   }
 
   async get(id: string): Promise<StoredTask | null> {

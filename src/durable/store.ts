@@ -178,6 +178,21 @@ export interface ListFilter {
   name?: string;
   /** At most this many, newest first. Default 100. */
   limit?: number;
+  /** Where the page before ended (its `next`: see listPage()): the tasks listed after it. Only a cursor of the same store. */
+  after?: string;
+}
+
+/** A page of a listing: at most the filter's limit of tasks, and where the next page starts. */
+export interface TaskPage {
+  tasks: StoredTask[];
+  /**
+   * The `after` of the next page, or null when no task is listed after this
+   * page. A cursor is a place in the order, not a task: a task of the page
+   * retried or discarded meanwhile does not lose it. A page may hold fewer
+   * tasks than the limit (a task that left the state listed while it was
+   * read) and still have a next one.
+   */
+  next: string | null;
 }
 
 /**
@@ -269,7 +284,14 @@ export interface TaskStore {
   /** Names of ready tasks that are not among `names` (no process here knows them). */
   unknownNames(names: readonly string[]): Promise<string[]>;
   stats(now: number): Promise<StoreStats>;
+  /** Tasks by state and name, newest first (the order they were added in, the last first), at most `limit`: listPage()'s tasks. */
   list(filter: ListFilter): Promise<StoredTask[]>;
+  /**
+   * A page of list(), and where the next one starts: a listing of every
+   * failed task (`coda tasks retry --all-failed`) goes a page at a time,
+   * and a page reads no task whole beyond its own.
+   */
+  listPage(filter: ListFilter): Promise<TaskPage>;
   get(id: string): Promise<StoredTask | null>;
   /**
    * A failed task runs again: ready now, its attempts counted afresh (its

@@ -14,7 +14,7 @@ import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
-import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskStore } from './store.js';
+import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskPage, TaskStore } from './store.js';
 import { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
 
@@ -267,11 +267,20 @@ export class Tasks {
     return this.#store!.stats(this.#clock.now());
   }
 
-  /** Tasks by state and name, newest first (default 100). */
+  /** Tasks by state and name, newest first (default 100); `after`: from where a listPage() page ended. */
   async list(filter: ListFilter = {}): Promise<StoredTask[]> {
-    checkKeys('app.tasks.list()', filter, ['state', 'name', 'limit']);
+    return (await this.#page(filter, 'app.tasks.list()')).tasks;
+  }
+
+  /** As list(), and where the next page starts: its `next`, the next page's `after` (null: no more). */
+  listPage(filter: ListFilter = {}): Promise<TaskPage> {
+    return this.#page(filter, 'app.tasks.listPage()');
+  }
+
+  async #page(filter: ListFilter, what: string): Promise<TaskPage> {
+    checkKeys(what, filter, ['state', 'name', 'limit', 'after']);
     await this.#openStore();
-    return this.#store!.list(filter);
+    return this.#store!.listPage(filter);
   }
 
   /** One task with its payload, attempts and errors; null when there is none. */

@@ -1,7 +1,8 @@
 // The store's connection to Redis cut between two steps of one store call,
 // against a real redis-server: a TCP relay between the store and Redis drops
 // the connection that sends a chosen command, before Redis gets it. What the
-// call had done so far must not charge a task an attempt it never ran. It
+// call had done so far must not charge a task an attempt it never ran, nor
+// be lost to the call that writes it again. It
 // also holds a write back while another connection's command goes first.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -213,4 +214,23 @@ test('a registration that reaches Redis only after its own undo fails as the sto
   assert.equal(await store.get('undone-2'), null, 'nor the ready one (not sent)');
   // The key is free: the same tasks registered again are stored.
   assert.deepEqual(await store.add([held, task('undone-2')], 'me', now + 10_000), [{ id: 'undone-1', duplicate: false }, { id: 'undone-2', duplicate: false }]);
+});
+
+test('completions Redis took in a completeAndClaim() cut before its claim\'s bookkeeping are reported by the complete() that writes them again: not told as refused (a false warning), not left uncounted', { timeout: 30_000, skip: missing }, async (t) => {
+  const { cutter, store } = await storeBehindRelay(t, 'cut-complete');
+  const now = Date.now();
+  await store.add([task('done-1'), task('done-2'), task('next')], 'me', now + 10_000);
+  const claim = { names: ['send'], concurrency: {}, limit: 2, now, leaseUntil: now + 10_000 };
+  assert.deepEqual((await store.claim({ ...claim, owner: 'me' })).map(({ id }) => id), ['done-1', 'done-2']);
+  // The completions go on BullMQ's worker's connection and fetch the next job; the bookkeeping of that claim, on the
+  // store's own, names its log: that write is dropped, after both completions were written.
+  const cut = cutter.cutOn(':next:logs');
+  await assert.rejects(store.completeAndClaim!(['done-1', 'done-2'], 'me', now + 10, claim), StoreUnavailable);
+  // The runner's write again, as complete().
+  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10), ['done-1', 'done-2'], 'both completions reported as written');
+  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10), [], 'and reported once');
+  cut.stop();
+  const [next] = await claimOnce(store, 10_000);
+  assert.equal(next?.id, 'next', 'the job the failed claim fetched was given back');
+  for (const id of ['done-1', 'done-2']) assert.equal((await store.get(id))?.state, 'completed');
 });

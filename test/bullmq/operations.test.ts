@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { after, createApp, HttpResponse, NonRetryableError, post, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
 
@@ -68,4 +68,43 @@ test('completed jobs are pruned as they complete: keepCompleted bounds what Redi
   // The queue's own keys (wait, meta, events, ...) and the five jobs kept: not one key per task run.
   const keys = await redis.keys('pruned:done:*');
   assert.ok(keys.length < 20, `${keys.length} keys left: ${keys.join(' ')}`);
+});
+
+test('list with a limit reads only that many tasks whole, however many are in the state (each stretch of a state\'s set looked through for ids and times only); listPage walks 2,500 failed tasks, past a stretch, each once, newest first', { timeout: 60_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'paging' });
+  await store.open();
+  t.after(() => store.close());
+  const now = Date.now();
+  const count = 2_500;
+  // Added in two batches: newest first goes by the time added, then the order added.
+  const ids = Array.from({ length: count }, (_, i) => `failed-${String(i).padStart(4, '0')}`);
+  for (const batch of [ids.slice(0, 1_000), ids.slice(1_000)]) {
+    await store.add(batch.map((id) => ({
+      id, name: 'charge', payload: JSON.stringify({ blob: 'x'.repeat(1_000) }), key: null, when: 'always' as const, maxAttempts: 1,
+      backoff: { type: 'fixed' as const, delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    })), 'test', now + 60_000);
+  }
+  const claimed = await store.claim({ owner: 'test', names: ['charge'], concurrency: {}, limit: count, now, leaseUntil: now + 60_000 });
+  assert.equal(claimed.length, count);
+  await Promise.all(claimed.map(({ id }) => store.fail(id, 'test', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null)));
+
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  await admin.config('RESETSTAT');
+  const listed = await store.list({ state: 'failed', limit: 5 });
+  const stats = await admin.info('commandstats');
+  assert.deepEqual(listed.map(({ id }) => id), ids.slice(-5).reverse(), 'the newest five');
+  assert.equal(Number(/^cmdstat_hgetall:calls=(\d+)/m.exec(stats)?.[1]), 5, 'five tasks read whole, not 2,500');
+
+  const walked: string[] = [];
+  let after: string | undefined;
+  for (let page = 0; page < 10; page++) {
+    const { tasks, next } = await store.listPage({ state: 'failed', limit: 1_000, ...(after !== undefined && { after }) });
+    walked.push(...tasks.map(({ id }) => id));
+    if (next === null) break;
+    after = next;
+  }
+  assert.deepEqual(walked, [...ids].reverse());
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const BINARY = process.env.CODA_REDIS_SERVER ?? 'redis-server';
 
@@ -65,11 +66,32 @@ export function useRedis(options: { persistent?: boolean } = {}): { missing: str
 }
 
 /**
+ * A one-node Redis Cluster: the node takes every hash slot, then says the
+ * cluster is up, which it does on its own schedule (its cron, ten times a
+ * second): asked a bounded number of times.
+ */
+async function ownEverySlot(port: number): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const admin = new Redis({ port });
+  try {
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (/^cluster_state:ok/m.test(String(await admin.call('CLUSTER', 'INFO')))) return;
+      await delay(50);
+    }
+    throw new Error('the one-node Redis Cluster did not come up within 5 s');
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/**
  * Starts a redis-server of its own, ready for connections. `persistent`:
  * every write appended to an AOF file and fsynced before Redis answers, so
  * that a server killed and started again has lost nothing it acknowledged.
+ * `cluster`: a one-node Redis Cluster, every hash slot its own.
  */
-export async function startRedis({ persistent = false } = {}): Promise<RedisServer> {
+export async function startRedis({ persistent = false, cluster = false } = {}): Promise<RedisServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -78,6 +100,7 @@ export async function startRedis({ persistent = false } = {}): Promise<RedisServ
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
       '--appendonly', persistent ? 'yes' : 'no', '--appendfsync', 'always',
       '--maxmemory-policy', 'noeviction', '--protected-mode', 'no',
+      ...cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf')] : [],
     ], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((resolve, reject) => {
@@ -94,6 +117,7 @@ export async function startRedis({ persistent = false } = {}): Promise<RedisServ
     await exited;
   };
   await start();
+  if (cluster) await ownEverySlot(port);
   return {
     host: '127.0.0.1',
     port,

@@ -48,7 +48,7 @@ describe('bullmq store', () => {
     await store.close();
   });
 
-  test('open() on a Redis that refuses the password, or wants one, or has no such database, or never answers: StoreUnavailable saying why, not "Connection is closed"; nothing written to database 0', { skip: missing, timeout: 30_000 }, async (t) => {
+  test('open() on a Redis that refuses the password, or wants one, or has no such database, or never answers, or is asked for TLS on its plain port: StoreUnavailable saying why, not "Connection is closed"; nothing written to database 0', { skip: missing, timeout: 30_000 }, async (t) => {
     const redis = await startRedis();
     t.after(() => redis.stop());
     const admin = new Redis({ port: redis.port });
@@ -65,6 +65,8 @@ describe('bullmq store', () => {
       // Redis has 16 databases unless told otherwise; ioredis, refused its SELECT, went on in database 0.
       [{ port: redis.port, password: 'sekret', db: 16 }, new RegExp(`^${address(redis.port, 16)}Redis at .* refused connection\\.db 16: ERR DB index is out of range`)],
       [{ port: (silent.address() as AddressInfo).port }, /cannot connect to Redis at .*: Command timed out$/],
+      // It said only "connect ETIMEDOUT": the connection was made, the handshake never answered.
+      [{ port: redis.port, tls: {} }, /cannot connect to Redis at rediss:\/\/.*: connect ETIMEDOUT \(the TLS handshake did not complete: does Redis serve TLS on that port\? its tls-port, not its port\)$/],
     ];
     for (const [connection, message] of cases) {
       const store = bullmqStore({ connection });
@@ -88,7 +90,7 @@ describe('bullmq store', () => {
       [{ connection: { port: 70000 } }, /connection.port must be a port number, got number 70000/],
       [{ connection: { host: '' } }, /connection.host must be a host name/],
       [{ connection: { db: -1 } }, /connection.db must be a database number/],
-      [{ prefix: 'a:b' }, /prefix must be 1 to 100 letters, digits or _ \. @ \/ - \(no ':'\), got string "a:b"/],
+      [{ prefix: 'a:b' }, /prefix must be 1 to 100 letters, digits or _ \. @ \/ - \{ \} \(no ':'\), got string "a:b"/],
       [{ keepCompleted: { count: -1 } }, /keepCompleted.count/],
       [{ keepCompleted: { age: 5 } }, /unknown option "age"; did you mean "ageMs"\?/],
     ];
@@ -184,5 +186,35 @@ describe('bullmq store', () => {
     await assert.rejects(store.stats(Date.now()), StoreUnavailable);
     await store.close();
     await store.close();
+  });
+  test('on a Redis Cluster (one node, every slot its own): a prefix with a hash tag, as the docs say ({shop}), is taken and a task goes its whole way; one without is refused at open, saying what to do (every registration failed with CROSSSLOT)', { skip: missing, timeout: 30_000 }, async (t) => {
+    const cluster = await startRedis({ cluster: true });
+    t.after(() => cluster.stop());
+    const untagged = bullmqStore({ connection: { port: cluster.port }, prefix: 'shop' });
+    await assert.rejects(untagged.open(), new RegExp(`^Error: Redis at redis://127\\.0\\.0\\.1:${cluster.port}/0 is a cluster node: the store's prefix must hold a hash tag, as '\\{shop\\}' does, so that all its keys live in one hash slot`));
+    await untagged.close();
+    const store = bullmqStore({ connection: { port: cluster.port }, prefix: '{shop}' });
+    await store.open();
+    t.after(() => store.close());
+    const now = Date.now();
+    const task = { id: 'tagged', name: 'send', payload: '{}', key: 'k', when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: true, runAt: now, request: null, trace: null } as const;
+    assert.deepEqual(await store.add([task], 'me', now + 30_000), [{ id: 'tagged', duplicate: false }]);
+    assert.deepEqual((await store.release([{ id: 'tagged', outcome: { status: 200, completed: true, aborted: false, bytesSent: 1, startedAt: 0, finishedAt: 1 }, run: true, runAt: now }], 'me')).ready, ['tagged']);
+    assert.deepEqual((await store.claim({ owner: 'me', names: ['send'], concurrency: { send: 2 }, limit: 1, now, leaseUntil: now + 30_000 })).map(({ id }) => id), ['tagged']);
+    assert.deepEqual(await store.complete(['tagged'], 'me', now + 1), ['tagged']);
+    assert.equal((await store.stats(Date.now())).completed, 1);
+    assert.deepEqual((await store.list({})).map(({ id, state }) => `${id} ${state}`), ['tagged completed']);
+  });
+  test('a Redis that does not let INFO be run (an ACL, as some managed ones have) still opens: the cluster check passes over it', { skip: missing }, async (t) => {
+    const admin = new Redis({ port: server().port });
+    await admin.call('ACL', 'SETUSER', 'no-info', 'on', '>secret', '~*', '&*', '+@all', '-info');
+    t.after(async () => {
+      await admin.call('ACL', 'DELUSER', 'no-info');
+      admin.disconnect();
+    });
+    const store = bullmqStore({ connection: { port: server().port, username: 'no-info', password: 'secret' }, prefix: 'no-info' });
+    await store.open();
+    t.after(() => store.close());
+    assert.equal((await store.stats(Date.now())).ready, 0);
   });
 });

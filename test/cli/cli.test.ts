@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve, sqliteStore } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
+import { FAILED_PAGE } from '../../src/cli/tasks-command.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
 import { coda, tempDb } from './coda.js';
@@ -15,6 +16,7 @@ import { charge, makeApp } from './fixtures/app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
 const failingStoreFixture = fileURLToPath(new URL('./fixtures/failing-store-app.ts', import.meta.url));
+const pagingStoreFixture = fileURLToPath(new URL('./fixtures/paging-store-app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -434,6 +436,41 @@ test('coda tasks list shows a task\'s error as one cell: its control characters 
   assert.ok(rows[1]!.endsWith(`  ${shown.slice(0, 200)}…`), rows[1]);
   const listed = JSON.parse((await run(['tasks', 'list', fixture, '--json'], { CODA_TEST_DB: db })).stdout) as { errors: { message: string }[] }[];
   assert.equal(listed[0]!.errors[0]!.message, message);
+});
+
+test('coda tasks retry and discard --all-failed act on every failed task of a store with more than a page of them, read a page at a time (not all at once, whole)', async (t) => {
+  const db = tempDb(t);
+  const store = sqliteStore({ path: db });
+  await store.open();
+  const now = Date.now();
+  const count = FAILED_PAGE * 2 + 1;
+  const tasks = Array.from({ length: count }, (_, i) => ({
+    id: `failed-${i}`, name: 'charge', payload: JSON.stringify({ order: i, fail: true }), key: null, when: 'always' as const, maxAttempts: 1,
+    backoff: { type: 'fixed' as const, delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+  }));
+  await store.add(tasks, 'test', now + 60_000);
+  const claimed = await store.claim({ owner: 'test', names: ['charge'], concurrency: {}, limit: count, now, leaseUntil: now + 60_000 });
+  for (const { id } of claimed) await store.fail(id, 'test', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null);
+  await store.close();
+  const env = { CODA_TEST_DB: db };
+  const retried = await run(['tasks', 'retry', pagingStoreFixture, '--all-failed', '--name', 'charge', '--json'], env);
+  assert.equal(retried.code, 0, retried.stderr);
+  assert.equal((JSON.parse(retried.stdout) as { retried: string[] }).retried.length, count);
+  let stats = JSON.parse((await run(['tasks', 'stats', fixture, '--json'], env)).stdout) as { ready: number; failed: number };
+  assert.deepEqual([stats.ready, stats.failed], [count, 0]);
+
+  await store.open();
+  // Retried: ready from the retry's time on.
+  const later = Date.now();
+  const again = await store.claim({ owner: 'test', names: ['charge'], concurrency: {}, limit: count, now: later, leaseUntil: later + 60_000 });
+  assert.equal(again.length, count);
+  for (const { id } of again) await store.fail(id, 'test', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null);
+  await store.close();
+  const discarded = await run(['tasks', 'discard', pagingStoreFixture, '--all-failed'], env);
+  assert.equal(discarded.code, 0, discarded.stderr);
+  assert.match(discarded.stdout, new RegExp(`^${count} task\\(s\\) discarded$`, 'm'));
+  stats = JSON.parse((await run(['tasks', 'stats', fixture, '--json'], env)).stdout) as { ready: number; failed: number };
+  assert.deepEqual([stats.ready, stats.failed], [0, 0]);
 });
 
 test('coda tasks retry --all-failed cut short by a store failure tells what it did and what it did not get to, then the failure: exit 1', async (t) => {

@@ -809,6 +809,41 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.equal((await store.list({})).length, 100);
       });
 
+      test('listPage: a page at a time, newest first across names, each task once, until next is null; a cursor is a place in the order, not a task: the tasks of the page before retried or discarded meanwhile, the next page is the same', async () => {
+        const failed: NewTask[] = [];
+        for (let i = 0; i < 7; i++) failed.push(await inState(store, 'failed', { name: i % 2 === 0 ? NAME : 'other' }));
+        const ready = await inState(store, 'ready');
+        const newestFirst = idsOf(failed).reverse();
+        const pages: string[][] = [];
+        let after: string | undefined;
+        // Bounded: a cursor that never ends fails the case rather than hanging it.
+        for (let page = 0; page < 10; page++) {
+          const { tasks, next } = await store.listPage({ state: 'failed', limit: 3, ...(after !== undefined && { after }) });
+          assert.ok(tasks.every((task) => task.state === 'failed'), 'failed tasks only');
+          pages.push(idsOf(tasks));
+          if (page === 0) {
+            // What `coda tasks retry/discard --all-failed` does to a page before it asks for the next.
+            assert.equal(await store.discard(tasks[0]!.id), true);
+            assert.equal(await store.retry(tasks[1]!.id, T0), true);
+          }
+          if (next === null) break;
+          assert.equal(typeof next, 'string');
+          after = next;
+        }
+        assert.deepEqual(pages, [newestFirst.slice(0, 3), newestFirst.slice(3, 6), newestFirst.slice(6)]);
+        const whole = await store.listPage({ limit: 100 });
+        assert.deepEqual([whole.tasks.length, whole.next], [7, null], 'the listing\'s last page (6 failed or retried, one ready) says there is no next');
+        assert.deepEqual(idsOf(whole.tasks)[0], ready.id);
+        const exact = await store.listPage({ state: 'failed', limit: 5 });
+        assert.deepEqual([exact.tasks.length, exact.next], [5, null], 'a page that ends exactly with the listing has no next');
+        assert.deepEqual(await store.list({ state: 'failed', limit: 2, after: (await store.listPage({ state: 'failed', limit: 2 })).next! }), (await store.listPage({ state: 'failed', limit: 4 })).tasks.slice(2), 'list() takes the cursor too');
+      });
+
+      test('listPage refuses a cursor it did not give, naming it', async () => {
+        await assert.rejects(store.listPage({ after: 'not-a-cursor' }), /list\(\): after "not-a-cursor" is not a cursor this store gave/);
+        await assert.rejects(store.listPage({ after: '' }), /list\(\): after must be a page's next cursor/);
+      });
+
       test('list refuses a bad filter with a message that names it', async () => {
         await assert.rejects(store.list({ limit: 0 }), /limit/);
         await assert.rejects(store.list({ limit: 1.5 }), /limit/);

@@ -1075,3 +1075,19 @@ test('registrations handed over just before the app closes (a burst of enqueues 
   t.after(() => after.tasks.close(performance.now() + 1_000));
   assert.equal((await after.tasks.stats()).ready, 100);
 });
+
+test('app.tasks.listPage() pages what app.tasks.list() lists, its next the next page\'s after; a filter key it does not know is refused by name', async (t) => {
+  const file = tempFile(t);
+  const report = task('paged-report', () => {});
+  const app = createApp({ tasks: { definitions: [report], store: sqliteStore({ path: file }) } });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await app.tasks.enqueue(report, { i })).id);
+  const first = await app.tasks.listPage({ state: 'ready', limit: 3 });
+  assert.deepEqual(first.tasks.map(({ id }) => id), ids.slice(2).reverse());
+  assert.equal(typeof first.next, 'string');
+  const second = await app.tasks.listPage({ state: 'ready', limit: 3, after: first.next! });
+  assert.deepEqual([second.tasks.map(({ id }) => id), second.next], [ids.slice(0, 2).reverse(), null]);
+  assert.deepEqual((await app.tasks.list({ limit: 3, after: first.next! })).map(({ id }) => id), ids.slice(0, 2).reverse());
+  await assert.rejects(app.tasks.listPage({ cursor: 'x' } as never), /app\.tasks\.listPage\(\): unknown option "cursor"/);
+});
