@@ -2,7 +2,7 @@ import { TASK_STATES } from '../durable/checks.js';
 import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
-import type { Output } from './output.js';
+import { printable, type Output } from './output.js';
 import { integer, parse, suggest, UsageError, type Parsed } from './usage.js';
 
 const ACTIONS = ['stats', 'list', 'retry', 'discard'] as const;
@@ -224,8 +224,8 @@ function printList(tasks: StoredTask[], out: Output): void {
   out.table([
     ['id', 'name', 'state', 'attempts', 'created', 'last error'],
     ...tasks.map((task) => [
-      task.id, task.name, out.style(colour[task.state], task.state), `${task.attempt}/${task.maxAttempts}`,
-      new Date(task.createdAt).toISOString(), task.errors.at(-1)?.message ?? '',
+      printable(task.id), printable(task.name), out.style(colour[task.state], task.state), `${task.attempt}/${task.maxAttempts}`,
+      new Date(task.createdAt).toISOString(), printable(task.errors.at(-1)?.message ?? ''),
     ]),
   ]);
 }

@@ -410,6 +410,24 @@ test('coda tasks stats, list, retry and discard work on the app\'s store, in pla
   assert.deepEqual([after.ready, after.failed], [1, 0]);
 });
 
+test('coda tasks list shows a task\'s error with its control characters escaped, on one line: a message quoting request data cannot drive the terminal or forge a row', async (t) => {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  // An order "number" that came from a request: clear the screen, retitle the terminal, and forge a row of its own.
+  const order = '7\x1b[2J\x1b]0;owned\x07\r\nfake-id  charge  completed\u202e';
+  const { id } = await app.tasks.enqueue(charge, { order: order as unknown as number, fail: true });
+  await app.settle();
+  await server.close();
+  const table = await run(['tasks', 'list', fixture], { CODA_TEST_DB: db, FORCE_COLOR: '1' });
+  assert.equal(table.code, 0);
+  assert.doesNotMatch(table.stdout, /[\x07\r\u202e]|\x1b(?!\[[0-9;]*m)/, 'no control character but the table\'s own colours');
+  const rows = table.stdout.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  assert.equal(rows.length, 2, 'the header and one row');
+  assert.ok(rows[1]!.startsWith(id));
+  assert.ok(rows[1]!.endsWith('NonRetryableError: card declined for order 7\\u001b[2J\\u001b]0;owned\\u0007\\r\\nfake-id  charge  completed\\u202e'), rows[1]);
+});
+
 test('coda tasks retry --all-failed cut short by a store failure tells what it did and what it did not get to, then the failure: exit 1', async (t) => {
   const db = tempDb(t);
   const app = makeApp(db);
