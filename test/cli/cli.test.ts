@@ -6,10 +6,11 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { serve, sqliteStore } from 'coda-http';
+import { after, createApp, HttpResponse, post, serve, sqliteStore } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
+import { only, recorder } from '../observe/spans.js';
 import { coda, tempDb } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
@@ -17,6 +18,7 @@ const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
 const failingStoreFixture = fileURLToPath(new URL('./fixtures/failing-store-app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const heldOpen = fileURLToPath(new URL('./fixtures/held-open-app.ts', import.meta.url));
+const tracedFixture = fileURLToPath(new URL('./fixtures/traced-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** util-linux's `script`, which runs a command on a pseudo-terminal; Debian always has it. */
@@ -578,6 +580,32 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
     assert.equal(await cli.exited, 0);
   });
 }
+
+test('coda worker traces the attempts of an app with tracing on: each continues the trace of the request that registered its task, as in the web process', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  const { exporter, tracing } = recorder();
+  // The web process journals only (run: false), in the trace of the request.
+  const web = createApp({
+    tracing, tasks: { definitions: [charge], store: sqliteStore({ path: db }), run: false },
+    routes: [post('/orders', () => {
+      void after(charge, { order: 42, fail: false });
+      return new HttpResponse('accepted', { status: 202 });
+    })],
+  });
+  const server = await serve(web, { port: 0, handleSignals: false });
+  const res = await fetch(`${server.url}/orders`, { method: 'POST', headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+  assert.equal(res.status, 202);
+  await web.settle();
+  await server.close();
+  const request = only(exporter, 'POST /orders').spanContext();
+  const cli = coda(['worker', tracedFixture], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.outLine(/^charged order 42$/);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+  // The worker ran the attempt without a span: the trace stopped at the web process.
+  assert.ok(cli.stdout.includes(`span process charge ${request.traceId} ${request.spanId}`), cli.stdout.join('\n'));
+});
 
 test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
   const { db } = await dbWithCharges(t, { order: 1, fail: true });
