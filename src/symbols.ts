@@ -99,6 +99,8 @@ export const kDefinitions = Symbol('coda.definitions');
 export const kStore = Symbol('coda.store');
 /** Tasks: the app's runner settings (`createApp({ tasks: { leaseMs, pollMs, … } })`), for `coda worker`. */
 export const kRunnerSettings = Symbol('coda.runnerSettings');
+/** Tasks: the app's tracer of durable attempts (undefined when `tracing` is off), for `coda worker`; as a `runWorker()` option, a tracer to use. */
+export const kTracer = Symbol('coda.tracer');
 /** A SQLite task store's path (`':memory:'` too), for `coda tasks` and `coda worker`, which share the store with other processes. */
 export const kStorePath = Symbol('coda.storePath');
 /** A request's cookies as signed with the app's secret (`request.signedCookies`), made once. */

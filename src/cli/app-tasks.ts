@@ -4,7 +4,8 @@ import type { App } from '../app/app.js';
 import type { RunnerOptions } from '../durable/runner-options.js';
 import type { TaskStore } from '../durable/store.js';
 import type { Task } from '../durable/task.js';
-import { kDefinitions, kRunnerSettings, kStore, kStorePath } from '../symbols.js';
+import type { DurableTracer } from '../durable/task-tracer.js';
+import { kDefinitions, kRunnerSettings, kStore, kStorePath, kTracer } from '../symbols.js';
 import { AppLoadError } from './load-app.js';
 
 /**
@@ -15,12 +16,16 @@ import { AppLoadError } from './load-app.js';
  */
 export type StoreUse = 'run' | 'inspect';
 
-/** The app's durable task definitions, store and runner settings, or an error saying what is missing, or why this process cannot share the store. */
-export function appTasks(app: App, module: string, use: StoreUse): { definitions: Task[]; store: TaskStore; settings: Required<RunnerOptions> } {
+/**
+ * The app's durable task definitions, store, runner settings and tracer (its
+ * `tracing`, undefined when off), or an error saying what is missing, or why
+ * this process cannot share the store.
+ */
+export function appTasks(app: App, module: string, use: StoreUse): { definitions: Task[]; store: TaskStore; settings: Required<RunnerOptions>; tracer: DurableTracer | undefined } {
   const store = app.tasks[kStore];
   if (store === undefined) throw new AppLoadError(`the app of ${module} has no task store: set createApp({ tasks: { store: sqliteStore({ path }) } })`);
   checkShared(store, module, use);
-  return { definitions: app.tasks[kDefinitions], store, settings: app.tasks[kRunnerSettings] };
+  return { definitions: app.tasks[kDefinitions], store, settings: app.tasks[kRunnerSettings], tracer: app.tasks[kTracer] };
 }
 
 /** A SQLite store this command can share with the app's other processes: a file, which exists unless the command may create it. */

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // The `coda` command: serve an app, run its durable tasks, operate on them.
-import cluster from 'node:cluster';
 import { StoreUnavailable } from '../durable/errors.js';
 import { askedHelp, HELP, unknownCommand } from './help.js';
 import { ListenError } from './listen.js';
@@ -39,24 +38,34 @@ async function main(argv: string[], out: Output, err: Output): Promise<number | 
   }
 }
 
+/**
+ * A command that has ended exits with `code` once its output is written:
+ * the app's module may hold the event loop open (a database pool or a Redis
+ * client made as it loads, a server it started), which left `coda tasks`
+ * hanging after its answer, and a failed `coda serve` after its error. A
+ * cluster worker's channel to the primary holds it open too.
+ */
+function exit(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+}
+
 const out = new Output(process.stdout);
 const err = new Output(process.stderr);
 main(process.argv.slice(2), out, err).then(
   (code) => {
-    if (code !== undefined) process.exitCode = code;
+    if (code !== undefined) exit(code);
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
       err.line(err.style('red', error.message));
       err.line(`Run ${error.command} --help for usage.`);
-      process.exitCode = 2;
+      exit(2);
     } else {
       // The user's to fix (the module, the app's store): one line that says what; anything else, with its stack.
       const plain = error instanceof AppLoadError || error instanceof StoreUnavailable || error instanceof ListenError;
       err.line(`${err.style('red', 'coda:')} ${plain ? error.message : (error as Error)?.stack ?? String(error)}`);
-      process.exitCode = 1;
+      exit(1);
     }
-    // A cluster worker stays alive while its channel to the primary is open: it exits, so that the primary hears why.
-    if (cluster.isWorker) process.exit();
   },
 );

@@ -61,6 +61,24 @@ export class Output {
   }
 }
 
+/**
+ * What a terminal acts on rather than shows: C0 controls (escape sequences,
+ * a carriage return that overwrites the line), DEL, C1 controls, and the
+ * line separators and bidirectional overrides that move or reorder text.
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` from the store (a task's error message, which may quote request
+ * data) as one line that shows every character: each control written as its
+ * escape (`\n`, `\u001b`), so that it can neither break the table nor drive
+ * the terminal (clear it, retitle it, forge a line).
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (char) => NAMED[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A colour or style escape (SGR): it takes no column on a terminal. */
 const ANSI = /\x1b\[[0-9;]*m/g;
 

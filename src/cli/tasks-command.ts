@@ -2,7 +2,7 @@ import { TASK_STATES } from '../durable/checks.js';
 import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
-import type { Output } from './output.js';
+import { printable, type Output } from './output.js';
 import { echo } from '../util/echo.js';
 import { integer, parse, suggest, UsageError, type Parsed } from './usage.js';
 
@@ -242,21 +242,16 @@ function printList(tasks: StoredTask[], out: Output): void {
   out.table([
     ['id', 'name', 'state', 'attempts', 'created', 'last error'],
     ...tasks.map((task) => [
-      task.id, task.name, out.style(colour[task.state], task.state), `${task.attempt}/${task.maxAttempts}`,
+      printable(task.id), printable(task.name), out.style(colour[task.state], task.state), `${task.attempt}/${task.maxAttempts}`,
       new Date(task.createdAt).toISOString(), errorCell(task.errors.at(-1)?.message ?? ''),
     ]),
   ]);
 }
 
-/** C0 and C1 control characters and DEL: what a terminal acts on (a new line, an escape sequence) rather than shows. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
 /**
- * A task's error as one table cell: its control characters shown escaped, cut to 200 characters (--json has it
- * whole). An error is anyone's text (an upstream's answer quoted in it): printed raw, its lines broke the table,
- * and its escape sequences reached the operator's terminal (clearing it, retitling it, faking lines).
+ * A task's error as one table cell: shown printable (see output.ts), cut to 200 characters (--json has it whole): a
+ * long upstream answer quoted in an error would otherwise make every row as wide.
  */
 function errorCell(message: string): string {
-  return echo(message.replace(CONTROL, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return echo(printable(message));
 }

@@ -1,4 +1,5 @@
 import { runWorker } from '../durable/worker.js';
+import { kTracer } from '../symbols.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
@@ -32,10 +33,11 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   const concurrency = integer(command, 'concurrency', values['concurrency'], Number.NaN, 1);
   const module = positionals[0]!;
   const app = await loadApp(module);
-  const { definitions, store, settings } = appTasks(app, module, 'run');
+  const { definitions, store, settings, tracer } = appTasks(app, module, 'run');
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
   // The app's lease, poll and retention: a worker recovering the web processes' tasks (and they its) on another lease would misjudge them.
-  await runWorker({ definitions, store, logger: app.logger, ...settings, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency });
+  // The app's tracing too: its attempts continue the traces of the requests that registered them, as in the web processes.
+  await runWorker({ definitions, store, logger: app.logger, ...settings, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency, [kTracer]: tracer });
   progress.line(`coda: worker running ${definitions.map((d) => d.name).join(', ')} from ${store.description} (pid ${process.pid})`);
   return undefined;
 }

@@ -19,7 +19,7 @@ const TASKS_PER_REQUEST = 20;
 /** Failed durable tasks shown, and how many of each one's errors. */
 const FAILED_SHOWN = 20;
 const ERRORS_SHOWN = 5;
-/** How much of a payload or an error message is kept and shown: a message may carry a whole upstream response. */
+/** How much of a payload, an error message or a path is kept and shown: a message may carry a whole upstream response, a path some 16 KB (64 KB over HTTP/2) a client chose. */
 const TEXT_CHARS = 2_000;
 
 /** An after-response task, or a durable task's attempt. */
@@ -63,7 +63,7 @@ export interface FailedTask {
   name: string;
   attempts: number;
   maxAttempts: number;
-  /** The payload's JSON text, cut to 2,000 characters (as is each error's message). */
+  /** The payload's JSON text, cut to 2,000 characters (as are each error's message and the request's path). */
   payload: string;
   errors: { attempt: number; message: string; at: number }[];
   finishedAt: number | null;
@@ -154,7 +154,7 @@ export class Recorder {
   }
 
   #add(request: HttpRequest, at: number): void {
-    const row: RecentRequest = { id: request.id, method: request.method, path: request.path, route: null, status: null, durationMs: null, at, tasks: [] };
+    const row: RecentRequest = { id: request.id, method: request.method, path: cut(request.path), route: null, status: null, durationMs: null, at, tasks: [] };
     const evicted = this.#recent.push(row);
     if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
     this.#byId.set(row.id, row);
@@ -255,7 +255,7 @@ function failedTask(task: StoredTask): FailedTask {
     payload: cut(task.payload),
     errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message: cut(message), at: finishedAt })),
     finishedAt: task.finishedAt,
-    request: task.request === null ? null : { id: task.request.id, method: task.request.method, path: task.request.path },
+    request: task.request === null ? null : { id: task.request.id, method: task.request.method, path: cut(task.request.path) },
   };
 }
 

@@ -4,7 +4,7 @@ import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
 import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
 import type { HttpRequest } from '../http/request.js';
-import { kDefinitions, kRouteTarget, kRunnerSettings, kStore } from '../symbols.js';
+import { kDefinitions, kRouteTarget, kRunnerSettings, kStore, kTracer } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
@@ -338,6 +338,11 @@ export class Tasks {
   /** @internal */
   get [kRunnerSettings](): Required<RunnerOptions> {
     return { ...this.#settings };
+  }
+
+  /** @internal */
+  get [kTracer](): DurableTracer | undefined {
+    return this.#tracer;
   }
 
   /** @internal What settle() waits for here, one line each (none when idle). */

@@ -3,10 +3,12 @@ import { defaultLogger } from '../log/logger.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkKeys } from '../util/options.js';
+import { kTracer } from '../symbols.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
 import type { Task } from './task.js';
+import type { DurableTracer } from './task-tracer.js';
 
 export interface WorkerOptions extends RunnerOptions {
   /** The tasks this worker runs; tasks of other names stay in the store for processes that know them. */
@@ -21,6 +23,8 @@ export interface WorkerOptions extends RunnerOptions {
   handleSignals?: boolean;
   /** A span per attempt, continuing the trace of the request that registered the task (as `createApp({ tracing })`); needs `@opentelemetry/api`. Default off. */
   tracing?: boolean | TracingOptions;
+  /** @internal A tracer made already, in `tracing`'s stead: the app's, for `coda worker`. */
+  [kTracer]?: DurableTracer | undefined;
 }
 
 export interface Worker {
@@ -50,7 +54,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   if (definitions.size === 0) throw new TypeError('runWorker(): definitions lists no task to run');
   const logger = options.logger ?? defaultLogger();
   const { store, tracing } = options;
-  const tracer = tracingFrom(tracing, 'runWorker()');
+  const tracer = options[kTracer] ?? tracingFrom(tracing, 'runWorker()');
   await store.open();
   const runner = new Runner({
     store, definitions, logger, clock: systemClock, random: Math.random, tracer,

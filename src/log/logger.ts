@@ -2,15 +2,23 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+/** The levels `CODA_LOG_LEVEL` may name (in any case, as pino takes them). */
+const LEVELS = [...Object.keys(pino.levels.values), 'silent'];
+
 /**
  * The default logger: pino, JSON lines on stdout, level from `CODA_LOG_LEVEL`
  * (else `info`), and silent under a test runner (`node --test`, vitest, jest:
  * an access line per request would bury its report) unless `CODA_LOG_LEVEL`
- * is set.
+ * is set. Set empty, it counts as unset (`LOG_LEVEL=${LOG_LEVEL}` in a compose
+ * file with none); a level pino does not know is refused, naming the variable.
  */
 export function defaultLogger(): Logger {
   const { CODA_LOG_LEVEL, NODE_TEST_CONTEXT, VITEST, JEST_WORKER_ID } = process.env;
-  const level = CODA_LOG_LEVEL ?? (NODE_TEST_CONTEXT || VITEST || JEST_WORKER_ID ? 'silent' : 'info');
+  const given = CODA_LOG_LEVEL === '' ? undefined : CODA_LOG_LEVEL?.toLowerCase();
+  if (given !== undefined && !LEVELS.includes(given)) {
+    throw new TypeError(`CODA_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(CODA_LOG_LEVEL)}`);
+  }
+  const level = given ?? (NODE_TEST_CONTEXT || VITEST || JEST_WORKER_ID ? 'silent' : 'info');
   return pino({ level, base: undefined });
 }
 

@@ -4,13 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { serve, sqliteStore } from 'coda-http';
+import { after, createApp, HttpResponse, post, serve, sqliteStore } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
 import { FAILED_PAGE } from '../../src/cli/tasks-command.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
+import { only, recorder } from '../observe/spans.js';
 import { coda, tempDb } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
@@ -18,6 +19,8 @@ const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
 const failingStoreFixture = fileURLToPath(new URL('./fixtures/failing-store-app.ts', import.meta.url));
 const pagingStoreFixture = fileURLToPath(new URL('./fixtures/paging-store-app.ts', import.meta.url));
 const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
+const heldOpen = fileURLToPath(new URL('./fixtures/held-open-app.ts', import.meta.url));
+const tracedFixture = fileURLToPath(new URL('./fixtures/traced-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** util-linux's `script`, which runs a command on a pseudo-terminal; Debian always has it. */
@@ -28,6 +31,18 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
   const cli = coda(args, env);
   const code = await cli.exited;
   return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
+}
+
+/** A task database (removed when the test ends) holding a charge task for each of these payloads, each run once (`fail: true`: failed). */
+async function dbWithCharges(t: TestContext, ...payloads: { order: number; fail: boolean }[]): Promise<{ db: string; ids: string[] }> {
+  const db = tempDb(t);
+  const app = makeApp(db);
+  const server = await serve(app, { port: 0, handleSignals: false });
+  const ids: string[] = [];
+  for (const payload of payloads) ids.push((await app.tasks.enqueue(charge, payload)).id);
+  await app.settle();
+  await server.close();
+  return { db, ids };
 }
 
 /** The lines of `stderr` that are Coda's: Node 22 adds its warning that node:sqlite is experimental, Node's lines, not Coda's. */
@@ -210,6 +225,27 @@ test('a module that cannot be loaded, or exports no app, is exit code 1 with the
   const none = await run(['serve', noApp]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);
+});
+
+test('coda tasks ends once it has answered, and a failed command once it has said why, though the app\'s module holds the event loop open (a pool, a client)', { timeout: 30_000 }, async (t) => {
+  const { db } = await dbWithCharges(t, { order: 1, fail: true });
+  // Each ran to its output, then waited for good on the module's timer: killed when the test ends, whatever happens.
+  const ended = async (args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+    const cli = coda(args, env);
+    t.after(() => cli.child.kill('SIGKILL'));
+    const code = await cli.exited;
+    return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
+  };
+  const stats = await ended(['tasks', 'stats', heldOpen, '--json'], { CODA_TEST_DB: db });
+  assert.equal(stats.code, 0);
+  assert.equal((JSON.parse(stats.stdout) as { failed: number }).failed, 1);
+  const none = await ended(['tasks', 'list', heldOpen], { CODA_TEST_DB: db, CODA_TEST_EXPORT: 'none' });
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /held-open-app\.ts exports no app/);
+  const port = String(await takenPort(t));
+  const taken = await ended(['serve', heldOpen, '--port', port], { CODA_TEST_DB: db });
+  assert.equal(taken.code, 1);
+  assert.match(taken.stderr, /cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
 });
 
 // SIGHUP is what a closed terminal sends: graceful as SIGTERM, not the default outright kill.
@@ -473,6 +509,19 @@ test('coda tasks retry and discard --all-failed act on every failed task of a st
   assert.deepEqual([stats.ready, stats.failed], [0, 0]);
 });
 
+test('coda tasks list shows a task\'s error with its control characters escaped, on one line: a message quoting request data cannot drive the terminal or forge a row', async (t) => {
+  // An order "number" that came from a request: clear the screen, retitle the terminal, and forge a row of its own.
+  const order = '7\x1b[2J\x1b]0;owned\x07\r\nfake-id  charge  completed\u202e';
+  const { db, ids: [id] } = await dbWithCharges(t, { order: order as unknown as number, fail: true });
+  const table = await run(['tasks', 'list', fixture], { CODA_TEST_DB: db, FORCE_COLOR: '1' });
+  assert.equal(table.code, 0);
+  assert.doesNotMatch(table.stdout, /[\x07\r\u202e]|\x1b(?!\[[0-9;]*m)/, 'no control character but the table\'s own colours');
+  const rows = table.stdout.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  assert.equal(rows.length, 2, 'the header and one row');
+  assert.ok(rows[1]!.startsWith(id!));
+  assert.ok(rows[1]!.endsWith('NonRetryableError: card declined for order 7\\u001b[2J\\u001b]0;owned\\u0007\\r\\nfake-id  charge  completed\\u202e'), rows[1]);
+});
+
 test('coda tasks retry --all-failed cut short by a store failure tells what it did and what it did not get to, then the failure: exit 1', async (t) => {
   const db = tempDb(t);
   const app = makeApp(db);
@@ -595,13 +644,34 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
+test('coda worker traces the attempts of an app with tracing on: each continues the trace of the request that registered its task, as in the web process', { timeout: 30_000 }, async (t) => {
   const db = tempDb(t);
-  const app = makeApp(db);
-  const server = await serve(app, { port: 0, handleSignals: false });
-  await app.tasks.enqueue(charge, { order: 1, fail: true });
-  await app.settle();
+  const { exporter, tracing } = recorder();
+  // The web process journals only (run: false), in the trace of the request.
+  const web = createApp({
+    tracing, tasks: { definitions: [charge], store: sqliteStore({ path: db }), run: false },
+    routes: [post('/orders', () => {
+      void after(charge, { order: 42, fail: false });
+      return new HttpResponse('accepted', { status: 202 });
+    })],
+  });
+  const server = await serve(web, { port: 0, handleSignals: false });
+  const res = await fetch(`${server.url}/orders`, { method: 'POST', headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+  assert.equal(res.status, 202);
+  await web.settle();
   await server.close();
+  const request = only(exporter, 'POST /orders').spanContext();
+  const cli = coda(['worker', tracedFixture], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.outLine(/^charged order 42$/);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+  // The worker ran the attempt without a span: the trace stopped at the web process.
+  assert.ok(cli.stdout.includes(`span process charge ${request.traceId} ${request.spanId}`), cli.stdout.join('\n'));
+});
+
+test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
+  const { db } = await dbWithCharges(t, { order: 1, fail: true });
   const base = { ...withoutEnv('NO_COLOR'), CODA_TEST_DB: db };
   const forced = await run(['tasks', 'list', fixture], { ...base, FORCE_COLOR: '1' });
   assert.match(forced.stdout, /\x1b\[31mfailed\x1b\[39m/);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { Output } from '../../src/cli/output.js';
+import { Output, printable } from '../../src/cli/output.js';
 
 /** An Output into memory; `lines()` what it wrote, without colour (FORCE_COLOR may be set around the tests). */
 function captured(): { out: Output; lines: () => string[] } {
@@ -28,4 +28,11 @@ test('a table of 130,000 rows (coda tasks list --limit 130000) is written: its w
   const written = lines();
   assert.equal(written.length, 130_001);
   assert.equal(written.at(-1), 'task-129999  ready');
+});
+
+test('printable() writes each control character as its escape, the rest as it is: text from the store shown, never acted on', () => {
+  assert.equal(printable('déclinée: 42 €'), 'déclinée: 42 €');
+  assert.equal(printable('a\nb\r\tc'), 'a\\nb\\r\\tc');
+  assert.equal(printable('\x1b[31m\x07\x00\x7f\x9b'), '\\u001b[31m\\u0007\\u0000\\u007f\\u009b');
+  assert.equal(printable('\u2028\u202e\u2066'), '\\u2028\\u202e\\u2066');
 });

@@ -99,3 +99,38 @@ test('the dashboard page is refused to a browser that authorize() does not allow
   const response = await page.goto(`${server.url}/coda`);
   assert.equal(response?.status(), 403);
 });
+
+test('Retry that the server does not answer (it is down) says so on the page, and gives its buttons back', { skip, timeout: 60_000 }, async (t) => {
+  const charge = task('charge', () => {
+    throw new NonRetryableError('card declined');
+  });
+  const app = createApp({
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [
+      post('/orders', () => {
+        after(charge, {});
+        return new HttpResponse('accepted', { status: 202 });
+      }),
+      ...dashboard({ authorize: () => true, intervalMs: 50 }),
+    ],
+  });
+  const server = await startServer(app);
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${server.url}/coda`);
+  assert.equal((await fetch(`${server.url}/orders`, { method: 'POST' })).status, 202);
+  const card = page.locator('.failed-task');
+  await card.waitFor();
+  // The page keeps the card it drew; its POST now meets a closed port.
+  await server.close();
+  await page.locator('#status.down').waitFor();
+  const retry = card.locator('button[data-action="retry"]');
+  await retry.click();
+  // The fetch's rejection went unhandled: nothing on the page, the click seemed to do nothing.
+  await page.locator('#action-error', { hasText: /^Could not retry task \S+: no answer from the server \(.+\)$/ }).waitFor({ timeout: 10_000 });
+  assert.equal(await retry.isDisabled(), false);
+  assert.deepEqual(errors, []);
+});

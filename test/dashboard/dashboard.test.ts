@@ -270,6 +270,28 @@ test('error messages are cut to 2,000 characters, as payloads are: a task failin
   }
 });
 
+test('request paths are cut to 2,000 characters, in the recent requests and under a failed task: 50 requests of 16 KB paths cost the dashboard 100 KB, not 800 KB a snapshot', async (t) => {
+  const ref = 'r'.repeat(12_000);
+  const charge = task('charge', () => {
+    throw new NonRetryableError('declined');
+  });
+  const app = createApp({
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [post('/orders/:ref', () => {
+      after(charge, {});
+      return new HttpResponse('accepted', { status: 202 });
+    }), ...dashboard({ authorize: allowAll })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  assert.equal((await fetch(`${server.url}/orders/${ref}`, { method: 'POST' })).status, 202);
+  assert.equal((await fetch(`${server.url}/missing/${ref}`)).status, 404);
+  await app.settle();
+  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  const paths = [...snapshot.recent.map((request) => request.path), snapshot.failed[0]!.request!.path];
+  assert.deepEqual(paths, [`/missing/${ref.slice(0, 2_000 - '/missing/'.length)}…`, `/orders/${ref.slice(0, 2_000 - '/orders/'.length)}…`, `/orders/${ref.slice(0, 2_000 - '/orders/'.length)}…`]);
+});
+
 test('event streams are bounded: past maxClients a 503, and a client that leaves frees its place', async (t) => {
   const app = createApp({ routes: dashboard({ authorize: allowAll, maxClients: 1 }) });
   const server = await startServer(app);

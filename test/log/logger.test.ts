@@ -28,3 +28,15 @@ test('the default logger is silent under a test runner (node --test, vitest, jes
   assert.equal(levelWith({ ...NONE, JEST_WORKER_ID: '1' }), 'silent');
   assert.equal(levelWith({ ...NONE, VITEST: 'true', CODA_LOG_LEVEL: 'debug' }), 'debug');
 });
+
+test('CODA_LOG_LEVEL: any case of a level pino knows; empty counts as unset; another word is refused, naming the variable and the levels', () => {
+  assert.equal(levelWith({ ...NONE, CODA_LOG_LEVEL: 'WARN' }), 'warn');
+  assert.equal(levelWith({ ...NONE, CODA_LOG_LEVEL: 'Silent' }), 'silent');
+  // As a compose file's CODA_LOG_LEVEL=${LOG_LEVEL} sets it when LOG_LEVEL is not: pino threw "default level: must be included in custom levels".
+  assert.equal(levelWith({ ...NONE, CODA_LOG_LEVEL: '' }), 'info');
+  assert.equal(levelWith({ ...NONE, VITEST: 'true', CODA_LOG_LEVEL: '' }), 'silent');
+  assert.throws(() => levelWith({ ...NONE, CODA_LOG_LEVEL: 'verbose' }), {
+    name: 'TypeError',
+    message: 'CODA_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"',
+  });
+});

@@ -80,6 +80,9 @@ async function act(id, what, buttons) {
   try {
     const response = await fetch(`${base}/tasks/${encodeURIComponent(id)}/${what}`, { method: 'POST', headers: { 'x-coda-dashboard': '1' } });
     setText('action-error', response.ok ? '' : `Could not ${what} task ${id}: ${response.status} ${await response.text()}`);
+  } catch (error) {
+    // No answer at all (the server down or restarting, the network gone): said as a refusal is, not left to the console.
+    setText('action-error', `Could not ${what} task ${id}: no answer from the server (${error.message})`);
   } finally {
     for (const button of buttons) button.disabled = false;
   }
