@@ -46,9 +46,11 @@ export function after<Payload>(task: DurableTask<Payload>, payload: Payload, opt
 export function after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): void | Promise<TaskRegistration> {
   const job = currentJob();
   if (job === undefined) {
+    // A durable task outside any request (a script, a worker, another durable task) has a way in: enqueue().
+    const durable = typeof task === 'function' ? '' : `; outside a request (a script, a worker, a durable task) journal "${task.name}" with await app.tasks.enqueue(task, payload)`;
     throw new Error(
       'after() was called outside a request: call it from a view, a middleware, a streamed body or an after-response task, or use response.after() '
-      + '(with createApp({ asyncContext: false }), after() finds its request only before the first await)',
+      + `(with createApp({ asyncContext: false }), after() finds its request only before the first await)${durable}`,
     );
   }
   return register(job, 'after()', task, second, third);

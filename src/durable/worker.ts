@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { defaultLogger } from '../log/logger.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
-import { checkKeys } from '../util/options.js';
+import { checkKeys, checkMs } from '../util/options.js';
 import { kTracer } from '../symbols.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
@@ -21,6 +21,8 @@ export interface WorkerOptions extends RunnerOptions {
    * it), then exit 1. Default true.
    */
   handleSignals?: boolean;
+  /** How long running attempts may take to finish once the worker closes (a signal, or `close()` without a `timeoutMs`): then they are aborted and given back to the store. Default 10,000 ms. */
+  shutdownTimeoutMs?: number;
   /** A span per attempt, continuing the trace of the request that registered the task (as `createApp({ tracing })`); needs `@opentelemetry/api`. Default off. */
   tracing?: boolean | TracingOptions;
   /** @internal A tracer made already, in `tracing`'s stead: the app's, for `coda worker`. */
@@ -28,7 +30,7 @@ export interface WorkerOptions extends RunnerOptions {
 }
 
 export interface Worker {
-  /** Stops claiming, lets running attempts finish until the deadline, gives the rest back to the store; resolves with them. */
+  /** Stops claiming, lets running attempts finish until the deadline (`timeoutMs`, by default `shutdownTimeoutMs`), gives the rest back to the store; resolves with them. */
   close(options?: { timeoutMs?: number }): Promise<StoredTask[]>;
 }
 
@@ -36,7 +38,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** How long a worker dying of an uncaught exception waits for the store to record its running attempts' failure. */
 const FATAL_GRACE_MS = 1000;
 
-const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'tracing'];
+const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'shutdownTimeoutMs', 'tracing'];
 
 /**
  * Runs durable tasks from a store in this process, beside the web processes
@@ -55,6 +57,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const logger = options.logger ?? defaultLogger();
   const { store, tracing } = options;
   const tracer = options[kTracer] ?? tracingFrom(tracing, 'runWorker()');
+  const shutdownTimeoutMs = checkMs('runWorker(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   await store.open();
   const runner = new Runner({
     store, definitions, logger, clock: systemClock, random: Math.random, tracer,
@@ -64,7 +67,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   // The runner's timers do not hold the process open: a worker must.
   const alive = setInterval(() => {}, 1 << 30);
   let closing: Promise<StoredTask[]> | undefined;
-  const close = ({ timeoutMs = 10_000 } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
+  const close = ({ timeoutMs = shutdownTimeoutMs } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
     const deadline = performance.now() + timeoutMs;
     const left = await runner.close(deadline);
     await store.close(deadline).catch((error: unknown) => logger.error({ err: error }, `the ${store.description} did not close cleanly`));

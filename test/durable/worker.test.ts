@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createApp, runWorker, sqliteStore, task } from 'coda-http';
 import { assertFencedEndUntold } from './fenced-end.js';
@@ -13,10 +13,15 @@ import { stalledLoop, whenCompleted } from './stalled-loop.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 
-test('two runWorker() processes on one store file share the tasks an app enqueues: each runs once; SIGTERM stops them cleanly', { timeout: 30_000 }, async (t) => {
+/** A store file in a folder of its own, removed when the test ends. */
+function tasksFile(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = path.join(dir, 'tasks.db');
+  return path.join(dir, 'tasks.db');
+}
+
+test('two runWorker() processes on one store file share the tasks an app enqueues: each runs once; SIGTERM stops them cleanly', { timeout: 30_000 }, async (t) => {
+  const db = tasksFile(t);
   const total = 200;
   const ran = new Map<number, string[]>();
   let allRan: () => void;
@@ -60,12 +65,27 @@ test('runWorker() checks its options', async () => {
   const store = sqliteStore({ path: ':memory:' });
   await assert.rejects(runWorker({ definitions: [], store, handleSignals: false }), /runWorker\(\): definitions lists no task to run/);
   await assert.rejects(runWorker({ definitions: [task('a', () => {})], store, concurency: 2 } as never), /unknown option "concurency"; did you mean "concurrency"\?/);
+  for (const value of [0, -1, Number.NaN, Infinity, '100']) {
+    await assert.rejects(runWorker({ definitions: [task('a', () => {})], store, handleSignals: false, shutdownTimeoutMs: value as number }), { name: 'RangeError', message: /^runWorker\(\): shutdownTimeoutMs must be a positive number of milliseconds/ });
+  }
+});
+
+test('a worker closed without a timeoutMs gives its running attempts shutdownTimeoutMs to finish (as a signal does), then gives them back to the store', { timeout: 8_000 }, async (t) => {
+  const db = tasksFile(t);
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  // Ignores its signal: only the deadline ends the close. With the fixed 10 s this test timed out.
+  const stuck = task('stuck', () => { started(); return new Promise<void>(() => {}); }, { timeoutMs: 60_000 });
+  const app = createApp({ tasks: { definitions: [stuck], store: sqliteStore({ path: db }), run: false } });
+  t.after(() => app.tasks.close(performance.now()));
+  const { id } = await app.tasks.enqueue(stuck, {});
+  const worker = await runWorker({ definitions: [stuck], store: sqliteStore({ path: db }), pollMs: 20, handleSignals: false, shutdownTimeoutMs: 100 });
+  await running;
+  assert.deepEqual((await worker.close()).map((left) => left.id), [id]);
 });
 
 test('a worker shutting down keeps renewing the lease of the attempt it lets finish: no other process takes the task over meanwhile', { timeout: 20_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = path.join(dir, 'tasks.db');
+  const db = tasksFile(t);
   let started!: () => void;
   const running = new Promise<void>((resolve) => { started = resolve; });
   let finish!: () => void;
@@ -99,9 +119,7 @@ test('a worker shutting down keeps renewing the lease of the attempt it lets fin
 });
 
 test('a loop stalled longer than the lease right after a heartbeat (a long synchronous task, a paused process): recovery renews the process\'s own leases first, and does not charge its live attempt a stall', { timeout: 20_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = path.join(dir, 'tasks.db');
+  const db = tasksFile(t);
   const leaseMs = 600;
   const store = sqliteStore({ path: db });
   const { definition, attempts } = stalledLoop('blocking', store, leaseMs);
@@ -116,8 +134,6 @@ test('a loop stalled longer than the lease right after a heartbeat (a long synch
 });
 
 test('a paused process\'s late completion, refused by the store (another process claimed the task since), is not told as completed to tasks.observe (the test client, the metrics): logged as refused', { timeout: 20_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'coda-worker-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = path.join(dir, 'tasks.db');
+  const db = tasksFile(t);
   await assertFencedEndUntold(t, sqliteStore({ path: db }), sqliteStore({ path: db }));
 });
