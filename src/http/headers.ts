@@ -135,8 +135,9 @@ export class ResponseHeaders implements Iterable<[string, string]> {
 
   /** The headers as a plain record (names in lower case, Set-Cookie an array when several): what `JSON.stringify()` writes. */
   toJSON(): Record<string, string | string[]> {
+    // A header may be named __proto__ (a token): defined, not assigned, so that it stays a key.
     const record: Record<string, string | string[]> = {};
-    for (const [name, value] of this.#rawEntries()) record[name] = typeof value === 'string' ? value : [...value];
+    for (const [name, value] of this.#rawEntries()) Object.defineProperty(record, name, { value: typeof value === 'string' ? value : [...value], enumerable: true, writable: true, configurable: true });
     return record;
   }
 

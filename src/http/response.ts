@@ -4,7 +4,7 @@ import { inspect, type InspectOptionsStylized } from 'node:util';
 import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
-import { bodySummary, type ResponseSummary } from './response-summary.js';
+import { bodySummary, headersSummary, type ResponseSummary } from './response-summary.js';
 import { refuseOnSent } from './sending.js';
 import { foreignCharset, misnamedText } from './text-charset.js';
 import { currentRequest } from '../util/current-request.js';
@@ -192,6 +192,9 @@ export function wrongBody(value: unknown): string {
   return `a response body must be a string, a Uint8Array or null, got ${describe(value)}${hint}`;
 }
 
+/** A Content-Type that may name a charset (see `#checkText`). */
+const CHARSET_PARAMETER = /charset/i;
+
 /**
  * A response: a status, headers and a body (a string, bytes or nothing).
  * Strings are sent as UTF-8 `text/plain` unless a content type is given.
@@ -231,6 +234,8 @@ export class HttpResponse {
 
   /** Text beyond ASCII under a Content-Type the app gave that names another charset than UTF-8: refused where it is made (see text-charset.ts). */
   static #checkText(made: string, text: string, contentType: string | null): void {
+    // Most types name no charset: nothing to parse.
+    if (contentType === null || !CHARSET_PARAMETER.test(contentType)) return;
     const charset = foreignCharset(contentType);
     if (charset !== undefined && Buffer.byteLength(text) !== text.length) throw new TypeError(`${made}: ${misnamedText(charset)}`);
   }
@@ -278,13 +283,15 @@ export class HttpResponse {
   /**
    * What `JSON.stringify()` writes, as in a log line's `{ response }`: the
    * status, the headers, the body cut to 200 characters (`[N bytes]` for
-   * bytes), and the names of the cookies set, which become Set-Cookie
-   * headers when it is sent.
+   * bytes), and the names of the cookies it sets (those given `setCookie()`
+   * and its Set-Cookie headers, whose values are left out: a log line must
+   * not carry a session token).
    */
   toJSON(): ResponseSummary {
-    const summary: ResponseSummary = { status: this.#status, headers: this.headers.toJSON(), body: this.bodySummary() };
-    const cookies = this[kCookies];
-    if (cookies !== undefined && cookies.size > 0) summary.cookies = [...new Set(Array.from(cookies.values(), ({ name }) => name))];
+    const pending = this[kCookies];
+    const { headers, cookies } = headersSummary(this.headers.toJSON(), pending === undefined ? [] : Array.from(pending.values(), ({ name }) => name));
+    const summary: ResponseSummary = { status: this.#status, headers, body: this.bodySummary() };
+    if (cookies.length > 0) summary.cookies = cookies;
     return summary;
   }
 

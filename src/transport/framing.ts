@@ -47,7 +47,7 @@ export function sendsBody(method: string, status: number): boolean {
 }
 
 /** Whether a status may ever carry a body (HEAD aside): its framing headers say nothing when not. */
-function bodiless(status: number): boolean {
+export function bodiless(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
 

@@ -30,11 +30,15 @@ function appChangingType(logger: ReturnType<typeof memoryLogger>['logger'], midd
     logger,
     middleware: [...middleware, {
       processResponse(request, response) {
-        if (request.path === '/changed') response.headers.set('content-type', LATIN1);
+        if (request.path !== '/ok') response.headers.set('content-type', LATIN1);
         return response;
       },
     }],
-    routes: [get('/changed', () => new HttpResponse('Café '.repeat(400))), get('/ok', () => new HttpResponse('Café'))],
+    routes: [
+      get('/changed', () => new HttpResponse('Café '.repeat(400))),
+      get('/ok', () => new HttpResponse('Café')),
+      get('/empty', () => new HttpResponse('Café', { status: 204 })),
+    ],
   });
 }
 
@@ -58,4 +62,15 @@ test('a Content-Type changed later (by a middleware) is a 500 naming it, over a 
   assert.equal((await compressing.get('/changed', { headers: { 'accept-encoding': 'gzip' } })).status, 500);
   const refusals = lines.filter((line) => line.level === LEVEL.error && REFUSED.test(String(line.msg)));
   assert.equal(refusals.length, 4, lines.map((line) => line.msg).join(' | '));
+});
+
+test('a 204 sends no body: its text is not refused whatever charset its Content-Type names (socket, in process, app.fetch)', async (t) => {
+  const { logger } = memoryLogger();
+  const server = await startServer(appChangingType(logger));
+  t.after(() => server.close());
+  assert.equal((await rawRequest(server, rawGet('/empty'))).status, 204);
+  const inProcess = createTestClient(appChangingType(logger));
+  t.after(() => inProcess.close());
+  assert.equal((await inProcess.get('/empty')).status, 204);
+  assert.equal((await appChangingType(logger).fetch(new Request('http://localhost/empty'))).status, 204);
 });
