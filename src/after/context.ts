@@ -47,7 +47,9 @@ export function after(task: AfterTask | DurableTask<unknown>, second?: unknown, 
   const job = currentJob();
   if (job === undefined) {
     // A durable task outside any request (a script, a worker, another durable task) has a way in: enqueue().
-    const durable = typeof task === 'function' ? '' : `; outside a request (a script, a worker, a durable task) journal "${task.name}" with await app.tasks.enqueue(task, payload)`;
+    const durable = typeof task === 'object' && task !== null && typeof task.name === 'string'
+      ? `; outside a request (a script, a worker, a durable task) journal "${task.name}" with await app.tasks.enqueue(task, payload)`
+      : '';
     throw new Error(
       'after() was called outside a request: call it from a view, a middleware, a streamed body or an after-response task, or use response.after() '
       + `(with createApp({ asyncContext: false }), after() finds its request only before the first await)${durable}`,

@@ -58,7 +58,7 @@ export async function connect(connection: RedisConnection, address: string, desc
     const message = (why ?? error as Error).message;
     // A TLS client on a plain Redis's port connects, then hears no handshake: ioredis says only that it timed out.
     const hint = connection.tls !== undefined && /ETIMEDOUT|EPROTO|wrong version number|before secure TLS/i.test(message)
-      ? ' (the TLS handshake did not complete: does Redis serve TLS on that port? its tls-port, not its port)'
+      ? ' (with tls: if the connection was made, its TLS handshake did not complete: does Redis serve TLS on that port? its tls-port, not its port)'
       : '';
     throw new StoreUnavailable(description, new Error(`cannot connect to Redis at ${address}: ${message}${hint}`, { cause: why ?? error }));
   } finally {

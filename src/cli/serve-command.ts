@@ -3,6 +3,7 @@ import { Primary, runClusterWorker, type ClusterSettings } from './cluster.js';
 import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
+import { MAX_TIMER_MS } from '../util/options.js';
 import { integer, parse } from './usage.js';
 
 /** What `coda serve --help` prints. */
@@ -44,7 +45,7 @@ export async function serveCommand(args: string[], progress: Output): Promise<un
     port: integer(command, 'port', values['port'] ?? process.env['PORT'], 3000, 0, 65_535),
     host: typeof host === 'string' ? host : '127.0.0.1',
     workers: integer(command, 'workers', values['workers'], 0, 1, 1024),
-    shutdownTimeoutMs: integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1),
+    shutdownTimeoutMs: integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1, MAX_TIMER_MS),
   };
   if (cluster.isWorker) {
     await runClusterWorker(settings);

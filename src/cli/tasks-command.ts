@@ -221,7 +221,8 @@ async function whyRefused(action: 'retry' | 'discard', id: string, store: TaskSt
     const state = holder === null ? undefined : (await store.get(holder))?.state;
     // A running task cannot be discarded (discard refuses it): only its end frees the key.
     const or = state === 'running' ? '' : ', or discard that one';
-    if (state !== undefined) return `task ${holder} (${state}) keeps its key ${JSON.stringify(task.key)}: retry it once that one has ended${or}`;
+    // A key is often request data: shown printable, as the list shows errors.
+    if (state !== undefined) return `task ${printable(holder!)} (${state}) keeps its key ${printable(JSON.stringify(task.key))}: retry it once that one has ended${or}`;
   }
   return `it is ${task.state}`;
 }
@@ -253,5 +254,6 @@ function printList(tasks: StoredTask[], out: Output): void {
  * long upstream answer quoted in an error would otherwise make every row as wide.
  */
 function errorCell(message: string): string {
-  return echo(printable(message));
+  // Cut first: a cut after escaping could split an escape (\u001b) in two.
+  return printable(echo(message));
 }

@@ -3,6 +3,7 @@ import { kTracer } from '../symbols.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
+import { MAX_TIMER_MS } from '../util/options.js';
 import { integer, parse } from './usage.js';
 
 /** What `coda worker --help` prints. */
@@ -35,7 +36,7 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   const { values, positionals } = parse(command, args, OPTIONS, { min: 1, max: 1 });
   // Checked before the app loads; NaN when not given: the app's.
   const concurrency = integer(command, 'concurrency', values['concurrency'], Number.NaN, 1);
-  const shutdownTimeoutMs = integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1);
+  const shutdownTimeoutMs = integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1, MAX_TIMER_MS);
   const module = positionals[0]!;
   const app = await loadApp(module);
   const { definitions, store, settings, tracer } = appTasks(app, module, 'run');

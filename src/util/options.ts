@@ -62,7 +62,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Node's timers take at most 2^31 - 1 ms; a longer one fires after 1 ms, with a warning. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A duration in milliseconds: finite, above zero (or zero when `zero` allows

@@ -48,6 +48,8 @@ test('after() works from deep inside the request and outside a request throws an
   await client.settle();
   assert.deepEqual(ran, ['deep']);
   assert.throws(() => after(() => {}), /after\(\) was called outside a request/);
+  // Not a task at all, outside a request: that is what is said, not a TypeError about reading its name.
+  assert.throws(() => after(undefined as never), /after\(\) was called outside a request/);
   // A durable task's error says how to journal one outside a request (in another durable task, say).
   assert.throws(() => after(task('welcome', () => {}), {}), /after\(\) was called outside a request: .*; outside a request \(a script, a worker, a durable task\) journal "welcome" with await app\.tasks\.enqueue\(task, payload\)$/);
 });

@@ -66,7 +66,7 @@ describe('bullmq store', () => {
       [{ port: redis.port, password: 'sekret', db: 16 }, new RegExp(`^${address(redis.port, 16)}Redis at .* refused connection\\.db 16: ERR DB index is out of range`)],
       [{ port: (silent.address() as AddressInfo).port }, /cannot connect to Redis at .*: Command timed out$/],
       // It said only "connect ETIMEDOUT": the connection was made, the handshake never answered.
-      [{ port: redis.port, tls: {} }, /cannot connect to Redis at rediss:\/\/.*: connect ETIMEDOUT \(the TLS handshake did not complete: does Redis serve TLS on that port\? its tls-port, not its port\)$/],
+      [{ port: redis.port, tls: {} }, /cannot connect to Redis at rediss:\/\/.*: connect ETIMEDOUT \(with tls: if the connection was made, its TLS handshake did not complete: does Redis serve TLS on that port\? its tls-port, not its port\)$/],
     ];
     for (const [connection, message] of cases) {
       const store = bullmqStore({ connection });
