@@ -536,10 +536,11 @@ return #removed
  * A page of a listing, from one stretch of one of a queue's lists or sorted
  * sets of job ids (a state's; its holds): the newest jobs in it listed after
  * a cursor, by the time added (the hash's `timestamp`), then the order added
- * (`seq`, last in the job's data as jobData() writes it: string values are
+ * (`codaSeq` in the hash's few bytes of `opts`; for a job an earlier version
+ * added, `seq`, last in its data as jobData() writes it: string values are
  * escaped there, so the pattern meets no payload), then the id, each as
- * text. Only those few fields are read: a listing reads whole only the tasks
- * of its page. KEYS[1] the list or set; ARGV[1] the stretch's first index,
+ * text. Only those few fields are read, never a payload: a listing reads
+ * whole only the tasks of its page. KEYS[1] the list or set; ARGV[1] the stretch's first index,
  * ARGV[2] its length, ARGV[3] the queue's key prefix, ARGV[4..6] the
  * cursor's time, seq and id ('' for none), ARGV[7] at most how many.
  * Returns 1 when the stretch was full (more may follow it), else 0, then
@@ -561,8 +562,10 @@ end
 local cursor = at0 and { at = at0, seq = seq0, id = id0 }
 local found = {}
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', ARGV[3] .. id, 'timestamp', 'data')
-  local seqText = string.match(f[2] or '', ',"seq":(%d+)}$') or '0'
+  local f = redis.call('HMGET', ARGV[3] .. id, 'timestamp', 'opts')
+  local seqText = string.match(f[2] or '', '"codaSeq":"(%d+)"')
+  -- A job an earlier version added has it in its data only.
+  if not seqText then seqText = string.match(redis.call('HGET', ARGV[3] .. id, 'data') or '', ',"seq":(%d+)}$') or '0' end
   local job = { at = tonumber(f[1]), atText = f[1], seq = tonumber(seqText), seqText = seqText, id = id }
   if job.at and (not cursor or newer(cursor, job)) then found[#found + 1] = job end
 end

@@ -187,10 +187,13 @@ export class BullmqStore implements TaskStore {
       const names = new Set(tasks.map((task) => task.name));
       const adding = runScript(
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
-        [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => [
-          `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, this.#nextSeq())),
-          storedOptions(task, now, this.#keepCompleted), now, task.key ?? '', keepsKey(task) ? 1 : 0,
-        ]), ...names],
+        [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => {
+          const seq = this.#nextSeq();
+          return [
+            `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
+            storedOptions(task, now, this.#keepCompleted, seq), now, task.key ?? '', keepsKey(task) ? 1 : 0,
+          ];
+        }), ...names],
       ) as Promise<(number | string)[]>;
       const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
       // This call's undo reached Redis before it (see Undos): nothing was written, and the ready tasks are not sent.
@@ -245,9 +248,10 @@ export class BullmqStore implements TaskStore {
   async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>): Promise<void> {
     for (let from = 0; from < list.length; from += READY_CHUNK) {
       const chunk = list.slice(from, from + READY_CHUNK);
-      const jobs = await this.#queue(name).addBulk(chunk.map((task) => ({
-        name, data: jobData(task, owner, this.#nextSeq()), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted),
-      })));
+      const jobs = await this.#queue(name).addBulk(chunk.map((task) => {
+        const seq = this.#nextSeq();
+        return { name, data: jobData(task, owner, seq), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted, seq) };
+      }));
       chunk.forEach((task, i) => idOf.set(task, jobs[i]!.id!));
     }
   }

@@ -3,7 +3,7 @@
 // complete (Redis's memory stays flat). Tasks run in this process; each step
 // awaits the runner's settle (nothing journaling, running or due).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { after, createApp, HttpResponse, NonRetryableError, post, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
@@ -56,6 +56,43 @@ test('stats, list, get, retry and discard through app.tasks; the job carries the
   assert.equal(await app.tasks.discard(failed!.id), false);
 });
 
+/** A Redis of the test's own and a store on it, opened; both stop when the test ends. */
+async function openStore(t: TestContext, prefix: string) {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const store = bullmqStore({ connection: { port: redis.port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  return { redis, store };
+}
+
+test('a listing orders jobs added in one millisecond by the order added kept in their options, never reading their data (payload and all); a job an earlier version added, with it in its data only, is ordered by that', { timeout: 30_000, skip: missing }, async (t) => {
+  const { redis, store } = await openStore(t, 'order');
+  const now = Date.now();
+  // Added c, b, a: the order added is not the ids' order, so an order read as missing would fall back to the ids.
+  await store.add(['c', 'b', 'a'].map((id) => ({
+    id, name: 'charge', payload: '{}', key: null, when: 'always' as const, maxAttempts: 1,
+    backoff: { type: 'fixed' as const, delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+  })), 'test', now + 60_000);
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  const job = (id: string): string => `order:charge:${id}`;
+  // The data's own seq moved out of the place a listing would read it from: only the options can order them now.
+  for (const id of ['a', 'b', 'c']) {
+    const { seq, ...rest } = JSON.parse((await admin.hget(job(id), 'data'))!) as { seq: number };
+    await admin.hset(job(id), 'data', JSON.stringify({ seq, ...rest }));
+  }
+  assert.deepEqual((await store.list({ state: 'ready', limit: 3 })).map(({ id }) => id), ['a', 'b', 'c'], 'newest first, by the order added');
+  // As an earlier version wrote them: the order added in the data only (last), none in the options.
+  for (const id of ['a', 'b', 'c']) {
+    const { seq, ...rest } = JSON.parse((await admin.hget(job(id), 'data'))!) as { seq: number };
+    await admin.hset(job(id), 'data', JSON.stringify({ ...rest, seq }));
+    const { codaSeq: _seq, ...opts } = JSON.parse((await admin.hget(job(id), 'opts'))!) as { codaSeq: string };
+    await admin.hset(job(id), 'opts', JSON.stringify(opts));
+  }
+  assert.deepEqual((await store.list({ state: 'ready', limit: 3 })).map(({ id }) => id), ['a', 'b', 'c'], 'by the data\'s order added');
+});
+
 test('completed jobs are pruned as they complete: keepCompleted bounds what Redis keeps', { timeout: 30_000, skip: missing }, async (t) => {
   const done = task('done', () => {});
   const app = createApp({ tasks: { definitions: [done], store: bullmqStore({ connection: { port: server().port }, prefix: 'pruned', keepCompleted: { count: 5 } }) } });
@@ -71,11 +108,7 @@ test('completed jobs are pruned as they complete: keepCompleted bounds what Redi
 });
 
 test('list with a limit reads only that many tasks whole, however many are in the state (each stretch of a state\'s set looked through for ids and times only); listPage walks 2,500 failed tasks, past a stretch, each once, newest first', { timeout: 60_000, skip: missing }, async (t) => {
-  const redis = await startRedis();
-  t.after(() => redis.stop());
-  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'paging' });
-  await store.open();
-  t.after(() => store.close());
+  const { redis, store } = await openStore(t, 'paging');
   const now = Date.now();
   const count = 2_500;
   // Added in two batches: newest first goes by the time added, then the order added.
