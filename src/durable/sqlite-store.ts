@@ -451,18 +451,17 @@ export class SqliteStore implements TaskStore {
   }
 
   /**
-   * Moves every commit of the WAL into the file `db` has open and empties it (a TRUNCATE checkpoint), or refuses,
-   * naming `problem`: with `busy` when another process's read or write stops it (SQLite says so only in the
-   * checkpoint's result row, not by an error), with SQLite's error otherwise.
+   * Empties the WAL into the file `db` has open (truncateWal), or refuses, naming `problem`: with `busy` when another
+   * process's read or write stops it, with SQLite's error otherwise.
    */
   #emptyWal(db: DatabaseSync, problem: string, busy: string): void {
-    let result: Record<string, unknown>;
+    let emptied: boolean;
     try {
-      result = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!;
+      emptied = truncateWal(db);
     } catch (error) {
       throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${(error as Error).message}`, { cause: error }));
     }
-    if (result.busy !== 0) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
+    if (!emptied) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
   }
 
   /** One transaction, once the write lock is free (see #whenFree); `copyBack` for a registration (see #checkFiles). */
@@ -526,7 +525,7 @@ export class SqliteStore implements TaskStore {
   #emptiedForRoom(): boolean {
     if (this.#wal === undefined) return false;
     try {
-      return this.#db!.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!.busy === 0;
+      return truncateWal(this.#db!);
     } catch {
       return false;
     }
@@ -682,3 +681,11 @@ const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, dela
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
 const changed = (result: { changes: number | bigint }): boolean => Number(result.changes) > 0;
+
+/**
+ * Moves every commit of `db`'s WAL into its file and truncates the WAL (a TRUNCATE checkpoint); false when another
+ * process's read or write stopped it, which SQLite says only in the checkpoint's result row, not by an error.
+ */
+function truncateWal(db: DatabaseSync): boolean {
+  return db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!.busy === 0;
+}

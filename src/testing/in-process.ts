@@ -2,10 +2,9 @@ import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
-import { checkSentText } from '../http/text-charset.js';
 import { kAbortStream, kDispatch, kJournal, kRenderedError } from '../symbols.js';
-import { chunkBytes, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
-import { bodiless, sendsBody } from '../transport/framing.js';
+import { checkSentBodyText, chunkBytes, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
+import { sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
 import { sentHeaders } from './sent-headers.js';
@@ -87,7 +86,7 @@ async function deliver(response: HttpResponse, withBody: boolean, failed: (error
   }
   const body: unknown = response.body;
   if (!isResponseBody(body)) throw unsendableBody(body);
-  if (typeof body === 'string' && !bodiless(response.status)) checkSentText(response.headers, body, Buffer.byteLength(body));
+  if (typeof body === 'string') checkSentBodyText(response, body, Buffer.byteLength(body));
   if (!withBody || body === null) return Buffer.alloc(0);
   return Buffer.from(body);
 }

@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
 import { ProgrammingError } from '../http/errors.js';
-import { wrongBody, type StreamingResponse } from '../http/response.js';
+import { wrongBody, type HttpResponse, type StreamingResponse } from '../http/response.js';
+import { checkSentText } from '../http/text-charset.js';
 import { kAbortStream, kClaimStream, kOpenedStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
+import { bodiless } from './framing.js';
 
 /** The error for a fixed body that cannot be sent: `response.body` is public, and something set it to this. */
 export function unsendableBody(body: unknown): ProgrammingError {
@@ -61,4 +63,9 @@ export function returnIterator(iterator: AsyncIterator<unknown>): void {
   } catch {
     // A return() that throws at once: the iterator is left as it is, as after a rejection.
   }
+}
+
+/** The send-time charset check of a fixed text body (http/text-charset.ts), every transport's: none for a status that sends no body (a 204, a 304). */
+export function checkSentBodyText(response: HttpResponse, text: string, byteLength: number): void {
+  if (!bodiless(response.status)) checkSentText(response.headers, text, byteLength);
 }

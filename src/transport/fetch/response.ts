@@ -2,10 +2,9 @@ import { ReadableStream } from 'node:stream/web';
 import type { Exchange } from '../../after/exchange.js';
 import { ProgrammingError } from '../../http/errors.js';
 import { isResponseBody, StreamingResponse, type HttpResponse } from '../../http/response.js';
-import { checkSentText } from '../../http/text-charset.js';
 import { kNodeHeaders } from '../../symbols.js';
-import { claimStream, releaseStream, unsendableBody } from '../body.js';
-import { bodiless, declaredLength, dropConnectionHeaders, frameFixed, frameStream } from '../framing.js';
+import { checkSentBodyText, claimStream, releaseStream, unsendableBody } from '../body.js';
+import { declaredLength, dropConnectionHeaders, frameFixed, frameStream } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { FixedSource, StreamSourceBody } from './body-source.js';
 
@@ -54,7 +53,7 @@ function bodySource(exchange: Exchange, response: HttpResponse, headers: HeaderR
   if (!isResponseBody(body)) throw unsendableBody(body);
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   const length = bytes === null ? 0 : bytes.byteLength;
-  if (typeof body === 'string' && !bodiless(status)) checkSentText(response.headers, body, length);
+  if (typeof body === 'string') checkSentBodyText(response, body, length);
   if (!frameFixed(headers, method, status, bytes !== null, length)) return undefined;
   return bytes === null || length === 0 ? undefined : new FixedSource(exchange, bytes);
 }

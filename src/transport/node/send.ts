@@ -1,9 +1,8 @@
 import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
-import { checkSentText } from '../../http/text-charset.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
-import { claimStream, releaseStream, unsendableBody } from '../body.js';
-import { bodiless, declaredLength, dropConnectionHeaders, dropHttp1Framing, frameFixed, frameStream } from '../framing.js';
+import { checkSentBodyText, claimStream, releaseStream, unsendableBody } from '../body.js';
+import { declaredLength, dropConnectionHeaders, dropHttp1Framing, frameFixed, frameStream } from '../framing.js';
 import { replaceRefused } from '../refused.js';
 import { pump } from './pump.js';
 import { isClosed, type NodeResponse } from './response.js';
@@ -33,8 +32,7 @@ export function send(res: NodeResponse, exchange: Exchange, http2: boolean): voi
     // encoding (UTF-8): as bytes, the body goes apart and the head in Latin-1.
     if (response.headers[kNonAscii]) body = Buffer.from(body);
     length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-    // A 204 or 304 sends no body: nothing to misread.
-    if (!bodiless(response.status)) checkSentText(response.headers, text, length);
+    checkSentBodyText(response, text, length);
   } else if (body === null) {
     length = 0;
   } else if (body instanceof Uint8Array) {
