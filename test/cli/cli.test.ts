@@ -139,6 +139,9 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     [['serve'], /coda serve: missing the <module> argument/],
     [['serve', fixture, '--port', 'eighty'], /coda serve: --port must be a whole number from 0 to 65535, got "eighty"/],
     [['serve', fixture, '--workers', '0'], /coda serve: --workers must be a whole number from 1/],
+    // Past what Node's timers take: a usage error, not a RangeError with a stack once the app has loaded.
+    [['serve', fixture, '--shutdown-timeout', '9999999999'], /coda serve: --shutdown-timeout must be a whole number from 1 to 2147483647, got "9999999999"/],
+    [['worker', fixture, '--shutdown-timeout', '0'], /coda worker: --shutdown-timeout must be a whole number from 1 to 2147483647, got "0"/],
     [['serve', fixture, 'extra'], /coda serve: unexpected argument "extra"/],
     [['tasks', 'purge', fixture], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
     [['tasks', 'retry', fixture], /coda tasks retry: which tasks\? give their ids, or --all-failed/],
