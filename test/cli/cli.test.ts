@@ -546,22 +546,25 @@ test('coda tasks retry --all-failed cut short by a store failure tells what it d
   assert.deepEqual([stats.ready, stats.failed], [2, 1]);
 });
 
-test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"; a running one is not to be discarded (discard refuses it)', async (t) => {
+test('coda tasks retry of a failed task whose key another pending task keeps names that task, not "it is failed"; a running one is not to be discarded (discard refuses it); the key is shown printable', async (t) => {
+  // A key is often request data: its right-to-left override (which JSON leaves as it is) is shown as its escape.
+  const key = 'order:1\u202e';
+  const shownKey = '"order:1\\\\u202e"';
   const db = tempDb(t);
   const app = makeApp(db);
   const server = await serve(app, { port: 0, handleSignals: false });
-  const { id: failed } = await app.tasks.enqueue(charge, { order: 1, fail: true }, { key: 'order:1' });
+  const { id: failed } = await app.tasks.enqueue(charge, { order: 1, fail: true }, { key });
   await app.settle();
   assert.equal((await app.tasks.get(failed))?.state, 'failed');
   await server.close();
   // A process that only journals (run: false): the task stays ready, keeping the key.
   const producer = makeApp(db, false);
   const producing = await serve(producer, { port: 0, handleSignals: false });
-  const { id: pending } = await producer.tasks.enqueue(charge, { order: 1, fail: false }, { key: 'order:1' });
+  const { id: pending } = await producer.tasks.enqueue(charge, { order: 1, fail: false }, { key });
   await producing.close();
   const retried = await run(['tasks', 'retry', fixture, failed], { CODA_TEST_DB: db });
   assert.equal(retried.code, 1);
-  assert.match(retried.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(ready\\) keeps its key "order:1": retry it once that one has ended, or discard that one$`, 'm'));
+  assert.match(retried.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(ready\\) keeps its key ${shownKey}: retry it once that one has ended, or discard that one$`, 'm'));
   // A worker now runs it: discard refuses a running task, so only its end frees the key (the advice said to discard it).
   const worker = sqliteStore({ path: db });
   await worker.open();
@@ -570,7 +573,7 @@ test('coda tasks retry of a failed task whose key another pending task keeps nam
   assert.deepEqual((await worker.claim({ owner: 'a-worker', names: ['charge'], concurrency: {}, limit: 1, now, leaseUntil: now + 600_000 })).map(({ id }) => id), [pending]);
   const whileRunning = await run(['tasks', 'retry', fixture, failed], { CODA_TEST_DB: db });
   assert.equal(whileRunning.code, 1);
-  assert.match(whileRunning.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(running\\) keeps its key "order:1": retry it once that one has ended$`, 'm'));
+  assert.match(whileRunning.stdout, new RegExp(`^${failed}: not retried: task ${pending} \\(running\\) keeps its key ${shownKey}: retry it once that one has ended$`, 'm'));
   const discarded = await run(['tasks', 'discard', fixture, pending], { CODA_TEST_DB: db });
   assert.equal(discarded.code, 1);
   assert.match(discarded.stdout, new RegExp(`^${pending}: not discarded: it is running$`, 'm'));
