@@ -129,6 +129,15 @@ describe('trustProxy: true believes every hop', () => {
     }
   });
 
+  test('Forwarded: an element naming a parameter twice (RFC 7239 4) says nothing: its for ends the walk, its proto and host are not read', async () => {
+    assert.deepEqual(await ask({ forwarded: 'for=192.0.2.60, for=198.51.100.1;for=10.0.0.2;proto=https;host=api.example' }), { ip: '127.0.0.1', ips: [], protocol: 'http', host: 'localhost:8080' });
+    assert.deepEqual((await ask({ forwarded: 'for=198.51.100.1;For="203.0.113.9", for=10.0.0.2' })).ips, ['10.0.0.2']);
+    const proto = await ask({ forwarded: 'for=10.0.0.2;proto=http;proto=https' });
+    assert.deepEqual([proto.ip, proto.protocol], ['127.0.0.1', 'http']);
+    // Separators inside a quoted value are no parameter: this element names each once.
+    assert.deepEqual((await ask({ forwarded: 'for=192.0.2.60;host="a;for=b,c", for=10.0.0.2' })).ips, ['192.0.2.60', '10.0.0.2']);
+  });
+
   test('X-Forwarded-* wins over Forwarded when both are sent', async () => {
     assert.equal((await ask({ 'x-forwarded-for': '203.0.113.7', forwarded: 'for=192.0.2.60' })).ip, '203.0.113.7');
   });
