@@ -146,11 +146,11 @@ function repeatedParameters(value: string): boolean[] {
   return repeats;
 }
 
-/** The comma-separated entries of a header (repeated headers joined), trimmed. */
+/** The comma-separated entries of a header (repeated headers joined), trimmed; empty ones skipped, as proxy-addr does. */
 function list(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   const joined = Array.isArray(value) ? value.join(',') : value;
-  return joined.split(',').map((entry) => entry.trim());
+  return joined.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
 }
 
 function first(value: string | string[] | undefined): string | undefined {

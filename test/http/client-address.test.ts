@@ -99,6 +99,13 @@ describe('trustProxy: true believes every hop', () => {
     assert.equal((await ask({ 'x-forwarded-for': '999.1.1.1' })).ip, '127.0.0.1');
   });
 
+  test('an empty X-Forwarded-For entry is skipped, as proxy-addr does, not the end of the walk', async () => {
+    assert.deepEqual(await ask({ 'x-forwarded-for': '203.0.113.7, , 10.0.0.2', 'x-forwarded-proto': 'https, , http' }), {
+      ip: '203.0.113.7', ips: ['203.0.113.7', '10.0.0.2'], protocol: 'https', host: 'localhost:8080',
+    });
+    assert.deepEqual((await ask({ 'x-forwarded-for': ',203.0.113.7,,10.0.0.2,' })).ips, ['203.0.113.7', '10.0.0.2']);
+  });
+
   test('IPv6 entries, bracketed or not, and ports, are read as addresses', async () => {
     assert.equal((await ask({ 'x-forwarded-for': '2001:db8::1' })).ip, '2001:db8::1');
     assert.equal((await ask({ 'x-forwarded-for': '[2001:db8::1]:4711' })).ip, '2001:db8::1');
