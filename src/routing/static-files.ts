@@ -46,6 +46,7 @@ const DOTFILES = ['ignore', 'deny', 'allow'];
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
 const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
 const ENCODED_SLASH = /%2F|%5C/i;
+const BYTES_UNIT = /^\s*bytes=/i;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
 /** @fastify/send, and the content types it gives files (`mime`). */
@@ -189,7 +190,7 @@ function checkPath(full: string, file: string): void {
  * What @fastify/send reads of a request: its conditional headers (without
  * its Range when `withRange` is false), and HEAD for its method, so that it
  * answers with the headers only and opens nothing: the route reads the file
- * (file-body.ts). An If-Unmodified-Since beside an If-Match is left out: RFC
+ * (file-body.ts). A Range's unit is written lower-case. An If-Unmodified-Since beside an If-Match is left out: RFC
  * 9110 13.2.2 has it ignored then, and @fastify/send still answered 412 by
  * it once the If-Match held. (It ignores an If-Modified-Since beside an
  * If-None-Match itself.)
@@ -201,6 +202,8 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
     if (value !== null) headers[name] = value;
   }
   if (headers['if-match'] !== undefined) delete headers['if-unmodified-since'];
+  // Range units are case-insensitive (RFC 9110 14.1); @fastify/send knows only 'bytes='.
+  if (headers.range !== undefined) headers.range = headers.range.replace(BYTES_UNIT, 'bytes=');
   return { method: 'HEAD', headers } as unknown as Readable;
 }
 

@@ -129,6 +129,18 @@ describe('staticFiles()', () => {
     assert.equal(beyond.body.toString(), 'range bytes=500-600 is not satisfiable for /assets/hello.txt');
   });
 
+  test('Range: the unit is case-insensitive (RFC 9110 14.1): BYTES= and Bytes= are byte ranges', async () => {
+    for (const range of ['BYTES=0-4', 'Bytes=0-4', ' bYtEs=0-4']) {
+      const part = await get('/assets/hello.txt', { range });
+      assert.equal(part.status, 206, range);
+      assert.equal(part.body.toString(), 'hello', range);
+      assert.equal(part.headers['content-range'], 'bytes 0-4/13', range);
+    }
+    const beyond = await get('/assets/hello.txt', { range: 'BYTES=500-600' });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers['content-range'], 'bytes */13');
+  });
+
   test('a 416 or 404 repeats at most 200 characters of the Range or path the client sent, with an ellipsis', async () => {
     const range = `bytes=${Array.from({ length: 400 }, (_, i) => `${500 + i * 10}-${505 + i * 10}`).join(', ')}`;
     const beyond = await get('/assets/hello.txt', { range });
