@@ -47,6 +47,7 @@ const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmod
 const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
 const ENCODED_SLASH = /%2F|%5C/i;
 const BYTES_UNIT = /^\s*bytes=/i;
+const RANGE_SPEC = /^(?:\d+-\d*|-\d+)$/;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
 /** @fastify/send, and the content types it gives files (`mime`). */
@@ -190,7 +191,7 @@ function checkPath(full: string, file: string): void {
  * What @fastify/send reads of a request: its conditional headers (without
  * its Range when `withRange` is false), and HEAD for its method, so that it
  * answers with the headers only and opens nothing: the route reads the file
- * (file-body.ts). A Range's unit is written lower-case. An If-Unmodified-Since beside an If-Match is left out: RFC
+ * (file-body.ts). A Range is given as `byteRanges()` reads it. An If-Unmodified-Since beside an If-Match is left out: RFC
  * 9110 13.2.2 has it ignored then, and @fastify/send still answered 412 by
  * it once the If-Match held. (It ignores an If-Modified-Since beside an
  * If-None-Match itself.)
@@ -202,9 +203,26 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
     if (value !== null) headers[name] = value;
   }
   if (headers['if-match'] !== undefined) delete headers['if-unmodified-since'];
-  // Range units are case-insensitive (RFC 9110 14.1); @fastify/send knows only 'bytes='.
-  if (headers.range !== undefined) headers.range = headers.range.replace(BYTES_UNIT, 'bytes=');
+  if (headers.range !== undefined) {
+    const ranges = byteRanges(headers.range);
+    if (ranges === undefined) delete headers.range;
+    else headers.range = ranges;
+  }
   return { method: 'HEAD', headers } as unknown as Readable;
+}
+
+/**
+ * A Range for @fastify/send: `bytes=` and its range-specs, when the value is
+ * one in RFC 9110 14.1.1's syntax (the unit in any case, blanks and empty
+ * members of the list as its list rule allows); undefined for anything else,
+ * which is then ignored (the whole file). @fastify/send matches the unit in
+ * lower case only, and reads each position with parseInt: `bytes=1e1-` was
+ * a 206 from byte 1, `bytes=-` a 416.
+ */
+function byteRanges(range: string): string | undefined {
+  if (!BYTES_UNIT.test(range)) return undefined;
+  const specs = range.slice(range.indexOf('=') + 1).split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
+  return specs.length > 0 && specs.every((spec) => RANGE_SPEC.test(spec)) ? `bytes=${specs.join(',')}` : undefined;
 }
 
 /**
