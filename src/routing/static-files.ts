@@ -10,7 +10,7 @@ import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
-import { ifMatchHolds, ifRangeHolds } from './preconditions.js';
+import { httpDate, ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -45,6 +45,8 @@ const DOTFILES = ['ignore', 'deny', 'allow'];
 /** The request headers @fastify/send reads. */
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
 const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
+/** The conditions that may hold a date: @fastify/send reads it with Date.parse. */
+const DATED = ['if-modified-since', 'if-unmodified-since', 'if-range'];
 const ENCODED_SLASH = /%2F|%5C/i;
 const BYTES_UNIT = /^\s*bytes=/i;
 const RANGE_SPEC = /^(?:\d+-\d*|-\d+)$/;
@@ -191,7 +193,11 @@ function checkPath(full: string, file: string): void {
  * What @fastify/send reads of a request: its conditional headers (without
  * its Range when `withRange` is false), and HEAD for its method, so that it
  * answers with the headers only and opens nothing: the route reads the file
- * (file-body.ts). A Range is given as `byteRanges()` reads it. An If-Unmodified-Since beside an If-Match is left out: RFC
+ * (file-body.ts). A Range is given as `byteRanges()` reads it; a date as an
+ * IMF-fixdate, and an If-Modified-Since or If-Unmodified-Since that is no
+ * HTTP-date (RFC 9110 5.6.7) is left out, as RFC 9110 13.1.3 and 13.1.4
+ * have it ignored (@fastify/send's Date.parse took '3100' for a date, and
+ * read asctime in the server's time zone). An If-Unmodified-Since beside an If-Match is left out: RFC
  * 9110 13.2.2 has it ignored then, and @fastify/send still answered 412 by
  * it once the If-Match held. (It ignores an If-Modified-Since beside an
  * If-None-Match itself.)
@@ -203,6 +209,13 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
     if (value !== null) headers[name] = value;
   }
   if (headers['if-match'] !== undefined) delete headers['if-unmodified-since'];
+  for (const name of DATED) {
+    const value = headers[name];
+    const date = value === undefined ? undefined : httpDate(value);
+    // An If-Range that is no date and no tag is left: strictIfRange() finds it does not hold.
+    if (date !== undefined) headers[name] = new Date(date).toUTCString();
+    else if (name !== 'if-range') delete headers[name];
+  }
   if (headers.range !== undefined) {
     const ranges = byteRanges(headers.range);
     if (ranges === undefined) delete headers.range;

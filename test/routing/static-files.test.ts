@@ -115,6 +115,41 @@ describe('staticFiles()', () => {
     }
   });
 
+  test('If-Modified-Since, If-Unmodified-Since and If-Range dates that are not HTTP-dates (RFC 9110 5.6.7) are ignored, as Django ignores them; the three formats are read as GMT wherever the server is', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const lastModified = new Date(Date.parse(headers['last-modified']!));
+    const iso = lastModified.toISOString();
+    const cases: [conditions: Record<string, string>, status: number][] = [
+      // Date.parse reads these as dates: '3100' as 3100-01-01, '2000' as 2000-01-01.
+      [{ 'if-modified-since': '3100' }, 200],
+      [{ 'if-modified-since': '2100-01-01T00:00:00Z' }, 200],
+      [{ 'if-modified-since': headers['last-modified']!.toLowerCase() }, 200],
+      [{ 'if-unmodified-since': '2000' }, 200],
+      [{ 'if-unmodified-since': 'Sat, 01 Jan 2000 00:00:00 +0000' }, 200],
+      [{ 'if-range': iso, range: 'bytes=0-4' }, 200],
+      [{ 'if-modified-since': headers['last-modified']! }, 304],
+    ];
+    for (const [conditions, status] of cases) {
+      assert.equal((await get('/assets/hello.txt', conditions)).status, status, JSON.stringify(conditions));
+    }
+    // The obsolete formats a recipient must still read (RFC 9110 5.6.7): rfc850 and asctime, the latter without a zone, in GMT.
+    const [weekday, day, month, year, time] = lastModified.toUTCString().replace(',', '').split(' ') as [string, string, string, string, string];
+    const long = { Sun: 'Sunday', Mon: 'Monday', Tue: 'Tuesday', Wed: 'Wednesday', Thu: 'Thursday', Fri: 'Friday', Sat: 'Saturday' }[weekday]!;
+    const rfc850 = `${long}, ${day}-${month}-${year.slice(2)} ${time} GMT`;
+    const asctime = `${weekday} ${month} ${day.replace(/^0/, ' ')} ${time} ${year}`;
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      for (const date of [rfc850, asctime]) {
+        assert.equal((await get('/assets/hello.txt', { 'if-modified-since': date })).status, 304, date);
+        assert.equal((await get('/assets/hello.txt', { 'if-range': date, range: 'bytes=0-4' })).status, 206, date);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   test('Range: 206 with Content-Range; an unsatisfiable range is a 416 naming it', async () => {
     const part = await get('/assets/hello.txt', { range: 'bytes=0-4' });
     assert.equal(part.status, 206);
