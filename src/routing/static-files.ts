@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
-import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/errors.js';
+import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
@@ -9,7 +9,7 @@ import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
-import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
+import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from './file-body.js';
 import { httpDate, ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
@@ -63,7 +63,8 @@ let sender: Promise<Sender> | undefined;
  * The route opens the file itself (file-body.ts): up to 64 KiB it is sent
  * whole with its head, larger it streams through Coda's response path; either
  * way after-response tasks run after its last byte and the outcome counts its
- * bytes. Bad paths are
+ * bytes. A file replaced between @fastify/send's look and the route's open
+ * is looked at again, once; replaced again, the answer is a 503. Bad paths are
  * refused: a NUL byte, a backslash or an encoded slash is a 400, `..` a 403;
  * a symlink that leads out of the root is a 404, as is a missing file, a
  * dotfile (by default) and a directory without an index.
@@ -87,7 +88,10 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   }));
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
-  async function serveFile(request: HttpRequest): Promise<HttpResponse> {
+  const serveFile = (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
+
+  /** Serves the file; `again` when the file was replaced once already while it was being served. */
+  async function serveOnce(request: HttpRequest, again: boolean): Promise<HttpResponse> {
     const file = tail(request);
     checkPath(request.path, file);
     const shown = echo(request.path);
@@ -108,6 +112,12 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
     const fd = await openInside(result.metadata.path, root, shown);
+    // Replaced since @fastify/send described it (a deploy renaming over it): its length, range and validators are another file's.
+    if (!describes(result.metadata.stat, fd)) {
+      closeFile(fd);
+      if (again) throw new ServiceUnavailable(`${shown} changed while it was being sent, twice: try again`);
+      return serveOnce(request, true);
+    }
     const { statusCode: status, headers } = result;
     if (status === 304 || request.method === 'HEAD') {
       closeFile(fd);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -311,6 +312,37 @@ describe('staticFiles()', () => {
     assert.equal(off.status, 404);
     assert.equal(off.body.toString(), 'no file at /v1/files/docs/: a directory, and index is off');
     assert.equal((await get('/v1/files/hello.txt')).body.toString(), 'hello, world\n');
+  });
+
+  test('a file replaced between its description and its opening (a deploy renaming over it) is described again: never the new bytes cut to the old length, under the old validators; replaced every time, a 503', async (t) => {
+    const file = path.join(root, 'swap.txt');
+    writeFileSync(file, 'old\n');
+    const versions = ['the new content\n'];
+    const open = fs.open;
+    // The rename lands where a deploy's would: after @fastify/send's stat, before the route opens the file (file-body.ts imports node:fs's open).
+    fs.open = ((...args: Parameters<typeof fs.open>) => {
+      const next = args[0] === file ? versions.shift() : undefined;
+      if (next !== undefined) {
+        writeFileSync(`${file}.next`, next);
+        renameSync(`${file}.next`, file);
+      }
+      return (open as (...a: unknown[]) => void)(...args);
+    }) as typeof fs.open;
+    syncBuiltinESMExports();
+    t.after(() => {
+      fs.open = open;
+      syncBuiltinESMExports();
+    });
+    const replaced = await get('/assets/swap.txt');
+    assert.equal(replaced.status, 200);
+    assert.equal(replaced.body.toString(), 'the new content\n');
+    assert.equal(replaced.headers['content-length'], '16');
+    assert.equal(replaced.headers.etag, (await get('/assets/swap.txt')).headers.etag);
+    versions.push('v2, longer than the first\n', 'v3\n');
+    const churning = await get('/assets/swap.txt');
+    assert.equal(churning.status, 503);
+    assert.equal(churning.headers['retry-after'], '1');
+    assert.equal(churning.body.toString(), '/assets/swap.txt changed while it was being sent, twice: try again');
   });
 
   test('a missing file is a 404; other methods a 405 with Allow', async () => {
