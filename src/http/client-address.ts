@@ -60,7 +60,8 @@ export function compileTrust(value: TrustProxy | undefined): Trust | undefined {
  * back while each hop is trusted; an entry that is not an IP address (garbage,
  * `unknown`, an obfuscated identifier) ends the walk. `X-Forwarded-*` is read
  * when the request has any of them, RFC 7239 `Forwarded` otherwise; a
- * malformed `Forwarded` is ignored whole. The host the client asked for is
+ * malformed `Forwarded` is ignored whole, and an element of it that repeats
+ * a parameter is read as garbage. The host the client asked for is
  * the authority of an absolute-form `target` (`GET http://a.example/ HTTP/1.1`,
  * which RFC 9112 3.2.2 makes win over Host), else the Host header.
  */
@@ -113,20 +114,43 @@ function forwardedHops(headers: IncomingHttpHeaders): Hops {
   }
   const forwarded = headers.forwarded;
   if (forwarded === undefined) return NO_HOPS;
-  let elements: Record<string, string>[];
+  let elements: Partial<Record<string, string>>[];
   try {
     elements = parseForwarded(forwarded);
   } catch {
     return NO_HOPS;
   }
+  // forwarded-parse keeps the last of a repeated parameter: such an element says nothing, as garbage (its `for` ends the walk).
+  const repeats = repeatedParameters(forwarded);
+  elements = elements.map((element, index) => (repeats[index] ? {} : element));
   return { for: elements.map((e) => e.for), proto: elements.map((e) => e.proto), host: elements.map((e) => e.host) };
 }
 
-/** The comma-separated entries of a header (repeated headers joined), trimmed. */
+// A parameter of a Forwarded value forwarded-parse accepted: its name, its value (token or quoted string) skipped, and the separator after it.
+const PARAMETER = /([^\s=;,]+)=(?:"(?:[^"\\]|\\.)*"|[^;,]*)\s*([;,]?)/g;
+
+/** For each element of a Forwarded value forwarded-parse accepted, whether it names a parameter twice: RFC 7239 4 forbids it. */
+function repeatedParameters(value: string): boolean[] {
+  const repeats: boolean[] = [];
+  let names = new Set<string>();
+  let repeated = false;
+  for (const [, name, separator] of value.matchAll(PARAMETER)) {
+    const lower = name!.toLowerCase();
+    repeated ||= names.has(lower);
+    names.add(lower);
+    if (separator === ';') continue;
+    repeats.push(repeated);
+    names = new Set();
+    repeated = false;
+  }
+  return repeats;
+}
+
+/** The comma-separated entries of a header (repeated headers joined), trimmed; empty ones skipped, as proxy-addr does. */
 function list(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   const joined = Array.isArray(value) ? value.join(',') : value;
-  return joined.split(',').map((entry) => entry.trim());
+  return joined.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
 }
 
 function first(value: string | string[] | undefined): string | undefined {

@@ -4,7 +4,7 @@ import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { ProgrammingError } from './errors.js';
 import { TOKEN } from './headers.js';
-import type { Signer } from './signing.js';
+import { signatureLength, type Signer } from './signing.js';
 
 /**
  * The cookies a request carries, parsed from its `Cookie` header(s) on first
@@ -150,12 +150,15 @@ const DELETE_KEYS = ['domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partit
 const SAME_SITE = ['lax', 'strict', 'none'];
 const PRIORITY = ['low', 'medium', 'high'];
 const EPOCH = new Date(0);
+/** RFC 6265bis 5.7: a browser ignores, without a word, a cookie whose name and value come to more bytes. */
+const MAX_COOKIE_BYTES = 4096;
 
 /**
  * Checks a cookie where it is set, so that a mistake fails in the code that
  * made it: a name that is not a token (`;`, `=`, spaces, CR/LF would inject
  * attributes or headers), a value that is not a string, an unknown or
- * ill-typed option, a combination browsers reject. The value itself is
+ * ill-typed option, a combination browsers reject, a name and value past
+ * the 4096 bytes browsers keep. The value itself is
  * percent-encoded where needed, so no value can inject an attribute.
  */
 export function pendingCookie(where: string, name: string, value: string, options: CookieOptions | undefined, keys = OPTION_KEYS): PendingCookie {
@@ -183,10 +186,16 @@ export function pendingCookie(where: string, name: string, value: string, option
   if (name.startsWith('__Host-') && (checked.domain !== undefined || (checked.path ?? '/') !== '/')) fail("a __Host- cookie takes no domain and the path '/': browsers reject it otherwise");
   const cookie: PendingCookie = { name, value, options: checked };
   // The library checks domain and path (no ';', no control characters) and the date range.
+  let header = '';
   try {
-    stringifySetCookie(setCookieOf(cookie, value, true));
+    header = stringifySetCookie(setCookieOf(cookie, value, true));
   } catch (error) {
     fail((error as Error).message);
+  }
+  // The name and value as sent (`name=value` before the first attribute), the value percent-encoded, and signed when it will be.
+  const bytes = Buffer.byteLength(header.slice(0, header.indexOf(';'))) - 1 + (checked.signed === true ? signatureLength() : 0);
+  if (bytes > MAX_COOKIE_BYTES) {
+    fail(`its name and value come to ${bytes} bytes as sent${checked.signed === true ? ', signed' : ''}, and browsers drop a cookie past ${MAX_COOKIE_BYTES} without a word: keep an id in it and the data on the server`);
   }
   return cookie;
 }

@@ -21,7 +21,7 @@ export class Signer {
 
   /** `value` with its timestamp and signature, for `salt`'s purpose. */
   sign(value: string, salt: string): string {
-    const stamped = `${value}.${Math.floor(Date.now() / 1000).toString(36)}`;
+    const stamped = `${value}.${timestamp()}`;
     return `${stamped}.${mac(this.#secrets[0]!, salt, stamped)}`;
   }
 
@@ -45,6 +45,16 @@ export class Signer {
     }
     return stamped.slice(0, stampDot);
   }
+}
+
+/** The seconds since 1970, in base 36: when a value was signed. */
+function timestamp(): string {
+  return Math.floor(Date.now() / 1000).toString(36);
+}
+
+/** How many characters signing adds to a value now: its timestamp and signature, each after a '.'. */
+export function signatureLength(): number {
+  return timestamp().length + SIGNATURE_LENGTH + 2;
 }
 
 /** HMAC-SHA256 of `value` under a key derived from `secret` and `salt` (Django's `salted_hmac`). */

@@ -1,4 +1,4 @@
-import { close, constants, open, read, readlinkSync } from 'node:fs';
+import { close, constants, fstatSync, open, read, readlinkSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFound } from '../http/errors.js';
@@ -65,6 +65,17 @@ async function realPathOf(fd: number, file: string): Promise<string> {
     }
   }
   return realpath(file);
+}
+
+/**
+ * Whether the open file is the one `stat` (of its path, taken before it was
+ * opened) describes: the same inode, size and modification time. A file
+ * renamed over the path in between is another.
+ */
+export function describes(stat: Stats, fd: number): boolean {
+  // The inode of an open file is in memory: not worth a trip to the thread pool.
+  const opened = fstatSync(fd);
+  return opened.ino === stat.ino && opened.dev === stat.dev && opened.size === stat.size && opened.mtimeMs === stat.mtimeMs;
 }
 
 /** Closes a descriptor the route is done with; nothing waits on it, and a failed close leaves nothing to do. */

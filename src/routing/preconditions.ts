@@ -32,6 +32,41 @@ export function ifRangeHolds(ifRange: string, headers: Validators): boolean {
   const validator = ifRange.trim();
   if (validator.startsWith('"') || validator.startsWith('W/')) return strongMatch(validator, headers.ETag);
   const lastModified = headers['Last-Modified'];
-  const date = Date.parse(validator);
-  return lastModified !== undefined && !Number.isNaN(date) && date === Date.parse(lastModified);
+  const date = httpDate(validator);
+  return lastModified !== undefined && date !== undefined && date === httpDate(lastModified);
+}
+
+const DAY = 'Mon|Tue|Wed|Thu|Fri|Sat|Sun';
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH = `(?<month>${MONTHS.join('|')})`;
+const TIME = '(?<hour>\\d{2}):(?<minute>\\d{2}):(?<second>\\d{2})';
+/** RFC 9110 5.6.7's three formats, case-sensitive: IMF-fixdate, and the obsolete rfc850 (a two-digit year) and asctime (no zone: GMT). */
+const HTTP_DATES = [
+  new RegExp(`^(?:${DAY}), (?<day>\\d{2}) ${MONTH} (?<year>\\d{4}) ${TIME} GMT$`),
+  new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (?<day>\\d{2})-${MONTH}-(?<year>\\d{2}) ${TIME} GMT$`),
+  new RegExp(`^(?:${DAY}) ${MONTH} (?<day>[ \\d]\\d) ${TIME} (?<year>\\d{4})$`),
+];
+
+/**
+ * The time (ms since 1970) an HTTP-date names; undefined for anything else,
+ * which RFC 9110 has a recipient ignore in a date condition. Date.parse took
+ * '3100' or an ISO date for one, and read asctime in the server's time zone.
+ */
+export function httpDate(value: string): number | undefined {
+  for (const format of HTTP_DATES) {
+    const parts = format.exec(value)?.groups;
+    if (parts === undefined) continue;
+    let year = Number(parts.year);
+    if (parts.year!.length === 2) {
+      // rfc850: the most recent year with those two digits that is not more than 50 years ahead (RFC 9110 5.6.7).
+      const now = new Date().getUTCFullYear();
+      year += now - (now % 100);
+      if (year > now + 50) year -= 100;
+    }
+    const [day, hour, minute, second] = [parts.day, parts.hour, parts.minute, parts.second].map(Number) as [number, number, number, number];
+    const time = Date.UTC(year, MONTHS.indexOf(parts.month!), day, hour, minute, second);
+    // Date.UTC rolls 31 Feb over into March: no date.
+    return new Date(time).getUTCDate() === day && hour < 24 && minute < 60 && second < 61 ? time : undefined;
+  }
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
-import { BadRequest, HttpError, NotFound, PermissionDenied } from '../http/errors.js';
+import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
@@ -9,8 +9,8 @@ import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
-import { WHOLE, closeFile, fileChunks, openInside, readWhole } from './file-body.js';
-import { ifMatchHolds, ifRangeHolds } from './preconditions.js';
+import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from './file-body.js';
+import { httpDate, ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -45,7 +45,11 @@ const DOTFILES = ['ignore', 'deny', 'allow'];
 /** The request headers @fastify/send reads. */
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
 const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
+/** The conditions that may hold a date: @fastify/send reads it with Date.parse. */
+const DATED = ['if-modified-since', 'if-unmodified-since', 'if-range'];
 const ENCODED_SLASH = /%2F|%5C/i;
+const BYTES_UNIT = /^\s*bytes=/i;
+const RANGE_SPEC = /^(?:\d+-\d*|-\d+)$/;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
 /** @fastify/send, and the content types it gives files (`mime`). */
@@ -59,7 +63,8 @@ let sender: Promise<Sender> | undefined;
  * The route opens the file itself (file-body.ts): up to 64 KiB it is sent
  * whole with its head, larger it streams through Coda's response path; either
  * way after-response tasks run after its last byte and the outcome counts its
- * bytes. Bad paths are
+ * bytes. A file replaced between @fastify/send's look and the route's open
+ * is looked at again, once; replaced again, the answer is a 503. Bad paths are
  * refused: a NUL byte, a backslash or an encoded slash is a 400, `..` a 403;
  * a symlink that leads out of the root is a 404, as is a missing file, a
  * dotfile (by default) and a directory without an index.
@@ -83,7 +88,10 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   }));
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
-  async function serveFile(request: HttpRequest): Promise<HttpResponse> {
+  const serveFile = (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
+
+  /** Serves the file; `again` when the file was replaced once already while it was being served. */
+  async function serveOnce(request: HttpRequest, again: boolean): Promise<HttpResponse> {
     const file = tail(request);
     checkPath(request.path, file);
     const shown = echo(request.path);
@@ -104,6 +112,12 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
     const fd = await openInside(result.metadata.path, root, shown);
+    // Replaced since @fastify/send described it (a deploy renaming over it): its length, range and validators are another file's.
+    if (!describes(result.metadata.stat, fd)) {
+      closeFile(fd);
+      if (again) throw new ServiceUnavailable(`${shown} changed while it was being sent, twice: try again`);
+      return serveOnce(request, true);
+    }
     const { statusCode: status, headers } = result;
     if (status === 304 || request.method === 'HEAD') {
       closeFile(fd);
@@ -189,7 +203,11 @@ function checkPath(full: string, file: string): void {
  * What @fastify/send reads of a request: its conditional headers (without
  * its Range when `withRange` is false), and HEAD for its method, so that it
  * answers with the headers only and opens nothing: the route reads the file
- * (file-body.ts). An If-Unmodified-Since beside an If-Match is left out: RFC
+ * (file-body.ts). A Range is given as `byteRanges()` reads it; a date as an
+ * IMF-fixdate, and an If-Modified-Since or If-Unmodified-Since that is no
+ * HTTP-date (RFC 9110 5.6.7) is left out, as RFC 9110 13.1.3 and 13.1.4
+ * have it ignored (@fastify/send's Date.parse took '3100' for a date, and
+ * read asctime in the server's time zone). An If-Unmodified-Since beside an If-Match is left out: RFC
  * 9110 13.2.2 has it ignored then, and @fastify/send still answered 412 by
  * it once the If-Match held. (It ignores an If-Modified-Since beside an
  * If-None-Match itself.)
@@ -201,7 +219,33 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
     if (value !== null) headers[name] = value;
   }
   if (headers['if-match'] !== undefined) delete headers['if-unmodified-since'];
+  for (const name of DATED) {
+    const value = headers[name];
+    const date = value === undefined ? undefined : httpDate(value);
+    // An If-Range that is no date and no tag is left: strictIfRange() finds it does not hold.
+    if (date !== undefined) headers[name] = new Date(date).toUTCString();
+    else if (name !== 'if-range') delete headers[name];
+  }
+  if (headers.range !== undefined) {
+    const ranges = byteRanges(headers.range);
+    if (ranges === undefined) delete headers.range;
+    else headers.range = ranges;
+  }
   return { method: 'HEAD', headers } as unknown as Readable;
+}
+
+/**
+ * A Range for @fastify/send: `bytes=` and its range-specs, when the value is
+ * one in RFC 9110 14.1.1's syntax (the unit in any case, blanks and empty
+ * members of the list as its list rule allows); undefined for anything else,
+ * which is then ignored (the whole file). @fastify/send matches the unit in
+ * lower case only, and reads each position with parseInt: `bytes=1e1-` was
+ * a 206 from byte 1, `bytes=-` a 416.
+ */
+function byteRanges(range: string): string | undefined {
+  if (!BYTES_UNIT.test(range)) return undefined;
+  const specs = range.slice(range.indexOf('=') + 1).split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
+  return specs.length > 0 && specs.every((spec) => RANGE_SPEC.test(spec)) ? `bytes=${specs.join(',')}` : undefined;
 }
 
 /**

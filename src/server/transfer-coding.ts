@@ -4,12 +4,18 @@ import { refuseHttp1 } from './refuse-http1.js';
 import { echo } from '../util/echo.js';
 
 const REASON = 'a Transfer-Encoding other than chunked is not supported';
+const HTTP10_REASON = 'an HTTP/1.0 request has a Transfer-Encoding, which HTTP/1.0 does not have';
 /** Codings and then chunked: what Node's parser takes and reads as chunked alone (it refuses a list that does not end in chunked itself). */
 const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
 
 /**
  * Answers 501, and closes the connection, when an HTTP/1.1 request's
- * Transfer-Encoding has codings before `chunked`; returns whether it did.
+ * Transfer-Encoding has codings before `chunked`, and 400 when an HTTP/1.0
+ * request has one at all; returns whether it did. HTTP/1.0 has no transfer
+ * codings: RFC 9112 6.1 has such a request's framing taken as faulty, and
+ * the connection closed. Node read its body as chunked, where Go reads none
+ * (by Content-Length), as may a proxy in front: the bytes one took for the
+ * body the other read as the next request.
  * Node's parser refuses (400) a coding list that does not end in `chunked`,
  * but takes `gzip, chunked` (or two Transfer-Encoding lines) and undoes only
  * the chunking, so the app read the gzip bytes as the body itself, where a
@@ -19,7 +25,12 @@ const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
  */
 export function refuseTransferCoding(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): boolean {
   const coding = request.headers['transfer-encoding'];
-  if (coding === undefined || !CODED_AND_CHUNKED.test(coding)) return false;
+  if (coding === undefined) return false;
+  if (request.httpVersionMinor === 0) {
+    refuseHttp1(request, response, 400, `${HTTP10_REASON}: its body cannot be told apart from what follows (RFC 9112 6.1)\n`, HTTP10_REASON, refused);
+    return true;
+  }
+  if (!CODED_AND_CHUNKED.test(coding)) return false;
   // The connection closed: what follows the head is not known to be this body, and must not be read as the next request.
   refuseHttp1(request, response, 501, `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`, REASON, refused);
   return true;

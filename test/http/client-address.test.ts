@@ -99,6 +99,13 @@ describe('trustProxy: true believes every hop', () => {
     assert.equal((await ask({ 'x-forwarded-for': '999.1.1.1' })).ip, '127.0.0.1');
   });
 
+  test('an empty X-Forwarded-For entry is skipped, as proxy-addr does, not the end of the walk', async () => {
+    assert.deepEqual(await ask({ 'x-forwarded-for': '203.0.113.7, , 10.0.0.2', 'x-forwarded-proto': 'https, , http' }), {
+      ip: '203.0.113.7', ips: ['203.0.113.7', '10.0.0.2'], protocol: 'https', host: 'localhost:8080',
+    });
+    assert.deepEqual((await ask({ 'x-forwarded-for': ',203.0.113.7,,10.0.0.2,' })).ips, ['203.0.113.7', '10.0.0.2']);
+  });
+
   test('IPv6 entries, bracketed or not, and ports, are read as addresses', async () => {
     assert.equal((await ask({ 'x-forwarded-for': '2001:db8::1' })).ip, '2001:db8::1');
     assert.equal((await ask({ 'x-forwarded-for': '[2001:db8::1]:4711' })).ip, '2001:db8::1');
@@ -127,6 +134,15 @@ describe('trustProxy: true believes every hop', () => {
     for (const forwarded of ['for=', 'for=1.2.3.4;;', 'for="unterminated', '=x', 'for=1.2.3.4, ,', 'constructor=x']) {
       assert.deepEqual(await ask({ forwarded }), { ip: '127.0.0.1', ips: [], protocol: 'http', host: 'localhost:8080' }, forwarded);
     }
+  });
+
+  test('Forwarded: an element naming a parameter twice (RFC 7239 4) says nothing: its for ends the walk, its proto and host are not read', async () => {
+    assert.deepEqual(await ask({ forwarded: 'for=192.0.2.60, for=198.51.100.1;for=10.0.0.2;proto=https;host=api.example' }), { ip: '127.0.0.1', ips: [], protocol: 'http', host: 'localhost:8080' });
+    assert.deepEqual((await ask({ forwarded: 'for=198.51.100.1;For="203.0.113.9", for=10.0.0.2' })).ips, ['10.0.0.2']);
+    const proto = await ask({ forwarded: 'for=10.0.0.2;proto=http;proto=https' });
+    assert.deepEqual([proto.ip, proto.protocol], ['127.0.0.1', 'http']);
+    // Separators inside a quoted value are no parameter: this element names each once.
+    assert.deepEqual((await ask({ forwarded: 'for=192.0.2.60;host="a;for=b,c", for=10.0.0.2' })).ips, ['192.0.2.60', '10.0.0.2']);
   });
 
   test('X-Forwarded-* wins over Forwarded when both are sent', async () => {

@@ -199,11 +199,20 @@ describe('response.setCookie() refuses bad input where it is called', () => {
     ['a domain with CR/LF', () => new HttpResponse().setCookie('a', 'v', { domain: 'x.com\r\nX: 1' }), /cookie domain is invalid/],
     ['a __Secure- cookie with secure: false', () => new HttpResponse().setCookie('__Secure-a', 'v', { secure: false }), /a __Secure- or __Host- cookie must be Secure/],
     ['a __Host- cookie with a domain', () => new HttpResponse().setCookie('__Host-a', 'v', { domain: 'example.com' }), /a __Host- cookie takes no domain and the path '\/'/],
+    ['a name and value past 4096 bytes, which browsers drop', () => new HttpResponse().setCookie('a', 'x'.repeat(4096)), /^response\.setCookie\(\): cookie a: its name and value come to 4097 bytes as sent, and browsers drop a cookie past 4096 without a word: keep an id/],
+    ['one past 4096 bytes once percent-encoded', () => new HttpResponse().setCookie('a', ';'.repeat(1400)), /cookie a: its name and value come to 4201 bytes as sent/],
+    ['one past 4096 bytes once signed', () => new HttpResponse().setCookie('a', 'x'.repeat(4050), { signed: true }), /cookie a: its name and value come to \d+ bytes as sent, signed/],
     ['deleteCookie with a set-only option', () => new HttpResponse().deleteCookie('a', { maxAge: 5 } as CookieOptions), /^response\.deleteCookie\(\) for cookie a: unknown option "maxAge"/],
   ];
   for (const [what, call, message] of cases) {
     test(what, () => assert.throws(call, { name: 'TypeError', message }));
   }
+
+  test('a name and value of 4096 bytes exactly, the most browsers keep, are set', async () => {
+    const app = createApp({ routes: [get('/', () => new HttpResponse().setCookie('a', 'x'.repeat(4095)))] });
+    await using client = createTestClient(app);
+    assert.equal((await client.get('/')).headers.getSetCookie()[0], `a=${'x'.repeat(4095)}; Path=/; HttpOnly; SameSite=Lax`);
+  });
 
   test('in a view, such a mistake is a 500 that names it (debug)', async () => {
     const app = createApp({ debug: true, routes: [get('/', () => new HttpResponse().setCookie('a b', 'v'))] });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -115,6 +116,41 @@ describe('staticFiles()', () => {
     }
   });
 
+  test('If-Modified-Since, If-Unmodified-Since and If-Range dates that are not HTTP-dates (RFC 9110 5.6.7) are ignored, as Django ignores them; the three formats are read as GMT wherever the server is', async () => {
+    const { headers } = await get('/assets/hello.txt');
+    const lastModified = new Date(Date.parse(headers['last-modified']!));
+    const iso = lastModified.toISOString();
+    const cases: [conditions: Record<string, string>, status: number][] = [
+      // Date.parse reads these as dates: '3100' as 3100-01-01, '2000' as 2000-01-01.
+      [{ 'if-modified-since': '3100' }, 200],
+      [{ 'if-modified-since': '2100-01-01T00:00:00Z' }, 200],
+      [{ 'if-modified-since': headers['last-modified']!.toLowerCase() }, 200],
+      [{ 'if-unmodified-since': '2000' }, 200],
+      [{ 'if-unmodified-since': 'Sat, 01 Jan 2000 00:00:00 +0000' }, 200],
+      [{ 'if-range': iso, range: 'bytes=0-4' }, 200],
+      [{ 'if-modified-since': headers['last-modified']! }, 304],
+    ];
+    for (const [conditions, status] of cases) {
+      assert.equal((await get('/assets/hello.txt', conditions)).status, status, JSON.stringify(conditions));
+    }
+    // The obsolete formats a recipient must still read (RFC 9110 5.6.7): rfc850 and asctime, the latter without a zone, in GMT.
+    const [weekday, day, month, year, time] = lastModified.toUTCString().replace(',', '').split(' ') as [string, string, string, string, string];
+    const long = { Sun: 'Sunday', Mon: 'Monday', Tue: 'Tuesday', Wed: 'Wednesday', Thu: 'Thursday', Fri: 'Friday', Sat: 'Saturday' }[weekday]!;
+    const rfc850 = `${long}, ${day}-${month}-${year.slice(2)} ${time} GMT`;
+    const asctime = `${weekday} ${month} ${day.replace(/^0/, ' ')} ${time} ${year}`;
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      for (const date of [rfc850, asctime]) {
+        assert.equal((await get('/assets/hello.txt', { 'if-modified-since': date })).status, 304, date);
+        assert.equal((await get('/assets/hello.txt', { 'if-range': date, range: 'bytes=0-4' })).status, 206, date);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   test('Range: 206 with Content-Range; an unsatisfiable range is a 416 naming it', async () => {
     const part = await get('/assets/hello.txt', { range: 'bytes=0-4' });
     assert.equal(part.status, 206);
@@ -127,6 +163,33 @@ describe('staticFiles()', () => {
     assert.equal(beyond.status, 416);
     assert.equal(beyond.headers['content-range'], 'bytes */13');
     assert.equal(beyond.body.toString(), 'range bytes=500-600 is not satisfiable for /assets/hello.txt');
+  });
+
+  test('Range: the unit is case-insensitive (RFC 9110 14.1): BYTES= and Bytes= are byte ranges', async () => {
+    for (const range of ['BYTES=0-4', 'Bytes=0-4', ' bYtEs=0-4']) {
+      const part = await get('/assets/hello.txt', { range });
+      assert.equal(part.status, 206, range);
+      assert.equal(part.body.toString(), 'hello', range);
+      assert.equal(part.headers['content-range'], 'bytes 0-4/13', range);
+    }
+    const beyond = await get('/assets/hello.txt', { range: 'BYTES=500-600' });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers['content-range'], 'bytes */13');
+  });
+
+  test('Range: a ranges-specifier that breaks RFC 9110 14.1.1 syntax is ignored, the whole file sent: never bytes other than those asked for, nor a 416 for no range', async () => {
+    for (const range of ['bytes=1e1-', 'bytes=0x4-8', 'bytes=+1-2', 'bytes=1-2x', 'bytes=1.5-2', 'bytes=0-4;x', 'bytes=', 'bytes=-', 'bytes=--1', 'bytes=0-4,x']) {
+      const whole = await get('/assets/hello.txt', { range });
+      assert.equal(whole.status, 200, range);
+      assert.equal(whole.body.toString(), 'hello, world\n', range);
+      assert.equal(whole.headers['content-range'], undefined, range);
+    }
+    // What the grammar allows still reads: blanks around list members, an empty member.
+    for (const range of ['bytes= 0-4', 'bytes=0-4,', 'bytes=, 0-4 ']) {
+      const part = await get('/assets/hello.txt', { range });
+      assert.equal(part.status, 206, range);
+      assert.equal(part.body.toString(), 'hello', range);
+    }
   });
 
   test('a 416 or 404 repeats at most 200 characters of the Range or path the client sent, with an ellipsis', async () => {
@@ -249,6 +312,37 @@ describe('staticFiles()', () => {
     assert.equal(off.status, 404);
     assert.equal(off.body.toString(), 'no file at /v1/files/docs/: a directory, and index is off');
     assert.equal((await get('/v1/files/hello.txt')).body.toString(), 'hello, world\n');
+  });
+
+  test('a file replaced between its description and its opening (a deploy renaming over it) is described again: never the new bytes cut to the old length, under the old validators; replaced every time, a 503', async (t) => {
+    const file = path.join(root, 'swap.txt');
+    writeFileSync(file, 'old\n');
+    const versions = ['the new content\n'];
+    const open = fs.open;
+    // The rename lands where a deploy's would: after @fastify/send's stat, before the route opens the file (file-body.ts imports node:fs's open).
+    fs.open = ((...args: Parameters<typeof fs.open>) => {
+      const next = args[0] === file ? versions.shift() : undefined;
+      if (next !== undefined) {
+        writeFileSync(`${file}.next`, next);
+        renameSync(`${file}.next`, file);
+      }
+      return (open as (...a: unknown[]) => void)(...args);
+    }) as typeof fs.open;
+    syncBuiltinESMExports();
+    t.after(() => {
+      fs.open = open;
+      syncBuiltinESMExports();
+    });
+    const replaced = await get('/assets/swap.txt');
+    assert.equal(replaced.status, 200);
+    assert.equal(replaced.body.toString(), 'the new content\n');
+    assert.equal(replaced.headers['content-length'], '16');
+    assert.equal(replaced.headers.etag, (await get('/assets/swap.txt')).headers.etag);
+    versions.push('v2, longer than the first\n', 'v3\n');
+    const churning = await get('/assets/swap.txt');
+    assert.equal(churning.status, 503);
+    assert.equal(churning.headers['retry-after'], '1');
+    assert.equal(churning.body.toString(), '/assets/swap.txt changed while it was being sent, twice: try again');
   });
 
   test('a missing file is a 404; other methods a 405 with Allow', async () => {

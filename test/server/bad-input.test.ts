@@ -205,6 +205,16 @@ describe('bad input over a real socket', () => {
     assertNoErrorLogged();
   });
 
+  test('an HTTP/1.0 request with a Transfer-Encoding is a 400, the connection closed (RFC 9112 6.1: its framing is faulty): Node read it chunked, where Go, and a proxy that holds HTTP/1.0 to it, read no body', async () => {
+    for (const head of ['POST /echo HTTP/1.0\r\nHost: localhost', 'POST /echo HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive']) {
+      const response = await rawRequest(server, `${head}\r\nTransfer-Encoding: chunked\r\n\r\n${chunk('abc')}0\r\n\r\nGET /private HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      assert.equal(response.status, 400, head);
+      assert.equal(response.headers.connection, 'close', head);
+      assert.equal(response.body.toString(), 'an HTTP/1.0 request has a Transfer-Encoding, which HTTP/1.0 does not have: its body cannot be told apart from what follows (RFC 9112 6.1)\n');
+    }
+    assertNoErrorLogged();
+  });
+
   test('two Host headers in any letter case are a 400 too', async () => {
     for (const [first, second] of [['HOST', 'host'], ['Host', 'hOsT'], ['hosT', 'HOST']]) {
       const response = await rawRequest(server, `GET /private HTTP/1.1\r\n${first}: localhost\r\n${second}: admin.internal\r\n\r\n`);
