@@ -16,8 +16,9 @@ import { errorMessage } from '../util/describe.js';
 export class StoreUnavailable extends Error {
   readonly code: string = 'CODA_STORE_UNAVAILABLE';
 
-  constructor(description: string, cause: unknown) {
-    super(`${description} is unavailable: ${errorMessage(cause)}`, { cause });
+  /** `reason`: what the message says of `cause`, when its own message does not say enough (SQLite's "disk I/O error"). */
+  constructor(description: string, cause: unknown, reason = errorMessage(cause)) {
+    super(`${description} is unavailable: ${reason}`, { cause });
   }
 
   override get name(): string {

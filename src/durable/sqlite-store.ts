@@ -9,7 +9,7 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
-import { isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { failureText, isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { ensureSchema } from './sqlite-schema.js';
@@ -412,7 +412,7 @@ export class SqliteStore implements TaskStore {
       db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
     } catch (error) {
       const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-      throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
+      throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${failureText(error, this.#path)}`, { cause: error }));
     }
     this.#reconnect(db);
   }
@@ -459,7 +459,7 @@ export class SqliteStore implements TaskStore {
     try {
       emptied = truncateWal(db);
     } catch (error) {
-      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${(error as Error).message}`, { cause: error }));
+      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${failureText(error, this.#path)}`, { cause: error }));
     }
     if (!emptied) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
   }
@@ -560,7 +560,7 @@ export class SqliteStore implements TaskStore {
   }
 
   #failure(error: unknown): unknown {
-    return isUnavailable(error) ? new StoreUnavailable(this.description, error) : error;
+    return isUnavailable(error) ? new StoreUnavailable(this.description, error, failureText(error, this.#path)) : error;
   }
 }
 
