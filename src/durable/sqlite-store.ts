@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import { kStorePath } from '../symbols.js';
+import { kOpenToInspect, kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
@@ -12,7 +12,7 @@ import { keepsKey } from './key-rule.js';
 import { failureText, isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
-import { ensureSchema } from './sqlite-schema.js';
+import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
   AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
@@ -77,6 +77,8 @@ export class SqliteStore implements TaskStore {
   #wal: string | undefined;
   /** A reconnection (#reconnect) failed: the next call connects again. */
   #lost = false;
+  /** Opened to inspect (kOpenToInspect): no schema is written. */
+  #inspect = false;
   #Database: typeof DatabaseSync | undefined;
   /**
    * The held tasks this store added and has not yet seen released, as added:
@@ -119,6 +121,9 @@ export class SqliteStore implements TaskStore {
       // No wait inside SQLite's calls, which would block the event loop: a lock another process holds is waited for by
       // timers (the open's loop above, #whenFree's), up to busyTimeoutMs.
       db.exec('PRAGMA busy_timeout = 0');
+      // Another program's file is refused before anything is written to it, WAL mode included.
+      if (this.#inspect) checkInspectable(db, this.description);
+      else schemaVersion(db, this.description);
       if (this.#path !== ':memory:') db.exec(`PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
       ensureSchema(db, this.description);
@@ -132,6 +137,15 @@ export class SqliteStore implements TaskStore {
       if (folder !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${folder}`, { cause: error }));
       throw this.#failure(error);
     }
+  }
+
+  /**
+   * @internal Opens the store for `coda tasks`, which writes no schema: a file that is not a store of this version yet
+   * (an empty database, an older store) is refused rather than made one or migrated.
+   */
+  [kOpenToInspect](): Promise<void> {
+    this.#inspect = true;
+    return this.open();
   }
 
   /** @internal The file (or `':memory:'`): `coda tasks` and `coda worker` check that other processes can share it. */
