@@ -17,7 +17,7 @@ import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
 
 /** An app whose tasks are journaled in a real SQLite file, and its test client (which keeps that store). */
-function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number } = {}) {
+function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number; payloadLimit?: number } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-durable-peers-'));
   const file = path.join(dir, 'tasks.db');
   const app = createApp({ logger: memoryLogger().logger, tasks: { definitions, store: sqliteStore({ path: file }), ...options } });
@@ -74,11 +74,14 @@ describe('payloads, as BullMQ and graphile/worker test them', { timeout: 20_000 
     assert.deepEqual(seen, [{ zero: 0, list: [0] }]);
   });
 
-  test("BullMQ job.test 'should set default size limit ...' (Coda sets none): a 5 MB payload is journaled, read back and run whole", async (t) => {
+  test("BullMQ job.test 'should set default size limit ...' (BullMQ's sizeLimit is off unless set; Coda's payloadLimit is 1 MiB unless set): a 5 MB payload is refused by default, naming its size; with the limit raised, it is journaled, read back and run whole", async (t) => {
     let received = '';
     const big = task('big', (payload: { blob: string }) => { received = payload.blob; });
-    const { app, client } = onFile(t, [big]);
     const blob = '😀 data '.repeat(5 * 1024 * 1024 / 10);
+    const byDefault = onFile(t, [big]);
+    await assert.rejects(byDefault.app.tasks.enqueue(big, { blob }), /the payload of durable task 'big' is 5242891 bytes of JSON, over the limit of 1048576/);
+    assert.equal((await byDefault.app.tasks.stats()).ready, 0);
+    const { app, client } = onFile(t, [big], { payloadLimit: 8 * 1024 * 1024 });
     const { id } = await app.tasks.enqueue(big, { blob });
     assert.equal((await app.tasks.get(id))?.payload, JSON.stringify({ blob }));
     await client.settle();
