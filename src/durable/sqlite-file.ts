@@ -13,11 +13,12 @@ export function sqlString(text: string): string {
 }
 
 /**
- * Why SQLite could not open `path`, when it is that its folder is missing
- * (SQLite says only "unable to open database file", naming neither); else
- * undefined.
+ * Why SQLite could not open `path`, when it is that its folder is missing or
+ * that the path is a folder (SQLite says only "unable to open database
+ * file", naming neither); else undefined.
  */
-export function missingFolder(path: string): string | undefined {
+export function cannotOpen(path: string): string | undefined {
   const folder = dirname(path);
-  return existsSync(folder) ? undefined : `its folder ${folder} does not exist (the store creates its file, not the folder)`;
+  if (!existsSync(folder)) return `its folder ${folder} does not exist (the store creates its file, not the folder)`;
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true ? 'it is a folder, not a file: give sqliteStore() the path of a file in it' : undefined;
 }

@@ -10,7 +10,7 @@ import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
 import { failureText, isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
-import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
+import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
@@ -133,8 +133,8 @@ export class SqliteStore implements TaskStore {
       this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
     } catch (error) {
       db?.close();
-      const folder = db === undefined ? missingFolder(this.#path) : undefined;
-      if (folder !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${folder}`, { cause: error }));
+      const why = db === undefined ? cannotOpen(this.#path) : undefined;
+      if (why !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${why}`, { cause: error }));
       throw this.#failure(error);
     }
   }

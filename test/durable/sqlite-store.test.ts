@@ -213,12 +213,15 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     }
   });
 
-  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path (and the missing folder)', async () => {
+  test('a file that is not a database, in a directory that does not exist, or a path that is a directory: open() fails naming the path (and the missing folder, or that it is a folder; SQLite said only "unable to open database file")', async () => {
     const garbage = newFile();
     writeFileSync(garbage, 'this is not a database, just text long enough to fill a header page. '.repeat(20));
     await rejectsUnavailable(sqliteStore({ path: garbage }).open(), garbage, /not a database/);
     const nowhere = path.join(dir, 'no-such-dir', 'tasks.db');
     await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, new RegExp(`cannot open ${nowhere}: its folder ${path.dirname(nowhere)} does not exist`));
+    const folder = path.join(dir, 'a-folder.db');
+    fs.mkdirSync(folder);
+    await assert.rejects(sqliteStore({ path: folder }).open(), { name: 'StoreUnavailable', message: `sqlite store ${folder} is unavailable: cannot open ${folder}: it is a folder, not a file: give sqliteStore() the path of a file in it` });
   });
 
   test('a file written by a newer schema is refused, not misread', async () => {
