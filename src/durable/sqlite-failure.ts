@@ -36,6 +36,11 @@ export function isOutOfRoom(error: unknown): boolean {
   return code === 13 || code === 10;
 }
 
+/** SQLite could not open the file (CANTOPEN: "unable to open database file"). */
+export function isCantOpen(error: unknown): boolean {
+  return primaryCode(error) === 14;
+}
+
 /** A UNIQUE index refused a row. */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { errcode?: unknown } | null)?.errcode === UNIQUE;

@@ -9,7 +9,7 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
-import { failureText, isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
@@ -133,7 +133,7 @@ export class SqliteStore implements TaskStore {
       this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
     } catch (error) {
       db?.close();
-      const why = db === undefined ? cannotOpen(this.#path) : undefined;
+      const why = isCantOpen(error) && this.#path !== ':memory:' ? cannotOpen(this.#path) : undefined;
       if (why !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${why}`, { cause: error }));
       throw this.#failure(error);
     }

@@ -512,6 +512,22 @@ test('a WAL grown large while another connection read (its snapshot stopping che
   assert.ok(size <= 8 * 1024 * 1024, `the WAL is ${size} bytes`);
 });
 
+test('a store file in a folder that takes no new file (read-only, or immutable) fails to open naming the folder and the WAL\'s two files; SQLite said only "unable to open database file"', async (t) => {
+  const folder = mkdtempSync(path.join(dir, 'closed-folder-'));
+  const file = path.join(folder, 'tasks.db');
+  await (await opened({ path: file })).close();
+  const undo = makeReadOnly(t, folder, { folder: true });
+  if (undo === null) return;
+  try {
+    await assert.rejects(sqliteStore({ path: file }).open(), {
+      name: 'StoreUnavailable',
+      message: new RegExp(`^sqlite store ${file} is unavailable: cannot open ${file}: its folder ${folder} takes no new file \\(E[A-Z]+\\), and SQLite keeps two beside the database \\(tasks\\.db-wal, tasks\\.db-shm\\): let this process write to the folder$`),
+    });
+  } finally {
+    undo();
+  }
+});
+
 test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
   const folder = mkdtempSync(path.join(dir, 'locked-folder-'));
   const file = path.join(folder, 'tasks.db');
@@ -523,7 +539,7 @@ test('a reconnection that fails (the WAL removed, and its folder refusing a new 
   const undo = makeReadOnly(t, folder, { folder: true });
   if (undo === null) return;
   try {
-    await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /unable to open database file/);
+    await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, new RegExp(`cannot open ${file}: its folder ${folder} takes no new file`));
   } finally {
     undo();
   }
