@@ -103,5 +103,7 @@ export const kRunnerSettings = Symbol('coda.runnerSettings');
 export const kTracer = Symbol('coda.tracer');
 /** A SQLite task store's path (`':memory:'` too), for `coda tasks` and `coda worker`, which share the store with other processes. */
 export const kStorePath = Symbol('coda.storePath');
+/** A SQLite task store's open() for `coda tasks`, which writes no schema: it refuses a file that is not a store of its version yet. */
+export const kOpenToInspect = Symbol('coda.openToInspect');
 /** A request's cookies as signed with the app's secret (`request.signedCookies`), made once. */
 export const kSigned = Symbol('coda.signed');

@@ -5,7 +5,7 @@ import type { RunnerOptions } from '../durable/runner-options.js';
 import type { TaskStore } from '../durable/store.js';
 import type { Task } from '../durable/task.js';
 import type { DurableTracer } from '../durable/task-tracer.js';
-import { kDefinitions, kRunnerSettings, kStore, kStorePath, kTracer } from '../symbols.js';
+import { kDefinitions, kOpenToInspect, kRunnerSettings, kStore, kStorePath, kTracer } from '../symbols.js';
 import { AppLoadError } from './load-app.js';
 
 /**
@@ -39,4 +39,10 @@ function checkShared(store: TaskStore, module: string, use: StoreUse): void {
   if (use === 'inspect' && !existsSync(file)) {
     throw new AppLoadError(`the app of ${module} keeps its tasks in ${file}, where there is no database (${path.resolve(file)}): check the path; coda tasks creates none (the app's web process or coda worker does)`);
   }
+}
+
+/** Opens the store for `coda tasks`: a SQLite store writes no schema (an empty file or another program's is refused); other stores open as usual. */
+export function openToInspect(store: TaskStore): Promise<void> {
+  const inspect = (store as { [kOpenToInspect]?: () => Promise<void> })[kOpenToInspect];
+  return inspect === undefined ? store.open() : inspect.call(store);
 }

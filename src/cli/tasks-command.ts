@@ -1,6 +1,6 @@
 import { TASK_STATES } from '../durable/checks.js';
 import type { StoredTask, TaskState, TaskStore } from '../durable/store.js';
-import { appTasks } from './app-tasks.js';
+import { appTasks, openToInspect } from './app-tasks.js';
 import { loadApp } from './load-app.js';
 import { printable, type Output } from './output.js';
 import { echo } from '../util/echo.js';
@@ -103,7 +103,7 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
   checkFlags(command, action, parsed);
   const module = parsed.positionals[0]!;
   const { store } = appTasks(await loadApp(module), module, 'inspect');
-  await store.open();
+  await openToInspect(store);
   try {
     return await run(action, store, parsed, out, progress);
   } finally {

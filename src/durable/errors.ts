@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { inspect, types } from 'node:util';
 import { errorMessage } from '../util/describe.js';
 
 /**
@@ -16,8 +16,9 @@ import { errorMessage } from '../util/describe.js';
 export class StoreUnavailable extends Error {
   readonly code: string = 'CODA_STORE_UNAVAILABLE';
 
-  constructor(description: string, cause: unknown) {
-    super(`${description} is unavailable: ${errorMessage(cause)}`, { cause });
+  /** `reason`: what the message says of `cause`, when its own message does not say enough (SQLite's "disk I/O error"). */
+  constructor(description: string, cause: unknown, reason = errorMessage(cause)) {
+    super(`${description} is unavailable: ${reason}`, { cause });
   }
 
   override get name(): string {
@@ -30,12 +31,36 @@ export class StoreUnavailable extends Error {
  * outcome): an Error's name and message, a string as it is, any other value
  * inspected (`{ code: 42 }`, not `[object Object]`; an object without a
  * prototype too, which `String()` throws on), so that it says what was thrown;
- * at most MAX_KEPT characters of it.
+ * at most MAX_KEPT characters of it. Never throws: a value whose reading
+ * throws (a Proxy whose traps throw, a `message` getter that throws) is told
+ * by what reading it threw (see unreadable()).
  */
 export function thrownMessage(error: unknown): string {
-  if (error instanceof Error) return keptText(`${error.name}: ${error.message}`);
-  if (typeof error === 'string') return keptText(error);
-  return keptText(inspect(error, { depth: 3, breakLength: Infinity, maxStringLength: 1000, maxArrayLength: 20 }));
+  try {
+    if (error instanceof Error) return keptText(`${error.name}: ${error.message}`);
+    if (typeof error === 'string') return keptText(error);
+    return keptText(inspect(error, INSPECTED));
+  } catch (failure) {
+    return keptText(unreadable(error, failure));
+  }
+}
+
+const INSPECTED = { depth: 3, breakLength: Infinity, maxStringLength: 1000, maxArrayLength: 20 };
+
+/**
+ * The text that stands for a thrown value that could not be read: what it is
+ * (a Proxy, an object), and what reading it threw (itself read with care: it
+ * may be as hostile).
+ */
+export function unreadable(value: unknown, failure: unknown): string {
+  const what = types.isProxy(value) ? 'a Proxy' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  let why: string;
+  try {
+    why = failure instanceof Error ? `${failure.name}: ${failure.message}` : typeof failure === 'string' ? failure : inspect(failure, INSPECTED);
+  } catch {
+    why = 'a value that could not be read either';
+  }
+  return `a value that could not be read was thrown (${what}; reading it threw ${why})`;
 }
 
 /** The most of an error's text (its message, its stack) the store keeps: every attempt's is kept, and read with its task. */

@@ -6,9 +6,10 @@ import { untilDeadline } from '../util/deadline.js';
 import { Waiters } from '../util/waiters.js';
 import { Attempt } from './attempt.js';
 import { retryDelay } from './backoff.js';
-import { keptText, StoreUnavailable, thrownMessage } from './errors.js';
+import { StoreUnavailable } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
+import { readThrown } from './thrown.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
 import type { DurableTracer } from './task-tracer.js';
 
@@ -311,13 +312,15 @@ export class Runner {
     }
   }
 
-  async #failed({ stored, span }: Attempt, error: unknown, startedAt: number): Promise<void> {
+  async #failed({ stored, span }: Attempt, thrown: unknown, startedAt: number): Promise<void> {
     const { clock, random, store, logger } = this.#settings;
     const now = clock.now();
-    const final = error instanceof NonRetryableError || stored.attempt >= stored.maxAttempts;
+    // Read once, whatever was thrown: a value whose reading threw left the failure unwritten (then a stall).
+    const { error, message, stack, final: nonRetryable } = readThrown(thrown);
+    const final = nonRetryable || stored.attempt >= stored.maxAttempts;
     const retryAt = final ? null : now + retryDelay(stored.backoff, stored.attempt, random);
-    const failure: AttemptError = { attempt: stored.attempt, message: thrownMessage(error), startedAt, finishedAt: now };
-    if (error instanceof Error && error.stack !== undefined) failure.stack = keptText(error.stack);
+    const failure: AttemptError = { attempt: stored.attempt, message, startedAt, finishedAt: now };
+    if (stack !== undefined) failure.stack = stack;
     span?.end(final ? 'failed' : 'retrying', error);
     const record = this.#record(stored, startedAt, final ? 'failed' : 'retrying', error);
     logger.error(
@@ -533,8 +536,9 @@ export class Runner {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#pollTimer);
-    const died = new Error(`the process died of ${what} while this attempt ran: ${thrownMessage(error)}`, { cause: error });
-    if (error instanceof Error && error.stack !== undefined) died.stack = error.stack;
+    const { error: readable, message, stack } = readThrown(error);
+    const died = new Error(`the process died of ${what} while this attempt ran: ${message}`, { cause: readable });
+    if (stack !== undefined) died.stack = stack;
     for (const attempt of [...this.#running.values()]) {
       attempt.abort(died);
       this.#ends.get(attempt)!(died);

@@ -1,9 +1,15 @@
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { errorMessage } from '../util/describe.js';
+
 /**
  * SQLite's primary result codes that say the store cannot be used now,
  * rather than that the call was wrong: BUSY (past the busy timeout), LOCKED,
  * NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
  */
 const UNAVAILABLE = new Set([5, 6, 7, 8, 10, 11, 13, 14, 15, 26]);
+/** SQLITE_IOERR_WRITE: a write to the file or its WAL failed, which SQLite says only as "disk I/O error". */
+const IOERR_WRITE = 778;
 /** SQLITE_CONSTRAINT_UNIQUE. */
 const UNIQUE = 2067;
 
@@ -30,7 +36,40 @@ export function isOutOfRoom(error: unknown): boolean {
   return code === 13 || code === 10;
 }
 
+/** SQLite could not open the file (CANTOPEN: "unable to open database file"). */
+export function isCantOpen(error: unknown): boolean {
+  return primaryCode(error) === 14;
+}
+
 /** A UNIQUE index refused a row. */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { errcode?: unknown } | null)?.errcode === UNIQUE;
+}
+
+/**
+ * What a failure of the store at `path` says: SQLite's message, and where
+ * that names no cause (a write that failed, "disk I/O error"), the likely
+ * one: the file could not grow. A full disk is SQLite's FULL ("database or
+ * disk is full"); a write refused with room on the disk is a limit on the
+ * size of files (`ulimit -f`: EFBIG) or a disk quota (EDQUOT), else a
+ * failing disk.
+ */
+export function failureText(error: unknown, path: string): string {
+  const text = errorMessage(error);
+  if ((error as { errcode?: unknown } | null)?.errcode !== IOERR_WRITE || path === ':memory:') return text;
+  return `${text}: a write to ${path} or its WAL failed, most likely because the file could not grow: ${whyNoGrowth(path)}`;
+}
+
+/** Below this much room a disk is full to SQLite, which writes a page (4 KiB) or a WAL frame at a time, and more for a checkpoint. */
+const NEARLY_FULL = 1024 * 1024;
+
+function whyNoGrowth(path: string): string {
+  let free: number;
+  try {
+    const { bavail, bsize } = statfsSync(dirname(path));
+    free = bavail * bsize;
+  } catch {
+    return 'the disk is full, or a limit on the size of files (ulimit -f) or a disk quota stops it';
+  }
+  return free < NEARLY_FULL ? `the disk is full (${free} bytes free)` : 'the disk has room, so a limit on the size of files (ulimit -f) or a disk quota stops it (else the disk itself failed)';
 }

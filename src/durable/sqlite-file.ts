@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 
 /** Which file `path` names now (its device and inode), or undefined when nothing is there. */
 export function fileIdentity(path: string): string | undefined {
@@ -13,11 +13,19 @@ export function sqlString(text: string): string {
 }
 
 /**
- * Why SQLite could not open `path`, when it is that its folder is missing
- * (SQLite says only "unable to open database file", naming neither); else
- * undefined.
+ * Why SQLite could not open `path` (SQLite says only "unable to open database
+ * file", naming no cause), when it is one of these: its folder is missing,
+ * the path is a folder, or the folder takes no new file (WAL mode keeps two
+ * beside the database); else undefined.
  */
-export function missingFolder(path: string): string | undefined {
+export function cannotOpen(path: string): string | undefined {
   const folder = dirname(path);
-  return existsSync(folder) ? undefined : `its folder ${folder} does not exist (the store creates its file, not the folder)`;
+  if (!existsSync(folder)) return `its folder ${folder} does not exist (the store creates its file, not the folder)`;
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) return 'it is a folder, not a file: give sqliteStore() the path of a file in it';
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (error) {
+    return `its folder ${folder} takes no new file (${(error as NodeJS.ErrnoException).code}), and SQLite keeps two beside the database (${basename(path)}-wal, ${basename(path)}-shm): let this process write to the folder`;
+  }
+  return undefined;
 }

@@ -114,14 +114,50 @@ export function ensureSchema(db: DatabaseSync, description: string): void {
   }
 }
 
-function schemaVersion(db: DatabaseSync, description: string): number {
+/**
+ * Reads only: refuses, before anything is written to it (WAL mode included),
+ * a file that is not a task store this code may use or make: another
+ * program's database, or a newer Coda's. Returns its schema version (0: an
+ * empty database, to be made a store).
+ */
+export function schemaVersion(db: DatabaseSync, description: string): number {
   const version = Number(db.prepare('PRAGMA user_version').get()!.user_version);
   // Another program's database keeps its own version there: taken for Coda's, it failed on a missing table or index, or asked for a newer Coda.
   if (version !== 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coda_tasks'").get() === undefined) {
     throw new StoreUnavailable(description, new Error(`it is not a Coda task store: its schema version (PRAGMA user_version) is ${version}, and it has no coda_tasks table: it is another program's database; give sqliteStore() a file of its own`));
   }
+  // One that keeps none (version 0) but has tables: taken for an empty file, Coda's schema was written into it.
+  const tables = version === 0 ? tablesOf(db) : [];
+  if (tables.length > 0) {
+    throw new StoreUnavailable(description, new Error(`it is not a Coda task store: it has tables of its own (${tables.join(', ')}) and no Coda schema version (PRAGMA user_version is 0): it is another program's database; give sqliteStore() a file of its own`));
+  }
   if (version > SCHEMA_VERSION) {
     throw new StoreUnavailable(description, new Error(`it has schema version ${version}; this version of Coda knows up to ${SCHEMA_VERSION}: upgrade Coda`));
   }
   return version;
+}
+
+/** The most tables a refusal names. */
+const NAMED_TABLES = 5;
+
+/** The names of a database's own tables (not SQLite's), the first few, and how many more. */
+function tablesOf(db: DatabaseSync): string[] {
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all().map(({ name }) => String(name));
+  return names.length > NAMED_TABLES ? [...names.slice(0, NAMED_TABLES), `${names.length - NAMED_TABLES} more`] : names;
+}
+
+/**
+ * Reads only, for a store opened to inspect (`coda tasks`), which writes no
+ * schema: refuses what schemaVersion() refuses, and a file that is not a
+ * store of this version yet: an empty database (it would be made one) or an
+ * older store (it would be migrated).
+ */
+export function checkInspectable(db: DatabaseSync, description: string): void {
+  const version = schemaVersion(db, description);
+  if (version === 0) {
+    throw new StoreUnavailable(description, new Error("it is an empty database, not yet a Coda task store, and a store opened to inspect creates none (the app's web process or coda worker does)"));
+  }
+  if (version < SCHEMA_VERSION) {
+    throw new StoreUnavailable(description, new Error(`it has schema version ${version}, which the app's web process or coda worker migrates to ${SCHEMA_VERSION} when it opens it; a store opened to inspect writes no schema`));
+  }
 }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import { kStorePath } from '../symbols.js';
+import { kOpenToInspect, kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { retryDelay } from './backoff.js';
@@ -9,10 +9,10 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
-import { isBusy, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
-import { fileIdentity, missingFolder, sqlString } from './sqlite-file.js';
+import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
-import { ensureSchema } from './sqlite-schema.js';
+import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
   AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
@@ -77,6 +77,8 @@ export class SqliteStore implements TaskStore {
   #wal: string | undefined;
   /** A reconnection (#reconnect) failed: the next call connects again. */
   #lost = false;
+  /** Opened to inspect (kOpenToInspect): no schema is written. */
+  #inspect = false;
   #Database: typeof DatabaseSync | undefined;
   /**
    * The held tasks this store added and has not yet seen released, as added:
@@ -119,6 +121,9 @@ export class SqliteStore implements TaskStore {
       // No wait inside SQLite's calls, which would block the event loop: a lock another process holds is waited for by
       // timers (the open's loop above, #whenFree's), up to busyTimeoutMs.
       db.exec('PRAGMA busy_timeout = 0');
+      // Another program's file is refused before anything is written to it, WAL mode included.
+      if (this.#inspect) checkInspectable(db, this.description);
+      else schemaVersion(db, this.description);
       if (this.#path !== ':memory:') db.exec(`PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
       ensureSchema(db, this.description);
@@ -128,10 +133,19 @@ export class SqliteStore implements TaskStore {
       this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
     } catch (error) {
       db?.close();
-      const folder = db === undefined ? missingFolder(this.#path) : undefined;
-      if (folder !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${folder}`, { cause: error }));
+      const why = isCantOpen(error) && this.#path !== ':memory:' ? cannotOpen(this.#path) : undefined;
+      if (why !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${why}`, { cause: error }));
       throw this.#failure(error);
     }
+  }
+
+  /**
+   * @internal Opens the store for `coda tasks`, which writes no schema: a file that is not a store of this version yet
+   * (an empty database, an older store) is refused rather than made one or migrated.
+   */
+  [kOpenToInspect](): Promise<void> {
+    this.#inspect = true;
+    return this.open();
   }
 
   /** @internal The file (or `':memory:'`): `coda tasks` and `coda worker` check that other processes can share it. */
@@ -412,7 +426,7 @@ export class SqliteStore implements TaskStore {
       db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
     } catch (error) {
       const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-      throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${(error as Error).message}`, { cause: error }));
+      throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${failureText(error, this.#path)}`, { cause: error }));
     }
     this.#reconnect(db);
   }
@@ -459,7 +473,7 @@ export class SqliteStore implements TaskStore {
     try {
       emptied = truncateWal(db);
     } catch (error) {
-      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${(error as Error).message}`, { cause: error }));
+      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${failureText(error, this.#path)}`, { cause: error }));
     }
     if (!emptied) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
   }
@@ -560,7 +574,7 @@ export class SqliteStore implements TaskStore {
   }
 
   #failure(error: unknown): unknown {
-    return isUnavailable(error) ? new StoreUnavailable(this.description, error) : error;
+    return isUnavailable(error) ? new StoreUnavailable(this.description, error, failureText(error, this.#path)) : error;
   }
 }
 

@@ -12,6 +12,7 @@ import { timeOrderedId } from '../util/time-ordered-id.js';
 import { OutageLog } from '../log/outage-log.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
+import { checkPayloadLimit, checkPayloadSize, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskPage, TaskStore } from './store.js';
@@ -24,6 +25,11 @@ export interface TasksOptions extends RunnerOptions {
   /** Where tasks are journaled. */
   store?: TaskStore;
   /**
+   * The largest payload a task takes, in bytes of JSON (UTF-8); a larger one
+   * is refused at registration, naming the task and its size. Default 1 MiB.
+   */
+  payloadLimit?: number;
+  /**
    * Run tasks in this process (default true). False journals and releases
    * them here and leaves running them to `runWorker()` processes.
    */
@@ -33,7 +39,7 @@ export interface TasksOptions extends RunnerOptions {
 /** Counts of durable tasks by state, in all and per task name. */
 export type TaskStats = StoreStats;
 
-const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'run'];
+const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'payloadLimit', 'run'];
 
 /**
  * `app.tasks`: the app's durable tasks. Registers them (from requests, with
@@ -51,6 +57,7 @@ export class Tasks {
   readonly #definitions: Map<string, Task>;
   readonly #logger: Logger;
   readonly #run: boolean;
+  readonly #payloadLimit: number;
   readonly #tracer: DurableTracer | undefined;
   #store: TaskStore | undefined;
   #clock: Clock = systemClock;
@@ -77,6 +84,7 @@ export class Tasks {
     this.#logger = logger;
     this.#tracer = tracer;
     this.#run = checkBoolean('createApp() tasks.run', options.run ?? true);
+    this.#payloadLimit = checkPayloadLimit('createApp() tasks.payloadLimit', options.payloadLimit ?? DEFAULT_PAYLOAD_LIMIT);
     this.#settings = runnerSettings('createApp() tasks.', options);
   }
 
@@ -145,6 +153,8 @@ export class Tasks {
 
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {
     const definition = this.#definition(entry.task);
+    // Here, where every registration passes on its way to any store: refused before it is journaled, or parsed at each attempt.
+    checkPayloadSize(definition.name, entry.payload, this.#payloadLimit);
     const { settings } = definition;
     return {
       id: timeOrderedId(this.#clock.now()),

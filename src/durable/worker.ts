@@ -9,6 +9,7 @@ import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
 import type { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
+import { readThrown } from './thrown.js';
 
 export interface WorkerOptions extends RunnerOptions {
   /** The tasks this worker runs; tasks of other names stay in the store for processes that know them. */
@@ -86,7 +87,9 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
     // SIGHUP too: a worker started from a terminal that closes would otherwise die outright, its running attempts left to stall.
     for (const signal of SIGNALS) process.on(signal, onSignal);
     // Node's default would exit at once: the running attempts' tasks were then found stalled a lease later, the cause lost.
-    const fatal = (what: string) => (error: unknown): void => {
+    const fatal = (what: string) => (thrown: unknown): void => {
+      // Read with care: a value whose reading throws (a Proxy) threw again in the log line, and the worker died (code 7) with nothing recorded.
+      const { error } = readThrown(thrown);
       logger.fatal({ err: error }, `worker dying of ${what}: recording the failure of the ${runner.running} durable task attempt(s) it was running`);
       void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => process.exit(1));
     };

@@ -251,6 +251,39 @@ test('coda tasks ends once it has answered, and a failed command once it has sai
   assert.match(taken.stderr, /cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
 });
 
+test('coda tasks writes no schema: on an empty file (0 bytes) or another program\'s database that keeps no version (user_version 0, tables of its own) it says so in one line, exit 1, the file left as it was; coda worker refuses the other program\'s database too, and makes the empty file a store', async (t) => {
+  const db = tempDb(t);
+  const foreign = path.join(path.dirname(db), 'other.db');
+  const other = new DatabaseSync(foreign);
+  other.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)');
+  other.close();
+  writeFileSync(db, '');
+  for (const [file, says] of [
+    [db, "it is an empty database, not yet a Coda task store, and a store opened to inspect creates none (the app's web process or coda worker does)"],
+    [foreign, "it is not a Coda task store: it has tables of its own (users) and no Coda schema version (PRAGMA user_version is 0): it is another program's database; give sqliteStore() a file of its own"],
+  ] as const) {
+    const before = readFileSync(file);
+    for (const action of ['stats', 'list']) {
+      const refused = await run(['tasks', action, fixture], { CODA_TEST_DB: file });
+      assert.equal(refused.code, 1, `${action} ${file}`);
+      assert.equal(refused.stdout, '', 'no empty listing');
+      assert.deepEqual(codaLines(refused.stderr), [`coda: sqlite store ${file} is unavailable: ${says}`], 'one line, no stack');
+    }
+    assert.deepEqual(readFileSync(file), before, `${file} is as it was: no schema written into it`);
+  }
+  const refused = await run(['worker', fixture], { CODA_TEST_DB: foreign });
+  assert.equal(refused.code, 1);
+  assert.match(codaLines(refused.stderr)[0]!, /it is not a Coda task store: it has tables of its own \(users\)/);
+  const worker = coda(['worker', fixture], { CODA_TEST_DB: db });
+  t.after(() => worker.child.kill('SIGKILL'));
+  await worker.line(/coda: worker running charge/);
+  worker.child.kill('SIGTERM');
+  assert.equal(await worker.exited, 0);
+  const listed = await run(['tasks', 'list', fixture], { CODA_TEST_DB: db });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(listed.stdout, 'no tasks');
+});
+
 // SIGHUP is what a closed terminal sends: graceful as SIGTERM, not the default outright kill.
 for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   test(`coda serve serves the module's app on the port given, prints its URL and stops gracefully on ${signal}`, async (t) => {

@@ -20,7 +20,7 @@ async function worker(t: TestContext, db: string): Promise<Cli> {
 }
 
 /** Journals a crunch task on `db` from this process (which runs none) and gives its id. */
-async function enqueue(db: string, payload: { job: number; finishOn: number; blowUp?: boolean }): Promise<string> {
+async function enqueue(db: string, payload: { job: number; finishOn: number; blowUp?: boolean | 'unreadable' }): Promise<string> {
   const app = makeApp(db, false);
   await app.tasks.open();
   const { id } = await app.tasks.enqueue(crunch, payload);
@@ -87,16 +87,29 @@ test('a poison task that kills its worker on every attempt ends failed after its
 
 test('a task whose uncaught exception kills its worker is recorded as failed with that exception, not found "stalled" a lease later: retried by its policy', { timeout: 30_000 }, async (t) => {
   const db = tempDb(t);
-  const id = await enqueue(db, { job: 3, finishOn: 2, blowUp: true });
-  const victim = await worker(t, db);
-  await victim.outLine(/^started job 3 attempt 1$/);
-  assert.equal(await victim.exited, 1, 'the worker exits as Node would, code 1');
-  const failed = row(db, id);
-  assert.deepEqual([failed.state, failed.attempt, failed.errors.map((e) => e.attempt)], ['ready', 1, [1]]);
-  assert.equal(failed.errors[0]!.message, 'Error: the process died of an uncaught exception while this attempt ran: Error: job 3 blew up');
+  const id = await diesOfIt(t, db, 3, true, 'Error: job 3 blew up');
   const next = await worker(t, db);
   await next.outLine(/^finished job 3$/);
   next.child.kill('SIGTERM');
   assert.equal(await next.exited, 0);
   assert.equal(row(db, id).state, 'completed');
 });
+
+test('an uncaught exception whose value cannot be read (a Proxy whose get trap throws) kills its worker with the attempt recorded as failed, saying so: logging it threw, and the worker died with nothing recorded', { timeout: 30_000 }, async (t) => {
+  await diesOfIt(t, tempDb(t), 4, 'unreadable', 'Error: a value that could not be read was thrown (a Proxy; reading it threw Error: unreadable)');
+});
+
+/**
+ * Runs job `job` (its first attempt throwing `blowUp` from a callback) in a worker on `db`, which must die of it (code
+ * 1) with the attempt recorded as failed (ready again: it has another) naming `said`, the uncaught value; gives its id.
+ */
+async function diesOfIt(t: TestContext, db: string, job: number, blowUp: true | 'unreadable', said: string): Promise<string> {
+  const id = await enqueue(db, { job, finishOn: 2, blowUp });
+  const victim = await worker(t, db);
+  await victim.outLine(new RegExp(`^started job ${job} attempt 1$`));
+  assert.equal(await victim.exited, 1, 'the worker exits as Node would, code 1');
+  const failed = row(db, id);
+  assert.deepEqual([failed.state, failed.attempt, failed.errors.map((e) => e.attempt)], ['ready', 1, [1]]);
+  assert.equal(failed.errors[0]!.message, `Error: the process died of an uncaught exception while this attempt ran: ${said}`);
+  return id;
+}

@@ -123,9 +123,21 @@ test('a file replaced while its WAL holds commits the old file has no room for (
   const file = path.join(dir, 'tasks.db');
   assert.deepEqual(underSizeLimit('replaced-under-limit.ts', [file, path.join(dir, 'other.db')]), {
     name: 'StoreUnavailable',
-    message: `sqlite store ${file} is unavailable: its file ${file} was replaced by another since the store opened it, and its WAL cannot be emptied: disk I/O error`,
+    message: `sqlite store ${file} is unavailable: its file ${file} was replaced by another since the store opened it, and its WAL cannot be emptied: disk I/O error: ${couldNotGrow(file)}`,
   });
 });
+
+test('a write refused by a limit on the size of the process\'s files (ulimit -f) names the likely cause: the file could not grow, the disk having room; it said only SQLite\'s "disk I/O error"', { timeout: 60_000 }, (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-fsize-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const { refused } = underSizeLimit('size-limited.ts', [file]) as { refused: string | null };
+  assert.equal(refused, `StoreUnavailable: sqlite store ${file} is unavailable: disk I/O error: ${couldNotGrow(file)}`);
+});
+
+/** What a write that failed (SQLite's "disk I/O error") says of its cause, on a disk with room. */
+const couldNotGrow = (file: string): string =>
+  `a write to ${file} or its WAL failed, most likely because the file could not grow: the disk has room, so a limit on the size of files (ulimit -f) or a disk quota stops it (else the disk itself failed)`;
 
 /** Runs a fixture script in a process whose files may not grow past 1 MiB (`ulimit -f 1024`); its stdout's JSON. */
 function underSizeLimit(script: string, args: string[]): unknown {

@@ -17,7 +17,7 @@ import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
 
 /** An app whose tasks are journaled in a real SQLite file, and its test client (which keeps that store). */
-function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number } = {}) {
+function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number; payloadLimit?: number } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-durable-peers-'));
   const file = path.join(dir, 'tasks.db');
   const app = createApp({ logger: memoryLogger().logger, tasks: { definitions, store: sqliteStore({ path: file }), ...options } });
@@ -74,11 +74,14 @@ describe('payloads, as BullMQ and graphile/worker test them', { timeout: 20_000 
     assert.deepEqual(seen, [{ zero: 0, list: [0] }]);
   });
 
-  test("BullMQ job.test 'should set default size limit ...' (Coda sets none): a 5 MB payload is journaled, read back and run whole", async (t) => {
+  test("BullMQ job.test 'should set default size limit ...' (BullMQ's sizeLimit is off unless set; Coda's payloadLimit is 1 MiB unless set): a 5 MB payload is refused by default, naming its size; with the limit raised, it is journaled, read back and run whole", async (t) => {
     let received = '';
     const big = task('big', (payload: { blob: string }) => { received = payload.blob; });
-    const { app, client } = onFile(t, [big]);
     const blob = '😀 data '.repeat(5 * 1024 * 1024 / 10);
+    const byDefault = onFile(t, [big]);
+    await assert.rejects(byDefault.app.tasks.enqueue(big, { blob }), /the payload of durable task 'big' is 5242891 bytes of JSON, over the limit of 1048576/);
+    assert.equal((await byDefault.app.tasks.stats()).ready, 0);
+    const { app, client } = onFile(t, [big], { payloadLimit: 8 * 1024 * 1024 });
     const { id } = await app.tasks.enqueue(big, { blob });
     assert.equal((await app.tasks.get(id))?.payload, JSON.stringify({ blob }));
     await client.settle();
@@ -434,6 +437,49 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
       symbol: 'Symbol(s)', object: '{ code: 42 }', 'null prototype': '[Object: null prototype] {}',
     });
     assert.equal(client.tasks.filter(({ state }) => state === 'failed').length, 7);
+  });
+
+  test('a task that throws a value whose reading throws (a Proxy whose traps throw, an Error whose message getter throws, an object whose message getter throws, an Error with a throwing enumerable getter) fails by its policy, the attempt\'s error saying what could not be read; the failure was left unwritten, the task running until its lease ran out, then charged as stalled', async (t) => {
+    const trap = (what: string) => () => {
+      throw new Error(`trap ${what}`);
+    };
+    class Unreadable extends Error {
+      override get message(): string {
+        throw new Error('no message');
+      }
+    }
+    const getterOnError = new Error('read me');
+    Object.defineProperty(getterOnError, 'detail', { enumerable: true, get: trap('detail') });
+    const thrown: Record<string, () => unknown> = {
+      proxy: () => new Proxy({}, { get: trap('get'), getPrototypeOf: trap('getPrototypeOf'), ownKeys: trap('ownKeys') }),
+      'proxy get': () => new Proxy({ a: 1 }, { get: trap('get') }),
+      'message getter': () => new Unreadable(),
+      'plain message getter': () => ({ get message() { throw new Error('no message'); } }),
+      'enumerable getter': () => getterOnError,
+    };
+    const job = task('job', (payload: { kind: string }) => {
+      throw thrown[payload.kind]!();
+    }, { attempts: 2, backoff: { type: 'fixed', delayMs: 1_000, jitter: 0 } });
+    const { app, client, lines } = onTestClock(t, [job]);
+    const ids: Record<string, string> = {};
+    for (const kind of Object.keys(thrown)) ids[kind] = (await app.tasks.enqueue(job, { kind })).id;
+    await client.settle();
+    const messages: Record<string, string[]> = {};
+    for (const [kind, id] of Object.entries(ids)) {
+      const stored = (await app.tasks.get(id))!;
+      assert.deepEqual([stored.state, stored.attempt], ['failed', 2], kind);
+      messages[kind] = stored.errors.map(({ message }) => message);
+    }
+    const unread = (what: string, threw: string) => `Error: a value that could not be read was thrown (${what}; reading it threw Error: ${threw})`;
+    assert.deepEqual(messages, {
+      proxy: Array(2).fill(unread('a Proxy', 'trap getPrototypeOf')),
+      'proxy get': Array(2).fill(unread('a Proxy', 'trap get')),
+      'message getter': Array(2).fill(unread('an object', 'no message')),
+      'plain message getter': Array(2).fill(unread('an object', 'no message')),
+      'enumerable getter': Array(2).fill(unread('an object', 'trap detail')),
+    });
+    assert.equal(client.tasks.filter(({ state }) => state === 'failed').length, 5);
+    assert.ok(!lines.some(({ msg }) => String(msg).includes('could not record the end')), 'every end recorded');
   });
 
   test('a task that never settles is ended by its timeout: with attempts 1 it fails with a TimeoutError, its signal aborted', async (t) => {

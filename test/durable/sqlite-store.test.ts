@@ -16,6 +16,7 @@ import { StoreUnavailable } from '../../src/durable/errors.js';
 import { isUnavailable } from '../../src/durable/sqlite-failure.js';
 import { SqliteStore, sqliteStore, type SqliteStoreOptions } from '../../src/durable/sqlite-store.js';
 import type { NewTask } from '../../src/durable/store.js';
+import { kOpenToInspect } from '../../src/symbols.js';
 import { storeConformance } from './conformance.js';
 import { makeReadOnly } from './read-only.js';
 
@@ -212,12 +213,15 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     }
   });
 
-  test('a file that is not a database, or in a directory that does not exist: open() fails naming the path (and the missing folder)', async () => {
+  test('a file that is not a database, in a directory that does not exist, or a path that is a directory: open() fails naming the path (and the missing folder, or that it is a folder; SQLite said only "unable to open database file")', async () => {
     const garbage = newFile();
     writeFileSync(garbage, 'this is not a database, just text long enough to fill a header page. '.repeat(20));
     await rejectsUnavailable(sqliteStore({ path: garbage }).open(), garbage, /not a database/);
     const nowhere = path.join(dir, 'no-such-dir', 'tasks.db');
     await rejectsUnavailable(sqliteStore({ path: nowhere }).open(), nowhere, new RegExp(`cannot open ${nowhere}: its folder ${path.dirname(nowhere)} does not exist`));
+    const folder = path.join(dir, 'a-folder.db');
+    fs.mkdirSync(folder);
+    await assert.rejects(sqliteStore({ path: folder }).open(), { name: 'StoreUnavailable', message: `sqlite store ${folder} is unavailable: cannot open ${folder}: it is a folder, not a file: give sqliteStore() the path of a file in it` });
   });
 
   test('a file written by a newer schema is refused, not misread', async () => {
@@ -240,6 +244,56 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map(({ name }) => name), ['users'], 'nothing written to it');
       after.close();
     }
+  });
+
+  test('another program\'s database that keeps no version (user_version 0) but has tables of its own is refused, nothing written to it (WAL mode neither); an empty file (0 bytes) is made a store', async () => {
+    const file = newFile();
+    const db = new DatabaseSync(file);
+    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); CREATE TABLE posts (id INTEGER PRIMARY KEY)');
+    db.close();
+    const before = readFileSync(file);
+    await assert.rejects(sqliteStore({ path: file }).open(), {
+      name: 'StoreUnavailable',
+      message: `sqlite store ${file} is unavailable: it is not a Coda task store: it has tables of its own (posts, users) and no Coda schema version (PRAGMA user_version is 0): it is another program's database; give sqliteStore() a file of its own`,
+    });
+    assert.deepEqual(readFileSync(file), before, 'the file is as it was: no table, no index, no WAL mode written into it');
+    assert.equal(fs.existsSync(`${file}-wal`), false);
+
+    const empty = newFile();
+    writeFileSync(empty, '');
+    const store = await opened({ path: empty });
+    assert.equal(store.settings().schemaVersion, 3);
+    assert.equal(store.settings().journalMode, 'wal');
+    await store.close();
+  });
+
+  test('a store opened to inspect (coda tasks) writes no schema: an empty file, an older store and another program\'s database are refused, each left as it was; a store of this version opens', async () => {
+    const empty = newFile();
+    writeFileSync(empty, '');
+    const older = newFile();
+    const v1 = new DatabaseSync(older);
+    v1.exec(readFileSync(new URL('fixtures/sqlite-schema-v1.sql', import.meta.url), 'utf8'));
+    v1.close();
+    const foreign = newFile();
+    const other = new DatabaseSync(foreign);
+    other.exec('CREATE TABLE users (id INTEGER PRIMARY KEY)');
+    other.close();
+    for (const [file, says] of [
+      [empty, "it is an empty database, not yet a Coda task store, and a store opened to inspect creates none (the app's web process or coda worker does)"],
+      [older, "it has schema version 1, which the app's web process or coda worker migrates to 3 when it opens it; a store opened to inspect writes no schema"],
+      [foreign, 'it is not a Coda task store: it has tables of its own (users) and no Coda schema version'],
+    ] as const) {
+      const before = readFileSync(file);
+      const store = new SqliteStore({ path: file });
+      await assert.rejects(store[kOpenToInspect](), (error: Error) => error instanceof StoreUnavailable && error.message.startsWith(`sqlite store ${file} is unavailable: ${says}`), says);
+      assert.deepEqual(readFileSync(file), before, `${file} is as it was`);
+    }
+    const current = newFile();
+    await (await opened({ path: current })).close();
+    const store = new SqliteStore({ path: current });
+    await store[kOpenToInspect]();
+    assert.deepEqual(await store.list({}), []);
+    await store.close();
   });
 
   test('a file at schema version 1 is migrated when it opens: CHECKs without IN lists, the in-flight index by name, every task kept as it was', async () => {
@@ -458,6 +512,22 @@ test('a WAL grown large while another connection read (its snapshot stopping che
   assert.ok(size <= 8 * 1024 * 1024, `the WAL is ${size} bytes`);
 });
 
+test('a store file in a folder that takes no new file (read-only, or immutable) fails to open naming the folder and the WAL\'s two files; SQLite said only "unable to open database file"', async (t) => {
+  const folder = mkdtempSync(path.join(dir, 'closed-folder-'));
+  const file = path.join(folder, 'tasks.db');
+  await (await opened({ path: file })).close();
+  const undo = makeReadOnly(t, folder, { folder: true });
+  if (undo === null) return;
+  try {
+    await assert.rejects(sqliteStore({ path: file }).open(), {
+      name: 'StoreUnavailable',
+      message: new RegExp(`^sqlite store ${file} is unavailable: cannot open ${file}: its folder ${folder} takes no new file \\(E[A-Z]+\\), and SQLite keeps two beside the database \\(tasks\\.db-wal, tasks\\.db-shm\\): let this process write to the folder$`),
+    });
+  } finally {
+    undo();
+  }
+});
+
 test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
   const folder = mkdtempSync(path.join(dir, 'locked-folder-'));
   const file = path.join(folder, 'tasks.db');
@@ -469,7 +539,7 @@ test('a reconnection that fails (the WAL removed, and its folder refusing a new 
   const undo = makeReadOnly(t, folder, { folder: true });
   if (undo === null) return;
   try {
-    await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, /unable to open database file/);
+    await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, new RegExp(`cannot open ${file}: its folder ${folder} takes no new file`));
   } finally {
     undo();
   }

@@ -560,6 +560,47 @@ test('a payload that does not survive JSON is refused at registration, naming th
   assert.match(messages[3]!, /a function \(f\) at \$\.f/);
 });
 
+test('a payload past tasks.payloadLimit (1 MiB by default; bytes of JSON in UTF-8) is refused at registration, naming the task and its size: a 500 in a request, a rejection from enqueue(), nothing journaled; a 50 MB payload was taken, and held the event loop a third of a second at registration and at every attempt', async () => {
+  const ran: unknown[] = [];
+  const upload = task('upload', (payload: { data: string }) => { ran.push(payload.data.length); });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [upload] },
+    routes: [
+      post('/after/:n', (request) => { void after(upload, { data: 'x'.repeat(Number(request.params.n)) }); return new HttpResponse('kept'); }),
+      post('/response/:n', (request) => new HttpResponse('kept').after(upload, { data: 'x'.repeat(Number(request.params.n)) })),
+    ],
+  });
+  await using client = createTestClient(app);
+  // {"data":"…"} is 11 bytes around the string: 1 MiB exactly is taken, a byte more is not.
+  const fits = 1024 * 1024 - 11;
+  for (const route of ['/after', '/response']) {
+    assert.equal((await client.post(`${route}/${fits + 1}`)).status, 500, route);
+    assert.equal((await client.post(`${route}/${fits}`)).status, 200, route);
+  }
+  await assert.rejects(app.tasks.enqueue(upload, { data: 'x'.repeat(50_000_000) }), {
+    name: 'RangeError',
+    message: "the payload of durable task 'upload' is 50000011 bytes of JSON, over the limit of 1048576 (createApp({ tasks: { payloadLimit } })): pass a reference to large data (a row's id, a file's path), not the data",
+  });
+  await client.settle();
+  assert.deepEqual(ran, [fits, fits], 'only the payloads within the limit were journaled and run');
+  assert.equal((await app.tasks.stats()).completed, 2);
+  const refused = lines.filter((l) => l.level === 50).map((l) => String(l.msg));
+  assert.equal(refused.length, 2);
+  for (const message of refused) assert.ok(message.includes(`the payload of durable task 'upload' is ${fits + 12} bytes of JSON, over the limit of 1048576`), message);
+
+  // Another limit, counted in UTF-8 bytes (an 'é' is two), and checked when the app is made.
+  const small = createApp({ tasks: { definitions: [upload], payloadLimit: 20 } });
+  await using smallClient = createTestClient(small);
+  await small.tasks.enqueue(upload, { data: 'éééé' });
+  await assert.rejects(small.tasks.enqueue(upload, { data: 'ééééé' }), /is 21 bytes of JSON, over the limit of 20/);
+  for (const payloadLimit of [0, -1, 1.5, '1mb']) {
+    assert.throws(() => createApp({ tasks: { definitions: [upload], payloadLimit: payloadLimit as number } }), /createApp\(\) tasks\.payloadLimit must be (a whole number of bytes|at least 1 byte)/, String(payloadLimit));
+  }
+  await smallClient.settle();
+});
+
 test('task definitions and options are checked: a duplicate name, a task not in the app, bad options', async () => {
   const one = task('same', () => {});
   const two = task('same', () => {});

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createApp, runWorker, sqliteStore, task } from 'coda-http';
 import { assertFencedEndUntold } from './fenced-end.js';
 import { stalledLoop, whenCompleted } from './stalled-loop.js';
+import { memoryLogger } from '../helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 
@@ -82,6 +83,47 @@ test('a worker closed without a timeoutMs gives its running attempts shutdownTim
   const worker = await runWorker({ definitions: [stuck], store: sqliteStore({ path: db }), pollMs: 20, handleSignals: false, shutdownTimeoutMs: 100 });
   await running;
   assert.deepEqual((await worker.close()).map((left) => left.id), [id]);
+});
+
+test('a store that does not take running attempts back by the shutdown deadline is given up on within a second of it, logged; the task\'s lease runs out and another process\'s recovery runs it, the stall counted', { timeout: 20_000 }, async (t) => {
+  const db = tasksFile(t);
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const attempts: number[] = [];
+  // The first attempt ignores its signal: only the deadline ends the close; the next one completes.
+  const stuck = task('stuck', (_payload: object, { attempt }) => {
+    attempts.push(attempt);
+    if (attempt > 1) return undefined;
+    started();
+    return new Promise<void>(() => {});
+  }, { timeoutMs: 60_000, backoff: { type: 'fixed', delayMs: 0 } });
+  const app = createApp({ tasks: { definitions: [stuck], store: sqliteStore({ path: db }), run: false } });
+  t.after(() => app.tasks.close(performance.now()));
+  const { id } = await app.tasks.enqueue(stuck, {});
+  const inner = sqliteStore({ path: db });
+  // A store that never answers a giveBack (a hung connection): the rest of its calls go through.
+  const hanging = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'giveBack') return () => new Promise<void>(() => {});
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const { logger, lines } = memoryLogger();
+  const leaseMs = 300;
+  const worker = await runWorker({ definitions: [stuck], store: hanging, logger, leaseMs, pollMs: 20, handleSignals: false });
+  await running;
+  const closing = performance.now();
+  assert.deepEqual((await worker.close({ timeoutMs: 50 })).map((left) => left.id), [id]);
+  const took = performance.now() - closing;
+  assert.ok(took < 3_000, `close() returned ${Math.round(took)} ms after it was called: the deadline (50 ms) and the store's grace (1 s)`);
+  assert.ok(lines.some(({ msg }) => String(msg).includes('did not take running durable tasks back within 1000 ms of the deadline; they will be recovered when their lease runs out')), 'logged');
+  const next = await runWorker({ definitions: [stuck], store: sqliteStore({ path: db }), leaseMs, pollMs: 20, handleSignals: false, logger: memoryLogger().logger });
+  const stored = await whenCompleted((taskId) => app.tasks.get(taskId), id);
+  await next.close();
+  assert.equal(stored!.state, 'completed');
+  assert.deepEqual(attempts, [1, 2]);
+  assert.match(stored!.errors[0]!.message, /^stalled: /);
 });
 
 test('a worker shutting down keeps renewing the lease of the attempt it lets finish: no other process takes the task over meanwhile', { timeout: 20_000 }, async (t) => {

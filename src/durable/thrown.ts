@@ -1,0 +1,40 @@
+import { keptText, thrownMessage, unreadable } from './errors.js';
+import { NonRetryableError } from './task.js';
+
+/** What the runner keeps of a value an attempt threw (see readThrown()). */
+export interface Thrown {
+  /** The value thrown, or an Error in its stead when reading it threw: what is logged, traced and told to observers. */
+  readonly error: unknown;
+  /** The attempt's error as the store keeps it. */
+  readonly message: string;
+  readonly stack: string | undefined;
+  /** A `NonRetryableError`: no attempt follows. */
+  readonly final: boolean;
+}
+
+/**
+ * Reads a thrown value once, as everything after the attempt reads it: its
+ * type, text and stack, and the properties loggers and tracers read (pino's
+ * error serializer reads `message`, `name`, `stack`, `cause`, `constructor`
+ * and every enumerable property). Should any of it throw (a Proxy whose
+ * traps throw, a getter that throws), an Error naming what could not be read
+ * stands in for it: the attempt's failure was left unrecorded, its task
+ * running until its lease ran out, then charged as stalled.
+ */
+export function readThrown(value: unknown): Thrown {
+  try {
+    const isError = value instanceof Error;
+    if (value !== null && (typeof value === 'object' || typeof value === 'function')) readProperties(value);
+    const stack = isError ? value.stack : undefined;
+    return { error: value, message: thrownMessage(value), stack: typeof stack === 'string' ? keptText(stack) : undefined, final: value instanceof NonRetryableError };
+  } catch (failure) {
+    const error = new Error(unreadable(value, failure));
+    return { error, message: thrownMessage(error), stack: undefined, final: false };
+  }
+}
+
+function readProperties(value: object): void {
+  const record = value as Record<string, unknown>;
+  for (const key of ['message', 'name', 'stack', 'cause', 'constructor']) void record[key];
+  for (const key in record) void record[key];
+}
