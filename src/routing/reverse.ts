@@ -1,3 +1,5 @@
+import { describe } from '../util/describe.js';
+
 const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
 
 /**
@@ -7,6 +9,9 @@ const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
  * would start with `//` starts with `/%2F`: never a protocol-relative URL.
  * A param with a segment `.` or `..` is a TypeError: a browser collapses
  * such a segment, encoded or not (`%2E`), and the link would lead elsewhere.
+ * So is an empty `:name` (no route matches an empty segment: the link would
+ * lead to another route, or a 404) and a value that is neither a string nor a
+ * finite number (`[object Object]`, `NaN` in a link).
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
   const path = pattern.replace(SEGMENT, (_match, name: string | undefined) => {
@@ -14,6 +19,12 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     const value = params[key];
     if (value === undefined) {
       throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(key)} for ${pattern}`);
+    }
+    if (typeof value !== 'string' && !Number.isFinite(value)) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(key)} must be a string or a finite number, got ${describe(value)}`);
+    }
+    if (value === '' && name !== undefined) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(key)} is empty, and ${pattern} matches no empty segment`);
     }
     const segments = name === undefined ? String(value).split('/') : [String(value)];
     if (segments.some((segment) => segment === '.' || segment === '..')) {

@@ -287,6 +287,21 @@ describe('named routes and app.reverse()', () => {
     assert.throws(() => app.reverse('file'), { name: 'TypeError', message: /reverse\('file'\) needs the param "\*"/ });
   });
 
+  test("an empty :param, or a value that is neither a string nor a number, is a clear error, not a link to another route or to '/users/[object Object]'", () => {
+    // '/users/' is not /users/:id (it is the list, or a 404), as Django's reverse() finds no match for ''.
+    assert.throws(() => app.reverse('user', { id: '' }), {
+      name: 'TypeError',
+      message: `reverse('user'): the param "id" is empty, and /users/:id matches no empty segment`,
+    });
+    for (const [id, described] of [[{}, 'a plain object'], [null, 'null'], [Number.NaN, 'number NaN'], [Infinity, 'number Infinity'], [['a'], 'an instance of Array']] as const) {
+      assert.throws(() => app.reverse('user', { id } as never), { name: 'TypeError', message: `reverse('user'): the param "id" must be a string or a finite number, got ${described}` });
+    }
+    assert.throws(() => app.reverse('file', { '*': true } as never), { name: 'TypeError', message: /the param "\*" must be a string or a finite number, got boolean true/ });
+    // A * param may be empty: '/files/' is that route.
+    assert.equal(app.reverse('file', { '*': '' }), '/files/');
+    assert.equal(app.reverse('user', { id: 0 }), '/users/0');
+  });
+
   test('an unknown name is a clear error', () => {
     assert.throws(() => app.reverse('nobody', {}), { name: 'TypeError', message: 'reverse(): no route is named "nobody"' });
   });
