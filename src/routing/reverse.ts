@@ -2,6 +2,17 @@ import { describe } from '../util/describe.js';
 
 const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
 
+/** A `:param` a route pattern names twice (its include() prefix and its own path may), if any: find-my-way keeps one of its values. */
+export function repeatedParam(pattern: string): string | undefined {
+  const names = new Set<string>();
+  for (const [, name] of pattern.matchAll(SEGMENT)) {
+    if (name === undefined) continue;
+    if (names.has(name)) return name;
+    names.add(name);
+  }
+  return undefined;
+}
+
 /**
  * Builds a URL path from a route pattern: `:name` segments are filled from
  * `params` (percent-encoded), a trailing `*` with the `'*'` param, its

@@ -339,6 +339,18 @@ describe('duplicate routes', () => {
     );
   });
 
+  test('a param named twice in a whole path (an include() prefix and its route, or one pattern) is a TypeError at createApp, not a value silently lost', async () => {
+    // '/users/:id/posts/:id' answered with params { id: <the post> }: the user's id was gone, and reverse() wrote one value in both.
+    assert.throws(
+      () => createApp({ routes: [include('/users/:id', [get('/posts/:id', showNote, { name: 'post' })])] }),
+      { name: 'TypeError', message: 'view showNote (named "post") at /users/:id/posts/:id names the param :id twice, and request.params keeps one value of it; rename one (include() prefixes and their routes share the params)' },
+    );
+    assert.throws(() => createApp({ routes: [get('/a/:id/b/:id', showNote)] }), { name: 'TypeError', message: /^view showNote at \/a\/:id\/b\/:id names the param :id twice/ });
+    // Names that only share a beginning are two params.
+    const app = createApp({ routes: [include('/users/:id', [get('/posts/:idx', echo)])] });
+    assert.deepEqual(((await (await createTestClient(app).get('/users/1/posts/2')).json()) as { params: unknown }).params, { id: '1', idx: '2' });
+  });
+
   test("a method listed twice in one route's methods is refused where the route is made, not taken for two routes", () => {
     assert.throws(() => route(['GET', 'POST', 'GET'], '/notes', showNote), { name: 'TypeError', message: 'route /notes: the method GET is listed twice in ["GET","POST","GET"]' });
   });
