@@ -279,6 +279,26 @@ describe('named routes and app.reverse()', () => {
     for (const rest of ['a/../b', '..', './x', 'a/.']) assert.throws(() => app.reverse('file', { '*': rest }), { name: 'TypeError', message: /the param "\*" has a segment/ });
   });
 
+  test("a param with a regex is filled without it, and a value the regex refuses is a clear error; '::' is a literal colon, as the router reads them", async () => {
+    const app = createApp({ routes: [
+      get('/orders/:id(^\\d+)', echo, { name: 'order' }),
+      get('/days/:date(^\\d{4}-\\d{2}-\\d{2}$).:format', echo, { name: 'day' }),
+      get('/clock/12::30/:zone', echo, { name: 'clock' }),
+    ] });
+    const client = createTestClient(app);
+    // The regex was written into the link ('/orders/12(^\d+)', a 404), and '::' taken for a param of its own.
+    assert.equal(app.reverse('order', { id: 12 }), '/orders/12');
+    assert.equal(app.reverse('day', { date: '2024-05-01', format: 'json' }), '/days/2024-05-01.json');
+    assert.equal(app.reverse('clock', { zone: 'utc' }), '/clock/12:30/utc');
+    for (const [name, params] of [['order', { id: 12 }], ['day', { date: '2024-05-01', format: 'json' }], ['clock', { zone: 'utc' }]] as const) {
+      assert.equal((await client.get(app.reverse(name, params))).status, 200, name);
+    }
+    assert.throws(() => app.reverse('order', { id: 'abc' }), {
+      name: 'TypeError',
+      message: String.raw`reverse('order'): the param "id" ("abc") does not match its regex (^\d+) in /orders/:id(^\d+): the link would lead to no route`,
+    });
+  });
+
   test('a missing param is a clear error', () => {
     assert.throws(() => app.reverse('note', { user: 'ann' }), {
       name: 'TypeError',
