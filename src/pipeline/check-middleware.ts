@@ -1,3 +1,4 @@
+import { describe } from '../util/describe.js';
 import { closest } from '../util/options.js';
 import type { Middleware } from './types.js';
 
@@ -6,8 +7,9 @@ const HOOKS = ['processRequest', 'processView', 'processException', 'processResp
 
 /**
  * Refuses middleware that plain JavaScript would let through and that would
- * then silently do nothing: a class passed instead of an instance, or a hooks
- * object with a misspelt or Django-spelt hook (`process_request`). A hooks
+ * then silently do nothing: a class passed instead of an instance, a hooks
+ * object with a misspelt or Django-spelt hook (`process_request`), or one
+ * whose hook is not a function (skipped, or failing every request). A hooks
  * object with no hook at all is allowed, as Django allows a bare `MiddlewareMixin`.
  */
 export function checkMiddleware(entry: Middleware, name: string): void {
@@ -16,6 +18,10 @@ export function checkMiddleware(entry: Middleware, name: string): void {
       throw new TypeError(`middleware ${name} is a class: pass an instance (new ${entry.name || name}()), or a factory function`);
     }
     return;
+  }
+  for (const hook of HOOKS) {
+    const value: unknown = entry[hook];
+    if (value !== undefined && typeof value !== 'function') throw new TypeError(`middleware ${name}'s ${hook} is ${describe(value)}, expected a function`);
   }
   for (const key of methodNames(entry)) {
     if ((HOOKS as readonly string[]).includes(key)) continue;

@@ -1,4 +1,70 @@
-const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
+import { describe } from '../util/describe.js';
+
+/** A piece of a route pattern: text as it is, or a param (`'*'` for the trailing wildcard) and the regex it must match, if any. */
+type Part = string | { readonly name: string; readonly regex?: string };
+
+/**
+ * A route pattern in pieces, read as find-my-way reads it: `::` is a
+ * literal colon; `:name` a param, its name ending at `(`, `-`, `.` or `/`,
+ * then the regex in parentheses that its value must match, if any; a
+ * trailing `*` the wildcard.
+ */
+function parsePattern(pattern: string): Part[] {
+  const parts: Part[] = [];
+  let text = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!;
+    if (char === ':' && pattern[i + 1] === ':') {
+      text += ':';
+      i++;
+    } else if (char === ':' || (char === '*' && i === pattern.length - 1)) {
+      if (text !== '') parts.push(text);
+      text = '';
+      if (char === '*') {
+        parts.push({ name: '*' });
+        continue;
+      }
+      let end = i + 1;
+      while (end < pattern.length && !'(-./'.includes(pattern[end]!)) end++;
+      const name = pattern.slice(i + 1, end);
+      if (pattern[end] !== '(') {
+        parts.push({ name });
+      } else {
+        const close = closingParenthesis(pattern, end);
+        parts.push({ name, regex: pattern.slice(end, close + 1) });
+        end = close + 1;
+      }
+      i = end - 1;
+    } else {
+      text += char;
+    }
+  }
+  if (text !== '') parts.push(text);
+  return parts;
+}
+
+/** Where the regex opened at `open` closes: escaped and nested parentheses skipped, as find-my-way counts them. */
+function closingParenthesis(pattern: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < pattern.length; i++) {
+    if (pattern[i] === '\\') i++;
+    else if (pattern[i] === '(') depth++;
+    else if (pattern[i] === ')' && --depth === 0) return i;
+  }
+  // find-my-way refuses such a route when it is added: never reached for a route the app has.
+  throw new TypeError(`the regex of a param in ${pattern} is not closed`);
+}
+
+/** A `:param` a route pattern names twice (its include() prefix and its own path may), if any: find-my-way keeps one of its values. */
+export function repeatedParam(pattern: string): string | undefined {
+  const names = new Set<string>();
+  for (const part of parsePattern(pattern)) {
+    if (typeof part === 'string') continue;
+    if (names.has(part.name)) return part.name;
+    names.add(part.name);
+  }
+  return undefined;
+}
 
 /**
  * Builds a URL path from a route pattern: `:name` segments are filled from
@@ -7,21 +73,48 @@ const SEGMENT = /:([A-Za-z0-9_]+)|\*$/g;
  * would start with `//` starts with `/%2F`: never a protocol-relative URL.
  * A param with a segment `.` or `..` is a TypeError: a browser collapses
  * such a segment, encoded or not (`%2E`), and the link would lead elsewhere.
+ * So is an empty `:name` (no route matches an empty segment: the link would
+ * lead to another route, or a 404) and a value that is neither a string nor a
+ * finite number (`[object Object]`, `NaN` in a link).
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
-  const path = pattern.replace(SEGMENT, (_match, name: string | undefined) => {
-    const key = name ?? '*';
-    const value = params[key];
+  const fill = ({ name, regex }: Exclude<Part, string>): string => {
+    const value = params[name];
     if (value === undefined) {
-      throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(key)} for ${pattern}`);
+      throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(name)} for ${pattern}`);
     }
-    const segments = name === undefined ? String(value).split('/') : [String(value)];
+    if (typeof value !== 'string' && !Number.isFinite(value)) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} must be a string or a finite number, got ${describe(value)}`);
+    }
+    if (value === '' && name !== '*') {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} is empty, and ${pattern} matches no empty segment`);
+    }
+    const segments = name === '*' ? String(value).split('/') : [String(value)];
     if (segments.some((segment) => segment === '.' || segment === '..')) {
-      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(key)} has a segment '.' or '..' (${JSON.stringify(value)}), which a browser would collapse into another path`);
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} has a segment '.' or '..' (${JSON.stringify(value)}), which a browser would collapse into another path`);
     }
     // Not encodeURI: it leaves `?` and `#` alone, which would cut the path short.
-    return segments.map(encodeURIComponent).join('/');
-  });
+    const encoded = segments.map(encodeURIComponent).join('/');
+    // Tested on the value, as request.params would give it back: the router matches the decoded path.
+    if (regex !== undefined && !anchored(regex).test(String(value))) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} (${JSON.stringify(value)}) does not match its regex ${regex} in ${pattern}: the link would lead to no route`);
+    }
+    return encoded;
+  };
+  const path = parsePattern(pattern).map((part) => typeof part === 'string' ? part : fill(part)).join('');
   // '//example.com' is another host to a browser (Django's escape_leading_slashes).
   return path.startsWith('//') ? `/%2F${path.slice(2)}` : path;
+}
+
+/** Each param regex compiled, by its source: as many as the app's routes have. */
+const COMPILED = new Map<string, RegExp>();
+
+/** A param's regex as the router applies it, to the whole value: find-my-way drops its own `^` and `$`. */
+function anchored(regex: string): RegExp {
+  let compiled = COMPILED.get(regex);
+  if (compiled === undefined) {
+    const inner = regex.slice(1, -1).replace(/^\^/, '').replace(/(?<!\\)\$$/, '');
+    COMPILED.set(regex, compiled = new RegExp(`^(?:${inner})$`));
+  }
+  return compiled;
 }

@@ -8,7 +8,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { fillPath } from './reverse.js';
+import { fillPath, repeatedParam } from './reverse.js';
 import { METHODS, type Method } from './routes.js';
 
 /** What the route table keeps for a route, and hands to the view stage. */
@@ -79,6 +79,10 @@ export class Router {
 
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
     const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name };
+    const repeated = repeatedParam(path);
+    if (repeated !== undefined) {
+      throw new TypeError(`${describeRoute(stored)} names the param :${repeated} twice, and request.params keeps one value of it; rename one (include() prefixes and their routes share the params)`);
+    }
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
     if (withMiddleware.length > 0) {
       const onions = withMiddleware.map((group, depth) => this.#groups.onion(group, depth, compose));

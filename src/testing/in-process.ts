@@ -1,12 +1,14 @@
 import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
-import { checkStatus, isResponseBody, StreamingResponse, type HttpResponse } from '../http/response.js';
-import { kAbortStream, kDispatch, kJournal, kRenderedError } from '../symbols.js';
-import { checkSentBodyText, chunkBytes, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
-import { sendsBody } from '../transport/framing.js';
+import type { Exchange } from '../after/exchange.js';
+import { checkStatus, isResponseBody, StreamingResponse } from '../http/response.js';
+import { kDispatch, kJournal, kNodeHeaders, kRenderedError } from '../symbols.js';
+import { checkSentBodyText, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
+import { declaredLength, sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
+import { collectStream, type StreamEnds } from './collect-stream.js';
 import { sentHeaders } from './sent-headers.js';
 import { TestResponse } from './test-response.js';
 
@@ -37,11 +39,18 @@ export async function inProcess(app: App, method: string, path: string, headers:
     throw signal.reason;
   }
   let failure: unknown;
-  const failed = (error: unknown): void => {
-    failure = exchange.error = error;
+  const ends: StreamEnds = {
+    failed(error) {
+      failure = exchange.error = error;
+    },
+    refuse(error) {
+      // As a server answers a stream that fails before its first byte (transport/node/send.ts).
+      replaceRefused(exchange, error, app.debug, "the streaming response's source");
+      return read();
+    },
   };
   // As over a socket: a streamed body is produced in the request's context (after() works there).
-  const read = (): Promise<Buffer> => deliver(exchange.response!, sendsBody(method, exchange.response!.status), failed);
+  const read = (): Promise<Buffer> => deliver(exchange, method, signal, ends);
   let bytes: Buffer;
   try {
     bytes = await inJob(exchange, asyncContext, read, undefined);
@@ -54,19 +63,24 @@ export async function inProcess(app: App, method: string, path: string, headers:
   // Framed before the tasks start, as a socket frames the head before they can run.
   const sent = sentHeaders(response, method);
   exchange.bytesSent = bytes.length;
-  exchange.finish(outcomeOf(exchange, failure === undefined));
+  // The request's timeoutMs ran out while its stream was read: a client that left (the test has its rejection).
+  const left = failure === undefined && signal.aborted && response instanceof StreamingResponse;
+  exchange.finish(outcomeOf(exchange, failure === undefined && !left));
   if (failure !== undefined) throw failure;
+  if (left) throw signal.reason;
   return new TestResponse(response.status, sent, bytes, exchange.request[kRenderedError]);
 }
 
 /**
- * Reads a response's body as a client would, streaming ones to their end; a
- * stream that fails mid-way is told to `failed`. Throws, before reading, what
- * send() would refuse: a status Node cannot send (set after construction), a
- * body of the wrong type, a stream that cannot be opened.
+ * Reads a response's body as a client would, streaming ones to their end (see
+ * collect-stream.ts). Throws, before reading, what send() would refuse: a
+ * status Node cannot send (set after construction), a body of the wrong
+ * type, a stream that cannot be opened or whose Content-Length is not a number.
  */
-async function deliver(response: HttpResponse, withBody: boolean, failed: (error: unknown) => void): Promise<Buffer> {
+async function deliver(exchange: Exchange, method: string, signal: AbortSignal, ends: StreamEnds): Promise<Buffer> {
+  const response = exchange.response!;
   checkStatus(response.status);
+  const withBody = sendsBody(method, response.status);
   if (response instanceof StreamingResponse) {
     claimStream(response);
     // As over a socket: a body that is not sent is not read (it may never end).
@@ -74,15 +88,7 @@ async function deliver(response: HttpResponse, withBody: boolean, failed: (error
       releaseStream(response);
       return Buffer.alloc(0);
     }
-    const source = response.stream;
-    const chunks: Uint8Array[] = [];
-    try {
-      for await (const chunk of source) chunks.push(chunkBytes(chunk));
-    } catch (error) {
-      response[kAbortStream]();
-      failed(error);
-    }
-    return Buffer.concat(chunks);
+    return collectStream(exchange, response, declaredLength(response.headers[kNodeHeaders]()), signal, ends);
   }
   const body: unknown = response.body;
   if (!isResponseBody(body)) throw unsendableBody(body);

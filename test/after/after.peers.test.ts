@@ -63,6 +63,11 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
           const response = new StreamingResponse(Readable.from(['a', 'b', 'c']));
           return response.after(({ outcome }) => { (seen.stream ??= []).push(outcome); });
         }),
+        // Starlette's background task on a streaming response, Next.js's incomplete stream: the source fails after its first chunk.
+        get('/stream-fails', () => new StreamingResponse((async function* () {
+          yield 'ab';
+          throw new Error('source failed');
+        })()).after(record('stream-fails')).after(record('stream-fails completed'), { when: 'completed' }).after(record('stream-fails success'), { when: 'success' })),
         // Fastify's onRequestAbort: the client leaves while the view works.
         get('/slow', async (request) => {
           after(record('left'));
@@ -166,6 +171,24 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
     await settled();
     assert.equal(seen.stream?.[0]?.completed, true);
     assert.equal(seen.stream?.[0]?.bytesSent, 3);
+  });
+
+  test("a stream that fails after its first chunk: 'always' tasks and requestFinished get the error, the bytes sent, completed false; 'completed' and 'success' ones are skipped", async () => {
+    const socket = await connect(server);
+    socket.on('error', () => {});
+    socket.resume();
+    socket.write(rawGet('/stream-fails'));
+    await once(socket, 'close');
+    await settled();
+    for (const key of ['stream-fails', 'finished:GET /stream-fails']) {
+      const outcome = seen[key]?.[0];
+      assert.equal(outcome?.status, 200, key);
+      assert.equal(outcome?.completed, false, key);
+      assert.equal((outcome?.error as Error | undefined)?.message, 'source failed', key);
+      assert.equal(outcome?.bytesSent, 2, key);
+    }
+    assert.equal(seen['stream-fails completed'], undefined);
+    assert.equal(seen['stream-fails success'], undefined);
   });
 
   test('requestFinished (Fastify onResponse) fires for routing errors and for bodies refused before the view', async () => {

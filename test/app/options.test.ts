@@ -39,6 +39,22 @@ test("a hooks middleware with Django's or a misspelt hook name is refused with t
   assert.doesNotThrow(() => createApp({ middleware: [new Auth(), { name: 'nothing', handle() {} } as never] }));
 });
 
+test('a hooks middleware whose hook is not a function is refused naming the hook (it failed every request, or was skipped without a word)', () => {
+  // processRequest: 5 made every request a 500 "hooks.processRequest is not a function"; processView: 'x' and processException: 1 were
+  // skipped in silence; afterResponse: {} failed every task.
+  for (const hook of ['processRequest', 'processView', 'processException', 'processResponse', 'afterResponse']) {
+    for (const [value, described] of [[5, 'number 5'], ['x', 'string "x"'], [{}, 'a plain object'], [null, 'null']] as const) {
+      assert.throws(() => createApp({ middleware: [{ name: 'audit', [hook]: value } as never], routes: [ok] }),
+        new RegExp(`^TypeError: middleware audit's ${hook} is ${described.replace(/[()"]/g, '\\$&')}, expected a function$`));
+    }
+  }
+  class Audit {}
+  Object.defineProperty(Audit.prototype, 'afterResponse', { value: true });
+  assert.throws(() => createApp({ middleware: [new Audit() as never] }), /middleware Audit's afterResponse is boolean true, expected a function/);
+  // A hook left undefined is a hook not given.
+  assert.doesNotThrow(() => createApp({ middleware: [{ processRequest: undefined }], routes: [ok] }));
+});
+
 test("MiddlewareNotUsed's debug line carries the exception's message, as Django's does", async () => {
   const { logger, lines } = memoryLogger();
   const { MiddlewareNotUsed } = await import('coda-http');

@@ -116,3 +116,12 @@ test('a synchronous pipeline hands back a response, not a promise', () => {
   assert.equal((response as HttpResponse).status, 400);
   assert.ok(!(response instanceof HttpError));
 });
+
+test('every recorded case stays synchronous while its hooks do: early answers, view and hook errors, processException answers, unused factories', () => {
+  for (const c of cases) {
+    const { app } = build(c, modes.synchronous);
+    const { response } = app[kDispatch]({ method: 'GET', url: c.path, headers: {}, body: null });
+    assert.ok(response instanceof HttpResponse, `${c.id}: a promise from a synchronous pipeline`);
+    assert.equal(response.status, c.expect.status, c.id);
+  }
+});

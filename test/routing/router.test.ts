@@ -279,12 +279,47 @@ describe('named routes and app.reverse()', () => {
     for (const rest of ['a/../b', '..', './x', 'a/.']) assert.throws(() => app.reverse('file', { '*': rest }), { name: 'TypeError', message: /the param "\*" has a segment/ });
   });
 
+  test("a param with a regex is filled without it, and a value the regex refuses is a clear error; '::' is a literal colon, as the router reads them", async () => {
+    const app = createApp({ routes: [
+      get('/orders/:id(^\\d+)', echo, { name: 'order' }),
+      get('/days/:date(^\\d{4}-\\d{2}-\\d{2}$).:format', echo, { name: 'day' }),
+      get('/clock/12::30/:zone', echo, { name: 'clock' }),
+    ] });
+    const client = createTestClient(app);
+    // The regex was written into the link ('/orders/12(^\d+)', a 404), and '::' taken for a param of its own.
+    assert.equal(app.reverse('order', { id: 12 }), '/orders/12');
+    assert.equal(app.reverse('day', { date: '2024-05-01', format: 'json' }), '/days/2024-05-01.json');
+    assert.equal(app.reverse('clock', { zone: 'utc' }), '/clock/12:30/utc');
+    for (const [name, params] of [['order', { id: 12 }], ['day', { date: '2024-05-01', format: 'json' }], ['clock', { zone: 'utc' }]] as const) {
+      assert.equal((await client.get(app.reverse(name, params))).status, 200, name);
+    }
+    assert.throws(() => app.reverse('order', { id: 'abc' }), {
+      name: 'TypeError',
+      message: String.raw`reverse('order'): the param "id" ("abc") does not match its regex (^\d+) in /orders/:id(^\d+): the link would lead to no route`,
+    });
+  });
+
   test('a missing param is a clear error', () => {
     assert.throws(() => app.reverse('note', { user: 'ann' }), {
       name: 'TypeError',
       message: `reverse('note') needs the param "note" for /users/:user/notes/:note`,
     });
     assert.throws(() => app.reverse('file'), { name: 'TypeError', message: /reverse\('file'\) needs the param "\*"/ });
+  });
+
+  test("an empty :param, or a value that is neither a string nor a number, is a clear error, not a link to another route or to '/users/[object Object]'", () => {
+    // '/users/' is not /users/:id (it is the list, or a 404), as Django's reverse() finds no match for ''.
+    assert.throws(() => app.reverse('user', { id: '' }), {
+      name: 'TypeError',
+      message: `reverse('user'): the param "id" is empty, and /users/:id matches no empty segment`,
+    });
+    for (const [id, described] of [[{}, 'a plain object'], [null, 'null'], [Number.NaN, 'number NaN'], [Infinity, 'number Infinity'], [['a'], 'an instance of Array']] as const) {
+      assert.throws(() => app.reverse('user', { id } as never), { name: 'TypeError', message: `reverse('user'): the param "id" must be a string or a finite number, got ${described}` });
+    }
+    assert.throws(() => app.reverse('file', { '*': true } as never), { name: 'TypeError', message: /the param "\*" must be a string or a finite number, got boolean true/ });
+    // A * param may be empty: '/files/' is that route.
+    assert.equal(app.reverse('file', { '*': '' }), '/files/');
+    assert.equal(app.reverse('user', { id: 0 }), '/users/0');
   });
 
   test('an unknown name is a clear error', () => {
@@ -322,6 +357,18 @@ describe('duplicate routes', () => {
       () => createApp({ routes: [include('/api', [get('/notes', showNote, { name: 'notes' })], { namespace: 'api' }), include('/api', [include('/notes', [get('/', editNote, { name: 'list' })], { namespace: 'v1' })], { namespace: 'old' })] }),
       { name: 'TypeError', message: 'two routes answer GET /api/notes: view showNote (named "api:notes") at /api/notes and view editNote (named "old:v1:list") at /api/notes; remove one, or change its method or path' },
     );
+  });
+
+  test('a param named twice in a whole path (an include() prefix and its route, or one pattern) is a TypeError at createApp, not a value silently lost', async () => {
+    // '/users/:id/posts/:id' answered with params { id: <the post> }: the user's id was gone, and reverse() wrote one value in both.
+    assert.throws(
+      () => createApp({ routes: [include('/users/:id', [get('/posts/:id', showNote, { name: 'post' })])] }),
+      { name: 'TypeError', message: 'view showNote (named "post") at /users/:id/posts/:id names the param :id twice, and request.params keeps one value of it; rename one (include() prefixes and their routes share the params)' },
+    );
+    assert.throws(() => createApp({ routes: [get('/a/:id/b/:id', showNote)] }), { name: 'TypeError', message: /^view showNote at \/a\/:id\/b\/:id names the param :id twice/ });
+    // Names that only share a beginning are two params.
+    const app = createApp({ routes: [include('/users/:id', [get('/posts/:idx', echo)])] });
+    assert.deepEqual(((await (await createTestClient(app).get('/users/1/posts/2')).json()) as { params: unknown }).params, { id: '1', idx: '2' });
   });
 
   test("a method listed twice in one route's methods is refused where the route is made, not taken for two routes", () => {
