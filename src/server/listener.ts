@@ -85,17 +85,28 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     return http1Listener(http1, tls === undefined ? 'http' : 'https');
   }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
-  const sessions = new Http2Sessions();
   const idleMs = settings.keepAliveTimeoutMs;
-  sessions.watch(server, idleMs > 0 ? (session) => closeWhenIdle(session, idleMs) : undefined);
+  return http2Listener(server as Http2SecureServer, 'https', idleMs > 0 ? (session) => closeWhenIdle(session, idleMs) : undefined);
+}
+
+/**
+ * A node:http2 server (TLS or not) as shutdown handles it: its sessions, and
+ * the HTTP/1.1 connections of its fallback (`allowHTTP1`), which node:http's
+ * methods handle (an HTTP/2 server has no `closeAllConnections()`, and one
+ * without TLS no `closeIdleConnections()` either). Sessions opened before this
+ * call are not known to it. `opened` gets each new session until the close.
+ */
+export function http2Listener(server: Http2SecureServer, scheme: 'http' | 'https', opened?: (session: ServerHttp2Session) => void): Listener {
+  const sessions = new Http2Sessions();
+  sessions.watch(server, opened);
   const destroyAccepted = acceptedConnections(server);
   return {
     server,
-    scheme: 'https',
+    scheme,
     closeSessions: () => sessions.close(),
-    closeIdleConnections: () => http1.closeIdleConnections(),
+    closeIdleConnections: () => HttpServer.prototype.closeIdleConnections.call(server),
     closeAllConnections: () => {
-      HttpServer.prototype.closeAllConnections.call(http1);
+      HttpServer.prototype.closeAllConnections.call(server);
       sessions.destroy();
       destroyAccepted();
     },

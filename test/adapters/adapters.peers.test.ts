@@ -39,6 +39,7 @@ import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { kClosingSignal } from '../../src/symbols.js';
 import { deferred } from '../helpers.js';
+import { idleAndBusy } from './http2-clients.js';
 
 /**
  * What fastify-plugin's `fp(fn, meta)` does (fastify-plugin is not a
@@ -331,22 +332,11 @@ test("Fastify over HTTP/2: fastify.close() sends every session a GOAWAY as the d
     return 'answered';
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
-  const [idle, busy] = [http2.connect(url), http2.connect(url)];
-  const first = idle.request({ ':path': '/' });
-  first.resume();
-  await once(first, 'end');
-  const slow = busy.request({ ':path': '/slow' });
-  slow.setEncoding('utf8');
-  let body = '';
-  slow.on('data', (chunk: string) => { body += chunk; });
-  await handling.promise;
-  const goaways = [once(idle, 'goaway'), once(busy, 'goaway')];
+  const { idle, busy, goaways, body } = await idleAndBusy(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`, '/slow', handling.promise);
   const closing = fastify.coda.close();
-  await Promise.all(goaways);
+  await goaways;
   release.resolve();
-  await once(slow, 'end');
-  assert.equal(body, 'answered');
+  assert.equal(await body, 'answered');
   assert.equal((await closing).requestsInFlightAtClose, 1);
   await Promise.all([idle, busy].map((session) => session.closed || once(session, 'close')));
 });

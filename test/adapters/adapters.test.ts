@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import net, { type AddressInfo } from 'node:net';
 import http, { request as httpRequest, ServerResponse, type Server } from 'node:http';
+import http2, { type Http2Server } from 'node:http2';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
@@ -22,6 +23,7 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda, type HonoCoda } from 'coda-http/hono';
 import { coda as koaCoda, type KoaCoda } from 'coda-http/koa';
 import { deferred, memoryLogger } from '../helpers.js';
+import { idleAndBusy } from './http2-clients.js';
 import { printed } from './run-fixture.js';
 import { targets } from './targets.js';
 
@@ -421,6 +423,62 @@ for (const target of ownCloseTargets) {
     assert.equal(line?.tasksCompleted, 1);
     const again = await new Promise<Error | undefined>((resolve) => server.close(resolve));
     assert.deepEqual([(again as NodeJS.ErrnoException | undefined)?.code, again?.message], ['ERR_SERVER_NOT_RUNNING', 'Server is not running.']);
+  });
+}
+
+/** A framework on a node:http2 server without TLS (h2c), its handler answering 'ok' once `handle()` resolved. Express cannot serve HTTP/2 at all (its request is node:http's). */
+const http2Targets: { name: string; coda: () => Adapter; start(coda: Adapter, handle: () => Promise<void>): Http2Server }[] = [
+  {
+    name: 'Koa (http2.createServer(app.callback()))',
+    coda: koaCoda,
+    start(tasks, handle) {
+      const app = new Koa();
+      app.use(tasks as KoaCoda);
+      app.use(async (ctx) => {
+        await handle();
+        ctx.body = 'ok';
+      });
+      return http2.createServer(app.callback()).listen(0, '127.0.0.1');
+    },
+  },
+  {
+    name: "Hono (@hono/node-server's createServer: http2.createServer)",
+    coda: honoCoda,
+    start(tasks, handle) {
+      const app = new Hono();
+      app.use(tasks as HonoCoda);
+      app.get('/', async (c) => {
+        await handle();
+        return c.text('ok');
+      });
+      return honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as Http2Server;
+    },
+  },
+];
+
+for (const target of http2Targets) {
+  test(`${target.name}: attach().close() of an HTTP/2 server drains and reports (it threw 'server.closeIdleConnections is not a function', the tasks not drained): every session gets a GOAWAY, a stream in flight is still answered whole`, { timeout: 10_000 }, async () => {
+    const handling = deferred();
+    const release = deferred();
+    let requests = 0;
+    const tasks = target.coda();
+    const server = target.start(tasks, async () => {
+      after(() => {}, { name: 'audit' });
+      if (++requests === 2) {
+        handling.resolve();
+        await release.promise;
+      }
+    });
+    await once(server, 'listening');
+    const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+    const { goaways, body } = await idleAndBusy(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/', handling.promise);
+    const closing = attached.close({ timeoutMs: 5_000 });
+    await goaways;
+    release.resolve();
+    assert.equal(await body, 'ok');
+    const report = await closing;
+    assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 2, []]);
+    assert.equal(server.listening, false);
   });
 }
 
