@@ -598,6 +598,38 @@ for (const target of [targets.koa!, targets.hono!]) {
   });
 }
 
+test("Hono on @hono/node-server: a cut once the head is out (onError's answer, a thrown non-Error Hono lets out) prints nothing (@hono/node-server wrote the head of its 500 to the response cut, and printed Node's ERR_HTTP_HEADERS_SENT with its stack)", { timeout: 10_000 }, async (t) => {
+  const printing = [t.mock.method(console, 'error', () => {}), t.mock.method(console, 'info', () => {})];
+  const outcomes: Outcome[] = [];
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda({ logger: memoryLogger().logger });
+  app.use(tasks);
+  // Hono's default onError prints the error: the app's own says nothing.
+  app.onError((_error, c) => c.text('failed', 500));
+  for (const [path, thrown] of [['/error', new Error('late')], ['/non-error', 'late']] as const) {
+    app.get(path, async (c) => {
+      c.after(({ outcome }) => { outcomes.push(outcome); });
+      c.env.outgoing.write('partial');
+      await null;
+      throw thrown;
+    });
+  }
+  app.get('/ping', (c) => c.text('pong'));
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const url = await listening(server);
+  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+  for (const path of ['/error', '/non-error']) {
+    await assert.rejects(async () => {
+      for await (const _chunk of await open(`${url}${path}`));
+    }, `${path}: the client sees the response fail`);
+  }
+  await tasks.app.settle();
+  assert.deepEqual(outcomes.map(({ aborted, error }) => [aborted, (error as Error).message]), [[true, 'late'], [true, 'non-error thrown: "late"']]);
+  // A round trip on another request: @hono/node-server's writing after each cut is done.
+  assert.equal(await (await fetch(`${url}/ping`)).text(), 'pong');
+  assert.deepEqual(printing.flatMap((mock) => mock.mock.calls.map((call) => call.arguments)), []);
+});
+
 test("Express: a request without req.app (a bare express.Router() on node:http) after the adapter had seen an app's: answered, its task runs (the error handler went to a WeakSet as undefined: a TypeError)", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const tasks = expressCoda();
