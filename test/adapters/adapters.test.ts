@@ -14,6 +14,7 @@ import http2, { type Http2Server } from 'node:http2';
 import { test } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
@@ -660,29 +661,31 @@ test("Express: a request without req.app (a bare express.Router() on node:http) 
   assert.deepEqual(seen, ['app 200', 'router 200']);
 });
 
-test('Express: a route added after the first request (the error noting was at the end of the chain then): an error it gives next() once its head is out is outcome.error', { timeout: 10_000 }, async (t) => {
-  const failure = new Error('failed after the head');
-  const seen = deferred<Outcome>();
-  const app = express();
-  app.set('env', 'test');
-  const tasks = expressCoda();
-  app.use(tasks);
-  app.get('/first', (_req, res) => { res.send('first'); });
-  const server = app.listen(0, '127.0.0.1');
-  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
-  const url = await listening(server);
-  assert.equal(await (await fetch(`${url}/first`)).text(), 'first');
-  app.get('/late', (_req, res, next) => {
-    res.after(({ outcome }) => { seen.resolve(outcome); });
-    res.write('partial');
-    next(failure);
+for (const [name, createApp] of [['Express', express], ['Express 4', express4]] as const) {
+  test(`${name}: a route added after the first request (the error noting was at the end of the chain then): an error it gives next() once its head is out is outcome.error`, { timeout: 10_000 }, async (t) => {
+    const failure = new Error('failed after the head');
+    const seen = deferred<Outcome>();
+    const app = createApp();
+    app.set('env', 'test');
+    const tasks = expressCoda();
+    app.use(tasks);
+    app.get('/first', (_req, res) => { res.send('first'); });
+    const server = app.listen(0, '127.0.0.1');
+    t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+    const url = await listening(server);
+    assert.equal(await (await fetch(`${url}/first`)).text(), 'first');
+    app.get('/late', (_req, res, next) => {
+      res.after(({ outcome }) => { seen.resolve(outcome); });
+      res.write('partial');
+      next(failure);
+    });
+    await assert.rejects(async () => {
+      for await (const _chunk of await open(`${url}/late`)) { /* read to the failure */ }
+    }, 'the client sees the response fail');
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
   });
-  await assert.rejects(async () => {
-    for await (const _chunk of await open(`${url}/late`)) { /* read to the failure */ }
-  }, 'the client sees the response fail');
-  const outcome = await seen.promise;
-  assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
-});
+}
 
 test("Koa: an error once the head is out whose app 'error' listener throws: the response is cut all the same (it was left open for good), with the error", { timeout: 15_000 }, async () => {
   assert.deepEqual(await printed('koa-throwing-listener.mjs'), {

@@ -1,11 +1,12 @@
-// The five targets of the guarantee suite: Coda itself and each framework
-// with its adapter, each built from the same abstract routes and started on
-// a real socket (127.0.0.1, port 0).
+// The six targets of the guarantee suite: Coda itself and each framework
+// with its adapter (Express in its versions 5 and 4), each built from the same
+// abstract routes and started on a real socket (127.0.0.1, port 0).
 import type { Server as NodeServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
@@ -106,16 +107,17 @@ async function* failingAfter({ partial, failure }: { partial: string; failure: E
   throw failure;
 }
 
-function expressTarget(): Target {
+/** Express 5 (`express`), or 4 (`express4`, installed under that alias): one target each. */
+function expressTarget(name: string, createApp: typeof express): Target {
   return {
-    name: 'express',
+    name,
     async start(routes, options = {}) {
-      const app = express();
+      const app = createApp();
       // Express's final handler logs the errors given to next() unless in 'test'.
       app.set('env', 'test');
       const coda = expressCoda(options);
       app.use(coda);
-      app.use(express.json());
+      app.use(createApp.json());
       for (const route of routes) {
         app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res, next) => {
           const reply = await route.handle(res.after.bind(res), req.body, closeOf(res));
@@ -218,7 +220,8 @@ function honoTarget(): Target {
 
 export const targets: Record<string, Target> = {
   coda: codaTarget(),
-  express: expressTarget(),
+  express: expressTarget('express', express),
+  express4: expressTarget('express4', express4),
   fastify: fastifyTarget(),
   koa: koaTarget(),
   hono: honoTarget(),
