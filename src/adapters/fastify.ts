@@ -211,14 +211,34 @@ function inRequest<Hook>(hook: Hook): Hook {
  * The route's handler, its promise (an async handler's) given to Coda: Fastify
  * sends nothing for one that resolves with no payload once its client has
  * left, and a streamed payload none of its bytes, so that promise settling
- * is what says the handler has answered (see AdoptedExchange.answered).
+ * is what says the handler has answered (see AdoptedExchange.answered). A
+ * handler of the callback style (no promise, nothing sent yet) answers with
+ * its `reply.send()`, which may write nothing either (see `sendAnswers`).
  */
 function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const result = handler.call(this, request, reply);
     if (isPromise(result)) adoptedExchange(reply.raw)?.handling(result);
+    else if (result === undefined && !reply.sent) sendAnswers(reply);
     return result;
   } as RouteHandlerMethod;
+}
+
+/**
+ * The reply's next `send()` says its handler has answered: to a client that
+ * left, Fastify writes no byte of a web ReadableStream (a fetch() Response's
+ * body) and ends nothing, which left the request in flight for good. On this
+ * reply alone, until that call.
+ */
+function sendAnswers(reply: FastifyReply): void {
+  const exchange = adoptedExchange(reply.raw);
+  if (exchange === undefined) return;
+  const send = reply.send;
+  reply.send = function (this: FastifyReply, payload?: unknown): FastifyReply {
+    reply.send = send;
+    exchange.answered();
+    return send.call(this, payload);
+  };
 }
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.

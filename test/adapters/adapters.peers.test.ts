@@ -588,6 +588,29 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
   assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
 });
 
+test("Fastify: a handler of the callback style (it returns no promise) whose client left before it answered with reply.send() of a web ReadableStream (a fetch() Response's body, as a proxy sends it): Fastify writes none of it, yet the handler has answered: the request is done, its task runs (it stayed in flight, abandoned at the deadline)", { timeout: 10_000 }, async () => {
+  const seen = deferred<Outcome>();
+  const handling = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/proxied', (_request, reply) => {
+    reply.after(({ outcome }) => { seen.resolve(outcome); }, { name: 'audit' });
+    // The upstream answers once the client has gone.
+    reply.raw.once('close', () => { void reply.send(new Response('from upstream').body); });
+    handling.resolve();
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET /proxied HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  const report = await fastify.coda.close({ timeoutMs: 1_000 });
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent], [true, false, 0]);
+});
+
 /** `after()` and the per-response registration from a route of a sub-app or router: each notes `label` and the status once its task runs. */
 function registering(seen: string[], onResponse: (task: (context: { outcome: Outcome }) => void) => void, label: string): void {
   const note = noting(seen);
