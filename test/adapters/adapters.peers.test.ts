@@ -611,6 +611,47 @@ test("Fastify: a handler of the callback style (it returns no promise) whose cli
   assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent], [true, false, 0]);
 });
 
+test("Express: after() and res.after() from the response's 'finish' listener, res.after() from its 'close' listener (where Express code waits for a response, on-finished's way): each task runs once, after the response, with its complete outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = (where: string) => ({ outcome }: { outcome: Outcome }) => { seen.push(`${where}: ${outcome.completed} ${outcome.bytesSent}`); };
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', (_req, res) => {
+    res.once('finish', () => {
+      after(note('after() on finish'));
+      res.after(note('res.after() on finish'));
+    });
+    res.once('close', () => { res.after(note('res.after() on close')); });
+    res.send('ok');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  assert.equal(await (await fetch(url)).text(), 'ok');
+  await tasks.app.settle();
+  assert.deepEqual(seen.sort(), ['after() on finish: true 2', 'res.after() on close: true 2', 'res.after() on finish: true 2']);
+});
+
+test("Fastify: after() and reply.after() in an onResponse hook (Fastify runs it once the response has finished, a hijacked reply's too): each task runs once, with the complete outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.addHook('onResponse', async (request, reply) => {
+    after(({ outcome }) => { seen.push(`after() ${request.url}: ${outcome.completed} ${outcome.bytesSent}`); });
+    reply.after(({ outcome }) => { seen.push(`reply.after() ${request.url}: ${outcome.completed} ${outcome.bytesSent}`); });
+  });
+  fastify.get('/', async () => 'ok');
+  fastify.get('/hijacked', (_request, reply) => {
+    reply.hijack();
+    reply.raw.end('by hand');
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const url = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
+  assert.deepEqual(await statuses(url, ['/', '/hijacked']), [[200, 'ok'], [200, 'by hand']]);
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen.sort(), ['after() /: true 2', 'after() /hijacked: true 7', 'reply.after() /: true 2', 'reply.after() /hijacked: true 7']);
+});
+
 /** `after()` and the per-response registration from a route of a sub-app or router: each notes `label` and the status once its task runs. */
 function registering(seen: string[], onResponse: (task: (context: { outcome: Outcome }) => void) => void, label: string): void {
   const note = noting(seen);
