@@ -631,6 +631,35 @@ test("Hono on @hono/node-server: a cut once the head is out (onError's answer, a
   assert.deepEqual(printing.flatMap((mock) => mock.mock.calls.map((call) => call.arguments)), []);
 });
 
+test("Hono on an HTTP/2 server: an error once the head is out resets the stream; its outcome is aborted with the error, its bytes what went out (it said completed, and counted the text @hono/node-server ends the response with after the cut: a stream closed has no session to show it came over the network)", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const failure = new Error('late');
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda({ logger: memoryLogger().logger });
+  app.use(tasks);
+  app.onError((_error, c) => c.text('failed', 500));
+  app.get('/late', async (c) => {
+    c.after(({ outcome }) => { seen.resolve(outcome); });
+    c.env.outgoing.write('partial');
+    await null;
+    throw failure;
+  });
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as Http2Server;
+  await once(server, 'listening');
+  const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+  t.after(() => attached.close({ timeoutMs: 100 }));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  t.after(() => session.close());
+  const stream = session.request({ ':path': '/late' });
+  let received = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => { received += chunk; });
+  const [error] = await once(stream, 'error') as [NodeJS.ErrnoException];
+  assert.deepEqual([error.code, received], ['ERR_HTTP2_STREAM_ERROR', 'partial']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.completed, outcome.aborted, outcome.error, outcome.bytesSent], [false, true, failure, 7]);
+});
+
 test("Express: a request without req.app (a bare express.Router() on node:http) after the adapter had seen an app's: answered, its task runs (the error handler went to a WeakSet as undefined: a TypeError)", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const tasks = expressCoda();

@@ -256,10 +256,11 @@ export class AdoptedExchange extends Exchange {
    * Whether the request came over a connection. One injected in-process
    * (fastify.inject(), light-my-request: a mock socket, its response writing
    * to a null stream that calls back a turn after its 'close') has no client
-   * to lose a byte: its response is complete once ended.
+   * to lose a byte: its response is complete once ended. An HTTP/2 one always
+   * did: its `socket` stands for its session's only while its stream is open.
    */
   #overNetwork(): boolean {
-    return this.#req.socket instanceof Socket;
+    return 'stream' in this.#res || this.#req.socket instanceof Socket;
   }
 
   /**
@@ -287,20 +288,25 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }
 
+/** Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API) has no `destroyed`, its stream has. */
+function gone(res: AdoptedResponse): boolean {
+  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true;
+}
+
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
 let ending: AdoptedResponse | undefined;
 
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
   // Written to a response whose connection is gone (its handler answering a client that left): Node drops it, nothing is sent.
-  if (ending !== this && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
+  if (ending !== this && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
 
 function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
   const exchange = this[kAdopted];
-  if (!this.writableEnded && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
+  if (!this.writableEnded && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   const outer = ending;
   ending = this;
