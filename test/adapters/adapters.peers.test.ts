@@ -38,7 +38,7 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { kClosingSignal } from '../../src/symbols.js';
-import { deferred } from '../helpers.js';
+import { deferred, memoryLogger } from '../helpers.js';
 import { idleAndBusy } from './http2-clients.js';
 
 /**
@@ -147,6 +147,17 @@ test("fastify.inject() (test/inject.test.js 'should reply with the payload', 'sh
   await fastify.close();
 });
 
+/** A web ReadableStream that gives 'partial', then fails with `failure`. */
+function failingWebStream(failure: Error): ReadableStream<Uint8Array> {
+  let pulled = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (pulled++ === 0) controller.enqueue(Buffer.from('partial'));
+      else controller.error(failure);
+    },
+  });
+}
+
 test("Fastify: a web ReadableStream reply that fails once its head is out (test/web-api.test.js 'WebStream error after headers sent should destroy response'): outcome.error is the failure, as for a Node stream", { timeout: 10_000 }, async (t) => {
   const failure = new Error('the source broke');
   const seen = deferred<Outcome>();
@@ -154,13 +165,7 @@ test("Fastify: a web ReadableStream reply that fails once its head is out (test/
   await fastify.register(fastifyCoda);
   fastify.get('/', (_request, reply) => {
     reply.after(({ outcome }) => { seen.resolve(outcome); });
-    let pulled = 0;
-    return reply.send(new ReadableStream({
-      pull(controller) {
-        if (pulled++ === 0) controller.enqueue(Buffer.from('partial'));
-        else controller.error(failure);
-      },
-    }));
+    return reply.send(failingWebStream(failure));
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => fastify.close());
@@ -354,6 +359,40 @@ test("Fastify over HTTP/2 on both of localhost's addresses: the session on the s
   const goaway = once(session, 'goaway');
   await fastify.coda.close();
   await goaway;
+});
+
+test("Fastify over HTTP/2: a reply's stream (a Node one, a web ReadableStream) that fails once its head is out resets the stream with an error: its client sees the response fail (Fastify, Coda or not, reset it with NO_ERROR: the client read the body cut short as whole); outcome.error is the failure", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('the source broke');
+  const outcomes: Outcome[] = [];
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda, { logger: memoryLogger().logger });
+  fastify.get('/node', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    return reply.send(Readable.from((async function* () {
+      yield 'partial';
+      await null;
+      throw failure;
+    })()));
+  });
+  fastify.get('/web', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    return reply.send(failingWebStream(failure));
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const session = http2.connect(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`);
+  t.after(() => closeBoth(session, fastify));
+  for (const path of ['/node', '/web']) {
+    const stream = session.request({ ':path': path });
+    const seen: string[] = [];
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => { seen.push(chunk); });
+    stream.on('end', () => { seen.push('(end)'); });
+    stream.on('error', (error: NodeJS.ErrnoException) => { seen.push(`(${error.code})`); });
+    await new Promise((resolve) => stream.once('close', resolve));
+    assert.deepEqual([seen, stream.rstCode], [['partial', '(ERR_HTTP2_STREAM_ERROR)'], http2.constants.NGHTTP2_INTERNAL_ERROR], path);
+  }
+  await fastify.coda.app.settle();
+  assert.deepEqual(outcomes.map(({ aborted, error }) => [aborted, error]), [[true, failure], [true, failure]]);
 });
 
 test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {
