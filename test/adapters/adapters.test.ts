@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import net, { type AddressInfo } from 'node:net';
 import http, { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import http2, { type Http2Server } from 'node:http2';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
 import express4 from 'express4';
@@ -427,17 +427,33 @@ for (const target of ownCloseTargets) {
   });
 }
 
-/** A framework on a node:http2 server without TLS (h2c), its handler answering 'ok' once `handle()` resolved. Express cannot serve HTTP/2 at all (its request is node:http's). */
-const http2Targets: { name: string; coda: () => Adapter; start(coda: Adapter, handle: () => Promise<void>): Http2Server }[] = [
+/** A client session to `server` (node:http2's, once listening) attached to `tasks`: both closed when the test ends. */
+async function attachedSession(t: TestContext, tasks: Adapter, server: Http2Server): Promise<http2.ClientHttp2Session> {
+  if (!server.listening) await once(server, 'listening');
+  const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+  t.after(() => attached.close({ timeoutMs: 100 }));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  t.after(() => session.close());
+  return session;
+}
+
+/**
+ * A framework on a node:http2 server without TLS (h2c), its handler answering
+ * with what `handle()` resolves to: chunks to stream, or nothing ('ok').
+ * Express cannot serve HTTP/2 at all (its request is node:http's).
+ */
+type Http2Handle = () => Promise<AsyncIterable<Uint8Array> | void>;
+const http2Targets: { name: string; coda: () => Adapter; start(coda: Adapter, handle: Http2Handle): Http2Server }[] = [
   {
     name: 'Koa (http2.createServer(app.callback()))',
     coda: koaCoda,
     start(tasks, handle) {
       const app = new Koa();
+      app.silent = true;
       app.use(tasks as KoaCoda);
       app.use(async (ctx) => {
-        await handle();
-        ctx.body = 'ok';
+        const chunks = await handle();
+        ctx.body = chunks === undefined ? 'ok' : Readable.from(chunks);
       });
       return http2.createServer(app.callback()).listen(0, '127.0.0.1');
     },
@@ -449,8 +465,8 @@ const http2Targets: { name: string; coda: () => Adapter; start(coda: Adapter, ha
       const app = new Hono();
       app.use(tasks as HonoCoda);
       app.get('/', async (c) => {
-        await handle();
-        return c.text('ok');
+        const chunks = await handle();
+        return chunks === undefined ? c.text('ok') : c.body(ReadableStream.from(chunks) as ReadableStream<Uint8Array>);
       });
       return honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as Http2Server;
     },
@@ -480,6 +496,37 @@ for (const target of http2Targets) {
     const report = await closing;
     assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 2, []]);
     assert.equal(server.listening, false);
+  });
+}
+
+for (const target of http2Targets) {
+  test(`${target.name}: a stream that fails mid-way is outcome.error (it said aborted only: an HTTP/2 response keeps no error, its stream does); one its client resets mid-way is aborted with none`, { timeout: 10_000 }, async (t) => {
+    const failure = new Error('the source broke');
+    const outcomes: Outcome[] = [];
+    let requests = 0;
+    const tasks = target.coda();
+    const server = target.start(tasks, async () => {
+      after(({ outcome }) => { outcomes.push(outcome); });
+      const broken = ++requests === 1;
+      return (async function* () {
+        for (let i = 0; i < 10_000; i++) {
+          yield Buffer.alloc(16 * 1024, i);
+          if (broken) throw failure;
+        }
+      })();
+    });
+    const session = await attachedSession(t, tasks, server);
+    const broken = session.request({ ':path': '/' });
+    broken.on('error', () => {});
+    broken.resume();
+    await new Promise((resolve) => broken.once('close', resolve));
+    assert.equal(broken.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const reset = session.request({ ':path': '/' });
+    reset.on('error', () => {});
+    await once(reset, 'data');
+    reset.close(http2.constants.NGHTTP2_CANCEL);
+    await tasks.app.settle();
+    assert.deepEqual(outcomes.map(({ aborted, error }) => [aborted, error]), [[true, failure], [true, undefined]]);
   });
 }
 
@@ -645,11 +692,7 @@ test("Hono on an HTTP/2 server: an error once the head is out resets the stream;
     throw failure;
   });
   const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as Http2Server;
-  await once(server, 'listening');
-  const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
-  t.after(() => attached.close({ timeoutMs: 100 }));
-  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  t.after(() => session.close());
+  const session = await attachedSession(t, tasks, server);
   const stream = session.request({ ':path': '/late' });
   let received = '';
   stream.setEncoding('utf8');

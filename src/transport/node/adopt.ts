@@ -241,9 +241,11 @@ export class AdoptedExchange extends Exchange {
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
-    const errored = res.errored ?? undefined;
+    // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
+    const stream = (res as NodeResponse).stream;
+    const errored = (stream === undefined ? res.errored : stream.errored) ?? undefined;
     // Unless its connection had gone first: Koa's pipeline() reports a client that left as a premature close. A failure ends the connection with it.
-    if (errored !== undefined && (!this.#overNetwork() || socket!.errored === errored)) this.error ??= errored;
+    if (errored !== undefined && (stream !== undefined || !this.#overNetwork() || socket!.errored === errored)) this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
     // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
