@@ -35,7 +35,9 @@ export function logControllerKey(fastify: object): symbol | undefined {
  * `streamError`, just before it destroys the response without the error:
  * the instance's controller is given one that notes the error for the outcome
  * first (the same call reports a client that left, which `failed()` ignores).
- * Nothing on any reply's path but a failing stream's. Fastify before 5.10 has
+ * Over HTTP/2 the response is destroyed with the error, so that its client
+ * sees it fail (see below). Nothing on any reply's path but a failing
+ * stream's. Fastify before 5.10 has
  * no controller: its outcome says aborted only; one that should have it but
  * where this does not find it is warned about on `logger`, the outcome the same.
  */
@@ -52,8 +54,12 @@ export function noteStreamErrors(fastify: FastifyInstance, logger: Logger): void
   instance[key] = Object.create(controller, {
     streamError: {
       value(this: LogController, error: Error, request: FastifyRequest, reply: FastifyReply, metadata?: unknown): void {
-        adoptedExchange(reply.raw)?.failed(error);
+        const res = reply.raw;
+        adoptedExchange(res)?.failed(error);
         controller.streamError.call(this, error, request, reply, metadata);
+        // Fastify destroys the response next, without the error: over HTTP/2 that resets its stream with NO_ERROR, which a
+        // client reads as the body's end (a body cut short, taken whole). With the error the reset says INTERNAL_ERROR.
+        if ('stream' in res && res.headersSent) res.destroy(error);
       },
     },
   }) as LogController;

@@ -19,10 +19,13 @@
  * const report = await fastify.coda.close(); // fastify.close(), drained, with the report
  * ```
  */
+import type { EventEmitter } from 'node:events';
+import type { ServerHttp2Session } from 'node:http2';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
+import { Http2Sessions } from '../server/http2-sessions.js';
 import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
 import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
@@ -106,8 +109,12 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   let draining: Promise<ShutdownReport> | undefined;
   // The servers Fastify listens with besides fastify.server, one per other address its host resolves to ('localhost': 127.0.0.1 and ::1), as their requests come.
   const secondary = new Set<object>();
+  // Over HTTP/2 (Fastify({ http2: true })): on Node 22 the server's close waits for its clients to close their sessions (Fastify's http2SessionTimeout, 72 s).
+  const sessions = new Http2Sessions();
+  sessions.watch(fastify.server);
   const drain = (): Promise<ShutdownReport> => {
     if (draining === undefined) {
+      sessions.close();
       // They stop with fastify.server: their replies in flight ask for their connection's close too.
       for (const server of secondary) closingServer(server);
       // Fastify's replies in flight ask for their connection's close from now on (see AdoptedExchange.closeConnection).
@@ -146,7 +153,13 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     } else {
       (request as AdoptingRequest)[kExchange] = adopted;
       const server = serverOf(request.raw.socket);
-      if (server !== undefined && server !== fastify.server) secondary.add(server);
+      if (server !== undefined && server !== fastify.server && !secondary.has(server)) {
+        secondary.add(server);
+        sessions.watch(server as EventEmitter);
+        // An HTTP/2 request's session opened before the server was watched.
+        const session = (request.raw as { stream?: { session?: ServerHttp2Session } }).stream?.session;
+        if (session !== undefined) sessions.add(session);
+      }
       within(adopted, next);
     }
   });
@@ -198,14 +211,34 @@ function inRequest<Hook>(hook: Hook): Hook {
  * The route's handler, its promise (an async handler's) given to Coda: Fastify
  * sends nothing for one that resolves with no payload once its client has
  * left, and a streamed payload none of its bytes, so that promise settling
- * is what says the handler has answered (see AdoptedExchange.answered).
+ * is what says the handler has answered (see AdoptedExchange.answered). A
+ * handler of the callback style (no promise, nothing sent yet) answers with
+ * its `reply.send()`, which may write nothing either (see `sendAnswers`).
  */
 function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const result = handler.call(this, request, reply);
     if (isPromise(result)) adoptedExchange(reply.raw)?.handling(result);
+    else if (result === undefined && !reply.sent) sendAnswers(reply);
     return result;
   } as RouteHandlerMethod;
+}
+
+/**
+ * The reply's next `send()` says its handler has answered: to a client that
+ * left, Fastify writes no byte of a web ReadableStream (a fetch() Response's
+ * body) and ends nothing, which left the request in flight for good. On this
+ * reply alone, until that call.
+ */
+function sendAnswers(reply: FastifyReply): void {
+  const exchange = adoptedExchange(reply.raw);
+  if (exchange === undefined) return;
+  const send = reply.send;
+  reply.send = function (this: FastifyReply, payload?: unknown): FastifyReply {
+    reply.send = send;
+    exchange.answered();
+    return send.call(this, payload);
+  };
 }
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.

@@ -275,16 +275,29 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
       await rest;
     } catch (error) {
       // What Hono's onError does not take (a thrown non-Error), or onError's own failure: the same once the head is out.
-      if (res.headersSent) cutShort(res, error);
+      if (res.headersSent) cut(res, error);
       throw error;
     }
     // Hono's onError answered an error thrown once the head was out: @hono/node-server cannot write that answer's head and would end the response with the error's text, as if whole.
-    if (c.error !== undefined && res.headersSent) cutShort(res, c.error);
+    if (c.error !== undefined && res.headersSent) cut(res, c.error);
     return undefined;
   };
   const close = (closeOptions: { timeoutMs?: number } = {}): Promise<ShutdownReport> =>
     drainApp(app, checkMs('coda-http/hono close(): timeoutMs', closeOptions.timeoutMs ?? 10_000));
   return Object.assign(middleware, adapterMethods(app), { close });
+}
+
+/**
+ * `cutShort()` on @hono/node-server, which then writes the head of the 500
+ * it has for the error (onError's answer, or its own for an error Hono let
+ * out) to the response just cut: Node throws ERR_HTTP_HEADERS_SENT, which it
+ * prints to the console with its stack at every such cut. A head on a
+ * response destroyed goes nowhere: its `writeHead()` does nothing now (what
+ * it writes after is dropped by Node without a word).
+ */
+function cut(res: ServerResponse, error: unknown): void {
+  cutShort(res, error);
+  if (res.destroyed) res.writeHead = (() => res) as ServerResponse['writeHead'];
 }
 
 /**

@@ -1,11 +1,13 @@
-import type { Server as NodeServer } from 'node:http';
+import { Server as HttpServer, type Server as NodeServer } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
+import { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { kGovern } from '../symbols.js';
 import { closeServer, type ShutdownReport } from './close.js';
-import { http1Listener, serverUrl, type Listener } from './listener.js';
+import { http1Listener, http2Listener, serverUrl, type Listener } from './listener.js';
 import { holdPipelined } from './pipelining.js';
 import { handleSignals } from './shutdown.js';
 import { closeStalledSends } from './stalled-sends.js';
@@ -83,7 +85,7 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   const sendTimeoutMs = checkMs('attach(): sendTimeoutMs', options.sendTimeoutMs ?? 60_000, { zero: true });
-  const close = govern(app, http1Listener(server, 'http'), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs });
+  const close = govern(app, attachedListener(server), () => attachedUrl(server), { handleSignals: handle, shutdownTimeoutMs });
   // After govern(): an app attached again after its shutdown opens its store anew.
   app.tasks.runHere();
   drainOnServerClose(server, close, shutdownTimeoutMs);
@@ -91,6 +93,18 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   server.prependListener('request', holdPipelined);
   closeStalledSends(server, server instanceof TlsServer, sendTimeoutMs, app.logger);
   return { server, close };
+}
+
+/**
+ * The listener of a server another framework started: node:http's or
+ * node:https', or node:http2's (Koa's callback or @hono/node-server's
+ * `createServer` on `http2.createServer()`), whose shutdown handles its
+ * sessions (a GOAWAY each) and has no node:http connection list of its own.
+ */
+function attachedListener(server: NodeServer): Listener {
+  const given: object = server;
+  if (given instanceof HttpServer || given instanceof HttpsServer) return http1Listener(server, 'http');
+  return http2Listener(given as Http2SecureServer, 'http');
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
 import type { App } from '../app/app.js';
 import { acceptedConnections } from './accepted.js';
+import { Http2Sessions } from './http2-sessions.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyFields, tooManyFields } from './header-list.js';
@@ -84,15 +85,28 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
     return http1Listener(http1, tls === undefined ? 'http' : 'https');
   }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
-  const sessions = new Sessions(server as Http2SecureServer, settings.keepAliveTimeoutMs);
+  const idleMs = settings.keepAliveTimeoutMs;
+  return http2Listener(server as Http2SecureServer, 'https', idleMs > 0 ? (session) => closeWhenIdle(session, idleMs) : undefined);
+}
+
+/**
+ * A node:http2 server (TLS or not) as shutdown handles it: its sessions, and
+ * the HTTP/1.1 connections of its fallback (`allowHTTP1`), which node:http's
+ * methods handle (an HTTP/2 server has no `closeAllConnections()`, and one
+ * without TLS no `closeIdleConnections()` either). Sessions opened before this
+ * call are not known to it. `opened` gets each new session until the close.
+ */
+export function http2Listener(server: Http2SecureServer, scheme: 'http' | 'https', opened?: (session: ServerHttp2Session) => void): Listener {
+  const sessions = new Http2Sessions();
+  sessions.watch(server, opened);
   const destroyAccepted = acceptedConnections(server);
   return {
     server,
-    scheme: 'https',
+    scheme,
     closeSessions: () => sessions.close(),
-    closeIdleConnections: () => http1.closeIdleConnections(),
+    closeIdleConnections: () => HttpServer.prototype.closeIdleConnections.call(server),
     closeAllConnections: () => {
-      HttpServer.prototype.closeAllConnections.call(http1);
+      HttpServer.prototype.closeAllConnections.call(server);
       sessions.destroy();
       destroyAccepted();
     },
@@ -173,35 +187,10 @@ export function http1Listener(server: HttpServer | HttpsServer, scheme: 'http' |
 }
 
 /**
- * The server's open HTTP/2 sessions. A session with no open stream for
- * `idleMs` is closed (GOAWAY, then the connection), as node:http closes an
- * idle keep-alive connection; Node itself would keep it forever.
+ * A session with no open stream for `idleMs` is closed (GOAWAY, then the
+ * connection), as node:http closes an idle keep-alive connection; Node itself
+ * would keep it forever.
  */
-class Sessions {
-  readonly #open = new Set<ServerHttp2Session>();
-  #closing = false;
-
-  constructor(server: Http2SecureServer, idleMs: number) {
-    server.on('session', (session) => {
-      this.#open.add(session);
-      session.once('close', () => this.#open.delete(session));
-      // Its TLS handshake was under way when the server began to close.
-      if (this.#closing) session.close();
-      else if (idleMs > 0) closeWhenIdle(session, idleMs);
-    });
-  }
-
-  /** GOAWAY to every session, now and from now on. */
-  close(): void {
-    this.#closing = true;
-    for (const session of this.#open) session.close();
-  }
-
-  destroy(): void {
-    for (const session of this.#open) session.destroy();
-  }
-}
-
 function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
   let open = 0;
   session.on('stream', (stream) => {

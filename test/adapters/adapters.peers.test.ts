@@ -38,7 +38,8 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { kClosingSignal } from '../../src/symbols.js';
-import { deferred } from '../helpers.js';
+import { deferred, memoryLogger } from '../helpers.js';
+import { idleAndBusy } from './http2-clients.js';
 
 /**
  * What fastify-plugin's `fp(fn, meta)` does (fastify-plugin is not a
@@ -146,6 +147,17 @@ test("fastify.inject() (test/inject.test.js 'should reply with the payload', 'sh
   await fastify.close();
 });
 
+/** A web ReadableStream that gives 'partial', then fails with `failure`. */
+function failingWebStream(failure: Error): ReadableStream<Uint8Array> {
+  let pulled = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (pulled++ === 0) controller.enqueue(Buffer.from('partial'));
+      else controller.error(failure);
+    },
+  });
+}
+
 test("Fastify: a web ReadableStream reply that fails once its head is out (test/web-api.test.js 'WebStream error after headers sent should destroy response'): outcome.error is the failure, as for a Node stream", { timeout: 10_000 }, async (t) => {
   const failure = new Error('the source broke');
   const seen = deferred<Outcome>();
@@ -153,13 +165,7 @@ test("Fastify: a web ReadableStream reply that fails once its head is out (test/
   await fastify.register(fastifyCoda);
   fastify.get('/', (_request, reply) => {
     reply.after(({ outcome }) => { seen.resolve(outcome); });
-    let pulled = 0;
-    return reply.send(new ReadableStream({
-      pull(controller) {
-        if (pulled++ === 0) controller.enqueue(Buffer.from('partial'));
-        else controller.error(failure);
-      },
-    }));
+    return reply.send(failingWebStream(failure));
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => fastify.close());
@@ -220,13 +226,17 @@ test("Fastify({ forceCloseConnections: true }) (test/close.test.js 'shutsdown wh
   assert.deepEqual([(await seen.promise).aborted, (await seen.promise).status], [true, 200]);
 });
 
-test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in the right order with multiple bindings'): a request in flight on the second server 'localhost' binds (::1) is answered with Connection: close once fastify.close() begins, as on the first", { timeout: 10_000 }, async (t) => {
-  // Where localhost is both 127.0.0.1 and ::1 (macOS, most distributions), Fastify listens on each, the second with a server of its own.
+/** Where localhost is both 127.0.0.1 and ::1 (macOS, most distributions), Fastify listens on each, the second with a server of its own: so it is here. */
+function localhostBoth(t: TestContext): void {
   const lookup = dns.lookup;
   t.mock.method(dns, 'lookup', (host: string, options: unknown, callback: (...args: unknown[]) => void) => {
     if (host === 'localhost' && (options as { all?: boolean }).all === true) callback(null, [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
     else (lookup as (...args: unknown[]) => void)(host, options, callback);
   });
+}
+
+test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in the right order with multiple bindings'): a request in flight on the second server 'localhost' binds (::1) is answered with Connection: close once fastify.close() begins, as on the first", { timeout: 10_000 }, async (t) => {
+  localhostBoth(t);
   const fastify = Fastify();
   await fastify.register(fastifyCoda);
   const handling = deferred();
@@ -255,10 +265,7 @@ test("Fastify's multiple bindings (test/close.test.js 'triggers on-close hook in
   assert.equal((await closing).requestsInFlightAtClose, 1);
 });
 
-/**
- * The client's session first: on Node 22, fastify.close() (Fastify's alone, without Coda, too) waits for a client
- * session still open until Fastify's http2SessionTimeout, 72 s, where Node 24 closes it at once.
- */
+/** The client's session too: one whose stream the test left open would keep it. */
 async function closeBoth(session: http2.ClientHttp2Session, fastify: { close(): Promise<unknown> }): Promise<void> {
   session.close();
   await fastify.close();
@@ -316,6 +323,76 @@ test("Fastify over HTTP/2: a task's request is the request as an HTTP/1.1 one wo
   stream.resume();
   await once(stream, 'end');
   assert.deepEqual(await seen.promise, [authority, false, '127.0.0.1', 'h2-req']);
+});
+
+test("Fastify over HTTP/2: fastify.close() sends every session a GOAWAY as the drain begins: a client session left open does not hold it (on Node 22 it waited for Fastify's http2SessionTimeout, 72 s), a stream in flight is still answered whole", { timeout: 10_000 }, async () => {
+  const handling = deferred();
+  const release = deferred();
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async () => 'idle after this');
+  fastify.get('/slow', async () => {
+    handling.resolve();
+    await release.promise;
+    return 'answered';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const { idle, busy, goaways, body } = await idleAndBusy(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`, '/slow', handling.promise);
+  const closing = fastify.coda.close();
+  await goaways;
+  release.resolve();
+  assert.equal(await body, 'answered');
+  assert.equal((await closing).requestsInFlightAtClose, 1);
+  await Promise.all([idle, busy].map((session) => session.closed || once(session, 'close')));
+});
+
+test("Fastify over HTTP/2 on both of localhost's addresses: the session on the second server (::1) gets its GOAWAY as the drain begins too (on Node 22 it kept that server open after fastify.close())", { timeout: 10_000 }, async (t) => {
+  localhostBoth(t);
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async () => 'ok');
+  await fastify.listen({ port: 0, host: 'localhost' });
+  const session = http2.connect(`http://[::1]:${(fastify.addresses()[0] as AddressInfo).port}`);
+  const stream = session.request({ ':path': '/' });
+  stream.resume();
+  await once(stream, 'end');
+  const goaway = once(session, 'goaway');
+  await fastify.coda.close();
+  await goaway;
+});
+
+test("Fastify over HTTP/2: a reply's stream (a Node one, a web ReadableStream) that fails once its head is out resets the stream with an error: its client sees the response fail (Fastify, Coda or not, reset it with NO_ERROR: the client read the body cut short as whole); outcome.error is the failure", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('the source broke');
+  const outcomes: Outcome[] = [];
+  const fastify = Fastify({ http2: true });
+  await fastify.register(fastifyCoda, { logger: memoryLogger().logger });
+  fastify.get('/node', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    return reply.send(Readable.from((async function* () {
+      yield 'partial';
+      await null;
+      throw failure;
+    })()));
+  });
+  fastify.get('/web', async (_request, reply) => {
+    reply.after(({ outcome }) => { outcomes.push(outcome); });
+    return reply.send(failingWebStream(failure));
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const session = http2.connect(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`);
+  t.after(() => closeBoth(session, fastify));
+  for (const path of ['/node', '/web']) {
+    const stream = session.request({ ':path': path });
+    const seen: string[] = [];
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => { seen.push(chunk); });
+    stream.on('end', () => { seen.push('(end)'); });
+    stream.on('error', (error: NodeJS.ErrnoException) => { seen.push(`(${error.code})`); });
+    await new Promise((resolve) => stream.once('close', resolve));
+    assert.deepEqual([seen, stream.rstCode], [['partial', '(ERR_HTTP2_STREAM_ERROR)'], http2.constants.NGHTTP2_INTERNAL_ERROR], path);
+  }
+  await fastify.coda.app.settle();
+  assert.deepEqual(outcomes.map(({ aborted, error }) => [aborted, error]), [[true, failure], [true, failure]]);
 });
 
 test('Express: the adapter in an app mounted under a path; next(err), an async throw and the error handler: tasks run with the status the handler sent', { timeout: 10_000 }, async (t) => {
@@ -548,6 +625,70 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
   await hooksRan.promise;
   await fastify.coda.app.settle();
   assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
+});
+
+test("Fastify: a handler of the callback style (it returns no promise) whose client left before it answered with reply.send() of a web ReadableStream (a fetch() Response's body, as a proxy sends it): Fastify writes none of it, yet the handler has answered: the request is done, its task runs (it stayed in flight, abandoned at the deadline)", { timeout: 10_000 }, async () => {
+  const seen = deferred<Outcome>();
+  const handling = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/proxied', (_request, reply) => {
+    reply.after(({ outcome }) => { seen.resolve(outcome); }, { name: 'audit' });
+    // The upstream answers once the client has gone.
+    reply.raw.once('close', () => { void reply.send(new Response('from upstream').body); });
+    handling.resolve();
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET /proxied HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  const report = await fastify.coda.close({ timeoutMs: 1_000 });
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent], [true, false, 0]);
+});
+
+test("Express: after() and res.after() from the response's 'finish' listener, res.after() from its 'close' listener (where Express code waits for a response, on-finished's way): each task runs once, after the response, with its complete outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = (where: string) => ({ outcome }: { outcome: Outcome }) => { seen.push(`${where}: ${outcome.completed} ${outcome.bytesSent}`); };
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', (_req, res) => {
+    res.once('finish', () => {
+      after(note('after() on finish'));
+      res.after(note('res.after() on finish'));
+    });
+    res.once('close', () => { res.after(note('res.after() on close')); });
+    res.send('ok');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  assert.equal(await (await fetch(url)).text(), 'ok');
+  await tasks.app.settle();
+  assert.deepEqual(seen.sort(), ['after() on finish: true 2', 'res.after() on close: true 2', 'res.after() on finish: true 2']);
+});
+
+test("Fastify: after() and reply.after() in an onResponse hook (Fastify runs it once the response has finished, a hijacked reply's too): each task runs once, with the complete outcome", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.addHook('onResponse', async (request, reply) => {
+    after(({ outcome }) => { seen.push(`after() ${request.url}: ${outcome.completed} ${outcome.bytesSent}`); });
+    reply.after(({ outcome }) => { seen.push(`reply.after() ${request.url}: ${outcome.completed} ${outcome.bytesSent}`); });
+  });
+  fastify.get('/', async () => 'ok');
+  fastify.get('/hijacked', (_request, reply) => {
+    reply.hijack();
+    reply.raw.end('by hand');
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const url = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
+  assert.deepEqual(await statuses(url, ['/', '/hijacked']), [[200, 'ok'], [200, 'by hand']]);
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen.sort(), ['after() /: true 2', 'after() /hijacked: true 7', 'reply.after() /: true 2', 'reply.after() /hijacked: true 7']);
 });
 
 /** `after()` and the per-response registration from a route of a sub-app or router: each notes `label` and the status once its task runs. */

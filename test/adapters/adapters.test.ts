@@ -10,9 +10,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import net, { type AddressInfo } from 'node:net';
 import http, { request as httpRequest, ServerResponse, type Server } from 'node:http';
-import { test } from 'node:test';
+import http2, { type Http2Server } from 'node:http2';
+import { test, type TestContext } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
@@ -22,6 +24,7 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda, type HonoCoda } from 'coda-http/hono';
 import { coda as koaCoda, type KoaCoda } from 'coda-http/koa';
 import { deferred, memoryLogger } from '../helpers.js';
+import { idleAndBusy } from './http2-clients.js';
 import { printed } from './run-fixture.js';
 import { targets } from './targets.js';
 
@@ -424,6 +427,109 @@ for (const target of ownCloseTargets) {
   });
 }
 
+/** A client session to `server` (node:http2's, once listening) attached to `tasks`: both closed when the test ends. */
+async function attachedSession(t: TestContext, tasks: Adapter, server: Http2Server): Promise<http2.ClientHttp2Session> {
+  if (!server.listening) await once(server, 'listening');
+  const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+  t.after(() => attached.close({ timeoutMs: 100 }));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  t.after(() => session.close());
+  return session;
+}
+
+/**
+ * A framework on a node:http2 server without TLS (h2c), its handler answering
+ * with what `handle()` resolves to: chunks to stream, or nothing ('ok').
+ * Express cannot serve HTTP/2 at all (its request is node:http's).
+ */
+type Http2Handle = () => Promise<AsyncIterable<Uint8Array> | void>;
+const http2Targets: { name: string; coda: () => Adapter; start(coda: Adapter, handle: Http2Handle): Http2Server }[] = [
+  {
+    name: 'Koa (http2.createServer(app.callback()))',
+    coda: koaCoda,
+    start(tasks, handle) {
+      const app = new Koa();
+      app.silent = true;
+      app.use(tasks as KoaCoda);
+      app.use(async (ctx) => {
+        const chunks = await handle();
+        ctx.body = chunks === undefined ? 'ok' : Readable.from(chunks);
+      });
+      return http2.createServer(app.callback()).listen(0, '127.0.0.1');
+    },
+  },
+  {
+    name: "Hono (@hono/node-server's createServer: http2.createServer)",
+    coda: honoCoda,
+    start(tasks, handle) {
+      const app = new Hono();
+      app.use(tasks as HonoCoda);
+      app.get('/', async (c) => {
+        const chunks = await handle();
+        return chunks === undefined ? c.text('ok') : c.body(ReadableStream.from(chunks) as ReadableStream<Uint8Array>);
+      });
+      return honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as Http2Server;
+    },
+  },
+];
+
+for (const target of http2Targets) {
+  test(`${target.name}: attach().close() of an HTTP/2 server drains and reports (it threw 'server.closeIdleConnections is not a function', the tasks not drained): every session gets a GOAWAY, a stream in flight is still answered whole`, { timeout: 10_000 }, async () => {
+    const handling = deferred();
+    const release = deferred();
+    let requests = 0;
+    const tasks = target.coda();
+    const server = target.start(tasks, async () => {
+      after(() => {}, { name: 'audit' });
+      if (++requests === 2) {
+        handling.resolve();
+        await release.promise;
+      }
+    });
+    await once(server, 'listening');
+    const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+    const { goaways, body } = await idleAndBusy(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/', handling.promise);
+    const closing = attached.close({ timeoutMs: 5_000 });
+    await goaways;
+    release.resolve();
+    assert.equal(await body, 'ok');
+    const report = await closing;
+    assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 2, []]);
+    assert.equal(server.listening, false);
+  });
+}
+
+for (const target of http2Targets) {
+  test(`${target.name}: a stream that fails mid-way is outcome.error (it said aborted only: an HTTP/2 response keeps no error, its stream does); one its client resets mid-way is aborted with none`, { timeout: 10_000 }, async (t) => {
+    const failure = new Error('the source broke');
+    const outcomes: Outcome[] = [];
+    let requests = 0;
+    const tasks = target.coda();
+    const server = target.start(tasks, async () => {
+      after(({ outcome }) => { outcomes.push(outcome); });
+      const broken = ++requests === 1;
+      return (async function* () {
+        for (let i = 0; i < 10_000; i++) {
+          yield Buffer.alloc(16 * 1024, i);
+          if (broken) throw failure;
+        }
+      })();
+    });
+    const session = await attachedSession(t, tasks, server);
+    const broken = session.request({ ':path': '/' });
+    broken.on('error', () => {});
+    broken.resume();
+    await new Promise((resolve) => broken.once('close', resolve));
+    assert.equal(broken.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const reset = session.request({ ':path': '/' });
+    reset.on('error', () => {});
+    await once(reset, 'data');
+    reset.close(http2.constants.NGHTTP2_CANCEL);
+    await tasks.app.settle();
+    assert.deepEqual(outcomes.map(({ aborted, error }) => [aborted, error]), [[true, failure], [true, undefined]]);
+  });
+}
+
 test('an adapter writes no access log line of its own: the framework logs its requests', async () => {
   const { logger, lines } = memoryLogger();
   const tasks = expressCoda({ logger });
@@ -540,6 +646,63 @@ for (const target of [targets.koa!, targets.hono!]) {
   });
 }
 
+test("Hono on @hono/node-server: a cut once the head is out (onError's answer, a thrown non-Error Hono lets out) prints nothing (@hono/node-server wrote the head of its 500 to the response cut, and printed Node's ERR_HTTP_HEADERS_SENT with its stack)", { timeout: 10_000 }, async (t) => {
+  const printing = [t.mock.method(console, 'error', () => {}), t.mock.method(console, 'info', () => {})];
+  const outcomes: Outcome[] = [];
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda({ logger: memoryLogger().logger });
+  app.use(tasks);
+  // Hono's default onError prints the error: the app's own says nothing.
+  app.onError((_error, c) => c.text('failed', 500));
+  for (const [path, thrown] of [['/error', new Error('late')], ['/non-error', 'late']] as const) {
+    app.get(path, async (c) => {
+      c.after(({ outcome }) => { outcomes.push(outcome); });
+      c.env.outgoing.write('partial');
+      await null;
+      throw thrown;
+    });
+  }
+  app.get('/ping', (c) => c.text('pong'));
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const url = await listening(server);
+  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+  for (const path of ['/error', '/non-error']) {
+    await assert.rejects(async () => {
+      for await (const _chunk of await open(`${url}${path}`));
+    }, `${path}: the client sees the response fail`);
+  }
+  await tasks.app.settle();
+  assert.deepEqual(outcomes.map(({ aborted, error }) => [aborted, (error as Error).message]), [[true, 'late'], [true, 'non-error thrown: "late"']]);
+  // A round trip on another request: @hono/node-server's writing after each cut is done.
+  assert.equal(await (await fetch(`${url}/ping`)).text(), 'pong');
+  assert.deepEqual(printing.flatMap((mock) => mock.mock.calls.map((call) => call.arguments)), []);
+});
+
+test("Hono on an HTTP/2 server: an error once the head is out resets the stream; its outcome is aborted with the error, its bytes what went out (it said completed, and counted the text @hono/node-server ends the response with after the cut: a stream closed has no session to show it came over the network)", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const failure = new Error('late');
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda({ logger: memoryLogger().logger });
+  app.use(tasks);
+  app.onError((_error, c) => c.text('failed', 500));
+  app.get('/late', async (c) => {
+    c.after(({ outcome }) => { seen.resolve(outcome); });
+    c.env.outgoing.write('partial');
+    await null;
+    throw failure;
+  });
+  const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as Http2Server;
+  const session = await attachedSession(t, tasks, server);
+  const stream = session.request({ ':path': '/late' });
+  let received = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => { received += chunk; });
+  const [error] = await once(stream, 'error') as [NodeJS.ErrnoException];
+  assert.deepEqual([error.code, received], ['ERR_HTTP2_STREAM_ERROR', 'partial']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.completed, outcome.aborted, outcome.error, outcome.bytesSent], [false, true, failure, 7]);
+});
+
 test("Express: a request without req.app (a bare express.Router() on node:http) after the adapter had seen an app's: answered, its task runs (the error handler went to a WeakSet as undefined: a TypeError)", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const tasks = expressCoda();
@@ -570,29 +733,31 @@ test("Express: a request without req.app (a bare express.Router() on node:http) 
   assert.deepEqual(seen, ['app 200', 'router 200']);
 });
 
-test('Express: a route added after the first request (the error noting was at the end of the chain then): an error it gives next() once its head is out is outcome.error', { timeout: 10_000 }, async (t) => {
-  const failure = new Error('failed after the head');
-  const seen = deferred<Outcome>();
-  const app = express();
-  app.set('env', 'test');
-  const tasks = expressCoda();
-  app.use(tasks);
-  app.get('/first', (_req, res) => { res.send('first'); });
-  const server = app.listen(0, '127.0.0.1');
-  t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
-  const url = await listening(server);
-  assert.equal(await (await fetch(`${url}/first`)).text(), 'first');
-  app.get('/late', (_req, res, next) => {
-    res.after(({ outcome }) => { seen.resolve(outcome); });
-    res.write('partial');
-    next(failure);
+for (const [name, createApp] of [['Express', express], ['Express 4', express4]] as const) {
+  test(`${name}: a route added after the first request (the error noting was at the end of the chain then): an error it gives next() once its head is out is outcome.error`, { timeout: 10_000 }, async (t) => {
+    const failure = new Error('failed after the head');
+    const seen = deferred<Outcome>();
+    const app = createApp();
+    app.set('env', 'test');
+    const tasks = expressCoda();
+    app.use(tasks);
+    app.get('/first', (_req, res) => { res.send('first'); });
+    const server = app.listen(0, '127.0.0.1');
+    t.after(() => tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 100 }));
+    const url = await listening(server);
+    assert.equal(await (await fetch(`${url}/first`)).text(), 'first');
+    app.get('/late', (_req, res, next) => {
+      res.after(({ outcome }) => { seen.resolve(outcome); });
+      res.write('partial');
+      next(failure);
+    });
+    await assert.rejects(async () => {
+      for await (const _chunk of await open(`${url}/late`)) { /* read to the failure */ }
+    }, 'the client sees the response fail');
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
   });
-  await assert.rejects(async () => {
-    for await (const _chunk of await open(`${url}/late`)) { /* read to the failure */ }
-  }, 'the client sees the response fail');
-  const outcome = await seen.promise;
-  assert.deepEqual([outcome.aborted, outcome.error], [true, failure]);
-});
+}
 
 test("Koa: an error once the head is out whose app 'error' listener throws: the response is cut all the same (it was left open for good), with the error", { timeout: 15_000 }, async () => {
   assert.deepEqual(await printed('koa-throwing-listener.mjs'), {

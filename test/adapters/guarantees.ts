@@ -232,6 +232,36 @@ export function guarantees(target: Target): void {
     assert.equal(running.app.afterStats().skipped, 1);
   });
 
+  test(`${target.name}: a response written by hand (res.write() waiting for 'drain', reply.hijack(), ctx.respond = false, Hono's stream()): read whole, its tasks see every byte sent; its client gone mid-way, they see it aborted; each runs once`, async (t) => {
+    const ran: [string, Outcome][] = [];
+    const firstChunk = deferred();
+    const written = (path: string, count: number, size: number): Route => ({
+      path,
+      handle(onResponse) {
+        onResponse(({ outcome }) => { ran.push([path, outcome]); });
+        after(({ outcome }) => { ran.push([path, outcome]); });
+        return {
+          async *written() {
+            for (let i = 0; i < count; i++) {
+              yield Buffer.alloc(size, i);
+              firstChunk.resolve();
+            }
+          },
+        };
+      },
+    });
+    const running = await start(t, target, [written('/whole', 4, 16 * 1024), written('/endless', 10_000, 64 * 1024)]);
+    assert.equal(await readAll(await open(`${running.url}/whole`)), 64 * 1024);
+    const res = await open(`${running.url}/endless`);
+    await firstChunk.promise;
+    res.destroy();
+    await running.app.settle();
+    const seen = ran.map(([path, { completed, aborted, error, bytesSent }]) => [path, completed, aborted, error, path === '/whole' ? bytesSent : 'some']).sort();
+    const endless = ['/endless', false, true, undefined, 'some'];
+    const whole = ['/whole', true, false, undefined, 64 * 1024];
+    assert.deepEqual(seen, [endless, endless, whole, whole]);
+  });
+
   test(`${target.name}: a client that leaves mid-body (its request body cut short): the request ends aborted, before the handler, its tasks run, nothing stays in flight`, { timeout: 10_000 }, async (t) => {
     const handled: string[] = [];
     const started = deferred();

@@ -1,13 +1,15 @@
-// The five targets of the guarantee suite: Coda itself and each framework
-// with its adapter, each built from the same abstract routes and started on
-// a real socket (127.0.0.1, port 0).
-import type { Server as NodeServer } from 'node:http';
+// The six targets of the guarantee suite: Coda itself and each framework
+// with its adapter (Express in its versions 5 and 4), each built from the same
+// abstract routes and started on a real socket (127.0.0.1, port 0).
+import type { Server as NodeServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
 import {
   createApp, get, HttpResponse, post, serve, StreamingResponse,
@@ -20,11 +22,18 @@ import { coda as koaCoda } from 'coda-http/koa';
 
 /**
  * What a route answers: a fixed body, a stream read as the client takes it,
- * or a failure after the head: `partial` written by hand (the head and a
- * first chunk out), then `failure` thrown (or given to `next()`) through the
- * framework's own error path.
+ * chunks written by hand as the framework's users write them (`res.write()`
+ * in a loop that waits for `'drain'`; Fastify's `reply.hijack()`, Koa's
+ * `ctx.respond = false`, Hono's `stream()` helper), or a failure after the
+ * head: `partial` written by hand (the head and a first chunk out), then
+ * `failure` thrown (or given to `next()`) through the framework's own error
+ * path.
  */
-export type Reply = { body: string | Uint8Array } | { stream: () => AsyncIterable<Uint8Array> } | { partial: string; failure: Error };
+export type Reply =
+  | { body: string | Uint8Array }
+  | { stream: () => AsyncIterable<Uint8Array> }
+  | { written: () => AsyncIterable<Uint8Array> }
+  | { partial: string; failure: Error };
 
 /** A route, written once for every target. */
 export interface Route {
@@ -86,7 +95,7 @@ function codaTarget(): Target {
           }) as AfterFunction;
           const left = (): Promise<void> => new Promise((resolve) => request.signal.addEventListener('abort', () => resolve()));
           const reply = await route.handle(onResponse, route.method === 'POST' ? await request.json() : undefined, left);
-          const response = 'body' in reply ? new HttpResponse(reply.body) : new StreamingResponse('stream' in reply ? reply.stream() : failingAfter(reply));
+          const response = 'body' in reply ? new HttpResponse(reply.body) : new StreamingResponse(streamOf(reply));
           for (const [task, second, third] of registrations) {
             if (typeof task === 'function') response.after(task, second as undefined);
             else response.after(task, second, third);
@@ -100,26 +109,56 @@ function codaTarget(): Target {
   };
 }
 
+/** What Coda streams for a reply with no fixed body: a view's chunks are its stream's. */
+function streamOf(reply: Exclude<Reply, { body: unknown }>): AsyncIterable<Uint8Array> {
+  if ('stream' in reply) return reply.stream();
+  return 'written' in reply ? reply.written() : failingAfter(reply);
+}
+
+/**
+ * `chunks` written to `res` by hand, as a handler of a Node framework writes
+ * them: each `write()` whose buffer is full waits for `'drain'`, or for the
+ * response's `'close'` when the client has gone (then it stops); `end()` at
+ * the end.
+ */
+async function writeByHand(res: ServerResponse, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (res.destroyed) break;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const go = (): void => {
+          res.off('drain', go).off('close', go);
+          resolve();
+        };
+        res.on('drain', go).on('close', go);
+      });
+    }
+  }
+  res.end();
+}
+
 /** Coda's way to fail after the head: a stream that throws once its first chunk is out. */
 async function* failingAfter({ partial, failure }: { partial: string; failure: Error }): AsyncIterable<Uint8Array> {
   yield Buffer.from(partial);
   throw failure;
 }
 
-function expressTarget(): Target {
+/** Express 5 (`express`), or 4 (`express4`, installed under that alias): one target each. */
+function expressTarget(name: string, createApp: typeof express): Target {
   return {
-    name: 'express',
+    name,
     async start(routes, options = {}) {
-      const app = express();
+      const app = createApp();
       // Express's final handler logs the errors given to next() unless in 'test'.
       app.set('env', 'test');
       const coda = expressCoda(options);
       app.use(coda);
-      app.use(express.json());
+      app.use(createApp.json());
       for (const route of routes) {
         app[route.method === 'POST' ? 'post' : 'get'](route.path, async (req, res, next) => {
           const reply = await route.handle(res.after.bind(res), req.body, closeOf(res));
           if ('body' in reply) res.send(Buffer.from(reply.body));
+          else if ('written' in reply) await writeByHand(res, reply.written());
           else if ('partial' in reply) {
             res.write(reply.partial);
             next(reply.failure);
@@ -152,6 +191,12 @@ function fastifyTarget(): Target {
             if ('partial' in answer) {
               reply.raw.write(answer.partial);
               throw answer.failure;
+            }
+            if ('written' in answer) {
+              // Fastify's way to write by hand: it sends nothing itself from now on.
+              reply.hijack();
+              reply.raw.writeHead(200);
+              return writeByHand(reply.raw, answer.written());
             }
             return reply.send('body' in answer ? Buffer.from(answer.body) : Readable.from(answer.stream()));
           },
@@ -186,6 +231,12 @@ function koaTarget(): Target {
           ctx.res.write(reply.partial);
           throw reply.failure;
         }
+        if ('written' in reply) {
+          // Koa's way to write by hand: it sends nothing itself.
+          ctx.respond = false;
+          ctx.res.writeHead(200);
+          return writeByHand(ctx.res, reply.written());
+        }
         ctx.body = 'body' in reply ? Buffer.from(reply.body) : Readable.from(reply.stream());
       });
       return attached(coda, app.listen(0, '127.0.0.1'));
@@ -208,6 +259,15 @@ function honoTarget(): Target {
             c.env.outgoing.write(reply.partial);
             throw reply.failure;
           }
+          if ('written' in reply) {
+            // Hono's way to write by hand: its stream() helper, whose writes wait for the client.
+            return honoStream(c, async (out) => {
+              for await (const chunk of reply.written()) {
+                if (out.aborted) break;
+                await out.write(chunk);
+              }
+            });
+          }
           return c.body(ReadableStream.from(reply.stream()) as ReadableStream<Uint8Array>);
         });
       }
@@ -218,7 +278,8 @@ function honoTarget(): Target {
 
 export const targets: Record<string, Target> = {
   coda: codaTarget(),
-  express: expressTarget(),
+  express: expressTarget('express', express),
+  express4: expressTarget('express4', express4),
   fastify: fastifyTarget(),
   koa: koaTarget(),
   hono: honoTarget(),

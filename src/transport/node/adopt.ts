@@ -241,9 +241,11 @@ export class AdoptedExchange extends Exchange {
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
-    const errored = res.errored ?? undefined;
+    // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
+    const stream = (res as NodeResponse).stream;
+    const errored = (stream === undefined ? res.errored : stream.errored) ?? undefined;
     // Unless its connection had gone first: Koa's pipeline() reports a client that left as a premature close. A failure ends the connection with it.
-    if (errored !== undefined && (!this.#overNetwork() || socket!.errored === errored)) this.error ??= errored;
+    if (errored !== undefined && (stream !== undefined || !this.#overNetwork() || socket!.errored === errored)) this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
     // isComplete: a response whose connection the server cut for a stalled send is not complete, nor one destroyed with an error, though Node 22 says they finished.
     // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
@@ -256,10 +258,11 @@ export class AdoptedExchange extends Exchange {
    * Whether the request came over a connection. One injected in-process
    * (fastify.inject(), light-my-request: a mock socket, its response writing
    * to a null stream that calls back a turn after its 'close') has no client
-   * to lose a byte: its response is complete once ended.
+   * to lose a byte: its response is complete once ended. An HTTP/2 one always
+   * did: its `socket` stands for its session's only while its stream is open.
    */
   #overNetwork(): boolean {
-    return this.#req.socket instanceof Socket;
+    return 'stream' in this.#res || this.#req.socket instanceof Socket;
   }
 
   /**
@@ -287,20 +290,25 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }
 
+/** Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API) has no `destroyed`, its stream has. */
+function gone(res: AdoptedResponse): boolean {
+  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true;
+}
+
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
 let ending: AdoptedResponse | undefined;
 
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
   // Written to a response whose connection is gone (its handler answering a client that left): Node drops it, nothing is sent.
-  if (ending !== this && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
+  if (ending !== this && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
 
 function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): AdoptedResponse {
   const exchange = this[kAdopted];
-  if (!this.writableEnded && !this.destroyed) exchange.bytesSent += byteLength(chunk, encoding);
+  if (!this.writableEnded && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   const outer = ending;
   ending = this;

@@ -33,6 +33,7 @@ export interface NodeResponse {
   readonly stream?: {
     readonly closed: boolean;
     readonly destroyed: boolean;
+    readonly errored: Error | null;
     readonly rstCode?: number;
     readonly state: { remoteClose?: number };
     close(code: number): void;
