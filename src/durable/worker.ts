@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { exitAfterLastLines } from '../log/exit.js';
 import { defaultLogger } from '../log/logger.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
@@ -78,17 +79,17 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   if (options.handleSignals ?? true) {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) process.exit(1);
+      if (signalled) exitAfterLastLines(logger, 1);
       signalled = true;
       logger.info({ signal }, 'worker shutting down: finishing running tasks');
-      void close().then(() => process.exit(0), () => process.exit(1));
+      void close().then(() => exitAfterLastLines(logger, 0), () => exitAfterLastLines(logger, 1));
     };
     // SIGHUP too: a worker started from a terminal that closes would otherwise die outright, its running attempts left to stall.
     for (const signal of SIGNALS) process.on(signal, onSignal);
     // Node's default would exit at once: the running attempts' tasks were then found stalled a lease later, the cause lost.
     const fatal = (what: string) => (error: unknown): void => {
       logger.fatal({ err: error }, `worker dying of ${what}: recording the failure of the ${runner.running} durable task attempt(s) it was running`);
-      void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => process.exit(1));
+      void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => exitAfterLastLines(logger, 1));
     };
     process.once('uncaughtException', fatal('an uncaught exception'));
     process.once('unhandledRejection', fatal('an unhandled rejection'));

@@ -1,4 +1,5 @@
 import type { App } from '../app/app.js';
+import { exitAfterLastLines } from '../log/exit.js';
 import type { Logger } from '../log/logger.js';
 import { kAbandonNow } from '../symbols.js';
 import { describe } from '../util/describe.js';
@@ -81,18 +82,18 @@ function onSignal(signal: NodeJS.Signals): void {
   // The first server's app logs what concerns the whole process.
   const { logger } = closing[0]!.app;
   logger.info({ signal, servers: closing.map((server) => server.url) }, 'shutting down: draining requests and after-response tasks');
-  shutDown(signal, logger).then(
-    (code) => process.exit(code),
+  const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
+  shutDown(signal, deadline, logger).then(
+    (code) => exitAfterLastLines(logger, code, deadline - performance.now()),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      exitAfterLastLines(logger, 1);
     },
   );
 }
 
 /** Resolves with the exit code: 1 if a server's close or a hook failed. */
-async function shutDown(signal: NodeJS.Signals, logger: Logger): Promise<number> {
-  const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
+async function shutDown(signal: NodeJS.Signals, deadline: number, logger: Logger): Promise<number> {
   const settled = await Promise.allSettled(closing.map((server) => server.close({ timeoutMs: server.timeoutMs })));
   const outcomes = settled.map((result, i): ServerOutcome => {
     const { url } = closing[i]!;
@@ -141,5 +142,5 @@ function onSecondSignal(signal: NodeJS.Signals): void {
       `second signal: exiting at once; ${tasksAbandoned.length} after-response task(s) abandoned`,
     );
   }
-  process.exit(1);
+  exitAfterLastLines(closing[0]!.app.logger, 1);
 }
