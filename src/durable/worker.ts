@@ -5,6 +5,7 @@ import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { kTracer } from '../symbols.js';
+import { closeStore } from './close-store.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
@@ -71,7 +72,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const close = ({ timeoutMs = shutdownTimeoutMs } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
     const deadline = performance.now() + timeoutMs;
     const left = await runner.close(deadline);
-    await store.close(deadline).catch((error: unknown) => logger.error({ err: error }, `the ${store.description} did not close cleanly`));
+    await closeStore(store, deadline, logger);
     clearInterval(alive);
     logger.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);
     return left;
