@@ -1,4 +1,5 @@
 import type { Attributes, Context, Span, SpanContext, SpanOptions, Tracer } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { TaskSpan, TaskTracer } from '../after/task-spans.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
@@ -72,26 +73,24 @@ export class Tracing implements TaskTracer {
   /**
    * Starts `request`'s span and calls `fn(arg)` with it active (middleware
    * and view see it, and what they start is its child). A SERVER span, unless
-   * whatever received the request made one already (see `serverSpanOf`): then
+   * whatever received the request made one already (see `parentOf`): then
    * an INTERNAL child of it, as OpenTelemetry's framework instrumentations
    * (Express, Koa, Hapi) do, and the route goes to instrumentation-http's
    * span the way theirs does.
    */
   runRequest<A, R>(request: HttpRequest, fn: (arg: A) => R | Promise<R>, arg: A): R | Promise<R> {
-    const { context, propagation, trace, SpanKind } = this.#api;
+    const { context, trace, SpanKind } = this.#api;
     const active = context.active();
-    const extracted = propagation.extract(active, request.headers.raw);
-    const server = serverSpanOf(this.#api, active, extracted);
-    const parent = server === undefined ? extracted : active;
+    const { parent, nested } = parentOf(this.#api, active, request.headers.raw);
     const method = knownMethod(request.method);
-    const kind = server === undefined ? SpanKind.SERVER : SpanKind.INTERNAL;
+    const kind = nested ? SpanKind.INTERNAL : SpanKind.SERVER;
     // Every attribute known at the start goes in the options: one copy by the SDK, no setAttribute per attribute.
     const span = this.#tracer.startSpan(spanMethod(method), { kind, attributes: this.#requestAttributes(request, method) }, parent);
     // A span that records nothing and carries no trace (a no-op tracer, nothing incoming) would change nothing for the code inside: no context to enter.
     if (parent === active && !span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return fn(arg);
     request[kSpan] = span;
     const result = context.with(trace.setSpan(parent, span), fn, undefined, arg);
-    const metadata = server === undefined ? undefined : httpMetadataOf(this.#api, active);
+    const metadata = nested ? httpMetadataOf(this.#api, active) : undefined;
     if (metadata === undefined) return result;
     // Known once the response is: routing has run. instrumentation-http reads it when the response closes, which is later.
     const route = (response: R): R => {
@@ -203,19 +202,25 @@ export class Tracing implements TaskTracer {
 }
 
 /**
- * The span active when a request reaches Coda, when it is the request's
- * server span: one made by what received the request (instrumentation-http,
- * a framework's instrumentation, an adapter's host), which has continued the
- * request's `traceparent` already. A span of another trace than the one the
- * request's `traceparent` names is not (a span active where the server
- * started listening, which Node's async context carries into its
- * connections): the request's trace is then Coda's to continue.
+ * The parent of a request's span, and whether it is the request's server
+ * span already: the span active when the request reaches Coda, made by what
+ * received it (instrumentation-http, a framework's instrumentation, an
+ * adapter's host), which has continued the request's `traceparent`. Not a
+ * span active where the server started listening, which Node's async context
+ * carries into every connection: ended (sampled, recording no more), it is
+ * left out of the request's context; of another trace than the one the
+ * request's `traceparent` names, the `traceparent` wins. The request's trace
+ * is then Coda's to continue, with a SERVER span.
  */
-function serverSpanOf(api: Api, active: Context, extracted: Context): SpanContext | undefined {
-  const outer = api.trace.getSpanContext(active);
-  if (outer === undefined || !api.trace.isSpanContextValid(outer)) return undefined;
-  if (extracted !== active && api.trace.getSpanContext(extracted)?.traceId !== outer.traceId) return undefined;
-  return outer;
+function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders): { parent: Context; nested: boolean } {
+  const { trace, propagation, TraceFlags } = api;
+  const span = trace.getSpan(active);
+  const outer = span?.spanContext();
+  if (span === undefined || outer === undefined || !trace.isSpanContextValid(outer)) return { parent: propagation.extract(active, headers), nested: false };
+  if (!span.isRecording() && (outer.traceFlags & TraceFlags.SAMPLED) !== 0) return { parent: propagation.extract(trace.deleteSpan(active), headers), nested: false };
+  const extracted = propagation.extract(active, headers);
+  if (extracted !== active && trace.getSpanContext(extracted)?.traceId !== outer.traceId) return { parent: extracted, nested: false };
+  return { parent: active, nested: true };
 }
 
 /**

@@ -221,7 +221,7 @@ test('tracing is off unless asked for; `tracing: true` takes the global tracer p
   await assert.rejects(runWorker({ definitions: [task('t', () => {})], store: sqliteStore({ path: ':memory:' }), tracing: 1 as never }), /runWorker\(\): tracing must be true, false or an options object/);
 });
 
-test('a span active when the request reaches Coda (made by what received it) is the server span: Coda\'s is its INTERNAL child; one of another trace than the traceparent\'s is not', async (t) => {
+test('a span active when the request reaches Coda (made by what received it) is the server span: Coda\'s is its INTERNAL child; one ended, or of another trace than the traceparent\'s, is not', async (t) => {
   const { exporter, tracing } = recorder();
   const app = createApp({ tracing, accessLog: false, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
   const outer = tracing.tracerProvider.getTracer('host');
@@ -239,12 +239,16 @@ test('a span active when the request reaches Coda (made by what received it) is 
   });
   const res = await fetch(`${url}/users/8`, { headers: { traceparent: `00-${'1'.repeat(32)}-${PARENT_ID}-01` } });
   await res.text();
+  // Ended, it is no request's server span: with no traceparent, the request's is a trace of its own.
+  await (await fetch(`${url}/users/9`)).text();
   await app.settle();
-  const [nested, own] = named(exporter, 'GET /users/:id');
+  const [nested, own, root] = named(exporter, 'GET /users/:id');
   assert.equal(nested?.kind, SpanKind.INTERNAL);
   assert.equal(nested.parentSpanContext?.spanId, only(exporter, 'GET').spanContext().spanId);
   assert.equal(nested.spanContext().traceId, TRACE_ID);
   assert.equal(own?.kind, SpanKind.SERVER);
   assert.equal(own.spanContext().traceId, '1'.repeat(32));
   assert.equal(own.parentSpanContext?.spanId, PARENT_ID);
+  assert.equal(root?.kind, SpanKind.SERVER);
+  assert.equal(root.parentSpanContext, undefined);
 });
