@@ -8,6 +8,7 @@ const LAST_LINES_MS = 500;
 interface Destination {
   end(): void;
   destroy(): void;
+  write(line: string): boolean;
   once(event: 'close' | 'error', listener: () => void): unknown;
   destroyed?: boolean;
 }
@@ -26,7 +27,11 @@ interface Destination {
 export function exitAfterLastLines(logger: Logger, code: number, withinMs = 0): void {
   const destination = destinationOf(logger);
   if (destination === undefined) process.exit(code);
-  const exit = (): never => process.exit(code);
+  const exit = (): never => {
+    // A line logged from here on (an 'exit' listener's) is dropped, as pino drops them once stdout's reader is gone: written to the destination ended, it would throw.
+    destination.write = () => true;
+    return process.exit(code);
+  };
   destination.once('close', exit);
   // EPIPE: the reader is gone, nothing more will be written.
   destination.once('error', exit);

@@ -14,8 +14,8 @@ const fixture = fileURLToPath(new URL('./fixtures/stuck-stdout.ts', import.meta.
 /** The fixture's shutdown timeout is 1 s: this is its bound, and the time to start Node with it. */
 const BOUND_MS = 8_000;
 
-/** The fixture (`serve` or `worker`), its stdout a pipe full and unread, once it says it is ready. */
-async function stuck(t: TestContext, kind: 'serve' | 'worker'): Promise<{ child: ChildProcess; stderr: () => string }> {
+/** The fixture (`serve` or `worker`), its stdout a pipe full and unread (unless `read`), once it says it is ready. */
+async function stuck(t: TestContext, kind: 'serve' | 'worker', read = false): Promise<{ child: ChildProcess; stderr: () => string; stdout: () => string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-exit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture, kind, path.join(dir, 'tasks.db')], {
@@ -23,14 +23,16 @@ async function stuck(t: TestContext, kind: 'serve' | 'worker'): Promise<{ child:
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => child.kill('SIGKILL'));
-  child.stdout!.pause();
+  let out = '';
+  if (read) child.stdout!.setEncoding('utf8').on('data', (text: string) => { out += text; });
+  else child.stdout!.pause();
   let said = '';
   child.stderr!.setEncoding('utf8').on('data', (text: string) => { said += text; });
   while (!said.includes('ready\n')) {
     const [text] = await Promise.race([once(child.stderr!, 'data'), once(child, 'exit').then(() => [undefined])]);
     assert.notEqual(text, undefined, `the fixture exited before it was ready: ${said}`);
   }
-  return { child, stderr: () => said };
+  return { child, stderr: () => said, stdout: () => out };
 }
 
 /** Its exit code, or a failure if it has not exited within the bound. */
@@ -60,5 +62,15 @@ for (const kind of ['serve', 'worker'] as const) {
     while (!stderr().includes('SIGTERM seen')) await once(child.stderr!, 'data');
     child.stdout!.destroy();
     assert.equal(await exitCode(child, stderr), 0);
+  });
+
+  test(`SIGTERM to a process (${kind}) whose stdout is read: every last line is written, and an 'exit' listener that logs is no error`, async (t) => {
+    const { child, stderr, stdout } = await stuck(t, kind, true);
+    const closed = once(child.stdout!, 'end');
+    child.kill('SIGTERM');
+    assert.equal(await exitCode(child, stderr), 0);
+    await closed;
+    assert.match(stdout(), kind === 'serve' ? /"msg":"process shutdown complete: / : /"msg":"worker stopped: /);
+    assert.doesNotMatch(stderr(), /Error/);
   });
 }
