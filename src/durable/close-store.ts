@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
 import type { TaskStore } from './store.js';
 
-/** What closing a store may take past a shutdown's deadline: saying goodbye to Redis takes a round trip. */
+/**
+ * How long past a shutdown's deadline closing a store may end: saying goodbye
+ * to Redis takes a round trip. The same second as the runner's grace for
+ * giving running tasks back, and shared with it: a store that stops answering
+ * holds shutdown one second past its deadline, not two.
+ */
 const STORE_CLOSE_MS = 1000;
 
 /**
@@ -11,6 +16,6 @@ const STORE_CLOSE_MS = 1000;
  * not answer, Redis well). A store that fails to close is logged, not thrown.
  */
 export async function closeStore(store: TaskStore, deadline: number, logger: Logger): Promise<void> {
-  await store.close(Math.max(deadline, performance.now() + STORE_CLOSE_MS))
+  await store.close(deadline + STORE_CLOSE_MS)
     .catch((error: unknown) => logger.error({ err: error }, `the ${store.description} did not close cleanly`));
 }
