@@ -204,8 +204,8 @@ export class Tracing implements TaskTracer {
 /**
  * The parent of a request's span, and whether it is the request's server
  * span already: the span active when the request reaches Coda, made by what
- * received it (instrumentation-http, a framework's instrumentation, an
- * adapter's host), which has continued the request's `traceparent`. Not a
+ * received it (instrumentation-http, a runtime's instrumentation calling
+ * `app.fetch`), which has continued the request's `traceparent`. Not a
  * span active where the server started listening, which Node's async context
  * carries into every connection: ended (sampled, recording no more), it is
  * left out of the request's context; of another trace than the one the
