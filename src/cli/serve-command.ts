@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { Primary, runClusterWorker, type ClusterSettings } from './cluster.js';
 import { listen } from './listen.js';
+import { holdStartupSignals } from './startup-signals.js';
 import { loadApp } from './load-app.js';
 import type { Output } from './output.js';
 import { MAX_TIMER_MS } from '../util/options.js';
@@ -52,11 +53,13 @@ export async function serveCommand(args: string[], progress: Output): Promise<un
   } else if (settings.workers > 0) {
     await new Primary(settings, progress).start();
   } else {
+    const started = holdStartupSignals(progress, settings.shutdownTimeoutMs);
     const app = await loadApp(settings.module);
     const server = await listen(app, settings);
     // A closed terminal sends SIGHUP, whose default kills at once (the requests in flight and their tasks with it): drain as on SIGTERM.
     process.on('SIGHUP', () => process.kill(process.pid, 'SIGTERM'));
     progress.line(`coda: serving ${settings.module} on ${progress.style('cyan', server.url)} (pid ${process.pid}; Ctrl-C or SIGTERM stops it gracefully)`);
+    started();
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import { runWorker } from '../durable/worker.js';
 import { kTracer } from '../symbols.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
+import { holdStartupSignals } from './startup-signals.js';
 import type { Output } from './output.js';
 import { MAX_TIMER_MS } from '../util/options.js';
 import { integer, parse } from './usage.js';
@@ -38,6 +39,7 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   const concurrency = integer(command, 'concurrency', values['concurrency'], Number.NaN, 1);
   const shutdownTimeoutMs = integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1, MAX_TIMER_MS);
   const module = positionals[0]!;
+  const started = holdStartupSignals(progress, shutdownTimeoutMs);
   const app = await loadApp(module);
   const { definitions, store, settings, tracer } = appTasks(app, module, 'run');
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
@@ -45,5 +47,6 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   // The app's tracing too: its attempts continue the traces of the requests that registered them, as in the web processes.
   await runWorker({ definitions, store, logger: app.logger, ...settings, shutdownTimeoutMs, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency, [kTracer]: tracer });
   progress.line(`coda: worker running ${definitions.map((d) => d.name).join(', ')} from ${store.description} (pid ${process.pid})`);
+  started();
   return undefined;
 }

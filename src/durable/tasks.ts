@@ -10,6 +10,7 @@ import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import { OutageLog } from '../log/outage-log.js';
+import { closeStore } from './close-store.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
 import { checkPayloadLimit, checkPayloadSize, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
@@ -437,7 +438,7 @@ export class Tasks {
     // The registrations and releases handed to the journal before close are written first (by the deadline): the store
     // closed under them, they were refused ("not open"), and a released hold was left to expire, its outcome unknown.
     const [left] = await Promise.all([this.#runner!.close(deadline), untilDeadline(this.#journal!.whenIdle(), deadline)]);
-    await this.#store!.close(deadline).catch((error: unknown) => this.#logger.error({ err: error }, `the ${this.#store!.description} did not close cleanly`));
+    await closeStore(this.#store!, deadline, this.#logger);
     return left;
   }
 }

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import { exitAfterLastLines } from '../log/exit.js';
 import { defaultLogger } from '../log/logger.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { kTracer } from '../symbols.js';
+import { closeStore } from './close-store.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
@@ -71,7 +73,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const close = ({ timeoutMs = shutdownTimeoutMs } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
     const deadline = performance.now() + timeoutMs;
     const left = await runner.close(deadline);
-    await store.close(deadline).catch((error: unknown) => logger.error({ err: error }, `the ${store.description} did not close cleanly`));
+    await closeStore(store, deadline, logger);
     clearInterval(alive);
     logger.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);
     return left;
@@ -79,10 +81,10 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   if (options.handleSignals ?? true) {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) process.exit(1);
+      if (signalled) exitAfterLastLines(logger, 1);
       signalled = true;
       logger.info({ signal }, 'worker shutting down: finishing running tasks');
-      void close().then(() => process.exit(0), () => process.exit(1));
+      void close().then(() => exitAfterLastLines(logger, 0), () => exitAfterLastLines(logger, 1));
     };
     // SIGHUP too: a worker started from a terminal that closes would otherwise die outright, its running attempts left to stall.
     for (const signal of SIGNALS) process.on(signal, onSignal);
@@ -91,7 +93,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
       // Read with care: a value whose reading throws (a Proxy) threw again in the log line, and the worker died (code 7) with nothing recorded.
       const { error } = readThrown(thrown);
       logger.fatal({ err: error }, `worker dying of ${what}: recording the failure of the ${runner.running} durable task attempt(s) it was running`);
-      void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => process.exit(1));
+      void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => exitAfterLastLines(logger, 1));
     };
     process.once('uncaughtException', fatal('an uncaught exception'));
     process.once('unhandledRejection', fatal('an unhandled rejection'));

@@ -1,4 +1,5 @@
 import type { Attributes, Context, Span, SpanContext, SpanOptions, Tracer } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { TaskSpan, TaskTracer } from '../after/task-spans.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
@@ -6,6 +7,7 @@ import { kSpan } from '../symbols.js';
 import { checkFeature } from '../util/options.js';
 import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
+import { isPromise } from '../util/is-promise.js';
 
 type Api = typeof import('@opentelemetry/api');
 
@@ -49,7 +51,8 @@ export function tracingFrom(tracing: boolean | TracingOptions | undefined, where
 /**
  * OpenTelemetry tracing, through `@opentelemetry/api` (loaded when tracing
  * is turned on). A SERVER span per request, child of the incoming W3C
- * `traceparent` and active while middleware and view run, named
+ * `traceparent` (an INTERNAL child of the server span an instrumentation made
+ * already) and active while middleware and view run, named
  * `{method} {route}` once routing has matched; a CONSUMER span
  * `process {task}` per after-response task and per durable attempt, child of
  * and linked to the request's span. Attributes follow the stable HTTP and the
@@ -67,18 +70,34 @@ export class Tracing implements TaskTracer {
     this.#tracer = provider.getTracer(TRACER_NAME) as Tracer;
   }
 
-  /** Starts `request`'s server span and calls `fn(arg)` with it active (middleware and view see it, and what they start is its child). */
-  runRequest<A, R>(request: HttpRequest, fn: (arg: A) => R, arg: A): R {
-    const { context, propagation, trace, SpanKind } = this.#api;
+  /**
+   * Starts `request`'s span and calls `fn(arg)` with it active (middleware
+   * and view see it, and what they start is its child). A SERVER span, unless
+   * whatever received the request made one already (see `parentOf`): then
+   * an INTERNAL child of it, as OpenTelemetry's framework instrumentations
+   * (Express, Koa, Hapi) do, and the route goes to instrumentation-http's
+   * span the way theirs does.
+   */
+  runRequest<A, R>(request: HttpRequest, fn: (arg: A) => R | Promise<R>, arg: A): R | Promise<R> {
+    const { context, trace, SpanKind } = this.#api;
     const active = context.active();
-    const parent = propagation.extract(active, request.headers.raw);
+    const { parent, nested } = parentOf(this.#api, active, request.headers.raw);
     const method = knownMethod(request.method);
+    const kind = nested ? SpanKind.INTERNAL : SpanKind.SERVER;
     // Every attribute known at the start goes in the options: one copy by the SDK, no setAttribute per attribute.
-    const span = this.#tracer.startSpan(spanMethod(method), { kind: SpanKind.SERVER, attributes: this.#requestAttributes(request, method) }, parent);
+    const span = this.#tracer.startSpan(spanMethod(method), { kind, attributes: this.#requestAttributes(request, method) }, parent);
     // A span that records nothing and carries no trace (a no-op tracer, nothing incoming) would change nothing for the code inside: no context to enter.
     if (parent === active && !span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return fn(arg);
     request[kSpan] = span;
-    return context.with(trace.setSpan(parent, span), fn, undefined, arg);
+    const result = context.with(trace.setSpan(parent, span), fn, undefined, arg);
+    const metadata = nested ? httpMetadataOf(this.#api, active) : undefined;
+    if (metadata === undefined) return result;
+    // Known once the response is: routing has run. instrumentation-http reads it when the response closes, which is later.
+    const route = (response: R): R => {
+      if (request.route !== undefined) metadata.route = request.route;
+      return response;
+    };
+    return isPromise(result) ? Promise.resolve(result).then(route) : route(result);
   }
 
   /** The response is done: the route, the status and any error go on the span, which ends. */
@@ -180,6 +199,40 @@ export class Tracing implements TaskTracer {
     const port = match?.[2] === undefined ? (scheme === 'https' ? 443 : 80) : Number(match[2]);
     return (this.#host = { header, scheme, address, port });
   }
+}
+
+/**
+ * The parent of a request's span, and whether it is the request's server
+ * span already: the span active when the request reaches Coda, made by what
+ * received it (instrumentation-http, a runtime's instrumentation calling
+ * `app.fetch`), which has continued the request's `traceparent`. Not a
+ * span active where the server started listening, which Node's async context
+ * carries into every connection: ended (sampled, recording no more), it is
+ * left out of the request's context; of another trace than the one the
+ * request's `traceparent` names, the `traceparent` wins. The request's trace
+ * is then Coda's to continue, with a SERVER span.
+ */
+function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders): { parent: Context; nested: boolean } {
+  const { trace, propagation, TraceFlags } = api;
+  const span = trace.getSpan(active);
+  const outer = span?.spanContext();
+  if (span === undefined || outer === undefined || !trace.isSpanContextValid(outer)) return { parent: propagation.extract(active, headers), nested: false };
+  if (!span.isRecording() && (outer.traceFlags & TraceFlags.SAMPLED) !== 0) return { parent: propagation.extract(trace.deleteSpan(active), headers), nested: false };
+  const extracted = propagation.extract(active, headers);
+  if (extracted !== active && trace.getSpanContext(extracted)?.traceId !== outer.traceId) return { parent: extracted, nested: false };
+  return { parent: active, nested: true };
+}
+
+/**
+ * `@opentelemetry/core`'s RPC metadata (`getRPCMetadata()`), which
+ * instrumentation-http puts in the context of each request it receives and
+ * reads `route` from (its span's `http.route` and name). `createContextKey()`
+ * gives the same key for the same description, so it is found without
+ * loading `@opentelemetry/core`.
+ */
+function httpMetadataOf(api: Api, active: Context): { route?: string } | undefined {
+  const metadata = active.getValue(api.createContextKey('OpenTelemetry SDK Context Key RPC_METADATA')) as { type?: unknown; route?: string } | undefined;
+  return metadata?.type === 'http' ? metadata : undefined;
 }
 
 /** A task's span: active while the task runs, ended with how it ended. */

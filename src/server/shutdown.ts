@@ -1,7 +1,8 @@
 import type { App } from '../app/app.js';
+import { exitAfterLastLines } from '../log/exit.js';
 import type { Logger } from '../log/logger.js';
 import { kAbandonNow } from '../symbols.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 import { untilDeadline } from '../util/deadline.js';
 import type { ShutdownReport } from './close.js';
 
@@ -78,21 +79,23 @@ function onSignal(signal: NodeJS.Signals): void {
   closing = [...servers];
   unlisten(onSignal);
   listen(onSecondSignal);
+  // Where Node would die of it with its stack alone, the drain's report lost: an exit that lists what it gives up, as a second signal's.
+  if (process.listenerCount('uncaughtException') === 0) process.once('uncaughtException', onUncaught);
   // The first server's app logs what concerns the whole process.
   const { logger } = closing[0]!.app;
   logger.info({ signal, servers: closing.map((server) => server.url) }, 'shutting down: draining requests and after-response tasks');
-  shutDown(signal, logger).then(
-    (code) => process.exit(code),
+  const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
+  shutDown(signal, deadline, logger).then(
+    (code) => exitAfterLastLines(logger, code, deadline - performance.now()),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      exitAfterLastLines(logger, 1);
     },
   );
 }
 
 /** Resolves with the exit code: 1 if a server's close or a hook failed. */
-async function shutDown(signal: NodeJS.Signals, logger: Logger): Promise<number> {
-  const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
+async function shutDown(signal: NodeJS.Signals, deadline: number, logger: Logger): Promise<number> {
   const settled = await Promise.allSettled(closing.map((server) => server.close({ timeoutMs: server.timeoutMs })));
   const outcomes = settled.map((result, i): ServerOutcome => {
     const { url } = closing[i]!;
@@ -132,14 +135,21 @@ async function runHooks(deadline: number, logger: Logger): Promise<{ ran: number
 
 /** A second signal: give up what each app still has to run, list it, and exit at once. */
 function onSecondSignal(signal: NodeJS.Signals): void {
+  exitNow('warn', { signal }, 'second signal: exiting at once');
+}
+
+/** An exception nothing caught during the drain (a task's timer that throws): logged with what the exit gives up. */
+function onUncaught(error: unknown): void {
+  exitNow('fatal', { err: error }, `an uncaught exception during shutdown (${errorMessage(error)}): exiting at once`);
+}
+
+/** Each app gives up what it still has to run and lists it; the process exits with code 1. */
+function exitNow(level: 'warn' | 'fatal', fields: Record<string, unknown>, message: string): void {
   const urlsByApp = new Map<App, string[]>();
   for (const { app, url } of closing) urlsByApp.set(app, [...(urlsByApp.get(app) ?? []), url]);
   for (const [app, urls] of urlsByApp) {
     const tasksAbandoned = app[kAbandonNow]().map(({ name, requestId }) => ({ name, requestId }));
-    app.logger.warn(
-      { signal, servers: urls, tasksAbandoned },
-      `second signal: exiting at once; ${tasksAbandoned.length} after-response task(s) abandoned`,
-    );
+    app.logger[level]({ ...fields, servers: urls, tasksAbandoned }, `${message}; ${tasksAbandoned.length} after-response task(s) abandoned`);
   }
-  process.exit(1);
+  exitAfterLastLines(closing[0]!.app.logger, 1);
 }

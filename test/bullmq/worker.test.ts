@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { after as afterResponse, createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
+import { after as afterResponse, createApp, HttpResponse, post, runWorker, serve, task, type Task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { assertFencedEndUntold } from '../durable/fenced-end.js';
 import { stalledLoop, whenCompleted } from '../durable/stalled-loop.js';
@@ -210,4 +210,60 @@ test('a loop stalled longer than the lease right after a heartbeat (a long synch
 test('a paused process\'s late completion, refused by the store (another process claimed the task since), is not told as completed to tasks.observe (the test client, the metrics): logged as refused', { timeout: 30_000, skip: missing }, async (t) => {
   const prefix = `fenced-end-${++prefixes}`;
   await assertFencedEndUntold(t, bullmqStore({ connection: { port: server().port }, prefix }), bullmqStore({ connection: { port: server().port }, prefix }));
+});
+
+/** A task whose attempt outlasts any shutdown deadline, and the promise of its start. */
+function outlasting(t: TestContext): { definition: Task<Record<string, never>>; started: Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  t.after(() => clearTimeout(timer));
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const definition = task('endless', async () => {
+    started();
+    await new Promise((resolve) => { timer = setTimeout(resolve, 20_000); });
+  });
+  return { definition, started: running };
+}
+
+/** A logger that keeps its lines, and the messages of those at error or above. */
+function keptLogger(): { logger: pino.Logger; errors: () => string[] } {
+  const logged: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { logged.push(JSON.parse(line) as { level: number; msg: string }); } });
+  return { logger, errors: () => logged.filter((line) => line.level >= 50).map((line) => line.msg) };
+}
+
+/** How many tasks are ready in the store at `prefix`, read by a store of its own. */
+async function readyIn(t: TestContext, prefix: string): Promise<number> {
+  const reader = bullmqStore({ connection: { port: server().port }, prefix });
+  await reader.open();
+  t.after(() => reader.close());
+  return (await reader.stats(Date.now())).ready;
+}
+
+test('a worker shut down while an attempt outlasts its deadline gives the task back and closes the store without a false "Redis did not answer"', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = `close-late-${++prefixes}`;
+  const { definition, started } = outlasting(t);
+  // The app's store, as coda worker gives it: its queue, from the enqueue, is closed with the worker's.
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const app = createApp({ tasks: { definitions: [definition], store, run: false } });
+  await app.tasks.enqueue(definition, {});
+  const { logger, errors } = keptLogger();
+  const worker = await runWorker({ definitions: [definition], store, shutdownTimeoutMs: 1_000, handleSignals: false, logger });
+  await started;
+  assert.deepEqual((await worker.close()).map(({ name }) => name), ['endless']);
+  assert.deepEqual(errors(), []);
+  assert.equal(await readyIn(t, prefix), 1);
+});
+
+test('a web process shut down while an attempt outlasts its deadline closes its store without a false "Redis did not answer"', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = `close-late-${++prefixes}`;
+  const { definition, started } = outlasting(t);
+  const { logger, errors } = keptLogger();
+  const app = createApp({ logger, accessLog: false, tasks: { definitions: [definition], store: bullmqStore({ connection: { port: server().port }, prefix }) }, routes: [post('/', () => new HttpResponse('ok').after(definition, {}))] });
+  const served = await serve(app, { port: 0, host: '127.0.0.1', shutdownTimeoutMs: 1_000, handleSignals: false });
+  assert.equal((await fetch(served.url, { method: 'POST' })).status, 200);
+  await started;
+  assert.deepEqual((await served.close()).tasksLeftInStore.map(({ name }) => name), ['endless']);
+  assert.deepEqual(errors(), []);
+  assert.equal(await readyIn(t, prefix), 1);
 });

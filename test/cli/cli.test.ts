@@ -22,6 +22,7 @@ const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const heldOpen = fileURLToPath(new URL('./fixtures/held-open-app.ts', import.meta.url));
 const tracedFixture = fileURLToPath(new URL('./fixtures/traced-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
+const slowStart = fileURLToPath(new URL('./fixtures/slow-start-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** util-linux's `script`, which runs a command on a pseudo-terminal; Debian always has it. */
 const hasScript = spawnSync('script', ['--version']).status === 0;
@@ -294,6 +295,28 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
     assert.equal(await res.text(), `hello from ${cli.child.pid}`);
     cli.child.kill(signal);
     assert.equal(await cli.exited, 0);
+  });
+}
+
+for (const command of ['serve', 'worker'] as const) {
+  test(`coda ${command}: a SIGTERM while the app loads is held, and the shutdown runs once started (its hooks too); a second exits at once, saying so`, async (t) => {
+    const args = [command, slowStart, ...(command === 'serve' ? ['--port', '0'] : [])];
+    const held = coda(args, { CODA_TEST_DB: tempDb(t) });
+    t.after(() => held.child.kill('SIGKILL'));
+    await held.line(/^loading$/);
+    held.child.kill('SIGTERM');
+    await held.line(/coda: SIGTERM while starting: shutting down once started/);
+    held.child.stdin!.write('go\n');
+    assert.equal(await held.exited, 0);
+    if (command === 'serve') assert.ok(held.stdout.includes('shutdown hook ran'), held.stdout.join('\n'));
+    const twice = coda(args, { CODA_TEST_DB: tempDb(t) });
+    t.after(() => twice.child.kill('SIGKILL'));
+    await twice.line(/^loading$/);
+    twice.child.kill('SIGTERM');
+    await twice.line(/while starting/);
+    twice.child.kill('SIGINT');
+    assert.equal(await twice.exited, 1);
+    assert.match(twice.stderr.join('\n'), /coda: SIGINT again while starting: exiting at once/);
   });
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { startServer } from '../helpers.js';
@@ -219,4 +219,36 @@ test('tracing is off unless asked for; `tracing: true` takes the global tracer p
   assert.deepEqual(active, [undefined, only(exporter, 'GET /').spanContext().spanId]);
   assert.throws(() => createApp({ tracing: 'yes' as never }), /createApp\(\): tracing must be true, false or an options object, got string "yes"/);
   await assert.rejects(runWorker({ definitions: [task('t', () => {})], store: sqliteStore({ path: ':memory:' }), tracing: 1 as never }), /runWorker\(\): tracing must be true, false or an options object/);
+});
+
+test('a span active when the request reaches Coda (made by what received it) is the server span: Coda\'s is its INTERNAL child; one ended, or of another trace than the traceparent\'s, is not', async (t) => {
+  const { exporter, tracing } = recorder();
+  const app = createApp({ tracing, accessLog: false, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
+  const outer = tracing.tracerProvider.getTracer('host');
+  // A host that received the request and continued its traceparent, as instrumentation-http or a framework's instrumentation does.
+  await outer.startActiveSpan('GET', { kind: SpanKind.SERVER }, trace.setSpanContext(context.active(), { traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: 1, isRemote: true }), async (host) => {
+    const answer = await app.fetch(new Request('http://example.com/users/7', { headers: { traceparent: TRACEPARENT } }));
+    assert.equal(answer.status, 200);
+    await answer.text();
+    host.end();
+  });
+  // A span active where the server started listening, carried into its connections: the request's traceparent is another trace's.
+  const url = await outer.startActiveSpan('boot', async (boot) => {
+    boot.end();
+    return served(t, app);
+  });
+  const res = await fetch(`${url}/users/8`, { headers: { traceparent: `00-${'1'.repeat(32)}-${PARENT_ID}-01` } });
+  await res.text();
+  // Ended, it is no request's server span: with no traceparent, the request's is a trace of its own.
+  await (await fetch(`${url}/users/9`)).text();
+  await app.settle();
+  const [nested, own, root] = named(exporter, 'GET /users/:id');
+  assert.equal(nested?.kind, SpanKind.INTERNAL);
+  assert.equal(nested.parentSpanContext?.spanId, only(exporter, 'GET').spanContext().spanId);
+  assert.equal(nested.spanContext().traceId, TRACE_ID);
+  assert.equal(own?.kind, SpanKind.SERVER);
+  assert.equal(own.spanContext().traceId, '1'.repeat(32));
+  assert.equal(own.parentSpanContext?.spanId, PARENT_ID);
+  assert.equal(root?.kind, SpanKind.SERVER);
+  assert.equal(root.parentSpanContext, undefined);
 });

@@ -84,6 +84,19 @@ test('a second SIGTERM during a hanging drain exits at once and lists, per app, 
   assert.equal(lines.find((l) => l.event === 'hook'), undefined, 'no hook runs after a second signal');
 });
 
+test('an exception nothing catches during the drain (a task\'s timer) exits 1 with a fatal line naming it and listing, per app, the tasks it abandons', { timeout: 20_000 }, async () => {
+  const { lines, exited } = await startAndSignal('throws');
+  assert.equal(await exited, 1);
+  for (const name of ['api', 'metrics']) {
+    const report = logged(lines, name, 'an uncaught exception during shutdown (a task\'s timer threw): exiting at once; 2 after-response task(s) abandoned');
+    assert.ok(report, `the ${name} app says why it exits and what it abandons: ${JSON.stringify(lines)}`);
+    assert.equal(report.level, 60);
+    assert.equal((report.tasksAbandoned as unknown[]).length, 2);
+  }
+  assert.equal((logged(lines, 'api', 'an uncaught exception')!.err as { message: string }).message, 'a task\'s timer threw');
+  assert.equal(lines.find((l) => l.event === 'hook'), undefined, 'no hook runs after it');
+});
+
 test('onShutdown takes a function and returns the function that unregisters it', () => {
   assert.throws(() => onShutdown('close the pool' as never), { name: 'TypeError', message: 'onShutdown() takes a function, got string "close the pool"' });
   const off = onShutdown(() => {});

@@ -1,0 +1,36 @@
+import type { Output } from './output.js';
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Holds the signals that come while a command loads its app and starts (a
+ * deploy that stops a process as it starts, Ctrl-C during a slow import):
+ * Node's default would kill the process outright, with no word, and the
+ * app's `onShutdown` hooks (a pool opened as it loaded) would never run.
+ * Returns the function to call once the command handles signals itself: a
+ * signal held is sent again then, and the graceful shutdown runs. A second
+ * signal, or the app still starting `timeoutMs` after the first, exits 1 at
+ * once, saying so.
+ */
+export function holdStartupSignals(progress: Output, timeoutMs: number): () => void {
+  let held: NodeJS.Signals | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (held !== undefined) {
+      progress.line(`coda: ${signal} again while starting: exiting at once`);
+      process.exit(1);
+    }
+    held = signal;
+    progress.line(`coda: ${signal} while starting: shutting down once started (within ${timeoutMs} ms; a second signal exits at once)`);
+    timer = setTimeout(() => {
+      progress.line(`coda: still starting ${timeoutMs} ms after ${signal}: exiting`);
+      process.exit(1);
+    }, timeoutMs);
+  };
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  return () => {
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+    clearTimeout(timer);
+    if (held !== undefined) process.kill(process.pid, held);
+  };
+}
