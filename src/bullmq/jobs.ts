@@ -41,6 +41,9 @@ export const FIELD = {
 /** The suffix of a queue's holds (a sorted set of held tasks' ids, scored by their leases): a queue's key, then `:coda-holds`. */
 export const HELD = 'coda-holds';
 
+/** The suffix of a queue's failed index (its failed jobs in the listing's order: see the scripts' FAILED_PAGE). */
+export const FAILED_INDEX = 'coda-failed';
+
 /** BullMQ's queue names cannot hold ':', which task names may: '~' stands for it (task names never hold '~'). */
 export const queueName = (taskName: string): string => taskName.replaceAll(':', '~');
 

@@ -14,7 +14,7 @@ import type {
 } from '../durable/store.js';
 import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { FAILED_INDEX, FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 
@@ -654,6 +654,7 @@ export class BullmqStore implements TaskStore {
       this.#retryAts.delete(id);
     }
     if (delayed) await runScript(client, 'pinDelay', [`${this.#queueKey(queue)}:delayed`], [id, retryAt]);
+    else await this.#reindex(client, queue, id, 'sync');
     // Kept until written, as a completion is.
     this.#claims.delete(id);
     return true;
@@ -781,7 +782,8 @@ export class BullmqStore implements TaskStore {
 
   /**
    * Each list and set of the states asked, of each name, is looked through a stretch at a time for its newest jobs
-   * after the cursor (only their time, seq and id read: see the script); the page's tasks alone are read whole. It
+   * after the cursor (only their time, seq and id read: see the script), but for the failed jobs, read from their
+   * index from the cursor on (see #failedPage); the page's tasks alone are read whole. It
    * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
    */
   async listPage(filter: ListFilter): Promise<TaskPage> {
@@ -794,14 +796,18 @@ export class BullmqStore implements TaskStore {
       // One more than the page: whether there is a next.
       const wanted = limit + 1;
       const newest = new Map<string, PageEntry>();
+      const found = (n: string, texts: readonly string[]): void => {
+        for (let i = 0; i < texts.length; i += 3) newest.set(texts[i + 2]!, { name: n, id: texts[i + 2]!, at: Number(texts[i]), seq: Number(texts[i + 1]), cursor: texts.slice(i, i + 3).join(':') });
+        // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
+        if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
+      };
       await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
+        if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted));
         const q = this.#queueKey(n);
         for (let first = 0, full = true; full; first += LIST_STRETCH) {
-          const [more, ...found] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
+          const [more, ...texts] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
           full = more === 1;
-          for (let i = 0; i < found.length; i += 3) newest.set(found[i + 2]!, { name: n, id: found[i + 2]!, at: Number(found[i]), seq: Number(found[i + 1]), cursor: found.slice(i, i + 3).join(':') });
-          // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
-          if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
+          found(n, texts);
         }
       })));
       const entries = [...newest.values()].sort(newerFirst);
@@ -813,6 +819,48 @@ export class BullmqStore implements TaskStore {
         next: entries.length > limit ? page.at(-1)!.cursor : null,
       };
     });
+  }
+
+  /**
+   * A page of a name's failed jobs from its failed index (time, seq and id of each, newest first after `cursor`):
+   * one script, reading the page and not the rest. An index that differs from the failed set in size (jobs failed
+   * before it existed, or moved by a BullMQ tool) is mended first, once per call.
+   */
+  async #failedPage(name: string, cursor: readonly string[], wanted: number): Promise<string[]> {
+    const keys = this.#failedKeys(name);
+    let [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
+    if (inStep === 0) {
+      await this.#mendFailed(name);
+      [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
+    }
+    return texts;
+  }
+
+  /**
+   * A name's failed index made to hold its failed jobs and no others, a stretch per script: each failed job put in,
+   * then each entry whose job is no longer failed taken out (the stretch's start moving back by what it took out).
+   */
+  async #mendFailed(name: string): Promise<void> {
+    const keys = this.#failedKeys(name);
+    const q = `${this.#queueKey(name)}:`;
+    for (const how of ['add', 'drop']) {
+      for (let first = 0, full = true; full;) {
+        const [more, removed] = await runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as [number, number];
+        full = more === 1;
+        first += LIST_STRETCH - removed;
+      }
+    }
+  }
+
+  /** A job's entry in its name's failed index brought in step with its state (`sync`), or taken out (`drop`). */
+  async #reindex(client: Redis, name: string, id: string, how: 'sync' | 'drop'): Promise<void> {
+    await runScript(client, 'reindex', this.#failedKeys(name), [`${this.#queueKey(name)}:`, how, id]);
+  }
+
+  /** A name's failed set and its failed index. */
+  #failedKeys(name: string): [string, string] {
+    const q = this.#queueKey(name);
+    return [`${q}:failed`, `${q}:${FAILED_INDEX}`];
   }
 
   async get(id: string): Promise<StoredTask | null> {
@@ -840,7 +888,9 @@ export class BullmqStore implements TaskStore {
       if (job === undefined) return false;
       const key = this.#jobKey(task.name, id);
       await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
-      return ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+      const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+      await this.#reindex(client, task.name, id, 'sync');
+      return retried;
     });
   }
 
@@ -866,7 +916,12 @@ export class BullmqStore implements TaskStore {
         return true;
       }
       const job = await this.#queue(task.name).getJob(id);
-      return job !== undefined && ignoreGone(job.remove());
+      if (job === undefined) return false;
+      // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
+      await this.#reindex(client, task.name, id, 'drop');
+      const removed = await ignoreGone(job.remove());
+      if (!removed) await this.#reindex(client, task.name, id, 'sync');
+      return removed;
     });
   }
 
