@@ -79,6 +79,8 @@ const SWEEP_BATCH = 1000;
 const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
 const RENEW_CHUNK = 10_000;
+/** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
+const GONE_NOTED = 1_000;
 /** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
 const RECOVERY_LOCK_MS = 30_000;
 
@@ -97,6 +99,8 @@ export class BullmqStore implements TaskStore {
   readonly #holds = new Map<string, Hold>();
   /** Completions Redis took in a call that failed after them, by id, with their owner: the next call reports them (see #completing). */
   readonly #unreported = new Map<string, string>();
+  /** Ids whose end was refused because their job was gone from Redis (flushed, restarted empty): told once by whyRefused(). */
+  readonly #gone = new Set<string>();
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
   readonly #retryAts = new Map<string, number>();
   #tokens = 0;
@@ -610,7 +614,10 @@ export class BullmqStore implements TaskStore {
     const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
     const next = await orGone(backend.moveToFinished(job.id!, args));
     this.#claims.delete(job.id!);
-    if (next === undefined) return GONE;
+    if (next === undefined) {
+      await this.#noteIfGone(queue, job.id!);
+      return GONE;
+    }
     const [data, id] = next as [JobJson?, string?];
     return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
@@ -640,6 +647,7 @@ export class BullmqStore implements TaskStore {
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
       if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field]) === 0) {
         this.#claims.delete(id);
+        await this.#noteIfGone(queue, id);
         return false;
       }
       claim.logged = true;
@@ -658,6 +666,24 @@ export class BullmqStore implements TaskStore {
     // Kept until written, as a completion is.
     this.#claims.delete(id);
     return true;
+  }
+
+  whyRefused(id: string): string | undefined {
+    if (!this.#gone.delete(id)) return undefined;
+    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data, and the task, gone with it, will not run again`;
+  }
+
+  /**
+   * A refused end whose job is gone (not merely its lock: FLUSHALL, a Redis restarted empty) is noted for
+   * whyRefused(), which the runner asks at once; at most GONE_NOTED are kept, the oldest let go.
+   */
+  async #noteIfGone(queue: string, id: string): Promise<void> {
+    if (await this.#client!.exists(this.#jobKey(queue, id)).catch(() => 1) !== 0) return;
+    this.#gone.add(id);
+    for (const old of this.#gone) {
+      if (this.#gone.size <= GONE_NOTED) break;
+      this.#gone.delete(old);
+    }
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
@@ -955,6 +981,7 @@ export class BullmqStore implements TaskStore {
     this.#claims.clear();
     this.#holds.clear();
     this.#unreported.clear();
+    this.#gone.clear();
     const undone = await this.#undos!.close(deadline);
     const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
