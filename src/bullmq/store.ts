@@ -79,6 +79,11 @@ const SWEEP_BATCH = 1000;
 const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
 const RENEW_CHUNK = 10_000;
+/**
+ * How long completions written by a call that then failed are kept for the call that writes them again: longer
+ * than the runner writes a refused end again (about a minute, WRITE_RETRIES), after which it gives up on them.
+ */
+const UNREPORTED_MS = 3 * 60_000;
 /** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
 const GONE_NOTED = 1_000;
 /** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
@@ -97,8 +102,11 @@ export class BullmqStore implements TaskStore {
   readonly #workers = new Map<string, Worker>();
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
-  /** Completions Redis took in a call that failed after them, by id, with their owner: the next call reports them (see #completing). */
-  readonly #unreported = new Map<string, string>();
+  /**
+   * Completions Redis took in a call that failed after them, by id, with their owner and until when they are kept:
+   * the next call naming them reports them (see #completing).
+   */
+  readonly #unreported = new Map<string, { owner: string; until: number }>();
   /** Ids whose end was refused because their job was gone from Redis (flushed, restarted empty): told once by whyRefused(). */
   readonly #gone = new Set<string>();
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
@@ -535,7 +543,7 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
     const mine = this.#owned(ids, owner);
-    return this.#completing(ids, owner, async (completed) => {
+    return this.#completing(ids, owner, now, async (completed) => {
       if (mine.length === 0) return;
       await this.#call(async () => settleAll(mine.map(async (claim) => {
         if (await this.#completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
@@ -544,20 +552,25 @@ export class BullmqStore implements TaskStore {
   }
 
   /**
-   * Runs a call that completes `owner`'s tasks among `ids`, `write` pushing each completion Redis took into the list
+   * Runs a call at `now` that completes `owner`'s tasks among `ids`, `write` pushing each completion Redis took into the list
    * it is given; resolves with those ids, in the order of `ids`. Reported with them: those of `ids` that an earlier
    * call completed before it failed (another completion refused, or the claim after them). The runner writes such a
    * call again, and the completions it had written no longer find their claims: they were told as refused (a
    * warning that they were not recorded, and no completion counted). Should this call fail too, all of them are
    * kept for the next.
    */
-  async #completing(ids: readonly string[], owner: string, write: (completed: string[]) => Promise<void>): Promise<string[]> {
-    const completed = ids.filter((id) => this.#unreported.get(id) === owner);
+  async #completing(ids: readonly string[], owner: string, now: number, write: (completed: string[]) => Promise<void>): Promise<string[]> {
+    // Those the runner gave up writing again (by the calls' own time) are let go: they were kept until the store closed.
+    for (const [id, { until }] of this.#unreported) {
+      if (until > now) break;
+      this.#unreported.delete(id);
+    }
+    const completed = ids.filter((id) => this.#unreported.get(id)?.owner === owner);
     for (const id of completed) this.#unreported.delete(id);
     try {
       await write(completed);
     } catch (error) {
-      for (const id of completed) this.#unreported.set(id, owner);
+      for (const id of completed) this.#unreported.set(id, { owner, until: now + UNREPORTED_MS });
       throw error;
     }
     const done = new Set(completed);
@@ -577,7 +590,7 @@ export class BullmqStore implements TaskStore {
     const mine = this.#owned(ids, owner);
     const { names, concurrency, limit, leaseUntil } = claim;
     let claimed: StoredTask[] = [];
-    const completed = await this.#completing(ids, owner, async (completed) => {
+    const completed = await this.#completing(ids, owner, now, async (completed) => {
       claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
         await this.#promote(names, claim.now);
         let room = limit;
