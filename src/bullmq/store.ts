@@ -14,7 +14,7 @@ import type {
 } from '../durable/store.js';
 import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FAILED_INDEX, FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { FAILED_INDEX, FIELD, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 
@@ -459,26 +459,46 @@ export class BullmqStore implements TaskStore {
     // forever by this process.
     const claimed: StoredTask[] = [];
     const seqs = new Map<string, number>();
-    const stalled: Promise<void>[] = [];
+    // Stalled attempts and other programs' jobs, failed rather than run.
+    const failing: Promise<void>[] = [];
     fetched.forEach((claim, i) => {
       const id = claim.job.id!;
       const hash = fromPairs(replies[i * 3 + 1] as string[]);
+      if (!isTaskData(claim.job.data)) {
+        failing.push(this.#refuseForeign(claim, now));
+        return;
+      }
       if (replies[i * 3] === 0) {
-        stalled.push(this.#failStalled(claim, hash, now));
+        failing.push(this.#failStalled(claim, hash, now));
         return;
       }
       this.#claims.set(id, claim);
       this.#holds.delete(id);
       Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
-      claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
+      claimed.push(toTask({ name: claim.queue, id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
       seqs.set(id, (claim.job.data as JobData).seq);
     });
     if (oldestFirst) claimed.sort((a, b) => a.runAt - b.runAt || seqs.get(a.id)! - seqs.get(b.id)!);
     // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
-    await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
+    await Promise.all(failing.map((each) => each.catch((error: unknown) => {
       if (!isUnavailable(error)) throw error;
     })));
     return claimed;
+  }
+
+  /**
+   * A job another program put in a task's queue (BullMQ's own Queue.add), without the data Coda writes: it cannot
+   * run as the task. Failed for good at once, saying so, and its name counted among the store's, so that stats()
+   * and list() show it (it failed on a payload that "no longer parses", under its job's name, and only where Coda
+   * had added a task of that name).
+   */
+  async #refuseForeign(claim: Claim, now: number): Promise<void> {
+    const { job, queue } = claim;
+    const message = `not a Coda task: job ${JSON.stringify(job.name)} (id ${JSON.stringify(job.id)}) was put in the queue of task ${queue} by another program (BullMQ's own Queue.add?) without the data that after() and app.tasks.enqueue() write; refused, and kept as failed: discard it`;
+    await Promise.all([
+      this.#failJob(claim, { attempt: job.attemptsMade + 1, message, startedAt: now, finishedAt: now }, null),
+      this.#client!.sadd(this.#namesKey(), queue),
+    ]);
   }
 
   /**
@@ -1024,7 +1044,7 @@ export class BullmqStore implements TaskStore {
       const lease = replies[i * 3 + 2] as string | null;
       // Leases on this process's clock, as they were given (see #skew).
       if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      return toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
+      return toTask({ name: where[i]![0], id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
     });
   }
 

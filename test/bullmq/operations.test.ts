@@ -4,7 +4,7 @@
 // awaits the runner's settle (nothing journaling, running or due).
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { after, createApp, HttpResponse, NonRetryableError, post, serve, task, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
@@ -196,4 +196,35 @@ test('a page of failed tasks reads its own entries of the failed index, not the 
   assert.equal(await store.discard(ids[1]!), true);
   assert.equal(await admin.zcard('indexed:charge:coda-failed'), 2_497);
   assert.deepEqual((await walk(store, 1_000)).slice(-2), [ids[3], ids[2]]);
+});
+
+test('a job another program put in a task\'s queue (BullMQ\'s own Queue.add) is refused visibly: failed for good when claimed, its error naming the problem, counted by stats() and listed under the task\'s name, though this store never added a task of that name', { timeout: 30_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  let ran = 0;
+  const charge = task('charge', () => void ran++);
+  const app = createApp({ tasks: { definitions: [charge], store: bullmqStore({ connection: { port: redis.port }, prefix: 'foreign' }), pollMs: 50 } });
+  t.after(() => app.tasks.close(performance.now() + 2_000));
+  const connection = { port: redis.port };
+  const queue = new Queue('charge', { connection, prefix: 'foreign' });
+  const events = new QueueEvents('charge', { connection, prefix: 'foreign' });
+  t.after(() => Promise.all([queue.close(), events.close()]));
+  // After the clients are closed (hooks run in the order given).
+  t.after(() => redis.stop());
+  await events.waitUntilReady();
+  // Nothing is counted before (the store opened by the call).
+  assert.equal((await app.tasks.stats()).failed, 0);
+  const job = await queue.add('some-job', { to: 'x' }, { jobId: 'foreign-1' });
+  // settle() runs what is due here: it claims the job.
+  await app.settle();
+  await assert.rejects(job.waitUntilFinished(events), /^Error: not a Coda task/);
+  assert.equal(ran, 0, 'not run as the task');
+  const stats = await app.tasks.stats();
+  assert.deepEqual([stats.failed, stats.byName.charge?.failed], [1, 1]);
+  const [listed, ...more] = await app.tasks.list({ state: 'failed' });
+  assert.equal(more.length, 0);
+  assert.deepEqual([listed?.id, listed?.name, listed?.payload, listed?.attempt, listed?.maxAttempts], ['foreign-1', 'charge', '{"to":"x"}', 1, 1]);
+  assert.match(listed!.errors[0]!.message, /^not a Coda task: job "some-job" \(id "foreign-1"\) was put in the queue of task charge by another program/);
+  assert.equal((await queue.getJob('foreign-1'))?.failedReason, listed!.errors[0]!.message, 'BullMQ\'s own tools show the reason');
+  assert.equal(await app.tasks.discard('foreign-1'), true);
+  assert.equal((await app.tasks.stats()).failed, 0);
 });
