@@ -228,3 +228,29 @@ test('a job another program put in a task\'s queue (BullMQ\'s own Queue.add) is 
   assert.equal(await app.tasks.discard('foreign-1'), true);
   assert.equal((await app.tasks.stats()).failed, 0);
 });
+
+test('keepCompleted.ageMs: a completed job older than it is removed as another completes, one younger is kept', { timeout: 30_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'aged', keepCompleted: { count: 1_000, ageMs: 60_000 } });
+  await store.open();
+  t.after(() => store.close());
+  const now = Date.now();
+  const complete = async (id: string): Promise<void> => {
+    await store.add([{
+      id, name: 'done', payload: '{}', key: null, when: 'always', maxAttempts: 1,
+      backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    }], 'test', now + 60_000);
+    const [claimed] = await store.claim({ owner: 'test', names: ['done'], concurrency: {}, limit: 1, now, leaseUntil: now + 60_000 });
+    assert.deepEqual(await store.complete([claimed!.id], 'test', now), [id]);
+  };
+  await complete('old');
+  await complete('young');
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  // BullMQ judges age by the completed set's score, the finish time: 'old' finished two minutes ago.
+  await admin.zadd('aged:done:completed', 'XX', now - 120_000, 'old');
+  await complete('next');
+  assert.equal(await store.get('old'), null, 'past ageMs: removed');
+  assert.deepEqual([(await store.get('young'))?.state, (await store.get('next'))?.state], ['completed', 'completed']);
+});
