@@ -688,6 +688,8 @@ while #out <= wanted * 3 do
     end
     from = '(' .. entry
   end
+  -- Fewer than asked: the index has no more.
+  if #entries < wanted then break end
 end
 return out
 `;
