@@ -632,11 +632,12 @@ return 0
 /**
  * Mends the failed index a stretch at a time (a script runs alone on Redis,
  * so it stays short): with ARGV[2] 'add', each job of a stretch of the
- * failed set is put in it; with 'drop', each entry of a stretch of it whose
- * job is no longer failed is taken out. KEYS[1] the failed set, KEYS[2] the
- * index; ARGV[1] the queue's key prefix, ARGV[3] the stretch's first index,
- * ARGV[4] its length. Returns 1 when the stretch was full (more may follow),
- * else 0, and how many entries were taken out.
+ * failed set is put in it (an id whose job is gone is taken out of the
+ * failed set); with 'drop', each entry of a stretch of it whose job is no
+ * longer failed is taken out. KEYS[1] the failed set, KEYS[2] the index;
+ * ARGV[1] the queue's key prefix, ARGV[3] the stretch's first index, ARGV[4]
+ * its length. Returns 1 when the stretch was full (more may follow), else 0,
+ * and how many ids were taken out of the set it walked.
  */
 const MEND = `${ORDER_OF}${INDEX_MEMBER}
 local first, length = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -645,9 +646,15 @@ if ARGV[2] == 'add' then
   local ids = redis.call('ZRANGE', KEYS[1], first, first + length - 1)
   for _, id in ipairs(ids) do
     local at, seq = orderOf(ARGV[1], id)
-    if at then redis.call('ZADD', KEYS[2], 0, member(at, seq, id)) end
+    if at then redis.call('ZADD', KEYS[2], 0, member(at, seq, id))
+    else
+      -- An id whose job is gone (its hash deleted by hand, or evicted): no task to list, and kept, it would make the
+      -- two sets differ in size for good, every listing mending the index again.
+      redis.call('ZREM', KEYS[1], id)
+      removed = removed + 1
+    end
   end
-  return { #ids == length and 1 or 0, 0 }
+  return { #ids == length and 1 or 0, removed }
 end
 local members = redis.call('ZRANGE', KEYS[2], first, first + length - 1)
 for _, entry in ipairs(members) do

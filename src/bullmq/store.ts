@@ -896,8 +896,9 @@ export class BullmqStore implements TaskStore {
   }
 
   /**
-   * A name's failed index made to hold its failed jobs and no others, a stretch per script: each failed job put in,
-   * then each entry whose job is no longer failed taken out (the stretch's start moving back by what it took out).
+   * A name's failed index made to hold its failed jobs and no others, a stretch per script: each failed job put in
+   * (an id whose job is gone taken out of the failed set), then each entry whose job is no longer failed taken out
+   * (the stretch's start moving back by what it took out).
    */
   async #mendFailed(name: string): Promise<void> {
     const keys = this.#failedKeys(name);

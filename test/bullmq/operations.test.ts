@@ -196,6 +196,14 @@ test('a page of failed tasks reads its own entries of the failed index, not the 
   assert.equal(await store.discard(ids[1]!), true);
   assert.equal(await admin.zcard('indexed:charge:coda-failed'), 2_497);
   assert.deepEqual((await walk(store, 1_000)).slice(-2), [ids[3], ids[2]]);
+  // A failed job's hash deleted by hand (or evicted), met by a mending (here of no index at all): its id, no task,
+  // leaves the failed set; kept, the sizes differed for good, and every listing mended the index again.
+  await admin.del(`indexed:charge:${ids[2]}`, 'indexed:charge:coda-failed');
+  assert.deepEqual((await store.list({ state: 'failed', limit: 1 })).map(({ id }) => id), [ids.at(-2)]);
+  await admin.config('RESETSTAT');
+  assert.deepEqual((await store.list({ state: 'failed', limit: 1 })).map(({ id }) => id), [ids.at(-2)]);
+  assert.equal((await calls(admin)).zrange ?? 0, 0, 'not mended again');
+  assert.equal((await store.stats(Date.now())).failed, 2_496);
 });
 
 test('a job another program put in a task\'s queue (BullMQ\'s own Queue.add) is refused visibly: failed for good when claimed, its error naming the problem, counted by stats() and listed under the task\'s name, though this store never added a task of that name', { timeout: 30_000, skip: missing }, async (t) => {
