@@ -41,6 +41,9 @@ export const FIELD = {
 /** The suffix of a queue's holds (a sorted set of held tasks' ids, scored by their leases): a queue's key, then `:coda-holds`. */
 export const HELD = 'coda-holds';
 
+/** The suffix of a queue's failed index (its failed jobs in the listing's order: see the scripts' FAILED_PAGE). */
+export const FAILED_INDEX = 'coda-failed';
+
 /** BullMQ's queue names cannot hold ':', which task names may: '~' stands for it (task names never hold '~'). */
 export const queueName = (taskName: string): string => taskName.replaceAll(':', '~');
 
@@ -92,8 +95,27 @@ function stateOf(bullState: string, held: boolean): TaskState | null {
   }
 }
 
-/** What one read of a job gave: its hash, its log, its BullMQ state, and its lease among its queue's holds (null: not held). */
+/**
+ * Whether a job's data is a Coda task's (jobData()'s): a job another program put in a Coda queue (BullMQ's own
+ * Queue.add) has data of its own, and is refused when claimed (failed, naming the problem).
+ */
+export function isTaskData(data: unknown): data is JobData {
+  const { payload, when, backoff } = (data ?? {}) as Partial<JobData>;
+  return typeof payload === 'string' && typeof when === 'string' && typeof backoff === 'object' && backoff !== null;
+}
+
+/** A job's data, parsed; undefined when it is not JSON (a job another program wrote). */
+export function parseData(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What one read of a job gave: its task name (its queue's), hash, log, BullMQ state, and its lease among its queue's holds (null: not held). */
 export interface JobRead {
+  name: string;
   id: string;
   hash: Record<string, string>;
   logs: string[];
@@ -104,24 +126,30 @@ export interface JobRead {
 const numberOr = (text: string | undefined, fallback: number | null): number | null => (text === undefined ? fallback : Number(text));
 
 /** The task a job stands for, or null when it is gone. */
-export function toTask({ id, hash, logs, bullState, heldUntil }: JobRead): StoredTask | null {
+export function toTask({ name, id, hash, logs, bullState, heldUntil }: JobRead): StoredTask | null {
   const state = stateOf(bullState, heldUntil !== null);
   if (state === null || hash.data === undefined) return null;
-  const data = JSON.parse(hash.data) as JobData;
+  const parsed = parseData(hash.data);
+  // Another program's job (refused when claimed): listed with its data as the payload, as a task without options.
+  const data: JobData = isTaskData(parsed) ? parsed : {
+    payload: hash.data, key: null, when: 'always', timeoutMs: 0, backoff: { type: 'fixed', delayMs: 0 }, request: null, trace: null,
+    runAt: Number(hash.timestamp), holder: null, seq: 0,
+  };
   const opts = JSON.parse(hash.opts ?? '{}') as { attempts?: number };
   const made = Number(hash.atm ?? 0);
   const owned = state === 'held' || state === 'running';
   const ended = state === 'completed' || state === 'failed';
   return {
     id,
-    name: hash.name!,
+    name,
     payload: data.payload,
     state,
     key: data.key,
     when: data.when,
     // BullMQ counts an attempt when it ends (`atm`); a running one is counted here too.
     attempt: made + (state === 'running' ? 1 : 0),
-    maxAttempts: opts.attempts ?? 1,
+    // BullMQ's own add writes 0 when not told.
+    maxAttempts: Math.max(1, opts.attempts ?? 1),
     backoff: data.backoff,
     timeoutMs: data.timeoutMs,
     runAt: numberOr(hash[FIELD.runAt], data.runAt)!,

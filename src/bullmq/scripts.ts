@@ -533,20 +533,35 @@ return #removed
 `;
 
 /**
+ * A job's place in a listing's order: its time added (the hash's
+ * `timestamp`) and its order added (`codaSeq` in the hash's few bytes of
+ * `opts`; for a job an earlier version added, `seq`, last in its data as
+ * jobData() writes it: string values are escaped there, so the pattern meets
+ * no payload), each as text, or nil for a job gone. Never a payload read.
+ */
+const ORDER_OF = `
+local function orderOf(queue, id)
+  local f = redis.call('HMGET', queue .. id, 'timestamp', 'opts')
+  if not f[1] then return nil end
+  local seq = string.match(f[2] or '', '"codaSeq":"(%d+)"')
+  -- A job an earlier version added has it in its data only.
+  if not seq then seq = string.match(redis.call('HGET', queue .. id, 'data') or '', ',"seq":(%d+)}$') or '0' end
+  return f[1], seq
+end
+`;
+
+/**
  * A page of a listing, from one stretch of one of a queue's lists or sorted
  * sets of job ids (a state's; its holds): the newest jobs in it listed after
- * a cursor, by the time added (the hash's `timestamp`), then the order added
- * (`codaSeq` in the hash's few bytes of `opts`; for a job an earlier version
- * added, `seq`, last in its data as jobData() writes it: string values are
- * escaped there, so the pattern meets no payload), then the id, each as
- * text. Only those few fields are read, never a payload: a listing reads
- * whole only the tasks of its page. KEYS[1] the list or set; ARGV[1] the stretch's first index,
- * ARGV[2] its length, ARGV[3] the queue's key prefix, ARGV[4..6] the
- * cursor's time, seq and id ('' for none), ARGV[7] at most how many.
- * Returns 1 when the stretch was full (more may follow it), else 0, then
- * time, seq and id of each, newest first.
+ * a cursor, by the time added, then the order added (see ORDER_OF), then the
+ * id, each as text. Only those few fields are read, never a payload: a
+ * listing reads whole only the tasks of its page. KEYS[1] the list or set;
+ * ARGV[1] the stretch's first index, ARGV[2] its length, ARGV[3] the queue's
+ * key prefix, ARGV[4..6] the cursor's time, seq and id ('' for none), ARGV[7]
+ * at most how many. Returns 1 when the stretch was full (more may follow
+ * it), else 0, then time, seq and id of each, newest first.
  */
-const NEWEST = `
+const NEWEST = `${ORDER_OF}
 local kind = redis.call('TYPE', KEYS[1]).ok
 local first, length = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ids
@@ -562,11 +577,8 @@ end
 local cursor = at0 and { at = at0, seq = seq0, id = id0 }
 local found = {}
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', ARGV[3] .. id, 'timestamp', 'opts')
-  local seqText = string.match(f[2] or '', '"codaSeq":"(%d+)"')
-  -- A job an earlier version added has it in its data only.
-  if not seqText then seqText = string.match(redis.call('HGET', ARGV[3] .. id, 'data') or '', ',"seq":(%d+)}$') or '0' end
-  local job = { at = tonumber(f[1]), atText = f[1], seq = tonumber(seqText), seqText = seqText, id = id }
+  local atText, seqText = orderOf(ARGV[3], id)
+  local job = { at = tonumber(atText), atText = atText, seq = tonumber(seqText), seqText = seqText, id = id }
   if job.at and (not cursor or newer(cursor, job)) then found[#found + 1] = job end
 end
 table.sort(found, newer)
@@ -580,9 +592,119 @@ end
 return out
 `;
 
+/**
+ * The failed jobs' index (a queue's key, then `:coda-failed`): a sorted
+ * set of one score, its members `<time added>:<order added>:<id>`, the
+ * numbers written to one width, so that Redis's order of members is the
+ * listing's (time, then order added, then id) and a page is read from its
+ * cursor on, whatever the number of failed jobs. Kept in step by the store
+ * after each move into or out of the failed set (BullMQ's scripts move
+ * them: see REINDEX); what moves it outside the store (a BullMQ tool's
+ * retry or removal, a process that died between the move and its index's
+ * write, a job failed before the index existed) is mended, run
+ * when the index and the failed set differ in size (MEND).
+ */
+const INDEX_MEMBER = `
+local function pad(text, width) return string.rep('0', width - #text) .. text end
+local function member(at, seq, id) return pad(at, 15) .. ':' .. pad(seq, 17) .. ':' .. id end
+local function unpad(text) return string.match(text, '^0*(%d+)$') end
+`;
+
+/**
+ * Brings jobs' entries in the failed index in step with the failed set:
+ * each job failed is in it, each other (retried, run) is not; with ARGV[2]
+ * 'drop', out of it whatever its state (a job about to be removed). KEYS[1]
+ * the failed set, KEYS[2] the index; ARGV[1] the queue's key prefix, ARGV[2]
+ * 'sync' or 'drop', then the ids. Returns 0.
+ */
+const REINDEX = `${ORDER_OF}${INDEX_MEMBER}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local at, seq = orderOf(ARGV[1], id)
+  if at then
+    if ARGV[2] == 'sync' and redis.call('ZSCORE', KEYS[1], id) then redis.call('ZADD', KEYS[2], 0, member(at, seq, id))
+    else redis.call('ZREM', KEYS[2], member(at, seq, id)) end
+  end
+end
+return 0
+`;
+
+/**
+ * Mends the failed index a stretch at a time (a script runs alone on Redis,
+ * so it stays short): with ARGV[2] 'add', each job of a stretch of the
+ * failed set is put in it (an id whose job is gone is taken out of the
+ * failed set); with 'drop', each entry of a stretch of it whose job is no
+ * longer failed is taken out. KEYS[1] the failed set, KEYS[2] the index;
+ * ARGV[1] the queue's key prefix, ARGV[3] the stretch's first index, ARGV[4]
+ * its length. Returns 1 when the stretch was full (more may follow), else 0,
+ * and how many ids were taken out of the set it walked.
+ */
+const MEND = `${ORDER_OF}${INDEX_MEMBER}
+local first, length = tonumber(ARGV[3]), tonumber(ARGV[4])
+local removed = 0
+if ARGV[2] == 'add' then
+  local ids = redis.call('ZRANGE', KEYS[1], first, first + length - 1)
+  for _, id in ipairs(ids) do
+    local at, seq = orderOf(ARGV[1], id)
+    if at then redis.call('ZADD', KEYS[2], 0, member(at, seq, id))
+    else
+      -- An id whose job is gone (its hash deleted by hand, or evicted): no task to list, and kept, it would make the
+      -- two sets differ in size for good, every listing mending the index again.
+      redis.call('ZREM', KEYS[1], id)
+      removed = removed + 1
+    end
+  end
+  return { #ids == length and 1 or 0, removed }
+end
+local members = redis.call('ZRANGE', KEYS[2], first, first + length - 1)
+for _, entry in ipairs(members) do
+  if not redis.call('ZSCORE', KEYS[1], string.match(entry, '^%d+:%d+:(.*)$')) then
+    redis.call('ZREM', KEYS[2], entry)
+    removed = removed + 1
+  end
+end
+return { #members == length and 1 or 0, removed }
+`;
+
+/**
+ * A page of a queue's failed jobs from the failed index, newest first after
+ * a cursor: read from the cursor on (O(log n) to find it, then the page), in
+ * one call, so that no job moving meanwhile shifts what it reads. An entry
+ * whose job is no longer failed is taken out as it is met. KEYS[1] the
+ * failed set, KEYS[2] the index; ARGV[1..3] the cursor's time, seq and id
+ * ('' for none), ARGV[4] at most how many. Returns 1 when the index and the
+ * failed set are the same size (else the caller mends the index and asks
+ * again), then time, seq and id of each, newest first.
+ */
+const FAILED_PAGE = `${INDEX_MEMBER}
+local wanted = tonumber(ARGV[4])
+local out = { redis.call('ZCARD', KEYS[1]) == redis.call('ZCARD', KEYS[2]) and 1 or 0 }
+local from = ARGV[1] == '' and '+' or '(' .. member(ARGV[1], ARGV[2], ARGV[3])
+-- Each round reads a page's worth; only stale entries (each taken out once) make it read another.
+while #out <= wanted * 3 do
+  local entries = redis.call('ZREVRANGEBYLEX', KEYS[2], from, '-', 'LIMIT', 0, wanted)
+  if #entries == 0 then break end
+  for _, entry in ipairs(entries) do
+    local at, seq, id = string.match(entry, '^(%d+):(%d+):(.*)$')
+    if not redis.call('ZSCORE', KEYS[1], id) then
+      redis.call('ZREM', KEYS[2], entry)
+    elseif #out <= wanted * 3 then
+      out[#out + 1] = unpad(at)
+      out[#out + 1] = unpad(seq)
+      out[#out + 1] = id
+    end
+    from = '(' .. entry
+  end
+  -- Fewer than asked: the index has no more.
+  if #entries < wanted then break end
+end
+return out
+`;
+
 const SCRIPTS = {
-  add: ADD, claimed: CLAIMED, counts: COUNTS, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, newest: NEWEST, pinDelay: PIN_DELAY, promote: PROMOTE,
-  prune: PRUNE, release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM, undo: UNDO,
+  add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
+  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
+  undo: UNDO,
 };
 
 /** Defines Coda's scripts on a connection: each then runs by its SHA1 (EVALSHA), its text sent only when Redis lacks it. */

@@ -14,7 +14,7 @@ import type {
 } from '../durable/store.js';
 import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FIELD, HELD, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { FAILED_INDEX, FIELD, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 
@@ -79,6 +79,13 @@ const SWEEP_BATCH = 1000;
 const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
 const RENEW_CHUNK = 10_000;
+/**
+ * How long completions written by a call that then failed are kept for the call that writes them again: longer
+ * than the runner writes a refused end again (about a minute, WRITE_RETRIES), after which it gives up on them.
+ */
+const UNREPORTED_MS = 3 * 60_000;
+/** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
+const GONE_NOTED = 1_000;
 /** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
 const RECOVERY_LOCK_MS = 30_000;
 
@@ -95,8 +102,13 @@ export class BullmqStore implements TaskStore {
   readonly #workers = new Map<string, Worker>();
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
-  /** Completions Redis took in a call that failed after them, by id, with their owner: the next call reports them (see #completing). */
-  readonly #unreported = new Map<string, string>();
+  /**
+   * Completions Redis took in a call that failed after them, by id, with their owner and until when they are kept:
+   * the next call naming them reports them (see #completing).
+   */
+  readonly #unreported = new Map<string, { owner: string; until: number }>();
+  /** Ids whose end was refused because their job was gone from Redis (flushed, restarted empty): told once by whyRefused(). */
+  readonly #gone = new Set<string>();
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
   readonly #retryAts = new Map<string, number>();
   #tokens = 0;
@@ -447,26 +459,46 @@ export class BullmqStore implements TaskStore {
     // forever by this process.
     const claimed: StoredTask[] = [];
     const seqs = new Map<string, number>();
-    const stalled: Promise<void>[] = [];
+    // Stalled attempts and other programs' jobs, failed rather than run.
+    const failing: Promise<void>[] = [];
     fetched.forEach((claim, i) => {
       const id = claim.job.id!;
       const hash = fromPairs(replies[i * 3 + 1] as string[]);
+      if (!isTaskData(claim.job.data)) {
+        failing.push(this.#refuseForeign(claim, now));
+        return;
+      }
       if (replies[i * 3] === 0) {
-        stalled.push(this.#failStalled(claim, hash, now));
+        failing.push(this.#failStalled(claim, hash, now));
         return;
       }
       this.#claims.set(id, claim);
       this.#holds.delete(id);
       Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
-      claimed.push(toTask({ id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
+      claimed.push(toTask({ name: claim.queue, id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
       seqs.set(id, (claim.job.data as JobData).seq);
     });
     if (oldestFirst) claimed.sort((a, b) => a.runAt - b.runAt || seqs.get(a.id)! - seqs.get(b.id)!);
     // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
-    await Promise.all(stalled.map((failing) => failing.catch((error: unknown) => {
+    await Promise.all(failing.map((each) => each.catch((error: unknown) => {
       if (!isUnavailable(error)) throw error;
     })));
     return claimed;
+  }
+
+  /**
+   * A job another program put in a task's queue (BullMQ's own Queue.add), without the data Coda writes: it cannot
+   * run as the task. Failed for good at once, saying so, and its name counted among the store's, so that stats()
+   * and list() show it (it failed on a payload that "no longer parses", under its job's name, and only where Coda
+   * had added a task of that name).
+   */
+  async #refuseForeign(claim: Claim, now: number): Promise<void> {
+    const { job, queue } = claim;
+    const message = `not a Coda task: job ${JSON.stringify(job.name)} (id ${JSON.stringify(job.id)}) was put in the queue of task ${queue} by another program (BullMQ's own Queue.add?) without the data that after() and app.tasks.enqueue() write; refused, and kept as failed: discard it`;
+    await Promise.all([
+      this.#failJob(claim, { attempt: job.attemptsMade + 1, message, startedAt: now, finishedAt: now }, null),
+      this.#client!.sadd(this.#namesKey(), queue),
+    ]);
   }
 
   /**
@@ -531,7 +563,7 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     // Kept (the heartbeat renews them) until each is written: the runner writes a refused completion again.
     const mine = this.#owned(ids, owner);
-    return this.#completing(ids, owner, async (completed) => {
+    return this.#completing(ids, owner, now, async (completed) => {
       if (mine.length === 0) return;
       await this.#call(async () => settleAll(mine.map(async (claim) => {
         if (await this.#completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
@@ -540,20 +572,25 @@ export class BullmqStore implements TaskStore {
   }
 
   /**
-   * Runs a call that completes `owner`'s tasks among `ids`, `write` pushing each completion Redis took into the list
+   * Runs a call at `now` that completes `owner`'s tasks among `ids`, `write` pushing each completion Redis took into the list
    * it is given; resolves with those ids, in the order of `ids`. Reported with them: those of `ids` that an earlier
    * call completed before it failed (another completion refused, or the claim after them). The runner writes such a
    * call again, and the completions it had written no longer find their claims: they were told as refused (a
    * warning that they were not recorded, and no completion counted). Should this call fail too, all of them are
    * kept for the next.
    */
-  async #completing(ids: readonly string[], owner: string, write: (completed: string[]) => Promise<void>): Promise<string[]> {
-    const completed = ids.filter((id) => this.#unreported.get(id) === owner);
+  async #completing(ids: readonly string[], owner: string, now: number, write: (completed: string[]) => Promise<void>): Promise<string[]> {
+    // Those the runner gave up writing again (by the calls' own time) are let go: they were kept until the store closed.
+    for (const [id, { until }] of this.#unreported) {
+      if (until > now) break;
+      this.#unreported.delete(id);
+    }
+    const completed = ids.filter((id) => this.#unreported.get(id)?.owner === owner);
     for (const id of completed) this.#unreported.delete(id);
     try {
       await write(completed);
     } catch (error) {
-      for (const id of completed) this.#unreported.set(id, owner);
+      for (const id of completed) this.#unreported.set(id, { owner, until: now + UNREPORTED_MS });
       throw error;
     }
     const done = new Set(completed);
@@ -573,7 +610,7 @@ export class BullmqStore implements TaskStore {
     const mine = this.#owned(ids, owner);
     const { names, concurrency, limit, leaseUntil } = claim;
     let claimed: StoredTask[] = [];
-    const completed = await this.#completing(ids, owner, async (completed) => {
+    const completed = await this.#completing(ids, owner, now, async (completed) => {
       claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
         await this.#promote(names, claim.now);
         let room = limit;
@@ -610,7 +647,10 @@ export class BullmqStore implements TaskStore {
     const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
     const next = await orGone(backend.moveToFinished(job.id!, args));
     this.#claims.delete(job.id!);
-    if (next === undefined) return GONE;
+    if (next === undefined) {
+      await this.#noteIfGone(queue, job.id!);
+      return GONE;
+    }
     const [data, id] = next as [JobJson?, string?];
     return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
@@ -640,6 +680,7 @@ export class BullmqStore implements TaskStore {
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
       if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field]) === 0) {
         this.#claims.delete(id);
+        await this.#noteIfGone(queue, id);
         return false;
       }
       claim.logged = true;
@@ -654,9 +695,28 @@ export class BullmqStore implements TaskStore {
       this.#retryAts.delete(id);
     }
     if (delayed) await runScript(client, 'pinDelay', [`${this.#queueKey(queue)}:delayed`], [id, retryAt]);
+    else await this.#reindex(client, queue, id, 'sync');
     // Kept until written, as a completion is.
     this.#claims.delete(id);
     return true;
+  }
+
+  whyRefused(id: string): string | undefined {
+    if (!this.#gone.delete(id)) return undefined;
+    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data, and the task, gone with it, will not run again`;
+  }
+
+  /**
+   * A refused end whose job is gone (not merely its lock: FLUSHALL, a Redis restarted empty) is noted for
+   * whyRefused(), which the runner asks at once; at most GONE_NOTED are kept, the oldest let go.
+   */
+  async #noteIfGone(queue: string, id: string): Promise<void> {
+    if (await this.#client!.exists(this.#jobKey(queue, id)).catch(() => 1) !== 0) return;
+    this.#gone.add(id);
+    for (const old of this.#gone) {
+      if (this.#gone.size <= GONE_NOTED) break;
+      this.#gone.delete(old);
+    }
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
@@ -781,7 +841,8 @@ export class BullmqStore implements TaskStore {
 
   /**
    * Each list and set of the states asked, of each name, is looked through a stretch at a time for its newest jobs
-   * after the cursor (only their time, seq and id read: see the script); the page's tasks alone are read whole. It
+   * after the cursor (only their time, seq and id read: see the script), but for the failed jobs, read from their
+   * index from the cursor on (see #failedPage); the page's tasks alone are read whole. It
    * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
    */
   async listPage(filter: ListFilter): Promise<TaskPage> {
@@ -794,14 +855,18 @@ export class BullmqStore implements TaskStore {
       // One more than the page: whether there is a next.
       const wanted = limit + 1;
       const newest = new Map<string, PageEntry>();
+      const found = (n: string, texts: readonly string[]): void => {
+        for (let i = 0; i < texts.length; i += 3) newest.set(texts[i + 2]!, { name: n, id: texts[i + 2]!, at: Number(texts[i]), seq: Number(texts[i + 1]), cursor: texts.slice(i, i + 3).join(':') });
+        // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
+        if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
+      };
       await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
+        if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted));
         const q = this.#queueKey(n);
         for (let first = 0, full = true; full; first += LIST_STRETCH) {
-          const [more, ...found] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
+          const [more, ...texts] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
           full = more === 1;
-          for (let i = 0; i < found.length; i += 3) newest.set(found[i + 2]!, { name: n, id: found[i + 2]!, at: Number(found[i]), seq: Number(found[i + 1]), cursor: found.slice(i, i + 3).join(':') });
-          // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
-          if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
+          found(n, texts);
         }
       })));
       const entries = [...newest.values()].sort(newerFirst);
@@ -813,6 +878,49 @@ export class BullmqStore implements TaskStore {
         next: entries.length > limit ? page.at(-1)!.cursor : null,
       };
     });
+  }
+
+  /**
+   * A page of a name's failed jobs from its failed index (time, seq and id of each, newest first after `cursor`):
+   * one script, reading the page and not the rest. An index that differs from the failed set in size (jobs failed
+   * before it existed, or moved by a BullMQ tool) is mended first, once per call.
+   */
+  async #failedPage(name: string, cursor: readonly string[], wanted: number): Promise<string[]> {
+    const keys = this.#failedKeys(name);
+    let [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
+    if (inStep === 0) {
+      await this.#mendFailed(name);
+      [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
+    }
+    return texts;
+  }
+
+  /**
+   * A name's failed index made to hold its failed jobs and no others, a stretch per script: each failed job put in
+   * (an id whose job is gone taken out of the failed set), then each entry whose job is no longer failed taken out
+   * (the stretch's start moving back by what it took out).
+   */
+  async #mendFailed(name: string): Promise<void> {
+    const keys = this.#failedKeys(name);
+    const q = `${this.#queueKey(name)}:`;
+    for (const how of ['add', 'drop']) {
+      for (let first = 0, full = true; full;) {
+        const [more, removed] = await runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as [number, number];
+        full = more === 1;
+        first += LIST_STRETCH - removed;
+      }
+    }
+  }
+
+  /** A job's entry in its name's failed index brought in step with its state (`sync`), or taken out (`drop`). */
+  async #reindex(client: Redis, name: string, id: string, how: 'sync' | 'drop'): Promise<void> {
+    await runScript(client, 'reindex', this.#failedKeys(name), [`${this.#queueKey(name)}:`, how, id]);
+  }
+
+  /** A name's failed set and its failed index. */
+  #failedKeys(name: string): [string, string] {
+    const q = this.#queueKey(name);
+    return [`${q}:failed`, `${q}:${FAILED_INDEX}`];
   }
 
   async get(id: string): Promise<StoredTask | null> {
@@ -840,7 +948,9 @@ export class BullmqStore implements TaskStore {
       if (job === undefined) return false;
       const key = this.#jobKey(task.name, id);
       await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
-      return ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+      const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+      await this.#reindex(client, task.name, id, 'sync');
+      return retried;
     });
   }
 
@@ -866,7 +976,12 @@ export class BullmqStore implements TaskStore {
         return true;
       }
       const job = await this.#queue(task.name).getJob(id);
-      return job !== undefined && ignoreGone(job.remove());
+      if (job === undefined) return false;
+      // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
+      await this.#reindex(client, task.name, id, 'drop');
+      const removed = await ignoreGone(job.remove());
+      if (!removed) await this.#reindex(client, task.name, id, 'sync');
+      return removed;
     });
   }
 
@@ -900,6 +1015,7 @@ export class BullmqStore implements TaskStore {
     this.#claims.clear();
     this.#holds.clear();
     this.#unreported.clear();
+    this.#gone.clear();
     const undone = await this.#undos!.close(deadline);
     const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
@@ -929,7 +1045,7 @@ export class BullmqStore implements TaskStore {
       const lease = replies[i * 3 + 2] as string | null;
       // Leases on this process's clock, as they were given (see #skew).
       if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      return toTask({ id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
+      return toTask({ name: where[i]![0], id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
     });
   }
 

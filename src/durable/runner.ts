@@ -417,9 +417,10 @@ export class Runner {
     const written = new Set(accepted);
     for (const { stored, record } of ended) {
       if (!written.has(stored.id)) {
+        const why = store.whyRefused?.(stored.id) ?? `the ${store.description} no longer had it running for this process (its lease ran out, and another process may have taken it over)`;
         logger.warn(
           { taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
-          `the ${what} of durable task ${stored.name} attempt ${stored.attempt} was not recorded: the ${store.description} no longer had it running for this process (its lease ran out, and another process may have taken it over)`,
+          `the ${what} of durable task ${stored.name} attempt ${stored.attempt} was not recorded: ${why}`,
         );
         continue;
       }

@@ -266,6 +266,12 @@ export interface TaskStore {
    * when `retryAt` is null. Resolves with false when the task was no longer `owner`'s, and nothing was written.
    */
   fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean>;
+  /**
+   * Optional: why the end (a completion or failure) of `id` that `complete()` or `fail()` just refused was not
+   * recorded, when the store can tell better than a lost lease; undefined otherwise. The BullMQ store says that the
+   * task's job is gone from Redis (flushed, or restarted without its data). Each reason is told once.
+   */
+  whyRefused?(id: string): string | undefined;
   /** Shutdown: running tasks of `owner` go back to ready, their attempt not counted. */
   giveBack(ids: readonly string[], owner: string): Promise<void>;
   /**

@@ -217,7 +217,22 @@ test('a registration that reaches Redis only after its own undo fails as the sto
 });
 
 test('completions Redis took in a completeAndClaim() cut before its claim\'s bookkeeping are reported by the complete() that writes them again: not told as refused (a false warning), not left uncounted', { timeout: 30_000, skip: missing }, async (t) => {
-  const { cutter, store } = await storeBehindRelay(t, 'cut-complete');
+  const { store, cut, now } = await cutCompletions(t, 'cut-complete');
+  // The runner's write again, as complete().
+  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10), ['done-1', 'done-2'], 'both completions reported as written');
+  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10), [], 'and reported once');
+  cut.stop();
+  const [next] = await claimOnce(store, 10_000);
+  assert.equal(next?.id, 'next', 'the job the failed claim fetched was given back');
+  for (const id of ['done-1', 'done-2']) assert.equal((await store.get(id))?.state, 'completed');
+});
+
+/**
+ * Two tasks claimed, then completed by a completeAndClaim() whose claim's bookkeeping is cut: both completions
+ * written, the call failed (their ids kept for the call that writes them again).
+ */
+async function cutCompletions(t: TestContext, prefix: string) {
+  const { cutter, store } = await storeBehindRelay(t, prefix);
   const now = Date.now();
   await store.add([task('done-1'), task('done-2'), task('next')], 'me', now + 10_000);
   const claim = { names: ['send'], concurrency: {}, limit: 2, now, leaseUntil: now + 10_000 };
@@ -226,11 +241,14 @@ test('completions Redis took in a completeAndClaim() cut before its claim\'s boo
   // store's own, names its log: that write is dropped, after both completions were written.
   const cut = cutter.cutOn(':next:logs');
   await assert.rejects(store.completeAndClaim!(['done-1', 'done-2'], 'me', now + 10, claim), StoreUnavailable);
-  // The runner's write again, as complete().
-  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10), ['done-1', 'done-2'], 'both completions reported as written');
-  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10), [], 'and reported once');
+  return { store, cut, now };
+}
+
+test('completions Redis took in a call that then failed are let go once the runner has given up writing them again (three minutes): they were kept until the store closed', { timeout: 30_000, skip: missing }, async (t) => {
+  const { store, cut, now } = await cutCompletions(t, 'cut-let-go');
+  // The runner writes a refused end again for about a minute; three minutes on (by the calls' time), none names them.
+  assert.deepEqual(await store.complete(['done-1', 'done-2'], 'me', now + 10 + 3 * 60_000), [], 'let go: not reported by a call three minutes later');
+  // Redis back, and the job the failed claim fetched given back, before the store closes.
   cut.stop();
-  const [next] = await claimOnce(store, 10_000);
-  assert.equal(next?.id, 'next', 'the job the failed claim fetched was given back');
-  for (const id of ['done-1', 'done-2']) assert.equal((await store.get(id))?.state, 'completed');
+  assert.equal((await claimOnce(store, 10_000))[0]?.id, 'next');
 });

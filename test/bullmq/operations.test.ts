@@ -4,8 +4,9 @@
 // awaits the runner's settle (nothing journaling, running or due).
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { after, createApp, HttpResponse, NonRetryableError, post, serve, task } from 'coda-http';
+import { after, createApp, HttpResponse, NonRetryableError, post, serve, task, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { startRedis, useRedis } from './redis-server.js';
 
@@ -108,10 +109,26 @@ test('completed jobs are pruned as they complete: keepCompleted bounds what Redi
 });
 
 test('list with a limit reads only that many tasks whole, however many are in the state (each stretch of a state\'s set looked through for ids and times only); listPage walks 2,500 failed tasks, past a stretch, each once, newest first', { timeout: 60_000, skip: missing }, async (t) => {
-  const { redis, store } = await openStore(t, 'paging');
+  const { store, ids, admin } = await failedStore(t, 'paging');
+  await admin.config('RESETSTAT');
+  const listed = await store.list({ state: 'failed', limit: 5 });
+  assert.deepEqual(listed.map(({ id }) => id), ids.slice(-5).reverse(), 'the newest five');
+  assert.equal((await calls(admin)).hgetall, 5, 'five tasks read whole, not 2,500');
+  assert.deepEqual(await walk(store, 1_000), [...ids].reverse());
+});
+
+/** A store of the test's own with 2,500 failed tasks (their ids, oldest first), and a client of its Redis. */
+async function failedStore(t: TestContext, prefix: string) {
+  const { redis, store } = await openStore(t, prefix);
+  const ids = await failMany(store, 2_500);
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  return { redis, store, ids, admin };
+}
+
+/** `count` failed tasks of 1 kB, added in two batches (newest first goes by the time added, then the order added); their ids, oldest first. */
+async function failMany(store: TaskStore, count: number): Promise<string[]> {
   const now = Date.now();
-  const count = 2_500;
-  // Added in two batches: newest first goes by the time added, then the order added.
   const ids = Array.from({ length: count }, (_, i) => `failed-${String(i).padStart(4, '0')}`);
   for (const batch of [ids.slice(0, 1_000), ids.slice(1_000)]) {
     await store.add(batch.map((id) => ({
@@ -122,22 +139,126 @@ test('list with a limit reads only that many tasks whole, however many are in th
   const claimed = await store.claim({ owner: 'test', names: ['charge'], concurrency: {}, limit: count, now, leaseUntil: now + 60_000 });
   assert.equal(claimed.length, count);
   await Promise.all(claimed.map(({ id }) => store.fail(id, 'test', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null)));
+  return ids;
+}
 
-  const admin = new Redis({ port: redis.port });
-  t.after(() => admin.disconnect());
-  await admin.config('RESETSTAT');
-  const listed = await store.list({ state: 'failed', limit: 5 });
-  const stats = await admin.info('commandstats');
-  assert.deepEqual(listed.map(({ id }) => id), ids.slice(-5).reverse(), 'the newest five');
-  assert.equal(Number(/^cmdstat_hgetall:calls=(\d+)/m.exec(stats)?.[1]), 5, 'five tasks read whole, not 2,500');
-
+/** Every failed task's id, newest first, walked `limit` at a time as `coda tasks retry --all-failed` walks them. */
+async function walk(store: TaskStore, limit: number): Promise<string[]> {
   const walked: string[] = [];
   let after: string | undefined;
-  for (let page = 0; page < 10; page++) {
-    const { tasks, next } = await store.listPage({ state: 'failed', limit: 1_000, ...(after !== undefined && { after }) });
+  for (let page = 0; page < 100; page++) {
+    const { tasks, next } = await store.listPage({ state: 'failed', limit, ...(after !== undefined && { after }) });
     walked.push(...tasks.map(({ id }) => id));
-    if (next === null) break;
+    if (next === null) return walked;
     after = next;
   }
-  assert.deepEqual(walked, [...ids].reverse());
+  throw new Error('the walk did not end in 100 pages');
+}
+
+/** Redis's count of each command since its last RESETSTAT (the commands of scripts included), by lowercase name. */
+async function calls(admin: Redis): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const [, command, n] of (await admin.info('commandstats')).matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) counts[command!] = Number(n);
+  return counts;
+}
+
+test('a page of failed tasks reads its own entries of the failed index, not the whole failed set: a walk of 2,500 reads each once, each page one script from its cursor on; jobs failed before the index, or moved by a BullMQ tool, are listed as they are', { timeout: 60_000, skip: missing }, async (t) => {
+  const { redis, store, ids, admin } = await failedStore(t, 'indexed');
+
+  await admin.config('RESETSTAT');
+  assert.deepEqual((await store.list({ state: 'failed', limit: 5 })).map(({ id }) => id), ids.slice(-5).reverse());
+  const page = await calls(admin);
+  // Before the index, each of the 2,500 jobs' order was read (an HMGET each) for a page of 5, in two stretches; now
+  // the page's entries are looked at, and its five tasks read (a ZSCORE of their holds, BullMQ's state's reads).
+  assert.ok((page.hmget ?? 0) + (page.zscore ?? 0) <= 50, `a page of 5 looked at ${page.hmget} jobs' order and ${page.zscore} entries`);
+  // One read from the cursor on, not stretches by index, between which a job moved elsewhere shifted the next.
+  assert.deepEqual([page.zrevrangebylex, page.zrange ?? 0], [1, 0]);
+
+  await admin.config('RESETSTAT');
+  assert.deepEqual(await walk(store, 1_000), [...ids].reverse());
+  const walked = await calls(admin);
+  assert.equal(walked.hmget ?? 0, 0, 'no job\'s order read again');
+  // Each entry looked at once (and each task's reads: see above), where each page read every job's order.
+  assert.ok(walked.zscore! <= 2_500 * 5, `the walk made ${walked.zscore} ZSCOREs for 2,500 tasks`);
+
+  // Removed by a BullMQ tool (Bull Board's remove): no longer listed, its entry gone from the index.
+  const queue = new Queue('charge', { connection: { port: redis.port }, prefix: 'indexed' });
+  t.after(() => queue.close());
+  await (await queue.getJob(ids.at(-1)!))!.remove();
+  assert.deepEqual((await store.list({ state: 'failed', limit: 2 })).map(({ id }) => id), [ids.at(-2), ids.at(-3)]);
+  assert.equal(await admin.zcard('indexed:charge:coda-failed'), 2_499);
+  // As an earlier version left them (no index at all): each listed, in the order added.
+  await admin.del('indexed:charge:coda-failed');
+  assert.deepEqual(await walk(store, 1_000), ids.slice(0, -1).reverse());
+  assert.equal(await admin.zcard('indexed:charge:coda-failed'), 2_499);
+  // Retried and discarded through the store: out of the index at once.
+  assert.equal(await store.retry(ids[0]!, Date.now()), true);
+  assert.equal(await store.discard(ids[1]!), true);
+  assert.equal(await admin.zcard('indexed:charge:coda-failed'), 2_497);
+  assert.deepEqual((await walk(store, 1_000)).slice(-2), [ids[3], ids[2]]);
+  // A failed job's hash deleted by hand (or evicted), met by a mending (here of no index at all): its id, no task,
+  // leaves the failed set; kept, the sizes differed for good, and every listing mended the index again.
+  await admin.del(`indexed:charge:${ids[2]}`, 'indexed:charge:coda-failed');
+  assert.deepEqual((await store.list({ state: 'failed', limit: 1 })).map(({ id }) => id), [ids.at(-2)]);
+  await admin.config('RESETSTAT');
+  assert.deepEqual((await store.list({ state: 'failed', limit: 1 })).map(({ id }) => id), [ids.at(-2)]);
+  assert.equal((await calls(admin)).zrange ?? 0, 0, 'not mended again');
+  assert.equal((await store.stats(Date.now())).failed, 2_496);
+});
+
+test('a job another program put in a task\'s queue (BullMQ\'s own Queue.add) is refused visibly: failed for good when claimed, its error naming the problem, counted by stats() and listed under the task\'s name, though this store never added a task of that name', { timeout: 30_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  let ran = 0;
+  const charge = task('charge', () => void ran++);
+  const app = createApp({ tasks: { definitions: [charge], store: bullmqStore({ connection: { port: redis.port }, prefix: 'foreign' }), pollMs: 50 } });
+  t.after(() => app.tasks.close(performance.now() + 2_000));
+  const connection = { port: redis.port };
+  const queue = new Queue('charge', { connection, prefix: 'foreign' });
+  const events = new QueueEvents('charge', { connection, prefix: 'foreign' });
+  t.after(() => Promise.all([queue.close(), events.close()]));
+  // After the clients are closed (hooks run in the order given).
+  t.after(() => redis.stop());
+  await events.waitUntilReady();
+  // Nothing is counted before (the store opened by the call).
+  assert.equal((await app.tasks.stats()).failed, 0);
+  const job = await queue.add('some-job', { to: 'x' }, { jobId: 'foreign-1' });
+  // settle() runs what is due here: it claims the job.
+  await app.settle();
+  await assert.rejects(job.waitUntilFinished(events), /^Error: not a Coda task/);
+  assert.equal(ran, 0, 'not run as the task');
+  const stats = await app.tasks.stats();
+  assert.deepEqual([stats.failed, stats.byName.charge?.failed], [1, 1]);
+  const [listed, ...more] = await app.tasks.list({ state: 'failed' });
+  assert.equal(more.length, 0);
+  assert.deepEqual([listed?.id, listed?.name, listed?.payload, listed?.attempt, listed?.maxAttempts], ['foreign-1', 'charge', '{"to":"x"}', 1, 1]);
+  assert.match(listed!.errors[0]!.message, /^not a Coda task: job "some-job" \(id "foreign-1"\) was put in the queue of task charge by another program/);
+  assert.equal((await queue.getJob('foreign-1'))?.failedReason, listed!.errors[0]!.message, 'BullMQ\'s own tools show the reason');
+  assert.equal(await app.tasks.discard('foreign-1'), true);
+  assert.equal((await app.tasks.stats()).failed, 0);
+});
+
+test('keepCompleted.ageMs: a completed job older than it is removed as another completes, one younger is kept', { timeout: 30_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'aged', keepCompleted: { count: 1_000, ageMs: 60_000 } });
+  await store.open();
+  t.after(() => store.close());
+  const now = Date.now();
+  const complete = async (id: string): Promise<void> => {
+    await store.add([{
+      id, name: 'done', payload: '{}', key: null, when: 'always', maxAttempts: 1,
+      backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    }], 'test', now + 60_000);
+    const [claimed] = await store.claim({ owner: 'test', names: ['done'], concurrency: {}, limit: 1, now, leaseUntil: now + 60_000 });
+    assert.deepEqual(await store.complete([claimed!.id], 'test', now), [id]);
+  };
+  await complete('old');
+  await complete('young');
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  // BullMQ judges age by the completed set's score, the finish time: 'old' finished two minutes ago.
+  await admin.zadd('aged:done:completed', 'XX', now - 120_000, 'old');
+  await complete('next');
+  assert.equal(await store.get('old'), null, 'past ageMs: removed');
+  assert.deepEqual([(await store.get('young'))?.state, (await store.get('next'))?.state], ['completed', 'completed']);
 });

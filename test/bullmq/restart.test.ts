@@ -10,9 +10,10 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, createApp, get, HttpResponse, post, runWorker, serve, StoreUnavailable, StreamingResponse, task, type NewTask, type TaskRegistration } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { LEVEL, memoryLogger } from '../helpers.js';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 
 // Not persistent: a restart empties it.
 const { missing, server } = useRedis();
@@ -147,4 +148,47 @@ test('a task\'s concurrency still holds after Redis restarts without its data: i
   }
   assert.ok(added, 'Redis took tasks again');
   assert.equal((await claim()).length, 1, 'one at a time, as the task says, though Redis forgot the cap');
+});
+
+test('Redis flushed while tasks run: the completion and the failure it cannot record are logged as the job gone from Redis, not as a lease that ran out', { timeout: 30_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const { logger, lines } = memoryLogger();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const started = new Set<string>();
+  let bothStarted!: () => void;
+  const running = new Promise<void>((resolve) => {
+    bothStarted = resolve;
+  });
+  const wait = async (name: string): Promise<void> => {
+    started.add(name);
+    if (started.size === 2) bothStarted();
+    await gate;
+  };
+  const finishes = task('finishes', () => wait('finishes'));
+  const throws = task('throws', async () => {
+    await wait('throws');
+    throw new Error('declined');
+  }, { attempts: 1 });
+  const app = createApp({ logger, tasks: { definitions: [finishes, throws], store: bullmqStore({ connection: { port: redis.port }, prefix: 'flushed' }), pollMs: 60_000 } });
+  t.after(() => app.tasks.close(performance.now() + 2_000));
+  await app.tasks.enqueue(finishes, {});
+  await app.tasks.enqueue(throws, {});
+  const settled = app.settle();
+  await running;
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  await admin.flushall();
+  release();
+  await settled;
+  const refused = lines.filter(({ level, msg }) => level === LEVEL.warn && /was not recorded/.test(String(msg))).map(({ msg }) => String(msg));
+  assert.equal(refused.length, 2, refused.join('\n'));
+  for (const [i, what] of ['completion of durable task finishes', 'failure of durable task throws'].entries()) {
+    const line = refused.find((msg) => msg.includes(what));
+    assert.match(line ?? '', /its job is no longer in Redis \(bullmq store .*\): Redis was flushed or restarted without its data/, `${i}: ${line}`);
+    assert.doesNotMatch(line!, /lease ran out/);
+  }
 });
