@@ -376,7 +376,8 @@ export class Tasks {
    * delayed task's time (retries, `delayMs`) instead of waiting for it.
    */
   async settle(advance: (to: number) => boolean): Promise<void> {
-    if (this.#opened === undefined) return;
+    // Nothing to run: no task defined, or no store to run them from (a mistake enqueue() and serving name).
+    if (this.#opened === undefined && (!this.defined || this.#store === undefined)) return;
     // Shut down, or shutting down: nothing more runs here once its close (which lets what runs finish, until its deadline) is done.
     if (this.#closed !== undefined) {
       await this.#closed;
@@ -384,7 +385,8 @@ export class Tasks {
     }
     // Settling runs what is due: in this process, which serves from now on.
     this.runHere();
-    await this.#opened;
+    // Not opened yet (settle() the process's first call), or its last try failed: a store that cannot open rejects, naming why.
+    await this.#openStore();
     const runner = this.#runner!;
     const store = this.#store!;
     const names = [...this.#definitions.keys()];

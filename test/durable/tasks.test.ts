@@ -1029,7 +1029,7 @@ test('retention: the runner prunes a completed task once retentionMs has passed,
   }
 });
 
-test('a script that only enqueues or inspects (a cron job, a management command) runs no task: it would leave it half done at exit; a process that serves, through app.fetch() or a test client, or settles does', async (t) => {
+test('a script that only enqueues or inspects (a cron job, a management command) runs no task: it would leave it half done at exit; a process that serves, through app.fetch() or a test client, or settles does (settle() first of all included)', async (t) => {
   const file = tempFile(t);
   let ran = 0;
   const report = task('nightly-report', () => { ran++; });
@@ -1072,6 +1072,13 @@ test('a script that only enqueues or inspects (a cron job, a management command)
   await settled.settle();
   assert.equal(ran, 3);
   assert.equal((await settled.tasks.get(last))?.state, 'completed');
+
+  // A process whose first call is settle() (it enqueued nothing, served nothing: the store not opened yet) runs what is due too.
+  const { id: left } = await script.tasks.enqueue(report, {});
+  const fresh = open();
+  await fresh.settle();
+  assert.equal(ran, 4);
+  assert.equal((await fresh.tasks.get(left))?.state, 'completed');
 });
 
 test('app.settle() after the app shut down resolves (nothing runs there any more), and during its shutdown waits for the attempt running', async () => {
