@@ -72,13 +72,20 @@ export function frameFixed(headers: HeaderRecord, method: string, status: number
   return true;
 }
 
-/** Frames a stream as `frameFixed` does a fixed body, and returns whether it goes out; its Content-Length is the app's (see `declaredLength`). */
+/**
+ * Frames a stream as `frameFixed` does a fixed body, and returns whether it
+ * goes out; its Content-Length is the app's (see `declaredLength`), a
+ * ProgrammingError on HEAD when it is not a number, as on GET.
+ */
 export function frameStream(headers: HeaderRecord, method: string, status: number): boolean {
   if (bodiless(status)) {
     frameBodiless(headers, status);
     return false;
   }
-  return method !== 'HEAD';
+  if (method !== 'HEAD') return true;
+  // A HEAD gets the head a GET gets: its Content-Length goes out, so one that is not a number is refused as GET's is.
+  declaredLength(headers);
+  return false;
 }
 
 function frameBodiless(headers: HeaderRecord, status: number): void {
