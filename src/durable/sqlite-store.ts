@@ -14,8 +14,10 @@ import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
+import { unreadableRow, type StalledJson } from './sqlite-unreadable.js';
 import type {
-  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  UnreadableTask,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -275,12 +277,13 @@ export class SqliteStore implements TaskStore {
     await this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
   }
 
-  async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
+  async recover(now: number, random: () => number): Promise<Recovered> {
     checkTime('recover(): now', now);
     return this.#write((s) => {
       s.recoverCovered.run(now);
       const held = Number(s.recoverHeld.run(now).changes);
       const stalled = s.stalled.all(now) as unknown as StalledRow[];
+      const unreadable: UnreadableTask[] = [];
       for (const task of stalled) {
         const error: AttemptError = {
           attempt: task.attempt,
@@ -288,11 +291,18 @@ export class SqliteStore implements TaskStore {
           startedAt: task.started_at,
           finishedAt: now,
         };
+        const failed = unreadableRow(task, error, this.description);
+        if (failed !== undefined) {
+          // One row edited by hand must not stop every recovery: it fails for good, saying why; the others go on.
+          s.failUnreadable.run(failed.backoff, failed.errors, failed.request, failed.trace, failed.outcome, now, task.id, task.owner);
+          unreadable.push({ id: task.id, reason: failed.reason });
+          continue;
+        }
         const backoff = JSON.parse(task.backoff) as Backoff;
         const retryAt = task.attempt < task.max_attempts ? now + retryDelay(backoff, task.attempt, random) : null;
         s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
       }
-      return { held, running: stalled.length };
+      return unreadable.length === 0 ? { held, running: stalled.length } : { held, running: stalled.length, unreadable };
     });
   }
 
@@ -662,12 +672,10 @@ const MAX_HELD = 100_000;
 /** A ready task whose time has come: seq, name, run_at. */
 type DueRow = [number, string, number];
 
-interface StalledRow {
-  id: string;
+interface StalledRow extends StalledJson {
   owner: string;
   attempt: number;
   max_attempts: number;
-  backoff: string;
   started_at: number | null;
   lease_until: number;
 }
