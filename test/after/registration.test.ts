@@ -103,6 +103,37 @@ test('response.after() once the response is sent (in a task, in an afterResponse
   }
 });
 
+test('response.after() on a response the view builds once a middleware answered the request early: a TypeError saying the request\'s response is done, not that this one was sent', async () => {
+  const done = deferred();
+  const late = deferred<unknown>();
+  // Answers at once, leaving the view to finish on its own (a timeout middleware would).
+  const early: MiddlewareFactory = (getResponse) => (request) => {
+    void getResponse(request);
+    return new HttpResponse('early');
+  };
+  const app = createApp({
+    middleware: [early],
+    routes: [get('/', async () => {
+      await done.promise;
+      const response = new HttpResponse('never sent');
+      try {
+        response.after(() => {});
+      } catch (error) {
+        late.resolve(error);
+      }
+      return response;
+    })],
+  });
+  const client = createTestClient(app);
+  assert.equal(await (await client.get('/')).text(), 'early');
+  await client.settle();
+  done.resolve();
+  const error = await late.promise;
+  assert.ok(error instanceof TypeError);
+  // Was: "the response has been sent already", of a response never sent.
+  assert.equal(error.message, 'response.after(): this response was never sent: the request\'s response is done already (another answered it, a middleware before the view returned, say) and its tasks were taken; call after() to queue the work at once, or register it on the response you return');
+});
+
 test('after() called once the response is done runs at once, with the outcome already known', async () => {
   const late = deferred();
   let lateOutcome: Outcome | undefined;
