@@ -162,9 +162,12 @@ function routeNow(): string | undefined {
 export function afterEntry(where: string, task: AfterTask, options: AfterOptions | undefined): AfterEntry {
   if (typeof task !== 'function') throw new TypeError(`${where} takes a function, got ${describe(task)}`);
   if (options !== undefined) {
+    // Laravel's defer(fn, 'name') names the task with a string there.
+    if (typeof options === 'string') throw new TypeError(`${where} takes an options object, got ${describe(options)}; to name the task, pass { name: ${JSON.stringify(options)} }`);
     checkKeys(where, options, ['name', 'when', 'timeoutMs']);
     const { name, when, timeoutMs } = options;
-    if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: name must be a string, got ${describe(name)}`);
+    // An empty name would leave the task unnamed in its log lines.
+    if (name !== undefined && (typeof name !== 'string' || name === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${describe(name)}`);
     if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }

@@ -452,6 +452,36 @@ test('response.after() and after() refuse what is not a function', () => {
   assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function or a task\(\) and its payload, got number 42/);
 });
 
+test('response.after() and after() refuse an empty task name, and a name given where the options go says to pass { name } (Laravel\'s defer(fn, \'name\'))', async () => {
+  const refusals = (where: string) => [
+    `${where}: name must be a non-empty string, got string ""`,
+    `${where} takes an options object, got string "mail"; to name the task, pass { name: "mail" }`,
+  ];
+  const seen: string[] = [];
+  const register = (call: (options: unknown) => void): void => {
+    for (const options of [{ name: '' }, 'mail']) {
+      try {
+        call(options);
+        seen.push('accepted');
+      } catch (error) {
+        seen.push(error instanceof TypeError ? error.message : String(error));
+      }
+    }
+  };
+  register((options) => new HttpResponse('x').after(() => {}, options as never));
+  const app = createApp({
+    routes: [get('/', () => {
+      register((options) => after(() => {}, options as never));
+      return new HttpResponse('ok');
+    })],
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  // Before: { name: '' } was accepted, and the string's error did not say what to pass.
+  assert.deepEqual(seen, [...refusals('response.after()'), ...refusals('after()')]);
+});
+
 test('asyncContext: false: after() works before the first await and says why it cannot after one', async () => {
   const ran: string[] = [];
   const { logger, lines } = memoryLogger();

@@ -609,6 +609,7 @@ test('task definitions and options are checked: a duplicate name, a task not in 
   assert.throws(() => task('x', () => {}, { backoff: { type: 'linear' as never, delayMs: 1 } }), /backoff\.type must be 'fixed' or 'exponential'/);
   assert.throws(() => task('x', () => {}, { timeout: 5 } as never), /unknown option "timeout"; did you mean "timeoutMs"\?/);
   assert.throws(() => task('bad name!', () => {}), /the name must be 1 to 200 letters/);
+  assert.throws(() => task('', () => {}), { name: 'TypeError', message: /^task\(\): the name must be 1 to 200 letters.*, got string ""$/ });
   // retentionMs is an age, not a timer: thirty days is taken; past ten years is not.
   assert.doesNotThrow(() => createApp({ tasks: { definitions: [task('kept', () => {})], retentionMs: 30 * 24 * 3_600_000 } }));
   assert.throws(() => createApp({ tasks: { definitions: [task('kept', () => {})], retentionMs: 11 * 366 * 24 * 3_600_000 } }), /tasks\.retentionMs must be a positive number of milliseconds, at most 316224000000/);
