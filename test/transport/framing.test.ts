@@ -164,3 +164,26 @@ test('HEAD of a stream whose Content-Length is not a number gets the head GET ge
   const refusals = lines.filter((l) => l.level === LEVEL.error && /Content-Length "abc" is not a number of bytes/.test(String(l.msg)));
   assert.equal(refusals.length, 5, 'each refusal is logged');
 });
+
+test('a Content-Length that is not a number on a fixed response without a body (HEAD, 304) is not sent as it is: HEAD gets the length GET gets, a 304 none', async () => {
+  const app = createApp({
+    routes: [
+      get('/empty', () => new HttpResponse(null, { headers: { 'content-length': 'abc' } })),
+      get('/not-modified', () => new HttpResponse(null, { status: 304, headers: { 'content-length': 'abc', etag: '"v1"' } })),
+    ],
+  });
+  // Sent as the app set it, the client could not read the head ("Invalid character in Content-Length").
+  for (const transport of ['socket', 'in-process'] as const) {
+    await using client = createTestClient(app, { transport });
+    for (const method of ['GET', 'HEAD']) {
+      const empty = await client.request(method, '/empty');
+      assert.deepEqual([empty.status, empty.headers.get('content-length')], [200, '0'], `${transport} ${method} /empty`);
+      const notModified = await client.request(method, '/not-modified');
+      assert.deepEqual([notModified.status, notModified.headers.get('content-length'), notModified.headers.get('etag')], [304, null, '"v1"'], `${transport} ${method} /not-modified`);
+    }
+  }
+  for (const method of ['GET', 'HEAD']) {
+    const fetched = await app.fetch(new Request('http://localhost/empty', { method }));
+    assert.equal(fetched.headers.get('content-length'), '0', method);
+  }
+});
