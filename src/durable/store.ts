@@ -208,7 +208,10 @@ export interface TaskPage {
 export interface Recovered {
   held: number;
   running: number;
-  /** Running tasks with a column the store could not read (edited by hand into invalid JSON): failed for good, not retried; absent when none. */
+  /**
+   * Tasks with a column the store could not read (edited by hand into invalid JSON), failed for good, not retried, by
+   * this recovery or by a claim since the last one (a claim returns the others); absent when none.
+   */
   unreadable?: UnreadableTask[];
 }
 
