@@ -1,7 +1,7 @@
 import type { AttemptError } from './store.js';
 import { DEFAULT_BACKOFF } from './task.js';
 
-/** The columns of a stalled row that hold JSON, as recover() reads them. */
+/** The columns of a running task's row that hold JSON (a stalled one recover() reads, one a claim took). */
 export interface StalledJson {
   seq: number;
   id: string;
@@ -12,7 +12,7 @@ export interface StalledJson {
   outcome: string | null;
 }
 
-/** A stalled row failed for good: what its JSON columns are written with, and why (`reason`, to log). */
+/** A row failed for good: what its JSON columns are written with, and why (`reason`, to log). */
 export type UnreadableRow = Omit<StalledJson, 'seq' | 'id'> & { reason: string };
 
 /** How much of a bad column's text the error keeps, to repair it by hand. */
@@ -20,9 +20,9 @@ const KEPT = 200;
 const UNPARSED = Symbol('unparsed');
 
 /**
- * A stalled row with a JSON column that does not parse (edited by hand), or
- * undefined when each does. Such a row is failed for good, its stall `error`
- * naming the row and the columns; each bad column is replaced (the default
+ * A running task's row with a JSON column that does not parse (edited by
+ * hand), or undefined when each does. Such a row is failed for good, its
+ * attempt's `error` naming the row and the columns; each bad column is replaced (the default
  * backoff, a new errors list, null), its text kept in the error, so that the
  * row reads again (get, list, the dashboard, `coda tasks retry`).
  */
