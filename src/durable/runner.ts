@@ -458,12 +458,14 @@ export class Runner {
     // attempt, a hold released with its outcome unknown). What another process took over meanwhile is no longer renewed.
     if (clock.now() - this.#renewedAt >= leaseMs / 2) await this.#heartbeat();
     try {
-      const recovered = await store.recover(clock.now(), random);
+      const { held, running, unreadable = [] } = await store.recover(clock.now(), random);
       this.#outage.succeeded();
-      if (recovered.held + recovered.running > 0) {
-        logger.warn(recovered, `recovered durable tasks of a process that stopped: ${recovered.held} held, ${recovered.running} running`);
+      if (held + running > 0) {
+        logger.warn({ held, running }, `recovered durable tasks of a process that stopped: ${held} held, ${running} running`);
         this.wake();
       }
+      // Failed for good by this recovery: the next one does not see them again.
+      for (const { id, reason } of unreadable) logger.error({ taskId: id }, reason);
       for (const name of await store.unknownNames(this.#names)) {
         if (this.#warnedNames.has(name)) continue;
         this.#warnedNames.add(name);

@@ -76,8 +76,11 @@ export function prepareStatements(db: DatabaseSync) {
       AND ${COVERED('o.state = \'held\' AND o.owner IS NOT NULL AND o.lease_until < ?1')}`),
     recoverHeld: sql(`UPDATE coda_tasks SET state = 'ready', run_at = max(run_at, ?1), owner = NULL, lease_until = NULL
       WHERE state = 'held' AND owner IS NOT NULL AND lease_until < ?1`),
-    stalled: sql(`SELECT id, owner, attempt, max_attempts, backoff, started_at, lease_until FROM coda_tasks
+    stalled: sql(`SELECT seq, id, owner, attempt, max_attempts, backoff, errors, request, trace, outcome, started_at, lease_until FROM coda_tasks
       WHERE state = 'running' AND owner IS NOT NULL AND lease_until < ?`),
+    // A stalled task whose JSON columns do not all parse (see sqlite-unreadable.ts): failed for good, the bad ones replaced.
+    failUnreadable: sql(`UPDATE coda_tasks SET backoff = ?, errors = ?, request = ?, trace = ?, outcome = ?, state = 'failed', finished_at = ?,
+      owner = NULL, lease_until = NULL WHERE id = ? AND state = 'running' AND owner = ?`),
 
     firstRunAt: sql(`SELECT run_at FROM coda_tasks WHERE state = 'ready' AND name = ? ORDER BY run_at LIMIT 1`),
     readyNameAfter: sql(`SELECT name FROM coda_tasks WHERE state = 'ready' AND name > ? ORDER BY name LIMIT 1`),

@@ -11,11 +11,13 @@ import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
 import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
-import { backoffText, rowsOf, SEQ, toTask } from './sqlite-rows.js';
+import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
+import { unreadableRow, type StalledJson } from './sqlite-unreadable.js';
 import type {
-  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  UnreadableTask,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -88,6 +90,8 @@ export class SqliteStore implements TaskStore {
    * claimed as any other.
    */
   readonly #held = new Map<string, HeldTask>();
+  /** Tasks a claim failed for good, a row of theirs unreadable: the next recover() reports them (its `unreadable`), to be logged. */
+  readonly #unreadable: UnreadableTask[] = [];
 
   constructor(options: SqliteStoreOptions) {
     checkKeys('sqliteStore()', options, ['path', 'synchronous', 'busyTimeoutMs']);
@@ -232,7 +236,9 @@ export class SqliteStore implements TaskStore {
     checkTime('claim(): leaseUntil', leaseUntil);
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || ids?.length === 0) return [];
-    return this.#write((s) => {
+    const unreadable: UnreadableTask[] = [];
+    const tasks = await this.#write((s) => {
+      unreadable.length = 0;
       const room = roomOf(s, names, concurrency);
       let due: DueRow[];
       if (ids === undefined) {
@@ -249,8 +255,21 @@ export class SqliteStore implements TaskStore {
       }
       if (chosen.length === 0) return [];
       const claimed = new Map(rowsOf(s.claim.all(owner, leaseUntil, now, JSON.stringify(chosen))).map((row) => [row[SEQ], row]));
-      return chosen.map((seq) => toTask(claimed.get(seq)!));
+      const read: StoredTask[] = [];
+      for (const seq of chosen) {
+        const row = claimed.get(seq)!;
+        try {
+          read.push(toTask(row));
+        } catch (error) {
+          // A row edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
+          const message = `${owner} claimed it and could not read its row`;
+          unreadable.push(this.#failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now, error));
+        }
+      }
+      return read;
     });
+    this.#unreadable.push(...unreadable);
+    return tasks;
   }
 
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
@@ -275,25 +294,47 @@ export class SqliteStore implements TaskStore {
     await this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
   }
 
-  async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
+  async recover(now: number, random: () => number): Promise<Recovered> {
     checkTime('recover(): now', now);
-    return this.#write((s) => {
+    let reported = 0;
+    const recovered = await this.#write((s) => {
       s.recoverCovered.run(now);
       const held = Number(s.recoverHeld.run(now).changes);
       const stalled = s.stalled.all(now) as unknown as StalledRow[];
+      // Those a claim failed for good since the last recovery (let go of once this one is committed), then this one's.
+      reported = this.#unreadable.length;
+      const unreadable = this.#unreadable.slice(0, reported);
       for (const task of stalled) {
-        const error: AttemptError = {
-          attempt: task.attempt,
-          message: `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`,
-          startedAt: task.started_at,
-          finishedAt: now,
-        };
-        const backoff = JSON.parse(task.backoff) as Backoff;
+        const message = `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`;
+        let backoff: Backoff;
+        try {
+          backoff = JSON.parse(task.backoff) as Backoff;
+          // Its errors are appended to in SQL (json_insert), which fails as JSON.parse does.
+          JSON.parse(task.errors);
+        } catch (error) {
+          // One row edited by hand must not stop every recovery: it fails for good, saying why; the others go on.
+          unreadable.push(this.#failUnreadable(s, task, message, now, error));
+          continue;
+        }
+        const error: AttemptError = { attempt: task.attempt, message, startedAt: task.started_at, finishedAt: now };
         const retryAt = task.attempt < task.max_attempts ? now + retryDelay(backoff, task.attempt, random) : null;
         s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
       }
-      return { held, running: stalled.length };
+      return unreadable.length === 0 ? { held, running: stalled.length } : { held, running: stalled.length, unreadable };
     });
+    this.#unreadable.splice(0, reported);
+    return recovered;
+  }
+
+  /**
+   * Fails for good the running task of `row`, one of whose JSON columns does not parse (`error`: what parsing threw),
+   * its attempt's error `message` followed by the reason (see sqlite-unreadable.ts), which it returns, to be logged.
+   */
+  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number, error: unknown): UnreadableTask {
+    const failed = unreadableRow(row, { attempt: row.attempt, message, startedAt: row.started_at, finishedAt: now }, this.description);
+    if (failed === undefined) throw error;
+    s.failUnreadable.run(failed.backoff, failed.errors, failed.request, failed.trace, failed.outcome, now, row.id, row.owner);
+    return { id: row.id, reason: failed.reason };
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
@@ -662,14 +703,24 @@ const MAX_HELD = 100_000;
 /** A ready task whose time has come: seq, name, run_at. */
 type DueRow = [number, string, number];
 
-interface StalledRow {
-  id: string;
+/** A running task's row, as far as failing it for good needs. */
+interface RunningRow extends StalledJson {
   owner: string;
   attempt: number;
-  max_attempts: number;
-  backoff: string;
   started_at: number | null;
+}
+
+interface StalledRow extends RunningRow {
+  max_attempts: number;
   lease_until: number;
+}
+
+/** A task row's JSON columns (TASK_COLUMNS), as recover() reads them. */
+function jsonColumns(row: TaskRow): StalledJson {
+  return {
+    seq: row[SEQ] as number, id: row[1] as string, backoff: row[15] as string, request: row[16] as string | null, trace: row[17] as string | null,
+    outcome: row[18] as string | null, errors: row[19] as string,
+  };
 }
 
 interface StatsRow {

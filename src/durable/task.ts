@@ -42,7 +42,7 @@ export interface TaskSettings {
   readonly concurrency: number | undefined;
 }
 
-const DEFAULT_BACKOFF: Backoff = Object.freeze({ type: 'exponential', delayMs: 1_000 });
+export const DEFAULT_BACKOFF: Backoff = Object.freeze({ type: 'exponential', delayMs: 1_000 });
 const NAME = /^[\w.:@/-]{1,200}$/;
 
 /**

@@ -1,10 +1,11 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { exitAfterLastLines } from '../log/exit.js';
 import { defaultLogger } from '../log/logger.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkKeys, checkMs } from '../util/options.js';
-import { kTracer } from '../symbols.js';
+import { kStorePath, kTracer } from '../symbols.js';
 import { closeStore } from './close-store.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
@@ -98,6 +99,9 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
     process.once('uncaughtException', fatal('an uncaught exception'));
     process.once('unhandledRejection', fatal('an unhandled rejection'));
   }
-  logger.info({ tasks: [...definitions.keys()], store: store.description }, 'worker started');
+  // A relative path is the working directory's: a worker started from elsewhere opens (and creates) another, empty file.
+  const file = (store as { [kStorePath]?: string })[kStorePath];
+  const at = file === undefined || file === ':memory:' ? undefined : path.resolve(file);
+  logger.info({ tasks: [...definitions.keys()], store: store.description, file: at }, at === undefined ? 'worker started' : `worker started on ${at}`);
   return { close };
 }

@@ -171,10 +171,12 @@ function address(entry: string | undefined): string | undefined {
 /** An absolute-form request target's scheme and authority (captured): the request's path follows it, its host is it. */
 export const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
 
-// A host name or IPv4 address, or a bracketed IPv6 address, and an optional port.
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+// A host name or IPv4 address, or a bracketed IPv6 address, and an optional port, which may be empty (RFC 3986 3.2.3).
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{0,5})?$/;
+const COLON = 0x3a;
 
-/** A host that is a host, lower-cased; undefined for anything else (a path, spaces, a user name). */
+/** A host that is a host, lower-cased, an empty port dropped (`example.com:` is `example.com`, as Django reads it); undefined for anything else (a path, spaces, a user name). */
 function validHost(value: string | undefined): string | undefined {
-  return value !== undefined && HOST.test(value) ? value.toLowerCase() : undefined;
+  if (value === undefined || !HOST.test(value)) return undefined;
+  return (value.charCodeAt(value.length - 1) === COLON ? value.slice(0, -1) : value).toLowerCase();
 }

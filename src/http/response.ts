@@ -162,9 +162,12 @@ function routeNow(): string | undefined {
 export function afterEntry(where: string, task: AfterTask, options: AfterOptions | undefined): AfterEntry {
   if (typeof task !== 'function') throw new TypeError(`${where} takes a function, got ${describe(task)}`);
   if (options !== undefined) {
+    // Laravel's defer(fn, 'name') names the task with a string there.
+    if (typeof options === 'string') throw new TypeError(`${where} takes an options object, got ${describe(options)}; to name the task, pass { name: ${JSON.stringify(options)} }`);
     checkKeys(where, options, ['name', 'when', 'timeoutMs']);
     const { name, when, timeoutMs } = options;
-    if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: name must be a string, got ${describe(name)}`);
+    // An empty name would leave the task unnamed in its log lines.
+    if (name !== undefined && (typeof name !== 'string' || name === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${describe(name)}`);
     if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }
@@ -359,10 +362,13 @@ export class HttpResponse {
    */
   after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
-    const exchange = currentRequest() as { readonly live: boolean; give(response: HttpResponse, entry: AfterEntry): void; giveTask(response: HttpResponse, entry: TaskEntry): void } | undefined;
-    // In a task or an afterResponse hook: the request's tasks were taken already, this one would never run.
+    const exchange = currentRequest() as {
+      readonly live: boolean; sent(): HttpResponse; give(response: HttpResponse, entry: AfterEntry): void; giveTask(response: HttpResponse, entry: TaskEntry): void;
+    } | undefined;
+    // In a task or an afterResponse hook, or a view still at work once a middleware answered: the request's tasks were taken already, this one would never run.
     if (exchange?.live === false) {
-      throw new TypeError('response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
+      if (exchange.sent() === this) throw new TypeError('response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
+      throw new TypeError('response.after(): this response was never sent: the request\'s response is done already (another answered it, a middleware before the view returned, say) and its tasks were taken; call after() to queue the work at once, or register it on the response you return');
     }
     if (exchange === undefined) {
       // Outside any request (a response built once and returned by many views): a task for every send of it.

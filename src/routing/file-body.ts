@@ -2,6 +2,7 @@ import { close, constants, fstatSync, open, read, readlinkSync, type Stats } fro
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFound } from '../http/errors.js';
+import { fileRefusal } from './file-errors.js';
 
 /** Files (or ranges) up to this size are read whole and sent with their head in one write. */
 export const WHOLE = 64 * 1024;
@@ -37,9 +38,8 @@ export async function openInside(file: string, root: string, shown: string): Pro
   try {
     fd = await new Promise<number>((resolve, reject) => open(file, READ, (error, opened) => (error === null ? resolve(opened) : reject(error))));
   } catch (error) {
-    // Removed since @fastify/send saw it.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFound(`no file at ${shown}`);
-    throw error;
+    // Removed since @fastify/send saw it, or not readable by this process (its stat needs no read permission).
+    throw fileRefusal(error, shown) ?? error;
   }
   let real: string;
   try {

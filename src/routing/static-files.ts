@@ -1,4 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
 import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
@@ -10,6 +12,7 @@ import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from './file-body.js';
+import { fileRefusal } from './file-errors.js';
 import { httpDate, ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
@@ -67,7 +70,8 @@ let sender: Promise<Sender> | undefined;
  * is looked at again, once; replaced again, the answer is a 503. Bad paths are
  * refused: a NUL byte, a backslash or an encoded slash is a 400, `..` a 403;
  * a symlink that leads out of the root is a 404, as is a missing file, a
- * dotfile (by default) and a directory without an index.
+ * symlink loop, a dotfile (by default) and a directory without an index; a
+ * file the server may not read is a 403 (see file-errors.ts).
  *
  * @example
  * ```ts
@@ -107,7 +111,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     const ifRange = request.headers.get('if-range');
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
     if (result.type === 'directory') return redirect(withSlash(request), 301);
-    if (result.type !== 'file') throw sendError(request, result);
+    if (result.type !== 'file') throw await sendError(request, result);
     if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(shown);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
@@ -267,15 +271,34 @@ function rangeStart(headers: Record<string, string>): number {
 }
 
 /** The HttpError for what @fastify/send refused, with a message that names the path. */
-function sendError(request: HttpRequest, result: SendResult): Error {
+async function sendError(request: HttpRequest, result: SendResult): Promise<Error> {
   const shown = echo(request.path);
+  const error = result.type === 'error' ? result.metadata.error : undefined;
   switch (result.statusCode) {
     case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);
     case 403: return new PermissionDenied(`${shown} is not served`);
-    case 404: return new NotFound(request.path.endsWith('/') ? `no index file in ${shown}` : `no file at ${shown}`);
+    case 404: return request.path.endsWith('/') ? new NotFound(await noIndex(shown, error)) : new NotFound(`no file at ${shown}`);
     case 412: return preconditionFailed(shown);
     case 416: return new HttpError(416, `range ${echo(request.headers.get('range') ?? '')} is not satisfiable for ${shown}`, pickRange(result.headers));
-    default: return result.type === 'error' ? result.metadata.error : new Error(`static file ${shown}: status ${result.statusCode}`);
+    // A symlink loop, a file the server may not read: the client's 404 or 403, not a 500 logged as the server's error.
+    default: return error === undefined ? new Error(`static file ${shown}: status ${result.statusCode}`) : fileRefusal(error, shown) ?? error;
+  }
+}
+
+/** Why a folder path (ending in `/`) is a 404: no index file in it, or it names a file (`/s/a.txt/`: the index looked for under a file, ENOTDIR). */
+async function noIndex(shown: string, error: Error | undefined): Promise<string> {
+  const looked = (error as NodeJS.ErrnoException | undefined)?.path;
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR' && looked !== undefined && await isFile(path.dirname(looked))) {
+    return `${shown} names a file, not a folder: no index file in it`;
+  }
+  return `no index file in ${shown}`;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@ import type { Exchange } from '../after/exchange.js';
 import { checkStatus, isResponseBody, StreamingResponse } from '../http/response.js';
 import { kDispatch, kJournal, kNodeHeaders, kRenderedError } from '../symbols.js';
 import { checkSentBodyText, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
-import { declaredLength, sendsBody } from '../transport/framing.js';
+import { declaredLength, frameStream, sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
 import { collectStream, type StreamEnds } from './collect-stream.js';
@@ -80,19 +80,19 @@ export async function inProcess(app: App, method: string, path: string, headers:
 async function deliver(exchange: Exchange, method: string, signal: AbortSignal, ends: StreamEnds): Promise<Buffer> {
   const response = exchange.response!;
   checkStatus(response.status);
-  const withBody = sendsBody(method, response.status);
   if (response instanceof StreamingResponse) {
     claimStream(response);
+    const headers = response.headers[kNodeHeaders]();
     // As over a socket: a body that is not sent is not read (it may never end).
-    if (!withBody) {
+    if (!frameStream(headers, method, response.status)) {
       releaseStream(response);
       return Buffer.alloc(0);
     }
-    return collectStream(exchange, response, declaredLength(response.headers[kNodeHeaders]()), signal, ends);
+    return collectStream(exchange, response, declaredLength(headers), signal, ends);
   }
   const body: unknown = response.body;
   if (!isResponseBody(body)) throw unsendableBody(body);
   if (typeof body === 'string') checkSentBodyText(response, body, Buffer.byteLength(body));
-  if (!withBody || body === null) return Buffer.alloc(0);
+  if (!sendsBody(method, response.status) || body === null) return Buffer.alloc(0);
   return Buffer.from(body);
 }

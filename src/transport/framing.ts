@@ -56,8 +56,9 @@ export function bodiless(status: number): boolean {
  * whether it goes out. A status that never carries a body (RFC 9110 8.6, RFC
  * 9112 6.1) has no Content-Length for 1xx and 204, and a 304 keeps the one
  * declared (that of the 200 it stands for); a HEAD response gets the length
- * a GET would get, and an empty one keeps the one its view declared. Call
- * after the Transfer-Encoding is dropped.
+ * a GET would get, and an empty one keeps the one its view declared. A
+ * declared one that is not a number of bytes is never sent. Call after the
+ * Transfer-Encoding is dropped.
  */
 export function frameFixed(headers: HeaderRecord, method: string, status: number, hasBody: boolean, length: number): boolean {
   if (bodiless(status)) {
@@ -65,30 +66,44 @@ export function frameFixed(headers: HeaderRecord, method: string, status: number
     return false;
   }
   if (method === 'HEAD') {
-    if (hasBody || headers['content-length'] === undefined) headers['content-length'] = String(length);
+    // The one its view declared, when it is one: a GET of it gets that length too, or none (a client cannot read 'abc').
+    if (hasBody || !declaresLength(headers)) headers['content-length'] = String(length);
     return false;
   }
   headers['content-length'] = String(length);
   return true;
 }
 
-/** Frames a stream as `frameFixed` does a fixed body, and returns whether it goes out; its Content-Length is the app's (see `declaredLength`). */
+/**
+ * Frames a stream as `frameFixed` does a fixed body, and returns whether it
+ * goes out; its Content-Length is the app's (see `declaredLength`), a
+ * ProgrammingError on HEAD when it is not a number, as on GET.
+ */
 export function frameStream(headers: HeaderRecord, method: string, status: number): boolean {
   if (bodiless(status)) {
     frameBodiless(headers, status);
     return false;
   }
-  return method !== 'HEAD';
+  if (method !== 'HEAD') return true;
+  // A HEAD gets the head a GET gets: its Content-Length goes out, so one that is not a number is refused as GET's is.
+  declaredLength(headers);
+  return false;
 }
 
 function frameBodiless(headers: HeaderRecord, status: number): void {
-  if (status !== 304 && headers['content-length'] !== undefined) delete headers['content-length'];
+  if (headers['content-length'] !== undefined && (status !== 304 || !declaresLength(headers))) delete headers['content-length'];
+}
+
+/** Whether the app set a Content-Length that is one number of bytes. */
+function declaresLength(headers: HeaderRecord): boolean {
+  const value = headers['content-length'];
+  return typeof value === 'string' && BYTE_COUNT.test(value);
 }
 
 /** The Content-Length the app declared on a stream, -1 when none; a ProgrammingError when it is not one number of bytes. */
 export function declaredLength(headers: HeaderRecord): number {
   const value = headers['content-length'];
   if (value === undefined) return -1;
-  if (typeof value === 'string' && BYTE_COUNT.test(value)) return Number(value);
+  if (declaresLength(headers)) return Number(value);
   throw new ProgrammingError(`cannot send the streaming response: its Content-Length ${JSON.stringify(value)} is not a number of bytes`);
 }

@@ -103,6 +103,37 @@ test('response.after() once the response is sent (in a task, in an afterResponse
   }
 });
 
+test('response.after() on a response the view builds once a middleware answered the request early: a TypeError saying the request\'s response is done, not that this one was sent', async () => {
+  const done = deferred();
+  const late = deferred<unknown>();
+  // Answers at once, leaving the view to finish on its own (a timeout middleware would).
+  const early: MiddlewareFactory = (getResponse) => (request) => {
+    void getResponse(request);
+    return new HttpResponse('early');
+  };
+  const app = createApp({
+    middleware: [early],
+    routes: [get('/', async () => {
+      await done.promise;
+      const response = new HttpResponse('never sent');
+      try {
+        response.after(() => {});
+      } catch (error) {
+        late.resolve(error);
+      }
+      return response;
+    })],
+  });
+  const client = createTestClient(app);
+  assert.equal(await (await client.get('/')).text(), 'early');
+  await client.settle();
+  done.resolve();
+  const error = await late.promise;
+  assert.ok(error instanceof TypeError);
+  // Was: "the response has been sent already", of a response never sent.
+  assert.equal(error.message, 'response.after(): this response was never sent: the request\'s response is done already (another answered it, a middleware before the view returned, say) and its tasks were taken; call after() to queue the work at once, or register it on the response you return');
+});
+
 test('after() called once the response is done runs at once, with the outcome already known', async () => {
   const late = deferred();
   let lateOutcome: Outcome | undefined;
@@ -419,6 +450,36 @@ test('tasks run in the request context: the request id is on their log lines', a
 
 test('response.after() and after() refuse what is not a function', () => {
   assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function or a task\(\) and its payload, got number 42/);
+});
+
+test('response.after() and after() refuse an empty task name, and a name given where the options go says to pass { name } (Laravel\'s defer(fn, \'name\'))', async () => {
+  const refusals = (where: string) => [
+    `${where}: name must be a non-empty string, got string ""`,
+    `${where} takes an options object, got string "mail"; to name the task, pass { name: "mail" }`,
+  ];
+  const seen: string[] = [];
+  const register = (call: (options: unknown) => void): void => {
+    for (const options of [{ name: '' }, 'mail']) {
+      try {
+        call(options);
+        seen.push('accepted');
+      } catch (error) {
+        seen.push(error instanceof TypeError ? error.message : String(error));
+      }
+    }
+  };
+  register((options) => new HttpResponse('x').after(() => {}, options as never));
+  const app = createApp({
+    routes: [get('/', () => {
+      register((options) => after(() => {}, options as never));
+      return new HttpResponse('ok');
+    })],
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  // Before: { name: '' } was accepted, and the string's error did not say what to pass.
+  assert.deepEqual(seen, [...refusals('response.after()'), ...refusals('after()')]);
 });
 
 test('asyncContext: false: after() works before the first await and says why it cannot after one', async () => {

@@ -384,6 +384,27 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
   });
 });
 
+test('a ready task whose row was edited by hand into invalid JSON does not stop claims: it fails for good, the others are claimed, and the next recover() reports it once', async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  const [before, bad, after] = [task(), task(), task()];
+  await store.add([before, bad, after], 'setup', 0);
+  const db = new DatabaseSync(file);
+  db.exec(`UPDATE coda_tasks SET request = '{"id": ' WHERE id = '${bad.id}'`);
+  db.close();
+  // Every claim of the name threw (JSON.parse of the claimed row): no task of it ran again.
+  const claimed = await store.claim({ owner: 'me', names: ['race'], concurrency: {}, limit: 10, now: 10, leaseUntil: 100 });
+  assert.deepEqual(claimed.map(({ id }) => id), [before.id, after.id]);
+  const failed = (await store.get(bad.id))!;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.request, null);
+  const reason = `durable task ${bad.id} (row 2) in the sqlite store ${file} failed for good, not retried: its column request ("{\\"id\\": ") is not valid JSON (edited by hand?), replaced`;
+  assert.equal(failed.errors.at(-1)!.message, `me claimed it and could not read its row; ${reason}`);
+  assert.deepEqual(await store.recover(20, () => 0.5), { held: 0, running: 0, unreadable: [{ id: bad.id, reason }] });
+  assert.deepEqual(await store.recover(20, () => 0.5), { held: 0, running: 0 }, 'reported once');
+  await store.close();
+});
+
 test('a backlog of completed tasks is pruned in batches, each its own transaction: the event loop, and another connection\'s writes, get in between; pending tasks stay', { timeout: 30_000 }, async () => {
   const file = newFile();
   const store = await opened({ path: file });

@@ -609,6 +609,7 @@ test('task definitions and options are checked: a duplicate name, a task not in 
   assert.throws(() => task('x', () => {}, { backoff: { type: 'linear' as never, delayMs: 1 } }), /backoff\.type must be 'fixed' or 'exponential'/);
   assert.throws(() => task('x', () => {}, { timeout: 5 } as never), /unknown option "timeout"; did you mean "timeoutMs"\?/);
   assert.throws(() => task('bad name!', () => {}), /the name must be 1 to 200 letters/);
+  assert.throws(() => task('', () => {}), { name: 'TypeError', message: /^task\(\): the name must be 1 to 200 letters.*, got string ""$/ });
   // retentionMs is an age, not a timer: thirty days is taken; past ten years is not.
   assert.doesNotThrow(() => createApp({ tasks: { definitions: [task('kept', () => {})], retentionMs: 30 * 24 * 3_600_000 } }));
   assert.throws(() => createApp({ tasks: { definitions: [task('kept', () => {})], retentionMs: 11 * 366 * 24 * 3_600_000 } }), /tasks\.retentionMs must be a positive number of milliseconds, at most 316224000000/);
@@ -965,6 +966,53 @@ test('a stored payload that no longer parses fails its task for good, with the r
   assert.equal(lines.filter((l) => l.task === 'unknown-task').length, 1, 'logged once');
   assert.equal((await app.tasks.get('ghost'))?.state, 'ready');
   await app.tasks.close(performance.now());
+});
+
+test('a dead process\'s running task whose row was edited by hand into invalid JSON (its backoff, its errors) fails for good, logged once naming the column and the row; the others are still recovered and run', async (t) => {
+  const file = tempFile(t);
+  const store = sqliteStore({ path: file });
+  await store.open();
+  const base = { name: 'work', payload: '{}', key: null, when: 'always' as const, maxAttempts: 3, backoff: { type: 'fixed' as const, delayMs: 1 }, timeoutMs: 1_000, held: false, runAt: 0, request: null, trace: null };
+  await store.add([{ ...base, id: 'good' }, { ...base, id: 'bad-backoff' }, { ...base, id: 'bad-errors' }], 'setup', 0);
+  // Claimed by a process that died: its leases have run out.
+  await store.claim({ owner: 'dead', names: ['work'], concurrency: {}, limit: 10, now: Date.now(), leaseUntil: Date.now() - 1_000 });
+  await store.close();
+  const db = new DatabaseSync(file);
+  db.exec(`UPDATE coda_tasks SET backoff = '{"type": fixed' WHERE id = 'bad-backoff'; UPDATE coda_tasks SET errors = '[{' WHERE id = 'bad-errors'`);
+  db.close();
+  const ran = deferred<string>();
+  const work = task('work', (_payload: object, ctx) => ran.resolve(`${ctx.id} attempt ${ctx.attempt}`));
+  let recoveries = 0;
+  const third = deferred();
+  const watched = intercepting(sqliteStore({ path: file }), 'recover', async (call, args) => {
+    const recovered = await call(...args);
+    if (++recoveries === 3) third.resolve();
+    return recovered;
+  });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [work], store: watched, leaseMs: 60 } });
+  await app.tasks.open();
+  t.after(() => app.tasks.close(performance.now()));
+  // Every recovery failed on the first bad row (JSON.parse, SQLite's json_insert): no task of the dead process ran again.
+  let bound: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { bound = setTimeout(() => reject(new Error('the good task was not recovered and run within 5 s')), 5_000); });
+  assert.equal(await Promise.race([ran.promise, late]), 'good attempt 2');
+  clearTimeout(bound);
+  // Two more passes (every leaseMs / 2) must not log the failed rows again.
+  await third.promise;
+  for (const [id, column, text] of [['bad-backoff', 'backoff', '{"type": fixed'], ['bad-errors', 'errors', '[{']] as const) {
+    const stored = await app.tasks.get(id);
+    assert.equal(stored?.state, 'failed', id);
+    const logged = lines.filter((l) => l.taskId === id);
+    assert.equal(logged.length, 1, `${id} logged once`);
+    const reason = String(logged[0]!.msg);
+    assert.ok(reason.startsWith(`durable task ${id} (row `), reason);
+    assert.ok(reason.includes(`failed for good, not retried: its column ${column} (${JSON.stringify(text)}) is not valid JSON`), reason);
+    // The row reads again (get, list, coda tasks retry): the stall and the reason are its last error.
+    assert.match(stored.errors.at(-1)!.message, /^stalled: dead stopped renewing its lease/);
+    assert.ok(stored.errors.at(-1)!.message.endsWith(reason));
+  }
+  assert.deepEqual((await app.tasks.get('bad-backoff'))!.backoff, { type: 'exponential', delayMs: 1_000 }, 'the default backoff in its place');
 });
 
 test('a durable task registered by a request that shutdown gave up on, once the store is closed: an error log line says it was not run', async (t) => {

@@ -71,6 +71,18 @@ test('runWorker() checks its options', async () => {
   }
 });
 
+test('a worker logs the absolute path of the SQLite file it opened: a relative path is the working directory\'s', async (t) => {
+  const db = tasksFile(t);
+  const relative = path.relative(process.cwd(), db);
+  assert.ok(!path.isAbsolute(relative));
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({ definitions: [task('a', () => {})], store: sqliteStore({ path: relative }), logger, handleSignals: false });
+  t.after(() => worker.close());
+  const started = lines.find((line) => line.file !== undefined);
+  assert.equal(started?.file, db);
+  assert.equal(started.msg, `worker started on ${db}`);
+});
+
 test('a worker closed without a timeoutMs gives its running attempts shutdownTimeoutMs to finish (as a signal does), then gives them back to the store', { timeout: 8_000 }, async (t) => {
   const db = tasksFile(t);
   let started!: () => void;

@@ -98,6 +98,15 @@ describe("allowedHosts: '*' takes any valid host", () => {
     assert.equal((await ask('whatever.test')).status, 200);
     assert.equal((await ask('exa mple.com')).status, 400);
   });
+
+  test('a Host with an empty port (example.com:, which RFC 3986 3.2.3 allows and Django accepts) is that host without it', async () => {
+    // It read as no host: a 400.
+    for (const [host, seen] of [['example.com:', 'example.com'], ['Example.COM.:', 'example.com.'], ['[::1]:', '[::1]'], ['12.34.56.78:', '12.34.56.78']]) {
+      assert.deepEqual(await ask(host!), { status: 200, body: `served ${seen}` }, host);
+    }
+    // A port is still digits, and one colon at most.
+    for (const host of ['example.com::', 'example.com:x', ':']) assert.equal((await ask(host)).status, 400, host);
+  });
 });
 
 describe('allowedHosts behind a trusted proxy checks the forwarded host', () => {

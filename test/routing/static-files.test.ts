@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createApp, include, staticFiles, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { serveForSuite } from '../helpers.js';
+import { LEVEL, memoryLogger, rawGet, rawRequest, serveForSuite, startServer } from '../helpers.js';
 
 /** A temporary tree: public/ (the root) beside a secret file and folder that must never be served. */
 function makeTree(): { base: string; root: string; big: Buffer } {
@@ -419,4 +419,40 @@ describe('staticFiles()', () => {
     assert.throws(() => staticFiles('/assets', { root, extensions: ['.html'] }), /extensions must be a list of extensions without their dot/);
     assert.throws(() => staticFiles('/assets', { root, etag: 'yes' as never }), /etag must be true or false/);
   });
+});
+
+test('a symlink loop is a 404 and a file the server may not read a 403 (as nginx and Go answer), neither logged as the server\'s error; a file asked as a folder says so', async (t) => {
+  const { base, root } = makeTree();
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  symlinkSync('loop-b', path.join(root, 'loop-a'));
+  symlinkSync('loop-a', path.join(root, 'loop-b'));
+  writeFileSync(path.join(root, 'locked.txt'), 'locked');
+  // Tests run as root, who reads a file of mode 000: its open is refused as the kernel refuses another user's (file-body.ts imports node:fs's open).
+  const open = fs.open;
+  fs.open = ((...args: Parameters<typeof fs.open>) => {
+    if (args[0] !== path.join(root, 'locked.txt')) return (open as (...a: unknown[]) => void)(...args);
+    const callback = args.at(-1) as (error: NodeJS.ErrnoException) => void;
+    process.nextTick(callback, Object.assign(new Error(`EACCES: permission denied, open '${String(args[0])}'`), { code: 'EACCES', errno: -13, syscall: 'open' }));
+  }) as typeof fs.open;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fs.open = open;
+    syncBuiltinESMExports();
+  });
+  const { logger, lines } = memoryLogger();
+  const server = await startServer(createApp({ logger, routes: [staticFiles('/s', { root })] }));
+  t.after(() => server.close());
+  // Each was a 500, logged as an error (the ELOOP of @fastify/send's stat, the EACCES of the route's open).
+  const cases = [
+    ['/s/loop-a', 404, 'no file at /s/loop-a: its symbolic links go round in a loop'],
+    ['/s/loop-a/x.txt', 404, 'no file at /s/loop-a/x.txt: its symbolic links go round in a loop'],
+    ['/s/locked.txt', 403, '/s/locked.txt is not served: the server may not read it'],
+    // Was "no index file in /s/hello.txt/".
+    ['/s/hello.txt/', 404, '/s/hello.txt/ names a file, not a folder: no index file in it'],
+  ] as const;
+  for (const [target, status, message] of cases) {
+    const response = await rawRequest(server, rawGet(target));
+    assert.deepEqual([response.status, response.body.toString()], [status, message], target);
+  }
+  assert.deepEqual(lines.filter((line) => line.level > LEVEL.warn), []);
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createApp, get, HttpResponse, route, StreamingResponse, type Server } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { LEVEL, memoryLogger, startServer } from '../helpers.js';
 import { pipelined, request, responses } from './wire.js';
 
@@ -140,4 +141,49 @@ test('a Connection the app sets other than close is dropped: the client\'s Conne
   // The app's own close ends a keep-alive connection: the request behind it is not answered there.
   const closed = responses(await pipelined(server, [request('/close'), request('/next', { close: true })]));
   assert.deepEqual(closed.list.map((response) => [response.headers.connection, response.body.toString()]), [['close', 'last']]);
+});
+
+test('HEAD of a stream whose Content-Length is not a number gets the head GET gets: a 500, over a socket, app.fetch and the in-process client', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    routes: [get('/bad-length', () => new StreamingResponse(Readable.from(['abc']), { headers: { 'content-length': 'abc' } }))],
+  });
+  // The app's 'abc' went out on HEAD as it was: the client could not read the head.
+  for (const transport of ['socket', 'in-process'] as const) {
+    await using client = createTestClient(app, { transport });
+    for (const method of ['GET', 'HEAD']) {
+      const response = await client.request(method, '/bad-length');
+      assert.equal(response.status, 500, `${transport} ${method}`);
+      assert.notEqual(response.headers.get('content-length'), 'abc');
+    }
+  }
+  const fetched = await app.fetch(new Request('http://localhost/bad-length', { method: 'HEAD' }));
+  assert.equal(fetched.status, 500);
+  assert.notEqual(fetched.headers.get('content-length'), 'abc');
+  const refusals = lines.filter((l) => l.level === LEVEL.error && /Content-Length "abc" is not a number of bytes/.test(String(l.msg)));
+  assert.equal(refusals.length, 5, 'each refusal is logged');
+});
+
+test('a Content-Length that is not a number on a fixed response without a body (HEAD, 304) is not sent as it is: HEAD gets the length GET gets, a 304 none', async () => {
+  const app = createApp({
+    routes: [
+      get('/empty', () => new HttpResponse(null, { headers: { 'content-length': 'abc' } })),
+      get('/not-modified', () => new HttpResponse(null, { status: 304, headers: { 'content-length': 'abc', etag: '"v1"' } })),
+    ],
+  });
+  // Sent as the app set it, the client could not read the head ("Invalid character in Content-Length").
+  for (const transport of ['socket', 'in-process'] as const) {
+    await using client = createTestClient(app, { transport });
+    for (const method of ['GET', 'HEAD']) {
+      const empty = await client.request(method, '/empty');
+      assert.deepEqual([empty.status, empty.headers.get('content-length')], [200, '0'], `${transport} ${method} /empty`);
+      const notModified = await client.request(method, '/not-modified');
+      assert.deepEqual([notModified.status, notModified.headers.get('content-length'), notModified.headers.get('etag')], [304, null, '"v1"'], `${transport} ${method} /not-modified`);
+    }
+  }
+  for (const method of ['GET', 'HEAD']) {
+    const fetched = await app.fetch(new Request('http://localhost/empty', { method }));
+    assert.equal(fetched.headers.get('content-length'), '0', method);
+  }
 });
