@@ -383,10 +383,11 @@ export class Tasks {
       await this.#closed;
       return;
     }
+    // Not opened yet (settle() the process's first call), or its last try failed: opened once, a store that cannot open
+    // rejecting naming why (not runHere()'s retries, which would keep a script that settles alive and run tasks later).
+    await this.#openStore();
     // Settling runs what is due: in this process, which serves from now on.
     this.runHere();
-    // Not opened yet (settle() the process's first call), or its last try failed: a store that cannot open rejects, naming why.
-    await this.#openStore();
     const runner = this.#runner!;
     const store = this.#store!;
     const names = [...this.#definitions.keys()];

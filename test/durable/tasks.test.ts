@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -1127,6 +1128,25 @@ test('a script that only enqueues or inspects (a cron job, a management command)
   await fresh.settle();
   assert.equal(ran, 4);
   assert.equal((await fresh.tasks.get(left))?.state, 'completed');
+});
+
+test('app.settle() as a script\'s only call, on a store that cannot open, rejects naming why and leaves nothing running: the script ends (no retries of the store keep it alive to run tasks later)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-settle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const refused = createServer();
+  await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', resolve));
+  const { port } = refused.address() as AddressInfo;
+  await new Promise((resolve) => refused.close(resolve));
+  // A SQLite file in a missing folder; a BullMQ store on a port nothing listens on (its Redis client kept the process open).
+  for (const args of [['sqlite', path.join(dir, 'missing', 'tasks.db')], ['bullmq', String(port)]]) {
+    const script = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('fixtures/settle-only.ts', import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => script.kill('SIGKILL'));
+    let output = '';
+    script.stdout!.on('data', (chunk: Buffer) => (output += chunk));
+    const [code] = await once(script, 'exit');
+    assert.equal(output, 'rejected StoreUnavailable\n', args[0]);
+    assert.equal(code, 0, args[0]);
+  }
 });
 
 test('app.settle() after the app shut down resolves (nothing runs there any more), and during its shutdown waits for the attempt running', async () => {
