@@ -66,8 +66,8 @@ let sender: Promise<Sender> | undefined;
  * The route opens the file itself (file-body.ts): up to 64 KiB it is sent
  * whole with its head, larger it streams through Coda's response path; either
  * way after-response tasks run after its last byte and the outcome counts its
- * bytes. A file replaced between @fastify/send's look and the route's open
- * is looked at again, once; replaced again, the answer is a 503. Bad paths are
+ * bytes. A file replaced (or written in place) between @fastify/send's look
+ * and the route's open is looked at again, once; changed again, the answer is a 503. Bad paths are
  * refused: a NUL byte, a backslash or an encoded slash is a 400, `..` a 403;
  * a symlink that leads out of the root is a 404, as is a missing file, a
  * symlink loop, a dotfile (by default) and a directory without an index; a
