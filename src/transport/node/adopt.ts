@@ -243,7 +243,7 @@ export class AdoptedExchange extends Exchange {
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
     const stream = (res as NodeResponse).stream;
-    const errored = (stream === undefined ? res.errored : stream.errored) ?? undefined;
+    const errored = (stream === undefined ? res.errored : serverFailure(stream.errored)) ?? undefined;
     // Unless its connection had gone first: Koa's pipeline() reports a client that left as a premature close. A failure ends the connection with it.
     if (errored !== undefined && (stream !== undefined || !this.#overNetwork() || socket!.errored === errored)) this.error ??= errored;
     // Set by hand and never sent (Node refuses such a status on the wire): a 500 stands for it.
@@ -278,6 +278,17 @@ export class AdoptedExchange extends Exchange {
     }
     return this.response;
   }
+}
+
+/**
+ * An HTTP/2 stream's error, unless it stands for its client: Node gives a
+ * stream the client reset with any code but CANCEL (its `req.destroy(error)`
+ * says INTERNAL_ERROR), or one whose session the client ended with an error
+ * code, an error of its own naming the code. A client that left, not a failure.
+ */
+function serverFailure(error: Error | null | undefined): Error | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_SESSION_ERROR' ? undefined : error ?? undefined;
 }
 
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
