@@ -153,10 +153,12 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     } else {
       (request as AdoptingRequest)[kExchange] = adopted;
       const server = serverOf(request.raw.socket);
-      if (server !== undefined && server !== fastify.server && !secondary.has(server)) {
-        secondary.add(server);
-        sessions.watch(server as EventEmitter);
-        // An HTTP/2 request's session opened before the server was watched.
+      if (server !== undefined && server !== fastify.server) {
+        if (!secondary.has(server)) {
+          secondary.add(server);
+          sessions.watch(server as EventEmitter);
+        }
+        // An HTTP/2 request's session may have opened before the server was watched (adding one twice does nothing).
         const session = (request.raw as { stream?: { session?: ServerHttp2Session } }).stream?.session;
         if (session !== undefined) sessions.add(session);
       }
