@@ -883,16 +883,18 @@ export class BullmqStore implements TaskStore {
   /**
    * A page of a name's failed jobs from its failed index (time, seq and id of each, newest first after `cursor`):
    * one script, reading the page and not the rest. An index that differs from the failed set in size (jobs failed
-   * before it existed, or moved by a BullMQ tool) is mended first, once per call.
+   * before it existed, or moved by a BullMQ tool), or holds more stale entries than a stretch, is mended first, in
+   * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
    */
   async #failedPage(name: string, cursor: readonly string[], wanted: number): Promise<string[]> {
     const keys = this.#failedKeys(name);
-    let [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
-    if (inStep === 0) {
-      await this.#mendFailed(name);
-      [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
-    }
-    return texts;
+    const read = (mended: string): Promise<[number, ...string[]]> =>
+      runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>;
+    const [inStep, ...texts] = await read('');
+    if (inStep === 1) return texts;
+    await this.#mendFailed(name);
+    // Read even if a job failed meanwhile (its entry not yet written) and the sizes differ again.
+    return (await read('1')).slice(1) as string[];
   }
 
   /**
