@@ -109,6 +109,12 @@ export class BullmqStore implements TaskStore {
   readonly #unreported = new Map<string, { owner: string; until: number }>();
   /** Ids whose end was refused because their job was gone from Redis (flushed, restarted empty): told once by whyRefused(). */
   readonly #gone = new Set<string>();
+  /**
+   * The value of the prefix's epoch key found at open (written there by the first store to open): gone or another,
+   * Redis lost its data since; the same, a job gone was removed (completed and pruned, or discarded) after another
+   * process took its task over.
+   */
+  #epoch: string | null = null;
   /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
   readonly #retryAts = new Map<string, number>();
   #tokens = 0;
@@ -150,6 +156,14 @@ export class BullmqStore implements TaskStore {
     try {
       await this.#call(() => this.#measureSkew(client));
       await this.#call(() => checkCluster(client, this.#prefix, this.#address));
+      this.#epoch = await this.#call(async () => {
+        // A Redis that refuses the write (full: OOM) still opens, its workers to drain it: a job gone is then told
+        // in the lost-lease words, never blamed on a flush it cannot tell.
+        await client.set(this.#epochKey(), randomUUID(), 'NX').catch((error: unknown) => {
+          if ((error as Error).name !== 'ReplyError') throw error;
+        });
+        return client.get(this.#epochKey());
+      });
     } catch (error) {
       client.disconnect();
       throw error;
@@ -703,15 +717,18 @@ export class BullmqStore implements TaskStore {
 
   whyRefused(id: string): string | undefined {
     if (!this.#gone.delete(id)) return undefined;
-    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data, and the task, gone with it, will not run again`;
+    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data (the key ${this.#epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
   }
 
   /**
-   * A refused end whose job is gone (not merely its lock: FLUSHALL, a Redis restarted empty) is noted for
-   * whyRefused(), which the runner asks at once; at most GONE_NOTED are kept, the oldest let go.
+   * A refused end whose job is gone with the epoch key this store found at open (FLUSHALL, a Redis restarted empty)
+   * is noted for whyRefused(), which the runner asks at once; at most GONE_NOTED are kept, the oldest let go. A job
+   * gone alone was removed after its lease ran out and another process ran it: the runner's lost-lease words.
    */
   async #noteIfGone(queue: string, id: string): Promise<void> {
-    if (await this.#client!.exists(this.#jobKey(queue, id)).catch(() => 1) !== 0) return;
+    const client = this.#client!;
+    const [job, epoch] = await Promise.all([client.exists(this.#jobKey(queue, id)), client.get(this.#epochKey())]).catch(() => [1, null]);
+    if (job !== 0 || epoch === this.#epoch) return;
     this.#gone.add(id);
     for (const old of this.#gone) {
       if (this.#gone.size <= GONE_NOTED) break;
@@ -883,16 +900,18 @@ export class BullmqStore implements TaskStore {
   /**
    * A page of a name's failed jobs from its failed index (time, seq and id of each, newest first after `cursor`):
    * one script, reading the page and not the rest. An index that differs from the failed set in size (jobs failed
-   * before it existed, or moved by a BullMQ tool) is mended first, once per call.
+   * before it existed, or moved by a BullMQ tool), or holds more stale entries than a stretch, is mended first, in
+   * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
    */
   async #failedPage(name: string, cursor: readonly string[], wanted: number): Promise<string[]> {
     const keys = this.#failedKeys(name);
-    let [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
-    if (inStep === 0) {
-      await this.#mendFailed(name);
-      [inStep, ...texts] = await runScript(this.#client!, 'failedPage', keys, [...cursor, wanted]) as [number, ...string[]];
-    }
-    return texts;
+    const read = (mended: string): Promise<[number, ...string[]]> =>
+      runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>;
+    const [inStep, ...texts] = await read('');
+    if (inStep === 1) return texts;
+    await this.#mendFailed(name);
+    // Read even if a job failed meanwhile (its entry not yet written) and the sizes differ again.
+    return (await read('1')).slice(1) as string[];
   }
 
   /**
@@ -1118,6 +1137,11 @@ export class BullmqStore implements TaskStore {
 
   #namesKey(): string {
     return `${this.#prefix}:coda-names`;
+  }
+
+  /** Written once, at the first open on this Redis: whether Redis lost its data since (see #epoch). */
+  #epochKey(): string {
+    return `${this.#prefix}:coda-epoch`;
   }
 
   #opened(): Redis {

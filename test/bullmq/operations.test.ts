@@ -206,6 +206,43 @@ test('a page of failed tasks reads its own entries of the failed index, not the 
   assert.equal((await store.stats(Date.now())).failed, 2_496);
 });
 
+test('a failed index left stale by a BullMQ tool (Bull Board\'s "retry all" moved 50,000 failed jobs out) is mended in stretches, never walked in one script: Redis answers others meanwhile, and the listing is right', { timeout: 120_000, skip: missing }, async (t) => {
+  const { redis, store } = await openStore(t, 'stale');
+  const ids = await failMany(store, 3);
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  const index = 'stale:charge:coda-failed';
+  const stale = 50_000;
+  // Entries newer than the failed tasks' (met first by a page), as the index was before the tool moved their jobs.
+  const leaveStale = async (extra: (ids: string[]) => Promise<unknown>): Promise<void> => {
+    for (let from = 0; from < stale; from += 10_000) {
+      const moved = Array.from({ length: 10_000 }, (_, i) => `moved-${from + i}`);
+      await admin.zadd(index, ...moved.flatMap((id, i) => [0, `${String(Date.now() + 60_000).padStart(15, '0')}:${String(from + i).padStart(17, '0')}:${id}`]));
+      await extra(moved);
+    }
+  };
+  const listedInStretches = async (): Promise<void> => {
+    await admin.config('SET', 'slowlog-log-slower-than', '0');
+    await admin.slowlog('RESET');
+    await admin.config('RESETSTAT');
+    assert.deepEqual((await store.listPage({ state: 'failed', name: 'charge', limit: 10 })).tasks.map(({ id }) => id), [...ids].reverse());
+    // In one script, the 50,000 were walked (a ZSCORE and a ZREM each) while Redis answered nothing else.
+    assert.ok((await calls(admin)).evalsha! >= stale / 2_000, 'mended in stretches of 2,000');
+    const scripts = (await admin.slowlog('GET', 1_000) as [number, number, number, string[]][]).filter(([, , , args]) => args[0] === 'EVALSHA');
+    const longest = Math.max(...scripts.map(([, , micros]) => micros));
+    assert.ok(longest < 50_000, `a script held Redis ${longest / 1000} ms`);
+    assert.equal(await admin.zcard(index), 3);
+  };
+  // The index larger than the failed set: the page's script returns at once.
+  await leaveStale(async () => {});
+  await listedInStretches();
+  // The same size (as many ids in the failed set that the index lacks, their jobs gone): the page's script stops
+  // after a stretch's worth of stale entries.
+  await leaveStale((moved) => admin.zadd('stale:charge:failed', ...moved.flatMap((id) => [0, `x${id}`])));
+  assert.equal(await admin.zcard(index), await admin.zcard('stale:charge:failed'));
+  await listedInStretches();
+});
+
 test('a job another program put in a task\'s queue (BullMQ\'s own Queue.add) is refused visibly: failed for good when claimed, its error naming the problem, counted by stats() and listed under the task\'s name, though this store never added a task of that name', { timeout: 30_000, skip: missing }, async (t) => {
   const redis = await startRedis();
   let ran = 0;

@@ -145,6 +145,44 @@ describe('bullmq store', () => {
     assert.deepEqual(await redis.keys('lock-lost:send:gone*'), [], 'no hash written back for a job removed meanwhile');
   });
 
+  test('a late completion whose job another process ran and keepCompleted pruned is refused as a lost lease, not blamed on Redis losing its data (its epoch key still there); after a flush it is, even once another store wrote the key anew', { skip: missing }, async (t) => {
+    // A Redis of its own: it is flushed below.
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const options = { connection: { port: redis.port }, prefix: 'pruned', keepCompleted: { count: 0, ageMs: 60_000 } };
+    const [a, b] = [bullmqStore(options), bullmqStore(options)];
+    await Promise.all([a.open(), b.open()]);
+    t.after(() => Promise.all([a.close(), b.close()]));
+    const ready = (id: string, runAt: number) => ({
+      id, name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 2, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt, request: null, trace: null,
+    } as const);
+    const now = Date.now();
+    await a.add([ready('t1', now)], 'a', now + 60_000);
+    assert.deepEqual((await a.claim({ owner: 'a', names: ['charge'], concurrency: {}, limit: 1, now, leaseUntil: now + 1_000 })).map(({ id }) => id), ['t1']);
+    // A pauses (a GC, a blocked event loop) past its lease; B recovers the task, runs it, and its job is pruned.
+    const later = now + 5_000;
+    await b.recover(later, () => 0);
+    assert.deepEqual((await b.claim({ owner: 'b', names: ['charge'], concurrency: {}, limit: 1, now: later, leaseUntil: later + 60_000 })).map(({ id }) => id), ['t1']);
+    assert.deepEqual(await b.complete(['t1'], 'b', later), ['t1']);
+    assert.equal(await b.get('t1'), null);
+    assert.deepEqual(await a.complete(['t1'], 'a', later), []);
+    // The runner's own words then: the lease ran out and another process may have taken the task over (it had, and ran it).
+    assert.equal(a.whyRefused?.('t1'), undefined);
+
+    // Redis flushed, then another store opened (writing the epoch key anew): still told as the data lost.
+    await a.add([ready('t2', later)], 'a', later + 60_000);
+    assert.equal((await a.claim({ owner: 'a', names: ['charge'], concurrency: {}, limit: 1, now: later, leaseUntil: later + 60_000 })).length, 1);
+    const admin = new Redis({ port: redis.port });
+    t.after(() => admin.disconnect());
+    await admin.flushall();
+    const c = bullmqStore(options);
+    await c.open();
+    t.after(() => c.close());
+    assert.deepEqual(await a.complete(['t2'], 'a', later), []);
+    assert.match(a.whyRefused?.('t2') ?? '', /Redis was flushed or restarted without its data \(the key pruned:coda-epoch is no longer as this store found it when it opened\)/);
+  });
+
   test('a task that no longer sets a concurrency is no longer capped: the cap an earlier deploy wrote on its queue is removed', { skip: missing }, async (t) => {
     const open = async (): Promise<TaskStore> => {
       const store = bullmqStore({ connection: { port: server().port }, prefix: 'cap-removed' });
