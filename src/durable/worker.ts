@@ -82,7 +82,11 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   if (options.handleSignals ?? true) {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) exitAfterLastLines(logger, 1);
+      if (signalled) {
+        logger.warn({ signal }, `second signal: exiting at once; the ${runner.running} running durable task attempt(s) are left to their lease`);
+        // It returns: process.exit comes once the last lines are written.
+        return exitAfterLastLines(logger, 1);
+      }
       signalled = true;
       logger.info({ signal }, 'worker shutting down: finishing running tasks');
       void close().then(() => exitAfterLastLines(logger, 0), () => exitAfterLastLines(logger, 1));

@@ -13,33 +13,53 @@ interface Destination {
   destroyed?: boolean;
 }
 
+/** The code of the exit under way, once a call is waiting for the last lines. */
+let exiting: number | undefined;
+
 /**
- * Exits with `code` once `logger`'s destination has written its last lines,
- * or after `withinMs` (at least half a second) whatever stdout does. pino
- * writes asynchronously, and as the process exits writes what it still holds
- * synchronously: to a pipe nobody reads (a stalled log shipper) that write
- * blocks for good, and once the reader is gone it retries EPIPE for good; the
- * process never exits, and only SIGKILL ends it. Ended first, the destination
- * writes while the event loop runs; what it could not write in time is
- * dropped (destroyed, it is skipped at exit). A logger of another kind: the
- * process exits at once.
+ * Exits with `code` once every distinct destination of `loggers` has written
+ * its last lines, or after `withinMs` (at least half a second) whatever stdout
+ * does. pino writes asynchronously, and as the process exits writes what it
+ * still holds synchronously: to a pipe nobody reads (a stalled log shipper)
+ * that write blocks for good, and once the reader is gone it retries EPIPE for
+ * good; the process never exits, and only SIGKILL ends it. Each one left out
+ * (two apps, each its own pino on fd 1) would do so. Ended first, a
+ * destination writes while the event loop runs; what it could not write in
+ * time is dropped (destroyed, it is skipped at exit). No destination to wait
+ * for (loggers of another kind): the process exits at once. Called again
+ * while it waits: see below.
  */
-export function exitAfterLastLines(logger: Logger, code: number, withinMs = 0): void {
-  const destination = destinationOf(logger);
-  if (destination === undefined) process.exit(code);
-  const exit = (): never => {
-    // A line logged from here on (an 'exit' listener's) is dropped, as pino drops them once stdout's reader is gone: written to the destination ended, it would throw.
-    destination.write = () => true;
-    return process.exit(code);
+export function exitAfterLastLines(loggers: Logger | readonly Logger[], code: number, withinMs = 0): void {
+  const destinations = new Set(([] as Logger[]).concat(loggers).map(destinationOf).filter((d) => d !== undefined));
+  if (destinations.size === 0) process.exit(code);
+  if (exiting !== undefined) {
+    // Called again: the exit under way ends the process, unless this one is a failure that one is not (a second signal after a clean drain): at once, what is left dropped (the exit's synchronous flush would block).
+    if (code === 0 || exiting !== 0) return;
+    for (const destination of destinations) destination.destroy();
+    process.exit(code);
+  }
+  exiting = code;
+  let open = destinations.size;
+  const closed = (): void => {
+    if (--open === 0) process.exit(code);
   };
-  destination.once('close', exit);
-  // EPIPE: the reader is gone, nothing more will be written.
-  destination.once('error', exit);
+  for (const destination of destinations) {
+    // A line logged from here on (a second signal's, an 'exit' listener's) is dropped, as pino drops them once stdout's reader is gone: written to the destination ended, it would throw.
+    destination.write = () => true;
+    // 'close' or EPIPE ('error': the reader is gone, nothing more will be written), whichever comes first.
+    let done = false;
+    const once = (): void => {
+      if (!done) closed();
+      done = true;
+    };
+    destination.once('close', once);
+    destination.once('error', once);
+  }
   setTimeout(() => {
-    destination.destroy();
-    exit();
+    for (const destination of destinations) destination.destroy();
+    process.exit(code);
   }, Math.max(withinMs, LAST_LINES_MS));
-  destination.end();
+  for (const destination of destinations) destination.end();
 }
 
 /**
@@ -50,6 +70,5 @@ export function exitAfterLastLines(logger: Logger, code: number, withinMs = 0): 
 function destinationOf(logger: Logger): Destination | undefined {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<Destination> | undefined;
   if (stream === undefined || stream.destroyed === true || typeof stream.once !== 'function' || typeof stream.destroy !== 'function') return undefined;
-  const { end } = stream;
-  return typeof end === 'function' && !Object.hasOwn(stream, 'end') ? (stream as Destination) : undefined;
+  return typeof stream.end === 'function' && !Object.hasOwn(stream, 'end') ? (stream as Destination) : undefined;
 }

@@ -207,16 +207,19 @@ export class Tracing implements TaskTracer {
  * received it (instrumentation-http, a runtime's instrumentation calling
  * `app.fetch`), which has continued the request's `traceparent`. Not a
  * span active where the server started listening, which Node's async context
- * carries into every connection: ended (sampled, recording no more), it is
- * left out of the request's context; of another trace than the one the
+ * carries into every connection: ended (local, sampled, recording no more),
+ * it is left out of the request's context; of another trace than the one the
  * request's `traceparent` names, the `traceparent` wins. The request's trace
- * is then Coda's to continue, with a SERVER span.
+ * is then Coda's to continue, with a SERVER span, as under a remote span
+ * context made active (no span of this process).
  */
 function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders): { parent: Context; nested: boolean } {
   const { trace, propagation, TraceFlags } = api;
   const span = trace.getSpan(active);
   const outer = span?.spanContext();
   if (span === undefined || outer === undefined || !trace.isSpanContextValid(outer)) return { parent: propagation.extract(active, headers), nested: false };
+  // Remote (a host that carries trace context in its own envelope made it active): another process's span, the parent of Coda's server span, unless the request's `traceparent` names another.
+  if (outer.isRemote === true) return { parent: propagation.extract(active, headers), nested: false };
   if (!span.isRecording() && (outer.traceFlags & TraceFlags.SAMPLED) !== 0) return { parent: propagation.extract(trace.deleteSpan(active), headers), nested: false };
   const extracted = propagation.extract(active, headers);
   if (extracted !== active && trace.getSpanContext(extracted)?.traceId !== outer.traceId) return { parent: extracted, nested: false };

@@ -86,10 +86,10 @@ function onSignal(signal: NodeJS.Signals): void {
   logger.info({ signal, servers: closing.map((server) => server.url) }, 'shutting down: draining requests and after-response tasks');
   const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
   shutDown(signal, deadline, logger).then(
-    (code) => exitAfterLastLines(logger, code, deadline - performance.now()),
+    (code) => exitAfterLastLines(closingLoggers(), code, deadline - performance.now()),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      exitAfterLastLines(logger, 1);
+      exitAfterLastLines(closingLoggers(), 1);
     },
   );
 }
@@ -151,5 +151,10 @@ function exitNow(level: 'warn' | 'fatal', fields: Record<string, unknown>, messa
     const tasksAbandoned = app[kAbandonNow]().map(({ name, requestId }) => ({ name, requestId }));
     app.logger[level]({ ...fields, servers: urls, tasksAbandoned }, `${message}; ${tasksAbandoned.length} after-response task(s) abandoned`);
   }
-  exitAfterLastLines(closing[0]!.app.logger, 1);
+  exitAfterLastLines(closingLoggers(), 1);
+}
+
+/** Every closing app's logger: each app without one of its own has its own pino on stdout, each to end before the exit. */
+function closingLoggers(): Logger[] {
+  return closing.map(({ app }) => app.logger);
 }

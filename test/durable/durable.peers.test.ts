@@ -439,7 +439,7 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
     assert.equal(client.tasks.filter(({ state }) => state === 'failed').length, 7);
   });
 
-  test('a task that throws a value whose reading throws (a Proxy whose traps throw, an Error whose message getter throws, an object whose message getter throws, an Error with a throwing enumerable getter) fails by its policy, the attempt\'s error saying what could not be read; the failure was left unwritten, the task running until its lease ran out, then charged as stalled', async (t) => {
+  test('a task that throws a value whose reading throws (a Proxy whose traps throw, an Error whose message getter throws, an object whose message getter throws, an Error with a throwing enumerable getter, an Error whose cause is such a Proxy, an AggregateError of one) fails by its policy, the attempt\'s error saying what could not be read; the failure was left unwritten, the task running until its lease ran out, then charged as stalled', async (t) => {
     const trap = (what: string) => () => {
       throw new Error(`trap ${what}`);
     };
@@ -456,6 +456,9 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
       'message getter': () => new Unreadable(),
       'plain message getter': () => ({ get message() { throw new Error('no message'); } }),
       'enumerable getter': () => getterOnError,
+      // pino's error serializer recurses into these.
+      'hostile cause': () => new Error('outer', { cause: new Proxy({}, { get: trap('get'), getPrototypeOf: trap('getPrototypeOf'), ownKeys: trap('ownKeys') }) }),
+      'hostile aggregated': () => new AggregateError([new Proxy({}, { get: trap('get') })], 'many'),
     };
     const job = task('job', (payload: { kind: string }) => {
       throw thrown[payload.kind]!();
@@ -477,8 +480,10 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
       'message getter': Array(2).fill(unread('an object', 'no message')),
       'plain message getter': Array(2).fill(unread('an object', 'no message')),
       'enumerable getter': Array(2).fill(unread('an object', 'trap detail')),
+      'hostile cause': Array(2).fill(unread('an object', 'trap get')),
+      'hostile aggregated': Array(2).fill(unread('an object', 'trap get')),
     });
-    assert.equal(client.tasks.filter(({ state }) => state === 'failed').length, 5);
+    assert.equal(client.tasks.filter(({ state }) => state === 'failed').length, 7);
     assert.ok(!lines.some(({ msg }) => String(msg).includes('could not record the end')), 'every end recorded');
   });
 

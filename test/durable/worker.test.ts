@@ -62,6 +62,35 @@ test('two runWorker() processes on one store file share the tasks an app enqueue
   assert.equal((await app.tasks.stats()).completed, total);
 });
 
+test('a second SIGTERM while a worker lets a long attempt finish exits at once with code 1, logged, with no error', { timeout: 20_000 }, async (t) => {
+  const db = tasksFile(t);
+  const record = task('record', () => { throw new Error('the web process must not run it'); });
+  const app = createApp({ tasks: { definitions: [record], store: sqliteStore({ path: db }), run: false } });
+  await app.tasks.enqueue(record, { n: 1, ms: 60_000 });
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORKER_DB: db, CODA_LOG_LEVEL: 'info' },
+  });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout! });
+  const logged = (pattern: RegExp): Promise<void> => new Promise((resolve) => {
+    const onLine = (line: string): void => { if (pattern.test(line)) { lines.off('line', onLine); resolve(); } };
+    lines.on('line', onLine);
+  });
+  const draining = logged(/"msg":"worker shutting down/);
+  const secondLogged = logged(/"level":40,.*"msg":"second signal: exiting at once; the 1 running/);
+  await logged(/^ran 1 /);
+  child.kill('SIGTERM');
+  await draining;
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  assert.equal(code, 1, `its stderr: ${stderr}`);
+  await secondLogged;
+  assert.doesNotMatch(stderr, /Error/);
+});
+
 test('runWorker() checks its options', async () => {
   const store = sqliteStore({ path: ':memory:' });
   await assert.rejects(runWorker({ definitions: [], store, handleSignals: false }), /runWorker\(\): definitions lists no task to run/);

@@ -14,8 +14,8 @@ const fixture = fileURLToPath(new URL('./fixtures/stuck-stdout.ts', import.meta.
 /** The fixture's shutdown timeout is 1 s: this is its bound, and the time to start Node with it. */
 const BOUND_MS = 8_000;
 
-/** The fixture (`serve` or `worker`), its stdout a pipe full and unread (unless `read`), once it says it is ready. */
-async function stuck(t: TestContext, kind: 'serve' | 'worker', read = false): Promise<{ child: ChildProcess; stderr: () => string; stdout: () => string }> {
+/** The fixture (`serve`, `two-apps` or `worker`), its stdout a pipe full and unread (unless `read`), once it says it is ready. */
+async function stuck(t: TestContext, kind: 'serve' | 'two-apps' | 'worker', read = false): Promise<{ child: ChildProcess; stderr: () => string; stdout: () => string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-exit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture, kind, path.join(dir, 'tasks.db')], {
@@ -49,11 +49,20 @@ async function exitCode(child: ChildProcess, stderr: () => string): Promise<numb
   }
 }
 
-for (const kind of ['serve', 'worker'] as const) {
+for (const kind of ['serve', 'two-apps', 'worker'] as const) {
   test(`SIGTERM ends a process (${kind}) whose stdout is a full pipe nobody reads, within its shutdown timeout`, async (t) => {
     const { child, stderr } = await stuck(t, kind);
     child.kill('SIGTERM');
     assert.equal(await exitCode(child, stderr), 0);
+  });
+
+  test(`a second SIGTERM ends a process (${kind}) whose stdout is a full pipe nobody reads, at once and with no error`, async (t) => {
+    const { child, stderr } = await stuck(t, kind);
+    child.kill('SIGTERM');
+    while (!stderr().includes('SIGTERM seen')) await once(child.stderr!, 'data');
+    child.kill('SIGTERM');
+    assert.equal(await exitCode(child, stderr), 1);
+    assert.doesNotMatch(stderr(), /Error/);
   });
 
   test(`SIGTERM ends a process (${kind}) whose stdout's reader goes while its log is stuck`, async (t) => {
@@ -70,7 +79,7 @@ for (const kind of ['serve', 'worker'] as const) {
     child.kill('SIGTERM');
     assert.equal(await exitCode(child, stderr), 0);
     await closed;
-    assert.match(stdout(), kind === 'serve' ? /"msg":"process shutdown complete: / : /"msg":"worker stopped: /);
+    assert.match(stdout(), kind === 'worker' ? /"msg":"worker stopped: / : /"msg":"process shutdown complete: /);
     assert.doesNotMatch(stderr(), /Error/);
   });
 }

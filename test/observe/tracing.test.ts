@@ -252,3 +252,15 @@ test('a span active when the request reaches Coda (made by what received it) is 
   assert.equal(root?.kind, SpanKind.SERVER);
   assert.equal(root.parentSpanContext, undefined);
 });
+
+test('a remote span context made active around app.fetch (a host that carries trace context in its own envelope) is the parent of Coda\'s SERVER span', async () => {
+  const { exporter, tracing } = recorder();
+  const app = createApp({ tracing, accessLog: false, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
+  const remote = trace.setSpanContext(context.active(), { traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: 1, isRemote: true });
+  await context.with(remote, async () => { await (await app.fetch(new Request('http://example.com/users/7'))).text(); });
+  await app.settle();
+  const span = only(exporter, 'GET /users/:id');
+  assert.equal(span.kind, SpanKind.SERVER);
+  assert.equal(span.spanContext().traceId, TRACE_ID);
+  assert.equal(span.parentSpanContext?.spanId, PARENT_ID);
+});
