@@ -306,6 +306,7 @@ export class SqliteStore implements TaskStore {
       // Those a claim failed for good since the last recovery (let go of once this one is committed), then this one's.
       reported = this.#unreadable.length;
       const unreadable = this.#unreadable.slice(0, reported);
+      let running = 0;
       for (const task of stalled) {
         const message = `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`;
         // Every column is looked at first, a hand-edited one failing the task for good (repaired, saying why): its
@@ -318,8 +319,10 @@ export class SqliteStore implements TaskStore {
         const error: AttemptError = { attempt: task.attempt, message, startedAt: task.started_at, finishedAt: now };
         const retryAt = task.attempt < task.max_attempts ? now + retryDelay(JSON.parse(task.backoff) as Backoff, task.attempt, random) : null;
         s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
+        running++;
       }
-      return unreadable.length === 0 ? { held, running: stalled.length } : { held, running: stalled.length, unreadable };
+      // Those failed for good as unreadable are told apart: the runner logs them as errors, not as recovered.
+      return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
     });
     this.#unreadable.splice(0, reported);
     return recovered;

@@ -301,7 +301,7 @@ export interface TaskStore {
    * attempt, random)` if attempts remain, else failed. Returns how many of
    * each were recovered; a running one whose row cannot be read (a column
    * that should hold JSON does not) is failed for good, named in
-   * `unreadable`, and the others are recovered all the same.
+   * `unreadable` (not counted in `running`), and the others are recovered all the same.
    */
   recover(now: number, random: () => number): Promise<Recovered>;
   /** The earliest `runAt` of a ready task among `names`, or null when there is none. */

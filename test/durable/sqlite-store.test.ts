@@ -443,6 +443,7 @@ test('a dead process\'s running task whose backoff or errors column was edited b
     const reason = `durable task ${bad.id} (row 2) in the sqlite store ${file} failed for good, not retried: its column ${column} (${JSON.stringify(text)}) `
       + `is not valid JSON of its shape (edited by hand?), replaced${column === 'backoff' ? ' (the backoff by the default one)' : ''}`;
     assert.deepEqual(recovered.unreadable, [{ id: bad.id, reason }], `${column} ${text}`);
+    assert.equal(recovered.running, 1, 'the task put back only: the one failed for good was counted too');
     assert.equal((await store.get(good.id))!.state, 'ready', `${column} ${text}`);
     const failed = (await store.get(bad.id))!;
     assert.equal(failed.state, 'failed');
