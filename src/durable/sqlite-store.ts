@@ -17,7 +17,6 @@ import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { shownRow, unreadableRow, type StalledJson } from './sqlite-unreadable.js';
 import type {
   AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
-  UnreadableTask,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -91,7 +90,7 @@ export class SqliteStore implements TaskStore {
    */
   readonly #held = new Map<string, HeldTask>();
   /** Tasks a claim failed for good, a row of theirs unreadable: the next recover() reports them (its `unreadable`), to be logged. */
-  readonly #unreadable: UnreadableTask[] = [];
+  readonly #unreadable: Unreadable[] = [];
 
   constructor(options: SqliteStoreOptions) {
     checkKeys('sqliteStore()', options, ['path', 'synchronous', 'busyTimeoutMs']);
@@ -236,7 +235,7 @@ export class SqliteStore implements TaskStore {
     checkTime('claim(): leaseUntil', leaseUntil);
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || ids?.length === 0) return [];
-    const unreadable: UnreadableTask[] = [];
+    const unreadable: Unreadable[] = [];
     const tasks = await this.#write((s) => {
       unreadable.length = 0;
       const room = roomOf(s, names, concurrency);
@@ -332,7 +331,7 @@ export class SqliteStore implements TaskStore {
    * Fails for good the running task of `row` when one of its JSON columns does not read, its attempt's error `message`
    * followed by the reason (see sqlite-unreadable.ts), which it returns, to be logged; undefined when each reads.
    */
-  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number): { id: string; reason: string } | undefined {
+  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number): Unreadable | undefined {
     const failed = unreadableRow(row, { attempt: row.attempt, message, startedAt: row.started_at, finishedAt: now }, this.description);
     if (failed === undefined) return undefined;
     s.failUnreadable.run(failed.backoff, failed.errors, failed.request, failed.trace, failed.outcome, now, row.id, row.owner);
@@ -715,6 +714,9 @@ const MAX_HELD = 100_000;
 
 /** A ready task whose time has come: seq, name, run_at. */
 type DueRow = [number, string, number];
+
+/** A task failed for good, its row unreadable, as recover() reports it. */
+type Unreadable = NonNullable<Recovered['unreadable']>[number];
 
 /** A running task's row, as far as failing it for good needs. */
 interface RunningRow extends StalledJson {
