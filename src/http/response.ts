@@ -62,7 +62,7 @@ export interface AfterContext {
 export type AfterTask = (context: AfterContext) => void | Promise<void>;
 
 export interface AfterOptions {
-  /** Labels the task in logs, errors, metrics and the shutdown report. */
+  /** Labels the task in logs, errors, metrics and the shutdown report. Absent or empty: the function's name. */
   name?: string;
   /**
    * `'always'` (default) runs the task whatever happened; `'completed'` skips it
@@ -166,8 +166,8 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
     if (typeof options === 'string') throw new TypeError(`${where} takes an options object, got ${describe(options)}; to name the task, pass { name: ${JSON.stringify(options)} }`);
     checkKeys(where, options, ['name', 'when', 'timeoutMs']);
     const { name, when, timeoutMs } = options;
-    // An empty name would leave the task unnamed in its log lines.
-    if (name !== undefined && (typeof name !== 'string' || name === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${describe(name)}`);
+    // An empty one (computed from a blank setting, say) is taken as none: the function's name, not a 500 in the request.
+    if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: name must be a string, got ${describe(name)}`);
     if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }
