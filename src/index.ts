@@ -39,7 +39,7 @@ export type { Logger } from './log/logger.js';
 export { task, Task, NonRetryableError, type TaskOptions, type TaskContext, type TaskFunction } from './durable/task.js';
 export type { TasksOptions, TaskStats, Tasks } from './durable/tasks.js';
 export { runWorker, type WorkerOptions, type Worker } from './durable/worker.js';
-export type { TaskStore, StoredTask, TaskState, Backoff, AttemptError, RequestSnapshot, ListFilter, TaskPage, NewTask, AddResult, Release, StoreStats, Recovered, UnreadableTask } from './durable/store.js';
+export type { TaskStore, StoredTask, TaskState, Backoff, AttemptError, RequestSnapshot, ListFilter, TaskPage, NewTask, AddResult, Release, StoreStats, Recovered } from './durable/store.js';
 export type { DurableTask, TaskAfterOptions, TaskRegistration } from './http/response.js';
 export { sqliteStore, type SqliteStoreOptions } from './durable/sqlite-store.js';
 export { StoreUnavailable } from './durable/errors.js';

@@ -4,9 +4,9 @@ import type { When } from '../http/when.js';
 /** The entries of a response with no after-response work: most responses, so no array each. */
 export const NO_ENTRIES: readonly AfterEntry[] = Object.freeze([]);
 
-/** A task's name for logs and reports: its option, else its function's name. */
+/** A task's name for logs and reports: its option, else (absent or empty) its function's name. */
 export function taskName(entry: AfterEntry): string {
-  return entry.options?.name ?? (entry.task.name || 'anonymous');
+  return entry.options?.name || entry.task.name || 'anonymous';
 }
 
 /** Whether `when` lets the task run for this outcome. */

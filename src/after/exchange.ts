@@ -188,6 +188,11 @@ export class Exchange implements Job {
     return this.#state === LIVE;
   }
 
+  /** Shutdown gave up on the request (see `abandon`): no task registered for it now runs. */
+  get abandoned(): boolean {
+    return this.#state === ABANDONED;
+  }
+
   /** A durable registration to release with the outcome once the response is done. */
   hold(hold: Hold): void {
     (this.#holds ??= []).push(hold);

@@ -1,5 +1,6 @@
 import type { SQLOutputValue, StatementSync } from 'node:sqlite';
 import type { AttemptError, Backoff, StoredTask } from './store.js';
+import { isBackoff } from './task.js';
 
 /** The columns a task is read with, in this order: rows come back as arrays (no per-row object with 21 keys). */
 export const TASK_COLUMNS = [
@@ -30,7 +31,10 @@ function backoffOf(text: string): Backoff {
   let backoff = backoffs.get(text);
   if (backoff === undefined) {
     if (backoffs.size >= 1000) backoffs.clear();
-    backoffs.set(text, (backoff = JSON.parse(text) as Backoff));
+    const value: unknown = JSON.parse(text);
+    // Valid JSON of another shape (edited by hand) would fail the task's retry later, with a NaN time or a TypeError.
+    if (!isBackoff(value)) throw new TypeError(`a task's backoff ${text} is not a backoff`);
+    backoffs.set(text, (backoff = value));
   }
   return { ...backoff };
 }
@@ -67,7 +71,14 @@ export function toTask(row: TaskRow): StoredTask {
     request: parsed(row[16]),
     outcome: parsed(row[18]),
     trace: parsed(row[17]),
-    errors: row[19] === '[]' ? [] : (JSON.parse(row[19] as string) as AttemptError[]),
+    errors: row[19] === '[]' ? [] : errorsOf(row[19] as string),
   };
+}
+
+function errorsOf(text: string): AttemptError[] {
+  const errors: unknown = JSON.parse(text);
+  // The store appends to it in SQL (json_insert), which leaves anything but an array as it is.
+  if (!Array.isArray(errors)) throw new TypeError(`a task's errors ${text} are not a list`);
+  return errors as AttemptError[];
 }
 

@@ -14,10 +14,9 @@ import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { unreadableRow, type StalledJson } from './sqlite-unreadable.js';
+import { shownRow, unreadableRow, type StalledJson } from './sqlite-unreadable.js';
 import type {
   AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
-  UnreadableTask,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -91,7 +90,7 @@ export class SqliteStore implements TaskStore {
    */
   readonly #held = new Map<string, HeldTask>();
   /** Tasks a claim failed for good, a row of theirs unreadable: the next recover() reports them (its `unreadable`), to be logged. */
-  readonly #unreadable: UnreadableTask[] = [];
+  readonly #unreadable: Unreadable[] = [];
 
   constructor(options: SqliteStoreOptions) {
     checkKeys('sqliteStore()', options, ['path', 'synchronous', 'busyTimeoutMs']);
@@ -236,7 +235,7 @@ export class SqliteStore implements TaskStore {
     checkTime('claim(): leaseUntil', leaseUntil);
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || ids?.length === 0) return [];
-    const unreadable: UnreadableTask[] = [];
+    const unreadable: Unreadable[] = [];
     const tasks = await this.#write((s) => {
       unreadable.length = 0;
       const room = roomOf(s, names, concurrency);
@@ -263,7 +262,9 @@ export class SqliteStore implements TaskStore {
         } catch (error) {
           // A row edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
           const message = `${owner} claimed it and could not read its row`;
-          unreadable.push(this.#failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now, error));
+          const failed = this.#failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now);
+          if (failed === undefined) throw error;
+          unreadable.push(failed);
         }
       }
       return read;
@@ -304,37 +305,48 @@ export class SqliteStore implements TaskStore {
       // Those a claim failed for good since the last recovery (let go of once this one is committed), then this one's.
       reported = this.#unreadable.length;
       const unreadable = this.#unreadable.slice(0, reported);
+      let running = 0;
       for (const task of stalled) {
         const message = `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`;
-        let backoff: Backoff;
-        try {
-          backoff = JSON.parse(task.backoff) as Backoff;
-          // Its errors are appended to in SQL (json_insert), which fails as JSON.parse does.
-          JSON.parse(task.errors);
-        } catch (error) {
-          // One row edited by hand must not stop every recovery: it fails for good, saying why; the others go on.
-          unreadable.push(this.#failUnreadable(s, task, message, now, error));
+        // Every column is looked at first, a hand-edited one failing the task for good (repaired, saying why): its
+        // backoff read as null stopped every recovery, its errors read as {} lost this attempt's error.
+        const failed = this.#failUnreadable(s, task, message, now);
+        if (failed !== undefined) {
+          unreadable.push(failed);
           continue;
         }
         const error: AttemptError = { attempt: task.attempt, message, startedAt: task.started_at, finishedAt: now };
-        const retryAt = task.attempt < task.max_attempts ? now + retryDelay(backoff, task.attempt, random) : null;
+        const retryAt = task.attempt < task.max_attempts ? now + retryDelay(JSON.parse(task.backoff) as Backoff, task.attempt, random) : null;
         s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
+        running++;
       }
-      return unreadable.length === 0 ? { held, running: stalled.length } : { held, running: stalled.length, unreadable };
+      // Those failed for good as unreadable are told apart: the runner logs them as errors, not as recovered.
+      return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
     });
     this.#unreadable.splice(0, reported);
     return recovered;
   }
 
   /**
-   * Fails for good the running task of `row`, one of whose JSON columns does not parse (`error`: what parsing threw),
-   * its attempt's error `message` followed by the reason (see sqlite-unreadable.ts), which it returns, to be logged.
+   * Fails for good the running task of `row` when one of its JSON columns does not read, its attempt's error `message`
+   * followed by the reason (see sqlite-unreadable.ts), which it returns, to be logged; undefined when each reads.
    */
-  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number, error: unknown): UnreadableTask {
+  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number): Unreadable | undefined {
     const failed = unreadableRow(row, { attempt: row.attempt, message, startedAt: row.started_at, finishedAt: now }, this.description);
-    if (failed === undefined) throw error;
+    if (failed === undefined) return undefined;
     s.failUnreadable.run(failed.backoff, failed.errors, failed.request, failed.trace, failed.outcome, now, row.id, row.owner);
     return { id: row.id, reason: failed.reason };
+  }
+
+  /** The task of `row`; a column edited by hand so that it does not read is shown replaced, marked in its errors: a listing that threw hid every task. */
+  #shown(row: TaskRow): StoredTask {
+    try {
+      return toTask(row);
+    } catch {
+      const note = { attempt: row[6] as number, startedAt: null, finishedAt: (row[14] ?? row[12]) as number };
+      const { backoff, request, trace, outcome, errors } = shownRow(jsonColumns(row), note, this.description);
+      return toTask(Object.assign([...row], { 15: backoff, 16: request, 17: trace, 18: outcome, 19: errors }));
+    }
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
@@ -380,14 +392,14 @@ export class SqliteStore implements TaskStore {
       // One more than the page: whether there is a next.
       const rows = rowsOf(s.list.all(state ?? null, name ?? null, after === undefined ? null : Number(after), limit + 1));
       const page = rows.slice(0, limit);
-      return { tasks: page.map(toTask), next: rows.length > limit ? String(page.at(-1)![SEQ]) : null };
+      return { tasks: page.map((row) => this.#shown(row)), next: rows.length > limit ? String(page.at(-1)![SEQ]) : null };
     });
   }
 
   async get(id: string): Promise<StoredTask | null> {
     return this.#read((s) => {
       const row = s.get.get(id);
-      return row === undefined ? null : toTask(rowsOf([row])[0]!);
+      return row === undefined ? null : this.#shown(rowsOf([row])[0]!);
     });
   }
 
@@ -702,6 +714,9 @@ const MAX_HELD = 100_000;
 
 /** A ready task whose time has come: seq, name, run_at. */
 type DueRow = [number, string, number];
+
+/** A task failed for good, its row unreadable, as recover() reports it. */
+type Unreadable = NonNullable<Recovered['unreadable']>[number];
 
 /** A running task's row, as far as failing it for good needs. */
 interface RunningRow extends StalledJson {

@@ -1,5 +1,5 @@
 import type { AttemptError } from './store.js';
-import { DEFAULT_BACKOFF } from './task.js';
+import { DEFAULT_BACKOFF, isBackoff } from './task.js';
 
 /** The columns of a running task's row that hold JSON (a stalled one recover() reads, one a claim took). */
 export interface StalledJson {
@@ -19,14 +19,18 @@ export type UnreadableRow = Omit<StalledJson, 'seq' | 'id'> & { reason: string }
 const KEPT = 200;
 const UNPARSED = Symbol('unparsed');
 
+/** A row's JSON columns as they read again, and the bad ones each named with its text. */
+interface Readable extends Omit<StalledJson, 'seq' | 'id' | 'errors'> {
+  errors: unknown[];
+  bad: string[];
+  backoffOk: boolean;
+}
+
 /**
- * A running task's row with a JSON column that does not parse (edited by
- * hand), or undefined when each does. Such a row is failed for good, its
- * attempt's `error` naming the row and the columns; each bad column is replaced (the default
- * backoff, a new errors list, null), its text kept in the error, so that the
- * row reads again (get, list, the dashboard, `coda tasks retry`).
+ * The JSON columns of `row`, each bad one (not JSON, or not of its shape: edited by hand) replaced so that the row
+ * reads again (the default backoff, an empty errors list, null); undefined when each is good.
  */
-export function unreadableRow(row: StalledJson, error: AttemptError, description: string): UnreadableRow | undefined {
+function readable(row: StalledJson): Readable | undefined {
   const bad: string[] = [];
   /** The column's value, UNPARSED (noted as bad) when it is not JSON or fails `ok`. */
   const read = (column: 'backoff' | 'errors' | 'request' | 'trace' | 'outcome', ok: (value: unknown) => boolean): unknown => {
@@ -36,22 +40,44 @@ export function unreadableRow(row: StalledJson, error: AttemptError, description
     bad.push(`${column} (${JSON.stringify(text.length > KEPT ? `${text.slice(0, KEPT)}…` : text)})`);
     return UNPARSED;
   };
-  const backoffOk = read('backoff', (value) => typeof value === 'object' && value !== null && !Array.isArray(value)) !== UNPARSED;
+  const backoffOk = read('backoff', isBackoff) !== UNPARSED;
   const errors = read('errors', Array.isArray);
   const kept = (column: 'request' | 'trace' | 'outcome'): string | null => (read(column, () => true) === UNPARSED ? null : row[column]);
   const [request, trace, outcome] = [kept('request'), kept('trace'), kept('outcome')];
   if (bad.length === 0) return undefined;
-  const reason = `durable task ${row.id} (row ${row.seq}) in the ${description} failed for good, not retried: its column ${bad.join(', its column ')} `
-    + `${bad.length === 1 ? 'is' : 'are'} not valid JSON (edited by hand?), replaced${backoffOk ? '' : ' (the backoff by the default one)'}`;
+  const backoff = backoffOk ? row.backoff : JSON.stringify(DEFAULT_BACKOFF);
+  return { backoff, errors: errors === UNPARSED ? [] : errors as unknown[], request, trace, outcome, bad, backoffOk };
+}
+
+/** Why a row's columns are bad: `its column X ("…") is not valid JSON of its shape (edited by hand?), replaced` (the default backoff named). */
+function badColumns({ bad, backoffOk }: Readable, replaced: string): string {
+  return `its column ${bad.join(', its column ')} ${bad.length === 1 ? 'is' : 'are'} not valid JSON of its shape (edited by hand?), `
+    + `${replaced}${backoffOk ? '' : ' (the backoff by the default one)'}`;
+}
+
+/**
+ * A running task's row with a JSON column that does not read (see readable()), or undefined when each does. Such a
+ * row is failed for good, its attempt's `error` naming the row and the columns; each bad column is replaced, its text
+ * kept in the error, so that the row reads again (get, list, the dashboard, `coda tasks retry`).
+ */
+export function unreadableRow(row: StalledJson, error: AttemptError, description: string): UnreadableRow | undefined {
+  const columns = readable(row);
+  if (columns === undefined) return undefined;
+  const reason = `durable task ${row.id} (row ${row.seq}) in the ${description} failed for good, not retried: ${badColumns(columns, 'replaced')}`;
   const failed: AttemptError = { ...error, message: `${error.message}; ${reason}` };
-  return {
-    backoff: backoffOk ? row.backoff : JSON.stringify(DEFAULT_BACKOFF),
-    errors: JSON.stringify([...(errors === UNPARSED ? [] : errors as unknown[]), failed]),
-    request,
-    trace,
-    outcome,
-    reason,
-  };
+  const { backoff, request, trace, outcome } = columns;
+  return { backoff, errors: JSON.stringify([...columns.errors, failed]), request, trace, outcome, reason };
+}
+
+/**
+ * The JSON columns of a row a read (get, list) found bad, as it shows them: replaced, and a last entry in its errors
+ * (`note`, its message naming the row and the columns) marking it; the row itself is left as it is.
+ */
+export function shownRow(row: StalledJson, note: Omit<AttemptError, 'message'>, description: string): Omit<StalledJson, 'seq' | 'id'> {
+  const columns = readable(row)!;
+  const message = `durable task ${row.id} (row ${row.seq}) in the ${description} cannot be read as stored: ${badColumns(columns, 'shown replaced')}`;
+  const { backoff, request, trace, outcome } = columns;
+  return { backoff, errors: JSON.stringify([...columns.errors, { ...note, message }]), request, trace, outcome };
 }
 
 function parsed(text: string): unknown {

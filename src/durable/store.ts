@@ -195,6 +195,17 @@ export interface TaskPage {
   next: string | null;
 }
 
+/** What `recover()` did: how many held and running tasks of dead processes it recovered, and those it could not read. */
+export interface Recovered {
+  held: number;
+  running: number;
+  /**
+   * Tasks with a column the store could not read (edited by hand into invalid JSON, or JSON of another shape), failed for good, not retried, by
+   * this recovery or by a claim since the last one (a claim returns the others); absent when none.
+   */
+  unreadable?: { id: string; reason: string }[];
+}
+
 /**
  * A durable task store: one state machine, atomic per call, shared by any
  * number of processes. Policy (when to retry, what `when` says) is the
@@ -204,23 +215,6 @@ export interface TaskPage {
  * A call the store cannot carry out now (a read-only or locked file, a full
  * disk, a closed store) rejects with `StoreUnavailable` and changes nothing.
  */
-/** What `recover()` did: how many held and running tasks of dead processes it recovered, and those it could not read. */
-export interface Recovered {
-  held: number;
-  running: number;
-  /**
-   * Tasks with a column the store could not read (edited by hand into invalid JSON), failed for good, not retried, by
-   * this recovery or by a claim since the last one (a claim returns the others); absent when none.
-   */
-  unreadable?: UnreadableTask[];
-}
-
-/** A task `recover()` failed for good because a column of its row cannot be read: `reason` names the task, its row and the column. */
-export interface UnreadableTask {
-  id: string;
-  reason: string;
-}
-
 export interface TaskStore {
   /** Names the store in logs and errors ("sqlite store var/tasks.db"). */
   readonly description: string;
@@ -301,7 +295,7 @@ export interface TaskStore {
    * attempt, random)` if attempts remain, else failed. Returns how many of
    * each were recovered; a running one whose row cannot be read (a column
    * that should hold JSON does not) is failed for good, named in
-   * `unreadable`, and the others are recovered all the same.
+   * `unreadable` (not counted in `running`), and the others are recovered all the same.
    */
   recover(now: number, random: () => number): Promise<Recovered>;
   /** The earliest `runAt` of a ready task among `names`, or null when there is none. */

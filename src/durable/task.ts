@@ -90,6 +90,16 @@ function checkBackoff(where: string, backoff: Backoff): Backoff {
   return Object.freeze({ ...backoff });
 }
 
+/** Whether `value` (a stored row's backoff, which a hand edit may have made anything) is a backoff task() would take. */
+export function isBackoff(value: unknown): value is Backoff {
+  try {
+    checkBackoff('backoff', value as Backoff);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Defines a durable task: a unique name and a function of a JSON payload.
  * Registered in a request (`after(sendWelcome, { userId })`), it is journaled

@@ -62,7 +62,7 @@ export interface AfterContext {
 export type AfterTask = (context: AfterContext) => void | Promise<void>;
 
 export interface AfterOptions {
-  /** Labels the task in logs, errors, metrics and the shutdown report. */
+  /** Labels the task in logs, errors, metrics and the shutdown report. Absent or empty: the function's name. */
   name?: string;
   /**
    * `'always'` (default) runs the task whatever happened; `'completed'` skips it
@@ -166,8 +166,8 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
     if (typeof options === 'string') throw new TypeError(`${where} takes an options object, got ${describe(options)}; to name the task, pass { name: ${JSON.stringify(options)} }`);
     checkKeys(where, options, ['name', 'when', 'timeoutMs']);
     const { name, when, timeoutMs } = options;
-    // An empty name would leave the task unnamed in its log lines.
-    if (name !== undefined && (typeof name !== 'string' || name === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${describe(name)}`);
+    // An empty one (computed from a blank setting, say) is taken as none: the function's name, not a 500 in the request.
+    if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: name must be a string, got ${describe(name)}`);
     if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }
@@ -363,10 +363,13 @@ export class HttpResponse {
   after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
     const exchange = currentRequest() as {
-      readonly live: boolean; sent(): HttpResponse; give(response: HttpResponse, entry: AfterEntry): void; giveTask(response: HttpResponse, entry: TaskEntry): void;
+      readonly live: boolean; readonly abandoned: boolean; sent(): HttpResponse;
+      give(response: HttpResponse, entry: AfterEntry): void; giveTask(response: HttpResponse, entry: TaskEntry): void;
     } | undefined;
     // In a task or an afterResponse hook, or a view still at work once a middleware answered: the request's tasks were taken already, this one would never run.
     if (exchange?.live === false) {
+      // Before sent(), which an exchange given up may not have (no response, no outcome). (A refused request runs no app code.)
+      if (exchange.abandoned) throw new Error('response.after(): the request was given up by shutdown (its deadline passed while it was handled): nothing registered now runs');
       if (exchange.sent() === this) throw new TypeError('response.after(): the response has been sent already and its tasks taken; call after() to run more work now');
       throw new TypeError('response.after(): this response was never sent: the request\'s response is done already (another answered it, a middleware before the view returned, say) and its tasks were taken; call after() to queue the work at once, or register it on the response you return');
     }

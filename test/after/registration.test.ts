@@ -452,14 +452,15 @@ test('response.after() and after() refuse what is not a function', () => {
   assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function or a task\(\) and its payload, got number 42/);
 });
 
-test('response.after() and after() refuse an empty task name, and a name given where the options go says to pass { name } (Laravel\'s defer(fn, \'name\'))', async () => {
+test('response.after() and after() take an empty task name as none (the function\'s name), refuse one that is not a string, and a name given where the options go says to pass { name } (Laravel\'s defer(fn, \'name\'))', async () => {
   const refusals = (where: string) => [
-    `${where}: name must be a non-empty string, got string ""`,
+    'accepted',
+    `${where}: name must be a string, got number 5`,
     `${where} takes an options object, got string "mail"; to name the task, pass { name: "mail" }`,
   ];
   const seen: string[] = [];
   const register = (call: (options: unknown) => void): void => {
-    for (const options of [{ name: '' }, 'mail']) {
+    for (const options of [{ name: '' }, { name: 5 }, 'mail']) {
       try {
         call(options);
         seen.push('accepted');
@@ -468,18 +469,25 @@ test('response.after() and after() refuse an empty task name, and a name given w
       }
     }
   };
-  register((options) => new HttpResponse('x').after(() => {}, options as never));
+  const named: string[] = [];
+  function sendMail(): never {
+    throw new Error('smtp down');
+  }
   const app = createApp({
+    after: { onError: ({ name }) => named.push(name) },
     routes: [get('/', () => {
-      register((options) => after(() => {}, options as never));
-      return new HttpResponse('ok');
+      const response = new HttpResponse('ok');
+      register((options) => response.after(sendMail, options as never));
+      register((options) => after(sendMail, options as never));
+      return response;
     })],
   });
   const client = createTestClient(app);
+  // Was a 500: { name: '' } (a name computed from a blank setting) was a TypeError.
   assert.equal((await client.get('/')).status, 200);
   await client.settle();
-  // Before: { name: '' } was accepted, and the string's error did not say what to pass.
   assert.deepEqual(seen, [...refusals('response.after()'), ...refusals('after()')]);
+  assert.deepEqual(named, ['sendMail', 'sendMail']);
 });
 
 test('asyncContext: false: after() works before the first await and says why it cannot after one', async () => {

@@ -188,9 +188,10 @@ test('a response still streaming at the deadline: its response.after() task is l
   assert.equal(app.afterStats().pending, 0);
 });
 
-test('a request still in its view at the deadline: the tasks it registered are listed as abandoned, and one registered later is logged, never silently gone', async () => {
+test('a request still in its view at the deadline: the tasks it registered are listed as abandoned, and one registered later is logged, never silently gone; response.after() then throws saying shutdown gave up on the request (it said another response had answered it)', async () => {
   const viewEntered = deferred();
   const releaseView = deferred();
+  const thrown = deferred<unknown>();
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
@@ -200,7 +201,10 @@ test('a request still in its view at the deadline: the tasks it registered are l
       viewEntered.resolve();
       await releaseView.promise;
       after(() => {}, { name: 'registered-too-late' });
-      return new HttpResponse('late');
+      const response = new HttpResponse('late');
+      // What it throws, if anything.
+      thrown.resolve(new Promise((resolve) => resolve(response.after(() => {}))).then(() => 'nothing', (error: unknown) => error));
+      return response;
     })],
   });
   const server = await serve(app, { port: 0, handleSignals: false });
@@ -211,6 +215,9 @@ test('a request still in its view at the deadline: the tasks it registered are l
   assert.equal(report.requestsInFlightAtClose, 1);
   assert.deepEqual(report.tasksAbandoned, [{ name: 'registered-in-view', requestId: 'r-9' }, { name: 'audit.afterResponse', requestId: 'r-9' }]);
   releaseView.resolve();
+  const error = await thrown.promise;
+  assert.ok(error instanceof Error);
+  assert.equal(error.message, 'response.after(): the request was given up by shutdown (its deadline passed while it was handled): nothing registered now runs');
   await app.settle();
   assert.ok(lines.some((l) => l.name === 'registered-too-late' && l.requestId === 'r-9' && String(l.msg).includes('registered after shutdown gave up on its request')));
   assert.equal(app.afterStats().pending, 0);

@@ -398,10 +398,108 @@ test('a ready task whose row was edited by hand into invalid JSON does not stop 
   const failed = (await store.get(bad.id))!;
   assert.equal(failed.state, 'failed');
   assert.equal(failed.request, null);
-  const reason = `durable task ${bad.id} (row 2) in the sqlite store ${file} failed for good, not retried: its column request ("{\\"id\\": ") is not valid JSON (edited by hand?), replaced`;
+  const reason = `durable task ${bad.id} (row 2) in the sqlite store ${file} failed for good, not retried: its column request ("{\\"id\\": ") is not valid JSON of its shape (edited by hand?), replaced`;
   assert.equal(failed.errors.at(-1)!.message, `me claimed it and could not read its row; ${reason}`);
   assert.deepEqual(await store.recover(20, () => 0.5), { held: 0, running: 0, unreadable: [{ id: bad.id, reason }] });
   assert.deepEqual(await store.recover(20, () => 0.5), { held: 0, running: 0 }, 'reported once');
+  await store.close();
+});
+
+/** A store on a new file holding `tasks`, with `edit` (SQL) run on the file by another connection, as a hand edit is. */
+async function edited(tasks: NewTask[], edit: (file: string) => Promise<void> | void): Promise<{ store: SqliteStore; file: string }> {
+  const file = newFile();
+  const store = await opened({ path: file });
+  await store.add(tasks, 'setup', 0);
+  await edit(file);
+  return { store, file };
+}
+
+/** Every task of the file claimed by another process, 'dead', whose lease ends at 5; then `then` on its store. */
+async function claimedElsewhere(file: string, then?: (other: SqliteStore) => Promise<unknown>): Promise<void> {
+  const other = await opened({ path: file });
+  await other.claim({ owner: 'dead', names: ['race'], concurrency: {}, limit: 10, now: 1, leaseUntil: 5 });
+  await then?.(other);
+  await other.close();
+}
+
+function sql(file: string, text: string): void {
+  const db = new DatabaseSync(file);
+  db.exec(text);
+  db.close();
+}
+
+// Valid JSON of another shape: the backoff read as null made every recover() throw (retryDelay read its type), "x" or []
+// failed the task with a NaN time; errors read as {} or 5 lost the attempt's error (json_insert leaves a non-array alone).
+const misshapen = [['backoff', 'null'], ['backoff', '"x"'], ['backoff', '[]'], ['backoff', '{"type":"fixed"}'], ['errors', '{}'], ['errors', '5']] as const;
+
+test('a dead process\'s running task whose backoff or errors column was edited by hand into JSON of another shape (null, [], {}) fails for good when recovered, the column repaired; the others are recovered', async () => {
+  for (const [column, text] of misshapen) {
+    const [good, bad] = [task(), task()];
+    const { store, file } = await edited([good, bad], async (file) => {
+      await claimedElsewhere(file);
+      sql(file, `UPDATE coda_tasks SET ${column} = '${text}' WHERE id = '${bad.id}'`);
+    });
+    const recovered = await store.recover(20, () => 0.5);
+    const reason = `durable task ${bad.id} (row 2) in the sqlite store ${file} failed for good, not retried: its column ${column} (${JSON.stringify(text)}) `
+      + `is not valid JSON of its shape (edited by hand?), replaced${column === 'backoff' ? ' (the backoff by the default one)' : ''}`;
+    assert.deepEqual(recovered.unreadable, [{ id: bad.id, reason }], `${column} ${text}`);
+    assert.equal(recovered.running, 1, 'the task put back only: the one failed for good was counted too');
+    assert.equal((await store.get(good.id))!.state, 'ready', `${column} ${text}`);
+    const failed = (await store.get(bad.id))!;
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.errors.at(-1)!.message, /^stalled: dead stopped renewing its lease/);
+    assert.ok(failed.errors.at(-1)!.message.endsWith(reason));
+    await store.close();
+  }
+});
+
+test('a ready task whose backoff or errors column was edited by hand into JSON of another shape fails for good when claimed (it was run, to fail its retry later), the others are claimed', async () => {
+  for (const [column, text] of misshapen) {
+    const [good, bad] = [task(), task()];
+    const { store } = await edited([good, bad], (file) => sql(file, `UPDATE coda_tasks SET ${column} = '${text}' WHERE id = '${bad.id}'`));
+    const claimed = await store.claim({ owner: 'me', names: ['race'], concurrency: {}, limit: 10, now: 10, leaseUntil: 100 });
+    assert.deepEqual(claimed.map(({ id }) => id), [good.id], `${column} ${text}`);
+    assert.equal((await store.get(bad.id))!.state, 'failed');
+    assert.equal((await store.recover(20, () => 0.5)).unreadable?.[0]?.id, bad.id);
+    await store.close();
+  }
+});
+
+test('a dead process\'s task on its last attempt whose request was edited by hand into invalid JSON fails for good when recovered, its row repaired: get() and list() read it (they threw)', async () => {
+  const bad = task({ maxAttempts: 1 });
+  const { store } = await edited([bad], async (file) => {
+    await claimedElsewhere(file);
+    sql(file, `UPDATE coda_tasks SET request = '{"id":' WHERE id = '${bad.id}'`);
+  });
+  assert.equal((await store.recover(20, () => 0.5)).unreadable?.[0]?.id, bad.id);
+  const failed = (await store.get(bad.id))!;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.request, null);
+  assert.deepEqual((await store.list({})).map(({ id }) => id), [bad.id]);
+  await store.close();
+});
+
+test('get() and list() over a row edited by hand (a completed task\'s request not JSON, its backoff null) show it, the columns replaced and its last error naming them, and leave the row as it is; they threw, hiding every task', async () => {
+  const [before, bad, after] = [task(), task(), task()];
+  const { store, file } = await edited([before, bad, after], async (file) => {
+    await claimedElsewhere(file, (other) => other.complete([bad.id], 'dead', 7));
+    sql(file, `UPDATE coda_tasks SET request = '{"id":', backoff = 'null' WHERE id = '${bad.id}'`);
+  });
+  const listed = await store.list({});
+  assert.deepEqual(listed.map(({ id }) => id), [after.id, bad.id, before.id]);
+  const shown = (await store.get(bad.id))!;
+  assert.deepEqual(listed[1], shown);
+  assert.equal(shown.state, 'completed');
+  assert.equal(shown.request, null);
+  assert.deepEqual(shown.backoff, { type: 'exponential', delayMs: 1000 });
+  assert.deepEqual(shown.errors, [{
+    attempt: 1, startedAt: null, finishedAt: 7,
+    message: `durable task ${bad.id} (row 2) in the sqlite store ${file} cannot be read as stored: its column backoff ("null"), its column request ("{\\"id\\":") `
+      + 'are not valid JSON of its shape (edited by hand?), shown replaced (the backoff by the default one)',
+  }]);
+  const db = new DatabaseSync(file);
+  assert.deepEqual({ ...db.prepare('SELECT request, backoff FROM coda_tasks WHERE id = ?').get(bad.id) }, { request: '{"id":', backoff: 'null' }, 'left as it is');
+  db.close();
   await store.close();
 });
 
