@@ -132,7 +132,9 @@ const MAX_DELAY_MS = 366 * 24 * 60 * 60_000;
  */
 export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined): TaskEntry {
   if (task === null || typeof task !== 'object' || typeof task.name !== 'string' || typeof task.run !== 'function') {
-    throw new TypeError(`${where} takes a function or a task() and its payload, got ${describe(task)}`);
+    // Next.js's after() takes a promise too: say how Coda reads that.
+    const promise = (task as unknown) instanceof Promise ? `; to keep a promise's work after the response, pass a function that returns it: ${where.replace(/\(\)$/, '')}(() => promise)` : '';
+    throw new TypeError(`${where} takes a function or a task() and its payload, got ${describe(task)}${promise}`);
   }
   const checked = options ?? {};
   checkKeys(`${where} for task '${task.name}'`, checked, ['when', 'key', 'delayMs']);

@@ -452,6 +452,19 @@ test('response.after() and after() refuse what is not a function', () => {
   assert.throws(() => new HttpResponse('x').after(42 as never), /response\.after\(\) takes a function or a task\(\) and its payload, got number 42/);
 });
 
+test('after(promise), as Next.js takes it, is refused with the function form to use instead', async () => {
+  const work = Promise.resolve();
+  assert.throws(() => new HttpResponse('x').after(work as never), /response\.after\(\) takes a function .*got an instance of Promise; to keep a promise's work after the response, pass a function that returns it: response\.after\(\(\) => promise\)/);
+  const app = createApp({ routes: [get('/', () => {
+    after(work as never);
+    return new HttpResponse('unreached');
+  })], debug: true, logger: memoryLogger().logger });
+  await using client = createTestClient(app);
+  const response = await client.get('/');
+  assert.equal(response.status, 500);
+  assert.match(await response.text(), /after\(\) takes a function .*pass a function that returns it: after\(\(\) => promise\)/);
+});
+
 test('response.after() and after() take an empty task name as none (the function\'s name), refuse one that is not a string, and a name given where the options go says to pass { name } (Laravel\'s defer(fn, \'name\'))', async () => {
   const refusals = (where: string) => [
     'accepted',
