@@ -449,6 +449,29 @@ test('Express: the adapter in an app mounted under a path; next(err), an async t
   assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
 });
 
+test("Express: an error handler that sets res.status(500) once the head went out with a 200 (then hands the error on): the tasks see the 200 the client got, and the error", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('failed after the head');
+  const seen = deferred<Outcome>();
+  const app = express();
+  app.use(expressCoda());
+  app.get('/', (_req, res, next) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.write('partial');
+    next(failure);
+  });
+  app.use((error: Error, _req: Request, res: Response, next: NextFunction) => {
+    res.status(500);
+    next(error);
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await open(url);
+  await assert.rejects(async () => {
+    for await (const _ of response);
+  });
+  const outcome = await seen.promise;
+  assert.deepEqual([response.statusCode, outcome.status, outcome.error], [200, 200, failure]);
+});
+
 test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

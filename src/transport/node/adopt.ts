@@ -17,6 +17,7 @@ import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 
 const kAdopted = Symbol('coda.adopted');
+type WriteHead = ServerResponse['writeHead'];
 type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
 type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
@@ -58,7 +59,10 @@ export class AdoptedExchange extends Exchange {
   #refusal: unknown = undefined;
   /** The framework's promise for the rest of the request, when it gives one (see `handling`). */
   #handling: PromiseLike<unknown> | undefined = undefined;
-  /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
+  /** The status its head went out with: `statusCode` may be set after (an error handler's `res.status(500)` once the head is out), which no client saw. */
+  #headStatus: number | undefined = undefined;
+  /** The framework's (or Node's) `writeHead`, `write` and `end`, called by Coda's own. */
+  readonly priorWriteHead: WriteHead;
   readonly priorWrite: Write;
   readonly priorEnd: End;
 
@@ -69,6 +73,7 @@ export class AdoptedExchange extends Exchange {
     this.#url = req.url!;
     this.#res = res;
     this.#settings = settings;
+    this.priorWriteHead = res.writeHead;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
     // An HTTP/2 request's socket (Fastify's http2: true) is a proxy that loses its connection once the stream closes: its peer is read now.
@@ -103,6 +108,7 @@ export class AdoptedExchange extends Exchange {
   watch(): void {
     const res = this.#res as AdoptedResponse;
     res[kAdopted] = this;
+    res.writeHead = notingWriteHead as unknown as AdoptedResponse['writeHead'];
     res.write = countingWrite;
     res.end = countingEnd;
     if (res.closed) {
@@ -213,6 +219,11 @@ export class AdoptedExchange extends Exchange {
     if (res.headersSent && !res.writableFinished && !gone) this.error ??= error;
   }
 
+  /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent. */
+  headWritten(): void {
+    this.#headStatus = this.#res.statusCode;
+  }
+
   /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
   closed(): void {
     const res = this.#res;
@@ -233,7 +244,7 @@ export class AdoptedExchange extends Exchange {
 
   /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
   finishWith(res: ServerResponse): void {
-    const status = res.statusCode;
+    const status = this.#headStatus ?? res.statusCode;
     // The 503 Coda sent in the framework's stead (see #refuse) is told from Node's record like any other.
     this.response = undefined;
     const socket = this.#req.socket as IncomingMessage['socket'] | null;
@@ -308,6 +319,14 @@ function gone(res: AdoptedResponse): boolean {
 
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
 let ending: AdoptedResponse | undefined;
+
+/** Node's `writeHead`, the status it wrote noted (see `headWritten`); one that throws (a head out already) wrote none. */
+function notingWriteHead(this: AdoptedResponse, ...args: unknown[]): AdoptedResponse {
+  const exchange = this[kAdopted];
+  const result = (exchange.priorWriteHead as (...args: unknown[]) => AdoptedResponse).apply(this, args);
+  exchange.headWritten();
+  return result;
+}
 
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
