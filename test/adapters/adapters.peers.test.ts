@@ -472,6 +472,25 @@ test("Express: an error handler that sets res.status(500) once the head went out
   assert.deepEqual([response.statusCode, outcome.status, outcome.error], [200, 200, failure]);
 });
 
+test("Express: res.write() after res.end() (Node refuses it with ERR_STREAM_WRITE_AFTER_END on the response): its bytes are not counted as sent", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const refused = deferred<string>();
+  const app = express();
+  app.use(expressCoda());
+  app.get('/', (_req, res) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.on('error', (error: NodeJS.ErrnoException) => { refused.resolve(error.code!); });
+    res.end('abc');
+    res.write('defgh');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await fetch(url);
+  assert.equal(await response.text(), 'abc');
+  assert.equal(await refused.promise, 'ERR_STREAM_WRITE_AFTER_END');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.completed, outcome.bytesSent], [true, 3]);
+});
+
 test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -330,8 +330,8 @@ function notingWriteHead(this: AdoptedResponse, ...args: unknown[]): AdoptedResp
 
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
-  // Written to a response whose connection is gone (its handler answering a client that left): Node drops it, nothing is sent.
-  if (ending !== this && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
+  // Written to a response whose connection is gone (its handler answering a client that left), or after its end (Node refuses it): nothing is sent.
+  if (ending !== this && !this.writableEnded && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
