@@ -491,6 +491,38 @@ test("Express: res.write() after res.end() (Node refuses it with ERR_STREAM_WRIT
   assert.deepEqual([outcome.completed, outcome.bytesSent], [true, 3]);
 });
 
+test("Express: a middleware that reads the body by hand (as multer and busboy do) and calls next() from its 'end': after() works in the routes after it, and in the request's 'close' listener", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const closed = deferred<void>();
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.use((req, _res, next) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => { body += chunk; });
+    req.on('end', () => {
+      req.body = body;
+      next();
+    });
+  });
+  app.post('/', (req, res) => {
+    req.on('close', () => {
+      after(note('close listener'));
+      closed.resolve();
+    });
+    after(note(`route ${req.body}`));
+    res.send('ok');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await fetch(url, { method: 'POST', body: 'hello' });
+  assert.deepEqual([response.status, await response.text()], [200, 'ok']);
+  await closed.promise;
+  await tasks.app.settle();
+  assert.deepEqual(seen.sort(), ['close listener 200', 'route hello 200']);
+});
+
 test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
