@@ -61,10 +61,11 @@ export class AdoptedExchange extends Exchange {
   #handling: PromiseLike<unknown> | undefined = undefined;
   /** The status its head went out with: `statusCode` may be set after (an error handler's `res.status(500)` once the head is out), which no client saw. */
   #headStatus: number | undefined = undefined;
-  /** The framework's (or Node's) `writeHead`, `write` and `end`, called by Coda's own. */
+  /** The framework's (or Node's) `writeHead`, `write`, `end` and `destroy`, called by Coda's own. */
   readonly priorWriteHead: WriteHead;
   readonly priorWrite: Write;
   readonly priorEnd: End;
+  readonly priorDestroy: ServerResponse['destroy'];
 
   constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, settings: AdoptionSettings) {
     super(host, null);
@@ -76,6 +77,7 @@ export class AdoptedExchange extends Exchange {
     this.priorWriteHead = res.writeHead;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
+    this.priorDestroy = res.destroy;
     // An HTTP/2 request's socket (Fastify's http2: true) is a proxy that loses its connection once the stream closes: its peer is read now.
     if ('stream' in req) this.#peer = peerOf(req.socket);
   }
@@ -111,6 +113,7 @@ export class AdoptedExchange extends Exchange {
     res.writeHead = notingWriteHead as unknown as AdoptedResponse['writeHead'];
     res.write = countingWrite;
     res.end = countingEnd;
+    res.destroy = answeringDestroy;
     if (res.closed) {
       closed(res);
       return;
@@ -233,13 +236,6 @@ export class AdoptedExchange extends Exchange {
     }
     this.#left = true;
     this.#handling?.then(() => this.answered(), () => this.answered());
-    // Destroying the response is an answer too (a stream's error handler does that): watched from now on only.
-    const destroy = res.destroy;
-    res.destroy = (error?: Error): ServerResponse => {
-      res.destroy = destroy;
-      this.answered();
-      return res.destroy(error);
-    };
   }
 
   /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
@@ -347,6 +343,19 @@ function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown,
   } finally {
     ending = outer;
   }
+}
+
+/**
+ * Destroying the response is an answer (a stream's error handler does that; a
+ * handler that drops a request it refuses): before its `'close'` too, which it
+ * causes: that close must not be taken for a client that left while the handler
+ * worked (the request would stay in flight for good).
+ */
+function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse {
+  const exchange = this[kAdopted];
+  exchange.answered();
+  exchange.priorDestroy.call(this, error);
+  return this;
 }
 
 function onClose(this: AdoptedResponse): void {
