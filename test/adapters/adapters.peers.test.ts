@@ -795,6 +795,31 @@ function registering(seen: string[], onResponse: (task: (context: { outcome: Out
   onResponse(note(`${label} per-response`));
 }
 
+test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-level errorHandler receives FST_ERR_HANDLER_TIMEOUT'): its error handler, run from Fastify's timer, is code of the request: after() there runs with the 504 it sent (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const release = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/', {
+    handlerTimeout: 50,
+    errorHandler: (error, _request, reply) => {
+      after(note(`error handler ${(error as NodeJS.ErrnoException).code}`));
+      void reply.code(504).send('timed out');
+    },
+  }, async () => {
+    await release.promise;
+    return 'too late';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  assert.deepEqual([response.status, await response.text()], [504, 'timed out']);
+  release.resolve();
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen, ['error handler FST_ERR_HANDLER_TIMEOUT 504']);
+});
+
 test("sub-apps and routers under a prefix (Fastify's register({ prefix }) in an encapsulated plugin, test/register.test.js; Koa's nested @koa/router, test/router.test.js; Hono's route(), src/hono.test.ts 'route()'): after() and the per-response registration work in their routes, each task runs once", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const fastify = Fastify();
