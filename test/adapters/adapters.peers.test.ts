@@ -820,6 +820,49 @@ test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-lev
   assert.deepEqual(seen, ['error handler FST_ERR_HANDLER_TIMEOUT 504']);
 });
 
+test("the frameworks' own not-found and error handlers (Fastify's setNotFoundHandler and setErrorHandler, test/404s.test.js and test/500s.test.js; Hono's notFound() and onError(), src/hono.test.ts): code of the request, after() there runs with the status they sent", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/fail', async () => {
+    throw new Error('nope');
+  });
+  fastify.setNotFoundHandler((_request, reply) => {
+    after(note('fastify not found'));
+    void reply.code(404).send('none');
+  });
+  fastify.setErrorHandler((error: Error, _request, reply) => {
+    after(note(`fastify ${error.message}`));
+    void reply.code(502).send('handled');
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+
+  const hono = new Hono<{ Bindings: HttpBindings }>();
+  const honoTasks = honoCoda();
+  hono.use(honoTasks);
+  hono.get('/fail', () => {
+    throw new Error('nope');
+  });
+  hono.notFound((c) => {
+    after(note('hono not found'));
+    return c.text('none', 404);
+  });
+  hono.onError((error, c) => {
+    after(note(`hono ${error.message}`));
+    return c.text('handled', 502);
+  });
+
+  const urls = [
+    `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`,
+    await listening(t, honoServe({ fetch: hono.fetch, port: 0, hostname: '127.0.0.1' }) as Server),
+  ];
+  for (const url of urls) assert.deepEqual(await statuses(url, ['/missing', '/fail']), [[404, 'none'], [502, 'handled']]);
+  await Promise.all([fastify.coda.app, honoTasks.app].map((app) => app.settle()));
+  assert.deepEqual(seen.sort(), ['fastify nope 502', 'fastify not found 404', 'hono nope 502', 'hono not found 404']);
+});
+
 test("sub-apps and routers under a prefix (Fastify's register({ prefix }) in an encapsulated plugin, test/register.test.js; Koa's nested @koa/router, test/router.test.js; Hono's route(), src/hono.test.ts 'route()'): after() and the per-response registration work in their routes, each task runs once", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const fastify = Fastify();
