@@ -18,6 +18,7 @@
  * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
  * ```
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
@@ -83,7 +84,12 @@ export function coda(options: AdapterOptions = {}): ExpressCoda {
       res.after = resAfter as AfterFunction;
       // A request without an app: a bare express.Router() on node:http.
       if (req.app !== undefined) noteErrors(req.app);
-      within(adopted, next);
+      within(adopted, () => {
+        // The request's own events (the 'data' and 'end' of a body read by hand, or by multer or busboy; 'close') are
+        // emitted outside its async context: a next() called from one took the rest of the chain out of the request.
+        req.emit = AsyncResource.bind(req.emit);
+        next();
+      });
     }
   };
   return Object.assign(middleware, adapterMethods(app));

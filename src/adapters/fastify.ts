@@ -141,7 +141,9 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     const res = reply.raw;
     adoptedExchange(res)?.failed(error);
     if (res.headersSent) flushWritten(res);
-    done();
+    // The later onError hooks and the error handler are code of the request, also for an error Fastify raises from outside
+    // its async context (a route's handlerTimeout, from a timer set before the onRequest hooks).
+    reenter(res, done);
   });
 
   fastify.addHook('onRequest', (request, reply, next) => {

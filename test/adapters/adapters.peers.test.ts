@@ -449,6 +449,80 @@ test('Express: the adapter in an app mounted under a path; next(err), an async t
   assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
 });
 
+test("Express: an error handler that sets res.status(500) once the head went out with a 200 (then hands the error on): the tasks see the 200 the client got, and the error", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('failed after the head');
+  const seen = deferred<Outcome>();
+  const app = express();
+  app.use(expressCoda());
+  app.get('/', (_req, res, next) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.write('partial');
+    next(failure);
+  });
+  app.use((error: Error, _req: Request, res: Response, next: NextFunction) => {
+    res.status(500);
+    next(error);
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await open(url);
+  await assert.rejects(async () => {
+    for await (const _ of response);
+  });
+  const outcome = await seen.promise;
+  assert.deepEqual([response.statusCode, outcome.status, outcome.error], [200, 200, failure]);
+});
+
+test("Express: res.write() after res.end() (Node refuses it with ERR_STREAM_WRITE_AFTER_END on the response): its bytes are not counted as sent", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const refused = deferred<string>();
+  const app = express();
+  app.use(expressCoda());
+  app.get('/', (_req, res) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.on('error', (error: NodeJS.ErrnoException) => { refused.resolve(error.code!); });
+    res.end('abc');
+    res.write('defgh');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await fetch(url);
+  assert.equal(await response.text(), 'abc');
+  assert.equal(await refused.promise, 'ERR_STREAM_WRITE_AFTER_END');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.completed, outcome.bytesSent], [true, 3]);
+});
+
+test("Express: a middleware that reads the body by hand (as multer and busboy do) and calls next() from its 'end': after() works in the routes after it, and in the request's 'close' listener", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const closed = deferred<void>();
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.use((req, _res, next) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => { body += chunk; });
+    req.on('end', () => {
+      req.body = body;
+      next();
+    });
+  });
+  app.post('/', (req, res) => {
+    req.on('close', () => {
+      after(note('close listener'));
+      closed.resolve();
+    });
+    after(note(`route ${req.body}`));
+    res.send('ok');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const response = await fetch(url, { method: 'POST', body: 'hello' });
+  assert.deepEqual([response.status, await response.text()], [200, 'ok']);
+  await closed.promise;
+  await tasks.app.settle();
+  assert.deepEqual(seen.sort(), ['close listener 200', 'route hello 200']);
+});
+
 test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -720,6 +794,74 @@ function registering(seen: string[], onResponse: (task: (context: { outcome: Out
   after(note(`${label} after`));
   onResponse(note(`${label} per-response`));
 }
+
+test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-level errorHandler receives FST_ERR_HANDLER_TIMEOUT'): its error handler, run from Fastify's timer, is code of the request: after() there runs with the 504 it sent (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const release = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/', {
+    handlerTimeout: 50,
+    errorHandler: (error, _request, reply) => {
+      after(note(`error handler ${(error as NodeJS.ErrnoException).code}`));
+      void reply.code(504).send('timed out');
+    },
+  }, async () => {
+    await release.promise;
+    return 'too late';
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  assert.deepEqual([response.status, await response.text()], [504, 'timed out']);
+  release.resolve();
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen, ['error handler FST_ERR_HANDLER_TIMEOUT 504']);
+});
+
+test("the frameworks' own not-found and error handlers (Fastify's setNotFoundHandler and setErrorHandler, test/404s.test.js and test/500s.test.js; Hono's notFound() and onError(), src/hono.test.ts): code of the request, after() there runs with the status they sent", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/fail', async () => {
+    throw new Error('nope');
+  });
+  fastify.setNotFoundHandler((_request, reply) => {
+    after(note('fastify not found'));
+    void reply.code(404).send('none');
+  });
+  fastify.setErrorHandler((error: Error, _request, reply) => {
+    after(note(`fastify ${error.message}`));
+    void reply.code(502).send('handled');
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+
+  const hono = new Hono<{ Bindings: HttpBindings }>();
+  const honoTasks = honoCoda();
+  hono.use(honoTasks);
+  hono.get('/fail', () => {
+    throw new Error('nope');
+  });
+  hono.notFound((c) => {
+    after(note('hono not found'));
+    return c.text('none', 404);
+  });
+  hono.onError((error, c) => {
+    after(note(`hono ${error.message}`));
+    return c.text('handled', 502);
+  });
+
+  const urls = [
+    `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`,
+    await listening(t, honoServe({ fetch: hono.fetch, port: 0, hostname: '127.0.0.1' }) as Server),
+  ];
+  for (const url of urls) assert.deepEqual(await statuses(url, ['/missing', '/fail']), [[404, 'none'], [502, 'handled']]);
+  await Promise.all([fastify.coda.app, honoTasks.app].map((app) => app.settle()));
+  assert.deepEqual(seen.sort(), ['fastify nope 502', 'fastify not found 404', 'hono nope 502', 'hono not found 404']);
+});
 
 test("sub-apps and routers under a prefix (Fastify's register({ prefix }) in an encapsulated plugin, test/register.test.js; Koa's nested @koa/router, test/router.test.js; Hono's route(), src/hono.test.ts 'route()'): after() and the per-response registration work in their routes, each task runs once", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];

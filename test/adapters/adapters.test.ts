@@ -369,6 +369,21 @@ test('Express: a handler that destroys its response once its client has left (as
   assert.deepEqual([seen, report.tasksAbandoned], [[true], []]);
 });
 
+test('Express: a handler that destroys its response before writing anything, its client still there (refusing the request): it has answered, its request is done (it stayed in flight for good, taken for a client that left)', { timeout: 10_000 }, async () => {
+  const seen: boolean[] = [];
+  const tasks = expressCoda();
+  const app = express();
+  app.use(tasks);
+  app.get('/', (_req, res) => {
+    after(({ outcome }) => { seen.push(outcome.aborted); }, { name: 'noted' });
+    res.destroy();
+  });
+  const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  await assert.rejects(fetch(await listening(attached.server)));
+  const report = await attached.close({ timeoutMs: 2_000 });
+  assert.deepEqual([seen, report.requestsInFlightAtClose, report.tasksAbandoned], [[true], 0, []]);
+});
+
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [
   {

@@ -17,6 +17,7 @@ import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 
 const kAdopted = Symbol('coda.adopted');
+type WriteHead = ServerResponse['writeHead'];
 type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
 type AdoptedResponse = ServerResponse & { [kAdopted]: AdoptedExchange };
@@ -58,9 +59,13 @@ export class AdoptedExchange extends Exchange {
   #refusal: unknown = undefined;
   /** The framework's promise for the rest of the request, when it gives one (see `handling`). */
   #handling: PromiseLike<unknown> | undefined = undefined;
-  /** The framework's (or Node's) `write` and `end`, called by Coda's counting ones. */
+  /** The status its head went out with: `statusCode` may be set after (an error handler's `res.status(500)` once the head is out), which no client saw. */
+  #headStatus: number | undefined = undefined;
+  /** The framework's (or Node's) `writeHead`, `write`, `end` and `destroy`, called by Coda's own. */
+  readonly priorWriteHead: WriteHead;
   readonly priorWrite: Write;
   readonly priorEnd: End;
+  readonly priorDestroy: ServerResponse['destroy'];
 
   constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, settings: AdoptionSettings) {
     super(host, null);
@@ -69,8 +74,10 @@ export class AdoptedExchange extends Exchange {
     this.#url = req.url!;
     this.#res = res;
     this.#settings = settings;
+    this.priorWriteHead = res.writeHead;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
+    this.priorDestroy = res.destroy;
     // An HTTP/2 request's socket (Fastify's http2: true) is a proxy that loses its connection once the stream closes: its peer is read now.
     if ('stream' in req) this.#peer = peerOf(req.socket);
   }
@@ -103,8 +110,10 @@ export class AdoptedExchange extends Exchange {
   watch(): void {
     const res = this.#res as AdoptedResponse;
     res[kAdopted] = this;
+    res.writeHead = notingWriteHead as unknown as AdoptedResponse['writeHead'];
     res.write = countingWrite;
     res.end = countingEnd;
+    res.destroy = answeringDestroy;
     if (res.closed) {
       closed(res);
       return;
@@ -213,6 +222,11 @@ export class AdoptedExchange extends Exchange {
     if (res.headersSent && !res.writableFinished && !gone) this.error ??= error;
   }
 
+  /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent. */
+  headWritten(): void {
+    this.#headStatus = this.#res.statusCode;
+  }
+
   /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
   closed(): void {
     const res = this.#res;
@@ -222,18 +236,11 @@ export class AdoptedExchange extends Exchange {
     }
     this.#left = true;
     this.#handling?.then(() => this.answered(), () => this.answered());
-    // Destroying the response is an answer too (a stream's error handler does that): watched from now on only.
-    const destroy = res.destroy;
-    res.destroy = (error?: Error): ServerResponse => {
-      res.destroy = destroy;
-      this.answered();
-      return res.destroy(error);
-    };
   }
 
   /** The response is done: its outcome, for the tasks. What was sent is made into an `HttpResponse` only if a task reads it (see `sent`). */
   finishWith(res: ServerResponse): void {
-    const status = res.statusCode;
+    const status = this.#headStatus ?? res.statusCode;
     // The 503 Coda sent in the framework's stead (see #refuse) is told from Node's record like any other.
     this.response = undefined;
     const socket = this.#req.socket as IncomingMessage['socket'] | null;
@@ -309,10 +316,18 @@ function gone(res: AdoptedResponse): boolean {
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
 let ending: AdoptedResponse | undefined;
 
+/** Node's `writeHead`, the status it wrote noted (see `headWritten`); one that throws (a head out already) wrote none. */
+function notingWriteHead(this: AdoptedResponse, ...args: unknown[]): AdoptedResponse {
+  const exchange = this[kAdopted];
+  const result = (exchange.priorWriteHead as (...args: unknown[]) => AdoptedResponse).apply(this, args);
+  exchange.headWritten();
+  return result;
+}
+
 function countingWrite(this: AdoptedResponse, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
   const exchange = this[kAdopted];
-  // Written to a response whose connection is gone (its handler answering a client that left): Node drops it, nothing is sent.
-  if (ending !== this && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
+  // Written to a response whose connection is gone (its handler answering a client that left), or after its end (Node refuses it): nothing is sent.
+  if (ending !== this && !this.writableEnded && !gone(this)) exchange.bytesSent += byteLength(chunk, encoding);
   exchange.answered();
   return (exchange.priorWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback);
 }
@@ -328,6 +343,19 @@ function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown,
   } finally {
     ending = outer;
   }
+}
+
+/**
+ * Destroying the response is an answer (a stream's error handler does that; a
+ * handler that drops a request it refuses): before its `'close'` too, which it
+ * causes: that close must not be taken for a client that left while the handler
+ * worked (the request would stay in flight for good).
+ */
+function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse {
+  const exchange = this[kAdopted];
+  exchange.answered();
+  exchange.priorDestroy.call(this, error);
+  return this;
 }
 
 function onClose(this: AdoptedResponse): void {
