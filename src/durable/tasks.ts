@@ -7,13 +7,14 @@ import type { HttpRequest } from '../http/request.js';
 import { kDefinitions, kRouteTarget, kRunnerSettings, kStore, kTracer } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { describe } from '../util/describe.js';
+import { checkPayloadSize } from '../util/json-payload.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import { OutageLog } from '../log/outage-log.js';
 import { closeStore } from './close-store.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
-import { checkPayloadLimit, checkPayloadSize, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
+import { checkPayloadLimit, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskPage, TaskStore } from './store.js';
@@ -89,6 +90,11 @@ export class Tasks {
     this.#settings = runnerSettings('createApp() tasks.', options);
   }
 
+  /** @internal `tasks.payloadLimit`: a registration's payload is refused as soon as it is found larger. */
+  get payloadLimit(): number {
+    return this.#payloadLimit;
+  }
+
   /** Whether the app has durable tasks at all. */
   get defined(): boolean {
     return this.#definitions.size > 0;
@@ -103,7 +109,7 @@ export class Tasks {
    * ```
    */
   async enqueue<Payload>(task: Task<Payload>, payload: Payload, options?: Omit<TaskAfterOptions, 'when'>): Promise<TaskRegistration> {
-    const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options);
+    const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options, this.#payloadLimit);
     if (entry.options.when !== undefined) throw new TypeError("app.tasks.enqueue(): 'when' applies to tasks registered in a request only");
     const result = await this.#add(this.#newTask(entry, null, false, this.#tracer?.inject(null) ?? null));
     this.#runner!.wake();
@@ -154,7 +160,8 @@ export class Tasks {
 
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {
     const definition = this.#definition(entry.task);
-    // Here, where every registration passes on its way to any store: refused before it is journaled, or parsed at each attempt.
+    // Here, where every registration passes on its way to any store: refused before it is journaled, or parsed at each
+    // attempt. Most were measured against the limit as they were serialized; a response's made outside any request was not.
     checkPayloadSize(definition.name, entry.payload, this.#payloadLimit);
     const { settings } = definition;
     return {
