@@ -14,6 +14,7 @@ import { OutageLog } from '../log/outage-log.js';
 import { closeStore } from './close-store.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
+import { safeLog, type SafeLog } from './safe-log.js';
 import { checkPayloadLimit, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
@@ -58,6 +59,8 @@ const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'payloadLimit', 'run'];
 export class Tasks {
   readonly #definitions: Map<string, Task>;
   readonly #logger: Logger;
+  /** Its own lines: one that throws stops neither opening the store nor a registration's refusal (see safeLog()). */
+  readonly #log: SafeLog;
   readonly #run: boolean;
   readonly #payloadLimit: number;
   readonly #tracer: DurableTracer | undefined;
@@ -84,6 +87,7 @@ export class Tasks {
     }
     this.#store = store;
     this.#logger = logger;
+    this.#log = safeLog(logger);
     this.#tracer = tracer;
     this.#run = checkBoolean('createApp() tasks.run', options.run ?? true);
     this.#payloadLimit = checkPayloadLimit('createApp() tasks.payloadLimit', options.payloadLimit ?? DEFAULT_PAYLOAD_LIMIT);
@@ -132,7 +136,7 @@ export class Tasks {
         return result;
       }, (error: unknown) => {
         // Nobody waits on this request's response any more: the log is the only place left to say so.
-        this.#logger.error({ err: error, task: entry.task.name, requestId: snapshot.id }, `durable task ${entry.task.name} registered after its response could not be journaled: not run`);
+        this.#log.error({ err: error, task: entry.task.name, requestId: snapshot.id }, `durable task ${entry.task.name} registered after its response could not be journaled: not run`);
         throw error;
       });
     }
@@ -207,7 +211,7 @@ export class Tasks {
   runHere(): void {
     if (this.#servesHere) return;
     this.#servesHere = true;
-    if (this.defined) this.#openUntilOpen(new OutageLog(this.#logger, `opening the durable task store (${this.#store?.description ?? 'none set'})`));
+    if (this.defined) this.#openUntilOpen(new OutageLog(this.#log, `opening the durable task store (${this.#store?.description ?? 'none set'})`));
   }
 
   /**
@@ -219,7 +223,7 @@ export class Tasks {
     this.open().then(() => outage.succeeded(), (error: unknown) => {
       // A mistake in the app (no store set) is not tried again.
       if (!(error instanceof StoreUnavailable)) {
-        this.#logger.error({ err: error }, 'could not open the durable task store');
+        this.#log.error({ err: error }, 'could not open the durable task store');
         return;
       }
       outage.failed(error);
@@ -448,7 +452,7 @@ export class Tasks {
     // The registrations and releases handed to the journal before close are written first (by the deadline): the store
     // closed under them, they were refused ("not open"), and a released hold was left to expire, its outcome unknown.
     const [left] = await Promise.all([this.#runner!.close(deadline), untilDeadline(this.#journal!.whenIdle(), deadline)]);
-    await closeStore(this.#store!, deadline, this.#logger);
+    await closeStore(this.#store!, deadline, this.#log);
     return left;
   }
 }

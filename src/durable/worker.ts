@@ -77,7 +77,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const close = ({ timeoutMs = shutdownTimeoutMs } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
     const deadline = performance.now() + timeoutMs;
     const left = await runner.close(deadline);
-    await closeStore(store, deadline, logger);
+    await closeStore(store, deadline, log);
     clearInterval(alive);
     log.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);
     return left;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino, type Logger } from 'pino';
-import { createApp, HttpResponse, post, runWorker, sqliteStore, StoreUnavailable, task, type NewTask, type TaskStore } from 'coda-http';
+import { createApp, get, HttpResponse, post, runWorker, sqliteStore, StoreUnavailable, task, type NewTask, type TaskStore } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred } from '../helpers.js';
 
@@ -122,4 +122,34 @@ test('a logger whose warn throws as the store takes registrations again after re
   assert.equal((await client.post('/jobs')).status, 200);
   await client.settle();
   assert.equal((await app.tasks.stats()).completed, 1);
+});
+
+test('a logger whose error throws as a serving app logs that its store cannot be opened: it still tries again, opens it and runs what waits there (the throw ended its retries, and was an unhandled rejection)', { timeout: 10_000 }, async (t) => {
+  const { logger } = throwingAt('error');
+  const inner = sqliteStore({ path: ':memory:' });
+  await inner.open();
+  await inner.add([readyTask('job')], 'script', Date.now());
+  let opens = 0;
+  const store = overriding(inner, {
+    open: () => (opens++ === 0 ? Promise.reject(new StoreUnavailable(inner.description, new Error('not up yet'))) : inner.open()),
+  });
+  const ran = deferred();
+  const job = task('job', () => ran.resolve());
+  const app = createApp({ logger, tasks: { definitions: [job], store, pollMs: 10 }, routes: [get('/', () => new HttpResponse('up'))] });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  // A serving process's socket holds its event loop; app.fetch() has none, and the store's retry timer does not.
+  const serving = setInterval(() => {}, 60_000);
+  t.after(() => clearInterval(serving));
+  assert.equal((await app.fetch(new Request('http://app.test/'))).status, 200);
+  await ran.promise;
+  assert.ok(opens >= 2);
+});
+
+test('a logger whose error throws as a worker logs that its store did not close cleanly: close() still resolves (it rejected, and a signal\'s exit said the shutdown failed)', { timeout: 10_000 }, async () => {
+  const { logger } = throwingAt('error');
+  const inner = sqliteStore({ path: ':memory:' });
+  const store = overriding(inner, { close: () => Promise.reject(new Error('close refused')) });
+  const worker = await runWorker({ definitions: [task('job', () => {})], store, logger, handleSignals: false });
+  assert.deepEqual(await worker.close({ timeoutMs: 0 }), []);
+  await inner.close();
 });
