@@ -30,13 +30,14 @@ test('a logger whose err serializer throws as the runner logs an attempt\'s fail
   assert.ok(lines.some((line) => line.includes('durable task fails failed for good')), lines.join(''));
 });
 
-/** A pino logger whose `level` lines throw (a logger object whose method throws), the others written to `lines`. */
-function throwingAt(level: 'warn' | 'error'): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _encoding, callback) { lines.push(chunk.toString('utf8')); callback(); } });
-  const logger = pino({ level: 'debug' }, stream);
-  logger[level] = (() => { throw new Error(`the logger's ${level} threw`); }) as Logger['warn'];
-  return { logger, lines };
+/** A pino logger whose `level` lines throw (a logger object whose method throws), `called` told of each; the others are dropped. */
+function throwingAt(level: 'warn' | 'error', called: (message: string) => void = () => {}): { logger: Logger } {
+  const logger = pino({ level: 'silent' });
+  logger[level] = ((_fields: object, message: string) => {
+    called(message);
+    throw new Error(`the logger's ${level} threw`);
+  }) as unknown as Logger['warn'];
+  return { logger };
 }
 
 /** A ready task as the app journals one, for a store written directly. */
@@ -122,6 +123,24 @@ test('a logger whose warn throws as the store takes registrations again after re
   assert.equal((await client.post('/jobs')).status, 200);
   await client.settle();
   assert.equal((await app.tasks.stats()).completed, 1);
+});
+
+test('a logger whose warn throws as the runner warns of an attempt that ignores its signal past its timeout (from a timer): no uncaught exception; the attempt keeps its slot until it settles, its task retried', { timeout: 10_000 }, async () => {
+  const warned = deferred();
+  const { logger } = throwingAt('warn', (message) => { if (message.includes('did not stop at its timeout')) warned.resolve(); });
+  const gate = deferred();
+  let calls = 0;
+  const hangs = task('hangs', async () => {
+    // The first attempt ignores its signal, and settles only once the warning was tried.
+    if (++calls === 1) await gate.promise;
+  }, { attempts: 2, timeoutMs: 20, backoff: { type: 'fixed', delayMs: 0 } });
+  const app = createApp({ logger, tasks: { definitions: [hangs] } });
+  await using client = createTestClient(app);
+  const { id } = await app.tasks.enqueue(hangs, {});
+  await warned.promise;
+  gate.resolve();
+  await client.settle();
+  assert.deepEqual([(await app.tasks.get(id))?.state, calls], ['completed', 2]);
 });
 
 test('a logger whose error throws as a serving app logs that its store cannot be opened: it still tries again, opens it and runs what waits there (the throw ended its retries, and was an unhandled rejection)', { timeout: 10_000 }, async (t) => {
