@@ -5,7 +5,7 @@
 // resetLockedAt.test.ts), BullMQ (tests/worker.test.ts, job.test.ts,
 // stalled_jobs.test.ts, deduplication.test.ts, concurrency.test.ts) and
 // Laravel's queue tests (tries, failed jobs retried and forgotten, unique
-// jobs). Each test names its source. Where Coda differs on purpose (a key is
+// jobs), and Celery's retry semantics (Task.retry(), Reject). Each test names its source. Where Coda differs on purpose (a key is
 // never replaced, only a failed task is retried), the test says so.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -414,6 +414,32 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
     assert.deepEqual([failed.state, failed.attempt], ['failed', 2]);
     assert.deepEqual(failed.errors.map(({ message }) => message), ['Error: Not yet!', 'NonRetryableError: Unrecoverable']);
     assert.deepEqual(await gaps(app, id), [1_000]);
+  });
+
+  test("Celery Task.retry() (request.id kept, request.retries counted) and Reject: a retried task keeps its id and counts its attempts (ctx.attempt from 1); a subclass of NonRetryableError fails at once too; a task retried by hand counts afresh under the same id", async (t) => {
+    class Rejected extends NonRetryableError {}
+    const seen: [string, number, boolean][] = [];
+    const job = task('job', (payload: { reject: boolean }, ctx: TaskContext) => {
+      seen.push([ctx.id, ctx.attempt, ctx.signal.aborted]);
+      if (payload.reject) throw new Rejected('rejected');
+      if (ctx.attempt < 3) throw new Error(`try ${ctx.attempt}`);
+    }, { attempts: 3, backoff: { type: 'fixed', delayMs: 1_000 } });
+    const { app, client } = onTestClock(t, [job]);
+    const retried = await app.tasks.enqueue(job, { reject: false });
+    await client.settle();
+    assert.deepEqual(seen, [[retried.id, 1, false], [retried.id, 2, false], [retried.id, 3, false]]);
+    assert.equal((await app.tasks.get(retried.id))?.state, 'completed');
+    seen.length = 0;
+    const rejected = await app.tasks.enqueue(job, { reject: true });
+    await client.settle();
+    assert.deepEqual(seen, [[rejected.id, 1, false]]);
+    const failed = (await app.tasks.get(rejected.id))!;
+    assert.deepEqual([failed.state, failed.errors.map(({ message }) => message)], ['failed', ['NonRetryableError: rejected']]);
+    seen.length = 0;
+    assert.equal(await app.tasks.retry(rejected.id), true);
+    await client.settle();
+    assert.deepEqual(seen, [[rejected.id, 1, false]], 'counted afresh, the same id');
+    assert.equal((await app.tasks.get(rejected.id))?.errors.length, 2, 'the earlier error kept');
   });
 
   test("a task that throws what is not an Error (BullMQ worker.test 'process a job that returns a rejected promise'): each is kept as the attempt's error, and the task fails by its policy", async (t) => {
