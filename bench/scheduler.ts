@@ -40,6 +40,7 @@ function host(scheduler: AfterScheduler): ExchangeHost {
     finishedReceivers: () => undefined,
     finished: () => {},
     lost: () => {},
+    payloadLimit: 0,
     registerTask: () => Promise.reject(new Error('no durable tasks here')),
   };
 }

@@ -68,7 +68,7 @@ export function register(job: Job, where: string, task: AfterTask | DurableTask<
     job.add(afterEntry(where, task, second as AfterOptions | undefined));
     return;
   }
-  const registered = job.addTask(taskEntry(where, task, second, third));
+  const registered = job.addTask(taskEntry(where, task, second, third, job.payloadLimit));
   // The response fails (503) if the store cannot take it: a caller that does not await must not see an unhandled rejection.
   registered.catch(() => {});
   return registered;

@@ -18,6 +18,8 @@ export interface ExchangeHost {
   finished(exchange: Exchange): void;
   /** Told about a task registered after shutdown gave up on its request. */
   lost(record: TaskRecord): void;
+  /** The app's `tasks.payloadLimit`. */
+  readonly payloadLimit: number;
   /** A durable task registered for this exchange: the app's tasks journal it (held while the exchange is live). */
   registerTask(exchange: Exchange, entry: TaskEntry): Promise<TaskRegistration>;
 }
@@ -123,6 +125,10 @@ export class Exchange implements Job {
     if (ownsEntries(this)) (this.entries as AfterEntry[]).push(entry);
     else this.entries = this.entries.length === 0 ? [entry] : [...this.entries, entry];
     if (this.#state === DONE) this.#host.scheduler.enqueue(this);
+  }
+
+  get payloadLimit(): number {
+    return this.#host.payloadLimit;
   }
 
   /** `after(task, payload)`: a durable task, journaled by the app. */

@@ -23,6 +23,8 @@ export interface Job {
   truncate(count: number): void;
   /** `after()`: registers a task for this request. */
   add(entry: AfterEntry): void;
+  /** The app's `tasks.payloadLimit`: a durable task's payload is refused as soon as it is found larger. */
+  readonly payloadLimit: number;
   /** `after(task, payload)`: registers a durable task for this request. */
   addTask(entry: TaskEntry): Promise<TaskRegistration>;
   /** `response.after()` gave `response` a task in this request: it runs for this request alone, even if a middleware replaces the response. */

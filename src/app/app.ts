@@ -129,6 +129,7 @@ export class App {
       finishedReceivers: () => finishedEntries(this.signals),
       finished: this.#exchangeFinished,
       lost: (record) => this.#lost(record),
+      payloadLimit: this.tasks.payloadLimit,
       registerTask: (exchange, entry) => this.tasks.register(exchange, entry),
     };
     const layers: Omit<ComposeOptions, 'resolve'> = {

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { SafeLog } from './safe-log.js';
 import type { TaskStore } from './store.js';
 
 /**
@@ -15,7 +15,7 @@ const STORE_CLOSE_MS = 1000;
  * deadline already past gave up at once (a BullMQ store logged that Redis did
  * not answer, Redis well). A store that fails to close is logged, not thrown.
  */
-export async function closeStore(store: TaskStore, deadline: number, logger: Logger): Promise<void> {
+export async function closeStore(store: TaskStore, deadline: number, logger: SafeLog): Promise<void> {
   await store.close(deadline + STORE_CLOSE_MS)
     .catch((error: unknown) => logger.error({ err: error }, `the ${store.description} did not close cleanly`));
 }

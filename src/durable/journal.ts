@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { OutageLog } from '../log/outage-log.js';
+import { safeLog, type SafeLog } from './safe-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { Waiters } from '../util/waiters.js';
 import { writeWithRetries } from './write-retries.js';
@@ -32,7 +33,8 @@ export class Journal {
   readonly #owner: string;
   readonly #leaseUntil: () => number;
   readonly #release: Releaser;
-  readonly #logger: Logger;
+  /** Lines that throw never stop a registration or a release (see safeLog()). */
+  readonly #logger: SafeLog;
   #adds: PendingAdd[] = [];
   #releases: Release[] = [];
   #scheduled = false;
@@ -47,8 +49,8 @@ export class Journal {
     this.#owner = owner;
     this.#leaseUntil = leaseUntil;
     this.#release = release;
-    this.#logger = logger;
-    this.#refusals = new OutageLog(logger, `durable tasks for the ${store.description}`);
+    this.#logger = safeLog(logger);
+    this.#refusals = new OutageLog(this.#logger, `durable tasks for the ${store.description}`);
   }
 
   /** Journals a task with this turn's others (in one transaction with `unit`'s, its request's); resolves once it is in the store. */

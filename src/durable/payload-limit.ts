@@ -15,17 +15,3 @@ export function checkPayloadLimit(what: string, value: unknown): number {
   if (limit === 0) throw new RangeError(`${what} must be at least 1 byte (0 would refuse every payload), got 0`);
   return limit;
 }
-
-/**
- * Refuses a payload (its JSON) longer than `limit` bytes in UTF-8, naming
- * the task and both sizes. Counted only when it may be over: a UTF-16 unit
- * is at most 3 bytes, and never less than 1.
- */
-export function checkPayloadSize(task: string, payload: string, limit: number): void {
-  if (payload.length * 3 <= limit) return;
-  const bytes = Buffer.byteLength(payload);
-  if (bytes <= limit) return;
-  throw new RangeError(
-    `the payload of durable task '${task}' is ${bytes} bytes of JSON, over the limit of ${limit} (createApp({ tasks: { payloadLimit } })): pass a reference to large data (a row's id, a file's path), not the data`,
-  );
-}

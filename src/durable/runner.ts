@@ -10,6 +10,7 @@ import { StoreUnavailable } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
 import { readThrown } from './thrown.js';
+import { safeLog, type SafeLog } from './safe-log.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
 import type { DurableTracer } from './task-tracer.js';
 
@@ -116,10 +117,13 @@ export class Runner {
   readonly #warnedNames = new Set<string>();
   /** The store refusing this runner's own calls, which come every poll: one outage, logged as one, not a line per call. */
   readonly #outage: OutageLog;
+  /** The runner's own lines, which come on the way to a task's state change: one that throws never stops that change. */
+  readonly #log: SafeLog;
 
   constructor(settings: RunnerSettings) {
     this.#settings = settings;
-    this.#outage = new OutageLog(settings.logger, `durable task claims, lease renewals, recovery and pruning in the ${settings.store.description}`);
+    this.#log = safeLog(settings.logger);
+    this.#outage = new OutageLog(this.#log, `durable task claims, lease renewals, recovery and pruning in the ${settings.store.description}`);
     this.#names = [...settings.definitions.keys()];
     for (const [name, definition] of settings.definitions) {
       if (definition.settings.concurrency !== undefined) this.#limits[name] = definition.settings.concurrency;
@@ -174,7 +178,7 @@ export class Runner {
       }
       const { ready, claimed, lost } = released;
       if (lost !== undefined) {
-        this.#settings.logger.error({ taskIds: lost }, `${lost.length} held durable task(s) were gone from the ${this.#settings.store.description} when their response was done (the store lost its data, or a tool removed them): they will not run`);
+        this.#log.error({ taskIds: lost }, `${lost.length} held durable task(s) were gone from the ${this.#settings.store.description} when their response was done (the store lost its data, or a tool removed them): they will not run`);
       }
       for (const stored of claimed) this.#start(stored);
       if (ready.length > 0) {
@@ -251,7 +255,7 @@ export class Runner {
     const end = (error: unknown): void => {
       this.#ended(attempt, error, startedAt).catch((failure: unknown) => {
         // Recording the end failed (an observer threw): never an unhandled rejection; the lease recovers the task.
-        this.#settings.logger.error({ err: failure, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
+        this.#log.error({ err: failure, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
       });
     };
     this.#ends.set(attempt, end);
@@ -286,7 +290,7 @@ export class Runner {
   }
 
   #warnOverdue({ id, name, attempt, timeoutMs, request }: StoredTask): void {
-    this.#settings.logger.warn(
+    this.#log.warn(
       { taskId: id, task: name, attempt, requestId: request?.id },
       `durable task ${name} attempt ${attempt} did not stop at its timeout (${timeoutMs} ms): it ignores ctx.signal, and keeps one of this process's ${this.#settings.concurrency} slots until it settles (${this.#overdue.size} such now)`,
     );
@@ -313,7 +317,7 @@ export class Runner {
   }
 
   async #failed({ stored, span }: Attempt, thrown: unknown, startedAt: number): Promise<void> {
-    const { clock, random, store, logger } = this.#settings;
+    const { clock, random, store } = this.#settings;
     const now = clock.now();
     // Read once, whatever was thrown: a value whose reading threw left the failure unwritten (then a stall).
     const { error, message, stack, final: nonRetryable } = readThrown(thrown);
@@ -323,7 +327,7 @@ export class Runner {
     if (stack !== undefined) failure.stack = stack;
     span?.end(final ? 'failed' : 'retrying', error);
     const record = this.#record(stored, startedAt, final ? 'failed' : 'retrying', error);
-    logger.error(
+    this.#log.error(
       { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
       final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
     );
@@ -377,15 +381,15 @@ export class Runner {
    * `written` tells them before the runner can be idle (settle() sees them).
    */
   async #write(ids: readonly string[], write: () => Promise<void>, written: () => void): Promise<void> {
-    const { store, logger } = this.#settings;
+    const { store } = this.#settings;
     this.#writes++;
     for (const id of ids) this.#unrecorded.add(id);
     try {
       const done = await writeWithRetries(write, (error) => {
-        logger.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
+        this.#log.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
       }, this.#closed ? ONE_TRY : WRITE_RETRIES);
       if (done) written();
-      else logger.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
+      else this.#log.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
       for (const id of ids) this.#unrecorded.delete(id);
       this.#writes--;
@@ -413,12 +417,12 @@ export class Runner {
    * end, which would have been counted twice; it is logged instead.
    */
   #told(what: 'completion' | 'failure', ended: readonly Ended[], accepted: readonly string[]): void {
-    const { observers, logger, store } = this.#settings;
+    const { observers, store } = this.#settings;
     const written = new Set(accepted);
     for (const { stored, record } of ended) {
       if (!written.has(stored.id)) {
         const why = store.whyRefused?.(stored.id) ?? `the ${store.description} no longer had it running for this process (its lease ran out, and another process may have taken it over)`;
-        logger.warn(
+        this.#log.warn(
           { taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
           `the ${what} of durable task ${stored.name} attempt ${stored.attempt} was not recorded: ${why}`,
         );
@@ -452,7 +456,7 @@ export class Runner {
   }
 
   async #recover(): Promise<void> {
-    const { store, clock, random, logger, leaseMs } = this.#settings;
+    const { store, clock, random, leaseMs } = this.#settings;
     // A stalled loop (a long synchronous task, a paused process or VM) may run recovery before the overdue heartbeat:
     // this process's own leases are renewed first, or it would recover its own live tasks (a stall charged to a running
     // attempt, a hold released with its outcome unknown). What another process took over meanwhile is no longer renewed.
@@ -461,15 +465,15 @@ export class Runner {
       const { held, running, unreadable = [] } = await store.recover(clock.now(), random);
       this.#outage.succeeded();
       if (held + running > 0) {
-        logger.warn({ held, running }, `recovered durable tasks of a process that stopped: ${held} held, ${running} running`);
+        this.#log.warn({ held, running }, `recovered durable tasks of a process that stopped: ${held} held, ${running} running`);
         this.wake();
       }
       // Failed for good by this recovery: the next one does not see them again.
-      for (const { id, reason } of unreadable) logger.error({ taskId: id }, reason);
+      for (const { id, reason } of unreadable) this.#log.error({ taskId: id }, reason);
       for (const name of await store.unknownNames(this.#names)) {
         if (this.#warnedNames.has(name)) continue;
         this.#warnedNames.add(name);
-        logger.warn({ task: name }, `durable tasks named ${name} wait in the ${store.description}, and this process does not know that task: left there`);
+        this.#log.warn({ task: name }, `durable tasks named ${name} wait in the ${store.description}, and this process does not know that task: left there`);
       }
     } catch (error) {
       this.#refused(error, `could not recover durable tasks in the ${store.description}`);
@@ -489,7 +493,7 @@ export class Runner {
   /** A call of this runner's own failed: the store unavailable is an outage's refusal (see #outage); anything else is logged as it is. */
   #refused(error: unknown, message: string): void {
     if (error instanceof StoreUnavailable) this.#outage.failed(error);
-    else this.#settings.logger.error({ err: error }, message);
+    else this.#log.error({ err: error }, message);
   }
 
   #every(ms: number, run: () => unknown): NodeJS.Timeout {
@@ -571,15 +575,15 @@ export class Runner {
     // A store that stops answering must not hold shutdown past its deadline by more than a short grace.
     const grace = performance.now() + STORE_GRACE_MS;
     if (left.length > 0) {
-      const { store, logger } = this.#settings;
+      const { store } = this.#settings;
       const lost = 'they will be recovered when their lease runs out';
       try {
         // untilDeadline handles a rejection that comes after the grace, too.
         if (!(await untilDeadline(store.giveBack(left.map(({ stored }) => stored.id), this.owner), grace))) {
-          logger.error({ tasks: left.length }, `the ${store.description} did not take running durable tasks back within ${STORE_GRACE_MS} ms of the deadline; ${lost}`);
+          this.#log.error({ tasks: left.length }, `the ${store.description} did not take running durable tasks back within ${STORE_GRACE_MS} ms of the deadline; ${lost}`);
         }
       } catch (error) {
-        logger.error({ err: error }, `could not give running durable tasks back to the ${store.description}; ${lost}`);
+        this.#log.error({ err: error }, `could not give running durable tasks back to the ${store.description}; ${lost}`);
       }
     }
     if (this.#completed.length > 0) await untilDeadline(this.#flushCompleted(), grace);

@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { returnArrays, TASK_COLUMNS } from './sqlite-rows.js';
+import { KEPT_FIRST_ERRORS as FIRST, KEPT_LAST_ERRORS as LAST, OMITTED_MESSAGE } from './kept-errors.js';
 import { KEEPS_KEY } from './sqlite-schema.js';
 
 /** A JSON array parameter as a set: one prepared statement serves a list of any length. */
@@ -22,6 +23,23 @@ const RELEASES = `(SELECT value ->> 0 AS r_id, value ->> 1 AS r_run_at, value ->
 const COVERED = (earlier: string): string => `t.key IS NOT NULL AND t.run_when <> 'always'
   AND (EXISTS (SELECT 1 FROM coda_tasks WHERE key = t.key AND ${KEEPS_KEY})
     OR EXISTS (SELECT 1 FROM coda_tasks AS o WHERE ${earlier} AND o.key = t.key AND +o.seq < t.seq))`;
+
+/** The entry that stands for `count` attempts whose errors were left out, the last of them finished at `finishedAt` (SQL). */
+const omitted = (count: string, finishedAt: string): string => `json_object('attempt', 0, 'omitted', ${count},
+  'message', '${OMITTED_MESSAGE[0]}' || (${count}) || '${OMITTED_MESSAGE[1]}', 'startedAt', NULL, 'finishedAt', ${finishedAt})`;
+
+/**
+ * `errors` with the error `entry` (JSON text) appended, kept to the first
+ * FIRST and the last LAST attempts' (kept-errors.ts): past that, the entry at
+ * FIRST counts those left out, and each new error drops the oldest of the last.
+ */
+const appendError = (entry: string): string => `CASE
+  WHEN json_array_length(errors) < ${FIRST + LAST} THEN json_insert(errors, '$[#]', json(${entry}))
+  WHEN json_extract(errors, '$[${FIRST}].omitted') IS NULL
+    THEN json_insert(json_set(errors, '$[${FIRST}]', ${omitted('1', `json_extract(errors, '$[${FIRST}].finishedAt')`)}), '$[#]', json(${entry}))
+  ELSE json_insert(json_set(json_remove(errors, '$[${FIRST + 1}]'), '$[${FIRST}]',
+    ${omitted(`json_extract(errors, '$[${FIRST}].omitted') + 1`, `json_extract(errors, '$[${FIRST + 1}].finishedAt')`)}), '$[#]', json(${entry}))
+END`;
 
 // Each partial index is chosen only by a query that states its condition:
 // `owner IS NOT NULL` (held and running), `finished_at IS NOT NULL` (ended).
@@ -63,7 +81,7 @@ export function prepareStatements(db: DatabaseSync) {
     complete: sql(`UPDATE coda_tasks SET state = 'completed', finished_at = ?, owner = NULL, lease_until = NULL
       WHERE id IN ${LIST} AND +state = 'running' AND +owner = ? RETURNING id`),
     // ?1 the error's JSON, ?2 when to retry (NULL: failed for good), ?3 when it failed, ?4 id, ?5 owner.
-    fail: sql(`UPDATE coda_tasks SET errors = json_insert(errors, '$[#]', json(?1)),
+    fail: sql(`UPDATE coda_tasks SET errors = ${appendError('?1')},
       state = iif(?2 IS NULL, 'failed', 'ready'), run_at = coalesce(?2, run_at), finished_at = iif(?2 IS NULL, ?3, NULL),
       owner = NULL, lease_until = NULL
       WHERE id = ?4 AND state = 'running' AND owner = ?5`),

@@ -49,6 +49,11 @@ export interface AttemptError {
   /** Epoch milliseconds. */
   startedAt: number | null;
   finishedAt: number;
+  /**
+   * Set on the entry that stands for attempts whose errors were not kept
+   * (attempt 0, after the first few: see kept-errors.ts): how many.
+   */
+  omitted?: number;
 }
 
 /** A task as the store keeps it. Times are epoch milliseconds (the store's clock). */

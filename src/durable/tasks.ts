@@ -7,13 +7,15 @@ import type { HttpRequest } from '../http/request.js';
 import { kDefinitions, kRouteTarget, kRunnerSettings, kStore, kTracer } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';
 import { describe } from '../util/describe.js';
+import { checkPayloadSize } from '../util/json-payload.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { timeOrderedId } from '../util/time-ordered-id.js';
 import { OutageLog } from '../log/outage-log.js';
 import { closeStore } from './close-store.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
-import { checkPayloadLimit, checkPayloadSize, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
+import { safeLog, type SafeLog } from './safe-log.js';
+import { checkPayloadLimit, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskPage, TaskStore } from './store.js';
@@ -57,6 +59,8 @@ const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'payloadLimit', 'run'];
 export class Tasks {
   readonly #definitions: Map<string, Task>;
   readonly #logger: Logger;
+  /** Its own lines: one that throws stops neither opening the store nor a registration's refusal (see safeLog()). */
+  readonly #log: SafeLog;
   readonly #run: boolean;
   readonly #payloadLimit: number;
   readonly #tracer: DurableTracer | undefined;
@@ -83,10 +87,16 @@ export class Tasks {
     }
     this.#store = store;
     this.#logger = logger;
+    this.#log = safeLog(logger);
     this.#tracer = tracer;
     this.#run = checkBoolean('createApp() tasks.run', options.run ?? true);
     this.#payloadLimit = checkPayloadLimit('createApp() tasks.payloadLimit', options.payloadLimit ?? DEFAULT_PAYLOAD_LIMIT);
     this.#settings = runnerSettings('createApp() tasks.', options);
+  }
+
+  /** @internal `tasks.payloadLimit`: a registration's payload is refused as soon as it is found larger. */
+  get payloadLimit(): number {
+    return this.#payloadLimit;
   }
 
   /** Whether the app has durable tasks at all. */
@@ -103,7 +113,7 @@ export class Tasks {
    * ```
    */
   async enqueue<Payload>(task: Task<Payload>, payload: Payload, options?: Omit<TaskAfterOptions, 'when'>): Promise<TaskRegistration> {
-    const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options);
+    const entry = taskEntry('app.tasks.enqueue()', task as Task<unknown>, payload, options, this.#payloadLimit);
     if (entry.options.when !== undefined) throw new TypeError("app.tasks.enqueue(): 'when' applies to tasks registered in a request only");
     const result = await this.#add(this.#newTask(entry, null, false, this.#tracer?.inject(null) ?? null));
     this.#runner!.wake();
@@ -126,7 +136,7 @@ export class Tasks {
         return result;
       }, (error: unknown) => {
         // Nobody waits on this request's response any more: the log is the only place left to say so.
-        this.#logger.error({ err: error, task: entry.task.name, requestId: snapshot.id }, `durable task ${entry.task.name} registered after its response could not be journaled: not run`);
+        this.#log.error({ err: error, task: entry.task.name, requestId: snapshot.id }, `durable task ${entry.task.name} registered after its response could not be journaled: not run`);
         throw error;
       });
     }
@@ -154,7 +164,8 @@ export class Tasks {
 
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {
     const definition = this.#definition(entry.task);
-    // Here, where every registration passes on its way to any store: refused before it is journaled, or parsed at each attempt.
+    // Here, where every registration passes on its way to any store: refused before it is journaled, or parsed at each
+    // attempt. Most were measured against the limit as they were serialized; a response's made outside any request was not.
     checkPayloadSize(definition.name, entry.payload, this.#payloadLimit);
     const { settings } = definition;
     return {
@@ -200,7 +211,7 @@ export class Tasks {
   runHere(): void {
     if (this.#servesHere) return;
     this.#servesHere = true;
-    if (this.defined) this.#openUntilOpen(new OutageLog(this.#logger, `opening the durable task store (${this.#store?.description ?? 'none set'})`));
+    if (this.defined) this.#openUntilOpen(new OutageLog(this.#log, `opening the durable task store (${this.#store?.description ?? 'none set'})`));
   }
 
   /**
@@ -212,7 +223,7 @@ export class Tasks {
     this.open().then(() => outage.succeeded(), (error: unknown) => {
       // A mistake in the app (no store set) is not tried again.
       if (!(error instanceof StoreUnavailable)) {
-        this.#logger.error({ err: error }, 'could not open the durable task store');
+        this.#log.error({ err: error }, 'could not open the durable task store');
         return;
       }
       outage.failed(error);
@@ -441,7 +452,7 @@ export class Tasks {
     // The registrations and releases handed to the journal before close are written first (by the deadline): the store
     // closed under them, they were refused ("not open"), and a released hold was left to expire, its outcome unknown.
     const [left] = await Promise.all([this.#runner!.close(deadline), untilDeadline(this.#journal!.whenIdle(), deadline)]);
-    await closeStore(this.#store!, deadline, this.#logger);
+    await closeStore(this.#store!, deadline, this.#log);
     return left;
   }
 }

@@ -12,6 +12,7 @@ import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
 import type { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
+import { safeLog } from './safe-log.js';
 import { readThrown } from './thrown.js';
 
 export interface WorkerOptions extends RunnerOptions {
@@ -59,6 +60,8 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const definitions = definitionsByName('runWorker(): definitions', options.definitions ?? []);
   if (definitions.size === 0) throw new TypeError('runWorker(): definitions lists no task to run');
   const logger = options.logger ?? defaultLogger();
+  // Its own lines, on the way to recording attempts and stopping: one that throws stops neither (see safeLog()).
+  const log = safeLog(logger);
   const { store, tracing } = options;
   const tracer = options[kTracer] ?? tracingFrom(tracing, 'runWorker()');
   const shutdownTimeoutMs = checkMs('runWorker(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
@@ -74,21 +77,21 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const close = ({ timeoutMs = shutdownTimeoutMs } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
     const deadline = performance.now() + timeoutMs;
     const left = await runner.close(deadline);
-    await closeStore(store, deadline, logger);
+    await closeStore(store, deadline, log);
     clearInterval(alive);
-    logger.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);
+    log.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);
     return left;
   })());
   if (options.handleSignals ?? true) {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (signalled) {
-        logger.warn({ signal }, `second signal: exiting at once; the ${runner.running} running durable task attempt(s) are left to their lease`);
+        log.warn({ signal }, `second signal: exiting at once; the ${runner.running} running durable task attempt(s) are left to their lease`);
         // It returns: process.exit comes once the last lines are written.
         return exitAfterLastLines(logger, 1);
       }
       signalled = true;
-      logger.info({ signal }, 'worker shutting down: finishing running tasks');
+      log.info({ signal }, 'worker shutting down: finishing running tasks');
       void close().then(() => exitAfterLastLines(logger, 0), () => exitAfterLastLines(logger, 1));
     };
     // SIGHUP too: a worker started from a terminal that closes would otherwise die outright, its running attempts left to stall.
@@ -97,7 +100,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
     const fatal = (what: string) => (thrown: unknown): void => {
       // Read with care: a value whose reading throws (a Proxy) threw again in the log line, and the worker died (code 7) with nothing recorded.
       const { error } = readThrown(thrown);
-      logger.fatal({ err: error }, `worker dying of ${what}: recording the failure of the ${runner.running} durable task attempt(s) it was running`);
+      log.fatal({ err: error }, `worker dying of ${what}: recording the failure of the ${runner.running} durable task attempt(s) it was running`);
       void untilDeadline(runner.failRunning(what, error), performance.now() + FATAL_GRACE_MS).finally(() => exitAfterLastLines(logger, 1));
     };
     process.once('uncaughtException', fatal('an uncaught exception'));
@@ -106,6 +109,6 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   // A relative path is the working directory's: a worker started from elsewhere opens (and creates) another, empty file.
   const file = (store as { [kStorePath]?: string })[kStorePath];
   const at = file === undefined || file === ':memory:' ? undefined : path.resolve(file);
-  logger.info({ tasks: [...definitions.keys()], store: store.description, file: at }, at === undefined ? 'worker started' : `worker started on ${at}`);
+  log.info({ tasks: [...definitions.keys()], store: store.description, file: at }, at === undefined ? 'worker started' : `worker started on ${at}`);
   return { close };
 }

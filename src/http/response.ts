@@ -130,7 +130,7 @@ const MAX_DELAY_MS = 366 * 24 * 60 * 60_000;
  * A durable task registered by user code, checked where it is registered:
  * the task, the options, and a payload that must survive JSON.
  */
-export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined): TaskEntry {
+export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined, payloadLimit?: number): TaskEntry {
   if (task === null || typeof task !== 'object' || typeof task.name !== 'string' || typeof task.run !== 'function') {
     // Next.js's after() takes a promise too: say how Coda reads that.
     const promise = (task as unknown) instanceof Promise ? `; to keep a promise's work after the response, pass a function that returns it: ${where.replace(/\(\)$/, '')}(() => promise)` : '';
@@ -148,7 +148,7 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
   if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);
   if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true, max: MAX_DELAY_MS });
-  return { task, payload: payloadJson(task.name, where, payload, routeNow), options: checked };
+  return { task, payload: payloadJson(task.name, where, payload, routeNow, payloadLimit), options: checked };
 }
 
 /** The method and route pattern of the request whose code runs now, for a refusal's message; none outside a request or before routing. */
@@ -365,7 +365,7 @@ export class HttpResponse {
   after<Payload>(task: DurableTask<Payload>, payload: Payload, options?: TaskAfterOptions): this;
   after(task: AfterTask | DurableTask<unknown>, second?: unknown, third?: TaskAfterOptions): this {
     const exchange = currentRequest() as {
-      readonly live: boolean; readonly abandoned: boolean; sent(): HttpResponse;
+      readonly live: boolean; readonly abandoned: boolean; readonly payloadLimit: number; sent(): HttpResponse;
       give(response: HttpResponse, entry: AfterEntry): void; giveTask(response: HttpResponse, entry: TaskEntry): void;
     } | undefined;
     // In a task or an afterResponse hook, or a view still at work once a middleware answered: the request's tasks were taken already, this one would never run.
@@ -384,7 +384,7 @@ export class HttpResponse {
       // one alone, and a middleware replacing the response does not drop it.
       exchange.give(this, afterEntry('response.after()', task, second as AfterOptions | undefined));
     } else {
-      exchange.giveTask(this, taskEntry('response.after()', task, second, third));
+      exchange.giveTask(this, taskEntry('response.after()', task, second, third, exchange.payloadLimit));
     }
     return this;
   }

@@ -1,6 +1,9 @@
 import { errorMessage } from '../util/describe.js';
 import type { Logger } from './logger.js';
 
+/** What an outage's lines are written with. */
+type Lines = Pick<Logger, 'error' | 'warn'>;
+
 /** How often, at most, an outage's refusals are summed up in one line. */
 const SUMMARY_INTERVAL_MS = 10_000;
 
@@ -20,7 +23,7 @@ const SUMMARY_INTERVAL_MS = 10_000;
  * lines, several times a second.
  */
 export class OutageLog {
-  readonly #logger: Logger;
+  readonly #logger: Lines;
   /** What is refused, as the lines name it: "durable tasks for the sqlite store var/tasks.db". */
   readonly #what: string;
   readonly #now: () => number;
@@ -40,7 +43,7 @@ export class OutageLog {
   #flips = 0;
   #upSince = 0;
 
-  constructor(logger: Logger, what: string, now: () => number = performance.now.bind(performance), intervalMs = SUMMARY_INTERVAL_MS) {
+  constructor(logger: Lines, what: string, now: () => number = performance.now.bind(performance), intervalMs = SUMMARY_INTERVAL_MS) {
     this.#logger = logger;
     this.#what = what;
     this.#now = now;

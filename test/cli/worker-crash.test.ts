@@ -11,9 +11,9 @@ import { crunch, makeApp } from './fixtures/crash-app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/crash-app.ts', import.meta.url));
 
-/** A `coda worker` on `db`, killed after the test if still running; resolves once it runs. */
-async function worker(t: TestContext, db: string): Promise<Cli> {
-  const cli = coda(['worker', fixture], { CODA_TEST_DB: db });
+/** A `coda worker` on `db` (with `env` besides), killed after the test if still running; resolves once it runs. */
+async function worker(t: TestContext, db: string, env: Record<string, string> = {}): Promise<Cli> {
+  const cli = coda(['worker', fixture], { CODA_TEST_DB: db, ...env });
   t.after(() => cli.child.kill('SIGKILL'));
   await cli.line(/coda: worker running crunch from sqlite store/);
   return cli;
@@ -99,13 +99,17 @@ test('an uncaught exception whose value cannot be read (a Proxy whose get trap t
   await diesOfIt(t, tempDb(t), 4, 'unreadable', 'Error: a value that could not be read was thrown (a Proxy; reading it threw Error: unreadable)');
 });
 
+test('a worker whose logger throws as it logs that it is dying of an uncaught exception still records the attempt as failed with that exception: the throw in its handler killed it (code 7) with nothing recorded', { timeout: 30_000 }, async (t) => {
+  await diesOfIt(t, tempDb(t), 5, true, 'Error: job 5 blew up', { CODA_TEST_THROWING_FATAL: '1' });
+});
+
 /**
  * Runs job `job` (its first attempt throwing `blowUp` from a callback) in a worker on `db`, which must die of it (code
  * 1) with the attempt recorded as failed (ready again: it has another) naming `said`, the uncaught value; gives its id.
  */
-async function diesOfIt(t: TestContext, db: string, job: number, blowUp: true | 'unreadable', said: string): Promise<string> {
+async function diesOfIt(t: TestContext, db: string, job: number, blowUp: true | 'unreadable', said: string, env: Record<string, string> = {}): Promise<string> {
   const id = await enqueue(db, { job, finishOn: 2, blowUp });
-  const victim = await worker(t, db);
+  const victim = await worker(t, db, env);
   await victim.outLine(new RegExp(`^started job ${job} attempt 1$`));
   assert.equal(await victim.exited, 1, 'the worker exits as Node would, code 1');
   const failed = row(db, id);

@@ -5,14 +5,14 @@
 // resetLockedAt.test.ts), BullMQ (tests/worker.test.ts, job.test.ts,
 // stalled_jobs.test.ts, deduplication.test.ts, concurrency.test.ts) and
 // Laravel's queue tests (tries, failed jobs retried and forgotten, unique
-// jobs). Each test names its source. Where Coda differs on purpose (a key is
+// jobs), and Celery's retry semantics (Task.retry(), Reject). Each test names its source. Where Coda differs on purpose (a key is
 // never replaced, only a failed task is retried), the test says so.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { createApp, NonRetryableError, sqliteStore, task, type Task, type TaskContext } from 'coda-http';
+import { createApp, NonRetryableError, runWorker, sqliteStore, task, type Task, type TaskContext } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
 
@@ -40,7 +40,8 @@ function onTestClock(t: TestContext, definitions: Task<never>[]) {
 
 /** The waits between attempts, from each attempt's end to the next one's start, on the runner's clock. */
 async function gaps(app: ReturnType<typeof createApp>, id: string): Promise<number[]> {
-  const { errors } = (await app.tasks.get(id))!;
+  // Between the kept errors (the entry counting those left out has no time of its own).
+  const errors = (await app.tasks.get(id))!.errors.filter(({ omitted }) => omitted === undefined);
   return errors.slice(1).map((error, i) => error.startedAt! - errors[i]!.finishedAt);
 }
 
@@ -79,7 +80,7 @@ describe('payloads, as BullMQ and graphile/worker test them', { timeout: 20_000 
     const big = task('big', (payload: { blob: string }) => { received = payload.blob; });
     const blob = '😀 data '.repeat(5 * 1024 * 1024 / 10);
     const byDefault = onFile(t, [big]);
-    await assert.rejects(byDefault.app.tasks.enqueue(big, { blob }), /the payload of durable task 'big' is 5242891 bytes of JSON, over the limit of 1048576/);
+    await assert.rejects(byDefault.app.tasks.enqueue(big, { blob }), /the payload of durable task 'big' is at least 4194315 bytes of JSON, over the limit of 1048576/);
     assert.equal((await byDefault.app.tasks.stats()).ready, 0);
     const { app, client } = onFile(t, [big], { payloadLimit: 8 * 1024 * 1024 });
     const { id } = await app.tasks.enqueue(big, { blob });
@@ -415,6 +416,32 @@ describe('attempts and failures, as BullMQ and graphile/worker count them', { ti
     assert.deepEqual(await gaps(app, id), [1_000]);
   });
 
+  test("Celery Task.retry() (request.id kept, request.retries counted) and Reject: a retried task keeps its id and counts its attempts (ctx.attempt from 1); a subclass of NonRetryableError fails at once too; a task retried by hand counts afresh under the same id", async (t) => {
+    class Rejected extends NonRetryableError {}
+    const seen: [string, number, boolean][] = [];
+    const job = task('job', (payload: { reject: boolean }, ctx: TaskContext) => {
+      seen.push([ctx.id, ctx.attempt, ctx.signal.aborted]);
+      if (payload.reject) throw new Rejected('rejected');
+      if (ctx.attempt < 3) throw new Error(`try ${ctx.attempt}`);
+    }, { attempts: 3, backoff: { type: 'fixed', delayMs: 1_000 } });
+    const { app, client } = onTestClock(t, [job]);
+    const retried = await app.tasks.enqueue(job, { reject: false });
+    await client.settle();
+    assert.deepEqual(seen, [[retried.id, 1, false], [retried.id, 2, false], [retried.id, 3, false]]);
+    assert.equal((await app.tasks.get(retried.id))?.state, 'completed');
+    seen.length = 0;
+    const rejected = await app.tasks.enqueue(job, { reject: true });
+    await client.settle();
+    assert.deepEqual(seen, [[rejected.id, 1, false]]);
+    const failed = (await app.tasks.get(rejected.id))!;
+    assert.deepEqual([failed.state, failed.errors.map(({ message }) => message)], ['failed', ['NonRetryableError: rejected']]);
+    seen.length = 0;
+    assert.equal(await app.tasks.retry(rejected.id), true);
+    await client.settle();
+    assert.deepEqual(seen, [[rejected.id, 1, false]], 'counted afresh, the same id');
+    assert.equal((await app.tasks.get(rejected.id))?.errors.length, 2, 'the earlier error kept');
+  });
+
   test("a task that throws what is not an Error (BullMQ worker.test 'process a job that returns a rejected promise'): each is kept as the attempt's error, and the task fails by its policy", async (t) => {
     const thrown: Record<string, unknown> = {
       string: 'plain string', null: null, undefined, number: 7, symbol: Symbol('s'), object: { code: 42 }, 'null prototype': Object.create(null),
@@ -542,14 +569,14 @@ describe('backoff, as BullMQ and graphile/worker compute it', { timeout: 60_000 
     let calls = 0;
     const many = task('many', () => {
       calls++;
-      // Not an Error: no stack, so that 1,100 kept errors stay small.
       throw 'again';
     }, { attempts: 1_100, backoff: { type: 'exponential', delayMs: 0 } });
     const { app, client } = onTestClock(t, [many]);
     const { id } = await app.tasks.enqueue(many, {});
     await client.settle();
     const failed = (await app.tasks.get(id))!;
-    assert.deepEqual([calls, failed.state, failed.attempt, failed.errors.length], [1_100, 'failed', 1_100, 1_100]);
+    // The errors of the first 5 and the last 20 attempts are kept, one entry counting the 1,075 between.
+    assert.deepEqual([calls, failed.state, failed.attempt, failed.errors.length, failed.errors[5]?.omitted], [1_100, 'failed', 1_100, 26, 1_075]);
     assert.ok((await gaps(app, id)).every((gap) => gap === 0));
   });
 });
@@ -637,5 +664,43 @@ describe('concurrency, as graphile/worker and BullMQ bound it', { timeout: 20_00
     await client.settle();
     assert.equal(peak.all, 3);
     assert.equal((await app.tasks.stats()).completed, 10);
+  });
+  test("graphile/worker 'jobs added to the same queue will be ran serially (even if multiple workers)': a task of concurrency 1 run by three workers on one file starts one attempt at a time, in the order enqueued, each once", async (t) => {
+    const { app, file } = onFile(t, []);
+    const gates: ReturnType<typeof deferred<void>>[] = [];
+    const started: number[] = [];
+    let nextStart = deferred();
+    let running = 0;
+    let peak = 0;
+    const serial = task('serial', async ({ n }: { n: number }) => {
+      running++;
+      peak = Math.max(peak, running);
+      started.push(n);
+      const gate = deferred();
+      gates.push(gate);
+      nextStart.resolve();
+      await gate.promise;
+      running--;
+    }, { concurrency: 1 });
+    const journal = createApp({ logger: memoryLogger().logger, tasks: { definitions: [serial], store: sqliteStore({ path: file }), run: false } });
+    for (let n = 1; n <= 5; n++) await journal.tasks.enqueue(serial, { n });
+    const workers = await Promise.all([1, 2, 3].map(() => runWorker({
+      definitions: [serial], store: sqliteStore({ path: file }), logger: memoryLogger().logger, handleSignals: false, pollMs: 10,
+    })));
+    t.after(async () => {
+      for (const gate of gates) gate.resolve();
+      await Promise.all(workers.map((worker) => worker.close({ timeoutMs: 1_000 })));
+    });
+    for (let i = 0; i < 5; i++) {
+      await nextStart.promise;
+      nextStart = deferred();
+      assert.deepEqual(started, Array.from({ length: i + 1 }, (_, j) => j + 1), 'one attempt at a time, in the order enqueued');
+      assert.equal(running, 1);
+      gates[i]!.resolve();
+    }
+    await Promise.all(workers.map((worker) => worker.close({ timeoutMs: 1_000 })));
+    assert.equal(peak, 1);
+    assert.deepEqual(started, [1, 2, 3, 4, 5], 'each once');
+    assert.equal((await app.tasks.stats()).completed, 5);
   });
 });

@@ -582,14 +582,14 @@ test('a payload past tasks.payloadLimit (1 MiB by default; bytes of JSON in UTF-
   }
   await assert.rejects(app.tasks.enqueue(upload, { data: 'x'.repeat(50_000_000) }), {
     name: 'RangeError',
-    message: "the payload of durable task 'upload' is 50000011 bytes of JSON, over the limit of 1048576 (createApp({ tasks: { payloadLimit } })): pass a reference to large data (a row's id, a file's path), not the data",
+    message: "the payload of durable task 'upload' is at least 50000011 bytes of JSON, over the limit of 1048576 (createApp({ tasks: { payloadLimit } })): pass a reference to large data (a row's id, a file's path), not the data",
   });
   await client.settle();
   assert.deepEqual(ran, [fits, fits], 'only the payloads within the limit were journaled and run');
   assert.equal((await app.tasks.stats()).completed, 2);
   const refused = lines.filter((l) => l.level === 50).map((l) => String(l.msg));
   assert.equal(refused.length, 2);
-  for (const message of refused) assert.ok(message.includes(`the payload of durable task 'upload' is ${fits + 12} bytes of JSON, over the limit of 1048576`), message);
+  for (const message of refused) assert.ok(message.includes(`the payload of durable task 'upload' is at least ${fits + 12} bytes of JSON, over the limit of 1048576`), message);
 
   // Another limit, counted in UTF-8 bytes (an 'é' is two), and checked when the app is made.
   const small = createApp({ tasks: { definitions: [upload], payloadLimit: 20 } });
@@ -600,6 +600,45 @@ test('a payload past tasks.payloadLimit (1 MiB by default; bytes of JSON in UTF-
     assert.throws(() => createApp({ tasks: { definitions: [upload], payloadLimit: payloadLimit as number } }), /createApp\(\) tasks\.payloadLimit must be (a whole number of bytes|at least 1 byte)/, String(payloadLimit));
   }
   await smallClient.settle();
+});
+
+test('a payload past tasks.payloadLimit is refused once the check has counted past the limit, neither read nor serialized whole: a 50 MB string was serialized (some 90 ms of a blocked loop) before it was refused; one whose JSON is counted within the limit is still measured exactly', async () => {
+  const upload = task('upload', () => {});
+  /** 1,000 properties of 1,000 characters each (about 1 MB of JSON), counting how many times they are read. */
+  const counted = (): { payload: Record<string, string>; reads: () => number } => {
+    let reads = 0;
+    const payload: Record<string, string> = {};
+    for (let i = 0; i < 1_000; i++) Object.defineProperty(payload, `p${i}`, { enumerable: true, get: () => { reads++; return 'x'.repeat(1_000); } });
+    return { payload, reads: () => reads };
+  };
+  const inView: ReturnType<typeof counted>[] = [];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [upload], payloadLimit: 10_000 },
+    routes: [
+      post('/after', () => { const c = counted(); inView.push(c); void after(upload, c.payload); return new HttpResponse('kept'); }),
+      post('/response', () => { const c = counted(); inView.push(c); return new HttpResponse('kept').after(upload, c.payload); }),
+    ],
+  });
+  await using client = createTestClient(app);
+  const enqueued = counted();
+  await assert.rejects(app.tasks.enqueue(upload, enqueued.payload), { name: 'RangeError', message: /^the payload of durable task 'upload' is at least 1\d{4} bytes of JSON, over the limit of 10000 / });
+  // The limit is passed at the tenth property: each read once, by the check.
+  assert.equal(enqueued.reads(), 10);
+  for (const route of ['/after', '/response']) assert.equal((await client.post(route)).status, 500, route);
+  assert.deepEqual(inView.map((c) => c.reads()), [10, 10]);
+  assert.equal(lines.filter((l) => l.level === 50 && /is at least 1\d{4} bytes of JSON, over the limit of 10000/.test(String(l.msg))).length, 2);
+  // Counted within the limit (a character is at least a byte), measured over it: 4,000 'é' are 8,000 bytes of UTF-8.
+  await assert.rejects(app.tasks.enqueue(upload, { a: 'é'.repeat(4_000), b: 'é'.repeat(1_000) }), /is 10015 bytes of JSON, over the limit of 10000/);
+  // A response made outside any request knows no app: its payload is serialized whole, and refused when registered.
+  const shared = new HttpResponse('shared').after(upload, { data: 'x'.repeat(20_000) });
+  const fromShared = createApp({ logger, tasks: { definitions: [upload], payloadLimit: 10_000 }, routes: [post('/shared', () => shared)] });
+  await using sharedClient = createTestClient(fromShared);
+  assert.equal((await sharedClient.post('/shared')).status, 500);
+  assert.ok(lines.some((l) => String(l.msg).includes("the payload of durable task 'upload' is 20011 bytes of JSON, over the limit of 10000")));
+  await client.settle();
+  assert.equal((await app.tasks.stats()).ready, 0);
 });
 
 test('task definitions and options are checked: a duplicate name, a task not in the app, bad options', async () => {

@@ -1,0 +1,32 @@
+import type { LogFn, Logger } from 'pino';
+import { errorMessage } from '../util/describe.js';
+
+/** The levels durable work writes its own lines at. */
+type Level = 'fatal' | 'error' | 'warn' | 'info';
+
+/** A logger for lines written on the way to a task's state change (see safeLog()). */
+export type SafeLog = Pick<Logger, Level>;
+
+/**
+ * `logger` for durable work's own lines (the runner's, the journal's, a
+ * worker's), which come on the way to a task's state change (an attempt's
+ * failure, a claim, a recovery, a registration, a shutdown): a
+ * line that throws (a custom serializer, a destination whose write throws)
+ * is written again without its fields, naming why, and if that throws too it
+ * is dropped. A throwing line kept the failure of an attempt from being
+ * written: the task stayed running, and stalled a lease later.
+ */
+export function safeLog(logger: Logger): SafeLog {
+  const guarded = (level: Level): LogFn => ((fields: object, message?: string): void => {
+    try {
+      logger[level](fields, message);
+    } catch (failure) {
+      try {
+        logger[level]({ logFailed: errorMessage(failure) }, message);
+      } catch {
+        // The logger cannot write at all: nothing more can be told, and the task's change goes on.
+      }
+    }
+  }) as LogFn;
+  return { fatal: guarded('fatal'), error: guarded('error'), warn: guarded('warn'), info: guarded('info') };
+}
