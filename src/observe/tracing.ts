@@ -63,6 +63,8 @@ export class Tracing implements TaskTracer {
   readonly #tracer: Tracer;
   /** `@opentelemetry/core`'s RPC metadata key (see `#httpMetadataOf`). */
   readonly #rpcMetadata: symbol;
+  /** The spans active where the app was served (see `served`): no request's parent. */
+  readonly #startup = new WeakSet<Span>();
   /** The last host seen and its attributes. */
   #host: ParsedHost | undefined;
 
@@ -72,6 +74,17 @@ export class Tracing implements TaskTracer {
     this.#tracer = provider.getTracer(TRACER_NAME) as Tracer;
     // `createContextKey()` gives the same key for the same description, so it is found without loading `@opentelemetry/core`.
     this.#rpcMetadata = this.#api.createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+  }
+
+  /**
+   * @internal `serve()` (or `attach()`) is putting a server of the app to
+   * work here: the span active now, which Node's async context carries into
+   * every connection of the server, is a start-up span, not what received
+   * a request. Ended or open, sampled or not, it is no request's parent.
+   */
+  served(): void {
+    const span = this.#api.trace.getActiveSpan();
+    if (span !== undefined) this.#startup.add(span);
   }
 
   /**
@@ -85,7 +98,7 @@ export class Tracing implements TaskTracer {
   runRequest<A, R>(request: HttpRequest, fn: (arg: A) => R | Promise<R>, arg: A): R | Promise<R> {
     const { context, trace, SpanKind } = this.#api;
     const active = context.active();
-    const { parent, nested } = parentOf(this.#api, active, request.headers.raw);
+    const { parent, nested } = parentOf(this.#api, active, request.headers.raw, this.#startup);
     const method = knownMethod(request.method);
     const kind = nested ? SpanKind.INTERNAL : SpanKind.SERVER;
     // Every attribute known at the start goes in the options: one copy by the SDK, no setAttribute per attribute.
@@ -228,10 +241,10 @@ export class Tracing implements TaskTracer {
  * parent of Coda's server span. The request's trace is then Coda's to
  * continue, with a SERVER span.
  */
-function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders): { parent: Context; nested: boolean } {
+function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders, startup: WeakSet<Span>): { parent: Context; nested: boolean } {
   const { trace, propagation } = api;
   const span = trace.getSpan(active);
-  const own = span !== undefined && isStartup(api, span) ? trace.deleteSpan(active) : active;
+  const own = span !== undefined && isStartup(api, span, startup) ? trace.deleteSpan(active) : active;
   const extracted = propagation.extract(own, headers);
   const outer = own === active ? span?.spanContext() : undefined;
   if (outer === undefined || !trace.isSpanContextValid(outer) || outer.isRemote === true) return { parent: extracted, nested: false };
@@ -240,10 +253,13 @@ function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders): { pa
 }
 
 /**
- * Whether `span` is a start-up span, one active where the server started
- * listening: one that has ended (local, sampled, recording no more).
+ * Whether `span` is a start-up span: one active where the app was served
+ * (`Tracing.served`), or, on a server `serve()` did not start
+ * (`http.createServer(app.handler)`), one that has ended (local, sampled,
+ * recording no more).
  */
-function isStartup(api: Api, span: Span): boolean {
+function isStartup(api: Api, span: Span, startup: WeakSet<Span>): boolean {
+  if (startup.has(span)) return true;
   const { isRemote, traceFlags } = span.spanContext();
   return isRemote !== true && !span.isRecording() && (traceFlags & api.TraceFlags.SAMPLED) !== 0;
 }
