@@ -72,11 +72,14 @@ export class Primary {
         return url;
       })));
     } catch (error) {
+      // Stopped as they started: a worker that exits before it listens is the shutdown's (#exited counts it), not another signal.
+      if (this.#stopping) return;
       this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}; stopping`));
       this.#exitCode = 1;
       this.#stop('SIGTERM', 'a worker failed to start');
       return;
     }
+    if (this.#stopping) return;
     this.#out.line(`coda: serving ${module} on ${this.#out.style('cyan', urls[0]!)} with ${workers} workers (primary ${process.pid})`);
   }
 
