@@ -2,7 +2,7 @@
 // traffic this test sends, and a failed durable task retried from the page
 // completes. Every wait is on the page's content, never on time.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task } from 'coda-http';
 import { rawGet, rawRequest, startServer } from '../helpers.js';
 import type { Page } from 'playwright-core';
@@ -10,6 +10,22 @@ import { launchChromium, missingBrowser } from './chromium.js';
 import { openEvents } from './events.js';
 
 const skip = missingBrowser();
+
+/**
+ * A page of a fresh chromium (closed when the test ends) sending `headers`,
+ * and the errors it reports: thrown ones and console errors (a refusal of
+ * the Content-Security-Policy among them).
+ */
+async function openPage(t: TestContext, headers: Record<string, string> = {}): Promise<{ page: Page; errors: string[] }> {
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const context = await browser.newContext({ extraHTTPHeaders: headers });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  return { page, errors };
+}
 
 /** Waits until the element at `selector` shows exactly `text` (a locator, not a string predicate: the page's CSP forbids eval). */
 function textIs(page: Page, selector: string, text: string): Promise<void> {
@@ -37,13 +53,7 @@ test('the dashboard in chromium: live counts under traffic, and Retry on a faile
   });
   const server = await startServer(app);
   t.after(() => server.close());
-  const browser = await launchChromium();
-  t.after(() => browser.close());
-  const context = await browser.newContext({ extraHTTPHeaders: { authorization: 'Bearer ops' } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  const { page, errors } = await openPage(t, { authorization: 'Bearer ops' });
 
   await page.goto(`${server.url}/ops`);
   await page.locator('#status.live').waitFor();
@@ -160,12 +170,7 @@ test('hostile text in chromium: after-response task names, error messages, a pay
   });
   const server = await startServer(app);
   t.after(() => server.close());
-  const browser = await launchChromium();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  const { page, errors } = await openPage(t);
   await page.goto(`${server.url}/coda`);
   await page.locator('#status.live').waitFor();
   assert.equal((await fetch(`${server.url}/orders`, { method: 'POST' })).status, 202);
