@@ -5,6 +5,7 @@ import type { HttpRequest } from '../http/request.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
 import { kListen, kScheduler } from '../symbols.js';
 import { recordedStatus } from '../observe/recorded-status.js';
+import { echo } from '../util/echo.js';
 import { WindowedHistogram } from './histogram.js';
 import { Ring } from './ring.js';
 
@@ -21,13 +22,6 @@ const FAILED_SHOWN = 20;
 const ERRORS_SHOWN = 5;
 /** How much of a payload, an error message or a path is kept and shown: a message may carry a whole upstream response, a path some 16 KB (64 KB over HTTP/2) a client chose. */
 const TEXT_CHARS = 2_000;
-/**
- * How much of a task's name or a request's method is kept and shown: a name
- * may be made from request data (`after(fn, { name: request.path })`), and
- * `app.fetch` takes a method of any length; each recent request keeps up to
- * 20 task names, 1,000 in all.
- */
-const NAME_CHARS = 200;
 
 /** An after-response task, or a durable task's attempt. */
 export type TaskKind = 'after' | 'durable';
@@ -161,7 +155,7 @@ export class Recorder {
   }
 
   #add(request: HttpRequest, at: number): void {
-    const row: RecentRequest = { id: request.id, method: cut(request.method, NAME_CHARS), path: cut(request.path), route: null, status: null, durationMs: null, at, tasks: [] };
+    const row: RecentRequest = { id: request.id, method: echo(request.method), path: cut(request.path), route: null, status: null, durationMs: null, at, tasks: [] };
     const evicted = this.#recent.push(row);
     if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
     this.#byId.set(row.id, row);
@@ -169,7 +163,8 @@ export class Recorder {
   }
 
   #ended(kind: TaskKind, record: TaskRecord | AttemptRecord): void {
-    const name = cut(record.name, NAME_CHARS);
+    // Cut to 200 characters, as a method is: a name may be made from request data (`after(fn, { name: request.path })`), and each recent request keeps 20.
+    const name = echo(record.name);
     const figures = this.#figures(name, kind);
     figures.states[record.state] = (figures.states[record.state] ?? 0) + 1;
     const now = performance.now();
@@ -272,6 +267,6 @@ function errorText(error: unknown): string {
   return cut(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 }
 
-function cut(text: string, chars = TEXT_CHARS): string {
-  return text.length > chars ? `${text.slice(0, chars)}…` : text;
+function cut(text: string): string {
+  return text.length > TEXT_CHARS ? `${text.slice(0, TEXT_CHARS)}…` : text;
 }
