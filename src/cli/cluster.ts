@@ -5,6 +5,7 @@ import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scra
 import { tellWorker } from '../util/tell-worker.js';
 import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
+import { holdStartupSignals } from './startup-signals.js';
 import type { Output } from './output.js';
 
 /** What a cluster worker tells the primary, and what the primary asks of it (and about metrics: see cluster-scrape.ts). */
@@ -71,11 +72,14 @@ export class Primary {
         return url;
       })));
     } catch (error) {
+      // Stopped as they started: a worker that exits before it listens is the shutdown's (#exited counts it), not another signal.
+      if (this.#stopping) return;
       this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}; stopping`));
       this.#exitCode = 1;
       this.#stop('SIGTERM', 'a worker failed to start');
       return;
     }
+    if (this.#stopping) return;
     this.#out.line(`coda: serving ${module} on ${this.#out.style('cyan', urls[0]!)} with ${workers} workers (primary ${process.pid})`);
   }
 
@@ -172,12 +176,14 @@ export class Primary {
  * One worker of the cluster: serves the app on the shared port, tells the
  * primary, and shuts down gracefully on the primary's word as on a signal
  * (once: a signal that reached it first, as Ctrl-C reaches the whole process
- * group, is not doubled into an immediate exit).
+ * group, is not doubled into an immediate exit). Both are heard from the
+ * start: one that comes while the app loads (a deploy stopping the cluster
+ * as it starts) is held, as by a single process, and the shutdown runs once
+ * the worker serves; the primary's word was lost then, and the primary
+ * waited for the worker for good.
  */
-export async function runClusterWorker(settings: ClusterSettings): Promise<void> {
+export async function runClusterWorker(settings: ClusterSettings, progress: Output): Promise<void> {
   joinClusterMetrics();
-  const app = await loadApp(settings.module);
-  const server = await listen(app, settings);
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (signalled = true));
   // SIGHUP is the primary's (a rolling restart). A closed terminal sends it to the whole process group,
@@ -188,7 +194,11 @@ export async function runClusterWorker(settings: ClusterSettings): Promise<void>
     signalled = true;
     process.kill(process.pid, 'SIGTERM');
   });
+  const started = holdStartupSignals(progress, settings.shutdownTimeoutMs, ['SIGTERM', 'SIGINT']);
+  const app = await loadApp(settings.module);
+  const server = await listen(app, settings);
   process.send!({ coda: 'listening', url: server.url } satisfies Message);
+  started();
 }
 
 function describeExit(code: number | null, signal: string | null): string {

@@ -49,7 +49,7 @@ export async function serveCommand(args: string[], progress: Output): Promise<un
     shutdownTimeoutMs: integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1, MAX_TIMER_MS),
   };
   if (cluster.isWorker) {
-    await runClusterWorker(settings);
+    await runClusterWorker(settings, progress);
   } else if (settings.workers > 0) {
     await new Primary(settings, progress).start();
   } else {

@@ -1,6 +1,7 @@
 import type { Output } from './output.js';
 
-const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+/** What stops a process that is starting: a closed terminal's SIGHUP too, but in a cluster worker (the primary's, for a restart). */
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /**
  * Holds the signals that come while a command loads its app and starts (a
@@ -12,7 +13,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  * signal, or the app still starting `timeoutMs` after the first, exits 1 at
  * once, saying so.
  */
-export function holdStartupSignals(progress: Output, timeoutMs: number): () => void {
+export function holdStartupSignals(progress: Output, timeoutMs: number, signals = SIGNALS): () => void {
   let held: NodeJS.Signals | undefined;
   let timer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -27,9 +28,9 @@ export function holdStartupSignals(progress: Output, timeoutMs: number): () => v
       process.exit(1);
     }, timeoutMs);
   };
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+  for (const signal of signals) process.on(signal, onSignal);
   return () => {
-    for (const signal of SIGNALS) process.off(signal, onSignal);
+    for (const signal of signals) process.off(signal, onSignal);
     clearTimeout(timer);
     if (held !== undefined) process.kill(process.pid, held);
   };

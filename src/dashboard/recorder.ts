@@ -5,6 +5,7 @@ import type { HttpRequest } from '../http/request.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
 import { kListen, kScheduler } from '../symbols.js';
 import { recordedStatus } from '../observe/recorded-status.js';
+import { echo } from '../util/echo.js';
 import { WindowedHistogram } from './histogram.js';
 import { Ring } from './ring.js';
 
@@ -154,7 +155,7 @@ export class Recorder {
   }
 
   #add(request: HttpRequest, at: number): void {
-    const row: RecentRequest = { id: request.id, method: request.method, path: cut(request.path), route: null, status: null, durationMs: null, at, tasks: [] };
+    const row: RecentRequest = { id: request.id, method: echo(request.method), path: cut(request.path), route: null, status: null, durationMs: null, at, tasks: [] };
     const evicted = this.#recent.push(row);
     if (evicted !== undefined && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
     this.#byId.set(row.id, row);
@@ -162,14 +163,16 @@ export class Recorder {
   }
 
   #ended(kind: TaskKind, record: TaskRecord | AttemptRecord): void {
-    const figures = this.#figures(record.name, kind);
+    // Cut to 200 characters, as a method is: a name may be made from request data (`after(fn, { name: request.path })`), and each recent request keeps 20.
+    const name = echo(record.name);
+    const figures = this.#figures(name, kind);
     figures.states[record.state] = (figures.states[record.state] ?? 0) + 1;
     const now = performance.now();
     figures.waits.record(record.waitMs ?? Number.NaN, now);
     if (record.runMs !== undefined) figures.runs.record(record.runMs, now);
     const row = record.requestId === null ? undefined : this.#byId.get(record.requestId);
     if (row === undefined || row.tasks.length >= TASKS_PER_REQUEST) return;
-    const end: TaskEnd = { name: record.name, kind, state: record.state };
+    const end: TaskEnd = { name, kind, state: record.state };
     if (record.id !== undefined) end.id = record.id;
     if (record.attempt !== undefined) end.attempt = record.attempt;
     if (record.waitMs !== undefined) end.waitMs = record.waitMs;

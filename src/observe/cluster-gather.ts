@@ -50,10 +50,13 @@ export class ClusterMetrics {
     const collected: CollectedMetrics[] = [];
     const pids: number[] = [];
     const notes: string[] = [];
+    // The store's gauges of the first worker that has them: one whose store did not answer this time has none.
+    let storeWide = false;
     results.forEach((result, i) => {
       const pid = workers[i]!.process.pid!;
       if (typeof result !== 'string') {
-        collected.push(collected.length === 0 ? result : withoutStoreWide(result));
+        collected.push(storeWide ? withoutStoreWide(result) : result);
+        storeWide ||= result.some((metric) => STORE_WIDE.has(metric.name) && metric.values.some(isStoreWide));
         pids.push(pid);
         return;
       }
@@ -86,5 +89,10 @@ export class ClusterMetrics {
 
 /** A worker's metrics without the store's gauges' durable series, which another worker's stand for. */
 function withoutStoreWide(metrics: CollectedMetrics): CollectedMetrics {
-  return metrics.map((metric) => STORE_WIDE.has(metric.name) ? { ...metric, values: metric.values.filter((value) => value.labels['kind'] !== 'durable') } : metric);
+  return metrics.map((metric) => STORE_WIDE.has(metric.name) ? { ...metric, values: metric.values.filter((value) => !isStoreWide(value)) } : metric);
+}
+
+/** Whether a sample of a store gauge is the store's (`kind="durable"`), not the worker's own. */
+function isStoreWide(value: CollectedMetrics[number]['values'][number]): boolean {
+  return value.labels['kind'] === 'durable';
 }

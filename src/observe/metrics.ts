@@ -4,6 +4,7 @@ import type { HttpRequest } from '../http/request.js';
 import type { Logger } from '../log/logger.js';
 import type { Outcome } from '../http/response.js';
 import { describe } from '../util/describe.js';
+import { echo } from '../util/echo.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { knownMethod } from './methods.js';
 import { metricSet, type CounterSeries, type MetricSet } from './metric-set.js';
@@ -112,7 +113,9 @@ export class Metrics {
 
   /** A task (`kind` after) or a durable attempt (`kind` durable) ended: its record (an attempt's has these fields alike). */
   task(kind: 'after' | 'durable', end: Pick<TaskRecord, 'name' | 'state' | 'waitMs' | 'runMs'>): void {
-    const series = this.#taskSeries.get(`${kind}:${end.name}`) ?? this.#newTask(kind, end.name);
+    // A label of 200 characters at most: a name may be made from request data, and a Prometheus with label_value_length_limit fails the whole scrape on one longer.
+    const name = echo(end.name);
+    const series = this.#taskSeries.get(`${kind}:${name}`) ?? this.#newTask(kind, name);
     let ends = series.ends.get(end.state);
     if (ends === undefined) series.ends.set(end.state, ends = this.#set.taskEnds(kind, series.name, end.state));
     ends.value++;

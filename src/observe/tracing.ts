@@ -61,6 +61,10 @@ export function tracingFrom(tracing: boolean | TracingOptions | undefined, where
 export class Tracing implements TaskTracer {
   readonly #api: Api;
   readonly #tracer: Tracer;
+  /** `@opentelemetry/core`'s RPC metadata key (see `#httpMetadataOf`). */
+  readonly #rpcMetadata: symbol;
+  /** The spans active where the app was served (see `served`): no request's parent. */
+  readonly #startup = new WeakSet<Span>();
   /** The last host seen and its attributes. */
   #host: ParsedHost | undefined;
 
@@ -68,6 +72,19 @@ export class Tracing implements TaskTracer {
     this.#api = loadPeer<Api>('@opentelemetry/api', `${where}: tracing`);
     const provider = options === true || options.tracerProvider === undefined ? this.#api.trace.getTracerProvider() : options.tracerProvider;
     this.#tracer = provider.getTracer(TRACER_NAME) as Tracer;
+    // `createContextKey()` gives the same key for the same description, so it is found without loading `@opentelemetry/core`.
+    this.#rpcMetadata = this.#api.createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+  }
+
+  /**
+   * @internal `serve()` (or `attach()`) is putting a server of the app to
+   * work here: the span active now, which Node's async context carries into
+   * every connection of the server, is a start-up span, not what received
+   * a request. Ended or open, sampled or not, it is no request's parent.
+   */
+  served(): void {
+    const span = this.#api.trace.getActiveSpan();
+    if (span !== undefined) this.#startup.add(span);
   }
 
   /**
@@ -81,7 +98,7 @@ export class Tracing implements TaskTracer {
   runRequest<A, R>(request: HttpRequest, fn: (arg: A) => R | Promise<R>, arg: A): R | Promise<R> {
     const { context, trace, SpanKind } = this.#api;
     const active = context.active();
-    const { parent, nested } = parentOf(this.#api, active, request.headers.raw);
+    const { parent, nested } = parentOf(this.#api, active, request.headers.raw, this.#startup);
     const method = knownMethod(request.method);
     const kind = nested ? SpanKind.INTERNAL : SpanKind.SERVER;
     // Every attribute known at the start goes in the options: one copy by the SDK, no setAttribute per attribute.
@@ -90,7 +107,7 @@ export class Tracing implements TaskTracer {
     if (parent === active && !span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return fn(arg);
     request[kSpan] = span;
     const result = context.with(trace.setSpan(parent, span), fn, undefined, arg);
-    const metadata = nested ? httpMetadataOf(this.#api, active) : undefined;
+    const metadata = nested ? this.#httpMetadataOf(active) : undefined;
     if (metadata === undefined) return result;
     // Known once the response is: routing has run. instrumentation-http reads it when the response closes, which is later.
     const route = (response: R): R => {
@@ -190,6 +207,16 @@ export class Tracing implements TaskTracer {
     return attributes;
   }
 
+  /**
+   * `@opentelemetry/core`'s RPC metadata (`getRPCMetadata()`), which
+   * instrumentation-http puts in the context of each request it receives and
+   * reads `route` from (its span's `http.route` and name).
+   */
+  #httpMetadataOf(active: Context): { route?: string } | undefined {
+    const metadata = active.getValue(this.#rpcMetadata) as { type?: unknown; route?: string } | undefined;
+    return metadata?.type === 'http' ? metadata : undefined;
+  }
+
   /** `server.address` and `server.port` of a request's host (the port defaults to the scheme's); the last one is kept: a server answers to few names. */
   #parseHost(header: string, scheme: string): ParsedHost {
     const last = this.#host;
@@ -206,36 +233,35 @@ export class Tracing implements TaskTracer {
  * span already: the span active when the request reaches Coda, made by what
  * received it (instrumentation-http, a runtime's instrumentation calling
  * `app.fetch`), which has continued the request's `traceparent`. Not a
- * span active where the server started listening, which Node's async context
- * carries into every connection: ended (local, sampled, recording no more),
- * it is left out of the request's context; of another trace than the one the
- * request's `traceparent` names, the `traceparent` wins. The request's trace
- * is then Coda's to continue, with a SERVER span, as under a remote span
- * context made active (no span of this process).
+ * start-up span (see `isStartup`), which Node's async context carries into
+ * every connection: it is left out of the request's context; nor one of
+ * another trace than the one the request's `traceparent` names: the
+ * `traceparent` wins. Nor a remote span context made active (a host that
+ * carries trace context in its own envelope): another process's span, the
+ * parent of Coda's server span. The request's trace is then Coda's to
+ * continue, with a SERVER span.
  */
-function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders): { parent: Context; nested: boolean } {
-  const { trace, propagation, TraceFlags } = api;
+function parentOf(api: Api, active: Context, headers: IncomingHttpHeaders, startup: WeakSet<Span>): { parent: Context; nested: boolean } {
+  const { trace, propagation } = api;
   const span = trace.getSpan(active);
-  const outer = span?.spanContext();
-  if (span === undefined || outer === undefined || !trace.isSpanContextValid(outer)) return { parent: propagation.extract(active, headers), nested: false };
-  // Remote (a host that carries trace context in its own envelope made it active): another process's span, the parent of Coda's server span, unless the request's `traceparent` names another.
-  if (outer.isRemote === true) return { parent: propagation.extract(active, headers), nested: false };
-  if (!span.isRecording() && (outer.traceFlags & TraceFlags.SAMPLED) !== 0) return { parent: propagation.extract(trace.deleteSpan(active), headers), nested: false };
-  const extracted = propagation.extract(active, headers);
+  const own = span !== undefined && isStartup(api, span, startup) ? trace.deleteSpan(active) : active;
+  const extracted = propagation.extract(own, headers);
+  const outer = own === active ? span?.spanContext() : undefined;
+  if (outer === undefined || !trace.isSpanContextValid(outer) || outer.isRemote === true) return { parent: extracted, nested: false };
   if (extracted !== active && trace.getSpanContext(extracted)?.traceId !== outer.traceId) return { parent: extracted, nested: false };
   return { parent: active, nested: true };
 }
 
 /**
- * `@opentelemetry/core`'s RPC metadata (`getRPCMetadata()`), which
- * instrumentation-http puts in the context of each request it receives and
- * reads `route` from (its span's `http.route` and name). `createContextKey()`
- * gives the same key for the same description, so it is found without
- * loading `@opentelemetry/core`.
+ * Whether `span` is a start-up span: one active where the app was served
+ * (`Tracing.served`), or, on a server `serve()` did not start
+ * (`http.createServer(app.handler)`), one that has ended (local, sampled,
+ * recording no more).
  */
-function httpMetadataOf(api: Api, active: Context): { route?: string } | undefined {
-  const metadata = active.getValue(api.createContextKey('OpenTelemetry SDK Context Key RPC_METADATA')) as { type?: unknown; route?: string } | undefined;
-  return metadata?.type === 'http' ? metadata : undefined;
+function isStartup(api: Api, span: Span, startup: WeakSet<Span>): boolean {
+  if (startup.has(span)) return true;
+  const { isRemote, traceFlags } = span.spanContext();
+  return isRemote !== true && !span.isRecording() && (traceFlags & api.TraceFlags.SAMPLED) !== 0;
 }
 
 /** A task's span: active while the task runs, ended with how it ended. */

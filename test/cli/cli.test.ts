@@ -12,7 +12,7 @@ import { FAILED_PAGE } from '../../src/cli/tasks-command.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
 import { only, recorder } from '../observe/spans.js';
-import { coda, tempDb } from './coda.js';
+import { coda, tempDb, type Cli } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
@@ -303,7 +303,7 @@ for (const command of ['serve', 'worker'] as const) {
     const args = [command, slowStart, ...(command === 'serve' ? ['--port', '0'] : [])];
     const held = coda(args, { CODA_TEST_DB: tempDb(t) });
     t.after(() => held.child.kill('SIGKILL'));
-    await held.line(/^loading$/);
+    await held.line(/^loading \d+$/);
     held.child.kill('SIGTERM');
     await held.line(/coda: SIGTERM while starting: shutting down once started/);
     held.child.stdin!.write('go\n');
@@ -311,7 +311,7 @@ for (const command of ['serve', 'worker'] as const) {
     if (command === 'serve') assert.ok(held.stdout.includes('shutdown hook ran'), held.stdout.join('\n'));
     const twice = coda(args, { CODA_TEST_DB: tempDb(t) });
     t.after(() => twice.child.kill('SIGKILL'));
-    await twice.line(/^loading$/);
+    await twice.line(/^loading \d+$/);
     twice.child.kill('SIGTERM');
     await twice.line(/while starting/);
     twice.child.kill('SIGINT');
@@ -319,6 +319,67 @@ for (const command of ['serve', 'worker'] as const) {
     assert.match(twice.stderr.join('\n'), /coda: SIGINT again while starting: exiting at once/);
   });
 }
+
+/** The first `count` stderr lines of `cli` that match `pattern`, once it has written as many. */
+async function lines(cli: Cli, pattern: RegExp, count: number): Promise<string[]> {
+  const found: string[] = [];
+  let from = 0;
+  for (let i = 0; i < count; i++) {
+    const line = await cli.line(pattern, from);
+    from = cli.stderr.indexOf(line, from) + 1;
+    found.push(line);
+  }
+  return found;
+}
+
+/** The pids of the first `count` cluster workers of `cli` to say they are loading slowStart. */
+async function loadingWorkers(cli: Cli, count: number): Promise<number[]> {
+  return (await lines(cli, /^loading \d+$/, count)).map((line) => Number(line.slice('loading '.length)));
+}
+
+test('coda serve --workers 1: a worker holds the SIGTERM and the primary\'s shutdown that come while its app loads, and shuts down once serving; a SIGHUP then is left to the primary', { timeout: 60_000 }, async (t) => {
+  // SIGTERM to every process, as a deploy (or Ctrl-C's SIGINT) sends it: the worker's own first, then the primary's word.
+  const group = coda(['serve', slowStart, '--port', '0', '--workers', '1'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => group.child.kill('SIGKILL'));
+  const [worker] = await loadingWorkers(group, 1);
+  // A closed terminal's SIGHUP reaches it too: the primary's (a restart), never the worker's death.
+  process.kill(worker!, 'SIGHUP');
+  process.kill(worker!, 'SIGTERM');
+  await group.line(/coda: SIGTERM while starting: shutting down once started/);
+  group.child.kill('SIGTERM');
+  await group.line(/shutting down 1 worker\(s\) gracefully/);
+  group.child.stdin!.write('go\n');
+  assert.equal(await group.exited, 0, group.stderr.join('\n'));
+  assert.ok(group.stdout.includes('shutdown hook ran'), group.stdout.join('\n'));
+  assert.doesNotMatch(group.stderr.join('\n'), /exited before it listened|again while starting/);
+  // SIGTERM to the primary alone: its word reaches a worker still loading, which shuts down once serving (it used to serve on, the primary waiting for good).
+  const primary = coda(['serve', slowStart, '--port', '0', '--workers', '1'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => primary.child.kill('SIGKILL'));
+  await loadingWorkers(primary, 1);
+  primary.child.kill('SIGTERM');
+  await primary.line(/shutting down 1 worker\(s\) gracefully/);
+  primary.child.stdin!.write('go\n');
+  assert.equal(await primary.exited, 0, primary.stderr.join('\n'));
+  assert.ok(primary.stdout.includes('shutdown hook ran'), primary.stdout.join('\n'));
+  // Stopping, the primary does not say it serves once the worker listens.
+  assert.doesNotMatch(primary.stderr.join('\n'), /coda: serving/);
+});
+
+test('coda serve --workers 2 stopped as its workers load: one that exits before it listens (a second signal) leaves the other to shut down gracefully', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [first] = await loadingWorkers(cli, 2);
+  cli.child.kill('SIGTERM');
+  await cli.line(/shutting down 2 worker\(s\) gracefully/);
+  // Both hold the primary's word; the first, signalled again, exits at once, before it listened.
+  await lines(cli, /while starting: shutting down once started/, 2);
+  process.kill(first!, 'SIGINT');
+  await cli.line(/SIGINT again while starting: exiting at once/);
+  cli.child.stdin!.write('go\n');
+  assert.equal(await cli.exited, 1, cli.stderr.join('\n'));
+  assert.ok(cli.stdout.includes('shutdown hook ran'), `the other drained: ${cli.stderr.join('\n')}`);
+  assert.equal(cli.stderr.filter((line) => /again while starting/.test(line)).length, 1, cli.stderr.join('\n'));
+});
 
 test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP (to the primary, or to every process as a closed terminal sends it) restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });

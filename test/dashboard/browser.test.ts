@@ -2,14 +2,30 @@
 // traffic this test sends, and a failed durable task retried from the page
 // completes. Every wait is on the page's content, never on time.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { after, createApp, dashboard, get, HttpResponse, NonRetryableError, post, sqliteStore, task } from 'coda-http';
-import { startServer } from '../helpers.js';
+import { rawGet, rawRequest, startServer } from '../helpers.js';
 import type { Page } from 'playwright-core';
 import { launchChromium, missingBrowser } from './chromium.js';
 import { openEvents } from './events.js';
 
 const skip = missingBrowser();
+
+/**
+ * A page of a fresh chromium (closed when the test ends) sending `headers`,
+ * and the errors it reports: thrown ones and console errors (a refusal of
+ * the Content-Security-Policy among them).
+ */
+async function openPage(t: TestContext, headers: Record<string, string> = {}): Promise<{ page: Page; errors: string[] }> {
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const context = await browser.newContext({ extraHTTPHeaders: headers });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  return { page, errors };
+}
 
 /** Waits until the element at `selector` shows exactly `text` (a locator, not a string predicate: the page's CSP forbids eval). */
 function textIs(page: Page, selector: string, text: string): Promise<void> {
@@ -37,13 +53,7 @@ test('the dashboard in chromium: live counts under traffic, and Retry on a faile
   });
   const server = await startServer(app);
   t.after(() => server.close());
-  const browser = await launchChromium();
-  t.after(() => browser.close());
-  const context = await browser.newContext({ extraHTTPHeaders: { authorization: 'Bearer ops' } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  const { page, errors } = await openPage(t, { authorization: 'Bearer ops' });
 
   await page.goto(`${server.url}/ops`);
   await page.locator('#status.live').waitFor();
@@ -134,3 +144,54 @@ test('Retry that the server does not answer (it is down) says so on the page, an
   assert.equal(await retry.isDisabled(), false);
   assert.deepEqual(errors, []);
 });
+
+test('hostile text in chromium: after-response task names, error messages, a payload and request paths with HTML in them are shown as text, and nothing runs', { skip, timeout: 60_000 }, async (t) => {
+  // Each would set window.pwned if the page put it in as HTML (and the CSP let it run).
+  const name = '<img src=x onerror="window.pwned=1">';
+  const thrown = '</span><script>window.pwned=2</script>';
+  const declined = '<img src=y onerror="window.pwned=4">';
+  const path = '/x/</td><script>window.pwned=5</script>';
+  // A durable task's name is refused unless plain (task()), so not among them.
+  const hostile = task('charge', () => {
+    throw new NonRetryableError(declined);
+  });
+  const app = createApp({
+    accessLog: false,
+    tasks: { definitions: [hostile], store: sqliteStore({ path: ':memory:' }) },
+    routes: [
+      post('/orders', () => {
+        after(() => {}, { name });
+        after(() => { throw new Error(thrown); }, { name: 'thrower' });
+        after(hostile, { note: '</pre><script>window.pwned=6</script>' });
+        return new HttpResponse('accepted', { status: 202 });
+      }),
+      ...dashboard({ authorize: () => true, intervalMs: 50 }),
+    ],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const { page, errors } = await openPage(t);
+  await page.goto(`${server.url}/coda`);
+  await page.locator('#status.live').waitFor();
+  assert.equal((await fetch(`${server.url}/orders`, { method: 'POST' })).status, 202);
+  // A path fetch() would percent-encode, sent as it is.
+  assert.equal((await rawRequest(server, rawGet(path))).status, 404);
+  // Waits on the page alone: app.settle() would wait for the page's event stream, a request in flight until it closes.
+
+  const card = page.locator('.failed-task');
+  await card.waitFor();
+  assert.equal(await card.locator('pre').textContent(), '{"note":"</pre><script>window.pwned=6</script>"}');
+  assert.equal(await card.locator('ol li').textContent(), `NonRetryableError: ${declined}`);
+  await page.locator('#recent td', { hasText: `GET ${path}` }).waitFor();
+  await page.locator(`#tasks tr[data-task="${name.replaceAll('"', '\\"')}"] code`, { hasText: name }).waitFor();
+  const chip = page.locator('#recent .chip.failed', { hasText: 'thrower failed' });
+  await chip.waitFor();
+  assert.equal(await chip.getAttribute('title'), `Error: ${thrown}`);
+  assert.equal(await page.locator('#recent .chip', { hasText: `${name} completed` }).count(), 1);
+  // No element came of the text: the page's own script is its only one, and it has no image or SVG.
+  assert.equal(await page.locator('script').count(), 1);
+  assert.equal(await page.locator('img, svg').count(), 0);
+  assert.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined);
+  assert.deepEqual(errors, []);
+});
+

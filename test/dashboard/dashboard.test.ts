@@ -292,6 +292,33 @@ test('request paths are cut to 2,000 characters, in the recent requests and unde
   assert.deepEqual(paths, [`/missing/${ref.slice(0, 2_000 - '/missing/'.length)}…`, `/orders/${ref.slice(0, 2_000 - '/orders/'.length)}…`, `/orders/${ref.slice(0, 2_000 - '/orders/'.length)}…`]);
 });
 
+test('task names and methods are cut to 200 characters: 50 requests whose 20 tasks each are named after a 12 KB path cost the dashboard some 400 KB a snapshot, not 13 MB', async (t) => {
+  const app = createApp({
+    accessLog: false,
+    routes: [get('/notify/:who', (request) => {
+      for (let i = 0; i < 20; i++) after(() => {}, { name: `notify ${request.params.who} #${i}` });
+      return new HttpResponse('ok');
+    }), ...dashboard({ authorize: allowAll })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const who = 'w'.repeat(12_000);
+  for (let i = 0; i < 50; i++) assert.equal((await fetch(`${server.url}/notify/${who}${i}`)).status, 200);
+  // app.fetch takes a method of any length (a token): the request is a 405.
+  const refused = await app.fetch(new Request(`${server.url}/notify/x`, { method: 'M'.repeat(100_000) }));
+  assert.equal(refused.status, 405);
+  await refused.text();
+  await app.settle();
+  const text = await (await fetch(`${server.url}/coda/snapshot`)).text();
+  const snapshot = JSON.parse(text) as Snapshot;
+  assert.equal(snapshot.recent[0]!.method, `${'M'.repeat(200)}…`);
+  const names = [...snapshot.recent.flatMap((request) => request.tasks.map((end) => end.name)), ...snapshot.tasks.map((line) => line.name)];
+  // Names alike in their first 200 characters are one task line.
+  assert.equal(names.length, 49 * 20 + 1, 'the task ends of the 49 latest requests, and one task line');
+  for (const name of names) assert.equal(name, `notify ${who.slice(0, 200 - 'notify '.length)}…`);
+  assert.ok(text.length < 500_000, `a snapshot of ${text.length} characters`);
+});
+
 test('event streams are bounded: past maxClients a 503, and a client that leaves frees its place', async (t) => {
   const app = createApp({ routes: dashboard({ authorize: allowAll, maxClients: 1 }) });
   const server = await startServer(app);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { AggregatorRegistry, Counter, register, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { after, createApp, get, HttpResponse, metricsView, type App } from 'coda-http';
+import { after, createApp, get, HttpResponse, metricsView, sqliteStore, task, type App } from 'coda-http';
 import { startServer } from '../helpers.js';
 
 /** An app counting into `registry`, with `GET /users/:id` (one `audit` task each, under a hostile name) and its metrics view; listening. */
@@ -125,6 +125,50 @@ test("clusterTest 'AggregatorRegistry.aggregate() defaults to summation, preserv
   assert.ok(lines.includes('http_request_duration_seconds_count{method="GET",route="/users/:id",status_code="200"} 3'), lines.join('\n'));
   assert.ok(lines.includes('http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/users/:id",status_code="200"} 3'));
   assert.ok(lines.includes('coda_tasks_total{kind="after",task="say \\"hi\\"\\n\\\\ now",state="completed"} 3'));
+});
+
+test("registerTest 'should not throw if concurrent': 40 scrapes at once while requests, tasks and a durable store's gauges move: each whole, every family once, counting what was done", async (t) => {
+  const registry = new Registry();
+  const charge = task('charge', () => {});
+  const app = createApp({
+    accessLog: false, metrics: { registry, defaultMetrics: false },
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [
+      get('/users/:id', () => {
+        after(() => {}, { name: 'audit' });
+        after(charge, {});
+        return new HttpResponse('user');
+      }),
+      get('/metrics', metricsView({ registry })),
+    ],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  const count = (text: string): number => Number(/^http_request_duration_seconds_count\{method="GET",route="\/users\/:id",status_code="200"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  for (let round = 0; round < 5; round++) {
+    // Counted by now: every request of the rounds before (settled); the 10 of this round may be, as the scrapes meet them.
+    const before = round * 10;
+    const traffic = Promise.all(Array.from({ length: 10 }, async () => (await fetch(`${server.url}/users/7`)).text()));
+    // Half in the text format, half in OpenMetrics (each over a registry of its own).
+    const texts = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const response = await fetch(`${server.url}/metrics`, i % 2 === 0 ? {} : { headers: { accept: 'application/openmetrics-text;version=1.0.0' } });
+      assert.equal(response.status, 200);
+      return response.text();
+    }));
+    await traffic;
+    await app.settle();
+    for (const text of texts) {
+      const types = text.split('\n').filter((line) => line.startsWith('# TYPE '));
+      assert.equal(new Set(types).size, types.length, `each family once: ${types.join(', ')}`);
+      assert.equal(types.length, 8, types.join(', '));
+      for (const kind of ['after', 'durable']) assert.match(text, new RegExp(`^coda_tasks_pending\\{kind="${kind}"\\} \\d+$`, 'm'));
+      assert.ok(count(text) >= before && count(text) <= before + 10, `${count(text)} requests counted, ${before} to ${before + 10} done`);
+    }
+  }
+  const last = await (await fetch(`${server.url}/metrics`)).text();
+  assert.equal(count(last), 50);
+  assert.match(last, /^coda_tasks_total\{kind="after",task="audit",state="completed"\} 50$/m);
+  assert.match(last, /^coda_tasks_total\{kind="durable",task="charge",state="completed"\} 50$/m);
 });
 
 test("prom-client's suites clear the global registry between tests: an app made after register.clear() registers its metrics again, Node's defaults too", async () => {

@@ -204,6 +204,27 @@ test('task names past 256 are counted under task="(other)", logged once: a name 
   assert.match(String(warned[0]!.msg), /more than 256 task names: the tasks of every new name are counted under task="\(other\)"/);
 });
 
+test('task names are cut to 200 characters in their label: a name made from a 12 KB path is no 12 KB label value (a Prometheus with label_value_length_limit fails the whole scrape on one)', async () => {
+  const registry = new Registry();
+  const app = createApp({
+    accessLog: false, metrics: { registry, defaultMetrics: false },
+    routes: [get('/notify/:who', (request) => {
+      after(() => {}, { name: `notify ${request.params.who}` });
+      return new HttpResponse('ok');
+    })],
+  });
+  await using client = createTestClient(app);
+  const who = 'w'.repeat(12_000);
+  // Alike in their first 200 characters: one series.
+  for (const tail of ['a', 'b']) assert.equal((await client.get(`/notify/${who}${tail}`)).status, 200);
+  await client.settle();
+  const samples = parse(await registry.metrics());
+  const label = `notify ${who.slice(0, 200 - 'notify '.length)}…`;
+  assert.deepEqual([...new Set(samples.filter((s) => 'task' in s.labels).map((s) => s.labels.task))], [label]);
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: label, state: 'completed' }), 2);
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'after', task: label }), 2);
+});
+
 test('two apps on one registry share its metrics (each name registered once, default metrics collected once) and add up', async () => {
   const registry = new Registry();
   const routes = [get('/', () => new HttpResponse('hi'))];

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -17,8 +17,8 @@ export interface Recorder {
   ended(name: string): Promise<ReadableSpan>;
 }
 
-/** A tracer provider whose spans land in `exporter`, fresh per test. */
-export function recorder(): Recorder {
+/** A tracer provider whose spans land in `exporter`, fresh per test; `sampler` as the SDK's (default: its ParentBased(AlwaysOn)). */
+export function recorder(sampler?: Sampler): Recorder {
   const exporter = new InMemorySpanExporter();
   const waiting: [string, (span: ReadableSpan) => void][] = [];
   const notifier: SpanProcessor = {
@@ -31,7 +31,7 @@ export function recorder(): Recorder {
   };
   return {
     exporter,
-    tracing: { tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), notifier] }) },
+    tracing: { tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), notifier], ...(sampler === undefined ? {} : { sampler }) }) },
     ended: (name) => new Promise((resolve) => waiting.push([name, resolve])),
   };
 }

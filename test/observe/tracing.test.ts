@@ -10,6 +10,7 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { startServer } from '../helpers.js';
+import { ParentBasedSampler, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { named, only, recorder } from './spans.js';
 import { clientLeftRoutes } from './client-left.js';
 
@@ -251,6 +252,42 @@ test('a span active when the request reaches Coda (made by what received it) is 
   assert.equal(own.parentSpanContext?.spanId, PARENT_ID);
   assert.equal(root?.kind, SpanKind.SERVER);
   assert.equal(root.parentSpanContext, undefined);
+});
+
+test('a span active where serve() was called is no request\'s parent, ended or open, sampled or not; one not sampled around app.fetch still is', async (t) => {
+  // ParentBased, as the SDK's default: a request under a span not sampled is dropped with it.
+  const dropBoot: Sampler = {
+    shouldSample: (_context, _traceId, name) => ({ decision: name === 'boot' ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED }),
+    toString: () => 'drop boot',
+  };
+  const { exporter, tracing } = recorder(new ParentBasedSampler({ root: dropBoot }));
+  const app = createApp({ tracing, accessLog: false, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
+  const tracer = tracing.tracerProvider.getTracer('host');
+  // A start-up span a ratio sampler dropped, ended, active where serve() was called.
+  const unsampled = await tracer.startActiveSpan('boot', async (boot) => {
+    assert.equal(boot.isRecording(), false);
+    boot.end();
+    return served(t, app);
+  });
+  await (await fetch(`${unsampled}/users/1`)).text();
+  // One sampled and still open (a span around the whole main()).
+  await tracer.startActiveSpan('main', async (main) => {
+    const open = await served(t, app);
+    await (await fetch(`${open}/users/2`)).text();
+    main.end();
+  });
+  // A host's server span not sampled, active around app.fetch: it received the request, which is dropped with it.
+  await tracer.startActiveSpan('boot', async (host) => {
+    await (await app.fetch(new Request('http://example.com/users/3'))).text();
+    host.end();
+  });
+  await app.settle();
+  const spans = named(exporter, 'GET /users/:id');
+  assert.deepEqual(spans.map((span) => span.attributes['url.path']), ['/users/1', '/users/2']);
+  for (const span of spans) {
+    assert.equal(span.kind, SpanKind.SERVER);
+    assert.equal(span.parentSpanContext, undefined);
+  }
 });
 
 test('a remote span context made active around app.fetch (a host that carries trace context in its own envelope) is the parent of Coda\'s SERVER span', async () => {
