@@ -1,6 +1,6 @@
 import { maxHeaderSize } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HEADER_COUNT_LIMIT } from './header-list.js';
+import { HEADER_COUNT_LIMIT, URI_TOO_LONG as URI_TOO_LONG_TEXT } from './header-list.js';
 
 /** Node's parser error for a head past `maxHeaderSize` (or with too many fields), where it stopped and the read it stopped in. */
 export interface OverflowError {
@@ -8,7 +8,7 @@ export interface OverflowError {
   rawPacket?: Buffer;
 }
 
-const URI_TOO_LONG: [number, string] = [414, `the request target (the URL) is longer than the server accepts: more than ${maxHeaderSize} bytes`];
+const URI_TOO_LONG: [number, string] = [414, URI_TOO_LONG_TEXT];
 const FIELDS_TOO_LARGE: [number, string] = [431, `the request's header fields are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`];
 /** A read that does not show which part of the head was too large (see `overflowAnswer`). */
 const HEAD_TOO_LARGE: [number, string] = [431, `the request line and headers are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`];
