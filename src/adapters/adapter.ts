@@ -6,7 +6,7 @@ import { createApp, type App } from '../app/app.js';
 import type { TasksOptions } from '../durable/tasks.js';
 import type { AfterOptions, AfterTask, DurableTask, HttpResponse, TaskAfterOptions, TaskRegistration } from '../http/response.js';
 import type { Logger } from '../log/logger.js';
-import { attach, type AttachedServer, type AttachOptions } from '../server/attach.js';
+import { attach, type AttachableServer, type AttachedServer, type AttachOptions } from '../server/attach.js';
 import { kAdopt } from '../symbols.js';
 import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
 import { checkKeys } from '../util/options.js';
@@ -49,7 +49,7 @@ export interface Adapter {
    * let requests in flight finish, run the pending tasks until the deadline
    * and resolve with the report of what ran and what was abandoned.
    */
-  attach(server: import('node:http').Server, options?: AttachOptions): AttachedServer;
+  attach<S extends AttachableServer>(server: S, options?: AttachOptions): AttachedServer<S>;
 }
 
 /** The Coda app an adapter runs on, its options checked (`where` names the adapter in errors; `own` are the adapter's other options). */

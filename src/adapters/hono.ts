@@ -22,7 +22,7 @@
  *   c.executionCtx.waitUntil(analytics.track('note'));     // as on Workers
  *   return c.json(await c.req.json(), 201);
  * });
- * const { close } = tasks.attach(serve({ fetch: app.fetch, port: 3000 }) as import('node:http').Server);
+ * const { close } = tasks.attach(serve({ fetch: app.fetch, port: 3000 }));
  * ```
  */
 import { AsyncResource } from 'node:async_hooks';

@@ -196,8 +196,12 @@ export function isJsonType(type: string): boolean {
   return type === 'application/json' || JSON_TYPE.test(type);
 }
 
-export function requireType(actual: string, wanted: string, reader: string): never {
-  throw new UnsupportedMediaType(
-    `${reader} expects Content-Type ${wanted}, got ${actual === '' ? 'none' : actual}`,
-  );
+/** The 415 of a reader given another media type (`actual`, mediaType() of the `contentType` header). */
+export function requireType(actual: string, contentType: string | null, wanted: string, reader: string): never {
+  throw new UnsupportedMediaType(`${reader} expects Content-Type ${wanted}, got ${actual !== '' ? actual : gotNoType(contentType)}`);
+}
+
+/** A Content-Type absent, or one whose media type is empty (`; charset=utf-8`): "none" said only of the first. */
+function gotNoType(contentType: string | null): string {
+  return contentType === null || contentType.trim() === '' ? 'none' : `${JSON.stringify(contentType.slice(0, 100))}, which names no media type`;
 }

@@ -456,7 +456,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   async json(schema?: StandardSchemaV1): Promise<unknown> {
     const contentType = this.headers.get('content-type');
     const type = mediaType(contentType);
-    if (!isJsonType(type)) requireType(type, 'application/json', 'json()');
+    if (!isJsonType(type)) requireType(type, contentType, 'application/json', 'json()');
     const value = parseJson(decodeText(await HttpRequest.#unencodedBytes(this, 'json()'), contentType), this.#options.body ?? DEFAULT_BODY_SETTINGS);
     return schema === undefined ? value : validate(schema, value, 'request body');
   }
@@ -482,7 +482,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     let form: FormData;
     if (type === 'application/x-www-form-urlencoded') form = parseUrlEncoded(await HttpRequest.#unencodedBytes(this, 'form()'), contentType, parsing);
     else if (type === 'multipart/form-data') form = await parseMultipart(await HttpRequest.#unencodedBytes(this, 'form()'), this.headers, parsing);
-    else return requireType(type, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
+    else return requireType(type, contentType, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
     return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
   }
 

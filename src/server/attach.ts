@@ -1,5 +1,5 @@
-import { Server as HttpServer, type Server as NodeServer } from 'node:http';
-import type { Http2SecureServer } from 'node:http2';
+import { Server as HttpServer } from 'node:http';
+import type { Http2SecureServer, Http2Server } from 'node:http2';
 import { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
@@ -26,10 +26,17 @@ export interface AttachOptions {
   sendTimeoutMs?: number;
 }
 
+/**
+ * A server `attach()` takes: node:http's or node:https' (Express's and Koa's
+ * `app.listen()`, @hono/node-server's `serve()`), or node:http2's, with TLS or
+ * without (h2c: Koa's callback or @hono/node-server on `http2.createServer()`).
+ */
+export type AttachableServer = HttpServer | HttpsServer | Http2Server | Http2SecureServer;
+
 /** A server under Coda's shutdown. */
-export interface AttachedServer {
-  /** The `node:http` server. */
-  readonly server: NodeServer;
+export interface AttachedServer<S extends AttachableServer = HttpServer> {
+  /** The server given `attach()`. */
+  readonly server: S;
   /** Graceful shutdown, as `serve()`'s `close()` (its deadline `timeoutMs`, by default `shutdownTimeoutMs`): resolves with the report. */
   close(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
 }
@@ -64,7 +71,7 @@ export function govern(app: App, listener: Listener, url: () => string, settings
 }
 
 /** `http://host:port` of a listening server. */
-function attachedUrl(server: NodeServer): string {
+function attachedUrl(server: AttachableServer): string {
   const address = server.address() as AddressInfo | string | null;
   if (address === null) return 'http://(not listening)';
   if (typeof address === 'string') return address;
@@ -80,7 +87,7 @@ function attachedUrl(server: NodeServer): string {
  * app's durable task store at once, so that a previous process's tasks are
  * recovered without waiting for a request.
  */
-export function attach(app: App, server: NodeServer, options: AttachOptions = {}): AttachedServer {
+export function attach<S extends AttachableServer>(app: App, server: S, options: AttachOptions = {}): AttachedServer<S> {
   checkKeys('attach()', options, ['handleSignals', 'shutdownTimeoutMs', 'sendTimeoutMs']);
   const handle = checkBoolean('attach(): handleSignals', options.handleSignals ?? true);
   const shutdownTimeoutMs = checkMs('attach(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
@@ -90,7 +97,7 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
   app.tasks.runHere();
   drainOnServerClose(server, close, shutdownTimeoutMs);
   // As on serve()'s servers: a connection's pipelined requests start no faster than they are answered.
-  server.prependListener('request', holdPipelined);
+  (server as HttpServer).prependListener('request', holdPipelined);
   closeStalledSends(server, server instanceof TlsServer, sendTimeoutMs, app.logger);
   return { server, close };
 }
@@ -101,10 +108,10 @@ export function attach(app: App, server: NodeServer, options: AttachOptions = {}
  * `createServer` on `http2.createServer()`), whose shutdown handles its
  * sessions (a GOAWAY each) and has no node:http connection list of its own.
  */
-function attachedListener(server: NodeServer): Listener {
-  const given: object = server;
-  if (given instanceof HttpServer || given instanceof HttpsServer) return http1Listener(server, 'http');
-  return http2Listener(given as Http2SecureServer, 'http');
+function attachedListener(server: AttachableServer): Listener {
+  if (server instanceof HttpServer || server instanceof HttpsServer) return http1Listener(server as HttpServer, 'http');
+  // An h2c server has what shutdown uses of a secure one's.
+  return http2Listener(server as Http2SecureServer, 'http');
 }
 
 /**
@@ -116,11 +123,11 @@ function attachedListener(server: NodeServer): Listener {
  * already, or closing). Set on the server object: the drain calls Node's own,
  * on its prototype.
  */
-function drainOnServerClose(server: NodeServer, close: (options?: { timeoutMs?: number }) => Promise<ShutdownReport>, timeoutMs: number): void {
+function drainOnServerClose(server: AttachableServer, close: (options?: { timeoutMs?: number }) => Promise<ShutdownReport>, timeoutMs: number): void {
   Object.defineProperty(server, 'close', {
     configurable: true,
     writable: true,
-    value(callback?: (error?: Error) => void): NodeServer {
+    value(callback?: (error?: Error) => void): AttachableServer {
       const running = server.listening;
       close({ timeoutMs }).then(() => callback?.(running ? undefined : notRunning()), (error: unknown) => callback?.(error as Error));
       return server;

@@ -1,13 +1,13 @@
-import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
-import { HEADER_COUNT_LIMIT } from './header-list.js';
+import { overflowAnswer, type OverflowError } from './head-overflow.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
-interface ClientError extends Error {
+interface ClientError extends Error, OverflowError {
   code?: string;
   /** llhttp's own words for what was wrong: "Invalid header value char". */
   reason?: string;
@@ -16,10 +16,8 @@ interface ClientError extends Error {
 /** The words of a 408: the request (head or body) took longer than the server allows. */
 export const TIMED_OUT = 'the request did not arrive in time';
 
-/** Status and words for the errors that are not a plain 400 ("the request is malformed: …"). */
+/** Status and words for the errors that are not a plain 400 ("the request is malformed: …") or a head too large (`overflowAnswer`). */
 const ANSWERS: Record<string, [status: number, text: string]> = {
-  // Node 24's parser says the same of a head past maxHeaderSize and of one with too many fields.
-  HPE_HEADER_OVERFLOW: [431, `the request line and headers are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`],
   ERR_HTTP_REQUEST_TIMEOUT: [408, TIMED_OUT],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'the chunk extensions are larger than the server accepts'],
 };
@@ -27,7 +25,8 @@ const ANSWERS: Record<string, [status: number, text: string]> = {
 /**
  * Answers a request Node's parser refused before Coda saw it (malformed,
  * too large, too slow), as Node would (400, 431 or 408, then the connection
- * closed) but with a body that names the problem: Node sends none. When the
+ * closed; but 414 for a URL too long, which Node answers 431) with a body
+ * that names the problem: Node sends none. When the
  * refused request was pipelined behind one still being answered, that answer
  * goes out first: written now, the refusal would be read as its answer. A
  * connection already answering the refused request itself, or no longer
@@ -44,7 +43,7 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
     socket.destroy();
     return;
   }
-  const known = error.code === undefined ? undefined : ANSWERS[error.code];
+  const known = error.code === 'HPE_HEADER_OVERFLOW' ? overflowAnswer(error, socket) : error.code === undefined ? undefined : ANSWERS[error.code];
   // llhttp's reason is its own fixed words, never the bytes it refused.
   const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
   answerAndClose(socket, status, `${text}\n`);

@@ -31,6 +31,8 @@ export const HEADER_LIST_SETTINGS = { maxHeaderListSize: HEADER_LIST_LIMIT };
  */
 export const HEADER_COUNT_LIMIT = 1_000;
 
+/** The words of a 414, whatever the protocol: a URL as long as the limit leaves no room for the rest of the head. */
+export const URI_TOO_LONG = `the request target (the URL) is longer than the server accepts: more than ${HEADER_LIST_LIMIT} bytes`;
 const TOO_LARGE = `the header list is larger than the server accepts: more than ${HEADER_LIST_LIMIT} bytes (RFC 9113's count: each field's name and value plus 32)\n`;
 const TOO_MANY = `the request has too many header fields: more than ${HEADER_COUNT_LIMIT} header fields, the most the server accepts\n`;
 
@@ -47,8 +49,10 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
   return (request, response) => {
     if (request instanceof Http2ServerRequest) {
       if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) {
-        answerAndCloseStream(response as Http2ServerResponse, 431, TOO_LARGE);
-        refused(refusalOf(431, TOO_LARGE, request.socket));
+        // As over HTTP/1.1 (head-overflow.ts): the URL alone past the limit is a 414.
+        const [status, text] = request.url.length >= HEADER_LIST_LIMIT ? [414, `${URI_TOO_LONG}\n`] : [431, TOO_LARGE];
+        answerAndCloseStream(response as Http2ServerResponse, status, text);
+        refused(refusalOf(status, text, request.socket));
       } else {
         if (!request.stream.endAfterHeaders) request.stream.once('trailers', limitTrailers);
         handler(request, response);

@@ -445,7 +445,10 @@ for (const target of ownCloseTargets) {
 /** A client session to `server` (node:http2's, once listening) attached to `tasks`: both closed when the test ends. */
 async function attachedSession(t: TestContext, tasks: Adapter, server: Http2Server): Promise<http2.ClientHttp2Session> {
   if (!server.listening) await once(server, 'listening');
-  const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+  // Typed for node:http2's servers too: no cast, and the attached server is the one given.
+  const attached = tasks.attach(server, { handleSignals: false });
+  const same: Http2Server = attached.server;
+  assert.equal(same, server);
   t.after(() => attached.close({ timeoutMs: 100 }));
   const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   t.after(() => session.close());
@@ -502,7 +505,7 @@ for (const target of http2Targets) {
       }
     });
     await once(server, 'listening');
-    const attached = tasks.attach(server as unknown as Server, { handleSignals: false });
+    const attached = tasks.attach(server, { handleSignals: false });
     const { goaways, body } = await idleAndBusy(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/', handling.promise);
     const closing = attached.close({ timeoutMs: 5_000 });
     await goaways;

@@ -1,6 +1,6 @@
 // Cookie cases ported from peers' own suites: jshttp/cookie
 // (src/parse-cookie.spec.ts, src/stringify-set-cookie.spec.ts), Express
-// (test/res.cookie.js), and Django (tests/signing/tests.py,
+// (test/res.cookie.js), and Django (tests/httpwrappers/tests.py, tests/signing/tests.py,
 // tests/signed_cookies_tests/tests.py). Each test names its source.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -33,6 +33,20 @@ describe('cookies, as jshttp/cookie, Express and Django test them', { timeout: 1
     assert.deepEqual(await cookies('foo=bar;fizz  ;  buzz'), { foo: 'bar' });
     assert.deepEqual(await cookies('foo=false;bar=bar;foo=true'), { foo: 'false', bar: 'bar' });
     assert.deepEqual(await cookies('toString=foo;valueOf=bar'), { toString: 'foo', valueOf: 'bar' });
+  });
+
+  test("Django CookieTests 'test_python_cookies', 'test_cookie_edgecases', 'test_invalid_cookies': every semicolon ends a pair, quotes or not; '=', ':', '[', spaces and non-ASCII in names and values kept; whitespace trimmed as document.cookie does", async () => {
+    assert.deepEqual(await cookies('chips=ahoy; vienna=finger'), { chips: 'ahoy', vienna: 'finger' });
+    assert.deepEqual(await cookies('keebler="E=mc2; L=\\"Loves\\"; fudge=\\012;"'), { keebler: '"E=mc2', L: '\\"Loves\\"', fudge: '\\012' });
+    assert.deepEqual(await cookies('keebler=E=mc2'), { keebler: 'E=mc2' });
+    assert.deepEqual(await cookies('key:term=value:term'), { 'key:term': 'value:term' });
+    assert.deepEqual(await cookies('a=b; c=[; d=r; f=h'), { a: 'b', c: '[', d: 'r', f: 'h' });
+    assert.deepEqual(await cookies('a=b; Domain=example.com'), { a: 'b', Domain: 'example.com' });
+    assert.deepEqual(await cookies('abc=def; unnamed; django_language=en'), { abc: 'def', django_language: 'en' });
+    assert.deepEqual(await cookies('a b c=d e = f; gh=i'), { 'a b c': 'd e = f', gh: 'i' });
+    assert.deepEqual(await cookies('a   b,c<>@:/[]?{}=d  "  =e,f g'), { 'a   b,c<>@:/[]?{}': 'd  "  =e,f g' });
+    assert.deepEqual(await cookies(Buffer.from('saint=André Bessette').toString('latin1')), { saint: 'André Bessette' });
+    assert.deepEqual(await cookies('  =  b  ;  ;  =  ;   c  =  ;  '), { '': 'b', c: '' });
   });
 
   test("Express res.cookie 'should set multiple cookies': one Set-Cookie line each, beside a view's own", async () => {

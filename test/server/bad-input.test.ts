@@ -257,21 +257,35 @@ describe('bad input over a real socket', () => {
     }
   });
 
-  const TOO_LARGE = 'the request line and headers are larger than the server accepts: more than 16384 bytes, or more than 1000 header fields\n';
+  const URI_TOO_LONG = 'the request target (the URL) is longer than the server accepts: more than 16384 bytes\n';
+  const FIELDS_TOO_LARGE = 'the request\'s header fields are larger than the server accepts: more than 16384 bytes, or more than 1000 header fields\n';
 
-  test('an over-long URL gets a 431 saying so (Node\'s parser refuses it; Coda words the answer)', async () => {
+  test('an over-long URL gets a 414 saying so (RFC 9110 15.5.15; Node\'s parser counts the URL in its header limit and answers 431), the connection closed', async () => {
     const response = await rawRequest(server, rawGet(`/notes/${'a'.repeat(20_000)}`));
-    assert.equal(response.status, 431);
+    assert.equal(response.status, 414);
     assert.equal(response.headers.connection, 'close');
-    assert.equal(response.body.toString(), TOO_LARGE);
+    assert.equal(response.body.toString(), URI_TOO_LONG);
   });
 
-  test('an over-long header block gets a 431 saying so', async () => {
+  test('an over-long URL pipelined behind a request the server answered is a 414 too, after that answer', async () => {
+    const response = await rawRequest(server, `GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n${rawGet(`/notes/${'a'.repeat(20_000)}`)}`);
+    assert.equal(response.status, 200);
+    const [, refusal] = response.raw.toString().split('\r\n\r\nok');
+    assert.match(refusal!, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+    assert.ok(refusal!.endsWith(`\r\n\r\n${URI_TOO_LONG}`), refusal);
+  });
+
+  test('an over-long header block gets a 431 saying so, also when the URL is long but under the limit', async () => {
     const headers: Record<string, string> = {};
     for (let i = 0; i < 100; i++) headers[`x-filler-${i}`] = 'f'.repeat(200);
-    const response = await rawRequest(server, rawGet('/ok', headers));
-    assert.equal(response.status, 431);
-    assert.equal(response.body.toString(), TOO_LARGE);
+    for (const target of ['/ok', `/ok?${'q'.repeat(9_000)}`]) {
+      const response = await rawRequest(server, rawGet(target, headers));
+      assert.equal(response.status, 431);
+      assert.equal(response.body.toString(), FIELDS_TOO_LARGE);
+    }
+    const oneLarge = await rawRequest(server, rawGet(`/ok?${'q'.repeat(9_000)}`, { 'x-large': 'v'.repeat(9_000) }));
+    assert.equal(oneLarge.status, 431);
+    assert.equal(oneLarge.body.toString(), FIELDS_TOO_LARGE);
   });
 
   test('what Node\'s parser refuses is a 400 naming the problem in its body (Node sends none), the connection closed', async () => {
@@ -363,7 +377,7 @@ test('a request answered before its body arrived, whose body then stops: one res
   }
 });
 
-test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CONNECT: 501; a transfer coding but chunked: 501; an unknown Expect: 417) is logged at info, with no byte the client sent in the line, and counted in coda_requests_refused_total by status', { timeout: 5_000 }, async (t) => {
+test('what the server refuses before the app (Node\'s parser: 400, 414, 431, 408; CONNECT: 501; a transfer coding but chunked: 501; an unknown Expect: 417) is logged at info, with no byte the client sent in the line, and counted in coda_requests_refused_total by status', { timeout: 5_000 }, async (t) => {
   const registry = new Registry();
   const { logger, lines } = memoryLogger();
   const app = createApp({ logger, metrics: { registry, defaultMetrics: false }, routes: [get('/ok', () => new HttpResponse('ok')), get('/metrics', metricsView({ registry }))] });
@@ -372,7 +386,8 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
   // A header the parser refuses, followed by bytes shaped as a log line of their own.
   const forging = 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\u0001\n{"level":50,"msg":"forged"}\r\n\r\n';
   assert.equal((await rawRequest(server, forging)).status, 400);
-  assert.equal((await rawRequest(server, rawGet(`/${'a'.repeat(20_000)}`))).status, 431);
+  assert.equal((await rawRequest(server, rawGet(`/${'a'.repeat(20_000)}`))).status, 414);
+  assert.equal((await rawRequest(server, rawGet('/ok', { 'x-large': 'v'.repeat(20_000) }))).status, 431);
   assert.equal((await rawRequest(server, 'GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: ')).status, 408);
   // A connection that sends nothing (a browser's preconnect, a port probe) gets Node's 408 too, but it is no request: not recorded.
   assert.equal((await rawRequest(server, '')).status, 408);
@@ -382,7 +397,8 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
   const refusals = lines.filter((line) => line.status !== undefined && line.durationMs === undefined);
   assert.deepEqual(refusals.map(({ level, status, code, remoteAddress, msg }) => ({ level, status, code, remoteAddress, msg })), [
     { level: LEVEL.info, status: 400, code: 'HPE_INVALID_HEADER_TOKEN', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 400 the request is malformed: Invalid header value char' },
-    { level: LEVEL.info, status: 431, code: 'HPE_HEADER_OVERFLOW', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 431 the request line and headers are larger than the server accepts: more than 16384 bytes, or more than 1000 header fields' },
+    { level: LEVEL.info, status: 414, code: 'HPE_HEADER_OVERFLOW', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 414 the request target (the URL) is longer than the server accepts: more than 16384 bytes' },
+    { level: LEVEL.info, status: 431, code: 'HPE_HEADER_OVERFLOW', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 431 the request\'s header fields are larger than the server accepts: more than 16384 bytes, or more than 1000 header fields' },
     { level: LEVEL.info, status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', remoteAddress: '127.0.0.1', msg: 'request refused before the app: 408 the request did not arrive in time' },
     { level: LEVEL.info, status: 501, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 501 CONNECT is not supported: this server is not a proxy' },
     { level: LEVEL.info, status: 417, code: undefined, remoteAddress: '127.0.0.1', msg: 'request refused before the app: 417 an Expect other than 100-continue is not supported' },
@@ -391,7 +407,7 @@ test('what the server refuses before the app (Node\'s parser: 400, 431, 408; CON
   assert.ok(!JSON.stringify(lines).includes('forged'), 'nothing the client sent is in the log');
   const scraped = await (await fetch(`${server.url}/metrics`)).text();
   const refused = [...scraped.matchAll(/^coda_requests_refused_total\{status_code="(\d+)"\} (\d+)$/gm)].map(([, status, count]) => [status, Number(count)]);
-  assert.deepEqual(refused.sort(), [['400', 1], ['408', 1], ['417', 1], ['431', 1], ['501', 2]]);
+  assert.deepEqual(refused.sort(), [['400', 1], ['408', 1], ['414', 1], ['417', 1], ['431', 1], ['501', 2]]);
   assert.doesNotMatch(scraped, /^http_request_duration_seconds_count\{[^}]*status_code="4/m, 'refusals are not requests the app answered');
 });
 

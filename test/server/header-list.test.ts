@@ -1,5 +1,5 @@
 // One limit on a request's headers whatever the protocol: node:http's
-// maxHeaderSize (16 KiB), which an HTTP/1.1 head past gets a 431 for
+// maxHeaderSize (16 KiB), which an HTTP/1.1 head past gets a 431 for (a URL past it a 414)
 // (bad-input.test.ts). Over HTTP/2 the server advertises it in its SETTINGS;
 // a header list past it is answered 431 while the client has not acknowledged
 // them, and reset (ENHANCE_YOUR_CALM, by Node) once it has. Raw frames over
@@ -35,7 +35,7 @@ function integer(value: number, bits: number, flags = 0): number[] {
  * frames of 16,000 bytes.
  */
 function request(id: number, count: number, size: number, { sending = false, path = '/ok' } = {}): Buffer[] {
-  const frames = fieldFrames(id, [0x82, 0x87, 0x04, path.length, ...Buffer.from(path), 0x01, 9, ...Buffer.from('localhost')], count, size, !sending);
+  const frames = fieldFrames(id, [0x82, 0x87, 0x04, ...integer(path.length, 7), ...Buffer.from(path), 0x01, 9, ...Buffer.from('localhost')], count, size, !sending);
   // A client still sending its body: a DATA frame, and no END_STREAM.
   return sending ? [...frames, frame(0, 0, id, Buffer.alloc(1_000))] : frames;
 }
@@ -105,6 +105,15 @@ describe('the header list limit (HTTP/2 as HTTP/1.1)', () => {
     // Logged with the access log, as a refusal of node:http's parser is.
     const logged = lines.filter((line) => String(line.msg).startsWith('request refused before the app: 431 the header list is larger'));
     assert.deepEqual(logged.map((line) => [line.status, line.remoteAddress]), [[431, '127.0.0.1'], [431, '127.0.0.1']]);
+  });
+
+  test('a URL past the limit, sent before the client acknowledged the SETTINGS: a 414 saying so, as over HTTP/1.1 (it was the 431 of the header list), the session serves the next stream', async () => {
+    views = 0;
+    const frames = await rawExchange(server.port, cert, [...request(1, 0, 0, { path: `/ok?${'q'.repeat(maxHeaderSize)}` }), ...request(3, 0, 0)], bothDone);
+    const refused = answer(frames, 1);
+    assert.equal(refused.body, 'the request target (the URL) is longer than the server accepts: more than 16384 bytes\n');
+    assert.deepEqual([refused.ended, refused.reset, answer(frames, 3).body, views], [true, undefined, 'ok', 1]);
+    assert.equal(lines.filter((line) => line.status === 414 && String(line.msg).startsWith('request refused before the app: 414 the request target')).length, 1);
   });
 
   test('a client still sending its body gets the 431 whole, then the stream is stopped (RST_STREAM NO_ERROR)', async () => {

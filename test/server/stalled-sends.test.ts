@@ -5,6 +5,7 @@
 // with nothing to send. Real sockets: the kernel's buffers are the point.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http2 from 'node:http2';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after as afterAll, before, test } from 'node:test';
@@ -14,6 +15,7 @@ import express from 'express';
 import { after, createApp, get, HttpResponse, StreamingResponse, type App, type Outcome, type Server } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import type { Logger } from 'pino';
+import { attach } from '../../src/server/attach.js';
 import { connect, LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
 import { request } from '../transport/wire.js';
 import { selfSigned } from './certificate.js';
@@ -45,6 +47,11 @@ before(async () => {
       get('/big/:name', (request) => {
         after(({ outcome }) => taskRan.get(request.path)?.(outcome));
         return new HttpResponse(body);
+      }),
+      // HTTP/2 flow control holds what a client takes: a window's worth, not the kernel's buffers.
+      get('/mb/:name', (request) => {
+        after(({ outcome }) => taskRan.get(request.path)?.(outcome));
+        return new HttpResponse(body.subarray(0, 1024 * 1024));
       }),
       get('/block', () => {
         const until = performance.now() + 3 * TIMEOUT_MS;
@@ -128,6 +135,47 @@ test('attach(): the same on a server Express started', { timeout: 10_000 }, asyn
       return socket;
     });
   } finally {
+    await attached.close({ timeoutMs: 1_000 });
+  }
+});
+
+/** The status of a HEAD of `path` on `session`, and the length of the body that came with it (none). */
+async function head(session: http2.ClientHttp2Session, path: string): Promise<[unknown, number]> {
+  const stream = session.request({ ':method': 'HEAD', ':path': path });
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  let length = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) length += chunk.length;
+  return [headers[':status'], length];
+}
+
+test('attach() on an h2c server (http2.createServer()): a stream whose client gives it no window is reset (CANCEL) by the sweep, its session serving on; a session idle for longer than sendTimeoutMs is not cut (the sweep watches the raw connections too, whose output node:http2 writes past them)', { timeout: 10_000 }, async () => {
+  const h2c = http2.createServer(app.handler).listen(0, '127.0.0.1');
+  await once(h2c, 'listening');
+  const attached = attach(app, h2c, { handleSignals: false, sendTimeoutMs: TIMEOUT_MS });
+  const url = `http://127.0.0.1:${(h2c.address() as AddressInfo).port}`;
+  const idle = http2.connect(url);
+  const stalled = http2.connect(url, { settings: { initialWindowSize: 0 } });
+  try {
+    const connectionsClosed = (): number => lines.filter((line) => String(line.msg).startsWith('connection closed')).length;
+    const closedBefore = connectionsClosed();
+    assert.deepEqual(await head(idle, '/mb/h2c-idle'), [200, 0]);
+    const ran = outcomeOf('/mb/h2c');
+    const stream = stalled.request({ ':path': '/mb/h2c' });
+    stream.on('error', () => {});
+    const sentAt = performance.now();
+    await once(stream, 'close');
+    assert.ok(performance.now() - sentAt >= TIMEOUT_MS, 'not before the timeout');
+    assert.equal(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
+    assert.deepEqual(await ran.then((outcome) => [outcome.aborted, outcome.completed]), [true, false]);
+    const warning = lines.find((line) => line.url === '/mb/h2c');
+    assert.match(String(warning?.msg), /^HTTP\/2 stream reset: its client took none of the response for 300 ms/);
+    // Both sessions outlived the timeout under the sweep, and serve on.
+    assert.deepEqual(await head(stalled, '/mb/h2c-after'), [200, 0]);
+    assert.deepEqual(await head(idle, '/mb/h2c-idle-after'), [200, 0]);
+    assert.equal(connectionsClosed(), closedBefore, 'no connection of the h2c server closed');
+  } finally {
+    stalled.destroy();
+    idle.close();
     await attached.close({ timeoutMs: 1_000 });
   }
 });
