@@ -121,12 +121,21 @@ export interface JobRead {
   logs: string[];
   bullState: string;
   heldUntil: number | null;
+  /** Its last error, shown after those of its log: a job whose fields were shown replaced says so (see readableJob()). */
+  note?: AttemptError;
+}
+
+/** A hash as Redis gives it to a script (field, value, ...), as an object. */
+export function fromPairs(flat: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }
 
 const numberOr = (text: string | undefined, fallback: number | null): number | null => (text === undefined ? fallback : Number(text));
 
 /** The task a job stands for, or null when it is gone. */
-export function toTask({ name, id, hash, logs, bullState, heldUntil }: JobRead): StoredTask | null {
+export function toTask({ name, id, hash, logs, bullState, heldUntil, note }: JobRead): StoredTask | null {
   const state = stateOf(bullState, heldUntil !== null);
   if (state === null || hash.data === undefined) return null;
   const parsed = parseData(hash.data);
@@ -161,6 +170,6 @@ export function toTask({ name, id, hash, logs, bullState, heldUntil }: JobRead):
     request: data.request,
     outcome: hash[FIELD.outcome] === undefined ? null : JSON.parse(hash[FIELD.outcome]!),
     trace: data.trace,
-    errors: logs.filter((line) => line.startsWith('{"attempt"')).map((line) => JSON.parse(line) as AttemptError),
+    errors: [...logs.filter((line) => line.startsWith('{"attempt"')).map((line) => JSON.parse(line) as AttemptError), ...note === undefined ? [] : [note]],
   };
 }
