@@ -1,4 +1,5 @@
 import type { AttemptError, Backoff, NewTask, RequestSnapshot, StoredTask, TaskState, When } from '../durable/store.js';
+import { quoted } from '../durable/unreadable-words.js';
 
 // How a Coda task lives in a BullMQ job. What never changes is the job's data
 // (so that Bull Board and any BullMQ tool show it); what changes is kept in
@@ -148,6 +149,7 @@ export function toTask({ name, id, hash, logs, bullState, heldUntil, note }: Job
   const made = Number(hash.atm ?? 0);
   const owned = state === 'held' || state === 'running';
   const ended = state === 'completed' || state === 'failed';
+  const createdAt = Number(hash.timestamp);
   return {
     id,
     name,
@@ -164,12 +166,25 @@ export function toTask({ name, id, hash, logs, bullState, heldUntil, note }: Job
     runAt: numberOr(hash[FIELD.runAt], data.runAt)!,
     owner: !owned ? null : state === 'held' ? data.holder : hash[FIELD.owner] ?? null,
     leaseUntil: !owned ? null : state === 'held' ? heldUntil : numberOr(hash[FIELD.lease], null),
-    createdAt: Number(hash.timestamp),
+    createdAt,
     startedAt: numberOr(hash[FIELD.startedAt], null),
     finishedAt: ended ? numberOr(hash[FIELD.finishedAt], numberOr(hash.finishedOn, null)) : null,
     request: data.request,
     outcome: hash[FIELD.outcome] === undefined ? null : JSON.parse(hash[FIELD.outcome]!),
     trace: data.trace,
-    errors: [...logs.filter((line) => line.startsWith('{"attempt"')).map((line) => JSON.parse(line) as AttemptError), ...note === undefined ? [] : [note]],
+    errors: [...logs.filter((line) => line.startsWith('{"attempt"')).map((line) => attemptError(line, createdAt)), ...note === undefined ? [] : [note]],
   };
+}
+
+/**
+ * A failed attempt's line of a job's log; one edited by hand into text that is not JSON is shown as an error saying
+ * so (it threw, and with it get(), list() and every claim of the job). Only shown: the log is history, and Redis
+ * appends to it whatever it holds, so the task runs as it would.
+ */
+function attemptError(line: string, createdAt: number): AttemptError {
+  try {
+    return JSON.parse(line) as AttemptError;
+  } catch {
+    return { attempt: 0, message: `a line of the job's log is not valid JSON (edited by hand?): ${quoted(line)}`, startedAt: null, finishedAt: createdAt };
+  }
 }

@@ -130,3 +130,16 @@ test('retry() and discard() of a failed job edited by hand (its data not JSON) t
   assert.equal(await store.get('bad'), null);
   assert.equal(await admin.exists(jobKey), 0);
 });
+
+test('a failed attempt\'s line of a job\'s log edited by hand into text that is not JSON is shown as an error saying so, and the job is claimed and runs (get(), list() and every claim of it threw)', { timeout: 30_000, skip: missing }, async (t) => {
+  const { store, admin, jobKey } = await three(t);
+  const claim = () => store.claim({ owner: 'me', names: ['work'], concurrency: {}, limit: 10, now: Date.now(), leaseUntil: Date.now() + 60_000 });
+  assert.equal((await claim()).length, 3);
+  assert.equal(await store.fail('bad', 'me', { attempt: 1, message: 'Error: declined', startedAt: 1, finishedAt: 2 }, Date.now()), true);
+  await admin.lset(`${jobKey}:logs`, 0, '{"attempt": 1, "mess');
+  const shown = (await store.get('bad'))!;
+  assert.deepEqual(shown.errors, [{ attempt: 0, message: 'a line of the job\'s log is not valid JSON (edited by hand?): "{\\"attempt\\": 1, \\"mess"', startedAt: null, finishedAt: shown.createdAt }]);
+  assert.equal((await store.list({ state: 'ready' })).length, 1);
+  const [claimed, ...more] = await claim();
+  assert.deepEqual([claimed?.id, claimed?.attempt, more.length], ['bad', 2, 0]);
+});
