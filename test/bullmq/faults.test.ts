@@ -16,7 +16,7 @@ import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
-import { startRedis, useRedis } from './redis-server.js';
+import { startRedis, useRedis, type RedisServer } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -252,8 +252,11 @@ test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections 
   assert.ok(took < 1000, `close took ${Math.round(took)} ms for a deadline 500 ms away`);
 });
 
-test('a worker closed on a frozen Redis (SIGSTOP) with a task still running returns within its deadline and a short grace, not after the store\'s command timeouts', { timeout: 60_000, skip: missing }, async (t) => {
-  const prefix = 'frozen-worker';
+/**
+ * A worker on `redis` running a task that waits for shutdown, then `cut` (Redis stops answering), then the worker
+ * closed with a deadline 300 ms away: how long the close took, and the tasks it left in the store.
+ */
+async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut: () => unknown): Promise<{ took: number; left: string[] }> {
   let startedWith: () => void;
   const started = new Promise<void>((resolve) => { startedWith = resolve; });
   // Runs until shutdown aborts it: the worker must give it back to a store that no longer answers.
@@ -261,20 +264,35 @@ test('a worker closed on a frozen Redis (SIGSTOP) with a task still running retu
     ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
     startedWith();
   }));
-  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const store = bullmqStore({ connection: { port: redis.port }, prefix });
   const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
-  const producer = bullmqStore({ connection: { port: server().port }, prefix });
+  const producer = bullmqStore({ connection: { port: redis.port }, prefix });
   await producer.open();
-  t.after(() => producer.close());
-  await producer.add([{ ...heldTask('frozen-running'), held: false }], 'web', Date.now() + 30_000);
+  t.after(() => producer.close().catch(() => {}));
+  await producer.add([{ ...heldTask(`${prefix}-running`), held: false }], 'web', Date.now() + 30_000);
   await started;
-  server().freeze();
-  t.after(() => server().thaw());
+  await cut();
   const closing = performance.now();
   const left = await worker.close({ timeoutMs: 300 });
-  const took = performance.now() - closing;
-  assert.deepEqual(left.map(({ id }) => id), ['frozen-running'], 'the running task is reported as left in the store');
+  return { took: performance.now() - closing, left: left.map(({ id }) => id) };
+}
+
+test('a worker closed on a frozen Redis (SIGSTOP) with a task still running returns within its deadline and a short grace, not after the store\'s command timeouts', { timeout: 60_000, skip: missing }, async (t) => {
+  const { took, left } = await closedCut(t, server(), 'frozen-worker', () => {
+    server().freeze();
+    t.after(() => server().thaw());
+  });
+  assert.deepEqual(left, ['frozen-worker-running'], 'the running task is reported as left in the store');
   // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
+  assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
+
+test('a worker closed on a Redis gone for good (killed, not started again: BullMQ\'s "should close worker even if redis is down") with a task still running returns within its deadline and a short grace', { timeout: 60_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  // Stopped after its kill: stop() of a server killed before waited for ever for an exit that had come.
+  t.after(() => redis.stop());
+  const { took, left } = await closedCut(t, redis, 'gone-worker', () => redis.kill());
+  assert.deepEqual(left, ['gone-worker-running'], 'the running task is reported as left in the store');
   assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
 });
 
