@@ -296,6 +296,39 @@ test('a worker closed on a Redis gone for good (killed, not started again: BullM
   assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
 });
 
+test('a worker whose Redis freezes (SIGSTOP) as a task ends, past the store\'s command timeout, and wakes: the completion is written again and recorded once, as attempt 1, and the worker takes the next task (BullMQ\'s "should handle jobs added before and after a redis disconnect")', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-end';
+  const runs: string[] = [];
+  const [started, ended, second] = [deferred(), deferred(), deferred()];
+  const work = task('record', async (payload: { n: number }, ctx) => {
+    runs.push(`${payload.n} attempt ${ctx.attempt}`);
+    if (payload.n === 2) return second.resolve();
+    started.resolve();
+    await ended.promise;
+  });
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({ definitions: [work], store: bullmqStore({ connection: { port: server().port }, prefix }), pollMs: 50, handleSignals: false, logger });
+  t.after(() => worker.close({ timeoutMs: 1_000 }));
+  const producer = bullmqStore({ connection: { port: server().port }, prefix });
+  await producer.open();
+  t.after(() => producer.close());
+  const ready = (id: string, n: number): NewTask => ({ ...heldTask(id), payload: JSON.stringify({ n }), held: false, timeoutMs: 60_000 });
+  await producer.add([ready('first', 1)], 'web', Date.now() + 30_000);
+  await started.promise;
+  server().freeze();
+  t.after(() => server().thaw());
+  ended.resolve();
+  // The completion's write times out unanswered (3 s), and is written again: woken only once that is logged.
+  for (let i = 0; i < 200 && !lines.some(({ msg }) => msg?.startsWith('could not record the end of durable task attempts')); i++) await delay(50);
+  assert.ok(lines.some(({ level, msg }) => level === LEVEL.error && msg?.endsWith('; trying again')), 'the completion was refused while Redis was frozen');
+  server().thaw();
+  await producer.add([ready('second', 2)], 'web', Date.now() + 30_000);
+  await second.promise;
+  const first = await producer.get('first');
+  assert.deepEqual([first?.state, first?.attempt, first?.errors], ['completed', 1, []]);
+  assert.deepEqual(runs, ['1 attempt 1', '2 attempt 1'], 'each ran once');
+});
+
 test('leases are judged on Redis\'s clock: a process whose clock is a minute behind keeps its hold and its running task from a process with the right time until its lease has run out', { timeout: 30_000, skip: missing }, async (t) => {
   const prefix = 'skewed-clock';
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/skewed-clock.ts', import.meta.url))], {
