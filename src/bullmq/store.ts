@@ -689,8 +689,9 @@ export class BullmqStore implements TaskStore {
       await this.#noteIfGone(queue, job.id!);
       return GONE;
     }
-    const [data, id] = next as [JobJson?, string?];
-    return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
+    // No job next: nothing waiting (undefined), or BullMQ's word that the next is delayed (null, its time beside it).
+    const [data, id] = next as [JobJson | null | undefined, string?];
+    return data == null ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
