@@ -34,7 +34,7 @@ const MEMBERS: Record<string, { ok: (value: unknown) => boolean; standIn: (value
   timeoutMs: { ok: (value) => Number.isInteger(value) && (value as number) > 0, standIn: () => DEFAULT_TIMEOUT_MS },
   backoff: { ok: isBackoff, standIn: () => DEFAULT_BACKOFF },
   request: { ok: objectOrNull, standIn: () => null, optional: true },
-  trace: { ok: objectOrNull, standIn: () => null, optional: true },
+  trace: { ok: (value) => value === null || (isObject(value) && Object.values(value).every((each) => typeof each === 'string')), standIn: () => null, optional: true },
   runAt: { ok: finite, standIn: (_, hash) => Number(hash.timestamp), optional: true },
   holder: { ok: stringOrNull, standIn: () => null, optional: true },
   seq: { ok: finite, standIn: () => 0, optional: true },

@@ -47,6 +47,7 @@ const edits: [field: string, text: string, named: string][] = [
   ['data', data({ backoff: null }), 'data.backoff ("null") is'],
   ['data', data({ backoff: { type: 'fixed' } }), 'data.backoff ("{\\"type\\":\\"fixed\\"}") is'],
   ['data', data({ timeoutMs: 'x', request: 5 }), 'data.timeoutMs ("\\"x\\""), its field data.request ("5") are'],
+  ['data', data({ trace: { traceparent: 5 } }), 'data.trace ("{\\"traceparent\\":5}") is'],
   ['opts', '{"attempts":"x"}', 'opts ("{\\"attempts\\":\\"x\\"}") is'],
 ];
 
