@@ -1,4 +1,5 @@
 import type { AttemptError, Backoff, NewTask, RequestSnapshot, StoredTask, TaskState, When } from '../durable/store.js';
+import { quoted } from '../durable/unreadable-words.js';
 
 // How a Coda task lives in a BullMQ job. What never changes is the job's data
 // (so that Bull Board and any BullMQ tool show it); what changes is kept in
@@ -121,12 +122,21 @@ export interface JobRead {
   logs: string[];
   bullState: string;
   heldUntil: number | null;
+  /** Its last error, shown after those of its log: a job whose fields were shown replaced says so (see readableJob()). */
+  note?: AttemptError;
+}
+
+/** A hash as Redis gives it to a script (field, value, ...), as an object. */
+export function fromPairs(flat: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }
 
 const numberOr = (text: string | undefined, fallback: number | null): number | null => (text === undefined ? fallback : Number(text));
 
 /** The task a job stands for, or null when it is gone. */
-export function toTask({ name, id, hash, logs, bullState, heldUntil }: JobRead): StoredTask | null {
+export function toTask({ name, id, hash, logs, bullState, heldUntil, note }: JobRead): StoredTask | null {
   const state = stateOf(bullState, heldUntil !== null);
   if (state === null || hash.data === undefined) return null;
   const parsed = parseData(hash.data);
@@ -139,6 +149,7 @@ export function toTask({ name, id, hash, logs, bullState, heldUntil }: JobRead):
   const made = Number(hash.atm ?? 0);
   const owned = state === 'held' || state === 'running';
   const ended = state === 'completed' || state === 'failed';
+  const createdAt = Number(hash.timestamp);
   return {
     id,
     name,
@@ -155,12 +166,25 @@ export function toTask({ name, id, hash, logs, bullState, heldUntil }: JobRead):
     runAt: numberOr(hash[FIELD.runAt], data.runAt)!,
     owner: !owned ? null : state === 'held' ? data.holder : hash[FIELD.owner] ?? null,
     leaseUntil: !owned ? null : state === 'held' ? heldUntil : numberOr(hash[FIELD.lease], null),
-    createdAt: Number(hash.timestamp),
+    createdAt,
     startedAt: numberOr(hash[FIELD.startedAt], null),
     finishedAt: ended ? numberOr(hash[FIELD.finishedAt], numberOr(hash.finishedOn, null)) : null,
     request: data.request,
     outcome: hash[FIELD.outcome] === undefined ? null : JSON.parse(hash[FIELD.outcome]!),
     trace: data.trace,
-    errors: logs.filter((line) => line.startsWith('{"attempt"')).map((line) => JSON.parse(line) as AttemptError),
+    errors: [...logs.filter((line) => line.startsWith('{"attempt"')).map((line) => attemptError(line, createdAt)), ...note === undefined ? [] : [note]],
   };
+}
+
+/**
+ * A failed attempt's line of a job's log; one edited by hand into text that is not JSON is shown as an error saying
+ * so (it threw, and with it get(), list() and every claim of the job). Only shown: the log is history, and Redis
+ * appends to it whatever it holds, so the task runs as it would.
+ */
+function attemptError(line: string, createdAt: number): AttemptError {
+  try {
+    return JSON.parse(line) as AttemptError;
+  } catch {
+    return { attempt: 0, message: `a line of the job's log is not valid JSON (edited by hand?): ${quoted(line)}`, startedAt: null, finishedAt: createdAt };
+  }
 }

@@ -385,17 +385,17 @@ return 0
 `;
 
 /**
- * A failed attempt's error line on its job's log and one field on its hash,
- * only while the job's lock is still this claim's (its token): a job another
- * worker took after a stall, or removed, is left as it is. KEYS[1] the job's
- * hash, KEYS[2] its log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the
- * line, ARGV[3] the field, ARGV[4] its value. Returns 1, or 0 when the lock
- * was lost.
+ * A failed attempt's error line on its job's log and fields on its hash (a
+ * time; a job edited by hand, its bad fields replaced), only while the job's
+ * lock is still this claim's (its token): a job another worker took after a
+ * stall, or removed, is left as it is. KEYS[1] the job's hash, KEYS[2] its
+ * log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the line, then each field
+ * and its value. Returns 1, or 0 when the lock was lost.
  */
 const LOG_FAILURE = `
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 `;
 

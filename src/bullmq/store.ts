@@ -10,13 +10,14 @@ import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
 import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FAILED_INDEX, FIELD, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
+import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -127,6 +128,8 @@ export class BullmqStore implements TaskStore {
   #skew = 0;
   /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
   #stalled = 0;
+  /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
+  #unreadable: { id: string; reason: string }[] = [];
   #seq = 0;
 
   constructor(options: BullmqStoreOptions) {
@@ -478,6 +481,13 @@ export class BullmqStore implements TaskStore {
     fetched.forEach((claim, i) => {
       const id = claim.job.id!;
       const hash = fromPairs(replies[i * 3 + 1] as string[]);
+      // A job edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
+      const readable = readableJob(hash);
+      if (readable !== undefined) {
+        const error = { attempt: claim.job.attemptsMade + 1, message: `${owner} claimed it and could not read its job`, startedAt: now, finishedAt: now };
+        failing.push(this.#failUnreadable(claim, readable, error));
+        return;
+      }
       if (!isTaskData(claim.job.data)) {
         failing.push(this.#refuseForeign(claim, now));
         return;
@@ -524,18 +534,32 @@ export class BullmqStore implements TaskStore {
    */
   async #failStalled(claim: Claim, hash: Record<string, string>, now: number, random: () => number = Math.random): Promise<void> {
     const { job } = claim;
+    const error = this.#stalledError(job, hash, now);
+    const final = error.attempt >= (job.opts.attempts ?? 1);
+    await this.#failJob(claim, error, final ? null : now + retryDelay((job.data as JobData).backoff, error.attempt, random));
+  }
+
+  /** The error of a job's attempt whose process stopped renewing its lock (its hash as read: owner, lease, start). */
+  #stalledError(job: Job, hash: Record<string, string>, now: number): AttemptError {
     const owner = hash[FIELD.owner];
     const lease = hash[FIELD.lease];
-    const attempt = job.attemptsMade + 1;
-    const error: AttemptError = {
-      attempt,
+    return {
+      attempt: job.attemptsMade + 1,
       message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease) - this.#skew).toISOString()}`} (its process died or hung)`,
       startedAt: hash[FIELD.startedAt] === undefined ? null : Number(hash[FIELD.startedAt]),
       finishedAt: now,
     };
-    const data = job.data as JobData;
-    const final = attempt >= (job.opts.attempts ?? 1);
-    await this.#failJob(claim, error, final ? null : now + retryDelay(data.backoff, attempt, random));
+  }
+
+  /**
+   * Fails for good a claim's job whose fields do not read (see readableJob()), its attempt's `error` followed by the
+   * reason; each bad field is replaced in the same write, its text kept in the error, so that the job reads again
+   * (BullMQ's tools, get, list, `coda tasks retry`). The next recover() reports the reason, to be logged once.
+   */
+  async #failUnreadable(claim: Claim, readable: ReadableJob, error: AttemptError): Promise<void> {
+    const id = claim.job.id!;
+    const reason = `durable task ${id} (job ${this.#jobKey(claim.queue, id)}) in the ${this.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
+    if (await this.#failJob(claim, { ...error, message: `${error.message}; ${reason}` }, null, readable.fields)) this.#unreadable.push({ id, reason });
   }
 
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
@@ -665,8 +689,9 @@ export class BullmqStore implements TaskStore {
       await this.#noteIfGone(queue, job.id!);
       return GONE;
     }
-    const [data, id] = next as [JobJson?, string?];
-    return data === undefined ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
+    // No job next: nothing waiting (undefined), or BullMQ's word that the next is delayed (null, its time beside it).
+    const [data, id] = next as [JobJson | null | undefined, string?];
+    return data == null ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
@@ -682,7 +707,7 @@ export class BullmqStore implements TaskStore {
    * Keeps the attempt's error in the job's log and lets BullMQ retry it (at `retryAt`) or fail it for good; false
    * when the job was no longer this claim's.
    */
-  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null): Promise<boolean> {
+  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null, fields: Record<string, string> = {}): Promise<boolean> {
     const { job, token, queue } = claim;
     const id = job.id!;
     const client = this.#client!;
@@ -692,7 +717,7 @@ export class BullmqStore implements TaskStore {
       const key = this.#jobKey(queue, id);
       const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
-      if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field]) === 0) {
+      if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field, ...Object.entries(fields).flat()]) === 0) {
         this.#claims.delete(id);
         await this.#noteIfGone(queue, id);
         return false;
@@ -766,7 +791,7 @@ export class BullmqStore implements TaskStore {
    * #failStalled). Each worker runs BullMQ's check on its own timer; this
    * reports how many jobs it moved since the last call.
    */
-  async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
+  async recover(now: number, random: () => number): Promise<Recovered> {
     checkTime('recover(): now', now);
     const client = this.#opened();
     const [held, lapsed] = await this.#call(async () => {
@@ -778,7 +803,8 @@ export class BullmqStore implements TaskStore {
     });
     const running = lapsed + this.#stalled;
     this.#stalled = 0;
-    return { held, running };
+    const unreadable = this.#unreadable.splice(0);
+    return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
   }
 
   /**
@@ -792,9 +818,17 @@ export class BullmqStore implements TaskStore {
     const worker = this.#workers.get(name) ?? await this.#worker(name, RECOVERY_LOCK_MS);
     let failed = 0;
     for (let i = 0; i < found.length; i += 2) {
-      const job = await this.#bull!.Job.fromId(worker as never, found[i] as string);
+      const [id, hash] = [found[i] as string, fromPairs(found[i + 1] as string[])];
+      // BullMQ's read of a job edited by hand threw, and with it every recovery: such a job fails for good.
+      const readable = readableJob(hash);
+      const job = readable === undefined ? await this.#bull!.Job.fromId(worker as never, id) : this.#jobOf(worker, id, { ...hash, ...readable.fields });
       if (job === undefined) continue;
-      await this.#failStalled({ job, token, owner: 'recover', queue: name }, fromPairs(found[i + 1] as string[]), now, random);
+      const claim = { job, token, owner: 'recover', queue: name };
+      if (readable !== undefined) {
+        await this.#failUnreadable(claim, readable, this.#stalledError(job, hash, now));
+        continue;
+      }
+      await this.#failStalled(claim, hash, now, random);
       failed++;
     }
     return failed;
@@ -963,9 +997,10 @@ export class BullmqStore implements TaskStore {
         const pending = await queue.getDeduplicationJobId(task.key);
         if (pending !== null && pending !== id) return false;
       }
-      const job = await queue.getJob(id);
-      if (job === undefined) return false;
       const key = this.#jobKey(task.name, id);
+      // Gone meanwhile: no fields written onto a hash of nothing.
+      if (await client.exists(key) === 0) return false;
+      const job = this.#jobOf(queue, id);
       await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
       const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
       await this.#reindex(client, task.name, id, 'sync');
@@ -994,8 +1029,8 @@ export class BullmqStore implements TaskStore {
         await this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]);
         return true;
       }
-      const job = await this.#queue(task.name).getJob(id);
-      if (job === undefined) return false;
+      if (await client.exists(this.#jobKey(task.name, id)) === 0) return false;
+      const job = this.#jobOf(this.#queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
       await this.#reindex(client, task.name, id, 'drop');
       const removed = await ignoreGone(job.remove());
@@ -1059,13 +1094,33 @@ export class BullmqStore implements TaskStore {
       execAll(reads),
       Promise.all(where.map(([name, id]) => this.#queue(name).getJobState(id))),
     ]);
-    return where.map(([, id], i) => {
+    return where.map(([name, id], i) => {
       const hash = replies[i * 3] as Record<string, string>;
       const lease = replies[i * 3 + 2] as string | null;
       // Leases on this process's clock, as they were given (see #skew).
       if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      return toTask({ name: where[i]![0], id, hash, logs: replies[i * 3 + 1] as string[], bullState: states[i]!, heldUntil: lease === null ? null : Number(lease) - this.#skew });
+      // A job edited by hand is shown with its bad fields replaced, its last error naming them; it is left as it is.
+      const readable = readableJob(hash);
+      const note = readable === undefined ? undefined : {
+        attempt: Number(hash.atm ?? 0), startedAt: null, finishedAt: Number(hash[FIELD.finishedAt] ?? hash.finishedOn ?? hash.timestamp),
+        message: `durable task ${id} (job ${this.#jobKey(name, id)}) in the ${this.description} cannot be read as stored: ${badFields(readable, 'shown replaced')}`,
+      };
+      return toTask({
+        name, id, hash: { ...hash, ...readable?.fields }, logs: replies[i * 3 + 1] as string[], bullState: states[i]!,
+        heldUntil: lease === null ? null : Number(lease) - this.#skew, note,
+      });
     });
+  }
+
+  /**
+   * A job of `queue` by its id, not read from Redis: BullMQ's getJob() parses its data and opts, and threw on a job
+   * edited by hand (retry() and discard() need only its id). With a `hash`, its data and opts parsed, its attempts
+   * made as it says.
+   */
+  #jobOf(queue: Queue | Worker, id: string, hash?: Record<string, string>): Job {
+    const job = new this.#bull!.Job(queue as never, hash?.name ?? '', hash === undefined ? {} : JSON.parse(hash.data!), hash === undefined ? {} : JSON.parse(hash.opts ?? '{}'), id);
+    job.attemptsMade = Number(hash?.atm ?? 0);
+    return job;
   }
 
   #owned(ids: readonly string[], owner: string): Claim[] {
@@ -1101,6 +1156,7 @@ export class BullmqStore implements TaskStore {
       });
       worker.on('error', () => {});
       worker.on('stalled', () => void this.#stalled++);
+      screenFetches(worker);
       // Coda's scripts on the worker's connection too: a give-back runs there (see #putBack).
       void clientOf(worker).then(defineScripts, () => {});
       this.#workers.set(name, worker);
@@ -1217,13 +1273,6 @@ interface FinishingBackend {
 
 /** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */
 const clientOf = (worker: Worker): Promise<Redis> => worker.backend.client as unknown as Promise<Redis>;
-
-/** A hash as Redis gives it to a script (field, value, ...), as an object. */
-function fromPairs(flat: readonly string[]): Record<string, string> {
-  const hash: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-  return hash;
-}
 
 /** A job a listing found: where it is, its place in the order (time added, then seq, then id), and that place as a page's cursor. */
 interface PageEntry {

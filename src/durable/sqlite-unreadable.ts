@@ -1,5 +1,6 @@
 import type { AttemptError } from './store.js';
 import { DEFAULT_BACKOFF, isBackoff } from './task.js';
+import { badParts, quoted } from './unreadable-words.js';
 
 /** The columns of a running task's row that hold JSON (a stalled one recover() reads, one a claim took). */
 export interface StalledJson {
@@ -15,8 +16,6 @@ export interface StalledJson {
 /** A row failed for good: what its JSON columns are written with, and why (`reason`, to log). */
 export type UnreadableRow = Omit<StalledJson, 'seq' | 'id'> & { reason: string };
 
-/** How much of a bad column's text the error keeps, to repair it by hand. */
-const KEPT = 200;
 const UNPARSED = Symbol('unparsed');
 
 /** A row's JSON columns as they read again, and the bad ones each named with its text. */
@@ -37,7 +36,7 @@ function readable(row: StalledJson): Readable | undefined {
     const text = row[column];
     const value = text === null ? null : parsed(text);
     if (text === null || (value !== UNPARSED && ok(value))) return value;
-    bad.push(`${column} (${JSON.stringify(text.length > KEPT ? `${text.slice(0, KEPT)}…` : text)})`);
+    bad.push(`${column} (${quoted(text)})`);
     return UNPARSED;
   };
   const backoffOk = read('backoff', isBackoff) !== UNPARSED;
@@ -49,10 +48,9 @@ function readable(row: StalledJson): Readable | undefined {
   return { backoff, errors: errors === UNPARSED ? [] : errors as unknown[], request, trace, outcome, bad, backoffOk };
 }
 
-/** Why a row's columns are bad: `its column X ("…") is not valid JSON of its shape (edited by hand?), replaced` (the default backoff named). */
+/** Why a row's columns are bad (see badParts()). */
 function badColumns({ bad, backoffOk }: Readable, replaced: string): string {
-  return `its column ${bad.join(', its column ')} ${bad.length === 1 ? 'is' : 'are'} not valid JSON of its shape (edited by hand?), `
-    + `${replaced}${backoffOk ? '' : ' (the backoff by the default one)'}`;
+  return badParts('column', bad, backoffOk, replaced);
 }
 
 /**

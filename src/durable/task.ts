@@ -43,6 +43,7 @@ export interface TaskSettings {
 }
 
 export const DEFAULT_BACKOFF: Backoff = Object.freeze({ type: 'exponential', delayMs: 1_000 });
+export const DEFAULT_TIMEOUT_MS = 30_000;
 const NAME = /^[\w.:@/-]{1,200}$/;
 
 /**
@@ -71,7 +72,7 @@ function taskSettings(name: string, options: TaskOptions): TaskSettings {
   return {
     attempts: checkCount(`${where}: attempts`, options.attempts ?? 3),
     backoff: checkBackoff(where, options.backoff ?? DEFAULT_BACKOFF),
-    timeoutMs: checkMs(`${where}: timeoutMs`, options.timeoutMs ?? 30_000),
+    timeoutMs: checkMs(`${where}: timeoutMs`, options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     concurrency: options.concurrency === undefined ? undefined : checkCount(`${where}: concurrency`, options.concurrency),
   };
 }

@@ -10,7 +10,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { createApp, NonRetryableError, task, type Task, type TaskContext } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { createTestClient } from 'coda-http/testing';
-import { deferred, memoryLogger } from '../helpers.js';
+import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -41,6 +41,24 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
     for (const payload of payloads) await app.tasks.enqueue(echo, payload as never);
     await settled();
     assert.deepEqual(seen, payloads);
+  });
+
+  test("BullMQ 'should process delayed jobs in correct order': tasks enqueued out of order with delays run by their times, one at a time, each completion recorded with the next job of the line still delayed (nothing logged)", async (t) => {
+    const ran: number[] = [];
+    const all = deferred();
+    const job = task('job', (payload: { n: number }) => {
+      ran.push(payload.n);
+      if (ran.length === 5) all.resolve();
+    });
+    const { logger, lines } = memoryLogger();
+    const store = bullmqStore({ connection: { port: server().port }, prefix: `peers-${++prefixes}` });
+    const app = createApp({ logger, tasks: { definitions: [job], store, concurrency: 1, pollMs: 50 } });
+    await app.tasks.open();
+    t.after(() => app.tasks.close(performance.now() + 1_000));
+    for (const n of [3, 1, 5, 2, 4]) await app.tasks.enqueue(job, { n }, { delayMs: n * 150 });
+    await all.promise;
+    assert.deepEqual(ran, [1, 2, 3, 4, 5]);
+    assert.deepEqual(lines.filter(({ level }) => level >= LEVEL.warn).map(({ msg }) => msg), [], 'no completion refused, no error');
   });
 
   test("BullMQ 'should process a delayed job only after delayed time', graphile/worker's run_at: a task a year out (longer than a timer takes) waits in the store, counted as delayed, its time kept; one due now runs", async (t) => {

@@ -16,7 +16,7 @@ import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
-import { startRedis, useRedis } from './redis-server.js';
+import { startRedis, useRedis, type RedisServer } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -252,8 +252,11 @@ test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections 
   assert.ok(took < 1000, `close took ${Math.round(took)} ms for a deadline 500 ms away`);
 });
 
-test('a worker closed on a frozen Redis (SIGSTOP) with a task still running returns within its deadline and a short grace, not after the store\'s command timeouts', { timeout: 60_000, skip: missing }, async (t) => {
-  const prefix = 'frozen-worker';
+/**
+ * A worker on `redis` running a task that waits for shutdown, then `cut` (Redis stops answering), then the worker
+ * closed with a deadline 300 ms away: how long the close took, and the tasks it left in the store.
+ */
+async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut: () => unknown): Promise<{ took: number; left: string[] }> {
   let startedWith: () => void;
   const started = new Promise<void>((resolve) => { startedWith = resolve; });
   // Runs until shutdown aborts it: the worker must give it back to a store that no longer answers.
@@ -261,21 +264,69 @@ test('a worker closed on a frozen Redis (SIGSTOP) with a task still running retu
     ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
     startedWith();
   }));
-  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const store = bullmqStore({ connection: { port: redis.port }, prefix });
   const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const producer = bullmqStore({ connection: { port: redis.port }, prefix });
+  await producer.open();
+  t.after(() => producer.close().catch(() => {}));
+  await producer.add([{ ...heldTask(`${prefix}-running`), held: false }], 'web', Date.now() + 30_000);
+  await started;
+  await cut();
+  const closing = performance.now();
+  const left = await worker.close({ timeoutMs: 300 });
+  return { took: performance.now() - closing, left: left.map(({ id }) => id) };
+}
+
+test('a worker closed on a frozen Redis (SIGSTOP) with a task still running returns within its deadline and a short grace, not after the store\'s command timeouts', { timeout: 60_000, skip: missing }, async (t) => {
+  const { took, left } = await closedCut(t, server(), 'frozen-worker', () => {
+    server().freeze();
+    t.after(() => server().thaw());
+  });
+  assert.deepEqual(left, ['frozen-worker-running'], 'the running task is reported as left in the store');
+  // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
+  assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
+
+test('a worker closed on a Redis gone for good (killed, not started again: BullMQ\'s "should close worker even if redis is down") with a task still running returns within its deadline and a short grace', { timeout: 60_000, skip: missing }, async (t) => {
+  const redis = await startRedis();
+  // Stopped after its kill: stop() of a server killed before waited for ever for an exit that had come.
+  t.after(() => redis.stop());
+  const { took, left } = await closedCut(t, redis, 'gone-worker', () => redis.kill());
+  assert.deepEqual(left, ['gone-worker-running'], 'the running task is reported as left in the store');
+  assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
+
+test('a worker whose Redis freezes (SIGSTOP) as a task ends, past the store\'s command timeout, and wakes: the completion is written again and recorded once, as attempt 1, and the worker takes the next task (BullMQ\'s "should handle jobs added before and after a redis disconnect")', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-end';
+  const runs: string[] = [];
+  const [started, ended, second] = [deferred(), deferred(), deferred()];
+  const work = task('record', async (payload: { n: number }, ctx) => {
+    runs.push(`${payload.n} attempt ${ctx.attempt}`);
+    if (payload.n === 2) return second.resolve();
+    started.resolve();
+    await ended.promise;
+  });
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({ definitions: [work], store: bullmqStore({ connection: { port: server().port }, prefix }), pollMs: 50, handleSignals: false, logger });
+  t.after(() => worker.close({ timeoutMs: 1_000 }));
   const producer = bullmqStore({ connection: { port: server().port }, prefix });
   await producer.open();
   t.after(() => producer.close());
-  await producer.add([{ ...heldTask('frozen-running'), held: false }], 'web', Date.now() + 30_000);
-  await started;
+  const ready = (id: string, n: number): NewTask => ({ ...heldTask(id), payload: JSON.stringify({ n }), held: false, timeoutMs: 60_000 });
+  await producer.add([ready('first', 1)], 'web', Date.now() + 30_000);
+  await started.promise;
   server().freeze();
   t.after(() => server().thaw());
-  const closing = performance.now();
-  const left = await worker.close({ timeoutMs: 300 });
-  const took = performance.now() - closing;
-  assert.deepEqual(left.map(({ id }) => id), ['frozen-running'], 'the running task is reported as left in the store');
-  // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
-  assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+  ended.resolve();
+  // The completion's write times out unanswered (3 s), and is written again: woken only once that is logged.
+  for (let i = 0; i < 200 && !lines.some(({ msg }) => msg?.startsWith('could not record the end of durable task attempts')); i++) await delay(50);
+  assert.ok(lines.some(({ level, msg }) => level === LEVEL.error && msg?.endsWith('; trying again')), 'the completion was refused while Redis was frozen');
+  server().thaw();
+  await producer.add([ready('second', 2)], 'web', Date.now() + 30_000);
+  await second.promise;
+  const first = await producer.get('first');
+  assert.deepEqual([first?.state, first?.attempt, first?.errors], ['completed', 1, []]);
+  assert.deepEqual(runs, ['1 attempt 1', '2 attempt 1'], 'each ran once');
 });
 
 test('leases are judged on Redis\'s clock: a process whose clock is a minute behind keeps its hold and its running task from a process with the right time until its lease has run out', { timeout: 30_000, skip: missing }, async (t) => {

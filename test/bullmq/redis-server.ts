@@ -111,7 +111,8 @@ export async function startRedis({ persistent = false, cluster = false } = {}): 
     });
   };
   const kill = async (): Promise<void> => {
-    if (child === undefined || child.exitCode !== null) return;
+    // Killed already (a signal's exit sets signalCode, not exitCode): its 'exit' came, and would be waited for ever.
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
     await exited;
