@@ -172,7 +172,7 @@ export class Primary {
  * One worker of the cluster: serves the app on the shared port, tells the
  * primary, and shuts down gracefully on the primary's word as on a signal
  * (once: a signal that reached it first, as Ctrl-C reaches the whole process
- * group, is not doubled into an immediate exit).
+ * group, is not doubled into an immediate exit), and so when the primary dies.
  */
 export async function runClusterWorker(settings: ClusterSettings): Promise<void> {
   joinClusterMetrics();
@@ -183,10 +183,23 @@ export async function runClusterWorker(settings: ClusterSettings): Promise<void>
   // SIGHUP is the primary's (a rolling restart). A closed terminal sends it to the whole process group,
   // and its default would kill this worker outright, its requests in flight cut: the primary replaces it gracefully.
   process.on('SIGHUP', () => {});
-  process.on('message', (message: Message) => {
-    if (message?.coda !== 'shutdown' || signalled) return;
+  const shutDown = (): void => {
+    if (signalled) return;
     signalled = true;
     process.kill(process.pid, 'SIGTERM');
+  };
+  process.on('message', (message: Message) => {
+    if (message?.coda === 'shutdown') shutDown();
+  });
+  // The primary gone (SIGKILL, the OOM killer) closes the channel, and node:cluster then exits the worker at once, with code 0:
+  // its requests in flight were cut and their after() tasks dropped without a word. Without a primary it can be neither
+  // replaced nor told to stop, so it drains as on SIGTERM (or goes on draining) and exits. Marking the exit as expected is
+  // what stops node:cluster's, which reads the mark right after this event.
+  const worker = cluster.worker!;
+  worker.once('disconnect', () => {
+    worker.exitedAfterDisconnect = true;
+    process.stderr.write(`coda: worker ${process.pid}: the primary is gone; ${signalled ? 'going on draining' : 'shutting down gracefully'}\n`);
+    shutDown();
   });
   process.send!({ coda: 'listening', url: server.url } satisfies Message);
 }

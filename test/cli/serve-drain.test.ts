@@ -116,6 +116,31 @@ for (const [label, args] of [['one process', []], ['--workers 1', ['--workers', 
   });
 }
 
+test('coda serve --workers 2 whose primary is SIGKILLed (the OOM killer): each worker drains as on SIGTERM, the request in flight answered and the report logged, then exits; node:cluster exited them at once, the request cut', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t), CODA_LOG_LEVEL: 'info' });
+  const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const workers = cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
+  t.after(() => {
+    for (const pid of workers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+  const agent = new http.Agent();
+  t.after(() => agent.destroy());
+  const held = request(url!, agent, 'GET', '/hold');
+  await cli.outLine(/^holding$/);
+  cli.child.kill('SIGKILL');
+  assert.deepEqual(await held, { status: 200, body: 'drained', connection: 'close' }, 'the request in flight is answered');
+  // The primary's output pipes close once the workers, which share them, have exited.
+  await cli.exited;
+  for (const pid of workers) assert.ok(cli.stderr.includes(`coda: worker ${pid}: the primary is gone; shutting down gracefully`), cli.stderr.join('\n'));
+  assert.equal(cli.stdout.filter((line) => line.includes('"msg":"shutdown complete')).length, 2, cli.stdout.join('\n'));
+});
+
 /** A `coda worker` on the same file runs the durable tasks the stopped server left in the store. */
 async function runLeftOvers(t: TestContext, db: string, waiting: Set<number>): Promise<void> {
   const worker: Cli = coda(['worker', fixture], { CODA_TEST_DB: db });
