@@ -76,6 +76,7 @@ export class Primary {
       this.#stop('SIGTERM', 'a worker failed to start');
       return;
     }
+    if (this.#stopping) return;
     this.#out.line(`coda: serving ${module} on ${this.#out.style('cyan', urls[0]!)} with ${workers} workers (primary ${process.pid})`);
   }
 
@@ -90,6 +91,8 @@ export class Primary {
         this.#failedStarts = 0;
         this.#listened.add(worker);
         this.#out.line(`coda: worker ${worker.process.pid} listening on ${message.url}`);
+        // Asked to shut down while it loaded, before it listened for the word: it would serve on, and the primary wait for it for good.
+        if (this.#stopping) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
         resolve(message.url);
       });
       worker.once('exit', (code, signal) => reject(new Error(`worker ${worker.process.pid} exited before it listened (${describeExit(code, signal)})`)));

@@ -320,6 +320,27 @@ for (const command of ['serve', 'worker'] as const) {
   });
 }
 
+test('coda serve --workers 1: a SIGTERM to the primary while its worker loads the app: the worker, told again once it listens, shuts down (its hooks too) and the primary exits 0; the word was lost, the worker served on and the primary waited for it for good', { timeout: 30_000 }, async (t) => {
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '1'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.line(/^loading$/);
+  cli.child.kill('SIGTERM');
+  await cli.line(/SIGTERM: shutting down 1 worker\(s\) gracefully/);
+  // The worker (stdin is shared with it) finishes loading.
+  cli.child.stdin!.write('go\n');
+  const pid = Number((await cli.line(/worker \d+ listening/)).match(/worker (\d+)/)![1]);
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  });
+  assert.equal(await cli.exited, 0);
+  assert.ok(cli.stdout.includes('shutdown hook ran'), cli.stdout.join('\n'));
+  assert.ok(!cli.stderr.some((text) => text.includes('with 1 workers')), `no "serving" line once stopping:\n${cli.stderr.join('\n')}`);
+});
+
 test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP (to the primary, or to every process as a closed terminal sends it) restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   let done = false;
