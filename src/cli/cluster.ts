@@ -13,6 +13,9 @@ type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' } | Metri
 /** Replacements that fail to start in a row before the primary gives up. */
 const MAX_FAILED_STARTS = 3;
 
+/** How long past the shutdown timeout a worker may take to exit (its store's close, its last log lines) before the primary kills it. */
+const EXIT_GRACE_MS = 5_000;
+
 /** What `coda serve` was asked, as the primary and each worker need it. */
 export interface ClusterSettings {
   module: string;
@@ -168,6 +171,20 @@ export class Primary {
     if (workers.length === 0) process.exit(this.#exitCode);
     this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
     for (const worker of workers) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+    setTimeout(() => this.#killStragglers(), this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS).unref();
+  }
+
+  /**
+   * A worker whose event loop is blocked (a view or task that never yields) or that is stopped (SIGSTOP) never acts on
+   * the word, nor on its own deadline: the primary waited for it for good. Past the deadline and a grace it is killed.
+   */
+  #killStragglers(): void {
+    for (const worker of this.#running) {
+      const seconds = (this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS) / 1000;
+      this.#out.line(this.#out.style('red', `coda: worker ${worker.process.pid} has not exited ${seconds} s after the shutdown began (its event loop blocked, or the process stopped); killing it`));
+      this.#exitCode = 1;
+      worker.process.kill('SIGKILL');
+    }
   }
 }
 
