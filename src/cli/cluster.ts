@@ -149,7 +149,10 @@ export class Primary {
         if (!this.#live.delete(worker)) continue;
         const exited = once(worker, 'exit');
         tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+        // One that never exits (see #kill) would hold the restart, and every restart after it, for good.
+        const kill = setTimeout(() => this.#kill(worker, 'it was told to shut down'), this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS);
         await exited;
+        clearTimeout(kill);
       }
       this.#out.line(this.#out.style('green', `coda: ${old.length} workers restarted`));
     } catch (error) {
@@ -171,20 +174,21 @@ export class Primary {
     if (workers.length === 0) process.exit(this.#exitCode);
     this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
     for (const worker of workers) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
-    setTimeout(() => this.#killStragglers(), this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS).unref();
+    // Each worker still running then, those started since included (a restart's), is killed.
+    setTimeout(() => {
+      for (const worker of this.#running) this.#kill(worker, 'the shutdown began');
+    }, this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS).unref();
   }
 
   /**
    * A worker whose event loop is blocked (a view or task that never yields) or that is stopped (SIGSTOP) never acts on
-   * the word, nor on its own deadline: the primary waited for it for good. Past the deadline and a grace it is killed.
+   * the word to shut down, nor on its own deadline: the primary waited for it for good. Past the deadline and a grace
+   * (`since` that word) it is killed, which its exit's code (none) counts as a failure.
    */
-  #killStragglers(): void {
-    for (const worker of this.#running) {
-      const seconds = (this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS) / 1000;
-      this.#out.line(this.#out.style('red', `coda: worker ${worker.process.pid} has not exited ${seconds} s after the shutdown began (its event loop blocked, or the process stopped); killing it`));
-      this.#exitCode = 1;
-      worker.process.kill('SIGKILL');
-    }
+  #kill(worker: Worker, since: string): void {
+    const seconds = (this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS) / 1000;
+    this.#out.line(this.#out.style('red', `coda: worker ${worker.process.pid} has not exited ${seconds} s after ${since} (its event loop blocked, or the process stopped); killing it`));
+    worker.process.kill('SIGKILL');
   }
 }
 

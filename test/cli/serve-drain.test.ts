@@ -141,6 +141,21 @@ test('coda serve --workers 2 whose worker\'s event loop is blocked for good (a v
   assert.deepEqual(await spinning, { error: 'ECONNRESET new' });
 });
 
+test('coda serve --workers 2 restarted (SIGHUP) while a worker\'s event loop is blocked for good: that worker is killed once the shutdown timeout and a grace have passed, named, and the restart ends; it waited for it for good, and took no restart after', { timeout: 60_000 }, async (t) => {
+  const { cli, url, workers, agent } = await twoWorkers(t, ['--shutdown-timeout', '500'], {});
+  const spinning = request(url, agent, 'GET', '/spin');
+  await cli.outLine(/^spinning$/);
+  const mark = cli.stderr.length;
+  cli.child.kill('SIGHUP');
+  await cli.line(/coda: 2 workers restarted/, mark);
+  const killed = cli.stderr.slice(mark).filter((text) => / has not exited 5\.5 s after it was told to shut down \(its event loop blocked, or the process stopped\); killing it$/.test(text));
+  assert.equal(killed.length, 1, cli.stderr.join('\n'));
+  assert.ok(workers.some((pid) => killed[0]!.startsWith(`coda: worker ${pid} `)), killed[0]);
+  assert.deepEqual(await spinning, { error: 'ECONNRESET new' });
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
 /** `coda serve --workers 2` on the drain app once it serves: its URL, its workers' pids (each killed when the test ends: a worker may outlive its primary) and an agent for requests. */
 async function twoWorkers(t: TestContext, args: string[], env: Record<string, string>): Promise<{ cli: Cli; url: string; workers: number[]; agent: http.Agent }> {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2', ...args], { CODA_LOG_LEVEL: 'info', ...env });
