@@ -74,7 +74,9 @@ export class Primary {
         return url;
       })));
     } catch (error) {
-      this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}; stopping`));
+      // Stopping already (a signal while they loaded): one that died meanwhile was taken for a second signal, the others killed loading.
+      this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}${this.#stopping ? '' : '; stopping'}`));
+      if (this.#stopping) return;
       this.#exitCode = 1;
       this.#stop('SIGTERM', 'a worker failed to start');
       return;
