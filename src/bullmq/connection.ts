@@ -116,12 +116,12 @@ export function workerConnection(connection: RedisConnection): ConnectionOptions
   return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay, enableAutoPipelining: true, commandTimeout: COMMAND_TIMEOUT_MS };
 }
 
-/** Redis's replies that mean "not now" rather than "wrong call". */
-const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/;
+/** Redis's replies that mean "not now" rather than "wrong call" (MISCONF: it refuses writes while it cannot save to its disk). */
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MISCONF)\b/;
 
 /**
  * A failure of the connection (refused, closed, not writable while
- * reconnecting) or of the server's state (out of memory, loading, read-only):
+ * reconnecting) or of the server's state (out of memory, loading, read-only, its disk failing):
  * the store is unavailable. An error Redis replied to a wrong call is not.
  */
 export function isUnavailable(error: unknown): boolean {

@@ -14,6 +14,9 @@ type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' } | Metri
 /** Replacements that fail to start in a row before the primary gives up. */
 const MAX_FAILED_STARTS = 3;
 
+/** How long past the shutdown timeout a worker may take to exit (its store's close, its last log lines) before the primary kills it. */
+const EXIT_GRACE_MS = 5_000;
+
 /** What `coda serve` was asked, as the primary and each worker need it. */
 export interface ClusterSettings {
   module: string;
@@ -72,9 +75,9 @@ export class Primary {
         return url;
       })));
     } catch (error) {
-      // Stopped as they started: a worker that exits before it listens is the shutdown's (#exited counts it), not another signal.
+      // Stopping already (a signal while they loaded): one that died meanwhile was taken for a second signal, the others killed loading.
+      this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}${this.#stopping ? '' : '; stopping'}`));
       if (this.#stopping) return;
-      this.#out.line(this.#out.style('red', `coda: ${(error as Error).message}; stopping`));
       this.#exitCode = 1;
       this.#stop('SIGTERM', 'a worker failed to start');
       return;
@@ -147,7 +150,10 @@ export class Primary {
         if (!this.#live.delete(worker)) continue;
         const exited = once(worker, 'exit');
         tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+        // One that never exits (see #kill) would hold the restart, and every restart after it, for good.
+        const kill = setTimeout(() => this.#kill(worker, 'it was told to shut down'), this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS);
         await exited;
+        clearTimeout(kill);
       }
       this.#out.line(this.#out.style('green', `coda: ${old.length} workers restarted`));
     } catch (error) {
@@ -169,6 +175,21 @@ export class Primary {
     if (workers.length === 0) process.exit(this.#exitCode);
     this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
     for (const worker of workers) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+    // Each worker still running then, those started since included (a restart's), is killed.
+    setTimeout(() => {
+      for (const worker of this.#running) this.#kill(worker, 'the shutdown began');
+    }, this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS).unref();
+  }
+
+  /**
+   * A worker whose event loop is blocked (a view or task that never yields) or that is stopped (SIGSTOP) never acts on
+   * the word to shut down, nor on its own deadline: the primary waited for it for good. Past the deadline and a grace
+   * (`since` that word) it is killed, which its exit's code (none) counts as a failure.
+   */
+  #kill(worker: Worker, since: string): void {
+    const seconds = (this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS) / 1000;
+    this.#out.line(this.#out.style('red', `coda: worker ${worker.process.pid} has not exited ${seconds} s after ${since} (its event loop blocked, or the process stopped); killing it`));
+    worker.process.kill('SIGKILL');
   }
 }
 
@@ -176,11 +197,11 @@ export class Primary {
  * One worker of the cluster: serves the app on the shared port, tells the
  * primary, and shuts down gracefully on the primary's word as on a signal
  * (once: a signal that reached it first, as Ctrl-C reaches the whole process
- * group, is not doubled into an immediate exit). Both are heard from the
- * start: one that comes while the app loads (a deploy stopping the cluster
- * as it starts) is held, as by a single process, and the shutdown runs once
- * the worker serves; the primary's word was lost then, and the primary
- * waited for the worker for good.
+ * group, is not doubled into an immediate exit), and so when the primary
+ * dies. All are heard from the start: one that comes while the app loads (a
+ * deploy stopping the cluster as it starts) is held, as by a single process,
+ * and the shutdown runs once the worker serves; the primary's word was lost
+ * then, and the primary waited for the worker for good.
  */
 export async function runClusterWorker(settings: ClusterSettings, progress: Output): Promise<void> {
   joinClusterMetrics();
@@ -189,10 +210,23 @@ export async function runClusterWorker(settings: ClusterSettings, progress: Outp
   // SIGHUP is the primary's (a rolling restart). A closed terminal sends it to the whole process group,
   // and its default would kill this worker outright, its requests in flight cut: the primary replaces it gracefully.
   process.on('SIGHUP', () => {});
-  process.on('message', (message: Message) => {
-    if (message?.coda !== 'shutdown' || signalled) return;
+  const shutDown = (): void => {
+    if (signalled) return;
     signalled = true;
     process.kill(process.pid, 'SIGTERM');
+  };
+  process.on('message', (message: Message) => {
+    if (message?.coda === 'shutdown') shutDown();
+  });
+  // The primary gone (SIGKILL, the OOM killer) closes the channel, and node:cluster then exits the worker at once, with code 0:
+  // its requests in flight were cut and their after() tasks dropped without a word. Without a primary it can be neither
+  // replaced nor told to stop, so it drains as on SIGTERM (or goes on draining) and exits. Marking the exit as expected is
+  // what stops node:cluster's, which reads the mark right after this event.
+  const worker = cluster.worker!;
+  worker.once('disconnect', () => {
+    worker.exitedAfterDisconnect = true;
+    process.stderr.write(`coda: worker ${process.pid}: the primary is gone; ${signalled ? 'going on draining' : 'shutting down gracefully'}\n`);
+    shutDown();
   });
   const started = holdStartupSignals(progress, settings.shutdownTimeoutMs, ['SIGTERM', 'SIGINT']);
   const app = await loadApp(settings.module);

@@ -6,6 +6,7 @@ import { HttpResponse, JsonResponse, StreamingResponse } from '../http/response.
 import type { View } from '../pipeline/types.js';
 import { get, post, type Route } from '../routing/routes.js';
 import type { Exchange } from '../after/exchange.js';
+import { StoreUnavailable } from '../durable/errors.js';
 import { kClosingSignal, kExchange, kMount, kOnServerClosing } from '../symbols.js';
 import { isClosing, serverOf } from '../transport/node/closing-servers.js';
 import { describe } from '../util/describe.js';
@@ -104,7 +105,14 @@ export function dashboard(options: DashboardOptions): Route[] {
   const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {
     checkSameSite(request);
     if (app === undefined || !app.tasks.defined) throw new NotFound('this app has no durable tasks');
-    const response = await act(app.tasks, request.params['id']!);
+    let response: HttpResponse;
+    try {
+      response = await act(app.tasks, request.params['id']!);
+    } catch (error) {
+      // The store down (its file locked, Redis away) is a 503 to try again, as a registration's, not a 500 with a stack.
+      if (error instanceof StoreUnavailable) throw new ServiceUnavailable(`the task could not be acted on now: ${error.message}`);
+      throw error;
+    }
     broadcast.refresh();
     return response;
   });

@@ -121,15 +121,18 @@ export function ensureSchema(db: DatabaseSync, description: string): void {
  * empty database, to be made a store).
  */
 export function schemaVersion(db: DatabaseSync, description: string): number {
-  const version = Number(db.prepare('PRAGMA user_version').get()!.user_version);
+  // One statement, one snapshot: another process may make the schema meanwhile, and a version read before its commit
+  // (none) with tables read after it (Coda's own) was taken for another program's database (a cluster's workers opening a new file).
+  const read = db.prepare(`SELECT (SELECT user_version FROM pragma_user_version) AS version, (SELECT json_group_array(name) FROM (${TABLES})) AS tables`).get()!;
+  const version = Number(read.version);
+  const tables = (JSON.parse(String(read.tables)) as string[]).sort();
   // Another program's database keeps its own version there: taken for Coda's, it failed on a missing table or index, or asked for a newer Coda.
-  if (version !== 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coda_tasks'").get() === undefined) {
+  if (version !== 0 && !tables.includes('coda_tasks')) {
     throw new StoreUnavailable(description, new Error(`it is not a Coda task store: its schema version (PRAGMA user_version) is ${version}, and it has no coda_tasks table: it is another program's database; give sqliteStore() a file of its own`));
   }
   // One that keeps none (version 0) but has tables: taken for an empty file, Coda's schema was written into it.
-  const tables = version === 0 ? tablesOf(db) : [];
-  if (tables.length > 0) {
-    throw new StoreUnavailable(description, new Error(`it is not a Coda task store: it has tables of its own (${tables.join(', ')}) and no Coda schema version (PRAGMA user_version is 0): it is another program's database; give sqliteStore() a file of its own`));
+  if (version === 0 && tables.length > 0) {
+    throw new StoreUnavailable(description, new Error(`it is not a Coda task store: it has tables of its own (${named(tables).join(', ')}) and no Coda schema version (PRAGMA user_version is 0): it is another program's database; give sqliteStore() a file of its own`));
   }
   if (version > SCHEMA_VERSION) {
     throw new StoreUnavailable(description, new Error(`it has schema version ${version}; this version of Coda knows up to ${SCHEMA_VERSION}: upgrade Coda`));
@@ -140,9 +143,11 @@ export function schemaVersion(db: DatabaseSync, description: string): number {
 /** The most tables a refusal names. */
 const NAMED_TABLES = 5;
 
-/** The names of a database's own tables (not SQLite's), the first few, and how many more. */
-function tablesOf(db: DatabaseSync): string[] {
-  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all().map(({ name }) => String(name));
+/** A database's own tables (not SQLite's). */
+const TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+
+/** The first few of `names`, and how many more. */
+function named(names: string[]): string[] {
   return names.length > NAMED_TABLES ? [...names.slice(0, NAMED_TABLES), `${names.length - NAMED_TABLES} more`] : names;
 }
 

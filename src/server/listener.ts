@@ -189,7 +189,11 @@ export function http1Listener(server: HttpServer | HttpsServer, scheme: 'http' |
 /**
  * A session with no open stream for `idleMs` is closed (GOAWAY, then the
  * connection), as node:http closes an idle keep-alive connection; Node itself
- * would keep it forever.
+ * would keep it forever. A header block that never ends (HEADERS without
+ * END_HEADERS, its CONTINUATION never sent) is no stream the app sees, yet the
+ * graceful close waits for it for good: a slowloris over HTTP/2 held each such
+ * connection for ever. The connection of a session still open `idleMs` after
+ * its GOAWAY, with no stream open, is cut.
  */
 function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
   let open = 0;
@@ -199,6 +203,11 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
   });
   // The timer restarts with every frame; it fires after idleMs of silence.
   session.setTimeout(idleMs, () => {
-    if (open === 0) session.close();
+    if (open > 0) return;
+    session.close();
+    // A stream that began since (its header block ended after all) is let finish: the graceful close then ends the session.
+    setTimeout(() => {
+      if (open === 0) session.destroy();
+    }, idleMs).unref();
   });
 }

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -413,6 +415,71 @@ test('ready tasks Redis refused as out of memory halfway through their registrat
   assert.deepEqual(await admin.lrange(`${prefix}:record:wait`, 0, -1), [], 'none of the registration\'s tasks left to run');
   assert.equal(await admin.exists(`${prefix}:record:half-0`, `${prefix}:record:half-4999`), 0, 'nor their jobs');
 });
+
+test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as stop-writes-on-bgsave-error has it) refuses writes: a registration gets 503 saying the store is unavailable, the runner\'s refused claims are an outage logged once, not an error line a poll, and service resumes by itself once Redis takes writes again', { timeout: 30_000, skip: missing }, async (t) => {
+  // A Redis of its own: its folder is removed under it.
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  const ran = new Map<number, () => void>();
+  const record = task('record', ({ n }: { n: number }) => ran.get(n)?.());
+  const errors: string[] = [];
+  const claimsRefused = deferred();
+  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'misconf' });
+  const app = createApp({
+    routes: [post('/work/:n', (request) => {
+      after(record, { n: Number(request.params.n) });
+      return new HttpResponse('accepted', { status: 202 });
+    })],
+    tasks: { definitions: [record], store, pollMs: 50 },
+    logger: pino({ level: 'error' }, new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        errors.push(String(chunk));
+        if (/"msg":"durable task claims, [^"]* refused: [^"]*MISCONF /.test(String(chunk))) claimsRefused.resolve();
+        done();
+      },
+    })),
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close({ timeoutMs: 1000 }));
+  const work = async (n: number): Promise<Response> => {
+    const done = new Promise<void>((resolve) => ran.set(n, resolve));
+    const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
+    if (response.status === 202) await done;
+    return response;
+  };
+  assert.equal((await work(1)).status, 202);
+
+  const [, dir] = (await admin.config('GET', 'dir')) as [string, string];
+  await admin.config('SET', 'save', '3600 1');
+  rmSync(dir, { recursive: true });
+  await failedSnapshot(admin);
+  const refused = await work(2);
+  const body = await refused.text();
+  assert.equal(refused.status, 503, body);
+  assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+  assert.match(body, /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix misconf\) is unavailable: MISCONF/);
+  // The runner's claims, every pollMs, are an outage too: one line, where each refusal was an error line of its own.
+  await claimsRefused.promise;
+  const said = errors.map((line) => (JSON.parse(line) as { msg: string }).msg.replace(/ refused: .*/s, ' refused'));
+  assert.deepEqual(said.sort(), [`durable tasks for the ${store.description} refused`, `durable task claims, lease renewals, recovery and pruning in the ${store.description} refused`].sort());
+
+  // Redis's working folder is the removed one for good (a new one at its path is another): the operator lets it take writes again.
+  await admin.config('SET', 'stop-writes-on-bgsave-error', 'no');
+  assert.equal((await work(3)).status, 202, 'service resumed, the task run');
+});
+
+/** Starts a snapshot that fails (its folder removed) and waits, a bounded number of looks, for Redis to have seen it fail. */
+async function failedSnapshot(admin: Redis): Promise<void> {
+  await admin.bgsave();
+  for (let look = 0; look < 200; look++) {
+    const info = await admin.info('persistence');
+    if (info.includes('rdb_bgsave_in_progress:0') && info.includes('rdb_last_bgsave_status:err')) return;
+    await delay(25);
+  }
+  throw new Error('Redis\'s snapshot had not failed within 5 s');
+}
 
 test('a worker whose Redis has gone away logs the outage once, not a line per sweep: its heartbeat, with nothing to renew, is not taken for Redis being back', { timeout: 30_000, skip: missing }, async () => {
   let refused = 0;

@@ -381,6 +381,30 @@ test('coda serve --workers 2 stopped as its workers load: one that exits before 
   assert.equal(cli.stderr.filter((line) => /again while starting/.test(line)).length, 1, cli.stderr.join('\n'));
 });
 
+test('coda serve --workers 2: a worker that dies while the workers load, after a SIGTERM to the primary, is no second signal to the other: that one still loads, shuts down gracefully (its hooks too) and exits; it was sent SIGTERM again, and died loading', { timeout: 30_000 }, async (t) => {
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const workers = await loadingWorkers(cli, 2);
+  t.after(() => {
+    for (const pid of workers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+  cli.child.kill('SIGTERM');
+  await cli.line(/SIGTERM: shutting down 2 worker\(s\) gracefully/);
+  process.kill(workers[0]!, 'SIGKILL');
+  await cli.line(new RegExp(`worker ${workers[0]} exited before it listened \\(signal SIGKILL\\)`));
+  // The other (stdin is shared with it) finishes loading.
+  cli.child.stdin!.write('go\n');
+  await cli.line(new RegExp(`worker ${workers[1]} listening`));
+  assert.equal(await cli.exited, 1, 'a worker died: code 1');
+  assert.ok(cli.stdout.includes('shutdown hook ran'), `the other worker shut down gracefully:\n${cli.stdout.join('\n')}\n${cli.stderr.join('\n')}`);
+});
+
 test('coda serve --workers 2: two processes share the port, a dead one is replaced, SIGHUP (to the primary, or to every process as a closed terminal sends it) restarts them, SIGTERM drains all', { timeout: 60_000 }, async (t) => {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   let done = false;

@@ -116,6 +116,66 @@ for (const [label, args] of [['one process', []], ['--workers 1', ['--workers', 
   });
 }
 
+test('coda serve --workers 2 whose primary is SIGKILLed (the OOM killer): each worker drains as on SIGTERM, the request in flight answered and the report logged, then exits; node:cluster exited them at once, the request cut', { timeout: 60_000 }, async (t) => {
+  const { cli, url, workers, agent } = await twoWorkers(t, [], { CODA_TEST_DB: tempDb(t) });
+  const held = request(url, agent, 'GET', '/hold');
+  await cli.outLine(/^holding$/);
+  cli.child.kill('SIGKILL');
+  assert.deepEqual(await held, { status: 200, body: 'drained', connection: 'close' }, 'the request in flight is answered');
+  // The primary's output pipes close once the workers, which share them, have exited.
+  await cli.exited;
+  for (const pid of workers) assert.ok(cli.stderr.includes(`coda: worker ${pid}: the primary is gone; shutting down gracefully`), cli.stderr.join('\n'));
+  assert.equal(cli.stdout.filter((line) => line.includes('"msg":"shutdown complete')).length, 2, cli.stdout.join('\n'));
+});
+
+test('coda serve --workers 2 whose worker\'s event loop is blocked for good (a view that never yields): SIGTERM ends the cluster once the shutdown timeout and a grace have passed, that worker killed and named, exit 1; the primary waited for it for good', { timeout: 60_000 }, async (t) => {
+  const { cli, url, workers, agent } = await twoWorkers(t, ['--shutdown-timeout', '500'], {});
+  const spinning = request(url, agent, 'GET', '/spin');
+  await cli.outLine(/^spinning$/);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 1);
+  const killed = cli.stderr.filter((text) => / has not exited 5\.5 s after the shutdown began \(its event loop blocked, or the process stopped\); killing it$/.test(text));
+  assert.equal(killed.length, 1, cli.stderr.join('\n'));
+  assert.ok(workers.some((pid) => killed[0]!.startsWith(`coda: worker ${pid} `)), killed[0]);
+  assert.equal(cli.stdout.filter((line) => line.includes('"msg":"shutdown complete')).length, 1, 'the other worker drained and reported');
+  assert.deepEqual(await spinning, { error: 'ECONNRESET new' });
+});
+
+test('coda serve --workers 2 restarted (SIGHUP) while a worker\'s event loop is blocked for good: that worker is killed once the shutdown timeout and a grace have passed, named, and the restart ends; it waited for it for good, and took no restart after', { timeout: 60_000 }, async (t) => {
+  const { cli, url, workers, agent } = await twoWorkers(t, ['--shutdown-timeout', '500'], {});
+  const spinning = request(url, agent, 'GET', '/spin');
+  await cli.outLine(/^spinning$/);
+  const mark = cli.stderr.length;
+  cli.child.kill('SIGHUP');
+  await cli.line(/coda: 2 workers restarted/, mark);
+  const killed = cli.stderr.slice(mark).filter((text) => / has not exited 5\.5 s after it was told to shut down \(its event loop blocked, or the process stopped\); killing it$/.test(text));
+  assert.equal(killed.length, 1, cli.stderr.join('\n'));
+  assert.ok(workers.some((pid) => killed[0]!.startsWith(`coda: worker ${pid} `)), killed[0]);
+  assert.deepEqual(await spinning, { error: 'ECONNRESET new' });
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+/** `coda serve --workers 2` on the drain app once it serves: its URL, its workers' pids (each killed when the test ends: a worker may outlive its primary) and an agent for requests. */
+async function twoWorkers(t: TestContext, args: string[], env: Record<string, string>): Promise<{ cli: Cli; url: string; workers: number[]; agent: http.Agent }> {
+  const cli = coda(['serve', fixture, '--port', '0', '--workers', '2', ...args], { CODA_LOG_LEVEL: 'info', ...env });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const workers = cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
+  t.after(() => {
+    for (const pid of workers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+  const agent = new http.Agent();
+  t.after(() => agent.destroy());
+  return { cli, url: url!, workers, agent };
+}
+
 /** A `coda worker` on the same file runs the durable tasks the stopped server left in the store. */
 async function runLeftOvers(t: TestContext, db: string, waiting: Set<number>): Promise<void> {
   const worker: Cli = coda(['worker', fixture], { CODA_TEST_DB: db });

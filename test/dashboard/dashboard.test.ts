@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import {
   after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
@@ -474,6 +478,28 @@ test('failed durable tasks show with payload and errors; Retry and Discard need 
   const missing = await fetch(`${server.url}/coda/tasks/no-such-task/discard`, { method: 'POST', headers: ACTION });
   assert.equal(missing.status, 404);
   assert.match(await missing.text(), /no durable task no-such-task/);
+});
+
+test('a task action while the store is unavailable (its file locked by another process past busyTimeoutMs) is a 503 with Retry-After naming the store, not a 500; it acts once the store is back', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-dashboard-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const charge = task('charge', () => {});
+  const app = createApp({ tasks: { definitions: [charge], store: sqliteStore({ path: file, busyTimeoutMs: 50 }), run: false }, routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const { id } = await app.tasks.enqueue(charge, {});
+  const other = new DatabaseSync(file);
+  t.after(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  const refused = await fetch(`${server.url}/coda/tasks/${id}/discard`, { method: 'POST', headers: ACTION });
+  const body = await refused.text();
+  assert.equal(refused.status, 503, body);
+  assert.equal(refused.headers.get('retry-after'), '1');
+  assert.match(body, /^the task could not be acted on now: sqlite store .*tasks\.db is unavailable: /);
+  other.exec('ROLLBACK');
+  const discarded = await fetch(`${server.url}/coda/tasks/${id}/discard`, { method: 'POST', headers: ACTION });
+  assert.deepEqual(await discarded.json(), { id, discarded: true });
 });
 
 test('an app without durable tasks answers the task actions with 404', async (t) => {

@@ -14,6 +14,7 @@ import { after, describe, mock, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailable } from '../../src/durable/errors.js';
 import { isUnavailable } from '../../src/durable/sqlite-failure.js';
+import { ensureSchema } from '../../src/durable/sqlite-schema.js';
 import { SqliteStore, sqliteStore, type SqliteStoreOptions } from '../../src/durable/sqlite-store.js';
 import type { NewTask } from '../../src/durable/store.js';
 import { kOpenToInspect } from '../../src/symbols.js';
@@ -265,6 +266,31 @@ describe('sqlite store failures are StoreUnavailable, and change nothing', () =>
     assert.equal(store.settings().schemaVersion, 3);
     assert.equal(store.settings().journalMode, 'wal');
     await store.close();
+  });
+
+  test('a new file whose schema another process makes while the store reads what the file holds opens: its version (none yet) and its tables (the other\'s, just made) were read apart, and two workers of a cluster opening a new file at once saw it as another program\'s database', async () => {
+    const file = newFile();
+    const prepare = DatabaseSync.prototype.prepare;
+    let made = false;
+    // The other process's schema is committed just before the store's first look at the file's tables (after its version, when read apart).
+    mock.method(DatabaseSync.prototype, 'prepare', function (this: DatabaseSync, sql: string) {
+      if (!made && sql.includes('sqlite_master')) {
+        made = true;
+        const other = new DatabaseSync(file);
+        other.exec('PRAGMA journal_mode = WAL');
+        ensureSchema(other, 'the other process');
+        other.close();
+      }
+      return prepare.call(this, sql);
+    });
+    try {
+      const store = await opened({ path: file });
+      assert.equal(store.settings().schemaVersion, 3);
+      await store.close();
+    } finally {
+      mock.restoreAll();
+    }
+    assert.ok(made, 'the other process made the schema while the store opened');
   });
 
   test('a store opened to inspect (coda tasks) writes no schema: an empty file, an older store and another program\'s database are refused, each left as it was; a store of this version opens', async () => {

@@ -698,4 +698,24 @@ describe('HTTP/2: client aborts and shutdown', () => {
       await server.close({ timeoutMs: 1_000 });
     }
   });
+
+  test('a session whose header block never ends (HEADERS without END_HEADERS, no CONTINUATION: a slowloris) is sent its GOAWAY at keepAliveTimeoutMs, then cut: it was held for good', { timeout: 10_000 }, async () => {
+    const app = createApp({ logger: memoryLogger().logger, routes: [get('/', () => new HttpResponse('ok'))] });
+    const server = await startH2(app, { keepAliveTimeoutMs: 100 });
+    let socket: tls.TLSSocket | undefined;
+    try {
+      socket = tls.connect({ port: Number(new URL(server.url).port), host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['h2'] });
+      socket.on('error', () => {});
+      const received: Buffer[] = [];
+      socket.on('data', (data: Buffer) => received.push(data));
+      await once(socket, 'secureConnect');
+      // :method GET, :scheme https, :path / (HPACK's static table), and no END_HEADERS.
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0), frame(1, 0, 1, [0x82, 0x87, 0x84])]));
+      await once(socket, 'close');
+      assert.ok(Buffer.concat(received).includes(Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0])), 'a GOAWAY came first');
+    } finally {
+      socket?.destroy();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
 });
