@@ -7,6 +7,16 @@ import { createApp, get, HttpResponse, post, runWorker, sqliteStore, StoreUnavai
 import { createTestClient } from 'coda-http/testing';
 import { deferred } from '../helpers.js';
 
+/**
+ * Holds the event loop open until the test ends: the runner's timers do not
+ * (a worker is held by its store, a server by its socket), and on Node 22 a
+ * test awaiting only them ends with its promise still pending.
+ */
+function holdLoop(t: { after: (fn: () => void) => void }): void {
+  const held = setInterval(() => {}, 60_000);
+  t.after(() => clearInterval(held));
+}
+
 /** A pino logger whose `err` serializer throws: every line carrying an error throws in the caller. */
 function throwingSerializer(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -125,7 +135,8 @@ test('a logger whose warn throws as the store takes registrations again after re
   assert.equal((await app.tasks.stats()).completed, 1);
 });
 
-test('a logger whose warn throws as the runner warns of an attempt that ignores its signal past its timeout (from a timer): no uncaught exception; the attempt keeps its slot until it settles, its task retried', { timeout: 10_000 }, async () => {
+test('a logger whose warn throws as the runner warns of an attempt that ignores its signal past its timeout (from a timer): no uncaught exception; the attempt keeps its slot until it settles, its task retried', { timeout: 10_000 }, async (t) => {
+  holdLoop(t);
   const warned = deferred();
   const { logger } = throwingAt('warn', (message) => { if (message.includes('did not stop at its timeout')) warned.resolve(); });
   const gate = deferred();
@@ -157,8 +168,7 @@ test('a logger whose error throws as a serving app logs that its store cannot be
   const app = createApp({ logger, tasks: { definitions: [job], store, pollMs: 10 }, routes: [get('/', () => new HttpResponse('up'))] });
   t.after(() => app.tasks.close(performance.now() + 1_000));
   // A serving process's socket holds its event loop; app.fetch() has none, and the store's retry timer does not.
-  const serving = setInterval(() => {}, 60_000);
-  t.after(() => clearInterval(serving));
+  holdLoop(t);
   assert.equal((await app.fetch(new Request('http://app.test/'))).status, 200);
   await ran.promise;
   assert.ok(opens >= 2);
