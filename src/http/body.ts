@@ -196,12 +196,12 @@ export function isJsonType(type: string): boolean {
   return type === 'application/json' || JSON_TYPE.test(type);
 }
 
-/** The 415 of a reader given another media type (`actual`, mediaType() of the `contentType` header). */
+/** The 415 of a reader given another media type (`actual`, mediaType() of the `contentType` header), which it repeats cut (`echo`). */
 export function requireType(actual: string, contentType: string | null, wanted: string, reader: string): never {
-  throw new UnsupportedMediaType(`${reader} expects Content-Type ${wanted}, got ${actual !== '' ? actual : gotNoType(contentType)}`);
+  throw new UnsupportedMediaType(`${reader} expects Content-Type ${wanted}, got ${actual !== '' ? echo(actual) : gotNoType(contentType)}`);
 }
 
 /** A Content-Type absent, or one whose media type is empty (`; charset=utf-8`): "none" said only of the first. */
 function gotNoType(contentType: string | null): string {
-  return contentType === null || contentType.trim() === '' ? 'none' : `${JSON.stringify(contentType.slice(0, 100))}, which names no media type`;
+  return contentType === null || contentType.trim() === '' ? 'none' : `${JSON.stringify(echo(contentType))}, which names no media type`;
 }

@@ -15,8 +15,15 @@ const HEAD_TOO_LARGE: [number, string] = [431, `the request line and headers are
 
 const SP = 0x20;
 const LF = 0x0a;
-/** The start of a request line: a method (a token), then a space; a header line has a colon right after its name. */
-const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ /;
+/** A header line: a name (a token), then a colon or the read's end; or an obs-fold, a value's continuation, begun by whitespace. */
+const HEADER_LINE = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?::|$)|[ \t])/;
+/**
+ * A request line still in its URL, at the read's end: a method (llhttp knows
+ * only upper-case ones) at the read's start or after a byte no token holds
+ * (the body of the request before it), a space, a target begun as one is (a
+ * path, `*` or a scheme), no space after it.
+ */
+const REQUEST_LINE = /(^|[^!#$%&'*+\-.^_`|~0-9A-Za-z])[A-Z-]+ (?:[/*]|[A-Za-z][A-Za-z0-9+.-]*:\/\/)[^ \t]*$/;
 
 /**
  * The answer to HPE_HEADER_OVERFLOW: Node's parser counts the URL in the
@@ -24,9 +31,14 @@ const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ /;
  * 414 for the first and 431 for the second. The read the parser stopped in
  * tells them apart: the URL ends at a space, where no header's name or value
  * does, and a read that ends inside a span shows the line it is on when the
- * line starts in it. A read entirely inside a line begun in an earlier read,
- * with no space in it (a long URL, or a long header value, arriving in many
- * reads), shows neither: its answer is the 431 that names both.
+ * line starts in it: a header line starts with its name and a colon, and any
+ * other is the request line (after the body of the request before it, when
+ * they share the read). A read entirely inside a line (no LF) that begins as
+ * a request line still in its URL begins the next request on a kept-alive
+ * connection. Any other such read with no space in it (a long URL, or a long
+ * header value, arriving in many reads), or that ends in a request line after
+ * other bytes (a body's end, or a header value's), shows neither: its answer
+ * is the 431 that names both.
  */
 export function overflowAnswer(error: OverflowError, socket: Duplex): [status: number, text: string] {
   const read = error.rawPacket;
@@ -35,8 +47,11 @@ export function overflowAnswer(error: OverflowError, socket: Duplex): [status: n
   if (at < read.length) return read[at] === SP ? URI_TOO_LONG : FIELDS_TOO_LARGE;
   const lineStart = read.lastIndexOf(LF) + 1;
   if (lineStart > 0 || (socket as { bytesRead?: number }).bytesRead === read.length) {
-    return REQUEST_LINE.test(read.subarray(lineStart, lineStart + 64).toString('latin1')) ? URI_TOO_LONG : FIELDS_TOO_LARGE;
+    return HEADER_LINE.test(read.subarray(lineStart).toString('latin1')) ? FIELDS_TOO_LARGE : URI_TOO_LONG;
   }
+  // A request line after other bytes: a body's end, or a header value's.
+  const requestLine = REQUEST_LINE.exec(read.toString('latin1'));
+  if (requestLine !== null) return requestLine[1] === '' ? URI_TOO_LONG : HEAD_TOO_LARGE;
   // No URL holds a space or a tab; a header value may.
   return read.includes(SP) || read.includes(0x09) ? FIELDS_TOO_LARGE : HEAD_TOO_LARGE;
 }

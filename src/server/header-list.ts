@@ -49,8 +49,9 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
   return (request, response) => {
     if (request instanceof Http2ServerRequest) {
       if (headerListSize(request.rawHeaders) > HEADER_LIST_LIMIT) {
-        // As over HTTP/1.1 (head-overflow.ts): the URL alone past the limit is a 414.
-        const [status, text] = request.url.length >= HEADER_LIST_LIMIT ? [414, `${URI_TOO_LONG}\n`] : [431, TOO_LARGE];
+        // As over HTTP/1.1 (head-overflow.ts): the URL alone past the limit is a 414. A CONNECT has no :path (its `url` is undefined): its header fields overflowed.
+        const path = request.headers[':path'];
+        const [status, text] = path !== undefined && path.length >= HEADER_LIST_LIMIT ? [414, `${URI_TOO_LONG}\n`] : [431, TOO_LARGE];
         answerAndCloseStream(response as Http2ServerResponse, status, text);
         refused(refusalOf(status, text, request.socket));
       } else {

@@ -169,6 +169,19 @@ describe('HttpRequest: body readers', () => {
     assert.deepEqual(await res.json(), { json: 'x' });
   });
 
+  test('the 415 repeats a long Content-Type cut to 200 characters, with or without a media type (it sent back a 10 KB media type whole)', async () => {
+    const long = 'x'.repeat(10_000);
+    const cases: [string, string][] = [
+      [`application/${long}`, `${`application/${long}`.slice(0, 200)}…`],
+      [`; charset=${long}`, `"${`; charset=${long}`.slice(0, 200)}…", which names no media type`],
+    ];
+    for (const [type, got] of cases) {
+      const res = await client.post('/json', { body: '{}', headers: { 'content-type': type } });
+      assert.equal(res.status, 415);
+      assert.equal(await res.text(), `json() expects Content-Type application/json, got ${got}`);
+    }
+  });
+
   test('json() on a non-JSON type is a 415, on malformed JSON a 400', async () => {
     let res = await client.post('/json', { body: '{}', headers: { 'content-type': 'text/plain' } });
     assert.equal(res.status, 415);

@@ -275,6 +275,31 @@ describe('bad input over a real socket', () => {
     assert.ok(refusal!.endsWith(`\r\n\r\n${URI_TOO_LONG}`), refusal);
   });
 
+  test('an over-long URL on a kept-alive connection, in a read of its own that ends inside it, is a 414 too (it was the 431 of the header fields)', async () => {
+    const socket = await connect(server);
+    const chunks: Buffer[] = [];
+    const closed = once(socket, 'close');
+    const answered = new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (Buffer.concat(chunks).toString().endsWith('\r\n\r\nok')) resolve();
+    }));
+    socket.write('GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    // The second request goes once the first is answered, so that it starts a read of its own.
+    await Promise.race([answered, closed]);
+    socket.write(rawGet(`/notes/${'a'.repeat(100_000)}`));
+    await closed;
+    const [, refusal] = Buffer.concat(chunks).toString().split('\r\n\r\nok');
+    assert.match(refusal!, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+    assert.ok(refusal!.endsWith(`\r\n\r\n${URI_TOO_LONG}`), refusal);
+  });
+
+  test('an over-long URL right after the body of the request before it, in one read that ends inside the URL, is a 414 too (it was the 431 of the header fields)', async () => {
+    const response = await rawRequest(server, `POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 7\r\n\r\n{"a":1}${rawGet(`/notes/${'a'.repeat(100_000)}`)}`);
+    const [, refusal] = response.raw.toString().split('\r\n\r\n{"a":1}');
+    assert.match(refusal!, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+    assert.ok(refusal!.endsWith(`\r\n\r\n${URI_TOO_LONG}`), refusal);
+  });
+
   test('an over-long header block gets a 431 saying so, also when the URL is long but under the limit', async () => {
     const headers: Record<string, string> = {};
     for (let i = 0; i < 100; i++) headers[`x-filler-${i}`] = 'f'.repeat(200);

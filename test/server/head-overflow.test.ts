@@ -22,17 +22,39 @@ describe('overflowAnswer', () => {
     assert.equal(answer(`GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /${'a'.repeat(17_000)}`, 40_000), 414);
   });
 
+  test('a URL still arriving when the read ends, its line begun mid-line after the body of the request before it: 414 (it was the 431 of the header fields)', () => {
+    assert.equal(answer(`POST /ok HTTP/1.1\r\nContent-Length: 7\r\n\r\n{"a":1}GET /${'a'.repeat(17_000)}`, 17_050), 414);
+  });
+
+  test('a read of its own on a kept-alive connection, begun by a request line and ending inside its URL: 414 (it was the 431 of the header fields)', () => {
+    assert.equal(answer(`GET /${'a'.repeat(17_000)}`, 40_000), 414);
+    assert.equal(answer(`OPTIONS *${'a'.repeat(17_000)}`, 40_000), 414);
+    assert.equal(answer(`GET http://localhost/${'a'.repeat(17_000)}`, 40_000), 414);
+  });
+
   test('a header value or name past the limit: 431, wherever the read ends', () => {
     assert.equal(answer(`X-A: ${'b'.repeat(9000)}\r\n\r\n`, 18_034, '\r\n\r\n'), 431);
     assert.equal(answer(`GET /ok HTTP/1.1\r\nX-A: ${'b'.repeat(17_000)}`, 17_022), 431);
     assert.equal(answer(`GET /ok HTTP/1.1\r\n${'X'.repeat(17_000)}:`, 17_035, ':'), 431);
-    // Inside a value begun in an earlier read: a space is no URL's.
+    // A header name still arriving, its line begun in the read.
+    assert.equal(answer(`GET /ok HTTP/1.1\r\n${'X'.repeat(17_000)}`, 17_017), 431);
+    // Inside a value begun in an earlier read: a space is no URL's, unless it follows the read's first word as a method's.
     assert.equal(answer(`${'b'.repeat(300)} ${'b'.repeat(300)}`, 30_000), 431);
+    assert.equal(answer(`GET /${'b'.repeat(300)} ${'b'.repeat(300)}`, 30_000), 431);
   });
 
-  test('a read entirely inside a line begun earlier, with no space, shows neither: the 431 that names both', () => {
-    const [status, text] = overflowAnswer({ rawPacket: Buffer.from('a'.repeat(4000)), bytesParsed: 4000 }, { bytesRead: 20_000 } as never);
+  /** The answer to a read of `text` that ends inside a line begun in an earlier read is the 431 that names both. */
+  function assertNamesBoth(text: string): void {
+    const [status, words] = overflowAnswer({ rawPacket: Buffer.from(text), bytesParsed: text.length }, { bytesRead: 20_000 } as never);
     assert.equal(status, 431);
-    assert.match(text, /request line and headers/);
+    assert.match(words, /request line and headers/);
+  }
+
+  test('a read entirely inside a line begun earlier, with no space, shows neither: the 431 that names both', () => {
+    assertNamesBoth('a'.repeat(4000));
+  });
+
+  test('a read entirely inside a line begun earlier, ending in a request line after other bytes (a body\'s end, or a header value\'s), shows neither: the 431 that names both', () => {
+    assertNamesBoth(`{"a":1}GET /${'a'.repeat(4000)}`);
   });
 });

@@ -116,6 +116,16 @@ describe('the header list limit (HTTP/2 as HTTP/1.1)', () => {
     assert.equal(lines.filter((line) => line.status === 414 && String(line.msg).startsWith('request refused before the app: 414 the request target')).length, 1);
   });
 
+  test('a CONNECT (no :path) with a header list past it, sent before the client acknowledged the SETTINGS: a 431, the process lives (it was a TypeError in a listener), the session serves the next stream', async () => {
+    views = 0;
+    const authority = Buffer.from('localhost:443');
+    const connect = fieldFrames(1, [0x02, 7, ...Buffer.from('CONNECT'), 0x01, authority.length, ...authority], 20, 1_000, false);
+    const frames = await rawExchange(server.port, cert, [...connect, ...request(3, 0, 0)], bothDone);
+    const refused = answer(frames, 1);
+    assert.match(refused.body, TOO_LARGE);
+    assert.deepEqual([refused.ended, answer(frames, 3).body, views], [true, 'ok', 1]);
+  });
+
   test('a client still sending its body gets the 431 whole, then the stream is stopped (RST_STREAM NO_ERROR)', async () => {
     const frames = await rawExchange(server.port, cert, [...request(1, 20, 1_000, { sending: true }), ...request(3, 0, 0)], (received) => answer(received, 1).reset !== undefined && bothDone(received));
     const refused = answer(frames, 1);
