@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { ClusterMetrics } from '../observe/cluster-gather.js';
 import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
+import { MAX_TIMER_MS } from '../util/options.js';
 import { tellWorker } from '../util/tell-worker.js';
 import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
@@ -151,7 +152,7 @@ export class Primary {
         const exited = once(worker, 'exit');
         tellWorker(worker, { coda: 'shutdown' } satisfies Message);
         // One that never exits (see #kill) would hold the restart, and every restart after it, for good.
-        const kill = setTimeout(() => this.#kill(worker, 'it was told to shut down'), this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS);
+        const kill = setTimeout(() => this.#kill(worker, 'it was told to shut down'), this.#killAfterMs);
         await exited;
         clearTimeout(kill);
       }
@@ -178,7 +179,12 @@ export class Primary {
     // Each worker still running then, those started since included (a restart's), is killed.
     setTimeout(() => {
       for (const worker of this.#running) this.#kill(worker, 'the shutdown began');
-    }, this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS).unref();
+    }, this.#killAfterMs).unref();
+  }
+
+  /** How long a worker told to shut down has to exit: its deadline and a grace, but no longer than a timer can wait (past that Node fires it at once). */
+  get #killAfterMs(): number {
+    return Math.min(this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS, MAX_TIMER_MS);
   }
 
   /**
@@ -187,7 +193,7 @@ export class Primary {
    * (`since` that word) it is killed, which its exit's code (none) counts as a failure.
    */
   #kill(worker: Worker, since: string): void {
-    const seconds = (this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS) / 1000;
+    const seconds = this.#killAfterMs / 1000;
     this.#out.line(this.#out.style('red', `coda: worker ${worker.process.pid} has not exited ${seconds} s after ${since} (its event loop blocked, or the process stopped); killing it`));
     worker.process.kill('SIGKILL');
   }
