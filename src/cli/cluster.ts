@@ -45,6 +45,8 @@ export class Primary {
   readonly #running = new Set<Worker>();
   /** Workers that have listened: one that exits before is its start's failure, not a death. */
   readonly #listened = new WeakSet<Worker>();
+  /** The timer that kills each worker told to shut down that has not exited yet (#kill). */
+  readonly #killTimers = new Map<Worker, NodeJS.Timeout>();
   #stopping = false;
   #restarting = false;
   /** The worker whose successor the restart is starting. */
@@ -97,6 +99,8 @@ export class Primary {
         if (message?.coda !== 'listening') return;
         this.#failedStarts = 0;
         this.#listened.add(worker);
+        // Told to stop while it loaded, it held the word until now and drains from now, with a deadline of its own.
+        if (this.#stopping) this.#killLater(worker, 'it listened, the shutdown under way');
         this.#out.line(`coda: worker ${worker.process.pid} listening on ${message.url}`);
         resolve(message.url);
       });
@@ -107,6 +111,8 @@ export class Primary {
   #exited(worker: Worker, code: number, signal: string | null): void {
     const wasLive = this.#live.delete(worker);
     this.#running.delete(worker);
+    clearTimeout(this.#killTimers.get(worker));
+    this.#killTimers.delete(worker);
     if (this.#stopping) {
       if (code !== 0) this.#exitCode = 1;
       if (this.#running.size === 0) process.exit(this.#exitCode);
@@ -152,9 +158,8 @@ export class Primary {
         const exited = once(worker, 'exit');
         tellWorker(worker, { coda: 'shutdown' } satisfies Message);
         // One that never exits (see #kill) would hold the restart, and every restart after it, for good.
-        const kill = setTimeout(() => this.#kill(worker, 'it was told to shut down'), this.#killAfterMs);
+        this.#killLater(worker, 'it was told to shut down');
         await exited;
-        clearTimeout(kill);
       }
       this.#out.line(this.#out.style('green', `coda: ${old.length} workers restarted`));
     } catch (error) {
@@ -175,11 +180,17 @@ export class Primary {
     this.#stopping = true;
     if (workers.length === 0) process.exit(this.#exitCode);
     this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
-    for (const worker of workers) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
-    // Each worker still running then, those started since included (a restart's), is killed.
-    setTimeout(() => {
-      for (const worker of this.#running) this.#kill(worker, 'the shutdown began');
-    }, this.#killAfterMs).unref();
+    for (const worker of workers) {
+      tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+      // One a restart retires has had its timer since it was told. One still loading has this one until it listens, then a fresh one (#fork): it drains from then.
+      if (!this.#killTimers.has(worker)) this.#killLater(worker, 'the shutdown began');
+    }
+  }
+
+  /** Kills `worker` (#kill) unless it exits within #killAfterMs from now, in place of the timer it had. */
+  #killLater(worker: Worker, since: string): void {
+    clearTimeout(this.#killTimers.get(worker));
+    this.#killTimers.set(worker, setTimeout(() => this.#kill(worker, since), this.#killAfterMs));
   }
 
   /** How long a worker told to shut down has to exit: its deadline and a grace, but no longer than a timer can wait (past that Node fires it at once). */
@@ -190,7 +201,7 @@ export class Primary {
   /**
    * A worker whose event loop is blocked (a view or task that never yields) or that is stopped (SIGSTOP) never acts on
    * the word to shut down, nor on its own deadline: the primary waited for it for good. Past the deadline and a grace
-   * (`since` that word) it is killed, which its exit's code (none) counts as a failure.
+   * (`since` that word, or since it listened if it was loading then) it is killed, which its exit's code (none) counts as a failure.
    */
   #kill(worker: Worker, since: string): void {
     const seconds = this.#killAfterMs / 1000;
