@@ -1,7 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import type { App } from '../app/app.js';
+import { exitAfterLastLines } from '../log/exit.js';
 import { ClusterMetrics } from '../observe/cluster-gather.js';
 import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
+import { runHooks } from '../server/shutdown.js';
+import { kShutDown } from '../symbols.js';
 import { MAX_TIMER_MS } from '../util/options.js';
 import { tellWorker } from '../util/tell-worker.js';
 import { listen } from './listen.js';
@@ -218,7 +222,9 @@ export class Primary {
  * dies. All are heard from the start: one that comes while the app loads (a
  * deploy stopping the cluster as it starts) is held, as by a single process,
  * and the shutdown runs once the worker serves; the primary's word was lost
- * then, and the primary waited for the worker for good.
+ * then, and the primary waited for the worker for good. A worker listens
+ * through its primary: one whose primary dies before it listened never
+ * serves, and ends (see endUnserved).
  */
 export async function runClusterWorker(settings: ClusterSettings, progress: Output): Promise<void> {
   joinClusterMetrics();
@@ -240,16 +246,48 @@ export async function runClusterWorker(settings: ClusterSettings, progress: Outp
   // replaced nor told to stop, so it drains as on SIGTERM (or goes on draining) and exits. Marking the exit as expected is
   // what stops node:cluster's, which reads the mark right after this event.
   const worker = cluster.worker!;
+  let app: App | undefined;
+  let listening = false;
+  /** Set once the primary is gone while the app loads: the worker gives up on an app still loading a timeout later. */
+  let orphaned: NodeJS.Timeout | undefined;
+  const { shutdownTimeoutMs } = settings;
   worker.once('disconnect', () => {
     worker.exitedAfterDisconnect = true;
+    if (!listening) {
+      // A held signal's graceful shutdown would wait for a listen that cannot complete, and exit 1 at its timeout, no hook run.
+      process.stderr.write(`coda: worker ${process.pid}: the primary is gone before this worker listened, and a cluster worker listens through it: it will not serve; ending${app === undefined ? ' once the app has loaded' : ''}\n`);
+      if (app !== undefined) return void endUnserved(app, shutdownTimeoutMs);
+      orphaned = setTimeout(() => {
+        process.stderr.write(`coda: worker ${process.pid}: still loading the app ${shutdownTimeoutMs} ms after the primary went: exiting\n`);
+        process.exit(1);
+      }, shutdownTimeoutMs);
+      return;
+    }
     process.stderr.write(`coda: worker ${process.pid}: the primary is gone; ${signalled ? 'going on draining' : 'shutting down gracefully'}\n`);
     shutDown();
   });
-  const started = holdStartupSignals(progress, settings.shutdownTimeoutMs, ['SIGTERM', 'SIGINT']);
-  const app = await loadApp(settings.module);
+  const started = holdStartupSignals(progress, shutdownTimeoutMs, ['SIGTERM', 'SIGINT']);
+  app = await loadApp(settings.module);
+  if (orphaned !== undefined) {
+    clearTimeout(orphaned);
+    return endUnserved(app, shutdownTimeoutMs);
+  }
   const server = await listen(app, settings);
+  listening = true;
   process.send!({ coda: 'listening', url: server.url } satisfies Message);
   started();
+}
+
+/**
+ * Ends a worker that never served: the app's shutdown (a store that serve()
+ * opened as it began to listen is closed), its `onShutdown` hooks within
+ * `timeoutMs`, then the exit, code 1 if a hook failed.
+ */
+async function endUnserved(app: App, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  await app[kShutDown](deadline);
+  const { failed } = await runHooks(deadline, app.logger);
+  exitAfterLastLines(app.logger, failed > 0 ? 1 : 0, deadline - performance.now());
 }
 
 function describeExit(code: number | null, signal: string | null): string {

@@ -407,6 +407,21 @@ test('coda serve --workers 1: a worker told to stop while it loads has its shutd
   assert.doesNotMatch(cli.stderr.join('\n'), /killing it/);
 });
 
+test('coda serve --workers 1 whose primary is SIGKILLed while its worker loads: the worker, which listens through the primary, says it will not serve, runs its onShutdown hooks once loaded and exits; it said it shut down gracefully, held a SIGTERM for a listen that could not complete, and exited 1 at the timeout, no hook run', { timeout: 60_000 }, async (t) => {
+  // Its stdin written while the primary lives (Node destroys a child's stdin once it exits): the app loads 2 s more, the primary killed meanwhile.
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '1', '--shutdown-timeout', '4000'], { CODA_TEST_DB: tempDb(t), CODA_TEST_LOAD_MS: '2000' });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [worker] = await loadingWorkers(cli, 1);
+  killedAtEnd(t, [worker!]);
+  cli.child.stdin!.write('go\n');
+  cli.child.kill('SIGKILL');
+  await cli.line(new RegExp(`^coda: worker ${worker}: the primary is gone before this worker listened, and a cluster worker listens through it: it will not serve; ending once the app has loaded$`));
+  // The output pipes close once the worker, which shares them, has exited.
+  await cli.exited;
+  assert.ok(cli.stdout.includes('shutdown hook ran'), `${cli.stdout.join('\n')}\n${cli.stderr.join('\n')}`);
+  assert.doesNotMatch(cli.stderr.join('\n'), /while starting|still starting|shutting down gracefully/);
+});
+
 test('coda serve --workers 2: a worker that dies while the workers load, after a SIGTERM to the primary, is no second signal to the other: that one still loads, shuts down gracefully (its hooks too) and exits; it was sent SIGTERM again, and died loading', { timeout: 30_000 }, async (t) => {
   const cli = coda(['serve', slowStart, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   t.after(() => cli.child.kill('SIGKILL'));
