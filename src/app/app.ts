@@ -159,9 +159,11 @@ export class App {
    * had all begun to close, or that had shut down, is served again: a fresh
    * closing signal (the dashboard streams anew), its metrics' gauges count
    * it again, its durable store opens anew. Refused while its shutdown runs.
-   * The span active here (its caller's) is no request's parent.
+   * The span active here (its caller's) is no request's parent, unless
+   * `startup` is false: a test client is made where a test runs, and the
+   * requests it makes inside a span are that span's.
    */
-  [kGovern](server: object): void {
+  [kGovern](server: object, startup = true): void {
     if (this.#shutdown === 'draining') throw new Error('the app is shutting down (its last server is closing): await that close() before serving the app again');
     if (this.#shutdown === 'done') {
       this.#shutdown = undefined;
@@ -173,7 +175,7 @@ export class App {
     if (this.#closingController.signal.aborted) this.#closingController = new AbortController();
     this.#servers.add(server);
     // Called where serve() was: the span active here, carried into every connection, is no request's parent.
-    this.#observing.tracing?.served();
+    if (startup) this.#observing.tracing?.served();
   }
 
   /**

@@ -1,7 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import type { App } from '../app/app.js';
+import { exitAfterLastLines } from '../log/exit.js';
 import { ClusterMetrics } from '../observe/cluster-gather.js';
 import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
+import { runHooks } from '../server/shutdown.js';
+import { kShutDown } from '../symbols.js';
+import { MAX_TIMER_MS } from '../util/options.js';
 import { tellWorker } from '../util/tell-worker.js';
 import { listen } from './listen.js';
 import { loadApp } from './load-app.js';
@@ -44,6 +49,8 @@ export class Primary {
   readonly #running = new Set<Worker>();
   /** Workers that have listened: one that exits before is its start's failure, not a death. */
   readonly #listened = new WeakSet<Worker>();
+  /** The timer that kills each worker told to shut down that has not exited yet (#kill). */
+  readonly #killTimers = new Map<Worker, NodeJS.Timeout>();
   #stopping = false;
   #restarting = false;
   /** The worker whose successor the restart is starting. */
@@ -96,6 +103,8 @@ export class Primary {
         if (message?.coda !== 'listening') return;
         this.#failedStarts = 0;
         this.#listened.add(worker);
+        // Told to stop while it loaded, it held the word until now and drains from now, with a deadline of its own.
+        if (this.#stopping) this.#killLater(worker, 'it listened, the shutdown under way');
         this.#out.line(`coda: worker ${worker.process.pid} listening on ${message.url}`);
         resolve(message.url);
       });
@@ -106,6 +115,8 @@ export class Primary {
   #exited(worker: Worker, code: number, signal: string | null): void {
     const wasLive = this.#live.delete(worker);
     this.#running.delete(worker);
+    clearTimeout(this.#killTimers.get(worker));
+    this.#killTimers.delete(worker);
     if (this.#stopping) {
       if (code !== 0) this.#exitCode = 1;
       if (this.#running.size === 0) process.exit(this.#exitCode);
@@ -151,9 +162,8 @@ export class Primary {
         const exited = once(worker, 'exit');
         tellWorker(worker, { coda: 'shutdown' } satisfies Message);
         // One that never exits (see #kill) would hold the restart, and every restart after it, for good.
-        const kill = setTimeout(() => this.#kill(worker, 'it was told to shut down'), this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS);
+        this.#killLater(worker, 'it was told to shut down');
         await exited;
-        clearTimeout(kill);
       }
       this.#out.line(this.#out.style('green', `coda: ${old.length} workers restarted`));
     } catch (error) {
@@ -174,20 +184,31 @@ export class Primary {
     this.#stopping = true;
     if (workers.length === 0) process.exit(this.#exitCode);
     this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
-    for (const worker of workers) tellWorker(worker, { coda: 'shutdown' } satisfies Message);
-    // Each worker still running then, those started since included (a restart's), is killed.
-    setTimeout(() => {
-      for (const worker of this.#running) this.#kill(worker, 'the shutdown began');
-    }, this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS).unref();
+    for (const worker of workers) {
+      tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+      // One a restart retires has had its timer since it was told. One still loading has this one until it listens, then a fresh one (#fork): it drains from then.
+      if (!this.#killTimers.has(worker)) this.#killLater(worker, 'the shutdown began');
+    }
+  }
+
+  /** Kills `worker` (#kill) unless it exits within #killAfterMs from now, in place of the timer it had. */
+  #killLater(worker: Worker, since: string): void {
+    clearTimeout(this.#killTimers.get(worker));
+    this.#killTimers.set(worker, setTimeout(() => this.#kill(worker, since), this.#killAfterMs));
+  }
+
+  /** How long a worker told to shut down has to exit: its deadline and a grace, but no longer than a timer can wait (past that Node fires it at once). */
+  get #killAfterMs(): number {
+    return Math.min(this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS, MAX_TIMER_MS);
   }
 
   /**
    * A worker whose event loop is blocked (a view or task that never yields) or that is stopped (SIGSTOP) never acts on
    * the word to shut down, nor on its own deadline: the primary waited for it for good. Past the deadline and a grace
-   * (`since` that word) it is killed, which its exit's code (none) counts as a failure.
+   * (`since` that word, or since it listened if it was loading then) it is killed, which its exit's code (none) counts as a failure.
    */
   #kill(worker: Worker, since: string): void {
-    const seconds = (this.#settings.shutdownTimeoutMs + EXIT_GRACE_MS) / 1000;
+    const seconds = this.#killAfterMs / 1000;
     this.#out.line(this.#out.style('red', `coda: worker ${worker.process.pid} has not exited ${seconds} s after ${since} (its event loop blocked, or the process stopped); killing it`));
     worker.process.kill('SIGKILL');
   }
@@ -201,7 +222,9 @@ export class Primary {
  * dies. All are heard from the start: one that comes while the app loads (a
  * deploy stopping the cluster as it starts) is held, as by a single process,
  * and the shutdown runs once the worker serves; the primary's word was lost
- * then, and the primary waited for the worker for good.
+ * then, and the primary waited for the worker for good. A worker listens
+ * through its primary: one whose primary dies before it listened never
+ * serves, and ends (see endUnserved).
  */
 export async function runClusterWorker(settings: ClusterSettings, progress: Output): Promise<void> {
   joinClusterMetrics();
@@ -223,16 +246,48 @@ export async function runClusterWorker(settings: ClusterSettings, progress: Outp
   // replaced nor told to stop, so it drains as on SIGTERM (or goes on draining) and exits. Marking the exit as expected is
   // what stops node:cluster's, which reads the mark right after this event.
   const worker = cluster.worker!;
+  let app: App | undefined;
+  let listening = false;
+  /** Set once the primary is gone while the app loads: the worker gives up on an app still loading a timeout later. */
+  let orphaned: NodeJS.Timeout | undefined;
+  const { shutdownTimeoutMs } = settings;
   worker.once('disconnect', () => {
     worker.exitedAfterDisconnect = true;
+    if (!listening) {
+      // A held signal's graceful shutdown would wait for a listen that cannot complete, and exit 1 at its timeout, no hook run.
+      process.stderr.write(`coda: worker ${process.pid}: the primary is gone before this worker listened, and a cluster worker listens through it: it will not serve; ending${app === undefined ? ' once the app has loaded' : ''}\n`);
+      if (app !== undefined) return void endUnserved(app, shutdownTimeoutMs);
+      orphaned = setTimeout(() => {
+        process.stderr.write(`coda: worker ${process.pid}: still loading the app ${shutdownTimeoutMs} ms after the primary went: exiting\n`);
+        process.exit(1);
+      }, shutdownTimeoutMs);
+      return;
+    }
     process.stderr.write(`coda: worker ${process.pid}: the primary is gone; ${signalled ? 'going on draining' : 'shutting down gracefully'}\n`);
     shutDown();
   });
-  const started = holdStartupSignals(progress, settings.shutdownTimeoutMs, ['SIGTERM', 'SIGINT']);
-  const app = await loadApp(settings.module);
+  const started = holdStartupSignals(progress, shutdownTimeoutMs, ['SIGTERM', 'SIGINT']);
+  app = await loadApp(settings.module);
+  if (orphaned !== undefined) {
+    clearTimeout(orphaned);
+    return endUnserved(app, shutdownTimeoutMs);
+  }
   const server = await listen(app, settings);
+  listening = true;
   process.send!({ coda: 'listening', url: server.url } satisfies Message);
   started();
+}
+
+/**
+ * Ends a worker that never served: the app's shutdown (a store that serve()
+ * opened as it began to listen is closed), its `onShutdown` hooks within
+ * `timeoutMs`, then the exit, code 1 if a hook failed.
+ */
+async function endUnserved(app: App, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  await app[kShutDown](deadline);
+  const { failed } = await runHooks(deadline, app.logger);
+  exitAfterLastLines(app.logger, failed > 0 ? 1 : 0, deadline - performance.now());
 }
 
 function describeExit(code: number | null, signal: string | null): string {

@@ -113,8 +113,8 @@ async function shutDown(signal: NodeJS.Signals, deadline: number, logger: Logger
   return serversFailed + hooksRun.failed > 0 ? 1 : 0;
 }
 
-/** Runs the hooks in order, each isolated and within `deadline`; resolves with how many ran and how many failed. */
-async function runHooks(deadline: number, logger: Logger): Promise<{ ran: number; failed: number }> {
+/** Runs the hooks in order, each isolated and within `deadline`; resolves with how many ran and how many failed. Also for a process that never served (cluster.ts). */
+export async function runHooks(deadline: number, logger: Logger): Promise<{ ran: number; failed: number }> {
   const run = [...hooks];
   let failed = 0;
   for (const { hook } of run) {

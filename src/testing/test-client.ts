@@ -102,7 +102,8 @@ export class TestClient {
     }
     this.#clock = CLOCKS.get(app) ?? new TestClock();
     // An in-process client uses the app as a server does: a socket client's server closing meanwhile must not shut the app down under it.
-    if (this.#transport === 'in-process') app[kGovern](this);
+    // No start-up here: a span active where the test made the client is the parent of the requests made inside it.
+    if (this.#transport === 'in-process') app[kGovern](this, false);
     OPEN.set(app, (OPEN.get(app) ?? 0) + 1);
     // A test serves the app: its tasks run here, enqueued ones included (on the app's store too after a client before closed it).
     app.tasks.reopen();

@@ -337,6 +337,19 @@ async function loadingWorkers(cli: Cli, count: number): Promise<number[]> {
   return (await lines(cli, /^loading \d+$/, count)).map((line) => Number(line.slice('loading '.length)));
 }
 
+/** Kills the processes `pids` once the test ends: a cluster worker may outlive its primary. */
+function killedAtEnd(t: TestContext, pids: number[]): void {
+  t.after(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+}
+
 test('coda serve --workers 1: a worker holds the SIGTERM and the primary\'s shutdown that come while its app loads, and shuts down once serving; a SIGHUP then is left to the primary', { timeout: 60_000 }, async (t) => {
   // SIGTERM to every process, as a deploy (or Ctrl-C's SIGINT) sends it: the worker's own first, then the primary's word.
   const group = coda(['serve', slowStart, '--port', '0', '--workers', '1'], { CODA_TEST_DB: tempDb(t) });
@@ -381,19 +394,39 @@ test('coda serve --workers 2 stopped as its workers load: one that exits before 
   assert.equal(cli.stderr.filter((line) => /again while starting/.test(line)).length, 1, cli.stderr.join('\n'));
 });
 
+test('coda serve --workers 1: a worker told to stop while it loads has its shutdown timeout from when it listens: one that loads for most of it and then drains for most of it is not killed; the primary\'s kill clock ran from the stop, and killed it mid-drain, its hooks cut', { timeout: 60_000 }, async (t) => {
+  // Loading 7 s and a hook of 7 s, each within the 8 s timeout: 14 s after the stop, past the 8 s and the 5 s grace the primary gave from it.
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '1', '--shutdown-timeout', '8000'], { CODA_TEST_DB: tempDb(t), CODA_TEST_LOAD_MS: '7000', CODA_TEST_HOOK_MS: '7000' });
+  t.after(() => cli.child.kill('SIGKILL'));
+  killedAtEnd(t, await loadingWorkers(cli, 1));
+  cli.child.kill('SIGTERM');
+  await cli.line(/coda: SIGTERM while starting: shutting down once started/);
+  cli.child.stdin!.write('go\n');
+  assert.equal(await cli.exited, 0, cli.stderr.join('\n'));
+  assert.ok(cli.stdout.includes('shutdown hook ran'), cli.stdout.join('\n'));
+  assert.doesNotMatch(cli.stderr.join('\n'), /killing it/);
+});
+
+test('coda serve --workers 1 whose primary is SIGKILLed while its worker loads: the worker, which listens through the primary, says it will not serve, runs its onShutdown hooks once loaded and exits; it said it shut down gracefully, held a SIGTERM for a listen that could not complete, and exited 1 at the timeout, no hook run', { timeout: 60_000 }, async (t) => {
+  // Its stdin written while the primary lives (Node destroys a child's stdin once it exits): the app loads 2 s more, the primary killed meanwhile.
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '1', '--shutdown-timeout', '4000'], { CODA_TEST_DB: tempDb(t), CODA_TEST_LOAD_MS: '2000' });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [worker] = await loadingWorkers(cli, 1);
+  killedAtEnd(t, [worker!]);
+  cli.child.stdin!.write('go\n');
+  cli.child.kill('SIGKILL');
+  await cli.line(new RegExp(`^coda: worker ${worker}: the primary is gone before this worker listened, and a cluster worker listens through it: it will not serve; ending once the app has loaded$`));
+  // The output pipes close once the worker, which shares them, has exited.
+  await cli.exited;
+  assert.ok(cli.stdout.includes('shutdown hook ran'), `${cli.stdout.join('\n')}\n${cli.stderr.join('\n')}`);
+  assert.doesNotMatch(cli.stderr.join('\n'), /while starting|still starting|shutting down gracefully/);
+});
+
 test('coda serve --workers 2: a worker that dies while the workers load, after a SIGTERM to the primary, is no second signal to the other: that one still loads, shuts down gracefully (its hooks too) and exits; it was sent SIGTERM again, and died loading', { timeout: 30_000 }, async (t) => {
   const cli = coda(['serve', slowStart, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t) });
   t.after(() => cli.child.kill('SIGKILL'));
   const workers = await loadingWorkers(cli, 2);
-  t.after(() => {
-    for (const pid of workers) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
-  });
+  killedAtEnd(t, workers);
   cli.child.kill('SIGTERM');
   await cli.line(/SIGTERM: shutting down 2 worker\(s\) gracefully/);
   process.kill(workers[0]!, 'SIGKILL');

@@ -156,6 +156,16 @@ test('coda serve --workers 2 restarted (SIGHUP) while a worker\'s event loop is 
   assert.equal(await cli.exited, 0);
 });
 
+test('coda serve --workers 2 --shutdown-timeout at its maximum (2147483647): a restart (SIGHUP) and a SIGTERM let the workers drain, none killed; the primary\'s kill timers overflowed (Node fires such a timer at once) and killed every worker', { timeout: 60_000 }, async (t) => {
+  const { cli } = await twoWorkers(t, ['--shutdown-timeout', '2147483647'], {});
+  cli.child.kill('SIGHUP');
+  await cli.line(/coda: 2 workers restarted/);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0, cli.stderr.join('\n'));
+  assert.doesNotMatch(cli.stderr.join('\n'), /killing it/);
+  assert.equal(cli.stdout.filter((line) => line.includes('"msg":"shutdown complete')).length, 4, 'every worker drained and reported, the restarted ones too');
+});
+
 /** `coda serve --workers 2` on the drain app once it serves: its URL, its workers' pids (each killed when the test ends: a worker may outlive its primary) and an agent for requests. */
 async function twoWorkers(t: TestContext, args: string[], env: Record<string, string>): Promise<{ cli: Cli; url: string; workers: number[]; agent: http.Agent }> {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2', ...args], { CODA_LOG_LEVEL: 'info', ...env });

@@ -290,6 +290,30 @@ test('a span active where serve() was called is no request\'s parent, ended or o
   }
 });
 
+test('an in-process test client made inside a span is no server started there: the requests it makes inside that span are its INTERNAL children, as those of a client made outside it', async () => {
+  const { exporter, tracing } = recorder();
+  const app = createApp({ tracing, accessLog: false, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
+  const tracer = tracing.tracerProvider.getTracer('test');
+  await using outside = createTestClient(app);
+  const parents = [
+    await tracer.startActiveSpan('outside', async (span) => {
+      await outside.get('/users/1');
+      span.end();
+      return span.spanContext().spanId;
+    }),
+    await tracer.startActiveSpan('inside', async (span) => {
+      await using inside = createTestClient(app);
+      await inside.get('/users/2');
+      span.end();
+      return span.spanContext().spanId;
+    }),
+  ];
+  await app.settle();
+  const spans = named(exporter, 'GET /users/:id');
+  assert.deepEqual(spans.map((span) => span.attributes['url.path']), ['/users/1', '/users/2']);
+  assert.deepEqual(spans.map((span) => [span.kind, span.parentSpanContext?.spanId]), parents.map((parent) => [SpanKind.INTERNAL, parent]));
+});
+
 test('a remote span context made active around app.fetch (a host that carries trace context in its own envelope) is the parent of Coda\'s SERVER span', async () => {
   const { exporter, tracing } = recorder();
   const app = createApp({ tracing, accessLog: false, routes: [get('/users/:id', (request) => new JsonResponse({ id: request.params.id }))] });
