@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { DEFAULT_BACKOFF, DEFAULT_TIMEOUT_MS, isBackoff } from '../durable/task.js';
+import { DEFAULT_BACKOFF, DEFAULT_TIMEOUT_MS, isBackoff, isTimeoutMs } from '../durable/task.js';
 import { badParts, quoted } from '../durable/unreadable-words.js';
 import { isWhen } from '../http/when.js';
 import { FIELD, fromPairs, isTaskData } from './jobs.js';
@@ -31,7 +31,7 @@ const MEMBERS: Record<string, { ok: (value: unknown) => boolean; standIn: (value
   key: { ok: stringOrNull, standIn: () => null, optional: true },
   // As a dead process's hold whose outcome is unknown: it runs.
   when: { ok: isWhen, standIn: () => 'always' },
-  timeoutMs: { ok: (value) => Number.isInteger(value) && (value as number) > 0, standIn: () => DEFAULT_TIMEOUT_MS },
+  timeoutMs: { ok: isTimeoutMs, standIn: () => DEFAULT_TIMEOUT_MS },
   backoff: { ok: isBackoff, standIn: () => DEFAULT_BACKOFF },
   request: { ok: objectOrNull, standIn: () => null, optional: true },
   trace: { ok: (value) => value === null || (isObject(value) && Object.values(value).every((each) => typeof each === 'string')), standIn: () => null, optional: true },

@@ -31,14 +31,16 @@ const omitted = (count: string, finishedAt: string): string => `json_object('att
 /**
  * `errors` with the error `entry` (JSON text) appended, kept to the first
  * FIRST and the last LAST attempts' (kept-errors.ts): past that, the entry at
- * FIRST counts those left out, and each new error drops the oldest of the last.
+ * FIRST counts those left out (its own count, or 1, and one for each other
+ * error dropped), finished when the last of them did. A row that held more
+ * (written before the cap) is trimmed so too, not kept at its length.
  */
 const appendError = (entry: string): string => `CASE
   WHEN json_array_length(errors) < ${FIRST + LAST} THEN json_insert(errors, '$[#]', json(${entry}))
-  WHEN json_extract(errors, '$[${FIRST}].omitted') IS NULL
-    THEN json_insert(json_set(errors, '$[${FIRST}]', ${omitted('1', `json_extract(errors, '$[${FIRST}].finishedAt')`)}), '$[#]', json(${entry}))
-  ELSE json_insert(json_set(json_remove(errors, '$[${FIRST + 1}]'), '$[${FIRST}]',
-    ${omitted(`json_extract(errors, '$[${FIRST}].omitted') + 1`, `json_extract(errors, '$[${FIRST + 1}].finishedAt')`)}), '$[#]', json(${entry}))
+  ELSE json_insert((SELECT json_group_array(iif(key = ${FIRST},
+      ${omitted(`json_array_length(errors) - ${FIRST + LAST} + coalesce(errors ->> '$[${FIRST}].omitted', 1)`, `errors ->> '$[#-${LAST}].finishedAt'`)},
+      value) ORDER BY key)
+    FROM json_each(errors) WHERE key <= ${FIRST} OR key > json_array_length(errors) - ${LAST}), '$[#]', json(${entry}))
 END`;
 
 // Each partial index is chosen only by a query that states its condition:

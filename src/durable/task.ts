@@ -93,8 +93,18 @@ function checkBackoff(where: string, backoff: Backoff): Backoff {
 
 /** Whether `value` (a stored row's backoff, which a hand edit may have made anything) is a backoff task() would take. */
 export function isBackoff(value: unknown): value is Backoff {
+  return takes(() => checkBackoff('backoff', value as Backoff));
+}
+
+/** Whether `value` (a stored job's timeout) is a timeout task() would take: 1500.5 is one. */
+export function isTimeoutMs(value: unknown): value is number {
+  return takes(() => checkMs('timeoutMs', value));
+}
+
+/** Whether `check` (task()'s own, as the stored value was written by it) passes. */
+function takes(check: () => unknown): boolean {
   try {
-    checkBackoff('backoff', value as Backoff);
+    check();
     return true;
   } catch {
     return false;

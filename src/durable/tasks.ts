@@ -165,8 +165,8 @@ export class Tasks {
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {
     const definition = this.#definition(entry.task);
     // Here, where every registration passes on its way to any store: refused before it is journaled, or parsed at each
-    // attempt. Most were measured against the limit as they were serialized; a response's made outside any request was not.
-    checkPayloadSize(definition.name, entry.payload, this.#payloadLimit);
+    // attempt. Measured again only when it was not against this limit as it was serialized (a response's made outside any request).
+    if (entry.limit > this.#payloadLimit) checkPayloadSize(definition.name, entry.payload, this.#payloadLimit);
     const { settings } = definition;
     return {
       id: timeOrderedId(this.#clock.now()),

@@ -119,6 +119,8 @@ export interface TaskEntry {
   readonly task: DurableTask<unknown>;
   readonly payload: string;
   readonly options: TaskAfterOptions;
+  /** The payload limit its JSON was measured against as it was serialized: none (Infinity) for a response's made outside any request. */
+  readonly limit: number;
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -130,7 +132,7 @@ const MAX_DELAY_MS = 366 * 24 * 60 * 60_000;
  * A durable task registered by user code, checked where it is registered:
  * the task, the options, and a payload that must survive JSON.
  */
-export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined, payloadLimit?: number): TaskEntry {
+export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined, limit = Number.POSITIVE_INFINITY): TaskEntry {
   if (task === null || typeof task !== 'object' || typeof task.name !== 'string' || typeof task.run !== 'function') {
     // Next.js's after() takes a promise too: say how Coda reads that.
     const promise = (task as unknown) instanceof Promise ? `; to keep a promise's work after the response, pass a function that returns it: ${where.replace(/\(\)$/, '')}(() => promise)` : '';
@@ -148,7 +150,7 @@ export function taskEntry(where: string, task: DurableTask<unknown>, payload: un
   // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
   if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);
   if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true, max: MAX_DELAY_MS });
-  return { task, payload: payloadJson(task.name, where, payload, routeNow, payloadLimit), options: checked };
+  return { task, payload: payloadJson(task.name, where, payload, routeNow, limit), options: checked, limit };
 }
 
 /** The method and route pattern of the request whose code runs now, for a refusal's message; none outside a request or before routing. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { NewTask, TaskStore } from 'coda-http';
+import type { NewTask, RequestSnapshot, StoredTask, TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { useRedis } from './redis-server.js';
 
@@ -48,6 +48,7 @@ const edits: [field: string, text: string, named: string][] = [
   ['data', data({ backoff: { type: 'fixed' } }), 'data.backoff ("{\\"type\\":\\"fixed\\"}") is'],
   ['data', data({ timeoutMs: 'x', request: 5 }), 'data.timeoutMs ("\\"x\\""), its field data.request ("5") are'],
   ['data', data({ trace: { traceparent: 5 } }), 'data.trace ("{\\"traceparent\\":5}") is'],
+  ['data', data({ timeoutMs: 2 ** 31 }), 'data.timeoutMs ("2147483648") is'],
   ['opts', '{"attempts":"x"}', 'opts ("{\\"attempts\\":\\"x\\"}") is'],
 ];
 
@@ -143,4 +144,47 @@ test('a failed attempt\'s line of a job\'s log edited by hand into text that is 
   assert.equal((await store.list({ state: 'ready' })).length, 1);
   const [claimed, ...more] = await claim();
   assert.deepEqual([claimed?.id, claimed?.attempt, more.length], ['bad', 2, 0]);
+});
+
+test('jobs of valid but unusual settings (a fractional timeout, one of 2^31 - 1 ms, a backoff with jitter and maxDelayMs, a request, a trace, a key, when success) are listed, got, claimed and recovered as they are, none failed or flagged (a timeoutMs of 1500.5, which task() takes, failed each job for good as edited by hand)', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = `unreadable${++prefixes}`;
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const request: RequestSnapshot = { id: 'r1', method: 'POST', path: '/orders', route: '/orders', routeName: 'orders', ip: '::1', protocol: 'https', host: 'example.com' };
+  const settings: Record<string, Partial<NewTask>> = {
+    fraction: { timeoutMs: 1500.5 },
+    product: { timeoutMs: 0.7 * 30_000 },
+    longest: { timeoutMs: 2 ** 31 - 1 },
+    jitter: { backoff: { type: 'exponential', delayMs: 0.5, maxDelayMs: 10.5, jitter: 0.3 } },
+    request: { request },
+    trace: { trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'coda=1' } },
+    key: { key: 'order:1' },
+    when: { when: 'success' },
+  };
+  const ids = Object.keys(settings);
+  await store.add(ids.map((id) => ({ ...task(id), ...settings[id] })), 'setup', Date.now() + 60_000);
+  // What each setting reads back as: as added.
+  const shown = ({ id, timeoutMs, backoff, request, trace, key, when }: NewTask | StoredTask) => ({ id, timeoutMs, backoff, request, trace, key, when });
+  const expected = (id: string) => shown({ ...task(id), ...settings[id] });
+  const listed = await store.list({});
+  // Newest first.
+  assert.deepEqual(listed.map((each) => [shown(each), each.errors]), ids.map((id) => [expected(id), []]).reverse());
+  for (const id of ids) assert.deepEqual((await store.get(id))?.errors, [], id);
+  // Claimed by a process that died (its lease, and BullMQ's lock, ran out at once), recovered, claimed again.
+  const dead = bullmqStore({ connection: { port: server().port }, prefix });
+  await dead.open();
+  // Each as added, in any order.
+  const claim = async (from: TaskStore, owner: string, leaseUntil: number) => (await from.claim({ owner, names: ['work'], concurrency: {}, limit: 20, now: Date.now(), leaseUntil }))
+    .map(shown).sort((a, b) => a.id.localeCompare(b.id));
+  const all = ids.toSorted().map(expected);
+  assert.deepEqual(await claim(dead, 'dead', Date.now() - 1_000), all);
+  await dead.close();
+  assert.deepEqual(await store.recover(Date.now(), () => 0.5), { held: 0, running: ids.length });
+  assert.deepEqual(await claim(store, 'me', Date.now() + 60_000), all);
+  for (const id of ids) {
+    const got = (await store.get(id))!;
+    assert.deepEqual([got.state, got.errors.length], ['running', 1], id);
+    assert.match(got.errors[0]!.message, /^stalled: dead stopped renewing its lock/, id);
+  }
 });

@@ -788,3 +788,34 @@ test('a task keeps the errors of its first 5 and its last 20 attempts, one entry
   // The last 20: attempts 21 to 40 of the retry.
   assert.deepEqual(errors.slice(6).map(({ message }) => message), Array.from({ length: 20 }, (_, i) => `failure ${i + 21}`));
 });
+
+test('a task whose row kept more errors than that (40, written before the cap) is trimmed to them at its next failure, the entry between counting each error dropped: it stayed at 41, counting one more a failure', async () => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  after(() => store.close());
+  const stored = task({ name: 'flaky', maxAttempts: 1_000 });
+  await store.add([stored], 'app', 0);
+  const db = new DatabaseSync(file);
+  db.prepare('UPDATE coda_tasks SET errors = ? WHERE id = ?')
+    .run(JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ attempt: i + 1, message: `old ${i + 1}`, startedAt: null, finishedAt: i }))), stored.id);
+  db.close();
+  const omitted = (count: number, finishedAt: number) => ({
+    attempt: 0, omitted: count, startedAt: null, finishedAt,
+    message: `the errors of ${count} more attempts are not kept (a task keeps those of its first 5 and its last 20 attempts)`,
+  });
+  const messages = (from: number, to: number, word: string) => Array.from({ length: to - from + 1 }, (_, i) => `${word} ${from + i}`);
+  for (let i = 1; i <= 30; i++) {
+    const [claimed] = await store.claim({ owner: 'w', names: ['flaky'], concurrency: {}, limit: 1, now: 1_000_000, leaseUntil: 2_000_000 });
+    await store.fail(claimed!.id, 'w', { attempt: claimed!.attempt, message: `new ${i}`, startedAt: null, finishedAt: 1000 + i }, 0);
+    const { errors } = (await store.get(stored.id))!;
+    if (i === 1) {
+      // Errors 6 to 21 of the 40 dropped (the last of them finished at 20), their 19 after and the new one kept.
+      assert.deepEqual(errors[5], omitted(16, 20));
+      assert.deepEqual(errors.map(({ message }) => message), [...messages(1, 5, 'old'), errors[5]!.message, ...messages(22, 40, 'old'), 'new 1']);
+    }
+    assert.equal(errors.length, 26, `failure ${i}`);
+  }
+  const { errors } = (await store.get(stored.id))!;
+  assert.deepEqual(errors[5], omitted(45, 1010));
+  assert.deepEqual(errors.slice(6).map(({ message }) => message), messages(11, 30, 'new'));
+});

@@ -641,6 +641,31 @@ test('a payload past tasks.payloadLimit is refused once the check has counted pa
   assert.equal((await app.tasks.stats()).ready, 0);
 });
 
+test('a payload within tasks.payloadLimit whose JSON may be over it (3 bytes a character) is measured once on its way to the store, enqueued or registered in a request: it was measured again as it was journaled', async (t) => {
+  const upload = task('upload', () => {});
+  // 3,998 characters of JSON, 7,988 bytes: measured (over 10,000 at 3 bytes a character), within the limit.
+  const payload = { a: 'é'.repeat(3_990) };
+  const json = JSON.stringify(payload);
+  const app = createApp({
+    tasks: { definitions: [upload], payloadLimit: 10_000 },
+    routes: [
+      post('/after', () => { void after(upload, payload); return new HttpResponse('kept'); }),
+      post('/response', () => new HttpResponse('kept').after(upload, payload)),
+    ],
+  });
+  await using client = createTestClient(app);
+  const byteLength = t.mock.method(Buffer, 'byteLength');
+  const measured = () => byteLength.mock.calls.filter(({ arguments: [text] }) => text === json).length;
+  await app.tasks.enqueue(upload, payload);
+  assert.equal(measured(), 1, 'enqueued');
+  for (const [route, times] of [['/after', 2], ['/response', 3]] as const) {
+    assert.equal((await client.post(route)).status, 200, route);
+    assert.equal(measured(), times, route);
+  }
+  await client.settle();
+  assert.equal((await app.tasks.stats()).completed, 3);
+});
+
 test('task definitions and options are checked: a duplicate name, a task not in the app, bad options', async () => {
   const one = task('same', () => {});
   const two = task('same', () => {});
