@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import { LinkedList } from '../util/linked-list.js';
 import type { RunningTask } from './running-task.js';
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import type { Logger } from 'pino';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { describe } from '../util/describe.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import type { Logger } from 'pino';
 import { AfterQueueFull } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import { Http2ServerRequest } from 'node:http2';

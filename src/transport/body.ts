@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on every read
 import { Readable } from 'node:stream';
 import { ProgrammingError } from '../http/errors.js';
 import { wrongBody, type HttpResponse, type StreamingResponse } from '../http/response.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import type { Exchange } from '../after/exchange.js';
 import type { Outcome } from '../http/response.js';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on every read
 import { ReadableStream } from 'node:stream/web';
 import type { Exchange } from '../../after/exchange.js';
 import { ProgrammingError } from '../../http/errors.js';

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on every read
+import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { Socket } from 'node:net';

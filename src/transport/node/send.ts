@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on every read
 import type { Exchange } from '../../after/exchange.js';
 import { StreamingResponse, type HttpResponse } from '../../http/response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
