@@ -442,6 +442,31 @@ test('NonRetryableError fails at once; the failed task keeps its payload and eve
   assert.equal(await app.tasks.get(failed.id), null);
 });
 
+test('a NonRetryableError from a second copy of coda-http (two versions installed, a bundled worker) fails at once, as does an error carrying its brand; instanceof holds across the copies, a subclass\'s own instanceof by its class', async () => {
+  // The same source file loaded under another URL: a distinct module, its class another, as a second install's would be.
+  const copy = await import(`${new URL('../../src/durable/task.ts', import.meta.url).href}?copy`) as { NonRetryableError: typeof NonRetryableError };
+  assert.notEqual(copy.NonRetryableError, NonRetryableError);
+  const branded = Object.assign(new Error('branded'), { [Symbol.for('coda-http.NonRetryableError')]: true });
+  const throws = task('throws', (payload: { how: string }) => {
+    throw payload.how === 'copy' ? new copy.NonRetryableError('from the copy') : branded;
+  }, { attempts: 5, backoff: { type: 'fixed', delayMs: 0 } });
+  const app = createApp({ logger: memoryLogger().logger, tasks: { definitions: [throws] } });
+  await using client = createTestClient(app);
+  const ids = [(await app.tasks.enqueue(throws, { how: 'copy' })).id, (await app.tasks.enqueue(throws, { how: 'brand' })).id];
+  await client.settle();
+  for (const id of ids) {
+    const stored = (await app.tasks.get(id))!;
+    assert.deepEqual([stored.state, stored.attempt], ['failed', 1], `${stored.errors[0]?.message}: failed at its first attempt, not retried`);
+  }
+  assert.deepEqual(client.tasks.map(({ state }) => state), ['failed', 'failed']);
+  assert.equal(new copy.NonRetryableError('x') instanceof NonRetryableError, true);
+  assert.equal(new NonRetryableError('x') instanceof copy.NonRetryableError, true);
+  assert.equal(new Error('x') instanceof NonRetryableError, false);
+  class Rejected extends NonRetryableError {}
+  assert.equal(new Rejected('x') instanceof NonRetryableError, true);
+  assert.equal(new NonRetryableError('x') instanceof Rejected, false, 'a subclass answers by its own prototype');
+});
+
 test("when: 'success' on a 500: the held task is removed once the outcome is known, and never runs", async () => {
   let ran = 0;
   const audit = task('audit', () => { ran++; });
