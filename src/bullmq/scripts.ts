@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { FIELD, HELD } from './jobs.js';
+import { KEPT_FIRST_ERRORS, KEPT_LAST_ERRORS, OMITTED_MESSAGE } from '../durable/kept-errors.js';
 
 /**
  * Counts of one queue's jobs by Coda's states, in one call (Lua runs
@@ -384,17 +385,40 @@ end
 return 0
 `;
 
+/** `text` as a Lua string literal (JSON's escapes are Lua's for the ASCII text Coda's scripts hold). */
+const luaString = (text: string): string => JSON.stringify(text);
+
+/** The raw JSON text of an error line's number `name` (JSON.stringify's: a message's or stack's quotes are escaped, so only the field matches), or nil. */
+const LINE_NUMBER = `
+local function lineNumber(line, name)
+  return string.match(line or '', '"' .. name .. '":(%-?[%d.eE+-]+)')
+end
+`;
+
 /**
  * A failed attempt's error line on its job's log and fields on its hash (a
  * time; a job edited by hand, its bad fields replaced), only while the job's
  * lock is still this claim's (its token): a job another worker took after a
- * stall, or removed, is left as it is. KEYS[1] the job's hash, KEYS[2] its
- * log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the line, then each field
- * and its value. Returns 1, or 0 when the lock was lost.
+ * stall, or removed, is left as it is. The log keeps the lines of the first
+ * FIRST and the last LAST attempts, as the SQLite store's row does
+ * (kept-errors.ts): past that, the line at FIRST counts those left out (its
+ * own count, or 1, and one for each other line dropped), finished when the
+ * last of them did; a log that held more (written before the cap) is trimmed
+ * so too. Every attempt's line was kept, without bound. KEYS[1] the job's
+ * hash, KEYS[2] its log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the
+ * line, then each field and its value. Returns 1, or 0 when the lock was lost.
  */
-const LOG_FAILURE = `
+const LOG_FAILURE = `${LINE_NUMBER}
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[2])
+local n = redis.call('RPUSH', KEYS[2], ARGV[2])
+if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
+  local count = (tonumber(lineNumber(redis.call('LINDEX', KEYS[2], ${KEPT_FIRST_ERRORS}), 'omitted')) or 1) + n - ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS + 1}
+  local finishedAt = lineNumber(redis.call('LINDEX', KEYS[2], n - ${KEPT_LAST_ERRORS + 1}), 'finishedAt') or lineNumber(ARGV[2], 'finishedAt')
+  local last = redis.call('LRANGE', KEYS[2], -${KEPT_LAST_ERRORS}, -1)
+  redis.call('LTRIM', KEYS[2], 0, ${KEPT_FIRST_ERRORS - 1})
+  redis.call('RPUSH', KEYS[2], '{"attempt":0,"omitted":' .. count .. ',"message":' .. ${luaString(JSON.stringify(OMITTED_MESSAGE[0]).slice(0, -1))} .. count
+    .. ${luaString(JSON.stringify(OMITTED_MESSAGE[1]).slice(1))} .. ',"startedAt":null,"finishedAt":' .. finishedAt .. '}', unpack(last))
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 `;

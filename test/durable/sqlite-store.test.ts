@@ -761,34 +761,6 @@ test('the file replaced by another while the store is open (a backup moved onto 
   }
 });
 
-test('a task keeps the errors of its first 5 and its last 20 attempts, one entry counting those left out: 100 failed attempts (retried by its policy, then by hand) kept 100 errors, its row growing without bound', async () => {
-  const store = await opened({ path: ':memory:' });
-  after(() => store.close());
-  const stored = task({ name: 'flaky', maxAttempts: 60 });
-  await store.add([stored], 'app', 0);
-  const failAttempts = async (count: number): Promise<void> => {
-    for (let i = 0; i < count; i++) {
-      const [claimed] = await store.claim({ owner: 'w', names: ['flaky'], concurrency: {}, limit: 1, now: 1_000_000, leaseUntil: 2_000_000 });
-      assert.ok(claimed, `attempt ${i + 1} claimed`);
-      await store.fail(claimed.id, 'w', { attempt: claimed.attempt, message: `failure ${claimed.attempt}`, startedAt: i, finishedAt: 1000 + i }, claimed.attempt < claimed.maxAttempts ? 0 : null);
-    }
-  };
-  await failAttempts(60);
-  assert.equal((await store.get(stored.id))?.state, 'failed');
-  // Retried by hand: 40 attempts more, counted from 1 again.
-  assert.equal(await store.retry(stored.id, 0), true);
-  await failAttempts(40);
-  const { errors } = (await store.get(stored.id))!;
-  assert.equal(errors.length, 26);
-  assert.deepEqual(errors.slice(0, 5).map(({ message }) => message), [1, 2, 3, 4, 5].map((n) => `failure ${n}`));
-  assert.deepEqual(errors[5], {
-    attempt: 0, omitted: 75, startedAt: null, finishedAt: 1000 + 19,
-    message: 'the errors of 75 more attempts are not kept (a task keeps those of its first 5 and its last 20 attempts)',
-  });
-  // The last 20: attempts 21 to 40 of the retry.
-  assert.deepEqual(errors.slice(6).map(({ message }) => message), Array.from({ length: 20 }, (_, i) => `failure ${i + 21}`));
-});
-
 test('a task whose row kept more errors than that (40, written before the cap) is trimmed to them at its next failure, the entry between counting each error dropped: it stayed at 41, counting one more a failure', async () => {
   const file = newFile();
   const store = await opened({ path: file });
