@@ -701,8 +701,9 @@ return { #members == length and 1 or 0, removed }
  * ARGV[1..3] the cursor's time, seq and id ('' for none), ARGV[4] at most
  * how many, ARGV[5] '1' to read even when the two sets differ in size (just
  * mended: a job failing meanwhile). Returns 0 alone when the index needs
- * mending first (the two sets differ in size, or more stale entries than
- * ARGV[6]), else 1 then time, seq and id of each, newest first.
+ * mending first (the two sets differ in size, before the page or once its
+ * stale entries are taken out, or more stale entries than ARGV[6]), else 1
+ * then time, seq and id of each, newest first.
  */
 const FAILED_PAGE = `${INDEX_MEMBER}
 local wanted, stale = tonumber(ARGV[4]), tonumber(ARGV[6])
@@ -729,6 +730,9 @@ while #out <= wanted * 3 do
   -- Fewer than asked: the index has no more.
   if #entries < wanted then break end
 end
+-- Stale entries taken out may leave the two sets of different sizes: failed jobs the index lacks, which as many stale
+-- entries hid (the sizes were equal). Mended now, and the page read again: they were listed only by a later listing.
+if stale < tonumber(ARGV[6]) and ARGV[5] ~= '1' and redis.call('ZCARD', KEYS[1]) ~= redis.call('ZCARD', KEYS[2]) then return { 0 } end
 return out
 `;
 
