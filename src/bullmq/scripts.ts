@@ -388,6 +388,9 @@ return 0
 /** `text` as a Lua string literal (JSON's escapes are Lua's for the ASCII text Coda's scripts hold). */
 const luaString = (text: string): string => JSON.stringify(text);
 
+/** The omitted entry's message as JSON text, in two parts around its count. */
+const OMITTED_JSON = [JSON.stringify(OMITTED_MESSAGE[0]).slice(0, -1), JSON.stringify(OMITTED_MESSAGE[1]).slice(1)] as const;
+
 /** The raw JSON text of an error line's number `name` (JSON.stringify's: a message's or stack's quotes are escaped, so only the field matches), or nil. */
 const LINE_NUMBER = `
 local function lineNumber(line, name)
@@ -416,8 +419,8 @@ if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
   local finishedAt = lineNumber(redis.call('LINDEX', KEYS[2], n - ${KEPT_LAST_ERRORS + 1}), 'finishedAt') or lineNumber(ARGV[2], 'finishedAt')
   local last = redis.call('LRANGE', KEYS[2], -${KEPT_LAST_ERRORS}, -1)
   redis.call('LTRIM', KEYS[2], 0, ${KEPT_FIRST_ERRORS - 1})
-  redis.call('RPUSH', KEYS[2], '{"attempt":0,"omitted":' .. count .. ',"message":' .. ${luaString(JSON.stringify(OMITTED_MESSAGE[0]).slice(0, -1))} .. count
-    .. ${luaString(JSON.stringify(OMITTED_MESSAGE[1]).slice(1))} .. ',"startedAt":null,"finishedAt":' .. finishedAt .. '}', unpack(last))
+  redis.call('RPUSH', KEYS[2], '{"attempt":0,"omitted":' .. count .. ',"message":' .. ${luaString(OMITTED_JSON[0])} .. count .. ${luaString(OMITTED_JSON[1])}
+    .. ',"startedAt":null,"finishedAt":' .. finishedAt .. '}', unpack(last))
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1

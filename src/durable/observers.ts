@@ -1,7 +1,7 @@
 import type { SafeLog } from './safe-log.js';
 
 /** A listener of durable task ends (`tasks.observe()`: the test client, metrics, the dashboard). */
-export type Observer<Record> = (record: Record) => void;
+export type Observer<Told> = (record: Told) => void;
 
 /**
  * Tells each observer `record`. One that throws is logged and passed over:
@@ -9,7 +9,7 @@ export type Observer<Record> = (record: Record) => void;
  * skipped hold never released, kept and renewed for good; a completion's
  * throw an unhandled rejection; the observers after it told nothing).
  */
-export function tellObservers<Record extends { id: string; name: string; state: string }>(observers: Iterable<Observer<Record>>, record: Record, log: SafeLog): void {
+export function tellObservers<Told extends { id: string; name: string; state: string }>(observers: Iterable<Observer<Told>>, record: Told, log: SafeLog): void {
   for (const observer of observers) {
     try {
       observer(record);
