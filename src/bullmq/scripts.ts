@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { FIELD, HELD } from './jobs.js';
+import { KEPT_FIRST_ERRORS, KEPT_LAST_ERRORS, OMITTED_MESSAGE } from '../durable/kept-errors.js';
 
 /**
  * Counts of one queue's jobs by Coda's states, in one call (Lua runs
@@ -384,17 +385,43 @@ end
 return 0
 `;
 
+/** `text` as a Lua string literal (JSON's escapes are Lua's for the ASCII text Coda's scripts hold). */
+const luaString = (text: string): string => JSON.stringify(text);
+
+/** The omitted entry's message as JSON text, in two parts around its count. */
+const OMITTED_JSON = [JSON.stringify(OMITTED_MESSAGE[0]).slice(0, -1), JSON.stringify(OMITTED_MESSAGE[1]).slice(1)] as const;
+
+/** The raw JSON text of an error line's number `name` (JSON.stringify's: a message's or stack's quotes are escaped, so only the field matches), or nil. */
+const LINE_NUMBER = `
+local function lineNumber(line, name)
+  return string.match(line or '', '"' .. name .. '":(%-?[%d.eE+-]+)')
+end
+`;
+
 /**
  * A failed attempt's error line on its job's log and fields on its hash (a
  * time; a job edited by hand, its bad fields replaced), only while the job's
  * lock is still this claim's (its token): a job another worker took after a
- * stall, or removed, is left as it is. KEYS[1] the job's hash, KEYS[2] its
- * log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the line, then each field
- * and its value. Returns 1, or 0 when the lock was lost.
+ * stall, or removed, is left as it is. The log keeps the lines of the first
+ * FIRST and the last LAST attempts, as the SQLite store's row does
+ * (kept-errors.ts): past that, the line at FIRST counts those left out (its
+ * own count, or 1, and one for each other line dropped), finished when the
+ * last of them did; a log that held more (written before the cap) is trimmed
+ * so too. Every attempt's line was kept, without bound. KEYS[1] the job's
+ * hash, KEYS[2] its log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the
+ * line, then each field and its value. Returns 1, or 0 when the lock was lost.
  */
-const LOG_FAILURE = `
+const LOG_FAILURE = `${LINE_NUMBER}
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[2])
+local n = redis.call('RPUSH', KEYS[2], ARGV[2])
+if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
+  local count = (tonumber(lineNumber(redis.call('LINDEX', KEYS[2], ${KEPT_FIRST_ERRORS}), 'omitted')) or 1) + n - ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS + 1}
+  local finishedAt = lineNumber(redis.call('LINDEX', KEYS[2], n - ${KEPT_LAST_ERRORS + 1}), 'finishedAt') or lineNumber(ARGV[2], 'finishedAt')
+  local last = redis.call('LRANGE', KEYS[2], -${KEPT_LAST_ERRORS}, -1)
+  redis.call('LTRIM', KEYS[2], 0, ${KEPT_FIRST_ERRORS - 1})
+  redis.call('RPUSH', KEYS[2], '{"attempt":0,"omitted":' .. count .. ',"message":' .. ${luaString(OMITTED_JSON[0])} .. count .. ${luaString(OMITTED_JSON[1])}
+    .. ',"startedAt":null,"finishedAt":' .. finishedAt .. '}', unpack(last))
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 `;
@@ -677,8 +704,9 @@ return { #members == length and 1 or 0, removed }
  * ARGV[1..3] the cursor's time, seq and id ('' for none), ARGV[4] at most
  * how many, ARGV[5] '1' to read even when the two sets differ in size (just
  * mended: a job failing meanwhile). Returns 0 alone when the index needs
- * mending first (the two sets differ in size, or more stale entries than
- * ARGV[6]), else 1 then time, seq and id of each, newest first.
+ * mending first (the two sets differ in size, before the page or once its
+ * stale entries are taken out, or more stale entries than ARGV[6]), else 1
+ * then time, seq and id of each, newest first.
  */
 const FAILED_PAGE = `${INDEX_MEMBER}
 local wanted, stale = tonumber(ARGV[4]), tonumber(ARGV[6])
@@ -705,6 +733,9 @@ while #out <= wanted * 3 do
   -- Fewer than asked: the index has no more.
   if #entries < wanted then break end
 end
+-- Stale entries taken out may leave the two sets of different sizes: failed jobs the index lacks, which as many stale
+-- entries hid (the sizes were equal). Mended now, and the page read again: they were listed only by a later listing.
+if stale < tonumber(ARGV[6]) and ARGV[5] ~= '1' and redis.call('ZCARD', KEYS[1]) ~= redis.call('ZCARD', KEYS[2]) then return { 0 } end
 return out
 `;
 

@@ -10,6 +10,7 @@ import { StoreUnavailable } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
 import { readThrown } from './thrown.js';
+import { tellObservers, type Observer } from './observers.js';
 import { safeLog, type SafeLog } from './safe-log.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
 import type { DurableTracer } from './task-tracer.js';
@@ -59,7 +60,7 @@ export interface RunnerSettings {
   /** The holds this process keeps (the web process's journal): renewed with its running tasks. */
   holds?: () => Iterable<string>;
   /** Told every attempt's end (the app's `tasks.observe()` listeners); none, and no record is made. */
-  observers?: ReadonlySet<(record: AttemptRecord) => void>;
+  observers?: ReadonlySet<Observer<AttemptRecord>>;
 }
 
 /**
@@ -254,7 +255,7 @@ export class Runner {
     const startedAt = this.#settings.clock.now();
     const end = (error: unknown): void => {
       this.#ended(attempt, error, startedAt).catch((failure: unknown) => {
-        // Recording the end failed (an observer threw): never an unhandled rejection; the lease recovers the task.
+        // Recording the end failed unexpectedly: never an unhandled rejection; the lease recovers the task.
         this.#log.error({ err: failure, taskId: stored.id, task: stored.name }, 'could not record the end of a durable task attempt');
       });
     };
@@ -428,7 +429,7 @@ export class Runner {
         );
         continue;
       }
-      if (record !== undefined) for (const observer of observers!) observer(record);
+      if (record !== undefined) tellObservers(observers!, record, this.#log);
     }
   }
 

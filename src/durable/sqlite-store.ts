@@ -76,6 +76,8 @@ export class SqliteStore implements TaskStore {
   #file: string | undefined;
   /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkFiles). */
   #wal: string | undefined;
+  /** The WAL's shared-memory file the connection maps (undefined for `:memory:`): every write checks it too (see #checkShm). */
+  #shm: string | undefined;
   /** A reconnection (#reconnect) failed: the next call connects again. */
   #lost = false;
   /** Opened to inspect (kOpenToInspect): no schema is written. */
@@ -134,6 +136,7 @@ export class SqliteStore implements TaskStore {
       this.#db = db;
       this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
       this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
+      this.#shm = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-shm`);
     } catch (error) {
       db?.close();
       const why = isCantOpen(error) && this.#path !== ':memory:' ? cannotOpen(this.#path) : undefined;
@@ -464,6 +467,8 @@ export class SqliteStore implements TaskStore {
     }
     if (now !== this.#file) this.#refuseReplaced(this.#db);
     this.#checkWal(this.#db);
+    // After the WAL's check, whose reconnection (if any) maps the shared memory anew.
+    if (this.#db !== undefined) this.#checkShm(this.#db);
   }
 
   /**
@@ -515,6 +520,23 @@ export class SqliteStore implements TaskStore {
     }
     this.#emptyWal(db, removed, 'its commits cannot be moved into the file while other processes read it: restart every process on the file');
     this.#reconnect(db);
+  }
+
+  /**
+   * The WAL's shared-memory file (`-shm`, the index of the WAL that the processes on the file share) removed under
+   * an open connection (a cleanup of files that look temporary): the connection goes on with its own mapping, which
+   * a process opening the file since does not share; the commits of each then overwrote the other's in the WAL, and
+   * acknowledged tasks were lost. Removed and not made anew (no process opened the file since): the connection is
+   * opened anew, as for a removed WAL (its close empties the WAL into the file only when no other process has the
+   * file open: its view is then the one). Made anew by another process: nothing more is written here (every write
+   * refused, saying so): restarting this process while a process on the new view has the file open is safe, but
+   * one whose close empties the WAL by its stale view (node:sqlite cannot close without that) would lose theirs.
+   */
+  #checkShm(db: DatabaseSync): void {
+    const now = fileIdentity(`${this.#path}-shm`);
+    if (now === this.#shm) return;
+    if (now === undefined) return this.#reconnect(db);
+    throw new StoreUnavailable(this.description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and another process has opened the file since: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open (its close would otherwise empty its stale index of the WAL into the file)`));
   }
 
   /**

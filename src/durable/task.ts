@@ -140,7 +140,25 @@ export function task<Payload>(name: string, run: TaskFunction<Payload>, options?
 export class NonRetryableError extends Error {
   readonly code: string = 'CODA_NON_RETRYABLE';
 
+  /** By the brand, so that one made by another copy of coda-http is one; a subclass answers by its own prototype. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return this === NonRetryableError ? isNonRetryable(value) : Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
   override get name(): string {
     return 'NonRetryableError';
   }
+}
+
+/**
+ * A NonRetryableError's brand: a registry symbol, the same in every copy of
+ * coda-http (two versions in node_modules, a bundled worker), where the class
+ * is not: told by `instanceof` alone, such an error was retried.
+ */
+const NON_RETRYABLE = Symbol.for('coda-http.NonRetryableError');
+Object.defineProperty(NonRetryableError.prototype, NON_RETRYABLE, { value: true });
+
+/** Whether `value` is a NonRetryableError of any copy of coda-http, or carries its brand. */
+export function isNonRetryable(value: unknown): boolean {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && (value as Record<symbol, unknown>)[NON_RETRYABLE] === true;
 }

@@ -14,6 +14,7 @@ import { OutageLog } from '../log/outage-log.js';
 import { closeStore } from './close-store.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
+import { tellObservers, type Observer } from './observers.js';
 import { safeLog, type SafeLog } from './safe-log.js';
 import { checkPayloadLimit, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
@@ -75,7 +76,7 @@ export class Tasks {
   /** `#closed` has resolved: the store may be opened anew (see reopen()). */
   #closeDone = false;
   /** Listeners to attempt ends, told by the runner once it starts. */
-  readonly #observers = new Set<(record: AttemptRecord) => void>();
+  readonly #observers = new Set<Observer<AttemptRecord>>();
   readonly #settings: Required<RunnerOptions>;
 
   constructor(options: TasksOptions, logger: Logger, tracer?: DurableTracer) {
@@ -158,8 +159,7 @@ export class Tasks {
 
   /** A task whose `when` did not match its outcome: removed unrun, and told (the test client, metrics and the dashboard count it). */
   #skipped(id: string, entry: TaskEntry, requestId: string): void {
-    const record: AttemptRecord = { id, name: entry.task.name, requestId, attempt: 0, state: 'skipped' };
-    for (const observer of this.#observers) observer(record);
+    tellObservers(this.#observers, { id, name: entry.task.name, requestId, attempt: 0, state: 'skipped' }, this.#log);
   }
 
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {

@@ -1,5 +1,5 @@
 import { keptText, thrownMessage, unreadable } from './errors.js';
-import { NonRetryableError } from './task.js';
+import { isNonRetryable } from './task.js';
 
 /** What the runner keeps of a value an attempt threw (see readThrown()). */
 export interface Thrown {
@@ -8,7 +8,7 @@ export interface Thrown {
   /** The attempt's error as the store keeps it. */
   readonly message: string;
   readonly stack: string | undefined;
-  /** A `NonRetryableError`: no attempt follows. */
+  /** A `NonRetryableError` (of any copy of coda-http: see isNonRetryable()): no attempt follows. */
   readonly final: boolean;
 }
 
@@ -27,7 +27,7 @@ export function readThrown(value: unknown): Thrown {
     const isError = value instanceof Error;
     if (value !== null && (typeof value === 'object' || typeof value === 'function')) readProperties(value);
     const stack = isError ? value.stack : undefined;
-    return { error: value, message: thrownMessage(value), stack: typeof stack === 'string' ? keptText(stack) : undefined, final: value instanceof NonRetryableError };
+    return { error: value, message: thrownMessage(value), stack: typeof stack === 'string' ? keptText(stack) : undefined, final: isNonRetryable(value) };
   } catch (failure) {
     const error = new Error(unreadable(value, failure));
     return { error, message: thrownMessage(error), stack: undefined, final: false };

@@ -1,13 +1,15 @@
 // Durable-task cases ported from BullMQ's own suite (tests/job.test.ts,
-// worker.test.ts, deduplication.test.ts) and graphile/worker's
+// worker.test.ts, delay.test.ts, deduplication.test.ts) and graphile/worker's
 // (__tests__/main.runTaskListOnce.test.ts), run on the BullMQ store against a
 // real redis-server: the cases of test/durable/durable.peers.test.ts where
 // the store matters (what Redis keeps of a payload, a key, an error). Each
-// test names its source. Backoffs here are 0 ms: BullMQ times them by the
-// clock of its clients, which no test clock moves.
+// test names its source. Backoffs here are 0 ms (BullMQ times them by the
+// clock of its clients, which no test clock moves), but in the case that
+// measures them on the real clock.
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { createApp, NonRetryableError, task, type Task, type TaskContext } from 'coda-http';
+import type { Logger } from 'pino';
+import { createApp, NonRetryableError, task, type App, type Task, type TaskContext } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
@@ -23,6 +25,31 @@ function onRedis(t: TestContext, definitions: Task<never>[]) {
   const client = createTestClient(app, { tasks: 'app' });
   t.after(() => client.close());
   return { app, settled: () => app.settle() };
+}
+
+/**
+ * An app on the BullMQ store, a prefix of its own, running its tasks in this process as a served one does (its own
+ * poll, on the real clock), closed when the test ends; `before` runs ahead of the open (an observer to add).
+ */
+async function runningOnRedis(t: TestContext, definitions: Task<never>[], options: { concurrency?: number; pollMs: number; logger?: Logger }, before?: (app: App) => void): Promise<App> {
+  const store = bullmqStore({ connection: { port: server().port }, prefix: `peers-${++prefixes}` });
+  const { logger = memoryLogger().logger, ...pacing } = options;
+  const app = createApp({ logger, tasks: { definitions, store, ...pacing } });
+  before?.(app);
+  await app.tasks.open();
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  return app;
+}
+
+/** A task 'job' that records the number `field` of each payload it runs; `all` resolves once it has run `count`. */
+function recording(count: number, field: string) {
+  const ran: number[] = [];
+  const all = deferred();
+  const job = task('job', (payload: Record<string, number>) => {
+    ran.push(payload[field]!);
+    if (ran.length === count) all.resolve();
+  });
+  return { job, ran, all };
 }
 
 describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { timeout: 30_000, skip: missing }, () => {
@@ -44,21 +71,65 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
   });
 
   test("BullMQ 'should process delayed jobs in correct order': tasks enqueued out of order with delays run by their times, one at a time, each completion recorded with the next job of the line still delayed (nothing logged)", async (t) => {
-    const ran: number[] = [];
-    const all = deferred();
-    const job = task('job', (payload: { n: number }) => {
-      ran.push(payload.n);
-      if (ran.length === 5) all.resolve();
-    });
+    const { job, ran, all } = recording(5, 'n');
     const { logger, lines } = memoryLogger();
-    const store = bullmqStore({ connection: { port: server().port }, prefix: `peers-${++prefixes}` });
-    const app = createApp({ logger, tasks: { definitions: [job], store, concurrency: 1, pollMs: 50 } });
-    await app.tasks.open();
-    t.after(() => app.tasks.close(performance.now() + 1_000));
+    const app = await runningOnRedis(t, [job], { concurrency: 1, pollMs: 50, logger });
     for (const n of [3, 1, 5, 2, 4]) await app.tasks.enqueue(job, { n }, { delayMs: n * 150 });
     await all.promise;
     assert.deepEqual(ran, [1, 2, 3, 4, 5]);
     assert.deepEqual(lines.filter(({ level }) => level >= LEVEL.warn).map(({ msg }) => msg), [], 'no completion refused, no error');
+  });
+
+  test("BullMQ delay.test 'should process delayed jobs with exact same timestamps in correct order (FIFO)': 43 tasks enqueued in one turn with one delay run in the order added, one at a time", async (t) => {
+    const { job, ran, all } = recording(43, 'order');
+    const app = await runningOnRedis(t, [job], { concurrency: 1, pollMs: 50 });
+    const orders = Array.from({ length: 43 }, (_, i) => i + 1);
+    // One turn: one registration, the tasks' times one millisecond at most apart.
+    await Promise.all(orders.map((order) => app.tasks.enqueue(job, { order }, { delayMs: 300 })));
+    await all.promise;
+    assert.deepEqual(ran, orders);
+  });
+
+  test("BullMQ worker.test 'should retry a job after a delay if an exponential backoff is given', 'if a fixed backoff is given': each retry starts no sooner than its backoff after the attempt before failed (100 then 200 ms; 150 then 150), and no later than a poll", async (t) => {
+    const starts: Record<string, number[]> = {};
+    const done = deferred();
+    const failing = (name: string, backoff: { type: 'fixed' | 'exponential'; delayMs: number }) => task(name, () => {
+      (starts[name] ??= []).push(Date.now());
+      if (starts[name].length < 3) throw new Error(`attempt ${starts[name].length}`);
+      if (Object.values(starts).every((list) => list.length === 3) && Object.keys(starts).length === 2) done.resolve();
+    }, { attempts: 3, backoff: { ...backoff, jitter: 0 } });
+    const exponential = failing('exponential', { type: 'exponential', delayMs: 100 });
+    const fixed = failing('fixed', { type: 'fixed', delayMs: 150 });
+    const app = await runningOnRedis(t, [exponential, fixed], { pollMs: 1_000 });
+    const ids = [(await app.tasks.enqueue(exponential, {})).id, (await app.tasks.enqueue(fixed, {})).id];
+    await done.promise;
+    for (const [name, delays] of [['exponential', [100, 200]], ['fixed', [150, 150]]] as const) {
+      const [first, second, third] = starts[name]!;
+      const gaps = [second! - first!, third! - second!];
+      for (const [i, gap] of gaps.entries()) assert.ok(gap >= delays[i]! && gap < delays[i]! + 1_000, `${name}: retry ${i + 1} started ${gap} ms after the attempt before (backoff ${delays[i]} ms)`);
+    }
+    for (const id of ids) {
+      const { errors } = (await app.tasks.get(id))!;
+      assert.deepEqual(errors.map(({ attempt }) => attempt), [1, 2]);
+    }
+  });
+
+  test("BullMQ delay.test 'should process a delayed job added after an initial long delayed job': a task due in 300 ms, enqueued after one due in a year, runs at its time (within a poll), the other still delayed", async (t) => {
+    const started = deferred<number>();
+    const job = task('job', (payload: { soon: boolean }) => {
+      if (payload.soon) started.resolve(Date.now());
+    });
+    const completed = deferred();
+    const app = await runningOnRedis(t, [job], { pollMs: 100 }, (made) => made.tasks.observe(({ state }) => state === 'completed' && completed.resolve()));
+    const late = await app.tasks.enqueue(job, { soon: false }, { delayMs: 365 * 24 * 60 * 60_000 });
+    const enqueuedAt = Date.now();
+    await app.tasks.enqueue(job, { soon: true }, { delayMs: 300 });
+    const waited = await started.promise - enqueuedAt;
+    assert.ok(waited >= 300 && waited < 300 + 1_000, `ran ${waited} ms after it was enqueued`);
+    await completed.promise;
+    const { ready, delayed, running } = await app.tasks.stats();
+    assert.deepEqual({ ready, delayed, running }, { ready: 0, delayed: 1, running: 0 });
+    assert.equal((await app.tasks.get(late.id))?.state, 'ready');
   });
 
   test("BullMQ 'should process a delayed job only after delayed time', graphile/worker's run_at: a task a year out (longer than a timer takes) waits in the store, counted as delayed, its time kept; one due now runs", async (t) => {

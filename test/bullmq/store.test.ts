@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
@@ -35,6 +35,16 @@ if (missing !== undefined) {
       clockAhead: CLOCK_AHEAD,
     };
   });
+}
+
+/** An opened store on the test's Redis under `prefix`, and a client of that Redis to look at its keys; both closed after the test. */
+async function storeAndRedis(t: TestContext, prefix: string): Promise<{ store: TaskStore; redis: Redis }> {
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const redis = new Redis({ port: server().port });
+  t.after(() => redis.disconnect());
+  return { store, redis };
 }
 
 describe('bullmq store', () => {
@@ -121,11 +131,7 @@ describe('bullmq store', () => {
   });
 
   test('a completion or failure after the job\'s lock was lost writes nothing on the job: not on one another worker holds, not a stray hash of one whose owner removed it', { skip: missing }, async (t) => {
-    const store = bullmqStore({ connection: { port: server().port }, prefix: 'lock-lost' });
-    await store.open();
-    t.after(() => store.close());
-    const redis = new Redis({ port: server().port });
-    t.after(() => redis.disconnect());
+    const { store, redis } = await storeAndRedis(t, 'lock-lost');
     const now = Date.now();
     const ready = (id: string) => ({
       id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
@@ -143,6 +149,36 @@ describe('bullmq store', () => {
     assert.equal(await redis.llen('lock-lost:send:failing:logs'), 0, 'nor its error line');
     assert.deepEqual((await redis.lrange('lock-lost:send:active', 0, -1)).sort(), ['failing', 'taken'], 'both still running, on the other worker');
     assert.deepEqual(await redis.keys('lock-lost:send:gone*'), [], 'no hash written back for a job removed meanwhile');
+  });
+
+  test('a job whose log kept more error lines than the cap (40, written before it) is trimmed to the first 5 and last 20 at its next failure, the line between counting each dropped, as on SQLite: every attempt\'s line was kept, without bound', { skip: missing }, async (t) => {
+    const { store, redis } = await storeAndRedis(t, 'kept-errors');
+    const now = Date.now();
+    await store.add([{
+      id: 'flaky', name: 'flaky', payload: '{}', key: null, when: 'always', maxAttempts: 1_000, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    }], 'me', now + 10_000);
+    await redis.rpush('kept-errors:flaky:flaky:logs', ...Array.from({ length: 40 }, (_, i) => JSON.stringify({ attempt: i + 1, message: `old ${i + 1}`, startedAt: null, finishedAt: i })));
+    const omitted = (count: number, finishedAt: number) => ({
+      attempt: 0, omitted: count, startedAt: null, finishedAt,
+      message: `the errors of ${count} more attempts are not kept (a task keeps those of its first 5 and its last 20 attempts)`,
+    });
+    const messages = (from: number, to: number, word: string) => Array.from({ length: to - from + 1 }, (_, i) => `${word} ${from + i}`);
+    for (let i = 1; i <= 30; i++) {
+      const [claimed] = await store.claim({ owner: 'me', names: ['flaky'], concurrency: {}, limit: 1, now, leaseUntil: now + 10_000 });
+      assert.equal(await store.fail(claimed!.id, 'me', { attempt: claimed!.attempt, message: `new ${i}`, startedAt: null, finishedAt: 1000 + i }, now), true);
+      const { errors } = (await store.get('flaky'))!;
+      if (i === 1) {
+        // Lines 6 to 21 of the 40 dropped (the last of them finished at 20), their 19 after and the new one kept.
+        assert.deepEqual(errors[5], omitted(16, 20));
+        assert.deepEqual(errors.map(({ message }) => message), [...messages(1, 5, 'old'), errors[5]!.message, ...messages(22, 40, 'old'), 'new 1']);
+      }
+      assert.equal(errors.length, 26, `failure ${i}`);
+    }
+    const { errors } = (await store.get('flaky'))!;
+    assert.deepEqual(errors[5], omitted(45, 1010));
+    assert.deepEqual(errors.slice(6).map(({ message }) => message), messages(11, 30, 'new'));
+    assert.equal(await redis.llen('kept-errors:flaky:flaky:logs'), 26);
   });
 
   test('a late completion whose job another process ran and keepCompleted pruned is refused as a lost lease, not blamed on Redis losing its data (its epoch key still there); after a flush it is, even once another store wrote the key anew', { skip: missing }, async (t) => {

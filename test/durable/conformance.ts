@@ -660,6 +660,32 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual(await claim(store, { now: T0 + 10_000 }), [], 'a failed task is not claimed');
       });
 
+      test('keeps the errors of the first 5 and the last 20 attempts, one entry between counting those left out: 100 failed attempts (60 by the policy, 40 more after a retry by hand) keep 26 (promise 4)', async () => {
+        const task = newTask({ maxAttempts: 60 });
+        await store.add([task], OWNER, LEASE);
+        const failAttempts = async (count: number): Promise<void> => {
+          for (let i = 0; i < count; i++) {
+            const [claimed] = await claim(store, { ids: [task.id] });
+            assert.ok(claimed, `attempt ${i + 1} claimed`);
+            const error = { attempt: claimed.attempt, message: `failure ${claimed.attempt}`, startedAt: T0 + i, finishedAt: T0 + 1000 + i };
+            assert.equal(await store.fail(claimed.id, OWNER, error, claimed.attempt < claimed.maxAttempts ? T0 : null), true);
+          }
+        };
+        await failAttempts(60);
+        assert.equal(await stateOf(store, task.id), 'failed');
+        assert.equal(await store.retry(task.id, T0), true);
+        await failAttempts(40);
+        const { errors } = (await store.get(task.id))!;
+        assert.equal(errors.length, 26);
+        assert.deepEqual(errors.slice(0, 5).map(({ message }) => message), [1, 2, 3, 4, 5].map((n) => `failure ${n}`));
+        assert.deepEqual(errors[5], {
+          attempt: 0, omitted: 75, startedAt: null, finishedAt: T0 + 1000 + 19,
+          message: 'the errors of 75 more attempts are not kept (a task keeps those of its first 5 and its last 20 attempts)',
+        });
+        // The last 20: attempts 21 to 40 of the retry.
+        assert.deepEqual(errors.slice(6).map(({ message }) => message), Array.from({ length: 20 }, (_, i) => `failure ${i + 21}`));
+      });
+
       test('by another owner, or of a task not running, changes nothing', async () => {
         const running = await inState(store, 'running');
         const ready = await inState(store, 'ready', { runAt: T0 + 1 });

@@ -639,6 +639,72 @@ test('the WAL file removed while the store is open: its next write moves every c
   }
 });
 
+/** Another process on `file` (fixtures/adder.ts): `add(id)` has it add a ready task, resolving with its answer; `close()` ends it. */
+async function adder(t: { after: (fn: () => void) => void }, file: string) {
+  const fixture = fileURLToPath(new URL('fixtures/adder.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fixture, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  assert.equal((await lines.next()).value, 'open');
+  return {
+    add: async (id: string): Promise<string> => {
+      child.stdin!.write(`add ${id}\n`);
+      return String((await lines.next()).value);
+    },
+    close: async (): Promise<void> => {
+      child.stdin!.end();
+      assert.deepEqual(await exited, [0, null]);
+    },
+  };
+}
+
+/** The ids of the tasks `file` holds, read once every process on it is gone. */
+function idsIn(file: string): string[] {
+  const reader = new DatabaseSync(file, { readOnly: true });
+  try {
+    return (reader.prepare('SELECT id FROM coda_tasks ORDER BY id').all() as { id: string }[]).map(({ id }) => id);
+  } finally {
+    reader.close();
+  }
+}
+
+/** A store on a new file holding task 'before', the WAL's shared-memory file then removed under it. */
+async function shmRemoved(t: { after: (fn: () => Promise<void>) => void }): Promise<{ file: string; store: SqliteStore }> {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'before' })], 'p', 1);
+  rmSync(`${file}-shm`);
+  return { file, store };
+}
+
+test('the WAL\'s shared memory (-shm) removed while the store is open, and no process opening the file since: the next write opens the connection anew, and a process opening the file then shares its view (each saw only its own commits, which overwrote the other\'s in the WAL)', async (t) => {
+  const { file, store } = await shmRemoved(t);
+  await store.add([task({ id: 'after' })], 'p', 1);
+  const other = await adder(t, file);
+  assert.equal(await other.add('from-other'), 'added from-other');
+  assert.equal((await store.get('from-other'))?.state, 'ready', 'both processes on one index of the WAL');
+  await store.add([task({ id: 'last' })], 'p', 1);
+  await other.close();
+  await store.close();
+  assert.deepEqual(idsIn(file), ['after', 'before', 'from-other', 'last']);
+});
+
+test('the WAL\'s shared memory (-shm) removed while the store is open, and another process opening the file since (making its own): every write is refused, saying so, where its commits overwrote the other process\'s in the WAL (two tasks that process had added were lost); closed while that process has the file open, it loses nothing', async (t) => {
+  const { file, store } = await shmRemoved(t);
+  const other = await adder(t, file);
+  assert.equal(await other.add('other-1'), 'added other-1');
+  const refused = /its shared-memory file .*-shm was removed while the store had it open, and another process has opened the file since: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open/;
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, refused);
+  await rejectsUnavailable(store.claim({ owner: 'w', names: ['race'], concurrency: {}, limit: 10, now: 1, leaseUntil: 100 }), file, refused);
+  assert.equal(await other.add('other-2'), 'added other-2');
+  // This process restarted, as the refusal says, while the other has the file open: its close empties nothing by its stale index.
+  await store.close();
+  await other.close();
+  assert.deepEqual(idsIn(file), ['before', 'other-1', 'other-2']);
+});
+
 test('a WAL grown large while another connection read (its snapshot stopping checkpoints) is cut back to 8 MiB once its commits are in the file: it kept its largest size on disk for good', { timeout: 60_000 }, async (t) => {
   const file = newFile();
   const store = await opened({ path: file });
@@ -719,7 +785,7 @@ test('the file replaced while another process reads the old one: the WAL cannot 
   }
 });
 
-test('every write looks at the file and its WAL once each, a registration too: two stats, where a registration took three (the file twice)', async (t) => {
+test('every write looks at the file, its WAL and the WAL\'s shared memory once each, a registration too: three stats, where a registration took three for the file and its WAL (the file twice)', async (t) => {
   const file = newFile();
   const store = await opened({ path: file });
   t.after(() => store.close());
@@ -735,8 +801,8 @@ test('every write looks at the file and its WAL once each, a registration too: t
     await write();
     return stat.mock.calls.map(({ arguments: [statted] }) => String(statted));
   };
-  assert.deepEqual(await statsOf(() => store.add([task({ id: 'counted' })], 'p', 1)), [file, `${file}-wal`]);
-  assert.deepEqual(await statsOf(() => store.complete(['counted'], 'p', 2)), [file, `${file}-wal`]);
+  assert.deepEqual(await statsOf(() => store.add([task({ id: 'counted' })], 'p', 1)), [file, `${file}-wal`, `${file}-shm`]);
+  assert.deepEqual(await statsOf(() => store.complete(['counted'], 'p', 2)), [file, `${file}-wal`, `${file}-shm`]);
   assert.deepEqual(await statsOf(() => store.list({})), [], 'a read looks at neither');
 });
 
@@ -759,34 +825,6 @@ test('the file replaced by another while the store is open (a backup moved onto 
   } finally {
     await other.close();
   }
-});
-
-test('a task keeps the errors of its first 5 and its last 20 attempts, one entry counting those left out: 100 failed attempts (retried by its policy, then by hand) kept 100 errors, its row growing without bound', async () => {
-  const store = await opened({ path: ':memory:' });
-  after(() => store.close());
-  const stored = task({ name: 'flaky', maxAttempts: 60 });
-  await store.add([stored], 'app', 0);
-  const failAttempts = async (count: number): Promise<void> => {
-    for (let i = 0; i < count; i++) {
-      const [claimed] = await store.claim({ owner: 'w', names: ['flaky'], concurrency: {}, limit: 1, now: 1_000_000, leaseUntil: 2_000_000 });
-      assert.ok(claimed, `attempt ${i + 1} claimed`);
-      await store.fail(claimed.id, 'w', { attempt: claimed.attempt, message: `failure ${claimed.attempt}`, startedAt: i, finishedAt: 1000 + i }, claimed.attempt < claimed.maxAttempts ? 0 : null);
-    }
-  };
-  await failAttempts(60);
-  assert.equal((await store.get(stored.id))?.state, 'failed');
-  // Retried by hand: 40 attempts more, counted from 1 again.
-  assert.equal(await store.retry(stored.id, 0), true);
-  await failAttempts(40);
-  const { errors } = (await store.get(stored.id))!;
-  assert.equal(errors.length, 26);
-  assert.deepEqual(errors.slice(0, 5).map(({ message }) => message), [1, 2, 3, 4, 5].map((n) => `failure ${n}`));
-  assert.deepEqual(errors[5], {
-    attempt: 0, omitted: 75, startedAt: null, finishedAt: 1000 + 19,
-    message: 'the errors of 75 more attempts are not kept (a task keeps those of its first 5 and its last 20 attempts)',
-  });
-  // The last 20: attempts 21 to 40 of the retry.
-  assert.deepEqual(errors.slice(6).map(({ message }) => message), Array.from({ length: 20 }, (_, i) => `failure ${i + 21}`));
 });
 
 test('a task whose row kept more errors than that (40, written before the cap) is trimmed to them at its next failure, the entry between counting each error dropped: it stayed at 41, counting one more a failure', async () => {

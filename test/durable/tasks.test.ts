@@ -442,6 +442,31 @@ test('NonRetryableError fails at once; the failed task keeps its payload and eve
   assert.equal(await app.tasks.get(failed.id), null);
 });
 
+test('a NonRetryableError from a second copy of coda-http (two versions installed, a bundled worker) fails at once, as does an error carrying its brand; instanceof holds across the copies, a subclass\'s own instanceof by its class', async () => {
+  // The same source file loaded under another URL: a distinct module, its class another, as a second install's would be.
+  const copy = await import(`${new URL('../../src/durable/task.ts', import.meta.url).href}?copy`) as { NonRetryableError: typeof NonRetryableError };
+  assert.notEqual(copy.NonRetryableError, NonRetryableError);
+  const branded = Object.assign(new Error('branded'), { [Symbol.for('coda-http.NonRetryableError')]: true });
+  const throws = task('throws', (payload: { how: string }) => {
+    throw payload.how === 'copy' ? new copy.NonRetryableError('from the copy') : branded;
+  }, { attempts: 5, backoff: { type: 'fixed', delayMs: 0 } });
+  const app = createApp({ logger: memoryLogger().logger, tasks: { definitions: [throws] } });
+  await using client = createTestClient(app);
+  const ids = [(await app.tasks.enqueue(throws, { how: 'copy' })).id, (await app.tasks.enqueue(throws, { how: 'brand' })).id];
+  await client.settle();
+  for (const id of ids) {
+    const stored = (await app.tasks.get(id))!;
+    assert.deepEqual([stored.state, stored.attempt], ['failed', 1], `${stored.errors[0]?.message}: failed at its first attempt, not retried`);
+  }
+  assert.deepEqual(client.tasks.map(({ state }) => state), ['failed', 'failed']);
+  assert.equal(new copy.NonRetryableError('x') instanceof NonRetryableError, true);
+  assert.equal(new NonRetryableError('x') instanceof copy.NonRetryableError, true);
+  assert.equal(new Error('x') instanceof NonRetryableError, false);
+  class Rejected extends NonRetryableError {}
+  assert.equal(new Rejected('x') instanceof NonRetryableError, true);
+  assert.equal(new NonRetryableError('x') instanceof Rejected, false, 'a subclass answers by its own prototype');
+});
+
 test("when: 'success' on a 500: the held task is removed once the outcome is known, and never runs", async () => {
   let ran = 0;
   const audit = task('audit', () => { ran++; });
@@ -473,6 +498,80 @@ test("when: 'success' judged at once for a task registered after its 500 was sen
   await client.settle();
   assert.deepEqual(client.tasks.filter(({ name }) => name === 'audit').map(({ state, attempt, id }) => [state, attempt, id]), [['skipped', 0, '']]);
   assert.equal((await app.tasks.stats()).completed, 0);
+});
+
+/** Collects the process's unhandled rejections while the test runs (a listener that threw in a promise's callback). */
+function unhandledRejections(t: TestContext): unknown[] {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown): void => void seen.push(reason);
+  process.on('unhandledRejection', listener);
+  t.after(() => process.off('unhandledRejection', listener));
+  return seen;
+}
+
+/** A tasks.observe() listener that throws, observing before the test client (so that it is told first), and the lines it logs. */
+function throwingObserver(app: ReturnType<typeof createApp>): void {
+  app.tasks.observe(({ state }) => {
+    throw new Error(`the listener broke on ${state}`);
+  });
+}
+
+test('a tasks.observe() listener that throws stops no hold: a hold its when skips is still removed (it stayed held, renewed for good, and an unhandled rejection was raised), and after() judged at once still returns; the throw is logged, the other listeners told', async (t) => {
+  const rejections = unhandledRejections(t);
+  const audit = task('audit', () => assert.fail('must not run'));
+  const returned: unknown[] = [];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [audit] },
+    routes: [
+      get('/boom', () => {
+        after(audit, {}, { when: 'success' });
+        throw new Error('boom');
+      }),
+      get('/late', () => new HttpResponse('no', { status: 500 }).after(async () => {
+        returned.push(await after(audit, {}, { when: 'success' }));
+      })),
+    ],
+  });
+  throwingObserver(app);
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/boom')).status, 500);
+  assert.equal((await client.get('/late')).status, 500);
+  await client.settle();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(rejections, []);
+  const { held, ready, running } = await app.tasks.stats();
+  assert.deepEqual({ held, ready, running }, { held: 0, ready: 0, running: 0 }, 'the skipped hold was released (removed)');
+  assert.deepEqual(returned, [{ id: '', duplicate: false, skipped: true }]);
+  assert.deepEqual(client.tasks.filter(({ name }) => name === 'audit').map(({ state }) => state), ['skipped', 'skipped'], 'the listeners after it are told');
+  const logged = lines.filter(({ msg }) => /listener threw/.test(String(msg)));
+  assert.deepEqual(logged.map(({ msg, err }) => [msg, (err as { message: string }).message]), [
+    ['a tasks.observe() listener threw when told that durable task audit was skipped: ignored', 'the listener broke on skipped'],
+    ['a tasks.observe() listener threw when told that durable task audit was skipped: ignored', 'the listener broke on skipped'],
+  ]);
+});
+
+test('a tasks.observe() listener that throws stops no attempt\'s end: a failure and a completion are told to the listeners after it (a completion\'s throw was an unhandled rejection, a failure\'s logged as its end not recorded); the throw is logged', async (t) => {
+  const rejections = unhandledRejections(t);
+  const flaky = task('flaky', (_payload: object, ctx) => {
+    if (ctx.attempt === 1) throw new Error('first attempt fails');
+  }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [flaky] } });
+  throwingObserver(app);
+  await using client = createTestClient(app);
+  const { id } = await app.tasks.enqueue(flaky, {});
+  await client.settle();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(rejections, []);
+  assert.equal((await app.tasks.get(id))?.state, 'completed');
+  assert.deepEqual(client.tasks.map(({ state, attempt }) => [state, attempt]), [['retrying', 1], ['completed', 2]]);
+  assert.deepEqual(lines.filter(({ msg }) => /could not record the end/.test(String(msg))), [], 'its end was recorded');
+  assert.deepEqual(lines.filter(({ msg }) => /listener threw/.test(String(msg))).map(({ msg }) => msg), [
+    'a tasks.observe() listener threw when told that durable task flaky was retrying: ignored',
+    'a tasks.observe() listener threw when told that durable task flaky was completed: ignored',
+  ]);
 });
 
 test('a held task keeps its delayMs in the store from its registration: a recovery (its process killed during the request) runs it no sooner', async () => {
