@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import type { Logger } from 'pino';
+import { tellObservers, type Observer } from '../log/observers.js';
+import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
@@ -54,18 +56,21 @@ export class TaskTimeoutError extends Error {
  */
 export class Reporting {
   readonly #logger: Logger;
+  /** For the lines of observers that throw: they come on the way to a task's end, which a throwing logger must not stop either. */
+  readonly #log: SafeLog;
   readonly #onError: (failure: TaskFailure) => unknown;
-  #observers: ((record: TaskRecord) => void)[] = [];
+  #observers: Observer<TaskRecord>[] = [];
   /** Tasks dropped since the queue last filled up, under `overflow: 'drop'`. */
   #dropped = 0;
 
   constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined) {
     this.#logger = logger;
+    this.#log = safeLog(logger);
     this.#onError = onError ?? logFailure;
   }
 
   /** Calls `listener` with every task's end; returns the function that stops it. */
-  observe(listener: (record: TaskRecord) => void): () => void {
+  observe(listener: Observer<TaskRecord>): () => void {
     this.#observers.push(listener);
     return () => {
       this.#observers = this.#observers.filter((l) => l !== listener);
@@ -85,7 +90,7 @@ export class Reporting {
       record.waitMs = task.startedAt - job.outcome!.finishedAt;
       record.runMs = performance.now() - task.startedAt;
     }
-    for (const observer of this.#observers) observer(record);
+    tellObservers(this.#observers, record, this.#log, observerThrew);
   }
 
   /** A task threw, rejected or timed out. */
@@ -124,6 +129,11 @@ export class Reporting {
       this.#dropped = 0;
     }
   }
+}
+
+/** The log line of an observer of task ends (the test client, metrics, the dashboard) that threw when told `record`. */
+function observerThrew(record: TaskRecord): [object, string] {
+  return [{ task: record.name, requestId: record.requestId }, `an observer of after-response task ends threw when told that task ${record.name} was ${record.state}: ignored`];
 }
 
 /** The record of a task of `job` that ended in `state` (no timings: `tell()` adds them for a task that ran). */

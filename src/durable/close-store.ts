@@ -1,4 +1,4 @@
-import type { SafeLog } from './safe-log.js';
+import type { SafeLog } from '../log/safe-log.js';
 import type { TaskStore } from './store.js';
 
 /**

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { OutageLog } from '../log/outage-log.js';
-import { safeLog, type SafeLog } from './safe-log.js';
+import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { Waiters } from '../util/waiters.js';
 import { writeWithRetries } from './write-retries.js';

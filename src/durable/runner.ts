@@ -10,8 +10,8 @@ import { StoreUnavailable } from './errors.js';
 import type { AttemptError, Released, ReleaseClaim, StoredTask, TaskStore } from './store.js';
 import { NonRetryableError, type Task } from './task.js';
 import { readThrown } from './thrown.js';
-import { tellObservers, type Observer } from './observers.js';
-import { safeLog, type SafeLog } from './safe-log.js';
+import { tellObservers, type Observer } from '../log/observers.js';
+import { safeLog, type SafeLog } from '../log/safe-log.js';
 import { ONE_TRY, writeWithRetries, WRITE_RETRIES } from './write-retries.js';
 import type { DurableTracer } from './task-tracer.js';
 
@@ -39,6 +39,11 @@ export interface AttemptRecord {
   waitMs?: number;
   /** Milliseconds this attempt ran, on the runner's clock; absent when skipped. */
   runMs?: number;
+}
+
+/** The log line of a `tasks.observe()` listener that threw when told `record` (see tellObservers). */
+export function observerThrew(record: AttemptRecord): [object, string] {
+  return [{ taskId: record.id, task: record.name }, `a tasks.observe() listener threw when told that durable task ${record.name} was ${record.state}: ignored`];
 }
 
 export interface RunnerSettings {
@@ -429,7 +434,7 @@ export class Runner {
         );
         continue;
       }
-      if (record !== undefined) tellObservers(observers!, record, this.#log);
+      if (record !== undefined) tellObservers(observers!, record, this.#log, observerThrew);
     }
   }
 

@@ -14,11 +14,11 @@ import { OutageLog } from '../log/outage-log.js';
 import { closeStore } from './close-store.js';
 import { StoreUnavailable } from './errors.js';
 import { Journal } from './journal.js';
-import { tellObservers, type Observer } from './observers.js';
-import { safeLog, type SafeLog } from './safe-log.js';
+import { tellObservers, type Observer } from '../log/observers.js';
+import { safeLog, type SafeLog } from '../log/safe-log.js';
 import { checkPayloadLimit, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
 import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
-import { Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
+import { observerThrew, Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskPage, TaskStore } from './store.js';
 import { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
@@ -159,7 +159,7 @@ export class Tasks {
 
   /** A task whose `when` did not match its outcome: removed unrun, and told (the test client, metrics and the dashboard count it). */
   #skipped(id: string, entry: TaskEntry, requestId: string): void {
-    tellObservers(this.#observers, { id, name: entry.task.name, requestId, attempt: 0, state: 'skipped' }, this.#log);
+    tellObservers(this.#observers, { id, name: entry.task.name, requestId, attempt: 0, state: 'skipped' }, this.#log, observerThrew);
   }
 
   #newTask(entry: TaskEntry, request: RequestSnapshot | null, held: boolean, trace: Record<string, string> | null): NewTask {

@@ -12,7 +12,7 @@ import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
 import type { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
-import { safeLog } from './safe-log.js';
+import { safeLog } from '../log/safe-log.js';
 import { readThrown } from './thrown.js';
 
 export interface WorkerOptions extends RunnerOptions {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { kScheduler } from '../../src/symbols.js';
 import { memoryLogger } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
@@ -237,4 +238,28 @@ test('a per-task timeoutMs that is not a positive finite number of milliseconds 
   assert.throws(() => new HttpResponse('ok').after(() => {}, { when: 'sometimes' as never }), /when must be 'always', 'completed' or 'success'/);
   assert.throws(() => new HttpResponse('ok').after(() => {}, { timeout: 5 } as never), /unknown option "timeout"; did you mean "timeoutMs"\?/);
   assert.equal((await client.get('/5000')).status, 200);
+});
+
+test('an observer of task ends that throws (the test client, metrics and the dashboard observe them) is logged and passed over: a timed-out task still frees its slot, the observers after it are told, the queue goes on (a throw at the time-out kept its slot for good, and the next task never started)', async () => {
+  const { logger, lines } = memoryLogger();
+  const ran: string[] = [];
+  const app = createApp({
+    logger,
+    after: { concurrency: 1, timeoutMs: 20 },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(() => new Promise<void>(() => {}), { name: 'hangs' })
+      .after(() => { ran.push('next'); }, { name: 'next' }))],
+  });
+  // Observing first, as the dashboard or the metrics do when configured before any test client.
+  app[kScheduler].observe(({ state }) => {
+    if (state === 'timedOut') throw new Error('observer boom');
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(ran, ['next']);
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['hangs', 'timedOut'], ['next', 'completed']]);
+  const line = lines.find((l) => l.task === 'hangs' && typeof l.msg === 'string' && l.msg.includes('observer'));
+  assert.ok(line, 'expected the observer\'s throw to be logged');
+  assert.equal((line.err as { message: string }).message, 'observer boom');
 });
