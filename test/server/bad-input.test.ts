@@ -224,6 +224,21 @@ describe('bad input over a real socket', () => {
     assertNoErrorLogged();
   });
 
+  test('two Content-Type, Authorization or Proxy-Authorization lines are a 400 naming the field before any middleware, the connection closed (Node kept the first, a proxy may act on the last); one of each is served', async () => {
+    for (const [first, second, named] of [['Content-Type', 'content-type', 'Content-Type'], ['Authorization', 'AUTHORIZATION', 'Authorization'], ['proxy-authorization', 'Proxy-Authorization', 'Proxy-Authorization']]) {
+      const head = `POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n${first}: text/plain\r\n${second}: application/json\r\n\r\nabc`;
+      const response = await rawRequest(server, `${head}GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      assert.equal(response.status, 400, first);
+      assert.equal(response.headers.connection, 'close', first);
+      assert.equal(response.body.toString(), `the request has more than one ${named} header`);
+      assert.equal(response.raw.toString('latin1').split('HTTP/1.1 ').length, 2, 'the request after it is not answered');
+    }
+    const once = await rawRequest(server, rawPost('/echo', { 'Content-Type': 'text/plain', Authorization: 'Basic eDp5', 'Proxy-Authorization': 'Basic eDp5', 'Content-Length': '3' }, 'abc'));
+    assert.equal(once.status, 200);
+    assert.equal(once.body.toString(), 'abc');
+    assertNoErrorLogged();
+  });
+
   test('invalid percent-encoding in the path is a 400 naming the path', async () => {
     for (const path of ['/notes/%zz', '/notes/%E0%A4%A', '/nowhere/%']) {
       const response = await rawRequest(server, rawGet(path));
