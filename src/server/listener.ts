@@ -201,7 +201,8 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
     open++;
     stream.once('close', () => open--);
   });
-  // The timer restarts with every frame; it fires after idleMs of silence.
+  // Node restarts the timer on stream activity only (headers, DATA read or written): PING, SETTINGS, WINDOW_UPDATE
+  // and PRIORITY frames reach no listener here, so a client sending only those is idle (test: "… only sends PINGs …").
   session.setTimeout(idleMs, () => {
     if (open > 0) return;
     session.close();
