@@ -38,7 +38,9 @@ const REQUEST_LINE = /(^|[^!#$%&'*+\-.^_`|~0-9A-Za-z])[A-Z-]+ (?:[/*]|[A-Za-z][A
  * connection. Any other such read with no space in it (a long URL, or a long
  * header value, arriving in many reads), or that ends in a request line after
  * other bytes (a body's end, or a header value's), shows neither: its answer
- * is the 431 that names both.
+ * is the 431 that names both. The earlier reads that would tell are gone:
+ * Node keeps what its parser read of the head inside the parser, and only
+ * watching every read of every connection would keep them.
  */
 export function overflowAnswer(error: OverflowError, socket: Duplex): [status: number, text: string] {
   const read = error.rawPacket;
