@@ -35,12 +35,13 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
   const served = serveForBadInput(app, lines);
 
   /** Each request in `cases` is refused with `status` and a body naming the problem, the connection closed. */
-  async function assertRefused(cases: [raw: string, status: number, body: RegExp][]): Promise<void> {
+  async function assertRefused(cases: [raw: string | Buffer, status: number, body: RegExp][]): Promise<void> {
     for (const [request, status, body] of cases) {
       const response = await rawRequest(served.server, request);
-      assert.equal(response.status, status, JSON.stringify(request));
-      assert.equal(response.headers.connection, 'close', JSON.stringify(request));
-      assert.match(response.body.toString(), body, JSON.stringify(request));
+      const label = JSON.stringify(typeof request === 'string' ? request : request.toString('latin1'));
+      assert.equal(response.status, status, label);
+      assert.equal(response.headers.connection, 'close', label);
+      assert.match(response.body.toString(), body, label);
     }
   }
 
@@ -89,6 +90,15 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
       [raw('GET /ok HTTP/1.2', ['Host: localhost']), 400, /Invalid HTTP version/],
       [raw('GET /ok HTTP/1.1', ['Host: localhost', ': empty name']), 400, /Invalid header token/],
     ]);
+  });
+
+  test("Go's TestServerValidatesHostHeader, PRI * HTTP/2.0: the HTTP/2 preface (h2c with prior knowledge) is a 505 saying HTTP/2 is served over TLS with ALPN only, where llhttp's 400 said \"Pause on PRI/Upgrade\"", async () => {
+    const before = views;
+    await assertRefused([
+      ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505, /^the HTTP\/2 preface \(h2c\) is not served: this connection speaks HTTP\/1\.1, and this server speaks HTTP\/2 only over TLS, negotiated with ALPN \(h2\)\n$/],
+      [`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n${'\0'.repeat(9)}`, 505, /h2c/],
+    ]);
+    assert.equal(views, before);
   });
 
   test("Node's test-http-chunk-extensions-limit and chunk-size overflow: a 413 and a 400, each naming the fault", async () => {
