@@ -14,6 +14,7 @@ import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { refuseTransferCoding } from './transfer-coding.js';
+import { closeUnlessReceived } from './unread-body.js';
 import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
@@ -126,8 +127,8 @@ function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number }
 
 /**
  * The request listener of a server whose requests are all HTTP/1.x: the
- * header-field limit, the transfer-coding check, the pipelining limit and
- * the app, in one call a request (the wrappers HTTP/2's server has are a
+ * header-field limit, the transfer-coding check, the unread-body close, the
+ * pipelining limit and the app, in one call a request (the wrappers HTTP/2's server has are a
  * call each, and ask of each request whether it is HTTP/2's).
  */
 function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
@@ -138,6 +139,7 @@ function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: 
       return;
     }
     if (refuseTransferCoding(request, response, refused)) return;
+    closeUnlessReceived(request, response);
     holdPipelined(request, response);
     serve(request, response);
   };
