@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { App } from '../app/app.js';
 import { onClosingServer } from '../transport/node/closing-servers.js';
 
 /**
@@ -11,7 +10,7 @@ import { onClosingServer } from '../transport/node/closing-servers.js';
  * client may still send that body (late, or without waiting for the 100), and
  * it must not be read as the next request.
  */
-export function continueWhenRead(app: App): (req: IncomingMessage, res: ServerResponse) => void {
+export function continueWhenRead(serve: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const keepAlive = res.shouldKeepAlive;
     res.shouldKeepAlive = false;
@@ -26,6 +25,6 @@ export function continueWhenRead(app: App): (req: IncomingMessage, res: ServerRe
       }
       read.call(this, size);
     };
-    app.handler(req, res);
+    serve(req, res);
   };
 }
