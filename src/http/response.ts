@@ -613,9 +613,9 @@ const NOT_URI = /[^\x00-\x08\x0a-\x1f\x7fA-Za-z0-9\-._~/#%[\]=:;$&()+,!?*@']+/g;
 
 /**
  * A final status Node can send: an integer from 200 to 999, checked at
- * construction and when set. Node sends a 1xx as the interim head it is (RFC 9110 15.2)
- * and takes the response as done: the client waited on for the final one,
- * or read the next pipelined request's as this one's.
+ * construction and when set. Node sends a 1xx as the interim head it is
+ * (RFC 9110 15.2) and takes the response as done: the client waited on for
+ * the final one, or read the next pipelined request's as this one's.
  */
 export function checkStatus(status: number): number {
   if (!Number.isInteger(status) || status < 200 || status > 999) {

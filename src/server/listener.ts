@@ -129,8 +129,8 @@ function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number }
 /**
  * The request listener of a server whose requests are all HTTP/1.x: the
  * header-field limit, the transfer-coding check, the unread-body close, the
- * pipelining limit and the app, in one call a request (the wrappers HTTP/2's server has are a
- * call each, and ask of each request whether it is HTTP/2's).
+ * pipelining limit and `serve`, in one call a request (the wrappers HTTP/2's
+ * server has are a call each, and ask of each request whether it is HTTP/2's).
  */
 function http1Handler(serve: (request: IncomingMessage, response: ServerResponse) => void, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
   return (request, response) => {
