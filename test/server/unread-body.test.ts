@@ -3,8 +3,11 @@
 // TestHandlerFinishSkipBigContentLengthRead tests its server.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import tls from 'node:tls';
 import { describe, test } from 'node:test';
-import { createApp, get, HttpResponse, post } from 'coda-http';
+import { createApp, get, HttpResponse, post, serve, type Server } from 'coda-http';
+import type { Http2SecureServer } from 'node:http2';
+import { selfSigned } from './certificate.js';
 import { DRAIN_LIMIT } from '../../src/server/unread-body.js';
 import { connect, memoryLogger, parseResponse, serveForBadInput } from '../helpers.js';
 import { pipelined, request, responses, untilHead } from '../transport/wire.js';
@@ -46,4 +49,20 @@ describe('a body the answer left unread', () => {
       [200, 'close', 'ok'],
     ]);
   });
+});
+
+test('on the HTTP/2 port, an HTTP/1.1 request declaring a body past 256 KiB that the answer left unread is answered with Connection: close and the connection closed, as on an HTTP/1.1 server', async (t) => {
+  const { key, cert } = selfSigned();
+  const app = createApp({ logger: memoryLogger().logger, routes: [post('/ignore', () => new HttpResponse('ignored'))] });
+  const server: Server<Http2SecureServer> = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true });
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+  socket.on('error', () => {});
+  await once(socket, 'secureConnect');
+  const { head, received } = untilHead(socket);
+  const closed = once(socket, 'close');
+  socket.write('POST /ignore HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000\r\n\r\n');
+  await head;
+  assert.equal(parseResponse(Buffer.concat(received)).headers.connection, 'close');
+  await closed;
 });
