@@ -260,9 +260,10 @@ export class App {
   }
 
   /**
-   * No Host line, or two; over HTTP/2, a Host other than the :authority: a
-   * 400 before any middleware runs. An HTTP/1.1 connection is closed (the
-   * next request's framing is suspect too); an HTTP/2 stream is its own.
+   * No Host line, or two (or two of another field carried once); over
+   * HTTP/2, a Host other than the :authority: a 400 before any middleware
+   * runs. An HTTP/1.1 connection is closed (the next request's framing is
+   * suspect too); an HTTP/2 stream is its own.
    */
   #refuseHost(exchange: Exchange, res: NodeResponse, problem: string, http2: boolean): HttpResponse {
     exchange.refuse();

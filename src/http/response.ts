@@ -251,7 +251,8 @@ export class HttpResponse {
    * The status. Set it before the response is returned: set by its own
    * request once the response is being sent (in an after() task, an
    * afterResponse hook, its stream), it would never reach the client, and
-   * is a TypeError saying so.
+   * is a TypeError saying so. One that is not final (1xx) or that Node
+   * cannot send is a RangeError, as at construction.
    */
   get status(): number {
     return this.#status;
@@ -259,7 +260,7 @@ export class HttpResponse {
 
   set status(status: number) {
     refuseOnSent(this.headers, 'response.status', 'a status set now would never reach the client; set it before the response is returned');
-    this.#status = status;
+    this.#status = checkStatus(status);
   }
 
   /**
@@ -610,10 +611,16 @@ function asciiLocation(location: string): string {
  */
 const NOT_URI = /[^\x00-\x08\x0a-\x1f\x7fA-Za-z0-9\-._~/#%[\]=:;$&()+,!?*@']+/g;
 
-/** A status Node can send: an integer from 100 to 999 (checked at construction; the test client checks it again when sending, as Node does). */
+/**
+ * A final status Node can send: an integer from 200 to 999, checked at
+ * construction and when set. Node sends a 1xx as the interim head it is
+ * (RFC 9110 15.2) and takes the response as done: the client waited on for
+ * the final one, or read the next pipelined request's as this one's.
+ */
 export function checkStatus(status: number): number {
-  if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new RangeError(`response status must be an integer from 100 to 999, got ${describe(status)}`);
+  if (!Number.isInteger(status) || status < 200 || status > 999) {
+    const interim = status >= 100 && status < 200 ? ': a 1xx status is interim, never a final response (RFC 9110 15.2)' : '';
+    throw new RangeError(`response status must be an integer from 200 to 999, got ${describe(status)}${interim}`);
   }
   return status;
 }

@@ -20,12 +20,15 @@ export const TIMED_OUT = 'the request did not arrive in time';
 const ANSWERS: Record<string, [status: number, text: string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, TIMED_OUT],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'the chunk extensions are larger than the server accepts'],
+  // llhttp stops at the HTTP/2 preface (`PRI * HTTP/2.0`), a client speaking h2c with prior knowledge, and says "Pause on PRI/Upgrade".
+  HPE_PAUSED_H2_UPGRADE: [505, 'the HTTP/2 preface (h2c) is not served: this connection speaks HTTP/1.1, and this server speaks HTTP/2 only over TLS, negotiated with ALPN (h2)'],
 };
 
 /**
  * Answers a request Node's parser refused before Coda saw it (malformed,
  * too large, too slow), as Node would (400, 431 or 408, then the connection
- * closed; but 414 for a URL too long, which Node answers 431) with a body
+ * closed; but 414 for a URL too long, which Node answers 431, and 505 for the
+ * HTTP/2 preface, which it answers 400) with a body
  * that names the problem: Node sends none. When the
  * refused request was pipelined behind one still being answered, that answer
  * goes out first: written now, the refusal would be read as its answer. A

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { App } from '../app/app.js';
 import { onClosingServer } from '../transport/node/closing-servers.js';
 
 /**
@@ -9,10 +8,18 @@ import { onClosingServer } from '../transport/node/closing-servers.js';
  * `bodyLimit`, a 401, a 404) gets its final status and the client never
  * sends the body it announced. Such a response closes the connection: the
  * client may still send that body (late, or without waiting for the 100), and
- * it must not be read as the next request.
+ * it must not be read as the next request. A request that announces no body
+ * (no Content-Length, or 0) is served as any other.
  */
-export function continueWhenRead(app: App): (req: IncomingMessage, res: ServerResponse) => void {
+export function continueWhenRead(serve: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    // No body to wait for (RFC 9110 10.1.1 forbids the expectation there; Go ignores it): no 100, and nothing that could follow to close for.
+    if (!hasBody(req)) {
+      // Node closes a connection whose expectation got no 100, unless told it was none.
+      (res as { _expect_continue?: boolean })._expect_continue = false;
+      serve(req, res);
+      return;
+    }
     const keepAlive = res.shouldKeepAlive;
     res.shouldKeepAlive = false;
     const read = req._read;
@@ -26,6 +33,12 @@ export function continueWhenRead(app: App): (req: IncomingMessage, res: ServerRe
       }
       read.call(this, size);
     };
-    app.handler(req, res);
+    serve(req, res);
   };
+}
+
+/** Whether a request announces a body: chunked, or a Content-Length other than 0. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length === undefined ? req.headers['transfer-encoding'] !== undefined : Number(length) !== 0;
 }

@@ -15,6 +15,12 @@ const HEAD_TOO_LARGE: [number, string] = [431, `the request line and headers are
 
 const SP = 0x20;
 const LF = 0x0a;
+/**
+ * A header's name and its colon, the whole line up to where the parser
+ * stopped: past the field count, it stops after the colon, on the space
+ * before the value (no request line is a token and a colon).
+ */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:$/;
 /** A header line: a name (a token), then a colon or the read's end; or an obs-fold, a value's continuation, begun by whitespace. */
 const HEADER_LINE = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?::|$)|[ \t])/;
 /**
@@ -27,10 +33,12 @@ const REQUEST_LINE = /(^|[^!#$%&'*+\-.^_`|~0-9A-Za-z])[A-Z-]+ (?:[/*]|[A-Za-z][A
 
 /**
  * The answer to HPE_HEADER_OVERFLOW: Node's parser counts the URL in the
- * same limit as the header fields, and says the same of both; RFC 9110 has
- * 414 for the first and 431 for the second. The read the parser stopped in
- * tells them apart: the URL ends at a space, where no header's name or value
- * does, and a read that ends inside a span shows the line it is on when the
+ * same limit as the header fields, and says the same of both (and of a
+ * field past the count); RFC 9110 has 414 for the first and 431 for the
+ * others. The read the parser stopped in tells them apart: the URL ends at a
+ * space, where no header's name or value does (past the field count the
+ * parser stops on the space after a name's colon: its line shows it), and a
+ * read that ends inside a span shows the line it is on when the
  * line starts in it: a header line starts with its name and a colon, and any
  * other is the request line (after the body of the request before it, when
  * they share the read). A read entirely inside a line (no LF) that begins as
@@ -38,13 +46,15 @@ const REQUEST_LINE = /(^|[^!#$%&'*+\-.^_`|~0-9A-Za-z])[A-Z-]+ (?:[/*]|[A-Za-z][A
  * connection. Any other such read with no space in it (a long URL, or a long
  * header value, arriving in many reads), or that ends in a request line after
  * other bytes (a body's end, or a header value's), shows neither: its answer
- * is the 431 that names both.
+ * is the 431 that names both. The earlier reads that would tell are gone:
+ * Node keeps what its parser read of the head inside the parser, and only
+ * watching every read of every connection would keep them.
  */
 export function overflowAnswer(error: OverflowError, socket: Duplex): [status: number, text: string] {
   const read = error.rawPacket;
   const at = error.bytesParsed;
   if (read === undefined || at === undefined || at > read.length) return HEAD_TOO_LARGE;
-  if (at < read.length) return read[at] === SP ? URI_TOO_LONG : FIELDS_TOO_LARGE;
+  if (at < read.length) return read[at] === SP && !HEADER_NAME.test(read.toString('latin1', read.lastIndexOf(LF, at) + 1, at)) ? URI_TOO_LONG : FIELDS_TOO_LARGE;
   const lineStart = read.lastIndexOf(LF) + 1;
   if (lineStart > 0 || (socket as { bytesRead?: number }).bytesRead === read.length) {
     return HEADER_LINE.test(read.subarray(lineStart).toString('latin1')) ? FIELDS_TOO_LARGE : URI_TOO_LONG;

@@ -3,6 +3,7 @@ import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHtt
 import { answerAndCloseStream } from './answer-stream.js';
 import { refuseHttp1 } from './refuse-http1.js';
 import { refuseTransferCoding } from './transfer-coding.js';
+import { closeUnlessReceived } from './unread-body.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
 /** A request listener for either protocol's requests (an HTTP/2 server's hears HTTP/1.1 ones too). */
@@ -43,7 +44,8 @@ const TOO_MANY = `the request has too many header fields: more than ${HEADER_COU
  * SETTINGS, or never does, would otherwise be served whatever its size), and
  * an HTTP/1.1 request with more than `HEADER_COUNT_LIMIT` fields. An HTTP/2
  * request's trailers past the size reset its stream (`limitTrailers`). (On
- * the HTTP/2 port, HTTP/1.1 requests get the transfer-coding check here too.)
+ * the HTTP/2 port, HTTP/1.1 requests get the transfer-coding check and the
+ * unread-body close here too.)
  */
 export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) => void): Handler {
   return (request, response) => {
@@ -61,6 +63,7 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
     } else if (tooManyFields(request)) {
       refuseTooManyFields(request, response as ServerResponse, refused);
     } else if (!refuseTransferCoding(request, response as ServerResponse, refused)) {
+      closeUnlessReceived(request, response as ServerResponse);
       handler(request, response);
     }
   };

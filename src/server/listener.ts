@@ -14,6 +14,7 @@ import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { refuseTransferCoding } from './transfer-coding.js';
+import { closeUnlessReceived } from './unread-body.js';
 import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
@@ -58,9 +59,9 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app.handler), app.logger, refused), refused), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app, refused));
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app[kServeHttp1], refused));
     else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app, refused));
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app[kServeHttp1], refused));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }
@@ -81,7 +82,8 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.maxHeadersCount = HEADERS_KEPT;
   closeStalledSends(server, tls !== undefined, settings.sendTimeoutMs, app.logger);
   if (!settings.http2) {
-    http1.on('checkContinue', continueWhenRead(app));
+    // A request with Expect: 100-continue comes here instead of to the request listener: the same checks first.
+    http1.on('checkContinue', http1Handler(continueWhenRead(app[kServeHttp1]), refused));
     return http1Listener(http1, tls === undefined ? 'http' : 'https');
   }
   (http1 as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = checkingInterval;
@@ -126,18 +128,18 @@ function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number }
 
 /**
  * The request listener of a server whose requests are all HTTP/1.x: the
- * header-field limit, the transfer-coding check, the pipelining limit and
- * the app, in one call a request (the wrappers HTTP/2's server has are a
- * call each, and ask of each request whether it is HTTP/2's).
+ * header-field limit, the transfer-coding check, the unread-body close, the
+ * pipelining limit and `serve`, in one call a request (the wrappers HTTP/2's
+ * server has are a call each, and ask of each request whether it is HTTP/2's).
  */
-function http1Handler(app: App, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
-  const serve = app[kServeHttp1];
+function http1Handler(serve: (request: IncomingMessage, response: ServerResponse) => void, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
   return (request, response) => {
     if (tooManyFields(request)) {
       refuseTooManyFields(request, response, refused);
       return;
     }
     if (refuseTransferCoding(request, response, refused)) return;
+    closeUnlessReceived(request, response);
     holdPipelined(request, response);
     serve(request, response);
   };
@@ -201,7 +203,8 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
     open++;
     stream.once('close', () => open--);
   });
-  // The timer restarts with every frame; it fires after idleMs of silence.
+  // Node restarts the timer on stream activity only (headers, DATA read or written): PING, SETTINGS, WINDOW_UPDATE
+  // and PRIORITY frames reach no listener here, so a client sending only those is idle (test: "… only sends PINGs …").
   session.setTimeout(idleMs, () => {
     if (open > 0) return;
     session.close();

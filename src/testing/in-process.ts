@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import type { Exchange } from '../after/exchange.js';
-import { checkStatus, isResponseBody, StreamingResponse } from '../http/response.js';
+import { isResponseBody, StreamingResponse } from '../http/response.js';
 import { kDispatch, kJournal, kNodeHeaders, kRenderedError } from '../symbols.js';
 import { checkSentBodyText, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
 import { declaredLength, frameStream, sendsBody } from '../transport/framing.js';
@@ -74,12 +74,11 @@ export async function inProcess(app: App, method: string, path: string, headers:
 /**
  * Reads a response's body as a client would, streaming ones to their end (see
  * collect-stream.ts). Throws, before reading, what send() would refuse: a
- * status Node cannot send (set after construction), a body of the wrong
- * type, a stream that cannot be opened or whose Content-Length is not a number.
+ * body of the wrong type, a stream that cannot be opened or whose
+ * Content-Length is not a number.
  */
 async function deliver(exchange: Exchange, method: string, signal: AbortSignal, ends: StreamEnds): Promise<Buffer> {
   const response = exchange.response!;
-  checkStatus(response.status);
   if (response instanceof StreamingResponse) {
     claimStream(response);
     const headers = response.headers[kNodeHeaders]();

@@ -6,6 +6,7 @@ import {
   after as afterResponse, createApp, get, HttpResponse, JsonResponse, redirect, route, sqliteStore, StoreUnavailable, StreamingResponse, task, type Server, type TaskStore,
 } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
+import { pipelined, request, responses } from '../transport/wire.js';
 
 describe('HttpResponse', () => {
   test('defaults: 200, no body, no content type', () => {
@@ -23,10 +24,13 @@ describe('HttpResponse', () => {
     assert.equal(html.status, 201);
   });
 
-  test('a status outside 100-999 or not an integer is a RangeError', () => {
-    for (const status of [99, 1000, 200.5, Number.NaN]) {
-      assert.throws(() => new HttpResponse(null, { status }), { name: 'RangeError', message: /response status must be an integer/ });
+  test('a status outside 200-999 or not an integer is a RangeError, at construction and when set; a 1xx is named interim (Node sent it as an interim head and took the response as done)', () => {
+    for (const status of [99, 1000, 200.5, Number.NaN, 100, 101, 103, 199]) {
+      assert.throws(() => new HttpResponse(null, { status }), { name: 'RangeError', message: /^response status must be an integer from 200 to 999, got number / });
+      assert.throws(() => (new HttpResponse(null).status = status), { name: 'RangeError', message: /^response status must be an integer from 200 to 999/ });
     }
+    assert.throws(() => new HttpResponse(null, { status: 103 }), { message: 'response status must be an integer from 200 to 999, got number 103: a 1xx status is interim, never a final response (RFC 9110 15.2)' });
+    for (const status of [200, 999]) assert.equal(new HttpResponse(null, { status }).status, status);
   });
 
   test('JsonResponse: the value as JSON, a JSON content type, the given status', () => {
@@ -194,6 +198,12 @@ describe('responses on the wire', () => {
         route('GET', '/no-content', () => new HttpResponse('ignored', { status: 204 })),
         get('/not-modified', () => new HttpResponse(null, { status: 304, headers: { etag: '"v1"' } })),
         get('/ok', () => new HttpResponse('ok')),
+        get('/interim', () => new HttpResponse('early', { status: 103 })),
+        get('/interim-set', () => {
+          const response = new HttpResponse('switched');
+          response.status = 101;
+          return response;
+        }),
       ],
     });
     server = await startServer(app);
@@ -296,6 +306,17 @@ describe('responses on the wire', () => {
     assert.equal(response.status, 204);
     assert.equal(response.headers['x-web'], 'empty');
     assert.equal(response.body.length, 0);
+  });
+
+  test('a view answering with a 1xx status is a 500 naming it, and the request pipelined behind it gets its own answer (Node sent the 1xx as an interim head, and the client took the next answer for this one)', async () => {
+    for (const path of ['/interim', '/interim-set']) {
+      const wire = await pipelined(server, [request(path), rawGet('/ok')]);
+      const { list } = responses(wire);
+      assert.deepEqual(list.map((response) => response.status), [500, 200], wire.toString('latin1'));
+      assert.equal(list[1]!.body.toString(), 'ok');
+    }
+    const logged = lines.filter((line) => line.level === LEVEL.error && /a 1xx status is interim/.test(String((line.err as { message?: string } | undefined)?.message)));
+    assert.equal(logged.length, 2, JSON.stringify(lines.filter((line) => line.level === LEVEL.error)));
   });
 
   test('a redirect on the wire', async () => {

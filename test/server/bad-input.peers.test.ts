@@ -35,12 +35,13 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
   const served = serveForBadInput(app, lines);
 
   /** Each request in `cases` is refused with `status` and a body naming the problem, the connection closed. */
-  async function assertRefused(cases: [raw: string, status: number, body: RegExp][]): Promise<void> {
+  async function assertRefused(cases: [raw: string | Buffer, status: number, body: RegExp][]): Promise<void> {
     for (const [request, status, body] of cases) {
       const response = await rawRequest(served.server, request);
-      assert.equal(response.status, status, JSON.stringify(request));
-      assert.equal(response.headers.connection, 'close', JSON.stringify(request));
-      assert.match(response.body.toString(), body, JSON.stringify(request));
+      const label = JSON.stringify(typeof request === 'string' ? request : request.toString('latin1'));
+      assert.equal(response.status, status, label);
+      assert.equal(response.headers.connection, 'close', label);
+      assert.match(response.body.toString(), body, label);
     }
   }
 
@@ -91,6 +92,35 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
     ]);
   });
 
+  test("Go's TestServerValidatesHostHeader, PRI * HTTP/2.0: the HTTP/2 preface (h2c with prior knowledge) is a 505 saying HTTP/2 is served over TLS with ALPN only, where llhttp's 400 said \"Pause on PRI/Upgrade\"", async () => {
+    const before = views;
+    await assertRefused([
+      ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505, /^the HTTP\/2 preface \(h2c\) is not served: this connection speaks HTTP\/1\.1, and this server speaks HTTP\/2 only over TLS, negotiated with ALPN \(h2\)\n$/],
+      [`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n${'\0'.repeat(9)}`, 505, /h2c/],
+    ]);
+    assert.equal(views, before);
+  });
+
+  test("Go's TestServerValidatesHeaders: a field name with a space, a byte past ASCII, NUL, whitespace before the colon or nothing, a value with NUL or DEL, a Content-Length not digits (with chunked or not) are a 400 naming the fault; spaces, tabs and bytes past ASCII in a value are served", async () => {
+    const get = (field: string): string => raw('GET /ok HTTP/1.1', ['Host: localhost', 'Connection: close', field]);
+    await assertRefused(([
+      ['A space: foo', /Invalid header token/],
+      ['foo\xffbar: foo', /Invalid header token/],
+      ['foo\x00bar: foo', /Invalid header token/],
+      ['Foo : bar', /Invalid header token/],
+      ['Foo\t: bar', /Invalid header token/],
+      [': empty key', /Invalid header token/],
+      ['foo: foo\x00foo', /Invalid header value char/],
+      ['foo: foo\x7ffoo', /Invalid header value char/],
+      ['Content-Length: notdigits', /Invalid character in Content-Length/],
+    ] as const).map(([field, body]): [Buffer, number, RegExp] => [Buffer.from(get(field), 'latin1'), 400, body]));
+    await assertRefused([[raw('POST /echo HTTP/1.1', ['Host: localhost', 'Content-Length: notdigits', 'Transfer-Encoding: chunked'], '0\r\n\r\n'), 400, /Invalid character in Content-Length/]]);
+    for (const field of ['Foo: a space', 'foo: foo foo', 'foo: foo\tfoo', 'foo: foo\xfffoo']) {
+      const response = await rawRequest(served.server, Buffer.from(get(field), 'latin1'));
+      assert.equal(response.status, 200, JSON.stringify(field));
+    }
+  });
+
   test("Node's test-http-chunk-extensions-limit and chunk-size overflow: a 413 and a 400, each naming the fault", async () => {
     await assertRefused([
       [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], `2;${'a'.repeat(20_000)}\r\nhi\r\n0\r\n\r\n`), 413, /^the chunk extensions are larger than the server accepts\n$/],
@@ -99,6 +129,23 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
     // A short extension is allowed (RFC 9112 7.1.1) and ignored.
     const response = await rawRequest(served.server, raw('POST /echo HTTP/1.1', ['Host: localhost', 'Connection: close', 'Transfer-Encoding: chunked'], '2;name="v"\r\nhi\r\n0\r\n\r\n'));
     assert.equal(response.body.toString(), 'hi');
+  });
+
+  test("Node's test-http-chunked-smuggling: a chunk extension ended by a bare LF cannot smuggle a second request (the answered request's connection is closed); whitespace in a chunk size is a 400; a chunk size of many leading zeros is read", async () => {
+    const smuggled = 'GET /ok HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n4c\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    const wire = (await rawRequest(served.server, smuggled)).raw.toString('latin1');
+    // The view answered without reading the body; the body's fault then closes the connection, with nothing more said.
+    assert.match(wire, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+    assert.equal(wire.split('HTTP/1.1 ').length, 2, 'the smuggled request was never answered');
+    await assertRefused([
+      // A view reading that body gets the 400 naming the fault, and the smuggled request no answer either.
+      [smuggled.replace('GET /ok', 'POST /echo'), 400, /^the request is malformed: Missing expected CR after chunk extension name\n$/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2 \r\nhi\r\n0\r\n\r\n'), 400, /^the request is malformed: Invalid character in chunk size\n$/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2 ;a=b\r\nhi\r\n0\r\n\r\n'), 400, /Invalid character in chunk size/],
+      [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '0x2\r\nhi\r\n0\r\n\r\n'), 400, /Invalid character in chunk size/],
+    ]);
+    const zeros = await rawRequest(served.server, raw('POST /echo HTTP/1.1', ['Host: localhost', 'Connection: close', 'Transfer-Encoding: chunked'], `${'0'.repeat(1_000)}2\r\nhi\r\n0\r\n\r\n`));
+    assert.equal(zeros.body.toString(), 'hi');
   });
 
   test("Fastify's 'default clientError replies with bad request on reused keep-alive connection': the answer owed goes first, then the 400", async () => {

@@ -205,6 +205,14 @@ describe('bad input over a real socket', () => {
     assertNoErrorLogged();
   });
 
+  test('a request with Expect: 100-continue gets the same checks before the app (Node hands it to another listener, which went around them): a coding before chunked is its 501, no 100 sent', async () => {
+    const coded = await rawRequest(server, rawPost('/echo', { Expect: '100-continue', 'Transfer-Encoding': 'gzip, chunked' }, `${chunk('abc')}0\r\n\r\n`));
+    assert.equal(coded.status, 501);
+    assert.equal(coded.body.toString(), 'the request\'s Transfer-Encoding "gzip, chunked" is not supported: this server decodes chunked alone (RFC 9112 6.1)\n');
+    assert.doesNotMatch(coded.raw.toString('latin1'), /100 Continue/);
+    assertNoErrorLogged();
+  });
+
   test('an HTTP/1.0 request with a Transfer-Encoding is a 400, the connection closed (RFC 9112 6.1: its framing is faulty): Node read it chunked, where Go, and a proxy that holds HTTP/1.0 to it, read no body', async () => {
     for (const head of ['POST /echo HTTP/1.0\r\nHost: localhost', 'POST /echo HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive']) {
       const response = await rawRequest(server, `${head}\r\nTransfer-Encoding: chunked\r\n\r\n${chunk('abc')}0\r\n\r\nGET /private HTTP/1.1\r\nHost: localhost\r\n\r\n`);
@@ -221,6 +229,21 @@ describe('bad input over a real socket', () => {
       assert.equal(response.status, 400, `${first}, ${second}`);
       assert.match(response.body.toString(), /more than one Host header/);
     }
+    assertNoErrorLogged();
+  });
+
+  test('two Content-Type, Authorization or Proxy-Authorization lines are a 400 naming the field before any middleware, the connection closed (Node kept the first, a proxy may act on the last); one of each is served', async () => {
+    for (const [first, second, named] of [['Content-Type', 'content-type', 'Content-Type'], ['Authorization', 'AUTHORIZATION', 'Authorization'], ['proxy-authorization', 'Proxy-Authorization', 'Proxy-Authorization']]) {
+      const head = `POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n${first}: text/plain\r\n${second}: application/json\r\n\r\nabc`;
+      const response = await rawRequest(server, `${head}GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      assert.equal(response.status, 400, first);
+      assert.equal(response.headers.connection, 'close', first);
+      assert.equal(response.body.toString(), `the request has more than one ${named} header`);
+      assert.equal(response.raw.toString('latin1').split('HTTP/1.1 ').length, 2, 'the request after it is not answered');
+    }
+    const once = await rawRequest(server, rawPost('/echo', { 'Content-Type': 'text/plain', Authorization: 'Basic eDp5', 'Proxy-Authorization': 'Basic eDp5', 'Content-Length': '3' }, 'abc'));
+    assert.equal(once.status, 200);
+    assert.equal(once.body.toString(), 'abc');
     assertNoErrorLogged();
   });
 

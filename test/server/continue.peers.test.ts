@@ -9,6 +9,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createApp, get, HttpResponse, post, Unauthorized, type Server } from 'coda-http';
 import { connect, startServer } from '../helpers.js';
+import { pipelined, request, responses } from '../transport/wire.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
@@ -50,6 +51,16 @@ describe('Expect: 100-continue', { timeout: 10_000 }, () => {
     socket.destroy();
     return { text, closed: wasClosed || /connection: close/i.test(text) };
   }
+
+  test("Go's expectsContinue with ContentLength 0: a request that announces no body (none, or a Content-Length of 0) gets no 100 and keeps its connection: the request pipelined behind it is answered (it was closed after the first)", async () => {
+    for (const head of ['GET /next HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n', 'POST /echo HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n']) {
+      const wire = await pipelined(server, [head, request('/next', { close: true })]);
+      assert.doesNotMatch(wire.toString('latin1'), /100 Continue/, head);
+      const { list } = responses(wire);
+      assert.deepEqual(list.map((response) => [response.status, response.headers.connection]), [[200, 'keep-alive'], [200, 'close']], head);
+      assert.equal(list[1]!.body.toString(), 'next one');
+    }
+  });
 
   test('a view that reads the body: 100 Continue, then the body is read and answered, on a connection kept alive', async () => {
     const { text, closed } = await expecting('/echo', 'hello');

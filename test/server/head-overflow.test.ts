@@ -32,6 +32,13 @@ describe('overflowAnswer', () => {
     assert.equal(answer(`GET http://localhost/${'a'.repeat(17_000)}`, 40_000), 414);
   });
 
+  test('a field past the count: the parser stops on the space after its name\'s colon, a 431 (it was the 414 of the URL); a URL ending in a colon still ends at its space, a 414', () => {
+    const text = `GET /ok HTTP/1.1\r\nHost: x\r\n${'a: 1\r\n'.repeat(999)}b: 1\r\n\r\n`;
+    const bytesParsed = text.lastIndexOf('b:') + 2;
+    assert.equal(overflowAnswer({ rawPacket: Buffer.from(text, 'latin1'), bytesParsed }, { bytesRead: text.length } as never)[0], 431);
+    assert.equal(answer(`GET /${'a'.repeat(17_000)}: HTTP/1.1\r\n\r\n`, 17_100, ' HTTP'), 414);
+  });
+
   test('a header value or name past the limit: 431, wherever the read ends', () => {
     assert.equal(answer(`X-A: ${'b'.repeat(9000)}\r\n\r\n`, 18_034, '\r\n\r\n'), 431);
     assert.equal(answer(`GET /ok HTTP/1.1\r\nX-A: ${'b'.repeat(17_000)}`, 17_022), 431);

@@ -167,6 +167,19 @@ describe('hostile HTTP/2 frames, as Node tests them', { timeout: 20_000 }, () =>
     assert.equal(body(got, 1), 'invalid percent-encoding in path "/ok%zz"');
   });
 
+  test('two Content-Type, Authorization or Proxy-Authorization fields are a 400 naming the field (node:http2 kept the first, a proxy may act on the last), each on its own stream; two Host fields nghttp2 resets (PROTOCOL_ERROR); one of each is served', async () => {
+    const views = counts.views;
+    const twice = [['content-type', 'Content-Type', 'text/plain'], ['authorization', 'Authorization', 'Basic eDp5'], ['proxy-authorization', 'Proxy-Authorization', 'Basic eDp5']] as const;
+    const streams = twice.map(([field, , value], i) => frame(HEADERS, END_STREAM | END_HEADERS, 1 + 2 * i, request('POST', '/echo', literal(field, value), literal(field, 'other'))));
+    const hosts = frame(HEADERS, END_STREAM | END_HEADERS, 7, request('POST', '/echo', literal('host', 'localhost'), literal('host', 'other')));
+    const once = request('POST', '/echo', ...twice.map(([field, , value]) => literal(field, value)));
+    const got = await rawSession(server.port, cert, [...streams, hosts, frame(HEADERS, END_HEADERS, 9, once), frame(DATA, END_STREAM, 9, Buffer.from('abc'))]);
+    twice.forEach(([, named], i) => assert.equal(body(got, 1 + 2 * i), `the request has more than one ${named} header`));
+    assert.equal(reset(got, 7), PROTOCOL_ERROR);
+    assert.equal(body(got, 9), 'abc');
+    assert.equal(counts.views, views + 1, 'only the last reached a view');
+  });
+
   test('test-http2-compat-expect-handling: an Expect other than 100-continue is a 417 naming it, like over HTTP/1.1', async () => {
     const views = counts.views;
     const got = await rawSession(server.port, cert, [frame(HEADERS, END_STREAM | END_HEADERS, 1, request('GET', '/ok', literal('expect', '200-ok')))]);

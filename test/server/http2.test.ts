@@ -699,6 +699,29 @@ describe('HTTP/2: client aborts and shutdown', () => {
     }
   });
 
+  test('a session that only sends PINGs and SETTINGS after its last stream is closed at keepAliveTimeoutMs: idle means no stream, not no frame', async () => {
+    const app = createApp({ logger: memoryLogger().logger, routes: [get('/', () => new HttpResponse('ok'))] });
+    const server = await startH2(app, { keepAliveTimeoutMs: 300 });
+    try {
+      const session = connectH2(server);
+      assert.equal((await h2request(session, { ':path': '/' })).status, 200);
+      const goaway = once(session, 'goaway');
+      let sent = 0;
+      let closed = false;
+      // A PING or a SETTINGS every 50 ms, each answered, six in each keepAliveTimeoutMs, for ten times that at most.
+      while (!closed && sent < 60) {
+        await new Promise<void>((resolve) => (sent % 2 === 0 ? session.ping(() => resolve()) : session.settings({ enablePush: false }, () => resolve())));
+        sent++;
+        closed = await Promise.race([goaway.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, 50, false))]);
+      }
+      assert.ok(closed, `the session was still open after ${sent} frames`);
+      assert.ok(sent >= 4, `the GOAWAY came after ${sent} frames, before keepAliveTimeoutMs`);
+      session.destroy();
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
   test('a session whose header block never ends (HEADERS without END_HEADERS, no CONTINUATION: a slowloris) is sent its GOAWAY at keepAliveTimeoutMs, then cut: it was held for good', { timeout: 10_000 }, async () => {
     const app = createApp({ logger: memoryLogger().logger, routes: [get('/', () => new HttpResponse('ok'))] });
     const server = await startH2(app, { keepAliveTimeoutMs: 100 });

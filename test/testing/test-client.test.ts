@@ -189,7 +189,7 @@ for (const transport of ['in-process', 'socket'] as const) {
     const res = await client.get('/');
     assert.equal(res.status, 500);
     assert.equal(await res.text(), 'Internal Server Error');
-    if (transport === 'in-process') assert.match(String(res.error), /^RangeError: response status must be an integer from 100 to 999, got number 1000$/);
+    if (transport === 'in-process') assert.match(String(res.error), /^RangeError: response status must be an integer from 200 to 999, got number 1000$/);
   });
 }
 

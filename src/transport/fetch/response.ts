@@ -26,7 +26,8 @@ type HeaderRecord = Record<string, string | string[]>;
 export async function webResponse(exchange: Exchange, signal: AbortSignal): Promise<Response> {
   const response = exchange.response!;
   const { status } = response;
-  if (status < 200 || status > 599) throw new ProgrammingError(`app.fetch() cannot answer with status ${status}: a Web Response carries a status from 200 to 599`);
+  // A response's status is from 200 (checkStatus): only those past 599 are HttpResponse's alone.
+  if (status > 599) throw new ProgrammingError(`app.fetch() cannot answer with status ${status}: a Web Response carries a status from 200 to 599`);
   const headers = response.headers[kNodeHeaders]();
   dropConnectionHeaders(headers);
   const source = bodySource(exchange, response, headers);

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import { repeatedField } from './repeated-fields.js';
 
 /**
- * What is wrong with a request's Host lines, or undefined when nothing is.
+ * What is wrong with a request's Host lines, or with the other fields it
+ * carries once (see `repeatedField`), or undefined when nothing is.
  * RFC 9112 3.2: a server must answer 400 to an HTTP/1.1 request with no Host
  * or with more than one (proxies and the app may each believe a different
  * one; Node keeps the first and says nothing). Node refuses a missing Host
@@ -17,7 +19,7 @@ export function hostProblem(request: IncomingMessage): string | undefined {
     if (seen) return 'the request has more than one Host header';
     seen = true;
   }
-  if (seen || (request.httpVersionMajor === 1 && request.httpVersionMinor === 0) || request.httpVersionMajor === 0) return undefined;
+  if (seen || (request.httpVersionMajor === 1 && request.httpVersionMinor === 0) || request.httpVersionMajor === 0) return repeatedField(request.headers, rawHeaders);
   // Versions after 1.1 on an HTTP/1 connection are served as HTTP/1.1, so they need a Host too.
   return 'the request has no Host header, which HTTP/1.1 requires';
 }

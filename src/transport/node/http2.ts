@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { RequestSource } from '../../http/request.js';
 import { echo } from '../../util/echo.js';
+import { repeatedField } from './repeated-fields.js';
 
 const COLON = 0x3a;
 
@@ -23,20 +24,26 @@ export function http2Source(req: Http2ServerRequest): RequestSource {
 }
 
 /**
- * What is wrong with an HTTP/2 request's Host, or undefined when nothing is:
- * a Host that names another authority than `:authority` (letter case, an
- * empty port and the scheme's default port aside). RFC 9113 8.3.1
- * forbids a server to take the target from Host when `:authority` is there,
- * and asks it to treat such a request as malformed; Coda took Host, so a
- * proxy routing by `:authority` and the app (`request.host`, allowedHosts)
- * each believed a different host, as with two Host lines over HTTP/1.1.
+ * What is wrong with an HTTP/2 request's Host, or with the other fields it
+ * carries once (see `repeatedField`), or undefined when nothing is (two Host
+ * fields never come here: nghttp2 resets their stream). A Host that names
+ * another authority than `:authority` (letter case, an empty port and the
+ * scheme's default port aside) is wrong: RFC 9113 8.3.1 forbids a server to
+ * take the target from Host when `:authority` is there, and asks it to treat
+ * such a request as malformed; Coda took Host, so a proxy routing by
+ * `:authority` and the app (`request.host`, allowedHosts) each believed a
+ * different host, as with two Host lines over HTTP/1.1.
  */
 export function authorityProblem(source: RequestSource): string | undefined {
-  const given = source.raw?.headers;
-  const authority = given?.[':authority'];
+  const raw = source.raw;
+  if (raw === undefined) return undefined;
+  const given = raw.headers;
+  const repeated = repeatedField(given, raw.rawHeaders);
+  if (repeated !== undefined) return repeated;
+  const authority = given[':authority'];
   const host = source.headers.host;
   if (authority === undefined || host === undefined || host === authority) return undefined;
-  const scheme = given![':scheme'];
+  const scheme = given[':scheme'];
   if (comparable(host, scheme) === comparable(authority, scheme)) return undefined;
   return `the request's Host ${JSON.stringify(echo(host))} differs from its :authority ${JSON.stringify(echo(authority))} (RFC 9113 8.3.1)`;
 }
