@@ -1,4 +1,5 @@
 import { inspect, types } from 'node:util';
+import { brand } from '../util/brand.js';
 import { errorMessage } from '../util/describe.js';
 
 /**
@@ -25,6 +26,10 @@ export class StoreUnavailable extends Error {
     return 'StoreUnavailable';
   }
 }
+
+// Told by its brand (see brand()): a store importing its own copy of coda-http (a custom store, another version
+// installed) threw one that `instanceof` did not take for one, and a store that could not open was never tried again.
+brand(StoreUnavailable, 'coda-http.StoreUnavailable');
 
 /**
  * How a thrown value is kept as text (an attempt's error, a response's

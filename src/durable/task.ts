@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Outcome } from '../http/response.js';
+import { brand } from '../util/brand.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import type { Backoff, RequestSnapshot } from './store.js';
@@ -140,25 +141,14 @@ export function task<Payload>(name: string, run: TaskFunction<Payload>, options?
 export class NonRetryableError extends Error {
   readonly code: string = 'CODA_NON_RETRYABLE';
 
-  /** By the brand, so that one made by another copy of coda-http is one; a subclass answers by its own prototype. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return this === NonRetryableError ? isNonRetryable(value) : Function.prototype[Symbol.hasInstance].call(this, value);
-  }
-
   override get name(): string {
     return 'NonRetryableError';
   }
 }
 
 /**
- * A NonRetryableError's brand: a registry symbol, the same in every copy of
- * coda-http (two versions in node_modules, a bundled worker), where the class
- * is not: told by `instanceof` alone, such an error was retried.
+ * Whether `value` is a NonRetryableError of any copy of coda-http, or carries
+ * its brand (see brand()): told by `instanceof` alone, one made by another
+ * copy was retried. `instanceof NonRetryableError` answers the same.
  */
-const NON_RETRYABLE = Symbol.for('coda-http.NonRetryableError');
-Object.defineProperty(NonRetryableError.prototype, NON_RETRYABLE, { value: true });
-
-/** Whether `value` is a NonRetryableError of any copy of coda-http, or carries its brand. */
-export function isNonRetryable(value: unknown): boolean {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && (value as Record<symbol, unknown>)[NON_RETRYABLE] === true;
-}
+export const isNonRetryable = brand(NonRetryableError, 'coda-http.NonRetryableError');

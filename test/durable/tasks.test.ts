@@ -467,6 +467,36 @@ test('a NonRetryableError from a second copy of coda-http (two versions installe
   assert.equal(new NonRetryableError('x') instanceof Rejected, false, 'a subclass answers by its own prototype');
 });
 
+test('a custom store that throws the StoreUnavailable of its own copy of coda-http as it cannot open yet is tried again until it opens, and its tasks run (instanceof alone took it for a mistake in the app: logged once, never tried again)', { timeout: 10_000 }, async (t) => {
+  const copy = await import(`${new URL('../../src/durable/errors.ts', import.meta.url).href}?copy`) as { StoreUnavailable: typeof StoreUnavailable };
+  assert.notEqual(copy.StoreUnavailable, StoreUnavailable);
+  const file = tempFile(t);
+  const inner = sqliteStore({ path: file });
+  let refusing = true;
+  // A store of its own (a database of the user's), which imports coda-http's error from its own copy.
+  const store = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'open') return () => (refusing ? Promise.reject(new copy.StoreUnavailable('a custom store', new Error('its database is not up yet'))) : target.open());
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const ran = deferred();
+  const noted = task('noted', () => ran.resolve());
+  const app = createApp({ logger: memoryLogger().logger, tasks: { definitions: [noted], store, pollMs: 10 }, routes: [get('/', () => new HttpResponse('up'))] });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  // Served (through app.fetch(), as the adapters serve), which starts opening the store; a listening socket would hold the loop.
+  assert.equal((await app.fetch(new Request('http://app.test/'))).status, 200);
+  const serving = setInterval(() => {}, 60_000);
+  t.after(() => clearInterval(serving));
+  refusing = false;
+  const other = createApp({ tasks: { definitions: [noted], store: sqliteStore({ path: file }), run: false } });
+  await other.tasks.enqueue(noted, {});
+  await other.tasks.close(performance.now() + 1_000);
+  await ran.promise;
+  assert.equal(new copy.StoreUnavailable('a store', new Error('x')) instanceof StoreUnavailable, true);
+});
+
 test("when: 'success' on a 500: the held task is removed once the outcome is known, and never runs", async () => {
   let ran = 0;
   const audit = task('audit', () => { ran++; });
