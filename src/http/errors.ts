@@ -1,3 +1,4 @@
+import { brand } from '../util/brand.js';
 import { describe } from '../util/describe.js';
 import { ResponseHeaders } from './headers.js';
 
@@ -38,6 +39,10 @@ export class HttpError extends Error {
     return this.constructor.name;
   }
 }
+
+// Told by its brand (see brand()): one thrown by code that imports its own copy of coda-http (a shared package, another
+// version installed) is answered with its status, where told by its class alone it was a 500.
+brand(HttpError, 'coda-http.HttpError');
 
 /** Most errors carry no headers: they share this one frozen record, unchecked. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});

@@ -234,3 +234,22 @@ test('every error class coda-http exports has a code of its own, the one the cat
   assert.equal(new NotFound('no note 7').code, 'CODA_NOT_FOUND');
   assert.equal(new HttpError(418).code, 'CODA_HTTP_ERROR', 'an HttpError of a status without a class of its own');
 });
+
+test('an HttpError thrown by code importing its own copy of coda-http (a shared package, another version installed) is answered with its status, message and headers; it was a 500 (told by its class alone); instanceof HttpError holds across the copies', async () => {
+  // The same source file loaded under another URL: a distinct module, its classes others, as a second install's would be.
+  const copy = await import(`${new URL('../../src/http/errors.ts', import.meta.url).href}?copy`) as { HttpError: typeof HttpError; Unauthorized: typeof Unauthorized };
+  assert.notEqual(copy.HttpError, HttpError);
+  const app = createApp({
+    logger: memoryLogger().logger,
+    routes: [get('/', () => { throw new copy.Unauthorized('sign in first', { 'www-authenticate': 'Bearer' }); })],
+  });
+  await using client = createTestClient(app);
+  const res = await client.get('/');
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+  assert.match(await res.text(), /sign in first/);
+  assert.equal(new copy.Unauthorized() instanceof HttpError, true);
+  assert.equal(new Unauthorized() instanceof copy.HttpError, true);
+  assert.equal(new Error('x') instanceof HttpError, false);
+  assert.equal(new NotFound() instanceof Unauthorized, false, 'a subclass answers by its own prototype');
+});
