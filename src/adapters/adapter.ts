@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { format } from 'node:util';
 import { inJob, register } from '../after/context.js';
@@ -79,6 +80,20 @@ export function adopt(app: App, req: IncomingMessage, res: ServerResponse): Adop
 /** Calls `next` as code of the request: `after()` finds it anywhere in the async call tree that follows. */
 export function within<R>(exchange: AdoptedExchange, next: () => R): R {
   return inJob(exchange, true, next, undefined);
+}
+
+/**
+ * `within()`, the request's own events (the `'data'` and `'end'` of a body
+ * read by hand or by a parser; `'close'`, which aborts Fastify's
+ * `request.signal` and runs its `onRequestAbort` hooks) emitted in its
+ * context from now on: Node emits them from the socket's, outside it, though
+ * their listeners are code of the request.
+ */
+export function withinEvents<R>(exchange: AdoptedExchange, req: IncomingMessage, next: () => R): R {
+  return within(exchange, () => {
+    req.emit = AsyncResource.bind(req.emit);
+    return next();
+  });
 }
 
 /** Runs `next` again in the request's context where the framework lost it (a body read through stream events); as it is elsewhere. */

@@ -26,11 +26,11 @@ import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
 import { Http2Sessions } from '../server/http2-sessions.js';
-import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
+import { adoptedExchange } from '../transport/node/adopt.js';
 import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, withinEvents, type AdapterOptions, type AfterFunction } from './adapter.js';
 import { noteStreamErrors } from './fastify-stream-errors.js';
 
 export * from './exports.js';
@@ -72,11 +72,6 @@ declare module 'fastify' {
 const FASTIFY_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
 const replyAfter = afterFor('reply.after()', (reply: FastifyReply) => reply.raw);
-
-/** On a Fastify request, the exchange Coda adopted for it: how an `onRequestAbort` hook, which gets the request only, finds it. */
-const kExchange = Symbol('coda.fastify.exchange');
-type AdoptingRequest = FastifyRequest & { [kExchange]: AdoptedExchange | null };
-type AbortHook = (this: FastifyInstance, request: FastifyRequest, done: (error?: Error) => void) => unknown;
 
 /**
  * The Fastify plugin: every request gets Coda's after-response work:
@@ -132,8 +127,6 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     },
   } satisfies FastifyCoda);
   fastify.decorateReply('after', replyAfter as AfterFunction);
-  fastify.decorateRequest(kExchange as unknown as string, null);
-  inRequestOnAbort(fastify);
   noteStreamErrors(fastify, app.logger);
   // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response,
   // at once: what was written before goes out first, as the other adapters' cuts let it.
@@ -153,7 +146,6 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     } else if (adopted instanceof HttpResponse) {
       void reply.code(adopted.status).headers(headerRecord(adopted)).send(adopted.body);
     } else {
-      (request as AdoptingRequest)[kExchange] = adopted;
       const server = serverOf(request.raw.socket);
       if (server !== undefined && server !== fastify.server) {
         if (!secondary.has(server)) {
@@ -164,15 +156,14 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
         const session = (request.raw as { stream?: { session?: ServerHttp2Session } }).stream?.session;
         if (session !== undefined) sessions.add(session);
       }
-      within(adopted, next);
+      // The request's 'close' aborts request.signal and runs the onRequestAbort hooks: code of the request, in its context.
+      withinEvents(adopted, request.raw, next);
     }
   });
   fastify.addHook('onRoute', (route) => {
     route.handler = answering(route.handler);
-    const { onRequestAbort } = route;
-    if (onRequestAbort !== undefined) route.onRequestAbort = Array.isArray(onRequestAbort) ? onRequestAbort.map(inRequest) : inRequest(onRequestAbort);
   });
-  // A request body is read through stream events, which lose the async context: the handler gets it back here.
+  // A body read through another stream's events (a preParsing hook's: a decompressor), or by a parser that waits on other I/O, loses the async context: the handler gets it back here.
   fastify.addHook('preValidation', (_request, reply, next) => reenter(reply.raw, next));
   fastify.addHook('onReady', async () => {
     if (app.tasks.defined) await app.tasks.open();
@@ -185,30 +176,6 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   fastify.addHook('onClose', async () => {
     await drain();
   });
-}
-
-/**
- * Fastify runs `onRequestAbort` hooks from the request's `'close'` event,
- * outside its async context, though they are code of the request: those
- * added from now on (`addHook`, on this instance and the ones it encapsulates)
- * get it back, so `after()` works there. Route options' own are wrapped as
- * the route is added (see install).
- */
-function inRequestOnAbort(fastify: FastifyInstance): void {
-  const addHook = fastify.addHook as (this: FastifyInstance, name: string, hook: unknown) => FastifyInstance;
-  fastify.addHook = function (this: FastifyInstance, name: string, hook: unknown): FastifyInstance {
-    return addHook.call(this, name, name === 'onRequestAbort' ? inRequest(hook as AbortHook) : hook);
-  } as FastifyInstance['addHook'];
-}
-
-/** `hook` run as code of its request (see inRequestOnAbort); one Fastify refuses (an async hook that takes a callback) is left for it to refuse. */
-function inRequest<Hook>(hook: Hook): Hook {
-  if (typeof hook !== 'function' || (hook.constructor.name === 'AsyncFunction' && hook.length !== 1)) return hook;
-  const run = hook as unknown as AbortHook;
-  return function (this: FastifyInstance, request: FastifyRequest, done: (error?: Error) => void): unknown {
-    const exchange = (request as AdoptingRequest)[kExchange];
-    return exchange === null ? run.call(this, request, done) : within(exchange, () => run.call(this, request, done));
-  } as Hook;
 }
 
 /**

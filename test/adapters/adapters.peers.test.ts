@@ -691,9 +691,9 @@ test("Hono loaded with require() (its CommonJS build, another StreamingApi than 
   assert.deepEqual(await afterOnAbort(t, cjs.hono.Hono, cjs.streaming.stream), ['aborted true']);
 });
 
-test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+test("Fastify: onRequestAbort hooks (an instance's, added before or after the plugin; a route's) and request.signal's abort listeners (test/request-signal.test.js 'request.signal is aborted when the client disconnects'), direct or through AbortSignal.any(), are code of the request: after() there registers a task, which runs with the aborted outcome (the hook added before and the listeners threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
-  const hooksRan = deferred();
+  const ran = deferred();
   const handling = deferred();
   const register = (where: string): void => {
     try {
@@ -701,15 +701,21 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
     } catch (error) {
       seen.push(`${where}: after() threw: ${(error as Error).message}`);
     }
-    // Fastify runs the instance's hooks, then the route's.
-    if (where === 'route') hooksRan.resolve();
+    // Node runs the signal's listeners first, then Fastify the instance's hooks, then the route's.
+    if (where === 'route') ran.resolve();
   };
   const fastify = Fastify();
+  fastify.addHook('onRequestAbort', (_request, done) => {
+    register('instance, added before');
+    done();
+  });
   await fastify.register(fastifyCoda);
   fastify.addHook('onRequestAbort', async (_request) => { register('instance'); });
-  fastify.get('/slow', { onRequestAbort: (_request, done) => { register('route'); done(); } }, async () => {
+  fastify.get('/slow', { onRequestAbort: (_request, done) => { register('route'); done(); } }, async (request) => {
+    request.signal.addEventListener('abort', () => { register('signal'); });
+    AbortSignal.any([request.signal]).addEventListener('abort', () => { register('AbortSignal.any()'); });
     handling.resolve();
-    await hooksRan.promise;
+    await ran.promise;
     return 'nobody reads this';
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
@@ -719,9 +725,9 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
   client.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await handling.promise;
   client.destroy();
-  await hooksRan.promise;
+  await ran.promise;
   await fastify.coda.app.settle();
-  assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
+  assert.deepEqual(seen.sort(), ['AbortSignal.any(): aborted true', 'instance, added before: aborted true', 'instance: aborted true', 'route: aborted true', 'signal: aborted true']);
 });
 
 test("Fastify: a handler of the callback style (it returns no promise) whose client left before it answered with reply.send() of a web ReadableStream (a fetch() Response's body, as a proxy sends it): Fastify writes none of it, yet the handler has answered: the request is done, its task runs (it stayed in flight, abandoned at the deadline)", { timeout: 10_000 }, async () => {
