@@ -18,7 +18,7 @@ import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
+import { after, sqliteStore, task, type Outcome, type ShutdownReport, type TaskFailure } from 'coda-http';
 import { coda as expressCoda, type Adapter, type AfterFunction, type ExpressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda, type HonoCoda } from 'coda-http/hono';
@@ -383,6 +383,70 @@ test('Express: a handler that destroys its response before writing anything, its
   const report = await attached.close({ timeoutMs: 2_000 });
   assert.deepEqual([seen, report.requestsInFlightAtClose, report.tasksAbandoned], [[true], 0, []]);
 });
+
+/**
+ * Each framework with an app whose GET / runs `drop(req)`: code of the request
+ * that refuses it by destroying its connection (`req.socket.destroy()`, not the
+ * response), writing nothing. Resolves with its URL and its drain.
+ */
+const connectionDroppers: { name: string; start(drop: (req: http.IncomingMessage) => void): Promise<{ url: string; close(timeoutMs: number): Promise<ShutdownReport> }> }[] = [
+  ...[{ name: 'Express 5', make: express }, { name: 'Express 4', make: express4 as unknown as typeof express }].map(({ name, make }) => ({
+    name,
+    async start(drop: (req: http.IncomingMessage) => void) {
+      const tasks = expressCoda();
+      const app = make();
+      app.use(tasks);
+      app.get('/', (req) => { drop(req); });
+      const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+      return { url: await listening(attached.server), close: (timeoutMs: number) => attached.close({ timeoutMs }) };
+    },
+  })),
+  {
+    name: 'Fastify (a handler of the callback style)',
+    async start(drop) {
+      const fastify = Fastify();
+      await fastify.register(fastifyCoda);
+      fastify.get('/', (request) => { drop(request.raw); });
+      await fastify.listen({ port: 0, host: '127.0.0.1' });
+      return { url: urlOf(fastify.server), close: (timeoutMs) => fastify.coda.close({ timeoutMs }) };
+    },
+  },
+  {
+    name: 'Koa',
+    async start(drop) {
+      const tasks = koaCoda();
+      const app = new Koa();
+      app.use(tasks);
+      app.use((ctx) => { drop(ctx.req); });
+      const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+      return { url: await listening(attached.server), close: (timeoutMs) => attached.close({ timeoutMs }) };
+    },
+  },
+  {
+    name: 'Hono',
+    async start(drop) {
+      const tasks = honoCoda();
+      const app = new Hono<{ Bindings: HttpBindings }>();
+      app.use(tasks);
+      app.get('/', (c) => { drop(c.env.incoming); return new Promise<never>(() => {}); });
+      const attached = tasks.attach(honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server, { handleSignals: false });
+      return { url: await listening(attached.server), close: (timeoutMs) => attached.close({ timeoutMs }) };
+    },
+  },
+];
+
+for (const target of connectionDroppers) {
+  test(`${target.name}: a handler that destroys its request's connection itself (req.socket.destroy(), its client still there) has answered: its request is done, its task runs, the shutdown waits for nothing (it stayed in flight until the deadline, taken for a client that left)`, { timeout: 10_000 }, async () => {
+    const seen: boolean[] = [];
+    const running = await target.start((req) => {
+      after(({ outcome }) => { seen.push(outcome.aborted); }, { name: 'noted' });
+      req.socket.destroy();
+    });
+    await assert.rejects(fetch(running.url));
+    const report = await running.close(5_000);
+    assert.deepEqual([seen, report.requestsInFlightAtClose, report.tasksAbandoned], [[true], 0, []]);
+  });
+}
 
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [

@@ -15,6 +15,7 @@ import { send } from './send.js';
 import { isComplete, withCutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
+import { currentRequest } from '../../util/current-request.js';
 
 const kAdopted = Symbol('coda.adopted');
 type WriteHead = ServerResponse['writeHead'];
@@ -114,6 +115,9 @@ export class AdoptedExchange extends Exchange {
     res.write = countingWrite;
     res.end = countingEnd;
     res.destroy = answeringDestroy;
+    const socket = this.#req.socket;
+    // An HTTP/2 request's socket is a proxy that refuses such changes; an injected one (light-my-request's) has no connection.
+    if (socket instanceof Socket && !('stream' in this.#req)) answerOnDestroy(socket);
     if (res.closed) {
       closed(res);
       return;
@@ -356,6 +360,31 @@ function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse
   exchange.answered();
   exchange.priorDestroy.call(this, error);
   return this;
+}
+
+/** The connections whose `destroy()` is an answer of the request whose code calls it (see `answerOnDestroy`). */
+const answering = new WeakSet<Socket>();
+
+/**
+ * Destroying the request's connection (`req.socket.destroy()`, `req.destroy()`
+ * before the body's end) from the request's own code is an answer too, as
+ * destroying its response is: the response's `'close'` that follows must not
+ * be taken for a client that left while the handler worked (its request
+ * stayed in flight until the shutdown's deadline). Told by the code calling
+ * it, not by the close: the connection's `'close'` comes from outside any
+ * request, as a client's leaving does, and so does Node's own destroy of a
+ * connection its client left. Once per connection: its later requests have
+ * it already.
+ */
+function answerOnDestroy(socket: Socket): void {
+  if (answering.has(socket)) return;
+  answering.add(socket);
+  const destroy = socket.destroy;
+  socket.destroy = function (this: Socket, error?: Error): Socket {
+    const current = currentRequest();
+    if (current instanceof AdoptedExchange && current.connection === this) current.answered();
+    return destroy.call(this, error);
+  };
 }
 
 function onClose(this: AdoptedResponse): void {
