@@ -140,6 +140,7 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   });
 
   fastify.addHook('onRequest', (request, reply, next) => {
+    answeringReplies(reply);
     const adopted = adopt(app, request.raw, reply.raw);
     if (adopted === undefined) {
       next();
@@ -182,34 +183,71 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
  * The route's handler, its promise (an async handler's) given to Coda: Fastify
  * sends nothing for one that resolves with no payload once its client has
  * left, and a streamed payload none of its bytes, so that promise settling
- * is what says the handler has answered (see AdoptedExchange.answered). A
- * handler of the callback style (no promise, nothing sent yet) answers with
- * its `reply.send()`, which may write nothing either (see `sendAnswers`).
+ * is what says the handler has answered (see AdoptedExchange.answered), but
+ * for a reply the handler sends later (see `sentLater`). A handler of the
+ * callback style answers with its `reply.send()` (see `answeringReplies`).
  */
 function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const result = handler.call(this, request, reply);
-    if (isPromise(result)) adoptedExchange(reply.raw)?.handling(result);
-    else if (result === undefined && !reply.sent) sendAnswers(reply);
+    if (isPromise(result)) adoptedExchange(reply.raw)?.handling(unlessSentLater(result, reply));
     return result;
   } as RouteHandlerMethod;
 }
 
 /**
- * The reply's next `send()` says its handler has answered: to a client that
- * left, Fastify writes no byte of a web ReadableStream (a fetch() Response's
- * body) and ends nothing, which left the request in flight for good. On this
- * reply alone, until that call.
+ * Replies their handler returned or awaited before sending them, Fastify's
+ * way to send later from an async handler (`return reply`, `await reply`): a
+ * reply is a thenable, which settles the handler's promise once the response
+ * closes, as its client leaves too; that is no answer, the later `send()` is.
  */
-function sendAnswers(reply: FastifyReply): void {
-  const exchange = adoptedExchange(reply.raw);
-  if (exchange === undefined) return;
-  const send = reply.send;
-  reply.send = function (this: FastifyReply, payload?: unknown): FastifyReply {
-    reply.send = send;
-    exchange.answered();
-    return send.call(this, payload);
+const sentLater = new WeakSet<FastifyReply>();
+
+/** The handler's promise as its answer, unless its reply is sent later (see `sentLater`): then it never settles as one. */
+function unlessSentLater(result: PromiseLike<unknown>, reply: FastifyReply): PromiseLike<unknown> {
+  return {
+    then: (settled, failed) => result.then((value) => {
+      if (!sentLater.has(reply)) settled?.(value);
+    }, failed) as never,
   };
+}
+
+const kAnswering = Symbol('coda.fastify.answering');
+type ReplyClass = Pick<FastifyReply, 'send' | 'then'> & { [kAnswering]?: true };
+
+/**
+ * Fastify's Reply class (of the Fastify that made `reply`), once: its
+ * `send()` says the handler has answered (to a client that left, Fastify
+ * writes no byte of a web ReadableStream, a fetch() Response's body, and
+ * ends nothing, which left the request in flight for good); its `then()`,
+ * called for a reply not sent yet, notes that reply as sent later. On the
+ * class, not on each reply: nothing on a request's path but those calls.
+ */
+function answeringReplies(reply: FastifyReply): void {
+  if ((reply as unknown as ReplyClass)[kAnswering] === true) return;
+  let proto = Object.getPrototypeOf(reply) as ReplyClass | null;
+  while (proto !== null && !Object.hasOwn(proto, 'send')) proto = Object.getPrototypeOf(proto) as ReplyClass | null;
+  if (proto === null) throw new Error('coda-http/fastify: this Fastify\'s reply has no send() of its class (this plugin knows Fastify 5\'s)');
+  const { send, then } = proto;
+  Object.defineProperties(proto, {
+    send: {
+      value(this: FastifyReply, payload?: unknown): FastifyReply {
+        adoptedExchange(this.raw)?.answered();
+        return send.call(this, payload);
+      },
+      configurable: true,
+      writable: true,
+    },
+    then: {
+      value(this: FastifyReply, fulfilled: () => void, rejected: (error: Error) => void): void {
+        if (!this.sent) sentLater.add(this);
+        then.call(this, fulfilled, rejected);
+      },
+      configurable: true,
+      writable: true,
+    },
+    [kAnswering]: { value: true },
+  });
 }
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.

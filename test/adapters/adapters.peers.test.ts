@@ -26,7 +26,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import Fastify, { type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
@@ -751,6 +751,52 @@ test("Fastify: a handler of the callback style (it returns no promise) whose cli
   assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
   const outcome = await seen.promise;
   assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent], [true, false, 0]);
+});
+
+test("Fastify: an async handler that returns or awaits its reply to send it later (docs/Reference/Routes.md 'return reply'; test/async-await.test.js 'await reply if we will be calling reply.send in the future'), its client gone before that send: the request stays in flight until the send, shutdown waits for it and runs what it registered then (the reply, a thenable, settled the handler's promise as its client left: the request was done, the later task lost)", { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const release = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  const handling = { '/returned': deferred(), '/awaited': deferred() };
+  const gone = { '/returned': deferred(), '/awaited': deferred() };
+  /** Registers a task now, and another as it sends, once released: after its client has left. */
+  const sendLater = (request: FastifyRequest, reply: FastifyReply): void => {
+    const path = request.url as keyof typeof gone;
+    after(({ outcome }) => { seen.push(`${path} before: aborted ${outcome.aborted}`); });
+    reply.raw.once('close', () => gone[path].resolve());
+    handling[path].resolve();
+    void release.promise.then(() => {
+      after(({ outcome }) => { seen.push(`${path} as it sends: aborted ${outcome.aborted}`); });
+      void reply.send(new Response('from upstream').body);
+    });
+  };
+  fastify.get('/returned', async (request, reply) => {
+    sendLater(request, reply);
+    return reply;
+  });
+  fastify.get('/awaited', async (request, reply) => {
+    sendLater(request, reply);
+    await reply;
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  for (const path of ['/returned', '/awaited'] as const) {
+    const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
+    client.on('error', () => {});
+    client.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    await handling[path].promise;
+    client.destroy();
+    await gone[path].promise;
+  }
+  const closing = fastify.coda.close({ timeoutMs: 5_000 });
+  const closingSignal = fastify.coda.app[kClosingSignal];
+  if (!closingSignal.aborted) await once(closingSignal, 'abort');
+  release.resolve();
+  const report = await closing;
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksAbandoned], [2, []]);
+  assert.deepEqual(seen.sort(), [
+    '/awaited as it sends: aborted true', '/awaited before: aborted true', '/returned as it sends: aborted true', '/returned before: aborted true',
+  ]);
 });
 
 test("Express: after() and res.after() from the response's 'finish' listener, res.after() from its 'close' listener (where Express code waits for a response, on-finished's way): each task runs once, after the response, with its complete outcome", { timeout: 10_000 }, async (t) => {
