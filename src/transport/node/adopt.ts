@@ -123,6 +123,7 @@ export class AdoptedExchange extends Exchange {
       return;
     }
     res.on('close', onClose);
+    res.on('pipe', onPipe);
     // Finishing twice does nothing: the first of the two closes counts.
     closeWithConnection(res, this.#req.socket, closed, undefined);
   }
@@ -385,6 +386,16 @@ function answerOnDestroy(socket: Socket): void {
     if (current instanceof AdoptedExchange && current.connection === this) current.answered();
     return destroy.call(this, error);
   };
+}
+
+/**
+ * A stream piped to the response (`source.pipe(res)`, `pipeline()`) is the
+ * handler's answer, as a view's streamed body is: its client gone before the
+ * stream's first chunk, Node unpipes it from the response that closed and
+ * nothing is ever written to it, which left the request in flight for good.
+ */
+function onPipe(this: AdoptedResponse): void {
+  this[kAdopted].answered();
 }
 
 function onClose(this: AdoptedResponse): void {
