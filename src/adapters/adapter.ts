@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { format } from 'node:util';
 import { inJob, register } from '../after/context.js';
@@ -83,15 +84,16 @@ export function within<R>(exchange: AdoptedExchange, next: () => R): R {
 }
 
 /**
- * `within()`, the request's own events (the `'data'` and `'end'` of a body
- * read by hand or by a parser; `'close'`, which aborts Fastify's
- * `request.signal` and runs its `onRequestAbort` hooks) emitted in its
- * context from now on: Node emits them from the socket's, outside it, though
- * their listeners are code of the request.
+ * `within()`, the events of `emitter` emitted in the request's context from
+ * now on: Node emits them from the socket's, outside it, though their
+ * listeners are code of the request. The request's own (the `'data'` and
+ * `'end'` of a body read by hand or by a parser; `'close'`, which aborts
+ * Fastify's `request.signal` and runs its `onRequestAbort` hooks), or
+ * @hono/node-server's response (whose `'close'` aborts the Request's signal).
  */
-export function withinEvents<R>(exchange: AdoptedExchange, req: IncomingMessage, next: () => R): R {
+export function withinEvents<R>(exchange: AdoptedExchange, emitter: EventEmitter, next: () => R): R {
   return within(exchange, () => {
-    req.emit = AsyncResource.bind(req.emit);
+    emitter.emit = AsyncResource.bind(emitter.emit);
     return next();
   });
 }

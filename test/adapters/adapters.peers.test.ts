@@ -684,6 +684,37 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
   assert.deepEqual(await afterOnAbort(t, Hono, honoStream), ['aborted true']);
 });
 
+test("Hono on @hono/node-server: the abort listeners of the Request's signal (c.req.raw.signal, aborted as the response closes, its client gone) are code of the request: after() there registers a task, which runs with the aborted outcome (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const handling = deferred();
+  const aborted = deferred();
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  app.get('/', async (c) => {
+    c.req.raw.signal.addEventListener('abort', () => {
+      try {
+        after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-abort' });
+      } catch (error) {
+        seen.push(`after() threw: ${(error as Error).message}`);
+      }
+      aborted.resolve();
+    });
+    handling.resolve();
+    await aborted.promise;
+    return c.text('nobody reads this');
+  });
+  const url = await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
+  const client = net.connect(Number(new URL(url).port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await handling.promise;
+  client.destroy();
+  await aborted.promise;
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['aborted true']);
+});
+
 test("Hono loaded with require() (its CommonJS build, another StreamingApi than its ES module's): the onAbort() listeners of its stream() helper are code of the request too", { timeout: 10_000 }, async (t) => {
   const require = createRequire(import.meta.url);
   const cjs = { hono: require('hono') as typeof import('hono'), streaming: require('hono/streaming') as typeof import('hono/streaming') };

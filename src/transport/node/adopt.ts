@@ -383,7 +383,8 @@ function answerOnDestroy(socket: Socket): void {
   const destroy = socket.destroy;
   socket.destroy = function (this: Socket, error?: Error): Socket {
     const current = currentRequest();
-    if (current instanceof AdoptedExchange && current.connection === this) current.answered();
+    // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
     return destroy.call(this, error);
   };
 }
