@@ -550,6 +550,88 @@ test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback w
   assert.deepEqual([outcome.aborted, outcome.error], [true, undefined]);
 });
 
+test("Express res.sendFile() with a Range (send's 'with Range request': 206 Partial Content, 416 when unsatisfiable, a HEAD's head alone): the tasks see the status sent and the bytes of the part, each complete", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'text.txt');
+  writeFileSync(file, '0123456789'.repeat(100));
+  const seen: string[] = [];
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', (req, res) => {
+    after(({ outcome }) => { seen.push(`${req.method} ${req.headers.range}: ${outcome.status} ${outcome.bytesSent} ${outcome.completed}`); });
+    res.sendFile(file);
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const answers: string[] = [];
+  for (const [method, range] of [['GET', 'bytes=0-99'], ['GET', 'bytes=-10'], ['GET', 'bytes=2000-3000'], ['HEAD', 'bytes=0-99']] as const) {
+    const response = await fetch(url, { method, headers: { range } });
+    answers.push(`${method} ${range}: ${response.status} ${response.headers.get('content-range')} ${(await response.text()).length}`);
+  }
+  await tasks.app.settle();
+  assert.deepEqual(answers.slice(0, 2).concat(answers[3]!), ['GET bytes=0-99: 206 bytes 0-99/1000 100', 'GET bytes=-10: 206 bytes 990-999/1000 10', 'HEAD bytes=0-99: 206 bytes 0-99/1000 0']);
+  assert.match(answers[2]!, /^GET bytes=2000-3000: 416 bytes \*\/1000 \d+$/);
+  const notFound = Number(answers[2]!.split(' ').at(-1));
+  assert.deepEqual(seen, ['GET bytes=0-99: 206 100 true', 'GET bytes=-10: 206 10 true', `GET bytes=2000-3000: 416 ${notFound} true`, 'HEAD bytes=0-99: 206 0 true']);
+});
+
+test("Hono on @hono/node-server: a handler's Response whose body stream errors mid-way (src/listener.test.ts, a ReadableStream that errors): outcome.error is that failure, the bytes sent before counted; its client sees the response fail", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('upstream broke');
+  const seen = deferred<Outcome>();
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  app.get('/', () => {
+    after(({ outcome }) => { seen.resolve(outcome); });
+    let pulls = 0;
+    return new Response(new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (pulls++ === 0) {
+          controller.enqueue(new TextEncoder().encode('first chunk'));
+        } else {
+          // The upstream fails a turn later: the first chunk is on its way by then.
+          await new Promise((resolve) => setImmediate(resolve));
+          controller.error(failure);
+        }
+      },
+    }));
+  });
+  // @hono/node-server prints the failure of a Response's stream (with or without Coda).
+  t.mock.method(console, 'error', () => {});
+  const response = await open(await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server));
+  let body = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => { body += chunk; });
+  await assert.rejects(once(response, 'end'), /aborted/);
+  assert.equal(body, 'first chunk');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.status, outcome.error, outcome.completed, outcome.bytesSent], [200, failure, false, 11]);
+});
+
+test("Koa (test/application/respond.test.js, a stream body): the client leaves (ctx.req aborted) while the body streams: the body stream is destroyed, the outcome aborted with no outcome.error (Koa's 'Premature close' is a client that left)", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const app = new Koa();
+  app.silent = true;
+  const tasks = koaCoda();
+  app.use(tasks);
+  let body: Readable | undefined;
+  app.use((ctx) => {
+    after(({ outcome }) => { seen.resolve(outcome); });
+    let n = 0;
+    // A chunk each time it is read, without end: a client reading it to the end never comes.
+    body = new Readable({ read() { setImmediate(() => this.push(Buffer.alloc(1024, n++))); } });
+    ctx.body = body;
+  });
+  const response = await open(await listening(t, app.listen(0, '127.0.0.1')));
+  response.on('error', () => {});
+  await once(response, 'data');
+  response.destroy();
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.completed, outcome.error, body!.destroyed], [true, false, undefined, true]);
+});
+
 test("Koa: ctx.respond = false (the response written by hand) and ctx.throw after an await: tasks see the status sent; code after await next() can register too", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const note = noting(seen);
