@@ -449,6 +449,29 @@ test('Express: the adapter in an app mounted under a path; next(err), an async t
   assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
 });
 
+test("Express 5's async errors (its router's promise support: a handler's rejected promise is given to next()), once the head is out (a write, an await, a throw), no error handler of the app's: the client receives what was written, then sees the response fail; outcome.error is the rejection, with the status sent", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('async failure after the head');
+  const seen = deferred<Outcome>();
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', async (_req, res) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.status(201).write('written first');
+    await new Promise((resolve) => setImmediate(resolve));
+    throw failure;
+  });
+  const response = await open(await listening(t, app.listen(0, '127.0.0.1')));
+  let body = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => { body += chunk; });
+  await assert.rejects(once(response, 'end'), /aborted/);
+  assert.deepEqual([response.statusCode, body], [201, 'written first']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.status, outcome.error, outcome.completed], [201, failure, false]);
+});
+
 test("Express: an error handler that sets res.status(500) once the head went out with a 200 (then hands the error on): the tasks see the 200 the client got, and the error", { timeout: 10_000 }, async (t) => {
   const failure = new Error('failed after the head');
   const seen = deferred<Outcome>();
