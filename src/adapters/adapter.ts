@@ -87,8 +87,9 @@ export function within<R>(exchange: AdoptedExchange, next: () => R): R {
  * `within()`, the events of `emitter` emitted in the request's context from
  * now on: Node emits them from the socket's, outside it, though their
  * listeners are code of the request. The request's own (the `'data'` and
- * `'end'` of a body read by hand or by a parser; `'close'`, which aborts
- * Fastify's `request.signal` and runs its `onRequestAbort` hooks), or
+ * `'end'` of a body read by hand or by a parser; `'close'` as its client
+ * leaves, which aborts Fastify's `request.signal` and runs its
+ * `onRequestAbort` hooks), or
  * @hono/node-server's response (whose `'close'` aborts the Request's signal).
  */
 export function withinEvents<R>(exchange: AdoptedExchange, emitter: EventEmitter, next: () => R): R {

@@ -32,7 +32,7 @@ import { Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { after, type Outcome } from 'coda-http';
+import { after, type App, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
@@ -790,36 +790,69 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
   assert.deepEqual(await afterOnAbort(t, Hono, honoStream), ['aborted true']);
 });
 
-test("Hono on @hono/node-server: the abort listeners of the Request's signal (c.req.raw.signal, aborted as the response closes, its client gone) are code of the request: after() there registers a task, which runs with the aborted outcome (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
-  const seen: string[] = [];
-  const handling = deferred();
-  const aborted = deferred();
-  const app = new Hono<{ Bindings: HttpBindings }>();
-  const tasks = honoCoda();
-  app.use(tasks);
-  app.get('/', async (c) => {
-    c.req.raw.signal.addEventListener('abort', () => {
-      try {
-        after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-abort' });
-      } catch (error) {
-        seen.push(`after() threw: ${(error as Error).message}`);
-      }
-      aborted.resolve();
+/**
+ * Frameworks whose request has an event its client's leaving fires (`onLeft`
+ * gets the request's context and the listener): each starts an app whose
+ * GET / gives that event a listener, then waits for it. Resolves with the
+ * server's URL and the adapter's app.
+ */
+type OnLeft = (listener: () => void) => void;
+const leavingEvents: { name: string; start(t: TestContext, route: (onLeft: OnLeft) => Promise<void>): Promise<{ url: string; app: App }> }[] = [
+  {
+    name: "Hono on @hono/node-server: the abort listeners of the Request's signal (c.req.raw.signal, aborted as the response closes)",
+    async start(t, route) {
+      const app = new Hono<{ Bindings: HttpBindings }>();
+      const tasks = honoCoda();
+      app.use(tasks);
+      app.get('/', async (c) => {
+        await route((listener) => c.req.raw.signal.addEventListener('abort', listener));
+        return c.text('nobody reads this');
+      });
+      return { url: await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server), app: tasks.app };
+    },
+  },
+  {
+    name: "Koa: the 'close' listeners of the request (ctx.req)",
+    async start(t, route) {
+      const app = new Koa();
+      const tasks = koaCoda();
+      app.use(tasks);
+      app.use(async (ctx) => {
+        await route((listener) => ctx.req.once('close', listener));
+        ctx.body = 'nobody reads this';
+      });
+      return { url: await listening(t, app.listen(0, '127.0.0.1')), app: tasks.app };
+    },
+  },
+];
+
+for (const target of leavingEvents) {
+  test(`${target.name}, its client gone, are code of the request: after() there registers a task, which runs with the aborted outcome (it threw 'after() was called outside a request')`, { timeout: 10_000 }, async (t) => {
+    const seen: string[] = [];
+    const handling = deferred();
+    const left = deferred();
+    const { url, app } = await target.start(t, async (onLeft) => {
+      onLeft(() => {
+        try {
+          after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-leaving' });
+        } catch (error) {
+          seen.push(`after() threw: ${(error as Error).message}`);
+        }
+        left.resolve();
+      });
+      handling.resolve();
+      await left.promise;
     });
-    handling.resolve();
-    await aborted.promise;
-    return c.text('nobody reads this');
+    const client = net.connect(Number(new URL(url).port), '127.0.0.1');
+    client.on('error', () => {});
+    client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await handling.promise;
+    client.destroy();
+    await left.promise;
+    await app.settle();
+    assert.deepEqual(seen, ['aborted true']);
   });
-  const url = await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
-  const client = net.connect(Number(new URL(url).port), '127.0.0.1');
-  client.on('error', () => {});
-  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
-  await handling.promise;
-  client.destroy();
-  await aborted.promise;
-  await tasks.app.settle();
-  assert.deepEqual(seen, ['aborted true']);
-});
+}
 
 test("Hono loaded with require() (its CommonJS build, another StreamingApi than its ES module's): the onAbort() listeners of its stream() helper are code of the request too", { timeout: 10_000 }, async (t) => {
   const require = createRequire(import.meta.url);
