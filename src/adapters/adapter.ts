@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { format } from 'node:util';
 import { inJob, register } from '../after/context.js';
@@ -80,6 +82,30 @@ export function adopt(app: App, req: IncomingMessage, res: ServerResponse): Adop
 export function within<R>(exchange: AdoptedExchange, next: () => R): R {
   return inJob(exchange, true, next, undefined);
 }
+
+/**
+ * `within()`, the events of `emitter` emitted in the request's context from
+ * now on: Node emits them from the socket's, outside it, though their
+ * listeners are code of the request. The request's own (the `'data'` and
+ * `'end'` of a body read by hand or by a parser; `'close'` as its client
+ * leaves, which aborts Fastify's `request.signal` and runs its
+ * `onRequestAbort` hooks), or
+ * @hono/node-server's response (whose `'close'` aborts the Request's signal).
+ */
+export function withinEvents<R>(exchange: AdoptedExchange, emitter: EventEmitter, next: () => R): R {
+  return within(exchange, () => {
+    // Not AsyncResource.bind(), which costs some 2 µs a request (the properties it gives the bound function): this, a few dozen ns.
+    const scope = new AsyncResource('coda.request-events', NO_DESTROY);
+    const emit = emitter.emit;
+    emitter.emit = function (this: EventEmitter, ...args: Parameters<EventEmitter['emit']>): boolean {
+      return scope.runInAsyncScope(emit, this, ...args);
+    };
+    return next();
+  });
+}
+
+// Nothing is owed at its end: no destroy hook to register for each request.
+const NO_DESTROY = { requireManualDestroy: true };
 
 /** Runs `next` again in the request's context where the framework lost it (a body read through stream events); as it is elsewhere. */
 export function reenter<R>(res: ServerResponse, next: () => R): R {

@@ -18,11 +18,10 @@
  * const { close } = tasks.attach(app.listen(3000)); // SIGTERM drains; close() resolves with the report
  * ```
  */
-import { AsyncResource } from 'node:async_hooks';
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
-import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, headerRecord, withinEvents, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -84,12 +83,8 @@ export function coda(options: AdapterOptions = {}): ExpressCoda {
       res.after = resAfter as AfterFunction;
       // A request without an app: a bare express.Router() on node:http.
       if (req.app !== undefined) noteErrors(req.app);
-      within(adopted, () => {
-        // The request's own events (the 'data' and 'end' of a body read by hand, or by multer or busboy; 'close') are
-        // emitted outside its async context: a next() called from one took the rest of the chain out of the request.
-        req.emit = AsyncResource.bind(req.emit);
-        next();
-      });
+      // A next() called from the request's own events (a body read by hand, or by multer or busboy) took the rest of the chain out of the request.
+      withinEvents(adopted, req, next);
     }
   };
   return Object.assign(middleware, adapterMethods(app));

@@ -26,11 +26,11 @@ import type { App } from '../app/app.js';
 import { HttpResponse } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
 import { Http2Sessions } from '../server/http2-sessions.js';
-import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
+import { adoptedExchange } from '../transport/node/adopt.js';
 import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, within, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, withinEvents, type AdapterOptions, type AfterFunction } from './adapter.js';
 import { noteStreamErrors } from './fastify-stream-errors.js';
 
 export * from './exports.js';
@@ -72,11 +72,6 @@ declare module 'fastify' {
 const FASTIFY_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
 const replyAfter = afterFor('reply.after()', (reply: FastifyReply) => reply.raw);
-
-/** On a Fastify request, the exchange Coda adopted for it: how an `onRequestAbort` hook, which gets the request only, finds it. */
-const kExchange = Symbol('coda.fastify.exchange');
-type AdoptingRequest = FastifyRequest & { [kExchange]: AdoptedExchange | null };
-type AbortHook = (this: FastifyInstance, request: FastifyRequest, done: (error?: Error) => void) => unknown;
 
 /**
  * The Fastify plugin: every request gets Coda's after-response work:
@@ -132,8 +127,6 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
     },
   } satisfies FastifyCoda);
   fastify.decorateReply('after', replyAfter as AfterFunction);
-  fastify.decorateRequest(kExchange as unknown as string, null);
-  inRequestOnAbort(fastify);
   noteStreamErrors(fastify, app.logger);
   // Only on errors: one once the head is out (a throw after reply.raw.write()) is why Fastify then destroys the response,
   // at once: what was written before goes out first, as the other adapters' cuts let it.
@@ -147,13 +140,13 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   });
 
   fastify.addHook('onRequest', (request, reply, next) => {
+    answeringReplies(reply);
     const adopted = adopt(app, request.raw, reply.raw);
     if (adopted === undefined) {
       next();
     } else if (adopted instanceof HttpResponse) {
       void reply.code(adopted.status).headers(headerRecord(adopted)).send(adopted.body);
     } else {
-      (request as AdoptingRequest)[kExchange] = adopted;
       const server = serverOf(request.raw.socket);
       if (server !== undefined && server !== fastify.server) {
         if (!secondary.has(server)) {
@@ -164,15 +157,14 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
         const session = (request.raw as { stream?: { session?: ServerHttp2Session } }).stream?.session;
         if (session !== undefined) sessions.add(session);
       }
-      within(adopted, next);
+      // The request's 'close' aborts request.signal and runs the onRequestAbort hooks: code of the request, in its context.
+      withinEvents(adopted, request.raw, next);
     }
   });
   fastify.addHook('onRoute', (route) => {
     route.handler = answering(route.handler);
-    const { onRequestAbort } = route;
-    if (onRequestAbort !== undefined) route.onRequestAbort = Array.isArray(onRequestAbort) ? onRequestAbort.map(inRequest) : inRequest(onRequestAbort);
   });
-  // A request body is read through stream events, which lose the async context: the handler gets it back here.
+  // A body read through another stream's events (a preParsing hook's: a decompressor), or by a parser that waits on other I/O, loses the async context: the handler gets it back here.
   fastify.addHook('preValidation', (_request, reply, next) => reenter(reply.raw, next));
   fastify.addHook('onReady', async () => {
     if (app.tasks.defined) await app.tasks.open();
@@ -188,61 +180,74 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
 }
 
 /**
- * Fastify runs `onRequestAbort` hooks from the request's `'close'` event,
- * outside its async context, though they are code of the request: those
- * added from now on (`addHook`, on this instance and the ones it encapsulates)
- * get it back, so `after()` works there. Route options' own are wrapped as
- * the route is added (see install).
- */
-function inRequestOnAbort(fastify: FastifyInstance): void {
-  const addHook = fastify.addHook as (this: FastifyInstance, name: string, hook: unknown) => FastifyInstance;
-  fastify.addHook = function (this: FastifyInstance, name: string, hook: unknown): FastifyInstance {
-    return addHook.call(this, name, name === 'onRequestAbort' ? inRequest(hook as AbortHook) : hook);
-  } as FastifyInstance['addHook'];
-}
-
-/** `hook` run as code of its request (see inRequestOnAbort); one Fastify refuses (an async hook that takes a callback) is left for it to refuse. */
-function inRequest<Hook>(hook: Hook): Hook {
-  if (typeof hook !== 'function' || (hook.constructor.name === 'AsyncFunction' && hook.length !== 1)) return hook;
-  const run = hook as unknown as AbortHook;
-  return function (this: FastifyInstance, request: FastifyRequest, done: (error?: Error) => void): unknown {
-    const exchange = (request as AdoptingRequest)[kExchange];
-    return exchange === null ? run.call(this, request, done) : within(exchange, () => run.call(this, request, done));
-  } as Hook;
-}
-
-/**
  * The route's handler, its promise (an async handler's) given to Coda: Fastify
  * sends nothing for one that resolves with no payload once its client has
  * left, and a streamed payload none of its bytes, so that promise settling
- * is what says the handler has answered (see AdoptedExchange.answered). A
- * handler of the callback style (no promise, nothing sent yet) answers with
- * its `reply.send()`, which may write nothing either (see `sendAnswers`).
+ * is what says the handler has answered (see AdoptedExchange.answered), but
+ * for a reply the handler sends later (see `sentLater`). A handler of the
+ * callback style answers with its `reply.send()` (see `answeringReplies`).
  */
 function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const result = handler.call(this, request, reply);
-    if (isPromise(result)) adoptedExchange(reply.raw)?.handling(result);
-    else if (result === undefined && !reply.sent) sendAnswers(reply);
+    if (isPromise(result)) adoptedExchange(reply.raw)?.handling(unlessSentLater(result, reply));
     return result;
   } as RouteHandlerMethod;
 }
 
 /**
- * The reply's next `send()` says its handler has answered: to a client that
- * left, Fastify writes no byte of a web ReadableStream (a fetch() Response's
- * body) and ends nothing, which left the request in flight for good. On this
- * reply alone, until that call.
+ * Replies their handler returned or awaited before sending them, Fastify's
+ * way to send later from an async handler (`return reply`, `await reply`): a
+ * reply is a thenable, which settles the handler's promise once the response
+ * closes, as its client leaves too; that is no answer, the later `send()` is.
  */
-function sendAnswers(reply: FastifyReply): void {
-  const exchange = adoptedExchange(reply.raw);
-  if (exchange === undefined) return;
-  const send = reply.send;
-  reply.send = function (this: FastifyReply, payload?: unknown): FastifyReply {
-    reply.send = send;
-    exchange.answered();
-    return send.call(this, payload);
+const sentLater = new WeakSet<FastifyReply>();
+
+/** The handler's promise as its answer, unless its reply is sent later (see `sentLater`): then it never settles as one. */
+function unlessSentLater(result: PromiseLike<unknown>, reply: FastifyReply): PromiseLike<unknown> {
+  return {
+    then: (settled, failed) => result.then((value) => {
+      if (!sentLater.has(reply)) settled?.(value);
+    }, failed) as never,
   };
+}
+
+const kAnswering = Symbol('coda.fastify.answering');
+type ReplyClass = Pick<FastifyReply, 'send' | 'then'> & { [kAnswering]?: true };
+
+/**
+ * Fastify's Reply class (of the Fastify that made `reply`), once: its
+ * `send()` says the handler has answered (to a client that left, Fastify
+ * writes no byte of a web ReadableStream, a fetch() Response's body, and
+ * ends nothing, which left the request in flight for good); its `then()`,
+ * called for a reply not sent yet, notes that reply as sent later. On the
+ * class, not on each reply: nothing on a request's path but those calls.
+ */
+function answeringReplies(reply: FastifyReply): void {
+  if ((reply as unknown as ReplyClass)[kAnswering] === true) return;
+  let proto = Object.getPrototypeOf(reply) as ReplyClass | null;
+  while (proto !== null && !Object.hasOwn(proto, 'send')) proto = Object.getPrototypeOf(proto) as ReplyClass | null;
+  if (proto === null) throw new Error('coda-http/fastify: this Fastify\'s reply has no send() of its class (this plugin knows Fastify 5\'s)');
+  const { send, then } = proto;
+  Object.defineProperties(proto, {
+    send: {
+      value(this: FastifyReply, payload?: unknown): FastifyReply {
+        adoptedExchange(this.raw)?.answered();
+        return send.call(this, payload);
+      },
+      configurable: true,
+      writable: true,
+    },
+    then: {
+      value(this: FastifyReply, fulfilled: () => void, rejected: (error: Error) => void): void {
+        if (!this.sent) sentLater.add(this);
+        then.call(this, fulfilled, rejected);
+      },
+      configurable: true,
+      writable: true,
+    },
+    [kAnswering]: { value: true },
+  });
 }
 
 // What fastify-plugin sets: the plugin's hooks and decorators belong to the instance it is registered on, not to a child context.

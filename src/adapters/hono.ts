@@ -40,7 +40,7 @@ import { drainApp, type ShutdownReport } from '../server/close.js';
 import { kAdoptFetch, kAnswerFetch, kScheduler } from '../symbols.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
 import { checkMs } from '../util/options.js';
-import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, withinEvents, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -268,7 +268,8 @@ export function coda(options: AdapterOptions = {}): HonoCoda {
       return undefined;
     }
     ready(Object.getPrototypeOf(c) as ReadyContext);
-    const rest = within(adopted, next);
+    // The response's 'close' aborts the Request's signal (c.req.raw.signal): its listeners are code of the request.
+    const rest = withinEvents(adopted, res, next);
     // @hono/node-server writes none of a streamed Response to a client that left: the Response made is the handler's answer.
     adopted.handling(rest);
     try {

@@ -21,7 +21,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { HttpResponse } from '../http/response.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
-import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, thrownError, within, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, thrownError, within, withinEvents, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
 
 export * from './exports.js';
 
@@ -106,7 +106,8 @@ export function coda(options: AdapterOptions = {}): KoaCoda {
     }
     ctx.after = ctxAfter as AfterFunction;
     if ((ctx as ReadyContext)[kReady] !== true) prepare(Object.getPrototypeOf(ctx) as ReadyContext);
-    const rest = within(adopted, next);
+    // The request's own events (its 'close' as its client leaves, a body read by hand): their listeners are code of the request.
+    const rest = withinEvents(adopted, ctx.req, next);
     // With `ctx.respond = false` Koa may write nothing to a client that left: the rest of the request settling is its answer.
     adopted.handling(rest);
     return rest;

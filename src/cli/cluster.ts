@@ -4,6 +4,7 @@ import type { App } from '../app/app.js';
 import { exitAfterLastLines } from '../log/exit.js';
 import { ClusterMetrics } from '../observe/cluster-gather.js';
 import { joinClusterMetrics, type MetricsMessage } from '../observe/cluster-scrape.js';
+import { expectGroupCopy, forgetGroupCopy } from '../server/group-signal.js';
 import { runHooks } from '../server/shutdown.js';
 import { kShutDown } from '../symbols.js';
 import { MAX_TIMER_MS } from '../util/options.js';
@@ -13,8 +14,11 @@ import { loadApp } from './load-app.js';
 import { holdStartupSignals } from './startup-signals.js';
 import type { Output } from './output.js';
 
-/** What a cluster worker tells the primary, and what the primary asks of it (and about metrics: see cluster-scrape.ts). */
-type Message = { coda: 'listening'; url: string } | { coda: 'shutdown' } | MetricsMessage;
+/**
+ * What a cluster worker tells the primary, and what the primary asks of it (and about metrics: see cluster-scrape.ts):
+ * to shut down, with the signal that stops the cluster (none for a restart), and that signal again, a second one.
+ */
+type Message = { coda: 'listening'; url: string } | { coda: 'shutdown'; signal?: NodeJS.Signals } | { coda: 'now'; signal: NodeJS.Signals } | MetricsMessage;
 
 /** Replacements that fail to start in a row before the primary gives up. */
 const MAX_FAILED_STARTS = 3;
@@ -173,19 +177,23 @@ export class Primary {
     }
   }
 
-  /** Graceful shutdown of every worker, on `signal` (or for the reason `why`); the signal itself is passed on when it comes again. */
-  #stop(signal: NodeJS.Signals, why: string = signal): void {
+  /** Graceful shutdown of every worker, on `signal` (or for the reason `why`, the signal SIGTERM); the signal itself is passed on when it comes again. */
+  #stop(signal: NodeJS.Signals, why?: string): void {
     const workers = [...this.#running];
     if (this.#stopping) {
-      // A second signal: the workers exit at once (their own second signal).
-      for (const worker of workers) worker.process.kill(signal);
+      // A second signal: the workers exit at once (their own second signal), told so: as a signal it could be taken for the group's copy of the first.
+      for (const worker of workers) {
+        if (!tellWorker(worker, { coda: 'now', signal } satisfies Message)) worker.process.kill(signal);
+      }
       return;
     }
     this.#stopping = true;
     if (workers.length === 0) process.exit(this.#exitCode);
-    this.#out.line(`coda: ${why}: shutting down ${workers.length} worker(s) gracefully`);
+    this.#out.line(`coda: ${why ?? signal}: shutting down ${workers.length} worker(s) gracefully`);
+    // The signal the cluster stops on, if it was one (not workers that failed to start): its process group's copy may follow it.
+    const word: Message = why === undefined ? { coda: 'shutdown', signal } : { coda: 'shutdown' };
     for (const worker of workers) {
-      tellWorker(worker, { coda: 'shutdown' } satisfies Message);
+      tellWorker(worker, word);
       // One a restart retires has had its timer since it was told. One still loading has this one until it listens, then a fresh one (#fork): it drains from then.
       if (!this.#killTimers.has(worker)) this.#killLater(worker, 'the shutdown began');
     }
@@ -218,7 +226,8 @@ export class Primary {
  * One worker of the cluster: serves the app on the shared port, tells the
  * primary, and shuts down gracefully on the primary's word as on a signal
  * (once: a signal that reached it first, as Ctrl-C reaches the whole process
- * group, is not doubled into an immediate exit), and so when the primary
+ * group, is not doubled into an immediate exit, nor the group's copy that
+ * reaches it after the word: see group-signal.ts), and so when the primary
  * dies. All are heard from the start: one that comes while the app loads (a
  * deploy stopping the cluster as it starts) is held, as by a single process,
  * and the shutdown runs once the worker serves; the primary's word was lost
@@ -233,13 +242,21 @@ export async function runClusterWorker(settings: ClusterSettings, progress: Outp
   // SIGHUP is the primary's (a rolling restart). A closed terminal sends it to the whole process group,
   // and its default would kill this worker outright, its requests in flight cut: the primary replaces it gracefully.
   process.on('SIGHUP', () => {});
-  const shutDown = (): void => {
+  /** Shuts down as on SIGTERM, once; `signal`: the one the primary's word came with, whose process group's copy may follow. */
+  const shutDown = (signal?: NodeJS.Signals): void => {
     if (signalled) return;
     signalled = true;
-    process.kill(process.pid, 'SIGTERM');
+    if (signal !== undefined) expectGroupCopy(signal);
+    // Now, not through the OS: the group's copy may be on its way there already, and would be taken first, then this one for a second signal.
+    process.emit('SIGTERM', 'SIGTERM');
   };
   process.on('message', (message: Message) => {
-    if (message?.coda === 'shutdown') shutDown();
+    if (message?.coda === 'shutdown') {
+      shutDown(message.signal);
+    } else if (message?.coda === 'now') {
+      forgetGroupCopy();
+      process.emit(message.signal, message.signal);
+    }
   });
   // The primary gone (SIGKILL, the OOM killer) closes the channel, and node:cluster then exits the worker at once, with code 0:
   // its requests in flight were cut and their after() tasks dropped without a word. Without a primary it can be neither

@@ -5,6 +5,7 @@ import { kAbandonNow } from '../symbols.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { untilDeadline } from '../util/deadline.js';
 import type { ShutdownReport } from './close.js';
+import { isGroupCopy } from './group-signal.js';
 
 /** A server that shuts down with the process on SIGTERM or SIGINT. */
 export interface SignalledServer {
@@ -133,8 +134,12 @@ export async function runHooks(deadline: number, logger: Logger): Promise<{ ran:
   return { ran: run.length, failed };
 }
 
-/** A second signal: give up what each app still has to run, list it, and exit at once. */
+/** A second signal: give up what each app still has to run, list it, and exit at once; unless it is the process group's copy of the first (see group-signal.ts). */
 function onSecondSignal(signal: NodeJS.Signals): void {
+  if (isGroupCopy(signal)) {
+    closing[0]!.app.logger.info({ signal }, `${signal}, the process group's copy of the signal the primary's word came with: already shutting down, not a second signal`);
+    return;
+  }
   exitNow('warn', { signal }, 'second signal: exiting at once');
 }
 

@@ -26,13 +26,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import Fastify, { type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { after, type Outcome } from 'coda-http';
+import { after, type App, type Outcome } from 'coda-http';
 import { coda as expressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
@@ -69,6 +69,15 @@ async function listening(t: TestContext, server: Server): Promise<string> {
 /** A GET whose response the test reads by hand. */
 function open(url: string): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
+}
+
+/** The body of a response that fails before its end (its connection cut), as the client received it. */
+async function cutShort(response: http.IncomingMessage): Promise<string> {
+  let body = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => { body += chunk; });
+  await assert.rejects(once(response, 'end'), /aborted/);
+  return body;
 }
 
 async function statuses(url: string, paths: string[]): Promise<[number, string][]> {
@@ -449,6 +458,25 @@ test('Express: the adapter in an app mounted under a path; next(err), an async t
   assert.deepEqual(seen, ['/api 7 200', 'next(err) 502', 'handler: nope 502', 'async throw 502', 'handler: async nope 502']);
 });
 
+test("Express 5's async errors (its router's promise support: a handler's rejected promise is given to next()), once the head is out (a write, an await, a throw), no error handler of the app's: the client receives what was written, then sees the response fail; outcome.error is the rejection, with the status sent", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('async failure after the head');
+  const seen = deferred<Outcome>();
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', async (_req, res) => {
+    res.after(({ outcome }) => { seen.resolve(outcome); });
+    res.status(201).write('written first');
+    await new Promise((resolve) => setImmediate(resolve));
+    throw failure;
+  });
+  const response = await open(await listening(t, app.listen(0, '127.0.0.1')));
+  assert.deepEqual([response.statusCode, await cutShort(response)], [201, 'written first']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.status, outcome.error, outcome.completed], [201, failure, false]);
+});
+
 test("Express: an error handler that sets res.status(500) once the head went out with a 200 (then hands the error on): the tasks see the 200 the client got, and the error", { timeout: 10_000 }, async (t) => {
   const failure = new Error('failed after the head');
   const seen = deferred<Outcome>();
@@ -548,6 +576,84 @@ test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback w
   assert.equal((await calledBack.promise)?.message, 'Request aborted');
   const outcome = await seen.promise;
   assert.deepEqual([outcome.aborted, outcome.error], [true, undefined]);
+});
+
+test("Express res.sendFile() with a Range (send's 'with Range request': 206 Partial Content, 416 when unsatisfiable, a HEAD's head alone): the tasks see the status sent and the bytes of the part, each complete", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'text.txt');
+  writeFileSync(file, '0123456789'.repeat(100));
+  const seen: string[] = [];
+  const app = express();
+  app.set('env', 'test');
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/', (req, res) => {
+    after(({ outcome }) => { seen.push(`${req.method} ${req.headers.range}: ${outcome.status} ${outcome.bytesSent} ${outcome.completed}`); });
+    res.sendFile(file);
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const answers: string[] = [];
+  for (const [method, range] of [['GET', 'bytes=0-99'], ['GET', 'bytes=-10'], ['GET', 'bytes=2000-3000'], ['HEAD', 'bytes=0-99']] as const) {
+    const response = await fetch(url, { method, headers: { range } });
+    answers.push(`${method} ${range}: ${response.status} ${response.headers.get('content-range')} ${(await response.text()).length}`);
+  }
+  await tasks.app.settle();
+  assert.deepEqual(answers.slice(0, 2).concat(answers[3]!), ['GET bytes=0-99: 206 bytes 0-99/1000 100', 'GET bytes=-10: 206 bytes 990-999/1000 10', 'HEAD bytes=0-99: 206 bytes 0-99/1000 0']);
+  assert.match(answers[2]!, /^GET bytes=2000-3000: 416 bytes \*\/1000 \d+$/);
+  const notFound = Number(answers[2]!.split(' ').at(-1));
+  assert.deepEqual(seen, ['GET bytes=0-99: 206 100 true', 'GET bytes=-10: 206 10 true', `GET bytes=2000-3000: 416 ${notFound} true`, 'HEAD bytes=0-99: 206 0 true']);
+});
+
+test("Hono on @hono/node-server: a handler's Response whose body stream errors mid-way (src/listener.test.ts, a ReadableStream that errors): outcome.error is that failure, the bytes sent before counted; its client sees the response fail", { timeout: 10_000 }, async (t) => {
+  const failure = new Error('upstream broke');
+  const seen = deferred<Outcome>();
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const tasks = honoCoda();
+  app.use(tasks);
+  app.get('/', () => {
+    after(({ outcome }) => { seen.resolve(outcome); });
+    let pulls = 0;
+    return new Response(new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (pulls++ === 0) {
+          controller.enqueue(new TextEncoder().encode('first chunk'));
+        } else {
+          // The upstream fails a turn later: the first chunk is on its way by then.
+          await new Promise((resolve) => setImmediate(resolve));
+          controller.error(failure);
+        }
+      },
+    }));
+  });
+  // @hono/node-server prints the failure of a Response's stream (with or without Coda).
+  t.mock.method(console, 'error', () => {});
+  const response = await open(await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server));
+  assert.equal(await cutShort(response), 'first chunk');
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.status, outcome.error, outcome.completed, outcome.bytesSent], [200, failure, false, 11]);
+});
+
+test("Koa (test/application/respond.test.js, a stream body): the client leaves (ctx.req aborted) while the body streams: the body stream is destroyed, the outcome aborted with no outcome.error (Koa's 'Premature close' is a client that left)", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const app = new Koa();
+  app.silent = true;
+  const tasks = koaCoda();
+  app.use(tasks);
+  let body: Readable | undefined;
+  app.use((ctx) => {
+    after(({ outcome }) => { seen.resolve(outcome); });
+    let n = 0;
+    // A chunk each time it is read, without end: a client reading it to the end never comes.
+    body = new Readable({ read() { setImmediate(() => this.push(Buffer.alloc(1024, n++))); } });
+    ctx.body = body;
+  });
+  const response = await open(await listening(t, app.listen(0, '127.0.0.1')));
+  response.on('error', () => {});
+  await once(response, 'data');
+  response.destroy();
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.aborted, outcome.completed, outcome.error, body!.destroyed], [true, false, undefined, true]);
 });
 
 test("Koa: ctx.respond = false (the response written by hand) and ctx.throw after an await: tasks see the status sent; code after await next() can register too", { timeout: 10_000 }, async (t) => {
@@ -684,6 +790,70 @@ test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream 
   assert.deepEqual(await afterOnAbort(t, Hono, honoStream), ['aborted true']);
 });
 
+/**
+ * Frameworks whose request has an event its client's leaving fires (`onLeft`
+ * gets the request's context and the listener): each starts an app whose
+ * GET / gives that event a listener, then waits for it. Resolves with the
+ * server's URL and the adapter's app.
+ */
+type OnLeft = (listener: () => void) => void;
+const leavingEvents: { name: string; start(t: TestContext, route: (onLeft: OnLeft) => Promise<void>): Promise<{ url: string; app: App }> }[] = [
+  {
+    name: "Hono on @hono/node-server: the abort listeners of the Request's signal (c.req.raw.signal, aborted as the response closes)",
+    async start(t, route) {
+      const app = new Hono<{ Bindings: HttpBindings }>();
+      const tasks = honoCoda();
+      app.use(tasks);
+      app.get('/', async (c) => {
+        await route((listener) => c.req.raw.signal.addEventListener('abort', listener));
+        return c.text('nobody reads this');
+      });
+      return { url: await listening(t, honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server), app: tasks.app };
+    },
+  },
+  {
+    name: "Koa: the 'close' listeners of the request (ctx.req)",
+    async start(t, route) {
+      const app = new Koa();
+      const tasks = koaCoda();
+      app.use(tasks);
+      app.use(async (ctx) => {
+        await route((listener) => ctx.req.once('close', listener));
+        ctx.body = 'nobody reads this';
+      });
+      return { url: await listening(t, app.listen(0, '127.0.0.1')), app: tasks.app };
+    },
+  },
+];
+
+for (const target of leavingEvents) {
+  test(`${target.name}, its client gone, are code of the request: after() there registers a task, which runs with the aborted outcome (it threw 'after() was called outside a request')`, { timeout: 10_000 }, async (t) => {
+    const seen: string[] = [];
+    const handling = deferred();
+    const left = deferred();
+    const { url, app } = await target.start(t, async (onLeft) => {
+      onLeft(() => {
+        try {
+          after(({ outcome }) => { seen.push(`aborted ${outcome.aborted}`); }, { name: 'on-leaving' });
+        } catch (error) {
+          seen.push(`after() threw: ${(error as Error).message}`);
+        }
+        left.resolve();
+      });
+      handling.resolve();
+      await left.promise;
+    });
+    const client = net.connect(Number(new URL(url).port), '127.0.0.1');
+    client.on('error', () => {});
+    client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await handling.promise;
+    client.destroy();
+    await left.promise;
+    await app.settle();
+    assert.deepEqual(seen, ['aborted true']);
+  });
+}
+
 test("Hono loaded with require() (its CommonJS build, another StreamingApi than its ES module's): the onAbort() listeners of its stream() helper are code of the request too", { timeout: 10_000 }, async (t) => {
   const require = createRequire(import.meta.url);
   const cjs = { hono: require('hono') as typeof import('hono'), streaming: require('hono/streaming') as typeof import('hono/streaming') };
@@ -691,9 +861,9 @@ test("Hono loaded with require() (its CommonJS build, another StreamingApi than 
   assert.deepEqual(await afterOnAbort(t, cjs.hono.Hono, cjs.streaming.stream), ['aborted true']);
 });
 
-test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+test("Fastify: onRequestAbort hooks (an instance's, added before or after the plugin; a route's) and request.signal's abort listeners (test/request-signal.test.js 'request.signal is aborted when the client disconnects'), direct or through AbortSignal.any(), are code of the request: after() there registers a task, which runs with the aborted outcome (the hook added before and the listeners threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
-  const hooksRan = deferred();
+  const ran = deferred();
   const handling = deferred();
   const register = (where: string): void => {
     try {
@@ -701,15 +871,21 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
     } catch (error) {
       seen.push(`${where}: after() threw: ${(error as Error).message}`);
     }
-    // Fastify runs the instance's hooks, then the route's.
-    if (where === 'route') hooksRan.resolve();
+    // Node runs the signal's listeners first, then Fastify the instance's hooks, then the route's.
+    if (where === 'route') ran.resolve();
   };
   const fastify = Fastify();
+  fastify.addHook('onRequestAbort', (_request, done) => {
+    register('instance, added before');
+    done();
+  });
   await fastify.register(fastifyCoda);
   fastify.addHook('onRequestAbort', async (_request) => { register('instance'); });
-  fastify.get('/slow', { onRequestAbort: (_request, done) => { register('route'); done(); } }, async () => {
+  fastify.get('/slow', { onRequestAbort: (_request, done) => { register('route'); done(); } }, async (request) => {
+    request.signal.addEventListener('abort', () => { register('signal'); });
+    AbortSignal.any([request.signal]).addEventListener('abort', () => { register('AbortSignal.any()'); });
     handling.resolve();
-    await hooksRan.promise;
+    await ran.promise;
     return 'nobody reads this';
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
@@ -719,9 +895,9 @@ test("Fastify: onRequestAbort hooks (an instance's, a route's) are code of the r
   client.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await handling.promise;
   client.destroy();
-  await hooksRan.promise;
+  await ran.promise;
   await fastify.coda.app.settle();
-  assert.deepEqual(seen.sort(), ['instance: aborted true', 'route: aborted true']);
+  assert.deepEqual(seen.sort(), ['AbortSignal.any(): aborted true', 'instance, added before: aborted true', 'instance: aborted true', 'route: aborted true', 'signal: aborted true']);
 });
 
 test("Fastify: a handler of the callback style (it returns no promise) whose client left before it answered with reply.send() of a web ReadableStream (a fetch() Response's body, as a proxy sends it): Fastify writes none of it, yet the handler has answered: the request is done, its task runs (it stayed in flight, abandoned at the deadline)", { timeout: 10_000 }, async () => {
@@ -745,6 +921,52 @@ test("Fastify: a handler of the callback style (it returns no promise) whose cli
   assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
   const outcome = await seen.promise;
   assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent], [true, false, 0]);
+});
+
+test("Fastify: an async handler that returns or awaits its reply to send it later (docs/Reference/Routes.md 'return reply'; test/async-await.test.js 'await reply if we will be calling reply.send in the future'), its client gone before that send: the request stays in flight until the send, shutdown waits for it and runs what it registered then (the reply, a thenable, settled the handler's promise as its client left: the request was done, the later task lost)", { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const release = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  const handling = { '/returned': deferred(), '/awaited': deferred() };
+  const gone = { '/returned': deferred(), '/awaited': deferred() };
+  /** Registers a task now, and another as it sends, once released: after its client has left. */
+  const sendLater = (request: FastifyRequest, reply: FastifyReply): void => {
+    const path = request.url as keyof typeof gone;
+    after(({ outcome }) => { seen.push(`${path} before: aborted ${outcome.aborted}`); });
+    reply.raw.once('close', () => gone[path].resolve());
+    handling[path].resolve();
+    void release.promise.then(() => {
+      after(({ outcome }) => { seen.push(`${path} as it sends: aborted ${outcome.aborted}`); });
+      void reply.send(new Response('from upstream').body);
+    });
+  };
+  fastify.get('/returned', async (request, reply) => {
+    sendLater(request, reply);
+    return reply;
+  });
+  fastify.get('/awaited', async (request, reply) => {
+    sendLater(request, reply);
+    await reply;
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  for (const path of ['/returned', '/awaited'] as const) {
+    const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
+    client.on('error', () => {});
+    client.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    await handling[path].promise;
+    client.destroy();
+    await gone[path].promise;
+  }
+  const closing = fastify.coda.close({ timeoutMs: 5_000 });
+  const closingSignal = fastify.coda.app[kClosingSignal];
+  if (!closingSignal.aborted) await once(closingSignal, 'abort');
+  release.resolve();
+  const report = await closing;
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksAbandoned], [2, []]);
+  assert.deepEqual(seen.sort(), [
+    '/awaited as it sends: aborted true', '/awaited before: aborted true', '/returned as it sends: aborted true', '/returned before: aborted true',
+  ]);
 });
 
 test("Express: after() and res.after() from the response's 'finish' listener, res.after() from its 'close' listener (where Express code waits for a response, on-finished's way): each task runs once, after the response, with its complete outcome", { timeout: 10_000 }, async (t) => {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import net, { type AddressInfo } from 'node:net';
 import http, { request as httpRequest, ServerResponse, type Server } from 'node:http';
 import http2, { type Http2Server } from 'node:http2';
@@ -18,7 +18,7 @@ import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { after, sqliteStore, task, type Outcome, type TaskFailure } from 'coda-http';
+import { after, sqliteStore, task, type Outcome, type ShutdownReport, type TaskFailure } from 'coda-http';
 import { coda as expressCoda, type Adapter, type AfterFunction, type ExpressCoda } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda, type HonoCoda } from 'coda-http/hono';
@@ -383,6 +383,107 @@ test('Express: a handler that destroys its response before writing anything, its
   const report = await attached.close({ timeoutMs: 2_000 });
   assert.deepEqual([seen, report.requestsInFlightAtClose, report.tasksAbandoned], [[true], 0, []]);
 });
+
+/**
+ * Each framework with an app whose GET / runs `handle(req, res)`: code of the
+ * request that deals with Node's request and response by hand (Fastify's reply
+ * hijacked, Koa's `ctx.respond = false`), neither its middleware's promise
+ * nor Hono's handler's settling (that would be an answer of its own). Resolves
+ * with its URL and its drain.
+ */
+type ByHand = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+const byHandTargets: { name: string; start(handle: ByHand): Promise<{ url: string; close(timeoutMs: number): Promise<ShutdownReport> }> }[] = [
+  ...[{ name: 'Express 5', make: express }, { name: 'Express 4', make: express4 as unknown as typeof express }].map(({ name, make }) => ({
+    name,
+    async start(handle: ByHand) {
+      const tasks = expressCoda();
+      const app = make();
+      app.use(tasks);
+      app.get('/', (req, res) => { handle(req, res); });
+      const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+      return { url: await listening(attached.server), close: (timeoutMs: number) => attached.close({ timeoutMs }) };
+    },
+  })),
+  {
+    name: 'Fastify (a handler of the callback style, its reply hijacked)',
+    async start(handle) {
+      const fastify = Fastify();
+      await fastify.register(fastifyCoda);
+      fastify.get('/', (request, reply) => {
+        reply.hijack();
+        handle(request.raw, reply.raw);
+      });
+      await fastify.listen({ port: 0, host: '127.0.0.1' });
+      return { url: urlOf(fastify.server), close: (timeoutMs) => fastify.coda.close({ timeoutMs }) };
+    },
+  },
+  {
+    name: 'Koa',
+    async start(handle) {
+      const tasks = koaCoda();
+      const app = new Koa();
+      app.use(tasks);
+      app.use((ctx) => {
+        ctx.respond = false;
+        handle(ctx.req, ctx.res);
+      });
+      const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+      return { url: await listening(attached.server), close: (timeoutMs) => attached.close({ timeoutMs }) };
+    },
+  },
+  {
+    name: 'Hono',
+    async start(handle) {
+      const tasks = honoCoda();
+      const app = new Hono<{ Bindings: HttpBindings }>();
+      app.use(tasks);
+      app.get('/', (c) => {
+        handle(c.env.incoming, c.env.outgoing);
+        return new Promise<never>(() => {});
+      });
+      const attached = tasks.attach(honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server, { handleSignals: false });
+      return { url: await listening(attached.server), close: (timeoutMs) => attached.close({ timeoutMs }) };
+    },
+  },
+];
+
+for (const target of byHandTargets) {
+  test(`${target.name}: a handler that destroys its request's connection itself (req.socket.destroy(), its client still there) has answered: its request is done, its task runs, the shutdown waits for nothing (it stayed in flight until the deadline, taken for a client that left)`, { timeout: 10_000 }, async () => {
+    const seen: boolean[] = [];
+    const running = await target.start((req) => {
+      after(({ outcome }) => { seen.push(outcome.aborted); }, { name: 'noted' });
+      req.socket.destroy();
+    });
+    await assert.rejects(fetch(running.url));
+    const report = await running.close(5_000);
+    assert.deepEqual([seen, report.requestsInFlightAtClose, report.tasksAbandoned], [[true], 0, []]);
+  });
+
+  test(`${target.name}: a handler that pipes a stream to its response (source.pipe(res), pipeline(source, res); Fastify's docs/Reference/Reply.md .hijack()), its client gone before the stream's first chunk, has answered: its request is done, its task runs (Node unpipes the stream from a response that closed, nothing is written to it: the request stayed in flight until the shutdown's deadline, its task abandoned)`, { timeout: 10_000 }, async () => {
+    const seen: string[] = [];
+    let handling = deferred();
+    const running = await target.start((req, res) => {
+      const how = req.headers['x-pipe'] as string;
+      after(({ outcome }) => { seen.push(`${how}: aborted ${outcome.aborted}`); }, { name: how });
+      // A source whose first chunk never comes: an upstream still thinking.
+      const source = new Readable({ read() {} });
+      if (how === 'pipe') source.pipe(res);
+      else pipeline(source, res, () => {});
+      handling.resolve();
+    });
+    const { port } = new URL(running.url);
+    for (const how of ['pipe', 'pipeline']) {
+      handling = deferred();
+      const client = net.connect(Number(port), '127.0.0.1');
+      client.on('error', () => {});
+      client.write(`GET / HTTP/1.1\r\nHost: localhost\r\nX-Pipe: ${how}\r\n\r\n`);
+      await handling.promise;
+      client.destroy();
+    }
+    const report = await running.close(2_000);
+    assert.deepEqual([seen.sort(), report.tasksAbandoned], [['pipe: aborted true', 'pipeline: aborted true'], []]);
+  });
+}
 
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [

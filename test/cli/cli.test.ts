@@ -12,7 +12,7 @@ import { FAILED_PAGE } from '../../src/cli/tasks-command.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
 import { takenPort } from '../helpers.js';
 import { only, recorder } from '../observe/spans.js';
-import { coda, tempDb, type Cli } from './coda.js';
+import { coda, killedAtEnd, tempDb, type Cli } from './coda.js';
 import { charge, makeApp } from './fixtures/app.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
@@ -337,19 +337,6 @@ async function loadingWorkers(cli: Cli, count: number): Promise<number[]> {
   return (await lines(cli, /^loading \d+$/, count)).map((line) => Number(line.slice('loading '.length)));
 }
 
-/** Kills the processes `pids` once the test ends: a cluster worker may outlive its primary. */
-function killedAtEnd(t: TestContext, pids: number[]): void {
-  t.after(() => {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
-  });
-}
-
 test('coda serve --workers 1: a worker holds the SIGTERM and the primary\'s shutdown that come while its app loads, and shuts down once serving; a SIGHUP then is left to the primary', { timeout: 60_000 }, async (t) => {
   // SIGTERM to every process, as a deploy (or Ctrl-C's SIGINT) sends it: the worker's own first, then the primary's word.
   const group = coda(['serve', slowStart, '--port', '0', '--workers', '1'], { CODA_TEST_DB: tempDb(t) });
@@ -376,6 +363,21 @@ test('coda serve --workers 1: a worker holds the SIGTERM and the primary\'s shut
   assert.ok(primary.stdout.includes('shutdown hook ran'), primary.stdout.join('\n'));
   // Stopping, the primary does not say it serves once the worker listens.
   assert.doesNotMatch(primary.stderr.join('\n'), /coda: serving/);
+});
+
+test('coda serve --workers 1: the primary\'s word that reaches a worker still loading before the worker\'s own SIGTERM (the process group\'s copy, as a service manager sends it to every process, sent here in that order) is held, and the copy is no second signal: the worker shuts down once serving, its hooks run, exit 0; it exited at once, before it listened', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', slowStart, '--port', '0', '--workers', '1'], { CODA_TEST_DB: tempDb(t) });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [worker] = await loadingWorkers(cli, 1);
+  killedAtEnd(t, [worker!]);
+  cli.child.kill('SIGTERM');
+  await cli.line(/coda: SIGTERM while starting: shutting down once started/);
+  process.kill(worker!, 'SIGTERM');
+  await cli.line(/coda: SIGTERM, the process group's copy of the signal the primary's word came with: held already, not a second signal/);
+  cli.child.stdin!.write('go\n');
+  assert.equal(await cli.exited, 0, cli.stderr.join('\n'));
+  assert.ok(cli.stdout.includes('shutdown hook ran'), cli.stdout.join('\n'));
+  assert.doesNotMatch(cli.stderr.join('\n'), /again while starting|exited before it listened/);
 });
 
 test('coda serve --workers 2 stopped as its workers load: one that exits before it listens (a second signal) leaves the other to shut down gracefully', { timeout: 60_000 }, async (t) => {

@@ -64,3 +64,16 @@ export function tempDb(t: TestContext): string {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return path.join(dir, 'tasks.db');
 }
+
+/** Kills the processes `pids` once the test ends: a cluster worker may outlive its primary. */
+export function killedAtEnd(t: TestContext, pids: number[]): void {
+  t.after(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+}

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { coda, type Cli, tempDb } from './coda.js';
+import { coda, type Cli, killedAtEnd, tempDb } from './coda.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/drain-app.ts', import.meta.url));
 
@@ -166,21 +166,51 @@ test('coda serve --workers 2 --shutdown-timeout at its maximum (2147483647): a r
   assert.equal(cli.stdout.filter((line) => line.includes('"msg":"shutdown complete')).length, 4, 'every worker drained and reported, the restarted ones too');
 });
 
+test('coda serve --workers 1 stopped by Ctrl-C whose primary\'s word reaches the worker before the worker\'s own SIGINT (the process group\'s copy, sent here in that order): the copy is no second signal, the worker drains its request in flight until the deadline and exits 0; it exited at once, the request cut. A second SIGINT to the primary then still exits the worker at once', { timeout: 60_000 }, async (t) => {
+  const copied = await oneWorker(t);
+  const stuck = request(copied.url, copied.agent, 'GET', '/stuck');
+  await copied.cli.outLine(/^stuck$/);
+  copied.cli.child.kill('SIGINT');
+  await copied.cli.outLine(/"msg":"shutting down: draining/);
+  process.kill(copied.worker, 'SIGINT');
+  await copied.cli.outLine(/"msg":"SIGINT, the process group's copy of the signal the primary's word came with: already shutting down, not a second signal"/);
+  assert.equal(await copied.cli.exited, 0, copied.cli.stdout.join('\n'));
+  const report = JSON.parse(copied.cli.stdout.find((line) => line.includes('"msg":"shutdown complete'))!) as { requestsInFlightAtClose: number };
+  assert.equal(report.requestsInFlightAtClose, 1, 'the request in flight was given up at the deadline, not at once');
+  assert.deepEqual(await stuck, { error: 'ECONNRESET new' });
+  assert.doesNotMatch(copied.cli.stdout.join('\n'), /second signal: exiting at once/);
+
+  // Within the same window, the primary's second signal (no copy reached the worker) is passed on as one: the worker exits at once.
+  const twice = await oneWorker(t);
+  const held = request(twice.url, twice.agent, 'GET', '/stuck');
+  await twice.cli.outLine(/^stuck$/);
+  twice.cli.child.kill('SIGINT');
+  await twice.cli.outLine(/"msg":"shutting down: draining/);
+  twice.cli.child.kill('SIGINT');
+  await twice.cli.outLine(/second signal: exiting at once/);
+  assert.equal(await twice.cli.exited, 1);
+  assert.deepEqual(await held, { error: 'ECONNRESET new' });
+});
+
+/** `coda serve --workers 1` on the drain app (a shutdown timeout of 2 s) once it serves: its URL, its worker's pid (killed when the test ends) and an agent for requests. */
+async function oneWorker(t: TestContext): Promise<{ cli: Cli; url: string; worker: number; agent: http.Agent }> {
+  const cli = coda(['serve', fixture, '--port', '0', '--workers', '1', '--shutdown-timeout', '2000'], { CODA_LOG_LEVEL: 'info' });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/with 1 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const worker = Number(/worker (\d+) listening/.exec(await cli.line(/worker \d+ listening/))![1]);
+  killedAtEnd(t, [worker]);
+  const agent = new http.Agent();
+  t.after(() => agent.destroy());
+  return { cli, url: url!, worker, agent };
+}
+
 /** `coda serve --workers 2` on the drain app once it serves: its URL, its workers' pids (each killed when the test ends: a worker may outlive its primary) and an agent for requests. */
 async function twoWorkers(t: TestContext, args: string[], env: Record<string, string>): Promise<{ cli: Cli; url: string; workers: number[]; agent: http.Agent }> {
   const cli = coda(['serve', fixture, '--port', '0', '--workers', '2', ...args], { CODA_LOG_LEVEL: 'info', ...env });
   t.after(() => cli.child.kill('SIGKILL'));
   const [url] = (await cli.line(/with 2 workers/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
   const workers = cli.stderr.flatMap((text) => /worker (\d+) listening/.exec(text)?.slice(1).map(Number) ?? []);
-  t.after(() => {
-    for (const pid of workers) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
-  });
+  killedAtEnd(t, workers);
   const agent = new http.Agent();
   t.after(() => agent.destroy());
   return { cli, url: url!, workers, agent };

@@ -17,6 +17,7 @@ import { send } from './send.js';
 import { isComplete, withCutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
+import { currentRequest } from '../../util/current-request.js';
 
 const kAdopted = Symbol('coda.adopted');
 type WriteHead = ServerResponse['writeHead'];
@@ -116,11 +117,15 @@ export class AdoptedExchange extends Exchange {
     res.write = countingWrite;
     res.end = countingEnd;
     res.destroy = answeringDestroy;
+    const socket = this.#req.socket;
+    // An HTTP/2 request's socket is a proxy that refuses such changes; an injected one (light-my-request's) has no connection.
+    if (socket instanceof Socket && !('stream' in this.#req)) answerOnDestroy(socket);
     if (res.closed) {
       closed(res);
       return;
     }
     res.on('close', onClose);
+    res.on('pipe', onPipe);
     // Finishing twice does nothing: the first of the two closes counts.
     closeWithConnection(res, this.#req.socket, closed, undefined);
   }
@@ -358,6 +363,42 @@ function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse
   exchange.answered();
   exchange.priorDestroy.call(this, error);
   return this;
+}
+
+/** The connections whose `destroy()` is an answer of the request whose code calls it (see `answerOnDestroy`). */
+const answering = new WeakSet<Socket>();
+
+/**
+ * Destroying the request's connection (`req.socket.destroy()`, `req.destroy()`
+ * before the body's end) from the request's own code is an answer too, as
+ * destroying its response is: the response's `'close'` that follows must not
+ * be taken for a client that left while the handler worked (its request
+ * stayed in flight until the shutdown's deadline). Told by the code calling
+ * it, not by the close: the connection's `'close'` comes from outside any
+ * request, as a client's leaving does, and so does Node's own destroy of a
+ * connection its client left. Once per connection: its later requests have
+ * it already.
+ */
+function answerOnDestroy(socket: Socket): void {
+  if (answering.has(socket)) return;
+  answering.add(socket);
+  const destroy = socket.destroy;
+  socket.destroy = function (this: Socket, error?: Error): Socket {
+    const current = currentRequest();
+    // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
+    return destroy.call(this, error);
+  };
+}
+
+/**
+ * A stream piped to the response (`source.pipe(res)`, `pipeline()`) is the
+ * handler's answer, as a view's streamed body is: its client gone before the
+ * stream's first chunk, Node unpipes it from the response that closed and
+ * nothing is ever written to it, which left the request in flight for good.
+ */
+function onPipe(this: AdoptedResponse): void {
+  this[kAdopted].answered();
 }
 
 function onClose(this: AdoptedResponse): void {
