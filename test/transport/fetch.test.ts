@@ -2,7 +2,7 @@
 // Response objects out, through the same pipeline as over a socket; the
 // after-response work waits for the body to be read or cancelled.
 import assert from 'node:assert/strict';
-import { getEventListeners } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   after, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, sqliteStore, StreamingResponse, task,
@@ -344,6 +344,51 @@ describe('app.fetch: after-response work waits for the body', () => {
       { headersSent: false, aborted: true }, { headersSent: false, aborted: true }, { headersSent: true, aborted: false },
     ]);
     assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]).sort(), [['/none', 499], ['/read', 200], ['/text', 499]]);
+  });
+
+  test('the Request\'s signal aborting while the view works aborts request.signal, as a client leaving a socket does; one aborted before the call is aborted already in the view; one never aborted leaves it alone', async () => {
+    const waiting = deferred();
+    const seen: { path: string; aborted: boolean; reason?: string }[] = [];
+    const { app } = makeApp([
+      get('/wait', async (request) => {
+        const { signal } = request;
+        waiting.resolve();
+        // Bounded: the test fails ('not aborted') rather than hangs when the signal is never followed.
+        let timer: NodeJS.Timeout | undefined;
+        const ended = await Promise.race([once(signal, 'abort').then(() => 'aborted'), new Promise<string>((resolve) => { timer = setTimeout(resolve, 2_000, 'not aborted'); })]);
+        clearTimeout(timer);
+        seen.push({ path: '/wait', aborted: ended === 'aborted', reason: (signal.reason as DOMException | undefined)?.name });
+        return new HttpResponse('late');
+      }),
+      get('/first', (request) => {
+        seen.push({ path: '/first', aborted: request.signal.aborted, reason: (request.signal.reason as DOMException | undefined)?.name });
+        return new HttpResponse('late');
+      }),
+      get('/kept', async (request) => {
+        const { signal } = request;
+        await Promise.resolve();
+        seen.push({ path: '/kept', aborted: signal.aborted });
+        return new HttpResponse('ok');
+      }),
+    ]);
+    const controller = new AbortController();
+    const waited = app.fetch(new Request(`${BASE}/wait`, { signal: controller.signal }));
+    await waiting.promise;
+    controller.abort(new Error('client gone'));
+    const gone = new AbortController();
+    gone.abort();
+    const late = [waited, app.fetch(new Request(`${BASE}/first`, { signal: gone.signal }))];
+    await Promise.all(late.map(async (fetching) => (await fetching).body?.cancel().catch(() => {})));
+    const kept = new AbortController();
+    assert.equal(await (await app.fetch(new Request(`${BASE}/kept`, { signal: kept.signal }))).text(), 'ok');
+    kept.abort();
+    await app.settle();
+    assert.deepEqual(seen.sort((a, b) => a.path.localeCompare(b.path)), [
+      { path: '/first', aborted: true, reason: 'AbortError' },
+      { path: '/kept', aborted: false },
+      { path: '/wait', aborted: true, reason: 'AbortError' },
+    ]);
+    assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no listener left on a signal once its view is done');
   });
 
   test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {

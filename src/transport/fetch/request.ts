@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import type { RequestSource } from '../../http/request.js';
+import type { HttpRequest, RequestSource } from '../../http/request.js';
+import { kClientLeft } from '../../symbols.js';
 
 /**
  * A Web `Request` as Coda takes every request: its path and query as the
@@ -23,4 +24,19 @@ export function fetchHead(request: Request): RequestSource {
   for (const [name, value] of request.headers) headers[name] = value;
   headers.host ??= url.host;
   return { method: request.method, url: url.pathname + url.search, headers, body: null, encrypted: url.protocol === 'https:' };
+}
+
+/**
+ * Aborts `request.signal` when the Web Request's `signal` aborts (how a host
+ * says its client went away) while the view works, as a socket's close does;
+ * returns how to stop (the response then follows the signal itself).
+ */
+export function followClient(request: HttpRequest, signal: AbortSignal): () => void {
+  const onAbort = (): void => request[kClientLeft]();
+  if (signal.aborted) {
+    onAbort();
+    return () => {};
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }
