@@ -291,8 +291,9 @@ export class App {
   readonly fetch = async (request: Request): Promise<Response> => {
     if (!(request instanceof Request)) throw new TypeError(`app.fetch() takes a Request, got ${describe(request)}`);
     if (request.bodyUsed) throw new TypeError(`app.fetch(): the body of the Request to ${request.method} ${request.url} has been read already`);
-    const exchange = this.#receive(fetchSource(request));
-    const unfollow = followClient(exchange.request, request.signal);
+    const source = fetchSource(request);
+    const exchange = this.#receive(source);
+    const unfollow = followClient(exchange.request, source.body, request.signal);
     let response: HttpResponse;
     try {
       response = await this.#run(exchange);

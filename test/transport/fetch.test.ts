@@ -391,6 +391,34 @@ describe('app.fetch: after-response work waits for the body', () => {
     assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no listener left on a signal once its view is done');
   });
 
+  test('the Request\'s signal aborting while the view reads a body that stalls: the read fails with ClientDisconnected (499), as a socket\'s client leaving mid-body; the view waited for good, its request in flight', { timeout: 5_000 }, async () => {
+    const reading = deferred();
+    const failures: unknown[] = [];
+    const { app, lines } = makeApp([
+      post('/upload', async (request) => {
+        reading.resolve();
+        try {
+          return new HttpResponse(await request.text());
+        } catch (error) {
+          failures.push(error);
+          throw error;
+        }
+      }),
+    ]);
+    const controller = new AbortController();
+    let pulled = false;
+    // One chunk, then nothing: an upload whose client went silent.
+    const body = new ReadableStream<Uint8Array>({ pull(stream) { if (!pulled) stream.enqueue(new TextEncoder().encode('part')); pulled = true; } });
+    const fetching = app.fetch(new Request(`${BASE}/upload`, { method: 'POST', body, duplex: 'half', signal: controller.signal } as RequestInit));
+    await reading.promise;
+    controller.abort(new Error('client gone'));
+    await (await fetching).body?.cancel().catch(() => {});
+    await app.settle();
+    assert.equal(failures.length, 1);
+    assert.equal((failures[0] as { status?: number }).status, 499);
+    assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]), [['/upload', 499]]);
+  });
+
   test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {
     const { app, outcomes } = makeApp([get('/long', () => new StreamingResponse(chunks(['12345', '678']), { headers: { 'content-length': '5' } }))]);
     const response = await app.fetch(new Request(`${BASE}/long`));

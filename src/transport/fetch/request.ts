@@ -28,11 +28,16 @@ export function fetchHead(request: Request): RequestSource {
 
 /**
  * Aborts `request.signal` when the Web Request's `signal` aborts (how a host
- * says its client went away) while the view works, as a socket's close does;
- * returns how to stop (the response then follows the signal itself).
+ * says its client went away) while the view works, as a socket's close does,
+ * and fails a read of `body` (ClientDisconnected): a body that stalls held
+ * its view for good; returns how to stop (the response then follows the
+ * signal itself).
  */
-export function followClient(request: HttpRequest, signal: AbortSignal): () => void {
-  const onAbort = (): void => request[kClientLeft]();
+export function followClient(request: HttpRequest, body: Readable | null, signal: AbortSignal): () => void {
+  const onAbort = (): void => {
+    request[kClientLeft]();
+    body?.destroy();
+  };
   if (signal.aborted) {
     onAbort();
     return () => {};
