@@ -419,6 +419,34 @@ describe('app.fetch: after-response work waits for the body', () => {
     assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]), [['/upload', 499]]);
   });
 
+  test('a Request body that fails while nobody reads it (the host errors it as its client goes mid-upload): the view that ignored it is answered, one reading it later gets ClientDisconnected (499), and the process lives (it was an uncaught error)', async () => {
+    const uploads: ReadableStreamDefaultController<Uint8Array>[] = [];
+    const upload = (): ReadableStream<Uint8Array> => new ReadableStream<Uint8Array>({ start(stream) { uploads.push(stream); } });
+    const gate = deferred();
+    const failures: unknown[] = [];
+    const { app } = makeApp([
+      post('/ignore', () => new HttpResponse('ignored')),
+      post('/later', async (request) => {
+        await gate.promise;
+        try {
+          return new HttpResponse(await request.text());
+        } catch (error) {
+          failures.push(error);
+          throw error;
+        }
+      }),
+    ]);
+    const post_ = (path: string): Promise<Response> => app.fetch(new Request(`${BASE}${path}`, { method: 'POST', body: upload(), duplex: 'half' } as RequestInit));
+    assert.equal(await (await post_('/ignore')).text(), 'ignored');
+    const later = post_('/later');
+    for (const stream of uploads) stream.error(new Error('the client went mid-upload'));
+    gate.resolve();
+    assert.equal((await later).status, 499);
+    await (await later).body?.cancel();
+    await app.settle();
+    assert.equal((failures[0] as { status?: number }).status, 499);
+  });
+
   test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {
     const { app, outcomes } = makeApp([get('/long', () => new StreamingResponse(chunks(['12345', '678']), { headers: { 'content-length': '5' } }))]);
     const response = await app.fetch(new Request(`${BASE}/long`));
