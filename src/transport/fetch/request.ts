@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { Readable } from 'node:stream';
 import type { HttpRequest, RequestSource } from '../../http/request.js';
 import { kClientLeft } from '../../symbols.js';
+import { readableOfWeb } from '../../util/web-readable.js';
 
 /**
  * A Web `Request` as Coda takes every request: its path and query as the
@@ -13,18 +13,10 @@ import { kClientLeft } from '../../symbols.js';
  */
 export function fetchSource(request: Request): RequestSource {
   const source = fetchHead(request);
-  if (request.body !== null) {
-    const body = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
-    // A host errors the stream when its client goes mid-upload: read or not (a view that ignores the body), that 'error'
-    // was uncaught and took the process down. A read fails with it all the same (ClientDisconnected, as over a socket).
-    body.on('error', unreadFailure);
-    source.body = body;
-  }
+  // A host errors the stream when its client goes mid-upload: a read then fails (ClientDisconnected, as over a socket), read or not.
+  if (request.body !== null) source.body = readableOfWeb(request.body);
   return source;
 }
-
-/** A body's failure, told to whoever reads it (see fetchSource). */
-function unreadFailure(): void {}
 
 /** The same without the body, for a request whose body another framework reads (reading it here would lock the stream). */
 export function fetchHead(request: Request): RequestSource {
