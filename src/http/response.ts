@@ -11,6 +11,7 @@ import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
 import { payloadJson } from '../util/json-payload.js';
+import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { HttpRequest } from './request.js';
 
@@ -470,7 +471,8 @@ export class StreamingResponse extends HttpResponse {
     if (typeof source === 'function') {
       this.#opener = source;
     } else if (isStreamSource(source)) {
-      this.#stream = source;
+      // Read only once the response is sent: a Readable failing before (a hook or the journal holding the response) is its error's own 500, not an uncaught 'error'.
+      this.#stream = source instanceof Readable ? keepUnreadFailure(source) : source;
     } else {
       throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
     }

@@ -1,7 +1,8 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import * as zlib from 'node:zlib';
 import { ProgrammingError } from './errors.js';
 import { HttpResponse, StreamingResponse } from './response.js';
-import { readableOfWeb } from '../util/web-readable.js';
 
 /** Fields about one connection, not the response (RFC 9110 7.6.1): a proxy drops them, and so does Coda from a Response fetch() got. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
@@ -42,8 +43,8 @@ export function fromWebResponse(web: Response): HttpResponse {
   });
   for (const cookie of web.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
   if (web.body === null) return new HttpResponse(null, { status: web.status, headers });
-  // An upstream cut before the response is sent (a middleware or the journal holding it) fails it then, its error's own 500.
-  return new StreamingResponse(readableOfWeb(web.body), { status: web.status, headers });
+  // An upstream cut before the response is sent (a hook or the journal holding it) fails it then, its error's own 500: see StreamingResponse.
+  return new StreamingResponse(Readable.fromWeb(web.body as ReadableStream), { status: web.status, headers });
 }
 
 /** The headers of a fetched Response that were the upstream connection's, or the encoded body's. */

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { HttpRequest, RequestSource } from '../../http/request.js';
 import { kClientLeft } from '../../symbols.js';
-import { readableOfWeb } from '../../util/web-readable.js';
+import { keepUnreadFailure } from '../../util/unread-failure.js';
 
 /**
  * A Web `Request` as Coda takes every request: its path and query as the
@@ -14,7 +15,7 @@ import { readableOfWeb } from '../../util/web-readable.js';
 export function fetchSource(request: Request): RequestSource {
   const source = fetchHead(request);
   // A host errors the stream when its client goes mid-upload: a read then fails (ClientDisconnected, as over a socket), read or not.
-  if (request.body !== null) source.body = readableOfWeb(request.body);
+  if (request.body !== null) source.body = keepUnreadFailure(Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>));
   return source;
 }
 
