@@ -105,8 +105,12 @@ test('an uncaught value without a prototype during the drain exits the same way,
   assert.equal(report.level, 60);
 });
 
-test('onShutdown takes a function and returns the function that unregisters it', () => {
+test('onShutdown takes a function (not a generator function) and returns the function that unregisters it', () => {
   assert.throws(() => onShutdown('close the pool' as never), { name: 'TypeError', message: 'onShutdown() takes a function, got string "close the pool"' });
+  // Called, a generator function runs none of its body: the hook "ran", the pool left open.
+  assert.throws(() => onShutdown(async function* closePool() { /* never runs */ } as never), {
+    name: 'TypeError', message: 'onShutdown() takes a function whose call does the work, got an async generator function (closePool): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+  });
   const off = onShutdown(() => {});
   assert.equal(typeof off, 'function');
   off();
