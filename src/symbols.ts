@@ -13,6 +13,8 @@ export const kExchange = Symbol('coda.exchange');
 export const kPeer = Symbol('coda.peer');
 /** HttpRequest: the response is done; let go of Node's request. */
 export const kDone = Symbol('coda.done');
+/** HttpRequest: its client went away while the view works (a Web Request's signal aborted): `signal` aborts. */
+export const kClientLeft = Symbol('coda.clientLeft');
 /** HttpResponse: the tasks registered with `response.after()`. */
 export const kAfterEntries = Symbol('coda.afterEntries');
 /** ResponseHeaders: the record handed to Node's `writeHead`. */

@@ -1,3 +1,5 @@
+import { describe } from '../util/describe.js';
+import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import type { TaskFailure } from './reporting.js';
 
@@ -56,8 +58,9 @@ export function schedulerSettings(options: SchedulerOptions): SchedulerSettings 
     throw new TypeError(`after.overflow must be 'reject' or 'drop', got ${JSON.stringify(overflow)}`);
   }
   if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError(`after.onError must be a function, got ${typeof options.onError}`);
+    throw new TypeError(`after.onError must be a function, got ${describe(options.onError)}`);
   }
+  if (options.onError !== undefined) refuseGeneratorFunction('after.onError', options.onError);
   return {
     concurrency: checkCount('after.concurrency', options.concurrency ?? 1024),
     maxPending,

@@ -1,6 +1,8 @@
 import type { HttpRequest } from '../http/request.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { kEntries } from '../symbols.js';
+import { describe } from '../util/describe.js';
+import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { ownEntry } from './entries.js';
 
@@ -30,7 +32,8 @@ export class Signal<Receiver extends (event: never) => unknown> {
   }
 
   connect(receiver: Receiver): () => void {
-    if (typeof receiver !== 'function') throw new TypeError(`signals.${this.#name}.connect() takes a function, got ${typeof receiver}`);
+    if (typeof receiver !== 'function') throw new TypeError(`signals.${this.#name}.connect() takes a function, got ${describe(receiver)}`);
+    refuseGeneratorFunction(`signals.${this.#name}.connect()`, receiver);
     if (!this.#receivers.includes(receiver)) this.#update([...this.#receivers, receiver]);
     return () => {
       this.disconnect(receiver);

@@ -27,7 +27,7 @@ import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
 import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
-import { fetchHead, fetchSource } from '../transport/fetch/request.js';
+import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
 import { AdoptedExchange } from '../transport/node/adopt.js';
 import { closingServer, isClosing, onClosingServer, serverOf } from '../transport/node/closing-servers.js';
@@ -292,12 +292,16 @@ export class App {
   readonly fetch = async (request: Request): Promise<Response> => {
     if (!(request instanceof Request)) throw new TypeError(`app.fetch() takes a Request, got ${describe(request)}`);
     if (request.bodyUsed) throw new TypeError(`app.fetch(): the body of the Request to ${request.method} ${request.url} has been read already`);
-    const exchange = this.#receive(fetchSource(request));
+    const source = fetchSource(request);
+    const exchange = this.#receive(source);
+    const unfollow = followClient(exchange.request, source.body, request.signal);
     let response: HttpResponse;
     try {
       response = await this.#run(exchange);
     } catch (error) {
       response = renderError(exchange.request, error, this.debug);
+    } finally {
+      unfollow();
     }
     return this[kAnswerFetch](exchange, response, request.signal);
   };

@@ -3,6 +3,7 @@ import type { App } from '../app/app.js';
 import type { AttemptRecord } from '../durable/runner.js';
 import type { HttpRequest } from '../http/request.js';
 import type { StoredTask, StoreStats } from '../durable/store.js';
+import { thrownMessage } from '../durable/errors.js';
 import { kListen, kScheduler } from '../symbols.js';
 import { recordedStatus } from '../observe/recorded-status.js';
 import { echo } from '../util/echo.js';
@@ -262,9 +263,14 @@ function failedTask(task: StoredTask): FailedTask {
   };
 }
 
-/** An error as the page shows it, cut: the recent requests keep up to 20 task ends each. */
+/**
+ * An error as the page shows it, cut: the recent requests keep up to 20 task
+ * ends each. Read as the store keeps an attempt's error, which never throws:
+ * `String()` of an object without a prototype threw in the scheduler's
+ * observer, an uncaught exception.
+ */
 function errorText(error: unknown): string {
-  return cut(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  return cut(thrownMessage(error));
 }
 
 function cut(text: string): string {

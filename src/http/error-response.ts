@@ -37,7 +37,7 @@ export function errorResponse(request: HttpRequest, error: unknown, debug: boole
   const known = error instanceof HttpError;
   const status = statusOf(error);
   let message = known ? error.message : STATUS_TEXT[500]!;
-  if (debug && !known) message = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  if (debug && !known) message = error instanceof Error ? (error.stack ?? String(error)) : errorMessage(error);
   const headers = known ? error.headers : undefined;
   const accept = request.headers.get('accept');
   if (accept !== null && accept.includes('json')) {

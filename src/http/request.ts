@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { logsAt, type Logger } from '../log/logger.js';
-import { kDone, kExchange, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
+import { kClientLeft, kDone, kExchange, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, refuseEncoded, requireType } from './body.js';
@@ -485,6 +485,15 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     else if (type === 'multipart/form-data') form = await parseMultipart(await HttpRequest.#unencodedBytes(this, 'form()'), this.headers, parsing);
     else return requireType(type, contentType, 'application/x-www-form-urlencoded or multipart/form-data', 'form()');
     return schema === undefined ? form : validate(schema, entriesObject(form), 'form');
+  }
+
+  /**
+   * @internal The client went away before the response (a Web Request's
+   * signal aborted: no connection tells it here): `signal` aborts, now or
+   * when it is first read.
+   */
+  [kClientLeft](): void {
+    (this.#abort ??= { controller: new AbortController(), stop: () => {} }).controller.abort(clientGone());
   }
 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */

@@ -11,6 +11,8 @@ import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
 import { payloadJson } from '../util/json-payload.js';
+import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { HttpRequest } from './request.js';
 
@@ -165,6 +167,7 @@ function routeNow(): string | undefined {
  */
 export function afterEntry(where: string, task: AfterTask, options: AfterOptions | undefined): AfterEntry {
   if (typeof task !== 'function') throw new TypeError(`${where} takes a function, got ${describe(task)}`);
+  refuseGeneratorFunction(where, task);
   if (options !== undefined) {
     // Laravel's defer(fn, 'name') names the task with a string there.
     if (typeof options === 'string') throw new TypeError(`${where} takes an options object, got ${describe(options)}; to name the task, pass { name: ${JSON.stringify(options)} }`);
@@ -471,7 +474,8 @@ export class StreamingResponse extends HttpResponse {
     if (typeof source === 'function') {
       this.#opener = source;
     } else if (isStreamSource(source)) {
-      this.#stream = source;
+      // Read only once the response is sent: a Readable failing before (a hook or the journal holding the response) is its error's own 500, not an uncaught 'error'.
+      this.#stream = source instanceof Readable ? keepUnreadFailure(source) : source;
     } else {
       throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
     }

@@ -43,6 +43,7 @@ export function fromWebResponse(web: Response): HttpResponse {
   });
   for (const cookie of web.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
   if (web.body === null) return new HttpResponse(null, { status: web.status, headers });
+  // An upstream cut before the response is sent (a hook or the journal holding it) fails it then, its error's own 500: see StreamingResponse.
   return new StreamingResponse(Readable.fromWeb(web.body as ReadableStream), { status: web.status, headers });
 }
 

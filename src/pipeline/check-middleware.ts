@@ -1,4 +1,5 @@
 import { describe } from '../util/describe.js';
+import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { closest } from '../util/options.js';
 import type { Middleware } from './types.js';
 
@@ -9,7 +10,8 @@ const HOOKS = ['processRequest', 'processView', 'processException', 'processResp
  * Refuses middleware that plain JavaScript would let through and that would
  * then silently do nothing: a class passed instead of an instance, a hooks
  * object with a misspelt or Django-spelt hook (`process_request`), or one
- * whose hook is not a function (skipped, or failing every request). A hooks
+ * whose hook is not a function (skipped, or failing every request), or whose
+ * afterResponse is a generator function (it never ran). A hooks
  * object with no hook at all is allowed, as Django allows a bare `MiddlewareMixin`.
  */
 export function checkMiddleware(entry: Middleware, name: string): void {
@@ -23,6 +25,8 @@ export function checkMiddleware(entry: Middleware, name: string): void {
     const value: unknown = entry[hook];
     if (value !== undefined && typeof value !== 'function') throw new TypeError(`middleware ${name}'s ${hook} is ${describe(value)}, expected a function`);
   }
+  // The other hooks' results are checked (an iterator is no response); this one's is not: a generator's body never ran.
+  if (typeof entry.afterResponse === 'function') refuseGeneratorFunction(`middleware ${name}'s afterResponse`, entry.afterResponse);
   for (const key of methodNames(entry)) {
     if ((HOOKS as readonly string[]).includes(key)) continue;
     if (/^(process|after)/i.test(key)) {

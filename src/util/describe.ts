@@ -1,6 +1,17 @@
-/** An error's message, or the thrown value as a string when it is not an Error. */
+import { inspect } from 'node:util';
+
+/**
+ * An error's message, or the thrown value as a string when it is not an
+ * Error; inspected when `String()` throws on it (an object without a
+ * prototype, a `toString` that throws), so that a message made of it is made.
+ */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return inspect(error, { depth: 2, breakLength: Infinity });
+  }
 }
 
 /** A short description of a value for error messages: `undefined`, `a plain object`, `an instance of Foo`, `number NaN`. */

@@ -197,10 +197,15 @@ for (const [concurrency, expected] of [
   });
 }
 
-test('scheduler options are checked when the app is built', () => {
+test('scheduler options are checked when the app is built: onError a function, not a generator function', () => {
   assert.throws(() => createApp({ after: { concurrency: 0 } }), /after\.concurrency must be a whole number of at least 1, got number 0/);
   assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be a whole number from 0 to below after\.maxPending/);
   assert.throws(() => createApp({ after: { overflow: 'ignore' as never } }), /after\.overflow must be 'reject' or 'drop'/);
+  // null read "got object"; a generator function, called, would report nothing.
+  assert.throws(() => createApp({ after: { onError: null as never } }), { name: 'TypeError', message: 'after.onError must be a function, got null' });
+  assert.throws(() => createApp({ after: { onError: async function* report() { /* never runs */ } as never } }), {
+    name: 'TypeError', message: 'after.onError takes a function whose call does the work, got an async generator function (report): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+  });
 });
 
 test('a task or receiver whose result has a `then` getter that throws fails that task; the process lives and the others run', async () => {

@@ -646,3 +646,32 @@ test("two requests sharing a response at once: each request's response.after() t
   // Not run for /quick (which sent the response first), nor lost for /slow.
   assert.deepEqual(ran.sort(), ['durable slow for /slow', 'plain for /slow 200']);
 });
+
+test('a generator function given to after() or response.after() is refused where it is registered: called, it runs none of its body, and the task completed with nothing done', async () => {
+  const ran: string[] = [];
+  const refusals: string[] = [];
+  async function* notifyAll(): AsyncGenerator<never> { ran.push('notifyAll'); }
+  function* audit(): Generator<never> { ran.push('audit'); }
+  const app = createApp({
+    routes: [get('/', () => {
+      const response = new HttpResponse('ok');
+      // TypeScript refuses them (a task returns void or a promise): a JavaScript app does not.
+      for (const register of [() => after(notifyAll as never), () => response.after(audit as never)]) {
+        try {
+          register();
+        } catch (error) {
+          refusals.push((error as Error).message);
+        }
+      }
+      return response;
+    })],
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  assert.deepEqual(refusals, [
+    'after() takes a function whose call does the work, got an async generator function (notifyAll): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+    'response.after() takes a function whose call does the work, got a generator function (audit): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+  ]);
+  assert.deepEqual([ran, client.tasks], [[], []]);
+});

@@ -33,3 +33,13 @@ test('the process-wide signals hear every app, after the app\'s own receivers', 
   await b.settle();
   assert.deepEqual(heard, ['a own', 'process a', 'process b']);
 });
+
+test('connect() of something that is not a function, or of a generator function, is a TypeError naming it: null read "got object"', () => {
+  const app = createApp({ routes: [] });
+  assert.throws(() => app.signals.requestFinished.connect(null as never), { name: 'TypeError', message: 'signals.requestFinished.connect() takes a function, got null' });
+  assert.throws(() => signals.requestStarted.connect('audit' as never), { name: 'TypeError', message: 'signals.requestStarted.connect() takes a function, got string "audit"' });
+  // Called, a generator function runs none of its body: the receiver "ran" for every request with nothing done.
+  assert.throws(() => app.signals.requestFinished.connect(function* audit() { /* never runs */ } as never), {
+    name: 'TypeError', message: 'signals.requestFinished.connect() takes a function whose call does the work, got a generator function (audit): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+  });
+});

@@ -55,6 +55,13 @@ test('a hooks middleware whose hook is not a function is refused naming the hook
   assert.doesNotThrow(() => createApp({ middleware: [{ processRequest: undefined }], routes: [ok] }));
 });
 
+test('a hooks middleware whose afterResponse is a generator function is refused: called, it ran none of its body, for every request, without a word', () => {
+  class Audit { async *afterResponse(): AsyncGenerator<never> { /* never runs */ } }
+  assert.throws(() => createApp({ middleware: [new Audit() as never], routes: [ok] }), {
+    name: 'TypeError', message: "middleware Audit's afterResponse takes a function whose call does the work, got an async generator function (afterResponse): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }",
+  });
+});
+
 test("MiddlewareNotUsed's debug line carries the exception's message, as Django's does", async () => {
   const { logger, lines } = memoryLogger();
   const { MiddlewareNotUsed } = await import('coda-http');

@@ -180,12 +180,17 @@ test('a module that fails as it loads says where: the line of a syntax error, th
   assert.doesNotMatch(syntax.stderr + thrown.stderr, /node:internal/);
 });
 
-test('a module that throws something other than an Error as it loads (a string) is named by what it threw, not "undefined"', async (t) => {
+test('a module that throws something other than an Error as it loads (a string, an object without a prototype) is named by what it threw, not "undefined" or a TypeError of Coda\'s own', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'throws-string.mjs'), "throw 'DATABASE_URL is not set';\n");
   await assert.rejects(loadApp(path.join(dir, 'throws-string.mjs')), {
     name: 'AppLoadError', message: /^cannot load .*throws-string\.mjs: DATABASE_URL is not set$/,
+  });
+  // String() throws on these: the message was Coda's own TypeError ("Cannot convert object to primitive value"), its stack, not what the module threw.
+  writeFileSync(path.join(dir, 'throws-bare.mjs'), 'throw Object.assign(Object.create(null), { code: 42 });\n');
+  await assert.rejects(loadApp(path.join(dir, 'throws-bare.mjs')), {
+    name: 'AppLoadError', message: /^cannot load .*throws-bare\.mjs: \[Object: null prototype\] \{ code: 42 \}$/,
   });
 });
 

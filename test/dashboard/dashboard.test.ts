@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import {
-  after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type HttpRequest,
+  after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type App, type HttpRequest, type Task,
 } from 'coda-http';
 import { deferred, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
@@ -248,16 +248,13 @@ test('recent requests are a bounded ring: the oldest go first', async (t) => {
   assert.deepEqual(snapshot.recent.map((r) => r.path), ['/n/4', '/n/3', '/n/2']);
 });
 
-test('error messages are cut to 2,000 characters, as payloads are: a task failing with a megabyte of text costs the dashboard 2 KB a time', async (t) => {
-  const huge = `upstream said: ${'<html>'.repeat(200_000)}`;
-  const upstream = task('upstream', () => {
-    throw new NonRetryableError(huge);
-  });
+/** Serves an app with the dashboard whose POST /sync registers `register()`'s tasks, then `durable` with {}; its snapshot once they are done. */
+async function snapshotOfSync(t: TestContext, durable: Task<object>, register: () => void): Promise<{ app: App; snapshot: Snapshot }> {
   const app = createApp({
-    tasks: { definitions: [upstream], store: sqliteStore({ path: ':memory:' }) },
+    tasks: { definitions: [durable], store: sqliteStore({ path: ':memory:' }) },
     routes: [post('/sync', () => {
-      after(function fetchUpstream() { throw new Error(huge); });
-      after(upstream, {});
+      register();
+      after(durable, {});
       return new HttpResponse('accepted', { status: 202 });
     }), ...dashboard({ authorize: allowAll })],
   });
@@ -265,13 +262,41 @@ test('error messages are cut to 2,000 characters, as payloads are: a task failin
   t.after(() => server.close());
   assert.equal((await fetch(`${server.url}/sync`, { method: 'POST' })).status, 202);
   await app.settle();
-  const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  return { app, snapshot: await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot };
+}
+
+test('error messages are cut to 2,000 characters, as payloads are: a task failing with a megabyte of text costs the dashboard 2 KB a time', async (t) => {
+  const huge = `upstream said: ${'<html>'.repeat(200_000)}`;
+  const upstream = task('upstream', () => {
+    throw new NonRetryableError(huge);
+  });
+  const { snapshot } = await snapshotOfSync(t, upstream, () => {
+    after(function fetchUpstream() { throw new Error(huge); });
+  });
   const errors = [...snapshot.recent[0]!.tasks.map((end) => end.error), ...snapshot.failed[0]!.errors.map((error) => error.message)];
   assert.equal(errors.length, 3, 'the after task, the durable attempt under its request, the failed task');
   for (const error of errors) {
     assert.match(error!, /^(Error|NonRetryableError): upstream said: <html>/);
     assert.equal(error!.length, 2_001, 'cut, with an ellipsis');
   }
+});
+
+test('a task that throws a value String() throws on (an object without a prototype, a toString that throws) is shown as inspected: it took the process down with an uncaught exception, its after-response task and its durable attempt alike', async (t) => {
+  const bare = (): object => Object.assign(Object.create(null) as object, { code: 42 });
+  const unprintable = { toString(): string { throw new Error('no text'); } };
+  const upstream = task('upstream', () => {
+    throw bare();
+  }, { attempts: 1 });
+  const { app, snapshot } = await snapshotOfSync(t, upstream, () => {
+    after(function bareThrow() { throw bare(); });
+    after(function unprintableThrow() { throw unprintable; });
+  });
+  assert.deepEqual(snapshot.recent[0]!.tasks.map((end) => [end.name, end.state, end.error]), [
+    ['bareThrow', 'failed', '[Object: null prototype] { code: 42 }'],
+    ['unprintableThrow', 'failed', '{ toString: [Function: toString] }'],
+    ['upstream', 'failed', '[Object: null prototype] { code: 42 }'],
+  ]);
+  assert.deepEqual(app.afterStats().failed, 2);
 });
 
 test('request paths are cut to 2,000 characters, in the recent requests and under a failed task: 50 requests of 16 KB paths cost the dashboard 100 KB, not 800 KB a snapshot', async (t) => {

@@ -795,7 +795,7 @@ test('a payload within tasks.payloadLimit whose JSON may be over it (3 bytes a c
   assert.equal((await app.tasks.stats()).completed, 3);
 });
 
-test('task definitions and options are checked: a duplicate name, a task not in the app, bad options', async () => {
+test('task definitions and options are checked: a duplicate name, a task not in the app, bad options, a generator function', async () => {
   const one = task('same', () => {});
   const two = task('same', () => {});
   assert.throws(() => createApp({ tasks: { definitions: [one, two] } }), /two tasks are named 'same'/);
@@ -804,6 +804,10 @@ test('task definitions and options are checked: a duplicate name, a task not in 
   assert.throws(() => task('x', () => {}, { timeout: 5 } as never), /unknown option "timeout"; did you mean "timeoutMs"\?/);
   assert.throws(() => task('bad name!', () => {}), /the name must be 1 to 200 letters/);
   assert.throws(() => task('', () => {}), { name: 'TypeError', message: /^task\(\): the name must be 1 to 200 letters.*, got string ""$/ });
+  // Called, a generator function runs none of its body: every attempt "completed" with nothing done.
+  assert.throws(() => task('sync-rows', async function* sync() { /* never runs */ } as never), {
+    name: 'TypeError', message: "task('sync-rows') takes a function whose call does the work, got an async generator function (sync): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }",
+  });
   // retentionMs is an age, not a timer: thirty days is taken; past ten years is not.
   assert.doesNotThrow(() => createApp({ tasks: { definitions: [task('kept', () => {})], retentionMs: 30 * 24 * 3_600_000 } }));
   assert.throws(() => createApp({ tasks: { definitions: [task('kept', () => {})], retentionMs: 11 * 366 * 24 * 3_600_000 } }), /tasks\.retentionMs must be a positive number of milliseconds, at most 316224000000/);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
-  after as afterResponse, createApp, get, HttpResponse, JsonResponse, redirect, route, sqliteStore, StoreUnavailable, StreamingResponse, task, type Server, type TaskStore,
+  after as afterResponse, createApp, get, HttpResponse, JsonResponse, redirect, route, sqliteStore, StoreUnavailable, StreamingResponse, task, type MiddlewareHooks, type Server, type TaskStore,
 } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { pipelined, request, responses } from '../transport/wire.js';
@@ -440,4 +441,26 @@ test('a shared StreamingResponse whose durable tasks the store refuses (a 503) i
   stream.end('last');
   await closed;
   assert.match(Buffer.concat(received).toString(), /first [\s\S]*last\r\n0\r\n\r\n$/, 'the first client reads the stream to its end');
+});
+
+test('a StreamingResponse of a Readable that fails before it is sent (a file that is not there, while a processResponse hook holds the response) is its error\'s own 500: the error was uncaught and took the process down', async (t) => {
+  let file: Readable | undefined;
+  const hold: MiddlewareHooks = {
+    async processResponse(_request, response) {
+      // The stream has failed (ENOENT) and closed before the response goes on.
+      if (!file!.closed) await new Promise((resolve) => file!.once('close', resolve));
+      return response;
+    },
+  };
+  const app = createApp({
+    logger: memoryLogger().logger,
+    middleware: [hold],
+    routes: [get('/report', () => new StreamingResponse(file = createReadStream('/no/such/report.csv')))],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const response = await fetch(`${server.url}/report`);
+  assert.equal(response.status, 500);
+  await response.text();
+  assert.equal(file!.errored?.message, "ENOENT: no such file or directory, open '/no/such/report.csv'");
 });

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { test } from 'node:test';
 import * as zlib from 'node:zlib';
-import { compress, createApp, get, HttpResponse } from 'coda-http';
+import { compress, createApp, get, HttpResponse, type MiddlewareHooks } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { rawGet, rawRequest, startServer } from '../helpers.js';
+import { deferred, rawGet, rawRequest, startServer } from '../helpers.js';
 
 test('a Response with a Content-Length goes out with it, not chunked (HEAD too); one made from a string has none to give (the Fetch API keeps it) and goes out chunked', async (t) => {
   const server = await startServer(createApp({
@@ -80,4 +80,29 @@ test('a Response whose body was read already (a module-level one returned again)
     assert.equal(response.status, 500, path);
     assert.match((response.error as Error).message, refused, path);
   }
+});
+
+test('a Response whose body fails before it is sent (an upstream cut while a middleware or the journal holds the response): the error\'s own 500, as for a stream failing before its first chunk; it was an uncaught error that took the process down', async (t) => {
+  let upstream!: ReadableStreamDefaultController<Uint8Array>;
+  const held = deferred();
+  const release = deferred();
+  const hold: MiddlewareHooks = {
+    async processResponse(_request, response) {
+      held.resolve();
+      await release.promise;
+      return response;
+    },
+  };
+  const app = createApp({ middleware: [hold], routes: [get('/proxy', () => new Response(new ReadableStream<Uint8Array>({ start(stream) { upstream = stream; } })))] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const answer = fetch(`${server.url}/proxy`);
+  await held.promise;
+  upstream.error(new Error('the upstream connection was reset'));
+  // A turn of the event loop: Node tells the stream's error in a tick of its own, before the response is released.
+  await new Promise((resolve) => setImmediate(resolve));
+  release.resolve();
+  const response = await answer;
+  assert.equal(response.status, 500);
+  await response.text();
 });

@@ -62,3 +62,31 @@ test('an error in processView or processException is logged naming the hook, and
     'unhandled error in view saveNote: disk full',
   ]);
 });
+
+test('a view that throws a value String() throws on (an object without a prototype, a toString that throws) is logged naming the view and the value, and answered 500, its stack-less text in debug mode: the log blamed the view stage with a TypeError of Coda\'s own', async () => {
+  const bare = (): object => Object.assign(Object.create(null) as object, { code: 42 });
+  const routes = [
+    get('/bare', function lookUp() { throw bare(); }),
+    get('/unprintable', function render() { throw { toString(): string { throw new Error('no text'); } }; }),
+    get('/handled', function charge() { throw bare(); }),
+  ];
+  const handler: MiddlewareHooks = { name: 'handler', processException(request, error) { if (request.path === '/handled') throw error; } };
+  for (const debug of [false, true]) {
+    const { logger, lines } = memoryLogger();
+    const client = createTestClient(createApp({ logger, debug, middleware: [handler], routes }));
+    const bodies: string[] = [];
+    for (const path of ['/bare', '/unprintable', '/handled']) {
+      const response = await client.get(path);
+      assert.equal(response.status, 500, path);
+      bodies.push(await response.text());
+    }
+    assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => l.msg), [
+      'unhandled error in view lookUp: [Object: null prototype] { code: 42 }',
+      'unhandled error in view render: { toString: [Function: toString] }',
+      'unhandled error in view charge: [Object: null prototype] { code: 42 }',
+    ], `debug ${debug}`);
+    assert.deepEqual(bodies, debug
+      ? ['[Object: null prototype] { code: 42 }', '{ toString: [Function: toString] }', '[Object: null prototype] { code: 42 }']
+      : ['Internal Server Error', 'Internal Server Error', 'Internal Server Error']);
+  }
+});

@@ -97,8 +97,20 @@ test('an exception nothing catches during the drain (a task\'s timer) exits 1 wi
   assert.equal(lines.find((l) => l.event === 'hook'), undefined, 'no hook runs after it');
 });
 
-test('onShutdown takes a function and returns the function that unregisters it', () => {
+test('an uncaught value without a prototype during the drain exits the same way, the fatal line showing it: reading it for the line threw inside the exception handler, and the process died (code 7) with no report', { timeout: 20_000 }, async () => {
+  const { lines, exited } = await startAndSignal('throws-bare');
+  assert.equal(await exited, 1);
+  const report = logged(lines, 'api', 'an uncaught exception during shutdown ([Object: null prototype] { code: 42 }): exiting at once; 2 after-response task(s) abandoned');
+  assert.ok(report, `the app says why it exits and what it abandons: ${JSON.stringify(lines)}`);
+  assert.equal(report.level, 60);
+});
+
+test('onShutdown takes a function (not a generator function) and returns the function that unregisters it', () => {
   assert.throws(() => onShutdown('close the pool' as never), { name: 'TypeError', message: 'onShutdown() takes a function, got string "close the pool"' });
+  // Called, a generator function runs none of its body: the hook "ran", the pool left open.
+  assert.throws(() => onShutdown(async function* closePool() { /* never runs */ } as never), {
+    name: 'TypeError', message: 'onShutdown() takes a function whose call does the work, got an async generator function (closePool): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+  });
   const off = onShutdown(() => {});
   assert.equal(typeof off, 'function');
   off();

@@ -2,7 +2,7 @@
 // Response objects out, through the same pipeline as over a socket; the
 // after-response work waits for the body to be read or cancelled.
 import assert from 'node:assert/strict';
-import { getEventListeners } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { describe, test } from 'node:test';
 import {
   after, createApp, get, HttpResponse, JsonResponse, PermissionDenied, post, sqliteStore, StreamingResponse, task,
@@ -344,6 +344,107 @@ describe('app.fetch: after-response work waits for the body', () => {
       { headersSent: false, aborted: true }, { headersSent: false, aborted: true }, { headersSent: true, aborted: false },
     ]);
     assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]).sort(), [['/none', 499], ['/read', 200], ['/text', 499]]);
+  });
+
+  test('the Request\'s signal aborting while the view works aborts request.signal, as a client leaving a socket does; one aborted before the call is aborted already in the view; one never aborted leaves it alone', async () => {
+    const waiting = deferred();
+    const seen: { path: string; aborted: boolean; reason?: string }[] = [];
+    const { app } = makeApp([
+      get('/wait', async (request) => {
+        const { signal } = request;
+        waiting.resolve();
+        // Bounded: the test fails ('not aborted') rather than hangs when the signal is never followed.
+        let timer: NodeJS.Timeout | undefined;
+        const ended = await Promise.race([once(signal, 'abort').then(() => 'aborted'), new Promise<string>((resolve) => { timer = setTimeout(resolve, 2_000, 'not aborted'); })]);
+        clearTimeout(timer);
+        seen.push({ path: '/wait', aborted: ended === 'aborted', reason: (signal.reason as DOMException | undefined)?.name });
+        return new HttpResponse('late');
+      }),
+      get('/first', (request) => {
+        seen.push({ path: '/first', aborted: request.signal.aborted, reason: (request.signal.reason as DOMException | undefined)?.name });
+        return new HttpResponse('late');
+      }),
+      get('/kept', async (request) => {
+        const { signal } = request;
+        await Promise.resolve();
+        seen.push({ path: '/kept', aborted: signal.aborted });
+        return new HttpResponse('ok');
+      }),
+    ]);
+    const controller = new AbortController();
+    const waited = app.fetch(new Request(`${BASE}/wait`, { signal: controller.signal }));
+    await waiting.promise;
+    controller.abort(new Error('client gone'));
+    const gone = new AbortController();
+    gone.abort();
+    const late = [waited, app.fetch(new Request(`${BASE}/first`, { signal: gone.signal }))];
+    await Promise.all(late.map(async (fetching) => (await fetching).body?.cancel().catch(() => {})));
+    const kept = new AbortController();
+    assert.equal(await (await app.fetch(new Request(`${BASE}/kept`, { signal: kept.signal }))).text(), 'ok');
+    kept.abort();
+    await app.settle();
+    assert.deepEqual(seen.sort((a, b) => a.path.localeCompare(b.path)), [
+      { path: '/first', aborted: true, reason: 'AbortError' },
+      { path: '/kept', aborted: false },
+      { path: '/wait', aborted: true, reason: 'AbortError' },
+    ]);
+    assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no listener left on a signal once its view is done');
+  });
+
+  test('the Request\'s signal aborting while the view reads a body that stalls: the read fails with ClientDisconnected (499), as a socket\'s client leaving mid-body; the view waited for good, its request in flight', { timeout: 5_000 }, async () => {
+    const reading = deferred();
+    const failures: unknown[] = [];
+    const { app, lines } = makeApp([
+      post('/upload', async (request) => {
+        reading.resolve();
+        try {
+          return new HttpResponse(await request.text());
+        } catch (error) {
+          failures.push(error);
+          throw error;
+        }
+      }),
+    ]);
+    const controller = new AbortController();
+    let pulled = false;
+    // One chunk, then nothing: an upload whose client went silent.
+    const body = new ReadableStream<Uint8Array>({ pull(stream) { if (!pulled) stream.enqueue(new TextEncoder().encode('part')); pulled = true; } });
+    const fetching = app.fetch(new Request(`${BASE}/upload`, { method: 'POST', body, duplex: 'half', signal: controller.signal } as RequestInit));
+    await reading.promise;
+    controller.abort(new Error('client gone'));
+    await (await fetching).body?.cancel().catch(() => {});
+    await app.settle();
+    assert.equal(failures.length, 1);
+    assert.equal((failures[0] as { status?: number }).status, 499);
+    assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]), [['/upload', 499]]);
+  });
+
+  test('a Request body that fails while nobody reads it (the host errors it as its client goes mid-upload): the view that ignored it is answered, one reading it later gets ClientDisconnected (499), and the process lives (it was an uncaught error)', async () => {
+    const uploads: ReadableStreamDefaultController<Uint8Array>[] = [];
+    const upload = (): ReadableStream<Uint8Array> => new ReadableStream<Uint8Array>({ start(stream) { uploads.push(stream); } });
+    const gate = deferred();
+    const failures: unknown[] = [];
+    const { app } = makeApp([
+      post('/ignore', () => new HttpResponse('ignored')),
+      post('/later', async (request) => {
+        await gate.promise;
+        try {
+          return new HttpResponse(await request.text());
+        } catch (error) {
+          failures.push(error);
+          throw error;
+        }
+      }),
+    ]);
+    const post_ = (path: string): Promise<Response> => app.fetch(new Request(`${BASE}${path}`, { method: 'POST', body: upload(), duplex: 'half' } as RequestInit));
+    assert.equal(await (await post_('/ignore')).text(), 'ignored');
+    const later = post_('/later');
+    for (const stream of uploads) stream.error(new Error('the client went mid-upload'));
+    gate.resolve();
+    assert.equal((await later).status, 499);
+    await (await later).body?.cancel();
+    await app.settle();
+    assert.equal((failures[0] as { status?: number }).status, 499);
   });
 
   test('a stream that breaks its declared Content-Length errors the body before the byte past it', async () => {

@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import type { RequestSource } from '../../http/request.js';
+import type { HttpRequest, RequestSource } from '../../http/request.js';
+import { kClientLeft } from '../../symbols.js';
+import { keepUnreadFailure } from '../../util/unread-failure.js';
 
 /**
  * A Web `Request` as Coda takes every request: its path and query as the
@@ -12,7 +14,8 @@ import type { RequestSource } from '../../http/request.js';
  */
 export function fetchSource(request: Request): RequestSource {
   const source = fetchHead(request);
-  if (request.body !== null) source.body = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
+  // A host errors the stream when its client goes mid-upload: a read then fails (ClientDisconnected, as over a socket), read or not.
+  if (request.body !== null) source.body = keepUnreadFailure(Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>));
   return source;
 }
 
@@ -23,4 +26,24 @@ export function fetchHead(request: Request): RequestSource {
   for (const [name, value] of request.headers) headers[name] = value;
   headers.host ??= url.host;
   return { method: request.method, url: url.pathname + url.search, headers, body: null, encrypted: url.protocol === 'https:' };
+}
+
+/**
+ * Aborts `request.signal` when the Web Request's `signal` aborts (how a host
+ * says its client went away) while the view works, as a socket's close does,
+ * and fails a read of `body` (ClientDisconnected): a body that stalls held
+ * its view for good; returns how to stop (the response then follows the
+ * signal itself).
+ */
+export function followClient(request: HttpRequest, body: Readable | null, signal: AbortSignal): () => void {
+  const onAbort = (): void => {
+    request[kClientLeft]();
+    body?.destroy();
+  };
+  if (signal.aborted) {
+    onAbort();
+    return () => {};
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }
