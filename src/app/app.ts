@@ -33,6 +33,7 @@ import { AdoptedExchange } from '../transport/node/adopt.js';
 import { closingServer, isClosing, onClosingServer, serverOf } from '../transport/node/closing-servers.js';
 import { hostProblem } from '../transport/node/host-header.js';
 import { authorityProblem, http2Source } from '../transport/node/http2.js';
+import { lingerOnClose } from '../transport/node/linger.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
@@ -267,7 +268,10 @@ export class App {
    */
   #refuseHost(exchange: Exchange, res: NodeResponse, problem: string, http2: boolean): HttpResponse {
     exchange.refuse();
-    if (!http2) (res as ServerResponse).shouldKeepAlive = false;
+    if (!http2) {
+      (res as ServerResponse).shouldKeepAlive = false;
+      lingerOnClose((res as ServerResponse).req);
+    }
     return renderError(exchange.request, new BadRequest(problem), this.debug);
   }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { onClosingServer } from '../transport/node/closing-servers.js';
+import { lingerOnClose } from '../transport/node/linger.js';
 
 /**
  * Answers `Expect: 100-continue` as Go's net/http does, instead of Node's
@@ -22,6 +23,7 @@ export function continueWhenRead(serve: (req: IncomingMessage, res: ServerRespon
     }
     const keepAlive = res.shouldKeepAlive;
     res.shouldKeepAlive = false;
+    lingerOnClose(req);
     const read = req._read;
     // The first read of the body, by whatever reads it (a body reader, busboy, `request.raw`).
     req._read = function (this: IncomingMessage, size: number): void {

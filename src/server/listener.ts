@@ -19,6 +19,7 @@ import { kRefused, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
+import { lingerOnClose } from '../transport/node/linger.js';
 
 /** The Node server `serve()` starts: node:http, node:https, or node:http2 with HTTP/1.1 fallback. */
 export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
@@ -165,7 +166,10 @@ function refuseConnect(request: IncomingMessage, socket: Duplex, refused: (refus
  */
 function refuseExpectation(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse, refused: (refusal: Refusal) => void): void {
   const body = `Expect: ${request.headers.expect ?? ''} is not supported: the only expectation this server meets is 100-continue\n`;
-  if (response instanceof ServerResponse) response.shouldKeepAlive = false;
+  if (response instanceof ServerResponse) {
+    response.shouldKeepAlive = false;
+    lingerOnClose(response.req);
+  }
   response.statusCode = 417;
   response.setHeader('content-type', 'text/plain; charset=utf-8');
   response.end(body);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
+import { lingerOnClose } from '../transport/node/linger.js';
 
 /**
  * Answers an HTTP/1.1 request the server refuses before the app with
@@ -9,6 +10,7 @@ import { refusalOf, type Refusal } from '../observe/refusal.js';
  */
 export function refuseHttp1(request: IncomingMessage, response: ServerResponse, status: number, body: string, reason: string, refused: (refusal: Refusal) => void): void {
   response.shouldKeepAlive = false;
+  lingerOnClose(request);
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   response.end(body);
   refused(refusalOf(status, reason, request.socket));

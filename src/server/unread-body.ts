@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { lingerOnClose } from '../transport/node/linger.js';
 
 /** The most of a body left unread that Node may still take after the answer, to read the next request: Go's server drains as much (its maxPostHandlerReadBytes). */
 export const DRAIN_LIMIT = 256 * 1024;
@@ -20,7 +21,10 @@ export function closeUnlessReceived(request: IncomingMessage, response: ServerRe
   const writeHead = response.writeHead;
   // Every head goes out through writeHead (Node's implicit one included).
   response.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-    if (!request.complete) this.shouldKeepAlive = false;
+    if (!request.complete) {
+      this.shouldKeepAlive = false;
+      lingerOnClose(request);
+    }
     return writeHead.apply(this, args);
   } as ServerResponse['writeHead'];
 }

@@ -3,21 +3,28 @@
 // TestHandlerFinishSkipBigContentLengthRead tests its server.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import net from 'node:net';
 import tls from 'node:tls';
 import { describe, test } from 'node:test';
 import { createApp, get, HttpResponse, post, serve, type Server } from 'coda-http';
 import type { Http2SecureServer } from 'node:http2';
 import { selfSigned } from './certificate.js';
 import { DRAIN_LIMIT } from '../../src/server/unread-body.js';
+import { LINGER_IDLE_MS } from '../../src/transport/node/linger.js';
 import { connect, memoryLogger, parseResponse, serveForBadInput } from '../helpers.js';
 import { pipelined, request, responses, untilHead } from '../transport/wire.js';
 
 describe('a body the answer left unread', () => {
   const { logger, lines } = memoryLogger();
+  let counted = 0;
   const app = createApp({
     logger,
+    bodyLimit: 1024 * 1024,
     routes: [
       get('/ok', () => new HttpResponse('ok')),
+      get('/count', () => new HttpResponse(String(++counted))),
+      post('/limited', async (req) => new HttpResponse(String((await req.bytes()).length))),
+      post('/refuse', () => new HttpResponse('sign in first', { status: 401 })),
       post('/ignore', () => new HttpResponse('ignored')),
       post('/echo', async (req) => new HttpResponse(String((await req.bytes()).length))),
     ],
@@ -35,8 +42,63 @@ describe('a body the answer left unread', () => {
       const response = parseResponse(Buffer.concat(received));
       assert.equal(response.status, path === '/ok' ? 405 : 200, `${path}, ${framing}`);
       assert.equal(response.headers.connection, 'close', `${path}, ${framing}`);
+      // As a client does on Connection: close; the server, lingering for the body it was told, closes then.
+      socket.end();
       await closed;
     }
+  });
+
+  test('a client that sends the whole body it declared before it reads (Python\'s http.client, and so requests) reads the answer that did not wait for it (a 413, a 401 to an upload): the connection lingers, reading and dropping the body, where closed at once its reset made the client lose the answer (BrokenPipeError)', async () => {
+    for (const [path, status] of [['/limited', 413], ['/refuse', 401]] as const) {
+      const socket = await halfOpen(served.server);
+      const failed: Error[] = [];
+      socket.on('error', (error) => failed.push(error));
+      const { head, received } = untilHead(socket);
+      const size = 20 * 1024 * 1024;
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024);
+      const closed = once(socket, 'close');
+      for (let sent = 0; sent < size && failed.length === 0; sent += chunk.length) {
+        if (!socket.write(chunk)) await Promise.race([once(socket, 'drain'), closed]);
+      }
+      assert.deepEqual(failed.map((error) => error.message), [], `${path}: the whole body went out`);
+      await head;
+      assert.equal(parseResponse(Buffer.concat(received)).status, status, path);
+      socket.end();
+      await closed;
+    }
+  });
+
+  test('what a client sends after the answer on a lingering connection is never read as a request: a request pipelined behind the unread body is not run', async () => {
+    const before = counted;
+    const socket = await connect(served.server);
+    socket.on('error', () => {});
+    const { head, received } = untilHead(socket);
+    const size = DRAIN_LIMIT * 8;
+    socket.write(`POST /refuse HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n\r\n`);
+    await head;
+    socket.write(Buffer.alloc(size));
+    socket.write('GET /count HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    socket.end();
+    await once(socket, 'close');
+    assert.equal(parseResponse(Buffer.concat(received)).status, 401);
+    assert.equal(Buffer.concat(received).toString('latin1').match(/HTTP\/1\.1 /g)?.length, 1, 'one answer');
+    assert.equal(counted, before, 'the pipelined request was not run');
+  });
+
+  test(`a lingering connection whose client neither sends nor closes is closed after ${LINGER_IDLE_MS} ms of silence`, async () => {
+    // The server's side of the connection: the client's, half open, hears nothing of a close after the FIN it already had.
+    const accepted = once(served.server.server, 'connection') as Promise<[net.Socket]>;
+    const socket = await halfOpen(served.server);
+    socket.on('error', () => {});
+    const [serverSide] = await accepted;
+    const { head } = untilHead(socket);
+    socket.write('POST /refuse HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000\r\n\r\n');
+    await head;
+    const since = performance.now();
+    await once(serverSide, 'close');
+    assert.ok(performance.now() - since >= LINGER_IDLE_MS - 50, 'closed once silent for the idle time, not at once');
+    socket.destroy();
   });
 
   test('a small body left unread, and a large one read whole, keep the connection: the next request on it is served', async () => {
@@ -64,5 +126,13 @@ test('on the HTTP/2 port, an HTTP/1.1 request declaring a body past 256 KiB that
   socket.write('POST /ignore HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000\r\n\r\n');
   await head;
   assert.equal(parseResponse(Buffer.concat(received)).headers.connection, 'close');
+  socket.end();
   await closed;
 });
+
+/** A connection that stays open for writing once the server has closed its side, as Python's http.client keeps sending its body. */
+async function halfOpen(server: Server): Promise<net.Socket> {
+  const socket = net.connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  return socket;
+}
