@@ -95,7 +95,7 @@ export function within<R>(exchange: AdoptedExchange, next: () => R): R {
 export function withinEvents<R>(exchange: AdoptedExchange, emitter: EventEmitter, next: () => R): R {
   return within(exchange, () => {
     // Not AsyncResource.bind(), which costs some 2 µs a request (the properties it gives the bound function): this, a few dozen ns.
-    const scope = new AsyncResource('coda.request-events', NO_DESTROY);
+    const scope = new AsyncResource('coda.request-events');
     const emit = emitter.emit;
     emitter.emit = function (this: EventEmitter, ...args: Parameters<EventEmitter['emit']>): boolean {
       return scope.runInAsyncScope(emit, this, ...args);
@@ -103,9 +103,6 @@ export function withinEvents<R>(exchange: AdoptedExchange, emitter: EventEmitter
     return next();
   });
 }
-
-// Nothing is owed at its end: no destroy hook to register for each request.
-const NO_DESTROY = { requireManualDestroy: true };
 
 /** Runs `next` again in the request's context where the framework lost it (a body read through stream events); as it is elsewhere. */
 export function reenter<R>(res: ServerResponse, next: () => R): R {

@@ -84,8 +84,6 @@ export interface AfterEntry {
   readonly scope: AsyncResource | undefined;
 }
 
-const SCOPE_OPTIONS = { requireManualDestroy: true };
-
 /** A durable task as a response sees it (`task()` builds one): its name, and the function whose payload type it carries. */
 export interface DurableTask<Payload> {
   readonly name: string;
@@ -180,7 +178,7 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
   }
   // An AsyncResource is the cheap way to keep an async context (AsyncLocalStorage.snapshot() costs
   // 10x more); nothing else of it is used, so no destroy hook is owed.
-  return { task, options, scope: new AsyncResource('coda.after', SCOPE_OPTIONS) };
+  return { task, options, scope: new AsyncResource('coda.after') };
 }
 
 export interface ResponseInit {

@@ -27,14 +27,11 @@ export function inRequest<A, R>(current: object, asyncContext: boolean, fn: (arg
     if (!asyncContext || storage.getStore() === current) return fn(arg);
     // Not storage.run(): it leaves by entering the outer store anew, a second copy of the context;
     // an AsyncResource's scope puts the outer context itself back (a third of run()'s instructions).
-    return new AsyncResource('coda.request', SCOPE_OPTIONS).runInAsyncScope(enter<A, R>, null, current, fn, arg);
+    return new AsyncResource('coda.request').runInAsyncScope(enter<A, R>, null, current, fn, arg);
   } finally {
     running = outer;
   }
 }
-
-// Nothing is owed at its end: no destroy hook to register for each request.
-const SCOPE_OPTIONS = { requireManualDestroy: true };
 
 function enter<A, R>(current: object, fn: (arg: A) => R, arg: A): R {
   storage.enterWith(current);
