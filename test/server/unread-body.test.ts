@@ -50,22 +50,9 @@ describe('a body the answer left unread', () => {
 
   test('a client that sends the whole body it declared before it reads (Python\'s http.client, and so requests) reads the answer that did not wait for it (a 413, a 401 to an upload): the connection lingers, reading and dropping the body, where closed at once its reset made the client lose the answer (BrokenPipeError)', async () => {
     for (const [path, status] of [['/limited', 413], ['/refuse', 401]] as const) {
-      const socket = await halfOpen(served.server);
-      const failed: Error[] = [];
-      socket.on('error', (error) => failed.push(error));
-      const { head, received } = untilHead(socket);
-      const size = 20 * 1024 * 1024;
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n\r\n`);
-      const chunk = Buffer.alloc(64 * 1024);
-      const closed = once(socket, 'close');
-      for (let sent = 0; sent < size && failed.length === 0; sent += chunk.length) {
-        if (!socket.write(chunk)) await Promise.race([once(socket, 'drain'), closed]);
-      }
-      assert.deepEqual(failed.map((error) => error.message), [], `${path}: the whole body went out`);
-      await head;
-      assert.equal(parseResponse(Buffer.concat(received)).status, status, path);
-      socket.end();
-      await closed;
+      const { failed, answer } = await uploadBeforeReading(await halfOpen(served.server), path);
+      assert.deepEqual(failed, [], `${path}: the whole body went out`);
+      assert.equal(answer.status, status, path);
     }
   });
 
@@ -136,3 +123,40 @@ async function halfOpen(server: Server): Promise<net.Socket> {
   await once(socket, 'connect');
   return socket;
 }
+
+/**
+ * Sends a 20 MiB body whole before reading the answer, as Python's http.client
+ * does, over `socket` (half open: it keeps sending after the server's FIN);
+ * then reads the answer and closes. Returns the write errors and the answer.
+ */
+async function uploadBeforeReading(socket: net.Socket, path: string): Promise<{ failed: string[]; answer: ReturnType<typeof parseResponse> }> {
+  const failed: string[] = [];
+  socket.on('error', (error) => failed.push(error.message));
+  const { head, received } = untilHead(socket);
+  const size = 20 * 1024 * 1024;
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n\r\n`);
+  const chunk = Buffer.alloc(64 * 1024);
+  const closed = once(socket, 'close');
+  for (let sent = 0; sent < size && failed.length === 0; sent += chunk.length) {
+    if (!socket.write(chunk)) await Promise.race([once(socket, 'drain'), closed]);
+  }
+  await head.catch(() => {});
+  socket.end();
+  await closed;
+  return { failed, answer: parseResponse(Buffer.concat(received)) };
+}
+
+test('over TLS too (HTTPS, and HTTP/1.1 on the HTTP/2 port), a client that sends the whole body before it reads gets the 401 its upload was answered with: the lingering connection reads on (over TLS its reading stayed stopped: the client\'s writes stalled, and the reset after 2 s lost it the answer)', async (t) => {
+  const { key, cert } = selfSigned();
+  const app = createApp({ logger: memoryLogger().logger, routes: [post('/refuse', () => new HttpResponse('sign in first', { status: 401 }))] });
+  for (const http2 of [false, true]) {
+    const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2 });
+    t.after(() => server.close({ timeoutMs: 1_000 }));
+    // Half open, as Python's client (allowHalfOpen is a net.Socket option tls.connect passes on, not in its type).
+    const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'], allowHalfOpen: true } as tls.ConnectionOptions);
+    await once(socket, 'secureConnect');
+    const { failed, answer } = await uploadBeforeReading(socket, '/refuse');
+    assert.deepEqual(failed, [], `http2: ${http2}, the whole body went out`);
+    assert.equal(answer.status, 401, `http2: ${http2}`);
+  }
+});

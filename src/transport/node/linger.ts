@@ -48,4 +48,11 @@ function destroySoon(this: LingeringSocket): void {
     clearTimeout(most);
   });
   socket.resume();
+  // The parser's reads left the stream's state saying a read is under way (over TLS, its handle stopped too): started as
+  // node:http starts it when it resumes a connection it paused.
+  const handle = (socket as { _handle?: { reading: boolean; readStart(): number } | null })._handle;
+  if (handle != null && !handle.reading) {
+    handle.reading = true;
+    handle.readStart();
+  }
 }
