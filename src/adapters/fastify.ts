@@ -203,11 +203,19 @@ function answering(handler: RouteHandlerMethod): RouteHandlerMethod {
  */
 const sentLater = new WeakSet<FastifyReply>();
 
-/** The handler's promise as its answer, unless its reply is sent later (see `sentLater`): then it never settles as one. */
+/**
+ * The handler's promise as its answer, unless its reply is sent later (see
+ * `sentLater`): then its client having left is, a turn later, once the
+ * request's `'close'` listeners (request.signal's, the onRequestAbort hooks)
+ * and what they queued have run without a `send()`: a long poll that only
+ * cleans up then would otherwise stay in flight for good. A `send()` after
+ * that still registers its tasks, as the request's.
+ */
 function unlessSentLater(result: PromiseLike<unknown>, reply: FastifyReply): PromiseLike<unknown> {
   return {
     then: (settled, failed) => result.then((value) => {
-      if (!sentLater.has(reply)) settled?.(value);
+      if (sentLater.has(reply)) setImmediate(() => settled?.(value));
+      else settled?.(value);
     }, failed) as never,
   };
 }

@@ -71,6 +71,15 @@ function open(url: string): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
 }
 
+/** A client that asks for `path` on 127.0.0.1's `port` and leaves (a reset) once its handler is running (`handling`). */
+async function leaving(port: number | string, path: string, handling: Promise<void>): Promise<void> {
+  const client = net.connect(Number(port), '127.0.0.1');
+  client.on('error', () => {});
+  client.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  await handling;
+  client.destroy();
+}
+
 /** The body of a response that fails before its end (its connection cut), as the client received it. */
 async function cutShort(response: http.IncomingMessage): Promise<string> {
   let body = '';
@@ -699,12 +708,7 @@ test('Koa: ctx.respond = false and a client that left first: Koa writes nothing,
     after(() => { seen.push('registered after the client left'); }, { name: 'late' });
   });
   const server = app.listen(0, '127.0.0.1');
-  const url = new URL(await listening(t, server));
-  const client = net.connect(Number(url.port), url.hostname);
-  client.on('error', () => {});
-  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
-  await handling.promise;
-  client.destroy();
+  await leaving(new URL(await listening(t, server)).port, '/', handling.promise);
   const report = await tasks.attach(server, { handleSignals: false }).close({ timeoutMs: 2_000 });
   assert.deepEqual([seen, report.tasksAbandoned], [['registered after the client left'], []]);
 });
@@ -843,11 +847,7 @@ for (const target of leavingEvents) {
       handling.resolve();
       await left.promise;
     });
-    const client = net.connect(Number(new URL(url).port), '127.0.0.1');
-    client.on('error', () => {});
-    client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    await handling.promise;
-    client.destroy();
+    await leaving(new URL(url).port, '/', handling.promise);
     await left.promise;
     await app.settle();
     assert.deepEqual(seen, ['aborted true']);
@@ -890,11 +890,7 @@ test("Fastify: onRequestAbort hooks (an instance's, added before or after the pl
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => fastify.close());
-  const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
-  client.on('error', () => {});
-  client.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
-  await handling.promise;
-  client.destroy();
+  await leaving((fastify.server.address() as AddressInfo).port, '/slow', handling.promise);
   await ran.promise;
   await fastify.coda.app.settle();
   assert.deepEqual(seen.sort(), ['AbortSignal.any(): aborted true', 'instance, added before: aborted true', 'instance: aborted true', 'route: aborted true', 'signal: aborted true']);
@@ -912,32 +908,34 @@ test("Fastify: a handler of the callback style (it returns no promise) whose cli
     handling.resolve();
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
-  const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
-  client.on('error', () => {});
-  client.write('GET /proxied HTTP/1.1\r\nHost: localhost\r\n\r\n');
-  await handling.promise;
-  client.destroy();
+  await leaving((fastify.server.address() as AddressInfo).port, '/proxied', handling.promise);
   const report = await fastify.coda.close({ timeoutMs: 1_000 });
   assert.deepEqual([report.requestsInFlightAtClose, report.tasksCompleted, report.tasksAbandoned], [1, 1, []]);
   const outcome = await seen.promise;
   assert.deepEqual([outcome.aborted, outcome.headersSent, outcome.bytesSent], [true, false, 0]);
 });
 
-test("Fastify: an async handler that returns or awaits its reply to send it later (docs/Reference/Routes.md 'return reply'; test/async-await.test.js 'await reply if we will be calling reply.send in the future'), its client gone before that send: the request stays in flight until the send, shutdown waits for it and runs what it registered then (the reply, a thenable, settled the handler's promise as its client left: the request was done, the later task lost)", { timeout: 10_000 }, async () => {
+test("Fastify: an async handler that returns or awaits its reply to send it later (docs/Reference/Routes.md 'return reply'; test/async-await.test.js 'await reply if we will be calling reply.send in the future'), its client gone before that send: the request ends once its client has left (see the long poll below), and the later send still answers: what it registers then runs, a task of the request, its outcome aborted", { timeout: 10_000 }, async () => {
   const seen: string[] = [];
   const release = deferred();
   const fastify = Fastify();
   await fastify.register(fastifyCoda);
   const handling = { '/returned': deferred(), '/awaited': deferred() };
-  const gone = { '/returned': deferred(), '/awaited': deferred() };
+  const ended = { '/returned': deferred(), '/awaited': deferred() };
+  const sent = { '/returned': deferred(), '/awaited': deferred() };
   /** Registers a task now, and another as it sends, once released: after its client has left. */
   const sendLater = (request: FastifyRequest, reply: FastifyReply): void => {
-    const path = request.url as keyof typeof gone;
-    after(({ outcome }) => { seen.push(`${path} before: aborted ${outcome.aborted}`); });
-    reply.raw.once('close', () => gone[path].resolve());
+    const path = request.url as keyof typeof ended;
+    after(({ outcome }) => {
+      seen.push(`${path} before: aborted ${outcome.aborted}`);
+      ended[path].resolve();
+    });
     handling[path].resolve();
     void release.promise.then(() => {
-      after(({ outcome }) => { seen.push(`${path} as it sends: aborted ${outcome.aborted}`); });
+      after(({ outcome }) => {
+        seen.push(`${path} as it sends: aborted ${outcome.aborted}`);
+        sent[path].resolve();
+      });
       void reply.send(new Response('from upstream').body);
     });
   };
@@ -951,22 +949,43 @@ test("Fastify: an async handler that returns or awaits its reply to send it late
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   for (const path of ['/returned', '/awaited'] as const) {
-    const client = net.connect((fastify.server.address() as AddressInfo).port, '127.0.0.1');
-    client.on('error', () => {});
-    client.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
-    await handling[path].promise;
-    client.destroy();
-    await gone[path].promise;
+    await leaving((fastify.server.address() as AddressInfo).port, path, handling[path].promise);
+    await ended[path].promise;
   }
-  const closing = fastify.coda.close({ timeoutMs: 5_000 });
-  const closingSignal = fastify.coda.app[kClosingSignal];
-  if (!closingSignal.aborted) await once(closingSignal, 'abort');
   release.resolve();
-  const report = await closing;
-  assert.deepEqual([report.requestsInFlightAtClose, report.tasksAbandoned], [2, []]);
+  await Promise.all([sent['/returned'].promise, sent['/awaited'].promise]);
+  const report = await fastify.coda.close({ timeoutMs: 5_000 });
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksAbandoned], [0, []]);
   assert.deepEqual(seen.sort(), [
     '/awaited as it sends: aborted true', '/awaited before: aborted true', '/returned as it sends: aborted true', '/returned before: aborted true',
   ]);
+});
+
+test("Fastify: a long poll (an async handler returns its reply unsent, to send it when an event comes, and on the request's 'close' only cleans up), its client gone: the request ends once the request's 'close' listeners have run, its tasks run (those listeners' too) and nothing is in flight at close (it stayed in flight for good: settle() waited, shutdown gave up at its deadline, the tasks abandoned)", { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const handling = deferred();
+  const ended = deferred();
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/poll', async (request, reply) => {
+    after(({ outcome }) => {
+      seen.push(`poll: aborted ${outcome.aborted}`);
+      ended.resolve();
+    });
+    const event = setTimeout(() => reply.send('event'), 60_000);
+    request.raw.once('close', () => {
+      clearTimeout(event);
+      after(() => { seen.push('cleanup'); });
+    });
+    handling.resolve();
+    return reply;
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  await leaving((fastify.server.address() as AddressInfo).port, '/poll', handling.promise);
+  await ended.promise;
+  const report = await fastify.coda.close({ timeoutMs: 2_000 });
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksAbandoned], [0, []]);
+  assert.deepEqual(seen, ['poll: aborted true', 'cleanup']);
 });
 
 test("Express: after() and res.after() from the response's 'finish' listener, res.after() from its 'close' listener (where Express code waits for a response, on-finished's way): each task runs once, after the response, with its complete outcome", { timeout: 10_000 }, async (t) => {

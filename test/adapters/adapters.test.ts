@@ -485,6 +485,30 @@ for (const target of byHandTargets) {
   });
 }
 
+test("Express: a handler that arms req.setTimeout(ms) without a callback, its connection then destroyed by Node at that timeout (from a timer set in the request's context) while it still works, has not answered: its request stays in flight, shutdown waits for it, its tasks run once it ends its response (that destroy was taken for its answer: the request was done while its handler worked)", { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const timedOut = deferred();
+  const release = deferred();
+  const tasks = expressCoda();
+  const app = express();
+  app.use(tasks);
+  app.get('/', async (req, res) => {
+    req.setTimeout(50);
+    after(({ outcome }) => { seen.push(`before: aborted ${outcome.aborted}`); });
+    req.socket.once('close', () => timedOut.resolve());
+    await release.promise;
+    after(({ outcome }) => { seen.push(`after: aborted ${outcome.aborted}`); });
+    res.end('late');
+  });
+  const attached = tasks.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  await assert.rejects(fetch(await listening(attached.server)));
+  await timedOut.promise;
+  const closing = attached.close({ timeoutMs: 5_000 });
+  release.resolve();
+  const report = await closing;
+  assert.deepEqual([report.requestsInFlightAtClose, report.tasksAbandoned, seen], [1, [], ['before: aborted true', 'after: aborted true']]);
+});
+
 /** Express, Koa and Hono on @hono/node-server: an app whose GET / registers a task that waits for `release`, and its server, attach()ed. */
 const ownCloseTargets: { name: string; start(task: () => Promise<void>, logger: ReturnType<typeof memoryLogger>['logger']): Server }[] = [
   {

@@ -386,9 +386,22 @@ function answerOnDestroy(socket: Socket): void {
   socket.destroy = function (this: Socket, error?: Error): Socket {
     const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
-    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) current.answered();
     return destroy.call(this, error);
   };
+}
+
+/**
+ * Whether the destroy under way is Node's own, of a connection whose timeout
+ * nobody handles (`req.setTimeout(ms)` without a callback): it runs from a
+ * timer the request's code set, so in its context, while its handler still
+ * works. Told by the caller's frame (node:http's socketOnTimeout), read only
+ * for a destroy in a request's context; a timeout callback's own destroy is
+ * a frame further and still answers.
+ */
+function byNodeTimeout(): boolean {
+  // 'Error', this function, the destroy() above, its caller.
+  return new Error().stack?.split('\n', 4)[3]?.includes('socketOnTimeout') === true;
 }
 
 /**
