@@ -526,17 +526,18 @@ export class SqliteStore implements TaskStore {
    * The WAL's shared-memory file (`-shm`, the index of the WAL that the processes on the file share) removed under
    * an open connection (a cleanup of files that look temporary): the connection goes on with its own mapping, which
    * a process opening the file since does not share; the commits of each then overwrote the other's in the WAL, and
-   * acknowledged tasks were lost. Removed and not made anew (no process opened the file since): the connection is
-   * opened anew, as for a removed WAL (its close empties the WAL into the file only when no other process has the
-   * file open: its view is then the one). Made anew by another process: nothing more is written here (every write
-   * refused, saying so): restarting this process while a process on the new view has the file open is safe, but
-   * one whose close empties the WAL by its stale view (node:sqlite cannot close without that) would lose theirs.
+   * acknowledged tasks were lost. Removed and not made anew: the connection is closed, and opened anew only if no
+   * other process has the file open (#opened): one that opened it before the removal maps the removed index still,
+   * and a new one would split the two. Made anew (a process opened the file since): nothing more is written here
+   * (every write refused, saying so): restarting this process while a process on the new index has the file open is
+   * safe, but one whose close empties the WAL by its stale index (node:sqlite cannot close without that) would lose
+   * theirs.
    */
   #checkShm(db: DatabaseSync): void {
     const now = fileIdentity(`${this.#path}-shm`);
     if (now === this.#shm) return;
     if (now === undefined) return this.#reconnect(db);
-    throw new StoreUnavailable(this.description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and another process has opened the file since: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open (its close would otherwise empty its stale index of the WAL into the file)`));
+    throw new StoreUnavailable(this.description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and a process has opened the file since, making a new one: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open (its close would otherwise empty its stale index of the WAL into the file)`));
   }
 
   /**
@@ -629,18 +630,22 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  /** Closes `db` and connects anew (#copyBack, #checkWal); should that fail, the next call tries again (#opened). */
+  /** Closes `db` and connects anew (#copyBack, #checkWal, #checkShm); should that fail, the next call tries again (#opened). */
   #reconnect(db: DatabaseSync): void {
     this.#db = this.#statements = undefined;
     db.close();
     this.#lost = true;
-    this.#connect(this.#Database!);
-    this.#lost = false;
+    this.#opened();
   }
 
   #opened(): Statements {
     // A reconnection that failed (a lock, a folder not back yet) is tried again: it left the store closed for good.
     if (this.#lost) {
+      // SQLite's close empties the WAL into the file and deletes it only when no other process has the file open: a
+      // WAL left, its shared memory removed, is another process's, on the removed index (see #checkShm).
+      if (fileIdentity(`${this.#path}-shm`) === undefined && fileIdentity(`${this.#path}-wal`) !== undefined) {
+        throw new StoreUnavailable(this.description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and another process has the file open still, on the removed one: a new one would split the two, each one's commits overwriting the other's in the WAL; nothing more is written or read by this process: stop every process on the file, then start them`));
+      }
       this.#connect(this.#Database!);
       this.#lost = false;
     }

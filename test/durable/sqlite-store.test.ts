@@ -695,11 +695,28 @@ test('the WAL\'s shared memory (-shm) removed while the store is open, and anoth
   const { file, store } = await shmRemoved(t);
   const other = await adder(t, file);
   assert.equal(await other.add('other-1'), 'added other-1');
-  const refused = /its shared-memory file .*-shm was removed while the store had it open, and another process has opened the file since: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open/;
+  const refused = /its shared-memory file .*-shm was removed while the store had it open, and a process has opened the file since, making a new one: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open/;
   await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, refused);
   await rejectsUnavailable(store.claim({ owner: 'w', names: ['race'], concurrency: {}, limit: 10, now: 1, leaseUntil: 100 }), file, refused);
   assert.equal(await other.add('other-2'), 'added other-2');
   // This process restarted, as the refusal says, while the other has the file open: its close empties nothing by its stale index.
+  await store.close();
+  await other.close();
+  assert.deepEqual(idsIn(file), ['before', 'other-1', 'other-2']);
+});
+
+test('the WAL\'s shared memory (-shm) removed while another process that opened the file before has it open still (a web process and its worker): the next write is refused, saying to stop every process on the file, and that process, closing last, loses none of the tasks acknowledged (reopened, the store made a new index, splitting the two: the other\'s commits overwrote its own)', async (t) => {
+  const file = newFile();
+  const store = await opened({ path: file });
+  t.after(() => store.close());
+  await store.add([task({ id: 'before' })], 'p', 1);
+  const other = await adder(t, file);
+  assert.equal(await other.add('other-1'), 'added other-1');
+  rmSync(`${file}-shm`);
+  const refused = /its shared-memory file .*-shm was removed while the store had it open, and another process has the file open still, on the removed one: a new one would split the two, each one's commits overwriting the other's in the WAL; nothing more is written or read by this process: stop every process on the file, then start them$/;
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, refused);
+  await rejectsUnavailable(store.get('before'), file, refused);
+  assert.equal(await other.add('other-2'), 'added other-2');
   await store.close();
   await other.close();
   assert.deepEqual(idsIn(file), ['before', 'other-1', 'other-2']);
