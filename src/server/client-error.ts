@@ -79,8 +79,11 @@ function beforeHttp(socket: Duplex): boolean {
  */
 function answered(socket: Duplex): boolean {
   const incoming = parsing(socket);
-  // Node dumps what a response leaves unread once it is sent (a request already whole too: it keeps the parser's last).
-  return incoming?.complete === false && incoming._dumped === true;
+  if (incoming?.complete !== false) return false;
+  // Node dumps what a response leaves unread once it is sent (a request already whole too: it keeps the parser's last);
+  // Node 22 may tell the body's fault before, its response out whole already (a 400 then followed the view's 200).
+  const owed = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  return incoming._dumped === true || (owed?.req === (incoming as object) && owed.headersSent);
 }
 
 /** The request node:http's parser is on: the last whose head it parsed (whole already, if the refused one is the next). */
