@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { onClosingServer } from '../transport/node/closing-servers.js';
 import { lingerOnClose } from '../transport/node/linger.js';
+import { announcedLength } from './unread-body.js';
 
 /**
  * Answers `Expect: 100-continue` as Go's net/http does, instead of Node's
@@ -15,7 +16,7 @@ import { lingerOnClose } from '../transport/node/linger.js';
 export function continueWhenRead(serve: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     // No body to wait for (RFC 9110 10.1.1 forbids the expectation there; Go ignores it): no 100, and nothing that could follow to close for.
-    if (!hasBody(req)) {
+    if (announcedLength(req) === 0) {
       // Node closes a connection whose expectation got no 100, unless told it was none.
       (res as { _expect_continue?: boolean })._expect_continue = false;
       serve(req, res);
@@ -37,10 +38,4 @@ export function continueWhenRead(serve: (req: IncomingMessage, res: ServerRespon
     };
     serve(req, res);
   };
-}
-
-/** Whether a request announces a body: chunked, or a Content-Length other than 0. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return length === undefined ? req.headers['transfer-encoding'] !== undefined : Number(length) !== 0;
 }

@@ -15,9 +15,7 @@ export const DRAIN_LIMIT = 256 * 1024;
  * A request without a body, or with a small one, costs two lookups.
  */
 export function closeUnlessReceived(request: IncomingMessage, response: ServerResponse): void {
-  const { headers } = request;
-  const length = headers['content-length'];
-  if (length !== undefined ? Number(length) <= DRAIN_LIMIT : headers['transfer-encoding'] === undefined) return;
+  if (announcedLength(request) <= DRAIN_LIMIT) return;
   const writeHead = response.writeHead;
   // Every head goes out through writeHead (Node's implicit one included).
   response.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
@@ -27,4 +25,11 @@ export function closeUnlessReceived(request: IncomingMessage, response: ServerRe
     }
     return writeHead.apply(this, args);
   } as ServerResponse['writeHead'];
+}
+
+/** The body a request announces in its head: its Content-Length, or Infinity when chunked (its length unknown), or 0 with neither. */
+export function announcedLength(request: IncomingMessage): number {
+  const length = request.headers['content-length'];
+  if (length !== undefined) return Number(length);
+  return request.headers['transfer-encoding'] === undefined ? 0 : Infinity;
 }
