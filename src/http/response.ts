@@ -177,7 +177,7 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
     if (timeoutMs !== undefined) checkMs(`${where}: timeoutMs`, timeoutMs);
   }
   // An AsyncResource is the cheap way to keep an async context (AsyncLocalStorage.snapshot() costs
-  // 10x more); nothing else of it is used, so no destroy hook is owed.
+  // 10x more); a process that tracks async resources (a destroy hook) sees it destroyed when collected.
   return { task, options, scope: new AsyncResource('coda.after') };
 }
 
