@@ -67,7 +67,9 @@ export const kCloseTasks = Symbol('coda.closeTasks');
 export const kShutDown = Symbol('coda.shutDown');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
-/** App: the request listener for HTTP/1.x requests only (see server/listener.ts). */
+/** App: the request listener `serve()` installs, which Node alone calls (see server/listener.ts). */
+export const kServe = Symbol('coda.serve');
+/** App: `kServe` for HTTP/1.x requests only. */
 export const kServeHttp1 = Symbol('coda.serveHttp1');
 /** Set on a Node response whose connection the server closed for a stalled send: never complete, whatever Node says (Node 22 emits its 'finish' as the socket is destroyed). */
 export const kCutOff = Symbol('coda.cutOff');

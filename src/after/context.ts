@@ -2,8 +2,9 @@ import { afterEntry, taskEntry, type AfterOptions, type AfterTask, type DurableT
 import { currentRequest } from '../util/current-request.js';
 import type { Job } from './job.js';
 
-// `inJob(job, asyncContext, fn, arg)` calls `fn(arg)` as code of `job`'s request (see util/current-request.ts).
-export { inRequest as inJob } from '../util/current-request.js';
+// `inJob(job, asyncContext, fn, arg)` calls `fn(arg)` as code of `job`'s request; `enterJob` the same from a
+// listener Node's server calls, leaving Node to put the outer context back (see util/current-request.ts).
+export { inRequest as inJob, enterRequest as enterJob } from '../util/current-request.js';
 
 /** The job of the request whose code is running, if any: only jobs are ever set (by `inJob`). */
 function currentJob(): Job | undefined {

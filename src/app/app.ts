@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { inJob } from '../after/context.js';
+import { enterJob, inJob } from '../after/context.js';
 import { Exchange, type ExchangeHost } from '../after/exchange.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
@@ -25,7 +25,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -232,20 +232,32 @@ export class App {
    * (`serve()` does either).
    */
   readonly handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
-    // By the request's kind, not its version: an HTTP/1 request line may claim HTTP/2.0.
-    if (req.httpVersionMajor === 2 && 'stream' in req) this.#serveNode(http2Source(req), res, true);
-    else this.#serveNode(req as IncomingMessage, res, false);
+    this.#serveEither(req, res, this.#admitAndRun);
   };
 
-  /** @internal `handler` for a server whose requests are all HTTP/1.x (serve()'s, but with HTTP/2). */
-  readonly [kServeHttp1] = (req: IncomingMessage, res: ServerResponse): void => this.#serveNode(req, res, false);
+  /**
+   * @internal `handler` as `serve()` installs it, which Node alone calls:
+   * each request's context is entered for the rest of Node's callback (see enterJob).
+   */
+  readonly [kServe] = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    this.#serveEither(req, res, this.#admitAndEnter);
+  };
 
-  #serveNode(source: IncomingMessage | RequestSource, res: NodeResponse, http2: boolean): void {
+  /** @internal `kServe` for a server whose requests are all HTTP/1.x (serve()'s, but with HTTP/2). */
+  readonly [kServeHttp1] = (req: IncomingMessage, res: ServerResponse): void => this.#serveNode(req, res, false, this.#admitAndEnter);
+
+  #serveEither(req: IncomingMessage | Http2ServerRequest, res: NodeResponse, admitAndRun: (exchange: Exchange) => MaybePromise<HttpResponse>): void {
+    // By the request's kind, not its version: an HTTP/1 request line may claim HTTP/2.0.
+    if (req.httpVersionMajor === 2 && 'stream' in req) this.#serveNode(http2Source(req), res, true, admitAndRun);
+    else this.#serveNode(req as IncomingMessage, res, false, admitAndRun);
+  }
+
+  #serveNode(source: IncomingMessage | RequestSource, res: NodeResponse, http2: boolean, admitAndRun: (exchange: Exchange) => MaybePromise<HttpResponse>): void {
     const exchange = this.#receive(source);
     let result: MaybePromise<HttpResponse>;
     try {
       const badHost = http2 ? authorityProblem(source as RequestSource) : hostProblem(source as IncomingMessage);
-      result = badHost === undefined ? this.#run(exchange) : this.#refuseHost(exchange, res, badHost, http2);
+      result = badHost === undefined ? this.#run(exchange, admitAndRun) : this.#refuseHost(exchange, res, badHost, http2);
     } catch (error) {
       // Converters catch everything the app throws; this is for Coda's own bugs.
       result = renderError(exchange.request, error, this.debug);
@@ -347,14 +359,18 @@ export class App {
     return exchange;
   }
 
-  #run(exchange: Exchange): MaybePromise<HttpResponse> {
+  #run(exchange: Exchange, admitAndRun = this.#admitAndRun): MaybePromise<HttpResponse> {
     const tracing = this.#observer?.tracing;
-    return tracing === undefined ? this.#admitAndRun(exchange) : tracing.runRequest(exchange.request, this.#admitAndRun, exchange);
+    return tracing === undefined ? admitAndRun(exchange) : tracing.runRequest(exchange.request, admitAndRun, exchange);
   }
 
   /** The pipeline, unless admission control refuses the request. */
   readonly #admitAndRun = (exchange: Exchange): MaybePromise<HttpResponse> =>
     this.#admit(exchange) ?? inJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
+
+  /** `#admitAndRun` called by Node's server alone, its context left for Node to put back (see enterJob). */
+  readonly #admitAndEnter = (exchange: Exchange): MaybePromise<HttpResponse> =>
+    this.#admit(exchange) ?? enterJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
 
   /**
    * The host check (`allowedHosts`), admission control, then

@@ -15,7 +15,7 @@ import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { refuseTransferCoding } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
-import { kRefused, kServeHttp1 } from '../symbols.js';
+import { kRefused, kServe, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
@@ -57,7 +57,7 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   // HTTP/2's listener hears HTTP/1.1 requests too (allowHTTP1); HTTP/1.x servers get one made for them.
   // node:http's requestTimeout holds its HTTP/1.1 requests; HTTP/2 streams get their own.
   const refused = (refusal: Refusal): void => app[kRefused](refusal);
-  const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app.handler), app.logger, refused), refused), settings.requestTimeoutMs);
+  const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app[kServe]), app.logger, refused), refused), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
     if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app[kServeHttp1], refused));

@@ -16,26 +16,56 @@ const storage = new AsyncLocalStorage<object>();
 let running: object | undefined;
 
 /**
+ * Whether AsyncLocalStorage keeps its stores in async context frames (Node
+ * 24's default): a store entered inside a resource's scope is gone when the
+ * scope ends. On async_hooks (Node 22's default) it stays on the resource.
+ */
+export const scopedByFrames = ((): boolean => {
+  const probe = new AsyncLocalStorage<true>();
+  const scope = new AsyncResource('coda.probe');
+  scope.runInAsyncScope(() => probe.enterWith(true));
+  const kept = scope.runInAsyncScope(() => probe.getStore());
+  probe.disable();
+  return kept === undefined;
+})();
+
+/**
  * Calls `fn(arg)` as code of `current`'s request: synchronously always, and
  * through the async call tree too when `asyncContext` is on (AsyncLocalStorage).
+ * The caller's context is back when it returns.
  */
 export function inRequest<A, R>(current: object, asyncContext: boolean, fn: (arg: A) => R, arg: A): R {
   const outer = running;
   running = current;
   try {
-    // Already in the request's context (a task registered in its request): no new frame.
-    if (!asyncContext || storage.getStore() === current) return fn(arg);
-    // Not storage.run(): it leaves by entering the outer store anew, a second copy of the context;
-    // an AsyncResource's scope puts the outer context itself back (a third of run()'s instructions).
-    return new AsyncResource('coda.request').runInAsyncScope(enter<A, R>, null, current, fn, arg);
+    // run() makes no frame when already in the request's context (a task registered in its request).
+    return asyncContext ? storage.run(current, fn, arg) : fn(arg);
   } finally {
     running = outer;
   }
 }
 
-function enter<A, R>(current: object, fn: (arg: A) => R, arg: A): R {
-  storage.enterWith(current);
-  return fn(arg);
+/**
+ * `inRequest` for a request listener that Node's server calls (those
+ * `serve()` installs), where the request's context is entered and left in
+ * place: Node calls its listeners in a callback scope that puts the outer
+ * context frame back when it returns, and leaving the context costs as much
+ * as entering it (a copy of the frame; some 3% of a small request, see
+ * bench/profile-notes.md). What Node runs after the listener in the same
+ * scope (the request's own body events) runs as the request's code. Without
+ * frames the store would stay on Node's parser, which serves other
+ * connections later: there this is `inRequest`.
+ */
+export function enterRequest<A, R>(current: object, asyncContext: boolean, fn: (arg: A) => R, arg: A): R {
+  if (!asyncContext || !scopedByFrames) return inRequest(current, asyncContext, fn, arg);
+  const outer = running;
+  running = current;
+  try {
+    storage.enterWith(current);
+    return fn(arg);
+  } finally {
+    running = outer;
+  }
 }
 
 /** What `inRequest` set for the code running now, if anything. */

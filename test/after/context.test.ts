@@ -3,6 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, type MiddlewareFactory } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { memoryLogger, startServer } from '../helpers.js';
+import { pipelined, request } from '../transport/wire.js';
 
 test("a task runs in the async context captured where it was registered: the caller's AsyncLocalStorage stores are there", async () => {
   const trace = new AsyncLocalStorage<string>();
@@ -41,4 +43,28 @@ test('a response built outside any request and reused: after() in its task joins
   await client.get('/a');
   await client.settle();
   assert.equal(seen.length, 3);
+});
+
+test("over serve(): requests pipelined in one read each find their own request in after() past an await, with the server's stores", async () => {
+  const trace = new AsyncLocalStorage<string>();
+  const tasks: string[] = [];
+  const app = createApp({
+    logger: memoryLogger().logger,
+    routes: [get('/n/:i', async (request) => {
+      await null;
+      // Node runs the next request's listener in the same callback before this continuation: it must not be taken for it.
+      after(({ request: done }) => { tasks.push(`${request.params.i}:${done.params.i}:${trace.getStore()}`); });
+      return new HttpResponse(request.params.i!);
+    })],
+  });
+  // Started in a store of the user's: the server's connections, so its requests, are in it.
+  const server = await trace.run('server', () => startServer(app));
+  try {
+    const bytes = await pipelined(server, ['0', '1', '2'].map((i) => request(`/n/${i}`, { close: i === '2' })));
+    assert.deepEqual([...bytes.toString('latin1').matchAll(/\r\n\r\n(\d)/g)].map((match) => match[1]), ['0', '1', '2']);
+    await app.settle();
+    assert.deepEqual(tasks.sort(), ['0:0:server', '1:1:server', '2:2:server']);
+  } finally {
+    await server.close();
+  }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { test } from 'node:test';
-import { currentRequest, inRequest } from '../../src/util/current-request.js';
+import { currentRequest, enterRequest, inRequest, scopedByFrames } from '../../src/util/current-request.js';
 
 test("inRequest: the request is current through its async call tree, the caller's stores stay, and the caller's context is back once it returns", async () => {
   const trace = new AsyncLocalStorage<string>();
@@ -30,4 +30,25 @@ test('inRequest: called again for the request it is already in, it runs the func
     }, undefined);
   }, undefined);
   assert.equal(inner, request);
+});
+
+test("enterRequest: in a callback scope (Node's server calls its listeners in one), the request is current through its async call tree and is gone once the scope ends; the caller's stores stay", async () => {
+  const trace = new AsyncLocalStorage<string>();
+  const request = {};
+  const seen: unknown[] = [];
+  let pending: Promise<void> | undefined;
+  trace.run('outer-span', () => {
+    new AsyncResource('node-callback').runInAsyncScope(() => {
+      pending = enterRequest(request, true, async () => {
+        await null;
+        seen.push(currentRequest(), trace.getStore());
+      }, undefined);
+      // The rest of the scope: the request's own with async context frames (Node puts the outer context back at the
+      // scope's end), the caller's without (Node 22: the store would stay on a resource Node reuses).
+      seen.push(currentRequest());
+    });
+    seen.push(currentRequest(), trace.getStore());
+  });
+  await pending;
+  assert.deepEqual(seen, [scopedByFrames ? request : undefined, undefined, 'outer-span', request, 'outer-span']);
 });
