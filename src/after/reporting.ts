@@ -60,11 +60,16 @@ export class Reporting {
   readonly #log: SafeLog;
   readonly #onError: (failure: TaskFailure) => unknown;
   #observers: Observer<TaskRecord>[] = [];
+  /** Failures an async `onError` is still reporting: the scheduler is not idle (settle(), the shutdown drain) until each is. */
+  readonly #reporting = new Set<RunningTask>();
+  /** Told when such a report settles. */
+  readonly #reported: () => void;
   /** Tasks dropped since the queue last filled up, under `overflow: 'drop'`. */
   #dropped = 0;
 
-  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined) {
+  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined, reported: () => void) {
     this.#logger = logger;
+    this.#reported = reported;
     this.#log = safeLog(logger);
     this.#onError = onError ?? logFailure;
   }
@@ -97,11 +102,34 @@ export class Reporting {
   failed(task: RunningTask, error: unknown): void {
     try {
       const reported = this.#onError({ name: task.name, error, context: task });
-      // An async reporter (an error tracker over HTTP) that rejects is logged too, never left unhandled.
-      if (isPromise(reported)) reported.then(undefined, (reportError: unknown) => this.#logger.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task'));
+      if (isPromise(reported)) this.#awaitReport(task, reported);
     } catch (reportError) {
       this.#logger.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
     }
+  }
+
+  /** Failures an async `onError` is still reporting. */
+  get reportsInFlight(): ReadonlySet<RunningTask> {
+    return this.#reporting;
+  }
+
+  /**
+   * An async reporter (an error tracker over HTTP) is waited for, as the
+   * task was: a test's settle() that resolved first missed its report, and
+   * a shutdown could exit before it was sent. One that rejects is logged,
+   * never left unhandled.
+   */
+  #awaitReport(task: RunningTask, reported: PromiseLike<unknown>): void {
+    this.#reporting.add(task);
+    const settled = (): void => {
+      this.#reporting.delete(task);
+      this.#reported();
+    };
+    // Promise.resolve: a thenable that calls back at once, or whose `then` throws, settles later all the same.
+    Promise.resolve(reported).then(settled, (reportError: unknown) => {
+      this.#logger.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task');
+      settled();
+    });
   }
 
   /** A task dropped under `overflow: 'drop'`: the first of an episode is logged, the rest counted until it ends. */

@@ -588,7 +588,7 @@ export class App {
     const name = (request: HttpRequest): string => `request ${request.id}: ${request.method} ${request.path}`;
     const lines: string[] = [];
     for (const { request } of this.#inFlight) lines.push(`${name(request)}, no response yet`);
-    for (const task of this.#scheduler.unfinished()) lines.push(`after-response task ${task.name}: ${task.state} (${name(task.request)})`);
+    for (const task of this.#scheduler.unfinished()) lines.push(`after-response task ${task.name}: ${task.state === 'reporting' ? 'failed, after.onError still reporting it' : task.state} (${name(task.request)})`);
     lines.push(...this.tasks.unfinished());
     return lines;
   }

@@ -75,13 +75,10 @@ test('an onError that throws is logged; nothing else happens', async () => {
 
 test('an async onError that rejects is logged, naming the task; the process lives (no unhandled rejection)', async () => {
   const { logger, lines } = memoryLogger();
-  let reported!: () => void;
-  const reporting = new Promise<void>((resolve) => { reported = resolve; });
   const app = createApp({
     logger,
     after: {
       onError: async () => {
-        reported();
         await Promise.resolve();
         throw new Error('error tracker unreachable');
       },
@@ -90,14 +87,40 @@ test('an async onError that rejects is logged, naming the task; the process live
   });
   const client = createTestClient(app);
   await client.get('/');
+  // settle() waits for the report, the logging of its rejection included.
   await client.settle();
-  await reporting;
-  // The rejection is handled a few microtasks after the reporter was called.
-  await new Promise((resolve) => setImmediate(resolve));
   const line = lines.find((l) => l.msg === 'after.onError rejected while reporting a failed task');
   assert.ok(line, 'the rejection is logged');
   assert.equal(line.task, 'audit');
   assert.equal((line.err as { message: string }).message, 'error tracker unreachable');
+});
+
+test('an async onError is waited for: settle() resolves once the failure is reported, and names a report that never ends', async () => {
+  const reported: string[] = [];
+  const app = createApp({
+    after: {
+      onError: async ({ name }) => {
+        // A reporter that sends to an error tracker: its round trip, or one that never answers.
+        if (name === 'hangs') return new Promise(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        reported.push(name);
+      },
+    },
+    routes: [
+      get('/', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'audit' })),
+      get('/hangs', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'hangs' })),
+    ],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(reported, ['audit']);
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['audit', 'failed']]);
+  await client.get('/hangs');
+  await assert.rejects(client.settle({ timeoutMs: 100 }), (error: Error) => {
+    assert.match(error.message, /still waiting for:\n {2}after-response task hangs: failed, after\.onError still reporting it \(request [^)]+: GET \/hangs\)$/);
+    return true;
+  });
 });
 
 test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {
