@@ -113,6 +113,11 @@ export class Reporting {
     return this.#reporting;
   }
 
+  /** Shutdown gave up the work (its deadline passed): the reports still on their way are no longer waited for. */
+  giveUpReports(): void {
+    this.#reporting.clear();
+  }
+
   /**
    * An async reporter (an error tracker over HTTP) is waited for, as the
    * task was: a test's settle() that resolved first missed its report, and

@@ -183,7 +183,7 @@ export class AfterScheduler {
     return this.abandon();
   }
 
-  /** Aborts the running tasks through their signal and gives up the queued ones, now. Returns what was given up. */
+  /** Aborts the running tasks through their signal and gives up the queued ones (and the failures' reports still on their way), now. Returns what was given up. */
   abandon(): TaskRecord[] {
     const abandoned: TaskRecord[] = [];
     for (const task of [...this.#running]) {
@@ -202,6 +202,7 @@ export class AfterScheduler {
     // Nothing of theirs runs any more: what was not run is in the records returned.
     for (const { done } of this.#watched.values()) done();
     this.#watched.clear();
+    this.#reporting.giveUpReports();
     this.#wakeIfIdle();
     return abandoned;
   }

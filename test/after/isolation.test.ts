@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
-import { memoryLogger } from '../helpers.js';
+import { memoryLogger, startServer } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];
@@ -121,6 +121,12 @@ test('an async onError is waited for: settle() resolves once the failure is repo
     assert.match(error.message, /still waiting for:\n {2}after-response task hangs: failed, after\.onError still reporting it \(request [^)]+: GET \/hangs\)$/);
     return true;
   });
+  // A shutdown waits for it until its deadline, then gives it up: the app served again is not held by it.
+  await client.close();
+  const server = await startServer(app);
+  await server.close({ timeoutMs: 100 });
+  await using again = createTestClient(app);
+  await again.settle({ timeoutMs: 1_000 });
 });
 
 test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {
