@@ -5,6 +5,7 @@ import { describe } from '../util/describe.js';
 import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { ownEntry } from './entries.js';
+import type { StartedReceivers } from './started-receivers.js';
 
 /** Receives `{ request }` as each request the app admits starts, before any middleware; one that throws or rejects is logged. */
 export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | PromiseLike<void>;
@@ -87,18 +88,19 @@ export const signals: Signals = createSignals();
 /**
  * Sends `requestStarted`, the app's receivers first, then the process's: every
  * receiver is called, one that throws or rejects is logged with the request
- * id and the others still run.
+ * id and the others still run. An async one is kept in `running` until it
+ * settles.
  */
-export function sendRequestStarted(request: HttpRequest, own: Signals): void {
-  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request);
-  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request);
+export function sendRequestStarted(request: HttpRequest, own: Signals, running: StartedReceivers): void {
+  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request, running);
+  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request, running);
 }
 
-function callStarted(receiver: RequestStartedReceiver, request: HttpRequest): void {
+function callStarted(receiver: RequestStartedReceiver, request: HttpRequest, running: StartedReceivers): void {
   try {
     const result = receiver({ request });
     // Any thenable, as the pipeline accepts: a rejected one is reported like a throw.
-    if (isPromise(result)) result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error));
+    if (isPromise(result)) running.add(receiver.name || 'receiver', request, result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error)));
   } catch (error) {
     logReceiverFailure(request, receiver, error);
   }

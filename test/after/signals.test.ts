@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, signals } from 'coda-http';
+import { after, createApp, get, HttpResponse, signals } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 
 test("each app has its own signals: a receiver hears its app's requests only, and shows in that app's test client only", async () => {
@@ -41,5 +41,28 @@ test('connect() of something that is not a function, or of a generator function,
   // Called, a generator function runs none of its body: the receiver "ran" for every request with nothing done.
   assert.throws(() => app.signals.requestFinished.connect(function* audit() { /* never runs */ } as never), {
     name: 'TypeError', message: 'signals.requestFinished.connect() takes a function whose call does the work, got a generator function (audit): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+  });
+});
+
+test('settle() waits for an async requestStarted receiver, its after() past a real wait included, and names one that never ends', async () => {
+  const audit: string[] = [];
+  const ran: string[] = [];
+  const app = createApp({ routes: [get('/x', () => new HttpResponse('x')), get('/hangs', () => new HttpResponse('h'))] });
+  app.signals.requestStarted.connect(async function auditStart({ request }) {
+    if (request.path === '/hangs') return new Promise(() => {});
+    // An audit store's round trip: the response is sent long before it ends.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    audit.push(request.path);
+    after(() => { ran.push('registered after the wait'); });
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/x')).status, 200);
+  await client.settle();
+  assert.deepEqual(audit, ['/x']);
+  assert.deepEqual(ran, ['registered after the wait']);
+  assert.equal((await client.get('/hangs')).status, 200);
+  await assert.rejects(client.settle({ timeoutMs: 100 }), (error: Error) => {
+    assert.match(error.message, /still waiting for:\n {2}requestStarted receiver auditStart: running \(request [^)]+: GET \/hangs\)$/);
+    return true;
   });
 });
