@@ -64,14 +64,17 @@ export class Reporting {
   readonly #reporting = new Set<RunningTask>();
   /** Told when such a report settles. */
   readonly #reported: () => void;
+  /** How long such a report is waited for (`after.timeoutMs`, as a task): one that never settles holds nothing for good. */
+  readonly #timeoutMs: number;
   /** Tasks dropped since the queue last filled up, under `overflow: 'drop'`. */
   #dropped = 0;
 
-  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined, reported: () => void) {
+  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined, timeoutMs: number, reported: () => void) {
     this.#logger = logger;
     this.#reported = reported;
     this.#log = safeLog(logger);
     this.#onError = onError ?? logFailure;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Calls `listener` with every task's end; returns the function that stops it. */
@@ -127,9 +130,14 @@ export class Reporting {
   #awaitReport(task: RunningTask, reported: PromiseLike<unknown>): void {
     this.#reporting.add(task);
     const settled = (): void => {
-      this.#reporting.delete(task);
-      this.#reported();
+      clearTimeout(timer);
+      if (this.#reporting.delete(task)) this.#reported();
     };
+    const timer = setTimeout(() => {
+      this.#logger.warn({ task: task.name }, `after.onError still reporting the failure of task ${task.name} after ${this.#timeoutMs} ms (after.timeoutMs): no longer waited for`);
+      settled();
+    }, this.#timeoutMs);
+    timer.unref();
     // Promise.resolve: a thenable that calls back at once, or whose `then` throws, settles later all the same.
     Promise.resolve(reported).then(settled, (reportError: unknown) => {
       this.#logger.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task');

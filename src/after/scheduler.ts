@@ -77,7 +77,12 @@ export class AfterScheduler {
     this.#settings = schedulerSettings(options);
     this.#asyncContext = asyncContext;
     this.#tracer = tracer;
-    this.#reporting = new Reporting(logger, this.#settings.onError, () => this.#wakeIfIdle());
+    this.#reporting = new Reporting(logger, this.#settings.onError, this.#settings.timeoutMs, () => this.#wakeIfIdle());
+  }
+
+  /** The app's `after.timeoutMs`: how long a task may run, and other work a request caused is waited for. */
+  get timeoutMs(): number {
+    return this.#settings.timeoutMs;
   }
 
   /** False while the queue is full under the `'reject'` policy: new requests get 503. */

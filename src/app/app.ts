@@ -72,7 +72,7 @@ export class App {
   readonly #pipeline: Handler;
   readonly #scheduler: AfterScheduler;
   /** Async `requestStarted` receivers still at work: settle() waits for them. */
-  readonly #startedReceivers = new StartedReceivers();
+  readonly #startedReceivers: StartedReceivers;
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   readonly #signer: Signer | undefined;
@@ -110,6 +110,7 @@ export class App {
     this.#observer = this.#observing.active ? this.#observing : undefined;
     const tracing = this.#observer?.tracing;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext, tracing);
+    this.#startedReceivers = new StartedReceivers(this.#scheduler.timeoutMs);
     this.tasks = new Tasks(options.tasks ?? {}, this.logger, tracing);
     const metrics = this.#observer?.metrics;
     if (metrics !== undefined) {

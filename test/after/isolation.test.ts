@@ -127,6 +127,17 @@ test('an async onError is waited for: settle() resolves once the failure is repo
   await server.close({ timeoutMs: 100 });
   await using again = createTestClient(app);
   await again.settle({ timeoutMs: 1_000 });
+  // Waited for as long as a task may run (after.timeoutMs), then let go and logged: it holds nothing for good.
+  const { logger, lines } = memoryLogger();
+  const bounded = createApp({
+    logger,
+    after: { timeoutMs: 50, onError: () => new Promise(() => {}) },
+    routes: [get('/', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'audit' }))],
+  });
+  await using boundedClient = createTestClient(bounded);
+  await boundedClient.get('/');
+  await boundedClient.settle({ timeoutMs: 2_000 });
+  assert.ok(lines.some((l) => l.msg === 'after.onError still reporting the failure of task audit after 50 ms (after.timeoutMs): no longer waited for'));
 });
 
 test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, signals } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { memoryLogger } from '../helpers.js';
 
 test("each app has its own signals: a receiver hears its app's requests only, and shows in that app's test client only", async () => {
   const heard: string[] = [];
@@ -65,4 +66,14 @@ test('settle() waits for an async requestStarted receiver, its after() past a re
     assert.match(error.message, /still waiting for:\n {2}requestStarted receiver auditStart: running \(request [^)]+: GET \/hangs\)$/);
     return true;
   });
+  // Waited for as long as a task may run (after.timeoutMs), then let go and logged: it holds nothing for good.
+  const { logger, lines } = memoryLogger();
+  const bounded = createApp({ logger, after: { timeoutMs: 50 }, routes: [get('/', () => new HttpResponse('ok'))] });
+  bounded.signals.requestStarted.connect(function neverEnds() { return new Promise<void>(() => {}); });
+  const boundedClient = createTestClient(bounded);
+  await boundedClient.get('/');
+  await boundedClient.settle({ timeoutMs: 2_000 });
+  const line = lines.find((l) => l.receiver === 'neverEnds');
+  assert.equal(line?.msg, 'a requestStarted receiver still running after 50 ms (after.timeoutMs): no longer waited for');
+  assert.equal(typeof line?.requestId, 'string');
 });
