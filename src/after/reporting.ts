@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { tellObservers, type Observer } from '../log/observers.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
@@ -107,7 +107,9 @@ export class Reporting {
       const reported = this.#onError({ name: task.name, error, context: task });
       if (isPromise(reported)) this.#awaitReport(task, reported);
     } catch (reportError) {
-      this.#logger.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
+      // The default reporter throws only reading a value it cannot read (a Proxy whose traps throw): say that, with the request.
+      if (this.#onError === logFailure) logUnreadable(task, reportError);
+      else this.#logger.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
     }
   }
 
@@ -182,6 +184,17 @@ export function taskRecord(entry: AfterEntry, job: Job, state: TaskRecord['state
   const record: TaskRecord = { name: taskName(entry), requestId: job.request.id, state };
   if (error !== undefined) record.error = error;
   return record;
+}
+
+/** The default line of a task that threw a value whose reading threw `readError`: its text only (it may be as hostile). */
+function logUnreadable({ name, request }: RunningTask, readError: unknown): void {
+  let why: string;
+  try {
+    why = errorMessage(readError);
+  } catch {
+    why = 'a value that could not be read either';
+  }
+  request.log.error({ task: name, method: request.method, path: request.path }, `after-response task ${name} failed: it threw a value that could not be read (reading it threw: ${why})`);
 }
 
 function logFailure({ name, error, context }: TaskFailure): void {

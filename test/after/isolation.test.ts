@@ -60,6 +60,29 @@ test('a task that throws or rejects with something that is not an Error: the def
   ]);
 });
 
+test('a task that throws a value whose reading throws (a Proxy): the default line names the task and its request and says so, not that after.onError threw', async () => {
+  const { logger, lines } = memoryLogger();
+  const hostile = new Proxy({}, {
+    get() { throw new Error('get trap'); },
+    getPrototypeOf() { throw new Error('prototype trap'); },
+  });
+  const app = createApp({
+    logger,
+    routes: [get('/p', () => new HttpResponse('ok')
+      .after(() => { throw hostile; }, { name: 'hostile' })
+      .after(() => Promise.reject(hostile), { name: 'hostile async' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/p', { headers: { 'x-request-id': 'req-9' } });
+  await client.settle();
+  const errors = lines.filter((l) => l.level === 50);
+  assert.deepEqual(errors.map((l) => l.msg), [
+    'after-response task hostile failed: it threw a value that could not be read (reading it threw: prototype trap)',
+    'after-response task hostile async failed: it threw a value that could not be read (reading it threw: prototype trap)',
+  ]);
+  assert.deepEqual(errors.map((l) => [l.task, l.requestId, l.method, l.path]), [['hostile', 'req-9', 'GET', '/p'], ['hostile async', 'req-9', 'GET', '/p']]);
+});
+
 test('an onError that throws is logged; nothing else happens', async () => {
   const { logger, lines } = memoryLogger();
   const app = createApp({
