@@ -109,7 +109,8 @@ export class Reporting {
     } catch (reportError) {
       // The default reporter throws only reading a value it cannot read (a Proxy whose traps throw): say that, with the request.
       if (this.#onError === logFailure) logUnreadable(task, reportError);
-      else this.#logger.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
+      // Through the safe log: a reporter's error pino cannot read (a Proxy) is not the process's end.
+      else this.#log.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
     }
   }
 
@@ -142,7 +143,7 @@ export class Reporting {
     timer.unref();
     // Promise.resolve: a thenable that calls back at once, or whose `then` throws, settles later all the same.
     Promise.resolve(reported).then(settled, (reportError: unknown) => {
-      this.#logger.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task');
+      this.#log.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task');
       settled();
     });
   }

@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../http/request.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { kEntries } from '../symbols.js';
+import { safeLog } from '../log/safe-log.js';
 import { describe } from '../util/describe.js';
 import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { isPromise } from '../util/is-promise.js';
@@ -107,7 +108,8 @@ function callStarted(receiver: RequestStartedReceiver, request: HttpRequest, run
 }
 
 function logReceiverFailure(request: HttpRequest, receiver: RequestStartedReceiver, error: unknown): void {
-  request.log.error({ err: error, receiver: receiver.name || 'receiver' }, 'a requestStarted receiver failed');
+  // Through a safe log: a thrown value pino cannot read (a Proxy) fails no request, and the next receivers run.
+  safeLog(request.log).error({ err: error, receiver: receiver.name || 'receiver' }, 'a requestStarted receiver failed');
 }
 
 /** The `requestFinished` receivers of an app and of the process, as entries in a new array; undefined when there are none. */

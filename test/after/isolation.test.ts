@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
-import { memoryLogger, startServer } from '../helpers.js';
+import { memoryLogger, startServer, unreadable } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];
@@ -62,10 +62,7 @@ test('a task that throws or rejects with something that is not an Error: the def
 
 test('a task that throws a value whose reading throws (a Proxy): the default line names the task and its request and says so, not that after.onError threw', async () => {
   const { logger, lines } = memoryLogger();
-  const hostile = new Proxy({}, {
-    get() { throw new Error('get trap'); },
-    getPrototypeOf() { throw new Error('prototype trap'); },
-  });
+  const hostile = unreadable();
   const app = createApp({
     logger,
     routes: [get('/p', () => new HttpResponse('ok')
@@ -161,6 +158,29 @@ test('an async onError is waited for: settle() resolves once the failure is repo
   await boundedClient.get('/');
   await boundedClient.settle({ timeoutMs: 2_000 });
   assert.ok(lines.some((l) => l.msg === 'after.onError still reporting the failure of task audit after 50 ms (after.timeoutMs): no longer waited for'));
+});
+
+test('an onError that throws or rejects with a value the logger cannot read (a Proxy): the line is written without it, the process lives and the next task runs', async () => {
+  const { logger, lines } = memoryLogger();
+  const hostile = unreadable();
+  const ran: string[] = [];
+  for (const onError of [() => { throw hostile; }, async () => { throw hostile; }]) {
+    const app = createApp({
+      logger,
+      after: { onError },
+      routes: [get('/', () => new HttpResponse('ok')
+        .after(() => { throw new Error('task broke'); }, { name: 'audit' })
+        .after(() => { ran.push('next'); }, { name: 'next' }))],
+    });
+    await using client = createTestClient(app);
+    await client.get('/');
+    await client.settle();
+  }
+  assert.deepEqual(ran, ['next', 'next']);
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.logFailed]), [
+    ['after.onError threw while reporting a failed task', 'get trap'],
+    ['after.onError rejected while reporting a failed task', 'get trap'],
+  ]);
 });
 
 test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, signals } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { memoryLogger } from '../helpers.js';
+import { memoryLogger, unreadable } from '../helpers.js';
 
 test("each app has its own signals: a receiver hears its app's requests only, and shows in that app's test client only", async () => {
   const heard: string[] = [];
@@ -76,4 +76,22 @@ test('settle() waits for an async requestStarted receiver, its after() past a re
   const line = lines.find((l) => l.receiver === 'neverEnds');
   assert.equal(line?.msg, 'a requestStarted receiver still running after 50 ms (after.timeoutMs): no longer waited for');
   assert.equal(typeof line?.requestId, 'string');
+});
+
+test('a requestStarted receiver that throws or rejects with a value the logger cannot read (a Proxy): the line is written without it, the request answered, the next receiver run', async () => {
+  const { logger, lines } = memoryLogger();
+  const hostile = unreadable();
+  const heard: string[] = [];
+  const app = createApp({ logger, routes: [get('/', () => new HttpResponse('ok'))] });
+  app.signals.requestStarted.connect(function throwsHostile() { throw hostile; });
+  app.signals.requestStarted.connect(async function rejectsHostile() { throw hostile; });
+  app.signals.requestStarted.connect(({ request }) => { heard.push(request.path); });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  assert.deepEqual(heard, ['/']);
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.logFailed]), [
+    ['a requestStarted receiver failed', 'get trap'],
+    ['a requestStarted receiver failed', 'get trap'],
+  ]);
 });
