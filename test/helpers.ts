@@ -93,6 +93,14 @@ export async function rawRequest(server: Server, data: string | Buffer): Promise
   return parseResponse(Buffer.concat(chunks));
 }
 
+/** A value no one can read: a Proxy whose `get` and `getPrototypeOf` traps throw (`instanceof`, pino's serializer and `String()` all throw on it). */
+export function unreadable(): object {
+  return new Proxy({}, {
+    get() { throw new Error('get trap'); },
+    getPrototypeOf() { throw new Error('prototype trap'); },
+  });
+}
+
 /** A GET request line and headers, with `Connection: close`, ready for `rawRequest`. */
 export function rawGet(target: string, headers: Record<string, string> = {}, method = 'GET'): string {
   const lines = [`${method} ${target} HTTP/1.1`, 'Host: localhost', 'Connection: close'];

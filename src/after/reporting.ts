@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { tellObservers, type Observer } from '../log/observers.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
-import { describe } from '../util/describe.js';
+import { describe, errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
@@ -60,13 +60,21 @@ export class Reporting {
   readonly #log: SafeLog;
   readonly #onError: (failure: TaskFailure) => unknown;
   #observers: Observer<TaskRecord>[] = [];
+  /** Failures an async `onError` is still reporting: the scheduler is not idle (settle(), the shutdown drain) until each is. */
+  readonly #reporting = new Set<RunningTask>();
+  /** Told when such a report settles. */
+  readonly #reported: () => void;
+  /** How long such a report is waited for (`after.timeoutMs`, as a task): one that never settles holds nothing for good. */
+  readonly #timeoutMs: number;
   /** Tasks dropped since the queue last filled up, under `overflow: 'drop'`. */
   #dropped = 0;
 
-  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined) {
+  constructor(logger: Logger, onError: ((failure: TaskFailure) => unknown) | undefined, timeoutMs: number, reported: () => void) {
     this.#logger = logger;
+    this.#reported = reported;
     this.#log = safeLog(logger);
     this.#onError = onError ?? logFailure;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Calls `listener` with every task's end; returns the function that stops it. */
@@ -97,11 +105,47 @@ export class Reporting {
   failed(task: RunningTask, error: unknown): void {
     try {
       const reported = this.#onError({ name: task.name, error, context: task });
-      // An async reporter (an error tracker over HTTP) that rejects is logged too, never left unhandled.
-      if (isPromise(reported)) reported.then(undefined, (reportError: unknown) => this.#logger.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task'));
+      if (isPromise(reported)) this.#awaitReport(task, reported);
     } catch (reportError) {
-      this.#logger.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
+      // The default reporter throws only reading a value it cannot read (a Proxy whose traps throw): say that, with the request.
+      if (this.#onError === logFailure) logUnreadable(task, reportError);
+      // Through the safe log: a reporter's error pino cannot read (a Proxy) is not the process's end.
+      else this.#log.error({ err: reportError, task: task.name }, 'after.onError threw while reporting a failed task');
     }
+  }
+
+  /** Failures an async `onError` is still reporting. */
+  get reportsInFlight(): ReadonlySet<RunningTask> {
+    return this.#reporting;
+  }
+
+  /** Shutdown gave up the work (its deadline passed): the reports still on their way are no longer waited for. */
+  giveUpReports(): void {
+    this.#reporting.clear();
+  }
+
+  /**
+   * An async reporter (an error tracker over HTTP) is waited for, as the
+   * task was: a test's settle() that resolved first missed its report, and
+   * a shutdown could exit before it was sent. One that rejects is logged,
+   * never left unhandled.
+   */
+  #awaitReport(task: RunningTask, reported: PromiseLike<unknown>): void {
+    this.#reporting.add(task);
+    const settled = (): void => {
+      clearTimeout(timer);
+      if (this.#reporting.delete(task)) this.#reported();
+    };
+    const timer = setTimeout(() => {
+      this.#logger.warn({ task: task.name }, `after.onError still reporting the failure of task ${task.name} after ${this.#timeoutMs} ms (after.timeoutMs): no longer waited for`);
+      settled();
+    }, this.#timeoutMs);
+    timer.unref();
+    // Promise.resolve: a thenable that calls back at once, or whose `then` throws, settles later all the same.
+    Promise.resolve(reported).then(settled, (reportError: unknown) => {
+      this.#log.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task');
+      settled();
+    });
   }
 
   /** A task dropped under `overflow: 'drop'`: the first of an episode is logged, the rest counted until it ends. */
@@ -141,6 +185,17 @@ export function taskRecord(entry: AfterEntry, job: Job, state: TaskRecord['state
   const record: TaskRecord = { name: taskName(entry), requestId: job.request.id, state };
   if (error !== undefined) record.error = error;
   return record;
+}
+
+/** The default line of a task that threw a value whose reading threw `readError`: its text only (it may be as hostile). */
+function logUnreadable({ name, request }: RunningTask, readError: unknown): void {
+  let why: string;
+  try {
+    why = errorMessage(readError);
+  } catch {
+    why = 'a value that could not be read either';
+  }
+  request.log.error({ task: name, method: request.method, path: request.path }, `after-response task ${name} failed: it threw a value that could not be read (reading it threw: ${why})`);
 }
 
 function logFailure({ name, error, context }: TaskFailure): void {

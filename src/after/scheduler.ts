@@ -34,7 +34,8 @@ export interface AfterStats {
 /** A task not ended yet, and the request it is for. */
 export interface UnfinishedTask {
   name: string;
-  state: 'running' | 'pending';
+  /** `reporting`: it failed, and an async `after.onError` is still reporting it. */
+  state: 'running' | 'pending' | 'reporting';
   request: HttpRequest;
 }
 
@@ -76,7 +77,12 @@ export class AfterScheduler {
     this.#settings = schedulerSettings(options);
     this.#asyncContext = asyncContext;
     this.#tracer = tracer;
-    this.#reporting = new Reporting(logger, this.#settings.onError);
+    this.#reporting = new Reporting(logger, this.#settings.onError, this.#settings.timeoutMs, () => this.#wakeIfIdle());
+  }
+
+  /** The app's `after.timeoutMs`: how long a task may run, and other work a request caused is waited for. */
+  get timeoutMs(): number {
+    return this.#settings.timeoutMs;
   }
 
   /** False while the queue is full under the `'reject'` policy: new requests get 503. */
@@ -182,7 +188,7 @@ export class AfterScheduler {
     return this.abandon();
   }
 
-  /** Aborts the running tasks through their signal and gives up the queued ones, now. Returns what was given up. */
+  /** Aborts the running tasks through their signal and gives up the queued ones (and the failures' reports still on their way), now. Returns what was given up. */
   abandon(): TaskRecord[] {
     const abandoned: TaskRecord[] = [];
     for (const task of [...this.#running]) {
@@ -201,23 +207,25 @@ export class AfterScheduler {
     // Nothing of theirs runs any more: what was not run is in the records returned.
     for (const { done } of this.#watched.values()) done();
     this.#watched.clear();
+    this.#reporting.giveUpReports();
     this.#wakeIfIdle();
     return abandoned;
   }
 
-  /** The tasks running, then those pending, as they are (a test's `settle()` that ran out of time names them). */
+  /** The tasks running, then those pending, then failures still being reported, as they are (a test's `settle()` that ran out of time names them). */
   unfinished(): UnfinishedTask[] {
     const tasks: UnfinishedTask[] = [];
     for (const task of this.#running) tasks.push({ name: task.name, state: 'running', request: task.job.request });
     for (const job of this.#queue.items()) {
       for (let i = job.index; i < job.entries.length; i++) tasks.push({ name: taskName(job.entries[i]!), state: 'pending', request: job.request });
     }
+    for (const task of this.#reporting.reportsInFlight) tasks.push({ name: task.name, state: 'reporting', request: task.job.request });
     return tasks;
   }
 
-  /** No task pending or running. */
+  /** No task pending or running, and no failure still being reported. */
   get idle(): boolean {
-    return this.#pending === 0 && this.#running.size === 0;
+    return this.#pending === 0 && this.#running.size === 0 && this.#reporting.reportsInFlight.size === 0;
   }
 
   // Tasks start on a later turn of the event loop, never inside the 'finish'

@@ -1,10 +1,12 @@
 import type { HttpRequest } from '../http/request.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { kEntries } from '../symbols.js';
+import { safeLog } from '../log/safe-log.js';
 import { describe } from '../util/describe.js';
 import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { ownEntry } from './entries.js';
+import type { StartedReceivers } from './started-receivers.js';
 
 /** Receives `{ request }` as each request the app admits starts, before any middleware; one that throws or rejects is logged. */
 export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | PromiseLike<void>;
@@ -87,25 +89,27 @@ export const signals: Signals = createSignals();
 /**
  * Sends `requestStarted`, the app's receivers first, then the process's: every
  * receiver is called, one that throws or rejects is logged with the request
- * id and the others still run.
+ * id and the others still run. An async one is kept in `running` until it
+ * settles.
  */
-export function sendRequestStarted(request: HttpRequest, own: Signals): void {
-  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request);
-  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request);
+export function sendRequestStarted(request: HttpRequest, own: Signals, running: StartedReceivers): void {
+  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request, running);
+  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request, running);
 }
 
-function callStarted(receiver: RequestStartedReceiver, request: HttpRequest): void {
+function callStarted(receiver: RequestStartedReceiver, request: HttpRequest, running: StartedReceivers): void {
   try {
     const result = receiver({ request });
     // Any thenable, as the pipeline accepts: a rejected one is reported like a throw.
-    if (isPromise(result)) result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error));
+    if (isPromise(result)) running.add(receiver.name || 'receiver', request, result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error)));
   } catch (error) {
     logReceiverFailure(request, receiver, error);
   }
 }
 
 function logReceiverFailure(request: HttpRequest, receiver: RequestStartedReceiver, error: unknown): void {
-  request.log.error({ err: error, receiver: receiver.name || 'receiver' }, 'a requestStarted receiver failed');
+  // Through a safe log: a thrown value pino cannot read (a Proxy) fails no request, and the next receivers run.
+  safeLog(request.log).error({ err: error, receiver: receiver.name || 'receiver' }, 'a requestStarted receiver failed');
 }
 
 /** The `requestFinished` receivers of an app and of the process, as entries in a new array; undefined when there are none. */

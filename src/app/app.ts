@@ -5,6 +5,7 @@ import { Exchange, type ExchangeHost } from '../after/exchange.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
+import { StartedReceivers } from '../after/started-receivers.js';
 import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
 import { compileAllowedHosts, disallowedHost, type HostCheck } from '../http/allowed-hosts.js';
 import { compileTrust } from '../http/client-address.js';
@@ -70,6 +71,8 @@ export class App {
   readonly #router: Router;
   readonly #pipeline: Handler;
   readonly #scheduler: AfterScheduler;
+  /** Async `requestStarted` receivers still at work: settle() waits for them. */
+  readonly #startedReceivers: StartedReceivers;
   readonly #asyncContext: boolean;
   readonly #host: ExchangeHost;
   readonly #signer: Signer | undefined;
@@ -107,6 +110,7 @@ export class App {
     this.#observer = this.#observing.active ? this.#observing : undefined;
     const tracing = this.#observer?.tracing;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext, tracing);
+    this.#startedReceivers = new StartedReceivers(this.#scheduler.timeoutMs);
     this.tasks = new Tasks(options.tasks ?? {}, this.logger, tracing);
     const metrics = this.#observer?.metrics;
     if (metrics !== undefined) {
@@ -398,7 +402,7 @@ export class App {
 
   /** `requestStarted`, run as code of its request: `after()` in a receiver registers work for it. */
   readonly #sendStarted = (exchange: Exchange): void => {
-    sendRequestStarted(exchange.request, this.signals);
+    sendRequestStarted(exchange.request, this.signals, this.#startedReceivers);
   };
 
   /**
@@ -582,9 +586,10 @@ export class App {
   }
 
   /**
-   * Resolves when no request is in flight and no after-response task is
-   * pending or running: a test that read a response over real HTTP can await
-   * this without racing the server's `'finish'`.
+   * Resolves when no request is in flight, no async `requestStarted`
+   * receiver is at work and no after-response task is pending or running
+   * (nor its failure being reported): a test that read a response over real
+   * HTTP can await this without racing the server's `'finish'`.
    */
   settle(): Promise<void> {
     return this[kSettle](() => false);
@@ -594,17 +599,19 @@ export class App {
   async [kSettle](advance: (to: number) => boolean): Promise<void> {
     do {
       await this[kRequestsDone]();
+      await this.#startedReceivers.whenIdle();
       await this.#scheduler.whenIdle();
       await this.tasks.settle(advance);
-    } while (this.#inFlight.size > 0 || !this.#scheduler.idle || !this.tasks.idle);
+    } while (this.#inFlight.size > 0 || !this.#startedReceivers.idle || !this.#scheduler.idle || !this.tasks.idle);
   }
 
-  /** @internal What `settle()` still waits for, one line each: the requests without their response, the after-response tasks, the durable ones. */
+  /** @internal What `settle()` still waits for, one line each: the requests without their response, the async requestStarted receivers, the after-response tasks, the durable ones. */
   [kUnfinished](): string[] {
     const name = (request: HttpRequest): string => `request ${request.id}: ${request.method} ${request.path}`;
     const lines: string[] = [];
     for (const { request } of this.#inFlight) lines.push(`${name(request)}, no response yet`);
-    for (const task of this.#scheduler.unfinished()) lines.push(`after-response task ${task.name}: ${task.state} (${name(task.request)})`);
+    for (const receiver of this.#startedReceivers.unfinished()) lines.push(`requestStarted receiver ${receiver.name}: running (${name(receiver.request)})`);
+    for (const task of this.#scheduler.unfinished()) lines.push(`after-response task ${task.name}: ${task.state === 'reporting' ? 'failed, after.onError still reporting it' : task.state} (${name(task.request)})`);
     lines.push(...this.tasks.unfinished());
     return lines;
   }

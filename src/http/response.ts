@@ -12,6 +12,7 @@ import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
 import { payloadJson } from '../util/json-payload.js';
 import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { isPromise } from '../util/is-promise.js';
 import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { HttpRequest } from './request.js';
@@ -134,8 +135,8 @@ const MAX_DELAY_MS = 366 * 24 * 60 * 60_000;
  */
 export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined, limit = Number.POSITIVE_INFINITY): TaskEntry {
   if (task === null || typeof task !== 'object' || typeof task.name !== 'string' || typeof task.run !== 'function') {
-    // Next.js's after() takes a promise too: say how Coda reads that.
-    const promise = (task as unknown) instanceof Promise ? `; to keep a promise's work after the response, pass a function that returns it: ${where.replace(/\(\)$/, '')}(() => promise)` : '';
+    // Next.js's after() takes a promise too: say how Coda reads that. Any thenable: a query builder (Drizzle's, Prisma's) is one, not a Promise.
+    const promise = isPromise(task) ? `; to keep a promise's work after the response, pass a function that returns it: ${where.replace(/\(\)$/, '')}(() => promise)` : '';
     throw new TypeError(`${where} takes a function or a task() and its payload, got ${describe(task)}${promise}`);
   }
   const checked = options ?? {};

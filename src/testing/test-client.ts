@@ -170,8 +170,10 @@ export class TestClient {
   }
 
   /**
-   * Resolves once every response is done, no after-response task is pending
-   * or running, and no durable task is held, due or running: with the
+   * Resolves once every response is done, no async `requestStarted`
+   * receiver is at work, no after-response task is pending or running (nor
+   * its failure still being reported by an async `after.onError`), and no
+   * durable task is held, due or running: with the
    * default in-memory store, the clock moves to each retry's or delay's time
    * instead of waiting for it; attempts past their timeout that ignore their
    * signal are waited for while they hold every slot that due tasks need.

@@ -1,7 +1,8 @@
 // After-response cases ported from peers' own suites, run over real sockets:
 // Next.js after() (test/e2e/app-dir/next-after-app*), Starlette's
 // BackgroundTasks (tests/test_background.py), Fastify's onResponse
-// (test/hooks.test.js), Laravel's terminable middleware and defer().
+// (test/hooks.test.js), Laravel's terminable middleware and defer(), Django's
+// request_started and request_finished (tests/handlers, tests/signals).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
@@ -27,16 +28,26 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
   before(async () => {
     app = createApp({
       after: { onError: () => {} },
-      middleware: [terminable, (next) => (request) => {
+      middleware: [terminable, (next) => async (request) => {
         // Next.js "after() in middleware": registered on the way in, before the view.
         if (request.path === '/mw/factory') after(record('factory'));
-        return next(request);
+        const response = await next(request);
+        // Laravel: a terminable middleware inside this one is terminated with the response sent, not the one it saw.
+        return request.path === '/mw/replaced' ? new HttpResponse('replaced', { status: 202 }) : response;
       }, {
         processRequest(request) {
           if (request.path === '/mw/short') {
             after(record('short'));
             return redirect('/elsewhere');
           }
+          // Next.js "runs in middleware": a redirect, followed; the task reads the request's query and cookies.
+          if (request.path === '/mw/redirect-source') {
+            after(({ request: own }) => { log.push(`middleware task: ${own.query.get('requestId')} ${own.cookies.get('testCookie')}`); });
+            return redirect('/mw/factory');
+          }
+        },
+        afterResponse(request, response, outcome) {
+          if (request.path === '/mw/replaced') (seen['inner terminate'] ??= []).push({ ...outcome, status: response.status });
         },
       }],
       routes: [
@@ -45,6 +56,15 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
         get('/throws', () => { after(record('throws')); throw new Error('boom'); }),
         get('/redirects', () => { after(record('redirect')); return redirect('/target', 307); }),
         get('/mw/factory', () => new HttpResponse('ok')),
+        get('/mw/replaced', () => new HttpResponse('replaced soon')),
+        // Starlette's background task on an error response the view returns (not throws).
+        get('/error-response', () => new HttpResponse('unavailable', { status: 503 })
+          .after(record('error-response')).after(record('error-response success'), { when: 'success' })),
+        // Django's request_finished for a client that leaves mid-stream: the stream waits for it to go.
+        get('/stream-hangs', (request) => new StreamingResponse((async function* () {
+          yield 'a';
+          await new Promise((resolve) => request.signal.addEventListener('abort', resolve));
+        })())),
         // Next.js nested after(): after() after an await inside a task.
         get('/nested', () => {
           after(async () => {
@@ -107,6 +127,8 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
     // Django's request_finished for a streaming response: sent once the stream was consumed.
     app.signals.requestFinished.connect(({ request, outcome }) => { if (request.path === '/stream') (seen['finished stream'] ??= []).push(outcome); });
     app.signals.requestFinished.connect(({ request, outcome }) => { (seen[`finished:${request.method} ${request.path}`] ??= []).push(outcome); });
+    app.signals.requestStarted.connect(({ request }) => { if (request.path === '/keep-alive') log.push('started'); });
+    app.signals.requestFinished.connect(({ request }) => { if (request.path === '/keep-alive') log.push('finished'); });
     server = await startServer(app);
   });
   afterAll(() => server.close({ timeoutMs: 1_000 }));
@@ -244,5 +266,52 @@ describe('after-response work, as peers test it', { timeout: 10_000 }, () => {
     assert.equal(seen['outer after']?.[0]?.bytesSent, 5);
     assert.equal(seen['inner']?.length, 1);
     assert.equal(seen['inner']?.[0]?.bytesSent, 14);
+  });
+
+  test('after() in a middleware that redirects, the redirect followed: the task reads the request\'s query and cookies (Next.js "runs in middleware")', async () => {
+    const response = await fetch(server.url + '/mw/redirect-source?requestId=r-17', { headers: { cookie: 'testCookie=testValue' } });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), 'ok');
+    await settled();
+    assert.ok(log.includes('middleware task: r-17 testValue'), log.join(', '));
+  });
+
+  test('a terminable middleware inside one that replaces the response is terminated with the response sent (Laravel)', async () => {
+    assert.equal(await (await fetch(server.url + '/mw/replaced')).text(), 'replaced');
+    await settled();
+    assert.equal(seen['inner terminate']?.length, 1);
+    assert.equal(seen['inner terminate']?.[0]?.status, 202);
+    assert.equal(seen['mw:/mw/replaced']?.[0]?.status, 202);
+  });
+
+  test("a view that returns an error response: its 'always' tasks run with the status, 'success' ones are skipped (Starlette's background task on an error response)", async () => {
+    assert.equal((await fetch(server.url + '/error-response')).status, 503);
+    await settled();
+    assert.equal(seen['error-response']?.[0]?.status, 503);
+    assert.equal(seen['error-response']?.[0]?.completed, true);
+    assert.equal(seen['error-response success'], undefined);
+  });
+
+  test('requestStarted then requestFinished, once each, for each of three requests (Django test_request_signals)', async () => {
+    // fetch keeps its connection alive; each request's tasks are awaited before the next, as Django's test client runs them.
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await fetch(server.url + '/keep-alive')).status, 404);
+      await settled();
+    }
+    assert.deepEqual(log.filter((line) => line === 'started' || line === 'finished'), ['started', 'finished', 'started', 'finished', 'started', 'finished']);
+  });
+
+  test('a client that leaves mid-stream: requestFinished is sent once, after it left, with an aborted outcome (Django request_finished)', async () => {
+    const socket = await connect(server);
+    socket.on('error', () => {});
+    socket.write(rawGet('/stream-hangs'));
+    await once(socket, 'data');
+    socket.destroy();
+    await settled();
+    const finished = seen['finished:GET /stream-hangs'];
+    assert.equal(finished?.length, 1);
+    assert.equal(finished[0]?.aborted, true);
+    assert.equal(finished[0]?.completed, false);
+    assert.equal(finished[0]?.bytesSent, 1);
   });
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
-import { memoryLogger } from '../helpers.js';
+import { memoryLogger, startServer, unreadable } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];
@@ -60,6 +60,26 @@ test('a task that throws or rejects with something that is not an Error: the def
   ]);
 });
 
+test('a task that throws a value whose reading throws (a Proxy): the default line names the task and its request and says so, not that after.onError threw', async () => {
+  const { logger, lines } = memoryLogger();
+  const hostile = unreadable();
+  const app = createApp({
+    logger,
+    routes: [get('/p', () => new HttpResponse('ok')
+      .after(() => { throw hostile; }, { name: 'hostile' })
+      .after(() => Promise.reject(hostile), { name: 'hostile async' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/p', { headers: { 'x-request-id': 'req-9' } });
+  await client.settle();
+  const errors = lines.filter((l) => l.level === 50);
+  assert.deepEqual(errors.map((l) => l.msg), [
+    'after-response task hostile failed: it threw a value that could not be read (reading it threw: prototype trap)',
+    'after-response task hostile async failed: it threw a value that could not be read (reading it threw: prototype trap)',
+  ]);
+  assert.deepEqual(errors.map((l) => [l.task, l.requestId, l.method, l.path]), [['hostile', 'req-9', 'GET', '/p'], ['hostile async', 'req-9', 'GET', '/p']]);
+});
+
 test('an onError that throws is logged; nothing else happens', async () => {
   const { logger, lines } = memoryLogger();
   const app = createApp({
@@ -75,13 +95,10 @@ test('an onError that throws is logged; nothing else happens', async () => {
 
 test('an async onError that rejects is logged, naming the task; the process lives (no unhandled rejection)', async () => {
   const { logger, lines } = memoryLogger();
-  let reported!: () => void;
-  const reporting = new Promise<void>((resolve) => { reported = resolve; });
   const app = createApp({
     logger,
     after: {
       onError: async () => {
-        reported();
         await Promise.resolve();
         throw new Error('error tracker unreachable');
       },
@@ -90,14 +107,80 @@ test('an async onError that rejects is logged, naming the task; the process live
   });
   const client = createTestClient(app);
   await client.get('/');
+  // settle() waits for the report, the logging of its rejection included.
   await client.settle();
-  await reporting;
-  // The rejection is handled a few microtasks after the reporter was called.
-  await new Promise((resolve) => setImmediate(resolve));
   const line = lines.find((l) => l.msg === 'after.onError rejected while reporting a failed task');
   assert.ok(line, 'the rejection is logged');
   assert.equal(line.task, 'audit');
   assert.equal((line.err as { message: string }).message, 'error tracker unreachable');
+});
+
+test('an async onError is waited for: settle() resolves once the failure is reported, and names a report that never ends', async () => {
+  const reported: string[] = [];
+  const app = createApp({
+    after: {
+      onError: async ({ name }) => {
+        // A reporter that sends to an error tracker: its round trip, or one that never answers.
+        if (name === 'hangs') return new Promise(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        reported.push(name);
+      },
+    },
+    routes: [
+      get('/', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'audit' })),
+      get('/hangs', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'hangs' })),
+    ],
+  });
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(reported, ['audit']);
+  assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['audit', 'failed']]);
+  await client.get('/hangs');
+  await assert.rejects(client.settle({ timeoutMs: 100 }), (error: Error) => {
+    assert.match(error.message, /still waiting for:\n {2}after-response task hangs: failed, after\.onError still reporting it \(request [^)]+: GET \/hangs\)$/);
+    return true;
+  });
+  // A shutdown waits for it until its deadline, then gives it up: the app served again is not held by it.
+  await client.close();
+  const server = await startServer(app);
+  await server.close({ timeoutMs: 100 });
+  await using again = createTestClient(app);
+  await again.settle({ timeoutMs: 1_000 });
+  // Waited for as long as a task may run (after.timeoutMs), then let go and logged: it holds nothing for good.
+  const { logger, lines } = memoryLogger();
+  const bounded = createApp({
+    logger,
+    after: { timeoutMs: 50, onError: () => new Promise(() => {}) },
+    routes: [get('/', () => new HttpResponse('ok').after(() => { throw new Error('task broke'); }, { name: 'audit' }))],
+  });
+  await using boundedClient = createTestClient(bounded);
+  await boundedClient.get('/');
+  await boundedClient.settle({ timeoutMs: 2_000 });
+  assert.ok(lines.some((l) => l.msg === 'after.onError still reporting the failure of task audit after 50 ms (after.timeoutMs): no longer waited for'));
+});
+
+test('an onError that throws or rejects with a value the logger cannot read (a Proxy): the line is written without it, the process lives and the next task runs', async () => {
+  const { logger, lines } = memoryLogger();
+  const hostile = unreadable();
+  const ran: string[] = [];
+  for (const onError of [() => { throw hostile; }, async () => { throw hostile; }]) {
+    const app = createApp({
+      logger,
+      after: { onError },
+      routes: [get('/', () => new HttpResponse('ok')
+        .after(() => { throw new Error('task broke'); }, { name: 'audit' })
+        .after(() => { ran.push('next'); }, { name: 'next' }))],
+    });
+    await using client = createTestClient(app);
+    await client.get('/');
+    await client.settle();
+  }
+  assert.deepEqual(ran, ['next', 'next']);
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.logFailed]), [
+    ['after.onError threw while reporting a failed task', 'get trap'],
+    ['after.onError rejected while reporting a failed task', 'get trap'],
+  ]);
 });
 
 test('a task that never settles is timed out: its signal fires, it is counted, and its slot is freed', async () => {

@@ -463,6 +463,9 @@ test('after(promise), as Next.js takes it, is refused with the function form to 
   const response = await client.get('/');
   assert.equal(response.status, 500);
   assert.match(await response.text(), /after\(\) takes a function .*pass a function that returns it: after\(\(\) => promise\)/);
+  // A thenable that is not a Promise (a query builder, which runs only once awaited) gets the same advice.
+  class QueryBuilder { then(resolve: (rows: unknown[]) => void): void { resolve([]); } }
+  assert.throws(() => new HttpResponse('x').after(new QueryBuilder() as never), /got an instance of QueryBuilder; to keep a promise's work after the response, pass a function that returns it: response\.after\(\(\) => promise\)/);
 });
 
 test('response.after() and after() take an empty task name as none (the function\'s name), refuse one that is not a string, and a name given where the options go says to pass { name } (Laravel\'s defer(fn, \'name\'))', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, signals } from 'coda-http';
+import { after, createApp, get, HttpResponse, signals } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { memoryLogger, unreadable } from '../helpers.js';
 
 test("each app has its own signals: a receiver hears its app's requests only, and shows in that app's test client only", async () => {
   const heard: string[] = [];
@@ -42,4 +43,55 @@ test('connect() of something that is not a function, or of a generator function,
   assert.throws(() => app.signals.requestFinished.connect(function* audit() { /* never runs */ } as never), {
     name: 'TypeError', message: 'signals.requestFinished.connect() takes a function whose call does the work, got a generator function (audit): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
   });
+});
+
+test('settle() waits for an async requestStarted receiver, its after() past a real wait included, and names one that never ends', async () => {
+  const audit: string[] = [];
+  const ran: string[] = [];
+  const app = createApp({ routes: [get('/x', () => new HttpResponse('x')), get('/hangs', () => new HttpResponse('h'))] });
+  app.signals.requestStarted.connect(async function auditStart({ request }) {
+    if (request.path === '/hangs') return new Promise(() => {});
+    // An audit store's round trip: the response is sent long before it ends.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    audit.push(request.path);
+    after(() => { ran.push('registered after the wait'); });
+  });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/x')).status, 200);
+  await client.settle();
+  assert.deepEqual(audit, ['/x']);
+  assert.deepEqual(ran, ['registered after the wait']);
+  assert.equal((await client.get('/hangs')).status, 200);
+  await assert.rejects(client.settle({ timeoutMs: 100 }), (error: Error) => {
+    assert.match(error.message, /still waiting for:\n {2}requestStarted receiver auditStart: running \(request [^)]+: GET \/hangs\)$/);
+    return true;
+  });
+  // Waited for as long as a task may run (after.timeoutMs), then let go and logged: it holds nothing for good.
+  const { logger, lines } = memoryLogger();
+  const bounded = createApp({ logger, after: { timeoutMs: 50 }, routes: [get('/', () => new HttpResponse('ok'))] });
+  bounded.signals.requestStarted.connect(function neverEnds() { return new Promise<void>(() => {}); });
+  const boundedClient = createTestClient(bounded);
+  await boundedClient.get('/');
+  await boundedClient.settle({ timeoutMs: 2_000 });
+  const line = lines.find((l) => l.receiver === 'neverEnds');
+  assert.equal(line?.msg, 'a requestStarted receiver still running after 50 ms (after.timeoutMs): no longer waited for');
+  assert.equal(typeof line?.requestId, 'string');
+});
+
+test('a requestStarted receiver that throws or rejects with a value the logger cannot read (a Proxy): the line is written without it, the request answered, the next receiver run', async () => {
+  const { logger, lines } = memoryLogger();
+  const hostile = unreadable();
+  const heard: string[] = [];
+  const app = createApp({ logger, routes: [get('/', () => new HttpResponse('ok'))] });
+  app.signals.requestStarted.connect(function throwsHostile() { throw hostile; });
+  app.signals.requestStarted.connect(async function rejectsHostile() { throw hostile; });
+  app.signals.requestStarted.connect(({ request }) => { heard.push(request.path); });
+  await using client = createTestClient(app);
+  assert.equal((await client.get('/')).status, 200);
+  await client.settle();
+  assert.deepEqual(heard, ['/']);
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.logFailed]), [
+    ['a requestStarted receiver failed', 'get trap'],
+    ['a requestStarted receiver failed', 'get trap'],
+  ]);
 });

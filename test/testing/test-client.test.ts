@@ -44,6 +44,28 @@ for (const transport of ['in-process', 'socket'] as const) {
 }
 
 for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: settle() sees every task the request caused, nested ones and failures included, and does not wait past the timeout of one that never ends`, async () => {
+    const app = createApp({
+      after: { timeoutMs: 50, onError: () => {} },
+      routes: [get('/', () => {
+        after(() => {
+          after(() => { after(() => {}, { name: 'nested twice' }); }, { name: 'nested' });
+          throw new Error('outer fails after registering');
+        }, { name: 'outer' });
+        after(() => new Promise(() => {}), { name: 'never ends' });
+        return new HttpResponse('ok').after(async () => { throw new Error('rejects'); }, { name: 'rejects' });
+      })],
+    });
+    await using client = createTestClient(app, { transport });
+    assert.equal((await client.get('/')).status, 200);
+    await client.settle();
+    const states = Object.fromEntries(client.tasks.map((t) => [t.name, t.state]));
+    assert.deepEqual(states, { outer: 'failed', 'never ends': 'timedOut', rejects: 'failed', nested: 'completed', 'nested twice': 'completed' });
+    assert.deepEqual(app.afterStats(), { pending: 0, running: 0, completed: 2, failed: 2, timedOut: 1, shed: 0, skipped: 0 });
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
   test(`${transport}: a response has its Date, as Node sends it on every response (HTTP date, the time it was sent); one the app set wins`, async () => {
     const app = createApp({
       routes: [
