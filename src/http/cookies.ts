@@ -152,13 +152,16 @@ const PRIORITY = ['low', 'medium', 'high'];
 const EPOCH = new Date(0);
 /** RFC 6265bis 5.7: a browser ignores, without a word, a cookie whose name and value come to more bytes. */
 const MAX_COOKIE_BYTES = 4096;
+/** RFC 6265bis 5.6: a browser ignores an attribute whose value comes to more bytes (the cookie is kept, without it). */
+const MAX_ATTRIBUTE_BYTES = 1024;
 
 /**
  * Checks a cookie where it is set, so that a mistake fails in the code that
  * made it: a name that is not a token (`;`, `=`, spaces, CR/LF would inject
  * attributes or headers), a value that is not a string, an unknown or
  * ill-typed option, a combination browsers reject, a name and value past
- * the 4096 bytes browsers keep. The value itself is
+ * the 4096 bytes browsers keep, a domain or path past the 1024 bytes of an
+ * attribute they read. The value itself is
  * percent-encoded where needed, so no value can inject an attribute.
  */
 export function pendingCookie(where: string, name: string, value: string, options: CookieOptions | undefined, keys = OPTION_KEYS): PendingCookie {
@@ -184,6 +187,10 @@ export function pendingCookie(where: string, name: string, value: string, option
   if (partitioned === true && secure !== true) fail('partitioned: true needs secure: true (browsers reject a Partitioned cookie without Secure)');
   if ((name.startsWith('__Secure-') || name.startsWith('__Host-')) && secure === false) fail('a __Secure- or __Host- cookie must be Secure: browsers reject it otherwise');
   if (name.startsWith('__Host-') && (checked.domain !== undefined || (checked.path ?? '/') !== '/')) fail("a __Host- cookie takes no domain and the path '/': browsers reject it otherwise");
+  for (const attribute of ['domain', 'path'] as const) {
+    const bytes = typeof checked[attribute] === 'string' ? Buffer.byteLength(checked[attribute]) : 0;
+    if (bytes > MAX_ATTRIBUTE_BYTES) fail(`its ${attribute} comes to ${bytes} bytes, and browsers ignore a ${attribute} past ${MAX_ATTRIBUTE_BYTES} without a word (the cookie is then kept for another ${attribute} than the one given)`);
+  }
   const cookie: PendingCookie = { name, value, options: checked };
   // The library checks domain and path (no ';', no control characters) and the date range.
   let header = '';

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { representationType } from '../http/representation-type.js';
 import type { HttpRequest } from '../http/request.js';
+import { copyResponse } from '../http/response-copy.js';
 import { StreamingResponse, type HttpResponse, type StreamSource } from '../http/response.js';
 import { checkSentText } from '../http/text-charset.js';
 import { addVary } from '../http/vary.js';
@@ -102,9 +103,10 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
       return compressBytes(bytes, encoding).then((compressed) => {
         // Bytes that do not shrink (random, encrypted) go out as they are, as Django's GZipMiddleware sends them.
         if (compressed.byteLength >= bytes.byteLength) return response;
-        response.body = compressed;
-        markEncoded(response, encoding);
-        return response;
+        // A copy: the response may be shared by other requests, whose clients may take another encoding or none.
+        const encoded = copyResponse(response, compressed);
+        markEncoded(encoded, encoding);
+        return encoded;
       });
     },
   };

@@ -1,6 +1,7 @@
 import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
-import { HttpResponse } from '../http/response.js';
+import { copyResponse } from '../http/response-copy.js';
+import { HttpResponse, StreamingResponse } from '../http/response.js';
 import { addVary } from '../http/vary.js';
 import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
@@ -93,11 +94,15 @@ class Cors implements MiddlewareHooks {
     if (isPreflight(request)) return response;
     const allowed = this.#allow(request, response);
     if (allowed === false) return response;
-    if (allowed === true) return this.#actual(response);
-    return allowed.then((yes) => (yes ? this.#actual(response) : response));
+    if (allowed === true) return this.#actual(request, response);
+    return allowed.then((yes) => (yes ? this.#actual(request, response) : response));
   }
 
-  /** Whether the request's origin may read the response; says `Vary: Origin` when the answer depends on it. */
+  /**
+   * Whether the request's origin may read the response; says `Vary: Origin`
+   * when the answer depends on it. Writes only what every request gets alike
+   * (`'*'`, the Vary): the response may be shared by many requests.
+   */
   #allow(request: HttpRequest, response: HttpResponse): MaybePromise<boolean> {
     if (this.#allows === undefined) {
       // Whether or not it has an Origin: a cache that kept a same-origin answer without it would give it to other origins too.
@@ -109,24 +114,30 @@ class Cors implements MiddlewareHooks {
     if (origin === null) return false;
     const allowed = this.#allows(origin, request);
     // Any thenable, as the pipeline accepts; wrapped so the callers chain on a native promise.
-    if (isPromise(allowed)) {
-      return Promise.resolve(allowed).then((yes) => {
-        if (yes) response.headers.set('access-control-allow-origin', origin);
-        return yes;
-      });
-    }
-    if (allowed) response.headers.set('access-control-allow-origin', origin);
+    if (isPromise(allowed)) return Promise.resolve(allowed).then((yes) => yes === true);
     return allowed === true;
   }
 
-  #actual(response: HttpResponse): HttpResponse {
-    if (this.#credentials) response.headers.set('access-control-allow-credentials', 'true');
-    if (this.#expose !== undefined) response.headers.set('access-control-expose-headers', this.#expose);
-    return response;
+  /**
+   * The response an allowed origin gets. The origin it names is this
+   * request's: written on a copy (a stream is never shared), since written
+   * on a response shared by many requests (a module-level constant) it was
+   * sent to the next ones, other origins and same-origin requests included.
+   */
+  #actual(request: HttpRequest, response: HttpResponse): HttpResponse {
+    let answer = response;
+    if (this.#allows !== undefined) {
+      if (!(response instanceof StreamingResponse)) answer = copyResponse(response, response.body);
+      answer.headers.set('access-control-allow-origin', request.headers.get('origin')!);
+    }
+    if (this.#credentials) answer.headers.set('access-control-allow-credentials', 'true');
+    if (this.#expose !== undefined) answer.headers.set('access-control-expose-headers', this.#expose);
+    return answer;
   }
 
   #preflight(request: HttpRequest, response: HttpResponse): HttpResponse {
     const { headers } = response;
+    if (this.#allows !== undefined) headers.set('access-control-allow-origin', request.headers.get('origin')!);
     if (this.#credentials) headers.set('access-control-allow-credentials', 'true');
     headers.set('access-control-allow-methods', this.#methods);
     if (this.#headers !== undefined) {

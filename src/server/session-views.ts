@@ -54,7 +54,10 @@ export function limitSessionViews(handler: Handler, logger: Logger, refused: (re
       handler(request, response);
       return;
     }
-    const session = request.stream.session as Session;
+    const session = request.stream.session as Session | undefined;
+    // Node emits a stream a turn after its HEADERS: a flood that made Node end the session meanwhile destroyed the
+    // stream with it (its session then reads undefined), and its client is gone: it never reaches the app.
+    if (session === undefined) return;
     const views = (session[kViews] ??= watchSession(session));
     if (views.running < MAX_CONCURRENT_STREAMS) {
       start(views, handler, request, response as Http2ServerResponse);

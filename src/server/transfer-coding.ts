@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../observe/refusal.js';
+import { limitChunkFraming } from './chunk-framing.js';
 import { refuseHttp1 } from './refuse-http1.js';
 import { echo } from '../util/echo.js';
 
@@ -21,7 +22,8 @@ const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
  * the chunking, so the app read the gzip bytes as the body itself, where a
  * proxy in front may have read another. RFC 9112 6.1 asks for a 501; Go and
  * nginx accept `chunked` alone too. The answer names the coding; the log line does
- * not (it is the client's bytes).
+ * not (it is the client's bytes). A chunked body's framing is bounded
+ * (`limitChunkFraming`).
  */
 export function refuseTransferCoding(request: IncomingMessage, response: ServerResponse, refused: (refusal: Refusal) => void): boolean {
   const coding = request.headers['transfer-encoding'];
@@ -30,7 +32,11 @@ export function refuseTransferCoding(request: IncomingMessage, response: ServerR
     refuseHttp1(request, response, 400, `${HTTP10_REASON}: its body cannot be told apart from what follows (RFC 9112 6.1)\n`, HTTP10_REASON, refused);
     return true;
   }
-  if (!CODED_AND_CHUNKED.test(coding)) return false;
+  if (!CODED_AND_CHUNKED.test(coding)) {
+    // Node's parser refuses any other coding list: this body is chunked.
+    limitChunkFraming(request);
+    return false;
+  }
   // The connection closed: what follows the head is not known to be this body, and must not be read as the next request.
   refuseHttp1(request, response, 501, `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`, REASON, refused);
   return true;

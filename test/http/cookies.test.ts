@@ -202,11 +202,20 @@ describe('response.setCookie() refuses bad input where it is called', () => {
     ['a name and value past 4096 bytes, which browsers drop', () => new HttpResponse().setCookie('a', 'x'.repeat(4096)), /^response\.setCookie\(\): cookie a: its name and value come to 4097 bytes as sent, and browsers drop a cookie past 4096 without a word: keep an id/],
     ['one past 4096 bytes once percent-encoded', () => new HttpResponse().setCookie('a', ';'.repeat(1400)), /cookie a: its name and value come to 4201 bytes as sent/],
     ['one past 4096 bytes once signed', () => new HttpResponse().setCookie('a', 'x'.repeat(4050), { signed: true }), /cookie a: its name and value come to \d+ bytes as sent, signed/],
+    ['a path past 1024 bytes, whose attribute browsers ignore', () => new HttpResponse().setCookie('a', 'v', { path: `/${'p'.repeat(1024)}` }), /^response\.setCookie\(\): cookie a: its path comes to 1025 bytes, and browsers ignore a path past 1024 without a word \(the cookie is then kept for another path than the one given\)$/],
+    ['a domain past 1024 bytes', () => new HttpResponse().setCookie('a', 'v', { domain: Array.from({ length: 17 }, () => 'd'.repeat(63)).join('.') }), /cookie a: its domain comes to 1087 bytes, and browsers ignore a domain past 1024/],
+    ['deleteCookie with a path past 1024 bytes', () => new HttpResponse().deleteCookie('a', { path: `/${'p'.repeat(1024)}` }), /^response\.deleteCookie\(\): cookie a: its path comes to 1025 bytes/],
     ['deleteCookie with a set-only option', () => new HttpResponse().deleteCookie('a', { maxAge: 5 } as CookieOptions), /^response\.deleteCookie\(\) for cookie a: unknown option "maxAge"/],
   ];
   for (const [what, call, message] of cases) {
     test(what, () => assert.throws(call, { name: 'TypeError', message }));
   }
+
+  test('a path of 1024 bytes exactly, the most of an attribute browsers read, is set', async () => {
+    const path = `/${'p'.repeat(1023)}`;
+    await using client = createTestClient(createApp({ routes: [get('/', () => new HttpResponse('ok').setCookie('a', 'v', { path }))] }));
+    assert.deepEqual((await client.get('/')).headers.getSetCookie(), [`a=v; Path=${path}; HttpOnly; SameSite=Lax`]);
+  });
 
   test('a name and value of 4096 bytes exactly, the most browsers keep, are set', async () => {
     const app = createApp({ routes: [get('/', () => new HttpResponse().setCookie('a', 'x'.repeat(4095)))] });

@@ -19,6 +19,8 @@ const png = Buffer.alloc(4096, 7);
 const noise = randomBytes(4096);
 
 describe('compress()', () => {
+  // One response for every request, as a module-level constant is.
+  const shared = new HttpResponse(text, { headers: { etag: '"v1"' } });
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-compress-'));
   writeFileSync(path.join(dir, 'page.html'), text);
   writeFileSync(path.join(dir, 'photo.png'), png);
@@ -38,6 +40,7 @@ describe('compress()', () => {
       get('/no-transform', () => new HttpResponse(text, { headers: { 'cache-control': 'no-transform' } })),
       get('/empty', () => new HttpResponse(null, { status: 204, headers: { 'content-type': 'text/plain' } })),
       get('/tagged', () => new HttpResponse(text, { headers: { etag: '"v1"', vary: 'Cookie' } })),
+      get('/shared', () => shared),
       get('/png-not-modified', () => new HttpResponse(null, { status: 304, headers: { 'content-type': 'image/png' } })),
       get('/stream', () => new StreamingResponse((async function* () {
         for (let i = 0; i < 50; i++) yield `line ${i}: ${text.slice(0, 80)}\n`;
@@ -254,6 +257,19 @@ describe('compress()', () => {
     const response = await createTestClient(app).get('/tagged', { headers: { 'accept-encoding': 'gzip' } });
     assert.equal(response.headers.get('vary'), 'Cookie, Accept-Encoding');
     assert.equal(response.headers.get('etag'), 'W/"v1"');
+  });
+
+  test('a response shared by many requests (a module-level constant) is compressed for each client as it asks: it was changed in place, and every later client got the first one\'s encoding, gzip bytes to one that takes none', async () => {
+    for (const [accept, encoding] of [['gzip', 'gzip'], ['br', 'br'], [undefined, undefined], ['gzip', 'gzip'], ['identity', undefined]] as const) {
+      const response = await fetchRaw('/shared', accept === undefined ? {} : { 'accept-encoding': accept });
+      assert.equal(response.headers['content-encoding'], encoding, `Accept-Encoding: ${accept}`);
+      const decoded = encoding === 'gzip' ? zlib.gunzipSync(response.body) : encoding === 'br' ? zlib.brotliDecompressSync(response.body) : response.body;
+      assert.equal(decoded.toString(), text, `Accept-Encoding: ${accept}`);
+      assert.equal(response.headers.etag, encoding === undefined ? '"v1"' : 'W/"v1"', 'the ETag is weakened for the compressed bytes only');
+      assert.equal(response.headers['content-length'], String(response.body.length));
+    }
+    assert.equal(shared.body, text, 'the shared response is as it was made');
+    assert.equal(shared.headers.get('content-encoding'), null);
   });
 
   test('bad options are refused, naming them', () => {

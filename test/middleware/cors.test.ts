@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { cors, createApp, get, HttpResponse, NotFound, post, type CorsOptions } from 'coda-http';
+import { cors, createApp, get, HttpResponse, NotFound, post, StreamingResponse, type CorsOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 
 const APP_ORIGIN = 'https://app.example';
@@ -55,6 +55,33 @@ describe('cors() with a list of origins and credentials', () => {
     assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
     assert.equal(res.headers.get('access-control-expose-headers'), 'X-Total');
     assert.equal(res.headers.get('vary'), 'Origin');
+  });
+
+  test('a response shared by many requests (a module-level constant): the origin allowed for one is never sent to the next, another origin or a same-origin request (it was written on the shared response, credentials with it)', async () => {
+    const shared = new HttpResponse('shared');
+    const other = 'https://other.example';
+    const app = createApp({
+      middleware: [cors({ origins: [APP_ORIGIN, other], credentials: true })],
+      routes: [get('/shared', () => shared), get('/stream', () => new StreamingResponse((async function* () {
+        yield 's';
+      })()))],
+    });
+    await using sharing = createTestClient(app, { transport: 'socket' });
+    const allowOrigin = async (origin?: string) => {
+      const res = await sharing.get('/shared', { headers: origin === undefined ? {} : { origin } });
+      assert.equal(await res.text(), 'shared');
+      return [res.headers.get('access-control-allow-origin'), res.headers.get('access-control-allow-credentials')];
+    };
+    assert.deepEqual(await allowOrigin(APP_ORIGIN), [APP_ORIGIN, 'true']);
+    assert.deepEqual(await allowOrigin('https://evil.example'), [null, null]);
+    assert.deepEqual(await allowOrigin(), [null, null]);
+    assert.deepEqual(await allowOrigin(other), [other, 'true']);
+    assert.deepEqual(await allowOrigin(APP_ORIGIN), [APP_ORIGIN, 'true']);
+    assert.equal(shared.headers.get('access-control-allow-origin'), null, 'the shared response is left without it');
+    assert.equal(shared.headers.get('vary'), 'Origin', 'what every request gets alike stays on it');
+    const streamed = await sharing.get('/stream', { headers: { origin: APP_ORIGIN } });
+    assert.equal(streamed.headers.get('access-control-allow-origin'), APP_ORIGIN);
+    assert.equal(await streamed.text(), 's');
   });
 
   test('an error response carries the headers too, so the page can read it', async () => {

@@ -71,3 +71,29 @@ function parseFrames(wire: Buffer): Frame[] {
   }
   return found;
 }
+
+/**
+ * Sends the preface, an empty SETTINGS and `frames` over a raw HTTP/2
+ * connection that never reads what the server sends (a client that takes
+ * none of its PING or SETTINGS acknowledgements), a thousand frames a turn
+ * of the event loop; resolves with how many were written when the server
+ * closed the connection (`frames.length` when it never did, once it closes
+ * after them).
+ */
+export async function floodUnread(port: number, ca: string, frames: Buffer[]): Promise<number> {
+  const socket = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost', ALPNProtocols: ['h2'] });
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await once(socket, 'secureConnect');
+  socket.pause();
+  socket.write(Buffer.concat([PREFACE, frame(4, 0, 0)]));
+  let written = 0;
+  for (; written < frames.length && !socket.destroyed; written += 1_000) {
+    socket.write(Buffer.concat(frames.slice(written, written + 1_000)));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  // Read at last, to hear the close of a server that ended the connection after the last write.
+  socket.resume();
+  await closed;
+  return Math.min(written, frames.length);
+}

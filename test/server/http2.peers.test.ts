@@ -12,18 +12,21 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { after as afterResponse, createApp, get, HttpResponse, post, serve, type Server } from 'coda-http';
 import { LEVEL, memoryLogger } from '../helpers.js';
 import { selfSigned } from './certificate.js';
-import { frame, rawSession, type Frame } from './h2-frames.js';
+import { floodUnread, frame, rawExchange, rawSession, type Frame } from './h2-frames.js';
 
 const { key, cert } = selfSigned();
 
-const DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
+const DATA = 0, HEADERS = 1, PRIORITY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
 const END_STREAM = 0x1, END_HEADERS = 0x4;
 const PROTOCOL_ERROR = 1, INTERNAL_ERROR = 2, FLOW_CONTROL_ERROR = 3, FRAME_SIZE_ERROR = 6, COMPRESSION_ERROR = 9, ENHANCE_YOUR_CALM = 11;
 
-/** An HPACK literal header field without indexing, new name (RFC 7541 6.2.2), for values under 127 bytes or any length. */
-function literal(name: string, value: string): Buffer {
+/**
+ * An HPACK literal header field with a new name (RFC 7541 6.2.2), for values under 127 bytes or any length: without
+ * indexing, or with incremental indexing (6.2.1), which puts it in the dynamic table at index 62.
+ */
+function literal(name: string, value: string, indexed = false): Buffer {
   const length = value.length < 127 ? [value.length] : [0x7f, ...prefixRest(value.length - 127)];
-  return Buffer.from([0x00, name.length, ...Buffer.from(name), ...length, ...Buffer.from(value, 'latin1')]);
+  return Buffer.from([indexed ? 0x40 : 0x00, name.length, ...Buffer.from(name), ...length, ...Buffer.from(value, 'latin1')]);
 }
 
 function prefixRest(n: number): number[] {
@@ -185,5 +188,34 @@ describe('hostile HTTP/2 frames, as Node tests them', { timeout: 20_000 }, () =>
     const got = await rawSession(server.port, cert, [frame(HEADERS, END_STREAM | END_HEADERS, 1, request('GET', '/ok', literal('expect', '200-ok')))]);
     assert.equal(body(got, 1), 'Expect: 200-ok is not supported: the only expectation this server meets is 100-continue\n');
     assert.equal(counts.views, views, 'no view ran');
+  });
+
+  test('PING and SETTINGS floods from a client that reads none of the acknowledgements (CVE-2019-9512, CVE-2019-9515): nghttp2 ends the session once too many are owed, long before the flood ends', async () => {
+    for (const [what, flood] of [['PING', frame(PING, 0, 0, Buffer.alloc(8))], ['SETTINGS', frame(SETTINGS, 0, 0)]] as const) {
+      const written = await floodUnread(server.port, cert, Array.from({ length: 200_000 }, () => flood));
+      assert.ok(written < 200_000, `${what}: the server closed the connection after ${written} frames`);
+    }
+  });
+
+  test('zero-length DATA frames without END_STREAM (CVE-2019-9518): past Node\'s 1,000 a session (maxSessionInvalidFrames) the session is ended, the stream never answered and the task of its view run; a few are read through', async () => {
+    const views = counts.views;
+    const flood = Array.from({ length: 5_000 }, () => frame(DATA, 0, 1));
+    // The client never ends its body: only the server closes this connection.
+    const got = await rawExchange(server.port, cert, [frame(HEADERS, END_HEADERS, 1, request('POST', '/echo')), ...flood], () => false);
+    assert.equal(answered(got, 1), false, 'the stream is not answered');
+    assert.equal(counts.views, views + 1, 'its view ran, and (afterEach) its task');
+    const few = [frame(HEADERS, END_HEADERS, 1, request('POST', '/echo')), ...flood.slice(0, 100), frame(DATA, END_STREAM, 1, Buffer.from('abc'))];
+    assert.equal(body(await rawSession(server.port, cert, few), 1), 'abc');
+  });
+
+  test('an HPACK bomb (a 4,000-byte field put in the dynamic table, then named 12,000 times by its index in one block: 48 MB of header list from 12 KB) resets its stream before any view sees it; the session serves its next stream', async () => {
+    const views = counts.views;
+    const bomb = Buffer.concat([request('GET', '/ok', literal('x-bomb', 'b'.repeat(4_000), true)), Buffer.alloc(12_000, 0x80 | 62)]);
+    const next = frame(HEADERS, END_STREAM | END_HEADERS, 3, request('GET', '/ok'));
+    const got = await rawExchange(server.port, cert, [frame(HEADERS, END_STREAM | END_HEADERS, 1, bomb), next], (frames) => frames.some((f) => f.type === DATA && f.id === 3 && (f.flags & END_STREAM) !== 0));
+    assert.notEqual(reset(got, 1), undefined, `stream 1 is reset, frames ${JSON.stringify(got.map((f) => [f.type, f.id]))}`);
+    assert.equal(answered(got, 1), false);
+    assert.equal(body(got, 3), 'ok');
+    assert.equal(counts.views, views + 1, 'only the next stream reached a view');
   });
 });

@@ -290,6 +290,41 @@ describe('HTTP/2: client aborts and shutdown', () => {
     }
   });
 
+  test('rapid resets with bodies (HEADERS, DATA, RST_STREAM, 5,000 streams): streams Node had still to emit when it ended the session never reach the app; the process stays up (their session read undefined, a TypeError that took it down), others are served, every view that ran has its task run', async () => {
+    const { logger, lines } = memoryLogger();
+    const counts = { views: 0, ran: 0 };
+    const app = createApp({
+      logger,
+      routes: [
+        post('/flood', async (request) => {
+          counts.views++;
+          afterResponse(() => void counts.ran++);
+          return new HttpResponse(String((await request.bytes()).length));
+        }),
+        get('/ok', () => new HttpResponse('ok')),
+      ],
+    });
+    const server = await startH2(app);
+    try {
+      // :method POST, :scheme https, then :path and :authority as literals without indexing.
+      const block = Buffer.from([0x83, 0x87, 0x04, 6, ...Buffer.from('/flood'), 0x01, 9, ...Buffer.from('localhost')]);
+      const frames: Buffer[] = [];
+      for (let id = 1; id < 10_000; id += 2) frames.push(frame(1, 0x4, id, block), frame(0, 0, id, Buffer.from('abc')), frame(3, 0, id, Buffer.from([0, 0, 0, 8])));
+      const got = await rawSession(server.port, cert, frames);
+      assert.notEqual(got.find((f) => f.type === 7), undefined, 'Node ended the session (GOAWAY)');
+      const session = connectH2(server);
+      assert.equal((await h2request(session, { ':path': '/ok' })).body, 'ok');
+      session.close();
+      await app.settle();
+      assert.ok(counts.views < 5_000, `${counts.views} views ran`);
+      assert.equal(counts.ran, counts.views, 'each view\'s task ran');
+      assert.equal(app.requestsInFlight, 0);
+      assert.deepEqual(lines.filter((line) => line.level >= 50), [], 'nothing is logged as a server error');
+    } finally {
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+
   test('a request past 100 of its session still in the app (their streams reset, their views at work) waits for one to end, then is served', async () => {
     const released = deferred();
     const allStarted = deferred();
