@@ -1061,6 +1061,29 @@ test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-lev
   assert.deepEqual(seen, ['error handler FST_ERR_HANDLER_TIMEOUT 504']);
 });
 
+test("Fastify: onTimeout hooks (test/hooks.test.js 'onTimeout should be triggered': connectionTimeout, a reply returned unsent), run from the socket's 'timeout', are code of the request: after() there runs with the aborted outcome (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const hooked = deferred<unknown>();
+  const fastify = Fastify({ connectionTimeout: 100 });
+  await fastify.register(fastifyCoda);
+  fastify.addHook('onTimeout', (_request, _reply, done) => {
+    try {
+      after(({ outcome }) => { seen.push(`onTimeout aborted=${outcome.aborted}`); });
+      hooked.resolve(undefined);
+    } catch (error) {
+      hooked.resolve(error);
+    }
+    done();
+  });
+  fastify.get('/timeout', async (_request, reply) => reply);
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  await assert.rejects(fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/timeout`));
+  assert.equal(await hooked.promise, undefined, 'after() in the onTimeout hook registers');
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen, ['onTimeout aborted=true']);
+});
+
 test("the frameworks' own not-found and error handlers (Fastify's setNotFoundHandler and setErrorHandler, test/404s.test.js and test/500s.test.js; Hono's notFound() and onError(), src/hono.test.ts): code of the request, after() there runs with the status they sent", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const note = noting(seen);
