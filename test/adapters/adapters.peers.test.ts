@@ -1185,6 +1185,34 @@ test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-lev
   assert.deepEqual(seen, ['error handler FST_ERR_HANDLER_TIMEOUT 504']);
 });
 
+test("Fastify: a route's handlerTimeout aborting request.signal (test/handler-timeout.test.js 'request.signal aborts when timeout fires with reason', 'handlerTimeout keeps the connection usable when an abort listener sends the response'): its abort listeners, direct or through AbortSignal.any(), run from Fastify's timer, are code of the request: after() there runs with the 504 a listener sent (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const release = deferred();
+  const fastify = Fastify({ handlerTimeout: 50 });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async (request, reply) => {
+    const register = (where: string) => () => {
+      try {
+        after(note(`${where} ${(request.signal.reason as NodeJS.ErrnoException).code}`));
+      } catch (error) {
+        seen.push(`${where}: ${(error as Error).message}`);
+      }
+    };
+    request.signal.addEventListener('abort', register('listener'));
+    AbortSignal.any([request.signal]).addEventListener('abort', register('AbortSignal.any()'));
+    request.signal.addEventListener('abort', () => { void reply.code(504).send('handled by abort listener'); });
+    await release.promise;
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  assert.deepEqual([response.status, await response.text()], [504, 'handled by abort listener']);
+  release.resolve();
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen.sort(), ['AbortSignal.any() FST_ERR_HANDLER_TIMEOUT 504', 'listener FST_ERR_HANDLER_TIMEOUT 504']);
+});
+
 test("Fastify: onTimeout hooks (test/hooks.test.js 'onTimeout should be triggered': connectionTimeout, a reply returned unsent), run from the socket's 'timeout', are code of the request: after() there runs with the aborted outcome (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const hooked = deferred<unknown>();
