@@ -27,7 +27,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import Fastify, { type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { stream as honoStream, streamSSE as honoStreamSSE } from 'hono/streaming';
@@ -54,6 +54,13 @@ function fp(fn: FastifyPluginAsync, meta: { name: string; dependencies?: string[
     [Symbol.for('fastify.display-name')]: meta.name,
     [Symbol.for('plugin-meta')]: { fastify: '5.x', ...meta },
   });
+}
+
+/** Fastify listening on 127.0.0.1 until the test ends, asked for `path`. */
+async function listenAndGet(t: TestContext, fastify: FastifyInstance, path = '/'): Promise<globalThis.Response> {
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  return fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}${path}`);
 }
 
 /** A task that notes its label and its response's status once it runs. */
@@ -1134,9 +1141,7 @@ test("Fastify's hooks in their order (test/hooks.test.js: onRequest, preHandler,
     reply.after(note('handler'));
     return 'accepted';
   });
-  await fastify.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => fastify.close());
-  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  const response = await listenAndGet(t, fastify);
   assert.deepEqual([response.status, await response.text()], [202, 'accepted']);
   await fastify.coda.app.settle();
   assert.deepEqual(order, ['onRequest', 'preHandler', 'handler', 'onSend', 'onResponse']);
@@ -1152,9 +1157,7 @@ test("Fastify: an async handler that throws after reply.send() (test/async-await
     await reply.send('sent');
     throw new Error('after the send');
   });
-  await fastify.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => fastify.close());
-  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  const response = await listenAndGet(t, fastify);
   assert.deepEqual([response.status, await response.text()], [200, 'sent']);
   const outcome = await seen.promise;
   assert.deepEqual([outcome.status, outcome.completed, outcome.bytesSent, outcome.error], [200, true, 4, undefined]);
@@ -1176,9 +1179,7 @@ test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-lev
     await release.promise;
     return 'too late';
   });
-  await fastify.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => fastify.close());
-  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  const response = await listenAndGet(t, fastify);
   assert.deepEqual([response.status, await response.text()], [504, 'timed out']);
   release.resolve();
   await fastify.coda.app.settle();
@@ -1204,9 +1205,7 @@ test("Fastify: a route's handlerTimeout aborting request.signal (test/handler-ti
     request.signal.addEventListener('abort', () => { void reply.code(504).send('handled by abort listener'); });
     await release.promise;
   });
-  await fastify.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => fastify.close());
-  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  const response = await listenAndGet(t, fastify);
   assert.deepEqual([response.status, await response.text()], [504, 'handled by abort listener']);
   release.resolve();
   await fastify.coda.app.settle();
@@ -1228,9 +1227,7 @@ test("Fastify: onTimeout hooks (test/hooks.test.js 'onTimeout should be triggere
     done();
   });
   fastify.get('/timeout', async (_request, reply) => reply);
-  await fastify.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => fastify.close());
-  await assert.rejects(fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/timeout`));
+  await assert.rejects(listenAndGet(t, fastify, '/timeout'));
   assert.equal(await hooked.promise, undefined, 'after() in the onTimeout hook registers');
   await fastify.coda.app.settle();
   assert.deepEqual(seen, ['onTimeout aborted=true']);
