@@ -1,5 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
-import type { FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { onRequestHookHandler, RouteOptions } from 'fastify';
 
 /**
  * A route with a `handlerTimeout` (its own, or the server's), from the
@@ -30,7 +30,7 @@ const signalInContext: onRequestHookHandler = (request, _reply, done) => {
     const ours = new AbortController();
     const scope = new AsyncResource('coda.fastify.signal');
     theirs.addEventListener('abort', () => scope.runInAsyncScope(() => ours.abort(theirs.reason)), { once: true });
-    Object.defineProperty(request satisfies FastifyRequest, 'signal', { value: ours.signal, configurable: true });
+    Object.defineProperty(request, 'signal', { value: ours.signal, configurable: true });
   }
   done();
 };
