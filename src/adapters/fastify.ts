@@ -31,6 +31,7 @@ import { closingServer, serverOf } from '../transport/node/closing-servers.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adopt, afterFor, flushWritten, headerRecord, reenter, withinEvents, type AdapterOptions, type AfterFunction } from './adapter.js';
+import { signalsInContext } from './fastify-signal.js';
 import { noteStreamErrors } from './fastify-stream-errors.js';
 
 export * from './exports.js';
@@ -163,7 +164,12 @@ function install(fastify: FastifyInstance, options: FastifyCodaOptions): void {
   });
   fastify.addHook('onRoute', (route) => {
     route.handler = answering(route.handler);
+    // Fastify's types leave handlerTimeout out of initialConfig, which has it.
+    signalsInContext(route, (fastify.initialConfig as { handlerTimeout?: number }).handlerTimeout);
   });
+  // Fastify runs the onTimeout hooks from the socket's 'timeout' (its connectionTimeout), outside the request's context: the later ones
+  // in it. Only then: any onTimeout hook costs every request a note on its socket.
+  if (fastify.initialConfig.connectionTimeout! > 0) fastify.addHook('onTimeout', (_request, reply, done) => reenter(reply.raw, done));
   // A body read through another stream's events (a preParsing hook's: a decompressor), or by a parser that waits on other I/O, loses the async context: the handler gets it back here.
   fastify.addHook('preValidation', (_request, reply, next) => reenter(reply.raw, next));
   fastify.addHook('onReady', async () => {

@@ -38,6 +38,7 @@ import { renderError } from '../http/error-response.js';
 import { HttpResponse, StreamingResponse, type AfterTask, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/response.js';
 import { drainApp, type ShutdownReport } from '../server/close.js';
 import { kAdoptFetch, kAnswerFetch, kScheduler } from '../symbols.js';
+import { followClient } from '../transport/fetch/request.js';
 import { adoptedExchange } from '../transport/node/adopt.js';
 import { checkMs } from '../util/options.js';
 import { adapterApp, adapterMethods, adopt, afterFor, cutShort, headerRecord, withinEvents, type Adapter, type AdapterOptions, type AfterFunction } from './adapter.js';
@@ -328,12 +329,16 @@ async function answerFetch(app: App, c: FetchContext, next: Next): Promise<undef
     }
     c.after = fetchAfter as AfterFunction;
     Object.defineProperty(c, 'executionCtx', { get: fetchExecutionContext, configurable: true });
+    // The client leaving while Hono works aborts Coda's request.signal, as in app.fetch (Hono reads the body: none to fail here).
+    const unfollow = followClient(exchange.request, null, request.signal);
     try {
       await inJob(exchange, true, next, undefined);
       response = codaResponse(c.res);
     } catch (error) {
       // What Hono's onError does not take (a thrown non-Error), or onError's own failure: a 500, as app.fetch answers it.
       response = renderError(exchange.request, error, app.debug);
+    } finally {
+      unfollow();
     }
   }
   const delivered = await app[kAnswerFetch](exchange, response, request.signal);

@@ -192,8 +192,9 @@ export class Tracing implements TaskTracer {
       'http.request.method': method,
       'url.path': request.path,
       'url.scheme': scheme,
-      'network.protocol.version': raw === undefined ? '1.1' : raw.httpVersion === '2.0' ? '2' : raw.httpVersion,
     };
+    // None without a socket (app.fetch, the in-process test client): a Web Request does not say which version carried it (h2, h3 on a host).
+    if (raw !== undefined) attributes['network.protocol.version'] = raw.httpVersion === '2.0' ? '2' : raw.httpVersion;
     if (method !== request.method) attributes['http.request.method_original'] = request.method;
     const host = this.#parseHost(request.host ?? '', scheme);
     if (host.address !== undefined) {

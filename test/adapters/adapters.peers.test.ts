@@ -5,7 +5,8 @@
 // (test/inject.test.js, test/hooks.test.js "onClose" order), a web stream
 // failing after its head (test/web-api.test.js), Express (an app
 // mounted under a path, next(err) and error-handling middleware, test/app.router.js
-// and test/app.use.js; a client aborting res.sendFile(), test/res.sendFile.js),
+// and test/app.use.js; a client aborting res.sendFile(), test/res.sendFile.js, and
+// res.download(), test/res.download.js; res.redirect(), test/res.redirect.js),
 // and Koa (ctx.respond = false and ctx.throw after an await,
 // test/application/respond.test.js, test/context/throw.test.js; an 'error'
 // listener that ends a response whose head is out, test/context/onerror.test.js); and
@@ -26,10 +27,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import Fastify, { type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
-import { stream as honoStream } from 'hono/streaming';
+import { stream as honoStream, streamSSE as honoStreamSSE } from 'hono/streaming';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { after, type App, type Outcome } from 'coda-http';
@@ -53,6 +54,13 @@ function fp(fn: FastifyPluginAsync, meta: { name: string; dependencies?: string[
     [Symbol.for('fastify.display-name')]: meta.name,
     [Symbol.for('plugin-meta')]: { fastify: '5.x', ...meta },
   });
+}
+
+/** Fastify listening on 127.0.0.1 until the test ends, asked for `path`. */
+async function listenAndGet(t: TestContext, fastify: FastifyInstance, path = '/'): Promise<globalThis.Response> {
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  return fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}${path}`);
 }
 
 /** A task that notes its label and its response's status once it runs. */
@@ -560,7 +568,11 @@ test("Express: a middleware that reads the body by hand (as multer and busboy do
   assert.deepEqual(seen.sort(), ['close listener 200', 'route hello 200']);
 });
 
-test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
+/**
+ * An Express app whose GET / sends a 32 MB file with `send` (res.sendFile(), res.download()), its callback's error given to
+ * next(); opened by a client that reads the head. Resolves with that response, what the callback got and the outcome.
+ */
+async function sendingBigFile(t: TestContext, send: (res: Response, file: string, done: (error?: Error) => void) => void) {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-sendfile-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'big.bin');
@@ -573,18 +585,59 @@ test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback w
   app.use(tasks);
   app.get('/', (_req, res, next) => {
     res.after(({ outcome }) => { seen.resolve(outcome); });
-    res.sendFile(file, (error) => {
+    send(res, file, (error) => {
       calledBack.resolve(error);
       if (error) next(error);
     });
   });
   const url = await listening(t, app.listen(0, '127.0.0.1'));
-  const response = await open(url);
+  return { response: await open(url), calledBack: calledBack.promise, outcome: seen.promise };
+}
+
+test("Express res.sendFile() (test/res.sendFile.js 'should invoke the callback when client aborts'): the 'Request aborted' error it gives the callback, passed to next(), is a client that left: aborted, no outcome.error", { timeout: 10_000 }, async (t) => {
+  const { response, calledBack, outcome } = await sendingBigFile(t, (res, file, done) => res.sendFile(file, done));
   await once(response, 'data');
   response.destroy();
-  assert.equal((await calledBack.promise)?.message, 'Request aborted');
-  const outcome = await seen.promise;
-  assert.deepEqual([outcome.aborted, outcome.error], [true, undefined]);
+  assert.equal((await calledBack)?.message, 'Request aborted');
+  const { aborted, error } = await outcome;
+  assert.deepEqual([aborted, error], [true, undefined]);
+});
+
+test("Express res.download() (test/res.download.js) whose client aborts mid-way: the 'Request aborted' its callback gets, passed to next(), is a client that left: aborted, no outcome.error, the bytes handed over counted", { timeout: 10_000 }, async (t) => {
+  const { response, calledBack, outcome } = await sendingBigFile(t, (res, file, done) => res.download(file, 'report.bin', done));
+  const disposition = response.headers['content-disposition'];
+  let received = 0;
+  for await (const chunk of response) {
+    received += (chunk as Buffer).length;
+    if (received > 1024 * 1024) break;
+  }
+  response.destroy();
+  assert.equal(disposition, 'attachment; filename=report.bin');
+  assert.equal((await calledBack)?.message, 'Request aborted');
+  const { status, aborted, completed, error, bytesSent } = await outcome;
+  assert.deepEqual([status, aborted, completed, error], [200, true, false, undefined]);
+  assert.ok(bytesSent >= received && bytesSent < 32 * 1024 * 1024, `bytesSent ${bytesSent}, received ${received}`);
+});
+
+test("Express res.redirect() (test/res.redirect.js: 302 by default, a status given, HEAD without a body): the tasks see the status and the bytes of the body sent", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const app = express();
+  const tasks = expressCoda();
+  app.use(tasks);
+  app.get('/old', (req, res) => {
+    after(({ outcome }) => { seen.push(`${req.method}: ${outcome.status} ${outcome.bytesSent} ${outcome.completed}`); });
+    if (req.query['moved'] === undefined) res.redirect('/new');
+    else res.redirect(301, '/new');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  const answers: string[] = [];
+  for (const [method, query] of [['GET', ''], ['GET', '?moved'], ['HEAD', '']] as const) {
+    const response = await fetch(`${url}/old${query}`, { method, redirect: 'manual' });
+    answers.push(`${response.status} ${response.headers.get('location')} ${(await response.text()).length}`);
+  }
+  await tasks.app.settle();
+  assert.deepEqual(answers, ['302 /new 26', '301 /new 38', '302 /new 0']);
+  assert.deepEqual(seen, ['GET: 302 26 true', 'GET: 301 38 true', 'HEAD: 302 0 true']);
 });
 
 test("Express res.sendFile() with a Range (send's 'with Range request': 206 Partial Content, 416 when unsatisfiable, a HEAD's head alone): the tasks see the status sent and the bytes of the part, each complete", { timeout: 10_000 }, async (t) => {
@@ -694,6 +747,31 @@ test("Koa: ctx.respond = false (the response written by hand) and ctx.throw afte
   assert.deepEqual(seen, ['raw 201', 'upstream 201', 'before the throw 409']);
 });
 
+test("Koa: an error-handling middleware that sets the status and body (test/application/respond.test.js, the docs' error handling: try { await next() } catch): the tasks see the status it set, no outcome.error", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const app = new Koa();
+  const tasks = koaCoda();
+  app.use(tasks);
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      ctx.status = (error as { status?: number }).status ?? 500;
+      ctx.body = { message: (error as Error).message };
+    }
+  });
+  app.use(async (ctx) => {
+    after(({ outcome }) => { seen.push(`${ctx.path}: ${outcome.status} ${outcome.completed} ${outcome.error === undefined}`); });
+    await Promise.resolve();
+    if (ctx.path === '/conflict') ctx.throw(409, 'taken');
+    throw new Error('broken');
+  });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  assert.deepEqual(await statuses(url, ['/conflict', '/broken']), [[409, '{"message":"taken"}'], [500, '{"message":"broken"}']]);
+  await tasks.app.settle();
+  assert.deepEqual(seen, ['/conflict: 409 true true', '/broken: 500 true true']);
+});
+
 test('Koa: ctx.respond = false and a client that left first: Koa writes nothing, so the request is done once the middleware has settled; what it registered runs before the shutdown report', { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const handling = deferred();
@@ -792,6 +870,10 @@ async function afterOnAbort(t: TestContext, HonoApp: typeof Hono, stream: typeof
 
 test("Hono's stream() helper (src/helper/streaming/stream.test.ts 'Check stream Response if aborted by client'): its onAbort() listeners are code of the request: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
   assert.deepEqual(await afterOnAbort(t, Hono, honoStream), ['aborted true']);
+});
+
+test("Hono's streamSSE() helper (src/helper/streaming/sse.test.ts, a client that aborts): its onAbort() listeners are code of the request too: after() there registers a task, which runs with the aborted outcome", { timeout: 10_000 }, async (t) => {
+  assert.deepEqual(await afterOnAbort(t, Hono, honoStreamSSE as unknown as typeof honoStream), ['aborted true']);
 });
 
 /**
@@ -1036,6 +1118,51 @@ function registering(seen: string[], onResponse: (task: (context: { outcome: Out
   onResponse(note(`${label} per-response`));
 }
 
+test("Fastify's hooks in their order (test/hooks.test.js: onRequest, preHandler, onSend, onResponse), an onSend hook setting the status: the tasks registered in each see the status the client got", { timeout: 10_000 }, async (t) => {
+  const order: string[] = [];
+  const seen: string[] = [];
+  const note = noting(seen);
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  for (const hook of ['onRequest', 'preHandler', 'onResponse'] as const) {
+    fastify.addHook(hook, async () => {
+      order.push(hook);
+      after(note(hook));
+    });
+  }
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    order.push('onSend');
+    after(note('onSend'));
+    void reply.code(202);
+    return payload;
+  });
+  fastify.get('/', async (_request, reply) => {
+    order.push('handler');
+    reply.after(note('handler'));
+    return 'accepted';
+  });
+  const response = await listenAndGet(t, fastify);
+  assert.deepEqual([response.status, await response.text()], [202, 'accepted']);
+  await fastify.coda.app.settle();
+  assert.deepEqual(order, ['onRequest', 'preHandler', 'handler', 'onSend', 'onResponse']);
+  assert.deepEqual(seen.sort(), ['handler 202', 'onRequest 202', 'onResponse 202', 'onSend 202', 'preHandler 202']);
+});
+
+test("Fastify: an async handler that throws after reply.send() (test/async-await.test.js, the reply sent already): the response goes out whole, the tasks see it complete", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const fastify = Fastify({ logger: false });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async (_request, reply) => {
+    reply.after(({ outcome }) => { seen.resolve(outcome); });
+    await reply.send('sent');
+    throw new Error('after the send');
+  });
+  const response = await listenAndGet(t, fastify);
+  assert.deepEqual([response.status, await response.text()], [200, 'sent']);
+  const outcome = await seen.promise;
+  assert.deepEqual([outcome.status, outcome.completed, outcome.bytesSent, outcome.error], [200, true, 4, undefined]);
+});
+
 test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-level errorHandler receives FST_ERR_HANDLER_TIMEOUT'): its error handler, run from Fastify's timer, is code of the request: after() there runs with the 504 it sent (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const note = noting(seen);
@@ -1052,13 +1179,58 @@ test("Fastify: a route's handlerTimeout (test/handler-timeout.test.js 'route-lev
     await release.promise;
     return 'too late';
   });
-  await fastify.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => fastify.close());
-  const response = await fetch(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/`);
+  const response = await listenAndGet(t, fastify);
   assert.deepEqual([response.status, await response.text()], [504, 'timed out']);
   release.resolve();
   await fastify.coda.app.settle();
   assert.deepEqual(seen, ['error handler FST_ERR_HANDLER_TIMEOUT 504']);
+});
+
+test("Fastify: a route's handlerTimeout aborting request.signal (test/handler-timeout.test.js 'request.signal aborts when timeout fires with reason', 'handlerTimeout keeps the connection usable when an abort listener sends the response'): its abort listeners, direct or through AbortSignal.any(), run from Fastify's timer, are code of the request: after() there runs with the 504 a listener sent (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const note = noting(seen);
+  const release = deferred();
+  const fastify = Fastify({ handlerTimeout: 50 });
+  await fastify.register(fastifyCoda);
+  fastify.get('/', async (request, reply) => {
+    const register = (where: string) => () => {
+      try {
+        after(note(`${where} ${(request.signal.reason as NodeJS.ErrnoException).code}`));
+      } catch (error) {
+        seen.push(`${where}: ${(error as Error).message}`);
+      }
+    };
+    request.signal.addEventListener('abort', register('listener'));
+    AbortSignal.any([request.signal]).addEventListener('abort', register('AbortSignal.any()'));
+    request.signal.addEventListener('abort', () => { void reply.code(504).send('handled by abort listener'); });
+    await release.promise;
+  });
+  const response = await listenAndGet(t, fastify);
+  assert.deepEqual([response.status, await response.text()], [504, 'handled by abort listener']);
+  release.resolve();
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen.sort(), ['AbortSignal.any() FST_ERR_HANDLER_TIMEOUT 504', 'listener FST_ERR_HANDLER_TIMEOUT 504']);
+});
+
+test("Fastify: onTimeout hooks (test/hooks.test.js 'onTimeout should be triggered': connectionTimeout, a reply returned unsent), run from the socket's 'timeout', are code of the request: after() there runs with the aborted outcome (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {
+  const seen: string[] = [];
+  const hooked = deferred<unknown>();
+  const fastify = Fastify({ connectionTimeout: 100 });
+  await fastify.register(fastifyCoda);
+  fastify.addHook('onTimeout', (_request, _reply, done) => {
+    try {
+      after(({ outcome }) => { seen.push(`onTimeout aborted=${outcome.aborted}`); });
+      hooked.resolve(undefined);
+    } catch (error) {
+      hooked.resolve(error);
+    }
+    done();
+  });
+  fastify.get('/timeout', async (_request, reply) => reply);
+  await assert.rejects(listenAndGet(t, fastify, '/timeout'));
+  assert.equal(await hooked.promise, undefined, 'after() in the onTimeout hook registers');
+  await fastify.coda.app.settle();
+  assert.deepEqual(seen, ['onTimeout aborted=true']);
 });
 
 test("the frameworks' own not-found and error handlers (Fastify's setNotFoundHandler and setErrorHandler, test/404s.test.js and test/500s.test.js; Hono's notFound() and onError(), src/hono.test.ts): code of the request, after() there runs with the status they sent", { timeout: 10_000 }, async (t) => {

@@ -92,6 +92,35 @@ test('app.request() of a stream its consumer cancels: the stream Hono made is ca
   assert.deepEqual([o.aborted, o.completed, o.bytesSent], [true, false, 5]);
 });
 
+test("app.request() whose client leaves while the handler works (its Request's signal aborts): Coda's request.signal aborts then, as in app.fetch, not only once the handler has answered", { timeout: 10_000 }, async () => {
+  const { app, tasks } = honoApp();
+  const client = new AbortController();
+  const seen = deferred<{ aborted: boolean; reason: unknown }>();
+  const outcome = deferred<Outcome>();
+  const working = deferred();
+  let codaSignal: AbortSignal | undefined;
+  tasks.app.signals.requestStarted.connect(({ request }) => { codaSignal = request.signal; });
+  app.get('/slow', async (c) => {
+    c.after(({ outcome: o }) => outcome.resolve(o));
+    // Coda's listener was added as the request began: it has run by the time this one runs.
+    const left = new Promise((resolve) => c.req.raw.signal.addEventListener('abort', resolve, { once: true }));
+    working.resolve();
+    await left;
+    seen.resolve({ aborted: codaSignal!.aborted, reason: codaSignal!.reason });
+    return c.text('nobody reads this');
+  });
+  const answered = app.request('/slow', { signal: client.signal });
+  await working.promise;
+  client.abort();
+  const { aborted, reason } = await seen.promise;
+  assert.equal(aborted, true, "Coda's request.signal follows the client");
+  assert.equal((reason as DOMException).name, 'AbortError');
+  // Made once its client had left: its body fails at once (it waited for good for its first chunk before).
+  await assert.rejects((await answered).text(), { name: 'AbortError' });
+  const o = await outcome.promise;
+  assert.deepEqual([o.aborted, o.completed], [true, false]);
+});
+
 test('a response without a body is done when returned (HEAD too: Hono answers it from GET); close() drains the tasks and reports', async () => {
   const { app, tasks } = honoApp();
   const slow = deferred();

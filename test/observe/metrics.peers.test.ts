@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { AggregatorRegistry, Counter, register, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { after, createApp, get, HttpResponse, metricsView, sqliteStore, task, type App } from 'coda-http';
 import { startServer } from '../helpers.js';
+import { expositionProblems } from './exposition.js';
 
 /** An app counting into `registry`, with `GET /users/:id` (one `audit` task each, under a hostile name) and its metrics view; listening. */
 async function served(t: TestContext, registry: Registry): Promise<{ app: App; url: string }> {
@@ -110,6 +111,20 @@ test("Prometheus's Accept gets OpenMetrics from a registry of the text format (c
     assert.ok(lines.includes('coda_tasks_total{kind="after",task="say \\"hi\\"\\n\\\\ now",state="completed",service="api"} 1'), lines.join('\n'));
     assert.ok(!lines.includes('# EOF'));
   }
+});
+
+test("the scrape read by the formats' own rules (Prometheus's text format, OpenMetrics 1.0, and the cluster's sum): HELP and TYPE once and first, each family's samples together, label values escaped (a \" \\ and newline in a task name and a default label), histograms' buckets cumulative to a +Inf that is their _count, with a _sum; OpenMetrics' counters as families, # EOF last", async (t) => {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'api "v2"\\ \n' });
+  const { app, url } = await served(t, registry);
+  await requests(url, '/users/7', '/users/8', '/nothing');
+  await app.settle();
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const openMetrics = await (await fetch(`${url}/metrics`, { headers: { accept: PROMETHEUS_3_ACCEPT } })).text();
+  assert.ok(text.includes('coda_task_wait_seconds_bucket') && text.includes('http_request_duration_seconds_bucket{le="+Inf"'), text);
+  assert.deepEqual(expositionProblems(text, false), []);
+  assert.deepEqual(expositionProblems(openMetrics, true), []);
+  assert.deepEqual(expositionProblems(await AggregatorRegistry.aggregate([await registry.getMetricsAsJSON()]).metrics(), false), []);
 });
 
 test("clusterTest 'AggregatorRegistry.aggregate() defaults to summation, preserves histogram bins': two workers' metrics add up", async (t) => {

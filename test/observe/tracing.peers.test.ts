@@ -167,11 +167,13 @@ describe('client.address, url.scheme and server.address, as instrumentation-http
     assert.deepEqual(await spanOf(false), { client: '127.0.0.1', scheme: 'http', host: 'localhost', port: 80 });
   });
 
-  test("app.fetch: the Web Request's URL gives url.scheme and server.address (the port the scheme's)", async () => {
+  test("app.fetch: the Web Request's URL gives url.scheme and server.address (the port the scheme's); no network.protocol.version, which a Web Request does not tell (it said 1.1 of any)", async () => {
     const { exporter, tracing } = recorder();
     const app = createApp({ tracing, routes: [get('/users/:id', () => new HttpResponse('user'))] });
     await (await app.fetch(new Request('https://api.example/users/7'))).text();
     await app.settle();
-    assert.deepEqual(where(only(exporter, 'GET /users/:id').attributes), { client: undefined, scheme: 'https', host: 'api.example', port: 443 });
+    const { attributes } = only(exporter, 'GET /users/:id');
+    assert.deepEqual(where(attributes), { client: undefined, scheme: 'https', host: 'api.example', port: 443 });
+    assert.equal(attributes['network.protocol.version'], undefined);
   });
 });

@@ -318,7 +318,7 @@ describe('app.fetch: after-response work waits for the body', () => {
     assert.deepEqual([(await outcome.promise).aborted, (await outcome.promise).completed], [true, false]);
   });
 
-  test('the Request\'s signal aborting while the view works: nothing was delivered, so the outcome says the head was not sent (a 499 in the access log), with a body or without; a Response read whole says it was', async () => {
+  test('the Request\'s signal aborting while the view works: nothing was delivered, so the outcome says the head was not sent (a 499 in the access log), with a body, a stream (the Response made at once, its body failing) or without; a Response read whole says it was', { timeout: 10_000 }, async () => {
     const gate = deferred();
     const { app, outcomes, lines } = makeApp([
       get('/text', async () => {
@@ -329,10 +329,15 @@ describe('app.fetch: after-response work waits for the body', () => {
         await gate.promise;
         return new HttpResponse(null, { status: 204 });
       }),
+      // A stream's first chunk is awaited before the Response is made: not once its body stopped (that waited for good).
+      get('/stream', async () => {
+        await gate.promise;
+        return new StreamingResponse(new ReadableStream({ start: (stream) => stream.enqueue(new TextEncoder().encode('late')) }));
+      }),
       get('/read', () => new HttpResponse('read')),
     ]);
     const controller = new AbortController();
-    const late = ['/text', '/none'].map((path) => app.fetch(new Request(`${BASE}${path}`, { signal: controller.signal })));
+    const late = ['/text', '/none', '/stream'].map((path) => app.fetch(new Request(`${BASE}${path}`, { signal: controller.signal })));
     controller.abort(new Error('client gone'));
     gate.resolve();
     // The body of the one that has one failed with the signal's reason: let go of.
@@ -340,10 +345,10 @@ describe('app.fetch: after-response work waits for the body', () => {
     assert.equal(await (await app.fetch(new Request(`${BASE}/read`))).text(), 'read');
     await app.settle();
     const seen = (path: string) => ({ headersSent: outcomes.get(path)!.headersSent, aborted: outcomes.get(path)!.aborted });
-    assert.deepEqual([seen('/text'), seen('/none'), seen('/read')], [
-      { headersSent: false, aborted: true }, { headersSent: false, aborted: true }, { headersSent: true, aborted: false },
+    assert.deepEqual([seen('/text'), seen('/none'), seen('/stream'), seen('/read')], [
+      { headersSent: false, aborted: true }, { headersSent: false, aborted: true }, { headersSent: false, aborted: true }, { headersSent: true, aborted: false },
     ]);
-    assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]).sort(), [['/none', 499], ['/read', 200], ['/text', 499]]);
+    assert.deepEqual(lines.filter((line) => line.durationMs !== undefined).map((line) => [line.path, line.status]).sort(), [['/none', 499], ['/read', 200], ['/stream', 499], ['/text', 499]]);
   });
 
   test('the Request\'s signal aborting while the view works aborts request.signal, as a client leaving a socket does; one aborted before the call is aborted already in the view; one never aborted leaves it alone', async () => {

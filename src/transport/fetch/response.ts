@@ -33,7 +33,8 @@ export async function webResponse(exchange: Exchange, signal: AbortSignal): Prom
   const source = bodySource(exchange, response, headers);
   if (source !== undefined) source.follow(signal);
   // A stream's first chunk before the Response: a source failing first rejects here, for its own response instead.
-  if (source instanceof StreamSourceBody) await source.prime();
+  // Not when the client left already (`follow` stopped the body): nothing would come, and the Response's body fails at once.
+  if (source instanceof StreamSourceBody && !source.stopped) await source.prime();
   const web = new Response(source === undefined ? null : new ReadableStream(source, { highWaterMark: 0 }) as globalThis.ReadableStream, { status, headers: webHeaders(headers) });
   // A client gone before the Response was made got nothing of it, its head neither.
   if (source === undefined) exchange.finish(outcomeOf(exchange, !signal.aborted, undefined, !signal.aborted));
