@@ -716,8 +716,11 @@ export class BullmqStore implements TaskStore {
       const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
       const key = this.#jobKey(queue, id);
       const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
+      // A failure for good has its failed index's entry written with its line (see the script).
+      const entry = retryAt === null ? [`${this.#queueKey(queue)}:`, id] : ['', ''];
+      const keys = [key, `${key}:logs`, `${key}:lock`, this.#failedKeys(queue)[1]];
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
-      if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field, ...Object.entries(fields).flat()]) === 0) {
+      if (await runScript(client, 'logFailure', keys, [token, line, ...entry, ...field, ...Object.entries(fields).flat()]) === 0) {
         this.#claims.delete(id);
         await this.#noteIfGone(queue, id);
         return false;
