@@ -71,6 +71,27 @@ return #found
 `;
 
 /**
+ * A failed job's key taken again as it is retried ('take'), as a pending
+ * task keeps it (BullMQ's deduplication key holding its id; one whose job is
+ * gone is stale and taken over): BullMQ frees it when the job fails, and its
+ * retry does not take it back, so a registration with the key was journaled
+ * beside the retried task. 'free' lets it go again (the retry did not
+ * happen). KEYS[1] the deduplication key; ARGV[1] the queue's key prefix,
+ * ARGV[2] the id, ARGV[3] 'take' or 'free'. Returns 0 when another pending
+ * job keeps the key, else 1.
+ */
+const RETRY_KEY = `
+local keeper = redis.call('GET', KEYS[1])
+if ARGV[3] == 'free' then
+  if keeper == ARGV[2] then redis.call('DEL', KEYS[1]) end
+  return 1
+end
+if keeper and keeper ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. keeper) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`;
+
+/**
  * Renews running jobs' claims: each job hash whose lock or last claim is this
  * claim's gets its lease (a renewal that crosses a job's removal, completed
  * and pruned or discarded, must not create a hash of one field that nothing
@@ -753,7 +774,7 @@ return out
 
 const SCRIPTS = {
   add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
-  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
+  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, retryKey: RETRY_KEY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
   undo: UNDO,
 };
 

@@ -913,6 +913,17 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.equal(await store.keyHolder(NAME, 'k'), pending.id, 'keyHolder names what stands in the way');
       });
 
+      test('retry: a failed task retried keeps its key again, as any pending task (graphile/worker\'s job_key, BullMQ\'s deduplication id): a registration with it is the retried task\'s duplicate until it ends', async () => {
+        const failed = await inState(store, 'failed', { key: 'k' });
+        assert.equal(await store.retry(failed.id, T0), true);
+        assert.equal(await store.keyHolder(NAME, 'k'), failed.id);
+        const [added] = await store.add([newTask({ key: 'k' })], OWNER, LEASE);
+        assert.deepEqual(added, { id: failed.id, duplicate: true });
+        assert.deepEqual(idsOf(await claim(store)), [failed.id], 'one pending task for the key');
+        await store.complete([failed.id], OWNER, T0 + 10);
+        assert.equal((await store.add([newTask({ key: 'k' })], OWNER, LEASE))[0]?.duplicate, false, 'free again once it ended');
+      });
+
       test('keyHolder: the pending task that keeps the key, or null (none, one that ended, a hold whose when may skip it)', async () => {
         const [ready, running, held] = [
           await inState(store, 'ready', { key: 'r' }), await inState(store, 'running', { key: 'u' }), await inState(store, 'held', { key: 'h' }),
