@@ -227,6 +227,30 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         const again = [newTask({ key: 'done' }), newTask({ key: 'dead' })];
         assert.deepEqual(await store.add(again, OWNER, LEASE), again.map(({ id }) => ({ id, duplicate: false })));
       });
+      test('a key is kept through a failed attempt\'s wait for its retry, a stall\'s recovery, a shutdown\'s giveBack and a dead process\'s hold recovered (graphile/worker\'s job_key, BullMQ\'s deduplication id while a job retries); a discarded task frees it', async () => {
+        const keyed = async (key: string): Promise<string> => {
+          const [added] = await store.add([newTask({ key })], OWNER, LEASE);
+          return added!.duplicate ? added!.id : `not a duplicate (${key})`;
+        };
+        const retrying = await inState(store, 'running', { key: 'retrying' });
+        await store.fail(retrying.id, OWNER, attemptError(1, T0 + 1), T0 + 5_000);
+        const stalled = newTask({ key: 'stalled' });
+        await store.add([stalled], OWNER, LEASE);
+        await claim(store, { ids: [stalled.id], leaseUntil: T0 + 100 });
+        const held = newTask({ key: 'held', held: true });
+        await store.add([held], OWNER, T0 + 100);
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 1, running: 1 });
+        const given = await inState(store, 'running', { key: 'given' });
+        await store.giveBack([given.id], OWNER);
+        assert.deepEqual(
+          await Promise.all(['retrying', 'stalled', 'held', 'given'].map(keyed)),
+          [retrying.id, stalled.id, held.id, given.id],
+        );
+        for (const id of [retrying.id, stalled.id, held.id, given.id]) assert.equal(await store.discard(id), true);
+        assert.deepEqual(await Promise.all(['retrying', 'stalled', 'held', 'given'].map((key) => store.keyHolder(NAME, key))), [null, null, null, null]);
+        const again = ['retrying', 'stalled', 'held', 'given'].map((key) => newTask({ key }));
+        assert.deepEqual(await store.add(again, OWNER, LEASE), again.map(({ id }) => ({ id, duplicate: false })));
+      });
     });
 
     describe('a key and a hold whose `when` may skip it (no registration lost)', () => {
