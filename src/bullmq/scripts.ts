@@ -76,14 +76,16 @@ return #found
  * gone is stale and taken over): BullMQ frees it when the job fails, and its
  * retry does not take it back, so a registration with the key was journaled
  * beside the retried task. 'free' lets it go again (the retry did not
- * happen). KEYS[1] the deduplication key; ARGV[1] the queue's key prefix,
- * ARGV[2] the id, ARGV[3] 'take' or 'free'. Returns 0 when another pending
- * job keeps the key, else 1.
+ * happen), unless the job is pending again (another retry of it, at once,
+ * took the key with it). KEYS[1] the deduplication key, KEYS[2] the failed
+ * set; ARGV[1] the queue's key prefix, ARGV[2] the id, ARGV[3] 'take' or
+ * 'free'. Returns 0 when another pending job keeps the key, else 1.
  */
 const RETRY_KEY = `
 local keeper = redis.call('GET', KEYS[1])
 if ARGV[3] == 'free' then
-  if keeper == ARGV[2] then redis.call('DEL', KEYS[1]) end
+  local pending = redis.call('EXISTS', ARGV[1] .. ARGV[2]) == 1 and not redis.call('ZSCORE', KEYS[2], ARGV[2])
+  if keeper == ARGV[2] and not pending then redis.call('DEL', KEYS[1]) end
   return 1
 end
 if keeper and keeper ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. keeper) == 1 then return 0 end

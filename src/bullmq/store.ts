@@ -1000,7 +1000,7 @@ export class BullmqStore implements TaskStore {
       if (await client.exists(key) === 0) return false;
       // Its key taken back first (BullMQ's retry does not), or false when another pending task keeps it.
       const q = `${this.#queueKey(task.name)}:`;
-      const keyOf = (how: 'take' | 'free'): Promise<unknown> => runScript(client, 'retryKey', [`${q}de:${task.key}`], [q, id, how]);
+      const keyOf = (how: 'take' | 'free'): Promise<unknown> => runScript(client, 'retryKey', [`${q}de:${task.key}`, `${q}failed`], [q, id, how]);
       if (task.key !== null && await keyOf('take') === 0) return false;
       const job = this.#jobOf(this.#queue(task.name), id);
       await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
