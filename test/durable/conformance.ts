@@ -221,10 +221,15 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         ]);
       });
 
-      test('a key is free again once its task completed or failed', async () => {
+      test('a key is free again once its task completed or failed, by its last attempt\'s stall too', async () => {
         await inState(store, 'completed', { key: 'done' });
         await inState(store, 'failed', { key: 'dead' });
-        const again = [newTask({ key: 'done' }), newTask({ key: 'dead' })];
+        const stalled = newTask({ key: 'stalled', maxAttempts: 1 });
+        await store.add([stalled], OWNER, LEASE);
+        await claim(store, { ids: [stalled.id], leaseUntil: T0 + 100 });
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 0, running: 1 });
+        assert.equal(await stateOf(store, stalled.id), 'failed');
+        const again = [newTask({ key: 'done' }), newTask({ key: 'dead' }), newTask({ key: 'stalled' })];
         assert.deepEqual(await store.add(again, OWNER, LEASE), again.map(({ id }) => ({ id, duplicate: false })));
       });
       test('a key is kept through a failed attempt\'s wait for its retry, a stall\'s recovery, a shutdown\'s giveBack and a dead process\'s hold recovered (graphile/worker\'s job_key, BullMQ\'s deduplication id while a job retries); a discarded task frees it', async () => {
