@@ -71,25 +71,35 @@ return #found
 `;
 
 /**
- * A failed job's key taken again as it is retried ('take'), as a pending
- * task keeps it (BullMQ's deduplication key holding its id; one whose job is
- * gone is stale and taken over): BullMQ frees it when the job fails, and its
- * retry does not take it back, so a registration with the key was journaled
- * beside the retried task. 'free' lets it go again (the retry did not
- * happen), unless the job is pending again (another retry of it, at once,
- * took the key with it). KEYS[1] the deduplication key, KEYS[2] the failed
- * set; ARGV[1] the queue's key prefix, ARGV[2] the id, ARGV[3] 'take' or
- * 'free'. Returns 0 when another pending job keeps the key, else 1.
+ * A retry by hand's writes before BullMQ's ('take'), only while the job is
+ * still failed (another retry at once may have run it meanwhile, and its
+ * claim's fields are then not this retry's to clear): its key taken again,
+ * as a pending task keeps it (BullMQ's deduplication key holding its id; one
+ * whose job is gone is stale and taken over), since BullMQ frees it when the
+ * job fails and its retry does not take it back; then its time and its
+ * last attempt's fields. 'free' lets the key go again (BullMQ's retry did
+ * not happen), unless the job is pending again. KEYS[1] the job's hash,
+ * KEYS[2] the failed set, KEYS[3] the deduplication key; ARGV[1] the
+ * queue's key prefix, ARGV[2] the id, ARGV[3] '1' when the task has a key,
+ * ARGV[4] 'take' or 'free', ARGV[5] the time. Returns 0 when the job is no
+ * longer failed or another pending job keeps the key (nothing written),
+ * else 1.
  */
-const RETRY_KEY = `
-local keeper = redis.call('GET', KEYS[1])
-if ARGV[3] == 'free' then
-  local pending = redis.call('EXISTS', ARGV[1] .. ARGV[2]) == 1 and not redis.call('ZSCORE', KEYS[2], ARGV[2])
-  if keeper == ARGV[2] and not pending then redis.call('DEL', KEYS[1]) end
+const RETRY = `
+local id, keyed, failed = ARGV[2], ARGV[3] == '1', redis.call('ZSCORE', KEYS[2], ARGV[2])
+local keeper = keyed and redis.call('GET', KEYS[3])
+if ARGV[4] == 'free' then
+  local pending = redis.call('EXISTS', KEYS[1]) == 1 and not failed
+  if keeper == id and not pending then redis.call('DEL', KEYS[3]) end
   return 1
 end
-if keeper and keeper ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. keeper) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
+if not failed or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if keyed then
+  if keeper and keeper ~= id and redis.call('EXISTS', ARGV[1] .. keeper) == 1 then return 0 end
+  redis.call('SET', KEYS[3], id)
+end
+redis.call('HSET', KEYS[1], '${FIELD.runAt}', ARGV[5])
+redis.call('HDEL', KEYS[1], '${FIELD.finishedAt}', '${FIELD.started}', '${FIELD.token}')
 return 1
 `;
 
@@ -776,7 +786,7 @@ return out
 
 const SCRIPTS = {
   add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
-  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, retryKey: RETRY_KEY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
+  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, retry: RETRY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
   undo: UNDO,
 };
 

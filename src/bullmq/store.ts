@@ -995,17 +995,14 @@ export class BullmqStore implements TaskStore {
     const task = await this.get(id);
     if (task === null || task.state !== 'failed') return false;
     return this.#call(async () => {
-      const key = this.#jobKey(task.name, id);
-      // Gone meanwhile: no fields written onto a hash of nothing.
-      if (await client.exists(key) === 0) return false;
-      // Its key taken back first (BullMQ's retry does not), or false when another pending task keeps it.
       const q = `${this.#queueKey(task.name)}:`;
-      const keyOf = (how: 'take' | 'free'): Promise<unknown> => runScript(client, 'retryKey', [`${q}de:${task.key}`, `${q}failed`], [q, id, how]);
-      if (task.key !== null && await keyOf('take') === 0) return false;
+      const keys = [this.#jobKey(task.name, id), `${q}failed`, `${q}de:${task.key ?? ''}`];
+      const keyed = task.key === null ? '' : '1';
+      // Its key taken back and its fields reset, while it is still failed (not gone, nor retried meanwhile), or false.
+      if (await runScript(client, 'retry', keys, [q, id, keyed, 'take', now]) === 0) return false;
       const job = this.#jobOf(this.#queue(task.name), id);
-      await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
       const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
-      if (!retried && task.key !== null) await keyOf('free');
+      if (!retried) await runScript(client, 'retry', keys, [q, id, keyed, 'free', now]);
       await this.#reindex(client, task.name, id, 'sync');
       return retried;
     });
