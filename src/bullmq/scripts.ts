@@ -476,7 +476,10 @@ end
  * (kept-errors.ts): past that, the line at FIRST counts those left out (its
  * own count, or 1, and one for each other line dropped), finished when the
  * last of them did; a log that held more (written before the cap) is trimmed
- * so too. Every attempt's line was kept, without bound. A failure for good
+ * so too. Every attempt's line was kept, without bound. An attempt's line
+ * is written once: a stall charged for an attempt whose claim logged its
+ * error already (its process died before BullMQ's move) adds none, where it
+ * kept a second, "stalled:" one. A failure for good
  * also writes the job's entry in the failed index (KEYS[4]) here, ahead of
  * BullMQ's move into the failed set: a process dying between the move and
  * an entry written after it left a failed job the index lacked, unlisted for
@@ -494,6 +497,12 @@ if ARGV[4] ~= '' then
   local at, seq = orderOf(ARGV[3], ARGV[4])
   if at then redis.call('ZADD', KEYS[4], 0, member(at, seq, ARGV[4])) end
 end
+-- The claim that ran the attempt (its lock may be another's now: a stall's recovery), and whether its error is logged.
+local claim = redis.call('HGET', KEYS[1], '${FIELD.token}')
+if claim and redis.call('HGET', KEYS[1], '${FIELD.logged}') == claim then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+  return 1
+end
 local n = redis.call('RPUSH', KEYS[2], ARGV[2])
 if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
   local count = (tonumber(lineNumber(redis.call('LINDEX', KEYS[2], ${KEPT_FIRST_ERRORS}), 'omitted')) or 1) + n - ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS + 1}
@@ -504,6 +513,7 @@ if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
     .. ',"startedAt":null,"finishedAt":' .. finishedAt .. '}', unpack(last))
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if claim then redis.call('HSET', KEYS[1], '${FIELD.logged}', claim) end
 return 1
 `;
 
