@@ -788,6 +788,22 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.equal(stored.errors.length, 2);
       });
 
+      test('two instances recovering at once (BullMQ\'s "process stalled jobs only once", graphile/worker\'s workers all resetting locked jobs): each stalled task and each lapsed hold is recovered once, its stall counted once', async (t) => {
+        const second = await reopen(t);
+        if (second === null) return;
+        const running = [newTask({ maxAttempts: 3 }), newTask({ maxAttempts: 1 })];
+        await store.add(running, OWNER, LEASE);
+        await claim(store, { leaseUntil: T0 + 100 });
+        const hold = newTask({ held: true });
+        await store.add([hold], OWNER, T0 + 100);
+        const both = await Promise.all([store.recover(T0 + 200, notRandom), second.recover(T0 + 200, notRandom)]);
+        assert.deepEqual([both[0].held + both[1].held, both[0].running + both[1].running], [1, 2]);
+        await assertTask(store, running[0]!.id, { state: 'ready', attempt: 1 });
+        await assertTask(store, running[1]!.id, { state: 'failed', attempt: 1 });
+        for (const { id } of running) assert.equal((await store.get(id))!.errors.length, 1, 'one stall');
+        await assertTask(store, hold.id, { state: 'ready', attempt: 0 });
+      });
+
       test('a stalled task with no attempt left is failed, the stall kept as its error (promise 4)', async () => {
         const task = newTask({ maxAttempts: 1 });
         await store.add([task], OWNER, LEASE);
