@@ -37,6 +37,8 @@ export const FIELD = {
   token: 'coda:token',
   /** The registration call that wrote a held task: the same call sent again (its reply lost) finds its own tasks. */
   added: 'coda:added',
+  /** The claim (its `token`) whose attempt's error is on the log: a stall charged for that attempt logs none of its own. */
+  logged: 'coda:logged',
 } as const;
 
 /** The suffix of a queue's holds (a sorted set of held tasks' ids, scored by their leases): a queue's key, then `:coda-holds`. */

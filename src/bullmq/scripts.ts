@@ -71,6 +71,39 @@ return #found
 `;
 
 /**
+ * A retry by hand's writes before BullMQ's ('take'), only while the job is
+ * still failed (another retry at once may have run it meanwhile, and its
+ * claim's fields are then not this retry's to clear): its key taken again,
+ * as a pending task keeps it (BullMQ's deduplication key holding its id; one
+ * whose job is gone is stale and taken over), since BullMQ frees it when the
+ * job fails and its retry does not take it back; then its time and its
+ * last attempt's fields. 'free' lets the key go again (BullMQ's retry did
+ * not happen), unless the job is pending again. KEYS[1] the job's hash,
+ * KEYS[2] the failed set, KEYS[3] the deduplication key; ARGV[1] the
+ * queue's key prefix, ARGV[2] the id, ARGV[3] '1' when the task has a key,
+ * ARGV[4] 'take' or 'free', ARGV[5] the time. Returns 0 when the job is no
+ * longer failed or another pending job keeps the key (nothing written),
+ * else 1.
+ */
+const RETRY = `
+local id, keyed, failed = ARGV[2], ARGV[3] == '1', redis.call('ZSCORE', KEYS[2], ARGV[2])
+local keeper = keyed and redis.call('GET', KEYS[3])
+if ARGV[4] == 'free' then
+  local pending = redis.call('EXISTS', KEYS[1]) == 1 and not failed
+  if keeper == id and not pending then redis.call('DEL', KEYS[3]) end
+  return 1
+end
+if not failed or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if keyed then
+  if keeper and keeper ~= id and redis.call('EXISTS', ARGV[1] .. keeper) == 1 then return 0 end
+  redis.call('SET', KEYS[3], id)
+end
+redis.call('HSET', KEYS[1], '${FIELD.runAt}', ARGV[5])
+redis.call('HDEL', KEYS[1], '${FIELD.finishedAt}', '${FIELD.started}', '${FIELD.token}')
+return 1
+`;
+
+/**
  * Renews running jobs' claims: each job hash whose lock or last claim is this
  * claim's gets its lease (a renewal that crosses a job's removal, completed
  * and pruned or discarded, must not create a hash of one field that nothing
@@ -391,6 +424,42 @@ const luaString = (text: string): string => JSON.stringify(text);
 /** The omitted entry's message as JSON text, in two parts around its count. */
 const OMITTED_JSON = [JSON.stringify(OMITTED_MESSAGE[0]).slice(0, -1), JSON.stringify(OMITTED_MESSAGE[1]).slice(1)] as const;
 
+/**
+ * A job's place in a listing's order: its time added (the hash's
+ * `timestamp`) and its order added (`codaSeq` in the hash's few bytes of
+ * `opts`; for a job an earlier version added, `seq`, last in its data as
+ * jobData() writes it: string values are escaped there, so the pattern meets
+ * no payload), each as text, or nil for a job gone. Never a payload read.
+ */
+const ORDER_OF = `
+local function orderOf(queue, id)
+  local f = redis.call('HMGET', queue .. id, 'timestamp', 'opts')
+  if not f[1] then return nil end
+  local seq = string.match(f[2] or '', '"codaSeq":"(%d+)"')
+  -- A job an earlier version added has it in its data only.
+  if not seq then seq = string.match(redis.call('HGET', queue .. id, 'data') or '', ',"seq":(%d+)}$') or '0' end
+  return f[1], seq
+end
+`;
+
+/**
+ * The failed jobs' index (a queue's key, then `:coda-failed`): a sorted
+ * set of one score, its members `<time added>:<order added>:<id>`, the
+ * numbers written to one width, so that Redis's order of members is the
+ * listing's (time, then order added, then id) and a page is read from its
+ * cursor on, whatever the number of failed jobs. Kept in step by the store
+ * around each move into or out of the failed set (BullMQ's scripts move
+ * them: see LOG_FAILURE, REINDEX); what moves it outside the store (a
+ * BullMQ tool's retry or removal, another program's failure, a job failed
+ * before the index existed) is mended, run when the index and the failed
+ * set differ in size (MEND).
+ */
+const INDEX_MEMBER = `
+local function pad(text, width) return string.rep('0', width - #text) .. text end
+local function member(at, seq, id) return pad(at, 15) .. ':' .. pad(seq, 17) .. ':' .. id end
+local function unpad(text) return string.match(text, '^0*(%d+)$') end
+`;
+
 /** The raw JSON text of an error line's number `name` (JSON.stringify's: a message's or stack's quotes are escaped, so only the field matches), or nil. */
 const LINE_NUMBER = `
 local function lineNumber(line, name)
@@ -407,12 +476,33 @@ end
  * (kept-errors.ts): past that, the line at FIRST counts those left out (its
  * own count, or 1, and one for each other line dropped), finished when the
  * last of them did; a log that held more (written before the cap) is trimmed
- * so too. Every attempt's line was kept, without bound. KEYS[1] the job's
- * hash, KEYS[2] its log, KEYS[3] its lock; ARGV[1] the token, ARGV[2] the
- * line, then each field and its value. Returns 1, or 0 when the lock was lost.
+ * so too. Every attempt's line was kept, without bound. An attempt's line
+ * is written once: a stall charged for an attempt whose claim logged its
+ * error already (its process died before BullMQ's move) adds none, where it
+ * kept a second, "stalled:" one. A failure for good
+ * also writes the job's entry in the failed index (KEYS[4]) here, ahead of
+ * BullMQ's move into the failed set: a process dying between the move and
+ * an entry written after it left a failed job the index lacked, unlisted for
+ * as long as a stale entry no page met kept the two sets' sizes equal;
+ * written ahead, the entry is at worst stale until the move (which a page
+ * that meets it, or the sizes differing, mends). KEYS[1] the job's hash,
+ * KEYS[2] its log, KEYS[3] its lock, KEYS[4] the failed index; ARGV[1] the
+ * token, ARGV[2] the line, ARGV[3] the queue's key prefix and ARGV[4] the
+ * job's id for a failure for good ('' both otherwise), then each field and
+ * its value. Returns 1, or 0 when the lock was lost.
  */
-const LOG_FAILURE = `${LINE_NUMBER}
+const LOG_FAILURE = `${LINE_NUMBER}${ORDER_OF}${INDEX_MEMBER}
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+if ARGV[4] ~= '' then
+  local at, seq = orderOf(ARGV[3], ARGV[4])
+  if at then redis.call('ZADD', KEYS[4], 0, member(at, seq, ARGV[4])) end
+end
+-- The claim that ran the attempt (its lock may be another's now: a stall's recovery), and whether its error is logged.
+local claim = redis.call('HGET', KEYS[1], '${FIELD.token}')
+if claim and redis.call('HGET', KEYS[1], '${FIELD.logged}') == claim then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+  return 1
+end
 local n = redis.call('RPUSH', KEYS[2], ARGV[2])
 if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
   local count = (tonumber(lineNumber(redis.call('LINDEX', KEYS[2], ${KEPT_FIRST_ERRORS}), 'omitted')) or 1) + n - ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS + 1}
@@ -422,7 +512,8 @@ if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
   redis.call('RPUSH', KEYS[2], '{"attempt":0,"omitted":' .. count .. ',"message":' .. ${luaString(OMITTED_JSON[0])} .. count .. ${luaString(OMITTED_JSON[1])}
     .. ',"startedAt":null,"finishedAt":' .. finishedAt .. '}', unpack(last))
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if claim then redis.call('HSET', KEYS[1], '${FIELD.logged}', claim) end
 return 1
 `;
 
@@ -560,24 +651,6 @@ return #removed
 `;
 
 /**
- * A job's place in a listing's order: its time added (the hash's
- * `timestamp`) and its order added (`codaSeq` in the hash's few bytes of
- * `opts`; for a job an earlier version added, `seq`, last in its data as
- * jobData() writes it: string values are escaped there, so the pattern meets
- * no payload), each as text, or nil for a job gone. Never a payload read.
- */
-const ORDER_OF = `
-local function orderOf(queue, id)
-  local f = redis.call('HMGET', queue .. id, 'timestamp', 'opts')
-  if not f[1] then return nil end
-  local seq = string.match(f[2] or '', '"codaSeq":"(%d+)"')
-  -- A job an earlier version added has it in its data only.
-  if not seq then seq = string.match(redis.call('HGET', queue .. id, 'data') or '', ',"seq":(%d+)}$') or '0' end
-  return f[1], seq
-end
-`;
-
-/**
  * A page of a listing, from one stretch of one of a queue's lists or sorted
  * sets of job ids (a state's; its holds): the newest jobs in it listed after
  * a cursor, by the time added, then the order added (see ORDER_OF), then the
@@ -617,24 +690,6 @@ for i = 1, math.min(#found, tonumber(ARGV[7])) do
   out[#out + 1] = job.id
 end
 return out
-`;
-
-/**
- * The failed jobs' index (a queue's key, then `:coda-failed`): a sorted
- * set of one score, its members `<time added>:<order added>:<id>`, the
- * numbers written to one width, so that Redis's order of members is the
- * listing's (time, then order added, then id) and a page is read from its
- * cursor on, whatever the number of failed jobs. Kept in step by the store
- * after each move into or out of the failed set (BullMQ's scripts move
- * them: see REINDEX); what moves it outside the store (a BullMQ tool's
- * retry or removal, a process that died between the move and its index's
- * write, a job failed before the index existed) is mended, run
- * when the index and the failed set differ in size (MEND).
- */
-const INDEX_MEMBER = `
-local function pad(text, width) return string.rep('0', width - #text) .. text end
-local function member(at, seq, id) return pad(at, 15) .. ':' .. pad(seq, 17) .. ':' .. id end
-local function unpad(text) return string.match(text, '^0*(%d+)$') end
 `;
 
 /**
@@ -741,7 +796,7 @@ return out
 
 const SCRIPTS = {
   add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
-  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
+  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, retry: RETRY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
   undo: UNDO,
 };
 

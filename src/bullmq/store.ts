@@ -716,8 +716,11 @@ export class BullmqStore implements TaskStore {
       const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
       const key = this.#jobKey(queue, id);
       const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
+      // A failure for good has its failed index's entry written with its line (see the script).
+      const entry = retryAt === null ? [`${this.#queueKey(queue)}:`, id] : ['', ''];
+      const keys = [key, `${key}:logs`, `${key}:lock`, this.#failedKeys(queue)[1]];
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
-      if (await runScript(client, 'logFailure', [key, `${key}:logs`, `${key}:lock`], [token, line, ...field, ...Object.entries(fields).flat()]) === 0) {
+      if (await runScript(client, 'logFailure', keys, [token, line, ...entry, ...field, ...Object.entries(fields).flat()]) === 0) {
         this.#claims.delete(id);
         await this.#noteIfGone(queue, id);
         return false;
@@ -992,17 +995,14 @@ export class BullmqStore implements TaskStore {
     const task = await this.get(id);
     if (task === null || task.state !== 'failed') return false;
     return this.#call(async () => {
-      const queue = this.#queue(task.name);
-      if (task.key !== null) {
-        const pending = await queue.getDeduplicationJobId(task.key);
-        if (pending !== null && pending !== id) return false;
-      }
-      const key = this.#jobKey(task.name, id);
-      // Gone meanwhile: no fields written onto a hash of nothing.
-      if (await client.exists(key) === 0) return false;
-      const job = this.#jobOf(queue, id);
-      await execAll(client.pipeline().hset(key, FIELD.runAt, now).hdel(key, FIELD.finishedAt, FIELD.started, FIELD.token));
+      const q = `${this.#queueKey(task.name)}:`;
+      const keys = [this.#jobKey(task.name, id), `${q}failed`, `${q}de:${task.key ?? ''}`];
+      const keyed = task.key === null ? '' : '1';
+      // Its key taken back and its fields reset, while it is still failed (not gone, nor retried meanwhile), or false.
+      if (await runScript(client, 'retry', keys, [q, id, keyed, 'take', now]) === 0) return false;
+      const job = this.#jobOf(this.#queue(task.name), id);
       const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+      if (!retried) await runScript(client, 'retry', keys, [q, id, keyed, 'free', now]);
       await this.#reindex(client, task.name, id, 'sync');
       return retried;
     });

@@ -13,6 +13,7 @@ import { createApp, NonRetryableError, task, type App, type Task, type TaskConte
 import { bullmqStore } from 'coda-http/bullmq';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
+import { assertSerialAcrossWorkers } from '../durable/serial-workers.js';
 import { useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -249,5 +250,10 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
     assert.deepEqual([(await app.tasks.get(failing.id))?.state, (await app.tasks.get(failing.id))?.attempt], ['completed', 1]);
     assert.equal(await app.tasks.discard('no-such-task'), false);
     await assert.rejects(app.tasks.get(42 as never), /^TypeError: app\.tasks\.get\(\) takes a task id \(a string\), got number 42/);
+  });
+
+  test("graphile/worker 'jobs added to the same queue will be ran serially (even if multiple workers)', BullMQ's global concurrency: a task of concurrency 1 run by three workers on one Redis starts one attempt at a time, in the order enqueued, each once", async (t) => {
+    const prefix = `peers-${++prefixes}`;
+    await assertSerialAcrossWorkers(t, () => bullmqStore({ connection: { port: server().port }, prefix }));
   });
 });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { after, createApp, HttpResponse, NonRetryableError, post, serve, task, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
@@ -259,6 +259,65 @@ test('a failed index with a stale entry and a missing one at once (the sizes equ
   assert.deepEqual((await store.listPage({ state: 'failed', name: 'charge', limit: 10 })).tasks.map(({ id }) => id), ids.slice(0, 4).reverse());
   assert.equal(await admin.zcard('balanced:charge:coda-failed'), 4);
 });
+
+test('a failed task whose process died right after BullMQ moved it to the failed set is listed at once, though a stale entry no page meets keeps the sizes equal: its index entry is written before the move, with its last error', { timeout: 30_000, skip: missing }, async (t) => {
+  const { redis, store } = await openStore(t, 'died');
+  const ids = await failMany(store, 5);
+  const admin = new Redis({ port: redis.port });
+  t.after(() => admin.disconnect());
+  // The oldest moved out of the failed set by a BullMQ tool (Bull Board's retry): a stale entry, past the pages read.
+  await admin.multi().zrem('died:charge:failed', ids[0]!).lpush('died:charge:wait', ids[0]!).exec();
+  // The newest fails for good in a process that dies once BullMQ's move is done, before anything after it.
+  const now = Date.now();
+  await store.add([{
+    id: 'last', name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 1,
+    backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+  }], 'test', now + 60_000);
+  assert.deepEqual((await store.claim({ owner: 'test', names: ['charge'], concurrency: {}, limit: 1, now, leaseUntil: now + 60_000, ids: ['last'] })).map(({ id }) => id), ['last']);
+  const moved = dieAtBullmqsMove(t, 'after');
+  void store.fail('last', 'test', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null);
+  await moved;
+  assert.equal(await admin.zscore('died:charge:failed', 'last') !== null, true, 'failed by BullMQ');
+  // Its entry missing, the stale one kept the sizes equal, and a page of the newest did not list it.
+  assert.deepEqual((await store.listPage({ state: 'failed', name: 'charge', limit: 2 })).tasks.map(({ id }) => id), ['last', ids[4]]);
+});
+
+test('an attempt whose failure was logged by a process that died before BullMQ\'s move keeps that one error: the stall charged for it when the task is next claimed adds none (its error was kept twice, the second a "stalled:" one)', { timeout: 30_000, skip: missing }, async (t) => {
+  const { store } = await openStore(t, 'logged');
+  const now = Date.now();
+  await store.add([{
+    id: 'charge-1', name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 2,
+    backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+  }], 'test', now + 60_000);
+  const claim = (owner: string, at: number) => store.claim({ owner, names: ['charge'], concurrency: {}, limit: 1, now: at, leaseUntil: at + 100 });
+  assert.equal((await claim('dies', now)).length, 1);
+  const moving = dieAtBullmqsMove(t, 'before');
+  void store.fail('charge-1', 'dies', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, now);
+  await moving;
+  // Its lease run out, the stall is charged as its attempt 1 (by recovery, or by the claim after BullMQ's own check).
+  await store.recover(now + 200, () => 0.5);
+  const [again] = [...await claim('next', now + 200), ...await claim('next', now + 200)];
+  assert.equal(again?.attempt, 2);
+  assert.deepEqual(again?.errors.map(({ attempt, message }) => [attempt, message]), [[1, 'Error: declined']]);
+});
+
+/**
+ * The process dies at BullMQ's next move of a failed attempt (`moveToFailed`), before it or right after it: that
+ * call never returns, and nothing after it runs (the moves after it are BullMQ's again: another process's). Resolves
+ * once the process got there.
+ */
+function dieAtBullmqsMove(t: TestContext, when: 'before' | 'after'): Promise<void> {
+  const moveToFailed = Job.prototype.moveToFailed;
+  t.after(() => { Job.prototype.moveToFailed = moveToFailed; });
+  return new Promise<void>((reached) => {
+    Job.prototype.moveToFailed = async function (this: Job, ...args: Parameters<Job['moveToFailed']>) {
+      Job.prototype.moveToFailed = moveToFailed;
+      if (when === 'after') await moveToFailed.apply(this, args);
+      reached();
+      return new Promise(() => {});
+    } as Job['moveToFailed'];
+  });
+}
 
 test('a job another program put in a task\'s queue (BullMQ\'s own Queue.add) is refused visibly: failed for good when claimed, its error naming the problem, counted by stats() and listed under the task\'s name, though this store never added a task of that name', { timeout: 30_000, skip: missing }, async (t) => {
   const redis = await startRedis();

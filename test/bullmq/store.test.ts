@@ -308,4 +308,40 @@ describe('bullmq store', () => {
     t.after(() => store.close());
     assert.equal((await store.stats(Date.now())).ready, 0);
   });
+
+  test('a retry that read the task failed, then found it retried and claimed by another process (two operators at once), changes nothing of that claim: its attempt\'s stall is still recovered and counted', { skip: missing }, async (t) => {
+    const prefix = `retried-meanwhile-${++prefixes}`;
+    const { store } = await storeAndRedis(t, prefix);
+    const other = bullmqStore({ connection: { port: server().port }, prefix });
+    await other.open();
+    t.after(() => other.close());
+    const now = Date.now();
+    const claim = (leaseUntil: number) => store.claim({ owner: 'worker', names: ['charge'], concurrency: {}, limit: 1, now, leaseUntil });
+    await store.add([{
+      id: 'charge-1', name: 'charge', payload: '{}', key: 'card-1', when: 'always', maxAttempts: 2,
+      backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    }], 'web', now + 60_000);
+    await claim(now + 60_000);
+    assert.equal(await store.fail('charge-1', 'worker', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null), true);
+    // The other process's retry reads the task failed, then waits while this one retries it and a worker claims it.
+    const read = other.get.bind(other);
+    let go!: () => void;
+    const gate = new Promise<void>((resolve) => { go = resolve; });
+    other.get = async (id) => {
+      const found = await read(id);
+      await gate;
+      return found;
+    };
+    const late = other.retry('charge-1', now);
+    assert.equal(await store.retry('charge-1', now), true);
+    assert.equal((await claim(now + 100)).length, 1);
+    go();
+    assert.equal(await late, false);
+    assert.equal(await store.keyHolder('charge', 'card-1'), 'charge-1');
+    // The worker dies: its lease runs out, and the attempt it ran is counted as stalled.
+    assert.deepEqual(await store.recover(now + 200, () => 0.5), { held: 0, running: 1 });
+    const stalled = await store.get('charge-1');
+    assert.deepEqual([stalled?.state, stalled?.attempt, stalled?.errors.at(-1)?.attempt], ['ready', 1, 1]);
+    assert.match(stalled!.errors.at(-1)!.message, /^stalled:/);
+  });
 });

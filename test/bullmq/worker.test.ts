@@ -75,6 +75,7 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number
 
 const record = task('record', () => { throw new Error('the web process must not run it'); });
 const stall = task('stall', () => { throw new Error('the web process must not run it'); }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 120_000 });
+const decline = task('decline', () => { throw new Error('the web process must not run it'); }, { attempts: 3, backoff: { type: 'fixed', delayMs: 0 } });
 
 test('one web process and two runWorker() processes on one Redis: every task of every response runs once, and both workers take some', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = `workers-${++prefixes}`;
@@ -164,6 +165,28 @@ test('a worker killed with SIGKILL mid-task: the job is recovered by another wor
   assert.deepEqual(task?.errors.map(({ attempt }) => attempt), [1, 2]);
   assert.equal(task?.attempt, 2);
   assert.deepEqual((await app.tasks.list({ state: 'failed' })).map(({ id: failedId }) => failedId), [id]);
+});
+
+test('a worker SIGKILLed in the middle of writing an attempt\'s failure (its error logged, BullMQ\'s move not made): another worker recovers the task as that attempt\'s end, counted once with its own error, and runs it once more, to completion', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = `dies-failing-${++prefixes}`;
+  const env = { WORKER_LEASE_MS: '600' };
+  const app = createApp({ tasks: { definitions: [decline], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
+  t.after(() => app.tasks.close(performance.now()));
+  const { id } = await app.tasks.enqueue(decline, { n: 1 }, { key: 'order-1' });
+  const first = startWorker(prefix, { ...env, DIE_AT_MOVE: '1' });
+  t.after(() => stop(first.child, 'SIGKILL'));
+  assert.equal((await first.lines.next()).value?.split(' ')[2], '1');
+  const [, signal] = await once(first.child, 'exit');
+  assert.equal(signal, 'SIGKILL');
+  // Still running in Redis, its key kept: a registration with it meanwhile is a duplicate.
+  assert.equal((await app.tasks.get(id))?.state, 'running');
+  assert.deepEqual(await app.tasks.enqueue(decline, { n: 2 }, { key: 'order-1' }), { id, duplicate: true });
+  const second = startWorker(prefix, env);
+  t.after(() => stop(second.child, 'SIGKILL'));
+  assert.equal((await second.lines.next()).value?.split(' ')[2], '2', 'the attempt that died writing its failure counted');
+  const done = await whenCompleted((taskId) => app.tasks.get(taskId), id);
+  assert.deepEqual([done?.state, done?.attempt], ['completed', 2]);
+  assert.deepEqual(done?.errors.map(({ attempt, message }) => [attempt, message]), [[1, 'Error: declined']]);
 });
 
 test('a worker completes a job and fetches the next in one BullMQ script, as BullMQ\'s own worker: about one script per task, not a fetch and a completion apart', { timeout: 60_000, skip: missing }, async (t) => {

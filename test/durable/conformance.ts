@@ -221,10 +221,39 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         ]);
       });
 
-      test('a key is free again once its task completed or failed', async () => {
+      test('a key is free again once its task completed or failed, by its last attempt\'s stall too', async () => {
         await inState(store, 'completed', { key: 'done' });
         await inState(store, 'failed', { key: 'dead' });
-        const again = [newTask({ key: 'done' }), newTask({ key: 'dead' })];
+        const stalled = newTask({ key: 'stalled', maxAttempts: 1 });
+        await store.add([stalled], OWNER, LEASE);
+        await claim(store, { ids: [stalled.id], leaseUntil: T0 + 100 });
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 0, running: 1 });
+        assert.equal(await stateOf(store, stalled.id), 'failed');
+        const again = [newTask({ key: 'done' }), newTask({ key: 'dead' }), newTask({ key: 'stalled' })];
+        assert.deepEqual(await store.add(again, OWNER, LEASE), again.map(({ id }) => ({ id, duplicate: false })));
+      });
+      test('a key is kept through a failed attempt\'s wait for its retry, a stall\'s recovery, a shutdown\'s giveBack and a dead process\'s hold recovered (graphile/worker\'s job_key, BullMQ\'s deduplication id while a job retries); a discarded task frees it', async () => {
+        const keyed = async (key: string): Promise<string> => {
+          const [added] = await store.add([newTask({ key })], OWNER, LEASE);
+          return added!.duplicate ? added!.id : `not a duplicate (${key})`;
+        };
+        const retrying = await inState(store, 'running', { key: 'retrying' });
+        await store.fail(retrying.id, OWNER, attemptError(1, T0 + 1), T0 + 5_000);
+        const stalled = newTask({ key: 'stalled' });
+        await store.add([stalled], OWNER, LEASE);
+        await claim(store, { ids: [stalled.id], leaseUntil: T0 + 100 });
+        const held = newTask({ key: 'held', held: true });
+        await store.add([held], OWNER, T0 + 100);
+        assert.deepEqual(await store.recover(T0 + 200, notRandom), { held: 1, running: 1 });
+        const given = await inState(store, 'running', { key: 'given' });
+        await store.giveBack([given.id], OWNER);
+        assert.deepEqual(
+          await Promise.all(['retrying', 'stalled', 'held', 'given'].map(keyed)),
+          [retrying.id, stalled.id, held.id, given.id],
+        );
+        for (const id of [retrying.id, stalled.id, held.id, given.id]) assert.equal(await store.discard(id), true);
+        assert.deepEqual(await Promise.all(['retrying', 'stalled', 'held', 'given'].map((key) => store.keyHolder(NAME, key))), [null, null, null, null]);
+        const again = ['retrying', 'stalled', 'held', 'given'].map((key) => newTask({ key }));
         assert.deepEqual(await store.add(again, OWNER, LEASE), again.map(({ id }) => ({ id, duplicate: false })));
       });
     });
@@ -759,6 +788,22 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.equal(stored.errors.length, 2);
       });
 
+      test('two instances recovering at once (BullMQ\'s "process stalled jobs only once", graphile/worker\'s workers all resetting locked jobs): each stalled task and each lapsed hold is recovered once, its stall counted once', async (t) => {
+        const second = await reopen(t);
+        if (second === null) return;
+        const running = [newTask({ maxAttempts: 3 }), newTask({ maxAttempts: 1 })];
+        await store.add(running, OWNER, LEASE);
+        await claim(store, { leaseUntil: T0 + 100 });
+        const hold = newTask({ held: true });
+        await store.add([hold], OWNER, T0 + 100);
+        const both = await Promise.all([store.recover(T0 + 200, notRandom), second.recover(T0 + 200, notRandom)]);
+        assert.deepEqual([both[0].held + both[1].held, both[0].running + both[1].running], [1, 2]);
+        await assertTask(store, running[0]!.id, { state: 'ready', attempt: 1 });
+        await assertTask(store, running[1]!.id, { state: 'failed', attempt: 1 });
+        for (const { id } of running) assert.equal((await store.get(id))!.errors.length, 1, 'one stall');
+        await assertTask(store, hold.id, { state: 'ready', attempt: 0 });
+      });
+
       test('a stalled task with no attempt left is failed, the stall kept as its error (promise 4)', async () => {
         const task = newTask({ maxAttempts: 1 });
         await store.add([task], OWNER, LEASE);
@@ -911,6 +956,18 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.equal(await store.retry(failed.id, T0), false);
         assert.equal(await stateOf(store, failed.id), 'failed');
         assert.equal(await store.keyHolder(NAME, 'k'), pending.id, 'keyHolder names what stands in the way');
+      });
+
+      test('retry: a failed task retried keeps its key again, as any pending task (graphile/worker\'s job_key, BullMQ\'s deduplication id): a registration with it is the retried task\'s duplicate until it ends, however many retries at once', async () => {
+        const failed = await inState(store, 'failed', { key: 'k' });
+        // Retried twice at once (two operators): one retry, and the one that found it retried lets go of nothing.
+        assert.deepEqual((await Promise.all([store.retry(failed.id, T0), store.retry(failed.id, T0)])).sort(), [false, true]);
+        assert.equal(await store.keyHolder(NAME, 'k'), failed.id);
+        const [added] = await store.add([newTask({ key: 'k' })], OWNER, LEASE);
+        assert.deepEqual(added, { id: failed.id, duplicate: true });
+        assert.deepEqual(idsOf(await claim(store)), [failed.id], 'one pending task for the key');
+        await store.complete([failed.id], OWNER, T0 + 10);
+        assert.equal((await store.add([newTask({ key: 'k' })], OWNER, LEASE))[0]?.duplicate, false, 'free again once it ended');
       });
 
       test('keyHolder: the pending task that keeps the key, or null (none, one that ended, a hold whose when may skip it)', async () => {

@@ -12,9 +12,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { createApp, NonRetryableError, runWorker, sqliteStore, task, type Task, type TaskContext } from 'coda-http';
+import { createApp, NonRetryableError, sqliteStore, task, type Task, type TaskContext } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
+import { assertSerialAcrossWorkers } from './serial-workers.js';
 
 /** An app whose tasks are journaled in a real SQLite file, and its test client (which keeps that store). */
 function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number; payloadLimit?: number } = {}) {
@@ -666,41 +667,7 @@ describe('concurrency, as graphile/worker and BullMQ bound it', { timeout: 20_00
     assert.equal((await app.tasks.stats()).completed, 10);
   });
   test("graphile/worker 'jobs added to the same queue will be ran serially (even if multiple workers)': a task of concurrency 1 run by three workers on one file starts one attempt at a time, in the order enqueued, each once", async (t) => {
-    const { app, file } = onFile(t, []);
-    const gates: ReturnType<typeof deferred<void>>[] = [];
-    const started: number[] = [];
-    let nextStart = deferred();
-    let running = 0;
-    let peak = 0;
-    const serial = task('serial', async ({ n }: { n: number }) => {
-      running++;
-      peak = Math.max(peak, running);
-      started.push(n);
-      const gate = deferred();
-      gates.push(gate);
-      nextStart.resolve();
-      await gate.promise;
-      running--;
-    }, { concurrency: 1 });
-    const journal = createApp({ logger: memoryLogger().logger, tasks: { definitions: [serial], store: sqliteStore({ path: file }), run: false } });
-    for (let n = 1; n <= 5; n++) await journal.tasks.enqueue(serial, { n });
-    const workers = await Promise.all([1, 2, 3].map(() => runWorker({
-      definitions: [serial], store: sqliteStore({ path: file }), logger: memoryLogger().logger, handleSignals: false, pollMs: 10,
-    })));
-    t.after(async () => {
-      for (const gate of gates) gate.resolve();
-      await Promise.all(workers.map((worker) => worker.close({ timeoutMs: 1_000 })));
-    });
-    for (let i = 0; i < 5; i++) {
-      await nextStart.promise;
-      nextStart = deferred();
-      assert.deepEqual(started, Array.from({ length: i + 1 }, (_, j) => j + 1), 'one attempt at a time, in the order enqueued');
-      assert.equal(running, 1);
-      gates[i]!.resolve();
-    }
-    await Promise.all(workers.map((worker) => worker.close({ timeoutMs: 1_000 })));
-    assert.equal(peak, 1);
-    assert.deepEqual(started, [1, 2, 3, 4, 5], 'each once');
-    assert.equal((await app.tasks.stats()).completed, 5);
+    const { file } = onFile(t, []);
+    await assertSerialAcrossWorkers(t, () => sqliteStore({ path: file }));
   });
 });
