@@ -7,6 +7,7 @@ import { AfterScheduler, type AfterStats } from '../after/scheduler.js';
 import { createSignals, finishedEntries, sendRequestStarted, signals, type Signals } from '../after/signals.js';
 import { StartedReceivers } from '../after/started-receivers.js';
 import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
+import { copyResponse } from '../http/response-copy.js';
 import { compileAllowedHosts, disallowedHost, type HostCheck } from '../http/allowed-hosts.js';
 import { compileTrust } from '../http/client-address.js';
 import { setCookieHeaders } from '../http/cookies.js';
@@ -451,12 +452,15 @@ export class App {
   [kJournal](exchange: Exchange, response: HttpResponse): MaybePromise<HttpResponse> {
     const { request } = exchange;
     const header = this.#observer?.requestIdHeader;
-    if (header !== undefined) echoRequestId(header, request.id, response);
     try {
+      const echo = header !== undefined && !response.headers.has(header);
       const cookies = response[kCookies];
+      // This request's own lines (its id, its cookies: Secure as it came, signed now) go on a copy: the response may be
+      // shared by many requests (a module-level constant), which would all have sent the first one's. A stream is sent once.
+      if ((echo || cookies !== undefined) && !(response instanceof StreamingResponse)) response = copyResponse(response, response.body);
+      if (echo) response.headers[kSetTrusted](header, request.id);
       if (cookies !== undefined) {
         for (const line of setCookieHeaders(cookies.values(), request.protocol === 'https', this.#signer)) response.headers.append('set-cookie', line);
-        // Written once: a response sent again (a shared constant) does not repeat them.
         response[kCookies] = undefined;
       }
       // Those the response was built with (outside any request), then those the request gave it or a response it replaced.

@@ -171,10 +171,11 @@ describe('response.setCookie()', () => {
     assert.deepEqual((await client.get('/set')).headers.getSetCookie(), ['__Host-id=1; Path=/; HttpOnly; Secure; SameSite=Lax']);
   });
 
-  test('a response reused for many requests writes its cookies once', async () => {
+  test('a response reused for many requests writes its cookies once for each, as each request came (Secure over HTTPS)', async () => {
     const shared = new HttpResponse('ok').setCookie('a', '1');
-    await using client = createTestClient(createApp({ routes: [get('/', () => shared)] }));
-    await client.get('/');
+    await using client = createTestClient(createApp({ routes: [get('/', () => shared)], trustProxy: true }));
+    assert.deepEqual((await client.get('/')).headers.getSetCookie(), ['a=1; Path=/; HttpOnly; SameSite=Lax']);
+    assert.deepEqual((await client.get('/', { headers: { 'x-forwarded-proto': 'https' } })).headers.getSetCookie(), ['a=1; Path=/; HttpOnly; Secure; SameSite=Lax']);
     assert.deepEqual((await client.get('/')).headers.getSetCookie(), ['a=1; Path=/; HttpOnly; SameSite=Lax']);
   });
 });

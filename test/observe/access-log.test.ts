@@ -79,6 +79,15 @@ test('the request id: a sane incoming X-Request-Id is kept, logged and echoed; a
   assert.deepEqual(accessLines(lines).map((line) => line.requestId).slice(0, 2), ['edge-42', replaced.headers.get('x-request-id')]);
 });
 
+test('the request id on a response shared by many requests (a module-level constant): each request gets its own', async () => {
+  const shared = new HttpResponse('the same for all');
+  await using client = createTestClient(createApp({ routes: [get('/', () => shared)], logger: memoryLogger().logger, requestIdHeader: 'x-request-id' }));
+  const ids: (string | null)[] = [];
+  for (const id of ['first-1', 'second-2']) ids.push((await client.get('/', { headers: { 'x-request-id': id } })).headers.get('x-request-id'));
+  assert.deepEqual(ids, ['first-1', 'second-2']);
+  assert.equal(shared.headers.get('x-request-id'), null, 'the shared response itself is left as it was');
+});
+
 test('accessLog: false writes no line; requestIdHeader names another header, or false for none', async () => {
   const quiet = appWith({ accessLog: false, requestIdHeader: 'X-Trace-Id' });
   const res = await quiet.client.get('/users/1');
