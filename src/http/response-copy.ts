@@ -21,7 +21,8 @@ export function copyResponse(response: HttpResponse, body: ResponseBody): HttpRe
   if (type !== null && !copy.headers.has('content-type')) setRepresentationType(copy, type);
   copy[kAfterEntries] = response[kAfterEntries];
   copy[kTaskEntries] = response[kTaskEntries];
-  // The same pending cookies: each send writes them on its own copy's headers.
-  copy[kCookies] = response[kCookies];
+  // The same pending cookies, in a map of its own: a cookie set on the copy (a session middleware outside) is this request's alone.
+  const cookies = response[kCookies];
+  if (cookies !== undefined) copy[kCookies] = new Map(cookies);
   return copy;
 }

@@ -32,27 +32,34 @@ export const scopedByFrames = ((): boolean => {
 /**
  * Calls `fn(arg)` as code of `current`'s request: synchronously always, and
  * through the async call tree too when `asyncContext` is on (AsyncLocalStorage).
- * The caller's context is back when it returns.
+ * The caller's context is back when it returns, whole: what `fn` entered in
+ * other stores too (an agent's `enterWith()`), which `storage.run()` would
+ * leave in place.
  */
 export function inRequest<A, R>(current: object, asyncContext: boolean, fn: (arg: A) => R, arg: A): R {
   const outer = running;
   running = current;
   try {
-    // run() makes no frame when already in the request's context (a task registered in its request).
-    return asyncContext ? storage.run(current, fn, arg) : fn(arg);
+    // Already in the request's context (a task registered in its request): no new frame.
+    if (!asyncContext || storage.getStore() === current) return fn(arg);
+    return new AsyncResource('coda.request').runInAsyncScope(enter<A, R>, null, current, fn, arg);
   } finally {
     running = outer;
   }
 }
 
+function enter<A, R>(current: object, fn: (arg: A) => R, arg: A): R {
+  storage.enterWith(current);
+  return fn(arg);
+}
+
 /**
  * `inRequest` for a request listener that Node's server calls (those
  * `serve()` installs), where the request's context is entered and left in
- * place: Node calls its listeners in a callback scope that puts the outer
- * context frame back when it returns, and leaving the context costs as much
- * as entering it (a copy of the frame; some 3% of a small request, see
- * bench/profile-notes.md). What Node runs after the listener in the same
- * scope (the request's own body events) runs as the request's code. Without
+ * place: Node calls each of its parser's callbacks in a scope that puts the
+ * outer context frame back, whole, when it returns, and putting it back here
+ * costs more than entering (an `AsyncResource` scope's push and pop, ~2,000
+ * instructions of a hello request, see bench/profile-notes.md). Without
  * frames the store would stay on Node's parser, which serves other
  * connections later: there this is `inRequest`.
  */

@@ -30,6 +30,23 @@ test('a copy has the status, headers, cookies and tasks of the response, with it
   assert.equal(shared.headers.get('x-b'), null, 'the response\'s own headers are left as they were');
 });
 
+test('a cookie set on a copy is the copy\'s alone: the response copied keeps the cookies it had', async () => {
+  const shared = new HttpResponse('shared').setCookie('theme', 'dark');
+  let user: string | null = 'alice';
+  const app = createApp({
+    routes: [get('/', () => {
+      const copy = copyResponse(shared, 'copied');
+      // A session middleware outside would do this for the one request it knows.
+      if (user !== null) copy.setCookie('session', user);
+      return copy;
+    })],
+  });
+  await using client = createTestClient(app);
+  assert.deepEqual((await client.get('/')).headers.getSetCookie(), ['theme=dark; Path=/; HttpOnly; SameSite=Lax', 'session=alice; Path=/; HttpOnly; SameSite=Lax']);
+  user = null;
+  assert.deepEqual((await client.get('/')).headers.getSetCookie(), ['theme=dark; Path=/; HttpOnly; SameSite=Lax']);
+});
+
 test('a copy adds no Content-Type the response lacks, and keeps the type a 304 stands for', () => {
   const bare = new HttpResponse('text');
   bare.headers.delete('content-type');

@@ -20,6 +20,18 @@ test("inRequest: the request is current through its async call tree, the caller'
   assert.deepEqual(seen, [undefined, 'outer-span', request, 'outer-span', undefined, 'outer-span']);
 });
 
+test("inRequest: what the function entered in other stores (an agent's enterWith()) is gone for the caller when it returns, after its awaits too", async () => {
+  const agent = new AsyncLocalStorage<string>();
+  const seen: unknown[] = [];
+  await inRequest({}, true, async () => {
+    agent.enterWith('request-span');
+    await null;
+    seen.push(agent.getStore());
+  }, undefined).then(() => seen.push(agent.getStore()));
+  seen.push(agent.getStore());
+  assert.deepEqual(seen, ['request-span', undefined, undefined]);
+});
+
 test('inRequest: called again for the request it is already in, it runs the function as it is', async () => {
   const request = {};
   const inner = await inRequest(request, true, async () => {
@@ -32,14 +44,16 @@ test('inRequest: called again for the request it is already in, it runs the func
   assert.equal(inner, request);
 });
 
-test("enterRequest: in a callback scope (Node's server calls its listeners in one), the request is current through its async call tree and is gone once the scope ends; the caller's stores stay", async () => {
+test("enterRequest: in a callback scope (Node's server calls its listeners in one), the request is current through its async call tree and is gone once the scope ends, with what it entered in other stores; the caller's stores stay", async () => {
   const trace = new AsyncLocalStorage<string>();
+  const agent = new AsyncLocalStorage<string>();
   const request = {};
   const seen: unknown[] = [];
   let pending: Promise<void> | undefined;
   trace.run('outer-span', () => {
     new AsyncResource('node-callback').runInAsyncScope(() => {
       pending = enterRequest(request, true, async () => {
+        agent.enterWith('request-span');
         await null;
         seen.push(currentRequest(), trace.getStore());
       }, undefined);
@@ -47,8 +61,8 @@ test("enterRequest: in a callback scope (Node's server calls its listeners in on
       // scope's end), the caller's without (Node 22: the store would stay on a resource Node reuses).
       seen.push(currentRequest());
     });
-    seen.push(currentRequest(), trace.getStore());
+    seen.push(currentRequest(), trace.getStore(), agent.getStore());
   });
   await pending;
-  assert.deepEqual(seen, [scopedByFrames ? request : undefined, undefined, 'outer-span', request, 'outer-span']);
+  assert.deepEqual(seen, [scopedByFrames ? request : undefined, undefined, 'outer-span', undefined, request, 'outer-span']);
 });
