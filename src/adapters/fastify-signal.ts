@@ -9,7 +9,8 @@ import type { onRequestHookHandler, RouteOptions } from 'fastify';
 export function signalsInContext(route: RouteOptions, serverTimeout: number | undefined): void {
   if (!((route.handlerTimeout ?? serverTimeout ?? 0) > 0)) return;
   const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-  route.onRequest = [...hooks, signalInContext];
+  // First: the route's own hooks read the request's signal too.
+  route.onRequest = [signalInContext, ...hooks];
 }
 
 /**

@@ -18,7 +18,10 @@ interface Parser {
   constructor: { kOnExecute?: number };
 }
 
-type OnExecute = (this: unknown, result: unknown) => unknown;
+/** On a watch: the callback of Node's it wraps. */
+const kNodeOnExecute = Symbol('coda.nodeOnExecute');
+
+type OnExecute = ((this: unknown, result: unknown) => unknown) & { [kNodeOnExecute]?: OnExecute };
 
 /**
  * llhttp reads a chunk-size line of any length (`000…0005`): a client could
@@ -40,7 +43,10 @@ export function limitChunkFraming(request: IncomingMessage): void {
   const parser = (socket as { parser?: Parser | null }).parser;
   const key = parser?.constructor.kOnExecute;
   if (parser == null || parser._consumed !== true || key === undefined) return;
-  const onExecute = parser[key] as OnExecute;
+  // One watch a parser, over Node's own callback: a head comes once the request before it is whole, its watch done
+  // (wrapping it instead, a client ending each body in the read with the next head grew a chain that overflowed the stack).
+  const installed = parser[key] as OnExecute;
+  const onExecute = installed[kNodeOnExecute] ?? installed;
   let lastData = socket.bytesRead;
   let refused = false;
   const push = request.push;
@@ -52,7 +58,7 @@ export function limitChunkFraming(request: IncomingMessage): void {
   };
   const watch: OnExecute = function (this: unknown, result) {
     if (request.complete || refused) {
-      // A request pipelined after this one may have wrapped this watch in its own: it is then left in place.
+      // A request after this one may have put its own watch in place already.
       if (parser[key] === watch) parser[key] = onExecute;
     } else if (typeof result === 'number' && socket.bytesRead - lastData > CHUNK_FRAMING_LIMIT) {
       refused = true;
@@ -60,5 +66,6 @@ export function limitChunkFraming(request: IncomingMessage): void {
     }
     return onExecute.call(this, result);
   };
+  watch[kNodeOnExecute] = onExecute;
   parser[key] = watch;
 }

@@ -1192,16 +1192,17 @@ test("Fastify: a route's handlerTimeout aborting request.signal (test/handler-ti
   const release = deferred();
   const fastify = Fastify({ handlerTimeout: 50 });
   await fastify.register(fastifyCoda);
-  fastify.get('/', async (request, reply) => {
-    const register = (where: string) => () => {
-      try {
-        after(note(`${where} ${(request.signal.reason as NodeJS.ErrnoException).code}`));
-      } catch (error) {
-        seen.push(`${where}: ${(error as Error).message}`);
-      }
-    };
-    request.signal.addEventListener('abort', register('listener'));
-    AbortSignal.any([request.signal]).addEventListener('abort', register('AbortSignal.any()'));
+  const register = (request: FastifyRequest, where: string) => () => {
+    try {
+      after(note(`${where} ${(request.signal.reason as NodeJS.ErrnoException).code}`));
+    } catch (error) {
+      seen.push(`${where}: ${(error as Error).message}`);
+    }
+  };
+  // The route's own onRequest hook too (review: the plugin's hook ran after it, so it got Fastify's signal).
+  fastify.get('/', { onRequest: (request, _reply, done) => { request.signal.addEventListener('abort', register(request, 'route onRequest')); done(); } }, async (request, reply) => {
+    request.signal.addEventListener('abort', register(request, 'listener'));
+    AbortSignal.any([request.signal]).addEventListener('abort', register(request, 'AbortSignal.any()'));
     request.signal.addEventListener('abort', () => { void reply.code(504).send('handled by abort listener'); });
     await release.promise;
   });
@@ -1209,7 +1210,7 @@ test("Fastify: a route's handlerTimeout aborting request.signal (test/handler-ti
   assert.deepEqual([response.status, await response.text()], [504, 'handled by abort listener']);
   release.resolve();
   await fastify.coda.app.settle();
-  assert.deepEqual(seen.sort(), ['AbortSignal.any() FST_ERR_HANDLER_TIMEOUT 504', 'listener FST_ERR_HANDLER_TIMEOUT 504']);
+  assert.deepEqual(seen.sort(), ['AbortSignal.any() FST_ERR_HANDLER_TIMEOUT 504', 'listener FST_ERR_HANDLER_TIMEOUT 504', 'route onRequest FST_ERR_HANDLER_TIMEOUT 504']);
 });
 
 test("Fastify: onTimeout hooks (test/hooks.test.js 'onTimeout should be triggered': connectionTimeout, a reply returned unsent), run from the socket's 'timeout', are code of the request: after() there runs with the aborted outcome (it threw 'after() was called outside a request')", { timeout: 10_000 }, async (t) => {

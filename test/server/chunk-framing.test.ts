@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { after as afterResponse, ClientDisconnected, createApp, HttpResponse, post, type Outcome, type Server } from 'coda-http';
 import { CHUNK_FRAMING_LIMIT, CHUNK_FRAMING_TOO_LONG } from '../../src/server/chunk-framing.js';
+import type { Socket } from 'node:net';
 import { connect, deferred, memoryLogger, parseResponse, rawRequest, startServer } from '../helpers.js';
 
 const HEAD = 'POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n';
@@ -78,5 +79,40 @@ describe('chunked framing', () => {
     const response = await rawRequest(server, good + good + padded);
     const text = response.raw.toString();
     assert.deepEqual(text.match(/got \d+|the request is malformed: [^\n]*/g), ['got 3', 'got 3', `the request is malformed: ${CHUNK_FRAMING_TOO_LONG}`]);
+  });
+
+  test("requests whose head comes in the read that ends the body before them, 300 on one connection: one watch a parser, never a chain of them (it grew by one a request and overflowed the stack after some 8,000, the process down)", async () => {
+    server ??= await startServer(app, { host: '127.0.0.1' });
+    let deepest = 0;
+    // Under Coda's watches, before any: how many of them each read goes through on its way to Node's callback.
+    const underWatches = (socket: Socket): void => {
+      const parser = (socket as unknown as { parser: Record<number, (this: unknown, result: unknown) => unknown> & { constructor: { kOnExecute: number } } }).parser;
+      const key = parser.constructor.kOnExecute;
+      const nodes = parser[key]!;
+      parser[key] = function (this: unknown, result: unknown) {
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = Infinity;
+        deepest = Math.max(deepest, (new Error().stack ?? '').split('\n').filter((frame) => frame.includes('src/server/chunk-framing')).length);
+        Error.stackTraceLimit = limit;
+        return nodes.call(this, result);
+      };
+    };
+    server.server.once('connection', underWatches);
+    const socket = await connect(server);
+    socket.on('error', () => {});
+    let answered = 0;
+    let wake = (): void => {};
+    socket.on('data', (data: Buffer) => {
+      answered += data.toString('latin1').match(/HTTP\/1\.1 200/g)?.length ?? 0;
+      wake();
+    });
+    socket.write(`${HEAD}3\r\nabc\r\n`);
+    for (let sent = 1; sent <= 300; sent++) {
+      socket.write(`0\r\n\r\n${HEAD}3\r\nabc\r\n`);
+      while (answered < sent) await new Promise<void>((resolve) => (wake = resolve));
+    }
+    socket.end('0\r\n\r\n');
+    while (answered < 301) await new Promise<void>((resolve) => (wake = resolve));
+    assert.ok(deepest <= 1, `a read goes through at most one watch, went through ${deepest}`);
   });
 });
