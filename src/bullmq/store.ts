@@ -996,15 +996,9 @@ export class BullmqStore implements TaskStore {
     if (task === null || task.state !== 'failed') return false;
     return this.#call(async () => {
       const q = `${this.#queueKey(task.name)}:`;
-      const keys = [this.#jobKey(task.name, id), `${q}failed`, `${q}de:${task.key ?? ''}`];
-      const keyed = task.key === null ? '' : '1';
-      // Its key taken back and its fields reset, while it is still failed (not gone, nor retried meanwhile), or false.
-      if (await runScript(client, 'retry', keys, [q, id, keyed, 'take', now]) === 0) return false;
-      const job = this.#jobOf(this.#queue(task.name), id);
-      const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
-      if (!retried) await runScript(client, 'retry', keys, [q, id, keyed, 'free', now]);
-      await this.#reindex(client, task.name, id, 'sync');
-      return retried;
+      const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
+      // One script (see RETRY): its key taken back with BullMQ's move, never without it.
+      return await runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now]) === 1;
     });
   }
 
