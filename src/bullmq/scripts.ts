@@ -496,7 +496,8 @@ end
  * so too. Every attempt's line was kept, without bound. An attempt's line
  * is written once: a stall charged for an attempt whose claim logged its
  * error already (its process died before BullMQ's move) adds none, where it
- * kept a second, "stalled:" one. A failure for good
+ * kept a second, "stalled:" one; a claim whose logged failure was for good
+ * is noted too (see #failStalled). A failure for good
  * also writes the job's entry in the failed index (KEYS[4]) here, ahead of
  * BullMQ's move into the failed set: a process dying between the move and
  * an entry written after it left a failed job the index lacked, unlisted for
@@ -531,6 +532,7 @@ if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 if claim then redis.call('HSET', KEYS[1], '${FIELD.logged}', claim) end
+if claim and ARGV[4] ~= '' then redis.call('HSET', KEYS[1], '${FIELD.loggedFinal}', claim) end
 return 1
 `;
 

@@ -530,12 +530,15 @@ export class BullmqStore implements TaskStore {
    * attempt (bullmq issue #651): Coda's count of started attempts then
    * exceeds BullMQ's ended ones (see the claim's script). That attempt is
    * failed, with a "stalled:" error, through BullMQ's retry and backoff, and
-   * the job is not run by this claim.
+   * the job is not run by this claim; failed for good when its own claim had
+   * logged its failure for good (a NonRetryableError) before its process
+   * died: judged by the count alone, that task was run again.
    */
   async #failStalled(claim: Claim, hash: Record<string, string>, now: number, random: () => number = Math.random): Promise<void> {
     const { job } = claim;
     const error = this.#stalledError(job, hash, now);
-    const final = error.attempt >= (job.opts.attempts ?? 1);
+    const token = hash[FIELD.token];
+    const final = error.attempt >= (job.opts.attempts ?? 1) || (token !== undefined && hash[FIELD.loggedFinal] === token);
     await this.#failJob(claim, error, final ? null : now + retryDelay((job.data as JobData).backoff, error.attempt, random));
   }
 
