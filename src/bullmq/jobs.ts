@@ -39,6 +39,8 @@ export const FIELD = {
   added: 'coda:added',
   /** The claim (its `token`) whose attempt's error is on the log: a stall charged for that attempt logs none of its own. */
   logged: 'coda:logged',
+  /** The claim whose logged error failed the task for good (a NonRetryableError, its last attempt): a stall charged for it fails it so too. */
+  loggedFinal: 'coda:loggedFinal',
 } as const;
 
 /** The suffix of a queue's holds (a sorted set of held tasks' ids, scored by their leases): a queue's key, then `:coda-holds`. */

@@ -71,39 +71,6 @@ return #found
 `;
 
 /**
- * A retry by hand's writes before BullMQ's ('take'), only while the job is
- * still failed (another retry at once may have run it meanwhile, and its
- * claim's fields are then not this retry's to clear): its key taken again,
- * as a pending task keeps it (BullMQ's deduplication key holding its id; one
- * whose job is gone is stale and taken over), since BullMQ frees it when the
- * job fails and its retry does not take it back; then its time and its
- * last attempt's fields. 'free' lets the key go again (BullMQ's retry did
- * not happen), unless the job is pending again. KEYS[1] the job's hash,
- * KEYS[2] the failed set, KEYS[3] the deduplication key; ARGV[1] the
- * queue's key prefix, ARGV[2] the id, ARGV[3] '1' when the task has a key,
- * ARGV[4] 'take' or 'free', ARGV[5] the time. Returns 0 when the job is no
- * longer failed or another pending job keeps the key (nothing written),
- * else 1.
- */
-const RETRY = `
-local id, keyed, failed = ARGV[2], ARGV[3] == '1', redis.call('ZSCORE', KEYS[2], ARGV[2])
-local keeper = keyed and redis.call('GET', KEYS[3])
-if ARGV[4] == 'free' then
-  local pending = redis.call('EXISTS', KEYS[1]) == 1 and not failed
-  if keeper == id and not pending then redis.call('DEL', KEYS[3]) end
-  return 1
-end
-if not failed or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if keyed then
-  if keeper and keeper ~= id and redis.call('EXISTS', ARGV[1] .. keeper) == 1 then return 0 end
-  redis.call('SET', KEYS[3], id)
-end
-redis.call('HSET', KEYS[1], '${FIELD.runAt}', ARGV[5])
-redis.call('HDEL', KEYS[1], '${FIELD.finishedAt}', '${FIELD.started}', '${FIELD.token}')
-return 1
-`;
-
-/**
  * Renews running jobs' claims: each job hash whose lock or last claim is this
  * claim's gets its lease (a renewal that crosses a job's removal, completed
  * and pruned or discarded, must not create a hash of one field that nothing
@@ -219,6 +186,43 @@ return out
 `;
 
 /**
+ * A job put in its queue's wait list as BullMQ puts one there (at the far
+ * end, or with `front` at the near one: BullMQ fetches from the right), its
+ * `waiting` event written as BullMQ writes it (the rest of the event's fields
+ * after the id); mark() then sets BullMQ's marker once per queue, so that
+ * workers look (also for a queue with a job delayed, `marks.delayed`).
+ */
+const WAITING = `
+local queues = {}
+-- The queue's state for its marker and events, read once per script.
+local function queueOf(queue)
+  local found = queues[queue]
+  if found then return found end
+  local meta = redis.call('HMGET', queue .. 'meta', 'paused', 'concurrency', 'opts.maxLenEvents')
+  found = { paused = meta[1], concurrency = meta[2], maxEvents = meta[3] or 10000 }
+  queues[queue] = found
+  return found
+end
+local function toWait(queue, id, front, ...)
+  local marks = queueOf(queue)
+  redis.call(front and 'RPUSH' or 'LPUSH', queue .. 'wait', id)
+  redis.call('XADD', queue .. 'events', 'MAXLEN', '~', marks.maxEvents, '*', 'event', 'waiting', 'jobId', id, ...)
+  marks.ready = true
+end
+local function mark()
+  for queue, marks in pairs(queues) do
+    if marks.ready and not marks.paused and not (marks.concurrency and redis.call('LLEN', queue .. 'active') >= tonumber(marks.concurrency)) then
+      redis.call('ZADD', queue .. 'marker', 0, '0')
+    end
+    if marks.delayed then
+      local first = redis.call('ZRANGE', queue .. 'delayed', 0, 0, 'WITHSCORES')
+      redis.call('ZADD', queue .. 'marker', math.floor(tonumber(first[2]) / 0x1000), '1')
+    end
+  end
+end
+`;
+
+/**
  * Ends holds (shared by the release and the sweep): holds still among their
  * queue's holds are taken off them (one ZMSCORE and one ZREM per queue), then
  * each task either enters BullMQ as BullMQ's own add would put it (waiting,
@@ -230,8 +234,7 @@ return out
  * the next fetch takes it). A hold no longer there (released, recovered or
  * discarded already) is left alone.
  */
-const END_HOLDS = `${IN_CHUNKS}
-local queues = {}
+const END_HOLDS = `${IN_CHUNKS}${WAITING}
 -- Takes the given ids off a queue's holds; returns those that were there (as a set).
 local function takeHolds(queue, ids)
   local scores, held, taken = inChunks('ZMSCORE', queue .. '${HELD}', ids), {}, {}
@@ -243,15 +246,6 @@ local function takeHolds(queue, ids)
   end
   if #taken > 0 then inChunks('ZREM', queue .. '${HELD}', taken) end
   return held
-end
--- The queue's state for its marker and events, read once per script.
-local function queueOf(queue)
-  local found = queues[queue]
-  if found then return found end
-  local meta = redis.call('HMGET', queue .. 'meta', 'paused', 'concurrency', 'opts.maxLenEvents')
-  found = { paused = meta[1], concurrency = meta[2], maxEvents = meta[3] or 10000 }
-  queues[queue] = found
-  return found
 end
 -- Ends one hold taken off its queue's holds. Returns false, or where the task went: 'wait', 'front', 'delayed', or
 -- 'covered' (removed: it kept no key, and another pending task keeps it; run, it takes its key).
@@ -285,10 +279,7 @@ local function endHold(queue, name, id, how, runAt, outcome, key, now)
   local at = tonumber(runAt)
   if at <= now then
     redis.call('HSET', job, unpack(fields))
-    -- BullMQ fetches from the list's right end.
-    redis.call(how == 'front' and 'RPUSH' or 'LPUSH', queue .. 'wait', id)
-    redis.call('XADD', events, 'MAXLEN', '~', marks.maxEvents, '*', 'event', 'waiting', 'jobId', id)
-    marks.ready = true
+    toWait(queue, id, how == 'front')
     return how == 'front' and 'front' or 'wait'
   end
   fields[#fields + 1] = 'delay'
@@ -302,17 +293,6 @@ local function endHold(queue, name, id, how, runAt, outcome, key, now)
   redis.call('XADD', events, 'MAXLEN', '~', marks.maxEvents, '*', 'event', 'delayed', 'jobId', id, 'delay', at)
   marks.delayed = true
   return 'delayed'
-end
-local function mark()
-  for queue, marks in pairs(queues) do
-    if marks.ready and not marks.paused and not (marks.concurrency and redis.call('LLEN', queue .. 'active') >= tonumber(marks.concurrency)) then
-      redis.call('ZADD', queue .. 'marker', 0, '0')
-    end
-    if marks.delayed then
-      local first = redis.call('ZRANGE', queue .. 'delayed', 0, 0, 'WITHSCORES')
-      redis.call('ZADD', queue .. 'marker', math.floor(tonumber(first[2]) / 0x1000), '1')
-    end
-  end
 end
 `;
 
@@ -460,6 +440,43 @@ local function member(at, seq, id) return pad(at, 15) .. ':' .. pad(seq, 17) .. 
 local function unpad(text) return string.match(text, '^0*(%d+)$') end
 `;
 
+/**
+ * A retry by hand, in one call, only while the job is still failed (another
+ * retry at once may have run it meanwhile, and its claim's fields are then
+ * not this retry's to clear): its key taken again, as a pending task keeps
+ * it (BullMQ's deduplication key holding its id; one whose job is gone is
+ * stale and taken over), since BullMQ frees it when the job fails; its
+ * entry out of the failed index; its time set and its last attempt's fields
+ * cleared; then moved out of the failed set to waiting as BullMQ's own retry
+ * (reprocessJob) moves it, its counts of attempts reset. The key was taken
+ * in a script of its own and BullMQ's retry called after it: a process that
+ * died between the two, or a retry refused by an unreachable Redis, left the
+ * key held by a job still failed, and every later registration with it was
+ * answered as a duplicate of a task that never ran. KEYS[1] the job's hash,
+ * KEYS[2] the failed set, KEYS[3] the failed index, KEYS[4] the
+ * deduplication key; ARGV[1] the queue's key prefix, ARGV[2] the id, ARGV[3]
+ * '1' when the task has a key, ARGV[4] the time. Returns 0 when the job is
+ * no longer failed or another pending job keeps the key (nothing written),
+ * else 1.
+ */
+const RETRY = `${ORDER_OF}${INDEX_MEMBER}${WAITING}
+local queue, id, job = ARGV[1], ARGV[2], KEYS[1]
+if not redis.call('ZSCORE', KEYS[2], id) or redis.call('EXISTS', job) == 0 then return 0 end
+if ARGV[3] == '1' then
+  local keeper = redis.call('GET', KEYS[4])
+  if keeper and keeper ~= id and redis.call('EXISTS', queue .. keeper) == 1 then return 0 end
+  redis.call('SET', KEYS[4], id)
+end
+local at, seq = orderOf(queue, id)
+if at then redis.call('ZREM', KEYS[3], member(at, seq, id)) end
+redis.call('ZREM', KEYS[2], id)
+redis.call('HSET', job, '${FIELD.runAt}', ARGV[4])
+redis.call('HDEL', job, '${FIELD.finishedAt}', '${FIELD.started}', '${FIELD.token}', 'finishedOn', 'processedOn', 'failedReason', 'atm', 'ats')
+toWait(queue, id, false, 'prev', 'failed')
+mark()
+return 1
+`;
+
 /** The raw JSON text of an error line's number `name` (JSON.stringify's: a message's or stack's quotes are escaped, so only the field matches), or nil. */
 const LINE_NUMBER = `
 local function lineNumber(line, name)
@@ -479,7 +496,8 @@ end
  * so too. Every attempt's line was kept, without bound. An attempt's line
  * is written once: a stall charged for an attempt whose claim logged its
  * error already (its process died before BullMQ's move) adds none, where it
- * kept a second, "stalled:" one. A failure for good
+ * kept a second, "stalled:" one; a claim whose logged failure was for good
+ * is noted too (see #failStalled). A failure for good
  * also writes the job's entry in the failed index (KEYS[4]) here, ahead of
  * BullMQ's move into the failed set: a process dying between the move and
  * an entry written after it left a failed job the index lacked, unlisted for
@@ -514,6 +532,7 @@ if n > ${KEPT_FIRST_ERRORS + KEPT_LAST_ERRORS} then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 if claim then redis.call('HSET', KEYS[1], '${FIELD.logged}', claim) end
+if claim and ARGV[4] ~= '' then redis.call('HSET', KEYS[1], '${FIELD.loggedFinal}', claim) end
 return 1
 `;
 

@@ -530,12 +530,15 @@ export class BullmqStore implements TaskStore {
    * attempt (bullmq issue #651): Coda's count of started attempts then
    * exceeds BullMQ's ended ones (see the claim's script). That attempt is
    * failed, with a "stalled:" error, through BullMQ's retry and backoff, and
-   * the job is not run by this claim.
+   * the job is not run by this claim; failed for good when its own claim had
+   * logged its failure for good (a NonRetryableError) before its process
+   * died: judged by the count alone, that task was run again.
    */
   async #failStalled(claim: Claim, hash: Record<string, string>, now: number, random: () => number = Math.random): Promise<void> {
     const { job } = claim;
     const error = this.#stalledError(job, hash, now);
-    const final = error.attempt >= (job.opts.attempts ?? 1);
+    const token = hash[FIELD.token];
+    const final = error.attempt >= (job.opts.attempts ?? 1) || (token !== undefined && hash[FIELD.loggedFinal] === token);
     await this.#failJob(claim, error, final ? null : now + retryDelay((job.data as JobData).backoff, error.attempt, random));
   }
 
@@ -996,15 +999,9 @@ export class BullmqStore implements TaskStore {
     if (task === null || task.state !== 'failed') return false;
     return this.#call(async () => {
       const q = `${this.#queueKey(task.name)}:`;
-      const keys = [this.#jobKey(task.name, id), `${q}failed`, `${q}de:${task.key ?? ''}`];
-      const keyed = task.key === null ? '' : '1';
-      // Its key taken back and its fields reset, while it is still failed (not gone, nor retried meanwhile), or false.
-      if (await runScript(client, 'retry', keys, [q, id, keyed, 'take', now]) === 0) return false;
-      const job = this.#jobOf(this.#queue(task.name), id);
-      const retried = await ignoreGone(job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
-      if (!retried) await runScript(client, 'retry', keys, [q, id, keyed, 'free', now]);
-      await this.#reindex(client, task.name, id, 'sync');
-      return retried;
+      const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
+      // One script (see RETRY): its key taken back with BullMQ's move, never without it.
+      return await runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now]) === 1;
     });
   }
 

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { after, createApp, HttpResponse, NonRetryableError, post, serve, task, type TaskStore } from 'coda-http';
+import { after, createApp, HttpResponse, NonRetryableError, post, serve, task, type NewTask, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { startRedis, useRedis } from './redis-server.js';
 
@@ -283,23 +283,39 @@ test('a failed task whose process died right after BullMQ moved it to the failed
 });
 
 test('an attempt whose failure was logged by a process that died before BullMQ\'s move keeps that one error: the stall charged for it when the task is next claimed adds none (its error was kept twice, the second a "stalled:" one)', { timeout: 30_000, skip: missing }, async (t) => {
-  const { store } = await openStore(t, 'logged');
+  const { claimed: [again] } = await diedAfterLogging(t, 'logged', 'Error: declined', true);
+  assert.equal(again?.attempt, 2);
+  assert.deepEqual(again?.errors.map(({ attempt, message }) => [attempt, message]), [[1, 'Error: declined']]);
+});
+
+test('an attempt failed for good by its claim (a NonRetryableError, logged) whose process died before BullMQ\'s move is failed for good by the stall charged for it (it was retried by the attempts left, run again with that error its only record, its failed index entry stale)', { timeout: 30_000, skip: missing }, async (t) => {
+  const { store, claimed } = await diedAfterLogging(t, 'logged-final', 'NonRetryableError: card stolen', false);
+  assert.deepEqual(claimed, []);
+  const failed = await store.get('charge-1');
+  assert.deepEqual([failed?.state, failed?.attempt, failed?.errors.map(({ attempt, message }) => [attempt, message])], ['failed', 1, [[1, 'NonRetryableError: card stolen']]]);
+  assert.deepEqual((await store.listPage({ state: 'failed', name: 'charge', limit: 5 })).tasks.map(({ id }) => id), ['charge-1']);
+});
+
+/**
+ * A task of 3 attempts whose process logs its attempt 1's failure (`message`; retried at once, or failed for good)
+ * and dies before BullMQ's move; its lease run out, the stall is charged as its attempt 1 (by recovery, or by the
+ * claim after BullMQ's own check). Returns the store and what two claims then took.
+ */
+async function diedAfterLogging(t: TestContext, prefix: string, message: string, retried: boolean) {
+  const { store } = await openStore(t, prefix);
   const now = Date.now();
   await store.add([{
-    id: 'charge-1', name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 2,
+    id: 'charge-1', name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 3,
     backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
   }], 'test', now + 60_000);
   const claim = (owner: string, at: number) => store.claim({ owner, names: ['charge'], concurrency: {}, limit: 1, now: at, leaseUntil: at + 100 });
   assert.equal((await claim('dies', now)).length, 1);
   const moving = dieAtBullmqsMove(t, 'before');
-  void store.fail('charge-1', 'dies', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, now);
+  void store.fail('charge-1', 'dies', { attempt: 1, message, startedAt: now, finishedAt: now }, retried ? now : null);
   await moving;
-  // Its lease run out, the stall is charged as its attempt 1 (by recovery, or by the claim after BullMQ's own check).
   await store.recover(now + 200, () => 0.5);
-  const [again] = [...await claim('next', now + 200), ...await claim('next', now + 200)];
-  assert.equal(again?.attempt, 2);
-  assert.deepEqual(again?.errors.map(({ attempt, message }) => [attempt, message]), [[1, 'Error: declined']]);
-});
+  return { store, claimed: [...await claim('next', now + 200), ...await claim('next', now + 200)] };
+}
 
 /**
  * The process dies at BullMQ's next move of a failed attempt (`moveToFailed`), before it or right after it: that
@@ -316,6 +332,46 @@ function dieAtBullmqsMove(t: TestContext, when: 'before' | 'after'): Promise<voi
       reached();
       return new Promise(() => {});
     } as Job['moveToFailed'];
+  });
+}
+
+for (const how of ['dies', 'unavailable'] as const) {
+  test(`a retry by hand takes the task's key back and moves its job to waiting in one script, BullMQ's own retry never called (${how === 'dies' ? 'the process died' : 'Redis was unreachable'} at it, the second step it was: the key stayed held by a task still failed, and a registration with the key after it was a duplicate of a task that never ran)`, { timeout: 30_000, skip: missing }, async (t) => {
+    const { store } = await openStore(t, `retry-${how}`);
+    const now = Date.now();
+    const charge = (id: string): NewTask => ({
+      id, name: 'charge', payload: '{}', key: 'card-1', when: 'always', maxAttempts: 1,
+      backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    });
+    const claim = (at: number) => store.claim({ owner: 'worker', names: ['charge'], concurrency: {}, limit: 5, now: at, leaseUntil: at + 60_000 });
+    await store.add([charge('charge-1')], 'web', now + 60_000);
+    await claim(now);
+    assert.equal(await store.fail('charge-1', 'worker', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null), true);
+    const retried = await Promise.race([store.retry('charge-1', now).catch((error: unknown) => String(error)), failBullmqsRetry(t, how)]);
+    // A registration with the key after it is stored, or is the duplicate of a task that runs: none is lost.
+    const [added] = await store.add([charge('charge-2')], 'web', now + 60_000);
+    assert.deepEqual((await claim(now + 10)).map(({ id }) => id), [added!.id]);
+    // The key taken back with the move: the task runs again, its key its own, out of the failed listing.
+    assert.deepEqual([retried, added], [true, { id: 'charge-1', duplicate: true }]);
+    assert.equal(await store.keyHolder('charge', 'card-1'), 'charge-1');
+    assert.deepEqual((await store.listPage({ state: 'failed', name: 'charge', limit: 5 })).tasks, []);
+  });
+}
+
+/**
+ * BullMQ's retry of a failed job (`Job.retry`) never moves it: the process dies there (the call never returns:
+ * resolves, saying so) or Redis is unreachable (it throws as ioredis does).
+ */
+function failBullmqsRetry(t: TestContext, how: 'dies' | 'unavailable'): Promise<string> {
+  const retry = Job.prototype.retry;
+  t.after(() => { Job.prototype.retry = retry; });
+  return new Promise<string>((died) => {
+    Job.prototype.retry = async () => {
+      Job.prototype.retry = retry;
+      if (how === 'unavailable') throw new Error('Connection is closed.');
+      died('the process died at BullMQ\'s retry');
+      return new Promise(() => {});
+    };
   });
 }
 
