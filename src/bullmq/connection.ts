@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'bullmq';
-import type { ChainableCommander, Redis, RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkKeys } from '../util/options.js';
 import { StoreUnavailable } from '../durable/errors.js';
@@ -128,19 +128,4 @@ export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'ReplyError') return UNAVAILABLE_REPLY.test(error.message);
   return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect|Command timed out/i.test(error.message);
-}
-
-/**
- * A pipeline's replies, in order. ioredis resolves a pipeline even when its
- * commands failed (each reply carries its own error, as when the connection
- * drops halfway): the first error is thrown, so that no caller takes a
- * failed write for a done one.
- */
-export async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = await pipeline.exec();
-  if (replies === null) throw new Error('Connection is closed: the pipeline was discarded');
-  return replies.map(([error, reply]) => {
-    if (error !== null) throw error;
-    return reply;
-  });
 }

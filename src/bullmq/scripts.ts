@@ -16,6 +16,29 @@ return { ready, redis.call('ZCARD', KEYS[7]) - due, redis.call('LLEN', KEYS[4]),
 `;
 
 /**
+ * A task read whole in one call (Lua runs atomically): its job's hash, log
+ * and hold, and BullMQ's state as its getState script tells it. Read apart,
+ * a completion written between the hash and the state read as completed
+ * with the running attempt's count, one short. KEYS[1] the job's hash,
+ * KEYS[2] its log, KEYS[3] the queue's holds, then its completed, failed,
+ * delayed, prioritized, active, wait, paused and waiting-children keys;
+ * ARGV[1] the id. Returns the hash (field, value, ...), the log, the hold's
+ * score or nil, and the state ('unknown' for none).
+ */
+const READ = `
+local state = 'unknown'
+local checks = { { 'ZSCORE', 'completed' }, { 'ZSCORE', 'failed' }, { 'ZSCORE', 'delayed' }, { 'ZSCORE', 'prioritized' },
+  { 'LPOS', 'active' }, { 'LPOS', 'waiting' }, { 'LPOS', 'waiting' }, { 'ZSCORE', 'waiting-children' } }
+for i, check in ipairs(checks) do
+  if redis.call(check[1], KEYS[3 + i], ARGV[1]) then
+    state = check[2]
+    break
+  end
+end
+return { redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1), redis.call('ZSCORE', KEYS[3], ARGV[1]), state }
+`;
+
+/**
  * A job's runAt as jobData() writes it in the job's data, as text (runAt
  * then holder: string values are escaped there, so the pattern meets no
  * payload), or nil.
@@ -815,7 +838,7 @@ return out
 
 const SCRIPTS = {
   add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
-  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, reindex: REINDEX, release: RELEASE, renew: RENEW, retry: RETRY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
+  pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, read: READ, reindex: REINDEX, release: RELEASE, renew: RENEW, retry: RETRY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
   undo: UNDO,
 };
 

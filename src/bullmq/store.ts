@@ -12,7 +12,7 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, execAll, isUnavailable, workerConnection } from './connection.js';
+import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, runScript } from './scripts.js';
@@ -1079,21 +1079,18 @@ export class BullmqStore implements TaskStore {
     throw new StoreUnavailable(this.description, new Error(`Redis did not answer by the close's deadline: gave up ${gaveUp.join(' and ')}`));
   }
 
-  /** Tasks read whole: hash, log, state and hold, in one round trip. */
+  /** Tasks read whole: hash, log, state and hold, each in one script (see its comment), all in one round trip. */
   async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
     const client = this.#client!;
-    const reads = client.pipeline();
-    for (const [name, id] of where) {
+    const replies = await Promise.all(where.map(([name, id]) => {
       const key = this.#jobKey(name, id);
-      reads.hgetall(key).lrange(`${key}:logs`, 0, -1).zscore(this.#heldKey(name), id);
-    }
-    const [replies, states] = await Promise.all([
-      execAll(reads),
-      Promise.all(where.map(([name, id]) => this.#queue(name).getJobState(id))),
-    ]);
+      const q = this.#queueKey(name);
+      const states = ['completed', 'failed', 'delayed', 'prioritized', 'active', 'wait', 'paused', 'waiting-children'].map((suffix) => `${q}:${suffix}`);
+      return runScript(client, 'read', [key, `${key}:logs`, this.#heldKey(name), ...states], [id]) as Promise<[string[], string[], string | null, string]>;
+    }));
     return where.map(([name, id], i) => {
-      const hash = replies[i * 3] as Record<string, string>;
-      const lease = replies[i * 3 + 2] as string | null;
+      const [pairs, logs, lease, bullState] = replies[i]!;
+      const hash = fromPairs(pairs);
       // Leases on this process's clock, as they were given (see #skew).
       if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
       // A job edited by hand is shown with its bad fields replaced, its last error naming them; it is left as it is.
@@ -1103,7 +1100,7 @@ export class BullmqStore implements TaskStore {
         message: `durable task ${id} (job ${this.#jobKey(name, id)}) in the ${this.description} cannot be read as stored: ${badFields(readable, 'shown replaced')}`,
       };
       return toTask({
-        name, id, hash: { ...hash, ...readable?.fields }, logs: replies[i * 3 + 1] as string[], bullState: states[i]!,
+        name, id, hash: { ...hash, ...readable?.fields }, logs, bullState,
         heldUntil: lease === null ? null : Number(lease) - this.#skew, note,
       });
     });

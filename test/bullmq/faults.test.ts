@@ -28,7 +28,7 @@ const { missing, server } = useRedis({ persistent: true });
 
 // This case found a bug (in about one run in two): a claim whose fields Redis never took, the connection lost
 // halfway through its pipeline (ioredis resolves such a pipeline, the errors in its replies), was tracked and
-// its job's lock renewed forever, so its task never ran. store.test.ts tests execAll(), the mend, on its own.
+// its job's lock renewed forever, so its task never ran.
 test('Redis going away under load: those registrations get 503 with Retry-After, nothing accepted is lost, and service resumes by itself when Redis returns', {
   timeout: 60_000, skip: missing,
 }, async (t) => {

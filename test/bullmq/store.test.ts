@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
-import { execAll } from '../../src/bullmq/connection.js';
 import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -241,6 +241,30 @@ describe('bullmq store', () => {
     assert.equal((await claim(await open(), {})).length, 2, 'the other two, beside the one running');
   });
 
+  test('a task read while its completion is written reads as before it or after it, never half: its hash and its BullMQ state read apart, a completion between them read as completed with the running attempt\'s count, one short (worker.test.ts\'s recovered task completed as attempt 1, about one run in three under load)', { skip: missing }, async (t) => {
+    const { store } = await storeAndRedis(t, 'torn-read');
+    const now = Date.now();
+    await store.add([{
+      id: 'one', name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    }], 'me', now + 30_000);
+    assert.equal((await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 30_000 }))[0]?.attempt, 1);
+    // The completion forced between the two reads, where load put it: as BullMQ's state is read, once.
+    const { getJobState } = Queue.prototype;
+    t.after(() => { Queue.prototype.getJobState = getJobState; });
+    let completing: Promise<string[]> | undefined;
+    Queue.prototype.getJobState = async function (this: Queue, id: string) {
+      completing ??= store.complete([id], 'me', now);
+      await completing;
+      return getJobState.call(this, id);
+    };
+    const read = await store.get('one');
+    assert.deepEqual([read?.state, read?.attempt], ['running', 1]);
+    assert.deepEqual(await (completing ?? store.complete(['one'], 'me', now)), ['one']);
+    const done = await store.get('one');
+    assert.deepEqual([done?.state, done?.attempt, done?.finishedAt], ['completed', 1, now]);
+  });
+
   test('a completion whose script finds the next job of its line delayed (a retry\'s backoff, a delayMs not yet due) is recorded and reported: BullMQ\'s reply then carries no job, which was read as one (a TypeError after Redis had taken the completion, which the runner then warned was not recorded)', { skip: missing }, async (t) => {
     const store = bullmqStore({ connection: { port: server().port }, prefix: 'next-delayed' });
     await store.open();
@@ -256,20 +280,6 @@ describe('bullmq store', () => {
     const done = await store.completeAndClaim!(['now'], 'me', now, { names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 30_000 });
     assert.deepEqual(done, { completed: ['now'], claimed: [] });
     assert.deepEqual([(await store.get('now'))?.state, (await store.get('later'))?.state], ['completed', 'ready']);
-  });
-
-  test('a pipeline with a failed command is a failed write: ioredis resolves it, execAll throws the first error', { skip: missing }, async () => {
-    // Found under a Redis outage: a claim whose fields were never written was taken as done, and its job's lock renewed forever.
-    const redis = new Redis({ port: server().port });
-    try {
-      await redis.rpush('pipeline:list', 'x');
-      const replies = await redis.pipeline().set('pipeline:a', '1').hset('pipeline:list', 'f', 'v').exec();
-      assert.equal(replies![1]![0]?.name, 'ReplyError', 'ioredis itself resolves, with the error in the reply');
-      await assert.rejects(execAll(redis.pipeline().set('pipeline:a', '1').hset('pipeline:list', 'f', 'v')), /WRONGTYPE/);
-      assert.deepEqual(await execAll(redis.pipeline().set('pipeline:b', '2').get('pipeline:b')), ['OK', '2']);
-    } finally {
-      redis.disconnect();
-    }
   });
 
   test('a store not opened refuses calls with StoreUnavailable; close() twice is harmless', async () => {
