@@ -5,6 +5,7 @@ import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
+import { waitAtMost } from '../util/bounded-wait.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
 import type { RunningTask } from './running-task.js';
@@ -132,19 +133,13 @@ export class Reporting {
    */
   #awaitReport(task: RunningTask, reported: PromiseLike<unknown>): void {
     this.#reporting.add(task);
-    const settled = (): void => {
-      clearTimeout(timer);
-      if (this.#reporting.delete(task)) this.#reported();
-    };
-    const timer = setTimeout(() => {
-      this.#logger.warn({ task: task.name }, `after.onError still reporting the failure of task ${task.name} after ${this.#timeoutMs} ms (after.timeoutMs): no longer waited for`);
-      settled();
-    }, this.#timeoutMs);
-    timer.unref();
-    // Promise.resolve: a thenable that calls back at once, or whose `then` throws, settles later all the same.
-    Promise.resolve(reported).then(settled, (reportError: unknown) => {
+    const logged = Promise.resolve(reported).then(undefined, (reportError: unknown) => {
       this.#log.error({ err: reportError, task: task.name }, 'after.onError rejected while reporting a failed task');
-      settled();
+    });
+    waitAtMost(logged, this.#timeoutMs, () => {
+      this.#logger.warn({ task: task.name }, `after.onError still reporting the failure of task ${task.name} after ${this.#timeoutMs} ms (after.timeoutMs): no longer waited for`);
+    }, () => {
+      if (this.#reporting.delete(task)) this.#reported();
     });
   }
 

@@ -1,4 +1,5 @@
 import type { HttpRequest } from '../http/request.js';
+import { waitAtMost } from '../util/bounded-wait.js';
 import { Waiters } from '../util/waiters.js';
 
 /** An async `requestStarted` receiver still at work for a request. */
@@ -28,19 +29,12 @@ export class StartedReceivers {
   add(name: string, request: HttpRequest, work: PromiseLike<unknown>): void {
     const running: RunningReceiver = { name, request };
     this.#running.add(running);
-    const settled = (): void => {
-      clearTimeout(timer);
-      if (!this.#running.delete(running)) return;
-      if (this.#running.size === 0) this.#idleWaiters.wake();
-    };
-    const timer = setTimeout(() => {
+    waitAtMost(work, this.#timeoutMs, () => {
       request.log.warn({ receiver: name }, `a requestStarted receiver still running after ${this.#timeoutMs} ms (after.timeoutMs): no longer waited for`);
-      settled();
-    }, this.#timeoutMs);
-    // A test's process (or a server's) does not wait for it to exit.
-    timer.unref();
-    // Promise.resolve: whatever a thenable's then() returned, it settles.
-    Promise.resolve(work).then(settled, settled);
+    }, () => {
+      this.#running.delete(running);
+      if (this.#running.size === 0) this.#idleWaiters.wake();
+    });
   }
 
   get idle(): boolean {
