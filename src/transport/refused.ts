@@ -15,8 +15,16 @@ import { releaseStream, SentAlready } from './body.js';
  */
 export function replaceRefused(exchange: Exchange, error: unknown, debug: boolean, culprit?: string): HttpResponse {
   const refused = exchange.response!;
+  let sentAlready: boolean;
+  try {
+    sentAlready = error instanceof SentAlready;
+  } catch (failure) {
+    // A value whose reading throws (a Proxy's traps): what reading it threw is answered and logged, as the pipeline does.
+    error = failure;
+    sentAlready = false;
+  }
   // A stream sent before is the other send's: another client may be reading it still.
-  if (refused instanceof StreamingResponse && !(error instanceof SentAlready)) releaseStream(refused);
+  if (refused instanceof StreamingResponse && !sentAlready) releaseStream(refused);
   const response = renderError(exchange.request, error, debug, culprit);
   response[kAfterEntries] = refused[kAfterEntries];
   exchange.response = response;

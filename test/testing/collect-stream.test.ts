@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { after, createApp, get, NotFound, StreamingResponse, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { deferred, LEVEL, memoryLogger } from '../helpers.js';
+import { deferred, LEVEL, memoryLogger, unreadable } from '../helpers.js';
 
 for (const transport of ['in-process', 'socket'] as const) {
   test(`${transport}: a stream that fails before its first byte is answered with the error's own response, logged, as a server answers it`, async () => {
@@ -24,6 +24,15 @@ for (const transport of ['in-process', 'socket'] as const) {
     const crash = await client.get('/crash');
     assert.equal(crash.status, 500);
     assert.ok(lines.some((l) => l.level === LEVEL.error && l.msg === "unhandled error in the streaming response's source: disk on fire"));
+  });
+
+  test(`${transport}: a stream that throws a value whose reading throws (a Proxy) before its first byte is a 500 naming what reading it threw`, async () => {
+    const { logger, lines } = memoryLogger();
+    const app = createApp({ logger, routes: [get('/hostile', () => new StreamingResponse((async function* () { throw unreadable(); })()))] });
+    await using client = createTestClient(app, { transport });
+    const response = await client.get('/hostile');
+    assert.equal(response.status, 500);
+    assert.ok(lines.some((l) => l.level === LEVEL.error && /^unhandled error in the streaming response's source: (get|prototype) trap$/.test(String(l.msg))));
   });
 
   test(`${transport}: a stream that breaks the Content-Length it declared is a 500 before its first byte, a cut after it, logged with both counts`, async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createApp, get, HttpResponse, NotFound, StreamingResponse, type App, type Outcome, type Server } from 'coda-http';
-import { LEVEL, memoryLogger, startServer } from '../helpers.js';
+import { LEVEL, memoryLogger, startServer, unreadable } from '../helpers.js';
 import { pipelined, request, responses } from './wire.js';
 
 const { logger, lines } = memoryLogger();
@@ -28,6 +28,10 @@ describe('a streamed source that fails before its first byte', { timeout: 10_000
         get('/fails-later', () => new StreamingResponse((async function* () {
           yield 'abc';
           throw new Error('later');
+        })())),
+        get('/unreadable', () => new StreamingResponse((async function* () {
+          yield* [];
+          throw unreadable();
         })())),
         get('/next', () => new HttpResponse('next one')),
       ],
@@ -54,6 +58,17 @@ describe('a streamed source that fails before its first byte', { timeout: 10_000
     assert.equal(outcomes['/missing-file']?.completed, true);
     assert.match(String(outcomes['/missing-file']?.error), /ENOENT/);
     assert.equal(outcomes['/not-found']?.status, 404);
+  });
+
+  test('a source that throws a value whose reading throws (a Proxy) before its first byte gets a 500 naming what reading it threw, and the process lives', async () => {
+    const raw = await pipelined(server, [request('/unreadable'), request('/next', { close: true })]);
+    const { list } = responses(raw);
+    assert.equal(list.length, 2, `two responses expected in ${JSON.stringify(raw.toString('latin1'))}`);
+    assert.equal(list[0]!.status, 500);
+    assert.equal(list[1]!.body.toString(), 'next one');
+    assert.ok(lines.some((l) => l.level === LEVEL.error && l.path === '/unreadable' && /source: (get|prototype) trap$/.test(String(l.msg))));
+    await app.settle();
+    assert.equal(outcomes['/unreadable']?.status, 500);
   });
 
   test('a source that fails once bytes are out is still cut: the connection closes, never a second response', async () => {
