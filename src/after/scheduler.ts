@@ -194,7 +194,7 @@ export class AfterScheduler {
     for (const task of [...this.#running]) {
       abandoned.push(taskRecord(task.entry, task.job, 'abandoned'));
       this.#running.remove(task);
-      task.abort(new Error('shutdown deadline reached'));
+      task.abort(new Error('shutdown deadline reached'), (error) => this.#reporting.abortListenerThrew(task, error));
       task.span?.end('abandoned');
     }
     for (const job of this.#queue.takeAll()) {
@@ -334,11 +334,12 @@ export class AfterScheduler {
   /** An async task's deadline passed (Deadlines has already let it go): abort it, report it, free its slot. */
   #timeOut(task: RunningTask, ms: number): void {
     const error = new TaskTimeoutError(task.name, ms);
-    task.abort(error);
     this.#stats.timedOut++;
     task.span?.end('timedOut', error);
     this.#reporting.failed(task, error);
     this.#reporting.tell(task.entry, task.job, 'timedOut', error, task);
+    // After the timeout's report: what an abort listener throws is reported next, as that task's.
+    task.abort(error, (thrown) => this.#reporting.abortListenerThrew(task, thrown));
     this.#freeSlot(task);
   }
 
