@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
+import { after, createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
 import { deferred, memoryLogger, startServer, unreadable, watchUncaught } from '../helpers.js';
@@ -425,4 +425,21 @@ test('an abort listener that throws as shutdown gives its task up: by default an
   ]);
   assert.deepEqual(heard, ['other listener']);
   assert.deepEqual(uncaught, []);
+});
+
+test('after() in an abort listener of a task that times out registers for that task\'s request: its task runs, is told and counted (the listener ran in the context of what aborted it, outside any request: after() threw)', async () => {
+  const failures: TaskFailure[] = [];
+  const app = createApp({
+    after: { timeoutMs: 20, onError: (failure) => failures.push(failure) },
+    routes: [get('/hang', () => new HttpResponse('ok').after(({ signal }) => {
+      signal.addEventListener('abort', () => after(() => {}, { name: 'clean-up' }));
+      return new Promise(() => {});
+    }, { name: 'hangs' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/hang', { headers: { 'x-request-id': 'r-1' } });
+  await client.settle();
+  assert.deepEqual(client.tasks.map((r) => [r.name, r.state, r.requestId]), [['hangs', 'timedOut', 'r-1'], ['clean-up', 'completed', 'r-1']]);
+  assert.deepEqual(failures.map((f) => f.error instanceof TaskTimeoutError), [true]);
+  assert.equal(app.afterStats().completed, 1);
 });
