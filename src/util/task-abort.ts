@@ -52,7 +52,8 @@ export class TaskAbort {
         enumerable: true,
         get: () => this.#handler,
         set: (value: unknown) => {
-          this.#handler = value;
+          // As Node's own: undefined reads back as null.
+          this.#handler = value ?? null;
           onabort.set!.call(signal, typeof value === 'function' ? this.#wrap(value as Listener) : value);
         },
       },

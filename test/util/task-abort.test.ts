@@ -22,6 +22,8 @@ test('TaskAbort: its signal is a real AbortSignal whose abort listeners behave a
   signal.removeEventListener('abort', removed);
   signal.addEventListener('abort', () => heard.push('once'), { once: true });
   signal.addEventListener('abort', handler);
+  signal.onabort = undefined as unknown as null;
+  assert.equal(signal.onabort, null);
   signal.onabort = onabort;
   assert.equal(signal.onabort, onabort);
   const derived = AbortSignal.any([signal]);
