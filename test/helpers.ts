@@ -149,6 +149,20 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 }
 
 /**
+ * The uncaught exceptions of the process while the test runs (Node reports an
+ * EventTarget listener's throw as one, on the next tick): to assert there was none.
+ */
+export function watchUncaught(t: TestContext): unknown[] {
+  const uncaught: unknown[] = [];
+  const watch = (error: unknown): void => {
+    uncaught.push(error);
+  };
+  process.on('uncaughtException', watch);
+  t.after(() => process.off('uncaughtException', watch));
+  return uncaught;
+}
+
+/**
  * `GET /slow`, whose after-response task `slow` holds its slot until `release()`:
  * with `after: { concurrency: 1, maxPending: 1 }`, a second request fills the queue.
  */

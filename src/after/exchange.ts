@@ -37,7 +37,7 @@ const LIVE = 0;
 const DONE = 1;
 /** Refused by admission control: nothing of the app ran, nothing runs after. */
 const REFUSED = 2;
-/** Given up at the shutdown deadline: its tasks are listed, not run. */
+/** Given up at the shutdown deadline (while handled, or its tasks once done): its tasks are listed, not run. */
 const ABANDONED = 3;
 
 /**
@@ -229,6 +229,16 @@ export class Exchange implements Job {
     const given = this.#tasksThen(this.#entered) ?? NO_ENTRIES;
     this.#listed = [...given];
     return given.map((entry) => taskRecord(entry, this, 'abandoned'));
+  }
+
+  /**
+   * Shutdown gave up on the tasks of this done request (the scheduler's
+   * `abandon()` listed them): one a task of it registers later (it ignored
+   * its signal, or an abort listener calls `after()`) is told to the host as
+   * lost, not run after the shutdown that reported the rest.
+   */
+  giveUp(): void {
+    if (this.#state === DONE) this.#state = ABANDONED;
   }
 
   /** The response is done (sent, or the client went away): hand its work to the scheduler. */

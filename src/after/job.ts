@@ -23,6 +23,8 @@ export interface Job {
   truncate(count: number): void;
   /** `after()`: registers a task for this request. */
   add(entry: AfterEntry): void;
+  /** Shutdown gave up on the job's tasks (its deadline passed as they ran or waited): a task `after()` registers later is not run, told as lost. */
+  giveUp(): void;
   /** The app's `tasks.payloadLimit`: a durable task's payload is refused as soon as it is found larger. */
   readonly payloadLimit: number;
   /** `after(task, payload)`: registers a durable task for this request. */

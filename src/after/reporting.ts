@@ -115,6 +115,22 @@ export class Reporting {
     }
   }
 
+  /**
+   * A listener on the task's signal threw (or rejected) as the signal was
+   * aborted (its timeout, or a shutdown that gave up): the task's error too,
+   * reported as its failure is, once the abort's own end was told. Not
+   * counted again: the task ended once.
+   */
+  abortListenerThrew(task: RunningTask, error: unknown): void {
+    if (this.#onError !== logFailure) {
+      this.failed(task, error);
+      return;
+    }
+    const { name, request } = task;
+    // Through the safe log: a thrown value pino cannot read (a Proxy) is written without it.
+    safeLog(request.log).error({ err: error, task: name, method: request.method, path: request.path }, `an abort listener on the signal of after-response task ${name} threw`);
+  }
+
   /** Failures an async `onError` is still reporting. */
   get reportsInFlight(): ReadonlySet<RunningTask> {
     return this.#reporting;

@@ -2,12 +2,13 @@ import type { HttpRequest } from '../http/request.js';
 import type { AfterContext, AfterEntry, HttpResponse, Outcome } from '../http/response.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
+import { TaskAbort, type ListenerThrew } from '../util/task-abort.js';
 import type { TaskSpan } from './task-spans.js';
 
 /**
  * A task while it runs: what the task receives (`AfterContext`) and, for an
  * async task, its place among the running (see deadlines.ts). One object for
- * both, so a task costs one allocation. The AbortController is made only if
+ * both, so a task costs one allocation. The signal's controller is made only if
  * the task reads `signal` or must be aborted.
  */
 export class RunningTask implements AfterContext {
@@ -27,7 +28,7 @@ export class RunningTask implements AfterContext {
   previous: RunningTask | undefined = undefined;
   /** @internal */
   next: RunningTask | undefined = undefined;
-  #controller: AbortController | undefined;
+  #abort: TaskAbort | undefined;
 
   constructor(job: Job, entry: AfterEntry) {
     this.job = job;
@@ -52,10 +53,11 @@ export class RunningTask implements AfterContext {
   }
 
   get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
+    return (this.#abort ??= new TaskAbort()).signal;
   }
 
-  abort(reason: Error): void {
-    (this.#controller ??= new AbortController()).abort(reason);
+  /** @internal Aborts its signal; what an abort listener throws goes to `threw` (see TaskAbort). */
+  abort(reason: Error, threw: ListenerThrew): void {
+    (this.#abort ??= new TaskAbort()).abort(reason, threw);
   }
 }

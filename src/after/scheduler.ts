@@ -194,10 +194,13 @@ export class AfterScheduler {
     for (const task of [...this.#running]) {
       abandoned.push(taskRecord(task.entry, task.job, 'abandoned'));
       this.#running.remove(task);
-      task.abort(new Error('shutdown deadline reached'));
+      // Given up before its listeners hear it: an after() there is lost, not run after the shutdown.
+      task.job.giveUp();
+      this.#abort(task, new Error('shutdown deadline reached'));
       task.span?.end('abandoned');
     }
     for (const job of this.#queue.takeAll()) {
+      job.giveUp();
       const { entries } = job;
       for (let i = job.index; i < entries.length; i++) abandoned.push(taskRecord(entries[i]!, job, 'abandoned'));
       this.#pending -= entries.length - job.index;
@@ -311,6 +314,19 @@ export class AfterScheduler {
    */
   readonly #runScoped = (task: RunningTask): unknown => inJob(task.job, this.#asyncContext, task.span === undefined ? task.entry.task : runInSpan, task);
 
+  /**
+   * Aborts a task's signal as code of the task, in its async context (the
+   * timer or shutdown that aborts it may run in another request's): after()
+   * in an abort listener registers for the task's request. What a listener
+   * throws is reported as the task's.
+   */
+  #abort(task: RunningTask, reason: Error): void {
+    const abort = (): void => task.abort(reason, (thrown) => this.#reporting.abortListenerThrew(task, thrown));
+    const { scope } = task.entry;
+    if (scope === undefined) inJob(task.job, this.#asyncContext, abort, undefined);
+    else scope.runInAsyncScope(inJob, null, task.job, this.#asyncContext, abort, undefined);
+  }
+
   #awaitTask(task: RunningTask, result: PromiseLike<unknown>): void {
     this.#running.add(task, task.entry.options?.timeoutMs ?? this.#settings.timeoutMs);
     if (this.#watched.size !== 0) {
@@ -334,11 +350,12 @@ export class AfterScheduler {
   /** An async task's deadline passed (Deadlines has already let it go): abort it, report it, free its slot. */
   #timeOut(task: RunningTask, ms: number): void {
     const error = new TaskTimeoutError(task.name, ms);
-    task.abort(error);
     this.#stats.timedOut++;
     task.span?.end('timedOut', error);
     this.#reporting.failed(task, error);
     this.#reporting.tell(task.entry, task.job, 'timedOut', error, task);
+    // After the timeout's report: what an abort listener throws is reported next, as that task's.
+    this.#abort(task, error);
     this.#freeSlot(task);
   }
 

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { TaskSpan } from '../after/task-spans.js';
 import type { Outcome } from '../http/response.js';
+import { TaskAbort, type ListenerThrew } from '../util/task-abort.js';
 import type { RequestSnapshot, StoredTask } from './store.js';
 import type { TaskContext } from './task.js';
 
 /**
  * One attempt of a durable task while it runs: what the task receives
  * (`TaskContext`) and the runner's record of it, one object for both. The
- * logger and the AbortController are made only if the task asks for them
+ * logger and the signal's controller are made only if the task asks for them
  * (a pino child logger costs more than the rest of an attempt's start).
  */
 export class Attempt implements TaskContext {
@@ -17,7 +18,7 @@ export class Attempt implements TaskContext {
   span: TaskSpan | undefined = undefined;
   readonly #logger: Logger;
   #log: Logger | undefined;
-  #controller: AbortController | undefined;
+  #abort: TaskAbort | undefined;
 
   constructor(stored: StoredTask, logger: Logger) {
     this.stored = stored;
@@ -50,11 +51,11 @@ export class Attempt implements TaskContext {
   }
 
   get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
+    return (this.#abort ??= new TaskAbort()).signal;
   }
 
-  /** @internal */
-  abort(reason: Error): void {
-    (this.#controller ??= new AbortController()).abort(reason);
+  /** @internal Aborts `ctx.signal`; what an abort listener throws goes to `threw` (see TaskAbort). */
+  abort(reason: Error, threw: ListenerThrew): void {
+    (this.#abort ??= new TaskAbort()).abort(reason, threw);
   }
 }

@@ -272,7 +272,7 @@ export class Runner {
       // Ended already, by shutdown or a lost store (failRunning): no slot of this process's is kept for it.
       if (this.#running.get(stored.id) !== attempt) return;
       const error = new TaskTimeoutError(stored.name, stored.timeoutMs);
-      attempt.abort(error);
+      attempt.abort(error, this.#listenerThrew(attempt));
       this.#overdue.add(stored);
       overdue = setTimeout(() => this.#warnOverdue(stored), OVERDUE_WARN_MS).unref();
       end(error);
@@ -293,6 +293,11 @@ export class Runner {
       () => settled(undefined),
       (error: unknown) => settled(error ?? new Error(`rejected with ${String(error)}`)),
     );
+  }
+
+  /** Where a throw of a listener on `attempt`'s signal goes as it is aborted: the log, naming the attempt (never the process). */
+  #listenerThrew({ id, name, attempt, request }: Attempt): (error: unknown) => void {
+    return (error) => this.#log.error({ err: error, taskId: id, task: name, attempt, requestId: request?.id }, `an abort listener on ctx.signal of durable task ${name} attempt ${attempt} threw`);
   }
 
   #warnOverdue({ id, name, attempt, timeoutMs, request }: StoredTask): void {
@@ -553,7 +558,7 @@ export class Runner {
     const died = new Error(`the process died of ${what} while this attempt ran: ${message}`, { cause: readable });
     if (stack !== undefined) died.stack = stack;
     for (const attempt of [...this.#running.values()]) {
-      attempt.abort(died);
+      attempt.abort(died, this.#listenerThrew(attempt));
       this.#ends.get(attempt)!(died);
     }
     await this.whenIdle();
@@ -575,7 +580,7 @@ export class Runner {
     const left = [...this.#running.values()];
     this.#running.clear();
     for (const attempt of left) {
-      attempt.abort(new Error('shutdown deadline reached'));
+      attempt.abort(new Error('shutdown deadline reached'), this.#listenerThrew(attempt));
       attempt.span?.end('abandoned');
     }
     // A store that stops answering must not hold shutdown past its deadline by more than a short grace.

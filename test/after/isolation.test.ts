@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
+import { after, createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
-import { memoryLogger, startServer, unreadable } from '../helpers.js';
+import { deferred, memoryLogger, startServer, unreadable, watchUncaught } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];
@@ -350,4 +350,96 @@ test('an observer of task ends that throws (the test client, metrics and the das
   const line = lines.find((l) => l.task === 'hangs' && typeof l.msg === 'string' && l.msg.includes('observer'));
   assert.ok(line, 'expected the observer\'s throw to be logged');
   assert.equal((line.err as { message: string }).message, 'observer boom');
+});
+
+/** A task that hangs until aborted, with abort listeners that throw, reject and (onabort) throw, and one that only listens. */
+function throwingListeners(heard: string[]): (ctx: { signal: AbortSignal }) => Promise<void> {
+  return ({ signal }) => {
+    signal.addEventListener('abort', () => { throw new Error('listener boom'); });
+    signal.addEventListener('abort', async () => { await null; throw new Error('async listener boom'); });
+    signal.onabort = () => { throw new Error('onabort boom'); };
+    signal.addEventListener('abort', () => heard.push('other listener'));
+    return new Promise(() => {});
+  };
+}
+
+test('an abort listener that throws, rejects, or an onabort that throws, as its task times out: reported to after.onError as that task\'s error, after its timeout; the other listeners hear the abort, the process lives and the queue goes on (Node made each throw an uncaught exception: the process died)', async (t) => {
+  const uncaught = watchUncaught(t);
+  const failures: TaskFailure[] = [];
+  const reported = deferred();
+  const heard: string[] = [];
+  const app = createApp({
+    after: {
+      concurrency: 1,
+      timeoutMs: 20,
+      onError: (failure) => {
+        failures.push(failure);
+        if (failures.length === 4) reported.resolve();
+      },
+    },
+    routes: [
+      get('/hang', () => new HttpResponse('ok').after(throwingListeners(heard), { name: 'hangs' })),
+      get('/next', () => new HttpResponse('ok').after(() => { heard.push('next task'); }, { name: 'next' })),
+    ],
+  });
+  const client = createTestClient(app);
+  await client.get('/hang');
+  await client.get('/next');
+  await client.settle();
+  await reported.promise;
+  assert.deepEqual(uncaught, []);
+  assert.deepEqual(heard, ['other listener', 'next task']);
+  assert.deepEqual(failures.map((f) => [f.name, f.error instanceof TaskTimeoutError ? 'timeout' : (f.error as Error).message]), [
+    ['hangs', 'timeout'], ['hangs', 'listener boom'], ['hangs', 'onabort boom'], ['hangs', 'async listener boom'],
+  ]);
+  assert.ok(failures.every((f) => f.context.request.path === '/hang'));
+  // Ended once: timed out, nothing counted twice.
+  assert.deepEqual(client.tasks.map((r) => [r.name, r.state]), [['hangs', 'timedOut'], ['next', 'completed']]);
+  assert.deepEqual([app.afterStats().timedOut, app.afterStats().failed], [1, 0]);
+});
+
+test('an abort listener that throws as shutdown gives its task up: by default an error line naming the task and its request, the process lives, the report lists the task', async (t) => {
+  const uncaught = watchUncaught(t);
+  const { logger, lines } = memoryLogger();
+  const started = deferred();
+  const heard: string[] = [];
+  const app = createApp({
+    logger,
+    routes: [get('/p', () => new HttpResponse('ok').after(({ signal }) => {
+      signal.addEventListener('abort', () => { throw new Error('listener boom'); });
+      signal.onabort = () => { throw new Error('onabort boom'); };
+      signal.addEventListener('abort', () => heard.push('other listener'));
+      started.resolve();
+      return new Promise(() => {});
+    }, { name: 'hangs' }))],
+  });
+  const server = await startServer(app);
+  await fetch(`${server.url}/p`);
+  await started.promise;
+  const report = await server.close({ timeoutMs: 10 });
+  assert.deepEqual(report.tasksAbandoned.map((r) => r.name), ['hangs']);
+  const logged = lines.filter((l) => String(l.msg).startsWith('an abort listener'));
+  assert.deepEqual(logged.map((l) => [l.msg, l.task, l.path, (l.err as Error).message]), [
+    ['an abort listener on the signal of after-response task hangs threw', 'hangs', '/p', 'listener boom'],
+    ['an abort listener on the signal of after-response task hangs threw', 'hangs', '/p', 'onabort boom'],
+  ]);
+  assert.deepEqual(heard, ['other listener']);
+  assert.deepEqual(uncaught, []);
+});
+
+test('after() in an abort listener of a task that times out registers for that task\'s request: its task runs, is told and counted (the listener ran in the context of what aborted it, outside any request: after() threw)', async () => {
+  const failures: TaskFailure[] = [];
+  const app = createApp({
+    after: { timeoutMs: 20, onError: (failure) => failures.push(failure) },
+    routes: [get('/hang', () => new HttpResponse('ok').after(({ signal }) => {
+      signal.addEventListener('abort', () => after(() => {}, { name: 'clean-up' }));
+      return new Promise(() => {});
+    }, { name: 'hangs' }))],
+  });
+  const client = createTestClient(app);
+  await client.get('/hang', { headers: { 'x-request-id': 'r-1' } });
+  await client.settle();
+  assert.deepEqual(client.tasks.map((r) => [r.name, r.state, r.requestId]), [['hangs', 'timedOut', 'r-1'], ['clean-up', 'completed', 'r-1']]);
+  assert.deepEqual(failures.map((f) => f.error instanceof TaskTimeoutError), [true]);
+  assert.equal(app.afterStats().completed, 1);
 });

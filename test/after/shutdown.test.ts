@@ -222,3 +222,33 @@ test('a request still in its view at the deadline: the tasks it registered are l
   assert.ok(lines.some((l) => l.name === 'registered-too-late' && l.requestId === 'r-9' && String(l.msg).includes('registered after shutdown gave up on its request')));
   assert.equal(app.afterStats().pending, 0);
 });
+
+test('a task given up at the deadline that registers another with after() (from an abort listener, or from its own code once it goes on): each is logged as not run, naming the request, never run after the shutdown that reported its task (it ran then, told nowhere)', async () => {
+  const started = deferred();
+  const registered = deferred();
+  const ran: string[] = [];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    routes: [get('/p', () => new HttpResponse('ok').after(async ({ signal }) => {
+      signal.addEventListener('abort', () => after(() => { ran.push('from-listener'); }, { name: 'from-listener' }));
+      started.resolve();
+      // It ignores its signal a while, then registers more work.
+      await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      after(() => { ran.push('from-task'); }, { name: 'from-task' });
+      registered.resolve();
+    }, { name: 'given-up' }))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  await fetch(`${server.url}/p`, { headers: { 'x-request-id': 'r-7' } });
+  await started.promise;
+  const report = await server.close({ timeoutMs: 20 });
+  assert.deepEqual(report.tasksAbandoned, [{ name: 'given-up', requestId: 'r-7' }]);
+  await registered.promise;
+  await app.settle();
+  assert.deepEqual(ran, []);
+  const lost = lines.filter((l) => String(l.msg).includes('registered after shutdown gave up on its request: not run'));
+  assert.deepEqual(lost.map((l) => [l.name, l.requestId, l.state]), [['from-listener', 'r-7', 'abandoned'], ['from-task', 'r-7', 'abandoned']]);
+  assert.deepEqual([app.afterStats().pending, app.afterStats().completed], [0, 0]);
+});

@@ -16,7 +16,7 @@ import {
   type TaskStore,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { deferred, memoryLogger } from '../helpers.js';
+import { deferred, memoryLogger, watchUncaught } from '../helpers.js';
 import { makeReadOnly } from './read-only.js';
 import type { Released, StoredTask } from '../../src/durable/store.js';
 
@@ -1037,6 +1037,28 @@ test('an attempt past its timeout is aborted through its signal and retried', as
   assert.equal(firstSignal?.aborted, true);
   assert.match(String((firstSignal?.reason as Error).message), /task slow timed out after 20 ms/);
   assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
+});
+
+test('a listener on ctx.signal that throws as its attempt times out: logged as that attempt\'s, naming the task; the process lives, the other listeners hear the abort, the task is retried (Node made the throw an uncaught exception: the process died)', async (t) => {
+  const uncaught = watchUncaught(t);
+  const heard: string[] = [];
+  let calls = 0;
+  const slow = task('slow', (_payload: object, ctx) => {
+    if (++calls > 1) return;
+    ctx.signal.addEventListener('abort', () => { throw new Error('listener boom'); });
+    ctx.signal.addEventListener('abort', () => heard.push('other listener'));
+    return new Promise<void>(() => {});
+  }, { timeoutMs: 20, backoff: { type: 'fixed', delayMs: 1_000 } });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [slow] } });
+  await using client = createTestClient(app);
+  const { id } = await app.tasks.enqueue(slow, {});
+  await client.settle();
+  assert.deepEqual(uncaught, []);
+  assert.deepEqual(heard, ['other listener']);
+  assert.deepEqual(client.tasks.map((r) => r.state), ['retrying', 'completed']);
+  const line = lines.find((l) => String(l.msg).startsWith('an abort listener'));
+  assert.deepEqual([line?.msg, line?.taskId, line?.attempt, (line?.err as Error | undefined)?.message], ['an abort listener on ctx.signal of durable task slow attempt 1 threw', id, 1, 'listener boom']);
 });
 
 test('an attempt that ignores its signal past its timeout keeps its slot until it settles: retries of hanging tasks do not pile up past tasks.concurrency; settle() waits for such attempts while tasks wait for their slots, naming them past its timeout', async (t) => {

@@ -312,3 +312,25 @@ test('in-process: a request that timed out before its view returned a shared Str
     disconnect();
   }
 });
+
+test('a task that throws or rejects with a value that cannot be read (a Proxy whose every trap throws, an object whose message, stack and toString getters throw): client.tasks keeps that very value, and reading the records, settle() and a failing assertion on them never throw Coda\'s error in place of the user\'s', async () => {
+  const everyTrap = new Proxy({}, new Proxy({}, { get: () => () => { throw new Error('trap'); } }));
+  const getters = Object.create(null, {
+    message: { enumerable: true, get() { throw new Error('message getter'); } },
+    stack: { enumerable: true, get() { throw new Error('stack getter'); } },
+    toString: { get() { throw new Error('toString getter'); } },
+  }) as object;
+  const app = createApp({
+    after: { onError: () => {} },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(() => { throw everyTrap; }, { name: 'throws' })
+      .after(async () => { throw getters; }, { name: 'rejects' }))],
+  });
+  await using client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual(client.tasks.map(({ name, state }) => [name, state]), [['throws', 'failed'], ['rejects', 'failed']]);
+  assert.ok(client.tasks[0]!.error === everyTrap && client.tasks[1]!.error === getters);
+  // A user's assertion that fails on the records fails with its own AssertionError.
+  assert.throws(() => assert.deepEqual(client.tasks, []), assert.AssertionError);
+});
