@@ -37,6 +37,8 @@ export const FIELD = {
   token: 'coda:token',
   /** The registration call that wrote a held task: the same call sent again (its reply lost) finds its own tasks. */
   added: 'coda:added',
+  /** The retry by hand (its call's token) that last moved the job out of the failed set: the same call sent again (its reply lost) answers as it did. */
+  retried: 'coda:retried',
   /** The claim (its `token`) whose attempt's error is on the log: a stall charged for that attempt logs none of its own. */
   logged: 'coda:logged',
   /** The claim whose logged error failed the task for good (a NonRetryableError, its last attempt): a stall charged for it fails it so too. */

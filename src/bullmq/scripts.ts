@@ -478,12 +478,17 @@ local function unpad(text) return string.match(text, '^0*(%d+)$') end
  * answered as a duplicate of a task that never ran. KEYS[1] the job's hash,
  * KEYS[2] the failed set, KEYS[3] the failed index, KEYS[4] the
  * deduplication key; ARGV[1] the queue's key prefix, ARGV[2] the id, ARGV[3]
- * '1' when the task has a key, ARGV[4] the time. Returns 0 when the job is
- * no longer failed or another pending job keeps the key (nothing written),
- * else 1.
+ * '1' when the task has a key, ARGV[4] the time, ARGV[5] the call's token,
+ * written with the move: the same call sent again by ioredis (Redis ran it,
+ * its reply was lost with the connection) found the job no longer failed
+ * and answered 0, a retry done told as refused; it answers 1 again, even if
+ * the job has run and failed since, which it does not move twice. Returns 0
+ * when the job is no longer failed or another pending job keeps the key
+ * (nothing written), else 1.
  */
 const RETRY = `${ORDER_OF}${INDEX_MEMBER}${WAITING}
 local queue, id, job = ARGV[1], ARGV[2], KEYS[1]
+if redis.call('HGET', job, '${FIELD.retried}') == ARGV[5] then return 1 end
 if not redis.call('ZSCORE', KEYS[2], id) or redis.call('EXISTS', job) == 0 then return 0 end
 if ARGV[3] == '1' then
   local keeper = redis.call('GET', KEYS[4])
@@ -493,7 +498,7 @@ end
 local at, seq = orderOf(queue, id)
 if at then redis.call('ZREM', KEYS[3], member(at, seq, id)) end
 redis.call('ZREM', KEYS[2], id)
-redis.call('HSET', job, '${FIELD.runAt}', ARGV[4])
+redis.call('HSET', job, '${FIELD.runAt}', ARGV[4], '${FIELD.retried}', ARGV[5])
 redis.call('HDEL', job, '${FIELD.finishedAt}', '${FIELD.started}', '${FIELD.token}', 'finishedOn', 'processedOn', 'failedReason', 'atm', 'ats')
 toWait(queue, id, false, 'prev', 'failed')
 mark()

@@ -997,11 +997,12 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     const task = await this.get(id);
     if (task === null || task.state !== 'failed') return false;
+    const token = randomUUID();
     return this.#call(async () => {
       const q = `${this.#queueKey(task.name)}:`;
       const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
-      // One script (see RETRY): its key taken back with BullMQ's move, never without it.
-      return await runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now]) === 1;
+      // One script (see RETRY): its key taken back with BullMQ's move, never without it; the token finds its own move.
+      return await runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token]) === 1;
     });
   }
 

@@ -31,8 +31,8 @@ export interface AttemptSubject {
 }
 
 const TRACER_NAME = 'coda-http';
-/** `[v6::1]:8080`, `example.com:8080`, `example.com`. */
-const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/;
+/** `[::1]:8080`, `example.com:8080`, `example.com` (`request.host`, an empty port dropped). */
+const HOST = /^(?:\[([^\]]*)\]|([^:]*))(?::(\d+))?$/;
 
 /** The host a request asked for (`request.host`) as span attributes. */
 interface ParsedHost {
@@ -223,8 +223,9 @@ export class Tracing implements TaskTracer {
     const last = this.#host;
     if (last !== undefined && last.header === header && last.scheme === scheme) return last;
     const match = HOST.exec(header);
-    const address = match === null || match[1] === '' ? undefined : match[1];
-    const port = match?.[2] === undefined ? (scheme === 'https' ? 443 : 80) : Number(match[2]);
+    // An IPv6 address without its brackets, as the conventions write server.address (`::1`, not `[::1]`).
+    const address = (match?.[1] ?? match?.[2]) || undefined;
+    const port = match?.[3] === undefined ? (scheme === 'https' ? 443 : 80) : Number(match[3]);
     return (this.#host = { header, scheme, address, port });
   }
 }

@@ -13,7 +13,7 @@ import { QueueEvents } from 'bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { Redis } from 'ioredis';
-import { defineScripts } from '../../src/bullmq/scripts.js';
+import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { Undos } from '../../src/bullmq/undo.js';
 import { useRedis } from './redis-server.js';
 
@@ -188,6 +188,56 @@ test('a claim whose reply was lost, sent again by ioredis on its new connection,
   const done = await store.get('again-1');
   assert.equal(done?.state, 'completed');
   assert.deepEqual(done.errors, [], 'no stalled attempt recorded');
+});
+
+test('a retry by hand whose reply was lost, sent again by ioredis on its new connection, answers true as the first sending did: the task retried once, its key taken back', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = 'cut-retry';
+  const { cutter, store } = await storeBehindRelay(t, prefix);
+  const direct = new Redis({ port: server().port });
+  t.after(() => direct.disconnect());
+  const now = Date.now();
+  await store.add([{ ...task('retried-1'), key: 'k-retried' }], 'me', now + 10_000);
+  const [claimed] = await claimOnce(store, 10_000);
+  assert.equal(claimed?.id, 'retried-1');
+  assert.equal(await store.fail('retried-1', 'me', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null), true);
+  assert.equal((await store.get('retried-1'))?.state, 'failed');
+  // The retry's script names the task's deduplication key (BullMQ's `de:`): Redis runs it, its reply is dropped, ioredis sends it again.
+  cutter.cutOn(':send:de:k-retried', { replyLost: true, resent: true });
+  assert.equal(await store.retry('retried-1', Date.now()), true, 'the retry Redis ran is answered as done');
+  const retried = await store.get('retried-1');
+  assert.equal(retried?.state, 'ready');
+  assert.deepEqual(retried.errors.map((error) => error.message), ['Error: declined']);
+  assert.deepEqual(await direct.lrange(`${prefix}:send:wait`, 0, -1), ['retried-1'], 'waiting once');
+  const events = await direct.xrange(`${prefix}:send:events`, '-', '+');
+  const fromFailed = events.filter(([, fields]) => fields.join(' ').includes('event waiting jobId retried-1 prev failed'));
+  assert.equal(fromFailed.length, 1, 'moved out of the failed set once');
+  assert.equal(await store.keyHolder('send', 'k-retried'), 'retried-1');
+  // Another retry, a call of its own, finds the task no longer failed.
+  assert.equal(await store.retry('retried-1', Date.now()), false);
+});
+
+test('a retry by hand sent again after its task ran and failed anew answers true and does not move the task out of the failed set a second time', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = 'resent-retry';
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const direct = new Redis({ port: server().port });
+  t.after(() => direct.disconnect());
+  defineScripts(direct);
+  const failOnce = async (): Promise<void> => {
+    const now = Date.now();
+    assert.equal((await claimOnce(store, 10_000))[0]?.id, 'late-1');
+    assert.equal(await store.fail('late-1', 'me', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null), true);
+  };
+  await store.add([task('late-1')], 'me', Date.now() + 10_000);
+  await failOnce();
+  // The retry's command as store.retry() sends it, and as ioredis sends it again after a lost reply.
+  const q = `${prefix}:send:`;
+  const retry = () => runScript(direct, 'retry', [`${q}late-1`, `${q}failed`, `${q}coda-failed`, `${q}de:`], [q, 'late-1', '', Date.now(), 'the-call']);
+  assert.equal(await retry(), 1);
+  await failOnce();
+  assert.equal(await retry(), 1, 'the same call: answered as it was');
+  assert.equal((await store.get('late-1'))?.state, 'failed', 'not retried twice by one call');
 });
 
 test('a registration that reaches Redis only after its own undo fails as the store unavailable (the request\'s 503), saying so, and stores nothing', { timeout: 30_000, skip: missing }, async (t) => {

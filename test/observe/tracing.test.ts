@@ -2,14 +2,16 @@
 // real sockets. The context manager and the W3C propagator are the global
 // ones an SDK registers; the tracer provider is passed to each app.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks } from 'coda-http';
+import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks, type Server } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { startServer } from '../helpers.js';
+import { canListen, startServer } from '../helpers.js';
 import { ParentBasedSampler, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { named, only, recorder } from './spans.js';
 import { clientLeftRoutes } from './client-left.js';
@@ -50,6 +52,55 @@ test('a SERVER span per request: named {method} {route}, child of the incoming t
     'http.response.status_code': 200,
   });
   assert.equal(span.status.code, SpanStatusCode.UNSET);
+});
+
+/** A GET of `path` from `server` over a connection to `address` (its family's loopback), with `headers` (Host included), as node:http sends it. */
+async function getFrom(server: Server, address: string, path: string, headers: Record<string, string>): Promise<number> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    request({ host: address, port: server.port, path, headers, agent: false }, resolve).once('error', reject).end();
+  });
+  response.resume();
+  await once(response, 'end');
+  return response.statusCode!;
+}
+
+test('server.address of a host that is an IPv6 literal is the address without its brackets (`Host: [::1]:8080`: `::1`, port 8080), an empty port the scheme\'s; client.address is the IP address as is, IPv6 and IPv4-mapped (`::ffff:127.0.0.1`) alike', async (t) => {
+  const { exporter, tracing } = recorder();
+  const app = createApp({ tracing, trustProxy: ['127.0.0.1', '::ffff:127.0.0.1', '::1'], routes: [get('/who', () => new HttpResponse('ok'))] });
+  const v4 = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => v4.close());
+  const asked: Record<string, string>[] = [
+    { host: '[::1]:8080' },
+    { host: '[2001:db8::7]' },
+    { host: 'example.com:' },
+    { host: 'api.example:8443', 'x-forwarded-for': '[2001:db8::1]:4711' },
+    { host: 'api.example', 'x-forwarded-for': '::ffff:203.0.113.7' },
+  ];
+  const expected: Record<string, string | number>[] = [
+    { 'server.address': '::1', 'server.port': 8080, 'client.address': '127.0.0.1' },
+    { 'server.address': '2001:db8::7', 'server.port': 80, 'client.address': '127.0.0.1' },
+    { 'server.address': 'example.com', 'server.port': 80, 'client.address': '127.0.0.1' },
+    // Forwarded by a trusted proxy: the address without the brackets and port it was written with.
+    { 'server.address': 'api.example', 'server.port': 8443, 'client.address': '2001:db8::1' },
+    { 'server.address': 'api.example', 'server.port': 80, 'client.address': '::ffff:203.0.113.7' },
+  ];
+  for (const headers of asked) assert.equal(await getFrom(v4, '127.0.0.1', '/who', headers), 200);
+  // The peer itself on IPv6: a connection over ::1, and an IPv4 one to an IPv6 socket (the address Node gives it, IPv4-mapped).
+  for (const [listen, from, client] of [['::1', '::1', '::1'], ['::ffff:127.0.0.1', '127.0.0.1', '::ffff:127.0.0.1']] as const) {
+    if (!(await canListen(listen))) {
+      t.diagnostic(`cannot listen on ${listen} here: its case not run`);
+      continue;
+    }
+    const v6 = await startServer(app, { host: listen });
+    t.after(() => v6.close());
+    assert.equal(await getFrom(v6, from, '/who', { host: 'localhost:3000' }), 200);
+    expected.push({ 'server.address': 'localhost', 'server.port': 3000, 'client.address': client });
+  }
+  await app.settle();
+  const seen = named(exporter, 'GET /who').map(({ attributes }) => ({
+    'server.address': attributes['server.address'], 'server.port': attributes['server.port'], 'client.address': attributes['client.address'],
+  }));
+  assert.deepEqual(seen, expected);
 });
 
 test('unrouted requests are named by their method alone; a 5xx sets error.type and the ERROR status, a 4xx does not', async (t) => {
