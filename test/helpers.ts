@@ -2,6 +2,7 @@
 // requests over a socket, and a pino logger that writes to memory.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -206,6 +207,29 @@ export async function assertAnswer(response: Answer, expected: { status: number;
   if (expected.text !== undefined) assert.equal(await response.text(), expected.text, 'body');
 }
 
+/**
+ * Runs the test file `file` under `node --test` with `args`, `env` added to
+ * the environment: how it exited and what it printed. A run still going after
+ * a minute is killed, what it started with it.
+ */
+export async function runTestFile(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  // Not NODE_TEST_CONTEXT: the run is a test runner of its own, not one of this one's files.
+  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+  // A process group of its own: a run that hangs is killed whole, well within the calling test's own timeout.
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', '--test', ...args, file], {
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const hung = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null];
+  clearTimeout(hung);
+  return { code, signal, output };
+}
+
 /** A line a fixture printed: a log line, or one of the fixture's own events. */
 export type FixtureLine = Record<string, unknown>;
 
@@ -253,21 +277,39 @@ export interface SuiteServer {
 }
 
 /**
+ * What `start` makes (a server, a child process) for the tests of a file or a
+ * describe block: started in a `before` hook, handed to `stop` in an `after`
+ * hook. Returns it, once started.
+ */
+export function started<T>(start: () => Promise<T>, stop: (value: T) => unknown): () => T {
+  let value: T | undefined;
+  let starting: Promise<T> | undefined;
+  let ended = false;
+  before(async () => {
+    if (!ended) value = await (starting = start());
+  });
+  // When no test of the file matches --test-name-pattern, Node runs the file's
+  // `after` without waiting for its `before`: what is still starting is
+  // stopped once up, or it would hold the process open for ever; a `before`
+  // reached after that starts nothing. (A start that failed is `before`'s
+  // failure, reported there.)
+  afterAll(async () => {
+    ended = true;
+    await starting?.then(stop, () => {});
+  });
+  return () => value as T;
+}
+
+/**
  * A server for `app` for the tests of one describe block: started before
  * them, closed after them, then `cleanup` (a fixture folder's removal) run.
  */
 export function serveForSuite(app: App, cleanup: () => void = () => {}): SuiteServer {
-  let server: Server | undefined;
-  before(async () => {
-    server = await startServer(app);
-  });
-  afterAll(async () => {
-    await server?.close({ timeoutMs: 1_000 });
-    cleanup();
-  });
+  const server = started(() => startServer(app), (server) => server.close({ timeoutMs: 1_000 }));
+  afterAll(cleanup);
   return {
-    get server() { return server!; },
-    raw: (target, headers = {}, method = 'GET') => rawRequest(server!, rawGet(target, headers, method)),
+    get server() { return server(); },
+    raw: (target, headers = {}, method = 'GET') => rawRequest(server(), rawGet(target, headers, method)),
   };
 }
 

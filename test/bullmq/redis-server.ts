@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, before } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { started } from '../helpers.js';
 
 const BINARY = process.env.CODA_REDIS_SERVER ?? 'redis-server';
 
@@ -55,21 +55,8 @@ async function freePort(): Promise<number> {
  */
 export function useRedis(options: { persistent?: boolean } = {}): { missing: string | undefined; server: () => RedisServer } {
   const missing = redisMissing();
-  let redis: RedisServer | undefined;
-  let starting: Promise<RedisServer> | undefined;
-  let ended = false;
-  before(async () => {
-    if (missing === undefined && !ended) redis = await (starting = startRedis(options));
-  });
-  // When no test of the file matches --test-name-pattern, Node runs the file's
-  // `after` without waiting for its `before`: the server still starting is
-  // stopped once up, or it would hold the process open for ever. (A start
-  // that failed is `before`'s failure, reported there.)
-  after(async () => {
-    ended = true;
-    await starting?.then((started) => started.stop(), () => {});
-  });
-  return { missing, server: () => redis! };
+  const running = started(async () => (missing === undefined ? startRedis(options) : undefined), (redis) => redis?.stop());
+  return { missing, server: () => running()! };
 }
 
 /**

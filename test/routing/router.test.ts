@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  createApp, del, get, HttpResponse, include, JsonResponse, patch, post, put, route, type HttpRequest,
+  createApp, del, get, HttpResponse, include, JsonResponse, patch, post, put, route, type HttpRequest, type Server,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { assertAnswer, rawGet, rawRequest, startServer } from '../helpers.js';
+import { assertAnswer, rawGet, rawRequest, started, startServer } from '../helpers.js';
 
 const echo = (request: HttpRequest) => new JsonResponse({ method: request.method, params: request.params });
 
@@ -178,11 +178,11 @@ describe('matching', () => {
   });
 });
 
-describe('control characters in the path (over a real socket)', async () => {
+describe('control characters in the path (over a real socket)', () => {
   const seen: Record<string, string>[] = [];
   const app = createApp({ routes: [get('/users/:id', (request) => (seen.push({ ...request.params }), new HttpResponse('ok'))), get('/files/*', () => new HttpResponse('ok'))] });
-  const server = await startServer(app, { host: '127.0.0.1' });
-  after(() => server.close());
+  let server: Server;
+  started(async () => (server = await startServer(app, { host: '127.0.0.1' })), (server) => server.close());
 
   test('an encoded C0 control or DEL is a 400 naming it; the view never sees it decoded', async () => {
     for (const [target, code] of [['/users/a%00b', '%00'], ['/users/%0a', '%0A'], ['/users/x%0D%0Ay', '%0D'], ['/users/%1f', '%1F'], ['/users/%7F', '%7F'], ['/files/a/b%00.png', '%00'], ['/nowhere/%00', '%00']]) {

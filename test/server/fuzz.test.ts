@@ -10,11 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import {
   after as afterResponse, createApp, get, HttpResponse, JsonResponse, post, staticFiles, type HttpRequest, type Server,
 } from 'coda-http';
-import { assertServes, LEVEL, memoryLogger, startServer } from '../helpers.js';
+import { assertServes, LEVEL, memoryLogger, started, startServer } from '../helpers.js';
 
 /** Fixed, so that a failure reproduces; CODA_FUZZ_SEED and CODA_FUZZ_CASES explore further. */
 const SEED = Number(process.env.CODA_FUZZ_SEED ?? 0xc0da);
@@ -296,14 +296,11 @@ function chunked(raw: Buffer, at: number): { end: number; length: number } {
 }
 
 let server: Server;
-before(async () => {
+started(async () => {
   writeFileSync(path.join(root, 'hello.txt'), 'hello, static world');
-  server = await startServer(app, { headersTimeoutMs: 2_000, requestTimeoutMs: 3_000 });
-});
-after(async () => {
-  await server.close({ timeoutMs: 1_000 });
-  rmSync(root, { recursive: true, force: true });
-});
+  return server = await startServer(app, { headersTimeoutMs: 2_000, requestTimeoutMs: 3_000 });
+}, (server) => server.close({ timeoutMs: 1_000 }));
+after(() => rmSync(root, { recursive: true, force: true }));
 
 test(`${CASES} mutated requests (seed ${SEED}): answered under 500 (or 501) or closed, never a crash, a hang or a lost task`, { timeout: 60_000 }, async () => {
   const random = prng(SEED);

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { setImmediate as turn } from 'node:timers/promises';
-import { after as afterAll, before, test } from 'node:test';
+import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, type App, type Server } from 'coda-http';
-import { assertServes, connect, memoryLogger, startServer } from '../helpers.js';
+import { assertServes, connect, memoryLogger, started, startServer } from '../helpers.js';
 import { request } from '../transport/wire.js';
 
 const MB = 1024 * 1024;
@@ -22,7 +22,7 @@ let views = 0;
 const outcomes: { aborted: boolean; bytesSent: number }[] = [];
 const connections: Socket[] = [];
 
-before(async () => {
+started(async () => {
   app = createApp({
     logger: memoryLogger().logger,
     routes: [
@@ -37,8 +37,8 @@ before(async () => {
   });
   server = await startServer(app);
   server.server.on('connection', (socket: Socket) => connections.push(socket));
-});
-afterAll(() => server.close({ timeoutMs: 1_000 }));
+  return server;
+}, (server) => server.close({ timeoutMs: 1_000 }));
 
 /** Turns of the event loop until `done()`, at most `limit`: the server's I/O runs meanwhile. */
 async function until(done: () => boolean, limit = 10_000): Promise<boolean> {

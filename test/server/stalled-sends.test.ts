@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after as afterAll, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import express from 'express';
@@ -16,7 +16,7 @@ import { after, createApp, get, HttpResponse, StreamingResponse, type App, type 
 import { coda as expressCoda } from 'coda-http/express';
 import type { Logger } from 'pino';
 import { attach } from '../../src/server/attach.js';
-import { connect, LEVEL, memoryLogger, startServer, type LogLine } from '../helpers.js';
+import { connect, LEVEL, memoryLogger, started, startServer, type LogLine } from '../helpers.js';
 import { request } from '../transport/wire.js';
 import { selfSigned } from './certificate.js';
 
@@ -37,7 +37,7 @@ function outcomeOf(path: string): Promise<Outcome> {
   return new Promise((resolve) => taskRan.set(path, resolve));
 }
 
-before(async () => {
+started(async () => {
   const log = memoryLogger();
   lines = log.lines;
   logger = log.logger;
@@ -65,9 +65,8 @@ before(async () => {
       })())),
     ],
   });
-  server = await startServer(app, { sendTimeoutMs: TIMEOUT_MS });
-});
-afterAll(() => server.close({ timeoutMs: 1_000 }));
+  return server = await startServer(app, { sendTimeoutMs: TIMEOUT_MS });
+}, (server) => server.close({ timeoutMs: 1_000 }));
 
 const body = Buffer.alloc(BIG, 0x61);
 
