@@ -209,14 +209,15 @@ export async function assertAnswer(response: Answer, expected: { status: number;
 
 /**
  * Runs the test file `file` under `node --test` with `args`, `env` added to
- * the environment: how it exited and what it printed. A run still going after
- * a minute is killed, what it started with it.
+ * the environment: how it exited and what it printed (the spec reporter's
+ * lines, as Node 22 prints TAP to a pipe). A run still going after a minute is
+ * killed, what it started with it.
  */
 export async function runTestFile(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   // Not NODE_TEST_CONTEXT: the run is a test runner of its own, not one of this one's files.
   const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
   // A process group of its own: a run that hangs is killed whole, well within the calling test's own timeout.
-  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', '--test', ...args, file], {
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', '--test', '--test-reporter=spec', ...args, file], {
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
