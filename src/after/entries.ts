@@ -6,7 +6,14 @@ export const NO_ENTRIES: readonly AfterEntry[] = Object.freeze([]);
 
 /** A task's name for logs and reports: its option, else (absent or empty) its function's name. */
 export function taskName(entry: AfterEntry): string {
-  return entry.options?.name || entry.task.name || 'anonymous';
+  const named = entry.options?.name;
+  if (named) return named;
+  try {
+    // A `name` getter of the user's that throws would throw in the scheduler, as it reports the task.
+    return entry.task.name || 'anonymous';
+  } catch {
+    return 'anonymous';
+  }
 }
 
 /** Whether `when` lets the task run for this outcome. */

@@ -80,6 +80,23 @@ test('a task that throws a value whose reading throws (a Proxy): the default lin
   assert.deepEqual(errors.map((l) => [l.task, l.requestId, l.method, l.path]), [['hostile', 'req-9', 'GET', '/p'], ['hostile async', 'req-9', 'GET', '/p']]);
 });
 
+test('a task function whose name getter throws runs, and is named anonymous in its report and record: the throw reached the scheduler, the process died and settle() never returned', async (t) => {
+  const uncaught = watchUncaught(t);
+  const { logger, lines } = memoryLogger();
+  const failing = (): void => {
+    throw new Error('task failed');
+  };
+  const succeeding = (): void => {};
+  for (const task of [failing, succeeding]) Object.defineProperty(task, 'name', { get: () => { throw new Error('name getter'); } });
+  const app = createApp({ logger, routes: [get('/n', () => { after(failing); after(succeeding); return new HttpResponse('ok'); })] });
+  const client = createTestClient(app);
+  assert.equal((await client.get('/n')).status, 200);
+  await client.settle();
+  assert.deepEqual(client.tasks.map((task) => [task.name, task.state]), [['anonymous', 'failed'], ['anonymous', 'completed']]);
+  assert.deepEqual(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.task, (l.err as { message?: string } | undefined)?.message]), [['after-response task anonymous failed', 'anonymous', 'task failed']]);
+  assert.deepEqual(uncaught, []);
+});
+
 test('an onError that throws is logged; nothing else happens', async () => {
   const { logger, lines } = memoryLogger();
   const app = createApp({
