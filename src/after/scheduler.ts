@@ -291,9 +291,7 @@ export class AfterScheduler {
     if (this.#reporting.observed) task.startedAt = performance.now();
     if (this.#tracer !== undefined) task.span = this.#tracer.startTask(task.name, job.request);
     try {
-      const result = entry.scope === undefined
-        ? inJob(job, this.#asyncContext, task.span === undefined ? entry.task : runInSpan, task)
-        : entry.scope.runInAsyncScope(this.#runScoped, null, task);
+      const result = this.#asTask(task, task.span === undefined ? entry.task : runInSpan, task);
       // Inside the try: a result whose `then` getter throws is the task's failure, not the process's.
       if (isPromise(result)) {
         this.#awaitTask(task, result);
@@ -307,12 +305,15 @@ export class AfterScheduler {
   }
 
   /**
-   * A task registered by user code runs in the async context of its
-   * registration, with its job set again there (the registration may have
-   * been outside any request: a response built at start-up). Coda's own tasks
-   * run in the request's context.
+   * Calls `fn(arg)` as code of `task`: a task registered by user code in the
+   * async context of its registration, with its job set again there (the
+   * registration may have been outside any request: a response built at
+   * start-up); Coda's own tasks in the request's context.
    */
-  readonly #runScoped = (task: RunningTask): unknown => inJob(task.job, this.#asyncContext, task.span === undefined ? task.entry.task : runInSpan, task);
+  #asTask<A, R>(task: RunningTask, fn: (arg: A) => R, arg: A): R {
+    const { scope } = task.entry;
+    return scope === undefined ? inJob(task.job, this.#asyncContext, fn, arg) : scope.runInAsyncScope(inJob<A, R>, null, task.job, this.#asyncContext, fn, arg);
+  }
 
   /**
    * Aborts a task's signal as code of the task, in its async context (the
@@ -321,10 +322,7 @@ export class AfterScheduler {
    * throws is reported as the task's.
    */
   #abort(task: RunningTask, reason: Error): void {
-    const abort = (): void => task.abort(reason, (thrown) => this.#reporting.abortListenerThrew(task, thrown));
-    const { scope } = task.entry;
-    if (scope === undefined) inJob(task.job, this.#asyncContext, abort, undefined);
-    else scope.runInAsyncScope(inJob, null, task.job, this.#asyncContext, abort, undefined);
+    this.#asTask(task, (): void => task.abort(reason, (thrown) => this.#reporting.abortListenerThrew(task, thrown)), undefined);
   }
 
   #awaitTask(task: RunningTask, result: PromiseLike<unknown>): void {

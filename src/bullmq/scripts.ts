@@ -15,15 +15,18 @@ local ready = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis
 return { ready, redis.call('ZCARD', KEYS[7]) - due, redis.call('LLEN', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]), redis.call('ZCARD', KEYS[8]) }
 `;
 
+/** The suffixes of the queue's keys READ looks for the job in, in the order its checks read them. */
+export const READ_STATE_KEYS = ['completed', 'failed', 'delayed', 'prioritized', 'active', 'wait', 'paused', 'waiting-children'] as const;
+
 /**
  * A task read whole in one call (Lua runs atomically): its job's hash, log
  * and hold, and BullMQ's state as its getState script tells it. Read apart,
  * a completion written between the hash and the state read as completed
  * with the running attempt's count, one short. KEYS[1] the job's hash,
- * KEYS[2] its log, KEYS[3] the queue's holds, then its completed, failed,
- * delayed, prioritized, active, wait, paused and waiting-children keys;
- * ARGV[1] the id. Returns the hash (field, value, ...), the log, the hold's
- * score or nil, and the state ('unknown' for none).
+ * KEYS[2] its log, KEYS[3] the queue's holds, then the queue's keys of
+ * `READ_STATE_KEYS`, in that order; ARGV[1] the id. Returns the hash
+ * (field, value, ...), the log, the hold's score or nil, and the state
+ * ('unknown' for none).
  */
 const READ = `
 local state = 'unknown'

@@ -15,7 +15,7 @@ import type {
 import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
-import { defineScripts, runScript } from './scripts.js';
+import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
 
@@ -1086,7 +1086,7 @@ export class BullmqStore implements TaskStore {
     const replies = await Promise.all(where.map(([name, id]) => {
       const key = this.#jobKey(name, id);
       const q = this.#queueKey(name);
-      const states = ['completed', 'failed', 'delayed', 'prioritized', 'active', 'wait', 'paused', 'waiting-children'].map((suffix) => `${q}:${suffix}`);
+      const states = READ_STATE_KEYS.map((suffix) => `${q}:${suffix}`);
       return runScript(client, 'read', [key, `${key}:logs`, this.#heldKey(name), ...states], [id]) as Promise<[string[], string[], string | null, string]>;
     }));
     return where.map(([name, id], i) => {
