@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import {
   compress, createApp, get, HttpResponse, JsonResponse, staticFiles, StreamingResponse, type Outcome,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { deferred, serveForSuite, startServer } from '../helpers.js';
+import { connect, deferred, rawGet, serveForSuite, startServer } from '../helpers.js';
 
 const text = 'All work and no play makes Jack a dull boy. '.repeat(100);
 const small = 'tiny';
@@ -136,6 +137,52 @@ describe('compress()', () => {
       assert.equal(endless.requestsInFlight, 0);
     } finally {
       await endlessServer.close();
+    }
+  });
+
+  test('a client that stops reading a compressed stream: its source is not read far ahead (backpressure through the compressor), and is let go when the client goes', async () => {
+    const CHUNK = 64 * 1024;
+    const CHUNKS = 1024; // 64 MiB: far more than the kernel's buffers and the compressor's hold
+    let produced = 0;
+    const ended = deferred();
+    const outcome = deferred<Outcome>();
+    const noisy = createApp({
+      middleware: [compress({ threshold: 0 }), { afterResponse(request, _response, done) { if (request.method === 'GET') outcome.resolve(done); } }],
+      routes: [get('/noise-stream', () => new StreamingResponse((async function* () {
+        try {
+          // Random bytes: the compressor's output is as large as its input, so the client's window fills.
+          for (let i = 0; i < CHUNKS; i++) {
+            produced += CHUNK;
+            yield randomBytes(CHUNK);
+          }
+        } finally {
+          ended.resolve();
+        }
+      })(), { headers: { 'content-type': 'text/plain' } }))],
+    });
+    const noisyServer = await startServer(noisy);
+    try {
+      const socket = await connect(noisyServer);
+      socket.on('error', () => {});
+      socket.write(rawGet('/noise-stream', { 'accept-encoding': 'gzip' }));
+      await once(socket, 'readable');
+      socket.pause();
+      assert.match((socket.read() as Buffer).toString('latin1'), /^HTTP\/1\.1 200 OK\r\n[^]*content-encoding: gzip\r\n/i);
+      // Every chance to run ahead: full round trips on other connections, until the source has stood still for ten of them.
+      for (let still = 0, last = -1, trips = 0; still < 10 && trips < 2_000; trips++) {
+        assert.equal((await fetch(`${noisyServer.url}/noise-stream`, { method: 'HEAD' })).status, 200);
+        still = produced === last ? still + 1 : 0;
+        last = produced;
+      }
+      // Kernel buffers on both ends hold a few MiB, the compressor a little: anything near the whole body means none.
+      assert.ok(produced < 16 * 1024 * 1024, `the source ran ${produced} bytes ahead of a client that reads nothing`);
+      socket.destroy();
+      await ended.promise;
+      assert.equal((await outcome.promise).aborted, true);
+      await noisy.settle();
+      assert.equal(noisy.requestsInFlight, 0);
+    } finally {
+      await noisyServer.close();
     }
   });
 
