@@ -112,7 +112,7 @@ export function isTaskData(data: unknown): data is JobData {
 }
 
 /** A job's data, parsed; undefined when it is not JSON (a job another program wrote). */
-export function parseData(text: string | undefined): unknown {
+function parseData(text: string | undefined): unknown {
   try {
     return text === undefined ? undefined : JSON.parse(text);
   } catch {

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 /** How long a lingering connection waits for more of the client's bytes before it is closed. */
 export const LINGER_IDLE_MS = 2_000;
 /** The longest a connection lingers, however its client trickles: nginx's `lingering_time`. */
-export const LINGER_MAX_MS = 30_000;
+const LINGER_MAX_MS = 30_000;
 
 /**
  * Has `request`'s connection, when node:http closes it after an answer that
