@@ -1,0 +1,204 @@
+// The access log and the request logger, judged by cases ported from peers'
+// own suites: pino-http's test/test.js, morgan's test/morgan.js and Fastify's
+// test/logger/*.test.js. Each test's title names the case it ports. Over a real
+// socket (serve()), as the network is what these lines describe. The cases
+// where Coda deliberately differs are listed in docs/observability.md.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2, { type IncomingHttpHeaders } from 'node:http2';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { createApp, get, HttpResponse, serve, StreamingResponse, type App, type AppOptions } from 'coda-http';
+import { connect, deferred, LEVEL, memoryLogger, rawRequest, startServer, watchUncaught, type LogLine } from '../helpers.js';
+import { selfSigned } from '../server/certificate.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function accessLines(lines: LogLine[]): LogLine[] {
+  return lines.filter((line) => line.durationMs !== undefined);
+}
+
+/** A pino logger at debug whose raw output is kept, to count its lines as written. */
+function rawLogger(options: pino.LoggerOptions = {}): { logger: pino.Logger; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString('utf8');
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'debug', ...options }, stream), text: () => text };
+}
+
+async function served(options: AppOptions): Promise<{ app: App; url: string; port: number; close: () => Promise<unknown> }> {
+  const app = createApp(options);
+  const server = await startServer(app, { host: '127.0.0.1' });
+  return { app, url: server.url, port: server.port, close: () => server.close() };
+}
+
+test('pino-http "allocate a unique id to every request", Fastify "test log stream": one line per request, each with its own id, the one request.log\'s lines carry', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const server = await served({
+    logger,
+    routes: [get('/hello', (request) => {
+      request.log.info('some log message');
+      return new HttpResponse('world');
+    })],
+  });
+  t.after(server.close);
+  for (let i = 0; i < 2; i++) assert.equal(await (await fetch(`${server.url}/hello`)).text(), 'world');
+  await server.app.settle();
+  const access = accessLines(lines);
+  assert.equal(access.length, 2);
+  assert.notEqual(access[0]!.requestId, access[1]!.requestId);
+  for (const line of access) assert.match(String(line.requestId), UUID);
+  const own = lines.filter((line) => line.msg === 'some log message').map((line) => line.requestId);
+  assert.deepEqual(own, access.map((line) => line.requestId));
+});
+
+test('pino-http "responseTime", morgan ":response-time should be in milliseconds", Fastify "defaults to info level": the line at info with the method, path, status, a duration in ms and the bytes sent', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const server = await served({ logger, routes: [get('/', () => new HttpResponse('{"hello":"world"}'))] });
+  t.after(server.close);
+  const started = performance.now();
+  await (await fetch(`${server.url}/`)).text();
+  const elapsed = performance.now() - started;
+  await server.app.settle();
+  const [line] = accessLines(lines);
+  assert.equal(line!.level, LEVEL.info);
+  assert.deepEqual([line!.method, line!.path, line!.status, line!.bytes], ['GET', '/', 200, 17]);
+  assert.equal(typeof line!.durationMs, 'number');
+  assert.ok((line!.durationMs as number) >= 0 && (line!.durationMs as number) <= elapsed, `${String(line!.durationMs)} ms within the ${elapsed} ms the client waited`);
+});
+
+test('Fastify "The request id header key can be customized" (an invalid id): one too long or with control characters is replaced by a UUID, never logged', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const server = await served({ logger, requestIdHeader: 'x-request-id', routes: [get('/', (request) => new HttpResponse(request.id))] });
+  t.after(server.close);
+  const tooLong = 'a'.repeat(201);
+  const bodies: string[] = [];
+  bodies.push(await (await fetch(`${server.url}/`, { headers: { 'x-request-id': tooLong } })).text());
+  // A tab, obs-text and a space, which fetch() will not send: on the wire by hand.
+  for (const id of ['ab\tcd', 'caf\xe9', 'a b']) {
+    const answer = await rawRequest(server as never, Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`, 'latin1'));
+    assert.equal(answer.status, 200);
+    bodies.push(answer.body.toString('latin1'));
+  }
+  // Other control characters never reach the app: Node's parser refuses the request, logged without an id.
+  const refused = await rawRequest(server as never, 'GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: ab\x01cd\r\n\r\n');
+  assert.equal(refused.status, 400);
+  await server.app.settle();
+  for (const body of bodies) assert.match(body, UUID);
+  assert.deepEqual(accessLines(lines).map((line) => line.requestId), bodies);
+  assert.deepEqual(lines.filter((line) => line.requestId === undefined).map((line) => [line.status, line.code]), [[400, 'HPE_INVALID_HEADER_TOKEN']]);
+});
+
+test('Fastify "should log the error if no error handler is defined", "test error log stream", pino-http "responseTime for errored request": a thrown error is logged once at error with its stack and the request id; the access line says 500; the body tells nothing unless debug', async (t) => {
+  for (const debug of [false, true]) {
+    const { logger, lines } = memoryLogger();
+    const server = await served({
+      logger, debug,
+      routes: [get('/error', () => {
+        throw new Error('a generic error');
+      })],
+    });
+    t.after(server.close);
+    const res = await fetch(`${server.url}/error`);
+    assert.equal(res.status, 500);
+    const body = await res.text();
+    await server.app.settle();
+    const errors = lines.filter((line) => line.level === LEVEL.error);
+    assert.equal(errors.length, 1, 'the error is logged once');
+    const [error] = errors;
+    const err = error!.err as { message: string; stack: string };
+    assert.equal(err.message, 'a generic error');
+    assert.match(err.stack, /Error: a generic error\n\s+at /);
+    const [access] = accessLines(lines);
+    assert.equal(error!.requestId, access!.requestId);
+    assert.deepEqual([access!.status, access!.level, accessLines(lines).length], [500, LEVEL.info, 1]);
+    assert.ok((access!.durationMs as number) >= 0);
+    if (debug) assert.match(body, /Error: a generic error\n\s+at /);
+    else assert.equal(body, 'Internal Server Error');
+  }
+});
+
+test('pino-http "log requests aborted on the server", morgan ":status should not exist for aborted request": a client gone mid-response is one line with aborted, the status sent, the bytes so far and the client\'s address; never two lines, nothing thrown', async (t) => {
+  const uncaught = watchUncaught(t);
+  const { logger, lines } = memoryLogger();
+  const first = deferred();
+  const server = await served({
+    logger,
+    routes: [get('/delayed', () => new StreamingResponse(async function* (signal) {
+      yield 'delayed';
+      first.resolve();
+      await once(signal, 'abort');
+    }))],
+  });
+  t.after(server.close);
+  const socket = await connect(server as never);
+  socket.write('GET /delayed HTTP/1.1\r\nHost: x\r\n\r\n');
+  await once(socket, 'data');
+  await first.promise;
+  socket.destroy();
+  await server.app.settle();
+  const access = accessLines(lines);
+  assert.equal(access.length, 1);
+  assert.deepEqual([access[0]!.status, access[0]!.aborted, access[0]!.bytes, access[0]!.remoteAddress], [200, true, 7, '127.0.0.1']);
+  assert.match(String(access[0]!.msg), /^GET \/delayed 200 [\d.]+ ms \(client went away\)$/);
+  assert.deepEqual(uncaught, []);
+});
+
+test('morgan "should accept special characters", pino-http "does not return excessively long object": hostile bytes in the path, headers and user agent leave each line one valid JSON line', async (t) => {
+  const { logger, text } = rawLogger();
+  const server = await served({ logger, routes: [get('/*', (request) => new HttpResponse(request.path))] });
+  t.after(server.close);
+  const targets = ['/a%0Ab%0D%0A{"level":60}', '/q%22uote%5C', '/nul%00x', '/bad%FF%ED%A0%80', '/caf%C3%A9/%E2%80%A8', '/\u00e9raw'];
+  for (const target of targets) {
+    const answer = await rawRequest(server as never, Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\x7f\xff"}\r\nX-Forwarded-For: 1.2.3.4\x00\r\nReferer: \x1b[31m\r\nConnection: close\r\n\r\n`, 'latin1'));
+    assert.ok(answer.status > 0, target);
+  }
+  await server.app.settle();
+  const written = text().split('\n');
+  assert.equal(written.pop(), '', 'every line ends with a newline');
+  const parsed = written.map((line) => JSON.parse(line) as LogLine);
+  assert.equal(parsed.filter((line) => line.durationMs !== undefined || line.code !== undefined).length, targets.length, written.join('\n'));
+  assert.ok(parsed.every((line) => line.level === LEVEL.info || line.level === LEVEL.debug));
+});
+
+test('Fastify and pino-http over HTTP/2: an HTTP/2 request is logged as an HTTP/1.1 one is, and one whose stream the client resets mid-response is one line with aborted', async (t) => {
+  const { key, cert } = selfSigned();
+  const { logger, lines } = memoryLogger();
+  const first = deferred();
+  const app = createApp({
+    logger,
+    routes: [
+      get('/users/:id', (request) => new HttpResponse(`user ${request.params.id}`)),
+      get('/delayed', () => new StreamingResponse(async function* (signal) {
+        yield 'delayed';
+        first.resolve();
+        await once(signal, 'abort');
+      })),
+    ],
+  });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true });
+  t.after(() => server.close());
+  const session = http2.connect(server.url, { ca: cert });
+  session.on('error', () => {});
+  t.after(() => session.close());
+  const stream = session.request({ ':path': '/users/7' });
+  const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+  let body = '';
+  for await (const chunk of stream) body += String(chunk);
+  assert.deepEqual([headers[':status'], body], [200, 'user 7']);
+  const cancelled = session.request({ ':path': '/delayed' });
+  await once(cancelled, 'data');
+  await first.promise;
+  cancelled.close(http2.constants.NGHTTP2_CANCEL);
+  await app.settle();
+  const access = accessLines(lines).map(({ method, route, path, status, bytes, remoteAddress, aborted }) => ({ method, route, path, status, bytes, remoteAddress, aborted }));
+  assert.deepEqual(access, [
+    { method: 'GET', route: '/users/:id', path: '/users/7', status: 200, bytes: 6, remoteAddress: '127.0.0.1', aborted: undefined },
+    { method: 'GET', route: '/delayed', path: '/delayed', status: 200, bytes: 7, remoteAddress: '127.0.0.1', aborted: true },
+  ]);
+});
