@@ -65,6 +65,8 @@ export interface RequestOptions {
   signer?: Signer;
   /** Which proxies are believed about the client (the app's `trustProxy`); absent: none. */
   trust?: Trust;
+  /** The header the incoming request id is read from (the app's `requestIdHeader`, lower case); absent: `x-request-id`. */
+  requestIdHeader?: string;
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
@@ -326,10 +328,10 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return validate(schema, { ...this.params }, 'path parameters');
   }
 
-  /** The client's `X-Request-Id` when it is a sane token, else a new UUID. */
+  /** The client's `X-Request-Id` (the header the app's `requestIdHeader` names, if it does) when it is a sane token, else a new UUID. */
   get id(): string {
     if (this.#id === undefined) {
-      const given = this.#headersRecord['x-request-id'];
+      const given = this.#headersRecord[this.#options.requestIdHeader ?? 'x-request-id'];
       this.#id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
     }
     return this.#id;

@@ -72,6 +72,27 @@ test('pino-http "responseTime", morgan ":response-time should be in milliseconds
   assert.ok((line!.durationMs as number) >= 0 && (line!.durationMs as number) <= elapsed, `${String(line!.durationMs)} ms within the ${elapsed} ms the client waited`);
 });
 
+test('Fastify "The request id header key can be customized": the id the configured header brings is request.id, on request.log\'s lines and the access line, and echoed', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const server = await served({
+    logger,
+    requestIdHeader: 'my-custom-request-id',
+    routes: [get('/', (request) => {
+      request.log.info('some log message');
+      return new HttpResponse(request.id);
+    })],
+  });
+  t.after(server.close);
+  const res = await fetch(`${server.url}/`, { headers: { 'my-custom-request-id': '42' } });
+  assert.equal(await res.text(), '42');
+  assert.equal(res.headers.get('my-custom-request-id'), '42');
+  await server.app.settle();
+  assert.deepEqual(lines.filter((line) => line.requestId !== undefined).map((line) => [line.requestId, line.msg]), [
+    ['42', 'some log message'],
+    ['42', 'GET / 200 ' + String(accessLines(lines)[0]!.durationMs) + ' ms'],
+  ]);
+});
+
 test('Fastify "The request id header key can be customized" (an invalid id): one too long or with control characters is replaced by a UUID, never logged', async (t) => {
   const { logger, lines } = memoryLogger();
   const server = await served({ logger, requestIdHeader: 'x-request-id', routes: [get('/', (request) => new HttpResponse(request.id))] });
