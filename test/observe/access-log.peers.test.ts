@@ -223,3 +223,59 @@ test('Fastify and pino-http over HTTP/2: an HTTP/2 request is logged as an HTTP/
     { method: 'GET', route: '/delayed', path: '/delayed', status: 200, bytes: 7, remoteAddress: '127.0.0.1', aborted: true },
   ]);
 });
+
+test('pino-http "does not crash when no request connection object" (a logger that throws): a logger whose every line throws takes neither the request nor the process down', async (t) => {
+  const uncaught = watchUncaught(t);
+  const logger = pino({ level: 'debug', mixin() {
+    throw new Error('the logger is broken');
+  } }, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  const server = await served({
+    logger,
+    routes: [
+      get('/ok', () => new HttpResponse('fine')),
+      get('/logs', (request) => {
+        request.log.info('from the view');
+        return new HttpResponse('unreached');
+      }),
+      get('/error', () => {
+        throw new Error('a generic error');
+      }),
+    ],
+  });
+  t.after(server.close);
+  assert.equal(await (await fetch(`${server.url}/ok`)).text(), 'fine');
+  assert.equal((await fetch(`${server.url}/logs`)).status, 500);
+  assert.equal((await fetch(`${server.url}/error`)).status, 500);
+  assert.equal(await (await fetch(`${server.url}/ok`)).text(), 'fine');
+  await server.app.settle();
+  assert.deepEqual(uncaught, []);
+  assert.equal(((await server.close()) as { requestsInFlightAtClose: number }).requestsInFlightAtClose, 0, 'close() resolves with its report');
+});
+
+test('pino-http "does not crash when no request connection object" (the access line alone throws): the response is sent whole, the next request served, the line written again without its fields', async (t) => {
+  const uncaught = watchUncaught(t);
+  const lines: LogLine[] = [];
+  const broken = pino({ level: 'debug', mixin(fields: object) {
+    if ('durationMs' in fields) throw new Error('the access line is broken');
+    return {};
+  } }, new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(JSON.parse(chunk.toString('utf8')) as LogLine);
+      callback();
+    },
+  }));
+  const server = await served({ logger: broken, routes: [get('/ok', (request) => {
+    request.log.info('from the view');
+    return new HttpResponse('fine');
+  })] });
+  t.after(server.close);
+  for (let i = 0; i < 2; i++) assert.equal(await (await fetch(`${server.url}/ok`)).text(), 'fine');
+  await server.app.settle();
+  assert.deepEqual(uncaught, []);
+  assert.equal(lines.filter((line) => line.msg === 'from the view').length, 2);
+  // The line is written again without its fields, saying why, as safeLog() writes durable work's.
+  assert.deepEqual(lines.filter((line) => line.logFailed !== undefined).map((line) => [line.logFailed, String(line.msg).replace(/[\d.]+ ms$/, 'ms')]), [
+    ['the access line is broken', 'GET /ok 200 ms'],
+    ['the access line is broken', 'GET /ok 200 ms'],
+  ]);
+});
