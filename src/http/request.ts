@@ -5,7 +5,7 @@ import { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { logsAt, type Logger } from '../log/logger.js';
+import { childOf, logsAt, type Logger } from '../log/logger.js';
 import { kClientLeft, kDone, kExchange, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
@@ -375,7 +375,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   /** The app's logger, bound to this request's id. */
   get log(): Logger {
-    return (this.#log ??= this.#options.logger.child({ requestId: this.id }));
+    return (this.#log ??= childOf(this.#options.logger, { requestId: this.id }));
   }
 
   /** @internal Whether the app's logger writes `level`: skip building a line nobody reads. */

@@ -9,7 +9,7 @@ import http2, { type IncomingHttpHeaders } from 'node:http2';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { createApp, get, HttpResponse, serve, StreamingResponse, type App, type AppOptions } from 'coda-http';
+import { createApp, get, HttpError, HttpResponse, serve, StreamingResponse, type App, type AppOptions } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawRequest, startServer, watchUncaught, type LogLine } from '../helpers.js';
 import { selfSigned } from '../server/certificate.js';
 
@@ -19,8 +19,8 @@ function accessLines(lines: LogLine[]): LogLine[] {
   return lines.filter((line) => line.durationMs !== undefined);
 }
 
-/** A pino logger at debug whose raw output is kept, to count its lines as written. */
-function rawLogger(options: pino.LoggerOptions = {}): { logger: pino.Logger; text: () => string } {
+/** A pino logger at debug (with `options`) whose raw output is kept, to count its lines as written. */
+function rawLogger(options: pino.LoggerOptions = {}): { logger: pino.Logger; text: () => string; lines: () => LogLine[] } {
   let text = '';
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -28,7 +28,8 @@ function rawLogger(options: pino.LoggerOptions = {}): { logger: pino.Logger; tex
       callback();
     },
   });
-  return { logger: pino({ level: 'debug', ...options }, stream), text: () => text };
+  const lines = (): LogLine[] => text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as LogLine);
+  return { logger: pino({ level: 'debug', ...options }, stream), text: () => text, lines };
 }
 
 async function served(options: AppOptions): Promise<{ app: App; url: string; port: number; close: () => Promise<unknown> }> {
@@ -226,9 +227,9 @@ test('Fastify and pino-http over HTTP/2: an HTTP/2 request is logged as an HTTP/
 
 test('pino-http "does not crash when no request connection object" (a logger that throws): a logger whose every line throws takes neither the request nor the process down', async (t) => {
   const uncaught = watchUncaught(t);
-  const logger = pino({ level: 'debug', mixin() {
+  const { logger } = rawLogger({ mixin() {
     throw new Error('the logger is broken');
-  } }, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  } });
   const server = await served({
     logger,
     routes: [
@@ -254,16 +255,10 @@ test('pino-http "does not crash when no request connection object" (a logger tha
 
 test('pino-http "does not crash when no request connection object" (the access line alone throws): the response is sent whole, the next request served, the line written again without its fields', async (t) => {
   const uncaught = watchUncaught(t);
-  const lines: LogLine[] = [];
-  const broken = pino({ level: 'debug', mixin(fields: object) {
+  const { logger: broken, lines: written } = rawLogger({ mixin(fields: object) {
     if ('durationMs' in fields) throw new Error('the access line is broken');
     return {};
-  } }, new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString('utf8')) as LogLine);
-      callback();
-    },
-  }));
+  } });
   const server = await served({ logger: broken, routes: [get('/ok', (request) => {
     request.log.info('from the view');
     return new HttpResponse('fine');
@@ -272,10 +267,73 @@ test('pino-http "does not crash when no request connection object" (the access l
   for (let i = 0; i < 2; i++) assert.equal(await (await fetch(`${server.url}/ok`)).text(), 'fine');
   await server.app.settle();
   assert.deepEqual(uncaught, []);
+  const lines = written();
   assert.equal(lines.filter((line) => line.msg === 'from the view').length, 2);
   // The line is written again without its fields, saying why, as safeLog() writes durable work's.
   assert.deepEqual(lines.filter((line) => line.logFailed !== undefined).map((line) => [line.logFailed, String(line.msg).replace(/[\d.]+ ms$/, 'ms')]), [
     ['the access line is broken', 'GET /ok 200 ms'],
     ['the access line is broken', 'GET /ok 200 ms'],
+  ]);
+});
+
+test('morgan ":remote-addr should get remote address", "should use req.ip if there": the line names the peer, or the client a trusted proxy forwarded; an untrusted one\'s X-Forwarded-For is not believed', async (t) => {
+  for (const trustProxy of [false, '127.0.0.1']) {
+    const { logger, lines } = memoryLogger();
+    const server = await served({ logger, trustProxy, routes: [get('/', () => new HttpResponse('ok'))] });
+    t.after(server.close);
+    await (await fetch(`${server.url}/`, { headers: { 'x-forwarded-for': '203.0.113.7' } })).text();
+    await server.app.settle();
+    assert.deepEqual(accessLines(lines).map((line) => line.remoteAddress), [trustProxy === false ? '127.0.0.1' : '203.0.113.7']);
+  }
+});
+
+test('Fastify "should log as error if error status code >= 500 if no error handler is defined": a thrown 503 is logged at error with its request id, the access line a 503', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const server = await served({ logger, routes: [get('/503', () => {
+    throw new HttpError(503, 'a 503 error');
+  })] });
+  t.after(server.close);
+  assert.equal((await fetch(`${server.url}/503`)).status, 503);
+  await server.app.settle();
+  const [access] = accessLines(lines);
+  assert.deepEqual(lines.filter((line) => line.level === LEVEL.error).map((line) => [line.requestId, line.msg]), [[access!.requestId, 'unhandled error in view for /503: a 503 error']]);
+  assert.equal(access!.status, 503);
+});
+
+test('pino-http "responseTime for request emitting error event": a streamed body that fails once its head is sent is one access line with the status sent and the bytes so far, its error logged once; the process lives on', async (t) => {
+  const uncaught = watchUncaught(t);
+  const { logger, lines } = memoryLogger();
+  const server = await served({ logger, routes: [get('/broken', () => new StreamingResponse((async function* () {
+    yield 'part';
+    throw new Error('the source broke');
+  })()))] });
+  t.after(server.close);
+  await assert.rejects((await fetch(`${server.url}/broken`)).text());
+  await server.app.settle();
+  const access = accessLines(lines);
+  assert.equal(access.length, 1);
+  assert.deepEqual([access[0]!.status, access[0]!.bytes], [200, 4]);
+  assert.equal(lines.filter((line) => line.level === LEVEL.error).length, 1);
+  assert.equal((lines.find((line) => line.level === LEVEL.error)!.err as { message: string }).message, 'the source broke');
+  assert.deepEqual(uncaught, []);
+});
+
+test('pino-http "does not crash when no request connection object" (a logger whose child() throws): request.log is the app\'s logger, the error answered 500 and logged, the access line written without its fields', async (t) => {
+  const uncaught = watchUncaught(t);
+  // A serializer of the field request.log binds: pino runs it in child(), which throws.
+  const { logger, lines } = rawLogger({ serializers: { requestId: () => {
+    throw new Error('no request ids here');
+  } } });
+  const server = await served({ logger, routes: [get('/error', () => {
+    throw new Error('a generic error');
+  })] });
+  t.after(server.close);
+  const res = await fetch(`${server.url}/error`);
+  assert.deepEqual([res.status, await res.text()], [500, 'Internal Server Error']);
+  await server.app.settle();
+  assert.deepEqual(uncaught, []);
+  assert.deepEqual(lines().map((line) => [line.level, (line.err as { message?: string } | undefined)?.message, line.logFailed, String(line.msg).replace(/[\d.]+ ms$/, 'ms')]), [
+    [LEVEL.error, 'a generic error', undefined, 'unhandled error in view for /error: a generic error'],
+    [LEVEL.info, undefined, 'no request ids here', 'GET /error 500 ms'],
   ]);
 });
