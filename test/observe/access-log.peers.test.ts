@@ -337,3 +337,19 @@ test('pino-http "does not crash when no request connection object" (a logger who
     [LEVEL.info, undefined, 'no request ids here', 'GET /error 500 ms'],
   ]);
 });
+
+test('Fastify "should not log the error if error handler is defined and it does not error": an error a processException hook answers is not logged as an error; the access line has the status it chose', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const server = await served({
+    logger,
+    middleware: [{ processException: () => new HttpResponse('something bad happened') }],
+    routes: [get('/error', () => {
+      throw new Error('something happened');
+    })],
+  });
+  t.after(server.close);
+  assert.equal(await (await fetch(`${server.url}/error`)).text(), 'something bad happened');
+  await server.app.settle();
+  assert.deepEqual(lines.filter((line) => line.level >= LEVEL.warn), []);
+  assert.deepEqual(accessLines(lines).map((line) => line.status), [200]);
+});
