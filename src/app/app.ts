@@ -128,6 +128,8 @@ export class App {
       body: options.body === undefined ? DEFAULT_BODY_SETTINGS : bodySettings(options.body),
       signer: this.#signer,
       trust: compileTrust(options.trustProxy),
+      // The id a proxy sends in the header the app echoes is the request's, as Fastify reads its requestIdHeader.
+      requestIdHeader: this.#observing.requestIdHeader,
     };
     this.#host = {
       scheduler: this.#scheduler,

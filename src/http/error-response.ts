@@ -4,6 +4,7 @@ import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
 import { ValidationError } from './validation.js';
 import { errorMessage } from '../util/describe.js';
+import { writeSafely } from '../log/safe-log.js';
 
 /**
  * The response an error stands for: an `HttpError`'s status, message and
@@ -25,10 +26,11 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
 export function logError(request: HttpRequest, error: unknown, culprit?: string, reported = false): void {
   request[kRenderedError] = error;
   const status = statusOf(error);
+  // A line that throws (a serializer, the destination) must not replace the error response with a crash.
   if (status >= 500 && !reported) {
-    if (request[kLogs]('error')) request.log.error({ err: error, method: request.method, path: request.path }, describeFailure(error, culprit));
+    if (request[kLogs]('error')) writeSafely(request.log, 'error', { err: error, method: request.method, path: request.path }, describeFailure(error, culprit));
   } else if (request[kLogs]('debug')) {
-    request.log.debug({ status, method: request.method, path: request.path }, (error as HttpError).message);
+    writeSafely(request.log, 'debug', { status, method: request.method, path: request.path }, (error as HttpError).message);
   }
 }
 

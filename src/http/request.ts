@@ -5,7 +5,7 @@ import { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { logsAt, type Logger } from '../log/logger.js';
+import { childOf, logsAt, type Logger } from '../log/logger.js';
 import { kClientLeft, kDone, kExchange, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
@@ -65,6 +65,8 @@ export interface RequestOptions {
   signer?: Signer;
   /** Which proxies are believed about the client (the app's `trustProxy`); absent: none. */
   trust?: Trust;
+  /** The header the incoming request id is read from (the app's `requestIdHeader`, lower case); absent: `x-request-id`. */
+  requestIdHeader?: string;
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
@@ -172,8 +174,8 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** The app's: its logger, body parsing, signer and trusted proxies (one reference: a pending task keeps every request it saw). */
   readonly #options: RequestOptions;
   /**
-   * The connection's address and whether it is TLS, kept once Node's request
-   * is let go (or given by a request without a socket); two fields rather than
+   * The connection's address and whether it is TLS, read as the request
+   * comes (or given by a request without a socket); two fields rather than
    * a Peer object each request.
    */
   #address: string | undefined = undefined;
@@ -194,14 +196,16 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   constructor(source: IncomingMessage | RequestSource, options: RequestOptions, exchange?: unknown, startedAt = performance.now()) {
     if (source instanceof IncomingMessage) {
       this.#body = source;
+      // Read now, not when first asked: once the client has gone its socket no longer tells (the access line of a client
+      // that left, a task's snapshot, had no address). Node's getter runs once per connection (peerOf keeps it).
+      const peer = peerOf(source.socket);
+      this.#address = peer.address;
+      this.#encrypted = peer.encrypted;
     } else {
-      // A source with `raw` (HTTP/2) has it as its body.
+      // A source with `raw` (HTTP/2) has it as its body; it says its peer itself, as other sources do.
       this.#body = source.body;
-      // Over HTTP/2 the socket tells, as over HTTP/1.1; other sources say it themselves.
-      if (source.raw === undefined) {
-        this.#address = source.remoteAddress;
-        this.#encrypted = source.encrypted ?? false;
-      }
+      this.#address = source.remoteAddress;
+      this.#encrypted = source.encrypted ?? false;
     }
     this.#headersRecord = source.headers;
     this.method = source.method!;
@@ -283,19 +287,9 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   // Static, as every private method here: an instance method would cost each request a brand field.
   static #clientAddress(request: HttpRequest): ClientAddress {
     if (request.#client === undefined) {
-      HttpRequest.#keepPeer(request);
       request.#client = resolveClient({ address: request.#address, encrypted: request.#encrypted }, request.#headersRecord, request.#options.trust, request.url);
     }
     return request.#client;
-  }
-
-  /** Copies the socket's address and TLS flag while Node's request is at hand. */
-  static #keepPeer(request: HttpRequest): void {
-    const socket = rawOf(request.#body)?.socket;
-    if (socket === undefined || socket === null) return;
-    const peer = peerOf(socket);
-    request.#address = peer.address;
-    request.#encrypted = peer.encrypted;
   }
 
   get headers(): RequestHeaders {
@@ -334,10 +328,10 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     return validate(schema, { ...this.params }, 'path parameters');
   }
 
-  /** The client's `X-Request-Id` when it is a sane token, else a new UUID. */
+  /** The client's `X-Request-Id` (the header the app's `requestIdHeader` names, if it does) when it is a sane token, else a new UUID. */
   get id(): string {
     if (this.#id === undefined) {
-      const given = this.#headersRecord['x-request-id'];
+      const given = this.#headersRecord[this.#options.requestIdHeader ?? 'x-request-id'];
       this.#id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
     }
     return this.#id;
@@ -381,7 +375,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   /** The app's logger, bound to this request's id. */
   get log(): Logger {
-    return (this.#log ??= this.#options.logger.child({ requestId: this.id }));
+    return (this.#log ??= childOf(this.#options.logger, { requestId: this.id }));
   }
 
   /** @internal Whether the app's logger writes `level`: skip building a line nobody reads. */
@@ -501,8 +495,6 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
     this.#done = aborted ? 'aborted' : 'completed';
     if (aborted) this.#abort?.controller.abort(clientGone());
     this.#abort?.stop();
-    // After-response tasks may still ask for the client's address: keep what the socket knew (Node caches it per connection).
-    if (this.#client === undefined) HttpRequest.#keepPeer(this);
     this.#body = null;
   }
 }

@@ -36,3 +36,18 @@ export function logsAt(logger: Logger, level: 'error' | 'warn' | 'info' | 'debug
   if (logger[level] === DROPPED) return false;
   return typeof logger.isLevelEnabled !== 'function' || logger.isLevelEnabled(level);
 }
+
+/**
+ * `logger`'s child bound to `bindings`, or `logger` itself when making the
+ * child throws (a `formatters.bindings` or a serializer of a bound field that
+ * throws): the lines are written without the bindings. Thrown from
+ * `request.log`, it failed a request's error handling: the request never
+ * answered, the throw uncaught.
+ */
+export function childOf(logger: Logger, bindings: Record<string, unknown>): Logger {
+  try {
+    return logger.child(bindings);
+  } catch {
+    return logger;
+  }
+}

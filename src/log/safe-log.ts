@@ -17,16 +17,24 @@ export type SafeLog = Pick<Logger, Level>;
  * written: the task stayed running, and stalled a lease later.
  */
 export function safeLog(logger: Logger): SafeLog {
-  const guarded = (level: Level): LogFn => ((fields: object, message?: string): void => {
-    try {
-      logger[level](fields, message);
-    } catch (failure) {
-      try {
-        logger[level]({ logFailed: errorMessage(failure) }, message);
-      } catch {
-        // The logger cannot write at all: nothing more can be told, and the task's change goes on.
-      }
-    }
-  }) as LogFn;
+  const guarded = (level: Level): LogFn => ((fields: object, message?: string): void => writeSafely(logger, level, fields, message)) as LogFn;
   return { fatal: guarded('fatal'), error: guarded('error'), warn: guarded('warn'), info: guarded('info') };
+}
+
+/**
+ * Writes one line; if that throws, the line again without its fields
+ * (`logFailed` says why); if that throws too, nothing. A request's own lines
+ * (its access line, its error) go so: a throw from them reached Node's
+ * 'finish' listener, an uncaught exception that took the process down.
+ */
+export function writeSafely(logger: Logger, level: Level | 'debug', fields: object, message?: string): void {
+  try {
+    logger[level](fields, message);
+  } catch (failure) {
+    try {
+      logger[level]({ logFailed: errorMessage(failure) }, message);
+    } catch {
+      // The logger cannot write at all: nothing more can be told, and what the line was written for goes on.
+    }
+  }
 }

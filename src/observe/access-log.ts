@@ -1,4 +1,5 @@
 import { logsAt, type Logger } from '../log/logger.js';
+import { writeSafely } from '../log/safe-log.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
 import { recordedStatus } from './recorded-status.js';
@@ -22,7 +23,8 @@ export function logAccess(logger: Logger, request: HttpRequest, outcome: Outcome
   };
   if (outcome.aborted) line.aborted = true;
   if (outcome.cutOff !== undefined) line.cutOff = outcome.cutOff;
-  logger.info(line, `${request.method} ${request.path} ${status} ${durationMs} ms${ending(outcome)}`);
+  // A logger that throws (a serializer, a mixin, its destination) must not take the process down: this runs in Node's 'finish' listener.
+  writeSafely(logger, 'info', line, `${request.method} ${request.path} ${status} ${durationMs} ms${ending(outcome)}`);
 }
 
 /** Who ended a response not sent whole: the server (and why), or the client. */

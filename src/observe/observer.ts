@@ -19,8 +19,9 @@ export interface ObserveOptions {
   /** One `info` line per request on the app's logger. Default on. */
   accessLog?: boolean | undefined;
   /**
-   * A response header that echoes the request id (`request.id`), e.g. `'x-request-id'`. Default false:
-   * none, as in Fastify and Express; it costs a UUID and a header on every response.
+   * A response header that echoes the request id (`request.id`), e.g. `'x-request-id'`, and that the
+   * incoming id is read from. Default false: none echoed, as in Fastify and Express (it costs a UUID and
+   * a header on every response), the incoming id read from `X-Request-Id`.
    */
   requestIdHeader?: string | false | undefined;
 }

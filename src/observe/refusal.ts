@@ -1,4 +1,5 @@
 import { logsAt, type Logger } from '../log/logger.js';
+import { writeSafely } from '../log/safe-log.js';
 
 /**
  * A request the server refused before the app saw it (Node's parser refused
@@ -25,5 +26,5 @@ export function refusalOf(status: number, reason: string, connection: { remoteAd
 /** The access log's line for a refusal, at `info` as a request's: `request refused before the app: 400 the request is malformed: …`. */
 export function logRefusal(logger: Logger, { status, reason, code, remoteAddress }: Refusal): void {
   if (!logsAt(logger, 'info')) return;
-  logger.info({ status, code, remoteAddress }, `request refused before the app: ${status} ${reason}`);
+  writeSafely(logger, 'info', { status, code, remoteAddress }, `request refused before the app: ${status} ${reason}`);
 }

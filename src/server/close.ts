@@ -1,5 +1,6 @@
 import type { App } from '../app/app.js';
 import { kRequestsDone, kRequestsOn, kServerClosed, kServerClosing, kShutDown } from '../symbols.js';
+import { writeSafely } from '../log/safe-log.js';
 import { untilDeadline } from '../util/deadline.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
 import type { Listener } from './listener.js';
@@ -70,13 +71,14 @@ async function closeApp(app: App, deadline: number, requestsInFlightAtClose: num
     tasksLeftInStore: left.map(({ name, id, request }) => ({ name, id, requestId: request?.id ?? null })),
   };
   const inStore = report.tasksLeftInStore.length === 0 ? '' : `, ${report.tasksLeftInStore.length} durable task(s) left in the store`;
-  app.logger.info(report, `shutdown complete: ${report.tasksAbandoned.length} after-response task(s) abandoned${inStore}`);
+  // A logger that throws must not turn a shutdown done into a rejected close(), its report lost.
+  writeSafely(app.logger, 'info', report, `shutdown complete: ${report.tasksAbandoned.length} after-response task(s) abandoned${inStore}`);
   return report;
 }
 
 /** A server closed while `others` of the app's servers are still open (or closing): nothing of the app's is given up; its tasks run on. Logs the report. */
 function leaveApp(app: App, others: number, requestsInFlightAtClose: number): ShutdownReport {
   const report: ShutdownReport = { tasksCompleted: app.afterStats().completed, tasksAbandoned: [], requestsInFlightAtClose, tasksLeftInStore: [] };
-  app.logger.info(report, `server closed: the app's after-response tasks are drained with its last server (${others} other still open or closing)`);
+  writeSafely(app.logger, 'info', report, `server closed: the app's after-response tasks are drained with its last server (${others} other still open or closing)`);
   return report;
 }

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { RequestSource } from '../../http/request.js';
+import { peerOf, type RequestSource } from '../../http/request.js';
 import { echo } from '../../util/echo.js';
 import { repeatedField } from './repeated-fields.js';
 
@@ -20,7 +20,10 @@ export function http2Source(req: Http2ServerRequest): RequestSource {
   for (const name of Object.keys(given)) if (name.charCodeAt(0) !== COLON) headers[name] = given[name];
   const authority = given[':authority'];
   if (headers.host === undefined && authority !== undefined) headers.host = authority;
-  return { method: req.method, url: req.url ?? authority ?? '', headers, body: req, raw: req };
+  // The peer is read now: once the stream is closed, Node's request no longer reaches its connection (an access line had no address).
+  const session = req.stream.session;
+  const peer = session === undefined || session.destroyed ? undefined : peerOf(session.socket);
+  return { method: req.method, url: req.url ?? authority ?? '', headers, body: req, raw: req, remoteAddress: peer?.address, encrypted: peer?.encrypted };
 }
 
 /**
