@@ -198,9 +198,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
       this.#body = source;
       // Read now, not when first asked: once the client has gone its socket no longer tells (the access line of a client
       // that left, a task's snapshot, had no address). Node's getter runs once per connection (peerOf keeps it).
-      const peer = peerOf(source.socket);
-      this.#address = peer.address;
-      this.#encrypted = peer.encrypted;
+      // One made by hand (a test's `new IncomingMessage(null)`) has no socket: no address.
+      if (source.socket != null) {
+        const peer = peerOf(source.socket);
+        this.#address = peer.address;
+        this.#encrypted = peer.encrypted;
+      }
     } else {
       // A source with `raw` (HTTP/2) has it as its body; it says its peer itself, as other sources do.
       this.#body = source.body;

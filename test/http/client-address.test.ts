@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { after as afterAll, before, describe, test } from 'node:test';
 import { after, createApp, get, JsonResponse, post, sqliteStore, task, type HttpRequest, type Server, type TaskContext, type TrustProxy } from 'coda-http';
 import { rawGet, rawRequest, startServer } from '../helpers.js';
@@ -268,5 +270,24 @@ describe('the client address after the response', () => {
     } finally {
       await server.close();
     }
+  });
+
+  test('a request made by hand (an IncomingMessage with no socket, given to app.handler) is answered: it has no address', async () => {
+    const app = createApp({ routes: [get('/', (request) => new JsonResponse({ ip: request.ip ?? null }))] });
+    const req = new IncomingMessage(null as unknown as Socket);
+    req.method = 'GET';
+    req.url = '/';
+    req.rawHeaders = ['Host', 'example.test'];
+    req.headers = { host: 'example.test' };
+    req.push(null);
+    const res = new ServerResponse(req);
+    const sent = new Promise<string>((resolve) => {
+      res.end = ((body: string) => {
+        resolve(`${res.statusCode} ${body}`);
+        return res;
+      }) as ServerResponse['end'];
+    });
+    app.handler(req, res);
+    assert.equal(await sent, '200 {"ip":null}');
   });
 });
