@@ -56,6 +56,21 @@ for (const transport of ['in-process', 'socket'] as const) {
 }
 
 for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a path's fragment is not sent, as no client sends one: the view sees the path and query only, and the cookies are those of that path`, async () => {
+    const app = createApp({
+      routes: [
+        get('/in', () => new HttpResponse('ok').setCookie('at', 'notes', { path: '/notes' })),
+        get('/*', (request) => new JsonResponse({ url: request.url, query: [...request.query], cookie: request.headers.get('cookie') })),
+      ],
+    });
+    await using client = createTestClient(app, { transport });
+    await client.get('/in#top');
+    assert.deepEqual(await (await client.get('/notes?q=1#section-2')).json(), { url: '/notes?q=1', query: [['q', '1']], cookie: 'at=notes' });
+    assert.deepEqual(await (await client.get('/notes#a?b=c')).json(), { url: '/notes', query: [], cookie: 'at=notes' }, 'a ? after the # is the fragment\'s');
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
   test(`${transport}: client.request() takes a method in any case, as Node's client does, and refuses one that is not a token`, async () => {
     const app = createApp({ routes: [get('/', (request) => new JsonResponse({ method: request.method }))] });
     await using client = createTestClient(app, { transport });
