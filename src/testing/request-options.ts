@@ -84,13 +84,18 @@ const NO_BODY_EXPECTED = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', '
  * or PATCH; the body to send, undefined for none. A Content-Length header
  * given that is not the body's would hang the request over a socket (the
  * server waits for bytes that never come, or reads the rest as the next
- * request): it is refused. A Transfer-Encoding given is left to frame it.
+ * request): it is refused. A Transfer-Encoding given is left to frame it,
+ * alone: Node's server refuses a request framed by both.
  */
 export function frameBody(where: string, method: string, headers: Record<string, string>, bytes: Buffer | undefined): Buffer | undefined {
   const body = bytes ?? (NO_BODY_EXPECTED.has(method) ? undefined : Buffer.alloc(0));
-  if (headers['transfer-encoding'] !== undefined) return body;
-  const length = body === undefined ? undefined : String(body.length);
   const given = headers['content-length'];
+  if (headers['transfer-encoding'] !== undefined) {
+    // Node's server refuses the pair (a 400: a request smuggler's framing); in-process the app got both.
+    if (given !== undefined) throw new TypeError(`${where}: headers content-length and transfer-encoding frame the body both; give one (or neither: the client sends the body's length)`);
+    return body;
+  }
+  const length = body === undefined ? undefined : String(body.length);
   if (given !== undefined && given !== (length ?? '0')) throw new TypeError(`${where}: header content-length is ${JSON.stringify(given)} but the body is ${length ?? 0} bytes; leave it out, the client sends the body's`);
   if (length !== undefined) headers['content-length'] = length;
   return body;

@@ -163,7 +163,7 @@ export class TestClient {
     if (kept !== undefined) headers['cookie'] ??= kept;
     const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
     const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
-      ? overSocket((await this.#serve()).url, method, target, headers, body, signal)
+      ? overSocket(where, (await this.#serve()).url, method, target, headers, body, signal)
       : inProcess(this.#app, method, target, headers, body, signal));
     this.#jar?.store(response.headers.getSetCookie(), target);
     return response;

@@ -170,6 +170,9 @@ describe("light-my-request 'retains a content-length header when payload specifi
   await assert.rejects(client.post('/echo', { body: '', headers: { 'content-length': '10' } }), { name: 'TypeError', message: 'client POST /echo: header content-length is "10" but the body is 0 bytes; leave it out, the client sends the body\'s' });
   await assert.rejects(client.post('/echo', { body: 'abc', headers: { 'Content-Length': '2' } }), { name: 'TypeError', message: /content-length is "2" but the body is 3 bytes/ });
   await assert.rejects(client.get('/echo', { headers: { 'content-length': '5' } }), { name: 'TypeError', message: /content-length is "5" but the body is 0 bytes/ });
+  // Node's server answers a request framed both ways with its 400; in-process the app got both.
+  await assert.rejects(client.post('/echo', { body: 'abc', headers: { 'content-length': '3', 'transfer-encoding': 'chunked' } }), { name: 'TypeError', message: 'client POST /echo: headers content-length and transfer-encoding frame the body both; give one (or neither: the client sends the body\'s length)' });
+  assert.equal(bytesOf(await echo(client.post('/echo', { body: 'abc', headers: { 'transfer-encoding': 'chunked' } }))).toString(), 'abc', 'a Transfer-Encoding alone frames it');
   assert.deepEqual((await echo(client.post('/echo', { body: 'abc', headers: { 'content-length': '3', 'x-show': 'content-length' } }))).headers, { 'content-length': '3' });
   // The app still answers after the refusals: no request went out half framed.
   assert.equal((await client.get('/echo')).status, 200);
@@ -213,6 +216,8 @@ function responsesApp(): App {
       get('/json', () => new JsonResponse({ a: 1, b: '2' })),
       get('/json-as-text', () => new HttpResponse(JSON.stringify({ a: 1, b: '2' }), { headers: { 'content-type': 'text/plain' } })),
       get('/not-json', () => new HttpResponse('notAJSON', { headers: { 'content-type': 'application/json' } })),
+      get('/json_response_latin1', () => new HttpResponse(Buffer.from('{"a":"Å"}', 'latin1'), { headers: { 'content-type': 'application/json; charset=latin1' } })),
+      get('/unknown-charset', () => new HttpResponse(Buffer.from('{"a":"é"}'), { headers: { 'content-type': 'application/json; charset=klingon' } })),
     ],
   });
 }
@@ -240,8 +245,10 @@ describe("light-my-request 'returns chunked payload', 'returns multi buffer payl
   assert.equal(piped.headers.get('content-length'), null, 'a stream of no declared length has none');
 }));
 
-describe("light-my-request 'should handle response errors (promises)': a streamed body that fails after its first chunk rejects the request, not a truncated 200", () => bothTransports(responsesApp, async (client) => {
-  await assert.rejects(client.get('/broken'));
+describe("light-my-request 'should handle response errors (promises)': a streamed body that fails after its first chunk rejects the request, not a truncated 200: in-process with the stream's error, over a socket with one naming the request and what came (it was Node's bare \"aborted\")", () => bothTransports(responsesApp, async (client, transport) => {
+  await assert.rejects(client.get('/broken'), transport === 'in-process'
+    ? { message: 'kaboom' }
+    : { message: /^client GET \/broken: the response \(status 200\) was cut after 1 bytes of its body: the server closed the connection before its end/ });
   // The client goes on: the next request is answered.
   assert.equal(await (await client.get('/chunks')).text(), 'abc');
 }));
@@ -250,6 +257,13 @@ describe("light-my-request 'Response.json() should parse the JSON payload', '…
   assert.deepEqual(await (await client.get('/json')).json(), { a: 1, b: '2' });
   assert.deepEqual(await (await client.get('/json-as-text')).json(), { a: 1, b: '2' });
   await assert.rejects((await client.get('/not-json')).json(), { name: 'SyntaxError', message: /status 200, content-type application\/json\): "notAJSON"/ });
+}));
+
+describe("Django RequestMethodStringDataTests.test_json_charset: text() and json() read the body in the charset its Content-Type names, as a browser does (they read it as UTF-8 whatever it said); UTF-8 for one no decoder knows", () => bothTransports(responsesApp, async (client) => {
+  const latin1 = await client.get('/json_response_latin1');
+  assert.equal(await latin1.text(), '{"a":"Å"}');
+  assert.deepEqual(await latin1.json(), { a: 'Å' });
+  assert.deepEqual(await (await client.get('/unknown-charset')).json(), { a: 'é' });
 }));
 
 function failingApp(): App {
