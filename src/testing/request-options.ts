@@ -4,6 +4,8 @@ import { describe } from '../util/describe.js';
 
 /** What no request may carry in a header value: controls but tab (a CR or LF would split the head). */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** The whitespace around a header value: not part of it (RFC 9110 5.5), so Node's server drops it. */
+const AROUND = /^[ \t]+|[ \t]+$/g;
 /** Beyond Latin-1: a header's bytes are Latin-1, so these go as their UTF-8 bytes, as a browser sends document.cookie. */
 const WIDE = /[^\x00-\xff]+/gu;
 
@@ -128,7 +130,8 @@ export function requestMethod(method: string): string {
 
 /**
  * `given`'s headers merged in order (a later name wins), names lower-cased,
- * values as their bytes arrive (Latin-1, wider characters as UTF-8 bytes:
+ * values as their bytes arrive (Latin-1, wider characters as UTF-8 bytes;
+ * without the spaces and tabs around them, which a server's parser drops:
  * the same on both transports); one no client could send is refused.
  */
 export function requestHeaders(where: string, ...given: Record<string, string>[]): Record<string, string> {
@@ -139,7 +142,7 @@ export function requestHeaders(where: string, ...given: Record<string, string>[]
       if (!TOKEN.test(name)) throw new TypeError(`${where}: header name ${JSON.stringify(name)} is not a token`);
       if (typeof value !== 'string') throw new TypeError(`${where}: header ${name} must be a string, got ${describe(value)}`);
       if (CONTROL.test(value)) throw new TypeError(`${where}: header ${name} has a character no request may carry (CR, LF, NUL or another control): ${JSON.stringify(value)}`);
-      headers[name.toLowerCase()] = value.replace(WIDE, (wide) => Buffer.from(wide).toString('latin1'));
+      headers[name.toLowerCase()] = value.replace(AROUND, '').replace(WIDE, (wide) => Buffer.from(wide).toString('latin1'));
     }
   }
   return headers;
