@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Readable } from 'node:stream';
-import { createApp, get, HttpResponse, JsonResponse, post, redirect, route, StreamingResponse, type HttpRequest } from 'coda-http';
+import { createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect, route, StreamingResponse, type HttpRequest } from 'coda-http';
 import { createTestClient, type TestClient } from 'coda-http/testing';
 
 type App = ReturnType<typeof createApp>;
@@ -178,6 +178,23 @@ describe("light-my-request 'retains a content-length header when payload specifi
   assert.equal((await client.get('/echo')).status, 200);
 }));
 
+describe("light-my-request 'form-data should be handled correctly', Django UploadedFileEncodingTest (test_file_encoding, test_guesses_content_type_on_file_encoding), test_valid_form: a FormData goes multipart, its boundary in the Content-Type, a file with its filename and a type (application/octet-stream when it has none); a record or URLSearchParams urlencoded as UTF-8, repeated names kept", () => bothTransports(echoApp, async (client) => {
+  const data = new FormData();
+  data.append('my_field', 'my value');
+  data.append('TEST_KEY', new File(['TEST_FILE_CONTENT'], 'test_name.bin'));
+  data.append('text', new File(['hi'], 'file.txt', { type: 'text/plain' }));
+  const multipart = await echo(client.post('/echo', { form: data, headers: { 'x-show': 'content-type' } }));
+  const boundary = /^multipart\/form-data; boundary=(.+)$/.exec(multipart.headers['content-type']!)?.[1];
+  assert.ok(boundary, multipart.headers['content-type']!);
+  const sent = bytesOf(multipart).toString();
+  assert.ok(sent.includes(`--${boundary}\r\nContent-Disposition: form-data; name="my_field"\r\n\r\nmy value\r\n`), sent);
+  assert.ok(sent.includes('Content-Disposition: form-data; name="TEST_KEY"; filename="test_name.bin"\r\nContent-Type: application/octet-stream\r\n\r\nTEST_FILE_CONTENT\r\n'), sent);
+  assert.ok(sent.includes('filename="file.txt"\r\nContent-Type: text/plain\r\n\r\nhi\r\n'), sent);
+  assert.ok(sent.endsWith(`--${boundary}--\r\n`), sent);
+  const urlencoded = await echo(client.post('/echo', { form: new URLSearchParams([['text', 'Hello World'], ['multi', 'b'], ['multi', 'c'], ['var', '\u00f2']]) }));
+  assert.equal(bytesOf(urlencoded).toString(), 'text=Hello+World&multi=b&multi=c&var=%C3%B2');
+}));
+
 describe("light-my-request 'passes headers', 'leaves user-agent unmodified', Django RequestHeadersTest.test_client_headers, Starlette test_testclient_headers_behavior: headers in any case reach the view, the client's own go with every request and a request's own wins; the client adds no User-Agent", () => bothTransports(() => echoApp(), async (client) => {
   const seenHeaders = await echo(client.get('/echo', { headers: { Super: 'duper', 'X-Arg-Check': 'Testing 123', 'x-show': 'super,x-arg-check,user-agent' } }));
   assert.deepEqual(seenHeaders.headers, { super: 'duper', 'x-arg-check': 'Testing 123', 'user-agent': null });
@@ -243,6 +260,9 @@ describe("light-my-request 'returns chunked payload', 'returns multi buffer payl
   const piped = await client.get('/piped');
   assert.equal(await piped.text(), 'hi');
   assert.equal(piped.headers.get('content-length'), null, 'a stream of no declared length has none');
+  const head = await client.head('/piped');
+  assert.equal(head.status, 200);
+  assert.equal(head.body.length, 0, "a HEAD's stream is not sent");
 }));
 
 describe("light-my-request 'should handle response errors (promises)': a streamed body that fails after its first chunk rejects the request, not a truncated 200: in-process with the stream's error, over a socket with one naming the request and what came (it was Node's bare \"aborted\")", () => bothTransports(responsesApp, async (client, transport) => {
@@ -293,6 +313,13 @@ describe("Django test_view_with_exception, Starlette test_exception_in_middlewar
       assert.equal(res.error, undefined, 'over a socket the client has only what was sent');
     }
   }
+}));
+
+describe("Django test_unknown_page, test_notfound_response: a path no route matches is the app's 404, its body naming the path; in-process res.error is the NotFound behind it", () => bothTransports(failingApp, async (client, transport) => {
+  const res = await client.get('/unknown_view/');
+  assert.equal(res.status, 404);
+  assert.equal(await res.text(), 'no route for GET /unknown_view/');
+  assert.equal(res.error instanceof NotFound, transport === 'in-process');
 }));
 
 describe("Django ExceptionTests.test_exception_cleared: after a request whose view threw, the next one is not taken for a failure", () => bothTransports(failingApp, async (client) => {
