@@ -21,7 +21,6 @@ import { TestResponse } from './test-response.js';
  * as over a socket: nothing delivered, the exchange aborted.
  */
 export async function inProcess(app: App, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<TestResponse> {
-  if (body !== undefined) headers['content-length'] = String(body.length);
   // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
   headers['host'] ??= 'localhost';
   const { exchange, response: pending, asyncContext } = app[kDispatch]({

@@ -8,7 +8,7 @@ import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
 import { inProcess } from './in-process.js';
 import { overSocket } from './over-socket.js';
-import { requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
+import { frameBody, requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
 import type { TestResponse } from './test-response.js';
 
 export interface TestClientOptions {
@@ -158,12 +158,12 @@ export class TestClient {
     const headers = requestHeaders(where, this.#headers, options.headers ?? {});
     const encoded = await requestBody(where, options);
     if (encoded?.type !== undefined) headers['content-type'] ??= encoded.type;
-    const body = encoded?.bytes;
+    const body = frameBody(where, method, headers, encoded?.bytes);
     const kept = this.#jar?.header(target);
     if (kept !== undefined) headers['cookie'] ??= kept;
     const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
     const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
-      ? overSocket((await this.#serve()).url, method, target, headers, body, signal)
+      ? overSocket(where, (await this.#serve()).url, method, target, headers, body, signal)
       : inProcess(this.#app, method, target, headers, body, signal));
     this.#jar?.store(response.headers.getSetCookie(), target);
     return response;

@@ -1,3 +1,6 @@
+import { TextDecoder } from 'node:util';
+import { charsetOf } from '../http/body.js';
+
 /** A response, complete: its body has been read. */
 export class TestResponse {
   constructor(
@@ -13,13 +16,22 @@ export class TestResponse {
     readonly error?: unknown,
   ) {}
 
+  /** The body as text, in the charset its Content-Type names (as a browser reads it), UTF-8 when it names none or one no decoder knows. */
   async text(): Promise<string> {
+    const charset = charsetOf(this.headers.get('content-type'));
+    if (charset !== undefined) {
+      try {
+        return new TextDecoder(charset).decode(this.body);
+      } catch {
+        // A charset no decoder knows: read as UTF-8, as a browser falls back.
+      }
+    }
     return this.body.toString('utf8');
   }
 
-  /** The body parsed as JSON; a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
+  /** The body parsed as JSON (its text, as `text()` reads it); a body that is not JSON (a 500's text) is a SyntaxError saying what it is. */
   async json<T = unknown>(): Promise<T> {
-    const text = this.body.toString('utf8');
+    const text = await this.text();
     try {
       return JSON.parse(text) as T;
     } catch (cause) {

@@ -56,6 +56,21 @@ for (const transport of ['in-process', 'socket'] as const) {
 }
 
 for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: a path's fragment is not sent, as no client sends one: the view sees the path and query only, and the cookies are those of that path`, async () => {
+    const app = createApp({
+      routes: [
+        get('/in', () => new HttpResponse('ok').setCookie('at', 'notes', { path: '/notes' })),
+        get('/*', (request) => new JsonResponse({ url: request.url, query: [...request.query], cookie: request.headers.get('cookie') })),
+      ],
+    });
+    await using client = createTestClient(app, { transport });
+    await client.get('/in#top');
+    assert.deepEqual(await (await client.get('/notes?q=1#section-2')).json(), { url: '/notes?q=1', query: [['q', '1']], cookie: 'at=notes' });
+    assert.deepEqual(await (await client.get('/notes#a?b=c')).json(), { url: '/notes', query: [], cookie: 'at=notes' }, 'a ? after the # is the fragment\'s');
+  });
+}
+
+for (const transport of ['in-process', 'socket'] as const) {
   test(`${transport}: client.request() takes a method in any case, as Node's client does, and refuses one that is not a token`, async () => {
     const app = createApp({ routes: [get('/', (request) => new JsonResponse({ method: request.method }))] });
     await using client = createTestClient(app, { transport });
@@ -65,13 +80,16 @@ for (const transport of ['in-process', 'socket'] as const) {
 }
 
 for (const transport of ['in-process', 'socket'] as const) {
-  test(`${transport}: a request header no client could send (a name that is not a token, a CR or LF in a value, a value not a string) is refused naming it; one beyond Latin-1 goes as UTF-8 bytes`, async () => {
+  test(`${transport}: a request header no client could send (a name that is not a token, a CR or LF in a value, a value not a string) is refused naming it; one beyond Latin-1 goes as UTF-8 bytes, one with spaces around it without them`, async () => {
     const app = createApp({ routes: [get('/', (request) => new JsonResponse({ a: request.headers.get('x-a') }))] });
     await using client = createTestClient(app, { transport });
     await assert.rejects(client.get('/', { headers: { 'x-a': 'one\r\nx-forged: yes' } }), { name: 'TypeError', message: 'client GET /: header x-a has a character no request may carry (CR, LF, NUL or another control): "one\\r\\nx-forged: yes"' });
     await assert.rejects(client.get('/', { headers: { 'x a': '1' } }), { name: 'TypeError', message: 'client GET /: header name "x a" is not a token' });
     await assert.rejects(client.get('/', { headers: { 'x-a': 1 as unknown as string } }), { name: 'TypeError', message: 'client GET /: header x-a must be a string, got number 1' });
     assert.deepEqual(await (await client.get('/', { headers: { 'x-a': 'café' } })).json(), { a: 'café' });
+    // As a server parses a field: the spaces and tabs around its value are not part of it (in-process kept them).
+    assert.deepEqual(await (await client.get('/', { headers: { 'x-a': ' \t one  two \t ' } })).json(), { a: 'one  two' });
+    assert.deepEqual(await (await client.get('/', { headers: { 'x-a': '' } })).json(), { a: '' });
     // Beyond Latin-1, the UTF-8 bytes a browser sends, read as a server reads a header's bytes.
     assert.deepEqual(await (await client.get('/', { headers: { 'x-a': '日本' } })).json(), { a: Buffer.from('日本').toString('latin1') });
   });

@@ -334,3 +334,18 @@ test('a task that throws or rejects with a value that cannot be read (a Proxy wh
   // A user's assertion that fails on the records fails with its own AssertionError.
   assert.throws(() => assert.deepEqual(client.tasks, []), assert.AssertionError);
 });
+
+for (const transport of ['in-process', 'socket'] as const) {
+  test(`${transport}: concurrent requests on one client each get their own response, and settle() waits for the tasks of all of them`, async () => {
+    const app = createApp({
+      routes: [post('/echo/:n', async (request) => new HttpResponse(`${request.params.n}:${await request.text()}`).after(() => {}, { name: `task ${request.params.n}` }))],
+    });
+    await using client = createTestClient(app, { transport });
+    const numbers = Array.from({ length: 20 }, (_, n) => n);
+    const answers = await Promise.all(numbers.map(async (n) => (await client.post(`/echo/${n}`, { body: 'x'.repeat(n) })).text()));
+    assert.deepEqual(answers, numbers.map((n) => `${n}:${'x'.repeat(n)}`));
+    await client.settle();
+    assert.deepEqual(client.tasks.map((t) => t.name).sort(), numbers.map((n) => `task ${n}`).sort());
+    assert.ok(client.tasks.every((t) => t.state === 'completed'));
+  });
+}
