@@ -1,6 +1,7 @@
 import type { App } from '../app/app.js';
 import { exitAfterLastLines } from '../log/exit.js';
 import type { Logger } from '../log/logger.js';
+import { writeSafely } from '../log/safe-log.js';
 import { kAbandonNow } from '../symbols.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { refuseGeneratorFunction } from '../util/generator-function.js';
@@ -86,12 +87,13 @@ function onSignal(signal: NodeJS.Signals): void {
   if (process.listenerCount('uncaughtException') === 0) process.once('uncaughtException', onUncaught);
   // The first server's app logs what concerns the whole process.
   const { logger } = closing[0]!.app;
-  logger.info({ signal, servers: closing.map((server) => server.url) }, 'shutting down: draining requests and after-response tasks');
+  // Its lines go out safely: a logger that throws (a mixin, a serializer) must not cut the drain they report.
+  writeSafely(logger, 'info', { signal, servers: closing.map((server) => server.url) }, 'shutting down: draining requests and after-response tasks');
   const deadline = performance.now() + Math.max(...closing.map((server) => server.timeoutMs));
   shutDown(signal, deadline, logger).then(
     (code) => exitAfterLastLines(closingLoggers(), code, deadline - performance.now()),
     (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
+      writeSafely(logger, 'error', { err: error }, 'shutdown failed');
       exitAfterLastLines(closingLoggers(), 1);
     },
   );
@@ -103,13 +105,15 @@ async function shutDown(signal: NodeJS.Signals, deadline: number, logger: Logger
   const outcomes = settled.map((result, i): ServerOutcome => {
     const { url } = closing[i]!;
     if (result.status === 'fulfilled') return { url, ...result.value };
-    logger.error({ err: result.reason, url }, `shutdown of the server at ${url} failed`);
+    writeSafely(logger, 'error', { err: result.reason, url }, `shutdown of the server at ${url} failed`);
     return { url, error: String(result.reason) };
   });
   const hooksRun = await runHooks(deadline, logger);
   const abandoned = outcomes.reduce((sum, outcome) => sum + ('tasksAbandoned' in outcome ? outcome.tasksAbandoned.length : 0), 0);
   const serversFailed = outcomes.filter((outcome) => 'error' in outcome).length;
-  logger.info(
+  writeSafely(
+    logger,
+    'info',
     { signal, servers: outcomes, hooks: hooksRun },
     `process shutdown complete: ${outcomes.length} server(s) closed (${serversFailed} failed), ${abandoned} after-response task(s) abandoned, ${hooksRun.failed} of ${hooksRun.ran} shutdown hook(s) failed`,
   );
@@ -129,8 +133,8 @@ export async function runHooks(deadline: number, logger: Logger): Promise<{ ran:
       error = e;
     });
     const finished = await untilDeadline(ended, deadline);
-    if (threw) logger.error({ err: error, hook: name }, `shutdown hook ${name} failed`);
-    else if (!finished) logger.error({ hook: name }, `shutdown hook ${name} did not finish by the shutdown deadline`);
+    if (threw) writeSafely(logger, 'error', { err: error, hook: name }, `shutdown hook ${name} failed`);
+    else if (!finished) writeSafely(logger, 'error', { hook: name }, `shutdown hook ${name} did not finish by the shutdown deadline`);
     if (threw || !finished) failed++;
   }
   return { ran: run.length, failed };
@@ -139,7 +143,7 @@ export async function runHooks(deadline: number, logger: Logger): Promise<{ ran:
 /** A second signal: give up what each app still has to run, list it, and exit at once; unless it is the process group's copy of the first (see group-signal.ts). */
 function onSecondSignal(signal: NodeJS.Signals): void {
   if (isGroupCopy(signal)) {
-    closing[0]!.app.logger.info({ signal }, `${signal}, the process group's copy of the signal the primary's word came with: already shutting down, not a second signal`);
+    writeSafely(closing[0]!.app.logger, 'info', { signal }, `${signal}, the process group's copy of the signal the primary's word came with: already shutting down, not a second signal`);
     return;
   }
   exitNow('warn', { signal }, 'second signal: exiting at once');
@@ -156,7 +160,7 @@ function exitNow(level: 'warn' | 'fatal', fields: Record<string, unknown>, messa
   for (const { app, url } of closing) urlsByApp.set(app, [...(urlsByApp.get(app) ?? []), url]);
   for (const [app, urls] of urlsByApp) {
     const tasksAbandoned = app[kAbandonNow]().map(({ name, requestId }) => ({ name, requestId }));
-    app.logger[level]({ ...fields, servers: urls, tasksAbandoned }, `${message}; ${tasksAbandoned.length} after-response task(s) abandoned`);
+    writeSafely(app.logger, level, { ...fields, servers: urls, tasksAbandoned }, `${message}; ${tasksAbandoned.length} after-response task(s) abandoned`);
   }
   exitAfterLastLines(closingLoggers(), 1);
 }

@@ -57,6 +57,16 @@ test('SIGTERM with one app on both servers: each server closes, the app drains o
   assert.deepEqual(lines.find((l) => l.event === 'exit'), { event: 'exit', code: 0, ran: 4 });
 });
 
+test('a logger that throws on the process\'s shutdown lines (a mixin, a serializer) does not cut the drain: every task runs, the hooks run, the lines go out without their fields, and the process exits 0', async () => {
+  const { lines, exited } = await startAndSignal('logger-throws');
+  assert.equal(await exited, 0);
+  assert.deepEqual(lines.find((l) => l.event === 'hook'), { event: 'hook', ran: 4 });
+  assert.deepEqual(lines.find((l) => l.event === 'exit'), { event: 'exit', code: 0, ran: 4 });
+  const processReport = lines.find((l) => String(l.msg).startsWith('process shutdown complete'));
+  assert.ok(processReport, 'the process report is logged');
+  assert.equal(processReport.logFailed, 'the mixin broke');
+});
+
 test('a hook that throws is logged, the next hook still runs, and the process exits 1', async () => {
   const { lines, exited } = await startAndSignal('hook-fails');
   assert.equal(await exited, 1);
