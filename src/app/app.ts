@@ -19,6 +19,7 @@ import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
+import { writeSafely } from '../log/safe-log.js';
 import { Observer, type RequestListener } from '../observe/observer.js';
 import type { Refusal } from '../observe/refusal.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
@@ -511,7 +512,7 @@ export class App {
         return;
       }
       const { request } = exchange;
-      request.log.error({ err: error, method: request.method, path: request.path }, 'could not write the response');
+      writeSafely(request.log, 'error', { err: error, method: request.method, path: request.path }, 'could not write the response');
       exchange.error = error;
       res.destroy();
     }
@@ -528,7 +529,8 @@ export class App {
   };
 
   #lost(record: TaskRecord): void {
-    this.logger.warn(record, `after-response task ${record.name} registered after shutdown gave up on its request: not run`);
+    // Told from the after() that registered the task: a logger that throws here would throw there (in an abort listener, an uncaught exception).
+    writeSafely(this.logger, 'warn', record, `after-response task ${record.name} registered after shutdown gave up on its request: not run`);
   }
 
   /** Requests received whose response is not done yet. */
