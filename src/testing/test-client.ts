@@ -123,9 +123,13 @@ export class TestClient {
     return this.#tasks;
   }
 
-  /** The base URL of the real server (socket transport only; starts it). */
+  /**
+   * The base URL of the real server (socket transport only; starts it). An
+   * in-process client has no server: it throws a TypeError saying so.
+   */
   async url(): Promise<string> {
     this.#checkOpen('client.url()');
+    if (this.#transport === 'in-process') throw new TypeError("client.url(): an in-process client has no server to send to; createTestClient(app, { transport: 'socket' }) serves the app on a loopback port");
     return (await this.#serve()).url;
   }
 

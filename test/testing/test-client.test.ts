@@ -94,6 +94,13 @@ test('the socket transport serves on a loopback port and close() stops it', asyn
   await assert.rejects(fetch(url));
 });
 
+test('client.url() on an in-process client is a TypeError naming the socket transport', async () => {
+  const client = createTestClient(appWithGatedTask(Promise.resolve()));
+  await assert.rejects(client.url(), { name: 'TypeError', message: /^client\.url\(\): an in-process client has no server .*transport: 'socket'/ });
+  assert.equal((await client.get('/')).status, 200);
+  await client.close();
+});
+
 test('a socket test client that is never closed does not keep the process alive', { timeout: 20_000 }, async () => {
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/forgotten-client.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
