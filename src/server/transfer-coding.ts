@@ -4,7 +4,8 @@ import { limitChunkFraming } from './chunk-framing.js';
 import { refuseHttp1 } from './refuse-http1.js';
 import { echo } from '../util/echo.js';
 
-const REASON = 'a Transfer-Encoding other than chunked is not supported';
+/** The 501's reason, as the access log records it (the body names the client's coding). */
+export const UNSUPPORTED_CODING = 'a Transfer-Encoding other than chunked is not supported';
 const HTTP10_REASON = 'an HTTP/1.0 request has a Transfer-Encoding, which HTTP/1.0 does not have';
 /** Codings and then chunked: what Node's parser takes and reads as chunked alone (it refuses a list that does not end in chunked itself). */
 const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
@@ -32,12 +33,19 @@ export function refuseTransferCoding(request: IncomingMessage, response: ServerR
     refuseHttp1(request, response, 400, `${HTTP10_REASON}: its body cannot be told apart from what follows (RFC 9112 6.1)\n`, HTTP10_REASON, refused);
     return true;
   }
-  if (!CODED_AND_CHUNKED.test(coding)) {
+  const body = unsupportedCoding(coding);
+  if (body === undefined) {
     // Node's parser refuses any other coding list: this body is chunked.
     limitChunkFraming(request);
     return false;
   }
   // The connection closed: what follows the head is not known to be this body, and must not be read as the next request.
-  refuseHttp1(request, response, 501, `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`, REASON, refused);
+  refuseHttp1(request, response, 501, body, UNSUPPORTED_CODING, refused);
   return true;
+}
+
+/** The body of the 501 for an HTTP/1.1 request's Transfer-Encoding (one Node's parser took), or undefined for `chunked` alone. */
+export function unsupportedCoding(coding: string): string | undefined {
+  if (!CODED_AND_CHUNKED.test(coding)) return undefined;
+  return `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`;
 }
