@@ -5,6 +5,7 @@ import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { overflowAnswer, type OverflowError } from './head-overflow.js';
+import { isLeftToParser } from './transfer-coding.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
 interface ClientError extends Error, OverflowError {
@@ -51,7 +52,7 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
   answerAndClose(socket, status, `${text}\n`);
   const incoming = parsing(socket);
   // A request the app was given (its body too slow, or malformed) is recorded with its exchange, with this status: not twice.
-  if (incoming?.complete === false) {
+  if (incoming?.complete === false && !isLeftToParser(incoming)) {
     if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = { status, reason: text };
   } else if ((socket as Partial<Socket>).bytesRead !== 0) {
     // A connection that sent nothing (a browser's preconnect, a port probe) gets its 408 as from Node, but it is no request: not recorded.

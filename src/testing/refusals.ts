@@ -4,7 +4,7 @@ import { closingHeaders, malformed } from '../server/client-error.js';
 import { EXPECTATION_REASON, expectationAnswer } from '../server/expectation.js';
 import { FIELDS_TOO_LARGE, URI_TOO_LONG } from '../server/head-overflow.js';
 import { HEADERS_KEPT, TOO_MANY } from '../server/header-list.js';
-import { UNSUPPORTED_CODING, unsupportedCoding } from '../server/transfer-coding.js';
+import { chunkedLast, UNSUPPORTED_CODING, unsupportedCoding } from '../server/transfer-coding.js';
 import { TestResponse } from './test-response.js';
 
 /** A request serve() refuses before the app: its answer, and the refusal the app's access log and metrics record. */
@@ -17,10 +17,8 @@ export interface ServerRefusal {
 const LOOPBACK = { remoteAddress: '127.0.0.1' };
 /** Node's `Expect` test (node:http's `continueExpression`): any other expectation is refused (listener.ts answers 417). */
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
-/** llhttp, strict as Node runs it, refuses a Transfer-Encoding with anything after `chunked`... */
+/** llhttp, strict as Node runs it, refuses a Transfer-Encoding with anything after `chunked` as it reads the field. */
 const CHUNKED_NOT_LAST = /(?:^|,)[ \t]*chunked[ \t]*,/i;
-/** ...and, once the head is read, one whose last coding is not `chunked`. */
-const CHUNKED_LAST = /(?:^|,)[ \t]*chunked$/i;
 
 /**
  * What `serve()`, with its defaults, answers to the request the socket
@@ -64,7 +62,7 @@ function headOverflow(target: string, sent: [string, string][]): [number, string
 function parsedCoding(coding: string): string | undefined {
   if (coding === '') return 'Empty Transfer-Encoding';
   if (CHUNKED_NOT_LAST.test(coding)) return 'Invalid `Transfer-Encoding` header value';
-  return CHUNKED_LAST.test(coding) ? undefined : 'Request has invalid `Transfer-Encoding`';
+  return chunkedLast(coding) ? undefined : 'Request has invalid `Transfer-Encoding`';
 }
 
 /** client-error.ts's answer to a parser error: written raw, with no Date. */
