@@ -62,9 +62,13 @@ test('a head past http.maxHeaderSize is the 431 on both transports, one byte und
 test('more than 1,000 header fields (those the test gives, Host, and the Connection Node\'s client adds) is the 431 on both transports', async () => {
   const fields = (count: number): Record<string, string> => Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-h${i}`, 'v']));
   assert.equal(await statusOnBoth('GET', '/', { headers: fields(998) }), 200);
-  // Coda's own 431 at one past the limit; Node's parser's past that.
+  // Coda's own 431 at one past the limit (header-list.ts).
   assert.equal(await statusOnBoth('GET', '/', { headers: fields(999) }), 431);
-  assert.equal(await statusOnBoth('GET', '/', { headers: fields(1_000) }), 431);
+  // Past that, the 431 of Node's parser where it counts fields (Node 24 here), Coda's where it does not (older patch releases): in words of
+  // their own, both naming the limit. In-process answers as the parser that counts.
+  const [inProcess, socket] = await onBoth('GET', '/', { headers: fields(1_000) });
+  assert.deepEqual([inProcess.status, socket.status], [431, 431]);
+  for (const answer of [inProcess, socket]) assert.match(answer.body, /more than 1000 header fields/);
 });
 
 test('a Transfer-Encoding other than chunked alone is refused alike on both transports: Node\'s 400 for one not ending in chunked, Coda\'s 501 for codings before it', async () => {
