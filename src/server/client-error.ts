@@ -5,6 +5,7 @@ import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { overflowAnswer, type OverflowError } from './head-overflow.js';
+import { isLeftToParser } from './transfer-coding.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
 interface ClientError extends Error, OverflowError {
@@ -47,17 +48,21 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
     return;
   }
   const known = error.code === 'HPE_HEADER_OVERFLOW' ? overflowAnswer(error, socket) : error.code === undefined ? undefined : ANSWERS[error.code];
-  // llhttp's reason is its own fixed words, never the bytes it refused.
-  const [status, text] = known ?? [400, `the request is malformed: ${error.reason ?? error.message}`];
+  const [status, text] = known ?? malformed(error.reason ?? error.message);
   answerAndClose(socket, status, `${text}\n`);
   const incoming = parsing(socket);
   // A request the app was given (its body too slow, or malformed) is recorded with its exchange, with this status: not twice.
-  if (incoming?.complete === false) {
+  if (incoming?.complete === false && !isLeftToParser(incoming)) {
     if (owed?.req === incoming) (owed as NodeResponse)[kCutOff] = { status, reason: text };
   } else if ((socket as Partial<Socket>).bytesRead !== 0) {
     // A connection that sent nothing (a browser's preconnect, a port probe) gets its 408 as from Node, but it is no request: not recorded.
     refused(refusalOf(status, text, socket as Partial<Socket>, error.code));
   }
+}
+
+/** The 400 for a request Node's parser refused as malformed; llhttp's reason is its own fixed words, never the bytes it refused. */
+export function malformed(reason: string): [status: number, text: string] {
+  return [400, `the request is malformed: ${reason}`];
 }
 
 /**
@@ -99,8 +104,11 @@ function parsing(socket: Duplex): { complete: boolean; _dumped?: boolean } | nul
  */
 export function answerAndClose(socket: Duplex, status: number, body: string): void {
   socket.on('error', () => {});
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
+  const head = closingHeaders(body).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`, () => socket.destroy());
+}
+
+/** The header fields of `answerAndClose`'s answer, in order (no Date: Node adds it to its own responses only). */
+export function closingHeaders(body: string): [name: string, value: string][] {
+  return [['Connection', 'close'], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))]];
 }

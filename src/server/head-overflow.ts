@@ -8,8 +8,9 @@ export interface OverflowError {
   rawPacket?: Buffer;
 }
 
-const URI_TOO_LONG: [number, string] = [414, URI_TOO_LONG_TEXT];
-const FIELDS_TOO_LARGE: [number, string] = [431, `the request's header fields are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`];
+/** The answers to a head past the limit: its URL alone (414), or its header fields (431). */
+export const URI_TOO_LONG: [number, string] = [414, URI_TOO_LONG_TEXT];
+export const FIELDS_TOO_LARGE: [number, string] = [431, `the request's header fields are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`];
 /** A read that does not show which part of the head was too large (see `overflowAnswer`). */
 const HEAD_TOO_LARGE: [number, string] = [431, `the request line and headers are larger than the server accepts: more than ${maxHeaderSize} bytes, or more than ${HEADER_COUNT_LIMIT} header fields`];
 

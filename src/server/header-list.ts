@@ -35,7 +35,8 @@ export const HEADER_COUNT_LIMIT = 1_000;
 /** The words of a 414, whatever the protocol: a URL as long as the limit leaves no room for the rest of the head. */
 export const URI_TOO_LONG = `the request target (the URL) is longer than the server accepts: more than ${HEADER_LIST_LIMIT} bytes`;
 const TOO_LARGE = `the header list is larger than the server accepts: more than ${HEADER_LIST_LIMIT} bytes (RFC 9113's count: each field's name and value plus 32)\n`;
-const TOO_MANY = `the request has too many header fields: more than ${HEADER_COUNT_LIMIT} header fields, the most the server accepts\n`;
+/** The words of the 431 for `tooManyFields`, its body and its reason. */
+export const TOO_MANY = `the request has too many header fields: more than ${HEADER_COUNT_LIMIT} header fields, the most the server accepts\n`;
 
 /**
  * `handler`, but a request past the header limits is answered 431 before the

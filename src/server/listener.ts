@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, Server as HttpServer, ServerResponse, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -8,6 +8,7 @@ import { acceptedConnections } from './accepted.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
+import { refuseExpectation } from './expectation.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyFields, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
@@ -19,7 +20,6 @@ import { kRefused, kServe, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
 import { errorMessage } from '../util/describe.js';
-import { lingerOnClose } from '../transport/node/linger.js';
 
 /** The Node server `serve()` starts: node:http, node:https, or node:http2 with HTTP/1.1 fallback. */
 export type NodeServer = HttpServer | HttpsServer | Http2SecureServer;
@@ -155,25 +155,6 @@ function http1Handler(serve: (request: IncomingMessage, response: ServerResponse
 function refuseConnect(request: IncomingMessage, socket: Duplex, refused: (refusal: Refusal) => void): void {
   answerAndClose(socket, 501, `CONNECT ${request.url ?? ''} is not supported: this server is not a proxy`);
   refused(refusalOf(501, 'CONNECT is not supported: this server is not a proxy', request.socket));
-}
-
-/**
- * An `Expect` other than 100-continue (RFC 9110 10.1.1: 417). Node answers
- * it before the app sees the request, with an empty body; Coda names the
- * expectation (not in its log line: it is the client's bytes). The
- * connection is closed: the client may send its body anyway, and it must not
- * be read as the next request.
- */
-function refuseExpectation(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse, refused: (refusal: Refusal) => void): void {
-  const body = `Expect: ${request.headers.expect ?? ''} is not supported: the only expectation this server meets is 100-continue\n`;
-  if (response instanceof ServerResponse) {
-    response.shouldKeepAlive = false;
-    lingerOnClose(response.req);
-  }
-  response.statusCode = 417;
-  response.setHeader('content-type', 'text/plain; charset=utf-8');
-  response.end(body);
-  refused(refusalOf(417, 'an Expect other than 100-continue is not supported', request.socket));
 }
 
 /** An HTTP/1.1 server (node:http's or node:https') as shutdown handles it: it has no sessions. */

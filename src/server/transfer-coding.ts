@@ -4,10 +4,15 @@ import { limitChunkFraming } from './chunk-framing.js';
 import { refuseHttp1 } from './refuse-http1.js';
 import { echo } from '../util/echo.js';
 
-const REASON = 'a Transfer-Encoding other than chunked is not supported';
+/** The 501's reason, as the access log records it (the body names the client's coding). */
+export const UNSUPPORTED_CODING = 'a Transfer-Encoding other than chunked is not supported';
 const HTTP10_REASON = 'an HTTP/1.0 request has a Transfer-Encoding, which HTTP/1.0 does not have';
 /** Codings and then chunked: what Node's parser takes and reads as chunked alone (it refuses a list that does not end in chunked itself). */
 const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
+/** llhttp reads a request's body as chunked only when `chunked` is its last coding (a token of its own). */
+const CHUNKED_LAST = /(?:^|,)[ \t]*chunked$/i;
+/** Requests left for llhttp to refuse: client-error.ts records their refusal, as no exchange of the app's will. */
+const leftToParser = new WeakSet<object>();
 
 /**
  * Answers 501, and closes the connection, when an HTTP/1.1 request's
@@ -17,8 +22,9 @@ const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
  * the connection closed. Node read its body as chunked, where Go reads none
  * (by Content-Length), as may a proxy in front: the bytes one took for the
  * body the other read as the next request.
- * Node's parser refuses (400) a coding list that does not end in `chunked`,
- * but takes `gzip, chunked` (or two Transfer-Encoding lines) and undoes only
+ * Node's parser refuses (400) a coding list that does not end in `chunked`
+ * (only once node:http has handed the request here: it is not served, and
+ * the parser's error answers it), but takes `gzip, chunked` (or two Transfer-Encoding lines) and undoes only
  * the chunking, so the app read the gzip bytes as the body itself, where a
  * proxy in front may have read another. RFC 9112 6.1 asks for a 501; Go and
  * nginx accept `chunked` alone too. The answer names the coding; the log line does
@@ -32,12 +38,35 @@ export function refuseTransferCoding(request: IncomingMessage, response: ServerR
     refuseHttp1(request, response, 400, `${HTTP10_REASON}: its body cannot be told apart from what follows (RFC 9112 6.1)\n`, HTTP10_REASON, refused);
     return true;
   }
-  if (!CODED_AND_CHUNKED.test(coding)) {
+  if (!chunkedLast(coding)) {
+    // llhttp refuses it (400) once node:http has handed it here, in the same read: the app must not see it (a view
+    // that answered at once was served it, and its answer went out instead). client-error.ts answers the parser's error.
+    leftToParser.add(request);
+    return true;
+  }
+  const body = unsupportedCoding(coding);
+  if (body === undefined) {
     // Node's parser refuses any other coding list: this body is chunked.
     limitChunkFraming(request);
     return false;
   }
   // The connection closed: what follows the head is not known to be this body, and must not be read as the next request.
-  refuseHttp1(request, response, 501, `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`, REASON, refused);
+  refuseHttp1(request, response, 501, body, UNSUPPORTED_CODING, refused);
   return true;
+}
+
+/** Whether llhttp reads a Transfer-Encoding as chunked; it refuses any other (400). */
+export function chunkedLast(coding: string): boolean {
+  return CHUNKED_LAST.test(coding);
+}
+
+/** Whether `request` was left for llhttp to refuse (see `refuseTransferCoding`). */
+export function isLeftToParser(request: object): boolean {
+  return leftToParser.has(request);
+}
+
+/** The body of the 501 for an HTTP/1.1 request's Transfer-Encoding (one Node's parser took), or undefined for `chunked` alone. */
+export function unsupportedCoding(coding: string): string | undefined {
+  if (!CODED_AND_CHUNKED.test(coding)) return undefined;
+  return `the request's Transfer-Encoding ${JSON.stringify(echo(coding))} is not supported: this server decodes chunked alone (RFC 9112 6.1)\n`;
 }

@@ -3,12 +3,13 @@ import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import type { Exchange } from '../after/exchange.js';
 import { isResponseBody, StreamingResponse } from '../http/response.js';
-import { kDispatch, kJournal, kNodeHeaders, kRenderedError } from '../symbols.js';
+import { kDispatch, kJournal, kNodeHeaders, kRefused, kRenderedError } from '../symbols.js';
 import { checkSentBodyText, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';
 import { declaredLength, frameStream, sendsBody } from '../transport/framing.js';
 import { outcomeOf } from '../transport/outcome.js';
 import { replaceRefused } from '../transport/refused.js';
 import { collectStream, type StreamEnds } from './collect-stream.js';
+import { serverRefusal } from './refusals.js';
 import { sentHeaders } from './sent-headers.js';
 import { TestResponse } from './test-response.js';
 
@@ -23,6 +24,12 @@ import { TestResponse } from './test-response.js';
 export async function inProcess(app: App, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<TestResponse> {
   // Every HTTP/1.1 request names its host (a socket's is 127.0.0.1:port): request.host is never undefined in production.
   headers['host'] ??= 'localhost';
+  // What the real server refuses never reaches its app: a test must not pass here and fail there.
+  const refused = serverRefusal(path, headers);
+  if (refused !== undefined) {
+    app[kRefused](refused.refusal);
+    return refused.response;
+  }
   const { exchange, response: pending, asyncContext } = app[kDispatch]({
     method,
     url: path,

@@ -125,6 +125,8 @@ export function requestMethod(method: string): string {
   const upper = method.toUpperCase();
   // Node's server parses only the methods it knows: any other is its 400 over a socket, before the app; refused alike in-process.
   if (!METHODS.includes(upper)) throw new TypeError(`client.request(): Node's HTTP server takes no method ${upper} (it answers 400 before the app sees it); those it takes are node:http's METHODS`);
+  // serve() answers it 501, but Node's client reads any answer to a CONNECT as a tunnel's, never as a response: it hung.
+  if (upper === 'CONNECT') throw new TypeError('client.request(): CONNECT asks for a tunnel, which only a proxy gives: serve() answers it 501 before the app sees it, and no response reaches the client');
   return upper;
 }
 
