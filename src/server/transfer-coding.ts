@@ -6,6 +6,8 @@ import { echo } from '../util/echo.js';
 
 /** The 501's reason, as the access log records it (the body names the client's coding). */
 export const UNSUPPORTED_CODING = 'a Transfer-Encoding other than chunked is not supported';
+/** llhttp's refusal of a coding list that does not end in chunked, in client-error.ts's words. */
+const INVALID_CODING = 'the request is malformed: Request has invalid `Transfer-Encoding`';
 const HTTP10_REASON = 'an HTTP/1.0 request has a Transfer-Encoding, which HTTP/1.0 does not have';
 /** Codings and then chunked: what Node's parser takes and reads as chunked alone (it refuses a list that does not end in chunked itself). */
 const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
@@ -42,6 +44,10 @@ export function refuseTransferCoding(request: IncomingMessage, response: ServerR
     // llhttp refuses it (400) once node:http has handed it here, in the same read: the app must not see it (a view
     // that answered at once was served it, and its answer went out instead). client-error.ts answers the parser's error.
     leftToParser.add(request);
+    // A parser run lenient (node --insecure-http-parser) takes it and reads the body to the connection's end: refused here then, as llhttp would.
+    queueMicrotask(() => {
+      if (!request.socket.writableEnded && !request.socket.destroyed) refuseHttp1(request, response, 400, `${INVALID_CODING}\n`, INVALID_CODING, refused);
+    });
     return true;
   }
   const body = unsupportedCoding(coding);
