@@ -214,6 +214,17 @@ test('a module read as CommonJS (package.json "type": "commonjs", as npm init wr
   assert.equal(loadHint('./app.js', new SyntaxError("Unexpected token ';'")), '');
 });
 
+test("a TypeScript module whose own code throws as it loads (a createApp() option refused) is not told about Node's type stripping; one that Node could not load as TypeScript is", () => {
+  // The hint ended every such error: 'cannot load ./app.ts: createApp(): unknown option "route" …' then 'TypeScript modules load through Node's type stripping …'.
+  assert.equal(loadHint('./app.ts', new TypeError('createApp(): unknown option "route"; did you mean "routes"?')), '');
+  assert.equal(loadHint('./app.ts', new Error('DATABASE_URL is not set')), '');
+  const unsupported = Object.assign(new SyntaxError('TypeScript enum is not supported in strip-only mode'), { code: 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' });
+  const jsSpecifier = Object.assign(new Error("Cannot find module '/app/notes.js' imported from /app/app.ts"), { code: 'ERR_MODULE_NOT_FOUND' });
+  for (const error of [unsupported, jsSpecifier, new SyntaxError("The requested module './types.ts' does not provide an export named 'Note'")]) {
+    assert.match(loadHint('./app.ts', error), /^\nTypeScript modules load through Node's type stripping/, error.message);
+  }
+});
+
 test('coda --version and -v print the package\'s version on stdout, exit 0', async () => {
   const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
   for (const flag of ['--version', '-v']) {
