@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { inspect, type InspectOptionsStylized } from 'node:util';
+import { inspect } from 'node:util';
 import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
@@ -15,6 +15,7 @@ import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
+import type { StylizedInspectOptions } from '../util/inspect-options.js';
 import type { HttpRequest } from './request.js';
 
 /**
@@ -306,7 +307,7 @@ export class HttpResponse {
   }
 
   /** What `console.log()` and `util.inspect()` show: the summary `toJSON()` makes, under the class's name (undici's Response shows its status, headers and body likewise). */
-  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+  [inspect.custom](depth: number, options: StylizedInspectOptions, show: typeof inspect): string {
     if (depth < 0) return options.stylize(`[${this.constructor.name}]`, 'special');
     return `${this.constructor.name} ${show(this.toJSON(), { ...options, depth })}`;
   }
