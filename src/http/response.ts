@@ -407,6 +407,11 @@ export class HttpResponse {
 export class JsonResponse extends HttpResponse {
   /** `value`: anything JSON can encode; `undefined` (which it cannot) does not type-check, a function fails at run time. */
   constructor(value: {} | null, init?: ResponseInit) {
+    if (isPromise(value)) {
+      // A view that forgot an await (request.json(), parseQuery()): JSON writes a promise as {}, and its rejection, unhandled, ended the process.
+      if (value instanceof Promise) value.catch(() => {});
+      throw new TypeError('JsonResponse got a promise, which JSON encodes as {}: await it first (new JsonResponse(await value))');
+    }
     let body: string | undefined;
     try {
       body = JSON.stringify(value);

@@ -54,6 +54,24 @@ describe('HttpResponse', () => {
     assert.throws(() => new JsonResponse(cycle), { name: 'TypeError', message: /^JsonResponse cannot encode a plain object as JSON: Converting circular structure/ });
   });
 
+  test('JsonResponse refuses a promise (a view that forgot an await): JSON wrote it as {}, and its rejection, unhandled, ended the process', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', listener);
+    try {
+      const message = 'JsonResponse got a promise, which JSON encodes as {}: await it first (new JsonResponse(await value))';
+      assert.throws(() => new JsonResponse(Promise.resolve({ page: 1 })), { name: 'TypeError', message });
+      assert.throws(() => new JsonResponse(Promise.reject(new Error('invalid query string'))), { name: 'TypeError', message });
+      // Node tells of a rejection left unhandled once the microtasks have run: a turn of the loop later.
+      await new Promise(setImmediate);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    assert.deepEqual(unhandled, []);
+  });
+
   test('types: JsonResponse does not take undefined, HttpResponse does not take an object', () => {
     // Compiled, never run: each line must be a type error (tsc checks the tests).
     const typeErrors = (): void => {
