@@ -198,8 +198,19 @@ export function isResponseBody(value: unknown): value is ResponseBody {
 /** What is wrong with a body that is not a `ResponseBody`, for error messages. */
 export function wrongBody(value: unknown): string {
   const json = Array.isArray(value) || (typeof value === 'object' && value !== null && value.constructor === Object);
-  const hint = json ? ' (for JSON, return new JsonResponse(value))' : '';
+  const hint = forgottenAwait(value) ? ' (await it first)' : json ? ' (for JSON, return new JsonResponse(value))' : '';
   return `a response body must be a string, a Uint8Array or null, got ${describe(value)}${hint}`;
+}
+
+/**
+ * Whether `value`, given for a body, is a promise (an await forgotten before `request.text()` or `parseQuery()`).
+ * A native one's rejection is marked handled: the error refusing it says what happened, and, unhandled, the rejection
+ * ended the process.
+ */
+function forgottenAwait(value: unknown): boolean {
+  if (!isPromise(value)) return false;
+  if (value instanceof Promise) value.catch(() => {});
+  return true;
 }
 
 /** A Content-Type that may name a charset (see `#checkText`). */
@@ -407,9 +418,8 @@ export class HttpResponse {
 export class JsonResponse extends HttpResponse {
   /** `value`: anything JSON can encode; `undefined` (which it cannot) does not type-check, a function fails at run time. */
   constructor(value: {} | null, init?: ResponseInit) {
-    if (isPromise(value)) {
-      // A view that forgot an await (request.json(), parseQuery()): JSON writes a promise as {}, and its rejection, unhandled, ended the process.
-      if (value instanceof Promise) value.catch(() => {});
+    // JSON writes a promise as {}.
+    if (forgottenAwait(value)) {
       throw new TypeError('JsonResponse got a promise, which JSON encodes as {}: await it first (new JsonResponse(await value))');
     }
     let body: string | undefined;
