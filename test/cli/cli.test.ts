@@ -125,6 +125,13 @@ test('every spelling of a request for help asks for the same help as coda help <
   for (const [args, message] of wrong) assert.throws(() => askedHelp(args), { name: 'UsageError', message }, `coda ${args.join(' ')}`);
 });
 
+test('a $PORT that is no port, and no --port given, is named as $PORT (it was "--port must be …", a flag the user never gave), exit 2; a --port given is named as --port', async () => {
+  const env = await run(['serve', fixture], { PORT: 'abc' });
+  assert.deepEqual([env.code, env.stdout, env.stderr.split('\n')[0]], [2, '', 'coda serve: $PORT (the default of --port) must be a whole number from 0 to 65535, got "abc"']);
+  const flag = await run(['serve', fixture, '--port', '70000'], { PORT: 'abc' });
+  assert.deepEqual([flag.code, flag.stderr.split('\n')[0]], [2, 'coda serve: --port must be a whole number from 0 to 65535, got "70000"']);
+});
+
 test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [[], /Usage: coda <command>/],
