@@ -604,6 +604,10 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
  * ```
  */
 export function redirect(location: string, status = 302): HttpResponse {
+  // From JavaScript, redirect(request.query.get('next')) gave null, and the error was "Cannot read properties of null".
+  if (typeof location !== 'string') {
+    throw new TypeError(`redirect() takes the location as a string, got ${describe(location)}${(location as unknown) instanceof URL ? ' (give its href)' : ''}`);
+  }
   if (!REDIRECT_STATUSES.has(status)) {
     throw new RangeError(`redirect status must be one of 301, 302, 303, 307, 308, got ${status}`);
   }

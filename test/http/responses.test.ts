@@ -149,6 +149,11 @@ describe('HttpResponse', () => {
     for (const [location, sent] of cases) assert.equal(redirect(location).headers.get('location'), sent, JSON.stringify(location));
   });
 
+  test('redirect() of a location that is not a string (null from request.query.get(), a URL) is a TypeError naming it, not "Cannot read properties of null"', () => {
+    assert.throws(() => redirect(null as never), { name: 'TypeError', message: 'redirect() takes the location as a string, got null' });
+    assert.throws(() => redirect(new URL('https://app.example/next') as never), { name: 'TypeError', message: 'redirect() takes the location as a string, got an instance of URL (give its href)' });
+  });
+
   test('redirect() with a status that is not a redirect is a RangeError', () => {
     for (const status of [200, 300, 304, 404]) {
       assert.throws(() => redirect('/x', status), { name: 'RangeError', message: new RegExp(`redirect status must be one of .*got ${status}`) });
