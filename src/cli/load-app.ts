@@ -83,7 +83,17 @@ export function loadHint(file: string, error: unknown): string {
   if (COMMONJS.test(errorMessage(error))) {
     return `\n${file} is read as CommonJS, and coda-http is an ES module: set "type": "module" in its package.json (npm pkg set type=module), or name it .mjs (.mts)`;
   }
-  return TYPESCRIPT.test(file) ? typeScriptHint(error) : '';
+  return TYPESCRIPT.test(file) && fromLoading(error) ? typeScriptHint(error) : '';
+}
+
+/**
+ * Whether `error` may come of loading TypeScript the way Node does (syntax it does not strip, a `.js` specifier for a
+ * `.ts` file, an alias from tsconfig's `paths`), not of the app's code as it runs (a `createApp()` option refused),
+ * where the hint would mislead.
+ */
+function fromLoading(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof SyntaxError || code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNKNOWN_FILE_EXTENSION';
 }
 
 function typeScriptHint(error: unknown): string {

@@ -43,7 +43,10 @@ export async function serveCommand(args: string[], progress: Output): Promise<un
   const host = values['host'];
   const settings: ClusterSettings = {
     module: positionals[0]!,
-    port: integer(command, 'port', values['port'] ?? process.env['PORT'], 3000, 0, 65_535),
+    // A bad $PORT is named as such: the user gave no --port.
+    port: values['port'] === undefined
+      ? integer(command, 'port', process.env['PORT'], 3000, 0, 65_535, '$PORT (the default of --port)')
+      : integer(command, 'port', values['port'], 3000, 0, 65_535),
     host: typeof host === 'string' ? host : '127.0.0.1',
     workers: integer(command, 'workers', values['workers'], 0, 1, 1024),
     shutdownTimeoutMs: integer(command, 'shutdown-timeout', values['shutdown-timeout'], 10_000, 1, MAX_TIMER_MS),

@@ -55,10 +55,10 @@ function parseError(error: Error & { code?: string }, options: Options): string 
   return `unknown option ${unknown[1]}; ${suggest(unknown[1]!, Object.keys(options).map((name) => `--${name}`), 'options')}`;
 }
 
-/** A flag's value as a whole number within `min`..`max`. */
-export function integer(command: string, flag: string, value: string | boolean | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A flag's value (or, `named` so, an environment variable's) as a whole number within `min`..`max`. */
+export function integer(command: string, flag: string, value: string | boolean | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, named = `--${flag}`): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) throw new UsageError(command, `--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) throw new UsageError(command, `${named} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
 }

@@ -1,5 +1,6 @@
 import { describe } from '../util/describe.js';
 import { checkCount, checkMs } from '../util/options.js';
+import type { TaskStore } from './store.js';
 import { Task } from './task.js';
 
 /** How a runner paces the attempts of a process: an app's (`createApp({ tasks })`) or a worker's (`runWorker()`). */
@@ -39,4 +40,11 @@ export function definitionsByName(where: string, definitions: readonly Task<neve
     byName.set(definition.name, definition as Task);
   }
   return byName;
+}
+
+/** Refuses what is not a task store (a path given for the store), naming `where` (`createApp() tasks.store`): it failed later, as "store.open is not a function". */
+export function checkStore(where: string, store: unknown): asserts store is TaskStore {
+  if (store === null || typeof store !== 'object' || typeof (store as Partial<TaskStore>).claim !== 'function') {
+    throw new TypeError(`${where} must be a task store (sqliteStore(), bullmqStore()), got ${describe(store)}`);
+  }
 }

@@ -81,6 +81,10 @@ function taskSettings(name: string, options: TaskOptions): TaskSettings {
 }
 
 function checkBackoff(where: string, backoff: Backoff): Backoff {
+  // BullMQ's backoff may be a number of milliseconds (a fixed delay): said so, where checkKeys would only ask for an object.
+  if (typeof backoff === 'number') {
+    throw new TypeError(`${where}: backoff takes { type: 'fixed' | 'exponential', delayMs }, got number ${backoff}; for a fixed ${backoff} ms between attempts (BullMQ's backoff: ${backoff}), pass { type: 'fixed', delayMs: ${backoff} }`);
+  }
   checkKeys(`${where} backoff`, backoff, ['type', 'delayMs', 'maxDelayMs', 'jitter']);
   if (backoff.type !== 'fixed' && backoff.type !== 'exponential') {
     throw new TypeError(`${where}: backoff.type must be 'fixed' or 'exponential', got ${describe(backoff.type)}`);

@@ -17,7 +17,7 @@ import { Journal } from './journal.js';
 import { tellObservers, type Observer } from '../log/observers.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import { checkPayloadLimit, DEFAULT_PAYLOAD_LIMIT } from './payload-limit.js';
-import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
+import { checkStore, definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { observerThrew, Runner, systemClock, type AttemptRecord, type Clock } from './runner.js';
 import type { ListFilter, NewTask, RequestSnapshot, StoredTask, StoreStats, TaskPage, TaskStore } from './store.js';
 import { Task } from './task.js';
@@ -83,9 +83,7 @@ export class Tasks {
     checkKeys('createApp() tasks', options, KEYS);
     this.#definitions = definitionsByName('createApp() tasks.definitions', options.definitions ?? []);
     const { store } = options;
-    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.claim !== 'function')) {
-      throw new TypeError(`createApp() tasks.store must be a task store (sqliteStore(), bullmqStore()), got ${describe(store)}`);
-    }
+    if (store !== undefined) checkStore('createApp() tasks.store', store);
     this.#store = store;
     this.#logger = logger;
     this.#log = safeLog(logger);

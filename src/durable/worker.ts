@@ -7,7 +7,7 @@ import { untilDeadline } from '../util/deadline.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { kStorePath, kTracer } from '../symbols.js';
 import { closeStore } from './close-store.js';
-import { definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
+import { checkStore, definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
 import type { Task } from './task.js';
@@ -63,6 +63,8 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   // Its own lines, on the way to recording attempts and stopping: one that throws stops neither (see safeLog()).
   const log = safeLog(logger);
   const { store, tracing } = options;
+  if (store === undefined) throw new TypeError('runWorker(): store is not set: a worker runs the tasks of a store, e.g. sqliteStore({ path: "var/tasks.db" })');
+  checkStore('runWorker(): store', store);
   const tracer = options[kTracer] ?? tracingFrom(tracing, 'runWorker()');
   const shutdownTimeoutMs = checkMs('runWorker(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   await store.open();

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { inspect, type InspectOptionsStylized } from 'node:util';
+import { inspect } from 'node:util';
 import { kNodeHeaders, kNonAscii, kSentHeaders, kSetTrusted } from '../symbols.js';
+import type { StylizedInspectOptions } from '../util/inspect-options.js';
 import { refuseOnSent } from './sending.js';
 
 const SET_LATE = 'a header set now would never reach the client; set it before the response is returned';
@@ -142,7 +143,7 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 
   /** What `console.log()` and `util.inspect()` show: the record `toJSON()` makes, as undici's Headers shows its entries. */
-  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+  [inspect.custom](depth: number, options: StylizedInspectOptions, show: typeof inspect): string {
     if (depth < 0) return options.stylize('[ResponseHeaders]', 'special');
     return `ResponseHeaders ${show(this.toJSON(), { ...options, depth })}`;
   }

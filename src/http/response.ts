@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import { inspect, type InspectOptionsStylized } from 'node:util';
+import { inspect } from 'node:util';
 import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
@@ -15,6 +15,7 @@ import { refuseGeneratorFunction } from '../util/generator-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
+import type { StylizedInspectOptions } from '../util/inspect-options.js';
 import type { HttpRequest } from './request.js';
 
 /**
@@ -197,8 +198,19 @@ export function isResponseBody(value: unknown): value is ResponseBody {
 /** What is wrong with a body that is not a `ResponseBody`, for error messages. */
 export function wrongBody(value: unknown): string {
   const json = Array.isArray(value) || (typeof value === 'object' && value !== null && value.constructor === Object);
-  const hint = json ? ' (for JSON, return new JsonResponse(value))' : '';
+  const hint = forgottenAwait(value) ? ' (await it first)' : json ? ' (for JSON, return new JsonResponse(value))' : '';
   return `a response body must be a string, a Uint8Array or null, got ${describe(value)}${hint}`;
+}
+
+/**
+ * Whether `value`, given for a body, is a promise (an await forgotten before `request.text()` or `parseQuery()`).
+ * A native one's rejection is marked handled: the error refusing it says what happened, and, unhandled, the rejection
+ * ended the process.
+ */
+function forgottenAwait(value: unknown): boolean {
+  if (!isPromise(value)) return false;
+  if (value instanceof Promise) value.catch(() => {});
+  return true;
 }
 
 /** A Content-Type that may name a charset (see `#checkText`). */
@@ -306,7 +318,7 @@ export class HttpResponse {
   }
 
   /** What `console.log()` and `util.inspect()` show: the summary `toJSON()` makes, under the class's name (undici's Response shows its status, headers and body likewise). */
-  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+  [inspect.custom](depth: number, options: StylizedInspectOptions, show: typeof inspect): string {
     if (depth < 0) return options.stylize(`[${this.constructor.name}]`, 'special');
     return `${this.constructor.name} ${show(this.toJSON(), { ...options, depth })}`;
   }
@@ -406,6 +418,10 @@ export class HttpResponse {
 export class JsonResponse extends HttpResponse {
   /** `value`: anything JSON can encode; `undefined` (which it cannot) does not type-check, a function fails at run time. */
   constructor(value: {} | null, init?: ResponseInit) {
+    // JSON writes a promise as {}.
+    if (forgottenAwait(value)) {
+      throw new TypeError('JsonResponse got a promise, which JSON encodes as {}: await it first (new JsonResponse(await value))');
+    }
     let body: string | undefined;
     try {
       body = JSON.stringify(value);
@@ -588,6 +604,10 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
  * ```
  */
 export function redirect(location: string, status = 302): HttpResponse {
+  // From JavaScript, redirect(request.query.get('next')) gave null, and the error was "Cannot read properties of null".
+  if (typeof location !== 'string') {
+    throw new TypeError(`redirect() takes the location as a string, got ${describe(location)}${(location as unknown) instanceof URL ? ' (give its href)' : ''}`);
+  }
   if (!REDIRECT_STATUSES.has(status)) {
     throw new RangeError(`redirect status must be one of 301, 302, 303, 307, 308, got ${status}`);
   }

@@ -16,7 +16,15 @@ export type ErrorRenderer = (request: HttpRequest, error: unknown, culprit: stri
 export function asResponse(value: unknown, culprit: string): HttpResponse {
   if (value instanceof HttpResponse) return value;
   if (value instanceof Response) return fromWebResponse(value);
-  throw new ProgrammingError(`${culprit} returned ${describe(value)}, expected a response`);
+  throw new ProgrammingError(`${culprit} returned ${describe(value)}, expected a response${culprit.startsWith('middleware ') ? '' : suggestion(value)}`);
+}
+
+/** What Fastify and Hono users return from a view (a value to send as JSON, a string as text), and the response that sends it. */
+function suggestion(value: unknown): string {
+  if (typeof value === 'string') return ' (for text, return new HttpResponse(value))';
+  if (value === null || typeof value !== 'object') return '';
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return Array.isArray(value) || prototype === Object.prototype || prototype === null ? ' (for JSON, return new JsonResponse(value))' : '';
 }
 
 /** `value` as an `HttpResponse`, or, when it is none, the error response that says so (rendered naming `culprit`). */

@@ -66,6 +66,16 @@ export function repeatedParam(pattern: string): string | undefined {
   return undefined;
 }
 
+/** Django's `<int:id>` or `<id>`, read where find-my-way reads text and param names (never inside a param's regex). */
+const DJANGO_PARAM = /<(?:[A-Za-z_]\w*:)?([A-Za-z_]\w*)>/;
+
+/** A param a route pattern writes as Django does (`<int:id>`), and the `:id` that Coda reads as one, if any: find-my-way takes it as text. */
+export function djangoParam(pattern: string): { written: string; param: string } | undefined {
+  const skeleton = parsePattern(pattern).map((part) => (typeof part === 'string' ? part : `:${part.name}`)).join('');
+  const match = DJANGO_PARAM.exec(skeleton);
+  return match === null ? undefined : { written: match[0], param: `:${match[1]!}` };
+}
+
 /**
  * Builds a URL path from a route pattern: `:name` segments are filled from
  * `params` (percent-encoded), a trailing `*` with the `'*'` param, its

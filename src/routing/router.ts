@@ -8,7 +8,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { fillPath, repeatedParam } from './reverse.js';
+import { djangoParam, fillPath, repeatedParam } from './reverse.js';
 import { METHODS, type Method } from './routes.js';
 
 /** What the route table keeps for a route, and hands to the view stage. */
@@ -82,6 +82,10 @@ export class Router {
     const repeated = repeatedParam(path);
     if (repeated !== undefined) {
       throw new TypeError(`${describeRoute(stored)} names the param :${repeated} twice, and request.params keeps one value of it; rename one (include() prefixes and their routes share the params)`);
+    }
+    const django = djangoParam(path);
+    if (django !== undefined) {
+      throw new TypeError(`${describeRoute(stored)} writes a param as Django does, ${django.written}, which the router reads as plain text; write ${django.param} (with a regex: ${django.param}(^\\d+$))`);
     }
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
     if (withMiddleware.length > 0) {

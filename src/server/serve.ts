@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../app/app.js';
+import { checkApp } from '../app/check-app.js';
 import type { ShutdownReport } from './close.js';
 import { createListener, serverUrl, type NodeServer } from './listener.js';
 import { serveSettings, type ServeOptions } from './options.js';
@@ -48,6 +49,7 @@ export interface Server<S extends NodeServer = HttpServer> {
 export function serve(app: App, options: ServeOptions & { http2: true }): Promise<Server<Http2SecureServer>>;
 export function serve(app: App, options?: ServeOptions): Promise<Server>;
 export async function serve(app: App, options: ServeOptions = {}): Promise<Server<NodeServer>> {
+  checkApp('serve()', app);
   const settings = serveSettings(options);
   const listener = createListener(app, settings, checkingInterval(settings.headersTimeoutMs, settings.requestTimeoutMs));
   const { server } = listener;

@@ -1,4 +1,5 @@
 import type { App } from '../app/app.js';
+import { checkApp } from '../app/check-app.js';
 import type { TaskRecord } from '../after/reporting.js';
 import { serve, type Server } from '../server/serve.js';
 import { sqliteStore } from '../durable/sqlite-store.js';
@@ -90,6 +91,7 @@ export class TestClient {
   readonly #clock: TestClock;
 
   constructor(app: App, options: TestClientOptions = {}) {
+    checkApp('createTestClient()', app);
     checkKeys('createTestClient()', options, ['transport', 'tasks', 'headers', 'cookies']);
     const tasks = oneOf('tasks', options.tasks ?? 'memory', ['memory', 'app']);
     this.#app = app;

@@ -125,6 +125,13 @@ test('every spelling of a request for help asks for the same help as coda help <
   for (const [args, message] of wrong) assert.throws(() => askedHelp(args), { name: 'UsageError', message }, `coda ${args.join(' ')}`);
 });
 
+test('a $PORT that is no port, and no --port given, is named as $PORT (it was "--port must be …", a flag the user never gave), exit 2; a --port given is named as --port', async () => {
+  const env = await run(['serve', fixture], { PORT: 'abc' });
+  assert.deepEqual([env.code, env.stdout, env.stderr.split('\n')[0]], [2, '', 'coda serve: $PORT (the default of --port) must be a whole number from 0 to 65535, got "abc"']);
+  const flag = await run(['serve', fixture, '--port', '70000'], { PORT: 'abc' });
+  assert.deepEqual([flag.code, flag.stderr.split('\n')[0]], [2, 'coda serve: --port must be a whole number from 0 to 65535, got "70000"']);
+});
+
 test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [[], /Usage: coda <command>/],
@@ -212,6 +219,17 @@ test('a module read as CommonJS (package.json "type": "commonjs", as npm init wr
   }
   assert.match(loadHint('./app.ts', new SyntaxError("Unexpected token ';'")), /^\nTypeScript modules load through Node's type stripping/);
   assert.equal(loadHint('./app.js', new SyntaxError("Unexpected token ';'")), '');
+});
+
+test("a TypeScript module whose own code throws as it loads (a createApp() option refused) is not told about Node's type stripping; one that Node could not load as TypeScript is", () => {
+  // The hint ended every such error: 'cannot load ./app.ts: createApp(): unknown option "route" …' then 'TypeScript modules load through Node's type stripping …'.
+  assert.equal(loadHint('./app.ts', new TypeError('createApp(): unknown option "route"; did you mean "routes"?')), '');
+  assert.equal(loadHint('./app.ts', new Error('DATABASE_URL is not set')), '');
+  const unsupported = Object.assign(new SyntaxError('TypeScript enum is not supported in strip-only mode'), { code: 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' });
+  const jsSpecifier = Object.assign(new Error("Cannot find module '/app/notes.js' imported from /app/app.ts"), { code: 'ERR_MODULE_NOT_FOUND' });
+  for (const error of [unsupported, jsSpecifier, new SyntaxError("The requested module './types.ts' does not provide an export named 'Note'")]) {
+    assert.match(loadHint('./app.ts', error), /^\nTypeScript modules load through Node's type stripping/, error.message);
+  }
 });
 
 test('coda --version and -v print the package\'s version on stdout, exit 0', async () => {

@@ -795,6 +795,13 @@ test('a payload within tasks.payloadLimit whose JSON may be over it (3 bytes a c
   assert.equal((await app.tasks.stats()).completed, 3);
 });
 
+test('a backoff given as a number of milliseconds (BullMQ\'s backoff: 1000) is refused saying how to write it', () => {
+  assert.throws(() => task('x', () => {}, { backoff: 1000 as never }), {
+    name: 'TypeError',
+    message: "task('x'): backoff takes { type: 'fixed' | 'exponential', delayMs }, got number 1000; for a fixed 1000 ms between attempts (BullMQ's backoff: 1000), pass { type: 'fixed', delayMs: 1000 }",
+  });
+});
+
 test('task definitions and options are checked: a duplicate name, a task not in the app, bad options, a generator function', async () => {
   const one = task('same', () => {});
   const two = task('same', () => {});

@@ -100,6 +100,16 @@ test('runWorker() checks its options', async () => {
   }
 });
 
+test('runWorker() without a store, or with a path for one, is a TypeError saying what to give (it was "Cannot read properties of undefined (reading \'open\')", or "store.open is not a function")', async () => {
+  const definitions = [task('a', () => {})];
+  await assert.rejects(runWorker({ definitions, handleSignals: false } as never), {
+    name: 'TypeError', message: 'runWorker(): store is not set: a worker runs the tasks of a store, e.g. sqliteStore({ path: "var/tasks.db" })',
+  });
+  await assert.rejects(runWorker({ definitions, store: 'var/tasks.db' as never, handleSignals: false }), {
+    name: 'TypeError', message: 'runWorker(): store must be a task store (sqliteStore(), bullmqStore()), got string "var/tasks.db"',
+  });
+});
+
 test('a worker logs the absolute path of the SQLite file it opened: a relative path is the working directory\'s', async (t) => {
   const db = tasksFile(t);
   const relative = path.relative(process.cwd(), db);

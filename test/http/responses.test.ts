@@ -54,6 +54,40 @@ describe('HttpResponse', () => {
     assert.throws(() => new JsonResponse(cycle), { name: 'TypeError', message: /^JsonResponse cannot encode a plain object as JSON: Converting circular structure/ });
   });
 
+  /** Runs `refuse`, then a turn of the loop (Node tells of a rejection left unhandled once the microtasks have run), and returns the rejections left unhandled meanwhile. */
+  async function unhandledAfter(refuse: () => void): Promise<unknown[]> {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', listener);
+    try {
+      refuse();
+      await new Promise(setImmediate);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    return unhandled;
+  }
+
+  test('JsonResponse refuses a promise (a view that forgot an await): JSON wrote it as {}, and its rejection, unhandled, ended the process', async () => {
+    const message = 'JsonResponse got a promise, which JSON encodes as {}: await it first (new JsonResponse(await value))';
+    const unhandled = await unhandledAfter(() => {
+      assert.throws(() => new JsonResponse(Promise.resolve({ page: 1 })), { name: 'TypeError', message });
+      assert.throws(() => new JsonResponse(Promise.reject(new Error('invalid query string'))), { name: 'TypeError', message });
+    });
+    assert.deepEqual(unhandled, []);
+  });
+
+  test('HttpResponse refuses a promise for a body saying to await it, and its rejection (new HttpResponse(request.text()) past the body limit) does not end the process', async () => {
+    const unhandled = await unhandledAfter(() => {
+      assert.throws(() => new HttpResponse(Promise.reject(new Error('request body too large')) as never), {
+        name: 'TypeError', message: 'HttpResponse: a response body must be a string, a Uint8Array or null, got an instance of Promise (await it first)',
+      });
+    });
+    assert.deepEqual(unhandled, []);
+  });
+
   test('types: JsonResponse does not take undefined, HttpResponse does not take an object', () => {
     // Compiled, never run: each line must be a type error (tsc checks the tests).
     const typeErrors = (): void => {
@@ -113,6 +147,11 @@ describe('HttpResponse', () => {
       ['https://example.com/a b#frag', 'https://example.com/a%20b#frag'],
     ];
     for (const [location, sent] of cases) assert.equal(redirect(location).headers.get('location'), sent, JSON.stringify(location));
+  });
+
+  test('redirect() of a location that is not a string (null from request.query.get(), a URL) is a TypeError naming it, not "Cannot read properties of null"', () => {
+    assert.throws(() => redirect(null as never), { name: 'TypeError', message: 'redirect() takes the location as a string, got null' });
+    assert.throws(() => redirect(new URL('https://app.example/next') as never), { name: 'TypeError', message: 'redirect() takes the location as a string, got an instance of URL (give its href)' });
   });
 
   test('redirect() with a status that is not a redirect is a RangeError', () => {

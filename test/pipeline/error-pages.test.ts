@@ -92,7 +92,7 @@ describe('errorPages', () => {
       'error page 404 failed: template missing; sent the built-in response',
       'error page 405 failed: async template missing; sent the built-in response',
       'unhandled error in view for /boom: view failed',
-      'error page 500 failed: error page 500 returned string "oops", expected a response; sent the built-in response',
+      'error page 500 failed: error page 500 returned string "oops", expected a response (for text, return new HttpResponse(value)); sent the built-in response',
     ]);
   });
 

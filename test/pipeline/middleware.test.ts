@@ -319,19 +319,22 @@ describe('what is not a response is a programming error (R6, R7)', () => {
     assert.equal(errors()[0]?.msg, 'view getUser returned undefined, expected a response');
   });
 
-  test('an async view returning something else: named too', async () => {
+  test('an async view returning something else: named too, and a value to send as JSON or text (as Fastify sends what a handler returns) told which response sends it', async () => {
     async function listNotes(): Promise<HttpResponse> {
       return { status: 200 } as unknown as HttpResponse;
     }
     const { client, errors } = setup([], [get('/notes', listNotes)]);
     assert.equal((await client.get('/notes')).status, 500);
-    assert.equal(errors()[0]?.msg, 'view listNotes returned a plain object, expected a response');
+    assert.equal(errors()[0]?.msg, 'view listNotes returned a plain object, expected a response (for JSON, return new JsonResponse(value))');
+    const arrays = setup([], [get('/list', (() => [1, 2]) as never)]);
+    assert.equal((await arrays.client.get('/list')).status, 500);
+    assert.equal(arrays.errors()[0]?.msg, 'view for /list returned an instance of Array, expected a response (for JSON, return new JsonResponse(value))');
   });
 
   test('an anonymous view is named by its path', async () => {
     const { client, errors } = setup([], [get('/anon', (() => 'text') as never)]);
     assert.equal((await client.get('/anon')).status, 500);
-    assert.equal(errors()[0]?.msg, 'view for /anon returned string "text", expected a response');
+    assert.equal(errors()[0]?.msg, 'view for /anon returned string "text", expected a response (for text, return new HttpResponse(value))');
   });
 
   test('a processResponse returning something else: a 500 naming the middleware', async () => {

@@ -371,6 +371,18 @@ describe('duplicate routes', () => {
     assert.deepEqual(((await (await createTestClient(app).get('/users/1/posts/2')).json()) as { params: unknown }).params, { id: '1', idx: '2' });
   });
 
+  test("a param written as Django writes it (<int:id>, <slug>), in a route or an include() prefix, is a TypeError at createApp saying how to write it, not a route no request reaches", () => {
+    // '/notes/<int:id>' was taken as the text '<int' and a param 'id>': GET /notes/7 was a 404 "no route", without a word.
+    assert.throws(() => createApp({ routes: [get('/notes/<int:id>', showNote)] }), {
+      name: 'TypeError', message: 'view showNote at /notes/<int:id> writes a param as Django does, <int:id>, which the router reads as plain text; write :id (with a regex: :id(^\\d+$))',
+    });
+    assert.throws(() => createApp({ routes: [include('/blog/<slug>', [get('/', showNote, { name: 'post' })])] }), {
+      name: 'TypeError', message: /^view showNote \(named "post"\) at \/blog\/<slug> writes a param as Django does, <slug>, .*; write :slug /,
+    });
+    // Inside a param's regex, < and > are the regex's own.
+    assert.doesNotThrow(() => createApp({ routes: [get('/tags/:tag(^<\\w+>$)', showNote)] }));
+  });
+
   test("a method listed twice in one route's methods is refused where the route is made, not taken for two routes", () => {
     assert.throws(() => route(['GET', 'POST', 'GET'], '/notes', showNote), { name: 'TypeError', message: 'route /notes: the method GET is listed twice in ["GET","POST","GET"]' });
   });

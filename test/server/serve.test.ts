@@ -114,6 +114,13 @@ describe('serve() refuses bad options before listening', () => {
   const refuses = (options: unknown, error: { name: string; message: string | RegExp }) =>
     assert.rejects(serve(app, options as ServeOptions), error);
 
+  test('what is not an App (its handler, nothing) is a TypeError saying to give the app (it was "Cannot read properties of undefined (reading \'defined\')")', async () => {
+    await assert.rejects(serve(app.handler as never), {
+      name: 'TypeError', message: 'serve() takes the App that createApp() made, got a function (handler) (app.handler is for http.createServer(): give the app itself)',
+    });
+    await assert.rejects(serve(undefined as never), { name: 'TypeError', message: 'serve() takes the App that createApp() made, got undefined' });
+  });
+
   test('an unknown option, naming the closest one', async () => {
     await refuses({ prot: 0 }, { name: 'TypeError', message: 'serve(): unknown option "prot"; did you mean "port"?' });
     await refuses({ requestTimeout: 1_000 }, { name: 'TypeError', message: /unknown option "requestTimeout"; did you mean "requestTimeoutMs"\?/ });

@@ -86,6 +86,14 @@ for (const transport of ['in-process', 'socket'] as const) {
   });
 }
 
+test('createTestClient() of what is not an App (its handler, nothing) is a TypeError saying to give the app (it was "Cannot read properties of undefined")', () => {
+  const app = createApp({ routes: [] });
+  assert.throws(() => createTestClient(app.handler as never), {
+    name: 'TypeError', message: 'createTestClient() takes the App that createApp() made, got a function (handler) (app.handler is for http.createServer(): give the app itself)',
+  });
+  assert.throws(() => createTestClient(undefined as never), { name: 'TypeError', message: 'createTestClient() takes the App that createApp() made, got undefined' });
+});
+
 test('the socket transport serves on a loopback port and close() stops it', async () => {
   const client = createTestClient(appWithGatedTask(Promise.resolve()), { transport: 'socket' });
   const url = await client.url();
