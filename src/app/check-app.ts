@@ -8,6 +8,10 @@ import { App } from './app.js';
  */
 export function checkApp(where: string, app: unknown): asserts app is App {
   if (app instanceof App) return;
-  const hint = typeof app === 'function' ? ' (app.handler is for http.createServer(): give the app itself)' : '';
+  const hint = typeof app === 'function'
+    ? ' (app.handler is for http.createServer(): give the app itself)'
+    : app !== null && typeof app === 'object' && typeof (app as Partial<App>).handler === 'function'
+      ? ' (it looks like one made by another copy of coda-http: import serve and createApp from the same one)'
+      : '';
   throw new TypeError(`${where} takes the App that createApp() made, got ${describe(app)}${hint}`);
 }

@@ -119,6 +119,9 @@ describe('serve() refuses bad options before listening', () => {
       name: 'TypeError', message: 'serve() takes the App that createApp() made, got a function (handler) (app.handler is for http.createServer(): give the app itself)',
     });
     await assert.rejects(serve(undefined as never), { name: 'TypeError', message: 'serve() takes the App that createApp() made, got undefined' });
+    // An App of another copy of coda-http (two versions in node_modules): its internals are not this copy's.
+    const foreign = { handler: app.handler, fetch: app.fetch };
+    await assert.rejects(serve(foreign as never), { name: 'TypeError', message: /^serve\(\) takes the App that createApp\(\) made, got .* \(it looks like one made by another copy of coda-http: import serve and createApp from the same one\)$/ });
   });
 
   test('an unknown option, naming the closest one', async () => {
