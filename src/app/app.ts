@@ -577,7 +577,10 @@ export class App {
   }
 
   /**
-   * The path of a named route.
+   * The path of a named route, its params percent-encoded. A TypeError names
+   * what is wrong: an unknown name (and the one likely meant), a param missing,
+   * one the route does not take, a value its regex refuses, or a link that
+   * would route back elsewhere (see docs/web.md).
    *
    * @example
    * ```ts

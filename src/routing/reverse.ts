@@ -1,4 +1,5 @@
 import { describe } from '../util/describe.js';
+import { closest } from '../util/options.js';
 
 /** A piece of a route pattern: text as it is, or a param (`'*'` for the trailing wildcard) and the regex it must match, if any. */
 type Part = string | { readonly name: string; readonly regex?: string };
@@ -88,8 +89,11 @@ export function djangoParam(pattern: string): { written: string; param: string }
  * finite number (`[object Object]`, `NaN` in a link).
  */
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
+  const parts = parsePattern(pattern);
+  checkParams(routeName, pattern, parts, params);
   const fill = ({ name, regex }: Exclude<Part, string>): string => {
-    const value = params[name];
+    // Own values only: a route's `:constructor` left out read Object.prototype's function.
+    const value = Object.hasOwn(params, name) ? params[name] : undefined;
     if (value === undefined) {
       throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(name)} for ${pattern}`);
     }
@@ -111,9 +115,40 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     }
     return encoded;
   };
-  const path = parsePattern(pattern).map((part) => typeof part === 'string' ? part : fill(part)).join('');
+  const path = parts.map((part) => typeof part === 'string' ? part : fill(part)).join('');
   // '//example.com' is another host to a browser (Django's escape_leading_slashes).
   return path.startsWith('//') ? `/%2F${path.slice(2)}` : path;
+}
+
+/**
+ * Refuses params that are not an object of values (`null` crashed reading
+ * it), and a param the route does not take, as Django's reverse() does: it
+ * was dropped without a word, most likely a typo or a param of another route.
+ * A key whose value is `undefined` counts as left out.
+ */
+function checkParams(routeName: string, pattern: string, parts: readonly Part[], params: unknown): asserts params is Record<string, unknown> {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new TypeError(`reverse('${routeName}'): params must be an object of param values (e.g. { id: 7 }), got ${describe(params)}`);
+  }
+  const taken = parts.flatMap((part) => (typeof part === 'string' ? [] : [part.name]));
+  const extra = Object.keys(params).find((key) => !taken.includes(key) && (params as Record<string, unknown>)[key] !== undefined);
+  if (extra === undefined) return;
+  const takes = taken.length === 0 ? 'it takes none' : `it takes ${taken.map((name) => JSON.stringify(name)).join(', ')}`;
+  throw new TypeError(`reverse('${routeName}'): ${pattern} has no param ${JSON.stringify(extra)}; ${takes}`);
+}
+
+/**
+ * Why `reverse()` finds no route named `name`, with the name most likely
+ * meant: a typo of one, or the name inside a namespace (`note` for
+ * `api:note`, `blah:note` for `api:note`), as Django's NoReverseMatch.
+ */
+export function unknownName(name: unknown, names: readonly string[]): string {
+  if (typeof name !== 'string') return `reverse(): the route name must be a string, got ${describe(name)}`;
+  const last = (whole: string): string => whole.slice(whole.lastIndexOf(':') + 1);
+  const typo = closest(name, names);
+  const guesses = typo !== undefined ? [typo] : names.filter((candidate) => last(candidate) === last(name));
+  const hint = guesses.length === 0 ? '' : `; did you mean ${guesses.map((guess) => JSON.stringify(guess)).join(' or ')}?`;
+  return `reverse(): no route is named ${JSON.stringify(name)}${hint}`;
 }
 
 /** Each param regex compiled, by its source: as many as the app's routes have. */

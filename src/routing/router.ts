@@ -8,7 +8,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { djangoParam, fillPath, repeatedParam } from './reverse.js';
+import { djangoParam, fillPath, repeatedParam, unknownName } from './reverse.js';
 import { METHODS, type Method } from './routes.js';
 
 /** What the route table keeps for a route, and hands to the view stage. */
@@ -55,7 +55,8 @@ const MAX_PARAM_LENGTH = 16 * 1024;
  */
 export class Router {
   readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY, maxParamLength: MAX_PARAM_LENGTH });
-  readonly #patterns = new Map<string, string>();
+  /** Each named route, by its whole name, with a method it answers (to route its links back). */
+  readonly #named = new Map<string, { target: RouteTarget; method: Method }>();
   readonly #appendSlash: boolean;
   readonly #groups = new GroupOnions();
   /** `OPTIONS *` (the server as a whole): 204 with every method some route answers. */
@@ -100,8 +101,9 @@ export class Router {
       this.#tree.on(method, path, noop, stored);
     }
     if (name !== undefined) {
-      if (this.#patterns.has(name)) throw new TypeError(`two routes are named ${JSON.stringify(name)}: ${this.#patterns.get(name)} and ${path}`);
-      this.#patterns.set(name, path);
+      const taken = this.#named.get(name);
+      if (taken !== undefined) throw new TypeError(`two routes are named ${JSON.stringify(name)}: ${taken.target.pattern} and ${path}`);
+      this.#named.set(name, { target: stored, method: methods[0]! });
     }
     return stored;
   }
@@ -181,11 +183,22 @@ export class Router {
     return automaticOptions(allowed.join(', '), request.route);
   }
 
-  /** The path of the route named `name`, filled with `params`. */
+  /**
+   * The path of the route named `name`, filled with `params`, and routed
+   * back: a link that the router would give to another route, or to this one
+   * with other params, is a TypeError rather than a wrong link.
+   */
   reverse(name: string, params: Record<string, string | number> = {}): string {
-    const pattern = this.#patterns.get(name);
-    if (pattern === undefined) throw new TypeError(`reverse(): no route is named ${JSON.stringify(name)}`);
-    return fillPath(name, pattern, params);
+    const named = this.#named.get(name);
+    if (named === undefined) throw new TypeError(unknownName(name, [...this.#named.keys()]));
+    const { target, method } = named;
+    const path = fillPath(name, target.pattern, params);
+    const found = this.#tree.find(method, path);
+    const back = (found?.params ?? {}) as Record<string, string>;
+    if (found?.store === target && Object.keys(back).every((key) => back[key] === String(params[key]))) return path;
+    const to = found === null ? 'no route' : found.store === target ? `its route with the params ${JSON.stringify(back)}` : describeRoute(found.store as RouteTarget);
+    // '/days/:date.:format' with the date 'a' and format 'b.json' gave '/days/a.b.json': the date 'a.b' once routed.
+    throw new TypeError(`reverse('${name}'): the link ${path} would lead to ${to}, not to ${target.pattern} with ${JSON.stringify(params)}; a value holds the text that ends its param, or another route takes the link`);
   }
 }
 
