@@ -93,8 +93,9 @@ export const signals: Signals = createSignals();
  * settles.
  */
 export function sendRequestStarted(request: HttpRequest, own: Signals, running: StartedReceivers): void {
-  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request, running);
-  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request, running);
+  // Both lists read before any receiver runs, as Django's send(): one that connects or disconnects a process-wide receiver changes the next request, not this one.
+  const receivers = own.requestStarted.receivers.concat(signals.requestStarted.receivers);
+  for (const receiver of receivers) callStarted(receiver, request, running);
 }
 
 function callStarted(receiver: RequestStartedReceiver, request: HttpRequest, running: StartedReceivers): void {
