@@ -157,6 +157,31 @@ test('test_send_robust_fail: receivers that throw or reject are logged with thei
 
 class ValueError extends Error {}
 
+test("test_send_robust_fail, receivers whose name cannot be read (a getter that throws, a Symbol): connected whole, heard, failures logged as 'receiver', the request answered", async (t) => {
+  const { logger, lines } = memoryLogger();
+  const { app, url } = await served(t, { logger, routes: [ok] });
+  const heard: string[] = [];
+  const named = <F extends (event: never) => unknown>(name: PropertyDescriptor, receiver: F): F => Object.defineProperty(receiver, 'name', name);
+  const trap: PropertyDescriptor = { get() { throw new Error('name trap'); } };
+  const symbol: PropertyDescriptor = { value: Symbol('audit') };
+  app.signals.requestStarted.connect(named(trap, () => { throw new ValueError('started'); }));
+  app.signals.requestStarted.connect(named(symbol, async () => { await Promise.resolve(); throw new ValueError('started later'); }));
+  app.signals.requestFinished.connect(named(trap, () => { heard.push('finished, name a trap'); }));
+  app.signals.requestFinished.connect(named(symbol, () => { heard.push('finished, name a Symbol'); }));
+  app.signals.requestFinished.connect(() => { heard.push('finished'); });
+  assert.equal(app.signals.requestStarted.receivers.length, 2);
+  assert.equal(app.signals.requestFinished.receivers.length, 3);
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), 'ok');
+  await app.settle();
+  assert.deepEqual(heard, ['finished, name a trap', 'finished, name a Symbol', 'finished']);
+  assert.deepEqual(lines.filter((l) => l.level === LEVEL.error).map((l) => [l.msg, l.receiver, (l.err as { message?: string } | undefined)?.message]), [
+    ['a requestStarted receiver failed', 'receiver', 'started'],
+    ['a requestStarted receiver failed', 'receiver', 'started later'],
+  ]);
+});
+
 test('asend, a receiver that never settles: a requestFinished one is timed out at after.timeoutMs (its signal aborted), a requestStarted one let go, and neither holds up the next request', async (t) => {
   const { logger, lines } = memoryLogger();
   const { app, url } = await served(t, { logger, after: { timeoutMs: 50 }, routes: [ok] });
