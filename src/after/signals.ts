@@ -60,7 +60,18 @@ export class Signal<Receiver extends (event: never) => unknown> {
 
   #update(receivers: Receiver[]): void {
     this.#receivers = receivers;
-    this.#entries = receivers.map((receiver) => ownEntry(receiver as unknown as AfterEntry['task'], `${this.#name}:${receiver.name || 'receiver'}`));
+    this.#entries = receivers.map((receiver) => ownEntry(receiver as unknown as AfterEntry['task'], `${this.#name}:${receiverName(receiver)}`));
+  }
+}
+
+/** A receiver's name for logs and task names; 'receiver' when it has none that is a string, or reading it throws. */
+function receiverName(receiver: (event: never) => unknown): string {
+  try {
+    // A `name` getter of the user's that throws (or a Symbol) threw in connect(), with the receiver half connected, and failed every request.
+    const { name } = receiver;
+    return typeof name === 'string' && name !== '' ? name : 'receiver';
+  } catch {
+    return 'receiver';
   }
 }
 
@@ -93,15 +104,16 @@ export const signals: Signals = createSignals();
  * settles.
  */
 export function sendRequestStarted(request: HttpRequest, own: Signals, running: StartedReceivers): void {
-  for (const receiver of own.requestStarted.receivers) callStarted(receiver, request, running);
-  for (const receiver of signals.requestStarted.receivers) callStarted(receiver, request, running);
+  // Both lists read before any receiver runs, as Django's send(): one that connects or disconnects a process-wide receiver changes the next request, not this one.
+  const receivers = own.requestStarted.receivers.concat(signals.requestStarted.receivers);
+  for (const receiver of receivers) callStarted(receiver, request, running);
 }
 
 function callStarted(receiver: RequestStartedReceiver, request: HttpRequest, running: StartedReceivers): void {
   try {
     const result = receiver({ request });
     // Any thenable, as the pipeline accepts: a rejected one is reported like a throw.
-    if (isPromise(result)) running.add(receiver.name || 'receiver', request, result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error)));
+    if (isPromise(result)) running.add(receiverName(receiver), request, result.then(undefined, (error: unknown) => logReceiverFailure(request, receiver, error)));
   } catch (error) {
     logReceiverFailure(request, receiver, error);
   }
@@ -109,7 +121,7 @@ function callStarted(receiver: RequestStartedReceiver, request: HttpRequest, run
 
 function logReceiverFailure(request: HttpRequest, receiver: RequestStartedReceiver, error: unknown): void {
   // Through a safe log: a thrown value pino cannot read (a Proxy) fails no request, and the next receivers run.
-  safeLog(request.log).error({ err: error, receiver: receiver.name || 'receiver' }, 'a requestStarted receiver failed');
+  safeLog(request.log).error({ err: error, receiver: receiverName(receiver) }, 'a requestStarted receiver failed');
 }
 
 /** The `requestFinished` receivers of an app and of the process, as entries in a new array; undefined when there are none. */
