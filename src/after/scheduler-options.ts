@@ -1,5 +1,5 @@
 import { describe } from '../util/describe.js';
-import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { checkWorkFunction } from '../util/work-function.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import type { TaskFailure } from './reporting.js';
 
@@ -60,7 +60,7 @@ export function schedulerSettings(options: SchedulerOptions): SchedulerSettings 
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new TypeError(`after.onError must be a function, got ${describe(options.onError)}`);
   }
-  if (options.onError !== undefined) refuseGeneratorFunction('after.onError', options.onError);
+  if (options.onError !== undefined) checkWorkFunction('after.onError', options.onError);
   return {
     concurrency: checkCount('after.concurrency', options.concurrency ?? 1024),
     maxPending,

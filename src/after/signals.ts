@@ -3,7 +3,7 @@ import type { AfterContext, AfterEntry } from '../http/response.js';
 import { kEntries } from '../symbols.js';
 import { safeLog } from '../log/safe-log.js';
 import { describe } from '../util/describe.js';
-import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { checkWorkFunction } from '../util/work-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { ownEntry } from './entries.js';
 import type { StartedReceivers } from './started-receivers.js';
@@ -26,7 +26,7 @@ export type RequestFinishedReceiver = (event: AfterContext) => void | PromiseLik
  */
 export class Signal<Receiver extends (event: never) => unknown> {
   readonly #name: string;
-  #receivers: Receiver[] = [];
+  #receivers: readonly Receiver[] = [];
   #entries: AfterEntry[] = [];
 
   constructor(name: string) {
@@ -35,7 +35,7 @@ export class Signal<Receiver extends (event: never) => unknown> {
 
   connect(receiver: Receiver): () => void {
     if (typeof receiver !== 'function') throw new TypeError(`signals.${this.#name}.connect() takes a function, got ${describe(receiver)}`);
-    refuseGeneratorFunction(`signals.${this.#name}.connect()`, receiver);
+    checkWorkFunction(`signals.${this.#name}.connect()`, receiver);
     if (!this.#receivers.includes(receiver)) this.#update([...this.#receivers, receiver]);
     return () => {
       this.disconnect(receiver);
@@ -59,7 +59,8 @@ export class Signal<Receiver extends (event: never) => unknown> {
   }
 
   #update(receivers: Receiver[]): void {
-    this.#receivers = receivers;
+    // Frozen: a receiver pushed onto the list it hands out would never run, as the entries are built here.
+    this.#receivers = Object.freeze(receivers);
     this.#entries = receivers.map((receiver) => ownEntry(receiver as unknown as AfterEntry['task'], `${this.#name}:${receiverName(receiver)}`));
   }
 }

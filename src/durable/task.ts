@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Outcome } from '../http/response.js';
 import { brand } from '../util/brand.js';
 import { describe } from '../util/describe.js';
-import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { checkWorkFunction } from '../util/work-function.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import type { Backoff, RequestSnapshot } from './store.js';
 
@@ -62,7 +62,7 @@ export class Task<Payload = unknown> {
       throw new TypeError(`task(): the name must be 1 to 200 letters, digits or _ . : @ / -, got ${describe(name)}`);
     }
     if (typeof run !== 'function') throw new TypeError(`task('${name}'): the task must be a function, got ${describe(run)}`);
-    refuseGeneratorFunction(`task('${name}')`, run);
+    checkWorkFunction(`task('${name}')`, run);
     this.name = name;
     this.run = run;
     this.settings = taskSettings(name, options);

@@ -11,7 +11,7 @@ import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
 import { payloadJson } from '../util/json-payload.js';
-import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { checkWorkFunction } from '../util/work-function.js';
 import { isPromise } from '../util/is-promise.js';
 import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
@@ -167,7 +167,7 @@ function routeNow(): string | undefined {
  */
 export function afterEntry(where: string, task: AfterTask, options: AfterOptions | undefined): AfterEntry {
   if (typeof task !== 'function') throw new TypeError(`${where} takes a function, got ${describe(task)}`);
-  refuseGeneratorFunction(where, task);
+  checkWorkFunction(where, task);
   if (options !== undefined) {
     // Laravel's defer(fn, 'name') names the task with a string there.
     if (typeof options === 'string') throw new TypeError(`${where} takes an options object, got ${describe(options)}; to name the task, pass { name: ${JSON.stringify(options)} }`);

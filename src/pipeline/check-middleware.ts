@@ -1,5 +1,5 @@
 import { describe } from '../util/describe.js';
-import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { checkWorkFunction, isClass } from '../util/work-function.js';
 import { closest } from '../util/options.js';
 import type { Middleware } from './types.js';
 
@@ -16,7 +16,7 @@ const HOOKS = ['processRequest', 'processView', 'processException', 'processResp
  */
 export function checkMiddleware(entry: Middleware, name: string): void {
   if (typeof entry === 'function') {
-    if (isClass(entry)) {
+    if (isMiddlewareClass(entry)) {
       throw new TypeError(`middleware ${name} is a class: pass an instance (new ${entry.name || name}()), or a factory function`);
     }
     return;
@@ -26,7 +26,7 @@ export function checkMiddleware(entry: Middleware, name: string): void {
     if (value !== undefined && typeof value !== 'function') throw new TypeError(`middleware ${name}'s ${hook} is ${describe(value)}, expected a function`);
   }
   // The other hooks' results are checked (an iterator is no response); this one's is not: a generator's body never ran.
-  if (typeof entry.afterResponse === 'function') refuseGeneratorFunction(`middleware ${name}'s afterResponse`, entry.afterResponse);
+  if (typeof entry.afterResponse === 'function') checkWorkFunction(`middleware ${name}'s afterResponse`, entry.afterResponse);
   for (const key of methodNames(entry)) {
     if ((HOOKS as readonly string[]).includes(key)) continue;
     if (/^(process|after)/i.test(key)) {
@@ -37,8 +37,8 @@ export function checkMiddleware(entry: Middleware, name: string): void {
 }
 
 /** A `class` (its source says so), or a function whose prototype carries hooks. */
-function isClass(fn: Function): boolean {
-  if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return true;
+function isMiddlewareClass(fn: Function): boolean {
+  if (isClass(fn)) return true;
   const prototype = (fn as { prototype?: object }).prototype;
   return prototype !== undefined && Object.getOwnPropertyNames(prototype).some((key) => (HOOKS as readonly string[]).includes(key));
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { writeSafely } from '../log/safe-log.js';
 import { kAbandonNow } from '../symbols.js';
 import { describe, errorMessage } from '../util/describe.js';
-import { refuseGeneratorFunction } from '../util/generator-function.js';
+import { checkWorkFunction } from '../util/work-function.js';
 import { untilDeadline } from '../util/deadline.js';
 import type { ShutdownReport } from './close.js';
 import { isGroupCopy } from './group-signal.js';
@@ -48,7 +48,7 @@ let closing: SignalledServer[] = [];
  */
 export function onShutdown(hook: () => void | Promise<void>): () => void {
   if (typeof hook !== 'function') throw new TypeError(`onShutdown() takes a function, got ${describe(hook)}`);
-  refuseGeneratorFunction('onShutdown()', hook);
+  checkWorkFunction('onShutdown()', hook);
   const record = { hook };
   hooks.push(record);
   return () => {

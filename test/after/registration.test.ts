@@ -650,31 +650,38 @@ test("two requests sharing a response at once: each request's response.after() t
   assert.deepEqual(ran.sort(), ['durable slow for /slow', 'plain for /slow 200']);
 });
 
-test('a generator function given to after() or response.after() is refused where it is registered: called, it runs none of its body, and the task completed with nothing done', async () => {
+test('a generator function or a class given to after() or response.after() is refused where it is registered: called, a generator runs none of its body (the task completed with nothing done), a class without new throws (the task failed at every run)', async () => {
   const ran: string[] = [];
   const refusals: string[] = [];
   async function* notifyAll(): AsyncGenerator<never> { ran.push('notifyAll'); }
   function* audit(): Generator<never> { ran.push('audit'); }
+  class SendWelcome {}
   const app = createApp({
     routes: [get('/', () => {
       const response = new HttpResponse('ok');
       // TypeScript refuses them (a task returns void or a promise): a JavaScript app does not.
-      for (const register of [() => after(notifyAll as never), () => response.after(audit as never)]) {
+      const registrations = [() => after(notifyAll as never), () => response.after(audit as never), () => after(SendWelcome as never), () => response.after(SendWelcome as never)];
+      for (const register of registrations) {
         try {
           register();
         } catch (error) {
           refusals.push((error as Error).message);
         }
       }
+      // A plain function is still taken (it has a prototype, as a class has).
+      after(function plain() {});
       return response;
     })],
   });
   const client = createTestClient(app);
   assert.equal((await client.get('/')).status, 200);
   await client.settle();
+  const aClass = 'takes a function whose call does the work, got a class (SendWelcome), which cannot be called without new; pass a function that uses it';
   assert.deepEqual(refusals, [
     'after() takes a function whose call does the work, got an async generator function (notifyAll): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
     'response.after() takes a function whose call does the work, got a generator function (audit): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
+    `after() ${aClass}`,
+    `response.after() ${aClass}`,
   ]);
-  assert.deepEqual([ran, client.tasks], [[], []]);
+  assert.deepEqual([ran, client.tasks.map((task) => [task.name, task.state])], [[], [['plain', 'completed']]]);
 });

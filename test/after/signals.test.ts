@@ -43,6 +43,27 @@ test('connect() of something that is not a function, or of a generator function,
   assert.throws(() => app.signals.requestFinished.connect(function* audit() { /* never runs */ } as never), {
     name: 'TypeError', message: 'signals.requestFinished.connect() takes a function whose call does the work, got a generator function (audit): calling it runs none of its body (it runs only as its iterator is read); pass async () => { ... }',
   });
+  // Called without new, a class threw for every request.
+  class Audit {}
+  assert.throws(() => app.signals.requestStarted.connect(Audit as never), {
+    name: 'TypeError', message: 'signals.requestStarted.connect() takes a function whose call does the work, got a class (Audit), which cannot be called without new; pass a function that uses it',
+  });
+  assert.deepEqual([app.signals.requestStarted.receivers.length, app.signals.requestFinished.receivers.length], [0, 0]);
+});
+
+test('receivers is a frozen list: a receiver pushed onto it (which would never have run) is a TypeError, and the signal is unchanged', async () => {
+  const app = createApp({ routes: [get('/', () => new HttpResponse('ok'))] });
+  const heard: string[] = [];
+  app.signals.requestFinished.connect(() => {
+    heard.push('connected');
+  });
+  assert.throws(() => (app.signals.requestFinished.receivers as (() => void)[]).push(() => {
+    heard.push('pushed');
+  }), TypeError);
+  const client = createTestClient(app);
+  await client.get('/');
+  await client.settle();
+  assert.deepEqual([heard, app.signals.requestFinished.receivers.length], [['connected'], 1]);
 });
 
 test('settle() waits for an async requestStarted receiver, its after() past a real wait included, and names one that never ends', async () => {
