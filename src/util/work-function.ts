@@ -19,8 +19,11 @@ export function checkWorkFunction(where: string, fn: (...args: never[]) => unkno
 
 /**
  * A `class`, by its source. Arrow and async functions, the usual tasks, have
- * no `prototype`: only a `function` or a class pays for reading the source.
+ * no `prototype`, and a `function`'s is writable: only a class (or a built-in
+ * constructor) pays for reading the source, which a task registered on every
+ * request would.
  */
 export function isClass(fn: Function): boolean {
-  return (fn as { prototype?: unknown }).prototype !== undefined && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+  if ((fn as { prototype?: unknown }).prototype === undefined) return false;
+  return Object.getOwnPropertyDescriptor(fn, 'prototype')?.writable === false && /^class[\s{]/.test(Function.prototype.toString.call(fn));
 }
