@@ -2,13 +2,14 @@ import { describe } from '../util/describe.js';
 import { closest } from '../util/options.js';
 
 /** A piece of a route pattern: text as it is, or a param (`'*'` for the trailing wildcard) and the regex it must match, if any. */
-type Part = string | { readonly name: string; readonly regex?: string };
+type Part = string | { readonly name: string; readonly regex?: string; readonly optional?: true };
 
 /**
  * A route pattern in pieces, read as find-my-way reads it: `::` is a
  * literal colon; `:name` a param, its name ending at `(`, `-`, `.` or `/`,
  * then the regex in parentheses that its value must match, if any; a
- * trailing `*` the wildcard.
+ * trailing `*` the wildcard; a last param ending in `?` optional (its `/`
+ * and itself left out when it has no value).
  */
 function parsePattern(pattern: string): Part[] {
   const parts: Part[] = [];
@@ -28,7 +29,9 @@ function parsePattern(pattern: string): Part[] {
       let end = i + 1;
       while (end < pattern.length && !'(-./'.includes(pattern[end]!)) end++;
       const name = pattern.slice(i + 1, end);
-      if (pattern[end] !== '(') {
+      if (end === pattern.length && name.endsWith('?')) {
+        parts.push({ name: name.slice(0, -1), optional: true });
+      } else if (pattern[end] !== '(') {
         parts.push({ name });
       } else {
         const close = closingParenthesis(pattern, end);
@@ -67,6 +70,21 @@ export function repeatedParam(pattern: string): string | undefined {
   return undefined;
 }
 
+/** A param's name as the router ends it: at `(`, `-`, `.` or `/` only. */
+const PARAM_NAME = /^[\p{L}\p{N}_$]+$/u;
+
+/**
+ * A param name of `pattern` that is not letters, digits, `_` or `$`, if
+ * any: find-my-way ends a name only at `(`, `-`, `.` or `/`, so
+ * `:product+:price` is one param named `product+:price`, not two.
+ */
+export function oddParamName(pattern: string): string | undefined {
+  for (const part of parsePattern(pattern)) {
+    if (typeof part !== 'string' && part.name !== '*' && !PARAM_NAME.test(part.name)) return part.name;
+  }
+  return undefined;
+}
+
 /** Django's `<int:id>` or `<id>`, read where find-my-way reads text and param names (never inside a param's regex). */
 const DJANGO_PARAM = /<(?:[A-Za-z_]\w*:)?([A-Za-z_]\w*)>/;
 
@@ -91,9 +109,10 @@ export function djangoParam(pattern: string): { written: string; param: string }
 export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
   const parts = parsePattern(pattern);
   checkParams(routeName, pattern, parts, params);
-  const fill = ({ name, regex }: Exclude<Part, string>): string => {
+  const fill = ({ name, regex, optional }: Exclude<Part, string>): string => {
     // Own values only: a route's `:constructor` left out read Object.prototype's function.
     const value = Object.hasOwn(params, name) ? params[name] : undefined;
+    if (value === undefined && optional) return '';
     if (value === undefined) {
       throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(name)} for ${pattern}`);
     }
@@ -115,7 +134,9 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     }
     return encoded;
   };
-  const path = parts.map((part) => typeof part === 'string' ? part : fill(part)).join('');
+  let path = parts.map((part) => typeof part === 'string' ? part : fill(part)).join('');
+  // An optional param left out takes its slash with it: '/notes/:id?' is '/notes'.
+  if (path.endsWith('/') && parts.length > 1 && typeof parts.at(-1) !== 'string' && (parts.at(-1) as Exclude<Part, string>).optional) path = path.slice(0, -1) || '/';
   // '//example.com' is another host to a browser (Django's escape_leading_slashes).
   return path.startsWith('//') ? `/%2F${path.slice(2)}` : path;
 }

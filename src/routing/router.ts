@@ -8,7 +8,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { djangoParam, fillPath, repeatedParam, unknownName } from './reverse.js';
+import { djangoParam, fillPath, oddParamName, repeatedParam, unknownName } from './reverse.js';
 import { METHODS, type Method } from './routes.js';
 
 /** What the route table keeps for a route, and hands to the view stage. */
@@ -87,6 +87,10 @@ export class Router {
     const django = djangoParam(path);
     if (django !== undefined) {
       throw new TypeError(`${describeRoute(stored)} writes a param as Django does, ${django.written}, which the router reads as plain text; write ${django.param} (with a regex: ${django.param}(^\\d+$))`);
+    }
+    const odd = oddParamName(path);
+    if (odd !== undefined) {
+      throw new TypeError(`${describeRoute(stored)} has a param named ${JSON.stringify(odd)}: a param's name ends only at '(', '-', '.' or '/', so this is one param, not what it looks like; name params with letters, digits and _ (':a-:b' for two)`);
     }
     const withMiddleware = groups.filter((group) => group.middleware.length > 0);
     if (withMiddleware.length > 0) {

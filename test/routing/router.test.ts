@@ -383,6 +383,27 @@ describe('duplicate routes', () => {
     assert.doesNotThrow(() => createApp({ routes: [get('/tags/:tag(^<\\w+>$)', showNote)] }));
   });
 
+  test("a param name with a character the router does not end it at (:product+:price, :a~b) is a TypeError at createApp: it was one param named 'product+:price', not two", () => {
+    assert.throws(() => createApp({ routes: [get('/product/:product+:price/', showNote)] }), {
+      name: 'TypeError', message: 'view showNote at /product/:product+:price/ has a param named "product+:price": a param\'s name ends only at \'(\', \'-\', \'.\' or \'/\', so this is one param, not what it looks like; name params with letters, digits and _ (\':a-:b\' for two)',
+    });
+    assert.throws(() => createApp({ routes: [include('/q/:a~b', [get('/', showNote)])] }), { name: 'TypeError', message: /has a param named "a~b"/ });
+    // Letters of any script, digits, _ and $ are a name; '-' and '.' end one.
+    assert.doesNotThrow(() => createApp({ routes: [get('/x/:Δ_1$/:a-:b.:c', showNote)] }));
+  });
+
+  test('an optional last param (:id?) routes with and without it, and reverse() leaves it out with its slash when it has no value', async () => {
+    const app = createApp({ routes: [get('/notes/:id?', (request) => new HttpResponse(JSON.stringify(request.params)), { name: 'notes' })] });
+    assert.equal(app.reverse('notes', {}), '/notes');
+    assert.equal(app.reverse('notes', { id: 7 }), '/notes/7');
+    await using client = createTestClient(app);
+    for (const path of [app.reverse('notes', {}), app.reverse('notes', { id: 'a b' })]) {
+      const res = await client.get(path);
+      assert.equal(res.status, 200, path);
+    }
+    assert.equal(await (await client.get(app.reverse('notes', { id: 'a b' }))).text(), '{"id":"a b"}');
+  });
+
   test("a method listed twice in one route's methods is refused where the route is made, not taken for two routes", () => {
     assert.throws(() => route(['GET', 'POST', 'GET'], '/notes', showNote), { name: 'TypeError', message: 'route /notes: the method GET is listed twice in ["GET","POST","GET"]' });
   });
