@@ -120,7 +120,7 @@ export class Router {
     const { method, path } = request;
     if (path.includes('%')) checkEscapes(path);
     if (path === '*') return this.#asterisk(method);
-    const found = this.#tree.find(method as Method, path);
+    const found = this.#find(method as Method, path);
     if (found === null) {
       const allowed = this.#allowed(path);
       if (method === 'OPTIONS' && allowed.length > 0) return this.#options(request, allowed);
@@ -143,7 +143,20 @@ export class Router {
    * when that route has none, or no route takes them.
    */
   bodyLimitOf(method: string, path: string): number | undefined {
-    return (this.#tree.find(method as Method, path)?.store as RouteTarget | undefined)?.bodyLimit;
+    return (this.#find(method as Method, path)?.store as RouteTarget | undefined)?.bodyLimit;
+  }
+
+  /**
+   * find-my-way's match, but none whose :param is empty: it matches `/users/`
+   * to `/users/:id` with the id '' (and `/a//b` to `/a/:x/b`), which Django's
+   * and Express's routers never do, nor reverse() links to. A `*` may be empty.
+   */
+  #find(method: Method, path: string): FindMyWay.FindResult<FindMyWay.HTTPVersion.V1> | null {
+    const found = this.#tree.find(method, path);
+    if (found === null) return null;
+    const { params } = found;
+    for (const key in params) if (params[key] === '' && key !== '*') return null;
+    return found;
   }
 
   /**
@@ -174,14 +187,14 @@ export class Router {
 
   /** The methods a path answers, OPTIONS included when any; empty when it has no route (Django's `is_valid_path`). */
   #allowed(path: string): Method[] {
-    const allowed = METHODS.filter((m) => this.#tree.find(m, path) !== null);
+    const allowed = METHODS.filter((m) => this.#find(m, path) !== null);
     if (allowed.length > 0 && !allowed.includes('OPTIONS')) allowed.push('OPTIONS');
     return allowed;
   }
 
   /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
   #options(request: HttpRequest, allowed: readonly Method[]): RouteTarget {
-    const some = this.#tree.find(allowed[0]!, request.path)!;
+    const some = this.#find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;
     request.route = (some.store as RouteTarget).pattern;
     return automaticOptions(allowed.join(', '), request.route);
@@ -197,7 +210,7 @@ export class Router {
     if (named === undefined) throw new TypeError(unknownName(name, [...this.#named.keys()]));
     const { target, method } = named;
     const path = fillPath(name, target.pattern, params);
-    const found = this.#tree.find(method, path);
+    const found = this.#find(method, path);
     const back = (found?.params ?? {}) as Record<string, string>;
     if (found?.store === target && Object.keys(back).every((key) => back[key] === String(params[key]))) return path;
     const to = found === null ? 'no route' : found.store === target ? `its route with the params ${JSON.stringify(back)}` : describeRoute(found.store as RouteTarget);
