@@ -172,11 +172,26 @@ export function decodeText(bytes: Buffer, contentType: string | null): string {
   } catch {
     throw unsupportedCharset(charset);
   }
+  const order = utf16Order(decoder.encoding, bytes);
+  if (order !== decoder.encoding) decoder = new TextDecoder(order, { fatal: true });
   try {
     return decoder.decode(bytes);
   } catch {
     throw notValid(decoder.encoding.toUpperCase());
   }
+}
+
+/**
+ * A UTF-16 body's byte order, as its byte order mark says (RFC 2781 4.3, and
+ * WHATWG's decode sniffs it too), whichever UTF-16 the label names:
+ * TextDecoder reads `utf-16` as little-endian, and read a big-endian body
+ * with its mark FE FF as other characters, without an error.
+ */
+function utf16Order(encoding: string, bytes: Buffer): string {
+  if (encoding !== 'utf-16le' && encoding !== 'utf-16be') return encoding;
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return 'utf-16be';
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
+  return encoding;
 }
 
 /** Whether the bytes start with UTF-8's byte order mark, EF BB BF. */

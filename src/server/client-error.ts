@@ -47,7 +47,9 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
     socket.destroy();
     return;
   }
-  const known = error.code === 'HPE_HEADER_OVERFLOW' ? overflowAnswer(error, socket) : error.code === undefined ? undefined : ANSWERS[error.code];
+  const known = error.code === 'HPE_HEADER_OVERFLOW' ? overflowAnswer(error, socket)
+    : error.code === 'HPE_INVALID_EOF_STATE' ? endedEarly(socket)
+    : error.code === undefined ? undefined : ANSWERS[error.code];
   const [status, text] = known ?? malformed(error.reason ?? error.message);
   answerAndClose(socket, status, `${text}\n`);
   const incoming = parsing(socket);
@@ -63,6 +65,18 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
 /** The 400 for a request Node's parser refused as malformed; llhttp's reason is its own fixed words, never the bytes it refused. */
 export function malformed(reason: string): [status: number, text: string] {
   return [400, `the request is malformed: ${reason}`];
+}
+
+/**
+ * The 400 for a request whose client closed its side of the connection
+ * before the request was whole (llhttp says only "Invalid EOF state"): which
+ * part was cut short, its head or its body.
+ */
+function endedEarly(socket: Duplex): [status: number, text: string] {
+  const part = parsing(socket)?.complete === false
+    ? 'its body was shorter than its Content-Length (or a chunked body lacked its last chunk)'
+    : 'its head was cut short';
+  return [400, `the client closed its side of the connection before the request was complete: ${part}`];
 }
 
 /**
