@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App } from '../app/app.js';
+import { fromAnotherCopy } from '../app/check-app.js';
 import { describe, errorMessage } from '../util/describe.js';
 
 /** The module could not be loaded, or does not export an app, or its app's task store cannot serve the command: the message says what to do. */
@@ -41,7 +42,7 @@ export async function loadApp(file: string): Promise<App> {
   const app = module['default'] ?? module['app'];
   if (app instanceof App) return app;
   if (app === undefined) throw new AppLoadError(`${file} exports no app: export the App made by createApp() as the default export or as \`app\``);
-  const copies = app !== null && typeof app === 'object' && typeof (app as Partial<App>).handler === 'function'
+  const copies = fromAnotherCopy(app)
     ? ' (it looks like one from another copy of coda-http: run the coda command of the project that app imports, e.g. npx coda)'
     : '';
   throw new AppLoadError(`${file}: the exported app is not a Coda App made by createApp(), got ${describe(app)}${copies}`);

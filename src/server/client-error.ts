@@ -5,6 +5,7 @@ import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { overflowAnswer, type OverflowError } from './head-overflow.js';
+import { malformed } from './refuse-http1.js';
 import { isLeftToParser } from './transfer-coding.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
@@ -60,11 +61,6 @@ export function answerClientError(error: ClientError, socket: Duplex, refused: (
     // A connection that sent nothing (a browser's preconnect, a port probe) gets its 408 as from Node, but it is no request: not recorded.
     refused(refusalOf(status, text, socket as Partial<Socket>, error.code));
   }
-}
-
-/** The 400 for a request Node's parser refused as malformed; llhttp's reason is its own fixed words, never the bytes it refused. */
-export function malformed(reason: string): [status: number, text: string] {
-  return [400, `the request is malformed: ${reason}`];
 }
 
 /**

@@ -2,6 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { lingerOnClose } from '../transport/node/linger.js';
 
+/** The 400 for a request Node's parser refuses as malformed; llhttp's reason is its own fixed words, never the bytes it refused. */
+export function malformed(reason: string): [status: number, text: string] {
+  return [400, `the request is malformed: ${reason}`];
+}
+
 /**
  * Answers an HTTP/1.1 request the server refuses before the app with
  * `status` and `body` (plain text), closes its connection (what follows its

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../observe/refusal.js';
 import { limitChunkFraming } from './chunk-framing.js';
-import { refuseHttp1 } from './refuse-http1.js';
+import { malformed, refuseHttp1 } from './refuse-http1.js';
 import { echo } from '../util/echo.js';
 
 /** The 501's reason, as the access log records it (the body names the client's coding). */
 export const UNSUPPORTED_CODING = 'a Transfer-Encoding other than chunked is not supported';
-/** llhttp's refusal of a coding list that does not end in chunked, in client-error.ts's words. */
-const INVALID_CODING = 'the request is malformed: Request has invalid `Transfer-Encoding`';
+/** llhttp's reason for refusing a coding list that does not end in chunked. */
+export const INVALID_CODING = 'Request has invalid `Transfer-Encoding`';
 const HTTP10_REASON = 'an HTTP/1.0 request has a Transfer-Encoding, which HTTP/1.0 does not have';
 /** Codings and then chunked: what Node's parser takes and reads as chunked alone (it refuses a list that does not end in chunked itself). */
 const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
@@ -46,7 +46,9 @@ export function refuseTransferCoding(request: IncomingMessage, response: ServerR
     leftToParser.add(request);
     // A parser run lenient (node --insecure-http-parser) takes it and reads the body to the connection's end: refused here then, as llhttp would.
     queueMicrotask(() => {
-      if (!request.socket.writableEnded && !request.socket.destroyed) refuseHttp1(request, response, 400, `${INVALID_CODING}\n`, INVALID_CODING, refused);
+      if (request.socket.writableEnded || request.socket.destroyed) return;
+      const [status, text] = malformed(INVALID_CODING);
+      refuseHttp1(request, response, status, `${text}\n`, text, refused);
     });
     return true;
   }

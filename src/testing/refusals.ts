@@ -1,10 +1,11 @@
 import { maxHeaderSize } from 'node:http';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
-import { closingHeaders, malformed } from '../server/client-error.js';
+import { closingHeaders } from '../server/client-error.js';
 import { EXPECTATION_REASON, expectationAnswer } from '../server/expectation.js';
 import { FIELDS_TOO_LARGE, URI_TOO_LONG } from '../server/head-overflow.js';
 import { HEADERS_KEPT, TOO_MANY } from '../server/header-list.js';
-import { chunkedLast, UNSUPPORTED_CODING, unsupportedCoding } from '../server/transfer-coding.js';
+import { malformed } from '../server/refuse-http1.js';
+import { chunkedLast, INVALID_CODING, UNSUPPORTED_CODING, unsupportedCoding } from '../server/transfer-coding.js';
 import { TestResponse } from './test-response.js';
 
 /** A request serve() refuses before the app: its answer, and the refusal the app's access log and metrics record. */
@@ -62,7 +63,7 @@ function headOverflow(target: string, sent: [string, string][]): [number, string
 function parsedCoding(coding: string): string | undefined {
   if (coding === '') return 'Empty Transfer-Encoding';
   if (CHUNKED_NOT_LAST.test(coding)) return 'Invalid `Transfer-Encoding` header value';
-  return chunkedLast(coding) ? undefined : 'Request has invalid `Transfer-Encoding`';
+  return chunkedLast(coding) ? undefined : INVALID_CODING;
 }
 
 /** client-error.ts's answer to a parser error: written raw, with no Date. */
