@@ -1,4 +1,3 @@
-import FindMyWay from 'find-my-way';
 import { BadRequest, MethodNotAllowed, NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
@@ -9,6 +8,7 @@ import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
 import { djangoParam, fillPath, oddParamName, repeatedParam, unknownName } from './reverse.js';
+import { RouteTree } from './route-tree.js';
 import { METHODS, type Method } from './routes.js';
 
 /** What the route table keeps for a route, and hands to the view stage. */
@@ -35,16 +35,6 @@ export interface RouterOptions {
   appendSlash: boolean;
 }
 
-const NO_QUERY = (): Record<string, string> => ({});
-/**
- * The longest param find-my-way matches: what a request line can carry under
- * Node's default header limit (16 KiB), so that no param of a request that
- * reached the app is refused for its length alone. Its default (100) sent a
- * longer one (a JWT, a long slug) to a 404 "no route", where Django and
- * Express take it; it bounds what a param's regex (`:id(^\\d+)`) reads too.
- */
-const MAX_PARAM_LENGTH = 16 * 1024;
-
 /**
  * The route table, over find-my-way (Fastify's radix-tree router). GET routes
  * answer HEAD; OPTIONS on a path with routes answers 204 with `Allow`, unless
@@ -54,7 +44,7 @@ const MAX_PARAM_LENGTH = 16 * 1024;
  * percent-encoding, or an encoded control character, is a 400.
  */
 export class Router {
-  readonly #tree = FindMyWay({ caseSensitive: true, querystringParser: NO_QUERY, maxParamLength: MAX_PARAM_LENGTH });
+  readonly #tree = new RouteTree();
   /** Each named route, by its whole name, with a method it answers (to route its links back). */
   readonly #named = new Map<string, { target: RouteTarget; method: Method }>();
   readonly #appendSlash: boolean;
@@ -68,7 +58,7 @@ export class Router {
     const stored = routes.map((route) => this.#add(route, options));
     // GET routes answer HEAD too, unless the app routes HEAD on that path itself.
     routes.forEach(({ route, path }, i) => {
-      if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', path)) this.#tree.on('HEAD', path, noop, stored[i]);
+      if (route.methods.includes('GET') && !this.#tree.hasRoute('HEAD', path)) this.#tree.on('HEAD', path, stored[i]!);
     });
     this.#tree.compile();
     const methods = new Set<string>(routes.flatMap(({ route }) => route.methods));
@@ -102,7 +92,7 @@ export class Router {
       // find-my-way's own error names neither route, and shows the path with its params cut (`/a/:`).
       const taken = this.#tree.findRoute(method, path);
       if (taken !== null) throw new TypeError(`two routes answer ${method} ${path}: ${describeRoute(taken.store as RouteTarget)} and ${describeRoute(stored)}; remove one, or change its method or path`);
-      this.#tree.on(method, path, noop, stored);
+      this.#tree.on(method, path, stored);
     }
     if (name !== undefined) {
       const taken = this.#named.get(name);
@@ -120,7 +110,7 @@ export class Router {
     const { method, path } = request;
     if (path.includes('%')) checkEscapes(path);
     if (path === '*') return this.#asterisk(method);
-    const found = this.#find(method as Method, path);
+    const found = this.#tree.find(method as Method, path);
     if (found === null) {
       const allowed = this.#allowed(path);
       if (method === 'OPTIONS' && allowed.length > 0) return this.#options(request, allowed);
@@ -143,20 +133,7 @@ export class Router {
    * when that route has none, or no route takes them.
    */
   bodyLimitOf(method: string, path: string): number | undefined {
-    return (this.#find(method as Method, path)?.store as RouteTarget | undefined)?.bodyLimit;
-  }
-
-  /**
-   * find-my-way's match, but none whose :param is empty: it matches `/users/`
-   * to `/users/:id` with the id '' (and `/a//b` to `/a/:x/b`), which Django's
-   * and Express's routers never do, nor reverse() links to. A `*` may be empty.
-   */
-  #find(method: Method, path: string): FindMyWay.FindResult<FindMyWay.HTTPVersion.V1> | null {
-    const found = this.#tree.find(method, path);
-    if (found === null) return null;
-    const { params } = found;
-    for (const key in params) if (params[key] === '' && key !== '*') return null;
-    return found;
+    return (this.#tree.find(method as Method, path)?.store as RouteTarget | undefined)?.bodyLimit;
   }
 
   /**
@@ -187,14 +164,14 @@ export class Router {
 
   /** The methods a path answers, OPTIONS included when any; empty when it has no route (Django's `is_valid_path`). */
   #allowed(path: string): Method[] {
-    const allowed = METHODS.filter((m) => this.#find(m, path) !== null);
+    const allowed = METHODS.filter((m) => this.#tree.find(m, path) !== null);
     if (allowed.length > 0 && !allowed.includes('OPTIONS')) allowed.push('OPTIONS');
     return allowed;
   }
 
   /** OPTIONS on a path that has routes but none for OPTIONS: 204 and `Allow` (RFC 9110 9.3.7). */
   #options(request: HttpRequest, allowed: readonly Method[]): RouteTarget {
-    const some = this.#find(allowed[0]!, request.path)!;
+    const some = this.#tree.find(allowed[0]!, request.path)!;
     request.params = some.params as Record<string, string>;
     request.route = (some.store as RouteTarget).pattern;
     return automaticOptions(allowed.join(', '), request.route);
@@ -210,7 +187,7 @@ export class Router {
     if (named === undefined) throw new TypeError(unknownName(name, [...this.#named.keys()]));
     const { target, method } = named;
     const path = fillPath(name, target.pattern, params);
-    const found = this.#find(method, path);
+    const found = this.#tree.find(method, path);
     const back = (found?.params ?? {}) as Record<string, string>;
     if (found?.store === target && Object.keys(back).every((key) => back[key] === String(params[key]))) return path;
     const to = found === null ? 'no route' : found.store === target ? `its route with the params ${JSON.stringify(back)}` : describeRoute(found.store as RouteTarget);
@@ -218,8 +195,6 @@ export class Router {
     throw new TypeError(`reverse('${name}'): the link ${path} would lead to ${to}, not to ${target.pattern} with ${JSON.stringify(params)}; a value holds the text that ends its param, or another route takes the link`);
   }
 }
-
-function noop(): void {}
 
 /** The answer to OPTIONS where no route takes it (RFC 9110 9.3.7): 204 with `allow`, the methods `pattern` answers. */
 function automaticOptions(allow: string, pattern: string): RouteTarget {

@@ -209,3 +209,43 @@ describe("routing, as find-my-way's, Fastify's and Django's suites test it", () 
     assert.equal((await routed('/static', 'POST')).status, 405);
   });
 });
+
+// find-my-way backtracks past a node that does not match to the next it
+// ranks (a param's other routes, then the wildcard), and Django tries its
+// patterns in order: a path a :param refuses for being empty still reaches
+// the route that takes it.
+describe('an empty segment a :param refuses reaches the route that takes it', () => {
+  const app = createApp({
+    logger: memoryLogger().logger,
+    appendSlash: true,
+    routes: [
+      get('/users/:id', params),
+      get('/users/*', params),
+      get('/a/:x/b', params),
+      get('/a/*', params),
+      get('/range/:from-:to', params),
+      get('/range/*', params),
+      // Added before the route find-my-way ranks first for '/v/x/', to show that its rank decides.
+      get('/v/*', params),
+      get('/v/:a/:b', params),
+      get('/v/:a/*', params),
+    ],
+  });
+  const suite = serveForSuite(app);
+  const routed = async (target: string, method = 'GET') => {
+    const response = await suite.raw(target, {}, method);
+    return response.status === 200 ? { status: 200, ...JSON.parse(response.body.toString()) } : { status: response.status, allow: response.headers.allow, location: response.headers.location };
+  };
+
+  test("find-my-way's backtracking ('/users/' to '/users/*', '/a//b' to '/a/*', '/range/-2' to '/range/*'), in find-my-way's order; 405 Allow, automatic OPTIONS and appendSlash count the route that takes the path", async () => {
+    assert.deepEqual(await routed('/users/'), { status: 200, route: '/users/*', params: { '*': '' } });
+    assert.deepEqual(await routed('/users/7'), { status: 200, route: '/users/:id', params: { id: '7' } });
+    assert.deepEqual(await routed('/a//b'), { status: 200, route: '/a/*', params: { '*': '/b' } });
+    assert.deepEqual(await routed('/a/x/b'), { status: 200, route: '/a/:x/b', params: { x: 'x' } });
+    assert.deepEqual(await routed('/range/-2'), { status: 200, route: '/range/*', params: { '*': '-2' } });
+    assert.deepEqual(await routed('/v/x/'), { status: 200, route: '/v/:a/*', params: { a: 'x', '*': '' } });
+    assert.deepEqual(await routed('/users/', 'PUT'), { status: 405, allow: 'GET, HEAD, OPTIONS', location: undefined });
+    assert.deepEqual(await routed('/users/', 'OPTIONS'), { status: 204, allow: 'GET, HEAD, OPTIONS', location: undefined });
+    assert.deepEqual(await routed('/users?x=1'), { status: 301, allow: undefined, location: '/users/?x=1' });
+  });
+});
