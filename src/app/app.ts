@@ -587,7 +587,7 @@ export class App {
    * app.reverse('note', { id: 7 }); // '/notes/7'
    * ```
    */
-  reverse(name: string, params?: Record<string, string | number>): string {
+  reverse(name: string, params?: Record<string, string | number | bigint>): string {
     return this.#router.reverse(name, params);
   }
 

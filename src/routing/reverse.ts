@@ -1,6 +1,15 @@
 import { describe } from '../util/describe.js';
 import { closest } from '../util/options.js';
 
+/** What reverse() fills a param with. */
+export type ParamValue = string | number | bigint;
+
+/** Params, or one value, in an error message: as JSON, a bigint as its digits (JSON.stringify throws on one). */
+export function shown(value: unknown): string {
+  if (typeof value === 'bigint') return String(value);
+  return JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'bigint' ? String(inner) : inner));
+}
+
 /** A piece of a route pattern: text as it is, or a param (`'*'` for the trailing wildcard) and the regex it must match, if any. */
 type Part = string | { readonly name: string; readonly regex?: string; readonly optional?: true };
 
@@ -103,10 +112,11 @@ export function djangoParam(pattern: string): { written: string; param: string }
  * A param with a segment `.` or `..` is a TypeError: a browser collapses
  * such a segment, encoded or not (`%2E`), and the link would lead elsewhere.
  * So is an empty `:name` (no route matches an empty segment: the link would
- * lead to another route, or a 404) and a value that is neither a string nor a
- * finite number (`[object Object]`, `NaN` in a link).
+ * lead to another route, or a 404) and a value that is neither a string, a
+ * finite number nor a bigint (`[object Object]`, `NaN`, `true` in a link). A
+ * number or bigint is its decimal string (`-0` is `0`, as `String` writes it).
  */
-export function fillPath(routeName: string, pattern: string, params: Record<string, string | number>): string {
+export function fillPath(routeName: string, pattern: string, params: Record<string, ParamValue>): string {
   const parts = parsePattern(pattern);
   checkParams(routeName, pattern, parts, params);
   const fill = ({ name, regex, optional }: Exclude<Part, string>): string => {
@@ -116,21 +126,23 @@ export function fillPath(routeName: string, pattern: string, params: Record<stri
     if (value === undefined) {
       throw new TypeError(`reverse('${routeName}') needs the param ${JSON.stringify(name)} for ${pattern}`);
     }
-    if (typeof value !== 'string' && !Number.isFinite(value)) {
-      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} must be a string or a finite number, got ${describe(value)}`);
+    // A database driver's bigint id is common; a boolean, NaN or an object would be a link to nothing meant.
+    if (typeof value !== 'string' && typeof value !== 'bigint' && !Number.isFinite(value)) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} must be a string, a finite number or a bigint, got ${describe(value)}`);
     }
-    if (value === '' && name !== '*') {
+    const text = String(value);
+    if (text === '' && name !== '*') {
       throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} is empty, and ${pattern} matches no empty segment`);
     }
-    const segments = name === '*' ? String(value).split('/') : [String(value)];
+    const segments = name === '*' ? text.split('/') : [text];
     if (segments.some((segment) => segment === '.' || segment === '..')) {
-      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} has a segment '.' or '..' (${JSON.stringify(value)}), which a browser would collapse into another path`);
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} has a segment '.' or '..' (${JSON.stringify(text)}), which a browser would collapse into another path`);
     }
     // Not encodeURI: it leaves `?` and `#` alone, which would cut the path short.
     const encoded = segments.map(encodeURIComponent).join('/');
     // Tested on the value, as request.params would give it back: the router matches the decoded path.
-    if (regex !== undefined && !anchored(regex).test(String(value))) {
-      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} (${JSON.stringify(value)}) does not match its regex ${regex} in ${pattern}: the link would lead to no route`);
+    if (regex !== undefined && !anchored(regex).test(text)) {
+      throw new TypeError(`reverse('${routeName}'): the param ${JSON.stringify(name)} (${shown(value)}) does not match its regex ${regex} in ${pattern}: the link would lead to no route`);
     }
     return encoded;
   };

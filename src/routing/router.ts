@@ -7,7 +7,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { djangoParam, fillPath, oddParamName, repeatedParam, unknownName } from './reverse.js';
+import { djangoParam, fillPath, oddParamName, repeatedParam, shown, unknownName, type ParamValue } from './reverse.js';
 import { RouteTree } from './route-tree.js';
 import { METHODS, type Method } from './routes.js';
 
@@ -182,7 +182,7 @@ export class Router {
    * back: a link that the router would give to another route, or to this one
    * with other params, is a TypeError rather than a wrong link.
    */
-  reverse(name: string, params: Record<string, string | number> = {}): string {
+  reverse(name: string, params: Record<string, ParamValue> = {}): string {
     const named = this.#named.get(name);
     if (named === undefined) throw new TypeError(unknownName(name, [...this.#named.keys()]));
     const { target, method } = named;
@@ -192,7 +192,7 @@ export class Router {
     if (found?.store === target && Object.keys(back).every((key) => back[key] === String(params[key]))) return path;
     const to = found === null ? 'no route' : found.store === target ? `its route with the params ${JSON.stringify(back)}` : describeRoute(found.store as RouteTarget);
     // '/days/:date.:format' with the date 'a' and format 'b.json' gave '/days/a.b.json': the date 'a.b' once routed.
-    throw new TypeError(`reverse('${name}'): the link ${path} would lead to ${to}, not to ${target.pattern} with ${JSON.stringify(params)}; a value holds the text that ends its param, or another route takes the link`);
+    throw new TypeError(`reverse('${name}'): the link ${path} would lead to ${to}, not to ${target.pattern} with ${shown(params)}; a value holds the text that ends its param, or another route takes the link`);
   }
 }
 

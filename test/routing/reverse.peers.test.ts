@@ -38,7 +38,7 @@ describe("app.reverse(), as Django's urlpatterns_reverse tests test reverse()", 
   /** The route and params the app gives the link. */
   const resolve = async (path: string) => JSON.parse((await raw(path)).body.toString()) as { route: string; params: Record<string, string> };
   /** Reverses, checks the link, and that it routes back to `route` with the params as strings. */
-  const roundTrip = async (name: string, params: Record<string, string | number>, expected: string, route: string) => {
+  const roundTrip = async (name: string, params: Record<string, string | number | bigint>, expected: string, route: string) => {
     const path = app.reverse(name, params);
     assert.equal(path, expected);
     assert.deepEqual(await resolve(path), { route, params: Object.fromEntries(Object.entries(params).map(([key, value]) => [key, String(value)])) });
@@ -135,14 +135,22 @@ describe("app.reverse(), as Django's urlpatterns_reverse tests test reverse()", 
     await roundTrip('people6', { '*': 'a b/c?d' }, '/people6/a%20b/c%3Fd', '/people6/*');
   });
 
-  test("ConversionExceptionTests.test_reverse_value_error_means_no_match: a value that is neither a string nor a finite number, or params that are not an object, is a TypeError naming it, not a crash", () => {
-    for (const [id, described] of [[{}, 'a plain object'], [null, 'null'], [Number.NaN, 'number NaN'], [10n, 'bigint 10']] as const) {
-      assert.throws(() => app.reverse('user', { id } as never), { name: 'TypeError', message: `reverse('user'): the param "id" must be a string or a finite number, got ${described}` });
+  test("ConversionExceptionTests.test_reverse_value_error_means_no_match: a value that is neither a string, a finite number nor a bigint (a boolean, a Symbol, a Date, NaN, Infinity), or params that are not an object, is a TypeError naming it, not a crash", () => {
+    for (const [id, described] of [[{}, 'a plain object'], [null, 'null'], [Number.NaN, 'number NaN'], [-Infinity, 'number -Infinity'], [false, 'boolean false'], [Symbol('id'), 'Symbol(id)'], [new Date(0), 'an instance of Date']] as const) {
+      assert.throws(() => app.reverse('user', { id } as never), { name: 'TypeError', message: `reverse('user'): the param "id" must be a string, a finite number or a bigint, got ${described}` });
     }
     // null crashed: "Cannot read properties of null (reading 'id')"; a string or an array was "needs the param".
     for (const [params, described] of [[null, 'null'], ['7', 'string "7"'], [[7], 'an instance of Array']] as const) {
       assert.throws(() => app.reverse('user', params as never), { name: 'TypeError', message: `reverse('user'): params must be an object of param values (e.g. { id: 7 }), got ${described}` });
     }
+  });
+
+  test("test_urlpattern_reverse ('places' with the int 3, here a bigint: Django's reverse() writes an int as str() does): a bigint id, as a database driver returns one, is its decimal digits, as a number is; -0 is '0', as String() writes it; a bigint in a link that routes elsewhere is named in the error, not JSON.stringify's own", async () => {
+    await roundTrip('places', { id: 9007199254740993n }, '/places/9007199254740993/', '/places/:id(^\\d+$)/');
+    await roundTrip('user', { id: -12n }, '/users/-12', '/users/:id');
+    await roundTrip('user', { id: -0 }, '/users/0', '/users/:id');
+    assert.throws(() => app.reverse('places', { id: -1n }), { name: 'TypeError', message: String.raw`reverse('places'): the param "id" (-1) does not match its regex (^\d+$) in /places/:id(^\d+$)/: the link would lead to no route` });
+    assert.throws(() => app.reverse('headlines', { year: 2007n, month: 5, day: '21.x' }), { name: 'TypeError', message: /^reverse\('headlines'\): the link \/headlines\/2007\.5\.21\.x\/ would lead to its route with the params .*, not to \/headlines\/:year\.:month\.:day\/ with \{"year":"2007","month":5,"day":"21\.x"\}/ });
   });
 
   test('SimplifiedURLTests.test_allows_non_ascii_but_valid_identifiers (urlpatterns): a param named Δ', async () => {

@@ -314,9 +314,9 @@ describe('named routes and app.reverse()', () => {
       message: `reverse('user'): the param "id" is empty, and /users/:id matches no empty segment`,
     });
     for (const [id, described] of [[{}, 'a plain object'], [null, 'null'], [Number.NaN, 'number NaN'], [Infinity, 'number Infinity'], [['a'], 'an instance of Array']] as const) {
-      assert.throws(() => app.reverse('user', { id } as never), { name: 'TypeError', message: `reverse('user'): the param "id" must be a string or a finite number, got ${described}` });
+      assert.throws(() => app.reverse('user', { id } as never), { name: 'TypeError', message: `reverse('user'): the param "id" must be a string, a finite number or a bigint, got ${described}` });
     }
-    assert.throws(() => app.reverse('file', { '*': true } as never), { name: 'TypeError', message: /the param "\*" must be a string or a finite number, got boolean true/ });
+    assert.throws(() => app.reverse('file', { '*': true } as never), { name: 'TypeError', message: /the param "\*" must be a string, a finite number or a bigint, got boolean true/ });
     // A * param may be empty: '/files/' is that route.
     assert.equal(app.reverse('file', { '*': '' }), '/files/');
     assert.equal(app.reverse('user', { id: 0 }), '/users/0');
