@@ -151,9 +151,10 @@ describe("routing, as find-my-way's, Fastify's and Django's suites test it", () 
     assert.deepEqual(await routed('/files//a'), { status: 200, route: '/files/*', params: { '*': '/a' } });
   });
 
-  test("dot segments (find-my-way resolves none, and Node hands the target over as sent): '/./' and '/../' are not resolved, so they reach no route they would name once resolved; a whole segment '.' or '..' in a param's place is its value", async () => {
+  test("dot segments (find-my-way resolves none, and Node hands the target over as sent): '/./' and '/../' are not resolved, so they reach no route they would name once resolved; a whole segment '.' or '..' in a param's place is its value, sent raw or encoded (%2E%2E, .%2E), as find-my-way, Express and Django's str converter ([^/]+) give it", async () => {
     for (const target of ['/./static', '/hello/../static', '/static/.']) assert.equal((await routed(target)).status, 404, target);
-    assert.deepEqual(await routed('/hello/..'), { status: 200, route: '/hello/:id', params: { id: '..' } });
+    for (const target of ['/hello/..', '/hello/%2E%2E', '/hello/.%2e']) assert.deepEqual(await routed(target), { status: 200, route: '/hello/:id', params: { id: '..' } }, target);
+    for (const target of ['/hello/.', '/hello/%2E']) assert.deepEqual(await routed(target), { status: 200, route: '/hello/:id', params: { id: '.' } }, target);
   });
 
   test("find-my-way max-param-length.test.js, regex-max-param-length.test.js (maxParamLength set to 16 KiB): a 16,000-character param is matched, by a regex param too; a target past 16 KiB is a 414 before routing", async () => {
