@@ -11,7 +11,7 @@ export function shown(value: unknown): string {
 }
 
 /** A piece of a route pattern: text as it is, or a param (`'*'` for the trailing wildcard) and the regex it must match, if any. */
-type Part = string | { readonly name: string; readonly regex?: string; readonly optional?: true };
+export type Part = string | { readonly name: string; readonly regex?: string; readonly optional?: true };
 
 /**
  * A route pattern in pieces, read as find-my-way reads it: `::` is a
@@ -20,7 +20,7 @@ type Part = string | { readonly name: string; readonly regex?: string; readonly 
  * trailing `*` the wildcard; a last param ending in `?` optional (its `/`
  * and itself left out when it has no value).
  */
-function parsePattern(pattern: string): Part[] {
+export function parsePattern(pattern: string): Part[] {
   const parts: Part[] = [];
   let text = '';
   for (let i = 0; i < pattern.length; i++) {
@@ -68,10 +68,10 @@ function closingParenthesis(pattern: string, open: number): number {
   throw new TypeError(`the regex of a param in ${pattern} is not closed`);
 }
 
-/** A `:param` a route pattern names twice (its include() prefix and its own path may), if any: find-my-way keeps one of its values. */
-export function repeatedParam(pattern: string): string | undefined {
+/** A `:param` a route pattern (in parts) names twice (its include() prefix and its own path may), if any: find-my-way keeps one of its values. */
+export function repeatedParam(parts: readonly Part[]): string | undefined {
   const names = new Set<string>();
-  for (const part of parsePattern(pattern)) {
+  for (const part of parts) {
     if (typeof part === 'string') continue;
     if (names.has(part.name)) return part.name;
     names.add(part.name);
@@ -83,12 +83,12 @@ export function repeatedParam(pattern: string): string | undefined {
 const PARAM_NAME = /^[\p{L}\p{N}_$]+$/u;
 
 /**
- * A param name of `pattern` that is not letters, digits, `_` or `$`, if
+ * A param name of a pattern (in parts) that is not letters, digits, `_` or `$`, if
  * any: find-my-way ends a name only at `(`, `-`, `.` or `/`, so
  * `:product+:price` is one param named `product+:price`, not two.
  */
-export function oddParamName(pattern: string): string | undefined {
-  for (const part of parsePattern(pattern)) {
+export function oddParamName(parts: readonly Part[]): string | undefined {
+  for (const part of parts) {
     if (typeof part !== 'string' && part.name !== '*' && !PARAM_NAME.test(part.name)) return part.name;
   }
   return undefined;
@@ -97,9 +97,9 @@ export function oddParamName(pattern: string): string | undefined {
 /** Django's `<int:id>` or `<id>`, read where find-my-way reads text and param names (never inside a param's regex). */
 const DJANGO_PARAM = /<(?:[A-Za-z_]\w*:)?([A-Za-z_]\w*)>/;
 
-/** A param a route pattern writes as Django does (`<int:id>`), and the `:id` that Coda reads as one, if any: find-my-way takes it as text. */
-export function djangoParam(pattern: string): { written: string; param: string } | undefined {
-  const skeleton = parsePattern(pattern).map((part) => (typeof part === 'string' ? part : `:${part.name}`)).join('');
+/** A param a route pattern (in parts) writes as Django does (`<int:id>`), and the `:id` that Coda reads as one, if any: find-my-way takes it as text. */
+export function djangoParam(parts: readonly Part[]): { written: string; param: string } | undefined {
+  const skeleton = parts.map((part) => (typeof part === 'string' ? part : `:${part.name}`)).join('');
   const match = DJANGO_PARAM.exec(skeleton);
   return match === null ? undefined : { written: match[0], param: `:${match[1]!}` };
 }

@@ -7,7 +7,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { djangoParam, fillPath, oddParamName, repeatedParam, shown, unknownName, type ParamValue } from './reverse.js';
+import { djangoParam, fillPath, oddParamName, parsePattern, repeatedParam, shown, unknownName, type ParamValue } from './reverse.js';
 import { RouteTree } from './route-tree.js';
 import { METHODS, type Method } from './routes.js';
 
@@ -70,15 +70,16 @@ export class Router {
 
   #add({ route: { methods, view, options }, path, name, groups }: FlatRoute, { compose }: RouterOptions): RouteTarget {
     const stored: RouteTarget = { view, culprit: `view ${view.name || `for ${path}`}`, bodyLimit: options.bodyLimit, pattern: path, name };
-    const repeated = repeatedParam(path);
+    const parts = parsePattern(path);
+    const repeated = repeatedParam(parts);
     if (repeated !== undefined) {
       throw new TypeError(`${describeRoute(stored)} names the param :${repeated} twice, and request.params keeps one value of it; rename one (include() prefixes and their routes share the params)`);
     }
-    const django = djangoParam(path);
+    const django = djangoParam(parts);
     if (django !== undefined) {
       throw new TypeError(`${describeRoute(stored)} writes a param as Django does, ${django.written}, which the router reads as plain text; write ${django.param} (with a regex: ${django.param}(^\\d+$))`);
     }
-    const odd = oddParamName(path);
+    const odd = oddParamName(parts);
     if (odd !== undefined) {
       throw new TypeError(`${describeRoute(stored)} has a param named ${JSON.stringify(odd)}: a param's name ends only at '(', '-', '.' or '/', so this is one param, not what it looks like; name params with letters, digits and _ (':a-:b' for two)`);
     }
