@@ -10,6 +10,7 @@ import { bodySettings, DEFAULT_BODY_SETTINGS } from '../http/body-options.js';
 import { copyResponse } from '../http/response-copy.js';
 import { compileAllowedHosts, disallowedHost, type HostCheck } from '../http/allowed-hosts.js';
 import { compileTrust } from '../http/client-address.js';
+import { hostFieldProblem } from '../http/host-field.js';
 import { setCookieHeaders } from '../http/cookies.js';
 import { signerFor, type Signer } from '../http/signing.js';
 import { BadRequest, ServiceUnavailable } from '../http/errors.js';
@@ -381,18 +382,22 @@ export class App {
     this.#admit(exchange) ?? enterJob(exchange, this.#asyncContext, this.#pipeline, exchange.request);
 
   /**
-   * The host check (`allowedHosts`), admission control, then
-   * `requestStarted`. Returns the 400 to answer for a host the app does not
-   * serve, or the 503 when the after-response queue is full: the exchange is
+   * The host checks (a Host or target authority RFC 9112 3.2 refuses, when
+   * Coda is `answering` the request, then `allowedHosts`), admission
+   * control, then `requestStarted`. Returns the
+   * 400 to answer for a host that is none or that the app does not serve,
+   * or the 503 when the after-response queue is full: the exchange is
    * refused (none of its tasks will run).
    */
-  #admit(exchange: Exchange): HttpResponse | undefined {
+  #admit(exchange: Exchange, answering = true): HttpResponse | undefined {
     // `exchange.request` read only where used: an adopted exchange makes it on first read.
     this.#observer?.started(exchange.request);
-    if (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host)) {
+    // An adopted request's framework answers it, and judges its Host itself.
+    const badHost = answering ? hostFieldProblem(exchange.request.headers.get('host'), exchange.request.url) : undefined;
+    if (badHost !== undefined || (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host))) {
       const { request } = exchange;
       exchange.refuse();
-      return renderError(request, new BadRequest(disallowedHost(request.host, request.headers.get('host'), request.url)), this.debug);
+      return renderError(request, new BadRequest(badHost ?? disallowedHost(request.host, request.headers.get('host'), request.url)), this.debug);
     }
     if (!this.#scheduler.admitting) {
       this.#scheduler.countShed();
@@ -422,7 +427,7 @@ export class App {
     this.tasks.runHere();
     if (this.#closing) exchange.closeConnection(this.#inFlight);
     exchange.watch();
-    return this.#admit(exchange) ?? exchange;
+    return this.#admit(exchange, false) ?? exchange;
   }
 
   /**
@@ -434,7 +439,7 @@ export class App {
    */
   [kAdoptFetch](request: Request): Exchange {
     const exchange = this.#receive(fetchHead(request));
-    const refused = this.#admit(exchange);
+    const refused = this.#admit(exchange, false);
     if (refused !== undefined) exchange.response = refused;
     return exchange;
   }

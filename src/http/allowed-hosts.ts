@@ -69,7 +69,7 @@ export function disallowedHost(host: string | undefined, sent: string | null, ta
   if (host !== undefined) return `the host ${JSON.stringify(host)} is not one this app serves (createApp's allowedHosts)`;
   const authority = ABSOLUTE_FORM.exec(target)?.[1];
   if (authority !== undefined) {
-    return `the host ${JSON.stringify(authority)} of the request target ${JSON.stringify(target)} is not a valid host name${authority.includes('@') ? ' (user information is refused: RFC 9110 4.2.4)' : ''}, and this app serves only its allowedHosts`;
+    return `the host ${JSON.stringify(authority)} of the request target ${JSON.stringify(target)} is not a valid host name, and this app serves only its allowedHosts`;
   }
   if (sent === null) return 'the request names no host, and this app serves only its allowedHosts';
   return `the Host ${JSON.stringify(sent)} is not a valid host name, and this app serves only its allowedHosts`;

@@ -280,8 +280,10 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
 
   /**
    * The host the client asked for, with its port if given, lower-case: the
-   * `Host` header (`:authority` in HTTP/2) or what a trusted proxy forwarded.
-   * Undefined when absent or not a host name or address.
+   * `Host` header (`:authority` in HTTP/2), the authority of an absolute-form
+   * target, or what a trusted proxy forwarded. Undefined when absent or not a
+   * DNS name or address (`foo_bar.com`); a Host that is no host at all
+   * (`a b`, `a@b`) never reaches the app: it is a 400.
    */
   get host(): string | undefined {
     return HttpRequest.#clientAddress(this).host;

@@ -11,8 +11,8 @@ import { TestResponse } from './test-response.js';
  */
 export async function overSocket(where: string, url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<TestResponse> {
   const { hostname, port } = new URL(url);
-  // The target as it is: a URL would resolve its dot segments.
-  const request = httpRequest({ hostname, port, path, method, headers, signal });
+  // The target as it is: a URL would resolve its dot segments. A Host given is sent as given: Node's own replaced an empty one.
+  const request = httpRequest({ hostname, port, path, method, headers, signal, setHost: headers['host'] === undefined });
   const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
   const chunks: Buffer[] = [];
   try {

@@ -92,6 +92,40 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
     ]);
   });
 
+  test("Go's TestServerValidatesHostHeader: a Host that is no host name with an optional port (\\x06, \\xff, {, }, a space, a port past 65535), on HTTP/1.1 or 1.0, is a 400 naming it, before any view (RFC 9112 3.2; Node served it); Go's valid ones are served, but ::1 unbracketed (RFC 3986 brackets IPv6)", async () => {
+    const host = (line: string, version = 'HTTP/1.1'): Buffer => Buffer.from(raw(`GET /ok ${version}`, [line, 'Connection: close']), 'latin1');
+    for (const line of ['Host: ', 'Host: 1.2.3.4', 'Host: foo.com', 'Host: foo-bar_baz.com', 'Host: foo.com:80', 'Host: [::1]', 'Host: [::1]:80', 'Host: [::1%25en0]:80']) {
+      const response = await rawRequest(served.server, host(line));
+      assert.equal(response.status, 200, line);
+    }
+    const before = views;
+    const invalid = (value: string): RegExp => new RegExp(`^the Host ${JSON.stringify(value).replace(/[{}]/g, '\\$&')} is not a valid host name with an optional port \\(RFC 9112 3\\.2\\)$`);
+    await assertRefused([
+      [host('Host: \x06'), 400, /^the request is malformed: Invalid header value char\n$/],
+      [host('Host: \xff'), 400, invalid('\xff')],
+      [host('Host: \xff', 'HTTP/1.0'), 400, invalid('\xff')],
+      [host('Host: {'), 400, invalid('{')],
+      [host('Host: }'), 400, invalid('}')],
+      [host('Host: ::1'), 400, invalid('::1')],
+      [host('Host: a b'), 400, invalid('a b')],
+      [host('Host: foo.com:65536'), 400, /^the Host "foo\.com:65536" is not a valid host name with an optional port: 65536 is past the last port, 65535$/],
+    ]);
+    assert.equal(views, before);
+  });
+
+  test("an absolute-form target (RFC 9112 3.2.2) whose authority is no host is a 400 naming it, whatever the Host line: an empty host (RFC 9110 4.2.1), user information (4.2.4), a port past 65535", async () => {
+    const before = views;
+    const absolute = (target: string): string => raw(`GET ${target} HTTP/1.1`, ['Host: localhost', 'Connection: close']);
+    await assertRefused([
+      [absolute('http:///ok'), 400, /^the request target "http:\/\/\/ok" names no host \(RFC 9110 4\.2\.1\)$/],
+      [absolute('http://:80/ok'), 400, /names no host/],
+      [absolute('http://user@localhost/ok'), 400, /^the host "user@localhost" of the request target "http:\/\/user@localhost\/ok" is not a valid host name with an optional port: user information is refused \(RFC 9110 4\.2\.4\)$/],
+      [absolute('http://localhost:99999/ok'), 400, /99999 is past the last port, 65535$/],
+    ]);
+    assert.equal(views, before);
+    assert.equal((await rawRequest(served.server, absolute('http://LOCALHOST:8080/ok'))).status, 200);
+  });
+
   test("Go's TestServerValidatesHostHeader, PRI * HTTP/2.0: the HTTP/2 preface (h2c with prior knowledge) is a 505 saying HTTP/2 is served over TLS with ALPN only, where llhttp's 400 said \"Pause on PRI/Upgrade\"", async () => {
     const before = views;
     await assertRefused([
