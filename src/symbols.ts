@@ -9,6 +9,8 @@
 export const kLogs = Symbol('coda.logs');
 /** HttpRequest: the exchange that owns it. */
 export const kExchange = Symbol('coda.exchange');
+/** HttpRequest: its Host line as sent, for the app's check of it (read without making `headers`). */
+export const kHostField = Symbol('coda.hostField');
 /** A connection's socket: its peer's address and TLS flag, read once for all its requests. */
 export const kPeer = Symbol('coda.peer');
 /** HttpRequest: the response is done; let go of Node's request. */

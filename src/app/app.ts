@@ -29,7 +29,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -393,7 +393,7 @@ export class App {
     // `exchange.request` read only where used: an adopted exchange makes it on first read.
     this.#observer?.started(exchange.request);
     // An adopted request's framework answers it, and judges its Host itself.
-    const badHost = answering ? hostFieldProblem(exchange.request.headers.get('host'), exchange.request.url) : undefined;
+    const badHost = answering ? hostFieldProblem(exchange.request[kHostField], exchange.request.url) : undefined;
     if (badHost !== undefined || (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host))) {
       const { request } = exchange;
       exchange.refuse();

@@ -4,6 +4,8 @@ import { ABSOLUTE_FORM } from './client-address.js';
 // unreserved characters, escapes and sub-delims, maybe empty; then a port of digits, maybe empty. The port is captured.
 const AUTHORITY = /^(?:\[[0-9A-Za-z\-._~!$&'()*+,;=:%]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::(\d*))?$/;
 const LAST_PORT = 65_535;
+/** The last Host found valid: a server answers to few names, and the grammar's test is skipped for it. */
+let lastValid: string | undefined;
 
 /**
  * Why a request's Host line, or the authority of its absolute-form target,
@@ -16,7 +18,7 @@ const LAST_PORT = 65_535;
  * target, user information and an empty host are refused too (RFC 9110
  * 4.2.1, 4.2.4).
  */
-export function hostFieldProblem(host: string | null, target: string): string | undefined {
+export function hostFieldProblem(host: string | undefined, target: string): string | undefined {
   // Origin form, the common case, costs one character's test.
   if (target.charCodeAt(0) !== 0x2f /* '/' */) {
     const authority = ABSOLUTE_FORM.exec(target)?.[1];
@@ -27,7 +29,10 @@ export function hostFieldProblem(host: string | null, target: string): string | 
       if (authority === '' || authority.startsWith(':')) return `the request target ${JSON.stringify(target)} names no host (RFC 9110 4.2.1)`;
     }
   }
-  return host === null ? undefined : authorityProblem(host, `the Host ${JSON.stringify(host)}`);
+  if (host === undefined || host === lastValid) return undefined;
+  const problem = authorityProblem(host, `the Host ${JSON.stringify(host)}`);
+  if (problem === undefined) lastValid = host;
+  return problem;
 }
 
 /** What is wrong with `authority` (a host and an optional port), named `name` in the message; undefined when nothing is. */

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { childOf, logsAt, type Logger } from '../log/logger.js';
-import { kClientLeft, kDone, kExchange, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
+import { kClientLeft, kDone, kExchange, kHostField, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, refuseEncoded, requireType } from './body.js';
@@ -295,6 +295,11 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
       request.#client = resolveClient({ address: request.#address, encrypted: request.#encrypted }, request.#headersRecord, request.#options.trust, request.url);
     }
     return request.#client;
+  }
+
+  /** @internal */
+  get [kHostField](): string | undefined {
+    return this.#headersRecord.host;
   }
 
   get headers(): RequestHeaders {
