@@ -186,6 +186,8 @@ export class App {
     this.#servers.add(server);
     // Called where serve() was: the span active here, carried into every connection, is no request's parent.
     if (startup) this.#observing.tracing?.served();
+    const unregistered = this.#observing.tracing?.unregistered();
+    if (unregistered !== undefined) this.logger.warn(unregistered);
   }
 
   /**

@@ -13,4 +13,6 @@ export interface DurableTracer {
   inject(request: HttpRequest | null): Record<string, string> | null;
   /** The span of one attempt, child of the context journaled with the task. */
   startAttempt(task: StoredTask): TaskSpan;
+  /** What OpenTelemetry lacks for attempts to continue their traces, said once (`Tracing.unregistered()`). */
+  unregistered?(): string | undefined;
 }

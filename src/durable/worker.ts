@@ -66,6 +66,8 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   if (store === undefined) throw new TypeError('runWorker(): store is not set: a worker runs the tasks of a store, e.g. sqliteStore({ path: "var/tasks.db" })');
   checkStore('runWorker(): store', store);
   const tracer = options[kTracer] ?? tracingFrom(tracing, 'runWorker()');
+  const unregistered = tracer?.unregistered?.();
+  if (unregistered !== undefined) log.warn(unregistered);
   const shutdownTimeoutMs = checkMs('runWorker(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   await store.open();
   const runner = new Runner({

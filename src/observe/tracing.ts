@@ -16,7 +16,7 @@ export interface TracingOptions {
   /**
    * The OpenTelemetry `TracerProvider` to take Coda's tracer from. Default:
    * the global one, which the OpenTelemetry SDK registers (`NodeSDK.start()`,
-   * `provider.register()`).
+   * `NodeTracerProvider`'s `register()`).
    */
   tracerProvider?: { getTracer(name: string, version?: string): unknown };
 }
@@ -67,6 +67,8 @@ export class Tracing implements TaskTracer {
   readonly #startup = new WeakSet<Span>();
   /** The last host seen and its attributes. */
   #host: ParsedHost | undefined;
+  /** Whether `unregistered()` has answered already: it is told once. */
+  #checkedGlobals = false;
 
   constructor(options: true | TracingOptions, where: string) {
     this.#api = loadPeer<Api>('@opentelemetry/api', `${where}: tracing`);
@@ -85,6 +87,29 @@ export class Tracing implements TaskTracer {
   served(): void {
     const span = this.#api.trace.getActiveSpan();
     if (span !== undefined) this.#startup.add(span);
+  }
+
+  /**
+   * What the process has not registered of what tracing needs beyond a
+   * tracer, said once (undefined when nothing is missing, or when said
+   * already). A provider passed as `tracerProvider` registers neither: the
+   * SDK's `BasicTracerProvider` has no `register()`, and spans are still
+   * recorded, only in traces cut apart, which nothing else would say.
+   */
+  unregistered(): string | undefined {
+    if (this.#checkedGlobals) return undefined;
+    this.#checkedGlobals = true;
+    const { context, propagation, createContextKey, ROOT_CONTEXT } = this.#api;
+    const probe = createContextKey('coda-http context manager probe');
+    const missing: string[] = [];
+    if (context.with(ROOT_CONTEXT.setValue(probe, true), () => context.active().getValue(probe) !== true)) {
+      missing.push('no context manager (no span is active in middleware, views and tasks: the spans they start are not the request\'s children)');
+    }
+    if (propagation.fields().length === 0) {
+      missing.push('no propagator (an incoming traceparent is ignored, and durable tasks\' attempts start traces of their own)');
+    }
+    if (missing.length === 0) return undefined;
+    return `tracing is on, but OpenTelemetry has ${missing.join(' and ')}: start the SDK (NodeSDK.start()) before serving, or register them yourself: context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()) and propagation.setGlobalPropagator(new W3CTraceContextPropagator()) (docs/observability.md, "Traces")`;
   }
 
   /**

@@ -1,9 +1,12 @@
 // Prometheus metrics: requests and tasks through a real server, then the
 // metrics view scraped over a socket and its text format parsed.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Histogram, Registry, type Metric } from 'prom-client';
-import { after, createApp, get, HttpResponse, metricsView, post, sqliteStore, StoreUnavailable, task, type App, type AppOptions } from 'coda-http';
+import { after, createApp, get, HttpResponse, metricsView, post, runWorker, sqliteStore, StoreUnavailable, task, type App, type AppOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { ScrapedHistogram } from '../../src/observe/scraped-histogram.js';
 import { LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
@@ -149,6 +152,29 @@ test('durable tasks: attempts by name and state (retries apart), their run and w
   assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'durable', task: 'flaky' }), 2);
   // The retry was due 5 s after the first attempt; the test clock moved there at once: it waited no time.
   assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'durable', task: 'flaky' }), 2);
+  assert.equal(value(samples, 'coda_tasks_pending', { kind: 'durable' }), 0);
+  assert.equal(value(samples, 'coda_tasks_running', { kind: 'durable' }), 0);
+});
+
+test('attempts are counted by the process that runs them: those of a runWorker() beside a web app with tasks.run false are not in the app\'s counters, its durable gauges are the store\'s', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-metrics-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const registry = new Registry();
+  let ran!: () => void;
+  const done = new Promise<void>((resolve) => { ran = resolve; });
+  const mail = task('mail', () => { ran(); });
+  const { url } = await serveApp(t, {
+    metrics: { registry, defaultMetrics: false }, tasks: { definitions: [mail], store: sqliteStore({ path: file }), run: false },
+    routes: [post('/jobs', () => new HttpResponse('queued', { status: 202 }).after(mail, {})), get('/metrics', metricsView({ registry }))],
+  });
+  const worker = await runWorker({ definitions: [mail], store: sqliteStore({ path: file }), handleSignals: false, pollMs: 10 });
+  assert.equal((await fetch(`${url}/jobs`, { method: 'POST' })).status, 202);
+  await done;
+  await worker.close();
+  const { samples } = await scrape(url);
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'durable', task: 'mail' }), undefined, 'the worker ran it: not counted here');
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'durable', task: 'mail' }), undefined);
   assert.equal(value(samples, 'coda_tasks_pending', { kind: 'durable' }), 0);
   assert.equal(value(samples, 'coda_tasks_running', { kind: 'durable' }), 0);
 });
