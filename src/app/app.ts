@@ -187,7 +187,8 @@ export class App {
     // Called where serve() was: the span active here, carried into every connection, is no request's parent.
     if (startup) this.#observing.tracing?.served();
     const unregistered = this.#observing.tracing?.unregistered();
-    if (unregistered !== undefined) this.logger.warn(unregistered);
+    // Written safely: a logger that throws must not leave a server listening that serve() reports as failed.
+    if (unregistered !== undefined) writeSafely(this.logger, 'warn', {}, unregistered);
   }
 
   /**
