@@ -19,6 +19,11 @@ export interface TaskRecord {
   name: string;
   /** The request that registered it; empty for a durable task enqueued outside a request. */
   requestId: string;
+  /**
+   * After-response tasks: `completed`, `failed`, `timedOut`, `skipped`.
+   * Durable attempts: `completed`, `retrying`, `failed` (a timeout too, with
+   * a TaskTimeoutError), `skipped`. `abandoned` is the shutdown report's only.
+   */
   state: 'completed' | 'failed' | 'timedOut' | 'skipped' | 'abandoned' | 'retrying';
   error?: unknown;
   /** Durable tasks: the task's id. */

@@ -406,17 +406,25 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    * The body as bytes, as sent: a body with a `Content-Encoding` (gzip, ...)
    * is not decoded, here or anywhere (`text()`, `json()` and `form()` refuse
    * it with a 415). May be called more than once; the body is read once.
+   * Each call gives a copy of its own, which the caller may write into
+   * (decrypt in place, wipe a secret) without changing what any other
+   * reader gets.
    * An after-response task can read it only if the view (or a middleware) did:
    * once the response is done, Node discards a body nobody read.
    */
-  bytes(): Promise<Buffer> {
-    if (this.#bytes === undefined && this.#done !== undefined) {
-      if (this.#done === 'aborted') return Promise.reject(new ClientDisconnected('the client disconnected before the response, and the request body was never read'));
+  async bytes(): Promise<Buffer> {
+    return Buffer.from(await HttpRequest.#read(this));
+  }
+
+  /** The body, read once and kept: text(), json() and form() only read it, so they share it uncopied. */
+  static #read(request: HttpRequest): Promise<Buffer> {
+    if (request.#bytes === undefined && request.#done !== undefined) {
+      if (request.#done === 'aborted') return Promise.reject(new ClientDisconnected('the client disconnected before the response, and the request body was never read'));
       return Promise.reject(new ProgrammingError(
         'the request body was first read after the response was done, when Node has discarded it: read it in the view (or a middleware), and after-response tasks can read it again',
       ));
     }
-    return (this.#bytes ??= readBody(this.#body, this.headers, HttpRequest.#bodyLimit(this)));
+    return (request.#bytes ??= readBody(request.#body, request.headers, HttpRequest.#bodyLimit(request)));
   }
 
   /** The route's body limit, else the app's; the route's also when a middleware reads the body before routing has found it. */
@@ -438,7 +446,7 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
   /** The body's bytes for a reader that decodes them: a 415 when they were sent with a content coding. */
   static #unencodedBytes(request: HttpRequest, reader: string): Promise<Buffer> {
     refuseEncoded(request.headers, reader);
-    return request.bytes();
+    return HttpRequest.#read(request);
   }
 
   /**

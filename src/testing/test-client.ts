@@ -16,7 +16,9 @@ export interface TestClientOptions {
   /**
    * `'in-process'` (default) runs requests through the app without a socket;
    * `'socket'` starts a real server on a free loopback port and sends each
-   * request with node:http, with the headers given and no others.
+   * request with node:http, with the headers given and no others. Either
+   * answers as `serve()` with its defaults: to test other server options,
+   * serve the app with them yourself.
    */
   transport?: 'in-process' | 'socket';
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { after, createApp, get, HttpResponse, signals } from 'coda-http';
+import { after, createApp, get, HttpResponse, signals, task } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { memoryLogger, unreadable } from '../helpers.js';
 
@@ -49,6 +49,27 @@ test('connect() of something that is not a function, or of a generator function,
     name: 'TypeError', message: 'signals.requestStarted.connect() takes a function whose call does the work, got a class (Audit), which cannot be called without new; pass a function that uses it',
   });
   assert.deepEqual([app.signals.requestStarted.receivers.length, app.signals.requestFinished.receivers.length], [0, 0]);
+});
+
+test('connect() of a receiver that cannot be read (a Proxy whose traps throw) is a TypeError saying so, with the trap\'s error as its cause; disconnect() of it is false', () => {
+  const app = createApp({ routes: [] });
+  const trap = new Error('get trap');
+  const hostile = new Proxy(() => {}, {
+    get() { throw trap; },
+    getOwnPropertyDescriptor() { throw new Error('descriptor trap'); },
+  });
+  for (const signal of [app.signals.requestStarted, app.signals.requestFinished]) {
+    assert.throws(() => signal.connect(hostile), (error: Error) => {
+      assert.equal(error.name, 'TypeError');
+      assert.match(error.message, /^signals\.request(Started|Finished)\.connect\(\) takes a function it can read, got one whose reading threw \(a Proxy whose trap throws\?\): get trap$/);
+      assert.equal(error.cause, trap);
+      return true;
+    });
+    assert.equal(signal.disconnect(hostile), false);
+    assert.equal(signal.receivers.length, 0);
+  }
+  // The same check guards every function that does work: a durable task's too.
+  assert.throws(() => task('audit', hostile), { name: 'TypeError', message: "task('audit') takes a function it can read, got one whose reading threw (a Proxy whose trap throws?): get trap" });
 });
 
 test('receivers is a frozen list: a receiver pushed onto it (which would never have run) is a TypeError, and the signal is unchanged', async () => {

@@ -910,6 +910,16 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         assert.deepEqual(await store.list({ state: 'failed', limit: 2, after: (await store.listPage({ state: 'failed', limit: 2 })).next! }), (await store.listPage({ state: 'failed', limit: 4 })).tasks.slice(2), 'list() takes the cursor too');
       });
 
+      test('list({ state: \'failed\' }) and get(): a failed task keeps its payload as journaled, the JSON text verbatim, on every store alike (JSON.parse of it is the value enqueued)', async () => {
+        const value = { userId: 'u-1', tags: ['é', '☃'], n: 1.5, nested: { ok: true, none: null } };
+        const task = await inState(store, 'failed', { payload: JSON.stringify(value) });
+        const [listed] = await store.list({ state: 'failed' });
+        assert.equal(listed?.id, task.id);
+        assert.equal(listed.payload, task.payload);
+        assert.equal((await store.get(task.id))?.payload, task.payload);
+        assert.deepEqual(JSON.parse(listed.payload), value);
+      });
+
       test('listPage refuses a cursor it did not give, naming it', async () => {
         await assert.rejects(store.listPage({ after: 'not-a-cursor' }), /list\(\): after "not-a-cursor" is not a cursor this store gave/);
         await assert.rejects(store.listPage({ after: '' }), /list\(\): after must be a page's next cursor/);

@@ -54,6 +54,16 @@ const app = createApp({
       const again = await request.text();
       return new JsonResponse({ text, json, length: bytes.length, again });
     }),
+    post('/wiped', async (request) => {
+      const first = await request.bytes();
+      first.fill(0);
+      const second = await request.bytes();
+      const text = await request.text();
+      const json = await request.json();
+      second.fill(0);
+      const third = await request.bytes();
+      return new JsonResponse({ text, json, second: second.length, third: third.toString(), distinct: first !== second && second !== third });
+    }),
     post('/parallel', async (request) => {
       const [a, b] = await Promise.all([request.text(), request.text()]);
       return new JsonResponse({ a, b });
@@ -224,6 +234,11 @@ describe('HttpRequest: body readers', () => {
   test('the body can be read more than once, by any reader', async () => {
     const res = await client.post('/twice', { json: { n: 1 } });
     assert.deepEqual(await res.json(), { text: '{"n":1}', json: { n: 1 }, length: 7, again: '{"n":1}' });
+  });
+
+  test('a reader that writes into the bytes bytes() gave changes nothing another reader gets', async () => {
+    const res = await client.post('/wiped', { json: { secret: 's3' } });
+    assert.deepEqual(await res.json(), { text: '{"secret":"s3"}', json: { secret: 's3' }, second: 15, third: '{"secret":"s3"}', distinct: true });
   });
 
   test('two readers at once get the same body', async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { PassThrough } from 'node:stream';
-import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect, signals, StreamingResponse } from 'coda-http';
+import { after, compress, createApp, get, HttpResponse, JsonResponse, NotFound, post, redirect, signals, StreamingResponse, task, TaskTimeoutError, type TaskContext } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred } from '../helpers.js';
 
@@ -364,3 +364,44 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.ok(client.tasks.every((t) => t.state === 'completed'));
   });
 }
+
+test('client.tasks tells five states: completed, failed, timedOut and skipped for after-response tasks; completed, retrying, failed and skipped for durable attempts, whose timeout is a failure (a TaskTimeoutError), not timedOut', async () => {
+  const note = task('note', () => {});
+  const slow = task('slow', (_payload: object, ctx: TaskContext) => new Promise<void>((_, reject) => {
+    ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+  }), { attempts: 2, timeoutMs: 20, backoff: { type: 'fixed', delayMs: 60_000 } });
+  const app = createApp({
+    after: { onError: () => {} },
+    tasks: { definitions: [note, slow] },
+    routes: [
+      get('/ok', () => {
+        after(() => {}, { name: 'done' });
+        after(() => { throw new Error('boom'); }, { name: 'throws' });
+        after(() => new Promise(() => {}), { name: 'hangs', timeoutMs: 20 });
+        after(note, {});
+        after(slow, {});
+        return new HttpResponse('ok');
+      }),
+      get('/bad', () => {
+        after(() => {}, { name: 'on success', when: 'success' });
+        after(note, {}, { when: 'success' });
+        return new HttpResponse('no', { status: 500 });
+      }),
+    ],
+  });
+  await using client = createTestClient(app);
+  await client.get('/ok');
+  await client.get('/bad');
+  await client.settle();
+  const told = client.tasks.map(({ name, state, attempt, error }) => [name, state, attempt ?? null, error instanceof TaskTimeoutError]);
+  assert.deepEqual(told.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+    ['done', 'completed', null, false],
+    ['hangs', 'timedOut', null, true],
+    ['note', 'completed', 1, false],
+    ['note', 'skipped', 0, false],
+    ['on success', 'skipped', null, false],
+    ['slow', 'failed', 2, true],
+    ['slow', 'retrying', 1, true],
+    ['throws', 'failed', null, false],
+  ]);
+});
