@@ -5,14 +5,14 @@ import type { HttpRequest } from '../http/request.js';
 import { HttpResponse, JsonResponse, StreamingResponse } from '../http/response.js';
 import type { View } from '../pipeline/types.js';
 import { get, post, type Route } from '../routing/routes.js';
-import type { Exchange } from '../after/exchange.js';
 import { StoreUnavailable } from '../durable/errors.js';
-import { kClosingSignal, kExchange, kMount, kOnServerClosing } from '../symbols.js';
-import { isClosing, serverOf } from '../transport/node/closing-servers.js';
+import { kClosingSignal, kMount, kOnServerClosing } from '../symbols.js';
+import { isClosing } from '../transport/node/closing-servers.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
+import { streamLink } from './stream-link.js';
 
 /** `dashboard()`'s options: `authorize` is required. */
 export interface DashboardOptions {
@@ -123,11 +123,11 @@ export function dashboard(options: DashboardOptions): Route[] {
     // The open event streams and this request are the dashboard's own: not counted in flight.
     get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store' } }))),
     get(`${path}/events`, guard((request) => {
-      const server = serverOf((request[kExchange] as Exchange).connection);
+      const link = streamLink(request);
       // The page reconnects in 5 s: to another server of the app, or to this one started again.
-      if (app?.[kClosingSignal].aborted === true || (server !== undefined && isClosing(server))) throw new ServiceUnavailable('the server is shutting down', 5);
+      if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) throw new ServiceUnavailable('the server is shutting down', 5);
       if (!broadcast.accepting) throw new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
-      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request), server), {
+      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request), link), {
         headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
       });
     })),
