@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http2 from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import {
 import { connect, deferred, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
 import { clientLeftRoutes } from '../observe/client-left.js';
+import { selfSigned } from '../server/certificate.js';
 
 const allowAll = (): boolean => true;
 const ACTION = { 'x-coda-dashboard': '1' };
@@ -495,6 +497,23 @@ test('an event stream whose client reads nothing does not hold up graceful shutd
   asleep.on('error', () => {});
   asleep.resume();
   await closed;
+});
+
+test('over HTTP/2 an event stream whose client gives it no window is reset when close() begins, not waited for until the drain\'s deadline', { timeout: 20_000 }, async (t) => {
+  const { key, cert } = selfSigned();
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app, { tls: { key, cert }, http2: true });
+  // A client that takes nothing: no flow-control window for any stream of its session.
+  const session = http2.connect(server.url, { ca: cert, settings: { initialWindowSize: 0 } });
+  t.after(() => session.destroy());
+  const stream = session.request({ ':path': '/coda/events' });
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  assert.equal(headers[':status'], 200);
+  const closed = once(stream, 'close');
+  const report = await server.close({ timeoutMs: 60_000 });
+  assert.equal(report.requestsInFlightAtClose, 1);
+  await closed;
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
 });
 
 test('failed durable tasks show with payload and errors; Retry and Discard need the action header and act on the store', async (t) => {
