@@ -95,7 +95,7 @@ test('every dashboard route asks authorize first: false is a 403, a thrown Unaut
   assert.equal((await fetch(`${server.url}/ops`)).status, 500);
 });
 
-test('the page is plain HTML with its own script, under a strict Content-Security-Policy', async (t) => {
+test('the page is plain HTML with its own script, under a strict Content-Security-Policy; it, its script, snapshot and stream are sent with nosniff', async (t) => {
   const app = createApp({ routes: dashboard({ path: '/ops/coda', authorize: allowAll }) });
   const server = await startServer(app);
   t.after(() => server.close());
@@ -109,6 +109,12 @@ test('the page is plain HTML with its own script, under a strict Content-Securit
   const script = await fetch(`${server.url}/ops/coda/dashboard.js`);
   assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
   assert.match(await script.text(), /new EventSource\(`\$\{base\}\/events`\)/);
+  // What carries request data (paths, task names, payloads) is never read as another type (HTML) by a browser that sniffs.
+  const stream = await openEvents(`${server.url}/ops/coda/events`);
+  t.after(stream.close);
+  for (const response of [page, script, await fetch(`${server.url}/ops/coda/snapshot`), stream.response]) {
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff', response.url);
+  }
 });
 
 test('in an include(): the page names its script and stream under the prefix, its own requests there are left out, and a prefix with a parameter is refused', async (t) => {
