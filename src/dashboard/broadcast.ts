@@ -1,3 +1,5 @@
+import type { StreamLink } from './stream-link.js';
+
 /** How the event stream behaves. */
 export interface BroadcastSettings {
   /** How often a fresh snapshot is made while someone listens. */
@@ -14,14 +16,16 @@ export interface BroadcastSettings {
  * sees the latest state when it catches up.
  */
 class Subscriber {
-  /** The server whose connection the stream is on (undefined: none, as for app.fetch()). */
-  readonly server: object | undefined;
+  /** The connection the stream is on. */
+  readonly link: StreamLink;
   #waiting: string | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
+  /** A message was handed over and the next not yet asked for: the transport waits for the client to take it. */
+  #handedOver = false;
 
-  constructor(server: object | undefined) {
-    this.server = server;
+  constructor(link: StreamLink) {
+    this.link = link;
   }
 
   offer(message: string, replace: boolean): void {
@@ -33,6 +37,17 @@ class Subscriber {
   close(): void {
     this.#closed = true;
     this.#wake?.();
+  }
+
+  /**
+   * Ends the stream for a server that is closing: gracefully when its client
+   * keeps up; cut when it is behind (its last message still being handed
+   * over, or bytes it has not taken), else the drain would wait on it until
+   * its deadline, the client reading nothing (a tab asleep).
+   */
+  end(): void {
+    this.close();
+    if (this.#handedOver || this.link.backlog() > 0) this.link.cut();
   }
 
   /**
@@ -49,7 +64,9 @@ class Subscriber {
         // The latest: a newer snapshot may have replaced it while `allowed` was asked.
         const message = this.#waiting;
         this.#waiting = undefined;
+        this.#handedOver = true;
         yield message;
+        this.#handedOver = false;
       } else if (this.#closed) {
         return;
       } else {
@@ -96,12 +113,12 @@ export class Broadcast {
   }
 
   /**
-   * A new stream on `server`'s connection (check `accepting` first); it ends
+   * A new stream on `link` (check `accepting` first); it ends
    * when `signal` aborts, when `allowed`, asked before each message but the
    * first, says no, or on `end()`.
    */
-  subscribe(signal: AbortSignal, allowed: () => Promise<boolean>, server: object | undefined): AsyncGenerator<string> {
-    const subscriber = new Subscriber(server);
+  subscribe(signal: AbortSignal, allowed: () => Promise<boolean>, link: StreamLink): AsyncGenerator<string> {
+    const subscriber = new Subscriber(link);
     this.#subscribers.add(subscriber);
     const leave = (): void => {
       signal.removeEventListener('abort', leave);
@@ -149,11 +166,11 @@ export class Broadcast {
     }
   }
 
-  /** Ends the streams on `server`'s connections (every stream: `all`): it is closing, and an open stream must not hold its drain up. */
+  /** Ends the streams on `server`'s connections (every stream: `all`): it is closing, and an open stream must not hold its drain up, even one whose client reads nothing. */
   end(server: object | undefined, all: boolean): void {
     for (const subscriber of this.#subscribers) {
-      if (!all && subscriber.server !== server) continue;
-      subscriber.close();
+      if (!all && subscriber.link.server !== server) continue;
+      subscriber.end();
       this.#subscribers.delete(subscriber);
     }
     if (this.#subscribers.size === 0) this.#stopTimer();

@@ -5,14 +5,14 @@ import type { HttpRequest } from '../http/request.js';
 import { HttpResponse, JsonResponse, StreamingResponse } from '../http/response.js';
 import type { View } from '../pipeline/types.js';
 import { get, post, type Route } from '../routing/routes.js';
-import type { Exchange } from '../after/exchange.js';
 import { StoreUnavailable } from '../durable/errors.js';
-import { kClosingSignal, kExchange, kMount, kOnServerClosing } from '../symbols.js';
-import { isClosing, serverOf } from '../transport/node/closing-servers.js';
+import { kClosingSignal, kMount, kOnServerClosing } from '../symbols.js';
+import { isClosing } from '../transport/node/closing-servers.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
+import { streamLink } from './stream-link.js';
 
 /** `dashboard()`'s options: `authorize` is required. */
 export interface DashboardOptions {
@@ -40,6 +40,8 @@ const KEYS = ['path', 'authorize', 'intervalMs', 'heartbeatMs', 'maxClients', 'r
 const PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 /** The header the page's POSTs carry: a cross-site form cannot set it, and a cross-site script cannot without a CORS preflight the app does not answer. */
 const ACTION_HEADER = 'x-coda-dashboard';
+/** Each of the dashboard's answers carries request data (paths, task names, payloads): never to be sniffed as HTML. */
+const NOSNIFF = { 'x-content-type-options': 'nosniff' };
 
 const assets = new URL('./assets/', import.meta.url);
 let page: string | undefined;
@@ -119,16 +121,16 @@ export function dashboard(options: DashboardOptions): Route[] {
 
   const routes: MountableRoute[] = [
     get(path, guard(() => html(pageText(base)))),
-    get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' } }))),
+    get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache', ...NOSNIFF } }))),
     // The open event streams and this request are the dashboard's own: not counted in flight.
-    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store' } }))),
+    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store', ...NOSNIFF } }))),
     get(`${path}/events`, guard((request) => {
-      const server = serverOf((request[kExchange] as Exchange).connection);
+      const link = streamLink(request);
       // The page reconnects in 5 s: to another server of the app, or to this one started again.
-      if (app?.[kClosingSignal].aborted === true || (server !== undefined && isClosing(server))) throw new ServiceUnavailable('the server is shutting down', 5);
+      if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) throw new ServiceUnavailable('the server is shutting down', 5);
       if (!broadcast.accepting) throw new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
-      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request), server), {
-        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
+      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request), link), {
+        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...NOSNIFF },
       });
     })),
     post(`${path}/tasks/:id/retry`, action(async (tasks, id) => {
@@ -179,7 +181,7 @@ function html(text: string): HttpResponse {
       'cache-control': 'no-store',
       // The page runs its own script only, talks to its own origin only, and is never framed.
       'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-      'x-content-type-options': 'nosniff',
+      ...NOSNIFF,
     },
   });
 }

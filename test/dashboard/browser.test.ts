@@ -145,12 +145,14 @@ test('Retry that the server does not answer (it is down) says so on the page, an
   assert.deepEqual(errors, []);
 });
 
-test('hostile text in chromium: after-response task names, error messages, a payload and request paths with HTML in them are shown as text, and nothing runs', { skip, timeout: 60_000 }, async (t) => {
+test('hostile text in chromium: after-response task names (U+2028, U+2029 and javascript: among them), error messages, a payload and request paths with HTML in them are shown as text, and nothing runs', { skip, timeout: 60_000 }, async (t) => {
   // Each would set window.pwned if the page put it in as HTML (and the CSP let it run).
   const name = '<img src=x onerror="window.pwned=1">';
   const thrown = '</span><script>window.pwned=2</script>';
   const declined = '<img src=y onerror="window.pwned=4">';
   const path = '/x/</td><script>window.pwned=5</script>';
+  // Line and paragraph separators end no line of the event stream, and break no JSON; a javascript: URL is only text (the page makes no link).
+  const separated = 'a\u2028b\u2029c javascript:window.pwned=7';
   // A durable task's name is refused unless plain (task()), so not among them.
   const hostile = task('charge', () => {
     throw new NonRetryableError(declined);
@@ -161,6 +163,7 @@ test('hostile text in chromium: after-response task names, error messages, a pay
     routes: [
       post('/orders', () => {
         after(() => {}, { name });
+        after(() => {}, { name: separated });
         after(() => { throw new Error(thrown); }, { name: 'thrower' });
         after(hostile, { note: '</pre><script>window.pwned=6</script>' });
         return new HttpResponse('accepted', { status: 202 });
@@ -184,6 +187,8 @@ test('hostile text in chromium: after-response task names, error messages, a pay
   assert.equal(await card.locator('ol li').textContent(), `NonRetryableError: ${declined}`);
   await page.locator('#recent td', { hasText: `GET ${path}` }).waitFor();
   await page.locator(`#tasks tr[data-task="${name.replaceAll('"', '\\"')}"] code`, { hasText: name }).waitFor();
+  assert.equal(await page.locator('#tasks code', { hasText: 'javascript:' }).textContent(), separated);
+  assert.equal(await page.locator('a').count(), 0);
   const chip = page.locator('#recent .chip.failed', { hasText: 'thrower failed' });
   await chip.waitFor();
   assert.equal(await chip.getAttribute('title'), `Error: ${thrown}`);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2 from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,9 +9,10 @@ import { test, type TestContext } from 'node:test';
 import {
   after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type App, type HttpRequest, type Task,
 } from 'coda-http';
-import { deferred, slowRoute, startServer } from '../helpers.js';
+import { connect, deferred, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
 import { clientLeftRoutes } from '../observe/client-left.js';
+import { selfSigned } from '../server/certificate.js';
 
 const allowAll = (): boolean => true;
 const ACTION = { 'x-coda-dashboard': '1' };
@@ -92,7 +95,7 @@ test('every dashboard route asks authorize first: false is a 403, a thrown Unaut
   assert.equal((await fetch(`${server.url}/ops`)).status, 500);
 });
 
-test('the page is plain HTML with its own script, under a strict Content-Security-Policy', async (t) => {
+test('the page is plain HTML with its own script, under a strict Content-Security-Policy; it, its script, snapshot and stream are sent with nosniff', async (t) => {
   const app = createApp({ routes: dashboard({ path: '/ops/coda', authorize: allowAll }) });
   const server = await startServer(app);
   t.after(() => server.close());
@@ -106,6 +109,12 @@ test('the page is plain HTML with its own script, under a strict Content-Securit
   const script = await fetch(`${server.url}/ops/coda/dashboard.js`);
   assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
   assert.match(await script.text(), /new EventSource\(`\$\{base\}\/events`\)/);
+  // What carries request data (paths, task names, payloads) is never read as another type (HTML) by a browser that sniffs.
+  const stream = await openEvents(`${server.url}/ops/coda/events`);
+  t.after(stream.close);
+  for (const response of [page, script, await fetch(`${server.url}/ops/coda/snapshot`), stream.response]) {
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff', response.url);
+  }
 });
 
 test('in an include(): the page names its script and stream under the prefix, its own requests there are left out, and a prefix with a parameter is refused', async (t) => {
@@ -454,6 +463,63 @@ test('one app on two servers: closing one ends the event streams on its connecti
   const again = await openEvents(`${staying.url}/coda/events`);
   assert.equal(again.response.status, 200);
   again.close();
+});
+
+test('an event stream whose client reads nothing does not hold up graceful shutdown either: cut when close() begins, while a page that keeps up ends gracefully', { timeout: 20_000 }, async () => {
+  // 500 recent requests of 20 failed tasks, each error 2,000 characters: a 20 MB snapshot, more than a paused client's socket takes.
+  const app = createApp({
+    logger: memoryLogger().logger,
+    routes: [
+      get('/work', () => {
+        for (let i = 0; i < 20; i++) after(() => { throw new Error('x'.repeat(2_000)); }, { name: `t${i}` });
+        return new HttpResponse('done');
+      }),
+      ...dashboard({ authorize: allowAll, recentRequests: 500 }),
+    ],
+  });
+  for (let i = 0; i < 500; i++) await (await app.fetch(new Request('http://localhost/work'))).text();
+  await app.settle();
+  const server = await startServer(app);
+  // A tab whose machine went to sleep: it asked for the stream, took its head and reads nothing more.
+  const asleep = await connect(server);
+  asleep.write('GET /coda/events HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await once(asleep, 'data');
+  asleep.pause();
+  // The snapshot is handed to every stream at once: once this page has read it whole, the sleeping one is stuck on it.
+  const awake = (await fetch(`${server.url}/coda/events`)).body!.getReader();
+  const decoder = new TextDecoder();
+  // Only the last characters kept: the snapshot is one line of JSON, so "}" and a blank line end it.
+  for (let tail = ''; !tail.endsWith('}\n\n');) {
+    const { value, done } = await awake.read();
+    assert.equal(done, false, 'the stream ended before its snapshot');
+    tail = (tail + decoder.decode(value, { stream: true })).slice(-8);
+  }
+  // Its deadline far off: the sleeping tab held the drain up to it (the test's timeout fails first).
+  const report = await server.close({ timeoutMs: 60_000 });
+  assert.equal(report.requestsInFlightAtClose, 2);
+  assert.equal((await awake.read()).done, true, 'the page that kept up got the stream\'s end, not a cut');
+  // The sleeping tab, woken, finds its connection closed (reset, or ended once it reads what was sent).
+  const closed = new Promise((resolve) => asleep.once('close', resolve));
+  asleep.on('error', () => {});
+  asleep.resume();
+  await closed;
+});
+
+test('over HTTP/2 an event stream whose client gives it no window is reset when close() begins, not waited for until the drain\'s deadline', { timeout: 20_000 }, async (t) => {
+  const { key, cert } = selfSigned();
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app, { tls: { key, cert }, http2: true });
+  // A client that takes nothing: no flow-control window for any stream of its session.
+  const session = http2.connect(server.url, { ca: cert, settings: { initialWindowSize: 0 } });
+  t.after(() => session.destroy());
+  const stream = session.request({ ':path': '/coda/events' });
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  assert.equal(headers[':status'], 200);
+  const closed = once(stream, 'close');
+  const report = await server.close({ timeoutMs: 60_000 });
+  assert.equal(report.requestsInFlightAtClose, 1);
+  await closed;
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
 });
 
 test('failed durable tasks show with payload and errors; Retry and Discard need the action header and act on the store', async (t) => {
