@@ -17,6 +17,7 @@ import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
+import { COMMAND_TIMEOUT_MS } from '../../src/bullmq/connection.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { assertDelayedOutlivesKill, lineWorker } from '../durable/delayed-kill.js';
 import { startRedis, useRedis, type RedisServer } from './redis-server.js';
@@ -178,6 +179,69 @@ test('a Redis that stops answering (CLIENT PAUSE): a registration gets 503 with 
   assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   assert.match(await refused.text(), /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix paused\) is unavailable: Command timed out/);
   assert.ok(waited < PAUSE_MS - 2_000, `answered after ${Math.round(waited)} ms, long before Redis answered again`);
+});
+
+test('a Redis frozen (SIGSTOP) under load, then woken (SIGCONT), two worker processes on it: each registration meanwhile gets its 503 within the command timeout, not a hang; after, every accepted task runs, none refused does (undone), and the workers live on', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-load';
+  const ran = new Map<number, number>();
+  let ranAll = (): void => {};
+  const workers = await workerProcesses(t, prefix, (n) => {
+    ran.set(n, (ran.get(n) ?? 0) + 1);
+    ranAll();
+  });
+  const record = task('record', () => { throw new Error('this process must not run it'); });
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    routes: [post('/work/:n', (request) => new HttpResponse('accepted', { status: 202 }).after(record, { n: Number(request.params.n) }))],
+    tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  let webClosed = false;
+  t.after(() => webClosed || web.close({ timeoutMs: 1000 }));
+  let next = 0;
+  const accepted: number[] = [];
+  const refused: number[] = [];
+  const burst = (): Promise<number[]> => Promise.all(Array.from({ length: 10 }, async () => {
+    const n = next++;
+    const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
+    (response.status === 202 ? accepted : refused).push(n);
+    return response.status;
+  }));
+  assert.deepEqual(await burst(), Array(10).fill(202));
+
+  server().freeze();
+  t.after(() => server().thaw());
+  const started = performance.now();
+  assert.deepEqual(await burst(), Array(10).fill(503), 'while Redis is frozen, registrations fail');
+  const waited = performance.now() - started;
+  assert.ok(waited < COMMAND_TIMEOUT_MS + 1_000, `answered after ${Math.round(waited)} ms: the command timeout is ${COMMAND_TIMEOUT_MS} ms`);
+  server().thaw();
+  // The store's connection comes back on its own schedule, which nothing outside it announces: a bounded number of tries.
+  let resumed = false;
+  for (let attempt = 0; attempt < 100 && !resumed; attempt++) {
+    resumed = (await burst()).includes(202);
+    if (!resumed) await delay(50);
+  }
+  assert.ok(resumed, 'service resumed once Redis woke');
+  assert.deepEqual(await burst(), Array(10).fill(202));
+
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      ranAll = () => { if (accepted.every((n) => ran.has(n))) resolve(); };
+      ranAll();
+    }),
+    delay(20_000, undefined, { ref: false }),
+  ]);
+  assert.deepEqual(accepted.filter((n) => !ran.has(n)), [], 'every accepted task ran');
+  // The web process's store sends what it has left to undo before it closes: then no refused task is left to run.
+  webClosed = true;
+  await web.close({ timeoutMs: 5_000 });
+  const inspect = bullmqStore({ connection: { port: server().port }, prefix });
+  await inspect.open();
+  t.after(() => inspect.close());
+  const stored = (await inspect.list({ limit: 1_000 })).map(({ payload }) => (JSON.parse(payload) as { n: number }).n);
+  assert.deepEqual(refused.filter((n) => stored.includes(n) || ran.has(n)), [], 'no refused task stored or run');
+  assert.deepEqual(workers.exits, [], 'no worker ended');
 });
 
 /** A held task as a request registers it (Redis tests of the store itself). */
