@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { describe } from '../util/describe.js';
+import { untilDeadline } from '../util/deadline.js';
 import { checkKeys } from '../util/options.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import type { RedisConnection } from './options.js';
@@ -26,6 +27,18 @@ const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
 
 /** How long a command of the store's own connection waits for Redis's reply: a Redis that stops answering (paused, frozen, a dead link) gives 503s, not requests that hang until it answers. */
 export const COMMAND_TIMEOUT_MS = 3_000;
+
+/**
+ * `reply`, or a timeout (in ioredis's words) COMMAND_TIMEOUT_MS after the call: ioredis starts a
+ * command's timer only once its auto-pipeline is sent, and sends none while
+ * the one before is unanswered, so that a registration queued behind another
+ * command to a frozen Redis waited out that one's timeout before its own (its
+ * 503 after 6 s, not 3).
+ */
+export async function withinCommandTimeout<T>(reply: Promise<T>): Promise<T> {
+  if (!(await untilDeadline(reply, performance.now() + COMMAND_TIMEOUT_MS))) throw new Error('Command timed out');
+  return reply;
+}
 
 /**
  * The store's own connection, for registrations and operations: it fails a

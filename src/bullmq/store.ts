@@ -12,7 +12,7 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, workerConnection } from './connection.js';
+import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, withinCommandTimeout, workerConnection } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
@@ -214,7 +214,8 @@ export class BullmqStore implements TaskStore {
       // task name, a pipeline of one script per job (not a transaction: see the undo below): all in one write
       // (auto-pipelined), the script first.
       const names = new Set(tasks.map((task) => task.name));
-      const adding = runScript(
+      // Bounded from this call: a request's 503 comes COMMAND_TIMEOUT_MS after its registration, whatever waits before it.
+      const adding = withinCommandTimeout(runScript(
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
         [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => {
           const seq = this.#nextSeq();
@@ -223,7 +224,7 @@ export class BullmqStore implements TaskStore {
             storedOptions(task, now, this.#keepCompleted, seq), now, task.key ?? '', keepsKey(task) ? 1 : 0,
           ];
         }), ...names],
-      ) as Promise<(number | string)[]>;
+      ) as Promise<(number | string)[]>);
       const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
       // This call's undo reached Redis before it (see Undos): nothing was written, and the ready tasks are not sent.
       if (taken === -1) throw new StoreUnavailable(this.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));

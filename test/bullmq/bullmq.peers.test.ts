@@ -20,9 +20,9 @@ const { missing, server } = useRedis();
 let prefixes = 0;
 
 /** An app on the BullMQ store, a prefix of its own, served by a test client: its tasks run in this process. */
-function onRedis(t: TestContext, definitions: Task<never>[]) {
+function onRedis(t: TestContext, definitions: Task<never>[], payloadLimit?: number) {
   const store = bullmqStore({ connection: { port: server().port }, prefix: `peers-${++prefixes}` });
-  const app = createApp({ logger: memoryLogger().logger, tasks: { definitions, store } });
+  const app = createApp({ logger: memoryLogger().logger, tasks: { definitions, store, payloadLimit } });
   const client = createTestClient(app, { tasks: 'app' });
   t.after(() => client.close());
   return { app, settled: () => app.settle() };
@@ -69,6 +69,20 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
     for (const payload of payloads) await app.tasks.enqueue(echo, payload as never);
     await settled();
     assert.deepEqual(seen, payloads);
+  });
+
+  test("BullMQ job.test 'should set default size limit ...': a 10 MB string is refused by default, naming its size, nothing stored; with payloadLimit raised, it is stored, read back and run whole", async (t) => {
+    let received = '';
+    const big = task('big', (payload: { blob: string }) => { received = payload.blob; });
+    const blob = '😀 data \ud800 '.repeat(10 * 1024 * 1024 / 16);
+    const byDefault = onRedis(t, [big]);
+    await assert.rejects(byDefault.app.tasks.enqueue(big, { blob }), /the payload of durable task 'big' is at least \d+ bytes of JSON, over the limit of 1048576/);
+    assert.equal((await byDefault.app.tasks.stats()).ready, 0);
+    const { app, settled } = onRedis(t, [big], 32 * 1024 * 1024);
+    const { id } = await app.tasks.enqueue(big, { blob });
+    assert.equal((await app.tasks.get(id))?.payload, JSON.stringify({ blob }));
+    await settled();
+    assert.equal(received, blob);
   });
 
   test("BullMQ 'should process delayed jobs in correct order': tasks enqueued out of order with delays run by their times, one at a time, each completion recorded with the next job of the line still delayed (nothing logged)", async (t) => {

@@ -17,7 +17,9 @@ import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
 import { BullmqStore } from '../../src/bullmq/store.js';
+import { COMMAND_TIMEOUT_MS } from '../../src/bullmq/connection.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
+import { assertDelayedOutlivesKill, lineWorker } from '../durable/delayed-kill.js';
 import { startRedis, useRedis, type RedisServer } from './redis-server.js';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
@@ -26,66 +28,94 @@ import { pino } from 'pino';
 // Persistent (AOF, fsync always): a Redis killed and started again has every write it acknowledged.
 const { missing, server } = useRedis({ persistent: true });
 
+/**
+ * Two runWorker() processes (fixtures/worker.ts) on `prefix`, SIGKILLed when the test ends: `onRan(n)` for each
+ * "ran n" line; `exits` records each one's exit (none expected: an unhandled rejection ends a worker).
+ */
+async function workerProcesses(t: TestContext, prefix: string, onRan: (n: number) => void): Promise<{ exits: string[] }> {
+  const exits: string[] = [];
+  await Promise.all([0, 1].map(async () => {
+    const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url))], {
+      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, WORKER_LEASE_MS: '1000', CODA_LOG_LEVEL: 'silent' },
+    });
+    child.once('exit', (code, signal) => exits.push(`${child.pid} exited ${code ?? signal}`));
+    t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    const lines = createInterface({ input: child.stdout! });
+    await new Promise<void>((resolve) => lines.on('line', (line) => {
+      const [word, n] = line.split(' ');
+      if (word === 'ready') resolve();
+      else if (word === 'ran') onRan(Number(n));
+    }));
+  }));
+  return { exits };
+}
+
 // This case found a bug (in about one run in two): a claim whose fields Redis never took, the connection lost
 // halfway through its pipeline (ioredis resolves such a pipeline, the errors in its replies), was tracked and
 // its job's lock renewed forever, so its task never ran.
-test('Redis going away under load: those registrations get 503 with Retry-After, nothing accepted is lost, and service resumes by itself when Redis returns', {
-  timeout: 60_000, skip: missing,
-}, async (t) => {
-  const ran = new Set<number>();
-  let wanted = new Set<number>();
-  let allRan: () => void = () => {};
-  const record = task('record', (payload: { n: number }) => {
-    ran.add(payload.n);
+for (const where of ['this process', 'two worker processes'] as const) {
+  test(`Redis going away under load (SIGKILL, started again on the same port), tasks run by ${where}: those registrations get 503 with Retry-After, nothing accepted is lost, and service resumes by itself when Redis returns${where === 'this process' ? '' : '; the workers live on'}`, {
+    timeout: 60_000, skip: missing,
+  }, async (t) => {
+    const prefix = where === 'this process' ? 'going-away' : 'going-away-workers';
+    const ran = new Set<number>();
+    let wanted = new Set<number>();
+    let allRan: () => void = () => {};
+    const onRan = (n: number): void => {
+      ran.add(n);
+      if ([...wanted].every((m) => ran.has(m))) allRan();
+    };
+    const record = task('record', (payload: { n: number }) => onRan(payload.n));
+    const workers = where === 'this process' ? undefined : await workerProcesses(t, prefix, onRan);
+    const app = createApp({
+      routes: [post('/work/:n', (request) => {
+        after(record, { n: Number(request.params.n) });
+        return new HttpResponse('accepted', { status: 202 });
+      })],
+      tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix }), leaseMs: 1000, pollMs: 50, run: workers === undefined },
+    });
+    const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+    t.after(() => web.close({ timeoutMs: 1000 }));
+    let next = 0;
+    const accepted = new Set<number>();
+    /** Ten requests at once; returns their statuses, remembering which were accepted. */
+    const burst = async (): Promise<Response[]> => Promise.all(Array.from({ length: 10 }, async () => {
+      const n = next++;
+      const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
+      if (response.status === 202) accepted.add(n);
+      return response;
+    }));
+
+    for (let i = 0; i < 3; i++) assert.deepEqual((await burst()).map(({ status }) => status), Array(10).fill(202));
+    await server().kill();
+    const refused = await burst();
+    assert.deepEqual(refused.map(({ status }) => status), Array(10).fill(503), 'while Redis is away, registrations fail');
+    for (const response of refused) {
+      assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.match(await response.text(), new RegExp(`bullmq store redis://127\\.0\\.0\\.1:\\d+/0 \\(prefix ${prefix}\\) is unavailable`));
+    }
+
+    await server().start();
+    // The store's connection comes back on its own schedule (it retries every 50 ms, then up to every second), which
+    // no event outside it announces: ask again, a bounded number of times, until a registration is accepted.
+    let resumed = false;
+    for (let attempt = 0; attempt < 100 && !resumed; attempt++) {
+      resumed = (await burst()).some(({ status }) => status === 202);
+      if (!resumed) await delay(50);
+    }
+    assert.ok(resumed, 'service resumed once Redis returned');
+    for (let i = 0; i < 3; i++) assert.deepEqual((await burst()).map(({ status }) => status), Array(10).fill(202));
+
+    wanted = accepted;
+    const done = new Promise<void>((resolve) => { allRan = resolve; });
     if ([...wanted].every((n) => ran.has(n))) allRan();
+    // Bounded, so that a lost task fails this case with the list of those missing rather than timing it out.
+    await Promise.race([done, delay(20_000, undefined, { ref: false })]);
+    assert.deepEqual([...accepted].filter((n) => !ran.has(n)), [], 'every accepted task ran');
+    assert.ok(accepted.size >= 60);
+    assert.deepEqual(workers?.exits ?? [], [], 'no worker ended (an unhandled rejection would have ended it)');
   });
-  const app = createApp({
-    routes: [post('/work/:n', (request) => {
-      after(record, { n: Number(request.params.n) });
-      return new HttpResponse('accepted', { status: 202 });
-    })],
-    tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix: 'going-away' }), leaseMs: 1000, pollMs: 50 },
-  });
-  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
-  t.after(() => web.close({ timeoutMs: 1000 }));
-  let next = 0;
-  const accepted = new Set<number>();
-  /** Ten requests at once; returns their statuses, remembering which were accepted. */
-  const burst = async (): Promise<Response[]> => Promise.all(Array.from({ length: 10 }, async () => {
-    const n = next++;
-    const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
-    if (response.status === 202) accepted.add(n);
-    return response;
-  }));
-
-  for (let i = 0; i < 3; i++) assert.deepEqual((await burst()).map(({ status }) => status), Array(10).fill(202));
-  await server().kill();
-  const refused = await burst();
-  assert.deepEqual(refused.map(({ status }) => status), Array(10).fill(503), 'while Redis is away, registrations fail');
-  for (const response of refused) {
-    assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
-    assert.match(await response.text(), /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix going-away\) is unavailable/);
-  }
-
-  await server().start();
-  // The store's connection comes back on its own schedule (it retries every 50 ms, then up to every second), which
-  // no event outside it announces: ask again, a bounded number of times, until a registration is accepted.
-  let resumed = false;
-  for (let attempt = 0; attempt < 100 && !resumed; attempt++) {
-    resumed = (await burst()).some(({ status }) => status === 202);
-    if (!resumed) await delay(50);
-  }
-  assert.ok(resumed, 'service resumed once Redis returned');
-  for (let i = 0; i < 3; i++) assert.deepEqual((await burst()).map(({ status }) => status), Array(10).fill(202));
-
-  wanted = accepted;
-  const done = new Promise<void>((resolve) => { allRan = resolve; });
-  if ([...wanted].every((n) => ran.has(n))) allRan();
-  // Bounded, so that a lost task fails this case with the list of those missing rather than timing it out.
-  await Promise.race([done, delay(20_000, undefined, { ref: false })]);
-  assert.deepEqual([...accepted].filter((n) => !ran.has(n)), [], 'every accepted task ran');
-  assert.ok(accepted.size >= 60);
-});
+}
 
 test('the web process killed between a registration and the end of its response: the held job still runs, once its hold expires', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = 'web-killed';
@@ -110,6 +140,18 @@ test('the web process killed between a registration and the end of its response:
   await once(child, 'exit');
   assert.ok((await request) instanceof Error, 'the client never got its response');
   assert.deepEqual(await ran, { id, n: 7, outcome: null, attempt: 1 }, 'the held task ran, its outcome unknown (null): it runs whatever its when');
+});
+
+test('a task delayed by delayMs outlives the SIGKILL of its worker and of Redis (started again on its AOF): a new worker runs it once, no sooner than its time', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'delayed-restart';
+  const record = task('record', () => { throw new Error('this process must not run it'); });
+  const app = createApp({ logger: pino({ level: 'silent' }), tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
+  await assertDelayedOutlivesKill(app, record, 3_000, () => lineWorker(t, fixture, { REDIS_PORT: String(server().port), REDIS_PREFIX: prefix }), async () => {
+    await server().kill();
+    await server().start();
+  });
 });
 
 test('a Redis that stops answering (CLIENT PAUSE): a registration gets 503 with Retry-After within the store\'s command timeout, not once Redis answers again', { timeout: 60_000, skip: missing }, async (t) => {
@@ -137,6 +179,69 @@ test('a Redis that stops answering (CLIENT PAUSE): a registration gets 503 with 
   assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   assert.match(await refused.text(), /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix paused\) is unavailable: Command timed out/);
   assert.ok(waited < PAUSE_MS - 2_000, `answered after ${Math.round(waited)} ms, long before Redis answered again`);
+});
+
+test('a Redis frozen (SIGSTOP) under load, then woken (SIGCONT), two worker processes on it: each registration meanwhile gets its 503 within the command timeout, not a hang; after, every accepted task runs, none refused does (undone), and the workers live on', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'frozen-load';
+  const ran = new Map<number, number>();
+  let ranAll = (): void => {};
+  const workers = await workerProcesses(t, prefix, (n) => {
+    ran.set(n, (ran.get(n) ?? 0) + 1);
+    ranAll();
+  });
+  const record = task('record', () => { throw new Error('this process must not run it'); });
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    routes: [post('/work/:n', (request) => new HttpResponse('accepted', { status: 202 }).after(record, { n: Number(request.params.n) }))],
+    tasks: { definitions: [record], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  let webClosed = false;
+  t.after(() => webClosed || web.close({ timeoutMs: 1000 }));
+  let next = 0;
+  const accepted: number[] = [];
+  const refused: number[] = [];
+  const burst = (): Promise<number[]> => Promise.all(Array.from({ length: 10 }, async () => {
+    const n = next++;
+    const response = await fetch(`${web.url}/work/${n}`, { method: 'POST' });
+    (response.status === 202 ? accepted : refused).push(n);
+    return response.status;
+  }));
+  assert.deepEqual(await burst(), Array(10).fill(202));
+
+  server().freeze();
+  t.after(() => server().thaw());
+  const started = performance.now();
+  assert.deepEqual(await burst(), Array(10).fill(503), 'while Redis is frozen, registrations fail');
+  const waited = performance.now() - started;
+  assert.ok(waited < COMMAND_TIMEOUT_MS + 1_000, `answered after ${Math.round(waited)} ms: the command timeout is ${COMMAND_TIMEOUT_MS} ms`);
+  server().thaw();
+  // The store's connection comes back on its own schedule, which nothing outside it announces: a bounded number of tries.
+  let resumed = false;
+  for (let attempt = 0; attempt < 100 && !resumed; attempt++) {
+    resumed = (await burst()).includes(202);
+    if (!resumed) await delay(50);
+  }
+  assert.ok(resumed, 'service resumed once Redis woke');
+  assert.deepEqual(await burst(), Array(10).fill(202));
+
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      ranAll = () => { if (accepted.every((n) => ran.has(n))) resolve(); };
+      ranAll();
+    }),
+    delay(20_000, undefined, { ref: false }),
+  ]);
+  assert.deepEqual(accepted.filter((n) => !ran.has(n)), [], 'every accepted task ran');
+  // The web process's store sends what it has left to undo before it closes: then no refused task is left to run.
+  webClosed = true;
+  await web.close({ timeoutMs: 5_000 });
+  const inspect = bullmqStore({ connection: { port: server().port }, prefix });
+  await inspect.open();
+  t.after(() => inspect.close());
+  const stored = (await inspect.list({ limit: 1_000 })).map(({ payload }) => (JSON.parse(payload) as { n: number }).n);
+  assert.deepEqual(refused.filter((n) => stored.includes(n) || ran.has(n)), [], 'no refused task stored or run');
+  assert.deepEqual(workers.exits, [], 'no worker ended');
 });
 
 /** A held task as a request registers it (Redis tests of the store itself). */

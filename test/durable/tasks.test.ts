@@ -931,6 +931,54 @@ test('a store whose file has become read-only: the request gets 503 with Retry-A
   assert.equal((reader.prepare('SELECT count(*) AS n FROM coda_tasks').get() as { n: number }).n, 0, 'neither task written');
 });
 
+for (const [made, suffixes, answer] of [['its file', [''], 200], ['its file and its WAL', ['', '-wal'], 503]] as const) {
+  test(`${made} made read-only while serving (an immutable flag set by an operator): registrations get ${answer}${answer === 200 ? ' (the WAL still takes them)' : ' naming the store, not a 200 for a task not journaled'}; once writable again, service goes on by itself and every accepted task runs once`, { timeout: 30_000 }, async (t) => {
+    const file = tempFile(t);
+    const ran: number[] = [];
+    const accepted: number[] = [];
+    let ranAll = (): void => {};
+    const noted = task('noted', ({ n }: { n: number }) => {
+      ran.push(n);
+      ranAll();
+    });
+    const app = createApp({
+      logger: pino({ level: 'silent' }),
+      tasks: { definitions: [noted], store: sqliteStore({ path: file }), pollMs: 20 },
+      routes: [post('/notes/:n', (request) => new HttpResponse('saved').after(noted, { n: Number(request.params.n) }))],
+    });
+    const server = await serve(app, { port: 0, handleSignals: false });
+    t.after(() => server.close());
+    const register = async (n: number): Promise<Response> => {
+      const response = await fetch(`${server.url}/notes/${n}`, { method: 'POST', headers: { accept: 'application/json' } });
+      if (response.status === 200) accepted.push(n);
+      return response;
+    };
+    assert.equal((await register(1)).status, 200);
+    const undos = suffixes.map((suffix) => makeReadOnly(t, file + suffix));
+    if (undos.includes(null)) return;
+    const during: Response[] = [];
+    try {
+      for (let n = 2; n < 5; n++) during.push(await register(n));
+    } finally {
+      for (const undo of undos) undo!();
+    }
+    assert.deepEqual(during.map(({ status }) => status), [answer, answer, answer]);
+    if (answer === 503) {
+      const { error } = (await during[0]!.json()) as { error: { message: string } };
+      assert.ok(error.message.includes(`durable tasks could not be journaled: sqlite store ${file}`), error.message);
+    }
+    // The store opens its connection again on its own schedule, which nothing outside it announces: ask a bounded number of times.
+    let status = 0;
+    for (let n = 5; n < 100 && status !== 200; n++) status = (await register(n)).status;
+    assert.equal(status, 200, 'service resumed once the file was writable');
+    await new Promise<void>((resolve) => {
+      ranAll = () => { if (ran.length >= accepted.length) resolve(); };
+      ranAll();
+    });
+    assert.deepEqual(ran.toSorted((a, b) => a - b), accepted);
+  });
+}
+
 test('the store\'s folder removed while serving: registrations get 503 naming it, not a 200 for a task written where no restart finds it; once the folder is back, the store is copied back with every task it held and service resumes', async (t) => {
   const file = tempFile(t);
   const noted = task('noted', () => {});

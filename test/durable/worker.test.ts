@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createApp, runWorker, sqliteStore, task } from 'coda-http';
 import { assertFencedEndUntold } from './fenced-end.js';
 import { stalledLoop, whenCompleted } from './stalled-loop.js';
+import { assertDelayedOutlivesKill, lineWorker, type LineWorker } from './delayed-kill.js';
 import { memoryLogger } from '../helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
@@ -89,6 +90,39 @@ test('a second SIGTERM while a worker lets a long attempt finish exits at once w
   assert.equal(code, 1, `its stderr: ${stderr}`);
   await secondLogged;
   assert.doesNotMatch(stderr, /Error/);
+});
+
+/** A worker process (fixtures/worker.ts) on `db`, SIGKILLed when the test ends. */
+const spawnWorker = (t: TestContext, db: string, env: Record<string, string> = {}): LineWorker => lineWorker(t, fixture, { WORKER_DB: db, ...env });
+
+const stall = task('stall', () => { throw new Error('the web process must not run it'); }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 120_000 });
+
+test('a worker SIGKILLed mid-task beside a live worker on the same file: the live one recovers the task once its lease runs out (the stall counted as attempt 1) and runs it once more; it ran once in each', { timeout: 30_000 }, async (t) => {
+  const db = tasksFile(t);
+  const workers = [0, 1].map(() => spawnWorker(t, db, { WORKER_LEASE_MS: '1000' }));
+  await Promise.all(workers.map((worker) => worker.ready));
+  const app = createApp({ tasks: { definitions: [stall], store: sqliteStore({ path: db }), run: false } });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  const claimed = Promise.race(workers.map((worker) => worker.printed(/^started 1 1 /).then(() => worker)));
+  const { id } = await app.tasks.enqueue(stall, { n: 1 });
+  const claimer = await claimed;
+  const survivor = workers.find((worker) => worker !== claimer)!;
+  const rerun = survivor.printed(/^started 1 2 /);
+  claimer.child.kill('SIGKILL');
+  await once(claimer.child, 'exit');
+  await rerun;
+  const done = await whenCompleted((taskId) => app.tasks.get(taskId), id);
+  assert.deepEqual([done?.state, done?.attempt], ['completed', 2]);
+  assert.match(done!.errors[0]!.message, /^stalled:/);
+  assert.deepEqual([claimer.lines, survivor.lines].map((lines) => lines.filter((line) => line.startsWith('started')).length), [1, 1]);
+});
+
+test('a task delayed by delayMs outlives the SIGKILL of the worker that would have run it: a new worker process runs it once, no sooner than its time', { timeout: 30_000 }, async (t) => {
+  const db = tasksFile(t);
+  const record = task('record', () => { throw new Error('the web process must not run it'); });
+  const app = createApp({ tasks: { definitions: [record], store: sqliteStore({ path: db }), run: false } });
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  await assertDelayedOutlivesKill(app, record, 1_500, () => spawnWorker(t, db));
 });
 
 test('runWorker() checks its options', async () => {
