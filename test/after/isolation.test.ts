@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
-import { deferred, memoryLogger, startServer, unreadable, watchUncaught } from '../helpers.js';
+import { connect, deferred, memoryLogger, startServer, unreadable, watchUncaught } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];
@@ -459,4 +460,35 @@ test('after() in an abort listener of a task that times out registers for that t
   assert.deepEqual(client.tasks.map((r) => [r.name, r.state, r.requestId]), [['hangs', 'timedOut', 'r-1'], ['clean-up', 'completed', 'r-1']]);
   assert.deepEqual(failures.map((f) => f.error instanceof TaskTimeoutError), [true]);
   assert.equal(app.afterStats().completed, 1);
+});
+
+test('over a keep-alive socket, tasks that throw and reject touch no connection: the socket stays open and its next request is answered, the process lives', async (t) => {
+  const uncaught = watchUncaught(t);
+  const failures: string[] = [];
+  const app = createApp({
+    after: { onError: ({ name }) => { failures.push(name); } },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(() => { throw new Error('sync boom'); }, { name: 'throws' })
+      .after(async () => { throw new Error('async boom'); }, { name: 'rejects' }))],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const socket = await connect(server);
+  let received = '';
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
+  let closed = false;
+  socket.on('close', () => { closed = true; });
+  const ask = async (answers: number): Promise<void> => {
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    while (received.split('\r\n\r\nok').length <= answers) await once(socket, 'data');
+  };
+  await ask(1);
+  await app.settle();
+  assert.deepEqual(failures.sort(), ['rejects', 'throws']);
+  await ask(2);
+  assert.equal(received.match(/HTTP\/1\.1 200 /g)?.length, 2);
+  assert.doesNotMatch(received, /connection: close/i);
+  assert.equal(closed, false);
+  socket.destroy();
+  assert.deepEqual(uncaught, []);
 });

@@ -252,3 +252,30 @@ test('a task given up at the deadline that registers another with after() (from 
   assert.deepEqual(lost.map((l) => [l.name, l.requestId, l.state]), [['from-listener', 'r-7', 'abandoned'], ['from-task', 'r-7', 'abandoned']]);
   assert.deepEqual([app.afterStats().pending, app.afterStats().completed], [0, 0]);
 });
+
+test('close() runs the tasks still queued when it is called, gives up at the deadline only the one that never ends, and logs the very report it resolves with', async () => {
+  const gate = deferred();
+  const ran: string[] = [];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    after: { concurrency: 1 },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(async () => { await gate.promise; ran.push('first'); }, { name: 'first' })
+      .after(() => { ran.push('queued'); }, { name: 'queued' })
+      .after(async () => { await null; ran.push('queued async'); }, { name: 'queued async' })
+      .after(() => new Promise(() => {}), { name: 'hangs' }))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  await (await fetch(server.url, { headers: { 'x-request-id': 'drained' } })).text();
+  const closing = server.close({ timeoutMs: 1_000 });
+  // The first task holds the only slot: the other three are queued, not started, as the drain begins.
+  assert.deepEqual({ pending: app.afterStats().pending, running: app.afterStats().running }, { pending: 3, running: 1 });
+  gate.resolve();
+  const report = await closing;
+  assert.deepEqual(ran, ['first', 'queued', 'queued async']);
+  assert.deepEqual(report, { tasksCompleted: 3, tasksAbandoned: [{ name: 'hangs', requestId: 'drained' }], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
+  const logged = lines.find((l) => String(l.msg).startsWith('shutdown complete'));
+  assert.equal(logged?.msg, 'shutdown complete: 1 after-response task(s) abandoned');
+  assert.deepEqual([logged.tasksCompleted, logged.tasksAbandoned], [report.tasksCompleted, report.tasksAbandoned]);
+});
