@@ -298,6 +298,47 @@ for (const [concurrency, expected] of [
   });
 }
 
+test('concurrency 3 bounds the async tasks running at once to 3, over several responses: the fourth starts only when one ends, and every task runs', async () => {
+  const gates = Array.from({ length: 8 }, () => deferred());
+  let running = 0;
+  let most = 0;
+  const started: number[] = [];
+  const threeStarted = deferred();
+  const fourthStarted = deferred();
+  const app = createApp({
+    after: { concurrency: 3 },
+    routes: [get('/:n', (request) => {
+      const first = Number(request.params.n) * 4;
+      const response = new HttpResponse('ok');
+      for (let i = first; i < first + 4; i++) {
+        response.after(async () => {
+          const count = started.push(i);
+          if (count === 3) threeStarted.resolve();
+          if (count === 4) fourthStarted.resolve();
+          most = Math.max(most, ++running);
+          await gates[i]!.promise;
+          running--;
+        });
+      }
+      return response;
+    })],
+  });
+  const client = createTestClient(app);
+  await client.get('/0');
+  await client.get('/1');
+  // Resumed once the turn that started the third task is over: had a slot been free, a fourth would have started in it.
+  await threeStarted.promise;
+  assert.deepEqual([started.length, app.afterStats().running, app.afterStats().pending], [3, 3, 5]);
+  gates[0]!.resolve();
+  await fourthStarted.promise;
+  assert.deepEqual(started, [0, 1, 2, 3]);
+  for (const gate of gates) gate.resolve();
+  await client.settle();
+  assert.equal(most, 3);
+  assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(app.afterStats().completed, 8);
+});
+
 test('scheduler options are checked when the app is built: onError a function, not a generator function', () => {
   assert.throws(() => createApp({ after: { concurrency: 0 } }), /after\.concurrency must be a whole number of at least 1, got number 0/);
   assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be a whole number from 0 to below after\.maxPending/);
