@@ -41,7 +41,7 @@ test('close() without a timeoutMs drains until serve()\'s shutdownTimeoutMs, not
   assert.deepEqual((await server.close()).tasksAbandoned, [{ name: 'hangs', requestId: 'served' }]);
 });
 
-test('a request in flight at close() finishes, with Connection: close; idle keep-alive sockets close without waiting for it', async () => {
+test('a request in flight at close() finishes, with Connection: close; idle keep-alive sockets close without waiting for it; new connections are refused', async () => {
   const viewEntered = deferred();
   const releaseView = deferred();
   const app = createApp({
@@ -61,6 +61,8 @@ test('a request in flight at close() finishes, with Connection: close; idle keep
   await viewEntered.promise;
   const closing = server.close({ timeoutMs: 5_000 });
   await idleSocketClosed;
+  // It stopped accepting: a new connection is refused while the request in flight is still being answered.
+  await assert.rejects(connect(server), { code: 'ECONNREFUSED' });
   releaseView.resolve();
   const res = await slow;
   assert.equal(res.headers.connection, 'close');
