@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { after, createApp, get, HttpResponse, TaskTimeoutError, type TaskFailure } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { kScheduler } from '../../src/symbols.js';
-import { deferred, memoryLogger, startServer, unreadable, watchUncaught } from '../helpers.js';
+import { connect, deferred, memoryLogger, startServer, unreadable, watchUncaught } from '../helpers.js';
 
 test('a task that throws or rejects is reported; the other tasks of that response still run', async () => {
   const failures: TaskFailure[] = [];
@@ -297,6 +298,47 @@ for (const [concurrency, expected] of [
   });
 }
 
+test('concurrency 3 bounds the async tasks running at once to 3, over several responses: the fourth starts only when one ends, and every task runs', async () => {
+  const gates = Array.from({ length: 8 }, () => deferred());
+  let running = 0;
+  let most = 0;
+  const started: number[] = [];
+  const threeStarted = deferred();
+  const fourthStarted = deferred();
+  const app = createApp({
+    after: { concurrency: 3 },
+    routes: [get('/:n', (request) => {
+      const first = Number(request.params.n) * 4;
+      const response = new HttpResponse('ok');
+      for (let i = first; i < first + 4; i++) {
+        response.after(async () => {
+          const count = started.push(i);
+          if (count === 3) threeStarted.resolve();
+          if (count === 4) fourthStarted.resolve();
+          most = Math.max(most, ++running);
+          await gates[i]!.promise;
+          running--;
+        });
+      }
+      return response;
+    })],
+  });
+  const client = createTestClient(app);
+  await client.get('/0');
+  await client.get('/1');
+  // Resumed once the turn that started the third task is over: had a slot been free, a fourth would have started in it.
+  await threeStarted.promise;
+  assert.deepEqual([started.length, app.afterStats().running, app.afterStats().pending], [3, 3, 5]);
+  gates[0]!.resolve();
+  await fourthStarted.promise;
+  assert.deepEqual(started, [0, 1, 2, 3]);
+  for (const gate of gates) gate.resolve();
+  await client.settle();
+  assert.equal(most, 3);
+  assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(app.afterStats().completed, 8);
+});
+
 test('scheduler options are checked when the app is built: onError a function, not a generator function', () => {
   assert.throws(() => createApp({ after: { concurrency: 0 } }), /after\.concurrency must be a whole number of at least 1, got number 0/);
   assert.throws(() => createApp({ after: { maxPending: 10, lowWater: 10 } }), /after\.lowWater must be a whole number from 0 to below after\.maxPending/);
@@ -459,4 +501,35 @@ test('after() in an abort listener of a task that times out registers for that t
   assert.deepEqual(client.tasks.map((r) => [r.name, r.state, r.requestId]), [['hangs', 'timedOut', 'r-1'], ['clean-up', 'completed', 'r-1']]);
   assert.deepEqual(failures.map((f) => f.error instanceof TaskTimeoutError), [true]);
   assert.equal(app.afterStats().completed, 1);
+});
+
+test('over a keep-alive socket, tasks that throw and reject touch no connection: the socket stays open and its next request is answered, the process lives', async (t) => {
+  const uncaught = watchUncaught(t);
+  const failures: string[] = [];
+  const app = createApp({
+    after: { onError: ({ name }) => { failures.push(name); } },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(() => { throw new Error('sync boom'); }, { name: 'throws' })
+      .after(async () => { throw new Error('async boom'); }, { name: 'rejects' }))],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  const socket = await connect(server);
+  let received = '';
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
+  let closed = false;
+  socket.on('close', () => { closed = true; });
+  const ask = async (answers: number): Promise<void> => {
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    while (received.split('\r\n\r\nok').length <= answers) await once(socket, 'data');
+  };
+  await ask(1);
+  await app.settle();
+  assert.deepEqual(failures.sort(), ['rejects', 'throws']);
+  await ask(2);
+  assert.equal(received.match(/HTTP\/1\.1 200 /g)?.length, 2);
+  assert.doesNotMatch(received, /connection: close/i);
+  assert.equal(closed, false);
+  socket.destroy();
+  assert.deepEqual(uncaught, []);
 });

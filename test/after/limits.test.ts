@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { after, AfterQueueFull, createApp, get, HttpResponse } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { deferred, memoryLogger } from '../helpers.js';
+import { deferred, memoryLogger, startServer } from '../helpers.js';
 
 test('at maxPending new requests get 503 with Retry-After; nothing accepted is lost; service resumes below the low-water mark', async () => {
   const release = deferred();
@@ -139,4 +139,51 @@ test('a long run of quick tasks leaves the event loop free: a timer due meanwhil
   await client.settle();
   assert.equal(ran, total);
   assert.ok(ranWhenTimerFired < total, `the timer fired only after all ${total} tasks ran: the loop was blocked`);
+});
+
+test('over a socket, a full queue refuses requests until it drains to the low-water mark, not merely below maxPending', async () => {
+  const gates: ReturnType<typeof deferred<void>>[] = [];
+  const starts: ReturnType<typeof deferred<void>>[] = [];
+  const app = createApp({
+    after: { concurrency: 1, maxPending: 3, lowWater: 1 },
+    routes: [get('/work', () => {
+      const gate = deferred();
+      const start = deferred();
+      gates.push(gate);
+      starts.push(start);
+      return new HttpResponse('ok').after(() => { start.resolve(); return gate.promise; }, { name: 'gated' });
+    })],
+  });
+  const server = await startServer(app);
+  const status = async (): Promise<Response> => {
+    const res = await fetch(`${server.url}/work`);
+    await res.arrayBuffer();
+    return res;
+  };
+  try {
+    let refused: Response | undefined;
+    while (refused === undefined) {
+      const res = await status();
+      if (res.status === 503) refused = res;
+    }
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(app.afterStats().pending, 3);
+    // One task ends, the next starts: 2 pending, below maxPending but above the low-water mark: still refused.
+    gates[0]!.resolve();
+    await starts[1]!.promise;
+    assert.equal(app.afterStats().pending, 2);
+    assert.equal((await status()).status, 503);
+    // Another ends: 1 pending, the low-water mark: admitted again, and every accepted task runs.
+    gates[1]!.resolve();
+    await starts[2]!.promise;
+    assert.equal(app.afterStats().pending, 1);
+    assert.equal((await status()).status, 200);
+    for (const gate of gates) gate.resolve();
+    await app.settle();
+    const { pending, running, completed, failed, shed } = app.afterStats();
+    assert.deepEqual({ pending, running, completed, failed, shed }, { pending: 0, running: 0, completed: gates.length, failed: 0, shed: 2 });
+  } finally {
+    for (const gate of gates) gate.resolve();
+    await server.close({ timeoutMs: 1_000 });
+  }
 });

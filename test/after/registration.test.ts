@@ -9,13 +9,16 @@ import { deferred, memoryLogger } from '../helpers.js';
 test('response.after() runs after the response, with the request, the response, the outcome and a signal', async () => {
   let seen: AfterContext | undefined;
   let outcome: Outcome | undefined;
+  let taskStartedAt = 0;
   const app = createApp({
     routes: [get('/notes/:id', () => new HttpResponse('note').after((ctx) => {
+      taskStartedAt = performance.now();
       seen = ctx;
       outcome = ctx.outcome;
     }, { name: 'audit' }))],
   });
   const client = createTestClient(app);
+  const sentAt = performance.now();
   const res = await client.get('/notes/7');
   assert.equal(await res.text(), 'note');
   await client.settle();
@@ -27,7 +30,8 @@ test('response.after() runs after the response, with the request, the response, 
   assert.equal(outcome?.completed, true);
   assert.equal(outcome?.aborted, false);
   assert.equal(outcome?.bytesSent, 4);
-  assert.ok(outcome!.startedAt <= outcome!.finishedAt);
+  // performance.now() times: the request began after the test sent it, and was finished before its task started.
+  assert.ok(sentAt <= outcome!.startedAt && outcome!.startedAt <= outcome!.finishedAt && outcome!.finishedAt <= taskStartedAt);
   assert.deepEqual(client.tasks.map((t) => [t.name, t.state]), [['audit', 'completed']]);
 });
 
@@ -419,20 +423,22 @@ test('after() in a requestStarted receiver registers work for that request, befo
   assert.deepEqual(client.tasks.map((t) => t.state), ['completed', 'completed']);
 });
 
-test("when: 'success' runs only for a completed 2xx/3xx, 'completed' only when nothing was aborted", async () => {
+test("when: 'success' runs only for a completed 2xx/3xx (a redirect, not a 404), 'completed' only when nothing was aborted", async () => {
   const ran: string[] = [];
   const view = (status: number) => () => new HttpResponse('r', { status })
     .after(() => { ran.push(`${status}:always`); })
     .after(() => { ran.push(`${status}:completed`); }, { when: 'completed' })
     .after(() => { ran.push(`${status}:success`); }, { when: 'success' });
-  const app = createApp({ routes: [get('/ok', view(200)), get('/bad', view(500))] });
+  const app = createApp({ routes: [get('/ok', view(200)), get('/moved', view(302)), get('/missing', view(404)), get('/bad', view(500))] });
   const client = createTestClient(app);
-  await client.get('/ok');
-  await client.get('/bad');
+  for (const path of ['/ok', '/moved', '/missing', '/bad']) await client.get(path);
   await client.settle();
-  assert.deepEqual(ran, ['200:always', '200:completed', '200:success', '500:always', '500:completed']);
-  assert.equal(client.tasks.filter((t) => t.state === 'skipped').length, 1);
-  assert.equal(app.afterStats().skipped, 1);
+  assert.deepEqual(ran, [
+    '200:always', '200:completed', '200:success', '302:always', '302:completed', '302:success',
+    '404:always', '404:completed', '500:always', '500:completed',
+  ]);
+  assert.equal(client.tasks.filter((t) => t.state === 'skipped').length, 2);
+  assert.equal(app.afterStats().skipped, 2);
 });
 
 test('tasks run in the request context: the request id is on their log lines', async () => {

@@ -41,7 +41,7 @@ test('close() without a timeoutMs drains until serve()\'s shutdownTimeoutMs, not
   assert.deepEqual((await server.close()).tasksAbandoned, [{ name: 'hangs', requestId: 'served' }]);
 });
 
-test('a request in flight at close() finishes, with Connection: close; idle keep-alive sockets close without waiting for it', async () => {
+test('a request in flight at close() finishes, with Connection: close; idle keep-alive sockets close without waiting for it; new connections are refused', async () => {
   const viewEntered = deferred();
   const releaseView = deferred();
   const app = createApp({
@@ -61,6 +61,8 @@ test('a request in flight at close() finishes, with Connection: close; idle keep
   await viewEntered.promise;
   const closing = server.close({ timeoutMs: 5_000 });
   await idleSocketClosed;
+  // It stopped accepting: a new connection is refused while the request in flight is still being answered.
+  await assert.rejects(connect(server), { code: 'ECONNREFUSED' });
   releaseView.resolve();
   const res = await slow;
   assert.equal(res.headers.connection, 'close');
@@ -251,4 +253,31 @@ test('a task given up at the deadline that registers another with after() (from 
   const lost = lines.filter((l) => String(l.msg).includes('registered after shutdown gave up on its request: not run'));
   assert.deepEqual(lost.map((l) => [l.name, l.requestId, l.state]), [['from-listener', 'r-7', 'abandoned'], ['from-task', 'r-7', 'abandoned']]);
   assert.deepEqual([app.afterStats().pending, app.afterStats().completed], [0, 0]);
+});
+
+test('close() runs the tasks still queued when it is called, gives up at the deadline only the one that never ends, and logs the very report it resolves with', async () => {
+  const gate = deferred();
+  const ran: string[] = [];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    after: { concurrency: 1 },
+    routes: [get('/', () => new HttpResponse('ok')
+      .after(async () => { await gate.promise; ran.push('first'); }, { name: 'first' })
+      .after(() => { ran.push('queued'); }, { name: 'queued' })
+      .after(async () => { await null; ran.push('queued async'); }, { name: 'queued async' })
+      .after(() => new Promise(() => {}), { name: 'hangs' }))],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  await (await fetch(server.url, { headers: { 'x-request-id': 'drained' } })).text();
+  const closing = server.close({ timeoutMs: 1_000 });
+  // The first task holds the only slot: the other three are queued, not started, as the drain begins.
+  assert.deepEqual({ pending: app.afterStats().pending, running: app.afterStats().running }, { pending: 3, running: 1 });
+  gate.resolve();
+  const report = await closing;
+  assert.deepEqual(ran, ['first', 'queued', 'queued async']);
+  assert.deepEqual(report, { tasksCompleted: 3, tasksAbandoned: [{ name: 'hangs', requestId: 'drained' }], requestsInFlightAtClose: 0, tasksLeftInStore: [] });
+  const logged = lines.find((l) => String(l.msg).startsWith('shutdown complete'));
+  assert.equal(logged?.msg, 'shutdown complete: 1 after-response task(s) abandoned');
+  assert.deepEqual([logged.tasksCompleted, logged.tasksAbandoned], [report.tasksCompleted, report.tasksAbandoned]);
 });

@@ -50,7 +50,7 @@ test('with a slow client reading 20 MB, tasks start only after the last byte was
   assert.equal(known?.bytesSent, size);
 });
 
-test('a client that aborts mid-stream: outcome.aborted, "completed" tasks skipped, "always" tasks run, the stream is closed', async () => {
+test('a client that aborts mid-stream: outcome.aborted, "completed" and "success" tasks skipped, "always" tasks run, the stream is closed', async () => {
   const ran: Outcome[] = [];
   let sourceClosed = false;
   const firstChunk = deferred();
@@ -66,7 +66,8 @@ test('a client that aborts mid-stream: outcome.aborted, "completed" tasks skippe
       }
     })())
       .after(({ outcome }) => { ran.push(outcome); }, { name: 'always' })
-      .after(() => { ran.push({} as Outcome); }, { name: 'only-if-completed', when: 'completed' }))],
+      .after(() => { ran.push({} as Outcome); }, { name: 'only-if-completed', when: 'completed' })
+      .after(() => { ran.push({} as Outcome); }, { name: 'only-on-success', when: 'success' }))],
   });
   const server = await start(app);
   const res = await open(`${server.url}/stream`);
@@ -78,7 +79,7 @@ test('a client that aborts mid-stream: outcome.aborted, "completed" tasks skippe
   assert.equal(ran[0]!.completed, false);
   assert.equal(ran[0]!.status, 200);
   assert.ok(ran[0]!.bytesSent > 0);
-  assert.equal(app.afterStats().skipped, 1);
+  assert.equal(app.afterStats().skipped, 2, "the 'completed' and 'success' tasks were skipped: a 200 cut short is no success");
   assert.equal(sourceClosed, true);
 });
 

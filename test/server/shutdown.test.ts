@@ -9,15 +9,15 @@ import { spawnFixture, type Fixture, type FixtureLine } from '../helpers.js';
 
 const fixture = new URL('./fixtures/two-servers.ts', import.meta.url);
 
-/** Starts the fixture in `mode`, has each server answer one request (ids `api-1`, `metrics-1`), and sends SIGTERM. */
-async function startAndSignal(mode: string): Promise<Fixture> {
+/** Starts the fixture in `mode`, has each server answer one request (ids `api-1`, `metrics-1`), and sends `signal`. */
+async function startAndSignal(mode: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<Fixture> {
   const run = spawnFixture(fixture, [mode]);
   const ready = await run.line((l) => l.event === 'ready');
   for (const name of ['api', 'metrics']) {
     const response = await fetch(`${String(ready[name])}/work`, { headers: { 'x-request-id': `${name}-1`, connection: 'close' } });
     assert.equal(await response.text(), 'done');
   }
-  run.child.kill('SIGTERM');
+  run.child.kill(signal);
   return run;
 }
 
@@ -26,8 +26,8 @@ function logged(lines: FixtureLine[], name: string, start: string): FixtureLine 
   return lines.find((l) => l.app === name && String(l.msg).startsWith(start));
 }
 
-test('SIGTERM closes every server, waits for each one\'s tasks, runs the hooks, logs each report and one for the process, exits 0', async () => {
-  const { lines, exited } = await startAndSignal('drain');
+for (const signal of ['SIGTERM', 'SIGINT'] as const) test(`${signal} closes every server, waits for each one's tasks, runs the hooks, logs each report and one for the process, exits 0`, async () => {
+  const { lines, exited } = await startAndSignal('drain', signal);
   assert.equal(await exited, 0);
   for (const name of ['api', 'metrics']) {
     const report = logged(lines, name, 'shutdown complete');
