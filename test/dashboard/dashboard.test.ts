@@ -11,6 +11,7 @@ import {
 } from 'coda-http';
 import { connect, deferred, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
+import { assertHostileIdsFindNothing } from './hostile-ids.js';
 import { clientLeftRoutes } from '../observe/client-left.js';
 import { selfSigned } from '../server/certificate.js';
 
@@ -569,6 +570,16 @@ test('failed durable tasks show with payload and errors; Retry and Discard need 
   const missing = await fetch(`${server.url}/coda/tasks/no-such-task/discard`, { method: 'POST', headers: ACTION });
   assert.equal(missing.status, 404);
   assert.match(await missing.text(), /no durable task no-such-task/);
+});
+
+test('Retry and Discard with hostile ids (15 KB, emoji, an encoded climb, SQL, lone surrogates) on the SQLite store: a 404 naming the id cut to 200 characters (it was sent back whole), a 400 for bytes that are no UTF-8; app.tasks finds nothing; nothing logged as an error', async (t) => {
+  const charge = task('charge', () => {});
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }), run: false }, routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const { id } = await app.tasks.enqueue(charge, {});
+  await assertHostileIdsFindNothing(app, server.url, id, lines);
 });
 
 test('a task action while the store is unavailable (its file locked by another process past busyTimeoutMs) is a 503 with Retry-After naming the store, not a 500; it acts once the store is back', async (t) => {
