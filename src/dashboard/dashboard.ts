@@ -9,6 +9,7 @@ import { StoreUnavailable } from '../durable/errors.js';
 import { kClosingSignal, kMount, kOnServerClosing } from '../symbols.js';
 import { isClosing } from '../transport/node/closing-servers.js';
 import { describe } from '../util/describe.js';
+import { echo } from '../util/echo.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
@@ -167,10 +168,10 @@ function checkSameSite(request: HttpRequest): void {
   if (site !== null && site !== 'same-origin' && site !== 'none') throw new PermissionDenied(`dashboard actions are refused from another site (Sec-Fetch-Site: ${site})`);
 }
 
-/** 404 when there is no such task, else 409 saying why this one cannot be acted on. */
+/** 404 when there is no such task (its id, the client's, cut as any input echoed), else 409 saying why this one cannot be acted on. */
 async function notActionable(tasks: App['tasks'], id: string, why: string): Promise<HttpError> {
   const task = await tasks.get(id);
-  if (task === null) return new NotFound(`no durable task ${id}`);
+  if (task === null) return new NotFound(`no durable task ${echo(id)}`);
   return new HttpError(409, `task ${id} is ${task.state}: it cannot be ${why}`);
 }
 

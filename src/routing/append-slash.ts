@@ -13,8 +13,8 @@ export function slashRedirect(request: HttpRequest): HttpResponse {
   return redirect(withSlash(request), method === 'GET' || method === 'HEAD' ? 301 : 308);
 }
 
-/** The request's path with a trailing slash, and its query string: a location on this host. */
-export function withSlash(request: HttpRequest): string {
+/** `path` (the request's, by default) with a trailing slash, and the request's query string: a location on this host. */
+export function withSlash(request: HttpRequest, path = request.path): string {
   const { url } = request;
   const q = url.indexOf('?');
   const hash = url.indexOf('#');
@@ -22,7 +22,7 @@ export function withSlash(request: HttpRequest): string {
   // Browsers read a backslash as a slash, so '/\evil.example' and '//evil.example' would be
   // another host: backslashes are encoded (as Django's escape_uri_path does), and a leading
   // '//' escaped (Django's escape_leading_slashes). Both still name the same route.
-  const encoded = request.path.includes('\\') ? request.path.replaceAll('\\', '%5C') : request.path;
-  const path = encoded.startsWith('//') ? `/%2F${encoded.slice(2)}` : encoded;
-  return `${path}/${query}`;
+  const encoded = path.includes('\\') ? path.replaceAll('\\', '%5C') : path;
+  const safe = encoded.startsWith('//') ? `/%2F${encoded.slice(2)}` : encoded;
+  return `${safe}/${query}`;
 }

@@ -110,7 +110,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     let result = await ask(true);
     const ifRange = request.headers.get('if-range');
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
-    if (result.type === 'directory') return redirect(withSlash(request), 301);
+    if (result.type === 'directory') return redirect(withSlash(request, withoutDots(request.path)), 301);
     if (result.type !== 'file') throw await sendError(request, result);
     if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(shown);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
@@ -201,6 +201,16 @@ function checkPath(full: string, file: string): void {
   }
   // The path has its encoded dots decoded already (request.path).
   if (full.split('/').includes('..')) throw new PermissionDenied(`the path ${shown} climbs out of the static root with ".."`);
+}
+
+/**
+ * The path without its `.` segments (`..` is refused before): a folder's
+ * redirect goes to its canonical form, `/assets/` for `/assets/.`, not to
+ * `/assets/./`, which a client resolves to the former (RFC 3986 5.2.4) but a
+ * cache or log keeps apart.
+ */
+function withoutDots(path: string): string {
+  return path.includes('/.') ? path.split('/').filter((segment) => segment !== '.').join('/') : path;
 }
 
 /**

@@ -9,8 +9,10 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { after, createApp, HttpResponse, NonRetryableError, post, serve, task, type NewTask, type TaskStore } from 'coda-http';
+import { after, createApp, dashboard, HttpResponse, NonRetryableError, post, serve, task, type NewTask, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
+import { memoryLogger } from '../helpers.js';
+import { assertHostileIdsFindNothing } from '../dashboard/hostile-ids.js';
 import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -69,6 +71,19 @@ async function openStore(t: TestContext, prefix: string) {
   t.after(() => store.close());
   return { redis, store };
 }
+
+test('the dashboard\'s Retry and Discard, and app.tasks, with hostile ids (15 KB, emoji, an encoded climb, Redis key and glob syntax, lone surrogates): no task found, a 404 or a 400, never a Redis error', { timeout: 30_000, skip: missing }, async (t) => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    routes: dashboard({ authorize: () => true }),
+    tasks: { definitions: [charge], store: bullmqStore({ connection: { port: server().port }, prefix: 'hostile' }), run: false },
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close());
+  const { id } = await app.tasks.enqueue(charge, { n: 1 });
+  await assertHostileIdsFindNothing(app, web.url, id, lines);
+});
 
 test('a listing orders jobs added in one millisecond by the order added kept in their options, never reading their data (payload and all); a job an earlier version added, with it in its data only, is ordered by that', { timeout: 30_000, skip: missing }, async (t) => {
   const { redis, store } = await openStore(t, 'order');

@@ -11,6 +11,7 @@ import {
 } from 'coda-http';
 import { connect, deferred, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
+import { assertHostileIdsFindNothing } from './hostile-ids.js';
 import { clientLeftRoutes } from '../observe/client-left.js';
 import { selfSigned } from '../server/certificate.js';
 
@@ -505,6 +506,30 @@ test('an event stream whose client reads nothing does not hold up graceful shutd
   await closed;
 });
 
+test('an event stream whose client reads nothing, all it was sent already in the kernel\'s buffers (nothing left in Node\'s), is ended gracefully at close() without holding it up: the client, reading later, gets every byte and the stream\'s end', { timeout: 10_000 }, async () => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  // Paused before anything arrives: the snapshot (a few KB) waits in the socket buffers, well under what they hold.
+  const asleep = await connect(server);
+  asleep.pause();
+  asleep.write('GET /coda/events HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  // The snapshot is handed to every stream at once: once this page has it, the sleeping one's is written too.
+  const awake = await openEvents(`${server.url}/coda/events`);
+  await snapshotWhere(awake.events, () => true);
+  // Its deadline far off: a stream ended gracefully whose end the kernel could not take would hold the drain up to it.
+  const report = await server.close({ timeoutMs: 60_000 });
+  assert.equal(report.requestsInFlightAtClose, 2);
+  const chunks: Buffer[] = [];
+  asleep.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = once(asleep, 'close');
+  asleep.resume();
+  await closed;
+  const text = Buffer.concat(chunks).toString('utf8');
+  assert.match(text, /^HTTP\/1\.1 200 /);
+  assert.match(text, /\nevent: snapshot\ndata: \{/, 'the snapshot');
+  assert.ok(text.endsWith('\r\n0\r\n\r\n'), `the stream's end (the last chunk), not a cut: ${JSON.stringify(text.slice(-20))}`);
+});
+
 test('over HTTP/2 an event stream whose client gives it no window is reset when close() begins, not waited for until the drain\'s deadline', { timeout: 20_000 }, async (t) => {
   const { key, cert } = selfSigned();
   const app = createApp({ routes: dashboard({ authorize: allowAll }) });
@@ -569,6 +594,16 @@ test('failed durable tasks show with payload and errors; Retry and Discard need 
   const missing = await fetch(`${server.url}/coda/tasks/no-such-task/discard`, { method: 'POST', headers: ACTION });
   assert.equal(missing.status, 404);
   assert.match(await missing.text(), /no durable task no-such-task/);
+});
+
+test('Retry and Discard with hostile ids (15 KB, emoji, an encoded climb, SQL, lone surrogates) on the SQLite store: a 404 naming the id cut to 200 characters (it was sent back whole), a 400 for bytes that are no UTF-8; app.tasks finds nothing; nothing logged as an error', async (t) => {
+  const charge = task('charge', () => {});
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }), run: false }, routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const { id } = await app.tasks.enqueue(charge, {});
+  await assertHostileIdsFindNothing(app, server.url, id, lines);
 });
 
 test('a task action while the store is unavailable (its file locked by another process past busyTimeoutMs) is a 503 with Retry-After naming the store, not a 500; it acts once the store is back', async (t) => {

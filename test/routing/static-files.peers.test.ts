@@ -187,6 +187,25 @@ describe('staticFiles(), as send, serve-static and fastify-static test it', { ti
     assert.equal((await get('/')).status, 404);
   });
 
+  test('a folder reached through a dot segment redirects to its canonical slash form, never to a dot-segment path', async () => {
+    // serve-static answers `/users/.` with a 301 to `/users/./`: a location a client resolves to `/users/` (RFC 3986 5.2.4),
+    // a cache or a log keeps apart. nginx merges the dot segments before it looks, as the location here does.
+    const canonical: Record<string, string> = {
+      '/users/.': '/users/', '/users/%2E': '/users/', '/users/%2e?x=1': '/users/?x=1', '/./users': '/users/', '/.': '/',
+      '/nested/.': '/nested/', '/.//users/.': '/%2Fusers/',
+    };
+    for (const [target, location] of Object.entries(canonical)) {
+      const response = await get(target);
+      assert.equal(response.status, 301, target);
+      assert.equal(response.headers.location, location, target);
+    }
+    // Where it leads is served, with no second redirect; a "." segment before a slash or a file is served as it is.
+    assert.equal((await get('/users/')).body.toString(), '<p>tobi, loki, jane</p>');
+    assert.equal((await get('/users/./')).body.toString(), '<p>tobi, loki, jane</p>');
+    assert.equal((await get('/./name.txt')).body.toString(), 'tobi');
+    for (const target of ['/users/..', '/users/%2E%2E', '/users/.%2E/x', '/nested/..']) assert.equal((await get(target)).status, 403, target);
+  });
+
   test('serve-static and fastify-static: a redirect is never protocol-relative', async () => {
     const targets = ['//users', '//todo@txt', '//^/..', '//^/.', '//:/..', '/\\\\a//google.com/%2e%2e%2f%2e%2e', '//a//youtube.com/%2e%2e%2f%2e%2e', '//google.com/%2e%2e', '//users/%2e%2e', '/\\users'];
     for (const target of targets) {

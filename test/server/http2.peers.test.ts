@@ -183,6 +183,29 @@ describe('hostile HTTP/2 frames, as Node tests them', { timeout: 20_000 }, () =>
     assert.equal(counts.views, views + 1, 'only the last reached a view');
   });
 
+  test('an :authority, or a Host sent without one, that is no host: nghttp2 resets the stream for a character outside an authority (a space, "@", "/", empty); what it lets through is the 400 an HTTP/1.1 Host gets, before any view', async () => {
+    const views = counts.views;
+    const block = (name: string, value: string): Buffer => Buffer.concat([Buffer.from([0x82, 0x87]), literal(':path', '/ok'), literal(name, value)]);
+    for (const name of [':authority', 'host']) {
+      for (const value of ['exa mple.com', 'a@b', 'a.com/x', '']) {
+        const got = await rawSession(server.port, cert, [frame(HEADERS, END_STREAM | END_HEADERS, 1, block(name, value))]);
+        assert.equal(reset(got, 1), PROTOCOL_ERROR, `${name}: ${JSON.stringify(value)}`);
+      }
+      const problems = {
+        'a.com:99999': 'the Host "a.com:99999" is not a valid host name with an optional port: 99999 is past the last port, 65535',
+        'a.com:1:2': 'the Host "a.com:1:2" is not a valid host name with an optional port (RFC 9112 3.2)',
+        '[::1': 'the Host "[::1" is not a valid host name with an optional port (RFC 9112 3.2)',
+        'a%zz': 'the Host "a%zz" is not a valid host name with an optional port (RFC 9112 3.2)',
+      };
+      for (const [value, message] of Object.entries(problems)) {
+        const got = await rawSession(server.port, cert, [frame(HEADERS, END_STREAM | END_HEADERS, 1, block(name, value))]);
+        assert.equal(got.find((f) => f.type === HEADERS && f.id === 1)?.payload[0], 0x8c, `${name}: ${value}: :status 400 (HPACK static index 12)`);
+        assert.equal(body(got, 1), message, `${name}: ${value}`);
+      }
+    }
+    assert.equal(counts.views, views, 'no view ran');
+  });
+
   test('test-http2-compat-expect-handling: an Expect other than 100-continue is a 417 naming it, like over HTTP/1.1', async () => {
     const views = counts.views;
     const got = await rawSession(server.port, cert, [frame(HEADERS, END_STREAM | END_HEADERS, 1, request('GET', '/ok', literal('expect', '200-ok')))]);
