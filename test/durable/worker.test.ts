@@ -97,9 +97,10 @@ const spawnWorker = (t: TestContext, db: string, env: Record<string, string> = {
 
 const stall = task('stall', () => { throw new Error('the web process must not run it'); }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 120_000 });
 
-test('a worker SIGKILLed mid-task beside a live worker on the same file: the live one recovers the task once its lease runs out (the stall counted as attempt 1) and runs it once more; it ran once in each', { timeout: 30_000 }, async (t) => {
+test('a worker SIGKILLed mid-task beside a live worker on the same file: the live one recovers the task once its lease runs out, within about leaseMs (1 s here, against a default of 15 s), not before (the stall counted as attempt 1) and runs it once more; it ran once in each', { timeout: 30_000 }, async (t) => {
   const db = tasksFile(t);
-  const workers = [0, 1].map(() => spawnWorker(t, db, { WORKER_LEASE_MS: '1000' }));
+  const leaseMs = 1_000;
+  const workers = [0, 1].map(() => spawnWorker(t, db, { WORKER_LEASE_MS: String(leaseMs) }));
   await Promise.all(workers.map((worker) => worker.ready));
   const app = createApp({ tasks: { definitions: [stall], store: sqliteStore({ path: db }), run: false } });
   t.after(() => app.tasks.close(performance.now() + 1_000));
@@ -107,10 +108,14 @@ test('a worker SIGKILLed mid-task beside a live worker on the same file: the liv
   const { id } = await app.tasks.enqueue(stall, { n: 1 });
   const claimer = await claimed;
   const survivor = workers.find((worker) => worker !== claimer)!;
-  const rerun = survivor.printed(/^started 1 2 /);
+  const rerun = survivor.printed(/^started 1 2 /).then(() => performance.now());
+  const killedAt = performance.now();
   claimer.child.kill('SIGKILL');
   await once(claimer.child, 'exit');
-  await rerun;
+  // The lease, last renewed at most leaseMs / 3 before the kill, runs out within leaseMs of it; the survivor's
+  // recovery pass (every leaseMs / 2) then takes the task up: 1.5 x leaseMs, and a second for a loaded machine.
+  const recoveredIn = (await rerun) - killedAt;
+  assert.ok(recoveredIn >= leaseMs / 2 && recoveredIn <= leaseMs * 1.5 + 1_000, `recovered ${Math.round(recoveredIn)} ms after the kill, with a lease of ${leaseMs} ms`);
   const done = await whenCompleted((taskId) => app.tasks.get(taskId), id);
   assert.deepEqual([done?.state, done?.attempt], ['completed', 2]);
   assert.match(done!.errors[0]!.message, /^stalled:/);
