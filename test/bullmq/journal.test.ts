@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after, createApp, get, serve, StreamingResponse, task } from 'coda-http';
+import { after, createApp, get, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { intercepting } from '../durable/intercepting.js';
+import { openResponse } from '../durable/open-response.js';
 import { deferred } from '../helpers.js';
 import { useRedis } from './redis-server.js';
 
@@ -37,11 +38,7 @@ test('on BullMQ, the registrations of requests handled in one turn reach Redis i
       if (++arrived === N) gate.resolve();
       await gate.promise;
       void after(noted, { n: Number(request.params.n) });
-      return new StreamingResponse((async function* () {
-        yield 'started\n';
-        await finish.promise;
-        yield 'done\n';
-      })());
+      return openResponse(finish.promise);
     })],
   });
   const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });

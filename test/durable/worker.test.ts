@@ -7,11 +7,13 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createApp, runWorker, sqliteStore, task } from 'coda-http';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, createApp, get, runWorker, serve, sqliteStore, task } from 'coda-http';
 import { assertFencedEndUntold } from './fenced-end.js';
 import { stalledLoop, whenCompleted } from './stalled-loop.js';
 import { assertDelayedOutlivesKill, lineWorker, type LineWorker } from './delayed-kill.js';
-import { memoryLogger } from '../helpers.js';
+import { openResponse } from './open-response.js';
+import { deferred, memoryLogger } from '../helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 
@@ -120,6 +122,37 @@ test('a worker SIGKILLed mid-task beside a live worker on the same file: the liv
   assert.deepEqual([done?.state, done?.attempt], ['completed', 2]);
   assert.match(done!.errors[0]!.message, /^stalled:/);
   assert.deepEqual([claimer.lines, survivor.lines].map((lines) => lines.filter((line) => line.startsWith('started')).length), [1, 1]);
+});
+
+test('a live web process\'s hold, its response lasting five leases, is never taken by a worker process on the same file (the web process renews it); once the response is done the worker runs it once, with its outcome, no stall charged (promise 2)', { timeout: 30_000 }, async (t) => {
+  const db = tasksFile(t);
+  const leaseMs = 300;
+  const record = task('record', () => { throw new Error('the web process must not run it'); });
+  const finish = deferred();
+  const app = createApp({
+    accessLog: false,
+    tasks: { definitions: [record], store: sqliteStore({ path: db }), run: false, leaseMs },
+    routes: [get('/held', () => {
+      void after(record, { n: 3 });
+      return openResponse(finish.promise);
+    })],
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close({ timeoutMs: 1_000 }));
+  const worker = spawnWorker(t, db, { WORKER_LEASE_MS: String(leaseMs) });
+  await worker.ready;
+  const body = (await fetch(`${web.url}/held`)).body!.getReader();
+  assert.match(new TextDecoder().decode((await body.read()).value), /started/);
+  // Time is the point: five leases pass (ten of the worker's recovery passes) while the response is still being sent.
+  await delay(leaseMs * 5);
+  assert.deepEqual(worker.lines, ['ready'], 'the worker took nothing');
+  const [held] = await app.tasks.list({ state: 'held' });
+  assert.ok(held !== undefined, 'still held by the live web process');
+  finish.resolve();
+  while (!(await body.read()).done);
+  await worker.printed(/^ran 3 /);
+  const done = await whenCompleted((taskId) => app.tasks.get(taskId), held.id);
+  assert.deepEqual([done?.state, done?.attempt, done?.errors, done?.outcome?.status], ['completed', 1, [], 200]);
 });
 
 test('a task delayed by delayMs outlives the SIGKILL of the worker that would have run it: a new worker process runs it once, no sooner than its time', { timeout: 30_000 }, async (t) => {
