@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { after as afterResponse, createApp, HttpResponse, post, runWorker, serve, task, type Task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { assertFencedEndUntold } from '../durable/fenced-end.js';
+import { assertShutdownAbortsThroughSignal } from '../durable/shutdown-signal.js';
 import { stalledLoop, whenCompleted } from '../durable/stalled-loop.js';
 import { useRedis } from './redis-server.js';
 
@@ -289,4 +290,9 @@ test('a web process shut down while an attempt outlasts its deadline closes its 
   assert.deepEqual((await served.close()).tasksLeftInStore.map(({ name }) => name), ['endless']);
   assert.deepEqual(errors(), []);
   assert.equal(await readyIn(t, prefix), 1);
+});
+
+test('shutdown: a running attempt is let run until the deadline, then aborted through ctx.signal ("shutdown deadline reached") and given back to Redis; one that honours the signal by rejecting is not charged a failure, and the next start runs it as attempt 1 (promise 6)', { timeout: 30_000, skip: missing }, async () => {
+  const prefix = `shutdown-signal-${++prefixes}`;
+  await assertShutdownAbortsThroughSignal(() => bullmqStore({ connection: { port: server().port }, prefix }));
 });

@@ -17,27 +17,15 @@ import {
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger, watchUncaught } from '../helpers.js';
+import { intercepting } from './intercepting.js';
 import { makeReadOnly } from './read-only.js';
+import { assertShutdownAbortsThroughSignal } from './shutdown-signal.js';
 import type { Released, StoredTask } from '../../src/durable/store.js';
 
 function tempFile(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-durable-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return path.join(dir, 'tasks.db');
-}
-
-type StoreCall = (...args: unknown[]) => Promise<unknown>;
-
-/** The store, its `method` calls made through `around` (given the store's own, bound). */
-function intercepting(inner: TaskStore, method: keyof TaskStore, around: (call: StoreCall, args: unknown[]) => Promise<unknown>): TaskStore {
-  return new Proxy(inner, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
-      if (typeof value !== 'function') return value;
-      const call = value.bind(target) as StoreCall;
-      return key === method ? (...args: unknown[]) => around(call, args) : call;
-    },
-  });
 }
 
 /** The store, except that the first `times` calls of `method` are refused, as a locked file or a dropped Redis connection would refuse them. */
@@ -1199,6 +1187,11 @@ test('shutdown: a running durable task is aborted at the deadline and left in th
   await second.settle();
   await again.close();
   assert.deepEqual(attempts, [1, 1]);
+});
+
+test('shutdown: a running attempt is let run until the deadline, then aborted through ctx.signal ("shutdown deadline reached") and given back to the store file; one that honours the signal by rejecting is not charged a failure, and the next start runs it as attempt 1 (promise 6)', async (t) => {
+  const file = tempFile(t);
+  await assertShutdownAbortsThroughSignal(() => sqliteStore({ path: file }));
 });
 
 test('a stored payload that no longer parses fails its task for good, with the reason; a task no process here knows stays in the store, logged once', async (t) => {

@@ -7,11 +7,13 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createApp, runWorker, sqliteStore, task } from 'coda-http';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, createApp, get, runWorker, serve, sqliteStore, task } from 'coda-http';
 import { assertFencedEndUntold } from './fenced-end.js';
 import { stalledLoop, whenCompleted } from './stalled-loop.js';
 import { assertDelayedOutlivesKill, lineWorker, type LineWorker } from './delayed-kill.js';
-import { memoryLogger } from '../helpers.js';
+import { openResponse } from './open-response.js';
+import { deferred, memoryLogger } from '../helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 
@@ -97,9 +99,10 @@ const spawnWorker = (t: TestContext, db: string, env: Record<string, string> = {
 
 const stall = task('stall', () => { throw new Error('the web process must not run it'); }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 120_000 });
 
-test('a worker SIGKILLed mid-task beside a live worker on the same file: the live one recovers the task once its lease runs out (the stall counted as attempt 1) and runs it once more; it ran once in each', { timeout: 30_000 }, async (t) => {
+test('a worker SIGKILLed mid-task beside a live worker on the same file: the live one recovers the task once its lease runs out, within about leaseMs (1 s here, against a default of 15 s), not before (the stall counted as attempt 1) and runs it once more; it ran once in each', { timeout: 30_000 }, async (t) => {
   const db = tasksFile(t);
-  const workers = [0, 1].map(() => spawnWorker(t, db, { WORKER_LEASE_MS: '1000' }));
+  const leaseMs = 1_000;
+  const workers = [0, 1].map(() => spawnWorker(t, db, { WORKER_LEASE_MS: String(leaseMs) }));
   await Promise.all(workers.map((worker) => worker.ready));
   const app = createApp({ tasks: { definitions: [stall], store: sqliteStore({ path: db }), run: false } });
   t.after(() => app.tasks.close(performance.now() + 1_000));
@@ -107,14 +110,49 @@ test('a worker SIGKILLed mid-task beside a live worker on the same file: the liv
   const { id } = await app.tasks.enqueue(stall, { n: 1 });
   const claimer = await claimed;
   const survivor = workers.find((worker) => worker !== claimer)!;
-  const rerun = survivor.printed(/^started 1 2 /);
+  const rerun = survivor.printed(/^started 1 2 /).then(() => performance.now());
+  const killedAt = performance.now();
   claimer.child.kill('SIGKILL');
   await once(claimer.child, 'exit');
-  await rerun;
+  // The lease, last renewed at most leaseMs / 3 before the kill, runs out within leaseMs of it; the survivor's
+  // recovery pass (every leaseMs / 2) then takes the task up: 1.5 x leaseMs, and a second for a loaded machine.
+  const recoveredIn = (await rerun) - killedAt;
+  assert.ok(recoveredIn >= leaseMs / 2 && recoveredIn <= leaseMs * 1.5 + 1_000, `recovered ${Math.round(recoveredIn)} ms after the kill, with a lease of ${leaseMs} ms`);
   const done = await whenCompleted((taskId) => app.tasks.get(taskId), id);
   assert.deepEqual([done?.state, done?.attempt], ['completed', 2]);
   assert.match(done!.errors[0]!.message, /^stalled:/);
   assert.deepEqual([claimer.lines, survivor.lines].map((lines) => lines.filter((line) => line.startsWith('started')).length), [1, 1]);
+});
+
+test('a live web process\'s hold, its response lasting five leases, is never taken by a worker process on the same file (the web process renews it); once the response is done the worker runs it once, with its outcome, no stall charged (promise 2)', { timeout: 30_000 }, async (t) => {
+  const db = tasksFile(t);
+  const leaseMs = 300;
+  const record = task('record', () => { throw new Error('the web process must not run it'); });
+  const finish = deferred();
+  const app = createApp({
+    accessLog: false,
+    tasks: { definitions: [record], store: sqliteStore({ path: db }), run: false, leaseMs },
+    routes: [get('/held', () => {
+      void after(record, { n: 3 });
+      return openResponse(finish.promise);
+    })],
+  });
+  const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => web.close({ timeoutMs: 1_000 }));
+  const worker = spawnWorker(t, db, { WORKER_LEASE_MS: String(leaseMs) });
+  await worker.ready;
+  const body = (await fetch(`${web.url}/held`)).body!.getReader();
+  assert.match(new TextDecoder().decode((await body.read()).value), /started/);
+  // Time is the point: five leases pass (ten of the worker's recovery passes) while the response is still being sent.
+  await delay(leaseMs * 5);
+  assert.deepEqual(worker.lines, ['ready'], 'the worker took nothing');
+  const [held] = await app.tasks.list({ state: 'held' });
+  assert.ok(held !== undefined, 'still held by the live web process');
+  finish.resolve();
+  while (!(await body.read()).done);
+  await worker.printed(/^ran 3 /);
+  const done = await whenCompleted((taskId) => app.tasks.get(taskId), held.id);
+  assert.deepEqual([done?.state, done?.attempt, done?.errors, done?.outcome?.status], ['completed', 1, [], 200]);
 });
 
 test('a task delayed by delayMs outlives the SIGKILL of the worker that would have run it: a new worker process runs it once, no sooner than its time', { timeout: 30_000 }, async (t) => {
