@@ -77,7 +77,7 @@ export class SourceReader {
     const exchange = this.#exchange;
     if (result.done === true) {
       if (this.#declared >= 0 && exchange.bytesSent !== this.#declared) this.#broken(`ended after ${exchange.bytesSent} bytes`);
-      else this.#sink.end();
+      else this.#end();
       return;
     }
     this.#suspended = true;
@@ -101,6 +101,27 @@ export class SourceReader {
     // Once stopped, a source ending with an error is expected (e.g. the AbortError of what it awaited).
     if (!this.#sink.stopped) this.#fail(error);
   };
+
+  /**
+   * The source ended: the response ends once every durable task registered
+   * for it is journaled. One registered as the body streamed (`after(task,
+   * payload)` in the generator, not awaited) came after the first byte's
+   * wait for the journal: a client that took the whole response relies on
+   * it, so a store that refuses it fails the response instead (cut, or its
+   * 503 if no byte is out).
+   */
+  #end(): void {
+    const journaled = this.#exchange.journaled;
+    if (journaled === undefined) {
+      this.#sink.end();
+      return;
+    }
+    journaled.then(() => {
+      if (!this.#sink.stopped) this.#sink.end();
+    }, (error: unknown) => {
+      if (!this.#sink.stopped) this.#fail(error);
+    });
+  }
 
   /** The source threw, or yielded something that is not bytes: the response cannot be completed. */
   #fail(error: unknown): void {

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
-  after, createApp, get, HttpResponse, include, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, task, type TaskContext,
+  after, createApp, get, HttpResponse, include, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, StreamingResponse, task, type TaskContext,
   type TaskStore,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
@@ -195,6 +195,43 @@ test('group commit: the registrations of requests handled in one turn reach the 
   } finally {
     await server.close();
   }
+});
+
+test('a durable task registered as a streamed body is sent (after(task) in its generator, not awaited) is journaled before the body ends: a store that refuses it cuts the response, which a client would have taken whole (promise 1)', async (t) => {
+  const file = tempFile(t);
+  const noted = task('noted', () => {});
+  let refuse = false;
+  const store = intercepting(sqliteStore({ path: file }), 'add', (call, args) => {
+    if (refuse) return Promise.reject(new StoreUnavailable('the test store', new Error('database is locked')));
+    return call(...args);
+  });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    tasks: { definitions: [noted], store },
+    routes: [
+      get('/stream', () => new StreamingResponse((async function* () {
+        yield 'first\n';
+        void after(noted, { mid: true });
+        yield 'second\n';
+      })())),
+    ],
+  });
+  const server = await serve(app, { port: 0, handleSignals: false });
+  t.after(() => server.close());
+  // The store takes it: the whole body, and the task is in the file by the time the client has read it.
+  const whole = await fetch(`${server.url}/stream`);
+  assert.equal(await whole.text(), 'first\nsecond\n');
+  const reader = new DatabaseSync(file, { readOnly: true });
+  t.after(() => reader.close());
+  assert.equal((reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number }).n, 1);
+  // The store refuses it: the response is cut (no last chunk), never a whole 200 for a task that is nowhere.
+  refuse = true;
+  const cut = await fetch(`${server.url}/stream`);
+  assert.equal(cut.status, 200, 'the head was out before the task was registered');
+  await assert.rejects(cut.text(), 'the body is cut short');
+  assert.ok(lines.some((line) => line.msg?.includes('streaming response failed mid-way') && JSON.stringify(line.err).includes('database is locked')), 'the cut is logged with the store\'s refusal');
+  assert.equal((reader.prepare("SELECT count(*) AS n FROM coda_tasks WHERE name = 'noted'").get() as { n: number }).n, 1);
 });
 
 test('a flood of registrations in one turn is written in several add()s (transactions), the event loop turning between them, each request\'s tasks whole in one: one transaction of 100,000 held the loop for over a second', async (t) => {
