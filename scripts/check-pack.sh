@@ -140,11 +140,13 @@ cat > "$app/tsconfig.json" <<EOF
     "strict": true, "noEmit": true, "skipLibCheck": false,
     "types": ["node"], "typeRoots": ["$root/node_modules/@types"]
   },
-  "files": ["check.ts"]
+  "files": ["check.ts", "api-usage.ts"]
 }
 EOF
+# api.md's snippets and the wrong uses it implies (@ts-expect-error), as the repository's tests write them.
+cp "$root/test/architecture/api-usage.ts" "$app/api-usage.ts"
 (cd "$app" && node "$root/node_modules/typescript/bin/tsc" -p tsconfig.json)
-echo "ok: check.ts type-checks against coda-http's dist/*.d.ts"
+echo "ok: check.ts and api.md's usage (test/architecture/api-usage.ts) type-check against coda-http's dist/*.d.ts"
 
 # Members keyed by the internal symbols are @internal: a published type that imports symbols.js shows one to editors.
 leaks="$(cd "$app/node_modules/coda-http/dist" && grep -rl --include='*.d.ts' "from '.*symbols\.js'" . || true)"

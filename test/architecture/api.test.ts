@@ -2,7 +2,9 @@
 // suites are written against these, so a rename or a change of shape fails
 // here (at run time, and in `npm test`'s type-check, which covers test/).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -20,6 +22,8 @@ import {
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { bullmqStore } from 'coda-http/bullmq';
+import { memoryLogger } from '../helpers.js';
+import { buildApp, clientCalls, connectSignals, hookLog, servers } from './api-usage.js';
 
 test('every fixed name is exported, with the kind api.md gives it', () => {
   const classes = {
@@ -157,4 +161,69 @@ test('the durable-task and web-essentials snippets run as api.md writes them', a
   assert.equal((await app.tasks.list({ state: 'failed' })).length, 0);
   assert.equal(await app.tasks.retry(id), false, 'a completed task is not retried');
   assert.equal(await app.tasks.discard(id), true);
+});
+
+test('the rest of api.md runs as api-usage.ts writes it: Web Responses, headers, errors, hooks, schema, cookies, signals, app.handler, adapters', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-api-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { logger, lines } = memoryLogger();
+  const app = buildApp(logger, dir);
+  const seen: string[] = [];
+  const disconnect = connectSignals(seen);
+  await using client = createTestClient(app);
+  const web = await client.get('/web/5');
+  assert.deepEqual([web.status, await web.text(), web.headers.get('x-web'), web.headers.get('x-hooks')], [200, 'web 5', '1', 'response']);
+  assert.ok(hookLog.includes('view function {"id":"5"}'), hookLog.join('; '));
+  await client.settle();
+  disconnect();
+  await client.get('/web/6');
+  assert.deepEqual(seen, ['started /web/5', 'finished /web/5 200 200'], 'disconnected after the first');
+
+  const headers = await client.get('/headers');
+  assert.equal(await headers.text(), 'bytes');
+  assert.deepEqual([headers.headers.get('x-a'), headers.headers.get('x-b')], [null, '2']);
+  assert.deepEqual(headers.headers.getSetCookie(), ['a=1', 'b=2'], 'each Set-Cookie kept apart');
+  const moved = await client.get('/moved');
+  assert.deepEqual([moved.status, moved.headers.get('location')], [301, '/headers']);
+  for (const [where, status] of [['/teapot', 418], ['/401', 401], ['/404', 404], ['/405', 405], ['/413', 413], ['/415', 415], ['/caught', 418]] as const) {
+    assert.equal((await client.get(where)).status, status, where);
+  }
+  assert.equal((await client.get('/405')).headers.get('allow'), 'GET');
+  assert.equal(await (await client.get('/boom')).text(), 'our fault', 'errorPages[500]');
+  assert.ok(lines.some((line) => line.level === 50), 'the error logged through the app\'s logger');
+
+  assert.equal(await (await client.post('/named', { json: { name: 'Ada' } })).text(), 'hello Ada');
+  const refused = await client.post('/named', { json: { name: 7 } });
+  assert.equal(refused.status, 400);
+  assert.match(await refused.text(), /name must be a string/);
+
+  const first = await client.get('/cookies', { headers: { cookie: 'theme=dark' } });
+  assert.equal(await first.text(), 'none');
+  const [session, theme] = first.headers.getSetCookie();
+  assert.match(session!, /^session=u1\./, 'signed');
+  assert.match(theme!, /^theme=; .*Max-Age=0|^theme=; .*Expires=Thu, 01 Jan 1970/, 'deleted');
+  assert.equal(await (await client.get('/cookies', { headers: { cookie: session!.split(';')[0]! } })).text(), 'u1');
+
+  assert.match(await clientCalls(client), /^204 .*send-welcome:string:completed:true/);
+  assert.ok(hookLog.includes('welcome 9'));
+  assert.ok(hookLog.some((entry) => entry.startsWith('after /headers 200 true false')), hookLog.join('; '));
+  const metrics = await client.get('/metrics');
+  assert.deepEqual([metrics.status, metrics.headers.get('content-type')?.split(';')[0]], [200, 'text/plain'], 'Prometheus text');
+  assert.equal((await client.get('/coda', { headers: { 'x-admin': 'yes' } })).status, 200);
+  assert.notEqual((await client.get('/coda')).status, 200, 'authorize() refused it');
+  assert.equal(await (await app.fetch(new Request('http://localhost/web/8'))).text(), 'web 8');
+
+  const { own, served } = servers(app);
+  own.listen(0, '127.0.0.1');
+  await once(own, 'listening');
+  t.after(() => new Promise((resolve) => own.close(resolve)));
+  assert.equal(await (await fetch(`http://127.0.0.1:${(own.address() as AddressInfo).port}/web/1`)).text(), 'web 1');
+  const server = await served();
+  assert.equal(await (await fetch(`${server.url}/web/2`)).text(), 'web 2');
+  await server.close({ timeoutMs: 10_000 });
+
+  for (const name of ['express', 'fastify', 'koa', 'hono']) {
+    const adapter = await import(`coda-http/${name}`) as { coda?: unknown; after?: unknown };
+    assert.deepEqual([typeof adapter.coda, typeof adapter.after], ['function', 'function'], `coda-http/${name}`);
+  }
 });
