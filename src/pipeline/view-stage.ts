@@ -81,11 +81,12 @@ export function viewStage(
       }
       if (isPromise(result)) {
         return Promise.resolve(result).then(
-          (value) => value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit),
+          (value) => value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit, () => `, ${handling(error, view)}`),
           (hookError: unknown) => hookFailed(request, hookError, culprit, error, view),
         );
       }
-      if (result !== undefined && result !== null) return asResponse(result, culprit);
+      // Not a response: the ProgrammingError's line carries the view's error, which no other line logs.
+      if (result !== undefined && result !== null) return asResponse(result, culprit, () => `, ${handling(error, view)}`);
     }
     return render(request, error, view);
   }
@@ -97,7 +98,12 @@ export function viewStage(
    */
   function hookFailed(request: HttpRequest, hookError: unknown, culprit: string, error: unknown, view: string): MaybePromise<HttpResponse> {
     if (hookError === error) return render(request, error, view);
-    return render(request, hookError, `${culprit}, handling the error of ${view} (${errorMessage(error)})`);
+    return render(request, hookError, `${culprit}, ${handling(error, view)}`);
+  }
+
+  /** What a failing `processException` hook was doing, for its log line. */
+  function handling(error: unknown, view: string): string {
+    return `handling the error of ${view} (${errorMessage(error)})`;
   }
 
   return (request) => {
