@@ -12,6 +12,12 @@ export interface ResolvedView {
   culprit: string;
   /** Called instead of `view`: the view inside its route group's middleware (include()). */
   handler?: (request: HttpRequest) => MaybePromise<HttpResponse>;
+  /**
+   * Routing's own answer to a miss (appendSlash's redirect), not a view: no
+   * `processView` or `processException` hook sees it, as in Django, where
+   * CommonMiddleware makes that redirect of the resolver's 404.
+   */
+  routing?: true;
 }
 
 /** A middleware's hook, with the name errors give it. */
@@ -108,6 +114,7 @@ export function viewStage(
 
   return (request) => {
     const resolved = resolve(request);
+    if (resolved.routing === true) return asResponse(resolved.view(request), resolved.culprit);
     return viewHooks.length === 0 ? callView(request, resolved) : runViewHooks(request, resolved, 0);
   };
 }
