@@ -6,6 +6,9 @@ import type { Middleware } from './types.js';
 /** The hooks a hooks middleware may have (middleware.md). */
 const HOOKS = ['processRequest', 'processView', 'processException', 'processResponse', 'afterResponse'] as const;
 
+/** Django's `process_template_response`, in any spelling (middleware.md: not carried over). */
+const TEMPLATE_HOOK = /^process_?template_?response$/i;
+
 /**
  * Refuses middleware that plain JavaScript would let through and that would
  * then silently do nothing: a class passed instead of an instance, a hooks
@@ -29,6 +32,10 @@ export function checkMiddleware(entry: Middleware, name: string): void {
   if (typeof entry.afterResponse === 'function') checkWorkFunction(`middleware ${name}'s afterResponse`, entry.afterResponse);
   for (const key of methodNames(entry)) {
     if ((HOOKS as readonly string[]).includes(key)) continue;
+    // Not a misspelling: no hook stands for it, and a port from Django needs to know why.
+    if (TEMPLATE_HOOK.test(key)) {
+      throw new TypeError(`middleware ${name} has a method ${JSON.stringify(key)}: Django's process_template_response is not carried over (Coda has no template responses); change the response in processResponse`);
+    }
     if (/^(process|after)/i.test(key)) {
       const guess = closest(key, HOOKS);
       throw new TypeError(`middleware ${name} has a method ${JSON.stringify(key)}, which is not a hook${guess === undefined ? `; the hooks are ${HOOKS.join(', ')}` : `; did you mean ${JSON.stringify(guess)}?`}`);

@@ -11,12 +11,13 @@ export type ErrorRenderer = (request: HttpRequest, error: unknown, culprit: stri
 
 /**
  * `value` as an `HttpResponse` (a Web `Response` is converted), or a
- * `ProgrammingError` naming `culprit` and what it returned (middleware.md R6, R7).
+ * `ProgrammingError` naming `culprit` and what it returned (middleware.md R6, R7),
+ * then what `context` says (what else the log must not lose; worked out only then).
  */
-export function asResponse(value: unknown, culprit: string): HttpResponse {
+export function asResponse(value: unknown, culprit: string, context?: () => string): HttpResponse {
   if (value instanceof HttpResponse) return value;
   if (value instanceof Response) return fromWebResponse(value);
-  throw new ProgrammingError(`${culprit} returned ${describe(value)}, expected a response${culprit.startsWith('middleware ') ? '' : suggestion(value)}`);
+  throw new ProgrammingError(`${culprit} returned ${describe(value)}, expected a response${context === undefined ? '' : context()}${culprit.startsWith('middleware ') ? '' : suggestion(value)}`);
 }
 
 /** What Fastify and Hono users return from a view (a value to send as JSON, a string as text), and the response that sends it. */

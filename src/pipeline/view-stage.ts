@@ -12,6 +12,12 @@ export interface ResolvedView {
   culprit: string;
   /** Called instead of `view`: the view inside its route group's middleware (include()). */
   handler?: (request: HttpRequest) => MaybePromise<HttpResponse>;
+  /**
+   * Routing's own answer to a miss (appendSlash's redirect), not a view: no
+   * `processView` or `processException` hook sees it, as in Django, where
+   * CommonMiddleware makes that redirect of the resolver's 404.
+   */
+  routing?: true;
 }
 
 /** A middleware's hook, with the name errors give it. */
@@ -81,11 +87,12 @@ export function viewStage(
       }
       if (isPromise(result)) {
         return Promise.resolve(result).then(
-          (value) => value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit),
+          (value) => value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit, () => `, ${handling(error, view)}`),
           (hookError: unknown) => hookFailed(request, hookError, culprit, error, view),
         );
       }
-      if (result !== undefined && result !== null) return asResponse(result, culprit);
+      // Not a response: the ProgrammingError's line carries the view's error, which no other line logs.
+      if (result !== undefined && result !== null) return asResponse(result, culprit, () => `, ${handling(error, view)}`);
     }
     return render(request, error, view);
   }
@@ -97,11 +104,17 @@ export function viewStage(
    */
   function hookFailed(request: HttpRequest, hookError: unknown, culprit: string, error: unknown, view: string): MaybePromise<HttpResponse> {
     if (hookError === error) return render(request, error, view);
-    return render(request, hookError, `${culprit}, handling the error of ${view} (${errorMessage(error)})`);
+    return render(request, hookError, `${culprit}, ${handling(error, view)}`);
+  }
+
+  /** What a failing `processException` hook was doing, for its log line. */
+  function handling(error: unknown, view: string): string {
+    return `handling the error of ${view} (${errorMessage(error)})`;
   }
 
   return (request) => {
     const resolved = resolve(request);
+    if (resolved.routing === true) return asResponse(resolved.view(request), resolved.culprit);
     return viewHooks.length === 0 ? callView(request, resolved) : runViewHooks(request, resolved, 0);
   };
 }

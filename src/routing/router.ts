@@ -25,6 +25,8 @@ export interface RouteTarget {
   handler?: Handler;
   /** What the onion of the k-th group with middleware calls: the view, or the next group's onion. */
   levels?: readonly ResolvedView[];
+  /** Routing's own answer (appendSlash's redirect): see ResolvedView. */
+  routing?: true;
 }
 
 /** What the router takes beside the routes: how to build a group's middleware, and whether a miss redirects to the slash form. */
@@ -117,7 +119,7 @@ export class Router {
       if (method === 'OPTIONS' && allowed.length > 0) return this.#options(request, allowed);
       // Only a path no route takes, as Django's is_valid_path: one that answers other methods gets its 405, never a redirect.
       if (this.#appendSlash && allowed.length === 0 && !path.endsWith('/') && this.#allowed(`${path}/`).length > 0) {
-        return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/` };
+        return { view: slashRedirect, culprit: 'appendSlash redirect', bodyLimit: undefined, pattern: `${path}/`, routing: true };
       }
       throw this.#miss(method, path, allowed);
     }

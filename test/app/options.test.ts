@@ -39,6 +39,15 @@ test("a hooks middleware with Django's or a misspelt hook name is refused with t
   assert.doesNotThrow(() => createApp({ middleware: [new Auth(), { name: 'nothing', handle() {} } as never] }));
 });
 
+test("a hooks middleware with Django's process_template_response, in either spelling, is refused saying it is not carried over (it was told to use processResponse without a reason, or got the list of hooks)", () => {
+  for (const hook of ['process_template_response', 'processTemplateResponse']) {
+    assert.throws(() => createApp({ middleware: [{ name: 'csp', [hook]() {} } as never] }), {
+      name: 'TypeError',
+      message: `middleware csp has a method "${hook}": Django's process_template_response is not carried over (Coda has no template responses); change the response in processResponse`,
+    });
+  }
+});
+
 test('a hooks middleware whose hook is not a function is refused naming the hook (it failed every request, or was skipped without a word)', () => {
   // processRequest: 5 made every request a 500 "hooks.processRequest is not a function"; processView: 'x' and processException: 1 were
   // skipped in silence; afterResponse: {} failed every task.

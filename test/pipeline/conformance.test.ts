@@ -1,6 +1,7 @@
 // Runs every recorded Django case (test/fixtures/django-middleware) through
 // Coda and compares the event log, the status and the body, with hooks that answer
-// synchronously and with hooks that answer through promises.
+// synchronously, with hooks that answer through promises, and with the two
+// mixed in one request (Django's sync and async middleware in one chain).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
@@ -39,8 +40,10 @@ function kindOf(error: unknown): Kind {
   return 'crash';
 }
 
-/** Builds a case's pipeline; `wrap` makes each hook's answer a value or a promise. */
-function build(c: Case, wrap: <T>(value: () => T) => T | Promise<T>) {
+type Wrap = <T>(value: () => T) => T | Promise<T>;
+
+/** Builds a case's pipeline; `wrapOf(i)` makes middleware i's answers (-1: the view's) a value or a promise. */
+function build(c: Case, wrapOf: (i: number) => Wrap) {
   const events: string[] = [];
   const act = (action: Action, i: number, where: string, response?: HttpResponse) => {
     if (action === 'none') return undefined;
@@ -49,6 +52,7 @@ function build(c: Case, wrap: <T>(value: () => T) => T | Promise<T>) {
     return new HttpResponse(`m${i}-${where}`, { status: action[1] });
   };
   const middleware: Middleware[] = c.middleware.map((spec, i): Middleware => {
+    const wrap = wrapOf(i);
     if (spec.shape === 'unused') {
       return () => {
         throw new MiddlewareNotUsed();
@@ -74,7 +78,7 @@ function build(c: Case, wrap: <T>(value: () => T) => T | Promise<T>) {
     if (spec.res) hooks.processResponse = (_r, response) => wrap(() => { events.push(`m${i}.processResponse:${response.status}`); return act(spec.res!, i, 'res', response)!; });
     return hooks;
   });
-  const view = () => wrap(() => {
+  const view = () => wrapOf(-1)(() => {
     events.push('view');
     if (c.view === 'ok') return new HttpResponse('view');
     if (c.view === 'none') return undefined as unknown as HttpResponse;
@@ -84,12 +88,17 @@ function build(c: Case, wrap: <T>(value: () => T) => T | Promise<T>) {
   return { app, events };
 }
 
-const modes = {
-  synchronous: <T>(value: () => T): T => value(),
-  asynchronous: async <T>(value: () => T): Promise<T> => {
-    await null;
-    return value();
-  },
+const synchronous: Wrap = (value) => value();
+const asynchronous: Wrap = async (value) => {
+  await null;
+  return value();
+};
+const modes: Record<string, (i: number) => Wrap> = {
+  synchronous: () => synchronous,
+  asynchronous: () => asynchronous,
+  // The view is index -1: odd, so it answers as the odd middleware do.
+  'mixed (even synchronous, odd and the view through promises)': (i) => (i % 2 === 0 ? synchronous : asynchronous),
+  'mixed (even through promises, odd and the view synchronous)': (i) => (i % 2 === 0 ? asynchronous : synchronous),
 };
 
 for (const [mode, wrap] of Object.entries(modes)) {
@@ -110,7 +119,7 @@ for (const [mode, wrap] of Object.entries(modes)) {
 }
 
 test('a synchronous pipeline hands back a response, not a promise', () => {
-  const { app } = build(cases.find((c) => c.id === 's1-1')!, modes.synchronous);
+  const { app } = build(cases.find((c) => c.id === 's1-1')!, modes.synchronous!);
   const { response } = app[kDispatch]({ method: 'GET', url: '/ok', headers: {}, body: null });
   assert.ok(response instanceof HttpResponse, 'expected a plain response from a synchronous pipeline');
   assert.equal((response as HttpResponse).status, 400);
@@ -119,7 +128,7 @@ test('a synchronous pipeline hands back a response, not a promise', () => {
 
 test('every recorded case stays synchronous while its hooks do: early answers, view and hook errors, processException answers, unused factories', () => {
   for (const c of cases) {
-    const { app } = build(c, modes.synchronous);
+    const { app } = build(c, modes.synchronous!);
     const { response } = app[kDispatch]({ method: 'GET', url: c.path, headers: {}, body: null });
     assert.ok(response instanceof HttpResponse, `${c.id}: a promise from a synchronous pipeline`);
     assert.equal(response.status, c.expect.status, c.id);

@@ -301,6 +301,18 @@ describe('MiddlewareNotUsed', () => {
     assert.deepEqual(lines, []);
   });
 
+  test('a factory is called once, when the app is built, not per request', async () => {
+    let built = 0;
+    const counted: MiddlewareFactory = (getResponse) => {
+      built++;
+      return (request) => getResponse(request);
+    };
+    const { client } = setup([counted], [get('/', ok)]);
+    assert.equal(built, 1, 'called at createApp');
+    for (let i = 0; i < 3; i++) assert.equal((await client.get('/')).status, 200);
+    assert.equal(built, 1, 'not called again by requests');
+  });
+
   test('any other error from a factory fails createApp', () => {
     const broken: MiddlewareFactory = () => {
       throw new Error('misconfigured');
@@ -376,6 +388,15 @@ describe('what is not a response is a programming error (R6, R7)', () => {
     const { client, errors } = setup([lazy], [get('/', ok)]);
     assert.equal((await client.get('/')).status, 500);
     assert.equal(errors()[0]?.msg, 'middleware lazy returned null, expected a response');
+  });
+
+  test('an async factory handler resolving to something else: a 500 the outer middleware sees, naming the middleware', async () => {
+    const seen: number[] = [];
+    const late: MiddlewareFactory = () => async () => 'done' as never;
+    const { client, errors } = setup([statusLogger(seen), late], [get('/', ok)]);
+    assert.equal((await client.get('/')).status, 500);
+    assert.deepEqual(seen, [500]);
+    assert.equal(errors()[0]?.msg, 'middleware late returned string "done", expected a response');
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createApp, get, HttpResponse, include, post, route } from 'coda-http';
+import { createApp, get, HttpResponse, include, post, redirect, route, type MiddlewareHooks } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { serveForSuite } from '../helpers.js';
 
@@ -51,6 +51,26 @@ describe('appendSlash', () => {
     const response = await createTestClient(app).get('//evil.example');
     assert.equal(response.status, 301);
     assert.equal(response.headers.get('location'), '/%2Fevil.example/');
+  });
+
+  test("the redirect is routing's answer to a miss, not a view: no processView or processException hook sees it, and processResponse does (Django's CommonMiddleware redirects the resolver's 404; a login-required processView sent /about to /login)", async () => {
+    const events: string[] = [];
+    const loginRequired: MiddlewareHooks = {
+      processView(_request, view) {
+        events.push(`processView ${view.name}`);
+        if ((view as { public?: boolean }).public !== true) return redirect('/login');
+      },
+      processException: () => void events.push('processException'),
+      processResponse: (_request, response) => (events.push(`processResponse ${response.status}`), response),
+    };
+    const about = Object.assign(function about() { return new HttpResponse('about'); }, { public: true });
+    const client = createTestClient(createApp({ appendSlash: true, middleware: [loginRequired], routes: [get('/about/', about)] }));
+    const response = await client.get('/about');
+    assert.equal(response.status, 301);
+    assert.equal(response.headers.get('location'), '/about/');
+    assert.deepEqual(events, ['processResponse 301']);
+    assert.equal(await (await client.get('/about/')).text(), 'about');
+    assert.deepEqual(events, ['processResponse 301', 'processView about', 'processResponse 200']);
   });
 
   test('off by default: the same miss is a 404', async () => {
