@@ -10,6 +10,16 @@ import type { Handler, MaybePromise } from './types.js';
 export type ErrorRenderer = (request: HttpRequest, error: unknown, culprit: string) => MaybePromise<HttpResponse>;
 
 /**
+ * Whether a `processRequest`, `processView` or `processException` hook's
+ * value answers nothing, and the request goes on: Django tests the value's
+ * truth (`response or get_response(request)`, `if response:`), so a falsy
+ * value is no answer, as None is (`return !user && redirect('/login')`).
+ */
+export function isNoAnswer(value: unknown): boolean {
+  return !value;
+}
+
+/**
  * `value` as an `HttpResponse` (a Web `Response` is converted), or a
  * `ProgrammingError` naming `culprit` and what it returned (middleware.md R6, R7),
  * then what `context` says (what else the log must not lose; worked out only then).

@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js';
 import type { AfterEntry, HttpResponse } from '../http/response.js';
-import { asResponse, responseOr, type ErrorRenderer } from './convert.js';
+import { asResponse, isNoAnswer, responseOr, type ErrorRenderer } from './convert.js';
 import { isPromise } from '../util/is-promise.js';
 import type { Handler, MaybePromise, MiddlewareHooks } from './types.js';
 
@@ -60,7 +60,7 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
           (error: unknown) => outwardFrom(request, i - 1, render(request, error, layers[i]!.requestCulprit)),
         );
       }
-      if (early !== undefined && early !== null) return answered(request, i, early);
+      if (!isNoAnswer(early)) return answered(request, i, early);
     }
     return outwardFrom(request, last, inner(request));
   }
@@ -72,7 +72,7 @@ export function hooksGroup(layers: readonly HooksLayer[], inner: Handler, render
 
   /** Layer i's `processRequest` settled with `value`: go on inward, or answer from layer i. */
   function answered(request: HttpRequest, i: number, value: unknown): MaybePromise<HttpResponse> {
-    if (value === undefined || value === null) return inward(request, i + 1);
+    if (isNoAnswer(value)) return inward(request, i + 1);
     let response: HttpResponse;
     try {
       response = asResponse(value, layers[i]!.requestCulprit);

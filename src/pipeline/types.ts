@@ -31,6 +31,9 @@ export type Handler = (request: HttpRequest) => MaybePromise<HttpResponse>;
  */
 export type MiddlewareFactory = (getResponse: Handler) => (request: HttpRequest) => MaybePromise<ViewResult>;
 
+/** What a hook returns to answer nothing: Django's None, or any value whose truth is false there (`!user && redirect('/login')`). */
+export type NoAnswer = void | undefined | null | false;
+
 /**
  * Django's `MiddlewareMixin`: an object (a class instance is fine) with some of
  * these hooks. Each may return a value or a promise. See docs/lifecycle.md.
@@ -48,9 +51,12 @@ export type MiddlewareFactory = (getResponse: Handler) => (request: HttpRequest)
 export interface MiddlewareHooks {
   /** Names the middleware in logs and error messages (else its class name). */
   readonly name?: string;
-  processRequest?(request: HttpRequest): MaybePromise<ViewResult | void | undefined | null>;
-  processView?(request: HttpRequest, view: View, params: Record<string, string>): MaybePromise<ViewResult | void | undefined | null>;
-  processException?(request: HttpRequest, error: unknown): MaybePromise<ViewResult | void | undefined | null>;
+  /** A response answers (skipping what is inside); no answer (`undefined`, `null`, `false`: Django tests its truth) goes on inward. */
+  processRequest?(request: HttpRequest): MaybePromise<ViewResult | NoAnswer>;
+  /** A response is sent instead of calling the view; no answer goes on to the next hook, then the view. */
+  processView?(request: HttpRequest, view: View, params: Record<string, string>): MaybePromise<ViewResult | NoAnswer>;
+  /** A response answers for the view's error; no answer leaves it to the next hook, then the error's own response. */
+  processException?(request: HttpRequest, error: unknown): MaybePromise<ViewResult | NoAnswer>;
   processResponse?(request: HttpRequest, response: HttpResponse): MaybePromise<ViewResult>;
   afterResponse?(request: HttpRequest, response: HttpResponse, outcome: Outcome): void | Promise<void>;
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js';
 import type { HttpResponse } from '../http/response.js';
-import { asResponse, type ErrorRenderer } from './convert.js';
+import { asResponse, isNoAnswer, type ErrorRenderer } from './convert.js';
 import { errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import type { MaybePromise, MiddlewareHooks, View } from './types.js';
@@ -52,11 +52,11 @@ export function viewStage(
       }
       if (isPromise(result)) {
         return Promise.resolve(result).then(
-          (value) => value === undefined || value === null ? runViewHooks(request, resolved, i + 1) : asResponse(value, culprit),
+          (value) => isNoAnswer(value) ? runViewHooks(request, resolved, i + 1) : asResponse(value, culprit),
           (error: unknown) => render(request, error, culprit),
         );
       }
-      if (result !== undefined && result !== null) return asResponse(result, culprit);
+      if (!isNoAnswer(result)) return asResponse(result, culprit);
     }
     return callView(request, resolved);
   }
@@ -87,12 +87,12 @@ export function viewStage(
       }
       if (isPromise(result)) {
         return Promise.resolve(result).then(
-          (value) => value === undefined || value === null ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit, () => `, ${handling(error, view)}`),
+          (value) => isNoAnswer(value) ? runExceptionHooks(request, error, view, i + 1) : asResponse(value, culprit, () => `, ${handling(error, view)}`),
           (hookError: unknown) => hookFailed(request, hookError, culprit, error, view),
         );
       }
       // Not a response: the ProgrammingError's line carries the view's error, which no other line logs.
-      if (result !== undefined && result !== null) return asResponse(result, culprit, () => `, ${handling(error, view)}`);
+      if (!isNoAnswer(result)) return asResponse(result, culprit, () => `, ${handling(error, view)}`);
     }
     return render(request, error, view);
   }

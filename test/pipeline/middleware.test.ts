@@ -371,6 +371,31 @@ describe('what is not a response is a programming error (R6, R7)', () => {
     assert.equal(errors()[0]?.msg, 'middleware forgetful processResponse returned undefined, expected a response');
   });
 
+  test("a hook returning a falsy value (false, 0, '') answers nothing, as Django tests a value's truth (`response or get_response(request)`, `if response:`): `return !user && redirect('/login')` goes on", async () => {
+    for (const falsy of [false, 0, '', Promise.resolve(false)]) {
+      const seen: string[] = [];
+      const hooks: MiddlewareHooks = {
+        name: 'gate',
+        processRequest: () => (seen.push('request'), falsy as never),
+        processView: () => (seen.push('view'), falsy as never),
+        processException: () => (seen.push('exception'), falsy as never),
+      };
+      const { client, errors } = setup([hooks], [get('/', ok), get('/boom', () => {
+        throw new Error('boom');
+      })]);
+      const response = await client.get('/');
+      assert.equal(response.status, 200, `${String(falsy)}: the view answered`);
+      assert.equal(await response.text(), 'view');
+      assert.equal((await client.get('/boom')).status, 500, `${String(falsy)}: the view's error is its own 500`);
+      assert.deepEqual(seen, ['request', 'view', 'request', 'view', 'exception']);
+      assert.deepEqual(errors().map((line) => line.err === undefined ? line.msg : (line.err as { message: string }).message), ['boom'], 'only the view\'s error is logged');
+    }
+    // A truthy value that is no response is still a programming error (Django would fail on it later, less clearly).
+    const { client, errors } = setup([{ name: 'gate', processRequest: () => true as never }], [get('/', ok)]);
+    assert.equal((await client.get('/')).status, 500);
+    assert.equal(errors()[0]?.msg, 'middleware gate processRequest returned boolean true, expected a response');
+  });
+
   test('a processView or processRequest returning something else: named too', async () => {
     const named: MiddlewareHooks = { name: 'auth', processRequest: () => 'not a response' as never };
     let app = setup([named], [get('/', ok)]);
