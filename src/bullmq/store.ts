@@ -402,7 +402,8 @@ export class BullmqStore implements TaskStore {
         return job !== undefined;
       };
       // One fetch first: an empty line (an idle worker's every poll) costs one script, not one per free slot.
-      if (await fetchOne() && room > 1) await Promise.all(Array.from({ length: room - 1 }, fetchOne));
+      // Every fetch settled before a failure is thrown: a job one of them fetched after another failed is given back too.
+      if (await fetchOne() && room > 1) await settleAll(Array.from({ length: room - 1 }, fetchOne));
     }
   }
 

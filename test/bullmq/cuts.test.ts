@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { QueueEvents } from 'bullmq';
+import { QueueEvents, Worker } from 'bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { Redis } from 'ioredis';
@@ -148,6 +148,52 @@ for (const replyLost of [false, true]) {
     assert.equal((await store.get('cut-1'))?.state, 'completed');
   });
 }
+
+test('a claim one of whose fetches fails while another is still under way gives back the job that one fetches after the failure too: none is left active under a lock no one renews', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = 'fetch-fails-midway';
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
+  t.after(() => events.close());
+  await events.waitUntilReady();
+  const now = Date.now();
+  await store.add([task('mid-1'), task('mid-2'), task('mid-3')], 'me', now + 60_000);
+  const givenBack = new Set<string>();
+  const allBack = new Promise<void>((resolve) => events.on('waiting', ({ jobId, prev }) => {
+    if (prev === 'active') givenBack.add(jobId);
+    if (givenBack.size === 2) resolve();
+  }));
+  // The claim fetches one job, then the other two at once: the second fetch fails (a timeout, as on a Redis gone
+  // quiet) while the third is still on its way, and brings its job once the claim has failed.
+  const { getNextJob } = Worker.prototype;
+  t.after(() => { Worker.prototype.getNextJob = getNextJob; });
+  let calls = 0;
+  let failSecond = (): void => {};
+  Worker.prototype.getNextJob = async function (this: Worker, ...args: Parameters<Worker['getNextJob']>) {
+    const call = ++calls;
+    if (call === 2) {
+      await new Promise<void>((resolve) => { failSecond = resolve; });
+      throw new Error('Command timed out');
+    }
+    const job = await getNextJob.apply(this, args);
+    if (call === 3) {
+      failSecond();
+      // The failure is seen before this fetch's job is: it comes after the claim has given back what it had.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return job;
+  };
+  // A long lease: a job left active would stay under its lock for a minute.
+  await assert.rejects(store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 3, now, leaseUntil: now + 60_000 }), StoreUnavailable);
+  assert.equal(calls, 3);
+  await allBack;
+  assert.equal(givenBack.size, 2, 'both fetched jobs given back');
+  Worker.prototype.getNextJob = getNextJob;
+  const claimed = await store.claim({ owner: 'me', names: ['send'], concurrency: {}, limit: 3, now: Date.now(), leaseUntil: Date.now() + 60_000 });
+  assert.deepEqual(claimed.map(({ id }) => id).sort(), ['mid-1', 'mid-2', 'mid-3'], 'all three claimable at once');
+  assert.deepEqual(claimed.map(({ attempt, errors }) => [attempt, errors.length]), [[1, 0], [1, 0], [1, 0]], 'no attempt charged');
+});
 
 /** A store whose connection goes through a relay, both closed when the test ends. */
 async function storeBehindRelay(t: TestContext, prefix: string): Promise<{ cutter: Relay; store: TaskStore }> {
