@@ -115,17 +115,22 @@ async function claimOnce(store: TaskStore, leaseMs: number): Promise<Awaited<Ret
   }
 }
 
+/** A store on `port` (Redis, or a relay to it) and BullMQ's events of its 'send' queue, both closed when the test ends. */
+async function storeWithEvents(t: TestContext, port: number, prefix: string): Promise<{ store: TaskStore; events: QueueEvents }> {
+  const store = bullmqStore({ connection: { port }, prefix });
+  await store.open();
+  t.after(() => store.close());
+  const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
+  t.after(() => events.close());
+  await events.waitUntilReady();
+  return { store, events };
+}
+
 for (const replyLost of [false, true]) {
   test(`a claim cut after its jobs were fetched, ${replyLost ? 'its bookkeeping done but its reply lost' : 'before its bookkeeping'}: the jobs are given back at once, no attempt charged (attempts: 1 still runs)`, { timeout: 30_000, skip: missing }, async (t) => {
     const cutter = await relay(server().port);
     t.after(() => cutter.close());
-    const prefix = `cut-claim-${replyLost}`;
-    const store = bullmqStore({ connection: { port: cutter.port }, prefix });
-    await store.open();
-    t.after(() => store.close());
-    const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
-    t.after(() => events.close());
-    await events.waitUntilReady();
+    const { store, events } = await storeWithEvents(t, cutter.port, `cut-claim-${replyLost}`);
 
     const now = Date.now();
     await store.add([task('cut-1')], 'me', now + 10_000);
@@ -150,13 +155,7 @@ for (const replyLost of [false, true]) {
 }
 
 test('a claim one of whose fetches fails while another is still under way gives back the job that one fetches after the failure too: none is left active under a lock no one renews', { timeout: 30_000, skip: missing }, async (t) => {
-  const prefix = 'fetch-fails-midway';
-  const store = bullmqStore({ connection: { port: server().port }, prefix });
-  await store.open();
-  t.after(() => store.close());
-  const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
-  t.after(() => events.close());
-  await events.waitUntilReady();
+  const { store, events } = await storeWithEvents(t, server().port, 'fetch-fails-midway');
   const now = Date.now();
   await store.add([task('mid-1'), task('mid-2'), task('mid-3')], 'me', now + 60_000);
   const givenBack = new Set<string>();
