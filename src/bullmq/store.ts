@@ -87,7 +87,7 @@ const RENEW_CHUNK = 10_000;
 const UNREPORTED_MS = 3 * 60_000;
 /** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
 const GONE_NOTED = 1_000;
-/** How long a recovery holds a lapsed job's lock while it fails the stalled attempt (and a worker it makes for that, its locks). */
+/** How long a recovery holds a lapsed job's lock while it fails the stalled attempt. */
 const RECOVERY_LOCK_MS = 30_000;
 
 export class BullmqStore implements TaskStore {
@@ -101,6 +101,8 @@ export class BullmqStore implements TaskStore {
   #undos: Undos | undefined;
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Map<string, Worker>();
+  /** The workers whose stall check is started: those that have fetched (see #checkStalls). */
+  readonly #checking = new WeakSet<Worker>();
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /**
@@ -443,7 +445,8 @@ export class BullmqStore implements TaskStore {
   async #fetcher(name: string, concurrency: Readonly<Record<string, number>>, leaseUntil: number): Promise<Worker | undefined> {
     const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
     if (cap === 0) return undefined;
-    const worker = await this.#worker(name, Math.max(1, leaseUntil - Date.now()));
+    const worker = this.#worker(name);
+    this.#checkStalls(worker, Math.max(1, leaseUntil - Date.now()));
     const client = await clientOf(worker);
     const meta = `${this.#queueKey(name)}:meta`;
     // Not awaited: the fetch after it on this connection waits for it, and fails too if it does.
@@ -823,7 +826,7 @@ export class BullmqStore implements TaskStore {
     const token = `recover|${randomUUID()}`;
     const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
-    const worker = this.#workers.get(name) ?? await this.#worker(name, RECOVERY_LOCK_MS);
+    const worker = this.#worker(name);
     let failed = 0;
     for (let i = 0; i < found.length; i += 2) {
       const [id, hash] = [found[i] as string, fromPairs(found[i + 1] as string[])];
@@ -1141,12 +1144,13 @@ export class BullmqStore implements TaskStore {
     return queue;
   }
 
-  async #worker(name: string, lockDuration: number): Promise<Worker> {
+  /** The BullMQ worker of a name's queue: its fetches, completions and failures (a recovery's too). */
+  #worker(name: string): Worker {
     let worker = this.#workers.get(name);
     if (worker === undefined) {
+      // Its lock and stall check are set by the first fetch (see #checkStalls): a recovery needs neither.
       worker = new this.#bull!.Worker(queueName(name), undefined, {
-        connection: workerConnection(this.#connection), prefix: this.#prefix, autorun: false, lockDuration,
-        stalledInterval: Math.max(1, Math.floor(lockDuration / 2)),
+        connection: workerConnection(this.#connection), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
         // Stalls are counted as attempts when the job is next claimed, not failed by BullMQ's own count.
         maxStalledCount: Number.MAX_SAFE_INTEGER,
         settings: { backoffStrategy: (made: number, _type?: string, _error?: Error, job?: MinimalJob) => this.#retryDelay(made, job) },
@@ -1157,10 +1161,22 @@ export class BullmqStore implements TaskStore {
       // Coda's scripts on the worker's connection too: a give-back runs there (see #putBack).
       void clientOf(worker).then(defineScripts, () => {});
       this.#workers.set(name, worker);
-      // BullMQ's check for jobs whose worker stopped renewing its lock, on its own timer (manual fetching starts it by hand).
-      void worker.startStalledCheckTimer().catch(() => {});
     }
     return worker;
+  }
+
+  /**
+   * At a name's first fetch, BullMQ's lock on the jobs fetched lasts the claim's lease, and its check for jobs whose
+   * lock ran out (fetched, never claimed: a claim cut midway) starts, every half lease: only where jobs are fetched.
+   * Started by a recovery (a web process that runs no task, finding a dead worker's), the check ran every 15 s, and
+   * its mark, which every process's check heeds, held off the workers' own checks for 15 s at a time.
+   */
+  #checkStalls(worker: Worker, leaseMs: number): void {
+    if (this.#checking.has(worker)) return;
+    this.#checking.add(worker);
+    // BullMQ reads both options at each fetch and each check.
+    Object.assign(worker.opts, { lockDuration: leaseMs, stalledInterval: Math.max(1, Math.floor(leaseMs / 2)) });
+    void worker.startStalledCheckTimer().catch(() => {});
   }
 
   /** BullMQ's backoff for a Coda job: the runner's `retryAt`, or else the task's own backoff. */

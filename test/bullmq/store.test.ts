@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
@@ -217,6 +217,52 @@ describe('bullmq store', () => {
     t.after(() => c.close());
     assert.deepEqual(await a.complete(['t2'], 'a', later), []);
     assert.match(a.whyRefused?.('t2') ?? '', /Redis was flushed or restarted without its data \(the key pruned:coda-epoch is no longer as this store found it when it opened\)/);
+  });
+
+  test('a process that only recovers a name\'s tasks (a web process that runs none) does not slow the stall check of those that run them: a job fetched and never claimed (a claim cut midway) is back in line within their lease, not 15 to 30 s later', { skip: missing, timeout: 30_000 }, async (t) => {
+    const prefix = 'stall-check';
+    const open = async (): Promise<TaskStore> => {
+      const store = bullmqStore({ connection: { port: server().port }, prefix });
+      await store.open();
+      t.after(() => store.close());
+      return store;
+    };
+    const [gone, web, worker] = [await open(), await open(), await open()];
+    const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
+    t.after(() => events.close());
+    await events.waitUntilReady();
+    const ready = (id: string) => ({
+      id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 3, backoff: { type: 'fixed', delayMs: 60_000 },
+      timeoutMs: 1000, held: false, runAt: Date.now(), request: null, trace: null,
+    } as const);
+    const claim = (store: TaskStore, owner: string) => {
+      const now = Date.now();
+      return store.claim({ owner, names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 1_000 });
+    };
+    // A worker claims a task and its process is gone; the web process's recovery finds the claim lapsed (a minute on).
+    await web.add([ready('lapsed')], 'web', Date.now() + 60_000);
+    assert.equal((await claim(gone, 'gone')).length, 1);
+    await gone.close();
+    // Its process gone, the mark of its last stall check runs out (BullMQ's: no check is made while it is there).
+    const admin = new Redis({ port: server().port });
+    t.after(() => admin.disconnect());
+    await admin.del(`${prefix}:send:stalled-check`);
+    assert.deepEqual(await web.recover(Date.now() + 60_000, () => 0), { held: 0, running: 1 });
+    // A live worker, with a 1 s lease, fetches then; and a job is fetched by a claim that never wrote its bookkeeping:
+    // active, under a lock of 100 ms that no one renews.
+    await web.add([ready('other')], 'web', Date.now() + 60_000);
+    assert.equal((await claim(worker, 'worker')).length, 1);
+    await web.add([ready('fetched')], 'web', Date.now() + 60_000);
+    const raw = new Worker('send', undefined, { connection: { port: server().port }, prefix, autorun: false, lockDuration: 100 });
+    t.after(() => raw.close());
+    assert.equal((await raw.getNextJob('cut-claim', { block: false }))?.id, 'fetched');
+    const started = performance.now();
+    await new Promise<void>((resolve) => events.on('waiting', ({ jobId, prev }) => {
+      if (jobId === 'fetched' && prev === 'active') resolve();
+    }));
+    // The worker's check runs every half lease (500 ms) and needs two looks: within a few of them.
+    const waited = performance.now() - started;
+    assert.ok(waited < 5_000, `back in line after ${Math.round(waited)} ms`);
   });
 
   test('a task that no longer sets a concurrency is no longer capped: the cap an earlier deploy wrote on its queue is removed', { skip: missing }, async (t) => {
