@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { HttpRequest } from '../http/request.js';
 import { HttpResponse } from '../http/response.js';
 import type { View } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';
@@ -49,18 +50,27 @@ export function metricsView(options: MetricsViewOptions = {}): View {
   servedIndex(registry);
   // Only a registry of the text format is negotiated: prom-client cannot write the text format back from one made for OpenMetrics.
   const negotiates = registry.contentType !== client.Registry.OPENMETRICS_CONTENT_TYPE;
+  // An empty scrape is said once in the log: the app whose metrics it should hold left `metrics: true` out, or
+  // registered them in another registry, and Prometheus alone would only show no series.
+  let told = false;
+  const scraped = ({ text, contentType }: Scraped, request: HttpRequest): HttpResponse => {
+    if (!told && EMPTY.test(text)) {
+      told = true;
+      request.log.warn(`metricsView() served no metrics: the registry it serves holds none (an app's own are registered by createApp({ metrics: true }), in the registry it is given, the same one metricsView({ registry }) must serve)`);
+    }
+    return new HttpResponse(text, { headers: { 'content-type': contentType, 'cache-control': 'no-store' } });
+  };
   return async function metrics(request) {
     // Under coda serve --workers, the text format: the sum's comment lines (the workers summed, those left out) are not OpenMetrics.
     const cluster = clusterScrape(registry, timeoutMs);
-    if (cluster !== undefined) return scraped(await cluster);
-    if (!negotiates) return scraped({ text: await registry.metrics(), contentType: registry.contentType });
+    if (cluster !== undefined) return scraped(await cluster, request);
+    if (!negotiates) return scraped({ text: await registry.metrics(), contentType: registry.contentType }, request);
     const open = wantsOpenMetrics(request.headers.get('accept'));
-    const response = scraped(open ? await openMetricsText(client, registry as Registry) : { text: await registry.metrics(), contentType: registry.contentType });
+    const response = scraped(open ? await openMetricsText(client, registry as Registry) : { text: await registry.metrics(), contentType: registry.contentType }, request);
     response.headers.set('vary', 'Accept');
     return response;
   };
 }
 
-function scraped({ text, contentType }: Scraped): HttpResponse {
-  return new HttpResponse(text, { headers: { 'content-type': contentType, 'cache-control': 'no-store' } });
-}
+/** A scrape with no series: prom-client's text of an empty registry, in either format. */
+const EMPTY = /^\s*(# EOF\s*)?$/;

@@ -105,6 +105,26 @@ test('a request whose client left before the response\'s head went out is counte
   assert.equal(count('/streamed', '499'), undefined);
 });
 
+test('a scrape of an empty registry (the app left metrics: true out, or registered in another registry) is said once in the log, naming the option; one with series is not', async (t) => {
+  const { logger, lines } = memoryLogger();
+  const empty = new Registry();
+  const { url } = await serveApp(t, { logger, accessLog: false, routes: [get('/metrics', metricsView({ registry: empty }))] });
+  for (const accept of ['text/plain', 'application/openmetrics-text; version=1.0.0']) {
+    const res = await fetch(`${url}/metrics`, { headers: { accept } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^\s*(# EOF\s*)?$/);
+  }
+  const warned = lines.filter(({ level }) => level === LEVEL.warn);
+  assert.equal(warned.length, 1, 'once');
+  assert.match(warned[0]!.msg!, /metricsView\(\) served no metrics: .*createApp\(\{ metrics: true \}\)/);
+
+  const registry = new Registry();
+  const filled = memoryLogger();
+  const { url: filledUrl } = await serveApp(t, { logger: filled.logger, metrics: { registry, defaultMetrics: false }, accessLog: false, routes: [get('/metrics', metricsView({ registry }))] });
+  await scrape(filledUrl);
+  assert.deepEqual(filled.lines.filter(({ level }) => level === LEVEL.warn), []);
+});
+
 test('tasks pending and running are gauges read at scrape time; requests refused at a full queue are counted as shed', async (t) => {
   const registry = new Registry();
   const slow = slowRoute();
