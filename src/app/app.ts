@@ -21,6 +21,7 @@ import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { writeSafely } from '../log/safe-log.js';
+import { durableCounts } from '../observe/metrics-source.js';
 import { Observer, type RequestListener } from '../observe/observer.js';
 import type { Refusal } from '../observe/refusal.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
@@ -108,7 +109,7 @@ export class App {
     this.#asyncContext = options.asyncContext ?? true;
     this.#observing = new Observer(options, this.logger, {
       after: () => this.#scheduler.stats(),
-      durable: () => this.tasks.defined ? this.tasks.stats().then(({ held, ready, delayed, running }) => ({ pending: held + ready + delayed, running })) : undefined,
+      durable: () => this.tasks.defined ? this.tasks.stats().then(durableCounts) : undefined,
     }, 'createApp()');
     this.#observer = this.#observing.active ? this.#observing : undefined;
     const tracing = this.#observer?.tracing;

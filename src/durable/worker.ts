@@ -2,13 +2,15 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { exitAfterLastLines } from '../log/exit.js';
 import { defaultLogger } from '../log/logger.js';
+import { Metrics, type MetricsOptions } from '../observe/metrics.js';
+import { durableCounts } from '../observe/metrics-source.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
-import { checkKeys, checkMs } from '../util/options.js';
+import { checkFeature, checkKeys, checkMs } from '../util/options.js';
 import { kStorePath, kTracer } from '../symbols.js';
 import { closeStore } from './close-store.js';
 import { checkStore, definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
-import { Runner, systemClock } from './runner.js';
+import { Runner, systemClock, type AttemptRecord } from './runner.js';
 import type { StoredTask, TaskStore } from './store.js';
 import type { Task } from './task.js';
 import type { DurableTracer } from './task-tracer.js';
@@ -32,6 +34,13 @@ export interface WorkerOptions extends RunnerOptions {
   tracing?: boolean | TracingOptions;
   /** @internal A tracer made already, in `tracing`'s stead: the app's, for `coda worker`. */
   [kTracer]?: DurableTracer | undefined;
+  /**
+   * Prometheus metrics of the attempts this worker runs (`coda_tasks_total`, `coda_task_run_seconds` and
+   * `coda_task_wait_seconds`, `kind="durable"`) and the store's durable gauges, in prom-client's global registry
+   * or `metrics.registry`, as `createApp({ metrics })` registers an app's: serve them with `metricsView()` on a
+   * port of the worker's own. Needs `prom-client`. Default off.
+   */
+  metrics?: boolean | MetricsOptions;
 }
 
 export interface Worker {
@@ -43,7 +52,9 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** How long a worker dying of an uncaught exception waits for the store to record its running attempts' failure. */
 const FATAL_GRACE_MS = 1000;
 
-const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'shutdownTimeoutMs', 'tracing'];
+const KEYS = ['definitions', 'store', ...RUNNER_KEYS, 'logger', 'handleSignals', 'shutdownTimeoutMs', 'tracing', 'metrics'];
+/** A worker runs no after-response task: its gauges count none. */
+const NO_AFTER = { pending: 0, running: 0 };
 
 /**
  * Runs durable tasks from a store in this process, beside the web processes
@@ -69,9 +80,14 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const unregistered = tracer?.unregistered?.();
   if (unregistered !== undefined) log.warn(unregistered);
   const shutdownTimeoutMs = checkMs('runWorker(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
+  checkFeature('runWorker(): metrics', options.metrics);
+  const metrics = options.metrics === undefined || options.metrics === false
+    ? undefined
+    : new Metrics(options.metrics, { after: () => NO_AFTER, durable: () => store.stats(systemClock.now()).then(durableCounts) }, logger, 'runWorker()');
   await store.open();
   const runner = new Runner({
     store, definitions, logger, clock: systemClock, random: Math.random, tracer,
+    ...metrics === undefined ? {} : { observers: new Set([(record: AttemptRecord) => metrics.task('durable', record)]) },
     ...runnerSettings('runWorker(): ', options),
   });
   runner.start();
@@ -81,6 +97,8 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   const close = ({ timeoutMs = shutdownTimeoutMs } = {}): Promise<StoredTask[]> => (closing ??= (async () => {
     const deadline = performance.now() + timeoutMs;
     const left = await runner.close(deadline);
+    // Its gauges no longer ask the closed store; what it counted stays counted.
+    metrics?.close();
     await closeStore(store, deadline, log);
     clearInterval(alive);
     log.info({ tasksLeftInStore: left.map(({ id, name }) => ({ id, name })) }, `worker stopped: ${left.length} durable task(s) left in the store`);

@@ -9,3 +9,8 @@ export interface MetricsSource {
   /** The durable tasks' counts in the store; undefined when the app has none. */
   durable(): Promise<{ pending: number; running: number }> | undefined;
 }
+
+/** The durable counts the gauges show, from a store's stats: pending is held, ready and delayed. */
+export function durableCounts({ held, ready, delayed, running }: { held: number; ready: number; delayed: number; running: number }): { pending: number; running: number } {
+  return { pending: held + ready + delayed, running };
+}

@@ -199,6 +199,38 @@ test('attempts are counted by the process that runs them: those of a runWorker()
   assert.equal(value(samples, 'coda_tasks_running', { kind: 'durable' }), 0);
 });
 
+test('runWorker({ metrics }) counts the attempts it runs in its registry, served by a metricsView() of the worker\'s own, with the store\'s durable gauges; they stay counted once it is closed', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-metrics-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  let ran!: () => void;
+  const done = new Promise<void>((resolve) => { ran = resolve; });
+  const mail = task('mail', (_payload: unknown, { attempt }) => {
+    if (attempt === 1) throw new Error('the mail server is down');
+    ran();
+  }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+  const { app } = await serveApp(t, { tasks: { definitions: [mail], store: sqliteStore({ path: file }), run: false }, routes: [], accessLog: false });
+  const registry = new Registry();
+  const { logger, lines } = memoryLogger();
+  const worker = await runWorker({
+    definitions: [mail], store: sqliteStore({ path: file }), handleSignals: false, pollMs: 10, logger, metrics: { registry, defaultMetrics: false },
+  });
+  const { url } = await serveApp(t, { routes: [get('/metrics', metricsView({ registry }))], accessLog: false });
+  await app.tasks.enqueue(mail, {});
+  await done;
+  const during = (await scrape(url)).samples;
+  assert.equal(value(during, 'coda_tasks_pending', { kind: 'durable' }), 0, 'the store\'s gauge');
+  assert.equal(value(during, 'coda_tasks_pending', { kind: 'after' }), 0);
+  await worker.close();
+  const { samples } = await scrape(url);
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'durable', task: 'mail', state: 'retrying' }), 1);
+  assert.equal(value(samples, 'coda_tasks_total', { kind: 'durable', task: 'mail', state: 'completed' }), 1);
+  assert.equal(value(samples, 'coda_task_run_seconds_count', { kind: 'durable', task: 'mail' }), 2);
+  assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'durable', task: 'mail' }), 2);
+  assert.deepEqual(lines.filter(({ msg }) => /did not answer/.test(String(msg))), [], 'the closed store no longer asked');
+  await assert.rejects(runWorker({ definitions: [mail], store: sqliteStore({ path: file }), handleSignals: false, metrics: 'yes' as never }), /runWorker\(\): metrics must be/);
+});
+
 test('a task store that cannot answer leaves the durable gauges out of the scrape, logged: the rest of it is served, with the store back so are they', async (t) => {
   const registry = new Registry();
   const store = sqliteStore({ path: ':memory:' });
