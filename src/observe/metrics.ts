@@ -64,6 +64,8 @@ export class Metrics {
   readonly #taskSeries = new Map<string, TaskSeries>();
   readonly #logger: Logger;
   readonly #source: MetricsSource;
+  /** Where the metrics are registered. */
+  readonly registry: MetricsRegistry;
 
   constructor(options: true | MetricsOptions, source: MetricsSource, logger: Logger, where: string) {
     const client = promClient(`${where}: metrics`);
@@ -77,6 +79,7 @@ export class Metrics {
       if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) client.collectDefaultMetrics({ register: registry });
     }
     this.#set = set;
+    this.registry = registry;
     this.#logger = logger;
     this.#source = source;
     this.reopen();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, createApp, HttpResponse, post, serve, sqliteStore } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
@@ -150,6 +151,8 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     // Past what Node's timers take: a usage error, not a RangeError with a stack once the app has loaded.
     [['serve', fixture, '--shutdown-timeout', '9999999999'], /coda serve: --shutdown-timeout must be a whole number from 1 to 2147483647, got "9999999999"/],
     [['worker', fixture, '--shutdown-timeout', '0'], /coda worker: --shutdown-timeout must be a whole number from 1 to 2147483647, got "0"/],
+    [['worker', fixture, '--metrics-port', '99999'], /coda worker: --metrics-port must be a whole number from 0 to 65535, got "99999"/],
+    [['worker', fixture, '--metrics-host', '0.0.0.0'], /coda worker: --metrics-host is the address of --metrics-port, which is not given/],
     [['serve', fixture, 'extra'], /coda serve: unexpected argument "extra"/],
     [['tasks', 'purge', fixture], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
     [['tasks', 'retry', fixture], /coda tasks retry: which tasks\? give their ids, or --all-failed/],
@@ -874,6 +877,35 @@ test('coda worker traces the attempts of an app with tracing on: each continues 
   assert.equal(await cli.exited, 0);
   // The worker ran the attempt without a span: the trace stopped at the web process.
   assert.ok(cli.stdout.includes(`span process charge ${request.traceId} ${request.spanId}`), cli.stdout.join('\n'));
+});
+
+test('coda worker --metrics-port counts the attempts it runs and serves them at /metrics (0: a free port, named in its line), in prom-client\'s global registry when the app has no metrics of its own', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  // Journaled by a web process that runs none (run: false): the worker runs them.
+  const web = makeApp(db, false);
+  const server = await serve(web, { port: 0, handleSignals: false });
+  await web.tasks.enqueue(charge, { order: 7, fail: false });
+  await web.tasks.enqueue(charge, { order: 8, fail: true });
+  await web.settle();
+  await server.close();
+  const cli = coda(['worker', fixture, '--metrics-port', '0'], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)$/.exec(await cli.line(/^coda: worker running charge .*; metrics at /))![1]!;
+  await cli.outLine(/^charged order 7$/);
+  // Counted once each end is written, a moment after the task's own line: scraped again until both are (a bounded number of times).
+  let text = '';
+  for (let scrape = 0; scrape < 100 && !/state="failed"/.test(text); scrape++) {
+    if (scrape > 0) await delay(20);
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    text = await res.text();
+  }
+  assert.match(text, /^coda_tasks_total\{kind="durable",task="charge",state="completed"\} 1$/m);
+  assert.match(text, /^coda_tasks_total\{kind="durable",task="charge",state="failed"\} 1$/m);
+  assert.match(text, /^coda_tasks_pending\{kind="durable"\} 0$/m);
+  assert.match(text, /^process_cpu_user_seconds_total /m, 'the global registry, with Node\'s default metrics');
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
 });
 
 test('colour follows the terminal: none in a pipe or with NO_COLOR, on with FORCE_COLOR', async (t) => {
