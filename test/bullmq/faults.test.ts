@@ -262,6 +262,37 @@ test('a Redis frozen (SIGSTOP) under load, then woken (SIGCONT), two worker proc
   assert.deepEqual(workers.exits, [], 'no worker ended');
 });
 
+test('a process SIGKILLed while it enqueues: every task whose enqueue() resolved runs, by two worker processes', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = 'enqueuer-killed';
+  const ran = new Set<number>();
+  let ranAll = (): void => {};
+  await workerProcesses(t, prefix, (n) => {
+    ran.add(n);
+    ranAll();
+  });
+  const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/enqueuer.ts', import.meta.url))], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent' },
+  });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const enqueued: number[] = [];
+  // 'close': exited, and its stdout read to the end (every line it wrote).
+  const closed = once(child, 'close');
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const [word, n] = line.split(' ');
+    if (word !== 'enqueued') return;
+    enqueued.push(Number(n));
+    // Killed in the midst of its enqueues: some written, others on their way.
+    if (enqueued.length === 200) child.kill('SIGKILL');
+  });
+  await closed;
+  assert.ok(enqueued.length >= 200);
+  await new Promise<void>((resolve) => {
+    ranAll = () => { if (enqueued.every((n) => ran.has(n))) resolve(); };
+    ranAll();
+  });
+  assert.deepEqual(enqueued.filter((n) => !ran.has(n)), []);
+});
+
 /** A held task as a request registers it (Redis tests of the store itself). */
 const heldTask = (id: string, key: string | null = null): NewTask => ({
   id, name: 'record', payload: '{}', key, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
