@@ -212,9 +212,8 @@ export class BullmqStore implements TaskStore {
       const sent = tasks.filter((task) => !sameKeyAs.has(task));
       const held = sent.filter((task) => task.held);
       const ready = sent.filter((task) => !task.held);
-      // One script refuses a taken id and writes the held tasks and the names; the ready ones are BullMQ's addBulk per
-      // task name, a pipeline of one script per job (not a transaction: see the undo below): all in one write
-      // (auto-pipelined), the script first.
+      // One script refuses a taken id and writes the held tasks and the names; once it has, the ready ones are
+      // BullMQ's addBulk per task name, a pipeline of one script per job (not a transaction: see the undo below).
       const names = new Set(tasks.map((task) => task.name));
       // Bounded from this call: a request's 503 comes COMMAND_TIMEOUT_MS after its registration, whatever waits before it.
       const adding = withinCommandTimeout(runScript(
