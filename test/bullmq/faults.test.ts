@@ -120,10 +120,11 @@ for (const where of ['this process', 'two worker processes'] as const) {
   });
 }
 
-test('the web process killed between a registration and the end of its response: the held job still runs, once its hold expires', { timeout: 60_000, skip: missing }, async (t) => {
+test('the web process killed between a registration and the end of its response: the held job still runs, once its hold expires, within about one and a half leases of the kill, run by a worker already running', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = 'web-killed';
+  const leaseMs = 1000;
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/web.ts', import.meta.url))], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent', LEASE_MS: String(leaseMs) },
   });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -136,13 +137,20 @@ test('the web process killed between a registration and the end of its response:
   const ran = new Promise<Run>((resolve) => { ranWith = resolve; });
   const record = task('record', (payload: { n: number }, ctx) => ranWith({ id: ctx.id, n: payload.n, outcome: ctx.outcome, attempt: ctx.attempt }));
   const store = bullmqStore({ connection: { port: server().port }, prefix });
-  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  // Of the same lease as the web process: it sweeps every half lease.
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, leaseMs, handleSignals: false, logger: pino({ level: 'silent' }) });
   t.after(() => worker.close({ timeoutMs: 1000 }));
 
+  const killedAt = performance.now();
   child.kill('SIGKILL');
   await once(child, 'exit');
   assert.ok((await request) instanceof Error, 'the client never got its response');
   assert.deepEqual(await ran, { id, n: 7, outcome: null, attempt: 1 }, 'the held task ran, its outcome unknown (null): it runs whatever its when');
+  const took = performance.now() - killedAt;
+  t.diagnostic(`ran ${Math.round(took)} ms after the kill`);
+  // The hold renewed every third of a lease runs out at most a lease after the kill, found by a sweep every half lease.
+  assert.ok(took < 2 * leaseMs, `ran ${Math.round(took)} ms after the kill, lease ${leaseMs} ms: not within about one and a half leases`);
+  assert.ok(took >= leaseMs / 2, `ran ${Math.round(took)} ms after the kill: before the hold's lease could run out`);
 });
 
 test('a task delayed by delayMs outlives the SIGKILL of its worker and of Redis (started again on its AOF): a new worker runs it once, no sooner than its time', { timeout: 60_000, skip: missing }, async (t) => {
