@@ -420,7 +420,7 @@ test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections 
  * A worker on `redis` running a task that waits for shutdown, then `cut` (Redis stops answering), then the worker
  * closed with a deadline 300 ms away: how long the close took, and the tasks it left in the store.
  */
-async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut: () => unknown): Promise<{ took: number; left: string[] }> {
+async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut: () => unknown, { leaseMs, maxAttempts = 1 }: { leaseMs?: number; maxAttempts?: number } = {}): Promise<{ took: number; left: string[] }> {
   let startedWith: () => void;
   const started = new Promise<void>((resolve) => { startedWith = resolve; });
   // Runs until shutdown aborts it: the worker must give it back to a store that no longer answers.
@@ -429,11 +429,11 @@ async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut
     startedWith();
   }));
   const store = bullmqStore({ connection: { port: redis.port }, prefix });
-  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }), ...leaseMs === undefined ? {} : { leaseMs } });
   const producer = bullmqStore({ connection: { port: redis.port }, prefix });
   await producer.open();
   t.after(() => producer.close().catch(() => {}));
-  await producer.add([{ ...heldTask(`${prefix}-running`), held: false }], 'web', Date.now() + 30_000);
+  await producer.add([{ ...heldTask(`${prefix}-running`), held: false, maxAttempts }], 'web', Date.now() + 30_000);
   await started;
   await cut();
   const closing = performance.now();
@@ -449,6 +449,26 @@ test('a worker closed on a frozen Redis (SIGSTOP) with a task still running retu
   assert.deepEqual(left, ['frozen-worker-running'], 'the running task is reported as left in the store');
   // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
   assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
+
+test('a worker closed on a frozen Redis (SIGSTOP) leaves its running task to its lease, as a dead process would: once Redis wakes, another worker recovers it within about a lease and a half, the attempt cut short charged as a stall', { timeout: 30_000, skip: missing }, async (t) => {
+  const leaseMs = 1000;
+  const { left } = await closedCut(t, server(), 'frozen-left', () => server().freeze(), { leaseMs, maxAttempts: 2 });
+  server().thaw();
+  const woke = performance.now();
+  assert.deepEqual(left, ['frozen-left-running'], 'reported as left in the store');
+  const ran = deferred<{ attempt: number; errors: string[] }>();
+  const store = bullmqStore({ connection: { port: server().port }, prefix: 'frozen-left' });
+  const record = task('record', async (_payload: unknown, ctx) => {
+    const stored = await store.get(ctx.id);
+    ran.resolve({ attempt: ctx.attempt, errors: stored!.errors.map(({ attempt, message }) => `${attempt} ${message.split(':')[0]}`) });
+  });
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, leaseMs, handleSignals: false, logger: pino({ level: 'silent' }) });
+  t.after(() => worker.close({ timeoutMs: 1000 }));
+  // Its give-back never reached Redis: the claim's attempt stands, and its end is a stall's.
+  assert.deepEqual(await ran.promise, { attempt: 2, errors: ['1 stalled'] });
+  const took = performance.now() - woke;
+  assert.ok(took < 2 * leaseMs, `recovered ${Math.round(took)} ms after Redis woke, lease ${leaseMs} ms`);
 });
 
 test('a worker closed on a Redis gone for good (killed, not started again: BullMQ\'s "should close worker even if redis is down") with a task still running returns within its deadline and a short grace', { timeout: 60_000, skip: missing }, async (t) => {
