@@ -265,6 +265,40 @@ describe('bullmq store', () => {
     assert.ok(waited < 3_000, `back in line after ${Math.round(waited)} ms`);
   });
 
+  test('a job BullMQ\'s stalled check moves back again and again (fetched, never claimed: claims cut midway) is never failed by BullMQ\'s stall limit: no attempt of Coda\'s ran, and the next claim runs it as attempt 1 of 1', { skip: missing, timeout: 30_000 }, async (t) => {
+    const prefix = 'stalled-often';
+    const { store, redis } = await storeAndRedis(t, prefix);
+    const events = new QueueEvents('send', { connection: { port: server().port }, prefix });
+    t.after(() => events.close());
+    await events.waitUntilReady();
+    const claim = () => {
+      const now = Date.now();
+      return store.claim({ owner: 'worker', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 1_000 });
+    };
+    // The store's first fetch starts its stall check, every half of its 1 s lease.
+    assert.deepEqual(await claim(), []);
+    const now = Date.now();
+    await store.add([{
+      id: 'cut', name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    }], 'web', now + 60_000);
+    const raw = new Worker('send', undefined, { connection: { port: server().port }, prefix, autorun: false, lockDuration: 100 });
+    t.after(() => raw.close());
+    // BullMQ's default stall limit (1) fails a job at its second stall: three are made.
+    for (let stall = 1; stall <= 3; stall++) {
+      const movedBack = new Promise<void>((resolve, reject) => {
+        events.on('waiting', ({ jobId, prev }) => { if (jobId === 'cut' && prev === 'active') resolve(); });
+        events.on('failed', ({ jobId, failedReason }) => { if (jobId === 'cut') reject(new Error(`failed at stall ${stall}: ${failedReason}`)); });
+      });
+      assert.equal((await raw.getNextJob(`cut-claim-${stall}`, { block: false }))?.id, 'cut', `fetched for the ${stall}th time`);
+      await movedBack;
+    }
+    // BullMQ 6 fails a job past its stall limit at its next fetch by a BullMQ worker, marked by this field.
+    assert.equal(await redis.hget(`${prefix}:send:cut`, 'defa'), null, 'no failure deferred by BullMQ\'s stall limit');
+    const [claimed] = await claim();
+    assert.deepEqual([claimed?.id, claimed?.attempt, claimed?.errors], ['cut', 1, []], 'no attempt charged');
+  });
+
   test('recover() leaves alone a job just fetched whose claim has not written its lease yet, though the lease its last attempt left has run out: no stall charged, its fetcher\'s lock kept', { skip: missing }, async (t) => {
     const prefix = 'just-fetched';
     const { store, redis } = await storeAndRedis(t, prefix);
