@@ -299,6 +299,23 @@ describe('bullmq store', () => {
     assert.deepEqual([claimed?.id, claimed?.attempt, claimed?.errors], ['cut', 1, []], 'no attempt charged');
   });
 
+  test('a task is one job, its id the task\'s, in one BullMQ queue per task name, a \':\' in the name written \'~\': BullMQ\'s own Queue of that name (as Bull Board opens it) finds it', { skip: missing }, async (t) => {
+    const prefix = 'queue-names';
+    const { store, redis } = await storeAndRedis(t, prefix);
+    const now = Date.now();
+    const ready = (id: string, name: string) => ({
+      id, name, payload: `{"id":"${id}"}`, key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
+    } as const);
+    await store.add([ready('t-1', 'billing:send'), ready('t-2', 'billing:send'), ready('t-3', 'plain')], 'web', now + 60_000);
+    const billing = new Queue('billing~send', { connection: { port: server().port }, prefix });
+    t.after(() => billing.close());
+    assert.deepEqual((await billing.getWaiting()).map(({ id }) => id).sort(), ['t-1', 't-2']);
+    assert.deepEqual(await billing.getJobCounts('wait'), { wait: 2 });
+    assert.equal(await redis.exists(`${prefix}:billing~send:t-1`, `${prefix}:plain:t-3`), 2, 'each job\'s hash under its queue, by the task\'s id');
+    assert.equal(await redis.exists(`${prefix}:billing:send:t-1`), 0, 'no queue named with the \':\'');
+  });
+
   test('recover() leaves alone a job just fetched whose claim has not written its lease yet, though the lease its last attempt left has run out: no stall charged, its fetcher\'s lock kept', { skip: missing }, async (t) => {
     const prefix = 'just-fetched';
     const { store, redis } = await storeAndRedis(t, prefix);
