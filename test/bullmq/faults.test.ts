@@ -120,10 +120,11 @@ for (const where of ['this process', 'two worker processes'] as const) {
   });
 }
 
-test('the web process killed between a registration and the end of its response: the held job still runs, once its hold expires', { timeout: 60_000, skip: missing }, async (t) => {
+test('the web process killed between a registration and the end of its response: the held job still runs, once its hold expires, within about one and a half leases of the kill, run by a worker already running', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = 'web-killed';
+  const leaseMs = 1000;
   const child = spawn(process.execPath, ['--conditions=coda-source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/web.ts', import.meta.url))], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REDIS_PORT: String(server().port), REDIS_PREFIX: prefix, CODA_LOG_LEVEL: 'silent', LEASE_MS: String(leaseMs) },
   });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -136,13 +137,20 @@ test('the web process killed between a registration and the end of its response:
   const ran = new Promise<Run>((resolve) => { ranWith = resolve; });
   const record = task('record', (payload: { n: number }, ctx) => ranWith({ id: ctx.id, n: payload.n, outcome: ctx.outcome, attempt: ctx.attempt }));
   const store = bullmqStore({ connection: { port: server().port }, prefix });
-  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  // Of the same lease as the web process: it sweeps every half lease.
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, leaseMs, handleSignals: false, logger: pino({ level: 'silent' }) });
   t.after(() => worker.close({ timeoutMs: 1000 }));
 
+  const killedAt = performance.now();
   child.kill('SIGKILL');
   await once(child, 'exit');
   assert.ok((await request) instanceof Error, 'the client never got its response');
   assert.deepEqual(await ran, { id, n: 7, outcome: null, attempt: 1 }, 'the held task ran, its outcome unknown (null): it runs whatever its when');
+  const took = performance.now() - killedAt;
+  t.diagnostic(`ran ${Math.round(took)} ms after the kill`);
+  // The hold renewed every third of a lease runs out at most a lease after the kill, found by a sweep every half lease.
+  assert.ok(took < 2 * leaseMs, `ran ${Math.round(took)} ms after the kill, lease ${leaseMs} ms: not within about one and a half leases`);
+  assert.ok(took >= leaseMs / 2, `ran ${Math.round(took)} ms after the kill: before the hold's lease could run out`);
 });
 
 test('a task delayed by delayMs outlives the SIGKILL of its worker and of Redis (started again on its AOF): a new worker runs it once, no sooner than its time', { timeout: 60_000, skip: missing }, async (t) => {
@@ -412,7 +420,7 @@ test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections 
  * A worker on `redis` running a task that waits for shutdown, then `cut` (Redis stops answering), then the worker
  * closed with a deadline 300 ms away: how long the close took, and the tasks it left in the store.
  */
-async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut: () => unknown): Promise<{ took: number; left: string[] }> {
+async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut: () => unknown, { leaseMs, maxAttempts = 1 }: { leaseMs?: number; maxAttempts?: number } = {}): Promise<{ took: number; left: string[] }> {
   let startedWith: () => void;
   const started = new Promise<void>((resolve) => { startedWith = resolve; });
   // Runs until shutdown aborts it: the worker must give it back to a store that no longer answers.
@@ -421,11 +429,11 @@ async function closedCut(t: TestContext, redis: RedisServer, prefix: string, cut
     startedWith();
   }));
   const store = bullmqStore({ connection: { port: redis.port }, prefix });
-  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }) });
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, handleSignals: false, logger: pino({ level: 'silent' }), ...leaseMs === undefined ? {} : { leaseMs } });
   const producer = bullmqStore({ connection: { port: redis.port }, prefix });
   await producer.open();
   t.after(() => producer.close().catch(() => {}));
-  await producer.add([{ ...heldTask(`${prefix}-running`), held: false }], 'web', Date.now() + 30_000);
+  await producer.add([{ ...heldTask(`${prefix}-running`), held: false, maxAttempts }], 'web', Date.now() + 30_000);
   await started;
   await cut();
   const closing = performance.now();
@@ -441,6 +449,26 @@ test('a worker closed on a frozen Redis (SIGSTOP) with a task still running retu
   assert.deepEqual(left, ['frozen-worker-running'], 'the running task is reported as left in the store');
   // 300 ms of deadline, then at most the 1 s grace for the give-back; the store's 3 s command timeout would show.
   assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 300 ms away`);
+});
+
+test('a worker closed on a frozen Redis (SIGSTOP) leaves its running task to its lease, as a dead process would: once Redis wakes, another worker recovers it within about a lease and a half, the attempt cut short charged as a stall', { timeout: 30_000, skip: missing }, async (t) => {
+  const leaseMs = 1000;
+  const { left } = await closedCut(t, server(), 'frozen-left', () => server().freeze(), { leaseMs, maxAttempts: 2 });
+  server().thaw();
+  const woke = performance.now();
+  assert.deepEqual(left, ['frozen-left-running'], 'reported as left in the store');
+  const ran = deferred<{ attempt: number; errors: string[] }>();
+  const store = bullmqStore({ connection: { port: server().port }, prefix: 'frozen-left' });
+  const record = task('record', async (_payload: unknown, ctx) => {
+    const stored = await store.get(ctx.id);
+    ran.resolve({ attempt: ctx.attempt, errors: stored!.errors.map(({ attempt, message }) => `${attempt} ${message.split(':')[0]}`) });
+  });
+  const worker = await runWorker({ definitions: [record], store, pollMs: 50, leaseMs, handleSignals: false, logger: pino({ level: 'silent' }) });
+  t.after(() => worker.close({ timeoutMs: 1000 }));
+  // Its give-back never reached Redis: the claim's attempt stands, and its end is a stall's.
+  assert.deepEqual(await ran.promise, { attempt: 2, errors: ['1 stalled'] });
+  const took = performance.now() - woke;
+  assert.ok(took < 2 * leaseMs, `recovered ${Math.round(took)} ms after Redis woke, lease ${leaseMs} ms`);
 });
 
 test('a worker closed on a Redis gone for good (killed, not started again: BullMQ\'s "should close worker even if redis is down") with a task still running returns within its deadline and a short grace', { timeout: 60_000, skip: missing }, async (t) => {

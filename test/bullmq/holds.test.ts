@@ -198,3 +198,30 @@ test('a claim of an empty line costs one fetch per name, not one per free slot (
   await worker!.add(Array.from({ length: 5 }, (_, i) => held(`wait-${i}`, { held: false })), 'web', now + 30_000);
   assert.equal((await claim(16)).length, 5);
 });
+
+test('a sweep moves at most 1,000 lapsed holds of a name into BullMQ (a script runs alone on Redis); the next sweep takes the rest, each once', { skip: missing }, async (t) => {
+  const [web, sweeper] = await stores(t, 2);
+  const now = Date.now();
+  const sends = Array.from({ length: 1_001 }, (_, i) => held(`send-${i}`));
+  const mails = Array.from({ length: 3 }, (_, i) => held(`mail-${i}`, { name: 'mail' }));
+  await web!.add([...sends, ...mails], 'web', now + 50);
+  assert.deepEqual(await sweeper!.recover(now + 100, Math.random), { held: 1_000 + mails.length, running: 0 }, 'a name\'s batch is bounded; the other name\'s are not held back');
+  assert.equal((await sweeper!.stats(now + 100)).held, 1, 'one send hold left for the next sweep');
+  assert.deepEqual(await sweeper!.recover(now + 100, Math.random), { held: 1, running: 0 });
+  assert.deepEqual(await sweeper!.recover(now + 100, Math.random), { held: 0, running: 0 });
+  const stats = await sweeper!.stats(now + 100);
+  assert.deepEqual([stats.held, stats.ready], [0, sends.length + mails.length]);
+});
+
+test('a key is unique per task name (BullMQ deduplicates per queue): the same key under another name is no duplicate; under the same name it is', { skip: missing }, async (t) => {
+  const [web, other] = await stores(t, 2);
+  const now = Date.now();
+  assert.deepEqual(await web!.add([held('send-k', { key: 'user-1', held: false }), held('mail-k', { key: 'user-1', name: 'mail', held: false })], 'web', now + 30_000), [
+    { id: 'send-k', duplicate: false }, { id: 'mail-k', duplicate: false },
+  ]);
+  assert.deepEqual(await other!.add([held('send-k2', { key: 'user-1', held: false }), held('mail-k2', { key: 'user-1', name: 'mail', when: 'always' })], 'other', now + 30_000), [
+    { id: 'send-k', duplicate: true }, { id: 'mail-k', duplicate: true },
+  ]);
+  assert.equal(await other!.keyHolder('send', 'user-1'), 'send-k');
+  assert.equal(await other!.keyHolder('mail', 'user-1'), 'mail-k');
+});

@@ -112,13 +112,16 @@ test('a listing orders jobs added in one millisecond by the order added kept in 
   assert.deepEqual((await store.list({ state: 'ready', limit: 3 })).map(({ id }) => id), ['a', 'b', 'c'], 'by the data\'s order added');
 });
 
-test('completed jobs are pruned as they complete: keepCompleted bounds what Redis keeps', { timeout: 30_000, skip: missing }, async (t) => {
+test('completed jobs are pruned as they complete: keepCompleted bounds what Redis keeps, per task name', { timeout: 30_000, skip: missing }, async (t) => {
   const done = task('done', () => {});
-  const app = createApp({ tasks: { definitions: [done], store: bullmqStore({ connection: { port: server().port }, prefix: 'pruned', keepCompleted: { count: 5 } }) } });
+  const also = task('also', () => {});
+  const app = createApp({ tasks: { definitions: [done, also], store: bullmqStore({ connection: { port: server().port }, prefix: 'pruned', keepCompleted: { count: 5 } }) } });
   t.after(() => app.tasks.close(performance.now()));
   for (let n = 0; n < 40; n++) await app.tasks.enqueue(done, { n });
+  for (let n = 0; n < 8; n++) await app.tasks.enqueue(also, { n });
   await app.tasks.settle(() => false);
-  assert.equal((await app.tasks.stats()).completed, 5, 'keepCompleted.count completed jobs kept');
+  const { completed, byName } = await app.tasks.stats();
+  assert.deepEqual([completed, byName.done?.completed, byName.also?.completed], [10, 5, 5], 'keepCompleted.count completed jobs kept, per name');
   const redis = new Redis({ port: server().port });
   t.after(() => redis.quit());
   // The queue's own keys (wait, meta, events, ...) and the five jobs kept: not one key per task run.

@@ -168,6 +168,47 @@ test('a worker killed with SIGKILL mid-task: the job is recovered by another wor
   assert.deepEqual((await app.tasks.list({ state: 'failed' })).map(({ id: failedId }) => failedId), [id]);
 });
 
+test('a worker SIGKILLed mid-task while another runs: the one still running takes the task over as attempt 2 within about one and a half leases, not before the lease could have run out', { timeout: 30_000, skip: missing }, async (t) => {
+  const prefix = `takeover-${++prefixes}`;
+  const leaseMs = 1500;
+  const workers = [startWorker(prefix, { WORKER_LEASE_MS: String(leaseMs) }), startWorker(prefix, { WORKER_LEASE_MS: String(leaseMs) })];
+  t.after(() => Promise.all(workers.map(({ child }) => stop(child, 'SIGKILL'))));
+  await Promise.all(workers.map((w) => w.ready));
+  // One read pending per worker, kept across races, so that no line is taken by a read whose race was lost.
+  const reads = workers.map((w) => w.lines.next());
+  const killed = new Set<number>();
+  const nextStart = async (): Promise<{ worker: number; attempt: number }> => {
+    for (;;) {
+      const { worker, line } = await Promise.race(reads.map((read, worker) => read.then((line) => ({ worker, line }))));
+      if (line.done && killed.has(worker)) {
+        reads[worker] = new Promise(() => {});
+        continue;
+      }
+      if (line.done) throw new Error('a worker exited');
+      reads[worker] = workers[worker]!.lines.next();
+      const [word, , attempt] = line.value.split(' ');
+      if (word === 'started') return { worker, attempt: Number(attempt) };
+    }
+  };
+  const app = createApp({ tasks: { definitions: [record, stall], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
+  t.after(() => app.tasks.close(performance.now()));
+
+  await app.tasks.enqueue(stall, { n: 1 });
+  const first = await nextStart();
+  assert.equal(first.attempt, 1);
+  // Its last renewal (every third of a lease) was at most a third of a lease before the kill.
+  const killedAt = performance.now();
+  killed.add(first.worker);
+  assert.equal(await stop(workers[first.worker]!.child, 'SIGKILL'), null);
+  const second = await nextStart();
+  const took = performance.now() - killedAt;
+  t.diagnostic(`taken over ${Math.round(took)} ms after the kill`);
+  assert.deepEqual(second, { worker: 1 - first.worker, attempt: 2 }, 'the other worker, the stalled attempt counted');
+  // Lease out at most a lease after the kill, found by a sweep every half lease: about 1.5 leases (2 allowed for a loaded machine).
+  assert.ok(took < 2 * leaseMs, `taken over ${Math.round(took)} ms after the kill, lease ${leaseMs} ms`);
+  assert.ok(took >= leaseMs / 2, `taken over ${Math.round(took)} ms after the kill: before the lease renewed a third of a lease earlier could run out`);
+});
+
 test('a worker SIGKILLed in the middle of writing an attempt\'s failure (its error logged, BullMQ\'s move not made): another worker recovers the task as that attempt\'s end, counted once with its own error, and runs it once more, to completion', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = `dies-failing-${++prefixes}`;
   const env = { WORKER_LEASE_MS: '600' };
