@@ -148,9 +148,10 @@ test('the web process killed between a registration and the end of its response:
   assert.deepEqual(await ran, { id, n: 7, outcome: null, attempt: 1 }, 'the held task ran, its outcome unknown (null): it runs whatever its when');
   const took = performance.now() - killedAt;
   t.diagnostic(`ran ${Math.round(took)} ms after the kill`);
-  // The hold renewed every third of a lease runs out at most a lease after the kill, found by a sweep every half lease.
-  assert.ok(took < 2 * leaseMs, `ran ${Math.round(took)} ms after the kill, lease ${leaseMs} ms: not within about one and a half leases`);
-  assert.ok(took >= leaseMs / 2, `ran ${Math.round(took)} ms after the kill: before the hold's lease could run out`);
+  // The hold renewed every third of a lease runs out at most a lease after the kill, found by a sweep every half lease:
+  // about one and a half leases (measured 1.0-1.1 s); four allowed, as a loaded machine delays timers (a default
+  // 15 s lease would take over 15 s). A live hold is never taken early: holds.test.ts "a live hold is never started …".
+  assert.ok(took < 4 * leaseMs, `ran ${Math.round(took)} ms after the kill, lease ${leaseMs} ms: not within a few leases`);
 });
 
 test('a task delayed by delayMs outlives the SIGKILL of its worker and of Redis (started again on its AOF): a new worker runs it once, no sooner than its time', { timeout: 60_000, skip: missing }, async (t) => {
@@ -468,7 +469,8 @@ test('a worker closed on a frozen Redis (SIGSTOP) leaves its running task to its
   // Its give-back never reached Redis: the claim's attempt stands, and its end is a stall's.
   assert.deepEqual(await ran.promise, { attempt: 2, errors: ['1 stalled'] });
   const took = performance.now() - woke;
-  assert.ok(took < 2 * leaseMs, `recovered ${Math.round(took)} ms after Redis woke, lease ${leaseMs} ms`);
+  // About one and a half leases; four allowed for a loaded machine.
+  assert.ok(took < 4 * leaseMs, `recovered ${Math.round(took)} ms after Redis woke, lease ${leaseMs} ms`);
 });
 
 test('a worker closed on a Redis gone for good (killed, not started again: BullMQ\'s "should close worker even if redis is down") with a task still running returns within its deadline and a short grace', { timeout: 60_000, skip: missing }, async (t) => {
