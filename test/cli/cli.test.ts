@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { after, createApp, HttpResponse, post, serve, sqliteStore } from 'coda-http';
+import { after, createApp, HttpResponse, post, serve, sqliteStore, task } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
 import { FAILED_PAGE } from '../../src/cli/tasks-command.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
@@ -904,6 +904,26 @@ test('coda worker --metrics-port counts the attempts it runs and serves them at 
   assert.match(text, /^coda_tasks_total\{kind="durable",task="charge",state="failed"\} 1$/m);
   assert.match(text, /^coda_tasks_pending\{kind="durable"\} 0$/m);
   assert.match(text, /^process_cpu_user_seconds_total /m, 'the global registry, with Node\'s default metrics');
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('coda worker --metrics-port on an app with metrics of its own counts the store\'s pending tasks once, in the app\'s registry with the app\'s defaultMetrics: false (the app, never served, was a second source of the same store\'s counts)', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  const later = task('later', () => {});
+  const web = createApp({ routes: [], accessLog: false, tasks: { definitions: [later], store: sqliteStore({ path: db }), run: false } });
+  const server = await serve(web, { port: 0, handleSignals: false });
+  await web.tasks.enqueue(later, null, { delayMs: 3_600_000 });
+  await server.close();
+  const cli = coda(['worker', metricsFixture, '--metrics-port', '0'], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)$/.exec(await cli.line(/^coda: worker running later .*; metrics at /))![1]!;
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /^coda_tasks_pending\{kind="durable"\} 1$/m, 'one delayed task, counted once');
+  assert.match(text, /^fixture_collect /m, 'the app\'s registry');
+  assert.doesNotMatch(text, /^process_cpu_user_seconds_total /m, 'the app said defaultMetrics: false');
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
 });
