@@ -23,6 +23,7 @@ const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const heldOpen = fileURLToPath(new URL('./fixtures/held-open-app.ts', import.meta.url));
 const tracedFixture = fileURLToPath(new URL('./fixtures/traced-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
+const emptyMetricsFixture = fileURLToPath(new URL('./fixtures/empty-metrics-app.ts', import.meta.url));
 const slowStart = fileURLToPath(new URL('./fixtures/slow-start-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** util-linux's `script`, which runs a command on a pseudo-terminal; Debian always has it. */
@@ -570,6 +571,18 @@ test('coda serve --workers 2: a metrics scrape sums every worker\'s counts, the 
   assert.equal(sample(partial, count), other[1], `only worker ${other[0]}'s requests`);
   await cli.line(new RegExp(`coda: metrics: worker ${stuck} did not answer within 500 ms`), mark);
 
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('coda serve --workers 1: a scrape of an empty registry is said in the log, as without --workers (the sum\'s comment line hid that it held no series)', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', emptyMetricsFixture, '--port', '0', '--workers', '1']);
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/with 1 worker/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const res = await fetch(`${url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /^# coda: the metrics of workers \d+ \(coda serve --workers\), summed\n\s*$/);
+  await cli.outLine(/metricsView\(\) served no metrics: .*createApp\(\{ metrics: true \}\)/);
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
 });
