@@ -466,6 +466,10 @@ test('after N known requests and tasks, the scrape counts each of them once, in 
   assert.equal(samples.filter((s) => s.name === 'http_request_duration_seconds_count').length, 3, 'one series per route, method and status: the scrape itself is counted when it ends');
   assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: 'index', state: 'completed' }), 10);
   assert.equal(value(samples, 'coda_task_run_seconds_bucket', { kind: 'after', task: 'index', le: '+Inf' }), 10);
+  // Tasks' buckets: 1 ms to 5 min, for run and wait alike.
+  for (const name of ['coda_task_run_seconds_bucket', 'coda_task_wait_seconds_bucket']) {
+    assert.deepEqual(samples.filter((s) => s.name === name && s.labels.task === 'index').map((s) => s.labels.le), ['0.001', '0.005', '0.01', '0.05', '0.1', '0.5', '1', '5', '10', '30', '60', '300', '+Inf'], name);
+  }
   assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'after', task: 'index' }), 10);
   // A second scrape adds what happened since, no more: counters are handed over once.
   await (await fetch(`${url}/items/1`)).text();
