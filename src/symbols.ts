@@ -107,8 +107,8 @@ export const kStore = Symbol('coda.store');
 export const kRunnerSettings = Symbol('coda.runnerSettings');
 /** Tasks: the app's tracer of durable attempts (undefined when `tracing` is off), for `coda worker`; as a `runWorker()` option, a tracer to use. */
 export const kTracer = Symbol('coda.tracer');
-/** App: the prom-client registry of its metrics (undefined when `metrics` is off), for `coda worker --metrics-port`. */
-export const kMetricsRegistry = Symbol('coda.metricsRegistry');
+/** App: its metrics (undefined when `metrics` is off), for `coda worker --metrics-port`; as a `runWorker()` option, the metrics to count in. */
+export const kMetrics = Symbol('coda.metrics');
 /** A SQLite task store's path (`':memory:'` too), for `coda tasks` and `coda worker`, which share the store with other processes. */
 export const kStorePath = Symbol('coda.storePath');
 /** A SQLite task store's open() for `coda tasks`, which writes no schema: it refuses a file that is not a store of its version yet. */

@@ -21,7 +21,7 @@ import type { StoredTask } from '../durable/store.js';
 import { Tasks } from '../durable/tasks.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { writeSafely } from '../log/safe-log.js';
-import type { MetricsRegistry } from '../observe/metrics.js';
+import type { Metrics } from '../observe/metrics.js';
 import { durableCounts } from '../observe/metrics-source.js';
 import { Observer, type RequestListener } from '../observe/observer.js';
 import type { Refusal } from '../observe/refusal.js';
@@ -31,7 +31,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetricsRegistry, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -235,12 +235,12 @@ export class App {
     this.#observer?.refused(refusal);
   }
 
-  /** @internal Aborts when the last of the app's servers begins to close (see `kServerClosing`); read it anew after `kGovern`, which may replace it. */
-  /** @internal The registry of the app's metrics (undefined when off), for `coda worker --metrics-port`. */
-  get [kMetricsRegistry](): MetricsRegistry | undefined {
-    return this.#observing.metrics?.registry;
+  /** @internal The app's metrics (undefined when off), for `coda worker --metrics-port`. */
+  get [kMetrics](): Metrics | undefined {
+    return this.#observing.metrics;
   }
 
+  /** @internal Aborts when the last of the app's servers begins to close (see `kServerClosing`); read it anew after `kGovern`, which may replace it. */
   get [kClosingSignal](): AbortSignal {
     return this.#closingController.signal;
   }

@@ -3,7 +3,7 @@ import { createApp } from '../app/app.js';
 import { metricsView } from '../observe/metrics-view.js';
 import { get } from '../routing/routes.js';
 import { serve } from '../server/serve.js';
-import { kMetricsRegistry, kTracer } from '../symbols.js';
+import { kMetrics, kTracer } from '../symbols.js';
 import { appTasks } from './app-tasks.js';
 import { loadApp } from './load-app.js';
 import { holdStartupSignals } from './startup-signals.js';
@@ -60,15 +60,16 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
   // The app's lease, poll and retention: a worker recovering the web processes' tasks (and they its) on another lease would misjudge them.
   // The app's tracing too: its attempts continue the traces of the requests that registered them, as in the web processes.
-  // The app's registry: its own metrics are registered there, and its defaults collected once.
-  const registry = app[kMetricsRegistry];
-  const metrics = Number.isNaN(metricsPort) ? undefined : registry === undefined ? true : { registry };
+  // The app's metrics, when it has them: its registry, its defaultMetrics, and its store's gauges (a second set of those counted the store twice).
+  const appMetrics = app[kMetrics];
+  const counted = Number.isNaN(metricsPort) ? {} : appMetrics === undefined ? { metrics: true } : { [kMetrics]: appMetrics };
+  const registry = appMetrics?.registry;
   await runWorker({
     definitions, store, logger: app.logger, ...settings, shutdownTimeoutMs, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency, [kTracer]: tracer,
-    ...metrics === undefined ? {} : { metrics },
+    ...counted,
   });
   // Served until the process ends (the worker's signal handling ends it).
-  const scrape = metrics === undefined
+  const scrape = Number.isNaN(metricsPort)
     ? undefined
     : await serve(createApp({ logger: app.logger, accessLog: false, routes: [get('/metrics', metricsView(registry === undefined ? {} : { registry }))] }), {
       port: metricsPort, host: typeof metricsHost === 'string' ? metricsHost : '127.0.0.1', handleSignals: false,

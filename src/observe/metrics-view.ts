@@ -72,5 +72,8 @@ export function metricsView(options: MetricsViewOptions = {}): View {
   };
 }
 
-/** A scrape with no series: prom-client's text of an empty registry, in either format. */
-const EMPTY = /^\s*(# EOF\s*)?$/;
+/**
+ * A scrape with no series: prom-client's text of an empty registry, in either format, and under `coda serve
+ * --workers` the sum's own comment lines (the workers summed, those left out) before it.
+ */
+const EMPTY = /^(# coda: .*\n)*\s*(# EOF\s*)?$/;

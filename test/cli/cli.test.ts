@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { after, createApp, HttpResponse, post, serve, sqliteStore } from 'coda-http';
+import { after, createApp, HttpResponse, post, serve, sqliteStore, task } from 'coda-http';
 import { askedHelp } from '../../src/cli/help.js';
 import { FAILED_PAGE } from '../../src/cli/tasks-command.js';
 import { loadApp, loadHint } from '../../src/cli/load-app.js';
@@ -23,6 +23,7 @@ const noApp = fileURLToPath(new URL('./fixtures/no-app.ts', import.meta.url));
 const heldOpen = fileURLToPath(new URL('./fixtures/held-open-app.ts', import.meta.url));
 const tracedFixture = fileURLToPath(new URL('./fixtures/traced-app.ts', import.meta.url));
 const metricsFixture = fileURLToPath(new URL('./fixtures/metrics-app.ts', import.meta.url));
+const emptyMetricsFixture = fileURLToPath(new URL('./fixtures/empty-metrics-app.ts', import.meta.url));
 const slowStart = fileURLToPath(new URL('./fixtures/slow-start-app.ts', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** util-linux's `script`, which runs a command on a pseudo-terminal; Debian always has it. */
@@ -574,6 +575,18 @@ test('coda serve --workers 2: a metrics scrape sums every worker\'s counts, the 
   assert.equal(await cli.exited, 0);
 });
 
+test('coda serve --workers 1: a scrape of an empty registry is said in the log, as without --workers (the sum\'s comment line hid that it held no series)', { timeout: 60_000 }, async (t) => {
+  const cli = coda(['serve', emptyMetricsFixture, '--port', '0', '--workers', '1']);
+  t.after(() => cli.child.kill('SIGKILL'));
+  const [url] = (await cli.line(/with 1 worker/)).match(/http:\/\/127\.0\.0\.1:\d+/)!;
+  const res = await fetch(`${url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /^# coda: the metrics of workers \d+ \(coda serve --workers\), summed\n\s*$/);
+  await cli.outLine(/metricsView\(\) served no metrics: .*createApp\(\{ metrics: true \}\)/);
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
 test('coda serve --workers: when the primary cannot sum the metrics, or does not answer, a worker answers a scrape with its own, saying so', { timeout: 60_000 }, async (t) => {
   // Workers accept their connections themselves: a scrape reaches one while the primary is stopped.
   const cli = coda(['serve', metricsFixture, '--port', '0', '--workers', '2'], { CODA_TEST_DB: tempDb(t), NODE_CLUSTER_SCHED_POLICY: 'none' });
@@ -904,6 +917,26 @@ test('coda worker --metrics-port counts the attempts it runs and serves them at 
   assert.match(text, /^coda_tasks_total\{kind="durable",task="charge",state="failed"\} 1$/m);
   assert.match(text, /^coda_tasks_pending\{kind="durable"\} 0$/m);
   assert.match(text, /^process_cpu_user_seconds_total /m, 'the global registry, with Node\'s default metrics');
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('coda worker --metrics-port on an app with metrics of its own counts the store\'s pending tasks once, in the app\'s registry with the app\'s defaultMetrics: false (the app, never served, was a second source of the same store\'s counts)', { timeout: 30_000 }, async (t) => {
+  const db = tempDb(t);
+  const later = task('later', () => {});
+  const web = createApp({ routes: [], accessLog: false, tasks: { definitions: [later], store: sqliteStore({ path: db }), run: false } });
+  const server = await serve(web, { port: 0, handleSignals: false });
+  await web.tasks.enqueue(later, null, { delayMs: 3_600_000 });
+  await server.close();
+  const cli = coda(['worker', metricsFixture, '--metrics-port', '0'], { CODA_TEST_DB: db });
+  t.after(() => cli.child.kill('SIGKILL'));
+  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)$/.exec(await cli.line(/^coda: worker running later .*; metrics at /))![1]!;
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /^coda_tasks_pending\{kind="durable"\} 1$/m, 'one delayed task, counted once');
+  assert.match(text, /^fixture_collect /m, 'the app\'s registry');
+  assert.doesNotMatch(text, /^process_cpu_user_seconds_total /m, 'the app said defaultMetrics: false');
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
 });

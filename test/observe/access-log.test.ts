@@ -79,6 +79,22 @@ test('the request id: a sane incoming X-Request-Id is kept, logged and echoed; a
   assert.deepEqual(accessLines(lines).map((line) => line.requestId).slice(0, 2), ['edge-42', replaced.headers.get('x-request-id')]);
 });
 
+test('the request id\'s bounds: letters, digits and _.:+=/- up to 200 characters kept; a quote, a brace, a percent sign, a backslash, an angle bracket or an empty id replaced', async () => {
+  const { client, lines } = appWith({ requestIdHeader: 'x-request-id' });
+  const longest = `aZ09_.:+=/-${'x'.repeat(189)}`;
+  assert.equal(longest.length, 200);
+  assert.equal((await client.get('/users/1', { headers: { 'x-request-id': longest } })).headers.get('x-request-id'), longest);
+  const hostile = ['"quoted"', '{"level":60}', '%0A', 'a\\b', '<script>', ''];
+  const replaced: string[] = [];
+  for (const id of hostile) {
+    const answer = await client.get('/users/2', { headers: { 'x-request-id': id } });
+    assert.match(answer.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/, JSON.stringify(id));
+    replaced.push(answer.headers.get('x-request-id')!);
+  }
+  await client.settle();
+  assert.deepEqual(accessLines(lines).map((line) => line.requestId), [longest, ...replaced]);
+});
+
 test('the request id on a response shared by many requests (a module-level constant): each request gets its own', async () => {
   const shared = new HttpResponse('the same for all');
   await using client = createTestClient(createApp({ routes: [get('/', () => shared)], logger: memoryLogger().logger, requestIdHeader: 'x-request-id' }));

@@ -352,6 +352,27 @@ test('an app shut down (server.close()) is no longer asked for its counts by the
   assert.deepEqual(lines.filter((line) => line.level >= LEVEL.warn), []);
 });
 
+test('what an app shut down counted stays counted: its requests and tasks are in every scrape after its shutdown, no counter of its going down', async (t) => {
+  const registry = new Registry();
+  const { url } = await serveApp(t, { accessLog: false, routes: [get('/metrics', metricsView({ registry }))] });
+  const app = createApp({
+    accessLog: false, metrics: { registry, defaultMetrics: false },
+    routes: [get('/users/:id', () => new HttpResponse('user').after(() => {}, { name: 'audit' }))],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  for (const id of [1, 2]) assert.equal((await fetch(`${server.url}/users/${id}`)).status, 200);
+  await app.settle();
+  const before = (await scrape(url)).samples;
+  await server.close();
+  for (const samples of [(await scrape(url)).samples, (await scrape(url)).samples]) {
+    assert.equal(value(samples, 'http_request_duration_seconds_count', { method: 'GET', route: '/users/:id', status_code: '200' }), 2);
+    assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: 'audit', state: 'completed' }), 2);
+    for (const counted of before.filter(({ name }) => /_total$|_count$|_sum$|_bucket$/.test(name))) {
+      assert.equal(value(samples, counted.name, counted.labels), counted.value, `${counted.name} ${JSON.stringify(counted.labels)}`);
+    }
+  }
+});
+
 test('an app served again after its shutdown (a server restarted in the same process) is asked for its counts again', async (t) => {
   const registry = new Registry();
   const { store, asked } = countedStore();
@@ -445,6 +466,10 @@ test('after N known requests and tasks, the scrape counts each of them once, in 
   assert.equal(samples.filter((s) => s.name === 'http_request_duration_seconds_count').length, 3, 'one series per route, method and status: the scrape itself is counted when it ends');
   assert.equal(value(samples, 'coda_tasks_total', { kind: 'after', task: 'index', state: 'completed' }), 10);
   assert.equal(value(samples, 'coda_task_run_seconds_bucket', { kind: 'after', task: 'index', le: '+Inf' }), 10);
+  // Tasks' buckets: 1 ms to 5 min, for run and wait alike.
+  for (const name of ['coda_task_run_seconds_bucket', 'coda_task_wait_seconds_bucket']) {
+    assert.deepEqual(samples.filter((s) => s.name === name && s.labels.task === 'index').map((s) => s.labels.le), ['0.001', '0.005', '0.01', '0.05', '0.1', '0.5', '1', '5', '10', '30', '60', '300', '+Inf'], name);
+  }
   assert.equal(value(samples, 'coda_task_wait_seconds_count', { kind: 'after', task: 'index' }), 10);
   // A second scrape adds what happened since, no more: counters are handed over once.
   await (await fetch(`${url}/items/1`)).text();

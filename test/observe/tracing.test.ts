@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, task, type App, type MiddlewareHooks, type Server } from 'coda-http';
+import { after, createApp, get, HttpResponse, JsonResponse, post, runWorker, sqliteStore, StreamingResponse, task, type App, type MiddlewareHooks, type Server } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { canListen, startServer } from '../helpers.js';
+import { canListen, slowRoute, startServer } from '../helpers.js';
 import { ParentBasedSampler, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { named, only, recorder } from './spans.js';
 import { clientLeftRoutes } from './client-left.js';
@@ -117,6 +117,37 @@ test('unrouted requests are named by their method alone; a 5xx sets error.type a
   assert.equal(missed.status.code, SpanStatusCode.UNSET);
   const failed = only(exporter, 'GET /boom');
   assert.equal(failed.attributes['error.type'], '500');
+  assert.equal(failed.status.code, SpanStatusCode.ERROR);
+});
+
+test('a request refused with 503 at a full after-response queue is named by its method alone, error.type "503"; a body that fails once its head went out has error.type its error\'s class, the status sent kept', async (t) => {
+  const { exporter, tracing } = recorder();
+  const slow = slowRoute();
+  const app = createApp({
+    tracing, accessLog: false, after: { concurrency: 1, maxPending: 1 },
+    routes: [slow.route, get('/broken', () => new StreamingResponse(async function* () {
+      yield 'first';
+      throw new RangeError('the source ran dry');
+    }))],
+  });
+  const url = await served(t, app);
+  const broken = await fetch(`${url}/broken`);
+  assert.equal(broken.status, 200);
+  await assert.rejects(broken.text());
+  assert.equal((await fetch(`${url}/slow`)).status, 200);
+  await slow.started;
+  assert.equal((await fetch(`${url}/slow`)).status, 200);
+  assert.equal((await fetch(`${url}/slow`)).status, 503);
+  slow.release();
+  await app.settle();
+  const shed = only(exporter, 'GET');
+  assert.equal(shed.attributes['http.route'], undefined);
+  assert.equal(shed.attributes['http.response.status_code'], 503);
+  assert.equal(shed.attributes['error.type'], '503');
+  assert.equal(shed.status.code, SpanStatusCode.ERROR);
+  const failed = only(exporter, 'GET /broken');
+  assert.equal(failed.attributes['http.response.status_code'], 200);
+  assert.equal(failed.attributes['error.type'], 'RangeError');
   assert.equal(failed.status.code, SpanStatusCode.ERROR);
 });
 
