@@ -107,7 +107,7 @@ export const kStore = Symbol('coda.store');
 export const kRunnerSettings = Symbol('coda.runnerSettings');
 /** Tasks: the app's tracer of durable attempts (undefined when `tracing` is off), for `coda worker`; as a `runWorker()` option, a tracer to use. */
 export const kTracer = Symbol('coda.tracer');
-/** App: its metrics (undefined when `metrics` is off), for `coda worker --metrics-port`; as a `runWorker()` option, the metrics to count in. */
+/** App: its metrics (undefined when `metrics` is off), for `coda worker`, which lets their gauges go and counts in their registry. */
 export const kMetrics = Symbol('coda.metrics');
 /** A SQLite task store's path (`':memory:'` too), for `coda tasks` and `coda worker`, which share the store with other processes. */
 export const kStorePath = Symbol('coda.storePath');

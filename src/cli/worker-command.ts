@@ -60,13 +60,16 @@ export async function workerCommand(args: string[], progress: Output): Promise<u
   if (definitions.length === 0) throw new Error(`the app of ${module} defines no durable task: nothing to run (createApp({ tasks: { definitions } }))`);
   // The app's lease, poll and retention: a worker recovering the web processes' tasks (and they its) on another lease would misjudge them.
   // The app's tracing too: its attempts continue the traces of the requests that registered them, as in the web processes.
-  // The app's metrics, when it has them: its registry, its defaultMetrics, and its store's gauges (a second set of those counted the store twice).
+  // The app's registry, when it has metrics (they are registered there, its default ones collected or not as it said).
+  // The app itself is not served here: its gauges are let go, or a scrape would ask its task store through the app
+  // (opening a runner of its own beside the worker's) and count the store's tasks a second time beside the worker's.
   const appMetrics = app[kMetrics];
-  const counted = Number.isNaN(metricsPort) ? {} : appMetrics === undefined ? { metrics: true } : { [kMetrics]: appMetrics };
+  appMetrics?.close();
   const registry = appMetrics?.registry;
+  const metrics = Number.isNaN(metricsPort) ? undefined : registry === undefined ? true : { registry, defaultMetrics: false };
   await runWorker({
     definitions, store, logger: app.logger, ...settings, shutdownTimeoutMs, concurrency: Number.isNaN(concurrency) ? settings.concurrency : concurrency, [kTracer]: tracer,
-    ...counted,
+    ...metrics === undefined ? {} : { metrics },
   });
   // Served until the process ends (the worker's signal handling ends it).
   const scrape = Number.isNaN(metricsPort)

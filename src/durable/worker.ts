@@ -7,7 +7,7 @@ import { durableCounts } from '../observe/metrics-source.js';
 import { tracingFrom, type TracingOptions } from '../observe/tracing.js';
 import { untilDeadline } from '../util/deadline.js';
 import { checkFeature, checkKeys, checkMs } from '../util/options.js';
-import { kMetrics, kStorePath, kTracer } from '../symbols.js';
+import { kStorePath, kTracer } from '../symbols.js';
 import { closeStore } from './close-store.js';
 import { checkStore, definitionsByName, RUNNER_KEYS, runnerSettings, type RunnerOptions } from './runner-options.js';
 import { Runner, systemClock, type AttemptRecord } from './runner.js';
@@ -41,8 +41,6 @@ export interface WorkerOptions extends RunnerOptions {
    * port of the worker's own. Needs `prom-client`. Default off.
    */
   metrics?: boolean | MetricsOptions;
-  /** @internal Metrics made already, in `metrics`' stead: the app's, for `coda worker --metrics-port`. */
-  [kMetrics]?: Metrics | undefined;
 }
 
 export interface Worker {
@@ -83,10 +81,9 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   if (unregistered !== undefined) log.warn(unregistered);
   const shutdownTimeoutMs = checkMs('runWorker(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000);
   checkFeature('runWorker(): metrics', options.metrics);
-  // The app's metrics are its store's gauges already: a second source of the same store would count its tasks twice.
-  const metrics = options[kMetrics] ?? (options.metrics === undefined || options.metrics === false
+  const metrics = options.metrics === undefined || options.metrics === false
     ? undefined
-    : new Metrics(options.metrics, { after: () => NO_AFTER, durable: () => store.stats(systemClock.now()).then(durableCounts) }, logger, 'runWorker()'));
+    : new Metrics(options.metrics, { after: () => NO_AFTER, durable: () => store.stats(systemClock.now()).then(durableCounts) }, logger, 'runWorker()');
   await store.open();
   const runner = new Runner({
     store, definitions, logger, clock: systemClock, random: Math.random, tracer,
