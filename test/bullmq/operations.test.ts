@@ -326,13 +326,16 @@ async function diedAfterLogging(t: TestContext, prefix: string, message: string,
     id: 'charge-1', name: 'charge', payload: '{}', key: null, when: 'always', maxAttempts: 3,
     backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1000, held: false, runAt: now, request: null, trace: null,
   }], 'test', now + 60_000);
-  const claim = (owner: string, at: number) => store.claim({ owner, names: ['charge'], concurrency: {}, limit: 1, now: at, leaseUntil: at + 100 });
+  // A lease of 5 s (BullMQ's lock lasts as long): one of 100 ms ran out on a loaded machine before the failure
+  // was logged, which then found its lock lost and never reached the move. Its lapse is judged at a time passed.
+  const claim = (owner: string, at: number) => store.claim({ owner, names: ['charge'], concurrency: {}, limit: 1, now: at, leaseUntil: at + 5_000 });
   assert.equal((await claim('dies', now)).length, 1);
   const moving = dieAtBullmqsMove(t, 'before');
   void store.fail('charge-1', 'dies', { attempt: 1, message, startedAt: now, finishedAt: now }, retried ? now : null);
   await moving;
-  await store.recover(now + 200, () => 0.5);
-  return { store, claimed: [...await claim('next', now + 200), ...await claim('next', now + 200)] };
+  const later = now + 10_000;
+  await store.recover(later, () => 0.5);
+  return { store, claimed: [...await claim('next', later), ...await claim('next', later)] };
 }
 
 /**
