@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { tellObservers, type Observer } from '../log/observers.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AfterContext, AfterEntry } from '../http/response.js';
-import { describe, errorMessage } from '../util/describe.js';
+import { describe, readableMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { waitAtMost } from '../util/bounded-wait.js';
 import { taskName } from './entries.js';
@@ -205,12 +205,7 @@ export function taskRecord(entry: AfterEntry, job: Job, state: TaskRecord['state
 
 /** The default line of a task that threw a value whose reading threw `readError`: its text only (it may be as hostile). */
 function logUnreadable({ name, request }: RunningTask, readError: unknown): void {
-  let why: string;
-  try {
-    why = errorMessage(readError);
-  } catch {
-    why = 'a value that could not be read either';
-  }
+  const why = readableMessage(readError);
   request.log.error({ task: name, method: request.method, path: request.path }, `after-response task ${name} failed: it threw a value that could not be read (reading it threw: ${why})`);
 }
 

@@ -14,6 +14,15 @@ export function errorMessage(error: unknown): string {
   }
 }
 
+/** errorMessage() of a value whose reading may itself throw (a Proxy whose traps throw): words saying so instead. */
+export function readableMessage(error: unknown): string {
+  try {
+    return errorMessage(error);
+  } catch {
+    return 'a value that could not be read either';
+  }
+}
+
 /** A short description of a value for error messages: `undefined`, `a plain object`, `an instance of Foo`, `number NaN`. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -1,4 +1,4 @@
-import { errorMessage } from './describe.js';
+import { readableMessage } from './describe.js';
 
 /**
  * Refuses, where the work is done by calling a function (an after-response
@@ -18,7 +18,7 @@ export function checkWorkFunction(where: string, fn: (...args: never[]) => unkno
     named = kind === undefined || fn.name === '' ? '' : ` (${String(fn.name)})`;
   } catch (error) {
     // A Proxy whose traps throw: its own error, unexplained, came out of connect() or after().
-    throw new TypeError(`${where} takes a function it can read, got one whose reading threw (a Proxy whose trap throws?): ${readable(error)}`, { cause: error });
+    throw new TypeError(`${where} takes a function it can read, got one whose reading threw (a Proxy whose trap throws?): ${readableMessage(error)}`, { cause: error });
   }
   if (kind === 'class') {
     throw new TypeError(`${where} takes a function whose call does the work, got a class${named}, which cannot be called without new; pass a function that uses it`);
@@ -34,15 +34,6 @@ function kindOf(fn: (...args: never[]) => unknown): 'GeneratorFunction' | 'Async
   const kind = (fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
   if (kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction') return kind;
   return isClass(fn) ? 'class' : undefined;
-}
-
-/** A thrown value's message, or words saying it cannot be read either. */
-function readable(error: unknown): string {
-  try {
-    return errorMessage(error);
-  } catch {
-    return 'a value that cannot be read';
-  }
 }
 
 /**
