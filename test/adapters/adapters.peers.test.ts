@@ -536,6 +536,33 @@ test("Express: res.write() after res.end() (Node refuses it with ERR_STREAM_WRIT
   assert.deepEqual([outcome.completed, outcome.bytesSent], [true, 3]);
 });
 
+test("Express: a response sent twice (res.send() again, sync or after an await: Node throws ERR_HTTP_HEADERS_SENT, which Express gives next()): the first went out whole, its tasks see it complete, no outcome.error, the 'success' ones run", { timeout: 10_000 }, async (t) => {
+  const seen = new Map<string, Outcome>();
+  const app = express();
+  app.set('env', 'test');
+  const coda = expressCoda();
+  app.use(coda);
+  const twice = (path: string, send: (res: Response) => Promise<void> | void): void => {
+    app.get(path, (_req, res) => {
+      res.after(({ outcome }) => { seen.set(path, outcome); }, { when: 'success' });
+      return send(res);
+    });
+  };
+  twice('/sync', (res) => { res.send('first'); res.send('second'); });
+  twice('/async', async (res) => { await Promise.resolve(); res.send('first'); res.send('second'); });
+  const url = await listening(t, app.listen(0, '127.0.0.1'));
+  for (const path of ['/sync', '/async']) {
+    const response = await fetch(url + path);
+    assert.deepEqual([response.status, await response.text()], [200, 'first']);
+  }
+  await coda.app.settle();
+  for (const path of ['/sync', '/async']) {
+    const outcome = seen.get(path);
+    assert.ok(outcome !== undefined, `the 'success' task of ${path} ran`);
+    assert.deepEqual([outcome.completed, outcome.aborted, outcome.bytesSent, outcome.error], [true, false, 5, undefined], path);
+  }
+});
+
 test("Express: a middleware that reads the body by hand (as multer and busboy do) and calls next() from its 'end': after() works in the routes after it, and in the request's 'close' listener", { timeout: 10_000 }, async (t) => {
   const seen: string[] = [];
   const note = noting(seen);

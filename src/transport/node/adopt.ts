@@ -219,14 +219,15 @@ export class AdoptedExchange extends Exchange {
    * The framework's handler (or its stream) failed once the response's head
    * was out, when no error response can be sent: `error` is why the response
    * is cut short, for its outcome, as on Coda's own server. Nothing once the
-   * response is whole or its connection gone: then the failure cut nothing.
+   * response was ended (an error after that, an Express `send()` called twice,
+   * cut nothing: the first went out whole) or its connection gone.
    */
   failed(error: unknown): void {
     const res = this.#res;
     // Over HTTP/2 (Fastify's http2: true) the response has no `destroyed`: its stream's tells. Over HTTP/1 the connection may die
     // before its response learns it: a socket's 'error' comes first (Express's res.sendFile() then calls back with 'Request aborted').
     const gone = 'stream' in res ? (res as NodeResponse).stream!.destroyed : res.destroyed || this.#req.socket?.destroyed === true;
-    if (res.headersSent && !res.writableFinished && !gone) this.error ??= error;
+    if (res.headersSent && !res.writableEnded && !gone) this.error ??= error;
   }
 
   /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent. */
