@@ -5,6 +5,10 @@ const METHODS = ['writeHead', 'flushHeaders', 'write', 'end'] as const;
 type Method = (typeof METHODS)[number];
 type Call = { method: Method; args: unknown[] };
 type Methods = Record<Method, (...args: unknown[]) => unknown>;
+/** The methods that change the head, which Node refuses once it went out: each with the verb of Node's message. */
+const HEAD_SETTERS = { setHeader: 'set', setHeaders: 'set', appendHeader: 'append', removeHeader: 'remove' } as const;
+/** What the gate answers for Node while holding: the head out once a call that writes it is queued, the response ended once its `end()` is. */
+const STATE = ['headersSent', 'writableEnded'] as const;
 
 const HOLDING = 0;
 const OPEN = 1;
@@ -29,6 +33,10 @@ export class FirstByteGate {
   readonly #calls: Call[] = [];
   #pending = 0;
   #state = HOLDING;
+  /** A queued call writes the head (`writeHead`, or Node's implicit one in the others). */
+  #head = false;
+  /** `end()` was queued. */
+  #ended = false;
 
   /** `answered`: told of each call the framework makes, held or dropped (its handler has answered: see AdoptedExchange). */
   constructor(res: ServerResponse, refuse: (error: unknown) => void, answered: () => void) {
@@ -38,6 +46,33 @@ export class FirstByteGate {
     const target = res as unknown as Methods;
     this.#prior = { writeHead: target.writeHead, flushHeaders: target.flushHeaders, write: target.write, end: target.end };
     this.#install();
+    this.#pose();
+  }
+
+  /**
+   * While holding, the response answers as Node's would with what was
+   * queued out: `headersSent` and `writableEnded` say so, and a head changed
+   * after it is refused with Node's ERR_HTTP_HEADERS_SENT, in the caller.
+   * Queued instead, a second answer (Express's `res.send()` twice) changed
+   * the first's head and was replayed after it, where Node threw out of the
+   * replay: an uncaught exception. Frameworks read these to send nothing more.
+   */
+  #pose(): void {
+    const res = this.#res;
+    const state = { headersSent: () => this.#head, writableEnded: () => this.#ended };
+    for (const name of STATE) Object.defineProperty(res, name, { configurable: true, get: state[name] });
+    for (const [name, verb] of Object.entries(HEAD_SETTERS)) {
+      const prior = (res as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
+      if (prior === undefined) continue;
+      Object.defineProperty(res, name, {
+        configurable: true,
+        writable: true,
+        value: (...args: unknown[]): unknown => {
+          if (this.#head) throw headersSent(verb);
+          return prior.apply(res, args);
+        },
+      });
+    }
   }
 
   /** Puts the gate's methods on the response: queued while holding, dropped once discarding. */
@@ -46,7 +81,12 @@ export class FirstByteGate {
     const target = res as unknown as Methods;
     for (const method of METHODS) {
       target[method] = (...args: unknown[]): unknown => {
-        if (this.#state === HOLDING) this.#calls.push({ method, args });
+        if (this.#state === HOLDING) {
+          if (method === 'writeHead' && this.#head) throw headersSent('write');
+          this.#calls.push({ method, args });
+          this.#head = true;
+          this.#ended ||= method === 'end';
+        }
         this.#answered();
         // write() says the data was taken (into the queue); the others answer as Node's do.
         return method === 'write' ? true : method === 'flushHeaders' ? undefined : res;
@@ -74,6 +114,8 @@ export class FirstByteGate {
 
   #restore(): void {
     Object.assign(this.#res, this.#prior);
+    // Node's own again: what is replayed (or the refusal) sets them.
+    for (const name of [...STATE, ...Object.keys(HEAD_SETTERS)]) delete (this.#res as unknown as Record<string, unknown>)[name];
   }
 
   /** Every registration is journaled: what the framework wrote goes out, in order. */
@@ -99,4 +141,9 @@ export class FirstByteGate {
     // Writes the framework still makes (a stream it is piping) would be writes after end, emitted as errors.
     this.#install();
   }
+}
+
+/** Node's refusal of a head changed once it went out (its own error class is internal). */
+function headersSent(verb: string): Error {
+  return Object.assign(new Error(`Cannot ${verb} headers after they are sent to the client`), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
