@@ -41,6 +41,10 @@ const app = createApp({
       const { id } = await request.parseParams(v.object({ id: v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)) }));
       return new JsonResponse({ id });
     }),
+    post('/upload', async (request) => {
+      const { tag, avatar } = await request.form(z.object({ tag: z.array(z.string()), avatar: z.instanceof(File) }));
+      return new JsonResponse({ tag, avatar: { name: avatar.name, type: avatar.type, text: await avatar.text() } });
+    }),
     post('/form', async (request) => {
       const form = await request.form(z.object({ name: z.string().min(2), colour: z.enum(['red', 'blue']) }));
       return new JsonResponse(form);
@@ -142,6 +146,26 @@ describe('query, params and form', () => {
     assert.equal(bad.status, 400);
     const { error } = await bad.json<{ error: { issues: { path: string[] }[] } }>();
     assert.deepEqual(error.issues.map((issue) => issue.path), [['name'], ['colour']]);
+  });
+});
+
+describe('form(schema), multipart over a socket', () => {
+  const client = createTestClient(app, { transport: 'socket' });
+  after(() => client.close());
+
+  test('a field given twice is an array, a file a File; given once, the array schema refuses the string', async () => {
+    const form = new FormData();
+    form.append('tag', 'a');
+    form.append('tag', 'b');
+    form.append('avatar', new File(['hello'], 'me.txt', { type: 'text/plain' }));
+    assert.deepEqual(await (await client.post('/upload', { form })).json(), { tag: ['a', 'b'], avatar: { name: 'me.txt', type: 'text/plain', text: 'hello' } });
+    const once = new FormData();
+    once.append('tag', 'a');
+    once.append('avatar', 'not a file');
+    const res = await client.post('/upload', { form: once, headers: { accept: 'application/json' } });
+    assert.equal(res.status, 400);
+    const { error } = await res.json<{ error: { issues: { path: string[] }[] } }>();
+    assert.deepEqual(error.issues.map((issue) => issue.path), [['tag'], ['avatar']]);
   });
 });
 
