@@ -206,6 +206,10 @@ describe('response.setCookie() refuses bad input where it is called', () => {
     ['a path past 1024 bytes, whose attribute browsers ignore', () => new HttpResponse().setCookie('a', 'v', { path: `/${'p'.repeat(1024)}` }), /^response\.setCookie\(\): cookie a: its path comes to 1025 bytes, and browsers ignore a path past 1024 without a word \(the cookie is then kept for another path than the one given\)$/],
     ['a domain past 1024 bytes', () => new HttpResponse().setCookie('a', 'v', { domain: Array.from({ length: 17 }, () => 'd'.repeat(63)).join('.') }), /cookie a: its domain comes to 1087 bytes, and browsers ignore a domain past 1024/],
     ['deleteCookie with a path past 1024 bytes', () => new HttpResponse().deleteCookie('a', { path: `/${'p'.repeat(1024)}` }), /^response\.deleteCookie\(\): cookie a: its path comes to 1025 bytes/],
+    ['a path that does not start with a slash, which browsers ignore for the folder of the page', () => new HttpResponse().setCookie('a', 'v', { path: 'admin' }), /^response\.setCookie\(\): cookie a: its path must start with "\/", got string "admin": browsers ignore any other \(RFC 6265bis 5\.6\.4\) and keep the cookie for the folder of the page that set it$/],
+    ['an empty path', () => new HttpResponse().setCookie('a', 'v', { path: '' }), /cookie a: its path must start with "\/", got string ""/],
+    ['deleteCookie with a path that does not start with a slash', () => new HttpResponse().deleteCookie('a', { path: 'admin' }), /^response\.deleteCookie\(\): cookie a: its path must start with "\/"/],
+    ['a value with a lone surrogate (a JSON body can hold one)', () => new HttpResponse().setCookie('a', 'x\ud800'), /^response\.setCookie\(\): cookie a: its value is not well-formed Unicode \(a lone surrogate\), which has no UTF-8 to percent-encode$/],
     ['deleteCookie with a set-only option', () => new HttpResponse().deleteCookie('a', { maxAge: 5 } as CookieOptions), /^response\.deleteCookie\(\) for cookie a: unknown option "maxAge"/],
   ];
   for (const [what, call, message] of cases) {
