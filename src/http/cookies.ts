@@ -101,8 +101,15 @@ export class SignedCookies {
   }
 
   get(name: string, options?: SignedCookieOptions): string | undefined {
-    if (this.#signer === undefined) throw noSecret(`request.signedCookies.get(${JSON.stringify(name)})`);
-    if (options !== undefined) checkKeys('request.signedCookies.get()', options, ['salt', 'maxAge']);
+    const where = `request.signedCookies.get(${JSON.stringify(name)})`;
+    if (this.#signer === undefined) throw noSecret(where);
+    if (options !== undefined) {
+      checkKeys('request.signedCookies.get()', options, ['salt', 'maxAge']);
+      // Either mistake read every value as absent (NaN from an unset setting: no age passes it), every session lost without a word.
+      const { maxAge, salt } = options;
+      if (maxAge !== undefined && !(typeof maxAge === 'number' && maxAge >= 0)) throw new TypeError(`${where}: maxAge must be a number of seconds, 0 or more, got ${describe(maxAge)}`);
+      if (salt !== undefined && typeof salt !== 'string') throw new TypeError(`${where}: salt must be a string, got ${describe(salt)}`);
+    }
     const signed = this.#cookies.get(name);
     if (signed === undefined) return undefined;
     return this.#signer.verify(signed, saltFor(name, options?.salt), options?.maxAge);
