@@ -170,6 +170,22 @@ describe('form(schema), multipart over a socket', () => {
 });
 
 describe('ValidationError', () => {
+  test('a body failing everywhere (1 MB, 500,000 issues) is a 400 listing the first 100 and counting the rest: it was a 67 MB JSON answer, 28 MB as text', async () => {
+    const body = `[${Array(500_000).fill('0').join(',')}]`;
+    const big = createApp({ routes: [post('/', async (request) => new JsonResponse(await request.json(z.array(z.string()))))] });
+    for (const accept of ['application/json', 'text/plain']) {
+      const res = await big.fetch(new Request('http://localhost/', { method: 'POST', headers: { 'content-type': 'application/json', accept }, body }));
+      assert.equal(res.status, 400);
+      const text = await res.text();
+      assert.ok(text.length < 20_000, `${accept}: ${text.length} bytes`);
+      assert.match(text, /^(?:\{"error":\{"status":400,"message":")?invalid request body: 0: [^;]+(?:; \d+: [^;]+){99}; and 499,900 more issues/, accept);
+      if (accept === 'application/json') {
+        const { error } = JSON.parse(text) as { error: { issues: { path: number[] }[] } };
+        assert.deepEqual(error.issues.map((issue) => issue.path[0]), Array.from({ length: 100 }, (_, i) => i));
+      }
+    }
+  });
+
   test('is a BadRequest with the issues', () => {
     const error = new ValidationError('request body', [{ path: ['a', 0], message: 'bad' }, { path: [], message: 'worse' }]);
     assert.equal(error.status, 400);
