@@ -12,7 +12,8 @@ const PATTERN = /^\.?(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])$/;
  * when every host is served. A pattern is a host (`example.com`, matched
  * exactly), a domain and its subdomains (`.example.com`), or `*` (any valid
  * host). Ports are not part of a pattern: the request's is ignored, as
- * Django ignores it. A trailing dot on the request's host is too.
+ * Django ignores it. A trailing dot on the request's host is too, and on
+ * an entry (`example.com.` is `example.com`).
  *
  * @example
  * createApp({ allowedHosts: ['example.com', '.api.example.com'], routes })
@@ -26,7 +27,8 @@ export function compileAllowedHosts(value: unknown): HostCheck | undefined {
   let any = false;
   for (const entry of value) {
     if (typeof entry !== 'string') throw new TypeError(`createApp(): allowedHosts holds ${describe(entry)}; each entry is a host name, '.domain' or '*'`);
-    const pattern = entry.toLowerCase();
+    // A fully qualified name's trailing dot (`example.com.`) is dropped, as it is from the request's host.
+    const pattern = entry.length > 1 && entry.endsWith('.') ? entry.slice(0, -1).toLowerCase() : entry.toLowerCase();
     if (pattern === '*') any = true;
     else if (!PATTERN.test(pattern)) {
       throw new TypeError(`createApp(): allowedHosts entry ${JSON.stringify(entry)} is not a host name: give it without scheme, port or path (${hint(pattern)})`);
@@ -52,11 +54,14 @@ function hostName(host: string): string {
 /** The entry as it should have been written, when that can be guessed. */
 function hint(pattern: string): string {
   if (pattern.startsWith('*.')) return `did you mean ${JSON.stringify(pattern.slice(1))}? A leading dot takes the domain and its subdomains`;
+  let guess: string | undefined;
   try {
-    return `did you mean ${JSON.stringify(new URL(pattern.includes('://') ? pattern : `http://${pattern}`).hostname)}?`;
+    guess = new URL(pattern.includes('://') ? pattern : `http://${pattern}`).hostname;
   } catch {
-    return "e.g. 'example.com' or '.example.com'";
+    // No URL either: no guess.
   }
+  // A guess that is the entry itself ("did you mean "a..b"?") says nothing.
+  return guess === undefined || guess === pattern ? "e.g. 'example.com' or '.example.com'" : `did you mean ${JSON.stringify(guess)}?`;
 }
 
 /**

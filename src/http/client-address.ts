@@ -171,12 +171,18 @@ function address(entry: string | undefined): string | undefined {
 /** An absolute-form request target's scheme and authority (captured): the request's path follows it, its host is it. */
 export const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
 
-// A host name or IPv4 address, or a bracketed IPv6 address, and an optional port, which may be empty (RFC 3986 3.2.3).
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{0,5})?$/;
-const COLON = 0x3a;
+// A host name or IPv4 address, or a bracketed IPv6 address, and an optional port, which may be empty (RFC 3986 3.2.3). The port is captured.
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::(\d{0,5}))?$/;
+/** The last TCP port: a Host or forwarded host with a port past it names no host. */
+export const LAST_PORT = 65_535;
 
-/** A host that is a host, lower-cased, an empty port dropped (`example.com:` is `example.com`, as Django reads it); undefined for anything else (a path, spaces, a user name). */
+/**
+ * A host that is a host, lower-cased, an empty port dropped (`example.com:`
+ * is `example.com`, as Django reads it); undefined for anything else (a
+ * path, spaces, a user name, a port past 65535: a Host line with one is a 400).
+ */
 function validHost(value: string | undefined): string | undefined {
-  if (value === undefined || !HOST.test(value)) return undefined;
-  return (value.charCodeAt(value.length - 1) === COLON ? value.slice(0, -1) : value).toLowerCase();
+  const match = value === undefined ? null : HOST.exec(value);
+  if (match === null || Number(match[1] ?? 0) > LAST_PORT) return undefined;
+  return (match[1] === '' ? match[0].slice(0, -1) : match[0]).toLowerCase();
 }

@@ -101,8 +101,15 @@ export class SignedCookies {
   }
 
   get(name: string, options?: SignedCookieOptions): string | undefined {
-    if (this.#signer === undefined) throw noSecret(`request.signedCookies.get(${JSON.stringify(name)})`);
-    if (options !== undefined) checkKeys('request.signedCookies.get()', options, ['salt', 'maxAge']);
+    const where = `request.signedCookies.get(${JSON.stringify(name)})`;
+    if (this.#signer === undefined) throw noSecret(where);
+    if (options !== undefined) {
+      checkKeys('request.signedCookies.get()', options, ['salt', 'maxAge']);
+      // Either mistake read every value as absent (NaN from an unset setting: no age passes it), every session lost without a word.
+      const { maxAge, salt } = options;
+      if (maxAge !== undefined && !(typeof maxAge === 'number' && maxAge >= 0)) throw new TypeError(`${where}: maxAge must be a number of seconds, 0 or more, got ${describe(maxAge)}`);
+      if (salt !== undefined && typeof salt !== 'string') throw new TypeError(`${where}: salt must be a string, got ${describe(salt)}`);
+    }
     const signed = this.#cookies.get(name);
     if (signed === undefined) return undefined;
     return this.#signer.verify(signed, saltFor(name, options?.salt), options?.maxAge);
@@ -117,7 +124,7 @@ export interface CookieOptions {
   expires?: Date;
   /** Default: the host that set it, subdomains excluded. */
   domain?: string;
-  /** Default `'/'`. */
+  /** Default `'/'`; must start with `/` (browsers ignore any other path). */
   path?: string;
   /** Default: true when the request came over HTTPS (as `request.protocol` says, proxies included). */
   secure?: boolean;
@@ -161,7 +168,8 @@ const MAX_ATTRIBUTE_BYTES = 1024;
  * attributes or headers), a value that is not a string, an unknown or
  * ill-typed option, a combination browsers reject, a name and value past
  * the 4096 bytes browsers keep, a domain or path past the 1024 bytes of an
- * attribute they read. The value itself is
+ * attribute they read, a path not starting with `/`, a value with a lone
+ * surrogate (no UTF-8 to encode). The value itself is
  * percent-encoded where needed, so no value can inject an attribute.
  */
 export function pendingCookie(where: string, name: string, value: string, options: CookieOptions | undefined, keys = OPTION_KEYS): PendingCookie {
@@ -187,6 +195,10 @@ export function pendingCookie(where: string, name: string, value: string, option
   if (partitioned === true && secure !== true) fail('partitioned: true needs secure: true (browsers reject a Partitioned cookie without Secure)');
   if ((name.startsWith('__Secure-') || name.startsWith('__Host-')) && secure === false) fail('a __Secure- or __Host- cookie must be Secure: browsers reject it otherwise');
   if (name.startsWith('__Host-') && (checked.domain !== undefined || (checked.path ?? '/') !== '/')) fail("a __Host- cookie takes no domain and the path '/': browsers reject it otherwise");
+  // RFC 6265bis 5.6.4: the cookie would then be kept for another path than the one given, and deleteCookie() with it miss.
+  if (checked.path !== undefined && !String(checked.path).startsWith('/')) {
+    fail(`its path must start with "/", got ${describe(checked.path)}: browsers ignore any other (RFC 6265bis 5.6.4) and keep the cookie for the folder of the page that set it`);
+  }
   for (const attribute of ['domain', 'path'] as const) {
     const bytes = typeof checked[attribute] === 'string' ? Buffer.byteLength(checked[attribute]) : 0;
     if (bytes > MAX_ATTRIBUTE_BYTES) fail(`its ${attribute} comes to ${bytes} bytes, and browsers ignore a ${attribute} past ${MAX_ATTRIBUTE_BYTES} without a word (the cookie is then kept for another ${attribute} than the one given)`);
@@ -197,7 +209,8 @@ export function pendingCookie(where: string, name: string, value: string, option
   try {
     header = stringifySetCookie(setCookieOf(cookie, value, true));
   } catch (error) {
-    fail((error as Error).message);
+    // encodeURIComponent's "URI malformed": a string with half a surrogate pair, as JSON.parse('"\\ud800"') gives, has no UTF-8.
+    fail(error instanceof URIError ? 'its value is not well-formed Unicode (a lone surrogate), which has no UTF-8 to percent-encode' : (error as Error).message);
   }
   // The name and value as sent (`name=value` before the first attribute), the value percent-encoded, and signed when it will be.
   const bytes = Buffer.byteLength(header.slice(0, header.indexOf(';'))) - 1 + (checked.signed === true ? signatureLength() : 0);

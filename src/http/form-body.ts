@@ -171,8 +171,12 @@ function undecodable(name: string): UnsupportedMediaType {
   );
 }
 
+/** busboy's words for a part header it gave up on: it says neither which rule broke nor that one is a limit. */
+const BAD_PART_HEADER = 'Malformed part header';
+
 function malformed(problem: string): BadRequest {
-  return new BadRequest(`malformed multipart body: ${problem}`);
+  const why = problem === BAD_PART_HEADER ? ' (each part needs header lines of "Name: value" without control characters, 16 KiB at most in all, then a blank line)' : '';
+  return new BadRequest(`malformed multipart body: ${problem}${why}`);
 }
 
 function tooManyFields(max: number): PayloadTooLarge {

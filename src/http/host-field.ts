@@ -1,9 +1,8 @@
-import { ABSOLUTE_FORM } from './client-address.js';
+import { ABSOLUTE_FORM, LAST_PORT } from './client-address.js';
 
 // RFC 3986 3.2.2-3: an IP-literal in brackets (IPv6, a zone, IPvFuture), or a reg-name (an IPv4 address is one) of
 // unreserved characters, escapes and sub-delims, maybe empty; then a port of digits, maybe empty. The port is captured.
 const AUTHORITY = /^(?:\[[0-9A-Za-z\-._~!$&'()*+,;=:%]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::(\d*))?$/;
-const LAST_PORT = 65_535;
 /** The last Host found valid: a server answers to few names, and the grammar's test is skipped for it. */
 let lastValid: string | undefined;
 

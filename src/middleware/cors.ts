@@ -8,7 +8,7 @@ import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 
-/** Which origins may read responses: a list, `'*'` (any, without credentials), or a function of the `Origin` header. */
+/** Which origins may read responses: a list, `'*'` (any, without credentials), or a function of the `Origin` header (asked only when it is one origin, or `null`). */
 export type CorsOrigins = '*' | readonly string[] | ((origin: string, request: HttpRequest) => MaybePromise<boolean>);
 
 /** `cors()`'s options. */
@@ -111,7 +111,8 @@ class Cors implements MiddlewareHooks {
     }
     addVary(response, 'Origin');
     const origin = request.headers.get('origin');
-    if (origin === null) return false;
+    // Node joins two Origin lines as "a, b": sent back in Allow-Origin, such a value is no origin (a function's suffix test took it).
+    if (origin === null || !isOrigin(origin)) return false;
     const allowed = this.#allows(origin, request);
     // Any thenable, as the pipeline accepts; wrapped so the callers chain on a native promise.
     if (isPromise(allowed)) return Promise.resolve(allowed).then((yes) => yes === true);
@@ -156,18 +157,23 @@ function isPreflight(request: HttpRequest): boolean {
   return request.method === 'OPTIONS' && request.headers.has('access-control-request-method');
 }
 
+/** Whether an Origin header is one origin: `null` (an opaque origin), or `scheme://host[:port]` as a URL serializes it. */
+function isOrigin(origin: string): boolean {
+  if (origin === 'null') return true;
+  try {
+    return new URL(origin).origin === origin.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** An origin as a browser sends it, lower-case; a TypeError naming it otherwise (a path or trailing slash never matches). */
 function checkOrigin(origin: unknown, index: number): string {
-  let valid = false;
-  if (typeof origin === 'string') {
-    try {
-      valid = new URL(origin).origin === origin.toLowerCase();
-    } catch {
-      valid = false;
-    }
+  // 'null' is what a sandboxed page or a file sends: listing it would let any such page read the responses.
+  if (typeof origin !== 'string' || origin === 'null' || !isOrigin(origin)) {
+    throw new TypeError(`cors(): origins[${index}] is not an origin (scheme://host[:port], no path, no trailing slash): ${describe(origin)}`);
   }
-  if (!valid) throw new TypeError(`cors(): origins[${index}] is not an origin (scheme://host[:port], no path, no trailing slash): ${describe(origin)}`);
-  return (origin as string).toLowerCase();
+  return origin.toLowerCase();
 }
 
 /** A list of header or method names as one header value; undefined when absent. */

@@ -94,6 +94,18 @@ export function oddParamName(parts: readonly Part[]): string | undefined {
   return undefined;
 }
 
+/** What no request path holds: `?` starts the query, `#` the fragment, and the router refuses control characters (C0, DEL). */
+const UNREACHABLE = /[?#\x00-\x1f\x7f]/;
+
+/** A character of a pattern's text (in parts, so neither an optional param's `?` nor a regex's) that no request path holds, if any. */
+export function unreachableChar(parts: readonly Part[]): string | undefined {
+  for (const part of parts) {
+    const match = typeof part === 'string' ? UNREACHABLE.exec(part) : null;
+    if (match !== null) return match[0];
+  }
+  return undefined;
+}
+
 /** Django's `<int:id>` or `<id>`, read where find-my-way reads text and param names (never inside a param's regex). */
 const DJANGO_PARAM = /<(?:[A-Za-z_]\w*:)?([A-Za-z_]\w*)>/;
 

@@ -7,7 +7,7 @@ import { kRouteTarget } from '../symbols.js';
 import { echo } from '../util/echo.js';
 import { slashRedirect } from './append-slash.js';
 import type { FlatRoute, RouteGroup } from './include.js';
-import { djangoParam, fillPath, oddParamName, parsePattern, repeatedParam, shown, unknownName, type ParamValue } from './reverse.js';
+import { djangoParam, fillPath, oddParamName, parsePattern, repeatedParam, shown, unknownName, unreachableChar, type ParamValue } from './reverse.js';
 import { RouteTree } from './route-tree.js';
 import { METHODS, type Method } from './routes.js';
 
@@ -80,6 +80,10 @@ export class Router {
     const django = djangoParam(parts);
     if (django !== undefined) {
       throw new TypeError(`${describeRoute(stored)} writes a param as Django does, ${django.written}, which the router reads as plain text; write ${django.param} (with a regex: ${django.param}(^\\d+$))`);
+    }
+    const unreachable = unreachableChar(parts);
+    if (unreachable !== undefined) {
+      throw new TypeError(`${describeRoute(stored)} has ${JSON.stringify(unreachable)} in its text, which no request path holds (a request's "?" starts its query, "#" its fragment, and a control character is refused): no request could reach it`);
     }
     const odd = oddParamName(parts);
     if (odd !== undefined) {

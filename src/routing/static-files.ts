@@ -52,7 +52,8 @@ const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-r
 const DATED = ['if-modified-since', 'if-unmodified-since', 'if-range'];
 const ENCODED_SLASH = /%2F|%5C/i;
 const BYTES_UNIT = /^\s*bytes=/i;
-const RANGE_SPEC = /^(?:\d+-\d*|-\d+)$/;
+/** An int-range (first and last positions captured, the last maybe empty) or a suffix-range. */
+const RANGE_SPEC = /^(?:(\d+)-(\d*)|-\d+)$/;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
 /** @fastify/send, and the content types it gives files (`mime`). */
@@ -251,15 +252,22 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
 /**
  * A Range for @fastify/send: `bytes=` and its range-specs, when the value is
  * one in RFC 9110 14.1.1's syntax (the unit in any case, blanks and empty
- * members of the list as its list rule allows); undefined for anything else,
- * which is then ignored (the whole file). @fastify/send matches the unit in
+ * members of the list as its list rule allows, no last position before its
+ * first); undefined for anything else, which is then ignored (the whole file). @fastify/send matches the unit in
  * lower case only, and reads each position with parseInt: `bytes=1e1-` was
  * a 206 from byte 1, `bytes=-` a 416.
  */
 function byteRanges(range: string): string | undefined {
   if (!BYTES_UNIT.test(range)) return undefined;
   const specs = range.slice(range.indexOf('=') + 1).split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
-  return specs.length > 0 && specs.every((spec) => RANGE_SPEC.test(spec)) ? `bytes=${specs.join(',')}` : undefined;
+  return specs.length > 0 && specs.every(validSpec) ? `bytes=${specs.join(',')}` : undefined;
+}
+
+/** A range-spec in RFC 9110 14.1.1's syntax, whose last position, when given, is not before its first (else it is invalid: `5-2`). */
+function validSpec(spec: string): boolean {
+  const match = RANGE_SPEC.exec(spec);
+  // Compared as BigInts: a position may have more digits than a number holds exactly.
+  return match !== null && (match[1] === undefined || match[2] === '' || BigInt(match[1]) <= BigInt(match[2]!));
 }
 
 /**

@@ -120,6 +120,18 @@ describe('allowedHosts behind a trusted proxy checks the forwarded host', () => 
   });
 });
 
+describe('allowedHosts: entries written with a trailing dot (a fully qualified name)', () => {
+  const { ask } = serving(['example.com.', '.api.example.']);
+
+  test('are their host and domain, as a request host with one is (they were refused with "did you mean" the same entry)', async () => {
+    for (const host of ['example.com', 'example.com.:8000', 'api.example', 'v1.api.example.']) {
+      const { status, body } = await ask(host);
+      assert.equal(status, 200, `${host}: ${body}`);
+    }
+    assert.equal((await ask('evil.com')).status, 400);
+  });
+});
+
 test('createApp refuses allowedHosts it cannot use, saying what to write', () => {
   const cases: [unknown, RegExp][] = [
     ['example.com', /allowedHosts must be a list of host names, got/],
@@ -129,6 +141,9 @@ test('createApp refuses allowedHosts it cannot use, saying what to write', () =>
     [['example.com:8000'], /entry "example\.com:8000" is not a host name: .*did you mean "example\.com"\?/],
     [['*.example.com'], /entry "\*\.example\.com" is not a host name: .*did you mean "\.example\.com"\? A leading dot/],
     [['exa mple.com'], /entry "exa mple\.com" is not a host name/],
+    // No guess that is the entry itself ("did you mean "."?").
+    [['.'], /createApp\(\): allowedHosts entry "\." is not a host name: give it without scheme, port or path \(e\.g\. 'example\.com' or '\.example\.com'\)$/],
+    [['a..b'], /createApp\(\): allowedHosts entry "a\.\.b" is not a host name: give it without scheme, port or path \(e\.g\. 'example\.com' or '\.example\.com'\)$/],
   ];
   for (const [allowedHosts, message] of cases) {
     assert.throws(() => createApp({ allowedHosts: allowedHosts as string[] }), message, JSON.stringify(allowedHosts));

@@ -118,6 +118,10 @@ describe('trustProxy: true believes every hop', () => {
     assert.equal((await ask({ 'x-forwarded-proto': 'ftp' })).protocol, 'http');
     assert.equal((await ask({ 'x-forwarded-proto': 'HTTPS' })).protocol, 'https');
     assert.equal((await ask({ 'x-forwarded-host': 'evil.example/reset?token=' })).host, 'localhost:8080');
+    // A port past 65535, as a Host line with one is a 400 (host-field.ts): it was request.host, links built from it led nowhere.
+    assert.equal((await ask({ 'x-forwarded-host': 'api.example:99999' })).host, 'localhost:8080');
+    assert.equal((await ask({ forwarded: 'for=192.0.2.60;host="api.example:65536"' })).host, 'localhost:8080');
+    assert.equal((await ask({ 'x-forwarded-host': 'api.example:65535' })).host, 'api.example:65535');
   });
 
   test('RFC 7239 Forwarded, when no X-Forwarded-* is sent: for, proto and host of the client-most hop', async () => {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { createApp, get, HttpResponse, JsonResponse, type CookieOptions, type HttpRequest } from 'coda-http';
+import { createApp, get, HttpResponse, JsonResponse, type CookieOptions, type HttpRequest, type SignedCookieOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { memoryLogger, rawRequest, startServer } from '../helpers.js';
 
@@ -206,6 +206,10 @@ describe('response.setCookie() refuses bad input where it is called', () => {
     ['a path past 1024 bytes, whose attribute browsers ignore', () => new HttpResponse().setCookie('a', 'v', { path: `/${'p'.repeat(1024)}` }), /^response\.setCookie\(\): cookie a: its path comes to 1025 bytes, and browsers ignore a path past 1024 without a word \(the cookie is then kept for another path than the one given\)$/],
     ['a domain past 1024 bytes', () => new HttpResponse().setCookie('a', 'v', { domain: Array.from({ length: 17 }, () => 'd'.repeat(63)).join('.') }), /cookie a: its domain comes to 1087 bytes, and browsers ignore a domain past 1024/],
     ['deleteCookie with a path past 1024 bytes', () => new HttpResponse().deleteCookie('a', { path: `/${'p'.repeat(1024)}` }), /^response\.deleteCookie\(\): cookie a: its path comes to 1025 bytes/],
+    ['a path that does not start with a slash, which browsers ignore for the folder of the page', () => new HttpResponse().setCookie('a', 'v', { path: 'admin' }), /^response\.setCookie\(\): cookie a: its path must start with "\/", got string "admin": browsers ignore any other \(RFC 6265bis 5\.6\.4\) and keep the cookie for the folder of the page that set it$/],
+    ['an empty path', () => new HttpResponse().setCookie('a', 'v', { path: '' }), /cookie a: its path must start with "\/", got string ""/],
+    ['deleteCookie with a path that does not start with a slash', () => new HttpResponse().deleteCookie('a', { path: 'admin' }), /^response\.deleteCookie\(\): cookie a: its path must start with "\/"/],
+    ['a value with a lone surrogate (a JSON body can hold one)', () => new HttpResponse().setCookie('a', 'x\ud800'), /^response\.setCookie\(\): cookie a: its value is not well-formed Unicode \(a lone surrogate\), which has no UTF-8 to percent-encode$/],
     ['deleteCookie with a set-only option', () => new HttpResponse().deleteCookie('a', { maxAge: 5 } as CookieOptions), /^response\.deleteCookie\(\) for cookie a: unknown option "maxAge"/],
   ];
   for (const [what, call, message] of cases) {
@@ -359,6 +363,30 @@ describe('signed cookies', () => {
     const app = createApp({ secret: SECRET, debug: true, routes: [get('/', (request) => new HttpResponse(request.signedCookies.get('a', { maxage: 1 } as unknown as { maxAge: number }) ?? ''))] });
     await using client = createTestClient(app);
     assert.match(await (await client.get('/')).text(), /request\.signedCookies\.get\(\): unknown option "maxage"; did you mean "maxAge"\?/);
+  });
+
+  test('signedCookies.get() refuses a maxAge that is not a number of seconds, or a salt that is not a string: every value read as absent, every session lost without a word', async () => {
+    const cases: [SignedCookieOptions, RegExp][] = [
+      [{ maxAge: Number(undefined) }, /^TypeError: request\.signedCookies\.get\("s"\): maxAge must be a number of seconds, 0 or more, got number NaN$/m],
+      [{ maxAge: -1 }, /maxAge must be a number of seconds, 0 or more, got number -1$/m],
+      [{ maxAge: '600' as unknown as number }, /maxAge must be a number of seconds, 0 or more, got string "600"$/m],
+      [{ salt: 5 as unknown as string }, /^TypeError: request\.signedCookies\.get\("s"\): salt must be a string, got number 5$/m],
+    ];
+    let options: SignedCookieOptions = {};
+    const app = createApp({ secret: SECRET, debug: true, routes: [
+      get('/set', () => new HttpResponse().setCookie('s', 'v', { signed: true, salt: '5' })),
+      get('/', (request) => new HttpResponse(request.signedCookies.get('s', options) ?? 'absent')),
+    ] });
+    await using client = createTestClient(app);
+    await client.get('/set');
+    for (const [given, message] of cases) {
+      options = given;
+      const res = await client.get('/');
+      assert.equal(res.status, 500);
+      assert.match(await res.text(), message);
+    }
+    options = { maxAge: 0.5 + 600, salt: '5' };
+    assert.equal(await (await client.get('/')).text(), 'v');
   });
 });
 

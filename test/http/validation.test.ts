@@ -41,6 +41,10 @@ const app = createApp({
       const { id } = await request.parseParams(v.object({ id: v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)) }));
       return new JsonResponse({ id });
     }),
+    post('/upload', async (request) => {
+      const { tag, avatar } = await request.form(z.object({ tag: z.array(z.string()), avatar: z.instanceof(File) }));
+      return new JsonResponse({ tag, avatar: { name: avatar.name, type: avatar.type, text: await avatar.text() } });
+    }),
     post('/form', async (request) => {
       const form = await request.form(z.object({ name: z.string().min(2), colour: z.enum(['red', 'blue']) }));
       return new JsonResponse(form);
@@ -145,7 +149,43 @@ describe('query, params and form', () => {
   });
 });
 
+describe('form(schema), multipart over a socket', () => {
+  const client = createTestClient(app, { transport: 'socket' });
+  after(() => client.close());
+
+  test('a field given twice is an array, a file a File; given once, the array schema refuses the string', async () => {
+    const form = new FormData();
+    form.append('tag', 'a');
+    form.append('tag', 'b');
+    form.append('avatar', new File(['hello'], 'me.txt', { type: 'text/plain' }));
+    assert.deepEqual(await (await client.post('/upload', { form })).json(), { tag: ['a', 'b'], avatar: { name: 'me.txt', type: 'text/plain', text: 'hello' } });
+    const once = new FormData();
+    once.append('tag', 'a');
+    once.append('avatar', 'not a file');
+    const res = await client.post('/upload', { form: once, headers: { accept: 'application/json' } });
+    assert.equal(res.status, 400);
+    const { error } = await res.json<{ error: { issues: { path: string[] }[] } }>();
+    assert.deepEqual(error.issues.map((issue) => issue.path), [['tag'], ['avatar']]);
+  });
+});
+
 describe('ValidationError', () => {
+  test('a body failing everywhere (1 MB, 500,000 issues) is a 400 listing the first 100 and counting the rest: it was a 67 MB JSON answer, 28 MB as text', async () => {
+    const body = `[${Array(500_000).fill('0').join(',')}]`;
+    const big = createApp({ routes: [post('/', async (request) => new JsonResponse(await request.json(z.array(z.string()))))] });
+    for (const accept of ['application/json', 'text/plain']) {
+      const res = await big.fetch(new Request('http://localhost/', { method: 'POST', headers: { 'content-type': 'application/json', accept }, body }));
+      assert.equal(res.status, 400);
+      const text = await res.text();
+      assert.ok(text.length < 20_000, `${accept}: ${text.length} bytes`);
+      assert.match(text, /^(?:\{"error":\{"status":400,"message":")?invalid request body: 0: [^;]+(?:; \d+: [^;]+){99}; and 499,900 more issues/, accept);
+      if (accept === 'application/json') {
+        const { error } = JSON.parse(text) as { error: { issues: { path: number[] }[] } };
+        assert.deepEqual(error.issues.map((issue) => issue.path[0]), Array.from({ length: 100 }, (_, i) => i));
+      }
+    }
+  });
+
   test('is a BadRequest with the issues', () => {
     const error = new ValidationError('request body', [{ path: ['a', 0], message: 'bad' }, { path: [], message: 'worse' }]);
     assert.equal(error.status, 400);

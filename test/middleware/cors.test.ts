@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { cors, createApp, get, HttpResponse, NotFound, post, StreamingResponse, type CorsOptions } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
+import { rawRequest, serveForSuite } from '../helpers.js';
 
 const APP_ORIGIN = 'https://app.example';
 
@@ -167,6 +168,34 @@ describe('cors() with a function and fixed headers and methods', () => {
     assert.equal(denied.status, 201);
     assert.equal(denied.headers.get('access-control-allow-origin'), null);
     assert.deepEqual(asked, ['https://a.trusted.example', 'https://trusted.example.evil']);
+  });
+});
+
+describe('cors() with a function, given an Origin that is not one origin', () => {
+  const asked: string[] = [];
+  const app = createApp({
+    middleware: [cors({ origins: (origin) => (asked.push(origin), origin === 'null' || origin.endsWith('.trusted.example')), credentials: true })],
+    routes: [get('/notes', () => new HttpResponse('notes'))],
+  });
+  const served = serveForSuite(app);
+
+  test('two Origin lines (joined as a, b), a path or a space: the function is not asked and nothing is allowed, so no such value is sent back as Allow-Origin; "null" is asked', async () => {
+    const twoLines = 'GET /notes HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nOrigin: https://a.trusted.example\r\nOrigin: https://b.trusted.example\r\n\r\n';
+    const answers = [
+      await rawRequest(served.server, twoLines),
+      await served.raw('/notes', { origin: 'https://a.trusted.example/path.trusted.example' }),
+      await served.raw('/notes', { origin: 'https://evil.example x.trusted.example' }),
+      await served.raw('/notes', { origin: 'https://a.trusted.example, https://b.trusted.example', 'access-control-request-method': 'GET' }, 'OPTIONS'),
+    ];
+    for (const answer of answers) {
+      assert.equal(answer.headers['access-control-allow-origin'], undefined, answer.raw.toString('latin1'));
+      assert.equal(answer.headers['access-control-allow-credentials'], undefined);
+      assert.equal(answer.headers.vary, 'Origin');
+    }
+    for (const origin of ['https://a.trusted.example', 'null']) {
+      assert.equal((await served.raw('/notes', { origin })).headers['access-control-allow-origin'], origin);
+    }
+    assert.deepEqual(asked, ['https://a.trusted.example', 'null']);
   });
 });
 

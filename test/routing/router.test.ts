@@ -383,6 +383,17 @@ describe('duplicate routes', () => {
     assert.doesNotThrow(() => createApp({ routes: [get('/tags/:tag(^<\\w+>$)', showNote)] }));
   });
 
+  test("a '?', '#' or control character in a route's text, or an include() prefix's, is a TypeError at createApp: no request path holds one, so the route was one no request reaches", () => {
+    // '/search?q' waited for a path no client can send: its '?' starts the query, a '#' the fragment, a %09 is a 400.
+    assert.throws(() => createApp({ routes: [get('/search?q', showNote)] }), {
+      name: 'TypeError', message: 'view showNote at /search?q has "?" in its text, which no request path holds (a request\'s "?" starts its query, "#" its fragment, and a control character is refused): no request could reach it',
+    });
+    assert.throws(() => createApp({ routes: [include('/docs#intro', [get('/', showNote)])] }), { name: 'TypeError', message: /at \/docs#intro has "#" in its text/ });
+    assert.throws(() => createApp({ routes: [get('/a\tb', showNote)] }), { name: 'TypeError', message: /has "\\t" in its text/ });
+    // An optional param's '?', and '?' or '#' inside a param's regex, are the router's own.
+    assert.doesNotThrow(() => createApp({ routes: [get('/notes/:id?', showNote), get('/tags/:tag(^[#?]\\w+$)', showNote)] }));
+  });
+
   test("a param name with a character the router does not end it at (:product+:price, :a~b) is a TypeError at createApp: it was one param named 'product+:price', not two", () => {
     assert.throws(() => createApp({ routes: [get('/product/:product+:price/', showNote)] }), {
       name: 'TypeError', message: 'view showNote at /product/:product+:price/ has a param named "product+:price": a param\'s name ends only at \'(\', \'-\', \'.\' or \'/\', so this is one param, not what it looks like; name params with letters, digits and _ (\':a-:b\' for two)',

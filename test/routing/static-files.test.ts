@@ -178,7 +178,8 @@ describe('staticFiles()', () => {
   });
 
   test('Range: a ranges-specifier that breaks RFC 9110 14.1.1 syntax is ignored, the whole file sent: never bytes other than those asked for, nor a 416 for no range', async () => {
-    for (const range of ['bytes=1e1-', 'bytes=0x4-8', 'bytes=+1-2', 'bytes=1-2x', 'bytes=1.5-2', 'bytes=0-4;x', 'bytes=', 'bytes=-', 'bytes=--1', 'bytes=0-4,x']) {
+    // A last position before the first makes the spec invalid (RFC 9110 14.1.1), and the header with it: it was a 416.
+    for (const range of ['bytes=1e1-', 'bytes=0x4-8', 'bytes=+1-2', 'bytes=1-2x', 'bytes=1.5-2', 'bytes=0-4;x', 'bytes=', 'bytes=-', 'bytes=--1', 'bytes=0-4,x', 'bytes=5-2', 'bytes=0-4,9-3', 'bytes=100000000000000000001-100000000000000000000']) {
       const whole = await get('/assets/hello.txt', { range });
       assert.equal(whole.status, 200, range);
       assert.equal(whole.body.toString(), 'hello, world\n', range);
