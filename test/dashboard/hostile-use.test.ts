@@ -1,0 +1,94 @@
+// The dashboard used as a demanding (or hostile) client would: wrong methods,
+// query strings, event streams opened and dropped in a burst, a page that
+// reconnects with Last-Event-ID, an idle stream, a store that cannot answer.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp, dashboard, sqliteStore, StoreUnavailable, task } from 'coda-http';
+import { startServer } from '../helpers.js';
+import { openEvents, snapshotWhere, type Snapshot } from './events.js';
+
+const allowAll = (): boolean => true;
+
+test('a wrong method on a dashboard route is a 405 naming the methods in Allow, and a query string changes nothing', async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const wrong: [string, string, string][] = [
+    ['POST', '/coda', 'GET, HEAD, OPTIONS'], ['DELETE', '/coda/snapshot', 'GET, HEAD, OPTIONS'], ['PUT', '/coda/events', 'GET, HEAD, OPTIONS'],
+    ['GET', '/coda/tasks/x/retry', 'POST, OPTIONS'], ['PATCH', '/coda/tasks/x/discard', 'POST, OPTIONS'],
+  ];
+  for (const [method, path, allow] of wrong) {
+    const response = await fetch(server.url + path, { method });
+    assert.equal(response.status, 405, `${method} ${path}`);
+    assert.equal(response.headers.get('allow'), allow, `${method} ${path}`);
+    await response.text();
+  }
+  const page = await fetch(`${server.url}/coda?tab=<script>alert(1)</script>`);
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.equal(html.includes('<script>alert'), false, 'the query string is not put in the page');
+  assert.match(html, /<body data-base="\/coda">/);
+  const snapshot = await fetch(`${server.url}/coda/snapshot?format=html`);
+  assert.equal(snapshot.headers.get('content-type'), 'application/json; charset=utf-8');
+  assert.ok(Array.isArray(((await snapshot.json()) as Snapshot).recent));
+});
+
+test('event streams opened and dropped in a burst each free their place: the next maxClients open, and nothing is left in flight', { timeout: 60_000 }, async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll, intervalMs: 10, maxClients: 2 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  for (let i = 0; i < 60; i++) {
+    const stream = await openEvents(`${server.url}/coda/events`);
+    assert.equal(stream.response.status, 200, `stream ${i}`);
+    // Half leave at once (their snapshot unsent, or unread), half after reading their first snapshot.
+    if (i % 2 === 1) await snapshotWhere(stream.events, () => true);
+    stream.close();
+  }
+  await app.settle();
+  const kept = [await openEvents(`${server.url}/coda/events`), await openEvents(`${server.url}/coda/events`)];
+  t.after(() => kept.forEach((stream) => stream.close()));
+  assert.deepEqual(kept.map((stream) => stream.response.status), [200, 200], 'no place is held by a stream whose client left');
+  const polled = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  assert.equal(polled.requests.inFlight, 0);
+  assert.equal(polled.requests.total, 0, 'the dashboard\'s own streams are not counted');
+});
+
+test('an unchanged snapshot is not sent again: after its first, an idle stream carries only heartbeats', { timeout: 30_000 }, async (t) => {
+  // Some 20 snapshots are made before the heartbeat is due, all alike: sent again, one would come first.
+  const app = createApp({ routes: dashboard({ authorize: allowAll, intervalMs: 10, heartbeatMs: 200 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  await snapshotWhere(stream.events, () => true);
+  for (let i = 0; i < 3; i++) {
+    const { value } = await stream.events.next();
+    assert.deepEqual(value, { type: 'comment', text: 'heartbeat' }, `message ${i + 2}`);
+  }
+});
+
+test('a snapshot while the store cannot answer shows the store\'s error in its place, and the figures once it is back', async (t) => {
+  const charge = task('charge', () => {});
+  const store = sqliteStore({ path: ':memory:' });
+  let down = false;
+  const stats = store.stats.bind(store);
+  // A store away (Redis stopped, a file that cannot be read) as the dashboard meets it: its read throws.
+  store.stats = async (...args) => {
+    if (down) throw new StoreUnavailable('sqlite store :memory:', new Error('disk I/O error'));
+    return stats(...args);
+  };
+  const app = createApp({ tasks: { definitions: [charge], store, run: false }, routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  await app.tasks.enqueue(charge, {});
+  down = true;
+  const refused = await fetch(`${server.url}/coda/snapshot`);
+  assert.equal(refused.status, 200);
+  const shown = await refused.json() as Snapshot;
+  assert.equal(shown.durable?.error, 'StoreUnavailable: sqlite store :memory: is unavailable: disk I/O error');
+  assert.equal(shown.durable?.ready, 0);
+  down = false;
+  const back = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
+  assert.equal(back.durable?.error, undefined);
+  assert.equal(back.durable?.ready, 1);
+});
