@@ -3,7 +3,7 @@
 // reconnects with Last-Event-ID, an idle stream, a store that cannot answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, dashboard, sqliteStore, StoreUnavailable, task } from 'coda-http';
+import { createApp, dashboard, get, HttpResponse, sqliteStore, StoreUnavailable, task } from 'coda-http';
 import { startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
@@ -51,6 +51,22 @@ test('event streams opened and dropped in a burst each free their place: the nex
   const polled = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
   assert.equal(polled.requests.inFlight, 0);
   assert.equal(polled.requests.total, 0, 'the dashboard\'s own streams are not counted');
+});
+
+test('a page that reconnects (Last-Event-ID and all) after every stream closed gets a fresh snapshot first, not the one kept from before: it showed 0 requests after 3', async (t) => {
+  const app = createApp({ routes: [get('/work', () => new HttpResponse('done')), ...dashboard({ authorize: allowAll, intervalMs: 10 })] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const first = await openEvents(`${server.url}/coda/events`);
+  await snapshotWhere(first.events, () => true);
+  first.close();
+  await app.settle();
+  for (let i = 0; i < 3; i++) await (await fetch(`${server.url}/work`)).text();
+  const again = await openEvents(`${server.url}/coda/events`, { 'last-event-id': '42', accept: 'text/event-stream' });
+  t.after(again.close);
+  assert.equal(again.response.status, 200);
+  const next = await snapshotWhere(again.events, () => true);
+  assert.equal(next.requests.total, 3);
 });
 
 test('an unchanged snapshot is not sent again: after its first, an idle stream carries only heartbeats', { timeout: 30_000 }, async (t) => {
