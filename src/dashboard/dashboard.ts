@@ -45,6 +45,8 @@ const ACTION_HEADER = 'x-coda-dashboard';
 const NOSNIFF = { 'x-content-type-options': 'nosniff' };
 
 const assets = new URL('./assets/', import.meta.url);
+/** Where each app's dashboard is: a second one would count the first's own requests (and its streams in flight) as traffic. */
+const mountedAt = new WeakMap<App, string>();
 let page: string | undefined;
 let script: string | undefined;
 
@@ -144,13 +146,16 @@ export function dashboard(options: DashboardOptions): Route[] {
     })),
   ];
   Object.assign(routes[0]!, {
-    [kMount]: (mounted: App, mountedAt: string) => {
+    [kMount]: (mounted: App, at: string) => {
       // The page names its script, stream and actions by this path, in HTML: plain, as `path` is.
-      if (!PATH.test(mountedAt)) {
-        throw new TypeError(`dashboard(): its routes are mounted at ${JSON.stringify(mountedAt)} (an include() prefix in front of "${path}"): the whole path must be plain too (letters, digits, ".", "_", "~", "-" between slashes; no parameters)`);
+      if (!PATH.test(at)) {
+        throw new TypeError(`dashboard(): its routes are mounted at ${JSON.stringify(at)} (an include() prefix in front of "${path}"): the whole path must be plain too (letters, digits, ".", "_", "~", "-" between slashes; no parameters)`);
       }
-      recorder.attach(mounted, mountedAt);
-      base = mountedAt;
+      const other = mountedAt.get(mounted);
+      if (other !== undefined) throw new TypeError(`dashboard(): this app has a dashboard at ${other} already; one per app (a second, at ${at}, would count the first's own requests as traffic)`);
+      recorder.attach(mounted, at);
+      mountedAt.set(mounted, at);
+      base = at;
       app = mounted;
       // Only the closing server's streams end (their page reconnects to another); every one once all the app's servers close.
       mounted[kOnServerClosing]((server, whole) => broadcast.end(server, whole));

@@ -3,7 +3,7 @@
 // reconnects with Last-Event-ID, an idle stream, a store that cannot answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, dashboard, get, HttpResponse, sqliteStore, StoreUnavailable, task } from 'coda-http';
+import { createApp, dashboard, get, HttpResponse, include, sqliteStore, StoreUnavailable, task } from 'coda-http';
 import { startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
@@ -107,4 +107,11 @@ test('a snapshot while the store cannot answer shows the store\'s error in its p
   const back = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
   assert.equal(back.durable?.error, undefined);
   assert.equal(back.durable?.ready, 1);
+});
+
+test('a second dashboard in the same app is refused at createApp(): each counted the other\'s own requests and streams as traffic', () => {
+  assert.throws(() => createApp({ routes: [...dashboard({ authorize: allowAll }), ...dashboard({ path: '/ops', authorize: allowAll })] }),
+    /^TypeError: dashboard\(\): this app has a dashboard at \/coda already; one per app \(a second, at \/ops, would count the first's own requests as traffic\)$/);
+  assert.throws(() => createApp({ routes: [...dashboard({ authorize: allowAll }), include('/admin', dashboard({ authorize: allowAll }))] }),
+    /this app has a dashboard at \/coda already; one per app \(a second, at \/admin\/coda,/);
 });
