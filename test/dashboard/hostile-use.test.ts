@@ -3,8 +3,8 @@
 // reconnects with Last-Event-ID, an idle stream, a store that cannot answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, dashboard, get, HttpResponse, include, sqliteStore, StoreUnavailable, task } from 'coda-http';
-import { startServer } from '../helpers.js';
+import { createApp, dashboard, get, HttpResponse, include, sqliteStore, StoreUnavailable, task, type Server } from 'coda-http';
+import { LEVEL, memoryLogger, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
 const allowAll = (): boolean => true;
@@ -114,4 +114,42 @@ test('a second dashboard in the same app is refused at createApp(): each counted
     /^TypeError: dashboard\(\): this app has a dashboard at \/coda already; one per app \(a second, at \/ops, would count the first's own requests as traffic\)$/);
   assert.throws(() => createApp({ routes: [...dashboard({ authorize: allowAll }), include('/admin', dashboard({ authorize: allowAll }))] }),
     /this app has a dashboard at \/coda already; one per app \(a second, at \/admin\/coda,/);
+});
+
+test('an event stream asked for on a server that is closing is a 503 saying so, to try again in 5 s (at another server, or this one started again)', { timeout: 20_000 }, async () => {
+  let server!: Server;
+  let closing: Promise<unknown> | undefined;
+  // The server begins to close while the stream's request is being let in: it is decided on a closing server.
+  const authorize = (): boolean => {
+    closing ??= server.close({ timeoutMs: 10_000 });
+    return true;
+  };
+  const app = createApp({ routes: dashboard({ authorize }) });
+  server = await startServer(app);
+  const refused = await fetch(`${server.url}/coda/events`);
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.equal(await refused.text(), 'the server is shutting down');
+  await closing;
+});
+
+test('an authorize() that throws (not an HttpError) when an open stream asks again is logged, and the stream ends', { timeout: 10_000 }, async (t) => {
+  let calls = 0;
+  // Lets in the stream and its first snapshot, then fails as a session store that went away would.
+  const authorize = (): boolean => {
+    if (++calls > 2) throw new Error('session store unreachable');
+    return true;
+  };
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, routes: [get('/work', () => new HttpResponse('done')), ...dashboard({ authorize, intervalMs: 10 })] });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  await snapshotWhere(stream.events, () => true);
+  await (await fetch(`${server.url}/work`)).text();
+  await assert.rejects(snapshotWhere(stream.events, () => true), /the event stream ended before the awaited snapshot/);
+  const logged = lines.filter((line) => line.level >= LEVEL.error);
+  assert.deepEqual(logged.map((line) => [line.msg, (line.err as { message?: string } | undefined)?.message]),
+    [['dashboard: authorize() failed for an open event stream, which is ended', 'session store unreachable']]);
 });
