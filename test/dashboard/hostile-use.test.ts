@@ -153,3 +153,23 @@ test('an authorize() that throws (not an HttpError) when an open stream asks aga
   assert.deepEqual(logged.map((line) => [line.msg, (line.err as { message?: string } | undefined)?.message]),
     [['dashboard: authorize() failed for an open event stream, which is ended', 'session store unreachable']]);
 });
+
+test('a cross-site preflight for an action is answered without any Access-Control-Allow field, so a browser never sends the action; a HEAD of the event stream holds no place', async (t) => {
+  const app = createApp({ routes: dashboard({ authorize: allowAll, maxClients: 1 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const preflight = await fetch(`${server.url}/coda/tasks/x/retry`, {
+    method: 'OPTIONS', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-coda-dashboard' },
+  });
+  await preflight.text();
+  assert.deepEqual([...preflight.headers.keys()].filter((name) => name.startsWith('access-control-')), []);
+  for (let i = 0; i < 3; i++) {
+    const head = await fetch(`${server.url}/coda/events`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  }
+  await app.settle();
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  assert.equal(stream.response.status, 200, 'the HEADs left the one place (maxClients: 1) free');
+});
