@@ -3,7 +3,7 @@
 // reconnects with Last-Event-ID, an idle stream, a store that cannot answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, dashboard, get, HttpResponse, include, sqliteStore, StoreUnavailable, task, type Server } from 'coda-http';
+import { createApp, dashboard, get, HttpResponse, include, NonRetryableError, sqliteStore, StoreUnavailable, task, type Server } from 'coda-http';
 import { LEVEL, memoryLogger, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
@@ -172,4 +172,27 @@ test('a cross-site preflight for an action is answered without any Access-Contro
   const stream = await openEvents(`${server.url}/coda/events`);
   t.after(stream.close);
   assert.equal(stream.response.status, 200, 'the HEADs left the one place (maxClients: 1) free');
+});
+
+test('failed durable tasks: the latest 20 are shown, newest first, each with the errors of its last 5 attempts and its attempt count', { timeout: 60_000 }, async (t) => {
+  const flaky = task('flaky', (payload: { n: number }) => {
+    throw new Error(`try failed for ${payload.n}`);
+  }, { attempts: 7, backoff: { type: 'fixed', delayMs: 0 } });
+  const broken = task('broken', (payload: { n: number }) => {
+    throw new NonRetryableError(`broken ${payload.n}`);
+  });
+  const app = createApp({ tasks: { definitions: [flaky, broken], store: sqliteStore({ path: ':memory:' }) }, routes: dashboard({ authorize: allowAll, intervalMs: 20 }) });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  for (let n = 1; n <= 21; n++) await app.tasks.enqueue(broken, { n });
+  await snapshotWhere(stream.events, (s) => s.durable?.failed === 21);
+  await app.tasks.enqueue(flaky, { n: 22 });
+  const shown = await snapshotWhere(stream.events, (s) => s.durable?.failed === 22);
+  assert.deepEqual(shown.failed.map((f) => f.payload), Array.from({ length: 20 }, (_, i) => JSON.stringify({ n: 22 - i })), 'the 20 latest, newest first');
+  const [last] = shown.failed;
+  assert.equal(last!.attempts, 7);
+  assert.deepEqual(last!.errors.map((e) => [e.attempt, e.message]), [3, 4, 5, 6, 7].map((attempt) => [attempt, 'Error: try failed for 22']));
+  assert.equal((await app.tasks.get(last!.id))?.errors.length, 7, 'the store keeps every attempt\'s error; the page its last 5');
 });
