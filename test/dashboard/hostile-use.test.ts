@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp, dashboard, get, HttpResponse, include, NonRetryableError, sqliteStore, StoreUnavailable, task, type Server } from 'coda-http';
-import { LEVEL, memoryLogger, startServer } from '../helpers.js';
+import { LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
 const allowAll = (): boolean => true;
@@ -195,4 +195,33 @@ test('failed durable tasks: the latest 20 are shown, newest first, each with the
   assert.equal(last!.attempts, 7);
   assert.deepEqual(last!.errors.map((e) => [e.attempt, e.message]), [3, 4, 5, 6, 7].map((attempt) => [attempt, 'Error: try failed for 22']));
   assert.equal((await app.tasks.get(last!.id))?.errors.length, 7, 'the store keeps every attempt\'s error; the page its last 5');
+});
+
+test('the oldest task waiting to start: an after-response task queued behind another, and a durable task ready and not claimed; none once they start', { timeout: 30_000 }, async (t) => {
+  const slow = slowRoute();
+  const charge = task('charge', () => {});
+  const app = createApp({
+    after: { concurrency: 1 },
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }), run: false },
+    routes: [slow.route, ...dashboard({ authorize: allowAll, intervalMs: 20 })],
+  });
+  const server = await startServer(app);
+  t.after(() => server.close());
+  const snapshot = async (): Promise<Snapshot> => (await fetch(`${server.url}/coda/snapshot`)).json() as Promise<Snapshot>;
+  const idle = await snapshot();
+  assert.deepEqual([idle.after.oldestWaitingMs, idle.durable?.oldestWaitingMs], [null, null]);
+  await (await fetch(`${server.url}/slow`)).text();
+  await slow.started;
+  await (await fetch(`${server.url}/slow`)).text(); // its task waits behind the first's, in the one slot
+  await app.tasks.enqueue(charge, {});
+  // Read off the stream: the second task is queued once its response is done, which the client may see first.
+  const stream = await openEvents(`${server.url}/coda/events`);
+  t.after(stream.close);
+  const waiting = await snapshotWhere(stream.events, (s) => s.after.pending === 1);
+  assert.ok(waiting.after.oldestWaitingMs !== null && waiting.after.oldestWaitingMs >= 0, `after: ${waiting.after.oldestWaitingMs}`);
+  assert.ok(waiting.durable?.oldestWaitingMs !== null && waiting.durable!.oldestWaitingMs >= 0, `durable: ${waiting.durable?.oldestWaitingMs}`);
+  stream.close(); // an open stream is a request in flight: settle() would wait for it
+  slow.release();
+  await app.settle();
+  assert.equal((await snapshot()).after.oldestWaitingMs, null);
 });
