@@ -131,8 +131,9 @@ export function dashboard(options: DashboardOptions): Route[] {
       const link = streamLink(request);
       // The page reconnects in 5 s: to another server of the app, or to this one started again.
       if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) throw new ServiceUnavailable('the server is shutting down', 5);
-      if (!broadcast.accepting) throw new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
-      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request), link), {
+      if (!broadcast.accepting) throw tooMany();
+      // Asked again as the stream opens: a middleware that awaits after the view (a session saved) let others open meanwhile.
+      return new StreamingResponse((signal) => (broadcast.accepting ? broadcast.subscribe(signal, stillAllowed(request), link) : refused(tooMany())), {
         headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...NOSNIFF },
       });
     })),
@@ -162,6 +163,16 @@ export function dashboard(options: DashboardOptions): Route[] {
     },
   });
   return routes;
+}
+
+/** The 503 of a stream past `maxClients`: the page tries again in 5 s. */
+function tooMany(): ServiceUnavailable {
+  return new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
+}
+
+/** A stream that fails before its first byte: its error's own response is sent instead (a 503 with its Retry-After). */
+async function* refused(error: Error): AsyncGenerator<string> {
+  throw error;
 }
 
 /** Refuses a POST that did not come from the dashboard's own page. */

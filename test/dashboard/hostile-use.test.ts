@@ -3,8 +3,8 @@
 // reconnects with Last-Event-ID, an idle stream, a store that cannot answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp, dashboard, get, HttpResponse, include, NonRetryableError, sqliteStore, StoreUnavailable, task, type Server } from 'coda-http';
-import { LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
+import { createApp, dashboard, get, HttpResponse, include, NonRetryableError, sqliteStore, StoreUnavailable, task, type MiddlewareFactory, type Server } from 'coda-http';
+import { deferred, LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot } from './events.js';
 
 const allowAll = (): boolean => true;
@@ -224,4 +224,27 @@ test('the oldest task waiting to start: an after-response task queued behind ano
   slow.release();
   await app.settle();
   assert.equal((await snapshot()).after.oldestWaitingMs, null);
+});
+
+test('maxClients holds with a middleware that awaits after the view (a session saved): streams asked for at once past it are 503s, not let in', { timeout: 30_000 }, async (t) => {
+  const saved = deferred();
+  let waiting = 0;
+  // Each response waits here until all ten are past the view: every view saw room for a stream.
+  const session: MiddlewareFactory = (next) => async (request) => {
+    const response = await next(request);
+    if (++waiting === 10) saved.resolve();
+    await saved.promise;
+    return response;
+  };
+  const app = createApp({ middleware: [session], routes: dashboard({ authorize: allowAll, maxClients: 2 }) });
+  const server = await startServer(app);
+  const streams = await Promise.all(Array.from({ length: 10 }, () => openEvents(`${server.url}/coda/events`)));
+  t.after(async () => {
+    for (const stream of streams) stream.close();
+    await server.close();
+  });
+  assert.deepEqual(streams.map((stream) => stream.response.status).sort(), [200, 200, 503, 503, 503, 503, 503, 503, 503, 503]);
+  const refused = streams.find((stream) => stream.response.status === 503)!.response;
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.equal(await refused.text(), 'too many dashboard pages are open (maxClients); close one or raise maxClients');
 });
