@@ -13,7 +13,7 @@ import { echo } from '../util/echo.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
-import { streamLink } from './stream-link.js';
+import { streamLink, type StreamLink } from './stream-link.js';
 
 /** `dashboard()`'s options: `authorize` is required. */
 export interface DashboardOptions {
@@ -107,6 +107,12 @@ export function dashboard(options: DashboardOptions): Route[] {
     if (!(error instanceof HttpError)) app?.logger.error({ err: error }, 'dashboard: authorize() failed for an open event stream, which is ended');
     return false;
   });
+  /** Why no stream may open on `link` now (its server closing, `maxClients` open), else undefined. The page tries again in 5 s: another server of the app, or this one started again. */
+  const refusal = (link: StreamLink): ServiceUnavailable | undefined => {
+    if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) return new ServiceUnavailable('the server is shutting down', 5);
+    if (!broadcast.accepting) return new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
+    return undefined;
+  };
   const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {
     checkSameSite(request);
     if (app === undefined || !app.tasks.defined) throw new NotFound('this app has no durable tasks');
@@ -129,11 +135,13 @@ export function dashboard(options: DashboardOptions): Route[] {
     get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store', ...NOSNIFF } }))),
     get(`${path}/events`, guard((request) => {
       const link = streamLink(request);
-      // The page reconnects in 5 s: to another server of the app, or to this one started again.
-      if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) throw new ServiceUnavailable('the server is shutting down', 5);
-      if (!broadcast.accepting) throw tooMany();
-      // Asked again as the stream opens: a middleware that awaits after the view (a session saved) let others open meanwhile.
-      return new StreamingResponse((signal) => (broadcast.accepting ? broadcast.subscribe(signal, stillAllowed(request), link) : refused(tooMany())), {
+      const early = refusal(link);
+      if (early !== undefined) throw early;
+      // Asked again as the stream opens: a middleware that awaits after the view (a session saved) let others open, or the server begin to close, meanwhile.
+      return new StreamingResponse((signal) => {
+        const late = refusal(link);
+        return late === undefined ? broadcast.subscribe(signal, stillAllowed(request), link) : refused(late);
+      }, {
         headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...NOSNIFF },
       });
     })),
@@ -163,11 +171,6 @@ export function dashboard(options: DashboardOptions): Route[] {
     },
   });
   return routes;
-}
-
-/** The 503 of a stream past `maxClients`: the page tries again in 5 s. */
-function tooMany(): ServiceUnavailable {
-  return new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
 }
 
 /** A stream that fails before its first byte: its error's own response is sent instead (a 503 with its Retry-After). */

@@ -248,3 +248,26 @@ test('maxClients holds with a middleware that awaits after the view (a session s
   assert.equal(refused.headers.get('retry-after'), '5');
   assert.equal(await refused.text(), 'too many dashboard pages are open (maxClients); close one or raise maxClients');
 });
+
+test('a stream whose server begins to close while a middleware awaits after the view is a 503, not a stream that holds the drain to its deadline', { timeout: 30_000 }, async () => {
+  const held = deferred();
+  const inMiddleware = deferred();
+  const session: MiddlewareFactory = (next) => async (request) => {
+    const response = await next(request);
+    inMiddleware.resolve();
+    await held.promise;
+    return response;
+  };
+  const app = createApp({ middleware: [session], routes: dashboard({ authorize: allowAll }) });
+  const server = await startServer(app);
+  const pending = openEvents(`${server.url}/coda/events`);
+  await inMiddleware.promise;
+  // Its deadline far off: a stream opened now would hold the drain up to it (the test's timeout would fail first).
+  const closing = server.close({ timeoutMs: 60_000 });
+  held.resolve();
+  const stream = await pending;
+  assert.equal(stream.response.status, 503);
+  assert.equal(stream.response.headers.get('retry-after'), '5');
+  assert.equal(await stream.response.text(), 'the server is shutting down');
+  await closing;
+});
