@@ -124,7 +124,7 @@ export class Broadcast {
       signal.removeEventListener('abort', leave);
       subscriber.close();
       this.#subscribers.delete(subscriber);
-      if (this.#subscribers.size === 0) this.#stopTimer();
+      if (this.#subscribers.size === 0) this.#stop();
     };
     signal.addEventListener('abort', leave, { once: true });
     // The client reconnects after 2 s if the stream drops; the latest snapshot is sent at once.
@@ -155,6 +155,8 @@ export class Broadcast {
   }
 
   #send(data: string): void {
+    // Made for streams that have all gone since: kept, it would be the next page's first, stale.
+    if (this.#subscribers.size === 0) return;
     const now = performance.now();
     if (data !== this.#last) {
       this.#last = data;
@@ -173,12 +175,14 @@ export class Broadcast {
       subscriber.end();
       this.#subscribers.delete(subscriber);
     }
-    if (this.#subscribers.size === 0) this.#stopTimer();
+    if (this.#subscribers.size === 0) this.#stop();
   }
 
-  #stopTimer(): void {
+  /** No stream is left: no more snapshots, and the last one forgotten, else a page opened later (a reconnect) got it first, however old. */
+  #stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#last = undefined;
   }
 }
 

@@ -13,7 +13,7 @@ import { echo } from '../util/echo.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
-import { streamLink } from './stream-link.js';
+import { streamLink, type StreamLink } from './stream-link.js';
 
 /** `dashboard()`'s options: `authorize` is required. */
 export interface DashboardOptions {
@@ -45,6 +45,8 @@ const ACTION_HEADER = 'x-coda-dashboard';
 const NOSNIFF = { 'x-content-type-options': 'nosniff' };
 
 const assets = new URL('./assets/', import.meta.url);
+/** Where each app's dashboard is: a second one would count the first's own requests (and its streams in flight) as traffic. */
+const mountedAt = new WeakMap<App, string>();
 let page: string | undefined;
 let script: string | undefined;
 
@@ -105,6 +107,12 @@ export function dashboard(options: DashboardOptions): Route[] {
     if (!(error instanceof HttpError)) app?.logger.error({ err: error }, 'dashboard: authorize() failed for an open event stream, which is ended');
     return false;
   });
+  /** Why no stream may open on `link` now (its server closing, `maxClients` open), else undefined. The page tries again in 5 s: another server of the app, or this one started again. */
+  const refusal = (link: StreamLink): ServiceUnavailable | undefined => {
+    if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) return new ServiceUnavailable('the server is shutting down', 5);
+    if (!broadcast.accepting) return new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
+    return undefined;
+  };
   const action = (act: (tasks: App['tasks'], id: string) => Promise<HttpResponse>): View => guard(async (request) => {
     checkSameSite(request);
     if (app === undefined || !app.tasks.defined) throw new NotFound('this app has no durable tasks');
@@ -127,10 +135,13 @@ export function dashboard(options: DashboardOptions): Route[] {
     get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store', ...NOSNIFF } }))),
     get(`${path}/events`, guard((request) => {
       const link = streamLink(request);
-      // The page reconnects in 5 s: to another server of the app, or to this one started again.
-      if (app?.[kClosingSignal].aborted === true || (link.server !== undefined && isClosing(link.server))) throw new ServiceUnavailable('the server is shutting down', 5);
-      if (!broadcast.accepting) throw new ServiceUnavailable('too many dashboard pages are open (maxClients); close one or raise maxClients', 5);
-      return new StreamingResponse((signal) => broadcast.subscribe(signal, stillAllowed(request), link), {
+      const early = refusal(link);
+      if (early !== undefined) throw early;
+      // Asked again as the stream opens: a middleware that awaits after the view (a session saved) let others open, or the server begin to close, meanwhile.
+      return new StreamingResponse((signal) => {
+        const late = refusal(link);
+        return late === undefined ? broadcast.subscribe(signal, stillAllowed(request), link) : refused(late);
+      }, {
         headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...NOSNIFF },
       });
     })),
@@ -144,19 +155,27 @@ export function dashboard(options: DashboardOptions): Route[] {
     })),
   ];
   Object.assign(routes[0]!, {
-    [kMount]: (mounted: App, mountedAt: string) => {
+    [kMount]: (mounted: App, at: string) => {
       // The page names its script, stream and actions by this path, in HTML: plain, as `path` is.
-      if (!PATH.test(mountedAt)) {
-        throw new TypeError(`dashboard(): its routes are mounted at ${JSON.stringify(mountedAt)} (an include() prefix in front of "${path}"): the whole path must be plain too (letters, digits, ".", "_", "~", "-" between slashes; no parameters)`);
+      if (!PATH.test(at)) {
+        throw new TypeError(`dashboard(): its routes are mounted at ${JSON.stringify(at)} (an include() prefix in front of "${path}"): the whole path must be plain too (letters, digits, ".", "_", "~", "-" between slashes; no parameters)`);
       }
-      recorder.attach(mounted, mountedAt);
-      base = mountedAt;
+      const other = mountedAt.get(mounted);
+      if (other !== undefined) throw new TypeError(`dashboard(): this app has a dashboard at ${other} already; one per app (a second, at ${at}, would count the first's own requests as traffic)`);
+      recorder.attach(mounted, at);
+      mountedAt.set(mounted, at);
+      base = at;
       app = mounted;
       // Only the closing server's streams end (their page reconnects to another); every one once all the app's servers close.
       mounted[kOnServerClosing]((server, whole) => broadcast.end(server, whole));
     },
   });
   return routes;
+}
+
+/** A stream that fails before its first byte: its error's own response is sent instead (a 503 with its Retry-After). */
+async function* refused(error: Error): AsyncGenerator<string> {
+  throw error;
 }
 
 /** Refuses a POST that did not come from the dashboard's own page. */

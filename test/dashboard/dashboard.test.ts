@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import {
   after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type App, type HttpRequest, type Task,
 } from 'coda-http';
-import { connect, deferred, memoryLogger, slowRoute, startServer } from '../helpers.js';
+import { connect, deferred, LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
 import { assertHostileIdsFindNothing } from './hostile-ids.js';
 import { clientLeftRoutes } from '../observe/client-left.js';
@@ -72,7 +72,7 @@ test('the dashboard sees every request with the access log, metrics and tracing 
   ]);
 });
 
-test('every dashboard route asks authorize first: false is a 403, a thrown Unauthorized a 401, anything but a boolean a 500', async (t) => {
+test('every dashboard route asks authorize first: false is a 403, a thrown Unauthorized a 401, anything but a boolean a 500 naming the mistake; a promise of one is awaited', async (t) => {
   let answer: unknown = false;
   const seen: string[] = [];
   const authorize = (request: HttpRequest): boolean => {
@@ -80,7 +80,8 @@ test('every dashboard route asks authorize first: false is a 403, a thrown Unaut
     if (answer === 'throw') throw new Unauthorized('log in first');
     return answer as boolean;
   };
-  const app = createApp({ routes: dashboard({ path: '/ops', authorize }) });
+  const { logger, lines } = memoryLogger();
+  const app = createApp({ logger, routes: dashboard({ path: '/ops', authorize }) });
   const server = await startServer(app);
   t.after(() => server.close());
   const targets: [string, string][] = [['GET', '/ops'], ['GET', '/ops/dashboard.js'], ['GET', '/ops/events'], ['GET', '/ops/snapshot'], ['POST', '/ops/tasks/x/retry'], ['POST', '/ops/tasks/x/discard']];
@@ -94,6 +95,15 @@ test('every dashboard route asks authorize first: false is a 403, a thrown Unaut
   assert.equal((await fetch(`${server.url}/ops`)).status, 401);
   answer = 'yes';
   assert.equal((await fetch(`${server.url}/ops`)).status, 500);
+  // The type allows a promise (a session looked up in a store): its value is what counts.
+  answer = Promise.resolve(true);
+  assert.equal((await fetch(`${server.url}/ops`)).status, 200);
+  answer = Promise.resolve(false);
+  assert.equal((await fetch(`${server.url}/ops`)).status, 403);
+  answer = Promise.resolve('yes');
+  assert.equal((await fetch(`${server.url}/ops`)).status, 500);
+  const mistakes = lines.filter((line) => line.level >= LEVEL.error).map((line) => line.msg);
+  assert.deepEqual(mistakes, ['string "yes"', 'string "yes"'].map((got) => `unhandled error in view for /ops: dashboard(): authorize() must return true or false, got ${got}`));
 });
 
 test('the page is plain HTML with its own script, under a strict Content-Security-Policy; it, its script, snapshot and stream are sent with nosniff', async (t) => {
@@ -103,7 +113,9 @@ test('the page is plain HTML with its own script, under a strict Content-Securit
   const page = await fetch(`${server.url}/ops/coda`);
   assert.equal(page.status, 200);
   assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
-  assert.match(page.headers.get('content-security-policy')!, /default-src 'none'; script-src 'self'; connect-src 'self'/);
+  const policy = page.headers.get('content-security-policy')!;
+  assert.match(policy, /default-src 'none'; script-src 'self'; connect-src 'self'/);
+  assert.match(policy, /frame-ancestors 'none'/, 'never framed');
   const html = await page.text();
   assert.match(html, /<body data-base="\/ops\/coda">/);
   assert.match(html, /<script src="\/ops\/coda\/dashboard.js" defer><\/script>/);
