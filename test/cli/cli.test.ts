@@ -263,7 +263,7 @@ test('coda --version and -v print the package\'s version on stdout, exit 0', asy
   assert.match((await run(['--help'])).stdout, /^ {2}--version +print the version of coda-http$/m);
 });
 
-test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async () => {
+test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async (t) => {
   // A missing file or a directory is said plainly, without Node's loader internals or the TypeScript hint (as `node no/such/app.js` names the file).
   const missing = await run(['serve', 'no/such/app.ts']);
   assert.equal(missing.code, 1);
@@ -274,6 +274,12 @@ test('a module that cannot be loaded, or exports no app, is exit code 1 with the
   const none = await run(['serve', noApp]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);
+  // A default export that is something else is named by what it is, in one line.
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'object.mjs'), 'export default { routes: [] };\n');
+  const other = await run(['tasks', 'stats', path.join(dir, 'object.mjs')]);
+  assert.deepEqual([other.code, codaLines(other.stderr)], [1, [`coda: ${path.join(dir, 'object.mjs')}: the exported app is not a Coda App made by createApp(), got a plain object`]]);
 });
 
 test('coda tasks ends once it has answered, and a failed command once it has said why, though the app\'s module holds the event loop open (a pool, a client)', { timeout: 30_000 }, async (t) => {
