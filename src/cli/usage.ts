@@ -25,17 +25,19 @@ export interface Parsed {
 }
 
 /**
- * A command's arguments, parsed strictly: an unknown flag, a missing value or
- * a stray argument is a `UsageError` naming it. (`--help` never comes here:
- * the command line asks for help before any command runs, see help.ts.)
+ * A command's arguments, parsed strictly: an unknown flag, a missing value, a
+ * flag given twice or a stray argument is a `UsageError` naming it. (`--help`
+ * never comes here: the command line asks for help before any command runs,
+ * see help.ts.)
  */
 export function parse(command: string, args: string[], options: Options, positionals: { min: number; max: number }): Parsed {
-  let parsed: Parsed;
+  let parsed: Parsed & { tokens: { kind: string; name?: string; value?: string }[] };
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as Parsed;
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true }) as typeof parsed;
   } catch (error) {
-    throw new UsageError(command, parseError(error as Error & { code?: string }, options));
+    throw new UsageError(command, parseError(error as Error & { code?: string }, args, options));
   }
+  twice(command, parsed.tokens);
   const count = parsed.positionals.length;
   if (count < positionals.min) throw new UsageError(command, 'missing the <module> argument');
   if (count > positionals.max) throw new UsageError(command, `unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
@@ -48,11 +50,38 @@ export function suggest(word: string, choices: readonly string[], kind: string):
   return guess === undefined ? `the ${kind} are ${choices.join(', ')}` : `did you mean ${guess}?`;
 }
 
-/** parseArgs's complaint, in the command's words: an unknown flag with the one meant, or the list. */
-function parseError(error: Error & { code?: string }, options: Options): string {
+/**
+ * A flag given twice: parseArgs keeps the last, and `--name a --name b` acted on the tasks named b alone, `--port 80
+ * --port 8080` served on 8080, without a word.
+ */
+function twice(command: string, tokens: readonly { kind: string; name?: string; value?: string }[]): void {
+  const seen = new Map<string, string | undefined>();
+  for (const { kind, name, value } of tokens) {
+    if (kind !== 'option' || name === undefined) continue;
+    if (!seen.has(name)) {
+      seen.set(name, value);
+      continue;
+    }
+    const values = value === undefined ? '' : ` (${JSON.stringify(seen.get(name))}, then ${JSON.stringify(value)})`;
+    throw new UsageError(command, `--${name} is given twice${values}: give it once`);
+  }
+}
+
+/**
+ * parseArgs's complaint, in the command's words, on one line: an unknown flag with the one meant, or the list; a flag
+ * without its value (its three lines when the word after it starts with a dash, as `--workers -1`), or with one it
+ * does not take.
+ */
+function parseError(error: Error & { code?: string }, args: readonly string[], options: Options): string {
   const unknown = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^'=]*)/.exec(error.message) : null;
-  if (unknown === null) return error.message.replace(/\. To specify a positional argument.*$/s, '');
-  return `unknown option ${unknown[1]}; ${suggest(unknown[1]!, Object.keys(options).map((name) => `--${name}`), 'options')}`;
+  if (unknown !== null) return `unknown option ${unknown[1]}; ${suggest(unknown[1]!, Object.keys(options).map((name) => `--${name}`), 'options')}`;
+  const flag = error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /--([a-z][\w-]*)/.exec(error.message)?.[1] : undefined;
+  if (flag === undefined || options[flag] === undefined) return error.message.replace(/\. To specify a positional argument.*$/s, '');
+  if (/does not take an argument/.test(error.message)) return `--${flag} takes no value`;
+  const short = options[flag].short;
+  const at = args.findIndex((arg, i) => (arg === `--${flag}` || arg === `-${short}`) && args[i + 1]?.startsWith('-'));
+  const dashed = at === -1 ? '' : ` (${JSON.stringify(args[at + 1])} after it reads as an option; a value that starts with - is written --${flag}=${args[at + 1]})`;
+  return `--${flag} is missing its value${dashed}`;
 }
 
 /** A flag's value (or, `named` so, an environment variable's) as a whole number within `min`..`max`. */

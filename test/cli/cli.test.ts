@@ -168,12 +168,30 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     [['--help', 'bogus'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
     [['bogus', '--help'], /coda: unknown command "bogus"; the commands are serve, worker, tasks/],
     [['tasks', '-h', 'purge'], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
+    [['worker', fixture, '--concurrency', '1.5'], /^coda worker: --concurrency must be a whole number from 1 to \d+, got "1\.5"$/m],
+    [['tasks', 'retry', fixture, 'an-id', '--all-failed'], /^coda tasks retry: give task ids or --all-failed, not both$/m],
+    // A flag without its value: parseArgs said "Option '-p, --port <value>' argument missing", and of a value that
+    // starts with a dash three lines of its own ("… argument is ambiguous. Did you forget …").
+    [['serve', fixture, '-p'], /^coda serve: --port is missing its value$/m],
+    [['serve', fixture, '--workers', '-1'], /^coda serve: --workers is missing its value \("-1" after it reads as an option; a value that starts with - is written --workers=-1\)$/m],
+    [['serve', fixture, '--workers=-1'], /^coda serve: --workers must be a whole number from 1 to 1024, got "-1"$/m],
+    [['tasks', 'list', fixture, '--limit', '-3'], /^coda tasks list: --limit is missing its value \("-3" after it reads as an option/m],
+    [['tasks', 'list', fixture, '--json=1'], /^coda tasks list: --json takes no value$/m],
+    // A flag given twice: the last was taken without a word (--name a --name b retried the tasks named b alone).
+    [['serve', fixture, '--port', '1', '-p', '2'], /^coda serve: --port is given twice \("1", then "2"\): give it once$/m],
+    [['tasks', 'retry', fixture, '--all-failed', '--name', 'a', '--name', 'b'], /^coda tasks retry: --name is given twice \("a", then "b"\): give it once$/m],
+    [['tasks', 'list', fixture, '--json', '--json'], /^coda tasks list: --json is given twice: give it once$/m],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   cases.forEach(([args, message], i) => {
     assert.equal(results[i]!.code, 2, args.join(' '));
     assert.match(results[i]!.stderr, message, args.join(' '));
     assert.equal(results[i]!.stdout, '', args.join(' '));
+    // One line saying what, then the pointer to the help (a bare `coda` and `coda tasks` print the help itself).
+    if (args.length === 0 || args.join(' ') === 'tasks') return;
+    const lines = codaLines(results[i]!.stderr);
+    assert.equal(lines.length, 2, `${args.join(' ')}:\n${lines.join('\n')}`);
+    assert.match(lines[1]!, /^Run coda( \w+)* --help for usage\.$/, args.join(' '));
   });
 });
 
@@ -245,7 +263,7 @@ test('coda --version and -v print the package\'s version on stdout, exit 0', asy
   assert.match((await run(['--help'])).stdout, /^ {2}--version +print the version of coda-http$/m);
 });
 
-test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async () => {
+test('a module that cannot be loaded, or exports no app, is exit code 1 with the reason', async (t) => {
   // A missing file or a directory is said plainly, without Node's loader internals or the TypeScript hint (as `node no/such/app.js` names the file).
   const missing = await run(['serve', 'no/such/app.ts']);
   assert.equal(missing.code, 1);
@@ -256,6 +274,12 @@ test('a module that cannot be loaded, or exports no app, is exit code 1 with the
   const none = await run(['serve', noApp]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /exports no app: export the App made by createApp\(\) as the default export or as `app`/);
+  // A default export that is something else is named by what it is, in one line.
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'object.mjs'), 'export default { routes: [] };\n');
+  const other = await run(['tasks', 'stats', path.join(dir, 'object.mjs')]);
+  assert.deepEqual([other.code, codaLines(other.stderr)], [1, [`coda: ${path.join(dir, 'object.mjs')}: the exported app is not a Coda App made by createApp(), got a plain object`]]);
 });
 
 test('coda tasks ends once it has answered, and a failed command once it has said why, though the app\'s module holds the event loop open (a pool, a client)', { timeout: 30_000 }, async (t) => {
