@@ -165,6 +165,14 @@ export class AdoptedExchange extends Exchange {
     return true;
   }
 
+  /**
+   * The request's own code destroys its connection: deferred, and true, when its
+   * answer is held whole for its durable tasks (see FirstByteGate.holdDestroy).
+   */
+  holdDestroy(socket: Socket, error: Error | undefined): boolean {
+    return this.#gate?.holdDestroy(socket, error) === true;
+  }
+
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */
   override hold(hold: Hold): void {
     super.hold(hold);
@@ -387,7 +395,10 @@ function answerOnDestroy(socket: Socket): void {
   socket.destroy = function (this: Socket, error?: Error): Socket {
     const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
-    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) current.answered();
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) {
+      current.answered();
+      if (current.holdDestroy(this, error)) return this;
+    }
     return destroy.call(this, error);
   };
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
 const METHODS = ['writeHead', 'flushHeaders', 'write', 'end'] as const;
@@ -37,6 +38,8 @@ export class FirstByteGate {
   #head = false;
   /** `end()` was queued. */
   #ended = false;
+  /** Ends the connection the request's own code destroyed once its answer was queued (see `holdDestroy`). */
+  #endConnection: (() => void) | undefined = undefined;
 
   /** `answered`: told of each call the framework makes, held or dropped (its handler has answered: see AdoptedExchange). */
   constructor(res: ServerResponse, refuse: (error: unknown) => void, answered: () => void) {
@@ -112,6 +115,27 @@ export class FirstByteGate {
     );
   }
 
+  /**
+   * The request's own code destroys its connection (`socket`) once its answer
+   * was queued whole: Express's final handler does, for an error after
+   * `res.send()`. Without the gate, Node had written that answer out before,
+   * and the client got it; destroyed now, the connection was reset and the
+   * answer lost. The gate ends the connection once it has replayed the
+   * answer (or the refusal) instead, and destroys it, with `error`, when
+   * that is written. False when no whole answer is held: the destroy is the caller's to do.
+   */
+  holdDestroy(socket: Socket, error: Error | undefined): boolean {
+    if (this.#state !== HOLDING || !this.#ended) return false;
+    this.#endConnection = () => {
+      if (socket.destroyed) return;
+      const destroy = (): void => void socket.destroy(error);
+      socket.end();
+      if (socket.writableFinished) destroy();
+      else socket.once('finish', destroy);
+    };
+    return true;
+  }
+
   #restore(): void {
     Object.assign(this.#res, this.#prior);
     // Node's own again: what is replayed (or the refusal) sets them.
@@ -127,6 +151,7 @@ export class FirstByteGate {
     if (this.#res.destroyed) return;
     for (const { method, args } of this.#calls) target[method](...args);
     this.#calls.length = 0;
+    this.#endConnection?.();
   }
 
   #fail(error: unknown): void {
@@ -138,6 +163,7 @@ export class FirstByteGate {
       for (const name of this.#res.getHeaderNames()) this.#res.removeHeader(name);
       this.#refuse(error);
     }
+    this.#endConnection?.();
     // Writes the framework still makes (a stream it is piping) would be writes after end, emitted as errors.
     this.#install();
   }
