@@ -124,6 +124,20 @@ for (const [name, createApp] of expresses) {
     const outcome = await seen.promise;
     assert.deepEqual([outcome.status, outcome.completed, outcome.bytesSent > 0], [503, true, true]);
   });
+
+  test(`${name}: an error handler's res.status(500) after res.send() while a durable task holds the response: the head goes out with the first answer's status, as without the task (the held head was replayed as a 500)`, { timeout: 10_000 }, async (t) => {
+    const seen = deferred<Outcome>();
+    const server = expressServer(t, createApp, store(t), seen.resolve, (_req, res) => {
+      res.send('first');
+      throw new Error('late');
+    }, (_error, _req, res, _next) => {
+      res.status(500);
+      if (!res.headersSent) res.send('failed');
+    });
+    assert.deepEqual(await get(server), [200, '5', 'first']);
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.status, ...noted(outcome)], [200, true, 5, undefined]);
+  });
 }
 
 test("Koa: the connection destroyed by hand after ctx.res.end() while a durable task holds the response: the answer still goes out whole, as without the task (the connection was reset)", { timeout: 10_000 }, async (t) => {

@@ -34,8 +34,11 @@ export class FirstByteGate {
   readonly #calls: Call[] = [];
   #pending = 0;
   #state = HOLDING;
-  /** A queued call writes the head (`writeHead`, or Node's implicit one in the others). */
-  #head = false;
+  /**
+   * The status a queued call's head goes out with (`writeHead`, or Node's implicit one in the others), taken
+   * then: one set after (an Express error handler's `res.status(500)` once `res.send()` was queued) is not it.
+   */
+  #head: Status | undefined = undefined;
   /** `end()` was queued. */
   #ended = false;
   /** Ends the connection the request's own code destroyed once its answer was queued (see `holdDestroy`). */
@@ -62,7 +65,7 @@ export class FirstByteGate {
    */
   #pose(): void {
     const res = this.#res;
-    const state = { headersSent: () => this.#head, writableEnded: () => this.#ended };
+    const state = { headersSent: () => this.#head !== undefined, writableEnded: () => this.#ended };
     for (const name of STATE) Object.defineProperty(res, name, { configurable: true, get: state[name] });
     for (const [name, verb] of Object.entries(HEAD_SETTERS)) {
       const prior = (res as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
@@ -71,7 +74,7 @@ export class FirstByteGate {
         configurable: true,
         writable: true,
         value: (...args: unknown[]): unknown => {
-          if (this.#head) throw headersSent(verb);
+          if (this.#head !== undefined) throw headersSent(verb);
           return prior.apply(res, args);
         },
       });
@@ -85,9 +88,9 @@ export class FirstByteGate {
     for (const method of METHODS) {
       target[method] = (...args: unknown[]): unknown => {
         if (this.#state === HOLDING) {
-          if (method === 'writeHead' && this.#head) throw headersSent('write');
+          if (method === 'writeHead' && this.#head !== undefined) throw headersSent('write');
           this.#calls.push({ method, args });
-          this.#head = true;
+          this.#head ??= { statusCode: res.statusCode, statusMessage: res.statusMessage };
           this.#ended ||= method === 'end';
         }
         this.#answered();
@@ -149,6 +152,8 @@ export class FirstByteGate {
     const target = this.#res as unknown as Methods;
     // A client gone meanwhile: the exchange is finished (the calls held told it the handler answered), and Node would refuse the writes.
     if (this.#res.destroyed) return;
+    // With the status it had when queued, as Node would have sent it: one set since changes no head.
+    if (this.#head !== undefined) Object.assign(this.#res, this.#head);
     for (const { method, args } of this.#calls) target[method](...args);
     this.#calls.length = 0;
     this.#endConnection?.();
@@ -168,6 +173,9 @@ export class FirstByteGate {
     this.#install();
   }
 }
+
+/** The status line of a head. */
+type Status = Pick<ServerResponse, 'statusCode' | 'statusMessage'>;
 
 /** Node's refusal of a head changed once it went out (its own error class is internal). */
 function headersSent(verb: string): Error {
