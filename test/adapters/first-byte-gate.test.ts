@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -36,6 +36,15 @@ function withAdd(inner: TaskStore, add: TaskStore['add']): TaskStore {
       const value: unknown = Reflect.get(target, name, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
+  });
+}
+
+/** `inner`, its journal answering only once `released` resolves (the tasks are in the store by then): the response stays held until the test lets it go. */
+function heldStore(inner: TaskStore, released: Promise<void>): TaskStore {
+  return withAdd(inner, async (...args) => {
+    const added = await inner.add(...args);
+    await released;
+    return added;
   });
 }
 
@@ -180,3 +189,50 @@ test("Fastify: reply.send() twice while a durable task holds the reply: the seco
   assert.deepEqual(await get(fastify.server), [200, '5', 'first']);
   assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
 });
+
+/** What a framework is told for the case below: the tasks, and what to tell the test (the request's connection once answered, the outcome). */
+type Answering = { tasks: { definitions: [typeof held]; store: TaskStore }; answered: (socket: Socket) => void; seen: (outcome: Outcome) => void };
+type Serve = (t: TestContext, with_: Answering) => Promise<Server>;
+
+/** A server that answers 'first' with a durable task, per framework; Coda's shutdown closes it. */
+const answering: [string, Serve][] = [
+  ...expresses.map(([name, createApp]): [string, Serve] => [name, async (t, { tasks, answered, seen }) => expressServer(t, createApp, tasks.store, seen, (req, res) => {
+    res.send('first');
+    answered(req.socket);
+  })]),
+  // By hand: Koa's own answer comes after, and sends nothing to a connection no longer writable.
+  ['Koa', async (t, { tasks, answered, seen }) => koaServer(t, tasks.store, seen, (ctx) => {
+    ctx.res.end('first');
+    answered(ctx.req.socket);
+  })],
+  ['Fastify', async (t, { tasks, answered, seen }) => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCoda, { tasks });
+    fastify.get('/', (request, reply) => {
+      void reply.after(held, {});
+      reply.after(({ outcome }) => { seen(outcome); });
+      reply.send('first');
+      answered(request.raw.socket);
+    });
+    t.after(() => fastify.close());
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    return fastify.server;
+  }],
+];
+
+for (const [name, serve] of answering) {
+  test(`${name}: the connection destroyed from outside the request while a durable task holds its answer: the tasks see no byte sent (the answer replayed to the destroyed connection counted its 5 bytes, though none reached the client)`, { timeout: 10_000 }, async (t) => {
+    const seen = deferred<Outcome>();
+    const answered = deferred<Socket>();
+    const released = deferred();
+    const tasks = { definitions: [held] as [typeof held], store: heldStore(store(t), released.promise) };
+    const server = await serve(t, { tasks, answered: answered.resolve, seen: seen.resolve });
+    const response = get(server);
+    (await answered.promise).destroy();
+    // At once: the journal answers before the destroyed connection's 'close' reaches the response.
+    released.resolve();
+    await assert.rejects(response, { code: 'ECONNRESET' });
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.bytesSent, outcome.error], [true, 0, undefined]);
+  });
+}

@@ -324,9 +324,14 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }
 
-/** Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API) has no `destroyed`, its stream has. */
+/**
+ * Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API)
+ * has no `destroyed`, its stream has. Or its connection was: the response
+ * learns it only at the connection's `'close'`, and Node writes nothing to it
+ * meanwhile (an answer a FirstByteGate replays then).
+ */
 function gone(res: AdoptedResponse): boolean {
-  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true;
+  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true || res.socket?.destroyed === true;
 }
 
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
