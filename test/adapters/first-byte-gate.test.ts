@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -28,6 +28,63 @@ function store(t: TestContext): TaskStore {
   return sqliteStore({ path: path.join(dir, 'tasks.db') });
 }
 
+/** `inner`, its journal's `add` replaced by `add`. */
+function withAdd(inner: TaskStore, add: TaskStore['add']): TaskStore {
+  return new Proxy(inner, {
+    get(target, name, receiver) {
+      if (name === 'add') return add;
+      const value: unknown = Reflect.get(target, name, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** `inner`, its journal answering only once `released` resolves (the tasks are in the store by then): the response stays held until the test lets it go. */
+function heldStore(inner: TaskStore, released: Promise<void>): TaskStore {
+  return withAdd(inner, async (...args) => {
+    const added = await inner.add(...args);
+    await released;
+    return added;
+  });
+}
+
+/**
+ * An Express app on a real socket whose route registers the durable task,
+ * tells the tasks' outcome to `seen`, then answers with `answer`; `onError`
+ * its error handler, if any. Coda's shutdown closes it.
+ */
+function expressServer(t: TestContext, createApp: typeof express, taskStore: TaskStore, seen: (outcome: Outcome) => void, answer: express.RequestHandler, onError?: express.ErrorRequestHandler): Server {
+  const app = createApp();
+  app.set('env', 'test');
+  const coda = expressCoda({ tasks: { definitions: [held], store: taskStore } });
+  app.use(coda);
+  app.get('/', (req, res, next) => {
+    void res.after(held, {});
+    res.after(({ outcome }) => { seen(outcome); });
+    return answer(req, res, next);
+  });
+  if (onError !== undefined) app.use(onError);
+  const server = app.listen(0, '127.0.0.1');
+  const { close } = coda.attach(server, { handleSignals: false });
+  t.after(() => close());
+  return server;
+}
+
+/** As expressServer, for Koa: `app` given for the test to listen to its errors. */
+function koaServer(t: TestContext, taskStore: TaskStore, seen: (outcome: Outcome) => void, answer: Koa.Middleware, app = new Koa()): Server {
+  const coda = koaCoda({ tasks: { definitions: [held], store: taskStore } });
+  app.use(coda);
+  app.use((ctx, next) => {
+    void ctx.after(held, {});
+    ctx.after(({ outcome }) => { seen(outcome); });
+    return answer(ctx, next);
+  });
+  const server = app.listen(0, '127.0.0.1');
+  const { close } = coda.attach(server, { handleSignals: false });
+  t.after(() => close());
+  return server;
+}
+
 /** The response as it came: status, Content-Length and body (a Content-Length longer than the body would leave it hanging). */
 async function get(server: Server): Promise<[number | undefined, string | undefined, string]> {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
@@ -45,50 +102,72 @@ function noted(outcome: Outcome): [boolean, number, unknown] {
   return [outcome.completed, outcome.bytesSent, outcome.error];
 }
 
-for (const [name, createApp] of [['Express', express], ['Express 4', express4 as unknown as typeof express]] as const) {
-  test(`${name}: res.send() twice while a durable task holds the response: the second is refused in the handler, as Node refuses it (it was queued, replayed after the first and threw ERR_HTTP_HEADERS_SENT out of the replay: the process crashed); Express's final handler destroys the connection, the first not out yet, its tasks run aborted`, { timeout: 10_000 }, async (t) => {
+const expresses = [['Express', express], ['Express 4', express4 as unknown as typeof express]] as const;
+
+for (const [name, createApp] of expresses) {
+  test(`${name}: res.send() twice while a durable task holds the response: the second is refused in the handler, as Node refuses it (it was queued, replayed after the first and threw ERR_HTTP_HEADERS_SENT out of the replay: the process crashed); Express's final handler destroys the connection, and the first still goes out whole, as without the task (the connection was reset, the tasks saw it aborted, 5 bytes sent)`, { timeout: 10_000 }, async (t) => {
     const seen = deferred<Outcome>();
     const refused = deferred<unknown>();
-    const app = createApp();
-    app.set('env', 'test');
-    const coda = expressCoda({ tasks: { definitions: [held], store: store(t) } });
-    app.use(coda);
-    app.get('/', (_req, res) => {
-      void res.after(held, {});
-      res.after(({ outcome }) => { seen.resolve(outcome); });
+    const server = expressServer(t, createApp, store(t), seen.resolve, (_req, res) => {
       res.send('first');
       res.send('second!');
-    });
-    app.use((error: NodeJS.ErrnoException, _req: express.Request, _res: express.Response, next: express.NextFunction) => {
+    }, (error: NodeJS.ErrnoException, _req, _res, next) => {
       refused.resolve(error.code);
       next(error);
     });
-    const server = app.listen(0, '127.0.0.1');
-    const { close } = coda.attach(server, { handleSignals: false });
-    t.after(() => close());
-    await assert.rejects(get(server), { code: 'ECONNRESET' });
+    assert.deepEqual(await get(server), [200, '5', 'first']);
     assert.equal(await refused.promise, 'ERR_HTTP_HEADERS_SENT');
+    assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
+  });
+
+  test(`${name}: res.send() twice while a durable task holds the response, and the store refuses the task: the 503 that names the store goes out whole before Express's final handler's destroy (the connection was reset)`, { timeout: 10_000 }, async (t) => {
+    const seen = deferred<Outcome>();
+    const failing = withAdd(store(t), () => Promise.reject(new Error('the disk is full')));
+    const server = expressServer(t, createApp, failing, seen.resolve, (_req, res) => {
+      res.send('first');
+      res.send('second!');
+    });
+    const [status, , body] = await get(server);
+    assert.equal(status, 503);
+    assert.match(body, /could not be journaled/);
     const outcome = await seen.promise;
-    assert.deepEqual([outcome.aborted, outcome.error], [true, undefined]);
+    assert.deepEqual([outcome.status, outcome.completed, outcome.bytesSent > 0], [503, true, true]);
+  });
+
+  test(`${name}: an error handler's res.status(500) after res.send() while a durable task holds the response: the head goes out with the first answer's status, as without the task (the held head was replayed as a 500)`, { timeout: 10_000 }, async (t) => {
+    const seen = deferred<Outcome>();
+    const server = expressServer(t, createApp, store(t), seen.resolve, (_req, res) => {
+      res.send('first');
+      throw new Error('late');
+    }, (_error, _req, res, _next) => {
+      res.status(500);
+      if (!res.headersSent) res.send('failed');
+    });
+    assert.deepEqual(await get(server), [200, '5', 'first']);
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.status, ...noted(outcome)], [200, true, 5, undefined]);
   });
 }
+
+test("Koa: the connection destroyed by hand after ctx.res.end() while a durable task holds the response: the answer still goes out whole, as without the task (the connection was reset)", { timeout: 10_000 }, async (t) => {
+  const seen = deferred<Outcome>();
+  const server = koaServer(t, store(t), seen.resolve, (ctx) => {
+    ctx.res.end('first');
+    ctx.req.socket.destroy();
+  });
+  assert.deepEqual(await get(server), [404, '5', 'first']);
+  assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
+});
 
 test("Koa: ctx.res.end() by hand, then a body set, while a durable task holds the response: Koa sees the response ended and sends nothing more, as without the task (it wrote the body's head and bytes behind the first: a write after end)", { timeout: 10_000 }, async (t) => {
   const seen = deferred<Outcome>();
   const errors: unknown[] = [];
   const app = new Koa();
   app.on('error', (error) => { errors.push(error); });
-  const coda = koaCoda({ tasks: { definitions: [held], store: store(t) } });
-  app.use(coda);
-  app.use((ctx) => {
-    void ctx.after(held, {});
-    ctx.after(({ outcome }) => { seen.resolve(outcome); });
+  const server = koaServer(t, store(t), seen.resolve, (ctx) => {
     ctx.res.end('first');
     ctx.body = 'second!';
-  });
-  const server = app.listen(0, '127.0.0.1');
-  const { close } = coda.attach(server, { handleSignals: false });
-  t.after(() => close());
+  }, app);
   // Koa's status until a body is set: the head ctx.res.end() wrote, as without the task.
   assert.deepEqual(await get(server), [404, '5', 'first']);
   assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
@@ -110,3 +189,50 @@ test("Fastify: reply.send() twice while a durable task holds the reply: the seco
   assert.deepEqual(await get(fastify.server), [200, '5', 'first']);
   assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
 });
+
+/** What a framework is told for the case below: the tasks, and what to tell the test (the request's connection once answered, the outcome). */
+type Answering = { tasks: { definitions: [typeof held]; store: TaskStore }; answered: (socket: Socket) => void; seen: (outcome: Outcome) => void };
+type Serve = (t: TestContext, with_: Answering) => Promise<Server>;
+
+/** A server that answers 'first' with a durable task, per framework; Coda's shutdown closes it. */
+const answering: [string, Serve][] = [
+  ...expresses.map(([name, createApp]): [string, Serve] => [name, async (t, { tasks, answered, seen }) => expressServer(t, createApp, tasks.store, seen, (req, res) => {
+    res.send('first');
+    answered(req.socket);
+  })]),
+  // By hand: Koa's own answer comes after, and sends nothing to a connection no longer writable.
+  ['Koa', async (t, { tasks, answered, seen }) => koaServer(t, tasks.store, seen, (ctx) => {
+    ctx.res.end('first');
+    answered(ctx.req.socket);
+  })],
+  ['Fastify', async (t, { tasks, answered, seen }) => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCoda, { tasks });
+    fastify.get('/', (request, reply) => {
+      void reply.after(held, {});
+      reply.after(({ outcome }) => { seen(outcome); });
+      reply.send('first');
+      answered(request.raw.socket);
+    });
+    t.after(() => fastify.close());
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    return fastify.server;
+  }],
+];
+
+for (const [name, serve] of answering) {
+  test(`${name}: the connection destroyed from outside the request while a durable task holds its answer: the tasks see no byte sent (the answer replayed to the destroyed connection counted its 5 bytes, though none reached the client)`, { timeout: 10_000 }, async (t) => {
+    const seen = deferred<Outcome>();
+    const answered = deferred<Socket>();
+    const released = deferred();
+    const tasks = { definitions: [held] as [typeof held], store: heldStore(store(t), released.promise) };
+    const server = await serve(t, { tasks, answered: answered.resolve, seen: seen.resolve });
+    const response = get(server);
+    (await answered.promise).destroy();
+    // At once: the journal answers before the destroyed connection's 'close' reaches the response.
+    released.resolve();
+    await assert.rejects(response, { code: 'ECONNRESET' });
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.aborted, outcome.bytesSent, outcome.error], [true, 0, undefined]);
+  });
+}

@@ -165,6 +165,14 @@ export class AdoptedExchange extends Exchange {
     return true;
   }
 
+  /**
+   * The request's own code destroys its connection: deferred, and true, when its
+   * answer is held whole for its durable tasks (see FirstByteGate.holdDestroy).
+   */
+  holdDestroy(socket: Socket, error: Error | undefined): boolean {
+    return this.#gate?.holdDestroy(socket, error) === true;
+  }
+
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */
   override hold(hold: Hold): void {
     super.hold(hold);
@@ -316,9 +324,14 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }
 
-/** Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API) has no `destroyed`, its stream has. */
+/**
+ * Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API)
+ * has no `destroyed`, its stream has. Or its connection was: the response
+ * learns it only at the connection's `'close'`, and Node writes nothing to it
+ * meanwhile (an answer a FirstByteGate replays then).
+ */
 function gone(res: AdoptedResponse): boolean {
-  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true;
+  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true || res.socket?.destroyed === true;
 }
 
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
@@ -387,7 +400,10 @@ function answerOnDestroy(socket: Socket): void {
   socket.destroy = function (this: Socket, error?: Error): Socket {
     const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
-    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) current.answered();
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) {
+      current.answered();
+      if (current.holdDestroy(this, error)) return this;
+    }
     return destroy.call(this, error);
   };
 }

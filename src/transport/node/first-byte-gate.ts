@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
 const METHODS = ['writeHead', 'flushHeaders', 'write', 'end'] as const;
@@ -33,10 +34,15 @@ export class FirstByteGate {
   readonly #calls: Call[] = [];
   #pending = 0;
   #state = HOLDING;
-  /** A queued call writes the head (`writeHead`, or Node's implicit one in the others). */
-  #head = false;
+  /**
+   * The status a queued call's head goes out with (`writeHead`, or Node's implicit one in the others), taken
+   * then: one set after (an Express error handler's `res.status(500)` once `res.send()` was queued) is not it.
+   */
+  #head: Status | undefined = undefined;
   /** `end()` was queued. */
   #ended = false;
+  /** Ends the connection the request's own code destroyed once its answer was queued (see `holdDestroy`). */
+  #endConnection: (() => void) | undefined = undefined;
 
   /** `answered`: told of each call the framework makes, held or dropped (its handler has answered: see AdoptedExchange). */
   constructor(res: ServerResponse, refuse: (error: unknown) => void, answered: () => void) {
@@ -59,7 +65,7 @@ export class FirstByteGate {
    */
   #pose(): void {
     const res = this.#res;
-    const state = { headersSent: () => this.#head, writableEnded: () => this.#ended };
+    const state = { headersSent: () => this.#head !== undefined, writableEnded: () => this.#ended };
     for (const name of STATE) Object.defineProperty(res, name, { configurable: true, get: state[name] });
     for (const [name, verb] of Object.entries(HEAD_SETTERS)) {
       const prior = (res as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
@@ -68,7 +74,7 @@ export class FirstByteGate {
         configurable: true,
         writable: true,
         value: (...args: unknown[]): unknown => {
-          if (this.#head) throw headersSent(verb);
+          if (this.#head !== undefined) throw headersSent(verb);
           return prior.apply(res, args);
         },
       });
@@ -82,9 +88,9 @@ export class FirstByteGate {
     for (const method of METHODS) {
       target[method] = (...args: unknown[]): unknown => {
         if (this.#state === HOLDING) {
-          if (method === 'writeHead' && this.#head) throw headersSent('write');
+          if (method === 'writeHead' && this.#head !== undefined) throw headersSent('write');
           this.#calls.push({ method, args });
-          this.#head = true;
+          this.#head ??= { statusCode: res.statusCode, statusMessage: res.statusMessage };
           this.#ended ||= method === 'end';
         }
         this.#answered();
@@ -112,6 +118,27 @@ export class FirstByteGate {
     );
   }
 
+  /**
+   * The request's own code destroys its connection (`socket`) once its answer
+   * was queued whole: Express's final handler does, for an error after
+   * `res.send()`. Without the gate, Node had written that answer out before,
+   * and the client got it; destroyed now, the connection was reset and the
+   * answer lost. The gate ends the connection once it has replayed the
+   * answer (or the refusal) instead, and destroys it, with `error`, when
+   * that is written. False when no whole answer is held: the destroy is the caller's to do.
+   */
+  holdDestroy(socket: Socket, error: Error | undefined): boolean {
+    if (this.#state !== HOLDING || !this.#ended) return false;
+    this.#endConnection = () => {
+      if (socket.destroyed) return;
+      const destroy = (): void => void socket.destroy(error);
+      socket.end();
+      if (socket.writableFinished) destroy();
+      else socket.once('finish', destroy);
+    };
+    return true;
+  }
+
   #restore(): void {
     Object.assign(this.#res, this.#prior);
     // Node's own again: what is replayed (or the refusal) sets them.
@@ -125,8 +152,11 @@ export class FirstByteGate {
     const target = this.#res as unknown as Methods;
     // A client gone meanwhile: the exchange is finished (the calls held told it the handler answered), and Node would refuse the writes.
     if (this.#res.destroyed) return;
+    // With the status it had when queued, as Node would have sent it: one set since changes no head.
+    if (this.#head !== undefined) Object.assign(this.#res, this.#head);
     for (const { method, args } of this.#calls) target[method](...args);
     this.#calls.length = 0;
+    this.#endConnection?.();
   }
 
   #fail(error: unknown): void {
@@ -138,10 +168,14 @@ export class FirstByteGate {
       for (const name of this.#res.getHeaderNames()) this.#res.removeHeader(name);
       this.#refuse(error);
     }
+    this.#endConnection?.();
     // Writes the framework still makes (a stream it is piping) would be writes after end, emitted as errors.
     this.#install();
   }
 }
+
+/** The status line of a head. */
+type Status = Pick<ServerResponse, 'statusCode' | 'statusMessage'>;
 
 /** Node's refusal of a head changed once it went out (its own error class is internal). */
 function headersSent(verb: string): Error {
