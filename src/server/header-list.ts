@@ -2,7 +2,7 @@ import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:h
 import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { answerAndCloseStream } from './answer-stream.js';
 import { refuseHttp1 } from './refuse-http1.js';
-import { refuseTransferCoding } from './transfer-coding.js';
+import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
@@ -64,8 +64,10 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
     } else if (tooManyFields(request)) {
       refuseTooManyFields(request, response as ServerResponse, refused);
     } else if (!refuseTransferCoding(request, response as ServerResponse, refused)) {
-      closeUnlessReceived(request, response as ServerResponse);
-      handler(request, response);
+      serveUnlessParserRefuses(request, () => {
+        closeUnlessReceived(request, response as ServerResponse);
+        handler(request, response);
+      });
     }
   };
 }

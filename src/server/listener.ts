@@ -14,7 +14,7 @@ import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
-import { refuseTransferCoding } from './transfer-coding.js';
+import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
 import { kRefused, kServe, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
@@ -140,9 +140,11 @@ function http1Handler(serve: (request: IncomingMessage, response: ServerResponse
       return;
     }
     if (refuseTransferCoding(request, response, refused)) return;
-    closeUnlessReceived(request, response);
-    holdPipelined(request, response);
-    serve(request, response);
+    serveUnlessParserRefuses(request, () => {
+      closeUnlessReceived(request, response);
+      holdPipelined(request, response);
+      serve(request, response);
+    });
   };
 }
 
