@@ -9,6 +9,7 @@ import { Http2Sessions } from './http2-sessions.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { refuseExpectation } from './expectation.js';
+import { refuseHttp09 } from './http09.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyFields, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
@@ -139,7 +140,7 @@ function http1Handler(serve: (request: IncomingMessage, response: ServerResponse
       refuseTooManyFields(request, response, refused);
       return;
     }
-    if (refuseTransferCoding(request, response, refused)) return;
+    if (refuseHttp09(request, response, refused) || refuseTransferCoding(request, response, refused)) return;
     serveUnlessParserRefuses(request, () => {
       closeUnlessReceived(request, response);
       holdPipelined(request, response);

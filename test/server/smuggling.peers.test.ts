@@ -178,6 +178,18 @@ describe('request smuggling over a raw socket', () => {
     ]);
   });
 
+  test("an HTTP/0.9 request (no version, or HTTP/0.9; RFC 9112 2.3 gives it no place, Go's TestReadRequest_Bad refuses it): a 505 before any view, the connection closed, though llhttp read header fields and a body after its line, which HTTP/0.9 has none of (Node answered it as HTTP/1.1)", async () => {
+    const refused = /^an HTTP\/0\.9 request \(a request line without a version\) is not served: this server speaks HTTP\/1\.0 and HTTP\/1\.1 \(RFC 9112 2\.3\)\n$/;
+    await assertRefused([
+      ['a request line without a version', 'GET /slow\r\n\r\n', 505, refused],
+      ['HTTP/0.9 named', 'GET /slow HTTP/0.9\r\n\r\n', 505, refused],
+      ['fields and a body after the line, the body a request to a reader of HTTP/0.9', `GET /slow\r\n${HOST}Content-Length: ${HIDDEN.length}\r\n\r\n${HIDDEN}`, 505, refused],
+      ['the line ended by a bare LF', `GET /slow\n${HOST}\r\n${HIDDEN}`, 505, refused],
+    ]);
+    const logged = 'request refused before the app: 505 an HTTP/0.9 request (a request line without a version) is not served: this server speaks HTTP/1.0 and HTTP/1.1';
+    assert.equal(lines.filter((line) => line.status === 505 && line.msg === logged).length, 4, 'each recorded once, as a refusal');
+  });
+
   test('an HTTP/1.0 request with Connection: keep-alive keeps its connection (RFC 9112 9.3, Node test-http-1.0-keep-alive); the HTTP/1.0 request after it without one closes it, and nothing after that is served', async () => {
     const { list, rest } = await exchange(`GET /ok HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /ok HTTP/1.0\r\n\r\n${HIDDEN}`);
     assert.deepEqual(list.map((response) => [response.status, response.headers.connection, response.body.toString()]), [[200, 'keep-alive', 'ok'], [200, 'close', 'ok']]);
