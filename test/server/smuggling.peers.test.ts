@@ -7,8 +7,9 @@
 // served, and no view's task runs as if its request had been served.
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { after, createApp, get, HttpResponse, post, type HttpRequest, type Outcome } from 'coda-http';
+import { after, createApp, get, HttpResponse, post, StreamingResponse, type HttpRequest, type Outcome } from 'coda-http';
 import { LEVEL, memoryLogger, serveForBadInput, type RawResponse } from '../helpers.js';
 import { responses } from '../transport/wire.js';
 
@@ -44,6 +45,14 @@ describe('request smuggling over a raw socket', () => {
         await new Promise((resolve) => setImmediate(resolve));
         return new HttpResponse('slow');
       })),
+      get('/header/name', () => new HttpResponse('x', { headers: { 'x-a\r\nX-Injected': '1' } })),
+      get('/header/value', () => new HttpResponse('x', { headers: { 'x-a': 'a\r\nX-Injected: 1' } })),
+      get('/header/unicode', () => new HttpResponse('x', { headers: { 'x-a': 'caf\u00e9 \u2192' } })),
+      get('/header/stream', () => {
+        const response = new StreamingResponse(Readable.from(['a']));
+        response.headers.set('x-a', 'a\nb');
+        return response;
+      }),
       get('/status/:status', (request) => {
         const response = new HttpResponse('x');
         response.status = Number(request.params.status);
@@ -206,16 +215,24 @@ describe('request smuggling over a raw socket', () => {
     assert.equal(hidden, 0);
   });
 
-  test('an app that sets a status of 99 or NaN gets a 500, logged naming the status, and the request pipelined after it is answered on its own: never a split or missing response', async () => {
-    for (const status of ['99', 'NaN']) {
-      lines.length = 0;
-      const { list, rest } = await exchange(`GET /status/${status} HTTP/1.1\r\n${HOST}\r\nGET /ok HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`);
-      assert.deepEqual(list.map((response) => [response.status, response.body.toString()]), [[500, 'Internal Server Error'], [200, 'ok']], status);
-      assert.equal(rest.length, 0);
-      const logged = lines.filter((line) => line.level >= LEVEL.error);
-      assert.equal(logged.length, 1, status);
-      assert.match(String(logged[0]!.msg), new RegExp(`response status must be an integer from 200 to 999, got number ${status}$`));
-      // The error was the app's: serveForBadInput's check is for bad input only.
+  test("an app that sets a status of 99 or NaN, a CR or LF in a header's name or value (given to the constructor, or on a stream) or a character past Latin-1 gets a 500, logged naming the status or header, and the request pipelined after it is answered on its own: never a split or missing response (Node test-http-response-splitting)", async () => {
+    const cases: [path: string, logged: RegExp][] = [
+      ['/status/99', /response status must be an integer from 200 to 999, got number 99$/],
+      ['/status/NaN', /response status must be an integer from 200 to 999, got number NaN$/],
+      ['/header/name', /invalid header name "x-a\\r\\nX-Injected"$/],
+      ['/header/value', /header x-a has a CR, LF or NUL character in its value, which would split the response: "a\\r\\nX-Injected: 1"$/],
+      ['/header/stream', /header x-a has a CR, LF or NUL character in its value/],
+      ['/header/unicode', /header x-a has a character beyond Latin-1 in its value \(U\+2192\)/],
+    ];
+    for (const [path, logged] of cases) {
+      const { list, rest } = await exchange(`GET ${path} HTTP/1.1\r\n${HOST}\r\nGET /ok HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`);
+      assert.deepEqual(list.map((response) => [response.status, response.body.toString()]), [[500, 'Internal Server Error'], [200, 'ok']], path);
+      assert.equal(rest.length, 0, path);
+      assert.ok(!list.some((response) => response.headerList.some(([name]) => name === 'x-injected' || name === 'x-a')), path);
+      const errors = lines.filter((line) => line.level >= LEVEL.error);
+      assert.equal(errors.length, 1, path);
+      assert.match(String(errors[0]!.msg), logged, path);
+      // The error was the app's: serveForBadInput's check after each test is for bad input only.
       lines.length = 0;
     }
   });
