@@ -6,7 +6,7 @@ import { kCutOff } from '../symbols.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { overflowAnswer, type OverflowError } from './head-overflow.js';
 import { malformed } from './refuse-http1.js';
-import { isLeftToParser } from './transfer-coding.js';
+import { isLeftToParser, markRefusedByParser } from './transfer-coding.js';
 
 /** Node's parser errors (llhttp's `HPE_` codes) and its timeouts, as Node reports them on 'clientError'. */
 interface ClientError extends Error, OverflowError {
@@ -38,6 +38,9 @@ const ANSWERS: Record<string, [status: number, text: string]> = {
  * writable, is only closed; a reset needs no answer.
  */
 export function answerClientError(error: ClientError, socket: Duplex, refused: (refusal: Refusal) => void): void {
+  // The request llhttp refused after its head was handed on must not reach the app, even if the answer waits.
+  const refusing = parsing(socket);
+  if (refusing?.complete === false) markRefusedByParser(refusing);
   const owed = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (owed?.req.complete === true && !owed.writableFinished) {
     owed.once('finish', () => answerClientError(error, socket, refused));

@@ -1,8 +1,9 @@
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http';
 import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { answerAndCloseStream } from './answer-stream.js';
+import { refuseHttp09 } from './http09.js';
 import { refuseHttp1 } from './refuse-http1.js';
-import { refuseTransferCoding } from './transfer-coding.js';
+import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
@@ -63,9 +64,11 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
       }
     } else if (tooManyFields(request)) {
       refuseTooManyFields(request, response as ServerResponse, refused);
-    } else if (!refuseTransferCoding(request, response as ServerResponse, refused)) {
-      closeUnlessReceived(request, response as ServerResponse);
-      handler(request, response);
+    } else if (!refuseHttp09(request, response as ServerResponse, refused) && !refuseTransferCoding(request, response as ServerResponse, refused)) {
+      serveUnlessParserRefuses(request, () => {
+        closeUnlessReceived(request, response as ServerResponse);
+        handler(request, response);
+      });
     }
   };
 }

@@ -9,12 +9,13 @@ import { Http2Sessions } from './http2-sessions.js';
 import { answerAndClose, answerClientError } from './client-error.js';
 import { continueWhenRead } from './continue.js';
 import { refuseExpectation } from './expectation.js';
+import { refuseHttp09 } from './http09.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyFields, tooManyFields } from './header-list.js';
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeStalledSends } from './stalled-sends.js';
-import { refuseTransferCoding } from './transfer-coding.js';
+import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
 import { kRefused, kServe, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
@@ -139,10 +140,12 @@ function http1Handler(serve: (request: IncomingMessage, response: ServerResponse
       refuseTooManyFields(request, response, refused);
       return;
     }
-    if (refuseTransferCoding(request, response, refused)) return;
-    closeUnlessReceived(request, response);
-    holdPipelined(request, response);
-    serve(request, response);
+    if (refuseHttp09(request, response, refused) || refuseTransferCoding(request, response, refused)) return;
+    serveUnlessParserRefuses(request, () => {
+      closeUnlessReceived(request, response);
+      holdPipelined(request, response);
+      serve(request, response);
+    });
   };
 }
 

@@ -15,6 +15,8 @@ const CODED_AND_CHUNKED = /,[\t ]*chunked$/i;
 const CHUNKED_LAST = /(?:^|,)[ \t]*chunked$/i;
 /** Requests left for llhttp to refuse: client-error.ts records their refusal, as no exchange of the app's will. */
 const leftToParser = new WeakSet<object>();
+/** Requests whose head llhttp refused after node:http handed them on (client-error.ts marks them). */
+const refusedByParser = new WeakSet<object>();
 
 /**
  * Answers 501, and closes the connection, when an HTTP/1.1 request's
@@ -61,6 +63,37 @@ export function refuseTransferCoding(request: IncomingMessage, response: ServerR
   // The connection closed: what follows the head is not known to be this body, and must not be read as the next request.
   refuseHttp1(request, response, 501, body, UNSUPPORTED_CODING, refused);
   return true;
+}
+
+/**
+ * Calls `serve` for a request `refuseTransferCoding` let through, but for one
+ * with a Transfer-Encoding only once llhttp has gone on past its head, and
+ * not at all if it refused the request before reaching its body. llhttp
+ * takes `chunked` as the last coding only when spaces alone follow it:
+ * `chunked` then a tab (OWS too, RFC 9110 5.6.3) it refuses (400), and Node
+ * trims the tab off the value checked here. Handed on at once, a view that
+ * answered at once was served it and its 200 sent, not the 400; one reading
+ * the body ran its task. The refusal comes before a microtask runs (as for a
+ * coding list not ending in chunked), and so does one of a chunk size in
+ * the same read; a fault after some of the body reaches the view reading
+ * it, which sees the request cut off. Such a request costs one microtask.
+ */
+export function serveUnlessParserRefuses(request: IncomingMessage, serve: () => void): void {
+  if (request.headers['transfer-encoding'] === undefined) {
+    serve();
+    return;
+  }
+  leftToParser.add(request);
+  queueMicrotask(() => {
+    if (refusedByParser.has(request)) return;
+    leftToParser.delete(request);
+    serve();
+  });
+}
+
+/** Records that llhttp refused `request` after its head was handed on (client-error.ts answers it). */
+export function markRefusedByParser(request: object): void {
+  refusedByParser.add(request);
 }
 
 /** Whether llhttp reads a Transfer-Encoding as chunked; it refuses any other (400). */

@@ -165,19 +165,20 @@ describe('hostile HTTP/1.1 heads, as Node and Fastify test them', () => {
     assert.equal(response.body.toString(), 'hi');
   });
 
-  test("Node's test-http-chunked-smuggling: a chunk extension ended by a bare LF cannot smuggle a second request (the answered request's connection is closed); whitespace in a chunk size is a 400; a chunk size of many leading zeros is read", async () => {
+  test("Node's test-http-chunked-smuggling: a chunk extension ended by a bare LF cannot smuggle a second request (the connection is closed); whitespace in a chunk size is a 400; a chunk size of many leading zeros is read", async () => {
     const smuggled = 'GET /ok HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n4c\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    const before = views;
     const wire = (await rawRequest(served.server, smuggled)).raw.toString('latin1');
-    // The view answered without reading the body; the body's fault then closes the connection, with nothing more said.
-    assert.match(wire, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
     assert.equal(wire.split('HTTP/1.1 ').length, 2, 'the smuggled request was never answered');
     await assertRefused([
-      // A view reading that body gets the 400 naming the fault, and the smuggled request no answer either.
+      // The body's fault comes in the read that holds the head: refused before any view (one that answered at once was served it, its 200 sent).
+      [smuggled, 400, /^the request is malformed: Missing expected CR after chunk extension name\n$/],
       [smuggled.replace('GET /ok', 'POST /echo'), 400, /^the request is malformed: Missing expected CR after chunk extension name\n$/],
       [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2 \r\nhi\r\n0\r\n\r\n'), 400, /^the request is malformed: Invalid character in chunk size\n$/],
       [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '2 ;a=b\r\nhi\r\n0\r\n\r\n'), 400, /Invalid character in chunk size/],
       [raw('POST /echo HTTP/1.1', ['Host: localhost', 'Transfer-Encoding: chunked'], '0x2\r\nhi\r\n0\r\n\r\n'), 400, /Invalid character in chunk size/],
     ]);
+    assert.equal(views, before);
     const zeros = await rawRequest(served.server, raw('POST /echo HTTP/1.1', ['Host: localhost', 'Connection: close', 'Transfer-Encoding: chunked'], `${'0'.repeat(1_000)}2\r\nhi\r\n0\r\n\r\n`));
     assert.equal(zeros.body.toString(), 'hi');
   });
