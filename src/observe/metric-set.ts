@@ -72,7 +72,7 @@ export class MetricSet {
     });
     this.shed = new client.Counter({ name: 'coda_requests_shed_total', help: 'Requests refused with 503 while the after-response queue was full', registers });
     this.refused = new client.Counter({
-      name: 'coda_requests_refused_total', help: 'Requests the server refused before the app saw them (malformed: 400; too large: 414, 431 or 413; too slow to arrive: 408; CONNECT, or a Transfer-Encoding coding before chunked: 501; an Expect it does not meet: 417; the HTTP/2 preface on an HTTP/1.1 connection, or an HTTP/0.9 request: 505), by status',
+      name: 'coda_requests_refused_total', help: 'Requests the server refused before the app saw them (malformed, an HTTP/0.9 request line among them: 400; too large: 414, 431 or 413; too slow to arrive: 408; CONNECT, or a Transfer-Encoding coding before chunked: 501; an Expect it does not meet: 417; the HTTP/2 preface on an HTTP/1.1 connection: 505), by status',
       labelNames: ['status_code'], registers,
     });
     const gauges = [

@@ -187,16 +187,16 @@ describe('request smuggling over a raw socket', () => {
     ]);
   });
 
-  test("an HTTP/0.9 request (no version, or HTTP/0.9; RFC 9112 2.3 gives it no place, Go's TestReadRequest_Bad refuses it): a 505 before any view, the connection closed, though llhttp read header fields and a body after its line, which HTTP/0.9 has none of (Node answered it as HTTP/1.1)", async () => {
-    const refused = /^an HTTP\/0\.9 request \(a request line without a version\) is not served: this server speaks HTTP\/1\.0 and HTTP\/1\.1 \(RFC 9112 2\.3\)\n$/;
+  test("an HTTP/0.9 request (no version, or HTTP/0.9; RFC 9112 2.3 gives it no place, Go's TestReadRequest_Bad refuses it): a 400 before any view (Go's answer: a malformed request line, most a mangled HTTP/1.1, not a version to negotiate), the connection closed, though llhttp read header fields and a body after its line, which HTTP/0.9 has none of (Node answered it as HTTP/1.1)", async () => {
+    const refused = /^a request line without an HTTP version \(HTTP\/0\.9\) is not served: this server speaks HTTP\/1\.0 and HTTP\/1\.1 \(RFC 9112 2\.3\)\n$/;
     await assertRefused([
-      ['a request line without a version', 'GET /slow\r\n\r\n', 505, refused],
-      ['HTTP/0.9 named', 'GET /slow HTTP/0.9\r\n\r\n', 505, refused],
-      ['fields and a body after the line, the body a request to a reader of HTTP/0.9', `GET /slow\r\n${HOST}Content-Length: ${HIDDEN.length}\r\n\r\n${HIDDEN}`, 505, refused],
-      ['the line ended by a bare LF', `GET /slow\n${HOST}\r\n${HIDDEN}`, 505, refused],
+      ['a request line without a version', 'GET /slow\r\n\r\n', 400, refused],
+      ['HTTP/0.9 named', 'GET /slow HTTP/0.9\r\n\r\n', 400, refused],
+      ['fields and a body after the line, the body a request to a reader of HTTP/0.9', `GET /slow\r\n${HOST}Content-Length: ${HIDDEN.length}\r\n\r\n${HIDDEN}`, 400, refused],
+      ['the line ended by a bare LF', `GET /slow\n${HOST}\r\n${HIDDEN}`, 400, refused],
     ]);
-    const logged = 'request refused before the app: 505 an HTTP/0.9 request (a request line without a version) is not served: this server speaks HTTP/1.0 and HTTP/1.1';
-    assert.equal(lines.filter((line) => line.status === 505 && line.msg === logged).length, 4, 'each recorded once, as a refusal');
+    const logged = 'request refused before the app: 400 a request line without an HTTP version (HTTP/0.9) is not served: this server speaks HTTP/1.0 and HTTP/1.1';
+    assert.equal(lines.filter((line) => line.status === 400 && line.msg === logged).length, 4, 'each recorded once, as a refusal');
   });
 
   test('an HTTP/1.0 request with Connection: keep-alive keeps its connection (RFC 9112 9.3, Node test-http-1.0-keep-alive); the HTTP/1.0 request after it without one closes it, and nothing after that is served', async () => {
