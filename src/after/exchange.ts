@@ -78,6 +78,8 @@ export class Exchange implements Job {
   /** Streaming responses made while the request was handled (see `made`). */
   #streams: StreamingResponse[] | undefined = undefined;
   #state = LIVE;
+  /** `after()` found the queue full while the request was handled (see `finish`). */
+  #overflowed = false;
   /** The tasks listed as abandoned when shutdown gave up on the request. */
   #listed: readonly AfterEntry[] | undefined = undefined;
   readonly #host: ExchangeHost;
@@ -121,7 +123,14 @@ export class Exchange implements Job {
       this.#host.lost(taskRecord(entry, this, 'abandoned'));
       return;
     }
-    if (!this.#host.scheduler.accept(entry, this)) return;
+    let accepted: boolean;
+    try {
+      accepted = this.#host.scheduler.accept(entry, this);
+    } catch (error) {
+      if (this.#state === LIVE) this.#overflowed = true;
+      throw error;
+    }
+    if (!accepted) return;
     if (ownsEntries(this)) (this.entries as AfterEntry[]).push(entry);
     else this.entries = this.entries.length === 0 ? [entry] : [...this.entries, entry];
     if (this.#state === DONE) this.#host.scheduler.enqueue(this);
@@ -260,6 +269,14 @@ export class Exchange implements Job {
     this.#streams = undefined;
     if (this.#holds !== undefined) for (const hold of this.#holds) hold.release(outcome);
     if (state === REFUSED) return;
+    if (this.#overflowed && outcome.status === 503) {
+      // Refused as a full queue refuses a request: its client is told to retry, and the tasks it got in before
+      // the queue filled would run again with the retry, so none of them runs (nor its hooks or receivers).
+      this.#host.scheduler.release(this.entries.length);
+      this.entries = NO_ENTRIES;
+      this.#host.scheduler.submit(this, 0);
+      return;
+    }
     const accepted = this.entries.length;
     // The middleware's afterResponse hooks innermost first, as Django's process_response runs.
     let entries = this.#tasksThen(this.#entered?.reverse());

@@ -14,6 +14,7 @@ import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyField
 import { holdPipelined, limitPipelining } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
+import { closeIdleTricklers } from './idle-bytes.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
@@ -83,6 +84,8 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   http1.keepAliveTimeout = settings.keepAliveTimeoutMs;
   http1.maxHeadersCount = HEADERS_KEPT;
   closeStalledSends(server, tls !== undefined, settings.sendTimeoutMs, app.logger);
+  // Past Node's own close of an idle connection (a second after the advertised timeout) and a head's time.
+  if (settings.keepAliveTimeoutMs > 0) closeIdleTricklers(server, tls !== undefined, settings.keepAliveTimeoutMs + 1_000 + settings.headersTimeoutMs, app.logger);
   if (!settings.http2) {
     // A request with Expect: 100-continue comes here instead of to the request listener: the same checks first.
     http1.on('checkContinue', http1Handler(continueWhenRead(app[kServeHttp1]), refused));
