@@ -9,9 +9,9 @@ import { ownEntry } from './entries.js';
 import type { StartedReceivers } from './started-receivers.js';
 
 /** Receives `{ request }` as each request the app admits starts, before any middleware; one that throws or rejects is logged. */
-export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | PromiseLike<void>;
+export type RequestStartedReceiver = (event: { request: HttpRequest }) => void | PromiseLike<unknown>;
 /** Receives `{ request, response, outcome }` (and the task's `signal`) after each response. */
-export type RequestFinishedReceiver = (event: AfterContext) => void | PromiseLike<void>;
+export type RequestFinishedReceiver = (event: AfterContext) => void | PromiseLike<unknown>;
 
 /**
  * A signal with receivers, like Django's `request_started`/`request_finished`.

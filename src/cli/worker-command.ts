@@ -21,17 +21,17 @@ to the store), with the app's runner settings (createApp({ tasks: { leaseMs,
 pollMs, ... } })).
 
 Options:
-  -c, --concurrency <n>      attempts running at once (default: the app's
-                             tasks.concurrency, 16 unless it sets one)
-  --shutdown-timeout <ms>    how long running attempts may take to finish
-                             once the worker is stopped (default 10000)
-  --metrics-port <n>         count the attempts it runs in Prometheus metrics
-                             (the app's registry, else prom-client's global
-                             one) and serve them at /metrics on this port
-                             (0 picks a free one; needs prom-client)
-  --metrics-host <address>   address the metrics listen on (default
-                             127.0.0.1; 0.0.0.0 for every interface)
-  -h, --help                 show this help
+  -c, --concurrency <n>        attempts running at once (default: the app's
+                               tasks.concurrency, 16 unless it sets one)
+      --shutdown-timeout <ms>  how long running attempts may take to finish
+                               once the worker is stopped (default 10000)
+      --metrics-port <n>       count the attempts it runs in Prometheus metrics
+                               (the app's registry, else prom-client's global
+                               one) and serve them at /metrics on this port
+                               (0 picks a free one; needs prom-client)
+      --metrics-host <address> address the metrics listen on (default
+                               127.0.0.1; 0.0.0.0 for every interface)
+  -h, --help                   show this help
 
 Example:
   coda worker ./app.ts --concurrency 32 --metrics-port 9465`;

@@ -286,7 +286,7 @@ export class Runner {
       this.#overdueWaiters.wake();
       this.wake();
     };
-    const begin = (): Promise<void> => Promise.resolve().then(() => definition.run(payload, attempt));
+    const begin = (): Promise<unknown> => Promise.resolve().then(() => definition.run(payload, attempt));
     const { tracer } = this.#settings;
     if (tracer !== undefined) attempt.span = tracer.startAttempt(stored);
     (attempt.span === undefined ? begin() : attempt.span.run(begin, undefined)).then(

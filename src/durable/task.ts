@@ -23,7 +23,8 @@ export interface TaskContext {
   readonly outcome: Outcome | null;
 }
 
-export type TaskFunction<Payload> = (payload: Payload, context: TaskContext) => void | Promise<void>;
+/** A durable task's work; a promise or thenable it returns is awaited, its value ignored. */
+export type TaskFunction<Payload> = (payload: Payload, context: TaskContext) => void | PromiseLike<unknown>;
 
 export interface TaskOptions {
   /** Attempts in all, the first included. Default 3. */

@@ -63,7 +63,12 @@ export interface AfterContext {
   signal: AbortSignal;
 }
 
-export type AfterTask = (context: AfterContext) => void | Promise<void>;
+/**
+ * Work for after the response. A promise or thenable it returns is awaited, its
+ * value ignored (`() => fetch(url)`, `() => redis.set(k, v)` are tasks); a
+ * generator is not a task (its body would never run), so no iterator is accepted.
+ */
+export type AfterTask = (context: AfterContext) => void | PromiseLike<unknown>;
 
 export interface AfterOptions {
   /** Labels the task in logs, errors, metrics and the shutdown report. Absent or empty: the function's name. */

@@ -58,7 +58,7 @@ export interface MiddlewareHooks {
   /** A response answers for the view's error; no answer leaves it to the next hook, then the error's own response. */
   processException?(request: HttpRequest, error: unknown): MaybePromise<ViewResult | NoAnswer>;
   processResponse?(request: HttpRequest, response: HttpResponse): MaybePromise<ViewResult>;
-  afterResponse?(request: HttpRequest, response: HttpResponse, outcome: Outcome): void | Promise<void>;
+  afterResponse?(request: HttpRequest, response: HttpResponse, outcome: Outcome): void | PromiseLike<unknown>;
 }
 
 /** An entry of `middleware` (the app's, or an `include()`'s): a factory, or an object with hooks. */

@@ -26,7 +26,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 /** The servers that handle signals and are not closed yet. */
 const servers = new Set<SignalledServer>();
 /** One record per registration, so the same function registered twice is two hooks. */
-const hooks: { hook: () => void | Promise<void> }[] = [];
+const hooks: { hook: () => void | PromiseLike<unknown> }[] = [];
 /** The servers being closed since the first signal; empty before it. */
 let closing: SignalledServer[] = [];
 
@@ -46,7 +46,7 @@ let closing: SignalledServer[] = [];
  * await serve(app, { port: 3000 });
  * ```
  */
-export function onShutdown(hook: () => void | Promise<void>): () => void {
+export function onShutdown(hook: () => void | PromiseLike<unknown>): () => void {
   if (typeof hook !== 'function') throw new TypeError(`onShutdown() takes a function, got ${describe(hook)}`);
   checkWorkFunction('onShutdown()', hook);
   const record = { hook };
@@ -128,7 +128,7 @@ export async function runHooks(deadline: number, logger: Logger): Promise<{ ran:
     const name = hook.name || 'anonymous';
     let error: unknown;
     let threw = false;
-    const ended = new Promise<void>((resolve) => resolve(hook())).catch((e: unknown) => {
+    const ended = new Promise<unknown>((resolve) => resolve(hook())).catch((e: unknown) => {
       threw = true;
       error = e;
     });

@@ -8,7 +8,7 @@ import http from 'node:http';
 import {
   createApp, serve, route, get, post, put, HttpRequest, HttpResponse, redirect,
   HttpError, Unauthorized, NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
-  after, signals, task, NonRetryableError, runWorker, sqliteStore, metricsView, dashboard,
+  after, signals, task, NonRetryableError, runWorker, sqliteStore, metricsView, dashboard, onShutdown,
   type App, type Handler, type MiddlewareFactory, type MiddlewareHooks, type Middleware, type View,
   type Outcome, type AfterTask, type AfterOptions, type StandardSchemaV1, type Logger,
 } from 'coda-http';
@@ -133,6 +133,31 @@ export const typedOnly = {
   secure: (app: App, key: string, cert: string) => serve(app, { tls: { key, cert }, http2: true }),
   client: (app: App) => createTestClient(app),
 };
+
+/**
+ * Typed, not run: work whose promise resolves to a value, as fetch() and most
+ * clients' calls do, is work after the response, a durable task's, a hook's, a
+ * receiver's or a shutdown hook's (the value is ignored). They answered
+ * `void | Promise<void>`, so the docs' `after(() => webhooks.send(...))` with a
+ * real client did not compile. A generator function still does not.
+ */
+export function valuedWork(app: App, response: HttpResponse, send: (signal: AbortSignal) => Promise<Response>): void {
+  const redis = { set: (_key: string, _value: string): Promise<'OK'> => Promise.resolve('OK') };
+  const query: PromiseLike<number[]> = { then: (onfulfilled, onrejected) => Promise.resolve([]).then(onfulfilled, onrejected) };   // a query builder
+  after(({ signal }) => send(signal), { name: 'webhook' });
+  response.after(() => redis.set('warm', '1'), { when: 'success' });
+  after(() => query);
+  task('mail', (_payload: { to: string }, { signal }) => send(signal));
+  const hooks: MiddlewareHooks = { afterResponse: (_request, _response, outcome) => redis.set('status', String(outcome.status)) };
+  createApp({ middleware: [hooks] });
+  app.signals.requestFinished.connect(({ signal }) => send(signal));
+  signals.requestStarted.connect(() => redis.set('started', '1'));
+  onShutdown(() => redis.set('bye', '1'));
+  // @ts-expect-error a generator function is no task: called, it would run none of its body
+  after(async function* () { /* never runs */ });
+  // @ts-expect-error nor a durable task's work
+  task('sync', async function* () { /* never runs */ });
+}
 
 /** Wrong uses api.md implies: each line must fail to compile. Never called. */
 export function wrongUses(app: App, response: HttpResponse): void {
