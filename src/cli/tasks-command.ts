@@ -129,7 +129,11 @@ function checkFlags(command: string, action: Action, { values, positionals }: Pa
     if (value !== undefined && flag !== 'help' && !allowed.includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
   }
   const state = values['state'];
-  if (typeof state === 'string' && !(TASK_STATES as readonly string[]).includes(state)) throw new UsageError(command, `--state must be one of ${TASK_STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  if (typeof state === 'string' && !(TASK_STATES as readonly string[]).includes(state)) {
+    // `stats` counts delayed tasks apart: a user reading its column asks for them by that word.
+    const delayed = state === 'delayed' ? ': a delayed task is a ready one whose time has not come, listed by --state ready' : '';
+    throw new UsageError(command, `--state must be one of ${TASK_STATES.join(', ')}, got ${JSON.stringify(state)}${delayed}`);
+  }
   if (action !== 'retry' && action !== 'discard') return;
   const all = values['all-failed'] === true;
   if (all && positionals.length > 1) throw new UsageError(command, `give task ids or --all-failed, not both`);

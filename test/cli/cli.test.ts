@@ -159,6 +159,7 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
     [['tasks', 'retry', fixture], /coda tasks retry: which tasks\? give their ids, or --all-failed/],
     [['tasks', 'list', fixture, '--all-failed'], /coda tasks list: --all-failed does not apply to list/],
     [['tasks', 'list', fixture, '--state', 'lost'], /coda tasks list: --state must be one of held, ready, running, completed, failed, got "lost"/],
+    [['tasks', 'list', fixture, '--state', 'delayed'], /coda tasks list: --state must be one of held, ready, running, completed, failed, got "delayed": a delayed task is a ready one whose time has not come, listed by --state ready/],
     [['help', 'nothing'], /coda help: unknown command "nothing"/],
     [['help', 'constructor'], /coda help: unknown command "constructor"/],
     [['help', 'tasks', 'purge'], /coda tasks: unknown action "purge"; the actions are stats, list, retry, discard/],
