@@ -500,9 +500,11 @@ export class App {
 
   /**
    * No other request is in flight on this request's connection. Node drops the
-   * pipelined requests behind a `Connection: close` response unanswered (their
-   * views ran): those get it on the last one, or the idle sweep closes the
-   * connection once they are answered (server/connections.ts).
+   * pipelined requests behind a `Connection: close` response unanswered: under
+   * `attach()` or `app.handler` their views ran, so those get it on the last
+   * one, or the idle sweep closes the connection once they are answered
+   * (server/connections.ts). Under `serve()` they have not started (they run
+   * one at a time, server/pipelining.ts): the first gets it, and they never run.
    */
   #aloneOnConnection(exchange: Exchange): boolean {
     const socket = exchange.connection;

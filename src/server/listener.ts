@@ -11,7 +11,7 @@ import { continueWhenRead } from './continue.js';
 import { refuseExpectation } from './expectation.js';
 import { refuseHttp09 } from './http09.js';
 import { HEADER_LIST_SETTINGS, HEADERS_KEPT, limitHeaderList, refuseTooManyFields, tooManyFields } from './header-list.js';
-import { holdPipelined, limitPipelining } from './pipelining.js';
+import { limitPipelining, serveInTurn } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeIdleTricklers } from './idle-bytes.js';
@@ -133,8 +133,8 @@ function handshakeLimit(headersTimeoutMs: number): { handshakeTimeout?: number }
 
 /**
  * The request listener of a server whose requests are all HTTP/1.x: the
- * header-field limit, the transfer-coding check, the unread-body close, the
- * pipelining limit and `serve`, in one call a request (the wrappers HTTP/2's
+ * header-field limit, the transfer-coding check, the unread-body close, and
+ * `serve` once the request's turn on its connection comes, in one call a request (the wrappers HTTP/2's
  * server has are a call each, and ask of each request whether it is HTTP/2's).
  */
 function http1Handler(serve: (request: IncomingMessage, response: ServerResponse) => void, refused: (refusal: Refusal) => void): (request: IncomingMessage, response: ServerResponse) => void {
@@ -146,8 +146,7 @@ function http1Handler(serve: (request: IncomingMessage, response: ServerResponse
     if (refuseHttp09(request, response, refused) || refuseTransferCoding(request, response, refused)) return;
     serveUnlessParserRefuses(request, () => {
       closeUnlessReceived(request, response);
-      holdPipelined(request, response);
-      serve(request, response);
+      serveInTurn(request, response, serve);
     });
   };
 }

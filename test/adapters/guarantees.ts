@@ -365,7 +365,8 @@ export function guarantees(target: Target): void {
     // Node 22 emits no 'close' for a response still queued behind another when its connection dies: the connection's own finishes it.
     // (Whether each counts as aborted depends on when the server learns the client left: Node 22 may hand an answer to the kernel first.)
     await running.app.settle();
-    assert.deepEqual([...outcomes.keys()].sort(), ['fast1', 'fast2', 'slow']);
+    // serve() runs pipelined requests one at a time: those behind the first never started, and never run (pipelining-turns.test.ts).
+    assert.deepEqual([...outcomes.keys()].sort(), target.name === 'coda' ? ['slow'] : ['fast1', 'fast2', 'slow']);
     assert.equal(running.app.requestsInFlight, 0);
   });
 
@@ -466,10 +467,14 @@ export function guarantees(target: Target): void {
     }]);
     const raw = await pipelined({ port: Number(new URL(running.url).port) } as Server, [request('/'), request('/'), request('/')]);
     const { list, rest } = responses(raw);
-    // Coda's own server counts a response handed to Node but not flushed yet as still to be answered: the idle sweep closes its connection.
-    const last = target.name === 'coda' ? 'keep-alive' : 'close';
-    assert.deepEqual(list.map((r) => [r.body.toString(), r.headers.connection]), [['answer 1', 'keep-alive'], ['answer 2', 'keep-alive'], ['answer 3', last]], raw.toString('latin1'));
     assert.equal(rest.length, 0);
+    if (target.name === 'coda') {
+      // serve() runs pipelined requests one at a time: the two behind had not started, and never run (RFC 9112 9.6, as Go; close.peers.test.ts).
+      assert.deepEqual(list.map((r) => [r.body.toString(), r.headers.connection]), [['answer 1', 'close']], raw.toString('latin1'));
+      assert.equal((await (await closed.promise).report).requestsInFlightAtClose, 1);
+      return;
+    }
+    assert.deepEqual(list.map((r) => [r.body.toString(), r.headers.connection]), [['answer 1', 'keep-alive'], ['answer 2', 'keep-alive'], ['answer 3', 'close']], raw.toString('latin1'));
     assert.equal((await (await closed.promise).report).requestsInFlightAtClose, 3);
   });
 
