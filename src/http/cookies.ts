@@ -210,7 +210,10 @@ export function pendingCookie(where: string, name: string, value: string, option
     header = stringifySetCookie(setCookieOf(cookie, value, true));
   } catch (error) {
     // encodeURIComponent's "URI malformed": a string with half a surrogate pair, as JSON.parse('"\\ud800"') gives, has no UTF-8.
-    fail(error instanceof URIError ? 'its value is not well-formed Unicode (a lone surrogate), which has no UTF-8 to percent-encode' : (error as Error).message);
+    if (error instanceof URIError) fail('its value is not well-formed Unicode (a lone surrogate), which has no UTF-8 to percent-encode');
+    // The library's words hold the value raw: a CR/LF in it would split the log line that shows the error.
+    const attribute = LIBRARY_ATTRIBUTE.exec((error as Error).message)?.[1] as 'domain' | 'path' | undefined;
+    fail(attribute === undefined ? (error as Error).message : `its ${attribute} ${describe(checked[attribute])} holds a character the attribute cannot carry (';' or a control character would end or split the Set-Cookie line)`);
   }
   // The name and value as sent (`name=value` before the first attribute), the value percent-encoded, and signed when it will be.
   const bytes = Buffer.byteLength(header.slice(0, header.indexOf(';'))) - 1 + (checked.signed === true ? signatureLength() : 0);
@@ -219,6 +222,9 @@ export function pendingCookie(where: string, name: string, value: string, option
   }
   return cookie;
 }
+
+/** How the cookie library refuses a domain or path it cannot send (its message quotes the value raw). */
+const LIBRARY_ATTRIBUTE = /^cookie (domain|path) is invalid/;
 
 /** `response.deleteCookie()`: the cookie, empty and expired. */
 export function expiredCookie(where: string, name: string, options: DeleteCookieOptions | undefined): PendingCookie {
