@@ -79,6 +79,16 @@ async function ask<T>(fixture: { url: string; control: string }, which: 'url' | 
   return (which === 'url' ? response.text() : response.json()) as Promise<T>;
 }
 
+/**
+ * The fixture saw `requests` requests and holds none of them, but for one:
+ * Node's Date header cache arms a timer of under a second in the async
+ * context of the request that filled it, which holds that request until then.
+ */
+function assertUnreachable(counted: { requests: number; reachable: number }, requests: number, when: string): void {
+  assert.equal(counted.requests, requests);
+  assert.ok(counted.reachable <= 1, `${counted.reachable} of ${requests} requests still reachable ${when}`);
+}
+
 test(`${CONNECTIONS} uploads of 0.9x bodyLimit read by json(), bytes() and text(): all answered, the memory held bounded, none reachable once answered on kept-alive connections; at 1.1x each refused with 413 before it is sent whole; a GET served meanwhile`, { timeout: 60_000 }, async () => {
   const fixture: Fixture = spawnFixture(new URL('./fixtures/big-bodies.ts', import.meta.url), [String(LIMIT)]);
   try {
@@ -100,12 +110,12 @@ test(`${CONNECTIONS} uploads of 0.9x bodyLimit read by json(), bytes() and text(
     for (const [status, text, length] of await Promise.all(uploads)) assert.deepEqual([status, text], [200, length]);
 
     // Their connections kept alive and idle, each held its last request, body and all, until it closed.
-    assert.deepEqual(await ask(urls, 'control', '/reachable/0'), { requests: CONNECTIONS, reachable: 0 }, 'no request is reachable once answered');
+    assertUnreachable(await ask(urls, 'control', '/reachable/0'), CONNECTIONS, 'once answered');
     const port = Number(new URL(urls.url).port);
     const refused = Array.from({ length: CONNECTIONS }, (_, i) => oversized(port, i % 2 === 1));
     assert.equal(await ask<string>(urls, 'url', '/ok'), 'ok', 'a GET is served among the refusals');
     assert.deepEqual(await Promise.all(refused), Array(CONNECTIONS).fill(413), 'each refused before its body was sent whole');
-    assert.deepEqual(await ask(urls, 'control', `/reachable/${CONNECTIONS}`), { requests: 2 * CONNECTIONS, reachable: 0 }, 'nor a refused one');
+    assertUnreachable(await ask(urls, 'control', `/reachable/${CONNECTIONS}`), 2 * CONNECTIONS, 'once refused');
   } finally {
     fixture.child.kill();
     await fixture.exited;
