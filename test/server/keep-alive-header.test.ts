@@ -4,11 +4,13 @@
 // advertises at least a second for a positive timeout, which the server keeps:
 // Node closes an idle connection a second after the timeout.
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { createApp, get, HttpResponse } from 'coda-http';
 import { connect, startServer } from '../helpers.js';
 import { askOk } from '../transport/wire.js';
+import { selfSigned } from './certificate.js';
 
 const app = createApp({ routes: [get('/ok', () => new HttpResponse('ok'))] });
 
@@ -36,3 +38,24 @@ test('a connection reused past keepAliveTimeoutMs: 500 but within the advertised
     await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal((await askOk(socket)).status, 200, 'served on the kept connection');
   }));
+
+for (const http2 of [false, true]) {
+  test(`over HTTPS${http2 ? ' (an HTTP/1.1 client of an HTTP/2 server)' : ''}, keepAliveTimeoutMs: 500 advertises Keep-Alive: timeout=1 too`, { timeout: 20_000 }, async () => {
+    const { key, cert } = selfSigned();
+    const server = await startServer(app, { keepAliveTimeoutMs: 500, tls: { key, cert }, http2 });
+    // Kept alive: a client without an agent asks for Connection: close, answered without Keep-Alive.
+    const agent = new https.Agent({ keepAlive: true, ca: cert });
+    try {
+      const advertised = await new Promise((resolve, reject) => {
+        https.get(`${server.url}/ok`, { agent }, (res) => {
+          res.resume();
+          resolve(res.headers['keep-alive']);
+        }).on('error', reject);
+      });
+      assert.equal(advertised, 'timeout=1');
+    } finally {
+      agent.destroy();
+      await server.close({ timeoutMs: 1_000 });
+    }
+  });
+}
