@@ -66,8 +66,8 @@ export interface RawResponse {
   raw: Buffer;
 }
 
-/** Connects to `server` and resolves once the socket is connected. */
-export async function connect(server: Server): Promise<net.Socket> {
+/** Connects to `server` (on 127.0.0.1) and resolves once the socket is connected. */
+export async function connect(server: Pick<Server, 'port'>): Promise<net.Socket> {
   const socket = net.connect(server.port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);

@@ -20,7 +20,11 @@ export interface SchedulerOptions {
   maxPending?: number;
   /** Admission resumes once pending tasks fall to this. Default 80% of `maxPending`. */
   lowWater?: number;
-  /** A task still running after this long is aborted. Default 30,000 ms. */
+  /**
+   * A task still running after this long is aborted (its signal). Default
+   * 30,000 ms. Synchronous code is never interrupted: a task that blocks the
+   * event loop past it runs to its end and is reported as it ends.
+   */
   timeoutMs?: number;
   /**
    * What happens at `maxPending`: `'reject'` (default) answers new requests

@@ -15,6 +15,7 @@ import { limitPipelining, serveInTurn } from './pipelining.js';
 import { limitRequestTime } from './request-timeout.js';
 import { limitSessionViews, MAX_CONCURRENT_STREAMS } from './session-views.js';
 import { closeIdleTricklers } from './idle-bytes.js';
+import { KeepAliveResponse } from './keep-alive-header.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
@@ -62,9 +63,9 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app[kServe]), app.logger, refused), refused), settings.requestTimeoutMs);
   let server: NodeServer;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval }, http1Handler(app[kServeHttp1], refused));
-    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval }, http1Handler(app[kServeHttp1], refused));
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval, ServerResponse: KeepAliveResponse }, http1Handler(app[kServeHttp1], refused));
+    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, Http1ServerResponse: KeepAliveResponse, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval, ServerResponse: KeepAliveResponse }, http1Handler(app[kServeHttp1], refused));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }

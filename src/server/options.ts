@@ -25,7 +25,10 @@ export interface ServeOptions {
   /**
    * How long an idle keep-alive connection stays open (Node
    * `keepAliveTimeout`), and an HTTP/2 session with no open stream; 0: no
-   * limit. Default 5,000 ms.
+   * limit. Default 5,000 ms. Responses advertise it as `Keep-Alive:
+   * timeout=` in whole seconds, rounded down but at least 1 (Node keeps an
+   * idle connection a second past this timeout, so a client reusing it
+   * within that second is still served).
    */
   keepAliveTimeoutMs?: number;
   /**

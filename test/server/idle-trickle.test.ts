@@ -10,31 +10,13 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { createApp, get, HttpResponse } from 'coda-http';
 import { assertServes, connect, memoryLogger, startServer } from '../helpers.js';
-import { request } from '../transport/wire.js';
+import { askOk as ask } from '../transport/wire.js';
 
 const CONNECTIONS = 50;
 const KEEP_ALIVE_MS = 300;
 const HEADERS_MS = 700;
 // keep-alive + a second (Node's own close comes then) + headers.
 const LIMIT_MS = KEEP_ALIVE_MS + 1_000 + HEADERS_MS;
-
-/** Sends `/ok` on `socket` and resolves once its answer is whole. */
-function ask(socket: Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const onData = (chunk: Buffer): void => {
-      received += chunk.toString('latin1');
-      if (!received.endsWith('\r\n\r\nok')) return;
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => reject(new Error('closed before its answer'));
-    socket.on('data', onData);
-    socket.once('close', onClose);
-    socket.write(request('/ok'));
-  });
-}
 
 test('kept-alive connections trickling empty lines are closed once no request began for the keep-alive and headers timeouts; others are served meanwhile, a busy client is not cut', { timeout: 30_000 }, async () => {
   const { logger, lines } = memoryLogger();

@@ -13,6 +13,24 @@ export function request(target: string, options: { method?: string; close?: bool
   return lines.join('\r\n') + '\r\n\r\n';
 }
 
+/** Sends `/ok` on a kept-alive `socket` and resolves with the answer once it is whole (its body `ok`). */
+export function askOk(socket: net.Socket): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const onData = (chunk: Buffer): void => {
+      received += chunk.toString('latin1');
+      if (!received.endsWith('\r\n\r\nok')) return;
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      resolve(parseResponse(Buffer.from(received, 'latin1')));
+    };
+    const onClose = (): void => reject(new Error(`closed before its answer, after ${JSON.stringify(received)}`));
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.write(request('/ok'));
+  });
+}
+
 /** Sends `requests` pipelined on one connection and reads until the server closes it. */
 export async function pipelined(server: Server, requests: string[]): Promise<Buffer> {
   const socket = await connect(server);

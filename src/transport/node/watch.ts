@@ -2,6 +2,7 @@ import { constants } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
+import { disownIdleTimer } from './idle-timer.js';
 import { kAnswered } from '../../symbols.js';
 import { isClosed, isComplete, withCutOff, type NodeResponse } from './response.js';
 import type { Outcome } from '../../http/response.js';
@@ -27,10 +28,13 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     // a turn later, as Node closes a stream whose request was never read, so its END_STREAM goes first.
     res.stream!.once('finish', onStreamFinish);
   } else {
-    res.on('close', () => closed(res, exchange, false));
+    const socket = exchange.connection;
+    res.on('close', () => {
+      closed(res, exchange, false);
+      if (socket != null) disownIdleTimer(socket);
+    });
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
-    const socket = exchange.connection;
     if (socket != null) closeWithConnection(res, socket, closedHttp1, exchange);
   }
 }
