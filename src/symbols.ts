@@ -15,6 +15,8 @@ export const kHostField = Symbol('coda.hostField');
 export const kPeer = Symbol('coda.peer');
 /** HttpRequest: the response is done; let go of Node's request. */
 export const kDone = Symbol('coda.done');
+/** HttpRequest: its body was read into memory (what an idle connection's timer would keep: see transport/node/idle-timer.ts). */
+export const kBodyRead = Symbol('coda.bodyRead');
 /** HttpRequest: its client went away while the view works (a Web Request's signal aborted): `signal` aborts. */
 export const kClientLeft = Symbol('coda.clientLeft');
 /** HttpResponse: the tasks registered with `response.after()`. */

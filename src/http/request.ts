@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { childOf, logsAt, type Logger } from '../log/logger.js';
-import { kClientLeft, kDone, kExchange, kHostField, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
+import { kBodyRead, kClientLeft, kDone, kExchange, kHostField, kLogs, kPeer, kRenderedError, kRouteTarget, kSigned, kSpan } from '../symbols.js';
 import { ClientDisconnected, ProgrammingError } from './errors.js';
 import { RequestHeaders } from './headers.js';
 import { decodeText, isJsonType, mediaType, readBody, refuseEncoded, requireType } from './body.js';
@@ -506,6 +506,11 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
    */
   [kClientLeft](): void {
     (this.#abort ??= { controller: new AbortController(), stop: () => {} }).controller.abort(clientGone());
+  }
+
+  /** @internal Its body was read into memory (by the view, a middleware, or a task since). */
+  get [kBodyRead](): boolean {
+    return this.#bytes !== undefined;
   }
 
   /** @internal The response is done: let go of Node's request (a pending task keeps only what it needs). */

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, Server as HttpServer, ServerResponse, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -62,10 +62,12 @@ export function createListener(app: App, settings: ServeSettings, checkingInterv
   const refused = (refusal: Refusal): void => app[kRefused](refusal);
   const handler = limitRequestTime(limitHeaderList(limitSessionViews(limitPipelining(app[kServe]), app.logger, refused), refused), settings.requestTimeoutMs);
   let server: NodeServer;
+  // Only a sub-second timeout needs it (Node advertises a longer one truly): every other server keeps Node's own response, no accessor a request.
+  const responses = settings.keepAliveTimeoutMs > 0 && settings.keepAliveTimeoutMs < 1_000 ? KeepAliveResponse : ServerResponse;
   try {
-    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval, ServerResponse: KeepAliveResponse }, http1Handler(app[kServeHttp1], refused));
-    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, Http1ServerResponse: KeepAliveResponse, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
-    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval, ServerResponse: KeepAliveResponse }, http1Handler(app[kServeHttp1], refused));
+    if (tls === undefined) server = createHttpServer({ connectionsCheckingInterval: checkingInterval, ServerResponse: responses }, http1Handler(app[kServeHttp1], refused));
+    else if (settings.http2) server = createSecureServer({ ...tls, allowHTTP1: true, Http1ServerResponse: responses, settings: { ...HEADER_LIST_SETTINGS, maxConcurrentStreams: MAX_CONCURRENT_STREAMS } }, handler);
+    else server = createHttpsServer({ ...tls, connectionsCheckingInterval: checkingInterval, ServerResponse: responses }, http1Handler(app[kServeHttp1], refused));
   } catch (error) {
     throw new TypeError(`serve(): the tls options were refused: ${errorMessage(error)}`, { cause: error });
   }

@@ -10,7 +10,8 @@ const outside = AsyncLocalStorage.snapshot();
  * and through it the request's exchange with its body read into memory (up to
  * `bodyLimit`), for as long as the connection stayed idle (64 idle
  * connections after 1 MB uploads held 64 MB). Re-armed from outside every
- * request with the same length, the timer holds nothing of the request.
+ * request with the same length, the timer holds nothing of the request;
+ * called for requests that read their body (the others hold little).
  */
 export function disownIdleTimer(socket: Socket): void {
   if (!socket.destroyed && socket.timeout !== undefined && socket.timeout > 0) outside(rearm, socket);

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Exchange } from '../../after/exchange.js';
 import { outcomeOf } from '../outcome.js';
 import { disownIdleTimer } from './idle-timer.js';
-import { kAnswered } from '../../symbols.js';
+import { kAnswered, kBodyRead } from '../../symbols.js';
 import { isClosed, isComplete, withCutOff, type NodeResponse } from './response.js';
 import type { Outcome } from '../../http/response.js';
 
@@ -31,7 +31,8 @@ export function watch(res: NodeResponse, exchange: Exchange, http2: boolean): vo
     const socket = exchange.connection;
     res.on('close', () => {
       closed(res, exchange, false);
-      if (socket != null) disownIdleTimer(socket);
+      // Only a request that read its body holds much for the timer to keep: the others' re-arming would cost a timer a request.
+      if (socket != null && exchange.request[kBodyRead]) disownIdleTimer(socket);
     });
     // A pipelined response still queued behind another has no socket yet, and Node 22 never emits its 'close'
     // when the connection dies first: the connection's own 'close' finishes it (finishing twice does nothing).
