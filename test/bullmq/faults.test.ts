@@ -414,7 +414,8 @@ test('close() on a frozen Redis (SIGSTOP) ends by its deadline: the connections 
     return true;
   });
   const took = performance.now() - started;
-  assert.ok(took < 1000, `close took ${Math.round(took)} ms for a deadline 500 ms away`);
+  // Well under the store's 3 s command timeout (what it would take without the deadline), with room for a loaded machine's timers.
+  assert.ok(took < 2000, `close took ${Math.round(took)} ms for a deadline 500 ms away`);
 });
 
 /**
