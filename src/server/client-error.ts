@@ -38,6 +38,9 @@ const ANSWERS: Record<string, [status: number, text: string]> = {
  * writable, is only closed; a reset needs no answer.
  */
 export function answerClientError(error: ClientError, socket: Duplex, refused: (refusal: Refusal) => void): void {
+  // Bytes after a `Connection: close` request (Node 22's llhttp refuses them, 24's ignores them) are no request to answer
+  // (RFC 9112 9.6: read no further): the answers owed go out, and Node closes the connection after the last, as on 24.
+  if (error.code === 'HPE_CLOSED_CONNECTION') return;
   // The request llhttp refused after its head was handed on must not reach the app, even if the answer waits.
   const refusing = parsing(socket);
   if (refusing?.complete === false) markRefusedByParser(refusing);

@@ -68,7 +68,9 @@ export function isClosed(res: NodeResponse, http2: boolean): boolean {
  * itself, is not complete either.
  */
 export function isComplete(res: NodeResponse, http2: boolean): boolean {
-  return res.writableFinished && res[kCutOff] === undefined && (!http2 || res.stream!.rstCode === constants.NGHTTP2_NO_ERROR);
+  // Over HTTP/1 a response handed over whole has let go of its socket (Node's resOnFinish) before its 'close'; one still
+  // holding a destroyed socket closed with it, what the socket held lost: Node 22 calls that writableFinished all the same.
+  return res.writableFinished && res[kCutOff] === undefined && (http2 ? res.stream!.rstCode === constants.NGHTTP2_NO_ERROR : (res as { socket?: { destroyed: boolean } | null }).socket?.destroyed !== true);
 }
 
 /** `outcome`, as the server ended it if it cut the response off (see `kCutOff`): why, and the status it answered in the app's stead (then sent). */
