@@ -1,4 +1,5 @@
 import type { Server as NetServer, Socket } from 'node:net';
+import { http1Connections, sweepEvery } from './connection-sweep.js';
 import type { Logger } from '../log/logger.js';
 
 /** Node's socket internals read here: the response being written, and the parser (none once closing). */
@@ -25,14 +26,8 @@ interface Idle {
  * answered).
  */
 export function closeIdleTricklers(server: NetServer, encrypted: boolean, limitMs: number, logger: Logger): void {
-  const watched = new Map<NodeSocket, Idle | undefined>();
-  server.on(encrypted ? 'secureConnection' : 'connection', (socket: NodeSocket) => {
-    if ((socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2') return;
-    watched.set(socket, undefined);
-    socket.once('close', () => watched.delete(socket));
-  });
-  const everyMs = Math.min(1_000, Math.max(25, Math.floor(limitMs / 4)));
-  const sweep = setInterval(() => {
+  const watched = http1Connections<Idle, NodeSocket>(server, encrypted);
+  sweepEvery(server, limitMs, () => {
     const now = performance.now();
     for (const [socket, last] of watched) {
       const written = socket.bytesWritten;
@@ -43,7 +38,5 @@ export function closeIdleTricklers(server: NetServer, encrypted: boolean, limitM
         socket.destroy();
       }
     }
-  }, everyMs);
-  sweep.unref();
-  server.once('close', () => clearInterval(sweep));
+  });
 }

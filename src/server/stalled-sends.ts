@@ -4,6 +4,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { kCutOff } from '../symbols.js';
 import type { CutOff } from '../transport/node/response.js';
+import { http1Connections, sweepEvery } from './connection-sweep.js';
 
 /**
  * Node's socket internals read here. `writeQueueSize` is the libuv handle's
@@ -42,24 +43,15 @@ interface Pending {
  */
 export function closeStalledSends(server: NetServer, encrypted: boolean, timeoutMs: number, logger: Logger): void {
   if (timeoutMs === 0) return;
-  const watched = new Map<NodeSocket, Pending | undefined>();
-  const watch = (socket: NodeSocket): void => {
-    // An HTTP/2 session's socket carries streams: each is watched apart (below).
-    if ((socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2') return;
-    watched.set(socket, undefined);
-    socket.once('close', () => watched.delete(socket));
-  };
-  // Over TLS the socket HTTP writes to is the TLS one, known once the handshake is done.
-  server.on(encrypted ? 'secureConnection' : 'connection', watch);
+  const watched = http1Connections<Pending, NodeSocket>(server, encrypted);
   // An HTTP/2 server's streams: flow control bounds what one may send, not how long it may wait.
   const streams = new Map<ServerHttp2Stream, WatchedStream>();
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     streams.set(stream, { headers, last: undefined });
     stream.once('close', () => streams.delete(stream));
   });
-  const everyMs = Math.min(1_000, Math.max(25, Math.floor(timeoutMs / 4)));
   let sweptAt = performance.now();
-  const sweep = setInterval(() => {
+  sweepEvery(server, timeoutMs, (everyMs) => {
     const now = performance.now();
     // A late sweep means this process was held up (a long task, the machine): its clients could not be served meanwhile.
     const late = now - sweptAt > 2 * everyMs;
@@ -74,9 +66,7 @@ export function closeStalledSends(server: NetServer, encrypted: boolean, timeout
       if (next !== undefined && now - next.since >= timeoutMs) cutStream(stream, watching.headers, timeoutMs, logger);
       else watching.last = next;
     }
-  }, everyMs);
-  sweep.unref();
-  server.once('close', () => clearInterval(sweep));
+  });
 }
 
 /** An HTTP/2 stream being watched: its request's head, for the warning, and its output at the last sweep. */
