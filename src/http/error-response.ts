@@ -56,5 +56,7 @@ export function statusOf(error: unknown): number {
 
 function describeFailure(error: unknown, culprit: string | undefined): string {
   if (error instanceof ProgrammingError) return error.message;
+  // An HttpError is the app's answer, chosen (a 503 while a dependency is down), not a failure it did not handle.
+  if (error instanceof HttpError) return `${STATUS_TEXT[error.status] ?? `status ${error.status}`}${culprit === undefined ? '' : ` from ${culprit}`}: ${error.message}`;
   return `unhandled error${culprit === undefined ? '' : ` in ${culprit}`}: ${errorMessage(error)}`;
 }

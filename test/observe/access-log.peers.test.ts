@@ -287,7 +287,7 @@ test('morgan ":remote-addr should get remote address", "should use req.ip if the
   }
 });
 
-test('Fastify "should log as error if error status code >= 500 if no error handler is defined": a thrown 503 is logged at error with its request id, the access line a 503', async (t) => {
+test('Fastify "should log as error if error status code >= 500 if no error handler is defined": a thrown 503 is logged at error with its request id, as an answer the app chose (not an unhandled error), the access line a 503', async (t) => {
   const { logger, lines } = memoryLogger();
   const server = await served({ logger, routes: [get('/503', () => {
     throw new HttpError(503, 'a 503 error');
@@ -296,7 +296,7 @@ test('Fastify "should log as error if error status code >= 500 if no error handl
   assert.equal((await fetch(`${server.url}/503`)).status, 503);
   await server.app.settle();
   const [access] = accessLines(lines);
-  assert.deepEqual(lines.filter((line) => line.level === LEVEL.error).map((line) => [line.requestId, line.msg]), [[access!.requestId, 'unhandled error in view for /503: a 503 error']]);
+  assert.deepEqual(lines.filter((line) => line.level === LEVEL.error).map((line) => [line.requestId, line.msg]), [[access!.requestId, 'Service Unavailable from view for /503: a 503 error']]);
   assert.equal(access!.status, 503);
 });
 
