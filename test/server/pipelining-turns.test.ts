@@ -10,17 +10,19 @@ import type { Http2SecureServer } from 'node:http2';
 import tls from 'node:tls';
 import { setImmediate } from 'node:timers/promises';
 import { test } from 'node:test';
+import { Registry } from 'prom-client';
 import { after, createApp, get, HttpResponse, post, serve, StreamingResponse, type App, type Server } from 'coda-http';
 import { selfSigned } from './certificate.js';
 import { connect, deferred, memoryLogger, startServer, type LogLine } from '../helpers.js';
 import { pipelined, request, responses, untilHead } from '../transport/wire.js';
 
 /** An app whose POST /close answers with `Connection: close` and whose POST /count counts its views. */
-function closingApp(): { app: App; counted: () => number; lines: LogLine[] } {
+function closingApp(registry?: Registry): { app: App; counted: () => number; lines: LogLine[] } {
   let count = 0;
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
+    ...(registry === undefined ? {} : { metrics: { registry, defaultMetrics: false } }),
     routes: [
       // Async, as most views: the request behind is parsed (and was run) while it works.
       post('/close', async () => {
@@ -161,4 +163,48 @@ test('pipelined requests whose client leaves while the one ahead is in its view 
   await app.settle();
   assert.equal(counted, 0, 'the requests behind never ran');
   assert.equal(app.requestsInFlight, 0);
+});
+
+/** Requests the server refuses before the app, each pipelined behind another: the refusal is owed only when its turn comes. */
+const REFUSED = [
+  ['more header fields than the server accepts (431)', 431, `POST /count HTTP/1.1\r\nHost: localhost\r\n${Array.from({ length: 1_000 }, (_, i) => `x-f${i}: v\r\n`).join('')}\r\n`],
+  ['an HTTP/0.9 request line (400)', 400, 'GET /count HTTP/0.9\r\n\r\n'],
+  ['a coding before chunked (501)', 501, 'POST /count HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'],
+] as const;
+
+/** The access log's refusals ("request refused before the app: …"), by status. */
+function refusals(lines: LogLine[]): unknown[] {
+  return lines.filter((line) => line.msg?.startsWith('request refused before the app') === true).map((line) => line.status);
+}
+
+test('a request the server would refuse, pipelined behind a view\'s Connection: close, is neither answered nor counted as refused', async (t) => {
+  for (const [name, , refusedRequest] of REFUSED) {
+    const registry = new Registry();
+    const { app, counted, lines } = closingApp(registry);
+    const server = await startServer(app);
+    t.after(() => server.close({ timeoutMs: 1_000 }));
+    const raw = await pipelined(server, [request('/close', { method: 'POST' }), refusedRequest]);
+    const { list, rest } = responses(raw);
+    assert.deepEqual(list.map((r) => [r.status, r.body.toString()]), [[200, 'closing']], `${name}: ${raw.toString('latin1')}`);
+    assert.equal(rest.length, 0, `${name}: nothing after the one answer`);
+    assert.equal(counted(), 0, name);
+    await app.settle();
+    assert.deepEqual(refusals(lines), [], `${name}: no refusal recorded for a request never answered`);
+    assert.doesNotMatch(await registry.metrics(), /^coda_requests_refused_total\{/m, name);
+  }
+});
+
+test('a request the server refuses, pipelined behind a keep-alive answer, is answered after it, in order, and counted once', async (t) => {
+  for (const [name, status, refusedRequest] of REFUSED) {
+    const { app, lines } = closingApp();
+    const server = await startServer(app);
+    t.after(() => server.close({ timeoutMs: 1_000 }));
+    const raw = await pipelined(server, [request('/count', { method: 'POST' }), refusedRequest]);
+    const { list, rest } = responses(raw);
+    assert.deepEqual(list.map((r) => [r.status, r.headers.connection]), [[200, 'keep-alive'], [status, 'close']], `${name}: ${raw.toString('latin1')}`);
+    assert.equal(list[0]!.body.toString(), '1', name);
+    assert.equal(rest.length, 0, name);
+    await app.settle();
+    assert.deepEqual(refusals(lines), [status], name);
+  }
 });
