@@ -100,12 +100,12 @@ export async function tasksCommand(args: string[], out: Output, progress: Output
   const command = `coda tasks ${action}`;
   const acting = action === 'retry' || action === 'discard';
   const parsed = parse(command, args.slice(1), OPTIONS, { min: 1, max: acting ? Infinity : 1 });
-  checkFlags(command, action, parsed);
+  const limit = checkFlags(command, action, parsed);
   const module = parsed.positionals[0]!;
   const { store } = appTasks(await loadApp(module), module, 'inspect');
   await openToInspect(store);
   try {
-    return await run(action, store, parsed, out, progress);
+    return await run(action, store, parsed, limit, out, progress);
   } finally {
     await store.close();
   }
@@ -122,8 +122,8 @@ function checkAction(action: string): asserts action is Action {
   if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError('coda tasks', `unknown action ${JSON.stringify(action)}; ${suggest(action, ACTIONS, 'actions')}`);
 }
 
-/** Flags that do not belong to this action, and a retry or discard without ids, are usage errors. */
-function checkFlags(command: string, action: Action, { values, positionals }: Parsed): void {
+/** Flags that do not belong to this action, and a retry or discard without ids, are usage errors; returns `--limit`, checked before the app loads as the others are. */
+function checkFlags(command: string, action: Action, { values, positionals }: Parsed): number {
   const allowed: readonly string[] = ACTION_USAGE[action].flags;
   for (const [flag, value] of Object.entries(values)) {
     if (value !== undefined && flag !== 'help' && !allowed.includes(flag)) throw new UsageError(command, `--${flag} does not apply to ${action}`);
@@ -134,14 +134,16 @@ function checkFlags(command: string, action: Action, { values, positionals }: Pa
     const delayed = state === 'delayed' ? ': a delayed task is a ready one whose time has not come, listed by --state ready' : '';
     throw new UsageError(command, `--state must be one of ${TASK_STATES.join(', ')}, got ${JSON.stringify(state)}${delayed}`);
   }
-  if (action !== 'retry' && action !== 'discard') return;
+  const limit = integer(command, 'limit', values['limit'], 100, 1);
+  if (action !== 'retry' && action !== 'discard') return limit;
   const all = values['all-failed'] === true;
   if (all && positionals.length > 1) throw new UsageError(command, `give task ids or --all-failed, not both`);
   if (!all && positionals.length < 2) throw new UsageError(command, `which tasks? give their ids, or --all-failed`);
   if (!all && values['name'] !== undefined) throw new UsageError(command, `--name goes with --all-failed`);
+  return limit;
 }
 
-async function run(action: Action, store: TaskStore, { values, positionals }: Parsed, out: Output, progress: Output): Promise<number> {
+async function run(action: Action, store: TaskStore, { values, positionals }: Parsed, limit: number, out: Output, progress: Output): Promise<number> {
   const json = values['json'] === true;
   const name = typeof values['name'] === 'string' ? values['name'] : undefined;
   if (action === 'stats') {
@@ -152,7 +154,6 @@ async function run(action: Action, store: TaskStore, { values, positionals }: Pa
   }
   if (action === 'list') {
     const state = values['state'] as TaskState | undefined;
-    const limit = integer(`coda tasks list`, 'limit', values['limit'], 100, 1);
     const tasks = await store.list({ ...(state && { state }), ...(name && { name }), limit });
     if (json) out.line(JSON.stringify(tasks));
     else printList(tasks, out);

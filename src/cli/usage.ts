@@ -84,10 +84,16 @@ function parseError(error: Error & { code?: string }, args: readonly string[], o
   return `--${flag} is missing its value${dashed}`;
 }
 
-/** A flag's value (or, `named` so, an environment variable's) as a whole number within `min`..`max`. */
+/**
+ * A flag's value (or, `named` so, an environment variable's) as a whole number within `min`..`max`, in plain digits:
+ * no sign, point, exponent or space, and no leading zero (`--port 080` was port 80, where some read 080 as octal).
+ */
 export function integer(command: string, flag: string, value: string | boolean | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, named = `--${flag}`): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) throw new UsageError(command, `${named} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !/^(?:0|[1-9]\d*)$/.test(value) || n < min || n > max) {
+    const zeros = typeof value === 'string' && /^0\d/.test(value) ? ' (written without leading zeros)' : '';
+    throw new UsageError(command, `${named} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}${zeros}`);
+  }
   return n;
 }

@@ -236,3 +236,24 @@ for (const [name, serve] of answering) {
     assert.deepEqual([outcome.aborted, outcome.bytesSent, outcome.error], [true, 0, undefined]);
   });
 }
+
+/** Answers 'first', then destroys the response by hand, per framework: plain node:http sends what end() wrote before the destroy. */
+const destroying: [string, (t: TestContext, taskStore: TaskStore, seen: (outcome: Outcome) => void) => Promise<Server>][] = [
+  ...expresses.map(([name, createApp]): [string, (t: TestContext, taskStore: TaskStore, seen: (outcome: Outcome) => void) => Promise<Server>] => [name, async (t, taskStore, seen) => expressServer(t, createApp, taskStore, seen, (_req, res) => {
+    res.send('first');
+    res.destroy();
+  })]),
+  ['Koa', async (t, taskStore, seen) => koaServer(t, taskStore, seen, (ctx) => {
+    ctx.res.end('first');
+    ctx.res.destroy();
+  })],
+];
+
+for (const [name, serve] of destroying) {
+  test(`${name}: res.destroy() by hand after the answer while a durable task holds the response: the answer still goes out whole, as plain node:http sends it (the held answer was never sent, and the connection was left open: the client waited for good)`, { timeout: 10_000 }, async (t) => {
+    const seen = deferred<Outcome>();
+    const server = await serve(t, store(t), seen.resolve);
+    assert.deepEqual(await get(server), [name === 'Koa' ? 404 : 200, '5', 'first']);
+    assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
+  });
+}

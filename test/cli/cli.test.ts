@@ -196,6 +196,29 @@ test('bad usage is a clear message on stderr, nothing on stdout, and exit code 2
   });
 });
 
+test('a whole-number flag takes plain digits alone: a leading zero (--port 080 was port 80), a sign, a decimal point, spaces or an exponent is a usage error naming the flag and the value, exit 2, for every such flag and $PORT', { timeout: 60_000 }, async (t) => {
+  const cases: [string[], Record<string, string>, string][] = [
+    [['serve', fixture, '--port', '080'], {}, 'coda serve: --port must be a whole number from 0 to 65535, got "080" (written without leading zeros)'],
+    [['serve', fixture, '--port=+80'], {}, 'coda serve: --port must be a whole number from 0 to 65535, got "+80"'],
+    [['serve', fixture, '--port', '80.0'], {}, 'coda serve: --port must be a whole number from 0 to 65535, got "80.0"'],
+    [['serve', fixture, '--port', ' 80'], {}, 'coda serve: --port must be a whole number from 0 to 65535, got " 80"'],
+    [['serve', fixture, '--port', '8e3'], {}, 'coda serve: --port must be a whole number from 0 to 65535, got "8e3"'],
+    [['serve', fixture], { PORT: '0080' }, 'coda serve: $PORT (the default of --port) must be a whole number from 0 to 65535, got "0080" (written without leading zeros)'],
+    [['serve', fixture, '--workers', '02'], {}, 'coda serve: --workers must be a whole number from 1 to 1024, got "02" (written without leading zeros)'],
+    [['serve', fixture, '--shutdown-timeout', '00'], {}, 'coda serve: --shutdown-timeout must be a whole number from 1 to 2147483647, got "00" (written without leading zeros)'],
+    [['worker', fixture, '--concurrency', '04'], {}, `coda worker: --concurrency must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "04" (written without leading zeros)`],
+    [['worker', fixture, '--metrics-port', '09090'], {}, 'coda worker: --metrics-port must be a whole number from 0 to 65535, got "09090" (written without leading zeros)'],
+    [['tasks', 'list', fixture, '--limit', '010'], {}, `coda tasks list: --limit must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "010" (written without leading zeros)`],
+  ];
+  const clis = cases.map(([args, env]) => coda(args, env));
+  // A value taken would serve (or run a worker) until stopped: the test fails by its timeout, and leaves none running.
+  t.after(() => { for (const cli of clis) cli.child.kill(); });
+  const codes = await Promise.all(clis.map((cli) => cli.exited));
+  cases.forEach(([args, , message], i) => {
+    assert.deepEqual([codes[i], clis[i]!.stdout.join('\n'), clis[i]!.stderr[0]], [2, '', message], args.join(' '));
+  });
+});
+
 test('a module that fails as it loads says where: the line of a syntax error, the frames of an error thrown, no Node internals', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-cli-load-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

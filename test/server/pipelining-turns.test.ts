@@ -10,17 +10,19 @@ import type { Http2SecureServer } from 'node:http2';
 import tls from 'node:tls';
 import { setImmediate } from 'node:timers/promises';
 import { test } from 'node:test';
+import { Registry } from 'prom-client';
 import { after, createApp, get, HttpResponse, post, serve, StreamingResponse, type App, type Server } from 'coda-http';
 import { selfSigned } from './certificate.js';
 import { connect, deferred, memoryLogger, startServer, type LogLine } from '../helpers.js';
 import { pipelined, request, responses, untilHead } from '../transport/wire.js';
 
 /** An app whose POST /close answers with `Connection: close` and whose POST /count counts its views. */
-function closingApp(): { app: App; counted: () => number; lines: LogLine[] } {
+function closingApp(registry?: Registry): { app: App; counted: () => number; lines: LogLine[] } {
   let count = 0;
   const { logger, lines } = memoryLogger();
   const app = createApp({
     logger,
+    ...(registry === undefined ? {} : { metrics: { registry, defaultMetrics: false } }),
     routes: [
       // Async, as most views: the request behind is parsed (and was run) while it works.
       post('/close', async () => {
@@ -31,6 +33,18 @@ function closingApp(): { app: App; counted: () => number; lines: LogLine[] } {
     ],
   });
   return { app, counted: () => count, lines };
+}
+
+/** Requests the server refuses before the app, each pipelined behind another: the refusal is owed only when its turn comes. */
+const REFUSED = [
+  ['more header fields than the server accepts (431)', 431, `POST /count HTTP/1.1\r\nHost: localhost\r\n${Array.from({ length: 1_000 }, (_, i) => `x-f${i}: v\r\n`).join('')}\r\n`],
+  ['an HTTP/0.9 request line (400)', 400, 'GET /count HTTP/0.9\r\n\r\n'],
+  ['a coding before chunked (501)', 501, 'POST /count HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'],
+] as const;
+
+/** The access log's refusals ("request refused before the app: …"), by status. */
+function refusals(lines: LogLine[]): unknown[] {
+  return lines.filter((line) => line.msg?.startsWith('request refused before the app') === true).map((line) => line.status);
 }
 
 test('a request pipelined behind a view\'s Connection: close never runs: the client reads that one answer, then EOF', async (t) => {
@@ -48,23 +62,32 @@ test('a request pipelined behind a view\'s Connection: close never runs: the cli
   assert.deepEqual(lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('POST')).map((line) => line.msg!.split(' ').slice(0, 3).join(' ')), ['POST /close 200']);
 });
 
-test('on the HTTP/2 port, an HTTP/1.1 request pipelined behind a Connection: close never runs either', async (t) => {
-  const { key, cert } = selfSigned();
-  const { app, counted } = closingApp();
-  const server: Server<Http2SecureServer> = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true });
-  t.after(() => server.close({ timeoutMs: 1_000 }));
-  const socket = tls.connect({ port: server.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+/** Sends `requests` pipelined on one HTTP/1.1 connection to an HTTP/2 server (TLS, ALPN http/1.1) and reads until it closes. */
+async function pipelinedOverTls(port: number, cert: string, requests: string[]): Promise<Buffer> {
+  const socket = tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
   socket.on('error', () => {});
   await once(socket, 'secureConnect');
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   const closed = once(socket, 'close');
-  socket.write(request('/close', { method: 'POST' }) + request('/count', { method: 'POST' }));
+  socket.write(requests.join(''));
   await closed;
-  const { list, rest } = responses(Buffer.concat(chunks));
-  assert.deepEqual(list.map((r) => r.body.toString()), ['closing']);
-  assert.equal(rest.length, 0);
+  return Buffer.concat(chunks);
+}
+
+test('on the HTTP/2 port, an HTTP/1.1 request pipelined behind a Connection: close never runs either, nor is one the server would refuse counted', async (t) => {
+  const { key, cert } = selfSigned();
+  const { app, counted, lines } = closingApp();
+  const server: Server<Http2SecureServer> = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, tls: { key, cert }, http2: true });
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  for (const behind of [request('/count', { method: 'POST' }), REFUSED[0][2]]) {
+    const { list, rest } = responses(await pipelinedOverTls(server.port, cert, [request('/close', { method: 'POST' }), behind]));
+    assert.deepEqual(list.map((r) => r.body.toString()), ['closing']);
+    assert.equal(rest.length, 0);
+  }
   assert.equal(counted(), 0, 'the pipelined POST was not processed');
+  await app.settle();
+  assert.deepEqual(refusals(lines), [], 'no refusal recorded for a request never answered');
 });
 
 test('a request pipelined behind a chunked body Coda closes for (the answer went out before the body arrived) never runs', async (t) => {
@@ -161,4 +184,36 @@ test('pipelined requests whose client leaves while the one ahead is in its view 
   await app.settle();
   assert.equal(counted, 0, 'the requests behind never ran');
   assert.equal(app.requestsInFlight, 0);
+});
+
+test('a request the server would refuse, pipelined behind a view\'s Connection: close, is neither answered nor counted as refused', async (t) => {
+  for (const [name, , refusedRequest] of REFUSED) {
+    const registry = new Registry();
+    const { app, counted, lines } = closingApp(registry);
+    const server = await startServer(app);
+    t.after(() => server.close({ timeoutMs: 1_000 }));
+    const raw = await pipelined(server, [request('/close', { method: 'POST' }), refusedRequest]);
+    const { list, rest } = responses(raw);
+    assert.deepEqual(list.map((r) => [r.status, r.body.toString()]), [[200, 'closing']], `${name}: ${raw.toString('latin1')}`);
+    assert.equal(rest.length, 0, `${name}: nothing after the one answer`);
+    assert.equal(counted(), 0, name);
+    await app.settle();
+    assert.deepEqual(refusals(lines), [], `${name}: no refusal recorded for a request never answered`);
+    assert.doesNotMatch(await registry.metrics(), /^coda_requests_refused_total\{/m, name);
+  }
+});
+
+test('a request the server refuses, pipelined behind a keep-alive answer, is answered after it, in order, and counted once', async (t) => {
+  for (const [name, status, refusedRequest] of REFUSED) {
+    const { app, lines } = closingApp();
+    const server = await startServer(app);
+    t.after(() => server.close({ timeoutMs: 1_000 }));
+    const raw = await pipelined(server, [request('/count', { method: 'POST' }), refusedRequest]);
+    const { list, rest } = responses(raw);
+    assert.deepEqual(list.map((r) => [r.status, r.headers.connection]), [[200, 'keep-alive'], [status, 'close']], `${name}: ${raw.toString('latin1')}`);
+    assert.equal(list[0]!.body.toString(), '1', name);
+    assert.equal(rest.length, 0, name);
+    await app.settle();
+    assert.deepEqual(refusals(lines), [status], name);
+  }
 });

@@ -166,11 +166,11 @@ export class AdoptedExchange extends Exchange {
   }
 
   /**
-   * The request's own code destroys its connection: deferred, and true, when its
-   * answer is held whole for its durable tasks (see FirstByteGate.holdDestroy).
+   * The request's own code destroys its connection, or its response: deferred to
+   * `destroy`, and true, when its answer is held whole for its durable tasks (see FirstByteGate.holdDestroy).
    */
-  holdDestroy(socket: Socket, error: Error | undefined): boolean {
-    return this.#gate?.holdDestroy(socket, error) === true;
+  holdDestroy(socket: Socket, destroy: () => void): boolean {
+    return this.#gate?.holdDestroy(socket, destroy) === true;
   }
 
   /** A durable registration: the response's first byte waits for it, unless that byte is out already. */
@@ -375,6 +375,9 @@ function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown,
 function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse {
   const exchange = this[kAdopted];
   exchange.answered();
+  // Node had written what end() took before the destroy, and the client got it: an answer held for durable tasks goes out first too.
+  const socket = this.socket;
+  if (!this.destroyed && socket instanceof Socket && exchange.holdDestroy(socket, () => exchange.priorDestroy.call(this, error))) return this;
   exchange.priorDestroy.call(this, error);
   return this;
 }
@@ -402,7 +405,7 @@ function answerOnDestroy(socket: Socket): void {
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
     if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) {
       current.answered();
-      if (current.holdDestroy(this, error)) return this;
+      if (current.holdDestroy(this, () => destroy.call(this, error))) return this;
     }
     return destroy.call(this, error);
   };

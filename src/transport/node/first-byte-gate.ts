@@ -119,19 +119,19 @@ export class FirstByteGate {
   }
 
   /**
-   * The request's own code destroys its connection (`socket`) once its answer
-   * was queued whole: Express's final handler does, for an error after
-   * `res.send()`. Without the gate, Node had written that answer out before,
-   * and the client got it; destroyed now, the connection was reset and the
-   * answer lost. The gate ends the connection once it has replayed the
-   * answer (or the refusal) instead, and destroys it, with `error`, when
-   * that is written. False when no whole answer is held: the destroy is the caller's to do.
+   * The request's own code destroys its connection (`socket`), or its
+   * response, once its answer was queued whole: Express's final handler
+   * does, for an error after `res.send()`; a handler may `res.destroy()`
+   * after `res.send()`. Without the gate, Node had written that answer out
+   * before, and the client got it; destroyed now, the connection was reset
+   * and the answer lost. The gate ends the connection once it has replayed
+   * the answer (or the refusal) instead, and calls `destroy` when that is
+   * written. False when no whole answer is held: the destroy is the caller's to do.
    */
-  holdDestroy(socket: Socket, error: Error | undefined): boolean {
+  holdDestroy(socket: Socket, destroy: () => void): boolean {
     if (this.#state !== HOLDING || !this.#ended) return false;
     this.#endConnection = () => {
       if (socket.destroyed) return;
-      const destroy = (): void => void socket.destroy(error);
       socket.end();
       if (socket.writableFinished) destroy();
       else socket.once('finish', destroy);
