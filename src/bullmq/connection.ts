@@ -42,12 +42,13 @@ export type Within = <T>(reply: Promise<T>) => Promise<T>;
  * command's timer only once its auto-pipeline is sent, and sends none while
  * the one before is unanswered, so that a registration queued behind another
  * command to a frozen Redis waited out that one's timeout before its own.
+ * `why` says where the time comes from, in the error.
  */
-export function callDeadline(call: string, timeoutMs: number): Within {
+export function callDeadline(call: string, timeoutMs: number, why = "the store's commandTimeoutMs"): Within {
   const deadline = performance.now() + timeoutMs;
   return async (reply) => {
     if (!(await untilDeadline(reply, deadline))) {
-      throw new Error(`Command timed out: ${call} had no answer from Redis within ${timeoutMs} ms (the store's commandTimeoutMs), counted from the call`);
+      throw new Error(`Command timed out: ${call} had no answer from Redis within ${timeoutMs} ms (${why}), counted from the call`);
     }
     return reply;
   };

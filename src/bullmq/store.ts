@@ -199,6 +199,9 @@ export class BullmqStore implements TaskStore {
       ids.add(id);
     }
     const token = randomUUID();
+    // A flood of ready tasks (a burst of enqueues in one turn) is added in chunks one after another: a timeout each.
+    const chunks = Math.max(1, Math.ceil(tasks.reduce((n, task) => n + (task.held ? 0 : 1), 0) / READY_CHUNK));
+    const why = chunks === 1 ? undefined : `the store's commandTimeoutMs for each of its ${chunks} chunks of at most ${READY_CHUNK} ready tasks`;
     return this.#bounded('add()', async (within) => {
       const now = Date.now();
       // Within the batch the first task that keeps a name's key takes it: the later ones are its duplicates, sent nowhere.
@@ -250,7 +253,7 @@ export class BullmqStore implements TaskStore {
         if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
         return { id, duplicate: id !== task.id };
       });
-    });
+    }, chunks, why);
   }
 
   /**
@@ -1009,7 +1012,7 @@ export class BullmqStore implements TaskStore {
     const task = await this.get(id);
     if (task === null || task.state !== 'failed') return false;
     const token = randomUUID();
-    return this.#bounded('add()', async (within) => {
+    return this.#call(async () => {
       const q = `${this.#queueKey(task.name)}:`;
       const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
       // One script (see RETRY): its key taken back with BullMQ's move, never without it; the token finds its own move.
@@ -1225,11 +1228,11 @@ export class BullmqStore implements TaskStore {
   }
 
   /**
-   * Runs a call on Redis bounded by commandTimeoutMs from now, as #call: `work` awaits each of its steps through
+   * Runs a call on Redis bounded by commandTimeoutMs (`timeouts` of them) from now, as #call: `work` awaits each of its steps through
    * `within`, which fails it once the time is up, so that no later command is sent (see callDeadline).
    */
-  async #bounded<T>(call: string, work: (within: Within) => Promise<T>): Promise<T> {
-    const within = callDeadline(call, this.#timeoutMs);
+  async #bounded<T>(call: string, work: (within: Within) => Promise<T>, timeouts = 1, why?: string): Promise<T> {
+    const within = callDeadline(call, this.#timeoutMs * timeouts, why);
     return this.#call(() => within(work(within)));
   }
 
