@@ -25,33 +25,47 @@ export function checkConnection(connection: unknown): { options: RedisConnection
 /** How long to wait between reconnections: quickly at first, at most a second, forever (service resumes when Redis returns). */
 const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
 
-/** How long a command of the store's own connection waits for Redis's reply: a Redis that stops answering (paused, frozen, a dead link) gives 503s, not requests that hang until it answers. */
+/** The default of `commandTimeoutMs`: how long a call waits for Redis's replies, so that a Redis that stops answering (paused, frozen, a dead link) gives 503s, not requests that hang until it answers. */
 export const COMMAND_TIMEOUT_MS = 3_000;
 
+/** Awaits one step of a call (a command, or commands sent together) within what is left of the call's time. */
+export type Within = <T>(reply: Promise<T>) => Promise<T>;
+
 /**
- * `reply`, or a timeout (in ioredis's words) COMMAND_TIMEOUT_MS after the call: ioredis starts a
+ * The bound of one call of the store (`call`, as `'get()'`): `timeoutMs` from
+ * now, shared by every step it awaits through the function returned, which
+ * rejects once that time has passed, with an error (in ioredis's words first,
+ * which isUnavailable() knows) that names the call and the timeout. Each
+ * command bounded by the timeout alone, a call that sends several one after
+ * another (a registration's held tasks, then its ready ones; get()'s look-up,
+ * then its read) took up to that many timeouts; and ioredis starts a
  * command's timer only once its auto-pipeline is sent, and sends none while
  * the one before is unanswered, so that a registration queued behind another
- * command to a frozen Redis waited out that one's timeout before its own (its
- * 503 after 6 s, not 3).
+ * command to a frozen Redis waited out that one's timeout before its own.
+ * `why` says where the time comes from, in the error.
  */
-export async function withinCommandTimeout<T>(reply: Promise<T>): Promise<T> {
-  if (!(await untilDeadline(reply, performance.now() + COMMAND_TIMEOUT_MS))) throw new Error('Command timed out');
-  return reply;
+export function callDeadline(call: string, timeoutMs: number, why = "the store's commandTimeoutMs"): Within {
+  const deadline = performance.now() + timeoutMs;
+  return async (reply) => {
+    if (!(await untilDeadline(reply, deadline))) {
+      throw new Error(`Command timed out: ${call} had no answer from Redis within ${timeoutMs} ms (${why}), counted from the call`);
+    }
+    return reply;
+  };
 }
 
 /**
  * The store's own connection, for registrations and operations: it fails a
  * command at once while Redis is away (no offline queue), and after
- * COMMAND_TIMEOUT_MS while Redis does not answer, so that a request gets its
+ * `commandTimeoutMs` while Redis does not answer, so that a request gets its
  * 503 rather than waiting; it reconnects by itself. Auto-pipelined:
  * every command of one turn (Coda's and BullMQ's per-job scripts alike) goes
  * in one write, each with its own reply or error.
  */
-export async function connect(connection: RedisConnection, address: string, description: string): Promise<Redis> {
+export async function connect(connection: RedisConnection, address: string, description: string, commandTimeoutMs: number): Promise<Redis> {
   const { Redis: Client } = await import('ioredis');
   const client = new Client({
-    ...connection, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: COMMAND_TIMEOUT_MS,
+    ...connection, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: commandTimeoutMs,
     retryStrategy: reconnectDelay, enableAutoPipelining: true,
   } satisfies RedisOptions);
   // ioredis reports each failed reconnection as an 'error' event: the calls that fail meanwhile say so.
@@ -121,12 +135,12 @@ export async function checkCluster(client: Redis, prefix: string, address: strin
  * Options for BullMQ's workers' connections: they wait for Redis to return
  * rather than fail (BullMQ requires it); auto-pipelined, so that a turn's
  * fetches (and completions) go in one write. Coda fetches without blocking,
- * so a command that Redis does not answer fails after COMMAND_TIMEOUT_MS as
+ * so a command that Redis does not answer fails after `commandTimeoutMs` as
  * on the store's own connection: a completion or give-back to a frozen Redis
  * does not hang the runner (or its shutdown) until Redis answers.
  */
-export function workerConnection(connection: RedisConnection): ConnectionOptions {
-  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay, enableAutoPipelining: true, commandTimeout: COMMAND_TIMEOUT_MS };
+export function workerConnection(connection: RedisConnection, commandTimeoutMs: number): ConnectionOptions {
+  return { ...connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay, enableAutoPipelining: true, commandTimeout: commandTimeoutMs };
 }
 
 /** Redis's replies that mean "not now" rather than "wrong call" (MISCONF: it refuses writes while it cannot save to its disk). */

@@ -25,4 +25,11 @@ export interface BullmqStoreOptions {
    * complete, so that Redis's memory stays flat. Default 1,000 and one hour.
    */
   keepCompleted?: { count?: number; ageMs?: number };
+  /**
+   * How long a call of the store (a registration, `get()`, `stats()`, `list()`) waits for Redis, counted from the
+   * call, whatever number of commands it sends: a Redis that stops answering (paused, frozen, a dead link) fails it
+   * with `StoreUnavailable` (a request's 503) then, not when Redis answers again. Also every single command's limit,
+   * on the store's connections and its BullMQ workers'. Default 3,000.
+   */
+  commandTimeoutMs?: number;
 }

@@ -12,7 +12,7 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, withinCommandTimeout, workerConnection } from './connection.js';
+import { callDeadline, checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, workerConnection, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
@@ -96,6 +96,7 @@ export class BullmqStore implements TaskStore {
   readonly #address: string;
   readonly #prefix: string;
   readonly #keepCompleted: KeepCompleted;
+  readonly #timeoutMs: number;
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
   #undos: Undos | undefined;
@@ -135,7 +136,7 @@ export class BullmqStore implements TaskStore {
   #seq = 0;
 
   constructor(options: BullmqStoreOptions) {
-    checkKeys('bullmqStore()', options, ['connection', 'prefix', 'keepCompleted']);
+    checkKeys('bullmqStore()', options, ['connection', 'prefix', 'keepCompleted', 'commandTimeoutMs']);
     const { options: connection, address } = checkConnection(options.connection ?? {});
     const prefix = options.prefix ?? 'coda';
     if (typeof prefix !== 'string' || !/^[\w.@/{}-]{1,100}$/.test(prefix)) {
@@ -147,6 +148,7 @@ export class BullmqStore implements TaskStore {
       count: checkCount('bullmqStore(): keepCompleted.count', keep.count ?? 1000, 0),
       age: Math.ceil(checkMs('bullmqStore(): keepCompleted.ageMs', keep.ageMs ?? HOUR) / 1000),
     };
+    this.#timeoutMs = checkMs('bullmqStore(): commandTimeoutMs', options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS);
     this.#connection = connection;
     this.#address = address;
     this.#prefix = prefix;
@@ -157,7 +159,7 @@ export class BullmqStore implements TaskStore {
     if (this.#client !== undefined) return;
     // Loaded when a store opens: users of the SQLite store never load BullMQ.
     this.#bull = await loadBullmq();
-    const client = await connect(this.#connection, this.#address, this.description);
+    const client = await connect(this.#connection, this.#address, this.description, this.#timeoutMs);
     try {
       await this.#call(() => this.#measureSkew(client));
       await this.#call(() => checkCluster(client, this.#prefix, this.#address));
@@ -197,7 +199,10 @@ export class BullmqStore implements TaskStore {
       ids.add(id);
     }
     const token = randomUUID();
-    return this.#call(async () => {
+    // A flood of ready tasks (a burst of enqueues in one turn) is added in chunks one after another: a timeout each.
+    const chunks = Math.max(1, Math.ceil(tasks.reduce((n, task) => n + (task.held ? 0 : 1), 0) / READY_CHUNK));
+    const why = chunks === 1 ? undefined : `the store's commandTimeoutMs for each of its ${chunks} chunks of at most ${READY_CHUNK} ready tasks`;
+    return this.#bounded('add()', async (within) => {
       const now = Date.now();
       // Within the batch the first task that keeps a name's key takes it: the later ones are its duplicates, sent nowhere.
       const firstOfKey = new Map<string, NewTask>();
@@ -215,8 +220,8 @@ export class BullmqStore implements TaskStore {
       // One script refuses a taken id and writes the held tasks and the names; once it has, the ready ones are
       // BullMQ's addBulk per task name, a pipeline of one script per job (not a transaction: see the undo below).
       const names = new Set(tasks.map((task) => task.name));
-      // Bounded from this call: a request's 503 comes COMMAND_TIMEOUT_MS after its registration, whatever waits before it.
-      const adding = withinCommandTimeout(runScript(
+      // Bounded from this call: a request's 503 comes commandTimeoutMs after its registration, whatever waits before it.
+      const adding = within(runScript(
         client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
         [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => {
           const seq = this.#nextSeq();
@@ -241,14 +246,14 @@ export class BullmqStore implements TaskStore {
       // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
       // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
       // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
-      const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf)));
+      const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf, within)));
       await this.#undoneIfLost(token, held, ready, adds, true);
       return tasks.map((task): AddResult => {
         const id = idOf.get(sameKeyAs.get(task) ?? task)!;
         if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
         return { id, duplicate: id !== task.id };
       });
-    });
+    }, chunks, why);
   }
 
   /**
@@ -274,15 +279,16 @@ export class BullmqStore implements TaskStore {
   /**
    * A name's ready tasks as BullMQ jobs, in addBulk calls of at most READY_CHUNK, one after another, each job's id (a
    * key's pending task's, for a duplicate) into `idOf`. One call for 100,000 tasks (a burst of enqueues in one turn)
-   * kept Redis busy past the command timeout of its last scripts: every task refused.
+   * kept Redis busy past the command timeout of its last scripts: every task refused. Past the call's time, no chunk is
+   * sent: one sent after the registration's undo would stay.
    */
-  async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>): Promise<void> {
+  async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>, within: Within): Promise<void> {
     for (let from = 0; from < list.length; from += READY_CHUNK) {
       const chunk = list.slice(from, from + READY_CHUNK);
-      const jobs = await this.#queue(name).addBulk(chunk.map((task) => {
+      const jobs = await within(this.#queue(name).addBulk(chunk.map((task) => {
         const seq = this.#nextSeq();
         return { name, data: jobData(task, owner, seq), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted, seq) };
-      }));
+      })));
       chunk.forEach((task, i) => idOf.set(task, jobs[i]!.id!));
     }
   }
@@ -865,14 +871,14 @@ export class BullmqStore implements TaskStore {
 
   async unknownNames(names: readonly string[]): Promise<string[]> {
     const known = new Set(names);
-    const counts = await this.#counts(Date.now());
+    const counts = await this.#counts('unknownNames()', Date.now());
     return [...counts].filter(([name, c]) => !known.has(name) && c.ready + c.delayed > 0).map(([name]) => name);
   }
 
   async stats(now: number): Promise<StoreStats> {
     checkTime('stats(): now', now);
     const stats: StoreStats = { ...emptyCounts(), byName: {} };
-    for (const [name, counts] of await this.#counts(now)) {
+    for (const [name, counts] of await this.#counts('stats()', now)) {
       if (Object.values(counts).every((n) => n === 0)) continue;
       stats.byName[name] = counts;
       for (const state of Object.keys(counts) as (keyof typeof counts)[]) stats[state] += counts[state];
@@ -880,10 +886,10 @@ export class BullmqStore implements TaskStore {
     return stats;
   }
 
-  async #counts(now: number): Promise<Map<string, Omit<StoreStats, 'byName'>>> {
+  async #counts(call: string, now: number): Promise<Map<string, Omit<StoreStats, 'byName'>>> {
     const client = this.#opened();
-    return this.#call(async () => {
-      const names = (await client.smembers(this.#namesKey())).sort();
+    return this.#bounded(call, async (within) => {
+      const names = (await within(client.smembers(this.#namesKey()))).sort();
       const rows = await Promise.all(names.map((name) => {
         const q = this.#queueKey(name);
         const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
@@ -897,7 +903,7 @@ export class BullmqStore implements TaskStore {
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
-    return (await this.listPage(filter)).tasks;
+    return (await this.#listPage('list()', filter)).tasks;
   }
 
   /**
@@ -907,11 +913,15 @@ export class BullmqStore implements TaskStore {
    * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
    */
   async listPage(filter: ListFilter): Promise<TaskPage> {
+    return this.#listPage('listPage()', filter);
+  }
+
+  async #listPage(call: string, filter: ListFilter): Promise<TaskPage> {
     const { state, name, limit, after } = checkListFilter(filter);
     const cursor = after === undefined ? ['', '', ''] : parseCursor(after);
     const client = this.#opened();
-    return this.#call(async () => {
-      const names = name === undefined ? await client.smembers(this.#namesKey()) : [name];
+    return this.#bounded(call, async (within) => {
+      const names = name === undefined ? await within(client.smembers(this.#namesKey())) : [name];
       const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
       // One more than the page: whether there is a next.
       const wanted = limit + 1;
@@ -922,17 +932,17 @@ export class BullmqStore implements TaskStore {
         if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
       };
       await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
-        if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted));
+        if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted, within));
         const q = this.#queueKey(n);
         for (let first = 0, full = true; full; first += LIST_STRETCH) {
-          const [more, ...texts] = await runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as [number, ...string[]];
+          const [more, ...texts] = await within(runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as Promise<[number, ...string[]]>);
           full = more === 1;
           found(n, texts);
         }
       })));
       const entries = [...newest.values()].sort(newerFirst);
       const page = entries.slice(0, limit);
-      const read = await this.#read(page.map(({ name: n, id }) => [n, id]));
+      const read = await within(this.#read(page.map(({ name: n, id }) => [n, id])));
       return {
         // A task that left the state meanwhile (retried, run, removed) is not listed.
         tasks: read.filter((task): task is StoredTask => task !== null && (state === undefined || task.state === state)),
@@ -947,13 +957,13 @@ export class BullmqStore implements TaskStore {
    * before it existed, or moved by a BullMQ tool), or holds more stale entries than a stretch, is mended first, in
    * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
    */
-  async #failedPage(name: string, cursor: readonly string[], wanted: number): Promise<string[]> {
+  async #failedPage(name: string, cursor: readonly string[], wanted: number, within: Within): Promise<string[]> {
     const keys = this.#failedKeys(name);
     const read = (mended: string): Promise<[number, ...string[]]> =>
-      runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>;
+      within(runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>);
     const [inStep, ...texts] = await read('');
     if (inStep === 1) return texts;
-    await this.#mendFailed(name);
+    await this.#mendFailed(name, within);
     // Read even if a job failed meanwhile (its entry not yet written) and the sizes differ again.
     return (await read('1')).slice(1) as string[];
   }
@@ -963,12 +973,12 @@ export class BullmqStore implements TaskStore {
    * (an id whose job is gone taken out of the failed set), then each entry whose job is no longer failed taken out
    * (the stretch's start moving back by what it took out).
    */
-  async #mendFailed(name: string): Promise<void> {
+  async #mendFailed(name: string, within: Within): Promise<void> {
     const keys = this.#failedKeys(name);
     const q = `${this.#queueKey(name)}:`;
     for (const how of ['add', 'drop']) {
       for (let first = 0, full = true; full;) {
-        const [more, removed] = await runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as [number, number];
+        const [more, removed] = await within(runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as Promise<[number, number]>);
         full = more === 1;
         first += LIST_STRETCH - removed;
       }
@@ -988,11 +998,11 @@ export class BullmqStore implements TaskStore {
 
   async get(id: string): Promise<StoredTask | null> {
     const client = this.#opened();
-    return this.#call(async () => {
-      const names = await client.smembers(this.#namesKey());
-      const found = await Promise.all(names.map((name) => client.exists(this.#jobKey(name, id))));
+    return this.#bounded('get()', async (within) => {
+      const names = await within(client.smembers(this.#namesKey()));
+      const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
       const name = names.find((_, i) => found[i] === 1);
-      return name === undefined ? null : (await this.#read([[name, id]]))[0] ?? null;
+      return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
     });
   }
 
@@ -1057,11 +1067,11 @@ export class BullmqStore implements TaskStore {
 
   /**
    * Sends the registrations left to undo (see Undos), closes BullMQ's workers and queues, then the connection, by
-   * `deadline` (a `performance.now()` time; by default one command timeout from now). A Redis that has not answered
+   * `deadline` (a `performance.now()` time; by default `commandTimeoutMs` from now). A Redis that has not answered
    * by then (frozen, a dead link) is given up: the connections are cut, and the StoreUnavailable thrown says what
    * was left undone.
    */
-  async close(deadline = performance.now() + COMMAND_TIMEOUT_MS): Promise<void> {
+  async close(deadline = performance.now() + this.#timeoutMs): Promise<void> {
     const client = this.#client;
     if (client === undefined) return;
     this.#client = undefined;
@@ -1149,7 +1159,7 @@ export class BullmqStore implements TaskStore {
     if (worker === undefined) {
       // Its lock and stall check are set by the first fetch (see #checkStalls): a recovery needs neither.
       worker = new this.#bull!.Worker(queueName(name), undefined, {
-        connection: workerConnection(this.#connection), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
+        connection: workerConnection(this.#connection, this.#timeoutMs), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
         // Stalls are counted as attempts when the job is next claimed, not failed by BullMQ's own count.
         maxStalledCount: Number.MAX_SAFE_INTEGER,
         settings: { backoffStrategy: (made: number, _type?: string, _error?: Error, job?: MinimalJob) => this.#retryDelay(made, job) },
@@ -1215,6 +1225,15 @@ export class BullmqStore implements TaskStore {
   #opened(): Redis {
     if (this.#client === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
     return this.#client;
+  }
+
+  /**
+   * Runs a call on Redis bounded by commandTimeoutMs (`timeouts` of them) from now, as #call: `work` awaits each of its steps through
+   * `within`, which fails it once the time is up, so that no later command is sent (see callDeadline).
+   */
+  async #bounded<T>(call: string, work: (within: Within) => Promise<T>, timeouts = 1, why?: string): Promise<T> {
+    const within = callDeadline(call, this.#timeoutMs * timeouts, why);
+    return this.#call(() => within(work(within)));
   }
 
   /** Runs a call on Redis; a lost or refusing Redis becomes StoreUnavailable. */

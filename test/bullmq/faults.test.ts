@@ -343,9 +343,9 @@ test('on a Redis frozen long under load, the registrations kept to undo stop at 
   const { store, other, admin, now } = await frozenStores(t, prefix);
   // A registration of as many tasks as the bound (one is kept whatever its size), then one more.
   const many = Array.from({ length: MAX_UNDO_TASKS }, (_, i) => heldTask(`many-${i}`));
-  await assert.rejects(store.add(many, 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable && /Command timed out$/.test(error.message));
+  await assert.rejects(store.add(many, 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable && /Command timed out: add\(\) had no answer from Redis within 3000 ms \(the store's commandTimeoutMs\), counted from the call$/.test(error.message));
   await assert.rejects(store.add([heldTask('past')], 'web', now + 1000), (error: unknown) => error instanceof StoreUnavailable
-    && /Command timed out; not undone, as many tasks of failed registrations as are kept \(10000\) already wait to be: should Redis still carry it out, its held tasks run once their holds expire/.test(error.message));
+    && /counted from the call; not undone, as many tasks of failed registrations as are kept \(10000\) already wait to be: should Redis still carry it out, its held tasks run once their holds expire/.test(error.message));
   server().thaw();
   await store.close();
   assert.equal(await admin.exists(`${prefix}:record:many-0`, `${prefix}:record:many-${MAX_UNDO_TASKS - 1}`), 0, 'the registration within the bound undone');

@@ -103,6 +103,8 @@ describe('bullmq store', () => {
       [{ prefix: 'a:b' }, /prefix must be 1 to 100 letters, digits or _ \. @ \/ - \{ \} \(no ':'\), got string "a:b"/],
       [{ keepCompleted: { count: -1 } }, /keepCompleted.count/],
       [{ keepCompleted: { age: 5 } }, /unknown option "age"; did you mean "ageMs"\?/],
+      [{ commandTimeoutMs: 0 }, /bullmqStore\(\): commandTimeoutMs must be a positive number of milliseconds, at most \d+, got number 0/],
+      [{ commandTimeout: 500 }, /unknown option "commandTimeout"; did you mean "commandTimeoutMs"\?/],
     ];
     for (const [options, message] of cases) assert.throws(() => bullmqStore(options as never), message, JSON.stringify(options));
   });
