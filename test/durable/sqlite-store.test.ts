@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import fs, { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -756,12 +756,18 @@ test('a store file in a folder that takes no new file (read-only, or immutable) 
   }
 });
 
-test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
-  const folder = mkdtempSync(path.join(dir, 'locked-folder-'));
+/** A store on a file in a new folder (named from `prefix`) holding task 'before', closed when the test ends. */
+async function inFolderOfItsOwn(t: { after: (fn: () => Promise<void>) => void }, prefix: string): Promise<{ folder: string; file: string; store: SqliteStore }> {
+  const folder = mkdtempSync(path.join(dir, prefix));
   const file = path.join(folder, 'tasks.db');
   const store = await opened({ path: file });
   t.after(() => store.close());
   await store.add([task({ id: 'before' })], 'p', 1);
+  return { folder, file, store };
+}
+
+test('a reconnection that fails (the WAL removed, and its folder refusing a new file for a while) is tried again by the next call: the store is not left closed for good', async (t) => {
+  const { folder, file, store } = await inFolderOfItsOwn(t, 'locked-folder-');
   rmSync(`${file}-wal`);
   // A folder that takes no new file (root ignores its mode: made immutable instead).
   const undo = makeReadOnly(t, folder, { folder: true });
@@ -842,6 +848,25 @@ test('the file replaced by another while the store is open (a backup moved onto 
   } finally {
     await other.close();
   }
+});
+
+test('the store\'s folder removed (rm -rf) under two processes on the file (a web process and a worker): both refuse registrations while it is gone, naming the file; once it is back the first registration copies the store back, the other process refuses every write from then on (its file is no longer the path\'s), and the file holds every task either acknowledged', async (t) => {
+  const { folder, file, store } = await inFolderOfItsOwn(t, 'removed-folder-');
+  const other = await adder(t, file);
+  assert.equal(await other.add('other-before'), 'added other-before');
+  rmSync(folder, { recursive: true });
+  const gone = /was removed or replaced since the store opened it, and cannot be copied back yet/;
+  const refusal = await other.add('other-refused');
+  assert.match(refusal, gone);
+  assert.ok(refusal.includes(file), `the refusal names the file: ${refusal}`);
+  await rejectsUnavailable(store.add([task({ id: 'refused' })], 'p', 1), file, gone);
+  mkdirSync(folder);
+  await store.add([task({ id: 'copied-back' })], 'p', 1);
+  assert.match(await other.add('other-after'), /was replaced by another since the store opened it: nothing more is written to the one it opened \(restart this process to use the new one\)/);
+  await store.add([task({ id: 'after' })], 'p', 1);
+  await other.close();
+  await store.close();
+  assert.deepEqual(idsIn(file), ['after', 'before', 'copied-back', 'other-before']);
 });
 
 test('a task whose row kept more errors than that (40, written before the cap) is trimmed to them at its next failure, the entry between counting each error dropped: it stayed at 41, counting one more a failure', async () => {
