@@ -39,16 +39,27 @@ export function startServer(app: App, options: ServeOptions = {}): Promise<Serve
 /** One log line as pino wrote it. */
 export type LogLine = Record<string, unknown> & { level: number; msg?: string };
 
-/** A pino logger at debug level whose lines land in `lines`, parsed. */
-export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
+/**
+ * A pino logger at debug level whose lines land in `lines`, parsed;
+ * `logged(matches)` resolves at the first line (so far or to come) that matches.
+ */
+export function memoryLogger(): { logger: Logger; lines: LogLine[]; logged: (matches: (line: LogLine) => boolean) => Promise<LogLine> } {
   const lines: LogLine[] = [];
+  const waiting = new Set<{ matches: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine);
+      for (const text of chunk.toString('utf8').split('\n')) {
+        if (text === '') continue;
+        const line = JSON.parse(text) as LogLine;
+        lines.push(line);
+        for (const waiter of waiting) if (waiter.matches(line)) { waiting.delete(waiter); waiter.resolve(line); }
+      }
       callback();
     },
   });
-  return { logger: pino({ level: 'debug' }, stream), lines };
+  const logged = (matches: (line: LogLine) => boolean): Promise<LogLine> =>
+    Promise.resolve(lines.find(matches) ?? new Promise<LogLine>((resolve) => waiting.add({ matches, resolve })));
+  return { logger: pino({ level: 'debug' }, stream), lines, logged };
 }
 
 /** pino's numeric levels. */

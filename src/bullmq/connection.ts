@@ -132,6 +132,22 @@ export async function checkCluster(client: Redis, prefix: string, address: strin
 }
 
 /**
+ * Why a Redis whose `maxmemory-policy` is not `noeviction` puts tasks at risk, naming the policy, or undefined when
+ * it is `noeviction`. Such a Redis, once full, evicts keys (jobs, locks, queue lists) instead of refusing writes:
+ * a task is lost, or runs twice. Read from INFO, as BullMQ reads it (CONFIG GET is refused by some managed Redis);
+ * one that does not let INFO be run is not judged. BullMQ's own warning goes to the console, once per queue.
+ */
+export async function evictionWarning(client: Redis, address: string): Promise<string | undefined> {
+  const info = await client.info('memory').catch((error: unknown) => {
+    if (isUnavailable(error) || (error as Error).name !== 'ReplyError') throw error;
+    return '';
+  });
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy === undefined || policy === 'noeviction') return undefined;
+  return `Redis at ${address} has maxmemory-policy ${policy}: once full, it evicts keys (jobs, locks, queue lists) rather than refusing writes, and a durable task is then lost or run twice; set maxmemory-policy noeviction (a full Redis then refuses registrations with 503 and loses nothing)`;
+}
+
+/**
  * Options for BullMQ's workers' connections: they wait for Redis to return
  * rather than fail (BullMQ requires it); auto-pipelined, so that a turn's
  * fetches (and completions) go in one write. Coda fetches without blocking,

@@ -12,7 +12,7 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { callDeadline, checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, isUnavailable, workerConnection, type Within } from './connection.js';
+import { callDeadline, checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, workerConnection, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
@@ -134,6 +134,8 @@ export class BullmqStore implements TaskStore {
   /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
   #unreadable: { id: string; reason: string }[] = [];
   #seq = 0;
+  /** What open() found that puts tasks at risk (see warnings()). */
+  #warnings: string[] = [];
 
   constructor(options: BullmqStoreOptions) {
     checkKeys('bullmqStore()', options, ['connection', 'prefix', 'keepCompleted', 'commandTimeoutMs']);
@@ -163,6 +165,8 @@ export class BullmqStore implements TaskStore {
     try {
       await this.#call(() => this.#measureSkew(client));
       await this.#call(() => checkCluster(client, this.#prefix, this.#address));
+      const eviction = await this.#call(() => evictionWarning(client, this.#address));
+      this.#warnings = eviction === undefined ? [] : [eviction];
       this.#epoch = await this.#call(async () => {
         // A Redis that refuses the write (full: OOM) still opens, its workers to drain it: a job gone is then told
         // in the lost-lease words, never blamed on a flush it cannot tell.
@@ -754,6 +758,11 @@ export class BullmqStore implements TaskStore {
     // Kept until written, as a completion is.
     this.#claims.delete(id);
     return true;
+  }
+
+  /** A Redis that may evict keys (its maxmemory-policy not noeviction), as open() found it: see evictionWarning(). */
+  warnings(): readonly string[] {
+    return this.#warnings;
   }
 
   whyRefused(id: string): string | undefined {

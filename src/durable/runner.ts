@@ -138,7 +138,8 @@ export class Runner {
 
   /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
   start(claims = true): void {
-    const { leaseMs, clock } = this.#settings;
+    const { leaseMs, clock, store } = this.#settings;
+    for (const warning of store.warnings?.() ?? []) this.#log.warn({ store: store.description }, warning);
     this.#renewedAt = clock.now();
     this.#beat = this.#every(leaseMs / 3, () => this.#heartbeat());
     this.#every(leaseMs / 2, () => this.#recover());

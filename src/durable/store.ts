@@ -288,6 +288,11 @@ export interface TaskStore {
    * task's job is gone from Redis (flushed, or restarted without its data). Each reason is told once.
    */
   whyRefused?(id: string): string | undefined;
+  /**
+   * Optional: what `open()` found that puts tasks at risk without failing the open (the BullMQ store: a Redis whose
+   * `maxmemory-policy` may evict their keys). Each process that runs the store logs each at warn, once, when it starts.
+   */
+  warnings?(): readonly string[];
   /** Shutdown: running tasks of `owner` go back to ready, their attempt not counted. */
   giveBack(ids: readonly string[], owner: string): Promise<void>;
   /**
