@@ -1070,14 +1070,13 @@ export class BullmqStore implements TaskStore {
   async prune(before: number): Promise<number> {
     checkTime('prune(): before', before);
     const client = this.#opened();
-    // One deadline for the look-up of the names and their prunes (a prune cut short is taken up by the next).
-    return this.#bounded('prune()', async (within) => {
-      const names = await within(client.smembers(this.#namesKey()));
+    return this.#call(async () => {
+      const names = await client.smembers(this.#namesKey());
       // By Coda's finish time (the `now` complete() was given), not BullMQ's (its clients' Date.now()).
-      const removed = await within(Promise.all(names.map((name) => {
+      const removed = await Promise.all(names.map((name) => {
         const q = this.#queueKey(name);
         return runScript(client, 'prune', [`${q}:completed`, `${q}:events`], [before, `${q}:`]);
-      })));
+      }));
       return removed.reduce((sum: number, n) => sum + Number(n), 0);
     });
   }

@@ -1,7 +1,7 @@
 // The store's commandTimeoutMs bounds each call, however many commands it
 // sends one after another: a Redis slowed by a long Lua script, then paused,
 // fails a registration, get(), stats(), list(), keyHolder(), nextRunAt(),
-// prune(), retry() and discard() once the timeout has passed since the call, not the
+// retry() and discard() once the timeout has passed since the call, not the
 // timeout after the last command that was answered.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
@@ -50,8 +50,6 @@ const calls: [string, string, RegExp, (store: TaskStore) => Promise<unknown>][] 
   ['keyHolder()', 'keyholder', /keyHolder\(\)/, (store) => store.keyHolder('record', 'first')],
   // A name's oldest waiting task looked up, then read.
   ['nextRunAt()', 'next', /nextRunAt\(\)/, (store) => store.nextRunAt(['record'])],
-  // The names looked up, then each name's completed tasks pruned.
-  ['prune()', 'prune', /prune\(\)/, (store) => store.prune(Date.now())],
 ];
 
 for (const [what, prefix, named, call] of calls) {
