@@ -861,15 +861,14 @@ export class BullmqStore implements TaskStore {
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
     const client = this.#opened();
-    // One deadline for every name's look-up and read, one after another.
-    return this.#bounded('nextRunAt()', async (within) => {
+    return this.#call(async () => {
       let next: number | null = null;
       for (const name of names) {
         const q = this.#queueKey(name);
-        const [waiting, delayed] = await within(Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]));
+        const [waiting, delayed] = await Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]);
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
-          const task = (await within(this.#read([[name, waiting[0]]])))[0];
+          const task = (await this.#read([[name, waiting[0]]]))[0];
           if (task) candidates.push(task.runAt);
         }
         if (delayed[1] !== undefined) candidates.push(Math.floor(Number(delayed[1]) / 0x1000));
@@ -1036,12 +1035,11 @@ export class BullmqStore implements TaskStore {
 
   async keyHolder(name: string, key: string): Promise<string | null> {
     this.#opened();
-    // One deadline for the look-up and the read (`coda tasks` asks while a person waits).
-    return this.#bounded('keyHolder()', async (within) => {
+    return this.#call(async () => {
       // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
-      const id = await within(this.#queue(name).getDeduplicationJobId(key));
+      const id = await this.#queue(name).getDeduplicationJobId(key);
       if (id === null) return null;
-      const state = (await within(this.#read([[name, id]])))[0]?.state;
+      const state = (await this.#read([[name, id]]))[0]?.state;
       return state === 'held' || state === 'ready' || state === 'running' ? id : null;
     });
   }

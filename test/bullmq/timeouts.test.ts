@@ -1,8 +1,8 @@
 // The store's commandTimeoutMs bounds each call, however many commands it
 // sends one after another: a Redis slowed by a long Lua script, then paused,
-// fails a registration, get(), stats(), list(), keyHolder(), nextRunAt(),
-// retry() and discard() once the timeout has passed since the call, not the
-// timeout after the last command that was answered.
+// fails a registration, get(), stats(), list(), retry() and discard() once the
+// timeout has passed since the call, not the timeout after the last command
+// that was answered.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -21,7 +21,7 @@ const BUSY = `local t = redis.call('TIME'); local from = t[1] * 1000 + t[2] / 10
 while true do local n = redis.call('TIME'); if n[1] * 1000 + n[2] / 1000 - from >= tonumber(ARGV[1]) then return 1 end end`;
 
 const readyTask = (id: string): NewTask => ({
-  id, name: 'record', payload: '{}', key: id, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+  id, name: 'record', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
   timeoutMs: 1000, held: false, runAt: Date.now(), request: null, trace: null,
 });
 
@@ -46,10 +46,6 @@ const calls: [string, string, RegExp, (store: TaskStore) => Promise<unknown>][] 
   ['get()', 'get', /get\(\)/, (store) => store.get('first')],
   ['stats()', 'stats', /stats\(\)/, (store) => store.stats(Date.now())],
   ['list()', 'list', /list\(\)/, (store) => store.list({ limit: 10 })],
-  // Its key's holder looked up, then read.
-  ['keyHolder()', 'keyholder', /keyHolder\(\)/, (store) => store.keyHolder('record', 'first')],
-  // A name's oldest waiting task looked up, then read.
-  ['nextRunAt()', 'next', /nextRunAt\(\)/, (store) => store.nextRunAt(['record'])],
 ];
 
 for (const [what, prefix, named, call] of calls) {
