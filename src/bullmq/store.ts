@@ -1007,29 +1007,25 @@ export class BullmqStore implements TaskStore {
 
   async get(id: string): Promise<StoredTask | null> {
     const client = this.#opened();
-    return this.#bounded('get()', (within) => this.#find(client, id, within));
-  }
-
-  /** A task by its id (a look-up of its name, then a read), each step within the calling call's time. */
-  async #find(client: Redis, id: string, within: Within): Promise<StoredTask | null> {
-    const names = await within(client.smembers(this.#namesKey()));
-    const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
-    const name = names.find((_, i) => found[i] === 1);
-    return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
+    return this.#bounded('get()', async (within) => {
+      const names = await within(client.smembers(this.#namesKey()));
+      const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
+      const name = names.find((_, i) => found[i] === 1);
+      return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
+    });
   }
 
   async retry(id: string, now: number): Promise<boolean> {
     checkTime('retry(): now', now);
     const client = this.#opened();
-    // One deadline for the look-up and the move: bounded apart, they took up to twice the timeout.
-    return this.#bounded('retry()', async (within) => {
-      const task = await this.#find(client, id, within);
-      if (task === null || task.state !== 'failed') return false;
-      const token = randomUUID();
+    const task = await this.get(id);
+    if (task === null || task.state !== 'failed') return false;
+    const token = randomUUID();
+    return this.#call(async () => {
       const q = `${this.#queueKey(task.name)}:`;
       const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
       // One script (see RETRY): its key taken back with BullMQ's move, never without it; the token finds its own move.
-      return await within(runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token])) === 1;
+      return await runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token]) === 1;
     });
   }
 
@@ -1046,21 +1042,20 @@ export class BullmqStore implements TaskStore {
 
   async discard(id: string): Promise<boolean> {
     const client = this.#opened();
-    // One deadline for the look-up and the removal's steps, as retry().
-    return this.#bounded('discard()', async (within) => {
-      const task = await this.#find(client, id, within);
-      if (task === null || task.state === 'running') return false;
+    const task = await this.get(id);
+    if (task === null || task.state === 'running') return false;
+    return this.#call(async () => {
       this.#holds.delete(id);
       if (task.state === 'held') {
-        await within(this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]));
+        await this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]);
         return true;
       }
-      if (await within(client.exists(this.#jobKey(task.name, id))) === 0) return false;
+      if (await client.exists(this.#jobKey(task.name, id)) === 0) return false;
       const job = this.#jobOf(this.#queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
-      await within(this.#reindex(client, task.name, id, 'drop'));
-      const removed = await within(ignoreGone(job.remove()));
-      if (!removed) await within(this.#reindex(client, task.name, id, 'sync'));
+      await this.#reindex(client, task.name, id, 'drop');
+      const removed = await ignoreGone(job.remove());
+      if (!removed) await this.#reindex(client, task.name, id, 'sync');
       return removed;
     });
   }
