@@ -28,6 +28,12 @@ import { pino } from 'pino';
 // Persistent (AOF, fsync always): a Redis killed and started again has every write it acknowledged.
 const { missing, server } = useRedis({ persistent: true });
 
+/** A worker's JSON log line, shortened to what a failure's message needs: its time, level, message and error's message. */
+function logged(line: string): string {
+  const { time, level, msg, err } = JSON.parse(line) as { time: number; level: number; msg?: string; err?: { message?: string } };
+  return `${time} ${level} ${msg ?? ''}${err?.message === undefined ? '' : ` (${err.message})`}`;
+}
+
 /**
  * Two runWorker() processes (fixtures/worker.ts) on `prefix`, SIGKILLed when the test ends: `onRan(n)` for each
  * "ran n" line; `exits` records each one's exit (none expected: an unhandled rejection ends a worker).
@@ -47,7 +53,7 @@ async function workerProcesses(t: TestContext, prefix: string, onRan: (n: number
       const [word, n] = line.split(' ');
       if (word === 'ready') resolve();
       else if (word === 'ran') onRan(Number(n));
-      else if (line.startsWith('{') && logs.push(`${child.pid}: ${line.slice(0, 400)}`) > 50) logs.shift();
+      else if (line.startsWith('{') && logs.push(`${child.pid}: ${logged(line)}`) > 50) logs.shift();
     }));
   }));
   return { exits, logs };
