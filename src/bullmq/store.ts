@@ -861,14 +861,15 @@ export class BullmqStore implements TaskStore {
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
     const client = this.#opened();
-    return this.#call(async () => {
+    // One deadline for every name's look-up and read, one after another.
+    return this.#bounded('nextRunAt()', async (within) => {
       let next: number | null = null;
       for (const name of names) {
         const q = this.#queueKey(name);
-        const [waiting, delayed] = await Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]);
+        const [waiting, delayed] = await within(Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]));
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
-          const task = (await this.#read([[name, waiting[0]]]))[0];
+          const task = (await within(this.#read([[name, waiting[0]]])))[0];
           if (task) candidates.push(task.runAt);
         }
         if (delayed[1] !== undefined) candidates.push(Math.floor(Number(delayed[1]) / 0x1000));
@@ -1007,55 +1008,61 @@ export class BullmqStore implements TaskStore {
 
   async get(id: string): Promise<StoredTask | null> {
     const client = this.#opened();
-    return this.#bounded('get()', async (within) => {
-      const names = await within(client.smembers(this.#namesKey()));
-      const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
-      const name = names.find((_, i) => found[i] === 1);
-      return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
-    });
+    return this.#bounded('get()', (within) => this.#find(client, id, within));
+  }
+
+  /** A task by its id (a look-up of its name, then a read), each step within the calling call's time. */
+  async #find(client: Redis, id: string, within: Within): Promise<StoredTask | null> {
+    const names = await within(client.smembers(this.#namesKey()));
+    const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
+    const name = names.find((_, i) => found[i] === 1);
+    return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
   }
 
   async retry(id: string, now: number): Promise<boolean> {
     checkTime('retry(): now', now);
     const client = this.#opened();
-    const task = await this.get(id);
-    if (task === null || task.state !== 'failed') return false;
-    const token = randomUUID();
-    return this.#call(async () => {
+    // One deadline for the look-up and the move: bounded apart, they took up to twice the timeout.
+    return this.#bounded('retry()', async (within) => {
+      const task = await this.#find(client, id, within);
+      if (task === null || task.state !== 'failed') return false;
+      const token = randomUUID();
       const q = `${this.#queueKey(task.name)}:`;
       const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
       // One script (see RETRY): its key taken back with BullMQ's move, never without it; the token finds its own move.
-      return await runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token]) === 1;
+      return await within(runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token])) === 1;
     });
   }
 
   async keyHolder(name: string, key: string): Promise<string | null> {
     this.#opened();
-    return this.#call(async () => {
+    // One deadline for the look-up and the read (`coda tasks` asks while a person waits).
+    return this.#bounded('keyHolder()', async (within) => {
       // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
-      const id = await this.#queue(name).getDeduplicationJobId(key);
+      const id = await within(this.#queue(name).getDeduplicationJobId(key));
       if (id === null) return null;
-      const state = (await this.#read([[name, id]]))[0]?.state;
+      const state = (await within(this.#read([[name, id]])))[0]?.state;
       return state === 'held' || state === 'ready' || state === 'running' ? id : null;
     });
   }
 
   async discard(id: string): Promise<boolean> {
     const client = this.#opened();
-    const task = await this.get(id);
-    if (task === null || task.state === 'running') return false;
-    return this.#call(async () => {
+    // One deadline for the look-up and the removal's steps, as retry().
+    return this.#bounded('discard()', async (within) => {
+      const task = await this.#find(client, id, within);
+      if (task === null || task.state === 'running') return false;
       this.#holds.delete(id);
       if (task.state === 'held') {
-        await this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]);
+        await within(this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]));
         return true;
       }
-      if (await client.exists(this.#jobKey(task.name, id)) === 0) return false;
+      if (await within(client.exists(this.#jobKey(task.name, id))) === 0) return false;
       const job = this.#jobOf(this.#queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
-      await this.#reindex(client, task.name, id, 'drop');
-      const removed = await ignoreGone(job.remove());
-      if (!removed) await this.#reindex(client, task.name, id, 'sync');
+      await within(this.#reindex(client, task.name, id, 'drop'));
+      const removed = await within(ignoreGone(job.remove()));
+      if (!removed) await within(this.#reindex(client, task.name, id, 'sync'));
       return removed;
     });
   }
@@ -1063,13 +1070,14 @@ export class BullmqStore implements TaskStore {
   async prune(before: number): Promise<number> {
     checkTime('prune(): before', before);
     const client = this.#opened();
-    return this.#call(async () => {
-      const names = await client.smembers(this.#namesKey());
+    // One deadline for the look-up of the names and their prunes (a prune cut short is taken up by the next).
+    return this.#bounded('prune()', async (within) => {
+      const names = await within(client.smembers(this.#namesKey()));
       // By Coda's finish time (the `now` complete() was given), not BullMQ's (its clients' Date.now()).
-      const removed = await Promise.all(names.map((name) => {
+      const removed = await within(Promise.all(names.map((name) => {
         const q = this.#queueKey(name);
         return runScript(client, 'prune', [`${q}:completed`, `${q}:events`], [before, `${q}:`]);
-      }));
+      })));
       return removed.reduce((sum: number, n) => sum + Number(n), 0);
     });
   }

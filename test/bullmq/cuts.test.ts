@@ -5,8 +5,6 @@
 // be lost to the call that writes it again. It
 // also holds a write back while another connection's command goes first.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, Socket, type Server } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { QueueEvents, Worker } from 'bullmq';
@@ -16,86 +14,9 @@ import { Redis } from 'ioredis';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { Undos } from '../../src/bullmq/undo.js';
 import { useRedis } from './redis-server.js';
+import { relay, type Relay } from './relay.js';
 
 const { missing, server } = useRedis();
-
-interface Relay {
-  port: number;
-  /**
-   * Drops the next write holding `marker` (or, `replyLost`, passes it on and drops Redis's reply), with its
-   * connection, and refuses new connections until told to stop, as a Redis gone away (else ioredis sends the
-   * command again on a new connection: `resent` lets it, as a network blip would). Other connections live on.
-   */
-  cutOn(marker: string, options?: { replyLost?: boolean; resent?: boolean }): { stop: () => void };
-  /** Passes the next write holding `marker` on only once `first(write)` is done: what `first` sends reaches Redis before it. */
-  holdOn(marker: string, first: (write: Buffer) => Promise<void>): void;
-  close(): Promise<void>;
-}
-
-async function relay(port: number): Promise<Relay> {
-  let marker: string | undefined;
-  let replyLost = false;
-  let resent = false;
-  let hold: { marker: string; first: (write: Buffer) => Promise<void> } | undefined;
-  const sockets = new Set<Socket>();
-  const relayServer: Server = createServer((client) => {
-    const upstream = new Socket().connect(port, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {});
-    }
-    let cutting = false;
-    const cut = (): void => {
-      // Not listening: a reconnection is refused (one that connects resets ioredis's count of retries).
-      if (!resent) relayServer.close();
-      client.destroy();
-      upstream.destroy();
-    };
-    upstream.on('data', (chunk: Buffer) => {
-      if (cutting) cut();
-      else client.write(chunk);
-    });
-    client.on('data', (chunk: Buffer) => {
-      if (hold !== undefined && chunk.includes(hold.marker)) {
-        const { first } = hold;
-        hold = undefined;
-        // Whatever this connection writes meanwhile waits too, to keep its order.
-        client.pause();
-        void first(chunk).then(() => {
-          upstream.write(chunk);
-          client.resume();
-        });
-        return;
-      }
-      if (marker !== undefined && chunk.includes(marker)) {
-        marker = undefined;
-        if (!replyLost) return cut();
-        cutting = true;
-      }
-      upstream.write(chunk);
-    });
-  });
-  relayServer.listen(0, '127.0.0.1');
-  await once(relayServer, 'listening');
-  const listening = (relayServer.address() as { port: number }).port;
-  return {
-    port: listening,
-    cutOn: (cut, options = {}) => {
-      marker = cut;
-      replyLost = options.replyLost ?? false;
-      resent = options.resent ?? false;
-      return { stop: () => void relayServer.listen(listening, '127.0.0.1') };
-    },
-    holdOn: (held, first) => {
-      hold = { marker: held, first };
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      if (relayServer.listening) await new Promise((closed) => relayServer.close(closed));
-    },
-  };
-}
 
 const task = (id: string) => ({
   id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },

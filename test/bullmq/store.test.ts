@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { bullmqStore, type RedisConnection } from 'coda-http/bullmq';
 import { StoreUnavailable, type TaskStore } from 'coda-http';
 import { storeConformance } from '../durable/conformance.js';
+import { relay } from './relay.js';
 import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -448,7 +449,11 @@ describe('bullmq store', () => {
   test('a retry that read the task failed, then found it retried and claimed by another process (two operators at once), changes nothing of that claim: its attempt\'s stall is still recovered and counted', { skip: missing }, async (t) => {
     const prefix = `retried-meanwhile-${++prefixes}`;
     const { store } = await storeAndRedis(t, prefix);
-    const other = bullmqStore({ connection: { port: server().port }, prefix });
+    // The other process reaches Redis through a relay, which holds its retry's script (the only command naming the
+    // task's key) while this one retries the task and a worker claims it: a moment between two steps of one call.
+    const relayed = await relay(server().port);
+    t.after(() => relayed.close());
+    const other = bullmqStore({ connection: { port: relayed.port }, prefix });
     await other.open();
     t.after(() => other.close());
     const now = Date.now();
@@ -459,20 +464,13 @@ describe('bullmq store', () => {
     }], 'web', now + 60_000);
     await claim(now + 60_000);
     assert.equal(await store.fail('charge-1', 'worker', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null), true);
-    // The other process's retry reads the task failed, then waits while this one retries it and a worker claims it.
-    const read = other.get.bind(other);
-    let go!: () => void;
-    const gate = new Promise<void>((resolve) => { go = resolve; });
-    other.get = async (id) => {
-      const found = await read(id);
-      await gate;
-      return found;
-    };
-    const late = other.retry('charge-1', now);
-    assert.equal(await store.retry('charge-1', now), true);
-    assert.equal((await claim(now + 100)).length, 1);
-    go();
-    assert.equal(await late, false);
+    // The other process's retry reads the task failed; its script waits while this one retries it and a worker claims it.
+    let meanwhile: unknown[] = [];
+    relayed.holdOn(':de:card-1', async () => {
+      meanwhile = [await store.retry('charge-1', now), (await claim(now + 100)).length];
+    });
+    assert.equal(await other.retry('charge-1', now), false);
+    assert.deepEqual(meanwhile, [true, 1], 'held between its read and its script, the task retried and claimed meanwhile');
     assert.equal(await store.keyHolder('charge', 'card-1'), 'charge-1');
     // The worker dies: its lease runs out, and the attempt it ran is counted as stalled.
     assert.deepEqual(await store.recover(now + 200, () => 0.5), { held: 0, running: 1 });
