@@ -121,14 +121,48 @@ async function checkDatabase(client: Redis, db: number, address: string, descrip
  */
 export async function checkCluster(client: Redis, prefix: string, address: string): Promise<void> {
   // A Redis that does not let INFO be run (some managed ones) is not judged: the check is a help, not a need.
-  const info = await client.info('cluster').catch((error: unknown) => {
-    if (isUnavailable(error) || (error as Error).name !== 'ReplyError') throw error;
-    return '';
-  });
-  if (!/^cluster_enabled:1/m.test(info)) return;
+  if (!/^cluster_enabled:1/m.test(await readInfo(client, 'cluster'))) return;
   // Redis hashes what lies between the first '{' and the first '}' after it, when that is not empty.
   if (/^[^{]*\{[^}]+\}/.test(prefix)) return;
   throw new Error(`Redis at ${address} is a cluster node: the store's prefix must hold a hash tag, as '{${prefix}}' does, so that all its keys live in one hash slot (its scripts span them); got ${JSON.stringify(prefix)}`);
+}
+
+/**
+ * Refuses a Redis older than BullMQ supports (`minimumVersion`), and tells
+ * one older than it recommends, as BullMQ's own check does; read once, at
+ * open, in Redis's INFO. Asked of every connection BullMQ opens instead, the
+ * check failed its connection for good on one timeout: a name's worker
+ * opened while Redis was frozen refused every claim after it. A Redis that
+ * does not let INFO be run is not judged.
+ */
+export async function checkVersion(client: Redis, address: string, versions: { minimumVersion: string; recommendedMinimumVersion: string }): Promise<string | undefined> {
+  const version = /^redis_version:(\S+)/m.exec(await readInfo(client, 'server'))?.[1];
+  if (version === undefined) return undefined;
+  if (olderThan(version, versions.minimumVersion)) {
+    throw new Error(`Redis at ${address} is version ${version}: BullMQ needs ${versions.minimumVersion} or later`);
+  }
+  if (olderThan(version, versions.recommendedMinimumVersion)) {
+    return `Redis at ${address} is version ${version}: BullMQ recommends ${versions.recommendedMinimumVersion} or later`;
+  }
+  return undefined;
+}
+
+/** Whether dotted version `a` comes before `b` (numerically, part by part: 6.10 after 6.9). */
+function olderThan(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((version) => version.split('.').map((part) => Number.parseInt(part, 10) || 0));
+  for (let i = 0; i < Math.max(x!.length, y!.length); i++) {
+    const difference = (x![i] ?? 0) - (y![i] ?? 0);
+    if (difference !== 0) return difference < 0;
+  }
+  return false;
+}
+
+/** A section of Redis's INFO; empty from a Redis that refuses INFO (some managed ones), whose checks are then skipped. */
+async function readInfo(client: Redis, section: string): Promise<string> {
+  return client.info(section).catch((error: unknown) => {
+    if (isUnavailable(error) || (error as Error).name !== 'ReplyError') throw error;
+    return '';
+  });
 }
 
 /**
@@ -138,11 +172,7 @@ export async function checkCluster(client: Redis, prefix: string, address: strin
  * one that does not let INFO be run is not judged. BullMQ's own warning goes to the console, once per queue.
  */
 export async function evictionWarning(client: Redis, address: string): Promise<string | undefined> {
-  const info = await client.info('memory').catch((error: unknown) => {
-    if (isUnavailable(error) || (error as Error).name !== 'ReplyError') throw error;
-    return '';
-  });
-  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  const policy = /^maxmemory_policy:(\S+)/m.exec(await readInfo(client, 'memory'))?.[1];
   if (policy === undefined || policy === 'noeviction') return undefined;
   return `Redis at ${address} has maxmemory-policy ${policy}: once full, it evicts keys (jobs, locks, queue lists) rather than refusing writes, and a durable task is then lost or run twice; set maxmemory-policy noeviction (a full Redis then refuses registrations with 503 and loses nothing)`;
 }

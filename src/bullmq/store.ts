@@ -12,7 +12,7 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from '../durable/store.js';
-import { callDeadline, checkCluster, checkConnection, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, workerConnection, type Within } from './connection.js';
+import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, workerConnection, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
@@ -165,8 +165,9 @@ export class BullmqStore implements TaskStore {
     try {
       await this.#call(() => this.#measureSkew(client));
       await this.#call(() => checkCluster(client, this.#prefix, this.#address));
+      const old = await this.#call(() => checkVersion(client, this.#address, this.#bull!.RedisConnection));
       const eviction = await this.#call(() => evictionWarning(client, this.#address));
-      this.#warnings = eviction === undefined ? [] : [eviction];
+      this.#warnings = [old, eviction].filter((warning) => warning !== undefined);
       this.#epoch = await this.#call(async () => {
         // A Redis that refuses the write (full: OOM) still opens, its workers to drain it: a job gone is then told
         // in the lost-lease words, never blamed on a flush it cannot tell.
@@ -1163,7 +1164,7 @@ export class BullmqStore implements TaskStore {
   #queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (queue === undefined) {
-      queue = new this.#bull!.Queue(queueName(name), { connection: this.#client!, prefix: this.#prefix });
+      queue = new this.#bull!.Queue(queueName(name), { connection: this.#client!, prefix: this.#prefix, skipVersionCheck: true });
       queue.on('error', () => {});
       this.#queues.set(name, queue);
     }
@@ -1177,6 +1178,9 @@ export class BullmqStore implements TaskStore {
       // Its lock and stall check are set by the first fetch (see #checkStalls): a recovery needs neither.
       worker = new this.#bull!.Worker(queueName(name), undefined, {
         connection: workerConnection(this.#connection, this.#timeoutMs), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
+        // Checked once, at open (see checkVersion): BullMQ's own check, an INFO as each connection opens, failed for
+        // good on one timeout (a Redis frozen as the worker's connection opened), and every claim with it.
+        skipVersionCheck: true,
         // Stalls are counted as attempts when the job is next claimed, not failed by BullMQ's own count.
         maxStalledCount: Number.MAX_SAFE_INTEGER,
         settings: { backoffStrategy: (made: number, _type?: string, _error?: Error, job?: MinimalJob) => this.#retryDelay(made, job) },

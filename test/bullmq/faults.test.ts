@@ -245,11 +245,10 @@ test('a Redis frozen (SIGSTOP) under load, then woken (SIGCONT), two worker proc
   assert.deepEqual(await burst(), Array(10).fill(202));
 
   // Within a bound past the slowest way an accepted task comes to run after such an outage: its hold recovered once the
-  // web process's lease (15 s) runs out. 20 s was once too short on a loaded CI machine (tasks 38 and 39 of a run; not
-  // seen again in about a hundred runs here). A likely cause, since fixed: a job fetched by a claim the freeze cut waits
-  // for BullMQ's stall check, which this web process ran every 15 s once its recovery had taken a lapsed claim, holding
-  // the workers' checks off as long (store.test.ts "a process that only recovers …"). Should it fail again, the message
-  // says where each task was.
+  // web process's lease (15 s) runs out. This case failed now and then under load (tasks 38 and 39 of a run, ready and
+  // never claimed): a worker connection BullMQ opened as Redis froze failed its version check (an INFO) on the command
+  // timeout, and with it, for good, every claim of that worker process (connection.test.ts "a task name's first fetch
+  // …"). Should it fail again, the message says where each task was, and what the workers logged.
   await Promise.race([
     new Promise<void>((resolve) => {
       ranAll = () => { if (accepted.every((n) => ran.has(n))) resolve(); };

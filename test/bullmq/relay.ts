@@ -3,6 +3,7 @@
 // store call that timing alone cannot pick.
 import { once } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface Relay {
   port: number;
@@ -14,6 +15,8 @@ export interface Relay {
   cutOn(marker: string, options?: { replyLost?: boolean; resent?: boolean }): { stop: () => void };
   /** Passes the next write holding `marker` on only once `first(write)` is done: what `first` sends reaches Redis before it. */
   holdOn(marker: string, first: (write: Buffer) => Promise<void>): void;
+  /** On every connection made from now on, its `nth` write holding `marker` is held `ms` (its later writes behind it). */
+  delayEach(marker: string, nth: number, ms: number): void;
   close(): Promise<void>;
 }
 
@@ -22,6 +25,7 @@ export async function relay(port: number): Promise<Relay> {
   let replyLost = false;
   let resent = false;
   let hold: { marker: string; first: (write: Buffer) => Promise<void> } | undefined;
+  let delayed: { marker: string; nth: number; ms: number } | undefined;
   const sockets = new Set<Socket>();
   const relayServer: Server = createServer((client) => {
     const upstream = new Socket().connect(port, '127.0.0.1');
@@ -31,6 +35,7 @@ export async function relay(port: number): Promise<Relay> {
       socket.on('error', () => {});
     }
     let cutting = false;
+    const late = delayed === undefined ? undefined : { ...delayed, seen: 0 };
     const cut = (): void => {
       // Not listening: a reconnection is refused (one that connects resets ioredis's count of retries).
       if (!resent) relayServer.close();
@@ -41,18 +46,21 @@ export async function relay(port: number): Promise<Relay> {
       if (cutting) cut();
       else client.write(chunk);
     });
+    // Whatever this connection writes while one write is held waits too, to keep its order.
+    const holdBack = (chunk: Buffer, until: Promise<void>): void => {
+      client.pause();
+      void until.then(() => {
+        upstream.write(chunk);
+        client.resume();
+      });
+    };
     client.on('data', (chunk: Buffer) => {
       if (hold !== undefined && chunk.includes(hold.marker)) {
         const { first } = hold;
         hold = undefined;
-        // Whatever this connection writes meanwhile waits too, to keep its order.
-        client.pause();
-        void first(chunk).then(() => {
-          upstream.write(chunk);
-          client.resume();
-        });
-        return;
+        return holdBack(chunk, first(chunk));
       }
+      if (late !== undefined && chunk.includes(late.marker) && ++late.seen === late.nth) return holdBack(chunk, delay(late.ms));
       if (marker !== undefined && chunk.includes(marker)) {
         marker = undefined;
         if (!replyLost) return cut();
@@ -74,6 +82,9 @@ export async function relay(port: number): Promise<Relay> {
     },
     holdOn: (held, first) => {
       hold = { marker: held, first };
+    },
+    delayEach: (held, nth, ms) => {
+      delayed = { marker: held, nth, ms };
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();
