@@ -28,8 +28,11 @@ const reconnectDelay = (times: number): number => Math.min(times * 50, 1000);
 /** The default of `commandTimeoutMs`: how long a call waits for Redis's replies, so that a Redis that stops answering (paused, frozen, a dead link) gives 503s, not requests that hang until it answers. */
 export const COMMAND_TIMEOUT_MS = 3_000;
 
-/** Awaits one step of a call (a command, or commands sent together) within what is left of the call's time. */
-export type Within = <T>(reply: Promise<T>) => Promise<T>;
+/**
+ * Awaits one step of a call (a command, or commands sent together) within what is left of the call's time;
+ * `check()` throws as such a step would once that time has passed: for a call that must not send its next step then.
+ */
+export type Within = (<T>(reply: Promise<T>) => Promise<T>) & { readonly check: () => void };
 
 /**
  * The bound of one call of the store (`call`, as `'get()'`): `timeoutMs` from
@@ -46,12 +49,16 @@ export type Within = <T>(reply: Promise<T>) => Promise<T>;
  */
 export function callDeadline(call: string, timeoutMs: number, why = "the store's commandTimeoutMs"): Within {
   const deadline = performance.now() + timeoutMs;
-  return async (reply) => {
-    if (!(await untilDeadline(reply, deadline))) {
-      throw new Error(`Command timed out: ${call} had no answer from Redis within ${timeoutMs} ms (${why}), counted from the call`);
-    }
+  const timedOut = (): Error => new Error(`Command timed out: ${call} had no answer from Redis within ${timeoutMs} ms (${why}), counted from the call`);
+  const within = async <T>(reply: Promise<T>): Promise<T> => {
+    if (!(await untilDeadline(reply, deadline))) throw timedOut();
     return reply;
   };
+  return Object.assign(within, {
+    check: (): void => {
+      if (performance.now() >= deadline) throw timedOut();
+    },
+  });
 }
 
 /**

@@ -16,6 +16,7 @@ import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIME
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
+import { Fetched } from './fetched.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
 
@@ -129,6 +130,8 @@ export class BullmqStore implements TaskStore {
    * that processes whose clocks agree keep a lease exactly as given. Measured at open and at each recovery.
    */
   #skew = 0;
+  /** How many lapsed jobs a recovery cut short by its deadline went on to fail (see recover()): the next reports them. */
+  #unfinished = Promise.resolve(0);
   /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
   #stalled = 0;
   /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
@@ -367,11 +370,22 @@ export class BullmqStore implements TaskStore {
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || request.ids?.length === 0) return [];
     this.#opened();
-    return this.#call(async () => {
-      await this.#promote(names, now);
+    return this.#claiming('claim()', names, async (within) => {
+      await within(this.#promote(names, now));
       // A release's claim keeps the releases' order; any other, oldest first across names (each name's line is).
-      return this.#take(owner, leaseUntil, now, (fetched) => this.#fetch(request, fetched, fronts), fronts === undefined);
+      return this.#take(owner, leaseUntil, now, (fetched) => this.#fetch(request, fetched, within, fronts), fronts === undefined, within);
     });
+  }
+
+  /**
+   * A claim's call (`call`, as `'claim()'`), its promotion, fetches and bookkeeping within one deadline: commandTimeoutMs
+   * from now, once per name, which it fetches one after another (a round trip or two each). Not raced whole, as
+   * #bounded's calls are: #take stops it, and gives back what it fetched.
+   */
+  async #claiming<T>(call: string, names: readonly string[], work: (within: Within) => Promise<T>): Promise<T> {
+    const why = names.length <= 1 ? undefined : `the store's commandTimeoutMs for each of its ${names.length} task names, fetched one after another`;
+    const within = callDeadline(call, this.#timeoutMs * Math.max(1, names.length), why);
+    return this.#call(() => work(within));
   }
 
   /**
@@ -390,32 +404,34 @@ export class BullmqStore implements TaskStore {
 
   /**
    * Fetches up to the request's limit (less what `fetched` holds already) of its names' waiting jobs into `fetched`:
-   * every fetch of the turn on one connection, one round trip.
+   * every fetch of the turn on one connection, one round trip. Each step within the call's time: a fetch still under
+   * way when it runs out brings its job to `fetched` after the cut (see Fetched).
    */
-  async #fetch(request: Omit<ClaimRequest, 'now'>, fetched: Claim[], fronts?: ReadonlyMap<string, number>): Promise<void> {
+  async #fetch(request: Omit<ClaimRequest, 'now'>, fetched: Fetched<Claim>, within: Within, fronts?: ReadonlyMap<string, number>): Promise<void> {
     const { owner, names, concurrency, limit, leaseUntil } = request;
     // Across names, each gets its share of the limit by age; a release's claim or one for given ids says what it wants instead.
-    const shares = names.length > 1 && fronts === undefined && request.ids === undefined ? await this.#shares(names, limit) : undefined;
+    const shares = names.length > 1 && fronts === undefined && request.ids === undefined ? await within(this.#shares(names, limit)) : undefined;
     for (const name of names) {
-      let room = limit - fetched.length;
+      within.check();
+      let room = limit - fetched.jobs.length;
       if (room <= 0) break;
       if (shares !== undefined) room = Math.min(room, shares.get(name) ?? 0);
       if (room <= 0) continue;
-      const worker = await this.#fetcher(name, concurrency, leaseUntil);
+      const worker = await within(this.#fetcher(name, concurrency, leaseUntil));
       if (worker === undefined) continue;
       // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
       if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
-      else if (request.ids !== undefined) room = Math.min(room, Number(await runScript(this.#client!, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids)));
+      else if (request.ids !== undefined) room = Math.min(room, Number(await within(runScript(this.#client!, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids))));
       if (room <= 0) continue;
       const fetchOne = async (): Promise<boolean> => {
         const token = `${owner}|${++this.#tokens}`;
         const job = await worker.getNextJob(token, { block: false });
-        if (job !== undefined) fetched.push({ job, token, owner, queue: name });
+        if (job !== undefined) fetched.add({ job, token, owner, queue: name });
         return job !== undefined;
       };
       // One fetch first: an empty line (an idle worker's every poll) costs one script, not one per free slot.
       // Every fetch settled before a failure is thrown: a job one of them fetched after another failed is given back too.
-      if (await fetchOne() && room > 1) await settleAll(Array.from({ length: room - 1 }, fetchOne));
+      if (await within(fetchOne()) && room > 1) await within(settleAll(Array.from({ length: room - 1 }, fetchOne)));
     }
   }
 
@@ -467,24 +483,33 @@ export class BullmqStore implements TaskStore {
   /**
    * The jobs `fetch` moves to active (into the list it is given) claimed for `owner`: the claims' fields written and
    * the jobs' hashes and logs read back in one call, the tasks as stored, running. Until Redis has that bookkeeping,
-   * a failure gives every fetched job back. `oldestFirst`: the tasks in the order a claim takes them across names
-   * (runAt, then the order added), as each name's line already is.
+   * a failure (the call's time run out among them) gives every fetched job back. `oldestFirst`: the tasks in the
+   * order a claim takes them across names (runAt, then the order added), as each name's line already is.
    */
-  async #take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Claim[]) => Promise<void>, oldestFirst: boolean): Promise<StoredTask[]> {
+  async #take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Fetched<Claim>) => Promise<void>, oldestFirst: boolean, within: Within): Promise<StoredTask[]> {
     const client = this.#client!;
-    const fetched: Claim[] = [];
+    const fetched = new Fetched<Claim>();
+    // The bookkeeping as sent: Redis runs it even once the call has given up on it.
+    let bookkeeping: Promise<unknown> = Promise.resolve();
     let replies: (number | string[])[];
     try {
+      // Each of its steps within the call's time (see #fetch).
       await fetch(fetched);
-      if (fetched.length === 0) return [];
-      const keys = fetched.flatMap(({ job, queue }) => {
+      if (fetched.jobs.length === 0) return [];
+      within.check();
+      const keys = fetched.jobs.flatMap(({ job, queue }) => {
         const key = this.#jobKey(queue, job.id!);
         return [key, `${key}:logs`];
       });
-      replies = await runScript(client, 'claimed', keys, [owner, leaseUntil + this.#skew, now, ...fetched.map(({ token }) => token)]) as typeof replies;
+      bookkeeping = runScript(client, 'claimed', keys, [owner, leaseUntil + this.#skew, now, ...fetched.jobs.map(({ token }) => token)]);
+      replies = await within(bookkeeping) as typeof replies;
     } catch (error) {
-      // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now).
-      void this.#putBack(fetched).catch(() => {});
+      // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now). A job a fetch
+      // still under way brings is given back when it comes; those the bookkeeping names once Redis has answered it (or
+      // it failed): its count of a started attempt, written after the give-back's undo, charged the job a stall.
+      fetched.cut((claim) => void this.#putBack([claim]).catch(() => {}));
+      const taken = fetched.jobs;
+      void bookkeeping.catch(() => {}).then(() => this.#putBack(taken)).catch(() => {});
       throw error;
     }
     // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
@@ -493,7 +518,7 @@ export class BullmqStore implements TaskStore {
     const seqs = new Map<string, number>();
     // Stalled attempts and other programs' jobs, failed rather than run.
     const failing: Promise<void>[] = [];
-    fetched.forEach((claim, i) => {
+    fetched.jobs.forEach((claim, i) => {
       const id = claim.job.id!;
       const hash = fromPairs(replies[i * 3 + 1] as string[]);
       // A job edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
@@ -518,10 +543,12 @@ export class BullmqStore implements TaskStore {
       seqs.set(id, (claim.job.data as JobData).seq);
     });
     if (oldestFirst) claimed.sort((a, b) => a.runAt - b.runAt || seqs.get(a.id)! - seqs.get(b.id)!);
-    // A stalled attempt not failed now (Redis away) is failed when its job, whose lock runs out, is next claimed.
-    await Promise.all(failing.map((each) => each.catch((error: unknown) => {
+    // A stalled attempt not failed by the call's deadline is still being failed (the claimed tasks are this call's to
+    // return); one not failed at all (Redis away) is failed when its job, whose lock runs out, is next claimed.
+    const unavailable = (error: unknown): void => {
       if (!isUnavailable(error)) throw error;
-    })));
+    };
+    await within(Promise.all(failing.map((each) => each.catch(unavailable)))).catch(unavailable);
     return claimed;
   }
 
@@ -667,8 +694,10 @@ export class BullmqStore implements TaskStore {
     const { names, concurrency, limit, leaseUntil } = claim;
     let claimed: StoredTask[] = [];
     const completed = await this.#completing(ids, owner, now, async (completed) => {
-      claimed = await this.#call(async () => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
-        await this.#promote(names, claim.now);
+      // One deadline for the claim's steps, counted from the call; the completions themselves are awaited whole (each
+      // command bounded alone, as complete()'s are): the runner must hear which Redis took.
+      claimed = await this.#claiming('completeAndClaim()', names, async (within) => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
+        await within(this.#promote(names, claim.now));
         let room = limit;
         const fetching = mine.map((each) => {
           const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
@@ -681,12 +710,12 @@ export class BullmqStore implements TaskStore {
           const next = await this.#completeJob(each, now, fetching[i]!);
           if (next === GONE) return;
           completed.push(each.job.id!);
-          if (next !== undefined) fetched.push({ job: next, token: each.token, owner, queue: each.queue });
+          if (next !== undefined) fetched.add({ job: next, token: each.token, owner, queue: each.queue });
           else if (fetching[i]) empty.add(each.queue);
         }));
         // The room completions did not fill, claimed from the names where they did not find the line empty.
-        if (fetched.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched);
-      }, true));
+        if (fetched.jobs.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched, within);
+      }, true, within));
     });
     return { completed, claimed };
   }
@@ -820,12 +849,21 @@ export class BullmqStore implements TaskStore {
   async recover(now: number, random: () => number): Promise<Recovered> {
     checkTime('recover(): now', now);
     const client = this.#opened();
-    const [held, lapsed] = await this.#call(async () => {
+    const [held, lapsed] = await this.#bounded('recover()', async (within) => {
+      // What a recovery cut short left under way, finished first: its jobs are counted here.
+      const late = await within(this.#unfinished);
+      this.#unfinished = Promise.resolve(0);
       // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
-      const [, names] = await Promise.all([this.#measureSkew(client), client.smembers(this.#namesKey())]);
-      const swept = await Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew])));
-      const failed = await Promise.all(names.map((name) => this.#failLapsed(name, now, random)));
-      return [swept.reduce((sum: number, n) => sum + Number(n), 0), failed.reduce((sum, n) => sum + n, 0)];
+      const [, names] = await within(Promise.all([this.#measureSkew(client), client.smembers(this.#namesKey())]));
+      const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew]))));
+      within.check();
+      // Carried on past the call's time once begun: a lapsed job's lock is taken by the first step, and a recovery
+      // that stopped there left it under that lock for RECOVERY_LOCK_MS, run by no one.
+      const failing = Promise.all(names.map((name) => this.#failLapsed(name, now, random))).then((failed) => failed.reduce((sum, n) => sum + n, 0));
+      this.#unfinished = failing.catch(() => 0);
+      const failed = await within(failing);
+      this.#unfinished = Promise.resolve(0);
+      return [swept.reduce((sum: number, n) => sum + Number(n), 0), late + failed];
     });
     const running = lapsed + this.#stalled;
     this.#stalled = 0;
@@ -842,22 +880,23 @@ export class BullmqStore implements TaskStore {
     const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
     const worker = this.#worker(name);
-    let failed = 0;
-    for (let i = 0; i < found.length; i += 2) {
-      const [id, hash] = [found[i] as string, fromPairs(found[i + 1] as string[])];
+    // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's
+    // batch took a round trip per step per job, which one deadline for the call (see recover()) does not allow.
+    const failed = await Promise.all(Array.from({ length: found.length / 2 }, async (_, i) => {
+      const [id, hash] = [found[i * 2] as string, fromPairs(found[i * 2 + 1] as string[])];
       // BullMQ's read of a job edited by hand threw, and with it every recovery: such a job fails for good.
       const readable = readableJob(hash);
       const job = readable === undefined ? await this.#bull!.Job.fromId(worker as never, id) : this.#jobOf(worker, id, { ...hash, ...readable.fields });
-      if (job === undefined) continue;
+      if (job === undefined) return 0;
       const claim = { job, token, owner: 'recover', queue: name };
       if (readable !== undefined) {
         await this.#failUnreadable(claim, readable, this.#stalledError(job, hash, now));
-        continue;
+        return 0;
       }
       await this.#failStalled(claim, hash, now, random);
-      failed++;
-    }
-    return failed;
+      return 1;
+    }));
+    return failed.reduce((sum: number, n) => sum + n, 0);
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
