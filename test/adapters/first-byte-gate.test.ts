@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { once } from 'node:events';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -255,5 +256,95 @@ for (const [name, serve] of destroying) {
     const server = await serve(t, store(t), seen.resolve);
     assert.deepEqual(await get(server), [name === 'Koa' ? 404 : 200, '5', 'first']);
     assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
+  });
+}
+
+/** Everything `server` sent for a GET of `/` on a fresh connection, until it closed the connection. */
+async function rawExchange(server: Server): Promise<string> {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  const socket = net.connect(port, '127.0.0.1');
+  socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+  socket.setEncoding('utf8');
+  let text = '';
+  socket.on('data', (chunk: string) => { text += chunk; });
+  await once(socket, 'close');
+  return text;
+}
+
+/** A raw response's status line and body (chunked, as sent), without the headers between. */
+function statusAndBody(raw: string): [string, string] {
+  const [head = '', ...body] = raw.split('\r\n\r\n');
+  return [head.split('\r\n')[0]!, body.join('\r\n\r\n')];
+}
+
+/** Writes part of a body, then destroys the response a turn later (a stream that failed mid-way); `destroyed` told once it did. */
+function writesThenDestroys(res: http.ServerResponse, destroyed: () => void): void {
+  res.write('part');
+  setImmediate(() => {
+    res.destroy();
+    destroyed();
+  });
+}
+
+type Cutting = (t: TestContext, taskStore: TaskStore, seen: (outcome: Outcome) => void, destroyed: () => void) => Promise<Server>;
+
+/** Serves `writesThenDestroys` per framework, a durable task registered first. */
+const cutting: [string, Cutting][] = [
+  ...expresses.map(([name, createApp]): [string, Cutting] => [name, async (t, taskStore, seen, destroyed) => expressServer(t, createApp, taskStore, seen, (_req, res) => {
+    writesThenDestroys(res, destroyed);
+  })]),
+  // Koa answers once the middleware's promise settles: to a destroyed response, nothing (its 404 was sent after the part).
+  ['Koa', async (t, taskStore, seen, destroyed) => koaServer(t, taskStore, seen, (ctx) => new Promise<void>((resolve) => {
+    writesThenDestroys(ctx.res, () => {
+      destroyed();
+      resolve();
+    });
+  }))],
+];
+
+for (const [name, serve] of cutting) {
+  test(`${name}: res.write() then res.destroy() while a durable task holds the response: the head and the part written go out before the connection closes, as plain node:http sends them (nothing was sent)`, { timeout: 10_000 }, async (t) => {
+    const plain = http.createServer((_req, res) => writesThenDestroys(res, () => {})).listen(0, '127.0.0.1');
+    t.after(() => plain.close());
+    const [, plainBody] = statusAndBody(await rawExchange(plain));
+    assert.equal(plainBody, '4\r\npart\r\n');
+    const seen = deferred<Outcome>();
+    const destroyed = deferred();
+    const released = deferred();
+    const server = await serve(t, heldStore(store(t), released.promise), seen.resolve, destroyed.resolve);
+    const response = rawExchange(server);
+    await destroyed.promise;
+    released.resolve();
+    assert.deepEqual(statusAndBody(await response), [`HTTP/1.1 ${name === 'Koa' ? '404 Not Found' : '200 OK'}`, plainBody]);
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.completed, outcome.aborted, outcome.bytesSent], [false, true, 4]);
+  });
+}
+
+/** What a handler reads of the response's state: the flags Express's final handler, on-finished and Koa decide by. */
+function state(res: http.ServerResponse): Record<string, boolean> {
+  return { headersSent: res.headersSent, writableEnded: res.writableEnded, finished: res.finished, writableFinished: res.writableFinished, destroyed: res.destroyed };
+}
+
+/** Each handler reads the state before and after each step it takes. */
+const probes: [string, (res: http.ServerResponse) => Record<string, boolean>[]][] = [
+  ['res.end(), then res.destroy()', (res) => [state(res), state(res.end('first')), state(res.destroy())]],
+  ['res.write(), then res.destroy()', (res) => [state(res), (res.write('part'), state(res)), state(res.destroy())]],
+];
+
+for (const [steps, probe] of probes) {
+  test(`Express: ${steps} while a durable task holds the response: headersSent, writableEnded, finished, writableFinished and destroyed read as plain node:http's at each step (finished and destroyed said false: on-finished took the ended response for one still writing, a handler the destroyed one for one open)`, { timeout: 10_000 }, async (t) => {
+    const read = deferred<Record<string, boolean>[]>();
+    const plain = http.createServer((_req, res) => read.resolve(probe(res))).listen(0, '127.0.0.1');
+    t.after(() => plain.close());
+    await rawExchange(plain);
+    const expected = await read.promise;
+    const gated = deferred<Record<string, boolean>[]>();
+    const seen = deferred<Outcome>();
+    const server = expressServer(t, express, store(t), seen.resolve, (_req, res) => gated.resolve(probe(res)));
+    await rawExchange(server);
+    assert.deepEqual(await gated.promise, expected);
+    await seen.promise;
   });
 }

@@ -375,9 +375,9 @@ function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown,
 function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse {
   const exchange = this[kAdopted];
   exchange.answered();
-  // Node had written what end() took before the destroy, and the client got it: an answer held for durable tasks goes out first too.
+  // Node had written what end() (or an earlier write()) took before the destroy, and the client got it: an answer held for durable tasks goes out first too.
   const socket = this.socket;
-  if (!this.destroyed && socket instanceof Socket && exchange.holdDestroy(socket, () => exchange.priorDestroy.call(this, error))) return this;
+  if (socket instanceof Socket && exchange.holdDestroy(socket, () => exchange.priorDestroy.call(this, error))) return this;
   exchange.priorDestroy.call(this, error);
   return this;
 }
