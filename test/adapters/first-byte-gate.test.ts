@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type Server } from 'node:http';
+import http2, { type Http2Server, type Http2ServerResponse } from 'node:http2';
 import { once } from 'node:events';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -347,4 +348,87 @@ for (const [steps, probe] of probes) {
     assert.deepEqual(await gated.promise, expected);
     await seen.promise;
   });
+}
+
+/** Over HTTP/2, a handler that answers, then ends its stream by hand: how, what it did before the gate held it, and the call. */
+const h2Destroys: [string, string, (res: Http2ServerResponse) => void][] = [
+  ['res.destroy()', 'passed before too, held as an HTTP/1 destroy through the socket proxy node:http2 gives', (res) => res.destroy()],
+  ['res.stream.close()', 'the stream was closed before its head: the client got no answer', (res) => res.stream.close()],
+];
+
+/** A framework on a node:http2 server (h2c) whose route `/` registers the durable task and answers 'first' with `answer`; others wait for `later`. */
+const h2Servers: [string, (t: TestContext, taskStore: TaskStore, answer: (res: Http2ServerResponse) => void, later: Promise<void>) => Promise<Http2Server>][] = [
+  ['Koa (http2.createServer(app.callback()))', async (t, taskStore, answer, later) => {
+    const coda = koaCoda({ tasks: { definitions: [held], store: taskStore } });
+    const app = new Koa();
+    app.use(coda);
+    app.use(async (ctx) => {
+      if (ctx.path !== '/') {
+        await later;
+        ctx.body = 'later';
+        return;
+      }
+      void ctx.after(held, {});
+      answer(ctx.res as unknown as Http2ServerResponse);
+    });
+    const server = http2.createServer(app.callback()).listen(0, '127.0.0.1');
+    const { close } = coda.attach(server, { handleSignals: false });
+    t.after(() => close());
+    await once(server, 'listening');
+    return server;
+  }],
+  ['Fastify (http2: true)', async (t, taskStore, answer, later) => {
+    const fastify = Fastify({ http2: true });
+    await fastify.register(fastifyCoda, { tasks: { definitions: [held], store: taskStore } });
+    fastify.get('/', (_request, reply) => {
+      void reply.after(held, {});
+      answer(reply.raw);
+    });
+    fastify.get('/later', async () => {
+      await later;
+      return 'later';
+    });
+    t.after(() => fastify.close());
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    return fastify.server;
+  }],
+];
+
+/** A GET of `path` on `session`: its status, body and the code its stream closed with. */
+async function h2Get(session: http2.ClientHttp2Session, path: string): Promise<[unknown, string, number | undefined]> {
+  const request = session.request({ ':path': path });
+  let status: unknown;
+  let body = '';
+  request.on('response', (headers) => { status = headers[':status']; });
+  request.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
+  request.on('error', () => {});
+  await once(request, 'close');
+  return [status, body, request.rstCode];
+}
+
+for (const [name, serve] of h2Servers) {
+  for (const [how, before, destroy] of h2Destroys) {
+    test(`${name}: res.end(), then ${how}, while a durable task holds the response: the answer goes out whole and only its stream ends (another on its connection is answered), as plain node:http2 sends it (${before})`, { timeout: 10_000 }, async (t) => {
+      const answer = (res: Http2ServerResponse) => {
+        res.end('first');
+        destroy(res);
+      };
+      const plain = http2.createServer((_req, res) => answer(res)).listen(0, '127.0.0.1');
+      t.after(() => plain.close());
+      await once(plain, 'listening');
+      const plainSession = http2.connect(`http://127.0.0.1:${(plain.address() as AddressInfo).port}`);
+      t.after(() => plainSession.close());
+      const expected = await h2Get(plainSession, '/');
+      const later = deferred();
+      const server = await serve(t, store(t), answer, later.promise);
+      const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      t.after(() => session.close());
+      const waiting = h2Get(session, '/later');
+      const [status, ...rest] = await h2Get(session, '/');
+      // Koa's status until a body is set: the head ctx.res.end() wrote, as without the task.
+      assert.deepEqual([status, ...rest], [name.startsWith('Koa') ? 404 : 200, ...expected.slice(1)]);
+      later.resolve();
+      assert.deepEqual(await waiting, [200, 'later', 0]);
+    });
+  }
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 
 /** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
@@ -45,8 +46,10 @@ export class FirstByteGate {
   #destroyed = false;
   /** The response's own properties the gate poses over (node:http's `finished` and `destroyed`), as Node sets them meanwhile. */
   readonly #own = new Map<string, unknown>();
-  /** Ends the connection the request's own code destroyed once its answer was queued (see `holdDestroy`). */
+  /** Ends the connection (or HTTP/2 stream) the request's own code destroyed once its answer was queued (see `holdDestroy`). */
   #endConnection: (() => void) | undefined = undefined;
+  /** Over HTTP/2: the response's stream, whose `close` and `destroy` the gate holds (see `#holdStream`). */
+  readonly #stream: Http2Stream | undefined;
 
   /** `answered`: told of each call the framework makes, held or dropped (its handler has answered: see AdoptedExchange). */
   constructor(res: ServerResponse, refuse: (error: unknown) => void, answered: () => void) {
@@ -57,6 +60,8 @@ export class FirstByteGate {
     this.#prior = { writeHead: target.writeHead, flushHeaders: target.flushHeaders, write: target.write, end: target.end };
     this.#install();
     this.#pose();
+    this.#stream = (res as Partial<{ stream: Http2Stream }>).stream;
+    if (this.#stream !== undefined) this.#holdStream(this.#stream);
   }
 
   /**
@@ -145,19 +150,55 @@ export class FirstByteGate {
    * and the answer lost. The gate ends the connection once it has replayed
    * what was queued (or the refusal) instead, and calls `destroy` when that is
    * written; what the request's code calls meanwhile is dropped, as Node drops
-   * it once destroyed. True for a destroy already held (Node's second does
+   * it once destroyed. No `socket` over HTTP/2: the response's destroy is held. True for a destroy already held (Node's second does
    * nothing); false when nothing is held: the destroy is the caller's to do.
    */
-  holdDestroy(socket: Socket, destroy: () => void): boolean {
-    if (this.#destroyed) return true;
-    if (this.#state !== HOLDING || this.#calls.length === 0 || socket.destroyed) return false;
-    this.#destroyed = true;
-    this.#endConnection = () => {
+  holdDestroy(socket: Socket | undefined, destroy: () => void): boolean {
+    // HTTP/2's (see #holdStream): its stream's state says destroyed at once, and refuses the replay.
+    if (socket === undefined) return this.#hold(() => this.#afterEnd(destroy));
+    if (!this.#destroyed && socket.destroyed) return false;
+    return this.#hold(() => {
       if (socket.destroyed) return;
       socket.end();
       if (socket.writableFinished) destroy();
       else socket.once('finish', destroy);
-    };
+    });
+  }
+
+  /**
+   * Over HTTP/2 the request's code ends its stream, not its connection (other
+   * streams share it): `res.destroy()` (which destroys the stream),
+   * `res.stream.close()` and `res.stream.destroy()` are held as `holdDestroy`
+   * holds an HTTP/1 destroy, and run once what was queued is replayed (a
+   * `close()` cut the stream before its head: the client got no answer).
+   * Node's own (a client's reset, its session's end) are not held: the stream
+   * is closed, or its session destroyed, by then.
+   */
+  #holdStream(stream: Http2Stream): void {
+    for (const name of ['close', 'destroy'] as const) {
+      const prior = stream[name] as (...args: unknown[]) => unknown;
+      stream[name] = (...args: unknown[]): never => {
+        const nodes = stream.closed || stream.session === undefined || stream.session.destroyed;
+        const end = () => prior.apply(stream, args);
+        if (nodes || !this.#hold(() => this.#afterEnd(end))) return end() as never;
+        return (name === 'destroy' ? stream : undefined) as never;
+      };
+    }
+  }
+
+  /** Runs `end` once an ended HTTP/2 stream wrote its body: destroyed as the replayed `end()` returns, it dropped what it had not written yet. */
+  #afterEnd(end: () => void): void {
+    const stream = this.#stream!;
+    if (stream.writableEnded && !stream.writableFinished) stream.once('finish', end);
+    else end();
+  }
+
+  /** Defers `end` until what was queued is replayed; true for a destroy already held, false when nothing is held. */
+  #hold(end: () => void): boolean {
+    if (this.#destroyed) return true;
+    if (this.#state !== HOLDING || this.#calls.length === 0) return false;
+    this.#destroyed = true;
+    this.#endConnection = end;
     return true;
   }
 
@@ -166,6 +207,7 @@ export class FirstByteGate {
     // Node's own again: what is replayed (or the refusal) sets them.
     for (const name of [...STATE, 'destroyed', ...Object.keys(HEAD_SETTERS)]) delete (this.#res as unknown as Record<string, unknown>)[name];
     Object.assign(this.#res, Object.fromEntries(this.#own));
+    if (this.#stream !== undefined) for (const name of ['close', 'destroy']) delete (this.#stream as unknown as Record<string, unknown>)[name];
   }
 
   /** Every registration is journaled: what the framework wrote goes out, in order. */
