@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import http2, { type Http2Server, type Http2ServerResponse } from 'node:http2';
+import { once } from 'node:events';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -256,4 +258,177 @@ for (const [name, serve] of destroying) {
     assert.deepEqual(await get(server), [name === 'Koa' ? 404 : 200, '5', 'first']);
     assert.deepEqual(noted(await seen.promise), [true, 5, undefined]);
   });
+}
+
+/** Everything `server` sent for a GET of `/` on a fresh connection, until it closed the connection. */
+async function rawExchange(server: Server): Promise<string> {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  const socket = net.connect(port, '127.0.0.1');
+  socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+  socket.setEncoding('utf8');
+  let text = '';
+  socket.on('data', (chunk: string) => { text += chunk; });
+  await once(socket, 'close');
+  return text;
+}
+
+/** A raw response's status line and body (chunked, as sent), without the headers between. */
+function statusAndBody(raw: string): [string, string] {
+  const [head = '', ...body] = raw.split('\r\n\r\n');
+  return [head.split('\r\n')[0]!, body.join('\r\n\r\n')];
+}
+
+/** Writes part of a body, then destroys the response a turn later (a stream that failed mid-way); `destroyed` told once it did. */
+function writesThenDestroys(res: http.ServerResponse, destroyed: () => void): void {
+  res.write('part');
+  setImmediate(() => {
+    res.destroy();
+    destroyed();
+  });
+}
+
+type Cutting = (t: TestContext, taskStore: TaskStore, seen: (outcome: Outcome) => void, destroyed: () => void) => Promise<Server>;
+
+/** Serves `writesThenDestroys` per framework, a durable task registered first. */
+const cutting: [string, Cutting][] = [
+  ...expresses.map(([name, createApp]): [string, Cutting] => [name, async (t, taskStore, seen, destroyed) => expressServer(t, createApp, taskStore, seen, (_req, res) => {
+    writesThenDestroys(res, destroyed);
+  })]),
+  // Koa answers once the middleware's promise settles: to a destroyed response, nothing (its 404 was sent after the part).
+  ['Koa', async (t, taskStore, seen, destroyed) => koaServer(t, taskStore, seen, (ctx) => new Promise<void>((resolve) => {
+    writesThenDestroys(ctx.res, () => {
+      destroyed();
+      resolve();
+    });
+  }))],
+];
+
+for (const [name, serve] of cutting) {
+  test(`${name}: res.write() then res.destroy() while a durable task holds the response: the head and the part written go out before the connection closes, as plain node:http sends them (nothing was sent)`, { timeout: 10_000 }, async (t) => {
+    const plain = http.createServer((_req, res) => writesThenDestroys(res, () => {})).listen(0, '127.0.0.1');
+    t.after(() => plain.close());
+    const [, plainBody] = statusAndBody(await rawExchange(plain));
+    assert.equal(plainBody, '4\r\npart\r\n');
+    const seen = deferred<Outcome>();
+    const destroyed = deferred();
+    const released = deferred();
+    const server = await serve(t, heldStore(store(t), released.promise), seen.resolve, destroyed.resolve);
+    const response = rawExchange(server);
+    await destroyed.promise;
+    released.resolve();
+    assert.deepEqual(statusAndBody(await response), [`HTTP/1.1 ${name === 'Koa' ? '404 Not Found' : '200 OK'}`, plainBody]);
+    const outcome = await seen.promise;
+    assert.deepEqual([outcome.completed, outcome.aborted, outcome.bytesSent], [false, true, 4]);
+  });
+}
+
+/** What a handler reads of the response's state: the flags Express's final handler, on-finished and Koa decide by. */
+function state(res: http.ServerResponse): Record<string, boolean> {
+  return { headersSent: res.headersSent, writableEnded: res.writableEnded, finished: res.finished, writableFinished: res.writableFinished, destroyed: res.destroyed };
+}
+
+/** Each handler reads the state before and after each step it takes. */
+const probes: [string, (res: http.ServerResponse) => Record<string, boolean>[]][] = [
+  ['res.end(), then res.destroy()', (res) => [state(res), state(res.end('first')), state(res.destroy())]],
+  ['res.write(), then res.destroy()', (res) => [state(res), (res.write('part'), state(res)), state(res.destroy())]],
+];
+
+for (const [steps, probe] of probes) {
+  test(`Express: ${steps} while a durable task holds the response: headersSent, writableEnded, finished, writableFinished and destroyed read as plain node:http's at each step (finished and destroyed said false: on-finished took the ended response for one still writing, a handler the destroyed one for one open)`, { timeout: 10_000 }, async (t) => {
+    const read = deferred<Record<string, boolean>[]>();
+    const plain = http.createServer((_req, res) => read.resolve(probe(res))).listen(0, '127.0.0.1');
+    t.after(() => plain.close());
+    await rawExchange(plain);
+    const expected = await read.promise;
+    const gated = deferred<Record<string, boolean>[]>();
+    const seen = deferred<Outcome>();
+    const server = expressServer(t, express, store(t), seen.resolve, (_req, res) => gated.resolve(probe(res)));
+    await rawExchange(server);
+    assert.deepEqual(await gated.promise, expected);
+    await seen.promise;
+  });
+}
+
+/** Over HTTP/2, a handler that answers, then ends its stream by hand: how, what it did before the gate held it, and the call. */
+const h2Destroys: [string, string, (res: Http2ServerResponse) => void][] = [
+  ['res.destroy()', 'passed before too, held as an HTTP/1 destroy through the socket proxy node:http2 gives', (res) => res.destroy()],
+  ['res.stream.close()', 'the stream was closed before its head: the client got no answer', (res) => res.stream.close()],
+];
+
+/** A framework on a node:http2 server (h2c) whose route `/` registers the durable task and answers 'first' with `answer`; others wait for `later`. */
+const h2Servers: [string, (t: TestContext, taskStore: TaskStore, answer: (res: Http2ServerResponse) => void, later: Promise<void>) => Promise<Http2Server>][] = [
+  ['Koa (http2.createServer(app.callback()))', async (t, taskStore, answer, later) => {
+    const coda = koaCoda({ tasks: { definitions: [held], store: taskStore } });
+    const app = new Koa();
+    app.use(coda);
+    app.use(async (ctx) => {
+      if (ctx.path !== '/') {
+        await later;
+        ctx.body = 'later';
+        return;
+      }
+      void ctx.after(held, {});
+      answer(ctx.res as unknown as Http2ServerResponse);
+    });
+    const server = http2.createServer(app.callback()).listen(0, '127.0.0.1');
+    const { close } = coda.attach(server, { handleSignals: false });
+    t.after(() => close());
+    await once(server, 'listening');
+    return server;
+  }],
+  ['Fastify (http2: true)', async (t, taskStore, answer, later) => {
+    const fastify = Fastify({ http2: true });
+    await fastify.register(fastifyCoda, { tasks: { definitions: [held], store: taskStore } });
+    fastify.get('/', (_request, reply) => {
+      void reply.after(held, {});
+      answer(reply.raw);
+    });
+    fastify.get('/later', async () => {
+      await later;
+      return 'later';
+    });
+    t.after(() => fastify.close());
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    return fastify.server;
+  }],
+];
+
+/** A GET of `path` on `session`: its status, body and the code its stream closed with. */
+async function h2Get(session: http2.ClientHttp2Session, path: string): Promise<[unknown, string, number | undefined]> {
+  const request = session.request({ ':path': path });
+  let status: unknown;
+  let body = '';
+  request.on('response', (headers) => { status = headers[':status']; });
+  request.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
+  request.on('error', () => {});
+  await once(request, 'close');
+  return [status, body, request.rstCode];
+}
+
+for (const [name, serve] of h2Servers) {
+  for (const [how, before, destroy] of h2Destroys) {
+    test(`${name}: res.end(), then ${how}, while a durable task holds the response: the answer goes out whole and only its stream ends (another on its connection is answered), as plain node:http2 sends it (${before})`, { timeout: 10_000 }, async (t) => {
+      const answer = (res: Http2ServerResponse) => {
+        res.end('first');
+        destroy(res);
+      };
+      const plain = http2.createServer((_req, res) => answer(res)).listen(0, '127.0.0.1');
+      t.after(() => plain.close());
+      await once(plain, 'listening');
+      const plainSession = http2.connect(`http://127.0.0.1:${(plain.address() as AddressInfo).port}`);
+      t.after(() => plainSession.close());
+      const expected = await h2Get(plainSession, '/');
+      const later = deferred();
+      const server = await serve(t, store(t), answer, later.promise);
+      const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      t.after(() => session.close());
+      const waiting = h2Get(session, '/later');
+      const [status, ...rest] = await h2Get(session, '/');
+      // Koa's status until a body is set: the head ctx.res.end() wrote, as without the task.
+      assert.deepEqual([status, ...rest], [name.startsWith('Koa') ? 404 : 200, ...expected.slice(1)]);
+      later.resolve();
+      assert.deepEqual(await waiting, [200, 'later', 0]);
+    });
+  }
 }

@@ -166,10 +166,10 @@ export class AdoptedExchange extends Exchange {
   }
 
   /**
-   * The request's own code destroys its connection, or its response: deferred to
+   * The request's own code destroys its connection, or its response (over HTTP/2, no `socket`): deferred to
    * `destroy`, and true, when its answer is held whole for its durable tasks (see FirstByteGate.holdDestroy).
    */
-  holdDestroy(socket: Socket, destroy: () => void): boolean {
+  holdDestroy(socket: Socket | undefined, destroy: () => void): boolean {
     return this.#gate?.holdDestroy(socket, destroy) === true;
   }
 
@@ -375,9 +375,10 @@ function countingEnd(this: AdoptedResponse, chunk?: unknown, encoding?: unknown,
 function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse {
   const exchange = this[kAdopted];
   exchange.answered();
-  // Node had written what end() took before the destroy, and the client got it: an answer held for durable tasks goes out first too.
-  const socket = this.socket;
-  if (!this.destroyed && socket instanceof Socket && exchange.holdDestroy(socket, () => exchange.priorDestroy.call(this, error))) return this;
+  // Node had written what end() (or an earlier write()) took before the destroy, and the client got it: an answer held for durable tasks goes out first too.
+  // Over HTTP/2 the socket is its session's, shared by other streams: the gate holds the response's destroy alone.
+  const socket = 'stream' in this ? undefined : this.socket;
+  if ((socket === undefined || socket instanceof Socket) && exchange.holdDestroy(socket, () => exchange.priorDestroy.call(this, error))) return this;
   exchange.priorDestroy.call(this, error);
   return this;
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 
 /** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
@@ -9,7 +10,7 @@ type Methods = Record<Method, (...args: unknown[]) => unknown>;
 /** The methods that change the head, which Node refuses once it went out: each with the verb of Node's message. */
 const HEAD_SETTERS = { setHeader: 'set', setHeaders: 'set', appendHeader: 'append', removeHeader: 'remove' } as const;
 /** What the gate answers for Node while holding: the head out once a call that writes it is queued, the response ended once its `end()` is. */
-const STATE = ['headersSent', 'writableEnded'] as const;
+const STATE = ['headersSent', 'writableEnded', 'finished'] as const;
 
 const HOLDING = 0;
 const OPEN = 1;
@@ -39,10 +40,16 @@ export class FirstByteGate {
    * then: one set after (an Express error handler's `res.status(500)` once `res.send()` was queued) is not it.
    */
   #head: Status | undefined = undefined;
-  /** `end()` was queued. */
+  /** `end()` was called. */
   #ended = false;
-  /** Ends the connection the request's own code destroyed once its answer was queued (see `holdDestroy`). */
+  /** The request's code destroyed the response or its connection once something was queued: what it calls after is dropped, as Node drops it. */
+  #destroyed = false;
+  /** The response's own properties the gate poses over (node:http's `finished` and `destroyed`), as Node sets them meanwhile. */
+  readonly #own = new Map<string, unknown>();
+  /** Ends the connection (or HTTP/2 stream) the request's own code destroyed once its answer was queued (see `holdDestroy`). */
   #endConnection: (() => void) | undefined = undefined;
+  /** Over HTTP/2: the response's stream, whose `close` and `destroy` the gate holds (see `#holdStream`). */
+  readonly #stream: Http2Stream | undefined;
 
   /** `answered`: told of each call the framework makes, held or dropped (its handler has answered: see AdoptedExchange). */
   constructor(res: ServerResponse, refuse: (error: unknown) => void, answered: () => void) {
@@ -53,11 +60,15 @@ export class FirstByteGate {
     this.#prior = { writeHead: target.writeHead, flushHeaders: target.flushHeaders, write: target.write, end: target.end };
     this.#install();
     this.#pose();
+    this.#stream = (res as Partial<{ stream: Http2Stream }>).stream;
+    if (this.#stream !== undefined) this.#holdStream(this.#stream);
   }
 
   /**
    * While holding, the response answers as Node's would with what was
-   * queued out: `headersSent` and `writableEnded` say so, and a head changed
+   * queued out: `headersSent`, `writableEnded` and `finished` (on-finished
+   * reads it) say so, `destroyed` once a destroy is held (see `holdDestroy`),
+   * and a head changed
    * after it is refused with Node's ERR_HTTP_HEADERS_SENT, in the caller.
    * Queued instead, a second answer (Express's `res.send()` twice) changed
    * the first's head and was replayed after it, where Node threw out of the
@@ -65,8 +76,10 @@ export class FirstByteGate {
    */
   #pose(): void {
     const res = this.#res;
-    const state = { headersSent: () => this.#head !== undefined, writableEnded: () => this.#ended };
-    for (const name of STATE) Object.defineProperty(res, name, { configurable: true, get: state[name] });
+    const state = { headersSent: () => this.#head !== undefined, writableEnded: () => this.#ended, finished: () => this.#ended };
+    for (const name of STATE) this.#poseOver(name, state[name]);
+    // An HTTP/2 response has no `destroyed` (its stream has).
+    if (Object.hasOwn(res, 'destroyed')) this.#poseOver('destroyed', () => this.#destroyed || this.#own.get('destroyed') === true);
     for (const [name, verb] of Object.entries(HEAD_SETTERS)) {
       const prior = (res as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
       if (prior === undefined) continue;
@@ -81,6 +94,14 @@ export class FirstByteGate {
     }
   }
 
+  /** Answers `get` for the response's `name`; an own property's value (`finished`) is kept, and what Node sets it to meanwhile, for `#restore`. */
+  #poseOver(name: string, get: () => boolean): void {
+    const own = Object.hasOwn(this.#res, name);
+    if (own) this.#own.set(name, (this.#res as unknown as Record<string, unknown>)[name]);
+    const set = own ? (value: unknown) => { this.#own.set(name, value); } : undefined;
+    Object.defineProperty(this.#res, name, { configurable: true, get, set });
+  }
+
   /** Puts the gate's methods on the response: queued while holding, dropped once discarding. */
   #install(): void {
     const res = this.#res;
@@ -89,13 +110,15 @@ export class FirstByteGate {
       target[method] = (...args: unknown[]): unknown => {
         if (this.#state === HOLDING) {
           if (method === 'writeHead' && this.#head !== undefined) throw headersSent('write');
-          this.#calls.push({ method, args });
-          this.#head ??= { statusCode: res.statusCode, statusMessage: res.statusMessage };
           this.#ended ||= method === 'end';
+          if (!this.#destroyed) {
+            this.#calls.push({ method, args });
+            this.#head ??= { statusCode: res.statusCode, statusMessage: res.statusMessage };
+          }
         }
         this.#answered();
-        // write() says the data was taken (into the queue); the others answer as Node's do.
-        return method === 'write' ? true : method === 'flushHeaders' ? undefined : res;
+        // write() says the data was taken (into the queue), or refused once destroyed; the others answer as Node's do.
+        return method === 'write' ? !this.#destroyed : method === 'flushHeaders' ? undefined : res;
       };
     }
   }
@@ -120,29 +143,71 @@ export class FirstByteGate {
 
   /**
    * The request's own code destroys its connection (`socket`), or its
-   * response, once its answer was queued whole: Express's final handler
+   * response, once part of its answer or all of it was queued: Express's final handler
    * does, for an error after `res.send()`; a handler may `res.destroy()`
-   * after `res.send()`. Without the gate, Node had written that answer out
+   * after `res.send()`, or after `res.write()` (a stream that failed mid-way). Without the gate, Node had written that answer (or part) out
    * before, and the client got it; destroyed now, the connection was reset
    * and the answer lost. The gate ends the connection once it has replayed
-   * the answer (or the refusal) instead, and calls `destroy` when that is
-   * written. False when no whole answer is held: the destroy is the caller's to do.
+   * what was queued (or the refusal) instead, and calls `destroy` when that is
+   * written; what the request's code calls meanwhile is dropped, as Node drops
+   * it once destroyed. No `socket` over HTTP/2: the response's destroy is held. True for a destroy already held (Node's second does
+   * nothing); false when nothing is held: the destroy is the caller's to do.
    */
-  holdDestroy(socket: Socket, destroy: () => void): boolean {
-    if (this.#state !== HOLDING || !this.#ended) return false;
-    this.#endConnection = () => {
+  holdDestroy(socket: Socket | undefined, destroy: () => void): boolean {
+    // HTTP/2's (see #holdStream): its stream's state says destroyed at once, and refuses the replay.
+    if (socket === undefined) return this.#hold(() => this.#afterEnd(destroy));
+    if (!this.#destroyed && socket.destroyed) return false;
+    return this.#hold(() => {
       if (socket.destroyed) return;
       socket.end();
       if (socket.writableFinished) destroy();
       else socket.once('finish', destroy);
-    };
+    });
+  }
+
+  /**
+   * Over HTTP/2 the request's code ends its stream, not its connection (other
+   * streams share it): `res.destroy()` (which destroys the stream),
+   * `res.stream.close()` and `res.stream.destroy()` are held as `holdDestroy`
+   * holds an HTTP/1 destroy, and run once what was queued is replayed (a
+   * `close()` cut the stream before its head: the client got no answer).
+   * Node's own (a client's reset, its session's end) are not held: the stream
+   * is closed, or its session destroyed, by then.
+   */
+  #holdStream(stream: Http2Stream): void {
+    for (const name of ['close', 'destroy'] as const) {
+      const prior = stream[name] as (...args: unknown[]) => unknown;
+      stream[name] = (...args: unknown[]): never => {
+        const nodes = stream.closed || stream.session === undefined || stream.session.destroyed;
+        const end = () => prior.apply(stream, args);
+        if (nodes || !this.#hold(() => this.#afterEnd(end))) return end() as never;
+        return (name === 'destroy' ? stream : undefined) as never;
+      };
+    }
+  }
+
+  /** Runs `end` once an ended HTTP/2 stream wrote its body: destroyed as the replayed `end()` returns, it dropped what it had not written yet. */
+  #afterEnd(end: () => void): void {
+    const stream = this.#stream!;
+    if (stream.writableEnded && !stream.writableFinished) stream.once('finish', end);
+    else end();
+  }
+
+  /** Defers `end` until what was queued is replayed; true for a destroy already held, false when nothing is held. */
+  #hold(end: () => void): boolean {
+    if (this.#destroyed) return true;
+    if (this.#state !== HOLDING || this.#calls.length === 0) return false;
+    this.#destroyed = true;
+    this.#endConnection = end;
     return true;
   }
 
   #restore(): void {
     Object.assign(this.#res, this.#prior);
     // Node's own again: what is replayed (or the refusal) sets them.
-    for (const name of [...STATE, ...Object.keys(HEAD_SETTERS)]) delete (this.#res as unknown as Record<string, unknown>)[name];
+    for (const name of [...STATE, 'destroyed', ...Object.keys(HEAD_SETTERS)]) delete (this.#res as unknown as Record<string, unknown>)[name];
+    Object.assign(this.#res, Object.fromEntries(this.#own));
+    if (this.#stream !== undefined) for (const name of ['close', 'destroy']) delete (this.#stream as unknown as Record<string, unknown>)[name];
   }
 
   /** Every registration is journaled: what the framework wrote goes out, in order. */
