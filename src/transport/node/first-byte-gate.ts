@@ -67,9 +67,9 @@ export class FirstByteGate {
   /**
    * While holding, the response answers as Node's would with what was
    * queued out: `headersSent`, `writableEnded` and `finished` (on-finished
-   * reads it) say so, `destroyed` once a destroy is held (see `holdDestroy`),
-   * and a head changed
-   * after it is refused with Node's ERR_HTTP_HEADERS_SENT, in the caller.
+   * reads it) say so, `destroyed` once a destroy is held (see
+   * `holdDestroy`), and a head changed after it is refused with Node's
+   * ERR_HTTP_HEADERS_SENT, in the caller.
    * Queued instead, a second answer (Express's `res.send()` twice) changed
    * the first's head and was replayed after it, where Node threw out of the
    * replay: an uncaught exception. Frameworks read these to send nothing more.
@@ -143,15 +143,18 @@ export class FirstByteGate {
 
   /**
    * The request's own code destroys its connection (`socket`), or its
-   * response, once part of its answer or all of it was queued: Express's final handler
-   * does, for an error after `res.send()`; a handler may `res.destroy()`
-   * after `res.send()`, or after `res.write()` (a stream that failed mid-way). Without the gate, Node had written that answer (or part) out
-   * before, and the client got it; destroyed now, the connection was reset
-   * and the answer lost. The gate ends the connection once it has replayed
-   * what was queued (or the refusal) instead, and calls `destroy` when that is
-   * written; what the request's code calls meanwhile is dropped, as Node drops
-   * it once destroyed. No `socket` over HTTP/2: the response's destroy is held. True for a destroy already held (Node's second does
-   * nothing); false when nothing is held: the destroy is the caller's to do.
+   * response, once part or all of its answer was queued: Express's final
+   * handler does, for an error after `res.send()`; a handler may
+   * `res.destroy()` after `res.send()`, or after `res.write()` (a stream that
+   * failed mid-way). Without the gate, Node had written that answer (or part)
+   * out before, and the client got it; destroyed now, the connection was
+   * reset and the answer lost. The gate ends the connection once it has
+   * replayed what was queued (or the refusal) instead, and calls `destroy`
+   * when that is written; what the request's code calls meanwhile is
+   * dropped, as Node drops it once destroyed. No `socket` over HTTP/2: the
+   * response's destroy is held. True for a destroy already held (Node's
+   * second does nothing); false when nothing is held: the destroy is the
+   * caller's to do.
    */
   holdDestroy(socket: Socket | undefined, destroy: () => void): boolean {
     // HTTP/2's (see #holdStream): its stream's state says destroyed at once, and refuses the replay.
