@@ -160,12 +160,14 @@ export class FirstByteGate {
     // HTTP/2's (see #holdStream): its stream's state says destroyed at once, and refuses the replay.
     if (socket === undefined) return this.#hold(() => this.#afterEnd(destroy));
     if (!this.#destroyed && socket.destroyed) return false;
-    return this.#hold(() => {
+    // A turn later: Node 26 hands a response's writes to its socket on the next tick (it corks them), and a socket
+    // ended at once dropped what was replayed (the head and the part written).
+    return this.#hold(() => setImmediate(() => {
       if (socket.destroyed) return;
       socket.end();
       if (socket.writableFinished) destroy();
       else socket.once('finish', destroy);
-    });
+    }));
   }
 
   /**
