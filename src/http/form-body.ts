@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import busboy from 'busboy';
-import { charsetOf, decodeText, parameterOf, unsupportedCharset } from './body.js';
+import { charsetOf, decodeText, parameterValues, unsupportedCharset } from './body.js';
 import type { BodySettings } from './body-options.js';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
@@ -17,8 +17,7 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
   }
   let body: Delimited;
   try {
-    // busboy found the boundary, read as parameterOf reads it, or it would have thrown.
-    body = delimited(bytes, parameterOf(headers.get('content-type'), 'boundary')!);
+    body = delimited(bytes, boundaryOf(headers.get('content-type')));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -67,6 +66,19 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('error', (error: Error) => reject(malformed(error.message)));
     Readable.from([body.bytes]).pipe(parser);
   });
+}
+
+/**
+ * The boundary busboy reads the body by (busboy found one, or it would have
+ * thrown): a 400 when the Content-Type has two (busboy takes the first, a
+ * client may mean the other) or an empty one (busboy read `--` as the
+ * delimiter; RFC 2046 5.1.1 wants 1 to 70 characters).
+ */
+function boundaryOf(contentType: string | null): string {
+  const boundaries = parameterValues(contentType, 'boundary');
+  if (boundaries.length > 1) throw malformed(`its Content-Type has ${boundaries.length} boundary parameters; it must have one`);
+  if (boundaries[0] === '') throw malformed('its boundary parameter is empty; a boundary is 1 to 70 characters (RFC 2046 5.1.1)');
+  return boundaries[0]!;
 }
 
 const CR = 0x0d;
