@@ -132,16 +132,21 @@ const QUOTED_PAIR = /\\([^])/g;
  * charset (a search for the text took it for one), and the first one counts.
  */
 export function parameterOf(contentType: string | null, wanted: string): string | undefined {
-  if (contentType === null) return undefined;
+  return parameterValues(contentType, wanted).find((value) => value !== '');
+}
+
+/** Every value of a Content-Type header's parameter `wanted` (lower case), unquoted, in turn as parameterOf reads them; '' for one without a value. */
+export function parameterValues(contentType: string | null, wanted: string): string[] {
+  const values: string[] = [];
+  if (contentType === null) return values;
   // Each turn takes one `;` and what follows it up to the next: bounded by the header's length.
   for (let at = contentType.indexOf(';'); at !== -1 && at < contentType.length; at = PARAMETER.lastIndex) {
     PARAMETER.lastIndex = at;
     const [, name, quoted, bare] = PARAMETER.exec(contentType)!;
     if (name!.trim().toLowerCase() !== wanted) continue;
-    const value = quoted === undefined ? bare?.trim() : quoted.replace(QUOTED_PAIR, '$1');
-    if (value !== undefined && value !== '') return value;
+    values.push(quoted === undefined ? bare?.trim() ?? '' : quoted.replace(QUOTED_PAIR, '$1'));
   }
-  return undefined;
+  return values;
 }
 
 /** The charset parameter of a Content-Type header (see parameterOf). */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import busboy from 'busboy';
-import { charsetOf, decodeText, parameterOf, unsupportedCharset } from './body.js';
+import { charsetOf, decodeText, parameterValues, unsupportedCharset } from './body.js';
 import type { BodySettings } from './body-options.js';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import type { RequestHeaders } from './headers.js';
@@ -14,6 +14,12 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser = busboy({ headers: headers.raw, limits: settings.multipart, defParamCharset: 'utf8' });
   } catch (error) {
     return Promise.reject(malformed((error as Error).message));
+  }
+  let body: Delimited;
+  try {
+    body = delimited(bytes, boundaryOf(headers.get('content-type')));
+  } catch (error) {
+    return Promise.reject(error);
   }
   // In the body's order: a file is whole only at its stream's end, after the fields that follow it may have come.
   const entries: [name: string, value: () => string | File][] = [];
@@ -51,40 +57,78 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('filesLimit', () => reject(tooMany(settings.maxFiles, 'files', 'maxFiles')));
     // busboy closes once every file stream has ended.
     parser.on('close', () => {
-      // busboy found the boundary, read as parameterOf reads it, or it would have thrown.
-      const skipped = partsIn(bytes, parameterOf(headers.get('content-type'), 'boundary')!) - parts;
+      const skipped = body.parts - parts;
       if (skipped > 0) reject(malformed(`${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
       const form = new FormData();
       for (const [name, value] of entries) form.append(name, value());
       resolve(form);
     });
     parser.on('error', (error: Error) => reject(malformed(error.message)));
-    Readable.from([bytes]).pipe(parser);
+    Readable.from([body.bytes]).pipe(parser);
   });
+}
+
+/**
+ * The boundary busboy reads the body by (busboy found one, or it would have
+ * thrown): a 400 when the Content-Type has two (busboy takes the first, a
+ * client may mean the other) or an empty one (busboy read `--` as the
+ * delimiter; RFC 2046 5.1.1 wants 1 to 70 characters).
+ */
+function boundaryOf(contentType: string | null): string {
+  const boundaries = parameterValues(contentType, 'boundary');
+  if (boundaries.length > 1) throw malformed(`its Content-Type has ${boundaries.length} boundary parameters; it must have one`);
+  if (boundaries[0] === '') throw malformed('its boundary parameter is empty; a boundary is 1 to 70 characters (RFC 2046 5.1.1)');
+  return boundaries[0]!;
 }
 
 const CR = 0x0d;
 const LF = 0x0a;
 const DASH = 0x2d;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/** A multipart body as busboy is given it, and how many parts busboy starts in it. */
+interface Delimited {
+  bytes: Buffer;
+  parts: number;
+}
 
 /**
- * How many parts busboy starts in a body: each delimiter (CRLF `--boundary`)
- * followed by CRLF before the close delimiter (`--boundary--`), found as it
- * finds them, the body read as if after a CRLF. It skips a part without a
- * form-data Content-Disposition, or with one it cannot read (a filename*=
- * in a charset it does not decode), without a word: only the count tells.
+ * The body without transport padding (RFC 2046 5.1.1: blanks between a
+ * delimiter and its CRLF, which receivers must read past), and how many
+ * parts busboy starts in it: each delimiter (CRLF `--boundary`) followed by
+ * CRLF before the close delimiter (`--boundary--`), found as it finds them,
+ * the body read as if after a CRLF. It skips a part without a form-data
+ * Content-Disposition, or with one it cannot read (a filename*= in a
+ * charset it does not decode), without a word: only the count tells. A
+ * delimiter followed by anything else (a file holding the boundary at the
+ * start of a line) is a 400: busboy took it for the part's end and dropped
+ * what followed, up to the next delimiter.
  */
-function partsIn(bytes: Buffer, boundary: string): number {
+function delimited(bytes: Buffer, boundary: string): Delimited {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
+  const kept: Buffer[] = [];
+  let from = 0;
   let parts = 0;
   let at = bytes.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? -2 : bytes.indexOf(delimiter);
   // Each turn moves past a delimiter: bounded by the body's length.
   for (; at !== -1; at = bytes.indexOf(delimiter, at + delimiter.length)) {
     const next = at + delimiter.length;
     if (bytes[next] === DASH && bytes[next + 1] === DASH) break;
-    if (bytes[next] === CR && bytes[next + 1] === LF) parts++;
+    let end = next;
+    while (bytes[end] === SPACE || bytes[end] === TAB) end++;
+    // A body cut here is busboy's to refuse ("Unexpected end of form").
+    if (end >= bytes.length - 1) break;
+    if (bytes[end] !== CR || bytes[end + 1] !== LF) {
+      throw malformed(`its boundary ${JSON.stringify(cut(boundary))} is followed by other text than a line break or "--" ${parts === 0 ? 'before its first part' : `after part ${parts}`}; a part may not hold the boundary at the start of a line`);
+    }
+    parts++;
+    if (end > next) {
+      kept.push(bytes.subarray(from, next));
+      from = end;
+    }
   }
-  return parts;
+  return { bytes: kept.length === 0 ? bytes : Buffer.concat([...kept, bytes.subarray(from)]), parts };
 }
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */

@@ -5,6 +5,7 @@ import { refuseHttp09 } from './http09.js';
 import { refuseHttp1 } from './refuse-http1.js';
 import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
+import { closeAfterUnusedUpgrade } from './unused-upgrade.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 
 /** A request listener for either protocol's requests (an HTTP/2 server's hears HTTP/1.1 ones too). */
@@ -67,6 +68,7 @@ export function limitHeaderList(handler: Handler, refused: (refusal: Refusal) =>
     } else if (!refuseHttp09(request, response as ServerResponse, refused) && !refuseTransferCoding(request, response as ServerResponse, refused)) {
       serveUnlessParserRefuses(request, () => {
         closeUnlessReceived(request, response as ServerResponse);
+        closeAfterUnusedUpgrade(request, response as ServerResponse);
         handler(request, response);
       });
     }

@@ -19,6 +19,7 @@ import { KeepAliveResponse } from './keep-alive-header.js';
 import { closeStalledSends } from './stalled-sends.js';
 import { refuseTransferCoding, serveUnlessParserRefuses } from './transfer-coding.js';
 import { closeUnlessReceived } from './unread-body.js';
+import { closeAfterUnusedUpgrade } from './unused-upgrade.js';
 import { kRefused, kServe, kServeHttp1 } from '../symbols.js';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import type { ServeSettings } from './options.js';
@@ -149,6 +150,7 @@ function http1Handler(serve: (request: IncomingMessage, response: ServerResponse
     if (refuseHttp09(request, response, refused) || refuseTransferCoding(request, response, refused)) return;
     serveUnlessParserRefuses(request, () => {
       closeUnlessReceived(request, response);
+      closeAfterUnusedUpgrade(request, response);
       serveInTurn(request, response, serve);
     });
   };

@@ -47,6 +47,18 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(await send(field('a', 'x') + END, 'multipart/form-data; boundary='), { status: 400, text: 'malformed multipart body: Malformed content type' });
   });
 
+  test("RFC 2046 5.1.1: a boundary parameter that is empty, or given twice, is a 400 naming it (busboy read the body by its first, and an empty one as '--': a 200, the parts read by another boundary than the one the client meant)", async () => {
+    const cases: [string, string][] = [
+      ['multipart/form-data; boundary=""', 'malformed multipart body: its boundary parameter is empty; a boundary is 1 to 70 characters (RFC 2046 5.1.1)'],
+      ['multipart/form-data; boundary=""; boundary=B', 'malformed multipart body: its Content-Type has 2 boundary parameters; it must have one'],
+      ['multipart/form-data; boundary=A; Boundary=B', 'malformed multipart body: its Content-Type has 2 boundary parameters; it must have one'],
+    ];
+    for (const [type, text] of cases) {
+      assert.deepEqual(await send(field('a', 'x') + END, type), { status: 400, text }, type);
+    }
+    assert.deepEqual(await send('--\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n----\r\n', 'multipart/form-data; boundary=""'), { status: 400, text: cases[0]![1] });
+  });
+
   test("busboy's 'Unexpected end of form' and Starlette's unterminated bodies: a body cut inside a field or a file, or with no parts at all, is a 400", async () => {
     for (const body of [field('a', 'x'), '--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\nabc', 'not multipart at all', '']) {
       assert.deepEqual(await send(body), { status: 400, text: 'malformed multipart body: Unexpected end of form' }, JSON.stringify(body));
@@ -144,6 +156,32 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
       const answer = await send(body, type);
       assert.equal(answer.status, 200, answer.text);
       assert.deepEqual(JSON.parse(answer.text), expected);
+    }
+  });
+
+  test("RFC 2046 5.1.1 transport padding: blanks between a boundary and its CRLF are read past, as receivers must (busboy dropped the part after them, a 200 without it)", async () => {
+    const cases: [string, unknown][] = [
+      ['--B  \r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n' + END, [['a', 'x']]],
+      [field('a', 'x') + '--B \t\r\nContent-Disposition: form-data; name="b"\r\n\r\ny\r\n--B--  \r\n', [['a', 'x'], ['b', 'y']]],
+    ];
+    for (const [body, expected] of cases) {
+      const answer = await send(body);
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual(JSON.parse(answer.text), expected);
+    }
+  });
+
+  test("a boundary followed by other text than CRLF or '--' (a file holding the boundary at a line's start, RFC 2046 5.1.1) is a 400 naming it: busboy cut the file there, or dropped the next part, and answered 200", async () => {
+    const bodies = [
+      part('Content-Disposition: form-data; name="f"; filename="a.txt"', 'hello\r\n--Bye, and the rest') + END,
+      field('a', 'x') + '--Bx\r\nContent-Disposition: form-data; name="b"\r\n\r\ny\r\n' + END,
+      field('a', 'x') + '--B-x\r\n' + END,
+    ];
+    for (const body of bodies) {
+      assert.deepEqual(await send(body), {
+        status: 400,
+        text: 'malformed multipart body: its boundary "B" is followed by other text than a line break or "--" after part 1; a part may not hold the boundary at the start of a line',
+      }, JSON.stringify(body));
     }
   });
 

@@ -32,6 +32,17 @@ describe("routing, as Fastify's suite tests it", () => {
     assert.equal(views, before);
   });
 
+  test("escapes that are no UTF-8, as a fuzzer sends them: an overlong '.' (%C0%AE, the old '..' bypass), a lone surrogate, a code point past U+10FFFF, a cut sequence, are a 400 naming the path, the view never run; a double-encoded '..' is decoded once, to the text %2e%2e", async () => {
+    const before = views;
+    for (const path of ['/hello/%C0%AE%C0%AE', '/files/%C0%AE%C0%AE/x', '/hello/%ED%A0%80', '/hello/%F4%90%80%80', '/files/%E2%82']) {
+      const response = await suite.raw(path);
+      assert.deepEqual([response.status, response.body.toString()], [400, `invalid percent-encoding in path ${JSON.stringify(path)}`], path);
+    }
+    assert.equal(views, before);
+    const twice = await suite.raw('/hello/%252e%252e');
+    assert.deepEqual([twice.status, JSON.parse(twice.body.toString())], [200, { id: '%2e%2e' }]);
+  });
+
   test("404s.test.js 'default 404' › 'unsupported route': a 404 naming the method and path; 'unsupported method': a 405 with Allow (Fastify answers 404)", async () => {
     const missing = await suite.raw('/nowhere');
     assert.deepEqual([missing.status, missing.body.toString()], [404, 'no route for GET /nowhere']);

@@ -193,6 +193,20 @@ describe('staticFiles()', () => {
     }
   });
 
+  test("Range as the 'Apache Killer' (CVE-2011-3192) sends it, a thousand overlapping ranges of a 1 MiB file: coalesced into one range; scattered ones ignored for the whole file: never a part per range", async () => {
+    const overlapping = `bytes=${Array.from({ length: 1_000 }, (_, i) => `${i}-`).join(',')}`;
+    const answer = await get('/assets/big.bin', { range: overlapping });
+    // Overlapping ranges are coalesced (RFC 9110 14.2 and 15.3.7.2 let a server do so): one range, the whole file.
+    assert.deepEqual([answer.status, answer.headers['content-range']], [206, `bytes 0-${big.length - 1}/${big.length}`]);
+    assert.ok(answer.raw.length < big.length + 1024, `${answer.raw.length} bytes sent for a file of ${big.length}`);
+    assert.deepEqual(answer.body, big);
+    // Ranges that do not coalesce into one are ignored: the whole file, as a 200.
+    const scattered = await get('/assets/big.bin', { range: `bytes=${Array.from({ length: 1_000 }, (_, i) => `${i * 1000}-${i * 1000}`).join(',')}` });
+    assert.equal(scattered.status, 200);
+    assert.equal(scattered.headers['content-type'], 'application/octet-stream');
+    assert.deepEqual(scattered.body, big);
+  });
+
   test('a 416 or 404 repeats at most 200 characters of the Range or path the client sent, with an ellipsis', async () => {
     const range = `bytes=${Array.from({ length: 400 }, (_, i) => `${500 + i * 10}-${505 + i * 10}`).join(', ')}`;
     const beyond = await get('/assets/hello.txt', { range });
