@@ -1,4 +1,5 @@
 import { errorMessage } from '../util/describe.js';
+import { causeSaidOnce } from './cause-once.js';
 import type { Logger } from './logger.js';
 
 /** What an outage's lines are written with. */
@@ -59,7 +60,7 @@ export class OutageLog {
       this.#total = count;
       this.#unreported = this.#flips = 0;
       this.#flapped = false;
-      this.#logger.error({ err: error, refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
+      this.#logger.error({ err: causeSaidOnce(error), refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
       return;
     }
     if (this.#state !== 'down') {
@@ -71,7 +72,7 @@ export class OutageLog {
     this.#unreported += count;
     if (now - this.#lastLine < this.#intervalMs) return;
     const flips = this.#flips === 0 ? '' : `, accepted and refused again ${this.#flips} times`;
-    this.#logger.error({ err: error, refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
+    this.#logger.error({ err: causeSaidOnce(error), refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
     this.#lastLine = now;
     this.#unreported = this.#flips = 0;
   }

@@ -9,7 +9,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, StoreUnavailable, task, type TaskStore } from 'coda-http';
 import { pino } from 'pino';
-import { deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
+import { assertCauseOnce, deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
 import { OutageLog } from '../../src/log/outage-log.js';
 
 test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
@@ -34,13 +34,17 @@ test('a locked SQLite file: each request gets its 503, the log one error line fo
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for five refusals: ${errors.map((line) => line.msg).join(' | ')}`);
   assert.match(errors[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
-  assert.equal(lines.filter((line) => line.level === LEVEL.debug && /could not be journaled/.test(String(line.msg))).length, 5, 'each refused request at debug level');
+  assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
+  const refusal = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+  assert.equal(refusal.headers.get('retry-after'), '1');
+  assert.deepEqual(await refusal.json(), { error: { status: 503, message: `the request's durable tasks could not be journaled: sqlite store ${file} is unavailable: database is locked` } });
+  assert.equal(lines.filter((line) => line.level === LEVEL.debug && /could not be journaled/.test(String(line.msg))).length, 6, 'each refused request at debug level');
 
   locker.exec('ROLLBACK');
   assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
-  assert.match(recovered[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} accepted again after \\d+\\.\\d s: 5 refused in all, 4 of them since the last line$`));
+  assert.match(recovered[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} accepted again after \\d+\\.\\d s: 6 refused in all, 5 of them since the last line$`));
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
@@ -86,6 +90,7 @@ test('a locked SQLite file under a worker: its claims, refused every poll, are o
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for ten refused claims: ${errors.map((line) => line.msg).join(' | ')}`);
   assert.match(errors[0]!.msg!, new RegExp(`^durable task claims, lease renewals, recovery and pruning in the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
 
   locker.exec('ROLLBACK');
   // The next call the store answers ends the outage.
