@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { OutageLog } from '../log/outage-log.js';
+import type { OutageLog } from '../log/outage-log.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { Waiters } from '../util/waiters.js';
@@ -44,13 +44,14 @@ export class Journal {
   /** A store that refuses adds is logged once, then summed up (each refused request is logged at debug only). */
   readonly #refusals: OutageLog;
 
-  constructor(store: TaskStore, owner: string, leaseUntil: () => number, release: Releaser, logger: Logger) {
+  /** `refusals`: the log of the store's outage, the runner's: the process's calls are one outage (see Runner.outage). */
+  constructor(store: TaskStore, owner: string, leaseUntil: () => number, release: Releaser, logger: Logger, refusals: OutageLog) {
     this.#store = store;
     this.#owner = owner;
     this.#leaseUntil = leaseUntil;
     this.#release = release;
     this.#logger = safeLog(logger);
-    this.#refusals = new OutageLog(this.#logger, `durable tasks for the ${store.description}`);
+    this.#refusals = refusals;
   }
 
   /** Journals a task with this turn's others (in one transaction with `unit`'s, its request's); resolves once it is in the store. */

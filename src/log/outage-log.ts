@@ -25,7 +25,7 @@ const SUMMARY_INTERVAL_MS = 10_000;
  */
 export class OutageLog {
   readonly #logger: Lines;
-  /** What is refused, as the lines name it: "durable tasks for the sqlite store var/tasks.db". */
+  /** What is refused, as the lines name it: "durable task calls to the sqlite store var/tasks.db". */
   readonly #what: string;
   readonly #now: () => number;
   readonly #intervalMs: number;

@@ -16,11 +16,11 @@ import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailabl
 import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
-import { BullmqStore } from '../../src/bullmq/store.js';
 import { COMMAND_TIMEOUT_MS } from '../../src/bullmq/connection.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { assertDelayedOutlivesKill, lineWorker } from '../durable/delayed-kill.js';
 import { startRedis, useRedis, type RedisServer } from './redis-server.js';
+import { hearingRefusals } from './refusals.js';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -616,7 +616,9 @@ test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as sto
   const record = task('record', ({ n }: { n: number }) => ran.get(n)?.());
   const errors: string[] = [];
   const claimsRefused = deferred();
-  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'misconf' });
+  const store = hearingRefusals({ connection: { port: redis.port }, prefix: 'misconf' }, 'claim', (error) => {
+    if (/MISCONF/.test(String(error))) claimsRefused.resolve();
+  });
   const app = createApp({
     routes: [post('/work/:n', (request) => {
       after(record, { n: Number(request.params.n) });
@@ -626,7 +628,6 @@ test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as sto
     logger: pino({ level: 'error' }, new Writable({
       write(chunk: Buffer, _encoding, done) {
         errors.push(String(chunk));
-        if (/"msg":"durable task claims, [^"]* refused: [^"]*MISCONF /.test(String(chunk))) claimsRefused.resolve();
         done();
       },
     })),
@@ -650,10 +651,11 @@ test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as sto
   assert.equal(refused.status, 503, body);
   assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   assert.match(body, /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix misconf\) is unavailable: MISCONF/);
-  // The runner's claims, every pollMs, are an outage too: one line, where each refusal was an error line of its own.
+  // The runner's claims, every pollMs, are refused too: one outage with the registration's, one line, where each refusal was an error line of its own.
   await claimsRefused.promise;
-  const said = errors.map((line) => (JSON.parse(line) as { msg: string }).msg.replace(/ refused: .*/s, ' refused'));
-  assert.deepEqual(said.sort(), [`durable tasks for the ${store.description} refused`, `durable task claims, lease renewals, recovery and pruning in the ${store.description} refused`].sort());
+  const said = errors.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  assert.equal(said.length, 1, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^durable task calls to the ${store.description.replace(/[.()]/g, '\\$&')} refused: .*MISCONF`));
 
   // Redis's working folder is the removed one for good (a new one at its path is another): the operator lets it take writes again.
   await admin.config('SET', 'stop-writes-on-bgsave-error', 'no');
@@ -675,26 +677,19 @@ test('a worker whose Redis has gone away logs the outage once, not a line per sw
   let refused = 0;
   const tenRefused = deferred();
   // The worker's recovery sweeps that Redis refuses, counted.
-  class Counting extends BullmqStore {
-    override async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
-      try {
-        return await super.recover(now, random);
-      } catch (error) {
-        if (++refused === 10) tenRefused.resolve();
-        throw error;
-      }
-    }
-  }
+  const store = hearingRefusals({ connection: { port: server().port }, prefix: 'worker-outage' }, 'recover', () => {
+    if (++refused === 10) tenRefused.resolve();
+  });
   const { logger, lines } = memoryLogger();
   const worker = await runWorker({
-    definitions: [task('idle', () => {})], store: new Counting({ connection: { port: server().port }, prefix: 'worker-outage' }), logger, handleSignals: false, leaseMs: 150, pollMs: 50,
+    definitions: [task('idle', () => {})], store, logger, handleSignals: false, leaseMs: 150, pollMs: 50,
   });
   await server().kill();
   try {
     await tenRefused.promise;
     const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => line.msg!);
     assert.equal(said.length, 1, `one line for ten refused sweeps: ${said.join(' | ')}`);
-    assert.match(said[0]!, /^durable task claims, lease renewals, recovery and pruning in the bullmq store .* refused: .* is unavailable: /);
+    assert.match(said[0]!, /^durable task calls to the bullmq store .* refused: .* is unavailable: /);
   } finally {
     await server().start();
     await worker.close({ timeoutMs: 1_000 });

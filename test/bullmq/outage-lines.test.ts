@@ -5,16 +5,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp, HttpResponse, post, runWorker, serve, task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
-import { assertCauseOnce, LEVEL, memoryLogger } from '../helpers.js';
+import { assertCauseOnce, deferred, LEVEL, memoryLogger } from '../helpers.js';
+import { hearingRefusals } from './refusals.js';
 import { useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
 
-test('a web process on a frozen Redis (SIGSTOP): its outage line and each 503 say the cause once', { skip: missing, timeout: 60_000 }, async (t) => {
+test('a web process on a frozen Redis (SIGSTOP): its registrations and its runner\'s sweeps are one outage, one line that says the cause once, as each 503 does, and one when it ends', { skip: missing, timeout: 60_000 }, async (t) => {
+  // The runner's recovery sweeps (every half lease) that Redis refuses.
+  const sweepRefused = deferred();
   const noted = task('noted', () => {});
-  const store = bullmqStore({ connection: { port: server().port }, prefix: 'web-outage', commandTimeoutMs: 300 });
+  const store = hearingRefusals({ connection: { port: server().port }, prefix: 'web-outage', commandTimeoutMs: 300 }, 'recover', () => sweepRefused.resolve());
   const { logger, lines, logged } = memoryLogger();
-  const app = createApp({ logger, tasks: { definitions: [noted], store, run: false }, routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))] });
+  const app = createApp({ logger, tasks: { definitions: [noted], store, run: false, leaseMs: 1000 }, routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))] });
   const web = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
   t.after(() => web.close({ timeoutMs: 1000 }));
   server().freeze();
@@ -25,11 +28,16 @@ test('a web process on a frozen Redis (SIGSTOP): its outage line and each 503 sa
     assert.equal(refusal.headers.get('retry-after'), '1');
     assert.deepEqual(await refusal.json(), { error: { status: 503, message: `the request's durable tasks could not be journaled: ${store.description} is unavailable: ${cause}` } });
   }
-  // The runner's sweeps (recovery) are refused too, an outage of their own (see the worker's below): the registrations' is one line.
-  const errors = lines.filter((line) => line.level >= LEVEL.error && line.msg!.startsWith('durable tasks for'));
-  assert.equal(errors.length, 1, `one error line for three refusals: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.equal(errors[0]!.msg, `durable tasks for the ${store.description} refused: ${store.description} is unavailable: ${cause}; further refusals are counted, one line per 10 s at most`);
-  assertCauseOnce(errors[0]!, `${store.description} is unavailable: ${cause}`);
+  await sweepRefused.promise;
+  const errors = lines.filter((line) => line.level >= LEVEL.warn);
+  assert.equal(errors.length, 1, `one line for three refused registrations and the refused sweeps: ${errors.map((line) => line.msg).join(' | ')}`);
+  assert.equal(errors[0]!.level, LEVEL.error);
+  // The first refusal is either: a registration's (add()) or a sweep's (recover()).
+  const call = /: (\w+)\(\) had no answer/.exec(errors[0]!.msg!)?.[1];
+  assert.ok(call === 'add' || call === 'recover', errors[0]!.msg);
+  const said = cause.replace('add()', `${call}()`);
+  assert.equal(errors[0]!.msg, `durable task calls to the ${store.description} refused: ${store.description} is unavailable: ${said}; further refusals are counted, one line per 10 s at most`);
+  assertCauseOnce(errors[0]!, `${store.description} is unavailable: ${said}`);
 
   server().thaw();
   // The store's connection comes back on its own schedule, which nothing outside it announces: a bounded number of tries.
@@ -37,7 +45,8 @@ test('a web process on a frozen Redis (SIGSTOP): its outage line and each 503 sa
   for (let attempt = 0; attempt < 100 && status !== 200; attempt++) status = (await fetch(`${web.url}/notes`, { method: 'POST' })).status;
   assert.equal(status, 200, 'service resumed once Redis woke');
   const recovered = await logged((line) => line.level === LEVEL.warn);
-  assert.match(recovered.msg!, new RegExp(`^durable tasks for the .* accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+  assert.match(recovered.msg!, new RegExp(`^durable task calls to the .* accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+  assert.equal(lines.filter((line) => line.level >= LEVEL.warn).length, 2, 'one line when it began, one when it ended');
 });
 
 test('a worker whose Redis is stopped: its outage line says the cause once', { skip: missing, timeout: 60_000 }, async (t) => {
@@ -51,6 +60,6 @@ test('a worker whose Redis is stopped: its outage line says the cause once', { s
   // Which of ioredis's errors a stopped Redis gives depends on when the call came: the one the line's stack says it was.
   const cause = /\ncaused by: \w+: (.*)\n/.exec(String((line['err'] as { stack?: unknown } | undefined)?.stack))?.[1];
   assert.ok(cause !== undefined, `the line's err has its cause's stack: ${JSON.stringify(line)}`);
-  assert.equal(line.msg, `durable task claims, lease renewals, recovery and pruning in the ${store.description} refused: ${store.description} is unavailable: ${cause}; further refusals are counted, one line per 10 s at most`);
+  assert.equal(line.msg, `durable task calls to the ${store.description} refused: ${store.description} is unavailable: ${cause}; further refusals are counted, one line per 10 s at most`);
   assertCauseOnce(line, `${store.description} is unavailable: ${cause}`);
 });

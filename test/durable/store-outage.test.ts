@@ -33,7 +33,7 @@ test('a locked SQLite file: each request gets its 503, the log one error line fo
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for five refusals: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.match(errors[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
   assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
   const refusal = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
   assert.equal(refusal.headers.get('retry-after'), '1');
@@ -44,7 +44,7 @@ test('a locked SQLite file: each request gets its 503, the log one error line fo
   assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
-  assert.match(recovered[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} accepted again after \\d+\\.\\d s: 6 refused in all, 5 of them since the last line$`));
+  assert.match(recovered[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: 6 refused in all, 5 of them since the last line$`));
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
@@ -89,7 +89,7 @@ test('a locked SQLite file under a worker: its claims, refused every poll, are o
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for ten refused claims: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.match(errors[0]!.msg!, new RegExp(`^durable task claims, lease renewals, recovery and pruning in the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
   assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
 
   locker.exec('ROLLBACK');
@@ -97,7 +97,7 @@ test('a locked SQLite file under a worker: its claims, refused every poll, are o
   await warned.promise;
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
-  assert.match(recovered[0]!.msg!, /^durable task claims, lease renewals, recovery and pruning in the sqlite store .* accepted again after \d+\.\d s: \d+ refused in all/);
+  assert.match(recovered[0]!.msg!, /^durable task calls to the sqlite store .* accepted again after \d+\.\d s: \d+ refused in all/);
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
