@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { OutageLog } from '../log/outage-log.js';
+import { StoreUnavailable } from './errors.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { Waiters } from '../util/waiters.js';
@@ -145,9 +146,15 @@ export class Journal {
   async #writeReleases(releases: Release[]): Promise<void> {
     const written = await writeWithRetries(
       () => this.#release((claim) => this.#store.release(releases, this.#owner, claim)),
-      (error) => this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`),
+      (error) => {
+        // The store's outage, a line for it, not one per release: a request's release each was an error line.
+        if (error instanceof StoreUnavailable) this.#refusals.failed(error, releases.length);
+        else this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
+      },
     );
-    if (!written) {
+    if (written) {
+      this.#refusals.succeeded();
+    } else {
       this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
     }
     for (const { id } of releases) this.#holds.delete(id);

@@ -409,10 +409,12 @@ export class Runner {
     for (const id of ids) this.#unrecorded.add(id);
     try {
       const done = await writeWithRetries(write, (error) => {
-        this.#log.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
+        this.#refused(error, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`, ids.length);
       }, this.#closed ? ONE_TRY : WRITE_RETRIES);
-      if (done) written();
-      else this.#log.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
+      if (done) {
+        this.#outage.succeeded();
+        written();
+      } else this.#log.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
       for (const id of ids) this.#unrecorded.delete(id);
       this.#writes--;
@@ -513,10 +515,13 @@ export class Runner {
     }
   }
 
-  /** A call of this runner's own failed: the store unavailable is an outage's refusal (see #outage); anything else is logged as it is. */
-  #refused(error: unknown, message: string): void {
-    if (error instanceof StoreUnavailable) this.#outage.failed(error);
-    else this.#log.error({ err: error }, message);
+  /**
+   * A call of this runner's own failed (`tasks`: the attempts' ends it wrote): the store unavailable is an outage's
+   * refusal (see #outage); anything else is logged as it is.
+   */
+  #refused(error: unknown, message: string, tasks?: number): void {
+    if (error instanceof StoreUnavailable) this.#outage.failed(error, tasks);
+    else this.#log.error({ err: error, tasks }, message);
   }
 
   #every(ms: number, run: () => unknown): NodeJS.Timeout {

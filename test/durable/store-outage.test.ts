@@ -11,6 +11,8 @@ import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, StoreUnav
 import { pino } from 'pino';
 import { assertCauseOnce, deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
 import { OutageLog } from '../../src/log/outage-log.js';
+import { intercepting, type StoreCall } from './intercepting.js';
+import { openResponse } from './open-response.js';
 
 test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
@@ -198,4 +200,103 @@ test('OutageLog: a store that flaps (refused, accepted, refused, several times a
     '40 writes to X accepted again after 34.9 s: 125 refused in all, 23 of them since the last line, accepted and refused again 23 times since the last line',
   ]);
   assert.equal(lines.length, 5);
+});
+
+/** `store`, and `batches(n)`: resolves once `n` releases (each retried with the same array) have been refused. */
+function hearingReleases(store: TaskStore): { store: TaskStore; batches: (n: number) => Promise<void> } {
+  const refused = new Set<unknown>();
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const heard = intercepting(store, 'release', (call, args) => call(...args).catch((error: unknown) => {
+    refused.add(args[0]);
+    for (const waiter of waiting) if (refused.size >= waiter.n) waiter.resolve();
+    throw error;
+  }));
+  const batches = (n: number): Promise<void> => refused.size >= n ? Promise.resolve() : new Promise((resolve) => { waiting.push({ n, resolve }); });
+  return { store: heard, batches };
+}
+
+test('a locked SQLite file refusing the releases of three responses, each in its own write: one line for the outage and one when it ends, not a line a release', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const { store, batches } = hearingReleases(sqliteStore({ path: file, busyTimeoutMs: 20 }));
+  let ran = 0;
+  const allRan = deferred();
+  const noted = task('noted', () => { if (++ran === 3) allRan.resolve(); });
+  const ends = [deferred(), deferred(), deferred()];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger, tasks: { definitions: [noted], store },
+    routes: [post('/notes/:n', (request) => openResponse(ends[Number(request.params.n)]!.promise).after(noted, {}))],
+  });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  // Three responses under way, their tasks journaled and held (their first line is written after); then the file is locked.
+  const responses = await Promise.all(ends.map((_, n) => fetch(`${server.url}/notes/${n}`, { method: 'POST' })));
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  // Each response ends once the release of the one before was refused: three writes.
+  for (const [n, end] of ends.entries()) {
+    end.resolve();
+    assert.equal(await responses[n]!.text(), 'started\ndone\n');
+    await batches(n + 1);
+  }
+  locker.exec('ROLLBACK');
+  await allRan.promise;
+  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
+  assert.equal(said.length, 2, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
+  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+});
+
+test('a locked SQLite file refusing the ends of three attempts, each in its own write: one line for the outage and one when it ends, not a line a write', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const started = [deferred(), deferred(), deferred()];
+  const ends = [deferred(), deferred(), deferred()];
+  const work = task('work', async ({ n }: { n: number }) => {
+    started[n]!.resolve();
+    await ends[n]!.promise;
+  });
+  // The ends' writes (each retried with the same ids) the store refused; the ends it took.
+  const refused = new Set<unknown>();
+  let heard = deferred();
+  let written = 0;
+  const allWritten = deferred();
+  const hear = (call: StoreCall, args: unknown[]): Promise<unknown> => call(...args).then((result) => {
+    written += (args[0] as string[]).length;
+    if (written === 3) allWritten.resolve();
+    return result;
+  }, (error: unknown) => {
+    refused.add(args[0]);
+    heard.resolve();
+    throw error;
+  });
+  const store = intercepting(intercepting(sqliteStore({ path: file, busyTimeoutMs: 20 }), 'complete', hear), 'completeAndClaim', hear);
+  const { logger, lines, logged } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [work], store, pollMs: 20 }, routes: [post('/work/:n', (request) => new HttpResponse('ok').after(work, { n: Number(request.params.n) }))] });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  for (const n of [0, 1, 2]) assert.equal((await fetch(`${server.url}/work/${n}`, { method: 'POST' })).status, 200);
+  await Promise.all(started.map(({ promise }) => promise));
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  // Each attempt ends once the end of the one before was refused: three writes.
+  for (const [n, end] of ends.entries()) {
+    end.resolve();
+    while (refused.size < n + 1) {
+      await heard.promise;
+      heard = deferred();
+    }
+  }
+  locker.exec('ROLLBACK');
+  await allWritten.promise;
+  await logged((line) => line.level === LEVEL.warn);
+  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
+  assert.equal(said.length, 2, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
+  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
 });
