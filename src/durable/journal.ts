@@ -8,6 +8,9 @@ import { Waiters } from '../util/waiters.js';
 import { writeWithRetries } from './write-retries.js';
 import { CHUNK_SIZE, chunksByUnit } from './chunks.js';
 
+/** The journal's calls in the outage's log it shares with the runner (see OutageLog.succeeded()). */
+const CALLER = 'registrations';
+
 /** Writes a release (`write`, given the claim to carry), then runs what it claimed and wakes the runner for what it left ready. */
 export type Releaser = (write: (claim: ReleaseClaim | undefined) => Promise<Released>) => Promise<void>;
 
@@ -124,11 +127,11 @@ export class Journal {
     try {
       results = await this.#store.add(adds.map(({ task }) => task), this.#owner, this.#leaseUntil());
     } catch (error) {
-      this.#refusals.failed(error, adds.length);
+      this.#refusals.failed(error, adds.length, CALLER);
       for (const { reject } of adds) reject(error);
       return;
     }
-    this.#refusals.succeeded();
+    this.#refusals.succeeded(CALLER);
     adds.forEach(({ task, resolve }, i) => {
       const result = results[i]!;
       if (task.held && !result.duplicate) this.#holds.add(result.id);
@@ -148,12 +151,12 @@ export class Journal {
       () => this.#release((claim) => this.#store.release(releases, this.#owner, claim)),
       (error) => {
         // The store's outage, a line for it, not one per release: a request's release each was an error line.
-        if (error instanceof StoreUnavailable) this.#refusals.failed(error, releases.length);
+        if (error instanceof StoreUnavailable) this.#refusals.failed(error, releases.length, CALLER);
         else this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
       },
     );
     if (written) {
-      this.#refusals.succeeded();
+      this.#refusals.succeeded(CALLER);
     } else {
       this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
     }

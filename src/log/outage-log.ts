@@ -43,6 +43,8 @@ export class OutageLog {
   #flapped = false;
   #flips = 0;
   #upSince = 0;
+  /** The callers refused since their last accepted call: the outage ends once none is. */
+  readonly #refusing = new Set<string>();
 
   constructor(logger: Lines, what: string, now: () => number = performance.now.bind(performance), intervalMs = SUMMARY_INTERVAL_MS) {
     this.#logger = logger;
@@ -51,8 +53,13 @@ export class OutageLog {
     this.#intervalMs = intervalMs;
   }
 
-  /** `count` calls were refused with `error`. */
-  failed(error: unknown, count = 1): void {
+  /**
+   * `count` calls were refused with `error`. `caller`: who made them, when
+   * several share the log (a process's registrations and its runner): see
+   * succeeded().
+   */
+  failed(error: unknown, count = 1, caller = ''): void {
+    this.#refusing.add(caller);
     const now = this.#now();
     if (this.#state === 'ok' && now - this.#endedAt >= this.#intervalMs) {
       this.#state = 'down';
@@ -77,9 +84,17 @@ export class OutageLog {
     this.#unreported = this.#flips = 0;
   }
 
-  /** A call succeeded: ends the outage, if there is one, in one line (if it flapped, once it has refused nothing for an interval). */
-  succeeded(): void {
+  /**
+   * A call of `caller`'s succeeded: ends the outage, if there is one, in one
+   * line (if it flapped, once it has refused nothing for an interval), unless
+   * another caller's calls are still refused: a full disk or Redis out of
+   * memory takes a claim that writes nothing and refuses every registration,
+   * and the claim ended the outage at once, taken up again as flapping.
+   */
+  succeeded(caller = ''): void {
     if (this.#state === 'ok') return;
+    this.#refusing.delete(caller);
+    if (this.#refusing.size > 0) return;
     const now = this.#now();
     if (this.#state === 'down') this.#upSince = now;
     // A flapping store is back once it has refused nothing for an interval.

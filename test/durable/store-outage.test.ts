@@ -300,3 +300,32 @@ test('a locked SQLite file refusing the ends of three attempts, each in its own 
   assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
   assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
 });
+
+test('registrations refused while the runner\'s claims are taken (a full disk takes a claim that writes nothing): the outage goes on until a registration is taken, not ended by a claim', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inner = sqliteStore({ path: path.join(dir, 'tasks.db') });
+  let full = true;
+  const adds = intercepting(inner, 'add', (call, args) => full ? Promise.reject(new StoreUnavailable(inner.description, new Error('database or disk is full'))) : call(...args));
+  // The claims the store took, heard.
+  let claimed = deferred();
+  const store = intercepting(adds, 'claim', (call, args) => call(...args).then((result) => { claimed.resolve(); return result; }));
+  const noted = task('noted', () => {});
+  const { logger, lines, logged } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [noted], store, pollMs: 20 }, routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))] });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 503);
+    claimed = deferred();
+    await claimed.promise;
+  }
+  const said = (): string[] => lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
+  assert.equal(said().length, 1, `claims taken between the refusals end nothing: ${said().join(' | ')}`);
+  assert.match(said()[0]!, /^50 durable task calls to the sqlite store .* refused: .* is unavailable: database or disk is full;/);
+  full = false;
+  assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
+  await logged((line) => line.level === LEVEL.warn);
+  assert.equal(said().length, 2, said().join(' | '));
+  assert.match(said()[1]!, /^40 durable task calls to the sqlite store .* accepted again after \d+\.\d s: 2 refused in all, 1 of them since the last line$/);
+});
