@@ -62,6 +62,17 @@ export function memoryLogger(): { logger: Logger; lines: LogLine[]; logged: (mat
   return { logger: pino({ level: 'debug' }, stream), lines, logged };
 }
 
+/**
+ * That an outage line's `err`, as pino's standard serializer writes it, says its message and so its cause once
+ * (`message`, exactly), and still carries the cause's stack.
+ */
+export function assertCauseOnce(line: LogLine, message: string): void {
+  const err = line['err'] as { type?: string; message?: string; stack?: string } | undefined;
+  assert.equal(err?.type, 'StoreUnavailable', `the line's err: ${JSON.stringify(err)}`);
+  assert.equal(err.message, message);
+  assert.match(err.stack ?? '', /\ncaused by: /, 'the cause\'s stack is in the line');
+}
+
 /** pino's numeric levels. */
 export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const;
 

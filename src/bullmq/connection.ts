@@ -199,6 +199,20 @@ export function workerConnection(connection: RedisConnection, commandTimeoutMs: 
 /** Redis's replies that mean "not now" rather than "wrong call" (MISCONF: it refuses writes while it cannot save to its disk). */
 const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MISCONF)\b/;
 
+/** ioredis's words for a call made with no connection: lost, retries spent (an option the store sets), not yet made again. */
+const NO_CONNECTION = /^(Reached the max retries per request limit|Connection is closed|Stream isn't writeable)/;
+
+/**
+ * What a StoreUnavailable says of ioredis's `error`: its words for a call
+ * made with no connection name an option the store sets ("Refer to
+ * "maxRetriesPerRequest" option for details.") where an operator reading the
+ * outage's line or a 503 needs to know that Redis cannot be reached; those
+ * stay the error's cause (logged after it). Any other error says enough.
+ */
+export function unavailableReason(error: Error): string {
+  return NO_CONNECTION.test(error.message) ? 'no connection to Redis: it was lost, and is not made again yet' : error.message;
+}
+
 /**
  * A failure of the connection (refused, closed, not writable while
  * reconnecting) or of the server's state (out of memory, loading, read-only, its disk failing):

@@ -1,11 +1,15 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { OutageLog } from '../log/outage-log.js';
+import type { OutageLog } from '../log/outage-log.js';
+import { StoreUnavailable } from './errors.js';
 import { safeLog, type SafeLog } from '../log/safe-log.js';
 import type { AddResult, NewTask, Release, Released, ReleaseClaim, TaskStore } from './store.js';
 import { Waiters } from '../util/waiters.js';
 import { writeWithRetries } from './write-retries.js';
 import { CHUNK_SIZE, chunksByUnit } from './chunks.js';
+
+/** The journal's calls in the outage's log it shares with the runner (see OutageLog.succeeded()). */
+const CALLER = 'registrations';
 
 /** Writes a release (`write`, given the claim to carry), then runs what it claimed and wakes the runner for what it left ready. */
 export type Releaser = (write: (claim: ReleaseClaim | undefined) => Promise<Released>) => Promise<void>;
@@ -44,13 +48,14 @@ export class Journal {
   /** A store that refuses adds is logged once, then summed up (each refused request is logged at debug only). */
   readonly #refusals: OutageLog;
 
-  constructor(store: TaskStore, owner: string, leaseUntil: () => number, release: Releaser, logger: Logger) {
+  /** `refusals`: the log of the store's outage, the runner's: the process's calls are one outage (see Runner.outage). */
+  constructor(store: TaskStore, owner: string, leaseUntil: () => number, release: Releaser, logger: Logger, refusals: OutageLog) {
     this.#store = store;
     this.#owner = owner;
     this.#leaseUntil = leaseUntil;
     this.#release = release;
     this.#logger = safeLog(logger);
-    this.#refusals = new OutageLog(this.#logger, `durable tasks for the ${store.description}`);
+    this.#refusals = refusals;
   }
 
   /** Journals a task with this turn's others (in one transaction with `unit`'s, its request's); resolves once it is in the store. */
@@ -122,11 +127,11 @@ export class Journal {
     try {
       results = await this.#store.add(adds.map(({ task }) => task), this.#owner, this.#leaseUntil());
     } catch (error) {
-      this.#refusals.failed(error, adds.length);
+      this.#refusals.failed(error, adds.length, CALLER);
       for (const { reject } of adds) reject(error);
       return;
     }
-    this.#refusals.succeeded();
+    this.#refusals.succeeded(CALLER);
     adds.forEach(({ task, resolve }, i) => {
       const result = results[i]!;
       if (task.held && !result.duplicate) this.#holds.add(result.id);
@@ -144,9 +149,15 @@ export class Journal {
   async #writeReleases(releases: Release[]): Promise<void> {
     const written = await writeWithRetries(
       () => this.#release((claim) => this.#store.release(releases, this.#owner, claim)),
-      (error) => this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`),
+      (error) => {
+        // The store's outage, a line for it, not one per release: a request's release each was an error line.
+        if (error instanceof StoreUnavailable) this.#refusals.failed(error, releases.length, CALLER);
+        else this.#logger.error({ err: error, tasks: releases.length }, `could not release held durable tasks in the ${this.#store.description}; trying again`);
+      },
     );
-    if (!written) {
+    if (written) {
+      this.#refusals.succeeded(CALLER);
+    } else {
       this.#logger.error({ tasks: releases.length }, `gave up releasing held durable tasks in the ${this.#store.description}; they run once their lease has run out, their outcome unknown`);
     }
     for (const { id } of releases) this.#holds.delete(id);

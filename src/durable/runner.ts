@@ -121,7 +121,10 @@ export class Runner {
   /** Tasks whose attempt ended, its end not yet recorded: the heartbeat renews their leases while the write is tried again. */
   readonly #unrecorded = new Set<string>();
   readonly #warnedNames = new Set<string>();
-  /** The store refusing this runner's own calls, which come every poll: one outage, logged as one, not a line per call. */
+  /**
+   * The store refusing this runner's own calls, which come every poll, and its process's registrations and releases
+   * (the journal's, which shares it: see `outage`): one outage, logged as one, not a line per call.
+   */
   readonly #outage: OutageLog;
   /** The runner's own lines, which come on the way to a task's state change: one that throws never stops that change. */
   readonly #log: SafeLog;
@@ -129,11 +132,19 @@ export class Runner {
   constructor(settings: RunnerSettings) {
     this.#settings = settings;
     this.#log = safeLog(settings.logger);
-    this.#outage = new OutageLog(this.#log, `durable task claims, lease renewals, recovery and pruning in the ${settings.store.description}`);
+    this.#outage = new OutageLog(this.#log, `durable task calls to the ${settings.store.description}`);
     this.#names = [...settings.definitions.keys()];
     for (const [name, definition] of settings.definitions) {
       if (definition.settings.concurrency !== undefined) this.#limits[name] = definition.settings.concurrency;
     }
+  }
+
+  /**
+   * The log of the store's outage, for the journal's calls to share: a web process logged one outage twice (its
+   * registrations', its runner's sweeps'), each line, summary and recovery, as two of them.
+   */
+  get outage(): OutageLog {
+    return this.#outage;
   }
 
   /** Starts the timers: heartbeats, recovery, pruning and, when it runs tasks (`claims`), polling. */
@@ -398,10 +409,12 @@ export class Runner {
     for (const id of ids) this.#unrecorded.add(id);
     try {
       const done = await writeWithRetries(write, (error) => {
-        this.#log.error({ err: error, tasks: ids.length }, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`);
+        this.#refused(error, `could not record the end of durable task attempts in the ${store.description}${this.#closed ? '' : '; trying again'}`, ids.length);
       }, this.#closed ? ONE_TRY : WRITE_RETRIES);
-      if (done) written();
-      else this.#log.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
+      if (done) {
+        this.#outage.succeeded();
+        written();
+      } else this.#log.error({ tasks: ids.length }, `gave up recording the end of durable task attempts in the ${store.description}; they will be recovered when their lease runs out`);
     } finally {
       for (const id of ids) this.#unrecorded.delete(id);
       this.#writes--;
@@ -502,10 +515,13 @@ export class Runner {
     }
   }
 
-  /** A call of this runner's own failed: the store unavailable is an outage's refusal (see #outage); anything else is logged as it is. */
-  #refused(error: unknown, message: string): void {
-    if (error instanceof StoreUnavailable) this.#outage.failed(error);
-    else this.#log.error({ err: error }, message);
+  /**
+   * A call of this runner's own failed (`tasks`: the attempts' ends it wrote): the store unavailable is an outage's
+   * refusal (see #outage); anything else is logged as it is.
+   */
+  #refused(error: unknown, message: string, tasks?: number): void {
+    if (error instanceof StoreUnavailable) this.#outage.failed(error, tasks);
+    else this.#log.error({ err: error, tasks }, message);
   }
 
   #every(ms: number, run: () => unknown): NodeJS.Timeout {

@@ -260,7 +260,7 @@ export class Tasks {
       store, definitions: this.#definitions, logger: this.#logger, clock: this.#clock, random: Math.random, tracer: this.#tracer, ...this.#settings,
       holds: () => this.#journal!.holds, observers: this.#observers,
     });
-    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (write) => runner.release(write), this.#logger);
+    this.#journal = new Journal(store, runner.owner, () => this.#clock.now() + this.#settings.leaseMs, (write) => runner.release(write), this.#logger, runner.outage);
     this.#runner = runner;
     // Until runHere(), the runner renews this process's holds and recovers dead ones' only.
     runner.start(this.#servesHere && this.#run);

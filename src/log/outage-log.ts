@@ -1,4 +1,5 @@
 import { errorMessage } from '../util/describe.js';
+import { causeSaidOnce } from './cause-once.js';
 import type { Logger } from './logger.js';
 
 /** What an outage's lines are written with. */
@@ -24,7 +25,7 @@ const SUMMARY_INTERVAL_MS = 10_000;
  */
 export class OutageLog {
   readonly #logger: Lines;
-  /** What is refused, as the lines name it: "durable tasks for the sqlite store var/tasks.db". */
+  /** What is refused, as the lines name it: "durable task calls to the sqlite store var/tasks.db". */
   readonly #what: string;
   readonly #now: () => number;
   readonly #intervalMs: number;
@@ -42,6 +43,8 @@ export class OutageLog {
   #flapped = false;
   #flips = 0;
   #upSince = 0;
+  /** The callers refused since their last accepted call: the outage ends once none is. */
+  readonly #refusing = new Set<string>();
 
   constructor(logger: Lines, what: string, now: () => number = performance.now.bind(performance), intervalMs = SUMMARY_INTERVAL_MS) {
     this.#logger = logger;
@@ -50,8 +53,13 @@ export class OutageLog {
     this.#intervalMs = intervalMs;
   }
 
-  /** `count` calls were refused with `error`. */
-  failed(error: unknown, count = 1): void {
+  /**
+   * `count` calls were refused with `error`. `caller`: who made them, when
+   * several share the log (a process's registrations and its runner): see
+   * succeeded().
+   */
+  failed(error: unknown, count = 1, caller = ''): void {
+    this.#refusing.add(caller);
     const now = this.#now();
     if (this.#state === 'ok' && now - this.#endedAt >= this.#intervalMs) {
       this.#state = 'down';
@@ -59,7 +67,7 @@ export class OutageLog {
       this.#total = count;
       this.#unreported = this.#flips = 0;
       this.#flapped = false;
-      this.#logger.error({ err: error, refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
+      this.#logger.error({ err: causeSaidOnce(error), refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
       return;
     }
     if (this.#state !== 'down') {
@@ -71,14 +79,22 @@ export class OutageLog {
     this.#unreported += count;
     if (now - this.#lastLine < this.#intervalMs) return;
     const flips = this.#flips === 0 ? '' : `, accepted and refused again ${this.#flips} times`;
-    this.#logger.error({ err: error, refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
+    this.#logger.error({ err: causeSaidOnce(error), refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
     this.#lastLine = now;
     this.#unreported = this.#flips = 0;
   }
 
-  /** A call succeeded: ends the outage, if there is one, in one line (if it flapped, once it has refused nothing for an interval). */
-  succeeded(): void {
+  /**
+   * A call of `caller`'s succeeded: ends the outage, if there is one, in one
+   * line (if it flapped, once it has refused nothing for an interval), unless
+   * another caller's calls are still refused: a full disk or Redis out of
+   * memory takes a claim that writes nothing and refuses every registration,
+   * and the claim ended the outage at once, taken up again as flapping.
+   */
+  succeeded(caller = ''): void {
     if (this.#state === 'ok') return;
+    this.#refusing.delete(caller);
+    if (this.#refusing.size > 0) return;
     const now = this.#now();
     if (this.#state === 'down') this.#upSince = now;
     // A flapping store is back once it has refused nothing for an interval.

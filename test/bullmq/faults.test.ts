@@ -16,11 +16,11 @@ import { after, createApp, HttpResponse, post, runWorker, serve, StoreUnavailabl
 import { bullmqStore } from 'coda-http/bullmq';
 import { defineScripts, runScript } from '../../src/bullmq/scripts.js';
 import { MAX_UNDO_TASKS, Undos } from '../../src/bullmq/undo.js';
-import { BullmqStore } from '../../src/bullmq/store.js';
 import { COMMAND_TIMEOUT_MS } from '../../src/bullmq/connection.js';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { assertDelayedOutlivesKill, lineWorker } from '../durable/delayed-kill.js';
 import { startRedis, useRedis, type RedisServer } from './redis-server.js';
+import { hearingRefusals } from './refusals.js';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -499,7 +499,9 @@ test('a worker whose Redis freezes (SIGSTOP) as a task ends, past the store\'s c
     await ended.promise;
   });
   const { logger, lines } = memoryLogger();
-  const worker = await runWorker({ definitions: [work], store: bullmqStore({ connection: { port: server().port }, prefix }), pollMs: 50, handleSignals: false, logger });
+  const completionRefused = deferred();
+  const store = hearingRefusals({ connection: { port: server().port }, prefix }, ['complete', 'completeAndClaim'], () => completionRefused.resolve());
+  const worker = await runWorker({ definitions: [work], store, pollMs: 50, handleSignals: false, logger });
   t.after(() => worker.close({ timeoutMs: 1_000 }));
   const producer = bullmqStore({ connection: { port: server().port }, prefix });
   await producer.open();
@@ -510,9 +512,9 @@ test('a worker whose Redis freezes (SIGSTOP) as a task ends, past the store\'s c
   server().freeze();
   t.after(() => server().thaw());
   ended.resolve();
-  // The completion's write times out unanswered (3 s), and is written again: woken only once that is logged.
-  for (let i = 0; i < 200 && !lines.some(({ msg }) => msg?.startsWith('could not record the end of durable task attempts')); i++) await delay(50);
-  assert.ok(lines.some(({ level, msg }) => level === LEVEL.error && msg?.endsWith('; trying again')), 'the completion was refused while Redis was frozen');
+  // The completion's write times out unanswered (3 s), and is written again: woken only once it was refused (heard through the store).
+  await completionRefused.promise;
+  assert.ok(lines.some(({ level, msg }) => level === LEVEL.error && /^durable task calls to the .* refused: /.test(String(msg))), 'the store\'s outage is logged');
   server().thaw();
   await producer.add([ready('second', 2)], 'web', Date.now() + 30_000);
   await second.promise;
@@ -616,7 +618,9 @@ test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as sto
   const record = task('record', ({ n }: { n: number }) => ran.get(n)?.());
   const errors: string[] = [];
   const claimsRefused = deferred();
-  const store = bullmqStore({ connection: { port: redis.port }, prefix: 'misconf' });
+  const store = hearingRefusals({ connection: { port: redis.port }, prefix: 'misconf' }, 'claim', (error) => {
+    if (/MISCONF/.test(String(error))) claimsRefused.resolve();
+  });
   const app = createApp({
     routes: [post('/work/:n', (request) => {
       after(record, { n: Number(request.params.n) });
@@ -626,7 +630,6 @@ test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as sto
     logger: pino({ level: 'error' }, new Writable({
       write(chunk: Buffer, _encoding, done) {
         errors.push(String(chunk));
-        if (/"msg":"durable task claims, [^"]* refused: [^"]*MISCONF /.test(String(chunk))) claimsRefused.resolve();
         done();
       },
     })),
@@ -650,10 +653,11 @@ test('a Redis that cannot save to its disk (its snapshot failed: MISCONF, as sto
   assert.equal(refused.status, 503, body);
   assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   assert.match(body, /bullmq store redis:\/\/127\.0\.0\.1:\d+\/0 \(prefix misconf\) is unavailable: MISCONF/);
-  // The runner's claims, every pollMs, are an outage too: one line, where each refusal was an error line of its own.
+  // The runner's claims, every pollMs, are refused too: one outage with the registration's, one line, where each refusal was an error line of its own.
   await claimsRefused.promise;
-  const said = errors.map((line) => (JSON.parse(line) as { msg: string }).msg.replace(/ refused: .*/s, ' refused'));
-  assert.deepEqual(said.sort(), [`durable tasks for the ${store.description} refused`, `durable task claims, lease renewals, recovery and pruning in the ${store.description} refused`].sort());
+  const said = errors.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  assert.equal(said.length, 1, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^durable task calls to the ${store.description.replace(/[.()]/g, '\\$&')} refused: .*MISCONF`));
 
   // Redis's working folder is the removed one for good (a new one at its path is another): the operator lets it take writes again.
   await admin.config('SET', 'stop-writes-on-bgsave-error', 'no');
@@ -675,26 +679,19 @@ test('a worker whose Redis has gone away logs the outage once, not a line per sw
   let refused = 0;
   const tenRefused = deferred();
   // The worker's recovery sweeps that Redis refuses, counted.
-  class Counting extends BullmqStore {
-    override async recover(now: number, random: () => number): Promise<{ held: number; running: number }> {
-      try {
-        return await super.recover(now, random);
-      } catch (error) {
-        if (++refused === 10) tenRefused.resolve();
-        throw error;
-      }
-    }
-  }
+  const store = hearingRefusals({ connection: { port: server().port }, prefix: 'worker-outage' }, 'recover', () => {
+    if (++refused === 10) tenRefused.resolve();
+  });
   const { logger, lines } = memoryLogger();
   const worker = await runWorker({
-    definitions: [task('idle', () => {})], store: new Counting({ connection: { port: server().port }, prefix: 'worker-outage' }), logger, handleSignals: false, leaseMs: 150, pollMs: 50,
+    definitions: [task('idle', () => {})], store, logger, handleSignals: false, leaseMs: 150, pollMs: 50,
   });
   await server().kill();
   try {
     await tenRefused.promise;
     const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => line.msg!);
     assert.equal(said.length, 1, `one line for ten refused sweeps: ${said.join(' | ')}`);
-    assert.match(said[0]!, /^durable task claims, lease renewals, recovery and pruning in the bullmq store .* refused: .* is unavailable: /);
+    assert.match(said[0]!, /^durable task calls to the bullmq store .* refused: .* is unavailable: /);
   } finally {
     await server().start();
     await worker.close({ timeoutMs: 1_000 });

@@ -9,8 +9,10 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, StoreUnavailable, task, type TaskStore } from 'coda-http';
 import { pino } from 'pino';
-import { deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
+import { assertCauseOnce, deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
 import { OutageLog } from '../../src/log/outage-log.js';
+import { intercepting, type StoreCall } from './intercepting.js';
+import { openResponse } from './open-response.js';
 
 test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
@@ -33,14 +35,18 @@ test('a locked SQLite file: each request gets its 503, the log one error line fo
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for five refusals: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.match(errors[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
-  assert.equal(lines.filter((line) => line.level === LEVEL.debug && /could not be journaled/.test(String(line.msg))).length, 5, 'each refused request at debug level');
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
+  const refusal = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+  assert.equal(refusal.headers.get('retry-after'), '1');
+  assert.deepEqual(await refusal.json(), { error: { status: 503, message: `the request's durable tasks could not be journaled: sqlite store ${file} is unavailable: database is locked` } });
+  assert.equal(lines.filter((line) => line.level === LEVEL.debug && /could not be journaled/.test(String(line.msg))).length, 6, 'each refused request at debug level');
 
   locker.exec('ROLLBACK');
   assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
-  assert.match(recovered[0]!.msg!, new RegExp(`^durable tasks for the sqlite store ${file} accepted again after \\d+\\.\\d s: 5 refused in all, 4 of them since the last line$`));
+  assert.match(recovered[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: 6 refused in all, 5 of them since the last line$`));
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
@@ -85,14 +91,15 @@ test('a locked SQLite file under a worker: its claims, refused every poll, are o
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for ten refused claims: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.match(errors[0]!.msg!, new RegExp(`^durable task claims, lease renewals, recovery and pruning in the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
 
   locker.exec('ROLLBACK');
   // The next call the store answers ends the outage.
   await warned.promise;
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
-  assert.match(recovered[0]!.msg!, /^durable task claims, lease renewals, recovery and pruning in the sqlite store .* accepted again after \d+\.\d s: \d+ refused in all/);
+  assert.match(recovered[0]!.msg!, /^durable task calls to the sqlite store .* accepted again after \d+\.\d s: \d+ refused in all/);
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
 });
 
@@ -193,4 +200,132 @@ test('OutageLog: a store that flaps (refused, accepted, refused, several times a
     '40 writes to X accepted again after 34.9 s: 125 refused in all, 23 of them since the last line, accepted and refused again 23 times since the last line',
   ]);
   assert.equal(lines.length, 5);
+});
+
+/** `store`, and `batches(n)`: resolves once `n` releases (each retried with the same array) have been refused. */
+function hearingReleases(store: TaskStore): { store: TaskStore; batches: (n: number) => Promise<void> } {
+  const refused = new Set<unknown>();
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const heard = intercepting(store, 'release', (call, args) => call(...args).catch((error: unknown) => {
+    refused.add(args[0]);
+    for (const waiter of waiting) if (refused.size >= waiter.n) waiter.resolve();
+    throw error;
+  }));
+  const batches = (n: number): Promise<void> => refused.size >= n ? Promise.resolve() : new Promise((resolve) => { waiting.push({ n, resolve }); });
+  return { store: heard, batches };
+}
+
+test('a locked SQLite file refusing the releases of three responses, each in its own write: one line for the outage and one when it ends, not a line a release', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const { store, batches } = hearingReleases(sqliteStore({ path: file, busyTimeoutMs: 20 }));
+  let ran = 0;
+  const allRan = deferred();
+  const noted = task('noted', () => { if (++ran === 3) allRan.resolve(); });
+  const ends = [deferred(), deferred(), deferred()];
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger, tasks: { definitions: [noted], store },
+    routes: [post('/notes/:n', (request) => openResponse(ends[Number(request.params.n)]!.promise).after(noted, {}))],
+  });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  // Three responses under way, their tasks journaled and held (their first line is written after); then the file is locked.
+  const responses = await Promise.all(ends.map((_, n) => fetch(`${server.url}/notes/${n}`, { method: 'POST' })));
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  // Each response ends once the release of the one before was refused: three writes.
+  for (const [n, end] of ends.entries()) {
+    end.resolve();
+    assert.equal(await responses[n]!.text(), 'started\ndone\n');
+    await batches(n + 1);
+  }
+  locker.exec('ROLLBACK');
+  await allRan.promise;
+  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
+  assert.equal(said.length, 2, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
+  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+});
+
+test('a locked SQLite file refusing the ends of three attempts, each in its own write: one line for the outage and one when it ends, not a line a write', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'tasks.db');
+  const started = [deferred(), deferred(), deferred()];
+  const ends = [deferred(), deferred(), deferred()];
+  const work = task('work', async ({ n }: { n: number }) => {
+    started[n]!.resolve();
+    await ends[n]!.promise;
+  });
+  // The ends' writes (each retried with the same ids) the store refused; the ends it took.
+  const refused = new Set<unknown>();
+  let heard = deferred();
+  let written = 0;
+  const allWritten = deferred();
+  const hear = (call: StoreCall, args: unknown[]): Promise<unknown> => call(...args).then((result) => {
+    written += (args[0] as string[]).length;
+    if (written === 3) allWritten.resolve();
+    return result;
+  }, (error: unknown) => {
+    refused.add(args[0]);
+    heard.resolve();
+    throw error;
+  });
+  const store = intercepting(intercepting(sqliteStore({ path: file, busyTimeoutMs: 20 }), 'complete', hear), 'completeAndClaim', hear);
+  const { logger, lines, logged } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [work], store, pollMs: 20 }, routes: [post('/work/:n', (request) => new HttpResponse('ok').after(work, { n: Number(request.params.n) }))] });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  for (const n of [0, 1, 2]) assert.equal((await fetch(`${server.url}/work/${n}`, { method: 'POST' })).status, 200);
+  await Promise.all(started.map(({ promise }) => promise));
+  const locker = new DatabaseSync(file);
+  t.after(() => locker.close());
+  locker.exec('BEGIN EXCLUSIVE');
+  // Each attempt ends once the end of the one before was refused: three writes.
+  for (const [n, end] of ends.entries()) {
+    end.resolve();
+    while (refused.size < n + 1) {
+      await heard.promise;
+      heard = deferred();
+    }
+  }
+  locker.exec('ROLLBACK');
+  await allWritten.promise;
+  await logged((line) => line.level === LEVEL.warn);
+  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
+  assert.equal(said.length, 2, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
+  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+});
+
+test('registrations refused while the runner\'s claims are taken (a full disk takes a claim that writes nothing): the outage goes on until a registration is taken, not ended by a claim', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inner = sqliteStore({ path: path.join(dir, 'tasks.db') });
+  let full = true;
+  const adds = intercepting(inner, 'add', (call, args) => full ? Promise.reject(new StoreUnavailable(inner.description, new Error('database or disk is full'))) : call(...args));
+  // The claims the store took, heard.
+  let claimed = deferred();
+  const store = intercepting(adds, 'claim', (call, args) => call(...args).then((result) => { claimed.resolve(); return result; }));
+  const noted = task('noted', () => {});
+  const { logger, lines, logged } = memoryLogger();
+  const app = createApp({ logger, tasks: { definitions: [noted], store, pollMs: 20 }, routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))] });
+  const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
+  t.after(() => server.close());
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 503);
+    claimed = deferred();
+    await claimed.promise;
+  }
+  const said = (): string[] => lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
+  assert.equal(said().length, 1, `claims taken between the refusals end nothing: ${said().join(' | ')}`);
+  assert.match(said()[0]!, /^50 durable task calls to the sqlite store .* refused: .* is unavailable: database or disk is full;/);
+  full = false;
+  assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
+  await logged((line) => line.level === LEVEL.warn);
+  assert.equal(said().length, 2, said().join(' | '));
+  assert.match(said()[1]!, /^40 durable task calls to the sqlite store .* accepted again after \d+\.\d s: 2 refused in all, 1 of them since the last line$/);
 });
