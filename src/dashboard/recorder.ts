@@ -65,7 +65,7 @@ export interface FailedTask {
   name: string;
   attempts: number;
   maxAttempts: number;
-  /** The payload's JSON text, cut to 2,000 characters (as are each error's message and the request's path). */
+  /** The payload's JSON text, cut to 2,000 characters (as are each error's message and the request's path; its method to 200). */
   payload: string;
   errors: { attempt: number; message: string; at: number }[];
   finishedAt: number | null;
@@ -259,7 +259,8 @@ function failedTask(task: StoredTask): FailedTask {
     payload: cut(task.payload),
     errors: task.errors.slice(-ERRORS_SHOWN).map(({ attempt, message, finishedAt }) => ({ attempt, message: cut(message), at: finishedAt })),
     finishedAt: task.finishedAt,
-    request: task.request === null ? null : { id: task.request.id, method: task.request.method, path: cut(task.request.path) },
+    // The method cut as in the recent requests: a task registered before routing (a middleware's) keeps one of any length app.fetch took.
+    request: task.request === null ? null : { id: task.request.id, method: echo(task.request.method), path: cut(task.request.path) },
   };
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import {
-  after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type App, type HttpRequest, type Task,
+  after, createApp, dashboard, get, HttpResponse, include, NonRetryableError, post, sqliteStore, task, Unauthorized, type App, type HttpRequest, type MiddlewareHooks, type Task,
 } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, slowRoute, startServer } from '../helpers.js';
 import { openEvents, snapshotWhere, type Snapshot, type StreamEvent } from './events.js';
@@ -341,6 +341,32 @@ test('request paths are cut to 2,000 characters, in the recent requests and unde
   const snapshot = await (await fetch(`${server.url}/coda/snapshot`)).json() as Snapshot;
   const paths = [...snapshot.recent.map((request) => request.path), snapshot.failed[0]!.request!.path];
   assert.deepEqual(paths, [`/missing/${ref.slice(0, 2_000 - '/missing/'.length)}…`, `/orders/${ref.slice(0, 2_000 - '/orders/'.length)}…`, `/orders/${ref.slice(0, 2_000 - '/orders/'.length)}…`]);
+});
+
+test('the method of the request under a failed task is cut to 200 characters, as in the recent requests: a task a middleware registers for each request kept a 100 KB method (app.fetch takes any) whole in every snapshot', async (t) => {
+  const charge = task('charge', () => {
+    throw new NonRetryableError('declined');
+  });
+  // An audit trail kept for every request, before routing: a request no route answers registers its task too.
+  const audit: MiddlewareHooks = {
+    processRequest: () => {
+      after(charge, {});
+      return undefined;
+    },
+  };
+  const app = createApp({
+    accessLog: false,
+    middleware: [audit],
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: dashboard({ authorize: allowAll }),
+  });
+  const refused = await app.fetch(new Request('http://localhost/orders', { method: 'M'.repeat(100_000) }));
+  assert.equal(refused.status, 404);
+  await refused.text();
+  await app.settle();
+  const snapshot = await (await app.fetch(new Request('http://localhost/coda/snapshot'))).json() as Snapshot;
+  assert.equal(snapshot.recent[0]!.method, `${'M'.repeat(200)}…`);
+  assert.equal(snapshot.failed[0]!.request!.method, `${'M'.repeat(200)}…`);
 });
 
 test('task names and methods are cut to 200 characters: 50 requests whose 20 tasks each are named after a 12 KB path cost the dashboard some 400 KB a snapshot, not 13 MB', async (t) => {
