@@ -14,6 +14,14 @@ import { OutageLog } from '../../src/log/outage-log.js';
 import { intercepting, type StoreCall } from './intercepting.js';
 import { openResponse } from './open-response.js';
 
+/** What a process logged at warn or worse for one outage of the SQLite file `file` (locked): its first line and its end, nothing else. */
+function assertOneLockedOutage(lines: readonly { level: number; msg?: unknown }[], file: string): void {
+  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${String(line.msg)}`);
+  assert.equal(said.length, 2, said.join('\n'));
+  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
+  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+}
+
 test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -244,10 +252,7 @@ test('a locked SQLite file refusing the releases of three responses, each in its
   }
   locker.exec('ROLLBACK');
   await allRan.promise;
-  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
-  assert.equal(said.length, 2, said.join('\n'));
-  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
-  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+  assertOneLockedOutage(lines, file);
 });
 
 test('a locked SQLite file refusing the ends of three attempts, each in its own write: one line for the outage and one when it ends, not a line a write', { timeout: 30_000 }, async (t) => {
@@ -295,10 +300,7 @@ test('a locked SQLite file refusing the ends of three attempts, each in its own 
   locker.exec('ROLLBACK');
   await allWritten.promise;
   await logged((line) => line.level === LEVEL.warn);
-  const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
-  assert.equal(said.length, 2, said.join('\n'));
-  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
-  assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
+  assertOneLockedOutage(lines, file);
 });
 
 test('registrations refused while the runner\'s claims are taken (a full disk takes a claim that writes nothing): the outage goes on until a registration is taken, not ended by a claim', { timeout: 30_000 }, async (t) => {
