@@ -43,6 +43,8 @@ const PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 const ACTION_HEADER = 'x-coda-dashboard';
 /** Each of the dashboard's answers carries request data (paths, task names, payloads): never to be sniffed as HTML. */
 const NOSNIFF = { 'x-content-type-options': 'nosniff' };
+/** A JSON answer's headers: task data, kept by no cache either. */
+const JSON_HEADERS = { headers: { 'cache-control': 'no-store', ...NOSNIFF } };
 
 const assets = new URL('./assets/', import.meta.url);
 /** Where each app's dashboard is: a second one would count the first's own requests (and its streams in flight) as traffic. */
@@ -132,7 +134,7 @@ export function dashboard(options: DashboardOptions): Route[] {
     get(path, guard(() => html(pageText(base)))),
     get(`${path}/dashboard.js`, guard(() => new HttpResponse(scriptText(), { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache', ...NOSNIFF } }))),
     // The open event streams and this request are the dashboard's own: not counted in flight.
-    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), { headers: { 'cache-control': 'no-store', ...NOSNIFF } }))),
+    get(`${path}/snapshot`, guard(async () => new JsonResponse(await recorder.snapshot(broadcast.size + 1), JSON_HEADERS))),
     get(`${path}/events`, guard((request) => {
       const link = streamLink(request);
       const early = refusal(link);
@@ -146,11 +148,11 @@ export function dashboard(options: DashboardOptions): Route[] {
       });
     })),
     post(`${path}/tasks/:id/retry`, action(async (tasks, id) => {
-      if (await tasks.retry(id)) return new JsonResponse({ id, retried: true });
+      if (await tasks.retry(id)) return new JsonResponse({ id, retried: true }, JSON_HEADERS);
       throw await notActionable(tasks, id, 'retried: only a failed task can be');
     })),
     post(`${path}/tasks/:id/discard`, action(async (tasks, id) => {
-      if (await tasks.discard(id)) return new JsonResponse({ id, discarded: true });
+      if (await tasks.discard(id)) return new JsonResponse({ id, discarded: true }, JSON_HEADERS);
       throw await notActionable(tasks, id, 'discarded while it is running');
     })),
   ];

@@ -622,6 +622,10 @@ test('failed durable tasks show with payload and errors; Retry and Discard need 
   assert.deepEqual(await retried.json(), { id: first!.id, retried: true });
   const discarded = await fetch(`${server.url}/coda/tasks/${second!.id}/discard`, { method: 'POST', headers: ACTION });
   assert.deepEqual(await discarded.json(), { id: second!.id, discarded: true });
+  // As every answer of the dashboard's: not sniffed, not cached.
+  for (const answer of [retried, discarded]) {
+    assert.deepEqual([answer.headers.get('x-content-type-options'), answer.headers.get('cache-control')], ['nosniff', 'no-store']);
+  }
   const after_ = await snapshotWhere(stream.events, (s) => s.failed.length === 0 && s.durable?.completed === 1);
   assert.equal(after_.durable?.failed, 0);
   assert.equal(after_.tasks.find((l) => l.name === 'charge' && l.kind === 'durable')?.states.completed, 1);
