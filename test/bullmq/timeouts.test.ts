@@ -56,19 +56,19 @@ const calls: [string, string, RegExp, (store: TaskStore) => Promise<unknown>][] 
 
 for (const [what, prefix, named, call] of calls) {
   test(`${what} on a Redis busy with a long Lua script, then paused (CLIENT PAUSE of writes): fails with StoreUnavailable naming the call and its commandTimeoutMs once that has passed since the call, not that long after its first answer`, { timeout: 30_000, skip: missing }, async (t) => {
-    const { store, busy, pauser } = await slowed(t, `timeout-${prefix}`);
+    const { store, busy } = await slowed(t, `timeout-${prefix}`);
     // Once without a fault: the scripts it runs are loaded (an unknown one costs a second round trip).
     await call(store);
-    const script = busy.eval(BUSY, 0, SCRIPT_MS);
+    // The pause of writes (every script) in the same write as the script, so that Redis runs it right after the script,
+    // whichever socket it reads first: the call's later commands, sent once its first is answered, are held. Sent
+    // apart, the pause came after the call's writes when Redis read the call's first command before the script (a
+    // prune() that succeeded, on a loaded machine). The reads ahead of a script, and the pauser's UNPAUSE, go through.
+    const slowing = busy.pipeline().eval(BUSY, 0, SCRIPT_MS).client('PAUSE', 10_000, 'WRITE').exec();
     const started = performance.now();
     const failed = call(store).then(() => assert.fail(`${what} succeeded`), (error: unknown) => error);
-    // The call's first command is in Redis's socket, behind the script: the pause, sent after it, comes after it.
-    await turn();
-    // Writes only (every script): the pauser's own UNPAUSE, and the reads ahead of a script, still go through.
-    await pauser.client('PAUSE', 10_000, 'WRITE');
     const error = await failed;
     const took = performance.now() - started;
-    await script;
+    await slowing;
     assert.ok(error instanceof StoreUnavailable, `${what} failed with ${String(error)}`);
     assert.ok(took > TIMEOUT_MS - 50, `failed after ${Math.round(took)} ms, before its ${TIMEOUT_MS} ms`);
     // Not the timeout again after the first command's late answer (SCRIPT_MS + TIMEOUT_MS).
