@@ -16,10 +16,13 @@ import { errorMessage } from '../util/describe.js';
  */
 export class StoreUnavailable extends Error {
   readonly code: string = 'CODA_STORE_UNAVAILABLE';
+  /** Why, without naming the store: the message is "<the store> is unavailable: <reason>". */
+  readonly reason: string;
 
   /** `reason`: what the message says of `cause`, when its own message does not say enough (SQLite's "disk I/O error"). */
   constructor(description: string, cause: unknown, reason = errorMessage(cause)) {
     super(`${description} is unavailable: ${reason}`, { cause });
+    this.reason = reason;
   }
 
   override get name(): string {

@@ -67,7 +67,7 @@ export class OutageLog {
       this.#total = count;
       this.#unreported = this.#flips = 0;
       this.#flapped = false;
-      this.#logger.error({ err: causeSaidOnce(error), refused: count }, `${this.#what} refused: ${errorMessage(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
+      this.#logger.error({ err: causeSaidOnce(error), refused: count }, `${this.#what} refused: ${reasonOf(error)}; further refusals are counted, one line per ${this.#intervalMs / 1000} s at most`);
       return;
     }
     if (this.#state !== 'down') {
@@ -79,7 +79,7 @@ export class OutageLog {
     this.#unreported += count;
     if (now - this.#lastLine < this.#intervalMs) return;
     const flips = this.#flips === 0 ? '' : `, accepted and refused again ${this.#flips} times`;
-    this.#logger.error({ err: causeSaidOnce(error), refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${errorMessage(error)})`);
+    this.#logger.error({ err: causeSaidOnce(error), refused: this.#unreported }, `${this.#what} still refused: ${this.#unreported} more in the last ${seconds(now - this.#lastLine)} s${flips} (${reasonOf(error)})`);
     this.#lastLine = now;
     this.#unreported = this.#flips = 0;
   }
@@ -109,6 +109,16 @@ export class OutageLog {
     this.#endedAt = this.#lastLine = now;
     this.#unreported = this.#flips = 0;
   }
+}
+
+/**
+ * What a line says of `error`: its `reason` when it has one (a StoreUnavailable's, which leaves out the store that the
+ * line's own subject names: "… calls to the sqlite store X refused: sqlite store X is unavailable: …" said it twice),
+ * else its message. The error itself is logged whole.
+ */
+function reasonOf(error: unknown): string {
+  const reason = (error as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' ? reason : errorMessage(error);
 }
 
 function seconds(ms: number): string {

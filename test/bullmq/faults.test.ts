@@ -691,7 +691,7 @@ test('a worker whose Redis has gone away logs the outage once, not a line per sw
     await tenRefused.promise;
     const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => line.msg!);
     assert.equal(said.length, 1, `one line for ten refused sweeps: ${said.join(' | ')}`);
-    assert.match(said[0]!, /^durable task calls to the bullmq store .* refused: .* is unavailable: /);
+    assert.match(said[0]!, /^durable task calls to the bullmq store .* refused: (?!.*is unavailable)/);
   } finally {
     await server().start();
     await worker.close({ timeoutMs: 1_000 });

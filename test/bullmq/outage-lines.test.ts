@@ -36,7 +36,7 @@ test('a web process on a frozen Redis (SIGSTOP): its registrations and its runne
   const call = /: (\w+)\(\) had no answer/.exec(errors[0]!.msg!)?.[1];
   assert.ok(call === 'add' || call === 'recover', errors[0]!.msg);
   const said = cause.replace('add()', `${call}()`);
-  assert.equal(errors[0]!.msg, `durable task calls to the ${store.description} refused: ${store.description} is unavailable: ${said}; further refusals are counted, one line per 10 s at most`);
+  assert.equal(errors[0]!.msg, `durable task calls to the ${store.description} refused: ${said}; further refusals are counted, one line per 10 s at most`);
   assertCauseOnce(errors[0]!, `${store.description} is unavailable: ${said}`);
 
   server().thaw();
@@ -57,8 +57,9 @@ test('a worker whose Redis is stopped: its outage line says so once, in words of
   await server().kill();
   t.after(() => server().start());
   const line = await logged((candidate) => candidate.level >= LEVEL.error);
-  const said = `${store.description} is unavailable: no connection to Redis: it was lost, and is not made again yet`;
-  assert.equal(line.msg, `durable task calls to the ${store.description} refused: ${said}; further refusals are counted, one line per 10 s at most`);
+  const reason = 'no connection to Redis: it was lost, and is not made again yet';
+  const said = `${store.description} is unavailable: ${reason}`;
+  assert.equal(line.msg, `durable task calls to the ${store.description} refused: ${reason}; further refusals are counted, one line per 10 s at most`);
   // ioredis's words (which depend on when the call came: "Reached the max retries per request limit (which is 1). Refer
   // to "maxRetriesPerRequest" option for details.", an option the store sets, or "Connection is closed.") follow once.
   const cause = /\ncaused by: \w+: (.*)\n/.exec(String((line['err'] as { stack?: unknown } | undefined)?.stack))?.[1];

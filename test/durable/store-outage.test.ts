@@ -18,7 +18,7 @@ import { openResponse } from './open-response.js';
 function assertOneLockedOutage(lines: readonly { level: number; msg?: unknown }[], file: string): void {
   const said = lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${String(line.msg)}`);
   assert.equal(said.length, 2, said.join('\n'));
-  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted`));
+  assert.match(said[0]!, new RegExp(`^50 durable task calls to the sqlite store ${file} refused: database is locked; further refusals are counted`));
   assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
 }
 
@@ -43,7 +43,7 @@ test('a locked SQLite file: each request gets its 503, the log one error line fo
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for five refusals: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: database is locked; further refusals are counted, one line per 10 s at most$`));
   assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
   const refusal = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
   assert.equal(refusal.headers.get('retry-after'), '1');
@@ -99,7 +99,7 @@ test('a locked SQLite file under a worker: its claims, refused every poll, are o
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for ten refused claims: ${errors.map((line) => line.msg).join(' | ')}`);
-  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: sqlite store ${file} is unavailable: database is locked; further refusals are counted, one line per 10 s at most$`));
+  assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: database is locked; further refusals are counted, one line per 10 s at most$`));
   assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
 
   locker.exec('ROLLBACK');
@@ -324,7 +324,7 @@ test('registrations refused while the runner\'s claims are taken (a full disk ta
   }
   const said = (): string[] => lines.filter((line) => line.level >= LEVEL.warn).map((line) => `${line.level} ${line.msg}`);
   assert.equal(said().length, 1, `claims taken between the refusals end nothing: ${said().join(' | ')}`);
-  assert.match(said()[0]!, /^50 durable task calls to the sqlite store .* refused: .* is unavailable: database or disk is full;/);
+  assert.match(said()[0]!, /^50 durable task calls to the sqlite store .* refused: database or disk is full;/);
   full = false;
   assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
   await logged((line) => line.level === LEVEL.warn);
