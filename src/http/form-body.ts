@@ -31,8 +31,11 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       if (name === undefined) reject(malformed(`part ${parts} has no name in its Content-Disposition`));
       return name !== undefined;
     };
-    parser.on('field', (name: string | undefined, value: string | undefined) => {
+    parser.on('field', (name: string | undefined, value: string | undefined, info: busboy.FieldInfo) => {
       if (!named(name)) return;
+      // An empty filename (an empty file input) still makes a file, as fetch's formData() reads it: busboy takes "" for none.
+      const content = fileContent(bytes, body.bounds[parts - 1]);
+      if (content !== undefined) return void entries.push([name, () => new File([content], '', { type: info.mimeType })]);
       // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
       if (value === undefined) reject(undecodable(name));
       else entries.push([name, () => value]);
@@ -87,10 +90,12 @@ const DASH = 0x2d;
 const SPACE = 0x20;
 const TAB = 0x09;
 
-/** A multipart body as busboy is given it, and how many parts busboy starts in it. */
+/** A multipart body as busboy is given it, and where each part busboy starts in it lies in the body as sent. */
 interface Delimited {
   bytes: Buffer;
   parts: number;
+  /** Each part's headers and content: from after its delimiter's line break to the next delimiter. */
+  bounds: (readonly [from: number, to: number])[];
 }
 
 /**
@@ -108,11 +113,13 @@ interface Delimited {
 function delimited(bytes: Buffer, boundary: string): Delimited {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   const kept: Buffer[] = [];
+  const bounds: [from: number, to: number][] = [];
   let from = 0;
   let parts = 0;
   let at = bytes.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? -2 : bytes.indexOf(delimiter);
   // Each turn moves past a delimiter: bounded by the body's length.
   for (; at !== -1; at = bytes.indexOf(delimiter, at + delimiter.length)) {
+    if (parts > 0) bounds[parts - 1]![1] = at;
     const next = at + delimiter.length;
     if (bytes[next] === DASH && bytes[next + 1] === DASH) break;
     let end = next;
@@ -123,12 +130,33 @@ function delimited(bytes: Buffer, boundary: string): Delimited {
       throw malformed(`its boundary ${JSON.stringify(cut(boundary))} is followed by other text than a line break or "--" ${parts === 0 ? 'before its first part' : `after part ${parts}`}; a part may not hold the boundary at the start of a line`);
     }
     parts++;
+    bounds.push([end + 2, bytes.length]);
     if (end > next) {
       kept.push(bytes.subarray(from, next));
       from = end;
     }
   }
-  return { bytes: kept.length === 0 ? bytes : Buffer.concat([...kept, bytes.subarray(from)]), parts };
+  return { bytes: kept.length === 0 ? bytes : Buffer.concat([...kept, bytes.subarray(from)]), parts, bounds };
+}
+
+/** How far into a part its headers' end is looked for: busboy refuses a part whose headers are longer. */
+const PART_HEADERS_MAX = 16 * 1024;
+const DISPOSITION = /^content-disposition:(.*)$/im;
+
+/**
+ * The content of the part at `bounds` when its Content-Disposition has a
+ * filename parameter (RFC 7578 4.2: the part is a file), however empty:
+ * busboy takes `filename=""` (an empty file input) for no filename, and the
+ * part for a field unless its type is application/octet-stream.
+ */
+function fileContent(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): Buffer | undefined {
+  if (bounds === undefined) return undefined;
+  const [from, to] = bounds;
+  const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
+  if (headersEnd === -1) return undefined;
+  const disposition = DISPOSITION.exec(bytes.toString('latin1', from, from + headersEnd))?.[1] ?? null;
+  if (parameterValues(disposition, 'filename').length === 0 && parameterValues(disposition, 'filename*').length === 0) return undefined;
+  return bytes.subarray(from + headersEnd + 4, to);
 }
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */

@@ -106,6 +106,25 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(answer, { status: 200, text: JSON.stringify([['a', 'x--B\r\n']]) });
   });
 
+  test("fetch's formData() (undici): a part with filename=\"\" (an empty file input) is a file named '' whatever its type, as RFC 7578 4.2 has a filename make a part a file (busboy gave it as the string '' without an application/octet-stream type); a field stays a string", async () => {
+    const body = part('Content-Disposition: form-data; name="empty"; filename=""', '')
+      + part('Content-Disposition: form-data; name="typed"; filename=""\r\nContent-Type: image/png', '')
+      + part('Content-Disposition: form-data; name="kept"; filename=""', 'x\u00e9y')
+      + field('plain', 'v') + part('Content-Disposition: form-data; name="named"; filename="a.txt"', 'w') + END;
+    const answer = await send(body);
+    assert.equal(answer.status, 200, answer.text);
+    const fetched: unknown[] = [];
+    for (const [name, value] of await new Response(body, { headers: { 'content-type': 'multipart/form-data; boundary=B' } }).formData()) {
+      fetched.push([name, typeof value === 'string' ? value : { filename: value.name, type: value.type, text: await value.text() }]);
+    }
+    assert.deepEqual(JSON.parse(answer.text), fetched);
+    assert.deepEqual(fetched.slice(0, 3), [
+      ['empty', { filename: '', type: 'text/plain', text: '' }],
+      ['typed', { filename: '', type: 'image/png', text: '' }],
+      ['kept', { filename: '', type: 'text/plain', text: 'x\u00e9y' }],
+    ]);
+  });
+
   test("Django's file_uploads test_filename_traversal_upload and busboy's path stripping: a filename's directories are dropped, Unix and Windows", async () => {
     const body = part('Content-Disposition: form-data; name="f"; filename="../../etc/passwd"', 'x') + part('Content-Disposition: form-data; name="g"; filename="C:\\\\win\\\\a.txt"', 'y') + END;
     const answer = await send(body);
