@@ -25,14 +25,20 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
   const entries: [name: string, value: () => string | File][] = [];
   let parts = 0;
   return new Promise((resolve, reject) => {
-    /** Whether the part has a name; a part without one fails the whole form. */
-    const named = (name: string | undefined): name is string => {
+    /**
+     * The part's name; a part without one fails the whole form. busboy takes `name=""` for none: an empty name
+     * is a name, as fetch's formData() reads it.
+     */
+    const nameOf = (name: string | undefined): string | undefined => {
       parts++;
-      if (name === undefined) reject(malformed(`part ${parts} has no name in its Content-Disposition`));
-      return name !== undefined;
+      if (name !== undefined) return name;
+      if (parameterValues(partHead(bytes, body.bounds[parts - 1])?.disposition ?? null, 'name').includes('')) return '';
+      reject(malformed(`part ${parts} has no name in its Content-Disposition`));
+      return undefined;
     };
-    parser.on('field', (name: string | undefined, value: string | undefined, info: busboy.FieldInfo) => {
-      if (!named(name)) return;
+    parser.on('field', (given: string | undefined, value: string | undefined, info: busboy.FieldInfo) => {
+      const name = nameOf(given);
+      if (name === undefined) return;
       // An empty filename (an empty file input) still makes a file, as fetch's formData() reads it: busboy takes "" for none.
       const content = fileContent(bytes, body.bounds[parts - 1]);
       if (content !== undefined) return void entries.push([name, () => new File([content], '', { type: info.mimeType })]);
@@ -40,10 +46,11 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       if (value === undefined) reject(undecodable(name));
       else entries.push([name, () => value]);
     });
-    parser.on('file', (name: string | undefined, stream, info) => {
+    parser.on('file', (given: string | undefined, stream, info) => {
       // A body that ends inside a file fails the file stream too.
       stream.on('error', (error: Error) => reject(malformed(error.message)));
-      if (!named(name)) return void stream.resume();
+      const name = nameOf(given);
+      if (name === undefined) return void stream.resume();
       // busboy refuses them as written in a header, but not percent-encoded in filename*= (a NUL fails any fs call, a CR LF splits a log line).
       const control = info.filename === undefined ? null : CONTROL.exec(info.filename);
       if (control !== null) {
@@ -143,6 +150,15 @@ function delimited(bytes: Buffer, boundary: string): Delimited {
 const PART_HEADERS_MAX = 16 * 1024;
 const DISPOSITION = /^content-disposition:(.*)$/im;
 
+/** A part's Content-Disposition (null without one) and its content's bounds; undefined when its headers do not end. */
+function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): { disposition: string | null; content: readonly [from: number, to: number] } | undefined {
+  if (bounds === undefined) return undefined;
+  const [from, to] = bounds;
+  const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
+  if (headersEnd === -1) return undefined;
+  return { disposition: DISPOSITION.exec(bytes.toString('latin1', from, from + headersEnd))?.[1] ?? null, content: [from + headersEnd + 4, to] };
+}
+
 /**
  * The content of the part at `bounds` when its Content-Disposition has a
  * filename parameter (RFC 7578 4.2: the part is a file), however empty:
@@ -150,13 +166,10 @@ const DISPOSITION = /^content-disposition:(.*)$/im;
  * part for a field unless its type is application/octet-stream.
  */
 function fileContent(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): Buffer | undefined {
-  if (bounds === undefined) return undefined;
-  const [from, to] = bounds;
-  const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
-  if (headersEnd === -1) return undefined;
-  const disposition = DISPOSITION.exec(bytes.toString('latin1', from, from + headersEnd))?.[1] ?? null;
-  if (parameterValues(disposition, 'filename').length === 0 && parameterValues(disposition, 'filename*').length === 0) return undefined;
-  return bytes.subarray(from + headersEnd + 4, to);
+  const head = partHead(bytes, bounds);
+  if (head === undefined) return undefined;
+  if (parameterValues(head.disposition, 'filename').length === 0 && parameterValues(head.disposition, 'filename*').length === 0) return undefined;
+  return bytes.subarray(...head.content);
 }
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */

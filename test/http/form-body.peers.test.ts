@@ -106,10 +106,11 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(answer, { status: 200, text: JSON.stringify([['a', 'x--B\r\n']]) });
   });
 
-  test("fetch's formData() (undici): a part with filename=\"\" (an empty file input) is a file named '' whatever its type, as RFC 7578 4.2 has a filename make a part a file (busboy gave it as the string '' without an application/octet-stream type); a field stays a string", async () => {
+  test("fetch's formData() (undici): a part with filename=\"\" (an empty file input) is a file named '' whatever its type, as RFC 7578 4.2 has a filename make a part a file (busboy gave it as the string '' without an application/octet-stream type); a field stays a string; name=\"\" is the name '' (busboy took it for none: a 400 saying the part had no name)", async () => {
     const body = part('Content-Disposition: form-data; name="empty"; filename=""', '')
       + part('Content-Disposition: form-data; name="typed"; filename=""\r\nContent-Type: image/png', '')
       + part('Content-Disposition: form-data; name="kept"; filename=""', 'x\u00e9y')
+      + part('Content-Disposition: form-data; name=""', 'no name') + part('Content-Disposition: form-data; name=""; filename="b.txt"', 'nameless file')
       + field('plain', 'v') + part('Content-Disposition: form-data; name="named"; filename="a.txt"', 'w') + END;
     const answer = await send(body);
     assert.equal(answer.status, 200, answer.text);
@@ -118,10 +119,12 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
       fetched.push([name, typeof value === 'string' ? value : { filename: value.name, type: value.type, text: await value.text() }]);
     }
     assert.deepEqual(JSON.parse(answer.text), fetched);
-    assert.deepEqual(fetched.slice(0, 3), [
+    assert.deepEqual(fetched.slice(0, 5), [
       ['empty', { filename: '', type: 'text/plain', text: '' }],
       ['typed', { filename: '', type: 'image/png', text: '' }],
       ['kept', { filename: '', type: 'text/plain', text: 'x\u00e9y' }],
+      ['', 'no name'],
+      ['', { filename: 'b.txt', type: 'text/plain', text: 'nameless file' }],
     ]);
   });
 
