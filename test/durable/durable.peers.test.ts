@@ -17,6 +17,7 @@ import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
 import { assertSerialAcrossWorkers } from './serial-workers.js';
 import { assertSerialPastTimeout } from './serial-past-timeout.js';
+import { assertLongAttemptKept } from './long-attempt.js';
 
 /** An app whose tasks are journaled in a real SQLite file, and its test client (which keeps that store). */
 function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number; payloadLimit?: number } = {}) {
@@ -674,5 +675,9 @@ describe('concurrency, as graphile/worker and BullMQ bound it', { timeout: 20_00
   test("graphile/worker's serial queue, BullMQ's concurrency of 1, past a timeout: an attempt that ignores ctx.signal after its timeout still holds its name's one slot; neither its retry nor the next task of its name starts beside it (both did, at once)", async (t) => {
     const { file } = onFile(t, []);
     await assertSerialPastTimeout(t, () => sqliteStore({ path: file }));
+  });
+  test("BullMQ 'should renew lock for long-running jobs', graphile/worker's locked_at: an attempt lasting five leases, beside a second worker recovering every half lease on one SQLite file, runs once as attempt 1, completed with no stall charged", { timeout: 30_000 }, async (t) => {
+    const { file } = onFile(t, []);
+    await assertLongAttemptKept(t, () => sqliteStore({ path: file }));
   });
 });
