@@ -184,7 +184,7 @@ export class Runner {
     const { clock, leaseMs } = this.#settings;
     const limit = this.#closed || !this.#claims ? 0 : Math.max(0, this.#room());
     const now = clock.now();
-    const claim = limit > 0 ? { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs } : undefined;
+    const claim = limit > 0 ? { names: this.#names, concurrency: this.#caps(), limit, now, leaseUntil: now + leaseMs } : undefined;
     this.#reserved += limit;
     try {
       let released: Released;
@@ -206,6 +206,18 @@ export class Runner {
     } finally {
       this.#wakeIfIdle();
     }
+  }
+
+  /**
+   * Each name's `concurrency` less this process's attempts of that name past their timeout and still running: the store
+   * counts them as ended (their retry waits), so a task of concurrency 1 that ignored its signal had its retry, or the
+   * next task of its name, started beside it.
+   */
+  #caps(): Record<string, number> {
+    if (this.#overdue.size === 0) return this.#limits;
+    const caps = { ...this.#limits };
+    for (const { name } of this.#overdue) if (caps[name] !== undefined) caps[name] = Math.max(0, caps[name] - 1);
+    return caps;
   }
 
   /** Attempts this process may still start: its concurrency, less those running and those claims under way may start. */
@@ -236,7 +248,7 @@ export class Runner {
           let claimed: StoredTask[];
           try {
             claimed = await store.claim({
-              owner: this.owner, names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
+              owner: this.owner, names: this.#names, concurrency: this.#caps(), limit, now, leaseUntil: now + leaseMs, ...(ids === undefined ? {} : { ids }),
             });
           } finally {
             this.#reserved -= limit;
@@ -378,7 +390,7 @@ export class Runner {
         accepted = await store.complete(ids, this.owner, now);
         return;
       }
-      const claim = { names: this.#names, concurrency: this.#limits, limit, now, leaseUntil: now + leaseMs };
+      const claim = { names: this.#names, concurrency: this.#caps(), limit, now, leaseUntil: now + leaseMs };
       let claimed: StoredTask[] | undefined;
       try {
         ({ completed: accepted, claimed } = await store.completeAndClaim!(ids, this.owner, now, claim));

@@ -14,6 +14,8 @@ import { bullmqStore } from 'coda-http/bullmq';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { assertSerialAcrossWorkers } from '../durable/serial-workers.js';
+import { assertSerialPastTimeout } from '../durable/serial-past-timeout.js';
+import { assertLongAttemptKept } from '../durable/long-attempt.js';
 import { useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
@@ -269,5 +271,14 @@ describe('durable tasks on BullMQ, as BullMQ and graphile/worker test them', { t
   test("graphile/worker 'jobs added to the same queue will be ran serially (even if multiple workers)', BullMQ's global concurrency: a task of concurrency 1 run by three workers on one Redis starts one attempt at a time, in the order enqueued, each once", async (t) => {
     const prefix = `peers-${++prefixes}`;
     await assertSerialAcrossWorkers(t, () => bullmqStore({ connection: { port: server().port }, prefix }));
+  });
+
+  test("graphile/worker's serial queue, BullMQ's global concurrency of 1, past a timeout: an attempt that ignores ctx.signal after its timeout still holds its name's one slot; neither its retry nor the next task of its name starts beside it on Redis", async (t) => {
+    const prefix = `peers-${++prefixes}`;
+    await assertSerialPastTimeout(t, () => bullmqStore({ connection: { port: server().port }, prefix }));
+  });
+  test("BullMQ 'should renew lock for long-running jobs', graphile/worker's locked_at: an attempt lasting five leases, beside a second worker recovering every half lease on one Redis, runs once as attempt 1, completed with no stall charged", { timeout: 30_000 }, async (t) => {
+    const prefix = `peers-${++prefixes}`;
+    await assertLongAttemptKept(t, () => bullmqStore({ connection: { port: server().port }, prefix }));
   });
 });

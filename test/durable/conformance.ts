@@ -1000,6 +1000,21 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         }
       });
 
+      test('discard: a delayed task and one waiting for its retry (BullMQ job.remove of a delayed job, getters counting a backoff as delayed; graphile/worker removeJob): counted delayed until then, removed, never claimed, their keys free', async () => {
+        const delayed = await inState(store, 'ready', { key: 'delayed', runAt: T0 + 5_000 });
+        const retrying = await inState(store, 'running', { key: 'retrying' });
+        assert.equal(await store.fail(retrying.id, OWNER, attemptError(1, T0 + 10), T0 + 5_000), true);
+        const { ready, delayed: waiting } = await store.stats(T0 + 10);
+        assert.deepEqual({ ready, delayed: waiting }, { ready: 0, delayed: 2 });
+        for (const { id } of [delayed, retrying]) assert.equal(await store.discard(id), true, id);
+        assert.deepEqual(idsOf(await claim(store, { now: T0 + 10_000 })), [], 'neither is claimed at its time');
+        for (const key of ['delayed', 'retrying']) {
+          const again = newTask({ key, runAt: T0 + 10_000 });
+          assert.deepEqual(await store.add([again], OWNER, LEASE), [{ id: again.id, duplicate: false }], key);
+        }
+        assert.deepEqual((await store.stats(T0 + 10_000)).ready, 2);
+      });
+
       test('discard: false for a running task (left running) or an unknown one', async () => {
         const running = await inState(store, 'running');
         assert.equal(await store.discard(running.id), false);

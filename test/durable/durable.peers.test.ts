@@ -16,6 +16,8 @@ import { createApp, NonRetryableError, sqliteStore, task, type Task, type TaskCo
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger } from '../helpers.js';
 import { assertSerialAcrossWorkers } from './serial-workers.js';
+import { assertSerialPastTimeout } from './serial-past-timeout.js';
+import { assertLongAttemptKept } from './long-attempt.js';
 
 /** An app whose tasks are journaled in a real SQLite file, and its test client (which keeps that store). */
 function onFile(t: TestContext, definitions: Task<never>[], options: { concurrency?: number; payloadLimit?: number } = {}) {
@@ -669,5 +671,13 @@ describe('concurrency, as graphile/worker and BullMQ bound it', { timeout: 20_00
   test("graphile/worker 'jobs added to the same queue will be ran serially (even if multiple workers)': a task of concurrency 1 run by three workers on one file starts one attempt at a time, in the order enqueued, each once", async (t) => {
     const { file } = onFile(t, []);
     await assertSerialAcrossWorkers(t, () => sqliteStore({ path: file }));
+  });
+  test("graphile/worker's serial queue, BullMQ's concurrency of 1, past a timeout: an attempt that ignores ctx.signal after its timeout still holds its name's one slot; neither its retry nor the next task of its name starts beside it (both did, at once)", async (t) => {
+    const { file } = onFile(t, []);
+    await assertSerialPastTimeout(t, () => sqliteStore({ path: file }));
+  });
+  test("BullMQ 'should renew lock for long-running jobs', graphile/worker's locked_at: an attempt lasting five leases, beside a second worker recovering every half lease on one SQLite file, runs once as attempt 1, completed with no stall charged", { timeout: 30_000 }, async (t) => {
+    const { file } = onFile(t, []);
+    await assertLongAttemptKept(t, () => sqliteStore({ path: file }));
   });
 });
