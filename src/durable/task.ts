@@ -86,6 +86,10 @@ function checkBackoff(where: string, backoff: Backoff): Backoff {
   if (typeof backoff === 'number') {
     throw new TypeError(`${where}: backoff takes { type: 'fixed' | 'exponential', delayMs }, got number ${backoff}; for a fixed ${backoff} ms between attempts (BullMQ's backoff: ${backoff}), pass { type: 'fixed', delayMs: ${backoff} }`);
   }
+  // Laravel's backoff may be a list of waits, one per retry: said so, where checkKeys would only ask for an object.
+  if (Array.isArray(backoff)) {
+    throw new TypeError(`${where}: backoff takes { type: 'fixed' | 'exponential', delayMs, maxDelayMs? }, got a list of ${backoff.length}; a list of waits, one per retry (Laravel's backoff), is not taken: for waits that grow, pass { type: 'exponential', delayMs } with the first, and maxDelayMs for the last`);
+  }
   checkKeys(`${where} backoff`, backoff, ['type', 'delayMs', 'maxDelayMs', 'jitter']);
   if (backoff.type !== 'fixed' && backoff.type !== 'exponential') {
     throw new TypeError(`${where}: backoff.type must be 'fixed' or 'exponential', got ${describe(backoff.type)}`);

@@ -827,6 +827,13 @@ test('a backoff given as a number of milliseconds (BullMQ\'s backoff: 1000) is r
   });
 });
 
+test('a backoff given as a list of waits (Laravel\'s backoff: [1, 5, 10]) is refused saying how to write it', () => {
+  assert.throws(() => task('x', () => {}, { backoff: [1000, 5000, 10_000] as never }), {
+    name: 'TypeError',
+    message: /^task\('x'\): backoff takes \{ type: 'fixed' \| 'exponential', delayMs, maxDelayMs\? \}, got a list of 3; a list of waits, one per retry \(Laravel's backoff\), is not taken: for waits that grow, pass \{ type: 'exponential', delayMs \} with the first, and maxDelayMs for the last$/,
+  });
+});
+
 test('task definitions and options are checked: a duplicate name, a task not in the app, bad options, a generator function', async () => {
   const one = task('same', () => {});
   const two = task('same', () => {});
