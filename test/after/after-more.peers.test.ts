@@ -2,7 +2,7 @@
 // (after.peers.test.ts has the first ones): Starlette's
 // tests/middleware/test_base.py, test_errors.py and test_responses.py,
 // Fastify's onResponse hooks (test/hooks.test.js), Laravel's named defer()
-// (DeferredCallbackCollection), Next.js's AfterContext unit tests and Django's
+// (DeferredCallbackCollection) and request lifecycle duration, Next.js's AfterContext unit tests and Django's
 // resource closers (a file response closes its file).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -275,3 +275,35 @@ for (const transport of ['in-process', 'socket'] as const) {
     assert.deepEqual(client.tasks.map((record) => [record.name, record.state, record.error]), [['sleepAndRaise', 'failed', failure]]);
   });
 }
+
+test("Laravel's request lifecycle duration (whenRequestLifecycleIsLongerThan): a streamed response's outcome spans from before requestStarted to its last byte, and ends before its task starts", async (t) => {
+  const marks: Record<string, number> = {};
+  const release = deferred();
+  const { app, server } = await served(t, {
+    middleware: [(next) => (request) => { marks.middleware = performance.now(); return next(request); }],
+    routes: [get('/', () => new StreamingResponse((async function* () {
+      yield 'first ';
+      await release.promise;
+      marks.lastChunk = performance.now();
+      yield 'last';
+    })()).after(({ outcome }) => {
+      marks.task = performance.now();
+      marks.startedAt = outcome.startedAt;
+      marks.finishedAt = outcome.finishedAt;
+    }))],
+  });
+  app.signals.requestStarted.connect(() => { marks.requestStarted = performance.now(); });
+  const socket = await connect(server);
+  socket.write(rawGet('/'));
+  let received = '';
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
+  await once(socket, 'data');
+  release.resolve();
+  await once(socket, 'close');
+  assert.match(received, /first [\s\S]*last/);
+  await app.settle();
+  const order = ['startedAt', 'requestStarted', 'middleware', 'lastChunk', 'finishedAt', 'task'];
+  for (let i = 1; i < order.length; i++) {
+    assert.ok(marks[order[i - 1]!]! <= marks[order[i]!]!, `${order[i - 1]!} then ${order[i]!}: ${JSON.stringify(marks)}`);
+  }
+});
