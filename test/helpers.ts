@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { after as afterAll, afterEach, before, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { after, get, HttpResponse, serve, type App, type Logger, type Route, type Server, type ServeOptions } from 'coda-http';
+import { after, createApp, get, HttpResponse, serve, type App, type AppOptions, type Logger, type Route, type Server, type ServeOptions } from 'coda-http';
 
 /** Whether a server can listen on `host` here (no IPv6 on some machines). */
 export async function canListen(host: string): Promise<boolean> {
@@ -34,6 +34,14 @@ export async function takenPort(t: TestContext): Promise<number> {
 /** Starts `app` on a free loopback port (unless `options.port` says otherwise), without signal handlers. Close it in an `after` hook. */
 export function startServer(app: App, options: ServeOptions = {}): Promise<Server> {
   return serve(app, { port: 0, ...options, handleSignals: false });
+}
+
+/** An app made from `options`, served on 127.0.0.1 port 0 for one test and closed after it. */
+export async function served(t: { after: (fn: () => Promise<unknown>) => void }, options: AppOptions): Promise<{ app: App; url: string; server: Server }> {
+  const app = createApp(options);
+  const server = await startServer(app);
+  t.after(() => server.close({ timeoutMs: 1_000 }));
+  return { app, url: server.url, server };
 }
 
 /** One log line as pino wrote it. */

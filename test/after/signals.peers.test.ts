@@ -6,17 +6,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import {
-  createApp, get, HttpResponse, post, signals, StreamingResponse, type App, type AppOptions, type Outcome,
+  createApp, get, HttpResponse, post, signals, StreamingResponse, type Outcome,
 } from 'coda-http';
-import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
-
-/** An app served on 127.0.0.1 port 0 for one test, closed after it. */
-async function served(t: { after: (fn: () => Promise<unknown>) => void }, options: AppOptions): Promise<{ app: App; url: string; server: Awaited<ReturnType<typeof startServer>> }> {
-  const app = createApp(options);
-  const server = await startServer(app);
-  t.after(() => server.close({ timeoutMs: 1_000 }));
-  return { app, url: server.url, server };
-}
+import { connect, deferred, LEVEL, memoryLogger, rawGet, rawRequest, served } from '../helpers.js';
 
 const ok = get('/', () => new HttpResponse('ok'));
 
