@@ -424,6 +424,12 @@ export class HttpRequest<Params extends Record<string, string> = Record<string, 
         'the request body was first read after the response was done, when Node has discarded it: read it in the view (or a middleware), and after-response tasks can read it again',
       ));
     }
+    // Bytes another reader took are gone: what is left would read as a short, or empty, body (Django's RawPostDataException).
+    if (request.#bytes === undefined && request.#body?.readableDidRead === true) {
+      return Promise.reject(new ProgrammingError(
+        'the request body was read from request.raw before text(), json(), form() or bytes(), which cannot read it again: read it one way only',
+      ));
+    }
     return (request.#bytes ??= readBody(request.#body, request.headers, HttpRequest.#bodyLimit(request)));
   }
 
