@@ -69,3 +69,20 @@ test("handlers 'test_non_ascii_cookie', 'test_invalid_unicode_cookie': UTF-8 byt
   const [status] = await rawGetBytes(server, Buffer.from('/c'), Buffer.concat([Buffer.from('Cookie: x=W\x03c(h]'), Buffer.from([0x8e]), Buffer.from('; y=1')]));
   assert.equal(status, 400);
 });
+
+test("requests_tests 'test_POST_multipart_with_content_length_zero': an empty multipart body is a 400, as fetch's formData() refuses it (RFC 2046 wants a part and a close delimiter); Django reads no fields. A close delimiter alone is an empty form", async (t) => {
+  const { url } = await served(t, {
+    routes: [post('/form', async (request) => {
+      try {
+        return new JsonResponse([...await request.form()]);
+      } catch (error) {
+        return new JsonResponse((error as Error).message, { status: (error as { status: number }).status });
+      }
+    })],
+  });
+  const send = (body: string) => fetch(`${url}/form`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=boundary' }, body });
+  const empty = await send('');
+  assert.deepEqual([empty.status, await empty.json()], [400, 'malformed multipart body: Unexpected end of form']);
+  const closed = await send('--boundary--\r\n');
+  assert.deepEqual([closed.status, await closed.json()], [200, []]);
+});
