@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
 import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
+import { httpDate, ifMatchHolds, ifRangeHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
@@ -13,7 +14,6 @@ import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from './file-body.js';
 import { fileRefusal } from './file-errors.js';
-import { httpDate, ifMatchHolds, ifRangeHolds } from './preconditions.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -113,7 +113,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
     if (result.type === 'directory') return redirect(withSlash(request, withoutDots(request.path)), 301);
     if (result.type !== 'file') throw await sendError(request, result);
-    if (!ifMatchHolds(request.headers.get('if-match'), result.headers)) throw preconditionFailed(shown);
+    if (!ifMatchHolds(request.headers.get('if-match'), result.headers.ETag)) throw preconditionFailed(request.path);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
     const fd = await openInside(result.metadata.path, root, shown);
@@ -277,9 +277,9 @@ function validSpec(spec: string): boolean {
  * carries no validators: the whole file's answer tells whether it holds.
  */
 async function strictIfRange(ranged: SendResult, ifRange: string, unranged: () => Promise<SendResult>): Promise<SendResult> {
-  if (ranged.statusCode === 206 && ifRangeHolds(ifRange, ranged.headers)) return ranged;
+  if (ranged.statusCode === 206 && ifRangeHolds(ifRange, ranged.headers.ETag, ranged.headers['Last-Modified'])) return ranged;
   const whole = await unranged();
-  return ranged.statusCode === 416 && ifRangeHolds(ifRange, whole.headers) ? ranged : whole;
+  return ranged.statusCode === 416 && ifRangeHolds(ifRange, whole.headers.ETag, whole.headers['Last-Modified']) ? ranged : whole;
 }
 
 /** Where a 206's range starts, from the Content-Range @fastify/send wrote (`bytes <start>-<end>/<size>`). */
@@ -296,7 +296,7 @@ async function sendError(request: HttpRequest, result: SendResult): Promise<Erro
     case 400: return new BadRequest(`bad static file path ${JSON.stringify(shown)}`);
     case 403: return new PermissionDenied(`${shown} is not served`);
     case 404: return request.path.endsWith('/') ? new NotFound(await noIndex(shown, error)) : new NotFound(`no file at ${shown}`);
-    case 412: return preconditionFailed(shown);
+    case 412: return preconditionFailed(request.path);
     case 416: return new HttpError(416, `range ${echo(request.headers.get('range') ?? '')} is not satisfiable for ${shown}`, pickRange(result.headers));
     // A symlink loop, a file the server may not read: the client's 404 or 403, not a 500 logged as the server's error.
     default: return error === undefined ? new Error(`static file ${shown}: status ${result.statusCode}`) : fileRefusal(error, shown) ?? error;
@@ -318,10 +318,6 @@ async function isFile(file: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function preconditionFailed(shown: string): HttpError {
-  return new HttpError(412, `${shown} does not match the request's preconditions`);
 }
 
 function pickRange(headers: Record<string, string>): Record<string, string> {

@@ -1,9 +1,32 @@
-// The two conditions RFC 9110 has compare entity-tags strongly, which
-// @fastify/send compares weakly. Every ETag it makes is weak, so no
-// entity-tag matches one: a weak tag is a cache's validator, not a promise
-// that the bytes are the same (RFC 9110 8.8.1).
+// RFC 9110's conditional requests, as staticFiles() checks them. If-Match
+// and If-Range compare entity-tags strongly (RFC 9110 8.8.3.2), which
+// @fastify/send compares weakly; every ETag it makes is weak, so no If-Match or If-Range tag
+// matches one: a weak tag is a cache's validator, not a promise that the
+// bytes are the same (RFC 9110 8.8.1).
 
-type Validators = Readonly<Record<string, string>>;
+import { echo } from '../util/echo.js';
+import { HttpError } from './errors.js';
+
+/** One list member: a quoted tag (which may hold a comma), else anything up to the next comma. */
+const MEMBER = /\s*((?:W\/)?"[^"]*"|[^,]*)\s*(?:,|$)/y;
+/** An entity-tag as RFC 9110 8.8.3 writes it: no blank, no `"` inside the quotes. */
+const ENTITY_TAG = /^(?:W\/)?"[\x21\x23-\x7E\x80-\xFF]*"$/;
+
+/**
+ * The entity-tags of an If-Match or If-None-Match value, in order. A member
+ * that is none (unquoted, a blank inside the quotes) is left out: it names
+ * no representation. Linear in the value's length, however long the list.
+ */
+export function entityTags(value: string): string[] {
+  const tags: string[] = [];
+  MEMBER.lastIndex = 0;
+  // Each match takes at least one character (a comma ends the shortest), so this ends at the value's end.
+  while (MEMBER.lastIndex < value.length) {
+    const member = MEMBER.exec(value)![1]!.trim();
+    if (ENTITY_TAG.test(member)) tags.push(member);
+  }
+  return tags;
+}
 
 /** Strong comparison (RFC 9110 8.8.3.2): the same tag, and neither weak. */
 function strongMatch(tag: string, etag: string | undefined): boolean {
@@ -11,29 +34,33 @@ function strongMatch(tag: string, etag: string | undefined): boolean {
 }
 
 /**
- * Whether a request's If-Match holds (RFC 9110 13.1.1) for a representation
- * whose validators are `headers` (as @fastify/send wrote them): `*`, or a
- * tag that matches the ETag strongly. Absent, it holds. @fastify/send let a
- * weak tag, or the weak ETag written without its `W/`, match.
+ * Whether a request's If-Match holds (RFC 9110 13.1.1) for a current
+ * representation whose ETag is `etag`: `*`, or a tag that matches it
+ * strongly. Absent, it holds. @fastify/send let a weak tag, or the weak
+ * ETag written without its `W/`, match.
  */
-export function ifMatchHolds(ifMatch: string | null, headers: Validators): boolean {
+export function ifMatchHolds(ifMatch: string | null, etag: string | undefined): boolean {
   if (ifMatch === null || ifMatch.trim() === '*') return true;
-  return ifMatch.split(',').some((member) => strongMatch(member.trim(), headers.ETag));
+  return entityTags(ifMatch).some((tag) => strongMatch(tag, etag));
 }
 
 /**
  * Whether a request's If-Range holds (RFC 9110 13.1.5): an entity-tag that
- * matches the ETag strongly, or a date that is the Last-Modified exactly.
+ * matches `etag` strongly, or a date that is `lastModified` exactly.
  * @fastify/send matched a weak tag, and any date no older than
  * Last-Modified, or any date at all when the route sends none: a range of a
  * representation the client cannot know it has.
  */
-export function ifRangeHolds(ifRange: string, headers: Validators): boolean {
+export function ifRangeHolds(ifRange: string, etag: string | undefined, lastModified: string | undefined): boolean {
   const validator = ifRange.trim();
-  if (validator.startsWith('"') || validator.startsWith('W/')) return strongMatch(validator, headers.ETag);
-  const lastModified = headers['Last-Modified'];
+  if (validator.startsWith('"') || validator.startsWith('W/')) return strongMatch(validator, etag);
   const date = httpDate(validator);
   return lastModified !== undefined && date !== undefined && date === httpDate(lastModified);
+}
+
+/** The 412 for a request whose preconditions fail, naming its path (`shown`, cut by echo() when long). */
+export function preconditionFailed(path: string): HttpError {
+  return new HttpError(412, `${echo(path)} does not match the request's preconditions`);
 }
 
 const DAY = 'Mon|Tue|Wed|Thu|Fri|Sat|Sun';
