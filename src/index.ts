@@ -16,6 +16,7 @@ export { cors, type CorsOptions } from './middleware/cors.js';
 export { include, RouteGroup, type IncludeOptions, type RouteEntry } from './routing/include.js';
 export { staticFiles, type StaticFilesOptions } from './routing/static-files.js';
 export { compress, type CompressOptions, type Encoding } from './middleware/compress.js';
+export { conditionalGet, type ConditionalGetOptions } from './middleware/conditional-get.js';
 export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {

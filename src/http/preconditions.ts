@@ -1,6 +1,7 @@
-// RFC 9110's conditional requests, as staticFiles() checks them. If-Match
-// and If-Range compare entity-tags strongly (RFC 9110 8.8.3.2), which
-// @fastify/send compares weakly; every ETag it makes is weak, so no If-Match or If-Range tag
+// RFC 9110's conditional requests, shared by staticFiles() and
+// conditionalGet(). If-Match and If-Range compare entity-tags strongly,
+// If-None-Match weakly (RFC 9110 8.8.3.2). @fastify/send compared all of
+// them weakly; every ETag it makes is weak, so no If-Match or If-Range tag
 // matches one: a weak tag is a cache's validator, not a promise that the
 // bytes are the same (RFC 9110 8.8.1).
 
@@ -33,6 +34,11 @@ function strongMatch(tag: string, etag: string | undefined): boolean {
   return etag !== undefined && !etag.startsWith('W/') && tag === etag;
 }
 
+/** Weak comparison (RFC 9110 8.8.3.2): the same opaque tag, either or both weak. */
+function weakMatch(tag: string, etag: string): boolean {
+  return (tag.startsWith('W/') ? tag.slice(2) : tag) === (etag.startsWith('W/') ? etag.slice(2) : etag);
+}
+
 /**
  * Whether a request's If-Match holds (RFC 9110 13.1.1) for a current
  * representation whose ETag is `etag`: `*`, or a tag that matches it
@@ -42,6 +48,17 @@ function strongMatch(tag: string, etag: string | undefined): boolean {
 export function ifMatchHolds(ifMatch: string | null, etag: string | undefined): boolean {
   if (ifMatch === null || ifMatch.trim() === '*') return true;
   return entityTags(ifMatch).some((tag) => strongMatch(tag, etag));
+}
+
+/**
+ * Whether a request's If-None-Match holds (RFC 9110 13.1.2) for a current
+ * representation whose ETag is `etag`: false for `*`, or for a tag that
+ * matches it weakly (the client has it: a 304 for GET and HEAD). Absent, it holds.
+ */
+export function ifNoneMatchHolds(ifNoneMatch: string | null, etag: string | undefined): boolean {
+  if (ifNoneMatch === null) return true;
+  if (ifNoneMatch.trim() === '*') return false;
+  return etag === undefined || !entityTags(ifNoneMatch).some((tag) => weakMatch(tag, etag));
 }
 
 /**
