@@ -44,12 +44,13 @@ const brotliAsync = promisify(zlib.brotliCompress);
  * `Accept-Encoding` asks (q-values, `identity` and `*` understood), through
  * node:zlib: fixed bodies in the thread pool (Content-Length recomputed),
  * streams chunk by chunk, each chunk flushed so that a server-sent event is
- * not held back. Left alone: HEAD, 1xx, 204, 304 and 206 responses, bodies
+ * not held back. Not compressed: HEAD, 1xx, 204, 304 and 206 responses, bodies
  * below `threshold` or that compression would not shrink, types compressed
  * already (images, archives, ...), a response with a Content-Encoding or
  * `Cache-Control: no-transform`. Each response that would be compressed as
  * a 200 gets `Vary: Accept-Encoding` (its 304 and 206 too: a 304 by the type
- * of its 200); a strong ETag becomes weak, since the bytes differ. The
+ * of its 200); a strong ETag becomes weak, since the bytes differ, and so
+ * does a 304's for a client that takes an encoding. The
  * outcome's `bytesSent` counts the compressed bytes, those on the wire.
  *
  * Put it first in `middleware`, so that it compresses what the others produce.
@@ -85,9 +86,10 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
     processResponse(request: HttpRequest, response: HttpResponse): HttpResponse | Promise<HttpResponse> {
       if (!variesByEncoding(response)) return response;
       addVary(response, 'Accept-Encoding');
-      if (!hasWholeBody(response) || request.method === 'HEAD') return response;
+      if (request.method === 'HEAD') return response;
       const encoding = chooseEncoding(request.headers.get('accept-encoding'), encodings);
-      if (encoding === undefined) return response;
+      if (response.status === 304) return encoding === undefined ? response : weakened(response);
+      if (!isWhole(response) || encoding === undefined) return response;
       if (response instanceof StreamingResponse) {
         const declared = response.headers.get('content-length');
         if (declared !== null && Number(declared) < threshold) return response;
@@ -131,9 +133,25 @@ function variesByEncoding(response: HttpResponse): boolean {
   return type === null ? status === 304 : COMPRESSIBLE.test(type);
 }
 
-/** Whether the response carries its whole representation, to compress: not a 304 (no body), nor a range of it. */
-function hasWholeBody({ status, headers }: HttpResponse): boolean {
-  return status !== 206 && status !== 304 && !headers.has('content-range');
+/** Whether the response carries its whole representation, to compress: not a range of it. */
+function isWhole({ status, headers }: HttpResponse): boolean {
+  return status !== 206 && !headers.has('content-range');
+}
+
+/**
+ * A 304 for a client that takes an encoding: its strong ETag made weak, as
+ * its 200's is when compressed (RFC 9110 15.4.5: the 304 sends the 200's
+ * validator), on a copy, as the 304 may be shared. Sent strong, a cache
+ * holding the weak 200 found no response to update with it (RFC 9111
+ * 4.3.4). A 200 under the threshold goes out strong: a weak 304 for it only
+ * weakens the tag the cache keeps.
+ */
+function weakened(response: HttpResponse): HttpResponse {
+  const etag = response.headers.get('etag');
+  if (etag === null || !etag.startsWith('"')) return response;
+  const copy = copyResponse(response, null);
+  copy.headers.set('etag', `W/${etag}`);
+  return copy;
 }
 
 /** The headers of a body now encoded: its length and ranges were those of the identity bytes. */
