@@ -88,7 +88,10 @@ const RENEW_CHUNK = 10_000;
 const UNREPORTED_MS = 3 * 60_000;
 /** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
 const GONE_NOTED = 1_000;
-/** How long a recovery holds a lapsed job's lock while it fails the stalled attempt. */
+/**
+ * How long a fetched job is locked before its claim writes its lease, and a lapsed job by a recovery given no lease of
+ * its own (see recover()) while it fails the stalled attempt.
+ */
 const RECOVERY_LOCK_MS = 30_000;
 
 export class BullmqStore implements TaskStore {
@@ -846,8 +849,11 @@ export class BullmqStore implements TaskStore {
    * #failStalled). Each worker runs BullMQ's check on its own timer; this
    * reports how many jobs it moved since the last call.
    */
-  async recover(now: number, random: () => number): Promise<Recovered> {
+  async recover(now: number, random: () => number, leaseUntil?: number): Promise<Recovered> {
     checkTime('recover(): now', now);
+    if (leaseUntil !== undefined) checkTime('recover(): leaseUntil', leaseUntil);
+    // A lapsed job's lock lasts the recoverer's lease: a recoverer that died midway left it locked 30 s, run by no one.
+    const lockMs = leaseUntil === undefined ? RECOVERY_LOCK_MS : Math.max(1, Math.ceil(leaseUntil - now));
     const client = this.#opened();
     const [held, lapsed] = await this.#bounded('recover()', async (within) => {
       // What a recovery cut short left under way, finished first: its jobs are counted here.
@@ -858,8 +864,8 @@ export class BullmqStore implements TaskStore {
       const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew]))));
       within.check();
       // Carried on past the call's time once begun: a lapsed job's lock is taken by the first step, and a recovery
-      // that stopped there left it under that lock for RECOVERY_LOCK_MS, run by no one.
-      const failing = Promise.all(names.map((name) => this.#failLapsed(name, now, random))).then((failed) => failed.reduce((sum, n) => sum + n, 0));
+      // that stopped there left it under that lock for its time, run by no one.
+      const failing = Promise.all(names.map((name) => this.#failLapsed(name, now, random, lockMs))).then((failed) => failed.reduce((sum, n) => sum + n, 0));
       this.#unfinished = failing.catch(() => 0);
       const failed = await within(failing);
       this.#unfinished = Promise.resolve(0);
@@ -873,11 +879,12 @@ export class BullmqStore implements TaskStore {
 
   /**
    * A name's running jobs whose lease ran out by `now` (the store's time, which BullMQ's lock expiry, timed by Redis,
-   * does not follow): their locks taken over, their attempts failed as stalled, by their backoff. Returns how many.
+   * does not follow): their locks taken over for `lockMs`, their attempts failed as stalled, by their backoff. Returns
+   * how many.
    */
-  async #failLapsed(name: string, now: number, random: () => number): Promise<number> {
+  async #failLapsed(name: string, now: number, random: () => number, lockMs: number): Promise<number> {
     const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, RECOVERY_LOCK_MS, SWEEP_BATCH]) as (string | string[])[];
+    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
     const worker = this.#worker(name);
     // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's

@@ -499,7 +499,7 @@ export class Runner {
     // attempt, a hold released with its outcome unknown). What another process took over meanwhile is no longer renewed.
     if (clock.now() - this.#renewedAt >= leaseMs / 2) await this.#heartbeat();
     try {
-      const { held, running, unreadable = [] } = await store.recover(clock.now(), random);
+      const { held, running, unreadable = [] } = await store.recover(clock.now(), random, clock.now() + leaseMs);
       this.#outage.succeeded();
       if (held + running > 0) {
         this.#log.warn({ held, running }, `recovered durable tasks of a process that stopped: ${held} held, ${running} running`);

@@ -306,8 +306,11 @@ export interface TaskStore {
    * each were recovered; a running one whose row cannot be read (a column
    * that should hold JSON does not) is failed for good, named in
    * `unreadable` (not counted in `running`), and the others are recovered all the same.
+   * `leaseUntil`: the recovering process's lease; a store whose recovery of a
+   * task takes several steps (BullMQ: its lock taken, then the stall failed)
+   * keeps the task the recoverer's until then, should it die midway.
    */
-  recover(now: number, random: () => number): Promise<Recovered>;
+  recover(now: number, random: () => number, leaseUntil?: number): Promise<Recovered>;
   /** The earliest `runAt` of a ready task among `names`, or null when there is none. */
   nextRunAt(names: readonly string[]): Promise<number | null>;
   /** Names of ready tasks that are not among `names` (no process here knows them). */

@@ -4,6 +4,7 @@ import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
 import { ValidationError } from './validation.js';
 import { errorMessage } from '../util/describe.js';
+import { reportedInOutage } from '../log/outage-log.js';
 import { writeSafely } from '../log/safe-log.js';
 
 /**
@@ -20,14 +21,15 @@ export function renderError(request: HttpRequest, error: unknown, debug: boolean
 /**
  * Logs an error turned into a response: a 5xx at error level, naming `culprit`
  * (the code it came from); a 4xx at debug level, and a 5xx that is `reported`
- * elsewhere already (a store's outage: see OutageLog). The request keeps
+ * elsewhere already (a store's outage: see OutageLog, which also tells the
+ * errors it counted, thrown through a view). The request keeps
  * the error for the test client, whose tests run with the log silent.
  */
 export function logError(request: HttpRequest, error: unknown, culprit?: string, reported = false): void {
   request[kRenderedError] = error;
   const status = statusOf(error);
   // A line that throws (a serializer, the destination) must not replace the error response with a crash.
-  if (status >= 500 && !reported) {
+  if (status >= 500 && !reported && !reportedInOutage(error)) {
     if (request[kLogs]('error')) writeSafely(request.log, 'error', { err: error, method: request.method, path: request.path }, describeFailure(error, culprit));
   } else if (request[kLogs]('debug')) {
     writeSafely(request.log, 'debug', { status, method: request.method, path: request.path }, (error as HttpError).message);

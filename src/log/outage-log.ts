@@ -5,6 +5,19 @@ import type { Logger } from './logger.js';
 /** What an outage's lines are written with. */
 type Lines = Pick<Logger, 'error' | 'warn'>;
 
+/** The errors outages have counted: their lines report them (see reportedInOutage()). */
+const counted = new WeakSet<object>();
+
+/**
+ * Whether an OutageLog counted `error` among an outage's refusals: a request
+ * that fails with it (a view that awaits its `after()` and lets the
+ * store's refusal through) logs it at debug only, as its 503 is; logged at
+ * error, such a view wrote a line per refused request.
+ */
+export function reportedInOutage(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && counted.has(error);
+}
+
 /** How often, at most, an outage's refusals are summed up in one line. */
 const SUMMARY_INTERVAL_MS = 10_000;
 
@@ -59,6 +72,7 @@ export class OutageLog {
    * succeeded().
    */
   failed(error: unknown, count = 1, caller = ''): void {
+    if (typeof error === 'object' && error !== null) counted.add(error);
     this.#refusing.add(caller);
     const now = this.#now();
     if (this.#state === 'ok' && now - this.#endedAt >= this.#intervalMs) {

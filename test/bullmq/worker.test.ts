@@ -231,6 +231,37 @@ test('a worker SIGKILLed in the middle of writing an attempt\'s failure (its err
   assert.deepEqual(done?.errors.map(({ attempt, message }) => [attempt, message]), [[1, 'Error: declined']]);
 });
 
+// Found by chaos.test.ts: a task left running, its stall logged, 20 s after its lease ran out (the recovery's lock was 30 s).
+test('a worker SIGKILLed in the middle of recovering a dead worker\'s task (the stall logged, BullMQ\'s move not made): the task is the recoverer\'s for a lease, not 30 s, then a third worker runs it as attempt 2 within about one and a half leases', { timeout: 60_000, skip: missing }, async (t) => {
+  const prefix = `dies-recovering-${++prefixes}`;
+  const leaseMs = 1_000;
+  const env = { WORKER_LEASE_MS: String(leaseMs) };
+  const app = createApp({ tasks: { definitions: [stall], store: bullmqStore({ connection: { port: server().port }, prefix }), run: false } });
+  t.after(() => app.tasks.close(performance.now()));
+  const { id } = await app.tasks.enqueue(stall, { n: 1 });
+  const first = startWorker(prefix, env);
+  t.after(() => stop(first.child, 'SIGKILL'));
+  assert.equal((await first.lines.next()).value?.split(' ')[1], '1');
+  await stop(first.child, 'SIGKILL');
+  // Its sweep finds the lapsed attempt, logs its stall and dies as it calls BullMQ's move.
+  const recoverer = startWorker(prefix, { ...env, DIE_AT_MOVE: '1' });
+  t.after(() => stop(recoverer.child, 'SIGKILL'));
+  const [, signal] = await once(recoverer.child, 'exit');
+  assert.equal(signal, 'SIGKILL');
+  const diedAt = performance.now();
+  assert.deepEqual((await app.tasks.get(id))?.errors.map(({ attempt, message }) => `${attempt} ${message.split(':')[0]}`), ['1 stalled'], 'died recovering it');
+  const third = startWorker(prefix, env);
+  t.after(() => stop(third.child, 'SIGKILL'));
+  assert.deepEqual((await third.lines.next()).value?.split(' ').slice(0, 2), ['started', '1']);
+  const took = performance.now() - diedAt;
+  t.diagnostic(`run again ${Math.round(took)} ms after the recoverer died`);
+  // The recoverer's lock out a lease after its death, found by a sweep every half lease; a new process's start (some
+  // seconds under load) allowed for. Locked for 30 s, it ran some 30 s later.
+  assert.ok(took < 10 * leaseMs, `run again ${Math.round(took)} ms after the recoverer died, lease ${leaseMs} ms`);
+  const stored = await app.tasks.get(id);
+  assert.deepEqual([stored?.state, stored?.attempt, stored?.errors.map(({ attempt }) => attempt)], ['running', 2, [1]], 'the stall counted once');
+});
+
 test('a worker completes a job and fetches the next in one BullMQ script, as BullMQ\'s own worker: about one script per task, not a fetch and a completion apart', { timeout: 60_000, skip: missing }, async (t) => {
   const prefix = `one-script-${++prefixes}`;
   const redis = new Redis({ port: server().port });

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test } from 'node:test';
-import { createApp, HttpResponse, post, runWorker, serve, sqliteStore, StoreUnavailable, task, type TaskStore } from 'coda-http';
+import { test, type TestContext } from 'node:test';
+import { after, createApp, HttpResponse, post, runWorker, serve, sqliteStore, StoreUnavailable, task, type TaskStore, type View } from 'coda-http';
 import { pino } from 'pino';
 import { assertCauseOnce, deferred, LEVEL, memoryLogger, type LogLine } from '../helpers.js';
 import { OutageLog } from '../../src/log/outage-log.js';
@@ -22,40 +22,52 @@ function assertOneLockedOutage(lines: readonly { level: number; msg?: unknown }[
   assert.match(said[1]!, new RegExp(`^40 durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: \\d+ refused in all`));
 }
 
-test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
+const noted = task('noted', () => {});
+
+/** A web process on the SQLite file whose POST /notes is `view`, served, its file locked: what it logs, and the lock. */
+async function lockedFile(t: TestContext, view: View): Promise<{ file: string; url: string; lines: LogLine[]; locker: DatabaseSync }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'coda-outage-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'tasks.db');
-  const noted = task('noted', () => {});
   const { logger, lines } = memoryLogger();
-  const app = createApp({
-    logger,
-    tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 20 }) },
-    routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))],
-  });
+  const app = createApp({ logger, tasks: { definitions: [noted], store: sqliteStore({ path: file, busyTimeoutMs: 20 }) }, routes: [post('/notes', view)] });
   const server = await serve(app, { port: 0, host: '127.0.0.1', handleSignals: false });
   t.after(() => server.close());
   // Another connection holds the write lock past the busy timeout: the file cannot be written.
   const locker = new DatabaseSync(file);
   t.after(() => locker.close());
   locker.exec('BEGIN EXCLUSIVE');
-  for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 503);
+  return { file, url: server.url, lines, locker };
+}
+
+test('a locked SQLite file: each request gets its 503, the log one error line for the outage and one when it ends', async (t) => {
+  const { file, url, lines, locker } = await lockedFile(t, () => new HttpResponse('saved').after(noted, {}));
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`${url}/notes`, { method: 'POST' })).status, 503);
 
   const errors = lines.filter((line) => line.level >= LEVEL.error);
   assert.equal(errors.length, 1, `one error line for five refusals: ${errors.map((line) => line.msg).join(' | ')}`);
   assert.match(errors[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} refused: database is locked; further refusals are counted, one line per 10 s at most$`));
   assertCauseOnce(errors[0]!, `sqlite store ${file} is unavailable: database is locked`);
-  const refusal = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
+  const refusal = await fetch(`${url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
   assert.equal(refusal.headers.get('retry-after'), '1');
   assert.deepEqual(await refusal.json(), { error: { status: 503, message: `the request's durable tasks could not be journaled: sqlite store ${file} is unavailable: database is locked` } });
   assert.equal(lines.filter((line) => line.level === LEVEL.debug && /could not be journaled/.test(String(line.msg))).length, 6, 'each refused request at debug level');
 
   locker.exec('ROLLBACK');
-  assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
+  assert.equal((await fetch(`${url}/notes`, { method: 'POST' })).status, 200);
   const recovered = lines.filter((line) => line.level === LEVEL.warn);
   assert.equal(recovered.length, 1);
   assert.match(recovered[0]!.msg!, new RegExp(`^durable task calls to the sqlite store ${file} accepted again after \\d+\\.\\d s: 6 refused in all, 5 of them since the last line$`));
   assert.equal(lines.filter((line) => line.level >= LEVEL.error).length, 1, 'nothing more at error level');
+});
+
+test('a locked SQLite file under a view that awaits its after() (for the task\'s id) and lets the refusal through: each request gets its 503, the log still one error line for the outage, not an "unhandled error in view" line a request', async (t) => {
+  const { file, url, lines, locker } = await lockedFile(t, async () => new HttpResponse((await after(noted, {})).id, { status: 202 }));
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`${url}/notes`, { method: 'POST' })).status, 503);
+  locker.exec('ROLLBACK');
+  assert.equal((await fetch(`${url}/notes`, { method: 'POST' })).status, 202);
+  assertOneLockedOutage(lines, file);
+  assert.equal(lines.filter((line) => line.level === LEVEL.debug && /^sqlite store .* is unavailable: database is locked$/.test(String(line.msg))).length, 5, 'each view\'s refusal at debug level');
 });
 
 test('a locked SQLite file under a worker: its claims, refused every poll, are one error line for the outage and one when it ends, not a line per poll', async (t) => {
