@@ -198,6 +198,11 @@ export class Exchange implements Job {
     return this.response!;
   }
 
+  /** Whether the app has answered the request: its view and middleware are done with it, its response sent or being sent. */
+  get handled(): boolean {
+    return this.response !== undefined;
+  }
+
   /** Whether the response is not done yet: a durable task registered now is held until it is. */
   get live(): boolean {
     return this.#state === LIVE;

@@ -43,6 +43,7 @@ import { lingerOnClose } from '../transport/node/linger.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
+import { givenUpOutcome } from '../transport/outcome.js';
 import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
@@ -589,7 +590,11 @@ export class App {
 
   #abandonInFlight(): TaskRecord[] {
     const given: TaskRecord[] = [];
-    for (const exchange of this.#inFlight) given.push(...exchange.abandon());
+    for (const exchange of this.#inFlight) {
+      given.push(...exchange.abandon());
+      // Its view still at work, it would be observed only once that returns, after the process has exited as like as not: its span lost.
+      if (!exchange.handled) this.#observer?.givenUp(exchange.request, givenUpOutcome(exchange));
+    }
     return given;
   }
 

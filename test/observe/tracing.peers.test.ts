@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { Registry } from 'prom-client';
 import { createApp, get, HttpResponse, StreamingResponse, type App, type Server } from 'coda-http';
-import { connect, deferred, rawGet, rawRequest, startServer } from '../helpers.js';
+import { connect, deferred, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { only, recorder } from './spans.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -176,4 +177,42 @@ describe('client.address, url.scheme and server.address, as instrumentation-http
     assert.deepEqual(where(attributes), { client: undefined, scheme: 'https', host: 'api.example', port: 443 });
     assert.equal(attributes['network.protocol.version'], undefined);
   });
+});
+
+test("instrumentation-http 'should have 2 ended span when server prematurely close': a view still running when the shutdown timeout cuts its connection has its span ended, its request counted and logged, once", { timeout: 30_000 }, async () => {
+  const { exporter, tracing } = recorder();
+  const { logger, lines } = memoryLogger();
+  const registry = new Registry();
+  const inView = deferred();
+  const release = deferred();
+  const app = createApp({
+    tracing, logger, metrics: { registry, defaultMetrics: false },
+    routes: [get('/hang', async () => {
+      inView.resolve();
+      await release.promise;
+      return new HttpResponse('late');
+    })],
+  });
+  const server = await startServer(app, { host: '127.0.0.1', shutdownTimeoutMs: 300 });
+  const socket = await connect(server);
+  socket.on('error', () => {});
+  socket.write(rawGet('/hang'));
+  await inView.promise;
+  assert.equal((await server.close()).requestsInFlightAtClose, 1);
+  const span = only(exporter, 'GET /hang');
+  assert.equal(span.attributes['error.type'], 'aborted');
+  assert.equal(span.attributes['http.response.status_code'], undefined, 'nothing was sent');
+  assert.equal(span.status.code, SpanStatusCode.ERROR);
+  const counted = /^http_request_duration_seconds_count\{method="GET",route="\/hang",status_code="499"\} 1$/m;
+  assert.match(await registry.metrics(), counted);
+  const access = lines.filter((line) => line.durationMs !== undefined);
+  assert.equal(access.length, 1, JSON.stringify(lines));
+  assert.equal(access[0]!.status, 499);
+  assert.match(String(access[0]!.msg), /^GET \/hang 499 [\d.]+ ms \(cut off by the server: its view was still running when shutdown gave up on it\)$/);
+  // The view answers after all: what it ends is observed no second time.
+  release.resolve();
+  await app.settle();
+  assert.equal(exporter.getFinishedSpans().length, 1);
+  assert.match(await registry.metrics(), counted);
+  assert.equal(lines.filter((line) => line.durationMs !== undefined).length, 1);
 });
