@@ -57,6 +57,8 @@ export class Exchange implements Job {
   bytesSent = 0;
   /** Why writing the response failed, if it did. */
   error: unknown = undefined;
+  /** Why the server cut its connection, should the response end unfinished (the outcome's `cutOff`): set for a shutdown timeout. */
+  cutOff: string | undefined = undefined;
   /**
    * While the request is handled, the tasks `after()` registered; once the
    * response is done, every task of the job in start order. Shared and empty

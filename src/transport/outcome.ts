@@ -29,5 +29,6 @@ export function outcomeOf(exchange: Exchange, completed: boolean, status = excha
     finishedAt: performance.now(),
   };
   if (exchange.error !== undefined) outcome.error = exchange.error;
+  if (!completed && exchange.cutOff !== undefined) outcome.cutOff = exchange.cutOff;
   return outcome;
 }

@@ -171,6 +171,29 @@ test('pino-http "log requests aborted on the server", morgan ":status should not
   assert.deepEqual(uncaught, []);
 });
 
+test('pino-http "log requests aborted on the server" (the server\'s own doing): a streamed response the shutdown timeout cuts off is one line saying the server cut it, the status sent and the bytes so far; not "client went away"', async () => {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    logger,
+    routes: [get('/feed', () => new StreamingResponse(async function* (signal) {
+      yield 'first';
+      await once(signal, 'abort');
+    }))],
+  });
+  const server = await startServer(app, { host: '127.0.0.1', shutdownTimeoutMs: 300 });
+  const socket = await connect(server);
+  socket.on('error', () => {});
+  socket.write('GET /feed HTTP/1.1\r\nHost: x\r\n\r\n');
+  await once(socket, 'data');
+  await server.close();
+  await app.settle();
+  const access = accessLines(lines);
+  assert.equal(access.length, 1, JSON.stringify(lines));
+  assert.deepEqual([access[0]!.status, access[0]!.aborted, access[0]!.bytes], [200, true, 5]);
+  assert.equal(access[0]!.cutOff, 'the shutdown timeout passed');
+  assert.match(String(access[0]!.msg), /^GET \/feed 200 [\d.]+ ms \(cut off by the server: the shutdown timeout passed\)$/);
+});
+
 test('morgan "should accept special characters", pino-http "does not return excessively long object": hostile bytes in the path, headers and user agent leave each line one valid JSON line', async (t) => {
   const { logger, text } = rawLogger();
   const server = await served({ logger, routes: [get('/*', (request) => new HttpResponse(request.path))] });
