@@ -194,6 +194,21 @@ test('pino-http "log requests aborted on the server" (the server\'s own doing): 
   assert.match(String(access[0]!.msg), /^GET \/feed 200 [\d.]+ ms \(cut off by the server: the shutdown timeout passed\)$/);
 });
 
+test("instrumentation-http 'should redact auth from the `url.full` attribute': a password in a request target's user information, or in a Host line, is in no log line (debug included) and no answer; the refusal names the user and REDACTED", async (t) => {
+  const { logger, text } = rawLogger();
+  const server = await served({ logger, routes: [get('/users/:id', () => new HttpResponse('user'))] });
+  t.after(server.close);
+  const target = await rawRequest(server as never, 'GET http://alice:s3cret-pw@localhost/users/7 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  const host = await rawRequest(server as never, 'GET /users/7 HTTP/1.1\r\nHost: bob:an0ther-pw@localhost\r\nConnection: close\r\n\r\n');
+  await server.app.settle();
+  assert.equal(target.status, 400);
+  assert.equal(target.body.toString(), 'the host "alice:REDACTED@localhost" of the request target "http://alice:REDACTED@localhost/users/7" is not a valid host name with an optional port: user information is refused (RFC 9110 4.2.4)');
+  assert.equal(host.status, 400);
+  assert.equal(host.body.toString(), 'the Host "bob:REDACTED@localhost" is not a valid host name with an optional port: user information is refused (RFC 9110 4.2.4)');
+  assert.match(text(), /alice:REDACTED@localhost/);
+  for (const secret of ['s3cret-pw', 'an0ther-pw']) assert.ok(!text().includes(secret), text());
+});
+
 test('morgan "should accept special characters", pino-http "does not return excessively long object": hostile bytes in the path, headers and user agent leave each line one valid JSON line', async (t) => {
   const { logger, text } = rawLogger();
   const server = await served({ logger, routes: [get('/*', (request) => new HttpResponse(request.path))] });
