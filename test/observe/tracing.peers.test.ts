@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
-import { createApp, get, HttpResponse, StreamingResponse, type App, type Server } from 'coda-http';
+import { createApp, get, HttpResponse, NotFound, StreamingResponse, type App, type MiddlewareHooks, type Server } from 'coda-http';
 import { connect, deferred, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { only, recorder } from './spans.js';
 
@@ -215,4 +215,52 @@ test("instrumentation-http 'should have 2 ended span when server prematurely clo
   assert.equal(exporter.getFinishedSpans().length, 1);
   assert.match(await registry.metrics(), counted);
   assert.equal(lines.filter((line) => line.durationMs !== undefined).length, 1);
+});
+
+test("instrumentation-express 'captures sync middleware errors', 'captures async middleware errors': what a view or a middleware threw is on the 500's span, an exception event and the status's message; a 4xx thrown records none", async (t) => {
+  const { exporter, tracing } = recorder();
+  class LedgerError extends Error {
+    override name = 'LedgerError';
+  }
+  const failing: MiddlewareHooks = {
+    async processRequest(request) {
+      if (request.path === '/middleware') throw new TypeError('middleware broke');
+    },
+  };
+  const app = createApp({
+    tracing, accessLog: false, middleware: [failing],
+    routes: [
+      get('/sync', () => {
+        throw new LedgerError('ledger unbalanced');
+      }),
+      get('/middleware', () => new HttpResponse('unreached')),
+      get('/missing', () => {
+        throw new NotFound('no such ledger');
+      }),
+    ],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  // Middleware runs before routing: its failure's span is named by the method alone.
+  const cases = [
+    ['/sync', 'GET /sync', 500, 'LedgerError', 'ledger unbalanced'],
+    ['/middleware', 'GET', 500, 'TypeError', 'middleware broke'],
+    ['/missing', 'GET /missing', 404, undefined, undefined],
+  ] as const;
+  for (const [path, name, status, type, message] of cases) {
+    exporter.reset();
+    assert.equal((await rawRequest(server, rawGet(path))).status, status);
+    await app.settle();
+    const span = only(exporter, name);
+    const exceptions = span.events.filter((event) => event.name === 'exception');
+    if (type === undefined) {
+      assert.deepEqual([span.status, exceptions], [{ code: SpanStatusCode.UNSET }, []], path);
+      continue;
+    }
+    assert.deepEqual(span.status, { code: SpanStatusCode.ERROR, message }, path);
+    assert.equal(span.attributes['error.type'], '500');
+    assert.equal(exceptions.length, 1, path);
+    assert.equal(exceptions[0]!.attributes?.['exception.type'], type);
+    assert.equal(exceptions[0]!.attributes?.['exception.message'], message);
+  }
 });
