@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
-import { createApp, get, HttpResponse, NotFound, StreamingResponse, type App, type MiddlewareHooks, type Server } from 'coda-http';
+import { after as afterResponse, createApp, get, HttpResponse, NotFound, StreamingResponse, type App, type MiddlewareFactory, type MiddlewareHooks, type Server } from 'coda-http';
 import { connect, deferred, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { only, recorder } from './spans.js';
 
@@ -263,4 +263,34 @@ test("instrumentation-express 'captures sync middleware errors', 'captures async
     assert.equal(exceptions[0]!.attributes?.['exception.type'], type);
     assert.equal(exceptions[0]!.attributes?.['exception.message'], message);
   }
+});
+
+test("instrumentation-express 'should preserve baggage set by middleware in downstream handlers': baggage a middleware makes active is the view's, and its after() task's, under the request's span", async (t) => {
+  const { exporter, tracing } = recorder();
+  const seen: Record<string, string | undefined> = {};
+  const withBaggage: MiddlewareFactory = (getResponse) => (request) => {
+    const baggage = propagation.createBaggage({ 'tenant.id': { value: 'acme' } });
+    return context.with(propagation.setBaggage(context.active(), baggage), () => getResponse(request));
+  };
+  const ran = deferred();
+  const app = createApp({
+    tracing, accessLog: false, middleware: [withBaggage],
+    routes: [get('/ledger', () => {
+      seen.view = propagation.getActiveBaggage()?.getEntry('tenant.id')?.value;
+      afterResponse(() => {
+        seen.task = propagation.getActiveBaggage()?.getEntry('tenant.id')?.value;
+        seen.taskParent = trace.getActiveSpan()?.spanContext().spanId;
+        ran.resolve();
+      }, { name: 'audit' });
+      return new HttpResponse('ok');
+    })],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  assert.equal((await rawRequest(server, rawGet('/ledger'))).status, 200);
+  await ran.promise;
+  await app.settle();
+  assert.deepEqual([seen.view, seen.task], ['acme', 'acme']);
+  assert.equal(seen.taskParent, only(exporter, 'process audit').spanContext().spanId);
+  assert.equal(only(exporter, 'process audit').parentSpanContext?.spanId, only(exporter, 'GET /ledger').spanContext().spanId);
 });
