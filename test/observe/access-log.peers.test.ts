@@ -171,27 +171,38 @@ test('pino-http "log requests aborted on the server", morgan ":status should not
   assert.deepEqual(uncaught, []);
 });
 
-test('pino-http "log requests aborted on the server" (the server\'s own doing): a streamed response the shutdown timeout cuts off is one line saying the server cut it, the status sent and the bytes so far; not "client went away"', async () => {
-  const { logger, lines } = memoryLogger();
-  const app = createApp({
-    logger,
-    routes: [get('/feed', () => new StreamingResponse(async function* (signal) {
-      yield 'first';
-      await once(signal, 'abort');
-    }))],
-  });
-  const server = await startServer(app, { host: '127.0.0.1', shutdownTimeoutMs: 300 });
-  const socket = await connect(server);
-  socket.on('error', () => {});
-  socket.write('GET /feed HTTP/1.1\r\nHost: x\r\n\r\n');
-  await once(socket, 'data');
-  await server.close();
-  await app.settle();
-  const access = accessLines(lines);
-  assert.equal(access.length, 1, JSON.stringify(lines));
-  assert.deepEqual([access[0]!.status, access[0]!.aborted, access[0]!.bytes], [200, true, 5]);
-  assert.equal(access[0]!.cutOff, 'the shutdown timeout passed');
-  assert.match(String(access[0]!.msg), /^GET \/feed 200 [\d.]+ ms \(cut off by the server: the shutdown timeout passed\)$/);
+test('pino-http "log requests aborted on the server" (the server\'s own doing): a streamed response the shutdown timeout cuts off is one line saying the server cut it, the status sent and the bytes so far; not "client went away"; over HTTP/1.1 and HTTP/2', async () => {
+  const { key, cert } = selfSigned();
+  for (const http2Too of [false, true]) {
+    const { logger, lines } = memoryLogger();
+    const app = createApp({
+      logger,
+      routes: [get('/feed', () => new StreamingResponse(async function* (signal) {
+        yield 'first';
+        await once(signal, 'abort');
+      }))],
+    });
+    const tls = http2Too ? { tls: { key, cert }, http2: true } : {};
+    const server = await startServer(app, { host: '127.0.0.1', shutdownTimeoutMs: 300, ...tls });
+    let stream: NodeJS.EventEmitter;
+    if (http2Too) {
+      const session = http2.connect(server.url, { ca: cert });
+      session.on('error', () => {});
+      stream = session.request({ ':path': '/feed' });
+    } else {
+      const socket = await connect(server);
+      socket.write('GET /feed HTTP/1.1\r\nHost: x\r\n\r\n');
+      stream = socket;
+    }
+    stream.on('error', () => {});
+    await once(stream, 'data');
+    await server.close();
+    await app.settle();
+    const access = accessLines(lines);
+    assert.equal(access.length, 1, JSON.stringify(lines));
+    assert.deepEqual([access[0]!.status, access[0]!.aborted, access[0]!.bytes, access[0]!.cutOff], [200, true, 5, 'the shutdown timeout passed'], `http2: ${http2Too}`);
+    assert.match(String(access[0]!.msg), /^GET \/feed 200 [\d.]+ ms \(cut off by the server: the shutdown timeout passed\)$/);
+  }
 });
 
 test("instrumentation-http 'should redact auth from the `url.full` attribute': a password in a request target's user information, or in a Host line, is in no log line (debug included) and no answer; the refusal names the user and REDACTED", async (t) => {
