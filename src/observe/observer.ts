@@ -115,9 +115,14 @@ export class Observer {
   /** A response is done: its span ends, its duration is counted, its line is logged, its listeners hear of it. */
   finished(request: HttpRequest, outcome: Outcome): void {
     if (this.#givenUp?.has(request) === true) return;
-    this.tracing?.endRequest(request, outcome);
+    const tracing = this.tracing;
+    tracing?.endRequest(request, outcome);
     this.metrics?.request(request, outcome);
-    if (this.#accessLog !== undefined) logAccess(this.#accessLog, request, outcome);
+    if (this.#accessLog !== undefined) {
+      // With the request's span active, as its other lines are: a mixin that reads it (instrumentation-pino's) correlates the line with the trace.
+      if (tracing === undefined) logAccess(this.#accessLog, request, outcome);
+      else tracing.withinRequest(request, logAccess, this.#accessLog, request, outcome);
+    }
     const listeners = this.#listeners;
     if (listeners !== undefined) for (const listener of listeners) listener.finished(request, outcome);
   }

@@ -171,6 +171,14 @@ export class Tracing implements TaskTracer {
     span.end();
   }
 
+  /** Calls `fn(...args)` with `request`'s span active (ended or not), or as is when it has none. */
+  withinRequest<A extends unknown[]>(request: HttpRequest, fn: (...args: A) => void, ...args: A): void {
+    const span = request[kSpan] as Span | undefined;
+    if (span === undefined) return fn(...args);
+    const { context, trace, ROOT_CONTEXT } = this.#api;
+    context.with(trace.setSpan(ROOT_CONTEXT, span), fn, undefined, ...args);
+  }
+
   startTask(name: string, request: HttpRequest): TaskSpan {
     const span = request[kSpan] as Span | undefined;
     const attributes = processAttributes(name);

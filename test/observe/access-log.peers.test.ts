@@ -8,10 +8,12 @@ import { once } from 'node:events';
 import http2, { type IncomingHttpHeaders } from 'node:http2';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { trace } from '@opentelemetry/api';
 import { pino } from 'pino';
 import { createApp, get, HttpError, HttpResponse, serve, StreamingResponse, type App, type AppOptions } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawRequest, startServer, watchUncaught, type LogLine } from '../helpers.js';
 import { selfSigned } from '../server/certificate.js';
+import { only, recorder } from './spans.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -401,4 +403,31 @@ test('Fastify "should not log the error if error handler is defined and it does 
   await server.app.settle();
   assert.deepEqual(lines.filter((line) => line.level >= LEVEL.warn), []);
   assert.deepEqual(accessLines(lines).map((line) => line.status), [200]);
+});
+
+test("pino-http under instrumentation-http and instrumentation-pino (log correlation): the access line is written with the request's span active, so a mixin reading it puts the request's trace and span ids on the line, as on request.log's lines", async (t) => {
+  const { exporter, tracing } = recorder();
+  // What instrumentation-pino's mixin does: the active span's ids on every line.
+  const { logger, lines } = rawLogger({
+    mixin() {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span === undefined ? {} : { trace_id: span.traceId, span_id: span.spanId };
+    },
+  });
+  const server = await served({
+    logger, tracing,
+    routes: [get('/users/:id', (request) => {
+      request.log.info('looked up');
+      return new HttpResponse('user');
+    })],
+  });
+  t.after(server.close);
+  assert.equal((await rawRequest(server as never, 'GET /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+  await server.app.settle();
+  const span = only(exporter, 'GET /users/:id').spanContext();
+  const ids = { trace_id: span.traceId, span_id: span.spanId };
+  const [own] = lines().filter((line) => line.msg === 'looked up');
+  const [access] = accessLines(lines());
+  assert.deepEqual({ trace_id: own!.trace_id, span_id: own!.span_id }, ids);
+  assert.deepEqual({ trace_id: access!.trace_id, span_id: access!.span_id }, ids);
 });
