@@ -5,10 +5,12 @@
 // W3CTraceContextPropagator.test.ts). Each test names its source.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { after as afterResponse, createApp, get, HttpResponse, NotFound, StreamingResponse, type App, type MiddlewareFactory, type MiddlewareHooks, type Server } from 'coda-http';
+import { after as afterResponse, createApp, get, HttpResponse, NotFound, sqliteStore, StreamingResponse, task, type App, type MiddlewareFactory, type MiddlewareHooks, type Server } from 'coda-http';
 import { connect, deferred, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { only, recorder } from './spans.js';
 
@@ -293,4 +295,43 @@ test("instrumentation-express 'should preserve baggage set by middleware in down
   assert.deepEqual([seen.view, seen.task], ['acme', 'acme']);
   assert.equal(seen.taskParent, only(exporter, 'process audit').spanContext().spanId);
   assert.equal(only(exporter, 'process audit').parentSpanContext?.spanId, only(exporter, 'GET /ledger').spanContext().spanId);
+});
+
+test("instrumentation-pino's log correlation: the line of a failed after() task, one that timed out, and of a failed durable attempt carry their task span's trace and span ids", async () => {
+  const { exporter, tracing } = recorder();
+  const lines: Record<string, unknown>[] = [];
+  // What instrumentation-pino's mixin does: the active span's ids on every line.
+  const mixin = (): object => {
+    const span = trace.getActiveSpan()?.spanContext();
+    return span === undefined ? {} : { trace_id: span.traceId, span_id: span.spanId };
+  };
+  const correlated = pino({ mixin }, new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString('utf8').split('\n')) if (text !== '') lines.push(JSON.parse(text) as Record<string, unknown>);
+      callback();
+    },
+  }));
+  const charge = task('charge', () => {
+    throw new Error('card declined');
+  }, { attempts: 1 });
+  const app = createApp({
+    logger: correlated, tracing, accessLog: false,
+    after: { timeoutMs: 50 },
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [get('/order', () => {
+      afterResponse(() => {
+        throw new Error('audit broke');
+      }, { name: 'audit' });
+      afterResponse(() => new Promise(() => {}), { name: 'stuck' });
+      afterResponse(charge, {});
+      return new HttpResponse('ok');
+    })],
+  });
+  await (await app.fetch(new Request('http://localhost/order'))).text();
+  await app.settle();
+  for (const [name, message] of [['audit', /^after-response task audit failed/], ['stuck', /^after-response task stuck failed/], ['charge', /^durable task charge failed for good/]] as const) {
+    const span = only(exporter, `process ${name}`).spanContext();
+    const line = lines.find((each) => message.test(String(each.msg)));
+    assert.deepEqual({ trace_id: line?.trace_id, span_id: line?.span_id }, { trace_id: span.traceId, span_id: span.spanId }, name);
+  }
 });
