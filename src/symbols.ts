@@ -53,6 +53,8 @@ export const kGovern = Symbol('coda.govern');
 export const kServerClosing = Symbol('coda.serverClosing');
 /** App: a server has closed; how many of the app's servers are left (0: the app drains its tasks). */
 export const kServerClosed = Symbol('coda.serverClosed');
+/** App: a server's shutdown timeout has passed: its requests still in flight are cut off with their connections. */
+export const kTimedOut = Symbol('coda.timedOut');
 /** App: a server refused a request before the app saw it: the access log and the metrics record it. */
 export const kRefused = Symbol('coda.refused');
 /** App: the requests in flight on one server's connections. */

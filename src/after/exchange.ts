@@ -57,6 +57,8 @@ export class Exchange implements Job {
   bytesSent = 0;
   /** Why writing the response failed, if it did. */
   error: unknown = undefined;
+  /** Why the server cut its connection, should the response end unfinished (the outcome's `cutOff`): set for a shutdown timeout. */
+  cutOff: string | undefined = undefined;
   /**
    * While the request is handled, the tasks `after()` registered; once the
    * response is done, every task of the job in start order. Shared and empty
@@ -196,6 +198,11 @@ export class Exchange implements Job {
   /** The response sent: `response`, set before the response was done. */
   sent(): HttpResponse {
     return this.response!;
+  }
+
+  /** Whether the app has answered the request: its view and middleware are done with it, its response sent or being sent. */
+  get handled(): boolean {
+    return this.response !== undefined;
   }
 
   /** Whether the response is not done yet: a durable task registered now is held until it is. */

@@ -350,7 +350,7 @@ export class AfterScheduler {
     const error = new TaskTimeoutError(task.name, ms);
     this.#stats.timedOut++;
     task.span?.end('timedOut', error);
-    this.#reporting.failed(task, error);
+    this.#reportFailure(task, error);
     this.#reporting.tell(task.entry, task.job, 'timedOut', error, task);
     // After the timeout's report: what an abort listener throws is reported next, as that task's.
     this.#abort(task, error);
@@ -378,8 +378,15 @@ export class AfterScheduler {
   #fail(task: RunningTask, error: unknown): void {
     this.#stats.failed++;
     task.span?.end('failed', error);
-    this.#reporting.failed(task, error);
+    this.#reportFailure(task, error);
     this.#reporting.tell(task.entry, task.job, 'failed', error, task);
+  }
+
+  /** Reports a task's failure with its span active: the line (and `onError`) is the trace's, for a mixin that reads it (instrumentation-pino's log correlation). */
+  #reportFailure(task: RunningTask, error: unknown): void {
+    const span = task.span;
+    if (span === undefined) this.#reporting.failed(task, error);
+    else span.run(() => this.#reporting.failed(task, error), undefined);
   }
 
   /** Tells whoever awaits `job`'s end (see whenDone) once its response is done and every task of it has ended. */

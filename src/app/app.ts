@@ -31,7 +31,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kTimedOut, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -43,6 +43,7 @@ import { lingerOnClose } from '../transport/node/linger.js';
 import type { NodeResponse } from '../transport/node/response.js';
 import { send } from '../transport/node/send.js';
 import { watch } from '../transport/node/watch.js';
+import { givenUpOutcome } from '../transport/outcome.js';
 import { replaceRefused, unjournaled } from '../transport/refused.js';
 import { describe } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
@@ -52,6 +53,8 @@ import { Waiters } from '../util/waiters.js';
 import { checkAppOptions, type AppOptions } from './app-options.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** Why a response ended unfinished when its server's shutdown timeout cut its connection (the access log's `cutOff`). */
+const SHUTDOWN_TIMED_OUT = 'the shutdown timeout passed';
 
 /** @internal A route that observes the app it is mounted in (the dashboard's): called once the app is built, with its whole path (an include() prefix in front). */
 export interface MountableRoute extends Route {
@@ -213,6 +216,11 @@ export class App {
   /** @internal `listener` hears each of the app's servers begin to close, for as long as the app lives (it may be served again). */
   [kOnServerClosing](listener: ServerClosingListener): void {
     this.#closingListeners.push(listener);
+  }
+
+  /** @internal `server`'s shutdown timeout has passed: the responses of its requests still in flight end with their connections, cut off by the server, not their clients. */
+  [kTimedOut](server: object): void {
+    for (const exchange of this.#inFlight) if (serverOf(exchange.connection) === server) exchange.cutOff ??= SHUTDOWN_TIMED_OUT;
   }
 
   /** @internal `server` has closed its connections: how many of the app's servers are still open or closing (0: the app drains now). */
@@ -589,7 +597,11 @@ export class App {
 
   #abandonInFlight(): TaskRecord[] {
     const given: TaskRecord[] = [];
-    for (const exchange of this.#inFlight) given.push(...exchange.abandon());
+    for (const exchange of this.#inFlight) {
+      given.push(...exchange.abandon());
+      // Its view still at work, it would be observed only once that returns, after the process has exited as like as not: its span lost.
+      if (!exchange.handled) this.#observer?.givenUp(exchange.request, givenUpOutcome(exchange));
+    }
     return given;
   }
 

@@ -362,10 +362,11 @@ export class Runner {
     if (stack !== undefined) failure.stack = stack;
     span?.end(final ? 'failed' : 'retrying', error);
     const record = this.#record(stored, startedAt, final ? 'failed' : 'retrying', error);
-    this.#log.error(
-      { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id },
-      final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`,
-    );
+    const line = { err: error, taskId: stored.id, task: stored.name, attempt: stored.attempt, requestId: stored.request?.id };
+    const said = final ? `durable task ${stored.name} failed for good (attempt ${stored.attempt} of ${stored.maxAttempts})` : `durable task ${stored.name} failed attempt ${stored.attempt} of ${stored.maxAttempts}; retrying`;
+    // With the attempt's span active: the line is the trace's, for a mixin that reads it (instrumentation-pino's log correlation).
+    if (span === undefined) this.#log.error(line, said);
+    else span.run(() => this.#log.error(line, said), undefined);
     let accepted = false;
     await this.#write([stored.id], async () => {
       accepted = await store.fail(stored.id, this.owner, failure, retryAt);

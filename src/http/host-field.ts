@@ -22,16 +22,29 @@ export function hostFieldProblem(host: string | undefined, target: string): stri
   if (target.charCodeAt(0) !== 0x2f /* '/' */) {
     const authority = ABSOLUTE_FORM.exec(target)?.[1];
     if (authority !== undefined) {
-      const name = `the host ${JSON.stringify(authority)} of the request target ${JSON.stringify(target)}`;
+      const shown = withoutPassword(authority);
+      // The scheme holds no '@': the authority, when it has a password to hide, is first found after it.
+      const name = `the host ${JSON.stringify(shown)} of the request target ${JSON.stringify(target.replace(authority, shown))}`;
       const problem = authorityProblem(authority, name);
       if (problem !== undefined) return problem;
       if (authority === '' || authority.startsWith(':')) return `the request target ${JSON.stringify(target)} names no host (RFC 9110 4.2.1)`;
     }
   }
   if (host === undefined || host === lastValid) return undefined;
-  const problem = authorityProblem(host, `the Host ${JSON.stringify(host)}`);
+  const problem = authorityProblem(host, `the Host ${JSON.stringify(withoutPassword(host))}`);
   if (problem === undefined) lastValid = host;
   return problem;
+}
+
+/**
+ * `authority` with the password of its user information (`user:password@`)
+ * replaced by `REDACTED`, as OpenTelemetry redacts `url.full`: the message
+ * naming it is logged, and answered.
+ */
+function withoutPassword(authority: string): string {
+  const at = authority.lastIndexOf('@');
+  const colon = authority.indexOf(':');
+  return colon < 0 || colon > at ? authority : `${authority.slice(0, colon + 1)}REDACTED${authority.slice(at)}`;
 }
 
 /** What is wrong with `authority` (a host and an optional port), named `name` in the message; undefined when nothing is. */

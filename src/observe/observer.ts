@@ -51,6 +51,8 @@ export class Observer {
   readonly #accessLog: Logger | undefined;
   /** Made by the first `listen()`. */
   #listeners: RequestListener[] | undefined;
+  /** The requests observed when shutdown gave up on them (see `givenUp`); made by the first. */
+  #givenUp: WeakSet<HttpRequest> | undefined;
 
   constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
     const { tracing, metrics, accessLog = true, requestIdHeader = false } = options;
@@ -97,11 +99,30 @@ export class Observer {
     if (this.#accessLog !== undefined) logRefusal(this.#accessLog, refusal);
   }
 
+  /**
+   * Shutdown gave up on a request its view was still handling: it is
+   * observed now, as `outcome` says (cut off by the server), since it would
+   * be only when that view returns, if ever: after the process has exited,
+   * as like as not. What it ends later is not observed again.
+   */
+  givenUp(request: HttpRequest, outcome: Outcome): void {
+    const givenUp = (this.#givenUp ??= new WeakSet());
+    if (givenUp.has(request)) return;
+    this.finished(request, outcome);
+    givenUp.add(request);
+  }
+
   /** A response is done: its span ends, its duration is counted, its line is logged, its listeners hear of it. */
   finished(request: HttpRequest, outcome: Outcome): void {
-    this.tracing?.endRequest(request, outcome);
+    if (this.#givenUp?.has(request) === true) return;
+    const tracing = this.tracing;
+    tracing?.endRequest(request, outcome);
     this.metrics?.request(request, outcome);
-    if (this.#accessLog !== undefined) logAccess(this.#accessLog, request, outcome);
+    if (this.#accessLog !== undefined) {
+      // With the request's span active, as its other lines are: a mixin that reads it (instrumentation-pino's) correlates the line with the trace.
+      if (tracing === undefined) logAccess(this.#accessLog, request, outcome);
+      else tracing.withinRequest(request, logAccess, this.#accessLog, request, outcome);
+    }
     const listeners = this.#listeners;
     if (listeners !== undefined) for (const listener of listeners) listener.finished(request, outcome);
   }

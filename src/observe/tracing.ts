@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { TaskSpan, TaskTracer } from '../after/task-spans.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Outcome } from '../http/response.js';
-import { kSpan } from '../symbols.js';
+import { kRenderedError, kSpan } from '../symbols.js';
 import { checkFeature } from '../util/options.js';
 import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
@@ -162,10 +162,21 @@ export class Tracing implements TaskTracer {
       else if (outcome.status >= 500) errorType = String(outcome.status);
       if (errorType !== undefined) {
         span.setAttribute('error.type', errorType);
-        span.setStatus({ code: this.#api.SpanStatusCode.ERROR });
+        // What was thrown, as framework instrumentations (Express's) record it: the trace says which failure the 5xx was.
+        const thrown = outcome.error ?? (outcome.status >= 500 ? request[kRenderedError] : undefined);
+        if (thrown instanceof Error) span.recordException(thrown);
+        span.setStatus({ code: this.#api.SpanStatusCode.ERROR, ...(thrown instanceof Error ? { message: thrown.message } : {}) });
       }
     }
     span.end();
+  }
+
+  /** Calls `fn(...args)` with `request`'s span active (ended or not), or as is when it has none. */
+  withinRequest<A extends unknown[]>(request: HttpRequest, fn: (...args: A) => void, ...args: A): void {
+    const span = request[kSpan] as Span | undefined;
+    if (span === undefined) return fn(...args);
+    const { context, trace, ROOT_CONTEXT } = this.#api;
+    context.with(trace.setSpan(ROOT_CONTEXT, span), fn, undefined, ...args);
   }
 
   startTask(name: string, request: HttpRequest): TaskSpan {

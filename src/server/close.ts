@@ -1,5 +1,5 @@
 import type { App } from '../app/app.js';
-import { kRequestsDone, kRequestsOn, kServerClosed, kServerClosing, kShutDown } from '../symbols.js';
+import { kRequestsDone, kRequestsOn, kServerClosed, kServerClosing, kShutDown, kTimedOut } from '../symbols.js';
 import { writeSafely } from '../log/safe-log.js';
 import { untilDeadline } from '../util/deadline.js';
 import { closeIdleConnections, stopAccepting } from './connections.js';
@@ -39,6 +39,7 @@ export async function closeServer(app: App, listener: Listener, timeoutMs: numbe
   listener.closeSessions();
   await closeIdleConnections(app, listener, closed, deadline);
   // Left: connections with no request yet (silent, or a request head half sent) and, at the deadline, requests still running.
+  app[kTimedOut](server);
   listener.closeAllConnections();
   const others = app[kServerClosed](server);
   const report = others === 0 ? await closeApp(app, deadline, requestsInFlightAtClose) : leaveApp(app, others, requestsInFlightAtClose);

@@ -8,10 +8,12 @@ import { once } from 'node:events';
 import http2, { type IncomingHttpHeaders } from 'node:http2';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { trace } from '@opentelemetry/api';
 import { pino } from 'pino';
 import { createApp, get, HttpError, HttpResponse, serve, StreamingResponse, type App, type AppOptions } from 'coda-http';
 import { connect, deferred, LEVEL, memoryLogger, rawRequest, startServer, watchUncaught, type LogLine } from '../helpers.js';
 import { selfSigned } from '../server/certificate.js';
+import { only, recorder } from './spans.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -169,6 +171,55 @@ test('pino-http "log requests aborted on the server", morgan ":status should not
   assert.deepEqual([access[0]!.status, access[0]!.aborted, access[0]!.bytes, access[0]!.remoteAddress], [200, true, 7, '127.0.0.1']);
   assert.match(String(access[0]!.msg), /^GET \/delayed 200 [\d.]+ ms \(client went away\)$/);
   assert.deepEqual(uncaught, []);
+});
+
+test('pino-http "log requests aborted on the server" (the server\'s own doing): a streamed response the shutdown timeout cuts off is one line saying the server cut it, the status sent and the bytes so far; not "client went away"; over HTTP/1.1 and HTTP/2', async () => {
+  const { key, cert } = selfSigned();
+  for (const http2Too of [false, true]) {
+    const { logger, lines } = memoryLogger();
+    const app = createApp({
+      logger,
+      routes: [get('/feed', () => new StreamingResponse(async function* (signal) {
+        yield 'first';
+        await once(signal, 'abort');
+      }))],
+    });
+    const tls = http2Too ? { tls: { key, cert }, http2: true } : {};
+    const server = await startServer(app, { host: '127.0.0.1', shutdownTimeoutMs: 300, ...tls });
+    let stream: NodeJS.EventEmitter;
+    if (http2Too) {
+      const session = http2.connect(server.url, { ca: cert });
+      session.on('error', () => {});
+      stream = session.request({ ':path': '/feed' });
+    } else {
+      const socket = await connect(server);
+      socket.write('GET /feed HTTP/1.1\r\nHost: x\r\n\r\n');
+      stream = socket;
+    }
+    stream.on('error', () => {});
+    await once(stream, 'data');
+    await server.close();
+    await app.settle();
+    const access = accessLines(lines);
+    assert.equal(access.length, 1, JSON.stringify(lines));
+    assert.deepEqual([access[0]!.status, access[0]!.aborted, access[0]!.bytes, access[0]!.cutOff], [200, true, 5, 'the shutdown timeout passed'], `http2: ${http2Too}`);
+    assert.match(String(access[0]!.msg), /^GET \/feed 200 [\d.]+ ms \(cut off by the server: the shutdown timeout passed\)$/);
+  }
+});
+
+test("instrumentation-http 'should redact auth from the `url.full` attribute': a password in a request target's user information, or in a Host line, is in no log line (debug included) and no answer; the refusal names the user and REDACTED", async (t) => {
+  const { logger, text } = rawLogger();
+  const server = await served({ logger, routes: [get('/users/:id', () => new HttpResponse('user'))] });
+  t.after(server.close);
+  const target = await rawRequest(server as never, 'GET http://alice:s3cret-pw@localhost/users/7 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  const host = await rawRequest(server as never, 'GET /users/7 HTTP/1.1\r\nHost: bob:an0ther-pw@localhost\r\nConnection: close\r\n\r\n');
+  await server.app.settle();
+  assert.equal(target.status, 400);
+  assert.equal(target.body.toString(), 'the host "alice:REDACTED@localhost" of the request target "http://alice:REDACTED@localhost/users/7" is not a valid host name with an optional port: user information is refused (RFC 9110 4.2.4)');
+  assert.equal(host.status, 400);
+  assert.equal(host.body.toString(), 'the Host "bob:REDACTED@localhost" is not a valid host name with an optional port: user information is refused (RFC 9110 4.2.4)');
+  assert.match(text(), /alice:REDACTED@localhost/);
+  for (const secret of ['s3cret-pw', 'an0ther-pw']) assert.ok(!text().includes(secret), text());
 });
 
 test('morgan "should accept special characters", pino-http "does not return excessively long object": hostile bytes in the path, headers and user agent leave each line one valid JSON line', async (t) => {
@@ -352,4 +403,31 @@ test('Fastify "should not log the error if error handler is defined and it does 
   await server.app.settle();
   assert.deepEqual(lines.filter((line) => line.level >= LEVEL.warn), []);
   assert.deepEqual(accessLines(lines).map((line) => line.status), [200]);
+});
+
+test("pino-http under instrumentation-http and instrumentation-pino (log correlation): the access line is written with the request's span active, so a mixin reading it puts the request's trace and span ids on the line, as on request.log's lines", async (t) => {
+  const { exporter, tracing } = recorder();
+  // What instrumentation-pino's mixin does: the active span's ids on every line.
+  const { logger, lines } = rawLogger({
+    mixin() {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span === undefined ? {} : { trace_id: span.traceId, span_id: span.spanId };
+    },
+  });
+  const server = await served({
+    logger, tracing,
+    routes: [get('/users/:id', (request) => {
+      request.log.info('looked up');
+      return new HttpResponse('user');
+    })],
+  });
+  t.after(server.close);
+  assert.equal((await rawRequest(server as never, 'GET /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+  await server.app.settle();
+  const span = only(exporter, 'GET /users/:id').spanContext();
+  const ids = { trace_id: span.traceId, span_id: span.spanId };
+  const [own] = lines().filter((line) => line.msg === 'looked up');
+  const [access] = accessLines(lines());
+  assert.deepEqual({ trace_id: own!.trace_id, span_id: own!.span_id }, ids);
+  assert.deepEqual({ trace_id: access!.trace_id, span_id: access!.span_id }, ids);
 });

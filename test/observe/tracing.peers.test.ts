@@ -5,10 +5,13 @@
 // W3CTraceContextPropagator.test.ts). Each test names its source.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
-import { createApp, get, HttpResponse, StreamingResponse, type App, type Server } from 'coda-http';
-import { connect, deferred, rawGet, rawRequest, startServer } from '../helpers.js';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { after as afterResponse, createApp, get, HttpResponse, NotFound, sqliteStore, StreamingResponse, task, type App, type MiddlewareFactory, type MiddlewareHooks, type Server } from 'coda-http';
+import { connect, deferred, memoryLogger, rawGet, rawRequest, startServer } from '../helpers.js';
 import { only, recorder } from './spans.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -176,4 +179,159 @@ describe('client.address, url.scheme and server.address, as instrumentation-http
     assert.deepEqual(where(attributes), { client: undefined, scheme: 'https', host: 'api.example', port: 443 });
     assert.equal(attributes['network.protocol.version'], undefined);
   });
+});
+
+test("instrumentation-http 'should have 2 ended span when server prematurely close': a view still running when the shutdown timeout cuts its connection has its span ended, its request counted and logged, once", { timeout: 30_000 }, async () => {
+  const { exporter, tracing } = recorder();
+  const { logger, lines } = memoryLogger();
+  const registry = new Registry();
+  const inView = deferred();
+  const release = deferred();
+  const app = createApp({
+    tracing, logger, metrics: { registry, defaultMetrics: false },
+    routes: [get('/hang', async () => {
+      inView.resolve();
+      await release.promise;
+      return new HttpResponse('late');
+    })],
+  });
+  const server = await startServer(app, { host: '127.0.0.1', shutdownTimeoutMs: 300 });
+  const socket = await connect(server);
+  socket.on('error', () => {});
+  socket.write(rawGet('/hang'));
+  await inView.promise;
+  assert.equal((await server.close()).requestsInFlightAtClose, 1);
+  const span = only(exporter, 'GET /hang');
+  assert.equal(span.attributes['error.type'], 'aborted');
+  assert.equal(span.attributes['http.response.status_code'], undefined, 'nothing was sent');
+  assert.equal(span.status.code, SpanStatusCode.ERROR);
+  const counted = /^http_request_duration_seconds_count\{method="GET",route="\/hang",status_code="499"\} 1$/m;
+  assert.match(await registry.metrics(), counted);
+  const access = lines.filter((line) => line.durationMs !== undefined);
+  assert.equal(access.length, 1, JSON.stringify(lines));
+  assert.equal(access[0]!.status, 499);
+  assert.match(String(access[0]!.msg), /^GET \/hang 499 [\d.]+ ms \(cut off by the server: its view was still running when shutdown gave up on it\)$/);
+  // The view answers after all: what it ends is observed no second time.
+  release.resolve();
+  await app.settle();
+  assert.equal(exporter.getFinishedSpans().length, 1);
+  assert.match(await registry.metrics(), counted);
+  assert.equal(lines.filter((line) => line.durationMs !== undefined).length, 1);
+});
+
+test("instrumentation-express 'captures sync middleware errors', 'captures async middleware errors': what a view or a middleware threw is on the 500's span, an exception event and the status's message; a 4xx thrown records none", async (t) => {
+  const { exporter, tracing } = recorder();
+  class LedgerError extends Error {
+    override name = 'LedgerError';
+  }
+  const failing: MiddlewareHooks = {
+    async processRequest(request) {
+      if (request.path === '/middleware') throw new TypeError('middleware broke');
+    },
+  };
+  const app = createApp({
+    tracing, accessLog: false, middleware: [failing],
+    routes: [
+      get('/sync', () => {
+        throw new LedgerError('ledger unbalanced');
+      }),
+      get('/middleware', () => new HttpResponse('unreached')),
+      get('/missing', () => {
+        throw new NotFound('no such ledger');
+      }),
+    ],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  // Middleware runs before routing: its failure's span is named by the method alone.
+  const cases = [
+    ['/sync', 'GET /sync', 500, 'LedgerError', 'ledger unbalanced'],
+    ['/middleware', 'GET', 500, 'TypeError', 'middleware broke'],
+    ['/missing', 'GET /missing', 404, undefined, undefined],
+  ] as const;
+  for (const [path, name, status, type, message] of cases) {
+    exporter.reset();
+    assert.equal((await rawRequest(server, rawGet(path))).status, status);
+    await app.settle();
+    const span = only(exporter, name);
+    const exceptions = span.events.filter((event) => event.name === 'exception');
+    if (type === undefined) {
+      assert.deepEqual([span.status, exceptions], [{ code: SpanStatusCode.UNSET }, []], path);
+      continue;
+    }
+    assert.deepEqual(span.status, { code: SpanStatusCode.ERROR, message }, path);
+    assert.equal(span.attributes['error.type'], '500');
+    assert.equal(exceptions.length, 1, path);
+    assert.equal(exceptions[0]!.attributes?.['exception.type'], type);
+    assert.equal(exceptions[0]!.attributes?.['exception.message'], message);
+  }
+});
+
+test("instrumentation-express 'should preserve baggage set by middleware in downstream handlers': baggage a middleware makes active is the view's, and its after() task's, under the request's span", async (t) => {
+  const { exporter, tracing } = recorder();
+  const seen: Record<string, string | undefined> = {};
+  const withBaggage: MiddlewareFactory = (getResponse) => (request) => {
+    const baggage = propagation.createBaggage({ 'tenant.id': { value: 'acme' } });
+    return context.with(propagation.setBaggage(context.active(), baggage), () => getResponse(request));
+  };
+  const ran = deferred();
+  const app = createApp({
+    tracing, accessLog: false, middleware: [withBaggage],
+    routes: [get('/ledger', () => {
+      seen.view = propagation.getActiveBaggage()?.getEntry('tenant.id')?.value;
+      afterResponse(() => {
+        seen.task = propagation.getActiveBaggage()?.getEntry('tenant.id')?.value;
+        seen.taskParent = trace.getActiveSpan()?.spanContext().spanId;
+        ran.resolve();
+      }, { name: 'audit' });
+      return new HttpResponse('ok');
+    })],
+  });
+  const server = await startServer(app, { host: '127.0.0.1' });
+  t.after(() => server.close());
+  assert.equal((await rawRequest(server, rawGet('/ledger'))).status, 200);
+  await ran.promise;
+  await app.settle();
+  assert.deepEqual([seen.view, seen.task], ['acme', 'acme']);
+  assert.equal(seen.taskParent, only(exporter, 'process audit').spanContext().spanId);
+  assert.equal(only(exporter, 'process audit').parentSpanContext?.spanId, only(exporter, 'GET /ledger').spanContext().spanId);
+});
+
+test("instrumentation-pino's log correlation: the line of a failed after() task, one that timed out, and of a failed durable attempt carry their task span's trace and span ids", async () => {
+  const { exporter, tracing } = recorder();
+  const lines: Record<string, unknown>[] = [];
+  // What instrumentation-pino's mixin does: the active span's ids on every line.
+  const mixin = (): object => {
+    const span = trace.getActiveSpan()?.spanContext();
+    return span === undefined ? {} : { trace_id: span.traceId, span_id: span.spanId };
+  };
+  const correlated = pino({ mixin }, new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString('utf8').split('\n')) if (text !== '') lines.push(JSON.parse(text) as Record<string, unknown>);
+      callback();
+    },
+  }));
+  const charge = task('charge', () => {
+    throw new Error('card declined');
+  }, { attempts: 1 });
+  const app = createApp({
+    logger: correlated, tracing, accessLog: false,
+    after: { timeoutMs: 50 },
+    tasks: { definitions: [charge], store: sqliteStore({ path: ':memory:' }) },
+    routes: [get('/order', () => {
+      afterResponse(() => {
+        throw new Error('audit broke');
+      }, { name: 'audit' });
+      afterResponse(() => new Promise(() => {}), { name: 'stuck' });
+      afterResponse(charge, {});
+      return new HttpResponse('ok');
+    })],
+  });
+  await (await app.fetch(new Request('http://localhost/order'))).text();
+  await app.settle();
+  for (const [name, message] of [['audit', /^after-response task audit failed/], ['stuck', /^after-response task stuck failed/], ['charge', /^durable task charge failed for good/]] as const) {
+    const span = only(exporter, `process ${name}`).spanContext();
+    const line = lines.find((each) => message.test(String(each.msg)));
+    assert.deepEqual({ trace_id: line?.trace_id, span_id: line?.span_id }, { trace_id: span.traceId, span_id: span.spanId }, name);
+  }
 });

@@ -243,6 +243,11 @@ export class AdoptedExchange extends Exchange {
     this.#headStatus = this.#res.statusCode;
   }
 
+  /** The handler (Coda's app, or the framework's route it gave the request to) has answered: its response is Node's, maybe not sent yet. */
+  override get handled(): boolean {
+    return this.#answered;
+  }
+
   /** The response closed: the exchange is done, unless the client left before the handler answered (see `answered`). */
   closed(): void {
     const res = this.#res;
