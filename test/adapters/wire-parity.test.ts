@@ -16,7 +16,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { serve as honoServe, type HttpBindings } from '@hono/node-server';
 import express from 'express';
@@ -28,16 +28,19 @@ import { coda as expressCoda, type Adapter, type AdapterOptions } from 'coda-htt
 import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
+import { parseResponse } from '../helpers.js';
 import { pipelined, responses } from '../transport/wire.js';
 
 /** A request's key (`GET /x`) and the outcome its task saw. */
-type Seen = [string, Pick<Outcome, 'status' | 'completed' | 'aborted' | 'bytesSent'>];
+type Seen = [string, Pick<Outcome, 'status' | 'completed' | 'aborted' | 'bytesSent'> & { failed: boolean }];
 
 /** One framework's app, started with Coda's adapter (given its options) or alone; `note(key)` registers the run's task for the request. */
 interface Framework {
   name: string;
   /** The raw requests, sent pipelined on connections of a few each (see `connections`). */
   requests: string[];
+  /** Requests whose response the framework cuts (a body stream that fails), each on a connection of its own. */
+  cut: string[];
   start(coda: AdapterOptions | undefined, note: (key: string) => void): Promise<{ port: number; app?: App; close(): Promise<unknown> }>;
 }
 
@@ -75,6 +78,20 @@ async function nodeServer(server: Server, adapter?: Adapter) {
   return { port, app: adapter?.app, close };
 }
 
+/** A body stream that fails before its first chunk: Express (given the error) and Fastify still answer with an error response. */
+function failing(): Readable {
+  // A fixed stack: Express's error page shows it.
+  return new Readable({ read() { this.destroy(Object.assign(new Error('failed before its first chunk'), { stack: 'Error: failed before its first chunk' })); } });
+}
+
+/** A body stream that fails once its first chunk is out. */
+async function* midway(): AsyncIterable<Buffer> {
+  yield Buffer.from('the part before ');
+  await new Promise((resolve) => setImmediate(resolve));
+  throw new Error('failed midway');
+}
+const failingMidway = (): Readable => Readable.from(midway());
+
 const FILE_TEXT = 'a file sent by the framework\n';
 
 function expressApp(file: string): Framework {
@@ -87,8 +104,10 @@ function expressApp(file: string): Framework {
       raw('GET', '/file', { Range: 'bytes=2-5' }), raw('HEAD', '/file'),
       raw('GET', '/file', { 'If-Modified-Since': 'Wed, 15 Nov 2023 00:00:00 GMT' }), raw('GET', '/no-file'),
       raw('GET', '/not-modified'), raw('GET', '/send-status'), raw('GET', '/written'), raw('GET', '/ended'),
+      raw('GET', '/failing'),
       raw('GET', '/teapot'), raw('GET', '/missing'), raw('GET', '/final-error'),
     ],
+    cut: [raw('GET', '/piped-failing'), raw('GET', '/failing-midway')],
     async start(options, note) {
       const app = express();
       // Express's final handler prints the errors it is given unless in 'test'.
@@ -111,6 +130,11 @@ function expressApp(file: string): Framework {
         res.end('hand');
       });
       app.get('/ended', (_req, res) => { res.end(); });
+      // pipe(), not pipeline(), which would destroy the response: Express's final handler answers the failure.
+      app.get('/failing', (_req, res, next) => { failing().on('error', next).pipe(res); });
+      // pipeline() destroys the response with the failure.
+      app.get('/piped-failing', (_req, res) => { pipeline(failing(), res, () => {}); });
+      app.get('/failing-midway', (_req, res) => { pipeline(failingMidway(), res, () => {}); });
       app.get('/teapot', (_req, _res, next) => { next(Object.assign(new Error('short and stout'), { status: 418 })); });
       // Its page shows the stack: a fixed one, the same whatever called the route.
       app.get('/final-error', () => { throw Object.assign(new Error('to the final handler'), { stack: 'Error: to the final handler' }); });
@@ -130,8 +154,9 @@ const fastifyApp: Framework = {
     raw('GET', '/send'), raw('HEAD', '/send'), raw('GET', '/json'), raw('GET', '/no-content'),
     raw('GET', '/stream'), raw('GET', '/on-send'), raw('HEAD', '/stream'), raw('GET', '/not-modified'),
     raw('GET', '/redirect'), raw('HEAD', '/missing'), raw('GET', '/hijack'), raw('GET', '/handled'),
-    raw('GET', '/missing'),
+    raw('GET', '/missing'), raw('GET', '/failing'),
   ],
+  cut: [raw('GET', '/failing-midway')],
   async start(options, note) {
     const fastify = Fastify();
     if (options !== undefined) await fastify.register(fastifyCoda, options);
@@ -146,6 +171,8 @@ const fastifyApp: Framework = {
     fastify.get('/no-content', async (_request, reply) => reply.code(204).send());
     fastify.get('/stream', async (_request, reply) => reply.type('text/plain').send(Readable.from(['one ', 'two ', 'three'])));
     fastify.get('/on-send', async () => 'the handler');
+    fastify.get('/failing', async (_request, reply) => reply.send(failing()));
+    fastify.get('/failing-midway', async (_request, reply) => reply.send(failingMidway()));
     fastify.get('/not-modified', async (_request, reply) => reply.code(304).send('stripped'));
     fastify.get('/redirect', async (_request, reply) => reply.redirect('/there?a=<b>'));
     fastify.get('/hijack', async (_request, reply) => {
@@ -169,6 +196,7 @@ const honoApp: Framework = {
     raw('GET', '/stream'), raw('HEAD', '/stream'), raw('GET', '/not-modified'), raw('GET', '/redirect'),
     raw('GET', '/teapot'), raw('GET', '/missing'),
   ],
+  cut: [raw('GET', '/failing'), raw('GET', '/failing-midway')],
   async start(options, note) {
     const app = new Hono<{ Bindings: HttpBindings }>();
     const adapter = options === undefined ? undefined : honoCoda(options);
@@ -183,6 +211,8 @@ const honoApp: Framework = {
     app.get('/stream', (c) => c.body(ReadableStream.from([new TextEncoder().encode('one '), new TextEncoder().encode('two')]) as ReadableStream<Uint8Array>));
     app.get('/redirect', (c) => c.redirect('/there'));
     app.get('/not-modified', (c) => c.body(null, 304));
+    app.get('/failing', (c) => c.body(Readable.toWeb(failing()) as ReadableStream<Uint8Array>));
+    app.get('/failing-midway', (c) => c.body(Readable.toWeb(failingMidway()) as ReadableStream<Uint8Array>));
     app.get('/teapot', () => { throw new Error('short and stout'); });
     app.onError((error, c) => c.text(`handled: ${error.message}`, 418));
     app.get('/last', (c) => c.text('last'));
@@ -199,6 +229,7 @@ const koaApp: Framework = {
     raw('GET', '/redirect', { Accept: 'text/html' }), raw('GET', '/by-hand'), raw('GET', '/teapot'),
     raw('GET', '/missing'),
   ],
+  cut: [raw('GET', '/failing'), raw('GET', '/failing-midway')],
   async start(options, note) {
     const app = new Koa();
     app.silent = true;
@@ -221,6 +252,8 @@ const koaApp: Framework = {
         case '/null': ctx.body = null; break;
         case '/no-content': ctx.body = 'stripped'; ctx.status = 204; break;
         case '/not-modified': ctx.body = 'stripped'; ctx.status = 304; break;
+        case '/failing': ctx.body = failing(); break;
+        case '/failing-midway': ctx.body = failingMidway(); break;
         case '/json': ctx.body = { user: 'tobi', n: [1, 2] }; break;
         case '/redirect': ctx.redirect('/there?a=<b>'); break;
         case '/by-hand':
@@ -238,13 +271,12 @@ const koaApp: Framework = {
 };
 
 /** Runs `framework`'s requests once: the bytes received, and the outcomes its tasks saw once all have run. */
-async function run(t: TestContext, framework: Framework, how: 'alone' | 'after' | 'durable'): Promise<{ bytes: Buffer[]; seen: Seen[] }> {
-  const batches = connections(framework.requests);
+async function run(t: TestContext, framework: Framework, how: 'alone' | 'after' | 'durable', batches: string[][]): Promise<{ bytes: Buffer[]; seen: Seen[] }> {
   const seen: Seen[] = [];
   let allSeen!: () => void;
   const done = new Promise<void>((resolve) => { allSeen = resolve; });
-  const record = (key: string, { status, completed, aborted, bytesSent }: Outcome): void => {
-    seen.push([key, { status, completed, aborted, bytesSent }]);
+  const record = (key: string, { status, completed, aborted, bytesSent, error }: Outcome): void => {
+    seen.push([key, { status, completed, aborted, bytesSent, failed: error !== undefined }]);
     if (seen.length === batches.flat().length) allSeen();
   };
   const parity = task('parity', (payload: { key: string }, ctx) => { record(payload.key, ctx.outcome!); });
@@ -286,18 +318,37 @@ function frameworks(t: TestContext): Framework[] {
 for (const name of ['Express', 'Fastify', 'Koa', 'Hono']) {
   test(`${name} with Coda sends byte for byte what it sends alone, a task registered in every request (after(), then a durable task); each task sees the status on the wire, complete, its body's bytes`, { timeout: 30_000 }, async (t) => {
     const framework = frameworks(t).find((f) => f.name === name)!;
-    const alone = await run(t, framework, 'alone');
+    const alone = await run(t, framework, 'alone', connections(framework.requests));
     const expected = sorted(connections(framework.requests).flatMap((batch, n) => {
       const { list, rest } = responses(alone.bytes[n]!, batch.map(methodOf));
       assert.deepEqual([list.length, rest.length], [batch.length, 0], `every request answered alone, one by one: ${undated(alone.bytes[n]!)}`);
       return list.map((response, i): Seen => [keyOf(batch[i]!), {
-        status: response.status, completed: true, aborted: false, bytesSent: methodOf(batch[i]!) === 'HEAD' ? 0 : response.body.length,
+        status: response.status, completed: true, aborted: false, bytesSent: methodOf(batch[i]!) === 'HEAD' ? 0 : response.body.length, failed: false,
       }]);
     }));
     for (const how of ['after', 'durable'] as const) {
-      const { bytes, seen } = await run(t, framework, how);
+      const { bytes, seen } = await run(t, framework, how, connections(framework.requests));
       assert.deepEqual(bytes.map(undated), alone.bytes.map(undated), `${how}: the same bytes`);
       assert.deepEqual(sorted(seen), expected, `${how}: each task saw its response`);
+    }
+  });
+}
+
+for (const name of ['Express', 'Fastify', 'Koa', 'Hono']) {
+  test(`${name} with Coda cuts a response whose body stream fails as it cuts it alone, byte for byte (after(), then a durable task); each task sees it failed, not complete, with the status and bytes the client got`, { timeout: 30_000 }, async (t) => {
+    const framework = frameworks(t).find((f) => f.name === name)!;
+    const batches = framework.cut.map((request) => [request]);
+    const alone = await run(t, framework, 'alone', batches);
+    const expected = sorted(batches.map(([request], n): Seen => {
+      const bytes = alone.bytes[n]!;
+      // The head went out (then the part before the failure), or nothing did: then the status is the one the framework had set.
+      const sent = bytes.includes('\r\n\r\n') ? parseResponse(bytes) : undefined;
+      return [keyOf(request!), { status: sent?.status ?? 200, completed: false, aborted: true, bytesSent: sent?.body.length ?? 0, failed: true }];
+    }));
+    for (const how of ['after', 'durable'] as const) {
+      const { bytes, seen } = await run(t, framework, how, batches);
+      assert.deepEqual(bytes.map(undated), alone.bytes.map(undated), `${how}: the same bytes`);
+      assert.deepEqual(sorted(seen), expected, `${how}: each task saw its response fail`);
     }
   });
 }

@@ -48,6 +48,8 @@ export class FirstByteGate {
   readonly #own = new Map<string, unknown>();
   /** Ends the connection (or HTTP/2 stream) the request's own code destroyed once its answer was queued (see `holdDestroy`). */
   #endConnection: (() => void) | undefined = undefined;
+  /** The held destroy runs: its own destroy of the connection (a response's destroys its socket) is not held again. */
+  #releasing = false;
   /** Over HTTP/2: the response's stream, whose `close` and `destroy` the gate holds (see `#holdStream`). */
   readonly #stream: Http2Stream | undefined;
 
@@ -162,11 +164,17 @@ export class FirstByteGate {
     if (!this.#destroyed && socket.destroyed) return false;
     // A turn later: Node 26 hands a response's writes to its socket on the next tick (it corks them), and a socket
     // ended at once dropped what was replayed (the head and the part written).
+    // Released from the request's async context (its setImmediate, a 'finish' emitted on a tick it queued): the socket's destroy
+    // that the response's makes would be taken for the request's code destroying it again, and dropped with its error.
+    const release = (): void => {
+      this.#releasing = true;
+      destroy();
+    };
     return this.#hold(() => setImmediate(() => {
       if (socket.destroyed) return;
       socket.end();
-      if (socket.writableFinished) destroy();
-      else socket.once('finish', destroy);
+      if (socket.writableFinished) release();
+      else socket.once('finish', release);
     }));
   }
 
@@ -198,9 +206,9 @@ export class FirstByteGate {
     else end();
   }
 
-  /** Defers `end` until what was queued is replayed; true for a destroy already held, false when nothing is held. */
+  /** Defers `end` until what was queued is replayed; true for a destroy already held, false when nothing is held or the held one runs. */
   #hold(end: () => void): boolean {
-    if (this.#destroyed) return true;
+    if (this.#destroyed) return !this.#releasing;
     if (this.#state !== HOLDING || this.#calls.length === 0) return false;
     this.#destroyed = true;
     this.#endConnection = end;
