@@ -57,7 +57,7 @@ function connections(requests: string[]): string[][] {
 }
 
 const methodOf = (request: string): string => request.slice(0, request.indexOf(' '));
-const keyOf = (request: string): string => request.slice(0, request.indexOf(' HTTP/1.1'));
+const keyOf = (request: string): string => request.slice(0, request.indexOf(' HTTP/1.'));
 
 /** The bytes a run received, its Date headers (the one thing that differs between runs) blanked. */
 const undated = (bytes: Buffer): string => bytes.toString('latin1').replace(/^date: [^\r]*\r$/gim, 'Date: -\r');
@@ -315,22 +315,36 @@ function frameworks(t: TestContext): Framework[] {
   return [expressApp(file), fastifyApp, koaApp, honoApp];
 }
 
+/**
+ * Runs `batches` alone, then with an after() task and with a durable one, and
+ * asserts the same bytes each time, every response complete and its task's
+ * outcome the status and body on the wire.
+ */
+async function sameAsAlone(t: TestContext, framework: Framework, batches: string[][]): Promise<void> {
+  const alone = await run(t, framework, 'alone', batches);
+  const expected = sorted(batches.flatMap((batch, n) => {
+    const { list, rest } = responses(alone.bytes[n]!, batch.map(methodOf));
+    assert.deepEqual([list.length, rest.length], [batch.length, 0], `every request answered alone, one by one: ${undated(alone.bytes[n]!)}`);
+    return list.map((response, i): Seen => [keyOf(batch[i]!), {
+      status: response.status, completed: true, aborted: false, bytesSent: methodOf(batch[i]!) === 'HEAD' ? 0 : response.body.length, failed: false,
+    }]);
+  }));
+  for (const how of ['after', 'durable'] as const) {
+    const { bytes, seen } = await run(t, framework, how, batches);
+    assert.deepEqual(bytes.map(undated), alone.bytes.map(undated), `${how}: the same bytes`);
+    assert.deepEqual(sorted(seen), expected, `${how}: each task saw its response`);
+  }
+}
+
 for (const name of ['Express', 'Fastify', 'Koa', 'Hono']) {
   test(`${name} with Coda sends byte for byte what it sends alone, a task registered in every request (after(), then a durable task); each task sees the status on the wire, complete, its body's bytes`, { timeout: 30_000 }, async (t) => {
     const framework = frameworks(t).find((f) => f.name === name)!;
-    const alone = await run(t, framework, 'alone', connections(framework.requests));
-    const expected = sorted(connections(framework.requests).flatMap((batch, n) => {
-      const { list, rest } = responses(alone.bytes[n]!, batch.map(methodOf));
-      assert.deepEqual([list.length, rest.length], [batch.length, 0], `every request answered alone, one by one: ${undated(alone.bytes[n]!)}`);
-      return list.map((response, i): Seen => [keyOf(batch[i]!), {
-        status: response.status, completed: true, aborted: false, bytesSent: methodOf(batch[i]!) === 'HEAD' ? 0 : response.body.length, failed: false,
-      }]);
-    }));
-    for (const how of ['after', 'durable'] as const) {
-      const { bytes, seen } = await run(t, framework, how, connections(framework.requests));
-      assert.deepEqual(bytes.map(undated), alone.bytes.map(undated), `${how}: the same bytes`);
-      assert.deepEqual(sorted(seen), expected, `${how}: each task saw its response`);
-    }
+    await sameAsAlone(t, framework, connections(framework.requests));
+  });
+
+  test(`${name} with Coda answers HTTP/1.0 requests byte for byte as alone (no chunks: a body of unknown length ends with the connection), each on a connection of its own; each task sees its response complete`, { timeout: 30_000 }, async (t) => {
+    const framework = frameworks(t).find((f) => f.name === name)!;
+    await sameAsAlone(t, framework, framework.requests.map((request) => [request.replace(' HTTP/1.1\r\n', ' HTTP/1.0\r\n')]));
   });
 }
 
