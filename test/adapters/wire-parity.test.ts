@@ -12,7 +12,8 @@
 // the bytes of its body.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { once } from 'node:events';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,6 +85,17 @@ function failing(): Readable {
   return new Readable({ read() { this.destroy(Object.assign(new Error('failed before its first chunk'), { stack: 'Error: failed before its first chunk' })); } });
 }
 
+/**
+ * A body written by hand past the high-water mark, each write() that says so
+ * waiting for 'drain' (a HEAD's says it never: Node takes nothing there).
+ */
+async function writeLarge(res: ServerResponse): Promise<void> {
+  for (let i = 0; i < 8; i++) {
+    if (!res.write(Buffer.alloc(64 * 1024, 97 + i))) await once(res, 'drain');
+  }
+  res.end();
+}
+
 /** A body stream that fails once its first chunk is out. */
 async function* midway(): AsyncIterable<Buffer> {
   yield Buffer.from('the part before ');
@@ -104,7 +116,7 @@ function expressApp(file: string): Framework {
       raw('GET', '/file', { Range: 'bytes=2-5' }), raw('HEAD', '/file'),
       raw('GET', '/file', { 'If-Modified-Since': 'Wed, 15 Nov 2023 00:00:00 GMT' }), raw('GET', '/no-file'),
       raw('GET', '/not-modified'), raw('GET', '/send-status'), raw('GET', '/written'), raw('GET', '/ended'),
-      raw('GET', '/failing'),
+      raw('GET', '/failing'), raw('GET', '/written-large'), raw('HEAD', '/written-large'),
       raw('GET', '/teapot'), raw('GET', '/missing'), raw('GET', '/final-error'),
     ],
     cut: [raw('GET', '/piped-failing'), raw('GET', '/failing-midway')],
@@ -130,6 +142,7 @@ function expressApp(file: string): Framework {
         res.end('hand');
       });
       app.get('/ended', (_req, res) => { res.end(); });
+      app.get('/written-large', (_req, res) => writeLarge(res));
       // pipe(), not pipeline(), which would destroy the response: Express's final handler answers the failure.
       app.get('/failing', (_req, res, next) => { failing().on('error', next).pipe(res); });
       // pipeline() destroys the response with the failure.
@@ -227,6 +240,7 @@ const koaApp: Framework = {
     raw('GET', '/buffer'), raw('GET', '/stream'), raw('HEAD', '/stream'), raw('GET', '/null'),
     raw('HEAD', '/null'), raw('GET', '/no-content'), raw('GET', '/not-modified'), raw('GET', '/json'),
     raw('GET', '/redirect', { Accept: 'text/html' }), raw('GET', '/by-hand'), raw('GET', '/teapot'),
+    raw('GET', '/by-hand-large'), raw('HEAD', '/by-hand-large'),
     raw('GET', '/missing'),
   ],
   cut: [raw('GET', '/failing'), raw('GET', '/failing-midway')],
@@ -261,6 +275,10 @@ const koaApp: Framework = {
           ctx.res.writeHead(200, { 'content-type': 'text/plain' });
           ctx.res.write('by ');
           ctx.res.end('hand');
+          break;
+        case '/by-hand-large':
+          ctx.respond = false;
+          await writeLarge(ctx.res);
           break;
         case '/teapot': ctx.throw(418, 'short and stout'); break;
         case '/last': ctx.body = 'last'; break;

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { getDefaultHighWaterMark } from 'node:stream';
+import { sendsBody } from '../framing.js';
 
 /** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
 const METHODS = ['writeHead', 'flushHeaders', 'write', 'end'] as const;
@@ -132,11 +133,13 @@ export class FirstByteGate {
    * write()'s answer while holding: false once destroyed, or once the queue
    * holds the response's high-water mark (a stream piped to it waits for
    * 'drain' then, as for Node's: told true, it was read whole into the queue
-   * while the journal was written, an endless one for as long).
+   * while the journal was written, an endless one for as long). Always true
+   * for a response without a body (a HEAD's, a 204's): Node's write() takes
+   * nothing there, says true and owes no 'drain'.
    */
   #taken(chunk: unknown, encoding: unknown): boolean {
     if (this.#destroyed) return false;
-    if (this.#state !== HOLDING) return true;
+    if (this.#state !== HOLDING || !sendsBody(this.#res.req?.method ?? 'GET', this.#head!.statusCode)) return true;
     this.#queued += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : (chunk as Uint8Array | undefined)?.byteLength ?? 0;
     // Past it, the replay hands Node the mark's worth in one turn (its first writes corked): its write() says to wait too, and it emits the 'drain'.
     return this.#queued < (this.#res.writableHighWaterMark ?? getDefaultHighWaterMark(false));
