@@ -530,6 +530,40 @@ export function guarantees(target: Target): void {
     assert.equal((await running.app.tasks.stats()).completed, 2);
   });
 
+  test(`${target.name}: a durable task of a response whose client aborts mid-stream (the response held until the task was journaled, then streamed): the task runs once, its outcome aborted with the bytes handed over, no outcome.error`, async (t) => {
+    const ran: Outcome[] = [];
+    const runs = deferred();
+    const firstChunk = deferred();
+    const noted = task('noted', (_payload: Record<string, never>, ctx) => {
+      ran.push(ctx.outcome!);
+      runs.resolve();
+    });
+    const running = await start(t, target, [{
+      path: '/stream',
+      handle() {
+        void after(noted, {});
+        return {
+          async *stream() {
+            for (let i = 0; i < 10_000; i++) {
+              yield Buffer.alloc(64 * 1024, i);
+              firstChunk.resolve();
+            }
+          },
+        };
+      },
+    }], { tasks: { definitions: [noted], store: sqliteStore({ path: tempFile(t) }) } });
+    const res = await open(`${running.url}/stream`);
+    await firstChunk.promise;
+    res.destroy();
+    await runs.promise;
+    await running.app.settle();
+    assert.equal(ran.length, 1);
+    const [{ status, completed, aborted, error, bytesSent }] = ran as [Outcome];
+    assert.deepEqual({ status, completed, aborted, error }, { status: 200, completed: false, aborted: true, error: undefined });
+    assert.ok(bytesSent > 0 && bytesSent < 10_000 * 64 * 1024, `some of the body was sent: ${bytesSent}`);
+    assert.equal((await running.app.tasks.stats()).completed, 1);
+  });
+
   test(`${target.name}: a store that cannot take the durable task: 503 with Retry-After naming the store instead of the response`, async (t) => {
     const file = tempFile(t);
     const noted = task('noted', () => {});

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import { getDefaultHighWaterMark } from 'node:stream';
+import { sendsBody } from '../framing.js';
 
 /** The `ServerResponse` methods that put bytes on the wire, or fix the head that goes first. */
 const METHODS = ['writeHead', 'flushHeaders', 'write', 'end'] as const;
@@ -48,6 +50,10 @@ export class FirstByteGate {
   readonly #own = new Map<string, unknown>();
   /** Ends the connection (or HTTP/2 stream) the request's own code destroyed once its answer was queued (see `holdDestroy`). */
   #endConnection: (() => void) | undefined = undefined;
+  /** Bytes of the writes queued: past the response's high-water mark, write() says to wait for 'drain', as Node's does. */
+  #queued = 0;
+  /** The held destroy runs: its own destroy of the connection (a response's destroys its socket) is not held again. */
+  #releasing = false;
   /** Over HTTP/2: the response's stream, whose `close` and `destroy` the gate holds (see `#holdStream`). */
   readonly #stream: Http2Stream | undefined;
 
@@ -118,9 +124,25 @@ export class FirstByteGate {
         }
         this.#answered();
         // write() says the data was taken (into the queue), or refused once destroyed; the others answer as Node's do.
-        return method === 'write' ? !this.#destroyed : method === 'flushHeaders' ? undefined : res;
+        return method === 'write' ? this.#taken(args[0], args[1]) : method === 'flushHeaders' ? undefined : res;
       };
     }
+  }
+
+  /**
+   * write()'s answer while holding: false once destroyed, or once the queue
+   * holds the response's high-water mark (a stream piped to it waits for
+   * 'drain' then, as for Node's: told true, it was read whole into the queue
+   * while the journal was written, an endless one for as long). Always true
+   * for a response without a body (a HEAD's, a 204's): Node's write() takes
+   * nothing there, says true and owes no 'drain'.
+   */
+  #taken(chunk: unknown, encoding: unknown): boolean {
+    if (this.#destroyed) return false;
+    if (this.#state !== HOLDING || !sendsBody(this.#res.req?.method ?? 'GET', this.#head!.statusCode)) return true;
+    this.#queued += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : (chunk as Uint8Array | undefined)?.byteLength ?? 0;
+    // Past it, the replay hands Node the mark's worth in one turn (its first writes corked): its write() says to wait too, and it emits the 'drain'.
+    return this.#queued < (this.#res.writableHighWaterMark ?? getDefaultHighWaterMark(false));
   }
 
   /** Whether the gate still holds the response back: a later registration must be waited for too. */
@@ -162,11 +184,17 @@ export class FirstByteGate {
     if (!this.#destroyed && socket.destroyed) return false;
     // A turn later: Node 26 hands a response's writes to its socket on the next tick (it corks them), and a socket
     // ended at once dropped what was replayed (the head and the part written).
+    // Released from the request's async context (its setImmediate, a 'finish' emitted on a tick it queued): the socket's destroy
+    // that the response's makes would be taken for the request's code destroying it again, and dropped with its error.
+    const release = (): void => {
+      this.#releasing = true;
+      destroy();
+    };
     return this.#hold(() => setImmediate(() => {
       if (socket.destroyed) return;
       socket.end();
-      if (socket.writableFinished) destroy();
-      else socket.once('finish', destroy);
+      if (socket.writableFinished) release();
+      else socket.once('finish', release);
     }));
   }
 
@@ -198,9 +226,9 @@ export class FirstByteGate {
     else end();
   }
 
-  /** Defers `end` until what was queued is replayed; true for a destroy already held, false when nothing is held. */
+  /** Defers `end` until what was queued is replayed; true for a destroy already held, false when nothing is held or the held one runs. */
   #hold(end: () => void): boolean {
-    if (this.#destroyed) return true;
+    if (this.#destroyed) return !this.#releasing;
     if (this.#state !== HOLDING || this.#calls.length === 0) return false;
     this.#destroyed = true;
     this.#endConnection = end;
