@@ -1,7 +1,7 @@
 import { close, constants, fstatSync, open, read, readlinkSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { NotFound } from '../http/errors.js';
+import { NotFound } from './errors.js';
 import { fileRefusal } from './file-errors.js';
 
 /** Files (or ranges) up to this size are read whole and sent with their head in one write. */
