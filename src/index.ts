@@ -23,6 +23,7 @@ export {
   HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,
   type Outcome, type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
+export { FileResponse, type FileResponseOptions } from './http/file-response.js';
 export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/headers.js';
 export type { When } from './http/when.js';
 export {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -356,4 +357,18 @@ export function serveForBadInput(app: App, lines?: LogLine[]): SuiteServer {
     if (lines !== undefined) assert.deepEqual(lines.filter((line) => line.level >= LEVEL.error), [], 'bad input is never logged as a server error');
   });
   return served;
+}
+
+/** The files under `folder` this process has open (Linux: /proc/self/fd). */
+export function openUnder(folder: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(folder)) open.push(target);
+    } catch {
+      // Closed since the folder was listed.
+    }
+  }
+  return open;
 }

@@ -12,8 +12,9 @@ import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
-import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from './file-body.js';
-import { fileRefusal } from './file-errors.js';
+import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
+import { fileRefusal } from '../http/file-errors.js';
+import { fileMediaType } from '../http/file-type.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -56,9 +57,7 @@ const BYTES_UNIT = /^\s*bytes=/i;
 const RANGE_SPEC = /^(?:(\d+)-(\d*)|-\d+)$/;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
-/** @fastify/send, and the content types it gives files (`mime`). */
-interface Sender { send: Send; typeOf: (path: string) => string }
-let sender: Promise<Sender> | undefined;
+let sender: Promise<Send> | undefined;
 
 /**
  * A GET (and HEAD) route that serves the files under `root` at `prefix`,
@@ -87,10 +86,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const root = checkRoot(where, options.root);
   const sendOptions = checkSendOptions(where, options, root);
   const index = sendOptions.index !== false;
-  sender ??= import('@fastify/send').then((module) => ({
-    send: module.default as unknown as Send,
-    typeOf: (path) => module.mime.getType(path) ?? 'application/octet-stream',
-  }));
+  sender ??= import('@fastify/send').then((module) => module.default as unknown as Send);
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
   const serveFile = (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
@@ -101,7 +97,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     checkPath(request.path, file);
     const shown = echo(request.path);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${shown}: a directory, and index is off`);
-    const { send, typeOf } = await sender!;
+    const send = await sender!;
     const ask = async (withRange: boolean): Promise<SendResult> => {
       const answer = await send(headersOnly(request, withRange), `/${file}`, sendOptions);
       // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
@@ -129,7 +125,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
       const bodiless = new HttpResponse(null, { status, headers });
       // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
       // The type is kept beside it, for compress() to decide its Vary as for the 200.
-      return status === 304 ? setRepresentationType(bodiless, typeOf(result.metadata.path)) : bodiless;
+      return status === 304 ? setRepresentationType(bodiless, fileMediaType(result.metadata.path)) : bodiless;
     }
     const length = Number(headers['Content-Length']);
     const start = status === 206 ? rangeStart(headers) : 0;

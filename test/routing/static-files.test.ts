@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs, { mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createApp, include, staticFiles, type Outcome } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { LEVEL, memoryLogger, rawGet, rawRequest, serveForSuite, startServer } from '../helpers.js';
+import { LEVEL, memoryLogger, openUnder, rawGet, rawRequest, serveForSuite, startServer } from '../helpers.js';
 
 /** A temporary tree: public/ (the root) beside a secret file and folder that must never be served. */
 function makeTree(): { base: string; root: string; big: Buffer } {
@@ -32,20 +32,6 @@ function makeTree(): { base: string; root: string; big: Buffer } {
   symlinkSync(path.join(base, 'outside'), path.join(root, 'outdir'));
   symlinkSync(path.join(root, 'hello.txt'), path.join(root, 'alias.txt'));
   return { base, root, big };
-}
-
-/** The files under `folder` this process has open (Linux: /proc/self/fd). */
-function openUnder(folder: string): string[] {
-  const open: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(folder)) open.push(target);
-    } catch {
-      // Closed since the folder was listed.
-    }
-  }
-  return open;
 }
 
 describe('staticFiles()', () => {

@@ -1,4 +1,4 @@
-import { NotFound, PermissionDenied, type HttpError } from '../http/errors.js';
+import { NotFound, PermissionDenied, type HttpError } from './errors.js';
 
 /**
  * The answer to a file system error met looking up or opening the file at

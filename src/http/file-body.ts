@@ -1,7 +1,7 @@
 import { close, constants, fstatSync, open, read, readlinkSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { NotFound } from '../http/errors.js';
+import { NotFound } from './errors.js';
 import { fileRefusal } from './file-errors.js';
 
 /** Files (or ranges) up to this size are read whole and sent with their head in one write. */
@@ -34,13 +34,7 @@ let fdLinks = process.platform === 'linux';
  * a symlink swapped after it cannot lead elsewhere.
  */
 export async function openInside(file: string, root: string, shown: string): Promise<number> {
-  let fd: number;
-  try {
-    fd = await new Promise<number>((resolve, reject) => open(file, READ, (error, opened) => (error === null ? resolve(opened) : reject(error))));
-  } catch (error) {
-    // Removed since @fastify/send saw it, or not readable by this process (its stat needs no read permission).
-    throw fileRefusal(error, shown) ?? error;
-  }
+  const fd = await openFile(file, shown);
   let real: string;
   try {
     real = await realPathOf(fd, file);
@@ -53,6 +47,19 @@ export async function openInside(file: string, root: string, shown: string): Pro
     throw new NotFound('no file there: it leads out of the static root');
   }
   return fd;
+}
+
+/**
+ * Opens `file` for reading, without waiting on a FIFO (see `READ`). A file
+ * removed since it was looked at, or not readable by this process (its stat
+ * needs no read permission), is the HttpError `fileRefusal()` gives, naming `shown`.
+ */
+export async function openFile(file: string, shown: string): Promise<number> {
+  try {
+    return await new Promise<number>((resolve, reject) => open(file, READ, (error, opened) => (error === null ? resolve(opened) : reject(error))));
+  } catch (error) {
+    throw fileRefusal(error, shown) ?? error;
+  }
 }
 
 async function realPathOf(fd: number, file: string): Promise<string> {
@@ -78,10 +85,12 @@ export function describes(stat: Stats, fd: number): boolean {
   return opened.ino === stat.ino && opened.dev === stat.dev && opened.size === stat.size && opened.mtimeMs === stat.mtimeMs;
 }
 
-/** Closes a descriptor the route is done with; nothing waits on it, and a failed close leaves nothing to do. */
-export function closeFile(fd: number): void {
-  close(fd, () => {});
+/** Closes a descriptor the route is done with; nothing waits on it (but `closed`, called once it is), and a failed close leaves nothing to do. */
+export function closeFile(fd: number, closed: () => void = ignore): void {
+  close(fd, () => closed());
 }
+
+function ignore(): void {}
 
 function readAt(fd: number, bytes: Buffer, at: number, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => read(fd, bytes, at, length, position, (error, count) => (error === null ? resolve(count) : reject(error))));
@@ -108,11 +117,11 @@ export async function readWhole(fd: number, start: number, length: number, file:
  * each read when the response asks for it. The descriptor is closed after
  * the last byte, on a failed read, or when the response stops early
  * (`return()`), never while a read is in flight (its number could be reused
- * by then). A file that shrank ends early: the response's Content-Length
- * then cuts it.
+ * by then); `closed` is called once it is. A file that shrank ends early:
+ * the response's Content-Length then cuts it.
  */
-export function fileChunks(fd: number, start: number, length: number): AsyncIterableIterator<Uint8Array> {
-  return new FileChunks(fd, start, start + length);
+export function fileChunks(fd: number, start: number, length: number, closed?: () => void): AsyncIterableIterator<Uint8Array> {
+  return new FileChunks(fd, start, start + length, closed);
 }
 
 class FileChunks implements AsyncIterableIterator<Uint8Array> {
@@ -123,11 +132,13 @@ class FileChunks implements AsyncIterableIterator<Uint8Array> {
   #open = true;
   /** return() came during a read: the read closes the descriptor once it is back. */
   #returned = false;
+  readonly #closed: (() => void) | undefined;
 
-  constructor(fd: number, start: number, end: number) {
+  constructor(fd: number, start: number, end: number, closed: (() => void) | undefined) {
     this.#fd = fd;
     this.#position = start;
     this.#end = end;
+    this.#closed = closed;
   }
 
   [Symbol.asyncIterator](): this {
@@ -162,6 +173,6 @@ class FileChunks implements AsyncIterableIterator<Uint8Array> {
   #close(): void {
     if (!this.#open) return;
     this.#open = false;
-    closeFile(this.#fd);
+    closeFile(this.#fd, this.#closed);
   }
 }
