@@ -7,6 +7,8 @@ import { createApp, get, HttpResponse, type Server } from 'coda-http';
 import { memoryLogger, rawRequest, startServer } from '../helpers.js';
 
 const POISONED = ['example.com@evil.tld', 'example.com:dr.frankenstein@evil.tld', 'example.com:dr.frankenstein@evil.tld:80', 'example.com:80/badpath', 'example.com: recovermypassword.com'];
+/** Each poisoned host as the 400 names it: a password in its user information REDACTED (it is logged and answered). */
+const SHOWN = ['example.com@evil.tld', 'example.com:REDACTED@evil.tld', 'example.com:REDACTED@evil.tld:80', 'example.com:80/badpath', 'example.com: recovermypassword.com'];
 
 /** A server for `allowedHosts` whose view answers request.host; `host()` sends one GET with that Host line (and `extra` lines). */
 function hostServer(allowedHosts: string[]) {
@@ -29,7 +31,10 @@ describe("Django's HostValidationTests", () => {
     const legit = ['example.com', 'example.com:80', '12.34.56.78', '12.34.56.78:443', '[2001:19f0:feee::dead:beef:cafe]', '[2001:19f0:feee::dead:beef:cafe]:8080', 'xn--4ca9at.com', 'anything.multitenant.com', 'multitenant.com', 'insensitive.com', 'example.com.', 'example.com.:80', '[::ffff:169.254.169.254]'];
     for (const name of legit) assert.deepEqual(await host(name), [200, name], name);
     // They are no host at all (RFC 9112 3.2), allowedHosts or not: Django's DisallowedHost for an invalid HTTP_HOST.
-    for (const name of POISONED) assert.match((await host(name)).join(' '), new RegExp(`^400 the Host ${JSON.stringify(name)} is not a valid host name with an optional port`), name);
+    for (const [i, name] of POISONED.entries()) {
+      const said = (await host(name)).join(' ');
+      assert.ok(said.startsWith(`400 the Host ${JSON.stringify(SHOWN[i])} is not a valid host name with an optional port`), said);
+    }
     assert.deepEqual(await host('other.com'), [400, 'the host "other.com" is not one this app serves (createApp\'s allowedHosts)']);
   });
 
