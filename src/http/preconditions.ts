@@ -75,6 +75,38 @@ export function ifRangeHolds(ifRange: string, etag: string | undefined, lastModi
   return lastModified !== undefined && date !== undefined && date === httpDate(lastModified);
 }
 
+/**
+ * RFC 9110 13.2.2's evaluation of a GET or HEAD's conditions against the
+ * representation's `etag` and `lastModified` (ms, from its Last-Modified):
+ * If-Match (strong comparison, `*` holds), else a valid If-Unmodified-Since,
+ * failing is a 412; If-None-Match (weak comparison, `*` matches) matching,
+ * else (without If-None-Match) a valid If-Modified-Since no older than
+ * Last-Modified, is a 304; undefined when the request goes on (its 200, or
+ * the range it asks). A date that is no HTTP-date is ignored. With neither
+ * validator there is nothing to compare: undefined.
+ */
+export function conditionsAnswer(headers: { get(name: string): string | null }, etag: string | undefined, lastModified: number | undefined): 304 | 412 | undefined {
+  if (etag === undefined && lastModified === undefined) return undefined;
+  const ifMatch = headers.get('if-match');
+  if (!ifMatchHolds(ifMatch, etag)) return 412;
+  if (ifMatch === null && lastModified !== undefined && !notModifiedSince(headers.get('if-unmodified-since'), lastModified, true)) return 412;
+  const ifNoneMatch = headers.get('if-none-match');
+  const fresh = ifNoneMatch === null
+    ? lastModified !== undefined && notModifiedSince(headers.get('if-modified-since'), lastModified, false)
+    : !ifNoneMatchHolds(ifNoneMatch, etag);
+  return fresh ? 304 : undefined;
+}
+
+/**
+ * Whether a date condition's value names a time no older than `modified`;
+ * `absent` when the value is absent or no HTTP-date (RFC 9110 13.1.3, 13.1.4:
+ * ignored, so an If-Unmodified-Since holds and an If-Modified-Since does not).
+ */
+function notModifiedSince(value: string | null, modified: number, absent: boolean): boolean {
+  const since = value === null ? undefined : httpDate(value);
+  return since === undefined ? absent : modified <= since;
+}
+
 /** The 412 for a request whose preconditions fail, naming its path (`shown`, cut by echo() when long). */
 export function preconditionFailed(path: string): HttpError {
   return new HttpError(412, `${echo(path)} does not match the request's preconditions`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { httpDate, ifMatchHolds, ifNoneMatchHolds, preconditionFailed } from '../http/preconditions.js';
-import { representationType, setRepresentationType } from '../http/representation-type.js';
+import { notModified } from '../http/not-modified.js';
+import { conditionsAnswer, httpDate, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { copyResponse } from '../http/response-copy.js';
 import type { HttpResponse } from '../http/response.js';
@@ -13,8 +13,6 @@ export interface ConditionalGetOptions {
   etag?: boolean;
 }
 
-/** The headers a 304 keeps (RFC 9110 15.4.5, and Last-Modified as Django keeps it), the cookies with them. */
-const KEPT = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary', 'set-cookie']);
 const NO_STORE = /(?:^|,)\s*no-store\s*(?:,|$)/i;
 
 /**
@@ -51,23 +49,15 @@ export function conditionalGet(options: ConditionalGetOptions = {}): MiddlewareH
   return {
     name: 'conditionalGet',
     processResponse(request: HttpRequest, response: HttpResponse): HttpResponse {
-      const { method, headers } = request;
+      const { method } = request;
       if ((method !== 'GET' && method !== 'HEAD') || response.status < 200 || response.status > 299) return response;
       const made = addTags && !response.headers.has('etag') ? strongTag(response) : undefined;
       const etag = made ?? response.headers.get('etag') ?? undefined;
       const lastModified = response.headers.get('last-modified');
       const modified = lastModified === null ? undefined : httpDate(lastModified);
-      if (etag === undefined && modified === undefined) return response;
-      const ifMatch = headers.get('if-match');
-      if (!ifMatchHolds(ifMatch, etag)) throw preconditionFailed(request.path);
-      if (ifMatch === null && modified !== undefined && !notModifiedSince(headers.get('if-unmodified-since'), modified, true)) {
-        throw preconditionFailed(request.path);
-      }
-      const ifNoneMatch = headers.get('if-none-match');
-      const fresh = ifNoneMatch === null
-        ? modified !== undefined && notModifiedSince(headers.get('if-modified-since'), modified, false)
-        : !ifNoneMatchHolds(ifNoneMatch, etag);
-      if (fresh) return notModified(response, made);
+      const answer = conditionsAnswer(request.headers, etag, modified);
+      if (answer === 412) throw preconditionFailed(request.path);
+      if (answer === 304) return notModified(response, made);
       if (made === undefined) return response;
       const tagged = copyResponse(response, response.body);
       tagged.headers.set('etag', made);
@@ -83,29 +73,4 @@ function strongTag(response: HttpResponse): string | undefined {
   const cacheControl = response.headers.get('cache-control');
   if (cacheControl !== null && NO_STORE.test(cacheControl)) return undefined;
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
-}
-
-/**
- * Whether a date condition's value names a time no older than `modified`;
- * `absent` when the value is absent or no HTTP-date (RFC 9110 13.1.3, 13.1.4:
- * ignored, so an If-Unmodified-Since holds and an If-Modified-Since does not).
- */
-function notModifiedSince(value: string | null, modified: number, absent: boolean): boolean {
-  const since = value === null ? undefined : httpDate(value);
-  return since === undefined ? absent : modified <= since;
-}
-
-/**
- * The 304 for `response`: no body, the headers RFC 9110 15.4.5 has it keep
- * and the cookies (pending ones too), its tasks. Its type is kept beside it,
- * unsent, for compress() to give it the Vary its 200 has.
- */
-function notModified(response: HttpResponse, etag: string | undefined): HttpResponse {
-  const type = representationType(response);
-  const answer = copyResponse(response, null);
-  answer.status = 304;
-  const names = Array.from(answer.headers, ([name]) => name);
-  for (const name of names) if (!KEPT.has(name)) answer.headers.delete(name);
-  if (etag !== undefined) answer.headers.set('etag', etag);
-  return type === null ? answer : setRepresentationType(answer, type);
 }

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
+import { rangeSpecs } from '../http/byte-ranges.js';
 import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import { httpDate, ifMatchHolds, ifRangeHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
@@ -52,9 +53,6 @@ const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-r
 /** The conditions that may hold a date: @fastify/send reads it with Date.parse. */
 const DATED = ['if-modified-since', 'if-unmodified-since', 'if-range'];
 const ENCODED_SLASH = /%2F|%5C/i;
-const BYTES_UNIT = /^\s*bytes=/i;
-/** An int-range (first and last positions captured, the last maybe empty) or a suffix-range. */
-const RANGE_SPEC = /^(?:(\d+)-(\d*)|-\d+)$/;
 
 type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
 let sender: Promise<Send> | undefined;
@@ -214,7 +212,7 @@ function withoutDots(path: string): string {
  * What @fastify/send reads of a request: its conditional headers (without
  * its Range when `withRange` is false), and HEAD for its method, so that it
  * answers with the headers only and opens nothing: the route reads the file
- * (file-body.ts). A Range is given as `byteRanges()` reads it; a date as an
+ * (file-body.ts). A Range is given as `rangeSpecs()` reads it (byte-ranges.ts), one it ignores left out; a date as an
  * IMF-fixdate, and an If-Modified-Since or If-Unmodified-Since that is no
  * HTTP-date (RFC 9110 5.6.7) is left out, as RFC 9110 13.1.3 and 13.1.4
  * have it ignored (@fastify/send's Date.parse took '3100' for a date, and
@@ -238,32 +236,11 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
     else if (name !== 'if-range') delete headers[name];
   }
   if (headers.range !== undefined) {
-    const ranges = byteRanges(headers.range);
-    if (ranges === undefined) delete headers.range;
-    else headers.range = ranges;
+    const specs = rangeSpecs(headers.range);
+    if (specs === undefined) delete headers.range;
+    else headers.range = `bytes=${specs.join(',')}`;
   }
   return { method: 'HEAD', headers } as unknown as Readable;
-}
-
-/**
- * A Range for @fastify/send: `bytes=` and its range-specs, when the value is
- * one in RFC 9110 14.1.1's syntax (the unit in any case, blanks and empty
- * members of the list as its list rule allows, no last position before its
- * first); undefined for anything else, which is then ignored (the whole file). @fastify/send matches the unit in
- * lower case only, and reads each position with parseInt: `bytes=1e1-` was
- * a 206 from byte 1, `bytes=-` a 416.
- */
-function byteRanges(range: string): string | undefined {
-  if (!BYTES_UNIT.test(range)) return undefined;
-  const specs = range.slice(range.indexOf('=') + 1).split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
-  return specs.length > 0 && specs.every(validSpec) ? `bytes=${specs.join(',')}` : undefined;
-}
-
-/** A range-spec in RFC 9110 14.1.1's syntax, whose last position, when given, is not before its first (else it is invalid: `5-2`). */
-function validSpec(spec: string): boolean {
-  const match = RANGE_SPEC.exec(spec);
-  // Compared as BigInts: a position may have more digits than a number holds exactly.
-  return match !== null && (match[1] === undefined || match[2] === '' || BigInt(match[1]) <= BigInt(match[2]!));
 }
 
 /**

@@ -1,0 +1,66 @@
+// RFC 9110 14.1.1's Range syntax, shared by staticFiles() (which hands the
+// ranges to @fastify/send) and FileResponse (which answers them itself).
+
+const BYTES_UNIT = /^\s*bytes=/i;
+/** An int-range (first and last positions captured, the last maybe empty) or a suffix-range (its length captured). */
+const RANGE_SPEC = /^(?:(\d+)-(\d*)|-(\d+))$/;
+
+/**
+ * A Range's range-specs, when the value is one in RFC 9110 14.1.1's syntax
+ * (the unit in any case, blanks and empty members of the list as its list
+ * rule allows, no last position before its first); undefined for anything
+ * else, which is then ignored (the whole file, RFC 9110 14.2). @fastify/send
+ * matches the unit in lower case only, and reads each position with
+ * parseInt: `bytes=1e1-` was a 206 from byte 1, `bytes=-` a 416.
+ */
+export function rangeSpecs(range: string): string[] | undefined {
+  if (!BYTES_UNIT.test(range)) return undefined;
+  const specs = range.slice(range.indexOf('=') + 1).split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
+  return specs.length > 0 && specs.every(validSpec) ? specs : undefined;
+}
+
+/** A range-spec in RFC 9110 14.1.1's syntax, whose last position, when given, is not before its first (else it is invalid: `5-2`). */
+function validSpec(spec: string): boolean {
+  const match = RANGE_SPEC.exec(spec);
+  // Compared as BigInts: a position may have more digits than a number holds exactly.
+  return match !== null && (match[1] === undefined || match[2] === '' || BigInt(match[1]) <= BigInt(match[2]!));
+}
+
+/** The bytes from `start` to `end`, both included (as Content-Range writes them). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * What a Range asks of a representation of `size` bytes, as @fastify/send
+ * (range-parser with `combine`) answers it: one range, when the satisfiable
+ * ones overlap or touch into one; `'unsatisfiable'` when none is (RFC 9110
+ * 14.1.1: a first position at or past the end, a suffix of 0); undefined for
+ * a Range to ignore (not one by `rangeSpecs()`), and for several ranges
+ * apart, which get the whole representation, once: never more bytes than
+ * the file's, however many ranges are asked. Linear in the Range's length,
+ * but for the sort of its ranges.
+ */
+export function byteRange(range: string, size: number): ByteRange | 'unsatisfiable' | undefined {
+  const specs = rangeSpecs(range);
+  if (specs === undefined) return undefined;
+  const ranges: ByteRange[] = [];
+  for (const spec of specs) {
+    const [, first, last, suffix] = RANGE_SPEC.exec(spec)!;
+    if (suffix !== undefined) {
+      // A suffix longer than the file is the whole file; a suffix of 0 asks for nothing.
+      if (Number(suffix) > 0 && size > 0) ranges.push({ start: Math.max(0, size - Number(suffix)), end: size - 1 });
+    } else if (Number(first) < size) {
+      ranges.push({ start: Number(first), end: last === '' ? size - 1 : Math.min(Number(last), size - 1) });
+    }
+  }
+  if (ranges.length === 0) return 'unsatisfiable';
+  ranges.sort((a, b) => a.start - b.start);
+  const joined = ranges[0]!;
+  for (const next of ranges) {
+    if (next.start > joined.end + 1) return undefined;
+    joined.end = Math.max(joined.end, next.end);
+  }
+  return joined;
+}
