@@ -37,6 +37,8 @@ export const kAbortStream = Symbol('coda.abortStream');
 export const kStreamTaken = Symbol('coda.streamTaken');
 /** StreamingResponse: a transport begins to send it; false when one did before (its stream is read once). */
 export const kClaimStream = Symbol('coda.claimStream');
+/** FileResponse: what it answers a request with (its conditions and Range read): itself, a range of it, a 304, or an HttpError to render. */
+export const kAnswerRequest = Symbol('coda.answerRequest');
 /** App: runs a request that did not come over a socket. */
 export const kDispatch = Symbol('coda.dispatch');
 /** App: its after-response scheduler. */

@@ -15,6 +15,7 @@ import { setCookieHeaders } from '../http/cookies.js';
 import { signerFor, type Signer } from '../http/signing.js';
 import { BadRequest, ServiceUnavailable } from '../http/errors.js';
 import { renderError } from '../http/error-response.js';
+import { FileResponse } from '../http/file-response.js';
 import type { HttpRequest, RequestOptions, RequestSource } from '../http/request.js';
 import { StreamingResponse, type HttpResponse } from '../http/response.js';
 import type { StoredTask } from '../durable/store.js';
@@ -31,7 +32,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kTimedOut, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdopt, kAnswerRequest, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kTimedOut, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -478,6 +479,8 @@ export class App {
   [kJournal](exchange: Exchange, response: HttpResponse): MaybePromise<HttpResponse> {
     const { request } = exchange;
     const header = this.#observer?.requestIdHeader;
+    // After every middleware, whatever returned it: a FileResponse answers the request's conditions and Range as it is sent.
+    if (response instanceof FileResponse) response = answerFile(response, request, this.debug);
     try {
       const echo = header !== undefined && !response.headers.has(header);
       const cookies = response[kCookies];
@@ -708,3 +711,14 @@ export function createApp(options?: AppOptions): App {
   return new App(options);
 }
 
+/** What `file` answers `request` with (http/file-response.ts): itself, or a 304, 412 or 416, the file then let go unopened. */
+function answerFile(file: FileResponse, request: HttpRequest, debug: boolean): HttpResponse {
+  let answer: HttpResponse;
+  try {
+    answer = file[kAnswerRequest](request);
+  } catch (error) {
+    answer = renderError(request, error, debug);
+  }
+  if (answer !== file) releaseUnsent(file);
+  return answer;
+}
