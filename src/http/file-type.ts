@@ -2,17 +2,24 @@ import { createRequire } from 'node:module';
 
 type Send = typeof import('@fastify/send');
 
-/** Loaded on first use, as staticFiles() loads @fastify/send: an app that sends no file never reads its type table. */
 let send: Send | undefined;
+
+/**
+ * @fastify/send, loaded on first use, synchronously (FileResponse types its
+ * file where it is made; staticFiles() loads it where its route is made): an
+ * app that sends no file never reads it or its type table.
+ */
+export function fastifySend(): Send {
+  return (send ??= createRequire(import.meta.url)('@fastify/send') as Send);
+}
 
 /** The media type of a file by its name's extension, as staticFiles() types it (@fastify/send's `mime`): `application/octet-stream` when unknown. */
 export function fileMediaType(name: string): string {
-  send ??= createRequire(import.meta.url)('@fastify/send') as Send;
-  return send.mime.getType(name) ?? 'application/octet-stream';
+  return fastifySend().mime.getType(name) ?? 'application/octet-stream';
 }
 
 /** The Content-Type staticFiles() sends for a file of this name: its media type, with `charset=utf-8` for text, JSON and JavaScript. */
 export function fileContentType(name: string): string {
   const type = fileMediaType(name);
-  return send!.isUtf8MimeType(type) ? `${type}; charset=utf-8` : type;
+  return fastifySend().isUtf8MimeType(type) ? `${type}; charset=utf-8` : type;
 }

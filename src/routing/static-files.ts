@@ -15,7 +15,7 @@ import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { withSlash } from './append-slash.js';
 import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
 import { fileRefusal } from '../http/file-errors.js';
-import { fileMediaType } from '../http/file-type.js';
+import { fastifySend, fileMediaType } from '../http/file-type.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -54,9 +54,6 @@ const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-r
 const DATED = ['if-modified-since', 'if-unmodified-since', 'if-range'];
 const ENCODED_SLASH = /%2F|%5C/i;
 
-type Send = (request: Readable, path: string, options: SendOptions) => Promise<SendResult>;
-let sender: Promise<Send> | undefined;
-
 /**
  * A GET (and HEAD) route that serves the files under `root` at `prefix`,
  * through @fastify/send: content types, a weak ETag and Last-Modified with
@@ -84,7 +81,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const root = checkRoot(where, options.root);
   const sendOptions = checkSendOptions(where, options, root);
   const index = sendOptions.index !== false;
-  sender ??= import('@fastify/send').then((module) => module.default as unknown as Send);
+  const send = fastifySend();
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
   const serveFile = (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
@@ -95,7 +92,6 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     checkPath(request.path, file);
     const shown = echo(request.path);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${shown}: a directory, and index is off`);
-    const send = await sender!;
     const ask = async (withRange: boolean): Promise<SendResult> => {
       const answer = await send(headersOnly(request, withRange), `/${file}`, sendOptions);
       // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
