@@ -9,6 +9,7 @@ import { waitAtMost } from '../util/bounded-wait.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
 import type { RunningTask } from './running-task.js';
+import { causeSaidOnce } from '../log/cause-once.js';
 
 /**
  * How one task ended, as told to observers (the test client) and in the
@@ -213,5 +214,5 @@ function logFailure({ name, error, context }: TaskFailure): void {
   const { request } = context;
   // pino shows an Error's message and stack; anything else thrown (undefined, a string) is named, or the line would not say what failed.
   const thrown = error instanceof Error ? '' : `: it threw ${describe(error)}, not an Error`;
-  request.log.error({ err: error, task: name, method: request.method, path: request.path }, `after-response task ${name} failed${thrown}`);
+  request.log.error({ err: causeSaidOnce(error), task: name, method: request.method, path: request.path }, `after-response task ${name} failed${thrown}`);
 }

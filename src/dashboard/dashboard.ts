@@ -14,6 +14,7 @@ import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { Broadcast } from './broadcast.js';
 import { Recorder } from './recorder.js';
 import { streamLink, type StreamLink } from './stream-link.js';
+import { causeSaidOnce } from '../log/cause-once.js';
 
 /** `dashboard()`'s options: `authorize` is required. */
 export interface DashboardOptions {
@@ -91,7 +92,7 @@ export function dashboard(options: DashboardOptions): Route[] {
       maxClients: checkCount('dashboard(): maxClients', options.maxClients ?? 10),
     },
     async (): Promise<string> => JSON.stringify(await recorder.snapshot(broadcast.size)),
-    (error) => app?.logger.error({ err: error }, 'dashboard: could not make a snapshot'),
+    (error) => app?.logger.error({ err: causeSaidOnce(error) }, 'dashboard: could not make a snapshot'),
   );
 
   const checkAllowed = async (request: HttpRequest): Promise<void> => {
@@ -106,7 +107,7 @@ export function dashboard(options: DashboardOptions): Route[] {
   };
   // An open stream asks again before each message it sends: a user logged out or demoted since it opened gets no more.
   const stillAllowed = (request: HttpRequest) => (): Promise<boolean> => checkAllowed(request).then(() => true, (error: unknown) => {
-    if (!(error instanceof HttpError)) app?.logger.error({ err: error }, 'dashboard: authorize() failed for an open event stream, which is ended');
+    if (!(error instanceof HttpError)) app?.logger.error({ err: causeSaidOnce(error) }, 'dashboard: authorize() failed for an open event stream, which is ended');
     return false;
   });
   /** Why no stream may open on `link` now (its server closing, `maxClients` open), else undefined. The page tries again in 5 s: another server of the app, or this one started again. */

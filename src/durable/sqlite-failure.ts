@@ -10,6 +10,8 @@ import { errorMessage } from '../util/describe.js';
 const UNAVAILABLE = new Set([5, 6, 7, 8, 10, 11, 13, 14, 15, 26]);
 /** SQLITE_IOERR_WRITE: a write to the file or its WAL failed, which SQLite says only as "disk I/O error". */
 const IOERR_WRITE = 778;
+/** SQLITE_IOERR_SHORT_READ: a read found fewer bytes than the file or the WAL's index said, which SQLite says only as "disk I/O error". */
+const IOERR_SHORT_READ = 522;
 /** SQLITE_CONSTRAINT_UNIQUE. */
 const UNIQUE = 2067;
 
@@ -48,16 +50,31 @@ export function isUniqueViolation(error: unknown): boolean {
 
 /**
  * What a failure of the store at `path` says: SQLite's message, and where
- * that names no cause (a write that failed, "disk I/O error"), the likely
- * one: the file could not grow. A full disk is SQLite's FULL ("database or
+ * that names no cause ("disk I/O error"), the likely one: for a read that
+ * came short, a WAL removed under another process; for a write that failed,
+ * that the file could not grow. A full disk is SQLite's FULL ("database or
  * disk is full"); a write refused with room on the disk is a limit on the
  * size of files (`ulimit -f`: EFBIG) or a disk quota (EDQUOT), else a
  * failing disk.
  */
 export function failureText(error: unknown, path: string): string {
   const text = errorMessage(error);
-  if ((error as { errcode?: unknown } | null)?.errcode !== IOERR_WRITE || path === ':memory:') return text;
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  if (path === ':memory:') return text;
+  if (errcode === IOERR_SHORT_READ) return `${text}: ${shortRead(path)}`;
+  if (errcode !== IOERR_WRITE) return text;
   return `${text}: a write to ${path} or its WAL failed, most likely because the file could not grow: ${whyNoGrowth(path)}`;
+}
+
+/**
+ * Why a read came short: a process opening the file after its WAL was
+ * removed under another process (a cleanup of "temporary" files) reads the
+ * shared memory (-shm), which names frames the WAL no longer has. The other
+ * process's next write moves what it held into the file (see the store's
+ * #checkWal); a file itself cut short is the rarer cause.
+ */
+function shortRead(path: string): string {
+  return `a read of ${path} or its WAL came short: most likely its WAL (${path}-wal) was removed while another process had the file open, whose next write moves what that WAL held into the file; else the file itself was cut short (restore it from a backup)`;
 }
 
 /** Below this much room a disk is full to SQLite, which writes a page (4 KiB) or a WAL frame at a time, and more for a checkpoint. */

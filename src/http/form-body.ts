@@ -40,10 +40,13 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       const name = nameOf(given);
       if (name === undefined) return;
       // An empty filename (an empty file input) still makes a file, as fetch's formData() reads it: busboy takes "" for none.
-      const content = fileContent(bytes, body.bounds[parts - 1]);
+      const head = partHead(bytes, body.bounds[parts - 1]);
+      const content = fileContent(bytes, head);
       if (content !== undefined) return void entries.push([name, () => new File([content], '', { type: info.mimeType })]);
       // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
-      if (value === undefined) reject(undecodable(name));
+      if (value === undefined) return void reject(undecodable(name));
+      const broken = utf16Fault(bytes, head);
+      if (broken !== undefined) reject(new BadRequest(`form field ${JSON.stringify(cut(name))} is not valid UTF-16LE, the charset its part names: ${broken}`));
       else entries.push([name, () => value]);
     });
     parser.on('file', (given: string | undefined, stream, info) => {
@@ -149,24 +152,53 @@ function delimited(bytes: Buffer, boundary: string): Delimited {
 /** How far into a part its headers' end is looked for: busboy refuses a part whose headers are longer. */
 const PART_HEADERS_MAX = 16 * 1024;
 const DISPOSITION = /^content-disposition:(.*)$/im;
+const TYPE = /^content-type:(.*)$/im;
 
-/** A part's Content-Disposition (null without one) and its content's bounds; undefined when its headers do not end. */
-function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): { disposition: string | null; content: readonly [from: number, to: number] } | undefined {
+/** A part's Content-Disposition and Content-Type (null without one) and its content's bounds. */
+interface PartHead {
+  disposition: string | null;
+  type: string | null;
+  content: readonly [from: number, to: number];
+}
+
+/** The head of the part at `bounds`; undefined when its headers do not end. */
+function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): PartHead | undefined {
   if (bounds === undefined) return undefined;
   const [from, to] = bounds;
   const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
   if (headersEnd === -1) return undefined;
-  return { disposition: DISPOSITION.exec(bytes.toString('latin1', from, from + headersEnd))?.[1] ?? null, content: [from + headersEnd + 4, to] };
+  const headers = bytes.toString('latin1', from, from + headersEnd);
+  return { disposition: DISPOSITION.exec(headers)?.[1] ?? null, type: TYPE.exec(headers)?.[1] ?? null, content: [from + headersEnd + 4, to] };
+}
+
+/** The labels busboy decodes a part as UTF-16LE by (Buffer's ucs2Slice, which drops an odd last byte and keeps a lone surrogate). */
+const UTF16LE_LABELS = new Set(['utf16le', 'utf-16le', 'ucs2', 'ucs-2']);
+const UTF16LE = new TextDecoder('utf-16le', { fatal: true });
+
+/**
+ * Why the part with `head`, when its charset is UTF-16LE, is not valid in it,
+ * or undefined: busboy dropped its last byte unseen, and TextDecoder reads
+ * U+FFFD, which form() never gives (as text() does not).
+ */
+function utf16Fault(bytes: Buffer, head: PartHead | undefined): string | undefined {
+  if (head === undefined || !UTF16LE_LABELS.has(charsetOf(head.type)?.toLowerCase() ?? '')) return undefined;
+  const content = bytes.subarray(...head.content);
+  if (content.length % 2 === 1) return `it has an odd number of bytes (${content.length}), so its last byte is half a character`;
+  try {
+    UTF16LE.decode(content);
+  } catch {
+    return 'it has an unpaired surrogate';
+  }
+  return undefined;
 }
 
 /**
- * The content of the part at `bounds` when its Content-Disposition has a
+ * The content of the part with `head` when its Content-Disposition has a
  * filename parameter (RFC 7578 4.2: the part is a file), however empty:
  * busboy takes `filename=""` (an empty file input) for no filename, and the
  * part for a field unless its type is application/octet-stream.
  */
-function fileContent(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): Buffer | undefined {
-  const head = partHead(bytes, bounds);
+function fileContent(bytes: Buffer, head: PartHead | undefined): Buffer | undefined {
   if (head === undefined) return undefined;
   if (parameterValues(head.disposition, 'filename').length === 0 && parameterValues(head.disposition, 'filename*').length === 0) return undefined;
   return bytes.subarray(...head.content);

@@ -6,11 +6,13 @@
  * (pino-std-serializers) appends each cause's message to the error's, so that
  * each line said the cause twice, or more down a chain. It appends none of a
  * cause given VError's way, as a function that returns it: that says the
- * message says it already. So, where a message says its cause's, the line
- * gets a copy (its class, message, stack and fields) whose cause is given so;
- * the stack still reads "caused by: …". The error thrown keeps its cause as
- * it is, for everything else that reads it (tracing, a catch). A logger that
- * serializes errors otherwise gets the same message and stack.
+ * message says it already. So the line gets a copy of the chain (each
+ * error's class, message, stack and fields) in which a cause its error's
+ * message says is given so; the stack still reads "caused by: …". The error
+ * thrown keeps its cause as it is, for everything else that reads it
+ * (tracing, a catch). A logger that serializes errors otherwise gets the same
+ * message and stack; one that nests causes (pino's errWithCause) every cause.
+ * Every error line goes through it (writeSafely(), or at its call).
  */
 export function causeSaidOnce(error: unknown): unknown {
   try {
@@ -21,17 +23,37 @@ export function causeSaidOnce(error: unknown): unknown {
   }
 }
 
-/** `copies`: each error of the chain copied once, so that a chain that loops back ends (pino tells one by the objects it has seen). */
+/**
+ * `error` copied down its whole chain (a link that does not say its cause may
+ * have one below it that does), a cause its message says given VError's way.
+ * `copies`: each error of the chain copied once, so that a chain that loops
+ * back ends (pino tells one by the objects it has seen).
+ */
 function copied(error: unknown, copies: Map<Error, Error>): unknown {
   if (!(error instanceof Error)) return error;
   const cause: unknown = error.cause;
-  if (!(cause instanceof Error) || !error.message.includes(cause.message)) return error;
+  // A function is a cause given VError's way (a copy's, logged again): left as it is.
+  if (typeof cause !== 'object' || !(cause instanceof Error)) return error;
   let copy = copies.get(error);
   if (copy !== undefined) return copy;
   copy = Object.assign(new Error(error.message), error);
-  Object.defineProperty(copy, 'stack', { value: error.stack, writable: true, configurable: true });
-  Object.defineProperty(copy, 'cause', { value: () => copied(cause, copies), writable: true, configurable: true });
-  Object.setPrototypeOf(copy, Object.getPrototypeOf(error) as object);
   copies.set(error, copy);
+  Object.defineProperty(copy, 'stack', { value: error.stack, writable: true, configurable: true });
+  const next = copied(cause, copies) as Error;
+  Object.defineProperty(copy, 'cause', { value: error.message.includes(cause.message) ? saidAlready(next) : next, writable: true, enumerable: false, configurable: true });
+  Object.setPrototypeOf(copy, Object.getPrototypeOf(error) as object);
   return copy;
+}
+
+/**
+ * `cause` given VError's way, as a function that returns it, which pino's
+ * err serializer calls without appending its message. The function inherits
+ * from `cause`: a serializer that nests causes (pino's errWithCause) reads
+ * its class, message, stack, fields and own cause as the cause's, where it
+ * dropped a function cause and every cause below it.
+ */
+function saidAlready(cause: Error): () => Error {
+  const said = (): Error => cause;
+  Object.setPrototypeOf(said, cause);
+  return said;
 }

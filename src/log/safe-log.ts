@@ -1,5 +1,6 @@
 import type { LogFn, Logger } from 'pino';
 import { errorMessage } from '../util/describe.js';
+import { causeSaidOnce } from './cause-once.js';
 
 /** The levels durable work writes its own lines at. */
 type Level = 'fatal' | 'error' | 'warn' | 'info';
@@ -26,10 +27,11 @@ export function safeLog(logger: Logger): SafeLog {
  * (`logFailed` says why); if that throws too, nothing. A request's own lines
  * (its access line, its error) go so: a throw from them reached Node's
  * 'finish' listener, an uncaught exception that took the process down.
+ * The line's `err` says each cause once (see causeSaidOnce()).
  */
 export function writeSafely(logger: Logger, level: Level | 'debug', fields: object, message?: string): void {
   try {
-    logger[level](fields, message);
+    logger[level](causesOnce(fields), message);
   } catch (failure) {
     try {
       logger[level]({ logFailed: errorMessage(failure) }, message);
@@ -37,4 +39,12 @@ export function writeSafely(logger: Logger, level: Level | 'debug', fields: obje
       // The logger cannot write at all: nothing more can be told, and what the line was written for goes on.
     }
   }
+}
+
+/** `fields` with its `err` as causeSaidOnce() gives it: `fields` itself when that is the same error, or when it has none (an access line). */
+export function causesOnce(fields: object): object {
+  const err = (fields as { err?: unknown }).err;
+  if (err === undefined) return fields;
+  const said = causeSaidOnce(err);
+  return said === err ? fields : { ...fields, err: said };
 }

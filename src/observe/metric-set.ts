@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { PromClient } from './peer.js';
 import { ScrapedHistogram } from './scraped-histogram.js';
 import type { MetricsSource } from './metrics-source.js';
+import { causeSaidOnce } from '../log/cause-once.js';
 
 /** Where the buckets of the request histogram come from: OpenTelemetry's for `http.server.request.duration`. */
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -138,7 +139,7 @@ async function totals(sources: Map<MetricsSource, Logger>): Promise<[Counts, Cou
         durable.running += counts.running;
       }, (error: unknown) => {
         answered = false;
-        logger.warn({ err: error }, 'metrics: the task store did not answer: coda_tasks_pending and coda_tasks_running leave kind="durable" out of this scrape');
+        logger.warn({ err: causeSaidOnce(error) }, 'metrics: the task store did not answer: coda_tasks_pending and coda_tasks_running leave kind="durable" out of this scrape');
       }));
     }
   }

@@ -6,6 +6,7 @@ import { describe, errorMessage } from '../util/describe.js';
 import { isPromise } from '../util/is-promise.js';
 import { asResponse, type ErrorRenderer } from './convert.js';
 import type { MaybePromise, ViewResult } from './types.js';
+import { causeSaidOnce } from '../log/cause-once.js';
 
 /**
  * A view for an error page: the request, and the error it stands for (an
@@ -55,7 +56,7 @@ export function errorPagesRenderer(pages: ErrorPages, debug: boolean): ErrorRend
     if (page === undefined) return renderError(request, error, debug, culprit);
     logError(request, error, culprit);
     const fail = (pageError: unknown): HttpResponse => {
-      request.log.error({ err: pageError, method: request.method, path: request.path, status }, `error page ${status} failed: ${errorMessage(pageError)}; sent the built-in response`);
+      request.log.error({ err: causeSaidOnce(pageError), method: request.method, path: request.path, status }, `error page ${status} failed: ${errorMessage(pageError)}; sent the built-in response`);
       return errorResponse(request, error, debug);
     };
     const finish = (value: unknown): HttpResponse => {

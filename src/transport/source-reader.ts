@@ -3,6 +3,7 @@ import { ProgrammingError } from '../http/errors.js';
 import type { StreamingResponse, StreamSource } from '../http/response.js';
 import { kAbortStream } from '../symbols.js';
 import { chunkBytes, returnIterator } from './body.js';
+import { causeSaidOnce } from '../log/cause-once.js';
 
 /** Where a stream's chunks go: a socket (node/pump.ts) or a Web Response body's consumer (fetch/body-source.ts). */
 export interface ChunkSink {
@@ -127,7 +128,7 @@ export class SourceReader {
   #fail(error: unknown): void {
     if (this.#sink.answer(error)) return;
     const { request } = this.#exchange;
-    request.log.error({ err: error, method: request.method, path: request.path }, `streaming response failed mid-way; ${this.#cut}`);
+    request.log.error({ err: causeSaidOnce(error), method: request.method, path: request.path }, `streaming response failed mid-way; ${this.#cut}`);
     this.#sink.cut(error);
   }
 

@@ -610,14 +610,16 @@ test('a claim of 130,000 due tasks in one call (a runner with that much room) cl
   }
 });
 
-test('the WAL file removed while the store is open: its next write moves every commit into the file and goes on with a new WAL; another process (or a restart) opens the file and finds every task', async () => {
+test('the WAL file removed while the store is open: a process opening the file meanwhile is refused naming the removed WAL (SQLite said only "disk I/O error"); the next write moves every commit into the file and goes on with a new WAL; another process (or a restart) opens the file and finds every task', async () => {
   const file = newFile();
   const store = await opened({ path: file });
   try {
     await store.add([task({ id: 'before' })], 'p', 1);
     rmSync(`${file}-wal`);
-    // A process starting meanwhile fails to open it (the shared memory names frames of the WAL gone), leaving an empty WAL.
-    await rejectsUnavailable(opened({ path: file }), file, /disk I\/O error/);
+    // A process starting meanwhile fails to open it (the shared memory names frames of the WAL gone), leaving an empty WAL:
+    // refused naming the likely cause and what ends it, where SQLite says only "disk I/O error" (a read that came short).
+    const shortRead = `sqlite store ${file} is unavailable: disk I/O error: a read of ${file} or its WAL came short: most likely its WAL (${file}-wal) was removed while another process had the file open, whose next write moves what that WAL held into the file; else the file itself was cut short (restore it from a backup)`;
+    await rejectsUnavailable(opened({ path: file }), file, new RegExp(`^${shortRead.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
     await store.add([task({ id: 'after' })], 'p', 1);
     const other = await opened({ path: file });
     try {

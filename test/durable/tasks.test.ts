@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
   after, createApp, get, HttpResponse, include, JsonResponse, NonRetryableError, post, serve, sqliteStore, StoreUnavailable, StreamingResponse, task, type TaskContext,
-  type TaskStore,
+  type App, type Logger, type Server, type TaskStore,
 } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
 import { deferred, memoryLogger, watchUncaught } from '../helpers.js';
@@ -1011,19 +1011,36 @@ for (const [made, suffixes, answer] of [['its file', [''], 200], ['its file and 
   });
 }
 
-test('the store\'s folder removed while serving: registrations get 503 naming it, not a 200 for a task written where no restart finds it; once the folder is back, the store is copied back with every task it held and service resumes', async (t) => {
-  const file = tempFile(t);
-  const noted = task('noted', () => {});
-  const { logger } = memoryLogger();
+/** An app on a sqlite store at `file`, served, whose POST /notes registers task `noted` (`run` its work); `waiting`: a task enqueued an hour ahead. */
+async function servingNotes(file: string, logger: Logger, run: () => void): Promise<{ app: App; server: Server; waiting: string }> {
+  const noted = task('noted', run);
   const app = createApp({
     logger,
     tasks: { definitions: [noted], store: sqliteStore({ path: file }) },
     routes: [post('/notes', () => new HttpResponse('saved').after(noted, {}))],
   });
   const server = await serve(app, { port: 0, handleSignals: false });
+  const { id: waiting } = await app.tasks.enqueue(noted, {}, { delayMs: 60 * 60_000 });
+  return { app, server, waiting };
+}
+
+/** That `file`, copied back by the store, holds the task `waiting` (accepted before, not run yet) and the one registered after, run. */
+function assertCopiedBack(file: string, waiting: string): void {
+  const reader = new DatabaseSync(file, { readOnly: true });
   try {
-    // Accepted before the folder goes, and not run yet: it must not be lost.
-    const { id: waiting } = await app.tasks.enqueue(noted, {}, { delayMs: 60 * 60_000 });
+    const rows = reader.prepare('SELECT id, state FROM coda_tasks ORDER BY rowid').all() as { id: string; state: string }[];
+    assert.deepEqual(rows.map((row) => row.state), ['ready', 'completed'], 'the waiting task and the new one, in the file at the path');
+    assert.equal(rows[0]!.id, waiting);
+  } finally {
+    reader.close();
+  }
+}
+
+test('the store\'s folder removed while serving: registrations get 503 naming it, not a 200 for a task written where no restart finds it; once the folder is back, the store is copied back with every task it held and service resumes', async (t) => {
+  const file = tempFile(t);
+  // Accepted before the folder goes, and not run yet: it must not be lost.
+  const { app, server, waiting } = await servingNotes(file, memoryLogger().logger, () => {});
+  try {
     rmSync(path.dirname(file), { recursive: true });
     const refused = await fetch(`${server.url}/notes`, { method: 'POST', headers: { accept: 'application/json' } });
     assert.equal(refused.status, 503);
@@ -1035,14 +1052,25 @@ test('the store\'s folder removed while serving: registrations get 503 naming it
     mkdirSync(path.dirname(file));
     assert.equal((await fetch(`${server.url}/notes`, { method: 'POST' })).status, 200);
     await app.settle();
-    const reader = new DatabaseSync(file);
-    try {
-      const rows = reader.prepare('SELECT id, state FROM coda_tasks ORDER BY rowid').all() as { id: string; state: string }[];
-      assert.deepEqual(rows.map((row) => row.state), ['ready', 'completed'], 'the waiting task and the new one, in the file at the path');
-      assert.equal(rows[0]!.id, waiting);
-    } finally {
-      reader.close();
-    }
+    assertCopiedBack(file, waiting);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the store\'s file removed with its WAL and shared memory while serving (a cleanup of var/): a registration copies the store back to the path, every task it held, and is answered 200, not a bare "disk I/O error"; its task runs, and a restart finds every task in the file', async (t) => {
+  const file = tempFile(t);
+  const ran = deferred();
+  const { logger, lines } = memoryLogger();
+  const { app, server, waiting } = await servingNotes(file, logger, () => ran.resolve());
+  try {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix);
+    const answer = await fetch(`${server.url}/notes`, { method: 'POST' });
+    assert.deepEqual([answer.status, await answer.text()], [200, 'saved']);
+    await ran.promise;
+    await app.settle();
+    assert.deepEqual(lines.filter((line) => line.level >= 50), [], 'no error line');
+    assertCopiedBack(file, waiting);
   } finally {
     await server.close();
   }

@@ -8,9 +8,9 @@ import { describe, test } from 'node:test';
 import { createApp, get, HttpResponse, JsonResponse, post } from 'coda-http';
 import { memoryLogger, rawRequest, serveForBadInput } from '../helpers.js';
 
-/** A multipart POST to /form with `body` as it is. */
-function multipart(body: string, contentType = 'multipart/form-data; boundary=B'): Buffer {
-  const bytes = Buffer.from(body, 'utf8');
+/** A multipart POST to /form with `body` as it is (text as UTF-8). */
+function multipart(body: string | Buffer, contentType = 'multipart/form-data; boundary=B'): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const head = `POST /form HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: ${contentType}\r\nContent-Length: ${bytes.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), bytes]);
 }
@@ -37,7 +37,7 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
   });
   const served = serveForBadInput(app, lines);
 
-  async function send(body: string, contentType?: string): Promise<{ status: number; text: string }> {
+  async function send(body: string | Buffer, contentType?: string): Promise<{ status: number; text: string }> {
     const response = await rawRequest(served.server, multipart(body, contentType));
     return { status: response.status, text: response.body.toString('utf8') };
   }
@@ -155,6 +155,26 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     // 'hi' in UTF-16LE: 68 00 69 00.
     const answer = await send(part('Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=utf-16le', 'h\0i\0') + END);
     assert.deepEqual(answer, { status: 200, text: '[["a","hi"]]' });
+  });
+
+  test("a UTF-16LE part of an odd number of bytes, or with an unpaired surrogate, is a 400 naming the field: busboy dropped the last byte ('h' for 68 00 69), fetch's formData() (undici) ignores the charset (RFC 7578 4.4 has it decode the part) and TextDecoder makes U+FFFD, which form() never gives", async () => {
+    const utf16 = (content: string): string => part('Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=UTF-16LE', content) + END;
+    const fetched = await new Response(utf16('h\0i'), { headers: { 'content-type': 'multipart/form-data; boundary=B' } }).formData();
+    assert.equal(fetched.get('a'), 'h\0i');
+    assert.equal(new TextDecoder('utf-16le').decode(Buffer.from('h\0i', 'latin1')), 'h\ufffd');
+    assert.deepEqual(await send(utf16('h\0i')), {
+      status: 400,
+      text: 'form field "a" is not valid UTF-16LE, the charset its part names: it has an odd number of bytes (3), so its last byte is half a character',
+    });
+    // 'h' then a lone high surrogate, D800, little-endian: 68 00 00 D8, sent as those bytes.
+    assert.deepEqual(await send(Buffer.from(utf16('h\0\0\u00d8'), 'latin1')), {
+      status: 400,
+      text: 'form field "a" is not valid UTF-16LE, the charset its part names: it has an unpaired surrogate',
+    });
+    // A form's _charset_ field names no charset busboy or undici reads by (HTML submits UTF-16 pages' forms as UTF-8): its fields are UTF-8, as fetch reads them.
+    const named = field('_charset_', 'utf-16le') + field('a', 'h\0i') + END;
+    assert.deepEqual(await send(named), { status: 200, text: JSON.stringify([['_charset_', 'utf-16le'], ['a', 'h\0i']]) });
+    assert.equal((await new Response(named, { headers: { 'content-type': 'multipart/form-data; boundary=B' } }).formData()).get('a'), 'h\0i');
   });
 
   test("Django's and Starlette's UTF-8 names: a field name and a filename sent as UTF-8 (as browsers and FormData send them) are read as UTF-8", async () => {

@@ -90,3 +90,23 @@ test('a view that throws a value String() throws on (an object without a prototy
       : ['Internal Server Error', 'Internal Server Error', 'Internal Server Error']);
   }
 });
+
+test("a 500 whose error's message says its cause's already says it once in its line's err, its cause's stack kept; the error keeps its cause (pino's err serializer appended the cause's message: 'db failed: connect ECONNREFUSED …: connect ECONNREFUSED …')", async () => {
+  const { logger, lines } = memoryLogger();
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  const thrown = new Error(`db failed: ${refused.message}`, { cause: refused });
+  let caught: unknown;
+  const app = createApp({
+    logger,
+    middleware: [{ name: 'catcher', processException(_request, error) { caught = error; return undefined; } }],
+    routes: [get('/db', function loadRows() { throw thrown; })],
+  });
+  assert.equal((await createTestClient(app).get('/db')).status, 500);
+  const line = lines.find((l) => l.level === 50)!;
+  const err = line['err'] as { type: string; message: string; stack: string };
+  assert.equal(line.msg, 'unhandled error in view loadRows: db failed: connect ECONNREFUSED 127.0.0.1:5432');
+  assert.deepEqual([err.type, err.message], ['Error', 'db failed: connect ECONNREFUSED 127.0.0.1:5432']);
+  assert.match(err.stack, /\ncaused by: Error: connect ECONNREFUSED 127\.0\.0\.1:5432\n/);
+  assert.equal(caught, thrown);
+  assert.equal(thrown.cause, refused);
+});
