@@ -42,7 +42,7 @@ export function writeSafely(logger: Logger, level: Level | 'debug', fields: obje
 }
 
 /** `fields` with its `err` as causeSaidOnce() gives it: `fields` itself when that is the same error, or when it has none (an access line). */
-export function causesOnce(fields: object): object {
+function causesOnce(fields: object): object {
   const err = (fields as { err?: unknown }).err;
   if (err === undefined) return fields;
   const said = causeSaidOnce(err);
