@@ -253,6 +253,8 @@ export class HttpResponse {
     this.#status = checkStatus(init?.status ?? 200);
     this.headers = new ResponseHeaders(init?.headers);
     this.#body = body;
+    // A 204 or 304 sends no body: no type is chosen for it (a cache takes a 304's Content-Type as the stored page's), nor its text checked.
+    if (this.#status === 204 || this.#status === 304) return;
     const type = this.defaultContentType(body);
     if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
     else if (typeof body === 'string' && init?.headers !== undefined) HttpResponse.#checkText(new.target.name, body, this.headers.get('content-type'));

@@ -43,6 +43,8 @@ describe('responses, more of the peers\' cases', () => {
         return new StreamingResponse(iterator, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
       }),
       get('/json-head', () => new JsonResponse({ key: 'łóżko' })),
+      get('/empty-204', () => new HttpResponse('', { status: 204 })),
+      get('/text-304', () => new HttpResponse('stale', { status: 304, headers: { etag: '"v1"' } })),
       get('/set-cookie', () => new HttpResponse('Hello, world!').setCookie('mycookie', 'myvalue', {
         maxAge: 10, expires: EXPIRES, path: '/', domain: 'localhost', secure: true, httpOnly: true, sameSite: 'none', partitioned: true,
       })),
@@ -169,6 +171,19 @@ describe('responses, more of the peers\' cases', () => {
     assert.equal(head.headers['content-type'], 'application/json; charset=utf-8');
     assert.equal(head.headers['content-length'], String(Buffer.byteLength('{"key":"łóżko"}')));
     assert.ok(head.raw.toString('latin1').endsWith('\r\n\r\n'), 'nothing after the head');
+  });
+
+  test("Django 'test_not_modified' and Starlette 'test_empty_204_response': a 204 or 304 made with a body has no Content-Type Coda chose for that body, which is never sent", async () => {
+    assert.equal(new HttpResponse('', { status: 204 }).headers.get('content-type'), null);
+    assert.equal(new HttpResponse(new Uint8Array(1), { status: 304 }).headers.get('content-type'), null);
+    assert.equal(new HttpResponse('', { status: 204, headers: { 'content-type': 'text/csv' } }).headers.get('content-type'), 'text/csv');
+    for (const path of ['/empty-204', '/text-304']) {
+      const response = await raw(path);
+      assert.equal(response.headers['content-type'], undefined, path);
+      assert.equal(response.headers['content-length'], undefined, path);
+      assert.ok(response.raw.toString('latin1').endsWith('\r\n\r\n'), `nothing after the head of ${path}`);
+    }
+    assert.equal((await raw('/text-304')).headers['etag'], '"v1"');
   });
 
   test("Starlette 'test_set_cookie': every attribute on the wire (Max-Age and Expires both, as given)", async () => {
