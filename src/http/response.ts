@@ -603,7 +603,8 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
  * characters as UTF-8 (`/café` goes out as `/caf%C3%A9`), a space, a
  * backslash (which browsers read as a slash: `/\evil.example` would lead to
  * another host), a double quote, `` <>^`{|} `` and tab; `%` is kept (a location encoded
- * already stays as it is).
+ * already stays as it is). A location past 16384 characters so encoded (Django's
+ * MAX_URL_REDIRECT_LENGTH) is refused: few clients read a head that long.
  *
  * @example
  * ```ts
@@ -622,8 +623,15 @@ export function redirect(location: string, status = 302): HttpResponse {
   if (scheme !== undefined && !SAFE_SCHEMES.has(scheme)) {
     throw new TypeError(`redirect(): unsafe redirect to a URL with the scheme '${scheme}:' (only http, https and ftp, or a path)`);
   }
-  return new HttpResponse(null, { status, headers: { location: asciiLocation(location) } });
+  const uri = asciiLocation(location);
+  if (uri.length > MAX_LOCATION) {
+    throw new TypeError(`redirect(): the location comes to ${uri.length} characters as sent, past ${MAX_LOCATION}: a head that long is more than clients and proxies read (undici's fetch reads a 16 KiB head, nginx's proxy buffer 4 or 8 KiB), as Django refuses it (MAX_URL_REDIRECT_LENGTH)`);
+  }
+  return new HttpResponse(null, { status, headers: { location: uri } });
 }
+
+/** The longest location a redirect sends (Django's MAX_URL_REDIRECT_LENGTH), counted percent-encoded. */
+const MAX_LOCATION = 16_384;
 
 /** A location as a URI (RFC 3987's IRI to URI, as Django's iri_to_uri): what a URI cannot hold percent-encoded, as UTF-8. */
 function asciiLocation(location: string): string {

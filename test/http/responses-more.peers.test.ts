@@ -136,6 +136,13 @@ describe('responses, more of the peers\' cases', () => {
     assert.equal(redirect('https://例え.jp/パス').headers.get('location'), 'https://%E4%BE%8B%E3%81%88.jp/%E3%83%91%E3%82%B9');
   });
 
+  test("Django 'test_redirect_max_length_default_raises': a location past 16384 characters as sent is refused (no client reads it: undici's head is 16 KiB), one of 16384 is kept", () => {
+    assert.equal(redirect(`/${'x'.repeat(16_383)}`).headers.get('location')!.length, 16_384);
+    assert.throws(() => redirect(`https://example.com/${'x'.repeat(16_384)}`), { name: 'TypeError', message: /redirect\(\): the location comes to 16404 characters as sent, past 16384/ });
+    // Counted as sent: 'é' is six characters once percent-encoded.
+    assert.throws(() => redirect(`/${'é'.repeat(2_731)}`), { name: 'TypeError', message: /16387 characters as sent/ });
+  });
+
   test("Django 'test_json_response_text', 'test_json_response_uuid' and 'test_json_response_raises_type_error_with_default_setting': any JSON value is a body (no safe=False: a difference, on purpose); what JSON cannot encode is refused", () => {
     assert.equal(new JsonResponse('foobar').body, '"foobar"');
     assert.equal(new JsonResponse([1, 2, 3]).body, '[1,2,3]');
