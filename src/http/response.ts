@@ -499,7 +499,10 @@ export class StreamingResponse extends HttpResponse {
       // Read only once the response is sent: a Readable failing before (a hook or the journal holding the response) is its error's own 500, not an uncaught 'error'.
       this.#stream = source instanceof Readable ? keepUnreadFailure(source) : source;
     } else {
-      throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
+      // Django's and Starlette's sources (an array, a sync generator) are not async: say how to stream one.
+      const sync = source !== null && typeof source === 'object' && Symbol.iterator in source;
+      const got = sync ? `a sync iterable (${Array.isArray(source) ? 'an array' : describe(source)}): stream it as Readable.from(iterable), or yield from an async function*` : describe(source);
+      throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${got}`);
     }
     // The request's exchange (after/exchange.ts) releases it if another response is sent instead.
     (currentRequest() as { made(response: StreamingResponse): void } | undefined)?.made(this);

@@ -165,6 +165,12 @@ describe('responses, more of the peers\' cases', () => {
     assert.equal((await raw('/custom-iterator')).body.toString(), '12345');
   });
 
+  test("Starlette 'test_sync_streaming_response': a sync iterable is refused, saying how to stream it (a difference, on purpose)", () => {
+    for (const source of [['hello', 'world'], (function* () { yield 'x'; })()]) {
+      assert.throws(() => new StreamingResponse(source as never), { name: 'TypeError', message: /a sync iterable .*Readable\.from\(/ });
+    }
+  });
+
   test("Starlette 'test_streaming_response_known_size' and 'test_streaming_response_unknown_size': a declared length is kept, none is chunked", async () => {
     const known = await raw('/known-size');
     assert.equal(known.headers['content-length'], '10');
