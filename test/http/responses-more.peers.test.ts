@@ -30,6 +30,9 @@ describe('responses, more of the peers\' cases', () => {
         yield new Uint8Array([0xc0]);
         yield Buffer.from([0xf5]);
       })())),
+      get('/array-buffer', () => new StreamingResponse((async function* () {
+        yield new ArrayBuffer(2) as never;
+      })())),
       get('/known-size', () => new StreamingResponse((async function* () {
         yield 'hello';
         yield 'world';
@@ -158,6 +161,15 @@ describe('responses, more of the peers\' cases', () => {
     assert.equal(wire.headers['transfer-encoding'], 'chunked');
     assert.deepEqual(wire.body, Buffer.concat([Buffer.from('hellocafé'), Buffer.from([0xc0, 0xf5])]));
     assert.deepEqual((await client.get('/mixed')).body, wire.body);
+  });
+
+  test("Starlette 'test_response_memoryview': a body or chunk that is another view of bytes (ArrayBuffer, DataView) is refused naming it: a TypeError where a body is made, a logged 500 for a stream's first chunk", async () => {
+    for (const body of [new ArrayBuffer(1), new DataView(new ArrayBuffer(1))]) {
+      assert.throws(() => new HttpResponse(body as never), { name: 'TypeError', message: /a response body must be a string, a Uint8Array or null, got an instance of (ArrayBuffer|DataView)/ });
+    }
+    const response = await client.get('/array-buffer');
+    assert.equal(response.status, 500);
+    assert.match(String((response.error as Error).message), /must yield strings or Uint8Arrays, got an instance of ArrayBuffer/);
   });
 
   test("Starlette 'test_streaming_response_custom_iterator': an object with [Symbol.asyncIterator] and next() is a source", async () => {
