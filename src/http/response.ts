@@ -253,6 +253,8 @@ export class HttpResponse {
     this.#status = checkStatus(init?.status ?? 200);
     this.headers = new ResponseHeaders(init?.headers);
     this.#body = body;
+    // A 204 or 304 sends no body: no type is chosen for it (a cache takes a 304's Content-Type as the stored page's), nor its text checked.
+    if (this.#status === 204 || this.#status === 304) return;
     const type = this.defaultContentType(body);
     if (type !== null && (init?.headers === undefined || !this.headers.has('content-type'))) this.headers[kSetTrusted]('content-type', type);
     else if (typeof body === 'string' && init?.headers !== undefined) HttpResponse.#checkText(new.target.name, body, this.headers.get('content-type'));
@@ -497,7 +499,10 @@ export class StreamingResponse extends HttpResponse {
       // Read only once the response is sent: a Readable failing before (a hook or the journal holding the response) is its error's own 500, not an uncaught 'error'.
       this.#stream = source instanceof Readable ? keepUnreadFailure(source) : source;
     } else {
-      throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${describe(source)}`);
+      // Django's and Starlette's sources (an array, a sync generator) are not async: say how to stream one.
+      const sync = source !== null && typeof source === 'object' && Symbol.iterator in source;
+      const got = sync ? `a sync iterable (${Array.isArray(source) ? 'an array' : describe(source)}): stream it as Readable.from(iterable), or yield from an async function*` : describe(source);
+      throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${got}`);
     }
     // The request's exchange (after/exchange.ts) releases it if another response is sent instead.
     (currentRequest() as { made(response: StreamingResponse): void } | undefined)?.made(this);
@@ -601,7 +606,8 @@ const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
  * characters as UTF-8 (`/café` goes out as `/caf%C3%A9`), a space, a
  * backslash (which browsers read as a slash: `/\evil.example` would lead to
  * another host), a double quote, `` <>^`{|} `` and tab; `%` is kept (a location encoded
- * already stays as it is).
+ * already stays as it is). A location past 16384 characters so encoded (Django's
+ * MAX_URL_REDIRECT_LENGTH) is refused: few clients read a head that long.
  *
  * @example
  * ```ts
@@ -620,8 +626,15 @@ export function redirect(location: string, status = 302): HttpResponse {
   if (scheme !== undefined && !SAFE_SCHEMES.has(scheme)) {
     throw new TypeError(`redirect(): unsafe redirect to a URL with the scheme '${scheme}:' (only http, https and ftp, or a path)`);
   }
-  return new HttpResponse(null, { status, headers: { location: asciiLocation(location) } });
+  const uri = asciiLocation(location);
+  if (uri.length > MAX_LOCATION) {
+    throw new TypeError(`redirect(): the location comes to ${uri.length} characters as sent, past ${MAX_LOCATION}: a head that long is more than clients and proxies read (undici's fetch reads a 16 KiB head, nginx's proxy buffer 4 or 8 KiB), as Django refuses it (MAX_URL_REDIRECT_LENGTH)`);
+  }
+  return new HttpResponse(null, { status, headers: { location: uri } });
 }
+
+/** The longest location a redirect sends (Django's MAX_URL_REDIRECT_LENGTH), counted percent-encoded. */
+const MAX_LOCATION = 16_384;
 
 /** A location as a URI (RFC 3987's IRI to URI, as Django's iri_to_uri): what a URI cannot hold percent-encoded, as UTF-8. */
 function asciiLocation(location: string): string {
