@@ -73,6 +73,15 @@ describe('appendSlash', () => {
     assert.deepEqual(events, ['processResponse 301', 'processView about', 'processResponse 200']);
   });
 
+  test('a miss whose redirect would be too long to send (past redirect()\'s 16384 characters, percent-encoded) is the 404 it would be without appendSlash, not a 500', async () => {
+    const client = createTestClient(createApp({ appendSlash: true, routes: [get('/tags/:name/', ok)] }));
+    const name = '{'.repeat(6000);
+    const response = await client.get(`/tags/${name}`);
+    assert.equal(response.status, 404);
+    assert.match(await response.text(), /^no route for GET \/tags\/\{+…: the redirect to its slash form would be longer than clients read$/);
+    assert.equal((await client.get('/tags/short')).headers.get('location'), '/tags/short/');
+  });
+
   test('off by default: the same miss is a 404', async () => {
     const response = await createTestClient(createApp({ routes })).get('/docs');
     assert.equal(response.status, 404);
