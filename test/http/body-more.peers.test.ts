@@ -123,6 +123,16 @@ describe("Fastify's body limit", () => {
     assert.equal(status, 200);
     assert.deepEqual(await post('/bytes', null, Buffer.alloc(1024 * 1024 + 1)), [413, { error: 'request body too large: Content-Length 1048577, the limit is 1048576 bytes' }]);
   });
+
+  test("content-type-parser.js's FST_ERR_CTP_INVALID_CONTENT_LENGTH and raw-body's 'request size did not match content length': a Request to app.fetch whose body is longer or shorter than its Content-Length is a 400 saying both (it was read as sent, the Content-Length ignored)", async () => {
+    const { app } = readersApp();
+    for (const [declared, body] of [['5', 'hello world'], ['50', 'hello world'], ['five', 'hello']]) {
+      const response = await app.fetch(new Request('http://coda.test/text', { method: 'POST', body, headers: { 'content-length': declared! } }));
+      assert.deepEqual([response.status, await response.json()], [400, { error: `request body is ${body!.length} bytes, but its Content-Length is ${JSON.stringify(declared)}` }], declared);
+    }
+    const matching = await app.fetch(new Request('http://coda.test/text', { method: 'POST', body: 'hello', headers: { 'content-length': '5' } }));
+    assert.deepEqual([matching.status, await matching.json()], [200, { body: 'hello' }]);
+  });
 });
 
 describe('a compressed request body, over a real socket: Coda inflates none (body-parser inflates gzip, deflate and br; Fastify and Django none)', () => {
