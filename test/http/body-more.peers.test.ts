@@ -80,10 +80,11 @@ describe("body-parser's text and raw parsers: text() and bytes() read any type",
 });
 
 describe("body-parser's urlencoded parser: Coda's form() takes names as sent and its charset from the Content-Type", () => {
-  test("urlencoded.js 'should parse x-www-form-urlencoded with an explicit iso-8859-1 encoding', and the utf8 sentinel cases ('… when the utf8 sentinel has a value of %26%2310003%3B', '… %E2%9C%93 …', 'should not leave an empty string parameter when removing the utf8 sentinel …'): the charset is the Content-Type's; a utf8 field is a field like any other, kept, and changes no charset (qs's charsetSentinel: neither WHATWG's URLSearchParams nor Django reads one)", async () => {
+  test("urlencoded.js 'should parse x-www-form-urlencoded with an explicit iso-8859-1 encoding', and the utf8 sentinel cases ('… when the utf8 sentinel has a value of %26%2310003%3B', '… %E2%9C%93 …', 'should not leave an empty string parameter when removing the utf8 sentinel …'): the charset is the Content-Type's; a utf8 field is a field like any other, kept, and changes no charset (body-parser's charsetSentinel: true; neither WHATWG's URLSearchParams nor Django reads one)", async () => {
     assert.deepEqual(await post('/form', `${FORM_TYPE}; charset=iso-8859-1`, '%A2=%BD'), [200, { body: [['\u00a2', '\u00bd']] }]);
     assert.deepEqual(await post('/form', FORM_TYPE, 'utf8=%E2%9C%93&user=%C3%B8'), [200, { body: [['utf8', '\u2713'], ['user', '\u00f8']] }]);
-    // In UTF-8 (the default) these Latin-1 escapes are not valid: a 400, not a guess at another charset.
+    // The sentinel of a Latin-1 form leaves it UTF-8 (body-parser read user as "Ã¸"); a Latin-1 escape in it is a 400, not a guess at another charset.
+    assert.deepEqual(await post('/form', FORM_TYPE, 'utf8=%26%2310003%3B&user=%C3%B8'), [200, { body: [['utf8', '&#10003;'], ['user', '\u00f8']] }]);
     assert.deepEqual(await post('/form', FORM_TYPE, 'utf8=%26%2310003%3B&user=%F8'), [400, { error: 'the value of form field "user" has percent-escapes that are not valid UTF-8 (%F8)' }]);
     assert.deepEqual(await post('/form', FORM_TYPE, 'foo=bar&utf8=%E2%9C%93&baz=quux'), [200, { body: [['foo', 'bar'], ['utf8', '\u2713'], ['baz', 'quux']] }]);
   });
