@@ -10,7 +10,9 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Reads a whole request body into memory, refusing more than `limit` bytes:
  * at once when Content-Length says so, else as soon as the count passes it
- * (a chunked body has no Content-Length).
+ * (a chunked body has no Content-Length). A body whole but of another length
+ * than its Content-Length is a 400: node:http and nghttp2 frame a body by it,
+ * but a Web Request handed to app.fetch carries whatever header it was given.
  */
 export async function readBody(source: Readable | null, headers: RequestHeaders, limit: number): Promise<Buffer> {
   if (source === null) return EMPTY;
@@ -31,8 +33,13 @@ export async function readBody(source: Readable | null, headers: RequestHeaders,
   }
   // A request whose connection closed mid-body can end its stream without an error.
   if ('complete' in source && source.complete === false) throw new ClientDisconnected();
+  if (declared !== null && !(DIGITS.test(declared) && Number(declared) === chunks.size)) {
+    throw new BadRequest(`request body is ${chunks.size} bytes, but its Content-Length is ${JSON.stringify(echo(declared))}`);
+  }
   return chunks.bytes();
 }
+
+const DIGITS = /^\d+$/;
 
 /** A chunk under this size is copied into a slab with its neighbours, not kept. */
 const SMALL = 1024;

@@ -56,13 +56,16 @@ function stringEnd(text: string, start: number): number {
   return text.length;
 }
 
+/** Only JSON's whitespace (RFC 8259 2): String's trim() also takes a form feed, a no-break space or U+2028, which JSON refuses as any other character. */
+const JSON_BLANKS = /^[\t\n\r ]*$/;
+
 /**
  * secure-json-parse throws the same SyntaxError for malformed JSON and for a
  * forbidden key, and names no key: on this rare path, parse again to tell
  * which it was.
  */
 function refusal(text: string, settings: BodySettings, error: Error): BadRequest {
-  if (text.trim() === '') return new BadRequest('empty JSON body: the Content-Type is JSON but the body has nothing to parse');
+  if (JSON_BLANKS.test(text)) return new BadRequest('empty JSON body: the Content-Type is JSON but the body has nothing to parse');
   if (!parses(text, 'ignore', 'ignore')) return new BadRequest(`malformed JSON body: ${error.message}`);
   const [key, option] = settings.json.protoAction === 'error' && !parses(text, 'error', 'ignore')
     ? ['__proto__', 'onProtoPoisoning']
