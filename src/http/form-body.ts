@@ -31,8 +31,14 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
      */
     const nameOf = (name: string | undefined): string | undefined => {
       parts++;
+      const head = partHead(bytes, body.bounds[parts - 1]);
+      const problem = head === undefined ? undefined : headProblem(head, parts);
+      if (problem !== undefined) {
+        reject(malformed(problem));
+        return undefined;
+      }
       if (name !== undefined) return name;
-      if (parameterValues(partHead(bytes, body.bounds[parts - 1])?.disposition ?? null, 'name').includes('')) return '';
+      if (parameterValues(head?.disposition ?? null, 'name').includes('')) return '';
       reject(malformed(`part ${parts} has no name in its Content-Disposition`));
       return undefined;
     };
@@ -68,7 +74,8 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     // busboy closes once every file stream has ended.
     parser.on('close', () => {
       const skipped = body.parts - parts;
-      if (skipped > 0) reject(malformed(`${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
+      // busboy skips a part whose Content-Disposition it dropped among header lines past its count: that is the fault to name.
+      if (skipped > 0) reject(malformed(firstHeadProblem(bytes, body) ?? `${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
       const form = new FormData();
       for (const [name, value] of entries) form.append(name, value());
       resolve(form);
@@ -148,15 +155,60 @@ function delimited(bytes: Buffer, boundary: string): Delimited {
 
 /** How far into a part its headers' end is looked for: busboy refuses a part whose headers are longer. */
 const PART_HEADERS_MAX = 16 * 1024;
+/** busboy keeps a part's first 1,999 header lines and drops the rest without a word (Node's maxHeadersCount, less one). */
+const PART_HEADER_LINES_MAX = 1999;
 const DISPOSITION = /^content-disposition:(.*)$/im;
+/** A header line's start: after a line break not followed by a blank (which folds the line before). */
+const LINE_START = /\r\n(?![\t ])/g;
 
-/** A part's Content-Disposition (null without one) and its content's bounds; undefined when its headers do not end. */
-function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): { disposition: string | null; content: readonly [from: number, to: number] } | undefined {
+/** A part's header lines, its Content-Disposition (null without one) and its content's bounds. */
+interface PartHead {
+  text: string;
+  disposition: string | null;
+  content: readonly [from: number, to: number];
+}
+
+/** The head of the part at `bounds`; undefined when its headers do not end. */
+function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): PartHead | undefined {
   if (bounds === undefined) return undefined;
   const [from, to] = bounds;
   const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
   if (headersEnd === -1) return undefined;
-  return { disposition: DISPOSITION.exec(bytes.toString('latin1', from, from + headersEnd))?.[1] ?? null, content: [from + headersEnd + 4, to] };
+  const text = bytes.toString('latin1', from, from + headersEnd);
+  return { text, disposition: DISPOSITION.exec(text)?.[1] ?? null, content: [from + headersEnd + 4, to] };
+}
+
+/** Headers and Content-Disposition parameters a part may give once: busboy reads the first, Django and Starlette the last. */
+const SINGLE_HEADERS = [['Content-Disposition', /^content-disposition:/gim], ['Content-Type', /^content-type:/gim]] as const;
+const SINGLE_PARAMETERS = ['name', 'filename', 'filename*'];
+
+/**
+ * What in part `index`'s head busboy would read other than it was sent,
+ * for the 400: lines past busboy's count, which it drops; a header or a
+ * parameter given twice, of which another parser takes another.
+ */
+function headProblem(head: PartHead, index: number): string | undefined {
+  const lines = (head.text.match(LINE_START)?.length ?? 0) + 1;
+  if (lines > PART_HEADER_LINES_MAX) return `part ${index} has ${lines} header lines; a part may have ${PART_HEADER_LINES_MAX} at most`;
+  for (const [header, pattern] of SINGLE_HEADERS) {
+    const count = head.text.match(pattern)?.length ?? 0;
+    if (count > 1) return `part ${index} has ${count} ${header} header lines; it must have one`;
+  }
+  for (const parameter of SINGLE_PARAMETERS) {
+    const count = parameterValues(head.disposition, parameter).length;
+    if (count > 1) return `part ${index} has ${count} ${parameter} parameters in its Content-Disposition; it must have one`;
+  }
+  return undefined;
+}
+
+/** The first part of `body` whose head is at fault (headProblem), said; bounded by its parts, as delimited() counted them. */
+function firstHeadProblem(bytes: Buffer, body: Delimited): string | undefined {
+  for (const [index, bounds] of body.bounds.entries()) {
+    const head = partHead(bytes, bounds);
+    const problem = head === undefined ? undefined : headProblem(head, index + 1);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 /**

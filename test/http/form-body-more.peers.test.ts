@@ -199,6 +199,35 @@ describe('hostile bytes, over the test client', () => {
   });
 });
 
+describe('part heads that peers read otherwise, over the test client', () => {
+  test("a part that gives its Content-Disposition or Content-Type twice, or a name, filename or filename* twice, is a 400 naming it: busboy read the first, Django and Starlette the last, so a proxy and the app could read other names", async () => {
+    const cases: [string, string][] = [
+      ['Content-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"', 'part 2 has 2 Content-Disposition header lines; it must have one'],
+      ['Content-Disposition: form-data; name="a"; filename="x.txt"\r\nContent-Type: text/plain\r\ncontent-type: application/x-msdownload', 'part 2 has 2 Content-Type header lines; it must have one'],
+      ['Content-Disposition: form-data; name="a"; name="b"', 'part 2 has 2 name parameters in its Content-Disposition; it must have one'],
+      ['Content-Disposition: form-data; name="a"; filename="x.txt"; filename="y.exe"', 'part 2 has 2 filename parameters in its Content-Disposition; it must have one'],
+      ["Content-Disposition: form-data; name=\"a\"; filename*=UTF-8''x.txt; FILENAME*=UTF-8''y.exe", 'part 2 has 2 filename* parameters in its Content-Disposition; it must have one'],
+    ];
+    for (const [headers, problem] of cases) {
+      assert.deepEqual(await send(field('first', 'x') + part(headers, 'x') + END), { status: 400, text: `malformed multipart body: ${problem}` }, headers);
+    }
+    // filename and filename* together are RFC 6266 4.3's fallback, not a repetition: filename* is read.
+    assert.deepEqual(await entries(part(`Content-Disposition: form-data; name="f"; filename="euro.txt"; filename*=UTF-8''%E2%82%AC.txt`, 'x') + END), [['f', fileEntry('€.txt', 'x', 'text/plain')]]);
+  });
+
+  test("a part with 2,000 header lines or more is a 400 naming the limit: busboy dropped the lines past 1,999 without a word, its charset or Content-Disposition among them", async () => {
+    const filler = (count: number) => Array.from({ length: count }, () => 'x:1').join('\r\n');
+    for (const headers of [`${filler(1_999)}\r\nContent-Disposition: form-data; name="a"`, `Content-Disposition: form-data; name="a"\r\n${filler(1_998)}\r\nContent-Type: text/plain; charset=utf-16le`]) {
+      assert.deepEqual(await send(part(headers, 'h\0') + END), {
+        status: 400,
+        text: 'malformed multipart body: part 1 has 2000 header lines; a part may have 1999 at most',
+      });
+    }
+    // 1,999 lines, the charset the last: 68 00 read as UTF-16LE.
+    assert.deepEqual(await entries(part(`Content-Disposition: form-data; name="a"\r\n${filler(1_997)}\r\nContent-Type: text/plain; charset=utf-16le`, 'h\0') + END), [['a', 'h']]);
+  });
+});
+
 describe('bytes on the wire, over a real socket', () => {
   /** The head of a multipart POST to `path`, chunked unless `length` is given. */
   const head = (path: string, length?: number): string =>
