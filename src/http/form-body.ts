@@ -24,17 +24,23 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
   // In the body's order: a file is whole only at its stream's end, after the fields that follow it may have come.
   const entries: [name: string, value: () => string | File][] = [];
   let parts = 0;
+  // The head of the part busboy gave last, as sent.
+  let head: PartHead | undefined;
   return new Promise((resolve, reject) => {
     /**
      * The part's name; a part without one fails the whole form. busboy takes `name=""` for none: an empty name
      * is a name, as fetch's formData() reads it.
      */
-    const nameOf = (name: string | undefined): string | undefined => {
+    const nameOf = (name: string | undefined, encoding: string): string | undefined => {
       parts++;
-      const head = partHead(bytes, body.bounds[parts - 1]);
+      head = partHead(bytes, body.bounds[parts - 1]);
       const problem = head === undefined ? undefined : headProblem(head, parts);
       if (problem !== undefined) {
         reject(malformed(problem));
+        return undefined;
+      }
+      if (!READ_CODINGS.has(encoding.trim())) {
+        reject(untransferable(parts, encoding.trim()));
         return undefined;
       }
       if (name !== undefined) return name;
@@ -42,11 +48,31 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       reject(malformed(`part ${parts} has no name in its Content-Disposition`));
       return undefined;
     };
+    /**
+     * A base64 part (RFC 2045 6.8), decoded from its content as sent, as Django and fetch's formData() decode it
+     * (busboy gave the encoded text as the content): a File when it is one, else text in its charset, if busboy
+     * could read that charset (`readable`), as for any field.
+     */
+    const pushDecoded = (name: string, filename: string | undefined, type: string, readable = true): void => {
+      const encoded = head === undefined ? '' : bytes.toString('latin1', ...head.content);
+      if (!BASE64.test(encoded)) return void reject(malformed(`part ${parts} has Content-Transfer-Encoding base64, but its content is not base64`));
+      const decoded = Buffer.from(encoded, 'base64');
+      if (filename !== undefined || fileContent(bytes, head) !== undefined) return void entries.push([name, () => new File([decoded], filename ?? '', { type })]);
+      let decoder: TextDecoder | undefined;
+      try {
+        if (readable) decoder = new TextDecoder(charsetOf(head?.type ?? null) ?? 'utf-8');
+      } catch {
+        // A charset busboy reads under a label TextDecoder does not know: refused below, as busboy's own.
+      }
+      if (decoder === undefined) return void reject(undecodable(name));
+      entries.push([name, () => decoder.decode(decoded)]);
+    };
     parser.on('field', (given: string | undefined, value: string | undefined, info: busboy.FieldInfo) => {
-      const name = nameOf(given);
+      const name = nameOf(given, info.encoding);
       if (name === undefined) return;
+      if (info.encoding.trim() === 'base64') return pushDecoded(name, undefined, info.mimeType, value !== undefined);
       // An empty filename (an empty file input) still makes a file, as fetch's formData() reads it: busboy takes "" for none.
-      const content = fileContent(bytes, body.bounds[parts - 1]);
+      const content = fileContent(bytes, head);
       if (content !== undefined) return void entries.push([name, () => new File([content], '', { type: info.mimeType })]);
       // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
       if (value === undefined) reject(undecodable(name));
@@ -55,12 +81,16 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('file', (given: string | undefined, stream, info) => {
       // A body that ends inside a file fails the file stream too.
       stream.on('error', (error: Error) => reject(malformed(error.message)));
-      const name = nameOf(given);
+      const name = nameOf(given, info.encoding);
       if (name === undefined) return void stream.resume();
       // busboy refuses them as written in a header, but not percent-encoded in filename*= (a NUL fails any fs call, a CR LF splits a log line).
       const control = info.filename === undefined ? null : CONTROL.exec(info.filename);
       if (control !== null) {
         reject(malformed(`part ${parts} has a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}) in its filename`));
+        return void stream.resume();
+      }
+      if (info.encoding.trim() === 'base64') {
+        pushDecoded(name, info.filename ?? '', info.mimeType);
         return void stream.resume();
       }
       const chunks: Buffer[] = [];
@@ -158,13 +188,15 @@ const PART_HEADERS_MAX = 16 * 1024;
 /** busboy keeps a part's first 1,999 header lines and drops the rest without a word (Node's maxHeadersCount, less one). */
 const PART_HEADER_LINES_MAX = 1999;
 const DISPOSITION = /^content-disposition:(.*)$/im;
+const CONTENT_TYPE = /^content-type:(.*)$/im;
 /** A header line's start: after a line break not followed by a blank (which folds the line before). */
 const LINE_START = /\r\n(?![\t ])/g;
 
-/** A part's header lines, its Content-Disposition (null without one) and its content's bounds. */
+/** A part's header lines, its Content-Disposition and Content-Type (null without them) and its content's bounds. */
 interface PartHead {
   text: string;
   disposition: string | null;
+  type: string | null;
   content: readonly [from: number, to: number];
 }
 
@@ -175,7 +207,7 @@ function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | u
   const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
   if (headersEnd === -1) return undefined;
   const text = bytes.toString('latin1', from, from + headersEnd);
-  return { text, disposition: DISPOSITION.exec(text)?.[1] ?? null, content: [from + headersEnd + 4, to] };
+  return { text, disposition: DISPOSITION.exec(text)?.[1] ?? null, type: CONTENT_TYPE.exec(text)?.[1] ?? null, content: [from + headersEnd + 4, to] };
 }
 
 /** Headers and Content-Disposition parameters a part may give once: busboy reads the first, Django and Starlette the last. */
@@ -212,17 +244,21 @@ function firstHeadProblem(bytes: Buffer, body: Delimited): string | undefined {
 }
 
 /**
- * The content of the part at `bounds` when its Content-Disposition has a
+ * The content of the part whose head is `head` when its Content-Disposition has a
  * filename parameter (RFC 7578 4.2: the part is a file), however empty:
  * busboy takes `filename=""` (an empty file input) for no filename, and the
  * part for a field unless its type is application/octet-stream.
  */
-function fileContent(bytes: Buffer, bounds: readonly [from: number, to: number] | undefined): Buffer | undefined {
-  const head = partHead(bytes, bounds);
+function fileContent(bytes: Buffer, head: PartHead | undefined): Buffer | undefined {
   if (head === undefined) return undefined;
   if (parameterValues(head.disposition, 'filename').length === 0 && parameterValues(head.disposition, 'filename*').length === 0) return undefined;
   return bytes.subarray(...head.content);
 }
+
+/** The transfer codings a part's content is read in as it is (RFC 2045 6.2; busboy lower-cases the header); base64 is decoded. */
+const READ_CODINGS = new Set(['7bit', '8bit', 'binary', 'base64']);
+/** base64's alphabet, its padding, and the line breaks and blanks an encoder may put between its lines. */
+const BASE64 = /^[A-Za-z0-9+/\t\n\r ]*(?:=[\t\n\r ]*){0,2}$/;
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */
 const CONTROL = /[\0-\x08\n-\x1f\x7f]/;
@@ -300,6 +336,12 @@ function fieldCountPasses(text: string, max: number): boolean {
     start = end + 1;
   }
   return false;
+}
+
+function untransferable(index: number, coding: string): UnsupportedMediaType {
+  return new UnsupportedMediaType(
+    `part ${index} has Content-Transfer-Encoding ${JSON.stringify(cut(coding))}, which form() does not decode (it decodes base64; RFC 7578 4.7 has senders use none): send the content as it is`,
+  );
 }
 
 function undecodable(name: string): UnsupportedMediaType {

@@ -228,6 +228,44 @@ describe('part heads that peers read otherwise, over the test client', () => {
   });
 });
 
+describe('Content-Transfer-Encoding, over the test client', () => {
+  const encoded = (name: string, coding: string, content: string, more = '') => part(`Content-Disposition: form-data; name="${name}"${more}\r\nContent-Transfer-Encoding: ${coding}`, content);
+
+  test("Django's test_base64_upload, test_big_base64_upload and test_big_base64_newlines_upload: a base64 part is decoded, as Django and fetch's formData() decode it (busboy gave the encoded text as the content)", async () => {
+    const small = 'This data will be transmitted base64-encoded.';
+    const big = 'Big data'.repeat(68_000);
+    // base64.encodebytes: lines of 76 characters, each ending in a line break.
+    const lines = Buffer.from(big).toString('base64').replace(/.{76}/g, '$&\n');
+    const body = encoded('file', 'base64', Buffer.from(small).toString('base64'), '; filename="test.txt"\r\nContent-Type: application/octet-stream')
+      + encoded('big', 'base64', Buffer.from(big).toString('base64'), '; filename="big.txt"\r\nContent-Type: application/octet-stream')
+      + encoded('lines', 'BASE64', lines, '; filename="lines.txt"\r\nContent-Type: application/octet-stream')
+      + encoded('field', 'base64', Buffer.from('café').toString('base64'))
+      + encoded('latin', 'base64', Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64'), '\r\nContent-Type: text/plain; charset=iso-8859-1')
+      + encoded('empty', 'base64', Buffer.from('x').toString('base64'), '; filename=""\r\nContent-Type: application/octet-stream') + END;
+    assert.deepEqual(await entries(body, { path: '/big' }), [
+      ['file', fileEntry('test.txt', small)], ['big', fileEntry('big.txt', big)], ['lines', fileEntry('lines.txt', big)],
+      ['field', 'café'], ['latin', 'café'], ['empty', fileEntry('', 'x')],
+    ]);
+  });
+
+  test("Django's test_base64_invalid_upload: a base64 part whose content is not base64 is a 400 naming the part (Django and fetch's formData() read '!' as no bytes)", async () => {
+    assert.deepEqual(await send(field('a', 'x') + encoded('file', 'base64', '!', '; filename="test.txt"') + END), {
+      status: 400,
+      text: 'malformed multipart body: part 2 has Content-Transfer-Encoding base64, but its content is not base64',
+    });
+  });
+
+  test("a part in another transfer coding than base64, 7bit, 8bit or binary (quoted-printable, x-anything) is a 415 naming it, where Django, busboy and fetch's formData() gave the encoded text as the content; 7bit, 8bit and binary are read as sent", async () => {
+    for (const coding of ['quoted-printable', 'x-gzip']) {
+      assert.deepEqual(await send(encoded('a', coding, 'h=C3=A9') + END), {
+        status: 415,
+        text: `part 1 has Content-Transfer-Encoding "${coding}", which form() does not decode (it decodes base64; RFC 7578 4.7 has senders use none): send the content as it is`,
+      }, coding);
+    }
+    assert.deepEqual(await entries(encoded('a', '7bit', 'x') + encoded('b', '8bit', 'é') + encoded('c', 'Binary', 'y', '; filename="c.bin"') + END), [['a', 'x'], ['b', 'é'], ['c', fileEntry('c.bin', 'y', 'text/plain')]]);
+  });
+});
+
 describe('bytes on the wire, over a real socket', () => {
   /** The head of a multipart POST to `path`, chunked unless `length` is given. */
   const head = (path: string, length?: number): string =>
