@@ -49,15 +49,24 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       return undefined;
     };
     /**
+     * A File of the current part, typed by its Content-Type as sent, parameters and all, as fetch's formData()
+     * types it (Django keeps them as content_type_extra; busboy dropped them, a CSV's charset among them);
+     * text/plain without one. `chunks` may still grow: the File is made when the form is whole.
+     */
+    const pushFile = (name: string, chunks: Buffer[], filename: string): void => {
+      const type = head?.type?.replace(FOLD, ' ').trim() || 'text/plain';
+      entries.push([name, () => new File(chunks, filename, { type })]);
+    };
+    /**
      * A base64 part (RFC 2045 6.8), decoded from its content as sent, as Django and fetch's formData() decode it
      * (busboy gave the encoded text as the content): a File when it is one, else text in its charset, if busboy
      * could read that charset (`readable`), as for any field.
      */
-    const pushDecoded = (name: string, filename: string | undefined, type: string, readable = true): void => {
+    const pushDecoded = (name: string, filename: string | undefined, readable = true): void => {
       const encoded = head === undefined ? '' : bytes.toString('latin1', ...head.content);
       if (!BASE64.test(encoded)) return void reject(malformed(`part ${parts} has Content-Transfer-Encoding base64, but its content is not base64`));
       const decoded = Buffer.from(encoded, 'base64');
-      if (filename !== undefined || fileContent(bytes, head) !== undefined) return void entries.push([name, () => new File([decoded], filename ?? '', { type })]);
+      if (filename !== undefined || fileContent(bytes, head) !== undefined) return void pushFile(name, [decoded], filename ?? '');
       let decoder: TextDecoder | undefined;
       try {
         if (readable) decoder = new TextDecoder(charsetOf(head?.type ?? null) ?? 'utf-8');
@@ -70,10 +79,10 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     parser.on('field', (given: string | undefined, value: string | undefined, info: busboy.FieldInfo) => {
       const name = nameOf(given, info.encoding);
       if (name === undefined) return;
-      if (info.encoding.trim() === 'base64') return pushDecoded(name, undefined, info.mimeType, value !== undefined);
+      if (info.encoding.trim() === 'base64') return pushDecoded(name, undefined, value !== undefined);
       // An empty filename (an empty file input) still makes a file, as fetch's formData() reads it: busboy takes "" for none.
       const content = fileContent(bytes, head);
-      if (content !== undefined) return void entries.push([name, () => new File([content], '', { type: info.mimeType })]);
+      if (content !== undefined) return void pushFile(name, [content], '');
       // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
       if (value === undefined) reject(undecodable(name));
       else entries.push([name, () => value]);
@@ -90,12 +99,12 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
         return void stream.resume();
       }
       if (info.encoding.trim() === 'base64') {
-        pushDecoded(name, info.filename ?? '', info.mimeType);
+        pushDecoded(name, info.filename ?? '');
         return void stream.resume();
       }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      entries.push([name, () => new File(chunks, info.filename ?? '', { type: info.mimeType })]);
+      pushFile(name, chunks, info.filename ?? '');
     });
     // The first rejection answers; busboy still reads the rest of the body
     // (already in memory), skipping the parts past its limits.
@@ -187,8 +196,11 @@ function delimited(bytes: Buffer, boundary: string): Delimited {
 const PART_HEADERS_MAX = 16 * 1024;
 /** busboy keeps a part's first 1,999 header lines and drops the rest without a word (Node's maxHeadersCount, less one). */
 const PART_HEADER_LINES_MAX = 1999;
-const DISPOSITION = /^content-disposition:(.*)$/im;
-const CONTENT_TYPE = /^content-type:(.*)$/im;
+// A header's value with the lines folded onto it (busboy unfolds them).
+const DISPOSITION = /^content-disposition:([^\r\n]*(?:\r\n[\t ][^\r\n]*)*)/im;
+const CONTENT_TYPE = /^content-type:([^\r\n]*(?:\r\n[\t ][^\r\n]*)*)/im;
+/** A line break that folds a header line onto the one before. */
+const FOLD = /\r\n[\t ]+/g;
 /** A header line's start: after a line break not followed by a blank (which folds the line before). */
 const LINE_START = /\r\n(?![\t ])/g;
 

@@ -127,6 +127,17 @@ describe('Django file_uploads, over the test client', () => {
     });
   });
 
+  test("test_content_type_extra: a file's type keeps its Content-Type's parameters, as fetch's formData() types it and Django gives them as content_type_extra (busboy dropped them, a CSV's charset among them); a file without a Content-Type is text/plain", async () => {
+    const body = file('simple_file', 'a.txt', 'something', 'text/plain; test-key=test_value')
+      + file('csv', 'b.csv', 'x', 'text/csv; charset=windows-1252') + part('Content-Disposition: form-data; name="no_content_type"; filename="c.bin"', 'something')
+      + part('Content-Disposition: form-data; name="folded"; filename="e.csv"\r\nContent-Type: text/csv;\r\n charset=utf-8', 'x')
+      + file('empty', '', '', 'text/csv; charset=windows-1252') + part('Content-Disposition: form-data; name="encoded"; filename="d.csv"\r\nContent-Type: text/csv; charset=utf-8\r\nContent-Transfer-Encoding: base64', 'eA==') + END;
+    assert.deepEqual(await entries(body), [
+      ['simple_file', fileEntry('a.txt', 'something', 'text/plain; test-key=test_value')], ['csv', fileEntry('b.csv', 'x', 'text/csv; charset=windows-1252')],
+      ['no_content_type', fileEntry('c.bin', 'something', 'text/plain')], ['folded', fileEntry('e.csv', 'x', 'text/csv; charset=utf-8')], ['empty', fileEntry('', '', 'text/csv; charset=windows-1252')], ['encoded', fileEntry('d.csv', 'x', 'text/csv; charset=utf-8')],
+    ]);
+  });
+
   test('test_truncated_multipart_handled_gracefully: a body cut inside its close delimiter is a 400 (Django reads the parts it can, and drops the file cut short)', async () => {
     const whole = file('file', 'foo.txt', 'file contents').slice(0, -2) + '--B--\r\n';
     assert.deepEqual(await send(whole.slice(0, -10)), { status: 400, text: 'malformed multipart body: Unexpected end of form' });
@@ -207,6 +218,7 @@ describe('part heads that peers read otherwise, over the test client', () => {
       ['Content-Disposition: form-data; name="a"; name="b"', 'part 2 has 2 name parameters in its Content-Disposition; it must have one'],
       ['Content-Disposition: form-data; name="a"; filename="x.txt"; filename="y.exe"', 'part 2 has 2 filename parameters in its Content-Disposition; it must have one'],
       ["Content-Disposition: form-data; name=\"a\"; filename*=UTF-8''x.txt; FILENAME*=UTF-8''y.exe", 'part 2 has 2 filename* parameters in its Content-Disposition; it must have one'],
+      ['Content-Disposition: form-data; name="a";\r\n name="b"', 'part 2 has 2 name parameters in its Content-Disposition; it must have one'],
     ];
     for (const [headers, problem] of cases) {
       assert.deepEqual(await send(field('first', 'x') + part(headers, 'x') + END), { status: 400, text: `malformed multipart body: ${problem}` }, headers);
