@@ -8,10 +8,10 @@
 // on purpose, the test says so and docs/lifecycle.md why.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { ClientDisconnected, createApp, get, HttpResponse, JsonResponse, post, type HttpRequest } from 'coda-http';
 import { createTestClient } from 'coda-http/testing';
-import { connect, deferred, LEVEL, memoryLogger, rawRequest, served } from '../helpers.js';
+import { connect, deferred, LEVEL, memoryLogger, parseResponse, rawRequest, served } from '../helpers.js';
 
 /** One part of a multipart body with boundary B, with its header lines. */
 const part = (headers: string, content: string): string => `--B\r\n${headers}\r\n\r\n${content}\r\n`;
@@ -33,7 +33,9 @@ async function describeForm(request: HttpRequest): Promise<unknown[]> {
 
 const sha1 = (bytes: Uint8Array | string): string => createHash('sha1').update(bytes).digest('hex');
 
+const { logger, lines } = memoryLogger();
 const app = createApp({
+  logger,
   routes: [
     post('/form', async (request) => new JsonResponse(await describeForm(request))),
     post('/big', async (request) => new JsonResponse(await describeForm(request)), { bodyLimit: 16 * 1024 * 1024 }),
@@ -46,6 +48,7 @@ const app = createApp({
   ],
 });
 const client = createTestClient(app);
+after(() => assert.deepEqual(lines.filter((line) => line.level >= LEVEL.error), [], 'bad input is never logged as a server error'));
 
 async function send(body: string | Buffer, options: { path?: string; type?: string } = {}): Promise<{ status: number; text: string }> {
   const response = await client.post(options.path ?? '/form', { body: typeof body === 'string' ? Buffer.from(body) : body, headers: { 'content-type': options.type ?? MULTIPART } });
@@ -163,7 +166,7 @@ describe('Starlette test_formparsers, over the test client', () => {
   });
 
   test('test_too_many_fields_raise, test_too_many_files_raise, test_too_many_files_single_field_raise, test_too_many_files_and_fields_raise, test_max_*_is_customizable: past maxFields or maxFiles is a 413 naming the option; at them, read', async () => {
-    const strict = createTestClient(createApp({ body: { maxFields: 3, maxFiles: 2 }, routes: [post('/form', async (request) => new JsonResponse(await describeForm(request)))] }));
+    const strict = createTestClient(createApp({ logger, body: { maxFields: 3, maxFiles: 2 }, routes: [post('/form', async (request) => new JsonResponse(await describeForm(request)))] }));
     const sendStrict = async (body: string) => {
       const response = await strict.post('/form', { body, headers: { 'content-type': MULTIPART } });
       return { status: response.status, text: await response.text() };
@@ -175,7 +178,7 @@ describe('Starlette test_formparsers, over the test client', () => {
     assert.deepEqual(await sendStrict([1, 2, 3].map(() => file('f', 'a.txt', '')).join('') + END), files);
     assert.deepEqual(await sendStrict(field('a', '') + field('b', '') + file('f', 'a.txt', '') + file('g', 'a.txt', '') + END), fields);
     assert.equal((await sendStrict(field('a', '') + file('f', 'a.txt', '') + file('g', 'a.txt', '') + END)).status, 200);
-    const loose = createTestClient(createApp({ body: { maxFields: 2_000 }, routes: [post('/form', async (request) => new JsonResponse((await describeForm(request)).length))] }));
+    const loose = createTestClient(createApp({ logger, body: { maxFields: 2_000 }, routes: [post('/form', async (request) => new JsonResponse((await describeForm(request)).length))] }));
     const many = await loose.post('/form', { body: Array.from({ length: 2_000 }, (_, i) => field(`f${i}`, '')).join('') + END, headers: { 'content-type': MULTIPART } });
     assert.deepEqual([many.status, await many.text()], [200, '2000']);
   });
@@ -284,7 +287,6 @@ describe('bytes on the wire, over a real socket', () => {
     `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${MULTIPART}\r\n${length === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n\r\n`;
 
   test("@fastify/multipart 'should finish with error on partial upload': a client gone mid-file leaves form() rejecting with ClientDisconnected, nothing logged as a server error, the server serving on", async (t) => {
-    const { logger, lines } = memoryLogger();
     const entered = deferred();
     const outcome = deferred<unknown>();
     const { server, url } = await served(t, {
@@ -309,8 +311,26 @@ describe('bytes on the wire, over a real socket', () => {
     assert.deepEqual(lines.filter((line) => line.level >= LEVEL.error), []);
   });
 
+  test("a slow upload, one byte per chunk (Transfer-Encoding: chunked), each written once the last was taken: its boundaries split across reads, the form is read as sent", async (t) => {
+    const { server } = await served(t, { logger, routes: [post('/form', async (request) => new JsonResponse(await describeForm(request)))] });
+    const body = field('a', 'x') + file('f', 'a.txt', 'x--B, no boundary\r\n-', 'text/plain') + END;
+    const socket = await connect(server);
+    socket.setNoDelay(true);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const write = (data: string) => new Promise<void>((resolve, reject) => socket.write(data, (error) => (error ? reject(error) : resolve())));
+    await write(head('/form').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+    for (const byte of body) await write(`1\r\n${byte}\r\n`);
+    await write('0\r\n\r\n');
+    await closed;
+    const response = parseResponse(Buffer.concat(chunks));
+    assert.equal(response.status, 200, response.body.toString());
+    assert.deepEqual(JSON.parse(response.body.toString()), [['a', 'x'], ['f', fileEntry('a.txt', 'x--B, no boundary\r\n-', 'text/plain')]]);
+  });
+
   test("@fastify/multipart 'should use default for fileSize' and Starlette's chunked test_max_part_size_exceeds_limit: a file past bodyLimit sent chunked (no Content-Length) is a 413 naming the limit, the connection closed", async (t) => {
-    const { server } = await served(t, { routes: [post('/form', async (request) => new JsonResponse(await describeForm(request)))] });
+    const { server } = await served(t, { logger, routes: [post('/form', async (request) => new JsonResponse(await describeForm(request)))] });
     const content = file('f', 'big.bin', 'x'.repeat(1024 * 1024)) + END;
     // In 64 KiB chunks, as a client streaming a file sends it.
     const chunks: string[] = [];
@@ -325,7 +345,6 @@ describe('bytes on the wire, over a real socket', () => {
   });
 
   test("Django's test_truncated_multipart_handled_gracefully on the wire: a body whose Content-Length stops mid-part, then the connection half-closed, is no 200 and no server error", async (t) => {
-    const { logger, lines } = memoryLogger();
     const outcome = deferred<unknown>();
     const { server } = await served(t, {
       logger,
