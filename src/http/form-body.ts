@@ -8,6 +8,10 @@ import type { RequestHeaders } from './headers.js';
 
 /** Parses a multipart/form-data body (already size-checked) into a `FormData`, within the form limits. */
 export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings: BodySettings): Promise<FormData> {
+  const unprintable = parameterValues(headers.get('content-type'), 'boundary').find((boundary) => NOT_PRINTABLE.test(boundary));
+  if (unprintable !== undefined) {
+    return Promise.reject(malformed(`its boundary ${JSON.stringify(cut(unprintable))} has a character other than printable ASCII, which RFC 2046 5.1.1 allows alone`));
+  }
   let parser: busboy.Busboy;
   try {
     // Names and filenames as browsers and fetch's FormData send them: UTF-8 (busboy's default is Latin-1), as Django and Starlette read them.
@@ -136,6 +140,14 @@ function boundaryOf(contentType: string | null): string {
   if (boundaries[0] === '') throw malformed('its boundary parameter is empty; a boundary is 1 to 70 characters (RFC 2046 5.1.1)');
   return boundaries[0]!;
 }
+
+/**
+ * What no boundary may hold (Django refuses it too): over the wire busboy
+ * found the Content-Type malformed, or, quoted, never matched the boundary
+ * (Node reads a header as Latin-1, busboy the boundary as UTF-8); in
+ * process it read the body.
+ */
+const NOT_PRINTABLE = /[^\x20-\x7e]/;
 
 const CR = 0x0d;
 const LF = 0x0a;
