@@ -49,7 +49,9 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
       }
       if (name !== undefined) return name;
       if (parameterValues(head?.disposition ?? null, 'name').includes('')) return '';
-      reject(malformed(`part ${parts} has no name in its Content-Disposition`));
+      // Django reads name*= (RFC 2231); RFC 7578 4.2 has name alone, and busboy reads no other.
+      const starred = parameterValues(head?.disposition ?? null, 'name*').length > 0 ? ` (name*= is not read: RFC 7578 4.2 names a part by name="..." alone)` : '';
+      reject(malformed(`part ${parts} has no name in its Content-Disposition${starred}`));
       return undefined;
     };
     /**
