@@ -158,6 +158,11 @@ describe('Starlette test_formparsers, over the test client', () => {
     assert.deepEqual(await entries(part('Content-Disposition: form-data; name="v"\r\nContent-Type: text/plain; charset=utf-8', 'ężć') + END), [['v', 'ężć']]);
   });
 
+  test("test_user_safe_decode_*: a field whose bytes are not valid in its charset is read with U+FFFD for them, as Django reads it (Starlette falls back to Latin-1); multipart fields are not checked, docs/lifecycle.md says", async () => {
+    const body = Buffer.concat([Buffer.from('--B\r\nContent-Disposition: form-data; name="v"\r\n\r\nab'), Buffer.from([0xff]), Buffer.from(`c\r\n${END}`)]);
+    assert.deepEqual(await entries(body), [['v', 'ab\ufffdc']]);
+  });
+
   test("test_user_safe_decode_ignores_wrong_charset: a part in a charset nobody knows is a 415 naming the field (Starlette falls back to UTF-8)", async () => {
     assert.deepEqual(await send(part('Content-Disposition: form-data; name="v"\r\nContent-Type: text/plain; charset=latin-8', 'abc') + END), {
       status: 415,
