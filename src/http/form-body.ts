@@ -8,6 +8,10 @@ import type { RequestHeaders } from './headers.js';
 
 /** Parses a multipart/form-data body (already size-checked) into a `FormData`, within the form limits. */
 export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings: BodySettings): Promise<FormData> {
+  const unprintable = parameterValues(headers.get('content-type'), 'boundary').find((boundary) => NOT_PRINTABLE.test(boundary));
+  if (unprintable !== undefined) {
+    return Promise.reject(malformed(`its boundary ${JSON.stringify(cut(unprintable))} has a character other than printable ASCII, which RFC 2046 5.1.1 allows alone`));
+  }
   let parser: busboy.Busboy;
   try {
     // Names and filenames as browsers and fetch's FormData send them: UTF-8 (busboy's default is Latin-1), as Django and Starlette read them.
@@ -24,35 +28,83 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
   // In the body's order: a file is whole only at its stream's end, after the fields that follow it may have come.
   const entries: [name: string, value: () => string | File][] = [];
   let parts = 0;
+  // The head of the part busboy gave last, as sent.
+  let head: PartHead | undefined;
   return new Promise((resolve, reject) => {
     /**
      * The part's name; a part without one fails the whole form. busboy takes `name=""` for none: an empty name
      * is a name, as fetch's formData() reads it.
      */
-    const nameOf = (name: string | undefined): string | undefined => {
+    const nameOf = (name: string | undefined, encoding: string): string | undefined => {
       parts++;
+      head = partHead(bytes, body.bounds[parts - 1]);
+      const problem = head === undefined ? undefined : headProblem(head, parts);
+      if (problem !== undefined) {
+        reject(malformed(problem));
+        return undefined;
+      }
+      if (!READ_CODINGS.has(encoding.trim())) {
+        reject(untransferable(parts, encoding.trim()));
+        return undefined;
+      }
       if (name !== undefined) return name;
-      if (parameterValues(partHead(bytes, body.bounds[parts - 1])?.disposition ?? null, 'name').includes('')) return '';
-      reject(malformed(`part ${parts} has no name in its Content-Disposition`));
+      if (parameterValues(head?.disposition ?? null, 'name').includes('')) return '';
+      // Django reads name*= (RFC 2231); RFC 7578 4.2 has name alone, and busboy reads no other.
+      const starred = parameterValues(head?.disposition ?? null, 'name*').length > 0 ? ` (name*= is not read: RFC 7578 4.2 names a part by name="..." alone)` : '';
+      reject(malformed(`part ${parts} has no name in its Content-Disposition${starred}`));
       return undefined;
     };
+    /**
+     * A File of the current part, typed by its Content-Type as sent, parameters and all, as fetch's formData()
+     * types it (Django keeps them as content_type_extra; busboy dropped them, a CSV's charset among them);
+     * text/plain without one. `chunks` may still grow: the File is made when the form is whole.
+     */
+    const pushFile = (name: string, chunks: Buffer[], filename: string): void => {
+      const type = head?.type?.replace(FOLD, ' ').trim() || 'text/plain';
+      entries.push([name, () => new File(chunks, filename, { type })]);
+    };
+    /**
+     * A base64 part (RFC 2045 6.8), decoded from its content as sent, as Django and fetch's formData() decode it
+     * (busboy gave the encoded text as the content): a File when it is one, else text in its charset, if busboy
+     * could read that charset (`readable`), as for any field.
+     */
+    const pushDecoded = (name: string, filename: string | undefined, readable = true): void => {
+      const encoded = head === undefined ? '' : bytes.toString('latin1', ...head.content);
+      if (!BASE64.test(encoded)) return void reject(malformed(`part ${parts} has Content-Transfer-Encoding base64, but its content is not base64`));
+      const decoded = Buffer.from(encoded, 'base64');
+      if (filename !== undefined || fileContent(bytes, head) !== undefined) return void pushFile(name, [decoded], filename ?? '');
+      let decoder: TextDecoder | undefined;
+      try {
+        if (readable) decoder = new TextDecoder(charsetOf(head?.type ?? null) ?? 'utf-8', { fatal: true });
+      } catch {
+        // A charset busboy reads under a label TextDecoder does not know: refused below, as busboy's own.
+      }
+      if (decoder === undefined) return void reject(undecodable(name));
+      let text: string;
+      try {
+        text = decoder.decode(decoded);
+      } catch {
+        return void reject(notValid(name, `${decoder.encoding.toUpperCase()} (its content once decoded from base64), ${charsetOf(head?.type ?? null) === undefined ? 'the default charset' : 'the charset its part names'}`));
+      }
+      entries.push([name, () => text]);
+    };
     parser.on('field', (given: string | undefined, value: string | undefined, info: busboy.FieldInfo) => {
-      const name = nameOf(given);
+      const name = nameOf(given, info.encoding);
       if (name === undefined) return;
+      if (info.encoding.trim() === 'base64') return pushDecoded(name, undefined, value !== undefined);
       // An empty filename (an empty file input) still makes a file, as fetch's formData() reads it: busboy takes "" for none.
-      const head = partHead(bytes, body.bounds[parts - 1]);
       const content = fileContent(bytes, head);
-      if (content !== undefined) return void entries.push([name, () => new File([content], '', { type: info.mimeType })]);
+      if (content !== undefined) return void pushFile(name, [content], '');
       // busboy decodes UTF-8, Latin-1 and UTF-16LE; a part in any other charset it gives as undefined (FormData would hold "undefined").
       if (value === undefined) return void reject(undecodable(name));
-      const broken = utf16Fault(bytes, head);
-      if (broken !== undefined) reject(new BadRequest(`form field ${JSON.stringify(cut(name))} is not valid UTF-16LE, the charset its part names: ${broken}`));
+      const broken = charsetFault(bytes, head, value);
+      if (broken !== undefined) reject(notValid(name, broken));
       else entries.push([name, () => value]);
     });
     parser.on('file', (given: string | undefined, stream, info) => {
       // A body that ends inside a file fails the file stream too.
       stream.on('error', (error: Error) => reject(malformed(error.message)));
-      const name = nameOf(given);
+      const name = nameOf(given, info.encoding);
       if (name === undefined) return void stream.resume();
       // busboy refuses them as written in a header, but not percent-encoded in filename*= (a NUL fails any fs call, a CR LF splits a log line).
       const control = info.filename === undefined ? null : CONTROL.exec(info.filename);
@@ -60,9 +112,13 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
         reject(malformed(`part ${parts} has a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}) in its filename`));
         return void stream.resume();
       }
+      if (info.encoding.trim() === 'base64') {
+        pushDecoded(name, info.filename ?? '');
+        return void stream.resume();
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      entries.push([name, () => new File(chunks, info.filename ?? '', { type: info.mimeType })]);
+      pushFile(name, chunks, info.filename ?? '');
     });
     // The first rejection answers; busboy still reads the rest of the body
     // (already in memory), skipping the parts past its limits.
@@ -71,7 +127,8 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     // busboy closes once every file stream has ended.
     parser.on('close', () => {
       const skipped = body.parts - parts;
-      if (skipped > 0) reject(malformed(`${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
+      // busboy skips a part whose Content-Disposition it dropped among header lines past its count: that is the fault to name.
+      if (skipped > 0) reject(malformed(firstHeadProblem(bytes, body) ?? `${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`));
       const form = new FormData();
       for (const [name, value] of entries) form.append(name, value());
       resolve(form);
@@ -93,6 +150,14 @@ function boundaryOf(contentType: string | null): string {
   if (boundaries[0] === '') throw malformed('its boundary parameter is empty; a boundary is 1 to 70 characters (RFC 2046 5.1.1)');
   return boundaries[0]!;
 }
+
+/**
+ * What no boundary may hold (Django refuses it too): over the wire busboy
+ * found the Content-Type malformed, or, quoted, never matched the boundary
+ * (Node reads a header as Latin-1, busboy the boundary as UTF-8); in
+ * process it read the body.
+ */
+const NOT_PRINTABLE = /[^\x20-\x7e]/;
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -151,11 +216,19 @@ function delimited(bytes: Buffer, boundary: string): Delimited {
 
 /** How far into a part its headers' end is looked for: busboy refuses a part whose headers are longer. */
 const PART_HEADERS_MAX = 16 * 1024;
-const DISPOSITION = /^content-disposition:(.*)$/im;
-const TYPE = /^content-type:(.*)$/im;
+/** busboy keeps a part's first 1,999 header lines and drops the rest without a word (Node's maxHeadersCount, less one). */
+const PART_HEADER_LINES_MAX = 1999;
+// A header's value with the lines folded onto it (busboy unfolds them).
+const DISPOSITION = /^content-disposition:([^\r\n]*(?:\r\n[\t ][^\r\n]*)*)/im;
+const CONTENT_TYPE = /^content-type:([^\r\n]*(?:\r\n[\t ][^\r\n]*)*)/im;
+/** A line break that folds a header line onto the one before. */
+const FOLD = /\r\n[\t ]+/g;
+/** A header line's start: after a line break not followed by a blank (which folds the line before). */
+const LINE_START = /\r\n(?![\t ])/g;
 
-/** A part's Content-Disposition and Content-Type (null without one) and its content's bounds. */
+/** A part's header lines, its Content-Disposition and Content-Type (null without them) and its content's bounds. */
 interface PartHead {
+  text: string;
   disposition: string | null;
   type: string | null;
   content: readonly [from: number, to: number];
@@ -167,33 +240,84 @@ function partHead(bytes: Buffer, bounds: readonly [from: number, to: number] | u
   const [from, to] = bounds;
   const headersEnd = bytes.subarray(from, Math.min(to, from + PART_HEADERS_MAX)).indexOf('\r\n\r\n');
   if (headersEnd === -1) return undefined;
-  const headers = bytes.toString('latin1', from, from + headersEnd);
-  return { disposition: DISPOSITION.exec(headers)?.[1] ?? null, type: TYPE.exec(headers)?.[1] ?? null, content: [from + headersEnd + 4, to] };
+  const text = bytes.toString('latin1', from, from + headersEnd);
+  return { text, disposition: DISPOSITION.exec(text)?.[1] ?? null, type: CONTENT_TYPE.exec(text)?.[1] ?? null, content: [from + headersEnd + 4, to] };
 }
 
 /** The labels busboy decodes a part as UTF-16LE by (Buffer's ucs2Slice, which drops an odd last byte and keeps a lone surrogate). */
 const UTF16LE_LABELS = new Set(['utf16le', 'utf-16le', 'ucs2', 'ucs-2']);
+/** The labels busboy decodes a part as UTF-8 by (with U+FFFD for bytes that are not), the default among them. */
+const UTF8_LABELS = new Set(['utf-8', 'utf8']);
 const UTF16LE = new TextDecoder('utf-16le', { fatal: true });
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Why the part with `head`, when its charset is UTF-16LE, is not valid in it,
- * or undefined: busboy dropped its last byte unseen, and TextDecoder reads
- * U+FFFD, which form() never gives (as text() does not).
+ * Why the field with `head`, read by busboy as `value`, is not valid in its
+ * charset (said with it), or undefined: busboy put U+FFFD for bytes that are
+ * not UTF-8, and dropped a UTF-16LE part's odd last byte unseen. A field is
+ * refused then, as text() and a urlencoded form() refuse such bytes (a 400,
+ * never U+FFFD): a value the client did not send must not reach the app.
  */
-function utf16Fault(bytes: Buffer, head: PartHead | undefined): string | undefined {
-  if (head === undefined || !UTF16LE_LABELS.has(charsetOf(head.type)?.toLowerCase() ?? '')) return undefined;
-  const content = bytes.subarray(...head.content);
-  if (content.length % 2 === 1) return `it has an odd number of bytes (${content.length}), so its last byte is half a character`;
+function charsetFault(bytes: Buffer, head: PartHead | undefined, value: string): string | undefined {
+  if (head === undefined) return undefined;
+  const named = charsetOf(head.type)?.toLowerCase();
+  const which = named === undefined ? 'the default charset' : 'the charset its part names';
+  if (named !== undefined && UTF16LE_LABELS.has(named)) {
+    const content = bytes.subarray(...head.content);
+    if (content.length % 2 === 1) return `UTF-16LE, ${which}: it has an odd number of bytes (${content.length}), so its last byte is half a character`;
+    return decodes(UTF16LE, content) ? undefined : `UTF-16LE, ${which}: it has an unpaired surrogate`;
+  }
+  // U+FFFD is a character a client may send: only a field that has one is decoded again, strictly.
+  if ((named === undefined || UTF8_LABELS.has(named)) && value.includes('\ufffd') && !decodes(UTF8, bytes.subarray(...head.content))) {
+    return `UTF-8, ${which}: it has bytes that are not UTF-8`;
+  }
+  return undefined;
+}
+
+function decodes(decoder: TextDecoder, bytes: Uint8Array): boolean {
   try {
-    UTF16LE.decode(content);
+    decoder.decode(bytes);
+    return true;
   } catch {
-    return 'it has an unpaired surrogate';
+    return false;
+  }
+}
+
+/** Headers and Content-Disposition parameters a part may give once: busboy reads the first, Django and Starlette the last. */
+const SINGLE_HEADERS = [['Content-Disposition', /^content-disposition:/gim], ['Content-Type', /^content-type:/gim]] as const;
+const SINGLE_PARAMETERS = ['name', 'filename', 'filename*'];
+
+/**
+ * What in part `index`'s head busboy would read other than it was sent,
+ * for the 400: lines past busboy's count, which it drops; a header or a
+ * parameter given twice, of which another parser takes another.
+ */
+function headProblem(head: PartHead, index: number): string | undefined {
+  const lines = (head.text.match(LINE_START)?.length ?? 0) + 1;
+  if (lines > PART_HEADER_LINES_MAX) return `part ${index} has ${lines} header lines; a part may have ${PART_HEADER_LINES_MAX} at most`;
+  for (const [header, pattern] of SINGLE_HEADERS) {
+    const count = head.text.match(pattern)?.length ?? 0;
+    if (count > 1) return `part ${index} has ${count} ${header} header lines; it must have one`;
+  }
+  for (const parameter of SINGLE_PARAMETERS) {
+    const count = parameterValues(head.disposition, parameter).length;
+    if (count > 1) return `part ${index} has ${count} ${parameter} parameters in its Content-Disposition; it must have one`;
+  }
+  return undefined;
+}
+
+/** The first part of `body` whose head is at fault (headProblem), said; bounded by its parts, as delimited() counted them. */
+function firstHeadProblem(bytes: Buffer, body: Delimited): string | undefined {
+  for (const [index, bounds] of body.bounds.entries()) {
+    const head = partHead(bytes, bounds);
+    const problem = head === undefined ? undefined : headProblem(head, index + 1);
+    if (problem !== undefined) return problem;
   }
   return undefined;
 }
 
 /**
- * The content of the part with `head` when its Content-Disposition has a
+ * The content of the part whose head is `head` when its Content-Disposition has a
  * filename parameter (RFC 7578 4.2: the part is a file), however empty:
  * busboy takes `filename=""` (an empty file input) for no filename, and the
  * part for a field unless its type is application/octet-stream.
@@ -203,6 +327,11 @@ function fileContent(bytes: Buffer, head: PartHead | undefined): Buffer | undefi
   if (parameterValues(head.disposition, 'filename').length === 0 && parameterValues(head.disposition, 'filename*').length === 0) return undefined;
   return bytes.subarray(...head.content);
 }
+
+/** The transfer codings a part's content is read in as it is (RFC 2045 6.2; busboy lower-cases the header); base64 is decoded. */
+const READ_CODINGS = new Set(['7bit', '8bit', 'binary', 'base64']);
+/** base64's alphabet, its padding, and the line breaks and blanks an encoder may put between its lines. */
+const BASE64 = /^[A-Za-z0-9+/\t\n\r ]*(?:=[\t\n\r ]*){0,2}$/;
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */
 const CONTROL = /[\0-\x08\n-\x1f\x7f]/;
@@ -282,10 +411,21 @@ function fieldCountPasses(text: string, max: number): boolean {
   return false;
 }
 
+function untransferable(index: number, coding: string): UnsupportedMediaType {
+  return new UnsupportedMediaType(
+    `part ${index} has Content-Transfer-Encoding ${JSON.stringify(cut(coding))}, which form() does not decode (it decodes base64; RFC 7578 4.7 has senders use none): send the content as it is`,
+  );
+}
+
 function undecodable(name: string): UnsupportedMediaType {
   return new UnsupportedMediaType(
     `form field ${JSON.stringify(cut(name))} has a charset form() does not decode: a multipart field is read in UTF-8 (the default), ISO-8859-1 or UTF-16LE`,
   );
+}
+
+/** The 400 for a field whose bytes are not valid in its charset (`why`: the charset and what is wrong). */
+function notValid(name: string, why: string): BadRequest {
+  return new BadRequest(`form field ${JSON.stringify(cut(name))} is not valid ${why}`);
 }
 
 /** busboy's words for a part header it gave up on: it says neither which rule broke nor that one is a limit. */
