@@ -14,9 +14,10 @@ import type {
 } from '../durable/store.js';
 import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, workerConnection, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
 import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
 import { Fetched } from './fetched.js';
+import { Keys } from './keys.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
 
@@ -99,6 +100,7 @@ export class BullmqStore implements TaskStore {
   readonly #connection: RedisConnection;
   readonly #address: string;
   readonly #prefix: string;
+  readonly #keys: Keys;
   readonly #keepCompleted: KeepCompleted;
   readonly #timeoutMs: number;
   #bull: typeof import('bullmq') | undefined;
@@ -160,6 +162,7 @@ export class BullmqStore implements TaskStore {
     this.#connection = connection;
     this.#address = address;
     this.#prefix = prefix;
+    this.#keys = new Keys(prefix);
     this.description = `bullmq store ${address} (prefix ${prefix})`;
   }
 
@@ -177,10 +180,10 @@ export class BullmqStore implements TaskStore {
       this.#epoch = await this.#call(async () => {
         // A Redis that refuses the write (full: OOM) still opens, its workers to drain it: a job gone is then told
         // in the lost-lease words, never blamed on a flush it cannot tell.
-        await client.set(this.#epochKey(), randomUUID(), 'NX').catch((error: unknown) => {
+        await client.set(this.#keys.epochKey(), randomUUID(), 'NX').catch((error: unknown) => {
           if ((error as Error).name !== 'ReplyError') throw error;
         });
-        return client.get(this.#epochKey());
+        return client.get(this.#keys.epochKey());
       });
     } catch (error) {
       client.disconnect();
@@ -234,11 +237,11 @@ export class BullmqStore implements TaskStore {
       const names = new Set(tasks.map((task) => task.name));
       // Bounded from this call: a request's 503 comes commandTimeoutMs after its registration, whatever waits before it.
       const adding = within(runScript(
-        client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
+        client, 'add', [this.#keys.namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#keys.jobKey(task.name, task.id))],
         [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => {
           const seq = this.#nextSeq();
           return [
-            `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
+            `${this.#keys.queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
             storedOptions(task, now, this.#keepCompleted, seq), now, task.key ?? '', keepsKey(task) ? 1 : 0,
           ];
         }), ...names],
@@ -280,7 +283,7 @@ export class BullmqStore implements TaskStore {
       return await write;
     } catch (error) {
       if (always || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
-        const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
+        const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#keys.queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
         // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
         if (!kept) throw notUndone(error as Error);
       }
@@ -357,7 +360,7 @@ export class BullmqStore implements TaskStore {
 
   /** Holds ended in one script (see its comment). Returns the ids released to run, those at the front of their lines, and those lost. */
   async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[], now = Date.now()): Promise<[string[], string[], string[]]> {
-    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
+    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#keys.queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
     return await runScript(client, 'release', [], [now, ...args]) as [string[], string[], string[]];
   }
 
@@ -400,7 +403,7 @@ export class BullmqStore implements TaskStore {
     if (now <= Date.now()) return;
     const client = this.#client!;
     await Promise.all(names.map((name) => {
-      const q = this.#queueKey(name);
+      const q = this.#keys.queueKey(name);
       return runScript(client, 'promote', ['delayed', 'wait', 'paused', 'meta', 'marker', 'events'].map((suffix) => `${q}:${suffix}`), [now, `${q}:`]);
     }));
   }
@@ -424,7 +427,7 @@ export class BullmqStore implements TaskStore {
       if (worker === undefined) continue;
       // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
       if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
-      else if (request.ids !== undefined) room = Math.min(room, Number(await within(runScript(this.#client!, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids))));
+      else if (request.ids !== undefined) room = Math.min(room, Number(await within(runScript(this.#client!, 'takeFirst', [`${this.#keys.queueKey(name)}:wait`], request.ids))));
       if (room <= 0) continue;
       const fetchOne = async (): Promise<boolean> => {
         const token = `${owner}|${++this.#tokens}`;
@@ -447,7 +450,7 @@ export class BullmqStore implements TaskStore {
    * included, which BullMQ's fetch promotes).
    */
   async #shares(names: readonly string[], limit: number): Promise<Map<string, number> | undefined> {
-    const heads = await runScript(this.#client!, 'heads', [], [limit, ...names.map((name) => `${this.#queueKey(name)}:`)]) as number[][];
+    const heads = await runScript(this.#client!, 'heads', [], [limit, ...names.map((name) => `${this.#keys.queueKey(name)}:`)]) as number[][];
     if (heads.reduce((sum, line) => sum + line.length / 2, 0) <= limit) return undefined;
     const shares = new Map<string, number>();
     // Per line, the index of its next head's runAt (its order added follows it).
@@ -477,7 +480,7 @@ export class BullmqStore implements TaskStore {
     const worker = this.#worker(name);
     this.#checkStalls(worker, Math.max(1, leaseUntil - Date.now()));
     const client = await clientOf(worker);
-    const meta = `${this.#queueKey(name)}:meta`;
+    const meta = `${this.#keys.queueKey(name)}:meta`;
     // Not awaited: the fetch after it on this connection waits for it, and fails too if it does.
     void (cap === undefined ? client.hdel(meta, 'concurrency') : client.hset(meta, 'concurrency', cap)).catch(() => {});
     return worker;
@@ -501,7 +504,7 @@ export class BullmqStore implements TaskStore {
       if (fetched.jobs.length === 0) return [];
       within.check();
       const keys = fetched.jobs.flatMap(({ job, queue }) => {
-        const key = this.#jobKey(queue, job.id!);
+        const key = this.#keys.jobKey(queue, job.id!);
         return [key, `${key}:logs`];
       });
       bookkeeping = runScript(client, 'claimed', keys, [owner, leaseUntil + this.#skew, now, ...fetched.jobs.map(({ token }) => token)]);
@@ -566,7 +569,7 @@ export class BullmqStore implements TaskStore {
     const message = `not a Coda task: job ${JSON.stringify(job.name)} (id ${JSON.stringify(job.id)}) was put in the queue of task ${queue} by another program (BullMQ's own Queue.add?) without the data that after() and app.tasks.enqueue() write; refused, and kept as failed: discard it`;
     await Promise.all([
       this.#failJob(claim, { attempt: job.attemptsMade + 1, message, startedAt: now, finishedAt: now }, null),
-      this.#client!.sadd(this.#namesKey(), queue),
+      this.#client!.sadd(this.#keys.namesKey(), queue),
     ]);
   }
 
@@ -606,7 +609,7 @@ export class BullmqStore implements TaskStore {
    */
   async #failUnreadable(claim: Claim, readable: ReadableJob, error: AttemptError): Promise<void> {
     const id = claim.job.id!;
-    const reason = `durable task ${id} (job ${this.#jobKey(claim.queue, id)}) in the ${this.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
+    const reason = `durable task ${id} (job ${this.#keys.jobKey(claim.queue, id)}) in the ${this.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
     if (await this.#failJob(claim, { ...error, message: `${error.message}; ${reason}` }, null, readable.fields)) this.#unreadable.push({ id, reason });
   }
 
@@ -624,7 +627,7 @@ export class BullmqStore implements TaskStore {
         const hold = this.#holds.get(id);
         const claim = this.#claims.get(id);
         if (claim?.owner === owner) {
-          keys.push(this.#jobKey(claim.queue, id));
+          keys.push(this.#keys.jobKey(claim.queue, id));
           claims.push(id, claim.token);
         } else if (hold?.owner === owner) {
           const pairs = holds.get(hold.name);
@@ -638,7 +641,7 @@ export class BullmqStore implements TaskStore {
       // (a RangeError, the heartbeat lost) at some 62,000 holds.
       for (const [name, pairs] of holds) {
         for (let from = 0; from < pairs.length; from += RENEW_CHUNK * 2) {
-          renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs.slice(from, from + RENEW_CHUNK * 2)));
+          renewals.push(client.zadd(this.#keys.heldKey(name), 'XX', ...pairs.slice(from, from + RENEW_CHUNK * 2)));
         }
       }
       await Promise.all(renewals);
@@ -764,11 +767,11 @@ export class BullmqStore implements TaskStore {
     const { attempt, message, stack, startedAt, finishedAt } = error;
     if (claim.logged !== true) {
       const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-      const key = this.#jobKey(queue, id);
+      const key = this.#keys.jobKey(queue, id);
       const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
       // A failure for good has its failed index's entry written with its line (see the script).
-      const entry = retryAt === null ? [`${this.#queueKey(queue)}:`, id] : ['', ''];
-      const keys = [key, `${key}:logs`, `${key}:lock`, this.#failedKeys(queue)[1]];
+      const entry = retryAt === null ? [`${this.#keys.queueKey(queue)}:`, id] : ['', ''];
+      const keys = [key, `${key}:logs`, `${key}:lock`, this.#keys.failedKeys(queue)[1]];
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
       if (await runScript(client, 'logFailure', keys, [token, line, ...entry, ...field, ...Object.entries(fields).flat()]) === 0) {
         this.#claims.delete(id);
@@ -786,7 +789,7 @@ export class BullmqStore implements TaskStore {
     } finally {
       this.#retryAts.delete(id);
     }
-    if (delayed) await runScript(client, 'pinDelay', [`${this.#queueKey(queue)}:delayed`], [id, retryAt]);
+    if (delayed) await runScript(client, 'pinDelay', [`${this.#keys.queueKey(queue)}:delayed`], [id, retryAt]);
     else await this.#reindex(client, queue, id, 'sync');
     // Kept until written, as a completion is.
     this.#claims.delete(id);
@@ -800,7 +803,7 @@ export class BullmqStore implements TaskStore {
 
   whyRefused(id: string): string | undefined {
     if (!this.#gone.delete(id)) return undefined;
-    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data (the key ${this.#epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
+    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data (the key ${this.#keys.epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
   }
 
   /**
@@ -810,7 +813,7 @@ export class BullmqStore implements TaskStore {
    */
   async #noteIfGone(queue: string, id: string): Promise<void> {
     const client = this.#client!;
-    const [job, epoch] = await Promise.all([client.exists(this.#jobKey(queue, id)), client.get(this.#epochKey())]).catch(() => [1, null]);
+    const [job, epoch] = await Promise.all([client.exists(this.#keys.jobKey(queue, id)), client.get(this.#keys.epochKey())]).catch(() => [1, null]);
     if (job !== 0 || epoch === this.#epoch) return;
     this.#gone.add(id);
     for (const old of this.#gone) {
@@ -835,7 +838,7 @@ export class BullmqStore implements TaskStore {
   async #putBack(claims: readonly Claim[]): Promise<void> {
     await Promise.all(claims.map(async ({ job, token, queue }) => {
       const client = await clientOf(this.#workers.get(queue)!);
-      await Promise.all([runScript(client, 'unclaim', [this.#jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
+      await Promise.all([runScript(client, 'unclaim', [this.#keys.jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
     }));
   }
 
@@ -860,8 +863,8 @@ export class BullmqStore implements TaskStore {
       const late = await within(this.#unfinished);
       this.#unfinished = Promise.resolve(0);
       // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
-      const [, names] = await within(Promise.all([this.#measureSkew(client), client.smembers(this.#namesKey())]));
-      const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew]))));
+      const [, names] = await within(Promise.all([this.#measureSkew(client), client.smembers(this.#keys.namesKey())]));
+      const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#keys.heldKey(name)], [now, `${this.#keys.queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew]))));
       within.check();
       // Carried on past the call's time once begun: a lapsed job's lock is taken by the first step, and a recovery
       // that stopped there left it under that lock for its time, run by no one.
@@ -884,7 +887,7 @@ export class BullmqStore implements TaskStore {
    */
   async #failLapsed(name: string, now: number, random: () => number, lockMs: number): Promise<number> {
     const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
+    const found = await runScript(this.#client!, 'lapsed', [`${this.#keys.queueKey(name)}:active`], [now + this.#skew, `${this.#keys.queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
     const worker = this.#worker(name);
     // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's
@@ -912,7 +915,7 @@ export class BullmqStore implements TaskStore {
     return this.#bounded('nextRunAt()', async (within) => {
       let next: number | null = null;
       for (const name of names) {
-        const q = this.#queueKey(name);
+        const q = this.#keys.queueKey(name);
         const [waiting, delayed] = await within(Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]));
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
@@ -946,11 +949,11 @@ export class BullmqStore implements TaskStore {
   async #counts(call: string, now: number): Promise<Map<string, Omit<StoreStats, 'byName'>>> {
     const client = this.#opened();
     return this.#bounded(call, async (within) => {
-      const names = (await within(client.smembers(this.#namesKey()))).sort();
+      const names = (await within(client.smembers(this.#keys.namesKey()))).sort();
       const rows = await Promise.all(names.map((name) => {
-        const q = this.#queueKey(name);
+        const q = this.#keys.queueKey(name);
         const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
-        return runScript(client, 'counts', [...keys, this.#heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1]) as Promise<number[]>;
+        return runScript(client, 'counts', [...keys, this.#keys.heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1]) as Promise<number[]>;
       }));
       return new Map(names.map((name, i) => {
         const [ready, delayed, running, completed, failed, held] = rows[i]!;
@@ -978,7 +981,7 @@ export class BullmqStore implements TaskStore {
     const cursor = after === undefined ? ['', '', ''] : parseCursor(after);
     const client = this.#opened();
     return this.#bounded(call, async (within) => {
-      const names = name === undefined ? await within(client.smembers(this.#namesKey())) : [name];
+      const names = name === undefined ? await within(client.smembers(this.#keys.namesKey())) : [name];
       const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
       // One more than the page: whether there is a next.
       const wanted = limit + 1;
@@ -990,7 +993,7 @@ export class BullmqStore implements TaskStore {
       };
       await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
         if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted, within));
-        const q = this.#queueKey(n);
+        const q = this.#keys.queueKey(n);
         for (let first = 0, full = true; full; first += LIST_STRETCH) {
           const [more, ...texts] = await within(runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as Promise<[number, ...string[]]>);
           full = more === 1;
@@ -1015,7 +1018,7 @@ export class BullmqStore implements TaskStore {
    * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
    */
   async #failedPage(name: string, cursor: readonly string[], wanted: number, within: Within): Promise<string[]> {
-    const keys = this.#failedKeys(name);
+    const keys = this.#keys.failedKeys(name);
     const read = (mended: string): Promise<[number, ...string[]]> =>
       within(runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>);
     const [inStep, ...texts] = await read('');
@@ -1031,8 +1034,8 @@ export class BullmqStore implements TaskStore {
    * (the stretch's start moving back by what it took out).
    */
   async #mendFailed(name: string, within: Within): Promise<void> {
-    const keys = this.#failedKeys(name);
-    const q = `${this.#queueKey(name)}:`;
+    const keys = this.#keys.failedKeys(name);
+    const q = `${this.#keys.queueKey(name)}:`;
     for (const how of ['add', 'drop']) {
       for (let first = 0, full = true; full;) {
         const [more, removed] = await within(runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as Promise<[number, number]>);
@@ -1044,13 +1047,7 @@ export class BullmqStore implements TaskStore {
 
   /** A job's entry in its name's failed index brought in step with its state (`sync`), or taken out (`drop`). */
   async #reindex(client: Redis, name: string, id: string, how: 'sync' | 'drop'): Promise<void> {
-    await runScript(client, 'reindex', this.#failedKeys(name), [`${this.#queueKey(name)}:`, how, id]);
-  }
-
-  /** A name's failed set and its failed index. */
-  #failedKeys(name: string): [string, string] {
-    const q = this.#queueKey(name);
-    return [`${q}:failed`, `${q}:${FAILED_INDEX}`];
+    await runScript(client, 'reindex', this.#keys.failedKeys(name), [`${this.#keys.queueKey(name)}:`, how, id]);
   }
 
   async get(id: string): Promise<StoredTask | null> {
@@ -1060,8 +1057,8 @@ export class BullmqStore implements TaskStore {
 
   /** A task by its id (a look-up of its name, then a read), each step within the calling call's time. */
   async #find(client: Redis, id: string, within: Within): Promise<StoredTask | null> {
-    const names = await within(client.smembers(this.#namesKey()));
-    const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
+    const names = await within(client.smembers(this.#keys.namesKey()));
+    const found = await within(Promise.all(names.map((name) => client.exists(this.#keys.jobKey(name, id)))));
     const name = names.find((_, i) => found[i] === 1);
     return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
   }
@@ -1074,8 +1071,8 @@ export class BullmqStore implements TaskStore {
       const task = await this.#find(client, id, within);
       if (task === null || task.state !== 'failed') return false;
       const token = randomUUID();
-      const q = `${this.#queueKey(task.name)}:`;
-      const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
+      const q = `${this.#keys.queueKey(task.name)}:`;
+      const keys = [this.#keys.jobKey(task.name, id), ...this.#keys.failedKeys(task.name), `${q}de:${task.key ?? ''}`];
       // One script (see RETRY): its key taken back with BullMQ's move, never without it; the token finds its own move.
       return await within(runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token])) === 1;
     });
@@ -1104,7 +1101,7 @@ export class BullmqStore implements TaskStore {
         await within(this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]));
         return true;
       }
-      if (await within(client.exists(this.#jobKey(task.name, id))) === 0) return false;
+      if (await within(client.exists(this.#keys.jobKey(task.name, id))) === 0) return false;
       const job = this.#jobOf(this.#queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
       await within(this.#reindex(client, task.name, id, 'drop'));
@@ -1119,10 +1116,10 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up of the names and their prunes (a prune cut short is taken up by the next).
     return this.#bounded('prune()', async (within) => {
-      const names = await within(client.smembers(this.#namesKey()));
+      const names = await within(client.smembers(this.#keys.namesKey()));
       // By Coda's finish time (the `now` complete() was given), not BullMQ's (its clients' Date.now()).
       const removed = await within(Promise.all(names.map((name) => {
-        const q = this.#queueKey(name);
+        const q = this.#keys.queueKey(name);
         return runScript(client, 'prune', [`${q}:completed`, `${q}:events`], [before, `${q}:`]);
       })));
       return removed.reduce((sum: number, n) => sum + Number(n), 0);
@@ -1162,10 +1159,10 @@ export class BullmqStore implements TaskStore {
   async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
     const client = this.#client!;
     const replies = await Promise.all(where.map(([name, id]) => {
-      const key = this.#jobKey(name, id);
-      const q = this.#queueKey(name);
+      const key = this.#keys.jobKey(name, id);
+      const q = this.#keys.queueKey(name);
       const states = READ_STATE_KEYS.map((suffix) => `${q}:${suffix}`);
-      return runScript(client, 'read', [key, `${key}:logs`, this.#heldKey(name), ...states], [id]) as Promise<[string[], string[], string | null, string]>;
+      return runScript(client, 'read', [key, `${key}:logs`, this.#keys.heldKey(name), ...states], [id]) as Promise<[string[], string[], string | null, string]>;
     }));
     return where.map(([name, id], i) => {
       const [pairs, logs, lease, bullState] = replies[i]!;
@@ -1176,7 +1173,7 @@ export class BullmqStore implements TaskStore {
       const readable = readableJob(hash);
       const note = readable === undefined ? undefined : {
         attempt: Number(hash.atm ?? 0), startedAt: null, finishedAt: Number(hash[FIELD.finishedAt] ?? hash.finishedOn ?? hash.timestamp),
-        message: `durable task ${id} (job ${this.#jobKey(name, id)}) in the ${this.description} cannot be read as stored: ${badFields(readable, 'shown replaced')}`,
+        message: `durable task ${id} (job ${this.#keys.jobKey(name, id)}) in the ${this.description} cannot be read as stored: ${badFields(readable, 'shown replaced')}`,
       };
       return toTask({
         name, id, hash: { ...hash, ...readable?.fields }, logs, bullState,
@@ -1266,27 +1263,6 @@ export class BullmqStore implements TaskStore {
   #nextSeq(): number {
     this.#seq = Math.max(this.#seq + 1, Date.now() * 1000);
     return this.#seq;
-  }
-
-  #queueKey(name: string): string {
-    return `${this.#prefix}:${queueName(name)}`;
-  }
-
-  #jobKey(name: string, id: string): string {
-    return `${this.#queueKey(name)}:${id}`;
-  }
-
-  #heldKey(name: string): string {
-    return `${this.#queueKey(name)}:${HELD}`;
-  }
-
-  #namesKey(): string {
-    return `${this.#prefix}:coda-names`;
-  }
-
-  /** Written once, at the first open on this Redis: whether Redis lost its data since (see #epoch). */
-  #epochKey(): string {
-    return `${this.#prefix}:coda-epoch`;
   }
 
   #opened(): Redis {
