@@ -10,14 +10,17 @@ import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskStore,
 } from '../durable/store.js';
 import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, workerConnection, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
-import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
+import { FIELD, fromPairs, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { defineScripts, runScript } from './scripts.js';
 import { Fetched } from './fetched.js';
 import { Keys } from './keys.js';
+import type { StoreContext } from './context.js';
+import { countByName, emptyCounts, listPage, parseCursor, reindex } from './listing.js';
+import { findTask, readTasks } from './read.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
 import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
 
@@ -61,18 +64,6 @@ interface Hold {
   owner: string;
 }
 
-/** The suffixes of a queue's keys each state is listed from: BullMQ's lists and sets, and for held tasks the queue's holds. */
-const STATE_KEYS: Record<TaskState, string[]> = {
-  held: [HELD],
-  ready: ['wait', 'prioritized', 'delayed', 'paused'],
-  running: ['active'],
-  completed: ['completed'],
-  failed: ['failed'],
-};
-
-/** How many of a list's or set's job ids one script of a listing looks at: a script runs alone on Redis, so it stays short. */
-const LIST_STRETCH = 2_000;
-
 const HOUR = 60 * 60_000;
 /** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
 const NEVER_SENT = /Stream isn't writeable/;
@@ -101,6 +92,8 @@ export class BullmqStore implements TaskStore {
   readonly #address: string;
   readonly #prefix: string;
   readonly #keys: Keys;
+  /** What the store's pieces read of it (see StoreContext). */
+  readonly #context: StoreContext;
   readonly #keepCompleted: KeepCompleted;
   readonly #timeoutMs: number;
   #bull: typeof import('bullmq') | undefined;
@@ -164,6 +157,17 @@ export class BullmqStore implements TaskStore {
     this.#prefix = prefix;
     this.#keys = new Keys(prefix);
     this.description = `bullmq store ${address} (prefix ${prefix})`;
+    const store = this;
+    this.#context = {
+      get client() {
+        return store.#client!;
+      },
+      keys: this.#keys,
+      description: this.description,
+      get skew() {
+        return store.#skew;
+      },
+    };
   }
 
   async open(): Promise<void> {
@@ -790,7 +794,7 @@ export class BullmqStore implements TaskStore {
       this.#retryAts.delete(id);
     }
     if (delayed) await runScript(client, 'pinDelay', [`${this.#keys.queueKey(queue)}:delayed`], [id, retryAt]);
-    else await this.#reindex(client, queue, id, 'sync');
+    else await reindex(client, this.#keys, queue, id, 'sync');
     // Kept until written, as a completion is.
     this.#claims.delete(id);
     return true;
@@ -919,7 +923,7 @@ export class BullmqStore implements TaskStore {
         const [waiting, delayed] = await within(Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]));
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
-          const task = (await within(this.#read([[name, waiting[0]]])))[0];
+          const task = (await within(readTasks(this.#context, [[name, waiting[0]]])))[0];
           if (task) candidates.push(task.runAt);
         }
         if (delayed[1] !== undefined) candidates.push(Math.floor(Number(delayed[1]) / 0x1000));
@@ -948,18 +952,7 @@ export class BullmqStore implements TaskStore {
 
   async #counts(call: string, now: number): Promise<Map<string, Omit<StoreStats, 'byName'>>> {
     const client = this.#opened();
-    return this.#bounded(call, async (within) => {
-      const names = (await within(client.smembers(this.#keys.namesKey()))).sort();
-      const rows = await Promise.all(names.map((name) => {
-        const q = this.#keys.queueKey(name);
-        const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
-        return runScript(client, 'counts', [...keys, this.#keys.heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1]) as Promise<number[]>;
-      }));
-      return new Map(names.map((name, i) => {
-        const [ready, delayed, running, completed, failed, held] = rows[i]!;
-        return [name, { held: held!, ready: ready!, delayed: delayed!, running: running!, completed: completed!, failed: failed! }];
-      }));
-    });
+    return this.#bounded(call, (within) => countByName(client, this.#keys, now, within));
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
@@ -969,7 +962,7 @@ export class BullmqStore implements TaskStore {
   /**
    * Each list and set of the states asked, of each name, is looked through a stretch at a time for its newest jobs
    * after the cursor (only their time, seq and id read: see the script), but for the failed jobs, read from their
-   * index from the cursor on (see #failedPage); the page's tasks alone are read whole. It
+   * index from the cursor on (see failedPage() in listing.ts); the page's tasks alone are read whole. It
    * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
    */
   async listPage(filter: ListFilter): Promise<TaskPage> {
@@ -977,90 +970,15 @@ export class BullmqStore implements TaskStore {
   }
 
   async #listPage(call: string, filter: ListFilter): Promise<TaskPage> {
-    const { state, name, limit, after } = checkListFilter(filter);
-    const cursor = after === undefined ? ['', '', ''] : parseCursor(after);
+    const checked = checkListFilter(filter);
+    const cursor = checked.after === undefined ? ['', '', ''] : parseCursor(checked.after);
     const client = this.#opened();
-    return this.#bounded(call, async (within) => {
-      const names = name === undefined ? await within(client.smembers(this.#keys.namesKey())) : [name];
-      const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
-      // One more than the page: whether there is a next.
-      const wanted = limit + 1;
-      const newest = new Map<string, PageEntry>();
-      const found = (n: string, texts: readonly string[]): void => {
-        for (let i = 0; i < texts.length; i += 3) newest.set(texts[i + 2]!, { name: n, id: texts[i + 2]!, at: Number(texts[i]), seq: Number(texts[i + 1]), cursor: texts.slice(i, i + 3).join(':') });
-        // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
-        if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
-      };
-      await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
-        if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted, within));
-        const q = this.#keys.queueKey(n);
-        for (let first = 0, full = true; full; first += LIST_STRETCH) {
-          const [more, ...texts] = await within(runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as Promise<[number, ...string[]]>);
-          full = more === 1;
-          found(n, texts);
-        }
-      })));
-      const entries = [...newest.values()].sort(newerFirst);
-      const page = entries.slice(0, limit);
-      const read = await within(this.#read(page.map(({ name: n, id }) => [n, id])));
-      return {
-        // A task that left the state meanwhile (retried, run, removed) is not listed.
-        tasks: read.filter((task): task is StoredTask => task !== null && (state === undefined || task.state === state)),
-        next: entries.length > limit ? page.at(-1)!.cursor : null,
-      };
-    });
-  }
-
-  /**
-   * A page of a name's failed jobs from its failed index (time, seq and id of each, newest first after `cursor`):
-   * one script, reading the page and not the rest. An index that differs from the failed set in size (jobs failed
-   * before it existed, or moved by a BullMQ tool), or holds more stale entries than a stretch, is mended first, in
-   * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
-   */
-  async #failedPage(name: string, cursor: readonly string[], wanted: number, within: Within): Promise<string[]> {
-    const keys = this.#keys.failedKeys(name);
-    const read = (mended: string): Promise<[number, ...string[]]> =>
-      within(runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>);
-    const [inStep, ...texts] = await read('');
-    if (inStep === 1) return texts;
-    await this.#mendFailed(name, within);
-    // Read even if a job failed meanwhile (its entry not yet written) and the sizes differ again.
-    return (await read('1')).slice(1) as string[];
-  }
-
-  /**
-   * A name's failed index made to hold its failed jobs and no others, a stretch per script: each failed job put in
-   * (an id whose job is gone taken out of the failed set), then each entry whose job is no longer failed taken out
-   * (the stretch's start moving back by what it took out).
-   */
-  async #mendFailed(name: string, within: Within): Promise<void> {
-    const keys = this.#keys.failedKeys(name);
-    const q = `${this.#keys.queueKey(name)}:`;
-    for (const how of ['add', 'drop']) {
-      for (let first = 0, full = true; full;) {
-        const [more, removed] = await within(runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as Promise<[number, number]>);
-        full = more === 1;
-        first += LIST_STRETCH - removed;
-      }
-    }
-  }
-
-  /** A job's entry in its name's failed index brought in step with its state (`sync`), or taken out (`drop`). */
-  async #reindex(client: Redis, name: string, id: string, how: 'sync' | 'drop'): Promise<void> {
-    await runScript(client, 'reindex', this.#keys.failedKeys(name), [`${this.#keys.queueKey(name)}:`, how, id]);
+    return this.#bounded(call, (within) => listPage(this.#context, client, checked, cursor, within));
   }
 
   async get(id: string): Promise<StoredTask | null> {
     const client = this.#opened();
-    return this.#bounded('get()', (within) => this.#find(client, id, within));
-  }
-
-  /** A task by its id (a look-up of its name, then a read), each step within the calling call's time. */
-  async #find(client: Redis, id: string, within: Within): Promise<StoredTask | null> {
-    const names = await within(client.smembers(this.#keys.namesKey()));
-    const found = await within(Promise.all(names.map((name) => client.exists(this.#keys.jobKey(name, id)))));
-    const name = names.find((_, i) => found[i] === 1);
-    return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
+    return this.#bounded('get()', (within) => findTask(this.#context, client, id, within));
   }
 
   async retry(id: string, now: number): Promise<boolean> {
@@ -1068,7 +986,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up and the move: bounded apart, they took up to twice the timeout.
     return this.#bounded('retry()', async (within) => {
-      const task = await this.#find(client, id, within);
+      const task = await findTask(this.#context, client, id, within);
       if (task === null || task.state !== 'failed') return false;
       const token = randomUUID();
       const q = `${this.#keys.queueKey(task.name)}:`;
@@ -1085,7 +1003,7 @@ export class BullmqStore implements TaskStore {
       // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
       const id = await within(this.#queue(name).getDeduplicationJobId(key));
       if (id === null) return null;
-      const state = (await within(this.#read([[name, id]])))[0]?.state;
+      const state = (await within(readTasks(this.#context, [[name, id]])))[0]?.state;
       return state === 'held' || state === 'ready' || state === 'running' ? id : null;
     });
   }
@@ -1094,7 +1012,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up and the removal's steps, as retry().
     return this.#bounded('discard()', async (within) => {
-      const task = await this.#find(client, id, within);
+      const task = await findTask(this.#context, client, id, within);
       if (task === null || task.state === 'running') return false;
       this.#holds.delete(id);
       if (task.state === 'held') {
@@ -1104,9 +1022,9 @@ export class BullmqStore implements TaskStore {
       if (await within(client.exists(this.#keys.jobKey(task.name, id))) === 0) return false;
       const job = this.#jobOf(this.#queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
-      await within(this.#reindex(client, task.name, id, 'drop'));
+      await within(reindex(client, this.#keys, task.name, id, 'drop'));
       const removed = await within(ignoreGone(job.remove()));
-      if (!removed) await within(this.#reindex(client, task.name, id, 'sync'));
+      if (!removed) await within(reindex(client, this.#keys, task.name, id, 'sync'));
       return removed;
     });
   }
@@ -1153,33 +1071,6 @@ export class BullmqStore implements TaskStore {
       ...closed ? [] : [`closing ${bull.length} BullMQ worker(s) and queue(s) (their connections cut)`],
     ];
     throw new StoreUnavailable(this.description, new Error(`Redis did not answer by the close's deadline: gave up ${gaveUp.join(' and ')}`));
-  }
-
-  /** Tasks read whole: hash, log, state and hold, each in one script (see its comment), all in one round trip. */
-  async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
-    const client = this.#client!;
-    const replies = await Promise.all(where.map(([name, id]) => {
-      const key = this.#keys.jobKey(name, id);
-      const q = this.#keys.queueKey(name);
-      const states = READ_STATE_KEYS.map((suffix) => `${q}:${suffix}`);
-      return runScript(client, 'read', [key, `${key}:logs`, this.#keys.heldKey(name), ...states], [id]) as Promise<[string[], string[], string | null, string]>;
-    }));
-    return where.map(([name, id], i) => {
-      const [pairs, logs, lease, bullState] = replies[i]!;
-      const hash = fromPairs(pairs);
-      // Leases on this process's clock, as they were given (see #skew).
-      if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      // A job edited by hand is shown with its bad fields replaced, its last error naming them; it is left as it is.
-      const readable = readableJob(hash);
-      const note = readable === undefined ? undefined : {
-        attempt: Number(hash.atm ?? 0), startedAt: null, finishedAt: Number(hash[FIELD.finishedAt] ?? hash.finishedOn ?? hash.timestamp),
-        message: `durable task ${id} (job ${this.#keys.jobKey(name, id)}) in the ${this.description} cannot be read as stored: ${badFields(readable, 'shown replaced')}`,
-      };
-      return toTask({
-        name, id, hash: { ...hash, ...readable?.fields }, logs, bullState,
-        heldUntil: lease === null ? null : Number(lease) - this.#skew, note,
-      });
-    });
   }
 
   /**
@@ -1359,22 +1250,4 @@ interface FinishingBackend {
 /** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */
 const clientOf = (worker: Worker): Promise<Redis> => worker.backend.client as unknown as Promise<Redis>;
 
-/** A job a listing found: where it is, its place in the order (time added, then seq, then id), and that place as a page's cursor. */
-interface PageEntry {
-  name: string;
-  id: string;
-  at: number;
-  seq: number;
-  cursor: string;
-}
 
-const newerFirst = (a: PageEntry, b: PageEntry): number => b.at - a.at || b.seq - a.seq || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-
-/** A page's cursor as the listing script takes it (time, seq, id), or a TypeError: one this store did not give. */
-function parseCursor(after: string): [string, string, string] {
-  const parts = /^(\d+):(\d+):(.+)$/s.exec(after);
-  if (parts === null) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
-  return [parts[1]!, parts[2]!, parts[3]!];
-}
-
-const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
