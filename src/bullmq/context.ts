@@ -12,4 +12,6 @@ export interface StoreContext {
   readonly description: string;
   /** What to add to this process's time to get Redis's (see BullmqStore's skew), as last measured. */
   readonly skew: number;
+  /** BullMQ, once the store has loaded it (at open). */
+  readonly bull: typeof import('bullmq');
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, JobJson, MinimalJob, Queue, Worker } from 'bullmq';
+import type { Job, JobJson, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
@@ -12,17 +12,18 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskStore,
 } from '../durable/store.js';
-import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, workerConnection, type Within } from './connection.js';
+import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FIELD, fromPairs, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
-import { defineScripts, runScript } from './scripts.js';
+import { FIELD, fromPairs, isTaskData, jobData, jobOptions, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
+import { runScript } from './scripts.js';
 import { Fetched } from './fetched.js';
 import { Keys } from './keys.js';
+import { clientOf, loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 import type { StoreContext } from './context.js';
 import { countByName, emptyCounts, listPage, parseCursor, reindex } from './listing.js';
 import { findTask, readTasks } from './read.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
-import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
+import { badFields, readableJob, type ReadableJob } from './unreadable.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -80,11 +81,6 @@ const RENEW_CHUNK = 10_000;
 const UNREPORTED_MS = 3 * 60_000;
 /** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
 const GONE_NOTED = 1_000;
-/**
- * How long a fetched job is locked before its claim writes its lease, and a lapsed job by a recovery given no lease of
- * its own (see recover()) while it fails the stalled attempt.
- */
-const RECOVERY_LOCK_MS = 30_000;
 
 export class BullmqStore implements TaskStore {
   readonly description: string;
@@ -99,10 +95,7 @@ export class BullmqStore implements TaskStore {
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
   #undos: Undos | undefined;
-  readonly #queues = new Map<string, Queue>();
-  readonly #workers = new Map<string, Worker>();
-  /** The workers whose stall check is started: those that have fetched (see #checkStalls). */
-  readonly #checking = new WeakSet<Worker>();
+  readonly #bulls: Workers;
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /**
@@ -118,8 +111,6 @@ export class BullmqStore implements TaskStore {
    * process took its task over.
    */
   #epoch: string | null = null;
-  /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
-  readonly #retryAts = new Map<string, number>();
   #tokens = 0;
   /**
    * What to add to this process's time to get Redis's, in whole seconds: leases are kept on Redis's clock, since
@@ -130,8 +121,6 @@ export class BullmqStore implements TaskStore {
   #skew = 0;
   /** How many lapsed jobs a recovery cut short by its deadline went on to fail (see recover()): the next reports them. */
   #unfinished = Promise.resolve(0);
-  /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
-  #stalled = 0;
   /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
   #unreadable: { id: string; reason: string }[] = [];
   #seq = 0;
@@ -167,7 +156,11 @@ export class BullmqStore implements TaskStore {
       get skew() {
         return store.#skew;
       },
+      get bull() {
+        return store.#bull!;
+      },
     };
+    this.#bulls = new Workers(this.#context, connection, prefix, this.#timeoutMs);
   }
 
   async open(): Promise<void> {
@@ -304,7 +297,7 @@ export class BullmqStore implements TaskStore {
   async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>, within: Within): Promise<void> {
     for (let from = 0; from < list.length; from += READY_CHUNK) {
       const chunk = list.slice(from, from + READY_CHUNK);
-      const jobs = await within(this.#queue(name).addBulk(chunk.map((task) => {
+      const jobs = await within(this.#bulls.queue(name).addBulk(chunk.map((task) => {
         const seq = this.#nextSeq();
         return { name, data: jobData(task, owner, seq), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted, seq) };
       })));
@@ -481,8 +474,8 @@ export class BullmqStore implements TaskStore {
   async #fetcher(name: string, concurrency: Readonly<Record<string, number>>, leaseUntil: number): Promise<Worker | undefined> {
     const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
     if (cap === 0) return undefined;
-    const worker = this.#worker(name);
-    this.#checkStalls(worker, Math.max(1, leaseUntil - Date.now()));
+    const worker = this.#bulls.worker(name);
+    this.#bulls.checkStalls(worker, Math.max(1, leaseUntil - Date.now()));
     const client = await clientOf(worker);
     const meta = `${this.#keys.queueKey(name)}:meta`;
     // Not awaited: the fetch after it on this connection waits for it, and fails too if it does.
@@ -737,7 +730,7 @@ export class BullmqStore implements TaskStore {
   async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined | typeof GONE> {
     // The finish time is written by BullMQ's own completion script (its fields to update), once it has checked the
     // lock: a job whose lock was lost (another worker took it after a stall, or removed it) is left as it is.
-    const worker = this.#workers.get(queue)!;
+    const worker = this.#bulls.fetchedBy(queue);
     const backend = worker.backend as unknown as FinishingBackend;
     const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
     const next = await orGone(backend.moveToFinished(job.id!, args));
@@ -786,12 +779,12 @@ export class BullmqStore implements TaskStore {
     }
     const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
     if (stack !== undefined) failure.stack = stack;
-    if (retryAt !== null) this.#retryAts.set(id, retryAt);
+    if (retryAt !== null) this.#bulls.retryAt(id, retryAt);
     const delayed = retryAt !== null && retryAt > Date.now();
     try {
       await ignoreGone(job.moveToFailed(failure, token, false));
     } finally {
-      this.#retryAts.delete(id);
+      this.#bulls.forgetRetry(id);
     }
     if (delayed) await runScript(client, 'pinDelay', [`${this.#keys.queueKey(queue)}:delayed`], [id, retryAt]);
     else await reindex(client, this.#keys, queue, id, 'sync');
@@ -841,7 +834,7 @@ export class BullmqStore implements TaskStore {
    */
   async #putBack(claims: readonly Claim[]): Promise<void> {
     await Promise.all(claims.map(async ({ job, token, queue }) => {
-      const client = await clientOf(this.#workers.get(queue)!);
+      const client = await clientOf(this.#bulls.fetchedBy(queue));
       await Promise.all([runScript(client, 'unclaim', [this.#keys.jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
     }));
   }
@@ -878,8 +871,7 @@ export class BullmqStore implements TaskStore {
       this.#unfinished = Promise.resolve(0);
       return [swept.reduce((sum: number, n) => sum + Number(n), 0), late + failed];
     });
-    const running = lapsed + this.#stalled;
-    this.#stalled = 0;
+    const running = lapsed + this.#bulls.takeStalled();
     const unreadable = this.#unreadable.splice(0);
     return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
   }
@@ -893,14 +885,14 @@ export class BullmqStore implements TaskStore {
     const token = `recover|${randomUUID()}`;
     const found = await runScript(this.#client!, 'lapsed', [`${this.#keys.queueKey(name)}:active`], [now + this.#skew, `${this.#keys.queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
-    const worker = this.#worker(name);
+    const worker = this.#bulls.worker(name);
     // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's
     // batch took a round trip per step per job, which one deadline for the call (see recover()) does not allow.
     const failed = await Promise.all(Array.from({ length: found.length / 2 }, async (_, i) => {
       const [id, hash] = [found[i * 2] as string, fromPairs(found[i * 2 + 1] as string[])];
       // BullMQ's read of a job edited by hand threw, and with it every recovery: such a job fails for good.
       const readable = readableJob(hash);
-      const job = readable === undefined ? await this.#bull!.Job.fromId(worker as never, id) : this.#jobOf(worker, id, { ...hash, ...readable.fields });
+      const job = readable === undefined ? await this.#bull!.Job.fromId(worker as never, id) : this.#bulls.jobOf(worker, id, { ...hash, ...readable.fields });
       if (job === undefined) return 0;
       const claim = { job, token, owner: 'recover', queue: name };
       if (readable !== undefined) {
@@ -1001,7 +993,7 @@ export class BullmqStore implements TaskStore {
     // One deadline for the look-up and the read (`coda tasks` asks while a person waits).
     return this.#bounded('keyHolder()', async (within) => {
       // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
-      const id = await within(this.#queue(name).getDeduplicationJobId(key));
+      const id = await within(this.#bulls.queue(name).getDeduplicationJobId(key));
       if (id === null) return null;
       const state = (await within(readTasks(this.#context, [[name, id]])))[0]?.state;
       return state === 'held' || state === 'ready' || state === 'running' ? id : null;
@@ -1020,7 +1012,7 @@ export class BullmqStore implements TaskStore {
         return true;
       }
       if (await within(client.exists(this.#keys.jobKey(task.name, id))) === 0) return false;
-      const job = this.#jobOf(this.#queue(task.name), id);
+      const job = this.#bulls.jobOf(this.#bulls.queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
       await within(reindex(client, this.#keys, task.name, id, 'drop'));
       const removed = await within(ignoreGone(job.remove()));
@@ -1054,9 +1046,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#client;
     if (client === undefined) return;
     this.#client = undefined;
-    const bull = [...this.#workers.values(), ...this.#queues.values()];
-    this.#workers.clear();
-    this.#queues.clear();
+    const bull = this.#bulls.clear();
     this.#claims.clear();
     this.#holds.clear();
     this.#unreported.clear();
@@ -1073,17 +1063,6 @@ export class BullmqStore implements TaskStore {
     throw new StoreUnavailable(this.description, new Error(`Redis did not answer by the close's deadline: gave up ${gaveUp.join(' and ')}`));
   }
 
-  /**
-   * A job of `queue` by its id, not read from Redis: BullMQ's getJob() parses its data and opts, and threw on a job
-   * edited by hand (retry() and discard() need only its id). With a `hash`, its data and opts parsed, its attempts
-   * made as it says.
-   */
-  #jobOf(queue: Queue | Worker, id: string, hash?: Record<string, string>): Job {
-    const job = new this.#bull!.Job(queue as never, hash?.name ?? '', hash === undefined ? {} : JSON.parse(hash.data!), hash === undefined ? {} : JSON.parse(hash.opts ?? '{}'), id);
-    job.attemptsMade = Number(hash?.atm ?? 0);
-    return job;
-  }
-
   #owned(ids: readonly string[], owner: string): Claim[] {
     return ids.map((id) => this.#claims.get(id)).filter((claim): claim is Claim => claim !== undefined && claim.owner === owner);
   }
@@ -1093,62 +1072,6 @@ export class BullmqStore implements TaskStore {
     const mine = this.#owned(ids, owner);
     for (const { job } of mine) this.#claims.delete(job.id!);
     return mine;
-  }
-
-  #queue(name: string): Queue {
-    let queue = this.#queues.get(name);
-    if (queue === undefined) {
-      queue = new this.#bull!.Queue(queueName(name), { connection: this.#client!, prefix: this.#prefix, skipVersionCheck: true });
-      queue.on('error', () => {});
-      this.#queues.set(name, queue);
-    }
-    return queue;
-  }
-
-  /** The BullMQ worker of a name's queue: its fetches, completions and failures (a recovery's too). */
-  #worker(name: string): Worker {
-    let worker = this.#workers.get(name);
-    if (worker === undefined) {
-      // Its lock and stall check are set by the first fetch (see #checkStalls): a recovery needs neither.
-      worker = new this.#bull!.Worker(queueName(name), undefined, {
-        connection: workerConnection(this.#connection, this.#timeoutMs), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
-        // Checked once, at open (see checkVersion): BullMQ's own check, an INFO as each connection opens, failed for
-        // good on one timeout (a Redis frozen as the worker's connection opened), and every claim with it.
-        skipVersionCheck: true,
-        // Stalls are counted as attempts when the job is next claimed, not failed by BullMQ's own count.
-        maxStalledCount: Number.MAX_SAFE_INTEGER,
-        settings: { backoffStrategy: (made: number, _type?: string, _error?: Error, job?: MinimalJob) => this.#retryDelay(made, job) },
-      });
-      worker.on('error', () => {});
-      worker.on('stalled', () => void this.#stalled++);
-      screenFetches(worker);
-      // Coda's scripts on the worker's connection too: a give-back runs there (see #putBack).
-      void clientOf(worker).then(defineScripts, () => {});
-      this.#workers.set(name, worker);
-    }
-    return worker;
-  }
-
-  /**
-   * At a name's first fetch, BullMQ's lock on the jobs fetched lasts the claim's lease, and its check for jobs whose
-   * lock ran out (fetched, never claimed: a claim cut midway) starts, every half lease: only where jobs are fetched.
-   * Started by a recovery (a web process that runs no task, finding a dead worker's), the check ran every 15 s, and
-   * its mark, which every process's check heeds, held off the workers' own checks for 15 s at a time.
-   */
-  #checkStalls(worker: Worker, leaseMs: number): void {
-    if (this.#checking.has(worker)) return;
-    this.#checking.add(worker);
-    // BullMQ reads both options at each fetch and each check.
-    Object.assign(worker.opts, { lockDuration: leaseMs, stalledInterval: Math.max(1, Math.floor(leaseMs / 2)) });
-    void worker.startStalledCheckTimer().catch(() => {});
-  }
-
-  /** BullMQ's backoff for a Coda job: the runner's `retryAt`, or else the task's own backoff. */
-  #retryDelay(made: number, job: MinimalJob | undefined): number {
-    const retryAt = job?.id === undefined ? undefined : this.#retryAts.get(job.id);
-    if (retryAt !== undefined) return Math.max(0, retryAt - Date.now());
-    const data = job?.data as JobData | undefined;
-    return data === undefined ? 0 : retryDelay(data.backoff, made, Math.random);
   }
 
   #nextSeq(): number {
@@ -1200,16 +1123,6 @@ function notUndone(error: Error): Error {
   return told;
 }
 
-/** BullMQ, or an error that says how to install it (it is an optional peer dependency). */
-async function loadBullmq(): Promise<typeof import('bullmq')> {
-  try {
-    return await import('bullmq');
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new Error('bullmqStore() needs the bullmq and ioredis packages: npm install bullmq ioredis', { cause: error });
-  }
-}
-
 /** Waits for every call, then throws the first failure, if any: what the others wrote is known by then. */
 async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
   const failed = (await Promise.allSettled(calls)).find((end) => end.status === 'rejected');
@@ -1246,8 +1159,5 @@ interface FinishingBackend {
   moveToFinishedArgs(job: Job, value: string, property: 'returnvalue', keep: unknown, target: 'completed', token: string, timestamp: number, fetchNext: boolean, fields: Record<string, number>): unknown[];
   moveToFinished(id: string, args: unknown[]): Promise<unknown>;
 }
-
-/** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */
-const clientOf = (worker: Worker): Promise<Redis> => worker.backend.client as unknown as Promise<Redis>;
 
 
