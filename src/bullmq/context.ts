@@ -14,4 +14,6 @@ export interface StoreContext {
   readonly skew: number;
   /** BullMQ, once the store has loaded it (at open). */
   readonly bull: typeof import('bullmq');
+  /** The value of the prefix's epoch key the store found at open (see BullmqStore's epoch). */
+  readonly epoch: string | null;
 }

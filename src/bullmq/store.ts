@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, JobJson, Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
-import { retryDelay } from '../durable/backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
 import { keepsKey } from '../durable/key-rule.js';
 import { outcomeJson } from '../durable/outcome-json.js';
@@ -18,12 +17,13 @@ import { FIELD, fromPairs, isTaskData, jobData, jobOptions, storedOptions, toTas
 import { runScript } from './scripts.js';
 import { Fetched } from './fetched.js';
 import { Keys } from './keys.js';
+import { GONE, ignoreGone, JobEnds, type Claim } from './ends.js';
 import { clientOf, loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 import type { StoreContext } from './context.js';
 import { countByName, emptyCounts, listPage, parseCursor, reindex } from './listing.js';
 import { findTask, readTasks } from './read.js';
 import { MAX_UNDO_TASKS, Undos } from './undo.js';
-import { badFields, readableJob, type ReadableJob } from './unreadable.js';
+import { readableJob } from './unreadable.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -48,16 +48,6 @@ export function bullmqStore(options: BullmqStoreOptions = {}): TaskStore {
   return new BullmqStore(options);
 }
 
-/** A task this process claimed: its job (with the lock's token) and its owner. */
-interface Claim {
-  job: Job;
-  token: string;
-  owner: string;
-  queue: string;
-  /** The failed attempt's error is in the job's log: a failure written again does not log it twice. */
-  logged?: boolean;
-}
-
 /** A task this process holds: its name, its key and the owner holding it. */
 interface Hold {
   name: string;
@@ -79,8 +69,6 @@ const RENEW_CHUNK = 10_000;
  * than the runner writes a refused end again (about a minute, WRITE_RETRIES), after which it gives up on them.
  */
 const UNREPORTED_MS = 3 * 60_000;
-/** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
-const GONE_NOTED = 1_000;
 
 export class BullmqStore implements TaskStore {
   readonly description: string;
@@ -96,6 +84,7 @@ export class BullmqStore implements TaskStore {
   #client: Redis | undefined;
   #undos: Undos | undefined;
   readonly #bulls: Workers;
+  readonly #ends: JobEnds;
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /**
@@ -103,8 +92,6 @@ export class BullmqStore implements TaskStore {
    * the next call naming them reports them (see #completing).
    */
   readonly #unreported = new Map<string, { owner: string; until: number }>();
-  /** Ids whose end was refused because their job was gone from Redis (flushed, restarted empty): told once by whyRefused(). */
-  readonly #gone = new Set<string>();
   /**
    * The value of the prefix's epoch key found at open (written there by the first store to open): gone or another,
    * Redis lost its data since; the same, a job gone was removed (completed and pruned, or discarded) after another
@@ -121,8 +108,6 @@ export class BullmqStore implements TaskStore {
   #skew = 0;
   /** How many lapsed jobs a recovery cut short by its deadline went on to fail (see recover()): the next reports them. */
   #unfinished = Promise.resolve(0);
-  /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
-  #unreadable: { id: string; reason: string }[] = [];
   #seq = 0;
   /** What open() found that puts tasks at risk (see warnings()). */
   #warnings: string[] = [];
@@ -159,8 +144,12 @@ export class BullmqStore implements TaskStore {
       get bull() {
         return store.#bull!;
       },
+      get epoch() {
+        return store.#epoch;
+      },
     };
     this.#bulls = new Workers(this.#context, connection, prefix, this.#timeoutMs);
+    this.#ends = new JobEnds(this.#context, this.#bulls, this.#claims);
   }
 
   async open(): Promise<void> {
@@ -510,9 +499,9 @@ export class BullmqStore implements TaskStore {
       // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now). A job a fetch
       // still under way brings is given back when it comes; those the bookkeeping names once Redis has answered it (or
       // it failed): its count of a started attempt, written after the give-back's undo, charged the job a stall.
-      fetched.cut((claim) => void this.#putBack([claim]).catch(() => {}));
+      fetched.cut((claim) => void this.#ends.putBack([claim]).catch(() => {}));
       const taken = fetched.jobs;
-      void bookkeeping.catch(() => {}).then(() => this.#putBack(taken)).catch(() => {});
+      void bookkeeping.catch(() => {}).then(() => this.#ends.putBack(taken)).catch(() => {});
       throw error;
     }
     // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
@@ -528,15 +517,15 @@ export class BullmqStore implements TaskStore {
       const readable = readableJob(hash);
       if (readable !== undefined) {
         const error = { attempt: claim.job.attemptsMade + 1, message: `${owner} claimed it and could not read its job`, startedAt: now, finishedAt: now };
-        failing.push(this.#failUnreadable(claim, readable, error));
+        failing.push(this.#ends.failUnreadable(claim, readable, error));
         return;
       }
       if (!isTaskData(claim.job.data)) {
-        failing.push(this.#refuseForeign(claim, now));
+        failing.push(this.#ends.refuseForeign(claim, now));
         return;
       }
       if (replies[i * 3] === 0) {
-        failing.push(this.#failStalled(claim, hash, now));
+        failing.push(this.#ends.failStalled(claim, hash, now));
         return;
       }
       this.#claims.set(id, claim);
@@ -553,61 +542,6 @@ export class BullmqStore implements TaskStore {
     };
     await within(Promise.all(failing.map((each) => each.catch(unavailable)))).catch(unavailable);
     return claimed;
-  }
-
-  /**
-   * A job another program put in a task's queue (BullMQ's own Queue.add), without the data Coda writes: it cannot
-   * run as the task. Failed for good at once, saying so, and its name counted among the store's, so that stats()
-   * and list() show it (it failed on a payload that "no longer parses", under its job's name, and only where Coda
-   * had added a task of that name).
-   */
-  async #refuseForeign(claim: Claim, now: number): Promise<void> {
-    const { job, queue } = claim;
-    const message = `not a Coda task: job ${JSON.stringify(job.name)} (id ${JSON.stringify(job.id)}) was put in the queue of task ${queue} by another program (BullMQ's own Queue.add?) without the data that after() and app.tasks.enqueue() write; refused, and kept as failed: discard it`;
-    await Promise.all([
-      this.#failJob(claim, { attempt: job.attemptsMade + 1, message, startedAt: now, finishedAt: now }, null),
-      this.#client!.sadd(this.#keys.namesKey(), queue),
-    ]);
-  }
-
-  /**
-   * BullMQ moves a job whose worker died back to waiting without counting an
-   * attempt (bullmq issue #651): Coda's count of started attempts then
-   * exceeds BullMQ's ended ones (see the claim's script). That attempt is
-   * failed, with a "stalled:" error, through BullMQ's retry and backoff, and
-   * the job is not run by this claim; failed for good when its own claim had
-   * logged its failure for good (a NonRetryableError) before its process
-   * died: judged by the count alone, that task was run again.
-   */
-  async #failStalled(claim: Claim, hash: Record<string, string>, now: number, random: () => number = Math.random): Promise<void> {
-    const { job } = claim;
-    const error = this.#stalledError(job, hash, now);
-    const token = hash[FIELD.token];
-    const final = error.attempt >= (job.opts.attempts ?? 1) || (token !== undefined && hash[FIELD.loggedFinal] === token);
-    await this.#failJob(claim, error, final ? null : now + retryDelay((job.data as JobData).backoff, error.attempt, random));
-  }
-
-  /** The error of a job's attempt whose process stopped renewing its lock (its hash as read: owner, lease, start). */
-  #stalledError(job: Job, hash: Record<string, string>, now: number): AttemptError {
-    const owner = hash[FIELD.owner];
-    const lease = hash[FIELD.lease];
-    return {
-      attempt: job.attemptsMade + 1,
-      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease) - this.#skew).toISOString()}`} (its process died or hung)`,
-      startedAt: hash[FIELD.startedAt] === undefined ? null : Number(hash[FIELD.startedAt]),
-      finishedAt: now,
-    };
-  }
-
-  /**
-   * Fails for good a claim's job whose fields do not read (see readableJob()), its attempt's `error` followed by the
-   * reason; each bad field is replaced in the same write, its text kept in the error, so that the job reads again
-   * (BullMQ's tools, get, list, `coda tasks retry`). The next recover() reports the reason, to be logged once.
-   */
-  async #failUnreadable(claim: Claim, readable: ReadableJob, error: AttemptError): Promise<void> {
-    const id = claim.job.id!;
-    const reason = `durable task ${id} (job ${this.#keys.jobKey(claim.queue, id)}) in the ${this.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
-    if (await this.#failJob(claim, { ...error, message: `${error.message}; ${reason}` }, null, readable.fields)) this.#unreadable.push({ id, reason });
   }
 
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
@@ -652,7 +586,7 @@ export class BullmqStore implements TaskStore {
     return this.#completing(ids, owner, now, async (completed) => {
       if (mine.length === 0) return;
       await this.#call(async () => settleAll(mine.map(async (claim) => {
-        if (await this.#completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
+        if (await this.#ends.completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
       })));
     });
   }
@@ -710,7 +644,7 @@ export class BullmqStore implements TaskStore {
         const empty = new Set<string>();
         await settleAll(mine.map(async (each, i) => {
           if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
-          const next = await this.#completeJob(each, now, fetching[i]!);
+          const next = await this.#ends.completeJob(each, now, fetching[i]!);
           if (next === GONE) return;
           completed.push(each.job.id!);
           if (next !== undefined) fetched.add({ job: next, token: each.token, owner, queue: each.queue });
@@ -723,74 +657,13 @@ export class BullmqStore implements TaskStore {
     return { completed, claimed };
   }
 
-  /**
-   * Completes a claim's job and, with `fetchNext`, fetches its queue's next waiting job in the same script, locked by
-   * the same token; returns that job, if any, or GONE when the job was no longer this claim's (nothing written).
-   */
-  async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined | typeof GONE> {
-    // The finish time is written by BullMQ's own completion script (its fields to update), once it has checked the
-    // lock: a job whose lock was lost (another worker took it after a stall, or removed it) is left as it is.
-    const worker = this.#bulls.fetchedBy(queue);
-    const backend = worker.backend as unknown as FinishingBackend;
-    const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
-    const next = await orGone(backend.moveToFinished(job.id!, args));
-    this.#claims.delete(job.id!);
-    if (next === undefined) {
-      await this.#noteIfGone(queue, job.id!);
-      return GONE;
-    }
-    // No job next: nothing waiting (undefined), or BullMQ's word that the next is delayed (null, its time beside it).
-    const [data, id] = next as [JobJson | null | undefined, string?];
-    return data == null ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
-  }
-
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
     checkAttemptError(error);
     if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
     this.#opened();
     const [claim] = this.#owned([id], owner);
     if (claim === undefined) return false;
-    return this.#call(() => this.#failJob(claim, error, retryAt));
-  }
-
-  /**
-   * Keeps the attempt's error in the job's log and lets BullMQ retry it (at `retryAt`) or fail it for good; false
-   * when the job was no longer this claim's.
-   */
-  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null, fields: Record<string, string> = {}): Promise<boolean> {
-    const { job, token, queue } = claim;
-    const id = job.id!;
-    const client = this.#client!;
-    const { attempt, message, stack, startedAt, finishedAt } = error;
-    if (claim.logged !== true) {
-      const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-      const key = this.#keys.jobKey(queue, id);
-      const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
-      // A failure for good has its failed index's entry written with its line (see the script).
-      const entry = retryAt === null ? [`${this.#keys.queueKey(queue)}:`, id] : ['', ''];
-      const keys = [key, `${key}:logs`, `${key}:lock`, this.#keys.failedKeys(queue)[1]];
-      // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
-      if (await runScript(client, 'logFailure', keys, [token, line, ...entry, ...field, ...Object.entries(fields).flat()]) === 0) {
-        this.#claims.delete(id);
-        await this.#noteIfGone(queue, id);
-        return false;
-      }
-      claim.logged = true;
-    }
-    const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
-    if (stack !== undefined) failure.stack = stack;
-    if (retryAt !== null) this.#bulls.retryAt(id, retryAt);
-    const delayed = retryAt !== null && retryAt > Date.now();
-    try {
-      await ignoreGone(job.moveToFailed(failure, token, false));
-    } finally {
-      this.#bulls.forgetRetry(id);
-    }
-    if (delayed) await runScript(client, 'pinDelay', [`${this.#keys.queueKey(queue)}:delayed`], [id, retryAt]);
-    else await reindex(client, this.#keys, queue, id, 'sync');
-    // Kept until written, as a completion is.
-    this.#claims.delete(id);
-    return true;
+    return this.#call(() => this.#ends.failJob(claim, error, retryAt));
   }
 
   /** A Redis that may evict keys (its maxmemory-policy not noeviction), as open() found it: see evictionWarning(). */
@@ -799,44 +672,14 @@ export class BullmqStore implements TaskStore {
   }
 
   whyRefused(id: string): string | undefined {
-    if (!this.#gone.delete(id)) return undefined;
-    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data (the key ${this.#keys.epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
-  }
-
-  /**
-   * A refused end whose job is gone with the epoch key this store found at open (FLUSHALL, a Redis restarted empty)
-   * is noted for whyRefused(), which the runner asks at once; at most GONE_NOTED are kept, the oldest let go. A job
-   * gone alone was removed after its lease ran out and another process ran it: the runner's lost-lease words.
-   */
-  async #noteIfGone(queue: string, id: string): Promise<void> {
-    const client = this.#client!;
-    const [job, epoch] = await Promise.all([client.exists(this.#keys.jobKey(queue, id)), client.get(this.#keys.epochKey())]).catch(() => [1, null]);
-    if (job !== 0 || epoch === this.#epoch) return;
-    this.#gone.add(id);
-    for (const old of this.#gone) {
-      if (this.#gone.size <= GONE_NOTED) break;
-      this.#gone.delete(old);
-    }
+    return this.#ends.whyRefused(id);
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
     this.#opened();
     const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    await this.#call(() => this.#putBack(mine));
-  }
-
-  /**
-   * Claims' jobs back to waiting, on their workers' connections, each
-   * claim's count of a started attempt undone first (in order on the same
-   * connection): an attempt given back never ran. A job whose lock ran out
-   * meanwhile was BullMQ's stalled job, and its count is still undone.
-   */
-  async #putBack(claims: readonly Claim[]): Promise<void> {
-    await Promise.all(claims.map(async ({ job, token, queue }) => {
-      const client = await clientOf(this.#bulls.fetchedBy(queue));
-      await Promise.all([runScript(client, 'unclaim', [this.#keys.jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
-    }));
+    await this.#call(() => this.#ends.putBack(mine));
   }
 
   /**
@@ -846,7 +689,7 @@ export class BullmqStore implements TaskStore {
    * recovered once, however many processes sweep). Running tasks of a dead
    * process are BullMQ's stalled jobs: moved back to waiting by BullMQ's
    * check, then counted as a failed attempt when next claimed (see
-   * #failStalled). Each worker runs BullMQ's check on its own timer; this
+   * JobEnds.failStalled()). Each worker runs BullMQ's check on its own timer; this
    * reports how many jobs it moved since the last call.
    */
   async recover(now: number, random: () => number, leaseUntil?: number): Promise<Recovered> {
@@ -872,7 +715,7 @@ export class BullmqStore implements TaskStore {
       return [swept.reduce((sum: number, n) => sum + Number(n), 0), late + failed];
     });
     const running = lapsed + this.#bulls.takeStalled();
-    const unreadable = this.#unreadable.splice(0);
+    const unreadable = this.#ends.takeUnreadable();
     return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
   }
 
@@ -896,10 +739,10 @@ export class BullmqStore implements TaskStore {
       if (job === undefined) return 0;
       const claim = { job, token, owner: 'recover', queue: name };
       if (readable !== undefined) {
-        await this.#failUnreadable(claim, readable, this.#stalledError(job, hash, now));
+        await this.#ends.failUnreadable(claim, readable, this.#ends.stalledError(job, hash, now));
         return 0;
       }
-      await this.#failStalled(claim, hash, now, random);
+      await this.#ends.failStalled(claim, hash, now, random);
       return 1;
     }));
     return failed.reduce((sum: number, n) => sum + n, 0);
@@ -1050,7 +893,7 @@ export class BullmqStore implements TaskStore {
     this.#claims.clear();
     this.#holds.clear();
     this.#unreported.clear();
-    this.#gone.clear();
+    this.#ends.forgetGone();
     const undone = await this.#undos!.close(deadline);
     const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
@@ -1127,37 +970,6 @@ function notUndone(error: Error): Error {
 async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
   const failed = (await Promise.allSettled(calls)).find((end) => end.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
-}
-
-/** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
-const GONE = Symbol('gone');
-
-/**
- * A BullMQ call on a job that is no longer where the call expects it (lock
- * lost, already promoted, removed): false, as a store call on a task in
- * another state changes nothing. Connection failures still throw.
- */
-async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
-  return (await orGone(call.then(() => true))) ?? false;
-}
-
-/** As ignoreGone, with the call's result, or undefined when the job was gone. */
-async function orGone<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (error) {
-    if (isUnavailable(error)) throw error;
-    return undefined;
-  }
-}
-
-/**
- * BullMQ's completion as its Job.moveToCompleted runs it, with the fields to update that its moveToFailed alone
- * passes (written by the script after it checks the lock): moveToFinishedArgs is protected in BullMQ's types.
- */
-interface FinishingBackend {
-  moveToFinishedArgs(job: Job, value: string, property: 'returnvalue', keep: unknown, target: 'completed', token: string, timestamp: number, fetchNext: boolean, fields: Record<string, number>): unknown[];
-  moveToFinished(id: string, args: unknown[]): Promise<unknown>;
 }
 
 
