@@ -17,6 +17,7 @@ import { FIELD, fromPairs, isTaskData, jobData, jobOptions, storedOptions, toTas
 import { runScript } from './scripts.js';
 import { Fetched } from './fetched.js';
 import { Keys } from './keys.js';
+import { Recovery } from './recovery.js';
 import { GONE, ignoreGone, JobEnds, type Claim } from './ends.js';
 import { clientOf, loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 import type { StoreContext } from './context.js';
@@ -58,8 +59,6 @@ interface Hold {
 const HOUR = 60 * 60_000;
 /** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
 const NEVER_SENT = /Stream isn't writeable/;
-/** At most this many lapsed holds (and running jobs looked at) per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
-const SWEEP_BATCH = 1000;
 /** At most this many ready tasks added by one addBulk (a pipeline of one script per job): some half a second's work for Redis. */
 const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
@@ -85,6 +84,7 @@ export class BullmqStore implements TaskStore {
   #undos: Undos | undefined;
   readonly #bulls: Workers;
   readonly #ends: JobEnds;
+  readonly #recovery: Recovery;
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /**
@@ -106,8 +106,6 @@ export class BullmqStore implements TaskStore {
    * that processes whose clocks agree keep a lease exactly as given. Measured at open and at each recovery.
    */
   #skew = 0;
-  /** How many lapsed jobs a recovery cut short by its deadline went on to fail (see recover()): the next reports them. */
-  #unfinished = Promise.resolve(0);
   #seq = 0;
   /** What open() found that puts tasks at risk (see warnings()). */
   #warnings: string[] = [];
@@ -150,6 +148,7 @@ export class BullmqStore implements TaskStore {
     };
     this.#bulls = new Workers(this.#context, connection, prefix, this.#timeoutMs);
     this.#ends = new JobEnds(this.#context, this.#bulls, this.#claims);
+    this.#recovery = new Recovery(this.#context, this.#bulls, this.#ends);
   }
 
   async open(): Promise<void> {
@@ -698,54 +697,10 @@ export class BullmqStore implements TaskStore {
     // A lapsed job's lock lasts the recoverer's lease: a recoverer that died midway left it locked 30 s, run by no one.
     const lockMs = leaseUntil === undefined ? RECOVERY_LOCK_MS : Math.max(1, Math.ceil(leaseUntil - now));
     const client = this.#opened();
-    const [held, lapsed] = await this.#bounded('recover()', async (within) => {
-      // What a recovery cut short left under way, finished first: its jobs are counted here.
-      const late = await within(this.#unfinished);
-      this.#unfinished = Promise.resolve(0);
-      // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
-      const [, names] = await within(Promise.all([this.#measureSkew(client), client.smembers(this.#keys.namesKey())]));
-      const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#keys.heldKey(name)], [now, `${this.#keys.queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew]))));
-      within.check();
-      // Carried on past the call's time once begun: a lapsed job's lock is taken by the first step, and a recovery
-      // that stopped there left it under that lock for its time, run by no one.
-      const failing = Promise.all(names.map((name) => this.#failLapsed(name, now, random, lockMs))).then((failed) => failed.reduce((sum, n) => sum + n, 0));
-      this.#unfinished = failing.catch(() => 0);
-      const failed = await within(failing);
-      this.#unfinished = Promise.resolve(0);
-      return [swept.reduce((sum: number, n) => sum + Number(n), 0), late + failed];
-    });
+    const [held, lapsed] = await this.#bounded('recover()', (within) => this.#recovery.sweep(client, now, random, lockMs, (c) => this.#measureSkew(c), within));
     const running = lapsed + this.#bulls.takeStalled();
     const unreadable = this.#ends.takeUnreadable();
     return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
-  }
-
-  /**
-   * A name's running jobs whose lease ran out by `now` (the store's time, which BullMQ's lock expiry, timed by Redis,
-   * does not follow): their locks taken over for `lockMs`, their attempts failed as stalled, by their backoff. Returns
-   * how many.
-   */
-  async #failLapsed(name: string, now: number, random: () => number, lockMs: number): Promise<number> {
-    const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#client!, 'lapsed', [`${this.#keys.queueKey(name)}:active`], [now + this.#skew, `${this.#keys.queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
-    if (found.length === 0) return 0;
-    const worker = this.#bulls.worker(name);
-    // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's
-    // batch took a round trip per step per job, which one deadline for the call (see recover()) does not allow.
-    const failed = await Promise.all(Array.from({ length: found.length / 2 }, async (_, i) => {
-      const [id, hash] = [found[i * 2] as string, fromPairs(found[i * 2 + 1] as string[])];
-      // BullMQ's read of a job edited by hand threw, and with it every recovery: such a job fails for good.
-      const readable = readableJob(hash);
-      const job = readable === undefined ? await this.#bull!.Job.fromId(worker as never, id) : this.#bulls.jobOf(worker, id, { ...hash, ...readable.fields });
-      if (job === undefined) return 0;
-      const claim = { job, token, owner: 'recover', queue: name };
-      if (readable !== undefined) {
-        await this.#ends.failUnreadable(claim, readable, this.#ends.stalledError(job, hash, now));
-        return 0;
-      }
-      await this.#ends.failStalled(claim, hash, now, random);
-      return 1;
-    }));
-    return failed.reduce((sum: number, n) => sum + n, 0);
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
