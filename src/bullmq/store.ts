@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
-import { keepsKey } from '../durable/key-rule.js';
 import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
@@ -12,9 +11,10 @@ import type {
 } from '../durable/store.js';
 import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, type Within } from './connection.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { jobData, jobOptions, storedOptions, type KeepCompleted } from './jobs.js';
+import type { KeepCompleted } from './jobs.js';
 import { runScript } from './scripts.js';
 import { Keys } from './keys.js';
+import { READY_CHUNK, Registrar } from './adding.js';
 import { Claimer, type Hold } from './claiming.js';
 import { settleAll } from './settle.js';
 import { Recovery } from './recovery.js';
@@ -23,7 +23,7 @@ import { loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 import type { StoreContext } from './context.js';
 import { countByName, emptyCounts, listPage, parseCursor, reindex } from './listing.js';
 import { findTask, readTasks } from './read.js';
-import { MAX_UNDO_TASKS, Undos } from './undo.js';
+import { Undos } from './undo.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -49,10 +49,6 @@ export function bullmqStore(options: BullmqStoreOptions = {}): TaskStore {
 }
 
 const HOUR = 60 * 60_000;
-/** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
-const NEVER_SENT = /Stream isn't writeable/;
-/** At most this many ready tasks added by one addBulk (a pipeline of one script per job): some half a second's work for Redis. */
-const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
 const RENEW_CHUNK = 10_000;
 /**
@@ -78,6 +74,7 @@ export class BullmqStore implements TaskStore {
   readonly #ends: JobEnds;
   readonly #recovery: Recovery;
   readonly #claimer: Claimer;
+  readonly #registrar: Registrar;
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /**
@@ -98,7 +95,6 @@ export class BullmqStore implements TaskStore {
    * that processes whose clocks agree keep a lease exactly as given. Measured at open and at each recovery.
    */
   #skew = 0;
-  #seq = 0;
   /** What open() found that puts tasks at risk (see warnings()). */
   #warnings: string[] = [];
 
@@ -142,6 +138,7 @@ export class BullmqStore implements TaskStore {
     this.#ends = new JobEnds(this.#context, this.#bulls, this.#claims);
     this.#recovery = new Recovery(this.#context, this.#bulls, this.#ends);
     this.#claimer = new Claimer(this.#context, this.#bulls, this.#ends, this.#claims, this.#holds);
+    this.#registrar = new Registrar(this.#context, this.#bulls, this.#holds, this.#keepCompleted, () => this.#undos!);
   }
 
   async open(): Promise<void> {
@@ -194,96 +191,8 @@ export class BullmqStore implements TaskStore {
     // A flood of ready tasks (a burst of enqueues in one turn) is added in chunks one after another: a timeout each.
     const chunks = Math.max(1, Math.ceil(tasks.reduce((n, task) => n + (task.held ? 0 : 1), 0) / READY_CHUNK));
     const why = chunks === 1 ? undefined : `the store's commandTimeoutMs for each of its ${chunks} chunks of at most ${READY_CHUNK} ready tasks`;
-    // Step by step: the registration's own failure says whether it is kept to undo (see #undoneIfLost).
-    return this.#stepwise('add()', async (within) => {
-      const now = Date.now();
-      // Within the batch the first task that keeps a name's key takes it: the later ones are its duplicates, sent nowhere.
-      const firstOfKey = new Map<string, NewTask>();
-      const sameKeyAs = new Map<NewTask, NewTask>();
-      for (const task of tasks) {
-        if (task.key === null) continue;
-        const key = `${task.name}\0${task.key}`;
-        const first = firstOfKey.get(key);
-        if (first !== undefined) sameKeyAs.set(task, first);
-        else if (keepsKey(task)) firstOfKey.set(key, task);
-      }
-      const sent = tasks.filter((task) => !sameKeyAs.has(task));
-      const held = sent.filter((task) => task.held);
-      const ready = sent.filter((task) => !task.held);
-      // One script refuses a taken id and writes the held tasks and the names; once it has, the ready ones are
-      // BullMQ's addBulk per task name, a pipeline of one script per job (not a transaction: see the undo below).
-      const names = new Set(tasks.map((task) => task.name));
-      // Bounded from this call: a request's 503 comes commandTimeoutMs after its registration, whatever waits before it.
-      const adding = within(runScript(
-        client, 'add', [this.#keys.namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#keys.jobKey(task.name, task.id))],
-        [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => {
-          const seq = this.#nextSeq();
-          return [
-            `${this.#keys.queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
-            storedOptions(task, now, this.#keepCompleted, seq), now, task.key ?? '', keepsKey(task) ? 1 : 0,
-          ];
-        }), ...names],
-      ) as Promise<(number | string)[]>);
-      const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
-      // This call's undo reached Redis before it (see Undos): nothing was written, and the ready tasks are not sent.
-      if (taken === -1) throw new StoreUnavailable(this.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));
-      if (taken !== 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
-      const byName = new Map<string, NewTask[]>();
-      for (const task of ready) {
-        const list = byName.get(task.name);
-        if (list === undefined) byName.set(task.name, [task]);
-        else list.push(task);
-      }
-      const idOf = new Map<NewTask, string>();
-      held.forEach((task, i) => idOf.set(task, String(heldIds[i])));
-      // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
-      // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
-      // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
-      const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf, within)));
-      await this.#undoneIfLost(token, held, ready, adds, true);
-      return tasks.map((task): AddResult => {
-        const id = idOf.get(sameKeyAs.get(task) ?? task)!;
-        if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
-        return { id, duplicate: id !== task.id };
-      });
-    }, chunks, why);
-  }
-
-  /**
-   * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
-   * or its connection lost with it in flight; `always`: whatever the failure (a write that is not one transaction).
-   * One that never left (Redis away, the connection not writable) is not, nor one Redis refused (out of memory,
-   * read-only, loading): its reply says it wrote nothing. Undone, every request
-   * refused while Redis was full was kept in memory and sent as an undo, refused too, until Redis had room again.
-   */
-  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>, always = false): Promise<T> {
-    try {
-      return await write;
-    } catch (error) {
-      if (always || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
-        const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#keys.queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
-        // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
-        if (!kept) throw notUndone(error as Error);
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * A name's ready tasks as BullMQ jobs, in addBulk calls of at most READY_CHUNK, one after another, each job's id (a
-   * key's pending task's, for a duplicate) into `idOf`. One call for 100,000 tasks (a burst of enqueues in one turn)
-   * kept Redis busy past the command timeout of its last scripts: every task refused. Past the call's time, no chunk is
-   * sent: one sent after the registration's undo would stay.
-   */
-  async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>, within: Within): Promise<void> {
-    for (let from = 0; from < list.length; from += READY_CHUNK) {
-      const chunk = list.slice(from, from + READY_CHUNK);
-      const jobs = await within(this.#bulls.queue(name).addBulk(chunk.map((task) => {
-        const seq = this.#nextSeq();
-        return { name, data: jobData(task, owner, seq), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted, seq) };
-      })));
-      chunk.forEach((task, i) => idOf.set(task, jobs[i]!.id!));
-    }
+    // Step by step: the registration's own failure says whether it is kept to undo (see Registrar's undoneIfLost).
+    return this.#stepwise('add()', (within) => this.#registrar.register(client, tasks, owner, leaseUntil, token, within), chunks, why);
   }
 
   /**
@@ -701,11 +610,6 @@ export class BullmqStore implements TaskStore {
     return mine;
   }
 
-  #nextSeq(): number {
-    this.#seq = Math.max(this.#seq + 1, Date.now() * 1000);
-    return this.#seq;
-  }
-
   #opened(): Redis {
     if (this.#client === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
     return this.#client;
@@ -740,14 +644,6 @@ export class BullmqStore implements TaskStore {
       throw error;
     }
   }
-}
-
-/** A lost registration's error, saying that it is not undone: too many already wait to be (see Undos). */
-function notUndone(error: Error): Error {
-  const told = new Error(`${error.message}; not undone, as many tasks of failed registrations as are kept (${MAX_UNDO_TASKS}) already wait to be: should Redis still carry it out, its held tasks run once their holds expire, their outcome unknown, and its ready ones at once`, { cause: error });
-  // As it was: still the store's unavailability.
-  told.name = error.name;
-  return told;
 }
 
 
