@@ -11,18 +11,22 @@ export class Keys {
     this.#prefix = prefix;
   }
 
+  /** The prefix of a task name's queue's keys (BullMQ's, with `:` and a suffix). */
   queueKey(name: string): string {
     return `${this.#prefix}:${queueName(name)}`;
   }
 
+  /** A task's job hash. */
   jobKey(name: string, id: string): string {
     return `${this.queueKey(name)}:${id}`;
   }
 
+  /** A task name's holds: its held tasks' ids, scored by their leases. */
   heldKey(name: string): string {
     return `${this.queueKey(name)}:${HELD}`;
   }
 
+  /** The set of the task names this prefix has tasks of. */
   namesKey(): string {
     return `${this.#prefix}:coda-names`;
   }

@@ -9,21 +9,21 @@ import { untilDeadline } from '../util/deadline.js';
 import type {
   AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskStore,
 } from '../durable/store.js';
-import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, type Within } from './connection.js';
-import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import type { KeepCompleted } from './jobs.js';
-import { runScript } from './scripts.js';
-import { Keys } from './keys.js';
 import { READY_CHUNK, Registrar } from './adding.js';
 import { Claimer, type Hold } from './claiming.js';
-import { settleAll } from './settle.js';
-import { Recovery } from './recovery.js';
-import { GONE, ignoreGone, JobEnds, type Claim } from './ends.js';
-import { loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
+import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, type Within } from './connection.js';
 import type { StoreContext } from './context.js';
+import { GONE, ignoreGone, JobEnds, type Claim } from './ends.js';
+import type { KeepCompleted } from './jobs.js';
+import { Keys } from './keys.js';
 import { countByName, emptyCounts, listPage, parseCursor, reindex } from './listing.js';
+import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { findTask, readTasks } from './read.js';
+import { Recovery } from './recovery.js';
+import { runScript } from './scripts.js';
+import { settleAll } from './settle.js';
 import { Undos } from './undo.js';
+import { loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -70,6 +70,7 @@ export class BullmqStore implements TaskStore {
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
   #undos: Undos | undefined;
+  /** The store's pieces, each given the context and the state it acts on (see their files). */
   readonly #bulls: Workers;
   readonly #ends: JobEnds;
   readonly #recovery: Recovery;

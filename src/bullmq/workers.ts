@@ -40,6 +40,7 @@ export class Workers {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** The BullMQ queue of a name's tasks, on the store's connection: its adds, look-ups and removals. */
   queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (queue === undefined) {
