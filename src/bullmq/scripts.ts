@@ -528,7 +528,7 @@ end
  * is written once: a stall charged for an attempt whose claim logged its
  * error already (its process died before BullMQ's move) adds none, where it
  * kept a second, "stalled:" one; a claim whose logged failure was for good
- * is noted too (see #failStalled). A failure for good
+ * is noted too (see JobEnds.failStalled() in ends.ts). A failure for good
  * also writes the job's entry in the failed index (KEYS[4]) here, ahead of
  * BullMQ's move into the failed set: a process dying between the move and
  * an entry written after it left a failed job the index lacked, unlisted for

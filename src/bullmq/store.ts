@@ -1,24 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, JobJson, MinimalJob, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkMs } from '../util/options.js';
-import { retryDelay } from '../durable/backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from '../durable/checks.js';
-import { keepsKey } from '../durable/key-rule.js';
 import { outcomeJson } from '../durable/outcome-json.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import { untilDeadline } from '../util/deadline.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, CompletedAndClaimed, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskStore,
 } from '../durable/store.js';
-import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, workerConnection, type Within } from './connection.js';
+import { READY_CHUNK, Registrar } from './adding.js';
+import { Claimer, type Hold } from './claiming.js';
+import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, type Within } from './connection.js';
+import type { StoreContext } from './context.js';
+import { GONE, ignoreGone, JobEnds, type Claim } from './ends.js';
+import type { KeepCompleted } from './jobs.js';
+import { Keys } from './keys.js';
+import { countByName, emptyCounts, listPage, parseCursor, reindex } from './listing.js';
 import type { BullmqStoreOptions, RedisConnection } from './options.js';
-import { FAILED_INDEX, FIELD, fromPairs, HELD, isTaskData, jobData, jobOptions, queueName, storedOptions, toTask, type JobData, type KeepCompleted } from './jobs.js';
-import { defineScripts, READ_STATE_KEYS, runScript } from './scripts.js';
-import { Fetched } from './fetched.js';
-import { MAX_UNDO_TASKS, Undos } from './undo.js';
-import { badFields, readableJob, screenFetches, type ReadableJob } from './unreadable.js';
+import { findTask, readTasks } from './read.js';
+import { Recovery } from './recovery.js';
+import { runScript } from './scripts.js';
+import { settleAll } from './settle.js';
+import { Undos } from './undo.js';
+import { loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 
 /**
  * A durable task store on BullMQ and Redis: one BullMQ queue per task name
@@ -43,42 +48,7 @@ export function bullmqStore(options: BullmqStoreOptions = {}): TaskStore {
   return new BullmqStore(options);
 }
 
-/** A task this process claimed: its job (with the lock's token) and its owner. */
-interface Claim {
-  job: Job;
-  token: string;
-  owner: string;
-  queue: string;
-  /** The failed attempt's error is in the job's log: a failure written again does not log it twice. */
-  logged?: boolean;
-}
-
-/** A task this process holds: its name, its key and the owner holding it. */
-interface Hold {
-  name: string;
-  key: string | null;
-  owner: string;
-}
-
-/** The suffixes of a queue's keys each state is listed from: BullMQ's lists and sets, and for held tasks the queue's holds. */
-const STATE_KEYS: Record<TaskState, string[]> = {
-  held: [HELD],
-  ready: ['wait', 'prioritized', 'delayed', 'paused'],
-  running: ['active'],
-  completed: ['completed'],
-  failed: ['failed'],
-};
-
-/** How many of a list's or set's job ids one script of a listing looks at: a script runs alone on Redis, so it stays short. */
-const LIST_STRETCH = 2_000;
-
 const HOUR = 60 * 60_000;
-/** ioredis's refusal of a command it did not send (the connection not ready, no offline queue): Redis never saw it. */
-const NEVER_SENT = /Stream isn't writeable/;
-/** At most this many lapsed holds (and running jobs looked at) per task name per sweep: a script runs alone on Redis, so it stays short; the next sweep takes the rest. */
-const SWEEP_BATCH = 1000;
-/** At most this many ready tasks added by one addBulk (a pipeline of one script per job): some half a second's work for Redis. */
-const READY_CHUNK = 5_000;
 /** At most this many holds renewed by one ZADD (each a score and an id: twice as many arguments). */
 const RENEW_CHUNK = 10_000;
 /**
@@ -86,28 +56,26 @@ const RENEW_CHUNK = 10_000;
  * than the runner writes a refused end again (about a minute, WRITE_RETRIES), after which it gives up on them.
  */
 const UNREPORTED_MS = 3 * 60_000;
-/** At most this many ids of refused ends whose job was gone are kept for whyRefused() (which the runner asks at once). */
-const GONE_NOTED = 1_000;
-/**
- * How long a fetched job is locked before its claim writes its lease, and a lapsed job by a recovery given no lease of
- * its own (see recover()) while it fails the stalled attempt.
- */
-const RECOVERY_LOCK_MS = 30_000;
 
 export class BullmqStore implements TaskStore {
   readonly description: string;
   readonly #connection: RedisConnection;
   readonly #address: string;
   readonly #prefix: string;
+  readonly #keys: Keys;
+  /** What the store's pieces read of it (see StoreContext). */
+  readonly #context: StoreContext;
   readonly #keepCompleted: KeepCompleted;
   readonly #timeoutMs: number;
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
   #undos: Undos | undefined;
-  readonly #queues = new Map<string, Queue>();
-  readonly #workers = new Map<string, Worker>();
-  /** The workers whose stall check is started: those that have fetched (see #checkStalls). */
-  readonly #checking = new WeakSet<Worker>();
+  /** The store's pieces, each given the context and the state it acts on (see their files). */
+  readonly #bulls: Workers;
+  readonly #ends: JobEnds;
+  readonly #recovery: Recovery;
+  readonly #claimer: Claimer;
+  readonly #registrar: Registrar;
   readonly #claims = new Map<string, Claim>();
   readonly #holds = new Map<string, Hold>();
   /**
@@ -115,17 +83,12 @@ export class BullmqStore implements TaskStore {
    * the next call naming them reports them (see #completing).
    */
   readonly #unreported = new Map<string, { owner: string; until: number }>();
-  /** Ids whose end was refused because their job was gone from Redis (flushed, restarted empty): told once by whyRefused(). */
-  readonly #gone = new Set<string>();
   /**
    * The value of the prefix's epoch key found at open (written there by the first store to open): gone or another,
    * Redis lost its data since; the same, a job gone was removed (completed and pruned, or discarded) after another
    * process took its task over.
    */
   #epoch: string | null = null;
-  /** When the runner wants a failed attempt retried: read by the backoff strategy BullMQ calls. */
-  readonly #retryAts = new Map<string, number>();
-  #tokens = 0;
   /**
    * What to add to this process's time to get Redis's, in whole seconds: leases are kept on Redis's clock, since
    * one process judges another's lease and machines' clocks differ (a web process's clock behind a worker's by
@@ -133,13 +96,6 @@ export class BullmqStore implements TaskStore {
    * that processes whose clocks agree keep a lease exactly as given. Measured at open and at each recovery.
    */
   #skew = 0;
-  /** How many lapsed jobs a recovery cut short by its deadline went on to fail (see recover()): the next reports them. */
-  #unfinished = Promise.resolve(0);
-  /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
-  #stalled = 0;
-  /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
-  #unreadable: { id: string; reason: string }[] = [];
-  #seq = 0;
   /** What open() found that puts tasks at risk (see warnings()). */
   #warnings: string[] = [];
 
@@ -160,7 +116,30 @@ export class BullmqStore implements TaskStore {
     this.#connection = connection;
     this.#address = address;
     this.#prefix = prefix;
+    this.#keys = new Keys(prefix);
     this.description = `bullmq store ${address} (prefix ${prefix})`;
+    const store = this;
+    this.#context = {
+      get client() {
+        return store.#client!;
+      },
+      keys: this.#keys,
+      description: this.description,
+      get skew() {
+        return store.#skew;
+      },
+      get bull() {
+        return store.#bull!;
+      },
+      get epoch() {
+        return store.#epoch;
+      },
+    };
+    this.#bulls = new Workers(this.#context, connection, prefix, this.#timeoutMs);
+    this.#ends = new JobEnds(this.#context, this.#bulls, this.#claims);
+    this.#recovery = new Recovery(this.#context, this.#bulls, this.#ends);
+    this.#claimer = new Claimer(this.#context, this.#bulls, this.#ends, this.#claims, this.#holds);
+    this.#registrar = new Registrar(this.#context, this.#bulls, this.#holds, this.#keepCompleted, () => this.#undos!);
   }
 
   async open(): Promise<void> {
@@ -177,10 +156,10 @@ export class BullmqStore implements TaskStore {
       this.#epoch = await this.#call(async () => {
         // A Redis that refuses the write (full: OOM) still opens, its workers to drain it: a job gone is then told
         // in the lost-lease words, never blamed on a flush it cannot tell.
-        await client.set(this.#epochKey(), randomUUID(), 'NX').catch((error: unknown) => {
+        await client.set(this.#keys.epochKey(), randomUUID(), 'NX').catch((error: unknown) => {
           if ((error as Error).name !== 'ReplyError') throw error;
         });
-        return client.get(this.#epochKey());
+        return client.get(this.#keys.epochKey());
       });
     } catch (error) {
       client.disconnect();
@@ -213,96 +192,8 @@ export class BullmqStore implements TaskStore {
     // A flood of ready tasks (a burst of enqueues in one turn) is added in chunks one after another: a timeout each.
     const chunks = Math.max(1, Math.ceil(tasks.reduce((n, task) => n + (task.held ? 0 : 1), 0) / READY_CHUNK));
     const why = chunks === 1 ? undefined : `the store's commandTimeoutMs for each of its ${chunks} chunks of at most ${READY_CHUNK} ready tasks`;
-    // Step by step: the registration's own failure says whether it is kept to undo (see #undoneIfLost).
-    return this.#stepwise('add()', async (within) => {
-      const now = Date.now();
-      // Within the batch the first task that keeps a name's key takes it: the later ones are its duplicates, sent nowhere.
-      const firstOfKey = new Map<string, NewTask>();
-      const sameKeyAs = new Map<NewTask, NewTask>();
-      for (const task of tasks) {
-        if (task.key === null) continue;
-        const key = `${task.name}\0${task.key}`;
-        const first = firstOfKey.get(key);
-        if (first !== undefined) sameKeyAs.set(task, first);
-        else if (keepsKey(task)) firstOfKey.set(key, task);
-      }
-      const sent = tasks.filter((task) => !sameKeyAs.has(task));
-      const held = sent.filter((task) => task.held);
-      const ready = sent.filter((task) => !task.held);
-      // One script refuses a taken id and writes the held tasks and the names; once it has, the ready ones are
-      // BullMQ's addBulk per task name, a pipeline of one script per job (not a transaction: see the undo below).
-      const names = new Set(tasks.map((task) => task.name));
-      // Bounded from this call: a request's 503 comes commandTimeoutMs after its registration, whatever waits before it.
-      const adding = within(runScript(
-        client, 'add', [this.#namesKey(), this.#undos!.markOf(token), ...tasks.map((task) => this.#jobKey(task.name, task.id))],
-        [leaseUntil + this.#skew, held.length, token, ...held.flatMap((task) => {
-          const seq = this.#nextSeq();
-          return [
-            `${this.#queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
-            storedOptions(task, now, this.#keepCompleted, seq), now, task.key ?? '', keepsKey(task) ? 1 : 0,
-          ];
-        }), ...names],
-      ) as Promise<(number | string)[]>);
-      const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
-      // This call's undo reached Redis before it (see Undos): nothing was written, and the ready tasks are not sent.
-      if (taken === -1) throw new StoreUnavailable(this.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));
-      if (taken !== 0) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
-      const byName = new Map<string, NewTask[]>();
-      for (const task of ready) {
-        const list = byName.get(task.name);
-        if (list === undefined) byName.set(task.name, [task]);
-        else list.push(task);
-      }
-      const idOf = new Map<NewTask, string>();
-      held.forEach((task, i) => idOf.set(task, String(heldIds[i])));
-      // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
-      // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
-      // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
-      const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf, within)));
-      await this.#undoneIfLost(token, held, ready, adds, true);
-      return tasks.map((task): AddResult => {
-        const id = idOf.get(sameKeyAs.get(task) ?? task)!;
-        if (task.held && id === task.id) this.#holds.set(task.id, { name: task.name, key: task.key, owner });
-        return { id, duplicate: id !== task.id };
-      });
-    }, chunks, why);
-  }
-
-  /**
-   * A registration's write, undone (see Undos) when it fails in a way that Redis may still carry it out: timed out,
-   * or its connection lost with it in flight; `always`: whatever the failure (a write that is not one transaction).
-   * One that never left (Redis away, the connection not writable) is not, nor one Redis refused (out of memory,
-   * read-only, loading): its reply says it wrote nothing. Undone, every request
-   * refused while Redis was full was kept in memory and sent as an undo, refused too, until Redis had room again.
-   */
-  async #undoneIfLost<T>(token: string, held: readonly NewTask[], ready: readonly NewTask[], write: Promise<T>, always = false): Promise<T> {
-    try {
-      return await write;
-    } catch (error) {
-      if (always || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
-        const kept = this.#undos!.add(token, [...held, ...ready].map((task) => ({ queue: `${this.#queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
-        // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
-        if (!kept) throw notUndone(error as Error);
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * A name's ready tasks as BullMQ jobs, in addBulk calls of at most READY_CHUNK, one after another, each job's id (a
-   * key's pending task's, for a duplicate) into `idOf`. One call for 100,000 tasks (a burst of enqueues in one turn)
-   * kept Redis busy past the command timeout of its last scripts: every task refused. Past the call's time, no chunk is
-   * sent: one sent after the registration's undo would stay.
-   */
-  async #addReady(name: string, list: readonly NewTask[], owner: string, now: number, idOf: Map<NewTask, string>, within: Within): Promise<void> {
-    for (let from = 0; from < list.length; from += READY_CHUNK) {
-      const chunk = list.slice(from, from + READY_CHUNK);
-      const jobs = await within(this.#queue(name).addBulk(chunk.map((task) => {
-        const seq = this.#nextSeq();
-        return { name, data: jobData(task, owner, seq), opts: jobOptions(task, now, Math.max(0, task.runAt - now), this.#keepCompleted, seq) };
-      })));
-      chunk.forEach((task, i) => idOf.set(task, jobs[i]!.id!));
-    }
+    // Step by step: the registration's own failure says whether it is kept to undo (see Registrar's undoneIfLost).
+    return this.#stepwise('add()', (within) => this.#registrar.register(client, tasks, owner, leaseUntil, token, within), chunks, why);
   }
 
   /**
@@ -357,7 +248,7 @@ export class BullmqStore implements TaskStore {
 
   /** Holds ended in one script (see its comment). Returns the ids released to run, those at the front of their lines, and those lost. */
   async #endHolds(client: Redis, holds: readonly { id: string; name: string; key: string | null; how: 'skip' | 'run' | 'front'; runAt: number; outcome: string }[], now = Date.now()): Promise<[string[], string[], string[]]> {
-    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
+    const args = holds.flatMap(({ id, name, key, how, runAt, outcome }) => [`${this.#keys.queueKey(name)}:`, name, id, how, runAt, outcome, key ?? '']);
     return await runScript(client, 'release', [], [now, ...args]) as [string[], string[], string[]];
   }
 
@@ -375,239 +266,20 @@ export class BullmqStore implements TaskStore {
     if (limit === 0 || names.length === 0 || request.ids?.length === 0) return [];
     this.#opened();
     return this.#claiming('claim()', names, async (within) => {
-      await within(this.#promote(names, now));
+      await within(this.#claimer.promote(names, now));
       // A release's claim keeps the releases' order; any other, oldest first across names (each name's line is).
-      return this.#take(owner, leaseUntil, now, (fetched) => this.#fetch(request, fetched, within, fronts), fronts === undefined, within);
+      return this.#claimer.take(owner, leaseUntil, now, (fetched) => this.#claimer.fetch(request, fetched, within, fronts), fronts === undefined, within);
     });
   }
 
   /**
    * A claim's call (`call`, as `'claim()'`), its promotion, fetches and bookkeeping within one deadline: commandTimeoutMs
    * from now, once per name, which it fetches one after another (a round trip or two each); step by step (see
-   * #stepwise): #take stops it, and gives back what it fetched.
+   * #stepwise): Claimer.take() stops it, and gives back what it fetched.
    */
   async #claiming<T>(call: string, names: readonly string[], work: (within: Within) => Promise<T>): Promise<T> {
     const why = names.length <= 1 ? undefined : `the store's commandTimeoutMs for each of its ${names.length} task names, fetched one after another`;
     return this.#stepwise(call, work, Math.max(1, names.length), why);
-  }
-
-  /**
-   * A claim's time ahead of this process's clock (a clock a test moves by hand) is honoured: the names' delayed jobs
-   * due by it are promoted first, as BullMQ's fetch promotes those due by Date.now(). At or behind it (the runner's
-   * every claim), BullMQ's own promotion does it, and this costs nothing.
-   */
-  async #promote(names: readonly string[], now: number): Promise<void> {
-    if (now <= Date.now()) return;
-    const client = this.#client!;
-    await Promise.all(names.map((name) => {
-      const q = this.#queueKey(name);
-      return runScript(client, 'promote', ['delayed', 'wait', 'paused', 'meta', 'marker', 'events'].map((suffix) => `${q}:${suffix}`), [now, `${q}:`]);
-    }));
-  }
-
-  /**
-   * Fetches up to the request's limit (less what `fetched` holds already) of its names' waiting jobs into `fetched`:
-   * every fetch of the turn on one connection, one round trip. Each step within the call's time: a fetch still under
-   * way when it runs out brings its job to `fetched` after the cut (see Fetched).
-   */
-  async #fetch(request: Omit<ClaimRequest, 'now'>, fetched: Fetched<Claim>, within: Within, fronts?: ReadonlyMap<string, number>): Promise<void> {
-    const { owner, names, concurrency, limit, leaseUntil } = request;
-    // Across names, each gets its share of the limit by age; a release's claim or one for given ids says what it wants instead.
-    const shares = names.length > 1 && fronts === undefined && request.ids === undefined ? await within(this.#shares(names, limit)) : undefined;
-    for (const name of names) {
-      within.check();
-      let room = limit - fetched.jobs.length;
-      if (room <= 0) break;
-      if (shares !== undefined) room = Math.min(room, shares.get(name) ?? 0);
-      if (room <= 0) continue;
-      const worker = await within(this.#fetcher(name, concurrency, leaseUntil));
-      if (worker === undefined) continue;
-      // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
-      if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
-      else if (request.ids !== undefined) room = Math.min(room, Number(await within(runScript(this.#client!, 'takeFirst', [`${this.#queueKey(name)}:wait`], request.ids))));
-      if (room <= 0) continue;
-      const fetchOne = async (): Promise<boolean> => {
-        const token = `${owner}|${++this.#tokens}`;
-        const job = await worker.getNextJob(token, { block: false });
-        if (job !== undefined) fetched.add({ job, token, owner, queue: name });
-        return job !== undefined;
-      };
-      // One fetch first: an empty line (an idle worker's every poll) costs one script, not one per free slot.
-      // Every fetch settled before a failure is thrown: a job one of them fetched after another failed is given back too.
-      if (await within(fetchOne()) && room > 1) await within(settleAll(Array.from({ length: room - 1 }, fetchOne)));
-    }
-  }
-
-  /**
-   * How many of `limit` each name's line gets when more is waiting than the
-   * limit takes: the oldest first across the lines (runAt, then the order
-   * added), so that a name with a backlog does not starve the others, as
-   * filling the limit name by name would. Undefined when everything waiting
-   * fits: each name then fetches what it has (its delayed jobs come due
-   * included, which BullMQ's fetch promotes).
-   */
-  async #shares(names: readonly string[], limit: number): Promise<Map<string, number> | undefined> {
-    const heads = await runScript(this.#client!, 'heads', [], [limit, ...names.map((name) => `${this.#queueKey(name)}:`)]) as number[][];
-    if (heads.reduce((sum, line) => sum + line.length / 2, 0) <= limit) return undefined;
-    const shares = new Map<string, number>();
-    // Per line, the index of its next head's runAt (its order added follows it).
-    const next = names.map(() => 0);
-    const before = (i: number, j: number): boolean => {
-      const [a, x, b, y] = [heads[i]!, next[i]!, heads[j]!, next[j]!];
-      return a[x]! < b[y]! || (a[x] === b[y] && a[x + 1]! < b[y + 1]!);
-    };
-    for (let taken = 0; taken < limit; taken++) {
-      let oldest = -1;
-      for (let i = 0; i < heads.length; i++) if (next[i]! < heads[i]!.length && (oldest === -1 || before(i, oldest))) oldest = i;
-      next[oldest]! += 2;
-      shares.set(names[oldest]!, (shares.get(names[oldest]!) ?? 0) + 1);
-    }
-    return shares;
-  }
-
-  /**
-   * The worker that fetches a name's jobs; none when the cap is 0. Its queue's cap (BullMQ's global concurrency) is
-   * written as `concurrency` says, or removed when it says none, with every fetch: on the worker's connection, just
-   * ahead of the fetch, in the same write. Written once and remembered, it was gone for good once Redis lost its
-   * data (restarted without persistence), and stayed in Redis after the task stopped setting one.
-   */
-  async #fetcher(name: string, concurrency: Readonly<Record<string, number>>, leaseUntil: number): Promise<Worker | undefined> {
-    const cap = Object.hasOwn(concurrency, name) ? concurrency[name]! : undefined;
-    if (cap === 0) return undefined;
-    const worker = this.#worker(name);
-    this.#checkStalls(worker, Math.max(1, leaseUntil - Date.now()));
-    const client = await clientOf(worker);
-    const meta = `${this.#queueKey(name)}:meta`;
-    // Not awaited: the fetch after it on this connection waits for it, and fails too if it does.
-    void (cap === undefined ? client.hdel(meta, 'concurrency') : client.hset(meta, 'concurrency', cap)).catch(() => {});
-    return worker;
-  }
-
-  /**
-   * The jobs `fetch` moves to active (into the list it is given) claimed for `owner`: the claims' fields written and
-   * the jobs' hashes and logs read back in one call, the tasks as stored, running. Until Redis has that bookkeeping,
-   * a failure (the call's time run out among them) gives every fetched job back. `oldestFirst`: the tasks in the
-   * order a claim takes them across names (runAt, then the order added), as each name's line already is.
-   */
-  async #take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Fetched<Claim>) => Promise<void>, oldestFirst: boolean, within: Within): Promise<StoredTask[]> {
-    const client = this.#client!;
-    const fetched = new Fetched<Claim>();
-    // The bookkeeping as sent: Redis runs it even once the call has given up on it.
-    let bookkeeping: Promise<unknown> = Promise.resolve();
-    let replies: (number | string[])[];
-    try {
-      // Each of its steps within the call's time (see #fetch).
-      await fetch(fetched);
-      if (fetched.jobs.length === 0) return [];
-      within.check();
-      const keys = fetched.jobs.flatMap(({ job, queue }) => {
-        const key = this.#jobKey(queue, job.id!);
-        return [key, `${key}:logs`];
-      });
-      bookkeeping = runScript(client, 'claimed', keys, [owner, leaseUntil + this.#skew, now, ...fetched.jobs.map(({ token }) => token)]);
-      replies = await within(bookkeeping) as typeof replies;
-    } catch (error) {
-      // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now). A job a fetch
-      // still under way brings is given back when it comes; those the bookkeeping names once Redis has answered it (or
-      // it failed): its count of a started attempt, written after the give-back's undo, charged the job a stall.
-      fetched.cut((claim) => void this.#putBack([claim]).catch(() => {}));
-      const taken = fetched.jobs;
-      void bookkeeping.catch(() => {}).then(() => this.#putBack(taken)).catch(() => {});
-      throw error;
-    }
-    // Tracked (and renewed by the heartbeat) only once Redis has the claim: a claim that failed is not kept alive
-    // forever by this process.
-    const claimed: StoredTask[] = [];
-    const seqs = new Map<string, number>();
-    // Stalled attempts and other programs' jobs, failed rather than run.
-    const failing: Promise<void>[] = [];
-    fetched.jobs.forEach((claim, i) => {
-      const id = claim.job.id!;
-      const hash = fromPairs(replies[i * 3 + 1] as string[]);
-      // A job edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
-      const readable = readableJob(hash);
-      if (readable !== undefined) {
-        const error = { attempt: claim.job.attemptsMade + 1, message: `${owner} claimed it and could not read its job`, startedAt: now, finishedAt: now };
-        failing.push(this.#failUnreadable(claim, readable, error));
-        return;
-      }
-      if (!isTaskData(claim.job.data)) {
-        failing.push(this.#refuseForeign(claim, now));
-        return;
-      }
-      if (replies[i * 3] === 0) {
-        failing.push(this.#failStalled(claim, hash, now));
-        return;
-      }
-      this.#claims.set(id, claim);
-      this.#holds.delete(id);
-      Object.assign(hash, { [FIELD.owner]: owner, [FIELD.lease]: String(leaseUntil), [FIELD.startedAt]: String(now) });
-      claimed.push(toTask({ name: claim.queue, id, hash, logs: replies[i * 3 + 2] as string[], bullState: 'active', heldUntil: null })!);
-      seqs.set(id, (claim.job.data as JobData).seq);
-    });
-    if (oldestFirst) claimed.sort((a, b) => a.runAt - b.runAt || seqs.get(a.id)! - seqs.get(b.id)!);
-    // A stalled attempt not failed by the call's deadline is still being failed (the claimed tasks are this call's to
-    // return); one not failed at all (Redis away) is failed when its job, whose lock runs out, is next claimed.
-    const unavailable = (error: unknown): void => {
-      if (!isUnavailable(error)) throw error;
-    };
-    await within(Promise.all(failing.map((each) => each.catch(unavailable)))).catch(unavailable);
-    return claimed;
-  }
-
-  /**
-   * A job another program put in a task's queue (BullMQ's own Queue.add), without the data Coda writes: it cannot
-   * run as the task. Failed for good at once, saying so, and its name counted among the store's, so that stats()
-   * and list() show it (it failed on a payload that "no longer parses", under its job's name, and only where Coda
-   * had added a task of that name).
-   */
-  async #refuseForeign(claim: Claim, now: number): Promise<void> {
-    const { job, queue } = claim;
-    const message = `not a Coda task: job ${JSON.stringify(job.name)} (id ${JSON.stringify(job.id)}) was put in the queue of task ${queue} by another program (BullMQ's own Queue.add?) without the data that after() and app.tasks.enqueue() write; refused, and kept as failed: discard it`;
-    await Promise.all([
-      this.#failJob(claim, { attempt: job.attemptsMade + 1, message, startedAt: now, finishedAt: now }, null),
-      this.#client!.sadd(this.#namesKey(), queue),
-    ]);
-  }
-
-  /**
-   * BullMQ moves a job whose worker died back to waiting without counting an
-   * attempt (bullmq issue #651): Coda's count of started attempts then
-   * exceeds BullMQ's ended ones (see the claim's script). That attempt is
-   * failed, with a "stalled:" error, through BullMQ's retry and backoff, and
-   * the job is not run by this claim; failed for good when its own claim had
-   * logged its failure for good (a NonRetryableError) before its process
-   * died: judged by the count alone, that task was run again.
-   */
-  async #failStalled(claim: Claim, hash: Record<string, string>, now: number, random: () => number = Math.random): Promise<void> {
-    const { job } = claim;
-    const error = this.#stalledError(job, hash, now);
-    const token = hash[FIELD.token];
-    const final = error.attempt >= (job.opts.attempts ?? 1) || (token !== undefined && hash[FIELD.loggedFinal] === token);
-    await this.#failJob(claim, error, final ? null : now + retryDelay((job.data as JobData).backoff, error.attempt, random));
-  }
-
-  /** The error of a job's attempt whose process stopped renewing its lock (its hash as read: owner, lease, start). */
-  #stalledError(job: Job, hash: Record<string, string>, now: number): AttemptError {
-    const owner = hash[FIELD.owner];
-    const lease = hash[FIELD.lease];
-    return {
-      attempt: job.attemptsMade + 1,
-      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease) - this.#skew).toISOString()}`} (its process died or hung)`,
-      startedAt: hash[FIELD.startedAt] === undefined ? null : Number(hash[FIELD.startedAt]),
-      finishedAt: now,
-    };
-  }
-
-  /**
-   * Fails for good a claim's job whose fields do not read (see readableJob()), its attempt's `error` followed by the
-   * reason; each bad field is replaced in the same write, its text kept in the error, so that the job reads again
-   * (BullMQ's tools, get, list, `coda tasks retry`). The next recover() reports the reason, to be logged once.
-   */
-  async #failUnreadable(claim: Claim, readable: ReadableJob, error: AttemptError): Promise<void> {
-    const id = claim.job.id!;
-    const reason = `durable task ${id} (job ${this.#jobKey(claim.queue, id)}) in the ${this.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
-    if (await this.#failJob(claim, { ...error, message: `${error.message}; ${reason}` }, null, readable.fields)) this.#unreadable.push({ id, reason });
   }
 
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
@@ -624,7 +296,7 @@ export class BullmqStore implements TaskStore {
         const hold = this.#holds.get(id);
         const claim = this.#claims.get(id);
         if (claim?.owner === owner) {
-          keys.push(this.#jobKey(claim.queue, id));
+          keys.push(this.#keys.jobKey(claim.queue, id));
           claims.push(id, claim.token);
         } else if (hold?.owner === owner) {
           const pairs = holds.get(hold.name);
@@ -638,7 +310,7 @@ export class BullmqStore implements TaskStore {
       // (a RangeError, the heartbeat lost) at some 62,000 holds.
       for (const [name, pairs] of holds) {
         for (let from = 0; from < pairs.length; from += RENEW_CHUNK * 2) {
-          renewals.push(client.zadd(this.#heldKey(name), 'XX', ...pairs.slice(from, from + RENEW_CHUNK * 2)));
+          renewals.push(client.zadd(this.#keys.heldKey(name), 'XX', ...pairs.slice(from, from + RENEW_CHUNK * 2)));
         }
       }
       await Promise.all(renewals);
@@ -652,7 +324,7 @@ export class BullmqStore implements TaskStore {
     return this.#completing(ids, owner, now, async (completed) => {
       if (mine.length === 0) return;
       await this.#call(async () => settleAll(mine.map(async (claim) => {
-        if (await this.#completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
+        if (await this.#ends.completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
       })));
     });
   }
@@ -699,8 +371,8 @@ export class BullmqStore implements TaskStore {
     const completed = await this.#completing(ids, owner, now, async (completed) => {
       // One deadline for the claim's steps, counted from the call; the completions themselves are awaited whole (each
       // command bounded alone, as complete()'s are): the runner must hear which Redis took.
-      claimed = await this.#claiming('completeAndClaim()', names, async (within) => this.#take(owner, leaseUntil, claim.now, async (fetched) => {
-        await within(this.#promote(names, claim.now));
+      claimed = await this.#claiming('completeAndClaim()', names, async (within) => this.#claimer.take(owner, leaseUntil, claim.now, async (fetched) => {
+        await within(this.#claimer.promote(names, claim.now));
         let room = limit;
         const fetching = mine.map((each) => {
           const fetch = room > 0 && names.includes(each.queue) && concurrency[each.queue] !== 0;
@@ -709,39 +381,18 @@ export class BullmqStore implements TaskStore {
         });
         const empty = new Set<string>();
         await settleAll(mine.map(async (each, i) => {
-          if (fetching[i]) await this.#fetcher(each.queue, concurrency, leaseUntil);
-          const next = await this.#completeJob(each, now, fetching[i]!);
+          if (fetching[i]) await this.#claimer.fetcher(each.queue, concurrency, leaseUntil);
+          const next = await this.#ends.completeJob(each, now, fetching[i]!);
           if (next === GONE) return;
           completed.push(each.job.id!);
           if (next !== undefined) fetched.add({ job: next, token: each.token, owner, queue: each.queue });
           else if (fetching[i]) empty.add(each.queue);
         }));
         // The room completions did not fill, claimed from the names where they did not find the line empty.
-        if (fetched.jobs.length < limit) await this.#fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched, within);
+        if (fetched.jobs.length < limit) await this.#claimer.fetch({ owner, names: names.filter((name) => !empty.has(name)), concurrency, limit, leaseUntil }, fetched, within);
       }, true, within));
     });
     return { completed, claimed };
-  }
-
-  /**
-   * Completes a claim's job and, with `fetchNext`, fetches its queue's next waiting job in the same script, locked by
-   * the same token; returns that job, if any, or GONE when the job was no longer this claim's (nothing written).
-   */
-  async #completeJob({ job, token, queue }: Claim, now: number, fetchNext: boolean): Promise<Job | undefined | typeof GONE> {
-    // The finish time is written by BullMQ's own completion script (its fields to update), once it has checked the
-    // lock: a job whose lock was lost (another worker took it after a stall, or removed it) is left as it is.
-    const worker = this.#workers.get(queue)!;
-    const backend = worker.backend as unknown as FinishingBackend;
-    const args = backend.moveToFinishedArgs(job, '""', 'returnvalue', job.opts.removeOnComplete, 'completed', token, Date.now(), fetchNext, { [FIELD.finishedAt]: now });
-    const next = await orGone(backend.moveToFinished(job.id!, args));
-    this.#claims.delete(job.id!);
-    if (next === undefined) {
-      await this.#noteIfGone(queue, job.id!);
-      return GONE;
-    }
-    // No job next: nothing waiting (undefined), or BullMQ's word that the next is delayed (null, its time beside it).
-    const [data, id] = next as [JobJson | null | undefined, string?];
-    return data == null ? undefined : this.#bull!.Job.fromJSON(worker as never, data, id);
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
@@ -750,47 +401,7 @@ export class BullmqStore implements TaskStore {
     this.#opened();
     const [claim] = this.#owned([id], owner);
     if (claim === undefined) return false;
-    return this.#call(() => this.#failJob(claim, error, retryAt));
-  }
-
-  /**
-   * Keeps the attempt's error in the job's log and lets BullMQ retry it (at `retryAt`) or fail it for good; false
-   * when the job was no longer this claim's.
-   */
-  async #failJob(claim: Claim, error: AttemptError, retryAt: number | null, fields: Record<string, string> = {}): Promise<boolean> {
-    const { job, token, queue } = claim;
-    const id = job.id!;
-    const client = this.#client!;
-    const { attempt, message, stack, startedAt, finishedAt } = error;
-    if (claim.logged !== true) {
-      const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-      const key = this.#jobKey(queue, id);
-      const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
-      // A failure for good has its failed index's entry written with its line (see the script).
-      const entry = retryAt === null ? [`${this.#queueKey(queue)}:`, id] : ['', ''];
-      const keys = [key, `${key}:logs`, `${key}:lock`, this.#failedKeys(queue)[1]];
-      // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
-      if (await runScript(client, 'logFailure', keys, [token, line, ...entry, ...field, ...Object.entries(fields).flat()]) === 0) {
-        this.#claims.delete(id);
-        await this.#noteIfGone(queue, id);
-        return false;
-      }
-      claim.logged = true;
-    }
-    const failure = retryAt === null ? new this.#bull!.UnrecoverableError(message) : new Error(message);
-    if (stack !== undefined) failure.stack = stack;
-    if (retryAt !== null) this.#retryAts.set(id, retryAt);
-    const delayed = retryAt !== null && retryAt > Date.now();
-    try {
-      await ignoreGone(job.moveToFailed(failure, token, false));
-    } finally {
-      this.#retryAts.delete(id);
-    }
-    if (delayed) await runScript(client, 'pinDelay', [`${this.#queueKey(queue)}:delayed`], [id, retryAt]);
-    else await this.#reindex(client, queue, id, 'sync');
-    // Kept until written, as a completion is.
-    this.#claims.delete(id);
-    return true;
+    return this.#call(() => this.#ends.failJob(claim, error, retryAt));
   }
 
   /** A Redis that may evict keys (its maxmemory-policy not noeviction), as open() found it: see evictionWarning(). */
@@ -799,44 +410,14 @@ export class BullmqStore implements TaskStore {
   }
 
   whyRefused(id: string): string | undefined {
-    if (!this.#gone.delete(id)) return undefined;
-    return `its job is no longer in Redis (${this.description}): Redis was flushed or restarted without its data (the key ${this.#epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
-  }
-
-  /**
-   * A refused end whose job is gone with the epoch key this store found at open (FLUSHALL, a Redis restarted empty)
-   * is noted for whyRefused(), which the runner asks at once; at most GONE_NOTED are kept, the oldest let go. A job
-   * gone alone was removed after its lease ran out and another process ran it: the runner's lost-lease words.
-   */
-  async #noteIfGone(queue: string, id: string): Promise<void> {
-    const client = this.#client!;
-    const [job, epoch] = await Promise.all([client.exists(this.#jobKey(queue, id)), client.get(this.#epochKey())]).catch(() => [1, null]);
-    if (job !== 0 || epoch === this.#epoch) return;
-    this.#gone.add(id);
-    for (const old of this.#gone) {
-      if (this.#gone.size <= GONE_NOTED) break;
-      this.#gone.delete(old);
-    }
+    return this.#ends.whyRefused(id);
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
     this.#opened();
     const mine = this.#untrack(ids, owner);
     if (mine.length === 0) return;
-    await this.#call(() => this.#putBack(mine));
-  }
-
-  /**
-   * Claims' jobs back to waiting, on their workers' connections, each
-   * claim's count of a started attempt undone first (in order on the same
-   * connection): an attempt given back never ran. A job whose lock ran out
-   * meanwhile was BullMQ's stalled job, and its count is still undone.
-   */
-  async #putBack(claims: readonly Claim[]): Promise<void> {
-    await Promise.all(claims.map(async ({ job, token, queue }) => {
-      const client = await clientOf(this.#workers.get(queue)!);
-      await Promise.all([runScript(client, 'unclaim', [this.#jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
-    }));
+    await this.#call(() => this.#ends.putBack(mine));
   }
 
   /**
@@ -846,7 +427,7 @@ export class BullmqStore implements TaskStore {
    * recovered once, however many processes sweep). Running tasks of a dead
    * process are BullMQ's stalled jobs: moved back to waiting by BullMQ's
    * check, then counted as a failed attempt when next claimed (see
-   * #failStalled). Each worker runs BullMQ's check on its own timer; this
+   * JobEnds.failStalled()). Each worker runs BullMQ's check on its own timer; this
    * reports how many jobs it moved since the last call.
    */
   async recover(now: number, random: () => number, leaseUntil?: number): Promise<Recovered> {
@@ -855,55 +436,10 @@ export class BullmqStore implements TaskStore {
     // A lapsed job's lock lasts the recoverer's lease: a recoverer that died midway left it locked 30 s, run by no one.
     const lockMs = leaseUntil === undefined ? RECOVERY_LOCK_MS : Math.max(1, Math.ceil(leaseUntil - now));
     const client = this.#opened();
-    const [held, lapsed] = await this.#bounded('recover()', async (within) => {
-      // What a recovery cut short left under way, finished first: its jobs are counted here.
-      const late = await within(this.#unfinished);
-      this.#unfinished = Promise.resolve(0);
-      // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
-      const [, names] = await within(Promise.all([this.#measureSkew(client), client.smembers(this.#namesKey())]));
-      const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#heldKey(name)], [now, `${this.#queueKey(name)}:`, SWEEP_BATCH, name, now + this.#skew]))));
-      within.check();
-      // Carried on past the call's time once begun: a lapsed job's lock is taken by the first step, and a recovery
-      // that stopped there left it under that lock for its time, run by no one.
-      const failing = Promise.all(names.map((name) => this.#failLapsed(name, now, random, lockMs))).then((failed) => failed.reduce((sum, n) => sum + n, 0));
-      this.#unfinished = failing.catch(() => 0);
-      const failed = await within(failing);
-      this.#unfinished = Promise.resolve(0);
-      return [swept.reduce((sum: number, n) => sum + Number(n), 0), late + failed];
-    });
-    const running = lapsed + this.#stalled;
-    this.#stalled = 0;
-    const unreadable = this.#unreadable.splice(0);
+    const [held, lapsed] = await this.#bounded('recover()', (within) => this.#recovery.sweep(client, now, random, lockMs, (c) => this.#measureSkew(c), within));
+    const running = lapsed + this.#bulls.takeStalled();
+    const unreadable = this.#ends.takeUnreadable();
     return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
-  }
-
-  /**
-   * A name's running jobs whose lease ran out by `now` (the store's time, which BullMQ's lock expiry, timed by Redis,
-   * does not follow): their locks taken over for `lockMs`, their attempts failed as stalled, by their backoff. Returns
-   * how many.
-   */
-  async #failLapsed(name: string, now: number, random: () => number, lockMs: number): Promise<number> {
-    const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#client!, 'lapsed', [`${this.#queueKey(name)}:active`], [now + this.#skew, `${this.#queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
-    if (found.length === 0) return 0;
-    const worker = this.#worker(name);
-    // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's
-    // batch took a round trip per step per job, which one deadline for the call (see recover()) does not allow.
-    const failed = await Promise.all(Array.from({ length: found.length / 2 }, async (_, i) => {
-      const [id, hash] = [found[i * 2] as string, fromPairs(found[i * 2 + 1] as string[])];
-      // BullMQ's read of a job edited by hand threw, and with it every recovery: such a job fails for good.
-      const readable = readableJob(hash);
-      const job = readable === undefined ? await this.#bull!.Job.fromId(worker as never, id) : this.#jobOf(worker, id, { ...hash, ...readable.fields });
-      if (job === undefined) return 0;
-      const claim = { job, token, owner: 'recover', queue: name };
-      if (readable !== undefined) {
-        await this.#failUnreadable(claim, readable, this.#stalledError(job, hash, now));
-        return 0;
-      }
-      await this.#failStalled(claim, hash, now, random);
-      return 1;
-    }));
-    return failed.reduce((sum: number, n) => sum + n, 0);
   }
 
   async nextRunAt(names: readonly string[]): Promise<number | null> {
@@ -912,11 +448,11 @@ export class BullmqStore implements TaskStore {
     return this.#bounded('nextRunAt()', async (within) => {
       let next: number | null = null;
       for (const name of names) {
-        const q = this.#queueKey(name);
+        const q = this.#keys.queueKey(name);
         const [waiting, delayed] = await within(Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]));
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
-          const task = (await within(this.#read([[name, waiting[0]]])))[0];
+          const task = (await within(readTasks(this.#context, [[name, waiting[0]]])))[0];
           if (task) candidates.push(task.runAt);
         }
         if (delayed[1] !== undefined) candidates.push(Math.floor(Number(delayed[1]) / 0x1000));
@@ -945,18 +481,7 @@ export class BullmqStore implements TaskStore {
 
   async #counts(call: string, now: number): Promise<Map<string, Omit<StoreStats, 'byName'>>> {
     const client = this.#opened();
-    return this.#bounded(call, async (within) => {
-      const names = (await within(client.smembers(this.#namesKey()))).sort();
-      const rows = await Promise.all(names.map((name) => {
-        const q = this.#queueKey(name);
-        const keys = ['wait', 'prioritized', 'paused', 'active', 'completed', 'failed', 'delayed'].map((suffix) => `${q}:${suffix}`);
-        return runScript(client, 'counts', [...keys, this.#heldKey(name)], [(Math.floor(now) + 1) * 0x1000 - 1]) as Promise<number[]>;
-      }));
-      return new Map(names.map((name, i) => {
-        const [ready, delayed, running, completed, failed, held] = rows[i]!;
-        return [name, { held: held!, ready: ready!, delayed: delayed!, running: running!, completed: completed!, failed: failed! }];
-      }));
-    });
+    return this.#bounded(call, (within) => countByName(client, this.#keys, now, within));
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
@@ -966,7 +491,7 @@ export class BullmqStore implements TaskStore {
   /**
    * Each list and set of the states asked, of each name, is looked through a stretch at a time for its newest jobs
    * after the cursor (only their time, seq and id read: see the script), but for the failed jobs, read from their
-   * index from the cursor on (see #failedPage); the page's tasks alone are read whole. It
+   * index from the cursor on (see failedPage() in listing.ts); the page's tasks alone are read whole. It
    * read every job of those states whole, then cut: 850 MB to list 100 of 200,000 failed tasks of 1 kB.
    */
   async listPage(filter: ListFilter): Promise<TaskPage> {
@@ -974,96 +499,15 @@ export class BullmqStore implements TaskStore {
   }
 
   async #listPage(call: string, filter: ListFilter): Promise<TaskPage> {
-    const { state, name, limit, after } = checkListFilter(filter);
-    const cursor = after === undefined ? ['', '', ''] : parseCursor(after);
+    const checked = checkListFilter(filter);
+    const cursor = checked.after === undefined ? ['', '', ''] : parseCursor(checked.after);
     const client = this.#opened();
-    return this.#bounded(call, async (within) => {
-      const names = name === undefined ? await within(client.smembers(this.#namesKey())) : [name];
-      const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
-      // One more than the page: whether there is a next.
-      const wanted = limit + 1;
-      const newest = new Map<string, PageEntry>();
-      const found = (n: string, texts: readonly string[]): void => {
-        for (let i = 0; i < texts.length; i += 3) newest.set(texts[i + 2]!, { name: n, id: texts[i + 2]!, at: Number(texts[i]), seq: Number(texts[i + 1]), cursor: texts.slice(i, i + 3).join(':') });
-        // The newest kept, and no more, however many stretches: a job that moved meanwhile is listed once.
-        if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
-      };
-      await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
-        if (suffix === 'failed') return found(n, await this.#failedPage(n, cursor, wanted, within));
-        const q = this.#queueKey(n);
-        for (let first = 0, full = true; full; first += LIST_STRETCH) {
-          const [more, ...texts] = await within(runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as Promise<[number, ...string[]]>);
-          full = more === 1;
-          found(n, texts);
-        }
-      })));
-      const entries = [...newest.values()].sort(newerFirst);
-      const page = entries.slice(0, limit);
-      const read = await within(this.#read(page.map(({ name: n, id }) => [n, id])));
-      return {
-        // A task that left the state meanwhile (retried, run, removed) is not listed.
-        tasks: read.filter((task): task is StoredTask => task !== null && (state === undefined || task.state === state)),
-        next: entries.length > limit ? page.at(-1)!.cursor : null,
-      };
-    });
-  }
-
-  /**
-   * A page of a name's failed jobs from its failed index (time, seq and id of each, newest first after `cursor`):
-   * one script, reading the page and not the rest. An index that differs from the failed set in size (jobs failed
-   * before it existed, or moved by a BullMQ tool), or holds more stale entries than a stretch, is mended first, in
-   * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
-   */
-  async #failedPage(name: string, cursor: readonly string[], wanted: number, within: Within): Promise<string[]> {
-    const keys = this.#failedKeys(name);
-    const read = (mended: string): Promise<[number, ...string[]]> =>
-      within(runScript(this.#client!, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>);
-    const [inStep, ...texts] = await read('');
-    if (inStep === 1) return texts;
-    await this.#mendFailed(name, within);
-    // Read even if a job failed meanwhile (its entry not yet written) and the sizes differ again.
-    return (await read('1')).slice(1) as string[];
-  }
-
-  /**
-   * A name's failed index made to hold its failed jobs and no others, a stretch per script: each failed job put in
-   * (an id whose job is gone taken out of the failed set), then each entry whose job is no longer failed taken out
-   * (the stretch's start moving back by what it took out).
-   */
-  async #mendFailed(name: string, within: Within): Promise<void> {
-    const keys = this.#failedKeys(name);
-    const q = `${this.#queueKey(name)}:`;
-    for (const how of ['add', 'drop']) {
-      for (let first = 0, full = true; full;) {
-        const [more, removed] = await within(runScript(this.#client!, 'mend', keys, [q, how, first, LIST_STRETCH]) as Promise<[number, number]>);
-        full = more === 1;
-        first += LIST_STRETCH - removed;
-      }
-    }
-  }
-
-  /** A job's entry in its name's failed index brought in step with its state (`sync`), or taken out (`drop`). */
-  async #reindex(client: Redis, name: string, id: string, how: 'sync' | 'drop'): Promise<void> {
-    await runScript(client, 'reindex', this.#failedKeys(name), [`${this.#queueKey(name)}:`, how, id]);
-  }
-
-  /** A name's failed set and its failed index. */
-  #failedKeys(name: string): [string, string] {
-    const q = this.#queueKey(name);
-    return [`${q}:failed`, `${q}:${FAILED_INDEX}`];
+    return this.#bounded(call, (within) => listPage(this.#context, client, checked, cursor, within));
   }
 
   async get(id: string): Promise<StoredTask | null> {
     const client = this.#opened();
-    return this.#bounded('get()', (within) => this.#find(client, id, within));
-  }
-
-  /** A task by its id (a look-up of its name, then a read), each step within the calling call's time. */
-  async #find(client: Redis, id: string, within: Within): Promise<StoredTask | null> {
-    const names = await within(client.smembers(this.#namesKey()));
-    const found = await within(Promise.all(names.map((name) => client.exists(this.#jobKey(name, id)))));
-    const name = names.find((_, i) => found[i] === 1);
-    return name === undefined ? null : (await within(this.#read([[name, id]])))[0] ?? null;
+    return this.#bounded('get()', (within) => findTask(this.#context, client, id, within));
   }
 
   async retry(id: string, now: number): Promise<boolean> {
@@ -1071,11 +515,11 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up and the move: bounded apart, they took up to twice the timeout.
     return this.#bounded('retry()', async (within) => {
-      const task = await this.#find(client, id, within);
+      const task = await findTask(this.#context, client, id, within);
       if (task === null || task.state !== 'failed') return false;
       const token = randomUUID();
-      const q = `${this.#queueKey(task.name)}:`;
-      const keys = [this.#jobKey(task.name, id), ...this.#failedKeys(task.name), `${q}de:${task.key ?? ''}`];
+      const q = `${this.#keys.queueKey(task.name)}:`;
+      const keys = [this.#keys.jobKey(task.name, id), ...this.#keys.failedKeys(task.name), `${q}de:${task.key ?? ''}`];
       // One script (see RETRY): its key taken back with BullMQ's move, never without it; the token finds its own move.
       return await within(runScript(client, 'retry', keys, [q, id, task.key === null ? '' : '1', now, token])) === 1;
     });
@@ -1086,9 +530,9 @@ export class BullmqStore implements TaskStore {
     // One deadline for the look-up and the read (`coda tasks` asks while a person waits).
     return this.#bounded('keyHolder()', async (within) => {
       // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
-      const id = await within(this.#queue(name).getDeduplicationJobId(key));
+      const id = await within(this.#bulls.queue(name).getDeduplicationJobId(key));
       if (id === null) return null;
-      const state = (await within(this.#read([[name, id]])))[0]?.state;
+      const state = (await within(readTasks(this.#context, [[name, id]])))[0]?.state;
       return state === 'held' || state === 'ready' || state === 'running' ? id : null;
     });
   }
@@ -1097,19 +541,19 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up and the removal's steps, as retry().
     return this.#bounded('discard()', async (within) => {
-      const task = await this.#find(client, id, within);
+      const task = await findTask(this.#context, client, id, within);
       if (task === null || task.state === 'running') return false;
       this.#holds.delete(id);
       if (task.state === 'held') {
         await within(this.#endHolds(client, [{ id, name: task.name, key: task.key, how: 'skip', runAt: task.runAt, outcome: '' }]));
         return true;
       }
-      if (await within(client.exists(this.#jobKey(task.name, id))) === 0) return false;
-      const job = this.#jobOf(this.#queue(task.name), id);
+      if (await within(client.exists(this.#keys.jobKey(task.name, id))) === 0) return false;
+      const job = this.#bulls.jobOf(this.#bulls.queue(task.name), id);
       // Out of the failed index while the job's hash says where its entry is; back in if the removal did not happen.
-      await within(this.#reindex(client, task.name, id, 'drop'));
+      await within(reindex(client, this.#keys, task.name, id, 'drop'));
       const removed = await within(ignoreGone(job.remove()));
-      if (!removed) await within(this.#reindex(client, task.name, id, 'sync'));
+      if (!removed) await within(reindex(client, this.#keys, task.name, id, 'sync'));
       return removed;
     });
   }
@@ -1119,10 +563,10 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up of the names and their prunes (a prune cut short is taken up by the next).
     return this.#bounded('prune()', async (within) => {
-      const names = await within(client.smembers(this.#namesKey()));
+      const names = await within(client.smembers(this.#keys.namesKey()));
       // By Coda's finish time (the `now` complete() was given), not BullMQ's (its clients' Date.now()).
       const removed = await within(Promise.all(names.map((name) => {
-        const q = this.#queueKey(name);
+        const q = this.#keys.queueKey(name);
         return runScript(client, 'prune', [`${q}:completed`, `${q}:events`], [before, `${q}:`]);
       })));
       return removed.reduce((sum: number, n) => sum + Number(n), 0);
@@ -1139,13 +583,11 @@ export class BullmqStore implements TaskStore {
     const client = this.#client;
     if (client === undefined) return;
     this.#client = undefined;
-    const bull = [...this.#workers.values(), ...this.#queues.values()];
-    this.#workers.clear();
-    this.#queues.clear();
+    const bull = this.#bulls.clear();
     this.#claims.clear();
     this.#holds.clear();
     this.#unreported.clear();
-    this.#gone.clear();
+    this.#ends.forgetGone();
     const undone = await this.#undos!.close(deadline);
     const closed = await untilDeadline(Promise.all(bull.map((each) => each.close().catch(() => {}))), deadline);
     client.disconnect();
@@ -1158,44 +600,6 @@ export class BullmqStore implements TaskStore {
     throw new StoreUnavailable(this.description, new Error(`Redis did not answer by the close's deadline: gave up ${gaveUp.join(' and ')}`));
   }
 
-  /** Tasks read whole: hash, log, state and hold, each in one script (see its comment), all in one round trip. */
-  async #read(where: readonly (readonly [string, string])[]): Promise<(StoredTask | null)[]> {
-    const client = this.#client!;
-    const replies = await Promise.all(where.map(([name, id]) => {
-      const key = this.#jobKey(name, id);
-      const q = this.#queueKey(name);
-      const states = READ_STATE_KEYS.map((suffix) => `${q}:${suffix}`);
-      return runScript(client, 'read', [key, `${key}:logs`, this.#heldKey(name), ...states], [id]) as Promise<[string[], string[], string | null, string]>;
-    }));
-    return where.map(([name, id], i) => {
-      const [pairs, logs, lease, bullState] = replies[i]!;
-      const hash = fromPairs(pairs);
-      // Leases on this process's clock, as they were given (see #skew).
-      if (hash[FIELD.lease] !== undefined) hash[FIELD.lease] = String(Number(hash[FIELD.lease]) - this.#skew);
-      // A job edited by hand is shown with its bad fields replaced, its last error naming them; it is left as it is.
-      const readable = readableJob(hash);
-      const note = readable === undefined ? undefined : {
-        attempt: Number(hash.atm ?? 0), startedAt: null, finishedAt: Number(hash[FIELD.finishedAt] ?? hash.finishedOn ?? hash.timestamp),
-        message: `durable task ${id} (job ${this.#jobKey(name, id)}) in the ${this.description} cannot be read as stored: ${badFields(readable, 'shown replaced')}`,
-      };
-      return toTask({
-        name, id, hash: { ...hash, ...readable?.fields }, logs, bullState,
-        heldUntil: lease === null ? null : Number(lease) - this.#skew, note,
-      });
-    });
-  }
-
-  /**
-   * A job of `queue` by its id, not read from Redis: BullMQ's getJob() parses its data and opts, and threw on a job
-   * edited by hand (retry() and discard() need only its id). With a `hash`, its data and opts parsed, its attempts
-   * made as it says.
-   */
-  #jobOf(queue: Queue | Worker, id: string, hash?: Record<string, string>): Job {
-    const job = new this.#bull!.Job(queue as never, hash?.name ?? '', hash === undefined ? {} : JSON.parse(hash.data!), hash === undefined ? {} : JSON.parse(hash.opts ?? '{}'), id);
-    job.attemptsMade = Number(hash?.atm ?? 0);
-    return job;
-  }
-
   #owned(ids: readonly string[], owner: string): Claim[] {
     return ids.map((id) => this.#claims.get(id)).filter((claim): claim is Claim => claim !== undefined && claim.owner === owner);
   }
@@ -1205,88 +609,6 @@ export class BullmqStore implements TaskStore {
     const mine = this.#owned(ids, owner);
     for (const { job } of mine) this.#claims.delete(job.id!);
     return mine;
-  }
-
-  #queue(name: string): Queue {
-    let queue = this.#queues.get(name);
-    if (queue === undefined) {
-      queue = new this.#bull!.Queue(queueName(name), { connection: this.#client!, prefix: this.#prefix, skipVersionCheck: true });
-      queue.on('error', () => {});
-      this.#queues.set(name, queue);
-    }
-    return queue;
-  }
-
-  /** The BullMQ worker of a name's queue: its fetches, completions and failures (a recovery's too). */
-  #worker(name: string): Worker {
-    let worker = this.#workers.get(name);
-    if (worker === undefined) {
-      // Its lock and stall check are set by the first fetch (see #checkStalls): a recovery needs neither.
-      worker = new this.#bull!.Worker(queueName(name), undefined, {
-        connection: workerConnection(this.#connection, this.#timeoutMs), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
-        // Checked once, at open (see checkVersion): BullMQ's own check, an INFO as each connection opens, failed for
-        // good on one timeout (a Redis frozen as the worker's connection opened), and every claim with it.
-        skipVersionCheck: true,
-        // Stalls are counted as attempts when the job is next claimed, not failed by BullMQ's own count.
-        maxStalledCount: Number.MAX_SAFE_INTEGER,
-        settings: { backoffStrategy: (made: number, _type?: string, _error?: Error, job?: MinimalJob) => this.#retryDelay(made, job) },
-      });
-      worker.on('error', () => {});
-      worker.on('stalled', () => void this.#stalled++);
-      screenFetches(worker);
-      // Coda's scripts on the worker's connection too: a give-back runs there (see #putBack).
-      void clientOf(worker).then(defineScripts, () => {});
-      this.#workers.set(name, worker);
-    }
-    return worker;
-  }
-
-  /**
-   * At a name's first fetch, BullMQ's lock on the jobs fetched lasts the claim's lease, and its check for jobs whose
-   * lock ran out (fetched, never claimed: a claim cut midway) starts, every half lease: only where jobs are fetched.
-   * Started by a recovery (a web process that runs no task, finding a dead worker's), the check ran every 15 s, and
-   * its mark, which every process's check heeds, held off the workers' own checks for 15 s at a time.
-   */
-  #checkStalls(worker: Worker, leaseMs: number): void {
-    if (this.#checking.has(worker)) return;
-    this.#checking.add(worker);
-    // BullMQ reads both options at each fetch and each check.
-    Object.assign(worker.opts, { lockDuration: leaseMs, stalledInterval: Math.max(1, Math.floor(leaseMs / 2)) });
-    void worker.startStalledCheckTimer().catch(() => {});
-  }
-
-  /** BullMQ's backoff for a Coda job: the runner's `retryAt`, or else the task's own backoff. */
-  #retryDelay(made: number, job: MinimalJob | undefined): number {
-    const retryAt = job?.id === undefined ? undefined : this.#retryAts.get(job.id);
-    if (retryAt !== undefined) return Math.max(0, retryAt - Date.now());
-    const data = job?.data as JobData | undefined;
-    return data === undefined ? 0 : retryDelay(data.backoff, made, Math.random);
-  }
-
-  #nextSeq(): number {
-    this.#seq = Math.max(this.#seq + 1, Date.now() * 1000);
-    return this.#seq;
-  }
-
-  #queueKey(name: string): string {
-    return `${this.#prefix}:${queueName(name)}`;
-  }
-
-  #jobKey(name: string, id: string): string {
-    return `${this.#queueKey(name)}:${id}`;
-  }
-
-  #heldKey(name: string): string {
-    return `${this.#queueKey(name)}:${HELD}`;
-  }
-
-  #namesKey(): string {
-    return `${this.#prefix}:coda-names`;
-  }
-
-  /** Written once, at the first open on this Redis: whether Redis lost its data since (see #epoch). */
-  #epochKey(): string {
-    return `${this.#prefix}:coda-epoch`;
   }
 
   #opened(): Redis {
@@ -1307,7 +629,7 @@ export class BullmqStore implements TaskStore {
    * with the work's own error, which says more than the deadline's. Raced whole, a registration's deadline could
    * fire just before its last step's (two timers, one deadline): its caller was told a plain timeout, not that the
    * registration was not undone (test/bullmq/faults.test.ts "… the registrations kept to undo stop at a bound",
-   * which failed so on Node 22 in one run of four); a claim's give-back is its own (see #take).
+   * which failed so on Node 22 in one run of four); a claim's give-back is its own (see Claimer.take()).
    */
   async #stepwise<T>(call: string, work: (within: Within) => Promise<T>, timeouts = 1, why?: string): Promise<T> {
     const within = callDeadline(call, this.#timeoutMs * timeouts, why);
@@ -1325,80 +647,4 @@ export class BullmqStore implements TaskStore {
   }
 }
 
-/** A lost registration's error, saying that it is not undone: too many already wait to be (see Undos). */
-function notUndone(error: Error): Error {
-  const told = new Error(`${error.message}; not undone, as many tasks of failed registrations as are kept (${MAX_UNDO_TASKS}) already wait to be: should Redis still carry it out, its held tasks run once their holds expire, their outcome unknown, and its ready ones at once`, { cause: error });
-  // As it was: still the store's unavailability.
-  told.name = error.name;
-  return told;
-}
 
-/** BullMQ, or an error that says how to install it (it is an optional peer dependency). */
-async function loadBullmq(): Promise<typeof import('bullmq')> {
-  try {
-    return await import('bullmq');
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new Error('bullmqStore() needs the bullmq and ioredis packages: npm install bullmq ioredis', { cause: error });
-  }
-}
-
-/** Waits for every call, then throws the first failure, if any: what the others wrote is known by then. */
-async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(calls)).find((end) => end.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-}
-
-/** A job's end that found it no longer the claim's (another process took it, or it was removed): nothing written. */
-const GONE = Symbol('gone');
-
-/**
- * A BullMQ call on a job that is no longer where the call expects it (lock
- * lost, already promoted, removed): false, as a store call on a task in
- * another state changes nothing. Connection failures still throw.
- */
-async function ignoreGone(call: Promise<unknown>): Promise<boolean> {
-  return (await orGone(call.then(() => true))) ?? false;
-}
-
-/** As ignoreGone, with the call's result, or undefined when the job was gone. */
-async function orGone<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (error) {
-    if (isUnavailable(error)) throw error;
-    return undefined;
-  }
-}
-
-/**
- * BullMQ's completion as its Job.moveToCompleted runs it, with the fields to update that its moveToFailed alone
- * passes (written by the script after it checks the lock): moveToFinishedArgs is protected in BullMQ's types.
- */
-interface FinishingBackend {
-  moveToFinishedArgs(job: Job, value: string, property: 'returnvalue', keep: unknown, target: 'completed', token: string, timestamp: number, fetchNext: boolean, fields: Record<string, number>): unknown[];
-  moveToFinished(id: string, args: unknown[]): Promise<unknown>;
-}
-
-/** A worker's own connection: BullMQ's Redis backend's client is an ioredis client (typed as its backend interface). */
-const clientOf = (worker: Worker): Promise<Redis> => worker.backend.client as unknown as Promise<Redis>;
-
-/** A job a listing found: where it is, its place in the order (time added, then seq, then id), and that place as a page's cursor. */
-interface PageEntry {
-  name: string;
-  id: string;
-  at: number;
-  seq: number;
-  cursor: string;
-}
-
-const newerFirst = (a: PageEntry, b: PageEntry): number => b.at - a.at || b.seq - a.seq || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-
-/** A page's cursor as the listing script takes it (time, seq, id), or a TypeError: one this store did not give. */
-function parseCursor(after: string): [string, string, string] {
-  const parts = /^(\d+):(\d+):(.+)$/s.exec(after);
-  if (parts === null) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
-  return [parts[1]!, parts[2]!, parts[3]!];
-}
-
-const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
