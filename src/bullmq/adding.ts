@@ -3,11 +3,11 @@ import { keepsKey } from '../durable/key-rule.js';
 import { StoreUnavailable } from '../durable/errors.js';
 import type { AddResult, NewTask } from '../durable/store.js';
 import { isUnavailable, type Within } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import type { Hold } from './claiming.js';
 import { jobData, jobOptions, storedOptions, type KeepCompleted } from './jobs.js';
 import { runScript } from './scripts.js';
-import { settleAll } from './settle.js';
+import { awaitEvery } from '../util/await-every.js';
 import { MAX_UNDO_TASKS, type Undos } from './undo.js';
 import type { Workers } from './workers.js';
 
@@ -22,7 +22,7 @@ export const READY_CHUNK = 5_000;
  * when it fails in a way Redis may still carry out.
  */
 export class Registrar {
-  readonly #ctx: StoreContext;
+  readonly #store: StoreHandle;
   readonly #bulls: Workers;
   /** The store's holds, by id: a held task registered is held by its owner. */
   readonly #holds: Map<string, Hold>;
@@ -31,8 +31,8 @@ export class Registrar {
   readonly #undos: () => Undos;
   #seq = 0;
 
-  constructor(ctx: StoreContext, bulls: Workers, holds: Map<string, Hold>, keepCompleted: KeepCompleted, undos: () => Undos) {
-    this.#ctx = ctx;
+  constructor(store: StoreHandle, bulls: Workers, holds: Map<string, Hold>, keepCompleted: KeepCompleted, undos: () => Undos) {
+    this.#store = store;
     this.#bulls = bulls;
     this.#holds = holds;
     this.#keepCompleted = keepCompleted;
@@ -60,19 +60,19 @@ export class Registrar {
     const names = new Set(tasks.map((task) => task.name));
     // Bounded from this call: a request's 503 comes commandTimeoutMs after its registration, whatever waits before it.
     const adding = within(runScript(
-      client, 'add', [this.#ctx.keys.namesKey(), this.#undos().markOf(token), ...tasks.map((task) => this.#ctx.keys.jobKey(task.name, task.id))],
-      [leaseUntil + this.#ctx.skew, held.length, token, ...held.flatMap((task) => {
+      client, 'add', [this.#store.keys.namesKey(), this.#undos().markOf(token), ...tasks.map((task) => this.#store.keys.jobKey(task.name, task.id))],
+      [leaseUntil + this.#store.skew, held.length, token, ...held.flatMap((task) => {
         const seq = this.#nextSeq();
         return [
-          `${this.#ctx.keys.queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
+          `${this.#store.keys.queueKey(task.name)}:`, task.id, task.name, JSON.stringify(jobData(task, owner, seq)),
           storedOptions(task, now, this.#keepCompleted, seq), now, task.key ?? '', keepsKey(task) ? 1 : 0,
         ];
       }), ...names],
     ) as Promise<(number | string)[]>);
     const [taken, ...heldIds] = await this.#undoneIfLost(token, held, [], adding);
     // This call's undo reached Redis before it (see Undos): nothing was written, and the ready tasks are not sent.
-    if (taken === -1) throw new StoreUnavailable(this.#ctx.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));
-    if (taken !== 0) throw new Error(`${this.#ctx.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
+    if (taken === -1) throw new StoreUnavailable(this.#store.description, new Error('add(): the registration reached Redis after its undo (an earlier failure of this same call), so nothing was stored'));
+    if (taken !== 0) throw new Error(`${this.#store.description}: add(): a task with id ${JSON.stringify(tasks[Number(taken) - 1]!.id)} is already stored`);
     const byName = new Map<string, NewTask[]>();
     for (const task of ready) {
       const list = byName.get(task.name);
@@ -84,7 +84,7 @@ export class Registrar {
     // Every name's adds settled first, then a failure undoes the whole call, whatever it was: BullMQ's addBulk is a
     // pipeline of one script per job, not a transaction, so that a refusal (Redis out of memory halfway) may come
     // after some of its jobs were written, and so may one of a later chunk, or one after the held tasks were.
-    const adds = settleAll([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf, within)));
+    const adds = awaitEvery([...byName].map(([name, list]) => this.#addReady(name, list, owner, now, idOf, within)));
     await this.#undoneIfLost(token, held, ready, adds, true);
     return tasks.map((task): AddResult => {
       const id = idOf.get(sameKeyAs.get(task) ?? task)!;
@@ -105,7 +105,7 @@ export class Registrar {
       return await write;
     } catch (error) {
       if (always || (isUnavailable(error) && (error as Error).name !== 'ReplyError' && !NEVER_SENT.test((error as Error).message))) {
-        const kept = this.#undos().add(token, [...held, ...ready].map((task) => ({ queue: `${this.#ctx.keys.queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
+        const kept = this.#undos().add(token, [...held, ...ready].map((task) => ({ queue: `${this.#store.keys.queueKey(task.name)}:`, id: task.id, key: task.key, held: task.held })));
         // Said in the error (the request's 503, the outage's log lines): Redis may yet carry this one out.
         if (!kept) throw notUndone(error as Error);
       }

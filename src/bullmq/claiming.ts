@@ -1,12 +1,12 @@
 import type { Worker } from 'bullmq';
 import type { ClaimRequest, StoredTask } from '../durable/store.js';
 import { isUnavailable, type Within } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import type { Claim, JobEnds } from './ends.js';
 import { Fetched } from './fetched.js';
 import { FIELD, fromPairs, isTaskData, toTask, type JobData } from './jobs.js';
 import { runScript } from './scripts.js';
-import { settleAll } from './settle.js';
+import { awaitEvery } from '../util/await-every.js';
 import { readableJob } from './unreadable.js';
 import { clientOf, type Workers } from './workers.js';
 
@@ -23,7 +23,7 @@ export interface Hold {
  * and read back as tasks; a claim cut short gives its jobs back.
  */
 export class Claimer {
-  readonly #ctx: StoreContext;
+  readonly #store: StoreHandle;
   readonly #bulls: Workers;
   readonly #ends: JobEnds;
   /** The store's claims, by id: a task claimed is tracked there (renewed by the heartbeat). */
@@ -32,8 +32,8 @@ export class Claimer {
   readonly #holds: Map<string, Hold>;
   #tokens = 0;
 
-  constructor(ctx: StoreContext, bulls: Workers, ends: JobEnds, claims: Map<string, Claim>, holds: Map<string, Hold>) {
-    this.#ctx = ctx;
+  constructor(store: StoreHandle, bulls: Workers, ends: JobEnds, claims: Map<string, Claim>, holds: Map<string, Hold>) {
+    this.#store = store;
     this.#bulls = bulls;
     this.#ends = ends;
     this.#claims = claims;
@@ -47,9 +47,9 @@ export class Claimer {
    */
   async promote(names: readonly string[], now: number): Promise<void> {
     if (now <= Date.now()) return;
-    const client = this.#ctx.client;
+    const client = this.#store.client;
     await Promise.all(names.map((name) => {
-      const q = this.#ctx.keys.queueKey(name);
+      const q = this.#store.keys.queueKey(name);
       return runScript(client, 'promote', ['delayed', 'wait', 'paused', 'meta', 'marker', 'events'].map((suffix) => `${q}:${suffix}`), [now, `${q}:`]);
     }));
   }
@@ -73,7 +73,7 @@ export class Claimer {
       if (worker === undefined) continue;
       // Asked for some tasks: those waiting go to the front of the line, and only that many are fetched.
       if (fronts !== undefined) room = Math.min(room, fronts.get(name) ?? 0);
-      else if (request.ids !== undefined) room = Math.min(room, Number(await within(runScript(this.#ctx.client, 'takeFirst', [`${this.#ctx.keys.queueKey(name)}:wait`], request.ids))));
+      else if (request.ids !== undefined) room = Math.min(room, Number(await within(runScript(this.#store.client, 'takeFirst', [`${this.#store.keys.queueKey(name)}:wait`], request.ids))));
       if (room <= 0) continue;
       const fetchOne = async (): Promise<boolean> => {
         const token = `${owner}|${++this.#tokens}`;
@@ -83,7 +83,7 @@ export class Claimer {
       };
       // One fetch first: an empty line (an idle worker's every poll) costs one script, not one per free slot.
       // Every fetch settled before a failure is thrown: a job one of them fetched after another failed is given back too.
-      if (await within(fetchOne()) && room > 1) await within(settleAll(Array.from({ length: room - 1 }, fetchOne)));
+      if (await within(fetchOne()) && room > 1) await within(awaitEvery(Array.from({ length: room - 1 }, fetchOne)));
     }
   }
 
@@ -96,7 +96,7 @@ export class Claimer {
    * included, which BullMQ's fetch promotes).
    */
   async #shares(names: readonly string[], limit: number): Promise<Map<string, number> | undefined> {
-    const heads = await runScript(this.#ctx.client, 'heads', [], [limit, ...names.map((name) => `${this.#ctx.keys.queueKey(name)}:`)]) as number[][];
+    const heads = await runScript(this.#store.client, 'heads', [], [limit, ...names.map((name) => `${this.#store.keys.queueKey(name)}:`)]) as number[][];
     if (heads.reduce((sum, line) => sum + line.length / 2, 0) <= limit) return undefined;
     const shares = new Map<string, number>();
     // Per line, the index of its next head's runAt (its order added follows it).
@@ -126,7 +126,7 @@ export class Claimer {
     const worker = this.#bulls.worker(name);
     this.#bulls.checkStalls(worker, Math.max(1, leaseUntil - Date.now()));
     const client = await clientOf(worker);
-    const meta = `${this.#ctx.keys.queueKey(name)}:meta`;
+    const meta = `${this.#store.keys.queueKey(name)}:meta`;
     // Not awaited: the fetch after it on this connection waits for it, and fails too if it does.
     void (cap === undefined ? client.hdel(meta, 'concurrency') : client.hset(meta, 'concurrency', cap)).catch(() => {});
     return worker;
@@ -139,7 +139,7 @@ export class Claimer {
    * order a claim takes them across names (runAt, then the order added), as each name's line already is.
    */
   async take(owner: string, leaseUntil: number, now: number, fetch: (fetched: Fetched<Claim>) => Promise<void>, oldestFirst: boolean, within: Within): Promise<StoredTask[]> {
-    const client = this.#ctx.client;
+    const client = this.#store.client;
     const fetched = new Fetched<Claim>();
     // The bookkeeping as sent: Redis runs it even once the call has given up on it.
     let bookkeeping: Promise<unknown> = Promise.resolve();
@@ -150,10 +150,10 @@ export class Claimer {
       if (fetched.jobs.length === 0) return [];
       within.check();
       const keys = fetched.jobs.flatMap(({ job, queue }) => {
-        const key = this.#ctx.keys.jobKey(queue, job.id!);
+        const key = this.#store.keys.jobKey(queue, job.id!);
         return [key, `${key}:logs`];
       });
-      bookkeeping = runScript(client, 'claimed', keys, [owner, leaseUntil + this.#ctx.skew, now, ...fetched.jobs.map(({ token }) => token)]);
+      bookkeeping = runScript(client, 'claimed', keys, [owner, leaseUntil + this.#store.skew, now, ...fetched.jobs.map(({ token }) => token)]);
       replies = await within(bookkeeping) as typeof replies;
     } catch (error) {
       // Not awaited: on the workers' connections, which wait for Redis to return (the claim fails now). A job a fetch

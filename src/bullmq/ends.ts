@@ -2,7 +2,7 @@ import type { Job, JobJson } from 'bullmq';
 import { retryDelay } from '../durable/backoff.js';
 import type { AttemptError } from '../durable/store.js';
 import { isUnavailable } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import { FIELD, type JobData } from './jobs.js';
 import { reindex } from './listing.js';
 import { runScript } from './scripts.js';
@@ -30,7 +30,7 @@ const GONE_NOTED = 1_000;
  * unreadable jobs failed (recover()).
  */
 export class JobEnds {
-  readonly #ctx: StoreContext;
+  readonly #store: StoreHandle;
   readonly #bulls: Workers;
   /** The store's claims, by id: an end deletes its own. */
   readonly #claims: Map<string, Claim>;
@@ -39,8 +39,8 @@ export class JobEnds {
   /** Jobs failed for good since recover() last reported, their fields not read (see readableJob()): reported, to be logged, once. */
   #unreadable: { id: string; reason: string }[] = [];
 
-  constructor(ctx: StoreContext, bulls: Workers, claims: Map<string, Claim>) {
-    this.#ctx = ctx;
+  constructor(store: StoreHandle, bulls: Workers, claims: Map<string, Claim>) {
+    this.#store = store;
     this.#bulls = bulls;
     this.#claims = claims;
   }
@@ -56,7 +56,7 @@ export class JobEnds {
     const message = `not a Coda task: job ${JSON.stringify(job.name)} (id ${JSON.stringify(job.id)}) was put in the queue of task ${queue} by another program (BullMQ's own Queue.add?) without the data that after() and app.tasks.enqueue() write; refused, and kept as failed: discard it`;
     await Promise.all([
       this.failJob(claim, { attempt: job.attemptsMade + 1, message, startedAt: now, finishedAt: now }, null),
-      this.#ctx.client.sadd(this.#ctx.keys.namesKey(), queue),
+      this.#store.client.sadd(this.#store.keys.namesKey(), queue),
     ]);
   }
 
@@ -83,7 +83,7 @@ export class JobEnds {
     const lease = hash[FIELD.lease];
     return {
       attempt: job.attemptsMade + 1,
-      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease) - this.#ctx.skew).toISOString()}`} (its process died or hung)`,
+      message: `stalled: ${owner ?? 'a worker'} stopped renewing its lock${lease === undefined ? '' : `, which ended at ${new Date(Number(lease) - this.#store.skew).toISOString()}`} (its process died or hung)`,
       startedAt: hash[FIELD.startedAt] === undefined ? null : Number(hash[FIELD.startedAt]),
       finishedAt: now,
     };
@@ -96,7 +96,7 @@ export class JobEnds {
    */
   async failUnreadable(claim: Claim, readable: ReadableJob, error: AttemptError): Promise<void> {
     const id = claim.job.id!;
-    const reason = `durable task ${id} (job ${this.#ctx.keys.jobKey(claim.queue, id)}) in the ${this.#ctx.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
+    const reason = `durable task ${id} (job ${this.#store.keys.jobKey(claim.queue, id)}) in the ${this.#store.description} failed for good, not retried: ${badFields(readable, 'replaced')}`;
     if (await this.failJob(claim, { ...error, message: `${error.message}; ${reason}` }, null, readable.fields)) this.#unreadable.push({ id, reason });
   }
 
@@ -118,7 +118,7 @@ export class JobEnds {
     }
     // No job next: nothing waiting (undefined), or BullMQ's word that the next is delayed (null, its time beside it).
     const [data, id] = next as [JobJson | null | undefined, string?];
-    return data == null ? undefined : this.#ctx.bull.Job.fromJSON(worker as never, data, id);
+    return data == null ? undefined : this.#store.bull.Job.fromJSON(worker as never, data, id);
   }
 
   /**
@@ -128,15 +128,15 @@ export class JobEnds {
   async failJob(claim: Claim, error: AttemptError, retryAt: number | null, fields: Record<string, string> = {}): Promise<boolean> {
     const { job, token, queue } = claim;
     const id = job.id!;
-    const client = this.#ctx.client;
+    const client = this.#store.client;
     const { attempt, message, stack, startedAt, finishedAt } = error;
     if (claim.logged !== true) {
       const line = JSON.stringify({ attempt, message, ...(stack === undefined ? {} : { stack }), startedAt, finishedAt });
-      const key = this.#ctx.keys.jobKey(queue, id);
+      const key = this.#store.keys.jobKey(queue, id);
       const field = retryAt === null ? [FIELD.finishedAt, error.finishedAt] : [FIELD.runAt, retryAt];
       // A failure for good has its failed index's entry written with its line (see the script).
-      const entry = retryAt === null ? [`${this.#ctx.keys.queueKey(queue)}:`, id] : ['', ''];
-      const keys = [key, `${key}:logs`, `${key}:lock`, this.#ctx.keys.failedKeys(queue)[1]];
+      const entry = retryAt === null ? [`${this.#store.keys.queueKey(queue)}:`, id] : ['', ''];
+      const keys = [key, `${key}:logs`, `${key}:lock`, this.#store.keys.failedKeys(queue)[1]];
       // Lock lost (another worker took the job after a stall, or it was removed): nothing is written, nor failed.
       if (await runScript(client, 'logFailure', keys, [token, line, ...entry, ...field, ...Object.entries(fields).flat()]) === 0) {
         this.#claims.delete(id);
@@ -145,7 +145,7 @@ export class JobEnds {
       }
       claim.logged = true;
     }
-    const failure = retryAt === null ? new this.#ctx.bull.UnrecoverableError(message) : new Error(message);
+    const failure = retryAt === null ? new this.#store.bull.UnrecoverableError(message) : new Error(message);
     if (stack !== undefined) failure.stack = stack;
     if (retryAt !== null) this.#bulls.retryAt(id, retryAt);
     const delayed = retryAt !== null && retryAt > Date.now();
@@ -154,8 +154,8 @@ export class JobEnds {
     } finally {
       this.#bulls.forgetRetry(id);
     }
-    if (delayed) await runScript(client, 'pinDelay', [`${this.#ctx.keys.queueKey(queue)}:delayed`], [id, retryAt]);
-    else await reindex(client, this.#ctx.keys, queue, id, 'sync');
+    if (delayed) await runScript(client, 'pinDelay', [`${this.#store.keys.queueKey(queue)}:delayed`], [id, retryAt]);
+    else await reindex(client, this.#store.keys, queue, id, 'sync');
     // Kept until written, as a completion is.
     this.#claims.delete(id);
     return true;
@@ -164,7 +164,7 @@ export class JobEnds {
   /** Why an end of `id` was refused, when its job went with Redis's data (see noteIfGone()): told once. */
   whyRefused(id: string): string | undefined {
     if (!this.#gone.delete(id)) return undefined;
-    return `its job is no longer in Redis (${this.#ctx.description}): Redis was flushed or restarted without its data (the key ${this.#ctx.keys.epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
+    return `its job is no longer in Redis (${this.#store.description}): Redis was flushed or restarted without its data (the key ${this.#store.keys.epochKey()} is no longer as this store found it when it opened), and the task, gone with it, will not run again`;
   }
 
   /**
@@ -173,9 +173,9 @@ export class JobEnds {
    * gone alone was removed after its lease ran out and another process ran it: the runner's lost-lease words.
    */
   async #noteIfGone(queue: string, id: string): Promise<void> {
-    const client = this.#ctx.client;
-    const [job, epoch] = await Promise.all([client.exists(this.#ctx.keys.jobKey(queue, id)), client.get(this.#ctx.keys.epochKey())]).catch(() => [1, null]);
-    if (job !== 0 || epoch === this.#ctx.epoch) return;
+    const client = this.#store.client;
+    const [job, epoch] = await Promise.all([client.exists(this.#store.keys.jobKey(queue, id)), client.get(this.#store.keys.epochKey())]).catch(() => [1, null]);
+    if (job !== 0 || epoch === this.#store.epoch) return;
     this.#gone.add(id);
     for (const old of this.#gone) {
       if (this.#gone.size <= GONE_NOTED) break;
@@ -192,7 +192,7 @@ export class JobEnds {
   async putBack(claims: readonly Claim[]): Promise<void> {
     await Promise.all(claims.map(async ({ job, token, queue }) => {
       const client = await clientOf(this.#bulls.fetchedBy(queue));
-      await Promise.all([runScript(client, 'unclaim', [this.#ctx.keys.jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
+      await Promise.all([runScript(client, 'unclaim', [this.#store.keys.jobKey(queue, job.id!)], [token]), ignoreGone(job.moveToWait(token))]);
     }));
   }
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ListFilter, StoredTask, StoreStats, TaskPage, TaskState } from '../durable/store.js';
 import type { Within } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import { HELD } from './jobs.js';
 import type { Keys } from './keys.js';
 import { readTasks } from './read.js';
@@ -37,9 +37,9 @@ export async function countByName(client: Redis, keys: Keys, now: number, within
  * A listing's page (`filter` as checked, its cursor parsed: see parseCursor), each step within the calling call's
  * time; BullmqStore.listPage() says how it is read.
  */
-export async function listPage(ctx: StoreContext, client: Redis, filter: Required<Pick<ListFilter, 'limit'>> & ListFilter, cursor: readonly string[], within: Within): Promise<TaskPage> {
+export async function listPage(store: StoreHandle, client: Redis, filter: Required<Pick<ListFilter, 'limit'>> & ListFilter, cursor: readonly string[], within: Within): Promise<TaskPage> {
   const { state, name, limit } = filter;
-  const names = name === undefined ? await within(client.smembers(ctx.keys.namesKey())) : [name];
+  const names = name === undefined ? await within(client.smembers(store.keys.namesKey())) : [name];
   const suffixes = [...new Set(state === undefined ? Object.values(STATE_KEYS).flat() : STATE_KEYS[state])];
   // One more than the page: whether there is a next.
   const wanted = limit + 1;
@@ -50,8 +50,8 @@ export async function listPage(ctx: StoreContext, client: Redis, filter: Require
     if (newest.size > wanted) for (const { id } of [...newest.values()].sort(newerFirst).slice(wanted)) newest.delete(id);
   };
   await Promise.all(names.flatMap((n) => suffixes.map(async (suffix) => {
-    if (suffix === 'failed') return found(n, await failedPage(ctx, n, cursor, wanted, within));
-    const q = ctx.keys.queueKey(n);
+    if (suffix === 'failed') return found(n, await failedPage(store, n, cursor, wanted, within));
+    const q = store.keys.queueKey(n);
     for (let first = 0, full = true; full; first += LIST_STRETCH) {
       const [more, ...texts] = await within(runScript(client, 'newest', [`${q}:${suffix}`], [first, LIST_STRETCH, `${q}:`, ...cursor, wanted]) as Promise<[number, ...string[]]>);
       full = more === 1;
@@ -60,7 +60,7 @@ export async function listPage(ctx: StoreContext, client: Redis, filter: Require
   })));
   const entries = [...newest.values()].sort(newerFirst);
   const page = entries.slice(0, limit);
-  const read = await within(readTasks(ctx, page.map(({ name: n, id }) => [n, id])));
+  const read = await within(readTasks(store, page.map(({ name: n, id }) => [n, id])));
   return {
     // A task that left the state meanwhile (retried, run, removed) is not listed.
     tasks: read.filter((task): task is StoredTask => task !== null && (state === undefined || task.state === state)),
@@ -74,13 +74,13 @@ export async function listPage(ctx: StoreContext, client: Redis, filter: Require
  * before it existed, or moved by a BullMQ tool), or holds more stale entries than a stretch, is mended first, in
  * stretches, once per call: the page's script never walks the stale entries in one go, holding Redis meanwhile.
  */
-async function failedPage(ctx: StoreContext, name: string, cursor: readonly string[], wanted: number, within: Within): Promise<string[]> {
-  const keys = ctx.keys.failedKeys(name);
+async function failedPage(store: StoreHandle, name: string, cursor: readonly string[], wanted: number, within: Within): Promise<string[]> {
+  const keys = store.keys.failedKeys(name);
   const read = (mended: string): Promise<[number, ...string[]]> =>
-    within(runScript(ctx.client, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>);
+    within(runScript(store.client, 'failedPage', keys, [...cursor, wanted, mended, LIST_STRETCH]) as Promise<[number, ...string[]]>);
   const [inStep, ...texts] = await read('');
   if (inStep === 1) return texts;
-  await mendFailed(ctx, name, within);
+  await mendFailed(store, name, within);
   // Read even if a job failed meanwhile (its entry not yet written) and the sizes differ again.
   return (await read('1')).slice(1) as string[];
 }
@@ -90,12 +90,12 @@ async function failedPage(ctx: StoreContext, name: string, cursor: readonly stri
  * (an id whose job is gone taken out of the failed set), then each entry whose job is no longer failed taken out
  * (the stretch's start moving back by what it took out).
  */
-async function mendFailed(ctx: StoreContext, name: string, within: Within): Promise<void> {
-  const keys = ctx.keys.failedKeys(name);
-  const q = `${ctx.keys.queueKey(name)}:`;
+async function mendFailed(store: StoreHandle, name: string, within: Within): Promise<void> {
+  const keys = store.keys.failedKeys(name);
+  const q = `${store.keys.queueKey(name)}:`;
   for (const how of ['add', 'drop']) {
     for (let first = 0, full = true; full;) {
-      const [more, removed] = await within(runScript(ctx.client, 'mend', keys, [q, how, first, LIST_STRETCH]) as Promise<[number, number]>);
+      const [more, removed] = await within(runScript(store.client, 'mend', keys, [q, how, first, LIST_STRETCH]) as Promise<[number, number]>);
       full = more === 1;
       first += LIST_STRETCH - removed;
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Within } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import type { JobEnds } from './ends.js';
 import { fromPairs } from './jobs.js';
 import { runScript } from './scripts.js';
@@ -16,14 +16,14 @@ const SWEEP_BATCH = 1000;
  * BullMQ, and running jobs whose lease ran out failed as stalled.
  */
 export class Recovery {
-  readonly #ctx: StoreContext;
+  readonly #store: StoreHandle;
   readonly #bulls: Workers;
   readonly #ends: JobEnds;
   /** How many lapsed jobs a recovery cut short by its deadline went on to fail (see recover()): the next reports them. */
   #unfinished = Promise.resolve(0);
 
-  constructor(ctx: StoreContext, bulls: Workers, ends: JobEnds) {
-    this.#ctx = ctx;
+  constructor(store: StoreHandle, bulls: Workers, ends: JobEnds) {
+    this.#store = store;
     this.#bulls = bulls;
     this.#ends = ends;
   }
@@ -37,8 +37,8 @@ export class Recovery {
     const late = await within(this.#unfinished);
     this.#unfinished = Promise.resolve(0);
     // A clock set right (or wrong) since the last look: leases judged by what Redis's clock says now.
-    const [, names] = await within(Promise.all([measureSkew(client), client.smembers(this.#ctx.keys.namesKey())]));
-    const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#ctx.keys.heldKey(name)], [now, `${this.#ctx.keys.queueKey(name)}:`, SWEEP_BATCH, name, now + this.#ctx.skew]))));
+    const [, names] = await within(Promise.all([measureSkew(client), client.smembers(this.#store.keys.namesKey())]));
+    const swept = await within(Promise.all(names.map((name) => runScript(client, 'sweep', [this.#store.keys.heldKey(name)], [now, `${this.#store.keys.queueKey(name)}:`, SWEEP_BATCH, name, now + this.#store.skew]))));
     within.check();
     // Carried on past the call's time once begun: a lapsed job's lock is taken by the first step, and a recovery
     // that stopped there left it under that lock for its time, run by no one.
@@ -56,7 +56,7 @@ export class Recovery {
    */
   async #failLapsed(name: string, now: number, random: () => number, lockMs: number): Promise<number> {
     const token = `recover|${randomUUID()}`;
-    const found = await runScript(this.#ctx.client, 'lapsed', [`${this.#ctx.keys.queueKey(name)}:active`], [now + this.#ctx.skew, `${this.#ctx.keys.queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
+    const found = await runScript(this.#store.client, 'lapsed', [`${this.#store.keys.queueKey(name)}:active`], [now + this.#store.skew, `${this.#store.keys.queueKey(name)}:`, token, lockMs, SWEEP_BATCH]) as (string | string[])[];
     if (found.length === 0) return 0;
     const worker = this.#bulls.worker(name);
     // All at once, each job's few steps in as many round trips whatever their number: one after another, a sweep's
@@ -65,7 +65,7 @@ export class Recovery {
       const [id, hash] = [found[i * 2] as string, fromPairs(found[i * 2 + 1] as string[])];
       // BullMQ's read of a job edited by hand threw, and with it every recovery: such a job fails for good.
       const readable = readableJob(hash);
-      const job = readable === undefined ? await this.#ctx.bull.Job.fromId(worker as never, id) : this.#bulls.jobOf(worker, id, { ...hash, ...readable.fields });
+      const job = readable === undefined ? await this.#store.bull.Job.fromId(worker as never, id) : this.#bulls.jobOf(worker, id, { ...hash, ...readable.fields });
       if (job === undefined) return 0;
       const claim = { job, token, owner: 'recover', queue: name };
       if (readable !== undefined) {

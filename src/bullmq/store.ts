@@ -12,7 +12,7 @@ import type {
 import { READY_CHUNK, Registrar } from './adding.js';
 import { Claimer, type Hold } from './claiming.js';
 import { callDeadline, checkCluster, checkConnection, checkVersion, COMMAND_TIMEOUT_MS, connect, evictionWarning, isUnavailable, unavailableReason, type Within } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import { GONE, ignoreGone, JobEnds, type Claim } from './ends.js';
 import type { KeepCompleted } from './jobs.js';
 import { Keys } from './keys.js';
@@ -21,7 +21,7 @@ import type { BullmqStoreOptions, RedisConnection } from './options.js';
 import { findTask, readTasks } from './read.js';
 import { Recovery } from './recovery.js';
 import { runScript } from './scripts.js';
-import { settleAll } from './settle.js';
+import { awaitEvery } from '../util/await-every.js';
 import { Undos } from './undo.js';
 import { loadBullmq, RECOVERY_LOCK_MS, Workers } from './workers.js';
 
@@ -63,14 +63,14 @@ export class BullmqStore implements TaskStore {
   readonly #address: string;
   readonly #prefix: string;
   readonly #keys: Keys;
-  /** What the store's pieces read of it (see StoreContext). */
-  readonly #context: StoreContext;
+  /** What the store's pieces read of it (see StoreHandle). */
+  readonly #handle: StoreHandle;
   readonly #keepCompleted: KeepCompleted;
   readonly #timeoutMs: number;
   #bull: typeof import('bullmq') | undefined;
   #client: Redis | undefined;
   #undos: Undos | undefined;
-  /** The store's pieces, each given the context and the state it acts on (see their files). */
+  /** The store's pieces, each given the store's handle and the state it acts on (see their files). */
   readonly #bulls: Workers;
   readonly #ends: JobEnds;
   readonly #recovery: Recovery;
@@ -119,7 +119,7 @@ export class BullmqStore implements TaskStore {
     this.#keys = new Keys(prefix);
     this.description = `bullmq store ${address} (prefix ${prefix})`;
     const store = this;
-    this.#context = {
+    this.#handle = {
       get client() {
         return store.#client!;
       },
@@ -135,11 +135,11 @@ export class BullmqStore implements TaskStore {
         return store.#epoch;
       },
     };
-    this.#bulls = new Workers(this.#context, connection, prefix, this.#timeoutMs);
-    this.#ends = new JobEnds(this.#context, this.#bulls, this.#claims);
-    this.#recovery = new Recovery(this.#context, this.#bulls, this.#ends);
-    this.#claimer = new Claimer(this.#context, this.#bulls, this.#ends, this.#claims, this.#holds);
-    this.#registrar = new Registrar(this.#context, this.#bulls, this.#holds, this.#keepCompleted, () => this.#undos!);
+    this.#bulls = new Workers(this.#handle, connection, prefix, this.#timeoutMs);
+    this.#ends = new JobEnds(this.#handle, this.#bulls, this.#claims);
+    this.#recovery = new Recovery(this.#handle, this.#bulls, this.#ends);
+    this.#claimer = new Claimer(this.#handle, this.#bulls, this.#ends, this.#claims, this.#holds);
+    this.#registrar = new Registrar(this.#handle, this.#bulls, this.#holds, this.#keepCompleted, () => this.#undos!);
   }
 
   async open(): Promise<void> {
@@ -323,7 +323,7 @@ export class BullmqStore implements TaskStore {
     const mine = this.#owned(ids, owner);
     return this.#completing(ids, owner, now, async (completed) => {
       if (mine.length === 0) return;
-      await this.#call(async () => settleAll(mine.map(async (claim) => {
+      await this.#call(async () => awaitEvery(mine.map(async (claim) => {
         if (await this.#ends.completeJob(claim, now, false) !== GONE) completed.push(claim.job.id!);
       })));
     });
@@ -380,7 +380,7 @@ export class BullmqStore implements TaskStore {
           return fetch;
         });
         const empty = new Set<string>();
-        await settleAll(mine.map(async (each, i) => {
+        await awaitEvery(mine.map(async (each, i) => {
           if (fetching[i]) await this.#claimer.fetcher(each.queue, concurrency, leaseUntil);
           const next = await this.#ends.completeJob(each, now, fetching[i]!);
           if (next === GONE) return;
@@ -452,7 +452,7 @@ export class BullmqStore implements TaskStore {
         const [waiting, delayed] = await within(Promise.all([client.lrange(`${q}:wait`, -1, -1), client.zrange(`${q}:delayed`, '0', '0', 'WITHSCORES')]));
         const candidates: number[] = [];
         if (waiting[0] !== undefined) {
-          const task = (await within(readTasks(this.#context, [[name, waiting[0]]])))[0];
+          const task = (await within(readTasks(this.#handle, [[name, waiting[0]]])))[0];
           if (task) candidates.push(task.runAt);
         }
         if (delayed[1] !== undefined) candidates.push(Math.floor(Number(delayed[1]) / 0x1000));
@@ -502,12 +502,12 @@ export class BullmqStore implements TaskStore {
     const checked = checkListFilter(filter);
     const cursor = checked.after === undefined ? ['', '', ''] : parseCursor(checked.after);
     const client = this.#opened();
-    return this.#bounded(call, (within) => listPage(this.#context, client, checked, cursor, within));
+    return this.#bounded(call, (within) => listPage(this.#handle, client, checked, cursor, within));
   }
 
   async get(id: string): Promise<StoredTask | null> {
     const client = this.#opened();
-    return this.#bounded('get()', (within) => findTask(this.#context, client, id, within));
+    return this.#bounded('get()', (within) => findTask(this.#handle, client, id, within));
   }
 
   async retry(id: string, now: number): Promise<boolean> {
@@ -515,7 +515,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up and the move: bounded apart, they took up to twice the timeout.
     return this.#bounded('retry()', async (within) => {
-      const task = await findTask(this.#context, client, id, within);
+      const task = await findTask(this.#handle, client, id, within);
       if (task === null || task.state !== 'failed') return false;
       const token = randomUUID();
       const q = `${this.#keys.queueKey(task.name)}:`;
@@ -532,7 +532,7 @@ export class BullmqStore implements TaskStore {
       // BullMQ's deduplication key, per queue; one left by a job that has ended names no holder.
       const id = await within(this.#bulls.queue(name).getDeduplicationJobId(key));
       if (id === null) return null;
-      const state = (await within(readTasks(this.#context, [[name, id]])))[0]?.state;
+      const state = (await within(readTasks(this.#handle, [[name, id]])))[0]?.state;
       return state === 'held' || state === 'ready' || state === 'running' ? id : null;
     });
   }
@@ -541,7 +541,7 @@ export class BullmqStore implements TaskStore {
     const client = this.#opened();
     // One deadline for the look-up and the removal's steps, as retry().
     return this.#bounded('discard()', async (within) => {
-      const task = await findTask(this.#context, client, id, within);
+      const task = await findTask(this.#handle, client, id, within);
       if (task === null || task.state === 'running') return false;
       this.#holds.delete(id);
       if (task.state === 'held') {

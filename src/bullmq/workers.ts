@@ -2,7 +2,7 @@ import type { Job, MinimalJob, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { retryDelay } from '../durable/backoff.js';
 import { workerConnection } from './connection.js';
-import type { StoreContext } from './context.js';
+import type { StoreHandle } from './store-handle.js';
 import { queueName, type JobData } from './jobs.js';
 import type { RedisConnection } from './options.js';
 import { defineScripts } from './scripts.js';
@@ -20,7 +20,7 @@ export const RECOVERY_LOCK_MS = 30_000;
  * worker fetches, completes and fails on its own.
  */
 export class Workers {
-  readonly #ctx: StoreContext;
+  readonly #store: StoreHandle;
   readonly #connection: RedisConnection;
   readonly #prefix: string;
   readonly #timeoutMs: number;
@@ -33,8 +33,8 @@ export class Workers {
   /** Jobs BullMQ's stalled checks moved back to waiting since recover() last reported. */
   #stalled = 0;
 
-  constructor(ctx: StoreContext, connection: RedisConnection, prefix: string, timeoutMs: number) {
-    this.#ctx = ctx;
+  constructor(store: StoreHandle, connection: RedisConnection, prefix: string, timeoutMs: number) {
+    this.#store = store;
     this.#connection = connection;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
@@ -44,7 +44,7 @@ export class Workers {
   queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (queue === undefined) {
-      queue = new this.#ctx.bull.Queue(queueName(name), { connection: this.#ctx.client, prefix: this.#prefix, skipVersionCheck: true });
+      queue = new this.#store.bull.Queue(queueName(name), { connection: this.#store.client, prefix: this.#prefix, skipVersionCheck: true });
       queue.on('error', () => {});
       this.#queues.set(name, queue);
     }
@@ -56,7 +56,7 @@ export class Workers {
     let worker = this.#workers.get(name);
     if (worker === undefined) {
       // Its lock and stall check are set by the first fetch (see checkStalls()): a recovery needs neither.
-      worker = new this.#ctx.bull.Worker(queueName(name), undefined, {
+      worker = new this.#store.bull.Worker(queueName(name), undefined, {
         connection: workerConnection(this.#connection, this.#timeoutMs), prefix: this.#prefix, autorun: false, lockDuration: RECOVERY_LOCK_MS,
         // Checked once, at open (see checkVersion): BullMQ's own check, an INFO as each connection opens, failed for
         // good on one timeout (a Redis frozen as the worker's connection opened), and every claim with it.
@@ -125,7 +125,7 @@ export class Workers {
    * made as it says.
    */
   jobOf(queue: Queue | Worker, id: string, hash?: Record<string, string>): Job {
-    const job = new this.#ctx.bull.Job(queue as never, hash?.name ?? '', hash === undefined ? {} : JSON.parse(hash.data!), hash === undefined ? {} : JSON.parse(hash.opts ?? '{}'), id);
+    const job = new this.#store.bull.Job(queue as never, hash?.name ?? '', hash === undefined ? {} : JSON.parse(hash.data!), hash === undefined ? {} : JSON.parse(hash.opts ?? '{}'), id);
     job.attemptsMade = Number(hash?.atm ?? 0);
     return job;
   }

@@ -5,7 +5,7 @@ import type { Keys } from './keys.js';
  * What the pieces of a BullmqStore need of it, passed to them explicitly (its
  * state stays its own): each field read as it is when used.
  */
-export interface StoreContext {
+export interface StoreHandle {
   /** The store's connection, once open. */
   readonly client: Redis;
   readonly keys: Keys;
