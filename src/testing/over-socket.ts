@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { ReadableStream } from 'node:stream/web';
 import { TestResponse } from './test-response.js';
+import { TestStreamResponse } from './test-stream.js';
 
 /**
  * A request to the server at `url`, with node:http, not fetch: fetch adds
@@ -10,21 +12,69 @@ import { TestResponse } from './test-response.js';
  * names the request in errors.
  */
 export async function overSocket(where: string, url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<TestResponse> {
-  const { hostname, port } = new URL(url);
-  // The target as it is: a URL would resolve its dot segments. A Host given is sent as given: Node's own replaced an empty one.
-  const request = httpRequest({ hostname, port, path, method, headers, signal, setHost: headers['host'] === undefined });
-  const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
+  const response = await send(url, method, path, headers, body, signal);
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of response) chunks.push(chunk as Buffer);
   } catch (cause) {
     if (signal.aborted) throw cause;
-    // Node says only "aborted": name the request and what came, as in-process names the stream's own error.
-    const received = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    throw new Error(`${where}: the response (status ${response.statusCode}) was cut after ${received} bytes of its body: the server closed the connection before its end (a streamed body whose source failed: the app's log says why)`, { cause });
+    throw cutShort(where, response, chunks.reduce((sum, chunk) => sum + chunk.length, 0), cause);
   }
-  const received = new Headers();
-  for (let i = 0; i < response.rawHeaders.length; i += 2) received.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
-  return new TestResponse(response.statusCode!, received, Buffer.concat(chunks));
+  return new TestResponse(response.statusCode!, receivedHeaders(response), Buffer.concat(chunks));
 }
 
+/**
+ * `overSocket`, its body read as the test reads it, chunk by chunk as it
+ * arrives; `signal` aborting closes the connection, as a client that goes
+ * away (the response's close() calls `stop`, which aborts it). The connection keeps the process alive only while a read waits:
+ * a stream nobody reads does not hang it.
+ */
+export async function overSocketStream(where: string, url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal, stop: (reason: Error) => void): Promise<TestStreamResponse> {
+  const response = await send(url, method, path, headers, body, signal);
+  const { socket } = response;
+  socket.unref();
+  const chunks = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let received = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      socket.ref();
+      try {
+        const next = await chunks.next();
+        if (next.done === true) {
+          controller.close();
+          return;
+        }
+        received += next.value.length;
+        controller.enqueue(new Uint8Array(next.value));
+      } catch (cause) {
+        controller.error(signal.aborted ? signal.reason : cutShort(where, response, received, cause));
+      } finally {
+        socket.unref();
+      }
+    },
+    cancel() {
+      response.destroy();
+    },
+  }, { highWaterMark: 0 });
+  return new TestStreamResponse(response.statusCode!, receivedHeaders(response), stream, stop);
+}
+
+/** Sends the request; resolves with the response once its head came. */
+async function send(url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+  const { hostname, port } = new URL(url);
+  // The target as it is: a URL would resolve its dot segments. A Host given is sent as given: Node's own replaced an empty one.
+  const request = httpRequest({ hostname, port, path, method, headers, signal, setHost: headers['host'] === undefined });
+  const [response] = (await once(request.end(body), 'response')) as [IncomingMessage];
+  return response;
+}
+
+/** Node says only "aborted" of a body cut short: this names the request and what came, as in-process names the stream's own error. */
+function cutShort(where: string, response: IncomingMessage, received: number, cause: unknown): Error {
+  return new Error(`${where}: the response (status ${response.statusCode}) was cut after ${received} bytes of its body: the server closed the connection before its end (a streamed body whose source failed: the app's log says why)`, { cause });
+}
+
+function receivedHeaders(response: IncomingMessage): Headers {
+  const received = new Headers();
+  for (let i = 0; i < response.rawHeaders.length; i += 2) received.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+  return received;
+}

@@ -7,10 +7,11 @@ import { kCloseTasks, kGovern, kScheduler, kServerClosed, kSettle, kUnfinished }
 import { untilDeadline } from '../util/deadline.js';
 import { checkBoolean, checkKeys, checkMs } from '../util/options.js';
 import { CookieJar } from './cookie-jar.js';
-import { inProcess } from './in-process.js';
-import { overSocket } from './over-socket.js';
+import { inProcess, inProcessStream } from './in-process.js';
+import { overSocket, overSocketStream } from './over-socket.js';
 import { frameBody, requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
 import type { TestResponse } from './test-response.js';
+import type { TestStreamResponse } from './test-stream.js';
 
 export interface TestClientOptions {
   /**
@@ -44,6 +45,16 @@ export interface TestClientOptions {
 export interface SettleOptions {
   /** How long `settle()` may wait, in milliseconds (default 10,000): then it rejects, naming what is not done. */
   timeoutMs?: number;
+}
+
+/** A request as `#prepare()` makes it: checked, framed, its cookies added. */
+interface Prepared {
+  where: string;
+  timeoutMs: number;
+  target: string;
+  method: string;
+  headers: Record<string, string>;
+  body: Buffer | undefined;
 }
 
 const SETTLE_TIMEOUT_MS = 10_000;
@@ -91,6 +102,8 @@ export class TestClient {
   readonly #unobserve: () => void;
   readonly #unobserveDurable: () => void;
   readonly #clock: TestClock;
+  /** The responses `stream()` made: `close()` closes those still open. */
+  readonly #streams = new Set<TestStreamResponse>();
 
   constructor(app: App, options: TestClientOptions = {}) {
     checkApp('createTestClient()', app);
@@ -157,6 +170,52 @@ export class TestClient {
   }
 
   async request(verb: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
+    const { where, timeoutMs, target, method, headers, body } = await this.#prepare(verb, path, options);
+    const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
+    const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
+      ? overSocket(where, (await this.#serve()).url, method, target, headers, body, signal)
+      : inProcess(this.#app, method, target, headers, body, signal));
+    this.#jar?.store(response.headers.getSetCookie(), target);
+    return response;
+  }
+
+  /**
+   * A request whose response is read as it arrives (server-sent events, a
+   * long download), as httpx's `client.stream()`: it resolves with the status
+   * and headers once the head is sent (a stream's with its first chunk, as a
+   * server sends it), the body then read chunk by chunk, or line by line.
+   * `timeoutMs` bounds the wait for the head only: a body still read is not
+   * cut. Stopping early (`break`, `res.close()`, the end of an `await using`
+   * block) is the client going away, on either transport: the app's stream
+   * is let go of and its outcome is aborted. `client.close()` closes every
+   * stream still open; one nobody reads does not keep the process alive.
+   *
+   * @example
+   * ```ts
+   * await using res = await client.stream('GET', '/events');
+   * for await (const line of res.lines()) {
+   *   if (line === 'data: 3') break;   // the view's generator runs its finally
+   * }
+   * ```
+   */
+  async stream(verb: string, path: string, options: TestRequestOptions = {}): Promise<TestStreamResponse> {
+    const { where, timeoutMs, target, method, headers, body } = await this.#prepare(verb, path, options);
+    const late = (): Error => new Error(`${where}: no response head after ${timeoutMs} ms (a view that does not answer, or a stream whose first chunk does not come); give the request a longer timeoutMs if it needs one`);
+    const closing = new AbortController();
+    const stop = (reason: Error): void => closing.abort(reason);
+    const response = await timed(timeoutMs, late, async (timeout) => {
+      const signal = AbortSignal.any([timeout, closing.signal]);
+      return this.#transport === 'socket'
+        ? overSocketStream(where, (await this.#serve()).url, method, target, headers, body, signal, stop)
+        : inProcessStream(this.#app, method, target, headers, body, signal, stop);
+    });
+    this.#jar?.store(response.headers.getSetCookie(), target);
+    this.#streams.add(response);
+    return response;
+  }
+
+  /** A request's options checked and its head and body made, as every transport sends them. */
+  async #prepare(verb: string, path: string, options: TestRequestOptions): Promise<Prepared> {
     const method = requestMethod(verb);
     const where = `client ${method} ${path}`;
     this.#checkOpen(where);
@@ -169,12 +228,7 @@ export class TestClient {
     const body = frameBody(where, method, headers, encoded?.bytes);
     const kept = this.#jar?.header(target);
     if (kept !== undefined) headers['cookie'] ??= kept;
-    const late = (): Error => new Error(`${where}: no complete response after ${timeoutMs} ms (a view that does not answer, or a body that does not end); give the request a longer timeoutMs if it needs one`);
-    const response = await timed(timeoutMs, late, async (signal) => this.#transport === 'socket'
-      ? overSocket(where, (await this.#serve()).url, method, target, headers, body, signal)
-      : inProcess(this.#app, method, target, headers, body, signal));
-    this.#jar?.store(response.headers.getSetCookie(), target);
-    return response;
+    return { where, timeoutMs, target, method, headers, body };
   }
 
   /**
@@ -208,6 +262,8 @@ export class TestClient {
   }
 
   async #close(): Promise<void> {
+    // A stream still open is a client still connected: the server's close would wait for it.
+    await Promise.all([...this.#streams].map((stream) => stream.close()));
     this.#unobserve();
     this.#unobserveDurable();
     const others = OPEN.get(this.#app)! - 1;

@@ -16,6 +16,16 @@ export class TestResponse {
     readonly error?: unknown,
   ) {}
 
+  /** The body's bytes, as fetch's `Response.bytes()` gives them: a copy, a plain Uint8Array (`body` is the same bytes as a Buffer). */
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return new Uint8Array(this.body);
+  }
+
+  /** The body's bytes in an ArrayBuffer of their own, as fetch's `Response.arrayBuffer()` gives them. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return (await this.bytes()).buffer;
+  }
+
   /** The body as text, in the charset its Content-Type names (as a browser reads it), UTF-8 when it names none or one no decoder knows. */
   async text(): Promise<string> {
     const charset = charsetOf(this.headers.get('content-type'));
