@@ -37,6 +37,9 @@ async function slowed(t: TestContext, prefix: string): Promise<{ store: TaskStor
     // After the pause: the failed registration's undo is sent first.
     await store.close();
   });
+  // Connected and ready before the test writes its script: ioredis queues commands given before its ready check's
+  // answer, so on a loaded machine the call's commands could all go first and the call succeed.
+  await Promise.all([busy.ping(), pauser.ping()]);
   await store.add([readyTask('first')], 'web', Date.now() + 30_000);
   return { store, busy, pauser };
 }
