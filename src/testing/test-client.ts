@@ -11,7 +11,7 @@ import { inProcess, inProcessStream } from './in-process.js';
 import { overSocket, overSocketStream } from './over-socket.js';
 import { frameBody, requestBody, requestHeaders, requestMethod, requestTarget, type TestRequestOptions } from './request-options.js';
 import type { TestResponse } from './test-response.js';
-import type { TestStreamResponse } from './test-stream.js';
+import { onOver, type TestStreamResponse } from './test-stream.js';
 
 export interface TestClientOptions {
   /**
@@ -102,7 +102,7 @@ export class TestClient {
   readonly #unobserve: () => void;
   readonly #unobserveDurable: () => void;
   readonly #clock: TestClock;
-  /** The responses `stream()` made: `close()` closes those still open. */
+  /** The responses `stream()` made whose body is not over yet: `close()` closes them. */
   readonly #streams = new Set<TestStreamResponse>();
 
   constructor(app: App, options: TestClientOptions = {}) {
@@ -211,6 +211,7 @@ export class TestClient {
     });
     this.#jar?.store(response.headers.getSetCookie(), target);
     this.#streams.add(response);
+    onOver(response, () => this.#streams.delete(response));
     return response;
   }
 

@@ -1,5 +1,4 @@
-import type { ReadableStream } from 'node:stream/web';
-import { TextDecoderStream } from 'node:stream/web';
+import { ReadableStream, TextDecoderStream, type ReadableStreamReadResult } from 'node:stream/web';
 import { charsetOf } from '../http/body.js';
 
 /** Where a line ends in an event stream (WHATWG HTML 9.2.5): CRLF, LF or CR alone. */
@@ -23,17 +22,19 @@ const LINE_END = /\r\n|\n|\r/;
  * ```
  */
 export class TestStreamResponse implements AsyncIterable<Uint8Array>, AsyncDisposable {
+  /** The body as a Web stream, as fetch's `Response.body` is; read once, by one reader (the iterators here take it too). */
+  readonly body: ReadableStream<Uint8Array>;
   readonly #stop: (reason: Error) => void;
 
   constructor(
     readonly status: number,
     readonly headers: Headers,
-    /** The body as a Web stream, as fetch's `Response.body` is; read once, by one reader (the iterators here take it too). */
-    readonly body: ReadableStream<Uint8Array>,
+    body: ReadableStream<Uint8Array>,
     stop: (reason: Error) => void,
     /** In-process only: the error the app turned into its error response, as `TestResponse.error`. */
     readonly error?: unknown,
   ) {
+    this.body = watched(body, () => whenOver.get(this)?.());
     this.#stop = stop;
   }
 
@@ -68,6 +69,7 @@ export class TestStreamResponse implements AsyncIterable<Uint8Array>, AsyncDispo
    * body has been read to its end.
    */
   async close(): Promise<void> {
+    whenOver.get(this)?.();
     this.#stop(new Error(`the test client closed the response (status ${this.status}) before its end`));
   }
 
@@ -75,6 +77,44 @@ export class TestStreamResponse implements AsyncIterable<Uint8Array>, AsyncDispo
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** What to call once a response's body is over (see `onOver`). */
+const whenOver = new WeakMap<TestStreamResponse, () => void>();
+
+/** Calls `over` once `response`'s body is over: read to its end, failed, or cancelled (the client's own list of open streams). */
+export function onOver(response: TestStreamResponse, over: () => void): void {
+  whenOver.set(response, over);
+}
+
+/**
+ * `body` read through a stream of its own that calls `over` when it ends,
+ * fails or is cancelled; a chunk read only when one is asked for (no
+ * read-ahead: a test reads each event before the app sends the next).
+ */
+function watched(body: ReadableStream<Uint8Array>, over: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch (error) {
+        over();
+        throw error;
+      }
+      if (read.done) {
+        over();
+        controller.close();
+      } else {
+        controller.enqueue(read.value);
+      }
+    },
+    cancel(reason) {
+      over();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** A decoder for the charset `contentType` names, UTF-8 when it names none or one no decoder knows (as `TestResponse.text()` reads). */
