@@ -178,3 +178,44 @@ test("uvicorn's test_http10_request, Node's test-http-1.0: an HTTP/1.0 request i
     assert.equal(twice.ended(), false);
     kept.destroy();
   }));
+
+test("Node's test-http-server-close-idle-wait-response: a response that asks for keep-alive itself while close() drains goes out with Connection: close, and its connection closes then, not at keepAliveTimeoutMs", { timeout: 20_000 }, async () => {
+  let server!: Server;
+  let closing: Promise<unknown> | undefined;
+  const app = createApp({
+    routes: [get('/', async () => {
+      closing = server.close({ timeoutMs: 15_000 });
+      // Answered once the drain has begun, as the peer's timer answers after close().
+      await delay(300);
+      return new HttpResponse(null, { status: 204, headers: { connection: 'keep-alive' } });
+    })],
+  });
+  server = await startServer(app, { keepAliveTimeoutMs: 60_000 });
+  const socket = await connect(server);
+  const { next, closed } = reader(socket);
+  socket.write(request('/'));
+  const answer = await next();
+  assert.deepEqual([answer.status, answer.headers.connection], [204, 'close']);
+  assert.ok((await closed) < 10_000);
+  await closing;
+});
+
+test("uvicorn's test_shutdown_during_idle: close() closes, unanswered and at once, a kept-alive connection, one that sent nothing and one whose head stalled half-way (uvicorn closes a connection with no whole request); the keep-alive and headers timeouts are not waited for", { timeout: 30_000 }, () =>
+  withServer({ keepAliveTimeoutMs: 60_000, headersTimeoutMs: 20_000 }, async (server) => {
+    const kept = await connect(server);
+    const keptReader = reader(kept);
+    kept.write(request('/ok'));
+    await keptReader.next();
+    const silent = reader(await connect(server));
+    const stalled = await connect(server);
+    const stalledReader = reader(stalled);
+    stalled.write('GET /ok HTTP/1.1\r\nHost: localhost\r\n');
+    const started = performance.now();
+    const report = await server.close({ timeoutMs: 15_000 });
+    await Promise.all([keptReader.closed, silent.closed, stalledReader.closed]);
+    assert.ok(performance.now() - started < 10_000, 'closed before the deadline');
+    assert.equal(report.requestsInFlightAtClose, 0);
+    await assert.rejects(keptReader.next(), /closed before response 2/);
+    await assert.rejects(silent.next(), /closed before response 1/);
+    await assert.rejects(stalledReader.next(), /closed before response 1/);
+  }));
