@@ -219,3 +219,35 @@ test("uvicorn's test_shutdown_during_idle: close() closes, unanswered and at onc
     await assert.rejects(silent.next(), /closed before response 1/);
     await assert.rejects(stalledReader.next(), /closed before response 1/);
   }));
+
+test("Fastify's max-requests-per-socket (serve() has no such option; Node's server.maxRequestsPerSocket, set on server.server): the last allowed answer says Connection: close, and a request past the limit, pipelined or sent after, gets Node's 503 and runs no view", { timeout: 20_000 }, async () => {
+  let views = 0;
+  const app = createApp({ routes: [get('/', () => new HttpResponse(`answer ${++views}`))] });
+  // Node leaves the connection open after its 503 until the keep-alive timeout (plain node:http too): a short one.
+  const server = await startServer(app, { keepAliveTimeoutMs: 200 });
+  try {
+    server.server.maxRequestsPerSocket = 2;
+    const sequential = await connect(server);
+    const one = reader(sequential);
+    const seen: (string | number | undefined)[][] = [];
+    for (let i = 0; i < 3; i++) {
+      sequential.write(request('/'));
+      const answer = await one.next();
+      seen.push([answer.status, answer.headers.connection]);
+    }
+    await one.closed;
+    const pipelined = await connect(server);
+    const all = reader(pipelined);
+    pipelined.write(request('/') + request('/') + request('/'));
+    for (let i = 0; i < 3; i++) {
+      const answer = await all.next();
+      seen.push([answer.status, answer.headers.connection]);
+    }
+    await all.closed;
+    const expected = [[200, 'keep-alive'], [200, 'close'], [503, 'close']];
+    assert.deepEqual(seen, [...expected, ...expected]);
+    assert.equal(views, 4);
+  } finally {
+    await server.close({ timeoutMs: 1_000 });
+  }
+});
