@@ -1,5 +1,5 @@
 import type { TlsOptions } from 'node:tls';
-import { checkBoolean, checkKeys, checkMs, checkRange } from '../util/options.js';
+import { checkBoolean, checkKeys, checkMs, checkRange, MAX_TIMER_MS } from '../util/options.js';
 import { describe } from '../util/describe.js';
 
 export interface ServeOptions {
@@ -28,7 +28,8 @@ export interface ServeOptions {
    * limit. Default 5,000 ms. Responses advertise it as `Keep-Alive:
    * timeout=` in whole seconds, rounded down but at least 1 (Node keeps an
    * idle connection a second past this timeout, so a client reusing it
-   * within that second is still served).
+   * within that second is still served). At most 2^31 - 1 - 1,000 ms: that
+   * second and the timeout are one Node timer.
    */
   keepAliveTimeoutMs?: number;
   /**
@@ -49,6 +50,9 @@ export interface ServeOptions {
    */
   http2?: boolean;
 }
+
+/** Node keeps an idle connection this much past its keepAliveTimeout (its `keepAliveTimeoutBuffer`), on one timer: the sum must fit one. */
+const KEEP_ALIVE_BUFFER_MS = 1_000;
 
 /** The options with their defaults, checked. */
 export type ServeSettings = Required<Omit<ServeOptions, 'tls'>> & { tls: TlsOptions | undefined };
@@ -81,7 +85,7 @@ export function serveSettings(options: ServeOptions): ServeSettings {
     shutdownTimeoutMs: checkMs('serve(): shutdownTimeoutMs', options.shutdownTimeoutMs ?? 10_000),
     headersTimeoutMs,
     requestTimeoutMs,
-    keepAliveTimeoutMs: checkMs('serve(): keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5_000, { zero: true }),
+    keepAliveTimeoutMs: checkMs('serve(): keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5_000, { zero: true, max: MAX_TIMER_MS - KEEP_ALIVE_BUFFER_MS }),
     sendTimeoutMs: checkMs('serve(): sendTimeoutMs', options.sendTimeoutMs ?? 60_000, { zero: true }),
   };
 }

@@ -168,6 +168,31 @@ describe('serve() timeouts of 0 and the headers timeout default', () => {
     assert.deepEqual(await timeoutsOf({ headersTimeoutMs: 40_000, requestTimeoutMs: 0 }), [40_000, 0, 5_000]);
   });
 
+  test('keepAliveTimeoutMs is at most a second under Node\'s longest timer, as Node keeps an idle connection a second past it: the longest serves a kept-alive connection without a TimeoutOverflowWarning, one more is a RangeError (it was taken, and Node warned on each connection)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const longest = 2 ** 31 - 1 - 1_000;
+    const server = await startServer(app, { keepAliveTimeoutMs: longest });
+    try {
+      const socket = await connect(server);
+      socket.write('GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      const [answer] = (await once(socket, 'data')) as [Buffer];
+      assert.match(answer.toString('latin1'), /\r\nKeep-Alive: timeout=2147482\r\n/);
+      // Node warns on the next tick after it sets the socket's timer, which it does before the answer can be read.
+      await new Promise((resolve) => setImmediate(resolve));
+      socket.destroy();
+    } finally {
+      process.off('warning', onWarning);
+      await server.close({ timeoutMs: 1_000 });
+    }
+    assert.deepEqual(warnings.map((w) => w.name), []);
+    await assert.rejects(startServer(app, { keepAliveTimeoutMs: longest + 1 }), {
+      name: 'RangeError',
+      message: 'serve(): keepAliveTimeoutMs must be zero or more milliseconds, at most 2147482647, got number 2147482648',
+    });
+  });
+
   test('a requestTimeoutMs under 10 s is also the default headers timeout', async () => {
     assert.deepEqual(await timeoutsOf({ requestTimeoutMs: 3_000 }), [3_000, 3_000, 5_000]);
   });
