@@ -20,9 +20,11 @@ export { conditionalGet, type ConditionalGetOptions } from './middleware/conditi
 export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
-  HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,
+  HttpResponse, JsonResponse, type ResponseInit, type ResponseBody,
   type Outcome, type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
+export { StreamingResponse, type StreamSource, type StreamOpener } from './http/streaming-response.js';
+export { redirect } from './http/redirect.js';
 export { FileResponse, type FileResponseOptions } from './http/file-response.js';
 export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/headers.js';
 export type { When } from './http/when.js';

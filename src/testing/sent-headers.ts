@@ -1,4 +1,5 @@
-import { StreamingResponse, type HttpResponse, type ResponseBody } from '../http/response.js';
+import type { HttpResponse, ResponseBody } from '../http/response.js';
+import { StreamingResponse } from '../http/streaming-response.js';
 import { kNodeHeaders } from '../symbols.js';
 import { webHeaders } from '../transport/fetch/response.js';
 import { dropHttp1Framing, frameFixed, frameStream } from '../transport/framing.js';
