@@ -20,9 +20,10 @@ export { conditionalGet, type ConditionalGetOptions } from './middleware/conditi
 export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
-  HttpResponse, JsonResponse, type ResponseInit, type ResponseBody,
+  HttpResponse, JsonResponse, type ResponseInit,
   type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
+export type { ResponseBody } from './http/response-body.js';
 export type { Outcome } from './http/outcome.js';
 export { StreamingResponse, type StreamSource, type StreamOpener } from './http/streaming-response.js';
 export { redirect } from './http/redirect.js';

@@ -4,13 +4,13 @@ import { kAfterEntries, kCookies, kSetTrusted, kTaskEntries } from '../symbols.j
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { bodySummary, headersSummary, type ResponseSummary } from './response-summary.js';
+import { forgottenAwait, isResponseBody, wrongBody, type ResponseBody } from './response-body.js';
 import { refuseOnSent } from './sending.js';
 import { foreignCharset, misnamedText } from './text-charset.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
 import { checkWorkFunction } from '../util/work-function.js';
-import { isPromise } from '../util/is-promise.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { StylizedInspectOptions } from '../util/inspect-options.js';
 import type { HttpRequest } from './request.js';
@@ -79,31 +79,6 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
 export interface ResponseInit {
   status?: number;
   headers?: HeadersInit;
-}
-
-export type ResponseBody = string | Uint8Array | null;
-
-/** Whether `value` is a body a fixed response can carry. */
-export function isResponseBody(value: unknown): value is ResponseBody {
-  return typeof value === 'string' || value === null || value instanceof Uint8Array;
-}
-
-/** What is wrong with a body that is not a `ResponseBody`, for error messages. */
-export function wrongBody(value: unknown): string {
-  const json = Array.isArray(value) || (typeof value === 'object' && value !== null && value.constructor === Object);
-  const hint = forgottenAwait(value) ? ' (await it first)' : json ? ' (for JSON, return new JsonResponse(value))' : '';
-  return `a response body must be a string, a Uint8Array or null, got ${describe(value)}${hint}`;
-}
-
-/**
- * Whether `value`, given for a body, is a promise (an await forgotten before `request.text()` or `parseQuery()`).
- * A native one's rejection is marked handled: the error refusing it says what happened, and, unhandled, the rejection
- * ended the process.
- */
-function forgottenAwait(value: unknown): boolean {
-  if (!isPromise(value)) return false;
-  if (value instanceof Promise) value.catch(() => {});
-  return true;
 }
 
 /** A Content-Type that may name a charset (see `#checkText`). */

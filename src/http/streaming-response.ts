@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { kAbortStream, kClaimStream, kOpenedStream, kStreamTaken, kTransformStream } from '../symbols.js';
-import { HttpResponse, type ResponseBody, type ResponseInit } from './response.js';
+import { HttpResponse, type ResponseInit } from './response.js';
+import type { ResponseBody } from './response-body.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe } from '../util/describe.js';
 import { keepUnreadFailure } from '../util/unread-failure.js';

@@ -3,7 +3,7 @@ import { ReadableStream } from 'node:stream/web';
 import type { App } from '../app/app.js';
 import { inJob } from '../after/context.js';
 import type { Exchange } from '../after/exchange.js';
-import { isResponseBody } from '../http/response.js';
+import { isResponseBody } from '../http/response-body.js';
 import { StreamingResponse } from '../http/streaming-response.js';
 import { kDispatch, kJournal, kNodeHeaders, kRefused, kRenderedError } from '../symbols.js';
 import { checkSentBodyText, claimStream, releaseStream, releaseUnsent, unsendableBody } from '../transport/body.js';

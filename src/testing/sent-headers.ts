@@ -1,4 +1,5 @@
-import type { HttpResponse, ResponseBody } from '../http/response.js';
+import type { HttpResponse } from '../http/response.js';
+import type { ResponseBody } from '../http/response-body.js';
 import { StreamingResponse } from '../http/streaming-response.js';
 import { kNodeHeaders } from '../symbols.js';
 import { webHeaders } from '../transport/fetch/response.js';
