@@ -20,9 +20,13 @@ export { conditionalGet, type ConditionalGetOptions } from './middleware/conditi
 export type { ErrorPages, ErrorView } from './pipeline/error-pages.js';
 export type { BodyOptions, PoisoningAction } from './http/body-options.js';
 export {
-  HttpResponse, JsonResponse, StreamingResponse, redirect, type ResponseInit, type ResponseBody, type StreamSource, type StreamOpener,
-  type Outcome, type AfterContext, type AfterTask, type AfterOptions,
+  HttpResponse, JsonResponse, type ResponseInit,
+  type AfterContext, type AfterTask, type AfterOptions,
 } from './http/response.js';
+export type { ResponseBody } from './http/response-body.js';
+export type { Outcome } from './http/outcome.js';
+export { StreamingResponse, type StreamSource, type StreamOpener } from './http/streaming-response.js';
+export { redirect } from './http/redirect.js';
 export { FileResponse, type FileResponseOptions } from './http/file-response.js';
 export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/headers.js';
 export type { When } from './http/when.js';
@@ -42,7 +46,7 @@ export { task, Task, NonRetryableError, type TaskOptions, type TaskContext, type
 export type { TasksOptions, TaskStats, Tasks } from './durable/tasks.js';
 export { runWorker, type WorkerOptions, type Worker } from './durable/worker.js';
 export type { TaskStore, StoredTask, TaskState, Backoff, AttemptError, RequestSnapshot, ListFilter, TaskPage, NewTask, AddResult, Release, StoreStats, Recovered } from './durable/store.js';
-export type { DurableTask, TaskAfterOptions, TaskRegistration } from './http/response.js';
+export type { DurableTask, TaskAfterOptions, TaskRegistration } from './http/task-entry.js';
 export { sqliteStore, type SqliteStoreOptions } from './durable/sqlite-store.js';
 export { StoreUnavailable } from './durable/errors.js';
 export { metricsView, type MetricsViewOptions } from './observe/metrics-view.js';

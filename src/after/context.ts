@@ -1,4 +1,5 @@
-import { afterEntry, taskEntry, type AfterOptions, type AfterTask, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/response.js';
+import { afterEntry, type AfterOptions, type AfterTask } from '../http/response.js';
+import { taskEntry, type DurableTask, type TaskAfterOptions, type TaskRegistration } from '../http/task-entry.js';
 import { currentRequest } from '../util/current-request.js';
 import type { Job } from './job.js';
 

@@ -1,4 +1,5 @@
-import type { AfterEntry, Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
+import type { AfterEntry } from '../http/response.js';
 import type { When } from '../http/when.js';
 
 /** The entries of a response with no after-response work: most responses, so no array each. */

@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpRequest, type RequestOptions, type RequestSource } from '../http/request.js';
-import { StreamingResponse, type AfterEntry, type HttpResponse, type Outcome, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
+import type { AfterEntry, HttpResponse } from '../http/response.js';
+import type { TaskEntry, TaskRegistration } from '../http/task-entry.js';
+import { StreamingResponse } from '../http/streaming-response.js';
 import { kAbortStream, kAfterEntries, kDone, kStreamTaken } from '../symbols.js';
 import { join, NO_ENTRIES } from './entries.js';
 import type { Hold, Job } from './job.js';

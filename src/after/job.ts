@@ -1,5 +1,7 @@
 import type { HttpRequest } from '../http/request.js';
-import type { AfterEntry, HttpResponse, Outcome, TaskEntry, TaskRegistration } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
+import type { AfterEntry, HttpResponse } from '../http/response.js';
+import type { TaskEntry, TaskRegistration } from '../http/task-entry.js';
 
 /**
  * A request's after-response work as the scheduler sees it (an `Exchange`

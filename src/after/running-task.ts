@@ -1,5 +1,6 @@
 import type { HttpRequest } from '../http/request.js';
-import type { AfterContext, AfterEntry, HttpResponse, Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
+import type { AfterContext, AfterEntry, HttpResponse } from '../http/response.js';
 import { taskName } from './entries.js';
 import type { Job } from './job.js';
 import { TaskAbort, type ListenerThrew } from '../util/task-abort.js';

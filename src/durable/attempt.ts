@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TaskSpan } from '../after/task-spans.js';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { TaskAbort, type ListenerThrew } from '../util/task-abort.js';
 import type { RequestSnapshot, StoredTask } from './store.js';
 import type { TaskContext } from './task.js';

@@ -1,4 +1,4 @@
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { thrownMessage } from './errors.js';
 
 /** An outcome as a store keeps it, a copy: its `error` as text (an Error's own JSON is `{}`). */

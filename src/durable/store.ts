@@ -1,4 +1,4 @@
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import type { When } from '../http/when.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { brand } from '../util/brand.js';
 import { describe } from '../util/describe.js';
 import { checkWorkFunction } from '../util/work-function.js';

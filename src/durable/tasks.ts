@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Exchange } from '../after/exchange.js';
 import { whenAllows } from '../after/entries.js';
 import type { Hold } from '../after/job.js';
-import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/response.js';
+import { taskEntry, type TaskAfterOptions, type TaskEntry, type TaskRegistration } from '../http/task-entry.js';
 import type { HttpRequest } from '../http/request.js';
 import { kDefinitions, kRouteTarget, kRunnerSettings, kStore, kTracer } from '../symbols.js';
 import { untilDeadline } from '../util/deadline.js';

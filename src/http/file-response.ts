@@ -15,7 +15,8 @@ import { ResponseHeaders } from './headers.js';
 import { notModified } from './not-modified.js';
 import { conditionsAnswer, httpDate, ifRangeHolds, preconditionFailed } from './preconditions.js';
 import type { HttpRequest } from './request.js';
-import { StreamingResponse, type HttpResponse, type ResponseInit } from './response.js';
+import type { HttpResponse, ResponseInit } from './response.js';
+import { StreamingResponse } from './streaming-response.js';
 
 /** `FileResponse`'s options: a response's `status` and `headers`, and how the file is offered. */
 export interface FileResponseOptions extends ResponseInit {

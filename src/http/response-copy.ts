@@ -1,6 +1,7 @@
 import { kAfterEntries, kCookies, kTaskEntries } from '../symbols.js';
 import { representationType, setRepresentationType } from './representation-type.js';
-import { HttpResponse, type ResponseBody } from './response.js';
+import { HttpResponse } from './response.js';
+import type { ResponseBody } from './response-body.js';
 
 /**
  * A copy of `response` with `body` (its status, its headers copied, its

@@ -1,58 +1,21 @@
 import { AsyncResource } from 'node:async_hooks';
-import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { kAbortStream, kAfterEntries, kClaimStream, kCookies, kOpenedStream, kSetTrusted, kStreamTaken, kTaskEntries, kTransformStream } from '../symbols.js';
+import { kAfterEntries, kCookies, kSetTrusted, kTaskEntries } from '../symbols.js';
 import { cookieKey, expiredCookie, pendingCookie, type CookieOptions, type DeleteCookieOptions, type PendingCookie } from './cookies.js';
 import { ResponseHeaders, type HeadersInit } from './headers.js';
 import { bodySummary, headersSummary, type ResponseSummary } from './response-summary.js';
+import { forgottenAwait, isResponseBody, wrongBody, type ResponseBody } from './response-body.js';
 import { refuseOnSent } from './sending.js';
 import { foreignCharset, misnamedText } from './text-charset.js';
 import { currentRequest } from '../util/current-request.js';
 import { describe, errorMessage } from '../util/describe.js';
 import { isWhen, type When } from './when.js';
-import { payloadJson } from '../util/json-payload.js';
 import { checkWorkFunction } from '../util/work-function.js';
-import { isPromise } from '../util/is-promise.js';
-import { keepUnreadFailure } from '../util/unread-failure.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import type { StylizedInspectOptions } from '../util/inspect-options.js';
 import type { HttpRequest } from './request.js';
-
-/**
- * What happened to a response on the wire, handed to every after-response task.
- * Times are milliseconds on the `performance.now()` clock (monotonic, from
- * `performance.timeOrigin`): subtract them, do not read them as dates.
- */
-export interface Outcome {
-  /** The status sent (or that was being sent when the connection closed; see `headersSent`). */
-  status: number;
-  /**
-   * Whether the response's status line and headers went out (as Node's
-   * `res.headersSent`): false when the client left before they did, so
-   * nothing was sent and `status` is only the one the app chose. Coda sets
-   * it on every outcome it makes; one made by hand without it reads as true.
-   */
-  headersSent?: boolean;
-  /** Every byte was handed to the operating system (`'finish'`). */
-  completed: boolean;
-  /** The connection closed before the response was complete. */
-  aborted: boolean;
-  /**
-   * Set when the server ended the request, not the client: why. Its body did
-   * not arrive in time (`status` is then the 408 the server answered in the
-   * app's stead) or was malformed (a 400), or the client took none of the
-   * response for `sendTimeoutMs`.
-   */
-  cutOff?: string;
-  /** Set when writing the response failed, e.g. a stream that threw. */
-  error?: unknown;
-  /** Body bytes handed to the transport. */
-  bytesSent: number;
-  /** When the request entered Coda. */
-  startedAt: number;
-  /** When the response finished or the connection closed. */
-  finishedAt: number;
-}
+import type { Outcome } from './outcome.js';
+import { taskEntry, type DurableTask, type TaskAfterOptions, type TaskEntry } from './task-entry.js';
 
 /** What an after-response task receives. */
 export interface AfterContext {
@@ -91,81 +54,6 @@ export interface AfterEntry {
   readonly scope: AsyncResource | undefined;
 }
 
-/** A durable task as a response sees it (`task()` builds one): its name, and the function whose payload type it carries. */
-export interface DurableTask<Payload> {
-  readonly name: string;
-  readonly run: (payload: Payload, context: never) => unknown;
-}
-
-/** How a durable task registered in a request runs. */
-export interface TaskAfterOptions {
-  /** As for after-response tasks, judged on the recorded outcome. Default `'always'`. */
-  when?: When;
-  /** At most one pending task per key: a second registration with it adds nothing and says `duplicate`. */
-  key?: string;
-  /**
-   * Runs this long after the response is done (or, from `app.tasks.enqueue()`,
-   * after it is journaled): at most a year (366 days). The store keeps the
-   * time; no timer waits it out.
-   */
-  delayMs?: number;
-}
-
-/** What a durable registration did, once journaled. */
-export interface TaskRegistration {
-  /** The task's id (the pending task's, for a duplicate key): stable across attempts. */
-  id: string;
-  /** A pending task already had this key: nothing was added. */
-  duplicate: boolean;
-  /** Registered once the response was done, and its `when` did not allow the recorded outcome: nothing was added. */
-  skipped?: boolean;
-}
-
-/** A durable task registered in a request: its payload already checked and turned to JSON. */
-export interface TaskEntry {
-  readonly task: DurableTask<unknown>;
-  readonly payload: string;
-  readonly options: TaskAfterOptions;
-  /** The payload limit its JSON was measured against as it was serialized: none (Infinity) for a response's made outside any request. */
-  readonly limit: number;
-}
-
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** A durable task's longest delay: a year, 366 days (BullMQ keeps a job's time in a sorted-set score, exact to 2^53 / 4096 ms). */
-const MAX_DELAY_MS = 366 * 24 * 60 * 60_000;
-
-/**
- * A durable task registered by user code, checked where it is registered:
- * the task, the options, and a payload that must survive JSON.
- */
-export function taskEntry(where: string, task: DurableTask<unknown>, payload: unknown, options: TaskAfterOptions | undefined, limit = Number.POSITIVE_INFINITY): TaskEntry {
-  if (task === null || typeof task !== 'object' || typeof task.name !== 'string' || typeof task.run !== 'function') {
-    // Next.js's after() takes a promise too: say how Coda reads that. Any thenable: a query builder (Drizzle's, Prisma's) is one, not a Promise.
-    const promise = isPromise(task) ? `; to keep a promise's work after the response, pass a function that returns it: ${where.replace(/\(\)$/, '')}(() => promise)` : '';
-    throw new TypeError(`${where} takes a function or a task() and its payload, got ${describe(task)}${promise}`);
-  }
-  const checked = options ?? {};
-  checkKeys(`${where} for task '${task.name}'`, checked, ['when', 'key', 'delayMs']);
-  const { when, key, delayMs } = checked;
-  if (when !== undefined && !isWhen(when)) throw new TypeError(`${where}: when must be 'always', 'completed' or 'success', got ${describe(when)}`);
-  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 500)) {
-    // A long key told by its length: echoed whole, a megabyte's key made a megabyte's error (and log line).
-    const got = typeof key === 'string' && key.length > 500 ? `a string of ${key.length} characters` : describe(key);
-    throw new TypeError(`${where}: key must be a string of 1 to 500 characters, got ${got}`);
-  }
-  // A lone surrogate (a surrogate code point, read with /u) becomes U+FFFD in the store (UTF-8): two such keys would collide.
-  if (key !== undefined && LONE_SURROGATE.test(key)) throw new TypeError(`${where}: key must be well-formed Unicode (no lone surrogate), got ${describe(key)}`);
-  if (delayMs !== undefined) checkMs(`${where}: delayMs`, delayMs, { zero: true, max: MAX_DELAY_MS });
-  return { task, payload: payloadJson(task.name, where, payload, routeNow, limit), options: checked, limit };
-}
-
-/** The method and route pattern of the request whose code runs now, for a refusal's message; none outside a request or before routing. */
-function routeNow(): string | undefined {
-  const request = (currentRequest() as { readonly request?: { readonly method: string; readonly route: string | undefined } } | undefined)?.request;
-  return request?.route === undefined ? undefined : `${request.method} ${request.route}`;
-}
-
 /**
  * A task registered by user code (`after()`, `response.after()`), checked
  * where it is registered so that a mistake fails in the code that made it.
@@ -191,31 +79,6 @@ export function afterEntry(where: string, task: AfterTask, options: AfterOptions
 export interface ResponseInit {
   status?: number;
   headers?: HeadersInit;
-}
-
-export type ResponseBody = string | Uint8Array | null;
-
-/** Whether `value` is a body a fixed response can carry. */
-export function isResponseBody(value: unknown): value is ResponseBody {
-  return typeof value === 'string' || value === null || value instanceof Uint8Array;
-}
-
-/** What is wrong with a body that is not a `ResponseBody`, for error messages. */
-export function wrongBody(value: unknown): string {
-  const json = Array.isArray(value) || (typeof value === 'object' && value !== null && value.constructor === Object);
-  const hint = forgottenAwait(value) ? ' (await it first)' : json ? ' (for JSON, return new JsonResponse(value))' : '';
-  return `a response body must be a string, a Uint8Array or null, got ${describe(value)}${hint}`;
-}
-
-/**
- * Whether `value`, given for a body, is a promise (an await forgotten before `request.text()` or `parseQuery()`).
- * A native one's rejection is marked handled: the error refusing it says what happened, and, unhandled, the rejection
- * ended the process.
- */
-function forgottenAwait(value: unknown): boolean {
-  if (!isPromise(value)) return false;
-  if (value instanceof Promise) value.catch(() => {});
-  return true;
 }
 
 /** A Content-Type that may name a charset (see `#checkText`). */
@@ -444,213 +307,6 @@ export class JsonResponse extends HttpResponse {
     return 'application/json; charset=utf-8';
   }
 }
-
-export type StreamSource = AsyncIterable<Uint8Array | string> | Readable;
-
-/** Makes a response's stream when sending starts; `signal` aborts if the response ends before the stream does. */
-export type StreamOpener = (signal: AbortSignal) => StreamSource;
-
-function isStreamSource(value: unknown): value is StreamSource {
-  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
-}
-
-/**
- * A response whose body is produced while it is sent, with backpressure: the
- * source is read only as fast as the client takes it. After-response tasks run
- * once the stream has ended (or the client has gone).
- *
- * The source is an async iterable of strings (sent as UTF-8) or bytes, a
- * Readable, or a function `(signal) => source` called when sending starts.
- * The signal (also `response.signal`) aborts when the response ends before the
- * stream: the client went away, or the body is not sent (HEAD, 204, 304).
- * Pass it to what the source awaits, so that an idle stream (server-sent
- * events, long polling) ends at once instead of at its next event. Either way
- * a Readable is then destroyed, and a generator is returned when it next yields.
- *
- * Coda frames the stream: chunked, unless the app declares a Content-Length,
- * which the stream must then deliver exactly (else the connection is closed
- * and the mismatch logged). A Transfer-Encoding set by the app is dropped.
- *
- * @example
- * ```ts
- * import { once } from 'node:events';
- *
- * get('/events', () => new StreamingResponse(async function* (signal) {
- *   for (;;) {
- *     const [note] = await once(notes, 'created', { signal }); // rejects, ending the generator, when the client goes
- *     yield `data: ${JSON.stringify(note)}\n\n`;
- *   }
- * }, { headers: { 'content-type': 'text/event-stream' } }));
- * ```
- */
-export class StreamingResponse extends HttpResponse {
-  #stream: StreamSource | undefined;
-  readonly #opener: StreamOpener | undefined;
-  #transform: ((source: StreamSource) => StreamSource) | undefined = undefined;
-  #controller: AbortController | undefined = undefined;
-  #taken = false;
-  #claimed = false;
-
-  constructor(source: StreamSource | StreamOpener, init?: ResponseInit) {
-    super(null, init);
-    if (typeof source === 'function') {
-      this.#opener = source;
-    } else if (isStreamSource(source)) {
-      // Read only once the response is sent: a Readable failing before (a hook or the journal holding the response) is its error's own 500, not an uncaught 'error'.
-      this.#stream = source instanceof Readable ? keepUnreadFailure(source) : source;
-    } else {
-      // Django's and Starlette's sources (an array, a sync generator) are not async: say how to stream one.
-      const sync = source !== null && typeof source === 'object' && Symbol.iterator in source;
-      const got = sync ? `a sync iterable (${Array.isArray(source) ? 'an array' : describe(source)}): stream it as Readable.from(iterable), or yield from an async function*` : describe(source);
-      throw new TypeError(`StreamingResponse takes an async iterable, a Readable or a function returning one, got ${got}`);
-    }
-    // The request's exchange (after/exchange.ts) releases it if another response is sent instead.
-    (currentRequest() as { made(response: StreamingResponse): void } | undefined)?.made(this);
-  }
-
-  /** Null: the body is the stream. */
-  override get body(): null {
-    return null;
-  }
-
-  /**
-   * A body set here (by a middleware that rewrites bodies) would be ignored,
-   * its stream sent all the same: refused instead, as Django refuses
-   * `content` on a streaming response.
-   */
-  override set body(value: ResponseBody) {
-    throw new TypeError(`a StreamingResponse sends its stream, not a body: setting its body to ${describe(value)} would change nothing that is sent; return new HttpResponse(body, { status, headers }) in its place`);
-  }
-
-  /** The body's source. A function source is called on first read (sending reads it) with `signal`. */
-  get stream(): StreamSource {
-    this.#taken = true;
-    if (this.#stream === undefined) {
-      const opened = this.#opener!(this.signal);
-      if (!isStreamSource(opened)) {
-        throw new TypeError(`the function given to StreamingResponse returned ${describe(opened)}, expected an async iterable or a Readable`);
-      }
-      this.#stream = this.#transform === undefined ? opened : this.#transform(opened);
-    }
-    return this.#stream;
-  }
-
-  /**
-   * @internal The body is sent through `transform` (compression): at once if
-   * the stream is open, else when it opens. Aborting destroys what
-   * `transform` returned; it must then let go of its source.
-   */
-  [kTransformStream](transform: (source: StreamSource) => StreamSource): void {
-    if (this.#stream !== undefined) {
-      this.#stream = transform(this.#stream);
-      return;
-    }
-    const before = this.#transform;
-    this.#transform = before === undefined ? transform : (source) => transform(before(source));
-  }
-
-  /** Aborts when the response ends before its stream: the client went away, the body is not sent, or sending it failed. */
-  get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
-  }
-
-  /** @internal Whether `stream` was read: whoever read it sends it, or lets it go. */
-  get [kStreamTaken](): boolean {
-    return this.#taken;
-  }
-
-  /**
-   * @internal A transport begins to send the response (its stream read, or
-   * let go for a HEAD, 204 or 304): false when one did before, as for a
-   * response shared by requests, whose stream the first left ended.
-   */
-  [kClaimStream](): boolean {
-    if (this.#claimed) return false;
-    this.#claimed = true;
-    return true;
-  }
-
-  /** The stream, unread or read (`stream` was), as a summary shows it: never its content. */
-  protected override bodySummary(): string {
-    return this.#taken ? '[stream, read]' : '[stream, not read]';
-  }
-
-  /** @internal The stream if it was opened, else undefined. */
-  get [kOpenedStream](): StreamSource | undefined {
-    return this.#stream;
-  }
-
-  /** @internal The response ends before its stream: the signal aborts, an opened Readable is destroyed (an iterator is its reader's to return). */
-  [kAbortStream](): void {
-    (this.#controller ??= new AbortController()).abort(new DOMException('the response ended before its stream', 'AbortError'));
-    if (this.#stream instanceof Readable) this.#stream.destroy();
-  }
-
-  protected override defaultContentType(): string {
-    return 'application/octet-stream';
-  }
-}
-
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
-/** The schemes a redirect may name (Django's `allowed_schemes`): `javascript:`, `data:` and the like run in the browser that follows them. */
-const SAFE_SCHEMES = new Set(['http', 'https', 'ftp']);
-/** A URL's scheme as a browser reads it: leading spaces and control characters skipped, tabs and newlines anywhere ignored. */
-const SCHEME = /^[\x00-\x20]*([a-z][a-z0-9+.-]*):/i;
-
-/**
- * A redirect to `location`: a path, or an absolute URL whose scheme is
- * http, https or ftp (as Django refuses others: a `javascript:` location
- * made of user input runs script in the browser that follows it). What a URI
- * cannot hold is percent-encoded as Django's iri_to_uri does: non-ASCII
- * characters as UTF-8 (`/café` goes out as `/caf%C3%A9`), a space, a
- * backslash (which browsers read as a slash: `/\evil.example` would lead to
- * another host), a double quote, `` <>^`{|} `` and tab; `%` is kept (a location encoded
- * already stays as it is). A location past 16384 characters so encoded (Django's
- * MAX_URL_REDIRECT_LENGTH) is refused: few clients read a head that long.
- *
- * @example
- * ```ts
- * return redirect(app.reverse('note', { id }), 303);
- * ```
- */
-export function redirect(location: string, status = 302): HttpResponse {
-  // From JavaScript, redirect(request.query.get('next')) gave null, and the error was "Cannot read properties of null".
-  if (typeof location !== 'string') {
-    throw new TypeError(`redirect() takes the location as a string, got ${describe(location)}${(location as unknown) instanceof URL ? ' (give its href)' : ''}`);
-  }
-  if (!REDIRECT_STATUSES.has(status)) {
-    throw new RangeError(`redirect status must be one of 301, 302, 303, 307, 308, got ${status}`);
-  }
-  const scheme = SCHEME.exec(location.replace(/[\t\n\r]/g, ''))?.[1]?.toLowerCase();
-  if (scheme !== undefined && !SAFE_SCHEMES.has(scheme)) {
-    throw new TypeError(`redirect(): unsafe redirect to a URL with the scheme '${scheme}:' (only http, https and ftp, or a path)`);
-  }
-  const uri = asciiLocation(location);
-  if (uri.length > MAX_LOCATION) {
-    throw new TypeError(`redirect(): the location comes to ${uri.length} characters as sent, past ${MAX_LOCATION}: a head that long is more than clients and proxies read (undici's fetch reads a 16 KiB head, nginx's proxy buffer 4 or 8 KiB), as Django refuses it (MAX_URL_REDIRECT_LENGTH)`);
-  }
-  return new HttpResponse(null, { status, headers: { location: uri } });
-}
-
-/** The longest location a redirect sends (Django's MAX_URL_REDIRECT_LENGTH), counted percent-encoded. */
-const MAX_LOCATION = 16_384;
-
-/** A location as a URI (RFC 3987's IRI to URI, as Django's iri_to_uri): what a URI cannot hold percent-encoded, as UTF-8. */
-function asciiLocation(location: string): string {
-  try {
-    return location.replace(NOT_URI, encodeURIComponent);
-  } catch {
-    throw new TypeError(`redirect(): the location ${JSON.stringify(location)} is not well-formed Unicode (a lone surrogate)`);
-  }
-}
-
-/**
- * Neither a URI character nor one Django's iri_to_uri keeps, nor a control
- * character but tab: CR, LF and the rest are left for the header's check to
- * refuse (a location with CRLF is an injection attempt, not a path).
- */
-const NOT_URI = /[^\x00-\x08\x0a-\x1f\x7fA-Za-z0-9\-._~/#%[\]=:;$&()+,!?*@']+/g;
 
 /**
  * A final status Node can send: an integer from 200 to 999, checked at

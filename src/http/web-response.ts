@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import * as zlib from 'node:zlib';
 import { ProgrammingError } from './errors.js';
-import { HttpResponse, StreamingResponse } from './response.js';
+import { HttpResponse } from './response.js';
+import { StreamingResponse } from './streaming-response.js';
 
 /** Fields about one connection, not the response (RFC 9110 7.6.1): a proxy drops them, and so does Coda from a Response fetch() got. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];

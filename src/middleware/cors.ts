@@ -1,7 +1,8 @@
 import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
 import { copyResponse } from '../http/response-copy.js';
-import { HttpResponse, StreamingResponse } from '../http/response.js';
+import { HttpResponse } from '../http/response.js';
+import { StreamingResponse } from '../http/streaming-response.js';
 import { addVary } from '../http/vary.js';
 import type { MaybePromise, MiddlewareHooks } from '../pipeline/types.js';
 import { describe } from '../util/describe.js';

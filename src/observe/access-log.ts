@@ -1,7 +1,7 @@
 import { logsAt, type Logger } from '../log/logger.js';
 import { writeSafely } from '../log/safe-log.js';
 import type { HttpRequest } from '../http/request.js';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { recordedStatus } from './recorded-status.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { TaskRecord } from '../after/reporting.js';
 import type { HttpRequest } from '../http/request.js';
 import type { Logger } from '../log/logger.js';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkBoolean, checkKeys } from '../util/options.js';

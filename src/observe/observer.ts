@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { TOKEN } from '../http/headers.js';
 import type { HttpRequest } from '../http/request.js';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkFeature } from '../util/options.js';
 import { logAccess } from './access-log.js';

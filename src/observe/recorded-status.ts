@@ -1,4 +1,4 @@
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 
 /** nginx's "client closed request", which its logs (and Prometheus exporters fed from them) record for a client gone before the response; Coda's `ClientDisconnected` has it too. */
 const CLIENT_CLOSED_REQUEST = 499;

@@ -2,7 +2,7 @@ import type { Attributes, Context, Span, SpanContext, SpanOptions, Tracer } from
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TaskSpan, TaskTracer } from '../after/task-spans.js';
 import type { HttpRequest } from '../http/request.js';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 import { kRenderedError, kSpan } from '../symbols.js';
 import { checkFeature } from '../util/options.js';
 import { knownMethod } from './methods.js';

@@ -1,5 +1,6 @@
 import type { HttpRequest } from '../http/request.js';
-import type { HttpResponse, Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
+import type { HttpResponse } from '../http/response.js';
 
 /** A value now, or later. Hooks that answer synchronously keep the pipeline synchronous. */
 export type MaybePromise<T> = T | Promise<T>;

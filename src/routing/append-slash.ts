@@ -1,6 +1,7 @@
 import { NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
-import { redirect, type HttpResponse } from '../http/response.js';
+import { redirect } from '../http/redirect.js';
+import type { HttpResponse } from '../http/response.js';
 import { echo } from '../util/echo.js';
 
 /**

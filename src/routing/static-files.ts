@@ -8,7 +8,9 @@ import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable }
 import { httpDate, ifMatchHolds, ifRangeHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
-import { HttpResponse, redirect, StreamingResponse } from '../http/response.js';
+import { redirect } from '../http/redirect.js';
+import { HttpResponse } from '../http/response.js';
+import { StreamingResponse } from '../http/streaming-response.js';
 import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';

@@ -1,5 +1,5 @@
 import type { Exchange } from '../after/exchange.js';
-import type { StreamingResponse } from '../http/response.js';
+import type { StreamingResponse } from '../http/streaming-response.js';
 import { SourceReader, type ChunkSink } from '../transport/source-reader.js';
 
 /** What the in-process client does with what a stream comes to, besides its bytes. */

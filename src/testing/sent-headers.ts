@@ -1,4 +1,6 @@
-import { StreamingResponse, type HttpResponse, type ResponseBody } from '../http/response.js';
+import type { HttpResponse } from '../http/response.js';
+import type { ResponseBody } from '../http/response-body.js';
+import { StreamingResponse } from '../http/streaming-response.js';
 import { kNodeHeaders } from '../symbols.js';
 import { webHeaders } from '../transport/fetch/response.js';
 import { dropHttp1Framing, frameFixed, frameStream } from '../transport/framing.js';

@@ -1,7 +1,9 @@
 import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on every read
 import { Readable } from 'node:stream';
 import { ProgrammingError } from '../http/errors.js';
-import { wrongBody, type HttpResponse, type StreamingResponse } from '../http/response.js';
+import type { HttpResponse } from '../http/response.js';
+import { wrongBody } from '../http/response-body.js';
+import type { StreamingResponse } from '../http/streaming-response.js';
 import { checkSentText } from '../http/text-charset.js';
 import { kAbortStream, kClaimStream, kOpenedStream } from '../symbols.js';
 import { describe } from '../util/describe.js';

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'; // not the global, a getter Node runs on every read
 import type { Exchange } from '../after/exchange.js';
-import type { Outcome } from '../http/response.js';
+import type { Outcome } from '../http/outcome.js';
 
 /** Why the server ended a request shutdown gave up on while its view was still at work (see `givenUpOutcome`). */
 const GIVEN_UP = 'its view was still running when shutdown gave up on it';

@@ -1,6 +1,6 @@
 import type { Exchange } from '../after/exchange.js';
 import { ProgrammingError } from '../http/errors.js';
-import type { StreamingResponse, StreamSource } from '../http/response.js';
+import type { StreamingResponse, StreamSource } from '../http/streaming-response.js';
 import { kAbortStream } from '../symbols.js';
 import { chunkBytes, returnIterator } from './body.js';
 import { causeSaidOnce } from '../log/cause-once.js';

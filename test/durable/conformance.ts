@@ -5,7 +5,7 @@
 // cases. The clock is always passed in (`now`, leases): no case sleeps.
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test, type TestContext } from 'node:test';
-import type { Outcome } from '../../src/http/response.js';
+import type { Outcome } from '../../src/http/outcome.js';
 import { retryDelay } from '../../src/durable/backoff.js';
 import type { AttemptError, NewTask, ReleaseClaim, StoredTask, TaskStore } from '../../src/durable/store.js';
 

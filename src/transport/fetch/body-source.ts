@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ReadableStreamDefaultController, UnderlyingSource } from 'node:stream/web';
 import type { Exchange } from '../../after/exchange.js';
-import type { StreamingResponse, StreamSource } from '../../http/response.js';
+import type { StreamingResponse, StreamSource } from '../../http/streaming-response.js';
 import { outcomeOf } from '../outcome.js';
 import { SourceReader, type ChunkSink } from '../source-reader.js';
 

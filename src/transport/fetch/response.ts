@@ -2,7 +2,9 @@ import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on e
 import { ReadableStream } from 'node:stream/web';
 import type { Exchange } from '../../after/exchange.js';
 import { ProgrammingError } from '../../http/errors.js';
-import { isResponseBody, StreamingResponse, type HttpResponse } from '../../http/response.js';
+import type { HttpResponse } from '../../http/response.js';
+import { isResponseBody } from '../../http/response-body.js';
+import { StreamingResponse } from '../../http/streaming-response.js';
 import { kNodeHeaders } from '../../symbols.js';
 import { checkSentBodyText, claimStream, releaseStream, unsendableBody } from '../body.js';
 import { declaredLength, dropConnectionHeaders, frameFixed, frameStream } from '../framing.js';

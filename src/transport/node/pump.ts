@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { Exchange } from '../../after/exchange.js';
-import type { StreamingResponse, StreamSource } from '../../http/response.js';
+import type { StreamingResponse, StreamSource } from '../../http/streaming-response.js';
 import { SourceReader, type ChunkSink } from '../source-reader.js';
 import type { NodeResponse } from './response.js';
 

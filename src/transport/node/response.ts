@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { constants } from 'node:http2';
-import type { Outcome } from '../../http/response.js';
+import type { Outcome } from '../../http/outcome.js';
 import { kAnswered, kCutOff } from '../../symbols.js';
 
 /** The server ended a response in the app's stead: why (the outcome's `cutOff`), and the status it answered, if it answered. */

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer'; // not the global, a getter Node runs on every read
 import type { Exchange } from '../../after/exchange.js';
-import { StreamingResponse, type HttpResponse } from '../../http/response.js';
+import type { HttpResponse } from '../../http/response.js';
+import { StreamingResponse } from '../../http/streaming-response.js';
 import { kNodeHeaders, kNonAscii } from '../../symbols.js';
 import { checkSentBodyText, claimStream, releaseStream, unsendableBody } from '../body.js';
 import { declaredLength, dropConnectionHeaders, dropHttp1Framing, frameFixed, frameStream } from '../framing.js';

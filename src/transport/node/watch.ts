@@ -5,7 +5,7 @@ import { outcomeOf } from '../outcome.js';
 import { disownIdleTimer } from './idle-timer.js';
 import { kAnswered, kBodyRead } from '../../symbols.js';
 import { isClosed, isComplete, withCutOff, type NodeResponse } from './response.js';
-import type { Outcome } from '../../http/response.js';
+import type { Outcome } from '../../http/outcome.js';
 
 /**
  * Watches a Node response for its `'close'`, which comes after `'finish'`
