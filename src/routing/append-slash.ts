@@ -13,11 +13,20 @@ import { echo } from '../util/echo.js';
  */
 export function slashRedirect(request: HttpRequest): HttpResponse {
   const { method } = request;
+  return toSlashForm(request, method === 'GET' || method === 'HEAD' ? 301 : 308, `no route for ${echo(method)} ${echo(request.path)}`);
+}
+
+/**
+ * The redirect to `path`'s slash form (`withSlash`), or, when its location
+ * would be too long to send once percent-encoded (redirect()'s one refusal a
+ * path starting with '/' can meet), the 404 it stands for, `miss` saying
+ * what was missed: the miss stays a miss, never a 500.
+ */
+export function toSlashForm(request: HttpRequest, status: number, miss: string, path = request.path): HttpResponse {
   try {
-    return redirect(withSlash(request), method === 'GET' || method === 'HEAD' ? 301 : 308);
+    return redirect(withSlash(request, path), status);
   } catch {
-    // The one refusal a path (it starts with '/') can meet: a location too long once percent-encoded. The miss stays a miss.
-    throw new NotFound(`no route for ${echo(method)} ${echo(request.path)}: the redirect to its slash form would be longer than clients read`);
+    throw new NotFound(`${miss}: the redirect to its slash form would be longer than clients read`);
   }
 }
 

@@ -8,13 +8,12 @@ import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable }
 import { httpDate, ifMatchHolds, ifRangeHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
-import { redirect } from '../http/redirect.js';
 import { HttpResponse } from '../http/response.js';
 import { StreamingResponse } from '../http/streaming-response.js';
 import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
-import { withSlash } from './append-slash.js';
+import { toSlashForm } from './append-slash.js';
 import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
 import { fileRefusal } from '../http/file-errors.js';
 import { fastifySend, fileMediaType } from '../http/file-type.js';
@@ -103,7 +102,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     let result = await ask(true);
     const ifRange = request.headers.get('if-range');
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
-    if (result.type === 'directory') return redirect(withSlash(request, withoutDots(request.path)), 301);
+    if (result.type === 'directory') return toSlashForm(request, 301, `no file at ${shown}: a directory`, withoutDots(request.path));
     if (result.type !== 'file') throw await sendError(request, result);
     if (!ifMatchHolds(request.headers.get('if-match'), result.headers.ETag)) throw preconditionFailed(request.path);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
