@@ -26,6 +26,15 @@ function validSpec(spec: string): boolean {
   return match !== null && (match[1] === undefined || match[2] === '' || BigInt(match[1]) <= BigInt(match[2]!));
 }
 
+/**
+ * Whether the range-specs (by `rangeSpecs()`) ask for a suffix of a non-zero
+ * length: the one range-spec an empty representation satisfies (RFC 9110
+ * 14.1.1), with no byte to send in a 206, so its whole (empty) 200 answers it.
+ */
+export function emptySatisfies(specs: readonly string[]): boolean {
+  return specs.some((spec) => spec.startsWith('-') && /[1-9]/.test(spec));
+}
+
 /** The bytes from `start` to `end`, both included (as Content-Range writes them). */
 export interface ByteRange {
   start: number;
@@ -37,20 +46,22 @@ export interface ByteRange {
  * (range-parser with `combine`) answers it: one range, when the satisfiable
  * ones overlap or touch into one; `'unsatisfiable'` when none is (RFC 9110
  * 14.1.1: a first position at or past the end, a suffix of 0); undefined for
- * a Range to ignore (not one by `rangeSpecs()`), and for several ranges
- * apart, which get the whole representation, once: never more bytes than
+ * a Range to ignore (not one by `rangeSpecs()`), for an empty representation
+ * that `emptySatisfies()`, and for several ranges apart, which get the whole
+ * representation, once: never more bytes than
  * the file's, however many ranges are asked. Linear in the Range's length,
  * but for the sort of its ranges.
  */
 export function byteRange(range: string, size: number): ByteRange | 'unsatisfiable' | undefined {
   const specs = rangeSpecs(range);
   if (specs === undefined) return undefined;
+  if (size === 0) return emptySatisfies(specs) ? undefined : 'unsatisfiable';
   const ranges: ByteRange[] = [];
   for (const spec of specs) {
     const [, first, last, suffix] = RANGE_SPEC.exec(spec)!;
     if (suffix !== undefined) {
       // A suffix longer than the file is the whole file; a suffix of 0 asks for nothing.
-      if (Number(suffix) > 0 && size > 0) ranges.push({ start: Math.max(0, size - Number(suffix)), end: size - 1 });
+      if (Number(suffix) > 0) ranges.push({ start: Math.max(0, size - Number(suffix)), end: size - 1 });
     } else if (Number(first) < size) {
       ranges.push({ start: Number(first), end: last === '' ? size - 1 : Math.min(Number(last), size - 1) });
     }

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
-import { rangeSpecs } from '../http/byte-ranges.js';
+import { emptySatisfies, rangeSpecs } from '../http/byte-ranges.js';
 import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import { httpDate, ifMatchHolds, ifRangeHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
@@ -100,6 +100,8 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
       return answer;
     };
     let result = await ask(true);
+    // @fastify/send answers any range of an empty file with a 416: one RFC 9110 14.1.1 has it satisfy is its whole, as FileResponse sends it.
+    if (result.statusCode === 416 && result.headers['Content-Range'] === 'bytes */0' && emptySatisfies(rangeSpecs(request.headers.get('range') ?? '') ?? [])) result = await ask(false);
     const ifRange = request.headers.get('if-range');
     if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
     if (result.type === 'directory') return toSlashForm(request, 301, `no file at ${shown}: a directory`, withoutDots(request.path));

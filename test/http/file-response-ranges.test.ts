@@ -78,6 +78,26 @@ describe("send's test/send.js, with Range request", () => {
     assert.equal(empty.headers.get('content-range'), 'bytes */0');
   });
 
+  test('an empty file: a suffix range of a non-zero length is satisfiable (RFC 9110 14.1.1) with no byte for a 206, so the whole, empty 200; any other range a 416', async () => {
+    const emptyFile = path.join(folder, 'empty.txt');
+    writeFileSync(emptyFile, '');
+    for (const make of [() => new FileResponse(Buffer.alloc(0)), () => new FileResponse(emptyFile)]) {
+      for (const range of ['bytes=-5', 'bytes=-1', 'bytes=0-,-3']) {
+        const { status, headers, text, made } = await ask(make, { range });
+        assert.equal(status, 200, range);
+        assert.equal(headers.get('content-range'), null, range);
+        assert.equal(headers.get('content-length'), '0', range);
+        assert.equal(text, '');
+        await made.closed;
+      }
+      for (const range of ['bytes=0-', 'bytes=-0', 'bytes=0-0,-0']) {
+        const { status, headers } = await ask(make, { range });
+        assert.equal(status, 416, range);
+        assert.equal(headers.get('content-range'), 'bytes */0', range);
+      }
+    }
+  });
+
   test('should ignore non-byte ranges; when syntactically invalid: should respond with 200 and the entire contents (RFC 9110 14.2)', async () => {
     for (const range of ['items=0-4', 'asdf', 'bytes=1e1-', 'bytes=5-2', 'bytes=-', 'bytes=0x4-8']) {
       const { status, headers, text } = await ask(numbers, { range });

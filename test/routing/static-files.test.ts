@@ -151,6 +151,24 @@ describe('staticFiles()', () => {
     assert.equal(beyond.body.toString(), 'range bytes=500-600 is not satisfiable for /assets/hello.txt');
   });
 
+  test('Range: an empty file satisfies a suffix range of a non-zero length (RFC 9110 14.1.1) with no byte for a 206: the whole, empty 200; any other range is a 416', async () => {
+    writeFileSync(path.join(root, 'nothing.txt'), '');
+    for (const range of ['bytes=-5', 'bytes=0-,-3']) {
+      const whole = await get('/assets/nothing.txt', { range });
+      assert.equal(whole.status, 200, range);
+      assert.equal(whole.headers['content-range'], undefined, range);
+      assert.equal(whole.headers['content-length'], '0', range);
+    }
+    // As FileResponse answers it, If-Range holding or not.
+    const stat = fs.statSync(path.join(root, 'nothing.txt'));
+    assert.equal((await get('/assets/nothing.txt', { range: 'bytes=-5', 'if-range': stat.mtime.toUTCString() })).status, 200);
+    for (const range of ['bytes=0-', 'bytes=-0']) {
+      const beyond = await get('/assets/nothing.txt', { range });
+      assert.equal(beyond.status, 416, range);
+      assert.equal(beyond.headers['content-range'], 'bytes */0', range);
+    }
+  });
+
   test('Range: the unit is case-insensitive (RFC 9110 14.1): BYTES= and Bytes= are byte ranges', async () => {
     for (const range of ['BYTES=0-4', 'Bytes=0-4', ' bYtEs=0-4']) {
       const part = await get('/assets/hello.txt', { range });
