@@ -5,7 +5,7 @@ import { charsetOf, parameterValues } from './body.js';
 import type { BodySettings } from './body-options.js';
 import { cut, malformed, notValid, tooMany, tooManyFields, undecodable, untransferable } from './form-errors.js';
 import type { RequestHeaders } from './headers.js';
-import { boundaryOf, charsetFault, delimited, fileContent, firstHeadProblem, headProblem, NOT_PRINTABLE, partHead, FOLD, type Delimited, type PartHead } from './multipart-parts.js';
+import { boundaryOf, charsetFault, delimited, fileContent, firstHeadProblem, headProblem, namesFormData, NOT_PRINTABLE, partHead, FOLD, type Delimited, type PartHead } from './multipart-parts.js';
 
 /** Parses a multipart/form-data body (already size-checked) into a `FormData`, within the form limits. */
 export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings: BodySettings): Promise<FormData> {
@@ -31,6 +31,8 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
   let parts = 0;
   // The head of the part busboy gave last, as sent.
   let head: PartHead | undefined;
+  // busboy skipped a part (see delimited()): the heads by count are no longer those of the parts it gives.
+  let skippedOne = false;
   return new Promise((resolve, reject) => {
     /**
      * The part's name; a part without one fails the whole form. busboy takes `name=""` for none: an empty name
@@ -39,6 +41,9 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
     const nameOf = (name: string | undefined, encoding: string): string | undefined => {
       parts++;
       head = partHead(bytes, body.bounds[parts - 1]);
+      // A head busboy reads no part by is one it skipped: this part is another's, and the form fails at its close, naming the skip.
+      skippedOne ||= head !== undefined && !namesFormData(head);
+      if (skippedOne) return undefined;
       const problem = head === undefined ? undefined : headProblem(head, parts);
       if (problem !== undefined) {
         reject(malformed(problem));

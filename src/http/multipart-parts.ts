@@ -110,6 +110,14 @@ export function partHead(bytes: Buffer, bounds: readonly [from: number, to: numb
   return { text, disposition: DISPOSITION.exec(text)?.[1] ?? null, type: CONTENT_TYPE.exec(text)?.[1] ?? null, content: [from + headersEnd + 4, to] };
 }
 
+/** A Content-Disposition of the form-data type, its parameters after it. */
+const FORM_DATA = /^[\t ]*form-data[\t ]*(?:;|$)/i;
+
+/** Whether the part's Content-Disposition is of the form-data type, as busboy requires of a part it gives (it skips any other without a word). */
+export function namesFormData(head: PartHead): boolean {
+  return head.disposition !== null && FORM_DATA.test(head.disposition.replace(FOLD, ' '));
+}
+
 /** The labels busboy decodes a part as UTF-16LE by (Buffer's ucs2Slice, which drops an odd last byte and keeps a lone surrogate). */
 const UTF16LE_LABELS = new Set(['utf16le', 'utf-16le', 'ucs2', 'ucs-2']);
 /** The labels busboy decodes a part as UTF-8 by (with U+FFFD for bytes that are not), the default among them. */

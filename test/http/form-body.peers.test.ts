@@ -106,6 +106,16 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(answer, { status: 200, text: JSON.stringify([['a', 'x--B\r\n']]) });
   });
 
+  test('a part busboy skips lends its head to none after it: the 400 names the skipped part, not a fault read from its head as the next part\'s (a charset, base64, a filename)', async () => {
+    const expected = { status: 400, text: 'malformed multipart body: 1 of its parts has no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)' };
+    const cases = [
+      part('Content-Type: text/plain; charset=utf-16le', 'odd') + field('a', 'x'),
+      part('Content-Disposition: attachment; name="a"', 'not base64!') + part('Content-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: base64', 'eA=='),
+      part('Content-Disposition: attachment; name="a"; filename="a.txt"\r\nContent-Type: text/plain; charset=utf-16le', 'odd') + field('a', 'x'),
+    ];
+    for (const body of cases) assert.deepEqual(await send(body + END), expected, body);
+  });
+
   test("fetch's formData() (undici): a part with filename=\"\" (an empty file input) is a file named '' whatever its type, as RFC 7578 4.2 has a filename make a part a file (busboy gave it as the string '' without an application/octet-stream type); a field stays a string; name=\"\" is the name '' (busboy took it for none: a 400 saying the part had no name)", async () => {
     const body = part('Content-Disposition: form-data; name="empty"; filename=""', '')
       + part('Content-Disposition: form-data; name="typed"; filename=""\r\nContent-Type: image/png', '')
