@@ -46,6 +46,11 @@ export function redirect(location: string, status = 302): HttpResponse {
 /** The longest location a redirect sends (Django's MAX_URL_REDIRECT_LENGTH), counted percent-encoded. */
 const MAX_LOCATION = 16_384;
 
+/** Whether `location` is short enough, once percent-encoded, for redirect() to send it. */
+export function fitsRedirect(location: string): boolean {
+  return asciiLocation(location).length <= MAX_LOCATION;
+}
+
 /** A location as a URI (RFC 3987's IRI to URI, as Django's iri_to_uri): what a URI cannot hold percent-encoded, as UTF-8. */
 function asciiLocation(location: string): string {
   try {

@@ -1,6 +1,6 @@
 import { NotFound } from '../http/errors.js';
 import type { HttpRequest } from '../http/request.js';
-import { redirect } from '../http/redirect.js';
+import { fitsRedirect, redirect } from '../http/redirect.js';
 import type { HttpResponse } from '../http/response.js';
 import { echo } from '../util/echo.js';
 
@@ -18,16 +18,13 @@ export function slashRedirect(request: HttpRequest): HttpResponse {
 
 /**
  * The redirect to `path`'s slash form (`withSlash`), or, when its location
- * would be too long to send once percent-encoded (redirect()'s one refusal a
- * path starting with '/' can meet), the 404 it stands for, `miss` saying
- * what was missed: the miss stays a miss, never a 500.
+ * would be too long to send once percent-encoded, the 404 it stands for,
+ * `miss` saying what was missed: the miss stays a miss, never a 500.
  */
 export function toSlashForm(request: HttpRequest, status: number, miss: string, path = request.path): HttpResponse {
-  try {
-    return redirect(withSlash(request, path), status);
-  } catch {
-    throw new NotFound(`${miss}: the redirect to its slash form would be longer than clients read`);
-  }
+  const location = withSlash(request, path);
+  if (!fitsRedirect(location)) throw new NotFound(`${miss}: the redirect to its slash form would be longer than clients read`);
+  return redirect(location, status);
 }
 
 /** `path` (the request's, by default) with a trailing slash, and the request's query string: a location on this host. */

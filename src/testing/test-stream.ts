@@ -56,7 +56,9 @@ export class TestStreamResponse implements AsyncIterable<Uint8Array>, AsyncDispo
     for await (const decoded of this.body.pipeThrough(decoder(this.headers.get('content-type')))) {
       const text: string = afterCr && decoded.startsWith('\n') ? decoded.slice(1) : decoded;
       afterCr = text.endsWith('\r');
-      const lines = (pending + text).split(LINE_END);
+      // Only the new text is split (the unfinished line holds no line end): a long line costs its length once, not once a chunk.
+      const lines = text.split(LINE_END);
+      lines[0] = pending + lines[0]!;
       pending = lines.pop()!;
       yield* lines;
     }
