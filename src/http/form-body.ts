@@ -76,7 +76,7 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
      */
     const pushDecoded = (name: string, filename: string | undefined, readable = true): void => {
       const encoded = head === undefined ? '' : bytes.toString('latin1', ...head.content);
-      if (!BASE64.test(encoded)) return void reject(malformed(`part ${parts} has Content-Transfer-Encoding base64, but its content is not base64`));
+      if (!isBase64(encoded)) return void reject(malformed(`part ${parts} has Content-Transfer-Encoding base64, but its content is not base64`));
       const decoded = Buffer.from(encoded, 'base64');
       if (filename !== undefined || fileContent(bytes, head) !== undefined) return void pushFile(name, [decoded], filename ?? '');
       let decoder: TextDecoder | undefined;
@@ -148,6 +148,22 @@ export function parseMultipart(bytes: Buffer, headers: RequestHeaders, settings:
 const READ_CODINGS = new Set(['7bit', '8bit', 'binary', 'base64']);
 /** base64's alphabet, its padding, and the line breaks and blanks an encoder may put between its lines. */
 const BASE64 = /^[A-Za-z0-9+/\t\n\r ]*(?:=[\t\n\r ]*){0,2}$/;
+const BLANKS = /[\t\n\r ]/g;
+
+/**
+ * Whether `text` is base64 as WHATWG's forgiving-base64 decode reads it
+ * (atob()): blanks ignored, padding optional; but one character past a
+ * group of four, which encodes no whole byte (`YWJjY`: Node dropped it and
+ * decoded 'abc'), is no base64, as Django finds it.
+ */
+function isBase64(text: string): boolean {
+  if (!BASE64.test(text)) return false;
+  const bare = text.replace(BLANKS, '');
+  const unpadded = bare.endsWith('==') ? bare.slice(0, -2) : bare.endsWith('=') ? bare.slice(0, -1) : bare;
+  // Padding belongs only to a whole last group of four.
+  if (unpadded !== bare && bare.length % 4 !== 0) return false;
+  return unpadded.length % 4 !== 1;
+}
 
 /** C0 controls but the tab, and DEL: what busboy refuses in a part's header as written. */
 const CONTROL = /[\0-\x08\n-\x1f\x7f]/;

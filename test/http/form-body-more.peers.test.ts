@@ -278,6 +278,12 @@ describe('Content-Transfer-Encoding, over the test client', () => {
       status: 400,
       text: 'malformed multipart body: part 2 has Content-Transfer-Encoding base64, but its content is not base64',
     });
+    // One character past a group of four encodes no whole byte (Node decoded 'YWJjY' as 'abc'); misplaced padding is none.
+    for (const text of ['YWJjY', 'YWJjZA=', 'YQ===']) {
+      assert.equal((await send(encoded('file', 'base64', text, '; filename="test.txt"') + END)).status, 400, text);
+    }
+    // Padding is optional, as atob() reads base64: 'YWJjZA' is 'abcd'.
+    assert.deepEqual(await entries(encoded('a', 'base64', 'YWJjZA') + END), [['a', 'abcd']]);
   });
 
   test("a part in another transfer coding than base64, 7bit, 8bit or binary (quoted-printable, x-anything) is a 415 naming it, where Django, busboy and fetch's formData() gave the encoded text as the content; 7bit, 8bit and binary are read as sent", async () => {
