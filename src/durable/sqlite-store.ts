@@ -4,7 +4,6 @@ import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { kOpenToInspect, kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
-import { retryDelay } from './backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
@@ -14,9 +13,10 @@ import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { shownRow, unreadableRow, type StalledJson } from './sqlite-unreadable.js';
+import { failUnreadable, recoverLapsed, type Unreadable } from './sqlite-recovery.js';
+import { jsonColumns, shownRow } from './sqlite-unreadable.js';
 import type {
-  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -265,7 +265,7 @@ export class SqliteStore implements TaskStore {
         } catch (error) {
           // A row edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
           const message = `${owner} claimed it and could not read its row`;
-          const failed = this.#failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now);
+          const failed = failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now, this.description);
           if (failed === undefined) throw error;
           unreadable.push(failed);
         }
@@ -302,43 +302,12 @@ export class SqliteStore implements TaskStore {
     checkTime('recover(): now', now);
     let reported = 0;
     const recovered = await this.#write((s) => {
-      s.recoverCovered.run(now);
-      const held = Number(s.recoverHeld.run(now).changes);
-      const stalled = s.stalled.all(now) as unknown as StalledRow[];
       // Those a claim failed for good since the last recovery (let go of once this one is committed), then this one's.
       reported = this.#unreadable.length;
-      const unreadable = this.#unreadable.slice(0, reported);
-      let running = 0;
-      for (const task of stalled) {
-        const message = `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`;
-        // Every column is looked at first, a hand-edited one failing the task for good (repaired, saying why): its
-        // backoff read as null stopped every recovery, its errors read as {} lost this attempt's error.
-        const failed = this.#failUnreadable(s, task, message, now);
-        if (failed !== undefined) {
-          unreadable.push(failed);
-          continue;
-        }
-        const error: AttemptError = { attempt: task.attempt, message, startedAt: task.started_at, finishedAt: now };
-        const retryAt = task.attempt < task.max_attempts ? now + retryDelay(JSON.parse(task.backoff) as Backoff, task.attempt, random) : null;
-        s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
-        running++;
-      }
-      // Those failed for good as unreadable are told apart: the runner logs them as errors, not as recovered.
-      return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
+      return recoverLapsed(s, now, random, this.#unreadable.slice(0, reported), this.description);
     });
     this.#unreadable.splice(0, reported);
     return recovered;
-  }
-
-  /**
-   * Fails for good the running task of `row` when one of its JSON columns does not read, its attempt's error `message`
-   * followed by the reason (see sqlite-unreadable.ts), which it returns, to be logged; undefined when each reads.
-   */
-  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number): Unreadable | undefined {
-    const failed = unreadableRow(row, { attempt: row.attempt, message, startedAt: row.started_at, finishedAt: now }, this.description);
-    if (failed === undefined) return undefined;
-    s.failUnreadable.run(failed.backoff, failed.errors, failed.request, failed.trace, failed.outcome, now, row.id, row.owner);
-    return { id: row.id, reason: failed.reason };
   }
 
   /** The task of `row`; a column edited by hand so that it does not read is shown replaced, marked in its errors: a listing that threw hid every task. */
@@ -741,29 +710,6 @@ const MAX_HELD = 100_000;
 
 /** A ready task whose time has come: seq, name, run_at. */
 type DueRow = [number, string, number];
-
-/** A task failed for good, its row unreadable, as recover() reports it. */
-type Unreadable = NonNullable<Recovered['unreadable']>[number];
-
-/** A running task's row, as far as failing it for good needs. */
-interface RunningRow extends StalledJson {
-  owner: string;
-  attempt: number;
-  started_at: number | null;
-}
-
-interface StalledRow extends RunningRow {
-  max_attempts: number;
-  lease_until: number;
-}
-
-/** A task row's JSON columns (TASK_COLUMNS), as recover() reads them. */
-function jsonColumns(row: TaskRow): StalledJson {
-  return {
-    seq: row[SEQ] as number, id: row[1] as string, backoff: row[15] as string, request: row[16] as string | null, trace: row[17] as string | null,
-    outcome: row[18] as string | null, errors: row[19] as string,
-  };
-}
 
 interface StatsRow {
   name: string;
