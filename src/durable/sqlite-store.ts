@@ -8,12 +8,13 @@ import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwn
 import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
 import { keepsKey } from './key-rule.js';
+import { claimDue, roomOf, take } from './sqlite-claiming.js';
 import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
+import { recoverLapsed, type Unreadable } from './sqlite-recovery.js';
 import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { failUnreadable, recoverLapsed, type Unreadable } from './sqlite-recovery.js';
 import { jsonColumns, shownRow } from './sqlite-unreadable.js';
 import type {
   AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
@@ -241,36 +242,7 @@ export class SqliteStore implements TaskStore {
     const unreadable: Unreadable[] = [];
     const tasks = await this.#write((s) => {
       unreadable.length = 0;
-      const room = roomOf(s, names, concurrency);
-      let due: DueRow[];
-      if (ids === undefined) {
-        // Concatenated, not pushed as spread arguments: a name's rows past some 125,000 (a runner with that much room) threw a RangeError.
-        due = [...room].flatMap(([name, left]) => (left > 0 ? rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[] : []));
-      } else {
-        due = (rowsOf(s.dueAmong.all(JSON.stringify(ids), now)) as DueRow[]).filter((row) => room.has(row[1]));
-      }
-      due.sort((a, b) => a[2] - b[2] || a[0] - b[0]);
-      const chosen: number[] = [];
-      for (const [seq, name] of due) {
-        if (chosen.length === limit) break;
-        if (take(room, name)) chosen.push(seq);
-      }
-      if (chosen.length === 0) return [];
-      const claimed = new Map(rowsOf(s.claim.all(owner, leaseUntil, now, JSON.stringify(chosen))).map((row) => [row[SEQ], row]));
-      const read: StoredTask[] = [];
-      for (const seq of chosen) {
-        const row = claimed.get(seq)!;
-        try {
-          read.push(toTask(row));
-        } catch (error) {
-          // A row edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
-          const message = `${owner} claimed it and could not read its row`;
-          const failed = failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now, this.description);
-          if (failed === undefined) throw error;
-          unreadable.push(failed);
-        }
-      }
-      return read;
+      return claimDue(s, request, unreadable, this.description);
     });
     this.#unreadable.push(...unreadable);
     return tasks;
@@ -676,23 +648,6 @@ function claimReleased(
   return claimed;
 }
 
-/** How many more of each name may run, counted over every process's running tasks (a name without a cap: Infinity). */
-function roomOf(s: Statements, names: readonly string[], concurrency: Readonly<Record<string, number>>): Map<string, number> {
-  const room = new Map<string, number>();
-  for (const name of names) {
-    room.set(name, Object.hasOwn(concurrency, name) ? concurrency[name]! - Number(s.runningOf.get(name)!.n) : Infinity);
-  }
-  return room;
-}
-
-/** Takes one of `name`'s room; false when it has none left (or is not among the names). */
-function take(room: Map<string, number>, name: string): boolean {
-  const left = room.get(name);
-  if (left === undefined || left <= 0) return false;
-  room.set(name, left - 1);
-  return true;
-}
-
 /** Releases as the JSON array the statements read (RELEASES): `[id, runAt, outcome]`, the outcome's JSON written in place. */
 function releaseRows(releases: readonly Release[]): string {
   return `[${releases.map(({ id, runAt, outcome }) => `[${JSON.stringify(id)},${JSON.stringify(runAt)},${outcomeJson(outcome)}]`).join(',')}]`;
@@ -707,9 +662,6 @@ interface HeldTask {
 
 /** At most this many held tasks are known (#held): far more than any process holds at once. */
 const MAX_HELD = 100_000;
-
-/** A ready task whose time has come: seq, name, run_at. */
-type DueRow = [number, string, number];
 
 interface StatsRow {
   name: string;
