@@ -5,16 +5,15 @@ import { kOpenToInspect, kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
-import { outcomeJson, storedOutcome } from './outcome-json.js';
 import { StoreUnavailable } from './errors.js';
-import { keepsKey } from './key-rule.js';
-import { claimDue, roomOf, take } from './sqlite-claiming.js';
+import { claimDue } from './sqlite-claiming.js';
 import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
 import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { recoverLapsed, type Unreadable } from './sqlite-recovery.js';
+import { MAX_HELD, releaseHeld, type HeldTask } from './sqlite-release.js';
 import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
-import { prepareStatements, type Statements } from './sqlite-statements.js';
+import { changed, prepareStatements, type Statements } from './sqlite-statements.js';
 import { jsonColumns, shownRow } from './sqlite-unreadable.js';
 import type {
   AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
@@ -217,19 +216,7 @@ export class SqliteStore implements TaskStore {
       held.push(this.#held.get(id));
       this.#held.delete(id);
     }
-    return this.#write((s) => {
-      const skipped = releases.filter(({ run }) => !run);
-      let toRun = skipped.length === 0 ? releases : releases.filter(({ run }) => run);
-      if (skipped.length > 0) s.releaseSkipped.run(JSON.stringify(skipped.map(({ id }) => id)), owner);
-      const covered = releaseCovered(s, releases, held, owner);
-      if (covered !== undefined) toRun = toRun.filter(({ id }) => !covered.has(id));
-      const claimed = claim === undefined ? [] : claimReleased(s, releases, held, owner, claim, covered);
-      if (claimed.length === toRun.length) return { ready: [], claimed };
-      const taken = new Set(claimed.map(({ id }) => id));
-      const rest = toRun.filter(({ id }) => !taken.has(id));
-      const ready = new Set(rowsOf(s.releaseToRun.all(releaseRows(rest), owner)).map((row) => row[0]));
-      return { ready: rest.filter(({ id }) => ready.has(id)).map(({ id }) => id), claimed };
-    });
+    return this.#write((s) => releaseHeld(s, releases, held, owner, claim));
   }
 
   async claim(request: ClaimRequest): Promise<StoredTask[]> {
@@ -599,70 +586,6 @@ export class SqliteStore implements TaskStore {
   }
 }
 
-/**
- * Removes the holds released to run that keep no key (keepsKey()) and whose
- * key another pending task keeps by now, or an earlier of them (its run
- * covers theirs). Only holds that may be covered are looked at: those with a
- * key that keep none, and those this store does not know (a release written
- * again). Returns their ids, or undefined when none was removed.
- */
-function releaseCovered(s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string): ReadonlySet<string> | undefined {
-  const uncertain: string[] = [];
-  releases.forEach(({ id, run }, i) => {
-    const known = held[i];
-    if (run && (known === undefined || (known.task.key !== null && !keepsKey(known.task)))) uncertain.push(id);
-  });
-  if (uncertain.length === 0) return undefined;
-  const covered = rowsOf(s.releaseCovered.all(JSON.stringify(uncertain), owner)).map((row) => row[0] as string);
-  return covered.length === 0 ? undefined : new Set(covered);
-}
-
-/**
- * The claim a release carries: its tasks due by `now` that this store added
- * (`held`, by the releases' positions), in the order of the releases, up to
- * `limit`, within each name's room, from held to running. Each is updated by
- * id with its own parameters (a batch statement reading each release's
- * outcome out of JSON cost more: bench/durable-results.md) and returned as
- * the claim sets it, built from the task as added: no row is read back.
- */
-function claimReleased(
-  s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string, claim: ReleaseClaim, covered: ReadonlySet<string> | undefined,
-): StoredTask[] {
-  const { names, concurrency, limit, now, leaseUntil } = claim;
-  if (limit === 0 || names.length === 0) return [];
-  const room = roomOf(s, names, concurrency);
-  const claimed: StoredTask[] = [];
-  releases.forEach(({ id, run, runAt, outcome }, i) => {
-    const known = held[i];
-    if (!run || runAt > now || claimed.length === limit || known === undefined || known.owner !== owner || covered?.has(id) || !take(room, known.task.name)) return;
-    const kept = storedOutcome(outcome);
-    // Not updated (recovered by another process since): not claimed, and the release leaves it alone too.
-    if (!changed(s.heldToRunning.run(runAt, JSON.stringify(kept), leaseUntil, now, id, owner))) return;
-    const { task, createdAt } = known;
-    claimed.push({
-      id, name: task.name, payload: task.payload, state: 'running', key: task.key, when: task.when, attempt: 1, maxAttempts: task.maxAttempts,
-      backoff: { ...task.backoff }, timeoutMs: task.timeoutMs, runAt, owner, leaseUntil, createdAt, startedAt: now, finishedAt: null,
-      request: task.request, outcome: kept, trace: task.trace, errors: [],
-    });
-  });
-  return claimed;
-}
-
-/** Releases as the JSON array the statements read (RELEASES): `[id, runAt, outcome]`, the outcome's JSON written in place. */
-function releaseRows(releases: readonly Release[]): string {
-  return `[${releases.map(({ id, runAt, outcome }) => `[${JSON.stringify(id)},${JSON.stringify(runAt)},${outcomeJson(outcome)}]`).join(',')}]`;
-}
-
-/** A held task as this store added it, and to whom. */
-interface HeldTask {
-  task: NewTask;
-  owner: string;
-  createdAt: number;
-}
-
-/** At most this many held tasks are known (#held): far more than any process holds at once. */
-const MAX_HELD = 100_000;
-
 interface StatsRow {
   name: string;
   state: TaskState;
@@ -684,8 +607,6 @@ function namesFrom(nameAfter: StatementSync): string[] {
 const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
 
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
-
-const changed = (result: { changes: number | bigint }): boolean => Number(result.changes) > 0;
 
 /**
  * Moves every commit of `db`'s WAL into its file and truncates the WAL (a TRUNCATE checkpoint); false when another
