@@ -6,12 +6,13 @@ import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
 import { StoreUnavailable } from './errors.js';
+import { insertTasks } from './sqlite-adding.js';
 import { claimDue } from './sqlite-claiming.js';
-import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
+import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable } from './sqlite-failure.js';
 import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
 import { recoverLapsed, type Unreadable } from './sqlite-recovery.js';
 import { MAX_HELD, releaseHeld, type HeldTask } from './sqlite-release.js';
-import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
+import { rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { changed, prepareStatements, type Statements } from './sqlite-statements.js';
 import { jsonColumns, shownRow } from './sqlite-unreadable.js';
@@ -180,24 +181,7 @@ export class SqliteStore implements TaskStore {
     checkTime('add(): leaseUntil', leaseUntil);
     if (tasks.length === 0) return [];
     const createdAt = Date.now();
-    const results = await this.#write((s) => tasks.map((task): AddResult => {
-      if (task.key !== null) {
-        const pending = s.keyHolder.get(task.key);
-        if (pending !== undefined) return { id: pending.id as string, duplicate: true };
-      }
-      try {
-        s.insert.run(
-          task.id, task.name, task.held ? 'held' : 'ready', task.key, task.when, task.maxAttempts, task.timeoutMs, task.runAt,
-          task.held ? owner : null, task.held ? leaseUntil : null, createdAt,
-          backoffText(task.backoff), json(task.request), json(task.trace), task.payload,
-        );
-      } catch (error) {
-        // The pending key was looked up just before: the one unique value left is the id.
-        if (isUniqueViolation(error)) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(task.id)} is already stored`, { cause: error });
-        throw error;
-      }
-      return { id: task.id, duplicate: false };
-    }), true);
+    const results = await this.#write((s) => insertTasks(s, tasks, owner, leaseUntil, createdAt, this.description), true);
     // Known once committed; the bound keeps a process whose releases never come (a store shared by tests) from growing it.
     if (this.#held.size + tasks.length > MAX_HELD) this.#held.clear();
     results.forEach(({ duplicate }, i) => {
@@ -605,8 +589,6 @@ function namesFrom(nameAfter: StatementSync): string[] {
 }
 
 const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
-
-const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
 /**
  * Moves every commit of `db`'s WAL into its file and truncates the WAL (a TRUNCATE checkpoint); false when another
