@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { kOpenToInspect, kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
@@ -10,14 +10,13 @@ import { insertTasks } from './sqlite-adding.js';
 import { claimDue } from './sqlite-claiming.js';
 import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable } from './sqlite-failure.js';
 import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
+import { countStats, firstRunAt, namesFrom, pageOf, taskById } from './sqlite-listing.js';
 import { recoverLapsed, type Unreadable } from './sqlite-recovery.js';
 import { MAX_HELD, releaseHeld, type HeldTask } from './sqlite-release.js';
-import { rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { changed, prepareStatements, type Statements } from './sqlite-statements.js';
-import { jsonColumns, shownRow } from './sqlite-unreadable.js';
 import type {
-  AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskStore,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -253,26 +252,8 @@ export class SqliteStore implements TaskStore {
     return recovered;
   }
 
-  /** The task of `row`; a column edited by hand so that it does not read is shown replaced, marked in its errors: a listing that threw hid every task. */
-  #shown(row: TaskRow): StoredTask {
-    try {
-      return toTask(row);
-    } catch {
-      const note = { attempt: row[6] as number, startedAt: null, finishedAt: (row[14] ?? row[12]) as number };
-      const { backoff, request, trace, outcome, errors } = shownRow(jsonColumns(row), note, this.description);
-      return toTask(Object.assign([...row], { 15: backoff, 16: request, 17: trace, 18: outcome, 19: errors }));
-    }
-  }
-
   async nextRunAt(names: readonly string[]): Promise<number | null> {
-    return this.#read((s) => {
-      let next: number | null = null;
-      for (const name of names) {
-        const runAt = s.firstRunAt.get(name)?.run_at as number | undefined;
-        if (runAt !== undefined && (next === null || runAt < next)) next = runAt;
-      }
-      return next;
-    });
+    return this.#read((s) => firstRunAt(s, names));
   }
 
   async unknownNames(names: readonly string[]): Promise<string[]> {
@@ -282,17 +263,7 @@ export class SqliteStore implements TaskStore {
 
   async stats(now: number): Promise<StoreStats> {
     checkTime('stats(): now', now);
-    return this.#read((s) => {
-      const stats: StoreStats = { ...emptyCounts(), byName: {} };
-      for (const { state, name, n, delayed } of s.stats.all(now) as unknown as StatsRow[]) {
-        const forName = (stats.byName[name] ??= emptyCounts());
-        stats[state] += n - delayed;
-        forName[state] += n - delayed;
-        stats.delayed += delayed;
-        forName.delayed += delayed;
-      }
-      return stats;
-    });
+    return this.#read((s) => countStats(s, now));
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
@@ -301,21 +272,14 @@ export class SqliteStore implements TaskStore {
 
   /** A page ends at its last task's seq (the order added): the next lists those added before it. */
   async listPage(filter: ListFilter): Promise<TaskPage> {
-    const { state, name, limit, after } = checkListFilter(filter);
+    const checked = checkListFilter(filter);
+    const { after } = checked;
     if (after !== undefined && !/^[1-9]\d{0,15}$/.test(after)) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
-    return this.#read((s) => {
-      // One more than the page: whether there is a next.
-      const rows = rowsOf(s.list.all(state ?? null, name ?? null, after === undefined ? null : Number(after), limit + 1));
-      const page = rows.slice(0, limit);
-      return { tasks: page.map((row) => this.#shown(row)), next: rows.length > limit ? String(page.at(-1)![SEQ]) : null };
-    });
+    return this.#read((s) => pageOf(s, checked, this.description));
   }
 
   async get(id: string): Promise<StoredTask | null> {
-    return this.#read((s) => {
-      const row = s.get.get(id);
-      return row === undefined ? null : this.#shown(rowsOf([row])[0]!);
-    });
+    return this.#read((s) => taskById(s, id, this.description));
   }
 
   async retry(id: string, now: number): Promise<boolean> {
@@ -569,26 +533,6 @@ export class SqliteStore implements TaskStore {
     return isUnavailable(error) ? new StoreUnavailable(this.description, error, failureText(error, this.#path)) : error;
   }
 }
-
-interface StatsRow {
-  name: string;
-  state: TaskState;
-  n: number;
-  delayed: number;
-}
-
-/**
- * The distinct names an index holds, in order, from a statement that gives
- * the first name after its parameter: one index probe per name, however many
- * tasks each has.
- */
-function namesFrom(nameAfter: StatementSync): string[] {
-  const names: string[] = [];
-  for (let name = nameAfter.get('')?.name; typeof name === 'string'; name = nameAfter.get(name)?.name) names.push(name);
-  return names;
-}
-
-const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
 
 /**
  * Moves every commit of `db`'s WAL into its file and truncates the WAL (a TRUNCATE checkpoint); false when another
