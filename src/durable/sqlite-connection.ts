@@ -1,9 +1,9 @@
-import { statSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as delay } from 'node:timers/promises';
 import { StoreUnavailable } from './errors.js';
 import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable } from './sqlite-failure.js';
-import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
+import { cannotOpen, fileIdentity } from './sqlite-file.js';
+import { checkFiles, truncateWal, type ConnectionHandle } from './sqlite-file-checks.js';
 import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 
@@ -39,23 +39,43 @@ export class SqliteConnection {
   readonly #busyTimeoutMs: number;
   #db: DatabaseSync | undefined;
   #statements: Statements | undefined;
-  /** The file the connection has open (undefined for `:memory:`): every write checks that the path still names it (see #checkFiles). */
+  /** The file the connection has open (undefined for `:memory:`): every write checks that the path still names it (see checkFiles()). */
   #file: string | undefined;
-  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkFiles). */
+  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see checkFiles()). */
   #wal: string | undefined;
-  /** The WAL's shared-memory file the connection maps (undefined for `:memory:`): every write checks it too (see #checkShm). */
+  /** The WAL's shared-memory file the connection maps (undefined for `:memory:`): every write checks it too (see checkShm()). */
   #shm: string | undefined;
   /** A reconnection (#reconnect) failed: the next call connects again. */
   #lost = false;
   /** Opened to inspect (kOpenToInspect): no schema is written. */
   #inspect = false;
   #Database: typeof DatabaseSync | undefined;
+  /** What the file checks read of it (see ConnectionHandle). */
+  readonly #handle: ConnectionHandle;
 
   constructor(path: string, synchronous: 'NORMAL' | 'FULL', busyTimeoutMs: number, description: string) {
     this.#path = path;
     this.#synchronous = synchronous;
     this.#busyTimeoutMs = busyTimeoutMs;
     this.#description = description;
+    const connection = this;
+    this.#handle = {
+      path,
+      description,
+      get db() {
+        return connection.#db;
+      },
+      get file() {
+        return connection.#file;
+      },
+      get wal() {
+        return connection.#wal;
+      },
+      get shm() {
+        return connection.#shm;
+      },
+      reconnect: (db) => this.#reconnect(db),
+    };
   }
 
   /** Opens the file (a second call while open does nothing), tried again while another process holds its lock. */
@@ -130,110 +150,7 @@ export class SqliteConnection {
     db?.close();
   }
 
-  /**
-   * The file and its WAL, looked at once (a stat each) before every write: a write into a file or a WAL no other
-   * process sees is lost. The file removed: a registration copies it back first (#copyBack), other writes go on (a
-   * registration comes soon enough, and their tasks are in the connection's copy); replaced: every write is refused
-   * (#refuseReplaced); the WAL removed: #checkWal.
-   */
-  #checkFiles(copyBack: boolean): void {
-    // Not connected (a reconnection to try again): #opened's to do.
-    if (this.#file === undefined || this.#db === undefined) return;
-    const now = fileIdentity(this.#path);
-    if (now === undefined) {
-      if (copyBack) this.#copyBack(this.#db);
-      return;
-    }
-    if (now !== this.#file) this.#refuseReplaced(this.#db);
-    this.#checkWal(this.#db);
-    // After the WAL's check, whose reconnection (if any) maps the shared memory anew.
-    if (this.#db !== undefined) this.#checkShm(this.#db);
-  }
-
-  /**
-   * A file removed under an open connection (its folder deleted, say) still
-   * takes writes, into an inode no process will open again: tasks added there
-   * would be lost at the next restart although their requests were answered.
-   * So `add()` refuses them, until the path can take a copy of everything the
-   * connection holds (`VACUUM INTO`, pending tasks included) and the store
-   * goes on in that copy.
-   */
-  #copyBack(db: DatabaseSync): void {
-    try {
-      db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
-    } catch (error) {
-      const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-      throw new StoreUnavailable(this.#description, new Error(`${moved}, and cannot be copied back yet: ${failureText(error, this.#path)}`, { cause: error }));
-    }
-    this.#reconnect(db);
-  }
-
-  /**
-   * A file replaced under an open connection (another moved onto its path: a backup restored while the process
-   * runs) still takes writes, into the old file, and its WAL, still at the path, then stood for the new file's
-   * pages: a process opening the path read the old file's pages over the new one (its tasks, or a corrupt file). So
-   * nothing more is written to the old file: every write is refused, saying so, the WAL emptied first (its commits
-   * into the old file), so that the new file opens as it is.
-   */
-  #refuseReplaced(db: DatabaseSync): never {
-    const replaced = `its file ${this.#path} was replaced by another since the store opened it`;
-    // Not emptied, the WAL would be read over the new file: said, and tried again by the next write.
-    this.#emptyWal(db, replaced, 'its WAL, still at the path, cannot be emptied into the old file while other processes read that file: stop them, then restart this process to use the new one');
-    throw new StoreUnavailable(this.#description, new Error(`${replaced}: nothing more is written to the one it opened (restart this process to use the new one)`));
-  }
-
-  /**
-   * A WAL file removed under an open connection (a cleanup of "temporary" files) still takes its commits, into an
-   * inode no other process sees: a process opening the file then failed with "disk I/O error", and the commits since
-   * the last checkpoint were lost once this one died. So each write first checks that the WAL is still there; if not,
-   * every commit in it is moved into the database file (a checkpoint) and the connection opened anew, with a new WAL.
-   * A WAL another process has made since cannot be joined safely: writes are refused, saying to restart.
-   */
-  #checkWal(db: DatabaseSync): void {
-    const now = fileIdentity(`${this.#path}-wal`);
-    if (now === this.#wal) return;
-    const removed = `its WAL file ${this.#path}-wal was removed while the store had it open`;
-    // An empty one is another process's failed open (it found the shared memory naming frames of the WAL gone).
-    if (now !== undefined && statSync(`${this.#path}-wal`).size > 0) {
-      throw new StoreUnavailable(this.#description, new Error(`${removed}, and another process writes a new one since: restart this process`));
-    }
-    this.#emptyWal(db, removed, 'its commits cannot be moved into the file while other processes read it: restart every process on the file');
-    this.#reconnect(db);
-  }
-
-  /**
-   * The WAL's shared-memory file (`-shm`, the index of the WAL that the processes on the file share) removed under
-   * an open connection (a cleanup of files that look temporary): the connection goes on with its own mapping, which
-   * a process opening the file since does not share; the commits of each then overwrote the other's in the WAL, and
-   * acknowledged tasks were lost. Removed and not made anew: the connection is closed, and opened anew only if no
-   * other process has the file open (#opened): one that opened it before the removal maps the removed index still,
-   * and a new one would split the two. Made anew (a process opened the file since): nothing more is written here
-   * (every write refused, saying so): restarting this process while a process on the new index has the file open is
-   * safe, but one whose close empties the WAL by its stale index (node:sqlite cannot close without that) would lose
-   * theirs.
-   */
-  #checkShm(db: DatabaseSync): void {
-    const now = fileIdentity(`${this.#path}-shm`);
-    if (now === this.#shm) return;
-    if (now === undefined) return this.#reconnect(db);
-    throw new StoreUnavailable(this.#description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and a process has opened the file since, making a new one: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open (its close would otherwise empty its stale index of the WAL into the file)`));
-  }
-
-  /**
-   * Empties the WAL into the file `db` has open (truncateWal), or refuses, naming `problem`: with `busy` when another
-   * process's read or write stops it, with SQLite's error otherwise.
-   */
-  #emptyWal(db: DatabaseSync, problem: string, busy: string): void {
-    let emptied: boolean;
-    try {
-      emptied = truncateWal(db);
-    } catch (error) {
-      throw new StoreUnavailable(this.#description, new Error(`${problem}, and its WAL cannot be emptied: ${failureText(error, this.#path)}`, { cause: error }));
-    }
-    if (!emptied) throw new StoreUnavailable(this.#description, new Error(`${problem}, and ${busy}`));
-  }
-
-  /** One transaction, once the write lock is free (see #whenFree); `copyBack` for a registration (see #checkFiles). */
+  /** One transaction, once the write lock is free (see #whenFree); `copyBack` for a registration (see checkFiles()). */
   write<T>(work: (statements: Statements) => T, copyBack = false): Promise<T> {
     return this.#whenFree(() => this.#transaction(work, copyBack));
   }
@@ -268,7 +185,7 @@ export class SqliteConnection {
    * the file, or freed room in it.
    */
   #transaction<T>(work: (statements: Statements) => T, copyBack: boolean, triedRoom = false): T {
-    this.#checkFiles(copyBack);
+    checkFiles(this.#handle, copyBack);
     const s = this.#opened();
     try {
       s.begin.run();
@@ -309,7 +226,7 @@ export class SqliteConnection {
     }
   }
 
-  /** Closes `db` and connects anew (#copyBack, #checkWal, #checkShm); should that fail, the next call tries again (#opened). */
+  /** Closes `db` and connects anew (the file checks: copyFileBack(), checkWal(), checkShm()); should that fail, the next call tries again (#opened). */
   #reconnect(db: DatabaseSync): void {
     this.#db = this.#statements = undefined;
     db.close();
@@ -321,7 +238,7 @@ export class SqliteConnection {
     // A reconnection that failed (a lock, a folder not back yet) is tried again: it left the store closed for good.
     if (this.#lost) {
       // SQLite's close empties the WAL into the file and deletes it only when no other process has the file open: a
-      // WAL left, its shared memory removed, is another process's, on the removed index (see #checkShm).
+      // WAL left, its shared memory removed, is another process's, on the removed index (see checkShm()).
       if (fileIdentity(`${this.#path}-shm`) === undefined && fileIdentity(`${this.#path}-wal`) !== undefined) {
         throw new StoreUnavailable(this.#description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and another process has the file open still, on the removed one: a new one would split the two, each one's commits overwriting the other's in the WAL; nothing more is written or read by this process: stop every process on the file, then start them`));
       }
@@ -335,12 +252,4 @@ export class SqliteConnection {
   #failure(error: unknown): unknown {
     return isUnavailable(error) ? new StoreUnavailable(this.#description, error, failureText(error, this.#path)) : error;
   }
-}
-
-/**
- * Moves every commit of `db`'s WAL into its file and truncates the WAL (a TRUNCATE checkpoint); false when another
- * process's read or write stopped it, which SQLite says only in the checkpoint's result row, not by an error.
- */
-function truncateWal(db: DatabaseSync): boolean {
-  return db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!.busy === 0;
 }
