@@ -70,8 +70,8 @@ export function failureText(error: unknown, path: string): string {
  * Why a read came short: a process opening the file after its WAL was
  * removed under another process (a cleanup of "temporary" files) reads the
  * shared memory (-shm), which names frames the WAL no longer has. The other
- * process's next write moves what it held into the file (see the store's
- * #checkWal); a file itself cut short is the rarer cause.
+ * process's next write moves what it held into the file (see
+ * checkWal() in sqlite-file-checks.ts); a file itself cut short is the rarer cause.
  */
 function shortRead(path: string): string {
   return `a read of ${path} or its WAL came short: most likely its WAL (${path}-wal) was removed while another process had the file open, whose next write moves what that WAL held into the file; else the file itself was cut short (restore it from a backup)`;

@@ -126,3 +126,6 @@ export function prepareStatements(db: DatabaseSync) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
+
+/** Whether a statement's run changed a row. */
+export const changed = (result: { changes: number | bigint }): boolean => Number(result.changes) > 0;

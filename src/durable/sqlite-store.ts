@@ -1,22 +1,17 @@
-import { statSync } from 'node:fs';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { setImmediate, setTimeout as delay } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
 import { kOpenToInspect, kStorePath } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkKeys, checkMs } from '../util/options.js';
-import { retryDelay } from './backoff.js';
 import { checkAttemptError, checkClaim, checkListFilter, checkNewTasks, checkOwner, checkReleaseClaim, checkReleases, checkTime } from './checks.js';
-import { outcomeJson, storedOutcome } from './outcome-json.js';
-import { StoreUnavailable } from './errors.js';
-import { keepsKey } from './key-rule.js';
-import { failureText, isBusy, isCantOpen, isOutOfRoom, isUnavailable, isUniqueViolation } from './sqlite-failure.js';
-import { cannotOpen, fileIdentity, sqlString } from './sqlite-file.js';
-import { backoffText, rowsOf, SEQ, toTask, type TaskRow } from './sqlite-rows.js';
-import { checkInspectable, ensureSchema, schemaVersion } from './sqlite-schema.js';
-import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { shownRow, unreadableRow, type StalledJson } from './sqlite-unreadable.js';
+import { insertTasks } from './sqlite-adding.js';
+import { claimDue } from './sqlite-claiming.js';
+import { SqliteConnection, type SqliteSettings } from './sqlite-connection.js';
+import { countStats, firstRunAt, namesFrom, pageOf, taskById } from './sqlite-listing.js';
+import { recoverLapsed, type Unreadable } from './sqlite-recovery.js';
+import { MAX_HELD, releaseHeld, type HeldTask } from './sqlite-release.js';
+import { changed } from './sqlite-statements.js';
 import type {
-  AddResult, AttemptError, Backoff, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskState, TaskStore,
+  AddResult, AttemptError, ClaimRequest, ListFilter, NewTask, Recovered, Release, Released, ReleaseClaim, StoredTask, StoreStats, TaskPage, TaskStore,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -53,36 +48,13 @@ export function sqliteStore(options: SqliteStoreOptions): TaskStore {
 
 /** Completed tasks a prune removes per transaction: a few milliseconds' work. */
 const PRUNE_BATCH = 1000;
-/** The longest wait between two tries of a call another process's lock refuses (SQLite's own handler waits up to 100 ms). */
-const MAX_LOCK_POLL_MS = 25;
-/**
- * The size the WAL file is cut back to once its commits are in the file: it kept its largest size on disk for good (a
- * reader's snapshot stopping checkpoints, a transaction of a request's 100,000 tasks). Twice what a WAL holds between
- * SQLite's checkpoints (1,000 pages): a WAL in steady use is never cut.
- */
-const WAL_SIZE_LIMIT = 8 * 1024 * 1024;
 const SYNCHRONOUS = ['NORMAL', 'FULL'];
-/** `PRAGMA synchronous` answers with a number. */
-const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
 export class SqliteStore implements TaskStore {
   readonly description: string;
   readonly #path: string;
-  readonly #synchronous: 'NORMAL' | 'FULL';
-  readonly #busyTimeoutMs: number;
-  #db: DatabaseSync | undefined;
-  #statements: Statements | undefined;
-  /** The file the connection has open (undefined for `:memory:`): every write checks that the path still names it (see #checkFiles). */
-  #file: string | undefined;
-  /** The WAL file the connection writes (undefined for `:memory:`): every write checks that it is still there (see #checkFiles). */
-  #wal: string | undefined;
-  /** The WAL's shared-memory file the connection maps (undefined for `:memory:`): every write checks it too (see #checkShm). */
-  #shm: string | undefined;
-  /** A reconnection (#reconnect) failed: the next call connects again. */
-  #lost = false;
-  /** Opened to inspect (kOpenToInspect): no schema is written. */
-  #inspect = false;
-  #Database: typeof DatabaseSync | undefined;
+  /** The store's connection to its file: opening, transactions, the file checks (see SqliteConnection). */
+  readonly #connection: SqliteConnection;
   /**
    * The held tasks this store added and has not yet seen released, as added:
    * a release that claims them builds each running task from here rather
@@ -104,45 +76,12 @@ export class SqliteStore implements TaskStore {
       throw new TypeError(`sqliteStore(): synchronous must be 'NORMAL' or 'FULL', got ${describe(synchronous)}`);
     }
     this.#path = path;
-    this.#synchronous = synchronous;
-    this.#busyTimeoutMs = checkMs('sqliteStore(): busyTimeoutMs', busyTimeoutMs, { zero: true });
     this.description = `sqlite store ${path}`;
+    this.#connection = new SqliteConnection(path, synchronous, checkMs('sqliteStore(): busyTimeoutMs', busyTimeoutMs, { zero: true }), this.description);
   }
 
   async open(): Promise<void> {
-    if (this.#db !== undefined) return;
-    // Loaded when a store opens: apps without durable tasks never load node:sqlite (Node 22 warns that it is experimental).
-    this.#Database ??= (await import('node:sqlite')).DatabaseSync;
-    // Processes opening one file at once (a cluster's workers starting) race for WAL mode and the schema: opening is
-    // tried again while another holds the lock, until the busy timeout.
-    const Database = this.#Database;
-    await this.#whenFree(() => this.#connect(Database));
-  }
-
-  #connect(Database: typeof DatabaseSync): void {
-    let db: DatabaseSync | undefined;
-    try {
-      db = new Database(this.#path, { enableForeignKeyConstraints: false });
-      // No wait inside SQLite's calls, which would block the event loop: a lock another process holds is waited for by
-      // timers (the open's loop above, #whenFree's), up to busyTimeoutMs.
-      db.exec('PRAGMA busy_timeout = 0');
-      // Another program's file is refused before anything is written to it, WAL mode included.
-      if (this.#inspect) checkInspectable(db, this.description);
-      else schemaVersion(db, this.description);
-      if (this.#path !== ':memory:') db.exec(`PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
-      db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
-      ensureSchema(db, this.description);
-      this.#statements = prepareStatements(db);
-      this.#db = db;
-      this.#file = this.#path === ':memory:' ? undefined : fileIdentity(this.#path);
-      this.#wal = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-wal`);
-      this.#shm = this.#file === undefined ? undefined : fileIdentity(`${this.#path}-shm`);
-    } catch (error) {
-      db?.close();
-      const why = isCantOpen(error) && this.#path !== ':memory:' ? cannotOpen(this.#path) : undefined;
-      if (why !== undefined) throw new StoreUnavailable(this.description, new Error(`cannot open ${this.#path}: ${why}`, { cause: error }));
-      throw this.#failure(error);
-    }
+    return this.#connection.open();
   }
 
   /**
@@ -150,8 +89,7 @@ export class SqliteStore implements TaskStore {
    * (an empty database, an older store) is refused rather than made one or migrated.
    */
   [kOpenToInspect](): Promise<void> {
-    this.#inspect = true;
-    return this.open();
+    return this.#connection.openToInspect();
   }
 
   /** @internal The file (or `':memory:'`): `coda tasks` and `coda worker` check that other processes can share it. */
@@ -160,18 +98,8 @@ export class SqliteStore implements TaskStore {
   }
 
   /** The settings in force on this store's connection, as SQLite reports them. */
-  settings(): { journalMode: string; synchronous: string; busyTimeoutMs: number; foreignKeys: boolean; schemaVersion: number } {
-    return this.#readNow(() => {
-      const pragma = (name: string): unknown => Object.values(this.#db!.prepare(`PRAGMA ${name}`).get()!)[0];
-      return {
-        journalMode: String(pragma('journal_mode')),
-        synchronous: SYNCHRONOUS_NAMES[Number(pragma('synchronous'))]!,
-        // The store's own wait for a lock (SQLite's is 0: see #connect).
-        busyTimeoutMs: this.#busyTimeoutMs,
-        foreignKeys: pragma('foreign_keys') === 1,
-        schemaVersion: Number(pragma('user_version')),
-      };
-    });
+  settings(): SqliteSettings {
+    return this.#connection.settings();
   }
 
   async add(tasks: readonly NewTask[], owner: string, leaseUntil: number): Promise<AddResult[]> {
@@ -180,24 +108,7 @@ export class SqliteStore implements TaskStore {
     checkTime('add(): leaseUntil', leaseUntil);
     if (tasks.length === 0) return [];
     const createdAt = Date.now();
-    const results = await this.#write((s) => tasks.map((task): AddResult => {
-      if (task.key !== null) {
-        const pending = s.keyHolder.get(task.key);
-        if (pending !== undefined) return { id: pending.id as string, duplicate: true };
-      }
-      try {
-        s.insert.run(
-          task.id, task.name, task.held ? 'held' : 'ready', task.key, task.when, task.maxAttempts, task.timeoutMs, task.runAt,
-          task.held ? owner : null, task.held ? leaseUntil : null, createdAt,
-          backoffText(task.backoff), json(task.request), json(task.trace), task.payload,
-        );
-      } catch (error) {
-        // The pending key was looked up just before: the one unique value left is the id.
-        if (isUniqueViolation(error)) throw new Error(`${this.description}: add(): a task with id ${JSON.stringify(task.id)} is already stored`, { cause: error });
-        throw error;
-      }
-      return { id: task.id, duplicate: false };
-    }), true);
+    const results = await this.#connection.write((s) => insertTasks(s, tasks, owner, leaseUntil, createdAt, this.description), true);
     // Known once committed; the bound keeps a process whose releases never come (a store shared by tests) from growing it.
     if (this.#held.size + tasks.length > MAX_HELD) this.#held.clear();
     results.forEach(({ duplicate }, i) => {
@@ -216,19 +127,7 @@ export class SqliteStore implements TaskStore {
       held.push(this.#held.get(id));
       this.#held.delete(id);
     }
-    return this.#write((s) => {
-      const skipped = releases.filter(({ run }) => !run);
-      let toRun = skipped.length === 0 ? releases : releases.filter(({ run }) => run);
-      if (skipped.length > 0) s.releaseSkipped.run(JSON.stringify(skipped.map(({ id }) => id)), owner);
-      const covered = releaseCovered(s, releases, held, owner);
-      if (covered !== undefined) toRun = toRun.filter(({ id }) => !covered.has(id));
-      const claimed = claim === undefined ? [] : claimReleased(s, releases, held, owner, claim, covered);
-      if (claimed.length === toRun.length) return { ready: [], claimed };
-      const taken = new Set(claimed.map(({ id }) => id));
-      const rest = toRun.filter(({ id }) => !taken.has(id));
-      const ready = new Set(rowsOf(s.releaseToRun.all(releaseRows(rest), owner)).map((row) => row[0]));
-      return { ready: rest.filter(({ id }) => ready.has(id)).map(({ id }) => id), claimed };
-    });
+    return this.#connection.write((s) => releaseHeld(s, releases, held, owner, claim));
   }
 
   async claim(request: ClaimRequest): Promise<StoredTask[]> {
@@ -239,38 +138,9 @@ export class SqliteStore implements TaskStore {
     checkClaim(limit, concurrency);
     if (limit === 0 || names.length === 0 || ids?.length === 0) return [];
     const unreadable: Unreadable[] = [];
-    const tasks = await this.#write((s) => {
+    const tasks = await this.#connection.write((s) => {
       unreadable.length = 0;
-      const room = roomOf(s, names, concurrency);
-      let due: DueRow[];
-      if (ids === undefined) {
-        // Concatenated, not pushed as spread arguments: a name's rows past some 125,000 (a runner with that much room) threw a RangeError.
-        due = [...room].flatMap(([name, left]) => (left > 0 ? rowsOf(s.dueOf.all(name, now, Math.min(left, limit))) as DueRow[] : []));
-      } else {
-        due = (rowsOf(s.dueAmong.all(JSON.stringify(ids), now)) as DueRow[]).filter((row) => room.has(row[1]));
-      }
-      due.sort((a, b) => a[2] - b[2] || a[0] - b[0]);
-      const chosen: number[] = [];
-      for (const [seq, name] of due) {
-        if (chosen.length === limit) break;
-        if (take(room, name)) chosen.push(seq);
-      }
-      if (chosen.length === 0) return [];
-      const claimed = new Map(rowsOf(s.claim.all(owner, leaseUntil, now, JSON.stringify(chosen))).map((row) => [row[SEQ], row]));
-      const read: StoredTask[] = [];
-      for (const seq of chosen) {
-        const row = claimed.get(seq)!;
-        try {
-          read.push(toTask(row));
-        } catch (error) {
-          // A row edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
-          const message = `${owner} claimed it and could not read its row`;
-          const failed = this.#failUnreadable(s, { ...jsonColumns(row), owner, attempt: row[6] as number, started_at: now }, message, now);
-          if (failed === undefined) throw error;
-          unreadable.push(failed);
-        }
-      }
-      return read;
+      return claimDue(s, request, unreadable, this.description);
     });
     this.#unreadable.push(...unreadable);
     return tasks;
@@ -279,108 +149,49 @@ export class SqliteStore implements TaskStore {
   async heartbeat(owner: string, leaseUntil: number, ids: readonly string[]): Promise<void> {
     checkTime('heartbeat(): leaseUntil', leaseUntil);
     if (ids.length === 0) return;
-    await this.#write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
+    await this.#connection.write((s) => s.heartbeat.run(leaseUntil, JSON.stringify(ids), owner));
   }
 
   async complete(ids: readonly string[], owner: string, now: number): Promise<string[]> {
     if (ids.length === 0) return [];
-    return this.#write((s) => (s.complete.all(now, JSON.stringify(ids), owner) as { id: string }[]).map(({ id }) => id));
+    return this.#connection.write((s) => (s.complete.all(now, JSON.stringify(ids), owner) as { id: string }[]).map(({ id }) => id));
   }
 
   async fail(id: string, owner: string, error: AttemptError, retryAt: number | null): Promise<boolean> {
     checkAttemptError(error);
     if (retryAt !== null) checkTime('fail(): retryAt', retryAt);
-    return this.#write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner).changes > 0);
+    return this.#connection.write((s) => s.fail.run(JSON.stringify(error), retryAt, error.finishedAt, id, owner).changes > 0);
   }
 
   async giveBack(ids: readonly string[], owner: string): Promise<void> {
     if (ids.length === 0) return;
-    await this.#write((s) => s.giveBack.run(JSON.stringify(ids), owner));
+    await this.#connection.write((s) => s.giveBack.run(JSON.stringify(ids), owner));
   }
 
   async recover(now: number, random: () => number): Promise<Recovered> {
     checkTime('recover(): now', now);
     let reported = 0;
-    const recovered = await this.#write((s) => {
-      s.recoverCovered.run(now);
-      const held = Number(s.recoverHeld.run(now).changes);
-      const stalled = s.stalled.all(now) as unknown as StalledRow[];
+    const recovered = await this.#connection.write((s) => {
       // Those a claim failed for good since the last recovery (let go of once this one is committed), then this one's.
       reported = this.#unreadable.length;
-      const unreadable = this.#unreadable.slice(0, reported);
-      let running = 0;
-      for (const task of stalled) {
-        const message = `stalled: ${task.owner} stopped renewing its lease, which ended at ${new Date(task.lease_until).toISOString()} (its process died or hung)`;
-        // Every column is looked at first, a hand-edited one failing the task for good (repaired, saying why): its
-        // backoff read as null stopped every recovery, its errors read as {} lost this attempt's error.
-        const failed = this.#failUnreadable(s, task, message, now);
-        if (failed !== undefined) {
-          unreadable.push(failed);
-          continue;
-        }
-        const error: AttemptError = { attempt: task.attempt, message, startedAt: task.started_at, finishedAt: now };
-        const retryAt = task.attempt < task.max_attempts ? now + retryDelay(JSON.parse(task.backoff) as Backoff, task.attempt, random) : null;
-        s.fail.run(JSON.stringify(error), retryAt, now, task.id, task.owner);
-        running++;
-      }
-      // Those failed for good as unreadable are told apart: the runner logs them as errors, not as recovered.
-      return unreadable.length === 0 ? { held, running } : { held, running, unreadable };
+      return recoverLapsed(s, now, random, this.#unreadable.slice(0, reported), this.description);
     });
     this.#unreadable.splice(0, reported);
     return recovered;
   }
 
-  /**
-   * Fails for good the running task of `row` when one of its JSON columns does not read, its attempt's error `message`
-   * followed by the reason (see sqlite-unreadable.ts), which it returns, to be logged; undefined when each reads.
-   */
-  #failUnreadable(s: Statements, row: RunningRow, message: string, now: number): Unreadable | undefined {
-    const failed = unreadableRow(row, { attempt: row.attempt, message, startedAt: row.started_at, finishedAt: now }, this.description);
-    if (failed === undefined) return undefined;
-    s.failUnreadable.run(failed.backoff, failed.errors, failed.request, failed.trace, failed.outcome, now, row.id, row.owner);
-    return { id: row.id, reason: failed.reason };
-  }
-
-  /** The task of `row`; a column edited by hand so that it does not read is shown replaced, marked in its errors: a listing that threw hid every task. */
-  #shown(row: TaskRow): StoredTask {
-    try {
-      return toTask(row);
-    } catch {
-      const note = { attempt: row[6] as number, startedAt: null, finishedAt: (row[14] ?? row[12]) as number };
-      const { backoff, request, trace, outcome, errors } = shownRow(jsonColumns(row), note, this.description);
-      return toTask(Object.assign([...row], { 15: backoff, 16: request, 17: trace, 18: outcome, 19: errors }));
-    }
-  }
-
   async nextRunAt(names: readonly string[]): Promise<number | null> {
-    return this.#read((s) => {
-      let next: number | null = null;
-      for (const name of names) {
-        const runAt = s.firstRunAt.get(name)?.run_at as number | undefined;
-        if (runAt !== undefined && (next === null || runAt < next)) next = runAt;
-      }
-      return next;
-    });
+    return this.#connection.read((s) => firstRunAt(s, names));
   }
 
   async unknownNames(names: readonly string[]): Promise<string[]> {
     const known = new Set(names);
-    return this.#read((s) => namesFrom(s.readyNameAfter).filter((name) => !known.has(name)));
+    return this.#connection.read((s) => namesFrom(s.readyNameAfter).filter((name) => !known.has(name)));
   }
 
   async stats(now: number): Promise<StoreStats> {
     checkTime('stats(): now', now);
-    return this.#read((s) => {
-      const stats: StoreStats = { ...emptyCounts(), byName: {} };
-      for (const { state, name, n, delayed } of s.stats.all(now) as unknown as StatsRow[]) {
-        const forName = (stats.byName[name] ??= emptyCounts());
-        stats[state] += n - delayed;
-        forName[state] += n - delayed;
-        stats.delayed += delayed;
-        forName.delayed += delayed;
-      }
-      return stats;
-    });
+    return this.#connection.read((s) => countStats(s, now));
   }
 
   async list(filter: ListFilter): Promise<StoredTask[]> {
@@ -389,35 +200,28 @@ export class SqliteStore implements TaskStore {
 
   /** A page ends at its last task's seq (the order added): the next lists those added before it. */
   async listPage(filter: ListFilter): Promise<TaskPage> {
-    const { state, name, limit, after } = checkListFilter(filter);
+    const checked = checkListFilter(filter);
+    const { after } = checked;
     if (after !== undefined && !/^[1-9]\d{0,15}$/.test(after)) throw new TypeError(`list(): after ${JSON.stringify(after)} is not a cursor this store gave (a page's next)`);
-    return this.#read((s) => {
-      // One more than the page: whether there is a next.
-      const rows = rowsOf(s.list.all(state ?? null, name ?? null, after === undefined ? null : Number(after), limit + 1));
-      const page = rows.slice(0, limit);
-      return { tasks: page.map((row) => this.#shown(row)), next: rows.length > limit ? String(page.at(-1)![SEQ]) : null };
-    });
+    return this.#connection.read((s) => pageOf(s, checked, this.description));
   }
 
   async get(id: string): Promise<StoredTask | null> {
-    return this.#read((s) => {
-      const row = s.get.get(id);
-      return row === undefined ? null : this.#shown(rowsOf([row])[0]!);
-    });
+    return this.#connection.read((s) => taskById(s, id, this.description));
   }
 
   async retry(id: string, now: number): Promise<boolean> {
     checkTime('retry(): now', now);
-    return this.#write((s) => changed(s.retry.run(now, id)));
+    return this.#connection.write((s) => changed(s.retry.run(now, id)));
   }
 
   async keyHolder(_name: string, key: string): Promise<string | null> {
     // A key is unique across names here.
-    return this.#read((s) => (s.keyHolder.get(key)?.id as string | undefined) ?? null);
+    return this.#connection.read((s) => (s.keyHolder.get(key)?.id as string | undefined) ?? null);
   }
 
   async discard(id: string): Promise<boolean> {
-    return this.#write((s) => changed(s.discard.run(id)));
+    return this.#connection.write((s) => changed(s.discard.run(id)));
   }
 
   /**
@@ -429,370 +233,21 @@ export class SqliteStore implements TaskStore {
   async prune(before: number): Promise<number> {
     checkTime('prune(): before', before);
     let pruned = 0;
-    for (const name of await this.#read((s) => namesFrom(s.completedNameAfter))) {
+    for (const name of await this.#connection.read((s) => namesFrom(s.completedNameAfter))) {
       for (;;) {
-        const removed = await this.#write((s) => Number(s.prune.run(name, before, PRUNE_BATCH).changes));
+        const removed = await this.#connection.write((s) => Number(s.prune.run(name, before, PRUNE_BATCH).changes));
         pruned += removed;
         if (removed < PRUNE_BATCH) break;
         await setImmediate();
         // Closed meanwhile (the process shutting down): the rest waits for the next prune.
-        if (this.#statements === undefined) return pruned;
+        if (!this.#connection.isOpen) return pruned;
       }
     }
     return pruned;
   }
 
   async close(): Promise<void> {
-    this.#lost = false;
-    const db = this.#db;
-    this.#db = undefined;
-    this.#statements = undefined;
     this.#held.clear();
-    db?.close();
+    this.#connection.close();
   }
-
-  /**
-   * The file and its WAL, looked at once (a stat each) before every write: a write into a file or a WAL no other
-   * process sees is lost. The file removed: a registration copies it back first (#copyBack), other writes go on (a
-   * registration comes soon enough, and their tasks are in the connection's copy); replaced: every write is refused
-   * (#refuseReplaced); the WAL removed: #checkWal.
-   */
-  #checkFiles(copyBack: boolean): void {
-    // Not connected (a reconnection to try again): #opened's to do.
-    if (this.#file === undefined || this.#db === undefined) return;
-    const now = fileIdentity(this.#path);
-    if (now === undefined) {
-      if (copyBack) this.#copyBack(this.#db);
-      return;
-    }
-    if (now !== this.#file) this.#refuseReplaced(this.#db);
-    this.#checkWal(this.#db);
-    // After the WAL's check, whose reconnection (if any) maps the shared memory anew.
-    if (this.#db !== undefined) this.#checkShm(this.#db);
-  }
-
-  /**
-   * A file removed under an open connection (its folder deleted, say) still
-   * takes writes, into an inode no process will open again: tasks added there
-   * would be lost at the next restart although their requests were answered.
-   * So `add()` refuses them, until the path can take a copy of everything the
-   * connection holds (`VACUUM INTO`, pending tasks included) and the store
-   * goes on in that copy.
-   */
-  #copyBack(db: DatabaseSync): void {
-    try {
-      db.exec(`VACUUM INTO ${sqlString(this.#path)}`);
-    } catch (error) {
-      const moved = `its file ${this.#path} was removed or replaced since the store opened it`;
-      throw new StoreUnavailable(this.description, new Error(`${moved}, and cannot be copied back yet: ${failureText(error, this.#path)}`, { cause: error }));
-    }
-    this.#reconnect(db);
-  }
-
-  /**
-   * A file replaced under an open connection (another moved onto its path: a backup restored while the process
-   * runs) still takes writes, into the old file, and its WAL, still at the path, then stood for the new file's
-   * pages: a process opening the path read the old file's pages over the new one (its tasks, or a corrupt file). So
-   * nothing more is written to the old file: every write is refused, saying so, the WAL emptied first (its commits
-   * into the old file), so that the new file opens as it is.
-   */
-  #refuseReplaced(db: DatabaseSync): never {
-    const replaced = `its file ${this.#path} was replaced by another since the store opened it`;
-    // Not emptied, the WAL would be read over the new file: said, and tried again by the next write.
-    this.#emptyWal(db, replaced, 'its WAL, still at the path, cannot be emptied into the old file while other processes read that file: stop them, then restart this process to use the new one');
-    throw new StoreUnavailable(this.description, new Error(`${replaced}: nothing more is written to the one it opened (restart this process to use the new one)`));
-  }
-
-  /**
-   * A WAL file removed under an open connection (a cleanup of "temporary" files) still takes its commits, into an
-   * inode no other process sees: a process opening the file then failed with "disk I/O error", and the commits since
-   * the last checkpoint were lost once this one died. So each write first checks that the WAL is still there; if not,
-   * every commit in it is moved into the database file (a checkpoint) and the connection opened anew, with a new WAL.
-   * A WAL another process has made since cannot be joined safely: writes are refused, saying to restart.
-   */
-  #checkWal(db: DatabaseSync): void {
-    const now = fileIdentity(`${this.#path}-wal`);
-    if (now === this.#wal) return;
-    const removed = `its WAL file ${this.#path}-wal was removed while the store had it open`;
-    // An empty one is another process's failed open (it found the shared memory naming frames of the WAL gone).
-    if (now !== undefined && statSync(`${this.#path}-wal`).size > 0) {
-      throw new StoreUnavailable(this.description, new Error(`${removed}, and another process writes a new one since: restart this process`));
-    }
-    this.#emptyWal(db, removed, 'its commits cannot be moved into the file while other processes read it: restart every process on the file');
-    this.#reconnect(db);
-  }
-
-  /**
-   * The WAL's shared-memory file (`-shm`, the index of the WAL that the processes on the file share) removed under
-   * an open connection (a cleanup of files that look temporary): the connection goes on with its own mapping, which
-   * a process opening the file since does not share; the commits of each then overwrote the other's in the WAL, and
-   * acknowledged tasks were lost. Removed and not made anew: the connection is closed, and opened anew only if no
-   * other process has the file open (#opened): one that opened it before the removal maps the removed index still,
-   * and a new one would split the two. Made anew (a process opened the file since): nothing more is written here
-   * (every write refused, saying so): restarting this process while a process on the new index has the file open is
-   * safe, but one whose close empties the WAL by its stale index (node:sqlite cannot close without that) would lose
-   * theirs.
-   */
-  #checkShm(db: DatabaseSync): void {
-    const now = fileIdentity(`${this.#path}-shm`);
-    if (now === this.#shm) return;
-    if (now === undefined) return this.#reconnect(db);
-    throw new StoreUnavailable(this.description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and a process has opened the file since, making a new one: the two no longer share their index of the WAL, and each one's commits would overwrite the other's; nothing more is written by this process: restart it while a process that opened the file since still has it open (its close would otherwise empty its stale index of the WAL into the file)`));
-  }
-
-  /**
-   * Empties the WAL into the file `db` has open (truncateWal), or refuses, naming `problem`: with `busy` when another
-   * process's read or write stops it, with SQLite's error otherwise.
-   */
-  #emptyWal(db: DatabaseSync, problem: string, busy: string): void {
-    let emptied: boolean;
-    try {
-      emptied = truncateWal(db);
-    } catch (error) {
-      throw new StoreUnavailable(this.description, new Error(`${problem}, and its WAL cannot be emptied: ${failureText(error, this.#path)}`, { cause: error }));
-    }
-    if (!emptied) throw new StoreUnavailable(this.description, new Error(`${problem}, and ${busy}`));
-  }
-
-  /** One transaction, once the write lock is free (see #whenFree); `copyBack` for a registration (see #checkFiles). */
-  #write<T>(work: (statements: Statements) => T, copyBack = false): Promise<T> {
-    return this.#whenFree(() => this.#transaction(work, copyBack));
-  }
-
-  /** A read, once no lock stops it (in WAL mode readers rarely wait: another process's recovery of the file, say). */
-  #read<T>(work: (statements: Statements) => T): Promise<T> {
-    return this.#whenFree(() => this.#readNow(work));
-  }
-
-  /**
-   * A call tried again, by timers, while another process's lock refuses it (SQLITE_BUSY), up to busyTimeoutMs; then
-   * its StoreUnavailable. SQLite's own busy handler sleeps inside the call: it froze this process's event loop (every
-   * request, every timer) for as long as another process kept the lock, up to the busy timeout.
-   */
-  async #whenFree<T>(call: () => T): Promise<T> {
-    const until = performance.now() + this.#busyTimeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, MAX_LOCK_POLL_MS)) {
-      try {
-        return call();
-      } catch (error) {
-        // A write refused is rolled back whole: tried again from its start.
-        if (!(error instanceof StoreUnavailable && isBusy(error.cause)) || performance.now() + wait > until) throw error;
-        await delay(wait);
-      }
-    }
-  }
-
-  /**
-   * Committed whole, or rolled back whole on any error. A write that found no room is tried once more after the WAL
-   * is emptied into the file (#emptiedForRoom): SQLite checkpoints only once its WAL holds 1,000 pages, so a WAL
-   * stopped short of that (a file size limit, a full disk) refused every write for good, though its commits fitted
-   * the file, or freed room in it.
-   */
-  #transaction<T>(work: (statements: Statements) => T, copyBack: boolean, triedRoom = false): T {
-    this.#checkFiles(copyBack);
-    const s = this.#opened();
-    try {
-      s.begin.run();
-    } catch (error) {
-      throw this.#failure(error);
-    }
-    try {
-      const result = work(s);
-      s.commit.run();
-      return result;
-    } catch (error) {
-      try {
-        s.rollback.run();
-      } catch {
-        // SQLite rolled back already (a full disk, an I/O error): nothing is left to undo.
-      }
-      if (!triedRoom && isOutOfRoom(error) && this.#emptiedForRoom()) return this.#transaction(work, copyBack, true);
-      throw this.#failure(error);
-    }
-  }
-
-  /** Whether the WAL (of a file; not `:memory:`'s) was moved into the file and truncated; a checkpoint itself short of room or stopped by a reader is not. */
-  #emptiedForRoom(): boolean {
-    if (this.#wal === undefined) return false;
-    try {
-      return truncateWal(this.#db!);
-    } catch {
-      return false;
-    }
-  }
-
-  #readNow<T>(work: (statements: Statements) => T): T {
-    const s = this.#opened();
-    try {
-      return work(s);
-    } catch (error) {
-      throw this.#failure(error);
-    }
-  }
-
-  /** Closes `db` and connects anew (#copyBack, #checkWal, #checkShm); should that fail, the next call tries again (#opened). */
-  #reconnect(db: DatabaseSync): void {
-    this.#db = this.#statements = undefined;
-    db.close();
-    this.#lost = true;
-    this.#opened();
-  }
-
-  #opened(): Statements {
-    // A reconnection that failed (a lock, a folder not back yet) is tried again: it left the store closed for good.
-    if (this.#lost) {
-      // SQLite's close empties the WAL into the file and deletes it only when no other process has the file open: a
-      // WAL left, its shared memory removed, is another process's, on the removed index (see #checkShm).
-      if (fileIdentity(`${this.#path}-shm`) === undefined && fileIdentity(`${this.#path}-wal`) !== undefined) {
-        throw new StoreUnavailable(this.description, new Error(`its shared-memory file ${this.#path}-shm was removed while the store had it open, and another process has the file open still, on the removed one: a new one would split the two, each one's commits overwriting the other's in the WAL; nothing more is written or read by this process: stop every process on the file, then start them`));
-      }
-      this.#connect(this.#Database!);
-      this.#lost = false;
-    }
-    if (this.#statements === undefined) throw new StoreUnavailable(this.description, new Error('the store is not open'));
-    return this.#statements;
-  }
-
-  #failure(error: unknown): unknown {
-    return isUnavailable(error) ? new StoreUnavailable(this.description, error, failureText(error, this.#path)) : error;
-  }
-}
-
-/**
- * Removes the holds released to run that keep no key (keepsKey()) and whose
- * key another pending task keeps by now, or an earlier of them (its run
- * covers theirs). Only holds that may be covered are looked at: those with a
- * key that keep none, and those this store does not know (a release written
- * again). Returns their ids, or undefined when none was removed.
- */
-function releaseCovered(s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string): ReadonlySet<string> | undefined {
-  const uncertain: string[] = [];
-  releases.forEach(({ id, run }, i) => {
-    const known = held[i];
-    if (run && (known === undefined || (known.task.key !== null && !keepsKey(known.task)))) uncertain.push(id);
-  });
-  if (uncertain.length === 0) return undefined;
-  const covered = rowsOf(s.releaseCovered.all(JSON.stringify(uncertain), owner)).map((row) => row[0] as string);
-  return covered.length === 0 ? undefined : new Set(covered);
-}
-
-/**
- * The claim a release carries: its tasks due by `now` that this store added
- * (`held`, by the releases' positions), in the order of the releases, up to
- * `limit`, within each name's room, from held to running. Each is updated by
- * id with its own parameters (a batch statement reading each release's
- * outcome out of JSON cost more: bench/durable-results.md) and returned as
- * the claim sets it, built from the task as added: no row is read back.
- */
-function claimReleased(
-  s: Statements, releases: readonly Release[], held: readonly (HeldTask | undefined)[], owner: string, claim: ReleaseClaim, covered: ReadonlySet<string> | undefined,
-): StoredTask[] {
-  const { names, concurrency, limit, now, leaseUntil } = claim;
-  if (limit === 0 || names.length === 0) return [];
-  const room = roomOf(s, names, concurrency);
-  const claimed: StoredTask[] = [];
-  releases.forEach(({ id, run, runAt, outcome }, i) => {
-    const known = held[i];
-    if (!run || runAt > now || claimed.length === limit || known === undefined || known.owner !== owner || covered?.has(id) || !take(room, known.task.name)) return;
-    const kept = storedOutcome(outcome);
-    // Not updated (recovered by another process since): not claimed, and the release leaves it alone too.
-    if (!changed(s.heldToRunning.run(runAt, JSON.stringify(kept), leaseUntil, now, id, owner))) return;
-    const { task, createdAt } = known;
-    claimed.push({
-      id, name: task.name, payload: task.payload, state: 'running', key: task.key, when: task.when, attempt: 1, maxAttempts: task.maxAttempts,
-      backoff: { ...task.backoff }, timeoutMs: task.timeoutMs, runAt, owner, leaseUntil, createdAt, startedAt: now, finishedAt: null,
-      request: task.request, outcome: kept, trace: task.trace, errors: [],
-    });
-  });
-  return claimed;
-}
-
-/** How many more of each name may run, counted over every process's running tasks (a name without a cap: Infinity). */
-function roomOf(s: Statements, names: readonly string[], concurrency: Readonly<Record<string, number>>): Map<string, number> {
-  const room = new Map<string, number>();
-  for (const name of names) {
-    room.set(name, Object.hasOwn(concurrency, name) ? concurrency[name]! - Number(s.runningOf.get(name)!.n) : Infinity);
-  }
-  return room;
-}
-
-/** Takes one of `name`'s room; false when it has none left (or is not among the names). */
-function take(room: Map<string, number>, name: string): boolean {
-  const left = room.get(name);
-  if (left === undefined || left <= 0) return false;
-  room.set(name, left - 1);
-  return true;
-}
-
-/** Releases as the JSON array the statements read (RELEASES): `[id, runAt, outcome]`, the outcome's JSON written in place. */
-function releaseRows(releases: readonly Release[]): string {
-  return `[${releases.map(({ id, runAt, outcome }) => `[${JSON.stringify(id)},${JSON.stringify(runAt)},${outcomeJson(outcome)}]`).join(',')}]`;
-}
-
-/** A held task as this store added it, and to whom. */
-interface HeldTask {
-  task: NewTask;
-  owner: string;
-  createdAt: number;
-}
-
-/** At most this many held tasks are known (#held): far more than any process holds at once. */
-const MAX_HELD = 100_000;
-
-/** A ready task whose time has come: seq, name, run_at. */
-type DueRow = [number, string, number];
-
-/** A task failed for good, its row unreadable, as recover() reports it. */
-type Unreadable = NonNullable<Recovered['unreadable']>[number];
-
-/** A running task's row, as far as failing it for good needs. */
-interface RunningRow extends StalledJson {
-  owner: string;
-  attempt: number;
-  started_at: number | null;
-}
-
-interface StalledRow extends RunningRow {
-  max_attempts: number;
-  lease_until: number;
-}
-
-/** A task row's JSON columns (TASK_COLUMNS), as recover() reads them. */
-function jsonColumns(row: TaskRow): StalledJson {
-  return {
-    seq: row[SEQ] as number, id: row[1] as string, backoff: row[15] as string, request: row[16] as string | null, trace: row[17] as string | null,
-    outcome: row[18] as string | null, errors: row[19] as string,
-  };
-}
-
-interface StatsRow {
-  name: string;
-  state: TaskState;
-  n: number;
-  delayed: number;
-}
-
-/**
- * The distinct names an index holds, in order, from a statement that gives
- * the first name after its parameter: one index probe per name, however many
- * tasks each has.
- */
-function namesFrom(nameAfter: StatementSync): string[] {
-  const names: string[] = [];
-  for (let name = nameAfter.get('')?.name; typeof name === 'string'; name = nameAfter.get(name)?.name) names.push(name);
-  return names;
-}
-
-const emptyCounts = (): Omit<StoreStats, 'byName'> => ({ held: 0, ready: 0, delayed: 0, running: 0, completed: 0, failed: 0 });
-
-const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
-
-const changed = (result: { changes: number | bigint }): boolean => Number(result.changes) > 0;
-
-/**
- * Moves every commit of `db`'s WAL into its file and truncates the WAL (a TRUNCATE checkpoint); false when another
- * process's read or write stopped it, which SQLite says only in the checkpoint's result row, not by an error.
- */
-function truncateWal(db: DatabaseSync): boolean {
-  return db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()!.busy === 0;
 }

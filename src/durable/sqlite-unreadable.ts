@@ -1,3 +1,4 @@
+import { SEQ, type TaskRow } from './sqlite-rows.js';
 import type { AttemptError } from './store.js';
 import { DEFAULT_BACKOFF, isBackoff } from './task.js';
 import { badParts, quoted } from './unreadable-words.js';
@@ -11,6 +12,14 @@ export interface StalledJson {
   request: string | null;
   trace: string | null;
   outcome: string | null;
+}
+
+/** A task row's JSON columns (TASK_COLUMNS), as recover() reads them. */
+export function jsonColumns(row: TaskRow): StalledJson {
+  return {
+    seq: row[SEQ] as number, id: row[1] as string, backoff: row[15] as string, request: row[16] as string | null, trace: row[17] as string | null,
+    outcome: row[18] as string | null, errors: row[19] as string,
+  };
 }
 
 /** A row failed for good: what its JSON columns are written with, and why (`reason`, to log). */
