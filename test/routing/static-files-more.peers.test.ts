@@ -56,6 +56,7 @@ describe('staticFiles() and FileResponse, as more of serve-static and fastify-st
       staticFiles('/deny', { root, dotfiles: 'deny' }),
       staticFiles('/link', { root: path.join(base, 'link') }),
       getRoute('/send/missing-page', () => new FileResponse(path.join(root, 'todo.txt'), { status: 404 })),
+      getRoute('/send/app.js', () => new FileResponse(path.join(root, 'app.js'))),
       getRoute('/download', () => new FileResponse(path.join(root, 'todo.txt'), { asAttachment: true, filename: 'groceries (1).txt' })),
       staticFiles('/', { root }),
     ],
@@ -210,4 +211,9 @@ describe('staticFiles() and FileResponse, as more of serve-static and fastify-st
     assert.equal(response.body.toString(), '- groceries');
   });
 
+  test('serve-static (send 1, mime-types 3) types JavaScript as RFC 9239 does: text/javascript, never the obsolete application/javascript', async () => {
+    for (const target of ['/app.js', '/app.mjs', '/send/app.js']) {
+      assert.equal((await client.get(target)).headers.get('content-type'), 'text/javascript; charset=utf-8', target);
+    }
+  });
 });
