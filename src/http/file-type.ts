@@ -13,9 +13,17 @@ export function fastifySend(): Send {
   return (send ??= createRequire(import.meta.url)('@fastify/send') as Send);
 }
 
-/** The media type of a file by its name's extension, as staticFiles() types it (@fastify/send's `mime`): `application/octet-stream` when unknown. */
+/**
+ * Types @fastify/send's `mime` (v3) still gives that are obsolete, and the
+ * one sent instead: RFC 9239 made `text/javascript` JavaScript's only type
+ * (serve-static, through mime-types 3, and Django send it).
+ */
+const CURRENT: Readonly<Record<string, string>> = { 'application/javascript': 'text/javascript' };
+
+/** The media type of a file by its name's extension, as staticFiles() types it (@fastify/send's `mime`, obsolete types replaced): `application/octet-stream` when unknown. */
 export function fileMediaType(name: string): string {
-  return fastifySend().mime.getType(name) ?? 'application/octet-stream';
+  const type = fastifySend().mime.getType(name);
+  return type === null ? 'application/octet-stream' : (CURRENT[type] ?? type);
 }
 
 /** The Content-Type staticFiles() sends for a file of this name: its media type, with `charset=utf-8` for text, JSON and JavaScript. */

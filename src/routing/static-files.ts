@@ -16,7 +16,7 @@ import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { toSlashForm } from './append-slash.js';
 import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
 import { fileRefusal } from '../http/file-errors.js';
-import { fastifySend, fileMediaType } from '../http/file-type.js';
+import { fastifySend, fileContentType, fileMediaType } from '../http/file-type.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -117,6 +117,8 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
       return serveOnce(request, true);
     }
     const { statusCode: status, headers } = result;
+    // Typed as FileResponse types it: @fastify/send's own type may be an obsolete one (file-type.ts).
+    if (headers['Content-Type'] !== undefined) headers['Content-Type'] = fileContentType(result.metadata.path);
     if (status === 304 || request.method === 'HEAD') {
       closeFile(fd);
       const bodiless = new HttpResponse(null, { status, headers });
