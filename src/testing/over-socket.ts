@@ -27,12 +27,17 @@ export async function overSocket(where: string, url: string, method: string, pat
  * `overSocket`, its body read as the test reads it, chunk by chunk as it
  * arrives; `signal` aborting closes the connection, as a client that goes
  * away (the response's close() calls `stop`, which aborts it). The connection keeps the process alive only while a read waits:
- * a stream nobody reads does not hang it.
+ * a stream nobody reads does not hang it. `left` is told this side's port when the client goes before the end.
  */
-export async function overSocketStream(where: string, url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal, stop: (reason: Error) => void): Promise<TestStreamResponse> {
+export async function overSocketStream(where: string, url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal, stop: (reason: Error) => void, left: (localPort: number) => void): Promise<TestStreamResponse> {
   const response = await send(url, method, path, headers, body, signal);
   const { socket } = response;
   socket.unref();
+  // Gone before the end (close(), a break): the server still has to see it, and nothing of this side keeps the process alive meanwhile.
+  // Read now: once the socket is destroyed (the abort destroys it first), it has none.
+  const port = socket.localPort!;
+  const leave = (): void => left(port);
+  signal.addEventListener('abort', leave, { once: true });
   const chunks = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let received = 0;
   const stream = new ReadableStream<Uint8Array>({
@@ -53,6 +58,7 @@ export async function overSocketStream(where: string, url: string, method: strin
       }
     },
     cancel() {
+      leave();
       response.destroy();
     },
   }, { highWaterMark: 0 });

@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { App } from '../app/app.js';
 import { checkApp } from '../app/check-app.js';
 import type { TaskRecord } from '../after/reporting.js';
@@ -102,6 +104,10 @@ export class TestClient {
   readonly #unobserve: () => void;
   readonly #unobserveDurable: () => void;
   readonly #clock: TestClock;
+  /** The server's connections (its own socket's), by the client's port. */
+  readonly #accepted = new Map<number, Socket>();
+  /** How many responses the server has under way on each of its connections. */
+  readonly #answering = new WeakMap<Socket, number>();
   /** The responses `stream()` made whose body is not over yet: `close()` closes them. */
   readonly #streams = new Set<TestStreamResponse>();
 
@@ -206,7 +212,7 @@ export class TestClient {
     const response = await timed(timeoutMs, late, async (timeout) => {
       const signal = AbortSignal.any([timeout, closing.signal]);
       return this.#transport === 'socket'
-        ? overSocketStream(where, (await this.#serve()).url, method, target, headers, body, signal, stop)
+        ? overSocketStream(where, (await this.#serve()).url, method, target, headers, body, signal, stop, (port) => this.#holdUntilSeen(port))
         : inProcessStream(this.#app, method, target, headers, body, signal, stop);
     });
     this.#jar?.store(response.headers.getSetCookie(), target);
@@ -290,9 +296,35 @@ export class TestClient {
     return (this.#server ??= serve(this.#app, { port: 0, host: '127.0.0.1', handleSignals: false }).then((server) => {
       // A test that forgets close() must not hang its process: the server and its connections keep nothing alive.
       server.server.unref();
-      server.server.on('connection', (socket) => socket.unref());
+      server.server.on('connection', (socket: Socket) => {
+        socket.unref();
+        const port = socket.remotePort!;
+        this.#accepted.set(port, socket);
+        socket.once('close', () => this.#accepted.delete(port));
+      });
+      server.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+        const { socket } = request;
+        this.#answering.set(socket, (this.#answering.get(socket) ?? 0) + 1);
+        response.once('close', () => {
+          const left = this.#answering.get(socket)! - 1;
+          this.#answering.set(socket, left);
+          if (left === 0) socket.unref();
+        });
+      });
       return server;
     }));
+  }
+
+  /**
+   * The client left a streamed response on the connection from `port` before
+   * its end: the server's side of it is kept alive until the server is done
+   * with what it was answering there (its source let go of, its outcome
+   * told), which a test awaits. Unreferenced, the process could exit first,
+   * with nothing of the client's left to wait on (Node 22 did).
+   */
+  #holdUntilSeen(port: number): void {
+    const socket = this.#accepted.get(port);
+    if (socket !== undefined && (this.#answering.get(socket) ?? 0) > 0) socket.ref();
   }
 }
 
