@@ -144,4 +144,36 @@ describe('signed cookies, as Django, cookie-signature, cookie-parser and @fastif
     const given = decodeURIComponent(forged).slice(-43);
     for (const call of compare.mock.calls) assert.ok(call.arguments.some((side) => Buffer.from(side as Uint8Array).toString() === given));
   });
+
+  test("@fastify/cookie 'Signer needs a string or Buffer as secret' and Django's SECRET_KEY check (security.W009): a secret under 32 characters, in the list too, a Buffer, or one with a lone surrogate is refused at createApp, the secret never in the message", () => {
+    const short = 'hunter2-is-a-secret-of-31-chars';
+    assert.equal(short.length, 31);
+    const cases: [unknown, RegExp][] = [
+      [short, /^createApp\(\): secret is 31 characters long: one that short can be guessed offline from any signed cookie; use 32 or more random characters/],
+      [[SECRET, short], /^createApp\(\): secret #2 of the list is 31 characters long: one that short can be guessed offline from any signed cookie/],
+      // Two such secrets would be one key: UTF-8 has no bytes for half a surrogate pair and writes U+FFFD for it.
+      [`${SECRET}\ud800`, /^createApp\(\): secret is not well-formed Unicode \(a lone surrogate\), which has no UTF-8 to make a key of: two such secrets would be one key$/],
+      [Buffer.from(SECRET), /^createApp\(\): secret must be a non-empty string or a non-empty list of them \(the first signs, all verify\), got an instance of Buffer$/],
+    ];
+    for (const [secret, message] of cases) {
+      assert.throws(() => createApp({ secret: secret as string }), (error: Error) => {
+        assert.equal(error.name, 'TypeError');
+        assert.match(error.message, message);
+        assert.ok(!error.message.includes('hunter2') && !error.message.includes(SECRET), error.message);
+        return true;
+      });
+    }
+    assert.equal(createApp({ secret: `${short}!` }) instanceof Object, true, '32 characters are enough');
+  });
+
+  test('the list of secrets is read once, at createApp: changing the array afterwards changes neither which secret signs nor which verify', async () => {
+    const secrets = [SECRET, OLD];
+    await using rotated = createTestClient(signingApp(secrets), { transport: 'socket' });
+    secrets[0] = OTHER;
+    secrets.length = 1;
+    const pair = (await rotated.get('/sign?value=v')).headers.getSetCookie()[0]!.split(';')[0]!;
+    assert.equal((await read(SECRET, pair)).value, 'v');
+    const byOld = await signed(OLD, 'w');
+    assert.equal((await (await rotated.get('/read', { headers: { cookie: byOld } })).json<{ value: string | null }>()).value, 'w');
+  });
 });
