@@ -54,8 +54,9 @@ export interface AppOptions extends ObserveOptions {
   allowedHosts?: string[];
   /**
    * The secret that signs cookies (`setCookie(..., { signed: true })`,
-   * `request.signedCookies`): a long random string kept out of the code, or
-   * a list to rotate secrets (the first signs, all verify).
+   * `request.signedCookies`): a random string of 32 characters or more kept
+   * out of the code, or a list of them to rotate secrets (the first signs, all
+   * verify). A shorter one is refused: it could be guessed from a cookie.
    */
   secret?: Secret;
   /**

@@ -63,12 +63,33 @@ function mac(secret: string, salt: string, value: string): string {
   return createHmac('sha256', key).update(value).digest('base64url');
 }
 
-/** Checks the app's `secret` option: undefined (not configured), or non-empty strings. */
+/**
+ * Below this, a secret can be guessed offline: one signed cookie and a list
+ * of words is all it takes. 32 random characters hold 190 bits or more.
+ */
+const MIN_SECRET_LENGTH = 32;
+/** With the u flag a surrogate pair is one code point: only half a pair is in category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Checks the app's `secret` option: undefined (not configured), or strings of
+ * 32 characters or more, well-formed. The list is copied: changing it later
+ * changes nothing. A message names the problem, never the secret.
+ */
 export function signerFor(secret: Secret | undefined): Signer | undefined {
   if (secret === undefined) return undefined;
-  const list = typeof secret === 'string' ? [secret] : secret;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+  // Copied before it is checked: what is checked is what signs.
+  const secrets: readonly unknown[] = Object.freeze(typeof secret === 'string' ? [secret] : Array.isArray(secret) ? [...(secret as unknown[])] : []);
+  if (secrets.length === 0 || !secrets.every((s): s is string => typeof s === 'string' && s.length > 0)) {
     throw new TypeError(`createApp(): secret must be a non-empty string or a non-empty list of them (the first signs, all verify), got ${describe(secret)}`);
   }
-  return new Signer(list);
+  secrets.forEach((one, index) => {
+    const which = typeof secret === 'string' ? 'secret' : `secret #${index + 1} of the list`;
+    if (one.length < MIN_SECRET_LENGTH) {
+      throw new TypeError(`createApp(): ${which} is ${one.length} characters long: one that short can be guessed offline from any signed cookie; use ${MIN_SECRET_LENGTH} or more random characters (node -e "console.log(crypto.randomBytes(32).toString('base64url'))")`);
+    }
+    // UTF-8 writes U+FFFD for half a surrogate pair: secrets differing there would make one key.
+    if (LONE_SURROGATE.test(one)) throw new TypeError(`createApp(): ${which} is not well-formed Unicode (a lone surrogate), which has no UTF-8 to make a key of: two such secrets would be one key`);
+  });
+  return new Signer(secrets);
 }

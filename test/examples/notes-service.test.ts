@@ -34,7 +34,7 @@ async function receiver(statuses: number[] = []): Promise<{ url: string; deliver
 test('notes-service in-process: auth by token or signed cookie, CRUD, an upload and its download, its after-response work and webhooks with retries', async (t) => {
   const hooks = await receiver([503]);
   t.after(() => hooks.server.close());
-  const app = notesService({ token, secret: 's3cret', webhookUrl: hooks.url, frontendOrigin });
+  const app = notesService({ token, secret: 'the notes service secret of the tests, 32+ characters', webhookUrl: hooks.url, frontendOrigin });
   await using client = createTestClient(app);
 
   const refused = await client.get('/api/notes');
@@ -86,7 +86,7 @@ test('notes-service in-process: auth by token or signed cookie, CRUD, an upload 
 
 test('notes-service over a socket: the front page, CORS, gzip, ETags and 304s, metrics and the dashboard', async () => {
   const hooks = await receiver();
-  await using client = createTestClient(notesService({ token, secret: 's3cret', webhookUrl: hooks.url, frontendOrigin }), { transport: 'socket' });
+  await using client = createTestClient(notesService({ token, secret: 'the notes service secret of the tests, 32+ characters', webhookUrl: hooks.url, frontendOrigin }), { transport: 'socket' });
   try {
     const page = await client.get('/');
     assert.equal(page.status, 200);
@@ -129,7 +129,7 @@ test('notes-service on a SQLite file: server-sent events of each change, and the
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const hooks = await receiver();
   t.after(() => hooks.server.close());
-  const app = notesService({ token, secret: 's3cret', webhookUrl: hooks.url, frontendOrigin, tasks: sqliteStore({ path: path.join(dir, 'tasks.db') }) });
+  const app = notesService({ token, secret: 'the notes service secret of the tests, 32+ characters', webhookUrl: hooks.url, frontendOrigin, tasks: sqliteStore({ path: path.join(dir, 'tasks.db') }) });
   // tasks: 'app' keeps the SQLite file rather than a fresh in-memory store.
   await using client = createTestClient(app, { transport: 'socket', tasks: 'app', headers: auth });
 

@@ -305,7 +305,7 @@ describe('signed cookies', () => {
   });
 
   test('a value signed under another secret, for another cookie name or another salt reads as absent', async () => {
-    await using other = createTestClient(signedApp('another secret entirely'));
+    await using other = createTestClient(signedApp('another secret entirely, long enough to sign'));
     const foreign = await login(other);
     await using client = createTestClient(signedApp(SECRET));
     assert.equal((await (await client.get('/whoami', { headers: { cookie: foreign } })).json<{ user: unknown }>()).user, null);
@@ -318,9 +318,9 @@ describe('signed cookies', () => {
   });
 
   test('rotation: a list of secrets signs with the first and verifies with all', async () => {
-    await using old = createTestClient(signedApp('the old secret'));
+    await using old = createTestClient(signedApp('the old secret, from before the rotation began'));
     const oldPair = await login(old);
-    await using rotated = createTestClient(signedApp([SECRET, 'the old secret']));
+    await using rotated = createTestClient(signedApp([SECRET, 'the old secret, from before the rotation began']));
     assert.equal((await (await rotated.get('/whoami', { headers: { cookie: oldPair } })).json<{ user: unknown }>()).user, 'user:42');
     await using current = createTestClient(signedApp(SECRET));
     const newPair = await login(rotated);
