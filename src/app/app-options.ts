@@ -56,7 +56,8 @@ export interface AppOptions extends ObserveOptions {
    * The secret that signs cookies (`setCookie(..., { signed: true })`,
    * `request.signedCookies`): a random string of 32 characters or more kept
    * out of the code, or a list of them to rotate secrets (the first signs, all
-   * verify). A shorter one is refused: it could be guessed from a cookie.
+   * verify). A shorter one is taken with a warning on the app's logger: it
+   * could be guessed from a cookie.
    */
   secret?: Secret;
   /**

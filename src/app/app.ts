@@ -127,7 +127,7 @@ export class App {
       this.#scheduler.observe((record) => metrics.task('after', record));
       this.tasks.observe((record) => metrics.task('durable', record));
     }
-    this.#signer = signerFor(options.secret);
+    this.#signer = signerFor(options.secret, (message) => writeSafely(this.logger, 'warn', {}, message));
     this.#allowedHosts = compileAllowedHosts(options.allowedHosts);
     const requestOptions: RequestOptions = {
       bodyLimit,

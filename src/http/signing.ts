@@ -72,11 +72,14 @@ const MIN_SECRET_LENGTH = 32;
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
- * Checks the app's `secret` option: undefined (not configured), or strings of
- * 32 characters or more, well-formed. The list is copied: changing it later
- * changes nothing. A message names the problem, never the secret.
+ * Checks the app's `secret` option: undefined (not configured), or non-empty
+ * well-formed strings. The list is copied: changing it later changes
+ * nothing. A secret under 32 characters is taken, and `warn` is told why it
+ * should not be, as Django's check security.W009 warns of a short SECRET_KEY
+ * (a test's or a demo's short secret keeps working). A message names the
+ * problem, never the secret.
  */
-export function signerFor(secret: Secret | undefined): Signer | undefined {
+export function signerFor(secret: Secret | undefined, warn: (message: string) => void): Signer | undefined {
   if (secret === undefined) return undefined;
   // Copied before it is checked: what is checked is what signs.
   const secrets: readonly unknown[] = Object.freeze(typeof secret === 'string' ? [secret] : Array.isArray(secret) ? [...(secret as unknown[])] : []);
@@ -85,11 +88,11 @@ export function signerFor(secret: Secret | undefined): Signer | undefined {
   }
   secrets.forEach((one, index) => {
     const which = typeof secret === 'string' ? 'secret' : `secret #${index + 1} of the list`;
-    if (one.length < MIN_SECRET_LENGTH) {
-      throw new TypeError(`createApp(): ${which} is ${one.length} characters long: one that short can be guessed offline from any signed cookie; use ${MIN_SECRET_LENGTH} or more random characters (node -e "console.log(crypto.randomBytes(32).toString('base64url'))")`);
-    }
     // UTF-8 writes U+FFFD for half a surrogate pair: secrets differing there would make one key.
     if (LONE_SURROGATE.test(one)) throw new TypeError(`createApp(): ${which} is not well-formed Unicode (a lone surrogate), which has no UTF-8 to make a key of: two such secrets would be one key`);
+    if (one.length < MIN_SECRET_LENGTH) {
+      warn(`createApp(): ${which} is ${one.length} characters long: one that short can be guessed offline from any signed cookie; use ${MIN_SECRET_LENGTH} or more random characters (node -e "console.log(crypto.randomBytes(32).toString('base64url'))")`);
+    }
   });
   return new Signer(secrets);
 }
