@@ -101,6 +101,8 @@ export class AdoptedExchange extends Exchange {
   protected override lateRequest(options: RequestOptions): HttpRequest {
     const req = this.#req;
     const outcome = this.outcome;
+    // Made during the request (a durable task's snapshot, an `after()` reading it): its peer is read now, while its socket is open.
+    if (req.socket) this.#peer ??= peerOf(req.socket);
     // Over HTTP/2, the headers an HTTP/1.1 request would have, as Coda's own server gives them.
     const headers = 'stream' in req ? http2Source(req as unknown as Http2ServerRequest).headers : req.headers;
     const source = { method: this.#method, url: this.#url, headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
