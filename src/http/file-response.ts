@@ -6,14 +6,14 @@ import { echo } from '../util/echo.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { contentDisposition } from './content-disposition.js';
 import { kAnswerRequest } from '../symbols.js';
-import { byteRange, type ByteRange } from './byte-ranges.js';
-import { HttpError, ProgrammingError, ServiceUnavailable } from './errors.js';
+import { rangeAnswer, type ByteRange } from './byte-ranges.js';
+import { ProgrammingError, ServiceUnavailable } from './errors.js';
 import { closeFile, describes, fileChunks, openFile } from './file-body.js';
 import { fileRefusal } from './file-errors.js';
 import { fileContentType } from './file-type.js';
 import { ResponseHeaders } from './headers.js';
 import { notModified } from './not-modified.js';
-import { conditionsAnswer, httpDate, ifRangeHolds, preconditionFailed } from './preconditions.js';
+import { conditionsAnswer, httpDate, preconditionFailed } from './preconditions.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse, ResponseInit } from './response.js';
 import { StreamingResponse } from './streaming-response.js';
@@ -158,16 +158,10 @@ export class FileResponse extends StreamingResponse {
     const answer = conditionsAnswer(headers, etag, lastModified === undefined ? undefined : httpDate(lastModified));
     if (answer === 412) throw preconditionFailed(request.path);
     if (answer === 304) return notModified(this);
-    const asked = headers.get('range');
     const size = this.#size;
     // A body encoded on the way (compress() drops Accept-Ranges then) has another length: its ranges are not the file's.
-    if (asked === null || size === undefined || this.headers.get('accept-ranges') !== 'bytes' || this.headers.get('content-length') !== String(size)) return this;
-    const ifRange = headers.get('if-range');
-    if (ifRange !== null && !ifRangeHolds(ifRange, etag, lastModified)) return this;
-    const range = byteRange(asked, size);
-    if (range === 'unsatisfiable') {
-      throw new HttpError(416, `range ${echo(asked)} is not satisfiable for ${echo(request.path)}: it has ${size} bytes`, { 'content-range': `bytes */${size}` });
-    }
+    if (size === undefined || this.headers.get('accept-ranges') !== 'bytes' || this.headers.get('content-length') !== String(size)) return this;
+    const range = rangeAnswer(headers, request.path, size, etag, lastModified);
     if (range === undefined) return this;
     this.#chosen.range = range;
     this.status = 206;
