@@ -146,12 +146,14 @@ export class FileResponse extends StreamingResponse {
    * (the app's journal step, after every middleware): itself (a 200, or a
    * 206 of the range asked), a 304, or a 412 or 416 thrown as an HttpError.
    * Only a 200 to a GET or HEAD is answered: another status (a custom 404
-   * page) or method goes out as it is. Read from the headers as they are
+   * page) or method goes out as it is, another status without Accept-Ranges. Read from the headers as they are
    * now, so that a middleware's change (compress()'s encoding, its weakened
    * ETag) counts.
    */
   [kAnswerRequest](request: HttpRequest): HttpResponse {
     const { method, headers } = request;
+    // Never ranged with another status (a custom 404 page): saying it takes ranges would mislead a client that resumes.
+    if (this.status !== 200) this.headers.delete('accept-ranges');
     if ((method !== 'GET' && method !== 'HEAD') || this.status !== 200) return this;
     const etag = this.headers.get('etag') ?? undefined;
     const lastModified = this.headers.get('last-modified') ?? undefined;

@@ -224,6 +224,17 @@ describe("Starlette's and Express's cases", () => {
     assert.equal(posted.text, '123456789');
   });
 
+  test('a status other than 200 is never ranged, so it says no Accept-Ranges (it kept the 200\'s); a 200 to a POST keeps it', async () => {
+    const page = await ask(() => new FileResponse(nums, { status: 404 }));
+    assert.equal(page.headers.get('accept-ranges'), null);
+    const set = await ask(() => Object.assign(new FileResponse(nums), { status: 410 }), { range: 'bytes=0-0' });
+    assert.equal(set.status, 410);
+    assert.equal(set.headers.get('accept-ranges'), null);
+    assert.equal(set.text, '123456789');
+    assert.equal((await ask(numbers, {}, 'POST')).headers.get('accept-ranges'), 'bytes');
+    assert.equal((await ask(numbers)).headers.get('accept-ranges'), 'bytes');
+  });
+
   test('a Readable (its length unknown) is sent whole, without Accept-Ranges, whatever its Range', async () => {
     const { Readable } = await import('node:stream');
     const { status, headers, text } = await ask(() => new FileResponse(Readable.from([Buffer.from('streamed')])), { range: 'bytes=0-1' });
