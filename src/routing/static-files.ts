@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
+import { acceptedEncodings, type Encoding } from '../http/accept-encoding.js';
 import { rangeAnswer } from '../http/byte-ranges.js';
 import { BadRequest, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import { httpDate, ifMatchHolds, preconditionFailed } from '../http/preconditions.js';
@@ -42,11 +43,24 @@ export interface StaticFilesOptions {
   lastModified?: boolean;
   /** Range requests (206, 416). Default true. */
   acceptRanges?: boolean;
+  /**
+   * Sends `name.br` or `name.gz`, when there is one beside `name` and the
+   * request's Accept-Encoding takes it (by q-value, Brotli first on a tie), in
+   * place of `name`: with `Content-Encoding`, `name`'s Content-Type, its own
+   * length, ETag and ranges. Every answer then carries `Vary: Accept-Encoding`.
+   * The compressed files must be kept current with their originals. Default false.
+   */
+  preCompressed?: boolean;
   /** Names the route for `app.reverse(name, { '*': 'css/site.css' })`. */
   name?: string;
 }
 
-const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 'etag', 'lastModified', 'acceptRanges', 'name'];
+const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 'etag', 'lastModified', 'acceptRanges', 'preCompressed', 'name'];
+/** The encodings `preCompressed` serves, Brotli first on a tie, and the suffix of the file that holds each. */
+const ENCODINGS: readonly Encoding[] = ['br', 'gzip'];
+const SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
+/** A request with no condition: what @fastify/send finds for a path, whatever the client has. */
+const UNCONDITIONAL = { method: 'HEAD', headers: {} } as unknown as Readable;
 const DOTFILES = ['ignore', 'deny', 'allow'];
 /** The request headers @fastify/send is given: its conditions. It is never given a Range: the route answers that (byte-ranges.ts). */
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'cache-control'];
@@ -82,6 +96,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const root = checkRoot(where, options.root);
   const sendOptions = checkSendOptions(where, options, root);
   const index = sendOptions.index !== false;
+  const preCompressed = options.preCompressed ?? false;
   const send = fastifySend();
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
@@ -93,15 +108,16 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     checkPath(request.path, file);
     const shown = echo(request.path);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${shown}: a directory, and index is off`);
-    const result = await send(headersOnly(request), `/${file}`, sendOptions);
-    // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
-    result.stream.destroy();
+    const { result, encoding, original } = await choose(request, `/${file}`);
     if (result.type === 'directory') return toSlashForm(request, 301, `no file at ${shown}: a directory`, withoutDots(request.path));
     if (result.type !== 'file') throw await sendError(request, result);
     if (!ifMatchHolds(request.headers.get('if-match'), result.headers.ETag)) throw preconditionFailed(request.path);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
     const { headers, statusCode: status, metadata: { path: found, stat } } = result;
+    const typedAs = original ?? found;
+    // The answer depends on Accept-Encoding whichever file is sent, so a cache must key on it.
+    if (preCompressed) headers.Vary = 'Accept-Encoding';
     // Ranges by FileResponse's rule (byte-ranges.ts), before the file is opened: a 416 never opens it.
     const range = status === 200 && sendOptions.acceptRanges === true ? rangeAnswer(request.headers, request.path, stat.size, headers.ETag, headers['Last-Modified']) : undefined;
     const fd = await openInside(found, root, shown);
@@ -115,10 +131,11 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
       closeFile(fd);
       // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
       // The type is kept beside it, for compress() to decide its Vary as for the 200.
-      return setRepresentationType(new HttpResponse(null, { status, headers }), fileMediaType(found));
+      return setRepresentationType(new HttpResponse(null, { status, headers }), fileMediaType(typedAs));
     }
-    // Typed here only (@fastify/send is told not to), as FileResponse types it (file-type.ts).
-    headers['Content-Type'] = fileContentType(found);
+    // Typed here only (@fastify/send is told not to), as FileResponse types it (file-type.ts); a pre-compressed file as the one it encodes.
+    headers['Content-Type'] = fileContentType(typedAs);
+    if (encoding !== undefined) headers['Content-Encoding'] = encoding;
     if (range !== undefined) {
       headers['Content-Range'] = `bytes ${range.start}-${range.end}/${stat.size}`;
       headers['Content-Length'] = String(range.end - range.start + 1);
@@ -133,6 +150,37 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (length <= WHOLE) return new HttpResponse(await readWhole(fd, start, length, found), { status: answer, headers });
     return new StreamingResponse(fileChunks(fd, start, length), { status: answer, headers });
   }
+
+  /** @fastify/send's answer for `file` (an encoded path under the root), to `conditions` (see headersOnly()). */
+  async function look(conditions: Readable, file: string): Promise<SendResult> {
+    const result = await send(conditions, file, sendOptions);
+    // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
+    result.stream.destroy();
+    return result;
+  }
+
+  /**
+   * @fastify/send's answer for the request's `file`, or, under `preCompressed`,
+   * for the `.br` or `.gz` beside the file it finds when Accept-Encoding takes
+   * that encoding (its best first) and the file is there: its own length and
+   * validators, the conditions answered against them; `original` is the file it encodes, which types it.
+   */
+  async function choose(request: HttpRequest, file: string): Promise<{ result: SendResult; encoding?: Encoding; original?: string }> {
+    const conditions = headersOnly(request);
+    const encodings = preCompressed ? acceptedEncodings(request.headers.get('accept-encoding'), ENCODINGS) : [];
+    if (encodings.length === 0) return { result: await look(conditions, file) };
+    // Found without conditions first: a folder's index, an extension tried, each decide which file is encoded.
+    const found = await look(UNCONDITIONAL, file);
+    if (found.type !== 'file' || !found.metadata.stat.isFile()) return { result: found };
+    const original = found.metadata.path;
+    const encoded = `/${path.relative(root, original).split(path.sep).map(encodeURIComponent).join('/')}`;
+    for (const encoding of encodings) {
+      const result = await look(conditions, encoded + SUFFIX[encoding]);
+      if ((result.type === 'file' && result.metadata.stat.isFile()) || result.statusCode === 412) return { result, encoding, original };
+    }
+    return { result: await look(conditions, file) };
+  }
+
   Object.defineProperty(serveFile, 'name', { value: `staticFiles(${prefix})` });
   return route(['GET', 'HEAD'], pattern, serveFile, options.name === undefined ? {} : { name: options.name });
 }
@@ -160,7 +208,7 @@ function checkSendOptions(where: string, options: StaticFilesOptions, root: stri
   if (!Array.isArray(extensions) || extensions.some((ext) => typeof ext !== 'string' || ext === '' || ext.startsWith('.'))) {
     throw new TypeError(`${where}: extensions must be a list of extensions without their dot (['html']), got ${describe(extensions)}`);
   }
-  for (const key of ['immutable', 'etag', 'lastModified', 'acceptRanges'] as const) {
+  for (const key of ['immutable', 'etag', 'lastModified', 'acceptRanges', 'preCompressed'] as const) {
     if (options[key] !== undefined) checkBoolean(`${where}: ${key}`, options[key]);
   }
   return {
