@@ -106,8 +106,8 @@ export class FileResponse extends StreamingResponse {
       const stat = lookAt(file);
       name = path.basename(file);
       size = stat.size;
-      // As @fastify/send's (the etag package's): size and modification time, in hexadecimal.
-      if (etag && !headers.has('etag')) headers.set('etag', `W/"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`);
+      // As @fastify/send's (the etag package's): size and modification time (Stats.mtime's, rounded to the millisecond), in hexadecimal.
+      if (etag && !headers.has('etag')) headers.set('etag', `W/"${stat.size.toString(16)}-${stat.mtime.getTime().toString(16)}"`);
       if (lastModified && !headers.has('last-modified')) headers.set('last-modified', stat.mtime.toUTCString());
       source = () => openedOnRead(file, stat, range(), opening, close);
     } else if (file instanceof Uint8Array) {

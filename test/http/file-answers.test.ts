@@ -2,7 +2,7 @@
 // the same 416 and 412 (one message, one error class with its code), the
 // same Content-Type for the same file name (file-type.ts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -66,4 +66,15 @@ test('one typing: staticFiles() and FileResponse send the same Content-Type for 
       assert.deepEqual(got.map((answer) => [answer.status, answer.headers.get('content-type')]), [[200, expected[name]], [200, expected[name]], [206, expected[name]]], base + name);
     }
   }
+});
+
+test('the same ETag from staticFiles() and FileResponse for a file modified at a fraction of a millisecond past .5 (FileResponse cut the time where @fastify/send rounds it, Stats.mtime\'s way)', async () => {
+  const file = path.join(root, 'fraction.txt');
+  writeFileSync(file, 'fraction');
+  // 0.7 ms past the second: mtimeMs ends in .7, which Stats.mtime rounds up and Math.trunc cut down.
+  utimesSync(file, 1_700_000_000.0007, 1_700_000_000.0007);
+  await using http = client();
+  const [fromStatic, fromView] = await Promise.all([http.get('/static/fraction.txt'), http.get('/view/fraction.txt')]);
+  assert.equal(fromView.headers.get('etag'), fromStatic.headers.get('etag'));
+  assert.equal(fromStatic.headers.get('etag'), `W/"8-${(1_700_000_000_001).toString(16)}"`);
 });

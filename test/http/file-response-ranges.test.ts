@@ -22,7 +22,7 @@ writeFileSync(bigFile, big);
 process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
 
 const stat = statSync(nums);
-const etag = `W/"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
+const etag = `W/"${stat.size.toString(16)}-${stat.mtime.getTime().toString(16)}"`;
 const lastModified = stat.mtime.toUTCString();
 
 /** `make()`'s response to a GET (or `method`) with `headers`, through the test client, and the response made. */
