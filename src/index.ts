@@ -32,7 +32,7 @@ export { ResponseHeaders, RequestHeaders, type HeadersInit } from './http/header
 export type { When } from './http/when.js';
 export {
   HttpError, BadRequest, Unauthorized, PermissionDenied, NotFound, MethodNotAllowed,
-  PayloadTooLarge, UnsupportedMediaType, ServiceUnavailable, ClientDisconnected,
+  PayloadTooLarge, UnsupportedMediaType, PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable, ClientDisconnected,
   MiddlewareNotUsed, ProgrammingError, AfterQueueFull,
 } from './http/errors.js';
 export type { Handler, MiddlewareFactory, MiddlewareHooks, Middleware, View, ViewResult, MaybePromise } from './pipeline/types.js';

@@ -1,5 +1,9 @@
-// RFC 9110 14.1.1's Range syntax, shared by staticFiles() (which hands the
-// ranges to @fastify/send) and FileResponse (which answers them itself).
+// RFC 9110 14.1.1's Range and 13.1.5's If-Range, one rule for staticFiles()
+// and FileResponse: both answer a request's Range with rangeAnswer().
+
+import { echo } from '../util/echo.js';
+import { RangeNotSatisfiable } from './errors.js';
+import { ifRangeHolds } from './preconditions.js';
 
 const BYTES_UNIT = /^\s*bytes=/i;
 /** An int-range (first and last positions captured, the last maybe empty) or a suffix-range (its length captured). */
@@ -13,7 +17,7 @@ const RANGE_SPEC = /^(?:(\d+)-(\d*)|-(\d+))$/;
  * matches the unit in lower case only, and reads each position with
  * parseInt: `bytes=1e1-` was a 206 from byte 1, `bytes=-` a 416.
  */
-export function rangeSpecs(range: string): string[] | undefined {
+function rangeSpecs(range: string): string[] | undefined {
   if (!BYTES_UNIT.test(range)) return undefined;
   const specs = range.slice(range.indexOf('=') + 1).split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
   return specs.length > 0 && specs.every(validSpec) ? specs : undefined;
@@ -31,7 +35,7 @@ function validSpec(spec: string): boolean {
  * length: the one range-spec an empty representation satisfies (RFC 9110
  * 14.1.1), with no byte to send in a 206, so its whole (empty) 200 answers it.
  */
-export function emptySatisfies(specs: readonly string[]): boolean {
+function emptySatisfies(specs: readonly string[]): boolean {
   return specs.some((spec) => spec.startsWith('-') && /[1-9]/.test(spec));
 }
 
@@ -52,7 +56,7 @@ export interface ByteRange {
  * the file's, however many ranges are asked. Linear in the Range's length,
  * but for the sort of its ranges.
  */
-export function byteRange(range: string, size: number): ByteRange | 'unsatisfiable' | undefined {
+function byteRange(range: string, size: number): ByteRange | 'unsatisfiable' | undefined {
   const specs = rangeSpecs(range);
   if (specs === undefined) return undefined;
   if (size === 0) return emptySatisfies(specs) ? undefined : 'unsatisfiable';
@@ -74,4 +78,21 @@ export function byteRange(range: string, size: number): ByteRange | 'unsatisfiab
     joined.end = Math.max(joined.end, next.end);
   }
   return joined;
+}
+
+/**
+ * The range a GET or HEAD's `Range` asks of a representation of `size` bytes
+ * whose validators are `etag` and `lastModified`: undefined for the whole
+ * (no Range, one to ignore, an If-Range that fails: RFC 9110 13.1.5), else
+ * the one range to send in a 206. None satisfiable is the 416
+ * (`RangeNotSatisfiable`, naming the range and the request's `path`), thrown.
+ */
+export function rangeAnswer(headers: { get(name: string): string | null }, path: string, size: number, etag: string | undefined, lastModified: string | undefined): ByteRange | undefined {
+  const asked = headers.get('range');
+  if (asked === null) return undefined;
+  const ifRange = headers.get('if-range');
+  if (ifRange !== null && !ifRangeHolds(ifRange, etag, lastModified)) return undefined;
+  const range = byteRange(asked, size);
+  if (range === 'unsatisfiable') throw new RangeNotSatisfiable(size, `range ${echo(asked)} is not satisfiable for ${echo(path)}: it has ${size} bytes`);
+  return range;
 }

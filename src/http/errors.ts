@@ -58,8 +58,10 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  412: 'Precondition Failed',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -102,6 +104,27 @@ export class MethodNotAllowed extends HttpError {
     }
     super(405, message, { allow: allowed.join(', ') });
     this.allowed = allowed;
+  }
+}
+
+/** A GET or HEAD whose If-Match or If-Unmodified-Since fails (RFC 9110 13.1.1, 13.1.4): staticFiles(), FileResponse, conditionalGet(). */
+export class PreconditionFailed extends HttpError {
+  override readonly code: string = 'CODA_PRECONDITION_FAILED';
+  constructor(message?: string) {
+    super(412, message);
+  }
+}
+
+/**
+ * A Range none of whose ranges a representation of `size` bytes satisfies
+ * (RFC 9110 15.5.17): the 416 carries `Content-Range: bytes *\/size`, so that
+ * the client learns the length.
+ */
+export class RangeNotSatisfiable extends HttpError {
+  override readonly code: string = 'CODA_RANGE_NOT_SATISFIABLE';
+  constructor(size: number, message?: string) {
+    if (!Number.isSafeInteger(size) || size < 0) throw new TypeError(`RangeNotSatisfiable takes the representation's size in bytes first, got ${describe(size)}`);
+    super(416, message, { 'content-range': `bytes */${size}` });
   }
 }
 

@@ -6,14 +6,14 @@ import { echo } from '../util/echo.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 import { contentDisposition } from './content-disposition.js';
 import { kAnswerRequest } from '../symbols.js';
-import { byteRange, type ByteRange } from './byte-ranges.js';
-import { HttpError, ProgrammingError, ServiceUnavailable } from './errors.js';
+import { rangeAnswer, type ByteRange } from './byte-ranges.js';
+import { ProgrammingError, ServiceUnavailable } from './errors.js';
 import { closeFile, describes, fileChunks, openFile } from './file-body.js';
 import { fileRefusal } from './file-errors.js';
 import { fileContentType } from './file-type.js';
 import { ResponseHeaders } from './headers.js';
 import { notModified } from './not-modified.js';
-import { conditionsAnswer, httpDate, ifRangeHolds, preconditionFailed } from './preconditions.js';
+import { conditionsAnswer, httpDate, preconditionFailed } from './preconditions.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse, ResponseInit } from './response.js';
 import { StreamingResponse } from './streaming-response.js';
@@ -106,8 +106,8 @@ export class FileResponse extends StreamingResponse {
       const stat = lookAt(file);
       name = path.basename(file);
       size = stat.size;
-      // As @fastify/send's (the etag package's): size and modification time, in hexadecimal.
-      if (etag && !headers.has('etag')) headers.set('etag', `W/"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`);
+      // As @fastify/send's (the etag package's): size and modification time (Stats.mtime's, rounded to the millisecond), in hexadecimal.
+      if (etag && !headers.has('etag')) headers.set('etag', `W/"${stat.size.toString(16)}-${stat.mtime.getTime().toString(16)}"`);
       if (lastModified && !headers.has('last-modified')) headers.set('last-modified', stat.mtime.toUTCString());
       source = () => openedOnRead(file, stat, range(), opening, close);
     } else if (file instanceof Uint8Array) {
@@ -146,28 +146,24 @@ export class FileResponse extends StreamingResponse {
    * (the app's journal step, after every middleware): itself (a 200, or a
    * 206 of the range asked), a 304, or a 412 or 416 thrown as an HttpError.
    * Only a 200 to a GET or HEAD is answered: another status (a custom 404
-   * page) or method goes out as it is. Read from the headers as they are
+   * page) or method goes out as it is, another status without Accept-Ranges. Read from the headers as they are
    * now, so that a middleware's change (compress()'s encoding, its weakened
    * ETag) counts.
    */
   [kAnswerRequest](request: HttpRequest): HttpResponse {
     const { method, headers } = request;
+    // Never ranged with another status (a custom 404 page): saying it takes ranges would mislead a client that resumes.
+    if (this.status !== 200) this.headers.delete('accept-ranges');
     if ((method !== 'GET' && method !== 'HEAD') || this.status !== 200) return this;
     const etag = this.headers.get('etag') ?? undefined;
     const lastModified = this.headers.get('last-modified') ?? undefined;
     const answer = conditionsAnswer(headers, etag, lastModified === undefined ? undefined : httpDate(lastModified));
     if (answer === 412) throw preconditionFailed(request.path);
     if (answer === 304) return notModified(this);
-    const asked = headers.get('range');
     const size = this.#size;
     // A body encoded on the way (compress() drops Accept-Ranges then) has another length: its ranges are not the file's.
-    if (asked === null || size === undefined || this.headers.get('accept-ranges') !== 'bytes' || this.headers.get('content-length') !== String(size)) return this;
-    const ifRange = headers.get('if-range');
-    if (ifRange !== null && !ifRangeHolds(ifRange, etag, lastModified)) return this;
-    const range = byteRange(asked, size);
-    if (range === 'unsatisfiable') {
-      throw new HttpError(416, `range ${echo(asked)} is not satisfiable for ${echo(request.path)}: it has ${size} bytes`, { 'content-range': `bytes */${size}` });
-    }
+    if (size === undefined || this.headers.get('accept-ranges') !== 'bytes' || this.headers.get('content-length') !== String(size)) return this;
+    const range = rangeAnswer(headers, request.path, size, etag, lastModified);
     if (range === undefined) return this;
     this.#chosen.range = range;
     this.status = 206;

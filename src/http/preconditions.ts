@@ -6,7 +6,7 @@
 // bytes are the same (RFC 9110 8.8.1).
 
 import { echo } from '../util/echo.js';
-import { HttpError } from './errors.js';
+import { PreconditionFailed } from './errors.js';
 
 /** One list member: a quoted tag (which may hold a comma), else anything up to the next comma. */
 const MEMBER = /\s*((?:W\/)?"[^"]*"|[^,]*)\s*(?:,|$)/y;
@@ -107,9 +107,9 @@ function notModifiedSince(value: string | null, modified: number, absent: boolea
   return since === undefined ? absent : modified <= since;
 }
 
-/** The 412 for a request whose preconditions fail, naming its path (`shown`, cut by echo() when long). */
-export function preconditionFailed(path: string): HttpError {
-  return new HttpError(412, `${echo(path)} does not match the request's preconditions`);
+/** The 412 for a request whose preconditions fail, naming its path (cut by echo() when long): the one message staticFiles(), FileResponse and conditionalGet() send. */
+export function preconditionFailed(path: string): PreconditionFailed {
+  return new PreconditionFailed(`${echo(path)} does not match the request's preconditions`);
 }
 
 const DAY = 'Mon|Tue|Wed|Thu|Fri|Sat|Sun';

@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { acceptedEncodings, type Encoding } from '../http/accept-encoding.js';
 import { representationType } from '../http/representation-type.js';
 import type { HttpRequest } from '../http/request.js';
 import { copyResponse } from '../http/response-copy.js';
@@ -13,8 +14,7 @@ import { kTransformStream } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkCount, checkKeys, checkRange } from '../util/options.js';
 
-/** A content coding `compress()` can apply: Brotli or gzip. */
-export type Encoding = 'br' | 'gzip';
+export type { Encoding };
 
 /** `compress()`'s options. */
 export interface CompressOptions {
@@ -35,7 +35,6 @@ export interface CompressOptions {
  */
 const COMPRESSIBLE = /^(?:text\/|application\/(?:[\w.+-]*\+)?(?:json|xml|javascript|ecmascript|x-ndjson|wasm|graphql|x-www-form-urlencoded)\b|image\/(?:svg\+xml|x-icon|vnd\.microsoft\.icon|bmp)\b)/i;
 const NO_TRANSFORM = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
-const ACCEPT_TOKEN = /^\s*([^\s;,]+)\s*(?:;\s*q\s*=\s*([^\s;,]*))?/i;
 
 const gzipAsync = promisify(zlib.gzip);
 const brotliAsync = promisify(zlib.brotliCompress);
@@ -88,7 +87,7 @@ export function compress(options: CompressOptions = {}): MiddlewareHooks {
       if (!variesByEncoding(response)) return response;
       addVary(response, 'Accept-Encoding');
       if (request.method === 'HEAD') return response;
-      const encoding = chooseEncoding(request.headers.get('accept-encoding'), encodings);
+      const [encoding] = acceptedEncodings(request.headers.get('accept-encoding'), encodings);
       if (response.status === 304) return encoding === undefined ? response : weakened(response);
       if (!isWhole(response) || encoding === undefined) return response;
       if (response instanceof StreamingResponse) {
@@ -163,33 +162,6 @@ function markEncoded(response: HttpResponse, encoding: Encoding): void {
   headers.delete('accept-ranges');
   const etag = headers.get('etag');
   if (etag !== null && etag.startsWith('"')) headers.set('etag', `W/${etag}`);
-}
-
-/**
- * The encoding to use for `accept` (an Accept-Encoding header): among
- * `offered`, the one with the highest q-value above 0, `*` standing for any
- * not named; ties go to the first offered. None when the header is absent
- * (clients that take compression say so) or accepts none of them.
- */
-function chooseEncoding(accept: string | null, offered: readonly Encoding[]): Encoding | undefined {
-  if (accept === null || accept.trim() === '') return undefined;
-  const weights = new Map<string, number>();
-  for (const part of accept.split(',')) {
-    const match = ACCEPT_TOKEN.exec(part);
-    if (match === null) continue;
-    const q = match[2] === undefined ? 1 : Number(match[2]);
-    if (Number.isFinite(q)) weights.set(match[1]!.toLowerCase(), Math.min(Math.max(q, 0), 1));
-  }
-  let best: Encoding | undefined;
-  let bestWeight = 0;
-  for (const encoding of offered) {
-    const weight = weights.get(encoding) ?? weights.get('*') ?? 0;
-    if (weight > bestWeight) {
-      best = encoding;
-      bestWeight = weight;
-    }
-  }
-  return best;
 }
 
 function checkEncodings(encodings: unknown): Encoding[] {

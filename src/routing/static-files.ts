@@ -3,9 +3,10 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
-import { emptySatisfies, rangeSpecs } from '../http/byte-ranges.js';
-import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
-import { httpDate, ifMatchHolds, ifRangeHolds, preconditionFailed } from '../http/preconditions.js';
+import { acceptedEncodings, type Encoding } from '../http/accept-encoding.js';
+import { rangeAnswer } from '../http/byte-ranges.js';
+import { BadRequest, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
+import { httpDate, ifMatchHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse } from '../http/response.js';
@@ -42,23 +43,36 @@ export interface StaticFilesOptions {
   lastModified?: boolean;
   /** Range requests (206, 416). Default true. */
   acceptRanges?: boolean;
+  /**
+   * Sends `name.br` or `name.gz`, when there is one beside `name` and the
+   * request's Accept-Encoding takes it (by q-value, Brotli first on a tie), in
+   * place of `name`: with `Content-Encoding`, `name`'s Content-Type, its own
+   * length, ETag and ranges. Every answer then carries `Vary: Accept-Encoding`.
+   * The compressed files must be kept current with their originals. Default false.
+   */
+  preCompressed?: boolean;
   /** Names the route for `app.reverse(name, { '*': 'css/site.css' })`. */
   name?: string;
 }
 
-const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 'etag', 'lastModified', 'acceptRanges', 'name'];
+const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 'etag', 'lastModified', 'acceptRanges', 'preCompressed', 'name'];
+/** The encodings `preCompressed` serves, Brotli first on a tie, and the suffix of the file that holds each. */
+const ENCODINGS: readonly Encoding[] = ['br', 'gzip'];
+const SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
+/** A request with no condition: what @fastify/send finds for a path, whatever the client has. */
+const UNCONDITIONAL = { method: 'HEAD', headers: {} } as unknown as Readable;
 const DOTFILES = ['ignore', 'deny', 'allow'];
-/** The request headers @fastify/send reads. */
-const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'cache-control'];
-const UNRANGED = CONDITIONAL.filter((name) => name !== 'range' && name !== 'if-range');
+/** The request headers @fastify/send is given: its conditions. It is never given a Range: the route answers that (byte-ranges.ts). */
+const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'cache-control'];
 /** The conditions that may hold a date: @fastify/send reads it with Date.parse. */
-const DATED = ['if-modified-since', 'if-unmodified-since', 'if-range'];
+const DATED = ['if-modified-since', 'if-unmodified-since'];
 const ENCODED_SLASH = /%2F|%5C/i;
 
 /**
  * A GET (and HEAD) route that serves the files under `root` at `prefix`,
- * through @fastify/send: content types, a weak ETag and Last-Modified with
- * conditional requests (304, 412), byte ranges (206, 416), a cache policy.
+ * found through @fastify/send: a weak ETag and Last-Modified with
+ * conditional requests (304, 412), a cache policy; the content type
+ * (file-type.ts) and byte ranges (206, 416, byte-ranges.ts) by FileResponse's rules.
  * The route opens the file itself (file-body.ts): up to 64 KiB it is sent
  * whole with its head, larger it streams through Coda's response path; either
  * way after-response tasks run after its last byte and the outcome counts its
@@ -82,6 +96,7 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const root = checkRoot(where, options.root);
   const sendOptions = checkSendOptions(where, options, root);
   const index = sendOptions.index !== false;
+  const preCompressed = options.preCompressed ?? false;
   const send = fastifySend();
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
@@ -93,44 +108,79 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     checkPath(request.path, file);
     const shown = echo(request.path);
     if (!index && (file === '' || file.endsWith('/'))) throw new NotFound(`no file at ${shown}: a directory, and index is off`);
-    const ask = async (withRange: boolean): Promise<SendResult> => {
-      const answer = await send(headersOnly(request, withRange), `/${file}`, sendOptions);
-      // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
-      answer.stream.destroy();
-      return answer;
-    };
-    let result = await ask(true);
-    // @fastify/send answers any range of an empty file with a 416: one RFC 9110 14.1.1 has it satisfy is its whole, as FileResponse sends it.
-    if (result.statusCode === 416 && result.headers['Content-Range'] === 'bytes */0' && emptySatisfies(rangeSpecs(request.headers.get('range') ?? '') ?? [])) result = await ask(false);
-    const ifRange = request.headers.get('if-range');
-    if (ifRange !== null && (result.statusCode === 206 || result.statusCode === 416)) result = await strictIfRange(result, ifRange, () => ask(false));
+    const { result, encoding, original } = await choose(request, `/${file}`);
     if (result.type === 'directory') return toSlashForm(request, 301, `no file at ${shown}: a directory`, withoutDots(request.path));
     if (result.type !== 'file') throw await sendError(request, result);
     if (!ifMatchHolds(request.headers.get('if-match'), result.headers.ETag)) throw preconditionFailed(request.path);
     // A FIFO would hold the request, and a thread of libuv's pool, until something wrote to it; a device is no file either.
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
-    const fd = await openInside(result.metadata.path, root, shown);
+    const { headers, statusCode: status, metadata: { path: found, stat } } = result;
+    const typedAs = original ?? found;
+    // The answer depends on Accept-Encoding whichever file is sent, so a cache must key on it.
+    if (preCompressed) headers.Vary = 'Accept-Encoding';
+    // Ranges by FileResponse's rule (byte-ranges.ts), before the file is opened: a 416 never opens it.
+    const range = status === 200 && sendOptions.acceptRanges === true ? rangeAnswer(request.headers, request.path, stat.size, headers.ETag, headers['Last-Modified']) : undefined;
+    const fd = await openInside(found, root, shown);
     // Replaced since @fastify/send described it (a deploy renaming over it): its length, range and validators are another file's.
-    if (!describes(result.metadata.stat, fd)) {
+    if (!describes(stat, fd)) {
       closeFile(fd);
       if (again) throw new ServiceUnavailable(`${shown} changed while it was being sent, twice: try again`);
       return serveOnce(request, true);
     }
-    const { statusCode: status, headers } = result;
-    // Typed as FileResponse types it: @fastify/send's own type may be an obsolete one (file-type.ts).
-    if (headers['Content-Type'] !== undefined) headers['Content-Type'] = fileContentType(result.metadata.path);
-    if (status === 304 || request.method === 'HEAD') {
+    if (status === 304) {
       closeFile(fd);
-      const bodiless = new HttpResponse(null, { status, headers });
       // Without a body, so without a content type: a cache would store the 304's headers over the 200's.
       // The type is kept beside it, for compress() to decide its Vary as for the 200.
-      return status === 304 ? setRepresentationType(bodiless, fileMediaType(result.metadata.path)) : bodiless;
+      return setRepresentationType(new HttpResponse(null, { status, headers }), fileMediaType(typedAs));
     }
+    // Typed here only (@fastify/send is told not to), as FileResponse types it (file-type.ts); a pre-compressed file as the one it encodes.
+    headers['Content-Type'] = fileContentType(typedAs);
+    if (encoding !== undefined) headers['Content-Encoding'] = encoding;
+    if (range !== undefined) {
+      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${stat.size}`;
+      headers['Content-Length'] = String(range.end - range.start + 1);
+    }
+    const start = range?.start ?? 0;
     const length = Number(headers['Content-Length']);
-    const start = status === 206 ? rangeStart(headers) : 0;
-    if (length <= WHOLE) return new HttpResponse(await readWhole(fd, start, length, result.metadata.path), { status, headers });
-    return new StreamingResponse(fileChunks(fd, start, length), { status, headers });
+    const answer = range === undefined ? status : 206;
+    if (request.method === 'HEAD') {
+      closeFile(fd);
+      return new HttpResponse(null, { status: answer, headers });
+    }
+    if (length <= WHOLE) return new HttpResponse(await readWhole(fd, start, length, found), { status: answer, headers });
+    return new StreamingResponse(fileChunks(fd, start, length), { status: answer, headers });
   }
+
+  /** @fastify/send's answer for `file` (an encoded path under the root), to `conditions` (see headersOnly()). */
+  async function look(conditions: Readable, file: string): Promise<SendResult> {
+    const result = await send(conditions, file, sendOptions);
+    // Asked as a HEAD: @fastify/send opens nothing, the route opens the file itself (file-body.ts).
+    result.stream.destroy();
+    return result;
+  }
+
+  /**
+   * @fastify/send's answer for the request's `file`, or, under `preCompressed`,
+   * for the `.br` or `.gz` beside the file it finds when Accept-Encoding takes
+   * that encoding (its best first) and the file is there: its own length and
+   * validators, the conditions answered against them; `original` is the file it encodes, which types it.
+   */
+  async function choose(request: HttpRequest, file: string): Promise<{ result: SendResult; encoding?: Encoding; original?: string }> {
+    const conditions = headersOnly(request);
+    const encodings = preCompressed ? acceptedEncodings(request.headers.get('accept-encoding'), ENCODINGS) : [];
+    if (encodings.length === 0) return { result: await look(conditions, file) };
+    // Found without conditions first: a folder's index, an extension tried, each decide which file is encoded.
+    const found = await look(UNCONDITIONAL, file);
+    if (found.type !== 'file' || !found.metadata.stat.isFile()) return { result: found };
+    const original = found.metadata.path;
+    const encoded = `/${path.relative(root, original).split(path.sep).map(encodeURIComponent).join('/')}`;
+    for (const encoding of encodings) {
+      const result = await look(conditions, encoded + SUFFIX[encoding]);
+      if ((result.type === 'file' && result.metadata.stat.isFile()) || result.statusCode === 412) return { result, encoding, original };
+    }
+    return { result: await look(conditions, file) };
+  }
+
   Object.defineProperty(serveFile, 'name', { value: `staticFiles(${prefix})` });
   return route(['GET', 'HEAD'], pattern, serveFile, options.name === undefined ? {} : { name: options.name });
 }
@@ -158,7 +208,7 @@ function checkSendOptions(where: string, options: StaticFilesOptions, root: stri
   if (!Array.isArray(extensions) || extensions.some((ext) => typeof ext !== 'string' || ext === '' || ext.startsWith('.'))) {
     throw new TypeError(`${where}: extensions must be a list of extensions without their dot (['html']), got ${describe(extensions)}`);
   }
-  for (const key of ['immutable', 'etag', 'lastModified', 'acceptRanges'] as const) {
+  for (const key of ['immutable', 'etag', 'lastModified', 'acceptRanges', 'preCompressed'] as const) {
     if (options[key] !== undefined) checkBoolean(`${where}: ${key}`, options[key]);
   }
   return {
@@ -171,6 +221,8 @@ function checkSendOptions(where: string, options: StaticFilesOptions, root: stri
     etag: options.etag ?? true,
     lastModified: options.lastModified ?? true,
     acceptRanges: options.acceptRanges ?? true,
+    // Typed by the route alone, by file-type.ts's rule (FileResponse's).
+    contentType: false,
   };
 }
 
@@ -210,10 +262,9 @@ function withoutDots(path: string): string {
 }
 
 /**
- * What @fastify/send reads of a request: its conditional headers (without
- * its Range when `withRange` is false), and HEAD for its method, so that it
- * answers with the headers only and opens nothing: the route reads the file
- * (file-body.ts). A Range is given as `rangeSpecs()` reads it (byte-ranges.ts), one it ignores left out; a date as an
+ * What @fastify/send reads of a request: its conditional headers, and HEAD
+ * for its method, so that it answers with the headers only and opens
+ * nothing: the route reads the file (file-body.ts). A date is given as an
  * IMF-fixdate, and an If-Modified-Since or If-Unmodified-Since that is no
  * HTTP-date (RFC 9110 5.6.7) is left out, as RFC 9110 13.1.3 and 13.1.4
  * have it ignored (@fastify/send's Date.parse took '3100' for a date, and
@@ -222,9 +273,9 @@ function withoutDots(path: string): string {
  * it once the If-Match held. (It ignores an If-Modified-Since beside an
  * If-None-Match itself.)
  */
-function headersOnly(request: HttpRequest, withRange: boolean): Readable {
+function headersOnly(request: HttpRequest): Readable {
   const headers: Record<string, string> = {};
-  for (const name of withRange ? CONDITIONAL : UNRANGED) {
+  for (const name of CONDITIONAL) {
     const value = request.headers.get(name);
     if (value !== null) headers[name] = value;
   }
@@ -232,34 +283,10 @@ function headersOnly(request: HttpRequest, withRange: boolean): Readable {
   for (const name of DATED) {
     const value = headers[name];
     const date = value === undefined ? undefined : httpDate(value);
-    // An If-Range that is no date and no tag is left: strictIfRange() finds it does not hold.
     if (date !== undefined) headers[name] = new Date(date).toUTCString();
-    else if (name !== 'if-range') delete headers[name];
-  }
-  if (headers.range !== undefined) {
-    const specs = rangeSpecs(headers.range);
-    if (specs === undefined) delete headers.range;
-    else headers.range = `bytes=${specs.join(',')}`;
+    else delete headers[name];
   }
   return { method: 'HEAD', headers } as unknown as Readable;
-}
-
-/**
- * @fastify/send's answer to a Range with an If-Range, as RFC 9110 13.1.5 has
- * it: a 206 or 416 it gave though the If-Range fails (it compares laxly, see
- * preconditions.ts) is the whole file's answer instead (`unranged`). A 416
- * carries no validators: the whole file's answer tells whether it holds.
- */
-async function strictIfRange(ranged: SendResult, ifRange: string, unranged: () => Promise<SendResult>): Promise<SendResult> {
-  if (ranged.statusCode === 206 && ifRangeHolds(ifRange, ranged.headers.ETag, ranged.headers['Last-Modified'])) return ranged;
-  const whole = await unranged();
-  return ranged.statusCode === 416 && ifRangeHolds(ifRange, whole.headers.ETag, whole.headers['Last-Modified']) ? ranged : whole;
-}
-
-/** Where a 206's range starts, from the Content-Range @fastify/send wrote (`bytes <start>-<end>/<size>`). */
-function rangeStart(headers: Record<string, string>): number {
-  const range = headers['Content-Range']!;
-  return Number(range.slice(range.indexOf(' ') + 1, range.indexOf('-')));
 }
 
 /** The HttpError for what @fastify/send refused, with a message that names the path. */
@@ -271,7 +298,6 @@ async function sendError(request: HttpRequest, result: SendResult): Promise<Erro
     case 403: return new PermissionDenied(`${shown} is not served`);
     case 404: return request.path.endsWith('/') ? new NotFound(await noIndex(shown, error)) : new NotFound(`no file at ${shown}`);
     case 412: return preconditionFailed(request.path);
-    case 416: return new HttpError(416, `range ${echo(request.headers.get('range') ?? '')} is not satisfiable for ${shown}`, pickRange(result.headers));
     // A symlink loop, a file the server may not read: the client's 404 or 403, not a 500 logged as the server's error.
     default: return error === undefined ? new Error(`static file ${shown}: status ${result.statusCode}`) : fileRefusal(error, shown) ?? error;
   }
@@ -292,9 +318,4 @@ async function isFile(file: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function pickRange(headers: Record<string, string>): Record<string, string> {
-  const range = headers['Content-Range'];
-  return range === undefined ? {} : { 'content-range': range };
 }

@@ -22,7 +22,7 @@ writeFileSync(bigFile, big);
 process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
 
 const stat = statSync(nums);
-const etag = `W/"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
+const etag = `W/"${stat.size.toString(16)}-${stat.mtime.getTime().toString(16)}"`;
 const lastModified = stat.mtime.toUTCString();
 
 /** `make()`'s response to a GET (or `method`) with `headers`, through the test client, and the response made. */
@@ -222,6 +222,17 @@ describe("Starlette's and Express's cases", () => {
     const posted = await ask(numbers, { range: 'bytes=0-0', 'if-none-match': etag }, 'POST');
     assert.equal(posted.status, 200);
     assert.equal(posted.text, '123456789');
+  });
+
+  test('a status other than 200 is never ranged, so it says no Accept-Ranges (it kept the 200\'s); a 200 to a POST keeps it', async () => {
+    const page = await ask(() => new FileResponse(nums, { status: 404 }));
+    assert.equal(page.headers.get('accept-ranges'), null);
+    const set = await ask(() => Object.assign(new FileResponse(nums), { status: 410 }), { range: 'bytes=0-0' });
+    assert.equal(set.status, 410);
+    assert.equal(set.headers.get('accept-ranges'), null);
+    assert.equal(set.text, '123456789');
+    assert.equal((await ask(numbers, {}, 'POST')).headers.get('accept-ranges'), 'bytes');
+    assert.equal((await ask(numbers)).headers.get('accept-ranges'), 'bytes');
   });
 
   test('a Readable (its length unknown) is sent whole, without Accept-Ranges, whatever its Range', async () => {
