@@ -75,6 +75,8 @@ export const kCloseTasks = Symbol('coda.closeTasks');
 export const kShutDown = Symbol('coda.shutDown');
 /** App: takes charge of a request another framework answers (the adapters). */
 export const kAdopt = Symbol('coda.adopt');
+/** AppOptions: the app is an adapter's (its value names the adapter in errors): it observes its tasks alone, the framework its requests. */
+export const kAdapted = Symbol('coda.adapted');
 /** App: the request listener `serve()` installs, which Node alone calls (see server/listener.ts). */
 export const kServe = Symbol('coda.serve');
 /** App: `kServe` for HTTP/1.x requests only. */

@@ -9,12 +9,13 @@ import type { TasksOptions } from '../durable/tasks.js';
 import type { AfterOptions, AfterTask, HttpResponse } from '../http/response.js';
 import type { DurableTask, TaskAfterOptions, TaskRegistration } from '../http/task-entry.js';
 import type { Logger } from '../log/logger.js';
+import type { ObserveOptions } from '../observe/observer.js';
 import { attach, type AttachableServer, type AttachedServer, type AttachOptions } from '../server/attach.js';
-import { kAdopt } from '../symbols.js';
+import { kAdapted, kAdopt } from '../symbols.js';
 import { adoptedExchange, type AdoptedExchange } from '../transport/node/adopt.js';
 import { checkKeys } from '../util/options.js';
 
-/** What every adapter takes: Coda's after-response settings for the framework's app. */
+/** What every adapter takes: Coda's after-response settings for the framework's app, and how its tasks are observed. */
 export interface AdapterOptions {
   /** The scheduler's limits and error reporting: `concurrency`, `maxPending` (503 beyond it), `timeoutMs`, `onError`. */
   after?: SchedulerOptions;
@@ -24,9 +25,21 @@ export interface AdapterOptions {
   logger?: Logger;
   /** Stacks in the 500s and 503s Coda itself answers. Never in production. */
   debug?: boolean;
+  /**
+   * Prometheus metrics of the tasks (`createApp()`'s `metrics`: `true` or
+   * `{ registry, defaultMetrics }`; needs `prom-client`). Not of the
+   * requests: those are the framework's to count.
+   */
+  metrics?: ObserveOptions['metrics'];
+  /**
+   * OpenTelemetry spans of the tasks (`createApp()`'s `tracing`: `true` or
+   * `{ tracerProvider }`; needs `@opentelemetry/api`), children of the
+   * framework's request span; a durable task journals its trace. No request span.
+   */
+  tracing?: ObserveOptions['tracing'];
 }
 
-const KEYS = ['after', 'tasks', 'logger', 'debug'];
+const KEYS = ['after', 'tasks', 'logger', 'debug', 'metrics', 'tracing'];
 
 /**
  * A per-response registration (`res.after`, `reply.after`, `ctx.after`,
@@ -58,9 +71,9 @@ export interface Adapter {
 /** The Coda app an adapter runs on, its options checked (`where` names the adapter in errors; `own` are the adapter's other options). */
 export function adapterApp(where: string, options: AdapterOptions, own: readonly string[] = []): App {
   checkKeys(where, options, [...KEYS, ...own]);
-  const { after, tasks, logger, debug } = options;
-  // The framework logs its own requests: Coda's access log would write each one twice.
-  return createApp({ after, tasks, logger, debug, accessLog: false });
+  const { after, tasks, logger, debug, metrics, tracing } = options;
+  // The framework logs and instruments its own requests: Coda's access log, spans and request metrics would count each one twice.
+  return createApp({ after, tasks, logger, debug, metrics, tracing, accessLog: false, [kAdapted]: where });
 }
 
 /** The adapter's own methods, for the framework's middleware to carry. */

@@ -8,6 +8,7 @@ import { checkErrorPages, type ErrorPages } from '../pipeline/error-pages.js';
 import type { ObserveOptions } from '../observe/observer.js';
 import type { Middleware } from '../pipeline/types.js';
 import type { RouteEntry } from '../routing/include.js';
+import type { kAdapted } from '../symbols.js';
 import { describe } from '../util/describe.js';
 import { checkBoolean, checkKeys } from '../util/options.js';
 
@@ -72,6 +73,8 @@ export interface AppOptions extends ObserveOptions {
    * for GET and HEAD, 308 for other methods. Default false.
    */
   appendSlash?: boolean;
+  /** @internal Set by an adapter (`where` it is, for errors): `tracing` and `metrics` observe the tasks alone. */
+  [kAdapted]?: string;
 }
 
 const KEYS = ['routes', 'middleware', 'debug', 'bodyLimit', 'body', 'after', 'tasks', 'logger', 'asyncContext', 'trustProxy', 'allowedHosts', 'secret', 'errorPages', 'appendSlash', 'tracing', 'metrics', 'accessLog', 'requestIdHeader'];

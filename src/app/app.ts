@@ -33,7 +33,7 @@ import type { Handler, MaybePromise } from '../pipeline/types.js';
 import { flattenRoutes } from '../routing/include.js';
 import { Router } from '../routing/router.js';
 import type { Route } from '../routing/routes.js';
-import { kAbandonNow, kAdopt, kAnswerRequest, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kTimedOut, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
+import { kAbandonNow, kAdapted, kAdopt, kAnswerRequest, kAdoptFetch, kAnswerFetch, kCloseTasks, kClosingSignal, kCookies, kDispatch, kExchange, kGovern, kHostField, kJournal, kListen, kMetrics, kMount, kOnServerClosing, kRefused, kRequestsDone, kRequestsOn, kScheduler, kServe, kServeHttp1, kServerClosed, kServerClosing, kTimedOut, kSetTrusted, kSettle, kShutDown, kTaskEntries, kUnfinished } from '../symbols.js';
 import { releaseStream, releaseUnsent } from '../transport/body.js';
 import { fetchHead, fetchSource, followClient } from '../transport/fetch/request.js';
 import { webResponse } from '../transport/fetch/response.js';
@@ -113,10 +113,11 @@ export class App {
     this.debug = options.debug ?? false;
     const bodyLimit = checkAmount('createApp(): bodyLimit', options.bodyLimit ?? DEFAULT_BODY_LIMIT, 'bytes');
     this.#asyncContext = options.asyncContext ?? true;
+    const adapted = options[kAdapted];
     this.#observing = new Observer(options, this.logger, {
       after: () => this.#scheduler.stats(),
       durable: () => this.tasks.defined ? this.tasks.stats().then(durableCounts) : undefined,
-    }, 'createApp()');
+    }, adapted ?? 'createApp()', adapted === undefined);
     this.#observer = this.#observing.active ? this.#observing : undefined;
     const tracing = this.#observer?.tracing;
     this.#scheduler = new AfterScheduler(options.after ?? {}, this.logger, this.#asyncContext, tracing);
@@ -443,6 +444,7 @@ export class App {
    */
   [kAdopt](req: IncomingMessage, res: ServerResponse): AdoptedExchange | HttpResponse {
     const exchange = new AdoptedExchange(this.#host, req, res, this);
+    this.#observer?.tracing?.adopted(exchange.request);
     this.#inFlight.push(exchange);
     this.tasks.runHere();
     if (this.#closing) exchange.closeConnection(this.#inFlight);
@@ -459,6 +461,7 @@ export class App {
    */
   [kAdoptFetch](request: Request): Exchange {
     const exchange = this.#receive(fetchHead(request));
+    this.#observer?.tracing?.adopted(exchange.request);
     const refused = this.#admit(exchange, false);
     if (refused !== undefined) exchange.response = refused;
     return exchange;

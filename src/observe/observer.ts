@@ -51,10 +51,13 @@ export class Observer {
   readonly #accessLog: Logger | undefined;
   /** Made by the first `listen()`. */
   #listeners: RequestListener[] | undefined;
+  /** Whether its requests are observed (spans, duration metrics): not an adapter's, whose framework observes them. */
+  readonly #requests: boolean;
   /** The requests observed when shutdown gave up on them (see `givenUp`); made by the first. */
   #givenUp: WeakSet<HttpRequest> | undefined;
 
-  constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string) {
+  /** `requests` false: tracing and metrics observe the app's tasks alone (an adapter's app, whose framework observes its requests). */
+  constructor(options: ObserveOptions, logger: Logger, source: MetricsSource, where: string, requests = true) {
     const { tracing, metrics, accessLog = true, requestIdHeader = false } = options;
     checkFeature(`${where}: metrics`, metrics);
     checkBoolean(`${where}: accessLog`, accessLog);
@@ -65,6 +68,7 @@ export class Observer {
     this.metrics = metrics === undefined || metrics === false ? undefined : new Metrics(metrics, source, logger, where);
     this.requestIdHeader = requestIdHeader === false ? undefined : requestIdHeader.toLowerCase();
     this.#accessLog = accessLog ? logger : undefined;
+    this.#requests = requests;
   }
 
   /** Whether anything is on: spans, metrics, access log, request id header or a listener. */
@@ -116,8 +120,10 @@ export class Observer {
   finished(request: HttpRequest, outcome: Outcome): void {
     if (this.#givenUp?.has(request) === true) return;
     const tracing = this.tracing;
-    tracing?.endRequest(request, outcome);
-    this.metrics?.request(request, outcome);
+    if (this.#requests) {
+      tracing?.endRequest(request, outcome);
+      this.metrics?.request(request, outcome);
+    }
     if (this.#accessLog !== undefined) {
       // With the request's span active, as its other lines are: a mixin that reads it (instrumentation-pino's) correlates the line with the trace.
       if (tracing === undefined) logAccess(this.#accessLog, request, outcome);

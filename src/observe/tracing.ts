@@ -142,6 +142,19 @@ export class Tracing implements TaskTracer {
     return isPromise(result) ? Promise.resolve(result).then(route) : route(result);
   }
 
+  /**
+   * `request` is another framework's (an adapter's): Coda makes no span of
+   * its own for it. The span active as Coda takes it, the framework's
+   * request span (instrumentation-http's, or one its host made), is its
+   * span for its tasks, as Coda's own is for a request of Coda's: their
+   * parent and link, and the trace its durable tasks journal. Not a
+   * start-up span (see `isStartup`); never ended by Coda.
+   */
+  adopted(request: HttpRequest): void {
+    const span = this.#api.trace.getActiveSpan();
+    if (span !== undefined && !isStartup(this.#api, span, this.#startup)) request[kSpan] = span;
+  }
+
   /** The response is done: the route, the status and any error go on the span, which ends. */
   endRequest(request: HttpRequest, outcome: Outcome): void {
     const span = request[kSpan] as Span | undefined;

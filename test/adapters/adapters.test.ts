@@ -42,8 +42,8 @@ async function listening(server: Server): Promise<string> {
 
 test('options are checked: an unknown key names the closest one; a bad scheduler option is refused where the adapter is made', async () => {
   assert.throws(() => expressCoda({ afer: {} } as never), /coda-http\/express coda\(\): unknown option "afer"; did you mean "after"\?/);
-  // Observability is the framework's own (docs/adapters/README.md): its options are refused as any unknown one.
-  assert.throws(() => expressCoda({ metrics: true } as never), /coda-http\/express coda\(\): unknown option "metrics"; the options are after, tasks, logger, debug$/);
+  // The access log is the framework's own (docs/adapters/README.md): refused as any unknown option.
+  assert.throws(() => expressCoda({ accessLog: true } as never), /coda-http\/express coda\(\): unknown option "accessLog"; the options are after, tasks, logger, debug, metrics, tracing$/);
   assert.throws(() => koaCoda({ task: {} } as never), /coda-http\/koa coda\(\): unknown option "task"; did you mean "tasks"\?/);
   assert.throws(() => honoCoda({ after: { concurency: 2 } } as never), /unknown option "concurency"; did you mean "concurrency"\?/);
   const fastify = Fastify();

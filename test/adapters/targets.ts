@@ -13,7 +13,7 @@ import { stream as honoStream } from 'hono/streaming';
 import Koa from 'koa';
 import {
   createApp, get, HttpResponse, post, serve, StreamingResponse,
-  type AfterTask, type App, type DurableTask, type Logger, type SchedulerOptions, type ShutdownReport, type TaskAfterOptions, type TasksOptions,
+  type AfterTask, type App, type AppOptions, type DurableTask, type Logger, type SchedulerOptions, type ShutdownReport, type TaskAfterOptions, type TasksOptions,
 } from 'coda-http';
 import { coda as expressCoda, type Adapter, type AfterFunction } from 'coda-http/express';
 import { coda as fastifyCoda } from 'coda-http/fastify';
@@ -53,6 +53,8 @@ export interface TargetOptions {
   after?: SchedulerOptions;
   tasks?: TasksOptions;
   logger?: Logger;
+  metrics?: AppOptions['metrics'];
+  tracing?: AppOptions['tracing'];
 }
 
 /** A target, started. */
