@@ -12,9 +12,9 @@ import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
 import { http2Source } from './http2.js';
-import { kDone, kSentHeaders } from '../../symbols.js';
+import { kCutOff, kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
-import { isComplete, withCutOff, type NodeResponse } from './response.js';
+import { isComplete, TIMED_OUT, withCutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 import { currentRequest } from '../../util/current-request.js';
@@ -268,6 +268,7 @@ export class AdoptedExchange extends Exchange {
     // A request made by hand (a test's IncomingMessage) has no socket.
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
+    if (timedOut(socket)) (res as NodeResponse)[kCutOff] ??= res.headersSent ? { reason: TIMED_OUT } : { status: 408, reason: TIMED_OUT };
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
     const stream = (res as NodeResponse).stream;
@@ -317,6 +318,19 @@ export class AdoptedExchange extends Exchange {
 function serverFailure(error: Error | null | undefined): Error | undefined {
   const code = (error as { code?: unknown } | null | undefined)?.code;
   return code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_SESSION_ERROR' ? undefined : error ?? undefined;
+}
+
+/**
+ * Whether the server cut the request's connection because its body did not
+ * arrive within its `requestTimeout`: Node destroys the connection with
+ * ERR_HTTP_REQUEST_TIMEOUT, after answering 408 unless the response's head
+ * was out (its own answer, or Fastify's clientError handler's). The server's
+ * doing, as on Coda's own server (server/client-error.ts), not a client that
+ * left; the framework's answer to the body it could not read (a 400, a 500)
+ * never went out.
+ */
+function timedOut(socket: IncomingMessage['socket'] | null): boolean {
+  return (socket?.errored as { code?: unknown } | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
 }
 
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
