@@ -116,6 +116,21 @@ for (const [name, start] of Object.entries(stalledTargets)) {
   });
 }
 
+test("Express: a body that does not arrive within the server's requestTimeout once the response's head is out (res.flushHeaders(), then the body read): Node closes the connection without a 408; the tasks see the 200 sent and why it was cut (cutOff), not a client that left", { timeout: 10_000 }, async (t) => {
+  const app = express();
+  const coda = expressCoda();
+  app.use(coda);
+  app.post('/upload', (req, res) => {
+    res.flushHeaders();
+    req.resume();
+    req.on('end', () => res.end('saved'));
+  });
+  const url = await listening(t, http.createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, app).listen(0, '127.0.0.1'));
+  const seen = outcomeOfEach(coda.app);
+  assert.match(await exchange(url, STALLED), /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/);
+  assert.deepEqual(what(await seen), { status: 200, headersSent: true, completed: false, aborted: true, error: undefined, bytesSent: 0, cutOff: 'the request did not arrive in time' });
+});
+
 /** A Koa app with the adapter and `handle` as its only other middleware, listening. */
 async function koa(t: TestContext, handle: Koa.Middleware): Promise<{ url: string; app: App }> {
   const app = new Koa();

@@ -268,7 +268,8 @@ export class AdoptedExchange extends Exchange {
     // A request made by hand (a test's IncomingMessage) has no socket.
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
-    if (timedOut(socket)) (res as NodeResponse)[kCutOff] ??= res.headersSent ? { reason: TIMED_OUT } : { status: 408, reason: TIMED_OUT };
+    // This request's own body, not a later one's on its connection (pipelined: that one timed out, this one was cut with it).
+    if (!this.#req.complete && timedOut(socket)) (res as NodeResponse)[kCutOff] ??= res.headersSent ? { reason: TIMED_OUT } : { status: 408, reason: TIMED_OUT };
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
     const stream = (res as NodeResponse).stream;
