@@ -251,3 +251,45 @@ test("Express (test/res.json.js '\"json replacer\" setting': res.json() runs JSO
   const { status, completed, error } = await seen;
   assert.deepEqual({ status, completed, error }, { status: 500, completed: true, error: undefined });
 });
+
+/** An answer written on the connection by hand, as Fastify's test writes it. */
+const RAW_ANSWER = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello';
+
+test("a handler that writes its own answer on the connection and ends it (Fastify's test/skip-reply-send.test.js 'Sending a response using req.socket => onResponse not called', from a handler of the callback style and from a hook; Express's req.socket): it has answered: its task runs once, nothing stays in flight (it stayed in flight for good, its response's 'close' taken for a client that left)", { timeout: 10_000 }, async (t) => {
+  const app = express();
+  const coda = expressCoda();
+  app.use(coda);
+  app.get('/', (req) => { req.socket.end(RAW_ANSWER); });
+  const fastify = Fastify();
+  await fastify.register(fastifyCoda);
+  fastify.get('/handler', (request, reply) => {
+    reply.hijack();
+    request.raw.socket.write(RAW_ANSWER);
+    request.raw.socket.end();
+  });
+  fastify.register(async (hooked) => {
+    hooked.addHook('preHandler', async (request, reply) => {
+      reply.hijack();
+      request.raw.socket.end(RAW_ANSWER);
+    });
+    hooked.get('/hook', async () => assert.fail('a hijacked reply skips its handler'));
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => fastify.close());
+  const fastifyUrl = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
+  const cases: [App, string, string][] = [
+    [coda.app, await listening(t, app.listen(0, '127.0.0.1')), '/'],
+    [fastify.coda.app, fastifyUrl, '/handler'],
+    [fastify.coda.app, fastifyUrl, '/hook'],
+  ];
+  for (const [codaApp, url, path] of cases) {
+    const ran: Outcome[] = [];
+    const disconnect = codaApp.signals.requestStarted.connect(() => { after(({ outcome }) => { ran.push(outcome); }); });
+    assert.equal(await get(url, path), RAW_ANSWER);
+    await codaApp.settle();
+    disconnect();
+    // Coda sees what goes through the response: none of what was written by hand.
+    assert.deepEqual(ran.map(({ headersSent, bytesSent }) => [headersSent, bytesSent]), [[false, 0]], path);
+    assert.equal(codaApp.requestsInFlight, 0);
+  }
+});

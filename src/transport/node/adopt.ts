@@ -119,7 +119,7 @@ export class AdoptedExchange extends Exchange {
     res.destroy = answeringDestroy;
     const socket = this.#req.socket;
     // An HTTP/2 request's socket is a proxy that refuses such changes; an injected one (light-my-request's) has no connection.
-    if (socket instanceof Socket && !('stream' in this.#req)) answerOnDestroy(socket);
+    if (socket instanceof Socket && !('stream' in this.#req)) answerOnClose(socket);
     if (res.closed) {
       closed(res);
       return;
@@ -403,7 +403,7 @@ function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse
   return this;
 }
 
-/** The connections whose `destroy()` is an answer of the request whose code calls it (see `answerOnDestroy`). */
+/** The connections whose `destroy()` and `end()` are an answer of the request whose code calls them (see `answerOnClose`). */
 const answering = new WeakSet<Socket>();
 
 /**
@@ -414,13 +414,20 @@ const answering = new WeakSet<Socket>();
  * stayed in flight until the shutdown's deadline). Told by the code calling
  * it, not by the close: the connection's `'close'` comes from outside any
  * request, as a client's leaving does, and so does Node's own destroy of a
- * connection its client left. Once per connection: its later requests have
- * it already.
+ * connection its client left. So is ending it (`req.socket.end()`): a
+ * handler that writes its own answer on the connection (a hijacked Fastify
+ * reply's, test/skip-reply-send.test.js) writes nothing through its
+ * response. Once per connection: its later requests have it already.
  */
-function answerOnDestroy(socket: Socket): void {
+function answerOnClose(socket: Socket): void {
   if (answering.has(socket)) return;
   answering.add(socket);
-  const destroy = socket.destroy;
+  const { destroy, end } = socket;
+  socket.end = function (this: Socket, ...args: unknown[]): Socket {
+    const current = currentRequest();
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
+    return (end as (...args: unknown[]) => Socket).apply(this, args);
+  } as Socket['end'];
   socket.destroy = function (this: Socket, error?: Error): Socket {
     const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
