@@ -203,7 +203,6 @@ test("Fastify (test/skip-reply-send.test.js 'skip automatic reply.send() with re
     setImmediate(() => stream.destroy(new Error('early')));
     return reply.send(stream);
   });
-  fastify.log.level = 'silent';
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => fastify.close());
   const seen = new Map<string, Outcome[]>();
