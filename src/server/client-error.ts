@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { refusalOf, type Refusal } from '../observe/refusal.js';
 import { kCutOff } from '../symbols.js';
-import type { NodeResponse } from '../transport/node/response.js';
+import { TIMED_OUT, type NodeResponse } from '../transport/node/response.js';
 import { overflowAnswer, type OverflowError } from './head-overflow.js';
 import { malformed } from './refuse-http1.js';
 import { isLeftToParser, markRefusedByParser } from './transfer-coding.js';
@@ -14,9 +14,6 @@ interface ClientError extends Error, OverflowError {
   /** llhttp's own words for what was wrong: "Invalid header value char". */
   reason?: string;
 }
-
-/** The words of a 408: the request (head or body) took longer than the server allows. */
-export const TIMED_OUT = 'the request did not arrive in time';
 
 /** Status and words for the errors that are not a plain 400 ("the request is malformed: …") or a head too large (`overflowAnswer`). */
 const ANSWERS: Record<string, [status: number, text: string]> = {

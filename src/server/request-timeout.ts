@@ -1,8 +1,7 @@
 import { constants, Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { kCutOff } from '../symbols.js';
-import type { NodeResponse } from '../transport/node/response.js';
+import { TIMED_OUT, type NodeResponse } from '../transport/node/response.js';
 import { answerAndCloseStream } from './answer-stream.js';
-import { TIMED_OUT } from './client-error.js';
 import type { Handler } from './header-list.js';
 
 /** The parts of node:http2's stream read here: `_readableState.ended` is set when the client's END_STREAM arrives, whether or not the body was read. */

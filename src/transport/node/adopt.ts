@@ -12,9 +12,9 @@ import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
 import { FirstByteGate } from './first-byte-gate.js';
 import { http2Source } from './http2.js';
-import { kDone, kSentHeaders } from '../../symbols.js';
+import { kCutOff, kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
-import { isComplete, withCutOff, type NodeResponse } from './response.js';
+import { isComplete, TIMED_OUT, withCutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 import { currentRequest } from '../../util/current-request.js';
@@ -121,7 +121,7 @@ export class AdoptedExchange extends Exchange {
     res.destroy = answeringDestroy;
     const socket = this.#req.socket;
     // An HTTP/2 request's socket is a proxy that refuses such changes; an injected one (light-my-request's) has no connection.
-    if (socket instanceof Socket && !('stream' in this.#req)) answerOnDestroy(socket);
+    if (socket instanceof Socket && !('stream' in this.#req)) answerOnClose(socket);
     if (res.closed) {
       closed(res);
       return;
@@ -270,6 +270,8 @@ export class AdoptedExchange extends Exchange {
     // A request made by hand (a test's IncomingMessage) has no socket.
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
+    // This request's own body, not a later one's on its connection (pipelined: that one timed out, this one was cut with it).
+    if (!this.#req.complete && timedOut(socket)) (res as NodeResponse)[kCutOff] ??= res.headersSent ? { reason: TIMED_OUT } : { status: 408, reason: TIMED_OUT };
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
     const stream = (res as NodeResponse).stream;
@@ -319,6 +321,19 @@ export class AdoptedExchange extends Exchange {
 function serverFailure(error: Error | null | undefined): Error | undefined {
   const code = (error as { code?: unknown } | null | undefined)?.code;
   return code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_SESSION_ERROR' ? undefined : error ?? undefined;
+}
+
+/**
+ * Whether the server cut the request's connection because its body did not
+ * arrive within its `requestTimeout`: Node destroys the connection with
+ * ERR_HTTP_REQUEST_TIMEOUT, after answering 408 unless the response's head
+ * was out (its own answer, or Fastify's clientError handler's). The server's
+ * doing, as on Coda's own server (server/client-error.ts), not a client that
+ * left; the framework's answer to the body it could not read (a 400, a 500)
+ * never went out.
+ */
+function timedOut(socket: IncomingMessage['socket'] | null): boolean {
+  return (socket?.errored as { code?: unknown } | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
 }
 
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
@@ -390,7 +405,7 @@ function answeringDestroy(this: AdoptedResponse, error?: Error): AdoptedResponse
   return this;
 }
 
-/** The connections whose `destroy()` is an answer of the request whose code calls it (see `answerOnDestroy`). */
+/** The connections whose `destroy()` and `end()` are an answer of the request whose code calls them (see `answerOnClose`). */
 const answering = new WeakSet<Socket>();
 
 /**
@@ -401,13 +416,20 @@ const answering = new WeakSet<Socket>();
  * stayed in flight until the shutdown's deadline). Told by the code calling
  * it, not by the close: the connection's `'close'` comes from outside any
  * request, as a client's leaving does, and so does Node's own destroy of a
- * connection its client left. Once per connection: its later requests have
- * it already.
+ * connection its client left. So is ending it (`req.socket.end()`): a
+ * handler that writes its own answer on the connection (a hijacked Fastify
+ * reply's, test/skip-reply-send.test.js) writes nothing through its
+ * response. Once per connection: its later requests have it already.
  */
-function answerOnDestroy(socket: Socket): void {
+function answerOnClose(socket: Socket): void {
   if (answering.has(socket)) return;
   answering.add(socket);
-  const destroy = socket.destroy;
+  const { destroy, end } = socket;
+  socket.end = function (this: Socket, ...args: unknown[]): Socket {
+    const current = currentRequest();
+    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
+    return (end as (...args: unknown[]) => Socket).apply(this, args);
+  } as Socket['end'];
   socket.destroy = function (this: Socket, error?: Error): Socket {
     const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.

@@ -3,6 +3,9 @@ import { constants } from 'node:http2';
 import type { Outcome } from '../../http/outcome.js';
 import { kAnswered, kCutOff } from '../../symbols.js';
 
+/** Why a request was cut off, with the 408 answered, when its head or body took longer than the server allows. */
+export const TIMED_OUT = 'the request did not arrive in time';
+
 /** The server ended a response in the app's stead: why (the outcome's `cutOff`), and the status it answered, if it answered. */
 export interface CutOff {
   readonly reason: string;
