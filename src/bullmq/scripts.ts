@@ -424,6 +424,21 @@ end
 return 0
 `;
 
+/**
+ * Removes a fetched job whose hash was gone (evicted, or deleted by hand) while
+ * its id was still waiting: BullMQ's fetch wrote a stub hash (processedOn,
+ * ats) under its lock, with no data to run. Only while this claim (ARGV[1],
+ * its lock's token) holds it and the hash still has no data. KEYS: the job's
+ * hash, log and lock, the queue's active list and stalled set; ARGV[2] the id.
+ */
+const DROP_GONE = `
+if redis.call('HEXISTS', KEYS[1], 'data') == 1 or redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('LREM', KEYS[4], 0, ARGV[2])
+redis.call('SREM', KEYS[5], ARGV[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return 1
+`;
+
 /** `text` as a Lua string literal (JSON's escapes are Lua's for the ASCII text Coda's scripts hold). */
 const luaString = (text: string): string => JSON.stringify(text);
 
@@ -845,7 +860,7 @@ return out
 `;
 
 const SCRIPTS = {
-  add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
+  add: ADD, claimed: CLAIMED, counts: COUNTS, dropGone: DROP_GONE, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
   pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, read: READ, reindex: REINDEX, release: RELEASE, renew: RENEW, retry: RETRY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
   undo: UNDO,
 };

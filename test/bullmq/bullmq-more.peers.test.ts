@@ -1,0 +1,213 @@
+// More cases of BullMQ's own suite (tests/getters, delay, concurrency, events,
+// obliterate, connection, worker), run on Coda's tasks on the BullMQ store
+// against a real redis-server, seen both through app.tasks and through
+// BullMQ's own Queue and QueueEvents, as a BullMQ user (or Bull Board) sees
+// them. The cases bullmq.peers.test.ts ports are not repeated here. Each test
+// names its source.
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createApp, runWorker, task, type App, type Task } from 'coda-http';
+import { bullmqStore } from 'coda-http/bullmq';
+import { deferred, LEVEL, memoryLogger } from '../helpers.js';
+import { useRedis } from './redis-server.js';
+
+const { missing, server } = useRedis();
+let prefixes = 0;
+
+/** A prefix of the test's own, and BullMQ's Queue of task `name` under it, closed when the test ends. */
+function queueOf(t: TestContext, name: string): { prefix: string; queue: Queue } {
+  const prefix = `more-${++prefixes}`;
+  const queue = new Queue(name, { connection: { port: server().port }, prefix });
+  t.after(() => queue.close());
+  return { prefix, queue };
+}
+
+/** An app on the BullMQ store under `prefix`, opened, closed when the test ends; `run: false` leaves running to workers. */
+async function appOn(t: TestContext, prefix: string, definitions: Task<never>[], run = false, logger = memoryLogger().logger): Promise<App> {
+  const store = bullmqStore({ connection: { port: server().port }, prefix });
+  const app = createApp({ logger, tasks: { definitions, store, run, leaseMs: 1_000 } });
+  await app.tasks.open();
+  t.after(() => app.tasks.close(performance.now() + 1_000));
+  return app;
+}
+
+describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { timeout: 30_000, skip: missing }, () => {
+  test("BullMQ delay.test 'when delay is provided as 0: should add job directly into wait state': a task enqueued with delayMs 0 is waiting in BullMQ, counted ready, not delayed", async (t) => {
+    const job = task('job', () => {});
+    const { prefix, queue } = queueOf(t, 'job');
+    const app = await appOn(t, prefix, [job]);
+    const { id } = await app.tasks.enqueue(job, {}, { delayMs: 0 });
+    assert.equal(await queue.getJobState(id), 'waiting');
+    const { ready, delayed } = await app.tasks.stats();
+    assert.deepEqual({ ready, delayed }, { ready: 1, delayed: 0 });
+  });
+
+  test("BullMQ getters '.getJobCounts returns job counts for active, completed, delayed, failed ...': stats() and BullMQ's counts agree state by state", async (t) => {
+    const gate = deferred();
+    const started = deferred();
+    const job = task('job', async (payload: { fail?: boolean; slow?: boolean }) => {
+      if (payload.fail) throw new Error('no');
+      if (payload.slow) {
+        started.resolve();
+        await gate.promise;
+      }
+    }, { attempts: 1 });
+    const { prefix, queue } = queueOf(t, 'job');
+    const app = await appOn(t, prefix, [job], true);
+    const settled = deferred();
+    let ended = 0;
+    app.tasks.observe(({ state }) => (state === 'completed' || state === 'failed') && ++ended === 3 && settled.resolve());
+    await app.tasks.enqueue(job, {});
+    await app.tasks.enqueue(job, {});
+    await app.tasks.enqueue(job, { fail: true });
+    await settled.promise;
+    await app.tasks.enqueue(job, { slow: true });
+    await started.promise;
+    await app.tasks.enqueue(job, {}, { delayMs: 60_000 });
+    const stats = await app.tasks.stats();
+    const counts = await queue.getJobCounts();
+    gate.resolve();
+    assert.deepEqual(
+      { running: stats.running, completed: stats.completed, failed: stats.failed, delayed: stats.delayed, ready: stats.ready },
+      { running: counts.active, completed: counts.completed, failed: counts.failed, delayed: counts.delayed, ready: counts.waiting! + counts.prioritized! },
+    );
+    assert.deepEqual({ running: stats.running, completed: stats.completed, failed: stats.failed, delayed: stats.delayed, ready: stats.ready }, { running: 1, completed: 2, failed: 1, delayed: 1, ready: 0 });
+  });
+
+  test("BullMQ concurrency.test 'should run max concurrency for jobs added': a worker of concurrency 4 given 10 tasks runs 4 at once, never more, each once", async (t) => {
+    let running = 0;
+    let most = 0;
+    const ran = new Set<number>();
+    const four = deferred();
+    const all = deferred();
+    const job = task('job', async (payload: { n: number }) => {
+      most = Math.max(most, ++running);
+      if (running === 4) four.resolve();
+      // Each attempt holds its slot until four run at once: a worker capped lower never gets there.
+      await four.promise;
+      running--;
+      ran.add(payload.n);
+      if (ran.size === 10) all.resolve();
+    });
+    const { prefix } = queueOf(t, 'job');
+    const app = await appOn(t, prefix, [job]);
+    const worker = await runWorker({ definitions: [job], store: bullmqStore({ connection: { port: server().port }, prefix }), concurrency: 4, pollMs: 50, handleSignals: false, logger: memoryLogger().logger });
+    t.after(() => worker.close());
+    for (let n = 0; n < 10; n++) await app.tasks.enqueue(job, { n });
+    await all.promise;
+    assert.equal(most, 4);
+    assert.equal((await app.tasks.stats()).completed, 10);
+  });
+
+  test("BullMQ events.test, what an operator sees on QueueEvents (Bull Board, a BullMQ listener): a task's added, waiting, active, completed; a failing one's failed with its reason and retries-exhausted with its attempts", async (t) => {
+    const job = task('job', (payload: { fail?: boolean }) => {
+      if (payload.fail) throw new Error('card declined');
+    }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+    const { prefix } = queueOf(t, 'job');
+    const events = new QueueEvents('job', { connection: { port: server().port }, prefix });
+    t.after(() => events.close());
+    await events.waitUntilReady();
+    const seen: Record<string, string[]> = {};
+    const exhausted = deferred();
+    const completed = deferred();
+    for (const name of ['added', 'waiting', 'active', 'completed', 'failed', 'retries-exhausted'] as const) {
+      events.on(name, (args: { jobId: string; failedReason?: string; attemptsMade?: string }) => {
+        (seen[args.jobId] ??= []).push([name, args.failedReason, args.attemptsMade].filter((part) => part !== undefined).join(' '));
+        if (name === 'retries-exhausted') exhausted.resolve();
+        if (name === 'completed') completed.resolve();
+      });
+    }
+    const app = await appOn(t, prefix, [job], true);
+    const ok = await app.tasks.enqueue(job, {});
+    const failing = await app.tasks.enqueue(job, { fail: true });
+    await Promise.all([exhausted.promise, completed.promise]);
+    assert.deepEqual(seen[ok.id], ['added', 'waiting', 'active', 'completed']);
+    assert.deepEqual(seen[failing.id], ['added', 'waiting', 'active', 'waiting', 'active', 'failed Error: card declined', 'retries-exhausted 2']);
+  });
+
+  test("BullMQ job view of a failed task (getters 'should get failed jobs', Bull Board's job page): attemptsMade, failedReason and a stacktrace per attempt; retried by hand and completed, counted afresh", async (t) => {
+    let broken = true;
+    const job = task('job', () => {
+      if (broken) throw new Error('card declined');
+    }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+    const { prefix, queue } = queueOf(t, 'job');
+    const app = await appOn(t, prefix, [job], true);
+    const ended = (want: string) => {
+      const done = deferred();
+      const stop = app.tasks.observe(({ state }) => state === want && done.resolve());
+      return done.promise.finally(stop);
+    };
+    const failedForGood = ended('failed');
+    const { id } = await app.tasks.enqueue(job, {});
+    await failedForGood;
+    const failed = (await queue.getFailed()).map(({ id: jobId, attemptsMade, failedReason, stacktrace }) => ({ jobId, attemptsMade, failedReason, stacks: stacktrace?.length }));
+    assert.deepEqual(failed, [{ jobId: id, attemptsMade: 2, failedReason: 'Error: card declined', stacks: 2 }]);
+    broken = false;
+    const completed = ended('completed');
+    assert.equal(await app.tasks.retry(id), true);
+    await completed;
+    const retried = (await queue.getJob(id))!;
+    assert.deepEqual([await retried.getState(), retried.attemptsMade, retried.failedReason], ['completed', 1, undefined]);
+  });
+
+  test("BullMQ obliterate.test 'should remove job logs', removeJob: a failed task discarded leaves no key of its own in Redis (hash, log, lock) and nothing in BullMQ's lists", async (t) => {
+    const job = task('job', () => {
+      throw new Error('no');
+    }, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+    const { prefix, queue } = queueOf(t, 'job');
+    const app = await appOn(t, prefix, [job], true);
+    const failed = deferred();
+    app.tasks.observe(({ state }) => state === 'failed' && failed.resolve());
+    const { id } = await app.tasks.enqueue(job, {});
+    await failed.promise;
+    const redis = new Redis({ port: server().port });
+    t.after(() => redis.disconnect());
+    assert.deepEqual((await redis.keys(`${prefix}:job:${id}*`)).sort(), [`${prefix}:job:${id}`, `${prefix}:job:${id}:logs`]);
+    assert.equal(await app.tasks.discard(id), true);
+    assert.deepEqual(await redis.keys(`*${id}*`), []);
+    const counts = await queue.getJobCounts();
+    assert.deepEqual(Object.values(counts).filter((count) => count !== 0), []);
+  });
+
+  test("BullMQ getters 'should filter out missing jobs when ids remain in the waiting list', 'should backfill a bounded range when a job hash is missing': list() skips the job whose hash is gone (evicted, deleted by hand); the claim that meets it removes its id, says so once at error, and runs the others; nothing of it is left", async (t) => {
+    const ran: number[] = [];
+    const two = deferred();
+    const job = task('job', (payload: { n: number }) => {
+      ran.push(payload.n);
+      if (ran.length === 2) two.resolve();
+    });
+    const { prefix, queue } = queueOf(t, 'job');
+    const web = await appOn(t, prefix, [job]);
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) ids.push((await web.tasks.enqueue(job, { n })).id);
+    const redis = new Redis({ port: server().port });
+    t.after(() => redis.disconnect());
+    const gone = ids[1]!;
+    await redis.del(`${prefix}:job:${gone}`);
+    assert.deepEqual((await web.tasks.list({ state: 'ready', limit: 2 })).map(({ id }) => id), [ids[2], ids[0]]);
+    assert.equal(await web.tasks.get(gone), null);
+    const { logger, lines, logged } = memoryLogger();
+    const told = logged(({ taskId }) => taskId === gone);
+    await appOn(t, prefix, [job], true, logger);
+    await two.promise;
+    const line = await told;
+    assert.equal(line.level, LEVEL.error);
+    assert.match(String(line.msg), /^durable task [\w-]+ \(job more-\d+:job:[\w-]+\) in the bullmq store .*: its job's hash was gone from Redis \(evicted, or deleted by hand\) while its id was still in the queue's waiting list: nothing left to run or keep; its id removed$/);
+    assert.deepEqual(ran.sort(), [0, 2]);
+    assert.deepEqual(await redis.keys(`*${gone}*`), []);
+    const counts = await queue.getJobCounts();
+    assert.deepEqual({ ...counts, completed: 0 }, Object.fromEntries(Object.keys(counts).map((state) => [state, 0])), 'the gone job is counted nowhere');
+    assert.deepEqual([(await web.tasks.stats()).failed, await web.tasks.discard(gone)], [0, false]);
+    assert.deepEqual(lines.filter(({ level }) => level >= LEVEL.warn).length, 1, 'said once');
+  });
+
+  test("BullMQ connection.test, a bad URL: a worker on a host that does not resolve fails to start with StoreUnavailable naming the host and why", async () => {
+    const job = task('job', () => {});
+    await assert.rejects(
+      runWorker({ definitions: [job], store: bullmqStore({ connection: { host: 'no-such-host.invalid' }, prefix: 'more-bad-url' }), handleSignals: false, logger: memoryLogger().logger }),
+      { name: 'StoreUnavailable', message: /cannot connect to Redis at redis:\/\/no-such-host\.invalid:6379\/0: getaddrinfo ENOTFOUND no-such-host\.invalid/ },
+    );
+  });
+});
