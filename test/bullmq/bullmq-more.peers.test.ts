@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { createApp, runWorker, task, type App, type Task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
-import { useRedis } from './redis-server.js';
+import { startRedis, useRedis } from './redis-server.js';
 
 const { missing, server } = useRedis();
 let prefixes = 0;
@@ -201,6 +201,31 @@ describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { tim
     assert.deepEqual({ ...counts, completed: 0 }, Object.fromEntries(Object.keys(counts).map((state) => [state, 0])), 'the gone job is counted nowhere');
     assert.deepEqual([(await web.tasks.stats()).failed, await web.tasks.discard(gone)], [0, false]);
     assert.deepEqual(lines.filter(({ level }) => level >= LEVEL.warn).length, 1, 'said once');
+  });
+
+  test("BullMQ connection.test, a worker started before Redis is up (a deliberate difference: BullMQ's Worker waits for it): runWorker() fails at once with StoreUnavailable naming the address, as serve() does, for the supervisor to start it again; started once Redis is up, it runs the task enqueued meanwhile", async (t) => {
+    const redis = await startRedis();
+    // Stopped once the worker and the app have closed: closed on a Redis gone, they would wait it out.
+    const closes: (() => Promise<unknown>)[] = [];
+    t.after(async () => {
+      for (const close of closes) await close();
+      await redis.stop();
+    });
+    const ran = deferred<number>();
+    const job = task('job', (payload: { n: number }) => ran.resolve(payload.n));
+    const store = () => bullmqStore({ connection: { port: redis.port }, prefix: 'more-before-redis' });
+    await redis.kill();
+    await assert.rejects(
+      runWorker({ definitions: [job], store: store(), handleSignals: false, logger: memoryLogger().logger }),
+      { name: 'StoreUnavailable', message: new RegExp(`cannot connect to Redis at redis://127\\.0\\.0\\.1:${redis.port}/0: connect ECONNREFUSED`) },
+    );
+    await redis.start();
+    const web = createApp({ logger: memoryLogger().logger, tasks: { definitions: [job], store: store(), run: false } });
+    closes.push(() => web.tasks.close(performance.now() + 1_000));
+    await web.tasks.enqueue(job, { n: 7 });
+    const worker = await runWorker({ definitions: [job], store: store(), pollMs: 50, handleSignals: false, logger: memoryLogger().logger });
+    closes.push(() => worker.close());
+    assert.equal(await ran.promise, 7);
   });
 
   test("BullMQ connection.test, a bad URL: a worker on a host that does not resolve fails to start with StoreUnavailable naming the host and why", async () => {
