@@ -44,6 +44,32 @@ describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { tim
     assert.deepEqual({ ready, delayed }, { ready: 1, delayed: 0 });
   });
 
+  test("BullMQ delay.test 'when failed jobs are retried and moved to delayed: processes jobs without getting stuck', 'should process delayed jobs with several workers respecting delay': 30 tasks whose first attempt fails, over two workers of concurrency 3, each retried after its 100 ms backoff, no sooner, and completed as attempt 2", async (t) => {
+    const firstFailed = new Map<number, number>();
+    const retriedAfter: number[] = [];
+    const all = deferred();
+    const job = task('job', (payload: { n: number }, ctx) => {
+      if (ctx.attempt === 1) {
+        firstFailed.set(payload.n, Date.now());
+        throw new Error('not yet');
+      }
+      retriedAfter.push(Date.now() - firstFailed.get(payload.n)!);
+      if (retriedAfter.length === 30) all.resolve();
+    }, { attempts: 2, backoff: { type: 'fixed', delayMs: 100, jitter: 0 } });
+    const { prefix } = queueOf(t, 'job');
+    const app = await appOn(t, prefix, [job]);
+    for (let i = 0; i < 2; i++) {
+      const worker = await runWorker({ definitions: [job], store: bullmqStore({ connection: { port: server().port }, prefix }), concurrency: 3, pollMs: 50, handleSignals: false, logger: memoryLogger().logger });
+      t.after(() => worker.close());
+    }
+    await Promise.all(Array.from({ length: 30 }, (_, n) => app.tasks.enqueue(job, { n })));
+    await all.promise;
+    // The backoff is counted from the attempt's end, recorded after its throw: never less than 100 ms from it.
+    assert.ok(retriedAfter.every((gap) => gap >= 100), `retries started ${Math.min(...retriedAfter)} ms after their failure at the soonest`);
+    const { completed, failed, ready, delayed, running } = await app.tasks.stats();
+    assert.deepEqual({ completed, failed, ready, delayed, running }, { completed: 30, failed: 0, ready: 0, delayed: 0, running: 0 });
+  });
+
   test("BullMQ getters '.getJobCounts returns job counts for active, completed, delayed, failed ...': stats() and BullMQ's counts agree state by state", async (t) => {
     const gate = deferred();
     const started = deferred();
