@@ -656,7 +656,8 @@ return #jobs
  * job just fetched, whose claim has not written its lease yet, is not taken.
  * Looks at the ARGV[5] oldest running jobs only (the list's tail: BullMQ
  * pushes a fetched job at its head), so that the script stays short on a
- * long list; the next recovery looks again.
+ * long list; the next recovery looks again. Each job taken is told
+ * 'stalled' on the queue's events stream, as BullMQ's own check tells it.
  * KEYS[1] the active list; ARGV[1] the time (on Redis's clock, as leases are), ARGV[2] the queue's key prefix,
  * ARGV[3] the new lock's token, ARGV[4] its duration (ms), ARGV[5] how many
  * to look at. Returns per job its id and its hash (field, value, ...).
@@ -671,6 +672,8 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[1], -tonumber(ARGV[5]), -1)) do
     local lock = redis.call('GET', job .. ':lock')
     if not lock or lock == f[4] then
       redis.call('SET', job .. ':lock', ARGV[3], 'PX', ARGV[4])
+      -- As BullMQ's stalled check tells it: QueueEvents listeners and dashboards see the stall, not just its failure.
+      redis.call('XADD', ARGV[2] .. 'events', '*', 'event', 'stalled', 'jobId', id)
       out[#out + 1] = id
       out[#out + 1] = redis.call('HGETALL', job)
     end

@@ -13,6 +13,9 @@ import { bullmqStore } from 'coda-http/bullmq';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { startRedis, useRedis } from './redis-server.js';
 
+/** A Redis reply's field, value, ... as an object. */
+const fromPairs = (list: string[]): Record<string, string> => Object.fromEntries(Array.from({ length: list.length / 2 }, (_, i) => [list[2 * i], list[2 * i + 1]]));
+
 const { missing, server } = useRedis();
 let prefixes = 0;
 
@@ -151,6 +154,29 @@ describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { tim
     await Promise.all([exhausted.promise, completed.promise]);
     assert.deepEqual(seen[ok.id], ['added', 'waiting', 'active', 'completed']);
     assert.deepEqual(seen[failing.id], ['added', 'waiting', 'active', 'waiting', 'active', 'failed Error: card declined', 'retries-exhausted 2']);
+  });
+
+  test("BullMQ stalled_jobs.test 'process stalled jobs when starting a queue', as its QueueEvents tell it: a task whose process stopped renewing its lease, recovered by another process, is told 'stalled' on the queue's events stream, then 'failed' with its stalled: reason", async (t) => {
+    const prefix = `more-${++prefixes}`;
+    const [dead, alive] = [bullmqStore({ connection: { port: server().port }, prefix }), bullmqStore({ connection: { port: server().port }, prefix })];
+    for (const store of [dead, alive]) {
+      await store.open();
+      t.after(() => store.close());
+    }
+    const now = Date.now();
+    await dead.add([{
+      id: 'send-1', name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 },
+      timeoutMs: 1_000, held: false, runAt: now, request: null, trace: null,
+    }], 'web', now + 60_000);
+    assert.equal((await dead.claim({ owner: 'dead', names: ['send'], concurrency: {}, limit: 1, now, leaseUntil: now + 100 })).length, 1);
+    // Ten seconds on, its lease long run out.
+    assert.deepEqual(await alive.recover(now + 10_000, () => 0, now + 11_000), { held: 0, running: 1 });
+    const redis = new Redis({ port: server().port });
+    t.after(() => redis.disconnect());
+    // The stream QueueEvents reads, read whole: a listener started late would miss the first entries.
+    const told = (await redis.xrange(`${prefix}:send:events`, '-', '+')).map(([, fields]) => fromPairs(fields)).filter(({ jobId }) => jobId === 'send-1');
+    assert.deepEqual(told.map(({ event }) => event), ['added', 'waiting', 'active', 'stalled', 'failed', 'retries-exhausted']);
+    assert.match(told.find(({ event }) => event === 'failed')!.failedReason!, /^stalled: dead stopped renewing its lock, which ended at /);
   });
 
   test("BullMQ job view of a failed task (getters 'should get failed jobs', Bull Board's job page): attemptsMade, failedReason and a stacktrace per attempt; retried by hand and completed, counted afresh", async (t) => {
