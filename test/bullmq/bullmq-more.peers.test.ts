@@ -36,6 +36,18 @@ async function appOn(t: TestContext, prefix: string, definitions: Task<never>[],
   return app;
 }
 
+/** An app that only enqueues, and two runWorker() instances of `concurrency` on its prefix; `count` tasks enqueued, payloads { n }. */
+async function onTwoWorkers(t: TestContext, job: Task<{ n: number }>, concurrency: number, count: number): Promise<App> {
+  const { prefix } = queueOf(t, 'job');
+  const app = await appOn(t, prefix, [job as Task<never>]);
+  for (let i = 0; i < 2; i++) {
+    const worker = await runWorker({ definitions: [job as Task<never>], store: bullmqStore({ connection: { port: server().port }, prefix }), concurrency, pollMs: 50, handleSignals: false, logger: memoryLogger().logger });
+    t.after(() => worker.close());
+  }
+  await Promise.all(Array.from({ length: count }, (_, n) => app.tasks.enqueue(job, { n })));
+  return app;
+}
+
 describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { timeout: 30_000, skip: missing }, () => {
   test("BullMQ delay.test 'when delay is provided as 0: should add job directly into wait state': a task enqueued with delayMs 0 is waiting in BullMQ, counted ready, not delayed", async (t) => {
     const job = task('job', () => {});
@@ -59,18 +71,32 @@ describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { tim
       retriedAfter.push(Date.now() - firstFailed.get(payload.n)!);
       if (retriedAfter.length === 30) all.resolve();
     }, { attempts: 2, backoff: { type: 'fixed', delayMs: 100, jitter: 0 } });
-    const { prefix } = queueOf(t, 'job');
-    const app = await appOn(t, prefix, [job]);
-    for (let i = 0; i < 2; i++) {
-      const worker = await runWorker({ definitions: [job], store: bullmqStore({ connection: { port: server().port }, prefix }), concurrency: 3, pollMs: 50, handleSignals: false, logger: memoryLogger().logger });
-      t.after(() => worker.close());
-    }
-    await Promise.all(Array.from({ length: 30 }, (_, n) => app.tasks.enqueue(job, { n })));
+    const app = await onTwoWorkers(t, job, 3, 30);
     await all.promise;
     // The backoff is counted from the attempt's end, recorded after its throw: never less than 100 ms from it.
     assert.ok(retriedAfter.every((gap) => gap >= 100), `retries started ${Math.min(...retriedAfter)} ms after their failure at the soonest`);
     const { completed, failed, ready, delayed, running } = await app.tasks.stats();
     assert.deepEqual({ completed, failed, ready, delayed, running }, { completed: 30, failed: 0, ready: 0, delayed: 0, running: 0 });
+  });
+
+  test("BullMQ concurrency.test 'when jobs use backoff strategy: processes jobs without getting stuck', with a global concurrency: 12 tasks of concurrency 2 whose first attempt fails, over two workers, all complete as attempt 2, never more than 2 at once", async (t) => {
+    let running = 0;
+    let most = 0;
+    let done = 0;
+    const all = deferred();
+    const job = task('job', async (_payload: { n: number }, ctx) => {
+      most = Math.max(most, ++running);
+      // A turn for another worker to start one beside it, were the cap not kept.
+      await new Promise((resolve) => setImmediate(resolve));
+      running--;
+      if (ctx.attempt === 1) throw new Error('not yet');
+      if (++done === 12) all.resolve();
+    }, { attempts: 2, backoff: { type: 'fixed', delayMs: 50, jitter: 0 }, concurrency: 2 });
+    const app = await onTwoWorkers(t, job, 4, 12);
+    await all.promise;
+    assert.ok(most <= 2, `${most} ran at once`);
+    const { completed, failed } = await app.tasks.stats();
+    assert.deepEqual({ completed, failed }, { completed: 12, failed: 0 });
   });
 
   test("BullMQ getters '.getJobCounts returns job counts for active, completed, delayed, failed ...': stats() and BullMQ's counts agree state by state", async (t) => {
