@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createApp, runWorker, task, type App, type Task } from 'coda-http';
+import { createApp, runWorker, task, type App, type NewTask, type Task } from 'coda-http';
 import { bullmqStore } from 'coda-http/bullmq';
 import { deferred, LEVEL, memoryLogger } from '../helpers.js';
 import { startRedis, useRedis } from './redis-server.js';
@@ -279,6 +279,30 @@ describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { tim
     assert.deepEqual({ ...counts, completed: 0 }, Object.fromEntries(Object.keys(counts).map((state) => [state, 0])), 'the gone job is counted nowhere');
     assert.deepEqual([(await web.tasks.stats()).failed, await web.tasks.discard(gone)], [0, false]);
     assert.deepEqual(lines.filter(({ level }) => level >= LEVEL.warn).length, 1, 'said once');
+  });
+
+  test("BullMQ obliterate.test, a task's queue obliterated by a BullMQ tool (Bull Board's Obliterate): its ready, running and failed tasks are gone from stats() and list(), nothing of them left in Redis; a held task, in none of BullMQ's lists, is left, and runs once its hold lapses", async (t) => {
+    const { prefix, queue } = queueOf(t, 'send');
+    const store = bullmqStore({ connection: { port: server().port }, prefix });
+    await store.open();
+    t.after(() => store.close());
+    const now = Date.now();
+    const send = (id: string, held: boolean): NewTask => ({
+      id, name: 'send', payload: '{}', key: null, when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1_000, held, runAt: now, request: null, trace: null,
+    });
+    await store.add([send('t-held', true), send('t-failed', false), send('t-running', false), send('t-ready', false)], 'web', now + 500);
+    assert.equal((await store.claim({ owner: 'worker', names: ['send'], concurrency: {}, limit: 2, now, leaseUntil: now + 60_000 })).length, 2);
+    assert.equal(await store.fail('t-failed', 'worker', { attempt: 1, message: 'Error: declined', startedAt: now, finishedAt: now }, null), true);
+    await queue.obliterate({ force: true });
+    const { held, ready, running, failed } = await store.stats(Date.now());
+    assert.deepEqual({ held, ready, running, failed }, { held: 1, ready: 0, running: 0, failed: 0 });
+    assert.deepEqual((await store.list({})).map(({ id }) => id), ['t-held']);
+    const redis = new Redis({ port: server().port });
+    t.after(() => redis.disconnect());
+    assert.deepEqual(await redis.keys(`${prefix}:send:t-[fr]*`), []);
+    // Its hold lapsed (the web process gone): recovered and claimed as any other.
+    assert.deepEqual(await store.recover(now + 10_000, () => 0), { held: 1, running: 0 });
+    assert.deepEqual((await store.claim({ owner: 'worker', names: ['send'], concurrency: {}, limit: 5, now: now + 10_000, leaseUntil: now + 60_000 })).map(({ id }) => id), ['t-held']);
   });
 
   test("BullMQ connection.test, a worker started before Redis is up (a deliberate difference: BullMQ's Worker waits for it): runWorker() fails at once with StoreUnavailable naming the address, as serve() does, for the supervisor to start it again; started once Redis is up, it runs the task enqueued meanwhile", async (t) => {
