@@ -155,7 +155,9 @@ end
  * gone is stale and taken over), so that BullMQ's own adds see it; by a held
  * task that keeps its key only (keepsKey(): its `when` is 'always'): one
  * whose `when` may skip it is a duplicate of a pending task that keeps the
- * key, and otherwise takes the key only once it runs (see endHold).
+ * key, and otherwise takes the key only once it runs (see endHold). A
+ * duplicate is told `deduplicated` on its queue's events stream, as BullMQ's
+ * add tells one (not when this call's first sending wrote the task).
  * A call undone already (see UNDO: it failed, and its undoing reached Redis
  * first) writes nothing and returns { -1 }.
  * KEYS: the store's set of names, the call's undo mark, then every task's job hash. ARGV[1] the
@@ -188,6 +190,11 @@ for at = 4, 3 + held * 8, 8 do
     pending = redis.call('GET', dedup)
     if pending and redis.call('EXISTS', queue .. pending) == 0 then pending = false end
     if not pending and ARGV[at + 7] == '1' then redis.call('SET', dedup, id) end
+    -- Told as BullMQ's add tells a duplicate: QueueEvents listeners see the registrations of requests too.
+    if pending then
+      local maxEvents = redis.call('HGET', queue .. 'meta', 'opts.maxLenEvents') or 10000
+      redis.call('XADD', queue .. 'events', 'MAXLEN', '~', maxEvents, '*', 'event', 'deduplicated', 'jobId', pending, 'deduplicationId', key, 'deduplicatedJobId', id)
+    end
   end
   if pending then
     out[#out + 1] = pending

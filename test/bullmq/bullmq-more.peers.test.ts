@@ -305,6 +305,27 @@ describe('durable tasks on BullMQ, as more of BullMQ\'s suite tests them', { tim
     assert.deepEqual((await store.claim({ owner: 'worker', names: ['send'], concurrency: {}, limit: 5, now: now + 10_000, leaseUntil: now + 60_000 })).map(({ id }) => id), ['t-held']);
   });
 
+  test("BullMQ deduplication.test 'emits deduplicated event': a registration whose key a held task keeps (a request's after() while another's response is not done) is told 'deduplicated' on the queue's events stream, as a ready one's is by BullMQ's add", async (t) => {
+    const { prefix } = queueOf(t, 'send');
+    const store = bullmqStore({ connection: { port: server().port }, prefix });
+    await store.open();
+    t.after(() => store.close());
+    const now = Date.now();
+    const send = (id: string, held: boolean): NewTask => ({
+      id, name: 'send', payload: '{}', key: 'welcome:7', when: 'always', maxAttempts: 1, backoff: { type: 'fixed', delayMs: 0 }, timeoutMs: 1_000, held, runAt: now, request: null, trace: null,
+    });
+    await store.add([send('t-first', true)], 'web', now + 60_000);
+    assert.deepEqual(await store.add([send('t-again', true)], 'web', now + 60_000), [{ id: 't-first', duplicate: true }]);
+    assert.deepEqual(await store.add([send('t-ready', false)], 'web', now + 60_000), [{ id: 't-first', duplicate: true }]);
+    const redis = new Redis({ port: server().port });
+    t.after(() => redis.disconnect());
+    const told = (await redis.xrange(`${prefix}:send:events`, '-', '+')).map(([, fields]) => fromPairs(fields)).filter(({ event }) => event === 'deduplicated');
+    assert.deepEqual(told, [
+      { event: 'deduplicated', jobId: 't-first', deduplicationId: 'welcome:7', deduplicatedJobId: 't-again' },
+      { event: 'deduplicated', jobId: 't-first', deduplicationId: 'welcome:7', deduplicatedJobId: 't-ready' },
+    ]);
+  });
+
   test("BullMQ connection.test, a worker started before Redis is up (a deliberate difference: BullMQ's Worker waits for it): runWorker() fails at once with StoreUnavailable naming the address, as serve() does, for the supervisor to start it again; started once Redis is up, it runs the task enqueued meanwhile", async (t) => {
     const redis = await startRedis();
     // Stopped once the worker and the app have closed: closed on a Redis gone, they would wait it out.
