@@ -173,6 +173,11 @@ export class Claimer {
     fetched.jobs.forEach((claim, i) => {
       const id = claim.job.id!;
       const hash = fromPairs(replies[i * 3 + 1] as string[]);
+      // No data: its hash was gone, and BullMQ's fetch wrote a stub of its own fields (see dropGone()).
+      if (hash.data === undefined) {
+        failing.push(this.#ends.dropGone(claim));
+        return;
+      }
       // A job edited by hand must not stop every claim of its name: it fails for good, told by the next recover().
       const readable = readableJob(hash);
       if (readable !== undefined) {

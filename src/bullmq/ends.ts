@@ -101,6 +101,20 @@ export class JobEnds {
   }
 
   /**
+   * Removes a claim's job whose hash was gone from Redis while its id still waited (see the script): nothing to run,
+   * and failed, its stub hash was kept for ever, counted failed yet listed nowhere, told to be discarded though
+   * discard() could not find it. The next recover() reports it, to be logged once.
+   */
+  async dropGone(claim: Claim): Promise<void> {
+    const { job, token, queue } = claim;
+    const id = job.id!;
+    const key = this.#store.keys.jobKey(queue, id);
+    const q = this.#store.keys.queueKey(queue);
+    if (await runScript(this.#store.client, 'dropGone', [key, `${key}:logs`, `${key}:lock`, `${q}:active`, `${q}:stalled`], [token, id]) === 0) return;
+    this.#unreadable.push({ id, reason: `durable task ${id} (job ${key}) in the ${this.#store.description}: its job's hash was gone from Redis (evicted, or deleted by hand) while its id was still in the queue's waiting list: nothing left to run or keep; its id removed` });
+  }
+
+  /**
    * Completes a claim's job and, with `fetchNext`, fetches its queue's next waiting job in the same script, locked by
    * the same token; returns that job, if any, or GONE when the job was no longer this claim's (nothing written).
    */

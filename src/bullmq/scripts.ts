@@ -155,7 +155,9 @@ end
  * gone is stale and taken over), so that BullMQ's own adds see it; by a held
  * task that keeps its key only (keepsKey(): its `when` is 'always'): one
  * whose `when` may skip it is a duplicate of a pending task that keeps the
- * key, and otherwise takes the key only once it runs (see endHold).
+ * key, and otherwise takes the key only once it runs (see endHold). A
+ * duplicate is told `deduplicated` on its queue's events stream, as BullMQ's
+ * add tells one (not when this call's first sending wrote the task).
  * A call undone already (see UNDO: it failed, and its undoing reached Redis
  * first) writes nothing and returns { -1 }.
  * KEYS: the store's set of names, the call's undo mark, then every task's job hash. ARGV[1] the
@@ -188,6 +190,11 @@ for at = 4, 3 + held * 8, 8 do
     pending = redis.call('GET', dedup)
     if pending and redis.call('EXISTS', queue .. pending) == 0 then pending = false end
     if not pending and ARGV[at + 7] == '1' then redis.call('SET', dedup, id) end
+    -- Told as BullMQ's add tells a duplicate: QueueEvents listeners see the registrations of requests too.
+    if pending then
+      local maxEvents = redis.call('HGET', queue .. 'meta', 'opts.maxLenEvents') or 10000
+      redis.call('XADD', queue .. 'events', 'MAXLEN', '~', maxEvents, '*', 'event', 'deduplicated', 'jobId', pending, 'deduplicationId', key, 'deduplicatedJobId', id)
+    end
   end
   if pending then
     out[#out + 1] = pending
@@ -424,6 +431,21 @@ end
 return 0
 `;
 
+/**
+ * Removes a fetched job whose hash was gone (evicted, or deleted by hand) while
+ * its id was still waiting: BullMQ's fetch wrote a stub hash (processedOn,
+ * ats) under its lock, with no data to run. Only while this claim (ARGV[1],
+ * its lock's token) holds it and the hash still has no data. KEYS: the job's
+ * hash, log and lock, the queue's active list and stalled set; ARGV[2] the id.
+ */
+const DROP_GONE = `
+if redis.call('HEXISTS', KEYS[1], 'data') == 1 or redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('LREM', KEYS[4], 0, ARGV[2])
+redis.call('SREM', KEYS[5], ARGV[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return 1
+`;
+
 /** `text` as a Lua string literal (JSON's escapes are Lua's for the ASCII text Coda's scripts hold). */
 const luaString = (text: string): string => JSON.stringify(text);
 
@@ -641,7 +663,8 @@ return #jobs
  * job just fetched, whose claim has not written its lease yet, is not taken.
  * Looks at the ARGV[5] oldest running jobs only (the list's tail: BullMQ
  * pushes a fetched job at its head), so that the script stays short on a
- * long list; the next recovery looks again.
+ * long list; the next recovery looks again. Each job taken is told
+ * 'stalled' on the queue's events stream, as BullMQ's own check tells it.
  * KEYS[1] the active list; ARGV[1] the time (on Redis's clock, as leases are), ARGV[2] the queue's key prefix,
  * ARGV[3] the new lock's token, ARGV[4] its duration (ms), ARGV[5] how many
  * to look at. Returns per job its id and its hash (field, value, ...).
@@ -656,6 +679,8 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[1], -tonumber(ARGV[5]), -1)) do
     local lock = redis.call('GET', job .. ':lock')
     if not lock or lock == f[4] then
       redis.call('SET', job .. ':lock', ARGV[3], 'PX', ARGV[4])
+      -- As BullMQ's stalled check tells it: QueueEvents listeners and dashboards see the stall, not just its failure.
+      redis.call('XADD', ARGV[2] .. 'events', '*', 'event', 'stalled', 'jobId', id)
       out[#out + 1] = id
       out[#out + 1] = redis.call('HGETALL', job)
     end
@@ -845,7 +870,7 @@ return out
 `;
 
 const SCRIPTS = {
-  add: ADD, claimed: CLAIMED, counts: COUNTS, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
+  add: ADD, claimed: CLAIMED, counts: COUNTS, dropGone: DROP_GONE, failedPage: FAILED_PAGE, heads: HEADS, lapsed: LAPSED, logFailure: LOG_FAILURE, mend: MEND, newest: NEWEST,
   pinDelay: PIN_DELAY, promote: PROMOTE, prune: PRUNE, read: READ, reindex: REINDEX, release: RELEASE, renew: RENEW, retry: RETRY, sweep: SWEEP, takeFirst: TAKE_FIRST, unclaim: UNCLAIM,
   undo: UNDO,
 };
