@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
-import { createApp, staticFiles } from 'coda-http';
+import { createApp, RangeNotSatisfiable, staticFiles } from 'coda-http';
+import { createTestClient } from 'coda-http/testing';
 import { serveForSuite } from '../helpers.js';
 
 const base = mkdtempSync(path.join(tmpdir(), 'coda-precompressed-edges-'));
@@ -79,5 +80,14 @@ describe('staticFiles({ preCompressed: true }) at its edges', () => {
     const missing = await served.raw('/s/missing.txt', { 'accept-encoding': 'br' });
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.vary, 'Accept-Encoding');
+  });
+
+  test('the 416 given Vary is still a RangeNotSatisfiable, its code, message and Content-Range its own', async () => {
+    await using client = createTestClient(app);
+    const answer = await client.get('/s/both.txt', { headers: { 'accept-encoding': 'br', range: `bytes=${bothBr.length}-` } });
+    assert.ok(answer.error instanceof RangeNotSatisfiable);
+    assert.equal(answer.error.code, 'CODA_RANGE_NOT_SATISFIABLE');
+    assert.match(answer.error.message, /is not satisfiable for \/s\/both\.txt/);
+    assert.deepEqual(answer.error.headers, { 'content-range': `bytes */${bothBr.length}`, vary: 'Accept-Encoding' });
   });
 });
