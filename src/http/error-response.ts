@@ -1,5 +1,5 @@
 import { kLogs, kRenderedError } from '../symbols.js';
-import { HttpError, ProgrammingError, STATUS_TEXT } from './errors.js';
+import { HttpError, ProgrammingError, reasonPhrase, STATUS_TEXT } from './errors.js';
 import type { HttpRequest } from './request.js';
 import { HttpResponse, JsonResponse } from './response.js';
 import { ValidationError } from './validation.js';
@@ -59,6 +59,6 @@ export function statusOf(error: unknown): number {
 function describeFailure(error: unknown, culprit: string | undefined): string {
   if (error instanceof ProgrammingError) return error.message;
   // An HttpError is the app's answer, chosen (a 503 while a dependency is down), not a failure it did not handle.
-  if (error instanceof HttpError) return `${STATUS_TEXT[error.status] ?? `status ${error.status}`}${culprit === undefined ? '' : ` from ${culprit}`}: ${error.message}`;
+  if (error instanceof HttpError) return `${reasonPhrase(error.status) ?? `status ${error.status}`}${culprit === undefined ? '' : ` from ${culprit}`}: ${error.message}`;
   return `unhandled error${culprit === undefined ? '' : ` in ${culprit}`}: ${errorMessage(error)}`;
 }

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { brand } from '../util/brand.js';
 import { describe } from '../util/describe.js';
 import { ResponseHeaders } from './headers.js';
@@ -48,7 +49,12 @@ brand(HttpError, 'coda-http.HttpError');
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 function defaultMessage(status: number): string {
-  return STATUS_TEXT[status] ?? `HTTP ${status}`;
+  return reasonPhrase(status) ?? `HTTP ${status}`;
+}
+
+/** The status's reason phrase (`Too Many Requests`): Coda's own, else Node's (an app's `new HttpError(429)`). */
+export function reasonPhrase(status: number): string | undefined {
+  return STATUS_TEXT[status] ?? STATUS_CODES[status];
 }
 
 /** Reason phrases for the statuses Coda produces itself. */

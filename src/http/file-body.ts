@@ -42,11 +42,16 @@ export async function openInside(file: string, root: string, shown: string): Pro
     closeFile(fd);
     throw error;
   }
-  if (real !== root && !real.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) {
+  if (!isInside(real, root)) {
     closeFile(fd);
     throw new NotFound('no file there: it leads out of the static root');
   }
   return fd;
+}
+
+/** Whether the real path `real` is `root` (a real path) or under it. */
+export function isInside(real: string, root: string): boolean {
+  return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 
 /**

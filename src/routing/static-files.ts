@@ -1,21 +1,22 @@
 import { realpathSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
 import { acceptedEncodings, type Encoding } from '../http/accept-encoding.js';
 import { rangeAnswer } from '../http/byte-ranges.js';
-import { BadRequest, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
+import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import { httpDate, ifMatchHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse } from '../http/response.js';
 import { StreamingResponse } from '../http/streaming-response.js';
+import { addVary, errorVarying } from '../http/vary.js';
 import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { toSlashForm } from './append-slash.js';
-import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
+import { WHOLE, closeFile, describes, fileChunks, isInside, openInside, readWhole } from '../http/file-body.js';
 import { fileRefusal } from '../http/file-errors.js';
 import { fastifySend, fileContentType, fileMediaType } from '../http/file-type.js';
 import { route, type Route } from './routes.js';
@@ -100,7 +101,23 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const send = fastifySend();
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
-  const serveFile = (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
+  const serveFile = preCompressed ? serveVarying : (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
+
+  /**
+   * Under `preCompressed`: every answer carries `Vary: Accept-Encoding`, a
+   * refusal too (a 416 or 412 is of the compressed file's length and
+   * validators), so that a cache keys each on it.
+   */
+  async function serveVarying(request: HttpRequest): Promise<HttpResponse> {
+    let response: HttpResponse;
+    try {
+      response = await serveOnce(request, false);
+    } catch (error) {
+      throw error instanceof HttpError ? errorVarying(error, 'Accept-Encoding') : error;
+    }
+    addVary(response, 'Accept-Encoding');
+    return response;
+  }
 
   /** Serves the file; `again` when the file was replaced once already while it was being served. */
   async function serveOnce(request: HttpRequest, again: boolean): Promise<HttpResponse> {
@@ -116,8 +133,6 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     if (!result.metadata.stat.isFile()) throw new NotFound(`no file at ${shown}: not a regular file`);
     const { headers, statusCode: status, metadata: { path: found, stat } } = result;
     const typedAs = original ?? found;
-    // The answer depends on Accept-Encoding whichever file is sent, so a cache must key on it.
-    if (preCompressed) headers.Vary = 'Accept-Encoding';
     // Ranges by FileResponse's rule (byte-ranges.ts), before the file is opened: a 416 never opens it.
     const range = status === 200 && sendOptions.acceptRanges === true ? rangeAnswer(request.headers, request.path, stat.size, headers.ETag, headers['Last-Modified']) : undefined;
     const fd = await openInside(found, root, shown);
@@ -176,7 +191,9 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     const encoded = `/${path.relative(root, original).split(path.sep).map(encodeURIComponent).join('/')}`;
     for (const encoding of encodings) {
       const result = await look(conditions, encoded + SUFFIX[encoding]);
-      if ((result.type === 'file' && result.metadata.stat.isFile()) || result.statusCode === 412) return { result, encoding, original };
+      const there = (result.type === 'file' && result.metadata.stat.isFile()) || result.statusCode === 412;
+      // One a symlink leads out of the root is as good as missing (openInside() would refuse it): `name` is served in its place.
+      if (there && await leadsInside(original + SUFFIX[encoding], root)) return { result, encoding, original };
     }
     return { result: await look(conditions, file) };
   }
@@ -310,6 +327,15 @@ async function noIndex(shown: string, error: Error | undefined): Promise<string>
     return `${shown} names a file, not a folder: no index file in it`;
   }
   return `no index file in ${shown}`;
+}
+
+/** Whether `file` is there and its real path is under `root` (a real path). */
+async function leadsInside(file: string, root: string): Promise<boolean> {
+  try {
+    return isInside(await realpath(file), root);
+  } catch {
+    return false;
+  }
 }
 
 async function isFile(file: string): Promise<boolean> {

@@ -18,7 +18,8 @@ describe('HttpError and its subclasses', () => {
     [new PayloadTooLarge(), 413, 'Payload Too Large'],
     [new UnsupportedMediaType(), 415, 'Unsupported Media Type'],
     [new ServiceUnavailable(), 503, 'Service Unavailable'],
-    [new HttpError(418), 418, 'HTTP 418'],
+    [new HttpError(418), 418, "I'm a Teapot"],
+    [new HttpError(599), 599, 'HTTP 599'],
   ];
   for (const [error, status, message] of cases) {
     test(`${error.name}: ${status}, "${message}" by default`, () => {
