@@ -177,7 +177,25 @@ export function headProblem(head: PartHead, index: number): string | undefined {
     const count = parameterValues(head.disposition, parameter).length;
     if (count > 1) return `part ${index} has ${count} ${parameter} parameters in its Content-Disposition; it must have one`;
   }
-  return undefined;
+  const extended = parameterValues(head.disposition, 'filename*')[0];
+  return extended === undefined ? undefined : extendedProblem(extended, index);
+}
+
+/** RFC 8187's ext-value, its charset captured, then its value: attr-chars and percent-encoded bytes. */
+const EXT_VALUE = /^([!#$%&+\-^_`{}~0-9A-Za-z]+)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*)$/;
+/** The charsets busboy decodes a filename*= in as they are; any other it cannot read (it skips the part), and `base64` it encodes the name in. */
+const EXT_CHARSETS = new Set(['utf-8', 'utf8', 'latin1', 'ascii', 'us-ascii', 'iso-8859-1', 'iso8859-1', 'iso88591', 'iso_8859-1', ...UTF16LE_LABELS]);
+/** The windows-1252 labels busboy decodes as ISO-8859-1: right but for the bytes 0x80 to 0x9F (`%80` is €, not U+0080). */
+const WINDOWS_1252 = new Set(['windows-1252', 'cp1252', 'x-cp1252']);
+const C1_BYTE = /%[89][0-9A-Fa-f]/;
+
+/** Why part `index`'s filename*= (`value`, RFC 8187) is not read as sent, or undefined. */
+function extendedProblem(value: string, index: number): string | undefined {
+  const match = EXT_VALUE.exec(value);
+  if (match === null) return `part ${index} has a filename*= that is not RFC 8187's charset'language'value-chars: ${JSON.stringify(cut(value))}`;
+  const charset = match[1]!.toLowerCase();
+  const readable = EXT_CHARSETS.has(charset) || (WINDOWS_1252.has(charset) && !C1_BYTE.test(match[2]!));
+  return readable ? undefined : `part ${index} has a filename*= in charset ${JSON.stringify(cut(match[1]!))}, which form() does not read: send UTF-8 (RFC 8187)`;
 }
 
 /** The first part of `body` whose head is at fault (headProblem), said; bounded by its parts, as delimited() counted them. */

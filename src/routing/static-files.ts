@@ -1,5 +1,5 @@
 import { realpathSync, statSync } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
@@ -16,7 +16,7 @@ import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
 import { toSlashForm } from './append-slash.js';
-import { WHOLE, closeFile, describes, fileChunks, isInside, openInside, readWhole } from '../http/file-body.js';
+import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
 import { fileRefusal } from '../http/file-errors.js';
 import { fastifySend, fileContentType, fileMediaType } from '../http/file-type.js';
 import { route, type Route } from './routes.js';
@@ -48,7 +48,8 @@ export interface StaticFilesOptions {
    * Sends `name.br` or `name.gz`, when there is one beside `name` and the
    * request's Accept-Encoding takes it (by q-value, Brotli first on a tie), in
    * place of `name`: with `Content-Encoding`, `name`'s Content-Type, its own
-   * length, ETag and ranges. Every answer then carries `Vary: Accept-Encoding`.
+   * length, ETag and ranges. One that is no regular file, or that the server
+   * may not read, is passed over. Every answer then carries `Vary: Accept-Encoding`.
    * The compressed files must be kept current with their originals. Default false.
    */
   preCompressed?: boolean;
@@ -192,8 +193,8 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
     for (const encoding of encodings) {
       const result = await look(conditions, encoded + SUFFIX[encoding]);
       const there = (result.type === 'file' && result.metadata.stat.isFile()) || result.statusCode === 412;
-      // One a symlink leads out of the root is as good as missing (openInside() would refuse it): `name` is served in its place.
-      if (there && await leadsInside(original + SUFFIX[encoding], root)) return { result, encoding, original };
+      // One a symlink leads out of the root, or the server may not read, is as good as missing: `name` is served in its place.
+      if (there && await opensInside(original + SUFFIX[encoding], root)) return { result, encoding, original };
     }
     return { result: await look(conditions, file) };
   }
@@ -329,10 +330,11 @@ async function noIndex(shown: string, error: Error | undefined): Promise<string>
   return `no index file in ${shown}`;
 }
 
-/** Whether `file` is there and its real path is under `root` (a real path). */
-async function leadsInside(file: string, root: string): Promise<boolean> {
+/** Whether `file` opens for this process and is under `root` (a real path): openInside()'s check, the file closed after. */
+async function opensInside(file: string, root: string): Promise<boolean> {
   try {
-    return isInside(await realpath(file), root);
+    closeFile(await openInside(file, root, file));
+    return true;
   } catch {
     return false;
   }

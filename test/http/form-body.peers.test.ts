@@ -89,7 +89,7 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     assert.deepEqual(await send(field('a', 'x') + part('Content-Disposition: form-data', 'y') + END), { status: 400, text: 'malformed multipart body: part 2 has no name in its Content-Disposition' });
   });
 
-  test("RFC 7578 4.2, as Starlette holds it: a part with no Content-Disposition, another than form-data, or a filename*= in a charset busboy cannot decode, which busboy skips without a word, fails the form", async () => {
+  test("RFC 7578 4.2, as Starlette holds it: a part with no Content-Disposition, another than form-data, or a filename*= in a charset busboy cannot decode, which busboy skips without a word, fails the form (the charset named)", async () => {
     const expected = (skipped: number) => ({
       status: 400,
       text: `malformed multipart body: ${skipped} of its parts ${skipped === 1 ? 'has' : 'have'} no Content-Disposition naming it form-data that form() can read (RFC 7578 4.2: each part must have one)`,
@@ -97,10 +97,15 @@ describe('multipart bodies, as busboy, Starlette and Django test them', () => {
     const skippedParts = [
       part('Content-Type: text/plain', 'y'),
       part('Content-Disposition: attachment; name="b"', 'y'),
-      part(`Content-Disposition: form-data; name="f"; filename*=shift_jis''%82%a0.txt`, 'y'),
     ];
     for (const skipped of skippedParts) assert.deepEqual(await send(field('a', 'x') + skipped + END), expected(1), skipped);
-    assert.deepEqual(await send(skippedParts.join('') + field('a', 'x') + END), expected(3));
+    assert.deepEqual(await send(skippedParts.join('') + field('a', 'x') + END), expected(2));
+    // The charset is named (form-body.hostile.test.ts has more).
+    const shiftJis = part(`Content-Disposition: form-data; name="f"; filename*=shift_jis''%82%a0.txt`, 'y');
+    assert.deepEqual(await send(field('a', 'x') + shiftJis + END), {
+      status: 400,
+      text: 'malformed multipart body: part 2 has a filename*= in charset "shift_jis", which form() does not read: send UTF-8 (RFC 8187)',
+    });
     // Delimiters as busboy finds them: a boundary not after a CRLF, a preamble and a delimiter in the epilogue are no parts.
     const answer = await send(`preamble\r\n${field('a', 'x--B\r\n')}${END}\r\n--B\r\nepilogue`);
     assert.deepEqual(answer, { status: 200, text: JSON.stringify([['a', 'x--B\r\n']]) });
