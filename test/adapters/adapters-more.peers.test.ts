@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import http, { type Server } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express from 'express';
@@ -27,6 +27,7 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { deferred } from '../helpers.js';
+import { exchange as exchangeOn } from './raw-client.js';
 
 async function listening(t: TestContext, server: Server): Promise<string> {
   if (!server.listening) await once(server, 'listening');
@@ -34,16 +35,8 @@ async function listening(t: TestContext, server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Sends `data` as it is on a new connection and resolves with all the server wrote once the connection closed. */
-function exchange(url: string, data: string): Promise<string> {
-  const client = net.connect(Number(new URL(url).port), '127.0.0.1');
-  let received = '';
-  client.setEncoding('utf8');
-  client.on('data', (chunk: string) => { received += chunk; });
-  client.on('error', () => {});
-  client.write(data);
-  return new Promise((resolve) => client.on('close', () => resolve(received)));
-}
+/** Sends `data` as it is on a new connection to `url` and resolves with all the server wrote once the connection closed. */
+const exchange = (url: string, data: string) => exchangeOn(Number(new URL(url).port), data);
 
 /** A GET that asks for the connection's close: all the server wrote for it. */
 const get = (url: string, path = '/') => exchange(url, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);

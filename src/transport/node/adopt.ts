@@ -64,6 +64,8 @@ export class AdoptedExchange extends Exchange {
   #handling: PromiseLike<unknown> | undefined = undefined;
   /** The status its head went out with: `statusCode` may be set after (an error handler's `res.status(500)` once the head is out), which no client saw. */
   #headStatus: number | undefined = undefined;
+  /** Its head was written once its connection was gone (destroyed, its `'close'` not yet emitted): Node says it was sent, no client got it. */
+  #headLost = false;
   /** The framework's (or Node's) `writeHead`, `write`, `end` and `destroy`, called by Coda's own. */
   readonly priorWriteHead: WriteHead;
   readonly priorWrite: Write;
@@ -240,9 +242,10 @@ export class AdoptedExchange extends Exchange {
     if (res.headersSent && !res.writableEnded && !gone) this.error ??= error;
   }
 
-  /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent. */
-  headWritten(): void {
+  /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent, unless `lost`. */
+  headWritten(lost: boolean): void {
     this.#headStatus = this.#res.statusCode;
+    this.#headLost = lost;
   }
 
   /** The handler (Coda's app, or the framework's route it gave the request to) has answered: its response is Node's, maybe not sent yet. */
@@ -283,7 +286,7 @@ export class AdoptedExchange extends Exchange {
     // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
     const complete = errored === undefined && (isComplete(res as NodeResponse, 'stream' in res) || (res.writableEnded && !this.#overNetwork()));
     // The server may have ended it in the framework's stead (a body too slow: 408; a stalled send).
-    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent), res as NodeResponse));
+    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent && !this.#headLost), res as NodeResponse));
   }
 
   /**
@@ -362,8 +365,9 @@ let ending: AdoptedResponse | undefined;
 /** Node's `writeHead`, the status it wrote noted (see `headWritten`); one that throws (a head out already) wrote none. */
 function notingWriteHead(this: AdoptedResponse, ...args: unknown[]): AdoptedResponse {
   const exchange = this[kAdopted];
+  const lost = gone(this);
   const result = (exchange.priorWriteHead as (...args: unknown[]) => AdoptedResponse).apply(this, args);
-  exchange.headWritten();
+  exchange.headWritten(lost);
   return result;
 }
 
@@ -431,23 +435,43 @@ function answerOnClose(socket: Socket): void {
     return (end as (...args: unknown[]) => Socket).apply(this, args);
   } as Socket['end'];
   socket.destroy = function (this: Socket, error?: Error): Socket {
-    const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
-    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) {
-      current.answered();
-      if (current.holdDestroy(this, () => destroy.call(this, error))) return this;
+    if (this.destroyed) return destroy.call(this, error);
+    const current = currentRequest();
+    const own = current instanceof AdoptedExchange && current.connection === this ? current : undefined;
+    const answering = adoptedOn(this);
+    if ((own !== undefined || answering !== undefined) && byNodeTimeout()) {
+      // The server cut it, its handler still at work: not a client that left, nor the handler's answer.
+      const reason = idleCutOff(this.timeout);
+      if (own !== undefined) own.cutOff ??= reason;
+      if (answering !== undefined) answering.cutOff ??= reason;
+    } else if (own !== undefined) {
+      own.answered();
+      if (own.holdDestroy(this, () => destroy.call(this, error))) return this;
     }
     return destroy.call(this, error);
   };
 }
 
+/** The exchange whose response the connection is answering now, if Coda adopted it. */
+function adoptedOn(socket: Socket): AdoptedExchange | undefined {
+  const res = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  return res == null ? undefined : adoptedExchange(res);
+}
+
+/** Why Node's idle timeout (`server.setTimeout(ms)`, `server.timeout`, Fastify's `connectionTimeout`, `req.setTimeout(ms)`) cut a request: the outcome's `cutOff`. */
+function idleCutOff(timeoutMs: number | undefined): string {
+  return `nothing was read or written on its connection for ${timeoutMs} ms (the server's timeout)`;
+}
+
 /**
  * Whether the destroy under way is Node's own, of a connection whose timeout
- * nobody handles (`req.setTimeout(ms)` without a callback): it runs from a
- * timer the request's code set, so in its context, while its handler still
- * works. Told by the caller's frame (node:http's socketOnTimeout), read only
- * for a destroy in a request's context; a timeout callback's own destroy is
- * a frame further and still answers.
+ * nobody handles (`server.setTimeout(ms)` or `req.setTimeout(ms)` without a
+ * callback): the latter runs from a timer the request's code set, so in its
+ * context, while its handler still works. Told by the caller's frame
+ * (node:http's socketOnTimeout), read only for a destroy of a connection with
+ * an adopted request on it; a timeout callback's own destroy is a frame
+ * further and still answers.
  */
 function byNodeTimeout(): boolean {
   // 'Error', this function, the destroy() above, its caller.
