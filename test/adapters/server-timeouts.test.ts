@@ -3,12 +3,14 @@
 // callback, `server.timeout`, Fastify's `connectionTimeout`) destroying the
 // connection while the handler still works. The server cut it, not its
 // client: the tasks see why (`outcome.cutOff`), as for a `requestTimeout`.
+// And a requestTimeout on a connection with pipelined requests: Node's 408
+// goes out as the answer of the response it is answering, the first's.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { serve as honoServe, type HttpBindings } from '@hono/node-server';
+import { serve as honoServe } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -71,10 +73,17 @@ const idleTargets: Record<string, (t: TestContext, work: Work) => Promise<{ port
     return { port: await listening(t, server.listen(0, '127.0.0.1')), app: coda.app };
   },
   async hono(t, work) {
-    const app = new Hono<{ Bindings: HttpBindings }>();
+    const app = new Hono();
     const coda = honoCoda();
     app.use(coda);
-    app.get('/head', async (c) => { c.env.outgoing.flushHeaders(); await work.release; return c.text('late'); });
+    // A stream's head goes out before its first chunk, which waits for the work.
+    app.get('/head', (c) => c.body(new ReadableStream({
+      async pull(controller) {
+        await work.release;
+        controller.enqueue(new TextEncoder().encode('late'));
+        controller.close();
+      },
+    })));
     app.get('/', async (c) => { await work.release; return c.text('late'); });
     const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
     server.setTimeout(IDLE_MS);
@@ -123,3 +132,70 @@ test("Express: a head written once the connection is destroyed, before its 'clos
   assert.equal(await exchange(port, 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'), '');
   assert.deepEqual(what(await seen), { headersSent: false, completed: false, aborted: true, error: undefined, bytesSent: 0, cutOff: undefined });
 });
+
+/** A GET whose handler works until released, then a POST pipelined behind it whose body stops short of its Content-Length, the client still there. */
+const PIPELINED = 'GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"n":';
+
+/**
+ * Each framework whose server's requestTimeout is 300 ms (checked every 50): GET /slow answers once released (its head
+ * first with ?flush), POST /upload reads a JSON body. `flushedWire`: what its client gets when /slow's head was out.
+ */
+const pipelinedTargets: Record<string, { flushedWire: RegExp; start(t: TestContext, work: Work): Promise<{ port: number; app: App }> }> = {
+  // Node writes no 408 once the head of the response it is answering is out.
+  express: { flushedWire: /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/, async start(t, work) {
+    const app = express();
+    app.set('env', 'test');
+    const coda = expressCoda();
+    app.use(coda, express.json());
+    app.get('/slow', async (req, res) => {
+      if ('flush' in req.query) res.flushHeaders();
+      await work.release;
+      res.end('slow');
+    });
+    app.post('/upload', (_req, res) => { res.send('saved'); });
+    return { port: await listening(t, http.createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, app).listen(0, '127.0.0.1')), app: coda.app };
+  } },
+  // Fastify's clientError handler writes its 408 whatever was sent: inside the first's chunked body, after its head.
+  fastify: { flushedWire: /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nHTTP\/1\.1 408 Request Timeout\r\n[^]*"statusCode":408}$/, async start(t, work) {
+    const fastify = Fastify({ requestTimeout: 300, http: { requestTimeout: 300, connectionsCheckingInterval: 50 } });
+    await fastify.register(fastifyCoda);
+    fastify.get('/slow', async (request, reply) => {
+      if (!('flush' in (request.query as object))) return work.release.then(() => 'slow');
+      reply.hijack();
+      reply.raw.flushHeaders();
+      await work.release;
+      reply.raw.end('slow');
+      return reply;
+    });
+    fastify.post('/upload', async () => 'saved');
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => fastify.close());
+    return { port: (fastify.server.address() as AddressInfo).port, app: fastify.coda.app };
+  } },
+};
+
+for (const [name, { flushedWire, start }] of Object.entries(pipelinedTargets)) {
+  test(`${name}: the body of a request pipelined behind one still handled does not arrive within the requestTimeout: the 408 goes out as the first's answer (its client reads it so), and each outcome says what its client got; with the first's head out, Node writes no 408 (Fastify's clientError handler writes its own inside the first's body) and the first is cut`, { timeout: 10_000 }, async (t) => {
+    for (const flush of [false, true]) {
+      const work = deferred();
+      const { port, app } = await start(t, { release: work.promise });
+      const seen = new Map<string, Outcome>();
+      const both = deferred();
+      app.signals.requestStarted.connect(({ request }) => {
+        after(({ outcome }) => {
+          seen.set(request.path, outcome);
+          if (seen.size === 2) both.resolve();
+        });
+      });
+      const wire = await exchange(port, PIPELINED.replace('/slow', flush ? '/slow?flush' : '/slow'));
+      work.resolve();
+      await both.promise;
+      const slow = seen.get('/slow')!;
+      assert.match(wire, flush ? flushedWire : /^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\n/, `flush: ${flush}`);
+      assert.deepEqual([slow.status, what(slow)], [flush ? 200 : 408, { headersSent: true, completed: false, aborted: true, error: undefined, bytesSent: 0, cutOff: 'a request behind it on its connection did not arrive in time' }], `flush: ${flush}`);
+      assert.deepEqual(what(seen.get('/upload')!), { headersSent: false, completed: false, aborted: true, error: undefined, bytesSent: 0, cutOff: 'the request did not arrive in time' }, `flush: ${flush}`);
+      await app.settle();
+      assert.equal(app.requestsInFlight, 0);
+    }
+  });
+}

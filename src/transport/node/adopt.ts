@@ -14,7 +14,7 @@ import { FirstByteGate } from './first-byte-gate.js';
 import { http2Source } from './http2.js';
 import { kCutOff, kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
-import { isComplete, TIMED_OUT, withCutOff, type NodeResponse } from './response.js';
+import { isComplete, TIMED_OUT, withCutOff, type CutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 import { currentRequest } from '../../util/current-request.js';
@@ -273,8 +273,11 @@ export class AdoptedExchange extends Exchange {
     // A request made by hand (a test's IncomingMessage) has no socket.
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
-    // This request's own body, not a later one's on its connection (pipelined: that one timed out, this one was cut with it).
-    if (!this.#req.complete && timedOut(socket)) (res as NodeResponse)[kCutOff] ??= res.headersSent ? { reason: TIMED_OUT } : { status: 408, reason: TIMED_OUT };
+    const headOut = res.headersSent && !this.#headLost;
+    if (timedOut(socket)) {
+      const cut = requestTimeoutCut(res, socket!, this.#req.complete, headOut);
+      if (cut !== undefined) (res as NodeResponse)[kCutOff] ??= cut;
+    }
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
     const stream = (res as NodeResponse).stream;
@@ -286,7 +289,7 @@ export class AdoptedExchange extends Exchange {
     // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
     const complete = errored === undefined && (isComplete(res as NodeResponse, 'stream' in res) || (res.writableEnded && !this.#overNetwork()));
     // The server may have ended it in the framework's stead (a body too slow: 408; a stalled send).
-    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent && !this.#headLost), res as NodeResponse));
+    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, headOut), res as NodeResponse));
   }
 
   /**
@@ -339,6 +342,25 @@ function timedOut(socket: IncomingMessage['socket'] | null): boolean {
   return (socket?.errored as { code?: unknown } | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
 }
 
+/** Why a request was cut when a request behind it on its connection (pipelined) did not arrive in time. */
+const BEHIND_TIMED_OUT = 'a request behind it on its connection did not arrive in time';
+
+/**
+ * How a request timeout on its connection cut `res`, as its client saw it.
+ * Node (or Fastify's clientError handler) writes its 408 on the connection,
+ * which the client reads as the answer of the response the connection was
+ * answering (`_httpMessage`), if that one's head was not out: with
+ * pipelined requests, the first's, though the body that timed out is the
+ * second's. The request that timed out, queued behind, gets nothing.
+ * Undefined for a request the cut did not concern.
+ */
+function requestTimeoutCut(res: ServerResponse, socket: Socket, complete: boolean, headOut: boolean): CutOff | undefined {
+  const answering = (socket as { _httpMessage?: ServerResponse | null })._httpMessage === res;
+  if (!answering && complete) return undefined;
+  const reason = complete ? BEHIND_TIMED_OUT : TIMED_OUT;
+  return answering && !headOut ? { status: 408, reason } : { reason };
+}
+
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
 export function adoptedExchange(res: ServerResponse): AdoptedExchange | undefined {
   return (res as Partial<AdoptedResponse>)[kAdopted];
@@ -353,10 +375,14 @@ function byteLength(chunk: unknown, encoding: unknown): number {
  * Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API)
  * has no `destroyed`, its stream has. Or its connection was: the response
  * learns it only at the connection's `'close'`, and Node writes nothing to it
- * meanwhile (an answer a FirstByteGate replays then).
+ * meanwhile (an answer a FirstByteGate replays then). A response queued
+ * behind another on its connection (pipelined) has no socket yet: its
+ * request's tells.
  */
 function gone(res: AdoptedResponse): boolean {
-  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true || res.socket?.destroyed === true;
+  if (res.destroyed) return true;
+  const stream = (res as Partial<NodeResponse>).stream;
+  return stream === undefined ? (res.socket ?? res.req?.socket)?.destroyed === true : stream.destroyed;
 }
 
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
