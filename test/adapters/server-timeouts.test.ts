@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { serve as honoServe } from '@hono/node-server';
 import express from 'express';
@@ -199,3 +199,19 @@ for (const [name, { flushedWire, start }] of Object.entries(pipelinedTargets)) {
     }
   });
 }
+
+test("Express: a clientError listener of the app's own that destroys the connection without Node's timeout error, when a body does not arrive within the requestTimeout: nothing is sent, and the outcome is aborted with no cutOff (the cut is read from that error), no head sent", { timeout: 10_000 }, async (t) => {
+  const app = express();
+  app.set('env', 'test');
+  const coda = expressCoda();
+  app.use(coda, express.json());
+  app.post('/upload', (_req, res) => { res.send('saved'); });
+  const server = http.createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, app);
+  server.on('clientError', (_error: Error, socket: Socket) => { socket.destroy(); });
+  const port = await listening(t, server.listen(0, '127.0.0.1'));
+  const seen = outcomeOfEach(coda.app);
+  assert.equal(await exchange(port, 'POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"n":'), '');
+  assert.deepEqual(what(await seen), { headersSent: false, completed: false, aborted: true, error: undefined, bytesSent: 0, cutOff: undefined });
+  await coda.app.settle();
+  assert.equal(coda.app.requestsInFlight, 0);
+});
