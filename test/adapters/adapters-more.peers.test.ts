@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import express from 'express';
@@ -284,4 +284,32 @@ test("a handler that writes its own answer on the connection and ends it (Fastif
     assert.deepEqual(ran.map(({ headersSent, bytesSent }) => [headersSent, bytesSent]), [[false, 0]], path);
     assert.equal(codaApp.requestsInFlight, 0);
   }
+});
+
+test("Express: a handler that writes its own answer on the connection (req.socket.write()) once its client left, and never ends or destroys it, has answered: its task runs, shutdown does not wait for it (it stayed in flight until shutdown gave up on it)", { timeout: 10_000 }, async () => {
+  const started = deferred();
+  const release = deferred();
+  const left = deferred();
+  const ran: Outcome[] = [];
+  const app = express();
+  const coda = expressCoda();
+  app.use(coda);
+  app.get('/', async (req) => {
+    after(({ outcome }) => { ran.push(outcome); });
+    req.socket.once('close', () => left.resolve());
+    started.resolve();
+    await release.promise;
+    req.socket.write(RAW_ANSWER);
+  });
+  const attached = coda.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  if (!attached.server.listening) await once(attached.server, 'listening');
+  const client = net.connect((attached.server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await started.promise;
+  client.destroy();
+  await left.promise;
+  release.resolve();
+  const report = await attached.close({ timeoutMs: 3_000 });
+  assert.deepEqual([report.tasksAbandoned, ran.map(({ aborted, headersSent, bytesSent }) => [aborted, headersSent, bytesSent])], [[], [[true, false, 0]]]);
 });

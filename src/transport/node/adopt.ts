@@ -449,12 +449,22 @@ const answering = new WeakSet<Socket>();
  * connection its client left. So is ending it (`req.socket.end()`): a
  * handler that writes its own answer on the connection (a hijacked Fastify
  * reply's, test/skip-reply-send.test.js) writes nothing through its
- * response. Once per connection: its later requests have it already.
+ * response. So is writing on it (`req.socket.write(raw)`), even once its
+ * client left (the handler does not know): a handler that never ends the
+ * connection it wrote on stayed in flight. Node's own writes of a response
+ * come here too, in its request's context: a check a write, the response's
+ * `write`/`end` having answered already. Once per connection: its later
+ * requests have it already.
  */
 function answerOnClose(socket: Socket): void {
   if (answering.has(socket)) return;
   answering.add(socket);
-  const { destroy, end } = socket;
+  const { destroy, end, write } = socket;
+  socket.write = function (this: Socket, ...args: unknown[]): boolean {
+    const current = currentRequest();
+    if (current instanceof AdoptedExchange && current.connection === this) current.answered();
+    return (write as (...args: unknown[]) => boolean).apply(this, args);
+  } as Socket['write'];
   socket.end = function (this: Socket, ...args: unknown[]): Socket {
     const current = currentRequest();
     if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
