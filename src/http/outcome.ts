@@ -21,7 +21,8 @@ export interface Outcome {
    * Set when the server ended the request, not the client: why. Its body did
    * not arrive in time (`status` is then the 408 the server answered in the
    * app's stead) or was malformed (a 400), or the client took none of the
-   * response for `sendTimeoutMs`.
+   * response for `sendTimeoutMs`, or (a request another framework answers)
+   * Node's idle timeout closed its connection while its handler worked.
    */
   cutOff?: string;
   /** Set when writing the response failed, e.g. a stream that threw. */

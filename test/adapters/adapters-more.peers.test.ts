@@ -27,6 +27,7 @@ import { coda as fastifyCoda } from 'coda-http/fastify';
 import { coda as honoCoda } from 'coda-http/hono';
 import { coda as koaCoda } from 'coda-http/koa';
 import { deferred } from '../helpers.js';
+import { exchange as exchangeOn } from './raw-client.js';
 
 async function listening(t: TestContext, server: Server): Promise<string> {
   if (!server.listening) await once(server, 'listening');
@@ -34,16 +35,8 @@ async function listening(t: TestContext, server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Sends `data` as it is on a new connection and resolves with all the server wrote once the connection closed. */
-function exchange(url: string, data: string): Promise<string> {
-  const client = net.connect(Number(new URL(url).port), '127.0.0.1');
-  let received = '';
-  client.setEncoding('utf8');
-  client.on('data', (chunk: string) => { received += chunk; });
-  client.on('error', () => {});
-  client.write(data);
-  return new Promise((resolve) => client.on('close', () => resolve(received)));
-}
+/** Sends `data` as it is on a new connection to `url` and resolves with all the server wrote once the connection closed. */
+const exchange = (url: string, data: string) => exchangeOn(Number(new URL(url).port), data);
 
 /** A GET that asks for the connection's close: all the server wrote for it. */
 const get = (url: string, path = '/') => exchange(url, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
@@ -291,4 +284,32 @@ test("a handler that writes its own answer on the connection and ends it (Fastif
     assert.deepEqual(ran.map(({ headersSent, bytesSent }) => [headersSent, bytesSent]), [[false, 0]], path);
     assert.equal(codaApp.requestsInFlight, 0);
   }
+});
+
+test("Express: a handler that writes its own answer on the connection (req.socket.write()) once its client left, and never ends or destroys it, has answered: its task runs, shutdown does not wait for it (it stayed in flight until shutdown gave up on it)", { timeout: 10_000 }, async () => {
+  const started = deferred();
+  const release = deferred();
+  const left = deferred();
+  const ran: Outcome[] = [];
+  const app = express();
+  const coda = expressCoda();
+  app.use(coda);
+  app.get('/', async (req) => {
+    after(({ outcome }) => { ran.push(outcome); });
+    req.socket.once('close', () => left.resolve());
+    started.resolve();
+    await release.promise;
+    req.socket.write(RAW_ANSWER);
+  });
+  const attached = coda.attach(app.listen(0, '127.0.0.1'), { handleSignals: false });
+  if (!attached.server.listening) await once(attached.server, 'listening');
+  const client = net.connect((attached.server.address() as AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await started.promise;
+  client.destroy();
+  await left.promise;
+  release.resolve();
+  const report = await attached.close({ timeoutMs: 3_000 });
+  assert.deepEqual([report.tasksAbandoned, ran.map(({ aborted, headersSent, bytesSent }) => [aborted, headersSent, bytesSent])], [[], [[true, false, 0]]]);
 });

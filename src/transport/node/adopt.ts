@@ -14,7 +14,7 @@ import { FirstByteGate } from './first-byte-gate.js';
 import { http2Source } from './http2.js';
 import { kCutOff, kDone, kSentHeaders } from '../../symbols.js';
 import { send } from './send.js';
-import { isComplete, TIMED_OUT, withCutOff, type NodeResponse } from './response.js';
+import { isComplete, TIMED_OUT, withCutOff, type CutOff, type NodeResponse } from './response.js';
 import { closeWithConnection } from './watch.js';
 import { isClosing, serverOf } from './closing-servers.js';
 import { currentRequest } from '../../util/current-request.js';
@@ -64,6 +64,8 @@ export class AdoptedExchange extends Exchange {
   #handling: PromiseLike<unknown> | undefined = undefined;
   /** The status its head went out with: `statusCode` may be set after (an error handler's `res.status(500)` once the head is out), which no client saw. */
   #headStatus: number | undefined = undefined;
+  /** Its head was written once its connection was gone (destroyed, its `'close'` not yet emitted): Node says it was sent, no client got it. */
+  #headLost = false;
   /** The framework's (or Node's) `writeHead`, `write`, `end` and `destroy`, called by Coda's own. */
   readonly priorWriteHead: WriteHead;
   readonly priorWrite: Write;
@@ -240,9 +242,10 @@ export class AdoptedExchange extends Exchange {
     if (res.headersSent && !res.writableEnded && !gone) this.error ??= error;
   }
 
-  /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent. */
-  headWritten(): void {
+  /** Its head was written (Node writes it through `writeHead()` also when the framework writes none): its status is the one sent, unless `lost`. */
+  headWritten(lost: boolean): void {
     this.#headStatus = this.#res.statusCode;
+    this.#headLost = lost;
   }
 
   /** The handler (Coda's app, or the framework's route it gave the request to) has answered: its response is Node's, maybe not sent yet. */
@@ -270,8 +273,11 @@ export class AdoptedExchange extends Exchange {
     // A request made by hand (a test's IncomingMessage) has no socket.
     if (socket !== null) this.#peer ??= peerOf(socket);
     if (!sendsBody(this.#method, status)) this.bytesSent = 0;
-    // This request's own body, not a later one's on its connection (pipelined: that one timed out, this one was cut with it).
-    if (!this.#req.complete && timedOut(socket)) (res as NodeResponse)[kCutOff] ??= res.headersSent ? { reason: TIMED_OUT } : { status: 408, reason: TIMED_OUT };
+    const headOut = res.headersSent && !this.#headLost;
+    if (timedOut(socket)) {
+      const cut = requestTimeoutCut(res, socket!, this.#req.complete, headOut);
+      if (cut !== undefined) (res as NodeResponse)[kCutOff] ??= cut;
+    }
     // Destroyed with an error (a stream that failed mid-way, through pipeline() or the framework's own): not a client that left.
     // An HTTP/2 response keeps no error: its stream does, unless the client had reset it first (then destroying it is a no-op).
     const stream = (res as NodeResponse).stream;
@@ -283,7 +289,7 @@ export class AdoptedExchange extends Exchange {
     // Over HTTP/2 (Fastify's http2: true), a stream the client reset is finished for Node too: its error code tells.
     const complete = errored === undefined && (isComplete(res as NodeResponse, 'stream' in res) || (res.writableEnded && !this.#overNetwork()));
     // The server may have ended it in the framework's stead (a body too slow: 408; a stalled send).
-    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, res.headersSent), res as NodeResponse));
+    this.finish(withCutOff(outcomeOf(this, complete, status >= 100 && status <= 999 ? status : 500, headOut), res as NodeResponse));
   }
 
   /**
@@ -336,6 +342,25 @@ function timedOut(socket: IncomingMessage['socket'] | null): boolean {
   return (socket?.errored as { code?: unknown } | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
 }
 
+/** Why a request was cut when a request behind it on its connection (pipelined) did not arrive in time. */
+const BEHIND_TIMED_OUT = 'a request behind it on its connection did not arrive in time';
+
+/**
+ * How a request timeout on its connection cut `res`, as its client saw it.
+ * Node (or Fastify's clientError handler) writes its 408 on the connection,
+ * which the client reads as the answer of the response the connection was
+ * answering (`_httpMessage`), if that one's head was not out: with
+ * pipelined requests, the first's, though the body that timed out is the
+ * second's. The request that timed out, queued behind, gets nothing.
+ * Undefined for a request the cut did not concern.
+ */
+function requestTimeoutCut(res: ServerResponse, socket: Socket, complete: boolean, headOut: boolean): CutOff | undefined {
+  const answering = (socket as { _httpMessage?: ServerResponse | null })._httpMessage === res;
+  if (!answering && complete) return undefined;
+  const reason = complete ? BEHIND_TIMED_OUT : TIMED_OUT;
+  return answering && !headOut ? { status: 408, reason } : { reason };
+}
+
 /** The exchange Coda adopted for this response, if any: how a framework's `res.after()` finds its request. */
 export function adoptedExchange(res: ServerResponse): AdoptedExchange | undefined {
   return (res as Partial<AdoptedResponse>)[kAdopted];
@@ -350,10 +375,14 @@ function byteLength(chunk: unknown, encoding: unknown): number {
  * Whether `res` was destroyed: an HTTP/2 response (Node's compatibility API)
  * has no `destroyed`, its stream has. Or its connection was: the response
  * learns it only at the connection's `'close'`, and Node writes nothing to it
- * meanwhile (an answer a FirstByteGate replays then).
+ * meanwhile (an answer a FirstByteGate replays then). A response queued
+ * behind another on its connection (pipelined) has no socket yet: its
+ * request's tells.
  */
 function gone(res: AdoptedResponse): boolean {
-  return res.destroyed || (res as Partial<NodeResponse>).stream?.destroyed === true || res.socket?.destroyed === true;
+  if (res.destroyed) return true;
+  const stream = (res as Partial<NodeResponse>).stream;
+  return stream === undefined ? (res.socket ?? res.req?.socket)?.destroyed === true : stream.destroyed;
 }
 
 /** The response whose `end()` is running: an `end(chunk)` that writes its chunk through `this.write()` (light-my-request's) counts it once. */
@@ -362,8 +391,9 @@ let ending: AdoptedResponse | undefined;
 /** Node's `writeHead`, the status it wrote noted (see `headWritten`); one that throws (a head out already) wrote none. */
 function notingWriteHead(this: AdoptedResponse, ...args: unknown[]): AdoptedResponse {
   const exchange = this[kAdopted];
+  const lost = gone(this);
   const result = (exchange.priorWriteHead as (...args: unknown[]) => AdoptedResponse).apply(this, args);
-  exchange.headWritten();
+  exchange.headWritten(lost);
   return result;
 }
 
@@ -419,35 +449,65 @@ const answering = new WeakSet<Socket>();
  * connection its client left. So is ending it (`req.socket.end()`): a
  * handler that writes its own answer on the connection (a hijacked Fastify
  * reply's, test/skip-reply-send.test.js) writes nothing through its
- * response. Once per connection: its later requests have it already.
+ * response. So is writing on it (`req.socket.write(raw)`), even once its
+ * client left (the handler does not know): a handler that never ends the
+ * connection it wrote on stayed in flight. Node's own writes of a response
+ * come here too, in its request's context: a check a write, the response's
+ * `write`/`end` having answered already. Once per connection: its later
+ * requests have it already.
  */
 function answerOnClose(socket: Socket): void {
   if (answering.has(socket)) return;
   answering.add(socket);
-  const { destroy, end } = socket;
+  const { destroy, end, write } = socket;
+  socket.write = function (this: Socket, ...args: unknown[]): boolean {
+    const current = currentRequest();
+    if (current instanceof AdoptedExchange && current.connection === this) current.answered();
+    return (write as (...args: unknown[]) => boolean).apply(this, args);
+  } as Socket['write'];
   socket.end = function (this: Socket, ...args: unknown[]): Socket {
     const current = currentRequest();
     if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
     return (end as (...args: unknown[]) => Socket).apply(this, args);
   } as Socket['end'];
   socket.destroy = function (this: Socket, error?: Error): Socket {
-    const current = currentRequest();
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
-    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this && !byNodeTimeout()) {
-      current.answered();
-      if (current.holdDestroy(this, () => destroy.call(this, error))) return this;
+    if (this.destroyed) return destroy.call(this, error);
+    const current = currentRequest();
+    const own = current instanceof AdoptedExchange && current.connection === this ? current : undefined;
+    const answering = adoptedOn(this);
+    if ((own !== undefined || answering !== undefined) && byNodeTimeout()) {
+      // The server cut it, its handler still at work: not a client that left, nor the handler's answer.
+      const reason = idleCutOff(this.timeout);
+      if (own !== undefined) own.cutOff ??= reason;
+      if (answering !== undefined) answering.cutOff ??= reason;
+    } else if (own !== undefined) {
+      own.answered();
+      if (own.holdDestroy(this, () => destroy.call(this, error))) return this;
     }
     return destroy.call(this, error);
   };
 }
 
+/** The exchange whose response the connection is answering now, if Coda adopted it. */
+function adoptedOn(socket: Socket): AdoptedExchange | undefined {
+  const res = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  return res == null ? undefined : adoptedExchange(res);
+}
+
+/** Why Node's idle timeout (`server.setTimeout(ms)`, `server.timeout`, Fastify's `connectionTimeout`, `req.setTimeout(ms)`) cut a request: the outcome's `cutOff`. */
+function idleCutOff(timeoutMs: number | undefined): string {
+  return `nothing was read or written on its connection for ${timeoutMs} ms (the server's timeout)`;
+}
+
 /**
  * Whether the destroy under way is Node's own, of a connection whose timeout
- * nobody handles (`req.setTimeout(ms)` without a callback): it runs from a
- * timer the request's code set, so in its context, while its handler still
- * works. Told by the caller's frame (node:http's socketOnTimeout), read only
- * for a destroy in a request's context; a timeout callback's own destroy is
- * a frame further and still answers.
+ * nobody handles (`server.setTimeout(ms)` or `req.setTimeout(ms)` without a
+ * callback): the latter runs from a timer the request's code set, so in its
+ * context, while its handler still works. Told by the caller's frame
+ * (node:http's socketOnTimeout), read only for a destroy of a connection with
+ * an adopted request on it; a timeout callback's own destroy is a frame
+ * further and still answers.
  */
 function byNodeTimeout(): boolean {
   // 'Error', this function, the destroy() above, its caller.
