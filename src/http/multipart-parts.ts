@@ -178,8 +178,14 @@ export function headProblem(head: PartHead, index: number): string | undefined {
     if (count > 1) return `part ${index} has ${count} ${parameter} parameters in its Content-Disposition; it must have one`;
   }
   const extended = parameterValues(head.disposition, 'filename*')[0];
-  return extended === undefined ? undefined : extendedProblem(extended, index);
+  if (extended === undefined || head.disposition === null) return undefined;
+  // RFC 8187's ext-value is a token, never quoted: busboy skips a quoted one (the part's head unread).
+  if (QUOTED_EXTENDED.test(head.disposition)) return `part ${index} has a quoted filename*=, which form() does not read: send it unquoted (RFC 8187): ${JSON.stringify(cut(extended))}`;
+  return extendedProblem(extended, index);
 }
+
+/** A filename*= whose value opens with a quote. */
+const QUOTED_EXTENDED = /;[\t ]*filename\*[\t ]*=[\t ]*"/i;
 
 /** RFC 8187's ext-value, its charset captured, then its value: attr-chars and percent-encoded bytes. */
 const EXT_VALUE = /^([!#$%&+\-^_`{}~0-9A-Za-z]+)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*)$/;
@@ -193,6 +199,8 @@ const C1_BYTE = /%[89][0-9A-Fa-f]/;
 function extendedProblem(value: string, index: number): string | undefined {
   const match = EXT_VALUE.exec(value);
   if (match === null) return `part ${index} has a filename*= that is not RFC 8187's charset'language'value-chars: ${JSON.stringify(cut(value))}`;
+  // RFC 8187 allows it, but busboy skips the part: a name it would not give anyway.
+  if (match[2] === '') return `part ${index} has a filename*= with no name after its charset and language: ${JSON.stringify(cut(value))}`;
   const charset = match[1]!.toLowerCase();
   const readable = EXT_CHARSETS.has(charset) || (WINDOWS_1252.has(charset) && !C1_BYTE.test(match[2]!));
   return readable ? undefined : `part ${index} has a filename*= in charset ${JSON.stringify(cut(match[1]!))}, which form() does not read: send UTF-8 (RFC 8187)`;
