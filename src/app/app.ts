@@ -444,7 +444,7 @@ export class App {
    */
   [kAdopt](req: IncomingMessage, res: ServerResponse): AdoptedExchange | HttpResponse {
     const exchange = new AdoptedExchange(this.#host, req, res, this);
-    this.#observer?.tracing?.adopted(exchange.request);
+    this.#adoptSpan(exchange);
     this.#inFlight.push(exchange);
     this.tasks.runHere();
     if (this.#closing) exchange.closeConnection(this.#inFlight);
@@ -461,10 +461,24 @@ export class App {
    */
   [kAdoptFetch](request: Request): Exchange {
     const exchange = this.#receive(fetchHead(request));
-    this.#observer?.tracing?.adopted(exchange.request);
+    this.#adoptSpan(exchange);
     const refused = this.#admit(exchange, false);
     if (refused !== undefined) exchange.response = refused;
     return exchange;
+  }
+
+  /**
+   * With tracing on, the framework's span active here is the request's, for
+   * its tasks (Tracing.adopted()). An adapter's app is never served: its
+   * first request warns, as serving does, when OpenTelemetry's context
+   * manager or propagator is missing (there would be no span to adopt).
+   */
+  #adoptSpan(exchange: Exchange): void {
+    const tracing = this.#observer?.tracing;
+    if (tracing === undefined) return;
+    tracing.adopted(exchange.request);
+    const unregistered = tracing.unregistered();
+    if (unregistered !== undefined) writeSafely(this.logger, 'warn', {}, unregistered);
   }
 
   #respond(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {

@@ -143,8 +143,11 @@ export function parameterOf(contentType: string | null, wanted: string): string 
   return parameterValues(contentType, wanted).find((value) => value !== '');
 }
 
-/** Every value of a Content-Type header's parameter `wanted` (lower case), unquoted, in turn as parameterOf reads them; '' for one without a value. */
-export function parameterValues(contentType: string | null, wanted: string): string[] {
+/**
+ * Every value of a Content-Type header's parameter `wanted` (lower case), unquoted, in turn as parameterOf reads them;
+ * '' for one without a value. `asWritten`: a quoted value keeps its quotes and escapes.
+ */
+export function parameterValues(contentType: string | null, wanted: string, asWritten = false): string[] {
   const values: string[] = [];
   if (contentType === null) return values;
   // Each turn takes one `;` and what follows it up to the next: bounded by the header's length.
@@ -152,7 +155,8 @@ export function parameterValues(contentType: string | null, wanted: string): str
     PARAMETER.lastIndex = at;
     const [, name, quoted, bare] = PARAMETER.exec(contentType)!;
     if (name!.trim().toLowerCase() !== wanted) continue;
-    values.push(quoted === undefined ? bare?.trim() ?? '' : quoted.replace(QUOTED_PAIR, '$1'));
+    if (quoted === undefined) values.push(bare?.trim() ?? '');
+    else values.push(asWritten ? `"${quoted}"` : quoted.replace(QUOTED_PAIR, '$1'));
   }
   return values;
 }

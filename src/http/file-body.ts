@@ -50,7 +50,7 @@ export async function openInside(file: string, root: string, shown: string): Pro
 }
 
 /** Whether the real path `real` is `root` (a real path) or under it. */
-export function isInside(real: string, root: string): boolean {
+function isInside(real: string, root: string): boolean {
   return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 

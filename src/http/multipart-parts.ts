@@ -177,7 +177,7 @@ export function headProblem(head: PartHead, index: number): string | undefined {
     const count = parameterValues(head.disposition, parameter).length;
     if (count > 1) return `part ${index} has ${count} ${parameter} parameters in its Content-Disposition; it must have one`;
   }
-  const extended = parameterValues(head.disposition, 'filename*')[0];
+  const extended = parameterValues(head.disposition, 'filename*', true)[0];
   return extended === undefined ? undefined : extendedProblem(extended, index);
 }
 
@@ -189,10 +189,14 @@ const EXT_CHARSETS = new Set(['utf-8', 'utf8', 'latin1', 'ascii', 'us-ascii', 'i
 const WINDOWS_1252 = new Set(['windows-1252', 'cp1252', 'x-cp1252']);
 const C1_BYTE = /%[89][0-9A-Fa-f]/;
 
-/** Why part `index`'s filename*= (`value`, RFC 8187) is not read as sent, or undefined. */
+/** Why part `index`'s filename*= (`value`, RFC 8187, as written) is not read as sent, or undefined. */
 function extendedProblem(value: string, index: number): string | undefined {
+  // RFC 8187's ext-value is never quoted: busboy skips a quoted one (the part's head unread).
+  if (value.startsWith('"')) return `part ${index} has a quoted filename*=, which form() does not read: send it unquoted (RFC 8187): ${JSON.stringify(cut(value))}`;
   const match = EXT_VALUE.exec(value);
   if (match === null) return `part ${index} has a filename*= that is not RFC 8187's charset'language'value-chars: ${JSON.stringify(cut(value))}`;
+  // RFC 8187 allows it, but busboy skips the part: a name it would not give anyway.
+  if (match[2] === '') return `part ${index} has a filename*= with no name after its charset and language: ${JSON.stringify(cut(value))}`;
   const charset = match[1]!.toLowerCase();
   const readable = EXT_CHARSETS.has(charset) || (WINDOWS_1252.has(charset) && !C1_BYTE.test(match[2]!));
   return readable ? undefined : `part ${index} has a filename*= in charset ${JSON.stringify(cut(match[1]!))}, which form() does not read: send UTF-8 (RFC 8187)`;

@@ -21,7 +21,9 @@ export function errorVarying(error: HttpError, field: string): HttpError {
   }
   headers.vary = varyWith(vary, field);
   const copy = Object.create(Object.getPrototypeOf(error) as object) as HttpError;
-  return Object.defineProperties(copy, { ...Object.getOwnPropertyDescriptors(error), headers: { value: Object.freeze(headers), enumerable: true } });
+  // V8's `stack` is an accessor that reads the error it was made on: copied as is, it reads nothing on the copy.
+  const stack = { value: error.stack, writable: true, configurable: true };
+  return Object.defineProperties(copy, { ...Object.getOwnPropertyDescriptors(error), stack, headers: { value: Object.freeze(headers), enumerable: true } });
 }
 
 /** The Vary `current` (null: none) with `field` added, unless it is there already or `*`. */

@@ -76,12 +76,20 @@ describe('filename*= in a charset form() cannot read as sent', () => {
     [`filename*=windows-1252''%80.txt`, 'part 1 has a filename*= in charset "windows-1252", which form() does not read: send UTF-8 (RFC 8187)'],
     [`filename*=utf-8''%ZZ`, `part 1 has a filename*= that is not RFC 8187's charset'language'value-chars: "utf-8''%ZZ"`],
     [`filename*=abc`, `part 1 has a filename*= that is not RFC 8187's charset'language'value-chars: "abc"`],
+    // busboy reads an ext-value unquoted only, and one with no name in it not at all.
+    [`filename*="UTF-8''abc"`, `part 1 has a quoted filename*=, which form() does not read: send it unquoted (RFC 8187): "\\"UTF-8''abc\\""`],
+    [`filename*=UTF-8''`, `part 1 has a filename*= with no name after its charset and language: "UTF-8''"`],
   ];
   for (const [disposition, message] of refused) {
     test(`${disposition}: a 400 naming it`, async () => {
       assert.deepEqual(await send(file(disposition)), { status: 400, text: `malformed multipart body: ${message}` });
     });
   }
+
+  test('filename*=" inside another parameter\'s quoted value is no quoted filename*=: read as sent', async () => {
+    const body = `--B\r\nContent-Disposition: form-data; name="a;filename*="; filename*=UTF-8''ok.txt\r\n\r\nv\r\n--B--\r\n`;
+    assert.deepEqual(await send(body), { status: 200, text: JSON.stringify([['a;filename*=', { filename: 'ok.txt', text: 'v' }]]) });
+  });
 
   test('windows-1252 without a byte it reads otherwise than ISO-8859-1 is read', async () => {
     assert.deepEqual(await send(file(`filename*=windows-1252''caf%E9.txt`)), { status: 200, text: JSON.stringify([['f', { filename: 'café.txt', text: 'v' }]]) });

@@ -90,4 +90,11 @@ describe('staticFiles({ preCompressed: true }) at its edges', () => {
     assert.match(answer.error.message, /is not satisfiable for \/s\/both\.txt/);
     assert.deepEqual(answer.error.headers, { 'content-range': `bytes */${bothBr.length}`, vary: 'Accept-Encoding' });
   });
+
+  test('the 416 given Vary keeps the stack of where it was thrown, for the logs and debug pages', async () => {
+    await using client = createTestClient(app);
+    const answer = await client.get('/s/both.txt', { headers: { 'accept-encoding': 'br', range: `bytes=${bothBr.length}-` } });
+    assert.ok(answer.error instanceof RangeNotSatisfiable);
+    assert.match(String(answer.error.stack), /^RangeNotSatisfiable: range bytes=\d+- is not satisfiable for \/s\/both\.txt[^]*\n\s+at rangeAnswer /);
+  });
 });
