@@ -83,7 +83,7 @@ export async function runWorker(options: WorkerOptions): Promise<Worker> {
   checkFeature('runWorker(): metrics', options.metrics);
   const metrics = options.metrics === undefined || options.metrics === false
     ? undefined
-    : new Metrics(options.metrics, { after: () => NO_AFTER, durable: () => store.stats(systemClock.now()).then(durableCounts) }, logger, 'runWorker()');
+    : new Metrics(options.metrics, { after: () => NO_AFTER, durable: () => store.stats(systemClock.now()).then(durableCounts) }, logger, 'runWorker()', false);
   await store.open();
   const runner = new Runner({
     store, definitions, logger, clock: systemClock, random: Math.random, tracer,

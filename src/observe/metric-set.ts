@@ -9,9 +9,11 @@ import { causeSaidOnce } from '../log/cause-once.js';
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 /** Tasks run longer and wait longer than requests: up to five minutes. */
 const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
-/** Every name Coda registers. */
+/** The request histogram's name: registered only for an app that counts its requests (see `requestDuration()`). */
+const REQUEST_DURATION = 'http_request_duration_seconds';
+/** Every other name Coda registers. */
 const NAMES = [
-  'http_request_duration_seconds', 'coda_tasks_total', 'coda_task_run_seconds', 'coda_task_wait_seconds',
+  'coda_tasks_total', 'coda_task_run_seconds', 'coda_task_wait_seconds',
   'coda_requests_shed_total', 'coda_requests_refused_total', 'coda_tasks_pending', 'coda_tasks_running',
 ];
 
@@ -30,7 +32,6 @@ export interface CounterSeries {
  * only when the registry is scraped: a request does no prom-client work.
  */
 export class MetricSet {
-  readonly requestDuration: ScrapedHistogram;
   readonly taskRun: ScrapedHistogram;
   readonly taskWait: ScrapedHistogram;
   readonly shed: Counter;
@@ -39,22 +40,19 @@ export class MetricSet {
   readonly sources = new Map<MetricsSource, Logger>();
   /** `coda_tasks_total`'s series, by kind, task and state joined. */
   readonly #taskEnds = new Map<string, CounterSeries>();
+  readonly #registry: Registry;
+  /** `coda_tasks_total`, by which a registry cleared since is told (see `metricSet()`). */
+  readonly tasksTotal: Counter;
+  #requestDuration: ScrapedHistogram | undefined = undefined;
   defaultMetrics = false;
 
   constructor(client: PromClient, registry: Registry) {
+    this.#registry = registry;
     const registers = [registry];
     const sources = this.sources;
-    const histogram = (config: ConstructorParameters<typeof ScrapedHistogram>[0]): ScrapedHistogram => {
-      const metric = new ScrapedHistogram(config);
-      registry.registerMetric(metric as unknown as Metric);
-      return metric;
-    };
-    this.requestDuration = histogram({
-      name: 'http_request_duration_seconds', help: 'Time from a request\'s arrival to its response\'s last byte, by route pattern',
-      labelNames: ['method', 'route', 'status_code'], buckets: REQUEST_BUCKETS,
-    });
+    const histogram = (config: ConstructorParameters<typeof ScrapedHistogram>[0]): ScrapedHistogram => registered(registry, new ScrapedHistogram(config));
     const taskEnds = this.#taskEnds;
-    new client.Counter({
+    this.tasksTotal = new client.Counter({
       name: 'coda_tasks_total', help: 'Tasks ended, by kind (after: after-response, durable: durable attempts), task name and state',
       labelNames: ['kind', 'task', 'state'], registers,
       collect() {
@@ -101,6 +99,23 @@ export class MetricSet {
         },
       });
     }
+  }
+
+  /**
+   * `http_request_duration_seconds`, registered by the first app on the
+   * registry that counts its requests: an adapter's app (whose framework
+   * counts them, often under that very name: express-prom-bundle,
+   * fastify-metrics) and a worker never register it.
+   */
+  requestDuration(where: string): ScrapedHistogram {
+    if (this.#requestDuration === undefined) {
+      checkFree(this.#registry, where, [REQUEST_DURATION]);
+      this.#requestDuration = registered(this.#registry, new ScrapedHistogram({
+        name: REQUEST_DURATION, help: 'Time from a request\'s arrival to its response\'s last byte, by route pattern',
+        labelNames: ['method', 'route', 'status_code'], buckets: REQUEST_BUCKETS,
+      }));
+    }
+    return this.#requestDuration;
   }
 
   /** The `coda_tasks_total` series of a task's kind, name and state. */
@@ -157,17 +172,22 @@ const sets = new WeakMap<object, MetricSet>();
  */
 export function metricSet(client: PromClient, registry: Registry, where: string): MetricSet {
   let set = sets.get(registry);
-  if (set === undefined || registry.getSingleMetric(set.requestDuration.name) !== (set.requestDuration as unknown)) {
-    checkFree(registry, where);
+  if (set === undefined || registry.getSingleMetric('coda_tasks_total') !== (set.tasksTotal as unknown)) {
+    checkFree(registry, where, NAMES);
     set = new MetricSet(client, registry);
     sets.set(registry, set);
   }
   return set;
 }
 
-/** Refuses a registry holding a metric of one of Coda's names that is not Coda's (before any is registered: nothing half done). */
-function checkFree(registry: Registry, where: string): void {
-  const taken = NAMES.filter((name) => registry.getSingleMetric(name) !== undefined);
+function registered(registry: Registry, metric: ScrapedHistogram): ScrapedHistogram {
+  registry.registerMetric(metric as unknown as Metric);
+  return metric;
+}
+
+/** Refuses a registry holding a metric of one of `names` that is not Coda's (before any is registered: nothing half done). */
+function checkFree(registry: Registry, where: string, names: readonly string[]): void {
+  const taken = names.filter((name) => registry.getSingleMetric(name) !== undefined);
   if (taken.length > 0) {
     throw new Error(`${where}: metrics: the registry already has a metric named ${taken.join(', ')} that is not Coda's; remove it, or give Coda a registry of its own: metrics: { registry: new Registry() }, served by metricsView({ registry })`);
   }

@@ -10,7 +10,7 @@ import { knownMethod } from './methods.js';
 import { metricSet, type CounterSeries, type MetricSet } from './metric-set.js';
 import type { MetricsSource } from './metrics-source.js';
 import { promClient } from './peer.js';
-import type { HistogramSeries } from './scraped-histogram.js';
+import type { HistogramSeries, ScrapedHistogram } from './scraped-histogram.js';
 import { recordedStatus } from './recorded-status.js';
 
 /**
@@ -58,6 +58,8 @@ interface TaskSeries {
  */
 export class Metrics {
   readonly #set: MetricSet;
+  /** Undefined for an app whose requests are not counted here (see the constructor). */
+  readonly #requestDuration: ScrapedHistogram | undefined;
   /** Request duration series by route, method and status, found without building a key. */
   readonly #requestSeries = new Map<string, Map<string, Map<number, HistogramSeries>>>();
   /** The series of a task's metrics, by kind and name, and its counter's by state. */
@@ -67,7 +69,8 @@ export class Metrics {
   /** Where the metrics are registered. */
   readonly registry: MetricsRegistry;
 
-  constructor(options: true | MetricsOptions, source: MetricsSource, logger: Logger, where: string) {
+  /** `requests` false: the requests are not counted here (an adapter's app: its framework's; a worker: none), and `http_request_duration_seconds` is not registered. */
+  constructor(options: true | MetricsOptions, source: MetricsSource, logger: Logger, where: string, requests: boolean) {
     const client = promClient(`${where}: metrics`);
     const settings = options === true ? {} : options;
     checkMetricsOptions(settings, where);
@@ -79,6 +82,7 @@ export class Metrics {
       if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) client.collectDefaultMetrics({ register: registry });
     }
     this.#set = set;
+    this.#requestDuration = requests ? set.requestDuration(where) : undefined;
     this.registry = registry;
     this.#logger = logger;
     this.#source = source;
@@ -102,6 +106,8 @@ export class Metrics {
 
   /** A response is done. */
   request(request: HttpRequest, outcome: Outcome): void {
+    const histogram = this.#requestDuration;
+    if (histogram === undefined) return;
     const route = request.route ?? UNMATCHED_ROUTE;
     const method = knownMethod(request.method);
     const status = recordedStatus(outcome);
@@ -110,7 +116,7 @@ export class Metrics {
     let byStatus = byMethod.get(method);
     if (byStatus === undefined) byMethod.set(method, byStatus = new Map());
     let series = byStatus.get(status);
-    if (series === undefined) byStatus.set(status, series = this.#set.requestDuration.series(method, route, String(status)));
+    if (series === undefined) byStatus.set(status, series = histogram.series(method, route, String(status)));
     series.observe((outcome.finishedAt - outcome.startedAt) / 1000);
   }
 

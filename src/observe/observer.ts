@@ -65,7 +65,7 @@ export class Observer {
       throw new TypeError(`${where}: requestIdHeader must be a header name or false, got ${describe(requestIdHeader)}`);
     }
     this.tracing = tracingFrom(tracing, where);
-    this.metrics = metrics === undefined || metrics === false ? undefined : new Metrics(metrics, source, logger, where);
+    this.metrics = metrics === undefined || metrics === false ? undefined : new Metrics(metrics, source, logger, where, requests);
     this.requestIdHeader = requestIdHeader === false ? undefined : requestIdHeader.toLowerCase();
     this.#accessLog = accessLog ? logger : undefined;
     this.#requests = requests;

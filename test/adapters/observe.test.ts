@@ -12,8 +12,8 @@ import { test, type TestContext } from 'node:test';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { Hono } from 'hono';
-import { Registry } from 'prom-client';
-import { after, sqliteStore, task } from 'coda-http';
+import { Histogram, Registry } from 'prom-client';
+import { after, createApp, sqliteStore, task } from 'coda-http';
 import { coda as honoCoda } from 'coda-http/hono';
 import { named, only, recorder } from '../observe/spans.js';
 import { targets } from './targets.js';
@@ -71,7 +71,7 @@ for (const name of ['express', 'express4', 'fastify', 'koa', 'hono']) {
     ]);
     assert.deepEqual(await samples(registry, 'coda_task_run_seconds'), ['{"kind":"after","task":"audit"} 1', '{"kind":"durable","task":"noted"} 1']);
     assert.deepEqual(await samples(registry, 'coda_tasks_pending'), ['{"kind":"after"} 0', '{"kind":"durable"} 0']);
-    assert.deepEqual(await samples(registry, 'http_request_duration_seconds'), [], 'the framework\'s requests are its own to count');
+    assert.equal(registry.getSingleMetric('http_request_duration_seconds'), undefined, 'the framework\'s requests are its own to count: the name is left to its plugin');
 
     const [server, ...others] = spans.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER);
     assert.equal(others.length, 0, 'one SERVER span');
@@ -108,6 +108,29 @@ test('hono without a Node response (app.request()): the span active around it is
   const audit = only(spans.exporter, 'process audit');
   assert.equal(audit.parentSpanContext?.spanId, outer.spanContext().spanId);
   assert.deepEqual(audit.links.map((link) => link.context.spanId), [outer.spanContext().spanId]);
+});
+
+test('an adapter\'s metrics share a registry with the framework\'s own plugin (express-prom-bundle, fastify-metrics: their http_request_duration_seconds): Coda registers no request metric there; a Coda app on it is still refused, naming the metric', async () => {
+  const registry = new Registry();
+  const theirs = new Histogram({ name: 'http_request_duration_seconds', help: 'the framework plugin\'s', labelNames: ['method'], registers: [registry] });
+  const tasks = honoCoda({ metrics: { registry, defaultMetrics: false } });
+  const app = new Hono();
+  app.use(tasks);
+  app.get('/', (c) => {
+    after(() => {}, { name: 'audit' });
+    return c.text('hi');
+  });
+  assert.equal(await (await app.request('/')).text(), 'hi');
+  await tasks.app.settle();
+  assert.deepEqual(await samples(registry, 'coda_tasks_total'), ['{"kind":"after","task":"audit","state":"completed"} 1']);
+  assert.equal(registry.getSingleMetric('http_request_duration_seconds'), theirs);
+  // A Coda app counts its requests under that name: the registry is not its to share.
+  assert.throws(() => createApp({ metrics: { registry, defaultMetrics: false } }), /createApp\(\): metrics: the registry already has a metric named http_request_duration_seconds that is not Coda's/);
+  // A registry of Coda's only: the app made after the adapter's registers its histogram beside the task metrics.
+  const own = new Registry();
+  honoCoda({ metrics: { registry: own, defaultMetrics: false } });
+  createApp({ metrics: { registry: own, defaultMetrics: false } });
+  assert.notEqual(own.getSingleMetric('http_request_duration_seconds'), undefined);
 });
 
 test('accessLog and requestIdHeader are still refused: the framework logs its requests and sets its headers', () => {
