@@ -184,10 +184,13 @@ export function headProblem(head: PartHead, index: number): string | undefined {
 /** RFC 8187's ext-value, its charset captured, then its value: attr-chars and percent-encoded bytes. */
 const EXT_VALUE = /^([!#$%&+\-^_`{}~0-9A-Za-z]+)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*)$/;
 /** The charsets busboy decodes a filename*= in as they are; any other it cannot read (it skips the part), and `base64` it encodes the name in. */
-const EXT_CHARSETS = new Set(['utf-8', 'utf8', 'latin1', 'ascii', 'us-ascii', 'iso-8859-1', 'iso8859-1', 'iso88591', 'iso_8859-1', ...UTF16LE_LABELS]);
+const EXT_CHARSETS = new Set(['utf-8', 'utf8', 'latin1', 'iso-8859-1', 'iso8859-1', 'iso88591', 'iso_8859-1', ...UTF16LE_LABELS]);
 /** The windows-1252 labels busboy decodes as ISO-8859-1: right but for the bytes 0x80 to 0x9F (`%80` is €, not U+0080). */
 const WINDOWS_1252 = new Set(['windows-1252', 'cp1252', 'x-cp1252']);
 const C1_BYTE = /%[89][0-9A-Fa-f]/;
+/** The ASCII labels, which busboy decodes as ISO-8859-1: right for ASCII's bytes only (`%E9` is none). */
+const ASCII = new Set(['ascii', 'us-ascii']);
+const HIGH_BYTE = /%[89A-Fa-f][0-9A-Fa-f]/;
 
 /** Why part `index`'s filename*= (`value`, RFC 8187, as written) is not read as sent, or undefined. */
 function extendedProblem(value: string, index: number): string | undefined {
@@ -198,7 +201,9 @@ function extendedProblem(value: string, index: number): string | undefined {
   // RFC 8187 allows it, but busboy skips the part: a name it would not give anyway.
   if (match[2] === '') return `part ${index} has a filename*= with no name after its charset and language: ${JSON.stringify(cut(value))}`;
   const charset = match[1]!.toLowerCase();
-  const readable = EXT_CHARSETS.has(charset) || (WINDOWS_1252.has(charset) && !C1_BYTE.test(match[2]!));
+  const bytes = match[2]!;
+  if (ASCII.has(charset) && HIGH_BYTE.test(bytes)) return `part ${index} has a filename*= in charset ${JSON.stringify(charset)} with a byte that is not ASCII: send UTF-8 (RFC 8187)`;
+  const readable = EXT_CHARSETS.has(charset) || ASCII.has(charset) || (WINDOWS_1252.has(charset) && !C1_BYTE.test(bytes));
   return readable ? undefined : `part ${index} has a filename*= in charset ${JSON.stringify(cut(match[1]!))}, which form() does not read: send UTF-8 (RFC 8187)`;
 }
 

@@ -79,6 +79,8 @@ describe('filename*= in a charset form() cannot read as sent', () => {
     // busboy reads an ext-value unquoted only, and one with no name in it not at all.
     [`filename*="UTF-8''abc"`, `part 1 has a quoted filename*=, which form() does not read: send it unquoted (RFC 8187): "\\"UTF-8''abc\\""`],
     [`filename*=UTF-8''`, `part 1 has a filename*= with no name after its charset and language: "UTF-8''"`],
+    // busboy read it as ISO-8859-1: a name with é in it, from bytes the sender said were ASCII.
+    [`filename*=us-ascii''caf%E9.txt`, 'part 1 has a filename*= in charset "us-ascii" with a byte that is not ASCII: send UTF-8 (RFC 8187)'],
   ];
   for (const [disposition, message] of refused) {
     test(`${disposition}: a 400 naming it`, async () => {
@@ -89,6 +91,10 @@ describe('filename*= in a charset form() cannot read as sent', () => {
   test('filename*=" inside another parameter\'s quoted value is no quoted filename*=: read as sent', async () => {
     const body = `--B\r\nContent-Disposition: form-data; name="a;filename*="; filename*=UTF-8''ok.txt\r\n\r\nv\r\n--B--\r\n`;
     assert.deepEqual(await send(body), { status: 200, text: JSON.stringify([['a;filename*=', { filename: 'ok.txt', text: 'v' }]]) });
+  });
+
+  test('ASCII of ASCII\'s bytes is read', async () => {
+    assert.deepEqual(await send(file(`filename*=US-ASCII''a%20b.txt`)), { status: 200, text: JSON.stringify([['f', { filename: 'a b.txt', text: 'v' }]]) });
   });
 
   test('windows-1252 without a byte it reads otherwise than ISO-8859-1 is read', async () => {
