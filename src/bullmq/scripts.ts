@@ -671,6 +671,7 @@ return #jobs
  */
 const LAPSED = `
 local now, out = tonumber(ARGV[1]), {}
+local maxEvents = redis.call('HGET', ARGV[2] .. 'meta', 'opts.maxLenEvents') or 10000
 for _, id in ipairs(redis.call('LRANGE', KEYS[1], -tonumber(ARGV[5]), -1)) do
   local job = ARGV[2] .. id
   local f = redis.call('HMGET', job, '${FIELD.lease}', '${FIELD.started}', 'atm', '${FIELD.token}')
@@ -680,7 +681,7 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[1], -tonumber(ARGV[5]), -1)) do
     if not lock or lock == f[4] then
       redis.call('SET', job .. ':lock', ARGV[3], 'PX', ARGV[4])
       -- As BullMQ's stalled check tells it: QueueEvents listeners and dashboards see the stall, not just its failure.
-      redis.call('XADD', ARGV[2] .. 'events', '*', 'event', 'stalled', 'jobId', id)
+      redis.call('XADD', ARGV[2] .. 'events', 'MAXLEN', '~', maxEvents, '*', 'event', 'stalled', 'jobId', id)
       out[#out + 1] = id
       out[#out + 1] = redis.call('HGETALL', job)
     end
