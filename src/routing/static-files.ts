@@ -3,15 +3,13 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SendOptions, SendResult } from '@fastify/send';
-import { acceptedEncodings, type Encoding } from '../http/accept-encoding.js';
 import { rangeAnswer } from '../http/byte-ranges.js';
-import { BadRequest, HttpError, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
+import { BadRequest, NotFound, PermissionDenied, ServiceUnavailable } from '../http/errors.js';
 import { httpDate, ifMatchHolds, preconditionFailed } from '../http/preconditions.js';
 import type { HttpRequest } from '../http/request.js';
 import { setRepresentationType } from '../http/representation-type.js';
 import { HttpResponse } from '../http/response.js';
 import { StreamingResponse } from '../http/streaming-response.js';
-import { addVary, errorVarying } from '../http/vary.js';
 import { describe } from '../util/describe.js';
 import { echo } from '../util/echo.js';
 import { checkAmount, checkBoolean, checkKeys } from '../util/options.js';
@@ -19,6 +17,7 @@ import { toSlashForm } from './append-slash.js';
 import { WHOLE, closeFile, describes, fileChunks, openInside, readWhole } from '../http/file-body.js';
 import { fileRefusal } from '../http/file-errors.js';
 import { fastifySend, fileContentType, fileMediaType } from '../http/file-type.js';
+import { choosePreCompressed, varyingByEncoding, type Choice } from './pre-compressed.js';
 import { route, type Route } from './routes.js';
 
 /** `staticFiles()`'s options: `root` is required. */
@@ -58,11 +57,6 @@ export interface StaticFilesOptions {
 }
 
 const KEYS = ['root', 'maxAge', 'immutable', 'index', 'dotfiles', 'extensions', 'etag', 'lastModified', 'acceptRanges', 'preCompressed', 'name'];
-/** The encodings `preCompressed` serves, Brotli first on a tie, and the suffix of the file that holds each. */
-const ENCODINGS: readonly Encoding[] = ['br', 'gzip'];
-const SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
-/** A request with no condition: what @fastify/send finds for a path, whatever the client has. */
-const UNCONDITIONAL = { method: 'HEAD', headers: {} } as unknown as Readable;
 const DOTFILES = ['ignore', 'deny', 'allow'];
 /** The request headers @fastify/send is given: its conditions. It is never given a Range: the route answers that (byte-ranges.ts). */
 const CONDITIONAL = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'cache-control'];
@@ -102,23 +96,9 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
   const send = fastifySend();
   const pattern = `${prefix === '/' ? '' : prefix}/*`;
 
-  const serveFile = preCompressed ? serveVarying : (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
-
-  /**
-   * Under `preCompressed`: every answer carries `Vary: Accept-Encoding`, a
-   * refusal too (a 416 or 412 is of the compressed file's length and
-   * validators), so that a cache keys each on it.
-   */
-  async function serveVarying(request: HttpRequest): Promise<HttpResponse> {
-    let response: HttpResponse;
-    try {
-      response = await serveOnce(request, false);
-    } catch (error) {
-      throw error instanceof HttpError ? errorVarying(error, 'Accept-Encoding') : error;
-    }
-    addVary(response, 'Accept-Encoding');
-    return response;
-  }
+  const serveWhole = (request: HttpRequest): Promise<HttpResponse> => serveOnce(request, false);
+  // Under `preCompressed`, every answer carries `Vary: Accept-Encoding` (pre-compressed.ts).
+  const serveFile = preCompressed ? varyingByEncoding(serveWhole) : serveWhole;
 
   /** Serves the file; `again` when the file was replaced once already while it was being served. */
   async function serveOnce(request: HttpRequest, again: boolean): Promise<HttpResponse> {
@@ -177,26 +157,12 @@ export function staticFiles(prefix: string, options: StaticFilesOptions): Route 
 
   /**
    * @fastify/send's answer for the request's `file`, or, under `preCompressed`,
-   * for the `.br` or `.gz` beside the file it finds when Accept-Encoding takes
-   * that encoding (its best first) and the file is there: its own length and
-   * validators, the conditions answered against them; `original` is the file it encodes, which types it.
+   * for the `.br` or `.gz` beside it that pre-compressed.ts chooses.
    */
-  async function choose(request: HttpRequest, file: string): Promise<{ result: SendResult; encoding?: Encoding; original?: string }> {
+  async function choose(request: HttpRequest, file: string): Promise<Choice> {
     const conditions = headersOnly(request);
-    const encodings = preCompressed ? acceptedEncodings(request.headers.get('accept-encoding'), ENCODINGS) : [];
-    if (encodings.length === 0) return { result: await look(conditions, file) };
-    // Found without conditions first: a folder's index, an extension tried, each decide which file is encoded.
-    const found = await look(UNCONDITIONAL, file);
-    if (found.type !== 'file' || !found.metadata.stat.isFile()) return { result: found };
-    const original = found.metadata.path;
-    const encoded = `/${path.relative(root, original).split(path.sep).map(encodeURIComponent).join('/')}`;
-    for (const encoding of encodings) {
-      const result = await look(conditions, encoded + SUFFIX[encoding]);
-      const there = (result.type === 'file' && result.metadata.stat.isFile()) || result.statusCode === 412;
-      // One a symlink leads out of the root, or the server may not read, is as good as missing: `name` is served in its place.
-      if (there && await opensInside(original + SUFFIX[encoding], root)) return { result, encoding, original };
-    }
-    return { result: await look(conditions, file) };
+    if (!preCompressed) return { result: await look(conditions, file) };
+    return choosePreCompressed(look, root, request.headers.get('accept-encoding'), conditions, file);
   }
 
   Object.defineProperty(serveFile, 'name', { value: `staticFiles(${prefix})` });
@@ -328,16 +294,6 @@ async function noIndex(shown: string, error: Error | undefined): Promise<string>
     return `${shown} names a file, not a folder: no index file in it`;
   }
   return `no index file in ${shown}`;
-}
-
-/** Whether `file` opens for this process and is under `root` (a real path): openInside()'s check, the file closed after. */
-async function opensInside(file: string, root: string): Promise<boolean> {
-  try {
-    closeFile(await openInside(file, root, file));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function isFile(file: string): Promise<boolean> {
