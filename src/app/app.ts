@@ -27,6 +27,7 @@ import type { Metrics } from '../observe/metrics.js';
 import { durableCounts } from '../observe/metrics-source.js';
 import { Observer, type RequestListener } from '../observe/observer.js';
 import type { Refusal } from '../observe/refusal.js';
+import { giveAdoptedSpan, type AdoptedSpan } from '../observe/tracing.js';
 import { compose, type ComposeOptions } from '../pipeline/compose.js';
 import { errorPagesRenderer } from '../pipeline/error-pages.js';
 import type { Handler, MaybePromise } from '../pipeline/types.js';
@@ -412,7 +413,7 @@ export class App {
    */
   #admit(exchange: Exchange, answering = true): HttpResponse | undefined {
     // `exchange.request` read only where used: an adopted exchange makes it on first read.
-    this.#observer?.started(exchange.request);
+    this.#observer?.started(exchange);
     // An adopted request's framework answers it, and judges its Host itself.
     const badHost = answering ? hostFieldProblem(exchange.request[kHostField], exchange.request.url) : undefined;
     if (badHost !== undefined || (this.#allowedHosts !== undefined && !this.#allowedHosts(exchange.request.host))) {
@@ -443,8 +444,7 @@ export class App {
    * answers instead.
    */
   [kAdopt](req: IncomingMessage, res: ServerResponse): AdoptedExchange | HttpResponse {
-    const exchange = new AdoptedExchange(this.#host, req, res, this);
-    this.#adoptSpan(exchange);
+    const exchange = new AdoptedExchange(this.#host, req, res, this, this.#adoptedSpan());
     this.#inFlight.push(exchange);
     this.tasks.runHere();
     if (this.#closing) exchange.closeConnection(this.#inFlight);
@@ -461,24 +461,26 @@ export class App {
    */
   [kAdoptFetch](request: Request): Exchange {
     const exchange = this.#receive(fetchHead(request));
-    this.#adoptSpan(exchange);
+    const span = this.#adoptedSpan();
+    if (span !== undefined) giveAdoptedSpan(exchange.request, span);
     const refused = this.#admit(exchange, false);
     if (refused !== undefined) exchange.response = refused;
     return exchange;
   }
 
   /**
-   * With tracing on, the framework's span active here is the request's, for
-   * its tasks (Tracing.adopted()). An adapter's app is never served: its
+   * With tracing on, the framework's span active here, to be the request's
+   * for its tasks (Tracing.adopted()). An adapter's app is never served: its
    * first request warns, as serving does, when OpenTelemetry's context
    * manager or propagator is missing (there would be no span to adopt).
    */
-  #adoptSpan(exchange: Exchange): void {
+  #adoptedSpan(): AdoptedSpan | undefined {
     const tracing = this.#observer?.tracing;
-    if (tracing === undefined) return;
-    tracing.adopted(exchange.request);
+    if (tracing === undefined) return undefined;
+    const span = tracing.adopted();
     const unregistered = tracing.unregistered();
     if (unregistered !== undefined) writeSafely(this.logger, 'warn', {}, unregistered);
+    return span;
   }
 
   #respond(res: NodeResponse, exchange: Exchange, response: HttpResponse, http2: boolean): void {
@@ -568,7 +570,7 @@ export class App {
     // Streams made for responses not sent, that nobody read, are let go: their sources (a file, an upstream body) would stay open.
     const unsent = exchange.unsent();
     if (unsent !== undefined) for (const stream of unsent) releaseStream(stream);
-    this.#observer?.finished(exchange.request, exchange.outcome!);
+    this.#observer?.finished(exchange, exchange.outcome!);
     this.#inFlight.remove(exchange);
     if (this.#inFlight.size === 0) this.#idleWaiters.wake();
     if (this.#closing) this.#finishWaiters.wake();
@@ -621,7 +623,7 @@ export class App {
     for (const exchange of this.#inFlight) {
       given.push(...exchange.abandon());
       // Its view still at work, it would be observed only once that returns, after the process has exited as like as not: its span lost.
-      if (!exchange.handled) this.#observer?.givenUp(exchange.request, givenUpOutcome(exchange));
+      if (!exchange.handled) this.#observer?.givenUp(exchange, givenUpOutcome(exchange));
     }
     return given;
   }

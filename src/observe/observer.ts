@@ -26,6 +26,11 @@ export interface ObserveOptions {
   requestIdHeader?: string | false | undefined;
 }
 
+/** What a request is observed through: its exchange, whose request (an adopted one's) is made when first read. */
+export interface Observed {
+  readonly request: HttpRequest;
+}
+
 /**
  * Hears every request's start (once admission control has decided) and end,
  * as metrics and tracing do: the dashboard's recorder. Called synchronously:
@@ -92,9 +97,11 @@ export class Observer {
   }
 
   /** A request is admitted, or refused with 503: its listeners hear of it. */
-  started(request: HttpRequest): void {
+  started(observed: Observed): void {
     const listeners = this.#listeners;
-    if (listeners !== undefined) for (const listener of listeners) listener.started(request);
+    if (listeners === undefined) return;
+    const { request } = observed;
+    for (const listener of listeners) listener.started(request);
   }
 
   /** The server refused a request before the app saw it: it is logged and counted, as a request is. */
@@ -109,16 +116,28 @@ export class Observer {
    * be only when that view returns, if ever: after the process has exited,
    * as like as not. What it ends later is not observed again.
    */
-  givenUp(request: HttpRequest, outcome: Outcome): void {
+  givenUp(observed: Observed, outcome: Outcome): void {
+    const request = this.#toObserve(observed);
+    if (request === undefined) return;
     const givenUp = (this.#givenUp ??= new WeakSet());
     if (givenUp.has(request)) return;
-    this.finished(request, outcome);
+    this.#finished(request, outcome);
     givenUp.add(request);
   }
 
   /** A response is done: its span ends, its duration is counted, its line is logged, its listeners hear of it. */
-  finished(request: HttpRequest, outcome: Outcome): void {
-    if (this.#givenUp?.has(request) === true) return;
+  finished(observed: Observed, outcome: Outcome): void {
+    const request = this.#toObserve(observed);
+    if (request !== undefined && this.#givenUp?.has(request) !== true) this.#finished(request, outcome);
+  }
+
+  /** The request, when anything observes its end: an adopted one (an adapter's app's) is made only then. */
+  #toObserve(observed: Observed): HttpRequest | undefined {
+    const observes = (this.#requests && (this.tracing !== undefined || this.metrics !== undefined)) || this.#accessLog !== undefined || this.#listeners !== undefined;
+    return observes ? observed.request : undefined;
+  }
+
+  #finished(request: HttpRequest, outcome: Outcome): void {
     const tracing = this.tracing;
     if (this.#requests) {
       tracing?.endRequest(request, outcome);

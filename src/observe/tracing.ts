@@ -21,6 +21,15 @@ export interface TracingOptions {
   tracerProvider?: { getTracer(name: string, version?: string): unknown };
 }
 
+declare const adoptedBrand: unique symbol;
+/** A framework's request span that `Tracing.adopted()` found, for its request's tasks (see `giveAdoptedSpan`). */
+export type AdoptedSpan = Span & { readonly [adoptedBrand]: true };
+
+/** `request`, adopted, is made: `span` (from `Tracing.adopted()`) is its span for its tasks. */
+export function giveAdoptedSpan(request: HttpRequest, span: AdoptedSpan): void {
+  request[kSpan] = span;
+}
+
 /** What a durable task's attempt span needs of the stored task (`StoredTask` has it). */
 export interface AttemptSubject {
   id: string;
@@ -143,16 +152,18 @@ export class Tracing implements TaskTracer {
   }
 
   /**
-   * `request` is another framework's (an adapter's): Coda makes no span of
-   * its own for it. The span active as Coda takes it, the framework's
-   * request span (instrumentation-http's, or one its host made), is its
-   * span for its tasks, as Coda's own is for a request of Coda's: their
-   * parent and link, and the trace its durable tasks journal. Not a
-   * start-up span (see `isStartup`); never ended by Coda.
+   * Coda takes a request another framework (an adapter's) answers: Coda
+   * makes no span of its own for it. The span active now, the framework's
+   * request span (instrumentation-http's, or one its host made), is to be
+   * its span for its tasks, as Coda's own is for a request of Coda's: their
+   * parent and link, and the trace its durable tasks journal. Returned for
+   * `giveAdoptedSpan` to give the request once it is made (an adopted
+   * request is made only when read). Not a start-up span (see `isStartup`);
+   * never ended by Coda.
    */
-  adopted(request: HttpRequest): void {
+  adopted(): AdoptedSpan | undefined {
     const span = this.#api.trace.getActiveSpan();
-    if (span !== undefined && !isStartup(this.#api, span, this.#startup)) request[kSpan] = span;
+    return span === undefined || isStartup(this.#api, span, this.#startup) ? undefined : span as AdoptedSpan;
   }
 
   /** The response is done: the route, the status and any error go on the span, which ends. */

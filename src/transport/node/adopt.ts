@@ -7,6 +7,7 @@ import { Exchange, type ExchangeHost } from '../../after/exchange.js';
 import type { Hold } from '../../after/job.js';
 import { HttpRequest, peerOf, type Peer, type RequestOptions } from '../../http/request.js';
 import { HttpResponse } from '../../http/response.js';
+import { giveAdoptedSpan, type AdoptedSpan } from '../../observe/tracing.js';
 import { sendsBody } from '../framing.js';
 import { outcomeOf } from '../outcome.js';
 import { unjournaled } from '../refused.js';
@@ -45,6 +46,8 @@ export class AdoptedExchange extends Exchange {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #settings: AdoptionSettings;
+  /** The framework's request span, with tracing on, for the request once made (see `lateRequest`). */
+  readonly #span: AdoptedSpan | undefined;
   /** The request line as it came, for the `HttpRequest` made on first read: a mounted Express router rewrites `req.url` meanwhile. */
   readonly #method: string;
   readonly #url: string;
@@ -72,13 +75,15 @@ export class AdoptedExchange extends Exchange {
   readonly priorEnd: End;
   readonly priorDestroy: ServerResponse['destroy'];
 
-  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, settings: AdoptionSettings) {
+  /** `span`: the framework's request span, when tracing is on (`Tracing.adopted()`). */
+  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, settings: AdoptionSettings, span?: AdoptedSpan) {
     super(host, null);
     this.#req = req;
     this.#method = req.method!;
     this.#url = req.url!;
     this.#res = res;
     this.#settings = settings;
+    this.#span = span;
     this.priorWriteHead = res.writeHead;
     this.priorWrite = res.write;
     this.priorEnd = res.end;
@@ -110,6 +115,7 @@ export class AdoptedExchange extends Exchange {
     const source = { method: this.#method, url: this.#url, headers, body: outcome === undefined ? req : null, remoteAddress: this.#peer?.address, encrypted: this.#peer?.encrypted };
     const request = new HttpRequest(source, options, this, this.#startedAt);
     if (outcome !== undefined) request[kDone](outcome.aborted);
+    if (this.#span !== undefined) giveAdoptedSpan(request, this.#span);
     return request;
   }
 
