@@ -345,8 +345,8 @@ export class Runner {
     // A worker (no journal of its own) is there to drain the shared queue: it claims after every end, as its peers do.
     // A retry may be due at once; a name with its own limit may have tasks due that only this end makes room for.
     if (this.#settings.holds === undefined || error !== undefined || this.#backlog || this.#limits[stored.name] !== undefined) {
-      // A store that claims as it completes takes that claim with the completion's write.
-      if (error === undefined && this.#settings.store.completeAndClaim !== undefined) this.#claimOnFlush = true;
+      // A completion's claim comes with its write (see #flushCompleted): made before it, it found the name still at its cap.
+      if (error === undefined) this.#claimOnFlush = true;
       else this.wake();
     }
   }
@@ -383,12 +383,14 @@ export class Runner {
     const claims = this.#claimOnFlush;
     this.#claimOnFlush = false;
     // The first try claims the room this runner has (reserved as a claim's is); a retry only completes, then claims apart.
-    let limit = claims && !this.#closed && this.#claims ? Math.max(0, this.#room()) : undefined;
+    let limit = claims && store.completeAndClaim !== undefined && !this.#closed && this.#claims ? Math.max(0, this.#room()) : undefined;
     if (limit !== undefined) this.#reserved += limit;
     await this.#write(ids, async () => {
       const now = clock.now();
       if (limit === undefined) {
         accepted = await store.complete(ids, this.owner, now);
+        // A store that cannot claim as it completes: the claim follows the write, still under way for settle().
+        if (claims) this.wake();
         return;
       }
       const claim = { names: this.#names, concurrency: this.#caps(), limit, now, leaseUntil: now + leaseMs };
