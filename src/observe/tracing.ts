@@ -8,6 +8,7 @@ import { checkFeature } from '../util/options.js';
 import { knownMethod } from './methods.js';
 import { loadPeer } from './peer.js';
 import { isPromise } from '../util/is-promise.js';
+import type { AdoptedSpan } from './adopted-span.js';
 
 type Api = typeof import('@opentelemetry/api');
 
@@ -21,13 +22,9 @@ export interface TracingOptions {
   tracerProvider?: { getTracer(name: string, version?: string): unknown };
 }
 
-declare const adoptedBrand: unique symbol;
-/** A framework's request span that `Tracing.adopted()` found, for its request's tasks (see `giveAdoptedSpan`). */
-export type AdoptedSpan = Span & { readonly [adoptedBrand]: true };
-
 /** `request`, adopted, is made: `span` (from `Tracing.adopted()`) is its span for its tasks. */
 export function giveAdoptedSpan(request: HttpRequest, span: AdoptedSpan): void {
-  request[kSpan] = span;
+  request[kSpan] = span as unknown as Span;
 }
 
 /** What a durable task's attempt span needs of the stored task (`StoredTask` has it). */
@@ -163,7 +160,7 @@ export class Tracing implements TaskTracer {
    */
   adopted(): AdoptedSpan | undefined {
     const span = this.#api.trace.getActiveSpan();
-    return span === undefined || isStartup(this.#api, span, this.#startup) ? undefined : span as AdoptedSpan;
+    return span === undefined || isStartup(this.#api, span, this.#startup) ? undefined : span as unknown as AdoptedSpan;
   }
 
   /** The response is done: the route, the status and any error go on the span, which ends. */
