@@ -58,6 +58,8 @@ export class Observer {
   #listeners: RequestListener[] | undefined;
   /** Whether its requests are observed (spans, duration metrics): not an adapter's, whose framework observes them. */
   readonly #requests: boolean;
+  /** Whether a request's end is observed but for listeners: spans or metrics of its own requests, or the access log. */
+  readonly #observesEnds: boolean;
   /** The requests observed when shutdown gave up on them (see `givenUp`); made by the first. */
   #givenUp: WeakSet<HttpRequest> | undefined;
 
@@ -74,6 +76,7 @@ export class Observer {
     this.requestIdHeader = requestIdHeader === false ? undefined : requestIdHeader.toLowerCase();
     this.#accessLog = accessLog ? logger : undefined;
     this.#requests = requests;
+    this.#observesEnds = (requests && (this.tracing !== undefined || this.metrics !== undefined)) || this.#accessLog !== undefined;
   }
 
   /** Whether anything is on: spans, metrics, access log, request id header or a listener. */
@@ -133,8 +136,7 @@ export class Observer {
 
   /** The request, when anything observes its end: an adopted one (an adapter's app's) is made only then. */
   #toObserve(observed: Observed): HttpRequest | undefined {
-    const observes = (this.#requests && (this.tracing !== undefined || this.metrics !== undefined)) || this.#accessLog !== undefined || this.#listeners !== undefined;
-    return observes ? observed.request : undefined;
+    return this.#observesEnds || this.#listeners !== undefined ? observed.request : undefined;
   }
 
   #finished(request: HttpRequest, outcome: Outcome): void {

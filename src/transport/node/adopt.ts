@@ -362,7 +362,7 @@ const BEHIND_TIMED_OUT = 'a request behind it on its connection did not arrive i
  * Undefined for a request the cut did not concern.
  */
 function requestTimeoutCut(res: ServerResponse, socket: Socket, complete: boolean, headOut: boolean): CutOff | undefined {
-  const answering = (socket as { _httpMessage?: ServerResponse | null })._httpMessage === res;
+  const answering = responseOn(socket) === res;
   if (!answering && complete) return undefined;
   const reason = complete ? BEHIND_TIMED_OUT : TIMED_OUT;
   return answering && !headOut ? { status: 408, reason } : { reason };
@@ -468,26 +468,24 @@ function answerOnClose(socket: Socket): void {
   answering.add(socket);
   const { destroy, end, write } = socket;
   socket.write = function (this: Socket, ...args: unknown[]): boolean {
-    const current = currentRequest();
-    if (current instanceof AdoptedExchange && current.connection === this) current.answered();
+    ownRequestOn(this)?.answered();
     return (write as (...args: unknown[]) => boolean).apply(this, args);
   } as Socket['write'];
   socket.end = function (this: Socket, ...args: unknown[]): Socket {
-    const current = currentRequest();
-    if (!this.destroyed && current instanceof AdoptedExchange && current.connection === this) current.answered();
+    if (!this.destroyed) ownRequestOn(this)?.answered();
     return (end as (...args: unknown[]) => Socket).apply(this, args);
   } as Socket['end'];
   socket.destroy = function (this: Socket, error?: Error): Socket {
     // One gone already (its client left) is not destroyed by this call: a request's code may clean up after its client so.
     if (this.destroyed) return destroy.call(this, error);
-    const current = currentRequest();
-    const own = current instanceof AdoptedExchange && current.connection === this ? current : undefined;
-    const answering = adoptedOn(this);
-    if ((own !== undefined || answering !== undefined) && byNodeTimeout()) {
+    const own = ownRequestOn(this);
+    const res = responseOn(this);
+    const served = res == null ? undefined : adoptedExchange(res);
+    if ((own !== undefined || served !== undefined) && byNodeTimeout()) {
       // The server cut it, its handler still at work: not a client that left, nor the handler's answer.
       const reason = idleCutOff(this.timeout);
       if (own !== undefined) own.cutOff ??= reason;
-      if (answering !== undefined) answering.cutOff ??= reason;
+      if (served !== undefined) served.cutOff ??= reason;
     } else if (own !== undefined) {
       own.answered();
       if (own.holdDestroy(this, () => destroy.call(this, error))) return this;
@@ -496,10 +494,15 @@ function answerOnClose(socket: Socket): void {
   };
 }
 
-/** The exchange whose response the connection is answering now, if Coda adopted it. */
-function adoptedOn(socket: Socket): AdoptedExchange | undefined {
-  const res = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-  return res == null ? undefined : adoptedExchange(res);
+/** The adopted request whose code is running (the caller's async context), if it came on `socket`. */
+function ownRequestOn(socket: Socket): AdoptedExchange | undefined {
+  const current = currentRequest();
+  return current instanceof AdoptedExchange && current.connection === socket ? current : undefined;
+}
+
+/** The response the connection is answering now (node:http's `_httpMessage`): a pipelined one behind it waits. */
+function responseOn(socket: Socket): ServerResponse | null | undefined {
+  return (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
 }
 
 /** Why Node's idle timeout (`server.setTimeout(ms)`, `server.timeout`, Fastify's `connectionTimeout`, `req.setTimeout(ms)`) cut a request: the outcome's `cutOff`. */
